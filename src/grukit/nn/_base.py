@@ -1,0 +1,243 @@
+"""What GRU, LSTM, RNN and MinGRU share: torch.nn's constructor, parameter names and
+input/output conventions, stacked layers and directions, ``lengths`` and ``PackedSequence``.
+
+A subclass says how many gate blocks its weights stack (``_gates``), which parameters a
+layer has, and how to run one layer (``_run_layer``) through ``grukit.ops``.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
+
+from ..ops._checks import as_lengths, shape_str
+from ..ops._checks import check_finite as _check_finite
+
+State = tuple[Tensor, ...]
+
+
+class RecurrentBase(nn.Module):
+    """Stacked, optionally bidirectional recurrence with torch.nn's interface."""
+
+    _gates = 1
+    _has_bias_hh = True
+    _has_weight_hh = True
+
+    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1,
+                 bias: bool = True, batch_first: bool = False, dropout: float = 0.0,
+                 bidirectional: bool = False, device=None, dtype=None, *,
+                 proj_size: int = 0, backend: str = "auto", check_finite: bool = False):
+        super().__init__()
+        name = type(self).__name__
+        for arg, val in (("input_size", input_size), ("hidden_size", hidden_size),
+                         ("num_layers", num_layers)):
+            if not isinstance(val, int) or isinstance(val, bool) or val <= 0:
+                raise ValueError(f"{name}: {arg} must be a positive integer; got {val!r}.")
+        if not isinstance(dropout, (int, float)) or not 0 <= dropout <= 1 \
+                or isinstance(dropout, bool):
+            raise ValueError(f"{name}: dropout must be a number in [0, 1]; got {dropout!r}.")
+        if dropout > 0 and num_layers == 1:
+            warnings.warn(f"{name}: dropout={dropout} applies between stacked layers only, "
+                          f"so with num_layers=1 it does nothing.", stacklevel=2)
+        if proj_size < 0 or proj_size >= hidden_size and proj_size:
+            raise ValueError(f"{name}: proj_size must be in [0, hidden_size={hidden_size}); "
+                             f"got {proj_size}.")
+        self.input_size = input_size
+        self.hidden_size = hidden_size
+        self.num_layers = num_layers
+        self.bias = bias
+        self.batch_first = batch_first
+        self.dropout = float(dropout)
+        self.bidirectional = bidirectional
+        self.proj_size = proj_size
+        self.backend = backend
+        self.check_finite = check_finite
+        factory = {"device": device, "dtype": dtype}
+        out = proj_size or hidden_size
+        rows = self._gates * hidden_size
+        for layer in range(num_layers):
+            layer_in = input_size if layer == 0 else out * self.num_directions
+            for suffix in self._suffixes():
+                p = f"_l{layer}{suffix}"
+                self.register_parameter("weight_ih" + p,
+                                        nn.Parameter(torch.empty(rows, layer_in, **factory)))
+                if self._has_weight_hh:
+                    self.register_parameter("weight_hh" + p,
+                                            nn.Parameter(torch.empty(rows, out, **factory)))
+                if bias:
+                    self.register_parameter("bias_ih" + p,
+                                            nn.Parameter(torch.empty(rows, **factory)))
+                    if self._has_bias_hh:
+                        self.register_parameter("bias_hh" + p,
+                                                nn.Parameter(torch.empty(rows, **factory)))
+                if proj_size:
+                    self.register_parameter(
+                        "weight_hr" + p,
+                        nn.Parameter(torch.empty(proj_size, hidden_size, **factory)))
+        self.reset_parameters()
+
+    # -- layout ---------------------------------------------------------------------------
+    @property
+    def num_directions(self) -> int:
+        return 2 if self.bidirectional else 1
+
+    def _suffixes(self) -> tuple[str, ...]:
+        return ("", "_reverse") if self.bidirectional else ("",)
+
+    def _state_sizes(self) -> tuple[int, ...]:
+        """Sizes of the state tensors carried by one layer and direction."""
+        return (self.proj_size or self.hidden_size,)
+
+    def reset_parameters(self) -> None:
+        """U(−1/√H, 1/√H) for every weight and bias, as torch.nn does."""
+        bound = 1.0 / math.sqrt(self.hidden_size)
+        for w in self.parameters():
+            nn.init.uniform_(w, -bound, bound)
+
+    def layer_params(self, layer: int, direction: int) -> dict[str, Tensor | None]:
+        """The weights of one layer and direction by their op names (weight_ih, ...)."""
+        p = f"_l{layer}{self._suffixes()[direction]}"
+        names = ("weight_ih", "weight_hh", "bias_ih", "bias_hh", "weight_hr")
+        return {n: getattr(self, n + p, None) for n in names}
+
+    def extra_repr(self) -> str:
+        s = f"{self.input_size}, {self.hidden_size}"
+        if self.proj_size:
+            s += f", proj_size={self.proj_size}"
+        if self.num_layers != 1:
+            s += f", num_layers={self.num_layers}"
+        if not self.bias:
+            s += ", bias=False"
+        if self.batch_first:
+            s += ", batch_first=True"
+        if self.dropout:
+            s += f", dropout={self.dropout}"
+        if self.bidirectional:
+            s += ", bidirectional=True"
+        return s
+
+    # -- subclass hooks -------------------------------------------------------------------
+    def _run_layer(self, x: Tensor, params: dict[str, Tensor | None], state: State,
+                   lengths: Tensor | None, reverse: bool) -> tuple[Tensor, State]:
+        raise NotImplementedError
+
+    def _hx_to_states(self, hx: object, batch: int, unbatched: bool,
+                      like: Tensor) -> list[Tensor]:
+        """User ``hx`` -> one (L·D, B, S) tensor per state kind; the default: a tensor."""
+        return [self._check_hx(hx, "hx", 0, batch, unbatched, like)]
+
+    def _states_to_hx(self, states: list[Tensor]) -> object:
+        return states[0]
+
+    # -- forward --------------------------------------------------------------------------
+    def _check_hx(self, h: object, name: str, kind: int, batch: int, unbatched: bool,
+                  like: Tensor) -> Tensor:
+        cls = type(self).__name__
+        size = self._state_sizes()[kind]
+        stack = self.num_layers * self.num_directions
+        want = (stack, size) if unbatched else (stack, batch, size)
+        want_s = ("(num_layers·num_directions, hidden)" if unbatched
+                  else "(num_layers·num_directions, batch, hidden)")
+        if not isinstance(h, Tensor):
+            raise TypeError(f"{cls}: {name} must be a tensor of shape {want_s} = {want}; "
+                            f"got {type(h).__name__}.")
+        if tuple(h.shape) != want:
+            raise ValueError(f"{cls}: {name} must have shape {want_s} = {want}; "
+                             f"got {shape_str(h)}.")
+        if h.dtype != like.dtype or h.device != like.device:
+            raise TypeError(f"{cls}: {name} is {h.dtype} on {h.device} but the input is "
+                            f"{like.dtype} on {like.device}; move it with {name}.to(input).")
+        return h.unsqueeze(1) if unbatched else h
+
+    def _check_input(self, x: object) -> None:
+        cls = type(self).__name__
+        layout = "(batch, time, features)" if self.batch_first else "(time, batch, features)"
+        if not isinstance(x, Tensor):
+            raise TypeError(f"{cls}: input must be a torch.Tensor or PackedSequence of shape "
+                            f"{layout}; got {type(x).__name__}. Convert it with "
+                            f"torch.as_tensor(x, dtype=torch.float32).")
+        if not x.is_floating_point():
+            raise TypeError(f"{cls}: input must be floating point; got {x.dtype}. "
+                            f"Convert it with input.float().")
+        if x.dim() not in (2, 3):
+            raise ValueError(f"{cls}: input must be 3-D {layout} (batch_first="
+                             f"{self.batch_first}) or 2-D (time, features) unbatched; got a "
+                             f"{x.dim()}-D tensor of shape {shape_str(x)}.")
+        if x.shape[-1] != self.input_size:
+            raise ValueError(f"{cls}: input has {x.shape[-1]} features in its last dimension "
+                             f"but input_size={self.input_size}; expected {layout} with "
+                             f"features={self.input_size}, got {shape_str(x)}.")
+
+    def forward(self, input: Tensor | PackedSequence, hx: object = None, *,
+                lengths: Tensor | Sequence[int] | None = None):
+        """Run every layer and direction. Returns ``(output, h_n)`` as the torch.nn namesake.
+
+        ``lengths`` (B,) marks right-padded sequences: output past each end is zero, h_n
+        is the state at each sequence's own last step and the reverse direction starts
+        there. A ``PackedSequence`` input gives a ``PackedSequence`` output.
+        """
+        cls = type(self).__name__
+        packed = isinstance(input, PackedSequence)
+        if packed:
+            if lengths is not None:
+                raise ValueError(f"{cls}: pass either a PackedSequence or lengths=, not both.")
+            x, lens = pad_packed_sequence(input, batch_first=True)  # (B, T, I), (B,)
+            unbatched = False
+            self._check_input(x)
+        else:
+            self._check_input(input)
+            unbatched = input.dim() == 2
+            if unbatched:
+                if lengths is not None:
+                    raise ValueError(f"{cls}: lengths= needs a batch; the input is 2-D "
+                                     f"(unbatched). Add a batch dimension.")
+                x = input.unsqueeze(0)  # (1, T, I)
+            else:
+                x = input if self.batch_first else input.transpose(0, 1)  # (B, T, I)
+            lens = lengths
+        batch, steps = x.shape[0], x.shape[1]
+        lens = as_lengths(lens, batch, steps, cls)
+        if self.check_finite:
+            _check_finite(x, "input", cls)
+        if hx is None:
+            states = [x.new_zeros(self.num_layers * self.num_directions, batch, s)
+                      for s in self._state_sizes()]  # each (L·D, B, S)
+        else:
+            states = self._hx_to_states(hx, batch, unbatched, x)
+
+        finals: list[State] = []
+        layer_in = x
+        for layer in range(self.num_layers):
+            outs = []
+            for d in range(self.num_directions):
+                k = layer * self.num_directions + d
+                state = tuple(s[k] for s in states)
+                y, fin = self._run_layer(layer_in, self.layer_params(layer, d), state, lens,
+                                         reverse=d == 1)
+                outs.append(y)  # (B, T, S)
+                finals.append(fin)
+            layer_in = outs[0] if len(outs) == 1 else torch.cat(outs, dim=2)  # (B, T, D·S)
+            if self.dropout and self.training and layer < self.num_layers - 1:
+                layer_in = F.dropout(layer_in, self.dropout, training=True)
+        y = layer_in
+        h_n = [torch.stack([f[i] for f in finals]) for i in range(len(states))]  # (L·D, B, S)
+
+        if packed:
+            order = input.sorted_indices
+            y_sorted = y if order is None else y.index_select(0, order)
+            lens_sorted = lens if order is None else lens.index_select(0, order.cpu())
+            p = pack_padded_sequence(y_sorted, lens_sorted, batch_first=True)
+            out = PackedSequence(p.data, p.batch_sizes, input.sorted_indices,
+                                 input.unsorted_indices)
+        elif unbatched:
+            out = y.squeeze(0)
+            h_n = [h.squeeze(1) for h in h_n]
+        else:
+            out = y if self.batch_first else y.transpose(0, 1)
+        return out, self._states_to_hx(h_n)

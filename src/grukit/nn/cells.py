@@ -1,0 +1,130 @@
+"""One-step cells, drop-ins for torch.nn.GRUCell, LSTMCell and RNNCell."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from ..ops import gru_step, lstm_step, rnn_step
+from ..ops.rnn.reference import ACTIVATIONS
+
+
+class _CellBase(nn.Module):
+    _gates = 1
+    _has_bias_hh = True
+
+    def __init__(self, input_size: int, hidden_size: int, bias: bool = True, device=None,
+                 dtype=None):
+        super().__init__()
+        name = type(self).__name__
+        for arg, val in (("input_size", input_size), ("hidden_size", hidden_size)):
+            if not isinstance(val, int) or isinstance(val, bool) or val <= 0:
+                raise ValueError(f"{name}: {arg} must be a positive integer; got {val!r}.")
+        self.input_size, self.hidden_size, self.bias = input_size, hidden_size, bias
+        factory = {"device": device, "dtype": dtype}
+        rows = self._gates * hidden_size
+        self.weight_ih = nn.Parameter(torch.empty(rows, input_size, **factory))
+        self.weight_hh = nn.Parameter(torch.empty(rows, hidden_size, **factory))
+        self.bias_ih = nn.Parameter(torch.empty(rows, **factory)) if bias else None
+        self.bias_hh = (nn.Parameter(torch.empty(rows, **factory))
+                        if bias and self._has_bias_hh else None)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """U(−1/√H, 1/√H), as torch.nn."""
+        bound = 1.0 / math.sqrt(self.hidden_size)
+        for w in self.parameters():
+            nn.init.uniform_(w, -bound, bound)
+
+    def extra_repr(self) -> str:
+        return f"{self.input_size}, {self.hidden_size}" + ("" if self.bias else ", bias=False")
+
+    def _prepare(self, x: object, states: list[tuple[str, object]]) -> tuple[Tensor, list,
+                                                                             bool]:
+        """x (B, I) or (I,) and states (B, H) or (H,) -> batched x, states, unbatched."""
+        cls = type(self).__name__
+        if not isinstance(x, Tensor) or not x.is_floating_point():
+            raise TypeError(f"{cls}: input must be a floating-point tensor of shape (batch, "
+                            f"{self.input_size}); got {getattr(x, 'dtype', type(x).__name__)}.")
+        if x.dim() not in (1, 2) or x.shape[-1] != self.input_size:
+            raise ValueError(f"{cls}: input must have shape (batch, input_size) = "
+                             f"(B, {self.input_size}) or ({self.input_size},); "
+                             f"got {tuple(x.shape)}.")
+        unbatched = x.dim() == 1
+        xb = x.unsqueeze(0) if unbatched else x
+        out = []
+        for name, h in states:
+            if h is None:
+                out.append(xb.new_zeros(xb.shape[0], self.hidden_size))
+                continue
+            want = (self.hidden_size,) if unbatched else (xb.shape[0], self.hidden_size)
+            if not isinstance(h, Tensor) or tuple(h.shape) != want:
+                got = tuple(h.shape) if isinstance(h, Tensor) else type(h).__name__
+                raise ValueError(f"{cls}: {name} must have shape {want} to match the input; "
+                                 f"got {got}.")
+            out.append(h.unsqueeze(0) if unbatched else h)
+        return xb, out, unbatched
+
+
+class GRUCell(_CellBase):
+    r"""One GRU step, a drop-in for ``torch.nn.GRUCell`` (same equations and layout as
+    ``grukit.nn.GRU``; ``reset_after=False`` gives the Cho et al. 2014 form, no ``bias_hh``).
+
+    Inputs: ``input`` (B, I) or (I,), ``hx`` (B, H) or None. Output: h' (B, H).
+    """
+
+    _gates = 3
+
+    def __init__(self, *args, reset_after: bool = True, **kwargs):
+        self.reset_after = reset_after
+        self._has_bias_hh = reset_after
+        super().__init__(*args, **kwargs)
+
+    def forward(self, input: Tensor, hx: Tensor | None = None) -> Tensor:
+        x, (h,), unbatched = self._prepare(input, [("hx", hx)])
+        gi = F.linear(x, self.weight_ih, self.bias_ih)  # (B, 3H)
+        h = gru_step(gi, h, self.weight_hh, self.bias_hh, self.reset_after)
+        return h.squeeze(0) if unbatched else h
+
+
+class LSTMCell(_CellBase):
+    r"""One LSTM step, a drop-in for ``torch.nn.LSTMCell`` (gate order i, f, g, o).
+
+    Inputs: ``input`` (B, I), ``(h, c)`` or None. Output: ``(h', c')`` each (B, H).
+    """
+
+    _gates = 4
+
+    def forward(self, input: Tensor,
+                hx: tuple[Tensor, Tensor] | None = None) -> tuple[Tensor, Tensor]:
+        if hx is not None and (not isinstance(hx, (tuple, list)) or len(hx) != 2):
+            raise TypeError(f"LSTMCell: hx must be a pair (h, c) or None; "
+                            f"got {type(hx).__name__}.")
+        h0, c0 = (None, None) if hx is None else hx
+        x, (h, c), unbatched = self._prepare(input, [("h", h0), ("c", c0)])
+        gi = F.linear(x, self.weight_ih, self.bias_ih)  # (B, 4H)
+        h, c = lstm_step(gi, h, c, self.weight_hh, self.bias_hh, None)
+        return (h.squeeze(0), c.squeeze(0)) if unbatched else (h, c)
+
+
+class RNNCell(_CellBase):
+    r"""One Elman step ``h' = act(W_ih x + b_ih + W_hh h + b_hh)``, a drop-in for
+    ``torch.nn.RNNCell``.
+    """
+
+    def __init__(self, input_size: int, hidden_size: int, bias: bool = True,
+                 nonlinearity: str = "tanh", device=None, dtype=None):
+        if nonlinearity not in ACTIVATIONS:
+            raise ValueError(f"RNNCell: nonlinearity must be 'tanh' or 'relu'; "
+                             f"got {nonlinearity!r}.")
+        self.nonlinearity = nonlinearity
+        super().__init__(input_size, hidden_size, bias, device, dtype)
+
+    def forward(self, input: Tensor, hx: Tensor | None = None) -> Tensor:
+        x, (h,), unbatched = self._prepare(input, [("hx", hx)])
+        gi = F.linear(x, self.weight_ih, self.bias_ih)  # (B, H)
+        h = rnn_step(gi, h, self.weight_hh, self.bias_hh, self.nonlinearity)
+        return h.squeeze(0) if unbatched else h

@@ -1,0 +1,58 @@
+"""grukit.nn.GRU: torch.nn.GRU's drop-in, plus the textbook GRU (``reset_after=False``)."""
+
+from __future__ import annotations
+
+from torch import Tensor
+
+from .. import ops
+from ._base import RecurrentBase, State
+
+
+class GRU(RecurrentBase):
+    r"""Multi-layer gated recurrent unit, a drop-in for ``torch.nn.GRU``.
+
+    For each step, with gate order r, z, n (the layout of ``torch.nn.GRU`` and cuDNN)::
+
+        r = σ(W_ir x + b_ir + W_hr h + b_hr)
+        z = σ(W_iz x + b_iz + W_hz h + b_hz)
+        n = tanh(W_in x + b_in + r ⊙ (W_hn h + b_hn))     # reset_after=True (default)
+        n = tanh(W_in x + b_in + W_hn (r ⊙ h))            # reset_after=False (Cho et al. 2014)
+        h' = (1 − z) ⊙ n + z ⊙ h
+
+    The textbook writes ``h' = (1 − z) h + z n``: the same family with z relabelled (z ↔ 1 − z).
+
+    Parameters have torch's names and shapes, so ``load_state_dict`` of a ``torch.nn.GRU``
+    works unchanged: ``weight_ih_l{k}`` (3H, I or D·H) = [W_ir; W_iz; W_in], ``weight_hh_l{k}``
+    (3H, H), ``bias_ih_l{k}`` and ``bias_hh_l{k}`` (3H,), with ``_reverse`` for the backward
+    direction. ``reset_after=False`` has no ``bias_hh_l{k}`` (as Keras: 12,672 parameters
+    for GRU(64) on one feature instead of 12,864).
+
+    Args:
+        input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional,
+        device, dtype: as ``torch.nn.GRU``.
+        reset_after: where the reset gate applies (see above).
+        backend: "auto" or a backend name of ``grukit.ops.gru`` ("reference").
+        check_finite: raise ``ValueError`` on NaN/Inf in the input.
+
+    Inputs: ``input`` (T, B, I), (B, T, I) with ``batch_first``, (T, I) unbatched, or a
+    ``PackedSequence``; ``hx`` (L·D, B, H) or None; keyword ``lengths`` (B,).
+    Outputs: ``output`` (T, B, D·H) and ``h_n`` (L·D, B, H).
+    """
+
+    _gates = 3
+
+    def __init__(self, *args, reset_after: bool = True, **kwargs):
+        self.reset_after = reset_after
+        self._has_bias_hh = reset_after
+        super().__init__(*args, **kwargs)
+
+    def extra_repr(self) -> str:
+        s = super().extra_repr()
+        return s if self.reset_after else s + ", reset_after=False"
+
+    def _run_layer(self, x: Tensor, params: dict, state: State, lengths: Tensor | None,
+                   reverse: bool) -> tuple[Tensor, State]:
+        y, h = ops.gru(x, params["weight_ih"], params["weight_hh"], params["bias_ih"],
+                       params["bias_hh"], h0=state[0], lengths=lengths,
+                       reset_after=self.reset_after, reverse=reverse, backend=self.backend)
+        return y, (h,)

@@ -1,0 +1,70 @@
+"""grukit.nn.LSTM: torch.nn.LSTM's drop-in (projection included)."""
+
+from __future__ import annotations
+
+from torch import Tensor
+
+from .. import ops
+from ._base import RecurrentBase, State
+
+
+class LSTM(RecurrentBase):
+    r"""Multi-layer long short-term memory, a drop-in for ``torch.nn.LSTM``.
+
+    Gate order i, f, g, o (torch layout)::
+
+        i = σ(W_ii x + b_ii + W_hi h + b_hi)      f = σ(W_if x + b_if + W_hf h + b_hf)
+        g = tanh(W_ig x + b_ig + W_hg h + b_hg)   o = σ(W_io x + b_io + W_ho h + b_ho)
+        c' = f ⊙ c + i ⊙ g
+        h' = o ⊙ tanh(c')                         (h' = W_hr (o ⊙ tanh(c')) if proj_size > 0)
+
+    Parameters as ``torch.nn.LSTM``: ``weight_ih_l{k}`` (4H, ·), ``weight_hh_l{k}`` (4H, P),
+    ``bias_ih_l{k}``, ``bias_hh_l{k}`` (4H,), ``weight_hr_l{k}`` (P, H) with a projection.
+
+    Args:
+        as ``torch.nn.LSTM`` (``proj_size`` included), plus ``forget_bias``: when given,
+        the forget-gate slice of ``bias_ih`` is set to it and that of ``bias_hh`` to 0 at
+        initialisation (Jozefowicz et al. 2015 recommend 1.0), ``backend`` and
+        ``check_finite`` as ``grukit.nn.GRU``.
+
+    Inputs: ``input``, ``(h_0, c_0)`` or None, keyword ``lengths``.
+    Outputs: ``output`` (T, B, D·P), ``(h_n (L·D, B, P), c_n (L·D, B, H))``.
+    """
+
+    _gates = 4
+
+    def __init__(self, *args, forget_bias: float | None = None, **kwargs):
+        self.forget_bias = forget_bias
+        super().__init__(*args, **kwargs)
+
+    def reset_parameters(self) -> None:
+        super().reset_parameters()
+        if self.forget_bias is None or not self.bias:
+            return
+        h = self.hidden_size
+        for name, p in self.named_parameters():
+            if name.startswith("bias_ih"):
+                p.data[h:2 * h] = self.forget_bias
+            elif name.startswith("bias_hh"):
+                p.data[h:2 * h] = 0.0
+
+    def _state_sizes(self) -> tuple[int, ...]:
+        return (self.proj_size or self.hidden_size, self.hidden_size)
+
+    def _hx_to_states(self, hx, batch, unbatched, like):
+        if not isinstance(hx, (tuple, list)) or len(hx) != 2:
+            raise TypeError(f"LSTM: hx must be a pair (h_0, c_0) or None; "
+                            f"got {type(hx).__name__}.")
+        return [self._check_hx(hx[0], "h_0", 0, batch, unbatched, like),
+                self._check_hx(hx[1], "c_0", 1, batch, unbatched, like)]
+
+    def _states_to_hx(self, states):
+        return states[0], states[1]
+
+    def _run_layer(self, x: Tensor, params: dict, state: State, lengths: Tensor | None,
+                   reverse: bool) -> tuple[Tensor, State]:
+        y, (h, c) = ops.lstm(x, params["weight_ih"], params["weight_hh"], params["bias_ih"],
+                             params["bias_hh"], weight_hr=params["weight_hr"],
+                             h0=(state[0], state[1]), lengths=lengths, reverse=reverse,
+                             backend=self.backend)
+        return y, (h, c)

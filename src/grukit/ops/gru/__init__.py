@@ -1,0 +1,68 @@
+"""GRU recurrence: one functional entry point, several backends (see ``dispatch``)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from torch import Tensor
+
+from .. import dispatch
+from .._checks import as_lengths, check_layer, check_state
+from .._checks import check_finite as _check_finite
+from .reference import gru_reference, gru_step
+
+__all__ = ["gru", "gru_step"]
+
+dispatch.register("gru", dispatch.Backend("reference", gru_reference))
+
+
+def gru(x: Tensor, weight_ih: Tensor, weight_hh: Tensor, bias_ih: Tensor | None = None,
+        bias_hh: Tensor | None = None, *, h0: Tensor | None = None,
+        lengths: Tensor | Sequence[int] | None = None, reset_after: bool = True,
+        reverse: bool = False, backend: str = "auto",
+        check_finite: bool = False) -> tuple[Tensor, Tensor]:
+    """One GRU layer over a batch of sequences.
+
+    Equations (gate order r, z, n; torch/cuDNN layout), ``reset_after=True``::
+
+        r = σ(W_ir x + b_ir + W_hr h + b_hr)
+        z = σ(W_iz x + b_iz + W_hz h + b_hz)
+        n = tanh(W_in x + b_in + r ⊙ (W_hn h + b_hn))
+        h' = (1 − z) ⊙ n + z ⊙ h
+
+    ``reset_after=False`` is the textbook form of Cho et al. (2014):
+    ``n = tanh(W_in x + b_in + W_hn (r ⊙ h))``; it has no recurrent bias (pass
+    ``bias_hh=None``), exactly as Keras' ``reset_after=False``.
+
+    Args:
+        x: (B, T, I) input, batch first.
+        weight_ih: (3H, I) rows [W_ir; W_iz; W_in].  weight_hh: (3H, H) rows [W_hr; W_hz; W_hn].
+        bias_ih, bias_hh: (3H,) or None.
+        h0: (B, H) initial state; zeros when None.
+        lengths: (B,) integers in [0, T] for right-padded batches: outputs past a sequence's
+            end are zero and ``h_n`` is its state at its own last step.
+        reverse: run from each sequence's own last step back to step 0.
+        backend: "auto" or a name from ``grukit.ops.dispatch.backends("gru")``.
+        check_finite: raise a ``ValueError`` if x holds NaN or Inf.
+
+    Returns:
+        y (B, T, H) and h_n (B, H).
+    """
+    op = "gru"
+    _, hidden = check_layer(op, x, weight_ih, weight_hh, 3, bias_ih, bias_hh)
+    if not reset_after and bias_hh is not None:
+        raise ValueError(
+            "gru: reset_after=False has no recurrent bias (Cho et al. 2014; Keras "
+            "reset_after=False); pass bias_hh=None and fold b_hr, b_hz into bias_ih."
+        )
+    batch, steps = x.shape[0], x.shape[1]
+    lens = as_lengths(lengths, batch, steps, op)
+    if h0 is None:
+        h0 = x.new_zeros(batch, hidden)
+    else:
+        check_state(h0, "h0", batch, hidden, x, op)
+    if check_finite:
+        _check_finite(x, "x", op)
+    fn = dispatch.select(op, backend, x=x, h0=h0, lengths=lens, reset_after=reset_after)
+    return fn(x, weight_ih, weight_hh, bias_ih, bias_hh, h0=h0, lengths=lens,
+              reset_after=reset_after, reverse=reverse)

@@ -1,0 +1,67 @@
+"""LSTM recurrence: one functional entry point, several backends (see ``dispatch``)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from torch import Tensor
+
+from .. import dispatch
+from .._checks import as_lengths, check_layer, check_state, check_weight
+from .._checks import check_finite as _check_finite
+from .reference import lstm_reference, lstm_step
+
+__all__ = ["lstm", "lstm_step"]
+
+dispatch.register("lstm", dispatch.Backend("reference", lstm_reference))
+
+
+def lstm(x: Tensor, weight_ih: Tensor, weight_hh: Tensor, bias_ih: Tensor | None = None,
+         bias_hh: Tensor | None = None, *, weight_hr: Tensor | None = None,
+         h0: tuple[Tensor, Tensor] | None = None,
+         lengths: Tensor | Sequence[int] | None = None, reverse: bool = False,
+         backend: str = "auto",
+         check_finite: bool = False) -> tuple[Tensor, tuple[Tensor, Tensor]]:
+    """One LSTM layer over a batch of sequences (torch layout, gate order i, f, g, o)::
+
+        c' = σ(f) ⊙ c + σ(i) ⊙ tanh(g)
+        h' = σ(o) ⊙ tanh(c')          (then h' = W_hr h' with a projection of size P)
+
+    where [i; f; g; o] = W_ih x + b_ih + W_hh h + b_hh.
+
+    Args:
+        x: (B, T, I).  weight_ih: (4H, I).  weight_hh: (4H, P) with P = H without projection.
+        bias_ih, bias_hh: (4H,) or None.  weight_hr: (P, H) projection or None.
+        h0: (h0 (B, P), c0 (B, H)) or None for zeros.
+        lengths, reverse, backend, check_finite: as in ``grukit.ops.gru``.
+
+    Returns:
+        y (B, T, P) and (h_n (B, P), c_n (B, H)).
+    """
+    op = "lstm"
+    if weight_hr is not None:
+        if not isinstance(weight_hr, Tensor) or weight_hr.dim() != 2:
+            raise ValueError("lstm: weight_hr must be a 2-D tensor (proj_size, hidden).")
+        proj = weight_hr.shape[0]
+    else:
+        proj = None
+    _, hidden = check_layer(op, x, weight_ih, weight_hh, 4, bias_ih, bias_hh, state_size=proj)
+    out = hidden if proj is None else proj
+    if weight_hr is not None:
+        check_weight(weight_hr, "weight_hr", (proj, hidden), op)
+    batch, steps = x.shape[0], x.shape[1]
+    lens = as_lengths(lengths, batch, steps, op)
+    if h0 is None:
+        h0 = (x.new_zeros(batch, out), x.new_zeros(batch, hidden))
+    else:
+        if not isinstance(h0, (tuple, list)) or len(h0) != 2:
+            raise TypeError(f"lstm: h0 must be a pair (h0 ({batch}, {out}), c0 ({batch}, "
+                            f"{hidden})) or None; got {type(h0).__name__}.")
+        check_state(h0[0], "h0", batch, out, x, op)
+        check_state(h0[1], "c0", batch, hidden, x, op)
+        h0 = (h0[0], h0[1])
+    if check_finite:
+        _check_finite(x, "x", op)
+    fn = dispatch.select(op, backend, x=x, h0=h0, lengths=lens, weight_hr=weight_hr)
+    return fn(x, weight_ih, weight_hh, bias_ih, bias_hh, h0=h0, lengths=lens,
+              weight_hr=weight_hr, reverse=reverse)

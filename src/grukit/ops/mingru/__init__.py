@@ -1,0 +1,62 @@
+"""minGRU recurrence: parallel (log-space scan) and sequential paths that agree."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from torch import Tensor
+
+from .. import dispatch
+from .._checks import as_lengths, check_input, check_state, check_weight
+from .._checks import check_finite as _check_finite
+from .reference import mingru_reference, mingru_step
+
+__all__ = ["mingru", "mingru_step"]
+
+MODES = ("parallel", "sequential")
+
+dispatch.register("mingru", dispatch.Backend("reference", mingru_reference))
+
+
+def mingru(x: Tensor, weight_ih: Tensor, bias_ih: Tensor | None = None, *,
+           h0: Tensor | None = None, lengths: Tensor | Sequence[int] | None = None,
+           mode: str = "parallel", reverse: bool = False, backend: str = "auto",
+           check_finite: bool = False) -> tuple[Tensor, Tensor]:
+    """One minGRU layer (Feng et al. 2024)::
+
+        [k; v] = W_ih x + b_ih,   z = σ(k),   h̃ = g(v),   h' = (1 − z) ⊙ h + z ⊙ h̃
+
+    with g(v) = v + 0.5 for v ≥ 0 and σ(v) otherwise (the paper's log-space form, h̃ > 0).
+    The gates depend on x only, so training runs a parallel log-space scan over time
+    (``mode="parallel"``) and inference may step (``mode="sequential"``); both agree.
+
+    Args:
+        x: (B, T, I).  weight_ih: (2H, I) rows [W_z; W_h].  bias_ih: (2H,) or None.
+        h0: (B, H) initial state (any real values); zeros when None.
+        mode: "parallel" or "sequential".
+        lengths, reverse, backend, check_finite: as in ``grukit.ops.gru``.
+
+    Returns:
+        y (B, T, H) and h_n (B, H).
+    """
+    op = "mingru"
+    if mode not in MODES:
+        raise ValueError(f"mingru: mode must be one of {MODES}; got {mode!r}.")
+    if not isinstance(weight_ih, Tensor) or weight_ih.dim() != 2 or weight_ih.shape[0] % 2:
+        got = tuple(weight_ih.shape) if isinstance(weight_ih, Tensor) else type(weight_ih)
+        raise ValueError(f"mingru: weight_ih must be a 2-D tensor (2·hidden, input_size) "
+                         f"with rows [W_z; W_h]; got {got}.")
+    hidden, input_size = weight_ih.shape[0] // 2, weight_ih.shape[1]
+    if bias_ih is not None:
+        check_weight(bias_ih, "bias_ih", (2 * hidden,), op)
+    check_input(x, input_size, op)
+    batch, steps = x.shape[0], x.shape[1]
+    lens = as_lengths(lengths, batch, steps, op)
+    if h0 is None:
+        h0 = x.new_zeros(batch, hidden)
+    else:
+        check_state(h0, "h0", batch, hidden, x, op)
+    if check_finite:
+        _check_finite(x, "x", op)
+    fn = dispatch.select(op, backend, x=x, h0=h0, lengths=lens, mode=mode)
+    return fn(x, weight_ih, bias_ih, h0=h0, lengths=lens, mode=mode, reverse=reverse)

@@ -1,0 +1,32 @@
+"""Reference Elman RNN: ``h' = act(W_ih x + b_ih + W_hh h + b_hh)``, act = tanh or relu."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from .._seq import masked_loop, run_directed
+
+ACTIVATIONS = {"tanh": torch.tanh, "relu": torch.relu}
+
+
+def rnn_step(gi: Tensor, h: Tensor, weight_hh: Tensor, bias_hh: Tensor | None,
+             nonlinearity: str) -> Tensor:
+    """gi = W_ih x + b_ih (B, H); h (B, H) -> h' (B, H)."""
+    return ACTIVATIONS[nonlinearity](gi + F.linear(h, weight_hh, bias_hh))
+
+
+def rnn_reference(x: Tensor, weight_ih: Tensor, weight_hh: Tensor, bias_ih: Tensor | None,
+                  bias_hh: Tensor | None, *, h0: Tensor, lengths: Tensor | None,
+                  nonlinearity: str, reverse: bool) -> tuple[Tensor, Tensor]:
+    """x (B, T, I), h0 (B, H) -> y (B, T, H), h_n (B, H)."""
+
+    def run(xs: Tensor) -> tuple[Tensor, tuple[Tensor, ...]]:
+        gi = F.linear(xs, weight_ih, bias_ih)  # (B, T, H)
+        return masked_loop(
+            lambda g, s: (rnn_step(g, s[0], weight_hh, bias_hh, nonlinearity),),
+            gi, (h0,), lengths)
+
+    y, (h_n,) = run_directed(run, x, lengths, reverse)
+    return y, h_n

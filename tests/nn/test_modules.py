@@ -1,0 +1,85 @@
+"""grukit-only module behaviour: reset_after=False, MinGRU, lengths, clear errors."""
+
+import pytest
+import torch
+
+import grukit
+import grukit.nn as gnn
+
+
+def test_reset_before_gru_has_no_recurrent_bias():
+    m = gnn.GRU(1, 64, reset_after=False)
+    assert not hasattr(m, "bias_hh_l0") or m.bias_hh_l0 is None
+    assert grukit.count_params(m) == 12_672
+    assert grukit.count_params(gnn.GRU(1, 64)) == 12_864
+    assert "reset_after=False" in repr(m)
+
+
+def test_mingru_module_parallel_equals_sequential():
+    torch.manual_seed(0)
+    par = gnn.MinGRU(3, 6, 2, bidirectional=True, batch_first=True)
+    seq = gnn.MinGRU(3, 6, 2, bidirectional=True, batch_first=True, mode="sequential")
+    seq.load_state_dict(par.state_dict())
+    x = torch.randn(4, 40, 3)
+    lengths = [40, 31, 2, 9]
+    ya, ha = par(x, lengths=lengths)
+    yb, hb = seq(x, lengths=lengths)
+    torch.testing.assert_close(ya, yb, rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(ha, hb, rtol=1e-4, atol=1e-5)
+    assert ya.shape == (4, 40, 12) and ha.shape == (4, 4, 6)
+    assert [n for n, _ in par.named_parameters()][:2] == ["weight_ih_l0", "bias_ih_l0"]
+
+
+def test_bidirectional_lengths_each_sequence_alone():
+    torch.manual_seed(0)
+    m = gnn.GRU(3, 4, 2, bidirectional=True, batch_first=True, reset_after=False)
+    x = torch.randn(3, 6, 3)
+    lengths = [6, 2, 4]
+    y, h = m(x, lengths=lengths)
+    for b, n in enumerate(lengths):
+        y1, h1 = m(x[b:b + 1, :n])
+        torch.testing.assert_close(y[b, :n], y1[0])
+        torch.testing.assert_close(h[:, b], h1[:, 0])
+        assert torch.all(y[b, n:] == 0)
+
+
+def test_module_errors_name_problem_and_shape():
+    m = gnn.GRU(3, 4, 2, bidirectional=True)
+    with pytest.raises(ValueError, match=r"input has 5 features in its last dimension but "
+                                         r"input_size=3; expected \(time, batch, features\)"):
+        m(torch.randn(7, 2, 5))
+    with pytest.raises(ValueError, match=r"input must be 3-D \(time, batch, features\)"):
+        m(torch.randn(7, 2, 3, 1))
+    with pytest.raises(ValueError, match=r"hx must have shape \(num_layers·num_directions, "
+                                         r"batch, hidden\) = \(4, 2, 4\); got \(2, 2, 4\)"):
+        m(torch.randn(7, 2, 3), torch.zeros(2, 2, 4))
+    with pytest.raises(ValueError, match=r"lengths must lie in \[0, T\] = \[0, 7\]"):
+        m(torch.randn(7, 2, 3), lengths=[8, 1])
+    with pytest.raises(TypeError, match=r"hx must be a pair \(h_0, c_0\)"):
+        gnn.LSTM(3, 4)(torch.randn(7, 2, 3), torch.zeros(1, 2, 4))
+    with pytest.raises(ValueError, match="hidden_size must be a positive integer"):
+        gnn.GRU(3, 0)
+    with pytest.raises(ValueError, match=r"input must have shape \(batch, input_size\) = "
+                                         r"\(B, 3\)"):
+        gnn.GRUCell(3, 4)(torch.randn(2, 4))
+    x = torch.randn(7, 2, 3)
+    x[2, 1, 0] = float("nan")
+    with pytest.raises(ValueError, match="input contains 1 NaN/Inf"):
+        gnn.GRU(3, 4, check_finite=True)(x)
+
+
+def test_backend_argument():
+    x = torch.randn(5, 2, 3)
+    with pytest.raises(ValueError, match="unknown backend 'triton'"):
+        gnn.GRU(3, 4, backend="triton")(x)
+    m = gnn.GRU(3, 4, backend="reference")
+    assert m(x)[0].shape == (5, 2, 4)
+
+
+def test_float64_and_state_dict_roundtrip():
+    m = gnn.GRU(3, 4, dtype=torch.float64)
+    assert m.weight_ih_l0.dtype == torch.float64
+    m2 = gnn.GRU(3, 4, dtype=torch.float64)
+    m2.load_state_dict(m.state_dict())
+    x = torch.randn(5, 2, 3, dtype=torch.float64)
+    torch.testing.assert_close(m(x), m2(x))

@@ -1,0 +1,147 @@
+"""grukit.nn modules against their torch.nn namesakes, loading the same state_dict."""
+
+import itertools
+
+import pytest
+import torch
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+import grukit.nn as gnn
+
+PAIRS = {"GRU": (gnn.GRU, torch.nn.GRU), "LSTM": (gnn.LSTM, torch.nn.LSTM),
+         "RNN": (gnn.RNN, torch.nn.RNN)}
+GRID = list(itertools.product(["GRU", "LSTM", "RNN"], [1, 2], [False, True], [False, True],
+                              [False, True]))
+
+
+def _ids(p):
+    kind, layers, bi, bf, h0 = p
+    return f"{kind}-L{layers}-{'bi' if bi else 'uni'}-{'bf' if bf else 'tf'}-" \
+           f"{'h0' if h0 else 'noh0'}"
+
+
+def _pair(kind, layers, bi, bf, i=3, h=5, **kw):
+    torch.manual_seed(0)
+    ours_cls, theirs_cls = PAIRS[kind]
+    theirs = theirs_cls(i, h, layers, batch_first=bf, bidirectional=bi, **kw)
+    ours = ours_cls(i, h, layers, batch_first=bf, bidirectional=bi, **kw)
+    ours.load_state_dict(theirs.state_dict())
+    return ours, theirs
+
+
+def _hx(kind, layers, bi, batch, h=5, proj=0):
+    n = layers * (2 if bi else 1)
+    hx = torch.randn(n, batch, proj or h)
+    return (hx, torch.randn(n, batch, h)) if kind == "LSTM" else hx
+
+
+def _close(a, b):
+    if isinstance(a, tuple):
+        for u, v in zip(a, b, strict=True):
+            _close(u, v)
+    else:
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("cfg", GRID, ids=_ids)
+def test_outputs_match_torch(cfg):
+    kind, layers, bi, bf, with_h0 = cfg
+    ours, theirs = _pair(kind, layers, bi, bf)
+    x = torch.randn(4, 7, 3) if bf else torch.randn(7, 4, 3)
+    hx = _hx(kind, layers, bi, 4) if with_h0 else None
+    _close(ours(x, hx), theirs(x, hx))
+
+
+@pytest.mark.parametrize("kind", ["GRU", "LSTM", "RNN"])
+def test_gradients_match_torch(kind):
+    ours, theirs = _pair(kind, 2, True, True)
+    x = torch.randn(3, 6, 3)
+    for m in (ours, theirs):
+        y, _ = m(x)
+        (y ** 2).sum().backward()
+    for (name, p), q in zip(ours.named_parameters(), theirs.parameters(), strict=True):
+        torch.testing.assert_close(p.grad, q.grad, rtol=1e-4, atol=1e-5, msg=name)
+
+
+def test_lstm_projection_matches_torch():
+    ours, theirs = _pair("LSTM", 2, True, False, proj_size=2)
+    x = torch.randn(6, 3, 3)
+    hx = _hx("LSTM", 2, True, 3, proj=2)
+    _close(ours(x, hx), theirs(x, hx))
+
+
+def test_relu_rnn_and_odd_sizes():
+    ours, theirs = _pair("RNN", 3, True, False, i=1, h=1, nonlinearity="relu")
+    x = torch.randn(9, 1, 1)
+    _close(ours(x), theirs(x))
+    ours, theirs = _pair("GRU", 1, False, True, i=13, h=17, bias=False)
+    x = torch.randn(2, 11, 13)
+    _close(ours(x), theirs(x))
+
+
+@pytest.mark.parametrize("kind", ["GRU", "LSTM", "RNN"])
+@pytest.mark.parametrize("enforce_sorted", [False, True], ids=["unsorted", "sorted"])
+def test_packed_sequence_and_lengths_match_torch(kind, enforce_sorted):
+    ours, theirs = _pair(kind, 2, True, True)
+    lengths = [7, 5, 5, 2] if enforce_sorted else [3, 7, 1, 5]
+    x = torch.randn(4, 7, 3)
+    hx = _hx(kind, 2, True, 4)
+    packed = pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=enforce_sorted)
+    out_t, h_t = theirs(packed, hx)
+    out_o, h_o = ours(packed, hx)
+    torch.testing.assert_close(out_o.data, out_t.data, rtol=1e-5, atol=1e-5)
+    assert torch.equal(out_o.batch_sizes, out_t.batch_sizes)
+    _close(h_o, h_t)
+    # the same through lengths=, without any packing
+    y_o, h_l = ours(x, hx, lengths=lengths)
+    y_t, _ = pad_packed_sequence(out_t, batch_first=True, total_length=7)
+    torch.testing.assert_close(y_o, y_t, rtol=1e-5, atol=1e-5)
+    _close(h_l, h_t)
+
+
+@pytest.mark.parametrize("kind", ["GRU", "LSTM", "RNN"])
+def test_unbatched_input(kind):
+    ours, theirs = _pair(kind, 2, True, False)
+    x = torch.randn(6, 3)
+    hx = _hx(kind, 2, True, 1)
+    hx = tuple(h[:, 0] for h in hx) if kind == "LSTM" else hx[:, 0]
+    _close(ours(x, hx), theirs(x, hx))
+
+
+@pytest.mark.parametrize("kind", ["GRU", "LSTM", "RNN"])
+def test_cells_match_torch(kind):
+    torch.manual_seed(0)
+    ours = getattr(gnn, kind + "Cell")(3, 5)
+    theirs = getattr(torch.nn, kind + "Cell")(3, 5)
+    ours.load_state_dict(theirs.state_dict())
+    x = torch.randn(4, 3)
+    hx = (torch.randn(4, 5), torch.randn(4, 5)) if kind == "LSTM" else torch.randn(4, 5)
+    _close(ours(x, hx), theirs(x, hx))
+    _close(ours(x), theirs(x))
+    unb = tuple(h[0] for h in hx) if kind == "LSTM" else hx[0]
+    _close(ours(x[0], unb), theirs(x[0], unb))
+
+
+def test_dropout_between_layers_only_in_training():
+    torch.manual_seed(0)
+    m = gnn.GRU(3, 5, 2, dropout=0.5)
+    x = torch.randn(7, 2, 3)
+    m.eval()
+    a, b = m(x)[0], m(x)[0]
+    torch.testing.assert_close(a, b)
+    m.train()
+    assert not torch.allclose(m(x)[0], m(x)[0])
+    with pytest.warns(UserWarning, match="dropout=0.5 applies between stacked layers only"):
+        gnn.GRU(3, 5, 1, dropout=0.5)
+
+
+def test_parameter_names_shapes_and_order_match_torch():
+    for kind, kw in (("GRU", {}), ("LSTM", {"proj_size": 2}), ("RNN", {})):
+        ours, theirs = _pair(kind, 2, True, False, **kw)
+        assert [(n, p.shape) for n, p in ours.named_parameters()] == \
+               [(n, p.shape) for n, p in theirs.named_parameters()]
+
+
+def test_lstm_forget_bias():
+    m = gnn.LSTM(3, 4, forget_bias=1.0)
+    assert torch.all(m.bias_ih_l0[4:8] == 1.0) and torch.all(m.bias_hh_l0[4:8] == 0.0)

@@ -1,0 +1,111 @@
+"""Bad input: a ValueError/TypeError naming the problem and the expected shape."""
+
+import pytest
+import torch
+
+from grukit import ops
+from grukit.ops import dispatch
+
+
+@pytest.fixture
+def w():
+    return dict(weight_ih=torch.randn(12, 3), weight_hh=torch.randn(12, 4),
+                bias_ih=torch.randn(12), bias_hh=torch.randn(12))
+
+
+def test_wrong_rank(w):
+    with pytest.raises(ValueError, match=r"x must have shape \(batch, time, input_size\) = "
+                                         r"\(B, T, 3\); got a 2-D tensor of shape \(5, 3\)"):
+        ops.gru(torch.randn(5, 3), **w)
+
+
+def test_wrong_feature_size(w):
+    with pytest.raises(ValueError, match=r"x has 2 features per step but the weights expect "
+                                         r"input_size=3: x must have shape \(B, T, 3\)"):
+        ops.gru(torch.randn(2, 5, 2), **w)
+
+
+def test_not_a_tensor(w):
+    with pytest.raises(TypeError, match="x must be a torch.Tensor"):
+        ops.gru([[1.0, 2.0, 3.0]], **w)
+    with pytest.raises(TypeError, match="floating-point"):
+        ops.gru(torch.ones(2, 5, 3, dtype=torch.int64), **w)
+
+
+def test_h0_wrong_shape(w):
+    with pytest.raises(ValueError, match=r"h0 must have shape \(batch, hidden\) = \(2, 4\); "
+                                         r"got \(1, 2, 4\)"):
+        ops.gru(torch.randn(2, 5, 3), **w, h0=torch.zeros(1, 2, 4))
+
+
+def test_h0_wrong_dtype(w):
+    with pytest.raises(TypeError, match="h0 is torch.float64 .* move it with h0.to"):
+        ops.gru(torch.randn(2, 5, 3), **w, h0=torch.zeros(2, 4, dtype=torch.float64))
+
+
+def test_lengths_out_of_range(w):
+    with pytest.raises(ValueError, match=r"lengths must lie in \[0, T\] = \[0, 5\]; "
+                                         r"sequence 1 has length 6"):
+        ops.gru(torch.randn(2, 5, 3), **w, lengths=[5, 6])
+    with pytest.raises(ValueError, match="sequence 0 has length -1"):
+        ops.gru(torch.randn(2, 5, 3), **w, lengths=torch.tensor([-1, 2]))
+
+
+def test_lengths_wrong_size(w):
+    with pytest.raises(ValueError, match=r"lengths must have one entry per sequence, "
+                                         r"shape \(2,\); got shape \(3,\)"):
+        ops.gru(torch.randn(2, 5, 3), **w, lengths=[1, 2, 3])
+    with pytest.raises(TypeError, match="lengths must hold integers"):
+        ops.gru(torch.randn(2, 5, 3), **w, lengths=torch.tensor([1.0, 2.0]))
+
+
+def test_check_finite(w):
+    x = torch.randn(2, 5, 3)
+    x[1, 3, 0] = float("nan")
+    x[1, 4, 2] = float("inf")
+    with pytest.raises(ValueError, match=r"x contains 2 NaN/Inf value\(s\), the first at "
+                                         r"index \(1, 3, 0\)"):
+        ops.gru(x, **w, check_finite=True)
+    ops.gru(x, **w)  # off by default: costs nothing
+
+
+def test_weight_shapes():
+    with pytest.raises(ValueError, match=r"weight_hh must have 3·hidden rows"):
+        ops.gru(torch.randn(2, 5, 3), torch.randn(12, 3), torch.randn(10, 4))
+    with pytest.raises(ValueError, match=r"bias_ih must have shape \(12,\); got \(11,\)"):
+        ops.gru(torch.randn(2, 5, 3), torch.randn(12, 3), torch.randn(12, 4), torch.randn(11))
+
+
+def test_reset_before_refuses_recurrent_bias(w):
+    with pytest.raises(ValueError, match="reset_after=False has no recurrent bias"):
+        ops.gru(torch.randn(2, 5, 3), **w, reset_after=False)
+
+
+def test_lstm_and_mingru_errors():
+    with pytest.raises(TypeError, match=r"h0 must be a pair \(h0 \(2, 4\), c0 \(2, 4\)\)"):
+        ops.lstm(torch.randn(2, 5, 3), torch.randn(16, 3), torch.randn(16, 4),
+                 h0=torch.zeros(2, 4))
+    with pytest.raises(ValueError, match="mode must be one of"):
+        ops.mingru(torch.randn(2, 5, 3), torch.randn(8, 3), mode="fast")
+    with pytest.raises(ValueError, match="nonlinearity must be one of"):
+        ops.rnn(torch.randn(2, 5, 3), torch.randn(4, 3), torch.randn(4, 4), nonlinearity="gelu")
+
+
+def test_backend_choice(w):
+    x = torch.randn(2, 5, 3)
+    with pytest.raises(ValueError, match=r"unknown backend 'cuda'; choose one of \['auto', "
+                                         r"'reference'"):
+        ops.gru(x, **w, backend="cuda")
+    y_ref, _ = ops.gru(x, **w, backend="reference")
+    y_auto, _ = ops.gru(x, **w)
+    torch.testing.assert_close(y_ref, y_auto)
+    assert dispatch.explain("gru", "auto", x=x)[0] in dispatch.backends("gru")
+
+
+def test_named_backend_that_cannot_serve_raises():
+    dispatch.register("_test", dispatch.Backend("fast", lambda: "fast", lambda **c: "CPU only.",
+                                                priority=1))
+    dispatch.register("_test", dispatch.Backend("slow", lambda: "slow"))
+    assert dispatch.explain("_test", "auto") == ("slow", {"fast": "CPU only."})
+    with pytest.raises(ValueError, match="backend='fast' cannot serve this call: CPU only."):
+        dispatch.select("_test", "fast")

@@ -1,0 +1,198 @@
+"""Reference recurrences: float64 gradcheck, variable length, reverse, minGRU paths."""
+
+import pytest
+import torch
+from torch.autograd import gradcheck
+
+from grukit import ops
+
+DT = torch.float64
+
+
+def _gru_args(b, t, i, h, reset_after, bias=True):
+    g = torch.Generator().manual_seed(0)
+
+    def r(*s):
+        return torch.randn(*s, generator=g, dtype=DT, requires_grad=True)
+
+    return dict(x=r(b, t, i), weight_ih=r(3 * h, i), weight_hh=r(3 * h, h),
+                bias_ih=r(3 * h) if bias else None,
+                bias_hh=r(3 * h) if bias and reset_after else None, h0=r(b, h))
+
+
+GRID = [(2, 5, 3, 4), (3, 1, 2, 3), (1, 7, 1, 2)]
+
+
+def grid_id(p):
+    return "B{}-T{}-I{}-H{}".format(*p)
+
+
+@pytest.mark.parametrize("shape", GRID, ids=grid_id)
+@pytest.mark.parametrize("reset_after", [True, False], ids=["reset_after", "reset_before"])
+@pytest.mark.parametrize("reverse", [False, True], ids=["fwd", "rev"])
+def test_gru_gradcheck(shape, reset_after, reverse):
+    a = _gru_args(*shape, reset_after)
+    lengths = torch.randint(0, shape[1] + 1, (shape[0],), generator=torch.Generator()
+                            .manual_seed(1))
+    names = [k for k, v in a.items() if v is not None]
+
+    def f(*tensors):
+        kw = dict(zip(names, tensors, strict=True))
+        y, h = ops.gru(kw.pop("x"), kw.pop("weight_ih"), kw.pop("weight_hh"),
+                       kw.pop("bias_ih", None), kw.pop("bias_hh", None), h0=kw.pop("h0"),
+                       lengths=lengths, reset_after=reset_after, reverse=reverse)
+        return y, h
+
+    assert gradcheck(f, tuple(a[k] for k in names))
+
+
+@pytest.mark.parametrize("proj", [0, 2], ids=["noproj", "proj2"])
+@pytest.mark.parametrize("reverse", [False, True], ids=["fwd", "rev"])
+def test_lstm_gradcheck(proj, reverse):
+    g = torch.Generator().manual_seed(0)
+    b, t, i, h = 2, 4, 3, 3
+    p = proj or h
+
+    def r(*s):
+        return torch.randn(*s, generator=g, dtype=DT, requires_grad=True)
+
+    args = [r(b, t, i), r(4 * h, i), r(4 * h, p), r(4 * h), r(4 * h), r(b, p), r(b, h)]
+    if proj:
+        args.append(r(proj, h))
+
+    def f(x, wi, wh, bi, bh, h0, c0, *wr):
+        y, (hn, cn) = ops.lstm(x, wi, wh, bi, bh, h0=(h0, c0), lengths=[4, 2],
+                               weight_hr=wr[0] if wr else None, reverse=reverse)
+        return y, hn, cn
+
+    assert gradcheck(f, tuple(args))
+
+
+@pytest.mark.parametrize("nonlinearity", ["tanh", "relu"])
+def test_rnn_gradcheck(nonlinearity):
+    g = torch.Generator().manual_seed(0)
+
+    def r(*s):
+        return torch.randn(*s, generator=g, dtype=DT, requires_grad=True)
+
+    args = (r(2, 5, 3), r(4, 3), r(4, 4) * 0.3, r(4), r(4), r(2, 4))
+
+    def f(x, wi, wh, bi, bh, h0):
+        return ops.rnn(x, wi, wh, bi, bh, h0=h0, lengths=[5, 3], nonlinearity=nonlinearity)
+
+    assert gradcheck(f, args)
+
+
+@pytest.mark.parametrize("mode", ["parallel", "sequential"])
+def test_mingru_gradcheck(mode):
+    g = torch.Generator().manual_seed(0)
+
+    def r(*s):
+        return torch.randn(*s, generator=g, dtype=DT, requires_grad=True)
+
+    args = (r(2, 6, 3), r(8, 3), r(8), r(2, 4))
+
+    def f(x, w, b, h0):
+        return ops.mingru(x, w, b, h0=h0, lengths=[6, 2], mode=mode)
+
+    assert gradcheck(f, args)
+
+
+def _run(op, x, lengths=None, h0=None, reverse=False):
+    """Each op with fixed random weights (float64), returning (y, h_n-as-tensor)."""
+    g = torch.Generator().manual_seed(3)
+    i, h = x.shape[2], 4
+
+    def r(*s):
+        return torch.randn(*s, generator=g, dtype=DT)
+
+    if op == "gru_after":
+        return ops.gru(x, r(3 * h, i), r(3 * h, h), r(3 * h), r(3 * h), h0=h0,
+                       lengths=lengths, reverse=reverse)
+    if op == "gru_before":
+        return ops.gru(x, r(3 * h, i), r(3 * h, h), r(3 * h), None, h0=h0, lengths=lengths,
+                       reset_after=False, reverse=reverse)
+    if op == "lstm":
+        hc = None if h0 is None else (h0, h0 * 0.5)
+        y, (hn, cn) = ops.lstm(x, r(4 * h, i), r(4 * h, h), r(4 * h), r(4 * h), h0=hc,
+                               lengths=lengths, reverse=reverse)
+        return y, torch.cat([hn, cn], 1)
+    if op == "rnn":
+        return ops.rnn(x, r(h, i), r(h, h), r(h), r(h), h0=h0, lengths=lengths,
+                       reverse=reverse)
+    return ops.mingru(x, r(2 * h, i), r(2 * h), h0=h0, lengths=lengths, reverse=reverse,
+                      mode=op.split("_")[1])
+
+
+OPS = ["gru_after", "gru_before", "lstm", "rnn", "mingru_parallel", "mingru_sequential"]
+
+
+@pytest.mark.parametrize("op", OPS)
+@pytest.mark.parametrize("reverse", [False, True], ids=["fwd", "rev"])
+def test_padded_batch_equals_each_sequence_alone(op, reverse):
+    g = torch.Generator().manual_seed(5)
+    lengths = [6, 2, 4, 1, 0]
+    x = torch.randn(len(lengths), 6, 3, generator=g, dtype=DT)
+    h0 = torch.randn(len(lengths), 4, generator=g, dtype=DT)
+    y, hn = _run(op, x, torch.tensor(lengths), h0, reverse)
+    for b, n in enumerate(lengths):
+        # padding in x must not leak: garbage beyond the end changes nothing
+        y_alone, h_alone = _run(op, x[b:b + 1, :n], None, h0[b:b + 1], reverse)
+        torch.testing.assert_close(y[b, :n], y_alone[0])
+        assert torch.all(y[b, n:] == 0)
+        torch.testing.assert_close(hn[b], h_alone[0])  # length 0: the initial state
+
+
+def test_padding_values_do_not_leak():
+    x = torch.randn(2, 5, 3, dtype=DT)
+    x2 = x.clone()
+    x2[1, 3:] = 1e6
+    for op in OPS:
+        a = _run(op, x, torch.tensor([5, 3]), reverse=True)
+        b = _run(op, x2, torch.tensor([5, 3]), reverse=True)
+        torch.testing.assert_close(a, b)
+
+
+def test_reverse_without_lengths_is_flip():
+    x = torch.randn(3, 6, 2, dtype=DT)
+    y_rev, h_rev = _run("gru_after", x, reverse=True)
+    y_flip, h_flip = _run("gru_after", x.flip(1))
+    torch.testing.assert_close(y_rev, y_flip.flip(1))
+    torch.testing.assert_close(h_rev, h_flip)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_mingru_parallel_equals_sequential(dtype):
+    g = torch.Generator().manual_seed(7)
+    x = torch.randn(4, 300, 5, generator=g).to(dtype)
+    w, b = torch.randn(16, 5, generator=g).to(dtype), torch.randn(16, generator=g).to(dtype)
+    h0 = torch.randn(4, 8, generator=g).to(dtype)  # signed initial state
+    for lengths in (None, [300, 17, 1, 0]):
+        for reverse in (False, True):
+            yp, hp = ops.mingru(x, w, b, h0=h0, lengths=lengths, reverse=reverse)
+            ys, hs = ops.mingru(x, w, b, h0=h0, lengths=lengths, reverse=reverse,
+                                mode="sequential")
+            tol = dict(rtol=1e-4, atol=1e-4) if dtype == torch.float32 else {}
+            torch.testing.assert_close(yp, ys, **tol)
+            torch.testing.assert_close(hp, hs, **tol)
+
+
+def test_gru_reset_before_matches_textbook_equations():
+    """reset_after=False written out from Cho et al. (2014), independent of the step code."""
+    g = torch.Generator().manual_seed(2)
+    x = torch.randn(2, 3, 4, generator=g, dtype=DT)
+    wi, wh, bi = (torch.randn(9, 4, generator=g, dtype=DT),
+                  torch.randn(9, 3, generator=g, dtype=DT), torch.randn(9, generator=g,
+                                                                        dtype=DT))
+    y, _ = ops.gru(x, wi, wh, bi, None, reset_after=False)
+    h = torch.zeros(2, 3, dtype=DT)
+    W = dict(zip("rzn", wi.split(3), strict=True))
+    U = dict(zip("rzn", wh.split(3), strict=True))
+    c = dict(zip("rzn", bi.split(3), strict=True))
+    for t in range(3):
+        xt = x[:, t]
+        r = torch.sigmoid(xt @ W["r"].T + c["r"] + h @ U["r"].T)
+        z = torch.sigmoid(xt @ W["z"].T + c["z"] + h @ U["z"].T)
+        n = torch.tanh(xt @ W["n"].T + c["n"] + (r * h) @ U["n"].T)
+        h = (1 - z) * n + z * h
+        torch.testing.assert_close(y[:, t], h)

@@ -1,0 +1,135 @@
+"""Converters checked against the real libraries: Keras 3 (torch backend) and torch.nn."""
+
+import numpy as np
+import pytest
+import torch
+
+import grukit
+import grukit.nn as gnn
+from grukit import convert
+
+keras = pytest.importorskip("keras")
+
+
+def _randomise(layer, seed=0):
+    """Keras initialises biases to zero; random ones make the bias mapping observable."""
+    rng = np.random.default_rng(seed)
+    layer.set_weights([rng.normal(0, 0.5, w.shape).astype("float32")
+                       for w in layer.get_weights()])
+
+
+def _keras_out(layer, x):
+    out = layer(x.numpy())
+    return [torch.as_tensor(np.asarray(keras.ops.convert_to_numpy(o))) for o in out]
+
+
+KERAS_LAYERS = {
+    "GRU-reset_after": lambda: keras.layers.GRU(5, reset_after=True, return_sequences=True,
+                                                return_state=True),
+    "GRU-reset_before": lambda: keras.layers.GRU(5, reset_after=False, return_sequences=True,
+                                                 return_state=True),
+    "LSTM": lambda: keras.layers.LSTM(5, return_sequences=True, return_state=True),
+    "SimpleRNN": lambda: keras.layers.SimpleRNN(5, return_sequences=True, return_state=True),
+    "GRU-no_bias": lambda: keras.layers.GRU(5, use_bias=False, return_sequences=True,
+                                            return_state=True),
+}
+
+
+@pytest.mark.parametrize("name", list(KERAS_LAYERS))
+def test_from_keras_matches_keras(name):
+    layer = KERAS_LAYERS[name]()
+    x = torch.randn(3, 8, 4)
+    layer.build((None, None, 4))
+    _randomise(layer)
+    y_k, *states_k = _keras_out(layer, x)
+    module = convert.from_keras(layer)
+    assert module.batch_first
+    with torch.no_grad():
+        y, h = module(x)
+    torch.testing.assert_close(y, y_k, rtol=1e-5, atol=1e-5)
+    if name == "LSTM":
+        torch.testing.assert_close(h[0][0], states_k[0], rtol=1e-5, atol=1e-5)
+        torch.testing.assert_close(h[1][0], states_k[1], rtol=1e-5, atol=1e-5)
+    else:
+        torch.testing.assert_close(h[0], states_k[0], rtol=1e-5, atol=1e-5)
+    # the parameter count is Keras' own
+    # torch layout has a second bias vector where Keras has one
+    extra = {"LSTM": 4 * 5, "SimpleRNN": 5}.get(name, 0)
+    assert grukit.count_params(module) == layer.count_params() + extra
+
+
+def test_from_keras_bidirectional():
+    layer = keras.layers.Bidirectional(keras.layers.GRU(4, return_sequences=True))
+    layer.build((None, None, 3))
+    _randomise(layer)
+    x = torch.randn(2, 6, 3)
+    y_k = torch.as_tensor(np.asarray(keras.ops.convert_to_numpy(layer(x.numpy()))))
+    with torch.no_grad():
+        y, _ = convert.from_keras(layer)(x)
+    torch.testing.assert_close(y, y_k, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("kind,kw", [("GRU", {}), ("GRU", {"reset_after": False}),
+                                     ("LSTM", {}), ("RNN", {"nonlinearity": "relu"}),
+                                     ("GRU", {"bidirectional": True})],
+                         ids=["gru", "gru_reset_before", "lstm", "rnn_relu", "bigru"])
+def test_to_keras_matches_grukit(kind, kw):
+    torch.manual_seed(0)
+    module = getattr(gnn, kind)(4, 5, batch_first=True, **kw)
+    layer = convert.to_keras(module)
+    x = torch.randn(3, 7, 4)
+    y_k = _keras_out(layer, x)[0]
+    with torch.no_grad():
+        y, _ = module(x)
+    torch.testing.assert_close(y, y_k, rtol=1e-5, atol=1e-5)
+    # and back again
+    again = convert.from_keras(layer)
+    with torch.no_grad():
+        torch.testing.assert_close(again(x)[0], y, rtol=1e-5, atol=1e-5)
+
+
+def test_keras_parameter_counts_of_the_article():
+    for reset_after, count in ((True, 12_864), (False, 12_672)):
+        layer = keras.layers.GRU(64, reset_after=reset_after)
+        layer.build((None, 100, 1))
+        assert layer.count_params() == count
+        assert grukit.count_params(convert.from_keras(layer)) == count
+        assert grukit.count_params(gnn.GRU(1, 64, reset_after=reset_after)) == count
+
+
+def test_keras_errors():
+    with pytest.raises(ValueError, match="not built"):
+        convert.from_keras(keras.layers.GRU(3))
+    layer = keras.layers.GRU(3, activation="relu")
+    layer.build((None, None, 2))
+    with pytest.raises(ValueError, match="only tanh/sigmoid"):
+        convert.from_keras(layer)
+    with pytest.raises(ValueError, match="hold one layer"):
+        convert.to_keras(gnn.GRU(3, 4, 2))
+    with pytest.raises(TypeError, match="expected a Keras GRU"):
+        convert.from_keras(keras.layers.Dense(3))
+
+
+@pytest.mark.parametrize("cls", ["GRU", "LSTM", "RNN", "GRUCell", "LSTMCell", "RNNCell"])
+def test_torch_roundtrip(cls):
+    torch.manual_seed(0)
+    cell = cls.endswith("Cell")
+    kw = {} if cell else {"num_layers": 2, "bidirectional": True}
+    theirs = getattr(torch.nn, cls)(3, 4, **kw)
+    ours = convert.from_torch(theirs)
+    assert type(ours) is getattr(gnn, cls)
+    x = torch.randn(5, 3) if cell else torch.randn(6, 5, 3)
+    a, b = theirs(x), ours(x)
+    a, b = (a, b) if isinstance(a, tuple) else ((a,), (b,))
+    for u, v in zip(a, b, strict=True):
+        torch.testing.assert_close(u, v, rtol=1e-5, atol=1e-5)
+    back = convert.to_torch(ours)
+    assert type(back) is type(theirs)
+    for (n1, p1), (n2, p2) in zip(theirs.named_parameters(), back.named_parameters(),
+                                  strict=True):
+        assert n1 == n2 and torch.equal(p1, p2)
+
+
+def test_to_torch_refuses_textbook_gru():
+    with pytest.raises(ValueError, match="torch.nn.GRU only has the reset_after=True form"):
+        convert.to_torch(gnn.GRU(3, 4, reset_after=False))
