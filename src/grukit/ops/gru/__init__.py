@@ -6,14 +6,23 @@ from collections.abc import Sequence
 
 from torch import Tensor
 
-from .. import dispatch
+from .. import _cpu, dispatch
 from .._checks import as_lengths, check_layer, check_state
 from .._checks import check_finite as _check_finite
 from .reference import gru_reference, gru_step
 
 __all__ = ["gru", "gru_step"]
 
+
+
+def _gru_cpu(*args, **kwargs):
+    from .cpu import gru_cpu  # numba loads on first use, not at import
+
+    return gru_cpu(*args, **kwargs)
+
+
 dispatch.register("gru", dispatch.Backend("reference", gru_reference))
+dispatch.register("gru", dispatch.Backend("cpu", _gru_cpu, _cpu.why_not, priority=10))
 
 
 def gru(x: Tensor, weight_ih: Tensor, weight_hh: Tensor, bias_ih: Tensor | None = None,

@@ -6,14 +6,29 @@ from collections.abc import Sequence
 
 from torch import Tensor
 
-from .. import dispatch
+from .. import _cpu, dispatch
 from .._checks import as_lengths, check_layer, check_state, check_weight
 from .._checks import check_finite as _check_finite
 from .reference import lstm_reference, lstm_step
 
 __all__ = ["lstm", "lstm_step"]
 
+
+
+def _lstm_cpu(*args, **kwargs):
+    from .cpu import lstm_cpu  # numba loads on first use, not at import
+
+    return lstm_cpu(*args, **kwargs)
+
+
+def _why_not_cpu(x, weight_hr=None, **call):
+    if weight_hr is not None:
+        return "the fused CPU LSTM has no projection (proj_size > 0)."
+    return _cpu.why_not(x, **call)
+
+
 dispatch.register("lstm", dispatch.Backend("reference", lstm_reference))
+dispatch.register("lstm", dispatch.Backend("cpu", _lstm_cpu, _why_not_cpu, priority=10))
 
 
 def lstm(x: Tensor, weight_ih: Tensor, weight_hh: Tensor, bias_ih: Tensor | None = None,

@@ -6,14 +6,23 @@ from collections.abc import Sequence
 
 from torch import Tensor
 
-from .. import dispatch
+from .. import _cpu, dispatch
 from .._checks import as_lengths, check_layer, check_state
 from .._checks import check_finite as _check_finite
 from .reference import ACTIVATIONS, rnn_reference, rnn_step
 
 __all__ = ["rnn", "rnn_step"]
 
+
+
+def _rnn_cpu(*args, **kwargs):
+    from .cpu import rnn_cpu  # numba loads on first use, not at import
+
+    return rnn_cpu(*args, **kwargs)
+
+
 dispatch.register("rnn", dispatch.Backend("reference", rnn_reference))
+dispatch.register("rnn", dispatch.Backend("cpu", _rnn_cpu, _cpu.why_not, priority=10))
 
 
 def rnn(x: Tensor, weight_ih: Tensor, weight_hh: Tensor, bias_ih: Tensor | None = None,

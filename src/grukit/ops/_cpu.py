@@ -1,0 +1,80 @@
+"""What the fused CPU kernels share: when they can serve a call, threads, array hand-off.
+
+numba is imported only when a kernel first runs, so ``import grukit`` compiles nothing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+
+import torch
+from torch import Tensor
+
+DTYPES = (torch.float32, torch.float64)
+
+
+@functools.cache
+def _numba_missing() -> str | None:
+    try:
+        import numba  # noqa: F401
+    except ImportError as err:  # pragma: no cover - numba is a dependency
+        return f"numba cannot be imported ({err}); pip install numba."
+    return None
+
+
+def why_not(x: Tensor, **_: object) -> str | None:
+    """None when the fused CPU kernels can serve a call on x, else the reason."""
+    if x.device.type != "cpu":
+        return f"x is on {x.device}; the cpu backend serves CPU tensors only."
+    if x.dtype not in DTYPES:
+        return f"x is {x.dtype}; the cpu backend serves float32 and float64."
+    return _numba_missing()
+
+
+def threads(batch: int) -> int:
+    """Rows are split in this many chunks, one per thread, for the whole time loop.
+
+    Follows ``torch.get_num_threads()`` (never more than numba's pool, nor than rows).
+    """
+    import numba
+
+    n = max(1, min(torch.get_num_threads(), numba.config.NUMBA_NUM_THREADS))
+    numba.set_num_threads(n)
+    return max(1, min(n, batch))
+
+
+@functools.cache
+def _blas():
+    """The BLAS libraries loaded in this process, numba's (scipy's) among them."""
+    import scipy.linalg.cython_blas  # noqa: F401  (the BLAS numba's np.dot calls)
+    from threadpoolctl import ThreadpoolController
+
+    return ThreadpoolController()
+
+
+@contextlib.contextmanager
+def kernel_threads(batch: int):
+    """Run a kernel with ``threads(batch)`` row chunks and a one-thread BLAS inside them.
+
+    Each chunk's thread calls BLAS for its own small GEMMs; a BLAS that spawned threads of
+    its own there would oversubscribe the cores (2× slower at H=256 here).
+    """
+    with _blas().limit(limits=1, user_api="blas"):
+        yield threads(batch)
+
+
+def arr(t: Tensor):
+    """A C-contiguous numpy view (or copy) of a CPU tensor, detached."""
+    return t.detach().contiguous().numpy()
+
+
+def needs_grad(*tensors: Tensor | None) -> bool:
+    return torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in tensors)
+
+
+def lens_array(lengths: Tensor | None, batch: int, steps: int):
+    """Lengths as the int64 numpy array the kernels read (all T when None)."""
+    import numpy as np
+
+    return np.full(batch, steps, np.int64) if lengths is None else lengths.numpy()

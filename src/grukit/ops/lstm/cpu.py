@@ -1,0 +1,188 @@
+"""Fused CPU LSTM (numba): forward and backward, same plan as ``grukit.ops.gru.cpu``.
+
+Forward per step: one GEMM h W_hhᵀ (B, 4H), then gates i, f, g, o, c' and h' fused.
+Backward (a = pre-activations, g = ∂L/∂h_t, dc = ∂L/∂c_t carried)::
+
+    dc += g ⊙ o ⊙ (1 − tanh²c_t)
+    a_i = dc ⊙ g_t ⊙ i(1 − i)    a_f = dc ⊙ c_{t−1} ⊙ f(1 − f)
+    a_g = dc ⊙ i ⊙ (1 − g_t²)    a_o = g ⊙ tanh c_t ⊙ o(1 − o)
+    ∂L/∂c_{t−1} = dc ⊙ f         ∂L/∂h_{t−1} = [a_i, a_f, a_g, a_o] W_hh
+
+dW_hh = Σ_t aᵀ h_{t−1} and dW_ih = Σ_t aᵀ x_t are single GEMMs after the loop. The
+projection (``proj_size``) is not fused: such calls go to the reference.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from numba import njit, prange
+from torch import Tensor
+
+from .._cpu import arr, kernel_threads, lens_array, needs_grad
+from .._cpu_math import sigmoid, tanh
+from .._seq import run_directed
+
+_JIT = dict(parallel=True, fastmath=True, error_model="numpy", cache=True, nogil=True)
+
+
+@njit(**_JIT)
+def _fwd(gi, whh_t, bhh, h0, c0, lens, y, hn, cn, save, cs, train, nchunk):
+    """gi (B,T,4H), whh_t (H,4H), bhh (4H,), h0, c0 (B,H) -> y (B,T,H), hn, cn (B,H);
+    when train, save (B,T,4H) = [i, f, g, o] and cs (B,T,H) = c_t."""
+    batch, steps, g4 = gi.shape
+    hid = g4 // 4
+    bi, bf, bg, bo = bhh[:hid], bhh[hid:2 * hid], bhh[2 * hid:3 * hid], bhh[3 * hid:]
+    for c in prange(nchunk):
+        b0, b1 = c * batch // nchunk, (c + 1) * batch // nchunk
+        h = h0[b0:b1].copy()  # (nb, H)
+        cc = c0[b0:b1].copy()  # (nb, H)
+        gh = np.empty((b1 - b0, g4), gi.dtype)  # (nb, 4H)
+        for t in range(steps):
+            np.dot(h, whh_t, gh)
+            for k in range(b1 - b0):
+                b = b0 + k
+                yb = y[b, t]
+                if t >= lens[b]:
+                    yb[:] = 0
+                    continue
+                xi, xf = gi[b, t, :hid], gi[b, t, hid:2 * hid]
+                xg, xo = gi[b, t, 2 * hid:3 * hid], gi[b, t, 3 * hid:]
+                hi_, hf = gh[k, :hid], gh[k, hid:2 * hid]
+                hg, ho = gh[k, 2 * hid:3 * hid], gh[k, 3 * hid:]
+                hk, ck = h[k], cc[k]
+                sv = save[b, t] if train else save[0, 0]
+                cv = cs[b, t] if train else cs[0, 0]
+                for j in range(hid):
+                    ig = sigmoid(xi[j] + hi_[j] + bi[j])
+                    fg = sigmoid(xf[j] + hf[j] + bf[j])
+                    gg = tanh(xg[j] + hg[j] + bg[j])
+                    og = sigmoid(xo[j] + ho[j] + bo[j])
+                    cj = fg * ck[j] + ig * gg
+                    hj = og * tanh(cj)
+                    ck[j] = cj
+                    hk[j] = hj
+                    yb[j] = hj
+                    if train:
+                        sv[j] = ig
+                        sv[hid + j] = fg
+                        sv[2 * hid + j] = gg
+                        sv[3 * hid + j] = og
+                        cv[j] = cj
+        hn[b0:b1] = h
+        cn[b0:b1] = cc
+
+
+@njit(**_JIT)
+def _bwd(dy, dhn, dcn, whh, c0, save, cs, lens, dgi, dh0, dc0, nchunk):
+    """dy (B,T,H), dhn, dcn (B,H), whh (4H,H) -> dgi (B,T,4H), dh0, dc0 (B,H)."""
+    batch, steps, hid = dy.shape
+    for c in prange(nchunk):
+        b0, b1 = c * batch // nchunk, (c + 1) * batch // nchunk
+        dh = dhn[b0:b1].copy()  # (nb, H)
+        dc = dcn[b0:b1].copy()  # (nb, H)
+        step = np.zeros((b1 - b0, 4 * hid), dy.dtype)  # (nb, 4H)
+        back = np.empty_like(dh)
+        for t in range(steps - 1, -1, -1):
+            for k in range(b1 - b0):
+                b = b0 + k
+                gk, st = dgi[b, t], step[k]
+                if t >= lens[b]:
+                    gk[:] = 0
+                    st[:] = 0
+                    continue
+                si, sf = save[b, t, :hid], save[b, t, hid:2 * hid]
+                sg, so = save[b, t, 2 * hid:3 * hid], save[b, t, 3 * hid:]
+                ct = cs[b, t]
+                cp = cs[b, t - 1] if t > 0 else c0[b]
+                dyb, dhk, dck = dy[b, t], dh[k], dc[k]
+                for j in range(hid):
+                    g = dhk[j] + dyb[j]
+                    ig, fg, gg, og = si[j], sf[j], sg[j], so[j]
+                    tc = tanh(ct[j])
+                    dcj = dck[j] + g * og * (1 - tc * tc)
+                    st[j] = dcj * gg * ig * (1 - ig)
+                    st[hid + j] = dcj * cp[j] * fg * (1 - fg)
+                    st[2 * hid + j] = dcj * ig * (1 - gg * gg)
+                    st[3 * hid + j] = g * tc * og * (1 - og)
+                    dck[j] = dcj * fg
+                gk[:] = st
+            np.dot(step, whh, back)
+            for k in range(b1 - b0):
+                if t < lens[b0 + k]:
+                    dh[k] = back[k]
+        dh0[b0:b1] = dh
+        dc0[b0:b1] = dc
+
+
+def _forward(gi: Tensor, w_hh: Tensor, b_hh: Tensor | None, h0: Tensor, c0: Tensor,
+             lens: np.ndarray, train: bool):
+    """gi (B, T, 4H) -> y (B, T, H), h_n, c_n (B, H), saved (gates, c) or None."""
+    batch, steps, g4 = gi.shape
+    hid = g4 // 4
+    dt = gi.numpy().dtype
+    y = np.empty((batch, steps, hid), dt)
+    hn, cn = np.empty((batch, hid), dt), np.empty((batch, hid), dt)
+    save = np.empty((batch, steps, g4) if train else (1, 1, 1), dt)
+    cs = np.empty((batch, steps, hid) if train else (1, 1, 1), dt)
+    bias = arr(b_hh) if b_hh is not None else np.zeros(g4, dt)
+    with kernel_threads(batch) as nchunk:
+        _fwd(gi.numpy(), arr(w_hh.detach().t()), bias, arr(h0), arr(c0), lens, y, hn, cn, save,
+             cs, train, nchunk)
+    out = (torch.from_numpy(y), torch.from_numpy(hn), torch.from_numpy(cn))
+    return out + ((torch.from_numpy(save), torch.from_numpy(cs)) if train else (None, None))
+
+
+class _LSTMFunction(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x, w_ih, w_hh, b_ih, b_hh, h0, c0, lens):
+        gi = F.linear(x, w_ih, b_ih).contiguous()  # (B, T, 4H)
+        y, hn, cn, save, cs = _forward(gi, w_hh, b_hh, h0, c0, lens, True)
+        ctx.save_for_backward(x, w_ih, w_hh, h0, c0, y, save, cs)
+        ctx.lens, ctx.has_b = lens, (b_ih is not None, b_hh is not None)
+        return y, hn, cn
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, dy, dhn, dcn):
+        x, w_ih, w_hh, h0, c0, y, save, cs = ctx.saved_tensors
+        batch, steps, hid = y.shape
+        dy = torch.zeros_like(y) if dy is None else dy
+        dhn = torch.zeros_like(h0) if dhn is None else dhn
+        dcn = torch.zeros_like(c0) if dcn is None else dcn
+        dgi = np.empty((batch, steps, 4 * hid), y.numpy().dtype)
+        dh0, dc0 = np.empty((batch, hid), dgi.dtype), np.empty((batch, hid), dgi.dtype)
+        with kernel_threads(batch) as nchunk:
+            _bwd(arr(dy), arr(dhn), arr(dcn), arr(w_hh), arr(c0), save.numpy(), cs.numpy(),
+                 ctx.lens, dgi, dh0, dc0, nchunk)
+        hprev = torch.cat([h0.detach().unsqueeze(1), y[:, :-1]], dim=1)  # (B, T, H)
+        dg = torch.from_numpy(dgi).reshape(-1, 4 * hid)  # (B·T, 4H)
+        dw_hh = dg.t() @ hprev.reshape(-1, hid)  # (4H, H)
+        dw_ih = dg.t() @ x.detach().reshape(-1, x.shape[2])  # (4H, I)
+        db = dg.sum(0)
+        dx = (dg @ w_ih.detach()).reshape(x.shape) if ctx.needs_input_grad[0] else None
+        return (dx, dw_ih, dw_hh, db if ctx.has_b[0] else None, db if ctx.has_b[1] else None,
+                torch.from_numpy(dh0), torch.from_numpy(dc0), None)
+
+
+def lstm_cpu(x: Tensor, weight_ih: Tensor, weight_hh: Tensor, bias_ih: Tensor | None,
+             bias_hh: Tensor | None, *, h0: tuple[Tensor, Tensor], lengths: Tensor | None,
+             weight_hr: Tensor | None, reverse: bool):
+    """The ``grukit.ops.lstm`` signature on the fused CPU kernels (no projection)."""
+    lens = lens_array(lengths, x.shape[0], x.shape[1])
+    h, c = h0
+
+    def run(xs: Tensor):
+        if needs_grad(xs, weight_ih, weight_hh, bias_ih, bias_hh, h, c):
+            y, hn, cn = _LSTMFunction.apply(xs, weight_ih, weight_hh, bias_ih, bias_hh, h, c,
+                                            lens)
+        else:
+            with torch.no_grad():
+                gi = F.linear(xs, weight_ih, bias_ih).contiguous()  # (B, T, 4H)
+                y, hn, cn, _, _ = _forward(gi, weight_hh, bias_hh, h, c, lens, False)
+        return y, (hn, cn)
+
+    y, (hn, cn) = run_directed(run, x, lengths, reverse)
+    return y, (hn, cn)
+

@@ -1,0 +1,135 @@
+"""Fused CPU Elman RNN (numba): forward and backward, same plan as ``grukit.ops.gru.cpu``.
+
+Forward: h' = act(gi + h W_hhᵀ + b_hh). Backward: a = (g) ⊙ act'(h'), with act' = 1 − h'²
+for tanh and [h' > 0] for relu, ∂L/∂h_{t−1} = a W_hh; dW_hh = Σ_t aᵀ h_{t−1} after the loop.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from numba import njit, prange
+from torch import Tensor
+
+from .._cpu import arr, kernel_threads, lens_array, needs_grad
+from .._cpu_math import tanh
+from .._seq import run_directed
+
+_JIT = dict(parallel=True, fastmath=True, error_model="numpy", cache=True, nogil=True)
+
+
+@njit(**_JIT)
+def _fwd(gi, whh_t, bhh, h0, lens, relu, y, hn, nchunk):
+    """gi (B,T,H), whh_t (H,H), bhh (H,), h0 (B,H) -> y (B,T,H), hn (B,H)."""
+    batch, steps, hid = gi.shape
+    for c in prange(nchunk):
+        b0, b1 = c * batch // nchunk, (c + 1) * batch // nchunk
+        h = h0[b0:b1].copy()  # (nb, H)
+        gh = np.empty_like(h)  # (nb, H)
+        for t in range(steps):
+            np.dot(h, whh_t, gh)
+            for k in range(b1 - b0):
+                b = b0 + k
+                yb = y[b, t]
+                if t >= lens[b]:
+                    yb[:] = 0
+                    continue
+                xk, ghk, hk = gi[b, t], gh[k], h[k]
+                for j in range(hid):
+                    a = xk[j] + ghk[j] + bhh[j]
+                    hj = max(a, a * 0) if relu else tanh(a)
+                    hk[j] = hj
+                    yb[j] = hj
+        hn[b0:b1] = h
+
+
+@njit(**_JIT)
+def _bwd(dy, dhn, whh, y, lens, relu, dgi, dh0, nchunk):
+    """dy (B,T,H), dhn (B,H), whh (H,H), y (B,T,H) -> dgi (B,T,H), dh0 (B,H)."""
+    batch, steps, hid = dy.shape
+    for c in prange(nchunk):
+        b0, b1 = c * batch // nchunk, (c + 1) * batch // nchunk
+        dh = dhn[b0:b1].copy()  # (nb, H)
+        step = np.zeros_like(dh)  # (nb, H)
+        back = np.empty_like(dh)
+        for t in range(steps - 1, -1, -1):
+            for k in range(b1 - b0):
+                b = b0 + k
+                gk, st = dgi[b, t], step[k]
+                if t >= lens[b]:
+                    gk[:] = 0
+                    st[:] = 0
+                    continue
+                yb, dyb, dhk = y[b, t], dy[b, t], dh[k]
+                for j in range(hid):
+                    g = dhk[j] + dyb[j]
+                    hj = yb[j]
+                    st[j] = (g if hj > 0 else g * 0) if relu else g * (1 - hj * hj)
+                gk[:] = st
+            np.dot(step, whh, back)
+            for k in range(b1 - b0):
+                if t < lens[b0 + k]:
+                    dh[k] = back[k]
+        dh0[b0:b1] = dh
+
+
+def _forward(gi: Tensor, w_hh: Tensor, b_hh: Tensor | None, h0: Tensor, lens: np.ndarray,
+             relu: bool):
+    batch, steps, hid = gi.shape
+    dt = gi.numpy().dtype
+    y, hn = np.empty((batch, steps, hid), dt), np.empty((batch, hid), dt)
+    bias = arr(b_hh) if b_hh is not None else np.zeros(hid, dt)
+    with kernel_threads(batch) as nchunk:
+        _fwd(gi.numpy(), arr(w_hh.detach().t()), bias, arr(h0), lens, relu, y, hn, nchunk)
+    return torch.from_numpy(y), torch.from_numpy(hn)
+
+
+class _RNNFunction(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x, w_ih, w_hh, b_ih, b_hh, h0, lens, relu):
+        gi = F.linear(x, w_ih, b_ih).contiguous()  # (B, T, H)
+        y, hn = _forward(gi, w_hh, b_hh, h0, lens, relu)
+        ctx.save_for_backward(x, w_ih, w_hh, h0, y)
+        ctx.lens, ctx.relu, ctx.has_b = lens, relu, (b_ih is not None, b_hh is not None)
+        return y, hn
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, dy, dhn):
+        x, w_ih, w_hh, h0, y = ctx.saved_tensors
+        batch, steps, hid = y.shape
+        dy = torch.zeros_like(y) if dy is None else dy
+        dhn = torch.zeros_like(h0) if dhn is None else dhn
+        dgi = np.empty((batch, steps, hid), y.numpy().dtype)
+        dh0 = np.empty((batch, hid), dgi.dtype)
+        with kernel_threads(batch) as nchunk:
+            _bwd(arr(dy), arr(dhn), arr(w_hh), y.numpy(), ctx.lens, ctx.relu, dgi, dh0, nchunk)
+        hprev = torch.cat([h0.detach().unsqueeze(1), y[:, :-1]], dim=1)  # (B, T, H)
+        dg = torch.from_numpy(dgi).reshape(-1, hid)  # (B·T, H)
+        db = dg.sum(0)
+        dx = (dg @ w_ih.detach()).reshape(x.shape) if ctx.needs_input_grad[0] else None
+        return (dx, dg.t() @ x.detach().reshape(-1, x.shape[2]), dg.t() @ hprev.reshape(-1, hid),
+                db if ctx.has_b[0] else None, db if ctx.has_b[1] else None,
+                torch.from_numpy(dh0), None, None)
+
+
+def rnn_cpu(x: Tensor, weight_ih: Tensor, weight_hh: Tensor, bias_ih: Tensor | None,
+            bias_hh: Tensor | None, *, h0: Tensor, lengths: Tensor | None, nonlinearity: str,
+            reverse: bool) -> tuple[Tensor, Tensor]:
+    """The ``grukit.ops.rnn`` signature on the fused CPU kernels."""
+    lens = lens_array(lengths, x.shape[0], x.shape[1])
+    relu = nonlinearity == "relu"
+
+    def run(xs: Tensor):
+        if needs_grad(xs, weight_ih, weight_hh, bias_ih, bias_hh, h0):
+            y, hn = _RNNFunction.apply(xs, weight_ih, weight_hh, bias_ih, bias_hh, h0, lens,
+                                       relu)
+        else:
+            with torch.no_grad():
+                gi = F.linear(xs, weight_ih, bias_ih).contiguous()  # (B, T, H)
+                y, hn = _forward(gi, weight_hh, bias_hh, h0, lens, relu)
+        return y, (hn,)
+
+    y, (hn,) = run_directed(run, x, lengths, reverse)
+    return y, hn

@@ -1,0 +1,166 @@
+"""Fused CPU kernels against the reference: outputs and every gradient, on a grid."""
+
+import itertools
+
+import pytest
+import torch
+
+from grukit import ops
+from grukit.ops import dispatch
+
+SHAPES = [(3, 5, 2, 4), (1, 9, 1, 7), (6, 4, 5, 3)]
+LENGTHS = {3: [5, 2, 0], 1: [6], 6: [4, 1, 3, 4, 2, 0]}
+
+
+def _sid(s):
+    return "B{}-T{}-I{}-H{}".format(*s)
+
+
+def _make(shape, gates, dtype, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    b, t, i, h = shape
+
+    def r(*s, scale=1.0):
+        return (torch.randn(*s, generator=g, dtype=dtype) * scale).requires_grad_()
+
+    return dict(x=r(b, t, i), w_ih=r(gates * h, i), w_hh=r(gates * h, h, scale=0.5),
+                b_ih=r(gates * h), b_hh=r(gates * h), h0=r(b, h), c0=r(b, h))
+
+
+def _grads(fn, tensors):
+    out = fn()
+    flat = [o for o in out]
+    g = torch.Generator().manual_seed(9)
+    loss = sum((o * torch.randn(o.shape, generator=g, dtype=o.dtype)).sum() for o in flat)
+    grads = torch.autograd.grad(loss, tensors)
+    return [o.detach() for o in flat], grads
+
+
+def _compare(fn, tensors, dtype):
+    ref_out, ref_g = _grads(lambda: fn("reference"), tensors)
+    cpu_out, cpu_g = _grads(lambda: fn("cpu"), tensors)
+    tol = dict(rtol=1e-4, atol=1e-5) if dtype == torch.float32 else dict(rtol=1e-9, atol=1e-10)
+    for a, b in zip(ref_out + list(ref_g), cpu_out + list(cpu_g), strict=True):
+        torch.testing.assert_close(b, a, **tol)
+
+
+GRID = list(itertools.product(SHAPES, [torch.float32, torch.float64], [False, True],
+                              [False, True]))
+
+
+def _gid(p):
+    shape, dtype, lengths, reverse = p
+    return f"{_sid(shape)}-{str(dtype)[6:]}-{'len' if lengths else 'full'}-" \
+           f"{'rev' if reverse else 'fwd'}"
+
+
+@pytest.mark.parametrize("reset_after", [True, False], ids=["reset_after", "reset_before"])
+@pytest.mark.parametrize("case", GRID, ids=_gid)
+def test_gru_cpu_matches_reference(case, reset_after):
+    shape, dtype, use_len, reverse = case
+    p = _make(shape, 3, dtype)
+    lengths = LENGTHS[shape[0]] if use_len else None
+    b_hh = p["b_hh"] if reset_after else None
+    tensors = [p["x"], p["w_ih"], p["w_hh"], p["b_ih"], p["h0"]] + ([b_hh] if reset_after else [])
+
+    def fn(backend):
+        return ops.gru(p["x"], p["w_ih"], p["w_hh"], p["b_ih"], b_hh, h0=p["h0"],
+                       lengths=lengths, reset_after=reset_after, reverse=reverse,
+                       backend=backend)
+
+    _compare(fn, tensors, dtype)
+
+
+@pytest.mark.parametrize("case", GRID, ids=_gid)
+def test_lstm_cpu_matches_reference(case):
+    shape, dtype, use_len, reverse = case
+    p = _make(shape, 4, dtype)
+    lengths = LENGTHS[shape[0]] if use_len else None
+    tensors = [p["x"], p["w_ih"], p["w_hh"], p["b_ih"], p["b_hh"], p["h0"], p["c0"]]
+
+    def fn(backend):
+        y, (h, c) = ops.lstm(p["x"], p["w_ih"], p["w_hh"], p["b_ih"], p["b_hh"],
+                             h0=(p["h0"], p["c0"]), lengths=lengths, reverse=reverse,
+                             backend=backend)
+        return y, h, c
+
+    _compare(fn, tensors, dtype)
+
+
+@pytest.mark.parametrize("nonlinearity", ["tanh", "relu"])
+@pytest.mark.parametrize("case", GRID[::2], ids=_gid)
+def test_rnn_cpu_matches_reference(case, nonlinearity):
+    shape, dtype, use_len, reverse = case
+    p = _make(shape, 1, dtype)
+    lengths = LENGTHS[shape[0]] if use_len else None
+    tensors = [p["x"], p["w_ih"], p["w_hh"], p["b_ih"], p["b_hh"], p["h0"]]
+
+    def fn(backend):
+        return ops.rnn(p["x"], p["w_ih"], p["w_hh"], p["b_ih"], p["b_hh"], h0=p["h0"],
+                       lengths=lengths, nonlinearity=nonlinearity, reverse=reverse,
+                       backend=backend)
+
+    _compare(fn, tensors, dtype)
+
+
+def test_no_bias_and_no_h0_gradients():
+    p = _make((2, 6, 3, 5), 3, torch.float64)
+
+    def fn(backend):
+        return ops.gru(p["x"], p["w_ih"], p["w_hh"], backend=backend)
+
+    _compare(fn, [p["x"], p["w_ih"], p["w_hh"]], torch.float64)
+
+
+def test_inference_path_matches_training_path():
+    p = _make((4, 8, 3, 6), 3, torch.float32)
+    y_train, h_train = ops.gru(p["x"], p["w_ih"], p["w_hh"], p["b_ih"], p["b_hh"],
+                               backend="cpu")
+    with torch.no_grad():
+        y_inf, h_inf = ops.gru(p["x"], p["w_ih"], p["w_hh"], p["b_ih"], p["b_hh"],
+                               backend="cpu")
+    torch.testing.assert_close(y_train.detach(), y_inf, rtol=0, atol=0)
+    torch.testing.assert_close(h_train.detach(), h_inf, rtol=0, atol=0)
+
+
+def test_auto_runs_the_fused_kernel_on_cpu(monkeypatch):
+    """"auto" must pick the cpu backend for CPU tensors: a spy on the kernel proves it ran."""
+    from grukit.ops.gru import cpu as gru_cpu
+
+    calls = []
+    original = gru_cpu._forward
+    monkeypatch.setattr(gru_cpu, "_forward", lambda *a, **k: calls.append(1) or original(*a, **k))
+    p = _make((2, 3, 2, 4), 3, torch.float32)
+    ops.gru(p["x"], p["w_ih"], p["w_hh"], p["b_ih"], p["b_hh"])
+    assert calls, "backend='auto' did not run the fused CPU kernel"
+    for op, kw in (("gru", {}), ("lstm", {}), ("rnn", {})):
+        assert dispatch.explain(op, "auto", x=p["x"], **kw)[0] == "cpu"
+
+
+def test_fallbacks_say_why():
+    x = torch.randn(2, 3, 4, dtype=torch.bfloat16)
+    name, skipped = dispatch.explain("gru", "auto", x=x)
+    assert name == "reference"
+    assert skipped["cpu"] == "x is torch.bfloat16; the cpu backend serves float32 and float64."
+    with pytest.raises(ValueError, match="backend='cpu' cannot serve this call: x is "
+                                         "torch.bfloat16"):
+        ops.gru(x, torch.randn(12, 4, dtype=torch.bfloat16),
+                torch.randn(12, 4, dtype=torch.bfloat16), backend="cpu")
+    name, skipped = dispatch.explain("lstm", "auto", x=torch.randn(2, 3, 4),
+                                     weight_hr=torch.randn(2, 4))
+    assert name == "reference" and "projection" in skipped["cpu"]
+    x_meta = torch.randn(2, 3, 4, device="meta")
+    assert "CPU tensors only" in dispatch.explain("gru", "auto", x=x_meta)[1]["cpu"]
+
+
+def test_respects_torch_threads():
+    import numba
+
+    p = _make((4, 5, 3, 6), 3, torch.float32)
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        ops.gru(p["x"], p["w_ih"], p["w_hh"], backend="cpu")
+        assert numba.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)
