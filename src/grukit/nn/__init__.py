@@ -5,5 +5,6 @@ from .gru import GRU
 from .lstm import LSTM
 from .mingru import MinGRU
 from .rnn import RNN
+from .stream import Stream
 
-__all__ = ["GRU", "GRUCell", "LSTM", "LSTMCell", "MinGRU", "RNN", "RNNCell"]
+__all__ = ["GRU", "GRUCell", "LSTM", "LSTMCell", "MinGRU", "RNN", "RNNCell", "Stream"]

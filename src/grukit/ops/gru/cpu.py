@@ -309,3 +309,60 @@ def gru_cpu(x: Tensor, weight_ih: Tensor, weight_hh: Tensor, bias_ih: Tensor | N
 
     y, (hn,) = run_directed(run, x, lengths, reverse)
     return y, hn
+
+
+@njit(fastmath=True, error_model="numpy", cache=True)
+def stream_step(x, h, params, reset_after):
+    """One GRU step of every layer for a single sequence: x (I,), h (L, H) updated in place.
+
+    ``params`` packs each layer as [W_ihᵀ (In·3H), W_hhᵀ (H·3H), b_ih (3H), b_hh (3H)],
+    row-major, layer after layer; the products run along contiguous rows of the transposed
+    weights (vectorised axpy, no BLAS call). One call per step: the streaming fast path.
+    """
+    layers, hid = h.shape
+    g3 = 3 * hid
+    at = 0
+    for layer in range(layers):
+        xin = x if layer == 0 else h[layer - 1]
+        inp = xin.shape[0]
+        wih_t = params[at:at + g3 * inp].reshape((inp, g3))
+        at += g3 * inp
+        whh_t = params[at:at + g3 * hid].reshape((hid, g3))
+        at += g3 * hid
+        gi = params[at:at + g3].copy()  # (3H,): W_ih x + b_ih
+        gh = params[at + g3:at + 2 * g3].copy()  # (3H,): W_hh h + b_hh
+        at += 2 * g3
+        hl = h[layer]
+        for k in range(inp):
+            xk, row = xin[k], wih_t[k]
+            for j in range(g3):
+                gi[j] += row[j] * xk
+        gir, giz, gin = gi[:hid], gi[hid:2 * hid], gi[2 * hid:]
+        ghr, ghz, ghn = gh[:hid], gh[hid:2 * hid], gh[2 * hid:]
+        if reset_after:
+            for k in range(hid):
+                hk, row = hl[k], whh_t[k]
+                for j in range(g3):
+                    gh[j] += row[j] * hk
+            for j in range(hid):
+                r = sigmoid(gir[j] + ghr[j])
+                z = sigmoid(giz[j] + ghz[j])
+                n = tanh(gin[j] + r * ghn[j])
+                hl[j] = n + z * (hl[j] - n)
+        else:  # no recurrent bias: gh = [W_hr h; W_hz h; W_hn (r ⊙ h)]
+            gh[:] = 0
+            for k in range(hid):
+                hk, row = hl[k], whh_t[k, :2 * hid]
+                for j in range(2 * hid):
+                    gh[j] += row[j] * hk
+            rh = np.empty(hid, h.dtype)
+            for j in range(hid):
+                rh[j] = sigmoid(gir[j] + ghr[j]) * hl[j]
+            for k in range(hid):
+                rk, row = rh[k], whh_t[k, 2 * hid:]
+                for j in range(hid):
+                    ghn[j] += row[j] * rk
+            for j in range(hid):
+                z = sigmoid(giz[j] + ghz[j])
+                n = tanh(gin[j] + ghn[j])
+                hl[j] = n + z * (hl[j] - n)

@@ -1,0 +1,153 @@
+"""Streaming: feed a recurrent module one step (or one chunk) at a time, state carried.
+
+    stream = grukit.nn.Stream(model)       # a unidirectional GRU, LSTM, RNN or MinGRU
+    for x_t in source:                     # x_t: (I,) or (B, I), numpy or torch
+        y_t = stream.step(x_t)             # the top layer's output for this step
+    y = stream.feed(chunk)                 # (T, I) or (B, T, I): several steps at once
+
+Steps and chunks give exactly what the whole sequence gives at once. A Stream is for
+inference: nothing it computes carries gradients. A GRU on CPU fed one sequence at a time
+takes a fast path (one fused numba call per step, no torch dispatch); its weights are
+packed on the first step and re-packed whenever a parameter changes in place (an
+optimizer step, ``load_state_dict``). Parameters replaced by new tensors (``module.to``)
+are seen by ``feed`` and by steps with torch input; call ``reset()`` to re-read them on the
+numpy hot path too.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from ._base import RecurrentBase
+from .gru import GRU
+from .lstm import LSTM
+
+
+class Stream:
+    """Carry a recurrent module's state across calls. See the module docstring."""
+
+    def __init__(self, module: RecurrentBase, batch_size: int = 1):
+        if not isinstance(module, RecurrentBase):
+            raise TypeError(f"Stream needs a grukit.nn GRU, LSTM, RNN or MinGRU; got "
+                            f"{type(module).__name__}. Convert a torch.nn module with "
+                            f"grukit.convert.from_torch first.")
+        if module.bidirectional:
+            raise ValueError("a bidirectional layer needs the whole sequence (its backward "
+                             "direction starts at the end), so it cannot stream; stream a "
+                             "unidirectional model.")
+        if not isinstance(batch_size, int) or batch_size < 1:
+            raise ValueError(f"batch_size must be a positive integer; got {batch_size!r}.")
+        self.module = module
+        self.batch_size = batch_size
+        self._packed = np.empty(0)
+        self._versions: list = []
+        self._params: list = []
+        self._ids: list = []
+        self.reset()
+
+    # -- state ------------------------------------------------------------------------------
+    def reset(self) -> None:
+        """Start over from zero state."""
+        p = next(self.module.parameters())
+        shape = (self.module.num_layers, self.batch_size)
+        self._set_state([torch.zeros(*shape, s, dtype=p.dtype, device=p.device)
+                         for s in self.module._state_sizes()])  # each (L, B, S)
+
+    def _set_state(self, hs: list[Tensor]) -> None:
+        self._h = hs
+        self._fast = None  # (kernel, h view (L, H), reset_after, shape, dtype) once it runs
+    @property
+    def state(self):
+        """The carried state in the module's ``hx`` format: h (L, B, H), or (h, c)."""
+        return (self._h[0], self._h[1]) if isinstance(self.module, LSTM) else self._h[0]
+
+    # -- feeding ----------------------------------------------------------------------------
+    def feed(self, chunk) -> Tensor:
+        """Several steps: chunk (T, I) or (B, T, I) -> outputs (T, H') or (B, T, H')."""
+        x = torch.as_tensor(chunk)
+        unbatched = x.dim() == 2
+        x = x.unsqueeze(0) if unbatched else x  # (B, T, I)
+        self._check_batch(x.shape[0] if x.dim() == 3 else -1)
+        x = x if self.module.batch_first else x.transpose(0, 1)
+        with torch.no_grad():
+            y, hx = self.module(x.to(self._h[0].dtype), self.state)
+        self._set_state(list(hx) if isinstance(hx, tuple) else [hx])
+        y = y if self.module.batch_first else y.transpose(0, 1)  # (B, T, H')
+        return y[0] if unbatched else y
+
+    def step(self, x_t):
+        """One step: x_t (I,) or (B, I), numpy or torch -> output (H',) or (B, H'), same kind."""
+        fast = self._fast
+        if (fast is not None and type(x_t) is np.ndarray and x_t.shape == fast[3]
+                and x_t.dtype == fast[4]):  # the hot path, kept to the bare minimum
+            if [p._version for p in self._params] != self._versions:
+                self._pack()
+            fast[0](x_t, fast[1], self._packed, fast[2])
+            return fast[1][-1].copy()
+        if self._fast_ok(x_t):
+            return self._fast_step(x_t, self._fast_setup())
+        is_np = isinstance(x_t, np.ndarray)
+        x = torch.as_tensor(x_t)
+        if x.dim() not in (1, 2):
+            raise ValueError(f"step takes one step, shape (input_size,) or (batch, "
+                             f"input_size); got shape {tuple(x.shape)}. Use feed() for "
+                             f"several steps.")
+        y = self.feed(x.unsqueeze(-2))  # (…, 1, H')
+        y = y[..., 0, :]
+        return y.numpy() if is_np else y
+
+    def _check_batch(self, batch: int) -> None:
+        if batch != self.batch_size:
+            raise ValueError(f"this Stream carries state for batch_size={self.batch_size}; got "
+                             f"a batch of {batch}. Make a Stream(module, batch_size={batch}).")
+
+    # -- the batch-1 GRU fast path -----------------------------------------------------------
+    def _fast_ok(self, x_t) -> bool:
+        m = self.module
+        return (type(m) is GRU and self.batch_size == 1 and self._h[0].device.type == "cpu"
+                and self._h[0].dtype in (torch.float32, torch.float64)
+                and getattr(x_t, "ndim", 0) == 1 and m.backend in ("auto", "cpu"))
+
+    def _pack(self) -> np.ndarray:
+        """Every layer's [W_ihᵀ, W_hhᵀ, b_ih, b_hh] flattened in one array, re-packed when a
+        weight changes (in place or replaced)."""
+        params = list(self.module.parameters())
+        versions = [p._version for p in params]
+        if versions != self._versions or [id(p) for p in params] != self._ids:
+            m, dtype = self.module, self._h[0].dtype
+            parts = []
+            zeros = torch.zeros(3 * m.hidden_size, dtype=dtype)
+            for layer in range(m.num_layers):
+                p = m.layer_params(layer, 0)
+                parts += [p["weight_ih"].detach().t(), p["weight_hh"].detach().t(),
+                          zeros if p["bias_ih"] is None else p["bias_ih"].detach(),
+                          zeros if p["bias_hh"] is None else p["bias_hh"].detach()]
+            self._packed = torch.cat([t.reshape(-1).to(dtype) for t in parts]).numpy()
+            self._versions, self._params = versions, params
+            self._ids = [id(p) for p in params]
+        return self._packed
+
+    def _fast_setup(self):
+        from ..ops.gru.cpu import stream_step  # numba loads on first use
+
+        h = self._h[0].numpy()[:, 0]  # (L, H): a view of the carried state
+        self._pack()
+        self._fast = (stream_step, h, self.module.reset_after, (self.module.input_size,),
+                      h.dtype)
+        return self._fast
+
+    def _fast_step(self, x_t, fast):
+        stream_step, h, reset_after, shape, dtype = fast
+        is_torch = isinstance(x_t, Tensor)
+        x = x_t.detach().numpy() if is_torch else x_t
+        if x.shape != shape:
+            raise ValueError(f"x_t has shape {x.shape}; the module expects "
+                             f"(input_size,) = {shape}.")
+        if x.dtype != dtype:
+            x = x.astype(dtype)
+        self._pack()
+        stream_step(x, h, self._packed, reset_after)
+        out = h[-1].copy()
+        return torch.from_numpy(out) if is_torch else out

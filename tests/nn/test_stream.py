@@ -1,0 +1,92 @@
+"""Streaming equals the whole sequence at once, on both paths (fast batch-1 GRU, generic)."""
+
+import numpy as np
+import pytest
+import torch
+
+import grukit.nn as gnn
+
+
+def _whole(m, x):
+    with torch.no_grad():
+        y, h = m(x if m.batch_first else x.transpose(0, 1))
+    return (y if m.batch_first else y.transpose(0, 1)), h
+
+
+@pytest.mark.parametrize("reset_after", [True, False], ids=["reset_after", "reset_before"])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_gru_fast_path_steps_equal_sequence(reset_after, dtype):
+    torch.manual_seed(0)
+    m = gnn.GRU(3, 7, num_layers=2, reset_after=reset_after, dtype=dtype, batch_first=True)
+    x = torch.randn(1, 25, 3, dtype=dtype)
+    y, h = _whole(m, x)
+    s = gnn.Stream(m)
+    ys = np.stack([s.step(x[0, t].numpy()) for t in range(25)])
+    assert s._fast is not None, "batch-1 numpy steps should take the fast path"
+    tol = 1e-6 if dtype == torch.float32 else 1e-12
+    np.testing.assert_allclose(ys, y[0].numpy(), atol=tol, rtol=0)
+    torch.testing.assert_close(s.state, h, atol=tol, rtol=0)
+
+
+@pytest.mark.parametrize("kind", ["GRU", "LSTM", "RNN", "MinGRU"])
+def test_steps_and_chunks_equal_sequence(kind):
+    torch.manual_seed(0)
+    m = getattr(gnn, kind)(4, 6, num_layers=2)
+    x = torch.randn(3, 20, 4)  # (B, T, I)
+    y, h = _whole(m, x)
+    s = gnn.Stream(m, batch_size=3)
+    parts = [s.step(x[:, t]) for t in range(5)]  # torch in, torch out
+    parts += list(s.feed(x[:, 5:12]).unbind(1))
+    parts += list(s.feed(x[:, 12:]).unbind(1))
+    torch.testing.assert_close(torch.stack(parts, 1), y, rtol=1e-5, atol=1e-6)
+    if kind == "LSTM":
+        torch.testing.assert_close(s.state[0], h[0], rtol=1e-5, atol=1e-6)
+    else:
+        torch.testing.assert_close(s.state, h, rtol=1e-5, atol=1e-6)
+
+
+def test_fast_path_sees_weight_updates_and_reset():
+    torch.manual_seed(0)
+    m = gnn.GRU(2, 5)
+    s = gnn.Stream(m)
+    x = np.ones(2, np.float32)
+    a = s.step(x)
+    with torch.no_grad():
+        m.weight_ih_l0.add_(1.0)  # in place, as an optimizer step
+        expected = m(torch.ones(1, 1, 2), torch.from_numpy(a).reshape(1, 1, 5))[0][0, 0]
+    b = s.step(x)  # carries on from a, with the new weights
+    np.testing.assert_allclose(b, expected.numpy(), atol=1e-6)
+    s.reset()
+    with torch.no_grad():
+        first = m(torch.ones(1, 2))[0][0].numpy()
+    np.testing.assert_allclose(s.step(x), first, atol=1e-6)
+    assert not np.allclose(a, first)
+
+
+def test_fast_path_matches_torch_gru_cell():
+    torch.manual_seed(0)
+    cell = torch.nn.GRUCell(1, 64)
+    m = gnn.GRU(1, 64)
+    m.load_state_dict({k + "_l0": v for k, v in cell.state_dict().items()})
+    s = gnn.Stream(m)
+    h = torch.zeros(1, 64)
+    xs = torch.randn(30, 1)
+    with torch.no_grad():
+        for t in range(30):
+            h = cell(xs[t:t + 1], h)
+            out = s.step(xs[t].numpy())
+    np.testing.assert_allclose(out, h[0].numpy(), atol=1e-6)
+
+
+def test_stream_errors():
+    with pytest.raises(ValueError, match="bidirectional layer needs the whole sequence"):
+        gnn.Stream(gnn.GRU(2, 3, bidirectional=True))
+    with pytest.raises(TypeError, match="Stream needs a grukit.nn"):
+        gnn.Stream(torch.nn.GRU(2, 3))
+    s = gnn.Stream(gnn.GRU(2, 3), batch_size=2)
+    with pytest.raises(ValueError, match="batch_size=2; got a batch of 4"):
+        s.step(torch.zeros(4, 2))
+    s = gnn.Stream(gnn.GRU(2, 3))
+    s.step(np.zeros(2, np.float32))
+    with pytest.raises(ValueError, match=r"x_t has shape \(5,\); the module expects"):
+        s.step(np.zeros(5, np.float32))
