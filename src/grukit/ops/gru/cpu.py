@@ -41,6 +41,16 @@ _JIT = dict(parallel=True, fastmath=True, error_model="numpy", cache=True, nogil
 # needs no negative-index checks and LLVM vectorises the loop (about 8x faster).
 
 
+@njit(inline="always", fastmath=True, error_model="numpy", cache=True)
+def _unit_after(xr, xz, xn, hr, hz, hn, br, bz, bn, h):
+    """One unit of a reset_after step -> (r, z, n, gh_n, h')."""
+    r = sigmoid(xr + hr + br)
+    z = sigmoid(xz + hz + bz)
+    ghn = hn + bn
+    n = tanh(xn + r * ghn)
+    return r, z, n, ghn, n + z * (h - n)  # h' = (1 − z) n + z h
+
+
 @njit(**_JIT)
 def _fwd_after(gi, whh_t, bhh, h0, lens, y, hn, save, train, nchunk):
     """gi (B,T,3H), whh_t (H,3H), bhh (3H,), h0 (B,H), lens (B,) -> y (B,T,H), hn (B,H),
@@ -62,26 +72,32 @@ def _fwd_after(gi, whh_t, bhh, h0, lens, y, hn, save, train, nchunk):
                     continue
                 xr, xz, xn = gi[b, t, :hid], gi[b, t, hid:2 * hid], gi[b, t, 2 * hid:]
                 hr, hz, hn_ = gh[i, :hid], gh[i, hid:2 * hid], gh[i, 2 * hid:]
-                hi, sv = h[i], save[b, t] if train else save[0, 0]
-                for j in range(hid):
-                    r = sigmoid(xr[j] + hr[j] + br[j])
-                    z = sigmoid(xz[j] + hz[j] + bz[j])
-                    ghn = hn_[j] + bn[j]
-                    n = tanh(xn[j] + r * ghn)
-                    hj = n + z * (hi[j] - n)  # (1 − z) n + z h
-                    hi[j] = hj
-                    yb[j] = hj
-                    if train:
-                        sv[j] = r
-                        sv[hid + j] = z
-                        sv[2 * hid + j] = n
-                        sv[3 * hid + j] = ghn
+                hi = h[i]
+                if train:  # two copies of the loop: a store under a branch blocks vectorising
+                    sr, sz = save[b, t, :hid], save[b, t, hid:2 * hid]
+                    sn, sg = save[b, t, 2 * hid:3 * hid], save[b, t, 3 * hid:]
+                    for j in range(hid):
+                        r, z, n, ghn, hj = _unit_after(xr[j], xz[j], xn[j], hr[j], hz[j],
+                                                       hn_[j], br[j], bz[j], bn[j], hi[j])
+                        hi[j] = hj
+                        yb[j] = hj
+                        sr[j] = r
+                        sz[j] = z
+                        sn[j] = n
+                        sg[j] = ghn
+                else:
+                    for j in range(hid):
+                        hj = _unit_after(xr[j], xz[j], xn[j], hr[j], hz[j], hn_[j], br[j],
+                                         bz[j], bn[j], hi[j])[4]
+                        hi[j] = hj
+                        yb[j] = hj
         hn[b0:b1] = h
 
 
 @njit(**_JIT)
-def _bwd_after(dy, dhn, whh, h0, y, save, lens, dgi, dgh, dh0, nchunk):
-    """dy (B,T,H), dhn (B,H), whh (3H,H) -> dgi, dgh (B,T,3H), dh0 (B,H)."""
+def _bwd_after(dy, dhn, whh, h0, y, save, lens, dgi, dghn, dh0, nchunk):
+    """dy (B,T,H), dhn (B,H), whh (3H,H) -> dgi (B,T,3H), dghn (B,T,H) = a_n ⊙ r (the n
+    block of dgh; its r, z blocks equal dgi's), dh0 (B,H)."""
     batch, steps, hid = dy.shape
     for c in prange(nchunk):
         b0, b1 = c * batch // nchunk, (c + 1) * batch // nchunk
@@ -91,11 +107,11 @@ def _bwd_after(dy, dhn, whh, h0, y, save, lens, dgi, dgh, dh0, nchunk):
         for t in range(steps - 1, -1, -1):
             for i in range(b1 - b0):
                 b = b0 + i
-                gi_, gh_ = dgi[b, t], step[i]
+                gi_, gh_, ghn_ = dgi[b, t], step[i], dghn[b, t]
                 if t >= lens[b]:
                     gi_[:] = 0
                     gh_[:] = 0
-                    dgh[b, t] = 0
+                    ghn_[:] = 0
                     continue
                 sr, sz = save[b, t, :hid], save[b, t, hid:2 * hid]
                 sn, sg = save[b, t, 2 * hid:3 * hid], save[b, t, 3 * hid:]
@@ -113,8 +129,8 @@ def _bwd_after(dy, dhn, whh, h0, y, save, lens, dgi, dgh, dh0, nchunk):
                     gh_[j] = ar
                     gh_[hid + j] = az
                     gh_[2 * hid + j] = an * r
+                    ghn_[j] = an * r
                     dhi[j] = g * z
-                dgh[b, t] = gh_
             np.dot(step, whh, back)
             for i in range(b1 - b0):
                 if t < lens[b0 + i]:
@@ -134,24 +150,23 @@ def _fwd_before(gi, wrz_t, wn_t, h0, lens, y, hn, save, train, nchunk):
         h = h0[b0:b1].copy()  # (nb, H)
         ghrz = np.empty((nb, 2 * hid), gi.dtype)  # (nb, 2H)
         rh = np.empty((nb, hid), gi.dtype)  # (nb, H): r ⊙ h
+        rs = np.empty((nb, hid), gi.dtype)
         zs = np.empty((nb, hid), gi.dtype)
-        q = np.empty((nb, hid), gi.dtype)  # (nb, H): W_hn (r ⊙ h)
+        q = np.empty((nb, hid), gi.dtype)  # (nb, H): W_hn (r ⊙ h), then n
         for t in range(steps):
             np.dot(h, wrz_t, ghrz)
             for i in range(nb):
                 b = b0 + i
                 xr, xz = gi[b, t, :hid], gi[b, t, hid:2 * hid]
                 hr, hz = ghrz[i, :hid], ghrz[i, hid:]
-                hi, rhi, zi = h[i], rh[i], zs[i]
-                sv = save[b, t] if train else save[0, 0]
+                hi, rhi, ri, zi = h[i], rh[i], rs[i], zs[i]
                 for j in range(hid):
-                    r = sigmoid(xr[j] + hr[j])
-                    z = sigmoid(xz[j] + hz[j])
-                    zi[j] = z
-                    rhi[j] = r * hi[j]
-                    if train:
-                        sv[j] = r
-                        sv[hid + j] = z
+                    ri[j] = sigmoid(xr[j] + hr[j])
+                    zi[j] = sigmoid(xz[j] + hz[j])
+                    rhi[j] = ri[j] * hi[j]
+                if train:  # stored outside the gate loop (see _fwd_after)
+                    save[b, t, :hid] = ri
+                    save[b, t, hid:2 * hid] = zi
             np.dot(rh, wn_t, q)
             for i in range(nb):
                 b = b0 + i
@@ -160,14 +175,14 @@ def _fwd_before(gi, wrz_t, wn_t, h0, lens, y, hn, save, train, nchunk):
                     yb[:] = 0
                     continue
                 xn, qi, hi, zi = gi[b, t, 2 * hid:], q[i], h[i], zs[i]
-                sv = save[b, t] if train else save[0, 0]
                 for j in range(hid):
                     n = tanh(xn[j] + qi[j])
                     hj = n + zi[j] * (hi[j] - n)
                     hi[j] = hj
                     yb[j] = hj
-                    if train:
-                        sv[2 * hid + j] = n
+                    qi[j] = n
+                if train:
+                    save[b, t, 2 * hid:] = qi
         hn[b0:b1] = h
 
 
@@ -269,22 +284,23 @@ class _GRUFunction(torch.autograd.Function):
         w = w_hh.detach()
         with kernel_threads(batch) as nchunk:
             if ctx.reset_after:
-                dgh = np.empty_like(dgi)
+                dghn = np.empty((batch, steps, hid), dgi.dtype)
                 _bwd_after(arr(dy), arr(dhn), arr(w), arr(h0), y.numpy(), save.numpy(),
-                           ctx.lens, dgi, dgh, dh0, nchunk)
+                           ctx.lens, dgi, dghn, dh0, nchunk)
             else:
                 _bwd_before(arr(dy), arr(dhn), arr(w[:2 * hid]), arr(w[2 * hid:]), arr(h0),
                             y.numpy(), save.numpy(), ctx.lens, dgi, dh0, nchunk)
         dg = torch.from_numpy(dgi).reshape(-1, 3 * hid)  # (B·T, 3H)
         hp = hprev.reshape(-1, hid)  # (B·T, H)
-        if ctx.reset_after:
-            dgh_t = torch.from_numpy(dgh).reshape(-1, 3 * hid)
-            dw_hh = dgh_t.t() @ hp  # (3H, H)
-            db_hh = dgh_t.sum(0) if ctx.has_b[1] else None
+        db_hh = None
+        if ctx.reset_after:  # dgh = [a_r, a_z, a_n ⊙ r]
+            dgn = torch.from_numpy(dghn).reshape(-1, hid)  # (B·T, H)
+            dw_hh = torch.cat([dg[:, :2 * hid].t() @ hp, dgn.t() @ hp])  # (3H, H)
+            if ctx.has_b[1]:
+                db_hh = torch.cat([dg[:, :2 * hid].sum(0), dgn.sum(0)])
         else:
             rh = (save[..., :hid] * hprev).reshape(-1, hid)  # r ⊙ h_{t−1}
             dw_hh = torch.cat([dg[:, :2 * hid].t() @ hp, dg[:, 2 * hid:].t() @ rh])  # (3H, H)
-            db_hh = None
         dx = (dg @ w_ih.detach()).reshape(x.shape) if ctx.needs_input_grad[0] else None
         dw_ih = dg.t() @ x.detach().reshape(-1, x.shape[2])  # (3H, I)
         db_ih = dg.sum(0) if ctx.has_b[0] else None

@@ -27,6 +27,14 @@ from .._seq import run_directed
 _JIT = dict(parallel=True, fastmath=True, error_model="numpy", cache=True, nogil=True)
 
 
+@njit(inline="always", fastmath=True, error_model="numpy", cache=True)
+def _unit(ai, af, ag, ao, c):
+    """One unit from its gate pre-activations -> (i, f, g, o, c', h')."""
+    ig, fg, gg, og = sigmoid(ai), sigmoid(af), tanh(ag), sigmoid(ao)
+    cj = fg * c + ig * gg
+    return ig, fg, gg, og, cj, og * tanh(cj)
+
+
 @njit(**_JIT)
 def _fwd(gi, whh_t, bhh, h0, c0, lens, y, hn, cn, save, cs, train, nchunk):
     """gi (B,T,4H), whh_t (H,4H), bhh (4H,), h0, c0 (B,H) -> y (B,T,H), hn, cn (B,H);
@@ -52,24 +60,32 @@ def _fwd(gi, whh_t, bhh, h0, c0, lens, y, hn, cn, save, cs, train, nchunk):
                 hi_, hf = gh[k, :hid], gh[k, hid:2 * hid]
                 hg, ho = gh[k, 2 * hid:3 * hid], gh[k, 3 * hid:]
                 hk, ck = h[k], cc[k]
-                sv = save[b, t] if train else save[0, 0]
-                cv = cs[b, t] if train else cs[0, 0]
-                for j in range(hid):
-                    ig = sigmoid(xi[j] + hi_[j] + bi[j])
-                    fg = sigmoid(xf[j] + hf[j] + bf[j])
-                    gg = tanh(xg[j] + hg[j] + bg[j])
-                    og = sigmoid(xo[j] + ho[j] + bo[j])
-                    cj = fg * ck[j] + ig * gg
-                    hj = og * tanh(cj)
-                    ck[j] = cj
-                    hk[j] = hj
-                    yb[j] = hj
-                    if train:
-                        sv[j] = ig
-                        sv[hid + j] = fg
-                        sv[2 * hid + j] = gg
-                        sv[3 * hid + j] = og
+                if train:  # two copies of the loop: a store under a branch blocks vectorising
+                    si, sf = save[b, t, :hid], save[b, t, hid:2 * hid]
+                    sg, so = save[b, t, 2 * hid:3 * hid], save[b, t, 3 * hid:]
+                    cv = cs[b, t]
+                    for j in range(hid):
+                        ig, fg, gg, og, cj, hj = _unit(xi[j] + hi_[j] + bi[j],
+                                                       xf[j] + hf[j] + bf[j],
+                                                       xg[j] + hg[j] + bg[j],
+                                                       xo[j] + ho[j] + bo[j], ck[j])
+                        ck[j] = cj
+                        hk[j] = hj
+                        yb[j] = hj
+                        si[j] = ig
+                        sf[j] = fg
+                        sg[j] = gg
+                        so[j] = og
                         cv[j] = cj
+                else:
+                    for j in range(hid):
+                        ig, fg, gg, og, cj, hj = _unit(xi[j] + hi_[j] + bi[j],
+                                                       xf[j] + hf[j] + bf[j],
+                                                       xg[j] + hg[j] + bg[j],
+                                                       xo[j] + ho[j] + bo[j], ck[j])
+                        ck[j] = cj
+                        hk[j] = hj
+                        yb[j] = hj
         hn[b0:b1] = h
         cn[b0:b1] = cc
 
