@@ -34,7 +34,8 @@ def _models(i: int, h: int) -> dict[str, torch.nn.Module]:
         "torch LSTM": torch.nn.LSTM(i, h, batch_first=True),
         "grukit GRU": gnn.GRU(i, h, batch_first=True),
         "grukit GRU reset_after=False": gnn.GRU(i, h, batch_first=True, reset_after=False),
-        "grukit LSTM": gnn.LSTM(i, h, batch_first=True),
+        "grukit LSTM (auto)": gnn.LSTM(i, h, batch_first=True),
+        "grukit LSTM (backend=cpu)": gnn.LSTM(i, h, batch_first=True, backend="cpu"),
     }
 
 

@@ -133,7 +133,7 @@ def test_auto_runs_the_fused_kernel_on_cpu(monkeypatch):
     p = _make((2, 3, 2, 4), 3, torch.float32)
     ops.gru(p["x"], p["w_ih"], p["w_hh"], p["b_ih"], p["b_hh"])
     assert calls, "backend='auto' did not run the fused CPU kernel"
-    for op, kw in (("gru", {}), ("lstm", {}), ("rnn", {})):
+    for op, kw in (("gru", {}), ("lstm", {"lengths": torch.tensor([3, 2])}), ("rnn", {})):
         assert dispatch.explain(op, "auto", x=p["x"], **kw)[0] == "cpu"
 
 
@@ -147,7 +147,7 @@ def test_fallbacks_say_why():
         ops.gru(x, torch.randn(12, 4, dtype=torch.bfloat16),
                 torch.randn(12, 4, dtype=torch.bfloat16), backend="cpu")
     name, skipped = dispatch.explain("lstm", "auto", x=torch.randn(2, 3, 4),
-                                     weight_hr=torch.randn(2, 4))
+                                     lengths=torch.tensor([3, 1]), weight_hr=torch.randn(2, 4))
     assert name == "reference" and "projection" in skipped["cpu"]
     x_meta = torch.randn(2, 3, 4, device="meta")
     assert "CPU tensors only" in dispatch.explain("gru", "auto", x=x_meta)[1]["cpu"]
@@ -164,3 +164,37 @@ def test_respects_torch_threads():
         assert numba.get_num_threads() == 1
     finally:
         torch.set_num_threads(before)
+
+
+@pytest.mark.parametrize("proj", [0, 3], ids=["noproj", "proj3"])
+def test_lstm_torch_backend_matches_reference(proj):
+    g = torch.Generator().manual_seed(4)
+    b, t, i, h = 3, 6, 4, 5
+    p = proj or h
+
+    def r(*s):
+        return torch.randn(*s, generator=g, dtype=torch.float64).requires_grad_()
+
+    x, wi, wh, bi, bh = r(b, t, i), r(4 * h, i), r(4 * h, p), r(4 * h), r(4 * h)
+    h0, c0 = r(b, p), r(b, h)
+    wr = r(proj, h) if proj else None
+    tensors = [x, wi, wh, bi, bh, h0, c0] + ([wr] if proj else [])
+
+    def fn(backend):
+        y, (hn, cn) = ops.lstm(x, wi, wh, bi, bh, weight_hr=wr, h0=(h0, c0), reverse=True,
+                               backend=backend)
+        return y, hn, cn
+
+    ref_out, ref_g = _grads(lambda: fn("reference"), tensors)
+    out, grads = _grads(lambda: fn("torch"), tensors)
+    for a, b_ in zip(ref_out + list(ref_g), out + list(grads), strict=True):
+        torch.testing.assert_close(b_, a)
+
+
+def test_lstm_auto_choice():
+    x = torch.randn(4, 5, 3)
+    assert dispatch.explain("lstm", "auto", x=x)[0] == "torch"
+    name, skipped = dispatch.explain("lstm", "auto", x=x, lengths=torch.tensor([5, 4, 3, 1]))
+    assert name == "cpu" and "packing" in skipped["torch"]
+    name, skipped = dispatch.explain("lstm", "auto", x=torch.randn(1, 5, 3))
+    assert name == "cpu" and "batch of one" in skipped["torch"]

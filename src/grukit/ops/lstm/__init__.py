@@ -9,6 +9,8 @@ from torch import Tensor
 from .. import _cpu, dispatch
 from .._checks import as_lengths, check_layer, check_state, check_weight
 from .._checks import check_finite as _check_finite
+from .native import lstm_native
+from .native import why_not as _why_not_native
 from .reference import lstm_reference, lstm_step
 
 __all__ = ["lstm", "lstm_step"]
@@ -28,6 +30,7 @@ def _why_not_cpu(x, weight_hr=None, **call):
 
 
 dispatch.register("lstm", dispatch.Backend("reference", lstm_reference))
+dispatch.register("lstm", dispatch.Backend("torch", lstm_native, _why_not_native, priority=20))
 dispatch.register("lstm", dispatch.Backend("cpu", _lstm_cpu, _why_not_cpu, priority=10))
 
 

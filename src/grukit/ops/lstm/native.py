@@ -1,0 +1,43 @@
+"""torch's own LSTM (oneDNN on CPU, cuDNN on GPU) behind the ``grukit.ops.lstm`` signature.
+
+oneDNN's LSTM runs its GEMMs near the FMA peak; for batches above one it is faster on a CPU
+than the fused numba kernel (BENCHMARKS.md), so ``backend="auto"`` takes it there. It does
+not serve ``lengths`` (that needs packing) or a single sequence, where the fused kernel wins.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from .._seq import run_directed
+
+
+def why_not(x: Tensor, lengths: Tensor | None = None, **_: object) -> str | None:
+    if lengths is not None:
+        return "lengths given: torch's LSTM serves them only through packing."
+    if x.shape[0] == 1:
+        return "batch of one: the fused CPU kernel is faster there."
+    return None
+
+
+def lstm_native(x: Tensor, weight_ih: Tensor, weight_hh: Tensor, bias_ih: Tensor | None,
+                bias_hh: Tensor | None, *, h0: tuple[Tensor, Tensor], lengths: Tensor | None,
+                weight_hr: Tensor | None, reverse: bool):
+    """x (B, T, I) -> y (B, T, P), (h_n, c_n) through ``torch.lstm`` (one layer)."""
+    has_bias = bias_ih is not None
+    params = [weight_ih, weight_hh]
+    if has_bias:
+        params += [bias_ih, bias_hh if bias_hh is not None else torch.zeros_like(bias_ih)]
+    if weight_hr is not None:
+        params.append(weight_hr)
+    hx = (h0[0].unsqueeze(0), h0[1].unsqueeze(0))  # (1, B, P), (1, B, H)
+
+    def run(xs: Tensor):
+        # torch.lstm(input, hx, params, has_biases, num_layers, dropout, train,
+        #            bidirectional, batch_first)
+        y, h, c = torch.lstm(xs, hx, params, has_bias, 1, 0.0, False, False, True)
+        return y, (h[0], c[0])
+
+    y, (h, c) = run_directed(run, x, lengths, reverse)
+    return y, (h, c)
