@@ -30,7 +30,7 @@ from numba import njit, prange
 from torch import Tensor
 
 from .._cpu import arr, kernel_threads, lens_array, needs_grad
-from .._cpu_math import sigmoid, tanh
+from .._cpu_math import add_into, copy_into, one, sigmoid, tanh
 from .._seq import run_directed
 
 _JIT = dict(parallel=True, fastmath=True, error_model="numpy", cache=True, nogil=True)
@@ -99,6 +99,7 @@ def _bwd_after(dy, dhn, whh, h0, y, save, lens, dgi, dghn, dh0, nchunk):
     """dy (B,T,H), dhn (B,H), whh (3H,H) -> dgi (B,T,3H), dghn (B,T,H) = a_n ⊙ r (the n
     block of dgh; its r, z blocks equal dgi's), dh0 (B,H)."""
     batch, steps, hid = dy.shape
+    one_ = one(dy)
     for c in prange(nchunk):
         b0, b1 = c * batch // nchunk, (c + 1) * batch // nchunk
         dh = dhn[b0:b1].copy()  # (nb, H)
@@ -117,24 +118,23 @@ def _bwd_after(dy, dhn, whh, h0, y, save, lens, dgi, dghn, dh0, nchunk):
                 sn, sg = save[b, t, 2 * hid:3 * hid], save[b, t, 3 * hid:]
                 dyb, dhi = dy[b, t], dh[i]
                 hp = y[b, t - 1] if t > 0 else h0[b]
+                ar_, az_, an_ = gh_[:hid], gh_[hid:2 * hid], gh_[2 * hid:]
                 for j in range(hid):
                     g = dhi[j] + dyb[j]
                     r, z, n = sr[j], sz[j], sn[j]
-                    an = g * (1 - z) * (1 - n * n)
-                    ar = an * sg[j] * r * (1 - r)
-                    az = g * (hp[j] - n) * z * (1 - z)
-                    gi_[j] = ar
-                    gi_[hid + j] = az
-                    gi_[2 * hid + j] = an
-                    gh_[j] = ar
-                    gh_[hid + j] = az
-                    gh_[2 * hid + j] = an * r
-                    ghn_[j] = an * r
+                    an = g * (one_ - z) * (one_ - n * n)
+                    ar_[j] = an * sg[j] * r * (one_ - r)
+                    az_[j] = g * (hp[j] - n) * z * (one_ - z)
+                    an_[j] = an
                     dhi[j] = g * z
+                copy_into(gi_, gh_)  # dgi = [a_r, a_z, a_n]
+                for j in range(hid):
+                    an_[j] *= sr[j]  # dgh = [a_r, a_z, a_n ⊙ r]
+                copy_into(ghn_, an_)
             np.dot(step, whh, back)
             for i in range(b1 - b0):
                 if t < lens[b0 + i]:
-                    dh[i] += back[i]
+                    add_into(dh[i], back[i])
         dh0[b0:b1] = dh
 
 
@@ -165,8 +165,8 @@ def _fwd_before(gi, wrz_t, wn_t, h0, lens, y, hn, save, train, nchunk):
                     zi[j] = sigmoid(xz[j] + hz[j])
                     rhi[j] = ri[j] * hi[j]
                 if train:  # stored outside the gate loop (see _fwd_after)
-                    save[b, t, :hid] = ri
-                    save[b, t, hid:2 * hid] = zi
+                    copy_into(save[b, t, :hid], ri)
+                    copy_into(save[b, t, hid:2 * hid], zi)
             np.dot(rh, wn_t, q)
             for i in range(nb):
                 b = b0 + i
@@ -182,7 +182,7 @@ def _fwd_before(gi, wrz_t, wn_t, h0, lens, y, hn, save, train, nchunk):
                     yb[j] = hj
                     qi[j] = n
                 if train:
-                    save[b, t, 2 * hid:] = qi
+                    copy_into(save[b, t, 2 * hid:], qi)
         hn[b0:b1] = h
 
 
@@ -190,6 +190,7 @@ def _fwd_before(gi, wrz_t, wn_t, h0, lens, y, hn, save, train, nchunk):
 def _bwd_before(dy, dhn, wrz, wn, h0, y, save, lens, dgi, dh0, nchunk):
     """reset_after=False. wrz (2H,H) = W_hh[:2H], wn (H,H) = W_hh[2H:] -> dgi (B,T,3H), dh0."""
     batch, steps, hid = dy.shape
+    one_ = one(dy)
     for c in prange(nchunk):
         b0, b1 = c * batch // nchunk, (c + 1) * batch // nchunk
         nb = b1 - b0
@@ -213,8 +214,8 @@ def _bwd_before(dy, dhn, wrz, wn, h0, y, save, lens, dgi, dh0, nchunk):
                     g = dhi[j] + dyb[j]
                     z, n = sz[j], sn[j]
                     gi_[j] = g
-                    ani[j] = g * (1 - z) * (1 - n * n)
-                    azi[j] = g * (hp[j] - n) * z * (1 - z)
+                    ani[j] = g * (one_ - z) * (one_ - n * n)
+                    azi[j] = g * (hp[j] - n) * z * (one_ - z)
             np.dot(an, wn, drh)
             for i in range(nb):
                 b = b0 + i
@@ -225,19 +226,18 @@ def _bwd_before(dy, dhn, wrz, wn, h0, y, save, lens, dgi, dh0, nchunk):
                     continue
                 sr, sz = save[b, t, :hid], save[b, t, hid:2 * hid]
                 hp = y[b, t - 1] if t > 0 else h0[b]
-                dhi, dri, gi_, ani, ari = dh[i], drh[i], gs[i], an[i], arz[i]
+                dhi, dri, gi_, ani = dh[i], drh[i], gs[i], an[i]
+                ari, azi = arz[i, :hid], arz[i, hid:]
                 for j in range(hid):
                     r = sr[j]
-                    ar = dri[j] * hp[j] * r * (1 - r)
-                    ari[j] = ar
-                    dgb[j] = ar
-                    dgb[hid + j] = ari[hid + j]
-                    dgb[2 * hid + j] = ani[j]
+                    ari[j] = dri[j] * hp[j] * r * (one_ - r)
                     dhi[j] = gi_[j] * sz[j] + dri[j] * r
+                copy_into(dgb[:2 * hid], arz[i])
+                copy_into(dgb[2 * hid:], ani)
             np.dot(arz, wrz, back)
             for i in range(nb):
                 if t < lens[b0 + i]:
-                    dh[i] += back[i]
+                    add_into(dh[i], back[i])
         dh0[b0:b1] = dh
 
 

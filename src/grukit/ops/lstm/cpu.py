@@ -21,7 +21,7 @@ from numba import njit, prange
 from torch import Tensor
 
 from .._cpu import arr, kernel_threads, lens_array, needs_grad
-from .._cpu_math import sigmoid, tanh
+from .._cpu_math import copy_into, one, sigmoid, tanh
 from .._seq import run_directed
 
 _JIT = dict(parallel=True, fastmath=True, error_model="numpy", cache=True, nogil=True)
@@ -94,6 +94,7 @@ def _fwd(gi, whh_t, bhh, h0, c0, lens, y, hn, cn, save, cs, train, nchunk):
 def _bwd(dy, dhn, dcn, whh, c0, save, cs, lens, dgi, dh0, dc0, nchunk):
     """dy (B,T,H), dhn, dcn (B,H), whh (4H,H) -> dgi (B,T,4H), dh0, dc0 (B,H)."""
     batch, steps, hid = dy.shape
+    one_ = one(dy)
     for c in prange(nchunk):
         b0, b1 = c * batch // nchunk, (c + 1) * batch // nchunk
         dh = dhn[b0:b1].copy()  # (nb, H)
@@ -113,21 +114,23 @@ def _bwd(dy, dhn, dcn, whh, c0, save, cs, lens, dgi, dh0, dc0, nchunk):
                 ct = cs[b, t]
                 cp = cs[b, t - 1] if t > 0 else c0[b]
                 dyb, dhk, dck = dy[b, t], dh[k], dc[k]
+                a_i, a_f = st[:hid], st[hid:2 * hid]
+                a_g, a_o = st[2 * hid:3 * hid], st[3 * hid:]
                 for j in range(hid):
                     g = dhk[j] + dyb[j]
                     ig, fg, gg, og = si[j], sf[j], sg[j], so[j]
                     tc = tanh(ct[j])
-                    dcj = dck[j] + g * og * (1 - tc * tc)
-                    st[j] = dcj * gg * ig * (1 - ig)
-                    st[hid + j] = dcj * cp[j] * fg * (1 - fg)
-                    st[2 * hid + j] = dcj * ig * (1 - gg * gg)
-                    st[3 * hid + j] = g * tc * og * (1 - og)
+                    dcj = dck[j] + g * og * (one_ - tc * tc)
+                    a_i[j] = dcj * gg * ig * (one_ - ig)
+                    a_f[j] = dcj * cp[j] * fg * (one_ - fg)
+                    a_g[j] = dcj * ig * (one_ - gg * gg)
+                    a_o[j] = g * tc * og * (one_ - og)
                     dck[j] = dcj * fg
-                gk[:] = st
+                copy_into(gk, st)
             np.dot(step, whh, back)
             for k in range(b1 - b0):
                 if t < lens[b0 + k]:
-                    dh[k] = back[k]
+                    copy_into(dh[k], back[k])
         dh0[b0:b1] = dh
         dc0[b0:b1] = dc
 

@@ -13,7 +13,7 @@ from numba import njit, prange
 from torch import Tensor
 
 from .._cpu import arr, kernel_threads, lens_array, needs_grad
-from .._cpu_math import tanh
+from .._cpu_math import copy_into, one, tanh
 from .._seq import run_directed
 
 _JIT = dict(parallel=True, fastmath=True, error_model="numpy", cache=True, nogil=True)
@@ -48,6 +48,7 @@ def _fwd(gi, whh_t, bhh, h0, lens, relu, y, hn, nchunk):
 def _bwd(dy, dhn, whh, y, lens, relu, dgi, dh0, nchunk):
     """dy (B,T,H), dhn (B,H), whh (H,H), y (B,T,H) -> dgi (B,T,H), dh0 (B,H)."""
     batch, steps, hid = dy.shape
+    one_ = one(dy)
     for c in prange(nchunk):
         b0, b1 = c * batch // nchunk, (c + 1) * batch // nchunk
         dh = dhn[b0:b1].copy()  # (nb, H)
@@ -65,12 +66,12 @@ def _bwd(dy, dhn, whh, y, lens, relu, dgi, dh0, nchunk):
                 for j in range(hid):
                     g = dhk[j] + dyb[j]
                     hj = yb[j]
-                    st[j] = (g if hj > 0 else g * 0) if relu else g * (1 - hj * hj)
-                gk[:] = st
+                    st[j] = (g if hj > 0 else g * 0) if relu else g * (one_ - hj * hj)
+                copy_into(gk, st)
             np.dot(step, whh, back)
             for k in range(b1 - b0):
                 if t < lens[b0 + k]:
-                    dh[k] = back[k]
+                    copy_into(dh[k], back[k])
         dh0[b0:b1] = dh
 
 
