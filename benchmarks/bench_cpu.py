@@ -66,8 +66,9 @@ def _interleaved(fns: dict, repeat: int, warmup: int = 3) -> dict[str, float]:
     return {k: statistics.median(v) * 1e3 for k, v in times.items()}  # ms
 
 
-def bench_shapes(repeat: int, emit) -> None:
-    for shape_name, (b, t, i, h) in SHAPES.items():
+def bench_shapes(repeat: int, emit, names: list[str]) -> None:
+    for shape_name in names:
+        b, t, i, h = SHAPES[shape_name]
         x = torch.randn(b, t, i)
         models = _models(i, h)
         reps = max(5, repeat // 4) if h > 128 else repeat
@@ -172,6 +173,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=30)
     parser.add_argument("--skip-compile", action="store_true")
+    parser.add_argument("--shapes", default=",".join(SHAPES),
+                        help=f"comma-separated subset of {', '.join(SHAPES)}")
     args = parser.parse_args()
     rows: list[dict] = []
 
@@ -182,7 +185,7 @@ def main() -> None:
     print(json.dumps({"machine": machine()}), flush=True)
     if not args.skip_compile:
         bench_compile(emit)
-    bench_shapes(args.repeat, emit)
+    bench_shapes(args.repeat, emit, args.shapes.split(","))
     bench_streaming(emit)
     print()
     print(table(rows))

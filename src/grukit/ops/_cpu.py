@@ -45,12 +45,12 @@ def threads(batch: int) -> int:
 
 
 @functools.cache
-def _blas():
-    """The BLAS libraries loaded in this process, numba's (scipy's) among them."""
+def _blas_libs() -> list:
+    """threadpoolctl controllers of the BLAS libraries loaded, numba's (scipy's) among them."""
     import scipy.linalg.cython_blas  # noqa: F401  (the BLAS numba's np.dot calls)
     from threadpoolctl import ThreadpoolController
 
-    return ThreadpoolController()
+    return [lib for lib in ThreadpoolController().lib_controllers if lib.user_api == "blas"]
 
 
 @contextlib.contextmanager
@@ -58,10 +58,18 @@ def kernel_threads(batch: int):
     """Run a kernel with ``threads(batch)`` row chunks and a one-thread BLAS inside them.
 
     Each chunk's thread calls BLAS for its own small GEMMs; a BLAS that spawned threads of
-    its own there would oversubscribe the cores (2× slower at H=256 here).
+    its own there would oversubscribe the cores (2× slower at H=256 here). The controllers
+    are set directly: ``threadpool_limits`` re-reads every library's info (~30 µs a call).
     """
-    with _blas().limit(limits=1, user_api="blas"):
+    libs = _blas_libs()
+    before = [lib.num_threads for lib in libs]
+    for lib in libs:
+        lib.set_num_threads(1)
+    try:
         yield threads(batch)
+    finally:
+        for lib, n in zip(libs, before, strict=True):
+            lib.set_num_threads(n)
 
 
 def arr(t: Tensor):
