@@ -82,6 +82,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--steps", type=int, default=20, help="mini-batches per epoch")
     demo.add_argument("--seed", type=int, default=0)
     demo.set_defaults(func=_demo)
+    from .tasks.recommend.cli import add_parser as add_recommend
+
+    add_recommend(sub)
     return parser
 
 

@@ -1,0 +1,1 @@
+"""Pipelines for the jobs GRUs are used for."""

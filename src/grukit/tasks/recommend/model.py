@@ -1,0 +1,79 @@
+"""GRU4Rec's network and losses (Hidasi et al. 2016; Hidasi & Karatzoglou 2018).
+
+Per step, for a batch of B sessions (one per slot):
+
+    e = dropout(E[item])                       (B, D)   item embedding
+    h = GRU(e, h)                              (B, H)   one GRU step per layer
+    o = dropout(h)
+    r = o W_outᵀ + b_out  over candidates      (B, C)   C = B in-batch targets + S samples
+
+Losses over the candidate scores r (row b's positive is column b):
+
+    cross-entropy:  −log softmax(r − α log Q)_bb          (α = logq, Q = sampling prob.)
+    BPR-max:        −log Σ_j s_j σ(r_bb − r_bj) + λ Σ_j s_j r_bj²,   s = softmax over j ≠ b
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from ... import nn as gnn
+
+
+class GRU4RecNet(nn.Module):
+    """Embedding → stacked GRU cells → item scores; ``tied`` shares E and W_out."""
+
+    def __init__(self, n_items: int, hidden: int = 100, layers: int = 1, tied: bool = False,
+                 dropout_embedding: float = 0.0, dropout_hidden: float = 0.0):
+        super().__init__()
+        self.n_items, self.hidden, self.tied = n_items, hidden, tied
+        self.dropout_embedding, self.dropout_hidden = dropout_embedding, dropout_hidden
+        self.embedding = nn.Embedding(n_items, hidden)
+        nn.init.normal_(self.embedding.weight, std=0.01)
+        self.cells = nn.ModuleList(gnn.GRUCell(hidden, hidden) for _ in range(layers))
+        if not tied:
+            self.out_weight = nn.Parameter(torch.randn(n_items, hidden) * 0.01)
+        self.out_bias = nn.Parameter(torch.zeros(n_items))
+
+    @property
+    def output_weight(self) -> Tensor:
+        return self.embedding.weight if self.tied else self.out_weight
+
+    def init_state(self, batch: int) -> Tensor:
+        return self.embedding.weight.new_zeros(len(self.cells), batch, self.hidden)
+
+    def step(self, items: Tensor, h: Tensor) -> tuple[Tensor, Tensor]:
+        """items (B,) indices, h (L, B, H) -> output (B, H), new h (L, B, H)."""
+        x = F.dropout(self.embedding(items), self.dropout_embedding, self.training)
+        states = []
+        for layer, cell in enumerate(self.cells):
+            x = cell(x, h[layer])
+            states.append(x)
+        return F.dropout(x, self.dropout_hidden, self.training), torch.stack(states)
+
+    def scores(self, out: Tensor, candidates: Tensor | None = None) -> Tensor:
+        """out (B, H) -> scores (B, C) over ``candidates`` (C,), or over all items."""
+        if candidates is None:
+            return out @ self.output_weight.t() + self.out_bias
+        return out @ self.output_weight[candidates].t() + self.out_bias[candidates]
+
+
+def cross_entropy_loss(scores: Tensor, log_q: Tensor | None = None, logq: float = 0.0) -> Tensor:
+    """scores (B, C) with positives on the diagonal; optional logQ correction."""
+    if logq and log_q is not None:
+        scores = scores - logq * log_q  # (C,) broadcast over rows
+    target = torch.arange(scores.shape[0], device=scores.device)
+    return F.cross_entropy(scores, target)
+
+
+def bpr_max_loss(scores: Tensor, reg: float = 1.0) -> Tensor:
+    """BPR-max with score regularisation; scores (B, C), positives on the diagonal."""
+    b = scores.shape[0]
+    eye = torch.zeros_like(scores, dtype=torch.bool)
+    eye[torch.arange(b), torch.arange(b)] = True
+    pos = scores.diagonal().unsqueeze(1)  # (B, 1)
+    weights = torch.softmax(scores.masked_fill(eye, float("-inf")), dim=1)  # over negatives
+    ranked = (weights * torch.sigmoid(pos - scores)).sum(1)
+    return (-torch.log(ranked + 1e-24) + reg * (weights * scores ** 2).sum(1)).mean()

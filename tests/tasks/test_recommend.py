@@ -1,0 +1,139 @@
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from grukit.cli import main
+from grukit.data.sessions import Sessions
+from grukit.tasks.recommend import (
+    GRU4Rec,
+    ItemKNN,
+    MostPopular,
+    bpr_max_loss,
+    cross_entropy_loss,
+    evaluate,
+    metrics_from_ranks,
+    ranks_of,
+)
+from grukit.tasks.recommend.batching import session_parallel
+
+DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "sessions" / \
+    "diginetica_sample_train-item-views.csv"
+
+
+def _sessions(lists, n_items=None):
+    items = np.concatenate([np.asarray(s, np.int64) for s in lists])
+    offsets = np.concatenate([[0], np.cumsum([len(s) for s in lists])]).astype(np.int64)
+    n = n_items or int(items.max()) + 1
+    return Sessions(items, offsets, np.arange(100, 100 + n))
+
+
+def test_session_parallel_slots_follow_sessions_and_reset():
+    s = _sessions([[0, 1, 2], [3, 4], [5, 6, 7, 8], [9, 10]])
+    steps = list(session_parallel(s, 2))
+    # slot 0: session 0 then 3; slot 1: session 1, then 2 (refilled the step it ends)
+    assert [(i.tolist(), t.tolist(), r.tolist()) for i, t, r, _ in steps] == [
+        ([0, 3], [1, 4], [True, True]),
+        ([1, 5], [2, 6], [False, True]),
+        ([9, 6], [10, 7], [True, False]),
+    ]
+    # training stops as soon as a slot cannot be refilled
+    assert len(steps) == 3
+    drained = list(session_parallel(s, 2, drain=True))
+    pairs = sorted((int(i), int(t)) for inp, tgt, _, act in drained
+                   for i, t in zip(inp[act], tgt[act], strict=True))
+    assert pairs == [(0, 1), (1, 2), (3, 4), (5, 6), (6, 7), (7, 8), (9, 10)]
+
+
+def test_ranks_count_ties_against_the_target():
+    scores = np.array([[1.0, 2.0, 2.0, 0.0], [5.0, 1.0, 1.0, 1.0]])
+    assert ranks_of(scores, np.array([1, 0])).tolist() == [2, 1]
+    m = metrics_from_ranks(np.array([1, 2, 30]), ks=(1, 20))
+    assert m["recall@1"] == pytest.approx(1 / 3) and m["recall@20"] == pytest.approx(2 / 3)
+    assert m["mrr@20"] == pytest.approx((1 + 0.5) / 3)
+
+
+def test_losses_against_their_formulas():
+    g = torch.Generator().manual_seed(0)
+    r = torch.randn(3, 7, generator=g)
+    log_q = torch.randn(7, generator=g)
+    want = -torch.log_softmax(r - 0.5 * log_q, 1).diagonal().mean()
+    torch.testing.assert_close(cross_entropy_loss(r, log_q, 0.5), want)
+    total = 0.0
+    for b in range(3):
+        neg = [j for j in range(7) if j != b]
+        s = torch.softmax(r[b, neg], 0)
+        total += -torch.log((s * torch.sigmoid(r[b, b] - r[b, neg])).sum()) \
+            + 2.0 * (s * r[b, neg] ** 2).sum()
+    torch.testing.assert_close(bpr_max_loss(r, 2.0), total / 3)
+
+
+def test_item_knn_and_most_popular():
+    s = _sessions([[0, 1], [0, 1], [0, 2], [3, 3]])
+    knn = ItemKNN(shrinkage=0.0).fit(s)
+    sim = knn.sim.toarray()
+    assert sim[0, 1] == pytest.approx(2 / np.sqrt(3 * 2))  # 2 shared sessions
+    assert sim[0, 2] == pytest.approx(1 / np.sqrt(3 * 1)) and sim[0, 3] == 0
+    test = _sessions([[0, 1], [0, 2]], n_items=4)
+    res = evaluate(knn.score_step, test, batch_size=2)
+    assert res["recall@1"] == 0.5 and res["recall@5"] == 1.0 and res["predictions"] == 2
+    pop = MostPopular().fit(s)
+    assert pop.score_step(np.array([0]), None, None)[0].tolist() == [3, 2, 1, 2]
+
+
+def test_gru4rec_learns_deterministic_successors():
+    rng = np.random.default_rng(0)
+    nxt = rng.permutation(30)  # item i is always followed by nxt[i]
+    sessions = []
+    for _ in range(300):
+        seq = [int(rng.integers(30))]
+        for _ in range(int(rng.integers(2, 6))):
+            seq.append(int(nxt[seq[-1]]))
+        sessions.append(seq)
+    train, test = _sessions(sessions[:250], 30), _sessions(sessions[250:], 30)
+    for loss in ("cross-entropy", "bpr-max"):
+        model = GRU4Rec(hidden=32, epochs=8, n_sample=16, batch_size=16, loss=loss,
+                        learning_rate=0.1, dropout_embedding=0.0, dropout_hidden=0.0)
+        model.fit(train)
+        got = model.evaluate(test)
+        base = evaluate(MostPopular().fit(train).score_step, test)
+        assert got["recall@1"] > 0.9, (loss, got)
+        assert base["recall@1"] < 0.2
+    first = int(test.session(0)[0])
+    assert model.recommend([100 + first], k=1) == [100 + int(nxt[first])]
+
+
+def test_gru4rec_errors():
+    with pytest.raises(ValueError, match="loss must be one of"):
+        GRU4Rec(loss="hinge").fit(_sessions([[0, 1]] * 40))
+    with pytest.raises(ValueError, match="cannot fill batch_size=32"):
+        GRU4Rec().fit(_sessions([[0, 1]] * 3))
+    with pytest.raises(RuntimeError, match="not fitted"):
+        GRU4Rec().recommend([1])
+
+
+@pytest.mark.skipif(not DATA.exists(), reason=f"shared data not found at {DATA}")
+def test_cli_on_diginetica_sample(tmp_path, capsys):
+    out = tmp_path / "out"
+    assert main(["recommend", "--data", str(DATA), "--test-days", "7", "--epochs", "3",
+                 "--hidden", "64", "--n-sample", "256", "--output", str(out)]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert set(metrics) >= {"gru4rec", "most_popular", "item_knn", "data"}
+    for name in ("gru4rec", "most_popular", "item_knn"):
+        assert {"recall@20", "mrr@20", "recall@1", "mrr@5"} <= set(metrics[name])
+    assert metrics["data"]["test"]["dropped_unseen_item_events"] > 0
+    # even a short run beats most-popular by a wide margin
+    assert metrics["gru4rec"]["recall@20"] > 2 * metrics["most_popular"]["recall@20"]
+    assert metrics["gru4rec"]["mrr@20"] > 2 * metrics["most_popular"]["mrr@20"]
+    assert "| gru4rec |" in capsys.readouterr().out
+
+
+def test_cli_input_errors(tmp_path):
+    bad = tmp_path / "bad.csv"
+    bad.write_text("a,b\n1,2\n")
+    with pytest.raises(ValueError, match="column None not found"):
+        main(["recommend", "--data", str(bad)])
+    with pytest.raises(SystemExit, match="give --train and --test"):
+        main(["recommend", "--train", str(bad)])
