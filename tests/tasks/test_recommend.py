@@ -117,16 +117,17 @@ def test_gru4rec_errors():
 @pytest.mark.skipif(not DATA.exists(), reason=f"shared data not found at {DATA}")
 def test_cli_on_diginetica_sample(tmp_path, capsys):
     out = tmp_path / "out"
-    assert main(["recommend", "--data", str(DATA), "--test-days", "7", "--epochs", "3",
-                 "--hidden", "64", "--n-sample", "256", "--output", str(out)]) == 0
+    assert main(["recommend", "--data", str(DATA), "--test-days", "7", "--epochs", "5",
+                 "--n-sample", "256", "--output", str(out)]) == 0
     metrics = json.loads((out / "metrics.json").read_text())
     assert set(metrics) >= {"gru4rec", "most_popular", "item_knn", "data"}
     for name in ("gru4rec", "most_popular", "item_knn"):
         assert {"recall@20", "mrr@20", "recall@1", "mrr@5"} <= set(metrics[name])
     assert metrics["data"]["test"]["dropped_unseen_item_events"] > 0
-    # even a short run beats most-popular by a wide margin
-    assert metrics["gru4rec"]["recall@20"] > 2 * metrics["most_popular"]["recall@20"]
-    assert metrics["gru4rec"]["mrr@20"] > 2 * metrics["most_popular"]["mrr@20"]
+    # even a short run beats both baselines (full runs: BENCHMARKS.md)
+    for base in ("most_popular", "item_knn"):
+        assert metrics["gru4rec"]["recall@20"] > metrics[base]["recall@20"], base
+        assert metrics["gru4rec"]["mrr@20"] > metrics[base]["mrr@20"], base
     assert "| gru4rec |" in capsys.readouterr().out
 
 

@@ -25,7 +25,9 @@ def add_parser(sub) -> None:
     m = p.add_argument_group("model")
     m.add_argument("--loss", choices=("cross-entropy", "bpr-max"), default="cross-entropy")
     m.add_argument("--epochs", type=int, default=20)
-    m.add_argument("--hidden", type=int, default=200)
+    m.add_argument("--hidden", type=int, default=100)
+    m.add_argument("--tied", action=argparse.BooleanOptionalAction, default=True,
+                   help="share input and output item embeddings (default: yes)")
     m.add_argument("--batch-size", type=int, default=32)
     m.add_argument("--n-sample", type=int, default=1024)
     m.add_argument("--learning-rate", type=float, default=0.05)
@@ -67,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
         results[name] = evaluate(base.score_step, test)
     model = GRU4Rec(loss=args.loss, epochs=args.epochs, hidden=args.hidden,
                     batch_size=args.batch_size, n_sample=args.n_sample,
-                    learning_rate=args.learning_rate, seed=args.seed)
+                    learning_rate=args.learning_rate, seed=args.seed, tied=args.tied)
     start = time.perf_counter()
     model.fit(train, verbose=True)
     train_s = time.perf_counter() - start
