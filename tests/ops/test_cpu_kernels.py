@@ -198,3 +198,13 @@ def test_lstm_auto_choice():
     assert name == "cpu" and "packing" in skipped["torch"]
     name, skipped = dispatch.explain("lstm", "auto", x=torch.randn(1, 5, 3))
     assert name == "cpu" and "batch of one" in skipped["torch"]
+
+
+def test_empty_sequences_fall_back_with_a_reason():
+    x = torch.randn(2, 0, 3, requires_grad=True)
+    w_ih = torch.randn(12, 3, requires_grad=True)
+    w_hh = torch.randn(12, 4, requires_grad=True)
+    name, skipped = dispatch.explain("gru", "auto", x=x)
+    assert name == "reference" and "no time steps" in skipped["cpu"]
+    y, h = ops.gru(x, w_ih, w_hh)
+    assert y.shape == (2, 0, 4) and torch.all(h == 0)

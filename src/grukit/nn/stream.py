@@ -69,7 +69,7 @@ class Stream:
         x = torch.as_tensor(chunk)
         unbatched = x.dim() == 2
         x = x.unsqueeze(0) if unbatched else x  # (B, T, I)
-        self._check_batch(x.shape[0] if x.dim() == 3 else -1)
+        self._check_batch(x.shape[0])
         x = x if self.module.batch_first else x.transpose(0, 1)
         with torch.no_grad():
             y, hx = self.module(x.to(self._h[0].dtype), self.state)

@@ -29,6 +29,8 @@ def why_not(x: Tensor, **_: object) -> str | None:
         return f"x is on {x.device}; the cpu backend serves CPU tensors only."
     if x.dtype not in DTYPES:
         return f"x is {x.dtype}; the cpu backend serves float32 and float64."
+    if x.shape[1] == 0 or x.shape[0] == 0:
+        return "x has no time steps or no sequences; nothing to fuse."
     return _numba_missing()
 
 
