@@ -1,4 +1,5 @@
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -19,8 +20,9 @@ from grukit.tasks.recommend import (
 )
 from grukit.tasks.recommend.batching import session_parallel
 
-DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "sessions" / \
-    "diginetica_sample_train-item-views.csv"
+SHARED = Path(os.environ.get("GRUKIT_SHARED_DATA",
+                             Path(__file__).resolve().parents[2].parent / "shared" / "data"))
+DATA = SHARED / "sessions" / "diginetica_sample_train-item-views.csv"
 
 
 def _sessions(lists, n_items=None):
