@@ -90,3 +90,15 @@ def test_stream_errors():
     s.step(np.zeros(2, np.float32))
     with pytest.raises(ValueError, match=r"x_t has shape \(5,\); the module expects"):
         s.step(np.zeros(5, np.float32))
+
+
+def test_stream_runs_in_inference_mode():
+    torch.manual_seed(0)
+    m = gnn.GRU(3, 5, num_layers=2, dropout=0.5, batch_first=True)  # left in training mode
+    x = torch.randn(1, 12, 3)
+    m.eval()
+    y, _ = _whole(m, x)
+    m.train()
+    s = gnn.Stream(m, batch_size=1)
+    torch.testing.assert_close(s.feed(x), y)
+    assert m.training  # the module's mode is left as it was

@@ -6,12 +6,12 @@
     y = stream.feed(chunk)                 # (T, I) or (B, T, I): several steps at once
 
 Steps and chunks give exactly what the whole sequence gives at once. A Stream is for
-inference: nothing it computes carries gradients. A GRU on CPU fed one sequence at a time
-takes a fast path (one fused numba call per step, no torch dispatch); its weights are
-packed on the first step and re-packed whenever a parameter changes in place (an
-optimizer step, ``load_state_dict``). Parameters replaced by new tensors (``module.to``)
-are seen by ``feed`` and by steps with torch input; call ``reset()`` to re-read them on the
-numpy hot path too.
+inference: nothing it computes carries gradients, and dropout is off. A GRU on CPU fed
+one sequence at a time takes a fast path (one fused numba call per step, no torch
+dispatch); its weights are packed on the first step and re-packed whenever a parameter
+changes in place (an optimizer step, ``load_state_dict``). Parameters replaced by new
+tensors (``module.to``) are seen by ``feed`` and by steps with torch input; call
+``reset()`` to re-read them on the numpy hot path too.
 """
 
 from __future__ import annotations
@@ -71,8 +71,13 @@ class Stream:
         x = x.unsqueeze(0) if unbatched else x  # (B, T, I)
         self._check_batch(x.shape[0])
         x = x if self.module.batch_first else x.transpose(0, 1)
-        with torch.no_grad():
-            y, hx = self.module(x.to(self._h[0].dtype), self.state)
+        training = self.module.training
+        self.module.eval()  # inference: no dropout between layers, as on the fast path
+        try:
+            with torch.no_grad():
+                y, hx = self.module(x.to(self._h[0].dtype), self.state)
+        finally:
+            self.module.train(training)
         self._set_state(list(hx) if isinstance(hx, tuple) else [hx])
         y = y if self.module.batch_first else y.transpose(0, 1)  # (B, T, H')
         return y[0] if unbatched else y
