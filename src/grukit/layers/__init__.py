@@ -1,0 +1,19 @@
+"""Keras-style layers (``from grukit.layers import GRU, Dense``) on grukit.nn modules."""
+
+from .core import REGISTRY, AttentionPooling, Dense, Dropout, Embedding, Layer
+from .recurrent import GRU, LSTM, Bidirectional, MinGRU, SimpleRNN
+
+
+def from_config(cfg: dict) -> Layer:
+    """Rebuild a layer from ``layer.get_config()``."""
+    name, kwargs = cfg.get("class"), dict(cfg.get("config", {}))
+    if name not in REGISTRY:
+        raise ValueError(f"unknown layer class {name!r} in the saved config; known: "
+                         f"{sorted(REGISTRY)}.")
+    if name == "Bidirectional":
+        kwargs["layer"] = from_config(kwargs["layer"])
+    return REGISTRY[name](**kwargs)
+
+
+__all__ = ["GRU", "LSTM", "AttentionPooling", "Bidirectional", "Dense", "Dropout", "Embedding",
+           "Layer", "MinGRU", "SimpleRNN", "from_config"]

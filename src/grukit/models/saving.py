@@ -1,0 +1,77 @@
+"""Model files: one safetensors file, weights plus the model's config as JSON in its
+metadata; written to a temporary file and renamed, so a crash never leaves half a file."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+
+FORMAT = "grukit.Sequential/1"
+
+
+def save_model(model, path: str) -> None:
+    from safetensors.torch import save_file
+
+    if not model.built:
+        model.build()
+    tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    meta = {"format": FORMAT, "config": json.dumps(model.get_config())}
+    folder = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(dir=folder, suffix=".tmp")
+    os.close(fd)
+    try:
+        save_file(tensors, tmp, metadata=meta)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+def _read(path: str):
+    from safetensors import safe_open
+
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"no model file at {path!r}")
+    try:
+        with safe_open(path, framework="pt") as f:
+            meta = f.metadata() or {}
+            tensors = {k: f.get_tensor(k) for k in f.keys()}
+    except Exception as err:  # safetensors raises its own error types for damaged files
+        raise ValueError(f"{path!r} is not a readable grukit model file (damaged or another "
+                         f"format): {err}") from err
+    if meta.get("format") != FORMAT:
+        raise ValueError(f"{path!r} is not a grukit model file (format "
+                         f"{meta.get('format')!r}, expected {FORMAT!r}).")
+    return json.loads(meta["config"]), tensors
+
+
+def load_model(path: str):
+    """Rebuild a ``Sequential`` saved with ``model.save(path)``."""
+    from ..layers import from_config
+    from .sequential import Sequential
+
+    config, tensors = _read(path)
+    model = Sequential([from_config(c) for c in config["layers"]], name=config["name"])
+    model.build()
+    load_weights(model, path, _loaded=(config, tensors))
+    return model
+
+
+def load_weights(model, path: str, _loaded=None) -> None:
+    """Load weights into ``model``; a file for another architecture raises and changes
+    nothing."""
+    config, tensors = _loaded or _read(path)
+    if not model.built:
+        model.build()
+    own = model.state_dict()
+    missing = sorted(set(own) - set(tensors))
+    extra = sorted(set(tensors) - set(own))
+    wrong = [k for k in own if k in tensors and tuple(own[k].shape) != tuple(tensors[k].shape)]
+    if missing or extra or wrong:
+        detail = (f"missing {missing[:3]}" if missing else f"unexpected {extra[:3]}" if extra
+                  else f"{wrong[0]} is {tuple(tensors[wrong[0]].shape)} in the file, "
+                       f"{tuple(own[wrong[0]].shape)} here")
+        raise ValueError(f"{path!r} holds weights for another architecture ({detail}); the "
+                         f"model was left unchanged. Load it with grukit.models.load(path).")
+    model.load_state_dict(tensors)

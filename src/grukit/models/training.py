@@ -1,0 +1,83 @@
+"""What ``compile`` / ``fit`` / ``evaluate`` / ``predict`` need: names for optimizers,
+losses and metrics (Keras' strings and defaults), and turning inputs into batches."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+# Keras' default learning rates
+OPTIMIZERS = {
+    "adam": lambda p: torch.optim.Adam(p, lr=1e-3),
+    "adamw": lambda p: torch.optim.AdamW(p, lr=1e-3),
+    "sgd": lambda p: torch.optim.SGD(p, lr=1e-2),
+    "rmsprop": lambda p: torch.optim.RMSprop(p, lr=1e-3, alpha=0.9, eps=1e-7),
+    "adagrad": lambda p: torch.optim.Adagrad(p, lr=1e-3),
+}
+
+
+def _bce(p: Tensor, y: Tensor) -> Tensor:
+    return F.binary_cross_entropy(p.clamp(1e-7, 1 - 1e-7), y.to(p.dtype).reshape(p.shape))
+
+
+def _cce(p: Tensor, y: Tensor) -> Tensor:  # one-hot targets, probabilities
+    return -(y.to(p.dtype) * torch.log(p.clamp_min(1e-7))).sum(-1).mean()
+
+
+def _scce(p: Tensor, y: Tensor) -> Tensor:  # integer targets, probabilities
+    return F.nll_loss(torch.log(p.clamp_min(1e-7)), y.long().reshape(-1))
+
+
+LOSSES = {
+    "mse": lambda p, y: F.mse_loss(p, y.to(p.dtype).reshape(p.shape)),
+    "mean_squared_error": lambda p, y: F.mse_loss(p, y.to(p.dtype).reshape(p.shape)),
+    "mae": lambda p, y: F.l1_loss(p, y.to(p.dtype).reshape(p.shape)),
+    "mean_absolute_error": lambda p, y: F.l1_loss(p, y.to(p.dtype).reshape(p.shape)),
+    "huber": lambda p, y: F.huber_loss(p, y.to(p.dtype).reshape(p.shape)),
+    "binary_crossentropy": _bce,
+    "categorical_crossentropy": _cce,
+    "sparse_categorical_crossentropy": _scce,
+}
+
+
+def _accuracy(p: Tensor, y: Tensor) -> Tensor:
+    if p.shape[-1] == 1 or p.dim() == 1:  # binary, probabilities
+        return ((p.reshape(-1) > 0.5) == (y.reshape(-1) > 0.5)).float().mean()
+    target = y.argmax(-1) if y.dim() == p.dim() else y.reshape(-1)
+    return (p.argmax(-1) == target.long()).float().mean()
+
+
+METRICS = {
+    "mae": lambda p, y: F.l1_loss(p, y.to(p.dtype).reshape(p.shape)),
+    "mse": lambda p, y: F.mse_loss(p, y.to(p.dtype).reshape(p.shape)),
+    "accuracy": _accuracy,
+    "acc": _accuracy,
+}
+
+
+def resolve(kind: str, table: dict, value):
+    if callable(value):
+        return value
+    if value not in table:
+        raise ValueError(f"unknown {kind} {value!r}; choose one of {sorted(table)} or pass a "
+                         f"callable.")
+    return table[value]
+
+
+def as_tensor(a, name: str) -> Tensor:
+    t = torch.as_tensor(np.asarray(a) if not isinstance(a, Tensor) else a)
+    if t.is_floating_point() and not bool(torch.isfinite(t).all()):
+        n = int((~torch.isfinite(t)).sum())
+        raise ValueError(f"{name} contains {n} NaN/Inf value(s); impute or drop them first.")
+    return t.float() if t.dtype == torch.float64 else t
+
+
+def batches(x: Tensor, y: Tensor | None, batch_size: int, shuffle: bool,
+            generator: torch.Generator | None = None):
+    n = len(x)
+    order = torch.randperm(n, generator=generator) if shuffle else torch.arange(n)
+    for i in range(0, n, batch_size):
+        idx = order[i:i + batch_size]
+        yield x[idx], (None if y is None else y[idx])

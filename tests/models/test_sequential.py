@@ -1,0 +1,168 @@
+"""The Keras-style API: the article's example, training, Keras parity, saving, errors."""
+
+import numpy as np
+import pytest
+import torch
+
+from grukit import convert
+from grukit.layers import GRU, LSTM, AttentionPooling, Bidirectional, Dense, Embedding
+from grukit.models import EarlyStopping, Sequential, load
+
+keras = pytest.importorskip("keras")
+
+
+def _article_model():
+    model = Sequential()
+    model.add(GRU(64, input_shape=(100, 1), return_sequences=False))
+    model.add(Dense(1))
+    model.compile(optimizer="adam", loss="mse")
+    return model
+
+
+def test_article_example_summary_matches_keras():
+    lines = []
+    _article_model().summary(print_fn=lines.append)
+    text = "\n".join(lines)
+    assert "gru (GRU)" in text and "(None, 64)" in text and "12,864" in text
+    assert "dense (Dense)" in text and "(None, 1)" in text and " 65" in text
+    assert "Total params: 12,929" in text
+    ref = keras.Sequential([keras.Input((100, 1)), keras.layers.GRU(64), keras.layers.Dense(1)])
+    assert ref.count_params() == 12_929
+    assert [layer.count_params() for layer in ref.layers] == [12_864, 65]
+
+
+def _sine(n=600, steps=30, seed=0):
+    rng = np.random.default_rng(seed)
+    t = np.arange(n + steps + 1)
+    s = np.sin(2 * np.pi * t / 25) + 0.05 * rng.standard_normal(len(t))
+    x = np.stack([s[i:i + steps] for i in range(n)])[..., None].astype("float32")
+    y = s[steps:steps + n, None].astype("float32")
+    return x, y
+
+
+def test_fit_lowers_validation_loss_by_a_clear_margin():
+    torch.manual_seed(0)
+    x, y = _sine()
+    model = Sequential([GRU(32, input_shape=(30, 1)), Dense(1)])
+    model.compile(optimizer="adam", loss="mse", metrics=["mae"])
+    hist = model.fit(x, y, epochs=8, batch_size=32, validation_split=0.2, verbose=0)
+    val = hist.history["val_loss"]
+    assert len(val) == 8 and "val_mae" in hist.history
+    assert val[-1] < 0.3 * val[0], val
+    assert model.predict(x[:5]).shape == (5, 1)
+
+
+@pytest.mark.parametrize("kind", ["GRU", "LSTM", "Bidirectional"])
+def test_keras_model_with_same_weights_gives_same_predictions(kind):
+    rng = np.random.default_rng(0)
+    inner = {"GRU": lambda: keras.layers.GRU(8), "LSTM": lambda: keras.layers.LSTM(8),
+             "Bidirectional": lambda: keras.layers.Bidirectional(keras.layers.GRU(8))}[kind]
+    ref = keras.Sequential([keras.Input((12, 3)), inner(), keras.layers.Dense(2)])
+    ref.set_weights([rng.normal(0, 0.4, w.shape).astype("float32") for w in ref.get_weights()])
+    ours_rnn = {"GRU": lambda: GRU(8, input_shape=(12, 3)),
+                "LSTM": lambda: LSTM(8, input_shape=(12, 3)),
+                "Bidirectional": lambda: Bidirectional(GRU(8), input_shape=(12, 3))}[kind]()
+    model = Sequential([ours_rnn, Dense(2)])
+    model.build()
+    model.stack[0].layer.rnn.load_state_dict(convert.from_keras(ref.layers[0]).state_dict()) \
+        if kind == "Bidirectional" else \
+        model.stack[0].rnn.load_state_dict(convert.from_keras(ref.layers[0]).state_dict())
+    kernel, bias = ref.layers[1].get_weights()
+    with torch.no_grad():
+        model.stack[1].linear.weight.copy_(torch.from_numpy(kernel.T))
+        model.stack[1].linear.bias.copy_(torch.from_numpy(bias))
+    x = rng.normal(size=(4, 12, 3)).astype("float32")
+    want = np.asarray(keras.ops.convert_to_numpy(ref(x)))
+    np.testing.assert_allclose(model.predict(x), want, atol=1e-5)
+
+
+def test_save_load_roundtrip_and_clear_errors(tmp_path):
+    torch.manual_seed(0)
+    model = Sequential([Embedding(50, 8, mask_zero=True, input_shape=(7,)),
+                        GRU(6, return_sequences=True), AttentionPooling(), Dense(3,
+                                                                                 "softmax")])
+    model.build()
+    x = np.array([[3, 4, 5, 0, 0, 0, 0], [1, 2, 3, 4, 5, 6, 7]])
+    path = tmp_path / "m.safetensors"
+    model.save(str(path))
+    again = load(str(path))
+    np.testing.assert_array_equal(again.predict(x), model.predict(x))
+    other = Sequential([GRU(5, input_shape=(7, 1)), Dense(1)])
+    other.build()
+    before = {k: v.clone() for k, v in other.state_dict().items()}
+    from grukit.models import load_weights
+
+    with pytest.raises(ValueError, match="weights for another architecture .* left unchanged"):
+        load_weights(other, str(path))
+    for k, v in other.state_dict().items():
+        assert torch.equal(v, before[k])
+    bad = tmp_path / "bad.safetensors"
+    bad.write_bytes(path.read_bytes()[:100])
+    with pytest.raises(ValueError, match="not a readable grukit model file"):
+        load(str(bad))
+
+
+def test_mask_zero_padding_changes_nothing_and_attention_ignores_it():
+    torch.manual_seed(0)
+    model = Sequential([Embedding(20, 4, mask_zero=True, input_shape=(6,)),
+                        GRU(5, return_sequences=True), AttentionPooling(), Dense(1)])
+    model.build()
+    padded = torch.tensor([[3, 7, 2, 0, 0, 0]])
+    alone = torch.tensor([[3, 7, 2]])
+    model.eval()
+    with torch.no_grad():
+        a = model(padded)
+        w = model.stack[2].last_weights
+        b = model(alone)
+    torch.testing.assert_close(a, b)
+    assert torch.all(w[0, 3:] == 0) and torch.allclose(w.sum(1), torch.ones(1))
+
+
+def test_errors_name_the_problem():
+    model = Sequential([GRU(4, input_shape=(10, 2)), Dense(1)])
+    with pytest.raises(RuntimeError, match="call compile"):
+        model.fit(np.zeros((8, 10, 2)), np.zeros((8, 1)))
+    with pytest.raises(ValueError, match=r"unknown optimizer 'adamm'; choose one of \["):
+        model.compile(optimizer="adamm")
+    with pytest.raises(ValueError, match="unknown loss 'mse2'"):
+        model.compile(loss="mse2")
+    model.compile()
+    with pytest.raises(ValueError, match="x has 8 samples but y has 7"):
+        model.fit(np.zeros((8, 10, 2)), np.zeros((7, 1)))
+    with pytest.raises(ValueError, match=r"x has shape \(samples, 10, 3\) but the model "
+                                         r"expects \(samples, 10, 2\)"):
+        model.fit(np.zeros((8, 10, 3)), np.zeros((8, 1)))
+    x = np.zeros((8, 10, 2))
+    x[0, 0, 0] = np.nan
+    with pytest.raises(ValueError, match="x contains 1 NaN/Inf"):
+        model.fit(x, np.zeros((8, 1)))
+    with pytest.raises(NotImplementedError, match="recurrent_dropout"):
+        GRU(4, recurrent_dropout=0.1)
+
+
+def test_early_stopping_and_nan_loss():
+    torch.manual_seed(0)
+    x, y = _sine(200)
+    model = Sequential([GRU(8, input_shape=(30, 1)), Dense(1)])
+    model.build()
+    model.compile(optimizer=torch.optim.SGD(model.parameters(), lr=0.0), loss="mse")
+    hist = model.fit(x, y, epochs=20, validation_split=0.25, verbose=0,
+                     callbacks=[EarlyStopping(patience=1)])
+    assert len(hist.history["loss"]) < 20  # lr 0: no improvement, stops early
+    model.compile(optimizer=torch.optim.SGD(model.parameters(), lr=1e6), loss="mse")
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    with pytest.warns(RuntimeWarning, match="training stopped and the weights"):
+        model.fit(x * 1e6, y, epochs=3, verbose=0)
+    after = model.state_dict()  # the NaN came in the first epoch: its starting weights
+    for k, v in before.items():
+        assert torch.equal(after[k], v), k
+
+
+def test_dataloader_input():
+    x, y = _sine(64)
+    ds = torch.utils.data.TensorDataset(torch.from_numpy(x), torch.from_numpy(y))
+    model = Sequential([GRU(4, input_shape=(30, 1)), Dense(1)])
+    model.compile()
+    hist = model.fit(torch.utils.data.DataLoader(ds, batch_size=16), epochs=2, verbose=0)
+    assert len(hist.history["loss"]) == 2
+    assert isinstance(model.evaluate(ds), float)
