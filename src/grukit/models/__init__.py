@@ -1,8 +1,17 @@
 """Keras-style models: ``Sequential``, ``load``, callbacks."""
 
-from .callbacks import Callback, EarlyStopping, History
+from .callbacks import (
+    Callback,
+    CSVLogger,
+    EarlyStopping,
+    History,
+    ModelCheckpoint,
+    ProgressBar,
+    ReduceLROnPlateau,
+)
 from .saving import load_model as load
 from .saving import load_weights
 from .sequential import Sequential
 
-__all__ = ["Callback", "EarlyStopping", "History", "Sequential", "load", "load_weights"]
+__all__ = ["CSVLogger", "Callback", "EarlyStopping", "History", "ModelCheckpoint", "ProgressBar",
+           "ReduceLROnPlateau", "Sequential", "load", "load_weights"]

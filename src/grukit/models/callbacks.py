@@ -63,3 +63,116 @@ class EarlyStopping(Callback):
     def on_train_end(self, logs=None):
         if self.restore_best_weights and self.best_state is not None:
             self.model.load_state_dict(self.best_state)
+
+
+def is_main_process() -> bool:
+    """True unless this is a non-zero rank of a torch.distributed run (only rank 0 writes)."""
+    import torch.distributed as dist
+
+    return not (dist.is_available() and dist.is_initialized()) or dist.get_rank() == 0
+
+
+class ModelCheckpoint(Callback):
+    """Write a resumable checkpoint (weights, optimizer state, epoch, position in the epoch,
+    RNG state) at each epoch end — only when ``monitor`` improves with ``save_best_only`` —
+    and every ``every_n_batches`` batches. Each write goes to a temporary file that then
+    replaces the old one, so a crash mid-write keeps the last good checkpoint. Resume with
+    ``fit(..., resume_from=filepath)``."""
+
+    def __init__(self, filepath: str, monitor: str = "val_loss", save_best_only: bool = False,
+                 every_n_batches: int | None = None):
+        self.filepath, self.monitor, self.save_best_only = filepath, monitor, save_best_only
+        self.every_n_batches = every_n_batches
+        self.best = math.inf
+
+    def on_batch_end(self, batch, logs=None):
+        if self.every_n_batches and (batch + 1) % self.every_n_batches == 0:
+            self._write(self.model._epoch, batch + 1)
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.save_best_only:
+            value = (logs or {}).get(self.monitor)
+            if value is None:
+                raise ValueError(f"ModelCheckpoint: {self.monitor!r} is not logged; logged: "
+                                 f"{sorted(logs or {})}.")
+            if value >= self.best:
+                return
+            self.best = value
+        self._write(epoch + 1, 0)
+
+    def _write(self, epoch: int, batch: int) -> None:
+        if is_main_process():
+            from .saving import save_checkpoint
+
+            save_checkpoint(self.model, self.filepath, epoch, batch)
+
+
+class CSVLogger(Callback):
+    """Append one row per epoch (epoch and every logged value) to a CSV file."""
+
+    def __init__(self, filename: str, separator: str = ","):
+        self.filename, self.separator = filename, separator
+
+    def on_epoch_end(self, epoch, logs=None):
+        import os
+
+        if not is_main_process():
+            return
+        logs = logs or {}
+        new = not os.path.exists(self.filename) or os.path.getsize(self.filename) == 0
+        with open(self.filename, "a") as f:
+            if new:
+                f.write(self.separator.join(["epoch", *logs]) + "\n")
+            f.write(self.separator.join([str(epoch), *(f"{v:.8g}" for v in logs.values())]) +
+                    "\n")
+
+
+class ReduceLROnPlateau(Callback):
+    """Multiply the learning rate by ``factor`` when ``monitor`` has not improved for
+    ``patience`` epochs (never below ``min_lr``)."""
+
+    def __init__(self, monitor: str = "val_loss", factor: float = 0.1, patience: int = 10,
+                 min_lr: float = 0.0):
+        if not 0 < factor < 1:
+            raise ValueError(f"ReduceLROnPlateau: factor must be in (0, 1); got {factor}.")
+        self.monitor, self.factor, self.patience, self.min_lr = monitor, factor, patience, min_lr
+        self.best, self.wait = math.inf, 0
+
+    def on_epoch_end(self, epoch, logs=None):
+        value = (logs or {}).get(self.monitor)
+        if value is None:
+            raise ValueError(f"ReduceLROnPlateau: {self.monitor!r} is not logged; logged: "
+                             f"{sorted(logs or {})}.")
+        if value < self.best:
+            self.best, self.wait = value, 0
+            return
+        self.wait += 1
+        if self.wait > self.patience:
+            for group in self.model.optimizer.param_groups:
+                group["lr"] = max(group["lr"] * self.factor, self.min_lr)
+            self.wait = 0
+
+
+class ProgressBar(Callback):
+    """A rich progress bar with the running loss and ETA; ``fit`` adds it when ``verbose=1``
+    and standard output is a terminal."""
+
+    def __init__(self, epochs: int, steps: int | None):
+        self.epochs, self.steps = epochs, steps
+
+    def on_epoch_begin(self, epoch, logs=None):
+        from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+        self.progress = Progress(TextColumn(f"Epoch {epoch + 1}/{self.epochs}"), BarColumn(),
+                                 TextColumn("{task.fields[info]}"), TimeRemainingColumn())
+        self.progress.start()
+        self.task = self.progress.add_task("", total=self.steps, info="")
+
+    def on_batch_end(self, batch, logs=None):
+        self.progress.update(self.task, advance=1,
+                             info=f"loss {(logs or {}).get('loss', float('nan')):.4f}")
+
+    def on_epoch_end(self, epoch, logs=None):
+        info = " - ".join(f"{k}: {v:.4f}" for k, v in (logs or {}).items())
+        self.progress.update(self.task, info=info)
+        self.progress.stop()

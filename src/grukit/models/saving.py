@@ -75,3 +75,37 @@ def load_weights(model, path: str, _loaded=None) -> None:
         raise ValueError(f"{path!r} holds weights for another architecture ({detail}); the "
                          f"model was left unchanged. Load it with grukit.models.load(path).")
     model.load_state_dict(tensors)
+
+
+def save_checkpoint(model, path: str, epoch: int, batch: int) -> None:
+    """Everything ``fit(resume_from=path)`` needs, written atomically (``torch.save`` of
+    tensors and plain containers only, so ``torch.load(weights_only=True)`` reads it)."""
+    import torch
+
+    state = {"format": FORMAT, "config": json.dumps(model.get_config()),
+             "model": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+             "optimizer": model.optimizer.state_dict(), "epoch": epoch, "batch": batch,
+             "rng": torch.get_rng_state(), "seed": getattr(model, "_seed", 0)}
+    folder = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(dir=folder, suffix=".tmp")
+    os.close(fd)
+    try:
+        torch.save(state, tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+def read_checkpoint(path: str) -> dict:
+    import torch
+
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"no checkpoint at {path!r}")
+    try:
+        state = torch.load(path, weights_only=True, map_location="cpu")
+    except Exception as err:  # a damaged or foreign file
+        raise ValueError(f"{path!r} is not a readable grukit checkpoint: {err}") from err
+    if not isinstance(state, dict) or state.get("format") != FORMAT:
+        raise ValueError(f"{path!r} is not a grukit checkpoint.")
+    return state

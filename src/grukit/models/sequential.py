@@ -3,10 +3,7 @@ save — with the recurrent layers running on grukit's kernels."""
 
 from __future__ import annotations
 
-import copy
 import re
-import sys
-import warnings
 
 import numpy as np
 import torch
@@ -178,8 +175,18 @@ class Sequential(nn.Module):
 
     def fit(self, x=None, y=None, batch_size: int = 32, epochs: int = 1, verbose="auto",
             callbacks: list[Callback] | None = None, validation_split: float = 0.0,
-            validation_data=None, shuffle: bool = True) -> History:
-        """Train; returns a ``History`` whose ``history`` dict holds per-epoch logs."""
+            validation_data=None, shuffle: bool = True, seed: int | None = None,
+            resume_from: str | None = None) -> History:
+        """Train; returns a ``History`` whose ``history`` dict holds per-epoch logs.
+
+        ``seed`` fixes the epoch orders (drawn from torch's RNG when None);
+        ``resume_from`` continues from a ``ModelCheckpoint`` file (weights, optimizer, epoch,
+        position within the epoch). Under ``torchrun`` the model is wrapped in
+        DistributedDataParallel, each process takes ``batch_size / world_size`` samples of
+        every batch, and only rank 0 logs and writes.
+        """
+        from .fit import run_fit
+
         self._check_compiled("fit")
         x, y = self._data(x, y)
         if validation_split and validation_data is None and y is not None:
@@ -187,54 +194,9 @@ class Sequential(nn.Module):
                 raise ValueError(f"validation_split must be in (0, 1); got {validation_split}.")
             cut = len(x) - int(len(x) * validation_split)  # the last samples, as Keras
             x, y, validation_data = x[:cut], y[:cut], (x[cut:], y[cut:])
-        history = History()
-        verbose = (1 if sys.stdout.isatty() else 2) if verbose == "auto" else verbose
-        cbs = [history] + list(callbacks or [])
-        for cb in cbs:
-            cb.model = self
-        self.stop_training = False
-        device = self._device()
-        for cb in cbs:
-            cb.on_train_begin()
-        for epoch in range(epochs):
-            for cb in cbs:
-                cb.on_epoch_begin(epoch)
-            good = copy.deepcopy(self.state_dict())  # restored if the loss goes NaN
-            self.train()
-            total, seen = 0.0, 0
-            for step, (xb, yb) in enumerate(self._loader(x, y, batch_size, shuffle)):
-                xb, yb = xb.to(device), yb.to(device)
-                loss = self.loss_fn(self(xb), yb)
-                if not torch.isfinite(loss):
-                    self.load_state_dict(good)
-                    warnings.warn(f"loss became {loss.item()} at epoch {epoch + 1}, batch "
-                                  f"{step + 1}; training stopped and the weights from the start "
-                                  f"of this epoch were kept. Lower the learning rate or check "
-                                  f"the data.", RuntimeWarning, stacklevel=2)
-                    self.stop_training = True
-                    break
-                self.optimizer.zero_grad()
-                loss.backward()
-                self.optimizer.step()
-                total, seen = total + loss.item() * len(xb), seen + len(xb)
-                for cb in cbs:
-                    cb.on_batch_end(step, {"loss": loss.item()})
-            if self.stop_training and seen == 0:
-                break
-            logs = {"loss": total / max(seen, 1)}
-            if validation_data is not None:
-                val = self.evaluate(*validation_data, batch_size=batch_size, return_dict=True)
-                logs |= {f"val_{k}": v for k, v in val.items()}
-            for cb in cbs:
-                cb.on_epoch_end(epoch, logs)
-            if verbose:
-                print(f"Epoch {epoch + 1}/{epochs} - " +
-                      " - ".join(f"{k}: {v:.4f}" for k, v in logs.items()))
-            if self.stop_training:
-                break
-        for cb in cbs:
-            cb.on_train_end()
-        return history
+        return run_fit(self, x, y, batch_size=batch_size, epochs=epochs, verbose=verbose,
+                       callbacks=callbacks, validation_data=validation_data, shuffle=shuffle,
+                       seed=seed, resume_from=resume_from)
 
     def evaluate(self, x, y=None, batch_size: int = 32, return_dict: bool = False):
         """Loss (and metrics) over the data: a float, a list, or a dict."""

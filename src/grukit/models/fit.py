@@ -1,0 +1,138 @@
+"""The training loop behind ``Sequential.fit``: seeded epoch order, callbacks, NaN guard,
+resumable checkpoints, and DistributedDataParallel when launched under ``torchrun``.
+
+Epoch e visits the samples in ``randperm(n)`` drawn from a generator seeded with
+``seed + e`` (the order ``DistributedSampler`` uses), so a resumed run, or a ``torchrun`` run
+whose ranks each take a slice of every global batch, sees exactly the batches of an
+uninterrupted single-process run with the same seed.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import sys
+import warnings
+
+import torch
+import torch.distributed as dist
+
+from .callbacks import History, ProgressBar, is_main_process
+
+
+def _distributed() -> tuple[int, int, bool]:
+    """(rank, world size, whether fit started the process group) under torchrun."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world <= 1:
+        return 0, 1, False
+    started = not dist.is_initialized()
+    if started:
+        dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+    return dist.get_rank(), dist.get_world_size(), started
+
+
+def _device(rank: int) -> torch.device:
+    if torch.cuda.is_available():
+        return torch.device("cuda", int(os.environ.get("LOCAL_RANK", rank)) %
+                            torch.cuda.device_count())
+    return torch.device("cpu")
+
+
+def run_fit(model, x, y, *, batch_size, epochs, verbose, callbacks, validation_data, shuffle,
+            seed, resume_from) -> History:
+    from torch.utils.data import DataLoader, Dataset, DistributedSampler, TensorDataset
+
+    rank, world, started = _distributed()
+    device = _device(rank)
+    model.to(device)
+    if isinstance(x, DataLoader):  # its dataset and batch size; the order is fit's own
+        dataset, batch_size = x.dataset, x.batch_size or batch_size
+    else:
+        dataset = x if isinstance(x, Dataset) else TensorDataset(x, y)
+    if batch_size % world:
+        raise ValueError(f"batch_size={batch_size} must divide by the {world} processes: each "
+                         f"takes batch_size / world_size samples of every global batch.")
+    if seed is None:
+        seed = int(torch.randint(0, 2**31 - 1, ()).item())
+    start_epoch, skip = 0, 0
+    if resume_from is not None:
+        from .saving import read_checkpoint
+
+        state = read_checkpoint(resume_from)
+        if json.loads(state["config"]) != model.get_config():
+            raise ValueError(f"{resume_from!r} was written by another architecture; resume it "
+                             f"with the model it was saved from.")
+        model.load_state_dict(state["model"])
+        model.optimizer.load_state_dict(state["optimizer"])
+        torch.set_rng_state(state["rng"])
+        start_epoch, skip = state["epoch"], state["batch"]
+        seed = state.get("seed", seed)
+    model._seed = seed
+    train_model = model
+    if world > 1:
+        train_model = torch.nn.parallel.DistributedDataParallel(
+            model, device_ids=[device.index] if device.type == "cuda" else None)
+    history = History()
+    main = is_main_process()
+    verbose = (1 if sys.stdout.isatty() else 2) if verbose == "auto" else verbose
+    verbose = verbose if main else 0
+    local_batch = batch_size // world
+    steps = -(-len(dataset) // batch_size)
+    cbs = [history] + list(callbacks or [])
+    if verbose == 1 and sys.stdout.isatty():
+        cbs.append(ProgressBar(epochs, steps))
+    for cb in cbs:
+        cb.model = model
+    model.stop_training = False
+    for cb in cbs:
+        cb.on_train_begin()
+    for epoch in range(start_epoch, epochs):
+        model._epoch = epoch
+        sampler = DistributedSampler(dataset, num_replicas=world, rank=rank, shuffle=shuffle,
+                                     seed=seed, drop_last=False)
+        sampler.set_epoch(epoch)
+        loader = DataLoader(dataset, batch_size=local_batch, sampler=sampler)
+        for cb in cbs:
+            cb.on_epoch_begin(epoch)
+        good = copy.deepcopy(model.state_dict())  # restored if the loss goes NaN
+        model.train()
+        total, seen, nan_at = 0.0, 0, None
+        for step, (xb, yb) in enumerate(loader):
+            if epoch == start_epoch and step < skip:
+                continue  # done before the checkpoint this run resumed from
+            xb, yb = xb.to(device), yb.to(device)
+            loss = model.loss_fn(train_model(xb), yb)
+            if not torch.isfinite(loss):
+                nan_at = (step, loss.item())
+                break
+            model.optimizer.zero_grad()
+            loss.backward()
+            model.optimizer.step()
+            total, seen = total + loss.item() * len(xb), seen + len(xb)
+            for cb in cbs:
+                cb.on_batch_end(step, {"loss": loss.item()})
+        if nan_at is not None:
+            model.load_state_dict(good)
+            warnings.warn(f"loss became {nan_at[1]} at epoch {epoch + 1}, batch {nan_at[0] + 1};"
+                          f" training stopped and the weights from the start of this epoch were "
+                          f"kept. Lower the learning rate or check the data.", RuntimeWarning,
+                          stacklevel=3)
+            break
+        logs = {"loss": total / max(seen, 1)}
+        if validation_data is not None:
+            val = model.evaluate(*validation_data, batch_size=batch_size, return_dict=True)
+            logs |= {f"val_{k}": v for k, v in val.items()}
+        for cb in cbs:
+            cb.on_epoch_end(epoch, logs)
+        if verbose == 2:
+            print(f"Epoch {epoch + 1}/{epochs} - " +
+                  " - ".join(f"{k}: {v:.4f}" for k, v in logs.items()))
+        if model.stop_training:
+            break
+    for cb in cbs:
+        cb.on_train_end()
+    if started:  # ranks leave together: none tears down the group under another
+        dist.barrier()
+        dist.destroy_process_group()
+    return history

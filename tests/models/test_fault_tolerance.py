@@ -1,0 +1,104 @@
+"""Checkpoints survive a killed process; resume and torchrun reproduce single-process runs."""
+
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+import torch
+
+from grukit.layers import GRU, Dense
+from grukit.models import CSVLogger, ModelCheckpoint, ReduceLROnPlateau, Sequential
+
+SCRIPT = textwrap.dedent("""
+    import os, signal, sys
+    import numpy as np, torch
+    from grukit.layers import GRU, Dense
+    from grukit.models import Callback, CSVLogger, ModelCheckpoint, Sequential
+
+    mode, ckpt, out = sys.argv[1:4]
+    torch.manual_seed(0)
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(96, 12, 2)).astype("float32")
+    y = x.sum(axis=(1, 2))[:, None].astype("float32")
+    model = Sequential([GRU(8, input_shape=(12, 2)), Dense(1)])
+    model.compile(optimizer="adam", loss="mse")
+
+    class Kill(Callback):
+        def on_batch_end(self, batch, logs=None):
+            if mode == "kill" and self.model._epoch == 1 and batch == 4:
+                os.kill(os.getpid(), signal.SIGKILL)
+
+    rank = os.environ.get("RANK", "0")
+    cbs = [ModelCheckpoint(ckpt, every_n_batches=2), Kill(), CSVLogger(f"{out}.rank{rank}.csv")]
+    epochs = 1 if mode == "ddp" else 3
+    model.fit(x, y, batch_size=16, epochs=epochs, seed=7, verbose=0, callbacks=cbs,
+              resume_from=ckpt if mode == "resume" else None)
+    if rank == "0":
+        torch.save(model.state_dict(), out)
+""")
+
+
+def _run(tmp_path, *args, launcher=None):
+    script = tmp_path / "train.py"
+    script.write_text(SCRIPT)
+    cmd = (launcher or [sys.executable]) + [str(script), *args]
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    return subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
+
+
+def _weights(path):
+    return torch.load(path, weights_only=True)
+
+
+def test_killed_run_resumes_to_the_uninterrupted_weights(tmp_path):
+    full = _run(tmp_path, "full", str(tmp_path / "a.ckpt"), str(tmp_path / "full.pt"))
+    assert full.returncode == 0, full.stderr
+    killed = _run(tmp_path, "kill", str(tmp_path / "b.ckpt"), str(tmp_path / "x.pt"))
+    assert killed.returncode != 0 and (tmp_path / "b.ckpt").exists()  # died mid-epoch
+    assert not list(tmp_path.glob("*.tmp"))  # no half-written file left behind
+    resumed = _run(tmp_path, "resume", str(tmp_path / "b.ckpt"), str(tmp_path / "res.pt"))
+    assert resumed.returncode == 0, resumed.stderr
+    a, b = _weights(tmp_path / "full.pt"), _weights(tmp_path / "res.pt")
+    for k in a:
+        torch.testing.assert_close(b[k], a[k], rtol=0, atol=1e-6)
+
+
+@pytest.mark.skipif(shutil.which("torchrun", path=os.path.dirname(sys.executable)) is None,
+                    reason="torchrun not installed beside this python")
+def test_torchrun_two_processes_match_one_process(tmp_path):
+    torchrun = os.path.join(os.path.dirname(sys.executable), "torchrun")
+    one = _run(tmp_path, "ddp", str(tmp_path / "c1.ckpt"), str(tmp_path / "one.pt"))
+    assert one.returncode == 0, one.stderr
+    two = _run(tmp_path, "ddp", str(tmp_path / "c2.ckpt"), str(tmp_path / "two.pt"),
+               launcher=[torchrun, "--standalone", "--nproc_per_node=2"])
+    assert two.returncode == 0, two.stderr[-3000:]
+    a, b = _weights(tmp_path / "one.pt"), _weights(tmp_path / "two.pt")
+    for k in a:
+        torch.testing.assert_close(b[k], a[k], rtol=0, atol=1e-5)
+    assert (tmp_path / "two.pt.rank0.csv").exists()
+    assert not (tmp_path / "two.pt.rank1.csv").exists()  # only rank 0 writes
+
+
+def test_checkpoint_errors_and_other_callbacks(tmp_path):
+    torch.manual_seed(0)
+    x = np.random.default_rng(1).normal(size=(40, 5, 2)).astype("float32")
+    y = x.mean(axis=(1, 2))[:, None]
+    model = Sequential([GRU(4, input_shape=(5, 2)), Dense(1)])
+    model.compile(optimizer="sgd", loss="mse")
+    log = tmp_path / "log.csv"
+    model.fit(x, y, epochs=3, verbose=0, validation_split=0.25,
+              callbacks=[CSVLogger(str(log)), ModelCheckpoint(str(tmp_path / "m.ckpt")),
+                         ReduceLROnPlateau(patience=0, factor=0.5, monitor="loss")])
+    rows = log.read_text().splitlines()
+    assert rows[0] == "epoch,loss,val_loss" and len(rows) == 4
+    other = Sequential([GRU(6, input_shape=(5, 2)), Dense(1)])
+    other.compile()
+    with pytest.raises(ValueError, match="written by another architecture"):
+        other.fit(x, y, resume_from=str(tmp_path / "m.ckpt"), verbose=0)
+    (tmp_path / "junk.ckpt").write_bytes(b"not a checkpoint")
+    with pytest.raises(ValueError, match="not a readable grukit checkpoint"):
+        model.fit(x, y, resume_from=str(tmp_path / "junk.ckpt"), verbose=0)
