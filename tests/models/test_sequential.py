@@ -166,3 +166,42 @@ def test_dataloader_input():
     hist = model.fit(torch.utils.data.DataLoader(ds, batch_size=16), epochs=2, verbose=0)
     assert len(hist.history["loss"]) == 2
     assert isinstance(model.evaluate(ds), float)
+
+
+def test_go_backwards_matches_keras_and_stateful_carries_state():
+    rng = np.random.default_rng(3)
+    ref = keras.layers.GRU(5, go_backwards=True, return_sequences=True)
+    ref.build((None, 9, 2))
+    ref.set_weights([rng.normal(0, 0.4, w.shape).astype("float32") for w in ref.get_weights()])
+    ours = GRU(5, go_backwards=True, return_sequences=True)
+    x = rng.normal(size=(3, 9, 2)).astype("float32")
+    ours(torch.from_numpy(x))  # builds
+    forward_ref = keras.layers.GRU(5, return_sequences=True)
+    forward_ref.build((None, 9, 2))
+    forward_ref.set_weights(ref.get_weights())
+    ours.rnn.load_state_dict(convert.from_keras(forward_ref).state_dict())
+    want = np.asarray(keras.ops.convert_to_numpy(ref(x)))
+    with torch.no_grad():
+        got = ours(torch.from_numpy(x))[0].numpy()
+    np.testing.assert_allclose(got, want, atol=1e-5)
+
+    torch.manual_seed(0)
+    full = GRU(4, return_sequences=True)
+    part = GRU(4, return_sequences=True, stateful=True)
+    xs = torch.randn(2, 10, 3)
+    with torch.no_grad():
+        y_full = full(xs)[0]
+        part(xs[:, :1])
+        part.rnn.load_state_dict(full.rnn.state_dict())
+        part.reset_states()
+        y_parts = torch.cat([part(xs[:, :6])[0], part(xs[:, 6:])[0]], dim=1)
+    torch.testing.assert_close(y_parts, y_full)
+    with pytest.raises(ValueError, match="carries state for batch 2; got 5"):
+        part(torch.randn(5, 2, 3))
+
+
+def test_return_state_and_lstm_states():
+    layer = LSTM(6, return_sequences=True, return_state=True)
+    (out, h, c), _ = layer(torch.randn(2, 7, 3))
+    assert out.shape == (2, 7, 6) and h.shape == (2, 6) and c.shape == (2, 6)
+    torch.testing.assert_close(out[:, -1], h)
