@@ -136,8 +136,8 @@ def test_errors_name_the_problem():
     x[0, 0, 0] = np.nan
     with pytest.raises(ValueError, match="x contains 1 NaN/Inf"):
         model.fit(x, np.zeros((8, 1)))
-    with pytest.raises(NotImplementedError, match="recurrent_dropout"):
-        GRU(4, recurrent_dropout=0.1)
+    with pytest.raises(ValueError, match=r"recurrent_dropout must be in \[0, 1\)"):
+        GRU(4, recurrent_dropout=1.5)
 
 
 def test_early_stopping_and_nan_loss():
@@ -205,3 +205,46 @@ def test_return_state_and_lstm_states():
     (out, h, c), _ = layer(torch.randn(2, 7, 3))
     assert out.shape == (2, 7, 6) and h.shape == (2, 6) and c.shape == (2, 6)
     torch.testing.assert_close(out[:, -1], h)
+
+
+@pytest.mark.parametrize("cls", [GRU, LSTM])
+def test_recurrent_dropout_masks_the_recurrent_state(cls):
+    torch.manual_seed(0)
+    layer = cls(6, return_sequences=True, recurrent_dropout=0.5)
+    x = torch.randn(3, 8, 2)
+    layer.eval()
+    with torch.no_grad():
+        y_eval = layer(x)[0]
+        torch.testing.assert_close(y_eval, layer.rnn(x)[0])  # off at inference
+    layer.train()
+    y1, y2 = layer(x)[0], layer(x)[0]
+    assert not torch.allclose(y1, y2)  # a fresh mask per call
+    # the first step sees h0 = 0, which no mask changes
+    torch.testing.assert_close(y1[:, 0], y_eval[:, 0])
+    y1.sum().backward()
+    assert layer.rnn.weight_hh_l0.grad is not None
+    with pytest.raises(ValueError, match="no recurrent weights"):
+        from grukit.layers import MinGRU
+
+        MinGRU(4, recurrent_dropout=0.2)
+
+
+def test_state_mask_op_against_manual_masking():
+    from grukit import ops
+
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(2, 4, 3, generator=g, dtype=torch.float64)
+    wi, wh = torch.randn(9, 3, generator=g, dtype=torch.float64), \
+        torch.randn(9, 3, generator=g, dtype=torch.float64)
+    mask = torch.tensor([[2.0, 0.0, 2.0], [0.0, 2.0, 2.0]], dtype=torch.float64)
+    y, _ = ops.gru(x, wi, wh, state_mask=mask)
+    h = torch.zeros(2, 3, dtype=torch.float64)
+    for t in range(4):  # Keras: W_hh applied to h ⊙ mask, the update uses h
+        gi, gh = x[:, t] @ wi.T, (h * mask) @ wh.T
+        r = torch.sigmoid(gi[:, :3] + gh[:, :3])
+        z = torch.sigmoid(gi[:, 3:6] + gh[:, 3:6])
+        n = torch.tanh(gi[:, 6:] + r * gh[:, 6:])
+        h = (1 - z) * n + z * h
+        torch.testing.assert_close(y[:, t], h)
+    name, skipped = ops.dispatch.explain("gru", "auto", x=x, state_mask=mask)
+    assert name == "reference" and "recurrent dropout" in skipped["cpu"]

@@ -12,12 +12,14 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from .. import nn as gnn
+from .. import ops
 from ..ops._seq import reverse_within
 from .core import Layer, register
 
 
 class _Recurrent(Layer):
     _module = gnn.GRU
+    _op = None  # the grukit.ops function for recurrent dropout (set by each subclass)
 
     def __init__(self, units: int, *, return_sequences: bool = False,
                  return_state: bool = False, go_backwards: bool = False,
@@ -27,12 +29,13 @@ class _Recurrent(Layer):
         cls = type(self).__name__
         if not isinstance(units, int) or units < 1:
             raise ValueError(f"{cls}: units must be a positive integer; got {units!r}.")
-        if recurrent_dropout:
-            raise NotImplementedError(
-                f"{cls}: recurrent_dropout needs a fresh mask on the state inside every step, "
-                f"which the fused kernels do not apply; use dropout (on the inputs) instead.")
-        if not 0 <= dropout < 1:
-            raise ValueError(f"{cls}: dropout must be in [0, 1); got {dropout!r}.")
+        for arg, rate in (("dropout", dropout), ("recurrent_dropout", recurrent_dropout)):
+            if not 0 <= rate < 1:
+                raise ValueError(f"{cls}: {arg} must be in [0, 1); got {rate!r}.")
+        if recurrent_dropout and self._op is None:
+            raise ValueError(f"{cls} has no recurrent weights, so recurrent_dropout does not "
+                             f"apply; use dropout.")
+        self.recurrent_dropout = recurrent_dropout
         self.units, self.return_sequences, self.return_state = units, return_sequences, \
             return_state
         self.go_backwards, self.stateful, self.dropout = go_backwards, stateful, dropout
@@ -65,7 +68,10 @@ class _Recurrent(Layer):
             raise ValueError(f"{type(self).__name__}(stateful=True) carries state for batch "
                              f"{_batch(hx)}; got {x.shape[0]}. Keep the batch size fixed or "
                              f"call reset_states().")
-        y, h = self.rnn(x, hx, lengths=lengths)  # (B, T, D·H), state
+        if self.recurrent_dropout and self.training:
+            y, h = self._run_with_recurrent_dropout(x, hx, lengths)
+        else:
+            y, h = self.rnn(x, hx, lengths=lengths)  # (B, T, D·H), state
         if self.stateful:
             self._state = tuple(s.detach() for s in h) if isinstance(h, tuple) else h.detach()
         if self.return_sequences:
@@ -77,10 +83,29 @@ class _Recurrent(Layer):
             return [out] + [s[-1] for s in states], lengths
         return out, (lengths if self.return_sequences else None)
 
+    def _run_with_recurrent_dropout(self, x: Tensor, hx, lengths: Tensor | None):
+        """Keras' recurrent_dropout: one mask per sequence on the state fed to the recurrent
+        weights (Gal & Ghahramani 2016), through the reference op (the fused kernels have no
+        per-step mask), direction by direction of this one-layer module."""
+        keep = 1.0 - self.recurrent_dropout
+        outs, finals = [], []
+        for d in range(self.rnn.num_directions):
+            p = self.rnn.layer_params(0, d)
+            mask = torch.bernoulli(x.new_full((x.shape[0], self.units), keep)) / keep
+            state = None if hx is None else (
+                tuple(h[d] for h in hx) if isinstance(hx, tuple) else hx[d])
+            y, h = self._op(x, p, state, lengths, d == 1, mask)
+            outs.append(y)
+            finals.append(h if isinstance(h, tuple) else (h,))
+        y = torch.cat(outs, dim=2)  # (B, T, D·H)
+        stacked = [torch.stack([f[i] for f in finals]) for i in range(len(finals[0]))]
+        return y, (tuple(stacked) if len(stacked) == 2 else stacked[0])
+
     def _config(self):
         return {"units": self.units, "return_sequences": self.return_sequences,
                 "return_state": self.return_state, "go_backwards": self.go_backwards,
-                "stateful": self.stateful, "dropout": self.dropout}
+                "stateful": self.stateful, "dropout": self.dropout,
+                "recurrent_dropout": self.recurrent_dropout}
 
 
 def _batch(h) -> int:
@@ -104,6 +129,11 @@ class GRU(_Recurrent):
     def _module_kwargs(self):
         return {"reset_after": self.reset_after}
 
+    def _op(self, x, p, state, lengths, reverse, mask):
+        return ops.gru(x, p["weight_ih"], p["weight_hh"], p["bias_ih"], p["bias_hh"], h0=state,
+                       lengths=lengths, reverse=reverse, state_mask=mask,
+                       reset_after=self.reset_after)
+
     def _config(self):
         return super()._config() | {"reset_after": self.reset_after}
 
@@ -117,6 +147,10 @@ class LSTM(_Recurrent):
 
     def _module_kwargs(self):
         return {"forget_bias": 1.0}
+
+    def _op(self, x, p, state, lengths, reverse, mask):
+        return ops.lstm(x, p["weight_ih"], p["weight_hh"], p["bias_ih"], p["bias_hh"], h0=state,
+                        lengths=lengths, reverse=reverse, state_mask=mask)
 
 
 @register
@@ -132,6 +166,11 @@ class SimpleRNN(_Recurrent):
     def _module_kwargs(self):
         return {"nonlinearity": self.activation}
 
+    def _op(self, x, p, state, lengths, reverse, mask):
+        return ops.rnn(x, p["weight_ih"], p["weight_hh"], p["bias_ih"], p["bias_hh"], h0=state,
+                       lengths=lengths, reverse=reverse, state_mask=mask,
+                       nonlinearity=self.activation)
+
     def _config(self):
         return super()._config() | {"activation": self.activation}
 
@@ -140,7 +179,7 @@ class SimpleRNN(_Recurrent):
 class MinGRU(_Recurrent):
     """minGRU (Feng et al. 2024) on ``grukit.nn.MinGRU``."""
 
-    _module = gnn.MinGRU
+    _module = gnn.MinGRU  # no recurrent weights: recurrent_dropout does not apply
 
 
 @register

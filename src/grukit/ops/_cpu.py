@@ -23,8 +23,10 @@ def _numba_missing() -> str | None:
     return None
 
 
-def why_not(x: Tensor, **_: object) -> str | None:
+def why_not(x: Tensor, state_mask: Tensor | None = None, **_: object) -> str | None:
     """None when the fused CPU kernels can serve a call on x, else the reason."""
+    if state_mask is not None:
+        return "state_mask (recurrent dropout) is served by the reference only."
     if x.device.type != "cpu":
         return f"x is on {x.device}; the cpu backend serves CPU tensors only."
     if x.dtype not in DTYPES:

@@ -29,7 +29,7 @@ def gru(x: Tensor, weight_ih: Tensor, weight_hh: Tensor, bias_ih: Tensor | None 
         bias_hh: Tensor | None = None, *, h0: Tensor | None = None,
         lengths: Tensor | Sequence[int] | None = None, reset_after: bool = True,
         reverse: bool = False, backend: str = "auto",
-        check_finite: bool = False) -> tuple[Tensor, Tensor]:
+        check_finite: bool = False, state_mask: Tensor | None = None) -> tuple[Tensor, Tensor]:
     """One GRU layer over a batch of sequences.
 
     Equations (gate order r, z, n; torch/cuDNN layout), ``reset_after=True``::
@@ -53,6 +53,8 @@ def gru(x: Tensor, weight_ih: Tensor, weight_hh: Tensor, bias_ih: Tensor | None 
         reverse: run from each sequence's own last step back to step 0.
         backend: "auto" or a name from ``grukit.ops.dispatch.backends("gru")``.
         check_finite: raise a ``ValueError`` if x holds NaN or Inf.
+        state_mask: (B, H) multiplier of the state fed to the recurrent weights (variational
+            recurrent dropout, as Keras' ``recurrent_dropout``); reference backend only.
 
     Returns:
         y (B, T, H) and h_n (B, H).
@@ -72,6 +74,10 @@ def gru(x: Tensor, weight_ih: Tensor, weight_hh: Tensor, bias_ih: Tensor | None 
         check_state(h0, "h0", batch, hidden, x, op)
     if check_finite:
         _check_finite(x, "x", op)
-    fn = dispatch.select(op, backend, x=x, h0=h0, lengths=lens, reset_after=reset_after)
+    extra = {} if state_mask is None else {"state_mask": state_mask}
+    if state_mask is not None:
+        check_state(state_mask, "state_mask", batch, hidden, x, op)
+    fn = dispatch.select(op, backend, x=x, h0=h0, lengths=lens, reset_after=reset_after,
+                         **extra)
     return fn(x, weight_ih, weight_hh, bias_ih, bias_hh, h0=h0, lengths=lens,
-              reset_after=reset_after, reverse=reverse)
+              reset_after=reset_after, reverse=reverse, **extra)

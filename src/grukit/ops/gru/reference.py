@@ -22,34 +22,40 @@ from .._seq import masked_loop, run_directed
 
 
 def gru_step(gi: Tensor, h: Tensor, weight_hh: Tensor, bias_hh: Tensor | None,
-             reset_after: bool) -> Tensor:
-    """One step from the input projection gi = W_ih x + b_ih (B, 3H) and the state h (B, H)."""
+             reset_after: bool, state_mask: Tensor | None = None) -> Tensor:
+    """One step from the input projection gi = W_ih x + b_ih (B, 3H) and the state h (B, H).
+
+    ``state_mask`` (B, H) multiplies the state fed to W_hh only (variational recurrent
+    dropout, Gal & Ghahramani 2016, as Keras' ``recurrent_dropout``); the update uses h.
+    """
     hidden = h.shape[1]
+    hm = h if state_mask is None else h * state_mask
     gi_r, gi_z, gi_n = gi.split(hidden, dim=1)  # 3 × (B, H)
     if reset_after:
-        gh = F.linear(h, weight_hh, bias_hh)  # (B, 3H)
+        gh = F.linear(hm, weight_hh, bias_hh)  # (B, 3H)
         gh_r, gh_z, gh_n = gh.split(hidden, dim=1)
         r = torch.sigmoid(gi_r + gh_r)
         z = torch.sigmoid(gi_z + gh_z)
         n = torch.tanh(gi_n + r * gh_n)
     else:
         w_rz, w_n = weight_hh.split((2 * hidden, hidden), dim=0)  # (2H, H), (H, H)
-        gh_r, gh_z = F.linear(h, w_rz).split(hidden, dim=1)
+        gh_r, gh_z = F.linear(hm, w_rz).split(hidden, dim=1)
         r = torch.sigmoid(gi_r + gh_r)
         z = torch.sigmoid(gi_z + gh_z)
-        n = torch.tanh(gi_n + F.linear(r * h, w_n))
+        n = torch.tanh(gi_n + F.linear(r * hm, w_n))
     return (1 - z) * n + z * h
 
 
 def gru_reference(x: Tensor, weight_ih: Tensor, weight_hh: Tensor, bias_ih: Tensor | None,
                   bias_hh: Tensor | None, *, h0: Tensor, lengths: Tensor | None,
-                  reset_after: bool, reverse: bool) -> tuple[Tensor, Tensor]:
+                  reset_after: bool, reverse: bool,
+                  state_mask: Tensor | None = None) -> tuple[Tensor, Tensor]:
     """x (B, T, I), h0 (B, H) -> y (B, T, H), h_n (B, H). Inputs are already validated."""
 
     def run(xs: Tensor) -> tuple[Tensor, tuple[Tensor, ...]]:
         gi = F.linear(xs, weight_ih, bias_ih)  # (B, T, 3H)
         return masked_loop(
-            lambda g, s: (gru_step(g, s[0], weight_hh, bias_hh, reset_after),),
+            lambda g, s: (gru_step(g, s[0], weight_hh, bias_hh, reset_after, state_mask),),
             gi, (h0,), lengths)
 
     y, (h_n,) = run_directed(run, x, lengths, reverse)

@@ -39,7 +39,8 @@ def lstm(x: Tensor, weight_ih: Tensor, weight_hh: Tensor, bias_ih: Tensor | None
          h0: tuple[Tensor, Tensor] | None = None,
          lengths: Tensor | Sequence[int] | None = None, reverse: bool = False,
          backend: str = "auto",
-         check_finite: bool = False) -> tuple[Tensor, tuple[Tensor, Tensor]]:
+         check_finite: bool = False,
+         state_mask: Tensor | None = None) -> tuple[Tensor, tuple[Tensor, Tensor]]:
     """One LSTM layer over a batch of sequences (torch layout, gate order i, f, g, o)::
 
         c' = σ(f) ⊙ c + σ(i) ⊙ tanh(g)
@@ -51,7 +52,7 @@ def lstm(x: Tensor, weight_ih: Tensor, weight_hh: Tensor, bias_ih: Tensor | None
         x: (B, T, I).  weight_ih: (4H, I).  weight_hh: (4H, P) with P = H without projection.
         bias_ih, bias_hh: (4H,) or None.  weight_hr: (P, H) projection or None.
         h0: (h0 (B, P), c0 (B, H)) or None for zeros.
-        lengths, reverse, backend, check_finite: as in ``grukit.ops.gru``.
+        lengths, reverse, backend, check_finite, state_mask: as in ``grukit.ops.gru``.
 
     Returns:
         y (B, T, P) and (h_n (B, P), c_n (B, H)).
@@ -80,6 +81,9 @@ def lstm(x: Tensor, weight_ih: Tensor, weight_hh: Tensor, bias_ih: Tensor | None
         h0 = (h0[0], h0[1])
     if check_finite:
         _check_finite(x, "x", op)
-    fn = dispatch.select(op, backend, x=x, h0=h0, lengths=lens, weight_hr=weight_hr)
+    extra = {} if state_mask is None else {"state_mask": state_mask}
+    if state_mask is not None:
+        check_state(state_mask, "state_mask", batch, out, x, op)
+    fn = dispatch.select(op, backend, x=x, h0=h0, lengths=lens, weight_hr=weight_hr, **extra)
     return fn(x, weight_ih, weight_hh, bias_ih, bias_hh, h0=h0, lengths=lens,
-              weight_hr=weight_hr, reverse=reverse)
+              weight_hr=weight_hr, reverse=reverse, **extra)

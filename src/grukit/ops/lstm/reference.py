@@ -18,9 +18,11 @@ from .._seq import masked_loop, run_directed
 
 
 def lstm_step(gi: Tensor, h: Tensor, c: Tensor, weight_hh: Tensor, bias_hh: Tensor | None,
-              weight_hr: Tensor | None) -> tuple[Tensor, Tensor]:
-    """gi = W_ih x + b_ih (B, 4H); h (B, P or H); c (B, H) -> (h', c')."""
-    gates = gi + F.linear(h, weight_hh, bias_hh)  # (B, 4H)
+              weight_hr: Tensor | None, state_mask: Tensor | None = None) -> tuple[Tensor, Tensor]:
+    """gi = W_ih x + b_ih (B, 4H); h (B, P or H); c (B, H) -> (h', c'). ``state_mask``
+    multiplies h before W_hh (recurrent dropout)."""
+    hm = h if state_mask is None else h * state_mask
+    gates = gi + F.linear(hm, weight_hh, bias_hh)  # (B, 4H)
     i, f, g, o = gates.chunk(4, dim=1)  # 4 × (B, H)
     c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
     h = torch.sigmoid(o) * torch.tanh(c)  # (B, H)
@@ -32,13 +34,14 @@ def lstm_step(gi: Tensor, h: Tensor, c: Tensor, weight_hh: Tensor, bias_hh: Tens
 def lstm_reference(x: Tensor, weight_ih: Tensor, weight_hh: Tensor, bias_ih: Tensor | None,
                    bias_hh: Tensor | None, *, h0: tuple[Tensor, Tensor],
                    lengths: Tensor | None, weight_hr: Tensor | None,
-                   reverse: bool) -> tuple[Tensor, tuple[Tensor, Tensor]]:
+                   reverse: bool,
+                   state_mask: Tensor | None = None) -> tuple[Tensor, tuple[Tensor, Tensor]]:
     """x (B, T, I), h0 = (h (B, P), c (B, H)) -> y (B, T, P), (h_n, c_n)."""
 
     def run(xs: Tensor) -> tuple[Tensor, tuple[Tensor, ...]]:
         gi = F.linear(xs, weight_ih, bias_ih)  # (B, T, 4H)
         return masked_loop(
-            lambda g, s: lstm_step(g, s[0], s[1], weight_hh, bias_hh, weight_hr),
+            lambda g, s: lstm_step(g, s[0], s[1], weight_hh, bias_hh, weight_hr, state_mask),
             gi, h0, lengths)
 
     y, (h_n, c_n) = run_directed(run, x, lengths, reverse)

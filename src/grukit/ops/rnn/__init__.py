@@ -29,13 +29,13 @@ def rnn(x: Tensor, weight_ih: Tensor, weight_hh: Tensor, bias_ih: Tensor | None 
         bias_hh: Tensor | None = None, *, h0: Tensor | None = None,
         lengths: Tensor | Sequence[int] | None = None, nonlinearity: str = "tanh",
         reverse: bool = False, backend: str = "auto",
-        check_finite: bool = False) -> tuple[Tensor, Tensor]:
+        check_finite: bool = False, state_mask: Tensor | None = None) -> tuple[Tensor, Tensor]:
     """One Elman RNN layer: ``h' = act(W_ih x + b_ih + W_hh h + b_hh)``, act tanh or relu.
 
     Args:
         x: (B, T, I).  weight_ih: (H, I).  weight_hh: (H, H).  bias_ih, bias_hh: (H,) or None.
         nonlinearity: "tanh" or "relu".
-        h0, lengths, reverse, backend, check_finite: as in ``grukit.ops.gru``.
+        h0, lengths, reverse, backend, check_finite, state_mask: as in ``grukit.ops.gru``.
 
     Returns:
         y (B, T, H) and h_n (B, H).
@@ -53,6 +53,10 @@ def rnn(x: Tensor, weight_ih: Tensor, weight_hh: Tensor, bias_ih: Tensor | None 
         check_state(h0, "h0", batch, hidden, x, op)
     if check_finite:
         _check_finite(x, "x", op)
-    fn = dispatch.select(op, backend, x=x, h0=h0, lengths=lens, nonlinearity=nonlinearity)
+    extra = {} if state_mask is None else {"state_mask": state_mask}
+    if state_mask is not None:
+        check_state(state_mask, "state_mask", batch, hidden, x, op)
+    fn = dispatch.select(op, backend, x=x, h0=h0, lengths=lens, nonlinearity=nonlinearity,
+                         **extra)
     return fn(x, weight_ih, weight_hh, bias_ih, bias_hh, h0=h0, lengths=lens,
-              nonlinearity=nonlinearity, reverse=reverse)
+              nonlinearity=nonlinearity, reverse=reverse, **extra)

@@ -12,20 +12,22 @@ ACTIVATIONS = {"tanh": torch.tanh, "relu": torch.relu}
 
 
 def rnn_step(gi: Tensor, h: Tensor, weight_hh: Tensor, bias_hh: Tensor | None,
-             nonlinearity: str) -> Tensor:
-    """gi = W_ih x + b_ih (B, H); h (B, H) -> h' (B, H)."""
-    return ACTIVATIONS[nonlinearity](gi + F.linear(h, weight_hh, bias_hh))
+             nonlinearity: str, state_mask: Tensor | None = None) -> Tensor:
+    """gi = W_ih x + b_ih (B, H); h (B, H) -> h' (B, H); ``state_mask`` multiplies h first."""
+    hm = h if state_mask is None else h * state_mask
+    return ACTIVATIONS[nonlinearity](gi + F.linear(hm, weight_hh, bias_hh))
 
 
 def rnn_reference(x: Tensor, weight_ih: Tensor, weight_hh: Tensor, bias_ih: Tensor | None,
                   bias_hh: Tensor | None, *, h0: Tensor, lengths: Tensor | None,
-                  nonlinearity: str, reverse: bool) -> tuple[Tensor, Tensor]:
+                  nonlinearity: str, reverse: bool,
+                  state_mask: Tensor | None = None) -> tuple[Tensor, Tensor]:
     """x (B, T, I), h0 (B, H) -> y (B, T, H), h_n (B, H)."""
 
     def run(xs: Tensor) -> tuple[Tensor, tuple[Tensor, ...]]:
         gi = F.linear(xs, weight_ih, bias_ih)  # (B, T, H)
         return masked_loop(
-            lambda g, s: (rnn_step(g, s[0], weight_hh, bias_hh, nonlinearity),),
+            lambda g, s: (rnn_step(g, s[0], weight_hh, bias_hh, nonlinearity, state_mask),),
             gi, (h0,), lengths)
 
     y, (h_n,) = run_directed(run, x, lengths, reverse)
