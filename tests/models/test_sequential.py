@@ -248,3 +248,17 @@ def test_state_mask_op_against_manual_masking():
         torch.testing.assert_close(y[:, t], h)
     name, skipped = ops.dispatch.explain("gru", "auto", x=x, state_mask=mask)
     assert name == "reference" and "recurrent dropout" in skipped["cpu"]
+
+
+def test_progress_bar_runs_and_is_off_without_a_terminal(capsys):
+    from grukit.models import ProgressBar
+
+    x, y = _sine(64)
+    model = Sequential([GRU(4, input_shape=(30, 1)), Dense(1)])
+    model.compile()
+    bar = ProgressBar(epochs=1, steps=2)
+    model.fit(x, y, epochs=1, batch_size=32, verbose=0, callbacks=[bar])
+    assert bar.progress.tasks[0].completed == 2
+    capsys.readouterr()
+    model.fit(x, y, epochs=1, batch_size=32, verbose=1)  # stdout here is not a terminal
+    assert "━" not in capsys.readouterr().out
