@@ -160,12 +160,13 @@ class Sequential(nn.Module):
                              f"the model expects (samples, {', '.join(map(str, shape))}).")
         return x, y
 
-    def _loader(self, x, y, batch_size, shuffle):
+    def _loader(self, x, y, batch_size):
+        """Batches in order (evaluate, predict)."""
         if isinstance(x, torch.utils.data.DataLoader):
             return x
         if isinstance(x, torch.utils.data.Dataset):
-            return torch.utils.data.DataLoader(x, batch_size=batch_size, shuffle=shuffle)
-        return training.batches(x, y, batch_size, shuffle)
+            return torch.utils.data.DataLoader(x, batch_size=batch_size)
+        return training.batches(x, y, batch_size)
 
     def _metrics(self, pred, target) -> dict[str, float]:
         out = {"loss": float(self.loss_fn(pred, target))}
@@ -205,7 +206,7 @@ class Sequential(nn.Module):
         preds, targets = [], []
         self.eval()
         with torch.no_grad():
-            for xb, yb in self._loader(x, y, batch_size, False):
+            for xb, yb in self._loader(x, y, batch_size):
                 preds.append(self(xb.to(self._device())).cpu())
                 targets.append(yb)
         res = self._metrics(torch.cat(preds), torch.cat(targets))
@@ -220,7 +221,7 @@ class Sequential(nn.Module):
         out = []
         self.eval()
         with torch.no_grad():
-            for xb, _ in self._loader(x, None, batch_size, False):
+            for xb, _ in self._loader(x, None, batch_size):
                 out.append(self(xb.to(self._device())).cpu())
         return torch.cat(out).numpy()
 

@@ -74,10 +74,7 @@ def as_tensor(a, name: str) -> Tensor:
     return t.float() if t.dtype == torch.float64 else t
 
 
-def batches(x: Tensor, y: Tensor | None, batch_size: int, shuffle: bool,
-            generator: torch.Generator | None = None):
-    n = len(x)
-    order = torch.randperm(n, generator=generator) if shuffle else torch.arange(n)
-    for i in range(0, n, batch_size):
-        idx = order[i:i + batch_size]
-        yield x[idx], (None if y is None else y[idx])
+def batches(x: Tensor, y: Tensor | None, batch_size: int):
+    """Consecutive batches, for evaluate and predict (fit draws its own seeded order)."""
+    for i in range(0, len(x), batch_size):
+        yield x[i:i + batch_size], (None if y is None else y[i:i + batch_size])
