@@ -104,8 +104,10 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--steps", type=int, default=20, help="mini-batches per epoch")
     demo.add_argument("--seed", type=int, default=0)
     demo.set_defaults(func=_demo)
+    from .tasks.forecast.cli import add_parsers as add_forecast
     from .tasks.recommend.cli import add_parser as add_recommend
 
+    add_forecast(sub)
     add_recommend(sub)
     return parser
 

@@ -1,0 +1,84 @@
+import json
+
+import numpy as np
+import pytest
+
+from grukit.cli import main
+from grukit.data.series import BUILTIN, load_builtin, read_series_csv
+from grukit.tasks.forecast import Forecaster, ets, scores, seasonal_naive
+
+
+def test_scores_by_hand():
+    history = np.array([1.0, 2.0, 4.0, 7.0])  # one-step naive MAE = (1 + 2 + 3) / 3 = 2
+    s = scores(np.array([8.0, 10.0]), np.array([7.0, 12.0]), history, m=1)
+    assert s["mae"] == pytest.approx(1.5) and s["mase"] == pytest.approx(0.75)
+    assert s["rmse"] == pytest.approx(np.sqrt((1 + 4) / 2))
+    assert s["smape"] == pytest.approx(100 * np.mean([2 / 15, 4 / 22]))
+
+
+def test_baselines():
+    y = np.arange(24, dtype=float) % 12
+    np.testing.assert_array_equal(seasonal_naive(y, 14, 12), np.r_[np.arange(12), 0, 1])
+    trend = 5.0 + 2.0 * np.arange(40)
+    np.testing.assert_allclose(ets(trend, 5, 1), 5.0 + 2.0 * np.arange(40, 45), atol=0.05)
+
+
+def test_forecaster_learns_a_trending_seasonal_series():
+    t = np.arange(240)
+    rng = np.random.default_rng(0)
+    y = 0.05 * t + np.sin(2 * np.pi * t / 12) + 0.05 * rng.standard_normal(len(t))
+    res = Forecaster(horizon=12, epochs=40).backtest(y, season=12, folds=2)
+    assert res["model"]["mase"] < 0.6 * res["seasonal_naive"]["mase"], res["model"]
+    f = Forecaster(horizon=6, epochs=5).fit(y, season=12)
+    assert f.predict().shape == (6,) and f.predict(y[:100]).shape == (6,)
+
+
+def test_builtin_series_beat_seasonal_naive():
+    """The quality bar: on every built-in series, 3-fold backtest, GRU MASE below seasonal
+    naive (BENCHMARKS.md has the seeds and where ETS wins)."""
+    for name, info in BUILTIN.items():
+        s = load_builtin(name)
+        res = Forecaster(horizon=info.horizon).backtest(s.to_numpy(), info.season, folds=3)
+        assert res["model"]["mase"] < res["seasonal_naive"]["mase"], (name, res["model"])
+
+
+def test_csv_errors_are_clear(tmp_path):
+    p = tmp_path / "s.csv"
+    p.write_text("date,value\n2020-01-01,1\n2020-02-01,2\n2020-03-01,x\n")
+    with pytest.raises(ValueError, match=r"target column 'value' has 1 non-numeric value\(s\), "
+                                         r"e.g. 'x'"):
+        read_series_csv(str(p))
+    with pytest.raises(ValueError, match=r"target column 'sales' not found; the columns are "
+                                         r"\['date', 'value'\]"):
+        read_series_csv(str(p), target="sales")
+    p.write_text("date,value\n2020-01-01,1\n2020-01-01,2\n2020-03-01,3\n")
+    with pytest.raises(ValueError, match="1 duplicated timestamp"):
+        read_series_csv(str(p))
+    p.write_text("date,value\n2020-01-01,1\n2020-01-05,2\n2020-03-01,3\n2020-03-02,4\n")
+    with pytest.raises(ValueError, match="irregular"):
+        read_series_csv(str(p))
+    p.write_text("date,value\n2020-01-01,1\n2020-02-01,\n2020-04-01,4\n")
+    with pytest.raises(ValueError, match=r"2 missing value\(s\)"):
+        read_series_csv(str(p), freq="MS")
+    s = read_series_csv(str(p), freq="MS", fill="interpolate")
+    np.testing.assert_allclose(s.to_numpy(), [1, 2, 3, 4])
+    with pytest.raises(ValueError, match="need at least"):
+        Forecaster(horizon=12).fit(np.arange(20.0), season=12)
+    with pytest.raises(ValueError, match="model must be one of"):
+        Forecaster(model="arima")
+
+
+def test_cli_writes_metrics_forecast_and_plot(tmp_path, capsys):
+    out = tmp_path / "out"
+    assert main(["forecast", "--data", "nile", "--folds", "2", "--epochs", "20",
+                 "--output", str(out)]) == 0
+    m = json.loads((out / "metrics.json").read_text())
+    assert set(m["baselines"]) == {"naive", "seasonal_naive", "ets"}
+    for block in [m["model"], *m["baselines"].values()]:
+        assert {"mae", "rmse", "smape", "mase"} <= set(block)
+    csv = (out / "forecast.csv").read_text().splitlines()
+    assert csv[0] == "time,forecast,naive,seasonal_naive,ets" and len(csv) == 11
+    assert (out / "forecast.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "| GRU |" in capsys.readouterr().out
+    assert main(["datasets"]) == 0
+    assert "sunspots" in capsys.readouterr().out
