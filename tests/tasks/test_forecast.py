@@ -82,3 +82,24 @@ def test_cli_writes_metrics_forecast_and_plot(tmp_path, capsys):
     assert "| GRU |" in capsys.readouterr().out
     assert main(["datasets"]) == 0
     assert "sunspots" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("reset_after", [True, False], ids=["reset_after", "reset_before"])
+def test_onnx_export_matches_onnxruntime(tmp_path, reset_after):
+    ort = pytest.importorskip("onnxruntime")
+    y = load_builtin("nile").to_numpy()
+    f = Forecaster(horizon=10, epochs=10).fit(y, season=1)
+    if not reset_after:  # the textbook GRU: linear_before_reset=0 in ONNX
+        from grukit.layers import GRU
+        from grukit.models import Sequential
+
+        f.net = Sequential([GRU(32, input_shape=(12, 2), reset_after=False), f.net.stack[-1]])
+        f.net.build()
+    path = str(tmp_path / "f.onnx")
+    f.export_onnx(path)
+    session = ort.InferenceSession(path)
+    for end in (60, 80, 100):
+        recent = y[:end]
+        out = session.run(None, {"x": f.inputs(recent)})[0]
+        np.testing.assert_allclose(f.unscale(recent, out), f.predict(recent), atol=1e-5,
+                                   rtol=1e-6)

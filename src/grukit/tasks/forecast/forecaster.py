@@ -106,8 +106,33 @@ class Forecaster:
         lookback = self._lookback(self.season)
         if len(window) < lookback:
             raise ValueError(f"predict needs the last {lookback} values; got {len(window)}.")
-        window = window[-lookback:][None, :]  # (1, lookback)
-        return self.net.predict(self._inputs(window))[0] * self.scale + window[0, -1]
+        return self.unscale(window, self.net.predict(self.inputs(window)))
+
+    def export_onnx(self, path: str) -> None:
+        """Write the fitted network as ONNX (the standard GRU operator, then Gemm).
+
+        The model takes the two-channel windows that ``inputs(recent)`` builds and returns
+        the scaled forecast; ``unscale(recent, output)`` turns it into values. Needs the
+        ``onnx`` package (``pip install grukit[onnx]``); GRU forecasters only.
+        """
+        from .onnx_export import gru_dense_to_onnx
+
+        if not hasattr(self, "net"):
+            raise RuntimeError("fit the Forecaster before export_onnx().")
+        if self.config.model != "gru":
+            raise ValueError(f"export_onnx covers GRU forecasters; this one is "
+                             f"{self.config.model!r}.")
+        gru_layer, dense = self.net.stack[0], self.net.stack[-1]
+        gru_dense_to_onnx(gru_layer.rnn, dense, path, self._lookback(self.season), 2)
+
+    def inputs(self, recent) -> np.ndarray:
+        """Network input (1, lookback, 2) for the window ending at ``recent[-1]``."""
+        window = np.asarray(recent, dtype=np.float64)[-self._lookback(self.season):][None, :]
+        return self._inputs(window)
+
+    def unscale(self, recent, output) -> np.ndarray:
+        """Network output (1, horizon) -> forecast values after ``recent``."""
+        return np.asarray(output, dtype=np.float64)[0] * self.scale + float(recent[-1])
 
     def backtest(self, series, season: int = 1, folds: int = 3) -> dict:
         """Rolling origin over the last ``folds · horizon`` points: refit at each origin,
