@@ -103,3 +103,13 @@ def test_onnx_export_matches_onnxruntime(tmp_path, reset_after):
         out = session.run(None, {"x": f.inputs(recent)})[0]
         np.testing.assert_allclose(f.unscale(recent, out), f.predict(recent), atol=1e-5,
                                    rtol=1e-6)
+
+
+def test_streaming_updates_equal_the_batch_path():
+    y = load_builtin("nile").to_numpy()
+    f = Forecaster(horizon=10, epochs=10).fit(y[:80], season=1)
+    for end in range(81, 101):
+        streamed = f.update(y[end - 1])
+        np.testing.assert_allclose(streamed, f.predict(y[:end]), rtol=0, atol=0)
+    with pytest.raises(ValueError, match="give a finite observation"):
+        f.update(float("nan"))

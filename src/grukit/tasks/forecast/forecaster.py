@@ -108,6 +108,21 @@ class Forecaster:
             raise ValueError(f"predict needs the last {lookback} values; got {len(window)}.")
         return self.unscale(window, self.net.predict(self.inputs(window)))
 
+    def update(self, value: float) -> np.ndarray:
+        """Streaming: take one new observation and return the next ``horizon`` forecasts.
+
+        The carried state is the last ``lookback`` observations (each window is read relative
+        to its own last value, so the network re-reads the window rather than carrying its
+        hidden state); the result equals ``predict`` on the whole series so far.
+        """
+        if not hasattr(self, "net"):
+            raise RuntimeError("fit the Forecaster before update().")
+        value = float(value)
+        if not np.isfinite(value):
+            raise ValueError(f"update got {value}; give a finite observation.")
+        self.last = np.append(self.last, value)[-self._lookback(self.season):]
+        return self.predict()
+
     def export_onnx(self, path: str) -> None:
         """Write the fitted network as ONNX (the standard GRU operator, then Gemm).
 
