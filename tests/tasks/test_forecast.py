@@ -113,3 +113,34 @@ def test_streaming_updates_equal_the_batch_path():
         np.testing.assert_allclose(streamed, f.predict(y[:end]), rtol=0, atol=0)
     with pytest.raises(ValueError, match="give a finite observation"):
         f.update(float("nan"))
+
+
+def test_one_global_model_for_series_of_different_scales():
+    t = np.arange(200)
+    rng = np.random.default_rng(1)
+    small = 10 + np.sin(2 * np.pi * t / 12) + 0.05 * rng.standard_normal(len(t))
+    large = 1000 + 100 * np.cos(2 * np.pi * t / 12) + 5 * rng.standard_normal(len(t))
+    f = Forecaster(horizon=6, epochs=40)
+    res = f.backtest([small, large], season=12, folds=2)
+    assert res["model"]["mase"] < res["seasonal_naive"]["mase"], res["model"]
+    f.fit([small, large], season=12)
+    both = f.predict()
+    assert both.shape == (2, 6)
+    assert 8 < both[0].mean() < 12 and 850 < both[1].mean() < 1150  # each on its own scale
+
+
+def test_covariates_carry_information_the_series_lacks():
+    rng = np.random.default_rng(2)
+    c = rng.standard_normal(400)
+    y = np.r_[0.0, 3 * c[:-1]] + 0.05 * rng.standard_normal(400)  # y_t = 3 c_(t-1)
+    with_cov = Forecaster(horizon=1, lookback=12, epochs=60).backtest(y, 1, folds=3,
+                                                                      covariates=c)
+    without = Forecaster(horizon=1, lookback=12, epochs=60).backtest(y, 1, folds=3)
+    assert with_cov["model"]["mase"] < 0.3 * without["model"]["mase"], (with_cov["model"],
+                                                                        without["model"])
+    f = Forecaster(horizon=1, lookback=12, epochs=5).fit(y, 1, covariates=c)
+    with pytest.raises(ValueError, match="fitted with 1 covariate"):
+        f.predict(y[:50])
+    assert f.predict(y[:50], c[:50]).shape == (1,)
+    with pytest.raises(ValueError, match="400 points but its covariates have 399 rows"):
+        Forecaster().fit(y, 1, covariates=c[:-1])
