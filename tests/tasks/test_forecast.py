@@ -144,3 +144,22 @@ def test_covariates_carry_information_the_series_lacks():
     assert f.predict(y[:50], c[:50]).shape == (1,)
     with pytest.raises(ValueError, match="400 points but its covariates have 399 rows"):
         Forecaster().fit(y, 1, covariates=c[:-1])
+
+
+def test_cli_on_a_csv_file_and_its_errors(tmp_path, capsys):
+    t = np.arange(120)
+    dates = [f"{2000 + i // 12}-{i % 12 + 1:02d}-01" for i in t]
+    values = 50 + 0.2 * t + 5 * np.sin(2 * np.pi * t / 12)
+    p = tmp_path / "sales.csv"
+    p.write_text("month,units,other\n" + "".join(f"{d},{v:.4f},0\n"
+                                                 for d, v in zip(dates, values, strict=True)))
+    out = tmp_path / "out"
+    assert main(["forecast", "--data", str(p), "--time-column", "month", "--target", "units",
+                 "--folds", "2", "--epochs", "20", "--output", str(out)]) == 0
+    m = json.loads((out / "metrics.json").read_text())
+    assert m["horizon"] == 12 and m["series"] == "units"  # monthly: season and horizon 12
+    capsys.readouterr()
+    assert main(["forecast", "--data", str(p), "--target", "sales"]) == 2
+    err = capsys.readouterr().err
+    assert "target column 'sales' not found; the columns are ['month', 'units', 'other']" in err
+    assert "Traceback" not in err

@@ -91,7 +91,13 @@ def read_series_csv(path: str, time_column: str | None = None, target: str | Non
     if dups:
         raise ValueError(f"{path!r}: {dups} duplicated timestamp(s) in {time_column!r}, e.g. "
                          f"{s.index[s.index.duplicated()][0]}; aggregate them first.")
-    freq = freq or pd.infer_freq(s.index)
+    if freq is None:
+        import warnings
+
+        with warnings.catch_warnings():  # pandas 3 announces a change of return type here
+            warnings.simplefilter("ignore")
+            inferred = pd.infer_freq(s.index)
+        freq = None if inferred is None else pd.tseries.frequencies.to_offset(inferred)
     if freq is None:
         raise ValueError(f"{path!r}: the timestamps are irregular, so no frequency can be "
                          f"inferred; resample them or give --freq.")
