@@ -1,0 +1,257 @@
+"""Training on piano rolls with Chung et al. (2014)'s recipe: RMSProp, gradient-norm
+clipping, Gaussian weight noise during training, early stopping on validation NLL; the
+result is reported from the best-validation weights, evaluated without noise.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+
+import torch
+from torch import Tensor, nn
+
+from .data import pad_batch
+from .model import DEFAULT_HIDDEN, MODELS, PianoRollModel, count_params, nll_sum
+from .noise import noisy_params, weight_noise
+
+OPTIMIZERS = ("rmsprop", "adam")
+
+
+@dataclass
+class MusicConfig:
+    """How to train one model on piano rolls.
+
+    Args:
+        model: "gru", "lstm", "rnn" (tanh) or "mingru".
+        hidden: recurrent units; None takes Chung et al.'s ~20K-parameter sizes (GRU 46,
+            LSTM 36, RNN 100) or 75 for minGRU.
+        lr: learning rate. optimizer: "rmsprop" (the paper's) or "adam".
+        rmsprop_alpha: RMSProp's decay of the squared-gradient average.
+        weight_noise: std of the Gaussian noise on the weights during training (0: none).
+        noise_biases: also put noise on the biases (default: weight matrices only).
+        clip: rescale the gradient to this global norm when it is larger (None: never).
+        max_epochs, patience: stop after ``max_epochs``, or ``patience`` epochs without a
+            lower validation NLL.
+        max_seconds: wall-clock cap on training (validation included); when reached, the
+            epoch under way ends there, is validated, and training stops.
+        batch_size: sequences per update (the paper: 1).
+        forget_bias: LSTM initial forget-gate bias (Jozefowicz et al. 2015).
+        count_first: count frame t = 0 (predicted from the zero frame alone) in the NLL.
+        eval_batch_size: sequences per evaluation batch (padded, lengths masked).
+        num_threads: torch threads during training (None: leave as is).
+        seed: weight init, update order and noise.
+    """
+
+    model: str = "gru"
+    hidden: int | None = None
+    lr: float = 1e-3
+    optimizer: str = "rmsprop"
+    rmsprop_alpha: float = 0.99
+    weight_noise: float = 0.075
+    noise_biases: bool = False
+    clip: float | None = 1.0
+    max_epochs: int = 100
+    patience: int = 10
+    seed: int = 0
+    max_seconds: float | None = None
+    batch_size: int = 1
+    forget_bias: float = 1.0
+    count_first: bool = False
+    eval_batch_size: int = 64
+    num_threads: int | None = None
+
+    def __post_init__(self):
+        if self.model not in MODELS:
+            raise ValueError(f"MusicConfig: model must be one of {MODELS}; got {self.model!r}.")
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"MusicConfig: optimizer must be one of {OPTIMIZERS}; "
+                             f"got {self.optimizer!r}.")
+        if self.hidden is None:
+            self.hidden = DEFAULT_HIDDEN[self.model]
+        for name in ("hidden", "max_epochs", "patience", "batch_size", "eval_batch_size"):
+            v = getattr(self, name)
+            if not isinstance(v, int) or isinstance(v, bool) or v <= 0:
+                raise ValueError(f"MusicConfig: {name} must be a positive integer; got {v!r}.")
+        if not self.lr > 0:
+            raise ValueError(f"MusicConfig: lr must be positive; got {self.lr!r}.")
+        if not self.weight_noise >= 0:
+            raise ValueError(f"MusicConfig: weight_noise must be ≥ 0; got {self.weight_noise!r}.")
+        if self.clip is not None and not self.clip > 0:
+            raise ValueError(f"MusicConfig: clip must be positive or None; got {self.clip!r}.")
+        if self.max_seconds is not None and not self.max_seconds > 0:
+            raise ValueError(f"MusicConfig: max_seconds must be positive or None; "
+                             f"got {self.max_seconds!r}.")
+
+
+@dataclass
+class MusicResult:
+    """What ``train_music`` measured; ``res["key"]`` works as for a dict.
+
+    ``train_curve`` is the NLL of the training updates as measured during each epoch (with
+    weight noise, as the weights move); ``train_nll``/``val_nll``/``test_nll`` are
+    re-evaluated on the best-validation weights without noise. ``epoch_seconds`` times the
+    updates of each epoch, ``eval_seconds`` its validation; ``seconds_to_best`` sums
+    ``epoch_seconds`` up to the best epoch.
+    """
+
+    model_name: str
+    params: int
+    hidden: int
+    epoch_seconds: list[float]
+    eval_seconds: list[float]
+    train_curve: list[float]
+    val_curve: list[float]
+    best_epoch: int
+    seconds_to_best: float
+    total_seconds: float
+    stop_reason: str  # "patience", "max_epochs" or "max_seconds"
+    train_nll: float
+    val_nll: float
+    test_nll: float
+    config: dict = field(default_factory=dict)
+    model: nn.Module | None = field(default=None, repr=False)
+
+    def __getitem__(self, key: str):
+        return getattr(self, key)
+
+    def to_dict(self) -> dict:
+        """Every field but the model, JSON-serialisable."""
+        return {k: v for k, v in asdict(self).items() if k != "model"}
+
+
+def evaluate_nll(model: nn.Module, rolls: list[Tensor], batch_size: int = 64,
+                 count_first: bool = False) -> float:
+    """NLL per time step (nats) of ``model`` on ``rolls``, in eval mode, without grad."""
+    was = model.training
+    model.eval()
+    total, steps = 0.0, 0
+    order = sorted(range(len(rolls)), key=lambda i: rolls[i].shape[0])  # less padding
+    with torch.no_grad():
+        for s in range(0, len(order), batch_size):
+            x, lengths = pad_batch([rolls[i] for i in order[s:s + batch_size]])  # (B, T, 88)
+            logits = model(x, lengths)  # (B, T, 88)
+            tot, n = nll_sum(logits, x, lengths, count_first)
+            total, steps = total + float(tot.detach()), steps + n
+    model.train(was)
+    if steps == 0:
+        raise ValueError("these sequences have no frames to predict; give sequences of more "
+                         "than one step (or count_first=True).")
+    return total / steps
+
+
+def _optimizer(cfg: MusicConfig, params) -> torch.optim.Optimizer:
+    if cfg.optimizer == "adam":
+        return torch.optim.Adam(params, lr=cfg.lr, foreach=True)
+    return torch.optim.RMSprop(params, lr=cfg.lr, alpha=cfg.rmsprop_alpha, foreach=True)
+
+
+def train_music(data: dict[str, list[Tensor]], cfg: MusicConfig | None = None,
+                on_epoch: Callable[[int, float, float], None] | None = None) -> MusicResult:
+    """Train ``cfg.model`` on ``data["train"]``, early-stop on ``data["valid"]``, and
+    report NLL per time step of the best-validation weights on all three splits.
+
+    ``data`` is what ``load_piano_rolls`` returns. ``on_epoch(epoch, train_nll, val_nll)``
+    is called after each epoch (epoch 1-based). The trained model is ``result.model``.
+    """
+    cfg = cfg or MusicConfig()
+    missing = [s for s in ("train", "valid", "test") if not data.get(s)]
+    if missing:
+        raise ValueError(f"data lacks sequences for {missing}; pass what load_piano_rolls "
+                         f"returns.")
+    threads_before = torch.get_num_threads()
+    want = cfg.num_threads or threads_before
+    try:
+        return _train(data, cfg, on_epoch, want)
+    finally:
+        torch.set_num_threads(threads_before)
+
+
+def _keep_threads(want: int) -> None:
+    """Hold torch at ``want`` threads: starting numba's OpenMP pool (the first fused-kernel
+    call) can raise torch's count to every core, oversubscribing a shared machine."""
+    if torch.get_num_threads() != want:
+        torch.set_num_threads(want)
+
+
+def _train(data, cfg: MusicConfig, on_epoch, want: int) -> MusicResult:
+    start = time.perf_counter()
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(cfg.seed)
+        model = PianoRollModel(cfg.model, cfg.hidden, forget_bias=cfg.forget_bias)
+    with torch.no_grad():  # start the kernels' thread pool now, then fix the thread count
+        model(data["train"][0][:2].unsqueeze(0))
+    _keep_threads(want)
+    gen = torch.Generator().manual_seed(cfg.seed)
+    params = list(model.parameters())
+    opt = _optimizer(cfg, params)
+    noisy = noisy_params(model, cfg.noise_biases)
+    train = data["train"]
+    evaluate = lambda rolls: evaluate_nll(model, rolls, cfg.eval_batch_size,  # noqa: E731
+                                          cfg.count_first)
+
+    epoch_s, eval_s, train_curve, val_curve = [], [], [], []
+    best_val, best_epoch, best_state = math.inf, 0, None
+    stop = "max_epochs"
+    model.train()
+    for epoch in range(1, cfg.max_epochs + 1):
+        _keep_threads(want)
+        t0 = time.perf_counter()
+        order = torch.randperm(len(train), generator=gen).tolist()
+        total, steps = 0.0, 0
+        for s in range(0, len(order), cfg.batch_size):
+            rolls = [train[i] for i in order[s:s + cfg.batch_size]]
+            if len(rolls) == 1:
+                x, lengths = rolls[0].unsqueeze(0), None  # (1, T, 88)
+            else:
+                x, lengths = pad_batch(rolls)  # (B, T, 88), (B,)
+            opt.zero_grad(set_to_none=True)
+            with weight_noise(noisy, cfg.weight_noise, gen):
+                tot, n = nll_sum(model(x, lengths), x, lengths, cfg.count_first)
+                if n:
+                    (tot / n).backward()  # mean NLL per frame of this update
+            if n:
+                if cfg.clip is not None:
+                    nn.utils.clip_grad_norm_(params, cfg.clip, foreach=True)
+                opt.step()
+            total, steps = total + float(tot.detach()), steps + n
+            if cfg.max_seconds is not None and time.perf_counter() - start > cfg.max_seconds:
+                stop = "max_seconds"
+                break
+        epoch_s.append(time.perf_counter() - t0)
+        train_curve.append(total / max(steps, 1))
+
+        t1 = time.perf_counter()
+        val = evaluate(data["valid"])
+        eval_s.append(time.perf_counter() - t1)
+        val_curve.append(val)
+        if val < best_val:
+            best_val, best_epoch = val, epoch
+            best_state = copy.deepcopy(model.state_dict())
+        if on_epoch is not None:
+            on_epoch(epoch, train_curve[-1], val)
+        if not (math.isfinite(train_curve[-1]) and math.isfinite(val)):
+            raise FloatingPointError(f"training diverged at epoch {epoch} (train NLL "
+                                     f"{train_curve[-1]}, validation {val}); lower lr or "
+                                     f"set clip.")
+        if stop == "max_seconds":
+            break
+        if cfg.max_seconds is not None and time.perf_counter() - start > cfg.max_seconds:
+            stop = "max_seconds"
+            break
+        if epoch - best_epoch >= cfg.patience:
+            stop = "patience"
+            break
+
+    model.load_state_dict(best_state)
+    model.eval()
+    return MusicResult(
+        model_name=cfg.model, params=count_params(model), hidden=cfg.hidden,
+        epoch_seconds=epoch_s, eval_seconds=eval_s, train_curve=train_curve,
+        val_curve=val_curve, best_epoch=best_epoch,
+        seconds_to_best=sum(epoch_s[:best_epoch]), total_seconds=time.perf_counter() - start,
+        stop_reason=stop, train_nll=evaluate(train), val_nll=best_val,
+        test_nll=evaluate(data["test"]), config=asdict(cfg), model=model)
