@@ -4,6 +4,7 @@ from .callbacks import (
     Callback,
     CSVLogger,
     EarlyStopping,
+    EpochTimer,
     History,
     ModelCheckpoint,
     ProgressBar,
@@ -13,5 +14,6 @@ from .saving import load_model as load
 from .saving import load_weights
 from .sequential import Sequential
 
-__all__ = ["CSVLogger", "Callback", "EarlyStopping", "History", "ModelCheckpoint", "ProgressBar",
+__all__ = ["CSVLogger", "Callback", "EarlyStopping", "EpochTimer",
+           "History", "ModelCheckpoint", "ProgressBar",
            "ReduceLROnPlateau", "Sequential", "load", "load_weights"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import time
 
 
 class Callback:
@@ -28,6 +29,19 @@ class History(Callback):
         self.epoch.append(epoch)
         for k, v in (logs or {}).items():
             self.history.setdefault(k, []).append(v)
+
+
+class EpochTimer(Callback):
+    """``seconds[k]``: wall time of epoch k, its validation pass included."""
+
+    def on_train_begin(self, logs=None):
+        self.seconds: list[float] = []
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._start = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.seconds.append(time.perf_counter() - self._start)
 
 
 class EarlyStopping(Callback):

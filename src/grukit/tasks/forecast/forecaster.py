@@ -107,7 +107,9 @@ class Forecaster:
         target = np.stack([y[t:t + h] for t in idx])  # (N, horizon)
         return self._inputs(x, c, st), ((target - x[:, -1:]) / st.scale).astype(np.float32)
 
-    def fit(self, series, season: int = 1, verbose: int = 0, covariates=None) -> Forecaster:
+    def fit(self, series, season: int = 1, verbose: int = 0, covariates=None,
+            callbacks=()) -> Forecaster:
+        """Train on the series (``callbacks``: extra grukit.models callbacks)."""
         from ...layers import GRU, LSTM, Dense, MinGRU, SimpleRNN
         from ...models import EarlyStopping, Sequential
 
@@ -150,7 +152,8 @@ class Forecaster:
             np.concatenate(xs), np.concatenate(ts),
             validation_data=(np.concatenate(xv), np.concatenate(tv)),
             epochs=cfg.epochs, batch_size=cfg.batch_size, seed=cfg.seed, verbose=verbose,
-            callbacks=[EarlyStopping(patience=cfg.patience, restore_best_weights=True)])
+            callbacks=[EarlyStopping(patience=cfg.patience, restore_best_weights=True),
+                       *callbacks])
         self.fit_seconds = time.perf_counter() - start
         self.last = [y[-lookback:] for y in ys]
         self.last_cov = None if covs is None else [c[-lookback:] for c in covs]

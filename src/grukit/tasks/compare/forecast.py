@@ -1,0 +1,79 @@
+"""Compare on forecasting: a built-in series (or a CSV), rolling-origin backtest.
+
+Per model and seed: ``folds`` origins over the last ``folds · horizon`` points, refit at
+each (grukit.tasks.forecast.Forecaster); test MASE averaged over the folds. Training
+figures (epoch times, learning curves, time to the best validation loss) come from the
+fit at the last origin. The train metric is the in-sample MASE of the same direct
+multi-step forecasts over that fit's training windows, so test − train is the
+generalisation gap on one scale.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ... import count_params
+from ...models import EpochTimer
+from ..forecast import baselines
+from ..forecast.forecaster import Forecaster
+from ..forecast.metrics import scores
+from .record import fit_record
+
+
+def load(data: str | None):
+    """-> (name, values (T,), season, horizon)."""
+    from ...data.series import BUILTIN, load_builtin, read_series_csv, season_of
+
+    name = data or "sunspots"
+    if name in BUILTIN:
+        info = BUILTIN[name]
+        return name, load_builtin(name).to_numpy(), info.season, info.horizon
+    series = read_series_csv(name)
+    season = season_of(series.index.freqstr or "")
+    return name, series.to_numpy(), season, 12 if season == 12 else max(season, 10)
+
+
+def _in_sample_mase(fc: Forecaster, train: np.ndarray, season: int) -> float:
+    lookback = fc._lookback(season)
+    st = fc.stats[0]
+    x, target = fc._windows(train, None, st, lookback)  # (N, L, 2), (N, h) scaled
+    pred = fc.net.predict(x)  # (N, h) scaled
+    mae = float(np.mean(np.abs(pred - target))) * st.scale
+    m = season if len(train) > season else 1
+    return mae / float(np.mean(np.abs(train[m:] - train[:-m])))
+
+
+def baseline_scores(values, season: int, horizon: int, folds: int) -> dict[str, float]:
+    """Test MASE of naive, seasonal naive and ETS over the same origins."""
+    out = {}
+    for name, fn in (("naive", lambda h: baselines.naive(h, horizon)),
+                     ("seasonal naive", lambda h: baselines.seasonal_naive(h, horizon, season)),
+                     ("ETS", lambda h: baselines.ets(h, horizon, season))):
+        per = []
+        for k in range(folds, 0, -1):
+            o = len(values) - k * horizon
+            per.append(scores(values[o:o + horizon], fn(values[:o]), values[:o], season)["mase"])
+        out[name] = float(np.mean(per))
+    return out
+
+
+def run(values, season: int, horizon: int, model: str, hidden: int, seed: int, *,
+        folds: int = 3, epochs: int = 100) -> tuple[dict, object]:
+    """One model, one seed -> (record, the network's recurrent module)."""
+    if len(values) - folds * horizon < 2 * max(2 * season, 12) + horizon:
+        raise ValueError(f"{len(values)} points are too few for {folds} folds of {horizon}; "
+                         f"use a longer series or fewer folds.")
+    tests = []
+    for k in range(folds, 0, -1):
+        o = len(values) - k * horizon
+        train = values[:o]
+        timer = EpochTimer()
+        fc = Forecaster(model=model, hidden=hidden, horizon=horizon, epochs=epochs, seed=seed)
+        fc.fit(train, season, callbacks=[timer])
+        pred = fc.predict()
+        tests.append(scores(values[o:o + horizon], pred, train, season)["mase"])
+    h = fc.history.history
+    rec = fit_record(timer.seconds, h["loss"], h["val_loss"], params=count_params(fc.net),
+                     train_metric=_in_sample_mase(fc, train, season),
+                     test_metric=float(np.mean(tests)))
+    return rec, fc.net.stack[0].rnn

@@ -1,0 +1,122 @@
+"""The compare table as text, Markdown and a self-contained HTML page (plots embedded as
+base64 PNG), plus results.json with every number per seed. Files are written atomically."""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+import os
+import tempfile
+
+from .summary import NAMES, ROWS, fmt
+
+PLOTS = ("learning_curves.png", "latency.png", "memory.png")
+
+
+def rows(res: dict) -> list[list[str]]:
+    """[label, cell per model..., verdict] for every row of the table."""
+    order, metric, out = res["order"], res["task"]["metric"], []
+    for key, label, _lower, kind in ROWS:
+        per = res["table"][key]
+        out.append([label.format(metric=metric)] + [fmt(per[m], kind) for m in order]
+                   + [res["verdicts"][key]])
+    for task, per in res["memory_summary"].items():
+        cells = []
+        for m in order:
+            solved, rel = per[m]["solved"], per[m]["relative"]
+            longest = max(rel, key=int) if rel else None
+            tail = f" ({rel[longest]:.2f} of baseline at T={longest})" if longest else ""
+            cells.append((f"T ≤ {solved}" if solved else "none") + tail)
+        steps = res["config"]["memory_steps"]
+        out.append([f"{task}: longest T solved ({steps} steps)"] + cells
+                   + [_memory_verdict(per, order)])
+    return out
+
+
+def _memory_verdict(per: dict, order: list[str]) -> str:
+    text = [f"{NAMES[m]} {'up to T=' + str(per[m]['solved']) if per[m]['solved'] else 'none'}"
+            for m in order]
+    return "solved: " + ", ".join(text) + " (solved: test loss ≤ 0.1 × the trivial baseline)"
+
+
+def markdown(res: dict) -> str:
+    order = res["order"]
+    head = "| | " + " | ".join(NAMES[m] for m in order) + " | verdict |"
+    lines = [head, "|" + "---|" * (len(order) + 2)]
+    lines += ["| " + " | ".join(r) + " |" for r in rows(res)]
+    notes = [f"- **{k}**: {_note(v)}" for k, v in res["task"]["notes"].items()]
+    return "\n".join([f"# grukit compare: {res['task']['name']}", "",
+                      f"**{res['recommendation']}**", "", *lines, "", *notes,
+                      "- widths: " + ", ".join(f"{NAMES[m]} {_width(res, m)}" for m in order)
+                      + f" ({res['config']['budget']}); {res['config']['seeds']} seed(s); "
+                      f"mean ± std over seeds", f"- run took {res['seconds']:.0f} s on "
+                      f"{res['machine']['platform']}, torch {res['machine']['torch']}, "
+                      f"{res['machine']['threads']} thread(s)", ""])
+
+
+def _width(res, m):
+    return next(r["hidden"] for r in res["runs"] if r["model"] == m)
+
+
+def _note(v) -> str:
+    if isinstance(v, dict):
+        return ", ".join(f"{k} {x:.3f}" if isinstance(x, float) else f"{k} {x}"
+                         for k, x in v.items())
+    return str(v)
+
+
+def text(res: dict) -> str:
+    """The table for a terminal: cells, then one verdict line per row."""
+    order, table = res["order"], rows(res)
+    widths = [max(len(r[i]) for r in table) for i in range(len(order) + 1)]
+    widths = [max(w, len(NAMES.get(m, ""))) for w, m in zip(widths, [""] + order, strict=True)]
+    out = ["  ".join(h.ljust(w) for h, w in zip([""] + [NAMES[m] for m in order], widths,
+                                                  strict=True))]
+    out += ["  ".join(c.ljust(w) for c, w in zip(r[:-1], widths, strict=True)) for r in table]
+    out += ["", "verdicts:"] + [f"  {r[0]}: {r[-1]}" for r in table if r[-1]]
+    return "\n".join(out + ["", res["recommendation"]])
+
+
+def _embed(folder: str, name: str) -> str:
+    with open(os.path.join(folder, name), "rb") as f:
+        data = base64.b64encode(f.read()).decode()
+    return f'<figure><img alt="{name}" src="data:image/png;base64,{data}"></figure>'
+
+
+def page(res: dict, folder: str) -> str:
+    order = res["order"]
+    head = "".join(f"<th>{NAMES[m]}</th>" for m in order)
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>"
+                   for r in rows(res))
+    notes = "".join(f"<li><b>{html.escape(k)}</b>: {html.escape(_note(v))}</li>"
+                    for k, v in res["task"]["notes"].items())
+    figures = "".join(_embed(folder, p) for p in PLOTS if os.path.exists(os.path.join(folder, p)))
+    style = ("body{font-family:sans-serif;max-width:1100px;margin:2em auto}"
+             "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 8px;"
+             "text-align:left;vertical-align:top}img{max-width:100%}")
+    return (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>grukit compare: "
+            f"{html.escape(res['task']['name'])}</title><style>{style}</style></head><body>"
+            f"<h1>grukit compare: {html.escape(res['task']['name'])}</h1>"
+            f"<p><b>{html.escape(res['recommendation'])}</b></p>"
+            f"<table><tr><th></th>{head}<th>verdict</th></tr>{body}</table>"
+            f"<ul>{notes}</ul>{figures}</body></html>")
+
+
+def _atomic(path: str, content: str) -> None:
+    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(path)), suffix=".tmp")
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(content)
+    os.replace(tmp, path)
+
+
+def write(res: dict, folder: str) -> list[str]:
+    """results.json, report.md, the PNG plots and report.html into ``folder``."""
+    from .plots import plot_all
+
+    os.makedirs(folder, exist_ok=True)
+    _atomic(os.path.join(folder, "results.json"), json.dumps(res, indent=1))
+    _atomic(os.path.join(folder, "report.md"), markdown(res))
+    pngs = plot_all(res, folder)
+    _atomic(os.path.join(folder, "report.html"), page(res, folder))
+    return ["results.json", "report.md", "report.html", *pngs]

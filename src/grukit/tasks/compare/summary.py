@@ -1,0 +1,119 @@
+"""Mean ± std over seeds for every row, and a verdict per row that says what the numbers
+support: a ratio or difference, or "equal within noise".
+
+Two means differ when |m_a − m_b| > 2·√(s_a²/n_a + s_b²/n_b) (about a 95 % interval for
+the difference); with one seed per model there is no spread to judge by, and the verdict
+says so.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+NAMES = {"gru": "GRU", "lstm": "LSTM", "rnn": "RNN", "mingru": "minGRU"}
+
+# row key, label, lower is better?, unit kind ("count", "time", "metric")
+ROWS = [("params", "parameters", True, "count"),
+        ("seconds_per_epoch", "training s / epoch", True, "time"),
+        ("seconds_to_best", "training s to best validation", True, "time"),
+        ("step_us", "streaming step, batch 1 (µs)", True, "time"),
+        ("batch_ms", "forward, full batch (ms)", True, "time"),
+        ("test_metric", "test {metric}", None, "metric"),
+        ("gap", "generalisation gap ({metric}, test vs train)", True, "metric")]
+
+
+def stats(values) -> dict:
+    v = np.asarray([x for x in values if x is not None], float)
+    return {"mean": float(v.mean()) if v.size else float("nan"),
+            "std": float(v.std(ddof=1)) if v.size > 1 else 0.0, "n": int(v.size)}
+
+
+def fmt(s: dict, kind: str = "metric") -> str:
+    if kind == "count":
+        return f"{s['mean']:,.0f}"
+    digits = 3 if abs(s["mean"]) < 10 else 1
+    text = f"{s['mean']:.{digits}f}"
+    return text + (f" ± {s['std']:.{digits}f}" if s["n"] > 1 else "")
+
+
+def differ(a: dict, b: dict) -> bool | None:
+    """True/False when the spread allows a judgement, None with one seed each."""
+    if a["n"] < 2 or b["n"] < 2:
+        return None
+    return abs(a["mean"] - b["mean"]) > 2 * math.sqrt(a["std"] ** 2 / a["n"] +
+                                                     b["std"] ** 2 / b["n"])
+
+
+def verdict(key: str, kind: str, lower: bool, per: dict[str, dict], order: list[str],
+            metric: str) -> str:
+    """The first model against each other one."""
+    ref, parts = order[0], []
+    for other in order[1:]:
+        a, b = per[ref], per[other]
+        r, o = NAMES[ref], NAMES[other]
+        if kind == "count":
+            parts.append(f"{r} has {a['mean'] / b['mean']:.2f}× the parameters of {o}")
+            continue
+        d = differ(a, b)
+        if kind == "time":
+            if d is False:
+                parts.append(f"{r} and {o} equal within noise")
+            else:
+                ratio = b["mean"] / a["mean"] if a["mean"] else float("inf")
+                faster = "faster" if ratio >= 1 else "slower"
+                ratio = ratio if ratio >= 1 else 1 / ratio
+                note = " (one seed: no spread)" if d is None else ""
+                parts.append(f"{r} {ratio:.2f}× {faster} than {o}{note}")
+            continue
+        if d is False:
+            parts.append(f"{r} and {o} equal within noise ({fmt(a)} vs {fmt(b)})")
+            continue
+        better_low = True if lower is None else lower
+        better = a["mean"] < b["mean"] if better_low else a["mean"] > b["mean"]
+        note = " (one seed: no spread)" if d is None else ""
+        word = "less" if key == "gap" else "better"
+        if key == "gap":
+            parts.append(f"{r} overfits {word if better else 'more'} than {o}: "
+                         f"{fmt(a)} vs {fmt(b)}{note}")
+        else:
+            parts.append(f"{r} {'better' if better else 'worse'} than {o}: {metric} "
+                         f"{fmt(a)} vs {fmt(b)}{note}")
+    return "; ".join(parts)
+
+
+def memory_limits(memory: list[dict], order: list[str]) -> dict:
+    """task -> model -> {"solved": longest T solved by a majority of seeds or None,
+    "relative": {T: mean test loss / baseline}}."""
+    out: dict = {}
+    for task in sorted({r["task"] for r in memory}):
+        out[task] = {}
+        for m in order:
+            rows = [r for r in memory if r["task"] == task and r["model"] == m]
+            lengths = sorted({r["length"] for r in rows})
+            rel, solved = {}, None
+            for t in lengths:
+                at = [r for r in rows if r["length"] == t]
+                rel[t] = float(np.mean([r["relative"] for r in at]))
+                if sum(r["solved"] for r in at) * 2 > len(at):
+                    solved = t
+            out[task][m] = {"solved": solved, "relative": rel}
+    return out
+
+
+def recommend(table: dict, order: list[str], metric: str, lower: bool) -> str:
+    """One sentence: which model to use, and the evidence. The model with the best test
+    metric wins if it is better beyond the noise; otherwise the fastest of those tied
+    with it."""
+    per, speed = table["test_metric"], table["seconds_per_epoch"]
+    best = min(order, key=lambda m: per[m]["mean"] * (1 if lower else -1))
+    tied = [m for m in order if m == best or not differ(per[best], per[m])]
+    if len(tied) == 1:
+        return (f"Use {NAMES[best]}: its test {metric} ({fmt(per[best])}) is better than every "
+                f"other model's beyond the noise.")
+    fastest = min(tied, key=lambda m: speed[m]["mean"])
+    names = ", ".join(NAMES[m] for m in tied)
+    return (f"Use {NAMES[fastest]}: test {metric} is equal within noise for {names}, and "
+            f"{NAMES[fastest]} trains fastest of them ({fmt(speed[fastest], 'time')} s per "
+            f"epoch).")

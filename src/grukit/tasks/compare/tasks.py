@@ -1,0 +1,88 @@
+"""The tasks ``grukit compare`` runs: each returns, per model and seed, a record
+(``record.fit_record``) and the trained recurrent module (for the latency rows).
+
+    forecast  a built-in series (default sunspots) or a CSV; metric MASE (lower better)
+    classify  JapaneseVowels (UEA, via sktime) or a sequence set the classify task reads;
+              metric accuracy (higher better)
+    music     a piano-roll .mat (JSB Chorales, Nottingham, MuseData, Piano-midi) in
+              Chung et al. 2014's setup; metric NLL per time step (lower better)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from . import forecast, sizing
+
+# Chung et al. 2014's widths (about 20K parameters each) for the music task
+PAPER_WIDTHS = {"gru": 46, "lstm": 36, "rnn": 100}
+
+
+@dataclass
+class Task:
+    name: str
+    metric: str
+    lower_is_better: bool
+    inputs: int
+    outputs: int
+    hidden: int  # the GRU's width; the budget sizes the others
+    data: object = None
+    notes: dict = field(default_factory=dict)  # shown in the report (baselines, data)
+    fixed: dict = field(default_factory=dict)  # widths used under equal-params
+
+    def widths(self, models, budget: str, hidden: int | None = None) -> dict[str, int]:
+        return sizing.widths(models, budget, hidden or self.hidden, self.inputs,
+                             self.outputs, self.fixed)
+
+
+def prepare(task: str, data: str | None, folds: int = 3) -> Task:
+    if task == "forecast":
+        name, values, season, horizon = forecast.load(data)
+        base = forecast.baseline_scores(values, season, horizon, folds)
+        return Task(f"forecast:{name}", "MASE", True, 2, horizon, 32,
+                    (values, season, horizon),
+                    {"data": f"{name}, {len(values)} points, horizon {horizon}, {folds} "
+                             f"rolling origins", "baselines (test MASE)": base})
+    if task == "music":
+        from ..music import load_piano_rolls
+
+        if not data:
+            raise ValueError("--task music needs --data PATH.mat (a piano-roll file such as "
+                             "JSB_Chorales.mat).")
+        rolls = load_piano_rolls(data)
+        sizes = {k: len(v) for k, v in rolls.items()}
+        return Task("music", "NLL", True, 88, 88, 46, rolls,
+                    {"data": f"{data}: {sizes['train']}/{sizes['valid']}/{sizes['test']} "
+                             f"train/valid/test sequences",
+                     "published test NLL (Chung et al. 2014, JSB Chorales)":
+                         {"tanh RNN": 9.10, "GRU": 8.54, "LSTM": 8.67}},
+                    dict(PAPER_WIDTHS))
+    if task == "classify":
+        from .classify import prepare as prepare_classify
+
+        return prepare_classify(Task, data)
+    raise ValueError(f"unknown task {task!r}; choose forecast, classify or music.")
+
+
+def run(task: Task, model: str, hidden: int, seed: int, *, epochs: int | None,
+        folds: int = 3, max_seconds: float | None = None):
+    """-> (record, recurrent module)."""
+    if task.name.startswith("forecast"):
+        values, season, horizon = task.data
+        return forecast.run(values, season, horizon, model, hidden, seed, folds=folds,
+                            epochs=epochs or 100)
+    if task.name == "music":
+        from ..music import MusicConfig, train_music
+        from .record import fit_record
+
+        cfg = MusicConfig(model=model, hidden=hidden, seed=seed,
+                          max_epochs=epochs or 100, max_seconds=max_seconds)
+        res = train_music(task.data, cfg)
+        rec = fit_record(res.epoch_seconds, res.train_curve, res.val_curve,
+                         params=res.params, train_metric=res.train_nll,
+                         test_metric=res.test_nll, val_metric=res.val_nll,
+                         stop_reason=res.stop_reason)
+        return rec, res.model.rnn
+    from .classify import run as run_classify
+
+    return run_classify(task, model, hidden, seed, epochs=epochs)

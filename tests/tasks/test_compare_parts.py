@@ -1,0 +1,90 @@
+"""Parts of grukit compare checked against independent computations."""
+
+import math
+
+import pytest
+import torch
+
+from grukit import count_params
+from grukit import nn as gnn
+from grukit.tasks.compare import memory, sizing, summary
+
+
+@pytest.mark.parametrize("model", sizing.MODELS)
+@pytest.mark.parametrize("inputs,hidden,outputs", [(2, 5, 1), (88, 46, 88), (12, 7, 9)])
+def test_count_matches_the_modules(model, inputs, hidden, outputs):
+    cls = {"gru": gnn.GRU, "lstm": gnn.LSTM, "rnn": gnn.RNN, "mingru": gnn.MinGRU}[model]
+    net = torch.nn.Sequential(cls(inputs, hidden), torch.nn.Linear(hidden, outputs))
+    assert sizing.count(model, inputs, hidden, outputs) == count_params(net)
+
+
+def test_equal_params_widths_are_closest():
+    w = sizing.widths(("gru", "lstm", "rnn"), "equal-params", 46, 88, 88)
+    target = sizing.count("gru", 88, 46, 88)  # 22,904: Chung et al.'s GRU with its output layer
+    assert target == 22_904 and w["gru"] == 46
+    for m in ("lstm", "rnn"):
+        gap = abs(sizing.count(m, 88, w[m], 88) - target)
+        assert gap <= abs(sizing.count(m, 88, w[m] + 1, 88) - target)
+        assert gap <= abs(sizing.count(m, 88, w[m] - 1, 88) - target)
+    assert sizing.widths(("gru", "lstm"), "equal-params", 46, 88, 88, {"lstm": 36})["lstm"] == 36
+    assert sizing.widths(("gru", "lstm"), "equal-hidden", 46, 88, 88) == {"gru": 46, "lstm": 46}
+    with pytest.raises(ValueError, match="budget"):
+        sizing.widths(("gru",), "same", 4, 1, 1)
+
+
+def test_adding_baseline_is_what_predicting_the_mean_scores():
+    gen = torch.Generator().manual_seed(0)
+    x, y = memory.adding_batch(20_000, 30, gen)
+    assert x.shape == (20_000, 30, 2) and (x[..., 1].sum(1) == 2).all()
+    assert torch.allclose(y[:, 0], (x[..., 0] * x[..., 1]).sum(1))
+    mse = torch.mean((y - 1.0) ** 2).item()
+    assert abs(mse - memory.baseline("adding", 30)) < 0.005
+
+
+def test_copy_baseline_is_blanks_then_a_uniform_guess():
+    gen = torch.Generator().manual_seed(0)
+    length = 25
+    x, y = memory.copy_batch(64, length, gen)
+    total = length + 20
+    assert x.shape == (64, total, 10) and y.shape == (64, total)
+    assert (x[:, length + 9].argmax(1) == 9).all()  # the delimiter
+    assert torch.equal(y[:, -10:], x[:, :10].argmax(2))  # recall the first ten symbols
+    logits = torch.full((64, total, 9), -1e9)
+    logits[:, :-10, 0] = 0.0  # certain of the blanks
+    logits[:, -10:, 1:] = 0.0  # uniform over the 8 symbols
+    ce = torch.nn.functional.cross_entropy(logits.reshape(-1, 9), y.reshape(-1)).item()
+    assert ce == pytest.approx(memory.baseline("copy", length), rel=1e-6)
+    assert memory.baseline("copy", length) == pytest.approx(10 * math.log(8) / (length + 20))
+
+
+def test_lstm_gets_forget_bias_one():
+    net = memory.Net("lstm", 2, 4, 1)
+    b = net.rnn.bias_ih_l0 + net.rnn.bias_hh_l0
+    assert torch.allclose(b[4:8], torch.ones(4))
+
+
+def test_a_short_memory_run_learns_the_adding_problem():
+    r = memory.run("adding", "gru", 10, 16, steps=200, seed=0, lr=1e-2)
+    assert r["relative"] < 0.5  # well below predicting the mean
+    assert set(r) >= {"test_loss", "baseline", "solved", "seconds"}
+
+
+def test_differ_and_verdicts():
+    a = summary.stats([1.0, 1.1, 0.9])
+    b = summary.stats([2.0, 2.1, 1.9])
+    c = summary.stats([1.05, 0.95, 1.0])
+    assert summary.differ(a, b) and not summary.differ(a, c)
+    assert summary.differ(summary.stats([1.0]), summary.stats([2.0])) is None
+    per = {"gru": a, "lstm": b}
+    v = summary.verdict("seconds_per_epoch", "time", True, per, ["gru", "lstm"], "MASE")
+    assert v == "GRU 2.00× faster than LSTM"
+    v = summary.verdict("test_metric", "metric", True, {"gru": a, "lstm": c}, ["gru", "lstm"],
+                        "MASE")
+    assert "equal within noise" in v
+    table = {"test_metric": {"gru": a, "lstm": c}, "seconds_per_epoch": {"gru": b, "lstm": a}}
+    assert summary.recommend(table, ["gru", "lstm"], "MASE", True).startswith("Use LSTM")
+    table["test_metric"] = {"gru": a, "lstm": b}
+    assert summary.recommend(table, ["gru", "lstm"], "MASE", True).startswith("Use GRU")
+    table["test_metric"] = {"gru": b, "lstm": a}
+    accuracy = summary.recommend(table, ["gru", "lstm"], "accuracy", False)
+    assert accuracy.startswith("Use GRU") and "better" in accuracy
