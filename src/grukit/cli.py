@@ -104,10 +104,14 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--steps", type=int, default=20, help="mini-batches per epoch")
     demo.add_argument("--seed", type=int, default=0)
     demo.set_defaults(func=_demo)
+    from .tasks.classify.cli import add_parser as add_classify
+    from .tasks.compare.cli import add_parser as add_compare
     from .tasks.forecast.cli import add_parsers as add_forecast
     from .tasks.recommend.cli import add_parser as add_recommend
 
+    add_compare(sub)
     add_forecast(sub)
+    add_classify(sub)
     add_recommend(sub)
     return parser
 

@@ -35,9 +35,15 @@ def add_parsers(sub) -> None:
 
 def list_datasets(args) -> int:
     from ...data.series import BUILTIN
+    from ...data.uea import UEA
 
+    print("forecasting (grukit forecast --data NAME):")
     for name, info in BUILTIN.items():
-        print(f"{name:<10} {info.description} (season {info.season}, horizon {info.horizon})")
+        print(f"  {name:<16} {info.description} (season {info.season}, horizon {info.horizon})")
+    print("\nsequence classification (grukit classify --data NAME; needs grukit[uea]):")
+    for name, u in UEA.items():
+        print(f"  {name:<16} {u.description} ({u.channels} channels, {u.classes} classes, "
+              f"{u.train} train / {u.test} test)")
     return 0
 
 

@@ -1,0 +1,63 @@
+"""Non-recurrent baselines measured beside the networks, on the same folds.
+
+- ``TfidfLogReg``: word 1-2-gram TF-IDF (sub-linear term frequency) + logistic regression,
+  the standard strong baseline for short texts.
+- ``SummaryLogReg``: per-channel mean, std, min, max, first and last value plus the length
+  of each sequence, standardized, + logistic regression.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+class TfidfLogReg:
+    name = "tfidf_logreg"
+
+    def __init__(self, C: float = 10.0, seed: int = 0):
+        self.C, self.seed = C, seed
+
+    def fit(self, texts, labels):
+        from sklearn.feature_extraction.text import TfidfVectorizer
+        from sklearn.linear_model import LogisticRegression
+        from sklearn.pipeline import make_pipeline
+
+        self.pipe = make_pipeline(
+            TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, lowercase=True),
+            LogisticRegression(C=self.C, max_iter=2000, random_state=self.seed))
+        self.pipe.fit(list(texts), np.asarray(labels))
+        return self
+
+    def predict(self, texts) -> np.ndarray:
+        return self.pipe.predict(list(texts))
+
+
+def summary_features(sequences) -> np.ndarray:
+    """(N, 6·C + 1): mean, std, min, max, first, last of each channel, and the length."""
+    rows = []
+    for s in sequences:
+        s = np.asarray(s, dtype=np.float64).reshape(len(s), -1)  # (T, C)
+        rows.append(np.concatenate([s.mean(0), s.std(0), s.min(0), s.max(0), s[0], s[-1],
+                                    [len(s)]]))
+    return np.stack(rows)
+
+
+class SummaryLogReg:
+    name = "summary_logreg"
+
+    def __init__(self, C: float = 1.0, seed: int = 0):
+        self.C, self.seed = C, seed
+
+    def fit(self, sequences, labels):
+        from sklearn.linear_model import LogisticRegression
+        from sklearn.pipeline import make_pipeline
+        from sklearn.preprocessing import StandardScaler
+
+        self.pipe = make_pipeline(StandardScaler(),
+                                  LogisticRegression(C=self.C, max_iter=5000,
+                                                     random_state=self.seed))
+        self.pipe.fit(summary_features(sequences), np.asarray(labels))
+        return self
+
+    def predict(self, sequences) -> np.ndarray:
+        return self.pipe.predict(summary_features(sequences))

@@ -1,0 +1,61 @@
+"""Stratified k-fold cross-validation of a classifier, with a baseline on the same folds."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from .labels import encode_labels
+from .metrics import classification_scores
+
+
+def _summary(folds: list[dict], classes) -> dict:
+    acc = np.array([f["accuracy"] for f in folds])
+    f1 = np.array([f["macro_f1"] for f in folds])
+    confusion = np.sum([f["confusion"] for f in folds], axis=0).tolist()
+    return {"accuracy": float(acc.mean()), "accuracy_std": float(acc.std()),
+            "macro_f1": float(f1.mean()), "macro_f1_std": float(f1.std()),
+            "confusion": confusion, "classes": [str(c) for c in classes],
+            "seconds": float(sum(f["seconds"] for f in folds)), "folds": folds}
+
+
+def cross_validate(classifier, inputs, labels, folds: int = 5, baseline=None,
+                   on_fold=None) -> dict:
+    """Train a fresh copy of ``classifier`` (same config) on each of ``folds`` stratified
+    folds and score it on the held-out fold; the same for ``baseline`` (an object with
+    ``fit``/``predict``) when given.
+
+    Returns ``{"model": summary, "baseline": summary or None}``; a summary holds the mean
+    and standard deviation over folds of ``accuracy`` and ``macro_f1``, the summed confusion
+    matrix, and ``folds`` (each fold's scores, sizes, seconds and epochs trained).
+    ``on_fold(k, model_scores, baseline_scores)`` is called after each fold.
+    """
+    from sklearn.model_selection import StratifiedKFold
+
+    if folds < 2:
+        raise ValueError(f"cross-validation needs at least 2 folds; got {folds}.")
+    labels = np.asarray(labels)
+    classes, y = encode_labels(labels, folds=folds)
+    splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=classifier.config.seed)
+    model_folds, base_folds = [], []
+    for k, (tr, te) in enumerate(splitter.split(np.zeros(len(y)), y)):
+        clf = type(classifier)(classifier.config)
+        start = time.perf_counter()
+        history = clf.fit(clf._take(inputs, tr), labels[tr])
+        pred = clf.predict(clf._take(inputs, te))
+        scores = classification_scores(labels[te], pred, classes)
+        scores |= {"fold": k, "train": int(len(tr)), "test": int(len(te)),
+                   "epochs": len(history.epoch), "seconds": time.perf_counter() - start}
+        model_folds.append(scores)
+        base = None
+        if baseline is not None:
+            start = time.perf_counter()
+            b = baseline.fit(clf._take(inputs, tr), labels[tr])
+            base = classification_scores(labels[te], b.predict(clf._take(inputs, te)), classes)
+            base |= {"fold": k, "seconds": time.perf_counter() - start}
+            base_folds.append(base)
+        if on_fold is not None:
+            on_fold(k, scores, base)
+    return {"model": _summary(model_folds, classes),
+            "baseline": _summary(base_folds, classes) if base_folds else None}

@@ -1,0 +1,50 @@
+"""Class labels: checked to be categorical, encoded as 0..K-1 in sorted order."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def encode_labels(labels, folds: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """``(classes, y)``: the sorted distinct labels and each row's index among them.
+
+    Refuses, with the reason, labels that cannot train a classifier: none, a single class,
+    a numeric column that looks continuous (fractional values, many distinct ones), a column
+    whose values are nearly all distinct (an ID or the text itself), and — for k-fold
+    cross-validation — a class with fewer rows than folds.
+    """
+    y = np.asarray(labels)
+    if y.ndim != 1:
+        raise ValueError(f"labels must be one-dimensional; got shape {y.shape}.")
+    n = len(y)
+    if n == 0:
+        raise ValueError("there are no rows; give data with at least two classes.")
+    classes, index, counts = np.unique(y, return_inverse=True, return_counts=True)
+    k = len(classes)
+    if k < 2:
+        raise ValueError(f"every label is {str(classes[0])!r}: a single class; a classifier needs "
+                         f"at least two (is the label column right?).")
+    numeric = _as_float(classes)
+    fractional = None if numeric is None else numeric != np.round(numeric)
+    if fractional is not None and fractional.any() and k > 10:
+        example = str(classes[np.argmax(fractional)])
+        raise ValueError(f"the labels are numbers with {k} distinct values, some fractional "
+                         f"(e.g. {example!r}): that is "
+                         f"a regression target, not categories; bin it into classes or "
+                         f"choose the label column.")
+    if k > 20 and k > n // 2:
+        raise ValueError(f"the labels have {k} distinct values among {n} rows, so they are "
+                         f"not categories (an ID or free text?); choose the label column.")
+    if folds > 1 and counts.min() < folds:
+        small = str(classes[np.argmin(counts)])
+        raise ValueError(f"class {small!r} has {counts.min()} row(s), fewer than the {folds} "
+                         f"folds; use fewer folds or drop that class.")
+    return classes, index.astype(np.int64)
+
+
+def _as_float(values: np.ndarray) -> np.ndarray | None:
+    try:
+        out = values.astype(np.float64)
+    except (TypeError, ValueError):
+        return None
+    return out if np.all(np.isfinite(out)) else None

@@ -1,0 +1,43 @@
+"""The classifier network: an input stage, a (bidirectional) GRU or LSTM over time, additive
+attention pooling, and a softmax layer — a ``grukit.models.Sequential``."""
+
+from __future__ import annotations
+
+from torch import Tensor
+
+from ...layers import GRU, LSTM, AttentionPooling, Bidirectional, Dense, Dropout, Layer
+from ...models import Sequential
+
+MODELS = ("gru", "lstm", "bigru", "bilstm")
+
+
+class SequenceInput(Layer):
+    """Padded numeric sequences with a validity channel -> data and lengths.
+
+    (B, T, C + 1), last channel 1 on a sequence's steps and 0 on its right padding ->
+    (B, T, C) and lengths (B,). The flag travels inside the tensor because ``fit`` batches
+    a single input tensor; it leaves no doubt about which steps are padding (a zero-valued
+    mask, as Keras' ``Masking``, would confuse padding with real zeros).
+    """
+
+    def call(self, x: Tensor, lengths: Tensor | None):
+        valid = x[..., -1] > 0.5  # (B, T)
+        return x[..., :-1], valid.sum(1)
+
+
+def recurrent(model: str, hidden: int) -> Layer:
+    if model not in MODELS:
+        raise ValueError(f"unknown model {model!r}; choose one of {list(MODELS)}.")
+    cell = GRU if model.endswith("gru") else LSTM
+    layer = cell(hidden, return_sequences=True)
+    return Bidirectional(layer) if model.startswith("bi") else layer
+
+
+def build_network(head: list[Layer], model: str, hidden: int, classes: int,
+                  dropout: float) -> Sequential:
+    """head -> RNN (B, T, D·H) -> AttentionPooling (B, D·H) -> Dropout -> Dense (B, K)."""
+    layers = head + [recurrent(model, hidden), AttentionPooling()]
+    if dropout:
+        layers.append(Dropout(dropout))
+    layers.append(Dense(classes, activation="softmax"))
+    return Sequential(layers, name=f"{model}_classifier")

@@ -1,0 +1,30 @@
+"""The confusion matrix as a PNG (matplotlib, Agg backend), written atomically."""
+
+from __future__ import annotations
+
+
+def plot_confusion(confusion, classes: list[str], title: str, path: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    from ..forecast.cli import _atomic_write
+
+    cm = np.asarray(confusion)  # (K, K): rows true, columns predicted
+    k = len(classes)
+    fig, ax = plt.subplots(figsize=(2 + 0.6 * k, 1.6 + 0.6 * k))
+    ax.imshow(cm, cmap="Blues")
+    ax.set_xticks(range(k), classes)
+    ax.set_yticks(range(k), classes)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    for i in range(k):
+        for j in range(k):
+            ax.text(j, i, str(cm[i, j]), ha="center", va="center",
+                    color="white" if cm[i, j] > cm.max() / 2 else "black")
+    ax.set_title(title, fontsize=9)
+    fig.tight_layout()
+    _atomic_write(path, lambda p: fig.savefig(p, format="png", dpi=100))
+    plt.close(fig)
