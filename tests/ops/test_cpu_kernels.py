@@ -156,12 +156,23 @@ def test_fallbacks_say_why():
 def test_respects_torch_threads():
     import numba
 
+    from grukit.ops import _cpu
+    from grukit.ops.gru import cpu as gru_cpu
+
     p = _make((4, 5, 3, 6), 3, torch.float32)
     before = torch.get_num_threads()
     try:
-        torch.set_num_threads(1)
-        ops.gru(p["x"], p["w_ih"], p["w_hh"], backend="cpu")
-        assert numba.get_num_threads() == 1
+        torch.set_num_threads(1)  # one chunk: the serial build, numba's pool never used
+        assert _cpu.threads(4) == 1
+        y1 = ops.gru(p["x"], p["w_ih"], p["w_hh"], backend="cpu")[0]
+        assert gru_cpu._fwd_after.serial.signatures
+        if numba.config.NUMBA_NUM_THREADS >= 2:
+            torch.set_num_threads(2)  # two chunks of rows, two of numba's threads
+            assert _cpu.threads(4) == 2 and numba.get_num_threads() == 2
+            assert _cpu.threads(1) == 1
+            y2 = ops.gru(p["x"], p["w_ih"], p["w_hh"], backend="cpu")[0]
+            assert gru_cpu._fwd_after.parallel.signatures
+            torch.testing.assert_close(y1, y2, rtol=0, atol=0)
     finally:
         torch.set_num_threads(before)
 

@@ -43,9 +43,10 @@ def threads(batch: int) -> int:
     """
     import numba
 
-    n = max(1, min(torch.get_num_threads(), numba.config.NUMBA_NUM_THREADS))
-    numba.set_num_threads(n)
-    return max(1, min(n, batch))
+    n = max(1, min(torch.get_num_threads(), numba.config.NUMBA_NUM_THREADS, batch))
+    if n > 1:  # one chunk runs the serial build and never starts numba's pool (see _jit)
+        numba.set_num_threads(n)
+    return n
 
 
 @functools.cache

@@ -31,10 +31,8 @@ from torch import Tensor
 
 from .._cpu import arr, kernel_threads, lens_array, needs_grad
 from .._cpu_math import add_into, copy_into, one, sigmoid, tanh
+from .._jit import chunked_kernel
 from .._seq import run_directed
-
-_JIT = dict(parallel=True, fastmath=True, error_model="numpy", cache=True, nogil=True)
-
 
 # Buffers are batch-major, (B, T, ·), so x, y and their gradients need no transposes. Gate
 # loops index 1-D row views (gi[b, t, :H], ...) with the range variable j only: numba then
@@ -51,7 +49,7 @@ def _unit_after(xr, xz, xn, hr, hz, hn, br, bz, bn, h):
     return r, z, n, ghn, n + z * (h - n)  # h' = (1 − z) n + z h
 
 
-@njit(**_JIT)
+@chunked_kernel
 def _fwd_after(gi, whh_t, bhh, h0, lens, y, hn, save, train, nchunk):
     """gi (B,T,3H), whh_t (H,3H), bhh (3H,), h0 (B,H), lens (B,) -> y (B,T,H), hn (B,H),
     save (B,T,4H) = [r, z, n, gh_n] when train."""
@@ -94,7 +92,7 @@ def _fwd_after(gi, whh_t, bhh, h0, lens, y, hn, save, train, nchunk):
         hn[b0:b1] = h
 
 
-@njit(**_JIT)
+@chunked_kernel
 def _bwd_after(dy, dhn, whh, h0, y, save, lens, dgi, dghn, dh0, nchunk):
     """dy (B,T,H), dhn (B,H), whh (3H,H) -> dgi (B,T,3H), dghn (B,T,H) = a_n ⊙ r (the n
     block of dgh; its r, z blocks equal dgi's), dh0 (B,H)."""
@@ -138,7 +136,7 @@ def _bwd_after(dy, dhn, whh, h0, y, save, lens, dgi, dghn, dh0, nchunk):
         dh0[b0:b1] = dh
 
 
-@njit(**_JIT)
+@chunked_kernel
 def _fwd_before(gi, wrz_t, wn_t, h0, lens, y, hn, save, train, nchunk):
     """reset_after=False. wrz_t (H,2H) = W_hh[:2H]ᵀ, wn_t (H,H) = W_hh[2H:]ᵀ;
     save (B,T,3H) = [r, z, n] when train."""
@@ -186,7 +184,7 @@ def _fwd_before(gi, wrz_t, wn_t, h0, lens, y, hn, save, train, nchunk):
         hn[b0:b1] = h
 
 
-@njit(**_JIT)
+@chunked_kernel
 def _bwd_before(dy, dhn, wrz, wn, h0, y, save, lens, dgi, dh0, nchunk):
     """reset_after=False. wrz (2H,H) = W_hh[:2H], wn (H,H) = W_hh[2H:] -> dgi (B,T,3H), dh0."""
     batch, steps, hid = dy.shape

@@ -22,9 +22,8 @@ from torch import Tensor
 
 from .._cpu import arr, kernel_threads, lens_array, needs_grad
 from .._cpu_math import copy_into, one, sigmoid, tanh
+from .._jit import chunked_kernel
 from .._seq import run_directed
-
-_JIT = dict(parallel=True, fastmath=True, error_model="numpy", cache=True, nogil=True)
 
 
 @njit(inline="always", fastmath=True, error_model="numpy", cache=True)
@@ -35,7 +34,7 @@ def _unit(ai, af, ag, ao, c):
     return ig, fg, gg, og, cj, og * tanh(cj)
 
 
-@njit(**_JIT)
+@chunked_kernel
 def _fwd(gi, whh_t, bhh, h0, c0, lens, y, hn, cn, save, cs, train, nchunk):
     """gi (B,T,4H), whh_t (H,4H), bhh (4H,), h0, c0 (B,H) -> y (B,T,H), hn, cn (B,H);
     when train, save (B,T,4H) = [i, f, g, o] and cs (B,T,H) = c_t."""
@@ -90,7 +89,7 @@ def _fwd(gi, whh_t, bhh, h0, c0, lens, y, hn, cn, save, cs, train, nchunk):
         cn[b0:b1] = cc
 
 
-@njit(**_JIT)
+@chunked_kernel
 def _bwd(dy, dhn, dcn, whh, c0, save, cs, lens, dgi, dh0, dc0, nchunk):
     """dy (B,T,H), dhn, dcn (B,H), whh (4H,H) -> dgi (B,T,4H), dh0, dc0 (B,H)."""
     batch, steps, hid = dy.shape

@@ -9,17 +9,16 @@ from __future__ import annotations
 import numpy as np
 import torch
 import torch.nn.functional as F
-from numba import njit, prange
+from numba import prange
 from torch import Tensor
 
 from .._cpu import arr, kernel_threads, lens_array, needs_grad
 from .._cpu_math import copy_into, one, tanh
+from .._jit import chunked_kernel
 from .._seq import run_directed
 
-_JIT = dict(parallel=True, fastmath=True, error_model="numpy", cache=True, nogil=True)
 
-
-@njit(**_JIT)
+@chunked_kernel
 def _fwd(gi, whh_t, bhh, h0, lens, relu, y, hn, nchunk):
     """gi (B,T,H), whh_t (H,H), bhh (H,), h0 (B,H) -> y (B,T,H), hn (B,H)."""
     batch, steps, hid = gi.shape
@@ -44,7 +43,7 @@ def _fwd(gi, whh_t, bhh, h0, lens, relu, y, hn, nchunk):
         hn[b0:b1] = h
 
 
-@njit(**_JIT)
+@chunked_kernel
 def _bwd(dy, dhn, whh, y, lens, relu, dgi, dh0, nchunk):
     """dy (B,T,H), dhn (B,H), whh (H,H), y (B,T,H) -> dgi (B,T,H), dh0 (B,H)."""
     batch, steps, hid = dy.shape
