@@ -27,7 +27,7 @@ def test_every_row_has_every_model(result):
             assert per[m]["n"] == 2, key
     for r in result["runs"]:
         assert r["params"] > 0 and r["epochs"] == len(r["epoch_seconds"]) >= 1
-        assert r["step_us"] > 0 and r["batch_ms"] > 0
+        assert r["step_us"] > 0 and r["batch_ms"] > 0 and r["torch_step_us"] > 0
         assert 1 <= r["best_epoch"] <= r["epochs"]
         assert r["gap"] == pytest.approx(r["test_metric"] - r["train_metric"])
     gru = next(r for r in result["runs"] if r["model"] == "gru")

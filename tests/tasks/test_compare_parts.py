@@ -88,3 +88,27 @@ def test_differ_and_verdicts():
     table["test_metric"] = {"gru": b, "lstm": a}
     accuracy = summary.recommend(table, ["gru", "lstm"], "accuracy", False)
     assert accuracy.startswith("Use GRU") and "better" in accuracy
+
+
+def test_torch_cell_carries_the_same_weights():
+    from grukit.tasks.compare.latency import _torch_cell
+
+    for cls in (gnn.GRU, gnn.LSTM, gnn.RNN):
+        rnn = cls(3, 5, batch_first=True)
+        cell = _torch_cell(rnn)
+        x = torch.randn(1, 3)
+        with torch.no_grad():
+            y_cell = cell(x)
+            y_cell = y_cell[0] if isinstance(y_cell, tuple) else y_cell
+            torch.testing.assert_close(y_cell, rnn(x.unsqueeze(1))[0][:, 0])
+    assert _torch_cell(gnn.MinGRU(3, 5)) is None
+    assert _torch_cell(gnn.GRU(3, 5, reset_after=False)) is None
+
+
+def test_rows_without_a_value_show_a_dash():
+    empty = summary.stats([None, None])
+    assert empty["n"] == 0 and summary.fmt(empty) == "–"
+    v = summary.verdict("torch_step_us", "time", True,
+                        {"gru": summary.stats([1.0, 1.2]), "mingru": empty},
+                        ["gru", "mingru"], "MASE")
+    assert v == ""

@@ -1,11 +1,14 @@
-"""Inference latency: one streaming step at batch 1 (carried state, ``grukit.nn.Stream``)
-and one forward pass over a full batch, medians over repeated calls after warm-up."""
+"""Inference latency: one streaming step at batch 1 (carried state, ``grukit.nn.Stream``;
+beside it torch.nn's own cell with the same weights, so a fast path of one model is not
+mistaken for a property of the architecture) and one forward pass over a full batch,
+medians over repeated calls after warm-up."""
 
 from __future__ import annotations
 
 import time
 
 import torch
+from torch.nn import GRUCell, LSTMCell, RNNCell
 
 from ...nn import Stream
 
@@ -25,8 +28,9 @@ def _median(fn, repeat: int, warmup: int) -> float:
 def measure(rnn: torch.nn.Module, batch: int, length: int, *, repeat: int = 30) -> dict:
     """``rnn``: a unidirectional grukit.nn module with batch_first=True.
 
-    -> {"step_us": µs per streaming step at batch 1, "batch_ms": ms per forward of a
-    (batch, length, I) input, "batch_shape": [batch, length, I]}."""
+    -> {"step_us": µs per streaming step at batch 1, "torch_step_us": the same with
+    torch.nn's GRUCell/LSTMCell/RNNCell (None for minGRU, which torch lacks), "batch_ms":
+    ms per forward of a (batch, length, I) input, "batch_shape": [batch, length, I]}."""
     rnn = rnn.eval()
     inputs = rnn.input_size
     stream = Stream(rnn)
@@ -35,4 +39,29 @@ def measure(rnn: torch.nn.Module, batch: int, length: int, *, repeat: int = 30) 
     with torch.no_grad():
         step = _median(lambda: stream.step(x_t), repeat * 20, 50)
         full = _median(lambda: rnn(x), repeat, 3)
-    return {"step_us": 1e6 * step, "batch_ms": 1e3 * full, "batch_shape": [batch, length, inputs]}
+        cell = _torch_cell(rnn)
+        torch_step = None
+        if cell is not None:
+            state = [torch.zeros(1, rnn.hidden_size)] * (2 if isinstance(cell, LSTMCell) else 1)
+            x_1 = x_t.unsqueeze(0)  # (1, I)
+            state = state[0] if len(state) == 1 else tuple(state)
+            torch_step = 1e6 * _median(lambda: cell(x_1, state), repeat * 20, 50)
+    return {"step_us": 1e6 * step, "torch_step_us": torch_step, "batch_ms": 1e3 * full,
+            "batch_shape": [batch, length, inputs]}
+
+
+def _torch_cell(rnn):
+    """torch.nn's cell with the first layer's weights, or None (minGRU, the textbook GRU
+    with reset_after=False, a projected LSTM: torch has no such cell)."""
+    kind = type(rnn).__name__
+    if kind not in ("GRU", "LSTM", "RNN") or not getattr(rnn, "reset_after", True) \
+            or getattr(rnn, "proj_size", 0):
+        return None
+    if kind == "RNN":
+        cell = RNNCell(rnn.input_size, rnn.hidden_size, nonlinearity=rnn.nonlinearity)
+    else:
+        cell = {"GRU": GRUCell, "LSTM": LSTMCell}[kind](rnn.input_size, rnn.hidden_size)
+    with torch.no_grad():
+        for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
+            getattr(cell, name).copy_(getattr(rnn, f"{name}_l0"))
+    return cell.eval()

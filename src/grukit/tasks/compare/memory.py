@@ -79,7 +79,7 @@ def _loss(task: str, net: Net, x, y):
 
 
 def run(task: str, model: str, length: int, hidden: int, *, steps: int, seed: int,
-        batch: int = 32, lr: float = 2e-3, test_size: int = 256) -> dict:
+        batch: int = 32, lr: float = 1e-2, test_size: int = 256) -> dict:
     """Train ``steps`` Adam updates on fresh batches; score a held-out batch."""
     if task not in ("adding", "copy"):
         raise ValueError(f"memory task must be 'adding' or 'copy'; got {task!r}.")

@@ -19,18 +19,22 @@ ROWS = [("params", "parameters", True, "count"),
         ("seconds_per_epoch", "training s / epoch", True, "time"),
         ("seconds_to_best", "training s to best validation", True, "time"),
         ("step_us", "streaming step, batch 1 (µs)", True, "time"),
+        ("torch_step_us", "same step with torch.nn's cell (µs)", True, "time"),
         ("batch_ms", "forward, full batch (ms)", True, "time"),
         ("test_metric", "test {metric}", None, "metric"),
         ("gap", "generalisation gap ({metric}, test vs train)", True, "metric")]
 
 
 def stats(values) -> dict:
+    """Mean, sample std and count of the values that are not None."""
     v = np.asarray([x for x in values if x is not None], float)
     return {"mean": float(v.mean()) if v.size else float("nan"),
             "std": float(v.std(ddof=1)) if v.size > 1 else 0.0, "n": int(v.size)}
 
 
 def fmt(s: dict, kind: str = "metric") -> str:
+    if s["n"] == 0:
+        return "–"
     if kind == "count":
         return f"{s['mean']:,.0f}"
     digits = 3 if abs(s["mean"]) < 10 else 1
@@ -53,6 +57,8 @@ def verdict(key: str, kind: str, lower: bool, per: dict[str, dict], order: list[
     for other in order[1:]:
         a, b = per[ref], per[other]
         r, o = NAMES[ref], NAMES[other]
+        if a["n"] == 0 or b["n"] == 0:
+            continue
         if kind == "count":
             parts.append(f"{r} has {a['mean'] / b['mean']:.2f}× the parameters of {o}")
             continue
