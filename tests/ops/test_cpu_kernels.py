@@ -169,6 +169,7 @@ def test_respects_torch_threads():
         if numba.config.NUMBA_NUM_THREADS >= 2:
             torch.set_num_threads(2)  # two chunks of rows, two of numba's threads
             assert _cpu.threads(4) == 2 and numba.get_num_threads() == 2
+            assert torch.get_num_threads() == 2  # numba's pool leaves torch's count alone
             assert _cpu.threads(1) == 1
             y2 = ops.gru(p["x"], p["w_ih"], p["w_hh"], backend="cpu")[0]
             assert gru_cpu._fwd_after.parallel.signatures

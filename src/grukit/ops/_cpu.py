@@ -43,9 +43,12 @@ def threads(batch: int) -> int:
     """
     import numba
 
-    n = max(1, min(torch.get_num_threads(), numba.config.NUMBA_NUM_THREADS, batch))
+    want = torch.get_num_threads()
+    n = max(1, min(want, numba.config.NUMBA_NUM_THREADS, batch))
     if n > 1:  # one chunk runs the serial build and never starts numba's pool (see _jit)
         numba.set_num_threads(n)
+        if torch.get_num_threads() != want:  # numba's OpenMP pool can reset torch's count
+            torch.set_num_threads(want)
     return n
 
 

@@ -170,21 +170,12 @@ def train_music(data: dict[str, list[Tensor]], cfg: MusicConfig | None = None,
         torch.set_num_threads(threads_before)
 
 
-def _keep_threads(want: int) -> None:
-    """Hold torch at ``want`` threads: starting numba's OpenMP pool (the first fused-kernel
-    call) can raise torch's count to every core, oversubscribing a shared machine."""
-    if torch.get_num_threads() != want:
-        torch.set_num_threads(want)
-
-
 def _train(data, cfg: MusicConfig, on_epoch, want: int) -> MusicResult:
     start = time.perf_counter()
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(cfg.seed)
         model = PianoRollModel(cfg.model, cfg.hidden, forget_bias=cfg.forget_bias)
-    with torch.no_grad():  # start the kernels' thread pool now, then fix the thread count
-        model(data["train"][0][:2].unsqueeze(0))
-    _keep_threads(want)
+    torch.set_num_threads(want)
     gen = torch.Generator().manual_seed(cfg.seed)
     params = list(model.parameters())
     opt = _optimizer(cfg, params)
@@ -198,7 +189,6 @@ def _train(data, cfg: MusicConfig, on_epoch, want: int) -> MusicResult:
     stop = "max_epochs"
     model.train()
     for epoch in range(1, cfg.max_epochs + 1):
-        _keep_threads(want)
         t0 = time.perf_counter()
         order = torch.randperm(len(train), generator=gen).tolist()
         total, steps = 0.0, 0
