@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import platform
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import torch
 
@@ -18,7 +18,7 @@ class CompareConfig:
     data: str | None = None  # a built-in name or a path; the task's default when None
     models: tuple[str, ...] = ("gru", "lstm")
     seeds: int = 3
-    budget: str = "equal-hidden"  # or "equal-params"
+    budget: str | None = None  # equal-hidden | equal-params; None: the task's default
     hidden: int | None = None  # the GRU's width (task default when None)
     epochs: int | None = None  # task default when None
     folds: int = 3  # forecasting: rolling origins
@@ -36,7 +36,7 @@ def check(cfg: CompareConfig) -> None:
     if bad or not cfg.models:
         raise ValueError(f"--models takes a comma-separated list from "
                          f"{','.join(sizing.MODELS)}; got {','.join(cfg.models) or 'nothing'}.")
-    if cfg.budget not in sizing.BUDGETS:
+    if cfg.budget is not None and cfg.budget not in sizing.BUDGETS:
         raise ValueError(f"--budget must be one of {', '.join(sizing.BUDGETS)}; got "
                          f"{cfg.budget!r}.")
     if cfg.seeds < 1 or cfg.memory_seeds < 0 or cfg.memory_steps < 0:
@@ -51,6 +51,7 @@ def compare(cfg: CompareConfig, log=print) -> dict:
     started = time.perf_counter()
     order = list(cfg.models)
     task = tasks.prepare(cfg.task, cfg.data, cfg.folds)
+    cfg = replace(cfg, budget=cfg.budget or task.budget)
     widths = task.widths(order, cfg.budget, cfg.hidden)
     log(f"{task.name}: {', '.join(f'{summary.NAMES[m]} {widths[m]} units' for m in order)} "
         f"({cfg.budget}), {cfg.seeds} seed(s)")

@@ -29,6 +29,7 @@ class Task:
     data: object = None
     notes: dict = field(default_factory=dict)  # shown in the report (baselines, data)
     fixed: dict = field(default_factory=dict)  # widths used under equal-params
+    budget: str = "equal-hidden"  # the default when the caller names none
 
     def widths(self, models, budget: str, hidden: int | None = None) -> dict[str, int]:
         return sizing.widths(models, budget, hidden or self.hidden, self.inputs,
@@ -56,7 +57,7 @@ def prepare(task: str, data: str | None, folds: int = 3) -> Task:
                              f"train/valid/test sequences",
                      "published test NLL (Chung et al. 2014, JSB Chorales)":
                          {"tanh RNN": 9.10, "GRU": 8.54, "LSTM": 8.67}},
-                    dict(PAPER_WIDTHS))
+                    dict(PAPER_WIDTHS), "equal-params")
     if task == "classify":
         from .classify import prepare as prepare_classify
 
