@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from torch import Tensor
 
-from .. import _cpu, dispatch
+from .. import _cpu, _triton, dispatch
 from .._checks import as_lengths, check_layer, check_state
 from .._checks import check_finite as _check_finite
 from .reference import gru_reference, gru_step
@@ -23,6 +23,16 @@ def _gru_cpu(*args, **kwargs):
 
 dispatch.register("gru", dispatch.Backend("reference", gru_reference))
 dispatch.register("gru", dispatch.Backend("cpu", _gru_cpu, _cpu.why_not, priority=10))
+
+
+def _gru_triton(*args, **kwargs):
+    from .triton import gru_triton  # triton loads on first use, not at import
+
+    return gru_triton(*args, **kwargs)
+
+
+# Below "cpu": "auto" takes it for CUDA tensors and never for CPU ones (see _triton.why_not).
+dispatch.register("gru", dispatch.Backend("triton", _gru_triton, _triton.why_not, priority=5))
 
 
 def gru(x: Tensor, weight_ih: Tensor, weight_hh: Tensor, bias_ih: Tensor | None = None,

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from torch import Tensor
 
-from .. import _cpu, dispatch
+from .. import _cpu, _triton, dispatch
 from .._checks import as_lengths, check_layer, check_state, check_weight
 from .._checks import check_finite as _check_finite
 from .native import lstm_native
@@ -32,6 +32,23 @@ def _why_not_cpu(x, weight_hr=None, **call):
 dispatch.register("lstm", dispatch.Backend("reference", lstm_reference))
 dispatch.register("lstm", dispatch.Backend("torch", lstm_native, _why_not_native, priority=20))
 dispatch.register("lstm", dispatch.Backend("cpu", _lstm_cpu, _why_not_cpu, priority=10))
+
+
+def _lstm_triton(*args, **kwargs):
+    from .triton import lstm_triton  # triton loads on first use, not at import
+
+    return lstm_triton(*args, **kwargs)
+
+
+def _why_not_triton(x, weight_hr=None, **call):
+    if weight_hr is not None:
+        return "the Triton LSTM has no projection (proj_size > 0)."
+    return _triton.why_not(x, **call)
+
+
+# Below "torch" and "cpu": on CUDA "auto" keeps cuDNN where it serves the call and takes
+# triton for lengths; it never takes triton for CPU tensors (see _triton.why_not).
+dispatch.register("lstm", dispatch.Backend("triton", _lstm_triton, _why_not_triton, priority=5))
 
 
 def lstm(x: Tensor, weight_ih: Tensor, weight_hh: Tensor, bias_ih: Tensor | None = None,

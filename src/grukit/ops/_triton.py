@@ -1,0 +1,132 @@
+"""What the Triton kernels share: when they can serve a call, block sizes, dot precision and
+the gradient GEMMs after a backward kernel (the jitted helpers are in ``_triton_lang``).
+
+triton is imported only when a Triton kernel module is first used (``grukit.ops.*.triton``),
+so ``import grukit`` and the CPU backends never load it. The kernels run on CUDA tensors; on
+CPU tensors only under Triton's interpreter (``TRITON_INTERPRET=1``, read by triton when a
+kernel module is imported), which is how the test suite checks them without a GPU.
+
+Plan shared by every recurrence (B batch, T steps, H hidden, G gates):
+
+- the input projection of all steps is one torch GEMM outside the kernel: gi (B, T, G·H);
+- ONE launch loops over all T steps. Each program owns ``BLOCK_B`` batch rows and all H
+  units, so programs never wait for one another; within a step it walks the hidden units in
+  blocks of ``BLOCK_H`` and exchanges the state through a double-buffered fp32 scratch
+  (2, B, H) with a block-level barrier between steps;
+- when H fits one block the recurrent weights are loaded into registers once, before the
+  time loop; above that they are streamed per step from L2 (the whole W_hh of H = 1024 in
+  fp32 is 12 MB, beyond any one SM);
+- backward walks time in reverse in one launch, writing dgi (B, T, G·H); the weight
+  gradients are single GEMMs in torch afterwards.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+
+import torch
+from torch import Tensor
+
+DTYPES = (torch.float32, torch.bfloat16)
+BLOCK_B = 16  # batch rows per program; tl.dot needs M >= 16 (padded rows are masked)
+MAX_BLOCK_H = 64  # hidden units per block (N and K of each tl.dot; >= 16)
+NUM_WARPS = 4
+
+
+def interpreting() -> bool:
+    """True when Triton's interpreter is switched on (``TRITON_INTERPRET=1``)."""
+    return os.environ.get("TRITON_INTERPRET", "0").strip().lower() in ("1", "true", "on", "yes")
+
+
+@functools.cache
+def _triton_missing() -> str | None:
+    try:
+        import triton  # noqa: F401
+    except ImportError as err:
+        return f"triton cannot be imported ({err}); pip install triton."
+    return None
+
+
+def _compiled_for_gpu() -> bool:
+    """A kernel module imported before TRITON_INTERPRET=1 was set holds GPU kernels."""
+    mods = [sys.modules.get(f"grukit.ops.{op}.triton") for op in ("gru", "lstm", "mingru")]
+    return any(m is not None and not m.INTERPRETED for m in mods)
+
+
+def why_not(x: Tensor, state_mask: Tensor | None = None, **_: object) -> str | None:
+    """None when the Triton kernels can serve a call on x, else the reason.
+
+    ``backend="auto"`` tries this backend after the CPU ones, so it never takes CPU tensors
+    (the cpu backend serves float32 and float64 there; bfloat16 on the CPU is declined here).
+    """
+    if state_mask is not None:
+        return "state_mask (recurrent dropout) is served by the reference only."
+    if x.device.type == "cpu":
+        if not interpreting():
+            return (f"x is on {x.device}; the triton backend serves CUDA tensors (CPU tensors "
+                    f"only under the Triton interpreter, TRITON_INTERPRET=1).")
+        if x.dtype != torch.float32:
+            return (f"x is {x.dtype} on the CPU; under the Triton interpreter the triton "
+                    f"backend serves float32 only (bfloat16 runs on CUDA).")
+        if _compiled_for_gpu():
+            return ("the Triton kernels were loaded for the GPU before TRITON_INTERPRET=1 "
+                    "was set; set it before the first call to run them on the CPU.")
+    elif x.device.type != "cuda":
+        return f"x is on {x.device}; the triton backend serves CUDA tensors only."
+    if x.dtype not in DTYPES:
+        return f"x is {x.dtype}; the triton backend serves float32 and bfloat16."
+    if x.shape[1] == 0 or x.shape[0] == 0:
+        return "x has no time steps or no sequences; nothing to fuse."
+    return _triton_missing()
+
+
+def block_h(hidden: int) -> int:
+    """Hidden units per block: a power of two in [16, MAX_BLOCK_H]."""
+    return max(16, min(1 << (hidden - 1).bit_length(), MAX_BLOCK_H))
+
+
+def dot_precision(x: Tensor) -> str:
+    """The recurrent matmul's ``input_precision``: TF32 only where torch allows it for fp32
+    matmuls (``torch.backends.cuda.matmul.allow_tf32`` or a float32 matmul precision other
+    than "highest"), exact fp32 ("ieee") otherwise."""
+    if x.dtype == torch.float32 and (torch.backends.cuda.matmul.allow_tf32
+                                     or torch.get_float32_matmul_precision() != "highest"):
+        return "tf32"
+    return "ieee"
+
+
+def dot_dtype(x: Tensor):
+    """Operand type of the recurrent tl.dot: bf16 operands (fp32 accumulate) for bf16 on
+    CUDA; fp32 otherwise (Triton 3.9's interpreter gets bf16 dots wrong, so on the CPU the
+    bf16 weights are widened to fp32)."""
+    import triton.language as tl
+
+    return tl.bfloat16 if x.dtype == torch.bfloat16 and x.is_cuda else tl.float32
+
+
+def lens_tensor(lengths: Tensor | None, batch: int, steps: int, device) -> Tensor:
+    """(B,) int32 lengths on the kernel's device (all T when None)."""
+    if lengths is None:
+        return torch.full((batch,), steps, dtype=torch.int32, device=device)
+    return lengths.to(device=device, dtype=torch.int32)
+
+
+def needs_grad(*tensors: Tensor | None) -> bool:
+    return torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in tensors)
+
+
+def grid(batch: int) -> tuple[int]:
+    return ((batch + BLOCK_B - 1) // BLOCK_B,)
+
+
+def input_grads(ctx, dg: Tensor, x: Tensor, w_ih: Tensor, has_bias: bool):
+    """dx, dW_ih, db_ih from dgi (B·T, G·H) fp32 = ∂L/∂(W_ih x + b_ih): single GEMMs."""
+    dx = None
+    if ctx.needs_input_grad[0]:
+        dx = (dg @ w_ih.detach().float()).reshape(x.shape).to(x.dtype)  # (B, T, I)
+    dw_ih = (dg.t() @ x.detach().reshape(-1, x.shape[2]).float()).to(w_ih.dtype)  # (G·H, I)
+    db_ih = dg.sum(0).to(w_ih.dtype) if has_bias else None
+    return dx, dw_ih, db_ih
+

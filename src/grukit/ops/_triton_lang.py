@@ -1,0 +1,85 @@
+"""Jitted helpers shared by the Triton recurrences (imports triton: load it lazily).
+
+Tiles are (BB, BH): BB batch rows of one program by BH hidden units; rows past B and
+units past H are masked to zero, so H need not be a power of two.
+"""
+
+import triton
+import triton.language as tl
+
+
+@triton.jit
+def sigmoid(v):
+    return 1.0 / (1.0 + tl.exp(-v))
+
+
+@triton.jit
+def tanh(v):  # odd, from e^{−2|v|} ∈ (0, 1]: no overflow, exact sign
+    e = tl.exp(-2.0 * tl.abs(v))
+    t = (1.0 - e) / (1.0 + e)
+    return tl.where(v < 0, -t, t)
+
+
+@triton.jit
+def load_rows(p, rows, rmask, ld, col0, cols, ncol):
+    """(BB, BC) fp32 tile p[rows·ld + col0 + cols], zero outside (rows < B, cols < ncol)."""
+    c = col0 + cols
+    m = rmask[:, None] & (c[None, :] < ncol)
+    return tl.load(p + rows[:, None] * ld + c[None, :], mask=m, other=0.0).to(tl.float32)
+
+
+@triton.jit
+def store_rows(p, v, rows, rmask, ld, col0, cols, ncol):
+    c = col0 + cols
+    m = rmask[:, None] & (c[None, :] < ncol)
+    tl.store(p + rows[:, None] * ld + c[None, :], v.to(p.dtype.element_ty), mask=m)
+
+
+@triton.jit
+def w_tile(w, row0, n0, k0, H, cols, TRANS: tl.constexpr, DOT: tl.constexpr):
+    """(BH, BH) tile of a (·, H) weight. TRANS=False: tile[k, n] = W[row0+n0+n, k0+k]
+    (the right operand of h Wᵀ); TRANS=True: tile[m, n] = W[row0+k0+m, n0+n] (of d W)."""
+    k = k0 + cols
+    n = n0 + cols
+    if TRANS:
+        m = (k[:, None] < H) & (n[None, :] < H)
+        t = tl.load(w + (row0 + k)[:, None] * H + n[None, :], mask=m, other=0.0)
+    else:
+        m = (k[:, None] < H) & (n[None, :] < H)
+        t = tl.load(w + (row0 + n)[None, :] * H + k[:, None], mask=m, other=0.0)
+    return t.to(DOT)
+
+
+@triton.jit
+def mm(acc, src, rows, rmask, ld, w, row0, n0, H, cols, BH: tl.constexpr,
+       NB: tl.constexpr, TRANS: tl.constexpr, DOT: tl.constexpr, PREC: tl.constexpr):
+    """acc + src[rows, :H] @ (W[row0 + n0 + :BH, :]ᵀ, or W[row0 + :H, n0 + :BH] when
+    TRANS), walking K in blocks of BH with the weight tiles streamed from memory."""
+    for kb in range(NB):
+        a = load_rows(src, rows, rmask, ld, kb * BH, cols, H)
+        acc = tl.dot(a.to(DOT), w_tile(w, row0, n0, kb * BH, H, cols, TRANS, DOT), acc,
+                     input_precision=PREC)
+    return acc
+
+
+@triton.jit
+def resident(w, row0, H, cols, NB: tl.constexpr, TRANS: tl.constexpr, DOT: tl.constexpr):
+    """The whole (H, H) gate block of W at row0 as one on-chip tile when H fits one block
+    (NB == 1), loaded once before the time loop; a placeholder otherwise."""
+    if NB == 1:
+        return w_tile(w, row0, 0, 0, H, cols, TRANS, DOT)
+    else:
+        return 0.0
+
+
+@triton.jit
+def rec(acc, src, rows, rmask, ld, w, row0, n0, H, cols, wres, BH: tl.constexpr,
+        NB: tl.constexpr, TRANS: tl.constexpr, DOT: tl.constexpr, PREC: tl.constexpr):
+    """The recurrent product of one unit block (see ``mm``), from the resident tile wres
+    when NB == 1."""
+    if NB == 1:
+        a = load_rows(src, rows, rmask, ld, 0, cols, H)
+        acc = tl.dot(a.to(DOT), wres, acc, input_precision=PREC)
+    else:
+        acc = mm(acc, src, rows, rmask, ld, w, row0, n0, H, cols, BH, NB, TRANS, DOT, PREC)
+    return acc
