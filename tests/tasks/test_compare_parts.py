@@ -88,6 +88,8 @@ def test_differ_and_verdicts():
     table["test_metric"] = {"gru": b, "lstm": a}
     accuracy = summary.recommend(table, ["gru", "lstm"], "accuracy", False)
     assert accuracy.startswith("Use GRU") and "better" in accuracy
+    table["test_metric"] = {"gru": summary.stats([1.0]), "lstm": summary.stats([2.0])}
+    assert "nothing is decided" in summary.recommend(table, ["gru", "lstm"], "MASE", True)
 
 
 def test_torch_cell_carries_the_same_weights():

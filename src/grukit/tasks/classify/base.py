@@ -5,28 +5,14 @@ evaluation and k-fold cross-validation. Subclasses turn raw inputs into padded t
 from __future__ import annotations
 
 import dataclasses
-import time
 
 import numpy as np
 import torch
 
-from ...models import Callback, EarlyStopping, History
+from ...models import EarlyStopping, EpochTimer, History
 from .labels import encode_labels
 from .metrics import classification_scores
 from .network import build_network
-
-
-class EpochTimer(Callback):
-    """Seconds per epoch (training and validation), kept in ``times``."""
-
-    def on_train_begin(self, logs=None):
-        self.times = []
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self._start = time.perf_counter()
-
-    def on_epoch_end(self, epoch, logs=None):
-        self.times.append(time.perf_counter() - self._start)
 
 
 def stratified_split(y: np.ndarray, fraction: float, seed: int):
@@ -127,7 +113,7 @@ class RecurrentClassifier:
                                  batch_size=cfg.batch_size, epochs=epochs or cfg.epochs,
                                  verbose=verbose, callbacks=cbs, validation_data=val_t,
                                  seed=cfg.seed)
-        history.history["epoch_time"] = timer.times
+        history.history["epoch_time"] = timer.seconds
         self.history_ = history
         return history
 

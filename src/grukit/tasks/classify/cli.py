@@ -28,7 +28,8 @@ def add_parser(sub) -> None:
     p.add_argument("--label-column", help="name or 0-based index (default: 'label' or last)")
     p.add_argument("--no-header", action="store_true", help="the files have no header row")
     p.add_argument("--sep", help="field separator (default: inferred)")
-    p.add_argument("--model", choices=("gru", "lstm", "bigru", "bilstm"), default="gru")
+    p.add_argument("--model", choices=("gru", "lstm", "bigru", "bilstm", "rnn", "mingru"),
+                   default="gru")
     p.add_argument("--folds", type=int, default=1)
     p.add_argument("--hidden", type=int, default=64)
     p.add_argument("--epochs", type=int, help="most epochs (early stopping on a validation "

@@ -5,10 +5,21 @@ from __future__ import annotations
 
 from torch import Tensor
 
-from ...layers import GRU, LSTM, AttentionPooling, Bidirectional, Dense, Dropout, Layer
+from ...layers import (
+    GRU,
+    LSTM,
+    AttentionPooling,
+    Bidirectional,
+    Dense,
+    Dropout,
+    Layer,
+    MinGRU,
+    SimpleRNN,
+)
 from ...models import Sequential
 
-MODELS = ("gru", "lstm", "bigru", "bilstm")
+MODELS = ("gru", "lstm", "bigru", "bilstm", "rnn", "mingru")
+LAYERS = {"gru": GRU, "lstm": LSTM, "rnn": SimpleRNN, "mingru": MinGRU}
 
 
 class SequenceInput(Layer):
@@ -28,8 +39,7 @@ class SequenceInput(Layer):
 def recurrent(model: str, hidden: int) -> Layer:
     if model not in MODELS:
         raise ValueError(f"unknown model {model!r}; choose one of {list(MODELS)}.")
-    cell = GRU if model.endswith("gru") else LSTM
-    layer = cell(hidden, return_sequences=True)
+    layer = LAYERS[model.removeprefix("bi")](hidden, return_sequences=True)
     return Bidirectional(layer) if model.startswith("bi") else layer
 
 

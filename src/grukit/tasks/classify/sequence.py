@@ -15,7 +15,7 @@ from .network import SequenceInput
 
 @dataclass(frozen=True)
 class SequenceConfig:
-    model: str = "gru"  # gru, lstm, bigru, bilstm
+    model: str = "gru"  # gru, lstm, bigru, bilstm, rnn, mingru
     hidden: int = 64
     dropout: float = 0.2  # on the pooled vector
     epochs: int = 100

@@ -114,6 +114,11 @@ def recommend(table: dict, order: list[str], metric: str, lower: bool) -> str:
     with it."""
     per, speed = table["test_metric"], table["seconds_per_epoch"]
     best = min(order, key=lambda m: per[m]["mean"] * (1 if lower else -1))
+    fastest = min(order, key=lambda m: speed[m]["mean"])
+    if any(per[m]["n"] < 2 for m in order):
+        return (f"One seed per model gives no noise estimate, so nothing is decided: "
+                f"{NAMES[best]} has the best test {metric} ({fmt(per[best])}) and "
+                f"{NAMES[fastest]} trains fastest; run --seeds 3 or more to decide.")
     tied = [m for m in order if m == best or not differ(per[best], per[m])]
     if len(tied) == 1:
         return (f"Use {NAMES[best]}: its test {metric} ({fmt(per[best])}) is better than every "

@@ -1,0 +1,48 @@
+"""Compare on sequence classification: a UEA set bundled with sktime (default
+JapaneseVowels, official train/test split); metric test accuracy (higher is better).
+
+Per model and seed: ``SequenceClassifier`` (recurrent layer → attention pooling → softmax)
+trained with early stopping on a stratified 10 % of the training split; the train metric is
+the accuracy on the whole training split, so train − test is the generalisation gap.
+"""
+
+from __future__ import annotations
+
+from ... import count_params
+from .record import fit_record
+
+
+def prepare(task_class, data: str | None):
+    from ...data.uea import UEA, load_uea
+    from ..classify.baselines import SummaryLogReg
+
+    name = data or "JapaneseVowels"
+    if name not in UEA:
+        raise ValueError(f"--task classify takes a UEA set name, one of {sorted(UEA)}; got "
+                         f"{name!r}. (grukit classify reads CSV/TSV files.)")
+    x_tr, y_tr = load_uea(name, "train")
+    x_te, y_te = load_uea(name, "test")
+    base = SummaryLogReg().fit(x_tr, y_tr)
+    base_acc = float((base.predict(x_te) == y_te).mean())
+    info = UEA[name]
+    return task_class(f"classify:{name}", "accuracy", False, info.channels, info.classes, 64,
+                      (x_tr, y_tr, x_te, y_te),
+                      {"data": f"{name} ({info.description}): {len(x_tr)} train, {len(x_te)} "
+                               f"test sequences",
+                       "baseline (test accuracy)": {"summary statistics + logistic "
+                                                    "regression": base_acc}})
+
+
+def run(task, model: str, hidden: int, seed: int, *, epochs: int | None):
+    """One model, one seed -> (record, the network's recurrent module)."""
+    from ..classify import SequenceClassifier
+
+    x_tr, y_tr, x_te, y_te = task.data
+    clf = SequenceClassifier(model=model, hidden=hidden, seed=seed, **(
+        {"epochs": epochs} if epochs else {}))
+    h = clf.fit(x_tr, y_tr).history
+    rec = fit_record(h["epoch_time"], h["loss"], h["val_loss"], params=count_params(clf.model),
+                     train_metric=clf.evaluate(x_tr, y_tr)["accuracy"],
+                     test_metric=clf.evaluate(x_te, y_te)["accuracy"], higher_is_better=True)
+    rnn = next(layer.rnn for layer in clf.model.layers if hasattr(layer, "rnn"))
+    return rec, rnn
