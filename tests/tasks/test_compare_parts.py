@@ -81,8 +81,12 @@ def test_differ_and_verdicts():
     v = summary.verdict("test_metric", "metric", True, {"gru": a, "lstm": c}, ["gru", "lstm"],
                         "MASE")
     assert "equal within noise" in v
-    table = {"test_metric": {"gru": a, "lstm": c}, "seconds_per_epoch": {"gru": b, "lstm": a}}
+    table = {"test_metric": {"gru": a, "lstm": c}, "seconds_per_epoch": {"gru": b, "lstm": a},
+             "params": {"gru": summary.stats([3.0]), "lstm": summary.stats([4.0])}}
     assert summary.recommend(table, ["gru", "lstm"], "MASE", True).startswith("Use LSTM")
+    table["seconds_per_epoch"] = {"gru": a, "lstm": c}  # speed equal within noise too
+    either = summary.recommend(table, ["gru", "lstm"], "MASE", True)
+    assert either.startswith("Either") and "GRU is the smallest (3 parameters)" in either
     table["test_metric"] = {"gru": a, "lstm": b}
     assert summary.recommend(table, ["gru", "lstm"], "MASE", True).startswith("Use GRU")
     table["test_metric"] = {"gru": b, "lstm": a}

@@ -125,6 +125,11 @@ def recommend(table: dict, order: list[str], metric: str, lower: bool) -> str:
                 f"other model's beyond the noise.")
     fastest = min(tied, key=lambda m: speed[m]["mean"])
     names = ", ".join(NAMES[m] for m in tied)
-    return (f"Use {NAMES[fastest]}: test {metric} is equal within noise for {names}, and "
-            f"{NAMES[fastest]} trains fastest of them ({fmt(speed[fastest], 'time')} s per "
-            f"epoch).")
+    if all(differ(speed[fastest], speed[m]) for m in tied if m != fastest):
+        return (f"Use {NAMES[fastest]}: test {metric} is equal within noise for {names}, and "
+                f"{NAMES[fastest]} trains fastest of them beyond the noise "
+                f"({fmt(speed[fastest], 'time')} s per epoch).")
+    small = min(tied, key=lambda m: table["params"][m]["mean"])
+    return (f"Either: test {metric} and training time per epoch are equal within noise for "
+            f"{names}; {NAMES[small]} is the smallest "
+            f"({fmt(table['params'][small], 'count')} parameters).")
