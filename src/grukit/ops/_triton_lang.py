@@ -2,6 +2,10 @@
 
 Tiles are (BB, BH): BB batch rows of one program by BH hidden units; rows past B and
 units past H are masked to zero, so H need not be a power of two.
+
+The kernels call only triton.language builtins (``tl.full``, not the jitted ``tl.zeros``):
+builtins follow TRITON_INTERPRET at kernel definition, jitted library functions at the
+import of triton, which a test process may have done before switching the interpreter on.
 """
 
 import triton

@@ -57,7 +57,7 @@ def _fwd_kernel(gi, whh, bhh, hbuf, lens, y, save, rhz, B, T, H, SG,
         s_t = save + t * SG
         for nb in range(NB):
             n0 = nb * BH
-            zero = tl.zeros((BB, BH), tl.float32)
+            zero = tl.full((BB, BH), 0.0, tl.float32)
             a_r = rec(zero, src, rows, rmask, H, whh, 0, n0, H, cols, w_r, BH, NB, False,
                       DOT, PREC)
             a_z = rec(zero, src, rows, rmask, H, whh, H, n0, H, cols, w_z, BH, NB, False,
@@ -88,7 +88,7 @@ def _fwd_kernel(gi, whh, bhh, hbuf, lens, y, save, rhz, B, T, H, SG,
             tl.debug_barrier()  # every unit's r ⊙ h is in rhz before W_hn reads it
             for nb in range(NB):
                 n0 = nb * BH
-                zero = tl.zeros((BB, BH), tl.float32)
+                zero = tl.full((BB, BH), 0.0, tl.float32)
                 q = rec(zero, rhz, rows, rmask, H, whh, 2 * H, n0, H, cols, w_n, BH, NB,
                         False, DOT, PREC)  # W_hn (r ⊙ h)
                 n = tanh(load_rows(g_t + 2 * H, rows, rmask, ld_gi, n0, cols, H) + q)
@@ -148,7 +148,7 @@ def _bwd_kernel(dy, whh, save, hprev, lens, dhbuf, dgi, dghn, B, T, H, SG,
         if not RESET_AFTER:
             for nb in range(NB):  # d(r ⊙ h) = a_n W_hn, then a_r
                 n0 = nb * BH
-                zero = tl.zeros((BB, BH), tl.float32)
+                zero = tl.full((BB, BH), 0.0, tl.float32)
                 drh = rec(zero, g_t + 2 * H, rows, rmask, ld_g, whh, 2 * H, n0, H, cols, w_n,
                           BH, NB, True, DOT, PREC)
                 r = load_rows(s_t, rows, rmask, ld_s, n0, cols, H)
