@@ -1,0 +1,248 @@
+"""GPU speed: grukit's Triton kernels against cuDNN (torch.nn.GRU / torch.nn.LSTM), same run.
+
+    python benchmarks/bench_gpu.py                      # every shape, precision and model
+    python benchmarks/bench_gpu.py --shapes mid --precisions fp32 tf32
+
+Before timing a case it checks grukit against the plain-torch reference (outputs, and the
+gradients of x, the weights and h0 where ``--grad-check`` allows). Then it times forward
+(no grad) and forward + backward of both, interleaved round by round, each figure the
+median of ``triton.testing.do_bench`` medians. Precisions are matched on both sides:
+
+    fp32  exact fp32 (TF32 off for matmuls and cuDNN)
+    tf32  TF32 allowed for matmuls and cuDNN
+    bf16  bf16 inputs and weights (fp32 accumulation)
+
+Models: GRU reset_after=True (cuDNN's form), GRU reset_after=False (no cuDNN form; the
+cuDNN GRU is its anchor), LSTM. Each row carries the FLOPs and the bytes of the call and
+the floor they imply at the GPU's peak (``--peak-tflops``, ``--peak-gbs``): the recurrent
+matmul costs 2·B·G·H² FLOPs per step (G = 3 for a GRU, 4 for an LSTM), the input projection
+2·B·T·I·G·H once; backward about twice forward. Prints JSON lines and a Markdown table and
+writes both under $OUT when it is set.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import sys
+
+import torch
+
+SHAPES = {"seed": (32, 100, 1, 64), "mid": (64, 512, 256, 256),
+          "large": (256, 1000, 512, 1024), "long": (16, 4096, 256, 256)}
+PRECISIONS = ("fp32", "tf32", "bf16")
+MODELS = ("gru", "gru_reset_before", "lstm")
+# H100 SXM dense peaks (TFLOP/s): fp32 without tensor cores, TF32 and bf16 tensor cores.
+PEAK_TFLOPS = {"fp32": 67.0, "tf32": 495.0, "bf16": 990.0}
+PEAK_GBS = 3350.0
+TOL = {"fp32": (1e-3, 1e-4), "tf32": (3e-2, 3e-3), "bf16": (8e-2, 8e-2)}  # rtol, atol
+
+
+def set_precision(prec: str) -> torch.dtype:
+    tf32 = prec == "tf32"
+    torch.backends.cuda.matmul.allow_tf32 = tf32
+    torch.backends.cudnn.allow_tf32 = tf32
+    return torch.bfloat16 if prec == "bf16" else torch.float32
+
+
+def cost(shape, gates: int, dtype: torch.dtype, train: bool) -> tuple[float, float]:
+    """(FLOPs, bytes) of one call: recurrent and input GEMMs; x, y, gi, weights moved once."""
+    b, t, i, h = shape
+    elt = 2 if dtype == torch.bfloat16 else 4
+    flops = 2.0 * b * t * gates * h * (h + i)
+    nbytes = elt * (b * t * (i + h + 2 * gates * h) + gates * h * (h + i))
+    if train:
+        flops *= 3  # dgi·W_hh per step, dW_hh, dW_ih and dx GEMMs
+        nbytes = 3 * nbytes + 4 * b * t * gates * h * 2  # fp32 saved gates written and read
+    return flops, nbytes
+
+
+def build(model: str, shape, dtype):
+    """cuDNN module and the grukit call on the same weights; each returns a list of outputs."""
+    from grukit import ops
+
+    b, t, i, h = shape
+    torch.manual_seed(0)
+    lstm = model == "lstm"
+    mod = (torch.nn.LSTM if lstm else torch.nn.GRU)(i, h, batch_first=True).cuda().to(dtype)
+    w_ih, w_hh, b_ih, b_hh = mod.weight_ih_l0, mod.weight_hh_l0, mod.bias_ih_l0, mod.bias_hh_l0
+    reset_after = model != "gru_reset_before"
+    if not reset_after:
+        b_hh = None
+    x = torch.randn(b, t, i, device="cuda", dtype=dtype, requires_grad=True)
+    h0 = torch.randn(b, h, device="cuda", dtype=dtype, requires_grad=True)
+    c0 = torch.randn(b, h, device="cuda", dtype=dtype, requires_grad=True)
+
+    def grukit(backend="triton"):
+        if lstm:
+            y, (hn, cn) = ops.lstm(x, w_ih, w_hh, b_ih, b_hh, h0=(h0, c0), backend=backend)
+            return [y, hn, cn]
+        y, hn = ops.gru(x, w_ih, w_hh, b_ih, b_hh, h0=h0, reset_after=reset_after,
+                        backend=backend)
+        return [y, hn]
+
+    def cudnn():
+        if lstm:
+            y, (hn, cn) = mod(x, (h0.unsqueeze(0), c0.unsqueeze(0)))
+            return [y, hn[0], cn[0]]
+        y, hn = mod(x, h0.unsqueeze(0))
+        return [y, hn[0]]
+
+    inputs = [x, w_ih, w_hh, b_ih, h0] + ([b_hh] if b_hh is not None else []) + \
+        ([c0] if lstm else [])
+    return grukit, cudnn, inputs
+
+
+def check(grukit, inputs, prec: str, grads: bool) -> dict:
+    """Largest deviation of grukit (triton) from the reference, outputs and gradients."""
+    rtol, atol = TOL[prec]
+
+    def run(backend):
+        outs = grukit(backend)
+        if not grads:
+            return [o.detach() for o in outs]
+        gen = torch.Generator(device="cuda").manual_seed(1)
+        loss = sum((o.float() * torch.randn(o.shape, device="cuda", generator=gen)).sum()
+                   for o in outs)
+        return [o.detach() for o in outs] + list(torch.autograd.grad(loss, inputs))
+
+    with torch.set_grad_enabled(grads):
+        ref, got = run("reference"), run("triton")
+    worst, ok = 0.0, True
+    for a, b in zip(ref, got, strict=True):
+        err = (b.float() - a.float()).abs()
+        worst = max(worst, err.max().item())
+        ok &= bool((err <= atol + rtol * a.float().abs()).all())
+    return {"max_abs_err": worst, "ok": ok, "checked": "outputs+grads" if grads else "outputs"}
+
+
+def timed(fns: dict, rounds: int) -> dict[str, float]:
+    """Median over rounds of do_bench medians (ms), the variants interleaved round by round."""
+    from triton.testing import do_bench
+
+    times = {k: [] for k in fns}
+    for _ in range(rounds):
+        for k, f in fns.items():
+            times[k].append(do_bench(f, warmup=25, rep=100, return_mode="median"))
+    return {k: statistics.median(v) for k, v in times.items()}
+
+
+def bench_case(name, shape, prec, model, args, emit) -> None:
+    dtype = set_precision(prec)
+    grukit, cudnn, inputs = build(model, shape, dtype)
+    gates = 4 if model == "lstm" else 3
+    row = {"shape": name, "B,T,I,H": list(shape), "precision": prec, "model": model}
+    try:
+        row.update(check(grukit, inputs, prec, grads=shape[1] * shape[0] <= args.grad_check))
+    except Exception as err:  # a kernel that fails to compile or run is a result, not a crash
+        emit({**row, "error": f"check: {type(err).__name__}: {err}"})
+        return
+    dy = [torch.randn_like(o) for o in grukit()]
+
+    def fwd(f):
+        def run():
+            with torch.no_grad():
+                f()
+        return run
+
+    def train(f):
+        def run():
+            torch.autograd.grad(f(), inputs, dy)
+        return run
+
+    for mode, wrap, is_train in (("fwd", fwd, False), ("fwd+bwd", train, True)):
+        try:
+            t = timed({"grukit": wrap(grukit), "cudnn": wrap(cudnn)}, args.rounds)
+        except Exception as err:
+            emit({**row, "mode": mode, "error": f"{type(err).__name__}: {err}"})
+            continue
+        flops, nbytes = cost(shape, gates, dtype, is_train)
+        floor = max(flops / (args.peak_tflops[prec] * 1e9), nbytes / (args.peak_gbs * 1e6))
+        emit({**row, "mode": mode, "grukit_ms": t["grukit"], "cudnn_ms": t["cudnn"],
+              "speedup_vs_cudnn": t["cudnn"] / t["grukit"],
+              "us_per_step": 1e3 * t["grukit"] / shape[1], "gflop": flops / 1e9,
+              "mbytes": nbytes / 1e6, "floor_ms": floor,
+              "grukit_tflops": flops / (t["grukit"] * 1e9)})
+
+
+def machine() -> dict:
+    import triton
+
+    p = torch.cuda.get_device_properties(0)
+    return {"gpu": p.name, "sms": p.multi_processor_count, "torch": torch.__version__,
+            "cuda": torch.version.cuda, "cudnn": torch.backends.cudnn.version(),
+            "triton": triton.__version__, "python": platform.python_version()}
+
+
+def table(rows: list[dict]) -> str:
+    head = ("| shape | precision | model | mode | grukit ms | cuDNN ms | × cuDNN | µs/step "
+            "| floor ms | check |\n|---|---|---|---|---|---|---|---|---|---|\n")
+    out = []
+    for r in rows:
+        if "error" in r:
+            out.append(f"| {r['shape']} | {r['precision']} | {r['model']} | "
+                       f"{r.get('mode', '–')} | error: {r['error'][:60]} | | | | | |")
+            continue
+        out.append(f"| {r['shape']} | {r['precision']} | {r['model']} | {r['mode']} | "
+                   f"{r['grukit_ms']:.3f} | {r['cudnn_ms']:.3f} | "
+                   f"{r['speedup_vs_cudnn']:.2f} | {r['us_per_step']:.2f} | "
+                   f"{r['floor_ms']:.3f} | {'ok' if r['ok'] else 'FAIL'} "
+                   f"{r['max_abs_err']:.1e} |")
+    return head + "\n".join(out) + "\n"
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--shapes", nargs="+", default=list(SHAPES), choices=list(SHAPES))
+    ap.add_argument("--precisions", nargs="+", default=list(PRECISIONS), choices=PRECISIONS)
+    ap.add_argument("--models", nargs="+", default=list(MODELS), choices=MODELS)
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--grad-check", type=int, default=64 * 512,
+                    help="check gradients too where B·T is at most this")
+    ap.add_argument("--peak-gbs", type=float, default=PEAK_GBS)
+    ap.add_argument("--peak-tflops", type=json.loads, default=PEAK_TFLOPS,
+                    help='JSON, e.g. \'{"fp32": 67, "tf32": 495, "bf16": 990}\'')
+    args = ap.parse_args(argv)
+    if not torch.cuda.is_available():
+        print("bench_gpu.py needs a CUDA GPU: torch.cuda.is_available() is False here; "
+              "nothing was measured.", file=sys.stderr)
+        return 2
+    try:
+        import triton  # noqa: F401
+    except ImportError:
+        print("bench_gpu.py needs triton: pip install triton.", file=sys.stderr)
+        return 2
+    if os.environ.get("TRITON_INTERPRET", "0") not in ("", "0"):
+        print("unset TRITON_INTERPRET: the interpreter is not a GPU.", file=sys.stderr)
+        return 2
+    out_dir = os.environ.get("OUT")
+    rows: list[dict] = []
+    lines = [json.dumps({"machine": machine(), "argv": sys.argv})]
+    print(lines[0], flush=True)
+
+    def emit(row):
+        rows.append(row)
+        lines.append(json.dumps(row))
+        print(lines[-1], flush=True)
+
+    for name in args.shapes:
+        for prec in args.precisions:
+            for model in args.models:
+                bench_case(name, SHAPES[name], prec, model, args, emit)
+                torch.cuda.empty_cache()
+    md = table(rows)
+    print("\n" + md)
+    if out_dir:
+        os.makedirs(out_dir, exist_ok=True)
+        with open(os.path.join(out_dir, "bench_gpu.jsonl"), "w") as f:
+            f.write("\n".join(lines) + "\n")
+        with open(os.path.join(out_dir, "bench_gpu.md"), "w") as f:
+            f.write(md)
+    return 0 if all(r.get("ok", False) for r in rows if "error" not in r) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
