@@ -1,4 +1,5 @@
-"""Streaming equals the whole sequence at once, on both paths (fast batch-1 GRU, generic)."""
+"""Streaming equals the whole sequence at once, on both paths (fast batch-1 GRU and LSTM,
+generic)."""
 
 import numpy as np
 import pytest
@@ -43,6 +44,51 @@ def test_steps_and_chunks_equal_sequence(kind):
         torch.testing.assert_close(s.state[0], h[0], rtol=1e-5, atol=1e-6)
     else:
         torch.testing.assert_close(s.state, h, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_lstm_fast_path_steps_equal_sequence(dtype):
+    torch.manual_seed(0)
+    m = gnn.LSTM(3, 7, num_layers=2, dtype=dtype, batch_first=True, forget_bias=1.0)
+    x = torch.randn(1, 25, 3, dtype=dtype)
+    y, (h, c) = _whole(m, x)
+    s = gnn.Stream(m)
+    ys = [s.step(x[0, t].numpy()) for t in range(10)]
+    assert s._fast is not None, "batch-1 numpy steps should take the fast path"
+    ys += [s.step(x[0, t]).numpy() for t in range(10, 15)]  # torch in, torch out
+    ys += list(s.feed(x[0, 15:]).numpy())  # then the generic path, carrying h and c
+    tol = 1e-6 if dtype == torch.float32 else 1e-12
+    np.testing.assert_allclose(np.stack(ys), y[0].numpy(), atol=tol, rtol=0)
+    torch.testing.assert_close(s.state, (h, c), atol=tol, rtol=0)
+
+
+@pytest.mark.parametrize("nonlinearity", ["tanh", "relu"])
+def test_rnn_fast_path_steps_equal_sequence(nonlinearity):
+    torch.manual_seed(0)
+    m = gnn.RNN(3, 7, num_layers=2, nonlinearity=nonlinearity, batch_first=True)
+    x = torch.randn(1, 25, 3)
+    y, h = _whole(m, x)
+    s = gnn.Stream(m)
+    ys = np.stack([s.step(x[0, t].numpy()) for t in range(25)])
+    assert s._fast is not None, "batch-1 numpy steps should take the fast path"
+    np.testing.assert_allclose(ys, y[0].numpy(), atol=1e-6, rtol=0)
+    torch.testing.assert_close(s.state, h, atol=1e-6, rtol=0)
+
+
+def test_lstm_fast_path_matches_torch_lstm_cell():
+    torch.manual_seed(0)
+    cell = torch.nn.LSTMCell(2, 16)
+    m = gnn.LSTM(2, 16)
+    m.load_state_dict({k + "_l0": v for k, v in cell.state_dict().items()})
+    s = gnn.Stream(m)
+    h = c = torch.zeros(1, 16)
+    xs = torch.randn(30, 2)
+    with torch.no_grad():
+        for t in range(30):
+            h, c = cell(xs[t:t + 1], (h, c))
+            out = s.step(xs[t].numpy())
+    np.testing.assert_allclose(out, h[0].numpy(), atol=1e-6)
+    assert gnn.Stream(gnn.LSTM(2, 4, proj_size=2)).step(np.ones(2, np.float32)).shape == (2,)
 
 
 def test_fast_path_sees_weight_updates_and_reset():

@@ -6,12 +6,13 @@
     y = stream.feed(chunk)                 # (T, I) or (B, T, I): several steps at once
 
 Steps and chunks give exactly what the whole sequence gives at once. A Stream is for
-inference: nothing it computes carries gradients, and dropout is off. A GRU on CPU fed
-one sequence at a time takes a fast path (one fused numba call per step, no torch
-dispatch); its weights are packed on the first step and re-packed whenever a parameter
-changes in place (an optimizer step, ``load_state_dict``). Parameters replaced by new
-tensors (``module.to``) are seen by ``feed`` and by steps with torch input; call
-``reset()`` to re-read them on the numpy hot path too.
+inference: nothing it computes carries gradients, and dropout is off. A GRU, an LSTM
+(without projection) or an RNN on CPU fed one sequence at a time takes a fast path (one
+fused numba call per step, no torch dispatch); its weights are packed on the first step
+and re-packed whenever a parameter changes in place (an optimizer step,
+``load_state_dict``). Parameters replaced by new tensors (``module.to``) are seen by
+``feed`` and by steps with torch input; call ``reset()`` to re-read them on the numpy hot
+path too.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from torch import Tensor
 from ._base import RecurrentBase
 from .gru import GRU
 from .lstm import LSTM
+from .rnn import RNN
 
 
 class Stream:
@@ -57,7 +59,8 @@ class Stream:
 
     def _set_state(self, hs: list[Tensor]) -> None:
         self._h = hs
-        self._fast = None  # (kernel, h view (L, H), reset_after, shape, dtype) once it runs
+        self._fast = None  # (kernel, h view (L, H), GRU reset_after / LSTM c view / RNN relu,
+        #                     shape, dtype) once it runs
     @property
     def state(self):
         """The carried state in the module's ``hx`` format: h (L, B, H), or (h, c)."""
@@ -89,7 +92,10 @@ class Stream:
                 and x_t.dtype == fast[4]):  # the hot path, kept to the bare minimum
             if [p._version for p in self._params] != self._versions:
                 self._pack()
-            fast[0](x_t, fast[1], self._packed, fast[2])
+            if type(fast[2]) is np.ndarray:  # LSTM: (x, h, c, params)
+                fast[0](x_t, fast[1], fast[2], self._packed)
+            else:  # GRU: (x, h, params, reset_after); RNN: (x, h, params, relu)
+                fast[0](x_t, fast[1], self._packed, fast[2])
             return fast[1][-1].copy()
         if self._fast_ok(x_t):
             return self._fast_step(x_t, self._fast_setup())
@@ -108,10 +114,11 @@ class Stream:
             raise ValueError(f"this Stream carries state for batch_size={self.batch_size}; got "
                              f"a batch of {batch}. Make a Stream(module, batch_size={batch}).")
 
-    # -- the batch-1 GRU fast path -----------------------------------------------------------
+    # -- the batch-1 fast path (GRU, LSTM, RNN) -----------------------------------------------
     def _fast_ok(self, x_t) -> bool:
         m = self.module
-        return (type(m) is GRU and self.batch_size == 1 and self._h[0].device.type == "cpu"
+        return ((type(m) in (GRU, RNN) or type(m) is LSTM and not m.proj_size)
+                and self.batch_size == 1 and self._h[0].device.type == "cpu"
                 and self._h[0].dtype in (torch.float32, torch.float64)
                 and getattr(x_t, "ndim", 0) == 1 and m.backend in ("auto", "cpu"))
 
@@ -123,7 +130,7 @@ class Stream:
         if versions != self._versions or [id(p) for p in params] != self._ids:
             m, dtype = self.module, self._h[0].dtype
             parts = []
-            zeros = torch.zeros(3 * m.hidden_size, dtype=dtype)
+            zeros = torch.zeros(m._gates * m.hidden_size, dtype=dtype)
             for layer in range(m.num_layers):
                 p = m.layer_params(layer, 0)
                 parts += [p["weight_ih"].detach().t(), p["weight_hh"].detach().t(),
@@ -135,16 +142,26 @@ class Stream:
         return self._packed
 
     def _fast_setup(self):
-        from ..ops.gru.cpu import stream_step  # numba loads on first use
-
         h = self._h[0].numpy()[:, 0]  # (L, H): a view of the carried state
+        if type(self.module) is LSTM:  # numba loads on first use
+            from ..ops.lstm.cpu import stream_step as lstm_step
+
+            c = self._h[1].numpy()[:, 0]  # (L, H): the cell state, a view too
+            kernel, extra = lstm_step, c
+        elif type(self.module) is RNN:
+            from ..ops.rnn.cpu import stream_step as kernel
+
+            extra = self.module.nonlinearity == "relu"
+        else:
+            from ..ops.gru.cpu import stream_step as kernel
+
+            extra = self.module.reset_after
         self._pack()
-        self._fast = (stream_step, h, self.module.reset_after, (self.module.input_size,),
-                      h.dtype)
+        self._fast = (kernel, h, extra, (self.module.input_size,), h.dtype)
         return self._fast
 
     def _fast_step(self, x_t, fast):
-        stream_step, h, reset_after, shape, dtype = fast
+        kernel, h, extra, shape, dtype = fast
         is_torch = isinstance(x_t, Tensor)
         x = x_t.detach().numpy() if is_torch else x_t
         if x.shape != shape:
@@ -153,6 +170,9 @@ class Stream:
         if x.dtype != dtype:
             x = x.astype(dtype)
         self._pack()
-        stream_step(x, h, self._packed, reset_after)
+        if type(extra) is np.ndarray:  # LSTM: (x, h, c, params)
+            kernel(x, h, extra, self._packed)
+        else:  # GRU: (x, h, params, reset_after); RNN: (x, h, params, relu)
+            kernel(x, h, self._packed, extra)
         out = h[-1].copy()
         return torch.from_numpy(out) if is_torch else out

@@ -204,3 +204,38 @@ def lstm_cpu(x: Tensor, weight_ih: Tensor, weight_hh: Tensor, bias_ih: Tensor | 
     y, (hn, cn) = run_directed(run, x, lengths, reverse)
     return y, (hn, cn)
 
+
+
+@njit(fastmath=True, error_model="numpy", cache=True)
+def stream_step(x, h, c, params):
+    """One LSTM step of every layer for a single sequence (no projection): x (I,), h and c
+    (L, H) updated in place.
+
+    ``params`` packs each layer as [W_ihᵀ (In·4H), W_hhᵀ (H·4H), b_ih (4H), b_hh (4H)],
+    row-major, layer after layer (gates i, f, g, o). One call per step: the streaming fast
+    path, products along contiguous rows of the transposed weights, no BLAS call.
+    """
+    layers, hid = h.shape
+    g4 = 4 * hid
+    at = 0
+    for layer in range(layers):
+        xin = x if layer == 0 else h[layer - 1]
+        inp = xin.shape[0]
+        wih_t = params[at:at + g4 * inp].reshape((inp, g4))
+        at += g4 * inp
+        whh_t = params[at:at + g4 * hid].reshape((hid, g4))
+        at += g4 * hid
+        a = params[at:at + g4] + params[at + g4:at + 2 * g4]  # (4H,): b_ih + b_hh
+        at += 2 * g4
+        hl, cl = h[layer], c[layer]
+        for k in range(inp):
+            xk, row = xin[k], wih_t[k]
+            for j in range(g4):
+                a[j] += row[j] * xk
+        for k in range(hid):
+            hk, row = hl[k], whh_t[k]
+            for j in range(g4):
+                a[j] += row[j] * hk
+        for j in range(hid):
+            _, _, _, _, cl[j], hl[j] = _unit(a[j], a[hid + j], a[2 * hid + j],
+                                             a[3 * hid + j], cl[j])

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 import torch.nn.functional as F
-from numba import prange
+from numba import njit, prange
 from torch import Tensor
 
 from .._cpu import arr, kernel_threads, lens_array, needs_grad
@@ -133,3 +133,35 @@ def rnn_cpu(x: Tensor, weight_ih: Tensor, weight_hh: Tensor, bias_ih: Tensor | N
 
     y, (hn,) = run_directed(run, x, lengths, reverse)
     return y, hn
+
+
+@njit(fastmath=True, error_model="numpy", cache=True)
+def stream_step(x, h, params, relu):
+    """One Elman step of every layer for a single sequence: x (I,), h (L, H) updated in
+    place, h' = act(W_ih x + b_ih + W_hh h + b_hh).
+
+    ``params`` packs each layer as [W_ihᵀ (In·H), W_hhᵀ (H·H), b_ih (H), b_hh (H)],
+    row-major, layer after layer. One call per step: the streaming fast path.
+    """
+    layers, hid = h.shape
+    at = 0
+    for layer in range(layers):
+        xin = x if layer == 0 else h[layer - 1]
+        inp = xin.shape[0]
+        wih_t = params[at:at + hid * inp].reshape((inp, hid))
+        at += hid * inp
+        whh_t = params[at:at + hid * hid].reshape((hid, hid))
+        at += hid * hid
+        a = params[at:at + hid] + params[at + hid:at + 2 * hid]  # (H,): b_ih + b_hh
+        at += 2 * hid
+        hl = h[layer]
+        for k in range(inp):
+            xk, row = xin[k], wih_t[k]
+            for j in range(hid):
+                a[j] += row[j] * xk
+        for k in range(hid):
+            hk, row = hl[k], whh_t[k]
+            for j in range(hid):
+                a[j] += row[j] * hk
+        for j in range(hid):
+            hl[j] = max(a[j], 0.0) if relu else tanh(a[j])

@@ -34,7 +34,8 @@ def measure(rnn: torch.nn.Module, batch: int, length: int, *, repeat: int = 30) 
     rnn = rnn.eval()
     inputs = rnn.input_size
     stream = Stream(rnn)
-    x_t = torch.randn(inputs)  # (I,)
+    p = next(rnn.parameters())
+    x_t = torch.randn(inputs, dtype=p.dtype).numpy()  # (I,): numpy in, the hot path
     x = torch.randn(batch, length, inputs)  # (B, T, I)
     with torch.no_grad():
         step = _median(lambda: stream.step(x_t), repeat * 20, 50)
@@ -43,7 +44,7 @@ def measure(rnn: torch.nn.Module, batch: int, length: int, *, repeat: int = 30) 
         torch_step = None
         if cell is not None:
             state = [torch.zeros(1, rnn.hidden_size)] * (2 if isinstance(cell, LSTMCell) else 1)
-            x_1 = x_t.unsqueeze(0)  # (1, I)
+            x_1 = torch.from_numpy(x_t).unsqueeze(0)  # (1, I)
             state = state[0] if len(state) == 1 else tuple(state)
             torch_step = 1e6 * _median(lambda: cell(x_1, state), repeat * 20, 50)
     return {"step_us": 1e6 * step, "torch_step_us": torch_step, "batch_ms": 1e3 * full,
