@@ -266,3 +266,38 @@ def test_tf32_follows_torch_switch():
         assert _triton.dot_precision(x) == "tf32"
     finally:
         torch.backends.cuda.matmul.allow_tf32 = before
+
+
+MINGRU = list(itertools.product([False, True], [False, True], ["parallel", "sequential"]))
+
+
+def _mid(p):
+    lengths, reverse, mode = p
+    return f"B2-T20-I3-H5-{'len' if lengths else 'full'}-{'rev' if reverse else 'fwd'}-{mode}"
+
+
+@pytest.mark.parametrize("case", MINGRU[::3] + MINGRU[1:3], ids=_mid)
+def test_mingru_triton_matches_reference(case):
+    """T = 20 spans two chunks of 16 steps, the second one partial. The oracle is the
+    reference's sequential loop (its log-space parallel form rounds differently)."""
+    use_len, reverse, mode = case
+    g = torch.Generator().manual_seed(3)
+
+    def r(*s):
+        return torch.randn(*s, generator=g).to(DEVICE).requires_grad_()
+
+    x, w, b, h0 = r(2, 20, 3), r(10, 3), r(10), r(2, 5)
+    lengths = [13, 0] if use_len else None
+
+    def fn(backend):
+        return ops.mingru(x, w, b, h0=h0, lengths=lengths, reverse=reverse, backend=backend,
+                          mode=mode if backend == "triton" else "sequential")
+
+    _compare(fn, [x, w, b, h0])
+
+
+def test_mingru_auto_keeps_the_reference_on_cpu(monkeypatch):
+    monkeypatch.setenv("TRITON_INTERPRET", "1")
+    x = torch.randn(2, 3, 4)
+    assert dispatch.explain("mingru", "auto", x=x)[0] == "reference"
+    assert dispatch.explain("mingru", "triton", x=x)[0] == "triton"

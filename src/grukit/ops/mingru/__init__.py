@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from torch import Tensor
 
-from .. import dispatch
+from .. import _triton, dispatch
 from .._checks import as_lengths, check_input, check_state, check_weight
 from .._checks import check_finite as _check_finite
 from .reference import mingru_reference, mingru_step
@@ -16,6 +16,19 @@ __all__ = ["mingru", "mingru_step"]
 MODES = ("parallel", "sequential")
 
 dispatch.register("mingru", dispatch.Backend("reference", mingru_reference))
+
+
+def _mingru_triton(*args, **kwargs):
+    from .triton import mingru_triton  # triton loads on first use, not at import
+
+    return mingru_triton(*args, **kwargs)
+
+
+# Named only, for now: with no CPU kernel above it, a priority over the reference would let
+# "auto" take it for CPU tensors under TRITON_INTERPRET=1. Raise it once GPU timings show
+# the scan beats the reference's log-space cumsum there.
+dispatch.register("mingru", dispatch.Backend("triton", _mingru_triton, _triton.why_not,
+                                             priority=-5))
 
 
 def mingru(x: Tensor, weight_ih: Tensor, bias_ih: Tensor | None = None, *,
