@@ -41,6 +41,8 @@ def add_parser(sub) -> None:
     p.add_argument("--memory-steps", type=int, default=300,
                    help="training steps per memory run (0 skips the memory rows)")
     p.add_argument("--memory-seeds", type=int, default=1)
+    p.add_argument("--memory-hidden", type=int, default=32,
+                   help="the GRU's width on the memory tasks (the budget sizes the others)")
     p.add_argument("--threads", type=int, help="torch threads (default: torch's)")
     p.add_argument("--output", default="grukit-compare",
                    help="directory for results.json, report.md, report.html and the plots")
@@ -59,7 +61,8 @@ def run(args: argparse.Namespace) -> int:
                         seeds=args.seeds, budget=args.budget, hidden=args.hidden,
                         epochs=args.epochs, max_seconds=args.max_seconds,
                         memory_lengths=tuple(args.memory_lengths),
-                        memory_steps=args.memory_steps, memory_seeds=args.memory_seeds)
+                        memory_steps=args.memory_steps, memory_seeds=args.memory_seeds,
+                        memory_hidden=args.memory_hidden)
     res = compare(cfg)
     print()
     print(report.text(res))

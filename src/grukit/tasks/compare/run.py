@@ -27,7 +27,7 @@ class CompareConfig:
     memory_lengths: tuple[int, ...] = (50, 100, 200, 400)
     memory_steps: int = 300
     memory_seeds: int = 1
-    memory_hidden: int = 64
+    memory_hidden: int = 32  # the GRU's width on the memory tasks
     latency_batch: tuple[int, int] = (32, 100)  # (batch, steps) of the full-batch forward
 
 
