@@ -3,6 +3,7 @@ image of report.html embedded."""
 
 import base64
 import json
+import os
 import re
 
 import pytest
@@ -44,6 +45,9 @@ def test_report_files_and_embedded_images(result, tmp_path):
     files = report.write(result, str(tmp_path))
     for name in ("results.json", "report.md", "report.html", *report.PLOTS):
         assert name in files and (tmp_path / name).stat().st_size > 0
+    umask = os.umask(0)
+    os.umask(umask)
+    assert (tmp_path / "report.html").stat().st_mode & 0o777 == 0o666 & ~umask
     back = json.loads((tmp_path / "results.json").read_text())
     assert back["runs"][0]["test_metric"] == result["runs"][0]["test_metric"]
     page = (tmp_path / "report.html").read_text()
@@ -54,6 +58,7 @@ def test_report_files_and_embedded_images(result, tmp_path):
         assert base64.b64decode(src.split(",", 1)[1])[:8] == b"\x89PNG\r\n\x1a\n"
     assert not re.search(r'(src|href)="(?!data:)', page)
     md = (tmp_path / "report.md").read_text()
+    assert "memory tasks" in md and "3 Adam steps" in md
     assert md.count("\n| ") >= 9 and "verdict" in md
 
 

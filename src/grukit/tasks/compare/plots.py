@@ -57,7 +57,8 @@ def plot_all(res: dict, folder: str) -> list[str]:
                   xscale="log", yscale="log")
             a.set_xticks(sorted({int(t) for m in order
                                  for t in res["memory_summary"][task][m]["relative"]}))
-            a.get_xaxis().set_major_formatter(matplotlib.ticker.ScalarFormatter())
+            a.xaxis.set_major_formatter(matplotlib.ticker.ScalarFormatter())
+            a.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
             a.legend(fontsize=8)
         out.append(_save(fig, folder, "memory.png"))
         plt.close(fig)

@@ -45,7 +45,7 @@ def markdown(res: dict) -> str:
     head = "| | " + " | ".join(NAMES[m] for m in order) + " | verdict |"
     lines = [head, "|" + "---|" * (len(order) + 2)]
     lines += ["| " + " | ".join(r) + " |" for r in rows(res)]
-    notes = [f"- **{k}**: {_note(v)}" for k, v in res["task"]["notes"].items()]
+    notes = [f"- **{k}**: {_note(v)}" for k, v in _notes(res).items()]
     return "\n".join([f"# grukit compare: {res['task']['name']}", "",
                       f"**{res['recommendation']}**", "", *lines, "", *notes,
                       "- widths: " + ", ".join(f"{NAMES[m]} {_width(res, m)}" for m in order)
@@ -53,6 +53,19 @@ def markdown(res: dict) -> str:
                       f"mean ± std over seeds", f"- run took {res['seconds']:.0f} s on "
                       f"{res['machine']['platform']}, torch {res['machine']['torch']}, "
                       f"{res['machine']['threads']} thread(s)", ""])
+
+
+def _notes(res: dict) -> dict:
+    """The task's notes, and how the memory rows were trained."""
+    out = dict(res["task"]["notes"])
+    if res["memory"]:
+        c = res["config"]
+        widths = {r["model"]: r["hidden"] for r in res["memory"] if r["task"] == "adding"}
+        out["memory tasks"] = (
+            "widths " + ", ".join(f"{NAMES[m]} {w}" for m, w in widths.items())
+            + f"; {c['memory_steps']} Adam steps (lr 0.01, batch 32, gradient norm clipped at 1)"
+            f" on fresh batches, scored on 256 held-out sequences; {c['memory_seeds']} seed(s)")
+    return out
 
 
 def _width(res, m):
@@ -90,7 +103,7 @@ def page(res: dict, folder: str) -> str:
     body = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>"
                    for r in rows(res))
     notes = "".join(f"<li><b>{html.escape(k)}</b>: {html.escape(_note(v))}</li>"
-                    for k, v in res["task"]["notes"].items())
+                    for k, v in _notes(res).items())
     figures = "".join(_embed(folder, p) for p in PLOTS if os.path.exists(os.path.join(folder, p)))
     style = ("body{font-family:sans-serif;max-width:1100px;margin:2em auto}"
              "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 8px;"
@@ -107,6 +120,9 @@ def _atomic(path: str, content: str) -> None:
     fd, tmp = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(path)), suffix=".tmp")
     with os.fdopen(fd, "w", encoding="utf-8") as f:
         f.write(content)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)  # as open() would create it, not mkstemp's 0600
     os.replace(tmp, path)
 
 
