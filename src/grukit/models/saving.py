@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
+
+from .._io import atomic_write
 
 FORMAT = "grukit.Sequential/1"
 
@@ -17,15 +18,7 @@ def save_model(model, path: str) -> None:
         model.build()
     tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     meta = {"format": FORMAT, "config": json.dumps(model.get_config())}
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=folder, suffix=".tmp")
-    os.close(fd)
-    try:
-        save_file(tensors, tmp, metadata=meta)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+    atomic_write(path, lambda tmp: save_file(tensors, tmp, metadata=meta))
 
 
 def _read(path: str):
@@ -86,15 +79,7 @@ def save_checkpoint(model, path: str, epoch: int, batch: int) -> None:
              "model": {k: v.detach().cpu() for k, v in model.state_dict().items()},
              "optimizer": model.optimizer.state_dict(), "epoch": epoch, "batch": batch,
              "rng": torch.get_rng_state(), "seed": getattr(model, "_seed", 0)}
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=folder, suffix=".tmp")
-    os.close(fd)
-    try:
-        torch.save(state, tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+    atomic_write(path, lambda tmp: torch.save(state, tmp))
 
 
 def read_checkpoint(path: str) -> dict:

@@ -146,7 +146,7 @@ def _print_table(model: str, m: dict, base_name: str, b: dict, folds: int) -> No
 
 
 def _write(args, desc, protocol, classes, m, base_name, b, seconds) -> None:
-    from ..forecast.cli import _atomic_write
+    from ..._io import atomic_text
 
     os.makedirs(args.output, exist_ok=True)
 
@@ -165,8 +165,7 @@ def _write(args, desc, protocol, classes, m, base_name, b, seconds) -> None:
                "confusion_matrix": m["confusion"], "seconds": seconds}
     if args.folds > 1:
         metrics["per_fold"] = block(m)["per_fold"]
-    _atomic_write(os.path.join(args.output, "metrics.json"),
-                  lambda p: open(p, "w").write(json.dumps(metrics, indent=2)))
+    atomic_text(os.path.join(args.output, "metrics.json"), json.dumps(metrics, indent=2))
     from .plot import plot_confusion
 
     plot_confusion(m["confusion"], [str(c) for c in classes],

@@ -10,7 +10,7 @@ def plot_confusion(confusion, classes: list[str], title: str, path: str) -> None
     import matplotlib.pyplot as plt
     import numpy as np
 
-    from ..forecast.cli import _atomic_write
+    from ..._io import atomic_write
 
     cm = np.asarray(confusion)  # (K, K): rows true, columns predicted
     k = len(classes)
@@ -26,5 +26,5 @@ def plot_confusion(confusion, classes: list[str], title: str, path: str) -> None
                     color="white" if cm[i, j] > cm.max() / 2 else "black")
     ax.set_title(title, fontsize=9)
     fig.tight_layout()
-    _atomic_write(path, lambda p: fig.savefig(p, format="png", dpi=100))
+    atomic_write(path, lambda p: fig.savefig(p, format="png", dpi=100))
     plt.close(fig)

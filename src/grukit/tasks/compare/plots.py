@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import os
 
+from ..._io import atomic_write
 from .summary import NAMES
 
 
 def _save(fig, folder: str, name: str) -> str:
-    path = os.path.join(folder, name)
-    fig.savefig(path + ".tmp.png", dpi=110, bbox_inches="tight")
-    os.replace(path + ".tmp.png", path)
+    atomic_write(os.path.join(folder, name),
+                 lambda tmp: fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight"))
     return name
 
 def plot_all(res: dict, folder: str) -> list[str]:

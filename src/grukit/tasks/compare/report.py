@@ -7,8 +7,8 @@ import base64
 import html
 import json
 import os
-import tempfile
 
+from ..._io import atomic_text
 from .summary import NAMES, ROWS, fmt
 
 PLOTS = ("learning_curves.png", "latency.png", "memory.png")
@@ -116,23 +116,13 @@ def page(res: dict, folder: str) -> str:
             f"<ul>{notes}</ul>{figures}</body></html>")
 
 
-def _atomic(path: str, content: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(path)), suffix=".tmp")
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        f.write(content)
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)  # as open() would create it, not mkstemp's 0600
-    os.replace(tmp, path)
-
-
 def write(res: dict, folder: str) -> list[str]:
     """results.json, report.md, the PNG plots and report.html into ``folder``."""
     from .plots import plot_all
 
     os.makedirs(folder, exist_ok=True)
-    _atomic(os.path.join(folder, "results.json"), json.dumps(res, indent=1))
-    _atomic(os.path.join(folder, "report.md"), markdown(res))
+    atomic_text(os.path.join(folder, "results.json"), json.dumps(res, indent=1))
+    atomic_text(os.path.join(folder, "report.md"), markdown(res))
     pngs = plot_all(res, folder)
-    _atomic(os.path.join(folder, "report.html"), page(res, folder))
+    atomic_text(os.path.join(folder, "report.html"), page(res, folder))
     return ["results.json", "report.md", "report.html", *pngs]

@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import tempfile
+
+from ..._io import atomic_write
 
 
 def add_parsers(sub) -> None:
@@ -47,18 +48,6 @@ def list_datasets(args) -> int:
     return 0
 
 
-def _atomic_write(path: str, write) -> None:
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=folder, suffix=".tmp")
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-
-
 def run(args: argparse.Namespace) -> int:
     import pandas as pd
 
@@ -93,7 +82,7 @@ def run(args: argparse.Namespace) -> int:
                              for n in ("naive", "seasonal_naive", "ets")},
                "series": str(series.name), "horizon": horizon, "folds": args.folds,
                "per_fold": {n: res[n]["folds"] for n in res}}
-    _atomic_write(os.path.join(args.output, "metrics.json"),
+    atomic_write(os.path.join(args.output, "metrics.json"),
                   lambda p: open(p, "w").write(json.dumps(metrics, indent=2)))
     y = series.to_numpy()
     model.fit(y, season)  # the forecast of the future uses every point
@@ -103,7 +92,7 @@ def run(args: argparse.Namespace) -> int:
                           "seasonal_naive": baselines.seasonal_naive(y, horizon, season),
                           "ets": baselines.ets(y, horizon, season)}, index=future)
     table.index.name = "time"
-    _atomic_write(os.path.join(args.output, "forecast.csv"), lambda p: table.to_csv(p))
+    atomic_write(os.path.join(args.output, "forecast.csv"), lambda p: table.to_csv(p))
     _plot(series, table, args.model.upper(), os.path.join(args.output, "forecast.png"))
     print(f"wrote metrics.json, forecast.csv, forecast.png to {args.output}")
     return 0
@@ -124,5 +113,5 @@ def _plot(series, table, label: str, path: str) -> None:
     ax.set_title(f"{series.name}: {len(table)}-step forecast")
     ax.legend()
     fig.tight_layout()
-    _atomic_write(path, lambda p: fig.savefig(p, format="png", dpi=100))
+    atomic_write(path, lambda p: fig.savefig(p, format="png", dpi=100))
     plt.close(fig)

@@ -5,8 +5,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import tempfile
 import time
+
+from ..._io import atomic_text
 
 
 def add_parser(sub) -> None:
@@ -83,9 +84,7 @@ def run(args: argparse.Namespace) -> int:
         os.makedirs(args.output, exist_ok=True)
         payload = results | {"data": {"train": train.report, "test": test.report},
                              "config": model.get_config()}
-        fd, tmp = tempfile.mkstemp(dir=args.output, suffix=".json.tmp")
-        with os.fdopen(fd, "w") as f:
-            json.dump(payload, f, indent=2, default=int)
-        os.replace(tmp, os.path.join(args.output, "metrics.json"))  # atomic
+        atomic_text(os.path.join(args.output, "metrics.json"),
+                    json.dumps(payload, indent=2, default=int))
         print(f"\nwrote {os.path.join(args.output, 'metrics.json')}")
     return 0
