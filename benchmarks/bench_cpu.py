@@ -81,13 +81,11 @@ def bench_shapes(repeat: int, emit, names: list[str]) -> None:
 
 
 def bench_streaming(emit, steps: int = 20000) -> None:
+    """µs per batch-1 step: grukit's Stream (numpy in, the fast path) against torch.nn's
+    cell with the same weights, for the GRU, the LSTM and the tanh RNN at 64 units."""
     torch.manual_seed(0)
-    cell = torch.nn.GRUCell(1, 64)
-    m = gnn.GRU(1, 64)
-    stream = gnn.Stream(m)
     x_np = np.random.randn(1).astype(np.float32)
-    x_t, h = torch.randn(1, 1), torch.zeros(1, 64)
-    stream.step(x_np)
+    x_t = torch.from_numpy(x_np).unsqueeze(0)  # (1, 1)
 
     def per_step(fn):
         best = []
@@ -97,21 +95,29 @@ def bench_streaming(emit, steps: int = 20000) -> None:
             best.append((time.perf_counter() - t0) / steps * 1e6)
         return statistics.median(best)
 
-    def torch_cell():
-        nonlocal h
-        with torch.no_grad():
+    for name, ours, cell in (("GRU", gnn.GRU(1, 64), torch.nn.GRUCell(1, 64)),
+                             ("LSTM", gnn.LSTM(1, 64), torch.nn.LSTMCell(1, 64)),
+                             ("RNN", gnn.RNN(1, 64), torch.nn.RNNCell(1, 64))):
+        ours.load_state_dict({k + "_l0": v for k, v in cell.state_dict().items()})
+        stream = gnn.Stream(ours)
+        stream.step(x_np)
+        state = (torch.zeros(1, 64),) * (2 if name == "LSTM" else 1)
+
+        def torch_cell(cell=cell, state=state):
+            with torch.no_grad():
+                for _ in range(steps):
+                    out = cell(x_t, state if len(state) == 2 else state[0])
+                    state = out if isinstance(out, tuple) else (out,)
+
+        def grukit_stream(stream=stream):
             for _ in range(steps):
-                h = cell(x_t, h)
+                stream.step(x_np)
 
-    def grukit_stream():
-        for _ in range(steps):
-            stream.step(x_np)
-
-    t_torch, t_ours = per_step(torch_cell), per_step(grukit_stream)
-    emit({"shape": "stream step (B=1, H=64)", "model": "torch GRUCell", "us_per_step":
-          round(t_torch, 3)})
-    emit({"shape": "stream step (B=1, H=64)", "model": "grukit Stream.step", "us_per_step":
-          round(t_ours, 3), "x torch GRUCell": round(t_ours / t_torch, 3)})
+        t_torch, t_ours = per_step(torch_cell), per_step(grukit_stream)
+        shape = "stream step (B=1, H=64)"
+        emit({"shape": shape, "model": f"torch {name}Cell", "us_per_step": round(t_torch, 3)})
+        emit({"shape": shape, "model": f"grukit {name} Stream.step", "us_per_step":
+              round(t_ours, 3), f"x torch {name}Cell": round(t_ours / t_torch, 3)})
 
 
 COMPILE_SNIPPET = """
@@ -161,9 +167,10 @@ def table(rows: list[dict]) -> str:
             lines.append(f"| {r['shape']} {tuple(r['B,T,I,H'])} | {r['mode']} | {r['model']} | "
                          f"{r['ms']:.3f} ms | {r['x torch GRU']:.2f} | {r['x torch LSTM']:.2f} |")
         elif "us_per_step" in r:
-            ratio = r.get("x torch GRUCell")
+            key = next((k for k in r if k.startswith("x torch")), None)
+            ratio = "" if key is None else f"{r[key]:.2f} (× {key.removeprefix('x torch ')})"
             lines.append(f"| {r['shape']} | step | {r['model']} | {r['us_per_step']:.2f} µs | "
-                         f"{'' if ratio is None else f'{ratio:.2f} (× GRUCell)'} | |")
+                         f"{ratio} | |")
         else:
             lines.append(f"| {r['shape']} | | {r['model']} | {r['s']:.2f} s | | |")
     return "\n".join(lines)
