@@ -87,6 +87,13 @@ def block_h(hidden: int) -> int:
     return max(16, min(1 << (hidden - 1).bit_length(), MAX_BLOCK_H))
 
 
+def launch_args(x: Tensor, hidden: int) -> dict:
+    """The recurrent kernels' block sizes and dot settings for x and ``hidden`` units."""
+    bh = block_h(hidden)
+    return dict(BB=BLOCK_B, BH=bh, NB=(hidden + bh - 1) // bh, DOT=dot_dtype(x),
+                PREC=dot_precision(x), num_warps=NUM_WARPS)
+
+
 def dot_precision(x: Tensor) -> str:
     """The recurrent matmul's ``input_precision``: TF32 only where torch allows it for fp32
     matmuls (``torch.backends.cuda.matmul.allow_tf32`` or a float32 matmul precision other

@@ -173,12 +173,6 @@ def _bwd_kernel(dy, whh, save, hprev, lens, dhbuf, dgi, dghn, B, T, H, SG,
         tl.debug_barrier()
 
 
-def _launch_args(x: Tensor, hidden: int) -> dict:
-    bh = tt.block_h(hidden)
-    return dict(BB=tt.BLOCK_B, BH=bh, NB=(hidden + bh - 1) // bh, DOT=tt.dot_dtype(x),
-                PREC=tt.dot_precision(x), num_warps=tt.NUM_WARPS)
-
-
 def _forward(x: Tensor, gi: Tensor, w_hh: Tensor, b_hh: Tensor | None, h0: Tensor,
              lens: Tensor, reset_after: bool, train: bool):
     """gi (B, T, 3H) -> y (B, T, H), h_n (B, H), saved gates (B, T, 4H or 3H) fp32 or None."""
@@ -197,7 +191,7 @@ def _forward(x: Tensor, gi: Tensor, w_hh: Tensor, b_hh: Tensor | None, h0: Tenso
         else b_hh.detach().float().contiguous()  # (3H,)
     _fwd_kernel[tt.grid(batch)](gi, w_hh.detach().contiguous(), bias, hbuf, lens, y, save, rhz,
                                 batch, steps, hid, sg, RESET_AFTER=reset_after, TRAIN=train,
-                                **_launch_args(x, hid))
+                                **tt.launch_args(x, hid))
     return y, hbuf[steps % 2].to(gi.dtype), save if train else None
 
 
@@ -226,7 +220,7 @@ class _GRUFunction(torch.autograd.Function):
             if ctx.reset_after else dgi
         _bwd_kernel[tt.grid(batch)](dy, w_hh.detach().contiguous(), save, hprev, lens, dhbuf,
                                     dgi, dghn, batch, steps, hid, save.shape[2],
-                                    RESET_AFTER=ctx.reset_after, **_launch_args(x, hid))
+                                    RESET_AFTER=ctx.reset_after, **tt.launch_args(x, hid))
         dg = dgi.reshape(-1, 3 * hid)  # (B·T, 3H)
         hp = hprev.reshape(-1, hid)  # (B·T, H)
         db_hh = None

@@ -154,12 +154,6 @@ def _bwd_kernel(dy, whh, save, cprev, lens, dhbuf, dcbuf, dgi, B, T, H, BB: tl.c
         tl.debug_barrier()
 
 
-def _launch_args(x: Tensor, hidden: int) -> dict:
-    bh = tt.block_h(hidden)
-    return dict(BB=tt.BLOCK_B, BH=bh, NB=(hidden + bh - 1) // bh, DOT=tt.dot_dtype(x),
-                PREC=tt.dot_precision(x), num_warps=tt.NUM_WARPS)
-
-
 def _forward(x: Tensor, gi: Tensor, w_hh: Tensor, b_hh: Tensor | None, h0: Tensor,
              c0: Tensor, lens: Tensor, train: bool):
     """gi (B, T, 4H) -> y (B, T, H), h_n, c_n (B, H), saved [i, f, g, o, c] (B, T, 5H) or None."""
@@ -175,7 +169,7 @@ def _forward(x: Tensor, gi: Tensor, w_hh: Tensor, b_hh: Tensor | None, h0: Tenso
     bias = torch.zeros(g4, dtype=torch.float32, device=dev) if b_hh is None \
         else b_hh.detach().float().contiguous()  # (4H,)
     _fwd_kernel[tt.grid(batch)](gi, w_hh.detach().contiguous(), bias, hbuf, cbuf, lens, y, save,
-                                batch, steps, hid, TRAIN=train, **_launch_args(x, hid))
+                                batch, steps, hid, TRAIN=train, **tt.launch_args(x, hid))
     hn, cn = hbuf[steps % 2].to(gi.dtype), cbuf.to(gi.dtype)
     return y, hn, cn, save if train else None
 
@@ -205,7 +199,7 @@ class _LSTMFunction(torch.autograd.Function):
         cprev = torch.cat([c0.detach().float().unsqueeze(1), cs[:, :-1]], 1).contiguous()
         dgi = torch.empty(batch, steps, 4 * hid, dtype=torch.float32, device=dev)
         _bwd_kernel[tt.grid(batch)](dy, w_hh.detach().contiguous(), save, cprev, lens, dhbuf,
-                                    dcbuf, dgi, batch, steps, hid, **_launch_args(x, hid))
+                                    dcbuf, dgi, batch, steps, hid, **tt.launch_args(x, hid))
         dg = dgi.reshape(-1, 4 * hid)  # (B·T, 4H)
         hprev = torch.cat([h0.detach().float().unsqueeze(1), y[:, :-1].float()], 1)  # (B,T,H)
         dw_hh = (dg.t() @ hprev.reshape(-1, hid)).to(w_hh.dtype)  # (4H, H)
