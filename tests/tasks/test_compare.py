@@ -68,3 +68,16 @@ def test_cli_bad_input_is_one_clear_line(capsys):
     assert "--models" in err and "gru,lstm,rnn,mingru" in err and "Traceback" not in err
     assert main(["compare", "--task", "music"]) == 2
     assert "--data PATH.mat" in capsys.readouterr().err
+
+
+def test_cli_classify_without_sktime_says_how_to_get_it(monkeypatch, capsys):
+    from grukit.data import uea
+
+    def missing():
+        raise ImportError("the UEA data sets come with sktime, which is not installed; run "
+                          "`pip install grukit[uea]`.")
+
+    monkeypatch.setattr(uea, "_sktime_datasets", missing)
+    assert main(["compare", "--task", "classify", "--output", "x"]) == 2
+    err = capsys.readouterr().err
+    assert "pip install grukit[uea]" in err and "Traceback" not in err

@@ -20,8 +20,11 @@ def prepare(task_class, data: str | None):
     if name not in UEA:
         raise ValueError(f"--task classify takes a UEA set name, one of {sorted(UEA)}; got "
                          f"{name!r}. (grukit classify reads CSV/TSV files.)")
-    x_tr, y_tr = load_uea(name, "train")
-    x_te, y_te = load_uea(name, "test")
+    try:
+        x_tr, y_tr = load_uea(name, "train")
+        x_te, y_te = load_uea(name, "test")
+    except ImportError as err:  # the optional extra is missing: one line, not a traceback
+        raise ValueError(str(err)) from None
     base = SummaryLogReg().fit(x_tr, y_tr)
     base_acc = float((base.predict(x_te) == y_te).mean())
     info = UEA[name]
