@@ -94,6 +94,7 @@ def test_differ_and_verdicts():
     assert accuracy.startswith("Use GRU") and "better" in accuracy
     table["test_metric"] = {"gru": summary.stats([1.0]), "lstm": summary.stats([2.0])}
     assert "nothing is decided" in summary.recommend(table, ["gru", "lstm"], "MASE", True)
+    assert summary.recommend(table, ["gru"], "MASE", True).startswith("Only GRU was run")
 
 
 def test_torch_cell_carries_the_same_weights():

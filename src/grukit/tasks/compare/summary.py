@@ -113,6 +113,8 @@ def recommend(table: dict, order: list[str], metric: str, lower: bool) -> str:
     metric wins if it is better beyond the noise; otherwise the fastest of those tied
     with it."""
     per, speed = table["test_metric"], table["seconds_per_epoch"]
+    if len(order) == 1:
+        return f"Only {NAMES[order[0]]} was run; add models with --models to compare."
     best = min(order, key=lambda m: per[m]["mean"] * (1 if lower else -1))
     fastest = min(order, key=lambda m: speed[m]["mean"])
     if any(per[m]["n"] < 2 for m in order):
