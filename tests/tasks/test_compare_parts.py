@@ -119,3 +119,18 @@ def test_rows_without_a_value_show_a_dash():
                         {"gru": summary.stats([1.0, 1.2]), "mingru": empty},
                         ["gru", "mingru"], "MASE")
     assert v == ""
+
+
+def test_forecast_task_reads_a_csv(tmp_path):
+    import numpy as np
+    import pandas as pd
+
+    from grukit.tasks.compare import forecast
+
+    idx = pd.date_range("2000-01-01", periods=120, freq="MS")
+    pd.DataFrame({"date": idx, "sales": np.arange(120.0)}).to_csv(tmp_path / "s.csv",
+                                                                 index=False)
+    name, values, season, horizon = forecast.load(str(tmp_path / "s.csv"))
+    assert len(values) == 120 and values[5] == 5.0 and season == 12 and horizon == 12
+    with pytest.raises(ValueError, match="too few"):
+        forecast.run(values[:40], season, horizon, "gru", 4, 0)
