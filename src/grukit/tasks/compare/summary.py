@@ -79,9 +79,8 @@ def verdict(key: str, kind: str, lower: bool, per: dict[str, dict], order: list[
         better_low = True if lower is None else lower
         better = a["mean"] < b["mean"] if better_low else a["mean"] > b["mean"]
         note = " (one seed: no spread)" if d is None else ""
-        word = "less" if key == "gap" else "better"
         if key == "gap":
-            parts.append(f"{r} overfits {word if better else 'more'} than {o}: "
+            parts.append(f"{r} overfits {'less' if better else 'more'} than {o}: "
                          f"{fmt(a)} vs {fmt(b)}{note}")
         else:
             parts.append(f"{r} {'better' if better else 'worse'} than {o}: {metric} "
