@@ -54,11 +54,19 @@ def threads(batch: int) -> int:
 
 @functools.cache
 def _blas_libs() -> list:
-    """threadpoolctl controllers of the BLAS libraries loaded, numba's (scipy's) among them."""
+    """threadpoolctl controllers of the BLAS numba's np.dot calls: scipy's, found by path
+    (numpy's own BLAS is left alone); every BLAS loaded when none lies under scipy's."""
+    import os
+
+    import scipy
     import scipy.linalg.cython_blas  # noqa: F401  (the BLAS numba's np.dot calls)
     from threadpoolctl import ThreadpoolController
 
-    return [lib for lib in ThreadpoolController().lib_controllers if lib.user_api == "blas"]
+    blas = [lib for lib in ThreadpoolController().lib_controllers if lib.user_api == "blas"]
+    site = os.path.dirname(os.path.dirname(os.path.abspath(scipy.__file__)))
+    roots = (os.path.join(site, "scipy"), os.path.join(site, "scipy.libs"))
+    mine = [lib for lib in blas if os.path.abspath(lib.filepath).startswith(roots)]
+    return mine or blas
 
 
 @contextlib.contextmanager

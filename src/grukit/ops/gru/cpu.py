@@ -57,17 +57,11 @@ def _unit_after(xr, xz, xn, hr, hz, hn, br, bz, bn, h):
     return r, z, n, ghn, n + z * (h - n)  # h' = (1 − z) n + z h
 
 
-@njit(inline="always", cache=True)
-def _last_states(hs, lens, hn):
-    """hn[b] = hs[lens[b], b]: each sequence's state at its own last step."""
-    for b in range(hn.shape[0]):
-        copy_into(hn[b], hs[lens[b], b])
-
-
 @chunked_kernel
-def _fwd_after(gi, whh_t, bhh, hs, lens, y, save, train, nchunk):
-    """gi (T,B,3H), whh_t (H,3H), bhh (3H,), hs (T+1,B,H) with hs[0] = h0 -> hs[1:] filled;
-    when train also y (T,B,H) = hs[1:] and save (T,B,4H) = [r, z, n, gh_n]."""
+def _fwd_after(gi, whh_t, bhh, hs, lens, hn, y, save, train, nchunk):
+    """gi (T,B,3H), whh_t (H,3H), bhh (3H,), hs (T+1,B,H) with hs[0] = h0 -> hs[1:] filled,
+    hn (B,H) = each row's state at its own last step; when train also y (T,B,H) = hs[1:] and
+    save (T,B,4H) = [r, z, n, gh_n]."""
     steps, batch, g3 = gi.shape
     hid = g3 // 3
     br, bz, bn = bhh[:hid], bhh[hid:2 * hid], bhh[2 * hid:]
@@ -101,6 +95,8 @@ def _fwd_after(gi, whh_t, bhh, hs, lens, y, save, train, nchunk):
                     for j in range(hid):
                         ho[j] = _unit_after(xr[j], xz[j], xn[j], hr[j], hz[j], hn_[j], br[j],
                                             bz[j], bn[j], hi[j])[4]
+        for b in range(b0, b1):  # each row's state at its own last step
+            copy_into(hn[b], hs[lens[b], b])
 
 
 @chunked_kernel
@@ -146,8 +142,8 @@ def _bwd_after(dy, dhn, whh, hs, save, lens, dg, dh0, nchunk):
 
 
 @chunked_kernel
-def _fwd_before(gi, wrz_t, wn_t, hs, lens, y, save, train, nchunk):
-    """reset_after=False. wrz_t (H,2H) = W_hh[:2H]ᵀ, wn_t (H,H) = W_hh[2H:]ᵀ, hs as in
+def _fwd_before(gi, wrz_t, wn_t, hs, lens, hn, y, save, train, nchunk):
+    """reset_after=False. wrz_t (H,2H) = W_hh[:2H]ᵀ, wn_t (H,H) = W_hh[2H:]ᵀ, hs and hn as in
     _fwd_after; when train also y and save (T,B,3H) = [r, z, n]."""
     steps, batch, g3 = gi.shape
     hid = g3 // 3
@@ -204,6 +200,8 @@ def _fwd_before(gi, wrz_t, wn_t, hs, lens, y, save, train, nchunk):
                     for j in range(hid):
                         n = tanh(xn[j] + qi[j])
                         ho[j] = n + zi[j] * (hi[j] - n)
+        for b in range(b0, b1):  # each row's state at its own last step
+            copy_into(hn[b], hs[lens[b], b])
 
 
 @chunked_kernel
@@ -274,11 +272,10 @@ def _forward(gi: Tensor, w_hh: Tensor, b_hh: Tensor | None, h0: Tensor, lens: np
     with kernel_threads(batch) as nchunk:
         if reset_after:
             bias = arr(b_hh) if b_hh is not None else np.zeros(g3, hs.dtype)
-            _fwd_after(gi.numpy(), arr(w.t()), bias, hs, lens, y, save, train, nchunk)
+            _fwd_after(gi.numpy(), arr(w.t()), bias, hs, lens, hn, y, save, train, nchunk)
         else:
             _fwd_before(gi.numpy(), arr(w[:2 * hid].t()), arr(w[2 * hid:].t()), hs, lens,
-                        y, save, train, nchunk)
-    _last_states(hs, lens, hn)
+                        hn, y, save, train, nchunk)
     saved = torch.from_numpy(save) if train else None
     yb = torch.from_numpy(y.transpose(1, 0, 2))  # not a torch view: callers may modify it
     return yb, torch.from_numpy(hs), torch.from_numpy(hn), saved
