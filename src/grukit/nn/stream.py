@@ -157,7 +157,10 @@ class Stream:
 
             extra = self.module.reset_after
         self._pack()
-        self._fast = (kernel, h, extra, (self.module.input_size,), h.dtype)
+        args = ((np.empty(self.module.input_size, h.dtype), h, extra, self._packed)
+                if type(extra) is np.ndarray else
+                (np.empty(self.module.input_size, h.dtype), h, self._packed, extra))
+        self._fast = (_entry_point(kernel, args), h, extra, (self.module.input_size,), h.dtype)
         return self._fast
 
     def _fast_step(self, x_t, fast):
@@ -176,3 +179,13 @@ class Stream:
             kernel(x, h, self._packed, extra)
         out = h[-1].copy()
         return torch.from_numpy(out) if is_torch else out
+
+
+def _entry_point(kernel, args: tuple):
+    """The compiled function a numba kernel runs for arguments typed like ``args``, called
+    without numba's per-call type dispatch (~0.3 µs of a ~3 µs step). Safe only because every
+    call passes the same array types: the hot path checks x's type, shape and dtype, and the
+    state and packed weights share the state's dtype for the Stream's life."""
+    import numba
+
+    return kernel.compile(tuple(numba.typeof(a) for a in args))

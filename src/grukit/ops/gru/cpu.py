@@ -32,7 +32,7 @@ from numba import njit, prange
 from torch import Tensor
 
 from .._cpu import arr, kernel_threads, lens_array, needs_grad
-from .._cpu_math import add_into, copy_into, one, sigmoid, tanh
+from .._cpu_math import add_into, copy_into, one, sigmoid, tanh, vecmat_add
 from .._jit import chunked_kernel
 from .._seq import run_directed
 
@@ -366,7 +366,7 @@ def stream_step(x, h, params, reset_after):
 
     ``params`` packs each layer as [W_ihᵀ (In·3H), W_hhᵀ (H·3H), b_ih (3H), b_hh (3H)],
     row-major, layer after layer; the products run along contiguous rows of the transposed
-    weights (vectorised axpy, no BLAS call). One call per step: the streaming fast path.
+    weights (``vecmat_add``, no BLAS call). One call per step: the streaming fast path.
     """
     layers, hid = h.shape
     g3 = 3 * hid
@@ -382,17 +382,11 @@ def stream_step(x, h, params, reset_after):
         gh = params[at + g3:at + 2 * g3].copy()  # (3H,): W_hh h + b_hh
         at += 2 * g3
         hl = h[layer]
-        for k in range(inp):
-            xk, row = xin[k], wih_t[k]
-            for j in range(g3):
-                gi[j] += row[j] * xk
+        vecmat_add(gi, xin, wih_t)
         gir, giz, gin = gi[:hid], gi[hid:2 * hid], gi[2 * hid:]
         ghr, ghz, ghn = gh[:hid], gh[hid:2 * hid], gh[2 * hid:]
         if reset_after:
-            for k in range(hid):
-                hk, row = hl[k], whh_t[k]
-                for j in range(g3):
-                    gh[j] += row[j] * hk
+            vecmat_add(gh, hl, whh_t)
             for j in range(hid):
                 r = sigmoid(gir[j] + ghr[j])
                 z = sigmoid(giz[j] + ghz[j])
@@ -400,17 +394,11 @@ def stream_step(x, h, params, reset_after):
                 hl[j] = n + z * (hl[j] - n)
         else:  # no recurrent bias: gh = [W_hr h; W_hz h; W_hn (r ⊙ h)]
             gh[:] = 0
-            for k in range(hid):
-                hk, row = hl[k], whh_t[k, :2 * hid]
-                for j in range(2 * hid):
-                    gh[j] += row[j] * hk
+            vecmat_add(gh[:2 * hid], hl, whh_t[:, :2 * hid])
             rh = np.empty(hid, h.dtype)
             for j in range(hid):
                 rh[j] = sigmoid(gir[j] + ghr[j]) * hl[j]
-            for k in range(hid):
-                rk, row = rh[k], whh_t[k, 2 * hid:]
-                for j in range(hid):
-                    ghn[j] += row[j] * rk
+            vecmat_add(ghn, rh, whh_t[:, 2 * hid:])
             for j in range(hid):
                 z = sigmoid(giz[j] + ghz[j])
                 n = tanh(gin[j] + ghn[j])

@@ -21,7 +21,7 @@ from numba import njit, prange
 from torch import Tensor
 
 from .._cpu import arr, kernel_threads, lens_array, needs_grad
-from .._cpu_math import copy_into, one, sigmoid, tanh
+from .._cpu_math import copy_into, one, sigmoid, tanh, vecmat_add
 from .._jit import chunked_kernel
 from .._seq import run_directed
 
@@ -228,14 +228,8 @@ def stream_step(x, h, c, params):
         a = params[at:at + g4] + params[at + g4:at + 2 * g4]  # (4H,): b_ih + b_hh
         at += 2 * g4
         hl, cl = h[layer], c[layer]
-        for k in range(inp):
-            xk, row = xin[k], wih_t[k]
-            for j in range(g4):
-                a[j] += row[j] * xk
-        for k in range(hid):
-            hk, row = hl[k], whh_t[k]
-            for j in range(g4):
-                a[j] += row[j] * hk
+        vecmat_add(a, xin, wih_t)
+        vecmat_add(a, hl, whh_t)
         for j in range(hid):
             _, _, _, _, cl[j], hl[j] = _unit(a[j], a[hid + j], a[2 * hid + j],
                                              a[3 * hid + j], cl[j])

@@ -13,7 +13,7 @@ from numba import njit, prange
 from torch import Tensor
 
 from .._cpu import arr, kernel_threads, lens_array, needs_grad
-from .._cpu_math import copy_into, one, tanh
+from .._cpu_math import copy_into, one, tanh, vecmat_add
 from .._jit import chunked_kernel
 from .._seq import run_directed
 
@@ -155,13 +155,7 @@ def stream_step(x, h, params, relu):
         a = params[at:at + hid] + params[at + hid:at + 2 * hid]  # (H,): b_ih + b_hh
         at += 2 * hid
         hl = h[layer]
-        for k in range(inp):
-            xk, row = xin[k], wih_t[k]
-            for j in range(hid):
-                a[j] += row[j] * xk
-        for k in range(hid):
-            hk, row = hl[k], whh_t[k]
-            for j in range(hid):
-                a[j] += row[j] * hk
+        vecmat_add(a, xin, wih_t)
+        vecmat_add(a, hl, whh_t)
         for j in range(hid):
             hl[j] = max(a[j], 0.0) if relu else tanh(a[j])
