@@ -33,6 +33,7 @@ from torch import Tensor
 
 from .._cpu import arr, kernel_threads, lens_array, needs_grad
 from .._cpu_math import add_into, copy_into, one, sigmoid, tanh, vecmat_add
+from .._gemm import gemm_address, gemm_scratch, mm
 from .._jit import chunked_kernel
 from .._seq import run_directed
 
@@ -58,7 +59,7 @@ def _unit_after(xr, xz, xn, hr, hz, hn, br, bz, bn, h):
 
 
 @chunked_kernel
-def _fwd_after(gi, whh_t, bhh, hs, lens, hn, y, save, train, nchunk):
+def _fwd_after(gi, whh_t, bhh, hs, lens, hn, y, save, train, gemm, nchunk):
     """gi (T,B,3H), whh_t (H,3H), bhh (3H,), hs (T+1,B,H) with hs[0] = h0 -> hs[1:] filled,
     hn (B,H) = each row's state at its own last step; when train also y (T,B,H) = hs[1:] and
     save (T,B,4H) = [r, z, n, gh_n]."""
@@ -68,8 +69,9 @@ def _fwd_after(gi, whh_t, bhh, hs, lens, hn, y, save, train, nchunk):
     for c in prange(nchunk):
         b0, b1 = c * batch // nchunk, (c + 1) * batch // nchunk
         gh = np.empty((b1 - b0, g3), gi.dtype)  # (nb, 3H)
+        ints, ab = gemm_scratch(gi)
         for t in range(steps):
-            np.dot(hs[t, b0:b1], whh_t, gh)
+            mm(hs[t, b0:b1], whh_t, gh, gemm, ints, ab)
             for i in range(b1 - b0):
                 b = b0 + i
                 hi, ho = hs[t, b], hs[t + 1, b]
@@ -100,7 +102,7 @@ def _fwd_after(gi, whh_t, bhh, hs, lens, hn, y, save, train, nchunk):
 
 
 @chunked_kernel
-def _bwd_after(dy, dhn, whh, hs, save, lens, dg, dh0, nchunk):
+def _bwd_after(dy, dhn, whh, hs, save, lens, dg, dh0, gemm, nchunk):
     """dy (T,B,H), dhn (B,H), whh (3H,H), hs (T+1,B,H) -> dg (T,B,4H) = [a_n, a_r, a_z, a_n ⊙ r]
     (dgi = dg[..., :3H] in n, r, z order, dgh = dg[..., H:]), dh0 (B,H)."""
     steps, batch, hid = dy.shape
@@ -110,6 +112,7 @@ def _bwd_after(dy, dhn, whh, hs, save, lens, dg, dh0, nchunk):
         dh = dhn[b0:b1].copy()  # (nb, H)
         step = np.zeros((b1 - b0, 3 * hid), dy.dtype)  # (nb, 3H): dgh at step t
         back = np.empty_like(dh)  # (nb, H)
+        ints, ab = gemm_scratch(dy)
         for t in range(steps - 1, -1, -1):
             for i in range(b1 - b0):
                 b = b0 + i
@@ -134,7 +137,7 @@ def _bwd_after(dy, dhn, whh, hs, save, lens, dg, dh0, nchunk):
                     gh_[hid + j] = az
                     gh_[2 * hid + j] = anr
                     dhi[j] = g * z
-            np.dot(step, whh, back)
+            mm(step, whh, back, gemm, ints, ab)
             for i in range(b1 - b0):
                 if t < lens[b0 + i]:
                     add_into(dh[i], back[i])
@@ -142,7 +145,7 @@ def _bwd_after(dy, dhn, whh, hs, save, lens, dg, dh0, nchunk):
 
 
 @chunked_kernel
-def _fwd_before(gi, wrz_t, wn_t, hs, lens, hn, y, save, train, nchunk):
+def _fwd_before(gi, wrz_t, wn_t, hs, lens, hn, y, save, train, gemm, nchunk):
     """reset_after=False. wrz_t (H,2H) = W_hh[:2H]ᵀ, wn_t (H,H) = W_hh[2H:]ᵀ, hs and hn as in
     _fwd_after; when train also y and save (T,B,3H) = [r, z, n]."""
     steps, batch, g3 = gi.shape
@@ -154,8 +157,9 @@ def _fwd_before(gi, wrz_t, wn_t, hs, lens, hn, y, save, train, nchunk):
         rh = np.zeros((nb, hid), gi.dtype)  # (nb, H): r ⊙ h
         zs = np.empty((nb, hid), gi.dtype)
         q = np.empty((nb, hid), gi.dtype)  # (nb, H): W_hn (r ⊙ h)
+        ints, ab = gemm_scratch(gi)
         for t in range(steps):
-            np.dot(hs[t, b0:b1], wrz_t, ghrz)
+            mm(hs[t, b0:b1], wrz_t, ghrz, gemm, ints, ab)
             for i in range(nb):
                 b = b0 + i
                 if t >= lens[b]:
@@ -178,7 +182,7 @@ def _fwd_before(gi, wrz_t, wn_t, hs, lens, hn, y, save, train, nchunk):
                     for j in range(hid):
                         rhi[j] = sigmoid(xr[j] + hr[j]) * hi[j]
                         zi[j] = sigmoid(xz[j] + hz[j])
-            np.dot(rh, wn_t, q)
+            mm(rh, wn_t, q, gemm, ints, ab)
             for i in range(nb):
                 b = b0 + i
                 ho = hs[t + 1, b]
@@ -205,7 +209,7 @@ def _fwd_before(gi, wrz_t, wn_t, hs, lens, hn, y, save, train, nchunk):
 
 
 @chunked_kernel
-def _bwd_before(dy, dhn, wrz, wn, hs, save, lens, dgi, dh0, nchunk):
+def _bwd_before(dy, dhn, wrz, wn, hs, save, lens, dgi, dh0, gemm, nchunk):
     """reset_after=False. wrz (2H,H) = W_hh[:2H], wn (H,H) = W_hh[2H:] -> dgi (T,B,3H), dh0."""
     steps, batch, hid = dy.shape
     one_ = one(dy)
@@ -218,6 +222,7 @@ def _bwd_before(dy, dhn, wrz, wn, hs, save, lens, dgi, dh0, nchunk):
         drh = np.empty_like(dh)  # ∂L/∂(r ⊙ h)
         arz = np.zeros((nb, 2 * hid), dy.dtype)  # [a_r, a_z]
         back = np.empty_like(dh)
+        ints, ab = gemm_scratch(dy)
         for t in range(steps - 1, -1, -1):
             for i in range(nb):
                 b = b0 + i
@@ -231,7 +236,7 @@ def _bwd_before(dy, dhn, wrz, wn, hs, save, lens, dgi, dh0, nchunk):
                     gi_[j] = g
                     ani[j] = g * (one_ - z) * (one_ - n * n)
                     azi[j] = g * (hp[j] - n) * z * (one_ - z)
-            np.dot(an, wn, drh)
+            mm(an, wn, drh, gemm, ints, ab)
             for i in range(nb):
                 b = b0 + i
                 dgb = dgi[t, b]
@@ -249,7 +254,7 @@ def _bwd_before(dy, dhn, wrz, wn, hs, save, lens, dgi, dh0, nchunk):
                     dgb[j] = ar
                     dgb[hid + j] = azi[j]
                     dgb[2 * hid + j] = ani[j]
-            np.dot(arz, wrz, back)
+            mm(arz, wrz, back, gemm, ints, ab)
             for i in range(nb):
                 if t < lens[b0 + i]:
                     add_into(dh[i], back[i])
@@ -269,13 +274,15 @@ def _forward(gi: Tensor, w_hh: Tensor, b_hh: Tensor | None, h0: Tensor, lens: np
     save = np.empty((steps, batch, 4 * hid if reset_after else 3 * hid) if train else
                     (1, 1, 1), hs.dtype)
     w = w_hh.detach()
+    gemm = gemm_address(hs.dtype.name)
     with kernel_threads(batch) as nchunk:
         if reset_after:
             bias = arr(b_hh) if b_hh is not None else np.zeros(g3, hs.dtype)
-            _fwd_after(gi.numpy(), arr(w.t()), bias, hs, lens, hn, y, save, train, nchunk)
+            _fwd_after(gi.numpy(), arr(w.t()), bias, hs, lens, hn, y, save, train, gemm,
+                       nchunk)
         else:
             _fwd_before(gi.numpy(), arr(w[:2 * hid].t()), arr(w[2 * hid:].t()), hs, lens,
-                        hn, y, save, train, nchunk)
+                        hn, y, save, train, gemm, nchunk)
     saved = torch.from_numpy(save) if train else None
     yb = torch.from_numpy(y.transpose(1, 0, 2))  # not a torch view: callers may modify it
     return yb, torch.from_numpy(hs), torch.from_numpy(hn), saved
@@ -309,11 +316,12 @@ class _GRUFunction(torch.autograd.Function):
         hp = hs[:-1].reshape(-1, hid)  # (T·B, H): h_{t−1}
         xf = xt.reshape(-1, xt.shape[2])  # (T·B, I)
         w, wi = w_hh.detach(), w_ih.detach()
+        gemm = gemm_address(dyt.dtype.name)
         if ctx.reset_after:
             dgb = np.empty((steps, batch, 4 * hid), dyt.dtype)
             with kernel_threads(batch) as nchunk:
                 _bwd_after(dyt, dhn, arr(w), hs.numpy(), save.numpy(), ctx.lens, dgb, dh0,
-                           nchunk)
+                           gemm, nchunk)
             dg4 = torch.from_numpy(dgb).reshape(-1, 4 * hid)  # (T·B, 4H) = [n, r, z, n ⊙ r]
             dgi = dg4[:, :3 * hid]  # (T·B, 3H), gates in n, r, z order
             dw_hh = dg4[:, hid:].t() @ hp  # (3H, H)
@@ -327,7 +335,7 @@ class _GRUFunction(torch.autograd.Function):
             dgn = np.empty((steps, batch, 3 * hid), dyt.dtype)
             with kernel_threads(batch) as nchunk:
                 _bwd_before(dyt, dhn, arr(w[:2 * hid]), arr(w[2 * hid:]), hs.numpy(),
-                            save.numpy(), ctx.lens, dgn, dh0, nchunk)
+                            save.numpy(), ctx.lens, dgn, dh0, gemm, nchunk)
             dgi = torch.from_numpy(dgn).reshape(-1, 3 * hid)  # (T·B, 3H)
             rh = save[..., :hid].reshape(-1, hid) * hp  # (T·B, H): r ⊙ h_{t−1}
             dw_hh = torch.cat([dgi[:, :2 * hid].t() @ hp, dgi[:, 2 * hid:].t() @ rh])

@@ -22,6 +22,7 @@ from torch import Tensor
 
 from .._cpu import arr, kernel_threads, lens_array, needs_grad
 from .._cpu_math import copy_into, one, sigmoid, tanh, vecmat_add
+from .._gemm import gemm_address, gemm_scratch, mm
 from .._jit import chunked_kernel
 from .._seq import run_directed
 
@@ -35,7 +36,7 @@ def _unit(ai, af, ag, ao, c):
 
 
 @chunked_kernel
-def _fwd(gi, whh_t, bhh, h0, c0, lens, y, hn, cn, save, cs, train, nchunk):
+def _fwd(gi, whh_t, bhh, h0, c0, lens, y, hn, cn, save, cs, train, gemm, nchunk):
     """gi (B,T,4H), whh_t (H,4H), bhh (4H,), h0, c0 (B,H) -> y (B,T,H), hn, cn (B,H);
     when train, save (B,T,4H) = [i, f, g, o] and cs (B,T,H) = c_t."""
     batch, steps, g4 = gi.shape
@@ -46,8 +47,9 @@ def _fwd(gi, whh_t, bhh, h0, c0, lens, y, hn, cn, save, cs, train, nchunk):
         h = h0[b0:b1].copy()  # (nb, H)
         cc = c0[b0:b1].copy()  # (nb, H)
         gh = np.empty((b1 - b0, g4), gi.dtype)  # (nb, 4H)
+        ints, ab = gemm_scratch(gi)
         for t in range(steps):
-            np.dot(h, whh_t, gh)
+            mm(h, whh_t, gh, gemm, ints, ab)
             for k in range(b1 - b0):
                 b = b0 + k
                 yb = y[b, t]
@@ -90,7 +92,7 @@ def _fwd(gi, whh_t, bhh, h0, c0, lens, y, hn, cn, save, cs, train, nchunk):
 
 
 @chunked_kernel
-def _bwd(dy, dhn, dcn, whh, c0, save, cs, lens, dgi, dh0, dc0, nchunk):
+def _bwd(dy, dhn, dcn, whh, c0, save, cs, lens, dgi, dh0, dc0, gemm, nchunk):
     """dy (B,T,H), dhn, dcn (B,H), whh (4H,H) -> dgi (B,T,4H), dh0, dc0 (B,H)."""
     batch, steps, hid = dy.shape
     one_ = one(dy)
@@ -100,6 +102,7 @@ def _bwd(dy, dhn, dcn, whh, c0, save, cs, lens, dgi, dh0, dc0, nchunk):
         dc = dcn[b0:b1].copy()  # (nb, H)
         step = np.zeros((b1 - b0, 4 * hid), dy.dtype)  # (nb, 4H)
         back = np.empty_like(dh)
+        ints, ab = gemm_scratch(dy)
         for t in range(steps - 1, -1, -1):
             for k in range(b1 - b0):
                 b = b0 + k
@@ -126,7 +129,7 @@ def _bwd(dy, dhn, dcn, whh, c0, save, cs, lens, dgi, dh0, dc0, nchunk):
                     a_o[j] = g * tc * og * (one_ - og)
                     dck[j] = dcj * fg
                 copy_into(gk, st)
-            np.dot(step, whh, back)
+            mm(step, whh, back, gemm, ints, ab)
             for k in range(b1 - b0):
                 if t < lens[b0 + k]:
                     copy_into(dh[k], back[k])
@@ -147,7 +150,7 @@ def _forward(gi: Tensor, w_hh: Tensor, b_hh: Tensor | None, h0: Tensor, c0: Tens
     bias = arr(b_hh) if b_hh is not None else np.zeros(g4, dt)
     with kernel_threads(batch) as nchunk:
         _fwd(gi.numpy(), arr(w_hh.detach().t()), bias, arr(h0), arr(c0), lens, y, hn, cn, save,
-             cs, train, nchunk)
+             cs, train, gemm_address(dt.name), nchunk)
     out = (torch.from_numpy(y), torch.from_numpy(hn), torch.from_numpy(cn))
     return out + ((torch.from_numpy(save), torch.from_numpy(cs)) if train else (None, None))
 
@@ -173,7 +176,7 @@ class _LSTMFunction(torch.autograd.Function):
         dh0, dc0 = np.empty((batch, hid), dgi.dtype), np.empty((batch, hid), dgi.dtype)
         with kernel_threads(batch) as nchunk:
             _bwd(arr(dy), arr(dhn), arr(dcn), arr(w_hh), arr(c0), save.numpy(), cs.numpy(),
-                 ctx.lens, dgi, dh0, dc0, nchunk)
+                 ctx.lens, dgi, dh0, dc0, gemm_address(dgi.dtype.name), nchunk)
         hprev = torch.cat([h0.detach().unsqueeze(1), y[:, :-1]], dim=1)  # (B, T, H)
         dg = torch.from_numpy(dgi).reshape(-1, 4 * hid)  # (B·T, 4H)
         dw_hh = dg.t() @ hprev.reshape(-1, hid)  # (4H, H)

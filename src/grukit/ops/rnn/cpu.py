@@ -14,20 +14,22 @@ from torch import Tensor
 
 from .._cpu import arr, kernel_threads, lens_array, needs_grad
 from .._cpu_math import copy_into, one, tanh, vecmat_add
+from .._gemm import gemm_address, gemm_scratch, mm
 from .._jit import chunked_kernel
 from .._seq import run_directed
 
 
 @chunked_kernel
-def _fwd(gi, whh_t, bhh, h0, lens, relu, y, hn, nchunk):
+def _fwd(gi, whh_t, bhh, h0, lens, relu, y, hn, gemm, nchunk):
     """gi (B,T,H), whh_t (H,H), bhh (H,), h0 (B,H) -> y (B,T,H), hn (B,H)."""
     batch, steps, hid = gi.shape
     for c in prange(nchunk):
         b0, b1 = c * batch // nchunk, (c + 1) * batch // nchunk
         h = h0[b0:b1].copy()  # (nb, H)
         gh = np.empty_like(h)  # (nb, H)
+        ints, ab = gemm_scratch(gi)
         for t in range(steps):
-            np.dot(h, whh_t, gh)
+            mm(h, whh_t, gh, gemm, ints, ab)
             for k in range(b1 - b0):
                 b = b0 + k
                 yb = y[b, t]
@@ -44,7 +46,7 @@ def _fwd(gi, whh_t, bhh, h0, lens, relu, y, hn, nchunk):
 
 
 @chunked_kernel
-def _bwd(dy, dhn, whh, y, lens, relu, dgi, dh0, nchunk):
+def _bwd(dy, dhn, whh, y, lens, relu, dgi, dh0, gemm, nchunk):
     """dy (B,T,H), dhn (B,H), whh (H,H), y (B,T,H) -> dgi (B,T,H), dh0 (B,H)."""
     batch, steps, hid = dy.shape
     one_ = one(dy)
@@ -53,6 +55,7 @@ def _bwd(dy, dhn, whh, y, lens, relu, dgi, dh0, nchunk):
         dh = dhn[b0:b1].copy()  # (nb, H)
         step = np.zeros_like(dh)  # (nb, H)
         back = np.empty_like(dh)
+        ints, ab = gemm_scratch(dy)
         for t in range(steps - 1, -1, -1):
             for k in range(b1 - b0):
                 b = b0 + k
@@ -67,7 +70,7 @@ def _bwd(dy, dhn, whh, y, lens, relu, dgi, dh0, nchunk):
                     hj = yb[j]
                     st[j] = (g if hj > 0 else g * 0) if relu else g * (one_ - hj * hj)
                 copy_into(gk, st)
-            np.dot(step, whh, back)
+            mm(step, whh, back, gemm, ints, ab)
             for k in range(b1 - b0):
                 if t < lens[b0 + k]:
                     copy_into(dh[k], back[k])
@@ -81,7 +84,8 @@ def _forward(gi: Tensor, w_hh: Tensor, b_hh: Tensor | None, h0: Tensor, lens: np
     y, hn = np.empty((batch, steps, hid), dt), np.empty((batch, hid), dt)
     bias = arr(b_hh) if b_hh is not None else np.zeros(hid, dt)
     with kernel_threads(batch) as nchunk:
-        _fwd(gi.numpy(), arr(w_hh.detach().t()), bias, arr(h0), lens, relu, y, hn, nchunk)
+        _fwd(gi.numpy(), arr(w_hh.detach().t()), bias, arr(h0), lens, relu, y, hn,
+             gemm_address(dt.name), nchunk)
     return torch.from_numpy(y), torch.from_numpy(hn)
 
 
@@ -104,7 +108,8 @@ class _RNNFunction(torch.autograd.Function):
         dgi = np.empty((batch, steps, hid), y.numpy().dtype)
         dh0 = np.empty((batch, hid), dgi.dtype)
         with kernel_threads(batch) as nchunk:
-            _bwd(arr(dy), arr(dhn), arr(w_hh), y.numpy(), ctx.lens, ctx.relu, dgi, dh0, nchunk)
+            _bwd(arr(dy), arr(dhn), arr(w_hh), y.numpy(), ctx.lens, ctx.relu, dgi, dh0,
+                 gemm_address(dgi.dtype.name), nchunk)
         hprev = torch.cat([h0.detach().unsqueeze(1), y[:, :-1]], dim=1)  # (B, T, H)
         dg = torch.from_numpy(dgi).reshape(-1, hid)  # (B·T, H)
         db = dg.sum(0)
