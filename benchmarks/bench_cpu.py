@@ -154,8 +154,17 @@ def machine() -> dict:
             cpu = next(line.split(":", 1)[1].strip() for line in f if "model name" in line)
     except (OSError, StopIteration):
         pass
-    return {"cpu": cpu, "cores": os.cpu_count(), "torch": torch.__version__,
-            "torch_threads": torch.get_num_threads(), "blas": blas,
+    from grukit.ops._gemm import gemm_address
+
+    gemm = "MKL sgemm from libtorch_cpu" if gemm_address("float32") else "np.dot (numba's BLAS)"
+    avx512 = False
+    try:
+        with open("/proc/cpuinfo") as f:
+            avx512 = "avx512f" in f.read()
+    except OSError:
+        pass
+    return {"cpu": cpu, "cores": os.cpu_count(), "avx512": avx512, "torch": torch.__version__,
+            "torch_threads": torch.get_num_threads(), "blas": blas, "kernel_gemm": gemm,
             "OPENBLAS_CORETYPE": os.environ.get("OPENBLAS_CORETYPE", "unset")}
 
 
