@@ -274,7 +274,7 @@ def _forward(gi: Tensor, w_hh: Tensor, b_hh: Tensor | None, h0: Tensor, lens: np
     save = np.empty((steps, batch, 4 * hid if reset_after else 3 * hid) if train else
                     (1, 1, 1), hs.dtype)
     w = w_hh.detach()
-    gemm = gemm_address(hs.dtype.name)
+    gemm = gemm_address(hs.dtype)
     with kernel_threads(batch) as nchunk:
         if reset_after:
             bias = arr(b_hh) if b_hh is not None else np.zeros(g3, hs.dtype)
@@ -316,7 +316,7 @@ class _GRUFunction(torch.autograd.Function):
         hp = hs[:-1].reshape(-1, hid)  # (T·B, H): h_{t−1}
         xf = xt.reshape(-1, xt.shape[2])  # (T·B, I)
         w, wi = w_hh.detach(), w_ih.detach()
-        gemm = gemm_address(dyt.dtype.name)
+        gemm = gemm_address(dyt.dtype)
         if ctx.reset_after:
             dgb = np.empty((steps, batch, 4 * hid), dyt.dtype)
             with kernel_threads(batch) as nchunk:

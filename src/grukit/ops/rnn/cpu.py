@@ -85,7 +85,7 @@ def _forward(gi: Tensor, w_hh: Tensor, b_hh: Tensor | None, h0: Tensor, lens: np
     bias = arr(b_hh) if b_hh is not None else np.zeros(hid, dt)
     with kernel_threads(batch) as nchunk:
         _fwd(gi.numpy(), arr(w_hh.detach().t()), bias, arr(h0), lens, relu, y, hn,
-             gemm_address(dt.name), nchunk)
+             gemm_address(dt), nchunk)
     return torch.from_numpy(y), torch.from_numpy(hn)
 
 
@@ -109,7 +109,7 @@ class _RNNFunction(torch.autograd.Function):
         dh0 = np.empty((batch, hid), dgi.dtype)
         with kernel_threads(batch) as nchunk:
             _bwd(arr(dy), arr(dhn), arr(w_hh), y.numpy(), ctx.lens, ctx.relu, dgi, dh0,
-                 gemm_address(dgi.dtype.name), nchunk)
+                 gemm_address(dgi.dtype), nchunk)
         hprev = torch.cat([h0.detach().unsqueeze(1), y[:, :-1]], dim=1)  # (B, T, H)
         dg = torch.from_numpy(dgi).reshape(-1, hid)  # (B·T, H)
         db = dg.sum(0)
