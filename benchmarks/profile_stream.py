@@ -58,7 +58,7 @@ def main() -> None:
         gru_cpu._forward(gi, w_hh, b_hh, h0, lens, True, False)
 
     def kernel():
-        with kernel_threads(b) as nchunk:
+        with kernel_threads(b, gemm) as nchunk:
             gru_cpu._fwd_after(gi.numpy(), whh_t, bias, hs, lens, hn, hs[1:], save, False,
                                gemm, nchunk)
 

@@ -259,3 +259,19 @@ def test_empty_sequences_fall_back_with_a_reason():
     assert name == "reference" and "no time steps" in skipped["cpu"]
     y, h = ops.gru(x, w_ih, w_hh)
     assert y.shape == (2, 0, 4) and torch.all(h == 0)
+
+
+def test_blas_limited_only_where_the_kernels_call_it():
+    """With np.dot in the loop numba's BLAS runs one thread inside a kernel and gets its count
+    back after; with MKL's gemm (which the kernels call instead) it is left alone."""
+    from grukit.ops import _cpu
+
+    libs = _cpu._blas_libs()
+    if not libs:
+        pytest.skip("threadpoolctl sees no BLAS")
+    before = [lib.num_threads for lib in libs]
+    with _cpu.kernel_threads(4, 0):
+        assert [lib.num_threads for lib in libs] == [1] * len(libs)
+    assert [lib.num_threads for lib in libs] == before
+    with _cpu.kernel_threads(4, 12345):  # an address: nothing of numba's BLAS is called
+        assert [lib.num_threads for lib in libs] == before

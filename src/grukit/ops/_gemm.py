@@ -6,8 +6,9 @@ against 7 µs a step on a 2-core AMD EPYC), and that GEMM is half of a step. tor
 link MKL into ``libtorch_cpu`` and export its Fortran ``sgemm``/``dgemm``; ``gemm_address``
 finds them there and the kernels call them through the address (an ``intrinsic``, so numba
 can still cache the kernels). Builds without them (macOS arm64, some conda builds), or
-``GRUKIT_CPU_GEMM=numpy`` in the environment, fall back to ``np.dot``. For a single row
-OpenBLAS's path is quicker (0.85 against 1.4 µs), so one-row calls keep ``np.dot``.
+``GRUKIT_CPU_GEMM=numpy`` in the environment, fall back to ``np.dot``. A single row (batch 1)
+is a numba loop four rows of b at a time (``vecmat_add``): a BLAS call costs more there
+(OpenBLAS 0.85 µs, MKL 1.4 µs for (1, 64) @ (64, 192)).
 
 Row-major C = A @ B is the column-major product Cᵀ = Bᵀ Aᵀ: ``gemm("N", "N", n, m, k, 1,
 B, n, A, k, 0, C, n)`` with every argument passed by reference (the Fortran ABI).
@@ -23,6 +24,8 @@ import numpy as np
 from llvmlite import ir
 from numba import njit, types
 from numba.extending import intrinsic
+
+from ._cpu_math import vecmat_add
 
 _N = ord("N")
 
@@ -74,8 +77,15 @@ def gemm_scratch(dtype_of):
 
 @njit(inline="always", cache=True)
 def mm(a, b, out, gemm, ints, ab):
-    """out (M, N) = a (M, K) @ b (K, N), all C-contiguous; MKL when ``gemm`` is its address."""
-    if gemm == 0 or a.shape[0] == 1:
+    """out (M, N) = a (M, K) @ b (K, N), all C-contiguous; MKL when ``gemm`` is its address,
+    a numba loop for one row (no BLAS call), ``np.dot`` otherwise."""
+    if a.shape[0] == 1:
+        row = out[0]
+        for j in range(row.shape[0]):
+            row[j] = 0
+        vecmat_add(row, a[0], b)
+        return
+    if gemm == 0:
         np.dot(a, b, out)
         return
     ints[0] = b.shape[1]

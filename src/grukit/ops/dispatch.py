@@ -32,6 +32,10 @@ _REGISTRY: dict[str, dict[str, Backend]] = {}
 
 def register(op: str, backend: Backend) -> None:
     _REGISTRY.setdefault(op, {})[backend.name] = backend
+    _ORDERED.pop(op, None)
+
+
+_ORDERED: dict[str, list[Backend]] = {}  # op -> its backends, best first (cleared by register)
 
 
 def backends(op: str) -> list[str]:
@@ -40,7 +44,9 @@ def backends(op: str) -> list[str]:
 
 
 def _ordered(op: str) -> list[Backend]:
-    return sorted(_REGISTRY.get(op, {}).values(), key=lambda b: -b.priority)
+    if op not in _ORDERED:
+        _ORDERED[op] = sorted(_REGISTRY.get(op, {}).values(), key=lambda b: -b.priority)
+    return _ORDERED[op]
 
 
 def explain(op: str, backend: str, **call: object) -> tuple[str, dict[str, str]]:

@@ -275,7 +275,7 @@ def _forward(gi: Tensor, w_hh: Tensor, b_hh: Tensor | None, h0: Tensor, lens: np
                     (1, 1, 1), hs.dtype)
     w = w_hh.detach()
     gemm = gemm_address(hs.dtype)
-    with kernel_threads(batch) as nchunk:
+    with kernel_threads(batch, gemm) as nchunk:
         if reset_after:
             bias = arr(b_hh) if b_hh is not None else np.zeros(g3, hs.dtype)
             _fwd_after(gi.numpy(), arr(w.t()), bias, hs, lens, hn, y, save, train, gemm,
@@ -319,7 +319,7 @@ class _GRUFunction(torch.autograd.Function):
         gemm = gemm_address(dyt.dtype)
         if ctx.reset_after:
             dgb = np.empty((steps, batch, 4 * hid), dyt.dtype)
-            with kernel_threads(batch) as nchunk:
+            with kernel_threads(batch, gemm) as nchunk:
                 _bwd_after(dyt, dhn, arr(w), hs.numpy(), save.numpy(), ctx.lens, dgb, dh0,
                            gemm, nchunk)
             dg4 = torch.from_numpy(dgb).reshape(-1, 4 * hid)  # (T·B, 4H) = [n, r, z, n ⊙ r]
@@ -333,7 +333,7 @@ class _GRUFunction(torch.autograd.Function):
             wi = torch.cat([wi[2 * hid:], wi[:2 * hid]])  # rows n, r, z, to meet dgi
         else:
             dgn = np.empty((steps, batch, 3 * hid), dyt.dtype)
-            with kernel_threads(batch) as nchunk:
+            with kernel_threads(batch, gemm) as nchunk:
                 _bwd_before(dyt, dhn, arr(w[:2 * hid]), arr(w[2 * hid:]), hs.numpy(),
                             save.numpy(), ctx.lens, dgn, dh0, gemm, nchunk)
             dgi = torch.from_numpy(dgn).reshape(-1, 3 * hid)  # (T·B, 3H)

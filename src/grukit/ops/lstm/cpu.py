@@ -148,9 +148,10 @@ def _forward(gi: Tensor, w_hh: Tensor, b_hh: Tensor | None, h0: Tensor, c0: Tens
     save = np.empty((batch, steps, g4) if train else (1, 1, 1), dt)
     cs = np.empty((batch, steps, hid) if train else (1, 1, 1), dt)
     bias = arr(b_hh) if b_hh is not None else np.zeros(g4, dt)
-    with kernel_threads(batch) as nchunk:
+    gemm = gemm_address(dt)
+    with kernel_threads(batch, gemm) as nchunk:
         _fwd(gi.numpy(), arr(w_hh.detach().t()), bias, arr(h0), arr(c0), lens, y, hn, cn, save,
-             cs, train, gemm_address(dt), nchunk)
+             cs, train, gemm, nchunk)
     out = (torch.from_numpy(y), torch.from_numpy(hn), torch.from_numpy(cn))
     return out + ((torch.from_numpy(save), torch.from_numpy(cs)) if train else (None, None))
 
@@ -174,9 +175,10 @@ class _LSTMFunction(torch.autograd.Function):
         dcn = torch.zeros_like(c0) if dcn is None else dcn
         dgi = np.empty((batch, steps, 4 * hid), y.numpy().dtype)
         dh0, dc0 = np.empty((batch, hid), dgi.dtype), np.empty((batch, hid), dgi.dtype)
-        with kernel_threads(batch) as nchunk:
+        gemm = gemm_address(dgi.dtype)
+        with kernel_threads(batch, gemm) as nchunk:
             _bwd(arr(dy), arr(dhn), arr(dcn), arr(w_hh), arr(c0), save.numpy(), cs.numpy(),
-                 ctx.lens, dgi, dh0, dc0, gemm_address(dgi.dtype), nchunk)
+                 ctx.lens, dgi, dh0, dc0, gemm, nchunk)
         hprev = torch.cat([h0.detach().unsqueeze(1), y[:, :-1]], dim=1)  # (B, T, H)
         dg = torch.from_numpy(dgi).reshape(-1, 4 * hid)  # (B·T, 4H)
         dw_hh = dg.t() @ hprev.reshape(-1, hid)  # (4H, H)

@@ -83,9 +83,10 @@ def _forward(gi: Tensor, w_hh: Tensor, b_hh: Tensor | None, h0: Tensor, lens: np
     dt = gi.numpy().dtype
     y, hn = np.empty((batch, steps, hid), dt), np.empty((batch, hid), dt)
     bias = arr(b_hh) if b_hh is not None else np.zeros(hid, dt)
-    with kernel_threads(batch) as nchunk:
+    gemm = gemm_address(dt)
+    with kernel_threads(batch, gemm) as nchunk:
         _fwd(gi.numpy(), arr(w_hh.detach().t()), bias, arr(h0), lens, relu, y, hn,
-             gemm_address(dt), nchunk)
+             gemm, nchunk)
     return torch.from_numpy(y), torch.from_numpy(hn)
 
 
@@ -107,9 +108,10 @@ class _RNNFunction(torch.autograd.Function):
         dhn = torch.zeros_like(h0) if dhn is None else dhn
         dgi = np.empty((batch, steps, hid), y.numpy().dtype)
         dh0 = np.empty((batch, hid), dgi.dtype)
-        with kernel_threads(batch) as nchunk:
+        gemm = gemm_address(dgi.dtype)
+        with kernel_threads(batch, gemm) as nchunk:
             _bwd(arr(dy), arr(dhn), arr(w_hh), y.numpy(), ctx.lens, ctx.relu, dgi, dh0,
-                 gemm_address(dgi.dtype), nchunk)
+                 gemm, nchunk)
         hprev = torch.cat([h0.detach().unsqueeze(1), y[:, :-1]], dim=1)  # (B, T, H)
         dg = torch.from_numpy(dgi).reshape(-1, hid)  # (B·T, H)
         db = dg.sum(0)
