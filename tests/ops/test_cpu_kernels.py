@@ -275,3 +275,28 @@ def test_blas_limited_only_where_the_kernels_call_it():
     assert [lib.num_threads for lib in libs] == before
     with _cpu.kernel_threads(4, 12345):  # an address: nothing of numba's BLAS is called
         assert [lib.num_threads for lib in libs] == before
+
+
+@pytest.mark.parametrize("op", ["gru", "lstm", "rnn"])
+def test_weight_edits_between_calls_show(op):
+    """Nothing derived from W_hh may outlive a call: an in-place edit or new storage shows
+    (a cache keyed on the tensor's version would miss edits through ``.data``, which
+    gradcheck and old optimizer code make)."""
+    gates = {"gru": 3, "lstm": 4, "rnn": 1}[op]
+    p = _make((3, 5, 2, 4), gates, torch.float32)
+    w = p["w_hh"].detach().clone()
+    fn = getattr(ops, op)
+
+    def run(weight, backend):
+        with torch.no_grad():
+            return fn(p["x"], p["w_ih"], weight, p["b_ih"], p["b_hh"], backend=backend)[0]
+
+    first = run(w, "cpu")
+    with torch.no_grad():
+        w.mul_(-1.5)  # same tensor, same storage, new version
+    torch.testing.assert_close(run(w, "cpu"), run(w, "reference"), rtol=1e-4, atol=1e-5)
+    assert not torch.allclose(run(w, "cpu"), first)
+    w.data = torch.randn_like(w)  # same tensor, new storage
+    torch.testing.assert_close(run(w, "cpu"), run(w, "reference"), rtol=1e-4, atol=1e-5)
+    w.data.add_(0.25)  # through .data: the version does not move
+    torch.testing.assert_close(run(w, "cpu"), run(w, "reference"), rtol=1e-4, atol=1e-5)
