@@ -7,8 +7,10 @@ link MKL into ``libtorch_cpu`` and export its Fortran ``sgemm``/``dgemm``; ``gem
 finds them there and the kernels call them through the address (an ``intrinsic``, so numba
 can still cache the kernels). Builds without them (macOS arm64, some conda builds), or
 ``GRUKIT_CPU_GEMM=numpy`` in the environment, fall back to ``np.dot``. A single row (batch 1)
-is a numba loop four rows of b at a time (``vecmat_add``): a BLAS call costs more there
-(OpenBLAS 0.85 µs, MKL 1.4 µs for (1, 64) @ (64, 192)).
+is a numba loop four rows of b at a time (``vecmat_add``): as fast as OpenBLAS there and
+faster than MKL (1.4 µs for (1, 64) @ (64, 192)), and with no BLAS call left in the kernels
+numba's BLAS needs no thread limit (``_cpu.kernel_threads``). ``benchmarks/bench_gemm.py``
+times both paths.
 
 Row-major C = A @ B is the column-major product Cᵀ = Bᵀ Aᵀ: ``gemm("N", "N", n, m, k, 1,
 B, n, A, k, 0, C, n)`` with every argument passed by reference (the Fortran ABI).
