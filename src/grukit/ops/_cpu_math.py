@@ -107,3 +107,15 @@ def vecmat_add(acc, v, w_t):
         for j in range(acc.shape[0]):
             acc[j] += wk[j] * vk
         k += 1
+
+
+@njit(inline="always", cache=True)
+def packed_layer(params, at, inp, hid, gates):
+    """One layer's views of a streaming kernel's packed parameters, starting at ``at``:
+    W_ihᵀ (In, G·H), W_hhᵀ (H, G·H), b_ih (G·H,), b_hh (G·H,), and where the next layer starts."""
+    g = gates * hid
+    wih_t = params[at:at + g * inp].reshape((inp, g))
+    at += g * inp
+    whh_t = params[at:at + g * hid].reshape((hid, g))
+    at += g * hid
+    return wih_t, whh_t, params[at:at + g], params[at + g:at + 2 * g], at + 2 * g

@@ -32,7 +32,7 @@ from numba import njit, prange
 from torch import Tensor
 
 from .._cpu import arr, kernel_threads, lens_array, needs_grad
-from .._cpu_math import add_into, copy_into, one, sigmoid, tanh, vecmat_add
+from .._cpu_math import add_into, copy_into, one, packed_layer, sigmoid, tanh, vecmat_add
 from .._gemm import gemm_address, gemm_scratch, mm
 from .._jit import chunked_kernel
 from .._seq import run_directed
@@ -377,18 +377,12 @@ def stream_step(x, h, params, reset_after):
     weights (``vecmat_add``, no BLAS call). One call per step: the streaming fast path.
     """
     layers, hid = h.shape
-    g3 = 3 * hid
     at = 0
     for layer in range(layers):
         xin = x if layer == 0 else h[layer - 1]
-        inp = xin.shape[0]
-        wih_t = params[at:at + g3 * inp].reshape((inp, g3))
-        at += g3 * inp
-        whh_t = params[at:at + g3 * hid].reshape((hid, g3))
-        at += g3 * hid
-        gi = params[at:at + g3].copy()  # (3H,): W_ih x + b_ih
-        gh = params[at + g3:at + 2 * g3].copy()  # (3H,): W_hh h + b_hh
-        at += 2 * g3
+        wih_t, whh_t, b_ih, b_hh, at = packed_layer(params, at, xin.shape[0], hid, 3)
+        gi = b_ih.copy()  # (3H,): W_ih x + b_ih
+        gh = b_hh.copy()  # (3H,): W_hh h + b_hh
         hl = h[layer]
         vecmat_add(gi, xin, wih_t)
         gir, giz, gin = gi[:hid], gi[hid:2 * hid], gi[2 * hid:]

@@ -21,7 +21,7 @@ from numba import njit, prange
 from torch import Tensor
 
 from .._cpu import arr, kernel_threads, lens_array, needs_grad
-from .._cpu_math import copy_into, one, sigmoid, tanh, vecmat_add
+from .._cpu_math import copy_into, one, packed_layer, sigmoid, tanh, vecmat_add
 from .._gemm import gemm_address, gemm_scratch, mm
 from .._jit import chunked_kernel
 from .._seq import run_directed
@@ -221,17 +221,11 @@ def stream_step(x, h, c, params):
     path, products along contiguous rows of the transposed weights, no BLAS call.
     """
     layers, hid = h.shape
-    g4 = 4 * hid
     at = 0
     for layer in range(layers):
         xin = x if layer == 0 else h[layer - 1]
-        inp = xin.shape[0]
-        wih_t = params[at:at + g4 * inp].reshape((inp, g4))
-        at += g4 * inp
-        whh_t = params[at:at + g4 * hid].reshape((hid, g4))
-        at += g4 * hid
-        a = params[at:at + g4] + params[at + g4:at + 2 * g4]  # (4H,): b_ih + b_hh
-        at += 2 * g4
+        wih_t, whh_t, b_ih, b_hh, at = packed_layer(params, at, xin.shape[0], hid, 4)
+        a = b_ih + b_hh  # (4H,)
         hl, cl = h[layer], c[layer]
         vecmat_add(a, xin, wih_t)
         vecmat_add(a, hl, whh_t)

@@ -13,7 +13,7 @@ from numba import njit, prange
 from torch import Tensor
 
 from .._cpu import arr, kernel_threads, lens_array, needs_grad
-from .._cpu_math import copy_into, one, tanh, vecmat_add
+from .._cpu_math import copy_into, one, packed_layer, tanh, vecmat_add
 from .._gemm import gemm_address, gemm_scratch, mm
 from .._jit import chunked_kernel
 from .._seq import run_directed
@@ -154,13 +154,8 @@ def stream_step(x, h, params, relu):
     at = 0
     for layer in range(layers):
         xin = x if layer == 0 else h[layer - 1]
-        inp = xin.shape[0]
-        wih_t = params[at:at + hid * inp].reshape((inp, hid))
-        at += hid * inp
-        whh_t = params[at:at + hid * hid].reshape((hid, hid))
-        at += hid * hid
-        a = params[at:at + hid] + params[at + hid:at + 2 * hid]  # (H,): b_ih + b_hh
-        at += 2 * hid
+        wih_t, whh_t, b_ih, b_hh, at = packed_layer(params, at, xin.shape[0], hid, 1)
+        a = b_ih + b_hh  # (H,)
         hl = h[layer]
         vecmat_add(a, xin, wih_t)
         vecmat_add(a, hl, whh_t)
