@@ -29,6 +29,31 @@ def test_gru_fast_path_steps_equal_sequence(reset_after, dtype):
     torch.testing.assert_close(s.state, h, atol=tol, rtol=0)
 
 
+@pytest.mark.parametrize("kind", ["GRU", "LSTM", "RNN"])
+def test_fast_path_takes_strided_and_unaligned_steps(kind):
+    """x_t as a column of a bigger array, a torch column, a float64 array, an unaligned
+    buffer: each step equals the whole sequence (the compiled step reads x as contiguous)."""
+    torch.manual_seed(0)
+    m = getattr(gnn, kind)(3, 5, batch_first=True)
+    x = torch.randn(1, 12, 3)
+    y, _ = _whole(m, x)
+    wide = np.zeros((12, 3, 4), np.float32)
+    wide[:, :, 1] = x[0].numpy()
+    raw = np.zeros(12 * 3 * 4 + 1, np.uint8)
+    unaligned = np.frombuffer(raw.data, np.float32, 12 * 3, offset=1).reshape(12, 3)
+    unaligned[:] = x[0].numpy()
+    feeds = {"strided": lambda t: wide[t, :, 1],
+             "torch strided": lambda t: torch.from_numpy(wide)[t, :, 1],
+             "float64": lambda t: x[0, t].numpy().astype(np.float64),
+             "unaligned": lambda t: unaligned[t]}
+    for name, feed in feeds.items():
+        s = gnn.Stream(m)
+        s.step(x[0, 0].numpy())  # the fast path is set up with a plain array first
+        s.reset()
+        ys = np.stack([np.asarray(s.step(feed(t))) for t in range(12)])
+        np.testing.assert_allclose(ys, y[0].numpy(), atol=1e-6, rtol=0, err_msg=name)
+
+
 @pytest.mark.parametrize("kind", ["GRU", "LSTM", "RNN", "MinGRU"])
 def test_steps_and_chunks_equal_sequence(kind):
     torch.manual_seed(0)

@@ -89,7 +89,7 @@ class Stream:
         """One step: x_t (I,) or (B, I), numpy or torch -> output (H',) or (B, H'), same kind."""
         fast = self._fast
         if (fast is not None and type(x_t) is np.ndarray and x_t.shape == fast[3]
-                and x_t.dtype == fast[4]):  # the hot path, kept to the bare minimum
+                and x_t.dtype == fast[4] and x_t.flags.carray):  # the hot path, bare minimum
             if [p._version for p in self._params] != self._versions:
                 self._pack()
             if type(fast[2]) is np.ndarray:  # LSTM: (x, h, c, params)
@@ -98,7 +98,7 @@ class Stream:
                 fast[0](x_t, fast[1], self._packed, fast[2])
             return fast[1][-1].copy()
         if self._fast_ok(x_t):
-            return self._fast_step(x_t, self._fast_setup())
+            return self._fast_step(x_t, fast if fast is not None else self._fast_setup())
         is_np = isinstance(x_t, np.ndarray)
         x = torch.as_tensor(x_t)
         if x.dim() not in (1, 2):
@@ -170,8 +170,7 @@ class Stream:
         if x.shape != shape:
             raise ValueError(f"x_t has shape {x.shape}; the module expects "
                              f"(input_size,) = {shape}.")
-        if x.dtype != dtype:
-            x = x.astype(dtype)
+        x = np.require(x, dtype, ["C", "A"])  # the entry point reads x as contiguous, aligned
         self._pack()
         if type(extra) is np.ndarray:  # LSTM: (x, h, c, params)
             kernel(x, h, extra, self._packed)
@@ -184,8 +183,9 @@ class Stream:
 def _entry_point(kernel, args: tuple):
     """The compiled function a numba kernel runs for arguments typed like ``args``, called
     without numba's per-call type dispatch (~0.3 µs of a ~3 µs step). Safe only because every
-    call passes the same array types: the hot path checks x's type, shape and dtype, and the
-    state and packed weights share the state's dtype for the Stream's life."""
+    call passes the same array types: the hot path checks x's type, shape, dtype and that it
+    is C-contiguous and aligned (other x go through ``_fast_step``, which makes them so), and
+    the state and packed weights share the state's dtype for the Stream's life."""
     import numba
 
     return kernel.compile(tuple(numba.typeof(a) for a in args))
