@@ -78,6 +78,12 @@ def gemm_scratch(dtype_of):
 
 
 @njit(inline="always", cache=True)
+def _c_rows(m):
+    """True when the 2-D array m is C-contiguous (what the leading dimensions passed assume)."""
+    return m.strides[1] == m.itemsize and m.strides[0] == m.shape[1] * m.itemsize
+
+
+@njit(inline="always", cache=True)
 def mm(a, b, out, gemm, ints, ab):
     """out (M, N) = a (M, K) @ b (K, N), all C-contiguous; MKL when ``gemm`` is its address,
     a numba loop for one row (no BLAS call), ``np.dot`` otherwise."""
@@ -87,7 +93,7 @@ def mm(a, b, out, gemm, ints, ab):
             row[j] = 0
         vecmat_add(row, a[0], b)
         return
-    if gemm == 0:
+    if gemm == 0 or not (_c_rows(a) and _c_rows(b) and _c_rows(out)):
         np.dot(a, b, out)
         return
     ints[0] = b.shape[1]
