@@ -134,6 +134,27 @@ def test_fast_path_sees_weight_updates_and_reset():
     assert not np.allclose(a, first)
 
 
+@pytest.mark.parametrize("kind", ["GRU", "GRU_before", "LSTM", "RNN"])
+def test_fast_path_sees_an_edit_of_every_parameter(kind):
+    """Each parameter of a stacked model (5 to 8 of them: more than one group of the
+    unrolled version probe), edited in place between two steps, shows in the next step."""
+    torch.manual_seed(0)
+    make = {"GRU": lambda: gnn.GRU(2, 3, num_layers=2),
+            "GRU_before": lambda: gnn.GRU(2, 3, num_layers=2, reset_after=False),
+            "LSTM": lambda: gnn.LSTM(2, 3, num_layers=2),
+            "RNN": lambda: gnn.RNN(2, 3, num_layers=2)}[kind]
+    m = make()
+    x = np.ones(2, np.float32)
+    for name, p in m.named_parameters():
+        s = gnn.Stream(m)
+        s.step(x)
+        with torch.no_grad():
+            p.mul_(0.5)  # in place, as an optimizer step
+            state = s.state
+            hx = tuple(t.clone() for t in state) if isinstance(state, tuple) else state.clone()
+            want = m(torch.ones(1, 1, 2), hx)[0][0, 0]
+        np.testing.assert_allclose(s.step(x), want.numpy(), atol=1e-6, err_msg=name)
+
 def test_fast_path_matches_torch_gru_cell():
     torch.manual_seed(0)
     cell = torch.nn.GRUCell(1, 64)

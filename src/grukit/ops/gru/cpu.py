@@ -375,6 +375,9 @@ def stream_step(x, h, params, reset_after):
     ``params`` packs each layer as [W_ihᵀ (In·3H), W_hhᵀ (H·3H), b_ih (3H), b_hh (3H)],
     row-major, layer after layer; the products run along contiguous rows of the transposed
     weights (``vecmat_add``, no BLAS call). One call per step: the streaming fast path.
+    reset_after=False packs its W_hhᵀ block as [W_h(r,z)ᵀ (H·2H), W_hnᵀ (H·H)], so each
+    product reads whole contiguous rows (a column slice of one (H, 3H) array has strided rows
+    numba does not vectorise: 3x slower), and its b_hh as zeros.
     """
     layers, hid = h.shape
     at = 0
@@ -395,12 +398,12 @@ def stream_step(x, h, params, reset_after):
                 n = tanh(gin[j] + r * ghn[j])
                 hl[j] = n + z * (hl[j] - n)
         else:  # no recurrent bias: gh = [W_hr h; W_hz h; W_hn (r ⊙ h)]
-            gh[:] = 0
-            vecmat_add(gh[:2 * hid], hl, whh_t[:, :2 * hid])
+            flat = whh_t.reshape(3 * hid * hid)
+            vecmat_add(gh[:2 * hid], hl, flat[:2 * hid * hid].reshape((hid, 2 * hid)))
             rh = np.empty(hid, h.dtype)
             for j in range(hid):
                 rh[j] = sigmoid(gir[j] + ghr[j]) * hl[j]
-            vecmat_add(ghn, rh, whh_t[:, 2 * hid:])
+            vecmat_add(ghn, rh, flat[2 * hid * hid:].reshape((hid, hid)))
             for j in range(hid):
                 z = sigmoid(giz[j] + ghz[j])
                 n = tanh(gin[j] + ghn[j])

@@ -212,9 +212,9 @@ def lstm_cpu(x: Tensor, weight_ih: Tensor, weight_hh: Tensor, bias_ih: Tensor | 
 
 
 @njit(fastmath=True, error_model="numpy", cache=True)
-def stream_step(x, h, c, params):
+def stream_step(x, h, params, c):
     """One LSTM step of every layer for a single sequence (no projection): x (I,), h and c
-    (L, H) updated in place.
+    (L, H) updated in place (c last, so every streaming kernel takes (x, h, params, extra)).
 
     ``params`` packs each layer as [W_ihᵀ (In·4H), W_hhᵀ (H·4H), b_ih (4H), b_hh (4H)],
     row-major, layer after layer (gates i, f, g, o). One call per step: the streaming fast
