@@ -7,6 +7,7 @@ layer has, and how to run one layer (``_run_layer``) through ``grukit.ops``.
 
 from __future__ import annotations
 
+import functools
 import math
 import warnings
 from collections.abc import Sequence
@@ -20,6 +21,14 @@ from ..ops._checks import as_lengths, shape_str
 from ..ops._checks import check_finite as _check_finite
 
 State = tuple[Tensor, ...]
+
+
+@functools.cache
+def _layer_names(layer: int, reverse: bool) -> tuple[tuple[str, str], ...]:
+    """(op name, parameter name) of one layer and direction: ("weight_ih", "weight_ih_l0")."""
+    suffix = f"_l{layer}{'_reverse' if reverse else ''}"
+    return tuple((n, n + suffix)
+                 for n in ("weight_ih", "weight_hh", "bias_ih", "bias_hh", "weight_hr"))
 
 
 class RecurrentBase(nn.Module):
@@ -102,11 +111,10 @@ class RecurrentBase(nn.Module):
 
     def layer_params(self, layer: int, direction: int) -> dict[str, Tensor | None]:
         """The weights of one layer and direction by their op names (weight_ih, ...)."""
-        p = f"_l{layer}{self._suffixes()[direction]}"
-        names = ("weight_ih", "weight_hh", "bias_ih", "bias_hh", "weight_hr")
         d = self._parameters  # read directly: Module.__getattr__ costs ~1 µs a name; a name
         #                       moved out of it (weight-drop wrappers) is still found
-        return {n: d[n + p] if n + p in d else getattr(self, n + p, None) for n in names}
+        return {n: d[k] if k in d else getattr(self, k, None)
+                for n, k in _layer_names(layer, direction == 1)}
 
     def extra_repr(self) -> str:
         s = f"{self.input_size}, {self.hidden_size}"
@@ -228,7 +236,8 @@ class RecurrentBase(nn.Module):
             if self.dropout and self.training and layer < self.num_layers - 1:
                 layer_in = F.dropout(layer_in, self.dropout, training=True)
         y = layer_in
-        h_n = [torch.stack([f[i] for f in finals]) for i in range(len(states))]  # (L·D, B, S)
+        h_n = [finals[0][i].unsqueeze(0) if len(finals) == 1 else
+               torch.stack([f[i] for f in finals]) for i in range(len(states))]  # (L·D, B, S)
 
         if packed:
             order = input.sorted_indices

@@ -5,7 +5,6 @@ numba is imported only when a kernel first runs, so ``import grukit`` compiles n
 
 from __future__ import annotations
 
-import contextlib
 import functools
 
 import torch
@@ -41,6 +40,8 @@ def threads(batch: int) -> int:
 
     Follows ``torch.get_num_threads()`` (never more than numba's pool, nor than rows).
     """
+    if batch == 1:
+        return 1
     import numba
 
     want = torch.get_num_threads()
@@ -69,28 +70,37 @@ def _blas_libs() -> list:
     return mine or blas
 
 
-@contextlib.contextmanager
-def kernel_threads(batch: int, gemm: int = 0):
-    """Run a kernel with ``threads(batch)`` row chunks and a one-thread BLAS inside them.
+class kernel_threads:
+    """``with kernel_threads(batch, gemm) as nchunk``: run a kernel with ``threads(batch)``
+    row chunks and a one-thread BLAS inside them.
 
     Each chunk's thread calls BLAS for its own small GEMMs; a BLAS that spawned threads of
     its own there would oversubscribe the cores (2× slower at H=256 here). The controllers
     are set directly: ``threadpool_limits`` re-reads every library's info (~30 µs a call).
     With ``gemm`` (the address of MKL's, see ``_gemm``) the kernels call no other BLAS (one
-    row is a numba loop), so numba's BLAS is left alone and the call saves ~15 µs.
+    row is a numba loop), so numba's BLAS is left alone and the call saves ~15 µs. A class,
+    not a generator context manager: that costs 2 µs a call, a tenth of a batch-1 forward's
+    Python work.
     """
-    if gemm:
-        yield threads(batch)
-        return
-    libs = _blas_libs()
-    before = [lib.num_threads for lib in libs]
-    for lib in libs:
-        lib.set_num_threads(1)
-    try:
-        yield threads(batch)
-    finally:
-        for lib, n in zip(libs, before, strict=True):
-            lib.set_num_threads(n)
+
+    __slots__ = ("batch", "gemm", "before")
+
+    def __init__(self, batch: int, gemm: int = 0):
+        self.batch, self.gemm, self.before = batch, gemm, None
+
+    def __enter__(self) -> int:
+        if not self.gemm:
+            libs = _blas_libs()
+            self.before = [lib.num_threads for lib in libs]
+            for lib in libs:
+                lib.set_num_threads(1)
+        return threads(self.batch)
+
+    def __exit__(self, *exc) -> None:
+        if self.before is not None:
+            for lib, n in zip(_blas_libs(), self.before, strict=True):
+                lib.set_num_threads(n)
+            self.before = None
 
 
 def arr(t: Tensor):

@@ -358,10 +358,9 @@ def gru_cpu(x: Tensor, weight_ih: Tensor, weight_hh: Tensor, bias_ih: Tensor | N
         if needs_grad(xs, weight_ih, weight_hh, bias_ih, bias_hh, h0):
             y, hn = _GRUFunction.apply(xs, weight_ih, weight_hh, bias_ih, bias_hh, h0, lens,
                                        reset_after)
-        else:
-            with torch.no_grad():
-                gi = _project(xs, weight_ih, bias_ih)[1]  # (T, B, 3H)
-                y, _, hn, _ = _forward(gi, weight_hh, bias_hh, h0, lens, reset_after, False)
+        else:  # every tensor is detached on the way in: no graph, no no_grad() needed
+            gi = _project(xs, weight_ih, bias_ih)[1]  # (T, B, 3H)
+            y, _, hn, _ = _forward(gi, weight_hh, bias_hh, h0, lens, reset_after, False)
         return y, (hn,)
 
     y, (hn,) = run_directed(run, x, lengths, reverse)
