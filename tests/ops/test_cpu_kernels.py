@@ -322,3 +322,26 @@ def test_step_gemm_matches_numpy_for_any_layout():
             out = np.empty((a.shape[0], 7), np.float32)
             run(a, w, out, gemm)
             np.testing.assert_allclose(out, a @ w, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("rows", [1, 3, 4, 7, 8, 13, 64])
+def test_one_row_product_matches_numpy(rows):
+    """``vecmat_add`` (batch-1 steps, streaming) over every mix of its 4- and 1-row
+    passes, float32 and float64."""
+    import numpy as np
+    from numba import njit
+
+    from grukit.ops._cpu_math import vecmat_add
+
+    @njit
+    def run(acc, v, w_t):
+        vecmat_add(acc, v, w_t)
+
+    rng = np.random.default_rng(rows)
+    for dtype in (np.float32, np.float64):
+        v = rng.standard_normal(rows).astype(dtype)
+        w_t = rng.standard_normal((rows, 11)).astype(dtype)
+        acc = rng.standard_normal(11).astype(dtype)
+        want = acc.astype(np.float64) + v.astype(np.float64) @ w_t.astype(np.float64)
+        run(acc, v, w_t)
+        np.testing.assert_allclose(acc, want, rtol=1e-5, atol=1e-5)
