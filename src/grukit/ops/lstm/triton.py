@@ -55,22 +55,22 @@ def _fwd_kernel(gi, whh, bhh, hbuf, cbuf, lens, y, save, B, T, H, TRAIN: tl.cons
         for nb in range(NB):
             n0 = nb * BH
             u = n0 + cols
-            a_i = load_rows(g_t, rows, rmask, ld_gi, n0, cols, H) + \
+            # each product starts from zero and the input part is added after: accumulating
+            # into the loaded gi tile made Triton 3.9's LLVM abort (an SLP-vectoriser
+            # assertion) on exact-fp32 dots with resident weights (tests/ops/triton_gpu_compile.py)
+            zero = tl.full((BB, BH), 0.0, tl.float32)
+            a_i = rec(zero, src, rows, rmask, H, whh, 0, n0, H, cols, w_i, BH, NB, False, DOT,
+                      PREC) + load_rows(g_t, rows, rmask, ld_gi, n0, cols, H) + \
                 tl.load(bhh + u, mask=u < H, other=0.0)[None, :]
-            a_f = load_rows(g_t + H, rows, rmask, ld_gi, n0, cols, H) + \
+            a_f = rec(zero, src, rows, rmask, H, whh, H, n0, H, cols, w_f, BH, NB, False, DOT,
+                      PREC) + load_rows(g_t + H, rows, rmask, ld_gi, n0, cols, H) + \
                 tl.load(bhh + H + u, mask=u < H, other=0.0)[None, :]
-            a_g = load_rows(g_t + 2 * H, rows, rmask, ld_gi, n0, cols, H) + \
+            a_g = rec(zero, src, rows, rmask, H, whh, 2 * H, n0, H, cols, w_g, BH, NB, False,
+                      DOT, PREC) + load_rows(g_t + 2 * H, rows, rmask, ld_gi, n0, cols, H) + \
                 tl.load(bhh + 2 * H + u, mask=u < H, other=0.0)[None, :]
-            a_o = load_rows(g_t + 3 * H, rows, rmask, ld_gi, n0, cols, H) + \
+            a_o = rec(zero, src, rows, rmask, H, whh, 3 * H, n0, H, cols, w_o, BH, NB, False,
+                      DOT, PREC) + load_rows(g_t + 3 * H, rows, rmask, ld_gi, n0, cols, H) + \
                 tl.load(bhh + 3 * H + u, mask=u < H, other=0.0)[None, :]
-            a_i = rec(a_i, src, rows, rmask, H, whh, 0, n0, H, cols, w_i, BH, NB, False, DOT,
-                      PREC)
-            a_f = rec(a_f, src, rows, rmask, H, whh, H, n0, H, cols, w_f, BH, NB, False, DOT,
-                      PREC)
-            a_g = rec(a_g, src, rows, rmask, H, whh, 2 * H, n0, H, cols, w_g, BH, NB, False,
-                      DOT, PREC)
-            a_o = rec(a_o, src, rows, rmask, H, whh, 3 * H, n0, H, cols, w_o, BH, NB, False,
-                      DOT, PREC)
             i = sigmoid(a_i)
             f = sigmoid(a_f)
             g = tanh(a_g)

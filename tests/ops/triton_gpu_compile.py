@@ -1,0 +1,158 @@
+"""Compile every Triton kernel launch of the GRU, LSTM and minGRU backends for a GPU, on a
+machine without one: ``python tests/ops/triton_gpu_compile.py [--arch 90]``.
+
+The interpreter tests check what the kernels compute; they cannot see what only the GPU
+compiler rejects (a tensor op the interpreter accepts, a shape rule of ``tl.dot``, shared
+memory or register limits). This runs each backend's Python wrapper on small CPU tensors
+with the launches intercepted, and hands every launch's argument types and constexprs to
+``triton.compile`` for an NVIDIA target (sm_90, the H100, by default), down to a cubin
+with the ptxas that ships in Triton's wheel. Variants: fp32 with exact and TF32 dots, one
+hidden block (H ≤ 64: weights resident) and several (H > 64: weights streamed), bf16;
+GRU both forms, forward (inference, training) and backward. Prints one line per distinct
+compile and exits non-zero if any fails. Must run without TRITON_INTERPRET.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from unittest import mock
+
+import torch
+
+_PTR = {torch.float32: "*fp32", torch.bfloat16: "*bf16", torch.int32: "*i32",
+        torch.int64: "*i64", torch.float64: "*fp64"}
+
+
+def _signature(fn, args: tuple, kwargs: dict) -> tuple[dict, dict, dict]:
+    """(signature, constexprs, options) of one launch of the JITFunction ``fn``."""
+    names = fn.arg_names
+    values = dict(zip(names, args, strict=False)) | {k: v for k, v in kwargs.items()
+                                                     if k in names}
+    options = {k: v for k, v in kwargs.items() if k not in names}
+    sig, const = {}, {}
+    for p in fn.params:
+        v = values[p.name]
+        if p.is_constexpr:
+            sig[p.name] = "constexpr"
+            const[p.name] = v
+        elif isinstance(v, torch.Tensor):
+            sig[p.name] = _PTR[v.dtype]
+        elif isinstance(v, bool):
+            sig[p.name] = "i1"
+        elif isinstance(v, int):
+            sig[p.name] = "i32" if -2**31 <= v < 2**31 else "i64"
+        else:
+            sig[p.name] = "fp32"
+    return sig, const, options
+
+
+def _launches(dtype: torch.dtype, hidden: int, tf32: bool) -> list[tuple]:
+    """Every kernel launch (fn, args, kwargs) the backends make for one variant."""
+    import triton.language as tl
+    from triton.runtime.jit import JITFunction
+
+    from grukit.ops import _triton
+    from grukit.ops.gru.triton import gru_triton
+    from grukit.ops.lstm.triton import lstm_triton
+    from grukit.ops.mingru.triton import mingru_triton
+
+    seen: list[tuple] = []
+
+    def run(self, *args, grid, warmup, **kwargs):
+        seen.append((self, args, kwargs))
+
+    dot = tl.bfloat16 if dtype == torch.bfloat16 else tl.float32  # as on CUDA
+    prec = "tf32" if tf32 else "ieee"
+    b, t, i, h = 20, 3, 5, hidden
+    x = torch.randn(b, t, i, dtype=dtype, requires_grad=True)
+    h0 = torch.zeros(b, h, dtype=dtype)
+    lens = torch.tensor([t] * (b - 1) + [1])
+
+    def w(*shape):
+        return torch.randn(*shape, dtype=dtype, requires_grad=True)
+
+    with mock.patch.object(JITFunction, "run", run), \
+            mock.patch.object(_triton, "dot_dtype", lambda _x: dot), \
+            mock.patch.object(_triton, "dot_precision", lambda _x: prec):
+        for reset_after in (True, False):
+            args = (x, w(3 * h, i), w(3 * h, h), w(3 * h), w(3 * h) if reset_after else None)
+            kw = dict(h0=h0, lengths=lens, reset_after=reset_after, reverse=False)
+            y, hn = gru_triton(*args, **kw)  # training: forward with saved gates
+            (y.float().sum() + hn.float().sum()).backward()
+            with torch.no_grad():
+                gru_triton(*args, **kw)  # inference
+        args = (x, w(4 * h, i), w(4 * h, h), w(4 * h), w(4 * h))
+        kw = dict(h0=(h0, h0), lengths=lens, weight_hr=None, reverse=False)
+        y, (hn, cn) = lstm_triton(*args, **kw)
+        y.float().sum().backward()
+        with torch.no_grad():
+            lstm_triton(*args, **kw)
+        y, hn = mingru_triton(x, w(2 * h, i), w(2 * h), h0=h0, lengths=lens, mode="parallel",
+                              reverse=False)
+        y.float().sum().backward()
+    return seen
+
+
+def _compile_in_child(fn, sig: dict, const: dict, target, options: dict) -> tuple[bool, str]:
+    """Compile one launch down to a cubin in a forked child: a compiler that aborts (an LLVM
+    assertion) kills the child only, and is reported like any other failure."""
+    import triton
+    from triton.compiler import ASTSource
+
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # child
+        os.close(read)
+        try:
+            c = triton.compile(ASTSource(fn, sig, const), target=target, options=options)
+            msg, code = f"shared memory {c.metadata.shared} B", 0
+        except Exception as err:  # noqa: BLE001 - the parent reports it
+            msg, code = f"{type(err).__name__}: {str(err)[:1500]}", 1
+        os.write(write, msg.encode())
+        os._exit(code)
+    os.close(write)
+    with os.fdopen(read, "rb") as f:
+        msg = f.read().decode()
+    _, status = os.waitpid(pid, 0)
+    if os.WIFSIGNALED(status):
+        return False, f"the compiler died with signal {os.WTERMSIG(status)} (see stderr)"
+    return os.WEXITSTATUS(status) == 0, msg
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--arch", type=int, default=90, help="compute capability, 90 = H100")
+    args = parser.parse_args()
+    if os.environ.get("TRITON_INTERPRET", "0") not in ("", "0"):
+        print("unset TRITON_INTERPRET: the interpreter builds no GPU code", file=sys.stderr)
+        return 2
+    from triton.backends.compiler import GPUTarget
+
+    target = GPUTarget("cuda", args.arch, 32)
+    done, failed = set(), 0
+    for dtype, hidden, tf32 in ((torch.float32, 48, False), (torch.float32, 200, True),
+                                (torch.bfloat16, 64, False)):
+        for fn, a, kw in _launches(dtype, hidden, tf32):
+            sig, const, options = _signature(fn, a, kw)
+            key = (fn.__qualname__, fn.__module__, tuple(sig.items()),
+                   tuple((k, str(v)) for k, v in const.items()))
+            if key in done:
+                continue
+            done.add(key)
+            label = (f"{fn.__module__.rsplit('.', 2)[-2]}.{fn.__name__} "
+                     f"{dtype} H={hidden} "
+                     + " ".join(f"{k}={v}" for k, v in const.items() if k not in ("BB",)))
+            t0 = time.perf_counter()
+            ok, detail = _compile_in_child(fn, sig, const, target, options)
+            failed += not ok
+            print(f"{'ok  ' if ok else 'FAIL'} {label}: {time.perf_counter() - t0:.1f} s, "
+                  f"{detail}", flush=True)
+    print(f"{len(done)} launches compiled for sm_{args.arch}, {failed} failed")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
