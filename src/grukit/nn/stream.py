@@ -133,11 +133,12 @@ class Stream:
             zeros = torch.zeros(m._gates * m.hidden_size, dtype=dtype)
             for layer in range(m.num_layers):
                 p = m.layer_params(layer, 0)
-                w_hh = p["weight_hh"].detach()
+                w_hh, rz = p["weight_hh"].detach(), 2 * m.hidden_size
                 if type(m) is GRU and not m.reset_after:  # [W_h(r,z)ᵀ, W_hnᵀ]: see the kernel
-                    w_hh = torch.cat([w_hh[:2 * m.hidden_size].t().reshape(-1),
-                                      w_hh[2 * m.hidden_size:].t().reshape(-1)])
-                parts += [p["weight_ih"].detach().t(), w_hh.t() if w_hh.dim() == 2 else w_hh,
+                    w_hh_t = torch.cat([w_hh[:rz].t().reshape(-1), w_hh[rz:].t().reshape(-1)])
+                else:
+                    w_hh_t = w_hh.t()
+                parts += [p["weight_ih"].detach().t(), w_hh_t,
                           zeros if p["bias_ih"] is None else p["bias_ih"].detach(),
                           zeros if p["bias_hh"] is None else p["bias_hh"].detach()]
             self._packed = torch.cat([t.reshape(-1).to(dtype) for t in parts]).numpy()
