@@ -2,6 +2,7 @@
 
     python benchmarks/bench_gpu.py                      # every shape, precision and model
     python benchmarks/bench_gpu.py --shapes mid --precisions fp32 tf32
+    python benchmarks/bench_gpu.py --shapes seed mid --num-warps 4 8   # warps per program
 
 Before timing a case it checks grukit against the plain-torch reference (outputs, and the
 gradients of x, the weights and h0 where ``--grad-check`` allows). Then it times forward
@@ -134,7 +135,10 @@ def bench_case(name, shape, prec, model, args, emit) -> None:
     dtype = set_precision(prec)
     grukit, cudnn, inputs = build(model, shape, dtype)
     gates = 4 if model == "lstm" else 3
-    row = {"shape": name, "B,T,I,H": list(shape), "precision": prec, "model": model}
+    from grukit.ops import _triton
+
+    row = {"shape": name, "B,T,I,H": list(shape), "precision": prec, "model": model,
+           "num_warps": _triton.NUM_WARPS}
     try:
         row.update(check(grukit, inputs, prec, grads=shape[1] * shape[0] <= args.grad_check))
     except Exception as err:  # a kernel that fails to compile or run is a result, not a crash
@@ -178,15 +182,16 @@ def machine() -> dict:
 
 
 def table(rows: list[dict]) -> str:
-    head = ("| shape | precision | model | mode | grukit ms | cuDNN ms | × cuDNN | µs/step "
-            "| floor ms | check |\n|---|---|---|---|---|---|---|---|---|---|\n")
+    head = ("| shape | precision | model | warps | mode | grukit ms | cuDNN ms | × cuDNN "
+            "| µs/step | floor ms | check |\n|---|---|---|---|---|---|---|---|---|---|---|\n")
     out = []
     for r in rows:
         if "error" in r:
-            out.append(f"| {r['shape']} | {r['precision']} | {r['model']} | "
+            out.append(f"| {r['shape']} | {r['precision']} | {r['model']} | {r['num_warps']} | "
                        f"{r.get('mode', '–')} | error: {r['error'][:60]} | | | | | |")
             continue
-        out.append(f"| {r['shape']} | {r['precision']} | {r['model']} | {r['mode']} | "
+        out.append(f"| {r['shape']} | {r['precision']} | {r['model']} | {r['num_warps']} | "
+                   f"{r['mode']} | "
                    f"{r['grukit_ms']:.3f} | {r['cudnn_ms']:.3f} | "
                    f"{r['speedup_vs_cudnn']:.2f} | {r['us_per_step']:.2f} | "
                    f"{r['floor_ms']:.3f} | {'ok' if r['ok'] else 'FAIL'} "
@@ -200,6 +205,9 @@ def main(argv=None) -> int:
     ap.add_argument("--precisions", nargs="+", default=list(PRECISIONS), choices=PRECISIONS)
     ap.add_argument("--models", nargs="+", default=list(MODELS), choices=MODELS)
     ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--num-warps", nargs="+", type=int, default=None,
+                    help="time the recurrences with each of these warps per program "
+                         "(default: grukit's own, grukit.ops._triton.NUM_WARPS)")
     ap.add_argument("--grad-check", type=int, default=64 * 512,
                     help="check gradients too where B·T is at most this")
     ap.add_argument("--peak-gbs", type=float, default=PEAK_GBS)
@@ -228,11 +236,15 @@ def main(argv=None) -> int:
         lines.append(json.dumps(row))
         print(lines[-1], flush=True)
 
-    for name in args.shapes:
-        for prec in args.precisions:
-            for model in args.models:
-                bench_case(name, SHAPES[name], prec, model, args, emit)
-                torch.cuda.empty_cache()
+    from grukit.ops import _triton
+
+    for warps in args.num_warps or [_triton.NUM_WARPS]:
+        _triton.NUM_WARPS = warps  # read by every recurrent launch
+        for name in args.shapes:
+            for prec in args.precisions:
+                for model in args.models:
+                    bench_case(name, SHAPES[name], prec, model, args, emit)
+                    torch.cuda.empty_cache()
     md = table(rows)
     print("\n" + md)
     if out_dir:

@@ -96,6 +96,27 @@ def _launches(dtype: torch.dtype, hidden: int, tf32: bool) -> list[tuple]:
     return seen
 
 
+def _resources(cubin: bytes) -> str:
+    """Registers per thread and stack (spill) bytes of a cubin, read by the cuobjdump in
+    Triton's wheel; empty when it is not there."""
+    import re
+    import subprocess
+    import tempfile
+
+    import triton.backends.nvidia as nv
+
+    tool = os.path.join(os.path.dirname(nv.__file__), "bin", "cuobjdump")
+    if not os.path.exists(tool):
+        return ""
+    with tempfile.NamedTemporaryFile(suffix=".cubin") as f:
+        f.write(cubin)
+        f.flush()
+        out = subprocess.run([tool, "--dump-resource-usage", f.name], capture_output=True,
+                             text=True).stdout
+    m = re.search(r"REG:(\d+) STACK:(\d+)", out)
+    return f", {m[1]} registers, stack {m[2]} B" if m else ""
+
+
 def _compile_in_child(fn, sig: dict, const: dict, target, options: dict) -> tuple[bool, str]:
     """Compile one launch down to a cubin in a forked child: a compiler that aborts (an LLVM
     assertion) kills the child only, and is reported like any other failure."""
@@ -108,7 +129,7 @@ def _compile_in_child(fn, sig: dict, const: dict, target, options: dict) -> tupl
         os.close(read)
         try:
             c = triton.compile(ASTSource(fn, sig, const), target=target, options=options)
-            msg, code = f"shared memory {c.metadata.shared} B", 0
+            msg, code = f"shared memory {c.metadata.shared} B{_resources(c.asm['cubin'])}", 0
         except Exception as err:  # noqa: BLE001 - the parent reports it
             msg, code = f"{type(err).__name__}: {str(err)[:1500]}", 1
         os.write(write, msg.encode())

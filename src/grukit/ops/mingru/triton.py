@@ -132,7 +132,7 @@ def _forward(gi: Tensor, h0: Tensor, lens: Tensor) -> tuple[Tensor, Tensor]:
     y = torch.empty(batch, steps, hid, dtype=gi.dtype, device=gi.device)
     hn = torch.empty(batch, hid, dtype=torch.float32, device=gi.device)
     _fwd_kernel[_grid(batch, hid)](gi, h0.detach().float().contiguous(), lens, y, hn, steps,
-                                   hid, CT=BLOCK_T, BH=BLOCK_H, num_warps=tt.NUM_WARPS)
+                                   hid, CT=BLOCK_T, BH=BLOCK_H, num_warps=tt.SCAN_WARPS)
     return y, hn.to(gi.dtype)
 
 
@@ -156,7 +156,7 @@ class _MinGRUFunction(torch.autograd.Function):
         dh0 = torch.empty(batch, hid, dtype=torch.float32, device=y.device)
         _bwd_kernel[_grid(batch, hid)](gi, h0.detach().float().contiguous(), lens, y, dy,
                                        dhn.contiguous(), dgi, dh0, steps, hid, CT=BLOCK_T,
-                                       BH=BLOCK_H, num_warps=tt.NUM_WARPS)
+                                       BH=BLOCK_H, num_warps=tt.SCAN_WARPS)
         dx, dw_ih, db_ih = tt.input_grads(ctx, dgi.reshape(-1, 2 * hid), x, w_ih, ctx.has_b)
         return dx, dw_ih, db_ih, dh0.to(h0.dtype), None
 
