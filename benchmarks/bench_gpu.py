@@ -29,6 +29,7 @@ import os
 import platform
 import statistics
 import sys
+import time
 
 import torch
 
@@ -144,7 +145,15 @@ def bench_case(name, shape, prec, model, args, emit) -> None:
     except Exception as err:  # a kernel that fails to compile or run is a result, not a crash
         emit({**row, "error": f"check: {type(err).__name__}: {err}"})
         return
+    torch.cuda.synchronize()
+    t0 = time.perf_counter()
     dy = [torch.randn_like(o) for o in grukit()]
+    torch.cuda.synchronize()
+    once = time.perf_counter() - t0
+    if once > args.max_call_s:  # timing takes dozens of calls: keep the GPU's time for others
+        emit({**row, "error": f"one forward call took {once:.1f} s > --max-call-s "
+                              f"{args.max_call_s}; not timed"})
+        return
 
     def fwd(f):
         def run():
@@ -205,6 +214,9 @@ def main(argv=None) -> int:
     ap.add_argument("--precisions", nargs="+", default=list(PRECISIONS), choices=PRECISIONS)
     ap.add_argument("--models", nargs="+", default=list(MODELS), choices=MODELS)
     ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--max-call-s", type=float, default=1.0,
+                    help="skip timing a case whose first forward call (after the check) "
+                         "takes longer than this")
     ap.add_argument("--num-warps", nargs="+", type=int, default=None,
                     help="time the recurrences with each of these warps per program "
                          "(default: grukit's own, grukit.ops._triton.NUM_WARPS)")
