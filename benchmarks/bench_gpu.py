@@ -6,8 +6,10 @@
 
 Before timing a case it checks grukit against the plain-torch reference (outputs, and the
 gradients of x, the weights and h0 where ``--grad-check`` allows). Then it times forward
-(no grad) and forward + backward of both, interleaved round by round, each figure the
-median of ``triton.testing.do_bench`` medians. Precisions are matched on both sides:
+(no grad) and forward + backward of grukit's Triton kernels, of cuDNN and of grukit with
+``backend="auto"`` (the "auto" column names the backend it took: cuDNN through "torch" for a
+small cuDNN-form GRU), interleaved round by round, each figure the median of
+``triton.testing.do_bench`` medians. Precisions are matched on both sides:
 
     fp32  exact fp32 (TF32 off for matmuls and cuDNN)
     tf32  TF32 allowed for matmuls and cuDNN
@@ -95,7 +97,10 @@ def build(model: str, shape, dtype):
 
     inputs = [x, w_ih, w_hh, b_ih, h0] + ([b_hh] if b_hh is not None else []) + \
         ([c0] if lstm else [])
-    return grukit, cudnn, inputs
+    call = dict(x=x, h0=(h0, c0), weight_hr=None) if lstm else \
+        dict(x=x, h0=h0, reset_after=reset_after)
+    auto = ops.dispatch.explain("lstm" if lstm else "gru", "auto", **call)[0]
+    return grukit, cudnn, inputs, auto
 
 
 def check(grukit, inputs, prec: str, grads: bool) -> dict:
@@ -134,7 +139,7 @@ def timed(fns: dict, rounds: int) -> dict[str, float]:
 
 def bench_case(name, shape, prec, model, args, emit) -> None:
     dtype = set_precision(prec)
-    grukit, cudnn, inputs = build(model, shape, dtype)
+    grukit, cudnn, inputs, auto = build(model, shape, dtype)
     gates = 4 if model == "lstm" else 3
     from grukit.ops import _triton
 
@@ -168,7 +173,8 @@ def bench_case(name, shape, prec, model, args, emit) -> None:
 
     for mode, wrap, is_train in (("fwd", fwd, False), ("fwd+bwd", train, True)):
         try:
-            t = timed({"grukit": wrap(grukit), "cudnn": wrap(cudnn)}, args.rounds)
+            t = timed({"grukit": wrap(grukit), "cudnn": wrap(cudnn),
+                       "auto": wrap(lambda: grukit("auto"))}, args.rounds)
         except Exception as err:
             emit({**row, "mode": mode, "error": f"{type(err).__name__}: {err}"})
             continue
@@ -176,6 +182,7 @@ def bench_case(name, shape, prec, model, args, emit) -> None:
         floor = max(flops / (args.peak_tflops[prec] * 1e9), nbytes / (args.peak_gbs * 1e6))
         emit({**row, "mode": mode, "grukit_ms": t["grukit"], "cudnn_ms": t["cudnn"],
               "speedup_vs_cudnn": t["cudnn"] / t["grukit"],
+              "auto_backend": auto, "auto_ms": t["auto"],
               "us_per_step": 1e3 * t["grukit"] / shape[1], "gflop": flops / 1e9,
               "mbytes": nbytes / 1e6, "floor_ms": floor,
               "grukit_tflops": flops / (t["grukit"] * 1e9)})
@@ -192,17 +199,19 @@ def machine() -> dict:
 
 def table(rows: list[dict]) -> str:
     head = ("| shape | precision | model | warps | mode | grukit ms | cuDNN ms | × cuDNN "
-            "| µs/step | floor ms | check |\n|---|---|---|---|---|---|---|---|---|---|---|\n")
+            "| auto ms (backend) | µs/step | floor ms | check |\n"
+            "|---|---|---|---|---|---|---|---|---|---|---|---|\n")
     out = []
     for r in rows:
         if "error" in r:
             out.append(f"| {r['shape']} | {r['precision']} | {r['model']} | {r['num_warps']} | "
-                       f"{r.get('mode', '–')} | error: {r['error'][:60]} | | | | | |")
+                       f"{r.get('mode', '–')} | error: {r['error'][:60]} | | | | | | |")
             continue
         out.append(f"| {r['shape']} | {r['precision']} | {r['model']} | {r['num_warps']} | "
                    f"{r['mode']} | "
                    f"{r['grukit_ms']:.3f} | {r['cudnn_ms']:.3f} | "
-                   f"{r['speedup_vs_cudnn']:.2f} | {r['us_per_step']:.2f} | "
+                   f"{r['speedup_vs_cudnn']:.2f} | {r['auto_ms']:.3f} ({r['auto_backend']}) | "
+                   f"{r['us_per_step']:.2f} | "
                    f"{r['floor_ms']:.3f} | {'ok' if r['ok'] else 'FAIL'} "
                    f"{r['max_abs_err']:.1e} |")
     return head + "\n".join(out) + "\n"

@@ -140,8 +140,12 @@ def test_auto_runs_the_fused_kernel_on_cpu(monkeypatch):
 def test_fallbacks_say_why():
     x = torch.randn(2, 3, 4, dtype=torch.bfloat16)
     name, skipped = dispatch.explain("gru", "auto", x=x)
-    assert name == "reference"
+    assert name == "torch"  # torch's own GRU before the reference loop
     assert skipped["cpu"] == "x is torch.bfloat16; the cpu backend serves float32 and float64."
+    name, skipped = dispatch.explain("gru", "auto", x=x, reset_after=False)
+    assert name == "reference" and "only the reset-after form" in skipped["torch"]
+    name, skipped = dispatch.explain("gru", "auto", x=x, lengths=torch.tensor([3, 1]))
+    assert name == "reference" and "packing" in skipped["torch"]
     with pytest.raises(ValueError, match="backend='cpu' cannot serve this call: x is "
                                          "torch.bfloat16"):
         ops.gru(x, torch.randn(12, 4, dtype=torch.bfloat16),
@@ -242,6 +246,52 @@ def test_lstm_torch_backend_matches_reference(proj):
         torch.testing.assert_close(b_, a)
 
 
+@pytest.mark.parametrize("bias", [True, False])
+def test_gru_torch_backend_matches_reference(bias):
+    """torch's own GRU (cuDNN on a GPU) behind ops.gru: outputs and every gradient."""
+    g = torch.Generator().manual_seed(5)
+    b, t, i, h = 3, 6, 4, 5
+
+    def r(*s):
+        return torch.randn(*s, generator=g, dtype=torch.float64).requires_grad_()
+
+    x, wi, wh, h0 = r(b, t, i), r(3 * h, i), r(3 * h, h), r(b, h)
+    bi, bh = (r(3 * h), r(3 * h)) if bias else (None, None)
+    tensors = [x, wi, wh, h0] + ([bi, bh] if bias else [])
+    for reverse in (False, True):
+        def fn(backend, reverse=reverse):
+            return ops.gru(x, wi, wh, bi, bh, h0=h0, reverse=reverse, backend=backend)
+
+        ref_out, ref_g = _grads(lambda: fn("reference"), tensors)
+        out, grads = _grads(lambda: fn("torch"), tensors)
+        for a, b_ in zip(ref_out + list(ref_g), out + list(grads), strict=True):
+            torch.testing.assert_close(b_, a)
+    with pytest.raises(ValueError, match="backend='torch' cannot serve this call: torch's GRU"):
+        ops.gru(x, wi, wh, bi, None, h0=h0, reset_after=False, backend="torch")
+
+
+def test_gru_auto_takes_torch_for_bfloat16_on_cpu_and_cudnn_for_small_h():
+    """On a CPU, auto reaches torch's GRU only for what the fused kernel declines (bfloat16
+    here, instead of the reference loop); on CUDA torch's GRU (cuDNN's persistent kernel)
+    serves H <= 192 and the Triton kernel what lies above."""
+    import types
+
+    from grukit.ops.gru import native
+
+    torch.manual_seed(0)
+    x = torch.randn(2, 4, 3)
+    w = dict(weight_ih=torch.randn(15, 3), weight_hh=torch.randn(15, 5),
+             bias_ih=torch.randn(15), bias_hh=torch.randn(15))
+    y_ref, h_ref = ops.gru(x, **w, backend="reference")
+    yb, hb = ops.gru(x.bfloat16(), **{k: v.bfloat16() for k, v in w.items()})
+    assert yb.dtype == torch.bfloat16
+    torch.testing.assert_close(yb.float(), y_ref, rtol=0.05, atol=0.05)
+    cuda_x = types.SimpleNamespace(device=torch.device("cuda"), shape=(2, 4, 3))
+    assert native.why_not(cuda_x, h0=torch.zeros(2, 192)) is None
+    assert "persistent" in native.why_not(cuda_x, h0=torch.zeros(2, 256))
+    assert native.why_not(x, h0=torch.zeros(2, 256)) is None  # the size rule is CUDA's
+
+
 def test_lstm_auto_choice():
     x = torch.randn(4, 5, 3)
     assert dispatch.explain("lstm", "auto", x=x)[0] == "torch"
@@ -257,6 +307,7 @@ def test_empty_sequences_fall_back_with_a_reason():
     w_hh = torch.randn(12, 4, requires_grad=True)
     name, skipped = dispatch.explain("gru", "auto", x=x)
     assert name == "reference" and "no time steps" in skipped["cpu"]
+    assert "no time steps" in skipped["torch"]
     y, h = ops.gru(x, w_ih, w_hh)
     assert y.shape == (2, 0, 4) and torch.all(h == 0)
 

@@ -94,7 +94,7 @@ def test_lstm_and_mingru_errors():
 def test_backend_choice(w):
     x = torch.randn(2, 5, 3)
     with pytest.raises(ValueError, match=r"unknown backend 'cuda'; choose one of \['auto', "
-                                         r"'cpu', 'triton', 'reference'\]"):
+                                         r"'cpu', 'torch', 'triton', 'reference'\]"):
         ops.gru(x, **w, backend="cuda")
     y_ref, _ = ops.gru(x, **w, backend="reference")
     y_auto, _ = ops.gru(x, **w)

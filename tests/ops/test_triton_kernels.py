@@ -200,7 +200,7 @@ def test_dispatch_serves_cpu_only_under_the_interpreter(monkeypatch):
     assert dispatch.explain("gru", "auto", x=x)[0] == "cpu"  # never triton for CPU tensors
     assert dispatch.explain("lstm", "auto", x=x, lengths=torch.tensor([3, 1]))[0] == "cpu"
     xb = x.bfloat16()
-    name, skipped = dispatch.explain("gru", "auto", x=xb)
+    name, skipped = dispatch.explain("gru", "auto", x=xb, reset_after=False)
     assert name == "reference" and "float32 only" in skipped["triton"]
     assert "projection" in dispatch.explain("lstm", "auto", x=x, weight_hr=torch.randn(2, 4),
                                             lengths=torch.tensor([3, 1]))[1]["triton"]
@@ -233,8 +233,12 @@ def test_missing_triton_says_how_to_install(monkeypatch):
 @needs_cuda
 def test_auto_picks_triton_on_cuda():
     x = torch.randn(2, 3, 4, device="cuda")
-    assert dispatch.explain("gru", "auto", x=x)[0] == "triton"
-    assert dispatch.explain("gru", "auto", x=x.bfloat16())[0] == "triton"
+    big = torch.zeros(2, 256, device="cuda")  # h0 with H = 256: past cuDNN's persistent GRU
+    assert dispatch.explain("gru", "auto", x=x, h0=big)[0] == "triton"
+    assert dispatch.explain("gru", "auto", x=x.bfloat16(), h0=big.bfloat16())[0] == "triton"
+    assert dispatch.explain("gru", "auto", x=x, h0=big[:, :64])[0] == "torch"  # cuDNN
+    assert dispatch.explain("gru", "auto", x=x, h0=big[:, :64], reset_after=False)[0] \
+        == "triton"
     assert dispatch.explain("lstm", "auto", x=x, lengths=torch.tensor([3, 1]))[0] == "triton"
 
 

@@ -31,7 +31,9 @@ class GRU(RecurrentBase):
         input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional,
         device, dtype: as ``torch.nn.GRU``.
         reset_after: where the reset gate applies (see above).
-        backend: "auto" or a backend name of ``grukit.ops.gru`` ("reference").
+        backend: "auto" or a backend name of ``grukit.ops.gru``: "cpu" (fused numba),
+            "torch" (torch's own GRU, cuDNN on a GPU; reset_after=True only), "triton",
+            "reference".
         check_finite: raise ``ValueError`` on NaN/Inf in the input.
 
     Inputs: ``input`` (T, B, I), (B, T, I) with ``batch_first``, (T, I) unbatched, or a

@@ -9,10 +9,11 @@ from torch import Tensor
 from .. import _cpu, _triton, dispatch
 from .._checks import as_lengths, check_layer, check_state
 from .._checks import check_finite as _check_finite
+from .native import gru_native
+from .native import why_not as _why_not_native
 from .reference import gru_reference, gru_step
 
 __all__ = ["gru", "gru_step"]
-
 
 
 def _gru_cpu(*args, **kwargs):
@@ -23,6 +24,8 @@ def _gru_cpu(*args, **kwargs):
 
 dispatch.register("gru", dispatch.Backend("reference", gru_reference))
 dispatch.register("gru", dispatch.Backend("cpu", _gru_cpu, _cpu.why_not, priority=10))
+# Below "cpu" (faster on a CPU), above "triton": cuDNN's small-H GRU on CUDA (see native).
+dispatch.register("gru", dispatch.Backend("torch", gru_native, _why_not_native, priority=8))
 
 
 def _gru_triton(*args, **kwargs):
