@@ -34,7 +34,7 @@ BLOCK_B = 16  # batch rows per program; tl.dot needs M >= 16 (padded rows are ma
 MAX_BLOCK_H = 64  # hidden units per block (N and K of each tl.dot; >= 16)
 # Warps per program of the recurrences. With 4, ptxas spills: compiled for sm_90 the fp32
 # GRU/LSTM kernels keep 0.6-8 KB a thread on the stack (the LSTM forward with resident
-# weights 8 KB), with 8 at most 1.2 KB and none for TF32 with resident weights
+# weights 8 KB), with 8 at most 1.8 KB and none for TF32 with resident weights
 # (tests/ops/triton_gpu_compile.py prints the registers and stack of every launch).
 # bench_gpu.py --num-warps times the choices on a GPU.
 NUM_WARPS = 8
