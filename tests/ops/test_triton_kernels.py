@@ -1,74 +1,23 @@
-"""Triton kernels against the reference: outputs and every gradient, on a grid.
-
-With a GPU the kernels run on CUDA. Without one they run on the CPU under Triton's
-interpreter: triton reads TRITON_INTERPRET when a kernel is defined, which is when a
-``grukit.ops.*.triton`` module is first imported, so a module fixture sets it before any
-test here calls the backend and restores it afterwards (other tests never load triton).
-"""
+"""Triton kernels against the reference: outputs and every gradient, on a grid (on CUDA
+with a GPU, else on the CPU under Triton's interpreter: see ``triton_cases``)."""
 
 import itertools
-import os
 
 import pytest
 import torch
 
 pytest.importorskip("triton", reason="triton is not installed (pip install triton)")
 
+from triton_cases import CUDA, DEVICE, compare, grads, make, use_interpreter  # noqa: E402
+
 from grukit import ops  # noqa: E402
 from grukit.ops import _triton, dispatch  # noqa: E402
 
-CUDA = torch.cuda.is_available()
-DEVICE = "cuda" if CUDA else "cpu"
 needs_cuda = pytest.mark.skipif(not CUDA, reason="needs a CUDA GPU")
+_interpreter = pytest.fixture(scope="module", autouse=True)(use_interpreter)
 
 SHAPES = [(3, 5, 2, 4), (17, 4, 3, 20)]  # B = 17: two programs, the second mostly padding
 LENGTHS = {3: [5, 2, 0], 17: [4, 1, 3, 4, 2, 0, 4, 4, 1, 2, 3, 4, 4, 4, 2, 3, 1]}
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _interpreter():
-    if CUDA:
-        yield
-        return
-    before = os.environ.get("TRITON_INTERPRET")
-    os.environ["TRITON_INTERPRET"] = "1"
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)
-        if before is None:
-            del os.environ["TRITON_INTERPRET"]
-        else:
-            os.environ["TRITON_INTERPRET"] = before
-
-
-def _make(shape, gates, dtype=torch.float32, seed=0):
-    g = torch.Generator().manual_seed(seed)
-    b, t, i, h = shape
-
-    def r(*s, scale=1.0):
-        v = torch.randn(*s, generator=g) * scale
-        return v.to(device=DEVICE, dtype=dtype).requires_grad_()
-
-    return dict(x=r(b, t, i), w_ih=r(gates * h, i, scale=0.7), w_hh=r(gates * h, h, scale=0.5),
-                b_ih=r(gates * h), b_hh=r(gates * h), h0=r(b, h), c0=r(b, h))
-
-
-def _grads(fn, tensors):
-    out = list(fn())
-    g = torch.Generator().manual_seed(9)
-    loss = sum((o * torch.randn(o.shape, generator=g).to(o)).sum() for o in out)
-    return [o.detach() for o in out], list(torch.autograd.grad(loss, tensors))
-
-
-def _compare(fn, tensors, backend="triton"):
-    ref_out, ref_g = _grads(lambda: fn("reference"), tensors)
-    out, grads = _grads(lambda: fn(backend), tensors)
-    names = [f"out{k}" for k in range(len(out))] + [f"grad{k}" for k in range(len(grads))]
-    for name, a, b in zip(names, ref_out + ref_g, out + grads, strict=True):
-        torch.testing.assert_close(b, a, rtol=1e-4, atol=2e-5, msg=lambda m, n=name: f"{n}: {m}")
 
 
 GRID = list(itertools.product(SHAPES, [False, True], [False, True]))
@@ -84,7 +33,7 @@ def _gid(p):
 @pytest.mark.parametrize("case", GRID, ids=_gid)
 def test_gru_triton_matches_reference(case, reset_after):
     shape, use_len, use_h0 = case
-    p = _make(shape, 3)
+    p = make(shape, 3)
     lengths = LENGTHS[shape[0]] if use_len else None
     b_hh = p["b_hh"] if reset_after else None
     h0 = p["h0"] if use_h0 else None
@@ -95,13 +44,13 @@ def test_gru_triton_matches_reference(case, reset_after):
         return ops.gru(p["x"], p["w_ih"], p["w_hh"], p["b_ih"], b_hh, h0=h0, lengths=lengths,
                        reset_after=reset_after, backend=backend)
 
-    _compare(fn, tensors)
+    compare(fn, tensors)
 
 
 @pytest.mark.parametrize("case", GRID, ids=_gid)
 def test_lstm_triton_matches_reference(case):
     shape, use_len, use_h0 = case
-    p = _make(shape, 4)
+    p = make(shape, 4)
     lengths = LENGTHS[shape[0]] if use_len else None
     h0 = (p["h0"], p["c0"]) if use_h0 else None
     tensors = [p["x"], p["w_ih"], p["w_hh"], p["b_ih"], p["b_hh"]] + \
@@ -112,7 +61,7 @@ def test_lstm_triton_matches_reference(case):
                              lengths=lengths, backend=backend)
         return y, h, c
 
-    _compare(fn, tensors)
+    compare(fn, tensors)
 
 
 @pytest.mark.parametrize("reset_after", [True, False], ids=["reset_after", "reset_before"])
@@ -120,7 +69,7 @@ def test_hidden_in_several_blocks(monkeypatch, reset_after):
     """H = 20 in blocks of 16: weights streamed per step, state exchanged between blocks."""
     monkeypatch.setattr(_triton, "MAX_BLOCK_H", 16)
     assert _triton.block_h(20) == 16
-    p = _make((3, 4, 2, 20), 3)
+    p = make((3, 4, 2, 20), 3)
     lengths = [4, 1, 3]
     b_hh = p["b_hh"] if reset_after else None
     tensors = [p["x"], p["w_ih"], p["w_hh"], p["b_ih"], p["h0"]] + ([b_hh] if reset_after else [])
@@ -129,12 +78,12 @@ def test_hidden_in_several_blocks(monkeypatch, reset_after):
         return ops.gru(p["x"], p["w_ih"], p["w_hh"], p["b_ih"], b_hh, h0=p["h0"],
                        lengths=lengths, reset_after=reset_after, backend=backend)
 
-    _compare(fn, tensors)
+    compare(fn, tensors)
 
 
 def test_lstm_hidden_in_several_blocks(monkeypatch):
     monkeypatch.setattr(_triton, "MAX_BLOCK_H", 16)
-    p = _make((3, 4, 2, 20), 4)
+    p = make((3, 4, 2, 20), 4)
     tensors = [p["x"], p["w_ih"], p["w_hh"], p["b_ih"], p["b_hh"], p["h0"], p["c0"]]
 
     def fn(backend):
@@ -142,14 +91,14 @@ def test_lstm_hidden_in_several_blocks(monkeypatch):
                              h0=(p["h0"], p["c0"]), lengths=[2, 4, 0], backend=backend)
         return y, h, c
 
-    _compare(fn, tensors)
+    compare(fn, tensors)
 
 
 @pytest.mark.parametrize("op", ["gru", "lstm"])
 def test_reverse_no_bias_and_inference(op):
     """reverse with lengths, no biases, and the no-grad path equal to the training path."""
     gates = 3 if op == "gru" else 4
-    p = _make((3, 5, 2, 6), gates)
+    p = make((3, 5, 2, 6), gates)
     lengths = [5, 2, 3]
     f = getattr(ops, op)
 
@@ -157,7 +106,7 @@ def test_reverse_no_bias_and_inference(op):
         y, s = f(p["x"], p["w_ih"], p["w_hh"], lengths=lengths, reverse=True, backend=backend)
         return (y, s) if op == "gru" else (y, *s)
 
-    _compare(fn, [p["x"], p["w_ih"], p["w_hh"]])
+    compare(fn, [p["x"], p["w_ih"], p["w_hh"]])
     with torch.no_grad():
         inf = fn("triton")
     train = [o.detach() for o in fn("triton")]
@@ -172,7 +121,7 @@ def test_bf16_forward(op):
     from grukit.ops.gru.triton import gru_triton
     from grukit.ops.lstm.triton import lstm_triton
 
-    p = _make((3, 6, 4, 8), 3 if op == "gru" else 4, torch.bfloat16)
+    p = make((3, 6, 4, 8), 3 if op == "gru" else 4, torch.bfloat16)
     lens = torch.tensor([6, 3, 0])
     with torch.no_grad():
         if op == "gru":
@@ -245,7 +194,7 @@ def test_auto_picks_triton_on_cuda():
 @needs_cuda
 @pytest.mark.parametrize("reset_after", [True, False], ids=["reset_after", "reset_before"])
 def test_bf16_forward_and_backward_on_cuda(reset_after):
-    p = _make((5, 7, 6, 32), 3, torch.bfloat16)
+    p = make((5, 7, 6, 32), 3, torch.bfloat16)
     b_hh = p["b_hh"] if reset_after else None
     tensors = [p["x"], p["w_ih"], p["w_hh"], p["b_ih"], p["h0"]]
 
@@ -253,9 +202,9 @@ def test_bf16_forward_and_backward_on_cuda(reset_after):
         return ops.gru(p["x"], p["w_ih"], p["w_hh"], p["b_ih"], b_hh, h0=p["h0"],
                        lengths=[7, 3, 5, 1, 0], reset_after=reset_after, backend=backend)
 
-    ref_out, ref_g = _grads(lambda: fn("reference"), tensors)
-    out, grads = _grads(lambda: fn("triton"), tensors)
-    for a, b in zip(ref_out + ref_g, out + grads, strict=True):
+    ref_out, ref_g = grads(lambda: fn("reference"), tensors)
+    out, got = grads(lambda: fn("triton"), tensors)
+    for a, b in zip(ref_out + ref_g, out + got, strict=True):
         torch.testing.assert_close(b.float(), a.float(), rtol=0.05, atol=0.1)
 
 
@@ -297,7 +246,7 @@ def test_mingru_triton_matches_reference(case):
         return ops.mingru(x, w, b, h0=h0, lengths=lengths, reverse=reverse, backend=backend,
                           mode=mode if backend == "triton" else "sequential")
 
-    _compare(fn, [x, w, b, h0])
+    compare(fn, [x, w, b, h0])
 
 
 def test_mingru_auto_keeps_the_reference_on_cpu(monkeypatch):

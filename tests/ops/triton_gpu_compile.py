@@ -7,7 +7,8 @@ memory or register limits). This runs each backend's Python wrapper on small CPU
 with the launches intercepted, and hands every launch's argument types and constexprs to
 ``triton.compile`` for an NVIDIA target (sm_90, the H100, by default), down to a cubin
 with the ptxas that ships in Triton's wheel. Variants: fp32 with exact and TF32 dots, one
-hidden block (H ≤ 64: weights resident) and several (H > 64: weights streamed), bf16;
+hidden block (H ≤ 64: weights resident), several (H > 64: weights streamed) and split-H
+(weights split between programs that meet at barriers), bf16;
 GRU both forms, forward (inference, training) and backward. Prints one line per distinct
 compile and exits non-zero if any fails. Must run without TRITON_INTERPRET.
 """
@@ -24,6 +25,14 @@ import torch
 
 _PTR = {torch.float32: "*fp32", torch.bfloat16: "*bf16", torch.int32: "*i32",
         torch.int64: "*i64", torch.float64: "*fp64"}
+
+
+# (dtype, H, TF32, split-H): one hidden block (weights resident), several (streamed), and
+# the split-H kernels (H = 256: the benchmark's mid shape) as on the GPU, exact fp32 by
+# multiply + sum, TF32 and bf16 by tl.dot; PHASE=0, the one-launch form with barriers.
+VARIANTS = ((torch.float32, 48, False, False), (torch.float32, 200, True, False),
+            (torch.bfloat16, 64, False, False), (torch.float32, 256, False, True),
+            (torch.float32, 256, True, True), (torch.bfloat16, 256, False, True))
 
 
 def _signature(fn, args: tuple, kwargs: dict) -> tuple[dict, dict, dict]:
@@ -49,7 +58,7 @@ def _signature(fn, args: tuple, kwargs: dict) -> tuple[dict, dict, dict]:
     return sig, const, options
 
 
-def _launches(dtype: torch.dtype, hidden: int, tf32: bool) -> list[tuple]:
+def _launches(dtype: torch.dtype, hidden: int, tf32: bool, split: bool) -> list[tuple]:
     """Every kernel launch (fn, args, kwargs) the backends make for one variant."""
     import triton.language as tl
     from triton.runtime.jit import JITFunction
@@ -76,7 +85,10 @@ def _launches(dtype: torch.dtype, hidden: int, tf32: bool) -> list[tuple]:
 
     with mock.patch.object(JITFunction, "run", run), \
             mock.patch.object(_triton, "dot_dtype", lambda _x: dot), \
-            mock.patch.object(_triton, "dot_precision", lambda _x: prec):
+            mock.patch.object(_triton, "dot_precision", lambda _x: prec), \
+            mock.patch.object(_triton, "SPLIT", split), \
+            mock.patch.object(_triton, "SPLIT_SUM", split and dtype == torch.float32
+                              and not tf32):  # as split_plan picks on CUDA
         for reset_after in (True, False):
             args = (x, w(3 * h, i), w(3 * h, h), w(3 * h), w(3 * h) if reset_after else None)
             kw = dict(h0=h0, lengths=lens, reset_after=reset_after, reverse=False)
@@ -154,9 +166,10 @@ def main() -> int:
 
     target = GPUTarget("cuda", args.arch, 32)
     done, failed = set(), 0
-    for dtype, hidden, tf32 in ((torch.float32, 48, False), (torch.float32, 200, True),
-                                (torch.bfloat16, 64, False)):
-        for fn, a, kw in _launches(dtype, hidden, tf32):
+    for dtype, hidden, tf32, split in VARIANTS:
+        for fn, a, kw in _launches(dtype, hidden, tf32, split):
+            if split and "split" not in fn.__name__:
+                continue  # the other kernels at this H: covered by the variants before
             sig, const, options = _signature(fn, a, kw)
             key = (fn.__qualname__, fn.__module__, tuple(sig.items()),
                    tuple((k, str(v)) for k, v in const.items()))
@@ -164,7 +177,7 @@ def main() -> int:
                 continue
             done.add(key)
             label = (f"{fn.__module__.rsplit('.', 2)[-2]}.{fn.__name__} "
-                     f"{dtype} H={hidden} "
+                     f"{dtype} H={hidden}{' split-H' if split else ''} "
                      + " ".join(f"{k}={v}" for k, v in const.items() if k not in ("BB",)))
             t0 = time.perf_counter()
             ok, detail = _compile_in_child(fn, sig, const, target, options)

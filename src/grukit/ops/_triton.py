@@ -16,6 +16,10 @@ Plan shared by every recurrence (B batch, T steps, H hidden, G gates):
 - when H fits one block the recurrent weights are loaded into registers once, before the
   time loop; above that they are streamed per step from L2 (the whole W_hh of H = 1024 in
   fp32 is 12 MB, beyond any one SM);
+- except where ``split_plan`` fits (the GRU on CUDA for H > 64, up to 132 programs): there
+  several programs share a batch block, each owning BH units and keeping its slice of W_hh
+  on chip for the whole sequence, and they meet at a counter barrier every step
+  (``gru/triton_split.py``);
 - backward walks time in reverse in one launch, writing dgi (B, T, G·H); the weight
   gradients are single GEMMs in torch afterwards.
 """
@@ -39,6 +43,16 @@ MAX_BLOCK_H = 64  # hidden units per block (N and K of each tl.dot; >= 16)
 # bench_gpu.py --num-warps times the choices on a GPU.
 NUM_WARPS = 8
 SCAN_WARPS = 4  # minGRU's chunked scan: 38-72 registers, no stack at 4
+
+# Split-H kernels (``gru/triton_split.py``): a program owns SPLIT_BLOCK_B rows × BH units and
+# keeps its slice of W_hh on chip for the whole sequence; the programs of a batch block
+# exchange the state through L2 and meet at a counter barrier every step.
+SPLIT: bool | None = None  # None: on CUDA for H > MAX_BLOCK_H where a plan fits; True:
+#                            wherever it fits (CPU under the interpreter too); False: never
+SPLIT_BLOCK_B = 16  # rows per program (tl.dot's M >= 16)
+SPLIT_W_BYTES = 96 * 1024  # most weight bytes a program holds (all gates of its units)
+SPLIT_SUM: bool | None = None  # exact fp32 as multiply + sum; None: for exact fp32 on CUDA
+SPIN_LIMIT = 1 << 24  # barrier polls (~1 µs each) before a call is failed, not hung
 
 
 def interpreting() -> bool:
@@ -98,6 +112,43 @@ def launch_args(x: Tensor, hidden: int) -> dict:
     bh = block_h(hidden)
     return dict(BB=BLOCK_B, BH=bh, NB=(hidden + bh - 1) // bh, DOT=dot_dtype(x),
                 PREC=dot_precision(x), num_warps=NUM_WARPS)
+
+
+def split_plan(x: Tensor, hidden: int, gates: int) -> tuple[tuple[int, int], dict] | None:
+    """(grid, launch settings) of the split-H kernels for x, or None where the kernels with
+    one program per batch block serve the call.
+
+    The grid (⌈B/SPLIT_BLOCK_B⌉, ⌈H/BH⌉) must be resident at once (the programs wait for
+    one another), so it is at most one program per SM; BH is the smallest of 16, 32, 64
+    that fits that and SPLIT_W_BYTES of weights (gates × HP × BH, HP = H padded to a power
+    of two)."""
+    if SPLIT is False or (SPLIT is None and (not x.is_cuda or hidden <= MAX_BLOCK_H)):
+        return None
+    sms = torch.cuda.get_device_properties(x.device).multi_processor_count if x.is_cuda \
+        else 132
+    prec = dot_precision(x)
+    exact = SPLIT_SUM if SPLIT_SUM is not None else (prec == "ieee" and x.is_cuda
+                                                     and x.dtype == torch.float32)
+    dot = dot_dtype(x)
+    elt = 2 if x.dtype == torch.bfloat16 and not exact and x.is_cuda else 4
+    hp = max(16, 1 << (hidden - 1).bit_length())
+    nbb = (x.shape[0] + SPLIT_BLOCK_B - 1) // SPLIT_BLOCK_B
+    for bh in (16, 32, 64):
+        ns = (hidden + bh - 1) // bh
+        if nbb * ns <= sms and gates * hp * bh * elt <= SPLIT_W_BYTES:
+            return (nbb, ns), dict(BB=SPLIT_BLOCK_B, BH=bh, HP=hp, DOT=dot, PREC=prec,
+                                   SUM=exact, num_warps=NUM_WARPS)
+    return None
+
+
+def check_barriers(sync: Tensor, kernel: str) -> None:
+    """Raise if a split-H launch gave up waiting at a barrier (flag sync[-1])."""
+    if int(sync[-1]) != 0:
+        raise RuntimeError(
+            f"{kernel}: the programs of a batch block did not all reach a step barrier "
+            f"within {SPIN_LIMIT} polls, so the result was dropped; the GPU did not run the "
+            f"whole grid at once (another process on it?). Set "
+            f"grukit.ops._triton.SPLIT = False to use the kernels that do not wait.")
 
 
 def dot_precision(x: Tensor) -> str:

@@ -11,6 +11,10 @@ import of triton, which a test process may have done before switching the interp
 import triton
 import triton.language as tl
 
+# tl.sum's combine function, for the builtin tl.reduce: tl.sum itself is a jitted library
+# function (see above), and the interpreter sums with numpy when it meets this combine.
+_SUM = tl.standard._sum_combine
+
 
 @triton.jit
 def sigmoid(v):
@@ -87,3 +91,58 @@ def rec(acc, src, rows, rmask, ld, w, row0, n0, H, cols, wres, BH: tl.constexpr,
     else:
         acc = mm(acc, src, rows, rmask, ld, w, row0, n0, H, cols, BH, NB, TRANS, DOT, PREC)
     return acc
+
+
+# Split-H recurrences: a program owns BB rows × BH units and its slice of W_hh; programs of
+# one batch block exchange the state through global memory and meet at a counter barrier.
+
+
+@triton.jit
+def load_all(p, rows, rmask, ld, k, kmask):
+    """(BB, HP) fp32 tile p[rows·ld + k], zero outside, read past L1 (``.cg``): other
+    programs wrote it, and L1 is not coherent between SMs."""
+    m = rmask[:, None] & kmask[None, :]
+    return tl.load(p + rows[:, None] * ld + k[None, :], mask=m, other=0.0,
+                   cache_modifier=".cg").to(tl.float32)
+
+
+@triton.jit
+def w_slice(w, row0, H, u0, cols, k, kmask, TRANS: tl.constexpr):
+    """(HP, BH) slice of the (·, H) weight W for the units u0 + cols. TRANS=False:
+    tile[k, n] = W[row0 + u0 + n, k] (right operand of h Wᵀ for those units' gates);
+    TRANS=True: tile[k, n] = W[row0 + k, u0 + n] (right operand of d W for those units)."""
+    u = u0 + cols
+    m = kmask[:, None] & (u[None, :] < H)
+    if TRANS:
+        return tl.load(w + (row0 + k)[:, None] * H + u[None, :], mask=m, other=0.0)
+    else:
+        return tl.load(w + (row0 + u)[None, :] * H + k[:, None], mask=m, other=0.0)
+
+
+@triton.jit
+def rowmm(a, w, DOT: tl.constexpr, PREC: tl.constexpr, SUM: tl.constexpr):
+    """(BB, HP) @ (HP, BH) -> (BB, BH) fp32: ``tl.dot`` on DOT operands, or with SUM an
+    exact fp32 multiply and sum over HP (w held in fp32 registers, no shared-memory reads)."""
+    if SUM:
+        return tl.reduce(a[:, :, None] * w[None, :, :], 1, _SUM)
+    else:
+        return tl.dot(a.to(DOT), w, input_precision=PREC)
+
+
+@triton.jit
+def grid_barrier(cnt, err, target, limit):
+    """Wait until the counter ``cnt`` has ``target`` arrivals, this program's included.
+
+    bar.sync (every thread's stores issued), one release add (arrive), acquire reads until
+    the count is reached; after ``limit`` reads it gives up and raises the flag ``err``, so
+    a grid that is not resident at once fails the call instead of hanging the GPU."""
+    tl.debug_barrier()
+    tl.atomic_add(cnt, 1, sem="release", scope="gpu")
+    seen = tl.atomic_add(cnt, 0, sem="acquire", scope="gpu")
+    polls = 0
+    while (seen < target) & (polls < limit):
+        seen = tl.atomic_add(cnt, 0, sem="acquire", scope="gpu")
+        polls += 1
+    if seen < target:
+        tl.atomic_max(err, 1, sem="relaxed", scope="gpu")
+    tl.debug_barrier()

@@ -27,6 +27,7 @@ from torch import Tensor
 from .. import _triton as tt
 from .._seq import run_directed
 from .._triton_lang import load_rows, rec, resident, sigmoid, store_rows, tanh
+from . import triton_split
 
 INTERPRETED = bool(triton.knobs.runtime.interpret)
 
@@ -189,9 +190,14 @@ def _forward(x: Tensor, gi: Tensor, w_hh: Tensor, b_hh: Tensor | None, h0: Tenso
         else save  # (2, B, H): [r ⊙ h, z]
     bias = torch.zeros(g3, dtype=torch.float32, device=dev) if b_hh is None \
         else b_hh.detach().float().contiguous()  # (3H,)
-    _fwd_kernel[tt.grid(batch)](gi, w_hh.detach().contiguous(), bias, hbuf, lens, y, save, rhz,
-                                batch, steps, hid, sg, RESET_AFTER=reset_after, TRAIN=train,
-                                **tt.launch_args(x, hid))
+    w = w_hh.detach().contiguous()  # (3H, H)
+    plan = tt.split_plan(x, hid, 3)
+    if plan is not None:
+        triton_split.forward(plan, gi, w, bias, hbuf, rhz, lens, y, save, reset_after, train)
+    else:
+        _fwd_kernel[tt.grid(batch)](gi, w, bias, hbuf, lens, y, save, rhz, batch, steps, hid,
+                                    sg, RESET_AFTER=reset_after, TRAIN=train,
+                                    **tt.launch_args(x, hid))
     return y, hbuf[steps % 2].to(gi.dtype), save if train else None
 
 
@@ -218,9 +224,17 @@ class _GRUFunction(torch.autograd.Function):
         dgi = torch.empty(batch, steps, 3 * hid, dtype=torch.float32, device=dev)
         dghn = torch.empty(batch, steps, hid, dtype=torch.float32, device=dev) \
             if ctx.reset_after else dgi
-        _bwd_kernel[tt.grid(batch)](dy, w_hh.detach().contiguous(), save, hprev, lens, dhbuf,
-                                    dgi, dghn, batch, steps, hid, save.shape[2],
-                                    RESET_AFTER=ctx.reset_after, **tt.launch_args(x, hid))
+        w = w_hh.detach().contiguous()  # (3H, H)
+        plan = tt.split_plan(x, hid, 3)
+        if plan is not None:  # dhbuf[0]: ∂L/∂h_n in, ∂L/∂h_0 out
+            triton_split.backward(plan, dy, w, save, hprev, lens, dhbuf[0], dgi, dghn,
+                                  ctx.reset_after)
+            dh0 = dhbuf[0].to(h0.dtype)
+        else:
+            _bwd_kernel[tt.grid(batch)](dy, w, save, hprev, lens, dhbuf, dgi, dghn, batch,
+                                        steps, hid, save.shape[2], RESET_AFTER=ctx.reset_after,
+                                        **tt.launch_args(x, hid))
+            dh0 = dhbuf[steps % 2].to(h0.dtype)
         dg = dgi.reshape(-1, 3 * hid)  # (B·T, 3H)
         hp = hprev.reshape(-1, hid)  # (B·T, H)
         db_hh = None
@@ -233,7 +247,6 @@ class _GRUFunction(torch.autograd.Function):
             rh = save[..., :hid].reshape(-1, hid) * hp  # r ⊙ h_{t−1} (B·T, H)
             dw_hh = torch.cat([dg[:, :2 * hid].t() @ hp, dg[:, 2 * hid:].t() @ rh])  # (3H, H)
         dx, dw_ih, db_ih = tt.input_grads(ctx, dg, x, w_ih, ctx.has_b[0])
-        dh0 = dhbuf[steps % 2].to(h0.dtype)
         return dx, dw_ih, dw_hh.to(w_hh.dtype), db_ih, db_hh, dh0, None, None
 
 

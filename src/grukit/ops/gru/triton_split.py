@@ -1,0 +1,242 @@
+"""Split-H GRU on Triton: forward and backward kernels for H above one block (CUDA).
+
+The kernels of ``triton.py`` give a program whole rows of the state, so above H = 64 each
+program streams all of W_hh from L2 every step. Here a program owns BB batch rows × BH
+hidden units, grid (⌈B/BB⌉, ⌈H/BH⌉) (``grukit.ops._triton.split_plan``), and loads once,
+before the time loop, the slice of W_hh its units need: forward the three gate rows of its
+units (W_g[units, :]ᵀ, (HP, BH) each), backward the three gate columns (W_g[:, units]).
+Each step it reads the whole state of its rows (BB, H) from L2, computes its own units,
+writes them, and waits at a counter barrier for the other programs of its batch block
+(``grid_barrier``): one barrier a step, two for reset_after=False (W_hn needs r ⊙ h of
+every unit) and in its backward (a_r needs a_n W_hn of every unit first).
+
+Equations, the saved gates (B, T, SG) and the gradient GEMMs after the backward kernel are
+those of ``triton.py``; only the recurrent kernels differ.
+
+Phases: PHASE=0 runs steps [t0, t1) with every phase and barrier (one launch, the GPU).
+PHASE=k runs only phase k of steps [t0, t1), without barriers: the host launches phase after
+phase, step by step, and the launch boundary is the barrier. That is how the interpreter,
+which runs a grid's programs one after another (a barrier would never open), checks this
+same code on the CPU; values a phase hands to the next go through the program's own slice
+of hbuf/rhz/dhbuf, which PHASE=0 also uses, so both modes compute the same.
+"""
+
+from __future__ import annotations
+
+import torch
+import triton
+import triton.language as tl
+from torch import Tensor
+
+from .. import _triton as tt
+from .._triton_lang import (
+    grid_barrier,
+    load_all,
+    load_rows,
+    rowmm,
+    sigmoid,
+    store_rows,
+    tanh,
+    w_slice,
+)
+
+
+@triton.jit
+def _fwd_split_kernel(gi, whh, bhh, hbuf, rhz, lens, y, save, sync, B, T, H, SG, t0, t1,
+                      limit, RESET_AFTER: tl.constexpr, TRAIN: tl.constexpr,
+                      PHASE: tl.constexpr, BB: tl.constexpr, BH: tl.constexpr,
+                      HP: tl.constexpr, DOT: tl.constexpr, PREC: tl.constexpr,
+                      SUM: tl.constexpr):
+    """gi (B,T,3H), whh (3H,H), bhh (3H,) fp32, hbuf (2,B,H) fp32 with h_{t0−1} in
+    hbuf[t0 % 2] -> y (B,T,H), h_{t1−1} in hbuf[t1 % 2]; save (B,T,SG) fp32 as in
+    ``triton.py`` when TRAIN; rhz (2,B,H) fp32 [r ⊙ h, z] (reset_after=False);
+    sync (⌈B/BB⌉ + 1,) int32 zeros: a barrier counter per batch block, then the flag."""
+    pb = tl.program_id(0)
+    ns = tl.num_programs(1)  # programs per batch block
+    rows = pb * BB + tl.arange(0, BB)
+    rmask = rows < B
+    lens_b = tl.load(lens + rows, mask=rmask, other=0)
+    rows = rows.to(tl.int64)
+    u0 = tl.program_id(1) * BH  # this program's first unit
+    cols = tl.arange(0, BH)
+    umask = u0 + cols < H
+    k = tl.arange(0, HP)
+    kmask = k < H
+    cnt = sync + pb
+    err = sync + tl.num_programs(0)
+    WT: tl.constexpr = tl.float32 if SUM else DOT
+    w_r = w_slice(whh, 0, H, u0, cols, k, kmask, False).to(WT)  # (HP, BH)
+    w_z = w_slice(whh, H, H, u0, cols, k, kmask, False).to(WT)
+    w_n = w_slice(whh, 2 * H, H, u0, cols, k, kmask, False).to(WT)
+    b_r = tl.load(bhh + u0 + cols, mask=umask, other=0.0)[None, :]  # (1, BH)
+    b_z = tl.load(bhh + H + u0 + cols, mask=umask, other=0.0)[None, :]
+    b_n = tl.load(bhh + 2 * H + u0 + cols, mask=umask, other=0.0)[None, :]
+    ld_gi = T * 3 * H  # row strides of gi, save, y
+    ld_s = T * SG
+    ld_y = T * H
+    NBAR: tl.constexpr = 1 if RESET_AFTER else 2  # barriers a step
+    hp = load_rows(hbuf + (t0 % 2) * B * H, rows, rmask, H, u0, cols, H)  # own h_{t−1}
+    for t in range(t0, t1):
+        src = hbuf + (t % 2) * B * H  # h_{t−1} (B, H)
+        dst = hbuf + ((t + 1) % 2) * B * H  # h_t (B, H)
+        active = (t < lens_b)[:, None]  # (BB, 1)
+        g_t = gi + t * 3 * H
+        s_t = save + t * SG
+        bar = (t - t0) * NBAR  # barriers passed before this step
+        if PHASE != 2:  # r, z (and for reset_after the whole step)
+            hf = load_all(src, rows, rmask, H, k, kmask)  # h_{t−1} of every unit (BB, HP)
+            r = sigmoid(load_rows(g_t, rows, rmask, ld_gi, u0, cols, H)
+                        + rowmm(hf, w_r, DOT, PREC, SUM) + b_r)
+            z = sigmoid(load_rows(g_t + H, rows, rmask, ld_gi, u0, cols, H)
+                        + rowmm(hf, w_z, DOT, PREC, SUM) + b_z)
+            if TRAIN:
+                store_rows(s_t, r, rows, rmask, ld_s, u0, cols, H)
+                store_rows(s_t + H, z, rows, rmask, ld_s, u0, cols, H)
+            if RESET_AFTER:
+                gh_n = rowmm(hf, w_n, DOT, PREC, SUM) + b_n
+                n = tanh(load_rows(g_t + 2 * H, rows, rmask, ld_gi, u0, cols, H) + r * gh_n)
+                hp = tl.where(active, n + z * (hp - n), hp)  # (1 − z) n + z h
+                store_rows(dst, hp, rows, rmask, H, u0, cols, H)
+                store_rows(y + t * H, tl.where(active, hp, 0.0), rows, rmask, ld_y, u0, cols, H)
+                if TRAIN:
+                    store_rows(s_t + 2 * H, n, rows, rmask, ld_s, u0, cols, H)
+                    store_rows(s_t + 3 * H, gh_n, rows, rmask, ld_s, u0, cols, H)
+            else:
+                store_rows(rhz, r * hp, rows, rmask, H, u0, cols, H)
+                store_rows(rhz + B * H, z, rows, rmask, H, u0, cols, H)
+        if not RESET_AFTER:
+            if PHASE == 0:
+                grid_barrier(cnt, err, ns * (bar + 1), limit)  # r ⊙ h of every unit written
+            if PHASE == 2:
+                z = load_rows(rhz + B * H, rows, rmask, H, u0, cols, H)
+            if PHASE != 1:
+                q = rowmm(load_all(rhz, rows, rmask, H, k, kmask), w_n, DOT, PREC, SUM)
+                n = tanh(load_rows(g_t + 2 * H, rows, rmask, ld_gi, u0, cols, H) + q)
+                hp = tl.where(active, n + z * (hp - n), hp)
+                store_rows(dst, hp, rows, rmask, H, u0, cols, H)
+                store_rows(y + t * H, tl.where(active, hp, 0.0), rows, rmask, ld_y, u0, cols, H)
+                if TRAIN:
+                    store_rows(s_t + 2 * H, n, rows, rmask, ld_s, u0, cols, H)
+        if PHASE == 0:
+            grid_barrier(cnt, err, ns * (bar + NBAR), limit)  # h_t of every unit written
+
+
+@triton.jit
+def _bwd_split_kernel(dy, whh, save, hprev, lens, dhbuf, dgi, dghn, sync, B, T, H, SG, s0, s1,
+                      limit, RESET_AFTER: tl.constexpr, PHASE: tl.constexpr,
+                      BB: tl.constexpr, BH: tl.constexpr, HP: tl.constexpr,
+                      DOT: tl.constexpr, PREC: tl.constexpr, SUM: tl.constexpr):
+    """dy (B,T,H), whh (3H,H), save (B,T,SG) fp32, hprev (B,T,H) fp32 = h_{t−1}, dhbuf (B,H)
+    fp32 with ∂L/∂h_t of step s0 (t = T − 1 − s) -> dgi (B,T,3H) fp32 = [a_r, a_z, a_n],
+    dghn (B,T,H) fp32 = a_n ⊙ r (reset_after), dhbuf: the gradient of step s1 (∂L/∂h_0 when
+    s1 = T). A program reads and writes only its own units of dhbuf."""
+    pb = tl.program_id(0)
+    ns = tl.num_programs(1)
+    rows = pb * BB + tl.arange(0, BB)
+    rmask = rows < B
+    lens_b = tl.load(lens + rows, mask=rmask, other=0)
+    rows = rows.to(tl.int64)
+    u0 = tl.program_id(1) * BH
+    cols = tl.arange(0, BH)
+    k = tl.arange(0, HP)
+    kmask = k < H
+    cnt = sync + pb
+    err = sync + tl.num_programs(0)
+    WT: tl.constexpr = tl.float32 if SUM else DOT
+    w_r = w_slice(whh, 0, H, u0, cols, k, kmask, True).to(WT)  # (HP, BH) = W_hr[:, units]
+    w_z = w_slice(whh, H, H, u0, cols, k, kmask, True).to(WT)
+    w_n = w_slice(whh, 2 * H, H, u0, cols, k, kmask, True).to(WT)
+    ld_g = T * 3 * H
+    ld_s = T * SG
+    ld_h = T * H
+    NBAR: tl.constexpr = 1 if RESET_AFTER else 2
+    dh = load_rows(dhbuf, rows, rmask, H, u0, cols, H)  # ∂L/∂h_t from later steps (BB, BH)
+    for s in range(s0, s1):
+        t = T - 1 - s
+        active = (t < lens_b)[:, None]
+        g_t = dgi + t * 3 * H
+        s_t = save + t * SG
+        bar = (s - s0) * NBAR
+        if PHASE <= 1:  # gate gradients of own units, elementwise
+            g = dh + load_rows(dy + t * H, rows, rmask, ld_h, u0, cols, H)
+            r = load_rows(s_t, rows, rmask, ld_s, u0, cols, H)
+            z = load_rows(s_t + H, rows, rmask, ld_s, u0, cols, H)
+            n = load_rows(s_t + 2 * H, rows, rmask, ld_s, u0, cols, H)
+            hp = load_rows(hprev + t * H, rows, rmask, ld_h, u0, cols, H)
+            a_n = tl.where(active, g * (1.0 - z) * (1.0 - n * n), 0.0)
+            a_z = tl.where(active, g * (hp - n) * z * (1.0 - z), 0.0)
+            store_rows(g_t + H, a_z, rows, rmask, ld_g, u0, cols, H)
+            store_rows(g_t + 2 * H, a_n, rows, rmask, ld_g, u0, cols, H)
+            if RESET_AFTER:
+                gh_n = load_rows(s_t + 3 * H, rows, rmask, ld_s, u0, cols, H)
+                store_rows(g_t, a_n * gh_n * r * (1.0 - r), rows, rmask, ld_g, u0, cols, H)
+                store_rows(dghn + t * H, a_n * r, rows, rmask, ld_h, u0, cols, H)
+            base = tl.where(active, g * z, dh)  # ∂L/∂h_{t−1} before the products
+        else:
+            base = dh  # handed over through dhbuf by the previous phase's launch
+        if PHASE == 0:
+            grid_barrier(cnt, err, ns * (bar + 1), limit)  # this step's gate gradients written
+        if RESET_AFTER:
+            if PHASE != 1:  # ∂L/∂h_{t−1} += [a_r, a_z, a_n ⊙ r] W_hh (zero past a length)
+                base += rowmm(load_all(g_t, rows, rmask, ld_g, k, kmask), w_r, DOT, PREC, SUM)
+                base += rowmm(load_all(g_t + H, rows, rmask, ld_g, k, kmask), w_z, DOT, PREC,
+                              SUM)
+                base += rowmm(load_all(dghn + t * H, rows, rmask, ld_h, k, kmask), w_n, DOT,
+                              PREC, SUM)
+        else:
+            if PHASE == 0 or PHASE == 2:  # d(r ⊙ h) = a_n W_hn for own units, then a_r
+                drh = rowmm(load_all(g_t + 2 * H, rows, rmask, ld_g, k, kmask), w_n, DOT, PREC,
+                            SUM)
+                r = load_rows(s_t, rows, rmask, ld_s, u0, cols, H)
+                hp = load_rows(hprev + t * H, rows, rmask, ld_h, u0, cols, H)
+                store_rows(g_t, tl.where(active, drh * hp * r * (1.0 - r), 0.0), rows, rmask,
+                           ld_g, u0, cols, H)
+                base += tl.where(active, drh * r, 0.0)
+            if PHASE == 0:
+                grid_barrier(cnt, err, ns * (bar + 2), limit)  # a_r of every unit written
+            if PHASE == 0 or PHASE == 3:  # += [a_r, a_z] W_hh[:2H]
+                base += rowmm(load_all(g_t, rows, rmask, ld_g, k, kmask), w_r, DOT, PREC, SUM)
+                base += rowmm(load_all(g_t + H, rows, rmask, ld_g, k, kmask), w_z, DOT, PREC,
+                              SUM)
+        dh = base
+    store_rows(dhbuf, dh, rows, rmask, H, u0, cols, H)
+
+
+def one_launch(grid: tuple[int, int]) -> bool:
+    """All steps in one launch with barriers (PHASE=0): always on a GPU; under the
+    interpreter only when a batch block has one program (its barriers open at once)."""
+    return not tt.interpreting() or grid[1] == 1
+
+
+def _run(kernel, plan, tensors: tuple, dims: tuple, phases: int, kw: dict, name: str) -> None:
+    """Launch ``kernel`` over all T = dims[1] steps: once (PHASE=0), or phase by phase and
+    step by step where ``one_launch`` says no."""
+    grid, meta = plan
+    steps = dims[1]
+    sync = torch.zeros(grid[0] + 1, dtype=torch.int32, device=tensors[0].device)  # (nbb + 1,)
+    if one_launch(grid):
+        kernel[grid](*tensors, sync, *dims, 0, steps, tt.SPIN_LIMIT, PHASE=0, **kw, **meta)
+        tt.check_barriers(sync, name)
+        return
+    for t in range(steps):
+        for phase in range(1, phases + 1):
+            kernel[grid](*tensors, sync, *dims, t, t + 1, 0, PHASE=phase, **kw, **meta)
+
+
+def forward(plan, gi: Tensor, w_hh: Tensor, bias: Tensor, hbuf: Tensor, rhz: Tensor,
+            lens: Tensor, y: Tensor, save: Tensor, reset_after: bool, train: bool) -> None:
+    """Fill y (B, T, H), hbuf[T % 2] = h_n and, when train, save from gi (B, T, 3H)."""
+    batch, steps, g3 = gi.shape
+    dims = (batch, steps, g3 // 3, save.shape[2] if train else 0)  # B, T, H, SG
+    _run(_fwd_split_kernel, plan, (gi, w_hh, bias, hbuf, rhz, lens, y, save), dims,
+         1 if reset_after else 2, dict(RESET_AFTER=reset_after, TRAIN=train),
+         "grukit's GRU forward (split-H Triton kernel)")
+
+
+def backward(plan, dy: Tensor, w_hh: Tensor, save: Tensor, hprev: Tensor, lens: Tensor,
+             dh: Tensor, dgi: Tensor, dghn: Tensor, reset_after: bool) -> None:
+    """Fill dgi (B, T, 3H), dghn (B, T, H) and turn dh (B, H) from ∂L/∂h_n into ∂L/∂h_0."""
+    batch, steps, hid = hprev.shape
+    _run(_bwd_split_kernel, plan, (dy, w_hh, save, hprev, lens, dh, dgi, dghn),
+         (batch, steps, hid, save.shape[2]), 2 if reset_after else 3,
+         dict(RESET_AFTER=reset_after), "grukit's GRU backward (split-H Triton kernel)")

@@ -1,0 +1,132 @@
+"""The split-H GRU kernels (several programs per batch block meeting at barriers) against the
+reference: outputs and every gradient.
+
+Under the interpreter, which runs a grid's programs one after another, the kernels run
+phase by phase and step by step (a launch boundary stands for each barrier), and in one
+launch through the barriers where a batch block has one program; on CUDA always in one
+launch, the barriers between programs included.
+"""
+
+import pytest
+import torch
+
+pytest.importorskip("triton", reason="triton is not installed (pip install triton)")
+
+from triton_cases import CUDA, DEVICE, compare, grads, make, use_interpreter  # noqa: E402
+
+from grukit import ops  # noqa: E402
+from grukit.ops import _triton  # noqa: E402
+
+needs_cuda = pytest.mark.skipif(not CUDA, reason="needs a CUDA GPU")
+_interpreter = pytest.fixture(scope="module", autouse=True)(use_interpreter)
+
+# H = 20 in two programs of 16 units (the second mostly padding); B = 17, H = 40: two batch
+# blocks of three programs each, H padded to 64 for the products.
+CASES = [((3, 4, 2, 20), [4, 1, 0]),
+         ((17, 3, 3, 40), [3, 1, 2, 3, 0, 3, 3, 1, 2, 3, 3, 2, 3, 1, 3, 3, 2])]
+
+
+def _split(monkeypatch, exact_sum: bool) -> None:
+    monkeypatch.setattr(_triton, "SPLIT", True)
+    monkeypatch.setattr(_triton, "SPLIT_SUM", exact_sum)
+
+
+def _gru_case(shape, lengths, reset_after, use_h0=True):
+    p = make(shape, 3)
+    b_hh = p["b_hh"] if reset_after else None
+    h0 = p["h0"] if use_h0 else None
+    tensors = [p["x"], p["w_ih"], p["w_hh"], p["b_ih"]] + ([b_hh] if reset_after else []) + \
+        ([h0] if use_h0 else [])
+
+    def fn(backend):
+        return ops.gru(p["x"], p["w_ih"], p["w_hh"], p["b_ih"], b_hh, h0=h0, lengths=lengths,
+                       reset_after=reset_after, backend=backend)
+
+    return fn, tensors
+
+
+def _grid(shape):
+    x = torch.zeros(shape[0], shape[1], shape[2], device=DEVICE)
+    plan = _triton.split_plan(x, shape[3], 3)
+    assert plan is not None
+    return plan[0]
+
+
+@pytest.mark.parametrize("exact_sum", [False, True], ids=["dot", "mul_sum"])
+@pytest.mark.parametrize("reset_after", [True, False], ids=["reset_after", "reset_before"])
+@pytest.mark.parametrize("case", CASES, ids=lambda c: "B{}-T{}-I{}-H{}".format(*c[0]))
+def test_split_h_gru_matches_reference(monkeypatch, case, reset_after, exact_sum):
+    shape, lengths = case
+    _split(monkeypatch, exact_sum)
+    assert _grid(shape)[1] > 1  # several programs share each batch block
+    compare(*_gru_case(shape, lengths, reset_after))
+
+
+@pytest.mark.parametrize("reset_after", [True, False], ids=["reset_after", "reset_before"])
+def test_split_h_one_launch_through_the_barriers(monkeypatch, reset_after):
+    """H = 12: one program per batch block, so under the interpreter too the kernels run all
+    steps in one launch and pass every barrier (counters, flag and all)."""
+    from grukit.ops.gru import triton_split
+
+    _split(monkeypatch, False)
+    shape = (18, 4, 3, 12)
+    assert _grid(shape) == (2, 1) and triton_split.one_launch((2, 1))
+    calls = []
+    real = _triton.check_barriers
+    monkeypatch.setattr(_triton, "check_barriers", lambda s, k: (calls.append(s), real(s, k)))
+    compare(*_gru_case(shape, [4, 2, 0] + [3] * 15, reset_after, use_h0=False))
+    assert len(calls) == 2  # forward and backward each launched once
+    nbar = 1 if reset_after else 2  # barriers a step, in forward and in backward alike
+    for sync in calls:  # every step's arrivals in both counters, no flag
+        assert sync.tolist() == [4 * nbar, 4 * nbar, 0]
+
+
+def test_split_h_barrier_that_never_opens_raises(monkeypatch):
+    """Two programs per batch block in one launch under the interpreter: the first waits for
+    the second, which runs only after it; the wait gives up and the call raises."""
+    from grukit.ops.gru import triton_split
+
+    _split(monkeypatch, False)
+    monkeypatch.setattr(triton_split, "one_launch", lambda grid: True)
+    monkeypatch.setattr(_triton, "SPIN_LIMIT", 3)
+    fn, _ = _gru_case((3, 2, 2, 20), None, True)
+    with torch.no_grad(), pytest.raises(RuntimeError, match="did not all reach a step barrier"):
+        fn("triton")
+
+
+def test_split_plan_rules(monkeypatch):
+    x = torch.zeros(64, 5, 3)
+    assert _triton.split_plan(x, 256, 3) is None  # CPU tensors: only when forced
+    monkeypatch.setattr(_triton, "SPLIT", True)
+    grid, meta = _triton.split_plan(x, 256, 3)
+    assert grid == (4, 16) and (meta["BB"], meta["BH"], meta["HP"]) == (16, 16, 256)
+    grid, meta = _triton.split_plan(torch.zeros(16 * 9, 5, 3), 256, 3)  # 9 × 16 > 132 SMs
+    assert grid == (9, 8) and meta["BH"] == 32  # so 32 units a program
+    grid, meta = _triton.split_plan(torch.zeros(16 * 4, 5, 3), 500, 3)
+    assert grid == (4, 32) and (meta["BH"], meta["HP"]) == (16, 512)
+    # 5 × 32 programs > 132, and 32 units of 3 × 512 fp32 weights > SPLIT_W_BYTES
+    assert _triton.split_plan(torch.zeros(16 * 5, 5, 3), 500, 3) is None
+    assert _triton.split_plan(x, 1024, 3) is None  # 3 × 1024 × 16 fp32 > SPLIT_W_BYTES
+    monkeypatch.setattr(_triton, "SPLIT", False)
+    assert _triton.split_plan(x, 20, 3) is None
+
+
+@needs_cuda
+@pytest.mark.parametrize("reset_after", [True, False], ids=["reset_after", "reset_before"])
+@pytest.mark.parametrize("tf32", [False, True], ids=["fp32", "tf32"])
+def test_split_h_by_default_on_cuda(reset_after, tf32):
+    """B = 40, H = 256 on CUDA: backend="triton" takes the split-H kernels by itself."""
+    before = torch.backends.cuda.matmul.allow_tf32
+    torch.backends.cuda.matmul.allow_tf32 = tf32
+    try:
+        assert _grid((40, 9, 5, 256))[1] == 16
+        fn, tensors = _gru_case((40, 9, 5, 256), [9, 3, 0] + [7] * 37, reset_after)
+        if tf32:
+            ref, got = grads(lambda: fn("reference"), tensors), \
+                grads(lambda: fn("triton"), tensors)
+            for a, b in zip(ref[0] + ref[1], got[0] + got[1], strict=True):
+                torch.testing.assert_close(b, a, rtol=2e-2, atol=2e-2)
+        else:
+            compare(fn, tensors)
+    finally:
+        torch.backends.cuda.matmul.allow_tf32 = before
