@@ -1,5 +1,5 @@
-"""The split-H GRU kernels (several programs per batch block meeting at barriers) against the
-reference: outputs and every gradient.
+"""The split-H GRU and LSTM kernels (several programs per batch block meeting at barriers)
+against the reference: outputs and every gradient.
 
 Under the interpreter, which runs a grid's programs one after another, the kernels run
 phase by phase and step by step (a launch boundary stands for each barrier), and in one
@@ -62,15 +62,40 @@ def test_split_h_gru_matches_reference(monkeypatch, case, reset_after, exact_sum
     compare(*_gru_case(shape, lengths, reset_after))
 
 
+def _lstm_case(shape, lengths):
+    p = make(shape, 4)
+    tensors = [p["x"], p["w_ih"], p["w_hh"], p["b_ih"], p["b_hh"], p["h0"], p["c0"]]
+
+    def fn(backend):
+        y, (h, c) = ops.lstm(p["x"], p["w_ih"], p["w_hh"], p["b_ih"], p["b_hh"],
+                             h0=(p["h0"], p["c0"]), lengths=lengths, backend=backend)
+        return y, h, c
+
+    return fn, tensors
+
+
+@pytest.mark.parametrize("exact_sum", [False, True], ids=["dot", "mul_sum"])
+@pytest.mark.parametrize("case", CASES, ids=lambda c: "B{}-T{}-I{}-H{}".format(*c[0]))
+def test_split_h_lstm_matches_reference(monkeypatch, case, exact_sum):
+    shape, lengths = case
+    _split(monkeypatch, exact_sum)
+    assert _grid(shape)[1] > 1
+    compare(*_lstm_case(shape, lengths))
+
+
+def test_split_h_lstm_one_launch_through_the_barriers(monkeypatch):
+    _split(monkeypatch, True)
+    assert _grid((18, 4, 3, 12)) == (2, 1)
+    compare(*_lstm_case((18, 4, 3, 12), [4, 2, 0] + [3] * 15))
+
+
 @pytest.mark.parametrize("reset_after", [True, False], ids=["reset_after", "reset_before"])
 def test_split_h_one_launch_through_the_barriers(monkeypatch, reset_after):
     """H = 12: one program per batch block, so under the interpreter too the kernels run all
     steps in one launch and pass every barrier (counters, flag and all)."""
-    from grukit.ops.gru import triton_split
-
     _split(monkeypatch, False)
     shape = (18, 4, 3, 12)
-    assert _grid(shape) == (2, 1) and triton_split.one_launch((2, 1))
+    assert _grid(shape) == (2, 1) and _triton.one_launch((2, 1))
     calls = []
     real = _triton.check_barriers
     monkeypatch.setattr(_triton, "check_barriers", lambda s, k: (calls.append(s), real(s, k)))
@@ -84,10 +109,8 @@ def test_split_h_one_launch_through_the_barriers(monkeypatch, reset_after):
 def test_split_h_barrier_that_never_opens_raises(monkeypatch):
     """Two programs per batch block in one launch under the interpreter: the first waits for
     the second, which runs only after it; the wait gives up and the call raises."""
-    from grukit.ops.gru import triton_split
-
     _split(monkeypatch, False)
-    monkeypatch.setattr(triton_split, "one_launch", lambda grid: True)
+    monkeypatch.setattr(_triton, "one_launch", lambda grid: True)
     monkeypatch.setattr(_triton, "SPIN_LIMIT", 3)
     fn, _ = _gru_case((3, 2, 2, 20), None, True)
     with torch.no_grad(), pytest.raises(RuntimeError, match="did not all reach a step barrier"):
@@ -128,5 +151,16 @@ def test_split_h_by_default_on_cuda(reset_after, tf32):
                 torch.testing.assert_close(b, a, rtol=2e-2, atol=2e-2)
         else:
             compare(fn, tensors)
+    finally:
+        torch.backends.cuda.matmul.allow_tf32 = before
+
+
+@needs_cuda
+def test_split_h_lstm_by_default_on_cuda():
+    before = torch.backends.cuda.matmul.allow_tf32
+    torch.backends.cuda.matmul.allow_tf32 = False
+    try:
+        assert _grid((40, 9, 5, 256))[1] == 16
+        compare(*_lstm_case((40, 9, 5, 256), [9, 3, 0] + [7] * 37))
     finally:
         torch.backends.cuda.matmul.allow_tf32 = before

@@ -16,10 +16,10 @@ Plan shared by every recurrence (B batch, T steps, H hidden, G gates):
 - when H fits one block the recurrent weights are loaded into registers once, before the
   time loop; above that they are streamed per step from L2 (the whole W_hh of H = 1024 in
   fp32 is 12 MB, beyond any one SM);
-- except where ``split_plan`` fits (the GRU on CUDA for H > 64, up to 132 programs): there
+- except where ``split_plan`` fits (GRU and LSTM on CUDA for H > 64, one program an SM): there
   several programs share a batch block, each owning BH units and keeping its slice of W_hh
   on chip for the whole sequence, and they meet at a counter barrier every step
-  (``gru/triton_split.py``);
+  (``gru/triton_split.py``, ``lstm/triton_split.py``);
 - backward walks time in reverse in one launch, writing dgi (B, T, G·H); the weight
   gradients are single GEMMs in torch afterwards.
 """
@@ -44,7 +44,7 @@ MAX_BLOCK_H = 64  # hidden units per block (N and K of each tl.dot; >= 16)
 NUM_WARPS = 8
 SCAN_WARPS = 4  # minGRU's chunked scan: 38-72 registers, no stack at 4
 
-# Split-H kernels (``gru/triton_split.py``): a program owns SPLIT_BLOCK_B rows × BH units and
+# Split-H kernels (``*/triton_split.py``): a program owns SPLIT_BLOCK_B rows × BH units and
 # keeps its slice of W_hh on chip for the whole sequence; the programs of a batch block
 # exchange the state through L2 and meet at a counter barrier every step.
 SPLIT: bool | None = None  # None: on CUDA for H > MAX_BLOCK_H where a plan fits; True:
@@ -139,6 +139,30 @@ def split_plan(x: Tensor, hidden: int, gates: int) -> tuple[tuple[int, int], dic
             return (nbb, ns), dict(BB=SPLIT_BLOCK_B, BH=bh, HP=hp, DOT=dot, PREC=prec,
                                    SUM=exact, num_warps=NUM_WARPS)
     return None
+
+
+def one_launch(grid: tuple[int, int]) -> bool:
+    """All steps of a split-H kernel in one launch with barriers (PHASE=0): always on a GPU;
+    under the interpreter, which runs a grid's programs one after another, only when a
+    batch block has one program (its barriers open at once)."""
+    return not interpreting() or grid[1] == 1
+
+
+def run_split(kernel, plan, tensors: tuple, dims: tuple, phases: int, kw: dict,
+              name: str) -> None:
+    """Launch a split-H ``kernel`` over all T = dims[1] steps: once (PHASE=0), or phase by
+    phase and step by step (PHASE=1..phases, a launch boundary for each barrier) where
+    ``one_launch`` says no. Its trailing arguments are (sync, *dims, t0, t1, limit)."""
+    grid, meta = plan
+    steps = dims[1]
+    sync = torch.zeros(grid[0] + 1, dtype=torch.int32, device=tensors[0].device)  # (nbb + 1,)
+    if one_launch(grid):
+        kernel[grid](*tensors, sync, *dims, 0, steps, SPIN_LIMIT, PHASE=0, **kw, **meta)
+        check_barriers(sync, name)
+        return
+    for t in range(steps):
+        for phase in range(1, phases + 1):
+            kernel[grid](*tensors, sync, *dims, t, t + 1, 0, PHASE=phase, **kw, **meta)
 
 
 def check_barriers(sync: Tensor, kernel: str) -> None:

@@ -23,7 +23,6 @@ of hbuf/rhz/dhbuf, which PHASE=0 also uses, so both modes compute the same.
 
 from __future__ import annotations
 
-import torch
 import triton
 import triton.language as tl
 from torch import Tensor
@@ -202,33 +201,12 @@ def _bwd_split_kernel(dy, whh, save, hprev, lens, dhbuf, dgi, dghn, sync, B, T, 
     store_rows(dhbuf, dh, rows, rmask, H, u0, cols, H)
 
 
-def one_launch(grid: tuple[int, int]) -> bool:
-    """All steps in one launch with barriers (PHASE=0): always on a GPU; under the
-    interpreter only when a batch block has one program (its barriers open at once)."""
-    return not tt.interpreting() or grid[1] == 1
-
-
-def _run(kernel, plan, tensors: tuple, dims: tuple, phases: int, kw: dict, name: str) -> None:
-    """Launch ``kernel`` over all T = dims[1] steps: once (PHASE=0), or phase by phase and
-    step by step where ``one_launch`` says no."""
-    grid, meta = plan
-    steps = dims[1]
-    sync = torch.zeros(grid[0] + 1, dtype=torch.int32, device=tensors[0].device)  # (nbb + 1,)
-    if one_launch(grid):
-        kernel[grid](*tensors, sync, *dims, 0, steps, tt.SPIN_LIMIT, PHASE=0, **kw, **meta)
-        tt.check_barriers(sync, name)
-        return
-    for t in range(steps):
-        for phase in range(1, phases + 1):
-            kernel[grid](*tensors, sync, *dims, t, t + 1, 0, PHASE=phase, **kw, **meta)
-
-
 def forward(plan, gi: Tensor, w_hh: Tensor, bias: Tensor, hbuf: Tensor, rhz: Tensor,
             lens: Tensor, y: Tensor, save: Tensor, reset_after: bool, train: bool) -> None:
     """Fill y (B, T, H), hbuf[T % 2] = h_n and, when train, save from gi (B, T, 3H)."""
     batch, steps, g3 = gi.shape
     dims = (batch, steps, g3 // 3, save.shape[2] if train else 0)  # B, T, H, SG
-    _run(_fwd_split_kernel, plan, (gi, w_hh, bias, hbuf, rhz, lens, y, save), dims,
+    tt.run_split(_fwd_split_kernel, plan, (gi, w_hh, bias, hbuf, rhz, lens, y, save), dims,
          1 if reset_after else 2, dict(RESET_AFTER=reset_after, TRAIN=train),
          "grukit's GRU forward (split-H Triton kernel)")
 
@@ -237,6 +215,6 @@ def backward(plan, dy: Tensor, w_hh: Tensor, save: Tensor, hprev: Tensor, lens: 
              dh: Tensor, dgi: Tensor, dghn: Tensor, reset_after: bool) -> None:
     """Fill dgi (B, T, 3H), dghn (B, T, H) and turn dh (B, H) from ∂L/∂h_n into ∂L/∂h_0."""
     batch, steps, hid = hprev.shape
-    _run(_bwd_split_kernel, plan, (dy, w_hh, save, hprev, lens, dh, dgi, dghn),
+    tt.run_split(_bwd_split_kernel, plan, (dy, w_hh, save, hprev, lens, dh, dgi, dghn),
          (batch, steps, hid, save.shape[2]), 2 if reset_after else 3,
          dict(RESET_AFTER=reset_after), "grukit's GRU backward (split-H Triton kernel)")

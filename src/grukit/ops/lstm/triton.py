@@ -23,6 +23,7 @@ from torch import Tensor
 from .. import _triton as tt
 from .._seq import run_directed
 from .._triton_lang import load_rows, rec, resident, sigmoid, store_rows, tanh
+from . import triton_split
 
 INTERPRETED = bool(triton.knobs.runtime.interpret)
 
@@ -168,8 +169,13 @@ def _forward(x: Tensor, gi: Tensor, w_hh: Tensor, b_hh: Tensor | None, h0: Tenso
         torch.empty(1, dtype=torch.float32, device=dev)
     bias = torch.zeros(g4, dtype=torch.float32, device=dev) if b_hh is None \
         else b_hh.detach().float().contiguous()  # (4H,)
-    _fwd_kernel[tt.grid(batch)](gi, w_hh.detach().contiguous(), bias, hbuf, cbuf, lens, y, save,
-                                batch, steps, hid, TRAIN=train, **tt.launch_args(x, hid))
+    w = w_hh.detach().contiguous()  # (4H, H)
+    plan = tt.split_plan(x, hid, 4)
+    if plan is not None:
+        triton_split.forward(plan, gi, w, bias, hbuf, cbuf, lens, y, save, train)
+    else:
+        _fwd_kernel[tt.grid(batch)](gi, w, bias, hbuf, cbuf, lens, y, save, batch, steps, hid,
+                                    TRAIN=train, **tt.launch_args(x, hid))
     hn, cn = hbuf[steps % 2].to(gi.dtype), cbuf.to(gi.dtype)
     return y, hn, cn, save if train else None
 
@@ -198,14 +204,21 @@ class _LSTMFunction(torch.autograd.Function):
         cs = save[..., 4 * hid:]  # (B, T, H): c_t
         cprev = torch.cat([c0.detach().float().unsqueeze(1), cs[:, :-1]], 1).contiguous()
         dgi = torch.empty(batch, steps, 4 * hid, dtype=torch.float32, device=dev)
-        _bwd_kernel[tt.grid(batch)](dy, w_hh.detach().contiguous(), save, cprev, lens, dhbuf,
-                                    dcbuf, dgi, batch, steps, hid, **tt.launch_args(x, hid))
+        w = w_hh.detach().contiguous()  # (4H, H)
+        plan = tt.split_plan(x, hid, 4)
+        if plan is not None:  # dhbuf[0]: ∂L/∂h_n in, ∂L/∂h_0 out
+            triton_split.backward(plan, dy, w, save, cprev, lens, dhbuf[0], dcbuf, dgi)
+            dh0 = dhbuf[0].to(h0.dtype)
+        else:
+            _bwd_kernel[tt.grid(batch)](dy, w, save, cprev, lens, dhbuf, dcbuf, dgi, batch,
+                                        steps, hid, **tt.launch_args(x, hid))
+            dh0 = dhbuf[steps % 2].to(h0.dtype)
         dg = dgi.reshape(-1, 4 * hid)  # (B·T, 4H)
         hprev = torch.cat([h0.detach().float().unsqueeze(1), y[:, :-1].float()], 1)  # (B,T,H)
         dw_hh = (dg.t() @ hprev.reshape(-1, hid)).to(w_hh.dtype)  # (4H, H)
         db_hh = dg.sum(0).to(w_hh.dtype) if ctx.has_b[1] else None
         dx, dw_ih, db_ih = tt.input_grads(ctx, dg, x, w_ih, ctx.has_b[0])
-        dh0, dc0 = dhbuf[steps % 2].to(h0.dtype), dcbuf.to(c0.dtype)
+        dc0 = dcbuf.to(c0.dtype)
         return dx, dw_ih, dw_hh, db_ih, db_hh, dh0, dc0, None
 
 
