@@ -3,13 +3,17 @@
     python benchmarks/bench_gpu.py                      # every shape, precision and model
     python benchmarks/bench_gpu.py --shapes mid --precisions fp32 tf32
     python benchmarks/bench_gpu.py --shapes seed mid --num-warps 4 8   # warps per program
+    python benchmarks/bench_gpu.py --shapes mid long --set SPLIT=auto,off SPLIT_SUM=on,off
 
 Before timing a case it checks grukit against the plain-torch reference (outputs, and the
 gradients of x, the weights and h0 where ``--grad-check`` allows). Then it times forward
 (no grad) and forward + backward of grukit's Triton kernels, of cuDNN and of grukit with
 ``backend="auto"`` (the "auto" column names the backend it took: cuDNN through "torch" for a
 small cuDNN-form GRU), interleaved round by round, each figure the median of
-``triton.testing.do_bench`` medians. Precisions are matched on both sides:
+``triton.testing.do_bench`` medians. ``--set`` times each combination of kernel settings
+(attributes of ``grukit.ops._triton``); the "kernels" column says which recurrent kernels
+ran: "split a×b" (the split-H kernels on an a×b grid) or "rows" (a program per batch block).
+Precisions are matched on both sides:
 
     fp32  exact fp32 (TF32 off for matmuls and cuDNN)
     tf32  TF32 allowed for matmuls and cuDNN
@@ -143,8 +147,10 @@ def bench_case(name, shape, prec, model, args, emit) -> None:
     gates = 4 if model == "lstm" else 3
     from grukit.ops import _triton
 
+    plan = _triton.split_plan(inputs[0], shape[3], gates)
     row = {"shape": name, "B,T,I,H": list(shape), "precision": prec, "model": model,
-           "num_warps": _triton.NUM_WARPS}
+           "settings": {k: getattr(_triton, k) for k in SETTINGS},
+           "kernels": f"split {plan[0][0]}×{plan[0][1]}" if plan else "rows"}
     try:
         row.update(check(grukit, inputs, prec, grads=shape[1] * shape[0] <= args.grad_check))
     except Exception as err:  # a kernel that fails to compile or run is a result, not a crash
@@ -188,6 +194,33 @@ def bench_case(name, shape, prec, model, args, emit) -> None:
               "grukit_tflops": flops / (t["grukit"] * 1e9)})
 
 
+# grukit.ops._triton settings --set can sweep, and how their values are written
+SETTINGS = ("NUM_WARPS", "SPLIT", "SPLIT_SUM", "SPLIT_BLOCK_B", "SPLIT_W_BYTES")
+WORDS = {"auto": None, "on": True, "off": False}
+
+
+def sweep(pairs: list[str], num_warps: list[int] | None) -> list[dict]:
+    """Every combination of the settings in ``pairs`` ("NAME=V1,V2"): a list of dicts."""
+    import itertools
+
+    axes = {"NUM_WARPS": num_warps} if num_warps else {}
+    for pair in pairs:
+        name, _, values = pair.partition("=")
+        if name not in SETTINGS or not values:
+            raise SystemExit(f"--set {pair!r}: expected NAME=V1,V2 with NAME one of "
+                             f"{', '.join(SETTINGS)}")
+        axes[name] = [WORDS[v] if v in WORDS else int(v) for v in values.split(",")]
+    return [dict(zip(axes, combo, strict=True)) for combo in itertools.product(*axes.values())]
+
+
+def shown(settings: dict) -> str:
+    """"NAME=value ..." with None, True, False written auto, on, off."""
+    def word(v):
+        return {None: "auto", True: "on", False: "off"}[v] if v is None or isinstance(v, bool) \
+            else str(v)
+    return " ".join(f"{k}={word(v)}" for k, v in settings.items()) or "defaults"
+
+
 def machine() -> dict:
     import triton
 
@@ -198,17 +231,17 @@ def machine() -> dict:
 
 
 def table(rows: list[dict]) -> str:
-    head = ("| shape | precision | model | warps | mode | grukit ms | cuDNN ms | × cuDNN "
-            "| auto ms (backend) | µs/step | floor ms | check |\n"
-            "|---|---|---|---|---|---|---|---|---|---|---|---|\n")
+    head = ("| shape | precision | model | settings | kernels | mode | grukit ms | cuDNN ms "
+            "| × cuDNN | auto ms (backend) | µs/step | floor ms | check |\n"
+            "|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
     out = []
     for r in rows:
+        first = f"| {r['shape']} | {r['precision']} | {r['model']} | {r['swept']} | "
         if "error" in r:
-            out.append(f"| {r['shape']} | {r['precision']} | {r['model']} | {r['num_warps']} | "
-                       f"{r.get('mode', '–')} | error: {r['error'][:60]} | | | | | | |")
+            out.append(first + f"{r.get('kernels', '–')} | {r.get('mode', '–')} | "
+                               f"error: {r['error'][:60]} | | | | | | |")
             continue
-        out.append(f"| {r['shape']} | {r['precision']} | {r['model']} | {r['num_warps']} | "
-                   f"{r['mode']} | "
+        out.append(first + f"{r['kernels']} | {r['mode']} | "
                    f"{r['grukit_ms']:.3f} | {r['cudnn_ms']:.3f} | "
                    f"{r['speedup_vs_cudnn']:.2f} | {r['auto_ms']:.3f} ({r['auto_backend']}) | "
                    f"{r['us_per_step']:.2f} | "
@@ -229,6 +262,10 @@ def main(argv=None) -> int:
     ap.add_argument("--num-warps", nargs="+", type=int, default=None,
                     help="time the recurrences with each of these warps per program "
                          "(default: grukit's own, grukit.ops._triton.NUM_WARPS)")
+    ap.add_argument("--set", nargs="+", default=[], metavar="NAME=V1,V2",
+                    help="time each combination of these grukit.ops._triton settings "
+                         f"({', '.join(SETTINGS)}; auto/on/off for SPLIT and SPLIT_SUM), "
+                         "e.g. --set SPLIT=auto,off SPLIT_SUM=on,off")
     ap.add_argument("--grad-check", type=int, default=64 * 512,
                     help="check gradients too where B·T is at most this")
     ap.add_argument("--peak-gbs", type=float, default=PEAK_GBS)
@@ -259,12 +296,15 @@ def main(argv=None) -> int:
 
     from grukit.ops import _triton
 
-    for warps in args.num_warps or [_triton.NUM_WARPS]:
-        _triton.NUM_WARPS = warps  # read by every recurrent launch
+    defaults = {k: getattr(_triton, k) for k in SETTINGS}
+    for combo in sweep(args.set, args.num_warps):
+        for k, v in (defaults | combo).items():
+            setattr(_triton, k, v)  # read at every launch
         for name in args.shapes:
             for prec in args.precisions:
                 for model in args.models:
-                    bench_case(name, SHAPES[name], prec, model, args, emit)
+                    bench_case(name, SHAPES[name], prec, model, args,
+                               lambda row, c=combo: emit({**row, "swept": shown(c)}))
                     torch.cuda.empty_cache()
     md = table(rows)
     print("\n" + md)
