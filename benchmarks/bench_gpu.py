@@ -19,12 +19,19 @@ Precisions are matched on both sides:
     tf32  TF32 allowed for matmuls and cuDNN
     bf16  bf16 inputs and weights (fp32 accumulation)
 
-Models: GRU reset_after=True (cuDNN's form), GRU reset_after=False (no cuDNN form; the
-cuDNN GRU is its anchor), LSTM. Each row carries the FLOPs and the bytes of the call and
-the floor they imply at the GPU's peak (``--peak-tflops``, ``--peak-gbs``): the recurrent
-matmul costs 2·B·G·H² FLOPs per step (G = 3 for a GRU, 4 for an LSTM), the input projection
-2·B·T·I·G·H once; backward about twice forward. Prints JSON lines and a Markdown table and
-writes both under $OUT when it is set.
+Models and the anchors each is timed against in the same run: GRU reset_after=True (cuDNN's
+form; anchor cuDNN), GRU reset_after=False (no cuDNN form: anchors the cuDNN GRU and the
+eager torch loop, grukit's reference), LSTM (cuDNN), minGRU (the plain-torch log-space scan,
+grukit's reference in parallel mode; its check uses the sequential reference). An anchor
+whose one call takes over --max-call-s is left out. Each row carries the FLOPs and the bytes
+of the call and the floor they imply at the GPU's peak (``--peak-tflops``, ``--peak-gbs``):
+the recurrent matmul costs 2·B·G·H² FLOPs per step (G = 3 for a GRU, 4 for an LSTM), the
+input projection 2·B·T·I·G·H once; backward about twice forward. Prints JSON lines, a
+Markdown table and the issue's targets met or not (``gpu_report.py``), and writes them under
+$OUT when it is set.
+
+``--smoke`` runs the same code on the CPU under Triton's interpreter on a tiny shape (timings
+meaningless): CI's check that this script works before a GPU session spends time on it.
 """
 
 from __future__ import annotations
@@ -37,12 +44,15 @@ import statistics
 import sys
 import time
 
+import gpu_report
 import torch
 
 SHAPES = {"seed": (32, 100, 1, 64), "mid": (64, 512, 256, 256),
           "large": (256, 1000, 512, 1024), "long": (16, 4096, 256, 256)}
+SMOKE_SHAPE = (3, 5, 2, 20)
 PRECISIONS = ("fp32", "tf32", "bf16")
-MODELS = ("gru", "gru_reset_before", "lstm")
+MODELS = ("gru", "gru_reset_before", "lstm", "mingru")
+DEV = "cuda"  # "cpu" with --smoke
 # H100 SXM dense peaks (TFLOP/s): fp32 without tensor cores, TF32 and bf16 tensor cores.
 PEAK_TFLOPS = {"fp32": 67.0, "tf32": 495.0, "bf16": 990.0}
 PEAK_GBS = 3350.0
@@ -56,12 +66,14 @@ def set_precision(prec: str) -> torch.dtype:
     return torch.bfloat16 if prec == "bf16" else torch.float32
 
 
-def cost(shape, gates: int, dtype: torch.dtype, train: bool) -> tuple[float, float]:
-    """(FLOPs, bytes) of one call: recurrent and input GEMMs; x, y, gi, weights moved once."""
+def cost(shape, gates: int, dtype: torch.dtype, train: bool,
+         recurrent: bool = True) -> tuple[float, float]:
+    """(FLOPs, bytes) of one call: recurrent (unless minGRU) and input GEMMs; x, y, gi,
+    weights moved once."""
     b, t, i, h = shape
     elt = 2 if dtype == torch.bfloat16 else 4
-    flops = 2.0 * b * t * gates * h * (h + i)
-    nbytes = elt * (b * t * (i + h + 2 * gates * h) + gates * h * (h + i))
+    flops = 2.0 * b * t * gates * h * (h * recurrent + i)
+    nbytes = elt * (b * t * (i + h + 2 * gates * h) + gates * h * (h * recurrent + i))
     if train:
         flops *= 3  # dgi·W_hh per step, dW_hh, dW_ih and dx GEMMs
         nbytes = 3 * nbytes + 4 * b * t * gates * h * 2  # fp32 saved gates written and read
@@ -69,20 +81,32 @@ def cost(shape, gates: int, dtype: torch.dtype, train: bool) -> tuple[float, flo
 
 
 def build(model: str, shape, dtype):
-    """cuDNN module and the grukit call on the same weights; each returns a list of outputs."""
+    """(grukit(backend), anchors {name: call}, oracle(), inputs, auto's backend) on the same
+    weights; every call returns a list of outputs."""
     from grukit import ops
 
     b, t, i, h = shape
     torch.manual_seed(0)
+
+    def r(*size, scale=1.0):
+        return (torch.randn(*size, device=DEV) * scale).to(dtype).requires_grad_()
+
+    x, h0, c0 = r(b, t, i), r(b, h), r(b, h)
+    if model == "mingru":
+        w, bias = r(2 * h, i, scale=i ** -0.5), r(2 * h)
+
+        def grukit(backend="triton", mode="parallel"):
+            return list(ops.mingru(x, w, bias, h0=h0, mode=mode, backend=backend))
+
+        auto = ops.dispatch.explain("mingru", "auto", x=x, h0=h0, mode="parallel")[0]
+        return grukit, {"torch scan": lambda: grukit("reference")}, \
+            lambda: grukit("reference", mode="sequential"), [x, w, bias, h0], auto
     lstm = model == "lstm"
-    mod = (torch.nn.LSTM if lstm else torch.nn.GRU)(i, h, batch_first=True).cuda().to(dtype)
+    mod = (torch.nn.LSTM if lstm else torch.nn.GRU)(i, h, batch_first=True).to(DEV).to(dtype)
     w_ih, w_hh, b_ih, b_hh = mod.weight_ih_l0, mod.weight_hh_l0, mod.bias_ih_l0, mod.bias_hh_l0
     reset_after = model != "gru_reset_before"
     if not reset_after:
         b_hh = None
-    x = torch.randn(b, t, i, device="cuda", dtype=dtype, requires_grad=True)
-    h0 = torch.randn(b, h, device="cuda", dtype=dtype, requires_grad=True)
-    c0 = torch.randn(b, h, device="cuda", dtype=dtype, requires_grad=True)
 
     def grukit(backend="triton"):
         if lstm:
@@ -99,29 +123,32 @@ def build(model: str, shape, dtype):
         y, hn = mod(x, h0.unsqueeze(0))
         return [y, hn[0]]
 
+    anchors = {"cuDNN": cudnn}
+    if not reset_after:
+        anchors["eager loop"] = lambda: grukit("reference")
     inputs = [x, w_ih, w_hh, b_ih, h0] + ([b_hh] if b_hh is not None else []) + \
         ([c0] if lstm else [])
     call = dict(x=x, h0=(h0, c0), weight_hr=None) if lstm else \
         dict(x=x, h0=h0, reset_after=reset_after)
     auto = ops.dispatch.explain("lstm" if lstm else "gru", "auto", **call)[0]
-    return grukit, cudnn, inputs, auto
+    return grukit, anchors, lambda: grukit("reference"), inputs, auto
 
 
-def check(grukit, inputs, prec: str, grads: bool) -> dict:
+def check(grukit, oracle, inputs, prec: str, grads: bool) -> dict:
     """Largest deviation of grukit (triton) from the reference, outputs and gradients."""
     rtol, atol = TOL[prec]
 
-    def run(backend):
-        outs = grukit(backend)
+    def run(call):
+        outs = call()
         if not grads:
             return [o.detach() for o in outs]
-        gen = torch.Generator(device="cuda").manual_seed(1)
-        loss = sum((o.float() * torch.randn(o.shape, device="cuda", generator=gen)).sum()
+        gen = torch.Generator(device=DEV).manual_seed(1)
+        loss = sum((o.float() * torch.randn(o.shape, device=DEV, generator=gen)).sum()
                    for o in outs)
         return [o.detach() for o in outs] + list(torch.autograd.grad(loss, inputs))
 
     with torch.set_grad_enabled(grads):
-        ref, got = run("reference"), run("triton")
+        ref, got = run(oracle), run(grukit)
     worst, ok = 0.0, True
     for a, b in zip(ref, got, strict=True):
         err = (b.float() - a.float()).abs()
@@ -134,37 +161,55 @@ def timed(fns: dict, rounds: int) -> dict[str, float]:
     """Median over rounds of do_bench medians (ms), the variants interleaved round by round."""
     from triton.testing import do_bench
 
+    def once(f):  # --smoke: the CPU has no CUDA events; any figure will do
+        t0 = time.perf_counter()
+        f()
+        return 1e3 * (time.perf_counter() - t0)
+
     times = {k: [] for k in fns}
     for _ in range(rounds):
         for k, f in fns.items():
-            times[k].append(do_bench(f, warmup=25, rep=100, return_mode="median"))
+            times[k].append(once(f) if DEV == "cpu" else
+                            do_bench(f, warmup=25, rep=100, return_mode="median"))
     return {k: statistics.median(v) for k, v in times.items()}
+
+
+def seconds(f) -> float:
+    """Wall time of one call, synchronised."""
+    sync = torch.cuda.synchronize if DEV == "cuda" else (lambda: None)
+    sync()
+    t0 = time.perf_counter()
+    f()
+    sync()
+    return time.perf_counter() - t0
 
 
 def bench_case(name, shape, prec, model, args, emit) -> None:
     dtype = set_precision(prec)
-    grukit, cudnn, inputs, auto = build(model, shape, dtype)
-    gates = 4 if model == "lstm" else 3
+    grukit, anchors, oracle, inputs, auto = build(model, shape, dtype)
+    gates = {"lstm": 4, "mingru": 2}.get(model, 3)
     from grukit.ops import _triton
 
-    plan = _triton.split_plan(inputs[0], shape[3], gates)
+    plan = _triton.split_plan(inputs[0], shape[3], gates) if model != "mingru" else None
     row = {"shape": name, "B,T,I,H": list(shape), "precision": prec, "model": model,
            "settings": {k: getattr(_triton, k) for k in SETTINGS},
-           "kernels": f"split {plan[0][0]}×{plan[0][1]}" if plan else "rows"}
+           "kernels": "scan" if model == "mingru" else
+           f"split {plan[0][0]}×{plan[0][1]}" if plan else "rows"}
     try:
-        row.update(check(grukit, inputs, prec, grads=shape[1] * shape[0] <= args.grad_check))
+        row.update(check(grukit, oracle, inputs, prec,
+                         grads=shape[1] * shape[0] <= args.grad_check))
     except Exception as err:  # a kernel that fails to compile or run is a result, not a crash
         emit({**row, "error": f"check: {type(err).__name__}: {err}"})
         return
-    torch.cuda.synchronize()
-    t0 = time.perf_counter()
     dy = [torch.randn_like(o) for o in grukit()]
-    torch.cuda.synchronize()
-    once = time.perf_counter() - t0
-    if once > args.max_call_s:  # timing takes dozens of calls: keep the GPU's time for others
-        emit({**row, "error": f"one forward call took {once:.1f} s > --max-call-s "
-                              f"{args.max_call_s}; not timed"})
-        return
+    for who, f in [("grukit", grukit)] + list(anchors.items()):
+        once = seconds(f)  # timing takes dozens of calls: keep the GPU's time for others
+        if once > args.max_call_s:
+            emit({**row, "anchor": who, "error": f"one forward call of {who} took "
+                                                  f"{once:.1f} s > --max-call-s; not timed"})
+            if who == "grukit":
+                return
+            del anchors[who]
 
     def fwd(f):
         def run():
@@ -178,20 +223,22 @@ def bench_case(name, shape, prec, model, args, emit) -> None:
         return run
 
     for mode, wrap, is_train in (("fwd", fwd, False), ("fwd+bwd", train, True)):
+        calls = {"grukit": wrap(grukit), "auto": wrap(lambda: grukit("auto"))} | \
+            {k: wrap(f) for k, f in anchors.items()}
         try:
-            t = timed({"grukit": wrap(grukit), "cudnn": wrap(cudnn),
-                       "auto": wrap(lambda: grukit("auto"))}, args.rounds)
+            t = timed(calls, args.rounds)
         except Exception as err:
             emit({**row, "mode": mode, "error": f"{type(err).__name__}: {err}"})
             continue
-        flops, nbytes = cost(shape, gates, dtype, is_train)
+        flops, nbytes = cost(shape, gates, dtype, is_train, recurrent=model != "mingru")
         floor = max(flops / (args.peak_tflops[prec] * 1e9), nbytes / (args.peak_gbs * 1e6))
-        emit({**row, "mode": mode, "grukit_ms": t["grukit"], "cudnn_ms": t["cudnn"],
-              "speedup_vs_cudnn": t["cudnn"] / t["grukit"],
-              "auto_backend": auto, "auto_ms": t["auto"],
-              "us_per_step": 1e3 * t["grukit"] / shape[1], "gflop": flops / 1e9,
-              "mbytes": nbytes / 1e6, "floor_ms": floor,
-              "grukit_tflops": flops / (t["grukit"] * 1e9)})
+        for anchor in anchors:
+            emit({**row, "mode": mode, "grukit_ms": t["grukit"], "anchor": anchor,
+                  "anchor_ms": t[anchor], "speedup": t[anchor] / t["grukit"],
+                  "auto_backend": auto, "auto_ms": t["auto"],
+                  "us_per_step": 1e3 * t["grukit"] / shape[1], "gflop": flops / 1e9,
+                  "mbytes": nbytes / 1e6, "floor_ms": floor,
+                  "grukit_tflops": flops / (t["grukit"] * 1e9)})
 
 
 # grukit.ops._triton settings --set can sweep, and how their values are written
@@ -224,30 +271,13 @@ def shown(settings: dict) -> str:
 def machine() -> dict:
     import triton
 
+    if DEV == "cpu":
+        return {"cpu": platform.processor() or platform.machine(), "torch": torch.__version__,
+                "triton": triton.__version__, "interpreter": True}
     p = torch.cuda.get_device_properties(0)
     return {"gpu": p.name, "sms": p.multi_processor_count, "torch": torch.__version__,
             "cuda": torch.version.cuda, "cudnn": torch.backends.cudnn.version(),
             "triton": triton.__version__, "python": platform.python_version()}
-
-
-def table(rows: list[dict]) -> str:
-    head = ("| shape | precision | model | settings | kernels | mode | grukit ms | cuDNN ms "
-            "| × cuDNN | auto ms (backend) | µs/step | floor ms | check |\n"
-            "|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
-    out = []
-    for r in rows:
-        first = f"| {r['shape']} | {r['precision']} | {r['model']} | {r['swept']} | "
-        if "error" in r:
-            out.append(first + f"{r.get('kernels', '–')} | {r.get('mode', '–')} | "
-                               f"error: {r['error'][:60]} | | | | | | |")
-            continue
-        out.append(first + f"{r['kernels']} | {r['mode']} | "
-                   f"{r['grukit_ms']:.3f} | {r['cudnn_ms']:.3f} | "
-                   f"{r['speedup_vs_cudnn']:.2f} | {r['auto_ms']:.3f} ({r['auto_backend']}) | "
-                   f"{r['us_per_step']:.2f} | "
-                   f"{r['floor_ms']:.3f} | {'ok' if r['ok'] else 'FAIL'} "
-                   f"{r['max_abs_err']:.1e} |")
-    return head + "\n".join(out) + "\n"
 
 
 def main(argv=None) -> int:
@@ -268,11 +298,19 @@ def main(argv=None) -> int:
                          "e.g. --set SPLIT=auto,off SPLIT_SUM=on,off")
     ap.add_argument("--grad-check", type=int, default=64 * 512,
                     help="check gradients too where B·T is at most this")
+    ap.add_argument("--smoke", action="store_true",
+                    help=f"CPU, Triton's interpreter, shape {SMOKE_SHAPE}, fp32: checks the "
+                         f"script, not the speed")
     ap.add_argument("--peak-gbs", type=float, default=PEAK_GBS)
     ap.add_argument("--peak-tflops", type=json.loads, default=PEAK_TFLOPS,
                     help='JSON, e.g. \'{"fp32": 67, "tf32": 495, "bf16": 990}\'')
     args = ap.parse_args(argv)
-    if not torch.cuda.is_available():
+    global DEV
+    shapes = {name: SHAPES[name] for name in args.shapes}
+    if args.smoke:  # before grukit loads its kernels: triton reads this then
+        os.environ["TRITON_INTERPRET"] = "1"
+        DEV, shapes, args.precisions = "cpu", {"tiny": SMOKE_SHAPE}, ["fp32"]
+    elif not torch.cuda.is_available():
         print("bench_gpu.py needs a CUDA GPU: torch.cuda.is_available() is False here; "
               "nothing was measured.", file=sys.stderr)
         return 2
@@ -281,7 +319,7 @@ def main(argv=None) -> int:
     except ImportError:
         print("bench_gpu.py needs triton: pip install triton.", file=sys.stderr)
         return 2
-    if os.environ.get("TRITON_INTERPRET", "0") not in ("", "0"):
+    if not args.smoke and os.environ.get("TRITON_INTERPRET", "0") not in ("", "0"):
         print("unset TRITON_INTERPRET: the interpreter is not a GPU.", file=sys.stderr)
         return 2
     out_dir = os.environ.get("OUT")
@@ -300,13 +338,14 @@ def main(argv=None) -> int:
     for combo in sweep(args.set, args.num_warps):
         for k, v in (defaults | combo).items():
             setattr(_triton, k, v)  # read at every launch
-        for name in args.shapes:
+        for name, shape in shapes.items():
             for prec in args.precisions:
                 for model in args.models:
-                    bench_case(name, SHAPES[name], prec, model, args,
+                    bench_case(name, shape, prec, model, args,
                                lambda row, c=combo: emit({**row, "swept": shown(c)}))
-                    torch.cuda.empty_cache()
-    md = table(rows)
+                    if DEV == "cuda":
+                        torch.cuda.empty_cache()
+    md = gpu_report.table(rows) + "\n" + gpu_report.targets(rows)
     print("\n" + md)
     if out_dir:
         os.makedirs(out_dir, exist_ok=True)
