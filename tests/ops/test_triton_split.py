@@ -106,6 +106,33 @@ def test_split_h_one_launch_through_the_barriers(monkeypatch, reset_after):
         assert sync.tolist() == [4 * nbar, 4 * nbar, 0]
 
 
+@pytest.mark.parametrize("model", ["reset_after", "reset_before", "lstm"])
+def test_split_h_several_batch_blocks_a_program(monkeypatch, model):
+    """At most 2 programs for B = 40 (3 blocks of 16, the last one half padding) and H = 40:
+    one group of 2 programs of 32 units, each serving the 3 batch blocks in turn."""
+    _split(monkeypatch, model == "lstm")
+    monkeypatch.setattr(_triton, "SPLIT_MAX_PROGRAMS", 2)
+    shape, lengths = (40, 3, 2, 40), [3, 1, 0, 2] * 10
+    x = torch.zeros(40, 3, 2, device=DEVICE)
+    grid, meta = _triton.split_plan(x, 40, 4 if model == "lstm" else 3)
+    assert grid == (1, 2) and (meta["BH"], meta["NBJ"]) == (32, 3)
+    compare(*(_lstm_case(shape, lengths) if model == "lstm" else
+              _gru_case(shape, lengths, model == "reset_after")))
+
+
+@pytest.mark.parametrize("model", ["reset_after", "reset_before", "lstm"])
+def test_split_h_several_batch_blocks_in_one_launch(monkeypatch, model):
+    """H = 12, at most 2 programs for 3 batch blocks: grid (2, 1), so one launch through the
+    barriers with two blocks a program and the state handed over through memory."""
+    _split(monkeypatch, False)
+    monkeypatch.setattr(_triton, "SPLIT_MAX_PROGRAMS", 2)
+    shape, lengths = (40, 3, 2, 12), [3, 1, 0, 2] * 10
+    grid, meta = _triton.split_plan(torch.zeros(40, 3, 2, device=DEVICE), 12, 3)
+    assert grid == (2, 1) and meta["NBJ"] == 2 and _triton.one_launch(grid)
+    compare(*(_lstm_case(shape, lengths) if model == "lstm" else
+              _gru_case(shape, lengths, model == "reset_after")))
+
+
 def test_split_h_barrier_that_never_opens_raises(monkeypatch):
     """Two programs per batch block in one launch under the interpreter: the first waits for
     the second, which runs only after it; the wait gives up and the call raises."""
@@ -127,9 +154,14 @@ def test_split_plan_rules(monkeypatch):
     assert grid == (9, 8) and meta["BH"] == 32  # so 32 units a program
     grid, meta = _triton.split_plan(torch.zeros(16 * 4, 5, 3), 500, 3)
     assert grid == (4, 32) and (meta["BH"], meta["HP"]) == (16, 512)
-    # 5 × 32 programs > 132, and 32 units of 3 × 512 fp32 weights > SPLIT_W_BYTES
-    assert _triton.split_plan(torch.zeros(16 * 5, 5, 3), 500, 3) is None
-    assert _triton.split_plan(x, 1024, 3) is None  # 3 × 1024 × 16 fp32 > SPLIT_W_BYTES
+    assert meta["NBJ"] == 1
+    # 5 × 32 programs > 132 SMs, and 32 units of 3 × 512 fp32 weights > SPLIT_W_BYTES: so
+    # 4 groups of 32 programs at most, each serving two of the 5 batch blocks
+    grid, meta = _triton.split_plan(torch.zeros(16 * 5, 5, 3), 500, 3)
+    assert grid == (3, 32) and (meta["BH"], meta["NBJ"]) == (16, 2)
+    assert _triton.split_plan(torch.zeros(16 * 65, 5, 3), 500, 3) is None  # NBJ 17 > 16
+    assert _triton.split_plan(x, 1024, 3) is None  # HP 1024 > SPLIT_MAX_HP
+    assert _triton.split_plan(x, 512, 4) is None  # 4 × 512 × 16 fp32 > SPLIT_W_BYTES
     monkeypatch.setattr(_triton, "SPLIT", False)
     assert _triton.split_plan(x, 20, 3) is None
 

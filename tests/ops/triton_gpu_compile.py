@@ -29,10 +29,12 @@ _PTR = {torch.float32: "*fp32", torch.bfloat16: "*bf16", torch.int32: "*i32",
 
 # (dtype, H, TF32, split-H): one hidden block (weights resident), several (streamed), and
 # the split-H kernels (H = 256: the benchmark's mid shape) as on the GPU, exact fp32 by
-# multiply + sum, TF32 and bf16 by tl.dot; PHASE=0, the one-launch form with barriers.
+# multiply + sum, TF32 and bf16 by tl.dot; PHASE=0, the one-launch form with barriers;
+# H = 512: SPLIT_MAX_HP; split 2: programs serving two batch blocks each (NBJ = 2).
 VARIANTS = ((torch.float32, 48, False, False), (torch.float32, 200, True, False),
             (torch.bfloat16, 64, False, False), (torch.float32, 256, False, True),
-            (torch.float32, 256, True, True), (torch.bfloat16, 256, False, True))
+            (torch.float32, 256, True, True), (torch.bfloat16, 256, False, True),
+            (torch.bfloat16, 512, False, True), (torch.float32, 256, True, 2))
 
 
 def _signature(fn, args: tuple, kwargs: dict) -> tuple[dict, dict, dict]:
@@ -86,7 +88,9 @@ def _launches(dtype: torch.dtype, hidden: int, tf32: bool, split: bool) -> list[
     with mock.patch.object(JITFunction, "run", run), \
             mock.patch.object(_triton, "dot_dtype", lambda _x: dot), \
             mock.patch.object(_triton, "dot_precision", lambda _x: prec), \
-            mock.patch.object(_triton, "SPLIT", split), \
+            mock.patch.object(_triton, "SPLIT", bool(split)), \
+            mock.patch.object(_triton, "SPLIT_MAX_PROGRAMS", (h + 15) // 16 if split == 2
+                              else None), \
             mock.patch.object(_triton, "SPLIT_SUM", split and dtype == torch.float32
                               and not tf32):  # as split_plan picks on CUDA
         for reset_after in (True, False):

@@ -52,6 +52,12 @@ SPLIT: bool | None = None  # None: on CUDA for H > MAX_BLOCK_H where a plan fits
 SPLIT_BLOCK_B = 16  # rows per program (tl.dot's M >= 16)
 SPLIT_W_BYTES = 96 * 1024  # most weight bytes a program holds (all gates of its units)
 SPLIT_SUM: bool | None = None  # exact fp32 as multiply + sum; None: for exact fp32 on CUDA
+SPLIT_MAX_PROGRAMS: int | None = None  # programs at once; None: the GPU's SMs (CPU: 132)
+SPLIT_MAX_BLOCKS = 16  # batch blocks a program serves one after another, at most
+# H padded, at most: a program holds a (16, HP) state tile and its weights in registers.
+# Compiled for sm_90 at HP = 1024 the kernels asked for 230-490 KB of shared memory (over
+# the SM's 227 KB) and spilled 1.4-7 KB a thread; at 512, 80-98 KB and under 150 B.
+SPLIT_MAX_HP = 512
 SPIN_LIMIT = 1 << 24  # barrier polls (~1 µs each) before a call is failed, not hung
 
 
@@ -118,27 +124,38 @@ def split_plan(x: Tensor, hidden: int, gates: int) -> tuple[tuple[int, int], dic
     """(grid, launch settings) of the split-H kernels for x, or None where the kernels with
     one program per batch block serve the call.
 
-    The grid (⌈B/SPLIT_BLOCK_B⌉, ⌈H/BH⌉) must be resident at once (the programs wait for
-    one another), so it is at most one program per SM; BH is the smallest of 16, 32, 64
-    that fits that and SPLIT_W_BYTES of weights (gates × HP × BH, HP = H padded to a power
-    of two)."""
+    The grid (groups, ⌈H/BH⌉) must be resident at once (the programs wait for one another),
+    so it has at most one program per SM (SPLIT_MAX_PROGRAMS, default the GPU's SM count).
+    BH is the smallest of 16, 32, 64 that fits that with one batch block of SPLIT_BLOCK_B
+    rows a group and SPLIT_W_BYTES of weights (gates × HP × BH, HP = H padded to a power of
+    two ≤ SPLIT_MAX_HP); where none does, the smallest that fits the weights and takes
+    NBJ ≤ SPLIT_MAX_BLOCKS batch blocks a group, one after another within each step."""
     if SPLIT is False or (SPLIT is None and (not x.is_cuda or hidden <= MAX_BLOCK_H)):
         return None
-    sms = torch.cuda.get_device_properties(x.device).multi_processor_count if x.is_cuda \
-        else 132
+    most = SPLIT_MAX_PROGRAMS or (torch.cuda.get_device_properties(x.device)
+                                  .multi_processor_count if x.is_cuda else 132)
     prec = dot_precision(x)
     exact = SPLIT_SUM if SPLIT_SUM is not None else (prec == "ieee" and x.is_cuda
                                                      and x.dtype == torch.float32)
     dot = dot_dtype(x)
-    elt = 2 if x.dtype == torch.bfloat16 and not exact and x.is_cuda else 4
+    elt = 4 if exact or dot.primitive_bitwidth == 32 else 2  # weight bytes as held
     hp = max(16, 1 << (hidden - 1).bit_length())
-    nbb = (x.shape[0] + SPLIT_BLOCK_B - 1) // SPLIT_BLOCK_B
-    for bh in (16, 32, 64):
-        ns = (hidden + bh - 1) // bh
-        if nbb * ns <= sms and gates * hp * bh * elt <= SPLIT_W_BYTES:
-            return (nbb, ns), dict(BB=SPLIT_BLOCK_B, BH=bh, HP=hp, DOT=dot, PREC=prec,
-                                   SUM=exact, num_warps=NUM_WARPS)
-    return None
+    if hp > SPLIT_MAX_HP:
+        return None
+    nbb = (x.shape[0] + SPLIT_BLOCK_B - 1) // SPLIT_BLOCK_B  # batch blocks
+    fits = [bh for bh in (16, 32, 64) if gates * hp * bh * elt <= SPLIT_W_BYTES
+            and (hidden + bh - 1) // bh <= most]
+    if not fits:
+        return None
+    bh = next((b for b in fits if nbb * ((hidden + b - 1) // b) <= most), fits[0])
+    ns = (hidden + bh - 1) // bh
+    groups = most // ns  # at least 1: fits has ns <= most
+    nbj = (nbb + min(groups, nbb) - 1) // min(groups, nbb)  # batch blocks a group
+    if nbj > SPLIT_MAX_BLOCKS:
+        return None
+    return ((nbb + nbj - 1) // nbj, ns), dict(BB=SPLIT_BLOCK_B, NBJ=nbj, BH=bh, HP=hp,
+                                              DOT=dot, PREC=prec, SUM=exact,
+                                              num_warps=NUM_WARPS)
 
 
 def one_launch(grid: tuple[int, int]) -> bool:

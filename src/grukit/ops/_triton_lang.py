@@ -98,6 +98,16 @@ def rec(acc, src, rows, rmask, ld, w, row0, n0, H, cols, wres, BH: tl.constexpr,
 
 
 @triton.jit
+def block_rows(pg, j, NBJ: tl.constexpr, BB: tl.constexpr, B, lens, t):
+    """Rows (BB,) int64, their mask and (BB, 1) "step t is within the length" of batch
+    block pg·NBJ + j: a program of group pg serves NBJ blocks one after another."""
+    rows = (pg * NBJ + j) * BB + tl.arange(0, BB)
+    rmask = rows < B
+    active = (t < tl.load(lens + rows, mask=rmask, other=0))[:, None]
+    return rows.to(tl.int64), rmask, active
+
+
+@triton.jit
 def load_all(p, rows, rmask, ld, k, kmask):
     """(BB, HP) fp32 tile p[rows·ld + k], zero outside, read past L1 (``.cg``): other
     programs wrote it, and L1 is not coherent between SMs."""

@@ -1,12 +1,13 @@
 """Split-H GRU on Triton: forward and backward kernels for H above one block (CUDA).
 
 The kernels of ``triton.py`` give a program whole rows of the state, so above H = 64 each
-program streams all of W_hh from L2 every step. Here a program owns BB batch rows × BH
-hidden units, grid (⌈B/BB⌉, ⌈H/BH⌉) (``grukit.ops._triton.split_plan``), and loads once,
+program streams all of W_hh from L2 every step. Here a program owns BH hidden units of BB
+batch rows (of NBJ blocks of BB rows, served one after another, where B is too large for
+one block a group), grid (groups, ⌈H/BH⌉) (``grukit.ops._triton.split_plan``), and loads once,
 before the time loop, the slice of W_hh its units need: forward the three gate rows of its
 units (W_g[units, :]ᵀ, (HP, BH) each), backward the three gate columns (W_g[:, units]).
 Each step it reads the whole state of its rows (BB, H) from L2, computes its own units,
-writes them, and waits at a counter barrier for the other programs of its batch block
+writes them, and waits at a counter barrier for the other programs of its group
 (``grid_barrier``): one barrier a step, two for reset_after=False (W_hn needs r ⊙ h of
 every unit) and in its backward (a_r needs a_n W_hn of every unit first).
 
@@ -17,8 +18,9 @@ Phases: PHASE=0 runs steps [t0, t1) with every phase and barrier (one launch, th
 PHASE=k runs only phase k of steps [t0, t1), without barriers: the host launches phase after
 phase, step by step, and the launch boundary is the barrier. That is how the interpreter,
 which runs a grid's programs one after another (a barrier would never open), checks this
-same code on the CPU; values a phase hands to the next go through the program's own slice
-of hbuf/rhz/dhbuf, which PHASE=0 also uses, so both modes compute the same.
+same code on the CPU. Values a phase or step hands to the next then go through the
+program's own units of hbuf/rhz/dhbuf, as they do in one launch when a program serves
+several batch blocks; with one block they stay in registers.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from torch import Tensor
 
 from .. import _triton as tt
 from .._triton_lang import (
+    block_rows,
     grid_barrier,
     load_all,
     load_rows,
@@ -43,25 +46,22 @@ from .._triton_lang import (
 @triton.jit
 def _fwd_split_kernel(gi, whh, bhh, hbuf, rhz, lens, y, save, sync, B, T, H, SG, t0, t1,
                       limit, RESET_AFTER: tl.constexpr, TRAIN: tl.constexpr,
-                      PHASE: tl.constexpr, BB: tl.constexpr, BH: tl.constexpr,
-                      HP: tl.constexpr, DOT: tl.constexpr, PREC: tl.constexpr,
-                      SUM: tl.constexpr):
+                      PHASE: tl.constexpr, BB: tl.constexpr, NBJ: tl.constexpr,
+                      BH: tl.constexpr, HP: tl.constexpr, DOT: tl.constexpr,
+                      PREC: tl.constexpr, SUM: tl.constexpr):
     """gi (B,T,3H), whh (3H,H), bhh (3H,) fp32, hbuf (2,B,H) fp32 with h_{t0−1} in
     hbuf[t0 % 2] -> y (B,T,H), h_{t1−1} in hbuf[t1 % 2]; save (B,T,SG) fp32 as in
     ``triton.py`` when TRAIN; rhz (2,B,H) fp32 [r ⊙ h, z] (reset_after=False);
-    sync (⌈B/BB⌉ + 1,) int32 zeros: a barrier counter per batch block, then the flag."""
-    pb = tl.program_id(0)
-    ns = tl.num_programs(1)  # programs per batch block
-    rows = pb * BB + tl.arange(0, BB)
-    rmask = rows < B
-    lens_b = tl.load(lens + rows, mask=rmask, other=0)
-    rows = rows.to(tl.int64)
+    sync (groups + 1,) int32 zeros: a barrier counter per batch group, then the flag.
+    Program (g, p) serves units [p·BH, (p+1)·BH) of the NBJ batch blocks g·NBJ + j."""
+    pg = tl.program_id(0)  # batch group
+    ns = tl.num_programs(1)  # programs per group
     u0 = tl.program_id(1) * BH  # this program's first unit
     cols = tl.arange(0, BH)
     umask = u0 + cols < H
     k = tl.arange(0, HP)
     kmask = k < H
-    cnt = sync + pb
+    cnt = sync + pg
     err = sync + tl.num_programs(0)
     WT: tl.constexpr = tl.float32 if SUM else DOT
     w_r = w_slice(whh, 0, H, u0, cols, k, kmask, False).to(WT)  # (HP, BH)
@@ -74,48 +74,57 @@ def _fwd_split_kernel(gi, whh, bhh, hbuf, rhz, lens, y, save, sync, B, T, H, SG,
     ld_s = T * SG
     ld_y = T * H
     NBAR: tl.constexpr = 1 if RESET_AFTER else 2  # barriers a step
+    rows, rmask, active = block_rows(pg, 0, NBJ, BB, B, lens, t0)
     hp = load_rows(hbuf + (t0 % 2) * B * H, rows, rmask, H, u0, cols, H)  # own h_{t−1}
     for t in range(t0, t1):
         src = hbuf + (t % 2) * B * H  # h_{t−1} (B, H)
         dst = hbuf + ((t + 1) % 2) * B * H  # h_t (B, H)
-        active = (t < lens_b)[:, None]  # (BB, 1)
         g_t = gi + t * 3 * H
         s_t = save + t * SG
         bar = (t - t0) * NBAR  # barriers passed before this step
         if PHASE != 2:  # r, z (and for reset_after the whole step)
-            hf = load_all(src, rows, rmask, H, k, kmask)  # h_{t−1} of every unit (BB, HP)
-            r = sigmoid(load_rows(g_t, rows, rmask, ld_gi, u0, cols, H)
-                        + rowmm(hf, w_r, DOT, PREC, SUM) + b_r)
-            z = sigmoid(load_rows(g_t + H, rows, rmask, ld_gi, u0, cols, H)
-                        + rowmm(hf, w_z, DOT, PREC, SUM) + b_z)
-            if TRAIN:
-                store_rows(s_t, r, rows, rmask, ld_s, u0, cols, H)
-                store_rows(s_t + H, z, rows, rmask, ld_s, u0, cols, H)
-            if RESET_AFTER:
-                gh_n = rowmm(hf, w_n, DOT, PREC, SUM) + b_n
-                n = tanh(load_rows(g_t + 2 * H, rows, rmask, ld_gi, u0, cols, H) + r * gh_n)
-                hp = tl.where(active, n + z * (hp - n), hp)  # (1 − z) n + z h
-                store_rows(dst, hp, rows, rmask, H, u0, cols, H)
-                store_rows(y + t * H, tl.where(active, hp, 0.0), rows, rmask, ld_y, u0, cols, H)
+            for j in range(NBJ):
+                rows, rmask, active = block_rows(pg, j, NBJ, BB, B, lens, t)
+                if NBJ > 1:  # one block's state fits the registers, not several
+                    hp = load_rows(src, rows, rmask, H, u0, cols, H)
+                hf = load_all(src, rows, rmask, H, k, kmask)  # h_{t−1}, every unit (BB, HP)
+                r = sigmoid(load_rows(g_t, rows, rmask, ld_gi, u0, cols, H)
+                            + rowmm(hf, w_r, DOT, PREC, SUM) + b_r)
+                z = sigmoid(load_rows(g_t + H, rows, rmask, ld_gi, u0, cols, H)
+                            + rowmm(hf, w_z, DOT, PREC, SUM) + b_z)
                 if TRAIN:
-                    store_rows(s_t + 2 * H, n, rows, rmask, ld_s, u0, cols, H)
-                    store_rows(s_t + 3 * H, gh_n, rows, rmask, ld_s, u0, cols, H)
-            else:
-                store_rows(rhz, r * hp, rows, rmask, H, u0, cols, H)
-                store_rows(rhz + B * H, z, rows, rmask, H, u0, cols, H)
+                    store_rows(s_t, r, rows, rmask, ld_s, u0, cols, H)
+                    store_rows(s_t + H, z, rows, rmask, ld_s, u0, cols, H)
+                if RESET_AFTER:
+                    gh_n = rowmm(hf, w_n, DOT, PREC, SUM) + b_n
+                    n = tanh(load_rows(g_t + 2 * H, rows, rmask, ld_gi, u0, cols, H)
+                             + r * gh_n)
+                    hp = tl.where(active, n + z * (hp - n), hp)  # (1 − z) n + z h
+                    store_rows(dst, hp, rows, rmask, H, u0, cols, H)
+                    store_rows(y + t * H, tl.where(active, hp, 0.0), rows, rmask, ld_y, u0,
+                               cols, H)
+                    if TRAIN:
+                        store_rows(s_t + 2 * H, n, rows, rmask, ld_s, u0, cols, H)
+                        store_rows(s_t + 3 * H, gh_n, rows, rmask, ld_s, u0, cols, H)
+                else:
+                    store_rows(rhz, r * hp, rows, rmask, H, u0, cols, H)
+                    store_rows(rhz + B * H, z, rows, rmask, H, u0, cols, H)
         if not RESET_AFTER:
             if PHASE == 0:
                 grid_barrier(cnt, err, ns * (bar + 1), limit)  # r ⊙ h of every unit written
-            if PHASE == 2:
-                z = load_rows(rhz + B * H, rows, rmask, H, u0, cols, H)
-            if PHASE != 1:
-                q = rowmm(load_all(rhz, rows, rmask, H, k, kmask), w_n, DOT, PREC, SUM)
-                n = tanh(load_rows(g_t + 2 * H, rows, rmask, ld_gi, u0, cols, H) + q)
-                hp = tl.where(active, n + z * (hp - n), hp)
-                store_rows(dst, hp, rows, rmask, H, u0, cols, H)
-                store_rows(y + t * H, tl.where(active, hp, 0.0), rows, rmask, ld_y, u0, cols, H)
-                if TRAIN:
-                    store_rows(s_t + 2 * H, n, rows, rmask, ld_s, u0, cols, H)
+            if PHASE != 1:  # z and h_{t−1} of own units come back from memory
+                for j in range(NBJ):
+                    rows, rmask, active = block_rows(pg, j, NBJ, BB, B, lens, t)
+                    z = load_rows(rhz + B * H, rows, rmask, H, u0, cols, H)
+                    hp = load_rows(src, rows, rmask, H, u0, cols, H)
+                    q = rowmm(load_all(rhz, rows, rmask, H, k, kmask), w_n, DOT, PREC, SUM)
+                    n = tanh(load_rows(g_t + 2 * H, rows, rmask, ld_gi, u0, cols, H) + q)
+                    hp = tl.where(active, n + z * (hp - n), hp)
+                    store_rows(dst, hp, rows, rmask, H, u0, cols, H)
+                    store_rows(y + t * H, tl.where(active, hp, 0.0), rows, rmask, ld_y, u0,
+                               cols, H)
+                    if TRAIN:
+                        store_rows(s_t + 2 * H, n, rows, rmask, ld_s, u0, cols, H)
         if PHASE == 0:
             grid_barrier(cnt, err, ns * (bar + NBAR), limit)  # h_t of every unit written
 
@@ -123,23 +132,22 @@ def _fwd_split_kernel(gi, whh, bhh, hbuf, rhz, lens, y, save, sync, B, T, H, SG,
 @triton.jit
 def _bwd_split_kernel(dy, whh, save, hprev, lens, dhbuf, dgi, dghn, sync, B, T, H, SG, s0, s1,
                       limit, RESET_AFTER: tl.constexpr, PHASE: tl.constexpr,
-                      BB: tl.constexpr, BH: tl.constexpr, HP: tl.constexpr,
-                      DOT: tl.constexpr, PREC: tl.constexpr, SUM: tl.constexpr):
+                      BB: tl.constexpr, NBJ: tl.constexpr, BH: tl.constexpr,
+                      HP: tl.constexpr, DOT: tl.constexpr, PREC: tl.constexpr,
+                      SUM: tl.constexpr):
     """dy (B,T,H), whh (3H,H), save (B,T,SG) fp32, hprev (B,T,H) fp32 = h_{t−1}, dhbuf (B,H)
     fp32 with ∂L/∂h_t of step s0 (t = T − 1 − s) -> dgi (B,T,3H) fp32 = [a_r, a_z, a_n],
     dghn (B,T,H) fp32 = a_n ⊙ r (reset_after), dhbuf: the gradient of step s1 (∂L/∂h_0 when
-    s1 = T). A program reads and writes only its own units of dhbuf."""
-    pb = tl.program_id(0)
+    s1 = T). A program reads and writes only its own units of dhbuf; with one batch block
+    (NBJ = 1) the gradient stays in registers between phases and steps, with several it
+    goes through dhbuf ("keep" below)."""
+    pg = tl.program_id(0)
     ns = tl.num_programs(1)
-    rows = pb * BB + tl.arange(0, BB)
-    rmask = rows < B
-    lens_b = tl.load(lens + rows, mask=rmask, other=0)
-    rows = rows.to(tl.int64)
     u0 = tl.program_id(1) * BH
     cols = tl.arange(0, BH)
     k = tl.arange(0, HP)
     kmask = k < H
-    cnt = sync + pb
+    cnt = sync + pg
     err = sync + tl.num_programs(0)
     WT: tl.constexpr = tl.float32 if SUM else DOT
     w_r = w_slice(whh, 0, H, u0, cols, k, kmask, True).to(WT)  # (HP, BH) = W_hr[:, units]
@@ -149,41 +157,42 @@ def _bwd_split_kernel(dy, whh, save, hprev, lens, dhbuf, dgi, dghn, sync, B, T, 
     ld_s = T * SG
     ld_h = T * H
     NBAR: tl.constexpr = 1 if RESET_AFTER else 2
-    dh = load_rows(dhbuf, rows, rmask, H, u0, cols, H)  # ∂L/∂h_t from later steps (BB, BH)
+    keep: tl.constexpr = NBJ > 1 or PHASE != 0  # hand ∂L/∂h over through dhbuf
+    rows, rmask, active = block_rows(pg, 0, NBJ, BB, B, lens, 0)
+    base = load_rows(dhbuf, rows, rmask, H, u0, cols, H)  # ∂L/∂h_t from later steps (BB, BH)
     for s in range(s0, s1):
         t = T - 1 - s
-        active = (t < lens_b)[:, None]
         g_t = dgi + t * 3 * H
         s_t = save + t * SG
         bar = (s - s0) * NBAR
         if PHASE <= 1:  # gate gradients of own units, elementwise
-            g = dh + load_rows(dy + t * H, rows, rmask, ld_h, u0, cols, H)
-            r = load_rows(s_t, rows, rmask, ld_s, u0, cols, H)
-            z = load_rows(s_t + H, rows, rmask, ld_s, u0, cols, H)
-            n = load_rows(s_t + 2 * H, rows, rmask, ld_s, u0, cols, H)
-            hp = load_rows(hprev + t * H, rows, rmask, ld_h, u0, cols, H)
-            a_n = tl.where(active, g * (1.0 - z) * (1.0 - n * n), 0.0)
-            a_z = tl.where(active, g * (hp - n) * z * (1.0 - z), 0.0)
-            store_rows(g_t + H, a_z, rows, rmask, ld_g, u0, cols, H)
-            store_rows(g_t + 2 * H, a_n, rows, rmask, ld_g, u0, cols, H)
-            if RESET_AFTER:
-                gh_n = load_rows(s_t + 3 * H, rows, rmask, ld_s, u0, cols, H)
-                store_rows(g_t, a_n * gh_n * r * (1.0 - r), rows, rmask, ld_g, u0, cols, H)
-                store_rows(dghn + t * H, a_n * r, rows, rmask, ld_h, u0, cols, H)
-            base = tl.where(active, g * z, dh)  # ∂L/∂h_{t−1} before the products
-        else:
-            base = dh  # handed over through dhbuf by the previous phase's launch
+            for j in range(NBJ):
+                rows, rmask, active = block_rows(pg, j, NBJ, BB, B, lens, t)
+                if keep:
+                    base = load_rows(dhbuf, rows, rmask, H, u0, cols, H)
+                g = base + load_rows(dy + t * H, rows, rmask, ld_h, u0, cols, H)
+                r = load_rows(s_t, rows, rmask, ld_s, u0, cols, H)
+                z = load_rows(s_t + H, rows, rmask, ld_s, u0, cols, H)
+                n = load_rows(s_t + 2 * H, rows, rmask, ld_s, u0, cols, H)
+                hp = load_rows(hprev + t * H, rows, rmask, ld_h, u0, cols, H)
+                a_n = tl.where(active, g * (1.0 - z) * (1.0 - n * n), 0.0)
+                a_z = tl.where(active, g * (hp - n) * z * (1.0 - z), 0.0)
+                store_rows(g_t + H, a_z, rows, rmask, ld_g, u0, cols, H)
+                store_rows(g_t + 2 * H, a_n, rows, rmask, ld_g, u0, cols, H)
+                if RESET_AFTER:
+                    gh_n = load_rows(s_t + 3 * H, rows, rmask, ld_s, u0, cols, H)
+                    store_rows(g_t, a_n * gh_n * r * (1.0 - r), rows, rmask, ld_g, u0, cols, H)
+                    store_rows(dghn + t * H, a_n * r, rows, rmask, ld_h, u0, cols, H)
+                base = tl.where(active, g * z, base)  # ∂L/∂h_{t−1} before the products
+                if keep:
+                    store_rows(dhbuf, base, rows, rmask, H, u0, cols, H)
         if PHASE == 0:
             grid_barrier(cnt, err, ns * (bar + 1), limit)  # this step's gate gradients written
-        if RESET_AFTER:
-            if PHASE != 1:  # ∂L/∂h_{t−1} += [a_r, a_z, a_n ⊙ r] W_hh (zero past a length)
-                base += rowmm(load_all(g_t, rows, rmask, ld_g, k, kmask), w_r, DOT, PREC, SUM)
-                base += rowmm(load_all(g_t + H, rows, rmask, ld_g, k, kmask), w_z, DOT, PREC,
-                              SUM)
-                base += rowmm(load_all(dghn + t * H, rows, rmask, ld_h, k, kmask), w_n, DOT,
-                              PREC, SUM)
-        else:
-            if PHASE == 0 or PHASE == 2:  # d(r ⊙ h) = a_n W_hn for own units, then a_r
+        if not RESET_AFTER and (PHASE == 0 or PHASE == 2):
+            for j in range(NBJ):  # d(r ⊙ h) = a_n W_hn for own units, then a_r
+                rows, rmask, active = block_rows(pg, j, NBJ, BB, B, lens, t)
+                if keep:
+                    base = load_rows(dhbuf, rows, rmask, H, u0, cols, H)
                 drh = rowmm(load_all(g_t + 2 * H, rows, rmask, ld_g, k, kmask), w_n, DOT, PREC,
                             SUM)
                 r = load_rows(s_t, rows, rmask, ld_s, u0, cols, H)
@@ -191,14 +200,25 @@ def _bwd_split_kernel(dy, whh, save, hprev, lens, dhbuf, dgi, dghn, sync, B, T, 
                 store_rows(g_t, tl.where(active, drh * hp * r * (1.0 - r), 0.0), rows, rmask,
                            ld_g, u0, cols, H)
                 base += tl.where(active, drh * r, 0.0)
+                if keep:
+                    store_rows(dhbuf, base, rows, rmask, H, u0, cols, H)
             if PHASE == 0:
                 grid_barrier(cnt, err, ns * (bar + 2), limit)  # a_r of every unit written
-            if PHASE == 0 or PHASE == 3:  # += [a_r, a_z] W_hh[:2H]
+        if PHASE == 0 or PHASE == NBAR + 1:  # += dgh W_hh (zero rows past a length)
+            for j in range(NBJ):
+                rows, rmask, active = block_rows(pg, j, NBJ, BB, B, lens, t)
+                if keep:
+                    base = load_rows(dhbuf, rows, rmask, H, u0, cols, H)
                 base += rowmm(load_all(g_t, rows, rmask, ld_g, k, kmask), w_r, DOT, PREC, SUM)
                 base += rowmm(load_all(g_t + H, rows, rmask, ld_g, k, kmask), w_z, DOT, PREC,
                               SUM)
-        dh = base
-    store_rows(dhbuf, dh, rows, rmask, H, u0, cols, H)
+                if RESET_AFTER:  # [a_r, a_z, a_n ⊙ r] W_hh; reset_before: [a_r, a_z] W_hh[:2H]
+                    base += rowmm(load_all(dghn + t * H, rows, rmask, ld_h, k, kmask), w_n,
+                                  DOT, PREC, SUM)
+                if keep:
+                    store_rows(dhbuf, base, rows, rmask, H, u0, cols, H)
+    if not keep:
+        store_rows(dhbuf, base, rows, rmask, H, u0, cols, H)
 
 
 def forward(plan, gi: Tensor, w_hh: Tensor, bias: Tensor, hbuf: Tensor, rhz: Tensor,

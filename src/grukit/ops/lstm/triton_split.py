@@ -1,7 +1,7 @@
 """Split-H LSTM on Triton: forward and backward kernels for H above one block (CUDA).
 
-Same plan as ``grukit.ops.gru.triton_split``: a program owns BB rows × BH units, grid
-(⌈B/BB⌉, ⌈H/BH⌉), and keeps the four gate slices of W_hh its units need on chip for the
+Same plan as ``grukit.ops.gru.triton_split``: a program owns BH units of NBJ blocks of BB
+rows, grid (groups, ⌈H/BH⌉), and keeps the four gate slices of W_hh its units need on chip for the
 whole sequence (forward W_g[units, :]ᵀ, backward W_g[:, units], (HP, BH) each). The cell
 state c and its gradient belong to one unit each, so they stay in the program's registers;
 only h (forward) and the gate gradients (backward) are exchanged, one barrier a step.
@@ -20,6 +20,7 @@ from torch import Tensor
 
 from .. import _triton as tt
 from .._triton_lang import (
+    block_rows,
     grid_barrier,
     load_all,
     load_rows,
@@ -34,23 +35,21 @@ from .._triton_lang import (
 @triton.jit
 def _fwd_split_kernel(gi, whh, bhh, hbuf, cbuf, lens, y, save, sync, B, T, H, t0, t1, limit,
                       TRAIN: tl.constexpr, PHASE: tl.constexpr, BB: tl.constexpr,
-                      BH: tl.constexpr, HP: tl.constexpr, DOT: tl.constexpr,
-                      PREC: tl.constexpr, SUM: tl.constexpr):
+                      NBJ: tl.constexpr, BH: tl.constexpr, HP: tl.constexpr,
+                      DOT: tl.constexpr, PREC: tl.constexpr, SUM: tl.constexpr):
     """gi (B,T,4H), whh (4H,H), bhh (4H,) fp32, hbuf (2,B,H) fp32 with h_{t0−1} in
     hbuf[t0 % 2], cbuf (B,H) fp32 = c_{t0−1} -> y (B,T,H), h_{t1−1} in hbuf[t1 % 2],
-    cbuf = c_{t1−1}; save (B,T,5H) fp32 = [i, f, g, o, c_t] when TRAIN; sync as for the GRU."""
-    pb = tl.program_id(0)
+    cbuf = c_{t1−1}; save (B,T,5H) fp32 = [i, f, g, o, c_t] when TRAIN; sync as for the GRU.
+    With several batch blocks a program (NBJ > 1), h and c of its units go through memory
+    between steps instead of staying in registers."""
+    pg = tl.program_id(0)
     ns = tl.num_programs(1)
-    rows = pb * BB + tl.arange(0, BB)
-    rmask = rows < B
-    lens_b = tl.load(lens + rows, mask=rmask, other=0)
-    rows = rows.to(tl.int64)
     u0 = tl.program_id(1) * BH
     cols = tl.arange(0, BH)
     umask = u0 + cols < H
     k = tl.arange(0, HP)
     kmask = k < H
-    cnt = sync + pb
+    cnt = sync + pg
     err = sync + tl.num_programs(0)
     WT: tl.constexpr = tl.float32 if SUM else DOT
     w_i = w_slice(whh, 0, H, u0, cols, k, kmask, False).to(WT)  # (HP, BH)
@@ -64,59 +63,65 @@ def _fwd_split_kernel(gi, whh, bhh, hbuf, cbuf, lens, y, save, sync, B, T, H, t0
     ld_gi = T * 4 * H  # row strides of gi, save, y
     ld_s = T * 5 * H
     ld_y = T * H
+    rows, rmask, active = block_rows(pg, 0, NBJ, BB, B, lens, t0)
     hp = load_rows(hbuf + (t0 % 2) * B * H, rows, rmask, H, u0, cols, H)  # own h_{t−1}
     cp = load_rows(cbuf, rows, rmask, H, u0, cols, H)  # own c_{t−1}
     for t in range(t0, t1):
-        hf = load_all(hbuf + (t % 2) * B * H, rows, rmask, H, k, kmask)  # h_{t−1} (BB, HP)
+        src = hbuf + (t % 2) * B * H
         dst = hbuf + ((t + 1) % 2) * B * H  # h_t (B, H)
-        active = (t < lens_b)[:, None]  # (BB, 1)
         g_t = gi + t * 4 * H
-        i = sigmoid(load_rows(g_t, rows, rmask, ld_gi, u0, cols, H)
-                    + rowmm(hf, w_i, DOT, PREC, SUM) + b_i)
-        f = sigmoid(load_rows(g_t + H, rows, rmask, ld_gi, u0, cols, H)
-                    + rowmm(hf, w_f, DOT, PREC, SUM) + b_f)
-        g = tanh(load_rows(g_t + 2 * H, rows, rmask, ld_gi, u0, cols, H)
-                 + rowmm(hf, w_g, DOT, PREC, SUM) + b_g)
-        o = sigmoid(load_rows(g_t + 3 * H, rows, rmask, ld_gi, u0, cols, H)
-                    + rowmm(hf, w_o, DOT, PREC, SUM) + b_o)
-        c = f * cp + i * g
-        h = o * tanh(c)
-        cp = tl.where(active, c, cp)
-        hp = tl.where(active, h, hp)
-        store_rows(dst, hp, rows, rmask, H, u0, cols, H)
-        store_rows(y + t * H, tl.where(active, h, 0.0), rows, rmask, ld_y, u0, cols, H)
-        if TRAIN:
-            s_t = save + t * 5 * H
-            store_rows(s_t, i, rows, rmask, ld_s, u0, cols, H)
-            store_rows(s_t + H, f, rows, rmask, ld_s, u0, cols, H)
-            store_rows(s_t + 2 * H, g, rows, rmask, ld_s, u0, cols, H)
-            store_rows(s_t + 3 * H, o, rows, rmask, ld_s, u0, cols, H)
-            store_rows(s_t + 4 * H, c, rows, rmask, ld_s, u0, cols, H)
+        for j in range(NBJ):
+            rows, rmask, active = block_rows(pg, j, NBJ, BB, B, lens, t)
+            if NBJ > 1:
+                hp = load_rows(src, rows, rmask, H, u0, cols, H)
+                cp = load_rows(cbuf, rows, rmask, H, u0, cols, H)
+            hf = load_all(src, rows, rmask, H, k, kmask)  # h_{t−1} of every unit (BB, HP)
+            i = sigmoid(load_rows(g_t, rows, rmask, ld_gi, u0, cols, H)
+                        + rowmm(hf, w_i, DOT, PREC, SUM) + b_i)
+            f = sigmoid(load_rows(g_t + H, rows, rmask, ld_gi, u0, cols, H)
+                        + rowmm(hf, w_f, DOT, PREC, SUM) + b_f)
+            g = tanh(load_rows(g_t + 2 * H, rows, rmask, ld_gi, u0, cols, H)
+                     + rowmm(hf, w_g, DOT, PREC, SUM) + b_g)
+            o = sigmoid(load_rows(g_t + 3 * H, rows, rmask, ld_gi, u0, cols, H)
+                        + rowmm(hf, w_o, DOT, PREC, SUM) + b_o)
+            c = f * cp + i * g
+            h = o * tanh(c)
+            cp = tl.where(active, c, cp)
+            hp = tl.where(active, h, hp)
+            store_rows(dst, hp, rows, rmask, H, u0, cols, H)
+            store_rows(y + t * H, tl.where(active, h, 0.0), rows, rmask, ld_y, u0, cols, H)
+            if NBJ > 1:
+                store_rows(cbuf, cp, rows, rmask, H, u0, cols, H)
+            if TRAIN:
+                s_t = save + t * 5 * H
+                store_rows(s_t, i, rows, rmask, ld_s, u0, cols, H)
+                store_rows(s_t + H, f, rows, rmask, ld_s, u0, cols, H)
+                store_rows(s_t + 2 * H, g, rows, rmask, ld_s, u0, cols, H)
+                store_rows(s_t + 3 * H, o, rows, rmask, ld_s, u0, cols, H)
+                store_rows(s_t + 4 * H, c, rows, rmask, ld_s, u0, cols, H)
         if PHASE == 0:
             grid_barrier(cnt, err, ns * (t - t0 + 1), limit)  # h_t of every unit written
-    store_rows(cbuf, cp, rows, rmask, H, u0, cols, H)
+    if NBJ == 1:
+        store_rows(cbuf, cp, rows, rmask, H, u0, cols, H)
 
 
 @triton.jit
 def _bwd_split_kernel(dy, whh, save, cprev, lens, dhbuf, dcbuf, dgi, sync, B, T, H, s0, s1,
-                      limit, PHASE: tl.constexpr, BB: tl.constexpr, BH: tl.constexpr,
-                      HP: tl.constexpr, DOT: tl.constexpr, PREC: tl.constexpr,
-                      SUM: tl.constexpr):
+                      limit, PHASE: tl.constexpr, BB: tl.constexpr, NBJ: tl.constexpr,
+                      BH: tl.constexpr, HP: tl.constexpr, DOT: tl.constexpr,
+                      PREC: tl.constexpr, SUM: tl.constexpr):
     """dy (B,T,H), whh (4H,H), save (B,T,5H) fp32, cprev (B,T,H) fp32 = c_{t−1}, dhbuf and
     dcbuf (B,H) fp32 with ∂L/∂h_t, ∂L/∂c_t of step s0 (t = T − 1 − s) -> dgi (B,T,4H) fp32
     = [a_i, a_f, a_g, a_o]; dhbuf, dcbuf: the gradients of step s1 (of h_0, c_0 when
-    s1 = T). A program reads and writes only its own units of dhbuf and dcbuf."""
-    pb = tl.program_id(0)
+    s1 = T). A program reads and writes only its own units of dhbuf and dcbuf; they stay in
+    registers with one batch block and a launch for all steps, else go through memory."""
+    pg = tl.program_id(0)
     ns = tl.num_programs(1)
-    rows = pb * BB + tl.arange(0, BB)
-    rmask = rows < B
-    lens_b = tl.load(lens + rows, mask=rmask, other=0)
-    rows = rows.to(tl.int64)
     u0 = tl.program_id(1) * BH
     cols = tl.arange(0, BH)
     k = tl.arange(0, HP)
     kmask = k < H
-    cnt = sync + pb
+    cnt = sync + pg
     err = sync + tl.num_programs(0)
     WT: tl.constexpr = tl.float32 if SUM else DOT
     w_i = w_slice(whh, 0, H, u0, cols, k, kmask, True).to(WT)  # (HP, BH) = W_hi[:, units]
@@ -126,43 +131,60 @@ def _bwd_split_kernel(dy, whh, save, cprev, lens, dhbuf, dcbuf, dgi, sync, B, T,
     ld_g = T * 4 * H
     ld_s = T * 5 * H
     ld_h = T * H
+    keep: tl.constexpr = NBJ > 1 or PHASE != 0  # hand the gradients over through memory
+    rows, rmask, active = block_rows(pg, 0, NBJ, BB, B, lens, 0)
     dh = load_rows(dhbuf, rows, rmask, H, u0, cols, H)  # own ∂L/∂h_t (BB, BH)
     dc = load_rows(dcbuf, rows, rmask, H, u0, cols, H)  # own ∂L/∂c_t
     for s in range(s0, s1):
         t = T - 1 - s
-        active = (t < lens_b)[:, None]
         g_t = dgi + t * 4 * H
         if PHASE <= 1:  # gate gradients of own units, elementwise
-            s_t = save + t * 5 * H
-            g = dh + load_rows(dy + t * H, rows, rmask, ld_h, u0, cols, H)
-            i = load_rows(s_t, rows, rmask, ld_s, u0, cols, H)
-            f = load_rows(s_t + H, rows, rmask, ld_s, u0, cols, H)
-            gg = load_rows(s_t + 2 * H, rows, rmask, ld_s, u0, cols, H)
-            o = load_rows(s_t + 3 * H, rows, rmask, ld_s, u0, cols, H)
-            tc = tanh(load_rows(s_t + 4 * H, rows, rmask, ld_s, u0, cols, H))
-            cp = load_rows(cprev + t * H, rows, rmask, ld_h, u0, cols, H)
-            dct = dc + g * o * (1.0 - tc * tc)
-            store_rows(g_t, tl.where(active, dct * gg * i * (1.0 - i), 0.0), rows, rmask,
-                       ld_g, u0, cols, H)
-            store_rows(g_t + H, tl.where(active, dct * cp * f * (1.0 - f), 0.0), rows, rmask,
-                       ld_g, u0, cols, H)
-            store_rows(g_t + 2 * H, tl.where(active, dct * i * (1.0 - gg * gg), 0.0), rows,
-                       rmask, ld_g, u0, cols, H)
-            store_rows(g_t + 3 * H, tl.where(active, g * tc * o * (1.0 - o), 0.0), rows,
-                       rmask, ld_g, u0, cols, H)
-            dc = tl.where(active, dct * f, dc)
-            dh = tl.where(active, 0.0, dh)  # ∂L/∂h_{t−1} before the products
+            for j in range(NBJ):
+                rows, rmask, active = block_rows(pg, j, NBJ, BB, B, lens, t)
+                if keep:
+                    dh = load_rows(dhbuf, rows, rmask, H, u0, cols, H)
+                    dc = load_rows(dcbuf, rows, rmask, H, u0, cols, H)
+                s_t = save + t * 5 * H
+                g = dh + load_rows(dy + t * H, rows, rmask, ld_h, u0, cols, H)
+                i = load_rows(s_t, rows, rmask, ld_s, u0, cols, H)
+                f = load_rows(s_t + H, rows, rmask, ld_s, u0, cols, H)
+                gg = load_rows(s_t + 2 * H, rows, rmask, ld_s, u0, cols, H)
+                o = load_rows(s_t + 3 * H, rows, rmask, ld_s, u0, cols, H)
+                tc = tanh(load_rows(s_t + 4 * H, rows, rmask, ld_s, u0, cols, H))
+                cp = load_rows(cprev + t * H, rows, rmask, ld_h, u0, cols, H)
+                dct = dc + g * o * (1.0 - tc * tc)
+                store_rows(g_t, tl.where(active, dct * gg * i * (1.0 - i), 0.0), rows, rmask,
+                           ld_g, u0, cols, H)
+                store_rows(g_t + H, tl.where(active, dct * cp * f * (1.0 - f), 0.0), rows,
+                           rmask, ld_g, u0, cols, H)
+                store_rows(g_t + 2 * H, tl.where(active, dct * i * (1.0 - gg * gg), 0.0), rows,
+                           rmask, ld_g, u0, cols, H)
+                store_rows(g_t + 3 * H, tl.where(active, g * tc * o * (1.0 - o), 0.0), rows,
+                           rmask, ld_g, u0, cols, H)
+                dc = tl.where(active, dct * f, dc)
+                dh = tl.where(active, 0.0, dh)  # ∂L/∂h_{t−1} before the products
+                if keep:
+                    store_rows(dhbuf, dh, rows, rmask, H, u0, cols, H)
+                    store_rows(dcbuf, dc, rows, rmask, H, u0, cols, H)
         if PHASE == 0:
             grid_barrier(cnt, err, ns * (s - s0 + 1), limit)  # gate gradients written
         if PHASE != 1:  # ∂L/∂h_{t−1} += [a_i, a_f, a_g, a_o] W_hh (zero past a length)
-            dh += rowmm(load_all(g_t, rows, rmask, ld_g, k, kmask), w_i, DOT, PREC, SUM)
-            dh += rowmm(load_all(g_t + H, rows, rmask, ld_g, k, kmask), w_f, DOT, PREC, SUM)
-            dh += rowmm(load_all(g_t + 2 * H, rows, rmask, ld_g, k, kmask), w_g, DOT, PREC,
-                        SUM)
-            dh += rowmm(load_all(g_t + 3 * H, rows, rmask, ld_g, k, kmask), w_o, DOT, PREC,
-                        SUM)
-    store_rows(dhbuf, dh, rows, rmask, H, u0, cols, H)
-    store_rows(dcbuf, dc, rows, rmask, H, u0, cols, H)
+            for j in range(NBJ):
+                rows, rmask, active = block_rows(pg, j, NBJ, BB, B, lens, t)
+                if keep:
+                    dh = load_rows(dhbuf, rows, rmask, H, u0, cols, H)
+                dh += rowmm(load_all(g_t, rows, rmask, ld_g, k, kmask), w_i, DOT, PREC, SUM)
+                dh += rowmm(load_all(g_t + H, rows, rmask, ld_g, k, kmask), w_f, DOT, PREC,
+                            SUM)
+                dh += rowmm(load_all(g_t + 2 * H, rows, rmask, ld_g, k, kmask), w_g, DOT,
+                            PREC, SUM)
+                dh += rowmm(load_all(g_t + 3 * H, rows, rmask, ld_g, k, kmask), w_o, DOT,
+                            PREC, SUM)
+                if keep:
+                    store_rows(dhbuf, dh, rows, rmask, H, u0, cols, H)
+    if not keep:
+        store_rows(dhbuf, dh, rows, rmask, H, u0, cols, H)
+        store_rows(dcbuf, dc, rows, rmask, H, u0, cols, H)
 
 
 def forward(plan, gi: Tensor, w_hh: Tensor, bias: Tensor, hbuf: Tensor, cbuf: Tensor,
