@@ -133,6 +133,30 @@ def test_split_h_several_batch_blocks_in_one_launch(monkeypatch, model):
               _gru_case(shape, lengths, model == "reset_after")))
 
 
+@pytest.mark.parametrize("op", ["gru", "gru_reset_before", "lstm"])
+def test_split_h_reverse_no_bias_and_inference(monkeypatch, op):
+    """reverse with lengths and no biases; the no-grad forward (no gates saved) equal to the
+    training one."""
+    _split(monkeypatch, False)
+    gates = 4 if op == "lstm" else 3
+    p = make((5, 4, 2, 20), gates)
+    assert _grid((5, 4, 2, 20))[1] == 2
+    f = ops.lstm if op == "lstm" else ops.gru
+    kw = {} if op == "lstm" else dict(reset_after=op == "gru")
+
+    def fn(backend):
+        y, s = f(p["x"], p["w_ih"], p["w_hh"], lengths=[4, 1, 0, 3, 2], reverse=True,
+                 backend=backend, **kw)
+        return (y, s) if op != "lstm" else (y, *s)
+
+    compare(fn, [p["x"], p["w_ih"], p["w_hh"]])
+    with torch.no_grad():
+        inf = fn("triton")
+    train = [o.detach() for o in fn("triton")]
+    for a, b in zip(train, inf, strict=True):
+        torch.testing.assert_close(b, a, rtol=0, atol=0)
+
+
 def test_split_h_barrier_that_never_opens_raises(monkeypatch):
     """Two programs per batch block in one launch under the interpreter: the first waits for
     the second, which runs only after it; the wait gives up and the call raises."""
