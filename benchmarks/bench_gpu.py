@@ -242,7 +242,8 @@ def bench_case(name, shape, prec, model, args, emit) -> None:
 
 
 # grukit.ops._triton settings --set can sweep, and how their values are written
-SETTINGS = ("NUM_WARPS", "SPLIT", "SPLIT_SUM", "SPLIT_BLOCK_B", "SPLIT_W_BYTES")
+SETTINGS = ("NUM_WARPS", "SPLIT", "SPLIT_SUM", "SPLIT_PREFETCH", "SPLIT_BLOCK_B",
+            "SPLIT_W_BYTES", "SPLIT_MAX_PROGRAMS")
 WORDS = {"auto": None, "on": True, "off": False}
 
 
@@ -294,7 +295,7 @@ def main(argv=None) -> int:
                          "(default: grukit's own, grukit.ops._triton.NUM_WARPS)")
     ap.add_argument("--set", nargs="+", default=[], metavar="NAME=V1,V2",
                     help="time each combination of these grukit.ops._triton settings "
-                         f"({', '.join(SETTINGS)}; auto/on/off for SPLIT and SPLIT_SUM), "
+                         f"({', '.join(SETTINGS)}; auto, on, off for None, True, False), "
                          "e.g. --set SPLIT=auto,off SPLIT_SUM=on,off")
     ap.add_argument("--grad-check", type=int, default=64 * 512,
                     help="check gradients too where B·T is at most this")

@@ -52,6 +52,7 @@ SPLIT: bool | None = None  # None: on CUDA for H > MAX_BLOCK_H where a plan fits
 SPLIT_BLOCK_B = 16  # rows per program (tl.dot's M >= 16)
 SPLIT_W_BYTES = 96 * 1024  # most weight bytes a program holds (all gates of its units)
 SPLIT_SUM: bool | None = None  # exact fp32 as multiply + sum; None: for exact fp32 on CUDA
+SPLIT_PREFETCH = True  # read the next step's inputs while a barrier waits (one block)
 SPLIT_MAX_PROGRAMS: int | None = None  # programs at once; None: the GPU's SMs (CPU: 132)
 SPLIT_MAX_BLOCKS = 16  # batch blocks a program serves one after another, at most
 # H padded, at most: a program holds a (16, HP) state tile and its weights in registers.
@@ -155,7 +156,7 @@ def split_plan(x: Tensor, hidden: int, gates: int) -> tuple[tuple[int, int], dic
         return None
     return ((nbb + nbj - 1) // nbj, ns), dict(BB=SPLIT_BLOCK_B, NBJ=nbj, BH=bh, HP=hp,
                                               DOT=dot, PREC=prec, SUM=exact,
-                                              num_warps=NUM_WARPS)
+                                              PREFETCH=SPLIT_PREFETCH, num_warps=NUM_WARPS)
 
 
 def one_launch(grid: tuple[int, int]) -> bool:

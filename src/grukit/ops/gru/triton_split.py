@@ -48,12 +48,13 @@ def _fwd_split_kernel(gi, whh, bhh, hbuf, rhz, lens, y, save, sync, B, T, H, SG,
                       limit, RESET_AFTER: tl.constexpr, TRAIN: tl.constexpr,
                       PHASE: tl.constexpr, BB: tl.constexpr, NBJ: tl.constexpr,
                       BH: tl.constexpr, HP: tl.constexpr, DOT: tl.constexpr,
-                      PREC: tl.constexpr, SUM: tl.constexpr):
+                      PREC: tl.constexpr, SUM: tl.constexpr, PREFETCH: tl.constexpr):
     """gi (B,T,3H), whh (3H,H), bhh (3H,) fp32, hbuf (2,B,H) fp32 with h_{t0−1} in
     hbuf[t0 % 2] -> y (B,T,H), h_{t1−1} in hbuf[t1 % 2]; save (B,T,SG) fp32 as in
     ``triton.py`` when TRAIN; rhz (2,B,H) fp32 [r ⊙ h, z] (reset_after=False);
     sync (groups + 1,) int32 zeros: a barrier counter per batch group, then the flag.
-    Program (g, p) serves units [p·BH, (p+1)·BH) of the NBJ batch blocks g·NBJ + j."""
+    Program (g, p) serves units [p·BH, (p+1)·BH) of the NBJ batch blocks g·NBJ + j.
+    PREFETCH (one block, one launch): the next step's gi is read while the barrier waits."""
     pg = tl.program_id(0)  # batch group
     ns = tl.num_programs(1)  # programs per group
     u0 = tl.program_id(1) * BH  # this program's first unit
@@ -74,8 +75,12 @@ def _fwd_split_kernel(gi, whh, bhh, hbuf, rhz, lens, y, save, sync, B, T, H, SG,
     ld_s = T * SG
     ld_y = T * H
     NBAR: tl.constexpr = 1 if RESET_AFTER else 2  # barriers a step
+    PRE: tl.constexpr = PREFETCH and NBJ == 1 and PHASE == 0
     rows, rmask, active = block_rows(pg, 0, NBJ, BB, B, lens, t0)
     hp = load_rows(hbuf + (t0 % 2) * B * H, rows, rmask, H, u0, cols, H)  # own h_{t−1}
+    x_r = load_rows(gi + t0 * 3 * H, rows, rmask, ld_gi, u0, cols, H)  # own gi_t (BB, BH)
+    x_z = load_rows(gi + t0 * 3 * H + H, rows, rmask, ld_gi, u0, cols, H)
+    x_n = load_rows(gi + t0 * 3 * H + 2 * H, rows, rmask, ld_gi, u0, cols, H)
     for t in range(t0, t1):
         src = hbuf + (t % 2) * B * H  # h_{t−1} (B, H)
         dst = hbuf + ((t + 1) % 2) * B * H  # h_t (B, H)
@@ -87,18 +92,19 @@ def _fwd_split_kernel(gi, whh, bhh, hbuf, rhz, lens, y, save, sync, B, T, H, SG,
                 rows, rmask, active = block_rows(pg, j, NBJ, BB, B, lens, t)
                 if NBJ > 1:  # one block's state fits the registers, not several
                     hp = load_rows(src, rows, rmask, H, u0, cols, H)
+                if not PRE:
+                    x_r = load_rows(g_t, rows, rmask, ld_gi, u0, cols, H)
+                    x_z = load_rows(g_t + H, rows, rmask, ld_gi, u0, cols, H)
+                    x_n = load_rows(g_t + 2 * H, rows, rmask, ld_gi, u0, cols, H)
                 hf = load_all(src, rows, rmask, H, k, kmask)  # h_{t−1}, every unit (BB, HP)
-                r = sigmoid(load_rows(g_t, rows, rmask, ld_gi, u0, cols, H)
-                            + rowmm(hf, w_r, DOT, PREC, SUM) + b_r)
-                z = sigmoid(load_rows(g_t + H, rows, rmask, ld_gi, u0, cols, H)
-                            + rowmm(hf, w_z, DOT, PREC, SUM) + b_z)
+                r = sigmoid(x_r + rowmm(hf, w_r, DOT, PREC, SUM) + b_r)
+                z = sigmoid(x_z + rowmm(hf, w_z, DOT, PREC, SUM) + b_z)
                 if TRAIN:
                     store_rows(s_t, r, rows, rmask, ld_s, u0, cols, H)
                     store_rows(s_t + H, z, rows, rmask, ld_s, u0, cols, H)
                 if RESET_AFTER:
                     gh_n = rowmm(hf, w_n, DOT, PREC, SUM) + b_n
-                    n = tanh(load_rows(g_t + 2 * H, rows, rmask, ld_gi, u0, cols, H)
-                             + r * gh_n)
+                    n = tanh(x_n + r * gh_n)
                     hp = tl.where(active, n + z * (hp - n), hp)  # (1 − z) n + z h
                     store_rows(dst, hp, rows, rmask, H, u0, cols, H)
                     store_rows(y + t * H, tl.where(active, hp, 0.0), rows, rmask, ld_y, u0,
@@ -117,16 +123,37 @@ def _fwd_split_kernel(gi, whh, bhh, hbuf, rhz, lens, y, save, sync, B, T, H, SG,
                     rows, rmask, active = block_rows(pg, j, NBJ, BB, B, lens, t)
                     z = load_rows(rhz + B * H, rows, rmask, H, u0, cols, H)
                     hp = load_rows(src, rows, rmask, H, u0, cols, H)
+                    if not PRE:
+                        x_n = load_rows(g_t + 2 * H, rows, rmask, ld_gi, u0, cols, H)
                     q = rowmm(load_all(rhz, rows, rmask, H, k, kmask), w_n, DOT, PREC, SUM)
-                    n = tanh(load_rows(g_t + 2 * H, rows, rmask, ld_gi, u0, cols, H) + q)
+                    n = tanh(x_n + q)
                     hp = tl.where(active, n + z * (hp - n), hp)
                     store_rows(dst, hp, rows, rmask, H, u0, cols, H)
                     store_rows(y + t * H, tl.where(active, hp, 0.0), rows, rmask, ld_y, u0,
                                cols, H)
                     if TRAIN:
                         store_rows(s_t + 2 * H, n, rows, rmask, ld_s, u0, cols, H)
+        if PRE:  # the next step's gi, read while the barrier waits
+            g_nx = gi + tl.minimum(t + 1, T - 1) * 3 * H
+            x_r = load_rows(g_nx, rows, rmask, ld_gi, u0, cols, H)
+            x_z = load_rows(g_nx + H, rows, rmask, ld_gi, u0, cols, H)
+            x_n = load_rows(g_nx + 2 * H, rows, rmask, ld_gi, u0, cols, H)
         if PHASE == 0:
             grid_barrier(cnt, err, ns * (bar + NBAR), limit)  # h_t of every unit written
+
+
+@triton.jit
+def _bwd_inputs(dy, save, hprev, t, T, H, SG, rows, rmask, u0, cols,
+                RESET_AFTER: tl.constexpr):
+    """Step t's elementwise inputs for own units, (BB, BH) fp32 each: ∂L/∂y_t, r, z, n,
+    gh_n (reset_after; n again otherwise) and h_{t−1}."""
+    s_t = save + t * SG
+    n = load_rows(s_t + 2 * H, rows, rmask, T * SG, u0, cols, H)
+    gh_n = load_rows(s_t + 3 * H, rows, rmask, T * SG, u0, cols, H) if RESET_AFTER else n
+    return (load_rows(dy + t * H, rows, rmask, T * H, u0, cols, H),
+            load_rows(s_t, rows, rmask, T * SG, u0, cols, H),
+            load_rows(s_t + H, rows, rmask, T * SG, u0, cols, H), n, gh_n,
+            load_rows(hprev + t * H, rows, rmask, T * H, u0, cols, H))
 
 
 @triton.jit
@@ -134,13 +161,14 @@ def _bwd_split_kernel(dy, whh, save, hprev, lens, dhbuf, dgi, dghn, sync, B, T, 
                       limit, RESET_AFTER: tl.constexpr, PHASE: tl.constexpr,
                       BB: tl.constexpr, NBJ: tl.constexpr, BH: tl.constexpr,
                       HP: tl.constexpr, DOT: tl.constexpr, PREC: tl.constexpr,
-                      SUM: tl.constexpr):
+                      SUM: tl.constexpr, PREFETCH: tl.constexpr):
     """dy (B,T,H), whh (3H,H), save (B,T,SG) fp32, hprev (B,T,H) fp32 = h_{t−1}, dhbuf (B,H)
     fp32 with ∂L/∂h_t of step s0 (t = T − 1 − s) -> dgi (B,T,3H) fp32 = [a_r, a_z, a_n],
     dghn (B,T,H) fp32 = a_n ⊙ r (reset_after), dhbuf: the gradient of step s1 (∂L/∂h_0 when
     s1 = T). A program reads and writes only its own units of dhbuf; with one batch block
     (NBJ = 1) the gradient stays in registers between phases and steps, with several it
-    goes through dhbuf ("keep" below)."""
+    goes through dhbuf ("keep" below). PREFETCH (one block, one launch): the next step's
+    elementwise inputs are read while the barrier waits."""
     pg = tl.program_id(0)
     ns = tl.num_programs(1)
     u0 = tl.program_id(1) * BH
@@ -158,8 +186,12 @@ def _bwd_split_kernel(dy, whh, save, hprev, lens, dhbuf, dgi, dghn, sync, B, T, 
     ld_h = T * H
     NBAR: tl.constexpr = 1 if RESET_AFTER else 2
     keep: tl.constexpr = NBJ > 1 or PHASE != 0  # hand ∂L/∂h over through dhbuf
+    PRE: tl.constexpr = PREFETCH and not keep
     rows, rmask, active = block_rows(pg, 0, NBJ, BB, B, lens, 0)
     base = load_rows(dhbuf, rows, rmask, H, u0, cols, H)  # ∂L/∂h_t from later steps (BB, BH)
+    if PRE:
+        nx = _bwd_inputs(dy, save, hprev, T - 1 - s0, T, H, SG, rows, rmask, u0, cols,
+                         RESET_AFTER)
     for s in range(s0, s1):
         t = T - 1 - s
         g_t = dgi + t * 3 * H
@@ -170,22 +202,25 @@ def _bwd_split_kernel(dy, whh, save, hprev, lens, dhbuf, dgi, dghn, sync, B, T, 
                 rows, rmask, active = block_rows(pg, j, NBJ, BB, B, lens, t)
                 if keep:
                     base = load_rows(dhbuf, rows, rmask, H, u0, cols, H)
-                g = base + load_rows(dy + t * H, rows, rmask, ld_h, u0, cols, H)
-                r = load_rows(s_t, rows, rmask, ld_s, u0, cols, H)
-                z = load_rows(s_t + H, rows, rmask, ld_s, u0, cols, H)
-                n = load_rows(s_t + 2 * H, rows, rmask, ld_s, u0, cols, H)
-                hp = load_rows(hprev + t * H, rows, rmask, ld_h, u0, cols, H)
+                if PRE:
+                    d, r, z, n, gh_n, hp = nx
+                else:
+                    d, r, z, n, gh_n, hp = _bwd_inputs(dy, save, hprev, t, T, H, SG, rows,
+                                                       rmask, u0, cols, RESET_AFTER)
+                g = base + d
                 a_n = tl.where(active, g * (1.0 - z) * (1.0 - n * n), 0.0)
                 a_z = tl.where(active, g * (hp - n) * z * (1.0 - z), 0.0)
                 store_rows(g_t + H, a_z, rows, rmask, ld_g, u0, cols, H)
                 store_rows(g_t + 2 * H, a_n, rows, rmask, ld_g, u0, cols, H)
                 if RESET_AFTER:
-                    gh_n = load_rows(s_t + 3 * H, rows, rmask, ld_s, u0, cols, H)
                     store_rows(g_t, a_n * gh_n * r * (1.0 - r), rows, rmask, ld_g, u0, cols, H)
                     store_rows(dghn + t * H, a_n * r, rows, rmask, ld_h, u0, cols, H)
                 base = tl.where(active, g * z, base)  # ∂L/∂h_{t−1} before the products
                 if keep:
                     store_rows(dhbuf, base, rows, rmask, H, u0, cols, H)
+        if PRE:  # the next step's inputs, read while the barrier waits
+            nx = _bwd_inputs(dy, save, hprev, tl.maximum(t - 1, 0), T, H, SG, rows, rmask, u0,
+                             cols, RESET_AFTER)
         if PHASE == 0:
             grid_barrier(cnt, err, ns * (bar + 1), limit)  # this step's gate gradients written
         if not RESET_AFTER and (PHASE == 0 or PHASE == 2):

@@ -33,15 +33,26 @@ from .._triton_lang import (
 
 
 @triton.jit
+def _gates_in(p, rows, rmask, ld, u0, cols, H):
+    """Four (BB, BH) fp32 gate tiles p[rows, g·H + u0 + cols], g = 0..3 (i, f, g, o)."""
+    return (load_rows(p, rows, rmask, ld, u0, cols, H),
+            load_rows(p + H, rows, rmask, ld, u0, cols, H),
+            load_rows(p + 2 * H, rows, rmask, ld, u0, cols, H),
+            load_rows(p + 3 * H, rows, rmask, ld, u0, cols, H))
+
+
+@triton.jit
 def _fwd_split_kernel(gi, whh, bhh, hbuf, cbuf, lens, y, save, sync, B, T, H, t0, t1, limit,
                       TRAIN: tl.constexpr, PHASE: tl.constexpr, BB: tl.constexpr,
                       NBJ: tl.constexpr, BH: tl.constexpr, HP: tl.constexpr,
-                      DOT: tl.constexpr, PREC: tl.constexpr, SUM: tl.constexpr):
+                      DOT: tl.constexpr, PREC: tl.constexpr, SUM: tl.constexpr,
+                      PREFETCH: tl.constexpr):
     """gi (B,T,4H), whh (4H,H), bhh (4H,) fp32, hbuf (2,B,H) fp32 with h_{t0−1} in
     hbuf[t0 % 2], cbuf (B,H) fp32 = c_{t0−1} -> y (B,T,H), h_{t1−1} in hbuf[t1 % 2],
     cbuf = c_{t1−1}; save (B,T,5H) fp32 = [i, f, g, o, c_t] when TRAIN; sync as for the GRU.
     With several batch blocks a program (NBJ > 1), h and c of its units go through memory
-    between steps instead of staying in registers."""
+    between steps instead of staying in registers. PREFETCH (one block, one launch): the
+    next step's gi is read while the barrier waits."""
     pg = tl.program_id(0)
     ns = tl.num_programs(1)
     u0 = tl.program_id(1) * BH
@@ -66,24 +77,26 @@ def _fwd_split_kernel(gi, whh, bhh, hbuf, cbuf, lens, y, save, sync, B, T, H, t0
     rows, rmask, active = block_rows(pg, 0, NBJ, BB, B, lens, t0)
     hp = load_rows(hbuf + (t0 % 2) * B * H, rows, rmask, H, u0, cols, H)  # own h_{t−1}
     cp = load_rows(cbuf, rows, rmask, H, u0, cols, H)  # own c_{t−1}
+    PRE: tl.constexpr = PREFETCH and NBJ == 1 and PHASE == 0
+    if PRE:
+        nx = _gates_in(gi + t0 * 4 * H, rows, rmask, ld_gi, u0, cols, H)
     for t in range(t0, t1):
         src = hbuf + (t % 2) * B * H
         dst = hbuf + ((t + 1) % 2) * B * H  # h_t (B, H)
-        g_t = gi + t * 4 * H
         for j in range(NBJ):
             rows, rmask, active = block_rows(pg, j, NBJ, BB, B, lens, t)
             if NBJ > 1:
                 hp = load_rows(src, rows, rmask, H, u0, cols, H)
                 cp = load_rows(cbuf, rows, rmask, H, u0, cols, H)
+            if PRE:
+                x_i, x_f, x_g, x_o = nx
+            else:
+                x_i, x_f, x_g, x_o = _gates_in(gi + t * 4 * H, rows, rmask, ld_gi, u0, cols, H)
             hf = load_all(src, rows, rmask, H, k, kmask)  # h_{t−1} of every unit (BB, HP)
-            i = sigmoid(load_rows(g_t, rows, rmask, ld_gi, u0, cols, H)
-                        + rowmm(hf, w_i, DOT, PREC, SUM) + b_i)
-            f = sigmoid(load_rows(g_t + H, rows, rmask, ld_gi, u0, cols, H)
-                        + rowmm(hf, w_f, DOT, PREC, SUM) + b_f)
-            g = tanh(load_rows(g_t + 2 * H, rows, rmask, ld_gi, u0, cols, H)
-                     + rowmm(hf, w_g, DOT, PREC, SUM) + b_g)
-            o = sigmoid(load_rows(g_t + 3 * H, rows, rmask, ld_gi, u0, cols, H)
-                        + rowmm(hf, w_o, DOT, PREC, SUM) + b_o)
+            i = sigmoid(x_i + rowmm(hf, w_i, DOT, PREC, SUM) + b_i)
+            f = sigmoid(x_f + rowmm(hf, w_f, DOT, PREC, SUM) + b_f)
+            g = tanh(x_g + rowmm(hf, w_g, DOT, PREC, SUM) + b_g)
+            o = sigmoid(x_o + rowmm(hf, w_o, DOT, PREC, SUM) + b_o)
             c = f * cp + i * g
             h = o * tanh(c)
             cp = tl.where(active, c, cp)
@@ -99,6 +112,9 @@ def _fwd_split_kernel(gi, whh, bhh, hbuf, cbuf, lens, y, save, sync, B, T, H, t0
                 store_rows(s_t + 2 * H, g, rows, rmask, ld_s, u0, cols, H)
                 store_rows(s_t + 3 * H, o, rows, rmask, ld_s, u0, cols, H)
                 store_rows(s_t + 4 * H, c, rows, rmask, ld_s, u0, cols, H)
+        if PRE:  # the next step's gi, read while the barrier waits
+            nx = _gates_in(gi + tl.minimum(t + 1, T - 1) * 4 * H, rows, rmask, ld_gi, u0,
+                           cols, H)
         if PHASE == 0:
             grid_barrier(cnt, err, ns * (t - t0 + 1), limit)  # h_t of every unit written
     if NBJ == 1:
@@ -106,15 +122,26 @@ def _fwd_split_kernel(gi, whh, bhh, hbuf, cbuf, lens, y, save, sync, B, T, H, t0
 
 
 @triton.jit
+def _bwd_inputs(dy, save, cprev, t, T, H, rows, rmask, u0, cols):
+    """Step t's elementwise inputs for own units, (BB, BH) fp32 each: ∂L/∂y_t, i, f, g, o,
+    c_t and c_{t−1}."""
+    i, f, g, o = _gates_in(save + t * 5 * H, rows, rmask, T * 5 * H, u0, cols, H)
+    return (load_rows(dy + t * H, rows, rmask, T * H, u0, cols, H), i, f, g, o,
+            load_rows(save + t * 5 * H + 4 * H, rows, rmask, T * 5 * H, u0, cols, H),
+            load_rows(cprev + t * H, rows, rmask, T * H, u0, cols, H))
+
+
+@triton.jit
 def _bwd_split_kernel(dy, whh, save, cprev, lens, dhbuf, dcbuf, dgi, sync, B, T, H, s0, s1,
                       limit, PHASE: tl.constexpr, BB: tl.constexpr, NBJ: tl.constexpr,
                       BH: tl.constexpr, HP: tl.constexpr, DOT: tl.constexpr,
-                      PREC: tl.constexpr, SUM: tl.constexpr):
+                      PREC: tl.constexpr, SUM: tl.constexpr, PREFETCH: tl.constexpr):
     """dy (B,T,H), whh (4H,H), save (B,T,5H) fp32, cprev (B,T,H) fp32 = c_{t−1}, dhbuf and
     dcbuf (B,H) fp32 with ∂L/∂h_t, ∂L/∂c_t of step s0 (t = T − 1 − s) -> dgi (B,T,4H) fp32
     = [a_i, a_f, a_g, a_o]; dhbuf, dcbuf: the gradients of step s1 (of h_0, c_0 when
     s1 = T). A program reads and writes only its own units of dhbuf and dcbuf; they stay in
-    registers with one batch block and a launch for all steps, else go through memory."""
+    registers with one batch block and a launch for all steps, else go through memory.
+    PREFETCH (then): the next step's elementwise inputs are read while the barrier waits."""
     pg = tl.program_id(0)
     ns = tl.num_programs(1)
     u0 = tl.program_id(1) * BH
@@ -129,12 +156,13 @@ def _bwd_split_kernel(dy, whh, save, cprev, lens, dhbuf, dcbuf, dgi, sync, B, T,
     w_g = w_slice(whh, 2 * H, H, u0, cols, k, kmask, True).to(WT)
     w_o = w_slice(whh, 3 * H, H, u0, cols, k, kmask, True).to(WT)
     ld_g = T * 4 * H
-    ld_s = T * 5 * H
-    ld_h = T * H
     keep: tl.constexpr = NBJ > 1 or PHASE != 0  # hand the gradients over through memory
     rows, rmask, active = block_rows(pg, 0, NBJ, BB, B, lens, 0)
     dh = load_rows(dhbuf, rows, rmask, H, u0, cols, H)  # own ∂L/∂h_t (BB, BH)
     dc = load_rows(dcbuf, rows, rmask, H, u0, cols, H)  # own ∂L/∂c_t
+    PRE: tl.constexpr = PREFETCH and not keep
+    if PRE:
+        nx = _bwd_inputs(dy, save, cprev, T - 1 - s0, T, H, rows, rmask, u0, cols)
     for s in range(s0, s1):
         t = T - 1 - s
         g_t = dgi + t * 4 * H
@@ -144,14 +172,13 @@ def _bwd_split_kernel(dy, whh, save, cprev, lens, dhbuf, dcbuf, dgi, sync, B, T,
                 if keep:
                     dh = load_rows(dhbuf, rows, rmask, H, u0, cols, H)
                     dc = load_rows(dcbuf, rows, rmask, H, u0, cols, H)
-                s_t = save + t * 5 * H
-                g = dh + load_rows(dy + t * H, rows, rmask, ld_h, u0, cols, H)
-                i = load_rows(s_t, rows, rmask, ld_s, u0, cols, H)
-                f = load_rows(s_t + H, rows, rmask, ld_s, u0, cols, H)
-                gg = load_rows(s_t + 2 * H, rows, rmask, ld_s, u0, cols, H)
-                o = load_rows(s_t + 3 * H, rows, rmask, ld_s, u0, cols, H)
-                tc = tanh(load_rows(s_t + 4 * H, rows, rmask, ld_s, u0, cols, H))
-                cp = load_rows(cprev + t * H, rows, rmask, ld_h, u0, cols, H)
+                if PRE:
+                    d, i, f, gg, o, c, cp = nx
+                else:
+                    d, i, f, gg, o, c, cp = _bwd_inputs(dy, save, cprev, t, T, H, rows, rmask,
+                                                        u0, cols)
+                g = dh + d
+                tc = tanh(c)
                 dct = dc + g * o * (1.0 - tc * tc)
                 store_rows(g_t, tl.where(active, dct * gg * i * (1.0 - i), 0.0), rows, rmask,
                            ld_g, u0, cols, H)
@@ -166,6 +193,9 @@ def _bwd_split_kernel(dy, whh, save, cprev, lens, dhbuf, dcbuf, dgi, sync, B, T,
                 if keep:
                     store_rows(dhbuf, dh, rows, rmask, H, u0, cols, H)
                     store_rows(dcbuf, dc, rows, rmask, H, u0, cols, H)
+        if PRE:  # the next step's inputs, read while the barrier waits
+            nx = _bwd_inputs(dy, save, cprev, tl.maximum(t - 1, 0), T, H, rows, rmask, u0,
+                             cols)
         if PHASE == 0:
             grid_barrier(cnt, err, ns * (s - s0 + 1), limit)  # gate gradients written
         if PHASE != 1:  # ∂L/∂h_{t−1} += [a_i, a_f, a_g, a_o] W_hh (zero past a length)
