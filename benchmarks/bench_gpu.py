@@ -243,7 +243,7 @@ def bench_case(name, shape, prec, model, args, emit) -> None:
 
 # grukit.ops._triton settings --set can sweep, and how their values are written
 SETTINGS = ("NUM_WARPS", "SPLIT", "SPLIT_SUM", "SPLIT_PREFETCH", "SPLIT_BLOCK_B",
-            "SPLIT_W_BYTES", "SPLIT_MAX_PROGRAMS")
+            "SPLIT_W_BYTES", "SPLIT_MAX_PROGRAMS", "SPLIT_STREAM", "SPLIT_KC", "SPLIT_BH")
 WORDS = {"auto": None, "on": True, "off": False}
 
 

@@ -107,6 +107,39 @@ def test_split_h_one_launch_through_the_barriers(monkeypatch, reset_after):
 
 
 @pytest.mark.parametrize("model", ["reset_after", "reset_before", "lstm"])
+def test_split_h_streamed_weights(monkeypatch, model):
+    """Weights read every step in chunks of 16 of K (H = 40 padded to 64: four chunks, the
+    last one all padding), by 3 programs a batch block of B = 17."""
+    _split(monkeypatch, model == "reset_before")
+    monkeypatch.setattr(_triton, "SPLIT_STREAM", True)
+    monkeypatch.setattr(_triton, "SPLIT_KC", 16)
+    monkeypatch.setattr(_triton, "SPLIT_BH", 16)
+    shape, lengths = CASES[1]
+    grid, meta = _triton.split_plan(torch.zeros(17, 3, 3, device=DEVICE), 40,
+                                    4 if model == "lstm" else 3)
+    assert grid[1] > 1 and (meta["STREAM"], meta["KC"], meta["HP"]) == (True, 16, 64)
+    compare(*(_lstm_case(shape, lengths) if model == "lstm" else
+              _gru_case(shape, lengths, model == "reset_after")))
+
+
+@pytest.mark.parametrize("model", ["reset_after", "reset_before", "lstm"])
+def test_split_h_streamed_weights_in_one_launch(monkeypatch, model):
+    """H = 24 (padded to 32, two chunks of 16) and one program a batch block: all steps in
+    one launch, the next step's inputs read while the barrier waits."""
+    _split(monkeypatch, False)
+    monkeypatch.setattr(_triton, "SPLIT_STREAM", True)
+    monkeypatch.setattr(_triton, "SPLIT_KC", 16)
+    monkeypatch.setattr(_triton, "SPLIT_MAX_PROGRAMS", 2)
+    monkeypatch.setattr(_triton, "SPLIT_BH", 32)
+    shape, lengths = (18, 4, 3, 24), [4, 2, 0] + [3] * 15
+    grid, meta = _triton.split_plan(torch.zeros(18, 4, 3, device=DEVICE), 24,
+                                    4 if model == "lstm" else 3)
+    assert grid == (2, 1) and meta["STREAM"] and meta["NBJ"] == 1
+    compare(*(_lstm_case(shape, lengths) if model == "lstm" else
+              _gru_case(shape, lengths, model == "reset_after")))
+
+
+@pytest.mark.parametrize("model", ["reset_after", "reset_before", "lstm"])
 def test_split_h_several_batch_blocks_a_program(monkeypatch, model):
     """At most 2 programs for B = 40 (3 blocks of 16, the last one half padding) and H = 40:
     one group of 2 programs of 32 units, each serving the 3 batch blocks in turn."""
@@ -184,8 +217,14 @@ def test_split_plan_rules(monkeypatch):
     grid, meta = _triton.split_plan(torch.zeros(16 * 5, 5, 3), 500, 3)
     assert grid == (3, 32) and (meta["BH"], meta["NBJ"]) == (16, 2)
     assert _triton.split_plan(torch.zeros(16 * 65, 5, 3), 500, 3) is None  # NBJ 17 > 16
-    assert _triton.split_plan(x, 1024, 3) is None  # HP 1024 > SPLIT_MAX_HP
-    assert _triton.split_plan(x, 512, 4) is None  # 4 × 512 × 16 fp32 > SPLIT_W_BYTES
+    # HP 1024 > SPLIT_MAX_HP, and 4 × 512 × 16 fp32 > SPLIT_W_BYTES: weights streamed, BH
+    # for the least traffic a step (1024: two groups read W, 64 programs read the state)
+    grid, meta = _triton.split_plan(x, 1024, 3)
+    assert grid == (2, 64) and (meta["STREAM"], meta["NBJ"], meta["KC"]) == (True, 2, 64)
+    assert _triton.split_plan(x, 512, 4)[1]["STREAM"]
+    assert not _triton.split_plan(x, 512, 3)[1]["STREAM"]
+    monkeypatch.setattr(_triton, "SPLIT_STREAM", False)
+    assert _triton.split_plan(x, 1024, 3) is None
     monkeypatch.setattr(_triton, "SPLIT", False)
     assert _triton.split_plan(x, 20, 3) is None
 

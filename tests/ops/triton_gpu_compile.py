@@ -30,11 +30,13 @@ _PTR = {torch.float32: "*fp32", torch.bfloat16: "*bf16", torch.int32: "*i32",
 # (dtype, H, TF32, split-H): one hidden block (weights resident), several (streamed), and
 # the split-H kernels (H = 256: the benchmark's mid shape) as on the GPU, exact fp32 by
 # multiply + sum, TF32 and bf16 by tl.dot; PHASE=0, the one-launch form with barriers;
-# H = 512: SPLIT_MAX_HP; split 2: programs serving two batch blocks each (NBJ = 2).
+# H = 512: SPLIT_MAX_HP; split 2: programs serving two batch blocks each (NBJ = 2);
+# H = 1024: past SPLIT_MAX_HP, so the weights are streamed in chunks (the large shape).
 VARIANTS = ((torch.float32, 48, False, False), (torch.float32, 200, True, False),
             (torch.bfloat16, 64, False, False), (torch.float32, 256, False, True),
             (torch.float32, 256, True, True), (torch.bfloat16, 256, False, True),
-            (torch.bfloat16, 512, False, True), (torch.float32, 256, True, 2))
+            (torch.bfloat16, 512, False, True), (torch.float32, 256, True, 2),
+            (torch.bfloat16, 1024, False, True))
 
 
 def _signature(fn, args: tuple, kwargs: dict) -> tuple[dict, dict, dict]:

@@ -52,6 +52,9 @@ SPLIT: bool | None = None  # None: on CUDA for H > MAX_BLOCK_H where a plan fits
 SPLIT_BLOCK_B = 16  # rows per program (tl.dot's M >= 16)
 SPLIT_W_BYTES = 96 * 1024  # most weight bytes a program holds (all gates of its units)
 SPLIT_SUM: bool | None = None  # exact fp32 as multiply + sum; None: for exact fp32 on CUDA
+SPLIT_STREAM: bool | None = None  # weights read every step: None where they do not fit
+SPLIT_KC = 64  # K chunk of the streamed products
+SPLIT_BH: int | None = None  # units a program (16, 32 or 64); None: split_plan's choice
 SPLIT_PREFETCH = True  # read the next step's inputs while a barrier waits (one block)
 SPLIT_MAX_PROGRAMS: int | None = None  # programs at once; None: the GPU's SMs (CPU: 132)
 SPLIT_MAX_BLOCKS = 16  # batch blocks a program serves one after another, at most
@@ -126,11 +129,14 @@ def split_plan(x: Tensor, hidden: int, gates: int) -> tuple[tuple[int, int], dic
     one program per batch block serve the call.
 
     The grid (groups, ⌈H/BH⌉) must be resident at once (the programs wait for one another),
-    so it has at most one program per SM (SPLIT_MAX_PROGRAMS, default the GPU's SM count).
-    BH is the smallest of 16, 32, 64 that fits that with one batch block of SPLIT_BLOCK_B
-    rows a group and SPLIT_W_BYTES of weights (gates × HP × BH, HP = H padded to a power of
-    two ≤ SPLIT_MAX_HP); where none does, the smallest that fits the weights and takes
-    NBJ ≤ SPLIT_MAX_BLOCKS batch blocks a group, one after another within each step."""
+    so it has at most one program per SM (SPLIT_MAX_PROGRAMS, default the GPU's SM count);
+    a group serves NBJ ≤ SPLIT_MAX_BLOCKS batch blocks of SPLIT_BLOCK_B rows one after
+    another within each step. Where its weight slice (gates × HP × BH, HP = H padded to a
+    power of two ≤ SPLIT_MAX_HP) fits SPLIT_W_BYTES, a program holds it for the whole
+    sequence, BH the smallest of 16, 32, 64 that needs one block a group if any does, else
+    the smallest that fits; otherwise (or with SPLIT_STREAM) it reads the slice in chunks of
+    SPLIT_KC every step, BH chosen for the least L2 traffic a step (weights once a group,
+    the state once a program and block)."""
     if SPLIT is False or (SPLIT is None and (not x.is_cuda or hidden <= MAX_BLOCK_H)):
         return None
     most = SPLIT_MAX_PROGRAMS or (torch.cuda.get_device_properties(x.device)
@@ -141,22 +147,29 @@ def split_plan(x: Tensor, hidden: int, gates: int) -> tuple[tuple[int, int], dic
     dot = dot_dtype(x)
     elt = 4 if exact or dot.primitive_bitwidth == 32 else 2  # weight bytes as held
     hp = max(16, 1 << (hidden - 1).bit_length())
-    if hp > SPLIT_MAX_HP:
-        return None
     nbb = (x.shape[0] + SPLIT_BLOCK_B - 1) // SPLIT_BLOCK_B  # batch blocks
-    fits = [bh for bh in (16, 32, 64) if gates * hp * bh * elt <= SPLIT_W_BYTES
-            and (hidden + bh - 1) // bh <= most]
-    if not fits:
+
+    def ns(bh: int) -> int:
+        return (hidden + bh - 1) // bh
+
+    def traffic(bh: int) -> int:  # bytes read from L2 a step, streamed weights
+        return min(most // ns(bh), nbb) * gates * hidden * hidden * elt + \
+            ns(bh) * nbb * SPLIT_BLOCK_B * hidden * 4
+
+    sizes = [bh for bh in ((SPLIT_BH,) if SPLIT_BH else (16, 32, 64)) if ns(bh) <= most]
+    held = [bh for bh in sizes if hp <= SPLIT_MAX_HP and gates * hp * bh * elt <= SPLIT_W_BYTES]
+    stream = SPLIT_STREAM if SPLIT_STREAM is not None else not held
+    if not sizes or not (stream or held):
         return None
-    bh = next((b for b in fits if nbb * ((hidden + b - 1) // b) <= most), fits[0])
-    ns = (hidden + bh - 1) // bh
-    groups = most // ns  # at least 1: fits has ns <= most
-    nbj = (nbb + min(groups, nbb) - 1) // min(groups, nbb)  # batch blocks a group
+    bh = min(sizes, key=traffic) if stream else \
+        next((b for b in held if nbb * ns(b) <= most), held[0])
+    groups = min(most // ns(bh), nbb)
+    nbj = (nbb + groups - 1) // groups  # batch blocks a group
     if nbj > SPLIT_MAX_BLOCKS:
         return None
-    return ((nbb + nbj - 1) // nbj, ns), dict(BB=SPLIT_BLOCK_B, NBJ=nbj, BH=bh, HP=hp,
-                                              DOT=dot, PREC=prec, SUM=exact,
-                                              PREFETCH=SPLIT_PREFETCH, num_warps=NUM_WARPS)
+    return ((nbb + nbj - 1) // nbj, ns(bh)), dict(
+        BB=SPLIT_BLOCK_B, NBJ=nbj, BH=bh, HP=hp, DOT=dot, PREC=prec, SUM=exact,
+        PREFETCH=SPLIT_PREFETCH, KC=min(SPLIT_KC, hp), STREAM=stream, num_warps=NUM_WARPS)
 
 
 def one_launch(grid: tuple[int, int]) -> bool:

@@ -156,3 +156,46 @@ def grid_barrier(cnt, err, target, limit):
     if seen < target:
         tl.atomic_max(err, 1, sem="relaxed", scope="gpu")
     tl.debug_barrier()
+
+
+@triton.jit
+def w_held(w, row0, H, u0, cols, k, kmask, TRANS: tl.constexpr, WT: tl.constexpr,
+           STREAM: tl.constexpr):
+    """``w_slice`` as WT, loaded once before the time loop; a placeholder with STREAM, where
+    the products read the slice from memory in chunks every step instead."""
+    if STREAM:
+        return 0.0
+    else:
+        return w_slice(w, row0, H, u0, cols, k, kmask, TRANS).to(WT)
+
+
+@triton.jit
+def w_chunk(w, row0, H, u0, cols, kb, KC: tl.constexpr, TRANS: tl.constexpr,
+            WT: tl.constexpr):
+    """Rows kb·KC .. kb·KC + KC of the (HP, BH) slice of ``w_slice``: (KC, BH) as WT."""
+    kk = kb * KC + tl.arange(0, KC)
+    return w_slice(w, row0, H, u0, cols, kk, kk < H, TRANS).to(WT)
+
+
+@triton.jit
+def chunk_all(p, rows, rmask, ld, H, kb, KC: tl.constexpr):
+    """Columns kb·KC .. kb·KC + KC of ``load_all``'s (BB, HP) tile: (BB, KC) fp32."""
+    kk = kb * KC + tl.arange(0, KC)
+    return load_all(p, rows, rmask, ld, kk, kk < H)
+
+
+@triton.jit
+def prod(src, rows, rmask, ld, H, w, row0, u0, cols, wh, HP: tl.constexpr,
+         KC: tl.constexpr, TRANS: tl.constexpr, STREAM: tl.constexpr, WT: tl.constexpr,
+         DOT: tl.constexpr, PREC: tl.constexpr, SUM: tl.constexpr):
+    """src[rows, :H] @ the (HP, BH) slice of W for units u0 + cols (see ``w_slice``): from
+    the held slice wh, or with STREAM in chunks of KC, each weight chunk read from memory."""
+    if STREAM:
+        acc = tl.full((rows.shape[0], cols.shape[0]), 0.0, tl.float32)
+        for kb in range(HP // KC):
+            acc += rowmm(chunk_all(src, rows, rmask, ld, H, kb, KC),
+                         w_chunk(w, row0, H, u0, cols, kb, KC, TRANS, WT), DOT, PREC, SUM)
+        return acc
+    else:
+        k = tl.arange(0, HP)
+        return rowmm(load_all(src, rows, rmask, ld, k, k < H), wh, DOT, PREC, SUM)

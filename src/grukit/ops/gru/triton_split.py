@@ -6,7 +6,9 @@ batch rows (of NBJ blocks of BB rows, served one after another, where B is too l
 one block a group), grid (groups, ⌈H/BH⌉) (``grukit.ops._triton.split_plan``), and loads once,
 before the time loop, the slice of W_hh its units need: forward the three gate rows of its
 units (W_g[units, :]ᵀ, (HP, BH) each), backward the three gate columns (W_g[:, units]).
-Each step it reads the whole state of its rows (BB, H) from L2, computes its own units,
+Where that slice does not fit on chip (H > 512, ``split_plan``), STREAM reads it from L2
+every step instead, in chunks of KC rows of K, each chunk of the state read once for all
+gates. Each step it reads the whole state of its rows (BB, H) from L2, computes its own units,
 writes them, and waits at a counter barrier for the other programs of its group
 (``grid_barrier``): one barrier a step, two for reset_after=False (W_hn needs r ⊙ h of
 every unit) and in its backward (a_r needs a_n W_hn of every unit first).
@@ -32,15 +34,36 @@ from torch import Tensor
 from .. import _triton as tt
 from .._triton_lang import (
     block_rows,
+    chunk_all,
     grid_barrier,
     load_all,
     load_rows,
+    prod,
     rowmm,
     sigmoid,
     store_rows,
     tanh,
-    w_slice,
+    w_chunk,
+    w_held,
 )
+
+
+@triton.jit
+def _prod3(src, rows, rmask, H, w, u0, cols, HP: tl.constexpr, KC: tl.constexpr,
+           N: tl.constexpr, WT: tl.constexpr, DOT: tl.constexpr, PREC: tl.constexpr,
+           SUM: tl.constexpr):
+    """h_{t−1} (BB, H) @ the W_r, W_z (and with N W_n) slices of own units, the weights
+    read from memory in chunks of KC and each chunk of h read once for all gates."""
+    a_r = tl.full((rows.shape[0], cols.shape[0]), 0.0, tl.float32)
+    a_z = a_r
+    a_n = a_r
+    for kb in range(HP // KC):
+        a = chunk_all(src, rows, rmask, H, H, kb, KC)  # (BB, KC)
+        a_r += rowmm(a, w_chunk(w, 0, H, u0, cols, kb, KC, False, WT), DOT, PREC, SUM)
+        a_z += rowmm(a, w_chunk(w, H, H, u0, cols, kb, KC, False, WT), DOT, PREC, SUM)
+        if N:
+            a_n += rowmm(a, w_chunk(w, 2 * H, H, u0, cols, kb, KC, False, WT), DOT, PREC, SUM)
+    return a_r, a_z, a_n
 
 
 @triton.jit
@@ -48,7 +71,8 @@ def _fwd_split_kernel(gi, whh, bhh, hbuf, rhz, lens, y, save, sync, B, T, H, SG,
                       limit, RESET_AFTER: tl.constexpr, TRAIN: tl.constexpr,
                       PHASE: tl.constexpr, BB: tl.constexpr, NBJ: tl.constexpr,
                       BH: tl.constexpr, HP: tl.constexpr, DOT: tl.constexpr,
-                      PREC: tl.constexpr, SUM: tl.constexpr, PREFETCH: tl.constexpr):
+                      PREC: tl.constexpr, SUM: tl.constexpr, PREFETCH: tl.constexpr,
+                      KC: tl.constexpr, STREAM: tl.constexpr):
     """gi (B,T,3H), whh (3H,H), bhh (3H,) fp32, hbuf (2,B,H) fp32 with h_{t0−1} in
     hbuf[t0 % 2] -> y (B,T,H), h_{t1−1} in hbuf[t1 % 2]; save (B,T,SG) fp32 as in
     ``triton.py`` when TRAIN; rhz (2,B,H) fp32 [r ⊙ h, z] (reset_after=False);
@@ -65,9 +89,9 @@ def _fwd_split_kernel(gi, whh, bhh, hbuf, rhz, lens, y, save, sync, B, T, H, SG,
     cnt = sync + pg
     err = sync + tl.num_programs(0)
     WT: tl.constexpr = tl.float32 if SUM else DOT
-    w_r = w_slice(whh, 0, H, u0, cols, k, kmask, False).to(WT)  # (HP, BH)
-    w_z = w_slice(whh, H, H, u0, cols, k, kmask, False).to(WT)
-    w_n = w_slice(whh, 2 * H, H, u0, cols, k, kmask, False).to(WT)
+    w_r = w_held(whh, 0, H, u0, cols, k, kmask, False, WT, STREAM)  # (HP, BH)
+    w_z = w_held(whh, H, H, u0, cols, k, kmask, False, WT, STREAM)
+    w_n = w_held(whh, 2 * H, H, u0, cols, k, kmask, False, WT, STREAM)
     b_r = tl.load(bhh + u0 + cols, mask=umask, other=0.0)[None, :]  # (1, BH)
     b_z = tl.load(bhh + H + u0 + cols, mask=umask, other=0.0)[None, :]
     b_n = tl.load(bhh + 2 * H + u0 + cols, mask=umask, other=0.0)[None, :]
@@ -96,14 +120,22 @@ def _fwd_split_kernel(gi, whh, bhh, hbuf, rhz, lens, y, save, sync, B, T, H, SG,
                     x_r = load_rows(g_t, rows, rmask, ld_gi, u0, cols, H)
                     x_z = load_rows(g_t + H, rows, rmask, ld_gi, u0, cols, H)
                     x_n = load_rows(g_t + 2 * H, rows, rmask, ld_gi, u0, cols, H)
-                hf = load_all(src, rows, rmask, H, k, kmask)  # h_{t−1}, every unit (BB, HP)
-                r = sigmoid(x_r + rowmm(hf, w_r, DOT, PREC, SUM) + b_r)
-                z = sigmoid(x_z + rowmm(hf, w_z, DOT, PREC, SUM) + b_z)
+                if STREAM:
+                    a_r, a_z, a_n = _prod3(src, rows, rmask, H, whh, u0, cols, HP, KC,
+                                           RESET_AFTER, WT, DOT, PREC, SUM)
+                else:
+                    hf = load_all(src, rows, rmask, H, k, kmask)  # h_{t−1} of all (BB, HP)
+                    a_r = rowmm(hf, w_r, DOT, PREC, SUM)
+                    a_z = rowmm(hf, w_z, DOT, PREC, SUM)
+                    if RESET_AFTER:
+                        a_n = rowmm(hf, w_n, DOT, PREC, SUM)
+                r = sigmoid(x_r + a_r + b_r)
+                z = sigmoid(x_z + a_z + b_z)
                 if TRAIN:
                     store_rows(s_t, r, rows, rmask, ld_s, u0, cols, H)
                     store_rows(s_t + H, z, rows, rmask, ld_s, u0, cols, H)
                 if RESET_AFTER:
-                    gh_n = rowmm(hf, w_n, DOT, PREC, SUM) + b_n
+                    gh_n = a_n + b_n
                     n = tanh(x_n + r * gh_n)
                     hp = tl.where(active, n + z * (hp - n), hp)  # (1 − z) n + z h
                     store_rows(dst, hp, rows, rmask, H, u0, cols, H)
@@ -125,7 +157,8 @@ def _fwd_split_kernel(gi, whh, bhh, hbuf, rhz, lens, y, save, sync, B, T, H, SG,
                     hp = load_rows(src, rows, rmask, H, u0, cols, H)
                     if not PRE:
                         x_n = load_rows(g_t + 2 * H, rows, rmask, ld_gi, u0, cols, H)
-                    q = rowmm(load_all(rhz, rows, rmask, H, k, kmask), w_n, DOT, PREC, SUM)
+                    q = prod(rhz, rows, rmask, H, H, whh, 2 * H, u0, cols, w_n, HP, KC, False,
+                             STREAM, WT, DOT, PREC, SUM)
                     n = tanh(x_n + q)
                     hp = tl.where(active, n + z * (hp - n), hp)
                     store_rows(dst, hp, rows, rmask, H, u0, cols, H)
@@ -161,7 +194,8 @@ def _bwd_split_kernel(dy, whh, save, hprev, lens, dhbuf, dgi, dghn, sync, B, T, 
                       limit, RESET_AFTER: tl.constexpr, PHASE: tl.constexpr,
                       BB: tl.constexpr, NBJ: tl.constexpr, BH: tl.constexpr,
                       HP: tl.constexpr, DOT: tl.constexpr, PREC: tl.constexpr,
-                      SUM: tl.constexpr, PREFETCH: tl.constexpr):
+                      SUM: tl.constexpr, PREFETCH: tl.constexpr, KC: tl.constexpr,
+                      STREAM: tl.constexpr):
     """dy (B,T,H), whh (3H,H), save (B,T,SG) fp32, hprev (B,T,H) fp32 = h_{t−1}, dhbuf (B,H)
     fp32 with ∂L/∂h_t of step s0 (t = T − 1 − s) -> dgi (B,T,3H) fp32 = [a_r, a_z, a_n],
     dghn (B,T,H) fp32 = a_n ⊙ r (reset_after), dhbuf: the gradient of step s1 (∂L/∂h_0 when
@@ -178,9 +212,9 @@ def _bwd_split_kernel(dy, whh, save, hprev, lens, dhbuf, dgi, dghn, sync, B, T, 
     cnt = sync + pg
     err = sync + tl.num_programs(0)
     WT: tl.constexpr = tl.float32 if SUM else DOT
-    w_r = w_slice(whh, 0, H, u0, cols, k, kmask, True).to(WT)  # (HP, BH) = W_hr[:, units]
-    w_z = w_slice(whh, H, H, u0, cols, k, kmask, True).to(WT)
-    w_n = w_slice(whh, 2 * H, H, u0, cols, k, kmask, True).to(WT)
+    w_r = w_held(whh, 0, H, u0, cols, k, kmask, True, WT, STREAM)  # (HP, BH) = W_hr[:, units]
+    w_z = w_held(whh, H, H, u0, cols, k, kmask, True, WT, STREAM)
+    w_n = w_held(whh, 2 * H, H, u0, cols, k, kmask, True, WT, STREAM)
     ld_g = T * 3 * H
     ld_s = T * SG
     ld_h = T * H
@@ -228,8 +262,8 @@ def _bwd_split_kernel(dy, whh, save, hprev, lens, dhbuf, dgi, dghn, sync, B, T, 
                 rows, rmask, active = block_rows(pg, j, NBJ, BB, B, lens, t)
                 if keep:
                     base = load_rows(dhbuf, rows, rmask, H, u0, cols, H)
-                drh = rowmm(load_all(g_t + 2 * H, rows, rmask, ld_g, k, kmask), w_n, DOT, PREC,
-                            SUM)
+                drh = prod(g_t + 2 * H, rows, rmask, ld_g, H, whh, 2 * H, u0, cols, w_n, HP, KC,
+                           True, STREAM, WT, DOT, PREC, SUM)
                 r = load_rows(s_t, rows, rmask, ld_s, u0, cols, H)
                 hp = load_rows(hprev + t * H, rows, rmask, ld_h, u0, cols, H)
                 store_rows(g_t, tl.where(active, drh * hp * r * (1.0 - r), 0.0), rows, rmask,
@@ -244,12 +278,13 @@ def _bwd_split_kernel(dy, whh, save, hprev, lens, dhbuf, dgi, dghn, sync, B, T, 
                 rows, rmask, active = block_rows(pg, j, NBJ, BB, B, lens, t)
                 if keep:
                     base = load_rows(dhbuf, rows, rmask, H, u0, cols, H)
-                base += rowmm(load_all(g_t, rows, rmask, ld_g, k, kmask), w_r, DOT, PREC, SUM)
-                base += rowmm(load_all(g_t + H, rows, rmask, ld_g, k, kmask), w_z, DOT, PREC,
-                              SUM)
+                base += prod(g_t, rows, rmask, ld_g, H, whh, 0, u0, cols, w_r, HP, KC, True,
+                             STREAM, WT, DOT, PREC, SUM)
+                base += prod(g_t + H, rows, rmask, ld_g, H, whh, H, u0, cols, w_z, HP, KC, True,
+                             STREAM, WT, DOT, PREC, SUM)
                 if RESET_AFTER:  # [a_r, a_z, a_n ⊙ r] W_hh; reset_before: [a_r, a_z] W_hh[:2H]
-                    base += rowmm(load_all(dghn + t * H, rows, rmask, ld_h, k, kmask), w_n,
-                                  DOT, PREC, SUM)
+                    base += prod(dghn + t * H, rows, rmask, ld_h, H, whh, 2 * H, u0, cols, w_n,
+                                 HP, KC, True, STREAM, WT, DOT, PREC, SUM)
                 if keep:
                     store_rows(dhbuf, base, rows, rmask, H, u0, cols, H)
     if not keep:

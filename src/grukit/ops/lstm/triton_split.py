@@ -5,6 +5,7 @@ rows, grid (groups, ⌈H/BH⌉), and keeps the four gate slices of W_hh its unit
 whole sequence (forward W_g[units, :]ᵀ, backward W_g[:, units], (HP, BH) each). The cell
 state c and its gradient belong to one unit each, so they stay in the program's registers;
 only h (forward) and the gate gradients (backward) are exchanged, one barrier a step.
+STREAM: the weight slices read in chunks every step, as for the GRU.
 
 Equations, the saved [i, f, g, o, c_t] (B, T, 5H) and the GEMMs after the backward kernel
 are those of ``triton.py``. PHASE as in the GRU's split kernels: 0 = one launch with
@@ -21,14 +22,17 @@ from torch import Tensor
 from .. import _triton as tt
 from .._triton_lang import (
     block_rows,
+    chunk_all,
     grid_barrier,
     load_all,
     load_rows,
+    prod,
     rowmm,
     sigmoid,
     store_rows,
     tanh,
-    w_slice,
+    w_chunk,
+    w_held,
 )
 
 
@@ -42,11 +46,29 @@ def _gates_in(p, rows, rmask, ld, u0, cols, H):
 
 
 @triton.jit
+def _prod4(src, rows, rmask, H, w, u0, cols, HP: tl.constexpr, KC: tl.constexpr,
+           WT: tl.constexpr, DOT: tl.constexpr, PREC: tl.constexpr, SUM: tl.constexpr):
+    """h_{t−1} (BB, H) @ the four gate slices of own units, the weights read from memory in
+    chunks of KC and each chunk of h read once for all gates."""
+    a_i = tl.full((rows.shape[0], cols.shape[0]), 0.0, tl.float32)
+    a_f = a_i
+    a_g = a_i
+    a_o = a_i
+    for kb in range(HP // KC):
+        a = chunk_all(src, rows, rmask, H, H, kb, KC)  # (BB, KC)
+        a_i += rowmm(a, w_chunk(w, 0, H, u0, cols, kb, KC, False, WT), DOT, PREC, SUM)
+        a_f += rowmm(a, w_chunk(w, H, H, u0, cols, kb, KC, False, WT), DOT, PREC, SUM)
+        a_g += rowmm(a, w_chunk(w, 2 * H, H, u0, cols, kb, KC, False, WT), DOT, PREC, SUM)
+        a_o += rowmm(a, w_chunk(w, 3 * H, H, u0, cols, kb, KC, False, WT), DOT, PREC, SUM)
+    return a_i, a_f, a_g, a_o
+
+
+@triton.jit
 def _fwd_split_kernel(gi, whh, bhh, hbuf, cbuf, lens, y, save, sync, B, T, H, t0, t1, limit,
                       TRAIN: tl.constexpr, PHASE: tl.constexpr, BB: tl.constexpr,
                       NBJ: tl.constexpr, BH: tl.constexpr, HP: tl.constexpr,
                       DOT: tl.constexpr, PREC: tl.constexpr, SUM: tl.constexpr,
-                      PREFETCH: tl.constexpr):
+                      PREFETCH: tl.constexpr, KC: tl.constexpr, STREAM: tl.constexpr):
     """gi (B,T,4H), whh (4H,H), bhh (4H,) fp32, hbuf (2,B,H) fp32 with h_{t0−1} in
     hbuf[t0 % 2], cbuf (B,H) fp32 = c_{t0−1} -> y (B,T,H), h_{t1−1} in hbuf[t1 % 2],
     cbuf = c_{t1−1}; save (B,T,5H) fp32 = [i, f, g, o, c_t] when TRAIN; sync as for the GRU.
@@ -63,10 +85,10 @@ def _fwd_split_kernel(gi, whh, bhh, hbuf, cbuf, lens, y, save, sync, B, T, H, t0
     cnt = sync + pg
     err = sync + tl.num_programs(0)
     WT: tl.constexpr = tl.float32 if SUM else DOT
-    w_i = w_slice(whh, 0, H, u0, cols, k, kmask, False).to(WT)  # (HP, BH)
-    w_f = w_slice(whh, H, H, u0, cols, k, kmask, False).to(WT)
-    w_g = w_slice(whh, 2 * H, H, u0, cols, k, kmask, False).to(WT)
-    w_o = w_slice(whh, 3 * H, H, u0, cols, k, kmask, False).to(WT)
+    w_i = w_held(whh, 0, H, u0, cols, k, kmask, False, WT, STREAM)  # (HP, BH)
+    w_f = w_held(whh, H, H, u0, cols, k, kmask, False, WT, STREAM)
+    w_g = w_held(whh, 2 * H, H, u0, cols, k, kmask, False, WT, STREAM)
+    w_o = w_held(whh, 3 * H, H, u0, cols, k, kmask, False, WT, STREAM)
     b_i = tl.load(bhh + u0 + cols, mask=umask, other=0.0)[None, :]  # (1, BH)
     b_f = tl.load(bhh + H + u0 + cols, mask=umask, other=0.0)[None, :]
     b_g = tl.load(bhh + 2 * H + u0 + cols, mask=umask, other=0.0)[None, :]
@@ -92,11 +114,19 @@ def _fwd_split_kernel(gi, whh, bhh, hbuf, cbuf, lens, y, save, sync, B, T, H, t0
                 x_i, x_f, x_g, x_o = nx
             else:
                 x_i, x_f, x_g, x_o = _gates_in(gi + t * 4 * H, rows, rmask, ld_gi, u0, cols, H)
-            hf = load_all(src, rows, rmask, H, k, kmask)  # h_{t−1} of every unit (BB, HP)
-            i = sigmoid(x_i + rowmm(hf, w_i, DOT, PREC, SUM) + b_i)
-            f = sigmoid(x_f + rowmm(hf, w_f, DOT, PREC, SUM) + b_f)
-            g = tanh(x_g + rowmm(hf, w_g, DOT, PREC, SUM) + b_g)
-            o = sigmoid(x_o + rowmm(hf, w_o, DOT, PREC, SUM) + b_o)
+            if STREAM:
+                a_i, a_f, a_g, a_o = _prod4(src, rows, rmask, H, whh, u0, cols, HP, KC, WT,
+                                            DOT, PREC, SUM)
+            else:
+                hf = load_all(src, rows, rmask, H, k, kmask)  # h_{t−1} of every unit (BB, HP)
+                a_i = rowmm(hf, w_i, DOT, PREC, SUM)
+                a_f = rowmm(hf, w_f, DOT, PREC, SUM)
+                a_g = rowmm(hf, w_g, DOT, PREC, SUM)
+                a_o = rowmm(hf, w_o, DOT, PREC, SUM)
+            i = sigmoid(x_i + a_i + b_i)
+            f = sigmoid(x_f + a_f + b_f)
+            g = tanh(x_g + a_g + b_g)
+            o = sigmoid(x_o + a_o + b_o)
             c = f * cp + i * g
             h = o * tanh(c)
             cp = tl.where(active, c, cp)
@@ -135,7 +165,8 @@ def _bwd_inputs(dy, save, cprev, t, T, H, rows, rmask, u0, cols):
 def _bwd_split_kernel(dy, whh, save, cprev, lens, dhbuf, dcbuf, dgi, sync, B, T, H, s0, s1,
                       limit, PHASE: tl.constexpr, BB: tl.constexpr, NBJ: tl.constexpr,
                       BH: tl.constexpr, HP: tl.constexpr, DOT: tl.constexpr,
-                      PREC: tl.constexpr, SUM: tl.constexpr, PREFETCH: tl.constexpr):
+                      PREC: tl.constexpr, SUM: tl.constexpr, PREFETCH: tl.constexpr,
+                      KC: tl.constexpr, STREAM: tl.constexpr):
     """dy (B,T,H), whh (4H,H), save (B,T,5H) fp32, cprev (B,T,H) fp32 = c_{t−1}, dhbuf and
     dcbuf (B,H) fp32 with ∂L/∂h_t, ∂L/∂c_t of step s0 (t = T − 1 − s) -> dgi (B,T,4H) fp32
     = [a_i, a_f, a_g, a_o]; dhbuf, dcbuf: the gradients of step s1 (of h_0, c_0 when
@@ -151,10 +182,10 @@ def _bwd_split_kernel(dy, whh, save, cprev, lens, dhbuf, dcbuf, dgi, sync, B, T,
     cnt = sync + pg
     err = sync + tl.num_programs(0)
     WT: tl.constexpr = tl.float32 if SUM else DOT
-    w_i = w_slice(whh, 0, H, u0, cols, k, kmask, True).to(WT)  # (HP, BH) = W_hi[:, units]
-    w_f = w_slice(whh, H, H, u0, cols, k, kmask, True).to(WT)
-    w_g = w_slice(whh, 2 * H, H, u0, cols, k, kmask, True).to(WT)
-    w_o = w_slice(whh, 3 * H, H, u0, cols, k, kmask, True).to(WT)
+    w_i = w_held(whh, 0, H, u0, cols, k, kmask, True, WT, STREAM)  # (HP, BH) = W_hi[:, units]
+    w_f = w_held(whh, H, H, u0, cols, k, kmask, True, WT, STREAM)
+    w_g = w_held(whh, 2 * H, H, u0, cols, k, kmask, True, WT, STREAM)
+    w_o = w_held(whh, 3 * H, H, u0, cols, k, kmask, True, WT, STREAM)
     ld_g = T * 4 * H
     keep: tl.constexpr = NBJ > 1 or PHASE != 0  # hand the gradients over through memory
     rows, rmask, active = block_rows(pg, 0, NBJ, BB, B, lens, 0)
@@ -203,13 +234,14 @@ def _bwd_split_kernel(dy, whh, save, cprev, lens, dhbuf, dcbuf, dgi, sync, B, T,
                 rows, rmask, active = block_rows(pg, j, NBJ, BB, B, lens, t)
                 if keep:
                     dh = load_rows(dhbuf, rows, rmask, H, u0, cols, H)
-                dh += rowmm(load_all(g_t, rows, rmask, ld_g, k, kmask), w_i, DOT, PREC, SUM)
-                dh += rowmm(load_all(g_t + H, rows, rmask, ld_g, k, kmask), w_f, DOT, PREC,
-                            SUM)
-                dh += rowmm(load_all(g_t + 2 * H, rows, rmask, ld_g, k, kmask), w_g, DOT,
-                            PREC, SUM)
-                dh += rowmm(load_all(g_t + 3 * H, rows, rmask, ld_g, k, kmask), w_o, DOT,
-                            PREC, SUM)
+                dh += prod(g_t, rows, rmask, ld_g, H, whh, 0, u0, cols, w_i, HP, KC, True,
+                           STREAM, WT, DOT, PREC, SUM)
+                dh += prod(g_t + H, rows, rmask, ld_g, H, whh, H, u0, cols, w_f, HP, KC, True,
+                           STREAM, WT, DOT, PREC, SUM)
+                dh += prod(g_t + 2 * H, rows, rmask, ld_g, H, whh, 2 * H, u0, cols, w_g, HP, KC,
+                           True, STREAM, WT, DOT, PREC, SUM)
+                dh += prod(g_t + 3 * H, rows, rmask, ld_g, H, whh, 3 * H, u0, cols, w_o, HP, KC,
+                           True, STREAM, WT, DOT, PREC, SUM)
                 if keep:
                     store_rows(dhbuf, dh, rows, rmask, H, u0, cols, H)
     if not keep:
