@@ -161,17 +161,33 @@ def _compile_in_child(fn, sig: dict, const: dict, target, options: dict) -> tupl
     return os.WEXITSTATUS(status) == 0, msg
 
 
+JOBS: list[tuple] = []  # (label, fn, signature, constexprs, target, options)
+
+
+def _job(i: int) -> tuple[bool, str, float]:
+    """Compile JOBS[i] (in a worker forked after JOBS was filled): (ok, detail, seconds)."""
+    label, *job = JOBS[i]
+    t0 = time.perf_counter()
+    ok, detail = _compile_in_child(*job)
+    return ok, detail, time.perf_counter() - t0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--arch", type=int, default=90, help="compute capability, 90 = H100")
+    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
+                        help="compiles at once (default: one a CPU)")
     args = parser.parse_args()
     if os.environ.get("TRITON_INTERPRET", "0") not in ("", "0"):
         print("unset TRITON_INTERPRET: the interpreter builds no GPU code", file=sys.stderr)
         return 2
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
     from triton.backends.compiler import GPUTarget
 
     target = GPUTarget("cuda", args.arch, 32)
-    done, failed = set(), 0
+    done = set()
     for dtype, hidden, tf32, split in VARIANTS:
         for fn, a, kw in _launches(dtype, hidden, tf32, split):
             if split and "split" not in fn.__name__:
@@ -185,12 +201,14 @@ def main() -> int:
             label = (f"{fn.__module__.rsplit('.', 2)[-2]}.{fn.__name__} "
                      f"{dtype} H={hidden}{' split-H' if split else ''} "
                      + " ".join(f"{k}={v}" for k, v in const.items() if k not in ("BB",)))
-            t0 = time.perf_counter()
-            ok, detail = _compile_in_child(fn, sig, const, target, options)
+            JOBS.append((label, fn, sig, const, target, options))
+    failed = 0
+    with ProcessPoolExecutor(args.jobs, mp_context=multiprocessing.get_context("fork")) as ex:
+        for (label, *_), (ok, detail, secs) in zip(JOBS, ex.map(_job, range(len(JOBS))),
+                                                   strict=True):
             failed += not ok
-            print(f"{'ok  ' if ok else 'FAIL'} {label}: {time.perf_counter() - t0:.1f} s, "
-                  f"{detail}", flush=True)
-    print(f"{len(done)} launches compiled for sm_{args.arch}, {failed} failed")
+            print(f"{'ok  ' if ok else 'FAIL'} {label}: {secs:.1f} s, {detail}", flush=True)
+    print(f"{len(JOBS)} launches compiled for sm_{args.arch}, {failed} failed")
     return 1 if failed else 0
 
 
