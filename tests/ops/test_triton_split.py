@@ -259,3 +259,28 @@ def test_split_h_lstm_by_default_on_cuda():
         compare(*_lstm_case((40, 9, 5, 256), [9, 3, 0] + [7] * 37))
     finally:
         torch.backends.cuda.matmul.allow_tf32 = before
+
+
+def test_barrier_gives_up_once_then_at_once():
+    """grid_barrier returns its poll budget, 0 after a wait gave up (flag raised), so later
+    barriers of a grid that cannot meet fail at once instead of waiting a limit each."""
+    from triton_barrier_kernel import three_barriers
+
+    cnt = torch.zeros(2, dtype=torch.int32, device=DEVICE)
+    err = torch.zeros(1, dtype=torch.int32, device=DEVICE)
+    out = torch.full((3,), -1, dtype=torch.int32, device=DEVICE)
+    three_barriers[(1,)](cnt, err, out, 7)
+    assert out.tolist() == [7, 0, 0] and err.item() == 1 and cnt.tolist() == [1, 2]
+
+
+def test_plan_settings_are_checked(monkeypatch):
+    monkeypatch.setattr(_triton, "SPLIT", True)
+    monkeypatch.setattr(_triton, "SPLIT_KC", 24)
+    with pytest.raises(ValueError, match="SPLIT_KC = 24: it must be a power of two"):
+        _triton.split_plan(torch.zeros(4, 3, 2), 100, 3)
+
+
+def test_sequences_past_int32_offsets_are_declined():
+    x = torch.zeros(1, 2**31 // (5 * 1024) + 1, 1).expand(2, -1, -1)  # no memory behind it
+    reason = _triton.why_not(x, h0=torch.zeros(2, 1024))
+    assert reason is not None and "int32 offsets" in reason

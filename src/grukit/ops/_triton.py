@@ -85,7 +85,8 @@ def _compiled_for_gpu() -> bool:
     return any(m is not None and not m.INTERPRETED for m in mods)
 
 
-def why_not(x: Tensor, state_mask: Tensor | None = None, **_: object) -> str | None:
+def why_not(x: Tensor, state_mask: Tensor | None = None, h0: object = None,
+            **_: object) -> str | None:
     """None when the Triton kernels can serve a call on x, else the reason.
 
     ``backend="auto"`` tries this backend after the CPU ones, so it never takes CPU tensors
@@ -109,6 +110,11 @@ def why_not(x: Tensor, state_mask: Tensor | None = None, **_: object) -> str | N
         return f"x is {x.dtype}; the triton backend serves float32 and bfloat16."
     if x.shape[1] == 0 or x.shape[0] == 0:
         return "x has no time steps or no sequences; nothing to fuse."
+    state = h0[-1] if isinstance(h0, (tuple, list)) else h0  # (B, H): the LSTM's c
+    hidden = state.shape[-1] if isinstance(state, Tensor) else 0
+    if x.shape[1] * 5 * hidden >= 2**31:  # a row of the saved gates: T·5H values
+        return (f"x has {x.shape[1]} steps of {hidden} units: a sequence's saved gates "
+                f"(T·5H values) pass the kernels' int32 offsets; split the sequence.")
     return _triton_missing()
 
 
@@ -139,6 +145,10 @@ def split_plan(x: Tensor, hidden: int, gates: int) -> tuple[tuple[int, int], dic
     the state once a program and block)."""
     if SPLIT is False or (SPLIT is None and (not x.is_cuda or hidden <= MAX_BLOCK_H)):
         return None
+    for name, value in (("SPLIT_KC", SPLIT_KC), ("SPLIT_BH", SPLIT_BH or 16)):
+        if value not in (16, 32, 64, 128, 256, 512):
+            raise ValueError(f"grukit.ops._triton.{name} = {value}: it must be a power of two "
+                             f"from 16 to 512 (tl.dot's smallest side is 16).")
     most = SPLIT_MAX_PROGRAMS or (torch.cuda.get_device_properties(x.device)
                                   .multi_processor_count if x.is_cuda else 132)
     prec = dot_precision(x)

@@ -141,11 +141,14 @@ def rowmm(a, w, DOT: tl.constexpr, PREC: tl.constexpr, SUM: tl.constexpr):
 
 @triton.jit
 def grid_barrier(cnt, err, target, limit):
-    """Wait until the counter ``cnt`` has ``target`` arrivals, this program's included.
+    """Wait until the counter ``cnt`` has ``target`` arrivals, this program's included, and
+    return the polls later barriers may spend: ``limit``, or 0 once this one gave up.
 
     bar.sync (every thread's stores issued), one release add (arrive), acquire reads until
-    the count is reached; after ``limit`` reads it gives up and raises the flag ``err``, so
-    a grid that is not resident at once fails the call instead of hanging the GPU."""
+    the count is reached (Triton turns the add of 0 into one thread's ld.acquire, its value
+    shared through shared memory); after ``limit`` reads it gives up and raises the flag
+    ``err``, and so does every later barrier at once, so a grid that is not resident at
+    once fails the call within one limit instead of hanging the GPU for T of them."""
     tl.debug_barrier()
     tl.atomic_add(cnt, 1, sem="release", scope="gpu")
     seen = tl.atomic_add(cnt, 0, sem="acquire", scope="gpu")
@@ -156,6 +159,7 @@ def grid_barrier(cnt, err, target, limit):
     if seen < target:
         tl.atomic_max(err, 1, sem="relaxed", scope="gpu")
     tl.debug_barrier()
+    return tl.where(seen < target, 0, limit)
 
 
 @triton.jit

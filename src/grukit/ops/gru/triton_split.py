@@ -149,7 +149,7 @@ def _fwd_split_kernel(gi, whh, bhh, hbuf, rhz, lens, y, save, sync, B, T, H, SG,
                     store_rows(rhz + B * H, z, rows, rmask, H, u0, cols, H)
         if not RESET_AFTER:
             if PHASE == 0:
-                grid_barrier(cnt, err, ns * (bar + 1), limit)  # r ⊙ h of every unit written
+                limit = grid_barrier(cnt, err, ns * (bar + 1), limit)  # r ⊙ h of every unit written
             if PHASE != 1:  # z and h_{t−1} of own units come back from memory
                 for j in range(NBJ):
                     rows, rmask, active = block_rows(pg, j, NBJ, BB, B, lens, t)
@@ -172,7 +172,7 @@ def _fwd_split_kernel(gi, whh, bhh, hbuf, rhz, lens, y, save, sync, B, T, H, SG,
             x_z = load_rows(g_nx + H, rows, rmask, ld_gi, u0, cols, H)
             x_n = load_rows(g_nx + 2 * H, rows, rmask, ld_gi, u0, cols, H)
         if PHASE == 0:
-            grid_barrier(cnt, err, ns * (bar + NBAR), limit)  # h_t of every unit written
+            limit = grid_barrier(cnt, err, ns * (bar + NBAR), limit)  # h_t of every unit written
 
 
 @triton.jit
@@ -231,6 +231,8 @@ def _bwd_split_kernel(dy, whh, save, hprev, lens, dhbuf, dgi, dghn, sync, B, T, 
         g_t = dgi + t * 3 * H
         s_t = save + t * SG
         bar = (s - s0) * NBAR
+        if keep and PHASE == 0:
+            tl.debug_barrier()  # the last step's dhbuf stores before this step's loads
         if PHASE <= 1:  # gate gradients of own units, elementwise
             for j in range(NBJ):
                 rows, rmask, active = block_rows(pg, j, NBJ, BB, B, lens, t)
@@ -256,7 +258,8 @@ def _bwd_split_kernel(dy, whh, save, hprev, lens, dhbuf, dgi, dghn, sync, B, T, 
             nx = _bwd_inputs(dy, save, hprev, tl.maximum(t - 1, 0), T, H, SG, rows, rmask, u0,
                              cols, RESET_AFTER)
         if PHASE == 0:
-            grid_barrier(cnt, err, ns * (bar + 1), limit)  # this step's gate gradients written
+            # this step's gate gradients written
+            limit = grid_barrier(cnt, err, ns * (bar + 1), limit)
         if not RESET_AFTER and (PHASE == 0 or PHASE == 2):
             for j in range(NBJ):  # d(r ⊙ h) = a_n W_hn for own units, then a_r
                 rows, rmask, active = block_rows(pg, j, NBJ, BB, B, lens, t)
@@ -272,7 +275,7 @@ def _bwd_split_kernel(dy, whh, save, hprev, lens, dhbuf, dgi, dghn, sync, B, T, 
                 if keep:
                     store_rows(dhbuf, base, rows, rmask, H, u0, cols, H)
             if PHASE == 0:
-                grid_barrier(cnt, err, ns * (bar + 2), limit)  # a_r of every unit written
+                limit = grid_barrier(cnt, err, ns * (bar + 2), limit)  # a_r of every unit written
         if PHASE == 0 or PHASE == NBAR + 1:  # += dgh W_hh (zero rows past a length)
             for j in range(NBJ):
                 rows, rmask, active = block_rows(pg, j, NBJ, BB, B, lens, t)

@@ -146,7 +146,7 @@ def _fwd_split_kernel(gi, whh, bhh, hbuf, cbuf, lens, y, save, sync, B, T, H, t0
             nx = _gates_in(gi + tl.minimum(t + 1, T - 1) * 4 * H, rows, rmask, ld_gi, u0,
                            cols, H)
         if PHASE == 0:
-            grid_barrier(cnt, err, ns * (t - t0 + 1), limit)  # h_t of every unit written
+            limit = grid_barrier(cnt, err, ns * (t - t0 + 1), limit)  # h_t of every unit written
     if NBJ == 1:
         store_rows(cbuf, cp, rows, rmask, H, u0, cols, H)
 
@@ -197,6 +197,8 @@ def _bwd_split_kernel(dy, whh, save, cprev, lens, dhbuf, dcbuf, dgi, sync, B, T,
     for s in range(s0, s1):
         t = T - 1 - s
         g_t = dgi + t * 4 * H
+        if keep and PHASE == 0:
+            tl.debug_barrier()  # the last step's dhbuf stores before this step's loads
         if PHASE <= 1:  # gate gradients of own units, elementwise
             for j in range(NBJ):
                 rows, rmask, active = block_rows(pg, j, NBJ, BB, B, lens, t)
@@ -228,7 +230,7 @@ def _bwd_split_kernel(dy, whh, save, cprev, lens, dhbuf, dcbuf, dgi, sync, B, T,
             nx = _bwd_inputs(dy, save, cprev, tl.maximum(t - 1, 0), T, H, rows, rmask, u0,
                              cols)
         if PHASE == 0:
-            grid_barrier(cnt, err, ns * (s - s0 + 1), limit)  # gate gradients written
+            limit = grid_barrier(cnt, err, ns * (s - s0 + 1), limit)  # gate gradients written
         if PHASE != 1:  # ∂L/∂h_{t−1} += [a_i, a_f, a_g, a_o] W_hh (zero past a length)
             for j in range(NBJ):
                 rows, rmask, active = block_rows(pg, j, NBJ, BB, B, lens, t)
