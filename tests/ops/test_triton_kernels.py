@@ -8,7 +8,16 @@ import torch
 
 pytest.importorskip("triton", reason="triton is not installed (pip install triton)")
 
-from triton_cases import CUDA, DEVICE, compare, grads, make, use_interpreter  # noqa: E402
+from triton_cases import (  # noqa: E402
+    CUDA,
+    DEVICE,
+    compare,
+    grads,
+    gru_case,
+    lstm_case,
+    make,
+    use_interpreter,
+)
 
 from grukit import ops  # noqa: E402
 from grukit.ops import _triton, dispatch  # noqa: E402
@@ -33,35 +42,13 @@ def _gid(p):
 @pytest.mark.parametrize("case", GRID, ids=_gid)
 def test_gru_triton_matches_reference(case, reset_after):
     shape, use_len, use_h0 = case
-    p = make(shape, 3)
-    lengths = LENGTHS[shape[0]] if use_len else None
-    b_hh = p["b_hh"] if reset_after else None
-    h0 = p["h0"] if use_h0 else None
-    tensors = [p["x"], p["w_ih"], p["w_hh"], p["b_ih"]] + ([b_hh] if reset_after else []) + \
-        ([h0] if use_h0 else [])
-
-    def fn(backend):
-        return ops.gru(p["x"], p["w_ih"], p["w_hh"], p["b_ih"], b_hh, h0=h0, lengths=lengths,
-                       reset_after=reset_after, backend=backend)
-
-    compare(fn, tensors)
+    compare(*gru_case(shape, LENGTHS[shape[0]] if use_len else None, reset_after, use_h0))
 
 
 @pytest.mark.parametrize("case", GRID, ids=_gid)
 def test_lstm_triton_matches_reference(case):
     shape, use_len, use_h0 = case
-    p = make(shape, 4)
-    lengths = LENGTHS[shape[0]] if use_len else None
-    h0 = (p["h0"], p["c0"]) if use_h0 else None
-    tensors = [p["x"], p["w_ih"], p["w_hh"], p["b_ih"], p["b_hh"]] + \
-        ([p["h0"], p["c0"]] if use_h0 else [])
-
-    def fn(backend):
-        y, (h, c) = ops.lstm(p["x"], p["w_ih"], p["w_hh"], p["b_ih"], p["b_hh"], h0=h0,
-                             lengths=lengths, backend=backend)
-        return y, h, c
-
-    compare(fn, tensors)
+    compare(*lstm_case(shape, LENGTHS[shape[0]] if use_len else None, use_h0))
 
 
 @pytest.mark.parametrize("reset_after", [True, False], ids=["reset_after", "reset_before"])

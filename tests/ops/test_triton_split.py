@@ -12,7 +12,16 @@ import torch
 
 pytest.importorskip("triton", reason="triton is not installed (pip install triton)")
 
-from triton_cases import CUDA, DEVICE, compare, grads, make, use_interpreter  # noqa: E402
+from triton_cases import (  # noqa: E402
+    CUDA,
+    DEVICE,
+    compare,
+    grads,
+    gru_case,
+    lstm_case,
+    make,
+    use_interpreter,
+)
 
 from grukit import ops  # noqa: E402
 from grukit.ops import _triton  # noqa: E402
@@ -31,20 +40,6 @@ def _split(monkeypatch, exact_sum: bool) -> None:
     monkeypatch.setattr(_triton, "SPLIT_SUM", exact_sum)
 
 
-def _gru_case(shape, lengths, reset_after, use_h0=True):
-    p = make(shape, 3)
-    b_hh = p["b_hh"] if reset_after else None
-    h0 = p["h0"] if use_h0 else None
-    tensors = [p["x"], p["w_ih"], p["w_hh"], p["b_ih"]] + ([b_hh] if reset_after else []) + \
-        ([h0] if use_h0 else [])
-
-    def fn(backend):
-        return ops.gru(p["x"], p["w_ih"], p["w_hh"], p["b_ih"], b_hh, h0=h0, lengths=lengths,
-                       reset_after=reset_after, backend=backend)
-
-    return fn, tensors
-
-
 def _grid(shape):
     x = torch.zeros(shape[0], shape[1], shape[2], device=DEVICE)
     plan = _triton.split_plan(x, shape[3], 3)
@@ -59,19 +54,7 @@ def test_split_h_gru_matches_reference(monkeypatch, case, reset_after, exact_sum
     shape, lengths = case
     _split(monkeypatch, exact_sum)
     assert _grid(shape)[1] > 1  # several programs share each batch block
-    compare(*_gru_case(shape, lengths, reset_after))
-
-
-def _lstm_case(shape, lengths):
-    p = make(shape, 4)
-    tensors = [p["x"], p["w_ih"], p["w_hh"], p["b_ih"], p["b_hh"], p["h0"], p["c0"]]
-
-    def fn(backend):
-        y, (h, c) = ops.lstm(p["x"], p["w_ih"], p["w_hh"], p["b_ih"], p["b_hh"],
-                             h0=(p["h0"], p["c0"]), lengths=lengths, backend=backend)
-        return y, h, c
-
-    return fn, tensors
+    compare(*gru_case(shape, lengths, reset_after))
 
 
 @pytest.mark.parametrize("exact_sum", [False, True], ids=["dot", "mul_sum"])
@@ -80,13 +63,13 @@ def test_split_h_lstm_matches_reference(monkeypatch, case, exact_sum):
     shape, lengths = case
     _split(monkeypatch, exact_sum)
     assert _grid(shape)[1] > 1
-    compare(*_lstm_case(shape, lengths))
+    compare(*lstm_case(shape, lengths))
 
 
 def test_split_h_lstm_one_launch_through_the_barriers(monkeypatch):
     _split(monkeypatch, True)
     assert _grid((18, 4, 3, 12)) == (2, 1)
-    compare(*_lstm_case((18, 4, 3, 12), [4, 2, 0] + [3] * 15))
+    compare(*lstm_case((18, 4, 3, 12), [4, 2, 0] + [3] * 15))
 
 
 @pytest.mark.parametrize("reset_after", [True, False], ids=["reset_after", "reset_before"])
@@ -99,7 +82,7 @@ def test_split_h_one_launch_through_the_barriers(monkeypatch, reset_after):
     calls = []
     real = _triton.check_barriers
     monkeypatch.setattr(_triton, "check_barriers", lambda s, k: (calls.append(s), real(s, k)))
-    compare(*_gru_case(shape, [4, 2, 0] + [3] * 15, reset_after, use_h0=False))
+    compare(*gru_case(shape, [4, 2, 0] + [3] * 15, reset_after, use_h0=False))
     assert len(calls) == 2  # forward and backward each launched once
     nbar = 1 if reset_after else 2  # barriers a step, in forward and in backward alike
     for sync in calls:  # every step's arrivals in both counters, no flag
@@ -118,8 +101,8 @@ def test_split_h_streamed_weights(monkeypatch, model):
     grid, meta = _triton.split_plan(torch.zeros(17, 3, 3, device=DEVICE), 40,
                                     4 if model == "lstm" else 3)
     assert grid[1] > 1 and (meta["STREAM"], meta["KC"], meta["HP"]) == (True, 16, 64)
-    compare(*(_lstm_case(shape, lengths) if model == "lstm" else
-              _gru_case(shape, lengths, model == "reset_after")))
+    compare(*(lstm_case(shape, lengths) if model == "lstm" else
+              gru_case(shape, lengths, model == "reset_after")))
 
 
 @pytest.mark.parametrize("model", ["reset_after", "reset_before", "lstm"])
@@ -135,8 +118,8 @@ def test_split_h_streamed_weights_in_one_launch(monkeypatch, model):
     grid, meta = _triton.split_plan(torch.zeros(18, 4, 3, device=DEVICE), 24,
                                     4 if model == "lstm" else 3)
     assert grid == (2, 1) and meta["STREAM"] and meta["NBJ"] == 1
-    compare(*(_lstm_case(shape, lengths) if model == "lstm" else
-              _gru_case(shape, lengths, model == "reset_after")))
+    compare(*(lstm_case(shape, lengths) if model == "lstm" else
+              gru_case(shape, lengths, model == "reset_after")))
 
 
 @pytest.mark.parametrize("model", ["reset_after", "reset_before", "lstm"])
@@ -149,8 +132,8 @@ def test_split_h_several_batch_blocks_a_program(monkeypatch, model):
     x = torch.zeros(40, 3, 2, device=DEVICE)
     grid, meta = _triton.split_plan(x, 40, 4 if model == "lstm" else 3)
     assert grid == (1, 2) and (meta["BH"], meta["NBJ"]) == (32, 3)
-    compare(*(_lstm_case(shape, lengths) if model == "lstm" else
-              _gru_case(shape, lengths, model == "reset_after")))
+    compare(*(lstm_case(shape, lengths) if model == "lstm" else
+              gru_case(shape, lengths, model == "reset_after")))
 
 
 @pytest.mark.parametrize("model", ["reset_after", "reset_before", "lstm"])
@@ -162,8 +145,8 @@ def test_split_h_several_batch_blocks_in_one_launch(monkeypatch, model):
     shape, lengths = (40, 3, 2, 12), [3, 1, 0, 2] * 10
     grid, meta = _triton.split_plan(torch.zeros(40, 3, 2, device=DEVICE), 12, 3)
     assert grid == (2, 1) and meta["NBJ"] == 2 and _triton.one_launch(grid)
-    compare(*(_lstm_case(shape, lengths) if model == "lstm" else
-              _gru_case(shape, lengths, model == "reset_after")))
+    compare(*(lstm_case(shape, lengths) if model == "lstm" else
+              gru_case(shape, lengths, model == "reset_after")))
 
 
 @pytest.mark.parametrize("op", ["gru", "gru_reset_before", "lstm"])
@@ -196,7 +179,7 @@ def test_split_h_barrier_that_never_opens_raises(monkeypatch):
     _split(monkeypatch, False)
     monkeypatch.setattr(_triton, "one_launch", lambda grid: True)
     monkeypatch.setattr(_triton, "SPIN_LIMIT", 3)
-    fn, _ = _gru_case((3, 2, 2, 20), None, True)
+    fn, _ = gru_case((3, 2, 2, 20), None, True)
     with torch.no_grad(), pytest.raises(RuntimeError, match="did not all reach a step barrier"):
         fn("triton")
 
@@ -238,7 +221,7 @@ def test_split_h_by_default_on_cuda(reset_after, tf32):
     torch.backends.cuda.matmul.allow_tf32 = tf32
     try:
         assert _grid((40, 9, 5, 256))[1] == 16
-        fn, tensors = _gru_case((40, 9, 5, 256), [9, 3, 0] + [7] * 37, reset_after)
+        fn, tensors = gru_case((40, 9, 5, 256), [9, 3, 0] + [7] * 37, reset_after)
         if tf32:
             ref, got = grads(lambda: fn("reference"), tensors), \
                 grads(lambda: fn("triton"), tensors)
@@ -256,7 +239,7 @@ def test_split_h_lstm_by_default_on_cuda():
     torch.backends.cuda.matmul.allow_tf32 = False
     try:
         assert _grid((40, 9, 5, 256))[1] == 16
-        compare(*_lstm_case((40, 9, 5, 256), [9, 3, 0] + [7] * 37))
+        compare(*lstm_case((40, 9, 5, 256), [9, 3, 0] + [7] * 37))
     finally:
         torch.backends.cuda.matmul.allow_tf32 = before
 

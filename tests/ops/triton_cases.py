@@ -12,6 +12,8 @@ import os
 
 import torch
 
+from grukit import ops
+
 CUDA = torch.cuda.is_available()
 DEVICE = "cuda" if CUDA else "cpu"
 
@@ -62,3 +64,33 @@ def compare(fn, tensors, backend="triton"):
     names = [f"out{k}" for k in range(len(out))] + [f"grad{k}" for k in range(len(got))]
     for name, a, b in zip(names, ref_out + ref_g, out + got, strict=True):
         torch.testing.assert_close(b, a, rtol=1e-4, atol=2e-5, msg=lambda m, n=name: f"{n}: {m}")
+
+
+def gru_case(shape, lengths, reset_after, use_h0=True):
+    """(fn(backend) -> (y, h_n), the tensors to differentiate) of a GRU on make()'s inputs."""
+    p = make(shape, 3)
+    b_hh = p["b_hh"] if reset_after else None
+    h0 = p["h0"] if use_h0 else None
+    tensors = [p["x"], p["w_ih"], p["w_hh"], p["b_ih"]] + ([b_hh] if reset_after else []) + \
+        ([h0] if use_h0 else [])
+
+    def fn(backend):
+        return ops.gru(p["x"], p["w_ih"], p["w_hh"], p["b_ih"], b_hh, h0=h0, lengths=lengths,
+                       reset_after=reset_after, backend=backend)
+
+    return fn, tensors
+
+
+def lstm_case(shape, lengths, use_h0=True):
+    """(fn(backend) -> (y, h_n, c_n), the tensors to differentiate) of an LSTM."""
+    p = make(shape, 4)
+    h0 = (p["h0"], p["c0"]) if use_h0 else None
+    tensors = [p["x"], p["w_ih"], p["w_hh"], p["b_ih"], p["b_hh"]] + \
+        ([p["h0"], p["c0"]] if use_h0 else [])
+
+    def fn(backend):
+        y, (h, c) = ops.lstm(p["x"], p["w_ih"], p["w_hh"], p["b_ih"], p["b_hh"], h0=h0,
+                             lengths=lengths, backend=backend)
+        return y, h, c
+
+    return fn, tensors

@@ -203,3 +203,25 @@ def prod(src, rows, rmask, ld, H, w, row0, u0, cols, wh, HP: tl.constexpr,
     else:
         k = tl.arange(0, HP)
         return rowmm(load_all(src, rows, rmask, ld, k, k < H), wh, DOT, PREC, SUM)
+
+
+@triton.jit
+def prod_gates(src, rows, rmask, H, w, u0, cols, HP: tl.constexpr, KC: tl.constexpr,
+               G: tl.constexpr, WT: tl.constexpr, DOT: tl.constexpr, PREC: tl.constexpr,
+               SUM: tl.constexpr):
+    """h_{t−1} (BB, H) @ the slices of own units of the first G (2 to 4) gate blocks of W
+    (rows g·H ..), the weights read from memory in chunks of KC and each chunk of h read
+    once for all gates: four (BB, BH) fp32 products, those past G zero."""
+    a0 = tl.full((rows.shape[0], cols.shape[0]), 0.0, tl.float32)
+    a1 = a0
+    a2 = a0
+    a3 = a0
+    for kb in range(HP // KC):
+        a = chunk_all(src, rows, rmask, H, H, kb, KC)  # (BB, KC)
+        a0 += rowmm(a, w_chunk(w, 0, H, u0, cols, kb, KC, False, WT), DOT, PREC, SUM)
+        a1 += rowmm(a, w_chunk(w, H, H, u0, cols, kb, KC, False, WT), DOT, PREC, SUM)
+        if G > 2:
+            a2 += rowmm(a, w_chunk(w, 2 * H, H, u0, cols, kb, KC, False, WT), DOT, PREC, SUM)
+        if G > 3:
+            a3 += rowmm(a, w_chunk(w, 3 * H, H, u0, cols, kb, KC, False, WT), DOT, PREC, SUM)
+    return a0, a1, a2, a3

@@ -34,36 +34,17 @@ from torch import Tensor
 from .. import _triton as tt
 from .._triton_lang import (
     block_rows,
-    chunk_all,
     grid_barrier,
     load_all,
     load_rows,
     prod,
+    prod_gates,
     rowmm,
     sigmoid,
     store_rows,
     tanh,
-    w_chunk,
     w_held,
 )
-
-
-@triton.jit
-def _prod3(src, rows, rmask, H, w, u0, cols, HP: tl.constexpr, KC: tl.constexpr,
-           N: tl.constexpr, WT: tl.constexpr, DOT: tl.constexpr, PREC: tl.constexpr,
-           SUM: tl.constexpr):
-    """h_{t−1} (BB, H) @ the W_r, W_z (and with N W_n) slices of own units, the weights
-    read from memory in chunks of KC and each chunk of h read once for all gates."""
-    a_r = tl.full((rows.shape[0], cols.shape[0]), 0.0, tl.float32)
-    a_z = a_r
-    a_n = a_r
-    for kb in range(HP // KC):
-        a = chunk_all(src, rows, rmask, H, H, kb, KC)  # (BB, KC)
-        a_r += rowmm(a, w_chunk(w, 0, H, u0, cols, kb, KC, False, WT), DOT, PREC, SUM)
-        a_z += rowmm(a, w_chunk(w, H, H, u0, cols, kb, KC, False, WT), DOT, PREC, SUM)
-        if N:
-            a_n += rowmm(a, w_chunk(w, 2 * H, H, u0, cols, kb, KC, False, WT), DOT, PREC, SUM)
-    return a_r, a_z, a_n
 
 
 @triton.jit
@@ -121,8 +102,8 @@ def _fwd_split_kernel(gi, whh, bhh, hbuf, rhz, lens, y, save, sync, B, T, H, SG,
                     x_z = load_rows(g_t + H, rows, rmask, ld_gi, u0, cols, H)
                     x_n = load_rows(g_t + 2 * H, rows, rmask, ld_gi, u0, cols, H)
                 if STREAM:
-                    a_r, a_z, a_n = _prod3(src, rows, rmask, H, whh, u0, cols, HP, KC,
-                                           RESET_AFTER, WT, DOT, PREC, SUM)
+                    a_r, a_z, a_n, _ = prod_gates(src, rows, rmask, H, whh, u0, cols, HP, KC,
+                                                  3 if RESET_AFTER else 2, WT, DOT, PREC, SUM)
                 else:
                     hf = load_all(src, rows, rmask, H, k, kmask)  # h_{t−1} of all (BB, HP)
                     a_r = rowmm(hf, w_r, DOT, PREC, SUM)

@@ -22,16 +22,15 @@ from torch import Tensor
 from .. import _triton as tt
 from .._triton_lang import (
     block_rows,
-    chunk_all,
     grid_barrier,
     load_all,
     load_rows,
     prod,
+    prod_gates,
     rowmm,
     sigmoid,
     store_rows,
     tanh,
-    w_chunk,
     w_held,
 )
 
@@ -43,24 +42,6 @@ def _gates_in(p, rows, rmask, ld, u0, cols, H):
             load_rows(p + H, rows, rmask, ld, u0, cols, H),
             load_rows(p + 2 * H, rows, rmask, ld, u0, cols, H),
             load_rows(p + 3 * H, rows, rmask, ld, u0, cols, H))
-
-
-@triton.jit
-def _prod4(src, rows, rmask, H, w, u0, cols, HP: tl.constexpr, KC: tl.constexpr,
-           WT: tl.constexpr, DOT: tl.constexpr, PREC: tl.constexpr, SUM: tl.constexpr):
-    """h_{t−1} (BB, H) @ the four gate slices of own units, the weights read from memory in
-    chunks of KC and each chunk of h read once for all gates."""
-    a_i = tl.full((rows.shape[0], cols.shape[0]), 0.0, tl.float32)
-    a_f = a_i
-    a_g = a_i
-    a_o = a_i
-    for kb in range(HP // KC):
-        a = chunk_all(src, rows, rmask, H, H, kb, KC)  # (BB, KC)
-        a_i += rowmm(a, w_chunk(w, 0, H, u0, cols, kb, KC, False, WT), DOT, PREC, SUM)
-        a_f += rowmm(a, w_chunk(w, H, H, u0, cols, kb, KC, False, WT), DOT, PREC, SUM)
-        a_g += rowmm(a, w_chunk(w, 2 * H, H, u0, cols, kb, KC, False, WT), DOT, PREC, SUM)
-        a_o += rowmm(a, w_chunk(w, 3 * H, H, u0, cols, kb, KC, False, WT), DOT, PREC, SUM)
-    return a_i, a_f, a_g, a_o
 
 
 @triton.jit
@@ -115,8 +96,8 @@ def _fwd_split_kernel(gi, whh, bhh, hbuf, cbuf, lens, y, save, sync, B, T, H, t0
             else:
                 x_i, x_f, x_g, x_o = _gates_in(gi + t * 4 * H, rows, rmask, ld_gi, u0, cols, H)
             if STREAM:
-                a_i, a_f, a_g, a_o = _prod4(src, rows, rmask, H, whh, u0, cols, HP, KC, WT,
-                                            DOT, PREC, SUM)
+                a_i, a_f, a_g, a_o = prod_gates(src, rows, rmask, H, whh, u0, cols, HP, KC, 4,
+                                                WT, DOT, PREC, SUM)
             else:
                 hf = load_all(src, rows, rmask, H, k, kmask)  # h_{t−1} of every unit (BB, HP)
                 a_i = rowmm(hf, w_i, DOT, PREC, SUM)
