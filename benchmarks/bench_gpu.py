@@ -311,6 +311,7 @@ def main(argv=None) -> int:
     if args.smoke:  # before grukit loads its kernels: triton reads this then
         os.environ["TRITON_INTERPRET"] = "1"
         DEV, shapes, args.precisions = "cpu", {"tiny": SMOKE_SHAPE}, ["fp32"]
+        args.max_call_s = float("inf")  # the interpreter's seconds a call say nothing
     elif not torch.cuda.is_available():
         print("bench_gpu.py needs a CUDA GPU: torch.cuda.is_available() is False here; "
               "nothing was measured.", file=sys.stderr)
