@@ -13,20 +13,19 @@ import torch
 pytest.importorskip("triton", reason="triton is not installed (pip install triton)")
 
 from triton_cases import (  # noqa: E402
-    CUDA,
     DEVICE,
     compare,
     grads,
     gru_case,
     lstm_case,
     make,
+    needs_cuda,
     use_interpreter,
 )
 
 from grukit import ops  # noqa: E402
 from grukit.ops import _triton  # noqa: E402
 
-needs_cuda = pytest.mark.skipif(not CUDA, reason="needs a CUDA GPU")
 _interpreter = pytest.fixture(scope="module", autouse=True)(use_interpreter)
 
 # H = 20 in two programs of 16 units (the second mostly padding); B = 17, H = 40: two batch

@@ -10,12 +10,14 @@ backend, and restores it afterwards (other tests never load triton).
 
 import os
 
+import pytest
 import torch
 
 from grukit import ops
 
 CUDA = torch.cuda.is_available()
 DEVICE = "cuda" if CUDA else "cpu"
+needs_cuda = pytest.mark.skipif(not CUDA, reason="needs a CUDA GPU")
 
 
 def use_interpreter():

@@ -98,6 +98,17 @@ def rec(acc, src, rows, rmask, ld, w, row0, n0, H, cols, wres, BH: tl.constexpr,
 
 
 @triton.jit
+def split_program(sync, H, BH: tl.constexpr, HP: tl.constexpr):
+    """This program's place in a split-H grid (groups, programs a group): its group, the
+    programs of a group, its first unit u0, unit offsets (BH,), K offsets (HP,) and their
+    mask, and the pointers to its group's barrier counter and to the give-up flag."""
+    pg = tl.program_id(0)
+    k = tl.arange(0, HP)
+    return (pg, tl.num_programs(1), tl.program_id(1) * BH, tl.arange(0, BH), k, k < H,
+            sync + pg, sync + tl.num_programs(0))
+
+
+@triton.jit
 def block_rows(pg, j, NBJ: tl.constexpr, BB: tl.constexpr, B, lens, t):
     """Rows (BB,) int64, their mask and (BB, 1) "step t is within the length" of batch
     block pg·NBJ + j: a program of group pg serves NBJ blocks one after another."""

@@ -41,6 +41,7 @@ from .._triton_lang import (
     prod_gates,
     rowmm,
     sigmoid,
+    split_program,
     store_rows,
     tanh,
     w_held,
@@ -60,15 +61,8 @@ def _fwd_split_kernel(gi, whh, bhh, hbuf, rhz, lens, y, save, sync, B, T, H, SG,
     sync (groups + 1,) int32 zeros: a barrier counter per batch group, then the flag.
     Program (g, p) serves units [p·BH, (p+1)·BH) of the NBJ batch blocks g·NBJ + j.
     PREFETCH (one block, one launch): the next step's gi is read while the barrier waits."""
-    pg = tl.program_id(0)  # batch group
-    ns = tl.num_programs(1)  # programs per group
-    u0 = tl.program_id(1) * BH  # this program's first unit
-    cols = tl.arange(0, BH)
+    pg, ns, u0, cols, k, kmask, cnt, err = split_program(sync, H, BH, HP)
     umask = u0 + cols < H
-    k = tl.arange(0, HP)
-    kmask = k < H
-    cnt = sync + pg
-    err = sync + tl.num_programs(0)
     WT: tl.constexpr = tl.float32 if SUM else DOT
     w_r = w_held(whh, 0, H, u0, cols, k, kmask, False, WT, STREAM)  # (HP, BH)
     w_z = w_held(whh, H, H, u0, cols, k, kmask, False, WT, STREAM)
@@ -184,14 +178,7 @@ def _bwd_split_kernel(dy, whh, save, hprev, lens, dhbuf, dgi, dghn, sync, B, T, 
     (NBJ = 1) the gradient stays in registers between phases and steps, with several it
     goes through dhbuf ("keep" below). PREFETCH (one block, one launch): the next step's
     elementwise inputs are read while the barrier waits."""
-    pg = tl.program_id(0)
-    ns = tl.num_programs(1)
-    u0 = tl.program_id(1) * BH
-    cols = tl.arange(0, BH)
-    k = tl.arange(0, HP)
-    kmask = k < H
-    cnt = sync + pg
-    err = sync + tl.num_programs(0)
+    pg, ns, u0, cols, k, kmask, cnt, err = split_program(sync, H, BH, HP)
     WT: tl.constexpr = tl.float32 if SUM else DOT
     w_r = w_held(whh, 0, H, u0, cols, k, kmask, True, WT, STREAM)  # (HP, BH) = W_hr[:, units]
     w_z = w_held(whh, H, H, u0, cols, k, kmask, True, WT, STREAM)

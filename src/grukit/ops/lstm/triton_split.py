@@ -29,6 +29,7 @@ from .._triton_lang import (
     prod_gates,
     rowmm,
     sigmoid,
+    split_program,
     store_rows,
     tanh,
     w_held,
@@ -56,15 +57,8 @@ def _fwd_split_kernel(gi, whh, bhh, hbuf, cbuf, lens, y, save, sync, B, T, H, t0
     With several batch blocks a program (NBJ > 1), h and c of its units go through memory
     between steps instead of staying in registers. PREFETCH (one block, one launch): the
     next step's gi is read while the barrier waits."""
-    pg = tl.program_id(0)
-    ns = tl.num_programs(1)
-    u0 = tl.program_id(1) * BH
-    cols = tl.arange(0, BH)
+    pg, ns, u0, cols, k, kmask, cnt, err = split_program(sync, H, BH, HP)
     umask = u0 + cols < H
-    k = tl.arange(0, HP)
-    kmask = k < H
-    cnt = sync + pg
-    err = sync + tl.num_programs(0)
     WT: tl.constexpr = tl.float32 if SUM else DOT
     w_i = w_held(whh, 0, H, u0, cols, k, kmask, False, WT, STREAM)  # (HP, BH)
     w_f = w_held(whh, H, H, u0, cols, k, kmask, False, WT, STREAM)
@@ -154,14 +148,7 @@ def _bwd_split_kernel(dy, whh, save, cprev, lens, dhbuf, dcbuf, dgi, sync, B, T,
     s1 = T). A program reads and writes only its own units of dhbuf and dcbuf; they stay in
     registers with one batch block and a launch for all steps, else go through memory.
     PREFETCH (then): the next step's elementwise inputs are read while the barrier waits."""
-    pg = tl.program_id(0)
-    ns = tl.num_programs(1)
-    u0 = tl.program_id(1) * BH
-    cols = tl.arange(0, BH)
-    k = tl.arange(0, HP)
-    kmask = k < H
-    cnt = sync + pg
-    err = sync + tl.num_programs(0)
+    pg, ns, u0, cols, k, kmask, cnt, err = split_program(sync, H, BH, HP)
     WT: tl.constexpr = tl.float32 if SUM else DOT
     w_i = w_held(whh, 0, H, u0, cols, k, kmask, True, WT, STREAM)  # (HP, BH) = W_hi[:, units]
     w_f = w_held(whh, H, H, u0, cols, k, kmask, True, WT, STREAM)
