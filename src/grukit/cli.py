@@ -98,6 +98,8 @@ def _demo(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="grukit", description=__doc__)
     parser.add_argument("--version", action="version", version=f"grukit {__version__}")
+    parser.add_argument("--debug", action="store_true",
+                        help="print the full traceback of an error instead of one line")
     sub = parser.add_subparsers(dest="command")
     demo = sub.add_parser("demo", help="load torch weights, count parameters, train a GRU")
     demo.add_argument("--epochs", type=int, default=3)
@@ -116,17 +118,51 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _ours(err: BaseException) -> bool:
+    """Was ``err`` raised by grukit's own code (a message written for people) rather than
+    deep inside a library (which, unexplained, is a bug to report)?"""
+    import os
+
+    tb = err.__traceback__
+    last = None
+    while tb is not None:
+        last = tb.tb_frame.f_code.co_filename
+        tb = tb.tb_next
+    return last is not None and os.path.dirname(__file__) in os.path.abspath(last)
+
+
 def main(argv: list[str] | None = None) -> int:
+    from ._runs import RUN, UsageError
+
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help()
         return 0
+    RUN.start(None)
     try:
         return args.func(args)
-    except (ValueError, FileNotFoundError) as err:  # bad input: one sentence, no traceback
-        print(f"grukit {args.command}: error: {err}", file=sys.stderr)
+    except KeyboardInterrupt:
+        if args.debug:
+            raise
+        print(f"\n{RUN.interrupted_line(args.command)}", file=sys.stderr)
+        return 130
+    except (UsageError, OSError, ValueError, TypeError, LookupError) as err:
+        expected = isinstance(err, (UsageError, OSError)) or _ours(err)
+        if args.debug or not expected:
+            raise  # a genuine bug: its traceback is what a report needs
+        print(f"grukit {args.command}: error: {_one_line(err)}", file=sys.stderr)
         return 2
+
+
+def _one_line(err: BaseException) -> str:
+    if isinstance(err, OSError) and err.filename is not None:
+        reason = err.strerror or type(err).__name__
+        return f"{err.filename}: {reason}"
+    text = str(err).strip() or type(err).__name__
+    if isinstance(err, KeyError) and text.startswith(("'", '"')):
+        text = f"unknown key {text}"
+    return " ".join(text.split())
 
 
 if __name__ == "__main__":

@@ -1,0 +1,69 @@
+"""What every CLI command shares: its output folder checked before any work, a record of
+what has finished (for the line printed on Ctrl-C), and the errors it reports in one line.
+
+    out = prepare_output(args.output)        # before training: exists as a file, read-only...
+    RUN.start(out, resumable=True)
+    for k in range(folds):
+        ...                                  # write fold k's results atomically
+        RUN.finished(f"fold {k + 1} of {folds}")
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass
+
+
+class UsageError(ValueError):
+    """Bad input a person can fix: the CLI prints its one sentence and exits with 2."""
+
+
+def prepare_output(path: str | None, what: str = "--output") -> str | None:
+    """Create the folder ``path`` and prove it writable before any work is done; one
+    sentence (``UsageError``) for a path that is a file, under a file, or not writable."""
+    if path is None:
+        return None
+    if path == "":
+        raise UsageError(f"{what} is empty; give a folder for the results.")
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise UsageError(f"{what} {path!r} is a file; give a folder (it is created if "
+                         f"missing).")
+    try:
+        os.makedirs(path, exist_ok=True)
+        fd, probe = tempfile.mkstemp(dir=path, prefix=".grukit-write-test-")
+        os.close(fd)
+        os.remove(probe)
+    except OSError as err:
+        reason = err.strerror or str(err)
+        raise UsageError(f"{what} {path!r} cannot be written ({reason}); give a folder you can "
+                         f"write to.") from None
+    return path
+
+
+@dataclass
+class RunRecord:
+    """What the running command has finished so far (read when it is interrupted)."""
+
+    output: str | None = None
+    done: str | None = None
+    resumable: bool = False
+
+    def start(self, output: str | None, resumable: bool = False) -> None:
+        self.output, self.done, self.resumable = output, None, resumable
+
+    def finished(self, what: str) -> None:
+        self.done = what
+
+    def interrupted_line(self, command: str) -> str:
+        parts = [f"grukit {command}: interrupted"
+                 + (f" after {self.done}" if self.done else " before any result was finished")]
+        if self.output:
+            parts.append(f"partial results in {self.output}" if self.done
+                         else f"nothing written to {self.output}")
+            if self.resumable:
+                parts.append("rerun with --resume to continue")
+        return "; ".join(parts)
+
+
+RUN = RunRecord()
