@@ -25,6 +25,10 @@ class Backend:
     fn: Callable
     why_not: Callable[..., str | None] = _always
     priority: int = 0  # "auto" tries higher priorities first
+    # Consulted by "auto" only (a named backend is an explicit choice): one more reason to
+    # skip, and a hook run when auto takes this backend (e.g. a warning, once).
+    auto_why_not: Callable[..., str | None] = _always
+    on_auto: Callable[..., None] | None = None
 
 
 _REGISTRY: dict[str, dict[str, Backend]] = {}
@@ -59,7 +63,7 @@ def explain(op: str, backend: str, **call: object) -> tuple[str, dict[str, str]]
     if backend == "auto":
         skipped: dict[str, str] = {}
         for b in _ordered(op):
-            reason = b.why_not(**call)
+            reason = b.why_not(**call) or b.auto_why_not(**call)
             if reason is None:
                 return b.name, skipped
             skipped[b.name] = reason
@@ -82,4 +86,7 @@ def select(op: str, backend: str, **call: object) -> Callable:
     name, skipped = explain(op, backend, **call)
     for other, reason in skipped.items():
         log.debug("%s: backend %r skipped: %s Using %r.", op, other, reason, name)
-    return _REGISTRY[op][name].fn
+    chosen = _REGISTRY[op][name]
+    if backend == "auto" and chosen.on_auto is not None:
+        chosen.on_auto(**call)
+    return chosen.fn

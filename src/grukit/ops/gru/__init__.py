@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from torch import Tensor
 
-from .. import _cpu, _triton, dispatch
+from .. import _cpu, _gpu_verified, _triton, dispatch
 from .._checks import as_lengths, check_layer, check_state
 from .._checks import check_finite as _check_finite
 from .native import gru_native
@@ -35,7 +35,11 @@ def _gru_triton(*args, **kwargs):
 
 
 # Below "cpu": "auto" takes it for CUDA tensors and never for CPU ones (see _triton.why_not).
-dispatch.register("gru", dispatch.Backend("triton", _gru_triton, _triton.why_not, priority=5))
+# On a GPU where the kernels are unverified, auto leaves them what only they serve (warning
+# once) and torch's GRU takes the rest (see _gpu_verified).
+dispatch.register("gru", dispatch.Backend("triton", _gru_triton, _triton.why_not, priority=5,
+                                          auto_why_not=_gpu_verified.auto_why_not,
+                                          on_auto=_gpu_verified.warn_unverified))
 
 
 def gru(x: Tensor, weight_ih: Tensor, weight_hh: Tensor, bias_ih: Tensor | None = None,

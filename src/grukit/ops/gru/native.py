@@ -17,6 +17,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from .. import _gpu_verified
 from .._seq import run_directed
 
 CUDNN_PERSISTENT_MAX_H = 192  # the largest H cuDNN runs with its persistent kernel
@@ -35,11 +36,12 @@ def why_not(x: Tensor, h0: Tensor | None = None, lengths: Tensor | None = None,
     if x.shape[0] == 0 or x.shape[1] == 0:
         return "x has no time steps or no sequences; torch's GRU needs at least one of each."
     hidden = None if h0 is None else h0.shape[-1]
-    if x.device.type == "cuda" and hidden is not None and hidden > CUDNN_PERSISTENT_MAX_H:
+    if x.device.type == "cuda" and hidden is not None and hidden > CUDNN_PERSISTENT_MAX_H \
+            and not _gpu_verified.prefer_torch(x):
         return (f"hidden size {hidden} > {CUDNN_PERSISTENT_MAX_H}: cuDNN leaves its persistent "
                 f"kernel there for a GEMM launch per step, which the one-launch Triton kernel "
                 f"avoids.")
-    return None
+    return None  # also above the line on a GPU where the Triton kernels are unverified
 
 
 def gru_native(x: Tensor, weight_ih: Tensor, weight_hh: Tensor, bias_ih: Tensor | None,

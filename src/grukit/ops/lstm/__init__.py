@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from torch import Tensor
 
-from .. import _cpu, _triton, dispatch
+from .. import _cpu, _gpu_verified, _triton, dispatch
 from .._checks import as_lengths, check_layer, check_state, check_weight
 from .._checks import check_finite as _check_finite
 from .native import lstm_native
@@ -48,7 +48,9 @@ def _why_not_triton(x, weight_hr=None, **call):
 
 # Below "torch" and "cpu": on CUDA "auto" keeps cuDNN where it serves the call and takes
 # triton for lengths; it never takes triton for CPU tensors (see _triton.why_not).
-dispatch.register("lstm", dispatch.Backend("triton", _lstm_triton, _why_not_triton, priority=5))
+dispatch.register("lstm", dispatch.Backend("triton", _lstm_triton, _why_not_triton, priority=5,
+                                           auto_why_not=_gpu_verified.auto_why_not,
+                                           on_auto=_gpu_verified.warn_unverified))
 
 
 def lstm(x: Tensor, weight_ih: Tensor, weight_hh: Tensor, bias_ih: Tensor | None = None,

@@ -10,6 +10,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from .. import _gpu_verified
 from .._seq import run_directed
 
 
@@ -19,8 +20,8 @@ def why_not(x: Tensor, lengths: Tensor | None = None, state_mask: Tensor | None 
         return "state_mask (recurrent dropout) is served by the reference only."
     if lengths is not None:
         return "lengths given: torch's LSTM serves them only through packing."
-    if x.shape[0] == 1:
-        return "batch of one: the fused CPU kernel is faster there."
+    if x.shape[0] == 1 and not _gpu_verified.prefer_torch(x):
+        return ("batch of one: the fused kernel (CPU, or Triton on CUDA) is faster there.")
     return None
 
 

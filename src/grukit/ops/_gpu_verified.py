@@ -1,0 +1,84 @@
+"""The GPUs on which the Triton kernels have passed their tests for real.
+
+Triton's interpreter runs a grid's programs one after another, so the split-H kernels'
+barriers, bf16 and TF32 are checked only on a GPU. Until ``pytest
+tests/ops/test_triton_kernels.py tests/ops/test_triton_split.py`` has passed on a GPU of a
+compute capability, ``backend="auto"`` does not choose a Triton kernel there where torch's
+own (cuDNN) can serve the call; for what only Triton serves (the textbook GRU,
+reset_after=False; ``lengths``) it takes the kernel and warns once.
+
+The environment variable ``GRUKIT_UNVERIFIED_TRITON`` sets the policy on GPUs not in
+``VERIFIED``: ``warn`` (the default, as above), ``allow`` (treat them as verified: auto
+chooses as on a verified GPU, no warning) or ``refuse`` (auto never chooses a Triton kernel
+there; the reference loop serves what cuDNN cannot). ``backend="triton"`` always runs the
+kernel: naming it is opting in.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+
+import torch
+
+# compute capability -> the run that verified it (GPU, versions, date, result).
+VERIFIED: dict[tuple[int, int], str] = {}
+
+POLICY_ENV = "GRUKIT_UNVERIFIED_TRITON"
+POLICIES = ("warn", "allow", "refuse")
+_warned: set[tuple[int, int]] = set()
+
+
+def capability(x) -> tuple[int, int]:
+    """The compute capability of the GPU that holds ``x``."""
+    return tuple(torch.cuda.get_device_capability(x.device))
+
+
+def policy() -> str:
+    value = os.environ.get(POLICY_ENV, "warn").strip().lower() or "warn"
+    if value not in POLICIES:
+        raise ValueError(f"{POLICY_ENV}={value!r} is not a policy; use one of "
+                         f"{', '.join(POLICIES)}.")
+    return value
+
+
+def unverified(x) -> tuple[int, int] | None:
+    """The capability of x's GPU when the Triton kernels are unverified there (and the policy
+    does not waive it), else None (CPU tensors included)."""
+    if getattr(x, "device", None) is None or x.device.type != "cuda":
+        return None
+    cap = capability(x)
+    if cap in VERIFIED or policy() == "allow":
+        return None
+    return cap
+
+
+def prefer_torch(x) -> bool:
+    """Should torch's own (cuDNN) backend serve a CUDA call it would otherwise leave to
+    Triton? Yes on a GPU where the Triton kernels are unverified."""
+    return unverified(x) is not None
+
+
+def auto_why_not(x=None, **_: object) -> str | None:
+    """The reason ``auto`` skips a Triton kernel under the ``refuse`` policy, else None."""
+    cap = unverified(x)
+    if cap is not None and policy() == "refuse":
+        return (f"the Triton kernels are unverified on this GPU (sm_{cap[0]}{cap[1]}) and "
+                f"{POLICY_ENV}=refuse.")
+    return None
+
+
+def warn_unverified(x=None, **_: object) -> None:
+    """Once per capability: auto chose a Triton kernel on a GPU where it is unverified."""
+    cap = unverified(x)
+    if cap is None or cap in _warned:
+        return
+    _warned.add(cap)
+    warnings.warn(
+        f"grukit: backend='auto' runs a Triton kernel that has not been verified on this GPU "
+        f"(sm_{cap[0]}{cap[1]}; verified: "
+        f"{', '.join(f'sm_{a}{b}' for a, b in sorted(VERIFIED)) or 'none'}), because torch's "
+        f"own GRU/LSTM cannot serve this call. Check it with `pytest "
+        f"tests/ops/test_triton_kernels.py tests/ops/test_triton_split.py`; set "
+        f"{POLICY_ENV}=allow to trust it, or {POLICY_ENV}=refuse (or backend='reference') to "
+        f"use the reference loop instead.", RuntimeWarning, stacklevel=4)
