@@ -1,0 +1,99 @@
+"""What every CLI command shares: the output folder checked before any work, one line for an
+expected error, a traceback for a bug, exit 130 and one line on Ctrl-C."""
+
+import errno
+import os
+
+import pytest
+
+from grukit import _runs, cli
+from grukit._runs import RUN, UsageError, prepare_output
+
+
+def test_prepare_output_creates_and_refuses(tmp_path, monkeypatch):
+    assert prepare_output(str(tmp_path / "a" / "b")) == str(tmp_path / "a" / "b")
+    assert (tmp_path / "a" / "b").is_dir() and os.listdir(tmp_path / "a" / "b") == []
+    (tmp_path / "f").write_text("keep")
+    with pytest.raises(UsageError, match=r"--output '.*f' is a file; give a folder"):
+        prepare_output(str(tmp_path / "f"))
+    with pytest.raises(UsageError, match="cannot be written"):
+        prepare_output(str(tmp_path / "f" / "under"))
+    assert (tmp_path / "f").read_text() == "keep"
+
+    def read_only(*a, **k):
+        raise OSError(errno.EROFS, "Read-only file system")
+    monkeypatch.setattr(_runs.tempfile, "mkstemp", read_only)
+    with pytest.raises(UsageError, match=r"cannot be written \(Read-only file system\)"):
+        prepare_output(str(tmp_path / "c"))
+
+
+def test_interrupted_line():
+    RUN.start("out", resumable=True)
+    assert RUN.interrupted_line("x") == ("grukit x: interrupted before any result was "
+                                         "finished; nothing written to out; rerun with "
+                                         "--resume to continue")
+    RUN.finished("fold 3 of 10")
+    assert RUN.interrupted_line("x") == ("grukit x: interrupted after fold 3 of 10; partial "
+                                         "results in out; rerun with --resume to continue")
+
+
+def _command(monkeypatch, fn):
+    """Make `grukit datasets` run fn instead."""
+    real = cli.build_parser
+
+    def build():
+        parser = real()
+        sub = next(a for a in parser._actions if a.dest == "command")
+        sub.choices["datasets"].set_defaults(func=fn)
+        return parser
+    monkeypatch.setattr(cli, "build_parser", build)
+
+
+def test_expected_errors_are_one_line(monkeypatch, capsys):
+    from grukit.ops import dispatch
+
+    def bad(args):
+        dispatch.explain("gru", "fastest")  # a ValueError written by grukit for people
+    _command(monkeypatch, bad)
+    assert cli.main(["datasets"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("grukit datasets: error: gru: unknown backend 'fastest'; choose one "
+                          "of ['auto', ") and err.count("\n") == 1
+
+    def usage(args):
+        raise UsageError("--folds is 0;\n  give 1 or more.")  # any UsageError, one line
+    _command(monkeypatch, usage)
+    assert cli.main(["datasets"]) == 2
+    assert capsys.readouterr().err == "grukit datasets: error: --folds is 0; give 1 or more.\n"
+
+    def missing(args):
+        open("/nonexistent/file.csv")
+    _command(monkeypatch, missing)
+    assert cli.main(["datasets"]) == 2
+    assert capsys.readouterr().err == ("grukit datasets: error: /nonexistent/file.csv: No such "
+                                       "file or directory\n")
+    with pytest.raises(FileNotFoundError):
+        cli.main(["--debug", "datasets"])
+
+
+def test_a_bug_keeps_its_traceback(monkeypatch):
+    import numpy as np
+
+    def bug(args):
+        np.zeros(3).reshape(2, 2)  # a ValueError raised inside numpy: not a message for people
+    _command(monkeypatch, bug)
+    with pytest.raises(ValueError, match="cannot reshape"):
+        cli.main(["datasets"])
+
+
+def test_ctrl_c_is_one_line_and_exit_130(monkeypatch, capsys, tmp_path):
+    def interrupted(args):
+        RUN.start(str(tmp_path), resumable=True)
+        RUN.finished("seed 2 of 3")
+        raise KeyboardInterrupt
+    _command(monkeypatch, interrupted)
+    assert cli.main(["datasets"]) == 130
+    err = capsys.readouterr().err
+    assert err.strip() == (f"grukit datasets: interrupted after seed 2 of 3; partial results "
+                           f"in {tmp_path}; rerun with --resume to continue")
+    assert "Traceback" not in err
