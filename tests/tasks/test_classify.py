@@ -131,7 +131,8 @@ def test_text_classifier_learns_keywords_and_explains():
     texts, labels = _texts(120)
     clf = TextClassifier(embed_dim=16, hidden=16, epochs=12, patience=None,
                          validation_split=0.0, learning_rate=1e-2, dropout=0.0)
-    history = clf.fit(texts, labels)
+    assert clf.fit(texts, labels) is clf
+    history = clf.history_
     assert len(history.history["loss"]) == 12 and len(history.history["epoch_time"]) == 12
     test_texts, test_labels = _texts(40, seed=1)
     assert clf.evaluate(test_texts, test_labels)["accuracy"] >= 0.9
@@ -161,8 +162,7 @@ def test_sequence_classifier_with_validation_data_returns_history():
     xs, ys = _sequences(120)
     vx, vy = _sequences(30, seed=1)
     clf = SequenceClassifier(hidden=16, epochs=6, patience=None)
-    history = clf.fit(xs, ys, validation_data=(vx, vy))
-    h = history.history
+    h = clf.fit(xs, ys, validation_data=(vx, vy)).history_.history
     assert len(h["loss"]) == len(h["val_loss"]) == len(h["epoch_time"]) == 6
     assert h["val_loss"][-1] < h["val_loss"][0]
     tx, ty = _sequences(40, seed=2)
@@ -172,7 +172,7 @@ def test_sequence_classifier_with_validation_data_returns_history():
     assert [len(w) for w in clf.attention(tx[:3])] == [len(s) for s in tx[:3]]
     # validation_split: a stratified share of the training rows
     h2 = SequenceClassifier(hidden=8, epochs=2, patience=None).fit(xs, ys, validation_split=0.25)
-    assert len(h2.history["val_loss"]) == 2
+    assert len(h2.history_.history["val_loss"]) == 2
 
 
 def test_sequence_input_errors():
@@ -185,7 +185,7 @@ def test_sequence_input_errors():
         clf.fit([np.zeros((0, 2)), np.zeros((3, 2))], [0, 1])
     with pytest.raises(ValueError, match="3 inputs but 2 labels"):
         clf.fit([np.zeros((3, 2))] * 3, [0, 1])
-    with pytest.raises(RuntimeError, match="not trained; call fit first"):
+    with pytest.raises(RuntimeError, match="not trained; call fit .* before predict"):
         clf.predict([np.zeros((3, 2))])
 
 

@@ -1,38 +1,101 @@
 """What the text and sequence classifiers share: training through ``Sequential.fit`` (with a
 stratified validation split and early stopping), batched prediction, attention weights,
-evaluation and k-fold cross-validation. Subclasses turn raw inputs into padded tensors."""
+evaluation, k-fold cross-validation and the estimator contract (``fit`` returns ``self``,
+``save``/``load`` through ``grukit.tasks.estimator``). Subclasses turn raw inputs into padded
+tensors and say what else a saved model needs (tokenizer, scaler).
+
+Labels keep their type: ``predict`` returns the values given to ``fit`` (strings stay
+strings, ints ints), also after ``save``/``load``. ``evaluate`` and ``validation_data`` match
+labels by value, and by their text when the types differ (a model trained on the strings
+"0"/"1" of a CSV scores the ints 0/1); a label the model never saw in training is refused
+with one sentence naming it rather than scored, since no prediction could ever match it.
+"""
 
 from __future__ import annotations
 
 import dataclasses
+import math
 
 import numpy as np
 import torch
 
 from ...models import EarlyStopping, EpochTimer, History
-from .labels import encode_labels
+from ..estimator import Estimator, load_module_state
+from .labels import _as_float, as_labels, encode_labels
 from .metrics import classification_scores
-from .network import build_network
+from .network import MODELS, build_network
 
 
-def stratified_split(y: np.ndarray, fraction: float, seed: int):
-    """Indices (train, held out) with ``fraction`` held out, class proportions kept when
-    every class has two rows or more."""
+def stratified_split(y: np.ndarray, fraction: float, seed: int, strict: bool = False):
+    """Indices (train, held out) with ``fraction`` held out, class proportions kept where
+    every class has two rows or more and both parts can hold every class; otherwise a plain
+    random split, or with ``strict`` (a train/test split to score on) one sentence saying why
+    the split cannot be made."""
     from sklearn.model_selection import train_test_split
 
     idx = np.arange(len(y))
     counts = np.bincount(y)
-    strat = y if counts[counts > 0].min() >= 2 else None
+    present = counts[counts > 0]
+    k, n = len(present), len(y)
+    n_test = math.ceil(fraction * n)  # what train_test_split holds out
+    stratifiable = present.min() >= 2 and k <= n_test <= n - k
+    if strict and not stratifiable:
+        if present.min() < 2:
+            small = int(np.flatnonzero(counts == present.min())[0])
+            raise ValueError(f"class #{small} has a single row, so a train/test split cannot "
+                             f"have it on both sides; give it more rows or drop it.")
+        raise ValueError(f"{n} rows are too few for a stratified {1 - fraction:.0%}/"
+                         f"{fraction:.0%} split of {k} classes (each side needs a row of "
+                         f"every class); give more rows.")
+    strat = y if stratifiable else None
     return train_test_split(idx, test_size=fraction, random_state=seed, stratify=strat)
 
 
-class RecurrentClassifier:
-    """Base class; ``config`` is the subclass' dataclass, keyword arguments override it."""
+def _whole(name: str, value, least: int = 1) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < least:
+        raise ValueError(f"{name} must be a whole number of {least} or more; got {value!r}.")
+
+
+def check_config(cfg) -> None:
+    """One sentence for the first setting no classifier can train with."""
+    if cfg.model not in MODELS:
+        raise ValueError(f"model must be one of {list(MODELS)}; got {cfg.model!r}.")
+    for name in ("hidden", "epochs", "batch_size", "embed_dim", "max_len", "vocab_size",
+                 "min_frequency"):
+        if hasattr(cfg, name):
+            _whole(name, getattr(cfg, name))
+    if not isinstance(cfg.dropout, (int, float)) or not 0 <= cfg.dropout < 1:
+        raise ValueError(f"dropout must be in [0, 1); got {cfg.dropout!r}.")
+    lr = cfg.learning_rate
+    if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not 0 < lr < math.inf:
+        raise ValueError(f"learning_rate must be a positive number; got {lr!r}.")
+    split = cfg.validation_split
+    if isinstance(split, bool) or not isinstance(split, (int, float)) or not 0 <= split < 1:
+        raise ValueError(f"validation_split must be in [0, 1) (0 turns early stopping off); "
+                         f"got {split!r}.")
+    if cfg.patience is not None:
+        _whole("patience", cfg.patience, 0)
+    _whole("seed", cfg.seed, 0)
+    if getattr(cfg, "tokenizer", "word") not in ("word", "wordpiece"):
+        raise ValueError(f"tokenizer must be 'word' or 'wordpiece'; got {cfg.tokenizer!r}.")
+
+
+class RecurrentClassifier(Estimator):
+    """Base class; ``config`` is the subclass' dataclass, keyword arguments override it.
+    The constructor only stores the settings; ``fit`` checks them."""
 
     config_class = None
 
     def __init__(self, config=None, **overrides):
         base = config if config is not None else self.config_class()
+        if not isinstance(base, self.config_class):
+            raise TypeError(f"config must be a {self.config_class.__name__}; got a "
+                            f"{type(base).__name__}.")
+        known = [f.name for f in dataclasses.fields(self.config_class)]
+        unknown = sorted(set(overrides) - set(known))
+        if unknown:
+            raise TypeError(f"{type(self).__name__} has no setting {unknown[0]!r}; its "
+                            f"settings are {known}.")
         self.config = dataclasses.replace(base, **overrides)
         self.model = None
 
@@ -58,36 +121,49 @@ class RecurrentClassifier:
     def _take(self, inputs, idx):
         return [inputs[i] for i in idx]
 
+    def _extra_state(self) -> tuple[dict, dict]:  # what else the subclass needs to predict
+        return {}, {}
+
+    def _restore_extra(self, tensors: dict, extras: dict) -> None:
+        raise NotImplementedError
+
     # -- training ----------------------------------------------------------------------------
     def fit(self, inputs, labels, *, validation_data=None, validation_split: float | None = None,
-            epochs: int | None = None, callbacks=None, verbose=0) -> History:
-        """Train on ``inputs`` and ``labels``; returns the ``History`` (per-epoch ``loss``,
-        ``accuracy``, ``val_loss``, ``val_accuracy`` and ``epoch_time`` in seconds).
+            epochs: int | None = None, callbacks=None, verbose=0):
+        """Train on ``inputs`` and ``labels``; returns ``self``. The ``History`` (per-epoch
+        ``loss``, ``accuracy``, ``val_loss``, ``val_accuracy`` and ``epoch_time`` in seconds)
+        is kept in ``self.history_``.
 
         Validation: ``validation_data=(inputs, labels)``, or else a stratified
         ``validation_split`` of the training rows (``config.validation_split`` when None; 0
         trains on everything for ``epochs`` epochs). With validation, training stops after
         ``config.patience`` epochs without a lower ``val_loss`` and keeps the best weights.
+        ``epochs`` (``config.epochs`` when None) must be 1 or more.
         """
         cfg = self.config
+        check_config(cfg)
+        epochs = cfg.epochs if epochs is None else epochs
+        _whole("epochs", epochs)
+        split = cfg.validation_split if validation_split is None else validation_split
+        if isinstance(split, bool) or not isinstance(split, (int, float)) or not 0 <= split < 1:
+            raise ValueError(f"validation_split must be in [0, 1); got {split!r}.")
+        self.fitted_ = False  # a failed fit leaves no half-trained model behind
         inputs = self._prepare(inputs)
+        labels = as_labels(labels)
         n = self._count(inputs)
         if n != len(labels):
             raise ValueError(f"there are {n} inputs but {len(labels)} labels; they must match.")
         self.classes_, y = encode_labels(labels)
-        lookup = {c: i for i, c in enumerate(self.classes_)}
-        split = cfg.validation_split if validation_split is None else validation_split
         val = None
         if validation_data is not None:
             v_inputs, v_labels = validation_data
-            unknown = sorted({str(v) for v in v_labels} - {str(c) for c in self.classes_})
-            if unknown:
-                raise ValueError(f"validation labels {unknown[:5]} do not occur in training; "
-                                 f"give validation data with the training classes.")
-            val = (v_inputs, np.array([lookup[v] for v in np.asarray(v_labels)]))
+            v_inputs = self._prepare(v_inputs)
+            v_y = self._label_index(v_labels, "validation_data")
+            if self._count(v_inputs) != len(v_y):
+                raise ValueError(f"validation_data has {self._count(v_inputs)} inputs but "
+                                 f"{len(v_y)} labels; they must match.")
+            val = (v_inputs, v_y)
         elif split:
-            if not 0 < split < 1:
-                raise ValueError(f"validation_split must be in [0, 1); got {split}.")
             tr, va = stratified_split(y, split, cfg.seed)
             val = (self._take(inputs, va), y[va])
             inputs, y = self._take(inputs, tr), y[tr]
@@ -96,9 +172,7 @@ class RecurrentClassifier:
         v_items = self._items(val[0]) if val is not None else []
         self.steps_ = max(len(a) for a in items + v_items)  # T of the training tensors
         torch.manual_seed(cfg.seed)
-        self.model = build_network(self._head(self.steps_), cfg.model, cfg.hidden,
-                                   len(self.classes_), cfg.dropout)
-        self.model.build()
+        self.model = self._network()
         self.model.compile(torch.optim.Adam(self.model.parameters(), lr=cfg.learning_rate),
                            "sparse_categorical_crossentropy", ["accuracy"])
         timer = EpochTimer()
@@ -110,18 +184,43 @@ class RecurrentClassifier:
                 cbs.append(EarlyStopping("val_loss", patience=cfg.patience,
                                          restore_best_weights=True))
         history = self.model.fit(self._pad(items, self.steps_), torch.as_tensor(y),
-                                 batch_size=cfg.batch_size, epochs=epochs or cfg.epochs,
+                                 batch_size=cfg.batch_size, epochs=epochs,
                                  verbose=verbose, callbacks=cbs, validation_data=val_t,
                                  seed=cfg.seed)
         history.history["epoch_time"] = timer.seconds
-        self.history_ = history
-        return history
+        self.history_: History = history
+        self.fitted_ = True
+        return self
+
+    def _network(self):
+        cfg = self.config
+        model = build_network(self._head(self.steps_), cfg.model, cfg.hidden,
+                              len(self.classes_), cfg.dropout)
+        model.build()
+        return model
+
+    def _label_index(self, labels, what: str) -> np.ndarray:
+        """Each label's index in ``classes_``: matched by value when both sides are numbers
+        (0 and 0.0 alike), else by text (the int 1 matches the string "1"); one sentence
+        naming the labels the model never saw."""
+        labels = as_labels(labels, what)
+        classes = self.classes_
+        fc, fl = _as_float(classes), _as_float(labels)
+        if fc is not None and fl is not None and len(set(fc.tolist())) == len(fc):
+            keys_c, keys_l = fc.tolist(), fl.tolist()
+        else:
+            keys_c, keys_l = [str(c) for c in classes], [str(v) for v in labels]
+        lookup = {k: i for i, k in enumerate(keys_c)}
+        unseen = [v for v, k in zip(labels.tolist(), keys_l, strict=True) if k not in lookup]
+        if unseen:
+            names = sorted({str(v) for v in unseen})
+            raise ValueError(f"{what}: label(s) {names[:5]} ({len(unseen)} row(s)) never "
+                             f"occurred in training, so no prediction can match them; the "
+                             f"model knows {[str(c) for c in classes[:20]]} - drop those rows "
+                             f"or retrain with them.")
+        return np.array([lookup[k] for k in keys_l], dtype=np.int64)
 
     # -- inference ---------------------------------------------------------------------------
-    def _check_fitted(self) -> None:
-        if self.model is None:
-            raise RuntimeError(f"{type(self).__name__} is not trained; call fit first.")
-
     def _batches(self, inputs):
         """Each batch padded to its own longest item: (index array, padded tensor)."""
         items = self._items(inputs)
@@ -134,7 +233,8 @@ class RecurrentClassifier:
 
     def predict_proba(self, inputs) -> np.ndarray:
         """Class probabilities (N, K), columns in the order of ``classes_``."""
-        self._check_fitted()
+        self._check_fitted("predict")
+        inputs = self._prepare(inputs)
         out = np.zeros((self._count(inputs), len(self.classes_)), dtype=np.float32)
         self.model.eval()
         with torch.no_grad():
@@ -150,7 +250,8 @@ class RecurrentClassifier:
     def attention(self, inputs) -> list[np.ndarray]:
         """Each input's attention weights over its steps (T_i,), summing to 1: how much each
         step (token) contributed to the pooled vector the prediction is made from."""
-        self._check_fitted()
+        self._check_fitted("attention")
+        inputs = self._prepare(inputs)
         pool = next(la for la in self.model.layers if type(la).__name__ == "AttentionPooling")
         out: list = [None] * self._count(inputs)
         self.model.eval()
@@ -163,10 +264,58 @@ class RecurrentClassifier:
         return out
 
     def evaluate(self, inputs, labels) -> dict:
-        """``{"accuracy", "macro_f1", "confusion", "classes", "n"}`` on labelled data."""
-        return classification_scores(np.asarray(labels), self.predict(inputs), self.classes_)
+        """``{"accuracy", "macro_f1", "confusion", "classes", "n"}`` on labelled data; a label
+        the model never saw in training is refused with one sentence naming it."""
+        self._check_fitted("evaluate")
+        y = self._label_index(labels, "evaluate")
+        inputs = self._prepare(inputs)
+        if self._count(inputs) != len(y):
+            raise ValueError(f"there are {self._count(inputs)} inputs but {len(y)} labels; "
+                             f"they must match.")
+        return classification_scores(self.classes_[y], self.predict(inputs), self.classes_)
 
     def cross_validate(self, inputs, labels, folds: int = 5, baseline=None) -> dict:
         from .crossval import cross_validate
 
         return cross_validate(self, inputs, labels, folds=folds, baseline=baseline)
+
+    # -- saving (grukit.tasks.estimator) -----------------------------------------------------
+    def _state(self) -> tuple[dict, dict]:
+        tensors, extras = self._extra_state()
+        tensors = tensors | {f"network.{k}": v for k, v in self.model.state_dict().items()}
+        return tensors, extras | {"classes": _classes_to_json(self.classes_),
+                                  "steps": int(self.steps_)}
+
+    def _restore(self, tensors: dict, extras: dict) -> None:
+        check_config(self.config)
+        try:
+            self.classes_ = _classes_from_json(extras["classes"])
+            self.steps_ = int(extras["steps"])
+            self._restore_extra(tensors, extras)
+        except (KeyError, TypeError, ValueError) as err:
+            raise ValueError(f"the saved {type(self).__name__} is incomplete or damaged "
+                             f"({type(err).__name__}: {err}); save the model again.") from None
+        self.model = self._network()
+        load_module_state(self.model, tensors, "network.", f"the saved {type(self).__name__}")
+        self.model.eval()
+
+
+def _classes_to_json(classes: np.ndarray) -> dict:
+    """The class labels with their dtype, so ``load`` gives back the same array."""
+    if classes.dtype.kind not in "UiufbO":
+        raise TypeError(f"labels of dtype {classes.dtype} cannot be saved; use strings or "
+                        f"numbers.")
+    values = classes.tolist()
+    if classes.dtype.kind == "O" and not all(isinstance(v, (str, int, float, bool))
+                                             for v in values):
+        raise TypeError("labels other than strings and numbers cannot be saved.")
+    return {"dtype": classes.dtype.str, "values": values}
+
+
+def _classes_from_json(block: dict) -> np.ndarray:
+    dtype = np.dtype(block["dtype"])
+    if dtype.kind not in "UiufbO":
+        raise ValueError(f"class dtype {dtype} is not one save writes")
+    out = np.empty(len(block["values"]), dtype=dtype)
+    out[:] = block["values"]
+    return out

@@ -109,7 +109,7 @@ def run(args: argparse.Namespace) -> int:
             protocol = f"stratified 80/20 train/test split (seed {args.seed})"
         print(protocol)
         take = clf._take
-        history = clf.fit(take(inputs, tr), labels[tr])
+        history = clf.fit(take(inputs, tr), labels[tr]).history_
         model_res = clf.evaluate(take(inputs, te), labels[te])
         model_res["epochs"] = len(history.epoch)
         base_pred = baseline.fit(take(inputs, tr), labels[tr]).predict(take(inputs, te))

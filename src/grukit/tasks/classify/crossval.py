@@ -21,7 +21,7 @@ def _summary(folds: list[dict], classes) -> dict:
 
 
 def cross_validate(classifier, inputs, labels, folds: int = 5, baseline=None,
-                   on_fold=None) -> dict:
+                   on_fold=None, done: dict | None = None) -> dict:
     """Train a fresh copy of ``classifier`` (same config) on each of ``folds`` stratified
     folds and score it on the held-out fold; the same for ``baseline`` (an object with
     ``fit``/``predict``) when given.
@@ -29,20 +29,36 @@ def cross_validate(classifier, inputs, labels, folds: int = 5, baseline=None,
     Returns ``{"model": summary, "baseline": summary or None}``; a summary holds the mean
     and standard deviation over folds of ``accuracy`` and ``macro_f1``, the summed confusion
     matrix, and ``folds`` (each fold's scores, sizes, seconds and epochs trained).
-    ``on_fold(k, model_scores, baseline_scores)`` is called after each fold.
+    ``on_fold(k, model_scores, baseline_scores)`` is called after each fold trained here.
+    ``done`` maps fold numbers (0-based) to ``(model_scores, baseline_scores)`` already
+    measured (read back from disk to resume): those folds are not trained again. The folds
+    depend only on the labels, ``folds`` and ``classifier.config.seed``, so a resumed run
+    scores the same folds as an uninterrupted one.
     """
     from sklearn.model_selection import StratifiedKFold
 
-    if folds < 2:
-        raise ValueError(f"cross-validation needs at least 2 folds; got {folds}.")
+    if isinstance(folds, bool) or not isinstance(folds, (int, np.integer)) or folds < 2:
+        raise ValueError(f"cross-validation needs a whole number of folds, 2 or more; got "
+                         f"{folds!r}.")
+    done = done or {}
     labels = np.asarray(labels)
     classes, y = encode_labels(labels, folds=folds)
     splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=classifier.config.seed)
     model_folds, base_folds = [], []
+    inputs = classifier._prepare(inputs)
+    if classifier._count(inputs) != len(y):
+        raise ValueError(f"there are {classifier._count(inputs)} inputs but {len(y)} labels; "
+                         f"they must match.")
     for k, (tr, te) in enumerate(splitter.split(np.zeros(len(y)), y)):
+        if k in done:
+            scores, base = done[k]
+            model_folds.append(scores)
+            if base is not None:
+                base_folds.append(base)
+            continue
         clf = type(classifier)(classifier.config)
         start = time.perf_counter()
-        history = clf.fit(clf._take(inputs, tr), labels[tr])
+        history = clf.fit(clf._take(inputs, tr), labels[tr]).history_
         pred = clf.predict(clf._take(inputs, te))
         scores = classification_scores(labels[te], pred, classes)
         scores |= {"fold": k, "train": int(len(tr)), "test": int(len(te)),

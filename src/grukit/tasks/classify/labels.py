@@ -5,6 +5,30 @@ from __future__ import annotations
 import numpy as np
 
 
+def as_labels(labels, what: str = "labels") -> np.ndarray:
+    """``labels`` as a 1-D array; one sentence for a single value, a table, or a missing
+    label (None, NaN)."""
+    if isinstance(labels, (str, bytes)) or np.ndim(labels) == 0:
+        raise TypeError(f"{what}: give one label per input (a list or array); got a single "
+                        f"{type(labels).__name__}.")
+    y = np.asarray(labels)
+    if y.ndim != 1:
+        raise ValueError(f"{what}: labels must be one-dimensional; got shape {y.shape}.")
+    if y.dtype.kind == "O":
+        bad = [i for i, v in enumerate(y.tolist())
+               if v is None or (isinstance(v, float) and v != v)]
+        if bad:
+            raise ValueError(f"{what}: label {bad[0]} is missing (None/NaN; {len(bad)} row(s) "
+                             f"in all); fill or drop those rows.")
+        kinds = {type(v).__name__ for v in y.tolist()}
+        if len(kinds) > 1:  # np.unique cannot sort str beside int; the text is what they say
+            y = y.astype(str)
+    elif y.dtype.kind == "f" and not np.isfinite(y).all():
+        i = int(np.flatnonzero(~np.isfinite(y))[0])
+        raise ValueError(f"{what}: label {i} is {y[i]} (missing); fill or drop those rows.")
+    return y
+
+
 def encode_labels(labels, folds: int = 1) -> tuple[np.ndarray, np.ndarray]:
     """``(classes, y)``: the sorted distinct labels and each row's index among them.
 
@@ -13,9 +37,7 @@ def encode_labels(labels, folds: int = 1) -> tuple[np.ndarray, np.ndarray]:
     whose values are nearly all distinct (an ID or the text itself), and — for k-fold
     cross-validation — a class with fewer rows than folds.
     """
-    y = np.asarray(labels)
-    if y.ndim != 1:
-        raise ValueError(f"labels must be one-dimensional; got shape {y.shape}.")
+    y = as_labels(labels)
     n = len(y)
     if n == 0:
         raise ValueError("there are no rows; give data with at least two classes.")

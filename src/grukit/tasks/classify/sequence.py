@@ -55,15 +55,35 @@ class SequenceClassifier(RecurrentClassifier):
     """Classify numeric sequences (each (T_i, C), lengths may differ).
 
     >>> clf = SequenceClassifier(model="gru", hidden=64)
-    >>> history = clf.fit(train_x, train_y, validation_data=(val_x, val_y))
-    >>> history.history["loss"], history.history["val_loss"], history.history["epoch_time"]
+    >>> h = clf.fit(train_x, train_y, validation_data=(val_x, val_y)).history_.history
+    >>> h["loss"], h["val_loss"], h["epoch_time"]
     >>> clf.evaluate(test_x, test_y)["accuracy"]
     """
 
     config_class = SequenceConfig
 
     def _prepare(self, inputs):
-        return as_sequences(inputs)
+        seqs = as_sequences(inputs)
+        if getattr(self, "fitted_", False) and seqs[0].shape[1] != self.channels_:
+            hint = (" (a 2-D array is read as N sequences of one channel; pass a list of "
+                    "(steps, channels) arrays or an (N, steps, channels) array)"
+                    if isinstance(inputs, np.ndarray) and inputs.ndim == 2 else "")
+            raise ValueError(f"the sequences have {seqs[0].shape[1]} channel(s) but the model "
+                             f"was trained on {self.channels_}{hint}.")
+        return seqs
+
+    def _extra_state(self) -> tuple[dict, dict]:
+        return {"scaler.mean": self.mean_, "scaler.std": self.std_}, \
+            {"channels": int(self.channels_)}
+
+    def _restore_extra(self, tensors: dict, extras: dict) -> None:
+        self.channels_ = int(extras["channels"])
+        self.mean_ = tensors["scaler.mean"].numpy()
+        self.std_ = tensors["scaler.std"].numpy()
+        for name, a in (("mean", self.mean_), ("std", self.std_)):
+            if a.shape != (self.channels_,) or a.dtype != np.float32:
+                raise ValueError(f"the scaler's {name} is {a.dtype} {a.shape}, not float32 "
+                                 f"({self.channels_},)")
 
     def _fit_inputs(self, inputs) -> None:
         steps = np.concatenate(as_sequences(inputs))  # (ΣT, C)
@@ -75,8 +95,8 @@ class SequenceClassifier(RecurrentClassifier):
     def _items(self, inputs) -> list[np.ndarray]:
         seqs = as_sequences(inputs)
         if seqs[0].shape[1] != self.channels_:
-            raise ValueError(f"the sequences have {seqs[0].shape[1]} channels but the model was"
-                             f" trained on {self.channels_}.")
+            raise ValueError(f"the sequences have {seqs[0].shape[1]} channel(s) but the model "
+                             f"was trained on {self.channels_}.")
         return [(s - self.mean_) / self.std_ for s in seqs]
 
     def _pad(self, items, steps: int) -> torch.Tensor:

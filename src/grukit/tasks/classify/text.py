@@ -36,12 +36,39 @@ class TextClassifier(RecurrentClassifier):
     """Classify texts (a list of strings) into the labels seen in ``fit``.
 
     >>> clf = TextClassifier(epochs=10)
-    >>> history = clf.fit(texts, labels)          # History: loss, val_loss, epoch_time
+    >>> clf.fit(texts, labels).history_           # History: loss, val_loss, epoch_time
     >>> clf.predict(["great phone"]), clf.predict_proba(["great phone"])
     >>> clf.explain("not good at all", top=3)     # [(token, attention weight), ...]
+    >>> clf.save("model/"); TextClassifier.load("model/").predict(["great phone"])
+
+    An empty text is a valid input (it becomes the unknown token); a missing one (None,
+    NaN) is refused with the row's number.
     """
 
     config_class = TextConfig
+
+    def _prepare(self, texts) -> list[str]:
+        if isinstance(texts, (str, bytes)):
+            raise TypeError("pass a list of texts, not a single string (wrap it: [text]).")
+        try:
+            texts = list(texts)
+        except TypeError:
+            raise TypeError(f"pass a list of texts; got a {type(texts).__name__}.") from None
+        for i, t in enumerate(texts):
+            if not isinstance(t, str):
+                what = "missing (None/NaN)" if t is None or (isinstance(t, float) and t != t) \
+                    else f"a {type(t).__name__}, not a string"
+                raise ValueError(f"text {i} is {what}; give a string (\"\" for an empty "
+                                 f"text) or drop the row.")
+        return texts
+
+    def _extra_state(self) -> tuple[dict, dict]:
+        return {}, {"tokenizer": self.tokenizer_.to_str()}
+
+    def _restore_extra(self, tensors: dict, extras: dict) -> None:
+        cfg = self.config
+        self.tokenizer_ = TextTokenizer.from_str(extras["tokenizer"], cfg.tokenizer,
+                                                 cfg.vocab_size, cfg.min_frequency)
 
     def _fit_inputs(self, texts) -> None:
         cfg = self.config
@@ -49,8 +76,6 @@ class TextClassifier(RecurrentClassifier):
                                         cfg.min_frequency).fit(texts)
 
     def _items(self, texts) -> list[np.ndarray]:
-        if isinstance(texts, str):
-            raise TypeError("pass a list of texts, not a single string.")
         return self.tokenizer_.encode(list(texts), self.config.max_len)
 
     def _pad(self, items, steps: int) -> torch.Tensor:

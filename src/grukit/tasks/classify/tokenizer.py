@@ -47,6 +47,29 @@ class TextTokenizer:
         self.tokenizer = tok
         return self
 
+    def to_str(self) -> str:
+        """The trained tokenizer as Hugging Face ``tokenizers`` JSON (what ``save`` stores)."""
+        return self._fitted().to_str()
+
+    @classmethod
+    def from_str(cls, text: str, kind: str = "word", vocab_size: int = 8000,
+                 min_frequency: int = 1) -> TextTokenizer:
+        """The tokenizer ``to_str`` wrote; refuses JSON that is not a tokenizer with [PAD]
+        at 0 and [UNK] at 1."""
+        from tokenizers import Tokenizer
+
+        out = cls(kind, vocab_size, min_frequency)
+        try:
+            tok = Tokenizer.from_str(text)
+        except Exception as err:  # tokenizers raises its own Exception type for bad JSON
+            raise ValueError(f"the stored tokenizer cannot be read ({err}); save the model "
+                             f"again.") from None
+        if tok.token_to_id(PAD) != 0 or tok.token_to_id(UNK) != 1:
+            raise ValueError("the stored tokenizer does not have [PAD] at id 0 and [UNK] at "
+                             "id 1; save the model again.")
+        out.tokenizer = tok
+        return out
+
     @property
     def size(self) -> int:
         return self._fitted().get_vocab_size()
@@ -60,12 +83,12 @@ class TextTokenizer:
         """Each text's ids (T_i,), int64, cut to ``max_len``; never empty."""
         out = []
         for enc in self._fitted().encode_batch([str(t) for t in texts]):
-            ids = np.asarray(enc.ids[:max_len] if max_len else enc.ids, dtype=np.int64)
+            ids = np.asarray(enc.ids if max_len is None else enc.ids[:max_len], dtype=np.int64)
             out.append(ids if len(ids) else np.array([1], dtype=np.int64))
         return out
 
     def tokens(self, text: str, max_len: int | None = None) -> list[str]:
         """The tokens ``encode`` gives for one text (what attention weights refer to)."""
         toks = self._fitted().encode(str(text)).tokens
-        toks = toks[:max_len] if max_len else toks
+        toks = toks if max_len is None else toks[:max_len]
         return toks or [UNK]

@@ -43,7 +43,7 @@ def run(task, model: str, hidden: int, seed: int, *, epochs: int | None):
     x_tr, y_tr, x_te, y_te = task.data
     clf = SequenceClassifier(model=model, hidden=hidden, seed=seed, **(
         {"epochs": epochs} if epochs else {}))
-    h = clf.fit(x_tr, y_tr).history
+    h = clf.fit(x_tr, y_tr).history_.history
     rec = fit_record(h["epoch_time"], h["loss"], h["val_loss"], params=count_params(clf.model),
                      train_metric=clf.evaluate(x_tr, y_tr)["accuracy"],
                      test_metric=clf.evaluate(x_te, y_te)["accuracy"], higher_is_better=True)
