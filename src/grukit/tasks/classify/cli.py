@@ -7,9 +7,25 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 import time
 
 import numpy as np
+
+from ..._runs import RUN, UsageError, prepare_output
+from .files import (
+    FOLDS_DIR,
+    check_data_paths,
+    clear_folds,
+    fingerprint,
+    predictions_csv,
+    read_folds,
+    read_texts,
+    write_fold,
+    write_predictions,
+)
+
+TRAIN_ONLY = ("folds", "hidden", "epochs", "seed", "save", "resume")
 
 
 def add_parser(sub) -> None:
@@ -20,22 +36,33 @@ def add_parser(sub) -> None:
                                    "TF-IDF (text) or summary-statistics (sequences) logistic "
                                    "regression on the same folds. --folds 1: the official "
                                    "train/test split of a UEA set, a stratified 80/20 split "
-                                   "of files; K > 1: stratified K-fold cross-validation.")
+                                   "of files; K > 1: stratified K-fold cross-validation. "
+                                   "`grukit classify predict --model DIR --data FILE` applies "
+                                   "a model saved with --save to new data.")
+    p.add_argument("action", nargs="?", choices=("train", "predict"), default="train",
+                   help="train (default) or predict with a saved model")
     p.add_argument("--data", required=True, action="append",
                    help="a CSV/TSV file or glob (repeat for several files) or a UEA set "
                         "(grukit datasets)")
     p.add_argument("--text-column", help="name or 0-based index (default: 'text' or first)")
-    p.add_argument("--label-column", help="name or 0-based index (default: 'label' or last)")
+    p.add_argument("--label-column", help="name or 0-based index (default: 'label' or last); "
+                                          "with predict, scores the predictions against it")
     p.add_argument("--no-header", action="store_true", help="the files have no header row")
     p.add_argument("--sep", help="field separator (default: inferred)")
-    p.add_argument("--model", choices=("gru", "lstm", "bigru", "bilstm", "rnn", "mingru"),
-                   default="gru")
-    p.add_argument("--folds", type=int, default=1)
-    p.add_argument("--hidden", type=int, default=64)
+    p.add_argument("--model", help="train: the network, one of gru, lstm, bigru, bilstm, rnn, "
+                                   "mingru (default gru); predict: the folder written by --save")
+    p.add_argument("--folds", type=int, help="1 (default): one train/test split; K > 1: "
+                                             "K-fold cross-validation")
+    p.add_argument("--hidden", type=int, help="units of the recurrent layer (default 64)")
     p.add_argument("--epochs", type=int, help="most epochs (early stopping on a validation "
                                               "split of the training rows picks fewer)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--output", help="directory for metrics.json and confusion.png")
+    p.add_argument("--seed", type=int, help="seed of the split, folds and training (default 0)")
+    p.add_argument("--output", help="directory for metrics.json and confusion.png (predict: "
+                                    "predictions.csv; printed when not given)")
+    p.add_argument("--save", help="folder to save the trained model in (with --folds K, a "
+                                  "model trained on all rows after the cross-validation)")
+    p.add_argument("--resume", action="store_true",
+                   help="with --folds and --output: skip the folds already in OUTPUT/folds/")
     p.set_defaults(func=run)
 
 
@@ -53,50 +80,103 @@ def _load(args):
         return "sequence", xtr + xte, np.concatenate([ytr, yte]), name, len(xtr)
     from ...data.text import read_labelled_text
 
-    for d in args.data:
-        if not os.path.exists(d) and not any(c in d for c in "*?[") and os.sep not in d \
-                and "." not in d:
-            raise FileNotFoundError(f"{d!r} is neither a file nor a bundled data set; "
-                                    f"`grukit datasets` lists the bundled ones.")
-    t = read_labelled_text(args.data, args.text_column, args.label_column,
+    _check_names(args.data)
+    files = check_data_paths(args.data)
+    t = read_labelled_text(files, args.text_column, args.label_column,
                            header=not args.no_header, sep=args.sep)
     desc = ", ".join(os.path.basename(f) for f in t.files)
     return "text", t.texts, t.labels, desc, None
 
 
+def _check_names(data: list[str]) -> None:
+    for d in data:
+        if not os.path.exists(d) and not any(c in d for c in "*?[") and os.sep not in d \
+                and "." not in d:
+            raise FileNotFoundError(f"{d!r} is neither a file nor a bundled data set; "
+                                    f"`grukit datasets` lists the bundled ones.")
+
+
+def _whole(flag: str, value, least: int) -> None:
+    if value is not None and value < least:
+        raise UsageError(f"{flag} must be {least} or more; got {value}.")
+
+
 def run(args: argparse.Namespace) -> int:
+    if args.action == "predict":
+        return run_predict(args)
+    return run_train(args)
+
+
+def run_train(args: argparse.Namespace) -> int:
     from .baselines import SummaryLogReg, TfidfLogReg
     from .crossval import cross_validate
     from .labels import encode_labels
     from .metrics import classification_scores
+    from .network import MODELS
     from .sequence import SequenceClassifier
     from .text import TextClassifier
 
-    if args.folds < 1:
-        raise ValueError(f"--folds must be 1 or more; got {args.folds}.")
+    model = "gru" if args.model is None else args.model
+    if model not in MODELS:
+        hint = " (a saved model is used with `grukit classify predict --model DIR`)" \
+            if os.path.isdir(model) else ""
+        raise UsageError(f"--model must be one of {', '.join(MODELS)} for training; got "
+                         f"{model!r}{hint}.")
+    folds = 1 if args.folds is None else args.folds
+    seed = 0 if args.seed is None else args.seed
+    _whole("--folds", folds, 1)
+    _whole("--epochs", args.epochs, 1)
+    _whole("--hidden", args.hidden, 1)
+    _whole("--seed", seed, 0)
+    if args.resume and (folds < 2 or not args.output):
+        raise UsageError("--resume continues a cross-validation: give it with --folds K (2 or "
+                         "more) and the --output folder of the interrupted run.")
+    out = prepare_output(args.output)
+    if args.save:
+        _check_save_target(args.save)
+    RUN.start(out, resumable=folds > 1)
     kind, inputs, labels, desc, n_train = _load(args)
-    classes, _ = encode_labels(labels, folds=args.folds)
-    overrides = {"model": args.model, "hidden": args.hidden, "seed": args.seed}
-    if args.epochs:
+    classes, _ = encode_labels(labels, folds=folds)
+    overrides = {"model": model, "seed": seed}
+    if args.hidden is not None:
+        overrides["hidden"] = args.hidden
+    if args.epochs is not None:
         overrides["epochs"] = args.epochs
     clf = (TextClassifier if kind == "text" else SequenceClassifier)(**overrides)
-    baseline = TfidfLogReg(seed=args.seed) if kind == "text" else SummaryLogReg(seed=args.seed)
+    baseline = TfidfLogReg(seed=seed) if kind == "text" else SummaryLogReg(seed=seed)
     counts = dict(zip(*np.unique(labels, return_counts=True), strict=True))
     print(f"{desc}: {len(labels)} {kind}s, {len(classes)} classes "
           f"({', '.join(f'{c}: {n}' for c, n in counts.items())})")
     start = time.perf_counter()
-    if args.folds > 1:
-        protocol = f"stratified {args.folds}-fold cross-validation (seed {args.seed})"
-        print(f"{protocol}, {args.model.upper()} beside {baseline.name}")
+    if folds > 1:
+        protocol = f"stratified {folds}-fold cross-validation (seed {seed})"
+        print(f"{protocol}, {model.upper()} beside {baseline.name}")
+        done, stamp = {}, None
+        if out:
+            stamp = fingerprint(kind, inputs, labels, folds, clf.get_config(), baseline.name)
+            if args.resume:
+                done = read_folds(out, folds, stamp)
+                print(f"resuming: {len(done)} of {folds} folds already in "
+                      f"{os.path.join(out, FOLDS_DIR)}")
+                if done:
+                    RUN.finished(f"{len(done)} of {folds} folds")
+            else:
+                clear_folds(out)
 
         def report(k, m, b):
-            print(f"  fold {k + 1}: {args.model} accuracy {m['accuracy']:.4f} macro-F1 "
+            if out:
+                write_fold(out, k, stamp, m, b)
+                RUN.finished(f"fold {k + 1} of {folds}")
+            print(f"  fold {k + 1}: {model} accuracy {m['accuracy']:.4f} macro-F1 "
                   f"{m['macro_f1']:.4f} ({m['epochs']} epochs, {m['seconds']:.0f} s) | "
                   f"{baseline.name} accuracy {b['accuracy']:.4f}", flush=True)
 
-        res = cross_validate(clf, inputs, labels, folds=args.folds, baseline=baseline,
-                             on_fold=report)
+        res = cross_validate(clf, inputs, labels, folds=folds, baseline=baseline,
+                             on_fold=report, done=done)
         model_res, base_res = res["model"], res["baseline"]
+        if args.save:
+            print(f"training on all {len(labels)} rows for --save", flush=True)
+            clf.fit(inputs, labels)
     else:
         idx = np.arange(len(labels))
         if n_train is not None:
@@ -105,8 +185,8 @@ def run(args: argparse.Namespace) -> int:
         else:
             from .base import stratified_split
 
-            tr, te = stratified_split(encode_labels(labels)[1], 0.2, args.seed)
-            protocol = f"stratified 80/20 train/test split (seed {args.seed})"
+            tr, te = stratified_split(encode_labels(labels)[1], 0.2, seed, strict=True)
+            protocol = f"stratified 80/20 train/test split (seed {seed})"
         print(protocol)
         take = clf._take
         history = clf.fit(take(inputs, tr), labels[tr]).history_
@@ -117,12 +197,109 @@ def run(args: argparse.Namespace) -> int:
         if kind == "text":
             _show_attention(clf, [inputs[i] for i in te[:3]])
     seconds = time.perf_counter() - start
-    _print_table(args.model, model_res, baseline.name, base_res, args.folds)
+    _print_table(model, model_res, baseline.name, base_res, folds)
     print(f"\n{seconds:.0f} s")
-    if args.output:
-        _write(args, desc, protocol, classes, model_res, baseline.name, base_res, seconds)
-        print(f"wrote metrics.json and confusion.png to {args.output}")
+    if out:
+        _write(out, folds, model, desc, protocol, classes, model_res, baseline.name, base_res,
+               seconds)
+        print(f"wrote metrics.json and confusion.png to {out}")
+    if args.save:
+        clf.save(args.save)
+        print(f"saved the model to {args.save} (grukit classify predict --model {args.save} "
+              f"--data FILE)")
     return 0
+
+
+def _check_save_target(path: str) -> None:
+    """--save checked before training: a file, an unwritable place, or a folder of other
+    files is refused now rather than after the training."""
+    from ..estimator import CONFIG_FILE
+
+    if os.path.isdir(path) and os.listdir(path) and \
+            not os.path.isfile(os.path.join(path, CONFIG_FILE)):
+        raise UsageError(f"--save {path!r} holds other files and no saved model; give a new "
+                         f"or empty folder.")
+    prepare_output(path, "--save")
+
+
+def run_predict(args: argparse.Namespace) -> int:
+    from ..estimator import load
+
+    given = [f"--{n}" for n in TRAIN_ONLY if getattr(args, n) not in (None, False)]
+    if given:
+        raise UsageError(f"{', '.join(given)} set(s) training; predict uses the saved model's "
+                         f"settings, so drop {'it' if len(given) == 1 else 'them'}.")
+    if not args.model:
+        raise UsageError("predict needs --model DIR, the folder written by "
+                         "`grukit classify ... --save DIR`.")
+    if len(args.data) != 1:
+        raise UsageError(f"predict reads one --data file; got {len(args.data)}.")
+    out = prepare_output(args.output)
+    RUN.start(out)
+    clf = load(args.model)
+    if not hasattr(clf, "classes_") or not hasattr(clf, "predict_proba"):
+        raise UsageError(f"--model {args.model!r} holds a {type(clf).__name__}, not a "
+                         f"classifier; use its own command.")
+    inputs, labels, desc = _load_for_predict(args, type(clf).__name__)
+    proba = clf.predict_proba(inputs)  # (N, K)
+    pred = clf.classes_[proba.argmax(1)]
+    scores = None
+    if labels is not None:
+        scores = clf.evaluate(inputs, labels)
+    classes = [str(c) for c in clf.classes_]
+    if out:
+        write_predictions(os.path.join(out, "predictions.csv"), pred, proba, classes)
+        if scores is not None:
+            from ..._io import atomic_text
+
+            atomic_text(os.path.join(out, "metrics.json"), json.dumps(
+                {"data": desc, "model": args.model, "accuracy": scores["accuracy"],
+                 "macro_f1": scores["macro_f1"], "classes": classes,
+                 "confusion_matrix": scores["confusion"], "n": scores["n"]}, indent=2))
+        print(f"{desc}: {len(pred)} predictions written to "
+              f"{os.path.join(out, 'predictions.csv')}")
+    else:
+        print(predictions_csv(pred, proba, classes), end="")
+    if scores is not None:
+        print(f"accuracy {scores['accuracy']:.4f}, macro-F1 {scores['macro_f1']:.4f} on "
+              f"{scores['n']} labelled rows", file=sys.stderr if not out else sys.stdout)
+    return 0
+
+
+def _load_for_predict(args, kind: str):
+    """(inputs, labels or None, description) of the one --data given to predict. Labels
+    are read (and the predictions scored) when --label-column is given, or when the file's
+    header names a label column (label, class, ...)."""
+    from ...data.text import LABEL_NAMES, read_labelled_text
+    from ...data.uea import UEA, load_uea
+
+    data = args.data[0]
+    if kind == "SequenceClassifier":
+        if data not in UEA:
+            raise UsageError(f"a SequenceClassifier predicts on a bundled UEA set (its test "
+                             f"split: {', '.join(UEA)}); got --data {data!r}.")
+        try:
+            x, y = load_uea(data, "test")
+        except ImportError as err:
+            raise ValueError(str(err)) from err
+        return x, y, f"{data} (test split)"
+    _check_names([data])
+    (path,) = check_data_paths([data])
+    labelled = args.label_column is not None
+    if not labelled and not args.no_header:  # a header naming a label column: score too
+        try:
+            t = read_labelled_text(path, args.text_column, None, header=True, sep=args.sep)
+        except ValueError:
+            pass  # one column, empty labels...: read as unlabelled texts below
+        else:
+            if t.label_column.strip().lower() in LABEL_NAMES:
+                return t.texts, t.labels, os.path.basename(path)
+    if labelled:
+        t = read_labelled_text(path, args.text_column, args.label_column,
+                               header=not args.no_header, sep=args.sep)
+        return t.texts, t.labels, os.path.basename(path)
+    texts = read_texts(path, args.text_column, header=not args.no_header, sep=args.sep)
+    return texts, None, os.path.basename(path)
 
 
 def _show_attention(clf, texts) -> None:
@@ -145,10 +322,8 @@ def _print_table(model: str, m: dict, base_name: str, b: dict, folds: int) -> No
     print(f"\nhigher accuracy: {winner}")
 
 
-def _write(args, desc, protocol, classes, m, base_name, b, seconds) -> None:
+def _write(output, folds, model, desc, protocol, classes, m, base_name, b, seconds) -> None:
     from ..._io import atomic_text
-
-    os.makedirs(args.output, exist_ok=True)
 
     def block(r):
         keys = ("accuracy", "macro_f1", "accuracy_std", "macro_f1_std", "epochs")
@@ -158,16 +333,16 @@ def _write(args, desc, protocol, classes, m, base_name, b, seconds) -> None:
                                                    "seconds") if k in f} for f in r["folds"]]
         return out
 
-    metrics = {"data": desc, "protocol": protocol, "folds": args.folds,
-               "classes": [str(c) for c in classes], "model": args.model,
+    metrics = {"data": desc, "protocol": protocol, "folds": folds,
+               "classes": [str(c) for c in classes], "model": model,
                "accuracy": m["accuracy"], "macro_f1": m["macro_f1"],
-               args.model: block(m), "baseline": {"name": base_name} | block(b),
+               model: block(m), "baseline": {"name": base_name} | block(b),
                "confusion_matrix": m["confusion"], "seconds": seconds}
-    if args.folds > 1:
+    if folds > 1:
         metrics["per_fold"] = block(m)["per_fold"]
-    atomic_text(os.path.join(args.output, "metrics.json"), json.dumps(metrics, indent=2))
+    atomic_text(os.path.join(output, "metrics.json"), json.dumps(metrics, indent=2))
     from .plot import plot_confusion
 
     plot_confusion(m["confusion"], [str(c) for c in classes],
-                   f"{args.model.upper()} on {desc[:60]} ({protocol.split(' (')[0]})",
-                   os.path.join(args.output, "confusion.png"))
+                   f"{model.upper()} on {desc[:60]} ({protocol.split(' (')[0]})",
+                   os.path.join(output, "confusion.png"))
