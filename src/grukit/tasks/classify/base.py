@@ -26,11 +26,12 @@ from .metrics import classification_scores
 from .network import MODELS, build_network
 
 
-def stratified_split(y: np.ndarray, fraction: float, seed: int, strict: bool = False):
+def stratified_split(y: np.ndarray, fraction: float, seed: int, strict: bool = False,
+                     classes=None):
     """Indices (train, held out) with ``fraction`` held out, class proportions kept where
     every class has two rows or more and both parts can hold every class; otherwise a plain
     random split, or with ``strict`` (a train/test split to score on) one sentence saying why
-    the split cannot be made."""
+    the split cannot be made (naming the class from ``classes`` when given)."""
     from sklearn.model_selection import train_test_split
 
     idx = np.arange(len(y))
@@ -42,7 +43,8 @@ def stratified_split(y: np.ndarray, fraction: float, seed: int, strict: bool = F
     if strict and not stratifiable:
         if present.min() < 2:
             small = int(np.flatnonzero(counts == present.min())[0])
-            raise ValueError(f"class #{small} has a single row, so a train/test split cannot "
+            name = repr(str(classes[small])) if classes is not None else f"#{small}"
+            raise ValueError(f"class {name} has a single row, so a train/test split cannot "
                              f"have it on both sides; give it more rows or drop it.")
         raise ValueError(f"{n} rows are too few for a stratified {1 - fraction:.0%}/"
                          f"{fraction:.0%} split of {k} classes (each side needs a row of "

@@ -185,7 +185,8 @@ def run_train(args: argparse.Namespace) -> int:
         else:
             from .base import stratified_split
 
-            tr, te = stratified_split(encode_labels(labels)[1], 0.2, seed, strict=True)
+            tr, te = stratified_split(encode_labels(labels)[1], 0.2, seed, strict=True,
+                                      classes=classes)
             protocol = f"stratified 80/20 train/test split (seed {seed})"
         print(protocol)
         take = clf._take
