@@ -57,7 +57,7 @@ class TextClassifier(RecurrentClassifier):
         for i, t in enumerate(texts):
             if not isinstance(t, str):
                 what = "missing (None/NaN)" if t is None or (isinstance(t, float) and t != t) \
-                    else f"a {type(t).__name__}, not a string"
+                    else f"of type {type(t).__name__}, not a string"
                 raise ValueError(f"text {i} is {what}; give a string (\"\" for an empty "
                                  f"text) or drop the row.")
         return texts

@@ -1,0 +1,289 @@
+"""Bad input to the classifiers and to ``grukit classify``: each case is one sentence naming
+the problem (exit 2 on the command line), or the correct result."""
+
+import numpy as np
+import pytest
+
+from grukit.cli import main
+from grukit.tasks.classify import SequenceClassifier, TextClassifier
+
+POS = ["good", "great", "lovely"]
+NEG = ["bad", "awful", "poor"]
+FILL = ["the", "phone", "was", "food"]
+
+
+def _texts(n, seed=0):
+    rng = np.random.default_rng(seed)
+    texts = []
+    for i in range(n):
+        words = list(rng.choice(FILL, size=3))
+        words.insert(1, rng.choice(POS if i % 2 else NEG))
+        texts.append(" ".join(words))
+    return texts, np.array(["pos" if i % 2 else "neg" for i in range(n)])
+
+
+def _sequences(n, channels=2, seed=0):
+    rng = np.random.default_rng(seed)
+    xs = [rng.standard_normal((int(rng.integers(3, 8)), channels)).astype(np.float32)
+          + 2 * (i % 2) for i in range(n)]
+    return xs, np.array([i % 2 for i in range(n)])
+
+
+@pytest.fixture(scope="module")
+def text_model():
+    texts, labels = _texts(40)
+    return TextClassifier(embed_dim=8, hidden=8, epochs=3, patience=None,
+                          learning_rate=1e-2).fit(texts, labels)
+
+
+@pytest.fixture(scope="module")
+def seq_model():
+    xs, ys = _sequences(30)
+    return SequenceClassifier(hidden=8, epochs=3, patience=None).fit(xs, ys)
+
+
+def _err(capsys) -> str:
+    out, err = capsys.readouterr()
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1, err
+    return err.strip()
+
+
+# -- the Python API -------------------------------------------------------------------------------
+def test_unseen_label_in_evaluate_is_named(text_model):
+    texts, labels = _texts(6, seed=1)
+    labels[2] = "meh"
+    with pytest.raises(ValueError, match=r"evaluate: label\(s\) \['meh'\] \(1 row\(s\)\) never "
+                                         r"occurred in training.*knows \['neg', 'pos'\]"):
+        text_model.evaluate(texts, labels)
+    with pytest.raises(ValueError, match=r"validation_data: label\(s\) \['meh'\]"):
+        TextClassifier(epochs=1).fit(*_texts(20), validation_data=(texts, labels))
+
+
+def test_numeric_and_string_labels_are_matched_by_value(text_model, seq_model):
+    xs, ys = _sequences(20, seed=2)  # trained on ints 0/1
+    as_int = seq_model.evaluate(xs, ys)
+    assert seq_model.evaluate(xs, ys.astype(str)) == as_int  # "0"/"1" from a CSV
+    assert seq_model.evaluate(xs, ys.astype(float)) == as_int  # 0.0/1.0 from pandas
+    pred = seq_model.predict(xs)
+    assert as_int["accuracy"] == np.mean(pred == ys)
+    # a model trained on the strings "0"/"1" (a CSV column) scores ints
+    texts, labels = _texts(30)
+    num = np.where(labels == "pos", "1", "0")
+    clf = TextClassifier(embed_dim=4, hidden=4, epochs=1, patience=None).fit(texts, num)
+    assert clf.classes_.tolist() == ["0", "1"]
+    assert clf.evaluate(texts, num.astype(int)) == clf.evaluate(texts, num)
+
+
+def test_missing_labels_are_refused(seq_model):
+    xs, _ = _sequences(4)
+    with pytest.raises(ValueError, match=r"label 2 is missing \(None/NaN; 1 row"):
+        SequenceClassifier(epochs=1).fit(xs, ["a", "b", None, "a"])
+    with pytest.raises(ValueError, match="label 1 is nan"):
+        seq_model.evaluate(xs, [0.0, np.nan, 1.0, 0.0])
+
+
+def test_empty_texts_are_predicted_and_missing_ones_refused(text_model):
+    proba = text_model.predict_proba(["", "   ", "good phone"])
+    assert proba.shape == (3, 2) and np.allclose(proba.sum(1), 1, atol=1e-6)
+    assert np.array_equal(proba[0], proba[1])  # both are the unknown token alone
+    texts, labels = _texts(10)
+    texts[3] = np.nan
+    with pytest.raises(ValueError, match=r"text 3 is missing \(None/NaN\); give a string"):
+        TextClassifier(epochs=1).fit(texts, labels)
+    with pytest.raises(ValueError, match=r"text 1 is missing"):
+        text_model.predict(["ok", None])
+    with pytest.raises(ValueError, match=r"text 0 is of type int, not a string"):
+        text_model.predict([5])
+
+
+def test_a_single_string_or_sequence_is_not_a_batch(text_model, seq_model):
+    with pytest.raises(TypeError, match=r"pass a list of texts, not a single string \(wrap it"):
+        text_model.predict("good phone")
+    with pytest.raises(TypeError, match="not a single string"):
+        text_model.predict_proba("good phone")
+    with pytest.raises(ValueError, match=r"have 1 channel\(s\) but the model was trained on 2 "
+                                         r"\(a 2-D array is read as N sequences of one channel"):
+        seq_model.predict(np.zeros((5, 2), dtype=np.float32))
+    assert seq_model.predict(np.zeros((1, 5, 2), dtype=np.float32)).shape == (1,)
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_nan_or_inf_in_sequences_at_predict(seq_model, bad):
+    xs, _ = _sequences(3)
+    xs[1][2, 0] = bad
+    with pytest.raises(ValueError, match="sequence 1 contains NaN/Inf; impute or drop"):
+        seq_model.predict(xs)
+
+
+def test_other_channel_counts_at_predict(seq_model):
+    with pytest.raises(ValueError, match=r"have 3 channel\(s\) but the model was trained on 2\.$"):
+        seq_model.predict(_sequences(3, channels=3)[0])
+    xs = _sequences(2)[0] + _sequences(1, channels=3)[0]
+    with pytest.raises(ValueError, match="sequence 2 has 3 channels but sequence 0 has 2"):
+        seq_model.predict_proba(xs)
+
+
+@pytest.mark.parametrize("setting, value, message", [
+    ("epochs", 0, "epochs must be a whole number of 1 or more; got 0"),
+    ("epochs", -2, "epochs must be a whole number of 1 or more; got -2"),
+    ("hidden", 0, "hidden must be a whole number of 1 or more; got 0"),
+    ("epochs", 2.5, "epochs must be a whole number of 1 or more; got 2.5"),
+    ("dropout", 1.0, r"dropout must be in \[0, 1\); got 1.0"),
+    ("learning_rate", 0, "learning_rate must be a positive number; got 0"),
+    ("model", "transformer", "model must be one of"),
+])
+def test_settings_that_cannot_train_are_refused_in_fit(setting, value, message):
+    xs, ys = _sequences(10)
+    clf = SequenceClassifier(**{setting: value})  # stored, not checked, by the constructor
+    with pytest.raises(ValueError, match=message):
+        clf.fit(xs, ys)
+
+
+def test_fit_epochs_zero_is_refused_not_replaced_by_the_default():
+    xs, ys = _sequences(10)
+    clf = SequenceClassifier(hidden=4, epochs=3, patience=None)
+    with pytest.raises(ValueError, match="epochs must be a whole number of 1 or more; got 0"):
+        clf.fit(xs, ys, epochs=0)
+    assert len(clf.fit(xs, ys, epochs=1).history_.epoch) == 1
+
+
+# -- the command line -----------------------------------------------------------------------------
+def _csv(path, n=30, header="text,label"):
+    texts, labels = _texts(n)
+    path.write_text(header + "\n" + "".join(f"{t},{y}\n" for t, y in
+                                            zip(texts, labels, strict=True)))
+    return path
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--folds", "0"], "--folds must be 1 or more; got 0."),
+    (["--folds", "-3"], "--folds must be 1 or more; got -3."),
+    (["--epochs", "0"], "--epochs must be 1 or more; got 0."),
+    (["--epochs", "-1"], "--epochs must be 1 or more; got -1."),
+    (["--hidden", "0"], "--hidden must be 1 or more; got 0."),
+    (["--model", "cnn"], "--model must be one of gru, lstm, bigru, bilstm, rnn, mingru for "
+                         "training; got 'cnn'."),
+])
+def test_cli_numbers_below_one_are_refused(tmp_path, capsys, flags, message):
+    data = _csv(tmp_path / "d.csv")
+    assert main(["classify", "--data", str(data), *flags]) == 2
+    assert _err(capsys) == f"grukit classify: error: {message}"
+
+
+def test_cli_folds_and_class_sizes(tmp_path, capsys):
+    p = tmp_path / "d.csv"
+    p.write_text("text,label\n" + "".join(f"good {i},a\n" for i in range(6))
+                 + "".join(f"bad {i},b\n" for i in range(6)) + "meh,c\n")
+    assert main(["classify", "--data", str(p), "--folds", "1", "--epochs", "1"]) == 2
+    assert _err(capsys) == ("grukit classify: error: class 'c' has a single row, so a "
+                            "train/test split cannot have it on both sides; give it more rows "
+                            "or drop it.")
+    p.write_text("text,label\n" + "".join(f"good {i},a\n" for i in range(6))
+                 + "".join(f"bad {i},b\n" for i in range(2)))
+    assert main(["classify", "--data", str(p), "--folds", "3", "--epochs", "1"]) == 2
+    assert _err(capsys) == ("grukit classify: error: class 'b' has 2 row(s), fewer than the 3 "
+                            "folds; use fewer folds or drop that class.")
+    p.write_text("text,label\ngood,a\nfine,a\nbad,b\nawful,b\n")  # 1-row test side of 2 classes
+    assert main(["classify", "--data", str(p), "--epochs", "1"]) == 2
+    assert _err(capsys) == ("grukit classify: error: 4 rows are too few for a stratified 80%/20% "
+                            "split of 2 classes (each side needs a row of every class); give "
+                            "more rows.")
+
+
+def test_cli_numeric_label_column(tmp_path, capsys):
+    texts, labels = _texts(40)
+    p = tmp_path / "n.csv"
+    p.write_text("text,stars\n" + "".join(f"{t},{5 if y == 'pos' else 1}\n"
+                                          for t, y in zip(texts, labels, strict=True)))
+    assert main(["classify", "--data", str(p), "--label-column", "stars", "--epochs", "2",
+                 "--hidden", "8", "--save", str(tmp_path / "m")]) == 0
+    assert TextClassifier.load(str(tmp_path / "m")).classes_.tolist() == ["1", "5"]
+    assert main(["classify", "predict", "--model", str(tmp_path / "m"), "--data", str(p),
+                 "--label-column", "stars", "--output", str(tmp_path / "o")]) == 0
+    assert (tmp_path / "o" / "predictions.csv").read_text().startswith(
+        "index,prediction,p_1,p_5\n")
+    capsys.readouterr()
+    p.write_text("text,stars\n" + "".join(f"t{i},{i / 7:.4f}\n" for i in range(30)))
+    assert main(["classify", "--data", str(p), "--label-column", "stars"]) == 2
+    assert "regression target, not categories" in _err(capsys)
+
+
+def test_cli_unseen_label_at_predict_names_it(tmp_path, capsys):
+    data = _csv(tmp_path / "d.csv")
+    assert main(["classify", "--data", str(data), "--epochs", "1", "--hidden", "4", "--save",
+                 str(tmp_path / "m")]) == 0
+    capsys.readouterr()
+    (tmp_path / "new.csv").write_text("text,label\ngood phone,pos\nso so,neutral\n")
+    assert main(["classify", "predict", "--model", str(tmp_path / "m"), "--data",
+                 str(tmp_path / "new.csv"), "--output", str(tmp_path / "o")]) == 2
+    assert "label(s) ['neutral'] (1 row(s)) never occurred in training" in _err(capsys)
+
+
+def test_cli_empty_text_cells_are_kept(tmp_path, capsys):
+    texts, labels = _texts(30)
+    texts[4] = ""
+    p = tmp_path / "d.csv"
+    p.write_text("text,label\n" + "".join(f"{t},{y}\n" for t, y in
+                                          zip(texts, labels, strict=True)))
+    assert main(["classify", "--data", str(p), "--epochs", "1", "--hidden", "4",
+                 "--save", str(tmp_path / "m")]) == 0
+    (tmp_path / "new.csv").write_text('text\n""\ngood phone\n')
+    assert main(["classify", "predict", "--model", str(tmp_path / "m"), "--data",
+                 str(tmp_path / "new.csv"), "--output", str(tmp_path / "o")]) == 0
+    assert len((tmp_path / "o" / "predictions.csv").read_text().splitlines()) == 3
+
+
+def test_cli_utf16_is_refused_with_the_fix_and_latin1_is_read(tmp_path, capsys):
+    texts, labels = _texts(30)
+    body = "text,label\n" + "".join(f"{t} café,{y}\n" for t, y in
+                                    zip(texts, labels, strict=True))
+    (tmp_path / "u16.csv").write_bytes(body.encode("utf-16"))
+    assert main(["classify", "--data", str(tmp_path / "u16.csv")]) == 2
+    err = _err(capsys)
+    assert err.startswith(f"grukit classify: error: {tmp_path / 'u16.csv'} is UTF-16-encoded "
+                          f"text; grukit reads UTF-8 (or Latin-1): convert it, e.g. `iconv -f "
+                          f"UTF-16 -t UTF-8")
+    (tmp_path / "u16nobom.csv").write_bytes(body.encode("utf-16-le"))
+    assert main(["classify", "--data", str(tmp_path / "u16nobom.csv")]) == 2
+    assert "is UTF-16-encoded text" in _err(capsys)
+    # Latin-1 and UTF-8 copies give the same model and the same predictions
+    (tmp_path / "l1.csv").write_bytes(body.encode("latin-1"))
+    (tmp_path / "u8.csv").write_bytes(body.encode("utf-8"))
+    for name in ("l1", "u8"):
+        assert main(["classify", "--data", str(tmp_path / f"{name}.csv"), "--epochs", "1",
+                     "--hidden", "4", "--save", str(tmp_path / f"m-{name}")]) == 0
+    a = TextClassifier.load(str(tmp_path / "m-l1"))
+    b = TextClassifier.load(str(tmp_path / "m-u8"))
+    assert "café" in a.tokenizer_.tokenizer.get_vocab()
+    assert a.tokenizer_.to_str() == b.tokenizer_.to_str()
+    assert np.array_equal(a.predict_proba(texts), b.predict_proba(texts))
+
+
+def test_cli_header_only_folder_and_missing_column(tmp_path, capsys):
+    p = tmp_path / "h.csv"
+    p.write_text("text,label\n")
+    assert main(["classify", "--data", str(p)]) == 2
+    assert _err(capsys) == (f"grukit classify: error: {p} has a header but no rows; give a "
+                            f"file with data rows.")
+    assert main(["classify", "--data", str(tmp_path)]) == 2
+    assert _err(capsys) == (f"grukit classify: error: --data {str(tmp_path)!r} is a folder; "
+                            f"give a CSV/TSV file, or a glob such as "
+                            f"{str(tmp_path / '*.csv')!r}.")
+    data = _csv(tmp_path / "d.csv")
+    assert main(["classify", "--data", str(data), "--text-column", "review"]) == 2
+    assert _err(capsys) == ("grukit classify: error: text column 'review' not found; the "
+                            "columns are ['text', 'label']. Pass a name or a 0-based index.")
+    assert main(["classify", "--data", str(data), "--epochs", "1", "--hidden", "4", "--save",
+                 str(tmp_path / "m")]) == 0
+    capsys.readouterr()
+    model = ["classify", "predict", "--model", str(tmp_path / "m"), "--data"]
+    assert main(model + [str(p)]) == 2
+    assert "has a header but no rows" in _err(capsys)
+    assert main(model + [str(tmp_path)]) == 2
+    assert "is a folder" in _err(capsys)
+    (tmp_path / "new.csv").write_text("id,body\n1,good\n")
+    assert main(model + [str(tmp_path / "new.csv"), "--text-column", "text"]) == 2
+    assert _err(capsys) == ("grukit classify: error: text column 'text' not found; the columns "
+                            "are ['id', 'body']. Pass a name or a 0-based index.")
+    assert main(model + [str(data), "--label-column", "stars"]) == 2
+    assert "label column 'stars' not found; the columns are ['text', 'label']" in _err(capsys)
