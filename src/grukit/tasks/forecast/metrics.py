@@ -1,9 +1,19 @@
 """Forecast accuracy: MAE, RMSE, sMAPE (%) and MASE (scaled by the in-sample MAE of the
-seasonal-naive forecast with period m, Hyndman & Koehler 2006)."""
+seasonal-naive forecast with period m, Hyndman & Koehler 2006).
+
+MASE is undefined where that denominator is zero: a history that never changes over a
+season (a constant series, for one). There ``scores`` gives ``"mase": None`` rather than
+NaN or infinity, an average over folds or series containing such a value is None too, and
+``lowest`` names no winner by it (``grukit forecast`` then says so and names the lowest
+MAE, which is defined for any series)."""
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
+
+KEYS = ("mae", "rmse", "smape", "mase")
 
 
 def scores(actual: np.ndarray, forecast: np.ndarray, history: np.ndarray, m: int) -> dict:
@@ -15,9 +25,21 @@ def scores(actual: np.ndarray, forecast: np.ndarray, history: np.ndarray, m: int
     h = np.asarray(history, float)
     m = m if len(h) > m else 1
     scale = float(np.mean(np.abs(h[m:] - h[:-m])))
-    return {"mae": float(np.mean(np.abs(err))), "rmse": float(np.sqrt(np.mean(err ** 2))),
-            "smape": smape, "mase": float(np.mean(np.abs(err)) / scale) if scale else float("nan")}
+    mae = float(np.mean(np.abs(err)))
+    return {"mae": mae, "rmse": float(np.sqrt(np.mean(err ** 2))), "smape": smape,
+            "mase": mae / scale if scale > 0 else None}
 
 
 def average(folds: list[dict]) -> dict:
-    return {k: float(np.mean([f[k] for f in folds])) for k in folds[0]}
+    """Mean of each score over folds (or series); None where any of them is None."""
+    return {k: None if any(f[k] is None for f in folds) else float(np.mean([f[k] for f in folds]))
+            for k in folds[0]}
+
+
+def lowest(results: dict[str, dict], key: str) -> str | None:
+    """The name whose ``key`` score is lowest, or None when any is undefined or not finite
+    (no winner is named by a score that some contender lacks)."""
+    values = {name: r.get(key) for name, r in results.items()}
+    if any(v is None or not math.isfinite(v) for v in values.values()):
+        return None
+    return min(values, key=values.get)

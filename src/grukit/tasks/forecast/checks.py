@@ -1,0 +1,153 @@
+"""What the Forecaster accepts, checked before any work: its settings, the series (one 1-D
+array or a list of them, finite and within a scale float64 can hold), the covariates aligned
+with them, and the windows given to ``predict``. Each refusal is one sentence naming the
+argument, the value and what would be valid."""
+
+from __future__ import annotations
+
+import math
+import numbers
+
+import numpy as np
+
+MODELS = ("gru", "lstm", "rnn", "mingru")
+
+# A value this many times the series' typical magnitude (the median |value| of its nonzero
+# values) is taken for a sentinel or a unit error, not an observation: one such value sets
+# the scale of every window and the forecast follows it instead of the series.
+OUTLIER_RATIO = 1e12
+
+
+def whole(name: str, value, least: int, *, none_ok: bool = False) -> None:
+    """``value`` must be an integer ≥ ``least`` (``None`` too where ``none_ok``)."""
+    if value is None and none_ok:
+        return
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise ValueError(f"{name} must be a whole number {least} or more"
+                         f"{' (or None for the default)' if none_ok else ''}; got {value!r}.")
+    if value < least:
+        raise ValueError(f"{name} must be {least} or more; got {value}.")
+
+
+def check_config(cfg) -> None:
+    """The constructor's settings (a ``ForecastConfig``)."""
+    if cfg.model not in MODELS:
+        raise ValueError(f"model must be one of {MODELS}; got {cfg.model!r}.")
+    whole("lookback", cfg.lookback, 1, none_ok=True)
+    for name in ("horizon", "hidden", "layers", "epochs", "batch_size"):
+        whole(name, getattr(cfg, name), 1)
+    whole("patience", cfg.patience, 0)
+    whole("seed", cfg.seed, 0)
+    lr = cfg.learning_rate
+    if isinstance(lr, bool) or not isinstance(lr, numbers.Real) or not math.isfinite(lr) \
+            or lr <= 0:
+        raise ValueError(f"learning_rate must be a positive number; got {lr!r}.")
+
+
+def check_season(season) -> None:
+    if isinstance(season, bool) or not isinstance(season, numbers.Integral) or season < 1:
+        raise ValueError(f"season must be a whole number 1 or more (1: no seasonality, 12: "
+                         f"monthly data with a yearly cycle); got {season!r}.")
+
+
+def _floats(values, what: str) -> np.ndarray:
+    try:
+        return np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"{what} must hold numbers ({' '.join(str(err).split())}).") from None
+
+
+def _is_scalar_list(series) -> bool:
+    return isinstance(series, (list, tuple)) and len(series) > 0 and \
+        all(np.ndim(v) == 0 for v in series)
+
+
+def as_list(series, covariates=None):
+    """-> (list of (T_i,) float64 arrays, list of (T_i, C) arrays or None, one series given?).
+
+    One series: a 1-D array, a pandas Series, or a list of numbers. Several: a list of 1-D
+    arrays (of any lengths) or a 2-D array (one series a row)."""
+    if isinstance(series, (list, tuple)) and len(series) == 0:
+        raise ValueError("series is an empty list; give one 1-D array or a list of them.")
+    single = _is_scalar_list(series) or \
+        (not isinstance(series, (list, tuple)) and np.ndim(series) == 1)
+    if single:
+        ys = [_floats(series, "the series")]
+    elif isinstance(series, (list, tuple)):
+        ys = [_floats(s, f"series {i}") for i, s in enumerate(series)]
+    else:
+        arr = _floats(series, "the series")
+        if arr.ndim != 2:
+            raise ValueError(f"series must be one 1-D array or a list of them (or a 2-D array, "
+                             f"one series a row); got an array of shape {arr.shape}.")
+        ys = list(arr)
+    for i, y in enumerate(ys):
+        if y.ndim != 1:
+            raise ValueError(f"series {i} has shape {y.shape}; each series must be 1-D (one "
+                             f"value a time step).")
+    if covariates is None:
+        return ys, None, single
+    covs = [covariates] if single else list(covariates)
+    if len(covs) != len(ys):
+        raise ValueError(f"{len(covs)} covariate arrays for {len(ys)} series; give one per "
+                         f"series.")
+    out = []
+    for i, (y, c) in enumerate(zip(ys, covs, strict=True)):
+        c = _floats(c, f"the covariates of series {i}")
+        c = c[:, None] if c.ndim == 1 else c
+        if c.ndim != 2:
+            raise ValueError(f"the covariates of series {i} have shape {c.shape}; give (T,) or "
+                             f"(T, C), one row a time step.")
+        if c.shape[0] != len(y):
+            raise ValueError(f"series {i} has {len(y)} points but its covariates have "
+                             f"{c.shape[0]} rows; align them on the same time steps.")
+        if not np.isfinite(c).all():
+            raise ValueError(f"the covariates of series {i} hold "
+                             f"{int((~np.isfinite(c)).sum())} missing or infinite value(s); "
+                             f"fill or drop them first.")
+        out.append(c)
+    if len({c.shape[1] for c in out}) != 1:
+        raise ValueError(f"every series needs the same number of covariates; got "
+                         f"{sorted({c.shape[1] for c in out})}.")
+    return ys, out, single
+
+
+def check_values(y: np.ndarray, where: str) -> None:
+    """Finite values, none a sentinel-sized outlier, spreads that float64 can compute."""
+    bad = ~np.isfinite(y)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise ValueError(f"{where} has {int(bad.sum())} missing or infinite value(s) (the "
+                         f"first, {y[i]}, at position {i}); fill or drop them first.")
+    mag = np.abs(y)
+    nonzero = mag[mag > 0]
+    if len(nonzero):
+        typical = float(np.median(nonzero))
+        i = int(np.argmax(mag))
+        if mag[i] > OUTLIER_RATIO * typical:
+            raise ValueError(f"{where} has the value {y[i]:g} at position {i}, more than "
+                             f"{OUTLIER_RATIO:g} times its typical magnitude ({typical:g}): a "
+                             f"fill value or a unit error? Fix or drop it (or forecast the "
+                             f"logarithm of a series that spans that many orders).")
+    with np.errstate(over="ignore", invalid="ignore"):
+        spread = np.std(np.diff(y)) if len(y) > 1 else 0.0
+        std = np.std(y)
+    if not (np.isfinite(spread) and np.isfinite(std)):
+        raise ValueError(f"{where} varies too much to scale in float64 (values up to "
+                         f"{float(mag.max()):g}); divide it by a power of ten first.")
+
+
+def window(recent, lookback: int, what: str = "recent") -> np.ndarray:
+    """The last ``lookback`` values of ``recent`` as float64, checked."""
+    w = _floats(recent, what)
+    if w.ndim != 1:
+        raise ValueError(f"{what} must be one 1-D series; got shape {w.shape} (for several "
+                         f"series call predict once per series with its index).")
+    if len(w) < lookback:
+        raise ValueError(f"predict needs the last {lookback} values (the lookback); {what} "
+                         f"has {len(w)}.")
+    w = w[-lookback:]
+    if not np.isfinite(w).all():
+        raise ValueError(f"{what} has {int((~np.isfinite(w)).sum())} missing or infinite "
+                         f"value(s) among its last {lookback}; fill them first.")
+    return w
