@@ -43,6 +43,17 @@ def _in_sample_mase(fc: Forecaster, train: np.ndarray, season: int) -> float:
     return mae / float(np.mean(np.abs(train[m:] - train[:-m])))
 
 
+def _mase(actual, forecast, history, season: int) -> float:
+    """Test MASE; one sentence where it is undefined (the history never changes over a
+    season, so the seasonal-naive error it divides by is zero)."""
+    mase = scores(actual, forecast, history, season)["mase"]
+    if mase is None:
+        raise ValueError(f"MASE is undefined on this series: its first {len(history)} points "
+                         f"do not change over a season of {season}; compare needs a series "
+                         f"that varies.")
+    return mase
+
+
 def baseline_scores(values, season: int, horizon: int, folds: int) -> dict[str, float]:
     """Test MASE of naive, seasonal naive and ETS over the same origins."""
     out = {}
@@ -52,7 +63,7 @@ def baseline_scores(values, season: int, horizon: int, folds: int) -> dict[str, 
         per = []
         for k in range(folds, 0, -1):
             o = len(values) - k * horizon
-            per.append(scores(values[o:o + horizon], fn(values[:o]), values[:o], season)["mase"])
+            per.append(_mase(values[o:o + horizon], fn(values[:o]), values[:o], season))
         out[name] = float(np.mean(per))
     return out
 
@@ -71,7 +82,7 @@ def run(values, season: int, horizon: int, model: str, hidden: int, seed: int, *
         fc = Forecaster(model=model, hidden=hidden, horizon=horizon, epochs=epochs, seed=seed)
         fc.fit(train, season, callbacks=[timer])
         pred = fc.predict()
-        tests.append(scores(values[o:o + horizon], pred, train, season)["mase"])
+        tests.append(_mase(values[o:o + horizon], pred, train, season))
     h = fc.history.history
     rec = fit_record(timer.seconds, h["loss"], h["val_loss"], params=count_params(fc.net),
                      train_metric=_in_sample_mase(fc, train, season),
