@@ -6,7 +6,11 @@ import argparse
 import json
 import os
 
-from ..._io import atomic_write
+from ..._io import atomic_text, atomic_write
+from ..._runs import RUN, UsageError, prepare_output
+from .files import FOLDS_DIR, clear_folds, fingerprint, forecast_table, read_folds, write_fold
+
+TRAIN_ONLY = ("horizon", "folds", "lookback", "hidden", "epochs", "seed", "save", "resume")
 
 
 def add_parsers(sub) -> None:
@@ -14,21 +18,33 @@ def add_parsers(sub) -> None:
                                         "naive and ETS baselines",
                        description="Backtest (rolling origin) a recurrent forecaster on a "
                                    "built-in series or a CSV, beside naive, seasonal naive and "
-                                   "ETS computed in the same run; then forecast the future.")
-    p.add_argument("--data", required=True, help="a built-in series (grukit datasets) or a CSV")
+                                   "ETS computed in the same run; then forecast the future. "
+                                   "`grukit forecast predict --model DIR` forecasts with a "
+                                   "model saved with --save, after its training series or "
+                                   "after the series in --data.")
+    p.add_argument("action", nargs="?", choices=("train", "predict"), default="train",
+                   help="train (default) or predict with a saved model")
+    p.add_argument("--data", help="a built-in series (grukit datasets) or a CSV (predict: "
+                                  "optional, the series the forecast continues)")
     p.add_argument("--horizon", type=int, help="steps ahead (default: 12 monthly, 10 yearly)")
-    p.add_argument("--model", choices=("gru", "lstm", "rnn", "mingru"), default="gru")
-    p.add_argument("--folds", type=int, default=3)
-    p.add_argument("--lookback", type=int)
-    p.add_argument("--hidden", type=int, default=32)
-    p.add_argument("--epochs", type=int, default=100)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--model", help="train: the network, one of gru, lstm, rnn, mingru "
+                                   "(default gru); predict: the folder written by --save")
+    p.add_argument("--folds", type=int, help="backtest origins (default 3)")
+    p.add_argument("--lookback", type=int, help="values a forecast reads (default: two "
+                                                "seasons, at least 12)")
+    p.add_argument("--hidden", type=int, help="units of the recurrent layer (default 32)")
+    p.add_argument("--epochs", type=int, help="most epochs (default 100; early stopping)")
+    p.add_argument("--seed", type=int, help="seed of the training (default 0)")
     p.add_argument("--time-column")
     p.add_argument("--target")
     p.add_argument("--freq", help="pandas frequency (inferred when absent)")
     p.add_argument("--fill", choices=("refuse", "interpolate"), default="refuse",
                    help="missing values: refuse (default) or interpolate")
-    p.add_argument("--output", help="directory for metrics.json, forecast.csv, forecast.png")
+    p.add_argument("--output", help="directory for metrics.json, forecast.csv, forecast.png "
+                                    "(predict: forecast.csv; printed when not given)")
+    p.add_argument("--save", help="folder to save the model trained on the whole series in")
+    p.add_argument("--resume", action="store_true",
+                   help="with --output: skip the backtest folds already in OUTPUT/folds/")
     p.set_defaults(func=run)
     d = sub.add_parser("datasets", help="list the built-in data sets")
     d.set_defaults(func=list_datasets)
@@ -48,53 +64,213 @@ def list_datasets(args) -> int:
     return 0
 
 
-def run(args: argparse.Namespace) -> int:
+def _whole(flag: str, value, least: int) -> None:
+    if value is not None and value < least:
+        raise UsageError(f"{flag} must be {least} or more; got {value}.")
+
+
+def _read(args):
+    """The series named by --data: (pandas Series with a regular DatetimeIndex, season,
+    default horizon)."""
     import pandas as pd
 
     from ...data.series import BUILTIN, load_builtin, read_series_csv, season_of
-    from . import baselines
-    from .forecaster import Forecaster
 
     if args.data in BUILTIN:
-        series, info = load_builtin(args.data), BUILTIN[args.data]
-        season, horizon = info.season, args.horizon or info.horizon
-    else:
-        series = read_series_csv(args.data, args.time_column, args.target, args.freq, args.fill)
-        season = season_of(series.index.freqstr)
-        horizon = args.horizon or (12 if season == 12 else 10)
-    model = Forecaster(model=args.model, horizon=horizon, lookback=args.lookback,
-                       hidden=args.hidden, epochs=args.epochs, seed=args.seed)
-    res = model.backtest(series.to_numpy(), season, folds=args.folds)
-    keys = ("mae", "rmse", "smape", "mase")
+        info = BUILTIN[args.data]
+        return load_builtin(args.data), info.season, info.horizon
+    if os.path.isdir(args.data):
+        raise UsageError(f"--data {args.data!r} is a folder; give a CSV file or a built-in "
+                         f"series (grukit datasets).")
+    if not os.path.exists(args.data) and os.sep not in args.data and "." not in args.data:
+        raise UsageError(f"--data {args.data!r} is neither a file nor a built-in series; "
+                         f"`grukit datasets` lists the built-in ones.")
+    try:
+        series = read_series_csv(args.data, args.time_column, args.target, args.freq,
+                                 args.fill)
+    except UnicodeDecodeError as err:  # raised inside pandas: said here in one sentence
+        raise UsageError(f"--data {args.data!r} is not UTF-8 text ({err.reason} at byte "
+                         f"{err.start}); convert it to UTF-8.") from None
+    except (pd.errors.ParserError, pd.errors.EmptyDataError) as err:
+        raise UsageError(f"--data {args.data!r} could not be read as a CSV "
+                         f"({' '.join(str(err).split())}).") from None
+    if len(series) == 0:
+        raise UsageError(f"--data {args.data!r} has a header but no rows; give one row per "
+                         f"time step.")
+    season = season_of(series.index.freqstr)
+    return series, season, 12 if season == 12 else 10
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.action == "predict":
+        return run_predict(args)
+    return run_train(args)
+
+
+def _check_save_target(path: str) -> None:
+    """--save checked before training: a file, an unwritable place, or a folder of other
+    files is refused now rather than after the training."""
+    from ..estimator import CONFIG_FILE
+
+    if os.path.isdir(path) and os.listdir(path) and \
+            not os.path.isfile(os.path.join(path, CONFIG_FILE)):
+        raise UsageError(f"--save {path!r} holds other files and no saved model; give a new "
+                         f"or empty folder.")
+    prepare_output(path, "--save")
+
+
+def _fmt(v) -> str:
+    return "undefined" if v is None else f"{v:.4f}"
+
+
+def run_train(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from . import baselines
+    from .checks import MODELS
+    from .forecaster import Forecaster
+    from .metrics import KEYS, lowest
+
+    model_name = "gru" if args.model is None else args.model
+    if model_name not in MODELS:
+        hint = " (a saved model is used with `grukit forecast predict --model DIR`)" \
+            if os.path.isdir(model_name) else ""
+        raise UsageError(f"--model must be one of {', '.join(MODELS)} for training; got "
+                         f"{model_name!r}{hint}.")
+    if not args.data:
+        raise UsageError("--data is required: a built-in series (grukit datasets) or a CSV.")
+    folds = 3 if args.folds is None else args.folds
+    for flag, value, least in (("--horizon", args.horizon, 1), ("--folds", folds, 1),
+                               ("--lookback", args.lookback, 1), ("--hidden", args.hidden, 1),
+                               ("--epochs", args.epochs, 1), ("--seed", args.seed, 0)):
+        _whole(flag, value, least)
+    if args.resume and not args.output:
+        raise UsageError("--resume continues a backtest: give it with the --output folder of "
+                         "the interrupted run.")
+    out = prepare_output(args.output)
+    if args.save:
+        _check_save_target(args.save)
+    RUN.start(out, resumable=out is not None)
+    series, season, default_horizon = _read(args)
+    horizon = default_horizon if args.horizon is None else args.horizon
+    settings = {"model": model_name, "horizon": horizon, "lookback": args.lookback,
+                "hidden": args.hidden, "epochs": args.epochs, "seed": args.seed}
+    model = Forecaster(**{k: v for k, v in settings.items() if v is not None})
+    values = series.to_numpy()
+    label = model_name.upper()
     print(f"{series.name}: {len(series)} points, season {season}, horizon {horizon}, "
-          f"{args.folds}-fold rolling-origin backtest\n")
-    print("| model | " + " | ".join(keys) + " |\n|---|" + "---|" * len(keys))
+          f"{folds}-fold rolling-origin backtest", flush=True)
+    done, stamp = {}, None
+    if out:
+        stamp = fingerprint(values, season, folds, model.get_config())
+        if args.resume:
+            done = read_folds(out, folds, stamp)
+            print(f"resuming: {len(done)} of {folds} folds already in "
+                  f"{os.path.join(out, FOLDS_DIR)}", flush=True)
+            if done:
+                RUN.finished(f"{len(done)} of {folds} folds")
+        else:
+            clear_folds(out)
+
+    def report(k, fold):
+        if out:
+            write_fold(out, k, stamp, fold)
+            RUN.finished(f"fold {k + 1} of {folds}")
+        print(f"  fold {k + 1}: {label} MASE {_fmt(fold['model']['mase'])}, seasonal naive "
+              f"{_fmt(fold['seasonal_naive']['mase'])} ({fold['fit_seconds']:.0f} s)",
+              flush=True)
+
+    res = model.backtest(values, season, folds=folds, on_fold=report, done=done)
+    print("\n| model | " + " | ".join(KEYS) + " |\n|---|" + "---|" * len(KEYS))
     for name, r in res.items():
-        label = args.model.upper() if name == "model" else name
-        print(f"| {label} | " + " | ".join(f"{r[k]:.4f}" for k in keys) + " |")
-    best = min(res, key=lambda n: res[n]["mase"])
-    print(f"\nlowest MASE: {args.model.upper() if best == 'model' else best}")
-    if not args.output:
+        print(f"| {label if name == 'model' else name} | "
+              + " | ".join(_fmt(r[k]) for k in KEYS) + " |")
+    best = lowest(res, "mase")
+    if best is None:
+        by_mae = lowest(res, "mae")
+        print("\nMASE is undefined: the training part of some fold never changes over a "
+              "season, so the seasonal-naive error it divides by is zero; no winner is named "
+              f"by it. Lowest MAE: {label if by_mae == 'model' else by_mae}")
+    else:
+        print(f"\nlowest MASE: {label if best == 'model' else best}")
+    if not out and not args.save:
         return 0
-    os.makedirs(args.output, exist_ok=True)
-    metrics = {"model": {"name": args.model} | {k: res["model"][k] for k in keys},
-               "baselines": {n: {k: res[n][k] for k in keys}
-                             for n in ("naive", "seasonal_naive", "ets")},
-               "series": str(series.name), "horizon": horizon, "folds": args.folds,
-               "per_fold": {n: res[n]["folds"] for n in res}}
-    atomic_write(os.path.join(args.output, "metrics.json"),
-                  lambda p: open(p, "w").write(json.dumps(metrics, indent=2)))
-    y = series.to_numpy()
-    model.fit(y, season)  # the forecast of the future uses every point
-    future = pd.date_range(series.index[-1], periods=horizon + 1, freq=series.index.freq)[1:]
-    table = pd.DataFrame({"forecast": model.predict(),
-                          "naive": baselines.naive(y, horizon),
-                          "seasonal_naive": baselines.seasonal_naive(y, horizon, season),
-                          "ets": baselines.ets(y, horizon, season)}, index=future)
-    table.index.name = "time"
-    atomic_write(os.path.join(args.output, "forecast.csv"), lambda p: table.to_csv(p))
-    _plot(series, table, args.model.upper(), os.path.join(args.output, "forecast.png"))
-    print(f"wrote metrics.json, forecast.csv, forecast.png to {args.output}")
+    model.fit(series, season)  # the forecast of the future and the saved model use every point
+    if out:
+        metrics = {"model": {"name": model_name} | {k: res["model"][k] for k in KEYS},
+                   "baselines": {n: {k: res[n][k] for k in KEYS}
+                                 for n in ("naive", "seasonal_naive", "ets")},
+                   "lowest_mase": best, "series": str(series.name), "horizon": horizon,
+                   "folds": folds, "per_fold": {n: res[n]["folds"] for n in res}}
+        atomic_text(os.path.join(out, "metrics.json"),
+                    json.dumps(metrics, indent=2, allow_nan=False))
+        table = pd.DataFrame({"forecast": model.predict(),
+                              "naive": baselines.naive(values, horizon),
+                              "seasonal_naive": baselines.seasonal_naive(values, horizon,
+                                                                         season),
+                              "ets": baselines.ets(values, horizon, season)},
+                             index=model.future_index())
+        table.index.name = "time"
+        atomic_write(os.path.join(out, "forecast.csv"), lambda p: table.to_csv(p))
+        _plot(series, table, label, os.path.join(out, "forecast.png"))
+        print(f"wrote metrics.json, forecast.csv, forecast.png to {out}")
+    if args.save:
+        model.save(args.save)
+        print(f"saved the model to {args.save} (grukit forecast predict --model {args.save})")
+    return 0
+
+
+def run_predict(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from ..estimator import load
+    from .forecaster import Forecaster
+
+    given = [f"--{n}" for n in TRAIN_ONLY if getattr(args, n) not in (None, False)]
+    if given:
+        raise UsageError(f"{', '.join(given)} set(s) training; predict uses the saved model's "
+                         f"settings, so drop {'it' if len(given) == 1 else 'them'}.")
+    if not args.model:
+        raise UsageError("predict needs --model DIR, the folder written by "
+                         "`grukit forecast ... --save DIR`.")
+    out = prepare_output(args.output)
+    RUN.start(out)
+    model = load(args.model)
+    if not isinstance(model, Forecaster):
+        raise UsageError(f"--model {args.model!r} holds a {type(model).__name__}, not a "
+                         f"Forecaster; use its own command.")
+    if model.n_cov:
+        raise UsageError(f"--model {args.model!r} was trained with {model.n_cov} "
+                         f"covariate(s), which the command line cannot give; use "
+                         f"Forecaster.predict(recent, covariates) in Python.")
+    n = len(model.stats)
+    if args.data:
+        if n > 1:
+            raise UsageError(f"--model {args.model!r} was trained on {n} series, so a --data "
+                             f"series is ambiguous; drop --data to continue the training "
+                             f"series, or use Forecaster.predict(recent, index=i) in Python.")
+        series, _, _ = _read(args)
+        trained = model.times[0]
+        if trained is not None and pd.tseries.frequencies.to_offset(trained["freq"]) != \
+                series.index.freq:
+            raise UsageError(f"--data {args.data!r} has frequency {series.index.freqstr} but "
+                             f"the model was trained on {trained['freq']} data; give a series "
+                             f"of the same frequency.")
+        try:
+            forecast = model.predict(series.to_numpy())
+        except ValueError as err:
+            raise UsageError(f"--data {args.data!r}: {err}") from None
+        index = pd.date_range(series.index[-1], periods=model.config.horizon + 1,
+                              freq=series.index.freq)[1:]
+    else:
+        forecast = model.predict()
+        index = model.future_index() if n == 1 else [model.future_index(i) for i in range(n)]
+    text = forecast_table(forecast, index).to_csv(index=False, lineterminator="\n")
+    if out:
+        atomic_text(os.path.join(out, "forecast.csv"), text)
+        print(f"wrote forecast.csv ({model.config.horizon} steps) to {out}")
+    else:
+        print(text, end="")
     return 0
 
 

@@ -166,8 +166,8 @@ class Forecaster(Estimator):
             callbacks=[EarlyStopping(patience=cfg.patience, restore_best_weights=True),
                        *callbacks])
         self.fit_seconds = time.perf_counter() - start
-        self.last = [y[-lookback:] for y in ys]
-        self.last_cov = None if covs is None else [c[-lookback:] for c in covs]
+        self.last = [y[-lookback:].copy() for y in ys]  # (lookback,) each: update changes them
+        self.last_cov = None if covs is None else [c[-lookback:].copy() for c in covs]
         self.times = [_time_of(series)] if single else \
             [_time_of(s) for s in series] if isinstance(series, (list, tuple)) else \
             [None] * len(ys)
@@ -309,9 +309,9 @@ class Forecaster(Estimator):
             "stats.cstd": np.stack([s.cstd for s in self.stats]).reshape(n, self.n_cov),
         }
         for i in range(n):
-            tensors[f"last.{i}"] = np.asarray(self.last[i], np.float64)  # (lookback,)
+            tensors[f"last.{i}"] = np.array(self.last[i], np.float64)  # (lookback,)
             if self.last_cov is not None:
-                tensors[f"last_cov.{i}"] = np.asarray(self.last_cov[i], np.float64)
+                tensors[f"last_cov.{i}"] = np.array(self.last_cov[i], np.float64)  # (L, C)
         extras = {"season": int(self.season), "lookback": self._lookback(self.season),
                   "single": bool(self.single), "n_series": n, "n_cov": int(self.n_cov),
                   "times": [None if t is None else dict(t) for t in self.times]}
