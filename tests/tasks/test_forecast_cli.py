@@ -1,0 +1,184 @@
+"""``grukit forecast``: --save and ``forecast predict``, the output folder checked before any
+work, backtest folds written as they finish, Ctrl-C in one line and --resume."""
+
+import errno
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from grukit.cli import main
+from grukit.tasks.forecast import Forecaster
+
+FAST = ["--epochs", "3", "--hidden", "6"]
+
+
+def _csv(path, n=60, start="2000-01-01", freq="MS", seed=0):
+    rng = np.random.default_rng(seed)
+    t = np.arange(n)
+    values = 50 + 0.2 * t + 5 * np.sin(2 * np.pi * t / 12) + rng.standard_normal(n)
+    dates = pd.date_range(start, periods=n, freq=freq)
+    path.write_text("month,units\n" + "".join(f"{d.date()},{v:.4f}\n"
+                                              for d, v in zip(dates, values, strict=True)))
+    return path
+
+
+def test_save_then_predict_continues_the_training_series(tmp_path, capsys):
+    data = _csv(tmp_path / "train.csv")
+    assert main(["forecast", "--data", str(data), "--folds", "1", "--horizon", "6",
+                 "--lookback", "12", *FAST, "--save", str(tmp_path / "m")]) == 0
+    assert main(["forecast", "predict", "--model", str(tmp_path / "m"), "--output",
+                 str(tmp_path / "p")]) == 0
+    table = pd.read_csv(tmp_path / "p" / "forecast.csv")
+    assert list(table.columns) == ["time", "forecast"]
+    assert list(table["time"]) == [str(d.date()) for d in
+                                   pd.date_range("2005-01-01", periods=6, freq="MS")]
+    model = Forecaster.load(str(tmp_path / "m"))
+    np.testing.assert_allclose(table["forecast"], model.predict(), rtol=1e-15)
+    assert not list((tmp_path / "p").glob("*.tmp"))  # written in one step
+    # without --output the table goes to stdout
+    capsys.readouterr()
+    assert main(["forecast", "predict", "--model", str(tmp_path / "m")]) == 0
+    assert capsys.readouterr().out.startswith("time,forecast\n2005-01-01,")
+
+
+def test_predict_continues_a_given_csv(tmp_path, capsys):
+    data = _csv(tmp_path / "train.csv")
+    assert main(["forecast", "--data", str(data), "--folds", "1", "--horizon", "6",
+                 "--lookback", "12", *FAST, "--save", str(tmp_path / "m")]) == 0
+    new = _csv(tmp_path / "new.csv", n=30, start="2010-03-01", seed=5)
+    text = new.read_text().replace("month,units", "when,sales")
+    new.write_text(text)
+    assert main(["forecast", "predict", "--model", str(tmp_path / "m"), "--data", str(new),
+                 "--time-column", "when", "--target", "sales", "--output",
+                 str(tmp_path / "p")]) == 0
+    table = pd.read_csv(tmp_path / "p" / "forecast.csv")
+    assert list(table["time"]) == [str(d.date()) for d in
+                                   pd.date_range("2012-09-01", periods=6, freq="MS")]
+    values = pd.read_csv(new)["sales"].to_numpy()
+    np.testing.assert_allclose(table["forecast"], Forecaster.load(str(tmp_path / "m"))
+                               .predict(values), rtol=1e-15)
+    # another frequency, or too few values for the lookback: one line each
+    capsys.readouterr()
+    assert main(["forecast", "predict", "--model", str(tmp_path / "m"), "--data",
+                 "nile"]) == 2
+    assert capsys.readouterr().err.strip() == (
+        "grukit forecast: error: --data 'nile' has frequency YS-JAN but the model was "
+        "trained on MS data; give a series of the same frequency.")
+    short = _csv(tmp_path / "short.csv", n=8)
+    assert main(["forecast", "predict", "--model", str(tmp_path / "m"), "--data",
+                 str(short)]) == 2
+    assert capsys.readouterr().err.strip() == (
+        f"grukit forecast: error: --data {str(short)!r}: predict needs the last 12 values "
+        f"(the lookback); recent has 8.")
+
+
+@pytest.mark.parametrize("action", ["train", "predict"])
+def test_output_that_is_a_file_is_refused_before_any_work(tmp_path, capsys, action):
+    (tmp_path / "taken").write_text("x")
+    argv = (["forecast", "--data", "nile"] if action == "train" else
+            ["forecast", "predict", "--model", str(tmp_path / "nothing")])
+    assert main(argv + ["--output", str(tmp_path / "taken")]) == 2
+    out, err = capsys.readouterr()
+    assert err.strip() == (f"grukit forecast: error: --output {str(tmp_path / 'taken')!r} is "
+                           f"a file; give a folder (it is created if missing).")
+    assert out == ""  # nothing read, nothing trained, no model looked for
+
+
+def test_read_only_output_and_save_are_refused_before_training(tmp_path, capsys, monkeypatch):
+    def read_only(*a, **k):
+        raise OSError(errno.EROFS, "Read-only file system")
+
+    monkeypatch.setattr(tempfile, "mkstemp", read_only)
+    for flag in ("--output", "--save"):
+        assert main(["forecast", "--data", "nile", flag, str(tmp_path / "ro")]) == 2
+        out, err = capsys.readouterr()
+        assert err.strip() == (f"grukit forecast: error: {flag} {str(tmp_path / 'ro')!r} "
+                               f"cannot be written (Read-only file system); give a folder you "
+                               f"can write to.")
+        assert out == ""
+    assert main(["forecast", "predict", "--model", str(tmp_path / "m"), "--output",
+                 str(tmp_path / "ro")]) == 2
+    assert "cannot be written (Read-only file system)" in capsys.readouterr().err
+    monkeypatch.undo()
+    other = tmp_path / "notes"
+    other.mkdir()
+    (other / "a.txt").write_text("keep")
+    assert main(["forecast", "--data", "nile", "--save", str(other)]) == 2
+    assert "holds other files and no saved model" in capsys.readouterr().err
+
+
+def test_predict_refuses_training_options_and_other_models(tmp_path, capsys):
+    assert main(["forecast", "predict", "--model", str(tmp_path), "--epochs", "3",
+                 "--folds", "2"]) == 2
+    assert capsys.readouterr().err.strip() == (
+        "grukit forecast: error: --folds, --epochs set(s) training; predict uses the saved "
+        "model's settings, so drop them.")
+    assert main(["forecast", "predict", "--model", str(tmp_path / "none")]) == 2
+    assert "no saved model at" in capsys.readouterr().err
+    assert main(["forecast", "predict"]) == 2
+    assert "predict needs --model DIR" in capsys.readouterr().err
+    assert main(["forecast", "--model", str(tmp_path), "--data", "nile"]) == 2
+    assert "a saved model is used with `grukit forecast predict" in capsys.readouterr().err
+
+
+def _numbers(out):
+    m = json.loads((Path(out) / "metrics.json").read_text())
+    return m["model"], m["baselines"], m["per_fold"], m["lowest_mase"]
+
+
+def test_folds_are_written_as_they_finish_and_resume_skips_them(tmp_path, capsys):
+    argv = ["forecast", "--data", "nile", "--folds", "3", *FAST]
+    assert main(argv + ["--output", str(tmp_path / "a")]) == 0
+    names = sorted(os.listdir(tmp_path / "a" / "folds"))
+    assert names == ["fold-01.json", "fold-02.json", "fold-03.json"]
+    os.remove(tmp_path / "a" / "folds" / "fold-02.json")
+    before = (tmp_path / "a" / "folds" / "fold-01.json").read_text()
+    capsys.readouterr()
+    assert main(argv + ["--output", str(tmp_path / "a"), "--resume"]) == 0
+    printed = capsys.readouterr().out
+    assert "resuming: 2 of 3 folds already in" in printed
+    assert "fold 2:" in printed and "fold 1:" not in printed and "fold 3:" not in printed
+    assert (tmp_path / "a" / "folds" / "fold-01.json").read_text() == before
+    assert main(argv + ["--output", str(tmp_path / "b")]) == 0
+    assert _numbers(tmp_path / "a") == _numbers(tmp_path / "b")
+    # fold files of other settings are not mixed in
+    assert main(argv[:-1] + ["7", "--output", str(tmp_path / "a"), "--resume"]) == 2
+    assert "was written by a run with other data, folds or settings" in capsys.readouterr().err
+    assert main(["forecast", "--data", "nile", "--resume"]) == 2
+    assert "--resume continues a backtest" in capsys.readouterr().err
+
+
+def test_ctrl_c_prints_one_line_exits_130_and_resume_matches(tmp_path):
+    out = tmp_path / "run"
+    argv = ["forecast", "--data", "co2", "--folds", "3", "--epochs", "40", "--hidden", "16"]
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    proc = subprocess.Popen([sys.executable, "-m", "grukit", *argv, "--output", str(out)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    first = out / "folds" / "fold-01.json"
+    deadline = time.monotonic() + 300
+    while not first.exists() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert first.exists(), proc.communicate()
+    proc.send_signal(signal.SIGINT)
+    stdout, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 130, (stdout, stderr)
+    assert "Traceback" not in stderr
+    line = stderr.strip()
+    assert re.fullmatch(rf"grukit forecast: interrupted after fold [12] of 3; partial results "
+                        rf"in {re.escape(str(out))}; rerun with --resume to continue", line), \
+        line
+    assert not (out / "metrics.json").exists()
+    assert main(argv + ["--output", str(out), "--resume"]) == 0
+    assert main(argv + ["--output", str(tmp_path / "whole")]) == 0
+    assert _numbers(out) == _numbers(tmp_path / "whole")
+    assert (out / "forecast.csv").read_text() == (tmp_path / "whole" / "forecast.csv").read_text()
