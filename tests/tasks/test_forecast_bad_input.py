@@ -1,0 +1,207 @@
+"""Bad input to the Forecaster and ``grukit forecast``: each case ends in one sentence naming
+the problem, or in the correct result (never a traceback, never a silent wrong answer)."""
+
+import json
+
+import numpy as np
+import pytest
+
+from grukit.cli import main
+from grukit.tasks.forecast import Forecaster
+from grukit.tasks.forecast.metrics import lowest, scores
+
+SMALL = {"horizon": 4, "lookback": 8, "hidden": 6, "epochs": 3}
+
+
+def _series(n=80, seed=0):
+    rng = np.random.default_rng(seed)
+    return np.sin(2 * np.pi * np.arange(n) / 12) + 0.1 * rng.standard_normal(n)
+
+
+@pytest.fixture(scope="module")
+def fitted():
+    return Forecaster(**SMALL).fit(_series(), season=12)
+
+
+def _one_line(err) -> str:
+    text = str(err.value)
+    assert "\n" not in text and text.endswith("."), text
+    return text
+
+
+@pytest.mark.parametrize("name,value", [
+    ("horizon", 0), ("horizon", -1), ("lookback", 0), ("lookback", -3), ("epochs", 0),
+    ("epochs", -1), ("hidden", 0), ("layers", 0), ("batch_size", 0), ("horizon", 2.5),
+    ("hidden", True)])
+def test_settings_below_one_are_refused_not_replaced(name, value):
+    with pytest.raises(ValueError, match=rf"^{name} must be (a whole number )?1 or more") as e:
+        Forecaster(**{name: value})
+    _one_line(e)
+
+
+@pytest.mark.parametrize("value", [0, -2, 1.5, None])
+def test_season_below_one_is_refused(value):
+    with pytest.raises(ValueError, match=r"^season must be a whole number 1 or more .*got "
+                                         rf"{value}\.$"):
+        Forecaster(**SMALL).fit(_series(), season=value)
+    with pytest.raises(ValueError, match="^season must be"):
+        Forecaster(**SMALL).backtest(_series(), season=value)
+
+
+def test_lookback_none_means_the_default_and_is_kept():
+    f = Forecaster(horizon=2, hidden=4, epochs=1)
+    assert f._lookback(1) == 12 and f._lookback(12) == 24
+    assert Forecaster(lookback=1, horizon=2, hidden=4, epochs=1)._lookback(12) == 1
+
+
+def test_too_short_series_name_the_points_needed():
+    with pytest.raises(ValueError, match=r"^the series has 15 points; lookback 8 \+ horizon 4 "
+                                         r"need at least 17 to train") as e:
+        Forecaster(**SMALL).fit(_series(15))
+    _one_line(e)
+    with pytest.raises(ValueError, match=r"^the series has 28 points; 3 fold\(s\) of horizon 4 "
+                                         r"after .* need at least 29\.") as e:
+        Forecaster(**SMALL).backtest(_series(28), folds=3)
+    _one_line(e)
+    with pytest.raises(ValueError, match="^folds must be 1 or more; got 0"):
+        Forecaster(**SMALL).backtest(_series(), folds=0)
+
+
+def test_constant_series_trains_predicts_and_names_no_winner_by_mase():
+    y = np.full(60, 5.0)
+    f = Forecaster(horizon=4, lookback=8, hidden=6, epochs=20).fit(y)
+    pred = f.predict()
+    assert np.isfinite(pred).all() and np.abs(pred - 5.0).max() < 0.5, pred
+    res = Forecaster(**SMALL).backtest(y, folds=2)
+    for name in ("model", "naive", "seasonal_naive", "ets"):
+        assert res[name]["mase"] is None  # undefined: the seasonal-naive error is zero
+        assert all(np.isfinite(res[name][k]) for k in ("mae", "rmse", "smape"))
+    assert lowest(res, "mase") is None and lowest(res, "mae") in res
+    assert scores([5.0], [5.0], y, 1)["mase"] is None
+
+
+def test_constant_series_on_the_command_line(tmp_path, capsys):
+    p = tmp_path / "flat.csv"
+    p.write_text("year,units\n" + "".join(f"{1950 + i}-01-01,7\n" for i in range(60)))
+    assert main(["forecast", "--data", str(p), "--folds", "2", "--epochs", "3", "--hidden",
+                 "4", "--output", str(tmp_path / "o")]) == 0
+    printed = capsys.readouterr().out
+    assert "MASE is undefined" in printed and "lowest MASE:" not in printed
+    assert "| GRU |" in printed and "undefined |" in printed
+    m = json.loads((tmp_path / "o" / "metrics.json").read_text())  # strict JSON: no NaN
+    assert m["model"]["mase"] is None and m["lowest_mase"] is None
+    assert np.isfinite(m["model"]["mae"])
+
+
+@pytest.mark.parametrize("bad,match", [
+    (np.nan, r"^the series has 1 missing or infinite value\(s\) \(the first, nan, at "
+             r"position 40\)"),
+    (np.inf, r"^the series has 1 missing or infinite value\(s\) \(the first, inf"),
+    (1e30, r"^the series has the value 1e\+30 at position 40, more than 1e\+12 times its "
+           r"typical magnitude")])
+def test_nan_inf_and_sentinel_values_are_refused(bad, match):
+    y = _series()
+    y[40] = bad
+    for call in (lambda: Forecaster(**SMALL).fit(y), lambda: Forecaster(**SMALL).backtest(y)):
+        with pytest.raises(ValueError, match=match) as e:
+            call()
+        _one_line(e)
+
+
+def test_a_series_of_huge_values_is_forecast_on_its_own_scale():
+    y = 1e30 * (10 + _series())
+    f = Forecaster(**SMALL).fit(y)
+    pred = f.predict()
+    assert np.isfinite(pred).all() and 5e30 < pred.min() and pred.max() < 15e30
+    with pytest.raises(ValueError, match="varies too much to scale in float64"):
+        Forecaster(**SMALL).fit(1e200 * (10 + _series()))
+
+
+def test_covariates_misaligned_or_mismatched():
+    y, c = _series(), np.ones((80, 2))
+    with pytest.raises(ValueError, match="^series 0 has 80 points but its covariates have 79 "
+                                         "rows; align them"):
+        Forecaster(**SMALL).fit(y, covariates=c[:-1])
+    with pytest.raises(ValueError, match="^1 covariate arrays for 2 series"):
+        Forecaster(**SMALL).fit([y, y], covariates=[c])
+    bad = c.copy()
+    bad[3, 1] = np.nan
+    with pytest.raises(ValueError, match=r"^the covariates of series 0 hold 1 missing"):
+        Forecaster(**SMALL).fit(y, covariates=bad)
+    with pytest.raises(ValueError, match=r"^every series needs the same number of covariates; "
+                                         r"got \[1, 2\]"):
+        Forecaster(**SMALL).fit([y, y], covariates=[c[:, 0], c])
+    f = Forecaster(**SMALL).fit(y, covariates=c)
+    with pytest.raises(ValueError, match=r"^covariates must have at least 8 rows of 2"):
+        f.predict(y[:40], c[:5])
+    with pytest.raises(ValueError, match="^the covariate row must be 2 finite"):
+        f.update(0.1, [1.0])
+
+
+def test_predict_and_update_with_bad_windows(fitted):
+    with pytest.raises(ValueError, match=r"^predict needs the last 8 values \(the lookback\); "
+                                         r"recent has 3\.$"):
+        fitted.predict(_series()[:3])
+    with pytest.raises(ValueError, match=r"^recent has 1 missing or infinite value\(s\)"):
+        fitted.predict(np.r_[_series()[:20], np.nan])
+    with pytest.raises(ValueError, match=r"^update got nan; give a finite observation\.$"):
+        fitted.update(float("nan"))
+    with pytest.raises(ValueError, match=r"^update takes one number; got 'x'\.$"):
+        fitted.update("x")
+    with pytest.raises(ValueError, match=r"^index 3 is out of range: this forecaster was "
+                                         r"fitted on 1 series"):
+        fitted.predict(_series(), index=3)
+    with pytest.raises(ValueError, match="fitted without covariates; drop them"):
+        fitted.predict(_series(), np.ones(80))
+    before = fitted.predict()
+    with pytest.raises(ValueError):
+        fitted.update(float("inf"))
+    assert np.array_equal(fitted.predict(), before)  # a refused update changes nothing
+
+
+def test_series_of_other_lengths_and_other_shapes():
+    y = _series(90)
+    f = Forecaster(**SMALL).fit([y, y[:50]])
+    assert f.predict().shape == (2, 4)  # one global model over unequal lengths
+    res = Forecaster(**SMALL).backtest([y, y[:50]], folds=2)
+    assert np.isfinite(res["model"]["mase"])
+    with pytest.raises(ValueError, match=r"^series 1 has 12 points; lookback 8"):
+        Forecaster(**SMALL).fit([y, y[:12]])
+    one = Forecaster(**SMALL).fit(list(y))  # a list of numbers is one series
+    assert one.single and one.predict().shape == (4,)
+    for bad, match in (([], "^series is an empty list"),
+                       (np.ones((2, 3, 40)), r"^series must be one 1-D array .* \(2, 3, 40\)"),
+                       (["a"] * 40, "^the series must hold numbers"),
+                       ([y, np.ones((40, 2))], r"^series 1 has shape \(40, 2\)")):
+        with pytest.raises(ValueError, match=match):
+            Forecaster(**SMALL).fit(bad)
+
+
+@pytest.mark.parametrize("flag,value,least", [
+    ("--horizon", "0", 1), ("--horizon", "-2", 1), ("--folds", "0", 1), ("--lookback", "0", 1),
+    ("--epochs", "0", 1), ("--epochs", "-1", 1), ("--hidden", "0", 1), ("--seed", "-1", 0)])
+def test_cli_refuses_numbers_below_their_least(tmp_path, capsys, flag, value, least):
+    out = tmp_path / "o"
+    assert main(["forecast", "--data", "nile", flag, value, "--output", str(out)]) == 2
+    printed, err = capsys.readouterr()
+    assert err.strip() == f"grukit forecast: error: {flag} must be {least} or more; got {value}."
+    assert printed == "" and not out.exists()  # checked before anything is made
+
+
+def test_cli_bad_series_in_one_line(tmp_path, capsys):
+    p = tmp_path / "s.csv"
+    p.write_text("date,value\n" + "".join(f"{1900 + i}-01-01,{v}\n" for i, v in
+                                          enumerate([1.0] * 30 + [1e30] + [2.0] * 30)))
+    assert main(["forecast", "--data", str(p)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("grukit forecast: error: the series has the value 1e+30 at position "
+                          "30") and err.count("\n") == 1 and "Traceback" not in err
+    assert main(["forecast", "--data", "nile", "--folds", "9"]) == 2
+    assert "need at least 117. Use fewer folds" in capsys.readouterr().err
+    assert main(["forecast", "--data", str(tmp_path)]) == 2
+    assert "is a folder; give a CSV file" in capsys.readouterr().err
+    assert main(["forecast", "--data", "nosuchseries"]) == 2
+    assert "is neither a file nor a built-in series" in capsys.readouterr().err
+    assert main(["forecast", "--model", "arima", "--data", "nile"]) == 2
+    assert "--model must be one of gru, lstm, rnn, mingru" in capsys.readouterr().err
+
