@@ -205,3 +205,14 @@ def test_cli_bad_series_in_one_line(tmp_path, capsys):
     assert main(["forecast", "--model", "arima", "--data", "nile"]) == 2
     assert "--model must be one of gru, lstm, rnn, mingru" in capsys.readouterr().err
 
+
+
+@pytest.mark.parametrize("content", [b"date,value\n", "date,value\n2000-01-01,1\n"
+                                     .encode("utf-16")], ids=["header-only", "utf-16"])
+def test_cli_unreadable_csv_in_one_line(tmp_path, capsys, content):
+    p = tmp_path / "s.csv"
+    p.write_bytes(content)
+    assert main(["forecast", "--data", str(p)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"grukit forecast: error: --data {str(p)!r}") and \
+        err.count("\n") == 1 and "Traceback" not in err, err

@@ -94,11 +94,27 @@ def _read(args):
     except (pd.errors.ParserError, pd.errors.EmptyDataError) as err:
         raise UsageError(f"--data {args.data!r} could not be read as a CSV "
                          f"({' '.join(str(err).split())}).") from None
+    except ValueError as err:
+        if _raised_by_grukit(err):
+            raise
+        # e.g. pandas' "Need at least 3 dates to infer frequency" for a header-only file
+        raise UsageError(f"--data {args.data!r} could not be read as a time series "
+                         f"({' '.join(str(err).split())}).") from None
     if len(series) == 0:
         raise UsageError(f"--data {args.data!r} has a header but no rows; give one row per "
                          f"time step.")
     season = season_of(series.index.freqstr)
     return series, season, 12 if season == 12 else 10
+
+
+def _raised_by_grukit(err: BaseException) -> bool:
+    """Was ``err`` raised in grukit's own code (a sentence for people) rather than inside a
+    library?"""
+    tb, last = err.__traceback__, None
+    while tb is not None:
+        last, tb = tb.tb_frame.f_code.co_filename, tb.tb_next
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    return last is not None and os.path.abspath(last).startswith(root + os.sep)
 
 
 def run(args: argparse.Namespace) -> int:
