@@ -97,3 +97,22 @@ def test_cpu_tensors_are_never_affected(monkeypatch):
     x = torch.randn(2, 3, 4)
     assert _gpu_verified.unverified(x) is None and _gpu_verified.auto_why_not(x) is None
     assert dispatch.explain("gru", "auto", x=x)[0] == "cpu"
+
+
+def test_a_gpu_whose_tests_failed_never_gets_triton_from_auto(gpu, monkeypatch):
+    pytest.importorskip("triton")
+    monkeypatch.setattr(_gpu_verified, "FAILED", {(8, 0): "3 of 9 failed"})
+    x, big = cuda_input(), torch.zeros(2, 256)
+    name, skipped = dispatch.explain("gru", "auto", x=x, h0=big, reset_after=False)
+    assert name == "reference" and "failed their tests on this GPU (sm_80: 3 of 9 failed)" \
+        in skipped["triton"]
+    assert dispatch.explain("gru", "auto", x=x, h0=big)[0] == "torch"
+    assert dispatch.explain("gru", "triton", x=x, h0=big, reset_after=False)[0] == "triton"
+    monkeypatch.setenv(_gpu_verified.POLICY_ENV, "allow")
+    assert dispatch.explain("gru", "auto", x=x, h0=big, reset_after=False)[0] == "triton"
+
+
+def test_the_record_is_consistent():
+    assert not set(_gpu_verified.VERIFIED) & set(_gpu_verified.FAILED)
+    for cap in list(_gpu_verified.VERIFIED) + list(_gpu_verified.FAILED):
+        assert isinstance(cap, tuple) and len(cap) == 2

@@ -10,8 +10,9 @@ reset_after=False; ``lengths``) it takes the kernel and warns once.
 The environment variable ``GRUKIT_UNVERIFIED_TRITON`` sets the policy on GPUs not in
 ``VERIFIED``: ``warn`` (the default, as above), ``allow`` (treat them as verified: auto
 chooses as on a verified GPU, no warning) or ``refuse`` (auto never chooses a Triton kernel
-there; the reference loop serves what cuDNN cannot). ``backend="triton"`` always runs the
-kernel: naming it is opting in.
+there; the reference loop serves what cuDNN cannot). Where the tests ran and failed
+(``FAILED``), auto never takes a Triton kernel unless the policy is ``allow``.
+``backend="triton"`` always runs the kernel: naming it is opting in.
 """
 
 from __future__ import annotations
@@ -23,6 +24,15 @@ import torch
 
 # compute capability -> the run that verified it (GPU, versions, date, result).
 VERIFIED: dict[tuple[int, int], str] = {}
+# compute capability -> a run whose Triton tests failed there: auto never takes a Triton
+# kernel on such a GPU (unless the policy is "allow"); the reference loop serves what cuDNN
+# cannot.
+FAILED: dict[tuple[int, int], str] = {
+    (9, 0): "NVIDIA H200, torch 2.11.0+cu130, Triton 3.6.0, 2026-12-04: 23 of 88 tests of "
+            "tests/ops/test_triton_kernels.py and test_triton_split.py failed (hidden size in "
+            "several blocks, split-H kernels with the multiply-sum product and at H = 256; "
+            "errors 1e-3 to 0.7)",
+}
 
 POLICY_ENV = "GRUKIT_UNVERIFIED_TRITON"
 POLICIES = ("warn", "allow", "refuse")
@@ -60,8 +70,12 @@ def prefer_torch(x) -> bool:
 
 
 def auto_why_not(x=None, **_: object) -> str | None:
-    """The reason ``auto`` skips a Triton kernel under the ``refuse`` policy, else None."""
+    """The reason ``auto`` skips a Triton kernel: its tests failed on this GPU, or they never
+    ran there and the policy is ``refuse``; else None."""
     cap = unverified(x)
+    if cap is not None and cap in FAILED:
+        return (f"the Triton kernels failed their tests on this GPU (sm_{cap[0]}{cap[1]}: "
+                f"{FAILED[cap]}); backend='triton' still runs them, at your risk.")
     if cap is not None and policy() == "refuse":
         return (f"the Triton kernels are unverified on this GPU (sm_{cap[0]}{cap[1]}) and "
                 f"{POLICY_ENV}=refuse.")
