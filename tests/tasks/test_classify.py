@@ -1,10 +1,9 @@
 import json
-import os
-from pathlib import Path
 
 import numpy as np
 import pytest
 
+from conftest import SHARED_DATA
 from grukit.cli import main
 from grukit.data.text import read_labelled_text
 from grukit.tasks.classify import (
@@ -17,8 +16,7 @@ from grukit.tasks.classify import (
     encode_labels,
 )
 
-SHARED = Path(os.environ.get("GRUKIT_SHARED_DATA",
-                             Path(__file__).resolve().parents[2].parent / "shared" / "data"))
+SHARED = SHARED_DATA  # tests/conftest.py: $GRUKIT_SHARED_DATA or ../shared/data
 TEXT = SHARED / "text"
 SENTIMENT = [TEXT / f"{n}_labelled.txt" for n in ("amazon_cells", "imdb", "yelp")]
 HAS_TEXT = all(p.exists() for p in SENTIMENT)

@@ -1,7 +1,5 @@
 import json
 import math
-import os
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -9,6 +7,7 @@ import scipy.io
 import torch
 import torch.nn.functional as F
 
+from conftest import SHARED_DATA
 from grukit.tasks.music import (
     DEFAULT_HIDDEN,
     MusicConfig,
@@ -21,8 +20,7 @@ from grukit.tasks.music import (
     weight_noise,
 )
 
-SHARED = Path(os.environ.get("GRUKIT_SHARED_DATA",
-                             Path(__file__).resolve().parents[2].parent / "shared" / "data"))
+SHARED = SHARED_DATA  # tests/conftest.py: $GRUKIT_SHARED_DATA or ../shared/data
 JSB = SHARED / "music" / "JSB_Chorales.mat"
 
 

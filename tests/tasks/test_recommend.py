@@ -1,11 +1,10 @@
 import json
-import os
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
+from conftest import SHARED_DATA
 from grukit.cli import main
 from grukit.data.sessions import Sessions
 from grukit.tasks.recommend import (
@@ -20,8 +19,7 @@ from grukit.tasks.recommend import (
 )
 from grukit.tasks.recommend.batching import session_parallel
 
-SHARED = Path(os.environ.get("GRUKIT_SHARED_DATA",
-                             Path(__file__).resolve().parents[2].parent / "shared" / "data"))
+SHARED = SHARED_DATA  # tests/conftest.py: $GRUKIT_SHARED_DATA or ../shared/data
 DATA = SHARED / "sessions" / "diginetica_sample_train-item-views.csv"
 
 
