@@ -37,6 +37,7 @@ class RecurrentBase(nn.Module):
     _gates = 1
     _has_bias_hh = True
     _has_weight_hh = True
+    _has_proj = False  # proj_size: LSTM only
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1,
                  bias: bool = True, batch_first: bool = False, dropout: float = 0.0,
@@ -54,9 +55,13 @@ class RecurrentBase(nn.Module):
         if dropout > 0 and num_layers == 1:
             warnings.warn(f"{name}: dropout={dropout} applies between stacked layers only, "
                           f"so with num_layers=1 it does nothing.", stacklevel=2)
-        if proj_size < 0 or proj_size >= hidden_size and proj_size:
-            raise ValueError(f"{name}: proj_size must be in [0, hidden_size={hidden_size}); "
-                             f"got {proj_size}.")
+        if not isinstance(proj_size, int) or isinstance(proj_size, bool) or proj_size < 0 \
+                or proj_size >= hidden_size and proj_size:
+            raise ValueError(f"{name}: proj_size must be an integer in [0, hidden_size="
+                             f"{hidden_size}); got {proj_size!r}.")
+        if proj_size and not self._has_proj:
+            raise ValueError(f"{name}: proj_size applies to LSTM only (as in torch.nn); got "
+                             f"proj_size={proj_size}. Leave it at 0.")
         self.input_size = input_size
         self.hidden_size = hidden_size
         self.num_layers = num_layers
@@ -179,6 +184,12 @@ class RecurrentBase(nn.Module):
             raise ValueError(f"{cls}: input must be 3-D {layout} (batch_first="
                              f"{self.batch_first}) or 2-D (time, features) unbatched; got a "
                              f"{x.dim()}-D tensor of shape {shape_str(x)}.")
+        w = self._parameters.get("weight_ih_l0")  # (moved out by weight-drop wrappers: getattr)
+        w = w if w is not None else getattr(self, "weight_ih_l0", None)
+        if isinstance(w, Tensor) and (x.dtype != w.dtype or x.device != w.device):
+            raise TypeError(f"{cls}: the input is {x.dtype} on {x.device} but the weights are "
+                            f"{w.dtype} on {w.device}; convert the input with "
+                            f"input.to({w.dtype}) (or the module with module.to(input.dtype)).")
         if x.shape[-1] != self.input_size:
             raise ValueError(f"{cls}: input has {x.shape[-1]} features in its last dimension "
                              f"but input_size={self.input_size}; expected {layout} with "

@@ -53,6 +53,11 @@ class _CellBase(nn.Module):
             raise ValueError(f"{cls}: input must have shape (batch, input_size) = "
                              f"(B, {self.input_size}) or ({self.input_size},); "
                              f"got {tuple(x.shape)}.")
+        w = self.weight_ih
+        if x.dtype != w.dtype or x.device != w.device:
+            raise TypeError(f"{cls}: the input is {x.dtype} on {x.device} but the weights are "
+                            f"{w.dtype} on {w.device}; convert the input with "
+                            f"input.to({w.dtype}) (or the cell with cell.to(input.dtype)).")
         unbatched = x.dim() == 1
         xb = x.unsqueeze(0) if unbatched else x
         out = []
@@ -65,6 +70,9 @@ class _CellBase(nn.Module):
                 got = tuple(h.shape) if isinstance(h, Tensor) else type(h).__name__
                 raise ValueError(f"{cls}: {name} must have shape {want} to match the input; "
                                  f"got {got}.")
+            if h.dtype != x.dtype or h.device != x.device:
+                raise TypeError(f"{cls}: {name} is {h.dtype} on {h.device} but the input is "
+                                f"{x.dtype} on {x.device}; move it with {name}.to(input).")
             out.append(h.unsqueeze(0) if unbatched else h)
         return xb, out, unbatched
 

@@ -32,6 +32,7 @@ class LSTM(RecurrentBase):
     """
 
     _gates = 4
+    _has_proj = True
 
     def __init__(self, *args, forget_bias: float | None = None, **kwargs):
         self.forget_bias = forget_bias

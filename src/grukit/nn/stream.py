@@ -12,15 +12,19 @@ fused numba call per step, no torch dispatch); its weights are packed on the fir
 and re-packed whenever a parameter changes in place (an optimizer step,
 ``load_state_dict``). Parameters replaced by new tensors (``module.to``) are seen by
 ``feed`` and by steps with torch input; call ``reset()`` to re-read them on the numpy hot
-path too.
+path too. ``check_finite=True`` on the module refuses NaN/Inf on every path, the state left
+unchanged; the fast path reads that flag when it starts (the first step after ``reset()``).
 """
 
 from __future__ import annotations
+
+import numbers
 
 import numpy as np
 import torch
 from torch import Tensor
 
+from ..ops._checks import check_finite as _check_finite
 from ._base import RecurrentBase
 from .gru import GRU
 from .lstm import LSTM
@@ -39,10 +43,12 @@ class Stream:
             raise ValueError("a bidirectional layer needs the whole sequence (its backward "
                              "direction starts at the end), so it cannot stream; stream a "
                              "unidirectional model.")
-        if not isinstance(batch_size, int) or batch_size < 1:
-            raise ValueError(f"batch_size must be a positive integer; got {batch_size!r}.")
+        if not isinstance(batch_size, numbers.Integral) or isinstance(batch_size, bool) \
+                or batch_size < 1:
+            raise ValueError(f"Stream: batch_size must be a positive integer; got "
+                             f"{batch_size!r}.")
         self.module = module
-        self.batch_size = batch_size
+        self.batch_size = int(batch_size)
         self._packed = np.empty(0)
         self._ids: list = []  # id() of each parameter packed
         self._probe = _version_probe([])  # () -> the sum of their version counters
@@ -69,7 +75,11 @@ class Stream:
     # -- feeding ----------------------------------------------------------------------------
     def feed(self, chunk) -> Tensor:
         """Several steps: chunk (T, I) or (B, T, I) -> outputs (T, H') or (B, T, H')."""
-        x = torch.as_tensor(chunk)
+        x = _as_tensor(chunk, "chunk")
+        if x.dim() not in (2, 3):
+            raise ValueError(f"feed takes several steps, shape (time, input_size) or (batch, "
+                             f"time, input_size); got shape {tuple(x.shape)}. Use step() for "
+                             f"one step.")
         unbatched = x.dim() == 2
         x = x.unsqueeze(0) if unbatched else x  # (B, T, I)
         self._check_batch(x.shape[0])
@@ -92,12 +102,14 @@ class Stream:
                 and x_t.dtype is fast[4]):  # the hot path, bare minimum
             if self._probe() != self._vsum:
                 self._pack()
+            if fast[6] and not fast[6](x_t):  # check_finite: ~0.1 µs
+                self._refuse(x_t)
             fast[0](x_t, fast[1], self._packed, fast[2])
             return fast[5].copy()
         if self._fast_ok(x_t):
             return self._fast_step(x_t, fast if fast is not None else self._fast_setup())
         is_np = isinstance(x_t, np.ndarray)
-        x = torch.as_tensor(x_t)
+        x = _as_tensor(x_t, "x_t")
         if x.dim() not in (1, 2):
             raise ValueError(f"step takes one step, shape (input_size,) or (batch, "
                              f"input_size); got shape {tuple(x.shape)}. Use feed() for "
@@ -105,6 +117,10 @@ class Stream:
         y = self.feed(x.unsqueeze(-2))  # (…, 1, H')
         y = y[..., 0, :]
         return y.numpy() if is_np else y
+
+    def _refuse(self, x: np.ndarray) -> None:
+        """check_finite on the fast path: the module's own message; the state is unchanged."""
+        _check_finite(torch.from_numpy(np.asarray(x)), "x_t", type(self.module).__name__)
 
     def _check_batch(self, batch: int) -> None:
         if batch != self.batch_size:
@@ -162,20 +178,57 @@ class Stream:
         self._pack()
         entry = _entry_point(kernel, (np.empty(self.module.input_size, h.dtype), h,
                                       self._packed, extra))
-        self._fast = (entry, h, extra, (self.module.input_size,), h.dtype, h[-1])
+        finite = _all_finite() if self.module.check_finite else None
+        self._fast = (entry, h, extra, (self.module.input_size,), h.dtype, h[-1], finite)
         return self._fast
 
     def _fast_step(self, x_t, fast):
-        kernel, h, extra, shape, dtype, top = fast
+        kernel, h, extra, shape, dtype, top, finite = fast
         is_torch = isinstance(x_t, Tensor)
         x = x_t.detach().numpy() if is_torch else x_t
         if x.shape != shape:
             raise ValueError(f"x_t has shape {x.shape}; the module expects "
                              f"(input_size,) = {shape}.")
         x = x.astype(dtype, copy=False)
+        if finite and not finite(x):
+            self._refuse(x)
         kernel(x, h, self._pack(), extra)  # (x, h, params, GRU reset_after / c / RNN relu)
         out = top.copy()
         return torch.from_numpy(out) if is_torch else out
+
+
+def _as_tensor(a, name: str) -> Tensor:
+    if isinstance(a, Tensor):
+        return a
+    try:
+        t = torch.as_tensor(np.asarray(a))
+    except (TypeError, ValueError, RuntimeError) as err:
+        raise TypeError(f"{name} must be a numeric array or tensor; got "
+                        f"{type(a).__name__} {a!r:.60}.") from err
+    if not (t.is_floating_point() or t.dtype in (torch.int8, torch.int16, torch.int32,
+                                                 torch.int64, torch.uint8)):
+        raise TypeError(f"{name} must hold numbers; got dtype {t.dtype}. Convert it to float.")
+    return t
+
+
+def _finite_py(x) -> bool:
+    for i in range(x.shape[0]):
+        if not np.isfinite(x[i]):
+            return False
+    return True
+
+
+_FINITE = []
+
+
+def _all_finite():
+    """A compiled ``np.isfinite(x).all()`` for a 1-D x without numba's per-call dispatch
+    (~0.1 µs against ~1.5 µs for the numpy call on a few elements)."""
+    if not _FINITE:
+        import numba
+
+        _FINITE.append(numba.njit(cache=True)(_finite_py))
+    return _FINITE[0]
 
 
 class _Unversioned:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -80,11 +81,17 @@ def as_lengths(lengths: Tensor | Sequence[int] | None, batch: int, steps: int,
                             f"Convert it with lengths.long().")
         t = lengths.detach().to("cpu", torch.int64)
     else:
+        # through numpy, so that [2.7, 3] or [True, False] are refused, never truncated
         try:
-            t = torch.as_tensor(list(lengths), dtype=torch.int64)
-        except (TypeError, ValueError, RuntimeError) as err:
+            a = np.asarray(lengths)
+        except (TypeError, ValueError) as err:
             raise TypeError(f"{op}: lengths must be a 1-D sequence of {batch} integers; "
                             f"got {lengths!r}.") from err
+        if a.dtype == bool or a.dtype.kind not in "iu" and a.size:
+            kind = "booleans" if a.dtype == bool else f"dtype {a.dtype}"
+            raise TypeError(f"{op}: lengths must hold integers (the number of valid steps of "
+                            f"each sequence); got {kind}: {lengths!r}. Pass whole numbers.")
+        t = torch.as_tensor(a.astype(np.int64, copy=False))
     if t.dim() != 1 or t.numel() != batch:
         raise ValueError(
             f"{op}: lengths must have one entry per sequence, shape ({batch},); "

@@ -1,0 +1,180 @@
+"""Bad input to the torch.nn modules, the cells and Stream: each case is refused in one
+sentence naming the argument and the fix, or gives the correct result."""
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import grukit.nn as gnn
+
+MODULES = [gnn.GRU, gnn.LSTM, gnn.RNN, gnn.MinGRU]
+FAST = [gnn.GRU, gnn.LSTM, gnn.RNN]  # the Stream fast path serves these
+
+
+def _gru():
+    torch.manual_seed(0)
+    return gnn.GRU(3, 4, batch_first=True)
+
+
+# -- lengths --------------------------------------------------------------------------------
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.floats(0.1, 4.9).filter(lambda v: v != int(v)), min_size=2, max_size=2))
+def test_fractional_lengths_are_refused_never_truncated(lens):
+    with pytest.raises(TypeError, match=r"lengths must hold integers.*float64"):
+        _gru()(torch.randn(2, 5, 3), lengths=lens)
+    with pytest.raises(TypeError, match="lengths must hold integers"):
+        _gru()(torch.randn(2, 5, 3), lengths=np.array(lens))
+
+
+@pytest.mark.parametrize("lens", [[True, True], np.array([True, False]),
+                                  torch.tensor([True, True])], ids=["list", "numpy", "tensor"])
+def test_boolean_lengths_are_refused(lens):
+    with pytest.raises(TypeError, match="lengths must hold integers"):
+        _gru()(torch.randn(2, 5, 3), lengths=lens)
+
+
+@pytest.mark.parametrize("lens", [[3.0, 2.0], torch.tensor([3.0, 2.0]), [float("nan"), 2]],
+                         ids=["whole-floats", "float-tensor", "nan"])
+def test_float_lengths_are_refused_even_when_whole(lens):
+    with pytest.raises(TypeError, match="lengths must hold integers"):
+        _gru()(torch.randn(2, 5, 3), lengths=lens)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.integers(-50, 50), min_size=2, max_size=2).filter(
+    lambda v: min(v) < 0 or max(v) > 5))
+def test_lengths_outside_0_T_are_refused(lens):
+    with pytest.raises(ValueError, match=r"lengths must lie in \[0, T\] = \[0, 5\]"):
+        _gru()(torch.randn(2, 5, 3), lengths=lens)
+
+
+@pytest.mark.parametrize("lens", [[3], [3, 3, 3], [[3, 3]], 3], ids=["1", "3", "2-D", "scalar"])
+def test_lengths_of_the_wrong_batch_size_are_refused(lens):
+    with pytest.raises(ValueError, match=r"lengths must have one entry per sequence, shape \(2,\)"):
+        _gru()(torch.randn(2, 5, 3), lengths=lens)
+
+
+def test_text_lengths_are_refused():
+    with pytest.raises(TypeError, match="lengths must hold integers"):
+        _gru()(torch.randn(2, 5, 3), lengths="ab")
+    with pytest.raises(TypeError, match="lengths must be a 1-D sequence of 2 integers"):
+        _gru()(torch.randn(2, 5, 3), lengths=[[1, 2], [3]])
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.lists(st.integers(0, 5), min_size=3, max_size=3),
+       st.sampled_from([list, np.array, torch.tensor]))
+def test_integer_lengths_of_any_container_match_truncated_sequences(lens, kind):
+    """Length 0 is legitimate: the output is zero and h_n is the initial state."""
+    torch.manual_seed(1)
+    m, x = _gru(), torch.randn(3, 5, 3)
+    y, h = m(x, lengths=kind(lens))
+    for b, n in enumerate(lens):
+        if n == 0:
+            assert not y[b].any() and not h[0, b].any()
+            continue
+        yb, hb = m(x[b:b + 1, :n])
+        torch.testing.assert_close(y[b, :n], yb[0])
+        torch.testing.assert_close(h[0, b], hb[0, 0])
+        assert not y[b, n:].any()
+
+
+# -- dtype, device, features --------------------------------------------------------------
+@pytest.mark.parametrize("cls", MODULES)
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float16, torch.bfloat16])
+def test_input_of_another_dtype_names_both_dtypes(cls, dtype):
+    m = cls(3, 4)
+    with pytest.raises(TypeError, match=rf"input is {dtype} .* weights are torch.float32"):
+        m(torch.randn(5, 2, 3, dtype=dtype))
+
+
+@pytest.mark.parametrize("cls", [gnn.GRUCell, gnn.RNNCell, gnn.LSTMCell])
+def test_cells_name_both_dtypes(cls):
+    cell = cls(3, 4)
+    with pytest.raises(TypeError, match=r"input is torch.float64 .* weights are torch.float32"):
+        cell(torch.randn(2, 3, dtype=torch.float64))
+    state = torch.zeros(2, 4, dtype=torch.float64)
+    with pytest.raises(TypeError, match=r"is torch.float64 .* input is torch.float32"):
+        cell(torch.randn(2, 3), (state, state) if cls is gnn.LSTMCell else state)
+
+
+@pytest.mark.parametrize("cls", MODULES)
+def test_wrong_feature_count_names_both(cls):
+    with pytest.raises(ValueError, match="input has 4 features .* input_size=3"):
+        cls(3, 4)(torch.randn(5, 2, 4))
+
+
+# -- constructor arguments ------------------------------------------------------------------
+@pytest.mark.parametrize("cls", [gnn.GRU, gnn.RNN, gnn.MinGRU])
+def test_proj_size_is_lstm_only(cls):
+    with pytest.raises(ValueError, match="proj_size applies to LSTM only"):
+        cls(3, 4, proj_size=2)
+
+
+@pytest.mark.parametrize("proj", [-1, 1.5, True, 4])
+def test_proj_size_must_be_an_integer_below_hidden(proj):
+    with pytest.raises(ValueError, match=r"proj_size must be an integer in \[0, hidden_size=4\)"):
+        gnn.LSTM(3, 4, proj_size=proj)
+
+
+@pytest.mark.parametrize("arg", ["input_size", "hidden_size", "num_layers"])
+@pytest.mark.parametrize("value", [0, -1, 2.0, True])
+def test_sizes_must_be_positive_integers(arg, value):
+    kwargs = {"input_size": 3, "hidden_size": 4, "num_layers": 1, arg: value}
+    with pytest.raises(ValueError, match=f"{arg} must be a positive integer"):
+        gnn.GRU(**kwargs)
+
+
+# -- Stream ---------------------------------------------------------------------------------
+@pytest.mark.parametrize("cls", MODULES)
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+@pytest.mark.parametrize("kind", ["numpy32", "numpy64", "torch"])
+def test_stream_check_finite_refuses_on_every_path(cls, bad, kind):
+    """The batch-1 numpy fast path included, before and after it is warm; the state is
+    left as it was."""
+    torch.manual_seed(0)
+    stream = gnn.Stream(cls(3, 4, check_finite=True))
+    stream.step(np.ones(3, np.float32))  # warms the fast path
+    before = [s.clone() for s in stream._h]
+    x = np.array([0.5, bad, 0.0])
+    x = (x.astype(np.float32) if kind == "numpy32" else x if kind == "numpy64"
+         else torch.tensor(x, dtype=torch.float32))
+    with pytest.raises(ValueError, match="contains 1 NaN/Inf value"):
+        stream.step(x)
+    for a, b in zip(stream._h, before, strict=True):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)
+    stream.reset()
+    with pytest.raises(ValueError, match="contains 1 NaN/Inf value"):
+        stream.step(x)  # the first step, before the fast path is set up
+
+
+@pytest.mark.parametrize("cls", FAST)
+def test_stream_without_check_finite_keeps_the_fast_path_result(cls):
+    torch.manual_seed(0)
+    m = cls(3, 4)
+    x = torch.randn(6, 1, 3)
+    stream = gnn.Stream(m)
+    ys = [stream.step(x[t, 0].numpy()) for t in range(6)]
+    torch.testing.assert_close(torch.from_numpy(np.stack(ys)), m(x)[0][:, 0].detach())
+
+
+def test_stream_feed_refuses_one_step_and_text():
+    stream = gnn.Stream(gnn.GRU(3, 4))
+    with pytest.raises(ValueError, match=r"feed takes several steps.*got shape \(3,\). Use step"):
+        stream.feed(np.zeros(3, np.float32))
+    with pytest.raises(TypeError, match="chunk must be a numeric array"):
+        stream.feed("abc")
+    with pytest.raises(TypeError, match="x_t must be a numeric array"):
+        stream.step("abc")
+
+
+@pytest.mark.parametrize("bs", [0, -1, True, 2.0, "2"])
+def test_stream_batch_size_must_be_a_positive_integer(bs):
+    with pytest.raises(ValueError, match="batch_size must be a positive integer"):
+        gnn.Stream(gnn.GRU(3, 4), batch_size=bs)
+
+
+def test_stream_batch_size_accepts_numpy_integers():
+    assert gnn.Stream(gnn.GRU(3, 4), batch_size=np.int64(2)).batch_size == 2
