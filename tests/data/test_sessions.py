@@ -30,7 +30,7 @@ def test_reads_diginetica_layout_with_its_day_column(tmp_path):
 
 def test_column_mapping_and_clear_errors(tmp_path):
     path = _write(tmp_path, "c.csv", "sid,product,ts\n1,a,1\n1,b,2\n")
-    with pytest.raises(ValueError, match=r"column None not found \(columns: \['sid', "
+    with pytest.raises(ValueError, match=r"no session column known \(columns: \['sid', "
                                          r"'product', 'ts'\]\); name it with --session-column"):
         read_events(path)
     ev = read_events(path, "sid", "product", "ts")

@@ -110,7 +110,7 @@ def test_gru4rec_errors():
         GRU4Rec(loss="hinge").fit(_sessions([[0, 1]] * 40))
     with pytest.raises(ValueError, match="cannot fill batch_size=32"):
         GRU4Rec().fit(_sessions([[0, 1]] * 3))
-    with pytest.raises(RuntimeError, match="not fitted"):
+    with pytest.raises(RuntimeError, match="GRU4Rec is not trained; call fit"):
         GRU4Rec().recommend([1])
 
 
@@ -136,6 +136,6 @@ def test_cli_input_errors(tmp_path, capsys):
     bad.write_text("a,b\n1,2\n")
     assert main(["recommend", "--data", str(bad)]) == 2
     err = capsys.readouterr().err
-    assert "column None not found" in err and "Traceback" not in err
+    assert "no session column known (columns: ['a', 'b'])" in err and "Traceback" not in err
     with pytest.raises(SystemExit, match="give --train and --test"):
         main(["recommend", "--train", str(bad)])

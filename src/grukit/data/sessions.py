@@ -3,10 +3,24 @@
 Reads GRU4Rec's TSV (``SessionId``, ``ItemId``, ``Time`` with a header), the Diginetica
 CSV (``session_id;user_id;item_id;timeframe;eventdate``) and any CSV/TSV given a column
 mapping. pandas does the parsing (a well-kept reader; nothing here is hand-written CSV).
+
+What the reader does with awkward files (each refusal is one sentence naming the file):
+
+- a folder, an empty or header-only file, a UTF-16 file, rows pandas cannot split: refused;
+- a missing column: refused, listing the file's columns;
+- item or session ids written as whole floats (``1.0``) are the integers they stand for, so
+  ``1.0`` and ``1`` are one item; fractional ids (``1.5``) and one number written two ways in
+  a text column (``"1"`` and ``"1.0"``) are refused;
+- times that are neither numbers nor dates are refused with the first bad value and line;
+- events with a missing session, item or time are dropped (``attrs["dropped_missing"]``),
+  exact duplicates (same session, item and time) are dropped
+  (``attrs["dropped_duplicates"]``); sessions shorter than 2 are dropped by
+  ``index_sessions`` and counted in its reports.
 """
 
 from __future__ import annotations
 
+import csv
 import os
 from dataclasses import dataclass, field
 
@@ -17,6 +31,8 @@ KNOWN = (
     ("SessionId", "ItemId", "Time", None),  # GRU4Rec
     ("session_id", "item_id", "timeframe", "eventdate"),  # Diginetica (CIKM Cup 2016)
 )
+# Unix seconds beyond this (year 5138) are not seconds: most likely milliseconds
+MAX_UNIX_SECONDS = 1e11
 
 
 @dataclass
@@ -31,6 +47,7 @@ class Sessions:
     offsets: np.ndarray  # (S + 1,) int64
     vocab: np.ndarray  # (n_items,) original item ids
     report: dict = field(default_factory=dict)
+    ids: np.ndarray | None = None  # (S,) original session ids, when known
 
     @property
     def n_sessions(self) -> int:
@@ -51,58 +68,181 @@ class Sessions:
         return np.bincount(self.items, minlength=self.n_items).astype(np.float64)
 
 
+def _read_table(path: str, sep: str | None):
+    import pandas as pd
+
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"no such file: {path!r}")
+    if os.path.isdir(path):
+        raise ValueError(f"{path!r} is a folder; give an event file (CSV/TSV with a header).")
+    if os.path.getsize(path) == 0:
+        raise ValueError(f"{path!r} is empty; expected a header and one event per line.")
+    with open(path, "rb") as f:
+        head = f.read(4096)
+    if head[:2] in (b"\xff\xfe", b"\xfe\xff") or b"\x00" in head:
+        raise ValueError(f"{path!r} is UTF-16 (or another encoding with NUL bytes), not text "
+                         f"pandas can split; save it as UTF-8.")
+    engine = "python" if sep is None else "c"
+    try:
+        try:
+            return pd.read_csv(path, sep=sep, engine=engine, encoding="utf-8")
+        except UnicodeDecodeError:  # Latin-1 maps every byte: ids stay distinct
+            return pd.read_csv(path, sep=sep, engine=engine, encoding="latin-1")
+    except pd.errors.EmptyDataError:
+        raise ValueError(f"{path!r} holds no header; expected a header and one event per "
+                         f"line.") from None
+    except (pd.errors.ParserError, csv.Error) as err:
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise ValueError(f"{path!r} cannot be split into columns ({first}); check the "
+                         f"separator (--sep).") from None
+
+
+def _line(df, idx) -> int:
+    return int(idx) + 2  # the header is line 1
+
+
+def _ids(col, what: str, name: str, path: str):
+    """Whole floats become ints; fractional ids and one number written two ways refused."""
+    import pandas as pd
+
+    if pd.api.types.is_bool_dtype(col):
+        return col.astype(str)
+    if pd.api.types.is_float_dtype(col):
+        known = col.dropna()
+        frac = known[known != np.floor(known)]
+        if len(frac):
+            first = float(frac.iloc[0])
+            raise ValueError(f"{path!r}: {what} column {name!r} holds {first!r} (line "
+                             f"{_line(col, frac.index[0])}); {what} ids must be whole numbers "
+                             f"or text.")
+        return col.astype("Int64")  # NaN stays missing (dropped later)
+    if pd.api.types.is_integer_dtype(col):
+        return col
+    text = col.dropna().astype(str)
+    unique = pd.Series(text.unique())
+    as_num = pd.to_numeric(unique, errors="coerce")
+    numeric = unique[as_num.notna()]
+    if len(numeric):
+        counts = as_num[as_num.notna()].groupby(as_num[as_num.notna()]).transform("size")
+        clash = numeric[counts.to_numpy() > 1]
+        if len(clash):
+            same = numeric[as_num[clash.index[0]] == as_num[as_num.notna()]].tolist()[:2]
+            raise ValueError(f"{path!r}: {what} ids {same[0]!r} and {same[1]!r} in column "
+                             f"{name!r} are one number written two ways; write each {what} "
+                             f"id one way.")
+    return col.where(col.isna(), col.astype(str))
+
+
+def _times(col, name: str, path: str):
+    """(sortable times, as datetimes or None): numbers are kept (Unix seconds); text is parsed
+    as dates, refusing the first value that is not one."""
+    import pandas as pd
+
+    if pd.api.types.is_bool_dtype(col):
+        raise ValueError(f"{path!r}: time column {name!r} holds true/false values; give Unix "
+                         f"seconds or dates.")
+    if pd.api.types.is_numeric_dtype(col):
+        return col, None
+    try:
+        parsed = pd.to_datetime(col)
+    except (ValueError, TypeError, OverflowError):
+        parsed = pd.to_datetime(col, errors="coerce", format="mixed")
+    bad = parsed.isna() & col.notna()
+    if bad.any():
+        i = bad.idxmax()
+        raise ValueError(f"{path!r}: time column {name!r} holds {col[i]!r} (line "
+                         f"{_line(col, i)}), which is neither a number (Unix seconds) nor a "
+                         f"date; fix that value or name the time column with --time-column.")
+    if getattr(parsed.dt, "tz", None) is not None:
+        parsed = parsed.dt.tz_convert("UTC").dt.tz_localize(None)
+    return parsed, parsed
+
+
 def read_events(path: str, session_column: str | None = None, item_column: str | None = None,
                 time_column: str | None = None, day_column: str | None = None,
-                sep: str | None = None):
+                sep: str | None = None, require_time: bool = True):
     """Read an event file into a DataFrame with columns ``session, item, time, day``.
 
     Column names default to a known layout (GRU4Rec TSV, Diginetica CSV); ``sep`` defaults
     to the file's own (sniffed). ``day`` is the calendar day used by ``split_by_days``:
-    ``day_column`` if given (a date), else ``time`` read as Unix seconds.
+    ``day_column`` if given (a date), else ``time`` read as Unix seconds or as dates.
+    With ``require_time=False`` a file without a time column keeps its row order (``time``
+    is the line number, ``day`` is missing): enough to recommend, not to split by days.
     """
     import pandas as pd  # optional at import time: only the data tasks need it
 
-    if not os.path.exists(path):
-        raise FileNotFoundError(f"no such file: {path!r}")
-    if os.path.getsize(path) == 0:
-        raise ValueError(f"{path!r} is empty; expected a header and one event per line.")
-    df = pd.read_csv(path, sep=sep, engine="python" if sep is None else "c")
+    df = _read_table(path, sep)
     if df.empty:
         raise ValueError(f"{path!r} has a header but no events.")
     cols = list(df.columns)
     layout = next((k for k in KNOWN if k[0] in cols and k[1] in cols), (None,) * 4)
     names = [session_column or layout[0], item_column or layout[1], time_column or layout[2]]
     day = day_column or (layout[3] if layout[3] in cols else None)
+    what = ("session", "item", "time")
     flags = ("--session-column", "--item-column", "--time-column")
-    for name, flag in zip(names, flags, strict=True):
-        if name is None or name not in cols:
-            raise ValueError(f"{path!r}: column {name!r} not found (columns: {cols}); name it "
-                             f"with {flag}" + ("" if sep else " or give --sep") + ".")
+    for i, (name, flag) in enumerate(zip(names, flags, strict=True)):
+        if name is not None and name in cols:
+            continue
+        if i == 2 and not require_time and time_column is None:
+            names[2] = None
+            continue
+        found = f"column {name!r} not found" if name is not None else \
+            f"no {what[i]} column known"
+        raise ValueError(f"{path!r}: {found} (columns: {cols}); name it with {flag}"
+                         + ("" if sep else " or give --sep") + ".")
     if day is not None and day not in cols:
         raise ValueError(f"{path!r}: day column {day!r} not found (columns: {cols}).")
-    out = pd.DataFrame({"session": df[names[0]], "item": df[names[1]], "time": df[names[2]]})
+    out = pd.DataFrame({"session": _ids(df[names[0]], "session", names[0], path),
+                        "item": _ids(df[names[1]], "item", names[1], path)})
+    parsed = None
+    if names[2] is None:
+        out["time"] = np.arange(len(df), dtype=np.int64)
+    else:
+        out["time"], parsed = _times(df[names[2]], names[2], path)
     missing = int(out.isna().any(axis=1).sum())
     out = out.dropna()
+    for c in ("session", "item"):
+        if isinstance(out[c].dtype, pd.Int64Dtype):
+            out[c] = out[c].astype(np.int64)
     if day is not None:
-        out["day"] = pd.to_datetime(df.loc[out.index, day]).dt.normalize()
-    elif pd.api.types.is_numeric_dtype(out["time"]):
+        days, _ = _times(df.loc[out.index, day], day, path)
+        if pd.api.types.is_numeric_dtype(days):
+            raise ValueError(f"{path!r}: day column {day!r} holds numbers; give dates "
+                             f"(2016-05-09) or leave it out to use the time column.")
+        out["day"] = days.dt.normalize()
+    elif parsed is not None:
+        out["day"] = parsed.loc[out.index].dt.normalize()
+    elif names[2] is not None:
+        big = out["time"].abs().max() if len(out) else 0
+        if big > MAX_UNIX_SECONDS:
+            raise ValueError(f"{path!r}: time column {names[2]!r} holds {big}, which as Unix "
+                             f"seconds lies beyond the year 5000 (milliseconds?); give times "
+                             f"in seconds or a --day-column of dates.")
         out["day"] = pd.to_datetime(out["time"], unit="s").dt.normalize()
     else:
-        out["day"] = pd.to_datetime(out["time"]).dt.normalize()
+        out["day"] = pd.NaT
+    dup = out.duplicated(["session", "item", "time"])
+    out = out[~dup]
     out = out.sort_values(["session", "time"], kind="stable").reset_index(drop=True)
     out.attrs["dropped_missing"] = missing
+    out.attrs["dropped_duplicates"] = int(dup.sum())
     return out
 
 
 def split_by_days(events, test_days: int):
     """Temporal split: test = sessions that end in the last ``test_days`` days."""
-    if not isinstance(test_days, int) or test_days < 1:
-        raise ValueError(f"test_days must be a positive integer; got {test_days!r}.")
-    end = events.groupby("session")["day"].transform("max")
-    last = events["day"].max()
     import pandas as pd
 
-    in_test = end > last - pd.Timedelta(days=test_days)
+    if isinstance(test_days, bool) or not isinstance(test_days, (int, np.integer)) \
+            or test_days < 1:
+        raise ValueError(f"test_days must be a whole number of days, 1 or more; got "
+                         f"{test_days!r}.")
+    if events["day"].isna().all():
+        raise ValueError("the events have no days (no time or day column was read); give "
+                         "the time column (or a day column) to split by days.")
+    end = events.groupby("session")["day"].transform("max")
+    last = events["day"].max()
+    in_test = end > last - pd.Timedelta(days=int(test_days))
     train, test = events[~in_test], events[in_test]
     if train.empty or test.empty:
         raise ValueError(f"splitting off the last {test_days} days leaves "
@@ -111,36 +251,55 @@ def split_by_days(events, test_days: int):
     return train, test
 
 
-def _to_sessions(events, vocab: np.ndarray, report: dict) -> Sessions:
+def _check_columns(events, what: str) -> None:
+    missing = [c for c in ("session", "item") if c not in events.columns]
+    if missing:
+        raise ValueError(f"the {what} events have no {' or '.join(map(repr, missing))} column "
+                         f"(columns: {list(events.columns)}); read them with read_events.")
+
+
+def to_sessions(events, vocab: np.ndarray, report: dict | None = None) -> Sessions:
+    """Sessions of ``events`` (columns ``session``, ``item``, optionally ``time``; every item
+    in ``vocab``), each in time order (file order where times tie or are absent)."""
+    keys = ["session", "time"] if "time" in events.columns else ["session"]
+    events = events.sort_values(keys, kind="stable")
     index = {v: i for i, v in enumerate(vocab.tolist())}
     items = np.fromiter((index[v] for v in events["item"].tolist()), np.int64, len(events))
-    sizes = events.groupby("session", sort=False).size().to_numpy()
-    offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
-    return Sessions(items, offsets, vocab, report)
+    groups = events.groupby("session", sort=False).size()
+    offsets = np.concatenate([[0], np.cumsum(groups.to_numpy())]).astype(np.int64)
+    return Sessions(items, offsets, vocab, dict(report or {}), groups.index.to_numpy())
 
 
 def index_sessions(train_events, test_events=None) -> tuple[Sessions, Sessions | None]:
     """Item indices from the training events; sessions shorter than 2 dropped from both,
     test events on items unseen in training dropped (counted in each ``report``)."""
+    import pandas as pd
+
     def keep_long(ev):
         size = ev.groupby("session")["item"].transform("size")
         return ev[size >= 2], int(ev.loc[size < 2, "session"].nunique())
 
+    _check_columns(train_events, "training")
     train, short_train = keep_long(train_events)
     if train.empty:
         raise ValueError("no training session has 2 or more events; next-item training needs "
                          "at least one pair of consecutive events.")
-    vocab = np.sort(train["item"].unique())
-    tr = _to_sessions(train, vocab, {"events": len(train), "sessions": train["session"].nunique(),
-                                     "dropped_short_sessions": short_train,
-                                     "dropped_missing": train_events.attrs.get(
-                                         "dropped_missing", 0)})
+    unique = train["item"].unique()
+    kind = np.int64 if pd.api.types.is_integer_dtype(train["item"]) else object
+    vocab = np.sort(np.asarray(unique, dtype=kind))  # (n_items,) ints, or str objects
+    tr = to_sessions(train, vocab, {
+        "events": len(train), "sessions": int(train["session"].nunique()),
+        "dropped_short_sessions": short_train,
+        "dropped_missing": train_events.attrs.get("dropped_missing", 0),
+        "dropped_duplicates": train_events.attrs.get("dropped_duplicates", 0)})
     if test_events is None:
         return tr, None
+    _check_columns(test_events, "test")
     seen = test_events["item"].isin(set(vocab.tolist()))
     unseen = int((~seen).sum())
     test, short_test = keep_long(test_events[seen])
-    te = _to_sessions(test, vocab, {"events": len(test), "sessions": test["session"].nunique(),
-                                    "dropped_unseen_item_events": unseen,
-                                    "dropped_short_sessions": short_test})
+    te = to_sessions(test, vocab, {"events": len(test),
+                                   "sessions": int(test["session"].nunique()),
+                                   "dropped_unseen_item_events": unseen,
+                                   "dropped_short_sessions": short_test})
     return tr, te

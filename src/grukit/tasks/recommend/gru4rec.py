@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import math
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 
 import numpy as np
 import torch
 
 from ...data.sessions import Sessions
+from ..estimator import Estimator, load_module_state
 from .batching import session_parallel
 from .evaluate import evaluate
+from .items import ItemMap
 from .model import GRU4RecNet, bpr_max_loss, cross_entropy_loss
 
 LOSSES = ("cross-entropy", "bpr-max")
@@ -25,7 +28,7 @@ class GRU4RecConfig:
     hidden: int = 100
     layers: int = 1
     loss: str = "cross-entropy"
-    n_sample: int = 1024  # shared popularity-sampled negatives per mini-batch
+    n_sample: int = 1024  # shared popularity-sampled negatives per mini-batch (0: in-batch)
     sample_alpha: float = 0.5  # sampling ∝ popularity^alpha (0: uniform, 1: popularity)
     logq: float = 0.0  # logQ correction weight for cross-entropy (1.0: full correction)
     bpreg: float = 1.0  # BPR-max score regularisation λ
@@ -39,82 +42,180 @@ class GRU4RecConfig:
     seed: int = 0
 
     def check(self) -> None:
+        """One sentence for the first setting out of range (nothing is replaced by a
+        default)."""
         if self.loss not in LOSSES:
             raise ValueError(f"loss must be one of {LOSSES}; got {self.loss!r}.")
         if self.optimizer not in OPTIMIZERS:
             raise ValueError(f"optimizer must be one of {OPTIMIZERS}; got {self.optimizer!r}.")
-        for name in ("hidden", "layers", "batch_size", "epochs"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be at least 1; got {getattr(self, name)}.")
+        for name, least in (("hidden", 1), ("layers", 1), ("batch_size", 1), ("epochs", 1),
+                            ("n_sample", 0), ("seed", 0)):
+            whole(name, getattr(self, name), least)
+        for name in ("sample_alpha", "logq", "bpreg", "learning_rate"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) \
+                    or v < 0 or (name == "learning_rate" and v == 0):
+                need = "above 0" if name == "learning_rate" else "0 or more"
+                raise ValueError(f"{name} must be a finite number {need}; got {v!r}.")
+        for name in ("dropout_embedding", "dropout_hidden"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 <= v < 1:
+                raise ValueError(f"{name} must be a rate in [0, 1); got {v!r}.")
+        if not isinstance(self.tied, bool):
+            raise ValueError(f"tied must be True or False; got {self.tied!r}.")
 
 
-class GRU4Rec:
-    """Session-based next-item recommender (Hidasi et al.). Constructor stores the config;
-    ``fit(train_sessions)`` trains; ``recommend(items, k)`` ranks the next item."""
+def whole(name: str, value, least: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < least:
+        raise ValueError(f"{name} must be a whole number, {least} or more; got {value!r}.")
+
+
+def check_sessions(s: Sessions, what: str, n_items: int | None = None) -> None:
+    """Refuse sessions that would silently pair events across sessions or index past the
+    item map."""
+    if not isinstance(s, Sessions):
+        raise TypeError(f"{what} must be Sessions (grukit.data.index_sessions) or a DataFrame "
+                        f"of events (grukit.data.read_events); got a {type(s).__name__}.")
+    off = np.asarray(s.offsets)
+    if off.ndim != 1 or len(off) < 1 or off[0] != 0 or off[-1] != len(s.items):
+        raise ValueError(f"{what}: offsets must run from 0 to the number of events "
+                         f"({len(s.items)}); they are not a session index.")
+    lengths = np.diff(off)
+    if s.n_sessions == 0:
+        raise ValueError(f"{what} holds no session; next-item training and evaluation need "
+                         f"sessions of 2 or more events.")
+    if (lengths < 2).any():
+        i = int(np.flatnonzero(lengths < 2)[0])
+        raise ValueError(f"{what}: session {i} has {int(lengths[i])} event(s); every session "
+                         f"needs 2 or more (index_sessions drops shorter ones).")
+    n = s.n_items if n_items is None else n_items
+    if len(s.items) and (s.items.min() < 0 or s.items.max() >= n):
+        raise ValueError(f"{what}: item indices run from {int(s.items.min())} to "
+                         f"{int(s.items.max())}, outside the {n} items of its item map.")
+
+
+class GRU4Rec(Estimator):
+    """Session-based next-item recommender (Hidasi et al.).
+
+    >>> model = GRU4Rec(epochs=10).fit(train)         # Sessions, or events from read_events
+    >>> model.recommend([214, 8837], k=20)            # the 20 likeliest next items (ids)
+    >>> model.evaluate(test)                          # Recall@k, MRR@k over all items
+    >>> model.save("rec"); GRU4Rec.load("rec")        # network, item map and popularity
+
+    Item ids keep their type (ints or text); ``1.0`` finds item ``1``. ``recommend`` refuses
+    ids the model has not seen, naming them (``unknown="skip"`` drops them instead) and an
+    empty session (``popular(k)`` gives the cold-start list).
+    """
+
+    config_class = GRU4RecConfig
 
     def __init__(self, **config):
+        known = [f.name for f in fields(GRU4RecConfig)]
+        bad = sorted(set(config) - set(known))
+        if bad:
+            raise TypeError(f"GRU4Rec has no setting {bad[0]!r}; its settings are "
+                            f"{', '.join(known)}.")
         self.config = GRU4RecConfig(**config)
+        self.config.check()
 
-    def fit(self, train: Sessions, verbose: bool = False) -> dict:
+    # -- training ----------------------------------------------------------------------------
+    def fit(self, train, verbose: bool = False) -> GRU4Rec:
+        """Train on ``train`` (Sessions, or a DataFrame of events: sessions shorter than 2
+        dropped); returns self, the per-epoch loss and seconds in ``history_``."""
+        from ...models.callbacks import History
+
         cfg = self.config
         cfg.check()
+        self.fitted_ = False  # a failed fit leaves no half-trained model behind
+        if not isinstance(train, Sessions):
+            from ...data.sessions import index_sessions
+
+            _frame(train, "train")
+            train = index_sessions(train)[0]
+        check_sessions(train, "train")
+        items = ItemMap.of(train.vocab)
         if train.n_sessions < cfg.batch_size:
             raise ValueError(f"{train.n_sessions} training sessions cannot fill batch_size="
                              f"{cfg.batch_size} slots; lower batch_size.")
         torch.manual_seed(cfg.seed)
         rng = np.random.default_rng(cfg.seed)
-        self.train_data = train
-        self.net = GRU4RecNet(train.n_items, cfg.hidden, cfg.layers, cfg.tied,
-                              cfg.dropout_embedding, cfg.dropout_hidden)
+        net = GRU4RecNet(train.n_items, cfg.hidden, cfg.layers, cfg.tied,
+                         cfg.dropout_embedding, cfg.dropout_hidden)
         opt_cls = torch.optim.Adagrad if cfg.optimizer == "adagrad" else torch.optim.Adam
-        opt = opt_cls(self.net.parameters(), lr=cfg.learning_rate)
-        q = torch.as_tensor(train.popularity() ** cfg.sample_alpha, dtype=torch.float32)
+        opt = opt_cls(net.parameters(), lr=cfg.learning_rate)
+        popularity = train.popularity()
+        q = torch.as_tensor(popularity ** cfg.sample_alpha, dtype=torch.float32)
         q = q / q.sum()  # (n_items,) sampling distribution
         log_q_all = torch.log(q)
-        history = {"loss": [], "seconds": []}
+        history = History()
         for epoch in range(cfg.epochs):
-            self.net.train()
+            net.train()
             start, total, steps = time.perf_counter(), 0.0, 0
-            h = self.net.init_state(cfg.batch_size)  # (L, B, H)
+            h = net.init_state(cfg.batch_size)  # (L, B, H)
             order = rng.permutation(train.n_sessions)
             for inputs, targets, reset, _ in session_parallel(train, cfg.batch_size, order):
                 h = h.detach()
                 h[:, torch.from_numpy(reset)] = 0  # new sessions start from zero state
-                out, h = self.net.step(torch.from_numpy(inputs), h)
+                out, h = net.step(torch.from_numpy(inputs), h)
                 tgt = torch.from_numpy(targets)
-                if cfg.n_sample:
+                if cfg.n_sample > 0:
                     neg = torch.multinomial(q, cfg.n_sample, replacement=True)
                     cand = torch.cat([tgt, neg])  # (B + S,)
                 else:
-                    cand = tgt
-                scores = self.net.scores(out, cand)  # (B, B + S)
+                    cand = tgt  # in-batch negatives only
+                scores = net.scores(out, cand)  # (B, B + S)
                 if cfg.loss == "cross-entropy":
                     loss = cross_entropy_loss(scores, log_q_all[cand], cfg.logq)
                 else:
                     loss = bpr_max_loss(scores, cfg.bpreg)
                 if not torch.isfinite(loss):
-                    raise FloatingPointError(f"loss became {loss.item()} at epoch {epoch + 1}; "
-                                             f"lower learning_rate (now {cfg.learning_rate}).")
+                    raise ValueError(f"the training loss became {loss.item()} at epoch "
+                                     f"{epoch + 1}; lower learning_rate (now "
+                                     f"{cfg.learning_rate}).")
                 opt.zero_grad()
                 loss.backward()
                 opt.step()
                 total, steps = total + loss.item(), steps + 1
-            history["loss"].append(total / max(steps, 1))
-            history["seconds"].append(time.perf_counter() - start)
+            seconds = time.perf_counter() - start
+            history.on_epoch_end(epoch, {"loss": total / steps if steps else float("nan"),
+                                         "seconds": seconds})
             if verbose:
-                print(f"epoch {epoch + 1}/{cfg.epochs}: loss {history['loss'][-1]:.4f} "
-                      f"({history['seconds'][-1]:.1f} s)")
-        self.history = history
-        return history
+                print(f"epoch {epoch + 1}/{cfg.epochs}: loss {history.history['loss'][-1]:.4f} "
+                      f"({seconds:.1f} s)", flush=True)
+        self.net, self.items_, self.popularity_ = net, items, popularity
+        self.history_ = history
+        self.fitted_ = True
+        return self
 
     # -- inference ---------------------------------------------------------------------------
-    def _check_fitted(self) -> None:
-        if not hasattr(self, "net"):
-            raise RuntimeError("this GRU4Rec is not fitted yet; call fit(train_sessions) first.")
+    @property
+    def n_items(self) -> int:
+        self._check_fitted("n_items")
+        return len(self.items_)
+
+    def index(self, events, min_length: int = 2) -> Sessions:
+        """Events (DataFrame with ``session``, ``item``[, ``time``]) as Sessions on this
+        model's item map: events on unseen items and sessions shorter than ``min_length``
+        dropped, both counted in ``report``."""
+        from ...data.sessions import to_sessions
+
+        self._check_fitted("index")
+        whole("min_length", min_length, 1)
+        _frame(events, "events")
+        known = self.items_.known(events["item"])
+        kept = events[known]
+        size = kept.groupby("session")["item"].transform("size")
+        long = kept[size >= min_length]
+        mapped = long.assign(item=self.items_.canonical(long["item"]))
+        report = {"events": len(long), "sessions": int(long["session"].nunique()),
+                  "dropped_unseen_item_events": int((~known).sum()),
+                  "dropped_short_sessions": int(kept.loc[size < min_length, "session"]
+                                                .nunique())}
+        return to_sessions(mapped, self.items_.ids, report)
 
     def scorer(self, batch_size: int):
         """A ``score_step`` for ``evaluate``: carries one state per slot across steps."""
-        self._check_fitted()
+        self._check_fitted("scorer")
         self.net.eval()
         state = {"h": self.net.init_state(batch_size)}
 
@@ -127,27 +228,150 @@ class GRU4Rec:
 
         return score_step
 
-    def evaluate(self, test: Sessions, batch_size: int = 64) -> dict[str, float]:
+    def evaluate(self, test, batch_size: int = 64) -> dict[str, float]:
+        """Recall@k and MRR@k (k = 1, 5, 10, 20) of the next item over all items, every event
+        of every test session predicted. ``test``: Sessions indexed with the training item map
+        (``index_sessions(train_events, test_events)`` or ``model.index(events)``), or a
+        DataFrame of events (indexed with ``index``)."""
+        self._check_fitted("evaluate")
+        whole("batch_size", batch_size, 1)
+        if not isinstance(test, Sessions):
+            test = self.index(test)
+        elif not self.items_.same(test.vocab):
+            raise ValueError(f"the test sessions were indexed with another item map "
+                             f"({len(test.vocab)} items, this model has {self.n_items}); "
+                             f"index their events with model.index(events) or "
+                             f"index_sessions(train_events, test_events).")
+        check_sessions(test, "test", self.n_items)
         return evaluate(self.scorer(batch_size), test, batch_size)
 
-    def recommend(self, session_items, k: int = 20) -> list:
-        """The k most likely next items (original ids) after ``session_items`` (original ids,
-        oldest first). Items unseen in training are skipped; an empty history gets the most
-        popular items."""
-        self._check_fitted()
-        index = {v: i for i, v in enumerate(self.train_data.vocab.tolist())}
-        known = [index[v] for v in session_items if v in index]
-        if not known:
-            top = np.argsort(-self.train_data.popularity(), kind="stable")[:k]
-            return self.train_data.vocab[top].tolist()
-        self.net.eval()
-        with torch.no_grad():
-            h = self.net.init_state(1)
-            for item in known:
-                out, h = self.net.step(torch.tensor([item]), h)
-            scores = self.net.scores(out)[0]
-        top = torch.topk(scores, min(k, len(scores))).indices.numpy()
-        return self.train_data.vocab[top].tolist()
+    def popular(self, k: int = 20) -> list:
+        """The k items with the most training events (a cold-start list)."""
+        self._check_fitted("popular")
+        self._check_k(k)
+        top = np.argsort(-self.popularity_, kind="stable")[:k]
+        return self.items_.ids[top].tolist()
 
-    def get_config(self) -> dict:
-        return asdict(self.config)
+    def _check_k(self, k) -> None:
+        whole("k", k, 1)
+        if k > self.n_items:
+            raise ValueError(f"k={k} is more than the {self.n_items} items this model knows; "
+                             f"give k between 1 and {self.n_items}.")
+
+    def _top_k(self, sessions: list[np.ndarray], k: int, batch: int = 256):
+        """Item indices (S, k) and scores (S, k), best first (ties: lower index first), after
+        each session's items (indices, oldest first; none empty)."""
+        self.net.eval()
+        top_i, top_s = [], []
+        with torch.no_grad():
+            for lo in range(0, len(sessions), batch):
+                chunk = sessions[lo:lo + batch]
+                lengths = torch.tensor([len(s) for s in chunk])  # (B,)
+                seqs = torch.zeros(len(chunk), int(lengths.max()), dtype=torch.long)  # (B, T)
+                for b, s in enumerate(chunk):
+                    seqs[b, :len(s)] = torch.as_tensor(s, dtype=torch.long)
+                h = self.net.init_state(len(chunk))  # (L, B, H)
+                last = None
+                for t in range(seqs.shape[1]):
+                    out, h_new = self.net.step(seqs[:, t], h)
+                    live = (t < lengths)[:, None]  # (B, 1): session still running
+                    h = torch.where(live[None], h_new, h)
+                    last = out if last is None else torch.where(live, out, last)
+                scores = self.net.scores(last).numpy()  # (B, n_items)
+                order = np.argsort(-scores, axis=1, kind="stable")[:, :k]  # (B, k)
+                top_i.append(order)
+                top_s.append(np.take_along_axis(scores, order, axis=1))
+        return np.concatenate(top_i), np.concatenate(top_s)
+
+    def recommend(self, session_items, k: int = 20, unknown: str = "raise",
+                  return_scores: bool = False) -> list:
+        """The k likeliest next items (original ids, best first) after ``session_items``
+        (original ids, oldest first). Ids the model never saw are refused, named
+        (``unknown="skip"`` leaves them out); an empty session is refused (``popular(k)`` is
+        the cold-start list). ``return_scores=True``: ``[(item, score), ...]``."""
+        self._check_fitted("recommend")
+        if unknown not in ("raise", "skip"):
+            raise ValueError(f"unknown must be 'raise' or 'skip'; got {unknown!r}.")
+        self._check_k(k)
+        seq = self.items_.lookup(session_items, "session_items", skip=unknown == "skip")
+        if len(seq) == 0:
+            said = "is empty" if len(session_items) == 0 else "holds no item this model knows"
+            raise ValueError(f"session_items {said}; a next-item recommendation needs at "
+                             f"least one item the model knows (popular(k) gives the "
+                             f"cold-start list).")
+        idx, scores = self._top_k([seq], k)
+        ids = self.items_.ids[idx[0]].tolist()
+        return list(zip(ids, scores[0].tolist(), strict=True)) if return_scores else ids
+
+    def predict(self, events, k: int = 20):
+        """A table of recommendations for every session in ``events`` (a DataFrame of
+        ``session``, ``item``[, ``time``]): columns ``session, rank, item, score`` (rank 1 =
+        best), after each session's last event. Events on unseen items are skipped (counted in
+        ``attrs["unknown_item_events"]``); sessions left with no known item get none (their
+        ids in ``attrs["sessions_without_known_items"]``)."""
+        import pandas as pd
+
+        self._check_fitted("predict")
+        self._check_k(k)
+        s = self.index(events, min_length=1)
+        without = sorted(set(events["session"].tolist()) - set(s.ids.tolist()), key=str)
+        seqs = list(s)
+        if seqs:
+            idx, scores = self._top_k(seqs, k)
+        else:
+            idx, scores = np.zeros((0, k), np.int64), np.zeros((0, k), np.float32)
+        table = pd.DataFrame({
+            "session": np.repeat(s.ids, k),
+            "rank": np.tile(np.arange(1, k + 1), len(seqs)),
+            "item": self.items_.ids[idx.reshape(-1)],
+            "score": scores.reshape(-1).astype(np.float64)})
+        table.attrs["unknown_item_events"] = s.report["dropped_unseen_item_events"]
+        table.attrs["sessions_without_known_items"] = without
+        return table
+
+    # -- saving ------------------------------------------------------------------------------
+    def _state(self) -> tuple[dict, dict]:
+        tensors = {f"network.{k}": v for k, v in self.net.state_dict().items()}
+        tensors["popularity"] = np.asarray(self.popularity_, np.float64)  # (n_items,)
+        item_tensors, item_extras = self.items_.state()
+        tensors |= item_tensors
+        extras = {"n_items": self.n_items, **item_extras,
+                  "history": {"epoch": list(self.history_.epoch),
+                              "history": self.history_.history}}
+        return tensors, extras
+
+    def _restore(self, tensors: dict, extras: dict) -> None:
+        from ...models.callbacks import History
+
+        where = "the saved GRU4Rec"
+        try:
+            n = int(extras["n_items"])
+            items = ItemMap.restore(tensors, extras, n)
+            popularity = tensors["popularity"].numpy()
+            if popularity.shape != (n,):
+                raise ValueError(f"popularity has shape {popularity.shape}, not ({n},)")
+            history = History()
+            history.epoch = [int(e) for e in extras["history"]["epoch"]]
+            history.history = {str(k): [float(x) for x in v]
+                               for k, v in extras["history"]["history"].items()}
+        except (KeyError, TypeError, ValueError) as err:
+            raise ValueError(f"{where} is incomplete or inconsistent ({err}); save the model "
+                             f"again.") from None
+        cfg = self.config
+        net = GRU4RecNet(n, cfg.hidden, cfg.layers, cfg.tied, cfg.dropout_embedding,
+                         cfg.dropout_hidden)
+        load_module_state(net, tensors, "network.", where)
+        net.eval()
+        self.net, self.items_, self.popularity_, self.history_ = net, items, popularity, history
+
+
+def _frame(events, what: str) -> None:
+    import pandas as pd
+
+    if not isinstance(events, pd.DataFrame):
+        raise TypeError(f"{what} must be Sessions (grukit.data.index_sessions) or a DataFrame "
+                        f"of events (grukit.data.read_events); got a {type(events).__name__}.")
+    missing = [c for c in ("session", "item") if c not in events.columns]
+    if missing:
+        raise ValueError(f"the {what} have no {' or '.join(map(repr, missing))} column "
+                         f"(columns: {list(events.columns)}); read them with read_events.")
