@@ -1,6 +1,8 @@
 import os
 from pathlib import Path
 
+import pytest
+
 # Keras is a test-only parity oracle; it must run on the torch backend.
 os.environ.setdefault("KERAS_BACKEND", "torch")
 
@@ -8,3 +10,30 @@ os.environ.setdefault("KERAS_BACKEND", "torch")
 # ``shared/data`` folder beside the repository. Tests that need a file skip without it.
 SHARED_DATA = Path(os.environ.get("GRUKIT_SHARED_DATA")
                    or Path(__file__).resolve().parents[1].parent / "shared" / "data")
+
+
+@pytest.fixture
+def backend_calls(monkeypatch):
+    """Every call that reaches an ops backend during the test, as ``(op, backend)`` in order:
+    each registered backend's function is wrapped, so a test can assert which kernel ran."""
+    from dataclasses import replace
+
+    from grukit.ops import dispatch
+
+    calls: list[tuple[str, str]] = []
+    for op, table in list(dispatch._REGISTRY.items()):
+        for name, b in list(table.items()):
+            def spy(*args, _fn=b.fn, _key=(op, name), **kwargs):
+                calls.append(_key)
+                return _fn(*args, **kwargs)
+
+            monkeypatch.setitem(table, name, replace(b, fn=spy))
+    monkeypatch.setattr(dispatch, "_ORDERED", {})  # the best-first lists hold the old entries
+    return calls
+
+
+def ran_only(calls, backend):
+    """Assert that some ops call ran and every one of them ran on ``backend``."""
+    assert calls, "no ops backend ran"
+    others = sorted({c for c in calls if c[1] != backend})
+    assert not others, f"expected every call on {backend!r}; these ran elsewhere: {others}"

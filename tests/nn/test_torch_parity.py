@@ -1,4 +1,9 @@
-"""grukit.nn modules against their torch.nn namesakes, loading the same state_dict."""
+"""grukit.nn modules against their torch.nn namesakes, loading the same state_dict.
+
+Each test names the backend it checks: with "auto" a batched LSTM without lengths runs on
+torch's own LSTM, which would compare torch with itself. "cpu" is the fused numba kernel,
+"reference" the plain-torch loop; ``backend_calls`` (tests/conftest.py) proves which ran.
+"""
 
 import itertools
 
@@ -7,11 +12,13 @@ import torch
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 import grukit.nn as gnn
+from conftest import ran_only
 
 PAIRS = {"GRU": (gnn.GRU, torch.nn.GRU), "LSTM": (gnn.LSTM, torch.nn.LSTM),
          "RNN": (gnn.RNN, torch.nn.RNN)}
 GRID = list(itertools.product(["GRU", "LSTM", "RNN"], [1, 2], [False, True], [False, True],
                               [False, True]))
+BACKENDS = ["cpu", "reference"]
 
 
 def _ids(p):
@@ -20,11 +27,11 @@ def _ids(p):
            f"{'h0' if h0 else 'noh0'}"
 
 
-def _pair(kind, layers, bi, bf, i=3, h=5, **kw):
+def _pair(kind, layers, bi, bf, i=3, h=5, backend="cpu", **kw):
     torch.manual_seed(0)
     ours_cls, theirs_cls = PAIRS[kind]
     theirs = theirs_cls(i, h, layers, batch_first=bf, bidirectional=bi, **kw)
-    ours = ours_cls(i, h, layers, batch_first=bf, bidirectional=bi, **kw)
+    ours = ours_cls(i, h, layers, batch_first=bf, bidirectional=bi, backend=backend, **kw)
     ours.load_state_dict(theirs.state_dict())
     return ours, theirs
 
@@ -43,46 +50,61 @@ def _close(a, b):
         torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("cfg", GRID, ids=_ids)
-def test_outputs_match_torch(cfg):
+def test_outputs_match_torch(cfg, backend, backend_calls):
     kind, layers, bi, bf, with_h0 = cfg
-    ours, theirs = _pair(kind, layers, bi, bf)
+    ours, theirs = _pair(kind, layers, bi, bf, backend=backend)
     x = torch.randn(4, 7, 3) if bf else torch.randn(7, 4, 3)
     hx = _hx(kind, layers, bi, 4) if with_h0 else None
     _close(ours(x, hx), theirs(x, hx))
+    ran_only(backend_calls, backend)
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("kind", ["GRU", "LSTM", "RNN"])
-def test_gradients_match_torch(kind):
-    ours, theirs = _pair(kind, 2, True, True)
-    x = torch.randn(3, 6, 3)
+def test_gradients_match_torch(kind, backend, backend_calls):
+    ours, theirs = _pair(kind, 2, True, True, backend=backend)
+    x = torch.randn(3, 6, 3, requires_grad=True)
+    grads = []
     for m in (ours, theirs):
-        y, _ = m(x)
-        (y ** 2).sum().backward()
+        x.grad = None
+        y, h = m(x)
+        h = torch.cat(h, -1) if isinstance(h, tuple) else h
+        ((y ** 2).sum() + (h ** 3).sum()).backward()
+        grads.append(x.grad)
+    ran_only(backend_calls, backend)
+    torch.testing.assert_close(grads[0], grads[1], rtol=1e-4, atol=1e-5, msg="input")
     for (name, p), q in zip(ours.named_parameters(), theirs.parameters(), strict=True):
         torch.testing.assert_close(p.grad, q.grad, rtol=1e-4, atol=1e-5, msg=name)
 
 
-def test_lstm_projection_matches_torch():
-    ours, theirs = _pair("LSTM", 2, True, False, proj_size=2)
+def test_lstm_projection_matches_torch(backend_calls):
+    # the fused CPU LSTM has no projection: the reference loop is ours here
+    ours, theirs = _pair("LSTM", 2, True, False, backend="reference", proj_size=2)
     x = torch.randn(6, 3, 3)
     hx = _hx("LSTM", 2, True, 3, proj=2)
     _close(ours(x, hx), theirs(x, hx))
+    ran_only(backend_calls, "reference")
 
 
-def test_relu_rnn_and_odd_sizes():
-    ours, theirs = _pair("RNN", 3, True, False, i=1, h=1, nonlinearity="relu")
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_relu_rnn_and_odd_sizes(backend, backend_calls):
+    ours, theirs = _pair("RNN", 3, True, False, i=1, h=1, backend=backend,
+                         nonlinearity="relu")
     x = torch.randn(9, 1, 1)
     _close(ours(x), theirs(x))
-    ours, theirs = _pair("GRU", 1, False, True, i=13, h=17, bias=False)
+    ours, theirs = _pair("GRU", 1, False, True, i=13, h=17, backend=backend, bias=False)
     x = torch.randn(2, 11, 13)
     _close(ours(x), theirs(x))
+    ran_only(backend_calls, backend)
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("kind", ["GRU", "LSTM", "RNN"])
 @pytest.mark.parametrize("enforce_sorted", [False, True], ids=["unsorted", "sorted"])
-def test_packed_sequence_and_lengths_match_torch(kind, enforce_sorted):
-    ours, theirs = _pair(kind, 2, True, True)
+def test_packed_sequence_and_lengths_match_torch(kind, enforce_sorted, backend, backend_calls):
+    ours, theirs = _pair(kind, 2, True, True, backend=backend)
     lengths = [7, 5, 5, 2] if enforce_sorted else [3, 7, 1, 5]
     x = torch.randn(4, 7, 3)
     hx = _hx(kind, 2, True, 4)
@@ -97,15 +119,18 @@ def test_packed_sequence_and_lengths_match_torch(kind, enforce_sorted):
     y_t, _ = pad_packed_sequence(out_t, batch_first=True, total_length=7)
     torch.testing.assert_close(y_o, y_t, rtol=1e-5, atol=1e-5)
     _close(h_l, h_t)
+    ran_only(backend_calls, backend)
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("kind", ["GRU", "LSTM", "RNN"])
-def test_unbatched_input(kind):
-    ours, theirs = _pair(kind, 2, True, False)
+def test_unbatched_input(kind, backend, backend_calls):
+    ours, theirs = _pair(kind, 2, True, False, backend=backend)
     x = torch.randn(6, 3)
     hx = _hx(kind, 2, True, 1)
     hx = tuple(h[:, 0] for h in hx) if kind == "LSTM" else hx[:, 0]
     _close(ours(x, hx), theirs(x, hx))
+    ran_only(backend_calls, backend)
 
 
 @pytest.mark.parametrize("kind", ["GRU", "LSTM", "RNN"])
