@@ -5,6 +5,7 @@ import shutil
 import subprocess
 import sys
 import textwrap
+import time
 
 import numpy as np
 import pytest
@@ -59,12 +60,85 @@ def test_killed_run_resumes_to_the_uninterrupted_weights(tmp_path):
     assert full.returncode == 0, full.stderr
     killed = _run(tmp_path, "kill", str(tmp_path / "b.ckpt"), str(tmp_path / "x.pt"))
     assert killed.returncode != 0 and (tmp_path / "b.ckpt").exists()  # died mid-epoch
-    assert not list(tmp_path.glob("*.tmp"))  # no half-written file left behind
+    assert not list(tmp_path.glob("*.tmp"))  # killed between writes: no write left behind
     resumed = _run(tmp_path, "resume", str(tmp_path / "b.ckpt"), str(tmp_path / "res.pt"))
     assert resumed.returncode == 0, resumed.stderr
     a, b = _weights(tmp_path / "full.pt"), _weights(tmp_path / "res.pt")
     for k in a:
         torch.testing.assert_close(b[k], a[k], rtol=0, atol=1e-6)
+
+
+MID_WRITE = textwrap.dedent("""
+    import io, os, shutil, sys, time
+    import torch
+    from grukit.layers import GRU, Dense
+    from grukit.models import Sequential
+    from grukit.models.saving import save_checkpoint
+
+    path, marker = sys.argv[1:3]
+    model = Sequential([GRU(8, input_shape=(12, 2)), Dense(1)])
+    model.compile(optimizer="adam", loss="mse")
+    save_checkpoint(model, path, epoch=1, batch=0)  # the last good checkpoint
+    shutil.copyfile(path, path + ".good")
+    real_save = torch.save
+
+    def slow_save(obj, f):  # half the bytes, then stall: the kill lands inside the write
+        buf = io.BytesIO()
+        real_save(obj, buf)
+        data = buf.getvalue()
+        with open(f, "wb") as out:
+            out.write(data[:len(data) // 2])
+            out.flush()
+            with open(marker + ".part", "w") as m:
+                m.write(f)
+            os.replace(marker + ".part", marker)
+            time.sleep(120)
+            out.write(data[len(data) // 2:])
+
+    torch.save = slow_save
+    save_checkpoint(model, path, epoch=2, batch=0)
+    print("the write finished: the kill came too late")
+""")
+
+
+@pytest.mark.parametrize("sig", ["SIGKILL", "SIGINT"])
+def test_kill_during_a_checkpoint_write_keeps_the_last_good_one(tmp_path, sig):
+    """A process killed while a checkpoint is half written leaves the previous checkpoint
+    complete; Ctrl-C (SIGINT) also removes the temporary file. SIGKILL runs no clean-up: its
+    temporary file stays, and nothing reads it."""
+    import signal
+
+    from grukit.models.saving import read_checkpoint
+
+    script, path, marker = tmp_path / "w.py", tmp_path / "m.ckpt", tmp_path / "writing"
+    script.write_text(MID_WRITE)
+    proc = subprocess.Popen([sys.executable, str(script), str(path), str(marker)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=dict(os.environ, OMP_NUM_THREADS="1"))
+    try:
+        deadline = time.monotonic() + 240
+        while not marker.exists():
+            assert proc.poll() is None, proc.communicate()[1][-3000:]
+            assert time.monotonic() < deadline, "the writer never started its write"
+            time.sleep(0.05)
+        tmp = marker.read_text()
+        # the kill lands mid-write: the temporary file is there, half of it written
+        assert os.path.dirname(tmp) == str(tmp_path) and tmp.endswith(".tmp")
+        assert 0 < os.path.getsize(tmp) < os.path.getsize(str(path) + ".good")
+        proc.send_signal(getattr(signal, sig))
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode != 0 and "finished" not in out, (out, err[-3000:])
+    assert path.read_bytes() == (tmp_path / "m.ckpt.good").read_bytes()  # the old, whole
+    assert read_checkpoint(str(path))["epoch"] == 1
+    left = sorted(p.name for p in tmp_path.glob("*.tmp"))
+    if sig == "SIGINT":
+        assert not left, left  # the interrupted write cleaned up after itself
+    else:
+        assert left == [os.path.basename(tmp)]  # only the abandoned temporary file
 
 
 @pytest.mark.skipif(shutil.which("torchrun", path=os.path.dirname(sys.executable)) is None,
