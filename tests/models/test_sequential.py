@@ -262,3 +262,39 @@ def test_progress_bar_runs_and_is_off_without_a_terminal(capsys):
     capsys.readouterr()
     model.fit(x, y, epochs=1, batch_size=32, verbose=1)  # stdout here is not a terminal
     assert "━" not in capsys.readouterr().out
+
+
+def test_reduce_lr_on_plateau_lowers_the_rate_only_after_patience():
+    """A plateau (SGD at lr 1e-9 leaves float32 weights, hence val_loss, unchanged): the rate
+    holds for ``patience`` epochs without improvement and is multiplied by ``factor`` on the
+    next; it never falls below ``min_lr``."""
+    from grukit.models import Callback, ReduceLROnPlateau
+
+    class Rates(Callback):
+        def __init__(self):
+            self.lr = []
+
+        def on_epoch_end(self, epoch, logs=None):
+            self.lr.append(self.model.optimizer.param_groups[0]["lr"])
+
+    torch.manual_seed(0)
+    x, y = _sine(64)
+    model = Sequential([GRU(4, input_shape=(30, 1)), Dense(1)])
+    model.build()
+    model.compile(optimizer=torch.optim.SGD(model.parameters(), lr=1e-9), loss="mse")
+    rates = Rates()
+    hist = model.fit(x, y, epochs=7, batch_size=32, validation_split=0.25, verbose=0,
+                     callbacks=[ReduceLROnPlateau(patience=2, factor=0.5, min_lr=3e-10),
+                                rates])
+    val = hist.history["val_loss"]
+    assert len(set(val)) == 1, val  # a true plateau
+    # epoch 0 sets the best; 1 and 2 are within patience; 3 cuts; 4, 5 wait; 6 cuts to min_lr
+    assert rates.lr == pytest.approx([1e-9, 1e-9, 1e-9, 5e-10, 5e-10, 5e-10, 3e-10], rel=1e-12)
+
+    cb = ReduceLROnPlateau(monitor="loss", patience=1, factor=0.1)
+    cb.model = model
+    model.optimizer.param_groups[0]["lr"] = 1.0
+    for epoch, loss in enumerate([5.0, 4.0, 4.5, 3.0, 3.0, 3.0]):
+        cb.on_epoch_end(epoch, {"loss": loss})
+        want = 1.0 if epoch < 5 else 0.1  # improvements reset the count; two flat epochs cut
+        assert model.optimizer.param_groups[0]["lr"] == pytest.approx(want), epoch
