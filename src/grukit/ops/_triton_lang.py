@@ -143,9 +143,15 @@ def w_slice(w, row0, H, u0, cols, k, kmask, TRANS: tl.constexpr):
 @triton.jit
 def rowmm(a, w, DOT: tl.constexpr, PREC: tl.constexpr, SUM: tl.constexpr):
     """(BB, HP) @ (HP, BH) -> (BB, BH) fp32: ``tl.dot`` on DOT operands, or with SUM an
-    exact fp32 multiply and sum over HP (w held in fp32 registers, no shared-memory reads)."""
+    exact fp32 multiply and sum over HP (w held in fp32 registers, no shared-memory reads).
+
+    The product is written w[None] * a[..., None], not a[..., None] * w[None]: Triton's
+    combine pass rewrites sum(a[:, :, None] * w[None, :, :], 1) into a tt.dot, and until
+    triton-lang/triton#9831 (so in Triton 3.6) with TF32 inputs: on a GPU the "exact" path
+    rounded every operand to 10 mantissa bits (errors ~1e-3 where the ieee tl.dot is
+    exact). The interpreter never runs that pass."""
     if SUM:
-        return tl.reduce(a[:, :, None] * w[None, :, :], 1, _SUM)
+        return tl.reduce(w[None, :, :] * a[:, :, None], 1, _SUM)
     else:
         return tl.dot(a.to(DOT), w, input_precision=PREC)
 
