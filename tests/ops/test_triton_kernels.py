@@ -9,6 +9,7 @@ import torch
 pytest.importorskip("triton", reason="triton is not installed (pip install triton)")
 
 from triton_cases import (  # noqa: E402
+    CUDA,
     DEVICE,
     compare,
     grads,
@@ -52,8 +53,10 @@ def test_lstm_triton_matches_reference(case):
 
 @pytest.mark.parametrize("reset_after", [True, False], ids=["reset_after", "reset_before"])
 def test_hidden_in_several_blocks(monkeypatch, reset_after):
-    """H = 20 in blocks of 16: weights streamed per step, state exchanged between blocks."""
+    """H = 20 in blocks of 16: weights streamed per step, state exchanged between blocks.
+    SPLIT off: on CUDA, H above MAX_BLOCK_H would take the split-H kernels instead."""
     monkeypatch.setattr(_triton, "MAX_BLOCK_H", 16)
+    monkeypatch.setattr(_triton, "SPLIT", False)
     assert _triton.block_h(20) == 16
     p = make((3, 4, 2, 20), 3)
     lengths = [4, 1, 3]
@@ -69,6 +72,7 @@ def test_hidden_in_several_blocks(monkeypatch, reset_after):
 
 def test_lstm_hidden_in_several_blocks(monkeypatch):
     monkeypatch.setattr(_triton, "MAX_BLOCK_H", 16)
+    monkeypatch.setattr(_triton, "SPLIT", False)  # the kernels of triton.py on CUDA too
     p = make((3, 4, 2, 20), 4)
     tensors = [p["x"], p["w_ih"], p["w_hh"], p["b_ih"], p["b_hh"], p["h0"], p["c0"]]
 
@@ -130,8 +134,14 @@ def test_bf16_forward(op):
 
 def test_dispatch_serves_cpu_only_under_the_interpreter(monkeypatch):
     x = torch.randn(2, 3, 4)
+    if CUDA:  # the kernels are GPU kernels in this process: CPU tensors are declined
+        import grukit.ops.gru.triton  # noqa: F401 - loaded before the interpreter is set
     monkeypatch.setenv("TRITON_INTERPRET", "1")
-    assert dispatch.explain("gru", "triton", x=x)[0] == "triton"
+    if CUDA:
+        with pytest.raises(ValueError, match="loaded for the GPU"):
+            dispatch.explain("gru", "triton", x=x)
+    else:
+        assert dispatch.explain("gru", "triton", x=x)[0] == "triton"
     assert dispatch.explain("gru", "auto", x=x)[0] == "cpu"  # never triton for CPU tensors
     assert dispatch.explain("lstm", "auto", x=x, lengths=torch.tensor([3, 1]))[0] == "cpu"
     xb = x.bfloat16()
@@ -147,6 +157,7 @@ def test_dispatch_serves_cpu_only_under_the_interpreter(monkeypatch):
 def test_missing_triton_says_how_to_install(monkeypatch):
     import builtins
 
+    x = torch.randn(2, 3, 4, device=DEVICE)  # on a GPU: its kernels are loaded for CUDA
     real = builtins.__import__
 
     def no_triton(name, *a, **k):
@@ -158,7 +169,7 @@ def test_missing_triton_says_how_to_install(monkeypatch):
     monkeypatch.setenv("TRITON_INTERPRET", "1")
     _triton._triton_missing.cache_clear()
     try:
-        reason = _triton.why_not(torch.randn(2, 3, 4))
+        reason = _triton.why_not(x)
     finally:
         monkeypatch.undo()
         _triton._triton_missing.cache_clear()
@@ -180,16 +191,19 @@ def test_auto_picks_triton_on_cuda():
 @needs_cuda
 @pytest.mark.parametrize("reset_after", [True, False], ids=["reset_after", "reset_before"])
 def test_bf16_forward_and_backward_on_cuda(reset_after):
+    """Against the reference in fp32 on the same (bf16-exact) values: the reference run in
+    bf16 rounds every op to 8 bits and was itself off by more than the tolerance."""
     p = make((5, 7, 6, 32), 3, torch.bfloat16)
-    b_hh = p["b_hh"] if reset_after else None
-    tensors = [p["x"], p["w_ih"], p["w_hh"], p["b_ih"], p["h0"]]
+    p32 = {k: v.detach().float().requires_grad_() for k, v in p.items()}
+    names = ["x", "w_ih", "w_hh", "b_ih", "h0"]
 
-    def fn(backend):
-        return ops.gru(p["x"], p["w_ih"], p["w_hh"], p["b_ih"], b_hh, h0=p["h0"],
-                       lengths=[7, 3, 5, 1, 0], reset_after=reset_after, backend=backend)
+    def fn(backend, q):
+        return ops.gru(q["x"], q["w_ih"], q["w_hh"], q["b_ih"], q["b_hh"] if reset_after
+                       else None, h0=q["h0"], lengths=[7, 3, 5, 1, 0],
+                       reset_after=reset_after, backend=backend)
 
-    ref_out, ref_g = grads(lambda: fn("reference"), tensors)
-    out, got = grads(lambda: fn("triton"), tensors)
+    ref_out, ref_g = grads(lambda: fn("reference", p32), [p32[k] for k in names])
+    out, got = grads(lambda: fn("triton", p), [p[k] for k in names])
     for a, b in zip(ref_out + ref_g, out + got, strict=True):
         torch.testing.assert_close(b.float(), a.float(), rtol=0.05, atol=0.1)
 
@@ -239,4 +253,6 @@ def test_mingru_auto_keeps_the_reference_on_cpu(monkeypatch):
     monkeypatch.setenv("TRITON_INTERPRET", "1")
     x = torch.randn(2, 3, 4)
     assert dispatch.explain("mingru", "auto", x=x)[0] == "reference"
-    assert dispatch.explain("mingru", "triton", x=x)[0] == "triton"
+    # triton serves CPU tensors under the interpreter; with a GPU its kernels were loaded
+    # for the GPU, and it serves CUDA tensors
+    assert dispatch.explain("mingru", "triton", x=x.to(DEVICE))[0] == "triton"

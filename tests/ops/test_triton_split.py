@@ -13,6 +13,7 @@ import torch
 pytest.importorskip("triton", reason="triton is not installed (pip install triton)")
 
 from triton_cases import (  # noqa: E402
+    CUDA,
     DEVICE,
     compare,
     grads,
@@ -172,6 +173,8 @@ def test_split_h_reverse_no_bias_and_inference(monkeypatch, op):
         torch.testing.assert_close(b, a, rtol=0, atol=0)
 
 
+@pytest.mark.skipif(CUDA, reason="on a GPU both programs run at once and the barrier opens; "
+                    "test_barrier_gives_up_once_then_at_once covers the give-up there")
 def test_split_h_barrier_that_never_opens_raises(monkeypatch):
     """Two programs per batch block in one launch under the interpreter: the first waits for
     the second, which runs only after it; the wait gives up and the call raises."""
@@ -211,19 +214,34 @@ def test_split_plan_rules(monkeypatch):
     assert _triton.split_plan(x, 20, 3) is None
 
 
+def _calm(case, scale=0.125):
+    """A case with W_hh scaled down: make()'s W_hh (std 0.5) at H = 256 gives a recurrence
+    so unstable that fp32 rounding in another order (the CPU's reference against fp64)
+    grows to 5e-4 in y and 0.4 in the gradients over 9 steps, and TF32's to O(1); at 1/8
+    (std 0.0625, near torch's init) fp32 stays within a fifth of compare()'s tolerance
+    and TF32 within half of 2e-2 (emulated on the CPU)."""
+    fn, tensors = case
+    with torch.no_grad():
+        tensors[2].mul_(scale)  # w_hh, which fn reads
+    return fn, tensors
+
+
 @needs_cuda
 @pytest.mark.parametrize("reset_after", [True, False], ids=["reset_after", "reset_before"])
 @pytest.mark.parametrize("tf32", [False, True], ids=["fp32", "tf32"])
 def test_split_h_by_default_on_cuda(reset_after, tf32):
-    """B = 40, H = 256 on CUDA: backend="triton" takes the split-H kernels by itself."""
+    """B = 40, H = 256 on CUDA: backend="triton" takes the split-H kernels by itself (exact
+    fp32 by multiply + sum, or TF32 dots). TF32 is checked against the exact reference."""
     before = torch.backends.cuda.matmul.allow_tf32
     torch.backends.cuda.matmul.allow_tf32 = tf32
     try:
         assert _grid((40, 9, 5, 256))[1] == 16
-        fn, tensors = gru_case((40, 9, 5, 256), [9, 3, 0] + [7] * 37, reset_after)
+        fn, tensors = _calm(gru_case((40, 9, 5, 256), [9, 3, 0] + [7] * 37, reset_after))
         if tf32:
-            ref, got = grads(lambda: fn("reference"), tensors), \
-                grads(lambda: fn("triton"), tensors)
+            torch.backends.cuda.matmul.allow_tf32 = False
+            ref = grads(lambda: fn("reference"), tensors)
+            torch.backends.cuda.matmul.allow_tf32 = True
+            got = grads(lambda: fn("triton"), tensors)
             for a, b in zip(ref[0] + ref[1], got[0] + got[1], strict=True):
                 torch.testing.assert_close(b, a, rtol=2e-2, atol=2e-2)
         else:
@@ -238,7 +256,7 @@ def test_split_h_lstm_by_default_on_cuda():
     torch.backends.cuda.matmul.allow_tf32 = False
     try:
         assert _grid((40, 9, 5, 256))[1] == 16
-        compare(*lstm_case((40, 9, 5, 256), [9, 3, 0] + [7] * 37))
+        compare(*_calm(lstm_case((40, 9, 5, 256), [9, 3, 0] + [7] * 37)))
     finally:
         torch.backends.cuda.matmul.allow_tf32 = before
 
@@ -263,6 +281,6 @@ def test_plan_settings_are_checked(monkeypatch):
 
 
 def test_sequences_past_int32_offsets_are_declined():
-    x = torch.zeros(1, 2**31 // (5 * 1024) + 1, 1).expand(2, -1, -1)  # no memory behind it
-    reason = _triton.why_not(x, h0=torch.zeros(2, 1024))
+    x = torch.zeros(1, 2**31 // (5 * 1024) + 1, 1, device=DEVICE).expand(2, -1, -1)
+    reason = _triton.why_not(x, h0=torch.zeros(2, 1024, device=DEVICE))
     assert reason is not None and "int32 offsets" in reason
