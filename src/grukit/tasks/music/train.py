@@ -76,8 +76,30 @@ class MusicConfig:
             v = getattr(self, name)
             if not isinstance(v, int) or isinstance(v, bool) or v <= 0:
                 raise ValueError(f"MusicConfig: {name} must be a positive integer; got {v!r}.")
+        for name in ("lr", "rmsprop_alpha", "weight_noise", "forget_bias", "clip",
+                     "max_seconds"):
+            v = getattr(self, name)
+            if v is None and name in ("clip", "max_seconds"):
+                continue
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+                raise ValueError(f"MusicConfig: {name} must be a finite number; got {v!r}.")
+        if not isinstance(self.seed, int) or isinstance(self.seed, bool) or self.seed < 0:
+            raise ValueError(f"MusicConfig: seed must be a whole number, 0 or more; "
+                             f"got {self.seed!r}.")
+        if self.num_threads is not None and (not isinstance(self.num_threads, int) or
+                                             isinstance(self.num_threads, bool) or
+                                             self.num_threads < 1):
+            raise ValueError(f"MusicConfig: num_threads must be a positive integer or None "
+                             f"(torch's setting); got {self.num_threads!r}.")
+        for name in ("noise_biases", "count_first"):
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(f"MusicConfig: {name} must be True or False; "
+                                 f"got {getattr(self, name)!r}.")
         if not self.lr > 0:
             raise ValueError(f"MusicConfig: lr must be positive; got {self.lr!r}.")
+        if not 0 <= self.rmsprop_alpha < 1:
+            raise ValueError(f"MusicConfig: rmsprop_alpha must be in [0, 1); "
+                             f"got {self.rmsprop_alpha!r}.")
         if not self.weight_noise >= 0:
             raise ValueError(f"MusicConfig: weight_noise must be ≥ 0; got {self.weight_noise!r}.")
         if self.clip is not None and not self.clip > 0:
@@ -111,7 +133,7 @@ class MusicResult:
     stop_reason: str  # "patience", "max_epochs" or "max_seconds"
     train_nll: float
     val_nll: float
-    test_nll: float
+    test_nll: float | None  # None when the data had no "test" split
     config: dict = field(default_factory=dict)
     model: nn.Module | None = field(default=None, repr=False)
 
@@ -154,16 +176,21 @@ def train_music(data: dict[str, list[Tensor]], cfg: MusicConfig | None = None,
     """Train ``cfg.model`` on ``data["train"]``, early-stop on ``data["valid"]``, and
     report NLL per time step of the best-validation weights on all three splits.
 
-    ``data`` is what ``load_piano_rolls`` returns. ``on_epoch(epoch, train_nll, val_nll)``
-    is called after each epoch (epoch 1-based). The trained model is ``result.model``.
+    ``data`` is what ``load_piano_rolls`` returns (without a "test" split, ``test_nll`` is
+    None). ``on_epoch(epoch, train_nll, val_nll)`` is called after each epoch (epoch
+    1-based). The trained model is ``result.model``.
     """
-    cfg = cfg or MusicConfig()
-    missing = [s for s in ("train", "valid", "test") if not data.get(s)]
-    if missing:
+    cfg = MusicConfig() if cfg is None else cfg
+    if not isinstance(data, dict):
+        raise TypeError(f"data must be a dict of splits ('train', 'valid', 'test'), as "
+                        f"load_piano_rolls returns; got a {type(data).__name__}.")
+    missing = [s for s in ("train", "valid") if not data.get(s)]
+    if missing or ("test" in data and not data["test"]):
+        missing = [s for s in ("train", "valid", "test") if not data.get(s)]
         raise ValueError(f"data lacks sequences for {missing}; pass what load_piano_rolls "
                          f"returns.")
     threads_before = torch.get_num_threads()
-    want = cfg.num_threads or threads_before
+    want = threads_before if cfg.num_threads is None else cfg.num_threads
     try:
         return _train(data, cfg, on_epoch, want)
     finally:
@@ -244,4 +271,5 @@ def _train(data, cfg: MusicConfig, on_epoch, want: int) -> MusicResult:
         val_curve=val_curve, best_epoch=best_epoch,
         seconds_to_best=sum(epoch_s[:best_epoch]), total_seconds=time.perf_counter() - start,
         stop_reason=stop, train_nll=evaluate(train), val_nll=best_val,
-        test_nll=evaluate(data["test"]), config=asdict(cfg), model=model)
+        test_nll=evaluate(data["test"]) if data.get("test") else None, config=asdict(cfg),
+        model=model)
