@@ -40,7 +40,10 @@ def lstm_native(x: Tensor, weight_ih: Tensor, weight_hh: Tensor, bias_ih: Tensor
     def run(xs: Tensor):
         # torch.lstm(input, hx, params, has_biases, num_layers, dropout, train,
         #            bidirectional, batch_first)
-        y, h, c = torch.lstm(xs, hx, params, has_bias, 1, 0.0, False, False, True)
+        # train=True wherever autograd records: cuDNN refuses backward through an
+        # inference-mode call (dropout is 0, so outputs are the same).
+        y, h, c = torch.lstm(xs, hx, params, has_bias, 1, 0.0, torch.is_grad_enabled(),
+                             False, True)
         return y, (h[0], c[0])
 
     y, (h, c) = run_directed(run, x, lengths, reverse)
