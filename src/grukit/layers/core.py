@@ -9,6 +9,7 @@ an input (``build``), as Keras does, so ``Dense(1)`` needs no input size. Layers
 from __future__ import annotations
 
 import math
+import numbers
 
 import torch
 import torch.nn.functional as F
@@ -30,7 +31,7 @@ class Layer(nn.Module):
 
     def __init__(self, *, input_shape=None, name: str | None = None):
         super().__init__()
-        self.input_shape = tuple(input_shape) if input_shape is not None else None
+        self.input_shape = check_input_shape(input_shape, type(self).__name__)
         self.layer_name = name
         self.built = False
 
@@ -58,6 +59,41 @@ class Layer(nn.Module):
         return {}
 
 
+def check_input_shape(shape, cls: str) -> tuple | None:
+    """``input_shape`` without the batch axis: positive integers, None for a size left open
+    (a variable number of time steps, as in Keras)."""
+    if shape is None:
+        return None
+    if isinstance(shape, (str, bytes)) or not hasattr(shape, "__iter__"):
+        raise TypeError(f"{cls}: input_shape must be a tuple without the batch axis, e.g. "
+                        f"(100, 1) or (None, 1); got {shape!r}.")
+    dims = tuple(shape)
+    for d in dims:
+        if d is not None and (not isinstance(d, numbers.Integral) or isinstance(d, bool)
+                              or d < 1):
+            raise ValueError(f"{cls}: input_shape entries must be positive integers (or None "
+                             f"for a variable length); got {shape!r}.")
+    if not dims:
+        raise ValueError(f"{cls}: input_shape must have at least one entry, e.g. (100, 1); "
+                         f"got ().")
+    return tuple(None if d is None else int(d) for d in dims)
+
+
+def positive_int(value, what: str) -> int:
+    """``value`` if it is a positive integer (not a bool), else one sentence naming ``what``."""
+    if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < 1:
+        raise ValueError(f"{what} must be a positive integer; got {value!r}.")
+    return int(value)
+
+
+def check_rate(value, what: str) -> float:
+    """A dropout rate in [0, 1)."""
+    if not isinstance(value, numbers.Real) or isinstance(value, bool) \
+            or not 0 <= value < 1:
+        raise ValueError(f"{what} must be in [0, 1) (the fraction to drop); got {value!r}.")
+    return float(value)
+
+
 def _activation(name):
     if name not in ACTIVATIONS:
         raise ValueError(f"unknown activation {name!r}; choose one of "
@@ -72,8 +108,7 @@ class Dense(Layer):
     def __init__(self, units: int, activation: str | None = None, use_bias: bool = True,
                  **kwargs):
         super().__init__(**kwargs)
-        if not isinstance(units, int) or units < 1:
-            raise ValueError(f"Dense: units must be a positive integer; got {units!r}.")
+        units = positive_int(units, "Dense: units")
         _activation(activation)
         self.units, self.activation, self.use_bias = units, activation, use_bias
 
@@ -94,9 +129,7 @@ class Dense(Layer):
 class Dropout(Layer):
     def __init__(self, rate: float, **kwargs):
         super().__init__(**kwargs)
-        if not 0 <= rate < 1:
-            raise ValueError(f"Dropout: rate must be in [0, 1); got {rate!r}.")
-        self.rate = rate
+        self.rate = check_rate(rate, "Dropout: rate")
 
     def call(self, x, lengths):
         return F.dropout(x, self.rate, self.training), lengths
@@ -112,7 +145,9 @@ class Embedding(Layer):
 
     def __init__(self, input_dim: int, output_dim: int, mask_zero: bool = False, **kwargs):
         super().__init__(**kwargs)
-        self.input_dim, self.output_dim, self.mask_zero = input_dim, output_dim, mask_zero
+        self.input_dim = positive_int(input_dim, "Embedding: input_dim (the vocabulary size)")
+        self.output_dim = positive_int(output_dim, "Embedding: output_dim")
+        self.mask_zero = mask_zero
 
     def build(self, input_shape):
         self.embedding = nn.Embedding(self.input_dim, self.output_dim)
@@ -120,9 +155,11 @@ class Embedding(Layer):
         super().build(input_shape)
 
     def call(self, x, lengths):
-        if x.is_floating_point():
-            x = x.long()
-        if int(x.max()) >= self.input_dim or int(x.min()) < 0:
+        if x.is_floating_point() or x.is_complex() or x.dtype == torch.bool:
+            raise TypeError(f"Embedding: token ids must be integers; got {x.dtype}. Convert "
+                            f"them with ids.astype(int) (numpy) or ids.long() (torch) once "
+                            f"they hold whole numbers.")
+        if x.numel() and (int(x.max()) >= self.input_dim or int(x.min()) < 0):
             raise ValueError(f"Embedding: token ids must lie in [0, {self.input_dim}); got "
                              f"[{int(x.min())}, {int(x.max())}]. Raise input_dim.")
         if self.mask_zero:
@@ -151,7 +188,7 @@ class AttentionPooling(Layer):
 
     def __init__(self, units: int | None = None, **kwargs):
         super().__init__(**kwargs)
-        self.units = units
+        self.units = None if units is None else positive_int(units, "AttentionPooling: units")
         self.last_weights: Tensor | None = None
 
     def build(self, input_shape):
@@ -159,7 +196,7 @@ class AttentionPooling(Layer):
             raise ValueError(f"AttentionPooling needs a sequence (batch, time, features); got "
                              f"(batch, {', '.join(map(str, input_shape))}). Set "
                              f"return_sequences=True on the recurrent layer before it.")
-        units = self.units or input_shape[-1]
+        units = input_shape[-1] if self.units is None else self.units
         self.proj = nn.Linear(input_shape[-1], units)
         self.v = nn.Parameter(torch.empty(units).uniform_(-1 / math.sqrt(units),
                                                           1 / math.sqrt(units)))

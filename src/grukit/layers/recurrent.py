@@ -14,7 +14,7 @@ from torch import Tensor
 from .. import nn as gnn
 from .. import ops
 from ..ops._seq import reverse_within
-from .core import Layer, register
+from .core import Layer, check_rate, positive_int, register
 
 
 class _Recurrent(Layer):
@@ -27,11 +27,9 @@ class _Recurrent(Layer):
                  **kwargs):
         super().__init__(**kwargs)
         cls = type(self).__name__
-        if not isinstance(units, int) or units < 1:
-            raise ValueError(f"{cls}: units must be a positive integer; got {units!r}.")
-        for arg, rate in (("dropout", dropout), ("recurrent_dropout", recurrent_dropout)):
-            if not 0 <= rate < 1:
-                raise ValueError(f"{cls}: {arg} must be in [0, 1); got {rate!r}.")
+        units = positive_int(units, f"{cls}: units")
+        dropout = check_rate(dropout, f"{cls}: dropout")
+        recurrent_dropout = check_rate(recurrent_dropout, f"{cls}: recurrent_dropout")
         if recurrent_dropout and self._op is None:
             raise ValueError(f"{cls} has no recurrent weights, so recurrent_dropout does not "
                              f"apply; use dropout.")

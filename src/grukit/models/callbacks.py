@@ -122,10 +122,20 @@ class ModelCheckpoint(Callback):
 
 
 class CSVLogger(Callback):
-    """Append one row per epoch (epoch and every logged value) to a CSV file."""
+    """Write one row per epoch (epoch and every logged value) to a CSV file.
 
-    def __init__(self, filename: str, separator: str = ","):
-        self.filename, self.separator = filename, separator
+    As Keras: an existing file is overwritten when the first epoch of a ``fit`` ends, unless
+    ``append=True`` (e.g. for a resumed run), which adds rows below those there, provided the
+    file's header names the same columns; another header is refused and the file kept."""
+
+    def __init__(self, filename: str, separator: str = ",", append: bool = False):
+        if not isinstance(append, bool):
+            raise TypeError(f"CSVLogger: append must be True or False; got {append!r}.")
+        self.filename, self.separator, self.append = filename, separator, append
+        self._started = False
+
+    def on_train_begin(self, logs=None):
+        self._started = False
 
     def on_epoch_end(self, epoch, logs=None):
         import os
@@ -133,12 +143,23 @@ class CSVLogger(Callback):
         if not is_main_process():
             return
         logs = logs or {}
-        new = not os.path.exists(self.filename) or os.path.getsize(self.filename) == 0
-        with open(self.filename, "a") as f:
-            if new:
-                f.write(self.separator.join(["epoch", *logs]) + "\n")
-            f.write(self.separator.join([str(epoch), *(f"{v:.8g}" for v in logs.values())]) +
-                    "\n")
+        header = self.separator.join(["epoch", *logs])
+        row = self.separator.join([str(epoch), *(f"{v:.8g}" for v in logs.values())]) + "\n"
+        if self._started:
+            with open(self.filename, "a") as f:
+                f.write(row)
+            return
+        self._started = True
+        old = None
+        if self.append and os.path.exists(self.filename) and os.path.getsize(self.filename):
+            with open(self.filename) as f:
+                old = f.readline().rstrip("\r\n")
+            if old != header:
+                raise ValueError(f"CSVLogger(append=True): {self.filename!r} has the columns "
+                                 f"{old!r} but this run logs {header!r}, so the file was kept; "
+                                 f"log to another file or pass append=False to overwrite it.")
+        with open(self.filename, "a" if old is not None else "w") as f:
+            f.write(("" if old is not None else header + "\n") + row)
 
 
 class ReduceLROnPlateau(Callback):

@@ -63,6 +63,20 @@ def run_fit(model, x, y, *, batch_size, epochs, verbose, callbacks, validation_d
         if json.loads(state["config"]) != model.get_config():
             raise ValueError(f"{resume_from!r} was written by another architecture; resume it "
                              f"with the model it was saved from.")
+        saved_opt, own_opt = state.get("optimizer_class"), type(model.optimizer).__name__
+        if saved_opt is not None and saved_opt != own_opt:
+            raise ValueError(f"{resume_from!r} was written with the {saved_opt} optimizer but "
+                             f"the model is compiled with {own_opt}; compile it with "
+                             f"{saved_opt} to resume, or start a new run without resume_from.")
+        # older checkpoints name no class: settings of another kind on both sides (SGD's
+        # momentum, Adam's betas) mean another optimizer; a torch release adding one does not
+        saved_keys = {k for g in state["optimizer"].get("param_groups", []) for k in g}
+        own_keys = {k for g in model.optimizer.param_groups for k in g}
+        if saved_opt is None and saved_keys - own_keys and own_keys - saved_keys:
+            raise ValueError(f"{resume_from!r} holds the state of another optimizer (settings "
+                             f"{sorted(saved_keys - own_keys - {'params'})[:4]} unknown to the "
+                             f"model's {own_opt}); compile the model with the optimizer of the "
+                             f"run that wrote it.")
         model.load_state_dict(state["model"])
         model.optimizer.load_state_dict(state["optimizer"])
         torch.set_rng_state(state["rng"])
@@ -101,10 +115,14 @@ def run_fit(model, x, y, *, batch_size, epochs, verbose, callbacks, validation_d
         for step, (xb, yb) in enumerate(loader):
             if epoch == start_epoch and step < skip:
                 continue  # done before the checkpoint this run resumed from
-            xb, yb = xb.to(device), yb.to(device)
+            xb, yb = model._to_model(xb), yb.to(device)
+            bad = _nonfinite(xb, "x") or _nonfinite(yb, "y")  # an Inf in x can leave the
+            if bad:  # loss finite and poison the weights through the gradients
+                nan_at = (step, float("nan"), bad)
+                break
             loss = model.loss_fn(train_model(xb), yb)
             if not torch.isfinite(loss):
-                nan_at = (step, loss.item())
+                nan_at = (step, loss.item(), None)
                 break
             model.optimizer.zero_grad()
             loss.backward()
@@ -114,6 +132,10 @@ def run_fit(model, x, y, *, batch_size, epochs, verbose, callbacks, validation_d
                 cb.on_batch_end(step, {"loss": loss.item()})
         if nan_at is not None:
             model.load_state_dict(good)
+            if nan_at[2]:  # the data, not the training, is at fault
+                raise ValueError(f"{nan_at[2]} in batch {nan_at[0] + 1} of epoch {epoch + 1}; "
+                                 f"impute or drop them first (training stopped there, the "
+                                 f"weights from the start of this epoch kept).")
             warnings.warn(f"loss became {nan_at[1]} at epoch {epoch + 1}, batch {nan_at[0] + 1};"
                           f" training stopped and the weights from the start of this epoch were "
                           f"kept. Lower the learning rate or check the data.", RuntimeWarning,
@@ -136,3 +158,11 @@ def run_fit(model, x, y, *, batch_size, epochs, verbose, callbacks, validation_d
         dist.barrier()
         dist.destroy_process_group()
     return history
+
+
+def _nonfinite(t: torch.Tensor, name: str) -> str | None:
+    """'x holds 3 NaN/Inf value(s)' when a floating batch does, else None."""
+    if not t.is_floating_point():
+        return None
+    n = int((~torch.isfinite(t)).sum())
+    return f"{name} holds {n} NaN/Inf value(s)" if n else None

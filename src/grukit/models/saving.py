@@ -14,6 +14,14 @@ FORMAT = "grukit.Sequential/1"
 def save_model(model, path: str) -> None:
     from safetensors.torch import save_file
 
+    path = os.fspath(path)
+    if os.path.isdir(path):
+        raise ValueError(f"{path!r} is a directory; save the model to a file in it, e.g. "
+                         f"{os.path.join(path, 'model.safetensors')!r}.")
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise FileNotFoundError(f"cannot save to {path!r}: the folder {folder!r} does not "
+                                f"exist; create it first.")
     if not model.built:
         model.build()
     tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
@@ -24,15 +32,32 @@ def save_model(model, path: str) -> None:
 def _read(path: str):
     from safetensors import safe_open
 
+    path = os.fspath(path)
+    if os.path.isdir(path):
+        raise IsADirectoryError(f"{path!r} is a directory, not a model file; pass the file "
+                                f"model.save(path) wrote.")
     if not os.path.exists(path):
         raise FileNotFoundError(f"no model file at {path!r}")
+    size = os.path.getsize(path)
+    if size == 0:
+        raise ValueError(f"{path!r} is empty (0 bytes), not a grukit model file; save the "
+                         f"model again with model.save(path).")
+    with open(path, "rb") as f:
+        head = f.read(8)
+    if head[:2] == b"PK":  # a zip: torch.save, as ModelCheckpoint writes
+        raise ValueError(f"{path!r} is a training checkpoint (ModelCheckpoint), not a model "
+                         f"file; resume from it with fit(..., resume_from=path).")
+    declared = int.from_bytes(head, "little") if len(head) == 8 else -1
     try:
         with safe_open(path, framework="pt") as f:
             meta = f.metadata() or {}
             tensors = {k: f.get_tensor(k) for k in f.keys()}
     except Exception as err:  # safetensors raises its own error types for damaged files
-        raise ValueError(f"{path!r} is not a readable grukit model file (damaged or another "
-                         f"format): {err}") from err
+        what = ("truncated or damaged (shorter than its header says)"
+                if 0 < declared < 100_000_000 and declared + 8 > size or "incomplete" in str(err)
+                else "damaged or in another format")
+        raise ValueError(f"{path!r} is not a readable grukit model file: {what} "
+                         f"({err}).") from err
     if meta.get("format") != FORMAT:
         raise ValueError(f"{path!r} is not a grukit model file (format "
                          f"{meta.get('format')!r}, expected {FORMAT!r}).")
@@ -77,7 +102,8 @@ def save_checkpoint(model, path: str, epoch: int, batch: int) -> None:
 
     state = {"format": FORMAT, "config": json.dumps(model.get_config()),
              "model": {k: v.detach().cpu() for k, v in model.state_dict().items()},
-             "optimizer": model.optimizer.state_dict(), "epoch": epoch, "batch": batch,
+             "optimizer": model.optimizer.state_dict(),
+             "optimizer_class": type(model.optimizer).__name__, "epoch": epoch, "batch": batch,
              "rng": torch.get_rng_state(), "seed": getattr(model, "_seed", 0)}
     atomic_write(path, lambda tmp: torch.save(state, tmp))
 

@@ -3,6 +3,7 @@ save — with the recurrent layers running on grukit's kernels."""
 
 from __future__ import annotations
 
+import numbers
 import re
 
 import numpy as np
@@ -59,12 +60,32 @@ class Sequential(nn.Module):
         self._shapes = self._trace(self._input_shape())
 
     def _trace(self, input_shape) -> list[tuple]:
-        """Output shape (without batch) of every layer for an input of ``input_shape``."""
-        first = self.stack[0]
-        x = (torch.ones(2, *input_shape, dtype=torch.long) if isinstance(first, Embedding)
-             else torch.zeros(2, *input_shape))
+        """Output shape (without batch) of every layer for an input of ``input_shape``; a size
+        left open (None, e.g. the number of time steps) is None where it carries through."""
+        ids = isinstance(self.stack[0], Embedding)
+        if not ids and input_shape[-1] is None:
+            raise ValueError(f"input_shape={tuple(input_shape)}: the last entry is the number "
+                             f"of features and must be a positive integer; only the time "
+                             f"length may be None.")
+        a = self._trace_once([2 if d is None else d for d in input_shape], ids)
+        if None not in input_shape:
+            return a
+        b = self._trace_once([3 if d is None else d for d in input_shape], ids)
+        return [tuple(p if p == q else None for p, q in zip(sa, sb, strict=True))
+                for sa, sb in zip(a, b, strict=True)]
+
+    def _trace_once(self, input_shape, ids: bool) -> list[tuple]:
+        """A dummy batch of 2 through every layer, in eval mode, without gradients, leaving
+        no trace: the state of stateful layers is put back as it was."""
+        p = next((p for p in self.parameters() if p.is_floating_point()), None)
+        x = (torch.ones(2, *input_shape, dtype=torch.long) if ids
+             else torch.zeros(2, *input_shape, dtype=torch.float32 if p is None else p.dtype,
+                              device=None if p is None else p.device))
         shapes, lengths = [], None
         training_mode = self.training
+        states = [(layer, layer._state) for layer in self.stack if hasattr(layer, "_state")]
+        for layer, _ in states:
+            layer._state = None  # the dummy batch neither uses nor keeps carried state
         self.eval()
         try:
             with torch.no_grad():
@@ -74,6 +95,8 @@ class Sequential(nn.Module):
                     shapes.append(tuple(out.shape[1:]))
         finally:
             self.train(training_mode)
+            for layer, state in states:
+                layer._state = state
         return shapes
 
     @property
@@ -146,19 +169,42 @@ class Sequential(nn.Module):
         p = next(self.parameters(), None)
         return p.device if p is not None else torch.device("cpu")
 
-    def _data(self, x, y):
+    def _data(self, x, y, need_y: str | None = None, names=("x", "y")):
+        """Arrays -> tensors, checked against each other and the model's input_shape.
+        ``need_y``: the method's name when it needs targets."""
         if isinstance(x, (torch.utils.data.DataLoader, torch.utils.data.Dataset)):
+            if y is not None:
+                raise ValueError(f"y must be None when x is a {type(x).__name__}: it yields "
+                                 f"(x, y) pairs itself.")
             return x, None
-        x = training.as_tensor(x, "x")
+        if x is None:
+            raise ValueError("x is None; pass the inputs as an array, a tensor, a torch Dataset "
+                             "or a DataLoader.")
+        x = training.as_tensor(x, names[0])
+        if y is None and need_y:
+            raise ValueError(f"{need_y} needs targets: pass y along with x (or a Dataset that "
+                             f"yields (x, y) pairs).")
         if y is not None:
-            y = training.as_tensor(y, "y")
+            y = training.as_tensor(y, names[1])
             if len(y) != len(x):
-                raise ValueError(f"x has {len(x)} samples but y has {len(y)}; they must match.")
-        shape = self.stack[0].input_shape
-        if shape is not None and tuple(x.shape[1:]) != tuple(shape):
-            raise ValueError(f"x has shape (samples, {', '.join(map(str, x.shape[1:]))}) but "
-                             f"the model expects (samples, {', '.join(map(str, shape))}).")
+                raise ValueError(f"{names[0]} has {len(x)} samples but {names[1]} has {len(y)}; "
+                                 f"they must match.")
+        shape = self.stack[0].input_shape if len(self.stack) else None
+        got = tuple(x.shape[1:])
+        if shape is not None and (len(got) != len(shape) or any(
+                d is not None and g != d for g, d in zip(got, shape, strict=True))):
+            show = ", ".join("None" if d is None else str(d) for d in shape)
+            raise ValueError(f"{names[0]} has shape (samples, {', '.join(map(str, got))}) but "
+                             f"the model expects (samples, {show}).")
         return x, y
+
+    def _to_model(self, xb):
+        """A batch onto the model's device; floating inputs in the model's dtype (as Keras
+        casts), token ids left as they are."""
+        p = next((p for p in self.parameters() if p.is_floating_point()), None)
+        if p is None:
+            return xb
+        return xb.to(p.device, p.dtype) if xb.is_floating_point() else xb.to(p.device)
 
     def _loader(self, x, y, batch_size):
         """Batches in order (evaluate, predict)."""
@@ -189,25 +235,66 @@ class Sequential(nn.Module):
         from .fit import run_fit
 
         self._check_compiled("fit")
-        x, y = self._data(x, y)
-        if validation_split and validation_data is None and y is not None:
-            if not 0 < validation_split < 1:
-                raise ValueError(f"validation_split must be in (0, 1); got {validation_split}.")
-            cut = len(x) - int(len(x) * validation_split)  # the last samples, as Keras
-            x, y, validation_data = x[:cut], y[:cut], (x[cut:], y[cut:])
+        batch_size = _batch_size(batch_size)
+        if not isinstance(epochs, numbers.Integral) or isinstance(epochs, bool) or epochs < 0:
+            raise ValueError(f"epochs must be a non-negative integer (the epoch to stop after; "
+                             f"0 trains nothing); got {epochs!r}.")
+        if verbose not in ("auto", 0, 1, 2):
+            raise ValueError(f"verbose must be 'auto', 0 (silent), 1 (progress bar) or 2 (one "
+                             f"line per epoch); got {verbose!r}.")
+        if not isinstance(shuffle, (bool, np.bool_)):
+            raise TypeError(f"shuffle must be True or False; got {shuffle!r}.")
+        if not isinstance(validation_split, numbers.Real) or isinstance(validation_split, bool) \
+                or not 0 <= validation_split < 1:
+            raise ValueError(f"validation_split must be a number in [0, 1) (the share of the "
+                             f"last samples kept for validation); got {validation_split!r}.")
+        for cb in callbacks or []:
+            if not isinstance(cb, Callback):
+                raise TypeError(f"callbacks must be grukit.models.Callback instances; got "
+                                f"{type(cb).__name__}.")
+        x, y = self._data(x, y, need_y="fit")
+        n = _count(x)
+        if n == 0:
+            raise ValueError("fit got 0 samples; x must hold at least one sample to train on.")
+        if validation_data is not None:
+            validation_data = self._validation_data(validation_data)
+        elif validation_split:
+            cut = n - int(n * validation_split)  # the last samples, as Keras
+            if cut == n:
+                raise ValueError(f"validation_split={validation_split} of {n} samples leaves no "
+                                 f"validation sample; raise it to at least {1 / n:.3g} or pass "
+                                 f"validation_data.")
+            x, y, validation_data = _split(x, y, cut)
         return run_fit(self, x, y, batch_size=batch_size, epochs=epochs, verbose=verbose,
                        callbacks=callbacks, validation_data=validation_data, shuffle=shuffle,
                        seed=seed, resume_from=resume_from)
 
+    def _validation_data(self, data):
+        """validation_data: a pair (x_val, y_val), a Dataset or a DataLoader."""
+        if isinstance(data, (torch.utils.data.DataLoader, torch.utils.data.Dataset)):
+            return (data,)
+        if not isinstance(data, (tuple, list)) or len(data) != 2:
+            raise ValueError(f"validation_data must be a pair (x_val, y_val), a Dataset or a "
+                             f"DataLoader; got a {type(data).__name__}"
+                             f"{f' of {len(data)}' if isinstance(data, (tuple, list)) else ''}.")
+        xv, yv = self._data(*data, need_y="validation_data", names=("x_val", "y_val"))
+        if len(xv) == 0:
+            raise ValueError("validation_data holds 0 samples; pass at least one or leave it "
+                             "out.")
+        return xv, yv
+
     def evaluate(self, x, y=None, batch_size: int = 32, return_dict: bool = False):
         """Loss (and metrics) over the data: a float, a list, or a dict."""
         self._check_compiled("evaluate")
-        x, y = self._data(x, y)
+        batch_size = _batch_size(batch_size)
+        x, y = self._data(x, y, need_y="evaluate")
+        if _count(x) == 0:
+            raise ValueError("evaluate got 0 samples; the loss of no data is undefined.")
         preds, targets = [], []
         self.eval()
         with torch.no_grad():
             for xb, yb in self._loader(x, y, batch_size):
-                preds.append(self(xb.to(self._device())).cpu())
+                preds.append(self(self._to_model(xb)).cpu())
                 targets.append(yb)
         res = self._metrics(torch.cat(preds), torch.cat(targets))
         if return_dict:
@@ -215,17 +302,56 @@ class Sequential(nn.Module):
         return res["loss"] if len(res) == 1 else list(res.values())
 
     def predict(self, x, batch_size: int = 32) -> np.ndarray:
+        batch_size = _batch_size(batch_size)
         x, _ = self._data(x, None)
         if not self.built:
             self.build()
         out = []
         self.eval()
         with torch.no_grad():
-            for xb, _ in self._loader(x, None, batch_size):
-                out.append(self(xb.to(self._device())).cpu())
+            if isinstance(x, torch.Tensor) and len(x) == 0:  # no samples: no predictions
+                out.append(self(self._to_model(x)).cpu())
+            for batch in self._loader(x, None, batch_size):
+                xb = batch[0] if isinstance(batch, (tuple, list)) else batch
+                out.append(self(self._to_model(xb)).cpu())
+        if not out:
+            raise ValueError("predict got an empty Dataset; it must hold at least one sample.")
         return torch.cat(out).numpy()
 
     def save(self, path: str) -> None:
         from .saving import save_model
 
         save_model(self, path)
+
+
+def _batch_size(value) -> int:
+    """batch_size: a positive integer; None means 32, as in Keras."""
+    if value is None:
+        return 32
+    if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < 1:
+        raise ValueError(f"batch_size must be a positive integer (or None for 32); got "
+                         f"{value!r}.")
+    return int(value)
+
+
+def _count(x) -> int:
+    """Samples in an array, a Dataset or a DataLoader's dataset."""
+    data = x.dataset if isinstance(x, torch.utils.data.DataLoader) else x
+    if isinstance(data, torch.utils.data.IterableDataset) or not hasattr(data, "__len__"):
+        raise TypeError(f"{type(data).__name__} has no length; fit, evaluate and predict take "
+                        f"a map-style torch Dataset (with __len__ and __getitem__).")
+    return len(data)
+
+
+def _split(x, y, cut: int):
+    """The first ``cut`` samples to train on and the rest to validate on, for arrays, a
+    Dataset or a DataLoader (whose batch size carries over)."""
+    from torch.utils.data import DataLoader, Subset
+
+    if isinstance(x, torch.Tensor):
+        return x[:cut], y[:cut], (x[cut:], y[cut:])
+    data = x.dataset if isinstance(x, DataLoader) else x
+    train, val = Subset(data, range(cut)), Subset(data, range(cut, len(data)))
+    if isinstance(x, DataLoader):
+        train = DataLoader(train, batch_size=x.batch_size)
+    return train, None, (val,)

@@ -67,11 +67,27 @@ def resolve(kind: str, table: dict, value):
 
 
 def as_tensor(a, name: str) -> Tensor:
-    t = torch.as_tensor(np.asarray(a) if not isinstance(a, Tensor) else a)
+    """Arrays, lists and tensors -> a tensor; floating data in float32 (as Keras); text,
+    ragged lists and NaN/Inf refused in one sentence naming ``name``."""
+    if isinstance(a, Tensor):
+        t = a
+    else:
+        try:
+            arr = np.asarray(a)
+        except ValueError as err:  # numpy: "inhomogeneous shape"
+            raise ValueError(f"{name} is ragged (its sequences differ in length); pad them to "
+                             f"one length (padding id 0 with Embedding(mask_zero=True) is "
+                             f"skipped by the recurrent layers).") from err
+        if arr.dtype.kind not in "biuf":
+            raise TypeError(f"{name} must hold numbers; got dtype {arr.dtype} "
+                            f"({type(a).__name__}). Convert it to a float or integer array.")
+        t = torch.as_tensor(arr)
+    if t.is_complex():
+        raise TypeError(f"{name} must hold real numbers; got {t.dtype}.")
     if t.is_floating_point() and not bool(torch.isfinite(t).all()):
         n = int((~torch.isfinite(t)).sum())
         raise ValueError(f"{name} contains {n} NaN/Inf value(s); impute or drop them first.")
-    return t.float() if t.dtype == torch.float64 else t
+    return t.float() if t.is_floating_point() and t.dtype != torch.float32 else t
 
 
 def batches(x: Tensor, y: Tensor | None, batch_size: int):
