@@ -37,3 +37,20 @@ def ran_only(calls, backend):
     assert calls, "no ops backend ran"
     others = sorted({c for c in calls if c[1] != backend})
     assert not others, f"expected every call on {backend!r}; these ran elsewhere: {others}"
+
+
+@pytest.fixture
+def tf32():
+    """tf32(matmul=..., cudnn=...) sets torch's TF32 switches for one test and restores them
+    after (monkeypatch cannot: they are computed attributes)."""
+    import torch
+
+    before = (torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32)
+
+    def set_(matmul=None, cudnn=None):
+        if matmul is not None:
+            torch.backends.cuda.matmul.allow_tf32 = matmul
+        if cudnn is not None:
+            torch.backends.cudnn.allow_tf32 = cudnn
+    yield set_
+    torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = before

@@ -282,7 +282,7 @@ def test_gru_torch_backend_matches_reference(bias):
         ops.gru(x, wi, wh, bi, None, h0=h0, reset_after=False, backend="torch")
 
 
-def test_gru_auto_takes_torch_for_bfloat16_on_cpu_and_cudnn_for_small_h(monkeypatch):
+def test_gru_auto_takes_torch_for_bfloat16_on_cpu_and_cudnn_for_small_h(monkeypatch, tf32):
     """On a CPU, auto reaches torch's GRU only for what the fused kernel declines (bfloat16
     here, instead of the reference loop); on CUDA torch's GRU (cuDNN's persistent kernel)
     serves H <= 192 and the Triton kernel what lies above (on a GPU where it is verified)."""
@@ -293,6 +293,7 @@ def test_gru_auto_takes_torch_for_bfloat16_on_cpu_and_cudnn_for_small_h(monkeypa
 
     monkeypatch.setattr(_gpu_verified, "capability", lambda x: (9, 0))
     monkeypatch.setattr(_gpu_verified, "VERIFIED", {(9, 0): "stand-in"})
+    tf32(matmul=True)  # where the Triton GRU takes H > 192
 
     torch.manual_seed(0)
     x = torch.randn(2, 4, 3)

@@ -20,8 +20,10 @@ def cuda_input(batch=2, steps=4, features=3):
 
 
 @pytest.fixture
-def gpu(monkeypatch):
-    """A stand-in sm_80 GPU; sm_90 verified."""
+def gpu(monkeypatch, tf32):
+    """A stand-in sm_80 GPU; sm_90 verified; TF32 allowed (where the Triton GRU is the faster
+    above 192 units)."""
+    tf32(matmul=True)
     monkeypatch.setattr(_gpu_verified, "capability", lambda x: (8, 0))
     monkeypatch.setattr(_gpu_verified, "VERIFIED", {(9, 0): "test"})
     monkeypatch.setattr(_gpu_verified, "_warned", set())
@@ -40,6 +42,12 @@ def test_cudnn_serves_large_gru_and_batch_one_lstm_where_triton_is_unverified(gp
     gpu((9, 0))  # verified: the Triton kernels take them
     assert "persistent" in gru_native.why_not(x, h0=big)
     assert "batch of one" in lstm_native.why_not(cuda_input(batch=1))
+
+
+def test_cudnn_serves_large_gru_in_exact_fp32_even_where_verified(gpu, tf32):
+    gpu((9, 0))
+    tf32(matmul=False)
+    assert gru_native.why_not(cuda_input(), h0=torch.zeros(2, 256)) is None
 
 
 def test_auto_on_an_unverified_gpu_uses_cudnn_where_it_can(gpu):

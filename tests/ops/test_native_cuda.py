@@ -7,6 +7,13 @@ import torch
 from triton_cases import DEVICE, compare, gru_case, lstm_case
 
 
+@pytest.fixture(autouse=True)
+def exact_cudnn(tf32):
+    """cuDNN computes fp32 RNNs with TF32 by default (torch.backends.cudnn.allow_tf32); the
+    reference's products are exact fp32."""
+    tf32(cudnn=False)
+
+
 @pytest.mark.parametrize("shape", [(3, 5, 4, 16), (2, 4, 3, 48)], ids=["H16", "H48"])
 def test_torch_backend_gru_trains(shape):
     compare(*gru_case(shape, None, True), backend="torch")

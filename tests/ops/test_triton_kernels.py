@@ -177,11 +177,19 @@ def test_missing_triton_says_how_to_install(monkeypatch):
 
 
 @needs_cuda
-def test_auto_picks_triton_on_cuda():
+def test_auto_picks_triton_on_cuda(monkeypatch, tf32):
+    """On a GPU where the kernels are verified: Triton for the textbook GRU, lengths and, with
+    TF32 allowed, the GRU above cuDNN's persistent kernel; cuDNN for the rest."""
+    from grukit.ops import _gpu_verified
+
     x = torch.randn(2, 3, 4, device="cuda")
+    if _gpu_verified.capability(x) not in _gpu_verified.VERIFIED:
+        monkeypatch.setenv(_gpu_verified.POLICY_ENV, "allow")
     big = torch.zeros(2, 256, device="cuda")  # h0 with H = 256: past cuDNN's persistent GRU
+    tf32(matmul=True)
     assert dispatch.explain("gru", "auto", x=x, h0=big)[0] == "triton"
-    assert dispatch.explain("gru", "auto", x=x.bfloat16(), h0=big.bfloat16())[0] == "triton"
+    tf32(matmul=False)
+    assert dispatch.explain("gru", "auto", x=x, h0=big)[0] == "torch"  # exact fp32: cuDNN
     assert dispatch.explain("gru", "auto", x=x, h0=big[:, :64])[0] == "torch"  # cuDNN
     assert dispatch.explain("gru", "auto", x=x, h0=big[:, :64], reset_after=False)[0] \
         == "triton"

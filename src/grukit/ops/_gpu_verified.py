@@ -23,16 +23,16 @@ import warnings
 import torch
 
 # compute capability -> the run that verified it (GPU, versions, date, result).
-VERIFIED: dict[tuple[int, int], str] = {}
+VERIFIED: dict[tuple[int, int], str] = {
+    (9, 0): "NVIDIA H200, torch 2.11.0+cu130, Triton 3.6.0, 2026-12-04: bash "
+            "benchmarks/gpu_check.sh at commit 3e77fb3, every Triton test passed (83; the "
+            "barrier give-up test skipped: on a GPU the barrier opens)",
+}
 # compute capability -> a run whose Triton tests failed there: auto never takes a Triton
 # kernel on such a GPU (unless the policy is "allow"); the reference loop serves what cuDNN
-# cannot.
-FAILED: dict[tuple[int, int], str] = {
-    (9, 0): "NVIDIA H200, torch 2.11.0+cu130, Triton 3.6.0, 2026-12-04: 23 of 88 tests of "
-            "tests/ops/test_triton_kernels.py and test_triton_split.py failed (hidden size in "
-            "several blocks, split-H kernels with the multiply-sum product and at H = 256; "
-            "errors 1e-3 to 0.7)",
-}
+# cannot. (sm_90 failed 23 of 88 at commit ea71306 with Triton 3.6, whose combine pass
+# turned the exact multiply-sum product into a TF32 dot; fixed in 16f4d1d.)
+FAILED: dict[tuple[int, int], str] = {}
 
 POLICY_ENV = "GRUKIT_UNVERIFIED_TRITON"
 POLICIES = ("warn", "allow", "refuse")
