@@ -1,90 +1,295 @@
-"""``grukit recommend``: train GRU4Rec on session logs, evaluate it beside the baselines."""
+"""``grukit recommend``: train GRU4Rec on session logs, evaluate it beside the baselines;
+``grukit recommend predict``: recommendations from a saved model for new sessions.
+
+Each model's result (most_popular, item_knn, gru4rec) is written to ``metrics.json`` as it
+finishes (atomically, with a fingerprint of the data and settings), so that Ctrl-C keeps
+what is done and ``--resume`` skips it.
+"""
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
+import math
 import os
+import sys
 import time
 
-from ..._io import atomic_text
+import numpy as np
+
+from ..._io import atomic_text, atomic_write
+from ..._runs import RUN, UsageError, prepare_output
+
+METRICS = "metrics.json"
+RECOMMENDATIONS = "recommendations.csv"
+MODELS = ("most_popular", "item_knn", "gru4rec")
+TRAIN_ONLY = ("train", "test", "test_days", "loss", "epochs", "hidden", "tied", "batch_size",
+              "n_sample", "learning_rate", "seed", "save", "resume")
 
 
 def add_parser(sub) -> None:
     p = sub.add_parser("recommend", help="session-based next-item recommendation (GRU4Rec)",
                        description="Train GRU4Rec and report Recall@k / MRR@k beside "
-                                   "most-popular and item-kNN, measured in the same run.")
+                                   "most-popular and item-kNN, measured in the same run. "
+                                   "`grukit recommend predict --model DIR --data FILE` "
+                                   "recommends the next items for each session of FILE with "
+                                   "a model saved by --save (events on items the model never "
+                                   "saw are skipped and counted; a session left with none "
+                                   "gets no recommendation).")
+    p.add_argument("action", nargs="?", choices=("train", "predict"), default="train",
+                   help="train (default) or predict with a saved model")
     src = p.add_argument_group("data (either --train and --test, or --data and --test-days)")
     src.add_argument("--train", help="training events (CSV/TSV)")
     src.add_argument("--test", help="test events (CSV/TSV)")
-    src.add_argument("--data", help="one event file, split by time")
-    src.add_argument("--test-days", type=int, default=7,
+    src.add_argument("--data", help="one event file, split by time (predict: the sessions to "
+                                    "recommend for)")
+    src.add_argument("--test-days", type=int,
                      help="with --data: test = sessions ending in the last N days (default 7)")
     for name in ("session", "item", "time", "day"):
         src.add_argument(f"--{name}-column", help=f"name of the {name} column")
     src.add_argument("--sep", help="field separator (sniffed when absent)")
     m = p.add_argument_group("model")
-    m.add_argument("--loss", choices=("cross-entropy", "bpr-max"), default="cross-entropy")
-    m.add_argument("--epochs", type=int, default=20)
-    m.add_argument("--hidden", type=int, default=100)
-    m.add_argument("--tied", action=argparse.BooleanOptionalAction, default=True,
+    m.add_argument("--loss", choices=("cross-entropy", "bpr-max"))
+    m.add_argument("--epochs", type=int, help="training epochs (default 20)")
+    m.add_argument("--hidden", type=int, help="GRU units and embedding size (default 100)")
+    m.add_argument("--tied", action=argparse.BooleanOptionalAction, default=None,
                    help="share input and output item embeddings (default: yes)")
-    m.add_argument("--batch-size", type=int, default=32)
-    m.add_argument("--n-sample", type=int, default=1024)
-    m.add_argument("--learning-rate", type=float, default=0.05)
-    m.add_argument("--seed", type=int, default=0)
-    p.add_argument("--output", help="directory for metrics.json")
+    m.add_argument("--batch-size", type=int, help="sessions per mini-batch (default 32)")
+    m.add_argument("--n-sample", type=int, help="shared negative samples per mini-batch "
+                                                "(default 1024; 0: in-batch negatives only)")
+    m.add_argument("--learning-rate", type=float, help="default 0.05")
+    m.add_argument("--seed", type=int, help="default 0")
+    p.add_argument("--model", help="predict: the folder written by --save")
+    p.add_argument("--k", type=int, help="predict: items recommended per session (default 20)")
+    p.add_argument("--output", help="folder for metrics.json (predict: recommendations.csv; "
+                                    "printed when not given)")
+    p.add_argument("--save", help="folder to save the trained GRU4Rec in")
+    p.add_argument("--resume", action="store_true",
+                   help="with --output: skip the models whose results are already in "
+                        "OUTPUT/metrics.json")
     p.set_defaults(func=run)
 
 
-def _events(args, path):
+def _events(args, path, require_time: bool = True):
     from ...data.sessions import read_events
 
     return read_events(path, args.session_column, args.item_column, args.time_column,
-                       args.day_column, args.sep)
+                       args.day_column, args.sep, require_time=require_time)
+
+
+def _whole(flag: str, value, least: int) -> None:
+    if value is not None and value < least:
+        raise UsageError(f"{flag} must be {least} or more; got {value}.")
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.action == "predict":
+        return run_predict(args)
+    return run_train(args)
+
+
+def _model_settings(args) -> dict:
+    """The GRU4Rec settings given on the command line (the others keep their defaults)."""
+    _whole("--epochs", args.epochs, 1)
+    _whole("--hidden", args.hidden, 1)
+    _whole("--batch-size", args.batch_size, 1)
+    _whole("--n-sample", args.n_sample, 0)
+    _whole("--seed", args.seed, 0)
+    if args.learning_rate is not None and not (math.isfinite(args.learning_rate)
+                                               and args.learning_rate > 0):
+        raise UsageError(f"--learning-rate must be a finite number above 0; got "
+                         f"{args.learning_rate}.")
+    names = {"loss": "loss", "epochs": "epochs", "hidden": "hidden", "tied": "tied",
+             "batch_size": "batch_size", "n_sample": "n_sample",
+             "learning_rate": "learning_rate", "seed": "seed"}
+    return {key: getattr(args, flag) for flag, key in names.items()
+            if getattr(args, flag) is not None}
+
+
+def _check_save_target(path: str) -> None:
+    """--save checked before training: a file, an unwritable place, or a folder of other
+    files is refused now rather than after the training."""
+    from ..estimator import CONFIG_FILE
+
+    if os.path.isdir(path) and os.listdir(path) and \
+            not os.path.isfile(os.path.join(path, CONFIG_FILE)):
+        raise UsageError(f"--save {path!r} holds other files and no saved model; give a new "
+                         f"or empty folder.")
+    prepare_output(path, "--save")
+
+
+def _fingerprint(train, test, config: dict) -> str:
+    """What decides the results: the indexed sessions and the settings."""
+    h = hashlib.sha256(json.dumps(config, sort_keys=True).encode())
+    for s in (train, test):
+        h.update(np.ascontiguousarray(s.items, np.int64).tobytes())
+        h.update(np.ascontiguousarray(s.offsets, np.int64).tobytes())
+        h.update(json.dumps([str(v) for v in s.vocab.tolist()]).encode())
+    return h.hexdigest()
+
+
+def _read_done(out: str, stamp: str) -> dict:
+    """{model: its result} of the models already in OUT/metrics.json."""
+    path = os.path.join(out, METRICS)
+    if not os.path.isfile(path):
+        return {}
+    try:
+        with open(path, encoding="utf-8") as f:
+            body = json.load(f)
+        fp = body["fingerprint"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return {}  # unreadable or from an older grukit: every model runs again
+    if fp != stamp:
+        raise UsageError(f"{path} was written by a run with other data or settings; rerun "
+                         f"with those, or without --resume to start afresh.")
+    return {m: body[m] for m in MODELS if isinstance(body.get(m), dict)}
+
+
+def _saved_config(path: str) -> dict | None:
+    from ..estimator import CONFIG_FILE
+
+    try:
+        with open(os.path.join(path, CONFIG_FILE), encoding="utf-8") as f:
+            return json.load(f).get("config")
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
+def run_train(args: argparse.Namespace) -> int:
+    # every library the run needs is imported before any result is finished: a Ctrl-C that
+    # lands inside a half-done import of scipy ends the process by SIGINT (exit -2) after
+    # cli.main has printed its line, instead of with 130
+    import scipy.sparse  # noqa: F401
+
     from ...data.sessions import index_sessions, split_by_days
+    from ...models.callbacks import History  # noqa: F401
     from .evaluate import ItemKNN, MostPopular, evaluate
     from .gru4rec import GRU4Rec
 
+    if args.model is not None or args.k is not None:
+        flag = "--model" if args.model is not None else "--k"
+        raise UsageError(f"{flag} is for `grukit recommend predict`; training takes the data "
+                         f"and model settings (--save DIR keeps the model).")
     if args.data and (args.train or args.test):
-        raise SystemExit("grukit recommend: give --data (with --test-days) or --train and "
-                         "--test, not both.")
-    if args.data:
-        train_events, test_events = split_by_days(_events(args, args.data), args.test_days)
-    elif args.train and args.test:
-        train_events, test_events = _events(args, args.train), _events(args, args.test)
-    else:
-        raise SystemExit("grukit recommend: give --train and --test, or --data and --test-days.")
-    train, test = index_sessions(train_events, test_events)
-    print(f"train: {train.report}\ntest:  {test.report}")
-    if test.n_sessions == 0:
-        raise SystemExit("grukit recommend: no test session is left after dropping unseen "
-                         "items and sessions shorter than 2 (see the counts above).")
+        raise UsageError("give --data (with --test-days) or --train and --test, not both.")
+    if not args.data and not (args.train and args.test):
+        raise UsageError("give --train and --test, or --data and --test-days.")
+    if args.test_days is not None and not args.data:
+        raise UsageError("--test-days splits --data by time; with --train and --test drop it.")
+    test_days = 7 if args.test_days is None else args.test_days
+    _whole("--test-days", test_days, 1)
+    try:
+        model = GRU4Rec(**_model_settings(args))
+    except ValueError as err:
+        raise UsageError(str(err)) from None
+    if args.resume and not args.output:
+        raise UsageError("--resume continues a run: give it with the --output folder of the "
+                         "interrupted run.")
+    out = prepare_output(args.output)
+    if args.save:
+        _check_save_target(args.save)
+    RUN.start(out, resumable=out is not None)
 
-    results = {}
-    for name, base in (("most_popular", MostPopular()), ("item_knn", ItemKNN())):
-        base.fit(train)
-        results[name] = evaluate(base.score_step, test)
-    model = GRU4Rec(loss=args.loss, epochs=args.epochs, hidden=args.hidden,
-                    batch_size=args.batch_size, n_sample=args.n_sample,
-                    learning_rate=args.learning_rate, seed=args.seed, tied=args.tied)
-    start = time.perf_counter()
-    model.fit(train, verbose=True)
-    train_s = time.perf_counter() - start
-    results = {"gru4rec": model.evaluate(test) | {"train_seconds": round(train_s, 2)}} | results
+    if args.data:
+        train_events, test_events = split_by_days(_events(args, args.data), test_days)
+    else:
+        train_events, test_events = _events(args, args.train), _events(args, args.test)
+    train, test = index_sessions(train_events, test_events)
+    print(f"train: {train.report}\ntest:  {test.report}", flush=True)
+    if test.n_sessions == 0:
+        raise UsageError("no test session is left after dropping unseen items and sessions "
+                         "shorter than 2 (see the counts above).")
+    if train.n_sessions < model.config.batch_size:
+        raise UsageError(f"{train.n_sessions} training sessions cannot fill --batch-size "
+                         f"{model.config.batch_size}; lower it.")
+
+    stamp = _fingerprint(train, test, model.get_config())
+    done = {}
+    if out and args.resume:
+        done = _read_done(out, stamp)
+        print(f"resuming: {', '.join(done) or 'no model'} already in "
+              f"{os.path.join(out, METRICS)}", flush=True)
+        if done:
+            RUN.finished(f"{list(done)[-1]} ({len(done)} of {len(MODELS)} models)")
+    results = dict(done)
+    head = {"fingerprint": stamp, "data": {"train": train.report, "test": test.report},
+            "config": model.get_config()}
+
+    def write(name: str) -> None:
+        if out:
+            atomic_text(os.path.join(out, METRICS),
+                        json.dumps(head | {m: results[m] for m in MODELS if m in results},
+                                   indent=2, default=int))
+        RUN.finished(f"{name} ({len(results)} of {len(MODELS)} models)")
+
+    for name, base in (("most_popular", MostPopular), ("item_knn", ItemKNN)):
+        if name not in results:
+            results[name] = evaluate(base().fit(train).score_step, test)
+            write(name)
+    saved = args.save and _saved_config(args.save) == model.get_config()
+    if "gru4rec" not in results or (args.save and not saved):
+        start = time.perf_counter()
+        model.fit(train, verbose=True)
+        train_s = time.perf_counter() - start
+        if args.save:
+            model.save(args.save)
+            print(f"saved the model to {args.save} (grukit recommend predict --model "
+                  f"{args.save} --data FILE)", flush=True)
+        results["gru4rec"] = model.evaluate(test) | {"train_seconds": round(train_s, 2)}
+        write("gru4rec")
 
     keys = [f"{m}@{k}" for m in ("recall", "mrr") for k in (1, 5, 10, 20)]
     print("\n| model | " + " | ".join(keys) + " |\n|---|" + "---|" * len(keys))
-    for name, res in results.items():
-        print(f"| {name} | " + " | ".join(f"{res[k]:.4f}" for k in keys) + " |")
-    if args.output:
-        os.makedirs(args.output, exist_ok=True)
-        payload = results | {"data": {"train": train.report, "test": test.report},
-                             "config": model.get_config()}
-        atomic_text(os.path.join(args.output, "metrics.json"),
-                    json.dumps(payload, indent=2, default=int))
-        print(f"\nwrote {os.path.join(args.output, 'metrics.json')}")
+    for name in ("gru4rec", "most_popular", "item_knn"):
+        print(f"| {name} | " + " | ".join(f"{results[name][k]:.4f}" for k in keys) + " |")
+    if out:
+        print(f"\nwrote {os.path.join(out, METRICS)}")
+    return 0
+
+
+def run_predict(args: argparse.Namespace) -> int:
+    from ..estimator import load
+    from .gru4rec import GRU4Rec
+
+    given = [f"--{n.replace('_', '-')}" for n in TRAIN_ONLY
+             if getattr(args, n) not in (None, False)]
+    if given:
+        raise UsageError(f"{', '.join(given)} set(s) training; predict uses the saved model's "
+                         f"settings and one --data file, so drop "
+                         f"{'it' if len(given) == 1 else 'them'}.")
+    if not args.model:
+        raise UsageError("predict needs --model DIR, the folder written by "
+                         "`grukit recommend ... --save DIR`.")
+    if not args.data:
+        raise UsageError("predict needs --data FILE, the sessions to recommend for.")
+    k = 20 if args.k is None else args.k
+    _whole("--k", k, 1)
+    out = prepare_output(args.output)
+    RUN.start(out)
+    model = load(args.model)
+    if not isinstance(model, GRU4Rec):
+        raise UsageError(f"--model {args.model!r} holds a {type(model).__name__}, not a "
+                         f"GRU4Rec; use its own command.")
+    if k > model.n_items:
+        raise UsageError(f"--k {k} is more than the {model.n_items} items the model knows; "
+                         f"give --k between 1 and {model.n_items}.")
+    events = _events(args, args.data, require_time=False)
+    table = model.predict(events, k)
+    info = sys.stderr if out is None else sys.stdout
+    n = table["session"].nunique()
+    print(f"{n} sessions, {k} recommendations each; {table.attrs['unknown_item_events']} "
+          f"events on items the model never saw skipped", file=info)
+    without = table.attrs["sessions_without_known_items"]
+    if without:
+        shown = ", ".join(map(str, without[:5])) + (" ..." if len(without) > 5 else "")
+        print(f"{len(without)} session(s) hold no item the model knows and get no "
+              f"recommendation: {shown}", file=info)
+    if out is None:
+        table.to_csv(sys.stdout, index=False)
+        return 0
+    path = os.path.join(out, RECOMMENDATIONS)
+    atomic_write(path, lambda tmp: table.to_csv(tmp, index=False))
+    RUN.finished(RECOMMENDATIONS)
+    print(f"wrote {path}")
     return 0

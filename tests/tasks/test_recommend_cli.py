@@ -1,0 +1,205 @@
+"""``grukit recommend``: --save and ``recommend predict``, the output folder checked before
+any work, each model's result written as it finishes, Ctrl-C in one line and --resume."""
+
+import errno
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from grukit.cli import main
+from grukit.tasks.recommend import GRU4Rec
+
+FAST = ["--epochs", "2", "--hidden", "8", "--n-sample", "16", "--batch-size", "16"]
+
+
+def _events(path, n_sessions=300, n_items=30, days=10, seed=0):
+    """A TSV of sessions whose items follow a fixed successor, spread over ``days`` days."""
+    rng = np.random.default_rng(seed)
+    nxt = rng.permutation(n_items)
+    lines = ["SessionId\tItemId\tTime"]
+    for s in range(n_sessions):
+        t = int(s / n_sessions * days * 86400)
+        seq = [int(rng.integers(n_items))]
+        for _ in range(int(rng.integers(1, 5))):
+            seq.append(int(nxt[seq[-1]]))
+        lines += [f"{s}\t{i}\t{t + j}" for j, i in enumerate(seq)]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def _numbers(out):
+    body = json.loads((out / "metrics.json").read_text())
+    return {m: {k: v for k, v in body[m].items() if k != "train_seconds"}
+            for m in ("most_popular", "item_knn", "gru4rec")}
+
+
+def test_save_then_predict_writes_recommendations(tmp_path, capsys):
+    data = _events(tmp_path / "ev.tsv")
+    assert main(["recommend", "--data", str(data), "--test-days", "2", *FAST,
+                 "--save", str(tmp_path / "m"), "--output", str(tmp_path / "o")]) == 0
+    new = tmp_path / "new.csv"
+    new.write_text("SessionId,ItemId\n7,3\n7,999\n8,999\n9,5\n9,7.0\n")  # no time column
+    assert main(["recommend", "predict", "--model", str(tmp_path / "m"), "--data", str(new),
+                 "--k", "4", "--output", str(tmp_path / "p")]) == 0
+    printed = capsys.readouterr().out
+    assert "2 events on items the model never saw skipped" in printed
+    assert "1 session(s) hold no item the model knows and get no recommendation: 8" in printed
+    table = pd.read_csv(tmp_path / "p" / "recommendations.csv")
+    assert list(table.columns) == ["session", "rank", "item", "score"]
+    assert table["session"].tolist() == [7] * 4 + [9] * 4
+    assert table["rank"].tolist() == [1, 2, 3, 4] * 2
+    model = GRU4Rec.load(str(tmp_path / "m"))
+    want = model.recommend([5, 7], k=4, return_scores=True)
+    got = table[table["session"] == 9]
+    assert got["item"].tolist() == [i for i, _ in want]
+    np.testing.assert_allclose(got["score"], [s for _, s in want], rtol=1e-6)
+    assert not list((tmp_path / "p").glob("*.tmp"))
+    # without --output the table goes to stdout, the counts to stderr
+    assert main(["recommend", "predict", "--model", str(tmp_path / "m"), "--data", str(new),
+                 "--k", "2"]) == 0
+    assert capsys.readouterr().out.startswith("session,rank,item,score\n7,1,")
+
+
+def test_predict_refusals(tmp_path, capsys):
+    data = _events(tmp_path / "ev.tsv")
+    assert main(["recommend", "--data", str(data), "--test-days", "2", *FAST,
+                 "--save", str(tmp_path / "m")]) == 0
+    capsys.readouterr()
+    cases = [
+        (["--model", str(tmp_path / "m"), "--data", str(data), "--k", "0"],
+         "--k must be 1 or more; got 0."),
+        (["--model", str(tmp_path / "m"), "--data", str(data), "--k", "31"],
+         "--k 31 is more than the 30 items the model knows"),
+        (["--model", str(tmp_path / "m"), "--data", str(data), "--epochs", "3"],
+         "--epochs set(s) training; predict uses the saved model's settings"),
+        (["--data", str(data)], "predict needs --model DIR"),
+        (["--model", str(tmp_path / "nowhere"), "--data", str(data)], "no saved model at"),
+    ]
+    for argv, message in cases:
+        assert main(["recommend", "predict", *argv]) == 2, argv
+        err = capsys.readouterr().err
+        assert message in err and err.count("\n") == 1 and "Traceback" not in err, err
+
+
+def test_output_that_is_a_file_or_read_only_is_refused_before_reading(tmp_path, monkeypatch,
+                                                                         capsys):
+    a_file = tmp_path / "taken"
+    a_file.write_text("x")
+    missing = tmp_path / "absent.tsv"  # never read: the output is checked first
+    assert main(["recommend", "--data", str(missing), "--output", str(a_file)]) == 2
+    assert f"--output '{a_file}' is a file" in capsys.readouterr().err
+    assert main(["recommend", "predict", "--model", str(tmp_path), "--data", str(missing),
+                 "--output", str(a_file)]) == 2
+    assert f"--output '{a_file}' is a file" in capsys.readouterr().err
+
+    def read_only(*args, **kwargs):
+        raise OSError(errno.EROFS, "Read-only file system")
+
+    monkeypatch.setattr(tempfile, "mkstemp", read_only)
+    assert main(["recommend", "--data", str(missing), "--output",
+                 str(tmp_path / "ro")]) == 2
+    err = capsys.readouterr().err
+    assert "cannot be written (Read-only file system)" in err and "absent" not in err
+
+
+def test_each_model_is_written_as_it_finishes_and_resume_skips_it(tmp_path, capsys):
+    data = _events(tmp_path / "ev.tsv")
+    argv = ["recommend", "--data", str(data), "--test-days", "2", *FAST]
+    assert main(argv + ["--output", str(tmp_path / "a")]) == 0
+    whole = _numbers(tmp_path / "a")
+    # a run stopped after the baselines: gru4rec missing from metrics.json
+    body = json.loads((tmp_path / "a" / "metrics.json").read_text())
+    del body["gru4rec"]
+    (tmp_path / "a" / "metrics.json").write_text(json.dumps(body))
+    capsys.readouterr()
+    assert main(argv + ["--output", str(tmp_path / "a"), "--resume"]) == 0
+    printed = capsys.readouterr().out
+    assert "resuming: most_popular, item_knn already in" in printed and "epoch 1/2" in printed
+    assert _numbers(tmp_path / "a") == whole
+    # nothing left to do: nothing is trained again
+    assert main(argv + ["--output", str(tmp_path / "a"), "--resume"]) == 0
+    assert "epoch 1/2" not in capsys.readouterr().out
+    # results of other settings are not mixed in
+    assert main(argv[:-1] + ["32", "--output", str(tmp_path / "a"), "--resume"]) == 2
+    assert "was written by a run with other data or settings" in capsys.readouterr().err
+    assert main(argv + ["--resume"]) == 2
+    assert "--resume continues a run" in capsys.readouterr().err
+
+
+def test_ctrl_c_prints_one_line_exits_130_and_resume_matches(tmp_path):
+    data = _events(tmp_path / "ev.tsv", n_sessions=400)
+    out = tmp_path / "run"
+    argv = ["recommend", "--data", str(data), "--test-days", "2", "--epochs", "4", "--hidden",
+            "8", "--n-sample", "16"]
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    proc = subprocess.Popen([sys.executable, "-m", "grukit", *argv, "--output", str(out)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    first = out / "metrics.json"
+    deadline = time.monotonic() + 300
+    while not first.exists() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert first.exists(), proc.communicate()
+    proc.send_signal(signal.SIGINT)
+    stdout, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 130, (stdout, stderr)
+    assert "Traceback" not in stderr
+    line = stderr.strip()
+    assert re.fullmatch(rf"grukit recommend: interrupted after (most_popular \(1|item_knn \(2) "
+                        rf"of 3 models\); partial results in {re.escape(str(out))}; rerun with "
+                        rf"--resume to continue", line), line
+    assert "gru4rec" not in json.loads(first.read_text())
+    assert main(argv + ["--output", str(out), "--resume"]) == 0
+    assert main(argv + ["--output", str(tmp_path / "whole")]) == 0
+    assert _numbers(out) == _numbers(tmp_path / "whole")
+
+
+@pytest.mark.parametrize("flag,value,message", [
+    ("--epochs", "0", "--epochs must be 1 or more; got 0."),
+    ("--epochs", "-2", "--epochs must be 1 or more; got -2."),
+    ("--batch-size", "0", "--batch-size must be 1 or more; got 0."),
+    ("--n-sample", "-1", "--n-sample must be 0 or more; got -1."),
+    ("--hidden", "0", "--hidden must be 1 or more; got 0."),
+    ("--test-days", "0", "--test-days must be 1 or more; got 0."),
+    ("--test-days", "-3", "--test-days must be 1 or more; got -3."),
+    ("--learning-rate", "0", "--learning-rate must be a finite number above 0; got 0.0."),
+    ("--k", "5", "--k is for `grukit recommend predict`"),
+])
+def test_settings_out_of_range_are_refused_before_any_work(tmp_path, capsys, flag, value,
+                                                           message):
+    missing = tmp_path / "absent.tsv"  # never read
+    assert main(["recommend", "--data", str(missing), flag, value, "--output",
+                 str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert err == f"grukit recommend: error: {message}\n" or \
+        (message in err and err.count("\n") == 1), err
+    assert not (tmp_path / "o").exists()
+
+
+def test_n_sample_zero_trains_on_in_batch_negatives(tmp_path):
+    data = _events(tmp_path / "ev.tsv")
+    assert main(["recommend", "--data", str(data), "--test-days", "2", "--epochs", "2",
+                 "--hidden", "8", "--n-sample", "0", "--batch-size", "16", "--output",
+                 str(tmp_path / "o")]) == 0
+    assert json.loads((tmp_path / "o" / "metrics.json").read_text())["config"]["n_sample"] == 0
+
+
+def test_data_choices_are_usage_errors(tmp_path, capsys):
+    data = _events(tmp_path / "ev.tsv")
+    for argv, message in [
+        (["--data", str(data), "--train", str(data)], "give --data (with --test-days) or"),
+        (["--train", str(data)], "give --train and --test, or --data and --test-days."),
+        (["--train", str(data), "--test", str(data), "--test-days", "3"],
+         "--test-days splits --data by time"),
+    ]:
+        assert main(["recommend", *argv]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("grukit recommend: error: ") and message in err, err
