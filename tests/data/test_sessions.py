@@ -61,3 +61,52 @@ def test_split_and_index_count_what_they_drop(tmp_path):
     np.testing.assert_array_equal(test.session(0), [0, 1])  # items 1, 2 as indices
     with pytest.raises(ValueError, match="leaves no training sessions"):
         split_by_days(ev, 100)
+
+
+def test_whole_float_ids_are_the_integers_and_duplicates_are_dropped(tmp_path):
+    path = _write(tmp_path, "f.csv", "SessionId,ItemId,Time\n1,1,10\n1,1.0,11\n1,2,12\n"
+                  "2,3,5\n2,3,5\n2,,6\n")
+    ev = read_events(path)
+    assert ev["item"].tolist() == [1, 1, 2, 3] and ev["item"].dtype == np.int64
+    assert ev.attrs == {"dropped_missing": 1, "dropped_duplicates": 1}
+    train, _ = index_sessions(ev)
+    assert train.vocab.tolist() == [1, 2]  # 1.0 and 1: one item
+    assert train.report["dropped_duplicates"] == 1 and train.report["dropped_short_sessions"] == 1
+
+
+def test_text_times_are_parsed_before_ordering(tmp_path):
+    path = _write(tmp_path, "t.csv", "sid,item,when\n1,a,2016-05-10 09:00\n1,b,5/9/2016 10:00\n"
+                  "1,c,2016-05-09 08:00\n")
+    ev = read_events(path, "sid", "item", "when")
+    assert ev["item"].tolist() == ["c", "b", "a"]  # by time, not by the text
+    assert str(ev["day"].max().date()) == "2016-05-10"
+
+
+def test_a_file_without_times_keeps_its_order_when_times_are_not_required(tmp_path):
+    path = _write(tmp_path, "n.csv", "SessionId,ItemId\n2,b\n1,z\n1,a\n")
+    with pytest.raises(ValueError, match=r"column .Time. not found \(columns: \[.SessionId., "
+                                         r".ItemId.\]\); name it with --time-column"):
+        read_events(path)
+    ev = read_events(path, require_time=False)
+    assert ev["session"].tolist() == [1, 1, 2] and ev["item"].tolist() == ["z", "a", "b"]
+    with pytest.raises(ValueError, match="the events have no days"):
+        split_by_days(ev, 1)
+
+
+@pytest.mark.parametrize("days", [0, -1, True, 1.5])
+def test_test_days_must_be_a_whole_number_of_days(tmp_path, days):
+    ev = read_events(_write(tmp_path, "s.tsv", "SessionId\tItemId\tTime\n1\t1\t1\n1\t2\t2\n"))
+    with pytest.raises(ValueError, match=rf"test_days must be a whole number of days, 1 or "
+                                         rf"more; got {days!r}"):
+        split_by_days(ev, days)
+
+
+def test_index_sessions_groups_unsorted_events():
+    import pandas as pd
+
+    ev = pd.DataFrame({"session": [2, 1, 2, 1], "item": [5, 6, 7, 8], "time": [1, 1, 2, 2]})
+    train, _ = index_sessions(ev)
+    assert [train.vocab[s].tolist() for s in train] == [[6, 8], [5, 7]]
+    assert train.ids.tolist() == [1, 2]
+    with pytest.raises(ValueError, match=r"the training events have no 'item' column"):
+        index_sessions(ev.rename(columns={"item": "product"}))

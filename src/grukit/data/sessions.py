@@ -176,8 +176,10 @@ def read_events(path: str, session_column: str | None = None, item_column: str |
         raise ValueError(f"{path!r} has a header but no events.")
     cols = list(df.columns)
     layout = next((k for k in KNOWN if k[0] in cols and k[1] in cols), (None,) * 4)
-    names = [session_column or layout[0], item_column or layout[1], time_column or layout[2]]
-    day = day_column or (layout[3] if layout[3] in cols else None)
+    given = (session_column, item_column, time_column)
+    names = [layout[i] if g is None else g for i, g in enumerate(given)]
+    day = day_column if day_column is not None else \
+        (layout[3] if layout[3] in cols else None)
     what = ("session", "item", "time")
     flags = ("--session-column", "--item-column", "--time-column")
     for i, (name, flag) in enumerate(zip(names, flags, strict=True)):

@@ -245,10 +245,11 @@ class GRU4Rec(Estimator):
         check_sessions(test, "test", self.n_items)
         return evaluate(self.scorer(batch_size), test, batch_size)
 
-    def popular(self, k: int = 20) -> list:
-        """The k items with the most training events (a cold-start list)."""
+    def popular(self, k: int | None = None) -> list:
+        """The k items with the most training events (a cold-start list; k as in
+        ``recommend``)."""
         self._check_fitted("popular")
-        self._check_k(k)
+        k = self._k(k)
         top = np.argsort(-self.popularity_, kind="stable")[:k]
         return self.items_.ids[top].tolist()
 
@@ -283,17 +284,25 @@ class GRU4Rec(Estimator):
                 top_s.append(np.take_along_axis(scores, order, axis=1))
         return np.concatenate(top_i), np.concatenate(top_s)
 
-    def recommend(self, session_items, k: int = 20, unknown: str = "raise",
+    def _k(self, k) -> int:
+        """``k`` checked; None: 20, or every item when the catalogue is smaller."""
+        if k is None:
+            return min(20, self.n_items)
+        self._check_k(k)
+        return k
+
+    def recommend(self, session_items, k: int | None = None, unknown: str = "raise",
                   return_scores: bool = False) -> list:
         """The k likeliest next items (original ids, best first) after ``session_items``
-        (original ids, oldest first). Ids the model never saw are refused, named
+        (original ids, oldest first); k defaults to 20 (every item when there are fewer) and
+        may not exceed the catalogue. Ids the model never saw are refused, named
         (``unknown="skip"`` leaves them out); an empty session is refused (``popular(k)`` is
         the cold-start list). ``return_scores=True``: ``[(item, score), ...]``."""
         self._check_fitted("recommend")
         if unknown not in ("raise", "skip"):
             raise ValueError(f"unknown must be 'raise' or 'skip'; got {unknown!r}.")
-        self._check_k(k)
         seq = self.items_.lookup(session_items, "session_items", skip=unknown == "skip")
+        k = self._k(k)
         if len(seq) == 0:
             said = "is empty" if len(session_items) == 0 else "holds no item this model knows"
             raise ValueError(f"session_items {said}; a next-item recommendation needs at "

@@ -1,0 +1,201 @@
+"""Bad input to GRU4Rec and ``grukit recommend``: each case a one-line error naming the
+problem, or the correct result."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from grukit.cli import main
+from grukit.data.sessions import Sessions
+from grukit.tasks.recommend import GRU4Rec
+
+FAST = dict(hidden=8, epochs=2, n_sample=8, batch_size=8, seed=0)
+
+
+def _sessions(lists, vocab):
+    items = np.concatenate([np.asarray(s, np.int64) for s in lists])
+    offsets = np.concatenate([[0], np.cumsum([len(s) for s in lists])]).astype(np.int64)
+    return Sessions(items, offsets, np.asarray(vocab))
+
+
+def _lists(n=60, n_items=12, seed=0):
+    rng = np.random.default_rng(seed)
+    return [list(rng.integers(n_items, size=int(rng.integers(2, 5)))) for _ in range(n)]
+
+
+@pytest.fixture(scope="module")
+def model():
+    return GRU4Rec(**FAST).fit(_sessions(_lists(), np.arange(100, 112)))
+
+
+def test_unknown_items_are_named_or_skipped_when_asked(model):
+    with pytest.raises(ValueError, match=r"session_items holds 2 item id\(s\) this model never "
+                                         r"saw in training: 7, 'x'; drop them or pass "
+                                         r"unknown='skip'\."):
+        model.recommend([100, 7, "x"], k=3)
+    assert model.recommend([100, 7, "x"], k=3, unknown="skip") == model.recommend([100], k=3)
+    with pytest.raises(ValueError, match="unknown must be 'raise' or 'skip'; got 'drop'"):
+        model.recommend([100], unknown="drop")
+
+
+def test_ids_of_another_type_are_found_or_named(model):
+    # 1.0 and "101" stand for the integer item 101; True and 101.5 are no item
+    assert model.recommend([101.0], k=3) == model.recommend([101], k=3)
+    assert model.recommend(["101"], k=3) == model.recommend([np.int64(101)], k=3)
+    with pytest.raises(ValueError, match=r"never saw in training: True, 101\.5;"):
+        model.recommend([True, 101.5])
+
+
+def test_an_empty_session_is_refused_and_popular_gives_the_cold_start_list(model):
+    with pytest.raises(ValueError, match=r"session_items is empty; .* \(popular\(k\) gives the "
+                                         r"cold-start list\)\."):
+        model.recommend([])
+    with pytest.raises(ValueError, match="session_items holds no item this model knows"):
+        model.recommend(["nope"], unknown="skip")
+    pop = model.popularity_
+    assert model.popular(3) == (100 + np.argsort(-pop, kind="stable")[:3]).tolist()
+
+
+@pytest.mark.parametrize("k,message", [
+    (0, "k must be a whole number, 1 or more; got 0."),
+    (-1, "k must be a whole number, 1 or more; got -1."),
+    (2.5, "k must be a whole number, 1 or more; got 2.5."),
+    (13, "k=13 is more than the 12 items this model knows; give k between 1 and 12."),
+])
+def test_k_out_of_range_is_refused(model, k, message):
+    with pytest.raises(ValueError, match=message.replace(".", r"\.").replace("(", r"\(")):
+        model.recommend([100], k=k)
+    assert len(model.recommend([100], k=12)) == 12  # the whole catalogue is allowed
+    assert model.recommend([100]) == model.recommend([100], k=12)  # default 20, capped
+
+
+def test_a_string_or_a_scalar_is_not_a_session(model):
+    with pytest.raises(TypeError, match=r"got str '100' \(wrap a single item in a list\)"):
+        model.recommend("100")
+    with pytest.raises(TypeError, match=r"got int 100 \(wrap a single item in a list\)"):
+        model.recommend(100)
+
+
+@pytest.mark.parametrize("setting,value", [
+    ("epochs", 0), ("epochs", -1), ("batch_size", 0), ("n_sample", -1), ("hidden", 0),
+    ("layers", 0), ("epochs", 2.0), ("hidden", True), ("seed", -1),
+])
+def test_settings_below_their_least_are_refused(setting, value):
+    with pytest.raises(ValueError, match=rf"{setting} must be a whole number, "
+                                         rf"{0 if setting in ('n_sample', 'seed') else 1} or "
+                                         rf"more; got {value!r}\."):
+        GRU4Rec(**{setting: value})
+
+
+@pytest.mark.parametrize("setting,value,message", [
+    ("learning_rate", 0.0, "learning_rate must be a finite number above 0"),
+    ("learning_rate", float("nan"), "learning_rate must be a finite number above 0"),
+    ("dropout_hidden", 1.0, r"dropout_hidden must be a rate in \[0, 1\)"),
+    ("loss", "hinge", "loss must be one of"),
+    ("tied", "yes", "tied must be True or False"),
+])
+def test_other_settings_are_checked(setting, value, message):
+    with pytest.raises(ValueError, match=message):
+        GRU4Rec(**{setting: value})
+
+
+def test_n_sample_zero_means_in_batch_negatives_only():
+    model = GRU4Rec(**(FAST | {"n_sample": 0})).fit(_sessions(_lists(), np.arange(12)))
+    assert model.get_config()["n_sample"] == 0 and np.isfinite(model.history_.history["loss"]).all()
+
+
+def test_sessions_of_one_event_and_foreign_item_maps_are_refused(model):
+    with pytest.raises(ValueError, match=r"train: session 1 has 1 event\(s\); every session "
+                                         r"needs 2 or more"):
+        GRU4Rec(**FAST).fit(_sessions([[0, 1], [2], [3, 4]] * 10, np.arange(5)))
+    other = _sessions([[0, 1]], np.arange(200, 212))
+    with pytest.raises(ValueError, match=r"indexed with another item map .*model.index"):
+        model.evaluate(other)
+    with pytest.raises(TypeError, match="train must be Sessions .* got a list"):
+        GRU4Rec(**FAST).fit([[1, 2], [3, 4]])
+
+
+def test_events_are_indexed_with_the_models_own_item_map(model):
+    events = pd.DataFrame({"session": [1, 1, 1, 2, 2, 3],
+                           "item": [100, 101.0, 999, 102, 103, 104],
+                           "time": [1, 2, 3, 1, 2, 1]})
+    s = model.index(events)
+    assert s.report == {"events": 4, "sessions": 2, "dropped_unseen_item_events": 1,
+                        "dropped_short_sessions": 1}
+    assert s.vocab is model.items_.ids and s.session(0).tolist() == [0, 1]
+    assert model.evaluate(events) == model.evaluate(s)
+
+
+def test_text_ids_keep_their_type_through_fit_and_recommend():
+    vocab = np.array([f"p{i}" for i in range(12)], dtype=object)
+    m = GRU4Rec(**FAST).fit(_sessions(_lists(), vocab))
+    top = m.recommend(["p1", "p2"], k=3)
+    assert all(type(v) is str for v in top)
+    with pytest.raises(ValueError, match=r"never saw in training: 5 \(this model's item ids are "
+                                         r"text\)"):
+        m.recommend([5])
+
+
+# -- event files given to the CLI -----------------------------------------------------------
+
+def _file(tmp_path, name, text, encoding="utf-8"):
+    p = tmp_path / name
+    p.write_text(text, encoding=encoding)
+    return str(p)
+
+
+@pytest.mark.parametrize("name,text,encoding,message", [
+    ("cols.csv", "sid,product,ts\n1,a,1\n", "utf-8",
+     "no session column known (columns: ['sid', 'product', 'ts']); name it with "
+     "--session-column"),
+    ("header.csv", "SessionId,ItemId,Time\n", "utf-8", "has a header but no events."),
+    ("u16.csv", "SessionId,ItemId,Time\n1,2,3\n", "utf-16",
+     "is UTF-16 (or another encoding with NUL bytes), not text pandas can split; save it as "
+     "UTF-8."),
+    ("time.csv", "SessionId,ItemId,Time\n1,2,2016-05-01\n1,3,someday\n", "utf-8",
+     "time column 'Time' holds 'someday' (line 3), which is neither a number"),
+    ("frac.csv", "SessionId,ItemId,Time\n1,2,1\n1,2.5,2\n", "utf-8",
+     "item column 'ItemId' holds 2.5 (line 3); item ids must be whole numbers or text."),
+    ("twice.csv", "SessionId,ItemId,Time\n1,7,1\n1,7.0,2\n1,x,3\n", "utf-8",
+     "item ids '7' and '7.0' in column 'ItemId' are one number written two ways"),
+    ("ms.csv", "SessionId,ItemId,Time\n1,2,1462800000000\n1,3,1462800001000\n", "utf-8",
+     "which as Unix seconds lies beyond the year 5000 (milliseconds?)"),
+])
+def test_bad_event_files_are_one_line_errors(tmp_path, capsys, name, text, encoding, message):
+    path = _file(tmp_path, name, text, encoding)
+    assert main(["recommend", "--data", path, "--epochs", "1"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"grukit recommend: error: '{path}'") and message in err, err
+    assert err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_a_folder_as_data_is_refused(tmp_path, capsys):
+    assert main(["recommend", "--data", str(tmp_path)]) == 2
+    assert f"'{tmp_path}' is a folder; give an event file" in capsys.readouterr().err
+
+
+def _log(tmp_path, rows):
+    return _file(tmp_path, "ev.csv", "SessionId,ItemId,Time\n" + "".join(
+        f"{s},{i},{t}\n" for s, i, t in rows))
+
+
+def test_whole_float_ids_duplicates_and_single_events_in_the_cli(tmp_path, capsys):
+    day = 86400
+    rows = []
+    for s in range(40):  # training days 0..5: items as 1.0, 2.0, ... (a column with a gap)
+        t = s * 3600
+        rows += [(s, f"{1 + s % 5}.0", t), (s, f"{2 + s % 5}.0", t + 1),
+                 (s, f"{2 + s % 5}.0", t + 1)]  # an exact duplicate event
+    rows += [(100, "", 2 * day), (101, "3.0", 2 * day + 5)]  # missing item; a 1-event session
+    for s in range(200, 210):  # test: day 9, items written as 1, 2, ...
+        rows += [(s, 1 + s % 5, 9 * day + s), (s, 2 + s % 5, 9 * day + s + 1)]
+    path = _log(tmp_path, rows)
+    assert main(["recommend", "--data", path, "--test-days", "2", "--epochs", "1",
+                 "--hidden", "4", "--batch-size", "4", "--n-sample", "4",
+                 "--output", str(tmp_path / "o")]) == 0
+    out = capsys.readouterr().out
+    # 1.0 and 1 are one item: no test event is dropped as unseen; each duplicate dropped once
+    assert "'dropped_duplicates': 40" in out and "'dropped_missing': 1" in out
+    assert "'dropped_unseen_item_events': 0" in out
+    assert "'dropped_short_sessions': 1" in out  # session 101
+    assert "'events': 20, 'sessions': 10" in out
