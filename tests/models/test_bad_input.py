@@ -20,7 +20,13 @@ from grukit.layers import (
     MinGRU,
     SimpleRNN,
 )
-from grukit.models import CSVLogger, ModelCheckpoint, Sequential
+from grukit.models import (
+    CSVLogger,
+    EarlyStopping,
+    ModelCheckpoint,
+    ReduceLROnPlateau,
+    Sequential,
+)
 
 
 def _model(units=4, shape=(5, 3), optimizer="adam", **kw):
@@ -394,3 +400,16 @@ def test_nan_loss_from_training_still_warns_and_keeps_weights():
     assert any("training stopped" in str(w.message) for w in caught)
     assert all(bool(torch.isfinite(v).all()) for v in m.state_dict().values())
     assert set(m.state_dict()) == set(before)
+
+
+@pytest.mark.parametrize("make, msg", [
+    (lambda: ModelCheckpoint("c.ckpt", every_n_batches=0), "every_n_batches .* a positive"),
+    (lambda: ModelCheckpoint("c.ckpt", every_n_batches=-2), "every_n_batches .* a positive"),
+    (lambda: EarlyStopping(patience=-1), "EarlyStopping: patience must be a non-negative"),
+    (lambda: EarlyStopping(patience=1.5), "EarlyStopping: patience must be a non-negative"),
+    (lambda: ReduceLROnPlateau(patience=-1), "ReduceLROnPlateau: patience must be a non-negative"),
+])
+def test_callback_counts(make, msg):
+    """every_n_batches=0 used to mean 'never' silently, a negative one 'every |n|'."""
+    with pytest.raises(ValueError, match=msg):
+        make()

@@ -3,7 +3,16 @@
 from __future__ import annotations
 
 import math
+import numbers
 import time
+
+
+def _count_arg(value, what: str, least: int) -> int:
+    """An integer setting such as patience (least 0) or every_n_batches (least 1)."""
+    if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < least:
+        kind = "a non-negative" if least == 0 else "a positive"
+        raise ValueError(f"{what} must be {kind} integer; got {value!r}.")
+    return int(value)
 
 
 class Callback:
@@ -52,6 +61,7 @@ class EarlyStopping(Callback):
                  mode: str = "min", restore_best_weights: bool = False):
         if mode not in ("min", "max"):
             raise ValueError(f"EarlyStopping: mode must be 'min' or 'max'; got {mode!r}.")
+        patience = _count_arg(patience, "EarlyStopping: patience", 0)
         self.monitor, self.patience, self.min_delta = monitor, patience, min_delta
         self.mode, self.restore_best_weights = mode, restore_best_weights
 
@@ -96,7 +106,8 @@ class ModelCheckpoint(Callback):
     def __init__(self, filepath: str, monitor: str = "val_loss", save_best_only: bool = False,
                  every_n_batches: int | None = None):
         self.filepath, self.monitor, self.save_best_only = filepath, monitor, save_best_only
-        self.every_n_batches = every_n_batches
+        self.every_n_batches = (None if every_n_batches is None else _count_arg(
+            every_n_batches, "ModelCheckpoint: every_n_batches (None for epoch ends only)", 1))
         self.best = math.inf
 
     def on_batch_end(self, batch, logs=None):
@@ -170,6 +181,7 @@ class ReduceLROnPlateau(Callback):
                  min_lr: float = 0.0):
         if not 0 < factor < 1:
             raise ValueError(f"ReduceLROnPlateau: factor must be in (0, 1); got {factor}.")
+        patience = _count_arg(patience, "ReduceLROnPlateau: patience", 0)
         self.monitor, self.factor, self.patience, self.min_lr = monitor, factor, patience, min_lr
         self.best, self.wait = math.inf, 0
 
