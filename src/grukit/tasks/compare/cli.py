@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import os
+import time
 
 
 def _list(kind):
     def parse(text: str):
         try:
-            return tuple(kind(t) for t in text.split(",") if t.strip())
+            return tuple(kind(t.strip()) for t in text.split(",") if t.strip())
         except ValueError:
             raise argparse.ArgumentTypeError(
                 f"expected a comma-separated list, got {text!r}") from None
@@ -43,29 +45,76 @@ def add_parser(sub) -> None:
     p.add_argument("--memory-seeds", type=int, default=1)
     p.add_argument("--memory-hidden", type=int, default=32,
                    help="the GRU's width on the memory tasks (the budget sizes the others)")
+    p.add_argument("--folds", type=int, default=3,
+                   help="forecast: rolling origins of the backtest (default 3)")
     p.add_argument("--threads", type=int, help="torch threads (default: torch's)")
     p.add_argument("--output", default="grukit-compare",
-                   help="directory for results.json, report.md, report.html and the plots")
+                   help="directory for results.json, report.md, report.html and the plots "
+                        "(partial.json holds the runs finished so far)")
+    p.add_argument("--resume", action="store_true",
+                   help="reuse the runs an interrupted compare left in OUTPUT/partial.json")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     import torch
 
-    from . import report
-    from .run import CompareConfig, compare
+    from ..._runs import RUN, UsageError, prepare_output
+    from . import progress, report
+    from .run import CompareConfig, check, compare, memory_keys, run_keys
 
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    if args.threads is not None and args.threads < 1:
+        raise UsageError(f"--threads must be 1 or more; got {args.threads} (leave it out for "
+                         f"torch's default).")
     cfg = CompareConfig(task=args.task, data=args.data, models=tuple(args.models),
                         seeds=args.seeds, budget=args.budget, hidden=args.hidden,
-                        epochs=args.epochs, max_seconds=args.max_seconds,
+                        epochs=args.epochs, folds=args.folds, max_seconds=args.max_seconds,
                         memory_lengths=tuple(args.memory_lengths),
                         memory_steps=args.memory_steps, memory_seeds=args.memory_seeds,
                         memory_hidden=args.memory_hidden)
-    res = compare(cfg)
+    try:
+        check(cfg)
+    except ValueError as err:
+        raise UsageError(str(err)) from None
+    out = prepare_output(args.output)
+    RUN.start(out, resumable=True)
+    stamp = progress.fingerprint(cfg)
+    done = {"runs": [], "memory": [], "seconds": 0.0}
+    if args.resume:
+        done = progress.read(out, stamp)
+        print(f"resuming: {len(done['runs'])} of {len(run_keys(cfg))} runs and "
+              f"{len(done['memory'])} of {len(memory_keys(cfg))} memory runs from "
+              f"{os.path.join(out, progress.PARTIAL)}", flush=True)
+        if done["runs"] or done["memory"]:
+            RUN.finished(f"{len(done['runs'])} of {len(run_keys(cfg))} runs and "
+                         f"{len(done['memory'])} memory runs (resumed)")
+    else:
+        progress.clear(out)
+    n_runs, n_mem = len(run_keys(cfg)), len(memory_keys(cfg))
+    started = time.perf_counter()
+
+    def on_result(kind, runs, mem):
+        progress.write(out, stamp, runs, mem, done["seconds"] + time.perf_counter() - started)
+        if kind == "run":
+            r = runs[-1]
+            RUN.finished(f"run {len(runs)} of {n_runs} ({r['model']}, seed {r['seed']})")
+        else:
+            r = mem[-1]
+            RUN.finished(f"memory run {len(mem)} of {n_mem} ({r['task']} T={r['length']}, "
+                         f"{r['model']}, seed {r['seed']})")
+
+    threads = torch.get_num_threads()
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
+    try:
+        res = compare(cfg, log=lambda *a: print(*a, flush=True), done=done,
+                      on_result=on_result)
+    finally:
+        torch.set_num_threads(threads)
+    res["seconds"] += done["seconds"]
+    res["resumed"] = {"runs": len(done["runs"]), "memory": len(done["memory"])}
     print()
     print(report.text(res))
-    files = report.write(res, args.output)
-    print(f"\nwrote {', '.join(files)} to {args.output}/ ({res['seconds']:.0f} s)")
+    files = report.write(res, out)
+    print(f"\nwrote {', '.join(files)} to {out}/ ({res['seconds']:.0f} s)")
     return 0

@@ -3,6 +3,7 @@ it, measure inference latency and long-sequence memory, and summarise with verdi
 
 from __future__ import annotations
 
+import math
 import platform
 import time
 from dataclasses import asdict, dataclass, replace
@@ -31,22 +32,85 @@ class CompareConfig:
     latency_batch: tuple[int, int] = (32, 100)  # (batch, steps) of the full-batch forward
 
 
+def _whole(flag: str, value, least: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < least:
+        raise ValueError(f"{flag} must be a whole number, {least} or more; got {value!r}.")
+
+
 def check(cfg: CompareConfig) -> None:
+    """One sentence for the first setting out of range; nothing is replaced by a default."""
+    if not cfg.models:
+        raise ValueError(f"--models is empty; give a comma-separated list from "
+                         f"{','.join(sizing.MODELS)}.")
     bad = [m for m in cfg.models if m not in sizing.MODELS]
-    if bad or not cfg.models:
+    if bad:
         raise ValueError(f"--models takes a comma-separated list from "
-                         f"{','.join(sizing.MODELS)}; got {','.join(cfg.models) or 'nothing'}.")
+                         f"{','.join(sizing.MODELS)}; got {','.join(cfg.models)} "
+                         f"({', '.join(repr(b) for b in bad)} unknown).")
+    twice = sorted({m for m in cfg.models if cfg.models.count(m) > 1})
+    if twice:
+        raise ValueError(f"--models names {', '.join(twice)} more than once; give each model "
+                         f"once (two identical rows would only repeat each other).")
+    if cfg.task not in ("forecast", "classify", "music"):
+        raise ValueError(f"unknown task {cfg.task!r}; choose forecast, classify or music.")
+    if cfg.data is not None and not str(cfg.data).strip():
+        raise ValueError("--data is empty; give a file or a built-in data set, or leave it out "
+                         "for the task's default.")
+    if cfg.task == "music" and not cfg.data:
+        raise ValueError("--task music needs --data PATH.mat (a piano-roll file such as "
+                         "JSB_Chorales.mat).")
     if cfg.budget is not None and cfg.budget not in sizing.BUDGETS:
         raise ValueError(f"--budget must be one of {', '.join(sizing.BUDGETS)}; got "
                          f"{cfg.budget!r}.")
-    if cfg.seeds < 1 or cfg.memory_seeds < 0 or cfg.memory_steps < 0:
-        raise ValueError("--seeds must be at least 1, --memory-seeds and --memory-steps at "
-                         "least 0.")
-    if any(t < 2 for t in cfg.memory_lengths):
-        raise ValueError(f"--memory-lengths must be at least 2; got {cfg.memory_lengths}.")
+    for flag, value, least in (("--seeds", cfg.seeds, 1), ("--folds", cfg.folds, 1),
+                               ("--memory-seeds", cfg.memory_seeds, 0),
+                               ("--memory-steps", cfg.memory_steps, 0),
+                               ("--memory-hidden", cfg.memory_hidden, 1)):
+        _whole(flag, value, least)
+    for flag, value in (("--hidden", cfg.hidden), ("--epochs", cfg.epochs)):
+        if value is not None:  # None: the task's default
+            _whole(flag, value, 1)
+    if cfg.max_seconds is not None:
+        if cfg.task != "music":
+            raise ValueError(f"--max-seconds caps each music run; --task {cfg.task} does not "
+                             f"use it, so drop it (or cap the epochs with --epochs).")
+        v = cfg.max_seconds
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) \
+                or v <= 0:
+            raise ValueError(f"--max-seconds must be a positive number of seconds; got {v!r}.")
+    for t in cfg.memory_tasks:
+        if t not in ("adding", "copy"):
+            raise ValueError(f"memory task must be 'adding' or 'copy'; got {t!r}.")
+    if cfg.memory_steps and cfg.memory_seeds:
+        if not cfg.memory_lengths:
+            raise ValueError("--memory-lengths is empty; give lengths such as 50,100 or skip "
+                             "the memory rows with --memory-steps 0.")
+        for t in cfg.memory_lengths:
+            _whole("--memory-lengths", t, 2)
+        twice = sorted({t for t in cfg.memory_lengths if cfg.memory_lengths.count(t) > 1})
+        if twice:
+            raise ValueError(f"--memory-lengths names {twice[0]} more than once; give each "
+                             f"length once.")
 
 
-def compare(cfg: CompareConfig, log=print) -> dict:
+def run_keys(cfg: CompareConfig) -> list[tuple[str, int]]:
+    """(model, seed) of every training run, in the order they are run."""
+    return [(m, seed) for seed in range(cfg.seeds) for m in cfg.models]
+
+
+def memory_keys(cfg: CompareConfig) -> list[tuple[str, int, str, int]]:
+    """(task, length, model, seed) of every memory run, in the order they are run."""
+    if not cfg.memory_steps:
+        return []
+    return [(name, length, m, seed) for seed in range(cfg.memory_seeds)
+            for name in cfg.memory_tasks for length in cfg.memory_lengths for m in cfg.models]
+
+
+def compare(cfg: CompareConfig, log=print, done: dict | None = None, on_result=None) -> dict:
+    """Every run of ``cfg``; ``done`` ({"runs": [...], "memory": [...]}: records of an
+    interrupted run with the same settings) are reused instead of run again.
+    ``on_result(kind, runs, memory)`` is called after each new result ("run" or "memory"),
+    with every record so far."""
     check(cfg)
     started = time.perf_counter()
     order = list(cfg.models)
@@ -55,29 +119,38 @@ def compare(cfg: CompareConfig, log=print) -> dict:
     widths = task.widths(order, cfg.budget, cfg.hidden)
     log(f"{task.name}: {', '.join(f'{summary.NAMES[m]} {widths[m]} units' for m in order)} "
         f"({cfg.budget}), {cfg.seeds} seed(s)")
-    runs = []
-    for seed in range(cfg.seeds):
-        for m in order:
-            rec, rnn = tasks.run(task, m, widths[m], seed, epochs=cfg.epochs, folds=cfg.folds,
-                                 max_seconds=cfg.max_seconds)
-            rec |= latency.measure(rnn, *cfg.latency_batch)
-            rec |= {"model": m, "seed": seed, "hidden": widths[m]}
-            runs.append(rec)
-            log(f"  {summary.NAMES[m]:<6} seed {seed}: test {task.metric} "
-                f"{rec['test_metric']:.4f}, {rec['epochs']} epochs, "
-                f"{rec['seconds_per_epoch']:.3f} s/epoch")
-    mem = []
-    for seed in range(cfg.memory_seeds if cfg.memory_steps else 0):
-        for name in cfg.memory_tasks:
-            inputs = 2 if name == "adding" else memory.ALPHABET + 2
-            outputs = 1 if name == "adding" else memory.ALPHABET + 1
-            w = sizing.widths(order, cfg.budget, cfg.memory_hidden, inputs, outputs)
-            for length in cfg.memory_lengths:
-                for m in order:
-                    r = memory.run(name, m, length, w[m], steps=cfg.memory_steps, seed=seed)
-                    mem.append(r | {"hidden": w[m]})
-                    log(f"  {name} T={length} {summary.NAMES[m]:<6}: loss/baseline "
-                        f"{r['relative']:.3f}{' solved' if r['solved'] else ''}")
+    done = done or {}
+    old_runs = {(r["model"], r["seed"]): r for r in done.get("runs", [])}
+    old_mem = {(r["task"], r["length"], r["model"], r["seed"]): r
+               for r in done.get("memory", [])}
+    runs, mem = [], []
+    for m, seed in run_keys(cfg):
+        if (m, seed) in old_runs:
+            runs.append(old_runs[m, seed])
+            continue
+        rec, rnn = tasks.run(task, m, widths[m], seed, epochs=cfg.epochs, folds=cfg.folds,
+                             max_seconds=cfg.max_seconds)
+        rec |= latency.measure(rnn, *cfg.latency_batch)
+        rec |= {"model": m, "seed": seed, "hidden": widths[m]}
+        runs.append(rec)
+        log(f"  {summary.NAMES[m]:<6} seed {seed}: test {task.metric} "
+            f"{rec['test_metric']:.4f}, {rec['epochs']} epochs, "
+            f"{rec['seconds_per_epoch']:.3f} s/epoch")
+        if on_result is not None:
+            on_result("run", runs, mem)
+    for name, length, m, seed in memory_keys(cfg):
+        if (name, length, m, seed) in old_mem:
+            mem.append(old_mem[name, length, m, seed])
+            continue
+        inputs = 2 if name == "adding" else memory.ALPHABET + 2
+        outputs = 1 if name == "adding" else memory.ALPHABET + 1
+        w = sizing.widths(order, cfg.budget, cfg.memory_hidden, inputs, outputs)
+        r = memory.run(name, m, length, w[m], steps=cfg.memory_steps, seed=seed)
+        mem.append(r | {"hidden": w[m]})
+        log(f"  {name} T={length} {summary.NAMES[m]:<6}: loss/baseline "
+            f"{r['relative']:.3f}{' solved' if r['solved'] else ''}")
+        if on_result is not None:
+            on_result("memory", runs, mem)
     return summarise(cfg, task, order, runs, mem, time.perf_counter() - started)
 
 

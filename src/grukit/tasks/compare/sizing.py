@@ -47,4 +47,5 @@ def widths(models, budget: str, hidden: int, inputs: int, outputs: int,
         return {m: hidden for m in models}
     target = count("gru", inputs, hidden, outputs)
     fixed = fixed or {}
-    return {m: fixed.get(m) or hidden_for(m, target, inputs, outputs) for m in models}
+    return {m: fixed[m] if m in fixed else hidden_for(m, target, inputs, outputs)
+            for m in models}

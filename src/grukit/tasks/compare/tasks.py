@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from ..._runs import UsageError
 from . import forecast, sizing
 
 # Chung et al. 2014's widths (about 20K parameters each) for the music task
@@ -32,8 +33,11 @@ class Task:
     budget: str = "equal-hidden"  # the default when the caller names none
 
     def widths(self, models, budget: str, hidden: int | None = None) -> dict[str, int]:
-        return sizing.widths(models, budget, hidden or self.hidden, self.inputs,
-                             self.outputs, self.fixed)
+        """The fixed (published) widths hold at the task's own GRU width; another --hidden
+        sizes every model to that GRU's parameter count instead."""
+        hidden = self.hidden if hidden is None else hidden
+        fixed = self.fixed if hidden == self.hidden else {}
+        return sizing.widths(models, budget, hidden, self.inputs, self.outputs, fixed)
 
 
 def prepare(task: str, data: str | None, folds: int = 3) -> Task:
@@ -50,7 +54,10 @@ def prepare(task: str, data: str | None, folds: int = 3) -> Task:
         if not data:
             raise ValueError("--task music needs --data PATH.mat (a piano-roll file such as "
                              "JSB_Chorales.mat).")
-        rolls = load_piano_rolls(data)
+        try:
+            rolls = load_piano_rolls(data)
+        except (OSError, ValueError) as err:  # sentences naming the file and the layout
+            raise UsageError(f"--data: {err}") from None
         sizes = {k: len(v) for k, v in rolls.items()}
         return Task("music", "NLL", True, 88, 88, 46, rolls,
                     {"data": f"{data}: {sizes['train']}/{sizes['valid']}/{sizes['test']} "
@@ -71,13 +78,14 @@ def run(task: Task, model: str, hidden: int, seed: int, *, epochs: int | None,
     if task.name.startswith("forecast"):
         values, season, horizon = task.data
         return forecast.run(values, season, horizon, model, hidden, seed, folds=folds,
-                            epochs=epochs or 100)
+                            epochs=100 if epochs is None else epochs)
     if task.name == "music":
         from ..music import MusicConfig, train_music
         from .record import fit_record
 
         cfg = MusicConfig(model=model, hidden=hidden, seed=seed,
-                          max_epochs=epochs or 100, max_seconds=max_seconds)
+                          max_epochs=100 if epochs is None else epochs,
+                          max_seconds=max_seconds)
         res = train_music(task.data, cfg)
         rec = fit_record(res.epoch_seconds, res.train_curve, res.val_curve,
                          params=res.params, train_metric=res.train_nll,

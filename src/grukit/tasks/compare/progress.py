@@ -1,0 +1,72 @@
+"""``partial.json``: the runs of ``grukit compare`` finished so far, rewritten atomically after
+each one, so that Ctrl-C loses at most the run under way and ``--resume`` skips the others.
+
+    {"fingerprint": sha256 of the settings and the data, "seconds": time spent so far,
+     "runs": [record per (model, seed)], "memory": [record per memory run]}
+
+A record reused on resume keeps the timings it was measured with; the runs done after the
+resume are timed in the resumed process.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+
+from ..._io import atomic_text
+from ..._runs import UsageError
+
+PARTIAL = "partial.json"
+
+
+def fingerprint(cfg) -> str:
+    """What decides the records: every setting, and the bytes of a --data file (a built-in
+    data set is named by its name)."""
+    h = hashlib.sha256(json.dumps(dataclasses.asdict(cfg), sort_keys=True).encode())
+    if cfg.data and os.path.isfile(cfg.data):
+        with open(cfg.data, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                h.update(block)
+    return h.hexdigest()
+
+
+def write(folder: str, stamp: str, runs: list, memory: list, seconds: float) -> None:
+    atomic_text(os.path.join(folder, PARTIAL),
+                json.dumps({"fingerprint": stamp, "seconds": seconds, "runs": runs,
+                            "memory": memory}, indent=1))
+
+
+def clear(folder: str) -> None:
+    """A run without --resume starts afresh: the records of an earlier one are removed."""
+    path = os.path.join(folder, PARTIAL)
+    if os.path.isfile(path):
+        os.remove(path)
+
+
+def read(folder: str, stamp: str) -> dict:
+    """{"runs", "memory", "seconds"} finished in ``folder`` (empty when there is no readable
+    partial.json); one sentence when they belong to other settings or data."""
+    path = os.path.join(folder, PARTIAL)
+    empty = {"runs": [], "memory": [], "seconds": 0.0}
+    if not os.path.isfile(path):
+        return empty
+    try:
+        with open(path, encoding="utf-8") as f:
+            body = json.load(f)
+        fp, runs, memory = body["fingerprint"], body["runs"], body["memory"]
+        seconds = float(body.get("seconds", 0.0))
+        if not isinstance(runs, list) or not isinstance(memory, list):
+            raise TypeError("runs and memory are not lists")
+        for r in runs:
+            r["model"], r["seed"]  # noqa: B018 - the keys a record is matched by
+        for r in memory:
+            r["task"], r["length"], r["model"], r["seed"]  # noqa: B018
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        raise UsageError(f"{path} cannot be resumed from ({type(err).__name__}: {err}); "
+                         f"rerun without --resume to start afresh.") from None
+    if fp != stamp:
+        raise UsageError(f"{path} was written by a run with other settings or data; rerun "
+                         f"with those, or without --resume to start afresh.")
+    return {"runs": runs, "memory": memory, "seconds": seconds}

@@ -1,0 +1,227 @@
+"""grukit compare as a command: --output checked before any training, each run written to
+partial.json as it finishes, Ctrl-C in one line with exit 130, --resume equal to an
+uninterrupted run, and one sentence for each bad input."""
+
+import errno
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+import pytest
+import scipy.io
+
+from grukit.cli import main
+from grukit.tasks.compare import tasks
+
+FAST = ["compare", "--data", "nile", "--epochs", "2", "--seeds", "2", "--folds", "1",
+        "--memory-steps", "0", "--threads", "1"]
+# what a resumed run must reproduce (timings are measured, so they are not compared)
+SAME = ("model", "seed", "hidden", "params", "epochs", "best_epoch", "train_curve",
+        "val_curve", "train_metric", "test_metric", "gap")
+
+
+@pytest.fixture
+def no_training(monkeypatch):
+    """Fail the test if compare gets as far as loading data."""
+    def prepare(*_a, **_k):
+        raise AssertionError("compare loaded data (and would train) despite the bad input")
+
+    monkeypatch.setattr(tasks, "prepare", prepare)
+
+
+def _numbers(folder) -> dict:
+    res = json.loads((folder / "results.json").read_text())
+    return {"runs": [{k: r[k] for k in SAME} for r in res["runs"]],
+            "memory": [{k: v for k, v in r.items() if k != "seconds"} for r in res["memory"]],
+            "test_metric": res["table"]["test_metric"], "gap": res["table"]["gap"],
+            "params": res["table"]["params"], "memory_summary": res["memory_summary"]}
+
+
+def test_output_that_is_a_file_is_refused_before_training(tmp_path, capsys, no_training):
+    f = tmp_path / "taken"
+    f.write_text("x")
+    assert main(FAST + ["--output", str(f)]) == 2
+    err = capsys.readouterr().err
+    assert f"--output '{f}' is a file" in err and "Traceback" not in err
+    assert f.read_text() == "x"
+
+
+def test_read_only_output_is_refused_before_training(tmp_path, monkeypatch, capsys,
+                                                     no_training):
+    def read_only(*_a, **_k):
+        raise OSError(errno.EROFS, "Read-only file system")
+
+    monkeypatch.setattr(tempfile, "mkstemp", read_only)
+    assert main(FAST + ["--output", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert "cannot be written (Read-only file system)" in err and "Traceback" not in err
+
+
+def test_ctrl_c_prints_one_line_exits_130_and_resume_matches(tmp_path, capsys):
+    out = tmp_path / "run"
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    proc = subprocess.Popen([sys.executable, "-m", "grukit", *FAST, "--output", str(out)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    partial = out / "partial.json"
+    deadline = time.monotonic() + 300
+    while not partial.exists() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert partial.exists(), proc.communicate()
+    proc.send_signal(signal.SIGINT)
+    stdout, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 130, (stdout, stderr)
+    assert "Traceback" not in stderr
+    line = stderr.strip()
+    assert re.fullmatch(rf"grukit compare: interrupted after run [1-4] of 4 \((gru|lstm), seed "
+                        rf"[01]\); partial results in {re.escape(str(out))}; rerun with "
+                        rf"--resume to continue", line), line
+    finished = len(json.loads(partial.read_text())["runs"])
+    assert finished >= 1 and not (out / "results.json").exists()
+    assert main(FAST + ["--output", str(out), "--resume"]) == 0
+    assert f"resuming: {finished} of 4 runs" in capsys.readouterr().out
+    assert main(FAST + ["--output", str(tmp_path / "whole")]) == 0
+    assert _numbers(out) == _numbers(tmp_path / "whole")
+    resumed = json.loads((out / "results.json").read_text())
+    assert resumed["resumed"] == {"runs": finished, "memory": 0}
+
+
+def test_memory_runs_are_written_as_they_finish_and_resumed(tmp_path, monkeypatch, capsys):
+    from grukit.tasks.compare import memory
+
+    argv = ["compare", "--data", "nile", "--models", "gru,lstm", "--epochs", "1", "--seeds", "1",
+            "--folds", "1", "--memory-steps", "2", "--memory-lengths", "5,10", "--threads", "1"]
+    out = tmp_path / "run"
+    real, calls = memory.run, []
+
+    def interrupted(*a, **k):
+        calls.append(a)
+        if len(calls) == 4:
+            raise KeyboardInterrupt
+        return real(*a, **k)
+
+    monkeypatch.setattr(memory, "run", interrupted)
+    assert main(argv + ["--output", str(out)]) == 130
+    err = capsys.readouterr().err.strip()
+    assert err == (f"grukit compare: interrupted after memory run 3 of 8 (adding T=10, gru, "
+                   f"seed 0); partial results in {out}; rerun with --resume to continue")
+    body = json.loads((out / "partial.json").read_text())
+    assert len(body["runs"]) == 2 and len(body["memory"]) == 3
+    monkeypatch.setattr(memory, "run", real)
+    assert main(argv + ["--output", str(out), "--resume"]) == 0
+    assert "resuming: 2 of 2 runs and 3 of 8 memory runs" in capsys.readouterr().out
+    assert main(argv + ["--output", str(tmp_path / "whole")]) == 0
+    assert _numbers(out) == _numbers(tmp_path / "whole")
+    # runs of other settings are not mixed in; without --resume the old ones are dropped
+    other = [a if a != "2" else "3" for a in argv]  # --memory-steps 3
+    assert main(other + ["--output", str(out), "--resume"]) == 2
+    assert "was written by a run with other settings or data" in capsys.readouterr().err
+
+    def stop_at_first(*a, **k):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(tasks, "run", stop_at_first)
+    assert main(argv + ["--output", str(out)]) == 130
+    assert not (out / "partial.json").exists()
+    assert "before any result was finished" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--models", "gru,gru"], "--models names gru more than once; give each model once"),
+    (["--models", "gru,lstm,gru"], "--models names gru more than once"),
+    (["--models", "gru,transformer"], "gru,lstm,rnn,mingru; got gru,transformer "
+                                      "('transformer' unknown)"),
+    (["--models", ""], "--models is empty; give a comma-separated list from"),
+    (["--models", ","], "--models is empty"),
+    (["--seeds", "0"], "--seeds must be a whole number, 1 or more; got 0."),
+    (["--seeds", "-2"], "--seeds must be a whole number, 1 or more; got -2."),
+    (["--epochs", "0"], "--epochs must be a whole number, 1 or more; got 0."),
+    (["--epochs", "-1"], "--epochs must be a whole number, 1 or more; got -1."),
+    (["--hidden", "0"], "--hidden must be a whole number, 1 or more; got 0."),
+    (["--folds", "0"], "--folds must be a whole number, 1 or more; got 0."),
+    (["--memory-lengths", "0"], "--memory-lengths must be a whole number, 2 or more; got 0."),
+    (["--memory-lengths", "50,-5"], "--memory-lengths must be a whole number, 2 or more; "
+                                    "got -5."),
+    (["--memory-lengths", ""], "--memory-lengths is empty"),
+    (["--memory-lengths", "5,5"], "--memory-lengths names 5 more than once"),
+    (["--memory-steps", "-1"], "--memory-steps must be a whole number, 0 or more; got -1."),
+    (["--memory-seeds", "-1"], "--memory-seeds must be a whole number, 0 or more; got -1."),
+    (["--memory-hidden", "0"], "--memory-hidden must be a whole number, 1 or more; got 0."),
+    (["--max-seconds", "10"], "--max-seconds caps each music run; --task forecast does not "
+                              "use it"),
+    (["--task", "music", "--data", "x.mat", "--max-seconds", "0"],
+     "--max-seconds must be a positive number of seconds; got 0.0."),
+    (["--task", "music", "--data", "x.mat", "--max-seconds", "-3"],
+     "--max-seconds must be a positive number of seconds; got -3.0."),
+    (["--task", "music", "--data", "x.mat", "--max-seconds", "nan"],
+     "--max-seconds must be a positive number of seconds; got nan."),
+    (["--threads", "0"], "--threads must be 1 or more; got 0"),
+    (["--threads", "-1"], "--threads must be 1 or more; got -1"),
+    (["--data", ""], "--data is empty"),
+    (["--task", "music"], "--task music needs --data PATH.mat"),
+], ids=lambda v: " ".join(v) if isinstance(v, list) else None)
+def test_bad_input_is_one_sentence_before_any_work(tmp_path, capsys, no_training, args,
+                                                   message):
+    assert main(["compare", *args, "--output", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert message in err, err
+    assert err.count("\n") == 1 and err.startswith("grukit compare: error: ")
+    assert not (tmp_path / "out").exists()  # refused before the output was even made
+
+
+def _mat(path, **arrays):
+    scipy.io.savemat(path, arrays)
+    return str(path)
+
+
+LAYOUT = ("holding 'traindata', 'validdata' and 'testdata', each a cell array of (T, 88) 0/1 "
+          "piano rolls")
+
+
+@pytest.mark.parametrize("kind", ["text", "csv", "other-keys", "wrong-width", "folder",
+                                  "missing"])
+def test_music_data_that_is_not_a_piano_roll_mat_is_named(tmp_path, capsys, kind):
+    if kind == "text":
+        data = tmp_path / "notes.mat"
+        data.write_text("C4 E4 G4\n")
+    elif kind == "csv":
+        data = tmp_path / "rolls.csv"
+        data.write_text("t,key\n0,60\n")
+    elif kind == "other-keys":
+        data = _mat(tmp_path / "x.mat", rolls=np.zeros((3, 88)))
+    elif kind == "wrong-width":
+        cell = np.empty((1, 1), dtype=object)
+        cell[0, 0] = np.zeros((4, 12), np.uint8)
+        data = _mat(tmp_path / "w.mat", traindata=cell, validdata=cell, testdata=cell)
+    elif kind == "folder":
+        data = tmp_path
+    else:
+        data = tmp_path / "nowhere.mat"
+    assert main(["compare", "--task", "music", "--data", str(data), "--memory-steps", "0",
+                 "--output", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    named = f"piano-roll file '{data}'" if kind == "missing" else f"'{data}'"
+    assert err.startswith(f"grukit compare: error: --data: {named}") and \
+        err.count("\n") == 1 and "Traceback" not in err, err
+    if kind == "wrong-width":
+        assert "sequence 0 of 'traindata' has shape (4, 12); each must be (T ≥ 1, 88)" in err
+    elif kind == "missing":
+        assert "does not exist" in err
+    else:
+        assert LAYOUT in err, err
+
+
+def test_another_hidden_sizes_the_music_models_to_that_gru():
+    task = tasks.Task("music", "NLL", True, 88, 88, 46, fixed=dict(tasks.PAPER_WIDTHS))
+    assert task.widths(("gru", "lstm", "rnn"), "equal-params") == \
+        {"gru": 46, "lstm": 36, "rnn": 100}
+    from grukit.tasks.compare import sizing
+
+    w = task.widths(("gru", "lstm"), "equal-params", 20)
+    assert w["gru"] == 20 and w["lstm"] == sizing.hidden_for("lstm", sizing.count(
+        "gru", 88, 20, 88), 88, 88) != 36
