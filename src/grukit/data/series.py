@@ -4,11 +4,38 @@ Built in (``grukit datasets`` lists them): co2 (Mauna Loa, weekly averaged to mo
 interpolated), elnino (sea surface temperature, 12 columns per year made monthly), sunspots
 (yearly), nile (yearly flow at Aswan). Each comes with its season length and the horizon
 used by default (12 for monthly series, 10 for yearly ones).
+
+How a CSV is read (``read_series_csv``) — every other case is refused with one sentence
+naming the file, the column or the value and what would be valid:
+
+* bytes: as :func:`grukit.data.text.read_text_file` decodes them (byte-order marks, UTF-8,
+  else Windows-1252 with a warning); the separator is the one of ``, ; tab |`` the header
+  line uses most; column names are stripped of surrounding blanks;
+* times: dates or date-times in one format (ISO 8601 in any of its forms, or the format
+  pandas infers from the first row; ``01/02/2020`` is read month first as pandas does, with
+  a warning when every date could be read either way), month strings (``1990-01``),
+  quarters (``1990Q1``), whole years (``1700`` or ``1700.0``: years, never nanoseconds since
+  1970) and ``YYYYMM``/``YYYYMMDD`` numbers. One timezone offset is kept; several (daylight
+  saving) are converted to UTC, or dropped when only the local clock times are regular (a
+  daily series at local midnight). Rows are sorted by time;
+* values: numbers, with English thousands separators (``1,234.5``), or decimal commas in
+  a ``;``-separated file (``3,5``); pandas' missing markers (``""``, ``NA``, ``NaN``,
+  ``null``, ``N/A``...) are missing values, as are the gaps in the time grid;
+* frequency: ``freq`` when given (every timestamp must lie on its grid), else pandas'
+  inferred frequency, else the one most triples of consecutive timestamps share (gaps are
+  then missing values);
+* missing values: ``fill="refuse"`` names the first one; ``fill="interpolate"`` fills the
+  gaps between values linearly (missing values before the first or after the last value
+  cannot be interpolated and are refused).
 """
 
 from __future__ import annotations
 
+import collections
+import io
 import os
+import re
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -29,13 +56,19 @@ BUILTIN = {
     "nile": Info("Yearly Nile flow at Aswan (10^8 m^3), 1871-1970", "YS", 1, 10),
 }
 
+# pandas' default missing-value markers (read_csv's na_values)
+NA_MARKERS = frozenset({"", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan",
+                        "1.#IND", "1.#QNAN", "<NA>", "N/A", "NA", "NULL", "NaN", "None", "n/a",
+                        "nan", "null"})
+FILL = ("refuse", "interpolate")
+
 
 def load_builtin(name: str):
     """A built-in series as a float pandas Series with a regular DatetimeIndex."""
     import pandas as pd
     from statsmodels import datasets
 
-    if name not in BUILTIN:
+    if not isinstance(name, str) or name not in BUILTIN:
         raise ValueError(f"unknown built-in series {name!r}; choose one of {sorted(BUILTIN)} "
                          f"or give a CSV path.")
     if name == "co2":
@@ -48,77 +81,387 @@ def load_builtin(name: str):
     else:
         d = getattr(datasets, name).load_pandas().data
         year, col = d.columns[0], d.columns[1]
-        s = pd.Series(d[col].to_numpy(), index=pd.to_datetime(d[year].astype(int).astype(str)))
+        years = d[year].astype(int).astype(str)  # years as "%Y", never ints (nanoseconds)
+        s = pd.Series(d[col].to_numpy(), index=pd.to_datetime(years, format="%Y"))
         s = s.asfreq("YS")
     return s.astype(float).rename(name)
 
 
 def read_series_csv(path: str, time_column: str | None = None, target: str | None = None,
-                    freq: str | None = None, fill: str = "refuse"):
-    """Read one series from a CSV: ``time_column`` (dates), ``target`` (numbers).
+                    freq: str | None = None, fill: str = "refuse", *,
+                    encoding: str | None = None):
+    """Read one series from a CSV: ``time_column`` (times; default the first column),
+    ``target`` (numbers; default the second column).
 
-    Clear errors for an unknown column (the columns are listed), a non-numeric target,
-    duplicated or irregular timestamps; missing values are counted and refused, or filled
-    by interpolation with ``fill="interpolate"``.
+    Returns a float pandas Series named ``target`` on a regular DatetimeIndex (its ``freq``
+    set), sorted by time. The module docstring lists what is accepted; everything else —
+    a folder, a missing, empty, binary or header-only file, an unknown column (the columns
+    are listed), a non-numeric or infinite value, an empty or unparsable timestamp,
+    duplicated or irregular timestamps, timestamps off the ``freq`` grid, missing values
+    with ``fill="refuse"`` — is a ``ValueError`` (``OSError`` for the file itself) of one
+    sentence naming the file.
     """
     import pandas as pd
 
-    if not os.path.exists(path):
-        raise FileNotFoundError(f"no such file: {path!r}")
-    if os.path.getsize(path) == 0:
+    from .text import read_text_file
+
+    if fill not in FILL:
+        raise ValueError(f"fill must be one of {FILL}; got {fill!r}.")
+    path = os.fspath(path)
+    offset = None if freq is None else _offset(freq)
+    text = read_text_file(path, encoding)
+    if not text.strip():
         raise ValueError(f"{path!r} is empty; expected a header and one row per time step.")
-    df = pd.read_csv(path)
+    sep = _separator(text)
+    try:
+        df = pd.read_csv(io.StringIO(text), sep=sep, dtype=str, keep_default_na=False,
+                         skip_blank_lines=True, skipinitialspace=True)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError) as err:
+        raise ValueError(f"{path!r} could not be read as a CSV with separator {sep!r} "
+                         f"({' '.join(str(err).split())}); check the separator and the "
+                         f"quoting.") from None
+    df.columns = [str(c).strip() for c in df.columns]
     cols = list(df.columns)
-    time_column = time_column or cols[0]
-    target = target or (cols[1] if len(cols) > 1 else None)
+    if len(cols) < 2:
+        raise ValueError(f"{path!r} has a single column {cols}; a time column and a target "
+                         f"column are needed, separated by ',' ';' or a tab.")
+    time_column = cols[0] if time_column is None else str(time_column)
+    target = cols[1] if target is None else str(target)
     for what, name, flag in (("time", time_column, "--time-column"),
                              ("target", target, "--target")):
         if name not in cols:
             raise ValueError(f"{path!r}: {what} column {name!r} not found; the columns are "
                              f"{cols}. Name it with {flag}.")
-    values = pd.to_numeric(df[target], errors="coerce")
-    bad = int(values.isna().sum() - df[target].isna().sum())
-    if bad:
-        first = df[target][values.isna() & df[target].notna()].iloc[0]
-        raise ValueError(f"{path!r}: target column {target!r} has {bad} non-numeric value(s), "
-                         f"e.g. {first!r}; forecasting needs numbers.")
-    index = pd.to_datetime(df[time_column], errors="coerce")
-    if index.isna().any():
-        raise ValueError(f"{path!r}: {int(index.isna().sum())} value(s) of {time_column!r} are "
-                         f"not dates.")
-    s = pd.Series(values.to_numpy(dtype=float), index=pd.DatetimeIndex(index)).sort_index()
-    dups = int(s.index.duplicated().sum())
-    if dups:
-        raise ValueError(f"{path!r}: {dups} duplicated timestamp(s) in {time_column!r}, e.g. "
-                         f"{s.index[s.index.duplicated()][0]}; aggregate them first.")
-    if freq is None:
-        import warnings
+    if time_column == target:
+        raise ValueError(f"{path!r}: the time and target columns are both {target!r}; choose "
+                         f"two different columns.")
+    if len(df) == 0:
+        raise ValueError(f"{path!r} has a header but no rows; give one row per time step.")
+    df = df.fillna("")  # a short row's missing fields
+    index = _times(df[time_column], path, time_column)
+    values = _numbers(df[target], path, target, sep)
+    s = pd.Series(values, index=index, name=target)
+    if not s.index.is_monotonic_increasing:
+        s = s.sort_index(kind="stable")
+    dup = s.index.duplicated()
+    if dup.any():
+        raise ValueError(f"{path!r}: {int(dup.sum())} duplicated timestamp(s) in "
+                         f"{time_column!r}, e.g. {_stamp(s.index[dup][0])}; aggregate them "
+                         f"first.")
+    if offset is None:
+        s, offset = _infer(s, path, time_column)
+    regular = s.asfreq(offset)
+    off_grid = ~s.index.isin(regular.index)
+    if off_grid.any():
+        raise ValueError(f"{path!r}: {int(off_grid.sum())} timestamp(s) of {time_column!r} do "
+                         f"not fall on the {offset.freqstr!r} grid, e.g. "
+                         f"{_stamp(s.index[off_grid][0])}; give the frequency of the data, or "
+                         f"resample it.")
+    s = regular
+    if s.notna().sum() == 0:
+        raise ValueError(f"{path!r}: the target column {target!r} has no values (all "
+                         f"{len(df)} are missing); choose the column with the numbers.")
+    missing = s.isna().to_numpy()
+    if missing.any():
+        first = _stamp(s.index[np.argmax(missing)])
+        if fill == "refuse":
+            raise ValueError(f"{path!r}: {int(missing.sum())} missing value(s) (gaps "
+                             f"included), the first at {first}; pass --fill interpolate "
+                             f"(fill='interpolate') to fill them, or clean the file.")
+        valid = np.flatnonzero(~missing)
+        if valid[0] > 0 or valid[-1] < len(s) - 1:
+            edge = "first" if valid[0] > 0 else "last"
+            count = valid[0] if valid[0] > 0 else len(s) - 1 - valid[-1]
+            raise ValueError(f"{path!r}: the {edge} {count} value(s) of {target!r} are missing "
+                             f"(from {first if valid[0] > 0 else _stamp(s.index[valid[-1] + 1])}"
+                             f"), and interpolation only fills gaps between values; drop those "
+                             f"rows.")
+        s = s.interpolate(method="linear")
+    return s.astype(float).rename(target)
 
-        with warnings.catch_warnings():  # pandas 3 announces a change of return type here
+
+def _separator(text: str) -> str:
+    header = next((ln for ln in text.split("\n") if ln.strip()), "")
+    counts = {sep: header.count(sep) for sep in (",", ";", "\t", "|")}
+    best = max(counts, key=counts.get)
+    return best if counts[best] else ","
+
+
+def _stamp(ts) -> str:
+    """A timestamp as people write it: a date when it is midnight."""
+    return str(ts.date()) if ts == ts.normalize() and ts.tzinfo is None else str(ts)
+
+
+def _span(step, unit: str) -> str:
+    """A step between timestamps as people say it: "31 days", "1 hour", "0:15:00"."""
+    import pandas as pd
+
+    td = pd.Timedelta(int(step), unit=unit)
+    if td % pd.Timedelta(days=1) == pd.Timedelta(0):
+        return f"{td.days} day{'s' if td.days != 1 else ''}"
+    if td % pd.Timedelta(hours=1) == pd.Timedelta(0):
+        hours = td // pd.Timedelta(hours=1)
+        return f"{hours} hour{'s' if hours != 1 else ''}"
+    return str(td)
+
+
+def _row(mask) -> int:
+    """The 1-based data row of the first True."""
+    return int(np.argmax(np.asarray(mask))) + 1
+
+
+_INT = re.compile(r"^[+-]?\d+(\.0*)?$")
+_NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
+_OFFSET_TAIL = re.compile(r"(Z|[+-]\d\d:?\d\d)$")
+_DAY_MONTH = re.compile(r"^(\d{1,2})[/.-](\d{1,2})[/.-]\d{2,4}\b")
+
+
+def _times(raw, path: str, col: str):
+    """The time column as a DatetimeIndex (see the module docstring)."""
+    import pandas as pd
+
+    vals = raw.astype(str).str.strip()
+    empty = vals.isin(NA_MARKERS).to_numpy()
+    if empty.any():
+        raise ValueError(f"{path!r}: the time column {col!r} is empty on data row "
+                         f"{_row(empty)}; every row needs a timestamp.")
+    ints = vals.str.fullmatch(_INT.pattern)
+    if ints.all():
+        return _whole_times(vals, path, col)
+    numeric = vals.str.fullmatch(_NUMBER.pattern)
+    if numeric.all():
+        bad = vals[~ints].iloc[0]
+        raise ValueError(f"{path!r}: the time column {col!r} holds numbers with fractions "
+                         f"(e.g. {bad!r}), not dates or whole years; give dates such as "
+                         f"2020-01-31, or years such as 1990.")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # "could not infer format": handled below
+        try:
+            index = pd.to_datetime(vals, errors="coerce")
+        except ValueError:  # several timezone offsets
+            return _mixed_offsets(vals, path, col)
+        if index.isna().any():
+            try:
+                index = pd.to_datetime(vals, errors="coerce", format="ISO8601")
+            except ValueError:
+                return _mixed_offsets(vals, path, col)
+    bad = index.isna().to_numpy()
+    if bad.any():
+        raise ValueError(f"{path!r}: the time column {col!r} has {int(bad.sum())} value(s) "
+                         f"that are not dates in the format of its first row "
+                         f"({vals.iloc[0]!r}), e.g. {vals[bad].iloc[0]!r} on data row "
+                         f"{_row(bad)}; write every date the same way (2020-01-31 is "
+                         f"safest).")
+    days = vals.str.extract(_DAY_MONTH)
+    if days.notna().all().all() and (days.astype(int) <= 12).all().all() \
+            and (days[0] != days[1]).any():  # 01/02/2020 for every row: which comes first?
+        with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            inferred = pd.infer_freq(s.index)
-        freq = None if inferred is None else pd.tseries.frequencies.to_offset(inferred)
-    if freq is None:
-        raise ValueError(f"{path!r}: the timestamps are irregular, so no frequency can be "
-                         f"inferred; resample them or give --freq.")
-    s = s.asfreq(freq)
-    missing = int(s.isna().sum())
-    if missing:
-        if fill != "interpolate":
-            raise ValueError(f"{path!r}: {missing} missing value(s) (gaps included); pass "
-                             f"--fill interpolate to fill them, or clean the file.")
-        s = s.interpolate()
-    return s.rename(target)
+            dayfirst = pd.DatetimeIndex(pd.to_datetime(vals, errors="coerce", dayfirst=True))
+            regular = [len(vals) >= 3 and not ix.isna().any()
+                       and pd.infer_freq(ix.sort_values()) is not None
+                       for ix in (pd.DatetimeIndex(index), dayfirst)]
+        if regular == [False, True]:
+            return dayfirst  # only day first gives a regular series
+        if regular != [True, False]:
+            warnings.warn(f"{path!r}: dates such as {vals.iloc[0]!r} in {col!r} read month "
+                          f"first (as pandas does); if the day comes first, write them as "
+                          f"2020-01-31.", UserWarning, stacklevel=3)
+    return pd.DatetimeIndex(index)
 
 
-def season_of(freq: str) -> int:
-    """Seasonal period for a pandas frequency string (12 monthly, 7 daily, 4 quarterly...)."""
-    f = freq.upper()
-    for prefix, m in (("MS", 12), ("ME", 12), ("M", 12), ("QS", 4), ("Q", 4), ("W", 52),
-                      ("D", 7), ("B", 5), ("H", 24)):
-        if f.startswith(prefix):
-            return m
-    return 1
+def _whole_times(vals, path: str, col: str):
+    """Whole numbers as times: years (1000-9999), YYYYMM or YYYYMMDD; never nanoseconds."""
+    import pandas as pd
+
+    digits = vals.str.replace(r"\.0*$", "", regex=True).str.lstrip("+")
+    width = set(digits.str.len())
+    for n, fmt, what in ((4, "%Y", "years"), (6, "%Y%m", "YYYYMM"), (8, "%Y%m%d", "YYYYMMDD")):
+        if width == {n} and not digits.str.startswith("-").any():
+            index = pd.to_datetime(digits, format=fmt, errors="coerce")
+            bad = index.isna().to_numpy()
+            if bad.any():
+                raise ValueError(f"{path!r}: the time column {col!r} reads as {what}, but "
+                                 f"{digits[bad].iloc[0]!r} on data row {_row(bad)} is not "
+                                 f"one; fix that value.")
+            return pd.DatetimeIndex(index)
+    ints = digits.astype(float)
+    raise ValueError(f"{path!r}: the time column {col!r} holds whole numbers ({ints.min():g} "
+                     f"to {ints.max():g}) that are neither years (1000-9999) nor dates written "
+                     f"YYYYMMDD; give dates such as 2020-01-31, or years.")
+
+
+def _mixed_offsets(vals, path: str, col: str):
+    """Times with several UTC offsets (daylight saving): in UTC, or as local clock times
+    when only those are regular (a daily series at local midnight)."""
+    import pandas as pd
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            utc = pd.DatetimeIndex(pd.to_datetime(vals, utc=True, format="ISO8601"))
+            local = pd.DatetimeIndex(pd.to_datetime(vals.str.replace(_OFFSET_TAIL, "",
+                                                                     regex=True),
+                                                    format="ISO8601"))
+        except ValueError as err:
+            raise ValueError(f"{path!r}: the time column {col!r} mixes timezones in a way "
+                             f"that cannot be read ({' '.join(str(err).split())}); write "
+                             f"every time in one timezone.") from None
+        if len(vals) >= 3 and pd.infer_freq(utc.sort_values()) is None \
+                and pd.infer_freq(local.sort_values()) is not None:
+            return local
+    return utc
+
+
+def _numbers(raw, path: str, col: str, sep: str) -> np.ndarray:
+    """The target column as floats (NaN where missing; see the module docstring)."""
+    import pandas as pd
+
+    vals = raw.astype(str).str.strip()
+    missing = vals.isin(NA_MARKERS)
+    text = vals.where(~missing, "")
+    if sep != "," and text.str.fullmatch(r"[+-]?\d+,\d+").any() and \
+            not text.str.contains(".", regex=False).any():
+        text = text.str.replace(",", ".", regex=False)  # decimal commas (a ';' file)
+    grouped = text.str.fullmatch(r"[+-]?\d{1,3}(,\d{3})+(\.\d+)?")
+    text = text.where(~grouped, text.str.replace(",", "", regex=False))  # 1,234.5
+    numbers = pd.to_numeric(text.where(~missing, None), errors="coerce")
+    bad = (numbers.isna() & ~missing).to_numpy()
+    if bad.any():
+        first = vals[bad].iloc[0]
+        hint = " (a decimal comma? write 3.5)" if re.fullmatch(r"[+-]?\d+,\d+", first) else ""
+        raise ValueError(f"{path!r}: target column {col!r} has {int(bad.sum())} non-numeric "
+                         f"value(s), e.g. {first!r}{hint} on data row {_row(bad)}; forecasting "
+                         f"needs numbers (missing values may be left empty or written NA).")
+    out = numbers.to_numpy(dtype=np.float64, na_value=np.nan)
+    inf = np.isinf(out)
+    if inf.any():
+        raise ValueError(f"{path!r}: target column {col!r} holds {vals[inf].iloc[0]!r} on data "
+                         f"row {_row(inf)}; values must be finite numbers (leave a missing one "
+                         f"empty).")
+    return out
+
+
+def _infer(s, path: str, col: str):
+    """(series, offset): pandas' inferred frequency, else the one most triples of
+    consecutive timestamps share, when every timestamp lies on its grid."""
+    import pandas as pd
+    from pandas.tseries.frequencies import to_offset
+
+    if len(s) < 3:
+        raise ValueError(f"{path!r} has {len(s)} row(s); at least 3 timestamps are needed to "
+                         f"infer the frequency, or give it (--freq, e.g. MS for monthly).")
+    with warnings.catch_warnings():  # pandas 3 announces a change of return type here
+        warnings.simplefilter("ignore")
+        inferred = pd.infer_freq(s.index)
+        if inferred is None:
+            votes = collections.Counter()
+            for i in range(min(len(s) - 2, 500)):
+                f = pd.infer_freq(s.index[i:i + 3])
+                if f is not None:
+                    votes[f] += 1
+            if votes:
+                inferred = votes.most_common(1)[0][0]
+                if to_offset(inferred) == to_offset("D") and (s.index.dayofweek < 5).all():
+                    inferred = "B"  # business days with a gap, not days with weekends missing
+                grid = s.asfreq(inferred)
+                if not s.index.isin(grid.index).all():
+                    inferred = None
+    if inferred is None:
+        steps = np.diff(s.index.asi8)
+        common = collections.Counter(steps.tolist()).most_common(1)[0][0]
+        k = int(np.argmax(steps != common))
+        raise ValueError(f"{path!r}: the timestamps of {col!r} are irregular (from "
+                         f"{_stamp(s.index[k])} to {_stamp(s.index[k + 1])} is "
+                         f"{_span(steps[k], s.index.unit)}, most steps are "
+                         f"{_span(common, s.index.unit)}), so no frequency "
+                         f"can be inferred; resample them or give --freq.")
+    return s, to_offset(inferred)
+
+
+# Aliases pandas 3 no longer parses, by the ones that replaced them (case matters: "MS" is
+# month start, "ms" milliseconds).
+_LEGACY = {"A": "YE", "Y": "YE", "AS": "YS", "BA": "BYE", "BY": "BYE", "BAS": "BYS", "Q": "QE",
+           "BQ": "BQE", "M": "ME", "BM": "BME", "SM": "SME", "CBM": "CBME", "H": "h",
+           "BH": "bh", "CBH": "cbh", "T": "min", "S": "s", "L": "ms", "U": "us", "N": "ns"}
+_ALIAS = re.compile(r"^\s*([+-]?\d*)\s*([A-Za-z]+)(-[A-Za-z0-9]+)?\s*$")
+
+
+def _offset(freq):
+    """A pandas DateOffset for a frequency alias, old (A, M, Q, H, T, S...) or new (YE, ME,
+    QE, h, min, s...), with a multiple ("15min") and an anchor ("W-MON", "QE-DEC")."""
+    from pandas.tseries.frequencies import to_offset
+    from pandas.tseries.offsets import DateOffset
+
+    if isinstance(freq, DateOffset):
+        return freq
+    if not isinstance(freq, str):
+        raise ValueError(f"freq must be a pandas frequency string such as 'MS', 'D' or 'h'; "
+                         f"got {freq!r}.")
+    m = _ALIAS.match(freq)
+    text = freq.strip()
+    if m:
+        base = _LEGACY.get(m.group(2), m.group(2))
+        text = f"{m.group(1)}{base}{m.group(3) or ''}"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # "d is deprecated"...
+        try:
+            return to_offset(text)
+        except ValueError:
+            pass
+    raise ValueError(f"freq {freq!r} is not a pandas frequency; give one such as 'YS' "
+                     f"(yearly), 'QS', 'MS' (monthly), 'W', 'D', 'B', 'h', '15min' or 's'.")
+
+
+# Seasonal period of each offset family for n = 1: steps per year for yearly to weekly
+# data, per week for days, per day for hours and below.
+_PER_YEAR = {"YearBegin": 1, "YearEnd": 1, "BYearBegin": 1, "BYearEnd": 1, "QuarterBegin": 4,
+             "QuarterEnd": 4, "BQuarterBegin": 4, "BQuarterEnd": 4, "MonthBegin": 12,
+             "MonthEnd": 12, "BusinessMonthBegin": 12, "BusinessMonthEnd": 12,
+             "CustomBusinessMonthBegin": 12, "CustomBusinessMonthEnd": 12,
+             "SemiMonthBegin": 24, "SemiMonthEnd": 24, "Week": 52, "LastWeekOfMonth": 12,
+             "WeekOfMonth": 12, "FY5253": 1, "FY5253Quarter": 4, "BusinessDay": 5,
+             "CustomBusinessDay": 5}
+MAX_SEASON = 1440  # a day of minutes; finer data has no season here
+
+
+def season_of(freq) -> int:
+    """Seasonal period m for a pandas frequency (a string, old or new alias, or an offset).
+
+    Yearly 1; quarterly 4; monthly 12 (month start or end, business months too);
+    semi-monthly 24; weekly 52; business days 5 and days 7 (a week); hours 24 and minutes
+    1440 (a day); a multiple divides the period when it can ("2h": 12, "15min": 96, "2QS":
+    2) and gives 1 when it cannot ("5D"); a season longer than a day of minutes (seconds
+    and finer) is 1. None or "" (no frequency) is 1; an unknown alias is a ValueError.
+    """
+    import pandas as pd
+
+    if freq is None or (isinstance(freq, str) and not freq.strip()):
+        return 1
+    off = _offset(freq)
+    n = abs(int(getattr(off, "n", 1))) or 1
+    name = type(off).__name__
+    if name in ("BusinessHour", "CustomBusinessHour"):  # opening hours a day (9-17: 8)
+        minutes = sum((e.hour * 60 + e.minute - s.hour * 60 - s.minute) % 1440
+                      for s, e in zip(off.start, off.end, strict=True))
+        return _divide(minutes // 60 or 24, n)
+    if name in _PER_YEAR:
+        return _divide(_PER_YEAR[name], n)
+    try:  # fixed-length offsets: Hour, Minute, Second... (Day is a calendar day in pandas 3)
+        step = pd.Timedelta(days=n) if name == "Day" else abs(pd.Timedelta(off))
+    except (ValueError, TypeError):
+        return 1
+    day, week = pd.Timedelta(days=1), pd.Timedelta(days=7)
+    if step >= day:
+        return week // step if week % step == pd.Timedelta(0) and step < week else 1
+    if day % step != pd.Timedelta(0):
+        return 1
+    m = day // step
+    return m if m <= MAX_SEASON else 1
+
+
+def _divide(period: int, n: int) -> int:
+    return period // n if period % n == 0 else 1
 
 
 def as_array(series) -> np.ndarray:

@@ -12,10 +12,12 @@ the file is read one record per line instead, so no row is lost.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import glob
 import io
 import os
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -50,13 +52,112 @@ def expand_paths(paths) -> list[str]:
     return out
 
 
-def _decode(path: str) -> str:
-    raw = open(path, "rb").read()
+# Byte-order marks, longest first (the UTF-32-LE mark starts with the UTF-16-LE one).
+_BOMS = ((codecs.BOM_UTF32_LE, "utf-32-le", "UTF-32"), (codecs.BOM_UTF32_BE, "utf-32-be", "UTF-32"),
+         (codecs.BOM_UTF8, "utf-8", "UTF-8"), (codecs.BOM_UTF16_LE, "utf-16-le", "UTF-16"),
+         (codecs.BOM_UTF16_BE, "utf-16-be", "UTF-16"))
+# Formats people give by mistake for a CSV, by their first bytes.
+_MAGIC = ((b"\x89PNG", "a PNG image"), (b"\xff\xd8\xff", "a JPEG image"), (b"GIF8", "a GIF image"),
+          (b"%PDF", "a PDF document"), (b"PK\x03\x04", "a zip archive (an Excel .xlsx workbook?)"),
+          (b"\x1f\x8b", "gzip-compressed"), (b"\xd0\xcf\x11\xe0", "an Excel .xls workbook"),
+          (b"PAR1", "a Parquet file"), (b"SQLite format 3", "an SQLite database"),
+          (b"\x93NUMPY", "a NumPy .npy array"))
+
+
+def _windows_1252(err: UnicodeDecodeError):
+    # the five bytes Windows-1252 leaves undefined map to the code points of the same value,
+    # as the WHATWG encoding standard (what browsers call "windows-1252") does
+    return err.object[err.start:err.end].decode("latin-1"), err.end
+
+
+codecs.register_error("grukit-windows-1252", _windows_1252)
+
+
+def read_text_file(path, encoding: str | None = None) -> str:
+    """The text of a data file, decoded; lines end with "\\n" whatever they ended with.
+
+    With ``encoding=None``: a byte-order mark decides (UTF-8, UTF-16 or UTF-32); without
+    one, UTF-16 without a mark is recognised by its NUL bytes, then UTF-8 is tried and, when
+    the bytes are not UTF-8, the file is read as Windows-1252 (Latin-1 with the quotes,
+    dashes and euro sign of 0x80-0x9F), the usual encoding of spreadsheets saved on Windows
+    in Western Europe, and a ``UnicodeWarning`` names the file and the encoding assumed (pass
+    ``encoding=`` to choose another). A folder, a missing file, a binary file (an image, a
+    workbook, an archive...) or bytes that are not valid in the ``encoding`` given are
+    refused with one sentence naming the file.
+    """
+    path = os.fspath(path)
+    if os.path.isdir(path):
+        raise IsADirectoryError(f"{path!r} is a folder; give a file (CSV/TSV text).")
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"no such file: {path!r}.")
+    with open(path, "rb") as fh:
+        raw = fh.read()
+    if encoding is not None:
+        try:
+            codecs.lookup(encoding)
+        except LookupError:
+            raise ValueError(f"unknown encoding {encoding!r} for {path!r}; give a Python codec "
+                             f"name such as 'utf-8', 'cp1252' or 'utf-16'.") from None
+        return _lines(_strict(raw, encoding, path, encoding), path)
+    for bom, codec, name in _BOMS:
+        if raw.startswith(bom):
+            return _lines(_strict(raw[len(bom):], codec, path, name + " (it has a " + name
+                                  + " byte-order mark)"), path)
+    for magic, what in _MAGIC:
+        if raw.startswith(magic):
+            raise ValueError(f"{path!r} is {what}, not a text file; give a CSV/TSV text file.")
+    if b"\x00" in raw:
+        codec = _utf16_without_bom(raw)
+        if codec is None:
+            raise ValueError(f"{path!r} is a binary file (it holds NUL bytes), not text; give "
+                             f"a CSV/TSV text file.")
+        return _lines(_strict(raw, codec, path, "UTF-16 (it has no byte-order mark)"), path)
     try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        text = raw.decode("latin-1")
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        text = raw.decode("cp1252", errors="grukit-windows-1252")
+        warnings.warn(f"{path!r} is not UTF-8 (byte 0x{raw[err.start]:02X} at offset "
+                      f"{err.start}), so it was read as Windows-1252; if its accented letters "
+                      f"look wrong, save it as UTF-8 or pass its encoding.", UnicodeWarning,
+                      stacklevel=3)
+    return _lines(text, path)
+
+
+def _strict(raw: bytes, codec: str, path: str, name: str) -> str:
+    try:
+        return raw.decode(codec)
+    except UnicodeDecodeError as err:
+        raise ValueError(f"{path!r} is not valid {name}: byte 0x{raw[err.start]:02X} at "
+                         f"offset {err.start} ({err.reason}); save it as UTF-8.") from None
+
+
+def _utf16_without_bom(raw: bytes) -> str | None:
+    """'utf-16-le'/'utf-16-be' when the NUL bytes sit at every other position, as in mostly
+    ASCII text written in UTF-16 without a byte-order mark; None otherwise."""
+    if len(raw) % 2:
+        return None
+    head = raw[:4096]
+    even, odd = head[0::2].count(0), head[1::2].count(0)
+    half = len(head) // 2
+    for codec, zeros, other in (("utf-16-le", odd, even), ("utf-16-be", even, odd)):
+        if zeros > 0.6 * half and other == 0:
+            try:
+                raw.decode(codec)
+            except UnicodeDecodeError:
+                return None
+            return codec
+    return None
+
+
+def _lines(text: str, path: str) -> str:
+    if "\x00" in text:
+        raise ValueError(f"{path!r} holds NUL characters, so it is not text; give a CSV/TSV "
+                         f"text file.")
     return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def _decode(path: str, encoding: str | None = None) -> str:
+    return read_text_file(path, encoding)
 
 
 def _separator(path: str, text: str) -> str:
@@ -69,10 +170,10 @@ def _separator(path: str, text: str) -> str:
         return ","
 
 
-def _read_one(path: str, header: bool, sep: str | None):
+def _read_one(path: str, header: bool, sep: str | None, encoding: str | None = None):
     import pandas as pd
 
-    text = _decode(path)
+    text = _decode(path, encoding)
     if not text.strip():
         raise ValueError(f"{path} is empty; give a CSV/TSV file with a text and a label "
                          f"column.")
@@ -97,7 +198,7 @@ def _read_one(path: str, header: bool, sep: str | None):
         frame.columns = [str(i) for i in range(frame.shape[1])]
     if len(frame) == 0:
         raise ValueError(f"{path} has a header but no rows; give a file with data rows.")
-    return frame
+    return frame.fillna("")  # a short row's missing fields: "" (not the text "nan")
 
 
 def _width(line: str, sep: str) -> int:
@@ -142,19 +243,26 @@ def _resolve(columns: list[str], spec, role: str, names: tuple, default: int) ->
 
 
 def read_labelled_text(paths, text_column=None, label_column=None, header: bool = True,
-                       sep: str | None = None) -> LabelledText:
+                       sep: str | None = None, *, encoding: str | None = None) -> LabelledText:
     """Read (text, label) rows from one or more CSV/TSV files (or glob patterns).
 
     ``text_column``/``label_column``: a name or a 0-based index; by default a column named
     like ``text``/``label`` or else the first/last column. With ``header=False`` columns are
-    named "0", "1", ... Empty texts are kept (as ""); a row without a label is an error.
+    named "0", "1", ... Files are decoded as :func:`read_text_file` says (``encoding``
+    overrides it). Fields are kept as written ("NA" or "None" is a text or a class like any
+    other); empty texts are kept (as ""), but a file whose texts are all empty, a row without
+    a label (or with the label "nan", as pandas writes a missing one) is an error. A
+    ``header=False`` read of a file whose first row names the columns (``text,label``), and a
+    header row that looks like data (its label is also a label of the rows below), are
+    refused; a label column whose every value is distinct (10 rows or more) draws a warning,
+    since it is most likely the wrong column.
     """
     import pandas as pd
 
     files = expand_paths(paths)
     if not files:
         raise ValueError("no data file given; pass at least one CSV/TSV path.")
-    frames = [_read_one(f, header, sep) for f in files]
+    frames = [_read_one(f, header, sep, encoding) for f in files]
     columns = [str(c) for c in frames[0].columns]
     for f, fr in zip(files[1:], frames[1:], strict=True):
         if [str(c) for c in fr.columns] != columns:
@@ -168,11 +276,53 @@ def read_labelled_text(paths, text_column=None, label_column=None, header: bool 
     if tcol == lcol:
         raise ValueError(f"the text and label columns are both {tcol!r}; choose two different "
                          f"columns.")
+    for f, fr in zip(files, frames, strict=True):
+        _check_header(f, fr, header, tcol, lcol, named=label_column is not None
+                      and str(label_column) in columns)
     frame = pd.concat(frames, ignore_index=True)
     labels = frame[lcol].astype(str).str.strip()
-    missing = np.flatnonzero(labels.to_numpy() == "")
+    missing = np.flatnonzero(labels.isin(["", "nan", "NaN"]).to_numpy())
     if len(missing):
         raise ValueError(f"the label column {lcol!r} is empty on {len(missing)} row(s) (first: "
-                         f"data row {missing[0] + 1}); fill or drop those rows.")
+                         f"data row {missing[0] + 1}{_where(files, frames, missing[0])}); fill "
+                         f"or drop those rows.")
     texts = frame[tcol].astype(str).str.strip().tolist()
+    if not any(texts):
+        raise ValueError(f"the text column {tcol!r} of {', '.join(files)} is empty on every row; "
+                         f"choose the column that holds the texts.")
+    n = len(labels)
+    if n >= 10 and labels.nunique() == n:
+        warnings.warn(f"the label column {lcol!r} of {', '.join(files)} has a different value "
+                      f"on each of its {n} rows (e.g. {labels.iloc[0]!r}), so it is most likely "
+                      f"not the labels; choose the label column by name or index.", UserWarning,
+                      stacklevel=2)
     return LabelledText(texts, labels.to_numpy(dtype=str), tcol, lcol, files)
+
+
+def _where(files, frames, row: int) -> str:
+    """ ' in FILE' for a row of the concatenated frames, when there are several files."""
+    if len(files) == 1:
+        return ""
+    for f, fr in zip(files, frames, strict=True):
+        if row < len(fr):
+            return f" of {f}"
+        row -= len(fr)
+    return ""
+
+
+def _check_header(path: str, frame, header: bool, tcol: str, lcol: str, named: bool) -> None:
+    """Refuse a header read as data (``header=False`` on ``text,label``) and data read as a
+    header (the first row of a file without one)."""
+    labels = frame[lcol].astype(str).str.strip()
+    if not header:
+        first_t, first_l = str(frame[tcol].iloc[0]).strip(), labels.iloc[0]
+        if first_l.lower() in LABEL_NAMES and (labels == first_l).sum() == 1 and (
+                first_t.lower() in TEXT_NAMES or len(labels) > 1):
+            raise ValueError(f"{path}: the first row ({first_t!r}, {first_l!r}) looks like a "
+                             f"header, but the file is read without one (--no-header); drop "
+                             f"--no-header, or delete that row.")
+    elif not named and lcol.strip() and (labels == lcol.strip()).any() \
+            and tcol.strip().lower() not in TEXT_NAMES:
+        raise ValueError(f"{path}: the header ({tcol!r}, {lcol!r}) looks like a first data row "
+                         f"(its label {lcol.strip()!r} is also a label of the rows below); read "
+                         f"the file with header=False (--no-header).")
