@@ -45,6 +45,9 @@ def expand_paths(paths) -> list[str]:
             if not hits:
                 raise FileNotFoundError(f"no file matches {p!r}; check the pattern.")
             out += hits
+        elif os.path.isdir(p):
+            raise IsADirectoryError(f"{p!r} is a folder; give a CSV/TSV file, or a glob such "
+                                    f"as {os.path.join(p, '*.csv')!r}.")
         elif not os.path.isfile(p):
             raise FileNotFoundError(f"no such file: {p!r}.")
         else:
@@ -283,9 +286,9 @@ def read_labelled_text(paths, text_column=None, label_column=None, header: bool 
     labels = frame[lcol].astype(str).str.strip()
     missing = np.flatnonzero(labels.isin(["", "nan", "NaN"]).to_numpy())
     if len(missing):
-        raise ValueError(f"the label column {lcol!r} is empty on {len(missing)} row(s) (first: "
-                         f"data row {missing[0] + 1}{_where(files, frames, missing[0])}); fill "
-                         f"or drop those rows.")
+        f, row = _where(files, frames, missing[0])
+        raise ValueError(f"{f}: the label column {lcol!r} is empty on {len(missing)} row(s) "
+                         f"(first: data row {row}); fill or drop those rows.")
     texts = frame[tcol].astype(str).str.strip().tolist()
     if not any(texts):
         raise ValueError(f"the text column {tcol!r} of {', '.join(files)} is empty on every row; "
@@ -299,15 +302,13 @@ def read_labelled_text(paths, text_column=None, label_column=None, header: bool 
     return LabelledText(texts, labels.to_numpy(dtype=str), tcol, lcol, files)
 
 
-def _where(files, frames, row: int) -> str:
-    """ ' in FILE' for a row of the concatenated frames, when there are several files."""
-    if len(files) == 1:
-        return ""
+def _where(files, frames, row: int) -> tuple[str, int]:
+    """(file, 1-based data row in it) of a 0-based row of the concatenated frames."""
     for f, fr in zip(files, frames, strict=True):
         if row < len(fr):
-            return f" of {f}"
+            return f, row + 1
         row -= len(fr)
-    return ""
+    return files[-1], row + 1
 
 
 def _check_header(path: str, frame, header: bool, tcol: str, lcol: str, named: bool) -> None:
