@@ -129,6 +129,18 @@ def _check_target(path: str) -> None:
                          f"model; give a new or empty folder.")
 
 
+def prepare_save(path: str, what: str = "--save") -> str:
+    """A CLI's save folder checked before training (a file, an unwritable place, a folder of
+    other files: one sentence, ``UsageError``) rather than after it."""
+    from .._runs import UsageError, prepare_output
+
+    if os.path.isdir(path) and os.listdir(path) and \
+            not os.path.isfile(os.path.join(path, CONFIG_FILE)):
+        raise UsageError(f"{what} {path!r} holds other files and no saved model; give a new "
+                         f"or empty folder.")
+    return prepare_output(path, what)
+
+
 def save_folder(path: str, name: str, config: dict, extras: dict,
                 tensors: dict[str, torch.Tensor]) -> None:
     """Write ``config.json`` + ``weights.safetensors`` to a temporary folder beside ``path``,

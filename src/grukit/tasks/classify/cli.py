@@ -133,7 +133,9 @@ def run_train(args: argparse.Namespace) -> int:
                          "more) and the --output folder of the interrupted run.")
     out = prepare_output(args.output)
     if args.save:
-        _check_save_target(args.save)
+        from ..estimator import prepare_save
+
+        prepare_save(args.save)
     RUN.start(out, resumable=folds > 1)
     kind, inputs, labels, desc, n_train = _load(args)
     classes, _ = encode_labels(labels, folds=folds)
@@ -210,17 +212,6 @@ def run_train(args: argparse.Namespace) -> int:
               f"--data FILE)")
     return 0
 
-
-def _check_save_target(path: str) -> None:
-    """--save checked before training: a file, an unwritable place, or a folder of other
-    files is refused now rather than after the training."""
-    from ..estimator import CONFIG_FILE
-
-    if os.path.isdir(path) and os.listdir(path) and \
-            not os.path.isfile(os.path.join(path, CONFIG_FILE)):
-        raise UsageError(f"--save {path!r} holds other files and no saved model; give a new "
-                         f"or empty folder.")
-    prepare_output(path, "--save")
 
 
 def run_predict(args: argparse.Namespace) -> int:

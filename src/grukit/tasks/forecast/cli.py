@@ -123,17 +123,6 @@ def run(args: argparse.Namespace) -> int:
     return run_train(args)
 
 
-def _check_save_target(path: str) -> None:
-    """--save checked before training: a file, an unwritable place, or a folder of other
-    files is refused now rather than after the training."""
-    from ..estimator import CONFIG_FILE
-
-    if os.path.isdir(path) and os.listdir(path) and \
-            not os.path.isfile(os.path.join(path, CONFIG_FILE)):
-        raise UsageError(f"--save {path!r} holds other files and no saved model; give a new "
-                         f"or empty folder.")
-    prepare_output(path, "--save")
-
 
 def _fmt(v) -> str:
     return "undefined" if v is None else f"{v:.4f}"
@@ -165,7 +154,9 @@ def run_train(args: argparse.Namespace) -> int:
                          "the interrupted run.")
     out = prepare_output(args.output)
     if args.save:
-        _check_save_target(args.save)
+        from ..estimator import prepare_save
+
+        prepare_save(args.save)
     RUN.start(out, resumable=out is not None)
     series, season, default_horizon = _read(args)
     horizon = default_horizon if args.horizon is None else args.horizon

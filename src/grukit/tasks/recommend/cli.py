@@ -107,17 +107,6 @@ def _model_settings(args) -> dict:
             if getattr(args, flag) is not None}
 
 
-def _check_save_target(path: str) -> None:
-    """--save checked before training: a file, an unwritable place, or a folder of other
-    files is refused now rather than after the training."""
-    from ..estimator import CONFIG_FILE
-
-    if os.path.isdir(path) and os.listdir(path) and \
-            not os.path.isfile(os.path.join(path, CONFIG_FILE)):
-        raise UsageError(f"--save {path!r} holds other files and no saved model; give a new "
-                         f"or empty folder.")
-    prepare_output(path, "--save")
-
 
 def _fingerprint(train, test, config: dict) -> str:
     """What decides the results: the indexed sessions and the settings."""
@@ -188,7 +177,9 @@ def run_train(args: argparse.Namespace) -> int:
                          "interrupted run.")
     out = prepare_output(args.output)
     if args.save:
-        _check_save_target(args.save)
+        from ..estimator import prepare_save
+
+        prepare_save(args.save)
     RUN.start(out, resumable=out is not None)
 
     if args.data:
