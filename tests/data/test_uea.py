@@ -29,3 +29,11 @@ def test_unknown_name_and_split():
         load_uea("Vowels")
     with pytest.raises(ValueError, match="split must be 'train', 'test' or 'all'"):
         load_uea("JapaneseVowels", "valid")
+
+
+def test_wrong_case_and_type_get_a_hint():
+    with pytest.raises(ValueError, match=r"unknown UEA data set 'japanesevowels' \(did you mean "
+                                         r"'JapaneseVowels'\?\); choose one of"):
+        load_uea("japanesevowels")
+    with pytest.raises(ValueError, match=r"unknown UEA data set None; choose one of"):
+        load_uea(None)

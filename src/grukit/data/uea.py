@@ -54,8 +54,10 @@ def load_uea(name: str, split: str = "train") -> tuple[list[np.ndarray], np.ndar
     Returns ``(sequences, labels)``: a list of float32 arrays of shape (T_i, C) — lengths may
     differ between sequences — and a NumPy array of string labels, in the archive's order.
     """
-    if name not in UEA:
-        raise ValueError(f"unknown UEA data set {name!r}; choose one of {sorted(UEA)}.")
+    if not isinstance(name, str) or name not in UEA:
+        close = [n for n in UEA if isinstance(name, str) and n.lower() == name.strip().lower()]
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise ValueError(f"unknown UEA data set {name!r}{hint}; choose one of {sorted(UEA)}.")
     if split not in ("train", "test", "all"):
         raise ValueError(f"split must be 'train', 'test' or 'all'; got {split!r}.")
     if split == "all":
@@ -68,4 +70,8 @@ def load_uea(name: str, split: str = "train") -> tuple[list[np.ndarray], np.ndar
     for i in range(len(frame)):
         cols = [np.asarray(frame.iloc[i, c], dtype=np.float32) for c in range(frame.shape[1])]
         sequences.append(np.stack(cols, axis=1))  # (T_i, C)
-    return sequences, np.asarray(labels).astype(str)
+    labels = np.asarray(labels).astype(str)
+    if len(sequences) != len(labels):
+        raise ValueError(f"the {split} split of {name} has {len(sequences)} sequences but "
+                         f"{len(labels)} labels; reinstall sktime (pip install grukit[uea]).")
+    return sequences, labels
