@@ -16,8 +16,8 @@ import numpy as np
 
 from ..._io import atomic_text
 from ..._runs import UsageError
-
-FOLDS_DIR = "folds"
+from .. import folds
+from ..folds import FOLDS_DIR, clear_folds  # noqa: F401  (the task CLI imports them here)
 
 
 def check_data_paths(paths: list[str]) -> list[str]:
@@ -141,41 +141,11 @@ def fingerprint(kind: str, inputs, labels, folds: int, config: dict, baseline: s
     return h.hexdigest()
 
 
-def fold_path(output: str, k: int) -> str:
-    return os.path.join(output, FOLDS_DIR, f"fold-{k + 1:02d}.json")
+def write_fold(output: str, k: int, stamp: str, model: dict, base: dict | None) -> None:
+    folds.write_fold(output, k, stamp, {"model": model, "baseline": base}, strict=False)
 
 
-def write_fold(output: str, k: int, print_: str, model: dict, base: dict | None) -> None:
-    os.makedirs(os.path.join(output, FOLDS_DIR), exist_ok=True)
-    atomic_text(fold_path(output, k), json.dumps({"fingerprint": print_, "fold": k,
-                                                  "model": model, "baseline": base}, indent=1))
-
-
-def clear_folds(output: str) -> None:
-    """Remove the fold files of an earlier run (a run without --resume starts afresh)."""
-    d = os.path.join(output, FOLDS_DIR)
-    if os.path.isdir(d):
-        for name in os.listdir(d):
-            if name.startswith("fold-") and name.endswith(".json"):
-                os.remove(os.path.join(d, name))
-
-
-def read_folds(output: str, folds: int, print_: str) -> dict:
-    """{k: (model scores, baseline scores)} of the folds finished in ``output``; one sentence
-    when they belong to another run (other data or settings)."""
-    done = {}
-    for k in range(folds):
-        p = fold_path(output, k)
-        if not os.path.isfile(p):
-            continue
-        try:
-            with open(p, encoding="utf-8") as f:
-                body = json.load(f)
-            fp, model, base = body["fingerprint"], body["model"], body["baseline"]
-        except (OSError, ValueError, KeyError, TypeError):
-            continue  # unreadable: that fold is trained again
-        if fp != print_:
-            raise UsageError(f"{p} was written by a run with other data, folds or settings; "
-                             f"rerun with those, or without --resume to start afresh.")
-        done[k] = (model, base)
-    return done
+def read_folds(output: str, n: int, stamp: str) -> dict:
+    """{k: (model scores, baseline scores)} of the folds finished in ``output``."""
+    return {k: (p["model"], p["baseline"])
+            for k, p in folds.read_folds(output, n, stamp, ("model", "baseline")).items()}

@@ -6,14 +6,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 
 import numpy as np
 
 from ..._io import atomic_text
-from ..._runs import UsageError
-
-FOLDS_DIR = "folds"
+from .. import folds
+from ..folds import FOLDS_DIR, clear_folds  # noqa: F401  (the task CLI imports them here)
 
 
 def fingerprint(values: np.ndarray, season: int, folds: int, config: dict) -> str:
@@ -25,46 +23,14 @@ def fingerprint(values: np.ndarray, season: int, folds: int, config: dict) -> st
     return h.hexdigest()
 
 
-def fold_path(output: str, k: int) -> str:
-    return os.path.join(output, FOLDS_DIR, f"fold-{k + 1:02d}.json")
+def write_fold(output: str, k: int, stamp: str, fold: dict) -> None:
+    folds.write_fold(output, k, stamp, {"scores": fold})
 
 
-def write_fold(output: str, k: int, print_: str, fold: dict) -> None:
-    os.makedirs(os.path.join(output, FOLDS_DIR), exist_ok=True)
-    atomic_text(fold_path(output, k), json.dumps({"fingerprint": print_, "fold": k,
-                                                  "scores": fold}, indent=1, allow_nan=False))
-
-
-def clear_folds(output: str) -> None:
-    """Remove the fold files of an earlier run (a run without --resume starts afresh)."""
-    d = os.path.join(output, FOLDS_DIR)
-    if os.path.isdir(d):
-        for name in os.listdir(d):
-            if name.startswith("fold-") and name.endswith(".json"):
-                os.remove(os.path.join(d, name))
-
-
-def read_folds(output: str, folds: int, print_: str) -> dict:
-    """{k: the fold's scores} of the folds finished in ``output``; one sentence when they
-    belong to another run (other data or settings)."""
-    done = {}
-    for k in range(folds):
-        p = fold_path(output, k)
-        if not os.path.isfile(p):
-            continue
-        try:
-            with open(p, encoding="utf-8") as f:
-                body = json.load(f)
-            fp, fold = body["fingerprint"], body["scores"]
-            if not isinstance(fold, dict):
-                continue
-        except (OSError, ValueError, KeyError, TypeError):
-            continue  # unreadable: that fold is computed again
-        if fp != print_:
-            raise UsageError(f"{p} was written by a run with other data, folds or settings; "
-                             f"rerun with those, or without --resume to start afresh.")
-        done[k] = fold
-    return done
+def read_folds(output: str, n: int, stamp: str) -> dict:
+    """{k: the fold's scores} of the folds finished in ``output``."""
+    return {k: p["scores"] for k, p in folds.read_folds(output, n, stamp, ("scores",)).items()
+            if isinstance(p["scores"], dict)}
 
 
 def forecast_table(forecasts: np.ndarray, index=None, series: list[str] | None = None):
