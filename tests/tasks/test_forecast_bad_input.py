@@ -207,12 +207,14 @@ def test_cli_bad_series_in_one_line(tmp_path, capsys):
 
 
 
-@pytest.mark.parametrize("content", [b"date,value\n", "date,value\n2000-01-01,1\n"
-                                     .encode("utf-16")], ids=["header-only", "utf-16"])
-def test_cli_unreadable_csv_in_one_line(tmp_path, capsys, content):
+@pytest.mark.parametrize("content, reason", [
+    (b"date,value\n", "has a header but no rows"),
+    ("date,value\n2000-01-01,1\n".encode("utf-16"), "has 1 row(s); at least 3 timestamps"),
+], ids=["header-only", "utf-16-read-then-too-short"])
+def test_cli_unreadable_csv_in_one_line(tmp_path, capsys, content, reason):
     p = tmp_path / "s.csv"
     p.write_bytes(content)
     assert main(["forecast", "--data", str(p)]) == 2
     err = capsys.readouterr().err
-    assert err.startswith(f"grukit forecast: error: --data {str(p)!r}") and \
+    assert err.startswith(f"grukit forecast: error: {str(p)!r} {reason}") and \
         err.count("\n") == 1 and "Traceback" not in err, err

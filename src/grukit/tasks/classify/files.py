@@ -5,7 +5,6 @@ a cross-validation fold (``folds/fold-03.json``) so that ``--resume`` skips fini
 
 from __future__ import annotations
 
-import codecs
 import csv
 import hashlib
 import io
@@ -21,48 +20,22 @@ from ..folds import FOLDS_DIR, clear_folds  # noqa: F401  (the task CLI imports 
 
 
 def check_data_paths(paths: list[str]) -> list[str]:
-    """The files behind ``--data`` (globs expanded), each one a readable text file: a
-    folder, or a UTF-16/UTF-32 file (which the reader would take for Latin-1 and garble), is
-    refused with one sentence saying what to give instead."""
+    """The files behind ``--data`` (globs expanded); a folder is refused with one sentence
+    saying what to give instead (encodings are the reader's: ``grukit.data.text``)."""
     from ...data.text import expand_paths
 
     for d in paths:
         if os.path.isdir(d):
             raise UsageError(f"--data {d!r} is a folder; give a CSV/TSV file, or a glob such "
                              f"as {os.path.join(d, '*.csv')!r}.")
-    files = expand_paths(paths)
-    for f in files:
-        with open(f, "rb") as fh:
-            head = fh.read(4096)
-        enc = _wide_encoding(head)
-        if enc:
-            raise UsageError(f"{f} is {enc}-encoded text; grukit reads UTF-8 (or Latin-1): "
-                             f"convert it, e.g. `iconv -f {enc} -t UTF-8 {f} > "
-                             f"{os.path.splitext(f)[0]}-utf8{os.path.splitext(f)[1]}`.")
-    return files
-
-
-def _wide_encoding(head: bytes) -> str | None:
-    """'UTF-16'/'UTF-32' when ``head`` starts with their byte-order mark or, without one,
-    is full of NUL bytes (every other byte for ASCII text in UTF-16)."""
-    if head.startswith((codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE)):
-        return "UTF-32"
-    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        return "UTF-16"
-    if head and head.count(0) > len(head) // 4:
-        return "UTF-32" if head.count(0) > len(head) // 2 else "UTF-16"
-    return None
+    return expand_paths(paths)
 
 
 def _decode(path: str) -> str:
-    # as grukit.data.text reads labelled files: UTF-8 (with or without BOM), else Latin-1,
-    # bare carriage returns as line ends
-    raw = open(path, "rb").read()
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        text = raw.decode("latin-1")
-    return text.replace("\r\n", "\n").replace("\r", "\n")
+    # as grukit.data.text reads labelled files (byte-order marks, UTF-8, else Windows-1252)
+    from ...data.text import read_text_file
+
+    return read_text_file(path)
 
 
 def read_texts(path: str, text_column=None, header: bool = True, sep: str | None = None
