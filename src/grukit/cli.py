@@ -131,7 +131,21 @@ def _ours(err: BaseException) -> bool:
     return last is not None and os.path.dirname(__file__) in os.path.abspath(last)
 
 
-def main(argv: list[str] | None = None) -> int:
+def entry() -> None:
+    """The ``grukit`` command and ``python -m grukit``: ``main``, then exit with its status.
+    After Ctrl-C a second interrupt (during interpreter shutdown, or a signal that reaches the
+    process twice) must not turn the clean exit 130 into a kill by the signal."""
+    import os
+
+    code = main(_entry=True)
+    if code == 130:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(130)  # nothing is left to clean up: every file was written atomically
+    sys.exit(code)
+
+
+def main(argv: list[str] | None = None, _entry: bool = False) -> int:
     from ._runs import RUN, UsageError
 
     parser = build_parser()
@@ -143,6 +157,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args)
     except KeyboardInterrupt:
+        if _entry:  # the process is ending: later interrupts change nothing
+            import signal
+
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
         if args.debug:
             raise
         print(f"\n{RUN.interrupted_line(args.command)}", file=sys.stderr)
@@ -166,4 +184,4 @@ def _one_line(err: BaseException) -> str:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    entry()
