@@ -82,17 +82,27 @@ def load_weights(model, path: str, _loaded=None) -> None:
     config, tensors = _loaded or _read(path)
     if not model.built:
         model.build()
-    own = model.state_dict()
-    missing = sorted(set(own) - set(tensors))
-    extra = sorted(set(tensors) - set(own))
-    wrong = [k for k in own if k in tensors and tuple(own[k].shape) != tuple(tensors[k].shape)]
-    if missing or extra or wrong:
-        detail = (f"missing {missing[:3]}" if missing else f"unexpected {extra[:3]}" if extra
-                  else f"{wrong[0]} is {tuple(tensors[wrong[0]].shape)} in the file, "
-                       f"{tuple(own[wrong[0]].shape)} here")
+    detail = state_mismatch(model.state_dict(), tensors, "in the file", "here")
+    if detail:
         raise ValueError(f"{path!r} holds weights for another architecture ({detail}); the "
                          f"model was left unchanged. Load it with grukit.models.load(path).")
     model.load_state_dict(tensors)
+
+
+def state_mismatch(own: dict, tensors: dict, theirs: str, ours: str) -> str | None:
+    """How ``tensors`` fail to fit the state dict ``own`` (missing, unexpected or wrongly
+    shaped names, the first few), or None when they fit."""
+    missing = sorted(set(own) - set(tensors))
+    extra = sorted(set(tensors) - set(own))
+    wrong = [k for k in own if k in tensors and tuple(own[k].shape) != tuple(tensors[k].shape)]
+    if missing:
+        return f"missing {missing[:3]}"
+    if extra:
+        return f"unexpected {extra[:3]}"
+    if wrong:
+        return (f"{wrong[0]} is {tuple(tensors[wrong[0]].shape)} {theirs}, "
+                f"{tuple(own[wrong[0]].shape)} {ours}")
+    return None
 
 
 def save_checkpoint(model, path: str, epoch: int, batch: int) -> None:

@@ -264,15 +264,11 @@ def load_module_state(module: torch.nn.Module, tensors: dict[str, torch.Tensor],
                       prefix: str, path: str = "the saved model") -> None:
     """Load the tensors under ``prefix`` into ``module``, refusing any missing, extra or
     wrongly shaped tensor with one sentence (the module is left unchanged)."""
+    from ..models.saving import state_mismatch
+
     state = {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}
-    own = module.state_dict()
-    missing = sorted(set(own) - set(state))
-    extra = sorted(set(state) - set(own))
-    wrong = [k for k in own if k in state and tuple(own[k].shape) != tuple(state[k].shape)]
-    if missing or extra or wrong:
-        detail = (f"missing {missing[:3]}" if missing else f"unexpected {extra[:3]}" if extra
-                  else f"{wrong[0]} is {tuple(state[wrong[0]].shape)} there, "
-                       f"{tuple(own[wrong[0]].shape)} for its settings")
+    detail = state_mismatch(module.state_dict(), state, "there", "for its settings")
+    if detail:
         raise ValueError(f"{path} does not fit its own settings ({detail}); it was written by "
                          f"another version or edited. Save the model again.")
     module.load_state_dict(state)
