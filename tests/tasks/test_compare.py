@@ -36,7 +36,15 @@ def test_every_row_has_every_model(result):
     assert {(m["task"], m["length"]) for m in result["memory"]} == \
         {("adding", 5), ("adding", 10), ("copy", 5), ("copy", 10)}
     assert "parameters of LSTM" in result["verdicts"]["params"]
-    assert result["recommendation"].startswith("Use ")
+    # two epochs against a patience of 15: every run is cut short, and the table says so
+    assert all(r["converged"] is False and r["stop_reason"] == "max_epochs"
+               for r in result["runs"])
+    assert result["recommendation"].startswith("Nothing is decided: 4 of 4 runs did not "
+                                               "converge")
+    for key in ("test_metric", "gap", "seconds_to_best"):
+        assert result["verdicts"][key].startswith("cannot be trusted: 4 of 4 runs did not "
+                                                  "converge"), key
+    assert result["convergence"]["runs"]["per_model"] == {"gru": [2, 2], "lstm": [2, 2]}
     assert set(result["task"]["notes"]["baselines (test MASE)"]) == \
         {"naive", "seasonal naive", "ETS"}
 

@@ -9,7 +9,7 @@ the accuracy on the whole training split, so train − test is the generalisatio
 from __future__ import annotations
 
 from ... import count_params
-from .record import fit_record
+from .record import fit_record, stop_reason_of
 
 
 def prepare(task_class, data: str | None):
@@ -44,8 +44,11 @@ def run(task, model: str, hidden: int, seed: int, *, epochs: int | None):
     clf = SequenceClassifier(model=model, hidden=hidden, seed=seed, **(
         {"epochs": epochs} if epochs else {}))
     h = clf.fit(x_tr, y_tr).history_.history
+    cap = epochs or clf.config.epochs
     rec = fit_record(h["epoch_time"], h["loss"], h["val_loss"], params=count_params(clf.model),
                      train_metric=clf.evaluate(x_tr, y_tr)["accuracy"],
-                     test_metric=clf.evaluate(x_te, y_te)["accuracy"], higher_is_better=True)
+                     test_metric=clf.evaluate(x_te, y_te)["accuracy"], higher_is_better=True,
+                     patience=clf.config.patience,
+                     stop_reason=stop_reason_of(len(h["loss"]), cap))
     rnn = next(layer.rnn for layer in clf.model.layers if hasattr(layer, "rnn"))
     return rec, rnn

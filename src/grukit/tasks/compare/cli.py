@@ -37,8 +37,13 @@ def add_parser(sub) -> None:
                         "(default: equal-hidden; music: equal-params at Chung et al.'s "
                         "widths, GRU 46, LSTM 36, RNN 100)")
     p.add_argument("--hidden", type=int, help="the GRU's width (task default)")
-    p.add_argument("--epochs", type=int, help="maximum epochs (task default)")
-    p.add_argument("--max-seconds", type=float, help="music: wall-clock cap per run")
+    p.add_argument("--epochs", type=int,
+                   help="epoch cap, a safety limit: early stopping on validation ends each "
+                        "run (task default; music 1000). A run that reaches the cap while "
+                        "validation is still improving is marked 'not converged'")
+    p.add_argument("--max-seconds", type=float,
+                   help="music: wall-clock cap per run (a run it ends early is marked 'not "
+                        "converged')")
     p.add_argument("--memory-lengths", type=_list(int), default=(50, 100, 200, 400))
     p.add_argument("--memory-steps", type=int, default=300,
                    help="training steps per memory run (0 skips the memory rows)")

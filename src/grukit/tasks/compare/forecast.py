@@ -17,7 +17,7 @@ from ...models import EpochTimer
 from ..forecast import baselines
 from ..forecast.forecaster import Forecaster
 from ..forecast.metrics import scores
-from .record import fit_record
+from .record import convergence, fit_record, stop_reason_of
 
 
 def load(data: str | None):
@@ -74,7 +74,7 @@ def run(values, season: int, horizon: int, model: str, hidden: int, seed: int, *
     if len(values) - folds * horizon < 2 * max(2 * season, 12) + horizon:
         raise ValueError(f"{len(values)} points are too few for {folds} folds of {horizon}; "
                          f"use a longer series or fewer folds.")
-    tests = []
+    tests, unfinished = [], []
     for k in range(folds, 0, -1):
         o = len(values) - k * horizon
         train = values[:o]
@@ -83,8 +83,15 @@ def run(values, season: int, horizon: int, model: str, hidden: int, seed: int, *
         fc.fit(train, season, callbacks=[timer])
         pred = fc.predict()
         tests.append(_mase(values[o:o + horizon], pred, train, season))
-    h = fc.history.history
+        h = fc.history.history
+        ok, why = convergence(h["val_loss"], patience=fc.config.patience,
+                              stop_reason=stop_reason_of(len(h["loss"]), epochs))
+        if not ok:
+            unfinished.append(f"origin {folds - k + 1} of {folds}: {why}")
     rec = fit_record(timer.seconds, h["loss"], h["val_loss"], params=count_params(fc.net),
                      train_metric=_in_sample_mase(fc, train, season),
-                     test_metric=float(np.mean(tests)))
+                     test_metric=float(np.mean(tests)), patience=fc.config.patience,
+                     stop_reason=stop_reason_of(len(h["loss"]), epochs))
+    if unfinished:  # every origin's fit must have converged for the test MASE to count
+        rec["converged"], rec["convergence"] = False, "; ".join(unfinished)
     return rec, fc.net.stack[0].rnn

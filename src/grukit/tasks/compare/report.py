@@ -9,6 +9,7 @@ import json
 import os
 
 from ..._io import atomic_text
+from . import summary
 from .summary import NAMES, ROWS, fmt
 
 PLOTS = ("learning_curves.png", "latency.png", "memory.png")
@@ -17,21 +18,35 @@ PLOTS = ("learning_curves.png", "latency.png", "memory.png")
 def rows(res: dict) -> list[list[str]]:
     """[label, cell per model..., verdict] for every row of the table."""
     order, metric, out = res["order"], res["task"]["metric"], []
+    conv = res.get("convergence") or summary.convergence(res["runs"], res["memory"], order)
     for key, label, _lower, kind in ROWS:
         per = res["table"][key]
-        out.append([label.format(metric=metric)] + [fmt(per[m], kind) for m in order]
-                   + [res["verdicts"][key]])
+        cells = [fmt(per[m], kind) for m in order]
+        if key in summary.TRAINED_ROWS:  # a mark on each model with an unfinished run
+            cells = [c + _mark(conv["runs"], m) for c, m in zip(cells, order, strict=True)]
+        out.append([label.format(metric=metric)] + cells + [res["verdicts"][key]])
+    out.append(["converged (early stopping ended the run)"]
+                + [summary.convergence_cell(conv["runs"], m) for m in order]
+                + [summary.untrusted(conv["runs"]) or "every run converged"])
     for task, per in res["memory_summary"].items():
-        cells = []
+        cells, c = [], conv["memory"].get(task)
         for m in order:
             solved, rel = per[m]["solved"], per[m]["relative"]
             longest = max(rel, key=int) if rel else None
             tail = f" ({rel[longest]:.2f} of baseline at T={longest})" if longest else ""
-            cells.append((f"T ≤ {solved}" if solved else "none") + tail)
+            cells.append((f"T ≤ {solved}" if solved else "none") + tail
+                         + (_mark(c, m) if c else ""))
         steps = res["config"]["memory_steps"]
+        warn = summary.untrusted(c, "runs") if c else ""
         out.append([f"{task}: longest T solved ({steps} steps)"] + cells
-                   + [_memory_verdict(per, order)])
+                   + [(f"{warn} (unsolved while the loss was still falling); " if warn else "")
+                      + _memory_verdict(per, order)])
     return out
+
+
+def _mark(c: dict, m: str) -> str:
+    bad, total = c["per_model"].get(m, [0, 0])
+    return f" [not converged: {bad} of {total}]" if bad else ""
 
 
 def _memory_verdict(per: dict, order: list[str]) -> str:
@@ -58,6 +73,11 @@ def markdown(res: dict) -> str:
 def _notes(res: dict) -> dict:
     """The task's notes, and how the memory rows were trained."""
     out = dict(res["task"]["notes"])
+    conv = res.get("convergence") or summary.convergence(res["runs"], res["memory"],
+                                                         res["order"])
+    why = conv["runs"]["why"] + [w for c in conv["memory"].values() for w in c["why"]]
+    if why:
+        out["not converged"] = "; ".join(why)
     if res["memory"]:
         c = res["config"]
         widths = {r["model"]: r["hidden"] for r in res["memory"] if r["task"] == "adding"}

@@ -21,7 +21,7 @@ class CompareConfig:
     seeds: int = 3
     budget: str | None = None  # equal-hidden | equal-params; None: the task's default
     hidden: int | None = None  # the GRU's width (task default when None)
-    epochs: int | None = None  # task default when None
+    epochs: int | None = None  # the epoch cap; task default when None (music: 1000)
     folds: int = 3  # forecasting: rolling origins
     max_seconds: float | None = None  # music: wall-clock cap per run
     memory_tasks: tuple[str, ...] = ("adding", "copy")
@@ -135,7 +135,8 @@ def compare(cfg: CompareConfig, log=print, done: dict | None = None, on_result=N
         runs.append(rec)
         log(f"  {summary.NAMES[m]:<6} seed {seed}: test {task.metric} "
             f"{rec['test_metric']:.4f}, {rec['epochs']} epochs, "
-            f"{rec['seconds_per_epoch']:.3f} s/epoch")
+            f"{rec['seconds_per_epoch']:.3f} s/epoch"
+            + ("" if rec["converged"] else f" — NOT CONVERGED ({rec['convergence']})"))
         if on_result is not None:
             on_result("run", runs, mem)
     for name, length, m, seed in memory_keys(cfg):
@@ -148,7 +149,8 @@ def compare(cfg: CompareConfig, log=print, done: dict | None = None, on_result=N
         r = memory.run(name, m, length, w[m], steps=cfg.memory_steps, seed=seed)
         mem.append(r | {"hidden": w[m]})
         log(f"  {name} T={length} {summary.NAMES[m]:<6}: loss/baseline "
-            f"{r['relative']:.3f}{' solved' if r['solved'] else ''}")
+            f"{r['relative']:.3f}{' solved' if r['solved'] else ''}"
+            f"{'' if r['converged'] else ' (not converged: loss still falling)'}")
         if on_result is not None:
             on_result("memory", runs, mem)
     return summarise(cfg, task, order, runs, mem, time.perf_counter() - started)
@@ -162,6 +164,18 @@ def summarise(cfg, task, order, runs, mem, seconds) -> dict:
         lower = task.lower_is_better if lower is None else lower
         verdicts[key] = summary.verdict(key, kind, lower, per, order, task.metric) \
             if len(order) > 1 else ""
+    conv = summary.convergence(runs, mem, order)
+    warn = summary.untrusted(conv["runs"])
+    for key in summary.TRAINED_ROWS:  # these numbers depend on where training ended
+        if warn:
+            verdicts[key] = f"{warn}; " + verdicts[key] if verdicts[key] else warn
+    recommendation = summary.recommend(table, order, task.metric, task.lower_is_better)
+    if warn:
+        recommendation = (f"Nothing is decided: {conv['runs']['not_converged']} of "
+                          f"{conv['runs']['total']} runs did not converge (early stopping did "
+                          f"not end them), so their test {task.metric} is not the models' "
+                          f"result; raise --epochs"
+                          f"{' (or --max-seconds)' if cfg.max_seconds else ''} and rerun.")
     limits = summary.memory_limits(mem, order)
     return {"config": asdict(cfg), "task": {"name": task.name, "metric": task.metric,
                                             "lower_is_better": task.lower_is_better,
@@ -169,7 +183,5 @@ def summarise(cfg, task, order, runs, mem, seconds) -> dict:
             "machine": {"python": platform.python_version(), "torch": torch.__version__,
                         "platform": platform.platform(), "threads": torch.get_num_threads()},
             "order": order, "runs": runs, "memory": mem, "memory_summary": limits,
-            "table": table, "verdicts": verdicts,
-            "recommendation": summary.recommend(table, order, task.metric,
-                                                task.lower_is_better),
-            "seconds": seconds}
+            "table": table, "verdicts": verdicts, "convergence": conv,
+            "recommendation": recommendation, "seconds": seconds}

@@ -134,3 +134,53 @@ def recommend(table: dict, order: list[str], metric: str, lower: bool) -> str:
     return (f"Either: test {metric} and training time per epoch are equal within noise for "
             f"{names}; {NAMES[small]} is the smallest "
             f"({fmt(table['params'][small], 'count')} parameters).")
+
+
+# rows whose numbers depend on where training ended
+TRAINED_ROWS = ("seconds_to_best", "test_metric", "gap")
+
+
+def _judged(r: dict) -> bool:
+    """A record's ``converged``; records written before it was kept are judged from their
+    validation curve (best at the last epoch: not converged)."""
+    if "converged" in r:
+        return bool(r["converged"])
+    from .record import convergence
+
+    return convergence(r.get("val_curve", []), patience=r.get("patience"),
+                       stop_reason=r.get("stop_reason"))[0]
+
+
+def convergence(runs: list[dict], memory: list[dict], order: list[str]) -> dict:
+    """How many runs did not converge, per model, with each one's reason:
+    {"runs": {"not_converged", "total", "per_model": {m: [n, total]}, "why": [...]},
+    "memory": {task: {the same}}}."""
+    def count(records, label):
+        per = {m: [sum(not _judged(r) for r in records if r["model"] == m),
+                   sum(r["model"] == m for r in records)] for m in order}
+        why = [f"{label(r)}: {r.get('convergence', 'best validation at the last epoch')}"
+               for r in records if not _judged(r)]
+        return {"not_converged": sum(v[0] for v in per.values()),
+                "total": sum(v[1] for v in per.values()), "per_model": per, "why": why}
+
+    out = {"runs": count(runs, lambda r: f"{NAMES[r['model']]} seed {r['seed']}"),
+           "memory": {}}
+    for task in sorted({r["task"] for r in memory}):
+        out["memory"][task] = count(
+            [r for r in memory if r["task"] == task],
+            lambda r: f"{r['task']} {NAMES[r['model']]} T={r['length']} seed {r['seed']}")
+    return out
+
+
+def untrusted(c: dict, what: str = "runs") -> str:
+    """"cannot be trusted: N of M runs did not converge" or "" when all converged."""
+    if not c["not_converged"]:
+        return ""
+    return f"cannot be trusted: {c['not_converged']} of {c['total']} {what} did not converge"
+
+
+def convergence_cell(c: dict, m: str) -> str:
+    bad, total = c["per_model"][m]
+    if not total:
+        return "–"
+    return f"{total} of {total}" if not bad else f"NOT CONVERGED: {bad} of {total} runs"

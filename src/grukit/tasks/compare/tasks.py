@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ..._runs import UsageError
-from . import forecast, sizing
+from . import forecast, published, sizing
 
 # Chung et al. 2014's widths (about 20K parameters each) for the music task
 PAPER_WIDTHS = {"gru": 46, "lstm": 36, "rnn": 100}
@@ -61,9 +61,7 @@ def prepare(task: str, data: str | None, folds: int = 3) -> Task:
         sizes = {k: len(v) for k, v in rolls.items()}
         return Task("music", "NLL", True, 88, 88, 46, rolls,
                     {"data": f"{data}: {sizes['train']}/{sizes['valid']}/{sizes['test']} "
-                             f"train/valid/test sequences",
-                     "published test NLL (Chung et al. 2014, JSB Chorales)":
-                         {"tanh RNN": 9.10, "GRU": 8.54, "LSTM": 8.67}},
+                             f"train/valid/test sequences", **published.notes(sizes)},
                     dict(PAPER_WIDTHS), "equal-params")
     if task == "classify":
         from .classify import prepare as prepare_classify
@@ -83,14 +81,13 @@ def run(task: Task, model: str, hidden: int, seed: int, *, epochs: int | None,
         from ..music import MusicConfig, train_music
         from .record import fit_record
 
-        cfg = MusicConfig(model=model, hidden=hidden, seed=seed,
-                          max_epochs=100 if epochs is None else epochs,
-                          max_seconds=max_seconds)
+        cfg = MusicConfig(model=model, hidden=hidden, seed=seed, max_seconds=max_seconds,
+                          **({} if epochs is None else {"max_epochs": epochs}))
         res = train_music(task.data, cfg)
         rec = fit_record(res.epoch_seconds, res.train_curve, res.val_curve,
                          params=res.params, train_metric=res.train_nll,
                          test_metric=res.test_nll, val_metric=res.val_nll,
-                         stop_reason=res.stop_reason)
+                         patience=cfg.patience, stop_reason=res.stop_reason)
         return rec, res.model.rnn
     from .classify import run as run_classify
 
