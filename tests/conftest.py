@@ -54,3 +54,31 @@ def tf32():
             torch.backends.cudnn.allow_tf32 = cudnn
     yield set_
     torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = before
+
+
+@pytest.fixture
+def interrupt_cli():
+    """interrupt_cli(argv, wait_for) runs ``python -m grukit *argv`` in a subprocess, sends it
+    Ctrl-C (SIGINT) once the file ``wait_for`` exists, checks that it ends with exit 130 and
+    no traceback, and returns its stderr, stripped."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    def run(argv, wait_for):
+        env = dict(os.environ, PYTHONUNBUFFERED="1")
+        proc = subprocess.Popen([sys.executable, "-m", "grukit", *map(str, argv)],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                env=env)
+        deadline = time.monotonic() + 300
+        while not Path(wait_for).exists() and proc.poll() is None \
+                and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert Path(wait_for).exists(), proc.communicate()
+        proc.send_signal(signal.SIGINT)
+        stdout, stderr = proc.communicate(timeout=120)
+        assert proc.returncode == 130, (stdout, stderr)
+        assert "Traceback" not in stderr
+        return stderr.strip()
+    return run

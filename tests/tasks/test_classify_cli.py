@@ -5,11 +5,7 @@ import errno
 import json
 import os
 import re
-import signal
-import subprocess
-import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
@@ -161,23 +157,11 @@ def test_folds_are_written_as_they_finish_and_resume_skips_them(tmp_path, capsys
     assert "--resume continues a cross-validation" in capsys.readouterr().err
 
 
-def test_ctrl_c_prints_one_line_exits_130_and_resume_matches(tmp_path):
+def test_ctrl_c_prints_one_line_exits_130_and_resume_matches(tmp_path, interrupt_cli):
     data = _csv(tmp_path / "d.csv", _rows(600, noise=0.3))
     out = tmp_path / "run"
     argv = ["classify", "--data", str(data), "--folds", "3", "--epochs", "30", "--hidden", "8"]
-    env = dict(os.environ, PYTHONUNBUFFERED="1")
-    proc = subprocess.Popen([sys.executable, "-m", "grukit", *argv, "--output", str(out)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
-    first = out / "folds" / "fold-01.json"
-    deadline = time.monotonic() + 300
-    while not first.exists() and proc.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert first.exists(), proc.communicate()
-    proc.send_signal(signal.SIGINT)
-    stdout, stderr = proc.communicate(timeout=120)
-    assert proc.returncode == 130, (stdout, stderr)
-    assert "Traceback" not in stderr
-    line = stderr.strip()
+    line = interrupt_cli(argv + ["--output", out], out / "folds" / "fold-01.json")
     assert re.fullmatch(rf"grukit classify: interrupted after fold [12] of 3; partial results "
                         rf"in {re.escape(str(out))}; rerun with --resume to continue", line), \
         line

@@ -4,13 +4,8 @@ uninterrupted run, and one sentence for each bad input."""
 
 import errno
 import json
-import os
 import re
-import signal
-import subprocess
-import sys
 import tempfile
-import time
 
 import numpy as np
 import pytest
@@ -63,21 +58,10 @@ def test_read_only_output_is_refused_before_training(tmp_path, monkeypatch, caps
     assert "cannot be written (Read-only file system)" in err and "Traceback" not in err
 
 
-def test_ctrl_c_prints_one_line_exits_130_and_resume_matches(tmp_path, capsys):
+def test_ctrl_c_prints_one_line_exits_130_and_resume_matches(tmp_path, capsys, interrupt_cli):
     out = tmp_path / "run"
-    env = dict(os.environ, PYTHONUNBUFFERED="1")
-    proc = subprocess.Popen([sys.executable, "-m", "grukit", *FAST, "--output", str(out)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     partial = out / "partial.json"
-    deadline = time.monotonic() + 300
-    while not partial.exists() and proc.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert partial.exists(), proc.communicate()
-    proc.send_signal(signal.SIGINT)
-    stdout, stderr = proc.communicate(timeout=120)
-    assert proc.returncode == 130, (stdout, stderr)
-    assert "Traceback" not in stderr
-    line = stderr.strip()
+    line = interrupt_cli(FAST + ["--output", out], partial)
     assert re.fullmatch(rf"grukit compare: interrupted after run [1-4] of 4 \((gru|lstm), seed "
                         rf"[01]\); partial results in {re.escape(str(out))}; rerun with "
                         rf"--resume to continue", line), line

@@ -3,13 +3,8 @@ any work, each model's result written as it finishes, Ctrl-C in one line and --r
 
 import errno
 import json
-import os
 import re
-import signal
-import subprocess
-import sys
 import tempfile
-import time
 
 import numpy as np
 import pandas as pd
@@ -135,24 +130,13 @@ def test_each_model_is_written_as_it_finishes_and_resume_skips_it(tmp_path, caps
     assert "--resume continues a run" in capsys.readouterr().err
 
 
-def test_ctrl_c_prints_one_line_exits_130_and_resume_matches(tmp_path):
+def test_ctrl_c_prints_one_line_exits_130_and_resume_matches(tmp_path, interrupt_cli):
     data = _events(tmp_path / "ev.tsv", n_sessions=400)
     out = tmp_path / "run"
     argv = ["recommend", "--data", str(data), "--test-days", "2", "--epochs", "4", "--hidden",
             "8", "--n-sample", "16"]
-    env = dict(os.environ, PYTHONUNBUFFERED="1")
-    proc = subprocess.Popen([sys.executable, "-m", "grukit", *argv, "--output", str(out)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     first = out / "metrics.json"
-    deadline = time.monotonic() + 300
-    while not first.exists() and proc.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.01)
-    assert first.exists(), proc.communicate()
-    proc.send_signal(signal.SIGINT)
-    stdout, stderr = proc.communicate(timeout=120)
-    assert proc.returncode == 130, (stdout, stderr)
-    assert "Traceback" not in stderr
-    line = stderr.strip()
+    line = interrupt_cli(argv + ["--output", out], first)
     assert re.fullmatch(rf"grukit recommend: interrupted after (most_popular \(1|item_knn \(2) "
                         rf"of 3 models\); partial results in {re.escape(str(out))}; rerun with "
                         rf"--resume to continue", line), line
