@@ -19,6 +19,26 @@ class UsageError(ValueError):
     """Bad input a person can fix: the CLI prints its one sentence and exits with 2."""
 
 
+def at_least(flag: str, value, least: int) -> None:
+    """A CLI number checked against its least value (None: not given, the default holds)."""
+    if value is not None and value < least:
+        raise UsageError(f"{flag} must be {least} or more; got {value}.")
+
+
+def training_model(name: str | None, models, command: str, default: str = "gru") -> str:
+    """``--model`` of a training run: one of ``models`` (a saved model's folder is for the
+    command's ``predict``)."""
+    name = default if name is None else name
+    if name not in models:
+        import os
+
+        hint = f" (a saved model is used with `grukit {command} predict --model DIR`)" \
+            if os.path.isdir(name) else ""
+        raise UsageError(f"--model must be one of {', '.join(models)} for training; got "
+                         f"{name!r}{hint}.")
+    return name
+
+
 def prepare_output(path: str | None, what: str = "--output") -> str | None:
     """Create the folder ``path`` and prove it writable before any work is done; one
     sentence (``UsageError``) for a path that is a file, under a file, or not writable."""

@@ -84,6 +84,17 @@ class Estimator:
         return dataclasses.asdict(self.config)
 
     @classmethod
+    def _checked_settings(cls, settings: dict) -> dict:
+        """``settings`` when each names a field of ``config_class``; else one sentence naming
+        the first unknown one and listing the known ones."""
+        known = [f.name for f in dataclasses.fields(cls.config_class)]
+        unknown = sorted(set(settings) - set(known))
+        if unknown:
+            raise TypeError(f"{cls.__name__} has no setting {unknown[0]!r}; its settings are "
+                            f"{', '.join(known)}.")
+        return settings
+
+    @classmethod
     def from_config(cls, config: dict):
         return cls(**config)
 

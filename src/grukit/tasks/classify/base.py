@@ -93,12 +93,7 @@ class RecurrentClassifier(Estimator):
         if not isinstance(base, self.config_class):
             raise TypeError(f"config must be a {self.config_class.__name__}; got a "
                             f"{type(base).__name__}.")
-        known = [f.name for f in dataclasses.fields(self.config_class)]
-        unknown = sorted(set(overrides) - set(known))
-        if unknown:
-            raise TypeError(f"{type(self).__name__} has no setting {unknown[0]!r}; its "
-                            f"settings are {known}.")
-        self.config = dataclasses.replace(base, **overrides)
+        self.config = dataclasses.replace(base, **self._checked_settings(overrides))
         self.model = None
 
     # -- subclass hooks ----------------------------------------------------------------------

@@ -12,7 +12,7 @@ import time
 
 import numpy as np
 
-from ..._runs import RUN, UsageError, prepare_output
+from ..._runs import RUN, UsageError, at_least, prepare_output, training_model
 from .files import (
     FOLDS_DIR,
     check_data_paths,
@@ -96,11 +96,6 @@ def _check_names(data: list[str]) -> None:
                                     f"`grukit datasets` lists the bundled ones.")
 
 
-def _whole(flag: str, value, least: int) -> None:
-    if value is not None and value < least:
-        raise UsageError(f"{flag} must be {least} or more; got {value}.")
-
-
 def run(args: argparse.Namespace) -> int:
     if args.action == "predict":
         return run_predict(args)
@@ -116,18 +111,13 @@ def run_train(args: argparse.Namespace) -> int:
     from .sequence import SequenceClassifier
     from .text import TextClassifier
 
-    model = "gru" if args.model is None else args.model
-    if model not in MODELS:
-        hint = " (a saved model is used with `grukit classify predict --model DIR`)" \
-            if os.path.isdir(model) else ""
-        raise UsageError(f"--model must be one of {', '.join(MODELS)} for training; got "
-                         f"{model!r}{hint}.")
+    model = training_model(args.model, MODELS, "classify")
     folds = 1 if args.folds is None else args.folds
     seed = 0 if args.seed is None else args.seed
-    _whole("--folds", folds, 1)
-    _whole("--epochs", args.epochs, 1)
-    _whole("--hidden", args.hidden, 1)
-    _whole("--seed", seed, 0)
+    at_least("--folds", folds, 1)
+    at_least("--epochs", args.epochs, 1)
+    at_least("--hidden", args.hidden, 1)
+    at_least("--seed", seed, 0)
     if args.resume and (folds < 2 or not args.output):
         raise UsageError("--resume continues a cross-validation: give it with --folds K (2 or "
                          "more) and the --output folder of the interrupted run.")

@@ -7,7 +7,7 @@ import json
 import os
 
 from ..._io import atomic_text, atomic_write
-from ..._runs import RUN, UsageError, prepare_output
+from ..._runs import RUN, UsageError, at_least, prepare_output, training_model
 from .files import FOLDS_DIR, clear_folds, fingerprint, forecast_table, read_folds, write_fold
 
 TRAIN_ONLY = ("horizon", "folds", "lookback", "hidden", "epochs", "seed", "save", "resume")
@@ -62,11 +62,6 @@ def list_datasets(args) -> int:
         print(f"  {name:<16} {u.description} ({u.channels} channels, {u.classes} classes, "
               f"{u.train} train / {u.test} test)")
     return 0
-
-
-def _whole(flag: str, value, least: int) -> None:
-    if value is not None and value < least:
-        raise UsageError(f"{flag} must be {least} or more; got {value}.")
 
 
 def _read(args):
@@ -136,19 +131,14 @@ def run_train(args: argparse.Namespace) -> int:
     from .forecaster import Forecaster
     from .metrics import KEYS, lowest
 
-    model_name = "gru" if args.model is None else args.model
-    if model_name not in MODELS:
-        hint = " (a saved model is used with `grukit forecast predict --model DIR`)" \
-            if os.path.isdir(model_name) else ""
-        raise UsageError(f"--model must be one of {', '.join(MODELS)} for training; got "
-                         f"{model_name!r}{hint}.")
+    model_name = training_model(args.model, MODELS, "forecast")
     if not args.data:
         raise UsageError("--data is required: a built-in series (grukit datasets) or a CSV.")
     folds = 3 if args.folds is None else args.folds
     for flag, value, least in (("--horizon", args.horizon, 1), ("--folds", folds, 1),
                                ("--lookback", args.lookback, 1), ("--hidden", args.hidden, 1),
                                ("--epochs", args.epochs, 1), ("--seed", args.seed, 0)):
-        _whole(flag, value, least)
+        at_least(flag, value, least)
     if args.resume and not args.output:
         raise UsageError("--resume continues a backtest: give it with the --output folder of "
                          "the interrupted run.")

@@ -10,7 +10,6 @@ save, load), trained by ``train_music`` with Chung et al. (2014)'s recipe.
 
 from __future__ import annotations
 
-from dataclasses import fields
 from pathlib import Path
 
 import numpy as np
@@ -38,12 +37,7 @@ class MusicModel(Estimator):
     config_class = MusicConfig
 
     def __init__(self, **config):
-        known = [f.name for f in fields(MusicConfig)]
-        bad = sorted(set(config) - set(known))
-        if bad:
-            raise TypeError(f"MusicModel has no setting {bad[0]!r}; its settings are "
-                            f"{', '.join(known)}.")
-        self.config = MusicConfig(**config)
+        self.config = MusicConfig(**self._checked_settings(config))
 
     # -- training ----------------------------------------------------------------------------
     def fit(self, data, on_epoch=None) -> MusicModel:

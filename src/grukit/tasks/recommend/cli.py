@@ -19,7 +19,7 @@ import time
 import numpy as np
 
 from ..._io import atomic_text, atomic_write
-from ..._runs import RUN, UsageError, prepare_output
+from ..._runs import RUN, UsageError, at_least, prepare_output
 
 METRICS = "metrics.json"
 RECOMMENDATIONS = "recommendations.csv"
@@ -78,11 +78,6 @@ def _events(args, path, require_time: bool = True):
                        args.day_column, args.sep, require_time=require_time)
 
 
-def _whole(flag: str, value, least: int) -> None:
-    if value is not None and value < least:
-        raise UsageError(f"{flag} must be {least} or more; got {value}.")
-
-
 def run(args: argparse.Namespace) -> int:
     if args.action == "predict":
         return run_predict(args)
@@ -91,11 +86,11 @@ def run(args: argparse.Namespace) -> int:
 
 def _model_settings(args) -> dict:
     """The GRU4Rec settings given on the command line (the others keep their defaults)."""
-    _whole("--epochs", args.epochs, 1)
-    _whole("--hidden", args.hidden, 1)
-    _whole("--batch-size", args.batch_size, 1)
-    _whole("--n-sample", args.n_sample, 0)
-    _whole("--seed", args.seed, 0)
+    at_least("--epochs", args.epochs, 1)
+    at_least("--hidden", args.hidden, 1)
+    at_least("--batch-size", args.batch_size, 1)
+    at_least("--n-sample", args.n_sample, 0)
+    at_least("--seed", args.seed, 0)
     if args.learning_rate is not None and not (math.isfinite(args.learning_rate)
                                                and args.learning_rate > 0):
         raise UsageError(f"--learning-rate must be a finite number above 0; got "
@@ -167,7 +162,7 @@ def run_train(args: argparse.Namespace) -> int:
     if args.test_days is not None and not args.data:
         raise UsageError("--test-days splits --data by time; with --train and --test drop it.")
     test_days = 7 if args.test_days is None else args.test_days
-    _whole("--test-days", test_days, 1)
+    at_least("--test-days", test_days, 1)
     try:
         model = GRU4Rec(**_model_settings(args))
     except ValueError as err:
@@ -255,7 +250,7 @@ def run_predict(args: argparse.Namespace) -> int:
     if not args.data:
         raise UsageError("predict needs --data FILE, the sessions to recommend for.")
     k = 20 if args.k is None else args.k
-    _whole("--k", k, 1)
+    at_least("--k", k, 1)
     out = prepare_output(args.output)
     RUN.start(out)
     model = load(args.model)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -110,12 +110,7 @@ class GRU4Rec(Estimator):
     config_class = GRU4RecConfig
 
     def __init__(self, **config):
-        known = [f.name for f in fields(GRU4RecConfig)]
-        bad = sorted(set(config) - set(known))
-        if bad:
-            raise TypeError(f"GRU4Rec has no setting {bad[0]!r}; its settings are "
-                            f"{', '.join(known)}.")
-        self.config = GRU4RecConfig(**config)
+        self.config = GRU4RecConfig(**self._checked_settings(config))
         self.config.check()
 
     # -- training ----------------------------------------------------------------------------
