@@ -67,6 +67,21 @@ def check_state(h: object, name: str, batch: int, size: int, x: Tensor, op: str)
         )
 
 
+def check_mask(m: object, name: str, shape: tuple[int, ...], x: Tensor, op: str) -> None:
+    """A mask (dropout, zoneout) must be a floating tensor of ``shape`` living with x."""
+    dims = ", ".join(str(d) for d in shape)
+    if not isinstance(m, Tensor):
+        raise TypeError(f"{op}: {name} must be a torch.Tensor of shape ({dims}); "
+                        f"got {type(m).__name__}.")
+    if tuple(m.shape) != shape:
+        raise ValueError(f"{op}: {name} must have shape ({dims}); got {shape_str(m)}.")
+    if m.dtype != x.dtype or m.device != x.device:
+        raise TypeError(
+            f"{op}: {name} is {m.dtype} on {m.device} but x is {x.dtype} on {x.device}; "
+            f"move it with {name}.to(x)."
+        )
+
+
 def as_lengths(lengths: Tensor | Sequence[int] | None, batch: int, steps: int,
                op: str) -> Tensor | None:
     """Validate ``lengths`` and return it as an int64 CPU tensor of shape (B,), or None.

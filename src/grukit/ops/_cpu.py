@@ -22,10 +22,13 @@ def _numba_missing() -> str | None:
     return None
 
 
-def why_not(x: Tensor, state_mask: Tensor | None = None, **_: object) -> str | None:
+def why_not(x: Tensor, state_mask: Tensor | None = None, zoneout_mask: Tensor | None = None,
+            **_: object) -> str | None:
     """None when the fused CPU kernels can serve a call on x, else the reason."""
     if state_mask is not None:
         return "state_mask (recurrent dropout) is served by the reference only."
+    if zoneout_mask is not None:
+        return "zoneout_mask is served by the reference only (the fused kernel has no zoneout)."
     if x.device.type != "cpu":
         return f"x is on {x.device}; the cpu backend serves CPU tensors only."
     if x.dtype not in DTYPES:

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from torch import Tensor
 
 from .. import _cpu, _gpu_verified, _triton, dispatch
-from .._checks import as_lengths, check_layer, check_state
+from .._checks import as_lengths, check_layer, check_mask, check_state
 from .._checks import check_finite as _check_finite
 from .native import gru_native
 from .native import why_not as _why_not_native
@@ -34,10 +34,16 @@ def _gru_triton(*args, **kwargs):
     return gru_triton(*args, **kwargs)
 
 
+def _why_not_triton(x, zoneout_mask=None, **call):
+    if zoneout_mask is not None:
+        return "zoneout_mask is served by the reference and the cpu backend only."
+    return _triton.why_not(x, **call)
+
+
 # Below "cpu": "auto" takes it for CUDA tensors and never for CPU ones (see _triton.why_not).
 # On a GPU where the kernels are unverified, auto leaves them what only they serve (warning
 # once) and torch's GRU takes the rest (see _gpu_verified).
-dispatch.register("gru", dispatch.Backend("triton", _gru_triton, _triton.why_not, priority=5,
+dispatch.register("gru", dispatch.Backend("triton", _gru_triton, _why_not_triton, priority=5,
                                           auto_why_not=_gpu_verified.auto_why_not,
                                           on_auto=_gpu_verified.warn_unverified))
 
@@ -46,7 +52,8 @@ def gru(x: Tensor, weight_ih: Tensor, weight_hh: Tensor, bias_ih: Tensor | None 
         bias_hh: Tensor | None = None, *, h0: Tensor | None = None,
         lengths: Tensor | Sequence[int] | None = None, reset_after: bool = True,
         reverse: bool = False, backend: str = "auto",
-        check_finite: bool = False, state_mask: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        check_finite: bool = False, state_mask: Tensor | None = None,
+        zoneout_mask: Tensor | None = None) -> tuple[Tensor, Tensor]:
     """One GRU layer over a batch of sequences.
 
     Equations (gate order r, z, n; torch/cuDNN layout), ``reset_after=True``::
@@ -71,7 +78,10 @@ def gru(x: Tensor, weight_ih: Tensor, weight_hh: Tensor, bias_ih: Tensor | None 
         backend: "auto" or a name from ``grukit.ops.dispatch.backends("gru")``.
         check_finite: raise a ``ValueError`` if x holds NaN or Inf.
         state_mask: (B, H) multiplier of the state fed to the recurrent weights (variational
-            recurrent dropout, as Keras' ``recurrent_dropout``); reference backend only.
+            recurrent dropout, as Keras' ``recurrent_dropout``).
+        zoneout_mask: (B, T, H) zoneout (Krueger et al. 2017): where it is 1 a unit keeps its
+            previous state, ``h_t = m_t ⊙ h_{t−1} + (1 − m_t) ⊙ h̃_t`` with h̃_t the update
+            above; its step t goes with x[:, t] (also with ``reverse``); y_t is h_t.
 
     Returns:
         y (B, T, H) and h_n (B, H).
@@ -91,9 +101,13 @@ def gru(x: Tensor, weight_ih: Tensor, weight_hh: Tensor, bias_ih: Tensor | None 
         check_state(h0, "h0", batch, hidden, x, op)
     if check_finite:
         _check_finite(x, "x", op)
-    extra = {} if state_mask is None else {"state_mask": state_mask}
+    extra = {}
     if state_mask is not None:
-        check_state(state_mask, "state_mask", batch, hidden, x, op)
+        check_mask(state_mask, "state_mask", (batch, hidden), x, op)
+        extra["state_mask"] = state_mask
+    if zoneout_mask is not None:
+        check_mask(zoneout_mask, "zoneout_mask", (batch, steps, hidden), x, op)
+        extra["zoneout_mask"] = zoneout_mask
     fn = dispatch.select(op, backend, x=x, h0=h0, lengths=lens, reset_after=reset_after,
                          **extra)
     return fn(x, weight_ih, weight_hh, bias_ih, bias_hh, h0=h0, lengths=lens,

@@ -29,10 +29,12 @@ CUDNN_PERSISTENT_MAX_H = 192  # the largest H cuDNN runs with its persistent ker
 
 def why_not(x: Tensor, h0: Tensor | None = None, lengths: Tensor | None = None,
             reset_after: bool = True, state_mask: Tensor | None = None,
-            **_: object) -> str | None:
+            zoneout_mask: Tensor | None = None, **_: object) -> str | None:
     """None when torch's GRU should serve the call, else the reason."""
     if state_mask is not None:
         return "state_mask (recurrent dropout) is served by the reference only."
+    if zoneout_mask is not None:
+        return "zoneout_mask: torch's GRU has no zoneout."
     if not reset_after:
         return "torch's GRU (cuDNN's) has only the reset-after form; reset_after=False is not it."
     if lengths is not None:

@@ -10,6 +10,10 @@ Gate order r, z, n (torch/cuDNN). ``reset_after=True`` (torch.nn.GRU, cuDNN, Ker
 ``reset_after=False`` (Cho et al. 2014, Keras ``reset_after=False``): no recurrent bias and
 
     n = tanh(W_in x + b_in + W_hn (r ⊙ h))
+
+Zoneout (Krueger et al. 2017) with a mask m_t (B, H): h_t = m_t ⊙ h_{t−1} + (1 − m_t) ⊙ h̃_t,
+where h̃_t is the update above; recurrent dropout (``state_mask``, B, H) multiplies the state
+fed to W_hh only.
 """
 
 from __future__ import annotations
@@ -22,11 +26,14 @@ from .._seq import masked_loop, run_directed
 
 
 def gru_step(gi: Tensor, h: Tensor, weight_hh: Tensor, bias_hh: Tensor | None,
-             reset_after: bool, state_mask: Tensor | None = None) -> Tensor:
+             reset_after: bool, state_mask: Tensor | None = None,
+             zoneout_mask: Tensor | None = None) -> Tensor:
     """One step from the input projection gi = W_ih x + b_ih (B, 3H) and the state h (B, H).
 
     ``state_mask`` (B, H) multiplies the state fed to W_hh only (variational recurrent
     dropout, Gal & Ghahramani 2016, as Keras' ``recurrent_dropout``); the update uses h.
+    ``zoneout_mask`` (B, H) keeps h where it is 1: h' = m ⊙ h + (1 − m) ⊙ h̃ (Krueger et al.
+    2017), h̃ the GRU update.
     """
     hidden = h.shape[1]
     hm = h if state_mask is None else h * state_mask
@@ -43,20 +50,36 @@ def gru_step(gi: Tensor, h: Tensor, weight_hh: Tensor, bias_hh: Tensor | None,
         r = torch.sigmoid(gi_r + gh_r)
         z = torch.sigmoid(gi_z + gh_z)
         n = torch.tanh(gi_n + F.linear(r * hm, w_n))
-    return (1 - z) * n + z * h
+    h_new = (1 - z) * n + z * h  # (B, H)
+    if zoneout_mask is None:
+        return h_new
+    return zoneout_mask * h + (1 - zoneout_mask) * h_new
 
 
 def gru_reference(x: Tensor, weight_ih: Tensor, weight_hh: Tensor, bias_ih: Tensor | None,
                   bias_hh: Tensor | None, *, h0: Tensor, lengths: Tensor | None,
                   reset_after: bool, reverse: bool,
-                  state_mask: Tensor | None = None) -> tuple[Tensor, Tensor]:
-    """x (B, T, I), h0 (B, H) -> y (B, T, H), h_n (B, H). Inputs are already validated."""
+                  state_mask: Tensor | None = None,
+                  zoneout_mask: Tensor | None = None) -> tuple[Tensor, Tensor]:
+    """x (B, T, I), h0 (B, H) -> y (B, T, H), h_n (B, H). Inputs are already validated.
+
+    ``zoneout_mask`` (B, T, H) is indexed like x: its step t applies where x[:, t] is read
+    (with ``reverse`` too, so the mask travels with its input step).
+    """
+    feat, g3 = x.shape[2], weight_ih.shape[0]
+
+    def step(g: Tensor, s: tuple[Tensor, ...]) -> tuple[Tensor, ...]:
+        m = None
+        if zoneout_mask is not None:
+            g, m = g[:, :g3], g[:, g3:]  # (B, 3H), (B, H)
+        return (gru_step(g, s[0], weight_hh, bias_hh, reset_after, state_mask, m),)
 
     def run(xs: Tensor) -> tuple[Tensor, tuple[Tensor, ...]]:
-        gi = F.linear(xs, weight_ih, bias_ih)  # (B, T, 3H)
-        return masked_loop(
-            lambda g, s: (gru_step(g, s[0], weight_hh, bias_hh, reset_after, state_mask),),
-            gi, (h0,), lengths)
+        gi = F.linear(xs[..., :feat], weight_ih, bias_ih)  # (B, T, 3H)
+        if zoneout_mask is not None:
+            gi = torch.cat([gi, xs[..., feat:]], dim=2)  # (B, T, 4H): [gi, m]
+        return masked_loop(step, gi, (h0,), lengths)
 
-    y, (h_n,) = run_directed(run, x, lengths, reverse)
+    xm = x if zoneout_mask is None else torch.cat([x, zoneout_mask], dim=2)  # (B, T, I + H)
+    y, (h_n,) = run_directed(run, xm, lengths, reverse)
     return y, h_n
