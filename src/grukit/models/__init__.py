@@ -10,7 +10,7 @@ from .callbacks import (
     ProgressBar,
     ReduceLROnPlateau,
 )
-from .saving import load_model as load
+from .loading import load_model as load
 from .saving import load_weights
 from .sequential import Sequential
 

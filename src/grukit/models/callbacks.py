@@ -6,6 +6,8 @@ import math
 import numbers
 import time
 
+from .saving import save_checkpoint
+
 
 def _count_arg(value, what: str, least: int) -> int:
     """An integer setting such as patience (least 0) or every_n_batches (least 1)."""
@@ -127,8 +129,6 @@ class ModelCheckpoint(Callback):
 
     def _write(self, epoch: int, batch: int) -> None:
         if is_main_process():
-            from .saving import save_checkpoint
-
             save_checkpoint(self.model, self.filepath, epoch, batch)
 
 

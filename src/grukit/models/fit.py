@@ -19,6 +19,7 @@ import torch
 import torch.distributed as dist
 
 from .callbacks import History, ProgressBar, is_main_process
+from .saving import read_checkpoint
 
 
 def _distributed() -> tuple[int, int, bool]:
@@ -57,8 +58,6 @@ def run_fit(model, x, y, *, batch_size, epochs, verbose, callbacks, validation_d
         seed = int(torch.randint(0, 2**31 - 1, ()).item())
     start_epoch, skip = 0, 0
     if resume_from is not None:
-        from .saving import read_checkpoint
-
         state = read_checkpoint(resume_from)
         if json.loads(state["config"]) != model.get_config():
             raise ValueError(f"{resume_from!r} was written by another architecture; resume it "

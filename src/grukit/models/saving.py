@@ -1,5 +1,10 @@
 """Model files: one safetensors file, weights plus the model's config as JSON in its
-metadata; written to a temporary file and renamed, so a crash never leaves half a file."""
+metadata; written to a temporary file and renamed, so a crash never leaves half a file.
+Training checkpoints for ``fit(resume_from=...)``.
+
+This module knows models only through what they offer (``state_dict``, ``get_config``,
+``build``, ``optimizer``), never the ``Sequential`` class: rebuilding a model from its
+config is ``loading.load_model``'s job, one layer above."""
 
 from __future__ import annotations
 
@@ -29,7 +34,9 @@ def save_model(model, path: str) -> None:
     atomic_write(path, lambda tmp: save_file(tensors, tmp, metadata=meta))
 
 
-def _read(path: str):
+def read_model_file(path: str) -> tuple[dict, dict]:
+    """(config, tensors) of a file ``save_model`` wrote; anything else refused in one
+    sentence."""
     from safetensors import safe_open
 
     path = os.fspath(path)
@@ -64,22 +71,15 @@ def _read(path: str):
     return json.loads(meta["config"]), tensors
 
 
-def load_model(path: str):
-    """Rebuild a ``Sequential`` saved with ``model.save(path)``."""
-    from ..layers import from_config
-    from .sequential import Sequential
-
-    config, tensors = _read(path)
-    model = Sequential([from_config(c) for c in config["layers"]], name=config["name"])
-    model.build()
-    load_weights(model, path, _loaded=(config, tensors))
-    return model
-
-
-def load_weights(model, path: str, _loaded=None) -> None:
+def load_weights(model, path: str) -> None:
     """Load weights into ``model``; a file for another architecture raises and changes
     nothing."""
-    config, tensors = _loaded or _read(path)
+    put_weights(model, read_model_file(path)[1], path)
+
+
+def put_weights(model, tensors: dict, path: str) -> None:
+    """``tensors`` (read from ``path``) into ``model``, or a one-sentence refusal that leaves
+    the model unchanged when they belong to another architecture."""
     if not model.built:
         model.build()
     detail = state_mismatch(model.state_dict(), tensors, "in the file", "here")

@@ -13,6 +13,8 @@ from torch import nn
 from ..layers import Embedding, Layer
 from . import training
 from .callbacks import Callback, History
+from .fit import run_fit
+from .saving import save_model
 
 
 def _snake(name: str) -> str:
@@ -232,8 +234,6 @@ class Sequential(nn.Module):
         DistributedDataParallel, each process takes ``batch_size / world_size`` samples of
         every batch, and only rank 0 logs and writes.
         """
-        from .fit import run_fit
-
         self._check_compiled("fit")
         batch_size = _batch_size(batch_size)
         if not isinstance(epochs, numbers.Integral) or isinstance(epochs, bool) or epochs < 0:
@@ -319,8 +319,6 @@ class Sequential(nn.Module):
         return torch.cat(out).numpy()
 
     def save(self, path: str) -> None:
-        from .saving import save_model
-
         save_model(self, path)
 
 
