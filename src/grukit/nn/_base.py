@@ -1,8 +1,10 @@
-"""What GRU, LSTM, RNN and MinGRU share: torch.nn's constructor, parameter names and
-input/output conventions, stacked layers and directions, ``lengths`` and ``PackedSequence``.
+"""What every recurrent module shares: torch.nn's constructor, parameter names and
+input/output conventions, stacked layers and directions, ``lengths`` and ``PackedSequence``,
+recurrent dropout and zoneout.
 
-A subclass says how many gate blocks its weights stack (``_gates``), which parameters a
-layer has, and how to run one layer (``_run_layer``) through ``grukit.ops``.
+A subclass names its cell's spec (``spec``, from ``grukit.cells``: gate count, parameter
+names and shapes, options) and says how to run one layer (``_run_layer``) through
+``grukit.ops``; the parameters are registered from the spec.
 """
 
 from __future__ import annotations
@@ -11,40 +13,58 @@ import functools
 import math
 import warnings
 from collections.abc import Sequence
+from typing import ClassVar
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
 
-from ..ops._checks import as_lengths, shape_str
-from ..ops._checks import check_finite as _check_finite
+from .. import cells
+from ..cells import CellSpec
+from ..ops import as_lengths, shape_str
+from ..ops import check_finite as _check_finite
 
 State = tuple[Tensor, ...]
 
 
 @functools.cache
-def _layer_names(layer: int, reverse: bool) -> tuple[tuple[str, str], ...]:
+def _layer_names(names: tuple[str, ...], layer: int,
+                 reverse: bool) -> tuple[tuple[str, str], ...]:
     """(op name, parameter name) of one layer and direction: ("weight_ih", "weight_ih_l0")."""
     suffix = f"_l{layer}{'_reverse' if reverse else ''}"
-    return tuple((n, n + suffix)
-                 for n in ("weight_ih", "weight_hh", "bias_ih", "bias_hh", "weight_hr"))
+    return tuple((n, n + suffix) for n in names)
+
+
+def _rate(value: object, what: str, cls: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
+        raise ValueError(f"{cls}: {what} must be a number in [0, 1) (the fraction of units "
+                         f"affected); got {value!r}.")
+    return float(value)
 
 
 class RecurrentBase(nn.Module):
-    """Stacked, optionally bidirectional recurrence with torch.nn's interface."""
+    """Stacked, optionally bidirectional recurrence with torch.nn's interface.
 
-    _gates = 1
-    _has_bias_hh = True
-    _has_weight_hh = True
-    _has_proj = False  # proj_size: LSTM only
+    Beyond torch.nn's arguments: ``recurrent_dropout`` (cells with recurrent weights): in
+    training, one mask m ~ Bernoulli(1 − p) / (1 − p) of shape (B, P) per layer, direction
+    and forward multiplies the state fed to the recurrent weights (Gal & Ghahramani 2016;
+    Keras' ``recurrent_dropout``); ``zoneout`` (cells whose op takes a zoneout mask): in
+    training each unit keeps its previous state with probability p at each step,
+    ``h_t = m_t ⊙ h_{t−1} + (1 − m_t) ⊙ h̃_t`` with m_t ~ Bernoulli(p) (Krueger et al.
+    2017), and in evaluation m_t = p (the expectation).
+    """
+
+    spec: ClassVar[CellSpec]
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1,
                  bias: bool = True, batch_first: bool = False, dropout: float = 0.0,
                  bidirectional: bool = False, device=None, dtype=None, *,
-                 proj_size: int = 0, backend: str = "auto", check_finite: bool = False):
+                 proj_size: int = 0, backend: str = "auto", check_finite: bool = False,
+                 recurrent_dropout: float = 0.0, zoneout: float = 0.0):
         super().__init__()
         name = type(self).__name__
+        spec = self.spec
         for arg, val in (("input_size", input_size), ("hidden_size", hidden_size),
                          ("num_layers", num_layers)):
             if not isinstance(val, int) or isinstance(val, bool) or val <= 0:
@@ -59,9 +79,18 @@ class RecurrentBase(nn.Module):
                 or proj_size >= hidden_size and proj_size:
             raise ValueError(f"{name}: proj_size must be an integer in [0, hidden_size="
                              f"{hidden_size}); got {proj_size!r}.")
-        if proj_size and not self._has_proj:
-            raise ValueError(f"{name}: proj_size applies to LSTM only (as in torch.nn); got "
-                             f"proj_size={proj_size}. Leave it at 0.")
+        if proj_size and not spec.projection:
+            owners = " and ".join(s.display for s in cells.all_specs() if s.projection)
+            raise ValueError(f"{name}: proj_size applies to {owners} only (as in torch.nn); "
+                             f"got proj_size={proj_size}. Leave it at 0.")
+        recurrent_dropout = _rate(recurrent_dropout, "recurrent_dropout", name)
+        if recurrent_dropout and not spec.recurrent:
+            raise ValueError(f"{name} has no recurrent weights, so recurrent_dropout does not "
+                             f"apply; leave it at 0 and use dropout.")
+        zoneout = _rate(zoneout, "zoneout", name)
+        if zoneout and not spec.zoneout:
+            owners = ", ".join(s.display for s in cells.all_specs() if s.zoneout)
+            raise ValueError(f"{name}: zoneout is available for {owners}; leave it at 0.")
         self.input_size = input_size
         self.hidden_size = hidden_size
         self.num_layers = num_layers
@@ -72,31 +101,26 @@ class RecurrentBase(nn.Module):
         self.proj_size = proj_size
         self.backend = backend
         self.check_finite = check_finite
+        self.recurrent_dropout = recurrent_dropout
+        self.zoneout = zoneout
         factory = {"device": device, "dtype": dtype}
         out = proj_size or hidden_size
-        rows = self._gates * hidden_size
+        options = {k: getattr(self, k) for k in spec.options}
         for layer in range(num_layers):
             layer_in = input_size if layer == 0 else out * self.num_directions
+            shapes = spec.param_shapes(layer_in, hidden_size, proj_size, bias, **options)
             for suffix in self._suffixes():
-                p = f"_l{layer}{suffix}"
-                self.register_parameter("weight_ih" + p,
-                                        nn.Parameter(torch.empty(rows, layer_in, **factory)))
-                if self._has_weight_hh:
-                    self.register_parameter("weight_hh" + p,
-                                            nn.Parameter(torch.empty(rows, out, **factory)))
-                if bias:
-                    self.register_parameter("bias_ih" + p,
-                                            nn.Parameter(torch.empty(rows, **factory)))
-                    if self._has_bias_hh:
-                        self.register_parameter("bias_hh" + p,
-                                                nn.Parameter(torch.empty(rows, **factory)))
-                if proj_size:
-                    self.register_parameter(
-                        "weight_hr" + p,
-                        nn.Parameter(torch.empty(proj_size, hidden_size, **factory)))
+                for op_name, shape in shapes.items():  # (G·H, I), (G·H, P), (G·H,), ...
+                    self.register_parameter(f"{op_name}_l{layer}{suffix}",
+                                            nn.Parameter(torch.empty(shape, **factory)))
         self.reset_parameters()
 
     # -- layout ---------------------------------------------------------------------------
+    @property
+    def _gates(self) -> int:
+        """Gate blocks stacked in the weights' rows (the spec's)."""
+        return self.spec.gates
+
     @property
     def num_directions(self) -> int:
         return 2 if self.bidirectional else 1
@@ -109,17 +133,27 @@ class RecurrentBase(nn.Module):
         return (self.proj_size or self.hidden_size,)
 
     def reset_parameters(self) -> None:
-        """U(−1/√H, 1/√H) for every weight and bias, as torch.nn does."""
+        """U(−1/√H, 1/√H) for every weight and bias, as torch.nn does; parameters the spec
+        marks "fan_in" get U(−1/√fan_in, 1/√fan_in) as torch.nn.Linear (a bias: the fan-in
+        of its weight)."""
+        inits = {p.name: p.init for p in self.spec.params}
         bound = 1.0 / math.sqrt(self.hidden_size)
-        for w in self.parameters():
-            nn.init.uniform_(w, -bound, bound)
+        for name, w in self.named_parameters():
+            op_name = name[:name.rindex("_l")]
+            if inits.get(op_name, "hidden") == "fan_in":
+                weight = getattr(self, name.replace("bias_", "weight_", 1))
+                fan = 1.0 / math.sqrt(weight.shape[1])
+                nn.init.uniform_(w, -fan, fan)
+            else:
+                nn.init.uniform_(w, -bound, bound)
 
     def layer_params(self, layer: int, direction: int) -> dict[str, Tensor | None]:
         """The weights of one layer and direction by their op names (weight_ih, ...)."""
         d = self._parameters  # read directly: Module.__getattr__ costs ~1 µs a name; a name
         #                       moved out of it (weight-drop wrappers) is still found
+        names = tuple(p.name for p in self.spec.params)
         return {n: d[k] if k in d else getattr(self, k, None)
-                for n, k in _layer_names(layer, direction == 1)}
+                for n, k in _layer_names(names, layer, direction == 1)}
 
     def extra_repr(self) -> str:
         s = f"{self.input_size}, {self.hidden_size}"
@@ -135,12 +169,32 @@ class RecurrentBase(nn.Module):
             s += f", dropout={self.dropout}"
         if self.bidirectional:
             s += ", bidirectional=True"
+        if self.recurrent_dropout:
+            s += f", recurrent_dropout={self.recurrent_dropout}"
+        if self.zoneout:
+            s += f", zoneout={self.zoneout}"
         return s
 
     # -- subclass hooks -------------------------------------------------------------------
     def _run_layer(self, x: Tensor, params: dict[str, Tensor | None], state: State,
-                   lengths: Tensor | None, reverse: bool) -> tuple[Tensor, State]:
+                   lengths: Tensor | None, reverse: bool,
+                   **masks: Tensor) -> tuple[Tensor, State]:
+        """One layer and direction through the cell's op; ``masks``: ``state_mask`` (B, P)
+        and ``zoneout_mask`` (B, T, H) when recurrent dropout or zoneout is on."""
         raise NotImplementedError
+
+    def _masks(self, x: Tensor) -> dict[str, Tensor]:
+        """The masks of one layer and direction for ``x`` (B, T, ·), drawn in this order:
+        recurrent dropout, then zoneout."""
+        masks = {}
+        if self.recurrent_dropout and self.training:
+            keep = 1.0 - self.recurrent_dropout
+            size = self.proj_size or self.hidden_size
+            masks["state_mask"] = torch.bernoulli(x.new_full((x.shape[0], size), keep)) / keep
+        if self.zoneout:
+            rate = x.new_full((x.shape[0], x.shape[1], self.hidden_size), self.zoneout)
+            masks["zoneout_mask"] = torch.bernoulli(rate) if self.training else rate
+        return masks
 
     def _hx_to_states(self, hx: object, batch: int, unbatched: bool,
                       like: Tensor) -> list[Tensor]:
@@ -240,7 +294,7 @@ class RecurrentBase(nn.Module):
                 k = layer * self.num_directions + d
                 state = tuple(s[k] for s in states)
                 y, fin = self._run_layer(layer_in, self.layer_params(layer, d), state, lens,
-                                         reverse=d == 1)
+                                         reverse=d == 1, **self._masks(layer_in))
                 outs.append(y)  # (B, T, S)
                 finals.append(fin)
             layer_in = outs[0] if len(outs) == 1 else torch.cat(outs, dim=2)  # (B, T, D·S)

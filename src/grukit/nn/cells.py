@@ -1,20 +1,23 @@
-"""One-step cells, drop-ins for torch.nn.GRUCell, LSTMCell and RNNCell."""
+"""One-step cells, drop-ins for torch.nn.GRUCell, LSTMCell and RNNCell (parameters from
+their cell's spec in ``grukit.cells``)."""
 
 from __future__ import annotations
 
 import math
+from typing import ClassVar
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from .. import cells
+from ..cells import CellSpec
 from ..ops import gru_step, lstm_step, rnn_step
 from ..ops.rnn.reference import ACTIVATIONS
 
 
 class _CellBase(nn.Module):
-    _gates = 1
-    _has_bias_hh = True
+    spec: ClassVar[CellSpec]
 
     def __init__(self, input_size: int, hidden_size: int, bias: bool = True, device=None,
                  dtype=None):
@@ -25,12 +28,12 @@ class _CellBase(nn.Module):
                 raise ValueError(f"{name}: {arg} must be a positive integer; got {val!r}.")
         self.input_size, self.hidden_size, self.bias = input_size, hidden_size, bias
         factory = {"device": device, "dtype": dtype}
-        rows = self._gates * hidden_size
-        self.weight_ih = nn.Parameter(torch.empty(rows, input_size, **factory))
-        self.weight_hh = nn.Parameter(torch.empty(rows, hidden_size, **factory))
-        self.bias_ih = nn.Parameter(torch.empty(rows, **factory)) if bias else None
-        self.bias_hh = (nn.Parameter(torch.empty(rows, **factory))
-                        if bias and self._has_bias_hh else None)
+        options = {k: getattr(self, k) for k in self.spec.options}
+        shapes = self.spec.param_shapes(input_size, hidden_size, 0, bias, **options)
+        for p in self.spec.params:  # weight_ih (G·H, I), weight_hh (G·H, H), biases (G·H,)
+            shape = shapes.get(p.name)
+            setattr(self, p.name,
+                    None if shape is None else nn.Parameter(torch.empty(shape, **factory)))
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
@@ -84,11 +87,10 @@ class GRUCell(_CellBase):
     Inputs: ``input`` (B, I) or (I,), ``hx`` (B, H) or None. Output: h' (B, H).
     """
 
-    _gates = 3
+    spec = cells.GRU
 
     def __init__(self, *args, reset_after: bool = True, **kwargs):
         self.reset_after = reset_after
-        self._has_bias_hh = reset_after
         super().__init__(*args, **kwargs)
 
     def forward(self, input: Tensor, hx: Tensor | None = None) -> Tensor:
@@ -104,7 +106,7 @@ class LSTMCell(_CellBase):
     Inputs: ``input`` (B, I), ``(h, c)`` or None. Output: ``(h', c')`` each (B, H).
     """
 
-    _gates = 4
+    spec = cells.LSTM
 
     def forward(self, input: Tensor,
                 hx: tuple[Tensor, Tensor] | None = None) -> tuple[Tensor, Tensor]:
@@ -122,6 +124,8 @@ class RNNCell(_CellBase):
     r"""One Elman step ``h' = act(W_ih x + b_ih + W_hh h + b_hh)``, a drop-in for
     ``torch.nn.RNNCell``.
     """
+
+    spec = cells.RNN
 
     def __init__(self, input_size: int, hidden_size: int, bias: bool = True,
                  nonlinearity: str = "tanh", device=None, dtype=None):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from torch import Tensor
 
-from .. import ops
+from .. import cells, ops
 from ._base import RecurrentBase, State
 
 
@@ -35,17 +35,20 @@ class GRU(RecurrentBase):
             "torch" (torch's own GRU, cuDNN on a GPU; reset_after=True only), "triton",
             "reference".
         check_finite: raise ``ValueError`` on NaN/Inf in the input.
+        recurrent_dropout: fraction of the state fed to the recurrent weights dropped in
+            training, one mask per layer, direction and forward (Keras' recurrent_dropout).
+        zoneout: probability that a unit keeps its previous state at a step in training;
+            in evaluation the expectation (Krueger et al. 2017).
 
     Inputs: ``input`` (T, B, I), (B, T, I) with ``batch_first``, (T, I) unbatched, or a
     ``PackedSequence``; ``hx`` (L·D, B, H) or None; keyword ``lengths`` (B,).
     Outputs: ``output`` (T, B, D·H) and ``h_n`` (L·D, B, H).
     """
 
-    _gates = 3
+    spec = cells.GRU
 
     def __init__(self, *args, reset_after: bool = True, **kwargs):
         self.reset_after = reset_after
-        self._has_bias_hh = reset_after
         super().__init__(*args, **kwargs)
 
     def extra_repr(self) -> str:
@@ -53,8 +56,9 @@ class GRU(RecurrentBase):
         return s if self.reset_after else s + ", reset_after=False"
 
     def _run_layer(self, x: Tensor, params: dict, state: State, lengths: Tensor | None,
-                   reverse: bool) -> tuple[Tensor, State]:
+                   reverse: bool, **masks: Tensor) -> tuple[Tensor, State]:
         y, h = ops.gru(x, params["weight_ih"], params["weight_hh"], params["bias_ih"],
                        params["bias_hh"], h0=state[0], lengths=lengths,
-                       reset_after=self.reset_after, reverse=reverse, backend=self.backend)
+                       reset_after=self.reset_after, reverse=reverse, backend=self.backend,
+                       **masks)
         return y, (h,)

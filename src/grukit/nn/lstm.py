@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from torch import Tensor
 
-from .. import ops
+from .. import cells, ops
 from ._base import RecurrentBase, State
 
 
@@ -24,15 +24,14 @@ class LSTM(RecurrentBase):
     Args:
         as ``torch.nn.LSTM`` (``proj_size`` included), plus ``forget_bias``: when given,
         the forget-gate slice of ``bias_ih`` is set to it and that of ``bias_hh`` to 0 at
-        initialisation (Jozefowicz et al. 2015 recommend 1.0), ``backend`` and
-        ``check_finite`` as ``grukit.nn.GRU``.
+        initialisation (Jozefowicz et al. 2015 recommend 1.0), ``backend``,
+        ``check_finite`` and ``recurrent_dropout`` as ``grukit.nn.GRU``.
 
     Inputs: ``input``, ``(h_0, c_0)`` or None, keyword ``lengths``.
     Outputs: ``output`` (T, B, D·P), ``(h_n (L·D, B, P), c_n (L·D, B, H))``.
     """
 
-    _gates = 4
-    _has_proj = True
+    spec = cells.LSTM
 
     def __init__(self, *args, forget_bias: float | None = None, **kwargs):
         self.forget_bias = forget_bias
@@ -63,9 +62,9 @@ class LSTM(RecurrentBase):
         return states[0], states[1]
 
     def _run_layer(self, x: Tensor, params: dict, state: State, lengths: Tensor | None,
-                   reverse: bool) -> tuple[Tensor, State]:
+                   reverse: bool, **masks: Tensor) -> tuple[Tensor, State]:
         y, (h, c) = ops.lstm(x, params["weight_ih"], params["weight_hh"], params["bias_ih"],
                              params["bias_hh"], weight_hr=params["weight_hr"],
                              h0=(state[0], state[1]), lengths=lengths, reverse=reverse,
-                             backend=self.backend)
+                             backend=self.backend, **masks)
         return y, (h, c)

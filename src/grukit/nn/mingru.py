@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import math
+from torch import Tensor
 
-from torch import Tensor, nn
-
-from .. import ops
+from .. import cells, ops
 from ._base import RecurrentBase, State
 
 
@@ -23,13 +21,12 @@ class MinGRU(RecurrentBase):
     Parameters: ``weight_ih_l{k}`` (2H, ·) = [W_z; W_h] and ``bias_ih_l{k}`` (2H,), with
     ``_reverse`` for the backward direction; no recurrent weights.
 
-    Args: as ``grukit.nn.GRU`` (no ``reset_after``), plus ``mode``.
+    Args: as ``grukit.nn.GRU`` (no ``reset_after``, ``recurrent_dropout`` or ``zoneout``),
+    plus ``mode``.
     Inputs/outputs: as ``grukit.nn.GRU``.
     """
 
-    _gates = 2
-    _has_bias_hh = False
-    _has_weight_hh = False
+    spec = cells.MINGRU
 
     def __init__(self, *args, mode: str = "parallel", **kwargs):
         if mode not in ("parallel", "sequential"):
@@ -37,14 +34,8 @@ class MinGRU(RecurrentBase):
         self.mode = mode
         super().__init__(*args, **kwargs)
 
-    def reset_parameters(self) -> None:
-        """U(−1/√fan_in, 1/√fan_in), as ``torch.nn.Linear``."""
-        for name, w in self.named_parameters():
-            fan_in = getattr(self, name.replace("bias_", "weight_")).shape[1]
-            nn.init.uniform_(w, -1 / math.sqrt(fan_in), 1 / math.sqrt(fan_in))
-
     def _run_layer(self, x: Tensor, params: dict, state: State, lengths: Tensor | None,
-                   reverse: bool) -> tuple[Tensor, State]:
+                   reverse: bool, **masks: Tensor) -> tuple[Tensor, State]:
         y, h = ops.mingru(x, params["weight_ih"], params["bias_ih"], h0=state[0],
                           lengths=lengths, mode=self.mode, reverse=reverse,
                           backend=self.backend)

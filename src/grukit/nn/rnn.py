@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from torch import Tensor
 
-from .. import ops
+from .. import cells, ops
 from ._base import RecurrentBase, State
 
 
@@ -16,12 +16,12 @@ class RNN(RecurrentBase):
     Parameters as ``torch.nn.RNN``: ``weight_ih_l{k}`` (H, ·), ``weight_hh_l{k}`` (H, H),
     ``bias_ih_l{k}``, ``bias_hh_l{k}`` (H,).
 
-    Args: as ``torch.nn.RNN`` (``nonlinearity`` "tanh" or "relu"), plus ``backend`` and
-    ``check_finite`` as ``grukit.nn.GRU``.
+    Args: as ``torch.nn.RNN`` (``nonlinearity`` "tanh" or "relu"), plus ``backend``,
+    ``check_finite`` and ``recurrent_dropout`` as ``grukit.nn.GRU``.
     Inputs/outputs: as ``grukit.nn.GRU``.
     """
 
-    _gates = 1
+    spec = cells.RNN
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1,
                  nonlinearity: str = "tanh", *args, **kwargs):
@@ -36,8 +36,9 @@ class RNN(RecurrentBase):
         return s if self.nonlinearity == "tanh" else s + ", nonlinearity='relu'"
 
     def _run_layer(self, x: Tensor, params: dict, state: State, lengths: Tensor | None,
-                   reverse: bool) -> tuple[Tensor, State]:
+                   reverse: bool, **masks: Tensor) -> tuple[Tensor, State]:
         y, h = ops.rnn(x, params["weight_ih"], params["weight_hh"], params["bias_ih"],
                        params["bias_hh"], h0=state[0], lengths=lengths,
-                       nonlinearity=self.nonlinearity, reverse=reverse, backend=self.backend)
+                       nonlinearity=self.nonlinearity, reverse=reverse, backend=self.backend,
+                       **masks)
         return y, (h,)
