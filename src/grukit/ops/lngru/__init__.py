@@ -1,0 +1,93 @@
+"""LayerNorm-GRU recurrence (Ba et al. 2016): one entry point, backends chosen by ``dispatch``."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from torch import Tensor
+
+from .. import _cpu, dispatch
+from .._checks import as_lengths, check_layer, check_state, check_weight
+from .._checks import check_finite as _check_finite
+from .reference import input_gates, lngru_reference, lngru_step
+
+__all__ = ["input_gates", "lngru", "lngru_step"]
+
+
+def _lngru_cpu(*args, **kwargs):
+    from .cpu import lngru_cpu  # numba loads on first use, not at import
+
+    return lngru_cpu(*args, **kwargs)
+
+
+dispatch.register("lngru", dispatch.Backend("reference", lngru_reference))
+dispatch.register("lngru", dispatch.Backend("cpu", _lngru_cpu, _cpu.why_not, priority=10))
+
+
+def lngru(x: Tensor, weight_ih: Tensor, weight_hh: Tensor, bias_ih: Tensor | None = None,
+          bias_hh: Tensor | None = None, ln_ih_weight: Tensor | None = None,
+          ln_ih_bias: Tensor | None = None, ln_hh_weight: Tensor | None = None,
+          ln_hh_bias: Tensor | None = None, *, h0: Tensor | None = None,
+          lengths: Tensor | Sequence[int] | None = None, reset_after: bool = True,
+          reverse: bool = False, backend: str = "auto",
+          check_finite: bool = False) -> tuple[Tensor, Tensor]:
+    """One LayerNorm-GRU layer over a batch of sequences (Ba et al. 2016, §3.1; as haste's
+    ``LayerNormGRU``): the input and the recurrent pre-activations are each normalised over
+    their 3H gate rows, then scaled by a gain g and shifted by β::
+
+        LN(v; g, β) = (v − mean(v)) / sqrt(var(v) + 1e-5) ⊙ g + β
+
+    Gate order r, z, n (torch/cuDNN layout), ``reset_after=True``::
+
+        gi = LN(W_ih x; g_ih, β_ih) + b_ih        gh = LN(W_hh h; g_hh, β_hh) + b_hh
+        r = σ(gi_r + gh_r)    z = σ(gi_z + gh_z)
+        n = tanh(gi_n + r ⊙ gh_n)
+        h' = (1 − z) ⊙ n + z ⊙ h
+
+    ``reset_after=False`` (Cho et al. 2014): W_hn multiplies r ⊙ h, so the recurrent rows are
+    normalised in two groups, the r, z rows over their 2H values and the n rows over their H
+    values (with the matching slices of g_hh, β_hh); there is no recurrent bias::
+
+        [gh_r; gh_z] = LN(W_h[r,z] h; g_hh[:2H], β_hh[:2H])
+        n = tanh(gi_n + LN(W_hn (r ⊙ h); g_hh[2H:], β_hh[2H:]))
+
+    Args:
+        x: (B, T, I) input, batch first.
+        weight_ih: (3H, I) rows [W_ir; W_iz; W_in].  weight_hh: (3H, H) rows [W_hr; W_hz; W_hn].
+        bias_ih, bias_hh: (3H,) or None (bias_hh must be None when reset_after=False).
+        ln_ih_weight, ln_ih_bias: (3H,) gain g_ih (initially 1) and shift β_ih (initially 0)
+            of the input normalisation, or None (gain 1, shift 0).
+        ln_hh_weight, ln_hh_bias: (3H,) the same for the recurrent normalisation.
+        h0: (B, H) initial state; zeros when None.
+        lengths: (B,) integers in [0, T] for right-padded batches: outputs past a sequence's
+            end are zero and ``h_n`` is its state at its own last step.
+        reverse: run from each sequence's own last step back to step 0.
+        backend: "auto" or a name from ``grukit.ops.dispatch.backends("lngru")``.
+        check_finite: raise a ``ValueError`` if x holds NaN or Inf.
+
+    Returns:
+        y (B, T, H) and h_n (B, H).
+    """
+    op = "lngru"
+    _, hidden = check_layer(op, x, weight_ih, weight_hh, 3, bias_ih, bias_hh)
+    if not reset_after and bias_hh is not None:
+        raise ValueError(
+            "lngru: reset_after=False has no recurrent bias (Cho et al. 2014; the recurrent "
+            "shift ln_hh_bias plays its part); pass bias_hh=None."
+        )
+    for name, v in (("ln_ih_weight", ln_ih_weight), ("ln_ih_bias", ln_ih_bias),
+                    ("ln_hh_weight", ln_hh_weight), ("ln_hh_bias", ln_hh_bias)):
+        if v is not None:
+            check_weight(v, name, (3 * hidden,), op)
+    batch, steps = x.shape[0], x.shape[1]
+    lens = as_lengths(lengths, batch, steps, op)
+    if h0 is None:
+        h0 = x.new_zeros(batch, hidden)
+    else:
+        check_state(h0, "h0", batch, hidden, x, op)
+    if check_finite:
+        _check_finite(x, "x", op)
+    fn = dispatch.select(op, backend, x=x, h0=h0, lengths=lens, reset_after=reset_after)
+    return fn(x, weight_ih, weight_hh, bias_ih, bias_hh, ln_ih_weight, ln_ih_bias,
+              ln_hh_weight, ln_hh_bias, h0=h0, lengths=lens, reset_after=reset_after,
+              reverse=reverse)
