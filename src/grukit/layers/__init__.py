@@ -1,7 +1,12 @@
 """Keras-style layers (``from grukit.layers import GRU, Dense``) on grukit.nn modules."""
 
+from .. import cells
 from .core import REGISTRY, AttentionPooling, Dense, Dropout, Embedding, Layer
-from .recurrent import GRU, LSTM, Bidirectional, MinGRU, SimpleRNN
+from .recurrent import GRU, LSTM, Bidirectional, MinGRU, SimpleRNN, layer_for
+
+# a layer for every cell in grukit.cells (those without a class above are made from the spec)
+for _spec in cells.all_specs():
+    globals()[_spec.layer] = layer_for(_spec)
 
 
 def from_config(cfg: dict) -> Layer:
@@ -17,3 +22,4 @@ def from_config(cfg: dict) -> Layer:
 
 __all__ = ["GRU", "LSTM", "AttentionPooling", "Bidirectional", "Dense", "Dropout", "Embedding",
            "Layer", "MinGRU", "SimpleRNN", "from_config"]
+__all__ += [s.layer for s in cells.all_specs() if s.layer not in __all__]

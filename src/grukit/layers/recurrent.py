@@ -7,44 +7,80 @@ Batch first, units first: ``GRU(64, input_shape=(100, 1))`` takes (B, 100, 1) an
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from .. import nn as gnn
-from .. import ops
-from ..ops._seq import reverse_within
+from .. import cells
+from ..cells import CellSpec
+from ..ops import dispatch, reverse_within
 from .core import Layer, check_rate, positive_int, register
 
 
+def check_backend(spec: CellSpec, backend: object, what: str) -> str:
+    """``backend`` if it is "auto" or a backend of the cell's op, else one sentence listing
+    the valid names (as Keras checks ``use_cudnn`` when a layer is made)."""
+    valid = ("auto", *dispatch.backends(spec.name))
+    if not isinstance(backend, str) or backend not in valid:
+        raise ValueError(f"{what}: backend must be one of {', '.join(map(repr, valid))}; "
+                         f"got {backend!r}.")
+    return backend
+
+
 class _Recurrent(Layer):
-    _module = gnn.GRU
-    _op = None  # the grukit.ops function for recurrent dropout (set by each subclass)
+    """A Keras-style layer on the ``grukit.nn`` module of its cell's spec.
+
+    Keyword options of the cell (``reset_after`` for a GRU, ``activation`` for SimpleRNN:
+    the spec's ``options`` under their Keras names, ``keras_options``) are passed to the
+    module; so are ``recurrent_dropout``, ``zoneout`` (cells that have it) and ``backend``
+    ("auto" or a backend of the cell's op, checked here).
+    """
+
+    spec: ClassVar[CellSpec] = cells.GRU
 
     def __init__(self, units: int, *, return_sequences: bool = False,
                  return_state: bool = False, go_backwards: bool = False,
                  stateful: bool = False, dropout: float = 0.0, recurrent_dropout: float = 0.0,
-                 **kwargs):
-        super().__init__(**kwargs)
-        cls = type(self).__name__
+                 zoneout: float = 0.0, backend: str = "auto", input_shape=None,
+                 name: str | None = None, **options):
+        super().__init__(input_shape=input_shape, name=name)
+        cls, spec = type(self).__name__, self.spec
         units = positive_int(units, f"{cls}: units")
         dropout = check_rate(dropout, f"{cls}: dropout")
         recurrent_dropout = check_rate(recurrent_dropout, f"{cls}: recurrent_dropout")
-        if recurrent_dropout and self._op is None:
+        if recurrent_dropout and not spec.recurrent:
             raise ValueError(f"{cls} has no recurrent weights, so recurrent_dropout does not "
                              f"apply; use dropout.")
-        self.recurrent_dropout = recurrent_dropout
+        zoneout = check_rate(zoneout, f"{cls}: zoneout")
+        if zoneout and not spec.zoneout:
+            owners = ", ".join(s.layer for s in cells.all_specs() if s.zoneout)
+            raise ValueError(f"{cls}: zoneout is available for {owners}; leave it at 0.")
+        self.backend = check_backend(spec, backend, cls)
+        keras_names = {spec.keras_options.get(k, k): k for k in spec.options}  # Keras -> nn
+        unknown = sorted(set(options) - set(keras_names))
+        if unknown:
+            valid = sorted(keras_names)
+            raise TypeError(f"{cls} got unexpected keyword argument(s) {', '.join(unknown)}; "
+                            f"its cell options are {', '.join(valid) or 'none'}.")
+        self._options = tuple(keras_names)  # layer.reset_after, layer.activation, ...
+        for k, n in keras_names.items():
+            setattr(self, k, options.get(k, spec.options[n]))
+        self.recurrent_dropout, self.zoneout = recurrent_dropout, zoneout
         self.units, self.return_sequences, self.return_state = units, return_sequences, \
             return_state
         self.go_backwards, self.stateful, self.dropout = go_backwards, stateful, dropout
         self._state = None
 
     def _make(self, features: int, bidirectional: bool = False):
-        return self._module(features, self.units, batch_first=True, bidirectional=bidirectional,
-                            **self._module_kwargs())
-
-    def _module_kwargs(self) -> dict:
-        return {}
+        spec = self.spec
+        nn_options = {n: getattr(self, spec.keras_options.get(n, n)) for n in spec.options}
+        extra = {"zoneout": self.zoneout} if self.zoneout else {}
+        module = spec.build(features, self.units, batch_first=True,
+                            bidirectional=bidirectional, recurrent_dropout=self.recurrent_dropout,
+                            backend=self.backend, **extra, **nn_options)
+        return module.train(self.training)  # a layer built after .eval() stays in eval mode
 
     def build(self, input_shape):
         if len(input_shape) != 2:
@@ -66,10 +102,7 @@ class _Recurrent(Layer):
             raise ValueError(f"{type(self).__name__}(stateful=True) carries state for batch "
                              f"{_batch(hx)}; got {x.shape[0]}. Keep the batch size fixed or "
                              f"call reset_states().")
-        if self.recurrent_dropout and self.training:
-            y, h = self._run_with_recurrent_dropout(x, hx, lengths)
-        else:
-            y, h = self.rnn(x, hx, lengths=lengths)  # (B, T, D·H), state
+        y, h = self.rnn(x, hx, lengths=lengths)  # (B, T, D·H), state
         if self.stateful:
             self._state = tuple(s.detach() for s in h) if isinstance(h, tuple) else h.detach()
         if self.return_sequences:
@@ -81,29 +114,14 @@ class _Recurrent(Layer):
             return [out] + [s[-1] for s in states], lengths
         return out, (lengths if self.return_sequences else None)
 
-    def _run_with_recurrent_dropout(self, x: Tensor, hx, lengths: Tensor | None):
-        """Keras' recurrent_dropout: one mask per sequence on the state fed to the recurrent
-        weights (Gal & Ghahramani 2016), through the reference op (the fused kernels have no
-        per-step mask), direction by direction of this one-layer module."""
-        keep = 1.0 - self.recurrent_dropout
-        outs, finals = [], []
-        for d in range(self.rnn.num_directions):
-            p = self.rnn.layer_params(0, d)
-            mask = torch.bernoulli(x.new_full((x.shape[0], self.units), keep)) / keep
-            state = None if hx is None else (
-                tuple(h[d] for h in hx) if isinstance(hx, tuple) else hx[d])
-            y, h = self._op(x, p, state, lengths, d == 1, mask)
-            outs.append(y)
-            finals.append(h if isinstance(h, tuple) else (h,))
-        y = torch.cat(outs, dim=2)  # (B, T, D·H)
-        stacked = [torch.stack([f[i] for f in finals]) for i in range(len(finals[0]))]
-        return y, (tuple(stacked) if len(stacked) == 2 else stacked[0])
-
     def _config(self):
-        return {"units": self.units, "return_sequences": self.return_sequences,
-                "return_state": self.return_state, "go_backwards": self.go_backwards,
-                "stateful": self.stateful, "dropout": self.dropout,
-                "recurrent_dropout": self.recurrent_dropout}
+        cfg = {"units": self.units, "return_sequences": self.return_sequences,
+               "return_state": self.return_state, "go_backwards": self.go_backwards,
+               "stateful": self.stateful, "dropout": self.dropout,
+               "recurrent_dropout": self.recurrent_dropout}
+        if self.spec.zoneout:
+            cfg["zoneout"] = self.zoneout
+        return cfg | {"backend": self.backend} | {k: getattr(self, k) for k in self._options}
 
 
 def _batch(h) -> int:
@@ -118,22 +136,10 @@ def _last(h, directions: int) -> Tensor:
 
 @register
 class GRU(_Recurrent):
-    """Keras ``GRU(units, ...)`` on ``grukit.nn.GRU``; ``reset_after`` as in Keras 3."""
+    """Keras ``GRU(units, ...)`` on ``grukit.nn.GRU``; ``reset_after`` as in Keras 3,
+    ``zoneout`` (Krueger et al. 2017) as haste's."""
 
-    def __init__(self, units: int, *, reset_after: bool = True, **kwargs):
-        super().__init__(units, **kwargs)
-        self.reset_after = reset_after
-
-    def _module_kwargs(self):
-        return {"reset_after": self.reset_after}
-
-    def _op(self, x, p, state, lengths, reverse, mask):
-        return ops.gru(x, p["weight_ih"], p["weight_hh"], p["bias_ih"], p["bias_hh"], h0=state,
-                       lengths=lengths, reverse=reverse, state_mask=mask,
-                       reset_after=self.reset_after)
-
-    def _config(self):
-        return super()._config() | {"reset_after": self.reset_after}
+    spec = cells.GRU
 
 
 @register
@@ -141,43 +147,33 @@ class LSTM(_Recurrent):
     """Keras ``LSTM(units, ...)`` on ``grukit.nn.LSTM``, forget-gate bias 1 (Keras'
     ``unit_forget_bias``)."""
 
-    _module = gnn.LSTM
-
-    def _module_kwargs(self):
-        return {"forget_bias": 1.0}
-
-    def _op(self, x, p, state, lengths, reverse, mask):
-        return ops.lstm(x, p["weight_ih"], p["weight_hh"], p["bias_ih"], p["bias_hh"], h0=state,
-                        lengths=lengths, reverse=reverse, state_mask=mask)
+    spec = cells.LSTM
 
 
 @register
 class SimpleRNN(_Recurrent):
     """Keras ``SimpleRNN(units, activation="tanh"|"relu")`` on ``grukit.nn.RNN``."""
 
-    _module = gnn.RNN
-
-    def __init__(self, units: int, *, activation: str = "tanh", **kwargs):
-        super().__init__(units, **kwargs)
-        self.activation = activation
-
-    def _module_kwargs(self):
-        return {"nonlinearity": self.activation}
-
-    def _op(self, x, p, state, lengths, reverse, mask):
-        return ops.rnn(x, p["weight_ih"], p["weight_hh"], p["bias_ih"], p["bias_hh"], h0=state,
-                       lengths=lengths, reverse=reverse, state_mask=mask,
-                       nonlinearity=self.activation)
-
-    def _config(self):
-        return super()._config() | {"activation": self.activation}
+    spec = cells.RNN
 
 
 @register
 class MinGRU(_Recurrent):
-    """minGRU (Feng et al. 2024) on ``grukit.nn.MinGRU``."""
+    """minGRU (Feng et al. 2024) on ``grukit.nn.MinGRU``; no recurrent weights, so no
+    ``recurrent_dropout``."""
 
-    _module = gnn.MinGRU  # no recurrent weights: recurrent_dropout does not apply
+    spec = cells.MINGRU
+
+
+def layer_for(spec: CellSpec) -> type:
+    """The Keras-style layer class of a cell: one of the above, or one made (and
+    registered for ``from_config``) from the spec of a cell that has no class here."""
+    found = next((c for c in _Recurrent.__subclasses__() if c.spec is spec), None)
+    if found is not None:
+        return found
+    doc = f"Keras-style {spec.display} layer ({spec.doc}) on ``{spec.module}``."
+    return register(type(spec.layer, (_Recurrent,), {"spec": spec, "__doc__": doc,
+                                                     "__module__": __name__}))
 
 
 @register
@@ -187,7 +183,8 @@ class Bidirectional(Layer):
     def __init__(self, layer: _Recurrent, merge_mode: str = "concat", **kwargs):
         super().__init__(**kwargs)
         if not isinstance(layer, _Recurrent):
-            raise TypeError(f"Bidirectional wraps a GRU, LSTM, SimpleRNN or MinGRU layer; got "
+            kinds = ", ".join(s.layer for s in cells.all_specs())
+            raise TypeError(f"Bidirectional wraps a recurrent layer ({kinds}); got "
                             f"{type(layer).__name__}.")
         if merge_mode != "concat":
             raise ValueError(f"Bidirectional: only merge_mode='concat' is supported; got "
