@@ -3,7 +3,7 @@
     python benchmarks/bench_gpu.py                      # every shape, precision and model
     python benchmarks/bench_gpu.py --shapes mid --precisions fp32 tf32
     python benchmarks/bench_gpu.py --shapes seed mid --num-warps 4 8   # warps per program
-    python benchmarks/bench_gpu.py --shapes mid long --set SPLIT=auto,off SPLIT_SUM=on,off
+    python benchmarks/bench_gpu.py --shapes mid long --set split=auto,off split_sum=on,off
 
 Before timing a case it checks grukit against the plain-torch reference (outputs, and the
 gradients of x, the weights and h0 where ``--grad-check`` allows). Then it times forward
@@ -11,7 +11,8 @@ gradients of x, the weights and h0 where ``--grad-check`` allows). Then it times
 ``backend="auto"`` (the "auto" column names the backend it took: cuDNN through "torch" for a
 small cuDNN-form GRU), interleaved round by round, each figure the median of
 ``triton.testing.do_bench`` medians. ``--set`` times each combination of kernel settings
-(attributes of ``grukit.ops._triton``); the "kernels" column says which recurrent kernels
+(fields of grukit's ``TritonSettings``, each combination run within ``triton_settings``); the
+"kernels" column says which recurrent kernels
 ran: "split a×b" (the split-H kernels on an a×b grid) or "rows" (a program per batch block).
 Precisions are matched on both sides:
 
@@ -188,13 +189,15 @@ def bench_case(name, shape, prec, model, args, emit) -> None:
     dtype = set_precision(prec)
     grukit, anchors, oracle, inputs, auto = build(model, shape, dtype)
     gates = {"lstm": 4, "mingru": 2}.get(model, 3)
+    import dataclasses
+
     from grukit.ops import _triton
 
     plan = _triton.split_plan(inputs[0], shape[3], gates) if model != "mingru" else None
     row = {"shape": name, "B,T,I,H": list(shape), "precision": prec, "model": model,
-           "settings": {k: getattr(_triton, k) for k in SETTINGS},
+           "settings": dataclasses.asdict(_triton.current_settings()),
            "kernels": "scan" if model == "mingru" else
-           f"split {plan[0][0]}×{plan[0][1]}" if plan else "rows"}
+           f"split {plan.grid[0]}×{plan.grid[1]}" if plan else "rows"}
     try:
         row.update(check(grukit, oracle, inputs, prec,
                          grads=shape[1] * shape[0] <= args.grad_check))
@@ -252,24 +255,44 @@ def bench_case(name, shape, prec, model, args, emit) -> None:
                   "grukit_tflops": flops / (t["grukit"] * 1e9)})
 
 
-# grukit.ops._triton settings --set can sweep, and how their values are written
-SETTINGS = ("NUM_WARPS", "SPLIT", "SPLIT_SUM", "SPLIT_PREFETCH", "SPLIT_BLOCK_B",
-            "SPLIT_W_BYTES", "SPLIT_MAX_PROGRAMS", "SPLIT_STREAM", "SPLIT_KC", "SPLIT_BH")
-WORDS = {"auto": None, "on": True, "off": False}
+def settings_names() -> tuple[str, ...]:
+    """The kernel settings --set can sweep: the fields of TritonSettings."""
+    import dataclasses
+
+    from grukit.ops import _triton
+
+    return tuple(f.name for f in dataclasses.fields(_triton.TritonSettings))
+
+
+WORDS = {"auto": None, "on": True, "off": False}  # how --set writes None, True, False
 
 
 def sweep(pairs: list[str], num_warps: list[int] | None) -> list[dict]:
-    """Every combination of the settings in ``pairs`` ("NAME=V1,V2"): a list of dicts."""
+    """Every combination of the settings in ``pairs`` ("name=V1,V2", any case): a list of
+    dicts, each checked by building the TritonSettings it makes."""
     import itertools
 
-    axes = {"NUM_WARPS": num_warps} if num_warps else {}
+    from grukit.ops import _triton
+
+    names = settings_names()
+    axes = {"num_warps": num_warps} if num_warps else {}
     for pair in pairs:
         name, _, values = pair.partition("=")
-        if name not in SETTINGS or not values:
-            raise SystemExit(f"--set {pair!r}: expected NAME=V1,V2 with NAME one of "
-                             f"{', '.join(SETTINGS)}")
-        axes[name] = [WORDS[v] if v in WORDS else int(v) for v in values.split(",")]
-    return [dict(zip(axes, combo, strict=True)) for combo in itertools.product(*axes.values())]
+        name = name.lower()
+        try:
+            if name not in names or not values:
+                raise ValueError
+            axes[name] = [WORDS[v] if v in WORDS else int(v) for v in values.split(",")]
+        except ValueError:
+            raise SystemExit(f"--set {pair!r}: expected name=V1,V2 (integers, or auto, on, "
+                             f"off) with name one of {', '.join(names)}") from None
+    combos = [dict(zip(axes, combo, strict=True)) for combo in itertools.product(*axes.values())]
+    for combo in combos:
+        try:
+            _triton.TritonSettings(**combo)
+        except ValueError as err:
+            raise SystemExit(f"--set: {err}") from None
+    return combos
 
 
 def shown(settings: dict) -> str:
@@ -303,11 +326,11 @@ def main(argv=None) -> int:
                          "takes longer than this")
     ap.add_argument("--num-warps", nargs="+", type=int, default=None,
                     help="time the recurrences with each of these warps per program "
-                         "(default: grukit's own, grukit.ops._triton.NUM_WARPS)")
-    ap.add_argument("--set", nargs="+", default=[], metavar="NAME=V1,V2",
-                    help="time each combination of these grukit.ops._triton settings "
-                         f"({', '.join(SETTINGS)}; auto, on, off for None, True, False), "
-                         "e.g. --set SPLIT=auto,off SPLIT_SUM=on,off")
+                         "(default: grukit's own, TritonSettings.num_warps)")
+    ap.add_argument("--set", nargs="+", default=[], metavar="name=V1,V2",
+                    help="time each combination of these kernel settings (fields of "
+                         "TritonSettings; auto, on, off for None, True, False), e.g. "
+                         "--set split=auto,off split_sum=on,off")
     ap.add_argument("--grad-check", type=int, default=64 * 512,
                     help="check gradients too where B·T is at most this")
     ap.add_argument("--smoke", action="store_true",
@@ -347,15 +370,13 @@ def main(argv=None) -> int:
 
     from grukit.ops import _triton
 
-    defaults = {k: getattr(_triton, k) for k in SETTINGS}
     for combo in sweep(args.set, args.num_warps):
-        for k, v in (defaults | combo).items():
-            setattr(_triton, k, v)  # read at every launch
         for name, shape in shapes.items():
             for prec in args.precisions:
                 for model in args.models:
-                    bench_case(name, shape, prec, model, args,
-                               lambda row, c=combo: emit({**row, "swept": shown(c)}))
+                    with _triton.triton_settings(**combo):  # the defaults and combo
+                        bench_case(name, shape, prec, model, args,
+                                   lambda row, c=combo: emit({**row, "swept": shown(c)}))
                     if DEV == "cuda":
                         torch.cuda.empty_cache()
     md = gpu_report.table(rows) + "\n" + gpu_report.targets(rows)

@@ -18,7 +18,7 @@ SCRIPT = Path(__file__).parents[1] / "benchmarks" / "bench_gpu.py"
 def test_bench_gpu_smoke(tmp_path):
     env = {**os.environ, "OUT": str(tmp_path)}
     run = subprocess.run([sys.executable, str(SCRIPT), "--smoke", "--rounds", "1",
-                          "--set", "SPLIT=on"], env=env, capture_output=True, text=True,
+                          "--set", "split=on"], env=env, capture_output=True, text=True,
                          timeout=600)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     rows = [json.loads(line) for line in (tmp_path / "bench_gpu.jsonl").read_text().splitlines()]

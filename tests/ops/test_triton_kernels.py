@@ -22,6 +22,7 @@ from triton_cases import (  # noqa: E402
 
 from grukit import ops  # noqa: E402
 from grukit.ops import _triton, dispatch  # noqa: E402
+from grukit.ops._triton import triton_settings  # noqa: E402
 
 _interpreter = pytest.fixture(scope="module", autouse=True)(use_interpreter)
 
@@ -52,12 +53,10 @@ def test_lstm_triton_matches_reference(case):
 
 
 @pytest.mark.parametrize("reset_after", [True, False], ids=["reset_after", "reset_before"])
-def test_hidden_in_several_blocks(monkeypatch, reset_after):
+def test_hidden_in_several_blocks(reset_after):
     """H = 20 in blocks of 16: weights streamed per step, state exchanged between blocks.
-    SPLIT off: on CUDA, H above MAX_BLOCK_H would take the split-H kernels instead."""
-    monkeypatch.setattr(_triton, "MAX_BLOCK_H", 16)
-    monkeypatch.setattr(_triton, "SPLIT", False)
-    assert _triton.block_h(20) == 16
+    split off: on CUDA, H above max_block_h would take the split-H kernels instead."""
+    assert _triton.block_h(20, 16) == 16
     p = make((3, 4, 2, 20), 3)
     lengths = [4, 1, 3]
     b_hh = p["b_hh"] if reset_after else None
@@ -67,12 +66,12 @@ def test_hidden_in_several_blocks(monkeypatch, reset_after):
         return ops.gru(p["x"], p["w_ih"], p["w_hh"], p["b_ih"], b_hh, h0=p["h0"],
                        lengths=lengths, reset_after=reset_after, backend=backend)
 
-    compare(fn, tensors)
+    with triton_settings(max_block_h=16, split=False):
+        assert _triton.plan(p["x"], 20, 3).launch["NB"] == 2
+        compare(fn, tensors)
 
 
-def test_lstm_hidden_in_several_blocks(monkeypatch):
-    monkeypatch.setattr(_triton, "MAX_BLOCK_H", 16)
-    monkeypatch.setattr(_triton, "SPLIT", False)  # the kernels of triton.py on CUDA too
+def test_lstm_hidden_in_several_blocks():
     p = make((3, 4, 2, 20), 4)
     tensors = [p["x"], p["w_ih"], p["w_hh"], p["b_ih"], p["b_hh"], p["h0"], p["c0"]]
 
@@ -81,7 +80,9 @@ def test_lstm_hidden_in_several_blocks(monkeypatch):
                              h0=(p["h0"], p["c0"]), lengths=[2, 4, 0], backend=backend)
         return y, h, c
 
-    compare(fn, tensors)
+    with triton_settings(max_block_h=16, split=False):  # the kernels of triton.py on CUDA too
+        assert _triton.plan(p["x"], 20, 4).launch["NB"] == 2
+        compare(fn, tensors)
 
 
 @pytest.mark.parametrize("op", ["gru", "lstm"])

@@ -30,8 +30,8 @@ _PTR = {torch.float32: "*fp32", torch.bfloat16: "*bf16", torch.int32: "*i32",
 # (dtype, H, TF32, split-H): one hidden block (weights resident), several (streamed), and
 # the split-H kernels (H = 256: the benchmark's mid shape) as on the GPU, exact fp32 by
 # multiply + sum, TF32 and bf16 by tl.dot; PHASE=0, the one-launch form with barriers;
-# H = 512: SPLIT_MAX_HP; split 2: programs serving two batch blocks each (NBJ = 2);
-# H = 1024: past SPLIT_MAX_HP, so the weights are streamed in chunks (the large shape).
+# H = 512: split_max_hp; split 2: programs serving two batch blocks each (NBJ = 2);
+# H = 1024: past split_max_hp, so the weights are streamed in chunks (the large shape).
 VARIANTS = ((torch.float32, 48, False, False), (torch.float32, 200, True, False),
             (torch.bfloat16, 64, False, False), (torch.float32, 256, False, True),
             (torch.float32, 256, True, True), (torch.bfloat16, 256, False, True),
@@ -77,8 +77,13 @@ def _launches(dtype: torch.dtype, hidden: int, tf32: bool, split: bool) -> list[
     def run(self, *args, grid, warmup, **kwargs):
         seen.append((self, args, kwargs))
 
-    dot = tl.bfloat16 if dtype == torch.bfloat16 else tl.float32  # as on CUDA
-    prec = "tf32" if tf32 else "ieee"
+    # the plans a GPU of 132 SMs gets: bf16 dots for bf16, TF32 or exact fp32, and (split
+    # None, split_sum None) exact fp32 by multiply + sum where the split-H kernels serve it
+    cuda = _triton.Target(True, 132, dtype == torch.float32,
+                          tl.bfloat16 if dtype == torch.bfloat16 else tl.float32,
+                          "tf32" if tf32 else "ieee", False)
+    settings = _triton.TritonSettings(
+        split=bool(split), split_max_programs=(hidden + 15) // 16 if split == 2 else None)
     b, t, i, h = 20, 3, 5, hidden
     x = torch.randn(b, t, i, dtype=dtype, requires_grad=True)
     h0 = torch.zeros(b, h, dtype=dtype)
@@ -88,28 +93,23 @@ def _launches(dtype: torch.dtype, hidden: int, tf32: bool, split: bool) -> list[
         return torch.randn(*shape, dtype=dtype, requires_grad=True)
 
     with mock.patch.object(JITFunction, "run", run), \
-            mock.patch.object(_triton, "dot_dtype", lambda _x: dot), \
-            mock.patch.object(_triton, "dot_precision", lambda _x: prec), \
-            mock.patch.object(_triton, "SPLIT", bool(split)), \
-            mock.patch.object(_triton, "SPLIT_MAX_PROGRAMS", (h + 15) // 16 if split == 2
-                              else None), \
-            mock.patch.object(_triton, "SPLIT_SUM", split and dtype == torch.float32
-                              and not tf32):  # as split_plan picks on CUDA
+            mock.patch.object(_triton, "target", lambda _x: cuda):  # the device's facts
         for reset_after in (True, False):
             args = (x, w(3 * h, i), w(3 * h, h), w(3 * h), w(3 * h) if reset_after else None)
-            kw = dict(h0=h0, lengths=lens, reset_after=reset_after, reverse=False)
+            kw = dict(h0=h0, lengths=lens, reset_after=reset_after, reverse=False,
+                      settings=settings)
             y, hn = gru_triton(*args, **kw)  # training: forward with saved gates
             (y.float().sum() + hn.float().sum()).backward()
             with torch.no_grad():
                 gru_triton(*args, **kw)  # inference
         args = (x, w(4 * h, i), w(4 * h, h), w(4 * h), w(4 * h))
-        kw = dict(h0=(h0, h0), lengths=lens, weight_hr=None, reverse=False)
+        kw = dict(h0=(h0, h0), lengths=lens, weight_hr=None, reverse=False, settings=settings)
         y, (hn, cn) = lstm_triton(*args, **kw)
         y.float().sum().backward()
         with torch.no_grad():
             lstm_triton(*args, **kw)
         y, hn = mingru_triton(x, w(2 * h, i), w(2 * h), h0=h0, lengths=lens, mode="parallel",
-                              reverse=False)
+                              reverse=False, settings=settings)
         y.float().sum().backward()
     return seen
 

@@ -9,9 +9,9 @@ kernel module is imported), which is how the test suite checks them without a GP
 Plan shared by every recurrence (B batch, T steps, H hidden, G gates):
 
 - the input projection of all steps is one torch GEMM outside the kernel: gi (B, T, G·H);
-- ONE launch loops over all T steps. Each program owns ``BLOCK_B`` batch rows and all H
+- ONE launch loops over all T steps. Each program owns ``block_b`` batch rows and all H
   units, so programs never wait for one another; within a step it walks the hidden units in
-  blocks of ``BLOCK_H`` and exchanges the state through a double-buffered fp32 scratch
+  blocks of at most ``max_block_h`` and exchanges the state through a double-buffered fp32 scratch
   (2, B, H) with a block-level barrier between steps;
 - when H fits one block the recurrent weights are loaded into registers once, before the
   time loop; above that they are streamed per step from L2 (the whole W_hh of H = 1024 in
@@ -22,47 +22,191 @@ Plan shared by every recurrence (B batch, T steps, H hidden, G gates):
   (``gru/triton_split.py``, ``lstm/triton_split.py``);
 - backward walks time in reverse in one launch, writing dgi (B, T, G·H); the weight
   gradients are single GEMMs in torch afterwards.
+
+Kernel settings are data: a frozen ``TritonSettings`` (defaults below, checked when built),
+active for a block of code through ``triton_settings(...)`` (a context variable: per thread
+and per task) or passed as ``settings=`` to a backend function. Forward turns them into a
+frozen ``Plan`` once per call (which kernels, grid, constexprs, barrier budget) and keeps it
+on the autograd context, so backward launches what forward chose, whatever the settings are
+when it runs (on CUDA, autograd runs backward on a thread of its own).
 """
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
+import dataclasses
 import functools
+import logging
 import os
 import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
 
 import torch
 from torch import Tensor
 
+log = logging.getLogger(__name__)
 DTYPES = (torch.float32, torch.bfloat16)
-BLOCK_B = 16  # batch rows per program; tl.dot needs M >= 16 (padded rows are masked)
-MAX_BLOCK_H = 64  # hidden units per block (N and K of each tl.dot; >= 16)
-# Warps per program of the recurrences. With 4, ptxas spills: compiled for sm_90 the fp32
-# GRU/LSTM kernels keep 0.6-8 KB a thread on the stack (the LSTM forward with resident
-# weights 8 KB), with 8 at most 1.8 KB and none for TF32 with resident weights
-# (tests/ops/triton_gpu_compile.py prints the registers and stack of every launch).
-# bench_gpu.py --num-warps times the choices on a GPU.
-NUM_WARPS = 8
-SCAN_WARPS = 4  # minGRU's chunked scan: 38-72 registers, no stack at 4
+# settings that must be powers of two, with their least and greatest values
+_POW2 = {"num_warps": (1, 32), "scan_warps": (1, 32), "scan_block_t": (2, 1024),
+         "scan_block_h": (16, 1024), "block_b": (16, 128), "max_block_h": (16, 128),
+         "split_block_b": (16, 128), "split_kc": (16, 512), "split_bh": (16, 512),
+         "split_max_hp": (16, 1024)}
 
-# Split-H kernels (``*/triton_split.py``): a program owns SPLIT_BLOCK_B rows × BH units and
-# keeps its slice of W_hh on chip for the whole sequence; the programs of a batch block
-# exchange the state through L2 and meet at a counter barrier every step.
-SPLIT: bool | None = None  # None: on CUDA for H > MAX_BLOCK_H where a plan fits; True:
-#                            wherever it fits (CPU under the interpreter too); False: never
-SPLIT_BLOCK_B = 16  # rows per program (tl.dot's M >= 16)
-SPLIT_W_BYTES = 96 * 1024  # most weight bytes a program holds (all gates of its units)
-SPLIT_SUM: bool | None = None  # exact fp32 as multiply + sum; None: for exact fp32 on CUDA
-SPLIT_STREAM: bool | None = None  # weights read every step: None where they do not fit
-SPLIT_KC = 64  # K chunk of the streamed products
-SPLIT_BH: int | None = None  # units a program (16, 32 or 64); None: split_plan's choice
-SPLIT_PREFETCH = True  # read the next step's inputs while a barrier waits (one block)
-SPLIT_MAX_PROGRAMS: int | None = None  # programs at once; None: the GPU's SMs (CPU: 132)
-SPLIT_MAX_BLOCKS = 16  # batch blocks a program serves one after another, at most
-# H padded, at most: a program holds a (16, HP) state tile and its weights in registers.
-# Compiled for sm_90 at HP = 1024 the kernels asked for 230-490 KB of shared memory (over
-# the SM's 227 KB) and spilled 1.4-7 KB a thread; at 512, 80-98 KB and under 150 B.
-SPLIT_MAX_HP = 512
-SPIN_LIMIT = 1 << 24  # barrier polls (~1 µs each) before a call is failed, not hung
+
+@dataclass(frozen=True)
+class TritonSettings:
+    """How grukit's Triton kernels run; the defaults are what a call gets.
+
+    num_warps: warps a program of the recurrences. With 4, ptxas spills: compiled for sm_90
+        the fp32 GRU/LSTM kernels keep 0.6-8 KB a thread on the stack, with 8 at most
+        1.8 KB (``tests/ops/triton_gpu_compile.py`` prints them).
+    scan_warps, scan_block_t, scan_block_h: minGRU's chunked scan (warps, steps a chunk,
+        units a program; 38-72 registers and no stack at 4 warps).
+    block_b: batch rows a program of the row kernels (tl.dot needs M >= 16).
+    max_block_h: hidden units a block of the row kernels (N and K of each tl.dot).
+    split: the split-H kernels (``*/triton_split.py``): None on CUDA for H > max_block_h
+        where a plan fits; True wherever one fits (CPU under the interpreter too); False
+        never.
+    split_block_b: rows a split-H program.  split_w_bytes: most weight bytes it holds.
+    split_sum: exact fp32 as multiply + sum (None: for exact fp32 on CUDA).
+    split_stream: weights read every step (None: where they do not fit).
+    split_kc: K chunk of the streamed products.  split_bh: units a program (None: the
+        plan's choice of 16, 32, 64).
+    split_prefetch: read the next step's inputs while a barrier waits (one batch block).
+    split_max_programs: programs at once (None: the GPU's SMs; 132 on the CPU).
+    split_max_blocks: batch blocks a program serves one after another, at most.
+    split_max_hp: H padded, at most (a program holds a (16, HP) state tile and its weights
+        in registers; at HP = 1024 the sm_90 kernels asked for 230-490 KB of shared memory).
+    split_one_launch: all steps in one launch through the barriers (None: always on a GPU;
+        under the interpreter, which runs programs one after another, only where a batch
+        block has one program); False launches phase by phase and step by step.
+    spin_limit: barrier polls (~1 µs each) before a call is failed, not hung.
+    """
+
+    num_warps: int = 8
+    scan_warps: int = 4
+    scan_block_t: int = 16
+    scan_block_h: int = 32
+    block_b: int = 16
+    max_block_h: int = 64
+    split: bool | None = None
+    split_block_b: int = 16
+    split_w_bytes: int = 96 * 1024
+    split_sum: bool | None = None
+    split_stream: bool | None = None
+    split_kc: int = 64
+    split_bh: int | None = None
+    split_prefetch: bool = True
+    split_max_programs: int | None = None
+    split_max_blocks: int = 16
+    split_max_hp: int = 512
+    split_one_launch: bool | None = None
+    spin_limit: int = 1 << 24
+
+    def __post_init__(self) -> None:
+        for f in dataclasses.fields(self):
+            v, name, kind = getattr(self, f.name), f.name, str(f.type)
+            auto = " or None (auto)" if "None" in kind else ""
+            if v is None and auto:
+                continue
+            if kind.startswith("bool") and not isinstance(v, bool):
+                raise ValueError(f"TritonSettings({name}={v!r}): {name} must be True or "
+                                 f"False{auto}.")
+            if kind.startswith("int") and (isinstance(v, bool) or not isinstance(v, int)):
+                raise ValueError(f"TritonSettings({name}={v!r}): {name} must be an integer"
+                                 f"{auto}.")
+            lo, hi = _POW2.get(name, (1, None))
+            if hi is not None and (v & (v - 1) or not lo <= v <= hi):
+                raise ValueError(f"TritonSettings({name}={v}): {name} must be a power of two "
+                                 f"from {lo} to {hi}"
+                                 f"{' (tl.dot sides are at least 16)' if lo == 16 else ''}.")
+            if not kind.startswith("bool") and v < lo:
+                raise ValueError(f"TritonSettings({name}={v}): {name} must be at least {lo}.")
+
+    def replace(self, **changes: object) -> TritonSettings:
+        """A copy with ``changes`` (checked like the constructor's arguments)."""
+        names = {f.name for f in dataclasses.fields(self)}
+        unknown = sorted(set(changes) - names)
+        if unknown:
+            raise ValueError(f"TritonSettings has no setting {unknown[0]!r}; the settings are "
+                             f"{', '.join(sorted(names))}.")
+        return dataclasses.replace(self, **changes)
+
+
+DEFAULTS = TritonSettings()
+_ACTIVE: contextvars.ContextVar[TritonSettings | None] = contextvars.ContextVar(
+    "grukit_triton_settings", default=None)
+
+
+def current_settings() -> TritonSettings:
+    """The settings active here (``triton_settings``), the defaults outside any block."""
+    return _ACTIVE.get() or DEFAULTS
+
+
+@contextlib.contextmanager
+def triton_settings(settings: TritonSettings | None = None,
+                    **changes: object) -> Iterator[TritonSettings]:
+    """Run the block with other Triton kernel settings: ``settings`` (default: those active
+    now) with ``changes``, e.g. ``with triton_settings(split=False): gru(...)``. Per thread
+    and per asyncio task (a context variable); blocks nest. Yields the settings."""
+    base = current_settings() if settings is None else resolve(settings)
+    token = _ACTIVE.set(base.replace(**changes) if changes else base)
+    try:
+        yield current_settings()
+    finally:
+        _ACTIVE.reset(token)
+
+
+def resolve(settings: TritonSettings | None) -> TritonSettings:
+    """``settings``, or the active ones for None; anything else refused in one sentence."""
+    if settings is None:
+        return current_settings()
+    if not isinstance(settings, TritonSettings):
+        raise TypeError(f"settings is a {type(settings).__name__}; pass a TritonSettings "
+                        f"(or None for the active ones).")
+    return settings
+
+
+@dataclass(frozen=True)
+class Target:
+    """What a plan depends on besides the settings and the shape: the device and dtype."""
+
+    cuda: bool  # kernels compiled for a GPU (else the interpreter on CPU tensors)
+    sms: int  # streaming multiprocessors (132 stands in on the CPU)
+    float32: bool
+    dot: object  # tl.dot operand type (a triton.language dtype)
+    precision: str  # tl.dot input_precision: "ieee" or "tf32"
+    interpreted: bool
+
+
+def target(x: Tensor) -> Target:
+    """The Target of a call on x."""
+    sms = torch.cuda.get_device_properties(x.device).multi_processor_count if x.is_cuda \
+        else 132
+    return Target(x.is_cuda, sms, x.dtype == torch.float32, dot_dtype(x), dot_precision(x),
+                  interpreting())
+
+
+@dataclass(frozen=True)
+class Plan:
+    """How one call runs, chosen once in forward and kept for backward.
+
+    kind: "rows" (a program per batch block: ``*/triton.py``), "split" (split-H kernels)
+    or "scan" (minGRU); grid: the launch grid; meta: the launches' constexprs and
+    num_warps as (name, value) pairs (``launch`` gives them as a dict); one_launch: split-H
+    steps in one launch through barriers; spin_limit: the barriers' poll budget."""
+
+    kind: str
+    grid: tuple[int, ...]
+    meta: tuple[tuple[str, object], ...]
+    one_launch: bool = True
+    spin_limit: int = 0
+
+    @property
+    def launch(self) -> dict:
+        return dict(self.meta)
 
 
 def interpreting() -> bool:
@@ -81,7 +225,8 @@ def _triton_missing() -> str | None:
 
 def _compiled_for_gpu() -> bool:
     """A kernel module imported before TRITON_INTERPRET=1 was set holds GPU kernels."""
-    mods = [sys.modules.get(f"grukit.ops.{op}.triton") for op in ("gru", "lstm", "mingru")]
+    mods = [sys.modules.get(f"grukit.ops.{op}.triton") for op in ("gru", "lstm", "mingru",
+                                                                  "lngru")]
     return any(m is not None and not m.INTERPRETED for m in mods)
 
 
@@ -118,102 +263,121 @@ def why_not(x: Tensor, state_mask: Tensor | None = None, h0: object = None,
     return _triton_missing()
 
 
-def block_h(hidden: int) -> int:
-    """Hidden units per block: a power of two in [16, MAX_BLOCK_H]."""
-    return max(16, min(1 << (hidden - 1).bit_length(), MAX_BLOCK_H))
+def block_h(hidden: int, most: int = 64) -> int:
+    """Hidden units per block of the row kernels: a power of two in [16, most]."""
+    return max(16, min(1 << (hidden - 1).bit_length(), most))
 
 
-def launch_args(x: Tensor, hidden: int) -> dict:
-    """The recurrent kernels' block sizes and dot settings for x and ``hidden`` units."""
-    bh = block_h(hidden)
-    return dict(BB=BLOCK_B, BH=bh, NB=(hidden + bh - 1) // bh, DOT=dot_dtype(x),
-                PREC=dot_precision(x), num_warps=NUM_WARPS)
+def plan(x: Tensor, hidden: int, gates: int, settings: TritonSettings | None = None) -> Plan:
+    """The plan of a GRU/LSTM call on x with ``hidden`` units and ``gates`` gate blocks:
+    the split-H kernels where ``split_plan`` gives one, else a program per batch block."""
+    s = resolve(settings)
+    tgt = target(x)
+    return choose_split(s, tgt, x.shape[0], hidden, gates) or rows_plan(s, tgt, x.shape[0],
+                                                                        hidden)
 
 
-def split_plan(x: Tensor, hidden: int, gates: int) -> tuple[tuple[int, int], dict] | None:
-    """(grid, launch settings) of the split-H kernels for x, or None where the kernels with
-    one program per batch block serve the call.
+def rows_plan(s: TritonSettings, tgt: Target, batch: int, hidden: int) -> Plan:
+    """A program per batch block of ``block_b`` rows, H in blocks of at most max_block_h."""
+    bh = block_h(hidden, s.max_block_h)
+    meta = dict(BB=s.block_b, BH=bh, NB=(hidden + bh - 1) // bh, DOT=tgt.dot,
+                PREC=tgt.precision, num_warps=s.num_warps)
+    return Plan("rows", ((batch + s.block_b - 1) // s.block_b,), tuple(meta.items()))
+
+
+def scan_plan(x: Tensor, hidden: int, settings: TritonSettings | None = None) -> Plan:
+    """minGRU's scan: a program per sequence and ``scan_block_h`` units."""
+    s = resolve(settings)
+    meta = dict(CT=s.scan_block_t, BH=s.scan_block_h, num_warps=s.scan_warps)
+    return Plan("scan", (x.shape[0], (hidden + s.scan_block_h - 1) // s.scan_block_h),
+                tuple(meta.items()))
+
+
+def split_plan(x: Tensor, hidden: int, gates: int,
+               settings: TritonSettings | None = None) -> Plan | None:
+    """The split-H plan of a call on x (see ``choose_split``), or None."""
+    return choose_split(resolve(settings), target(x), x.shape[0], hidden, gates)
+
+
+def choose_split(s: TritonSettings, tgt: Target, batch: int, hidden: int,
+                 gates: int) -> Plan | None:
+    """The split-H plan, or None where the kernels with one program per batch block serve.
 
     The grid (groups, ⌈H/BH⌉) must be resident at once (the programs wait for one another),
-    so it has at most one program per SM (SPLIT_MAX_PROGRAMS, default the GPU's SM count);
-    a group serves NBJ ≤ SPLIT_MAX_BLOCKS batch blocks of SPLIT_BLOCK_B rows one after
+    so it has at most one program per SM (split_max_programs, default the GPU's SM count);
+    a group serves NBJ ≤ split_max_blocks batch blocks of split_block_b rows one after
     another within each step. Where its weight slice (gates × HP × BH, HP = H padded to a
-    power of two ≤ SPLIT_MAX_HP) fits SPLIT_W_BYTES, a program holds it for the whole
+    power of two ≤ split_max_hp) fits split_w_bytes, a program holds it for the whole
     sequence, BH the smallest of 16, 32, 64 that needs one block a group if any does, else
-    the smallest that fits; otherwise (or with SPLIT_STREAM) it reads the slice in chunks of
-    SPLIT_KC every step, BH chosen for the least L2 traffic a step (weights once a group,
+    the smallest that fits; otherwise (or with split_stream) it reads the slice in chunks of
+    split_kc every step, BH chosen for the least L2 traffic a step (weights once a group,
     the state once a program and block)."""
-    if SPLIT is False or (SPLIT is None and (not x.is_cuda or hidden <= MAX_BLOCK_H)):
+    if s.split is False or (s.split is None and (not tgt.cuda or hidden <= s.max_block_h)):
         return None
-    for name, value in (("SPLIT_KC", SPLIT_KC), ("SPLIT_BH", SPLIT_BH or 16)):
-        if value not in (16, 32, 64, 128, 256, 512):
-            raise ValueError(f"grukit.ops._triton.{name} = {value}: it must be a power of two "
-                             f"from 16 to 512 (tl.dot's smallest side is 16).")
-    most = SPLIT_MAX_PROGRAMS or (torch.cuda.get_device_properties(x.device)
-                                  .multi_processor_count if x.is_cuda else 132)
-    prec = dot_precision(x)
-    exact = SPLIT_SUM if SPLIT_SUM is not None else (prec == "ieee" and x.is_cuda
-                                                     and x.dtype == torch.float32)
-    dot = dot_dtype(x)
-    elt = 4 if exact or dot.primitive_bitwidth == 32 else 2  # weight bytes as held
+    most = s.split_max_programs or tgt.sms
+    exact = s.split_sum if s.split_sum is not None else (
+        tgt.precision == "ieee" and tgt.cuda and tgt.float32)
+    elt = 4 if exact or tgt.dot.primitive_bitwidth == 32 else 2  # weight bytes as held
     hp = max(16, 1 << (hidden - 1).bit_length())
-    nbb = (x.shape[0] + SPLIT_BLOCK_B - 1) // SPLIT_BLOCK_B  # batch blocks
+    bb = s.split_block_b
+    nbb = (batch + bb - 1) // bb  # batch blocks
 
     def ns(bh: int) -> int:
         return (hidden + bh - 1) // bh
 
     def traffic(bh: int) -> int:  # bytes read from L2 a step, streamed weights
         return min(most // ns(bh), nbb) * gates * hidden * hidden * elt + \
-            ns(bh) * nbb * SPLIT_BLOCK_B * hidden * 4
+            ns(bh) * nbb * bb * hidden * 4
 
-    sizes = [bh for bh in ((SPLIT_BH,) if SPLIT_BH else (16, 32, 64)) if ns(bh) <= most]
-    held = [bh for bh in sizes if hp <= SPLIT_MAX_HP and gates * hp * bh * elt <= SPLIT_W_BYTES]
-    stream = SPLIT_STREAM if SPLIT_STREAM is not None else not held
+    sizes = [bh for bh in ((s.split_bh,) if s.split_bh else (16, 32, 64)) if ns(bh) <= most]
+    held = [bh for bh in sizes if hp <= s.split_max_hp and gates * hp * bh * elt
+            <= s.split_w_bytes]
+    stream = s.split_stream if s.split_stream is not None else not held
     if not sizes or not (stream or held):
         return None
     bh = min(sizes, key=traffic) if stream else \
         next((b for b in held if nbb * ns(b) <= most), held[0])
     groups = min(most // ns(bh), nbb)
     nbj = (nbb + groups - 1) // groups  # batch blocks a group
-    if nbj > SPLIT_MAX_BLOCKS:
+    if nbj > s.split_max_blocks:
         return None
-    return ((nbb + nbj - 1) // nbj, ns(bh)), dict(
-        BB=SPLIT_BLOCK_B, NBJ=nbj, BH=bh, HP=hp, DOT=dot, PREC=prec, SUM=exact,
-        PREFETCH=SPLIT_PREFETCH, KC=min(SPLIT_KC, hp), STREAM=stream, num_warps=NUM_WARPS)
+    grid = ((nbb + nbj - 1) // nbj, ns(bh))
+    one = s.split_one_launch if s.split_one_launch is not None else (
+        not tgt.interpreted or grid[1] == 1)
+    meta = dict(BB=bb, NBJ=nbj, BH=bh, HP=hp, DOT=tgt.dot, PREC=tgt.precision, SUM=exact,
+                PREFETCH=s.split_prefetch, KC=min(s.split_kc, hp), STREAM=stream,
+                num_warps=s.num_warps)
+    return Plan("split", grid, tuple(meta.items()), one, s.spin_limit)
 
 
-def one_launch(grid: tuple[int, int]) -> bool:
-    """All steps of a split-H kernel in one launch with barriers (PHASE=0): always on a GPU;
-    under the interpreter, which runs a grid's programs one after another, only when a
-    batch block has one program (its barriers open at once)."""
-    return not interpreting() or grid[1] == 1
-
-
-def run_split(kernel, plan, tensors: tuple, dims: tuple, phases: int, kw: dict,
+def run_split(kernel, plan: Plan, tensors: tuple, dims: tuple, phases: int, kw: dict,
               name: str) -> None:
-    """Launch a split-H ``kernel`` over all T = dims[1] steps: once (PHASE=0), or phase by
-    phase and step by step (PHASE=1..phases, a launch boundary for each barrier) where
-    ``one_launch`` says no. Its trailing arguments are (sync, *dims, t0, t1, limit)."""
-    grid, meta = plan
+    """Launch a split-H ``kernel`` over all T = dims[1] steps: once (PHASE=0) where
+    ``plan.one_launch``, else phase by phase and step by step (PHASE=1..phases, a launch
+    boundary for each barrier). Its trailing arguments are (sync, *dims, t0, t1, limit)."""
+    grid, meta = plan.grid, plan.launch
     steps = dims[1]
     sync = torch.zeros(grid[0] + 1, dtype=torch.int32, device=tensors[0].device)  # (nbb + 1,)
-    if one_launch(grid):
-        kernel[grid](*tensors, sync, *dims, 0, steps, SPIN_LIMIT, PHASE=0, **kw, **meta)
-        check_barriers(sync, name)
+    if plan.one_launch:
+        kernel[grid](*tensors, sync, *dims, 0, steps, plan.spin_limit, PHASE=0, **kw, **meta)
+        check_barriers(sync, name, plan.spin_limit)
         return
     for t in range(steps):
         for phase in range(1, phases + 1):
             kernel[grid](*tensors, sync, *dims, t, t + 1, 0, PHASE=phase, **kw, **meta)
 
 
-def check_barriers(sync: Tensor, kernel: str) -> None:
-    """Raise if a split-H launch gave up waiting at a barrier (flag sync[-1])."""
+def check_barriers(sync: Tensor, kernel: str, limit: int) -> None:
+    """Raise if a split-H launch gave up waiting at a barrier (flag sync[-1]); logs the
+    counters at DEBUG level."""
+    if log.isEnabledFor(logging.DEBUG):
+        log.debug("%s: barrier counters and flag %s", kernel, sync.tolist())
     if int(sync[-1]) != 0:
         raise RuntimeError(
             f"{kernel}: the programs of a batch block did not all reach a step barrier "
-            f"within {SPIN_LIMIT} polls, so the result was dropped; the GPU did not run the "
-            f"whole grid at once (another process on it?). Set "
-            f"grukit.ops._triton.SPLIT = False to use the kernels that do not wait.")
+            f"within {limit} polls, so the result was dropped; the GPU did not run the "
+            f"whole grid at once (another process on it?). Run it within "
+            f"grukit.ops.triton_settings(split=False) to use the kernels that do not wait.")
 
 
 def dot_precision(x: Tensor) -> str:
@@ -244,10 +408,6 @@ def lens_tensor(lengths: Tensor | None, batch: int, steps: int, device) -> Tenso
 
 def needs_grad(*tensors: Tensor | None) -> bool:
     return torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in tensors)
-
-
-def grid(batch: int) -> tuple[int]:
-    return ((batch + BLOCK_B - 1) // BLOCK_B,)
 
 
 def input_grads(ctx, dg: Tensor, x: Tensor, w_ih: Tensor, has_bias: bool):

@@ -174,7 +174,7 @@ def _bwd_kernel(dy, whh, save, hprev, lens, dhbuf, dgi, dghn, B, T, H, SG,
         tl.debug_barrier()
 
 
-def _forward(x: Tensor, gi: Tensor, w_hh: Tensor, b_hh: Tensor | None, h0: Tensor,
+def _forward(plan: tt.Plan, gi: Tensor, w_hh: Tensor, b_hh: Tensor | None, h0: Tensor,
              lens: Tensor, reset_after: bool, train: bool):
     """gi (B, T, 3H) -> y (B, T, H), h_n (B, H), saved gates (B, T, 4H or 3H) fp32 or None."""
     batch, steps, g3 = gi.shape
@@ -191,23 +191,22 @@ def _forward(x: Tensor, gi: Tensor, w_hh: Tensor, b_hh: Tensor | None, h0: Tenso
     bias = torch.zeros(g3, dtype=torch.float32, device=dev) if b_hh is None \
         else b_hh.detach().float().contiguous()  # (3H,)
     w = w_hh.detach().contiguous()  # (3H, H)
-    plan = tt.split_plan(x, hid, 3)
-    if plan is not None:
+    if plan.kind == "split":
         triton_split.forward(plan, gi, w, bias, hbuf, rhz, lens, y, save, reset_after, train)
     else:
-        _fwd_kernel[tt.grid(batch)](gi, w, bias, hbuf, lens, y, save, rhz, batch, steps, hid,
-                                    sg, RESET_AFTER=reset_after, TRAIN=train,
-                                    **tt.launch_args(x, hid))
+        _fwd_kernel[plan.grid](gi, w, bias, hbuf, lens, y, save, rhz, batch, steps, hid, sg,
+                               RESET_AFTER=reset_after, TRAIN=train, **plan.launch)
     return y, hbuf[steps % 2].to(gi.dtype), save if train else None
 
 
 class _GRUFunction(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, x, w_ih, w_hh, b_ih, b_hh, h0, lens, reset_after):
+    def forward(ctx, x, w_ih, w_hh, b_ih, b_hh, h0, lens, reset_after, plan):
         gi = F.linear(x, w_ih, b_ih).contiguous()  # (B, T, 3H)
-        y, hn, save = _forward(x, gi, w_hh, b_hh, h0, lens, reset_after, True)
+        y, hn, save = _forward(plan, gi, w_hh, b_hh, h0, lens, reset_after, True)
         ctx.save_for_backward(x, w_ih, w_hh, h0, y, save, lens)
         ctx.reset_after = reset_after
+        ctx.plan = plan  # backward launches what forward chose
         ctx.has_b = (b_ih is not None, b_hh is not None)
         return y, hn
 
@@ -225,15 +224,15 @@ class _GRUFunction(torch.autograd.Function):
         dghn = torch.empty(batch, steps, hid, dtype=torch.float32, device=dev) \
             if ctx.reset_after else dgi
         w = w_hh.detach().contiguous()  # (3H, H)
-        plan = tt.split_plan(x, hid, 3)
-        if plan is not None:  # dhbuf[0]: ∂L/∂h_n in, ∂L/∂h_0 out
+        plan = ctx.plan
+        if plan.kind == "split":  # dhbuf[0]: ∂L/∂h_n in, ∂L/∂h_0 out
             triton_split.backward(plan, dy, w, save, hprev, lens, dhbuf[0], dgi, dghn,
                                   ctx.reset_after)
             dh0 = dhbuf[0].to(h0.dtype)
         else:
-            _bwd_kernel[tt.grid(batch)](dy, w, save, hprev, lens, dhbuf, dgi, dghn, batch,
-                                        steps, hid, save.shape[2], RESET_AFTER=ctx.reset_after,
-                                        **tt.launch_args(x, hid))
+            _bwd_kernel[plan.grid](dy, w, save, hprev, lens, dhbuf, dgi, dghn, batch, steps,
+                                   hid, save.shape[2], RESET_AFTER=ctx.reset_after,
+                                   **plan.launch)
             dh0 = dhbuf[steps % 2].to(h0.dtype)
         dg = dgi.reshape(-1, 3 * hid)  # (B·T, 3H)
         hp = hprev.reshape(-1, hid)  # (B·T, H)
@@ -247,23 +246,27 @@ class _GRUFunction(torch.autograd.Function):
             rh = save[..., :hid].reshape(-1, hid) * hp  # r ⊙ h_{t−1} (B·T, H)
             dw_hh = torch.cat([dg[:, :2 * hid].t() @ hp, dg[:, 2 * hid:].t() @ rh])  # (3H, H)
         dx, dw_ih, db_ih = tt.input_grads(ctx, dg, x, w_ih, ctx.has_b[0])
-        return dx, dw_ih, dw_hh.to(w_hh.dtype), db_ih, db_hh, dh0, None, None
+        return dx, dw_ih, dw_hh.to(w_hh.dtype), db_ih, db_hh, dh0, None, None, None
 
 
 def gru_triton(x: Tensor, weight_ih: Tensor, weight_hh: Tensor, bias_ih: Tensor | None,
                bias_hh: Tensor | None, *, h0: Tensor, lengths: Tensor | None,
-               reset_after: bool, reverse: bool) -> tuple[Tensor, Tensor]:
-    """The ``grukit.ops.gru`` signature on the fused Triton kernels. x (B, T, I) -> y, h_n."""
+               reset_after: bool, reverse: bool,
+               settings: tt.TritonSettings | None = None) -> tuple[Tensor, Tensor]:
+    """The ``grukit.ops.gru`` signature on the fused Triton kernels. x (B, T, I) -> y, h_n.
+    ``settings``: the kernel settings (None: those active, see ``triton_settings``)."""
     lens = tt.lens_tensor(lengths, x.shape[0], x.shape[1], x.device)  # (B,) int32
+    plan = tt.plan(x, weight_hh.shape[1], 3, settings)  # chosen once, kept for backward
 
     def run(xs: Tensor):
         if tt.needs_grad(xs, weight_ih, weight_hh, bias_ih, bias_hh, h0):
             y, hn = _GRUFunction.apply(xs, weight_ih, weight_hh, bias_ih, bias_hh, h0, lens,
-                                       reset_after)
+                                       reset_after, plan)
         else:
             with torch.no_grad():
                 gi = F.linear(xs, weight_ih, bias_ih).contiguous()  # (B, T, 3H)
-                y, hn, _ = _forward(xs, gi, weight_hh, bias_hh, h0, lens, reset_after, False)
+                y, hn, _ = _forward(plan, gi, weight_hh, bias_hh, h0, lens, reset_after,
+                                    False)
         return y, (hn,)
 
     y, (hn,) = run_directed(run, x, lengths, reverse)

@@ -155,7 +155,7 @@ def _bwd_kernel(dy, whh, save, cprev, lens, dhbuf, dcbuf, dgi, B, T, H, BB: tl.c
         tl.debug_barrier()
 
 
-def _forward(x: Tensor, gi: Tensor, w_hh: Tensor, b_hh: Tensor | None, h0: Tensor,
+def _forward(plan: tt.Plan, gi: Tensor, w_hh: Tensor, b_hh: Tensor | None, h0: Tensor,
              c0: Tensor, lens: Tensor, train: bool):
     """gi (B, T, 4H) -> y (B, T, H), h_n, c_n (B, H), saved [i, f, g, o, c] (B, T, 5H) or None."""
     batch, steps, g4 = gi.shape
@@ -170,21 +170,21 @@ def _forward(x: Tensor, gi: Tensor, w_hh: Tensor, b_hh: Tensor | None, h0: Tenso
     bias = torch.zeros(g4, dtype=torch.float32, device=dev) if b_hh is None \
         else b_hh.detach().float().contiguous()  # (4H,)
     w = w_hh.detach().contiguous()  # (4H, H)
-    plan = tt.split_plan(x, hid, 4)
-    if plan is not None:
+    if plan.kind == "split":
         triton_split.forward(plan, gi, w, bias, hbuf, cbuf, lens, y, save, train)
     else:
-        _fwd_kernel[tt.grid(batch)](gi, w, bias, hbuf, cbuf, lens, y, save, batch, steps, hid,
-                                    TRAIN=train, **tt.launch_args(x, hid))
+        _fwd_kernel[plan.grid](gi, w, bias, hbuf, cbuf, lens, y, save, batch, steps, hid,
+                               TRAIN=train, **plan.launch)
     hn, cn = hbuf[steps % 2].to(gi.dtype), cbuf.to(gi.dtype)
     return y, hn, cn, save if train else None
 
 
 class _LSTMFunction(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, x, w_ih, w_hh, b_ih, b_hh, h0, c0, lens):
+    def forward(ctx, x, w_ih, w_hh, b_ih, b_hh, h0, c0, lens, plan):
         gi = F.linear(x, w_ih, b_ih).contiguous()  # (B, T, 4H)
-        y, hn, cn, save = _forward(x, gi, w_hh, b_hh, h0, c0, lens, True)
+        y, hn, cn, save = _forward(plan, gi, w_hh, b_hh, h0, c0, lens, True)
+        ctx.plan = plan  # backward launches what forward chose
         ctx.save_for_backward(x, w_ih, w_hh, h0, c0, y, save, lens)
         ctx.has_b = (b_ih is not None, b_hh is not None)
         return y, hn, cn
@@ -205,13 +205,13 @@ class _LSTMFunction(torch.autograd.Function):
         cprev = torch.cat([c0.detach().float().unsqueeze(1), cs[:, :-1]], 1).contiguous()
         dgi = torch.empty(batch, steps, 4 * hid, dtype=torch.float32, device=dev)
         w = w_hh.detach().contiguous()  # (4H, H)
-        plan = tt.split_plan(x, hid, 4)
-        if plan is not None:  # dhbuf[0]: ∂L/∂h_n in, ∂L/∂h_0 out
+        plan = ctx.plan
+        if plan.kind == "split":  # dhbuf[0]: ∂L/∂h_n in, ∂L/∂h_0 out
             triton_split.backward(plan, dy, w, save, cprev, lens, dhbuf[0], dcbuf, dgi)
             dh0 = dhbuf[0].to(h0.dtype)
         else:
-            _bwd_kernel[tt.grid(batch)](dy, w, save, cprev, lens, dhbuf, dcbuf, dgi, batch,
-                                        steps, hid, **tt.launch_args(x, hid))
+            _bwd_kernel[plan.grid](dy, w, save, cprev, lens, dhbuf, dcbuf, dgi, batch, steps,
+                                   hid, **plan.launch)
             dh0 = dhbuf[steps % 2].to(h0.dtype)
         dg = dgi.reshape(-1, 4 * hid)  # (B·T, 4H)
         hprev = torch.cat([h0.detach().float().unsqueeze(1), y[:, :-1].float()], 1)  # (B,T,H)
@@ -219,25 +219,28 @@ class _LSTMFunction(torch.autograd.Function):
         db_hh = dg.sum(0).to(w_hh.dtype) if ctx.has_b[1] else None
         dx, dw_ih, db_ih = tt.input_grads(ctx, dg, x, w_ih, ctx.has_b[0])
         dc0 = dcbuf.to(c0.dtype)
-        return dx, dw_ih, dw_hh, db_ih, db_hh, dh0, dc0, None
+        return dx, dw_ih, dw_hh, db_ih, db_hh, dh0, dc0, None, None
 
 
 def lstm_triton(x: Tensor, weight_ih: Tensor, weight_hh: Tensor, bias_ih: Tensor | None,
                 bias_hh: Tensor | None, *, h0: tuple[Tensor, Tensor], lengths: Tensor | None,
-                weight_hr: Tensor | None, reverse: bool):
+                weight_hr: Tensor | None, reverse: bool,
+                settings: tt.TritonSettings | None = None):
     """The ``grukit.ops.lstm`` signature on the fused Triton kernels (no projection).
-    x (B, T, I) -> y (B, T, H), (h_n, c_n)."""
+    x (B, T, I) -> y (B, T, H), (h_n, c_n). ``settings``: the kernel settings (None: those
+    active, see ``triton_settings``)."""
     lens = tt.lens_tensor(lengths, x.shape[0], x.shape[1], x.device)  # (B,) int32
+    plan = tt.plan(x, weight_hh.shape[1], 4, settings)  # chosen once, kept for backward
     h0_, c0_ = h0
 
     def run(xs: Tensor):
         if tt.needs_grad(xs, weight_ih, weight_hh, bias_ih, bias_hh, h0_, c0_):
             y, hn, cn = _LSTMFunction.apply(xs, weight_ih, weight_hh, bias_ih, bias_hh, h0_,
-                                            c0_, lens)
+                                            c0_, lens, plan)
         else:
             with torch.no_grad():
                 gi = F.linear(xs, weight_ih, bias_ih).contiguous()  # (B, T, 4H)
-                y, hn, cn, _ = _forward(xs, gi, weight_hh, bias_hh, h0_, c0_, lens, False)
+                y, hn, cn, _ = _forward(plan, gi, weight_hh, bias_hh, h0_, c0_, lens, False)
         return y, (hn, cn)
 
     y, (hn, cn) = run_directed(run, x, lengths, reverse)

@@ -30,8 +30,6 @@ from .._seq import run_directed
 from .._triton_lang import sigmoid
 
 INTERPRETED = bool(triton.knobs.runtime.interpret)
-BLOCK_T = 16  # steps per chunk
-BLOCK_H = 32  # hidden units per program
 
 
 @triton.jit
@@ -121,26 +119,23 @@ def _bwd_kernel(gi, h0, lens, y, dy, dhn, dgi, dh0, T, H, CT: tl.constexpr, BH: 
     tl.store(dh0 + row * H + j, a0 * u, mask=jm)
 
 
-def _grid(batch: int, hidden: int):
-    return (batch, triton.cdiv(hidden, BLOCK_H))
-
-
-def _forward(gi: Tensor, h0: Tensor, lens: Tensor) -> tuple[Tensor, Tensor]:
+def _forward(plan: tt.Plan, gi: Tensor, h0: Tensor, lens: Tensor) -> tuple[Tensor, Tensor]:
     """gi (B, T, 2H) -> y (B, T, H), h_n (B, H)."""
     batch, steps, g2 = gi.shape
     hid = g2 // 2
     y = torch.empty(batch, steps, hid, dtype=gi.dtype, device=gi.device)
     hn = torch.empty(batch, hid, dtype=torch.float32, device=gi.device)
-    _fwd_kernel[_grid(batch, hid)](gi, h0.detach().float().contiguous(), lens, y, hn, steps,
-                                   hid, CT=BLOCK_T, BH=BLOCK_H, num_warps=tt.SCAN_WARPS)
+    _fwd_kernel[plan.grid](gi, h0.detach().float().contiguous(), lens, y, hn, steps, hid,
+                           **plan.launch)
     return y, hn.to(gi.dtype)
 
 
 class _MinGRUFunction(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, x, w_ih, b_ih, h0, lens):
+    def forward(ctx, x, w_ih, b_ih, h0, lens, plan):
         gi = F.linear(x, w_ih, b_ih).contiguous()  # (B, T, 2H)
-        y, hn = _forward(gi, h0, lens)
+        y, hn = _forward(plan, gi, h0, lens)
+        ctx.plan = plan  # backward launches what forward chose
         ctx.save_for_backward(x, w_ih, h0, gi, y, lens)
         ctx.has_b = b_ih is not None
         return y, hn
@@ -154,24 +149,26 @@ class _MinGRUFunction(torch.autograd.Function):
         dhn = torch.zeros(batch, hid, device=y.device) if dhn is None else dhn.float()
         dgi = torch.empty(batch, steps, 2 * hid, dtype=torch.float32, device=y.device)
         dh0 = torch.empty(batch, hid, dtype=torch.float32, device=y.device)
-        _bwd_kernel[_grid(batch, hid)](gi, h0.detach().float().contiguous(), lens, y, dy,
-                                       dhn.contiguous(), dgi, dh0, steps, hid, CT=BLOCK_T,
-                                       BH=BLOCK_H, num_warps=tt.SCAN_WARPS)
+        _bwd_kernel[ctx.plan.grid](gi, h0.detach().float().contiguous(), lens, y, dy,
+                                   dhn.contiguous(), dgi, dh0, steps, hid, **ctx.plan.launch)
         dx, dw_ih, db_ih = tt.input_grads(ctx, dgi.reshape(-1, 2 * hid), x, w_ih, ctx.has_b)
-        return dx, dw_ih, db_ih, dh0.to(h0.dtype), None
+        return dx, dw_ih, db_ih, dh0.to(h0.dtype), None, None
 
 
 def mingru_triton(x: Tensor, weight_ih: Tensor, bias_ih: Tensor | None, *, h0: Tensor,
-                  lengths: Tensor | None, mode: str, reverse: bool) -> tuple[Tensor, Tensor]:
-    """The ``grukit.ops.mingru`` signature on the Triton scan. x (B, T, I) -> y, h_n."""
+                  lengths: Tensor | None, mode: str, reverse: bool,
+                  settings: tt.TritonSettings | None = None) -> tuple[Tensor, Tensor]:
+    """The ``grukit.ops.mingru`` signature on the Triton scan. x (B, T, I) -> y, h_n.
+    ``settings``: the kernel settings (None: those active, see ``triton_settings``)."""
     lens = tt.lens_tensor(lengths, x.shape[0], x.shape[1], x.device)  # (B,) int32
+    plan = tt.scan_plan(x, weight_ih.shape[0] // 2, settings)  # chosen once, kept for backward
 
     def run(xs: Tensor):
         if tt.needs_grad(xs, weight_ih, bias_ih, h0):
-            y, hn = _MinGRUFunction.apply(xs, weight_ih, bias_ih, h0, lens)
+            y, hn = _MinGRUFunction.apply(xs, weight_ih, bias_ih, h0, lens, plan)
         else:
             with torch.no_grad():
-                y, hn = _forward(F.linear(xs, weight_ih, bias_ih).contiguous(), h0, lens)
+                y, hn = _forward(plan, F.linear(xs, weight_ih, bias_ih).contiguous(), h0, lens)
         return y, (hn,)
 
     y, (hn,) = run_directed(run, x, lengths, reverse)
