@@ -301,3 +301,35 @@ def test_reduce_lr_on_plateau_lowers_the_rate_only_after_patience():
         cb.on_epoch_end(epoch, {"loss": loss})
         want = 1.0 if epoch < 5 else 0.1  # improvements reset the count; two flat epochs cut
         assert model.optimizer.param_groups[0]["lr"] == pytest.approx(want), epoch
+
+
+def test_layer_backend_is_checked_at_construction_passed_on_and_saved():
+    from grukit.layers import MinGRU, from_config
+
+    with pytest.raises(ValueError, match=r"GRU: unknown backend 'cuda'; choose one of 'auto', "
+                                         r"'cpu'"):
+        GRU(4, backend="cuda")
+    with pytest.raises(ValueError, match="MinGRU: unknown backend 'cpu'"):
+        MinGRU(4, backend="cpu")
+    layer = LSTM(4, backend="reference")
+    layer(torch.randn(2, 3, 2))
+    assert layer.rnn.backend == "reference"
+    again = from_config(layer.get_config())
+    assert again.backend == "reference" and again.get_config() == layer.get_config()
+
+
+def test_gru_layer_zoneout_reaches_the_module_and_other_layers_refuse_it():
+    torch.manual_seed(0)
+    layer = GRU(5, return_sequences=True, zoneout=0.25)
+    x = torch.randn(2, 6, 3)
+    layer(x)
+    assert layer.rnn.zoneout == 0.25 and layer.get_config()["config"]["zoneout"] == 0.25
+    layer.eval()
+    with torch.no_grad():  # eval: h = 0.25·h_prev + 0.75·h̃, not the plain GRU
+        plain = torch.nn.GRU(3, 5, batch_first=True)
+        plain.load_state_dict(layer.rnn.state_dict())
+        assert not torch.allclose(layer(x)[0], plain(x)[0])
+    with pytest.raises(ValueError, match="LSTM: zoneout is available for GRU"):
+        LSTM(4, zoneout=0.1)
+    with pytest.raises(TypeError, match="GRU got unexpected keyword argument"):
+        GRU(4, activation="relu")

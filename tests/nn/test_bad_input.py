@@ -178,3 +178,23 @@ def test_stream_batch_size_must_be_a_positive_integer(bs):
 
 def test_stream_batch_size_accepts_numpy_integers():
     assert gnn.Stream(gnn.GRU(3, 4), batch_size=np.int64(2)).batch_size == 2
+
+
+# -- recurrent dropout, zoneout -------------------------------------------------------------
+@pytest.mark.parametrize("arg", ["recurrent_dropout", "zoneout"])
+@pytest.mark.parametrize("value", [1.0, -0.1, "0.2", True])
+def test_rates_must_be_in_0_1(arg, value):
+    with pytest.raises(ValueError, match=rf"GRU: {arg} must be a number in \[0, 1\)"):
+        gnn.GRU(3, 4, **{arg: value})
+
+
+def test_recurrent_dropout_needs_recurrent_weights():
+    with pytest.raises(ValueError, match="MinGRU has no recurrent weights, so "
+                                         "recurrent_dropout does not apply"):
+        gnn.MinGRU(3, 4, recurrent_dropout=0.2)
+
+
+@pytest.mark.parametrize("cls", [gnn.LSTM, gnn.RNN, gnn.MinGRU])
+def test_zoneout_only_where_the_op_takes_it(cls):
+    with pytest.raises(ValueError, match=rf"{cls.__name__}: zoneout is available for GRU"):
+        cls(3, 4, zoneout=0.1)

@@ -98,3 +98,82 @@ def test_float64_and_state_dict_roundtrip(backend, backend_calls):
     m2.load_state_dict(m.state_dict())
     y2, h2 = m2(x)
     assert torch.equal(y2, y) and torch.equal(h2, h)
+
+
+# -- recurrent dropout and zoneout ----------------------------------------------------------
+def _manual(module, x, op, *, state_masks=None, zoneout_masks=None, **kw):
+    """The layer × direction loop written out with given masks (float64, reference)."""
+    layer_in, finals = x, []
+    for layer in range(module.num_layers):
+        outs = []
+        for d in range(module.num_directions):
+            k = layer * module.num_directions + d
+            p = module.layer_params(layer, d)
+            extra = {}
+            if state_masks is not None:
+                extra["state_mask"] = state_masks[k]
+            if zoneout_masks is not None:
+                extra["zoneout_mask"] = zoneout_masks[k]
+            weights = [p[n] for n in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
+            y, h = op(layer_in, *weights, reverse=d == 1, backend="reference", **extra, **kw)
+            outs.append(y)
+            finals.append(h)
+        layer_in = torch.cat(outs, dim=2)
+    return layer_in, finals
+
+
+@pytest.mark.parametrize("name", ["gru", "lstm", "rnn"])
+def test_recurrent_dropout_draws_one_mask_per_layer_and_direction_in_order(name):
+    """nn's masks are Bernoulli(keep)/keep of shape (B, P), drawn layer by layer, direction
+    by direction: the same seed gives the same masks written out by hand."""
+    from grukit import cells
+
+    spec = cells.get(name)
+    torch.manual_seed(0)
+    m = spec.module_class()(3, 5, 2, batch_first=True, bidirectional=True,
+                            recurrent_dropout=0.4, backend="reference").double()
+    x = torch.randn(2, 6, 3, dtype=torch.float64)
+    torch.manual_seed(1)
+    y, _ = m(x)
+    torch.manual_seed(1)
+    masks = [torch.bernoulli(x.new_full((2, 5), 0.6)) / 0.6 for _ in range(4)]
+    want, _ = _manual(m, x, getattr(grukit.ops, name), state_masks=masks)
+    torch.testing.assert_close(y, want, rtol=1e-10, atol=1e-10)
+    m.eval()  # off at inference: the plain recurrence
+    plain = spec.module_class()(3, 5, 2, batch_first=True, bidirectional=True).double()
+    plain.load_state_dict(m.state_dict())
+    torch.testing.assert_close(m(x)[0], plain(x)[0], rtol=1e-10, atol=1e-10)
+
+
+def test_recurrent_dropout_mask_has_the_projection_width():
+    torch.manual_seed(0)
+    m = gnn.LSTM(3, 6, proj_size=2, batch_first=True, recurrent_dropout=0.5)
+    y, (h, c) = m(torch.randn(4, 5, 3))
+    assert y.shape == (4, 5, 2) and h.shape == (1, 4, 2) and c.shape == (1, 4, 6)
+
+
+def test_gru_zoneout_draws_bernoulli_masks_in_training_and_uses_the_rate_in_eval():
+    torch.manual_seed(0)
+    m = gnn.GRU(3, 5, 2, batch_first=True, bidirectional=True, zoneout=0.3,
+                recurrent_dropout=0.2, backend="reference").double()
+    x = torch.randn(2, 6, 3, dtype=torch.float64)
+    torch.manual_seed(1)
+    y, _ = m(x)
+    torch.manual_seed(1)
+    state, zone = [], []
+    for _ in range(4):  # per layer and direction: recurrent-dropout mask, then zoneout mask
+        state.append(torch.bernoulli(x.new_full((2, 5), 0.8)) / 0.8)
+        zone.append(torch.bernoulli(x.new_full((2, 6, 5), 0.3)))
+    want, _ = _manual(m, x, grukit.ops.gru, state_masks=state, zoneout_masks=zone)
+    torch.testing.assert_close(y, want, rtol=1e-10, atol=1e-10)
+    m.eval()
+    rate = [x.new_full((2, 6, 5), 0.3)] * 4
+    want, _ = _manual(m, x, grukit.ops.gru, zoneout_masks=rate)
+    torch.testing.assert_close(m(x)[0], want, rtol=1e-10, atol=1e-10)
+    assert "zoneout=0.3" in repr(m) and "recurrent_dropout=0.2" in repr(m)
+
+
+def test_backend_is_checked_when_the_module_is_made():
+    with pytest.raises(ValueError, match=r"LSTM: unknown backend 'numba'; choose one of "
+                                         r"'auto', .*'cpu'"):
+        gnn.LSTM(3, 4, backend="numba")

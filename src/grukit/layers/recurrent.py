@@ -15,18 +15,9 @@ from torch import Tensor
 
 from .. import cells
 from ..cells import CellSpec
-from ..ops import dispatch, reverse_within
+from ..nn import check_backend
+from ..ops import reverse_within
 from .core import Layer, check_rate, positive_int, register
-
-
-def check_backend(spec: CellSpec, backend: object, what: str) -> str:
-    """``backend`` if it is "auto" or a backend of the cell's op, else one sentence listing
-    the valid names (as Keras checks ``use_cudnn`` when a layer is made)."""
-    valid = ("auto", *dispatch.backends(spec.name))
-    if not isinstance(backend, str) or backend not in valid:
-        raise ValueError(f"{what}: backend must be one of {', '.join(map(repr, valid))}; "
-                         f"got {backend!r}.")
-    return backend
 
 
 class _Recurrent(Layer):

@@ -1,5 +1,6 @@
 """torch.nn-compatible recurrent modules: same arguments, parameter names and outputs."""
 
+from ._base import RecurrentBase, check_backend
 from .cells import GRUCell, LSTMCell, RNNCell
 from .gru import GRU
 from .lstm import LSTM
@@ -7,4 +8,5 @@ from .mingru import MinGRU
 from .rnn import RNN
 from .stream import Stream
 
-__all__ = ["GRU", "GRUCell", "LSTM", "LSTMCell", "MinGRU", "RNN", "RNNCell", "Stream"]
+__all__ = ["GRU", "GRUCell", "LSTM", "LSTMCell", "MinGRU", "RNN", "RNNCell", "RecurrentBase",
+           "Stream", "check_backend"]

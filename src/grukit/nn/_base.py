@@ -22,7 +22,7 @@ from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_
 
 from .. import cells
 from ..cells import CellSpec
-from ..ops import as_lengths, shape_str
+from ..ops import as_lengths, dispatch, shape_str
 from ..ops import check_finite as _check_finite
 
 State = tuple[Tensor, ...]
@@ -34,6 +34,17 @@ def _layer_names(names: tuple[str, ...], layer: int,
     """(op name, parameter name) of one layer and direction: ("weight_ih", "weight_ih_l0")."""
     suffix = f"_l{layer}{'_reverse' if reverse else ''}"
     return tuple((n, n + suffix) for n in names)
+
+
+def check_backend(spec: CellSpec, backend: object, what: str) -> str:
+    """``backend`` if it is "auto" or a backend of the cell's op (``grukit.ops.<name>``),
+    else one sentence listing the valid names (checked when a module or layer is made, as
+    Keras checks ``use_cudnn``)."""
+    valid = ("auto", *dispatch.backends(spec.name))
+    if not isinstance(backend, str) or backend not in valid:
+        raise ValueError(f"{what}: unknown backend {backend!r}; choose one of "
+                         f"{', '.join(map(repr, valid))}.")
+    return backend
 
 
 def _rate(value: object, what: str, cls: str) -> float:
@@ -101,6 +112,7 @@ class RecurrentBase(nn.Module):
         self.proj_size = proj_size
         self.backend = backend
         self.check_finite = check_finite
+        check_backend(spec, backend, name)
         self.recurrent_dropout = recurrent_dropout
         self.zoneout = zoneout
         factory = {"device": device, "dtype": dtype}
