@@ -82,7 +82,7 @@ def test_sizing_count_keeps_the_published_formulas():
 def test_torch_names_are_torch_classes_with_the_same_parameter_names(spec):
     ours, theirs = spec.module_class()(3, 5, 2), getattr(torch.nn, spec.torch)(3, 5, 2)
     assert [n for n, _ in ours.named_parameters()] == [n for n, _ in theirs.named_parameters()]
-    ours_cell = cells._resolve(spec.cell_module)(3, 5)
+    ours_cell = spec.cell_class()(3, 5)
     theirs_cell = getattr(torch.nn, spec.torch_cell)(3, 5)
     assert [n for n, _ in ours_cell.named_parameters()] == \
         [n for n, _ in theirs_cell.named_parameters()]

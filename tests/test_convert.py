@@ -133,3 +133,23 @@ def test_torch_roundtrip(cls):
 def test_to_torch_refuses_textbook_gru():
     with pytest.raises(ValueError, match="torch.nn.GRU only has the reset_after=True form"):
         convert.to_torch(gnn.GRU(3, 4, reset_after=False))
+
+
+def test_cells_without_a_counterpart_are_refused_in_one_sentence():
+    with pytest.raises(ValueError, match="Keras has no minGRU layer; the modules that convert "
+                                         "to Keras are GRU, LSTM, RNN"):
+        convert.to_keras(gnn.MinGRU(3, 4))
+    with pytest.raises(ValueError, match="torch.nn has no minGRU; the modules that convert to "
+                                         "torch.nn are GRU, LSTM, RNN"):
+        convert.to_torch(gnn.MinGRU(3, 4))
+    with pytest.raises(TypeError, match=r"expected a recurrent module of grukit.nn or torch.nn "
+                                        r"\(GRU, LSTM, RNN\); got Linear"):
+        convert.from_torch(torch.nn.Linear(3, 4))
+
+
+def test_simple_rnn_with_an_activation_torch_lacks_is_refused():
+    layer = keras.layers.SimpleRNN(3, activation="sigmoid")
+    layer.build((None, None, 2))
+    with pytest.raises(ValueError, match="SimpleRNN activation 'sigmoid' has no torch "
+                                         "equivalent; use 'tanh' or 'relu'"):
+        convert.from_keras(layer)

@@ -185,6 +185,10 @@ class CellSpec:
         """The ``grukit.nn`` module class (imported on first use)."""
         return _resolve(self.module)
 
+    def cell_class(self) -> type | None:
+        """The ``grukit.nn`` one-step cell class, or None."""
+        return None if self.cell_module is None else _resolve(self.cell_module)
+
     def layer_class(self) -> type:
         """The ``grukit.layers`` Keras-style layer class (imported on first use)."""
         return getattr(importlib.import_module("grukit.layers"), self.layer)

@@ -19,46 +19,64 @@ import numpy as np
 import torch
 from torch import nn
 
+from . import cells
 from . import nn as gnn
+from .cells import CellSpec
 
-_KERAS_GRU_ORDER = (1, 0, 2)  # torch [r, z, n] <-> Keras [z, r, h]; the map is its own inverse
 _CONFIG = ("input_size", "hidden_size", "num_layers", "bias", "batch_first", "dropout",
            "bidirectional")
 
 
 def _blocks(a: np.ndarray, gates: int, order: tuple[int, ...] | None, axis: int) -> np.ndarray:
+    """Gate blocks of ``a`` along ``axis`` put in ``order`` (None: unchanged); each cell's
+    Keras order is its own inverse (GRU: torch [r, z, n] <-> Keras [z, r, h])."""
     if order is None:
         return a
     parts = np.split(a, gates, axis=axis)
     return np.concatenate([parts[i] for i in order], axis=axis)
 
 
-def _kind(module: nn.Module) -> str:
-    for kind, classes in (("gru", (gnn.GRU, nn.GRU)), ("lstm", (gnn.LSTM, nn.LSTM)),
-                          ("rnn", (gnn.RNN, nn.RNN))):
-        if isinstance(module, classes):
-            return kind
-    raise TypeError(f"expected a GRU, LSTM or RNN module (grukit.nn or torch.nn); "
-                    f"got {type(module).__name__}.")
+def _names(attr: str) -> str:
+    return ", ".join(getattr(s, attr) for s in cells.all_specs() if getattr(s, attr))
+
+
+def _spec(module: nn.Module) -> CellSpec:
+    """The cell spec of a grukit.nn or torch.nn recurrent module (not a one-step cell)."""
+    if isinstance(module, gnn.RecurrentBase):
+        return module.spec
+    spec = next((s for s in cells.all_specs()
+                 if s.torch and isinstance(module, getattr(nn, s.torch))), None)
+    if spec is None:
+        raise TypeError(f"expected a recurrent module of grukit.nn or torch.nn "
+                        f"({_names('torch')}); got {type(module).__name__}.")
+    return spec
+
+
+def _options(spec: CellSpec, reset_after: bool) -> dict:
+    """The options that decide a layer's parameters, from the converters' arguments."""
+    return {"reset_after": reset_after} if "reset_after" in spec.options else {}
 
 
 # -- Keras --------------------------------------------------------------------------------
 
-def _keras_layer_kind(layer) -> str:
+def _keras_layer_spec(layer) -> CellSpec:
     name = type(layer).__name__
-    kinds = {"GRU": "gru", "LSTM": "lstm", "SimpleRNN": "rnn"}
-    if name not in kinds:
-        raise TypeError(f"expected a Keras GRU, LSTM, SimpleRNN or Bidirectional layer; "
+    spec = cells.by_keras(name)
+    if spec is None:
+        raise TypeError(f"expected a Keras {_names('keras')} or Bidirectional layer; "
                         f"got {name}.")
     if not layer.built:
         raise ValueError(f"the Keras {name} layer is not built, so its weights do not exist "
                          f"yet; call it on data or layer.build((None, None, features)) first.")
     cell = layer.cell
     act = getattr(cell.activation, "__name__", str(cell.activation))
-    if kinds[name] == "rnn":
-        if act not in ("tanh", "relu"):
-            raise ValueError(f"SimpleRNN activation {act!r} has no torch equivalent; "
-                             f"use 'tanh' or 'relu'.")
+    if "activation" in spec.keras_options.values():  # an option of the module (SimpleRNN)
+        option = next(k for k, v in spec.keras_options.items() if v == "activation")
+        try:
+            spec.module_class()(1, 1, **{option: act})
+        except ValueError:
+            raise ValueError(f"{name} activation {act!r} has no torch equivalent; use 'tanh' "
+                             f"or 'relu'.") from None
     else:
         rec = getattr(cell.recurrent_activation, "__name__", str(cell.recurrent_activation))
         if act != "tanh" or rec != "sigmoid":
@@ -67,14 +85,15 @@ def _keras_layer_kind(layer) -> str:
     if layer.go_backwards:
         raise ValueError(f"Keras {name} has go_backwards=True; wrap it in Bidirectional or "
                          f"reverse the input yourself before converting.")
-    return kinds[name]
+    return spec
 
 
 def keras_to_torch_weights(weights: list[np.ndarray], kind: str, reset_after: bool = True
                            ) -> dict[str, torch.Tensor]:
-    """Keras ``get_weights()`` of one GRU/LSTM/SimpleRNN -> torch-named tensors (one layer)."""
-    gates = {"gru": 3, "lstm": 4, "rnn": 1}[kind]
-    order = _KERAS_GRU_ORDER if kind == "gru" else None
+    """Keras ``get_weights()`` of one GRU/LSTM/SimpleRNN -> torch-named tensors (one layer);
+    ``kind`` is the cell's name in ``grukit.cells`` ("gru")."""
+    spec = cells.get(kind)
+    gates, order = spec.gates, spec.keras_order
     kernel, recurrent = weights[0], weights[1]
     out = {
         "weight_ih": _blocks(kernel, gates, order, axis=1).T,  # (I, G·H) -> (G·H, I)
@@ -82,13 +101,13 @@ def keras_to_torch_weights(weights: list[np.ndarray], kind: str, reset_after: bo
     }
     if len(weights) > 2:
         bias = weights[2]
-        if kind == "gru" and reset_after:
+        if not spec.has_param("bias_hh", **_options(spec, reset_after)):
+            out["bias_ih"] = _blocks(bias, gates, order, axis=0)  # (G·H,)
+        elif spec.keras_bias == "stack":  # (2, G·H) = [input bias; recurrent bias]
             out["bias_ih"] = _blocks(bias[0], gates, order, axis=0)
             out["bias_hh"] = _blocks(bias[1], gates, order, axis=0)
-        elif kind == "gru":
+        else:  # one (G·H,) vector, the sum of torch's two
             out["bias_ih"] = _blocks(bias, gates, order, axis=0)
-        else:
-            out["bias_ih"] = bias
             out["bias_hh"] = np.zeros_like(bias)
     return {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in out.items()}
 
@@ -96,8 +115,8 @@ def keras_to_torch_weights(weights: list[np.ndarray], kind: str, reset_after: bo
 def torch_to_keras_weights(params: dict[str, torch.Tensor | None], kind: str,
                            reset_after: bool = True) -> list[np.ndarray]:
     """torch-named tensors of one layer and direction -> Keras ``set_weights()`` list."""
-    gates = {"gru": 3, "lstm": 4, "rnn": 1}[kind]
-    order = _KERAS_GRU_ORDER if kind == "gru" else None
+    spec = cells.get(kind)
+    gates, order = spec.gates, spec.keras_order
 
     def np_(t):
         return t.detach().cpu().float().numpy()
@@ -106,17 +125,22 @@ def torch_to_keras_weights(params: dict[str, torch.Tensor | None], kind: str,
            _blocks(np_(params["weight_hh"]).T, gates, order, axis=1)]  # (H, G·H)
     b_ih, b_hh = params.get("bias_ih"), params.get("bias_hh")
     if b_ih is not None:
-        if kind == "gru" and reset_after:
+        if not spec.has_param("bias_hh", **_options(spec, reset_after)):
+            out.append(_blocks(np_(b_ih), gates, order, 0))  # (G·H,)
+        elif spec.keras_bias == "stack":
             out.append(np.stack([_blocks(np_(b_ih), gates, order, 0),
-                                 _blocks(np_(b_hh), gates, order, 0)]))  # (2, 3H)
-        elif kind == "gru":
-            out.append(_blocks(np_(b_ih), gates, order, 0))  # (3H,)
+                                 _blocks(np_(b_hh), gates, order, 0)]))  # (2, G·H)
         else:
-            out.append(np_(b_ih) + (np_(b_hh) if b_hh is not None else 0))  # (G·H,)
+            summed = np_(b_ih) + (np_(b_hh) if b_hh is not None else 0)
+            out.append(_blocks(summed, gates, order, 0))  # (G·H,)
     return out
 
 
-def from_keras(layer) -> gnn.GRU | gnn.LSTM | gnn.RNN:
+def _keras_value(value):
+    return getattr(value, "__name__", value)  # an activation function -> its name
+
+
+def from_keras(layer) -> nn.Module:
     """A built Keras ``GRU``/``LSTM``/``SimpleRNN`` (or ``Bidirectional`` of one, merge
     mode "concat") -> the equivalent ``grukit.nn`` module, ``batch_first=True`` as Keras."""
     bidirectional = type(layer).__name__ == "Bidirectional"
@@ -125,26 +149,24 @@ def from_keras(layer) -> gnn.GRU | gnn.LSTM | gnn.RNN:
             raise ValueError(f"Bidirectional merge_mode={layer.merge_mode!r}; only 'concat' "
                              f"matches a bidirectional torch layer.")
         directions = [layer.forward_layer, layer.backward_layer]
-        kind = _keras_layer_kind(directions[0])
+        spec = _keras_layer_spec(directions[0])
     else:
-        kind = _keras_layer_kind(layer)
+        spec = _keras_layer_spec(layer)
         directions = [layer]
     cell = directions[0].cell
-    reset_after = bool(getattr(cell, "reset_after", True))
+    options = {k: _keras_value(getattr(cell, v)) for k, v in spec.keras_options.items()}
+    options = {k: bool(v) if isinstance(spec.options[k], bool) else v
+               for k, v in options.items()}
     input_size = cell.kernel.shape[0]
-    kwargs = dict(batch_first=True, bias=bool(cell.use_bias), bidirectional=bidirectional)
-    if kind == "gru":
-        module = gnn.GRU(input_size, cell.units, reset_after=reset_after, **kwargs)
-    elif kind == "lstm":
-        module = gnn.LSTM(input_size, cell.units, **kwargs)
-    else:
-        act = getattr(cell.activation, "__name__", "tanh")
-        module = gnn.RNN(input_size, cell.units, nonlinearity=act, **kwargs)
+    module = spec.module_class()(input_size, cell.units, batch_first=True,
+                                 bias=bool(cell.use_bias), bidirectional=bidirectional,
+                                 **options)
+    reset_after = options.get("reset_after", True)
     state = {}
     for d, direction in enumerate(directions):
         suffix = "_l0" + ("_reverse" if d else "")
-        w = keras_to_torch_weights([np.asarray(v) for v in direction.get_weights()], kind,
-                                   reset_after)
+        w = keras_to_torch_weights([np.asarray(v) for v in direction.get_weights()],
+                                   spec.name, reset_after)
         state.update({k + suffix: v for k, v in w.items()})
     module.load_state_dict(state)
     return module
@@ -156,30 +178,31 @@ def to_keras(module: nn.Module):
     module is bidirectional). Keras must be installed (``pip install keras``)."""
     import keras  # optional dependency, imported only here
 
-    kind = _kind(module)
+    spec = _spec(module)
+    if spec.keras is None:
+        with_keras = ", ".join(s.display for s in cells.all_specs() if s.keras)
+        raise ValueError(f"Keras has no {spec.display} layer; the modules that convert to "
+                         f"Keras are {with_keras}.")
     if module.num_layers != 1:
         raise ValueError(f"Keras recurrent layers hold one layer; this module has "
                          f"num_layers={module.num_layers}. Convert a one-layer module per "
                          f"layer.")
     if getattr(module, "proj_size", 0):
         raise ValueError("Keras LSTM has no projection; convert a module with proj_size=0.")
-    reset_after = getattr(module, "reset_after", True)
+    options = {k: getattr(module, k, spec.options[k]) for k in spec.options}
     kw = dict(use_bias=module.bias, return_sequences=True, return_state=True)
-    if kind == "gru":
-        make = lambda: keras.layers.GRU(module.hidden_size, reset_after=reset_after, **kw)  # noqa: E731
-    elif kind == "lstm":
-        make = lambda: keras.layers.LSTM(module.hidden_size, **kw)  # noqa: E731
-    else:
-        make = lambda: keras.layers.SimpleRNN(module.hidden_size,  # noqa: E731
-                                              activation=module.nonlinearity, **kw)
-    layer = keras.layers.Bidirectional(make()) if module.bidirectional else make()
+    kw |= {v: options[k] for k, v in spec.keras_options.items()}
+    make = getattr(keras.layers, spec.keras)
+    layer = keras.layers.Bidirectional(make(module.hidden_size, **kw)) if module.bidirectional \
+        else make(module.hidden_size, **kw)
     layer.build((None, None, module.input_size))
+    reset_after = options.get("reset_after", True)
     lists = []
     for d in range(2 if module.bidirectional else 1):
         suffix = "_l0" + ("_reverse" if d else "")
         names = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
         params = {n: getattr(module, n + suffix, None) for n in names}
-        lists += torch_to_keras_weights(params, kind, reset_after)
+        lists += torch_to_keras_weights(params, spec.name, reset_after)
     layer.set_weights(lists)
     return layer
 
@@ -193,21 +216,31 @@ def _like(src: nn.Module, dst: nn.Module) -> nn.Module:
     return dst
 
 
+def _one_step(module: nn.Module, ours: bool) -> tuple[type, dict] | None:
+    """(the other library's class, extra arguments) of a one-step cell, else None."""
+    if ours:
+        spec = getattr(type(module), "spec", None)
+        if spec is None or isinstance(module, gnn.RecurrentBase) or spec.torch_cell is None:
+            return None
+        dst = getattr(nn, spec.torch_cell)
+    else:
+        spec = next((s for s in cells.all_specs() if s.torch_cell and s.cell_module
+                     and type(module) is getattr(nn, s.torch_cell)), None)
+        if spec is None:
+            return None
+        dst = spec.cell_class()
+    return dst, {k: getattr(module, k) for k in spec.torch_options if k in spec.options}
+
+
 def from_torch(module: nn.Module) -> nn.Module:
     """A ``torch.nn`` GRU/LSTM/RNN or cell -> the ``grukit.nn`` module with the same weights."""
-    cells = {nn.GRUCell: gnn.GRUCell, nn.LSTMCell: gnn.LSTMCell, nn.RNNCell: gnn.RNNCell}
-    for src, dst in cells.items():
-        if type(module) is src:
-            extra = {"nonlinearity": module.nonlinearity} if src is nn.RNNCell else {}
-            return _like(module, dst(module.input_size, module.hidden_size, module.bias,
-                                     **extra))
-    kind = _kind(module)
-    cfg = {k: getattr(module, k) for k in _CONFIG}
-    if kind == "gru":
-        return _like(module, gnn.GRU(**cfg))
-    if kind == "lstm":
-        return _like(module, gnn.LSTM(**cfg, proj_size=module.proj_size))
-    return _like(module, gnn.RNN(**cfg, nonlinearity=module.nonlinearity))
+    step = _one_step(module, ours=False)
+    if step is not None:
+        dst, extra = step
+        return _like(module, dst(module.input_size, module.hidden_size, module.bias, **extra))
+    spec = _spec(module)
+    cfg = {k: getattr(module, k) for k in _CONFIG + spec.torch_options}
+    return _like(module, spec.module_class()(**cfg))
 
 
 def to_torch(module: nn.Module) -> nn.Module:
@@ -215,19 +248,21 @@ def to_torch(module: nn.Module) -> nn.Module:
 
     torch.nn has only the ``reset_after=True`` GRU; the textbook form raises ``ValueError``.
     """
-    if not getattr(module, "reset_after", True):
-        raise ValueError("torch.nn.GRU only has the reset_after=True form; a reset_after=False "
-                         "GRU converts to Keras (to_keras) but not to torch.nn.")
-    cells = {gnn.GRUCell: nn.GRUCell, gnn.LSTMCell: nn.LSTMCell, gnn.RNNCell: nn.RNNCell}
-    for src, dst in cells.items():
-        if type(module) is src:
-            extra = {"nonlinearity": module.nonlinearity} if src is gnn.RNNCell else {}
-            return _like(module, dst(module.input_size, module.hidden_size, module.bias,
-                                     **extra))
-    kind = _kind(module)
-    cfg = {k: getattr(module, k) for k in _CONFIG}
-    if kind == "gru":
-        return _like(module, nn.GRU(**cfg))
-    if kind == "lstm":
-        return _like(module, nn.LSTM(**cfg, proj_size=module.proj_size))
-    return _like(module, nn.RNN(**cfg, nonlinearity=module.nonlinearity))
+    spec = getattr(type(module), "spec", None)
+    if spec is not None:
+        if spec.torch is None:
+            raise ValueError(f"torch.nn has no {spec.display}; the modules that convert to "
+                             f"torch.nn are {_names('torch')}.")
+        for k, default in spec.options.items():
+            value = getattr(module, k, default)
+            if k not in spec.torch_options and value != default:
+                where = " converts to Keras (to_keras) but" if spec.keras else ""
+                raise ValueError(f"torch.nn.{spec.torch} only has the {k}={default} form; a "
+                                 f"{k}={value} {spec.display}{where} not to torch.nn.")
+    step = _one_step(module, ours=True)
+    if step is not None:
+        dst, extra = step
+        return _like(module, dst(module.input_size, module.hidden_size, module.bias, **extra))
+    spec = _spec(module)
+    cfg = {k: getattr(module, k) for k in _CONFIG + spec.torch_options}
+    return _like(module, getattr(nn, spec.torch)(**cfg))
