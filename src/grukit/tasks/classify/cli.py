@@ -24,6 +24,7 @@ from .files import (
     write_fold,
     write_predictions,
 )
+from .network import MODELS
 
 TRAIN_ONLY = ("folds", "hidden", "epochs", "seed", "save", "resume")
 
@@ -49,8 +50,8 @@ def add_parser(sub) -> None:
                                           "with predict, scores the predictions against it")
     p.add_argument("--no-header", action="store_true", help="the files have no header row")
     p.add_argument("--sep", help="field separator (default: inferred)")
-    p.add_argument("--model", help="train: the network, one of gru, lstm, bigru, bilstm, rnn, "
-                                   "mingru (default gru); predict: the folder written by --save")
+    p.add_argument("--model", help=f"train: the network, one of {', '.join(MODELS)} (default "
+                                   f"gru); predict: the folder written by --save")
     p.add_argument("--folds", type=int, help="1 (default): one train/test split; K > 1: "
                                              "K-fold cross-validation")
     p.add_argument("--hidden", type=int, help="units of the recurrent layer (default 64)")
@@ -107,7 +108,6 @@ def run_train(args: argparse.Namespace) -> int:
     from .crossval import cross_validate
     from .labels import encode_labels
     from .metrics import classification_scores
-    from .network import MODELS
     from .sequence import SequenceClassifier
     from .text import TextClassifier
 

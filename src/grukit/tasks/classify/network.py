@@ -5,21 +5,12 @@ from __future__ import annotations
 
 from torch import Tensor
 
-from ...layers import (
-    GRU,
-    LSTM,
-    AttentionPooling,
-    Bidirectional,
-    Dense,
-    Dropout,
-    Layer,
-    MinGRU,
-    SimpleRNN,
-)
+from ... import cells
+from ...layers import AttentionPooling, Bidirectional, Dense, Dropout, Layer
 from ...models import Sequential
 
-MODELS = ("gru", "lstm", "bigru", "bilstm", "rnn", "mingru")
-LAYERS = {"gru": GRU, "lstm": LSTM, "rnn": SimpleRNN, "mingru": MinGRU}
+# every cell of grukit.cells, then each run both ways ("bigru")
+MODELS = (*cells.names(), *(f"bi{name}" for name in cells.names()))
 
 
 class SequenceInput(Layer):
@@ -39,7 +30,8 @@ class SequenceInput(Layer):
 def recurrent(model: str, hidden: int) -> Layer:
     if model not in MODELS:
         raise ValueError(f"unknown model {model!r}; choose one of {list(MODELS)}.")
-    layer = LAYERS[model.removeprefix("bi")](hidden, return_sequences=True)
+    cell = model.removeprefix("bi") if model.startswith("bi") else model
+    layer = cells.get(cell).layer_class()(hidden, return_sequences=True)
     return Bidirectional(layer) if model.startswith("bi") else layer
 
 

@@ -15,7 +15,7 @@ from .network import SequenceInput
 
 @dataclass(frozen=True)
 class SequenceConfig:
-    model: str = "gru"  # gru, lstm, bigru, bilstm, rnn, mingru
+    model: str = "gru"  # a cell of grukit.cells (gru, lstm, rnn, mingru) or bi + it
     hidden: int = 64
     dropout: float = 0.2  # on the pooled vector
     epochs: int = 100

@@ -16,7 +16,7 @@ from .tokenizer import TextTokenizer
 
 @dataclass(frozen=True)
 class TextConfig:
-    model: str = "gru"  # gru, lstm, bigru, bilstm, rnn, mingru
+    model: str = "gru"  # a cell of grukit.cells (gru, lstm, rnn, mingru) or bi + it
     embed_dim: int = 64
     hidden: int = 64
     dropout: float = 0.3  # on the embeddings and on the pooled vector

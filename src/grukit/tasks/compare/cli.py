@@ -6,6 +6,8 @@ import argparse
 import os
 import time
 
+from ... import cells
+
 
 def _list(kind):
     def parse(text: str):
@@ -30,7 +32,7 @@ def add_parser(sub) -> None:
                                   "classify: a UEA set name (default JapaneseVowels); "
                                   "music: a piano-roll .mat such as JSB_Chorales.mat")
     p.add_argument("--models", type=_list(str), default=("gru", "lstm"),
-                   help="comma-separated, from gru,lstm,rnn,mingru (default gru,lstm)")
+                   help=f"comma-separated, from {','.join(cells.names())} (default gru,lstm)")
     p.add_argument("--seeds", type=int, default=3)
     p.add_argument("--budget", choices=("equal-hidden", "equal-params"),
                    help="same width for all, or each sized to the GRU's parameter count "

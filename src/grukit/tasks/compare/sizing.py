@@ -1,7 +1,8 @@
 """Model sizes for a fair comparison: the same hidden width, or the same parameter count.
 
-Parameters of one recurrent layer on ``I`` inputs with ``H`` units, plus a ``Linear(H, O)``
-head (torch layout: two bias vectors per gate block, as torch.nn and grukit.nn keep them):
+Parameters of one recurrent layer on ``I`` inputs with ``H`` units (the cell spec's count,
+``grukit.cells``; torch layout: two bias vectors per gate block, as torch.nn and grukit.nn
+keep them), plus a ``Linear(H, O)`` head::
 
     GRU   3·(I·H + H·H + 2H)          LSTM 4·(I·H + H·H + 2H)
     RNN   I·H + H·H + 2H              minGRU 2·(I·H + H)     (gates read x only)
@@ -10,7 +11,9 @@ head (torch layout: two bias vectors per gate block, as torch.nn and grukit.nn k
 
 from __future__ import annotations
 
-MODELS = ("gru", "lstm", "rnn", "mingru")
+from ... import cells
+
+MODELS = cells.names()
 BUDGETS = ("equal-hidden", "equal-params")
 
 
@@ -18,10 +21,7 @@ def count(model: str, inputs: int, hidden: int, outputs: int) -> int:
     """Parameters of ``model`` (one layer) with a linear head; see the module docstring."""
     if model not in MODELS:
         raise ValueError(f"unknown model {model!r}; choose from {', '.join(MODELS)}.")
-    i, h = inputs, hidden
-    layer = {"gru": 3 * (i * h + h * h + 2 * h), "lstm": 4 * (i * h + h * h + 2 * h),
-             "rnn": i * h + h * h + 2 * h, "mingru": 2 * (i * h + h)}[model]
-    return layer + h * outputs + outputs
+    return cells.get(model).count(inputs, hidden) + hidden * outputs + outputs
 
 
 def hidden_for(model: str, target: int, inputs: int, outputs: int) -> int:

@@ -12,7 +12,9 @@ import math
 
 import numpy as np
 
-NAMES = {"gru": "GRU", "lstm": "LSTM", "rnn": "RNN", "mingru": "minGRU"}
+from ... import cells
+
+NAMES = {s.name: s.display for s in cells.all_specs()}
 
 # row key, label, lower is better?, unit kind ("count", "time", "metric")
 ROWS = [("params", "parameters", True, "count"),

@@ -10,7 +10,9 @@ import numbers
 
 import numpy as np
 
-MODELS = ("gru", "lstm", "rnn", "mingru")
+from ... import cells
+
+MODELS = cells.names()
 
 # A value this many times the series' typical magnitude (the median |value| of its nonzero
 # values) is taken for a sentinel or a unit error, not an observation: one such value sets

@@ -8,6 +8,7 @@ import os
 
 from ..._io import atomic_text, atomic_write
 from ..._runs import RUN, UsageError, at_least, prepare_output, training_model
+from .checks import MODELS
 from .files import FOLDS_DIR, clear_folds, fingerprint, forecast_table, read_folds, write_fold
 
 TRAIN_ONLY = ("horizon", "folds", "lookback", "hidden", "epochs", "seed", "save", "resume")
@@ -27,8 +28,8 @@ def add_parsers(sub) -> None:
     p.add_argument("--data", help="a built-in series (grukit datasets) or a CSV (predict: "
                                   "optional, the series the forecast continues)")
     p.add_argument("--horizon", type=int, help="steps ahead (default: 12 monthly, 10 yearly)")
-    p.add_argument("--model", help="train: the network, one of gru, lstm, rnn, mingru "
-                                   "(default gru); predict: the folder written by --save")
+    p.add_argument("--model", help=f"train: the network, one of {', '.join(MODELS)} "
+                                   f"(default gru); predict: the folder written by --save")
     p.add_argument("--folds", type=int, help="backtest origins (default 3)")
     p.add_argument("--lookback", type=int, help="values a forecast reads (default: two "
                                                 "seasons, at least 12)")
@@ -127,7 +128,6 @@ def run_train(args: argparse.Namespace) -> int:
     import pandas as pd
 
     from . import baselines
-    from .checks import MODELS
     from .forecaster import Forecaster
     from .metrics import KEYS, lowest
 

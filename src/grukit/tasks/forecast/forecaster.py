@@ -113,11 +113,12 @@ class Forecaster(Estimator):
         return self._inputs(x, c, st), ((target - x[:, -1:]) / st.scale).astype(np.float32)
 
     def _network(self, lookback: int):
-        from ...layers import GRU, LSTM, Dense, MinGRU, SimpleRNN
+        from ... import cells
+        from ...layers import Dense
         from ...models import Sequential
 
         cfg = self.config
-        layer = {"gru": GRU, "lstm": LSTM, "rnn": SimpleRNN, "mingru": MinGRU}[cfg.model]
+        layer = cells.get(cfg.model).layer_class()
         stack = [layer(cfg.hidden, input_shape=(lookback, 2 + self.n_cov),
                        return_sequences=i < cfg.layers - 1) for i in range(cfg.layers)]
         net = Sequential(stack + [Dense(cfg.horizon)])

@@ -9,12 +9,21 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ... import nn as gnn
+from ... import cells
 from .data import NOTES
 
-MODELS = ("gru", "lstm", "rnn", "mingru")
+MODELS = cells.names()
 # Chung et al.'s sizes (~20K recurrent parameters); minGRU(75) has a like count.
 DEFAULT_HIDDEN = {"gru": 46, "lstm": 36, "rnn": 100, "mingru": 75}
+
+
+def default_hidden(model: str) -> int:
+    """The published width of ``model`` (``DEFAULT_HIDDEN``); a cell without one gets the
+    width whose recurrent parameters come closest to GRU(46)'s (the spec's count)."""
+    if model in DEFAULT_HIDDEN:
+        return DEFAULT_HIDDEN[model]
+    spec, target = cells.get(model), cells.GRU.count(NOTES, DEFAULT_HIDDEN["gru"])
+    return min(range(1, 1025), key=lambda h: abs(spec.count(NOTES, h) - target))
 
 
 class PianoRollModel(nn.Module):
@@ -26,10 +35,12 @@ class PianoRollModel(nn.Module):
         p(x_t | x_<t) = Π_k Bernoulli(x_{t,k}; σ(logits_{t,k}))
 
     Args:
-        model: "gru", "lstm", "rnn" (tanh) or "mingru".
+        model: a cell of ``grukit.cells``: "gru", "lstm", "rnn" (tanh) or "mingru".
         hidden: units of the recurrent layer.
-        forget_bias: LSTM only: initial forget-gate bias (Jozefowicz et al. 2015: 1.0).
-        reset_after: GRU only: where the reset gate applies (see ``grukit.nn.GRU``).
+        forget_bias: cells that take it (LSTM): initial forget-gate bias (Jozefowicz et al.
+            2015: 1.0).
+        reset_after: cells that take it (GRU): where the reset gate applies (see
+            ``grukit.nn.GRU``).
     """
 
     def __init__(self, model: str, hidden: int, *, forget_bias: float | None = 1.0,
@@ -39,14 +50,10 @@ class PianoRollModel(nn.Module):
             raise ValueError(f"model must be one of {MODELS}; got {model!r}.")
         self.model = model
         self.hidden = hidden
-        if model == "gru":
-            self.rnn = gnn.GRU(NOTES, hidden, batch_first=True, reset_after=reset_after)
-        elif model == "lstm":
-            self.rnn = gnn.LSTM(NOTES, hidden, batch_first=True, forget_bias=forget_bias)
-        elif model == "rnn":
-            self.rnn = gnn.RNN(NOTES, hidden, batch_first=True, nonlinearity="tanh")
-        else:
-            self.rnn = gnn.MinGRU(NOTES, hidden, batch_first=True)
+        spec = cells.get(model)
+        options = {k: v for k, v in (("reset_after", reset_after), ("forget_bias", forget_bias))
+                   if spec.accepts(k)}
+        self.rnn = spec.build(NOTES, hidden, batch_first=True, **options)
         self.out = nn.Linear(hidden, NOTES)
 
     def forward(self, x: Tensor, lengths: Tensor | None = None) -> Tensor:

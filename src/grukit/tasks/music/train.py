@@ -15,7 +15,7 @@ import torch
 from torch import Tensor, nn
 
 from .data import pad_batch
-from .model import DEFAULT_HIDDEN, MODELS, PianoRollModel, count_params, nll_sum
+from .model import MODELS, PianoRollModel, count_params, default_hidden, nll_sum
 from .noise import noisy_params, weight_noise
 
 OPTIMIZERS = ("rmsprop", "adam")
@@ -26,7 +26,7 @@ class MusicConfig:
     """How to train one model on piano rolls.
 
     Args:
-        model: "gru", "lstm", "rnn" (tanh) or "mingru".
+        model: a cell of ``grukit.cells``: "gru", "lstm", "rnn" (tanh) or "mingru".
         hidden: recurrent units; None takes Chung et al.'s ~20K-parameter sizes (GRU 46,
             LSTM 36, RNN 100) or 75 for minGRU.
         lr: learning rate. optimizer: "rmsprop" (the paper's) or "adam".
@@ -74,7 +74,7 @@ class MusicConfig:
             raise ValueError(f"MusicConfig: optimizer must be one of {OPTIMIZERS}; "
                              f"got {self.optimizer!r}.")
         if self.hidden is None:
-            self.hidden = DEFAULT_HIDDEN[self.model]
+            self.hidden = default_hidden(self.model)
         for name in ("hidden", "max_epochs", "patience", "batch_size", "eval_batch_size"):
             v = getattr(self, name)
             if not isinstance(v, int) or isinstance(v, bool) or v <= 0:
