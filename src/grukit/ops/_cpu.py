@@ -10,6 +10,8 @@ import functools
 import torch
 from torch import Tensor
 
+from ._fused import needs_grad  # noqa: F401  (kernels written before _fused import it here)
+
 DTYPES = (torch.float32, torch.float64)
 
 
@@ -109,10 +111,6 @@ class kernel_threads:
 def arr(t: Tensor):
     """A C-contiguous numpy view (or copy) of a CPU tensor, detached."""
     return t.detach().contiguous().numpy()
-
-
-def needs_grad(*tensors: Tensor | None) -> bool:
-    return torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in tensors)
 
 
 def lens_array(lengths: Tensor | None, batch: int, steps: int):

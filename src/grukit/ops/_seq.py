@@ -64,10 +64,14 @@ def masked_loop(step: Callable[[Tensor, State], State], gi: Tensor, state: State
     return y, state
 
 
-def run_directed(run: Callable[[Tensor], tuple[Tensor, State]], x: Tensor,
-                 lengths: Tensor | None, reverse: bool) -> tuple[Tensor, State]:
-    """Run a forward recurrence, or a backward one that starts at each sequence's last step."""
+def run_directed(run: Callable[..., tuple[Tensor, State]], x: Tensor,
+                 lengths: Tensor | None, reverse: bool, *along: Tensor) -> tuple[Tensor, State]:
+    """Run a forward recurrence, or a backward one that starts at each sequence's last step.
+
+    ``run(x, *along)``: tensors ``along`` (B, T, ·), such as a per-step mask, are reversed
+    with x, so that their step t still goes with x[:, t].
+    """
     if not reverse:
-        return run(x)
-    y, state = run(reverse_within(x, lengths))
+        return run(x, *along)
+    y, state = run(reverse_within(x, lengths), *(reverse_within(a, lengths) for a in along))
     return reverse_within(y, lengths), state

@@ -1,0 +1,90 @@
+"""The one entry template of the op families: validate, default state, lengths, finite
+check, masks, ``dispatch.select``, call.
+
+Each family's ``__init__.py`` checks what is its own (weight shapes, its options), then
+hands the rest to ``enter``::
+
+    return enter(Call("gru", x, h0, lengths, reverse, backend, check_finite,
+                      states=(("h0", H),), masks={"state_mask": (m, (B, H))},
+                      options={"reset_after": reset_after}),
+                 weight_ih, weight_hh, bias_ih, bias_hh)
+
+``options`` go to every backend's ``why_not`` and function alike; a mask given (not None)
+is checked against its shape and goes to both as a keyword too, so a backend that does not
+name it in its signature cannot serve it by accident (its ``why_not`` must refuse it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from torch import Tensor
+
+from . import dispatch
+from ._checks import as_lengths, check_finite, check_mask, check_state
+
+
+@dataclass(frozen=True)
+class Call:
+    """One call of a family's entry point, before validation of the shared parts.
+
+    ``states``: (name, size) of each initial state, e.g. (("h0", H),) or an LSTM's
+    (("h0", P), ("c0", H)); ``h0`` is one tensor for one state, a pair for two.
+    ``masks``: name -> (tensor or None, the shape it must have).
+    """
+
+    op: str
+    x: Tensor
+    h0: object
+    lengths: object
+    reverse: bool
+    backend: str
+    check_finite: bool
+    states: tuple[tuple[str, int], ...]
+    masks: Mapping[str, tuple[Tensor | None, tuple[int, ...]]] = field(default_factory=dict)
+    options: Mapping[str, object] = field(default_factory=dict)
+
+
+def initial_state(call: Call) -> Tensor | tuple[Tensor, ...]:
+    """The call's initial state, checked; zeros of shape (B, size) where h0 is None."""
+    x, batch = call.x, call.x.shape[0]
+    if call.h0 is None:
+        zeros = tuple(x.new_zeros(batch, size) for _, size in call.states)
+        return zeros[0] if len(zeros) == 1 else zeros
+    if len(call.states) == 1:
+        name, size = call.states[0]
+        check_state(call.h0, name, batch, size, x, call.op)
+        return call.h0
+    if not isinstance(call.h0, (tuple, list)) or len(call.h0) != len(call.states):
+        parts = ", ".join(f"{n} ({batch}, {s})" for n, s in call.states)
+        raise TypeError(f"{call.op}: h0 must be a {_count(len(call.states))} ({parts}) or "
+                        f"None; got {type(call.h0).__name__}.")
+    for (name, size), h in zip(call.states, call.h0, strict=True):
+        check_state(h, name, batch, size, x, call.op)
+    return tuple(call.h0)
+
+
+def _count(n: int) -> str:
+    return "pair" if n == 2 else f"tuple of {n}"
+
+
+def enter(call: Call, *weights: Tensor | None):
+    """Validate the shared parts of ``call``, pick its backend and run it on ``weights``.
+
+    The backend is called as ``fn(x, *weights, h0=, lengths=, reverse=, **options,
+    **masks given)`` with lengths an int64 CPU tensor (B,) or None.
+    """
+    x, op = call.x, call.op
+    lens = as_lengths(call.lengths, x.shape[0], x.shape[1], op)
+    h0 = initial_state(call)
+    if call.check_finite:
+        check_finite(x, "x", op)
+    given: dict[str, Tensor] = {}
+    for name, (mask, shape) in call.masks.items():
+        if mask is not None:
+            check_mask(mask, name, shape, x, op)
+            given[name] = mask
+    fn = dispatch.select(op, call.backend, x=x, h0=h0, lengths=lens, **call.options, **given)
+    return fn(x, *weights, h0=h0, lengths=lens, reverse=call.reverse, **call.options, **given)
+

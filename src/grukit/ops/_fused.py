@@ -1,0 +1,46 @@
+"""The one autograd skeleton of the fused backends: train or infer, in either direction.
+
+A fused backend brings two functions of the (possibly reversed) input, each returning
+``(y (B, T, H), state tuple)``: ``train`` goes through its ``torch.autograd.Function``
+(``.apply``), ``infer`` runs the kernel's forward with no graph. ``run_fused`` picks one by
+``needs_grad`` and runs it forward, or backward from each sequence's own last step::
+
+    def train(xs):
+        y, hn = _GRUFunction.apply(xs, w_ih, w_hh, b_ih, b_hh, h0, lens, reset_after)
+        return y, (hn,)
+
+    y, (hn,) = run_fused(x, lengths, reverse, (w_ih, w_hh, b_ih, b_hh, h0), train, infer)
+
+Per-step tensors (B, T, ·) passed as ``along`` are reversed with x and handed to both
+functions after it (``train(xs, *along)``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+from torch import Tensor
+
+from ._seq import State, run_directed
+
+Run = Callable[..., tuple[Tensor, State]]
+
+
+def needs_grad(*tensors: Tensor | None) -> bool:
+    """True when autograd records and one of ``tensors`` requires a gradient."""
+    return torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in tensors)
+
+
+def run_fused(x: Tensor, lengths: Tensor | None, reverse: bool,
+              grad_inputs: tuple[Tensor | None, ...], train: Run, infer: Run,
+              along: tuple[Tensor, ...] = ()) -> tuple[Tensor, State]:
+    """``train`` when x or one of ``grad_inputs`` needs a gradient, else ``infer``, run in
+    the call's direction (see the module docstring)."""
+    run = train if needs_grad(x, *grad_inputs, *along) else infer
+    return run_directed(run, x, lengths, reverse, *along)
+
+
+def grad_or_zeros(grad: Tensor | None, like: Tensor) -> Tensor:
+    """An output's incoming gradient, zeros where autograd passes None (output unused)."""
+    return torch.zeros_like(like) if grad is None else grad
