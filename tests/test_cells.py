@@ -3,6 +3,7 @@ modules, its names against torch.nn and Keras, and lookups that name the valid c
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 
 import pytest
@@ -128,3 +129,55 @@ def test_specs_are_frozen():
         cells.GRU.gates = 4
     with pytest.raises(TypeError):
         cells.GRU.options["reset_after"] = False
+
+
+# -- a new cell needs its spec, its op and its nn module; layers and converters follow -------
+TOY = dataclasses.replace(
+    cells.GRU, name="toygru", display="ToyGRU", module=f"{__name__}.ToyGRU", layer="ToyGRU",
+    params=cells.GRU.params + (cells.Param("ln_gain", lambda d: (3 * d.hidden,)),),
+    keras=None, keras_order=None, keras_options={}, torch=None, torch_cell=None, onnx=None,
+    cell_module=None, doc="a GRU with an extra gain, for this test")
+
+
+class ToyGRU(gnn.RecurrentBase):
+    spec = TOY
+
+    def __init__(self, *args, reset_after: bool = True, **kwargs):
+        self.reset_after = reset_after
+        super().__init__(*args, **kwargs)
+
+    def _run_layer(self, x, params, state, lengths, reverse, **masks):
+        from grukit import ops
+
+        y, h = ops.gru(x, params["weight_ih"] * params["ln_gain"][:, None], params["weight_hh"],
+                       params["bias_ih"], params["bias_hh"], h0=state[0], lengths=lengths,
+                       reset_after=self.reset_after, reverse=reverse, **masks)
+        return y, (h,)
+
+
+@pytest.fixture
+def toy(monkeypatch):
+    monkeypatch.setattr(cells, "_SPECS", cells._SPECS + (TOY,))
+    monkeypatch.setattr(cells, "_BY_NAME", cells._BY_NAME | {"toygru": TOY})
+    return TOY
+
+
+def test_a_new_cell_is_picked_up_from_its_spec(toy):
+    from grukit import convert
+    from grukit.layers import Bidirectional, from_config
+
+    assert cells.names()[-1] == "toygru" and cells.get("toygru") is toy
+    module = toy.build(3, 4, num_layers=2, bidirectional=True)
+    assert "ln_gain_l1_reverse" in dict(module.named_parameters())
+    assert toy.count(3, 4, num_layers=2, bidirectional=True) == \
+        sum(p.numel() for p in module.parameters())
+    layer_cls = toy.layer_class()
+    assert layer_cls.__name__ == "ToyGRU" and layer_cls.spec is toy
+    layer = layer_cls(5, return_sequences=True, recurrent_dropout=0.2, reset_after=False)
+    assert layer(torch.randn(2, 6, 3))[0].shape == (2, 6, 5)
+    assert not layer.rnn.reset_after and "bias_hh_l0" not in dict(layer.rnn.named_parameters())
+    again = from_config(layer.get_config())
+    assert type(again) is layer_cls and again.get_config() == layer.get_config()
+    assert Bidirectional(layer_cls(5))(torch.randn(2, 6, 3))[0].shape == (2, 10)
+    with pytest.raises(ValueError, match="Keras has no ToyGRU layer"):
+        convert.to_keras(module)

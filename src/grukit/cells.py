@@ -190,8 +190,11 @@ class CellSpec:
         return None if self.cell_module is None else _resolve(self.cell_module)
 
     def layer_class(self) -> type:
-        """The ``grukit.layers`` Keras-style layer class (imported on first use)."""
-        return getattr(importlib.import_module("grukit.layers"), self.layer)
+        """The ``grukit.layers`` Keras-style layer class (imported on first use; made from
+        this spec when ``grukit.layers`` has no class of that name)."""
+        layers = importlib.import_module("grukit.layers")
+        found = getattr(layers, self.layer, None)
+        return found if found is not None else layers.layer_for(self)
 
     def accepts(self, option: str) -> bool:
         """Whether the nn module takes the keyword ``option`` (structural or init)."""

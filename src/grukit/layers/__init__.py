@@ -21,5 +21,5 @@ def from_config(cfg: dict) -> Layer:
 
 
 __all__ = ["GRU", "LSTM", "AttentionPooling", "Bidirectional", "Dense", "Dropout", "Embedding",
-           "Layer", "MinGRU", "SimpleRNN", "from_config"]
+           "Layer", "MinGRU", "SimpleRNN", "from_config", "layer_for"]
 __all__ += [s.layer for s in cells.all_specs() if s.layer not in __all__]

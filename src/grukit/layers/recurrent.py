@@ -159,7 +159,7 @@ class MinGRU(_Recurrent):
 def layer_for(spec: CellSpec) -> type:
     """The Keras-style layer class of a cell: one of the above, or one made (and
     registered for ``from_config``) from the spec of a cell that has no class here."""
-    found = next((c for c in _Recurrent.__subclasses__() if c.spec is spec), None)
+    found = next((c for c in _Recurrent.__subclasses__() if c.spec == spec), None)
     if found is not None:
         return found
     doc = f"Keras-style {spec.display} layer ({spec.doc}) on ``{spec.module}``."

@@ -13,7 +13,6 @@ from torch import Tensor, nn
 from .. import cells
 from ..cells import CellSpec
 from ..ops import gru_step, lstm_step, rnn_step
-from ..ops.rnn.reference import ACTIVATIONS
 
 
 class _CellBase(nn.Module):
@@ -129,7 +128,7 @@ class RNNCell(_CellBase):
 
     def __init__(self, input_size: int, hidden_size: int, bias: bool = True,
                  nonlinearity: str = "tanh", device=None, dtype=None):
-        if nonlinearity not in ACTIVATIONS:
+        if nonlinearity not in ("tanh", "relu"):
             raise ValueError(f"RNNCell: nonlinearity must be 'tanh' or 'relu'; "
                              f"got {nonlinearity!r}.")
         self.nonlinearity = nonlinearity
