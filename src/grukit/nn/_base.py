@@ -141,8 +141,10 @@ class RecurrentBase(nn.Module):
         return ("", "_reverse") if self.bidirectional else ("",)
 
     def _state_sizes(self) -> tuple[int, ...]:
-        """Sizes of the state tensors carried by one layer and direction."""
-        return (self.proj_size or self.hidden_size,)
+        """Sizes of the state tensors carried by one layer and direction (the spec's
+        ``states``): the output state has the projection's width P, the others H."""
+        rest = (self.hidden_size,) * (len(self.spec.states) - 1)
+        return (self.proj_size or self.hidden_size, *rest)
 
     def reset_parameters(self) -> None:
         """U(−1/√H, 1/√H) for every weight and bias, as torch.nn does; parameters the spec
@@ -210,11 +212,21 @@ class RecurrentBase(nn.Module):
 
     def _hx_to_states(self, hx: object, batch: int, unbatched: bool,
                       like: Tensor) -> list[Tensor]:
-        """User ``hx`` -> one (L·D, B, S) tensor per state kind; the default: a tensor."""
-        return [self._check_hx(hx, "hx", 0, batch, unbatched, like)]
+        """User ``hx`` -> one (L·D, B, S) tensor per state of the spec: a tensor for one
+        state, a tuple ``(h_0, c_0)`` for two."""
+        names = self.spec.states
+        if len(names) == 1:
+            return [self._check_hx(hx, "hx", 0, batch, unbatched, like)]
+        if not isinstance(hx, (tuple, list)) or len(hx) != len(names):
+            what = "a pair" if len(names) == 2 else f"a tuple of {len(names)}"
+            raise TypeError(f"{type(self).__name__}: hx must be {what} "
+                            f"({', '.join(n + '_0' for n in names)}) or None; "
+                            f"got {type(hx).__name__}.")
+        return [self._check_hx(h, n + "_0", i, batch, unbatched, like)
+                for i, (h, n) in enumerate(zip(hx, names, strict=True))]
 
     def _states_to_hx(self, states: list[Tensor]) -> object:
-        return states[0]
+        return states[0] if len(states) == 1 else tuple(states)
 
     # -- forward --------------------------------------------------------------------------
     def _check_hx(self, h: object, name: str, kind: int, batch: int, unbatched: bool,

@@ -48,19 +48,6 @@ class LSTM(RecurrentBase):
             elif name.startswith("bias_hh"):
                 p.data[h:2 * h] = 0.0
 
-    def _state_sizes(self) -> tuple[int, ...]:
-        return (self.proj_size or self.hidden_size, self.hidden_size)
-
-    def _hx_to_states(self, hx, batch, unbatched, like):
-        if not isinstance(hx, (tuple, list)) or len(hx) != 2:
-            raise TypeError(f"LSTM: hx must be a pair (h_0, c_0) or None; "
-                            f"got {type(hx).__name__}.")
-        return [self._check_hx(hx[0], "h_0", 0, batch, unbatched, like),
-                self._check_hx(hx[1], "c_0", 1, batch, unbatched, like)]
-
-    def _states_to_hx(self, states):
-        return states[0], states[1]
-
     def _run_layer(self, x: Tensor, params: dict, state: State, lengths: Tensor | None,
                    reverse: bool, **masks: Tensor) -> tuple[Tensor, State]:
         y, (h, c) = ops.lstm(x, params["weight_ih"], params["weight_hh"], params["bias_ih"],
