@@ -3,7 +3,8 @@
 #
 #     bash benchmarks/gpu_check.sh          # from the repository root
 #
-# Runs tests/ops/test_triton_kernels.py, test_triton_split.py and test_native_cuda.py on CUDA
+# Runs tests/ops/test_triton_kernels.py, test_triton_split.py, test_native_cuda.py and
+# test_lngru_triton.py on CUDA
 # (TRITON_INTERPRET unset), each test limited to --timeout seconds and the whole run to 225 s, stopping at the
 # first failure (GPU_CHECK_X= to run them all). The log, headed by the GPU and the versions,
 # goes to $OUT/gpu_tests.log ($OUT defaults to /tmp); the failures and the summary line are
@@ -20,7 +21,7 @@ env -u TRITON_INTERPRET PYTHONPATH="$PWD/src:$PWD/tests/ops:$PWD/benchmarks" \
     GRUKIT_UNVERIFIED_TRITON=allow timeout 225 \
     python3 -m pytest -q -p no:cacheprovider ${GPU_CHECK_X--x} --timeout 150 -rfEs \
     tests/ops/test_triton_kernels.py tests/ops/test_triton_split.py \
-    tests/ops/test_native_cuda.py >>"$log" 2>&1
+    tests/ops/test_native_cuda.py tests/ops/test_lngru_triton.py >>"$log" 2>&1
 rc=$?
 echo "pytest exit status $rc" >>"$log"
 head -n 2 "$log"

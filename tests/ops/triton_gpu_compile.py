@@ -1,5 +1,5 @@
-"""Compile every Triton kernel launch of the GRU, LSTM and minGRU backends for a GPU, on a
-machine without one: ``python tests/ops/triton_gpu_compile.py [--arch 90]``.
+"""Compile every Triton kernel launch of the GRU, LSTM, minGRU and LayerNorm-GRU backends for
+a GPU, on a machine without one: ``python tests/ops/triton_gpu_compile.py [--arch 90]``.
 
 The interpreter tests check what the kernels compute; they cannot see what only the GPU
 compiler rejects (a tensor op the interpreter accepts, a shape rule of ``tl.dot``, shared
@@ -9,7 +9,8 @@ with the launches intercepted, and hands every launch's argument types and const
 with the ptxas that ships in Triton's wheel. Variants: fp32 with exact and TF32 dots, one
 hidden block (H ≤ 64: weights resident), several (H > 64: weights streamed) and split-H
 (weights split between programs that meet at barriers), bf16;
-GRU both forms, forward (inference, training) and backward. Prints one line per distinct
+GRU and LayerNorm-GRU (H ≤ 64) both forms, forward (inference, training) and backward.
+Prints one line per distinct
 compile and exits non-zero if any fails. Must run without TRITON_INTERPRET.
 """
 
@@ -69,6 +70,7 @@ def _launches(dtype: torch.dtype, hidden: int, tf32: bool, split: bool) -> list[
 
     from grukit.ops import _triton
     from grukit.ops.gru.triton import gru_triton
+    from grukit.ops.lngru.triton import lngru_triton
     from grukit.ops.lstm.triton import lstm_triton
     from grukit.ops.mingru.triton import mingru_triton
 
@@ -111,6 +113,15 @@ def _launches(dtype: torch.dtype, hidden: int, tf32: bool, split: bool) -> list[
         y, hn = mingru_triton(x, w(2 * h, i), w(2 * h), h0=h0, lengths=lens, mode="parallel",
                               reverse=False, settings=settings)
         y.float().sum().backward()
+        for reset_after in (True, False) if h <= settings.max_block_h else ():  # one block
+            args = (x, w(3 * h, i), w(3 * h, h), w(3 * h), w(3 * h) if reset_after else None,
+                    w(3 * h), w(3 * h), w(3 * h), w(3 * h))
+            kw = dict(h0=h0, lengths=lens, reset_after=reset_after, reverse=False,
+                      settings=settings)
+            y, hn = lngru_triton(*args, **kw)
+            (y.float().sum() + hn.float().sum()).backward()
+            with torch.no_grad():
+                lngru_triton(*args, **kw)
     return seen
 
 
@@ -149,7 +160,8 @@ def _compile_in_child(fn, sig: dict, const: dict, target, options: dict) -> tupl
             c = triton.compile(ASTSource(fn, sig, const), target=target, options=options)
             msg, code = f"shared memory {c.metadata.shared} B{_resources(c.asm['cubin'])}", 0
         except Exception as err:  # noqa: BLE001 - the parent reports it
-            msg, code = f"{type(err).__name__}: {str(err)[:1500]}", 1
+            cause = f" (cause: {err.__cause__!r:.800})" if err.__cause__ else ""
+            msg, code = f"{type(err).__name__}: {str(err)[:1500]}{cause}", 1
         os.write(write, msg.encode())
         os._exit(code)
     os.close(write)

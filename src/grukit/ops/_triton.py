@@ -263,6 +263,28 @@ def why_not(x: Tensor, state_mask: Tensor | None = None, h0: object = None,
     return _triton_missing()
 
 
+def why_not_one_block(x: Tensor, h0: object = None, settings: TritonSettings | None = None,
+                      **call: object) -> str | None:
+    """``why_not`` of the kernels that hold all H units of a row in one block (the
+    LayerNorm-GRU's: its normalisation needs a step's whole row at once)."""
+    hidden = h0.shape[-1] if isinstance(h0, Tensor) else 0
+    reason = why_not(x, h0=h0, **call) or one_block_limit(hidden, settings)
+    if reason is None and x.shape[1] * 7 * hidden >= 2**31:  # a row of the saved values
+        reason = (f"x has {x.shape[1]} steps of {hidden} units: a sequence's saved values "
+                  f"(T·7H) pass the kernel's int32 offsets; split the sequence.")
+    return reason
+
+
+def one_block_limit(hidden: int, settings: TritonSettings | None = None) -> str | None:
+    """Why ``hidden`` units do not fit the one block of such a kernel, or None."""
+    most = resolve(settings).max_block_h
+    if hidden <= most:
+        return None
+    return (f"h0 has {hidden} units, and this Triton kernel holds all the units of a row in "
+            f"one block of at most max_block_h = {most} (TritonSettings); use backend='cpu' "
+            f"for CPU tensors, else 'reference'.")
+
+
 def block_h(hidden: int, most: int = 64) -> int:
     """Hidden units per block of the row kernels: a power of two in [16, most]."""
     return max(16, min(1 << (hidden - 1).bit_length(), most))
