@@ -1,0 +1,264 @@
+"""LayerNorm-GRU (grukit.ops.lngru): the reference oracle (gradcheck, lengths, reverse, the
+normalisation itself), the fused CPU kernel against it (outputs and every gradient), and bad
+input refused in one sentence."""
+
+import itertools
+
+import pytest
+import torch
+
+from conftest import ran_only
+from grukit.ops import dispatch
+from grukit.ops.lngru import lngru
+from grukit.ops.lngru.reference import EPS
+
+NAMES = ("weight_ih", "weight_hh", "bias_ih", "bias_hh", "ln_ih_weight", "ln_ih_bias",
+         "ln_hh_weight", "ln_hh_bias")
+SHAPES = [(3, 5, 2, 4), (1, 7, 1, 6), (5, 4, 3, 3)]
+LENGTHS = {3: [5, 2, 0], 1: [4], 5: [4, 1, 3, 4, 2]}
+
+
+def _make(shape, dtype, reset_after=True, seed=0):
+    """x, h0 and every parameter, gains around 1 and shifts around 0 (not their initial
+    values, so that a gradient or a slice taken wrongly shows)."""
+    g = torch.Generator().manual_seed(seed)
+    b, t, i, h = shape
+
+    def r(*s, scale=1.0, mean=0.0):
+        return (mean + torch.randn(*s, generator=g, dtype=dtype) * scale).requires_grad_()
+
+    p = dict(x=r(b, t, i), h0=r(b, h), weight_ih=r(3 * h, i), weight_hh=r(3 * h, h, scale=0.5),
+             bias_ih=r(3 * h, scale=0.3), bias_hh=r(3 * h, scale=0.3),
+             ln_ih_weight=r(3 * h, scale=0.3, mean=1.0), ln_ih_bias=r(3 * h, scale=0.3),
+             ln_hh_weight=r(3 * h, scale=0.3, mean=1.0), ln_hh_bias=r(3 * h, scale=0.3))
+    if not reset_after:
+        p["bias_hh"] = None
+    return p
+
+
+def _run(p, backend, **kw):
+    return lngru(p["x"], *(p[n] for n in NAMES), h0=p["h0"], backend=backend, **kw)
+
+
+def _grads(p, backend, **kw):
+    """Outputs and the gradients of every tensor in p of a fixed random loss."""
+    leaves = [v for v in p.values() if v is not None]
+    y, hn = _run(p, backend, **kw)
+    g = torch.Generator().manual_seed(9)
+    loss = sum((o * torch.randn(o.shape, generator=g, dtype=o.dtype)).sum() for o in (y, hn))
+    return [y.detach(), hn.detach()], list(torch.autograd.grad(loss, leaves))
+
+
+def _placement(reset_after):
+    return "reset_after" if reset_after else "reset_before"
+
+
+# --- the reference ---------------------------------------------------------------------
+
+@pytest.mark.parametrize("backend,reverse", [("reference", False), ("reference", True),
+                                             ("cpu", True)], ids=["reference-fwd",
+                                                                  "reference-rev", "cpu-rev"])
+@pytest.mark.parametrize("reset_after", [True, False], ids=_placement)
+def test_gradcheck_float64(reset_after, backend, reverse, backend_calls):
+    p = _make((3, 3, 2, 3), torch.float64, reset_after)
+    leaves = [v for v in p.values() if v is not None]
+    keys = [k for k, v in p.items() if v is not None]
+
+    def fn(*ts):
+        q = dict(zip(keys, ts, strict=True)) | ({} if reset_after else {"bias_hh": None})
+        return _run(q, backend, lengths=[3, 1, 0], reset_after=reset_after, reverse=reverse)
+
+    # fast mode: v·J·u for random u, v against finite differences (the full Jacobian of ten
+    # inputs took 10-20 s a case on the shared 2-core machine)
+    assert torch.autograd.gradcheck(fn, leaves, fast_mode=True)
+    ran_only(backend_calls, backend)
+
+
+@pytest.mark.parametrize("reverse", [False, True], ids=["fwd", "rev"])
+@pytest.mark.parametrize("reset_after", [True, False], ids=_placement)
+def test_reference_lengths_equal_each_sequence_run_alone(reset_after, reverse):
+    """A padded batch with lengths gives, per sequence, what that sequence gives unpadded:
+    outputs past its end are zero, h_n is its state at its own last step, and reverse
+    starts there."""
+    p = _make((3, 5, 2, 4), torch.float64, reset_after)
+    lengths = [5, 2, 0]
+    y, hn = _run(p, "reference", lengths=lengths, reset_after=reset_after, reverse=reverse)
+    for b, n in enumerate(lengths):
+        q = dict(p, x=p["x"][b:b + 1, :n], h0=p["h0"][b:b + 1])
+        yb, hb = _run(q, "reference", reset_after=reset_after, reverse=reverse)
+        torch.testing.assert_close(y[b:b + 1, :n], yb, rtol=0, atol=1e-12)
+        assert torch.all(y[b, n:] == 0)
+        torch.testing.assert_close(hn[b:b + 1], hb, rtol=0, atol=1e-12)
+
+
+def test_reference_step_by_hand_reset_after():
+    """One step of the reference against the equations written out with plain tensor ops
+    (the normalisation spelled as mean and biased variance, not F.layer_norm)."""
+    p = _make((2, 1, 3, 4), torch.float64)
+    h = p["h0"]
+
+    def ln(v, g, b):
+        mu = v.mean(-1, keepdim=True)
+        var = ((v - mu) ** 2).mean(-1, keepdim=True)
+        return (v - mu) / torch.sqrt(var + EPS) * g + b
+
+    gi = ln(p["x"][:, 0] @ p["weight_ih"].T, p["ln_ih_weight"], p["ln_ih_bias"]) + p["bias_ih"]
+    gh = ln(h @ p["weight_hh"].T, p["ln_hh_weight"], p["ln_hh_bias"]) + p["bias_hh"]
+    (ir, iz, in_), (hr, hz, hn_) = gi.chunk(3, 1), gh.chunk(3, 1)
+    r, z = torch.sigmoid(ir + hr), torch.sigmoid(iz + hz)
+    n = torch.tanh(in_ + r * hn_)
+    y, hn = _run(p, "reference")
+    torch.testing.assert_close(hn, (1 - z) * n + z * h, rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("reset_after", [True, False], ids=_placement)
+def test_normalisation_makes_the_cell_blind_to_the_scale_of_its_weights(reset_after):
+    """With gains 1 and shifts 0, multiplying W_ih and W_hh by 10 (from 100x to 1000x their
+    size, where ε in the variance no longer counts) leaves every output as it was: what layer
+    normalisation is for."""
+    p = _make((3, 6, 2, 5), torch.float64, reset_after)
+    with torch.no_grad():
+        for n in ("ln_ih_weight", "ln_hh_weight"):
+            p[n].fill_(1)
+        for n in ("ln_ih_bias", "ln_hh_bias"):
+            p[n].zero_()
+        runs = []
+        for scale in (100, 10):
+            p["weight_ih"].mul_(scale)
+            p["weight_hh"].mul_(scale)
+            runs.append(_run(p, "reference", reset_after=reset_after))
+    for a, b in zip(*runs, strict=True):
+        torch.testing.assert_close(b, a, rtol=0, atol=1e-6)  # ε: ~1e-7 here
+
+
+# --- the fused CPU kernel against the reference ----------------------------------------
+
+GRID = list(itertools.product(SHAPES, [torch.float32, torch.float64], [False, True],
+                              [False, True], [True, False]))
+
+
+def _gid(c):
+    (b, t, i, h), dtype, use_len, reverse, reset_after = c
+    return (f"B{b}-T{t}-I{i}-H{h}-{str(dtype)[6:]}-{'len' if use_len else 'full'}-"
+            f"{'rev' if reverse else 'fwd'}-{_placement(reset_after)}")
+
+
+def _tol(dtype):
+    return dict(rtol=1e-5, atol=1e-5) if dtype == torch.float32 else dict(rtol=1e-10,
+                                                                           atol=1e-10)
+
+
+@pytest.mark.parametrize("case", GRID, ids=_gid)
+def test_cpu_matches_reference(case):
+    shape, dtype, use_len, reverse, reset_after = case
+    p = _make(shape, dtype, reset_after)
+    kw = dict(lengths=LENGTHS[shape[0]] if use_len else None, reverse=reverse,
+              reset_after=reset_after)
+    ref_out, ref_g = _grads(p, "reference", **kw)
+    cpu_out, cpu_g = _grads(p, "cpu", **kw)
+    names = ["y", "h_n"] + [f"d{k}" for k, v in p.items() if v is not None]
+    for name, a, b in zip(names, ref_out + ref_g, cpu_out + cpu_g, strict=True):
+        torch.testing.assert_close(b, a, **_tol(dtype), msg=lambda m, name=name: f"{name}: {m}")
+
+
+@pytest.mark.parametrize("reset_after", [True, False], ids=_placement)
+def test_cpu_without_optional_parameters_matches_reference(reset_after):
+    """No biases, no gains, no shifts, no h0: the kernel substitutes 1 and 0 as LN does."""
+    p = _make((4, 5, 3, 4), torch.float64, reset_after)
+    for n in ("bias_ih", "bias_hh", "ln_ih_weight", "ln_ih_bias", "ln_hh_weight", "ln_hh_bias"):
+        p[n] = None
+    leaves = [p["x"], p["weight_ih"], p["weight_hh"]]
+    res = []
+    for backend in ("reference", "cpu"):
+        y, hn = lngru(p["x"], p["weight_ih"], p["weight_hh"], reset_after=reset_after,
+                      lengths=[5, 3, 1, 0], backend=backend)
+        res.append([y, hn, *torch.autograd.grad((y.sum() + (hn ** 2).sum()), leaves)])
+    for a, b in zip(*res, strict=True):
+        torch.testing.assert_close(b, a, **_tol(torch.float64))
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64], ids=["f32", "f64"])
+@pytest.mark.parametrize("reset_after", [True, False], ids=_placement)
+def test_cpu_inference_path_matches_training_path(reset_after, dtype):
+    """No-grad forward (one scratch row) against the training forward; twice bit-equal."""
+    p = _make((4, 6, 3, 5), dtype, reset_after)
+    kw = dict(lengths=[6, 2, 0, 5], reset_after=reset_after)
+    train = [o.detach() for o in _run(p, "cpu", **kw)]
+    with torch.no_grad():
+        inf, again = _run(p, "cpu", **kw), _run(p, "cpu", **kw)
+    for a, b, c in zip(train, inf, again, strict=True):
+        torch.testing.assert_close(b, a, **_tol(dtype))
+        assert torch.equal(b, c)
+
+
+def test_cpu_threads_split_rows_like_one_thread():
+    """Rows split over several threads give what one thread gives (same code per row)."""
+    p = _make((8, 5, 3, 4), torch.float64)
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        one = _grads(p, "cpu", lengths=[5, 1, 4, 0, 5, 2, 3, 5])
+        torch.set_num_threads(2)
+        two = _grads(p, "cpu", lengths=[5, 1, 4, 0, 5, 2, 3, 5])
+    finally:
+        torch.set_num_threads(before)
+    for a, b in zip(one[0] + one[1], two[0] + two[1], strict=True):
+        torch.testing.assert_close(b, a, **_tol(torch.float64))
+
+
+def test_auto_runs_the_fused_kernel_on_cpu(backend_calls):
+    p = _make((2, 3, 2, 4), torch.float32)
+    _run(p, "auto")
+    assert backend_calls == [("lngru", "cpu")]
+    name, skipped = dispatch.explain("lngru", "auto", x=p["x"].to(torch.bfloat16))
+    assert name == "reference"
+    assert skipped["cpu"] == "x is torch.bfloat16; the cpu backend serves float32 and float64."
+
+
+# --- bad input -------------------------------------------------------------------------
+
+def _ok():
+    p = _make((2, 3, 2, 4), torch.float32)
+    return p["x"].detach(), {n: p[n].detach() for n in NAMES}
+
+
+@pytest.mark.parametrize("name", ["ln_ih_weight", "ln_ih_bias", "ln_hh_weight", "ln_hh_bias"])
+def test_normalisation_parameter_of_wrong_shape_is_named(name):
+    x, w = _ok()
+    w[name] = torch.ones(11)
+    with pytest.raises(ValueError, match=rf"^lngru: {name} must have shape \(12,\); "
+                                         rf"got \(11,\)\.$"):
+        lngru(x, *(w[n] for n in NAMES))
+
+
+def test_recurrent_bias_with_reset_before_is_refused():
+    x, w = _ok()
+    with pytest.raises(ValueError, match=r"^lngru: reset_after=False has no recurrent bias .*"
+                                         r"pass bias_hh=None\.$"):
+        lngru(x, *(w[n] for n in NAMES), reset_after=False)
+
+
+def test_shapes_lengths_state_and_backend_are_checked():
+    x, w = _ok()
+    args = [w[n] for n in NAMES]
+    with pytest.raises(ValueError, match=r"lngru: x has 5 features per step but the weights "
+                                         r"expect input_size=2"):
+        lngru(torch.randn(2, 3, 5), *args)
+    with pytest.raises(ValueError, match=r"lngru: weight_hh must have 3·hidden rows"):
+        lngru(x, w["weight_ih"], torch.randn(10, 4))
+    with pytest.raises(ValueError, match=r"lngru: lengths must lie in \[0, T\] = \[0, 3\]; "
+                                         r"sequence 1 has length 4"):
+        lngru(x, *args, lengths=[3, 4])
+    with pytest.raises(ValueError, match=r"lngru: h0 must have shape \(batch, hidden\) = "
+                                         r"\(2, 4\)"):
+        lngru(x, *args, h0=torch.zeros(2, 5))
+    with pytest.raises(ValueError, match="backend='cpu' cannot serve this call: x is "
+                                         "torch.bfloat16"):
+        lngru(x.bfloat16(), *(a.bfloat16() for a in args), backend="cpu")
+    with pytest.raises(ValueError, match="lngru"):
+        lngru(x, *args, backend="cuda_magic")
+    bad = x.clone()
+    bad[1, 2, 0] = float("nan")
+    with pytest.raises(ValueError, match=r"lngru: x contains 1 NaN/Inf value\(s\), the first "
+                                         r"at index \(1, 2, 0\)"):
+        lngru(bad, *args, check_finite=True)
