@@ -428,10 +428,6 @@ def lens_tensor(lengths: Tensor | None, batch: int, steps: int, device) -> Tenso
     return lengths.to(device=device, dtype=torch.int32)
 
 
-def needs_grad(*tensors: Tensor | None) -> bool:
-    return torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in tensors)
-
-
 def input_grads(ctx, dg: Tensor, x: Tensor, w_ih: Tensor, has_bias: bool):
     """dx, dW_ih, db_ih from dgi (B·T, G·H) fp32 = ∂L/∂(W_ih x + b_ih): single GEMMs."""
     dx = None

@@ -25,7 +25,7 @@ import triton.language as tl
 from torch import Tensor
 
 from .. import _triton as tt
-from .._seq import run_directed
+from .._fused import grad_or_zeros, run_fused
 from .._triton_lang import load_rows, rec, resident, sigmoid, store_rows, tanh
 from . import triton_split
 
@@ -216,7 +216,7 @@ class _GRUFunction(torch.autograd.Function):
         x, w_ih, w_hh, h0, y, save, lens = ctx.saved_tensors
         batch, steps, hid = y.shape
         dev = y.device
-        dy = torch.zeros_like(y) if dy is None else dy.contiguous()
+        dy = grad_or_zeros(dy, y).contiguous()
         dhbuf = torch.empty(2, batch, hid, dtype=torch.float32, device=dev)  # (2, B, H)
         dhbuf[0] = 0 if dhn is None else dhn
         hprev = torch.cat([h0.detach().float().unsqueeze(1), y[:, :-1].float()], 1)  # (B,T,H)
@@ -258,16 +258,17 @@ def gru_triton(x: Tensor, weight_ih: Tensor, weight_hh: Tensor, bias_ih: Tensor 
     lens = tt.lens_tensor(lengths, x.shape[0], x.shape[1], x.device)  # (B,) int32
     plan = tt.plan(x, weight_hh.shape[1], 3, settings)  # chosen once, kept for backward
 
-    def run(xs: Tensor):
-        if tt.needs_grad(xs, weight_ih, weight_hh, bias_ih, bias_hh, h0):
-            y, hn = _GRUFunction.apply(xs, weight_ih, weight_hh, bias_ih, bias_hh, h0, lens,
-                                       reset_after, plan)
-        else:
-            with torch.no_grad():
-                gi = F.linear(xs, weight_ih, bias_ih).contiguous()  # (B, T, 3H)
-                y, hn, _ = _forward(plan, gi, weight_hh, bias_hh, h0, lens, reset_after,
-                                    False)
+    def train(xs: Tensor):
+        y, hn = _GRUFunction.apply(xs, weight_ih, weight_hh, bias_ih, bias_hh, h0, lens,
+                                   reset_after, plan)
         return y, (hn,)
 
-    y, (hn,) = run_directed(run, x, lengths, reverse)
+    @torch.no_grad()
+    def infer(xs: Tensor):
+        gi = F.linear(xs, weight_ih, bias_ih).contiguous()  # (B, T, 3H)
+        y, hn, _ = _forward(plan, gi, weight_hh, bias_hh, h0, lens, reset_after, False)
+        return y, (hn,)
+
+    y, (hn,) = run_fused(x, lengths, reverse, (weight_ih, weight_hh, bias_ih, bias_hh, h0),
+                         train, infer)
     return y, hn

@@ -31,7 +31,7 @@ import triton.language as tl
 from torch import Tensor
 
 from .. import _triton as tt
-from .._seq import run_directed
+from .._fused import grad_or_zeros, run_fused
 from .._triton_lang import _SUM, load_rows, sigmoid, store_rows, tanh, w_tile
 from .reference import EPS, input_gates
 
@@ -269,7 +269,7 @@ class _LNGRUFunction(torch.autograd.Function):
         w_hh, g_hh, h0, y, save, rstd, lens = ctx.saved_tensors
         batch, steps, hid = y.shape
         dev = y.device
-        dy = torch.zeros_like(y) if dy is None else dy.contiguous()
+        dy = grad_or_zeros(dy, y).contiguous()
         dhn = torch.zeros(batch, hid, dtype=torch.float32, device=dev) if dhn is None \
             else dhn.float().contiguous()
         hprev = torch.cat([h0.detach().float().unsqueeze(1), y[:, :-1].float()], 1)  # (B,T,H)
@@ -314,16 +314,17 @@ def lngru_triton(x: Tensor, weight_ih: Tensor, weight_hh: Tensor, bias_ih: Tenso
     lens = tt.lens_tensor(lengths, x.shape[0], x.shape[1], x.device)  # (B,) int32
     recurrent = (weight_hh, bias_hh, ln_hh_weight, ln_hh_bias)
 
-    def run(xs: Tensor):
-        if tt.needs_grad(xs, weight_ih, bias_ih, ln_ih_weight, ln_ih_bias, *recurrent, h0):
-            gi = input_gates(xs, weight_ih, bias_ih, ln_ih_weight, ln_ih_bias)  # (B, T, 3H)
-            y, hn = _LNGRUFunction.apply(gi.contiguous(), *recurrent, h0, lens, reset_after,
-                                         plan)
-        else:
-            with torch.no_grad():
-                gi = input_gates(xs, weight_ih, bias_ih, ln_ih_weight, ln_ih_bias).contiguous()
-                y, hn, _ = _forward(plan, gi, *recurrent, h0, lens, reset_after, False)
+    def train(xs: Tensor):
+        gi = input_gates(xs, weight_ih, bias_ih, ln_ih_weight, ln_ih_bias)  # (B, T, 3H)
+        y, hn = _LNGRUFunction.apply(gi.contiguous(), *recurrent, h0, lens, reset_after, plan)
         return y, (hn,)
 
-    y, (hn,) = run_directed(run, x, lengths, reverse)
+    @torch.no_grad()
+    def infer(xs: Tensor):
+        gi = input_gates(xs, weight_ih, bias_ih, ln_ih_weight, ln_ih_bias)  # (B, T, 3H)
+        y, hn, _ = _forward(plan, gi.contiguous(), *recurrent, h0, lens, reset_after, False)
+        return y, (hn,)
+
+    inputs = (weight_ih, bias_ih, ln_ih_weight, ln_ih_bias, *recurrent, h0)
+    y, (hn,) = run_fused(x, lengths, reverse, inputs, train, infer)
     return y, hn

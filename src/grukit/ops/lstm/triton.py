@@ -21,7 +21,7 @@ import triton.language as tl
 from torch import Tensor
 
 from .. import _triton as tt
-from .._seq import run_directed
+from .._fused import grad_or_zeros, run_fused
 from .._triton_lang import load_rows, rec, resident, sigmoid, store_rows, tanh
 from . import triton_split
 
@@ -195,7 +195,7 @@ class _LSTMFunction(torch.autograd.Function):
         x, w_ih, w_hh, h0, c0, y, save, lens = ctx.saved_tensors
         batch, steps, hid = y.shape
         dev = y.device
-        dy = torch.zeros_like(y) if dy is None else dy.contiguous()
+        dy = grad_or_zeros(dy, y).contiguous()
         dhbuf = torch.empty(2, batch, hid, dtype=torch.float32, device=dev)  # (2, B, H)
         dhbuf[0] = 0 if dhn is None else dhn
         dcbuf = torch.zeros(batch, hid, dtype=torch.float32, device=dev)  # (B, H)
@@ -233,15 +233,17 @@ def lstm_triton(x: Tensor, weight_ih: Tensor, weight_hh: Tensor, bias_ih: Tensor
     plan = tt.plan(x, weight_hh.shape[1], 4, settings)  # chosen once, kept for backward
     h0_, c0_ = h0
 
-    def run(xs: Tensor):
-        if tt.needs_grad(xs, weight_ih, weight_hh, bias_ih, bias_hh, h0_, c0_):
-            y, hn, cn = _LSTMFunction.apply(xs, weight_ih, weight_hh, bias_ih, bias_hh, h0_,
-                                            c0_, lens, plan)
-        else:
-            with torch.no_grad():
-                gi = F.linear(xs, weight_ih, bias_ih).contiguous()  # (B, T, 4H)
-                y, hn, cn, _ = _forward(plan, gi, weight_hh, bias_hh, h0_, c0_, lens, False)
+    def train(xs: Tensor):
+        y, hn, cn = _LSTMFunction.apply(xs, weight_ih, weight_hh, bias_ih, bias_hh, h0_, c0_,
+                                        lens, plan)
         return y, (hn, cn)
 
-    y, (hn, cn) = run_directed(run, x, lengths, reverse)
+    @torch.no_grad()
+    def infer(xs: Tensor):
+        gi = F.linear(xs, weight_ih, bias_ih).contiguous()  # (B, T, 4H)
+        y, hn, cn, _ = _forward(plan, gi, weight_hh, bias_hh, h0_, c0_, lens, False)
+        return y, (hn, cn)
+
+    y, (hn, cn) = run_fused(x, lengths, reverse,
+                            (weight_ih, weight_hh, bias_ih, bias_hh, h0_, c0_), train, infer)
     return y, (hn, cn)

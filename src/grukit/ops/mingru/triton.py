@@ -26,7 +26,7 @@ import triton.language as tl
 from torch import Tensor
 
 from .. import _triton as tt
-from .._seq import run_directed
+from .._fused import grad_or_zeros, run_fused
 from .._triton_lang import sigmoid
 
 INTERPRETED = bool(triton.knobs.runtime.interpret)
@@ -145,7 +145,7 @@ class _MinGRUFunction(torch.autograd.Function):
     def backward(ctx, dy, dhn):
         x, w_ih, h0, gi, y, lens = ctx.saved_tensors
         batch, steps, hid = y.shape
-        dy = torch.zeros_like(y) if dy is None else dy.contiguous()
+        dy = grad_or_zeros(dy, y).contiguous()
         dhn = torch.zeros(batch, hid, device=y.device) if dhn is None else dhn.float()
         dgi = torch.empty(batch, steps, 2 * hid, dtype=torch.float32, device=y.device)
         dh0 = torch.empty(batch, hid, dtype=torch.float32, device=y.device)
@@ -163,13 +163,14 @@ def mingru_triton(x: Tensor, weight_ih: Tensor, bias_ih: Tensor | None, *, h0: T
     lens = tt.lens_tensor(lengths, x.shape[0], x.shape[1], x.device)  # (B,) int32
     plan = tt.scan_plan(x, weight_ih.shape[0] // 2, settings)  # chosen once, kept for backward
 
-    def run(xs: Tensor):
-        if tt.needs_grad(xs, weight_ih, bias_ih, h0):
-            y, hn = _MinGRUFunction.apply(xs, weight_ih, bias_ih, h0, lens, plan)
-        else:
-            with torch.no_grad():
-                y, hn = _forward(plan, F.linear(xs, weight_ih, bias_ih).contiguous(), h0, lens)
+    def train(xs: Tensor):
+        y, hn = _MinGRUFunction.apply(xs, weight_ih, bias_ih, h0, lens, plan)
         return y, (hn,)
 
-    y, (hn,) = run_directed(run, x, lengths, reverse)
+    @torch.no_grad()
+    def infer(xs: Tensor):
+        y, hn = _forward(plan, F.linear(xs, weight_ih, bias_ih).contiguous(), h0, lens)
+        return y, (hn,)
+
+    y, (hn,) = run_fused(x, lengths, reverse, (weight_ih, bias_ih, h0), train, infer)
     return y, hn
