@@ -119,6 +119,18 @@ def test_lngru_triton_declines_hidden_past_one_block():
         _call(_triton, p, None, True, False)
 
 
+def test_dispatch_reason_for_hidden_past_one_block():
+    """The why_not a registration uses: one sentence for H past the block, None within."""
+    from grukit.ops._triton import why_not_one_block
+
+    x = torch.zeros(2, 3, 4, device=DEVICE)
+    reason = why_not_one_block(x, h0=torch.zeros(2, 80, device=DEVICE), reset_after=True)
+    assert reason.startswith("h0 has 80 units") and "max_block_h = 64" in reason
+    assert why_not_one_block(x, h0=torch.zeros(2, 64, device=DEVICE)) is None
+    with triton_settings(max_block_h=128):
+        assert why_not_one_block(x, h0=torch.zeros(2, 80, device=DEVICE)) is None
+
+
 def test_lngru_named_triton_backend_when_registered():
     """Once ``grukit.ops.lngru`` registers this backend, backend="triton" runs it."""
     if "triton" not in dispatch.backends("lngru"):
