@@ -6,9 +6,9 @@ from collections.abc import Sequence
 
 from torch import Tensor
 
-from .. import _cpu, dispatch
-from .._checks import as_lengths, check_layer, check_state, check_weight
-from .._checks import check_finite as _check_finite
+from .. import _cpu, _gpu_verified, _triton, dispatch
+from .._checks import check_layer, check_weight
+from .._entry import Call, enter
 from .reference import input_gates, lngru_reference, lngru_step
 
 __all__ = ["input_gates", "lngru", "lngru_step"]
@@ -22,6 +22,20 @@ def _lngru_cpu(*args, **kwargs):
 
 dispatch.register("lngru", dispatch.Backend("reference", lngru_reference))
 dispatch.register("lngru", dispatch.Backend("cpu", _lngru_cpu, _cpu.why_not, priority=10))
+
+
+def _lngru_triton(*args, **kwargs):
+    from .triton import lngru_triton  # triton loads on first use, not at import
+
+    return lngru_triton(*args, **kwargs)
+
+
+# Below "cpu": "auto" takes it for CUDA tensors and never for CPU ones (see _triton.why_not);
+# it holds a row's H units in one block (its normalisation needs the whole row of a step).
+dispatch.register("lngru", dispatch.Backend("triton", _lngru_triton,
+                                            _triton.why_not_one_block, priority=5,
+                                            auto_why_not=_gpu_verified.auto_why_not,
+                                            on_auto=_gpu_verified.warn_unverified))
 
 
 def lngru(x: Tensor, weight_ih: Tensor, weight_hh: Tensor, bias_ih: Tensor | None = None,
@@ -68,8 +82,7 @@ def lngru(x: Tensor, weight_ih: Tensor, weight_hh: Tensor, bias_ih: Tensor | Non
     Returns:
         y (B, T, H) and h_n (B, H).
     """
-    op = "lngru"
-    _, hidden = check_layer(op, x, weight_ih, weight_hh, 3, bias_ih, bias_hh)
+    _, hidden = check_layer("lngru", x, weight_ih, weight_hh, 3, bias_ih, bias_hh)
     if not reset_after and bias_hh is not None:
         raise ValueError(
             "lngru: reset_after=False has no recurrent bias (Cho et al. 2014; the recurrent "
@@ -78,16 +91,8 @@ def lngru(x: Tensor, weight_ih: Tensor, weight_hh: Tensor, bias_ih: Tensor | Non
     for name, v in (("ln_ih_weight", ln_ih_weight), ("ln_ih_bias", ln_ih_bias),
                     ("ln_hh_weight", ln_hh_weight), ("ln_hh_bias", ln_hh_bias)):
         if v is not None:
-            check_weight(v, name, (3 * hidden,), op)
-    batch, steps = x.shape[0], x.shape[1]
-    lens = as_lengths(lengths, batch, steps, op)
-    if h0 is None:
-        h0 = x.new_zeros(batch, hidden)
-    else:
-        check_state(h0, "h0", batch, hidden, x, op)
-    if check_finite:
-        _check_finite(x, "x", op)
-    fn = dispatch.select(op, backend, x=x, h0=h0, lengths=lens, reset_after=reset_after)
-    return fn(x, weight_ih, weight_hh, bias_ih, bias_hh, ln_ih_weight, ln_ih_bias,
-              ln_hh_weight, ln_hh_bias, h0=h0, lengths=lens, reset_after=reset_after,
-              reverse=reverse)
+            check_weight(v, name, (3 * hidden,), "lngru")
+    call = Call("lngru", x, h0, lengths, reverse, backend, check_finite, (("h0", hidden),),
+                options={"reset_after": reset_after})
+    return enter(call, weight_ih, weight_hh, bias_ih, bias_hh, ln_ih_weight, ln_ih_bias,
+                 ln_hh_weight, ln_hh_bias)

@@ -28,9 +28,9 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from .._cpu import arr, kernel_threads, lens_array, needs_grad
+from .._cpu import arr, kernel_threads, lens_array
+from .._fused import grad_or_zeros, run_fused
 from .._gemm import gemm_address
-from .._seq import run_directed
 from . import _kernels as K
 from .reference import input_gates
 
@@ -96,9 +96,9 @@ class _LNGRUFunction(torch.autograd.Function):
         w_hh, g_hh, hs, save, phat, rstd = ctx.saved_tensors
         steps, batch, hid = hs.shape[0] - 1, hs.shape[1], hs.shape[2]
         dt = save.numpy().dtype
-        dyt = (np.zeros((steps, batch, hid), dt) if dy is None
-               else arr(dy.transpose(0, 1)))  # (T, B, H)
-        dhn = np.zeros((batch, hid), dt) if dhn is None else arr(dhn)
+        y_like = torch.empty((batch, steps, hid), dtype=save.dtype)
+        dyt = arr(grad_or_zeros(dy, y_like).transpose(0, 1))  # (T, B, H)
+        dhn = arr(grad_or_zeros(dhn, hs[0]))  # (B, H)
         dh0 = np.empty((batch, hid), dt)
         dp = np.empty((steps, batch, 3 * hid), dt)  # (T, B, 3H): ∂L/∂ recurrent products
         w = w_hh.detach()
@@ -141,16 +141,18 @@ def lngru_cpu(x: Tensor, weight_ih: Tensor, weight_hh: Tensor, bias_ih: Tensor |
     lens = lens_array(lengths, x.shape[0], x.shape[1])
     recurrent = (weight_hh, bias_hh, ln_hh_weight, ln_hh_bias)
 
-    def run(xs: Tensor):
-        xt = xs.transpose(0, 1)  # (T, B, I)
-        if needs_grad(xs, weight_ih, bias_ih, ln_ih_weight, ln_ih_bias, *recurrent, h0):
-            gi = input_gates(xt, weight_ih, bias_ih, ln_ih_weight, ln_ih_bias)  # (T, B, 3H)
-            y, hn = _LNGRUFunction.apply(gi, *recurrent, h0, lens, reset_after)
-        else:
-            with torch.no_grad():
-                gi = input_gates(xt, weight_ih, bias_ih, ln_ih_weight, ln_ih_bias)
-            y, _, hn, _ = _forward(gi, *recurrent, h0, lens, reset_after, False)
+    def gates(xs: Tensor) -> Tensor:  # (T, B, 3H), time-major
+        return input_gates(xs.transpose(0, 1), weight_ih, bias_ih, ln_ih_weight, ln_ih_bias)
+
+    def train(xs: Tensor):
+        y, hn = _LNGRUFunction.apply(gates(xs), *recurrent, h0, lens, reset_after)
         return y, (hn,)
 
-    y, (hn,) = run_directed(run, x, lengths, reverse)
+    @torch.no_grad()
+    def infer(xs: Tensor):
+        y, _, hn, _ = _forward(gates(xs), *recurrent, h0, lens, reset_after, False)
+        return y, (hn,)
+
+    inputs = (weight_ih, bias_ih, ln_ih_weight, ln_ih_bias, *recurrent, h0)
+    y, (hn,) = run_fused(x, lengths, reverse, inputs, train, infer)
     return y, hn
