@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import json
+import math
 import os
 import sys
 import warnings
@@ -18,7 +19,7 @@ import warnings
 import torch
 import torch.distributed as dist
 
-from .callbacks import History, ProgressBar, is_main_process
+from .callbacks import Callback, History, ProgressBar, is_main_process
 from .saving import read_checkpoint
 
 
@@ -100,35 +101,46 @@ def run_fit(model, x, y, *, batch_size, epochs, verbose, callbacks, validation_d
     model.stop_training = False
     for cb in cbs:
         cb.on_train_begin()
+    batch_cbs = [cb for cb in cbs if type(cb).on_batch_end is not Callback.on_batch_end]
+    p = next((p for p in model.parameters() if p.is_floating_point()), None)
+    dtype = None if p is None else p.dtype  # floating batches are cast to it, as Keras
+    # arrays were checked for NaN/Inf whole by Sequential.fit; a Dataset's batches are not
+    check = not isinstance(x, torch.Tensor)
     for epoch in range(start_epoch, epochs):
         model._epoch = epoch
         sampler = DistributedSampler(dataset, num_replicas=world, rank=rank, shuffle=shuffle,
                                      seed=seed, drop_last=False)
         sampler.set_epoch(epoch)
-        loader = DataLoader(dataset, batch_size=local_batch, sampler=sampler)
+        if world == 1 and not check:
+            batches = _tensor_batches(x, y, sampler, local_batch,
+                                      skip if epoch == start_epoch else 0)
+        else:
+            batches = _loader_batches(dataset, sampler, local_batch,
+                                      skip if epoch == start_epoch else 0)
         for cb in cbs:
             cb.on_epoch_begin(epoch)
         good = copy.deepcopy(model.state_dict())  # restored if the loss goes NaN
         model.train()
         total, seen, nan_at = 0.0, 0, None
-        for step, (xb, yb) in enumerate(loader):
-            if epoch == start_epoch and step < skip:
-                continue  # done before the checkpoint this run resumed from
-            xb, yb = model._to_model(xb), yb.to(device)
-            bad = _nonfinite(xb, "x") or _nonfinite(yb, "y")  # an Inf in x can leave the
-            if bad:  # loss finite and poison the weights through the gradients
+        for step, xb, yb in batches:
+            xb = xb.to(device, dtype) if dtype is not None and xb.is_floating_point() \
+                else xb.to(device)
+            yb = yb.to(device)
+            bad = check and (_nonfinite(xb, "x") or _nonfinite(yb, "y"))  # an Inf in x can
+            if bad:  # leave the loss finite and poison the weights through the gradients
                 nan_at = (step, float("nan"), bad)
                 break
             loss = model.loss_fn(train_model(xb), yb)
-            if not torch.isfinite(loss):
-                nan_at = (step, loss.item(), None)
+            value = loss.item()
+            if not math.isfinite(value):
+                nan_at = (step, value, None)
                 break
             model.optimizer.zero_grad()
             loss.backward()
             model.optimizer.step()
-            total, seen = total + loss.item() * len(xb), seen + len(xb)
-            for cb in cbs:
-                cb.on_batch_end(step, {"loss": loss.item()})
+            total, seen = total + value * len(xb), seen + len(xb)
+            for cb in batch_cbs:
+                cb.on_batch_end(step, {"loss": value})
         if nan_at is not None:
             model.load_state_dict(good)
             if nan_at[2]:  # the data, not the training, is at fault
@@ -157,6 +169,27 @@ def run_fit(model, x, y, *, batch_size, epochs, verbose, callbacks, validation_d
         dist.barrier()
         dist.destroy_process_group()
     return history
+
+
+def _tensor_batches(x: torch.Tensor, y: torch.Tensor, sampler, size: int, skip: int):
+    """(step, x batch, y batch) in the sampler's order, gathered with one index per batch:
+    the batches a DataLoader would collate sample by sample, without its per-sample work."""
+    # the one draw from torch's RNG a DataLoader makes per epoch (its workers' base seed),
+    # made here too so that the dropout masks that follow stay those of a DataLoader run
+    torch.empty((), dtype=torch.int64).random_()
+    order = torch.tensor(list(sampler), dtype=torch.long)  # (n,)
+    for step, idx in enumerate(order.split(size)):  # idx: (size,)
+        if step >= skip:  # batches before `skip` were done before the resumed checkpoint
+            yield step, x.index_select(0, idx), y.index_select(0, idx)
+
+
+def _loader_batches(dataset, sampler, size: int, skip: int):
+    """(step, x batch, y batch) from a DataLoader over ``dataset`` in the sampler's order."""
+    from torch.utils.data import DataLoader
+
+    for step, (xb, yb) in enumerate(DataLoader(dataset, batch_size=size, sampler=sampler)):
+        if step >= skip:
+            yield step, xb, yb
 
 
 def _nonfinite(t: torch.Tensor, name: str) -> str | None:

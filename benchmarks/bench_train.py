@@ -1,0 +1,203 @@
+"""A whole training step of the article's model, GRU against LSTM, grukit against Keras 3.
+
+    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python benchmarks/bench_train.py
+
+The model is the article's one code example, ``Sequential([GRU(64, input_shape=(100, 1)),
+Dense(1)])`` compiled with adam/mse, trained on batches of 32. Each variant trains one
+epoch of ``--steps`` batches per round (milliseconds per step = the epoch's wall time over
+its steps, so fit's per-epoch work counts as a user meets it); the rounds of all variants
+are interleaved so that drift on the machine hits them alike, and each time printed is the
+median of ``--repeat`` rounds after ``--warmup`` rounds:
+
+- grukit GRU / LSTM through ``Sequential.fit`` (``grukit.layers``);
+- the same compiled models in a plain loop (zero_grad, forward, mse, backward, step over
+  batches cut in advance): what is left when fit's own work is taken away;
+- ``torch.nn.GRU`` / ``torch.nn.LSTM`` + ``torch.nn.Linear`` in the same plain loop;
+- Keras 3 on its torch backend (``KERAS_BACKEND=torch``): ``model.fit`` with the same data.
+
+Prints one JSON line per variant, a Markdown table, then the ratios the article's claims
+rest on (GRU/LSTM per path, Keras/grukit, grukit GRU against torch's LSTM loop).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+
+if os.environ.setdefault("KERAS_BACKEND", "torch") != "torch":
+    sys.exit(f"bench_train.py compares against Keras on its torch backend; unset "
+             f"KERAS_BACKEND or set it to 'torch' (got {os.environ['KERAS_BACKEND']!r}).")
+
+import torch  # noqa: E402
+
+B, T, F, H = 32, 100, 1, 64  # the article's shape (DESIGN.md §5 "seed")
+
+
+def data(steps: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(steps * B, T, F, generator=g)  # (N, T, F)
+    y = x[:, -10:, 0].mean(1, keepdim=True)  # (N, 1): something learnable
+    return x, y
+
+
+def grukit_model(cell: str):
+    from grukit.layers import GRU, LSTM, Dense
+    from grukit.models import Sequential
+
+    torch.manual_seed(0)
+    layer = {"GRU": GRU, "LSTM": LSTM}[cell]
+    model = Sequential([layer(H, input_shape=(T, F)), Dense(1)])
+    model.compile(optimizer="adam", loss="mse")
+    return model
+
+
+class TorchModel(torch.nn.Module):
+    """torch.nn's GRU or LSTM and a Linear on its last state: the article's model in torch."""
+
+    def __init__(self, cell: str):
+        super().__init__()
+        torch.manual_seed(0)
+        self.rnn = {"GRU": torch.nn.GRU, "LSTM": torch.nn.LSTM}[cell](F, H, batch_first=True)
+        self.dense = torch.nn.Linear(H, 1)
+
+    def forward(self, x):
+        y, _ = self.rnn(x)  # (B, T, H)
+        return self.dense(y[:, -1])  # (B, 1)
+
+
+def plain_loop(model, optimizer, x, y):
+    """One epoch as a hand-written torch loop over batches cut in advance."""
+    xs, ys = x.split(B), y.split(B)
+    loss_fn = torch.nn.functional.mse_loss
+
+    def epoch():
+        model.train()
+        for xb, yb in zip(xs, ys, strict=True):
+            optimizer.zero_grad()
+            loss = loss_fn(model(xb), yb)
+            loss.backward()
+            optimizer.step()
+    return epoch
+
+
+def keras_fit(cell: str, x, y):
+    import keras
+
+    keras.utils.set_random_seed(0)
+    layer = {"GRU": keras.layers.GRU, "LSTM": keras.layers.LSTM}[cell]
+    model = keras.Sequential([keras.Input((T, F)), layer(H), keras.layers.Dense(1)])
+    model.compile(optimizer="adam", loss="mse")
+    xn, yn = x.numpy(), y.numpy()
+
+    def epoch():
+        model.fit(xn, yn, batch_size=B, epochs=1, verbose=0, shuffle=True)
+    return epoch
+
+
+def variants(steps: int, keras: bool) -> dict:
+    x, y = data(steps)
+    out = {}
+    for cell in ("GRU", "LSTM"):
+        m = grukit_model(cell)
+        out[f"grukit {cell} fit"] = (lambda m=m: m.fit(x, y, batch_size=B, epochs=1,
+                                                       verbose=0, seed=0))
+    for cell in ("GRU", "LSTM"):
+        m = grukit_model(cell)
+        out[f"grukit {cell} loop"] = plain_loop(m, m.optimizer, x, y)
+    for cell in ("GRU", "LSTM"):
+        m = TorchModel(cell)
+        out[f"torch.nn {cell} loop"] = plain_loop(m, torch.optim.Adam(m.parameters(), 1e-3),
+                                                  x, y)
+    if keras:
+        for cell in ("GRU", "LSTM"):
+            out[f"Keras 3 {cell} fit"] = keras_fit(cell, x, y)
+    return out
+
+
+def interleaved(fns: dict, steps: int, repeat: int, warmup: int) -> dict[str, list[float]]:
+    for _ in range(warmup):
+        for f in fns.values():
+            f()
+    times = {k: [] for k in fns}
+    for _ in range(repeat):
+        for k, f in fns.items():
+            t0 = time.perf_counter()
+            f()
+            times[k].append((time.perf_counter() - t0) / steps * 1e3)  # ms per step
+    return times
+
+
+def machine() -> dict:
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next(line.split(":", 1)[1].strip() for line in f if "model name" in line)
+    except (OSError, StopIteration):
+        pass
+    load = os.getloadavg() if hasattr(os, "getloadavg") else None
+    return {"cpu": cpu, "cores": os.cpu_count(), "torch": torch.__version__,
+            "torch_threads": torch.get_num_threads(), "load_avg_1m": load and round(load[0], 2),
+            "OPENBLAS_CORETYPE": os.environ.get("OPENBLAS_CORETYPE", "unset")}
+
+
+def ratios(ms: dict[str, float]) -> dict[str, float]:
+    pairs = {"GRU/LSTM, grukit fit": ("grukit GRU fit", "grukit LSTM fit"),
+             "GRU/LSTM, grukit loop": ("grukit GRU loop", "grukit LSTM loop"),
+             "GRU/LSTM, torch.nn loop": ("torch.nn GRU loop", "torch.nn LSTM loop"),
+             "GRU/LSTM, Keras 3 fit": ("Keras 3 GRU fit", "Keras 3 LSTM fit"),
+             "grukit GRU fit / loop (fit's own cost)": ("grukit GRU fit", "grukit GRU loop"),
+             "grukit LSTM fit / loop (fit's own cost)": ("grukit LSTM fit", "grukit LSTM loop"),
+             "grukit GRU fit / torch.nn LSTM loop": ("grukit GRU fit", "torch.nn LSTM loop"),
+             "grukit GRU fit / torch.nn GRU loop": ("grukit GRU fit", "torch.nn GRU loop"),
+             "Keras 3 GRU / grukit GRU (fit)": ("Keras 3 GRU fit", "grukit GRU fit"),
+             "Keras 3 LSTM / grukit LSTM (fit)": ("Keras 3 LSTM fit", "grukit LSTM fit")}
+    return {k: round(ms[a] / ms[b], 3) for k, (a, b) in pairs.items() if a in ms and b in ms}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=15, help="rounds timed (median)")
+    parser.add_argument("--warmup", type=int, default=2, help="rounds run before timing")
+    parser.add_argument("--steps", type=int, default=32, help="batches of 32 per round")
+    parser.add_argument("--no-keras", action="store_true", help="leave Keras 3 out")
+    parser.add_argument("--only", default="", help="comma-separated substrings: keep the "
+                        "variants whose name contains one (e.g. 'fit,torch.nn')")
+    args = parser.parse_args()
+    for name in ("repeat", "steps"):
+        if getattr(args, name) < 1:
+            parser.error(f"--{name} must be at least 1; got {getattr(args, name)}.")
+    if args.warmup < 0:
+        parser.error(f"--warmup must be 0 or more; got {args.warmup}.")
+    print(json.dumps({"machine": machine()}), flush=True)
+    fns = variants(args.steps, keras=not args.no_keras)
+    if args.only:
+        keep = [s.strip() for s in args.only.split(",") if s.strip()]
+        names = sorted(fns)
+        fns = {k: f for k, f in fns.items() if any(s in k for s in keep)}
+        if not fns:
+            parser.error(f"--only {args.only!r} keeps no variant; the names are {names}.")
+    times = interleaved(fns, args.steps, args.repeat, args.warmup)
+    ms = {k: statistics.median(v) for k, v in times.items()}
+    for k, v in times.items():
+        q = statistics.quantiles(v, n=4) if len(v) > 1 else [v[0]] * 3
+        print(json.dumps({"variant": k, "ms_per_step": round(ms[k], 3),
+                          "q1": round(q[0], 3), "q3": round(q[2], 3)}), flush=True)
+    print()
+    print(f"| variant (B={B}, T={T}, F={F}, H={H}, adam/mse) | ms per step (median) | "
+          f"× grukit GRU fit |")
+    print("|---|---|---|")
+    base = ms.get("grukit GRU fit")
+    for k, v in ms.items():
+        print(f"| {k} | {v:.2f} | {'' if base is None else f'{v / base:.2f}'} |")
+    print()
+    for k, v in ratios(ms).items():
+        print(f"{k}: {v:.3f}")
+
+
+if __name__ == "__main__":
+    main()
