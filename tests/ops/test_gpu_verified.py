@@ -124,3 +124,21 @@ def test_the_record_is_consistent():
     assert not set(_gpu_verified.VERIFIED) & set(_gpu_verified.FAILED)
     for cap in list(_gpu_verified.VERIFIED) + list(_gpu_verified.FAILED):
         assert isinstance(cap, tuple) and len(cap) == 2
+
+
+def test_a_kernel_that_never_ran_on_a_gpu_is_left_out_by_auto(gpu, monkeypatch):
+    """An op in NOT_RUN_ON_GPU (the LayerNorm-GRU's kernel): auto skips its Triton backend on
+    CUDA even on a verified GPU, naming why; "allow" lifts it; CPU tensors are untouched;
+    other ops keep the rule of every Triton kernel."""
+    gpu((9, 0))
+    why = _gpu_verified.auto_why_not_for("lngru")
+    reason = why(cuda_input(), h0=torch.zeros(2, 8))
+    assert reason.startswith("grukit's Triton lngru kernel has not yet passed its tests on a "
+                             "GPU") and "backend='triton' runs it" in reason
+    assert why(torch.zeros(2, 3, 4)) is None
+    assert _gpu_verified.auto_why_not_for("gru")(cuda_input()) is None
+    monkeypatch.setenv(_gpu_verified.POLICY_ENV, "allow")
+    assert why(cuda_input()) is None
+    monkeypatch.setenv(_gpu_verified.POLICY_ENV, "refuse")
+    gpu((8, 0))  # unverified GPU: the rule of every Triton kernel still applies
+    assert "unverified on this GPU" in _gpu_verified.auto_why_not_for("gru")(cuda_input())
