@@ -262,3 +262,27 @@ def test_shapes_lengths_state_and_backend_are_checked():
     with pytest.raises(ValueError, match=r"lngru: x contains 1 NaN/Inf value\(s\), the first "
                                          r"at index \(1, 2, 0\)"):
         lngru(bad, *args, check_finite=True)
+
+
+# --- recurrent dropout (state_mask) ----------------------------------------------------
+
+@pytest.mark.parametrize("reset_after", [True, False], ids=_placement)
+def test_state_mask_scales_only_the_state_fed_to_the_recurrent_weights(reset_after,
+                                                                        backend_calls):
+    """A mask of ones changes nothing; a mask m equals running with W_hh' = W_hh · diag(m)
+    (the state seen by the recurrent product is h ⊙ m); "auto" serves it on the reference."""
+    p = _make((3, 4, 2, 5), torch.float64, reset_after)
+    kw = dict(lengths=[4, 2, 3], reset_after=reset_after)
+    plain = _run(p, "reference", **kw)
+    ones = _run(p, "auto", state_mask=torch.ones(3, 5, dtype=torch.float64), **kw)
+    mask = torch.tensor([1.0, 0.0, 2.0, 0.0, 1.0], dtype=torch.float64)
+    masked = _run(p, "auto", state_mask=mask.expand(3, 5), **kw)
+    folded = _run(dict(p, weight_hh=p["weight_hh"] * mask), "reference", **kw)
+    assert set(backend_calls) == {("lngru", "reference")}
+    for a, b in zip(plain, ones, strict=True):
+        torch.testing.assert_close(b, a, rtol=0, atol=1e-14)
+    for a, b in zip(folded, masked, strict=True):
+        torch.testing.assert_close(b, a, rtol=0, atol=1e-12)
+    assert (masked[0] - plain[0]).abs().max() > 1e-3
+    with pytest.raises(ValueError, match="backend='cpu' cannot serve this call: state_mask"):
+        _run(p, "cpu", state_mask=mask.expand(3, 5), **kw)

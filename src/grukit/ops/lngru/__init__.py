@@ -43,8 +43,8 @@ def lngru(x: Tensor, weight_ih: Tensor, weight_hh: Tensor, bias_ih: Tensor | Non
           ln_ih_bias: Tensor | None = None, ln_hh_weight: Tensor | None = None,
           ln_hh_bias: Tensor | None = None, *, h0: Tensor | None = None,
           lengths: Tensor | Sequence[int] | None = None, reset_after: bool = True,
-          reverse: bool = False, backend: str = "auto",
-          check_finite: bool = False) -> tuple[Tensor, Tensor]:
+          reverse: bool = False, backend: str = "auto", check_finite: bool = False,
+          state_mask: Tensor | None = None) -> tuple[Tensor, Tensor]:
     """One LayerNorm-GRU layer over a batch of sequences (Ba et al. 2016, §3.1; as haste's
     ``LayerNormGRU``): the input and the recurrent pre-activations are each normalised over
     their 3H gate rows, then scaled by a gain g and shifted by β::
@@ -78,6 +78,8 @@ def lngru(x: Tensor, weight_ih: Tensor, weight_hh: Tensor, bias_ih: Tensor | Non
         reverse: run from each sequence's own last step back to step 0.
         backend: "auto" or a name from ``grukit.ops.dispatch.backends("lngru")``.
         check_finite: raise a ``ValueError`` if x holds NaN or Inf.
+        state_mask: (B, H) multiplier of the state fed to the recurrent weights (variational
+            recurrent dropout, as Keras' ``recurrent_dropout``); reference backend only.
 
     Returns:
         y (B, T, H) and h_n (B, H).
@@ -92,7 +94,8 @@ def lngru(x: Tensor, weight_ih: Tensor, weight_hh: Tensor, bias_ih: Tensor | Non
                     ("ln_hh_weight", ln_hh_weight), ("ln_hh_bias", ln_hh_bias)):
         if v is not None:
             check_weight(v, name, (3 * hidden,), "lngru")
+    masks = {"state_mask": (state_mask, (x.shape[0], hidden))}
     call = Call("lngru", x, h0, lengths, reverse, backend, check_finite, (("h0", hidden),),
-                options={"reset_after": reset_after})
+                masks, {"reset_after": reset_after})
     return enter(call, weight_ih, weight_hh, bias_ih, bias_hh, ln_ih_weight, ln_ih_bias,
                  ln_hh_weight, ln_hh_bias)

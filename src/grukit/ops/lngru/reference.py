@@ -52,12 +52,17 @@ def input_gates(x: Tensor, weight_ih: Tensor, bias_ih: Tensor | None,
 
 def lngru_step(gi: Tensor, h: Tensor, weight_hh: Tensor, bias_hh: Tensor | None,
                ln_hh_weight: Tensor | None, ln_hh_bias: Tensor | None,
-               reset_after: bool) -> Tensor:
-    """One step from the normalised input gates gi (B, 3H) (see ``input_gates``) and h (B, H)."""
+               reset_after: bool, state_mask: Tensor | None = None) -> Tensor:
+    """One step from the normalised input gates gi (B, 3H) (see ``input_gates``) and h (B, H).
+
+    ``state_mask`` (B, H) multiplies the state fed to W_hh only (variational recurrent
+    dropout, as ``grukit.ops.gru``); the update uses h.
+    """
     hidden = h.shape[1]
+    hm = h if state_mask is None else h * state_mask
     gi_r, gi_z, gi_n = gi.split(hidden, dim=1)  # 3 × (B, H)
     if reset_after:
-        gh = layer_norm(F.linear(h, weight_hh), ln_hh_weight, ln_hh_bias)  # (B, 3H)
+        gh = layer_norm(F.linear(hm, weight_hh), ln_hh_weight, ln_hh_bias)  # (B, 3H)
         if bias_hh is not None:
             gh = gh + bias_hh
         gh_r, gh_z, gh_n = gh.split(hidden, dim=1)
@@ -68,10 +73,10 @@ def lngru_step(gi: Tensor, h: Tensor, weight_hh: Tensor, bias_hh: Tensor | None,
         w_rz, w_n = weight_hh.split((2 * hidden, hidden), dim=0)  # (2H, H), (H, H)
         g_rz, g_n = _halves(ln_hh_weight, hidden)
         b_rz, b_n = _halves(ln_hh_bias, hidden)
-        gh_r, gh_z = layer_norm(F.linear(h, w_rz), g_rz, b_rz).split(hidden, dim=1)
+        gh_r, gh_z = layer_norm(F.linear(hm, w_rz), g_rz, b_rz).split(hidden, dim=1)
         r = torch.sigmoid(gi_r + gh_r)
         z = torch.sigmoid(gi_z + gh_z)
-        n = torch.tanh(gi_n + layer_norm(F.linear(r * h, w_n), g_n, b_n))
+        n = torch.tanh(gi_n + layer_norm(F.linear(r * hm, w_n), g_n, b_n))
     return (1 - z) * n + z * h
 
 
@@ -86,14 +91,15 @@ def lngru_reference(x: Tensor, weight_ih: Tensor, weight_hh: Tensor, bias_ih: Te
                     bias_hh: Tensor | None, ln_ih_weight: Tensor | None,
                     ln_ih_bias: Tensor | None, ln_hh_weight: Tensor | None,
                     ln_hh_bias: Tensor | None, *, h0: Tensor, lengths: Tensor | None,
-                    reset_after: bool, reverse: bool) -> tuple[Tensor, Tensor]:
+                    reset_after: bool, reverse: bool,
+                    state_mask: Tensor | None = None) -> tuple[Tensor, Tensor]:
     """x (B, T, I), h0 (B, H) -> y (B, T, H), h_n (B, H). Inputs are already validated."""
 
     def run(xs: Tensor) -> tuple[Tensor, tuple[Tensor, ...]]:
         gi = input_gates(xs, weight_ih, bias_ih, ln_ih_weight, ln_ih_bias)  # (B, T, 3H)
         return masked_loop(
             lambda g, s: (lngru_step(g, s[0], weight_hh, bias_hh, ln_hh_weight, ln_hh_bias,
-                                     reset_after),),
+                                     reset_after, state_mask),),
             gi, (h0,), lengths)
 
     y, (h_n,) = run_directed(run, x, lengths, reverse)
