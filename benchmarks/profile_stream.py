@@ -98,7 +98,7 @@ def step_parts() -> None:
     s = gnn.Stream(gnn.GRU(1, 64))
     x = np.zeros(1, np.float32)
     s.step(x)  # sets up the fast path
-    kernel, h, extra, shape, dtype, top = s._fast
+    kernel, h, extra, shape, dtype, top, _ = s._fast
     packed = s._packed
     empty = _per_call_us(lambda: None)
     parts = {

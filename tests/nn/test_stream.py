@@ -205,3 +205,50 @@ def test_stream_runs_in_inference_mode():
     s = gnn.Stream(m, batch_size=1)
     torch.testing.assert_close(s.feed(x), y)
     assert m.training  # the module's mode is left as it was
+
+
+# -- the fast path is a dispatched op ---------------------------------------------------------
+@pytest.mark.parametrize("kind", ["GRU", "LSTM", "RNN"])
+def test_stream_ops_are_registered_with_dispatch(kind):
+    from grukit.ops import dispatch
+
+    assert dispatch.backends(f"{kind.lower()}_stream") == ["cpu"]
+
+
+@pytest.mark.parametrize("make, reason", [
+    (lambda: gnn.Stream(gnn.GRU(3, 4), batch_size=2), "batch of 2"),
+    (lambda: gnn.Stream(gnn.GRU(3, 4, backend="reference")), "backend='reference'"),
+    (lambda: gnn.Stream(gnn.LSTM(3, 4, proj_size=2)), "no projection"),
+    (lambda: gnn.Stream(gnn.GRU(3, 4).to(torch.bfloat16)), "bfloat16"),
+    (lambda: gnn.Stream(gnn.MinGRU(3, 4)), "mingru_stream"),
+], ids=["batch2", "named-backend", "lstm-proj", "bfloat16", "mingru"])
+def test_stream_falls_back_to_feed_with_the_reason_logged(make, reason, caplog):
+    torch.manual_seed(0)
+    s = make()
+    x = torch.randn(s.batch_size, 3) if s.batch_size > 1 else torch.randn(3)
+    x = x.to(s._h[0].dtype)
+    with caplog.at_level("DEBUG", logger="grukit.nn.stream"):
+        y = s.step(x.numpy() if x.dtype != torch.bfloat16 else x)
+    assert s._fast is None, "this call should not take the one-step kernel"
+    assert reason in caplog.text
+    m = s.module
+    with torch.no_grad():
+        want = m(x.reshape(s.batch_size, 1, 3).transpose(0, 1) if not m.batch_first
+                 else x.reshape(s.batch_size, 1, 3))[0]
+    got = torch.as_tensor(np.asarray(y) if not isinstance(y, torch.Tensor) else y)
+    torch.testing.assert_close(got.reshape(-1).float(), want.reshape(-1).float())
+
+
+def test_stream_module_imports_no_kernel_file_and_no_private_ops_name():
+    import ast
+    import inspect
+
+    from grukit.nn import stream
+
+    tree = ast.parse(inspect.getsource(stream))
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module and "ops" in node.module:
+            parts = node.module.split(".")
+            assert not any(p.startswith("_") or p in ("cpu", "stream") for p in parts[1:]), \
+                node.module
+            assert not any(a.name.startswith("_") for a in node.names), node.module

@@ -6,11 +6,13 @@
     y = stream.feed(chunk)                 # (T, I) or (B, T, I): several steps at once
 
 Steps and chunks give exactly what the whole sequence gives at once. A Stream is for
-inference: nothing it computes carries gradients, and dropout is off. A GRU, an LSTM
-(without projection) or an RNN on CPU fed one sequence at a time takes a fast path (one
-fused numba call per step, no torch dispatch); its weights are packed on the first step
-and re-packed whenever a parameter changes in place (an optimizer step,
-``load_state_dict``). Parameters replaced by new tensors (``module.to``) are seen by
+inference: nothing it computes carries gradients, and dropout is off. One sequence fed one
+step at a time asks dispatch for the cell's one-step kernel (op ``"<cell>_stream"``, e.g.
+``"gru_stream"``: a GRU, an LSTM without projection or an RNN on CPU, one fused numba call
+per step, no torch dispatch); where none serves the call it steps through ``feed`` and logs
+why at debug level. The kernel's weights are packed on the first step and re-packed
+whenever a parameter changes in place (an optimizer step, ``load_state_dict``). Parameters
+replaced by new tensors (``module.to``) are seen by
 ``feed`` and by steps with torch input; call ``reset()`` to re-read them on the numpy hot
 path too. ``check_finite=True`` on the module refuses NaN/Inf on every path, the state left
 unchanged; the fast path reads that flag when it starts (the first step after ``reset()``).
@@ -18,17 +20,18 @@ unchanged; the fast path reads that flag when it starts (the first step after ``
 
 from __future__ import annotations
 
+import logging
 import numbers
 
 import numpy as np
 import torch
 from torch import Tensor
 
-from ..ops._checks import check_finite as _check_finite
+from ..ops import check_finite as _check_finite
+from ..ops import dispatch
 from ._base import RecurrentBase
-from .gru import GRU
-from .lstm import LSTM
-from .rnn import RNN
+
+log = logging.getLogger(__name__)
 
 
 class Stream:
@@ -53,6 +56,7 @@ class Stream:
         self._ids: list = []  # id() of each parameter packed
         self._probe = _version_probe([])  # () -> the sum of their version counters
         self._vsum = -1  # that sum when they were packed
+        self._kernel = None  # the StreamKernel of the fast path once it runs
         self.reset()
 
     # -- state ------------------------------------------------------------------------------
@@ -60,6 +64,7 @@ class Stream:
         """Start over from zero state."""
         p = next(self.module.parameters())
         shape = (self.module.num_layers, self.batch_size)
+        self._routes: dict = {}  # x_t.ndim -> the stream op's kernel builder, or None
         self._set_state([torch.zeros(*shape, s, dtype=p.dtype, device=p.device)
                          for s in self.module._state_sizes()])  # each (L, B, S)
 
@@ -70,7 +75,7 @@ class Stream:
     @property
     def state(self):
         """The carried state in the module's ``hx`` format: h (L, B, H), or (h, c)."""
-        return (self._h[0], self._h[1]) if isinstance(self.module, LSTM) else self._h[0]
+        return tuple(self._h) if len(self._h) > 1 else self._h[0]
 
     # -- feeding ----------------------------------------------------------------------------
     def feed(self, chunk) -> Tensor:
@@ -129,57 +134,57 @@ class Stream:
 
     # -- the batch-1 fast path (GRU, LSTM, RNN) -----------------------------------------------
     def _fast_ok(self, x_t) -> bool:
+        """Whether dispatch has a one-step kernel for steps like x_t (asked once per rank)."""
+        ndim = getattr(x_t, "ndim", 0)
+        if ndim not in self._routes:
+            self._routes[ndim] = self._ask_dispatch(ndim)
+        return self._routes[ndim] is not None
+
+    def _options(self) -> dict:
         m = self.module
-        return ((type(m) in (GRU, RNN) or type(m) is LSTM and not m.proj_size)
-                and self.batch_size == 1 and self._h[0].device.type == "cpu"
-                and self._h[0].dtype in (torch.float32, torch.float64)
-                and getattr(x_t, "ndim", 0) == 1 and m.backend in ("auto", "cpu"))
+        return {k: getattr(m, k) for k in m.spec.options}
+
+    def _ask_dispatch(self, ndim: int):
+        m = self.module
+        op = f"{m.spec.name}_stream"
+        if m.backend not in ("auto", "cpu"):
+            fn, reason = None, f"the module names backend={m.backend!r}."
+        else:
+            try:
+                fn = dispatch.select(op, "auto", h=self._h[0], x_ndim=ndim,
+                                     proj_size=getattr(m, "proj_size", 0), **self._options())
+                reason = ""
+            except ValueError as err:
+                fn, reason = None, str(err)
+        if fn is None:
+            log.debug("Stream: no one-step kernel (%s); steps go through feed. %s", op, reason)
+        return fn
 
     def _pack(self) -> np.ndarray:
-        """Every layer's [W_ihᵀ, W_hhᵀ, b_ih, b_hh] flattened in one array, re-packed when a
-        weight changes (in place or replaced)."""
+        """The kernel's packed weights, re-packed when a weight changes (in place or
+        replaced)."""
         params = list(self.module.parameters())
         ids = [id(p) for p in params]
         if ids != self._ids:
             self._probe, self._ids, self._vsum = _version_probe(params), ids, -1
         vsum = self._probe()
         if vsum != self._vsum:
-            m, dtype = self.module, self._h[0].dtype
-            parts = []
-            zeros = torch.zeros(m._gates * m.hidden_size, dtype=dtype)
-            for layer in range(m.num_layers):
-                p = m.layer_params(layer, 0)
-                w_hh, rz = p["weight_hh"].detach(), 2 * m.hidden_size
-                if type(m) is GRU and not m.reset_after:  # [W_h(r,z)ᵀ, W_hnᵀ]: see the kernel
-                    w_hh_t = torch.cat([w_hh[:rz].t().reshape(-1), w_hh[rz:].t().reshape(-1)])
-                else:
-                    w_hh_t = w_hh.t()
-                parts += [p["weight_ih"].detach().t(), w_hh_t,
-                          zeros if p["bias_ih"] is None else p["bias_ih"].detach(),
-                          zeros if p["bias_hh"] is None else p["bias_hh"].detach()]
-            self._packed = torch.cat([t.reshape(-1).to(dtype) for t in parts]).numpy()
+            m = self.module
+            self._packed = self._kernel.pack([m.layer_params(layer, 0)
+                                              for layer in range(m.num_layers)])
             self._vsum = vsum
         return self._packed
 
     def _fast_setup(self):
-        h = self._h[0].numpy()[:, 0]  # (L, H): a view of the carried state
-        if type(self.module) is LSTM:  # numba loads on first use
-            from ..ops.lstm.cpu import stream_step as kernel
-
-            extra = self._h[1].numpy()[:, 0]  # (L, H): the cell state, a view too
-        elif type(self.module) is RNN:
-            from ..ops.rnn.cpu import stream_step as kernel
-
-            extra = self.module.nonlinearity == "relu"
-        else:
-            from ..ops.gru.cpu import stream_step as kernel
-
-            extra = self.module.reset_after
+        m = self.module
+        states = [s.numpy()[:, 0] for s in self._h]  # each (L, H): views of the carried state
+        build = self._routes[1]
+        self._kernel = kern = build(states, m.input_size, **self._options())
+        self._vsum = -1  # a new kernel: pack for it
         self._pack()
-        entry = _entry_point(kernel, (np.empty(self.module.input_size, h.dtype), h,
-                                      self._packed, extra))
-        finite = _all_finite() if self.module.check_finite else None
-        self._fast = (entry, h, extra, (self.module.input_size,), h.dtype, h[-1], finite)
+        h = states[0]
+        finite = kern.finite if m.check_finite else None
+        self._fast = (kern.step, h, kern.extra, (m.input_size,), h.dtype, h[-1], finite)
         return self._fast
 
     def _fast_step(self, x_t, fast):
@@ -211,26 +216,6 @@ def _as_tensor(a, name: str) -> Tensor:
     return t
 
 
-def _finite_py(x) -> bool:
-    for i in range(x.shape[0]):
-        if not np.isfinite(x[i]):
-            return False
-    return True
-
-
-_FINITE = []
-
-
-def _all_finite():
-    """A compiled ``np.isfinite(x).all()`` for a 1-D x without numba's per-call dispatch
-    (~0.1 µs against ~1.5 µs for the numpy call on a few elements)."""
-    if not _FINITE:
-        import numba
-
-        _FINITE.append(numba.njit(cache=True)(_finite_py))
-    return _FINITE[0]
-
-
 class _Unversioned:
     _version = 0
 
@@ -247,17 +232,3 @@ def _version_probe(params: list):
 
     probes = [read4(*q) for q in quads]
     return probes[0] if len(probes) == 1 else lambda: sum(p() for p in probes)
-
-
-def _entry_point(kernel, args: tuple):
-    """The compiled function a numba kernel runs for arguments typed like ``args``, called
-    without numba's per-call type dispatch (~0.3 µs of a ~2.5 µs step). x (the first
-    argument) is typed as any 1-D array of its dtype (strided, unaligned or read-only: its I
-    elements are read one by one), so the hot path need only check its type, shape and dtype
-    (other x go through ``_fast_step``, which converts them); the state and packed weights
-    share the state's dtype and layout for the Stream's life."""
-    import numba
-    from numba import types
-
-    x_any = types.Array(numba.typeof(args[0]).dtype, 1, "A", readonly=True, aligned=False)
-    return kernel.compile((x_any, *(numba.typeof(a) for a in args[1:])))

@@ -6,9 +6,9 @@ from collections.abc import Sequence
 
 from torch import Tensor
 
-from .. import _cpu, _gpu_verified, _triton, dispatch
-from .._checks import as_lengths, check_layer, check_mask, check_state
-from .._checks import check_finite as _check_finite
+from .. import _cpu, _gpu_verified, _stream, _triton, dispatch
+from .._checks import check_layer
+from .._entry import Call, enter
 from .native import gru_native
 from .native import why_not as _why_not_native
 from .reference import gru_reference, gru_step
@@ -24,6 +24,17 @@ def _gru_cpu(*args, **kwargs):
 
 dispatch.register("gru", dispatch.Backend("reference", gru_reference))
 dispatch.register("gru", dispatch.Backend("cpu", _gru_cpu, _cpu.why_not, priority=10))
+
+
+def _gru_stream(*args, **kwargs):
+    from .stream import gru_stream  # numba loads on first use, not at import
+
+    return gru_stream(*args, **kwargs)
+
+
+# The one-step fast path of grukit.nn.Stream (see .._stream): the only backend of its op.
+dispatch.register("gru_stream", dispatch.Backend("cpu", _gru_stream, _stream.why_not,
+                                                 priority=10))
 # Below "cpu" (faster on a CPU), above "triton": cuDNN's small-H GRU on CUDA (see native).
 dispatch.register("gru", dispatch.Backend("torch", gru_native, _why_not_native, priority=8))
 
@@ -86,29 +97,15 @@ def gru(x: Tensor, weight_ih: Tensor, weight_hh: Tensor, bias_ih: Tensor | None 
     Returns:
         y (B, T, H) and h_n (B, H).
     """
-    op = "gru"
-    _, hidden = check_layer(op, x, weight_ih, weight_hh, 3, bias_ih, bias_hh)
+    _, hidden = check_layer("gru", x, weight_ih, weight_hh, 3, bias_ih, bias_hh)
     if not reset_after and bias_hh is not None:
         raise ValueError(
             "gru: reset_after=False has no recurrent bias (Cho et al. 2014; Keras "
             "reset_after=False); pass bias_hh=None and fold b_hr, b_hz into bias_ih."
         )
     batch, steps = x.shape[0], x.shape[1]
-    lens = as_lengths(lengths, batch, steps, op)
-    if h0 is None:
-        h0 = x.new_zeros(batch, hidden)
-    else:
-        check_state(h0, "h0", batch, hidden, x, op)
-    if check_finite:
-        _check_finite(x, "x", op)
-    extra = {}
-    if state_mask is not None:
-        check_mask(state_mask, "state_mask", (batch, hidden), x, op)
-        extra["state_mask"] = state_mask
-    if zoneout_mask is not None:
-        check_mask(zoneout_mask, "zoneout_mask", (batch, steps, hidden), x, op)
-        extra["zoneout_mask"] = zoneout_mask
-    fn = dispatch.select(op, backend, x=x, h0=h0, lengths=lens, reset_after=reset_after,
-                         **extra)
-    return fn(x, weight_ih, weight_hh, bias_ih, bias_hh, h0=h0, lengths=lens,
-              reset_after=reset_after, reverse=reverse, **extra)
+    masks = {"state_mask": (state_mask, (batch, hidden)),
+             "zoneout_mask": (zoneout_mask, (batch, steps, hidden))}
+    call = Call("gru", x, h0, lengths, reverse, backend, check_finite, (("h0", hidden),),
+                masks, {"reset_after": reset_after})
+    return enter(call, weight_ih, weight_hh, bias_ih, bias_hh)

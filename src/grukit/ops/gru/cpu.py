@@ -31,11 +31,11 @@ import torch.nn.functional as F
 from numba import njit, prange
 from torch import Tensor
 
-from .._cpu import arr, kernel_threads, lens_array, needs_grad
-from .._cpu_math import add_into, copy_into, one, packed_layer, sigmoid, tanh, vecmat_add
+from .._cpu import arr, kernel_threads, lens_array
+from .._cpu_math import add_into, copy_into, one, sigmoid, tanh
+from .._fused import run_fused
 from .._gemm import gemm_address, gemm_scratch, mm
 from .._jit import chunked_kernel
-from .._seq import run_directed
 
 # Buffers are time-major, (T, B, ·): the rows one step touches lie together, which the
 # hardware prefetcher follows (batch-major rows sit T·3H apart; 20-30% slower here). The
@@ -56,6 +56,20 @@ def _unit_after(xr, xz, xn, hr, hz, hn, br, bz, bn, h):
     ghn = hn + bn
     n = tanh(xn + r * ghn)
     return r, z, n, ghn, n + z * (h - n)  # h' = (1 − z) n + z h
+
+
+@njit(inline="always", fastmath=True, error_model="numpy", cache=True)
+def _gates_before(xr, xz, hr, hz, h):
+    """The gates of one unit of a reset_after=False step -> (r, z, r ⊙ h)."""
+    r = sigmoid(xr + hr)
+    return r, sigmoid(xz + hz), r * h
+
+
+@njit(inline="always", fastmath=True, error_model="numpy", cache=True)
+def _unit_before(xn, q, z, h):
+    """The rest of that unit, q = (W_hn (r ⊙ h))_j -> (n, h')."""
+    n = tanh(xn + q)
+    return n, n + z * (h - n)  # h' = (1 − z) n + z h
 
 
 @chunked_kernel
@@ -172,16 +186,13 @@ def _fwd_before(gi, wrz_t, wn_t, hs, lens, hn, y, save, train, gemm, nchunk):
                 if train:
                     sv = save[t, b]
                     for j in range(hid):
-                        r = sigmoid(xr[j] + hr[j])
-                        z = sigmoid(xz[j] + hz[j])
-                        rhi[j] = r * hi[j]
+                        r, z, rhi[j] = _gates_before(xr[j], xz[j], hr[j], hz[j], hi[j])
                         zi[j] = z
                         sv[j] = r
                         sv[hid + j] = z
                 else:
                     for j in range(hid):
-                        rhi[j] = sigmoid(xr[j] + hr[j]) * hi[j]
-                        zi[j] = sigmoid(xz[j] + hz[j])
+                        _, zi[j], rhi[j] = _gates_before(xr[j], xz[j], hr[j], hz[j], hi[j])
             mm(rh, wn_t, q, gemm, ints, ab)
             for i in range(nb):
                 b = b0 + i
@@ -195,15 +206,13 @@ def _fwd_before(gi, wrz_t, wn_t, hs, lens, hn, y, save, train, gemm, nchunk):
                 if train:
                     sn, yb = save[t, b, 2 * hid:], y[t, b]
                     for j in range(hid):
-                        n = tanh(xn[j] + qi[j])
-                        hj = n + zi[j] * (hi[j] - n)
+                        n, hj = _unit_before(xn[j], qi[j], zi[j], hi[j])
                         ho[j] = hj
                         yb[j] = hj
                         sn[j] = n
                 else:
                     for j in range(hid):
-                        n = tanh(xn[j] + qi[j])
-                        ho[j] = n + zi[j] * (hi[j] - n)
+                        ho[j] = _unit_before(xn[j], qi[j], zi[j], hi[j])[1]
         for b in range(b0, b1):  # each row's state at its own last step
             copy_into(hn[b], hs[lens[b], b])
 
@@ -354,56 +363,16 @@ def gru_cpu(x: Tensor, weight_ih: Tensor, weight_hh: Tensor, bias_ih: Tensor | N
     """The ``grukit.ops.gru`` signature on the fused CPU kernels. x (B, T, I) -> y, h_n."""
     lens = lens_array(lengths, x.shape[0], x.shape[1])
 
-    def run(xs: Tensor):
-        if needs_grad(xs, weight_ih, weight_hh, bias_ih, bias_hh, h0):
-            y, hn = _GRUFunction.apply(xs, weight_ih, weight_hh, bias_ih, bias_hh, h0, lens,
-                                       reset_after)
-        else:  # every tensor is detached on the way in: no graph, no no_grad() needed
-            gi = _project(xs, weight_ih, bias_ih)[1]  # (T, B, 3H)
-            y, _, hn, _ = _forward(gi, weight_hh, bias_hh, h0, lens, reset_after, False)
+    def train(xs: Tensor):
+        y, hn = _GRUFunction.apply(xs, weight_ih, weight_hh, bias_ih, bias_hh, h0, lens,
+                                   reset_after)
         return y, (hn,)
 
-    y, (hn,) = run_directed(run, x, lengths, reverse)
+    def infer(xs: Tensor):  # every tensor is detached on the way in: no graph to avoid
+        gi = _project(xs, weight_ih, bias_ih)[1]  # (T, B, 3H)
+        y, _, hn, _ = _forward(gi, weight_hh, bias_hh, h0, lens, reset_after, False)
+        return y, (hn,)
+
+    y, (hn,) = run_fused(x, lengths, reverse, (weight_ih, weight_hh, bias_ih, bias_hh, h0),
+                         train, infer)
     return y, hn
-
-
-@njit(fastmath=True, error_model="numpy", cache=True)
-def stream_step(x, h, params, reset_after):
-    """One GRU step of every layer for a single sequence: x (I,), h (L, H) updated in place.
-
-    ``params`` packs each layer as [W_ihᵀ (In·3H), W_hhᵀ (H·3H), b_ih (3H), b_hh (3H)],
-    row-major, layer after layer; the products run along contiguous rows of the transposed
-    weights (``vecmat_add``, no BLAS call). One call per step: the streaming fast path.
-    reset_after=False packs its W_hhᵀ block as [W_h(r,z)ᵀ (H·2H), W_hnᵀ (H·H)], so each
-    product reads whole contiguous rows (a column slice of one (H, 3H) array has strided rows
-    numba does not vectorise: 3x slower), and its b_hh as zeros.
-    """
-    layers, hid = h.shape
-    at = 0
-    for layer in range(layers):
-        xin = x if layer == 0 else h[layer - 1]
-        wih_t, whh_t, b_ih, b_hh, at = packed_layer(params, at, xin.shape[0], hid, 3)
-        gi = b_ih.copy()  # (3H,): W_ih x + b_ih
-        gh = b_hh.copy()  # (3H,): W_hh h + b_hh
-        hl = h[layer]
-        vecmat_add(gi, xin, wih_t)
-        gir, giz, gin = gi[:hid], gi[hid:2 * hid], gi[2 * hid:]
-        ghr, ghz, ghn = gh[:hid], gh[hid:2 * hid], gh[2 * hid:]
-        if reset_after:
-            vecmat_add(gh, hl, whh_t)
-            for j in range(hid):
-                r = sigmoid(gir[j] + ghr[j])
-                z = sigmoid(giz[j] + ghz[j])
-                n = tanh(gin[j] + r * ghn[j])
-                hl[j] = n + z * (hl[j] - n)
-        else:  # no recurrent bias: gh = [W_hr h; W_hz h; W_hn (r ⊙ h)]
-            flat = whh_t.reshape(3 * hid * hid)
-            vecmat_add(gh[:2 * hid], hl, flat[:2 * hid * hid].reshape((hid, 2 * hid)))
-            rh = np.empty(hid, h.dtype)
-            for j in range(hid):
-                rh[j] = sigmoid(gir[j] + ghr[j]) * hl[j]
-            vecmat_add(ghn, rh, flat[2 * hid * hid:].reshape((hid, hid)))
-            for j in range(hid):
-                z = sigmoid(giz[j] + ghz[j])
-                n = tanh(gin[j] + ghn[j])
-                hl[j] = n + z * (hl[j] - n)

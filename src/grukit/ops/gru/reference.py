@@ -66,7 +66,7 @@ def gru_reference(x: Tensor, weight_ih: Tensor, weight_hh: Tensor, bias_ih: Tens
     ``zoneout_mask`` (B, T, H) is indexed like x: its step t applies where x[:, t] is read
     (with ``reverse`` too, so the mask travels with its input step).
     """
-    feat, g3 = x.shape[2], weight_ih.shape[0]
+    g3 = weight_ih.shape[0]
 
     def step(g: Tensor, s: tuple[Tensor, ...]) -> tuple[Tensor, ...]:
         m = None
@@ -74,12 +74,12 @@ def gru_reference(x: Tensor, weight_ih: Tensor, weight_hh: Tensor, bias_ih: Tens
             g, m = g[:, :g3], g[:, g3:]  # (B, 3H), (B, H)
         return (gru_step(g, s[0], weight_hh, bias_hh, reset_after, state_mask, m),)
 
-    def run(xs: Tensor) -> tuple[Tensor, tuple[Tensor, ...]]:
-        gi = F.linear(xs[..., :feat], weight_ih, bias_ih)  # (B, T, 3H)
-        if zoneout_mask is not None:
-            gi = torch.cat([gi, xs[..., feat:]], dim=2)  # (B, T, 4H): [gi, m]
+    def run(xs: Tensor, *zm: Tensor) -> tuple[Tensor, tuple[Tensor, ...]]:
+        gi = F.linear(xs, weight_ih, bias_ih)  # (B, T, 3H)
+        if zm:
+            gi = torch.cat([gi, zm[0]], dim=2)  # (B, T, 4H): [gi, m], one slice per step
         return masked_loop(step, gi, (h0,), lengths)
 
-    xm = x if zoneout_mask is None else torch.cat([x, zoneout_mask], dim=2)  # (B, T, I + H)
-    y, (h_n,) = run_directed(run, xm, lengths, reverse)
+    along = () if zoneout_mask is None else (zoneout_mask,)
+    y, (h_n,) = run_directed(run, x, lengths, reverse, *along)
     return y, h_n

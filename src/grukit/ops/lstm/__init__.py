@@ -6,15 +6,14 @@ from collections.abc import Sequence
 
 from torch import Tensor
 
-from .. import _cpu, _gpu_verified, _triton, dispatch
-from .._checks import as_lengths, check_layer, check_state, check_weight
-from .._checks import check_finite as _check_finite
+from .. import _cpu, _gpu_verified, _stream, _triton, dispatch
+from .._checks import check_layer, check_weight
+from .._entry import Call, enter
 from .native import lstm_native
 from .native import why_not as _why_not_native
 from .reference import lstm_reference, lstm_step
 
 __all__ = ["lstm", "lstm_step"]
-
 
 
 def _lstm_cpu(*args, **kwargs):
@@ -32,6 +31,17 @@ def _why_not_cpu(x, weight_hr=None, **call):
 dispatch.register("lstm", dispatch.Backend("reference", lstm_reference))
 dispatch.register("lstm", dispatch.Backend("torch", lstm_native, _why_not_native, priority=20))
 dispatch.register("lstm", dispatch.Backend("cpu", _lstm_cpu, _why_not_cpu, priority=10))
+
+
+def _lstm_stream(*args, **kwargs):
+    from .stream import lstm_stream  # numba loads on first use, not at import
+
+    return lstm_stream(*args, **kwargs)
+
+
+# The one-step fast path of grukit.nn.Stream (see .._stream): the only backend of its op.
+dispatch.register("lstm_stream", dispatch.Backend("cpu", _lstm_stream, _stream.why_not,
+                                                 priority=10))
 
 
 def _lstm_triton(*args, **kwargs):
@@ -76,33 +86,18 @@ def lstm(x: Tensor, weight_ih: Tensor, weight_hh: Tensor, bias_ih: Tensor | None
     Returns:
         y (B, T, P) and (h_n (B, P), c_n (B, H)).
     """
-    op = "lstm"
     if weight_hr is not None:
         if not isinstance(weight_hr, Tensor) or weight_hr.dim() != 2:
             raise ValueError("lstm: weight_hr must be a 2-D tensor (proj_size, hidden).")
         proj = weight_hr.shape[0]
     else:
         proj = None
-    _, hidden = check_layer(op, x, weight_ih, weight_hh, 4, bias_ih, bias_hh, state_size=proj)
+    _, hidden = check_layer("lstm", x, weight_ih, weight_hh, 4, bias_ih, bias_hh,
+                            state_size=proj)
     out = hidden if proj is None else proj
     if weight_hr is not None:
-        check_weight(weight_hr, "weight_hr", (proj, hidden), op)
-    batch, steps = x.shape[0], x.shape[1]
-    lens = as_lengths(lengths, batch, steps, op)
-    if h0 is None:
-        h0 = (x.new_zeros(batch, out), x.new_zeros(batch, hidden))
-    else:
-        if not isinstance(h0, (tuple, list)) or len(h0) != 2:
-            raise TypeError(f"lstm: h0 must be a pair (h0 ({batch}, {out}), c0 ({batch}, "
-                            f"{hidden})) or None; got {type(h0).__name__}.")
-        check_state(h0[0], "h0", batch, out, x, op)
-        check_state(h0[1], "c0", batch, hidden, x, op)
-        h0 = (h0[0], h0[1])
-    if check_finite:
-        _check_finite(x, "x", op)
-    extra = {} if state_mask is None else {"state_mask": state_mask}
-    if state_mask is not None:
-        check_state(state_mask, "state_mask", batch, out, x, op)
-    fn = dispatch.select(op, backend, x=x, h0=h0, lengths=lens, weight_hr=weight_hr, **extra)
-    return fn(x, weight_ih, weight_hh, bias_ih, bias_hh, h0=h0, lengths=lens,
-              weight_hr=weight_hr, reverse=reverse, **extra)
+        check_weight(weight_hr, "weight_hr", (proj, hidden), "lstm")
+    masks = {"state_mask": (state_mask, (x.shape[0], out))}
+    call = Call("lstm", x, h0, lengths, reverse, backend, check_finite,
+                (("h0", out), ("c0", hidden)), masks, {"weight_hr": weight_hr})
+    return enter(call, weight_ih, weight_hh, bias_ih, bias_hh)

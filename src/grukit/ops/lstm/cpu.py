@@ -20,11 +20,11 @@ import torch.nn.functional as F
 from numba import njit, prange
 from torch import Tensor
 
-from .._cpu import arr, kernel_threads, lens_array, needs_grad
-from .._cpu_math import copy_into, one, packed_layer, sigmoid, tanh, vecmat_add
+from .._cpu import arr, kernel_threads, lens_array
+from .._cpu_math import copy_into, one, sigmoid, tanh
+from .._fused import grad_or_zeros, run_fused
 from .._gemm import gemm_address, gemm_scratch, mm
 from .._jit import chunked_kernel
-from .._seq import run_directed
 
 
 @njit(inline="always", fastmath=True, error_model="numpy", cache=True)
@@ -170,9 +170,7 @@ class _LSTMFunction(torch.autograd.Function):
     def backward(ctx, dy, dhn, dcn):
         x, w_ih, w_hh, h0, c0, y, save, cs = ctx.saved_tensors
         batch, steps, hid = y.shape
-        dy = torch.zeros_like(y) if dy is None else dy
-        dhn = torch.zeros_like(h0) if dhn is None else dhn
-        dcn = torch.zeros_like(c0) if dcn is None else dcn
+        dy, dhn, dcn = grad_or_zeros(dy, y), grad_or_zeros(dhn, h0), grad_or_zeros(dcn, c0)
         dgi = np.empty((batch, steps, 4 * hid), y.numpy().dtype)
         dh0, dc0 = np.empty((batch, hid), dgi.dtype), np.empty((batch, hid), dgi.dtype)
         gemm = gemm_address(dgi.dtype)
@@ -196,39 +194,16 @@ def lstm_cpu(x: Tensor, weight_ih: Tensor, weight_hh: Tensor, bias_ih: Tensor | 
     lens = lens_array(lengths, x.shape[0], x.shape[1])
     h, c = h0
 
-    def run(xs: Tensor):
-        if needs_grad(xs, weight_ih, weight_hh, bias_ih, bias_hh, h, c):
-            y, hn, cn = _LSTMFunction.apply(xs, weight_ih, weight_hh, bias_ih, bias_hh, h, c,
-                                            lens)
-        else:
-            with torch.no_grad():
-                gi = F.linear(xs, weight_ih, bias_ih).contiguous()  # (B, T, 4H)
-                y, hn, cn, _, _ = _forward(gi, weight_hh, bias_hh, h, c, lens, False)
+    def train(xs: Tensor):
+        y, hn, cn = _LSTMFunction.apply(xs, weight_ih, weight_hh, bias_ih, bias_hh, h, c, lens)
         return y, (hn, cn)
 
-    y, (hn, cn) = run_directed(run, x, lengths, reverse)
+    def infer(xs: Tensor):
+        with torch.no_grad():
+            gi = F.linear(xs, weight_ih, bias_ih).contiguous()  # (B, T, 4H)
+            y, hn, cn, _, _ = _forward(gi, weight_hh, bias_hh, h, c, lens, False)
+        return y, (hn, cn)
+
+    y, (hn, cn) = run_fused(x, lengths, reverse, (weight_ih, weight_hh, bias_ih, bias_hh, h, c),
+                            train, infer)
     return y, (hn, cn)
-
-
-
-@njit(fastmath=True, error_model="numpy", cache=True)
-def stream_step(x, h, params, c):
-    """One LSTM step of every layer for a single sequence (no projection): x (I,), h and c
-    (L, H) updated in place (c last, so every streaming kernel takes (x, h, params, extra)).
-
-    ``params`` packs each layer as [W_ihᵀ (In·4H), W_hhᵀ (H·4H), b_ih (4H), b_hh (4H)],
-    row-major, layer after layer (gates i, f, g, o). One call per step: the streaming fast
-    path, products along contiguous rows of the transposed weights, no BLAS call.
-    """
-    layers, hid = h.shape
-    at = 0
-    for layer in range(layers):
-        xin = x if layer == 0 else h[layer - 1]
-        wih_t, whh_t, b_ih, b_hh, at = packed_layer(params, at, xin.shape[0], hid, 4)
-        a = b_ih + b_hh  # (4H,)
-        hl, cl = h[layer], c[layer]
-        vecmat_add(a, xin, wih_t)
-        vecmat_add(a, hl, whh_t)
-        for j in range(hid):
-            _, _, _, _, cl[j], hl[j] = _unit(a[j], a[hid + j], a[2 * hid + j],
-                                             a[3 * hid + j], cl[j])

@@ -7,8 +7,8 @@ from collections.abc import Sequence
 from torch import Tensor
 
 from .. import _triton, dispatch
-from .._checks import as_lengths, check_input, check_state, check_weight
-from .._checks import check_finite as _check_finite
+from .._checks import check_input, check_weight
+from .._entry import Call, enter
 from .reference import mingru_reference, mingru_step
 
 __all__ = ["mingru", "mingru_step"]
@@ -52,7 +52,6 @@ def mingru(x: Tensor, weight_ih: Tensor, bias_ih: Tensor | None = None, *,
     Returns:
         y (B, T, H) and h_n (B, H).
     """
-    op = "mingru"
     if mode not in MODES:
         raise ValueError(f"mingru: mode must be one of {MODES}; got {mode!r}.")
     if not isinstance(weight_ih, Tensor) or weight_ih.dim() != 2 or weight_ih.shape[0] % 2:
@@ -61,15 +60,8 @@ def mingru(x: Tensor, weight_ih: Tensor, bias_ih: Tensor | None = None, *,
                          f"with rows [W_z; W_h]; got {got}.")
     hidden, input_size = weight_ih.shape[0] // 2, weight_ih.shape[1]
     if bias_ih is not None:
-        check_weight(bias_ih, "bias_ih", (2 * hidden,), op)
-    check_input(x, input_size, op)
-    batch, steps = x.shape[0], x.shape[1]
-    lens = as_lengths(lengths, batch, steps, op)
-    if h0 is None:
-        h0 = x.new_zeros(batch, hidden)
-    else:
-        check_state(h0, "h0", batch, hidden, x, op)
-    if check_finite:
-        _check_finite(x, "x", op)
-    fn = dispatch.select(op, backend, x=x, h0=h0, lengths=lens, mode=mode)
-    return fn(x, weight_ih, bias_ih, h0=h0, lengths=lens, mode=mode, reverse=reverse)
+        check_weight(bias_ih, "bias_ih", (2 * hidden,), "mingru")
+    check_input(x, input_size, "mingru")
+    call = Call("mingru", x, h0, lengths, reverse, backend, check_finite, (("h0", hidden),),
+                options={"mode": mode})
+    return enter(call, weight_ih, bias_ih)

@@ -6,13 +6,12 @@ from collections.abc import Sequence
 
 from torch import Tensor
 
-from .. import _cpu, dispatch
-from .._checks import as_lengths, check_layer, check_state
-from .._checks import check_finite as _check_finite
+from .. import _cpu, _stream, dispatch
+from .._checks import check_layer
+from .._entry import Call, enter
 from .reference import ACTIVATIONS, rnn_reference, rnn_step
 
 __all__ = ["rnn", "rnn_step"]
-
 
 
 def _rnn_cpu(*args, **kwargs):
@@ -23,6 +22,17 @@ def _rnn_cpu(*args, **kwargs):
 
 dispatch.register("rnn", dispatch.Backend("reference", rnn_reference))
 dispatch.register("rnn", dispatch.Backend("cpu", _rnn_cpu, _cpu.why_not, priority=10))
+
+
+def _rnn_stream(*args, **kwargs):
+    from .stream import rnn_stream  # numba loads on first use, not at import
+
+    return rnn_stream(*args, **kwargs)
+
+
+# The one-step fast path of grukit.nn.Stream (see .._stream): the only backend of its op.
+dispatch.register("rnn_stream", dispatch.Backend("cpu", _rnn_stream, _stream.why_not,
+                                                 priority=10))
 
 
 def rnn(x: Tensor, weight_ih: Tensor, weight_hh: Tensor, bias_ih: Tensor | None = None,
@@ -40,23 +50,11 @@ def rnn(x: Tensor, weight_ih: Tensor, weight_hh: Tensor, bias_ih: Tensor | None 
     Returns:
         y (B, T, H) and h_n (B, H).
     """
-    op = "rnn"
     if nonlinearity not in ACTIVATIONS:
         raise ValueError(f"rnn: nonlinearity must be one of {sorted(ACTIVATIONS)}; "
                          f"got {nonlinearity!r}.")
-    _, hidden = check_layer(op, x, weight_ih, weight_hh, 1, bias_ih, bias_hh)
-    batch, steps = x.shape[0], x.shape[1]
-    lens = as_lengths(lengths, batch, steps, op)
-    if h0 is None:
-        h0 = x.new_zeros(batch, hidden)
-    else:
-        check_state(h0, "h0", batch, hidden, x, op)
-    if check_finite:
-        _check_finite(x, "x", op)
-    extra = {} if state_mask is None else {"state_mask": state_mask}
-    if state_mask is not None:
-        check_state(state_mask, "state_mask", batch, hidden, x, op)
-    fn = dispatch.select(op, backend, x=x, h0=h0, lengths=lens, nonlinearity=nonlinearity,
-                         **extra)
-    return fn(x, weight_ih, weight_hh, bias_ih, bias_hh, h0=h0, lengths=lens,
-              nonlinearity=nonlinearity, reverse=reverse, **extra)
+    _, hidden = check_layer("rnn", x, weight_ih, weight_hh, 1, bias_ih, bias_hh)
+    masks = {"state_mask": (state_mask, (x.shape[0], hidden))}
+    call = Call("rnn", x, h0, lengths, reverse, backend, check_finite, (("h0", hidden),),
+                masks, {"nonlinearity": nonlinearity})
+    return enter(call, weight_ih, weight_hh, bias_ih, bias_hh)

@@ -9,14 +9,14 @@ from __future__ import annotations
 import numpy as np
 import torch
 import torch.nn.functional as F
-from numba import njit, prange
+from numba import prange
 from torch import Tensor
 
-from .._cpu import arr, kernel_threads, lens_array, needs_grad
-from .._cpu_math import copy_into, one, packed_layer, tanh, vecmat_add
+from .._cpu import arr, kernel_threads, lens_array
+from .._cpu_math import copy_into, one, tanh
+from .._fused import grad_or_zeros, run_fused
 from .._gemm import gemm_address, gemm_scratch, mm
 from .._jit import chunked_kernel
-from .._seq import run_directed
 
 
 @chunked_kernel
@@ -104,8 +104,7 @@ class _RNNFunction(torch.autograd.Function):
     def backward(ctx, dy, dhn):
         x, w_ih, w_hh, h0, y = ctx.saved_tensors
         batch, steps, hid = y.shape
-        dy = torch.zeros_like(y) if dy is None else dy
-        dhn = torch.zeros_like(h0) if dhn is None else dhn
+        dy, dhn = grad_or_zeros(dy, y), grad_or_zeros(dhn, h0)
         dgi = np.empty((batch, steps, hid), y.numpy().dtype)
         dh0 = np.empty((batch, hid), dgi.dtype)
         gemm = gemm_address(dgi.dtype)
@@ -128,36 +127,16 @@ def rnn_cpu(x: Tensor, weight_ih: Tensor, weight_hh: Tensor, bias_ih: Tensor | N
     lens = lens_array(lengths, x.shape[0], x.shape[1])
     relu = nonlinearity == "relu"
 
-    def run(xs: Tensor):
-        if needs_grad(xs, weight_ih, weight_hh, bias_ih, bias_hh, h0):
-            y, hn = _RNNFunction.apply(xs, weight_ih, weight_hh, bias_ih, bias_hh, h0, lens,
-                                       relu)
-        else:
-            with torch.no_grad():
-                gi = F.linear(xs, weight_ih, bias_ih).contiguous()  # (B, T, H)
-                y, hn = _forward(gi, weight_hh, bias_hh, h0, lens, relu)
+    def train(xs: Tensor):
+        y, hn = _RNNFunction.apply(xs, weight_ih, weight_hh, bias_ih, bias_hh, h0, lens, relu)
         return y, (hn,)
 
-    y, (hn,) = run_directed(run, x, lengths, reverse)
+    def infer(xs: Tensor):
+        with torch.no_grad():
+            gi = F.linear(xs, weight_ih, bias_ih).contiguous()  # (B, T, H)
+            y, hn = _forward(gi, weight_hh, bias_hh, h0, lens, relu)
+        return y, (hn,)
+
+    y, (hn,) = run_fused(x, lengths, reverse, (weight_ih, weight_hh, bias_ih, bias_hh, h0),
+                         train, infer)
     return y, hn
-
-
-@njit(fastmath=True, error_model="numpy", cache=True)
-def stream_step(x, h, params, relu):
-    """One Elman step of every layer for a single sequence: x (I,), h (L, H) updated in
-    place, h' = act(W_ih x + b_ih + W_hh h + b_hh).
-
-    ``params`` packs each layer as [W_ihᵀ (In·H), W_hhᵀ (H·H), b_ih (H), b_hh (H)],
-    row-major, layer after layer. One call per step: the streaming fast path.
-    """
-    layers, hid = h.shape
-    at = 0
-    for layer in range(layers):
-        xin = x if layer == 0 else h[layer - 1]
-        wih_t, whh_t, b_ih, b_hh, at = packed_layer(params, at, xin.shape[0], hid, 1)
-        a = b_ih + b_hh  # (H,)
-        hl = h[layer]
-        vecmat_add(a, xin, wih_t)
-        vecmat_add(a, hl, whh_t)
-        for j in range(hid):
-            hl[j] = max(a[j], 0.0) if relu else tanh(a[j])
