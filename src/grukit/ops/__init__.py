@@ -1,19 +1,24 @@
-"""Functional recurrences: ``gru``, ``lstm``, ``rnn``, ``mingru``.
+"""Functional recurrences: ``gru``, ``lstm``, ``rnn``, ``mingru``, ``lngru``.
 
 One signature per family, batch first: ``op(x (B, T, I), weights..., *, h0=None,
 lengths=None, reverse=False, backend="auto", ...) -> (y (B, T, H), h_n)``.
 Every backend is checked against the plain-torch reference next to it.
 
 The input checks and sequence helpers the modules above ops share are public here:
-``as_lengths``, ``check_finite``, ``shape_str`` and ``reverse_within``.
+``as_lengths``, ``check_finite``, ``shape_str`` and ``reverse_within``. The Triton kernels' settings
+(block sizes, the split-H plan, ...) are ``TritonSettings``, made active for a block of
+code with ``with triton_settings(split=False): ...``.
 """
 
 from ._checks import as_lengths, check_finite, shape_str
 from ._seq import reverse_within
+from ._triton import TritonSettings, triton_settings
 from .gru import gru, gru_step
+from .lngru import lngru
 from .lstm import lstm, lstm_step
 from .mingru import mingru, mingru_step
 from .rnn import rnn, rnn_step
 
-__all__ = ["as_lengths", "check_finite", "gru", "gru_step", "lstm", "lstm_step", "mingru",
-           "mingru_step", "reverse_within", "rnn", "rnn_step", "shape_str"]
+__all__ = ["TritonSettings", "as_lengths", "check_finite", "gru", "gru_step", "lngru", "lstm",
+           "lstm_step", "mingru", "mingru_step", "reverse_within", "rnn", "rnn_step",
+           "shape_str", "triton_settings"]
