@@ -11,8 +11,7 @@ pytest.importorskip("triton", reason="triton is not installed (pip install trito
 
 from triton_cases import DEVICE, grads, use_interpreter  # noqa: E402
 
-from grukit.ops import dispatch  # noqa: E402
-from grukit.ops._triton import TritonSettings, triton_settings  # noqa: E402
+from grukit.ops import TritonSettings, dispatch, triton_settings  # noqa: E402
 from grukit.ops.lngru.reference import lngru_reference  # noqa: E402
 
 _interpreter = pytest.fixture(scope="module", autouse=True)(use_interpreter)

@@ -21,8 +21,7 @@ from triton_cases import (  # noqa: E402
 )
 
 from grukit import ops  # noqa: E402
-from grukit.ops import _triton, dispatch  # noqa: E402
-from grukit.ops._triton import triton_settings  # noqa: E402
+from grukit.ops import _triton, dispatch, triton_settings  # noqa: E402
 
 _interpreter = pytest.fixture(scope="module", autouse=True)(use_interpreter)
 

@@ -25,8 +25,7 @@ from triton_cases import (  # noqa: E402
 )
 
 from grukit import ops  # noqa: E402
-from grukit.ops import _triton  # noqa: E402
-from grukit.ops._triton import TritonSettings, triton_settings  # noqa: E402
+from grukit.ops import TritonSettings, _triton, triton_settings  # noqa: E402
 
 _interpreter = pytest.fixture(scope="module", autouse=True)(use_interpreter)
 
