@@ -19,7 +19,8 @@ has no recurrent weights). Its parameter count is the sum of their sizes over la
 directions (``CellSpec.count``)::
 
     GRU   3·(I·H + H·H + 2H)     LSTM 4·(I·H + P·H + 2H) + P·H     RNN  I·H + H·H + 2H
-    minGRU 2·(I·H + H)           (one layer and direction, bias=True, reset_after=True)
+    minGRU 2·(I·H + H)           LayerNorm-GRU: GRU + 4·3H (two gains, two shifts)
+    (one layer and direction, bias=True, reset_after=True)
 
 Adding a cell: a ``CellSpec`` entry in ``_SPECS`` below, its folder under ``grukit/ops``
 and its module in ``grukit/nn`` (exported from ``grukit.nn``); layers, converters, tasks and
@@ -68,7 +69,8 @@ def _with_bias(d: Dims) -> bool:
 class Param:
     """One parameter of a layer and direction: its op name (``weight_ih``), its shape as a
     function of the ``Dims``, when it exists, and its default initialisation: "hidden"
-    U(−1/√H, 1/√H) as torch.nn, or "fan_in" U(−1/√fan_in, 1/√fan_in) as torch.nn.Linear."""
+    U(−1/√H, 1/√H) as torch.nn, "fan_in" U(−1/√fan_in, 1/√fan_in) as torch.nn.Linear, or
+    "ones" / "zeros" (the gains and shifts of a normalisation)."""
 
     name: str
     shape: Callable[[Dims], tuple[int, ...]]
@@ -218,6 +220,15 @@ def _gru_bias_hh(d: Dims) -> bool:
     return d.bias and d.options["reset_after"]
 
 
+def _layer_norm(names: tuple[str, ...]) -> tuple[Param, ...]:
+    """Gain (init 1) and shift (init 0, only with bias) of each normalisation, (G·H,) = 3H."""
+    out: tuple[Param, ...] = ()
+    for n in names:
+        out += (Param(f"ln_{n}_weight", lambda d: (3 * d.hidden,), init="ones"),
+                Param(f"ln_{n}_bias", lambda d: (3 * d.hidden,), _with_bias, init="zeros"))
+    return out
+
+
 _SPECS: tuple[CellSpec, ...] = (
     CellSpec(
         name="gru", display="GRU", gates=3, gate_order=("r", "z", "n"), states=("h",),
@@ -254,6 +265,15 @@ _SPECS: tuple[CellSpec, ...] = (
 _BY_NAME = {s.name: s for s in _SPECS}
 
 GRU, LSTM, RNN, MINGRU = (_BY_NAME[n] for n in ("gru", "lstm", "rnn", "mingru"))
+
+# LayerNorm-GRU (grukit.ops.lngru, grukit.nn.LayerNormGRU, its layer made from the spec). Not
+# yet in _SPECS, so names(), the task CLIs and grukit.layers do not list it; listing it is
+# adding LNGRU to _SPECS.
+LNGRU = CellSpec(
+    name="lngru", display="LayerNorm-GRU", gates=3, gate_order=("r", "z", "n"), states=("h",),
+    params=_standard(3, _gru_bias_hh) + _layer_norm(("ih", "hh")), recurrent=True,
+    options=_frozen(reset_after=True), module="grukit.nn.LayerNormGRU", layer="LayerNormGRU",
+    doc="GRU with layer-normalised pre-activations (Ba et al. 2016)")
 
 
 def names() -> tuple[str, ...]:

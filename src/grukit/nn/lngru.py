@@ -1,0 +1,86 @@
+"""grukit.nn.LayerNormGRU: the GRU with layer-normalised pre-activations (Ba et al. 2016)."""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from .. import cells
+from ..ops.lngru import lngru
+from ._base import RecurrentBase, State
+
+
+class LayerNormGRU(RecurrentBase):
+    r"""Multi-layer LayerNorm-GRU (Ba et al. 2016, §3.1; as haste's ``LayerNormGRU``).
+
+    The input and the recurrent pre-activations are each layer-normalised over their 3H
+    gate rows (one mean and variance per sequence and step), then scaled by a gain g and
+    shifted by β::
+
+        LN(v; g, β) = (v − mean(v)) / sqrt(var(v) + 1e-5) ⊙ g + β
+
+    For each step, with gate order r, z, n (the layout of ``torch.nn.GRU``)::
+
+        gi = LN(W_ih x; g_ih, β_ih) + b_ih        gh = LN(W_hh h; g_hh, β_hh) + b_hh
+        r = σ(gi_r + gh_r)
+        z = σ(gi_z + gh_z)
+        n = tanh(gi_n + r ⊙ gh_n)                        # reset_after=True (default)
+        h' = (1 − z) ⊙ n + z ⊙ h
+
+    ``reset_after=False`` (Cho et al. 2014): W_hn multiplies r ⊙ h, so the recurrent rows
+    are normalised in two groups, the r, z rows over 2H values and the n rows over H, with
+    the matching slices of g_hh, β_hh; there is no ``bias_hh``::
+
+        [gh_r; gh_z] = LN(W_h[r,z] h; g_hh[:2H], β_hh[:2H])
+        n = tanh(gi_n + LN(W_hn (r ⊙ h); g_hh[2H:], β_hh[2H:]))
+
+    Parameters: those of ``grukit.nn.GRU`` with the same names, shapes and gate order
+    (``weight_ih_l{k}`` (3H, ·), ``weight_hh_l{k}`` (3H, H), ``bias_ih_l{k}``,
+    ``bias_hh_l{k}`` (3H,)), then ``ln_ih_weight_l{k}``, ``ln_ih_bias_l{k}``,
+    ``ln_hh_weight_l{k}``, ``ln_hh_bias_l{k}`` (3H,): the gains g (initially 1) and shifts
+    β (initially 0) of the two normalisations; ``_reverse`` for the backward direction.
+    ``bias=False`` drops the biases and the shifts, not the gains.
+
+    Args:
+        input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional,
+        device, dtype: as ``torch.nn.GRU``.
+        reset_after: where the reset gate applies (see above).
+        backend: "auto" or a backend name of ``grukit.ops.lngru``: "cpu" (fused numba),
+            "triton", "reference".
+        check_finite, recurrent_dropout: as ``grukit.nn.GRU`` (recurrent dropout runs on
+            the reference loop).
+
+    Inputs/outputs: as ``grukit.nn.GRU``.
+    """
+
+    spec = cells.LNGRU
+
+    def __init__(self, *args, reset_after: bool = True, **kwargs):
+        self.reset_after = reset_after
+        super().__init__(*args, **kwargs)
+
+    def reset_parameters(self) -> None:
+        """Weights and biases as ``grukit.nn.GRU``; the gains 1 and the shifts 0 (the spec's
+        "ones" and "zeros")."""
+        super().reset_parameters()
+        inits = {p.name: p.init for p in self.spec.params}
+        with torch.no_grad():
+            for name, w in self.named_parameters():
+                kind = inits.get(name[:name.rindex("_l")])
+                if kind == "ones":
+                    w.fill_(1.0)
+                elif kind == "zeros":
+                    w.zero_()
+
+    def extra_repr(self) -> str:
+        s = super().extra_repr()
+        return s if self.reset_after else s + ", reset_after=False"
+
+    def _run_layer(self, x: Tensor, params: dict, state: State, lengths: Tensor | None,
+                   reverse: bool, **masks: Tensor) -> tuple[Tensor, State]:
+        y, h = lngru(x, params["weight_ih"], params["weight_hh"], params["bias_ih"],
+                     params["bias_hh"], params["ln_ih_weight"], params["ln_ih_bias"],
+                     params["ln_hh_weight"], params["ln_hh_bias"], h0=state[0],
+                     lengths=lengths, reset_after=self.reset_after, reverse=reverse,
+                     backend=self.backend, **masks)
+        return y, (h,)
