@@ -5,8 +5,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from .. import cells
-from ..ops.lngru import lngru
+from .. import cells, ops
 from ._base import RecurrentBase, State
 
 
@@ -78,9 +77,9 @@ class LayerNormGRU(RecurrentBase):
 
     def _run_layer(self, x: Tensor, params: dict, state: State, lengths: Tensor | None,
                    reverse: bool, **masks: Tensor) -> tuple[Tensor, State]:
-        y, h = lngru(x, params["weight_ih"], params["weight_hh"], params["bias_ih"],
-                     params["bias_hh"], params["ln_ih_weight"], params["ln_ih_bias"],
-                     params["ln_hh_weight"], params["ln_hh_bias"], h0=state[0],
-                     lengths=lengths, reset_after=self.reset_after, reverse=reverse,
-                     backend=self.backend, **masks)
+        y, h = ops.lngru(x, params["weight_ih"], params["weight_hh"], params["bias_ih"],
+                         params["bias_hh"], params["ln_ih_weight"], params["ln_ih_bias"],
+                         params["ln_hh_weight"], params["ln_hh_bias"], h0=state[0],
+                         lengths=lengths, reset_after=self.reset_after, reverse=reverse,
+                         backend=self.backend, **masks)
         return y, (h,)
