@@ -8,6 +8,7 @@ import pytest
 
 from grukit.cli import main
 from grukit.tasks.classify import SequenceClassifier, TextClassifier
+from grukit.tasks.classify.network import MODELS
 
 POS = ["good", "great", "lovely"]
 NEG = ["bad", "awful", "poor"]
@@ -163,8 +164,8 @@ def _csv(path, n=30, header="text,label"):
     (["--epochs", "0"], "--epochs must be 1 or more; got 0."),
     (["--epochs", "-1"], "--epochs must be 1 or more; got -1."),
     (["--hidden", "0"], "--hidden must be 1 or more; got 0."),
-    (["--model", "cnn"], "--model must be one of gru, lstm, rnn, mingru, bigru, bilstm, birnn, "
-                         "bimingru for training; got 'cnn'."),
+    (["--model", "cnn"], f"--model must be one of {', '.join(MODELS)} for training; got "
+                         f"'cnn'."),
 ])
 def test_cli_numbers_below_one_are_refused(tmp_path, capsys, flags, message):
     data = _csv(tmp_path / "d.csv")

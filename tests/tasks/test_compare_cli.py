@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import scipy.io
 
+from grukit import cells
 from grukit.cli import main
 from grukit.tasks.compare import tasks
 
@@ -118,8 +119,8 @@ def test_memory_runs_are_written_as_they_finish_and_resumed(tmp_path, monkeypatc
 @pytest.mark.parametrize("args,message", [
     (["--models", "gru,gru"], "--models names gru more than once; give each model once"),
     (["--models", "gru,lstm,gru"], "--models names gru more than once"),
-    (["--models", "gru,transformer"], "gru,lstm,rnn,mingru; got gru,transformer "
-                                      "('transformer' unknown)"),
+    (["--models", "gru,transformer"], f"{','.join(cells.names())}; got gru,transformer "
+                                      f"('transformer' unknown)"),
     (["--models", ""], "--models is empty; give a comma-separated list from"),
     (["--models", ","], "--models is empty"),
     (["--seeds", "0"], "--seeds must be a whole number, 1 or more; got 0."),

@@ -147,17 +147,21 @@ class RecurrentBase(nn.Module):
         return (self.proj_size or self.hidden_size, *rest)
 
     def reset_parameters(self) -> None:
-        """U(−1/√H, 1/√H) for every weight and bias, as torch.nn does; parameters the spec
-        marks "fan_in" get U(−1/√fan_in, 1/√fan_in) as torch.nn.Linear (a bias: the fan-in
-        of its weight)."""
+        """Each parameter as its spec says: "hidden" U(−1/√H, 1/√H) as torch.nn does,
+        "fan_in" U(−1/√fan_in, 1/√fan_in) as torch.nn.Linear (a bias: the fan-in of its
+        weight), "ones" / "zeros" (a normalisation's gain and shift; no random draw)."""
         inits = {p.name: p.init for p in self.spec.params}
         bound = 1.0 / math.sqrt(self.hidden_size)
         for name, w in self.named_parameters():
-            op_name = name[:name.rindex("_l")]
-            if inits.get(op_name, "hidden") == "fan_in":
+            init = inits.get(name[:name.rindex("_l")], "hidden")
+            if init == "fan_in":
                 weight = getattr(self, name.replace("bias_", "weight_", 1))
                 fan = 1.0 / math.sqrt(weight.shape[1])
                 nn.init.uniform_(w, -fan, fan)
+            elif init == "ones":
+                nn.init.ones_(w)
+            elif init == "zeros":
+                nn.init.zeros_(w)
             else:
                 nn.init.uniform_(w, -bound, bound)
 
