@@ -1,0 +1,112 @@
+"""Deployment: ONNX export of ``grukit.nn`` modules and ``grukit.models.Sequential`` models.
+
+``to_onnx(model, path)`` writes the graph with ``onnx.helper`` directly rather than through
+``torch.onnx``: torch's exporters write ``nn.GRU`` with the wrong reset placement
+(``linear_before_reset=0``; pytorch#189225) and fail on a dynamic time length
+(pytorch#126339). Cells with an ONNX operator (``grukit.cells``: ``spec.onnx``) become that
+operator (GRU with ``linear_before_reset`` = ``reset_after``, LSTM, RNN), the others a
+``Scan`` over time (minGRU, LayerNorm-GRU). The graph is the model in evaluation mode
+(dropout off), float32, opset 17; batch and time are dynamic axes.
+
+Example::
+
+    from grukit.export import to_onnx
+    to_onnx(grukit.nn.GRU(8, 16, num_layers=2, bidirectional=True), "gru.onnx",
+            lengths=True, initial_state=True)
+    # onnxruntime: outputs = session.run(None, {"input": x, "h0": h0, "lengths": lens})
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+from torch import nn
+
+from .. import cells
+from .module import module_model
+from .sequential import sequential_model
+
+
+def _kind(model) -> str:
+    from ..models import Sequential
+    from ..nn import RecurrentBase
+
+    if isinstance(model, RecurrentBase):
+        return "module"
+    if isinstance(model, Sequential):
+        return "sequential"
+    hint = ""
+    if isinstance(model, nn.RNNBase):
+        hint = (" Convert it first with grukit.convert.from_torch(model), which keeps its "
+                "weights.")
+    modules = ", ".join(s.module.rpartition(".")[2] for s in cells.all_specs())
+    raise TypeError(f"to_onnx exports a grukit.nn recurrent module ({modules}, ...) or a "
+                    f"grukit.models.Sequential; got "
+                    f"{type(model).__module__}.{type(model).__name__}.{hint}")
+
+
+def build_onnx(model, *, example=None, dynamic: bool = True, lengths: bool = False,
+               initial_state: bool = False):
+    """The checked ``onnx.ModelProto`` of ``model`` without writing it (see ``to_onnx``)."""
+    if _kind(model) == "module":
+        return module_model(model, example=example, dynamic=dynamic, lengths=lengths,
+                            initial_state=initial_state)
+    if lengths or initial_state:
+        raise ValueError("to_onnx: lengths= and initial_state= apply to grukit.nn modules; a "
+                         "Sequential takes its lengths from Embedding(mask_zero=True).")
+    return sequential_model(model, example=example, dynamic=dynamic)
+
+
+def _check_path(path) -> Path:
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"to_onnx: path must be a file path (str or os.PathLike); got "
+                        f"{type(path).__name__}.")
+    p = Path(path)
+    folder = p.parent if str(p.parent) else Path(".")
+    if p.is_dir():
+        raise OSError(f"to_onnx: {str(p)!r} is a folder; give a file path such as "
+                      f"{str(p / 'model.onnx')!r}.")
+    if not folder.is_dir():
+        raise OSError(f"to_onnx: the folder {str(folder)!r} of {str(p)!r} does not exist; "
+                      f"create it first.")
+    if not os.access(folder, os.W_OK):
+        raise OSError(f"to_onnx: cannot write to the folder {str(folder)!r}; choose a path "
+                      f"in a folder you can write to.")
+    return p
+
+
+def to_onnx(model, path, *, example=None, dynamic: bool = True, lengths: bool = False,
+            initial_state: bool = False) -> Path:
+    """Write ``model`` as an ONNX file at ``path`` (atomically) and return the path.
+
+    Args:
+        model: a ``grukit.nn`` recurrent module or a built ``grukit.models.Sequential``.
+        example: an input batch; required with ``dynamic=False`` (it fixes the shapes),
+            else only checked against the model (and, for a Sequential whose first layer
+            has no ``input_shape``, it gives the input's rank).
+        dynamic: batch and time as named dynamic axes ("batch", "time").
+        lengths: (modules) add the graph input ``lengths`` (B,) int64, each ≥ 1: the
+            ``lengths=`` of ``module.forward``, written as ONNX ``sequence_lens``.
+        initial_state: (modules) add the graph inputs ``h0`` (and ``c0``), (L·D, B, H).
+
+    Graph inputs and outputs are named ``input``, ``h0``/``c0``, ``lengths`` and
+    ``output``, ``h_n``/``c_n`` (modules) or ``output`` (+ ``h``/``c`` with
+    ``return_state``) (Sequential); see ``grukit.export.module`` and ``.sequential``.
+    """
+    p = _check_path(path)
+    proto = build_onnx(model, example=example, dynamic=dynamic, lengths=lengths,
+                       initial_state=initial_state)
+    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent or ".")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(proto.SerializeToString())
+        os.replace(tmp, p)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return p
+
+
+__all__ = ["build_onnx", "to_onnx"]

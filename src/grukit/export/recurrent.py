@@ -1,0 +1,142 @@
+"""A stacked, optionally bidirectional ``grukit.nn`` recurrence as ONNX nodes.
+
+A cell whose spec names an ONNX operator (``grukit.cells``: ``spec.onnx``) becomes one
+operator node per layer, both directions in it (``direction="bidirectional"``); the others
+become a ``Scan`` over time per layer and direction (``grukit.export.scan``).
+
+Layouts (ONNX operators, opset 17): X (T, B, I); W (D, G·H, I), R (D, G·H, H),
+B (D, 2·G·H) = [input biases; recurrent biases]; Y (T, D, B, H), Y_h (D, B, H). Gate blocks
+in ONNX's order, written with the spec's gate names::
+
+    GRU  z, r, n (torch: r, z, n)    linear_before_reset = reset_after (1: torch's
+                                      placement, 0: Cho et al.'s, where grukit has no b_hh)
+    LSTM i, o, f, g (torch: i, f, g, o)
+    RNN  h                           activations = [Tanh] or [Relu]
+
+The ONNX equations are torch's (h' = (1 − z) ⊙ n + z ⊙ h for the GRU), so no sign flips.
+``sequence_lens`` (int32) zeroes the output past each end and starts the reverse direction
+at each sequence's own last step, as ``grukit.nn`` does with ``lengths``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .graph import Graph, array
+from .scan import scan_layer, scan_support
+
+# the gate blocks of each ONNX operator (a fact of the operator, not of a cell), named with
+# the gate names the cell spec uses
+ONNX_GATES = {"GRU": ("z", "r", "n"), "LSTM": ("i", "o", "f", "g"), "RNN": ("h",)}
+
+
+def check_module(module, what: str) -> None:
+    """One sentence when ``module`` (a ``grukit.nn`` recurrent module) has no ONNX form."""
+    spec, cls = module.spec, type(module).__name__
+    if getattr(module, "proj_size", 0):
+        raise ValueError(f"{what}: {cls} with proj_size={module.proj_size} has no ONNX form "
+                         f"(the ONNX {spec.onnx} operator has no projection); export an "
+                         f"{cls} with proj_size=0.")
+    if getattr(module, "zoneout", 0):
+        raise ValueError(f"{what}: {cls} with zoneout={module.zoneout} has no ONNX form yet "
+                         f"(the ONNX {spec.onnx} operator has no zoneout); export a copy "
+                         f"with zoneout=0 and the same weights.")
+    if spec.onnx is None:
+        why = scan_support(spec)
+        if why:
+            raise ValueError(f"{what}: {cls} ({spec.display}) has no ONNX operator and "
+                             f"{why}.")
+    elif spec.onnx not in ONNX_GATES:
+        raise ValueError(f"{what}: {cls} names the ONNX operator {spec.onnx!r}, which this "
+                         f"exporter does not write; it writes {', '.join(ONNX_GATES)}.")
+
+
+def _order(spec) -> list[int]:
+    """torch's gate blocks in the ONNX operator's order: [1, 0, 2] for the GRU."""
+    return [spec.gate_order.index(g) for g in ONNX_GATES[spec.onnx]]
+
+
+def _blocks(a: np.ndarray, order: list[int]) -> np.ndarray:
+    """Rows of ``a`` (G·H, ...) regrouped by gate block in ``order``."""
+    parts = np.split(a, len(order), axis=0)  # G × (H, ...)
+    return np.concatenate([parts[k] for k in order], axis=0)
+
+
+def _attrs(module) -> dict:
+    """The operator's attributes from the module's options."""
+    op, h = module.spec.onnx, module.hidden_size
+    attrs = {"hidden_size": h}
+    if module.bidirectional:
+        attrs["direction"] = "bidirectional"
+    if op == "GRU":
+        attrs["linear_before_reset"] = 1 if module.reset_after else 0
+    elif op == "RNN":
+        attrs["activations"] = [module.nonlinearity.capitalize()] * module.num_directions
+    return attrs
+
+
+def _operator_layer(g: Graph, module, layer: int, x: str, seq_lens: str | None,
+                    states: list[str | None]) -> tuple[str, list[str]]:
+    """One layer through the ONNX operator: x (T, B, I) -> y (T, B, D·H), finals (D, B, S)."""
+    spec, gates, h = module.spec, module.spec.gates, module.hidden_size
+    order = _order(spec)
+    ws, rs, bs = [], [], []
+    for d in range(module.num_directions):
+        p = module.layer_params(layer, d)
+        ws.append(_blocks(array(p["weight_ih"]), order))  # (G·H, I)
+        rs.append(_blocks(array(p["weight_hh"]), order))  # (G·H, H)
+        b_ih, b_hh = array(p["bias_ih"]), array(p.get("bias_hh"))
+        if b_ih is not None:
+            b_hh = np.zeros(gates * h, np.float32) if b_hh is None else b_hh
+            bs.append(np.concatenate([_blocks(b_ih, order), _blocks(b_hh, order)]))  # (2G·H,)
+    tag = f"l{layer}"
+    inputs = [x, g.init(np.stack(ws), f"W_{tag}"), g.init(np.stack(rs), f"R_{tag}"),
+              g.init(np.stack(bs), f"B_{tag}") if bs else "", seq_lens or ""]
+    inputs += [s or "" for s in states]
+    outs = g.op(spec.onnx, inputs, f"{spec.name}_{tag}", outputs=1 + len(spec.states),
+                **_attrs(module))
+    y = g.transpose(outs[0], [0, 2, 1, 3])  # (T, D, B, H) -> (T, B, D, H)
+    y = g.op("Reshape", [y, g.ints(0, 0, -1)], "y")  # (T, B, D·H)
+    return y, outs[1:]
+
+
+def _scan_layer(g: Graph, module, layer: int, x: str, lengths: str | None,
+                states: list[str | None]) -> tuple[str, list[str]]:
+    """One layer as a Scan per direction: x (T, B, I) -> y (T, B, D·H), finals (D, B, H)."""
+    ys, finals = [], []
+    for d in range(module.num_directions):
+        h0 = None if states[0] is None else g.squeeze(g.slice(states[0], 0, d, d + 1), 0)
+        y, h = scan_layer(g, module, module.layer_params(layer, d), x, lengths, h0,
+                          reverse=d == 1, tag=f"l{layer}{'r' if d else ''}")
+        ys.append(y)  # (T, B, H)
+        finals.append(g.unsqueeze(h, 0))  # (1, B, H)
+    y = ys[0] if len(ys) == 1 else g.op("Concat", ys, "y", axis=2)  # (T, B, D·H)
+    h = finals[0] if len(finals) == 1 else g.op("Concat", finals, "h", axis=0)  # (D, B, H)
+    return y, [h]
+
+
+def emit_recurrent(g: Graph, module, x: str, lengths: str | None,
+                   states: list[str] | None) -> tuple[str, list[str]]:
+    """The module in evaluation mode (no dropout) on x (T, B, I).
+
+    ``lengths``: int64 (B,) or None; ``states``: one (L·D, B, S) name per state of the
+    spec, or None for zeros. Returns y (T, B, D·P) and the final states (L·D, B, S).
+    """
+    spec, dirs = module.spec, module.num_directions
+    seq_lens = None
+    if lengths is not None and spec.onnx is not None:
+        seq_lens = g.op("Cast", [lengths], "seq_lens", to=6)  # int32, as ONNX wants
+    finals: list[list[str]] = [[] for _ in spec.states]
+    y = x
+    for layer in range(module.num_layers):
+        layer_states = [None if states is None else g.slice(s, 0, layer * dirs,
+                                                            (layer + 1) * dirs)
+                        for s in (states or [None] * len(spec.states))]  # each (D, B, S)
+        if spec.onnx is not None:
+            y, fin = _operator_layer(g, module, layer, y, seq_lens, layer_states)
+        else:
+            y, fin = _scan_layer(g, module, layer, y, lengths, layer_states)
+        for k, f in enumerate(fin):
+            finals[k].append(f)
+    out = [f[0] if len(f) == 1 else g.op("Concat", f, "h_n", axis=0) for f in finals]
+    return y, out

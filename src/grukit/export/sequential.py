@@ -1,0 +1,178 @@
+"""A built ``grukit.models.Sequential`` as an ONNX model, layer by layer.
+
+Graph input ``input``: the model's input, batch first ((B, T, F) floats for a recurrent
+first layer, (B, T) int64 token ids for an ``Embedding``); output ``output`` (and, when the
+last recurrent layer has ``return_state``, one output per state of its cell: ``h``, ``c``).
+Layers, in evaluation mode::
+
+    recurrent (grukit.cells' layers)   the grukit.nn module (grukit.export.recurrent);
+                                       return_sequences, return_state, go_backwards
+    Bidirectional                      the wrapped layer's module with both directions
+    Dense                              MatMul + Add, then its activation
+    Dropout                            identity
+    Embedding                          Gather; mask_zero: lengths = Σ_t [id ≠ 0] (the ids
+                                       must be right-padded, as the layer demands)
+    AttentionPooling                   e = tanh(x Wᵀ + b) v, softmax over the valid steps,
+                                       Σ_t a_t x_t
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..cells import CellSpec
+from .graph import Graph, finish, value_info
+from .recurrent import check_module, emit_recurrent
+
+_SQRT1_2 = 1 / math.sqrt(2)
+
+
+def _activation(g: Graph, y: str, name: str | None, what: str) -> str:
+    if name in (None, "linear"):
+        return y
+    simple = {"relu": "Relu", "tanh": "Tanh", "sigmoid": "Sigmoid", "elu": "Elu"}
+    if name in simple:
+        return g.op(simple[name], [y], name)
+    if name == "softmax":
+        return g.op("Softmax", [y], name, axis=-1)
+    if name == "gelu":  # exact: 0.5 x (1 + erf(x / √2)), as torch's default
+        erf = g.op("Erf", [g.op("Mul", [y, g.scalar(_SQRT1_2)])])
+        half = g.op("Mul", [y, g.scalar(0.5)])
+        return g.op("Mul", [half, g.op("Add", [erf, g.scalar(1.0)])], name)
+    raise ValueError(f"{what}: the activation {name!r} has no ONNX form here; use one of "
+                     f"linear, relu, tanh, sigmoid, elu, softmax, gelu.")
+
+
+def _recurrent(g: Graph, layer, x: str, lengths: str | None, what: str, last: bool):
+    """A recurrent layer (possibly wrapped by Bidirectional) on x (B, T, F)."""
+    cls = type(layer).__name__
+    if layer.stateful:
+        raise ValueError(f"{what}: {cls}(stateful=True) carries its state between calls, "
+                         f"which an exported graph cannot; export a copy with "
+                         f"stateful=False.")
+    if layer.return_state and not last:
+        raise ValueError(f"{what}: {cls}(return_state=True) must be the last layer to "
+                         f"export (its outputs become the graph's outputs).")
+    rnn = layer.rnn
+    check_module(rnn, f"{what}: {cls}")
+    xt = g.transpose(x, [1, 0, 2])  # (T, B, F)
+    if layer.go_backwards:
+        xt = g.reverse_time(xt, lengths, time_axis=0, batch_axis=1)
+    y, finals = emit_recurrent(g, rnn, xt, lengths, None)  # (T, B, D·H), (L·D, B, S)
+    dirs, stack = rnn.num_directions, rnn.num_layers * rnn.num_directions
+    if layer.return_sequences:
+        out, lengths = g.transpose(y, [1, 0, 2]), lengths  # (B, T, D·H)
+    else:
+        top = g.transpose(g.slice(finals[0], 0, stack - dirs, stack), [1, 0, 2])  # (B, D, H)
+        out, lengths = g.op("Reshape", [top, g.ints(0, -1)], "last"), None  # (B, D·H)
+    if layer.return_state:
+        states = [g.squeeze(g.slice(s, 0, stack - 1, stack), 0) for s in finals]  # (B, S)
+        return [out, *states], lengths
+    return out, lengths
+
+
+def _dense(g: Graph, layer, x: str, what: str) -> str:
+    lin = layer.linear
+    y = g.op("MatMul", [x, g.weight(lin.weight.T, "dense_Wt")], "dense")  # (B, ..., units)
+    if lin.bias is not None:
+        y = g.op("Add", [y, g.weight(lin.bias, "dense_b")])
+    return _activation(g, y, layer.activation, f"{what}: Dense")
+
+
+def _embedding(g: Graph, layer, ids: str) -> tuple[str, str | None]:
+    y = g.op("Gather", [g.weight(layer.embedding.weight, "emb"), ids], "embed", axis=0)
+    if not layer.mask_zero:
+        return y, None  # (B, T, E)
+    nonzero = g.op("Cast", [g.op("Not", [g.op("Equal", [ids, g.ints(0)])])], to=7)  # int64
+    return y, g.op("ReduceSum", [nonzero, g.ints(1)], "lengths", keepdims=0)  # (B,)
+
+
+def _attention(g: Graph, layer, x: str, lengths: str | None) -> str:
+    proj = g.op("MatMul", [x, g.weight(layer.proj.weight.T, "att_Wt")])  # (B, T, U)
+    proj = g.op("Tanh", [g.op("Add", [proj, g.weight(layer.proj.bias, "att_b")])])
+    scores = g.op("MatMul", [proj, g.weight(layer.v, "att_v")], "scores")  # (B, T)
+    if lengths is not None:
+        steps = g.squeeze(g.dim(x, 1), 0)
+        zero, one = (g.init(np.array(v, np.int64), "c_i64s") for v in (0, 1))
+        t = g.unsqueeze(g.op("Range", [zero, steps, one]), 0)  # (1, T)
+        inside = g.op("Less", [t, g.unsqueeze(lengths, 1)], "inside")  # (B, T)
+        scores = g.op("Where", [inside, scores, g.scalar(-math.inf)])
+    w = g.op("Softmax", [scores], "weights", axis=1)
+    w = g.op("Where", [g.op("IsNaN", [w]), g.scalar(0.0), w])  # no valid step: weight 0
+    pooled = g.op("Mul", [g.unsqueeze(w, 2), x])  # (B, T, F)
+    return g.op("ReduceSum", [pooled, g.ints(1)], "pooled", keepdims=0)  # (B, F)
+
+
+def _input_dims(model, example, what: str) -> tuple:
+    """The input shape without the batch axis (None: open)."""
+    first = model.stack[0]
+    if example is not None:
+        return tuple(example.shape[1:])
+    if first.input_shape is not None:
+        return tuple(first.input_shape)
+    inner = getattr(first, "layer", first)
+    if getattr(inner, "rnn", None) is not None:
+        return (None, inner.rnn.input_size)
+    if type(first).__name__ == "Embedding":
+        return (None,)
+    raise ValueError(f"{what}: the first layer ({type(first).__name__}) does not tell the "
+                     f"input shape; pass example= (an input batch) or give the layer an "
+                     f"input_shape.")
+
+
+def sequential_model(model, *, example=None, dynamic: bool = True, what: str = "to_onnx"):
+    """The checked ``onnx.ModelProto`` of a built ``Sequential``."""
+    if not len(model.stack) or not model.built:
+        raise ValueError(f"{what}: the Sequential model is not built (its layers have no "
+                         f"weights yet); call model.build() or run it on a batch first.")
+    first = model.stack[0]
+    ids = type(first).__name__ == "Embedding"
+    dims = _input_dims(model, example, what)
+    if dynamic:
+        names = ["time"] + [f"dim{k}" for k in range(2, len(dims) + 1)]
+        shape = ["batch"] + [names[k] if ids or k < len(dims) - 1 else d
+                             for k, d in enumerate(dims)]
+    elif example is None:
+        raise ValueError(f"{what}: dynamic=False fixes the shapes from example=, an input "
+                         f"batch; none was given.")
+    else:
+        shape = list(example.shape)
+    layers = list(model.stack)
+    top = getattr(layers[-1], "layer", layers[-1])
+    names = ["output"]
+    if getattr(top, "return_state", False):
+        names += list(top.spec.states)  # h (and c): the states it returns
+    g = Graph()
+    for name in names:  # claimed first, so no inner value takes them
+        g.reserve(name)
+    x = g.reserve("input")
+    inputs = [value_info(x, "int64" if ids else "float", shape)]
+    lengths = None
+    for k, layer in enumerate(layers):
+        kind = type(layer).__name__
+        where = f"{what}: layer {k} ({kind})"
+        inner = getattr(layer, "layer", layer)
+        if isinstance(x, list):
+            raise ValueError(f"{where} follows a layer with return_state=True, whose list "
+                             f"output it cannot take.")
+        if isinstance(getattr(type(inner), "spec", None), CellSpec) and hasattr(inner, "rnn"):
+            x, lengths = _recurrent(g, inner, x, lengths, where, k == len(layers) - 1)
+        elif kind == "Dense":
+            x = _dense(g, layer, x, where)
+        elif kind == "Dropout":
+            continue
+        elif kind == "Embedding" and k == 0:
+            x, lengths = _embedding(g, layer, x)
+        elif kind == "AttentionPooling":
+            x, lengths = _attention(g, layer, x, lengths), None
+        else:
+            raise ValueError(f"{where} has no ONNX export; exportable layers are the "
+                             f"recurrent layers, Bidirectional, Dense, Dropout, Embedding "
+                             f"(first) and AttentionPooling.")
+    outs = x if isinstance(x, list) else [x]
+    for value, name in zip(outs, names, strict=True):
+        g.node("Identity", [value], [name])
+    return finish(g, f"grukit_{model.name}", inputs,
+                  [value_info(n, "float", None) for n in names])
