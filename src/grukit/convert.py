@@ -176,8 +176,6 @@ def to_keras(module: nn.Module):
     """A one-layer grukit or torch.nn GRU/LSTM/RNN -> a built Keras 3 layer with the same
     weights, ``return_sequences=True`` and ``return_state=True`` (``Bidirectional`` when the
     module is bidirectional). Keras must be installed (``pip install keras``)."""
-    import keras  # optional dependency, imported only here
-
     spec = _spec(module)
     if spec.keras is None:
         with_keras = ", ".join(s.display for s in cells.all_specs() if s.keras)
@@ -189,6 +187,8 @@ def to_keras(module: nn.Module):
                          f"layer.")
     if getattr(module, "proj_size", 0):
         raise ValueError("Keras LSTM has no projection; convert a module with proj_size=0.")
+    import keras  # optional dependency, imported only here
+
     options = {k: getattr(module, k, spec.options[k]) for k in spec.options}
     kw = dict(use_bias=module.bias, return_sequences=True, return_state=True)
     kw |= {v: options[k] for k, v in spec.keras_options.items()}
