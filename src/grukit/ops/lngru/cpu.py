@@ -35,15 +35,18 @@ from . import _kernels as K
 from .reference import input_gates
 
 
-def _gain_shift(g: Tensor | None, beta: Tensor | None, bias: Tensor | None, like: Tensor):
-    """The recurrent gain (3H,) and the sum β + b (3H,) as numpy arrays in the dtype of like."""
-    g3 = like.shape[0]
-    gain = arr(g) if g is not None else np.ones(g3, like.numpy().dtype)
-    shift = torch.zeros(g3, dtype=like.dtype)
+def _gain(g: Tensor | None, size: int, dtype) -> np.ndarray:
+    """The recurrent gain g_hh (3H,) as a numpy array; ones when None."""
+    return np.ones(size, dtype) if g is None else arr(g)
+
+
+def _shift(beta: Tensor | None, bias: Tensor | None, size: int, dtype) -> np.ndarray:
+    """β_hh + b_hh (3H,), the one shift the gate math adds; zeros for each None."""
+    out = np.zeros(size, dtype)
     for v in (beta, bias):
         if v is not None:
-            shift = shift + v.detach()
-    return gain, shift.numpy()
+            out += arr(v)
+    return out
 
 
 def _forward(gi: Tensor, w_hh: Tensor, b_hh, g_hh, be_hh, h0: Tensor, lens: np.ndarray,
@@ -63,7 +66,7 @@ def _forward(gi: Tensor, w_hh: Tensor, b_hh, g_hh, be_hh, h0: Tensor, lens: np.n
     phat = np.empty((rows, batch, 3 * hid), dt)
     rstd = np.empty((rows, batch) if reset_after else (rows, batch, 2), dt)
     w = w_hh.detach()
-    gain, shift = _gain_shift(g_hh, be_hh, b_hh, w[:, 0])
+    gain, shift = _gain(g_hh, g3, dt), _shift(be_hh, b_hh, g3, dt)
     gemm = gemm_address(dt)
     with kernel_threads(batch, gemm) as nchunk:
         if reset_after:
@@ -102,7 +105,7 @@ class _LNGRUFunction(torch.autograd.Function):
         dh0 = np.empty((batch, hid), dt)
         dp = np.empty((steps, batch, 3 * hid), dt)  # (T, B, 3H): ∂L/∂ recurrent products
         w = w_hh.detach()
-        gain = _gain_shift(g_hh if ctx.has[1] else None, None, None, w[:, 0])[0]
+        gain = _gain(g_hh if ctx.has[1] else None, 3 * hid, dt)
         gemm = gemm_address(dt)
         hp = hs[:-1].reshape(-1, hid)  # (T·B, H): h_{t−1}
         ph = phat.reshape(-1, 3 * hid)  # (T·B, 3H): p̂
