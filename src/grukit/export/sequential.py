@@ -149,7 +149,7 @@ def sequential_model(model, *, example=None, dynamic: bool = True, what: str = "
         g.reserve(name)
     x = g.reserve("input")
     inputs = [value_info(x, "int64" if ids else "float", shape)]
-    lengths = None
+    lengths, rank = None, len(shape)  # rank: of the value x, batch included
     for k, layer in enumerate(layers):
         kind = type(layer).__name__
         where = f"{what}: layer {k} ({kind})"
@@ -159,14 +159,17 @@ def sequential_model(model, *, example=None, dynamic: bool = True, what: str = "
                              f"output it cannot take.")
         if isinstance(getattr(type(inner), "spec", None), CellSpec) and hasattr(inner, "rnn"):
             x, lengths = _recurrent(g, inner, x, lengths, where, k == len(layers) - 1)
+            rank = 3 if inner.return_sequences else 2
         elif kind == "Dense":
             x = _dense(g, layer, x, where)
         elif kind == "Dropout":
             continue
         elif kind == "Embedding" and k == 0:
             x, lengths = _embedding(g, layer, x)
+            rank += 1
         elif kind == "AttentionPooling":
             x, lengths = _attention(g, layer, x, lengths), None
+            rank = 2
         else:
             raise ValueError(f"{where} has no ONNX export; exportable layers are the "
                              f"recurrent layers, Bidirectional, Dense, Dropout, Embedding "
@@ -174,5 +177,7 @@ def sequential_model(model, *, example=None, dynamic: bool = True, what: str = "
     outs = x if isinstance(x, list) else [x]
     for value, name in zip(outs, names, strict=True):
         g.node("Identity", [value], [name])
-    return finish(g, f"grukit_{model.name}", inputs,
-                  [value_info(n, "float", None) for n in names])
+    out_shape = ["batch"] + [f"out{k}" for k in range(1, rank)]
+    outputs = [value_info(names[0], "float", out_shape)]
+    outputs += [value_info(n, "float", ["batch", f"{n}_units"]) for n in names[1:]]
+    return finish(g, f"grukit_{model.name}", inputs, outputs)
