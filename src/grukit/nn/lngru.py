@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import torch
 from torch import Tensor
 
 from .. import cells, ops
@@ -57,19 +56,6 @@ class LayerNormGRU(RecurrentBase):
     def __init__(self, *args, reset_after: bool = True, **kwargs):
         self.reset_after = reset_after
         super().__init__(*args, **kwargs)
-
-    def reset_parameters(self) -> None:
-        """Weights and biases as ``grukit.nn.GRU``; the gains 1 and the shifts 0 (the spec's
-        "ones" and "zeros")."""
-        super().reset_parameters()
-        inits = {p.name: p.init for p in self.spec.params}
-        with torch.no_grad():
-            for name, w in self.named_parameters():
-                kind = inits.get(name[:name.rindex("_l")])
-                if kind == "ones":
-                    w.fill_(1.0)
-                elif kind == "zeros":
-                    w.zero_()
 
     def extra_repr(self) -> str:
         s = super().extra_repr()
