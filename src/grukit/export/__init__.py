@@ -98,13 +98,20 @@ def to_onnx(model, path, *, example=None, dynamic: bool = True, lengths: bool = 
     p = _check_path(path)
     proto = build_onnx(model, example=example, dynamic=dynamic, lengths=lengths,
                        initial_state=initial_state)
-    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent or ".")
+    tmp = None
     try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
         with os.fdopen(fd, "wb") as f:
             f.write(proto.SerializeToString())
         os.replace(tmp, p)
+    except OSError as e:
+        if tmp is not None:
+            Path(tmp).unlink(missing_ok=True)
+        raise OSError(f"to_onnx: cannot write {str(p)!r} ({e.strerror or e}); choose a path "
+                      f"in a folder you can write to, with space left.") from e
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        if tmp is not None:
+            Path(tmp).unlink(missing_ok=True)
         raise
     return p
 

@@ -1,0 +1,387 @@
+"""grukit.export.to_onnx: every grukit.nn module and Sequential model runs in ONNX Runtime
+with dynamic batch and time axes and equals torch eager within float32 tolerance."""
+
+from __future__ import annotations
+
+import os
+import stat
+
+import numpy as np
+import pytest
+import torch
+
+pytest.importorskip("onnx")
+ort = pytest.importorskip("onnxruntime")
+
+import onnx  # noqa: E402
+
+import grukit.nn as gnn  # noqa: E402
+from conftest import SHARED_DATA  # noqa: E402
+from grukit import cells  # noqa: E402
+from grukit.export import build_onnx, to_onnx  # noqa: E402
+from grukit.layers import (  # noqa: E402
+    GRU,
+    LSTM,
+    AttentionPooling,
+    Bidirectional,
+    Dense,
+    Dropout,
+    Embedding,
+    Layer,
+    MinGRU,
+    SimpleRNN,
+)
+from grukit.models import Sequential  # noqa: E402
+
+TOL = 1e-5  # float32
+SHAPES = ((3, 7), (5, 2))  # (batch, time): two of each, to prove the axes are dynamic
+
+
+def _specs():
+    """Every cell with a grukit.nn module: grukit.cells' list, plus LayerNorm-GRU while it
+    is kept out of it."""
+    specs = list(cells.all_specs())
+    if cells.LNGRU.name not in {s.name for s in specs} and hasattr(gnn, "LayerNormGRU"):
+        specs.append(cells.LNGRU)
+    return specs
+
+
+def _variants():
+    """(id, spec, options): each structural option of each cell at each of its values."""
+    values = {"reset_after": (True, False), "nonlinearity": ("tanh", "relu")}
+    out = []
+    for spec in _specs():
+        opts = [{}]
+        for name in spec.options:
+            if name in values:
+                opts = [o | {name: v} for o in opts for v in values[name]]
+        for o in opts:
+            tag = "-".join(("reset_after" if v else "reset_before") if k == "reset_after"
+                           else str(v) for k, v in o.items())
+            out.append((spec.name + (f"-{tag}" if tag else ""), spec, o))
+    return out
+
+
+VARIANTS = _variants()
+LAYOUTS = [("L1", {}), ("L2-bidir-batch_first", {"num_layers": 2, "bidirectional": True,
+                                                  "batch_first": True})]
+
+
+def _session(path_or_proto):
+    data = (path_or_proto.SerializeToString() if isinstance(path_or_proto, onnx.ModelProto)
+            else str(path_or_proto))
+    return ort.InferenceSession(data, providers=["CPUExecutionProvider"])
+
+
+def _module(spec, options, layout, bias=True):
+    torch.manual_seed(0)
+    m = spec.module_class()(3, 5, bias=bias, **options, **layout).eval()
+    with torch.no_grad():  # gains and shifts away from 1 and 0, so that they count
+        for name, p in m.named_parameters():
+            if name.startswith("ln_"):
+                p.add_(0.3 * torch.randn_like(p))
+    return m
+
+
+def _inputs(m, batch, steps, seed):
+    g = torch.Generator().manual_seed(seed)
+    shape = (batch, steps, 3) if m.batch_first else (steps, batch, 3)
+    x = torch.randn(shape, generator=g)
+    states = [torch.randn(m.num_layers * m.num_directions, batch, 5, generator=g)
+              for _ in m.spec.states]
+    lengths = torch.randint(1, steps + 1, (batch,), generator=g)
+    lengths[0] = steps
+    return x, states, lengths
+
+
+def _eager(m, x, states=None, lengths=None):
+    hx = None if states is None else (states[0] if len(states) == 1 else tuple(states))
+    with torch.no_grad():
+        y, h = m(x, hx, lengths=lengths)
+    return [y] + (list(h) if isinstance(h, tuple) else [h])
+
+
+def _close(got, want):
+    assert len(got) == len(want)
+    for g, w in zip(got, want, strict=True):
+        assert g.shape == tuple(w.shape)
+        np.testing.assert_allclose(g, w.numpy(), atol=TOL, rtol=0)
+
+
+# -- modules ----------------------------------------------------------------------------------
+@pytest.mark.parametrize("layout", [v for _, v in LAYOUTS], ids=[k for k, _ in LAYOUTS])
+@pytest.mark.parametrize("variant", VARIANTS, ids=[v[0] for v in VARIANTS])
+def test_module_in_onnxruntime_equals_eager_at_two_shapes(variant, layout, tmp_path):
+    _, spec, options = variant
+    m = _module(spec, options, layout)
+    sess = _session(to_onnx(m, tmp_path / "m.onnx"))
+    assert [i.name for i in sess.get_inputs()] == ["input"]
+    for k, (batch, steps) in enumerate(SHAPES):
+        x, _, _ = _inputs(m, batch, steps, k)
+        _close(sess.run(None, {"input": x.numpy()}), _eager(m, x))
+
+
+@pytest.mark.parametrize("layout", [v for _, v in LAYOUTS], ids=[k for k, _ in LAYOUTS])
+@pytest.mark.parametrize("variant", VARIANTS, ids=[v[0] for v in VARIANTS])
+def test_module_with_lengths_and_initial_state_equals_eager(variant, layout):
+    _, spec, options = variant
+    m = _module(spec, options, layout)
+    sess = _session(build_onnx(m, lengths=True, initial_state=True))
+    names = [f"{s}0" for s in spec.states]
+    assert [i.name for i in sess.get_inputs()] == ["input", *names, "lengths"]
+    for k, (batch, steps) in enumerate(SHAPES):
+        x, states, lengths = _inputs(m, batch, steps, 10 + k)
+        feeds = {"input": x.numpy(), "lengths": lengths.numpy()}
+        feeds |= {n: s.numpy() for n, s in zip(names, states, strict=True)}
+        _close(sess.run(None, feeds), _eager(m, x, states, lengths))
+
+
+@pytest.mark.parametrize("spec", [s for s in _specs() if s.onnx is None] or [None],
+                         ids=lambda s: getattr(s, "name", "none"))
+def test_cell_without_onnx_operator_is_a_scan_and_equals_eager_without_bias(spec):
+    if spec is None:
+        pytest.skip("every cell has an ONNX operator")
+    m = _module(spec, {}, {"bidirectional": True}, bias=False)
+    proto = build_onnx(m, lengths=True)
+    assert {n.op_type for n in proto.graph.node} >= {"Scan", "ReverseSequence"}
+    sess = _session(proto)
+    for k, (batch, steps) in enumerate(SHAPES):
+        x, _, lengths = _inputs(m, batch, steps, 20 + k)
+        _close(sess.run(None, {"input": x.numpy(), "lengths": lengths.numpy()}),
+               _eager(m, x, None, lengths))
+
+
+@pytest.mark.parametrize("reset_after", [True, False], ids=["reset_after", "reset_before"])
+def test_gru_graph_carries_linear_before_reset_of_its_placement(reset_after):
+    m = gnn.GRU(3, 4, num_layers=2, reset_after=reset_after)
+    gru = [n for n in build_onnx(m).graph.node if n.op_type == "GRU"]
+    assert len(gru) == 2
+    for node in gru:
+        attrs = {a.name: onnx.helper.get_attribute_value(a) for a in node.attribute}
+        assert attrs["linear_before_reset"] == (1 if reset_after else 0)
+        assert attrs["hidden_size"] == 4
+
+
+def test_gru_reset_before_writes_no_recurrent_bias():
+    m = gnn.GRU(3, 4, reset_after=False)
+    proto = build_onnx(m)
+    node = next(n for n in proto.graph.node if n.op_type == "GRU")
+    b = next(onnx.numpy_helper.to_array(t) for t in proto.graph.initializer
+             if t.name == node.input[3])  # (1, 6H) = [Wb_zrh; Rb_zrh]
+    assert b.shape == (1, 24)
+    assert np.all(b[0, 12:] == 0) and np.any(b[0, :12] != 0)
+
+
+def test_dynamic_axes_are_named_and_static_export_fixes_them():
+    m = gnn.GRU(3, 4, batch_first=True)
+    dims = [d.dim_param or d.dim_value
+            for d in build_onnx(m).graph.input[0].type.tensor_type.shape.dim]
+    assert dims == ["batch", "time", 3]
+    fixed = build_onnx(m, dynamic=False, example=torch.zeros(2, 6, 3))
+    assert [d.dim_value for d in fixed.graph.input[0].type.tensor_type.shape.dim] == [2, 6, 3]
+
+
+# -- Sequential models ------------------------------------------------------------------------
+def _lngru_layer():
+    return cells.LNGRU.layer_class() if hasattr(gnn, "LayerNormGRU") else GRU
+
+
+SEQUENTIAL = {
+    "article-gru64-dense1": lambda: [GRU(64, input_shape=(100, 1)), Dense(1)],
+    "stacked-backwards-dropout-softmax": lambda: [
+        GRU(8, input_shape=(None, 3), return_sequences=True, go_backwards=True,
+            reset_after=False), Dropout(0.3), LSTM(6, dropout=0.2),
+        Dense(4, activation="softmax")],
+    "bidirectional-rnn-mingru-gelu": lambda: [
+        Bidirectional(SimpleRNN(6, return_sequences=True, activation="relu"),
+                      input_shape=(None, 3)),
+        Bidirectional(MinGRU(5, return_sequences=True)), Dense(2, activation="gelu")],
+    "activations": lambda: [
+        SimpleRNN(6, input_shape=(None, 3), return_sequences=True),
+        Dense(5, activation="relu"), Dense(5, activation="tanh"), Dense(5, activation="elu"),
+        Dense(5, activation="sigmoid"), Dense(2, activation="linear", use_bias=False)],
+    "lngru-return_state": lambda: [_lngru_layer()(6, input_shape=(None, 3),
+                                                  return_state=True)],
+    "lstm-return_state": lambda: [LSTM(6, input_shape=(None, 3), return_state=True)],
+}
+
+
+def _run_sequential(model, x, tmp_path, **kwargs):
+    model.eval()
+    sess = _session(to_onnx(model, tmp_path / "model.onnx", **kwargs))
+    with torch.no_grad():
+        want = model(x)
+    got = sess.run(None, {"input": x.numpy()})
+    _close(got, want if isinstance(want, list) else [want])
+    return sess
+
+
+@pytest.mark.parametrize("name", list(SEQUENTIAL))
+def test_sequential_in_onnxruntime_equals_eager_at_two_shapes(name, tmp_path):
+    torch.manual_seed(0)
+    model = Sequential(SEQUENTIAL[name]())
+    model.build()
+    for k, (batch, steps) in enumerate(SHAPES):
+        x = torch.randn(batch, steps, model.layers[0].input_shape[-1],
+                        generator=torch.Generator().manual_seed(k))
+        _run_sequential(model, x, tmp_path)
+
+
+@pytest.mark.parametrize("pool", ["attention", "last"])
+def test_sequential_with_masked_embedding_equals_eager_on_padded_ids(pool, tmp_path):
+    torch.manual_seed(0)
+    head = ([Bidirectional(GRU(6, return_sequences=True)), AttentionPooling()]
+            if pool == "attention" else
+            [GRU(6, return_sequences=True, go_backwards=True), Bidirectional(LSTM(4))])
+    model = Sequential([Embedding(30, 8, mask_zero=True, input_shape=(None,)), *head,
+                        Dense(3)])
+    model.build()
+    for batch, steps in SHAPES:
+        g = torch.Generator().manual_seed(batch)
+        ids = torch.randint(1, 30, (batch, steps), generator=g)
+        lengths = torch.randint(1, steps + 1, (batch,), generator=g)
+        ids[torch.arange(steps) >= lengths.unsqueeze(1)] = 0  # right padding
+        _run_sequential(model, ids, tmp_path)
+
+
+def test_sequential_built_by_a_batch_exports_with_its_example(tmp_path):
+    model = Sequential([Dense(4, activation="tanh"), Dense(2)])
+    x = torch.randn(3, 5)
+    model(x)  # built by the batch, no input_shape
+    proto = build_onnx(model, example=x)
+    assert [d.dim_param or d.dim_value
+            for d in proto.graph.input[0].type.tensor_type.shape.dim] == ["batch", 5]
+    _run_sequential(model, torch.randn(6, 5), tmp_path, example=x)
+    with pytest.raises(ValueError) as e:
+        build_onnx(model)
+    assert "pass example=" in _one_sentence(e)
+
+
+# -- real data ----------------------------------------------------------------------------------
+def test_sunspot_windows_through_exported_gru_equal_eager(tmp_path):
+    datasets = pytest.importorskip("statsmodels.datasets", reason="statsmodels is absent")
+    try:
+        series = datasets.sunspots.load_pandas().data["SUNACTIVITY"].to_numpy(np.float32)
+    except Exception as e:  # a broken install without its bundled files
+        pytest.skip(f"statsmodels' sunspots data set cannot be read: {e}")
+    series = (series - series.mean()) / series.std()
+    torch.manual_seed(0)
+    model = Sequential([GRU(16, input_shape=(None, 1), return_sequences=True),
+                        Bidirectional(GRU(8, reset_after=False)), Dense(1)])
+    model.build()
+    for window in (24, 11):  # two time lengths, the second with a different batch
+        starts = range(0, len(series) - window, window)
+        x = torch.from_numpy(np.stack([series[s:s + window] for s in starts]))[..., None]
+        _run_sequential(model, x, tmp_path)
+
+
+def test_shakespeare_characters_through_exported_lstm_equal_eager(tmp_path):
+    path = SHARED_DATA / "text" / "tinyshakespeare.txt"
+    if not path.is_file():
+        pytest.skip(f"{path} is absent; set GRUKIT_SHARED_DATA to the shared data folder")
+    text = path.read_text(encoding="utf-8")[:4000]
+    vocab = {c: k + 1 for k, c in enumerate(sorted(set(text)))}
+    lines = [[vocab[c] for c in line] for line in text.splitlines() if line][:16]
+    steps = max(map(len, lines))
+    ids = torch.tensor([row + [0] * (steps - len(row)) for row in lines])
+    torch.manual_seed(0)
+    model = Sequential([Embedding(len(vocab) + 1, 12, mask_zero=True, input_shape=(None,)),
+                        LSTM(10, return_sequences=True), GRU(6), Dense(len(vocab) + 1,
+                                                                     activation="softmax")])
+    model.build()
+    _run_sequential(model, ids, tmp_path)
+    _run_sequential(model, ids[:5, :20].clone().masked_fill_(ids[:5, :20] == 0, 1), tmp_path)
+
+
+# -- bad input ----------------------------------------------------------------------------------
+def _one_sentence(e: pytest.ExceptionInfo) -> str:
+    msg = str(e.value)
+    assert "\n" not in msg and msg.endswith("."), msg
+    return msg
+
+
+def test_torch_module_is_refused_with_the_converter_named(tmp_path):
+    with pytest.raises(TypeError) as e:
+        to_onnx(torch.nn.GRU(3, 4), tmp_path / "m.onnx")
+    assert "torch.nn.modules.rnn.GRU" in _one_sentence(e)
+    assert "grukit.convert.from_torch" in str(e.value)
+    with pytest.raises(TypeError, match="got torch.nn.modules.linear.Linear"):
+        to_onnx(torch.nn.Linear(3, 4), tmp_path / "m.onnx")
+    assert not (tmp_path / "m.onnx").exists()
+
+
+def test_unsupported_layer_is_named():
+    class Twice(Layer):
+        def call(self, x, lengths):
+            return 2 * x, lengths
+
+    model = Sequential([GRU(4, input_shape=(None, 2), return_sequences=True), Twice(),
+                        Dense(1)])
+    model.build()
+    with pytest.raises(ValueError) as e:
+        build_onnx(model)
+    assert "layer 1 (Twice) has no ONNX export" in _one_sentence(e)
+
+
+def test_unbuilt_sequential_is_refused():
+    with pytest.raises(ValueError) as e:
+        build_onnx(Sequential([GRU(4, input_shape=(None, 2)), Dense(1)]))
+    assert "not built" in _one_sentence(e)
+    with pytest.raises(ValueError, match="not built"):
+        build_onnx(Sequential())
+
+
+@pytest.mark.parametrize("where", ["missing-folder", "under-a-file", "a-folder",
+                                   "read-only-folder"])
+def test_unwritable_path_is_refused_before_anything_is_written(where, tmp_path):
+    m = gnn.GRU(2, 3)
+    (tmp_path / "file.txt").write_text("x")
+    path = {"missing-folder": tmp_path / "nope" / "m.onnx",
+            "under-a-file": tmp_path / "file.txt" / "m.onnx", "a-folder": tmp_path,
+            "read-only-folder": tmp_path / "ro" / "m.onnx"}[where]
+    if where == "read-only-folder":
+        path.parent.mkdir()
+        path.parent.chmod(stat.S_IRUSR | stat.S_IXUSR)
+    try:
+        if where == "read-only-folder" and os.access(path.parent, os.W_OK):
+            pytest.skip("this user (root) can write to a read-only folder")
+        with pytest.raises(OSError) as e:
+            to_onnx(m, path)
+        assert "to_onnx:" in _one_sentence(e)
+        assert sorted(p.name for p in tmp_path.rglob("*")) == sorted(
+            ["file.txt"] + (["ro"] if where == "read-only-folder" else []))
+    finally:
+        if where == "read-only-folder":
+            path.parent.chmod(stat.S_IRWXU)
+
+
+def test_path_of_the_wrong_type_is_refused():
+    with pytest.raises(TypeError, match="path must be a file path"):
+        to_onnx(gnn.GRU(2, 3), 42)
+
+
+@pytest.mark.parametrize("case", ["proj_size", "zoneout", "stateful", "static-no-example",
+                                  "lengths-on-sequential", "bad-example"])
+def test_model_without_onnx_form_gets_one_sentence(case):
+    if case == "proj_size":
+        model, match = gnn.LSTM(3, 6, proj_size=2), "proj_size=2 has no ONNX form"
+    elif case == "zoneout":
+        model, match = gnn.GRU(3, 6, zoneout=0.1), "zoneout=0.1 has no ONNX form"
+    elif case == "stateful":
+        model = Sequential([GRU(4, input_shape=(None, 2), stateful=True)])
+        model.build()
+        match = "stateful=True"
+    elif case == "static-no-example":
+        model, match = gnn.GRU(3, 6), "dynamic=False fixes the shapes"
+    elif case == "lengths-on-sequential":
+        model = Sequential([GRU(4, input_shape=(None, 2))])
+        model.build()
+        match = "lengths= and initial_state= apply to grukit.nn modules"
+    else:
+        model, match = gnn.GRU(3, 6), "example must be a 3-D input tensor"
+    kwargs = {"static-no-example": {"dynamic": False},
+              "lengths-on-sequential": {"lengths": True},
+              "bad-example": {"example": torch.zeros(2, 5, 4)}}.get(case, {})
+    with pytest.raises(ValueError) as e:
+        build_onnx(model, **kwargs)
+    assert match in _one_sentence(e)
