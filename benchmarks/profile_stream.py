@@ -63,8 +63,8 @@ def main() -> None:
 
     def kernel():
         with kernel_threads(b, gemm) as nchunk:
-            gru_cpu._fwd_after(gi.numpy(), whh_t, bias, hs, lens, hn, hs[1:], save, False,
-                               gemm, nchunk)
+            gru_cpu._fwd_after(gi.numpy(), whh_t, bias, hs, lens, hn, hs[1:], save, None,
+                               None, False, gemm, nchunk)
 
     with torch.no_grad():
         ours = _median_us({"grukit.nn.GRU": module, "ops.gru (backend=cpu)": op,

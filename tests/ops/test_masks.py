@@ -113,14 +113,86 @@ def test_zoneout_gradcheck_reference(reset_after, reverse, dropout, backend_call
     ran_only(backend_calls, "reference")
 
 
+def _loss_and_grads(a, y, h):
+    """A loss that weighs every output differently, and the gradient of every input."""
+    w = torch.arange(y.numel(), dtype=y.dtype).reshape(y.shape).sin()
+    ((y * w).sum() + (h * h).sum()).backward()
+    names = [k for k, v in a.items() if v is not None]
+    grads = {k: a[k].grad.clone() for k in names}
+    for k in names:
+        a[k].grad = None
+    return grads
+
+
+TOL = {torch.float64: 1e-10, torch.float32: 1e-5}
+
+
+def _fused_equals_reference(dtype, reset_after, reverse, drop, zone, backend_calls):
+    b, t, i, h = 3, 7, 2, 5
+    a = _args(b, t, i, h, reset_after, dtype=dtype)
+    keep, mz = _masks(b, t, h, dtype=dtype)
+    kw = dict(lengths=torch.tensor([7, 4, 0]), reset_after=reset_after, reverse=reverse,
+              state_mask=keep if drop else None, zoneout_mask=mz if zone else None)
+    out = {}
+    for backend in ("reference", "cpu"):
+        y, hn = _run(a, backend, **kw)
+        out[backend] = (y.detach(), hn.detach(), _loss_and_grads(a, y, hn))
+        with torch.no_grad():  # the inference path of the kernel too
+            yi, hi = _run(a, backend, **kw)
+        torch.testing.assert_close(yi, out[backend][0], rtol=0, atol=TOL[dtype])
+        torch.testing.assert_close(hi, out[backend][1], rtol=0, atol=TOL[dtype])
+    (y0, h0, g0), (y1, h1, g1) = out["reference"], out["cpu"]
+    tol = TOL[dtype]
+    torch.testing.assert_close(y1, y0, rtol=tol, atol=tol)
+    torch.testing.assert_close(h1, h0, rtol=tol, atol=tol)
+    for k in g0:
+        torch.testing.assert_close(g1[k], g0[k], rtol=tol, atol=tol, msg=f"d{k}")
+    assert backend_calls.count(("gru", "cpu")) == 2
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32], ids=["f64", "f32"])
+@pytest.mark.parametrize("reset_after", [True, False], ids=["reset_after", "reset_before"])
+@pytest.mark.parametrize("reverse", [False, True], ids=["fwd", "rev"])
+def test_fused_cpu_with_both_masks_equals_reference(dtype, reset_after, reverse,
+                                                    backend_calls):
+    """Recurrent dropout and zoneout together, lengths (one empty sequence), h0: outputs,
+    final state and the gradient of x, every weight, bias and h0."""
+    _fused_equals_reference(dtype, reset_after, reverse, True, True, backend_calls)
+
+
+@pytest.mark.parametrize("reset_after", [True, False], ids=["reset_after", "reset_before"])
+@pytest.mark.parametrize("mask", ["state_mask", "zoneout_mask"])
+def test_fused_cpu_with_one_mask_equals_reference(reset_after, mask, backend_calls):
+    _fused_equals_reference(torch.float64, reset_after, False, mask == "state_mask",
+                            mask == "zoneout_mask", backend_calls)
+
+
+def test_auto_takes_the_fused_kernel_for_masks(backend_calls):
+    a = _args(2, 4, 1, 3, True, dtype=torch.float32)
+    keep, zone = _masks(2, 4, 3, dtype=torch.float32)
+    _run(a, "auto", state_mask=keep, zoneout_mask=zone)
+    ran_only(backend_calls, "cpu")
+
+
+def test_masks_that_require_grad_go_to_the_reference():
+    a = _args(2, 4, 1, 3, True)
+    keep, zone = _masks(2, 4, 3)
+    zone.requires_grad_()
+    name, skipped = dispatch.explain("gru", "auto", x=a["x"], h0=a["h0"], lengths=None,
+                                     reset_after=True, state_mask=keep, zoneout_mask=zone)
+    assert name == "reference"
+    assert "zoneout_mask requires grad" in skipped["cpu"]
+    with pytest.raises(ValueError, match="zoneout_mask requires grad.*detach"):
+        _run(a, "cpu", zoneout_mask=zone)
+
+
 @pytest.mark.parametrize("backend", ["torch", "triton"])
 def test_backends_without_zoneout_decline_it(backend):
     x = torch.zeros(2, 3, 1)
     zone = torch.zeros(2, 3, 4)
-    name, skipped = dispatch.explain("gru", "auto", x=x, h0=torch.zeros(2, 4),
-                                     lengths=None, reset_after=True, zoneout_mask=zone)
-    assert "zoneout" in skipped[backend]
-    assert name in ("cpu", "reference")
+    with pytest.raises(ValueError, match=f"backend='{backend}' cannot serve.*zoneout"):
+        dispatch.explain("gru", backend, x=x, h0=torch.zeros(2, 4), lengths=None,
+                         reset_after=True, zoneout_mask=zone)
 
 
 @pytest.mark.parametrize("mask, match", [

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import torch
 from torch import Tensor
 
 from .. import _cpu, _gpu_verified, _stream, _triton, dispatch
@@ -23,7 +24,16 @@ def _gru_cpu(*args, **kwargs):
 
 
 dispatch.register("gru", dispatch.Backend("reference", gru_reference))
-dispatch.register("gru", dispatch.Backend("cpu", _gru_cpu, _cpu.why_not, priority=10))
+def _why_not_cpu(x, state_mask=None, zoneout_mask=None, **call):
+    """The fused CPU kernel serves both masks, but gives them no gradient."""
+    for name, m in (("state_mask", state_mask), ("zoneout_mask", zoneout_mask)):
+        if m is not None and m.requires_grad and torch.is_grad_enabled():
+            return (f"{name} requires grad and the cpu backend gives masks no gradient; "
+                    f"pass {name}.detach() (or use backend='reference').")
+    return _cpu.why_not(x, **call)
+
+
+dispatch.register("gru", dispatch.Backend("cpu", _gru_cpu, _why_not_cpu, priority=10))
 
 
 def _gru_stream(*args, **kwargs):
@@ -45,9 +55,10 @@ def _gru_triton(*args, **kwargs):
     return gru_triton(*args, **kwargs)
 
 
-def _why_not_triton(x, zoneout_mask=None, **call):
-    if zoneout_mask is not None:
-        return "zoneout_mask is served by the reference and the cpu backend only."
+def _why_not_triton(x, zoneout_mask=None, state_mask=None, **call):
+    for name, m in (("state_mask", state_mask), ("zoneout_mask", zoneout_mask)):
+        if m is not None:
+            return f"{name} is served by the reference and the cpu backend only."
     return _triton.why_not(x, **call)
 
 

@@ -21,6 +21,13 @@ Equations: see ``grukit.ops.gru``. Backward, reset_after=True (a = pre-activatio
 reset_after=False: d(r ⊙ h) = a_n W_hn, a_r = d(r ⊙ h) ⊙ h_{t−1} ⊙ r(1 − r),
 ∂L/∂h_{t−1} = g ⊙ z + d(r ⊙ h) ⊙ r + [a_r, a_z] W_hh[:2H].
 Steps at or past a sequence's length leave its state alone and pass g through unchanged.
+
+Masks (each optional; a kernel built for ``None`` has no trace of it, numba prunes the
+branch). Recurrent dropout d (B, H) multiplies the state fed to W_hh: the products read
+ĥ = d ⊙ h_{t−1} (and r ⊙ ĥ for reset_after=False), the update still uses h_{t−1}; so
+dW_hh = Σ_t dghᵀ ĥ and the recurrent part of ∂L/∂h_{t−1} is multiplied by d. Zoneout m
+(T, B, H): h_t = m ⊙ h_{t−1} + (1 − m) ⊙ h̃_t, so the gates see g̃ = g ⊙ (1 − m) in place of g
+and ∂L/∂h_{t−1} gains g ⊙ m. Backward kernels: ``cpu_backward``.
 """
 
 from __future__ import annotations
@@ -32,10 +39,11 @@ from numba import njit, prange
 from torch import Tensor
 
 from .._cpu import arr, kernel_threads, lens_array
-from .._cpu_math import add_into, copy_into, one, sigmoid, tanh
+from .._cpu_math import copy_into, sigmoid, tanh
 from .._fused import run_fused
 from .._gemm import gemm_address, gemm_scratch, mm
 from .._jit import chunked_kernel
+from .cpu_backward import bwd_after, bwd_before
 
 # Buffers are time-major, (T, B, ·): the rows one step touches lie together, which the
 # hardware prefetcher follows (batch-major rows sit T·3H apart; 20-30% slower here). The
@@ -72,20 +80,40 @@ def _unit_before(xn, q, z, h):
     return n, n + z * (h - n)  # h' = (1 − z) n + z h
 
 
+@njit(inline="always", fastmath=True, error_model="numpy", cache=True)
+def _zone(m, h, h_new):
+    """Zoneout of one unit: m ⊙ h + (1 − m) ⊙ h̃ (Krueger et al. 2017)."""
+    return h_new + m * (h - h_new)
+
+
+@njit(inline="always", fastmath=True, error_model="numpy", cache=True)
+def _masked_rows(hs_t, drop, out):
+    """out (nb, H) = hs_t (nb, H) ⊙ drop (nb, H): the state the recurrent products read."""
+    for i in range(out.shape[0]):
+        hi, di, oi = hs_t[i], drop[i], out[i]
+        for j in range(oi.shape[0]):
+            oi[j] = hi[j] * di[j]
+
+
 @chunked_kernel
-def _fwd_after(gi, whh_t, bhh, hs, lens, hn, y, save, train, gemm, nchunk):
+def _fwd_after(gi, whh_t, bhh, hs, lens, hn, y, save, drop, zone, train, gemm, nchunk):
     """gi (T,B,3H), whh_t (H,3H), bhh (3H,), hs (T+1,B,H) with hs[0] = h0 -> hs[1:] filled,
     hn (B,H) = each row's state at its own last step; when train also y (T,B,H) = hs[1:] and
-    save (T,B,4H) = [r, z, n, gh_n]."""
+    save (T,B,4H) = [r, z, n, gh_n]. drop (B,H) and zone (T,B,H): masks, or None."""
     steps, batch, g3 = gi.shape
     hid = g3 // 3
     br, bz, bn = bhh[:hid], bhh[hid:2 * hid], bhh[2 * hid:]
     for c in prange(nchunk):
         b0, b1 = c * batch // nchunk, (c + 1) * batch // nchunk
         gh = np.empty((b1 - b0, g3), gi.dtype)  # (nb, 3H)
+        hm = np.empty((b1 - b0, hid), gi.dtype)  # (nb, H): d ⊙ h, with recurrent dropout
         ints, ab = gemm_scratch(gi)
         for t in range(steps):
-            mm(hs[t, b0:b1], whh_t, gh, gemm, ints, ab)
+            if drop is None:
+                mm(hs[t, b0:b1], whh_t, gh, gemm, ints, ab)
+            else:
+                _masked_rows(hs[t, b0:b1], drop[b0:b1], hm)
+                mm(hm, whh_t, gh, gemm, ints, ab)
             for i in range(b1 - b0):
                 b = b0 + i
                 hi, ho = hs[t, b], hs[t + 1, b]
@@ -96,11 +124,15 @@ def _fwd_after(gi, whh_t, bhh, hs, lens, hn, y, save, train, gemm, nchunk):
                     continue
                 xr, xz, xn = gi[t, b, :hid], gi[t, b, hid:2 * hid], gi[t, b, 2 * hid:]
                 hr, hz, hn_ = gh[i, :hid], gh[i, hid:2 * hid], gh[i, 2 * hid:]
+                if zone is not None:
+                    mz = zone[t, b]
                 if train:  # two copies of the loop: a store under a branch blocks vectorising
                     sv, yb = save[t, b], y[t, b]
                     for j in range(hid):
                         r, z, n, ghn, hj = _unit_after(xr[j], xz[j], xn[j], hr[j], hz[j],
                                                        hn_[j], br[j], bz[j], bn[j], hi[j])
+                        if zone is not None:
+                            hj = _zone(mz[j], hi[j], hj)
                         ho[j] = hj
                         yb[j] = hj
                         sv[j] = r
@@ -109,71 +141,38 @@ def _fwd_after(gi, whh_t, bhh, hs, lens, hn, y, save, train, gemm, nchunk):
                         sv[3 * hid + j] = ghn
                 else:
                     for j in range(hid):
-                        ho[j] = _unit_after(xr[j], xz[j], xn[j], hr[j], hz[j], hn_[j], br[j],
-                                            bz[j], bn[j], hi[j])[4]
+                        hj = _unit_after(xr[j], xz[j], xn[j], hr[j], hz[j], hn_[j], br[j],
+                                         bz[j], bn[j], hi[j])[4]
+                        if zone is not None:
+                            hj = _zone(mz[j], hi[j], hj)
+                        ho[j] = hj
         for b in range(b0, b1):  # each row's state at its own last step
             copy_into(hn[b], hs[lens[b], b])
 
 
 @chunked_kernel
-def _bwd_after(dy, dhn, whh, hs, save, lens, dg, dh0, gemm, nchunk):
-    """dy (T,B,H), dhn (B,H), whh (3H,H), hs (T+1,B,H) -> dg (T,B,4H) = [a_n, a_r, a_z, a_n ⊙ r]
-    (dgi = dg[..., :3H] in n, r, z order, dgh = dg[..., H:]), dh0 (B,H)."""
-    steps, batch, hid = dy.shape
-    one_ = one(dy)
-    for c in prange(nchunk):
-        b0, b1 = c * batch // nchunk, (c + 1) * batch // nchunk
-        dh = dhn[b0:b1].copy()  # (nb, H)
-        step = np.zeros((b1 - b0, 3 * hid), dy.dtype)  # (nb, 3H): dgh at step t
-        back = np.empty_like(dh)  # (nb, H)
-        ints, ab = gemm_scratch(dy)
-        for t in range(steps - 1, -1, -1):
-            for i in range(b1 - b0):
-                b = b0 + i
-                dgb, gh_ = dg[t, b], step[i]
-                if t >= lens[b]:
-                    dgb[:] = 0
-                    gh_[:] = 0
-                    continue
-                sv, dyb, dhi, hp = save[t, b], dy[t, b], dh[i], hs[t, b]
-                for j in range(hid):
-                    g = dhi[j] + dyb[j]
-                    r, z, n = sv[j], sv[hid + j], sv[2 * hid + j]
-                    an = g * (one_ - z) * (one_ - n * n)
-                    ar = an * sv[3 * hid + j] * r * (one_ - r)
-                    az = g * (hp[j] - n) * z * (one_ - z)
-                    anr = an * r
-                    dgb[j] = an
-                    dgb[hid + j] = ar
-                    dgb[2 * hid + j] = az
-                    dgb[3 * hid + j] = anr
-                    gh_[j] = ar  # dgh = [a_r, a_z, a_n ⊙ r]
-                    gh_[hid + j] = az
-                    gh_[2 * hid + j] = anr
-                    dhi[j] = g * z
-            mm(step, whh, back, gemm, ints, ab)
-            for i in range(b1 - b0):
-                if t < lens[b0 + i]:
-                    add_into(dh[i], back[i])
-        dh0[b0:b1] = dh
-
-
-@chunked_kernel
-def _fwd_before(gi, wrz_t, wn_t, hs, lens, hn, y, save, train, gemm, nchunk):
-    """reset_after=False. wrz_t (H,2H) = W_hh[:2H]ᵀ, wn_t (H,H) = W_hh[2H:]ᵀ, hs and hn as in
-    _fwd_after; when train also y and save (T,B,3H) = [r, z, n]."""
+def _fwd_before(gi, wrz_t, wn_t, hs, lens, hn, y, save, drop, zone, train, gemm, nchunk):
+    """reset_after=False. wrz_t (H,2H) = W_hh[:2H]ᵀ, wn_t (H,H) = W_hh[2H:]ᵀ, hs, hn, drop
+    and zone as in _fwd_after; when train also y and save (T,B,3H) = [r, z, n]."""
     steps, batch, g3 = gi.shape
     hid = g3 // 3
     for c in prange(nchunk):
         b0, b1 = c * batch // nchunk, (c + 1) * batch // nchunk
         nb = b1 - b0
         ghrz = np.empty((nb, 2 * hid), gi.dtype)  # (nb, 2H)
-        rh = np.zeros((nb, hid), gi.dtype)  # (nb, H): r ⊙ h
+        rh = np.zeros((nb, hid), gi.dtype)  # (nb, H): r ⊙ h (r ⊙ d ⊙ h with dropout)
         zs = np.empty((nb, hid), gi.dtype)
         q = np.empty((nb, hid), gi.dtype)  # (nb, H): W_hn (r ⊙ h)
+        hm = np.empty((nb, hid), gi.dtype)  # (nb, H): d ⊙ h, with recurrent dropout
         ints, ab = gemm_scratch(gi)
         for t in range(steps):
-            mm(hs[t, b0:b1], wrz_t, ghrz, gemm, ints, ab)
+            if drop is None:
+                mm(hs[t, b0:b1], wrz_t, ghrz, gemm, ints, ab)
+                hv = hs[t, b0:b1]  # (nb, H): the state the products read
+            else:
+                _masked_rows(hs[t, b0:b1], drop[b0:b1], hm)
+                mm(hm, wrz_t, ghrz, gemm, ints, ab)
+                hv = hm
             for i in range(nb):
                 b = b0 + i
                 if t >= lens[b]:
@@ -182,7 +181,7 @@ def _fwd_before(gi, wrz_t, wn_t, hs, lens, hn, y, save, train, gemm, nchunk):
                     continue
                 xr, xz = gi[t, b, :hid], gi[t, b, hid:2 * hid]
                 hr, hz = ghrz[i, :hid], ghrz[i, hid:]
-                hi, rhi, zi = hs[t, b], rh[i], zs[i]
+                hi, rhi, zi = hv[i], rh[i], zs[i]
                 if train:
                     sv = save[t, b]
                     for j in range(hid):
@@ -203,77 +202,39 @@ def _fwd_before(gi, wrz_t, wn_t, hs, lens, hn, y, save, train, gemm, nchunk):
                         y[t, b, :] = 0
                     continue
                 xn, qi, hi, zi = gi[t, b, 2 * hid:], q[i], hs[t, b], zs[i]
+                if zone is not None:
+                    mz = zone[t, b]
                 if train:
                     sn, yb = save[t, b, 2 * hid:], y[t, b]
                     for j in range(hid):
                         n, hj = _unit_before(xn[j], qi[j], zi[j], hi[j])
+                        if zone is not None:
+                            hj = _zone(mz[j], hi[j], hj)
                         ho[j] = hj
                         yb[j] = hj
                         sn[j] = n
                 else:
                     for j in range(hid):
-                        ho[j] = _unit_before(xn[j], qi[j], zi[j], hi[j])[1]
+                        hj = _unit_before(xn[j], qi[j], zi[j], hi[j])[1]
+                        if zone is not None:
+                            hj = _zone(mz[j], hi[j], hj)
+                        ho[j] = hj
         for b in range(b0, b1):  # each row's state at its own last step
             copy_into(hn[b], hs[lens[b], b])
 
 
-@chunked_kernel
-def _bwd_before(dy, dhn, wrz, wn, hs, save, lens, dgi, dh0, gemm, nchunk):
-    """reset_after=False. wrz (2H,H) = W_hh[:2H], wn (H,H) = W_hh[2H:] -> dgi (T,B,3H), dh0."""
-    steps, batch, hid = dy.shape
-    one_ = one(dy)
-    for c in prange(nchunk):
-        b0, b1 = c * batch // nchunk, (c + 1) * batch // nchunk
-        nb = b1 - b0
-        dh = dhn[b0:b1].copy()  # (nb, H)
-        gs = np.empty_like(dh)  # ∂L/∂h_t
-        an = np.zeros_like(dh)  # a_n
-        drh = np.empty_like(dh)  # ∂L/∂(r ⊙ h)
-        arz = np.zeros((nb, 2 * hid), dy.dtype)  # [a_r, a_z]
-        back = np.empty_like(dh)
-        ints, ab = gemm_scratch(dy)
-        for t in range(steps - 1, -1, -1):
-            for i in range(nb):
-                b = b0 + i
-                if t >= lens[b]:
-                    continue  # an[i] and arz[i] stay 0 until the sequence starts
-                sv, dyb, dhi, hp = save[t, b], dy[t, b], dh[i], hs[t, b]
-                gi_, ani, azi = gs[i], an[i], arz[i, hid:]
-                for j in range(hid):
-                    g = dhi[j] + dyb[j]
-                    z, n = sv[hid + j], sv[2 * hid + j]
-                    gi_[j] = g
-                    ani[j] = g * (one_ - z) * (one_ - n * n)
-                    azi[j] = g * (hp[j] - n) * z * (one_ - z)
-            mm(an, wn, drh, gemm, ints, ab)
-            for i in range(nb):
-                b = b0 + i
-                dgb = dgi[t, b]
-                if t >= lens[b]:
-                    dgb[:] = 0
-                    continue
-                sv, hp = save[t, b], hs[t, b]
-                dhi, dri, gi_, ani = dh[i], drh[i], gs[i], an[i]
-                ari, azi = arz[i, :hid], arz[i, hid:]
-                for j in range(hid):
-                    r = sv[j]
-                    ar = dri[j] * hp[j] * r * (one_ - r)
-                    ari[j] = ar
-                    dhi[j] = gi_[j] * sv[hid + j] + dri[j] * r
-                    dgb[j] = ar
-                    dgb[hid + j] = azi[j]
-                    dgb[2 * hid + j] = ani[j]
-            mm(arz, wrz, back, gemm, ints, ab)
-            for i in range(nb):
-                if t < lens[b0 + i]:
-                    add_into(dh[i], back[i])
-        dh0[b0:b1] = dh
+def _masks(state_mask: Tensor | None, zone_bt: Tensor | None):
+    """The kernels' masks: drop (B, H) and zone time-major (T, B, H), C-contiguous, or None."""
+    drop = None if state_mask is None else arr(state_mask)  # (B, H)
+    zone = None if zone_bt is None else arr(zone_bt.transpose(0, 1))  # (T, B, H)
+    return drop, zone
 
 
 def _forward(gi: Tensor, w_hh: Tensor, b_hh: Tensor | None, h0: Tensor, lens: np.ndarray,
-             reset_after: bool, train: bool):
+             reset_after: bool, train: bool, drop=None, zone=None):
     """gi (T, B, 3H) -> y (B, T, H) (a time-major buffer seen batch-first; hs[1:] unless
-    train), hs (T+1, B, H) = [h0, y], h_n (B, H), saved gates or None."""
+    train), hs (T+1, B, H) = [h0, y], h_n (B, H), saved gates or None. drop (B, H) and zone
+    (T, B, H): numpy masks or None."""
     steps, batch, g3 = gi.shape
     hid = g3 // 3
     hs = np.empty((steps + 1, batch, hid), gi.numpy().dtype)
@@ -287,11 +248,11 @@ def _forward(gi: Tensor, w_hh: Tensor, b_hh: Tensor | None, h0: Tensor, lens: np
     with kernel_threads(batch, gemm) as nchunk:
         if reset_after:
             bias = arr(b_hh) if b_hh is not None else np.zeros(g3, hs.dtype)
-            _fwd_after(gi.numpy(), arr(w.t()), bias, hs, lens, hn, y, save, train, gemm,
-                       nchunk)
+            _fwd_after(gi.numpy(), arr(w.t()), bias, hs, lens, hn, y, save, drop, zone, train,
+                       gemm, nchunk)
         else:
             _fwd_before(gi.numpy(), arr(w[:2 * hid].t()), arr(w[2 * hid:].t()), hs, lens,
-                        hn, y, save, train, gemm, nchunk)
+                        hn, y, save, drop, zone, train, gemm, nchunk)
     saved = torch.from_numpy(save) if train else None
     yb = torch.from_numpy(y.transpose(1, 0, 2))  # not a torch view: callers may modify it
     return yb, torch.from_numpy(hs), torch.from_numpy(hn), saved
@@ -305,11 +266,12 @@ def _project(x: Tensor, w_ih: Tensor, b_ih: Tensor | None) -> tuple[Tensor, Tens
 
 class _GRUFunction(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, x, w_ih, w_hh, b_ih, b_hh, h0, lens, reset_after):
+    def forward(ctx, x, w_ih, w_hh, b_ih, b_hh, h0, lens, reset_after, state_mask, zone_bt):
         xt, gi = _project(x, w_ih, b_ih)
-        y, hs, hn, save = _forward(gi, w_hh, b_hh, h0, lens, reset_after, True)
+        drop, zone = _masks(state_mask, zone_bt)
+        y, hs, hn, save = _forward(gi, w_hh, b_hh, h0, lens, reset_after, True, drop, zone)
         ctx.save_for_backward(xt, w_ih, w_hh, hs, save)
-        ctx.lens, ctx.reset_after = lens, reset_after
+        ctx.lens, ctx.reset_after, ctx.drop, ctx.zone = lens, reset_after, drop, zone
         ctx.has_b = (b_ih is not None, b_hh is not None)
         return y, hn
 
@@ -322,15 +284,18 @@ class _GRUFunction(torch.autograd.Function):
                else arr(dy.transpose(0, 1)))  # (T, B, H)
         dhn = np.zeros((batch, hid), dyt.dtype) if dhn is None else arr(dhn)
         dh0 = np.empty((batch, hid), dyt.dtype)
-        hp = hs[:-1].reshape(-1, hid)  # (T·B, H): h_{t−1}
+        hp = hs[:-1]  # (T, B, H): h_{t−1}
+        if ctx.drop is not None:
+            hp = hp * torch.from_numpy(ctx.drop)  # ĥ = d ⊙ h_{t−1}: what W_hh multiplied
+        hp = hp.reshape(-1, hid)  # (T·B, H)
         xf = xt.reshape(-1, xt.shape[2])  # (T·B, I)
         w, wi = w_hh.detach(), w_ih.detach()
         gemm = gemm_address(dyt.dtype)
         if ctx.reset_after:
             dgb = np.empty((steps, batch, 4 * hid), dyt.dtype)
             with kernel_threads(batch, gemm) as nchunk:
-                _bwd_after(dyt, dhn, arr(w), hs.numpy(), save.numpy(), ctx.lens, dgb, dh0,
-                           gemm, nchunk)
+                bwd_after(dyt, dhn, arr(w), hs.numpy(), save.numpy(), ctx.lens, ctx.drop,
+                          ctx.zone, dgb, dh0, gemm, nchunk)
             dg4 = torch.from_numpy(dgb).reshape(-1, 4 * hid)  # (T·B, 4H) = [n, r, z, n ⊙ r]
             dgi = dg4[:, :3 * hid]  # (T·B, 3H), gates in n, r, z order
             dw_hh = dg4[:, hid:].t() @ hp  # (3H, H)
@@ -343,10 +308,10 @@ class _GRUFunction(torch.autograd.Function):
         else:
             dgn = np.empty((steps, batch, 3 * hid), dyt.dtype)
             with kernel_threads(batch, gemm) as nchunk:
-                _bwd_before(dyt, dhn, arr(w[:2 * hid]), arr(w[2 * hid:]), hs.numpy(),
-                            save.numpy(), ctx.lens, dgn, dh0, gemm, nchunk)
+                bwd_before(dyt, dhn, arr(w[:2 * hid]), arr(w[2 * hid:]), hs.numpy(),
+                           save.numpy(), ctx.lens, ctx.drop, ctx.zone, dgn, dh0, gemm, nchunk)
             dgi = torch.from_numpy(dgn).reshape(-1, 3 * hid)  # (T·B, 3H)
-            rh = save[..., :hid].reshape(-1, hid) * hp  # (T·B, H): r ⊙ h_{t−1}
+            rh = save[..., :hid].reshape(-1, hid) * hp  # (T·B, H): r ⊙ ĥ
             dw_hh = torch.cat([dgi[:, :2 * hid].t() @ hp, dgi[:, 2 * hid:].t() @ rh])
             db_hh = None  # reset_after=False has no recurrent bias
             db_ih = dgi.sum(0) if ctx.has_b[0] else None
@@ -354,25 +319,33 @@ class _GRUFunction(torch.autograd.Function):
         dx = None
         if ctx.needs_input_grad[0]:
             dx = (dgi @ wi).reshape(steps, batch, -1).transpose(0, 1)  # (B, T, I)
-        return dx, dw_ih, dw_hh, db_ih, db_hh, torch.from_numpy(dh0), None, None
+        return (dx, dw_ih, dw_hh, db_ih, db_hh, torch.from_numpy(dh0), None, None, None,
+                None)
 
 
 def gru_cpu(x: Tensor, weight_ih: Tensor, weight_hh: Tensor, bias_ih: Tensor | None,
             bias_hh: Tensor | None, *, h0: Tensor, lengths: Tensor | None,
-            reset_after: bool, reverse: bool) -> tuple[Tensor, Tensor]:
-    """The ``grukit.ops.gru`` signature on the fused CPU kernels. x (B, T, I) -> y, h_n."""
+            reset_after: bool, reverse: bool, state_mask: Tensor | None = None,
+            zoneout_mask: Tensor | None = None) -> tuple[Tensor, Tensor]:
+    """The ``grukit.ops.gru`` signature on the fused CPU kernels. x (B, T, I) -> y, h_n.
+    Masks get no gradient (the entry's why_not refuses masks that require one)."""
     lens = lens_array(lengths, x.shape[0], x.shape[1])
 
-    def train(xs: Tensor):
+    def train(xs: Tensor, *zm: Tensor):
+        zone = zm[0].detach() if zm else None  # (B, T, H), in the direction of xs
+        drop = None if state_mask is None else state_mask.detach()
         y, hn = _GRUFunction.apply(xs, weight_ih, weight_hh, bias_ih, bias_hh, h0, lens,
-                                   reset_after)
+                                   reset_after, drop, zone)
         return y, (hn,)
 
-    def infer(xs: Tensor):  # every tensor is detached on the way in: no graph to avoid
+    def infer(xs: Tensor, *zm: Tensor):  # every tensor is detached on the way in
         gi = _project(xs, weight_ih, bias_ih)[1]  # (T, B, 3H)
-        y, _, hn, _ = _forward(gi, weight_hh, bias_hh, h0, lens, reset_after, False)
+        drop, zone = _masks(state_mask, zm[0] if zm else None)
+        y, _, hn, _ = _forward(gi, weight_hh, bias_hh, h0, lens, reset_after, False, drop,
+                               zone)
         return y, (hn,)
 
+    along = () if zoneout_mask is None else (zoneout_mask,)
     y, (hn,) = run_fused(x, lengths, reverse, (weight_ih, weight_hh, bias_ih, bias_hh, h0),
-                         train, infer)
+                         train, infer, along)
     return y, hn

@@ -32,9 +32,9 @@ def why_not(x: Tensor, h0: Tensor | None = None, lengths: Tensor | None = None,
             zoneout_mask: Tensor | None = None, **_: object) -> str | None:
     """None when torch's GRU should serve the call, else the reason."""
     if state_mask is not None:
-        return "state_mask (recurrent dropout) is served by the reference only."
+        return "state_mask: torch's GRU has no recurrent dropout (the cpu backend has)."
     if zoneout_mask is not None:
-        return "zoneout_mask: torch's GRU has no zoneout."
+        return "zoneout_mask: torch's GRU has no zoneout (the cpu backend has)."
     if not reset_after:
         return "torch's GRU (cuDNN's) has only the reset-after form; reset_after=False is not it."
     if lengths is not None:
