@@ -385,3 +385,18 @@ def test_model_without_onnx_form_gets_one_sentence(case):
     with pytest.raises(ValueError) as e:
         build_onnx(model, **kwargs)
     assert match in _one_sentence(e)
+
+
+def test_names_rename_inputs_and_outputs_and_bad_names_are_refused():
+    m = gnn.LSTM(3, 4).eval()
+    proto = build_onnx(m, lengths=True, names={"input": "x", "lengths": "n", "c_n": "cell"})
+    assert [v.name for v in proto.graph.input] == ["x", "n"]
+    assert [v.name for v in proto.graph.output] == ["output", "h_n", "cell"]
+    x = torch.randn(6, 2, 3)
+    got = _session(proto).run(None, {"x": x.numpy(), "n": np.array([6, 3])})
+    _close(got, _eager(m, x, None, torch.tensor([6, 3])))
+    with pytest.raises(ValueError) as e:
+        build_onnx(m, names={"h0": "state"})
+    assert "has no 'h0'" in _one_sentence(e)
+    with pytest.raises(ValueError, match="distinct, non-empty strings"):
+        build_onnx(m, names={"input": "output"})

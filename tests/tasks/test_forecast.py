@@ -105,6 +105,23 @@ def test_onnx_export_matches_onnxruntime(tmp_path, reset_after):
                                    rtol=1e-6)
 
 
+@pytest.mark.parametrize("model", ["lstm", "mingru"])
+def test_whole_network_of_a_stacked_forecaster_exports_to_onnxruntime(tmp_path, model):
+    ort = pytest.importorskip("onnxruntime")
+    from grukit.tasks.forecast.onnx_export import network_to_onnx
+
+    y = load_builtin("nile").to_numpy()
+    f = Forecaster(model=model, horizon=5, epochs=2, layers=2, hidden=8).fit(y, season=1)
+    path = tmp_path / "f.onnx"
+    network_to_onnx(f.net, str(path), f._lookback(1), 2)
+    session = ort.InferenceSession(str(path))
+    for end in (60, 100):
+        recent = y[:end]
+        out = session.run(None, {"x": f.inputs(recent)})[0]
+        np.testing.assert_allclose(f.unscale(recent, out), f.predict(recent), atol=1e-5,
+                                   rtol=1e-6)
+
+
 def test_streaming_updates_equal_the_batch_path():
     y = load_builtin("nile").to_numpy()
     f = Forecaster(horizon=10, epochs=10).fit(y[:80], season=1)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
 
 from torch import nn
@@ -48,15 +49,15 @@ def _kind(model) -> str:
 
 
 def build_onnx(model, *, example=None, dynamic: bool = True, lengths: bool = False,
-               initial_state: bool = False):
+               initial_state: bool = False, names: Mapping[str, str] | None = None):
     """The checked ``onnx.ModelProto`` of ``model`` without writing it (see ``to_onnx``)."""
     if _kind(model) == "module":
         return module_model(model, example=example, dynamic=dynamic, lengths=lengths,
-                            initial_state=initial_state)
+                            initial_state=initial_state, names=names)
     if lengths or initial_state:
         raise ValueError("to_onnx: lengths= and initial_state= apply to grukit.nn modules; a "
                          "Sequential takes its lengths from Embedding(mask_zero=True).")
-    return sequential_model(model, example=example, dynamic=dynamic)
+    return sequential_model(model, example=example, dynamic=dynamic, names=names)
 
 
 def _check_path(path) -> Path:
@@ -78,7 +79,7 @@ def _check_path(path) -> Path:
 
 
 def to_onnx(model, path, *, example=None, dynamic: bool = True, lengths: bool = False,
-            initial_state: bool = False) -> Path:
+            initial_state: bool = False, names: Mapping[str, str] | None = None) -> Path:
     """Write ``model`` as an ONNX file at ``path`` (atomically) and return the path.
 
     Args:
@@ -90,6 +91,7 @@ def to_onnx(model, path, *, example=None, dynamic: bool = True, lengths: bool = 
         lengths: (modules) add the graph input ``lengths`` (B,) int64, each ≥ 1: the
             ``lengths=`` of ``module.forward``, written as ONNX ``sequence_lens``.
         initial_state: (modules) add the graph inputs ``h0`` (and ``c0``), (L·D, B, H).
+        names: new names of graph inputs and outputs, e.g. {"input": "x", "output": "y"}.
 
     Graph inputs and outputs are named ``input``, ``h0``/``c0``, ``lengths`` and
     ``output``, ``h_n``/``c_n`` (modules) or ``output`` (+ ``h``/``c`` with
@@ -97,7 +99,14 @@ def to_onnx(model, path, *, example=None, dynamic: bool = True, lengths: bool = 
     """
     p = _check_path(path)
     proto = build_onnx(model, example=example, dynamic=dynamic, lengths=lengths,
-                       initial_state=initial_state)
+                       initial_state=initial_state, names=names)
+    return save_onnx(proto, p)
+
+
+def save_onnx(proto, path) -> Path:
+    """Write an ``onnx.ModelProto`` at ``path`` atomically (a temporary file beside it,
+    then a rename), with the checks and errors of ``to_onnx``; returns the path."""
+    p = _check_path(path)
     tmp = None
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
@@ -116,4 +125,4 @@ def to_onnx(model, path, *, example=None, dynamic: bool = True, lengths: bool = 
     return p
 
 
-__all__ = ["build_onnx", "to_onnx"]
+__all__ = ["build_onnx", "save_onnx", "to_onnx"]

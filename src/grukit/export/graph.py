@@ -162,3 +162,21 @@ def finish(graph: Graph, name: str, inputs: list, outputs: list):
     model.ir_version = min(model.ir_version, 8)  # readable by onnxruntime ≥ 1.14
     onnx.checker.check_model(model)
     return model
+
+
+
+def io_names(defaults: list[str], names, what: str = "to_onnx") -> dict[str, str]:
+    """{default name: final name} of a graph's inputs and outputs, ``names`` ({old: new})
+    applied; one sentence for an unknown key or names that are empty or not distinct."""
+    names = dict(names or {})
+    bad = sorted(set(names) - set(defaults))
+    if bad:
+        raise ValueError(f"{what}: names= renames graph inputs and outputs "
+                         f"({', '.join(defaults)}); this graph has no "
+                         f"{', '.join(map(repr, bad))}.")
+    final = {d: names.get(d, d) for d in defaults}
+    values = list(final.values())
+    if any(not isinstance(n, str) or not n for n in values) or len(set(values)) < len(values):
+        raise ValueError(f"{what}: names= must give distinct, non-empty strings; the inputs "
+                         f"and outputs would be named {values}.")
+    return final

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import torch
 
-from .graph import Graph, finish, value_info
+from .graph import Graph, finish, io_names, value_info
 from .recurrent import check_module, emit_recurrent
 
 
@@ -27,7 +27,7 @@ def _static(example, what: str, rank: int) -> tuple[int, ...]:
 
 
 def module_model(module, *, example=None, dynamic: bool = True, lengths: bool = False,
-                 initial_state: bool = False, what: str = "to_onnx"):
+                 initial_state: bool = False, names=None, what: str = "to_onnx"):
     """The checked ``onnx.ModelProto`` of ``module``."""
     check_module(module, what)
     spec, feats = module.spec, module.input_size
@@ -46,30 +46,33 @@ def module_model(module, *, example=None, dynamic: bool = True, lengths: bool = 
     stack = module.num_layers * module.num_directions
     sizes = [module.hidden_size] * len(spec.states)  # no projection (check_module)
 
-    names = ["output"] + [f"{s}_n" for s in spec.states]
+    outs = ["output"] + [f"{s}_n" for s in spec.states]
+    ins = (["input"] + ([f"{s}0" for s in spec.states] if initial_state else [])
+           + (["lengths"] if lengths else []))
+    io = io_names(ins + outs, names, what)
     g = Graph()
-    for name in names:  # claimed first, so no inner value takes them
+    for name in io.values():  # claimed first, so no inner value takes them
         g.reserve(name)
-    x = g.reserve("input")
+    x = io["input"]
     inputs = [value_info(x, "float", [first, second, feats])]
     states = None
     if initial_state:
-        states = [g.reserve(f"{s}0") for s in spec.states]
+        states = [io[f"{s}0"] for s in spec.states]
         inputs += [value_info(s, "float", [stack, batch, n]) for s, n in zip(states, sizes,
                                                                              strict=True)]
     lens = None
     if lengths:
-        lens = g.reserve("lengths")
+        lens = io["lengths"]
         inputs.append(value_info(lens, "int64", [batch]))
 
     xt = g.transpose(x, [1, 0, 2]) if module.batch_first else x  # (T, B, I)
     y, finals = emit_recurrent(g, module, xt, lens, states)  # (T, B, D·S), (L·D, B, S)
     if module.batch_first:
         y = g.transpose(y, [1, 0, 2])  # (B, T, D·S)
-    for value, name in zip([y] + finals, names, strict=True):
-        g.node("Identity", [value], [name])
+    for value, name in zip([y] + finals, outs, strict=True):
+        g.node("Identity", [value], [io[name]])
     width = module.num_directions * sizes[0]
-    outputs = [value_info("output", "float", [first, second, width])]
-    outputs += [value_info(n, "float", [stack, batch, s])
-                for n, s in zip(names[1:], sizes, strict=True)]
+    outputs = [value_info(io["output"], "float", [first, second, width])]
+    outputs += [value_info(io[n], "float", [stack, batch, s])
+                for n, s in zip(outs[1:], sizes, strict=True)]
     return finish(g, f"grukit_{spec.name}", inputs, outputs)

@@ -23,7 +23,7 @@ import math
 import numpy as np
 
 from ..cells import CellSpec
-from .graph import Graph, finish, value_info
+from .graph import Graph, finish, io_names, value_info
 from .recurrent import check_module, emit_recurrent
 
 _SQRT1_2 = 1 / math.sqrt(2)
@@ -122,7 +122,8 @@ def _input_dims(model, example, what: str) -> tuple:
                      f"input_shape.")
 
 
-def sequential_model(model, *, example=None, dynamic: bool = True, what: str = "to_onnx"):
+def sequential_model(model, *, example=None, dynamic: bool = True, names=None,
+                     what: str = "to_onnx"):
     """The checked ``onnx.ModelProto`` of a built ``Sequential``."""
     if not len(model.stack) or not model.built:
         raise ValueError(f"{what}: the Sequential model is not built (its layers have no "
@@ -131,8 +132,8 @@ def sequential_model(model, *, example=None, dynamic: bool = True, what: str = "
     ids = type(first).__name__ == "Embedding"
     dims = _input_dims(model, example, what)
     if dynamic:
-        names = ["time"] + [f"dim{k}" for k in range(2, len(dims) + 1)]
-        shape = ["batch"] + [names[k] if ids or k < len(dims) - 1 else d
+        axes = ["time"] + [f"dim{k}" for k in range(2, len(dims) + 1)]
+        shape = ["batch"] + [axes[k] if ids or k < len(dims) - 1 else d
                              for k, d in enumerate(dims)]
     elif example is None:
         raise ValueError(f"{what}: dynamic=False fixes the shapes from example=, an input "
@@ -141,13 +142,14 @@ def sequential_model(model, *, example=None, dynamic: bool = True, what: str = "
         shape = list(example.shape)
     layers = list(model.stack)
     top = getattr(layers[-1], "layer", layers[-1])
-    names = ["output"]
+    outs = ["output"]
     if getattr(top, "return_state", False):
-        names += list(top.spec.states)  # h (and c): the states it returns
+        outs += list(top.spec.states)  # h (and c): the states it returns
+    io = io_names(["input"] + outs, names, what)
     g = Graph()
-    for name in names:  # claimed first, so no inner value takes them
+    for name in io.values():  # claimed first, so no inner value takes them
         g.reserve(name)
-    x = g.reserve("input")
+    x = io["input"]
     inputs = [value_info(x, "int64" if ids else "float", shape)]
     lengths, rank = None, len(shape)  # rank: of the value x, batch included
     for k, layer in enumerate(layers):
@@ -174,10 +176,9 @@ def sequential_model(model, *, example=None, dynamic: bool = True, what: str = "
             raise ValueError(f"{where} has no ONNX export; exportable layers are the "
                              f"recurrent layers, Bidirectional, Dense, Dropout, Embedding "
                              f"(first) and AttentionPooling.")
-    outs = x if isinstance(x, list) else [x]
-    for value, name in zip(outs, names, strict=True):
-        g.node("Identity", [value], [name])
+    for value, name in zip(x if isinstance(x, list) else [x], outs, strict=True):
+        g.node("Identity", [value], [io[name]])
     out_shape = ["batch"] + [f"out{k}" for k in range(1, rank)]
-    outputs = [value_info(names[0], "float", out_shape)]
-    outputs += [value_info(n, "float", ["batch", f"{n}_units"]) for n in names[1:]]
+    outputs = [value_info(io["output"], "float", out_shape)]
+    outputs += [value_info(io[n], "float", ["batch", f"{n}_units"]) for n in outs[1:]]
     return finish(g, f"grukit_{model.name}", inputs, outputs)

@@ -1,58 +1,49 @@
-"""ONNX export of a fitted forecaster's network: the standard ONNX ``GRU`` operator
-(``linear_before_reset=1`` for ``reset_after=True``, 0 for the textbook form), then the
-dense head as ``Gemm``. Any runtime that implements ONNX GRU (onnxruntime, TensorRT, ...)
-can serve it.
+"""ONNX export of a fitted forecaster's network, on ``grukit.export``.
 
-Layouts: ONNX GRU takes X (T, B, I), W (1, 3H, I) and R (1, 3H, H) with gates in the order
-z, r, h, and B (1, 6H) = [Wb_z, Wb_r, Wb_h, Rb_z, Rb_r, Rb_h]; torch's rows are r, z, n.
+``network_to_onnx`` writes the whole network (its stacked recurrent layers, any cell, then
+the dense head) through ``grukit.export.to_onnx``; ``gru_dense_to_onnx`` writes one
+recurrent module and the head. Either graph takes ``x`` (B, T, features), the windows that
+``Forecaster.inputs`` builds (T: the lookback, a dynamic axis), and returns ``y``
+(B, horizon), the scaled forecast. The GRU is the standard ONNX ``GRU`` operator with
+``linear_before_reset=1`` for ``reset_after=True`` and 0 for the textbook form; any runtime
+that implements ONNX GRU (onnxruntime, TensorRT, ...) can serve it.
 """
 
 from __future__ import annotations
 
-import numpy as np
+import torch
+
+from ...export import save_onnx, to_onnx
+from ...export.graph import Graph, array, finish, value_info
+from ...export.recurrent import check_module, emit_recurrent
+
+NAMES = {"input": "x", "output": "y"}
 
 
-def _zrh(a: np.ndarray, hidden: int) -> np.ndarray:
-    r, z, n = a[:hidden], a[hidden:2 * hidden], a[2 * hidden:]
-    return np.concatenate([z, r, n])
+def network_to_onnx(net, path: str, lookback: int, features: int) -> None:
+    """Write ``net`` (a built ``Sequential``: recurrent layers, then ``Dense``) as ONNX."""
+    to_onnx(net, path, example=torch.zeros(1, lookback, features), names=NAMES)
 
 
 def gru_dense_to_onnx(gru, dense, path: str, lookback: int, features: int) -> None:
-    """Write ``dense(GRU(x)[last step])`` as an ONNX model; x (B, lookback, features)."""
-    import onnx
-    from onnx import TensorProto, helper, numpy_helper
-
-    if gru.num_layers != 1 or gru.bidirectional:
-        raise ValueError("ONNX export covers a one-layer, one-direction GRU; this forecaster "
-                         f"has num_layers={gru.num_layers}, bidirectional={gru.bidirectional}.")
-    h = gru.hidden_size
-    p = gru.layer_params(0, 0)
-
-    def arr(t):
-        return np.zeros(3 * h, np.float32) if t is None else t.detach().cpu().numpy()
-
-    w = _zrh(p["weight_ih"].detach().cpu().numpy(), h)[None]  # (1, 3H, I)
-    r = _zrh(p["weight_hh"].detach().cpu().numpy(), h)[None]  # (1, 3H, H)
-    b = np.concatenate([_zrh(arr(p["bias_ih"]), h), _zrh(arr(p["bias_hh"]), h)])[None]  # (1, 6H)
-    wd = dense.linear.weight.detach().cpu().numpy()  # (horizon, H)
-    bd = (dense.linear.bias.detach().cpu().numpy() if dense.linear.bias is not None
-          else np.zeros(wd.shape[0], np.float32))
-    inits = [numpy_helper.from_array(a.astype(np.float32), name) for a, name in
-             ((w, "W"), (r, "R"), (b, "B"), (wd, "Wd"), (bd, "Bd"))]
-    inits.append(numpy_helper.from_array(np.array([0], np.int64), "axis0"))
-    nodes = [
-        helper.make_node("Transpose", ["x"], ["x_tbi"], perm=[1, 0, 2]),  # (T, B, I)
-        helper.make_node("GRU", ["x_tbi", "W", "R", "B"], ["", "h_last"], hidden_size=h,
-                         linear_before_reset=1 if gru.reset_after else 0),  # (1, B, H)
-        helper.make_node("Squeeze", ["h_last", "axis0"], ["h"]),  # (B, H)
-        helper.make_node("Gemm", ["h", "Wd", "Bd"], ["y"], transB=1),  # (B, horizon)
-    ]
-    graph = helper.make_graph(
-        nodes, "grukit_forecaster",
-        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", lookback, features])],
-        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", wd.shape[0]])],
-        inits)
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)],
-                              producer_name="grukit")
-    onnx.checker.check_model(model)
-    onnx.save(model, path)
+    """Write ``dense(gru(x)[last step])`` as ONNX; ``gru``: a batch-first ``grukit.nn``
+    recurrent module (any cell, layers and directions), ``dense``: a ``grukit.layers.Dense``
+    on its last state (B, D·H)."""
+    check_module(gru, "export_onnx")
+    g = Graph()
+    for name in ("x", "y"):
+        g.reserve(name)
+    xt = g.transpose("x", [1, 0, 2])  # (T, B, F)
+    _, finals = emit_recurrent(g, gru, xt, None, None)  # h_n: (L·D, B, H)
+    stack, dirs = gru.num_layers * gru.num_directions, gru.num_directions
+    top = g.transpose(g.slice(finals[0], 0, stack - dirs, stack), [1, 0, 2])  # (B, D, H)
+    h = g.op("Reshape", [top, g.ints(0, -1)], "h")  # (B, D·H)
+    lin = dense.linear
+    y = g.op("MatMul", [h, g.init(array(lin.weight).T.copy(), "Wd")])  # (B, horizon)
+    if lin.bias is not None:
+        y = g.op("Add", [y, g.weight(lin.bias, "Bd")])
+    g.node("Identity", [y], ["y"])
+    model = finish(g, "grukit_forecaster",
+                   [value_info("x", "float", ["batch", lookback, features])],
+                   [value_info("y", "float", ["batch", lin.out_features])])
+    save_onnx(model, path)
