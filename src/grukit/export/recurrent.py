@@ -1,8 +1,9 @@
 """A stacked, optionally bidirectional ``grukit.nn`` recurrence as ONNX nodes.
 
 A cell whose spec names an ONNX operator (``grukit.cells``: ``spec.onnx``) becomes one
-operator node per layer, both directions in it (``direction="bidirectional"``); the others
-become a ``Scan`` over time per layer and direction (``grukit.export.scan``).
+operator node per layer, both directions in it (``direction="bidirectional"``); the others,
+and a GRU with zoneout (in evaluation h' = p h + (1 − p) h̃, which no operator has), become
+a ``Scan`` over time per layer and direction (``grukit.export.scan``).
 
 Layouts (ONNX operators, opset 17): X (T, B, I); W (D, G·H, I), R (D, G·H, H),
 B (D, 2·G·H) = [input biases; recurrent biases]; Y (T, D, B, H), Y_h (D, B, H). Gate blocks
@@ -37,11 +38,11 @@ def check_module(module, what: str) -> None:
         raise ValueError(f"{what}: {cls} with proj_size={module.proj_size} has no ONNX form "
                          f"(the ONNX {spec.onnx} operator has no projection); export an "
                          f"{cls} with proj_size=0.")
-    if getattr(module, "zoneout", 0):
+    if getattr(module, "zoneout", 0) and scan_support(spec):
         raise ValueError(f"{what}: {cls} with zoneout={module.zoneout} has no ONNX form yet "
                          f"(the ONNX {spec.onnx} operator has no zoneout); export a copy "
                          f"with zoneout=0 and the same weights.")
-    if spec.onnx is None:
+    if as_scan(module):
         why = scan_support(spec)
         if why:
             raise ValueError(f"{what}: {cls} ({spec.display}) has no ONNX operator and "
@@ -49,6 +50,12 @@ def check_module(module, what: str) -> None:
     elif spec.onnx not in ONNX_GATES:
         raise ValueError(f"{what}: {cls} names the ONNX operator {spec.onnx!r}, which this "
                          f"exporter does not write; it writes {', '.join(ONNX_GATES)}.")
+
+
+def as_scan(module) -> bool:
+    """Whether the module is written as a Scan: its cell has no ONNX operator, or it has
+    zoneout (the operators have none)."""
+    return module.spec.onnx is None or bool(getattr(module, "zoneout", 0))
 
 
 def _order(spec) -> list[int]:
@@ -124,7 +131,8 @@ def emit_recurrent(g: Graph, module, x: str, lengths: str | None,
     """
     spec, dirs = module.spec, module.num_directions
     seq_lens = None
-    if lengths is not None and spec.onnx is not None:
+    scan = as_scan(module)
+    if lengths is not None and not scan:
         seq_lens = g.op("Cast", [lengths], "seq_lens", to=6)  # int32, as ONNX wants
     finals: list[list[str]] = [[] for _ in spec.states]
     y = x
@@ -132,10 +140,10 @@ def emit_recurrent(g: Graph, module, x: str, lengths: str | None,
         layer_states = [None if states is None else g.slice(s, 0, layer * dirs,
                                                             (layer + 1) * dirs)
                         for s in (states or [None] * len(spec.states))]  # each (D, B, S)
-        if spec.onnx is not None:
-            y, fin = _operator_layer(g, module, layer, y, seq_lens, layer_states)
-        else:
+        if scan:
             y, fin = _scan_layer(g, module, layer, y, lengths, layer_states)
+        else:
+            y, fin = _operator_layer(g, module, layer, y, seq_lens, layer_states)
         for k, f in enumerate(fin):
             finals[k].append(f)
     out = [f[0] if len(f) == 1 else g.op("Concat", f, "h_n", axis=0) for f in finals]

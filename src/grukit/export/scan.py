@@ -43,8 +43,9 @@ def _split(g: Graph, v: str, hidden: int, parts: int, axis: int) -> list[str]:
 
 
 # -- minGRU -----------------------------------------------------------------------------------
-def _mingru_input(g: Graph, module, p: dict, x: str, tag: str) -> str:
-    gi = g.op("MatMul", [x, g.weight(p["weight_ih"].T, f"Wt_{tag}")], "gi")  # (T, B, 2H)
+def _linear_input(g: Graph, module, p: dict, x: str, tag: str) -> str:
+    """gi = W_ih x + b_ih for every step: (T, B, G·H)."""
+    gi = g.op("MatMul", [x, g.weight(p["weight_ih"].T, f"Wt_{tag}")], "gi")  # (T, B, G·H)
     return gi if p["bias_ih"] is None else g.op("Add", [gi, g.weight(p["bias_ih"], f"b_{tag}")])
 
 
@@ -55,6 +56,37 @@ def _mingru_step(b: Graph, module, p: dict, w: dict, gi: str, h: str) -> str:
     gv = b.op("Where", [pos, b.op("Add", [v, b.scalar(0.5)]), b.op("Sigmoid", [v])], "g")
     keep = b.op("Mul", [b.op("Sub", [b.scalar(1.0), z]), h])
     return b.op("Add", [keep, b.op("Mul", [z, gv])], "h_new")
+
+
+# -- GRU (when the ONNX operator cannot serve it: zoneout) ------------------------------------
+def _gru_weights(g: Graph, module, p: dict, tag: str) -> dict:
+    h, w_hh = module.hidden_size, array(p["weight_hh"])  # (3H, H)
+    out = {"b_hh": None if p["bias_hh"] is None else g.weight(p["bias_hh"], f"bhh_{tag}")}
+    if module.reset_after:
+        return out | {"w": g.init(w_hh.T.copy(), f"Rt_{tag}")}
+    return out | {"w_rz": g.init(w_hh[:2 * h].T.copy(), f"Rrzt_{tag}"),
+                  "w_n": g.init(w_hh[2 * h:].T.copy(), f"Rnt_{tag}")}
+
+
+def _gru_step(b: Graph, module, p: dict, w: dict, gi: str, h: str) -> str:
+    hidden = module.hidden_size
+    gi_r, gi_z, gi_n = _split(b, gi, hidden, 3, axis=1)  # 3 × (B, H)
+    if module.reset_after:
+        gh = b.op("MatMul", [h, w["w"]])  # (B, 3H)
+        if w["b_hh"] is not None:
+            gh = b.op("Add", [gh, w["b_hh"]])
+        gh_r, gh_z, gh_n = _split(b, gh, hidden, 3, axis=1)
+        r = b.op("Sigmoid", [b.op("Add", [gi_r, gh_r])], "r")
+        z = b.op("Sigmoid", [b.op("Add", [gi_z, gh_z])], "z")
+        n_in = b.op("Mul", [r, gh_n])
+    else:
+        gh_r, gh_z = _split(b, b.op("MatMul", [h, w["w_rz"]]), hidden, 2, axis=1)
+        r = b.op("Sigmoid", [b.op("Add", [gi_r, gh_r])], "r")
+        z = b.op("Sigmoid", [b.op("Add", [gi_z, gh_z])], "z")
+        n_in = b.op("MatMul", [b.op("Mul", [r, h]), w["w_n"]])  # (B, H)
+    n = b.op("Tanh", [b.op("Add", [gi_n, n_in])], "n")
+    keep = b.op("Mul", [b.op("Sub", [b.scalar(1.0), z]), n])
+    return b.op("Add", [keep, b.op("Mul", [z, h])], "h_new")
 
 
 # -- LayerNorm-GRU ----------------------------------------------------------------------------
@@ -109,13 +141,15 @@ def _lngru_step(b: Graph, module, p: dict, w: dict, gi: str, h: str) -> str:
 # cell name -> (input projection, recurrent weights, one step): the cells whose math this
 # exporter writes as a loop; the list of cells itself is grukit.cells'
 _BODIES: dict[str, tuple[Callable, Callable | None, Callable]] = {
-    "mingru": (_mingru_input, None, _mingru_step),
+    "gru": (_linear_input, _gru_weights, _gru_step),
+    "mingru": (_linear_input, None, _mingru_step),
     "lngru": (_lngru_input, _lngru_weights, _lngru_step),
 }
 
 
 def scan_support(spec) -> str:
-    """"" when a cell without an ONNX operator can be written as a Scan, else why not."""
+    """"" when a cell can be written as a Scan (no ONNX operator, or zoneout), else why
+    not."""
     if spec.name in _BODIES:
         return ""
     return (f"no ONNX subgraph is written for it yet (cells exported as a Scan: "
@@ -149,6 +183,10 @@ def scan_layer(g: Graph, module, params: dict, x: str, lengths: str | None, h0: 
     h_in, gi_t = b.name("h_in"), b.name("gi_t")
     m_t = b.name("m_t") if mask is not None else None
     h_new = step(b, module, params, w, gi_t, h_in)  # (B, H)
+    if getattr(module, "zoneout", 0):  # in evaluation the mask is its expectation p
+        p = np.float32(module.zoneout)
+        h_new = b.op("Add", [b.op("Mul", [b.scalar(p), h_in]),
+                             b.op("Mul", [b.scalar(np.float32(1) - p), h_new])], "zoned")
     if m_t is None:
         h_out, y_t = b.op("Identity", [h_new], "h_out"), b.op("Identity", [h_new], "y_t")
     else:
