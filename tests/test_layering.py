@@ -180,6 +180,10 @@ def test_imports_run_down_the_house(rows):
     assert order_violations(graph(rows)) == []
 
 
+def test_no_module_outside_ops_imports_a_private_name_of_ops(rows):
+    assert private_ops_imports(rows) == []
+
+
 # -- each check can fail ---------------------------------------------------------------------
 def _write(root: Path, files: dict[str, str]) -> Path:
     for name, text in files.items():
