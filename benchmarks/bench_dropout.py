@@ -6,7 +6,8 @@ One training step (forward + backward of ``y.sum()``) of ``grukit.nn.GRU(1, 64)`
 article's shape (32, 100, 1, 64), in training mode: without masks, with
 ``recurrent_dropout=0.2`` (a fresh (B, H) state mask per call, as Keras'
 ``recurrent_dropout``), with ``zoneout=0.1`` (a fresh (B, T, H) mask per call) and with both;
-torch.nn.GRU is the anchor. The variants are interleaved call by call, median of
+the reference loop with recurrent dropout (where it ran before) for scale; torch.nn.GRU is
+the anchor. The variants are interleaved call by call, median of
 ``--repeat`` calls after warm-up, and every ratio is taken in the same run. The backend each
 variant ran on is printed (the fused "cpu" kernel, or the reference loop where it cannot
 serve the masks). The claim checked: dropout within 1.5x of no dropout.
@@ -60,6 +61,9 @@ def main() -> None:
         "grukit GRU zoneout=0.1": gnn.GRU(i, h, batch_first=True, reset_after=ra, zoneout=0.1),
         "grukit GRU both": gnn.GRU(i, h, batch_first=True, reset_after=ra,
                                    recurrent_dropout=0.2, zoneout=0.1),
+        # where recurrent dropout ran before the fused kernel took masks
+        "grukit GRU recurrent_dropout=0.2, backend=reference": gnn.GRU(
+            i, h, batch_first=True, reset_after=ra, recurrent_dropout=0.2, backend="reference"),
     }
     for m in models.values():
         m.train()
