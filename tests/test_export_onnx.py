@@ -312,6 +312,28 @@ def test_shakespeare_characters_through_exported_lstm_equal_eager(tmp_path):
     _run_sequential(model, ids[:5, :20].clone().masked_fill_(ids[:5, :20] == 0, 1), tmp_path)
 
 
+def test_text_classifier_network_on_sentiment_sentences_equals_predict_proba(tmp_path):
+    path = SHARED_DATA / "text" / "amazon_cells_labelled.txt"
+    if not path.is_file():
+        pytest.skip(f"{path} is absent; set GRUKIT_SHARED_DATA to the shared data folder")
+    from grukit.tasks.classify import TextClassifier
+
+    rows = [line.rsplit("\t", 1) for line in path.read_text(encoding="utf-8").splitlines()
+            if "\t" in line][:240]
+    texts, labels = [t for t, _ in rows], [int(y) for _, y in rows]
+    clf = TextClassifier(model="bigru", embed_dim=8, hidden=6, epochs=1, vocab_size=400,
+                         validation_split=0).fit(texts[:200], labels[:200])
+    test = texts[200:]
+    ids = clf.tokenizer_.encode(test, clf.config.max_len)
+    steps = max(len(a) for a in ids)
+    x = np.zeros((len(ids), steps), np.int64)  # right-padded, 0 = padding
+    for i, a in enumerate(ids):
+        x[i, :len(a)] = a
+    sess = _session(to_onnx(clf.model, tmp_path / "text.onnx"))
+    got = sess.run(None, {"input": x})[0]
+    np.testing.assert_allclose(got, clf.predict_proba(test), atol=TOL, rtol=0)
+
+
 # -- bad input ----------------------------------------------------------------------------------
 def _one_sentence(e: pytest.ExceptionInfo) -> str:
     msg = str(e.value)
@@ -340,6 +362,27 @@ def test_unsupported_layer_is_named():
     with pytest.raises(ValueError) as e:
         build_onnx(model)
     assert "layer 1 (Twice) has no ONNX export" in _one_sentence(e)
+
+
+def test_layer_with_its_own_onnx_graph_joins_the_export(tmp_path):
+    class ValidityChannel(Layer):  # as a task's input layer: (B, T, C + 1) -> data, lengths
+        def call(self, x, lengths):
+            return x[..., :-1], (x[..., -1] > 0.5).sum(1)
+
+        def onnx_graph(self, g, x, lengths):
+            flag = g.slice(x, 2, -1, 2 ** 62)  # (B, T, 1)
+            valid = g.op("Cast", [g.op("Greater", [flag, g.scalar(0.5)])], to=7)  # int64
+            lens = g.op("ReduceSum", [valid, g.ints(1, 2)], keepdims=0)  # (B,)
+            return g.slice(x, 2, 0, -1), lens
+
+    torch.manual_seed(0)
+    model = Sequential([ValidityChannel(input_shape=(None, 4)),
+                        Bidirectional(GRU(5, return_sequences=True)), AttentionPooling(),
+                        Dense(2, activation="softmax")])
+    model.build()
+    x = torch.randn(4, 6, 4)
+    x[..., -1] = (torch.arange(6) < torch.tensor([[6], [2], [4], [1]])).float()
+    _run_sequential(model, x, tmp_path)
 
 
 def test_unbuilt_sequential_is_refused():

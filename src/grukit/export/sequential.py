@@ -14,6 +14,10 @@ Layers, in evaluation mode::
                                        must be right-padded, as the layer demands)
     AttentionPooling                   e = tanh(x Wᵀ + b) v, softmax over the valid steps,
                                        Σ_t a_t x_t
+    any layer with ``onnx_graph``      its own nodes: ``layer.onnx_graph(g, x, lengths)``
+                                       -> (x, lengths), value names in a
+                                       ``grukit.export.graph.Graph`` ``g``, x's rank kept
+                                       (how a task's own layer joins the export)
 """
 
 from __future__ import annotations
@@ -172,10 +176,13 @@ def sequential_model(model, *, example=None, dynamic: bool = True, names=None,
         elif kind == "AttentionPooling":
             x, lengths = _attention(g, layer, x, lengths), None
             rank = 2
+        elif callable(getattr(layer, "onnx_graph", None)):
+            x, lengths = layer.onnx_graph(g, x, lengths)
         else:
             raise ValueError(f"{where} has no ONNX export; exportable layers are the "
                              f"recurrent layers, Bidirectional, Dense, Dropout, Embedding "
-                             f"(first) and AttentionPooling.")
+                             f"(first), AttentionPooling and layers with an onnx_graph "
+                             f"method.")
     for value, name in zip(x if isinstance(x, list) else [x], outs, strict=True):
         g.node("Identity", [value], [io[name]])
     out_shape = ["batch"] + [f"out{k}" for k in range(1, rank)]
