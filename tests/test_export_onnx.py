@@ -151,6 +151,28 @@ def test_cell_without_onnx_operator_is_a_scan_and_equals_eager_without_bias(spec
                _eager(m, x, None, lengths))
 
 
+CELL_VARIANTS = [v for v in VARIANTS if v[1].cell_module is not None]
+
+
+@pytest.mark.parametrize("variant", CELL_VARIANTS, ids=[v[0] for v in CELL_VARIANTS])
+def test_one_step_cell_in_onnxruntime_equals_eager_at_two_batch_sizes(variant, tmp_path):
+    _, spec, options = variant
+    torch.manual_seed(0)
+    cell = spec.cell_class()(3, 5, **options)
+    sess = _session(to_onnx(cell, tmp_path / "cell.onnx"))
+    names = [f"{s}0" for s in spec.states]
+    assert [i.name for i in sess.get_inputs()] == ["input", *names]
+    assert [o.name for o in sess.get_outputs()] == list(spec.states)
+    for batch, _ in SHAPES:
+        x = torch.randn(batch, 3)
+        states = [torch.randn(batch, 5) for _ in spec.states]
+        with torch.no_grad():
+            want = cell(x, states[0] if len(states) == 1 else tuple(states))
+        feeds = {"input": x.numpy()} | {n: v.numpy() for n, v in zip(names, states,
+                                                                      strict=True)}
+        _close(sess.run(None, feeds), list(want) if isinstance(want, tuple) else [want])
+
+
 @pytest.mark.parametrize("reset_after", [True, False], ids=["reset_after", "reset_before"])
 def test_gru_with_zoneout_is_a_scan_with_its_expectation_and_equals_eager(reset_after):
     m = _module(cells.GRU, {"reset_after": reset_after},
@@ -346,6 +368,8 @@ def test_torch_module_is_refused_with_the_converter_named(tmp_path):
         to_onnx(torch.nn.GRU(3, 4), tmp_path / "m.onnx")
     assert "torch.nn.modules.rnn.GRU" in _one_sentence(e)
     assert "grukit.convert.from_torch" in str(e.value)
+    with pytest.raises(TypeError, match="grukit.convert.from_torch"):
+        to_onnx(torch.nn.LSTMCell(3, 4), tmp_path / "m.onnx")
     with pytest.raises(TypeError, match="got torch.nn.modules.linear.Linear"):
         to_onnx(torch.nn.Linear(3, 4), tmp_path / "m.onnx")
     assert not (tmp_path / "m.onnx").exists()

@@ -26,6 +26,7 @@ from pathlib import Path
 from torch import nn
 
 from .. import cells
+from .cell import cell_model
 from .module import module_model
 from .sequential import sequential_model
 
@@ -38,22 +39,31 @@ def _kind(model) -> str:
         return "module"
     if isinstance(model, Sequential):
         return "sequential"
+    steps = tuple(c for c in (s.cell_class() for s in cells.all_specs()) if c is not None)
+    if isinstance(model, steps):
+        return "cell"
     hint = ""
-    if isinstance(model, nn.RNNBase):
+    if isinstance(model, (nn.RNNBase, nn.RNNCellBase)):
         hint = (" Convert it first with grukit.convert.from_torch(model), which keeps its "
                 "weights.")
     modules = ", ".join(s.module.rpartition(".")[2] for s in cells.all_specs())
-    raise TypeError(f"to_onnx exports a grukit.nn recurrent module ({modules}, ...) or a "
-                    f"grukit.models.Sequential; got "
+    raise TypeError(f"to_onnx exports a grukit.nn recurrent module ({modules}, ...), one of "
+                    f"its one-step cells or a grukit.models.Sequential; got "
                     f"{type(model).__module__}.{type(model).__name__}.{hint}")
 
 
 def build_onnx(model, *, example=None, dynamic: bool = True, lengths: bool = False,
                initial_state: bool = False, names: Mapping[str, str] | None = None):
     """The checked ``onnx.ModelProto`` of ``model`` without writing it (see ``to_onnx``)."""
-    if _kind(model) == "module":
+    kind = _kind(model)
+    if kind == "module":
         return module_model(model, example=example, dynamic=dynamic, lengths=lengths,
                             initial_state=initial_state, names=names)
+    if kind == "cell" and not lengths:  # a step always takes its state
+        return cell_model(model, example=example, dynamic=dynamic, names=names)
+    if kind == "cell":
+        raise ValueError("to_onnx: lengths= applies to grukit.nn sequence modules; a one-step "
+                         "cell reads one step of every sequence.")
     if lengths or initial_state:
         raise ValueError("to_onnx: lengths= and initial_state= apply to grukit.nn modules; a "
                          "Sequential takes its lengths from Embedding(mask_zero=True).")
@@ -83,7 +93,9 @@ def to_onnx(model, path, *, example=None, dynamic: bool = True, lengths: bool = 
     """Write ``model`` as an ONNX file at ``path`` (atomically) and return the path.
 
     Args:
-        model: a ``grukit.nn`` recurrent module or a built ``grukit.models.Sequential``.
+        model: a ``grukit.nn`` recurrent module, a one-step cell (``GRUCell``,
+            ``LSTMCell``, ``RNNCell``: inputs ``input``, ``h0`` (``c0``), outputs ``h``
+            (``c``), see ``grukit.export.cell``) or a built ``grukit.models.Sequential``.
         example: an input batch; required with ``dynamic=False`` (it fixes the shapes),
             else only checked against the model (and, for a Sequential whose first layer
             has no ``input_shape``, it gives the input's rank).
