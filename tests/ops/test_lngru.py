@@ -269,20 +269,52 @@ def test_shapes_lengths_state_and_backend_are_checked():
 @pytest.mark.parametrize("reset_after", [True, False], ids=_placement)
 def test_state_mask_scales_only_the_state_fed_to_the_recurrent_weights(reset_after,
                                                                         backend_calls):
-    """A mask of ones changes nothing; a mask m equals running with W_hh' = W_hh · diag(m)
-    (the state seen by the recurrent product is h ⊙ m); "auto" serves it on the reference."""
+    """On the reference: a mask of ones changes nothing; a mask m equals running with
+    W_hh' = W_hh · diag(m) (the state seen by the recurrent product is h ⊙ m)."""
     p = _make((3, 4, 2, 5), torch.float64, reset_after)
     kw = dict(lengths=[4, 2, 3], reset_after=reset_after)
     plain = _run(p, "reference", **kw)
-    ones = _run(p, "auto", state_mask=torch.ones(3, 5, dtype=torch.float64), **kw)
+    ones = _run(p, "reference", state_mask=torch.ones(3, 5, dtype=torch.float64), **kw)
     mask = torch.tensor([1.0, 0.0, 2.0, 0.0, 1.0], dtype=torch.float64)
-    masked = _run(p, "auto", state_mask=mask.expand(3, 5), **kw)
+    masked = _run(p, "reference", state_mask=mask.expand(3, 5), **kw)
     folded = _run(dict(p, weight_hh=p["weight_hh"] * mask), "reference", **kw)
-    assert set(backend_calls) == {("lngru", "reference")}
     for a, b in zip(plain, ones, strict=True):
         torch.testing.assert_close(b, a, rtol=0, atol=1e-14)
     for a, b in zip(folded, masked, strict=True):
         torch.testing.assert_close(b, a, rtol=0, atol=1e-12)
     assert (masked[0] - plain[0]).abs().max() > 1e-3
-    with pytest.raises(ValueError, match="backend='cpu' cannot serve this call: state_mask"):
-        _run(p, "cpu", state_mask=mask.expand(3, 5), **kw)
+
+
+MASK_GRID = list(itertools.product([torch.float32, torch.float64], [False, True],
+                                   [True, False]))
+
+
+@pytest.mark.parametrize("dtype,reverse,reset_after", MASK_GRID,
+                         ids=[f"{str(d)[6:]}-{'rev' if r else 'fwd'}-{_placement(a)}"
+                              for d, r, a in MASK_GRID])
+def test_cpu_with_state_mask_matches_reference(dtype, reverse, reset_after, backend_calls):
+    """The fused kernel with a dropout mask (zeros and 1/keep) against the reference:
+    outputs and every gradient; "auto" takes the kernel for it."""
+    p = _make((5, 4, 3, 3), dtype, reset_after)
+    g = torch.Generator().manual_seed(3)
+    mask = (torch.rand(5, 3, generator=g) > 0.3).to(dtype) / 0.7  # (B, H)
+    kw = dict(lengths=LENGTHS[5], reverse=reverse, reset_after=reset_after, state_mask=mask)
+    ref_out, ref_g = _grads(p, "reference", **kw)
+    backend_calls.clear()
+    cpu_out, cpu_g = _grads(p, "auto", **kw)
+    assert backend_calls == [("lngru", "cpu")]
+    for a, b in zip(ref_out + ref_g, cpu_out + cpu_g, strict=True):
+        torch.testing.assert_close(b, a, **_tol(dtype))
+
+
+def test_a_state_mask_that_needs_a_gradient_goes_to_the_reference():
+    p = _make((2, 3, 2, 4), torch.float64)
+    mask = torch.ones(2, 4, dtype=torch.float64, requires_grad=True)
+    name, skipped = dispatch.explain("lngru", "auto", x=p["x"], state_mask=mask)
+    assert name == "reference"
+    assert skipped["cpu"] == ("state_mask requires grad and the cpu backend gives masks no "
+                              "gradient; pass state_mask.detach() (or use "
+                              "backend='reference').")
+    y, _ = _run(p, "auto", state_mask=mask)
+    (g,) = torch.autograd.grad(y.sum(), mask)
+    assert g.abs().sum() > 0

@@ -45,8 +45,8 @@ class LayerNormGRU(RecurrentBase):
         reset_after: where the reset gate applies (see above).
         backend: "auto" or a backend name of ``grukit.ops.lngru``: "cpu" (fused numba),
             "triton", "reference".
-        check_finite, recurrent_dropout: as ``grukit.nn.GRU`` (recurrent dropout runs on
-            the reference loop).
+        check_finite, recurrent_dropout: as ``grukit.nn.GRU`` (the fused CPU kernel serves
+            recurrent dropout too).
 
     Inputs/outputs: as ``grukit.nn.GRU``.
     """

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import torch
 from torch import Tensor
 
 from .. import _cpu, _gpu_verified, _triton, dispatch
@@ -21,7 +22,15 @@ def _lngru_cpu(*args, **kwargs):
 
 
 dispatch.register("lngru", dispatch.Backend("reference", lngru_reference))
-dispatch.register("lngru", dispatch.Backend("cpu", _lngru_cpu, _cpu.why_not, priority=10))
+def _why_not_cpu(x, state_mask=None, **call):
+    """The fused CPU kernel serves a state mask, but gives it no gradient."""
+    if state_mask is not None and state_mask.requires_grad and torch.is_grad_enabled():
+        return ("state_mask requires grad and the cpu backend gives masks no gradient; pass "
+                "state_mask.detach() (or use backend='reference').")
+    return _cpu.why_not(x, **call)
+
+
+dispatch.register("lngru", dispatch.Backend("cpu", _lngru_cpu, _why_not_cpu, priority=10))
 
 
 def _lngru_triton(*args, **kwargs):
@@ -79,7 +88,7 @@ def lngru(x: Tensor, weight_ih: Tensor, weight_hh: Tensor, bias_ih: Tensor | Non
         backend: "auto" or a name from ``grukit.ops.dispatch.backends("lngru")``.
         check_finite: raise a ``ValueError`` if x holds NaN or Inf.
         state_mask: (B, H) multiplier of the state fed to the recurrent weights (variational
-            recurrent dropout, as Keras' ``recurrent_dropout``); reference backend only.
+            recurrent dropout, as Keras' ``recurrent_dropout``); reference and cpu backends.
 
     Returns:
         y (B, T, H) and h_n (B, H).

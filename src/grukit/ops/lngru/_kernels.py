@@ -4,7 +4,9 @@ Buffers are time-major, (T, B, ·), as in ``grukit.ops.gru.cpu``: hs (T+1, B, H)
 [h0, h_1, ..., h_T]; rows past a sequence's length hold 0 and never restart. Each chunk of
 rows runs the whole recurrence on one thread. The forward kernels take ``train``: when it
 is False the saved buffers (y, save, phat, rstd) have one time row, rewritten every step
-(a store under a branch would keep LLVM from vectorising the gate loops).
+(a store under a branch would keep LLVM from vectorising the gate loops). ``mask`` (B, H)
+multiplies the state fed to the recurrent products (recurrent dropout; ones without it):
+they read hm = h_{t−1} ⊙ m, the update reads h_{t−1}.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from .._cpu_math import add_into, copy_into, one, sigmoid, tanh
+from .._cpu_math import copy_into, one, sigmoid, tanh
 from .._gemm import gemm_scratch, mm
 from .._jit import chunked_kernel
 from .reference import EPS
@@ -61,8 +63,25 @@ def _zero(row):
         row[j] = 0
 
 
+@njit(inline="always", cache=True)
+def _masked_rows(hm, hs_t, mask, b0):
+    """hm (nb, H) = hs_t[b0:b0+nb] ⊙ mask[b0:b0+nb]: the states the recurrent GEMM reads."""
+    for i in range(hm.shape[0]):
+        hi, mi, out = hs_t[b0 + i], mask[b0 + i], hm[i]
+        for j in range(out.shape[0]):
+            out[j] = hi[j] * mi[j]
+
+
+@njit(inline="always", cache=True)
+def _add_masked(dst, src, m):
+    """dst += src ⊙ m as a plain loop."""
+    for j in range(dst.shape[0]):
+        dst[j] += src[j] * m[j]
+
+
 @chunked_kernel
-def fwd_after(gi, whh_t, g_hh, c_hh, hs, lens, hn, y, save, phat, rstd, train, gemm, nchunk):
+def fwd_after(gi, whh_t, g_hh, c_hh, hs, mask, lens, hn, y, save, phat, rstd, train, gemm,
+              nchunk):
     """reset_after=True. gi (T,B,3H) normalised input gates (+ b_ih), whh_t (H,3H) = W_hhᵀ,
     g_hh (3H,) recurrent gain, c_hh (3H,) = β_hh + b_hh, hs (T+1,B,H) with hs[0] = h0 ->
     hs[1:], hn (B,H) = each row's state at its own last step; y (T',B,H) = hs[1:], save
@@ -73,11 +92,13 @@ def fwd_after(gi, whh_t, g_hh, c_hh, hs, lens, hn, y, save, phat, rstd, train, g
     cr, cz, cn = c_hh[:hid], c_hh[hid:2 * hid], c_hh[2 * hid:]
     for c in prange(nchunk):
         b0, b1 = c * batch // nchunk, (c + 1) * batch // nchunk
-        p = np.empty((b1 - b0, g3), gi.dtype)  # (nb, 3H): W_hh h_{t−1}
+        p = np.empty((b1 - b0, g3), gi.dtype)  # (nb, 3H): W_hh (h_{t−1} ⊙ m)
+        hm = np.empty((b1 - b0, hid), gi.dtype)  # (nb, H): h_{t−1} ⊙ m
         ints, ab = gemm_scratch(gi)
         for t in range(steps):
             ts = t if train else 0
-            mm(hs[t, b0:b1], whh_t, p, gemm, ints, ab)
+            _masked_rows(hm, hs[t], mask, b0)
+            mm(hm, whh_t, p, gemm, ints, ab)
             for i in range(b1 - b0):
                 b = b0 + i
                 hi, ho, yb, ph = hs[t, b], hs[t + 1, b], y[ts, b], phat[ts, b]
@@ -107,9 +128,10 @@ def fwd_after(gi, whh_t, g_hh, c_hh, hs, lens, hn, y, save, phat, rstd, train, g
 
 
 @chunked_kernel
-def bwd_after(dy, dhn, whh, g_hh, hs, save, phat, rstd, lens, dg, dp, dh0, gemm, nchunk):
+def bwd_after(dy, dhn, whh, g_hh, hs, mask, save, phat, rstd, lens, dg, dp, dh0, gemm,
+              nchunk):
     """dy (T,B,H), dhn (B,H), whh (3H,H) -> dg (T,B,4H) = [a_r, a_z, a_n, a_n ⊙ r] (dgi =
-    dg[..., :3H]; ∂L/∂gh = [a_r, a_z, a_n ⊙ r]), dp (T,B,3H) = ∂L/∂(W_hh h_{t−1}), dh0 (B,H)."""
+    dg[..., :3H]; ∂L/∂gh = [a_r, a_z, a_n ⊙ r]), dp (T,B,3H) = ∂L/∂(W_hh hm), dh0 (B,H)."""
     steps, batch, hid = dy.shape
     one_ = one(dy)
     gr, gz, gn = g_hh[:hid], g_hh[hid:2 * hid], g_hh[2 * hid:]
@@ -146,29 +168,31 @@ def bwd_after(dy, dhn, whh, g_hh, hs, save, phat, rstd, lens, dg, dp, dh0, gemm,
             mm(dp[t, b0:b1], whh, back, gemm, ints, ab)
             for i in range(b1 - b0):
                 if t < lens[b0 + i]:
-                    add_into(dh[i], back[i])
+                    _add_masked(dh[i], back[i], mask[b0 + i])
         dh0[b0:b1] = dh
 
 
 @chunked_kernel
-def fwd_before(gi, wrz_t, wn_t, g_hh, c_hh, hs, lens, hn, y, save, phat, rstd, train, gemm,
-               nchunk):
+def fwd_before(gi, wrz_t, wn_t, g_hh, c_hh, hs, mask, lens, hn, y, save, phat, rstd, train,
+               gemm, nchunk):
     """reset_after=False. wrz_t (H,2H) = W_h[r,z]ᵀ, wn_t (H,H) = W_hnᵀ, c_hh (3H,) = β_hh;
     as fwd_after but save (T',B,3H) = [r, z, n], phat (T',B,3H) = [normalised W_h[r,z] h,
-    normalised W_hn (r ⊙ h)] and rstd (T',B,2) their two 1/σ."""
+    normalised W_hn (r ⊙ hm)] and rstd (T',B,2) their two 1/σ."""
     steps, batch, g3 = gi.shape
     hid = g3 // 3
     for c in prange(nchunk):
         b0, b1 = c * batch // nchunk, (c + 1) * batch // nchunk
         nb = b1 - b0
-        a = np.empty((nb, 2 * hid), gi.dtype)  # (nb, 2H): W_h[r,z] h
-        rh = np.zeros((nb, hid), gi.dtype)  # (nb, H): r ⊙ h
+        a = np.empty((nb, 2 * hid), gi.dtype)  # (nb, 2H): W_h[r,z] hm
+        hm = np.empty((nb, hid), gi.dtype)  # (nb, H): hm = h_{t−1} ⊙ m
+        rh = np.zeros((nb, hid), gi.dtype)  # (nb, H): r ⊙ hm
         zs = np.empty((nb, hid), gi.dtype)  # (nb, H): z
-        q = np.empty((nb, hid), gi.dtype)  # (nb, H): W_hn (r ⊙ h)
+        q = np.empty((nb, hid), gi.dtype)  # (nb, H): W_hn (r ⊙ hm)
         ints, ab = gemm_scratch(gi)
         for t in range(steps):
             ts = t if train else 0
-            mm(hs[t, b0:b1], wrz_t, a, gemm, ints, ab)
+            _masked_rows(hm, hs[t], mask, b0)
+            mm(hm, wrz_t, a, gemm, ints, ab)
             for i in range(nb):
                 b = b0 + i
                 sv, ph = save[ts, b], phat[ts, b]
@@ -178,11 +202,11 @@ def fwd_before(gi, wrz_t, wn_t, g_hh, c_hh, hs, lens, hn, y, save, phat, rstd, t
                     continue
                 rstd[ts, b, 0] = _normalise(a[i], ph[:2 * hid])
                 xr, xz = gi[t, b, :hid], gi[t, b, hid:2 * hid]
-                hi, rhi, zi = hs[t, b], rh[i], zs[i]
+                hmi, rhi, zi = hm[i], rh[i], zs[i]
                 for j in range(hid):
                     r = sigmoid(xr[j] + ph[j] * g_hh[j] + c_hh[j])
                     z = sigmoid(xz[j] + ph[hid + j] * g_hh[hid + j] + c_hh[hid + j])
-                    rhi[j] = r * hi[j]
+                    rhi[j] = r * hmi[j]
                     zi[j] = z
                     sv[j] = r
                     sv[hid + j] = z
@@ -209,10 +233,11 @@ def fwd_before(gi, wrz_t, wn_t, g_hh, c_hh, hs, lens, hn, y, save, phat, rstd, t
 
 
 @chunked_kernel
-def bwd_before(dy, dhn, wrz, wn, g_hh, hs, save, phat, rstd, lens, dg, dp, dh0, gemm, nchunk):
+def bwd_before(dy, dhn, wrz, wn, g_hh, hs, mask, save, phat, rstd, lens, dg, dp, dh0, gemm,
+               nchunk):
     """reset_after=False. wrz (2H,H) = W_h[r,z], wn (H,H) = W_hn -> dg (T,B,3H) = [a_r, a_z,
-    a_n] (= dgi = ∂L/∂gh), dp (T,B,3H) = [∂L/∂(W_h[r,z] h_{t−1}), ∂L/∂(W_hn (r ⊙ h_{t−1}))],
-    dh0 (B,H)."""
+    a_n] (= dgi = ∂L/∂gh), dp (T,B,3H) = [∂L/∂(W_h[r,z] hm), ∂L/∂(W_hn (r ⊙ hm))] with
+    hm = h_{t−1} ⊙ m, dh0 (B,H)."""
     steps, batch, hid = dy.shape
     one_ = one(dy)
     for c in prange(nchunk):
@@ -221,7 +246,7 @@ def bwd_before(dy, dhn, wrz, wn, g_hh, hs, save, phat, rstd, lens, dg, dp, dh0, 
         dh = dhn[b0:b1].copy()  # (nb, H)
         gs = np.empty_like(dh)  # (nb, H): ∂L/∂h_t
         dq = np.zeros_like(dh)  # (nb, H): ∂L/∂(W_hn (r ⊙ h))
-        drh = np.empty_like(dh)  # (nb, H): ∂L/∂(r ⊙ h)
+        drh = np.empty_like(dh)  # (nb, H): ∂L/∂(r ⊙ hm)
         da = np.zeros((nb, 2 * hid), dy.dtype)  # (nb, 2H): ∂L/∂(W_h[r,z] h)
         back = np.empty_like(dh)  # (nb, H)
         ints, ab = gemm_scratch(dy)
@@ -249,20 +274,20 @@ def bwd_before(dy, dhn, wrz, wn, g_hh, hs, save, phat, rstd, lens, dg, dp, dh0, 
                     _zero(dgb)
                     _zero(dpb)
                     continue
-                sv, hp = save[t, b], hs[t, b]
+                sv, hp, mb = save[t, b], hs[t, b], mask[b]
                 dhi, dri, gi_, dai = dh[i], drh[i], gs[i], da[i]
                 for j in range(hid):
                     r = sv[j]
-                    ar = dri[j] * hp[j] * r * (one_ - r)
+                    ar = dri[j] * hp[j] * mb[j] * r * (one_ - r)
                     dgb[j] = ar
                     dai[j] = ar * g_hh[j]
                     dai[hid + j] = dgb[hid + j] * g_hh[hid + j]
-                    dhi[j] = gi_[j] * sv[hid + j] + dri[j] * r
+                    dhi[j] = gi_[j] * sv[hid + j] + dri[j] * r * mb[j]
                 _normalise_back(dai, phat[t, b, :2 * hid], rstd[t, b, 0])
                 copy_into(dpb[:2 * hid], dai)
                 copy_into(dpb[2 * hid:], dq[i])
             mm(da, wrz, back, gemm, ints, ab)
             for i in range(nb):
                 if t < lens[b0 + i]:
-                    add_into(dh[i], back[i])
+                    _add_masked(dh[i], back[i], mask[b0 + i])
         dh0[b0:b1] = dh

@@ -20,6 +20,10 @@ a_r = a_n ⊙ gh_n ⊙ r(1 − r), a_z = dz ⊙ z(1 − z); ∂L/∂gi = [a_r, a
 [a_r, a_z, a_n ⊙ r], ∂L/∂h_{t−1} = g ⊙ z + ∂L/∂p W_hh. reset_after=False: ∂L/∂gh = ∂L/∂gi
 = [a_r, a_z, a_n]; d(r ⊙ h) = ∂L/∂q W_hn for q = W_hn (r ⊙ h), a_r = d(r ⊙ h) ⊙ h_{t−1} ⊙
 r(1 − r), ∂L/∂h_{t−1} = g ⊙ z + d(r ⊙ h) ⊙ r + ∂L/∂a W_h[r,z] for a = W_h[r,z] h_{t−1}.
+
+With a state mask m (B, H) (recurrent dropout) the recurrent products read hm = h_{t−1} ⊙ m
+in place of h_{t−1} (in r ⊙ h too), so their terms of ∂L/∂h_{t−1} are multiplied by m and
+dW_hh is summed against hm; the update (1 − z) n + z h_{t−1} keeps h_{t−1}.
 """
 
 from __future__ import annotations
@@ -49,10 +53,15 @@ def _shift(beta: Tensor | None, bias: Tensor | None, size: int, dtype) -> np.nda
     return out
 
 
-def _forward(gi: Tensor, w_hh: Tensor, b_hh, g_hh, be_hh, h0: Tensor, lens: np.ndarray,
-             reset_after: bool, train: bool):
-    """gi (T, B, 3H) -> y (B, T, H), hs (T+1, B, H) = [h0, y], h_n (B, H) and, when train,
-    the saved (save, phat, rstd) for backward."""
+def _mask(state_mask: Tensor | None, batch: int, hid: int, dtype) -> np.ndarray:
+    """The (B, H) multiplier of the state fed to the recurrent products; ones without one."""
+    return np.ones((batch, hid), dtype) if state_mask is None else arr(state_mask)
+
+
+def _forward(gi: Tensor, w_hh: Tensor, b_hh, g_hh, be_hh, h0: Tensor, mask: np.ndarray,
+             lens: np.ndarray, reset_after: bool, train: bool):
+    """gi (T, B, 3H), mask (B, H) -> y (B, T, H), hs (T+1, B, H) = [h0, y], h_n (B, H) and,
+    when train, the saved (save, phat, rstd) for backward."""
     steps, batch, g3 = gi.shape
     hid = g3 // 3
     gin = arr(gi)  # (T, B, 3H)
@@ -70,11 +79,11 @@ def _forward(gi: Tensor, w_hh: Tensor, b_hh, g_hh, be_hh, h0: Tensor, lens: np.n
     gemm = gemm_address(dt)
     with kernel_threads(batch, gemm) as nchunk:
         if reset_after:
-            K.fwd_after(gin, arr(w.t()), gain, shift, hs, lens, hn, y, save, phat, rstd,
-                        train, gemm, nchunk)
+            K.fwd_after(gin, arr(w.t()), gain, shift, hs, mask, lens, hn, y, save, phat,
+                        rstd, train, gemm, nchunk)
         else:
             K.fwd_before(gin, arr(w[:2 * hid].t()), arr(w[2 * hid:].t()), gain, shift, hs,
-                         lens, hn, y, save, phat, rstd, train, gemm, nchunk)
+                         mask, lens, hn, y, save, phat, rstd, train, gemm, nchunk)
     yt = y if train else hs[1:]  # (T, B, H)
     yb = torch.from_numpy(yt.transpose(1, 0, 2))  # (B, T, H), not a torch view in training
     saved = (torch.from_numpy(save), torch.from_numpy(phat), torch.from_numpy(rstd))
@@ -82,14 +91,15 @@ def _forward(gi: Tensor, w_hh: Tensor, b_hh, g_hh, be_hh, h0: Tensor, lens: np.n
 
 
 class _LNGRUFunction(torch.autograd.Function):
-    """(gi (T, B, 3H), W_hh, b_hh, g_hh, β_hh, h0) -> y (B, T, H), h_n (B, H)."""
+    """(gi (T, B, 3H), W_hh, b_hh, g_hh, β_hh, h0) -> y (B, T, H), h_n (B, H); ``mask``
+    (B, H) numpy, the state mask (no gradient)."""
 
     @staticmethod
-    def forward(ctx, gi, w_hh, b_hh, g_hh, be_hh, h0, lens, reset_after):
-        y, hs, hn, (save, phat, rstd) = _forward(gi, w_hh, b_hh, g_hh, be_hh, h0, lens,
+    def forward(ctx, gi, w_hh, b_hh, g_hh, be_hh, h0, mask, lens, reset_after):
+        y, hs, hn, (save, phat, rstd) = _forward(gi, w_hh, b_hh, g_hh, be_hh, h0, mask, lens,
                                                  reset_after, True)
         ctx.save_for_backward(w_hh, g_hh, hs, save, phat, rstd)
-        ctx.lens, ctx.reset_after = lens, reset_after
+        ctx.mask, ctx.lens, ctx.reset_after = mask, lens, reset_after
         ctx.has = (b_hh is not None, g_hh is not None, be_hh is not None)
         return y, hn
 
@@ -107,14 +117,14 @@ class _LNGRUFunction(torch.autograd.Function):
         w = w_hh.detach()
         gain = _gain(g_hh if ctx.has[1] else None, 3 * hid, dt)
         gemm = gemm_address(dt)
-        hp = hs[:-1].reshape(-1, hid)  # (T·B, H): h_{t−1}
+        hp = (hs[:-1] * torch.from_numpy(ctx.mask)).reshape(-1, hid)  # (T·B, H): h_{t−1} ⊙ m
         ph = phat.reshape(-1, 3 * hid)  # (T·B, 3H): p̂
         dpf = torch.from_numpy(dp).reshape(-1, 3 * hid)  # (T·B, 3H)
         if ctx.reset_after:
             dg = np.empty((steps, batch, 4 * hid), dt)  # [a_r, a_z, a_n, a_n ⊙ r]
             with kernel_threads(batch, gemm) as nchunk:
-                K.bwd_after(dyt, dhn, arr(w), gain, hs.numpy(), save.numpy(), phat.numpy(),
-                            rstd.numpy(), ctx.lens, dg, dp, dh0, gemm, nchunk)
+                K.bwd_after(dyt, dhn, arr(w), gain, hs.numpy(), ctx.mask, save.numpy(),
+                            phat.numpy(), rstd.numpy(), ctx.lens, dg, dp, dh0, gemm, nchunk)
             dg4 = torch.from_numpy(dg)
             dgi = dg4[..., :3 * hid]  # (T, B, 3H)
             dgh = torch.cat([dg4[..., :2 * hid], dg4[..., 3 * hid:]], 2).reshape(-1, 3 * hid)
@@ -123,37 +133,39 @@ class _LNGRUFunction(torch.autograd.Function):
             dg = np.empty((steps, batch, 3 * hid), dt)  # [a_r, a_z, a_n]
             with kernel_threads(batch, gemm) as nchunk:
                 K.bwd_before(dyt, dhn, arr(w[:2 * hid]), arr(w[2 * hid:]), gain, hs.numpy(),
-                             save.numpy(), phat.numpy(), rstd.numpy(), ctx.lens, dg, dp,
-                             dh0, gemm, nchunk)
+                             ctx.mask, save.numpy(), phat.numpy(), rstd.numpy(), ctx.lens, dg,
+                             dp, dh0, gemm, nchunk)
             dgi = torch.from_numpy(dg)  # (T, B, 3H)
             dgh = dgi.reshape(-1, 3 * hid)
-            rh = save[..., :hid].reshape(-1, hid) * hp  # (T·B, H): r ⊙ h_{t−1}
+            rh = save[..., :hid].reshape(-1, hid) * hp  # (T·B, H): r ⊙ h_{t−1} ⊙ m
             dw_hh = torch.cat([dpf[:, :2 * hid].t() @ hp, dpf[:, 2 * hid:].t() @ rh])
         db = dgh.sum(0) if ctx.has[0] or ctx.has[2] else None  # (3H,): db_hh = dβ_hh
         dg_hh = (dgh * ph).sum(0) if ctx.has[1] else None
         return (dgi, dw_hh, db if ctx.has[0] else None, dg_hh, db if ctx.has[2] else None,
-                torch.from_numpy(dh0), None, None)
+                torch.from_numpy(dh0), None, None, None)
 
 
 def lngru_cpu(x: Tensor, weight_ih: Tensor, weight_hh: Tensor, bias_ih: Tensor | None,
               bias_hh: Tensor | None, ln_ih_weight: Tensor | None, ln_ih_bias: Tensor | None,
               ln_hh_weight: Tensor | None, ln_hh_bias: Tensor | None, *, h0: Tensor,
-              lengths: Tensor | None, reset_after: bool,
-              reverse: bool) -> tuple[Tensor, Tensor]:
-    """The ``grukit.ops.lngru`` signature on the fused CPU kernels. x (B, T, I) -> y, h_n."""
+              lengths: Tensor | None, reset_after: bool, reverse: bool,
+              state_mask: Tensor | None = None) -> tuple[Tensor, Tensor]:
+    """The ``grukit.ops.lngru`` signature on the fused CPU kernels. x (B, T, I) -> y, h_n.
+    ``state_mask`` (B, H) gets no gradient (dispatch declines one that requires it)."""
     lens = lens_array(lengths, x.shape[0], x.shape[1])
+    mask = _mask(state_mask, x.shape[0], weight_hh.shape[1], arr(h0).dtype)  # (B, H)
     recurrent = (weight_hh, bias_hh, ln_hh_weight, ln_hh_bias)
 
     def gates(xs: Tensor) -> Tensor:  # (T, B, 3H), time-major
         return input_gates(xs.transpose(0, 1), weight_ih, bias_ih, ln_ih_weight, ln_ih_bias)
 
     def train(xs: Tensor):
-        y, hn = _LNGRUFunction.apply(gates(xs), *recurrent, h0, lens, reset_after)
+        y, hn = _LNGRUFunction.apply(gates(xs), *recurrent, h0, mask, lens, reset_after)
         return y, (hn,)
 
     @torch.no_grad()
     def infer(xs: Tensor):
-        y, _, hn, _ = _forward(gates(xs), *recurrent, h0, lens, reset_after, False)
+        y, _, hn, _ = _forward(gates(xs), *recurrent, h0, mask, lens, reset_after, False)
         return y, (hn,)
 
     inputs = (weight_ih, bias_ih, ln_ih_weight, ln_ih_bias, *recurrent, h0)
