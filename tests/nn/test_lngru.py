@@ -142,3 +142,25 @@ def test_keras_style_layer_trains_the_articles_example():
     assert loss[-1] < 0.5 * loss[0], loss
     again = from_config(model.layers[0].get_config())
     assert type(again) is LayerNormGRU and again.get_config() == model.layers[0].get_config()
+
+
+def test_recurrent_dropout_runs_fused_with_the_references_masks(backend_calls):
+    """Under one seed the module on the fused kernel and on the reference draw the same
+    masks and give the same outputs and gradients; "auto" takes the kernel for them."""
+    torch.manual_seed(2)
+    a = gnn.LayerNormGRU(2, 4, num_layers=2, bidirectional=True, batch_first=True,
+                         recurrent_dropout=0.3, dtype=torch.float64)
+    b = gnn.LayerNormGRU(2, 4, num_layers=2, bidirectional=True, batch_first=True,
+                         recurrent_dropout=0.3, dtype=torch.float64, backend="reference")
+    b.load_state_dict(a.state_dict())
+    x = torch.randn(3, 5, 2, dtype=torch.float64)
+    res = []
+    for m in (a, b):
+        torch.manual_seed(7)
+        y, h = m(x, lengths=[5, 2, 4])
+        (y.square().sum() + h.sum()).backward()
+        res.append([y, h] + [p.grad for p in m.parameters()])
+    assert {c for c in backend_calls} == {("lngru", "cpu"), ("lngru", "reference")}
+    assert backend_calls[:4] == [("lngru", "cpu")] * 4
+    for u, v in zip(*res, strict=True):
+        torch.testing.assert_close(u, v, rtol=1e-10, atol=1e-10)
