@@ -206,3 +206,49 @@ def test_bad_zoneout_mask_is_refused_in_one_sentence(mask, match):
     w_ih, w_hh = torch.zeros(12, 1), torch.zeros(12, 4)
     with pytest.raises((TypeError, ValueError), match=match):
         ops.gru(x, w_ih, w_hh, zoneout_mask=mask)
+
+
+# -- recurrent dropout in the fused LSTM and RNN ---------------------------------------------
+def _lstm_rnn_args(op, b, t, i, h, dtype, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    gates = 4 if op == "lstm" else 1
+
+    def r(*s):
+        return torch.randn(*s, generator=g, dtype=dtype).requires_grad_()
+
+    a = dict(x=r(b, t, i), weight_ih=r(gates * h, i), weight_hh=r(gates * h, h),
+             bias_ih=r(gates * h), bias_hh=r(gates * h), h0=r(b, h))
+    if op == "lstm":
+        a["c0"] = r(b, h)
+    return a
+
+
+def _run_op(op, a, backend, **kw):
+    h0 = (a["h0"], a["c0"]) if op == "lstm" else a["h0"]
+    y, hn = getattr(ops, op)(a["x"], a["weight_ih"], a["weight_hh"], a["bias_ih"],
+                             a["bias_hh"], h0=h0, backend=backend, **kw)
+    return y, (hn[0] + hn[1] if op == "lstm" else hn)
+
+
+@pytest.mark.parametrize("op", ["lstm", "rnn"])
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32], ids=["f64", "f32"])
+@pytest.mark.parametrize("reverse", [False, True], ids=["fwd", "rev"])
+def test_fused_lstm_rnn_with_state_mask_equal_reference(op, dtype, reverse, backend_calls):
+    b, t, h = 3, 6, 4
+    a = _lstm_rnn_args(op, b, t, 2, h, dtype)
+    keep, _ = _masks(b, t, h, dtype=dtype)
+    kw = dict(lengths=torch.tensor([6, 2, 0]), reverse=reverse, state_mask=keep)
+    out = {}
+    for backend in ("reference", "cpu"):
+        y, hn = _run_op(op, a, backend, **kw)
+        out[backend] = (y.detach(), hn.detach(), _loss_and_grads(a, y, hn))
+        with torch.no_grad():
+            yi, _ = _run_op(op, a, backend, **kw)
+        torch.testing.assert_close(yi, out[backend][0], rtol=0, atol=TOL[dtype])
+    (y0, h0, g0), (y1, h1, g1) = out["reference"], out["cpu"]
+    tol = TOL[dtype]
+    torch.testing.assert_close(y1, y0, rtol=tol, atol=tol)
+    torch.testing.assert_close(h1, h0, rtol=tol, atol=tol)
+    for k in g0:
+        torch.testing.assert_close(g1[k], g0[k], rtol=tol, atol=tol, msg=f"d{k}")
+    assert backend_calls.count((op, "cpu")) == 2

@@ -28,9 +28,9 @@ def why_not(x: Tensor, state_mask: Tensor | None = None, zoneout_mask: Tensor | 
             **_: object) -> str | None:
     """None when the fused CPU kernels can serve a call on x, else the reason."""
     if state_mask is not None:
-        return "state_mask (recurrent dropout) is served by the reference only."
+        return "this fused CPU kernel has no recurrent dropout (state_mask); the reference has."
     if zoneout_mask is not None:
-        return "zoneout_mask is served by the reference only (the fused kernel has no zoneout)."
+        return "this fused CPU kernel has no zoneout (zoneout_mask); the reference has."
     if x.device.type != "cpu":
         return f"x is on {x.device}; the cpu backend serves CPU tensors only."
     if x.dtype not in DTYPES:
@@ -38,6 +38,17 @@ def why_not(x: Tensor, state_mask: Tensor | None = None, zoneout_mask: Tensor | 
     if x.shape[1] == 0 or x.shape[0] == 0:
         return "x has no time steps or no sequences; nothing to fuse."
     return _numba_missing()
+
+
+def masks_why_not(**masks: Tensor | None) -> str | None:
+    """None when the fused kernels can take these masks (they give masks no gradient)."""
+    import torch
+
+    for name, m in masks.items():
+        if m is not None and m.requires_grad and torch.is_grad_enabled():
+            return (f"{name} requires grad and the cpu backend gives masks no gradient; "
+                    f"pass {name}.detach() (or use backend='reference').")
+    return None
 
 
 def threads(batch: int) -> int:

@@ -90,6 +90,30 @@ def add_into(dst, src):
 
 
 @njit(inline="always", fastmath=True, error_model="numpy", cache=True)
+def masked_rows(rows, mask, out):
+    """out (nb, H) = rows (nb, H) ⊙ mask (nb, H): the state recurrent products read under
+    recurrent dropout."""
+    for i in range(out.shape[0]):
+        ri, mi, oi = rows[i], mask[i], out[i]
+        for j in range(oi.shape[0]):
+            oi[j] = ri[j] * mi[j]
+
+
+@njit(inline="always", fastmath=True, error_model="numpy", cache=True)
+def add_masked(dst, src, mask):
+    """dst += src ⊙ mask as a plain loop (see copy_into)."""
+    for j in range(src.shape[0]):
+        dst[j] += src[j] * mask[j]
+
+
+@njit(inline="always", fastmath=True, error_model="numpy", cache=True)
+def copy_masked(dst, src, mask):
+    """dst = src ⊙ mask as a plain loop (see copy_into)."""
+    for j in range(src.shape[0]):
+        dst[j] = src[j] * mask[j]
+
+
+@njit(inline="always", fastmath=True, error_model="numpy", cache=True)
 def vecmat_add(acc, v, w_t):
     """acc (G,) += v (K,) @ w_t (K, G), along contiguous rows of w_t, four rows at a time:
     each pass over acc then carries four products, so acc is loaded and stored a quarter as

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import torch
 from torch import Tensor
 
 from .. import _cpu, _gpu_verified, _stream, _triton, dispatch
@@ -26,11 +25,8 @@ def _gru_cpu(*args, **kwargs):
 dispatch.register("gru", dispatch.Backend("reference", gru_reference))
 def _why_not_cpu(x, state_mask=None, zoneout_mask=None, **call):
     """The fused CPU kernel serves both masks, but gives them no gradient."""
-    for name, m in (("state_mask", state_mask), ("zoneout_mask", zoneout_mask)):
-        if m is not None and m.requires_grad and torch.is_grad_enabled():
-            return (f"{name} requires grad and the cpu backend gives masks no gradient; "
-                    f"pass {name}.detach() (or use backend='reference').")
-    return _cpu.why_not(x, **call)
+    return (_cpu.masks_why_not(state_mask=state_mask, zoneout_mask=zoneout_mask)
+            or _cpu.why_not(x, **call))
 
 
 dispatch.register("gru", dispatch.Backend("cpu", _gru_cpu, _why_not_cpu, priority=10))

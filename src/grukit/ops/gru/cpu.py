@@ -39,7 +39,7 @@ from numba import njit, prange
 from torch import Tensor
 
 from .._cpu import arr, kernel_threads, lens_array
-from .._cpu_math import copy_into, sigmoid, tanh
+from .._cpu_math import copy_into, masked_rows, sigmoid, tanh
 from .._fused import run_fused
 from .._gemm import gemm_address, gemm_scratch, mm
 from .._jit import chunked_kernel
@@ -86,15 +86,6 @@ def _zone(m, h, h_new):
     return h_new + m * (h - h_new)
 
 
-@njit(inline="always", fastmath=True, error_model="numpy", cache=True)
-def _masked_rows(hs_t, drop, out):
-    """out (nb, H) = hs_t (nb, H) ⊙ drop (nb, H): the state the recurrent products read."""
-    for i in range(out.shape[0]):
-        hi, di, oi = hs_t[i], drop[i], out[i]
-        for j in range(oi.shape[0]):
-            oi[j] = hi[j] * di[j]
-
-
 @chunked_kernel
 def _fwd_after(gi, whh_t, bhh, hs, lens, hn, y, save, drop, zone, train, gemm, nchunk):
     """gi (T,B,3H), whh_t (H,3H), bhh (3H,), hs (T+1,B,H) with hs[0] = h0 -> hs[1:] filled,
@@ -112,7 +103,7 @@ def _fwd_after(gi, whh_t, bhh, hs, lens, hn, y, save, drop, zone, train, gemm, n
             if drop is None:
                 mm(hs[t, b0:b1], whh_t, gh, gemm, ints, ab)
             else:
-                _masked_rows(hs[t, b0:b1], drop[b0:b1], hm)
+                masked_rows(hs[t, b0:b1], drop[b0:b1], hm)
                 mm(hm, whh_t, gh, gemm, ints, ab)
             for i in range(b1 - b0):
                 b = b0 + i
@@ -170,7 +161,7 @@ def _fwd_before(gi, wrz_t, wn_t, hs, lens, hn, y, save, drop, zone, train, gemm,
                 mm(hs[t, b0:b1], wrz_t, ghrz, gemm, ints, ab)
                 hv = hs[t, b0:b1]  # (nb, H): the state the products read
             else:
-                _masked_rows(hs[t, b0:b1], drop[b0:b1], hm)
+                masked_rows(hs[t, b0:b1], drop[b0:b1], hm)
                 mm(hm, wrz_t, ghrz, gemm, ints, ab)
                 hv = hm
             for i in range(nb):

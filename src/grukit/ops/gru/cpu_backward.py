@@ -9,18 +9,11 @@ kernel built for None has no trace of them (numba prunes ``if m is not None`` br
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
+from numba import prange
 
-from .._cpu_math import add_into, one
+from .._cpu_math import add_into, add_masked, one
 from .._gemm import gemm_scratch, mm
 from .._jit import chunked_kernel
-
-
-@njit(inline="always", fastmath=True, error_model="numpy", cache=True)
-def _add_masked(dst, src, d):
-    """dst += src ⊙ d, as a plain loop (see ``add_into``)."""
-    for j in range(src.shape[0]):
-        dst[j] += src[j] * d[j]
 
 
 @chunked_kernel
@@ -74,7 +67,7 @@ def bwd_after(dy, dhn, whh, hs, save, lens, drop, zone, dg, dh0, gemm, nchunk):
                     if drop is None:
                         add_into(dh[i], back[i])
                     else:
-                        _add_masked(dh[i], back[i], drop[b0 + i])
+                        add_masked(dh[i], back[i], drop[b0 + i])
         dh0[b0:b1] = dh
 
 
@@ -148,5 +141,5 @@ def bwd_before(dy, dhn, wrz, wn, hs, save, lens, drop, zone, dgi, dh0, gemm, nch
                     if drop is None:
                         add_into(dh[i], back[i])
                     else:
-                        _add_masked(dh[i], back[i], drop[b0 + i])
+                        add_masked(dh[i], back[i], drop[b0 + i])
         dh0[b0:b1] = dh

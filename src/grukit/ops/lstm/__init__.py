@@ -22,10 +22,10 @@ def _lstm_cpu(*args, **kwargs):
     return lstm_cpu(*args, **kwargs)
 
 
-def _why_not_cpu(x, weight_hr=None, **call):
+def _why_not_cpu(x, weight_hr=None, state_mask=None, **call):
     if weight_hr is not None:
         return "the fused CPU LSTM has no projection (proj_size > 0)."
-    return _cpu.why_not(x, **call)
+    return _cpu.masks_why_not(state_mask=state_mask) or _cpu.why_not(x, **call)
 
 
 dispatch.register("lstm", dispatch.Backend("reference", lstm_reference))

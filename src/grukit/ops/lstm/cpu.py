@@ -8,7 +8,9 @@ Backward (a = pre-activations, g = ∂L/∂h_t, dc = ∂L/∂c_t carried)::
     a_g = dc ⊙ i ⊙ (1 − g_t²)    a_o = g ⊙ tanh c_t ⊙ o(1 − o)
     ∂L/∂c_{t−1} = dc ⊙ f         ∂L/∂h_{t−1} = [a_i, a_f, a_g, a_o] W_hh
 
-dW_hh = Σ_t aᵀ h_{t−1} and dW_ih = Σ_t aᵀ x_t are single GEMMs after the loop. The
+dW_hh = Σ_t aᵀ h_{t−1} and dW_ih = Σ_t aᵀ x_t are single GEMMs after the loop. Recurrent
+dropout d (B, H), or None: W_hh multiplies d ⊙ h_{t−1}, so dW_hh = Σ_t aᵀ (d ⊙ h_{t−1}) and
+∂L/∂h_{t−1} = (a W_hh) ⊙ d. The
 projection (``proj_size``) is not fused: such calls go to the reference.
 """
 
@@ -21,7 +23,7 @@ from numba import njit, prange
 from torch import Tensor
 
 from .._cpu import arr, kernel_threads, lens_array
-from .._cpu_math import copy_into, one, sigmoid, tanh
+from .._cpu_math import copy_into, copy_masked, masked_rows, one, sigmoid, tanh
 from .._fused import grad_or_zeros, run_fused
 from .._gemm import gemm_address, gemm_scratch, mm
 from .._jit import chunked_kernel
@@ -36,9 +38,9 @@ def _unit(ai, af, ag, ao, c):
 
 
 @chunked_kernel
-def _fwd(gi, whh_t, bhh, h0, c0, lens, y, hn, cn, save, cs, train, gemm, nchunk):
+def _fwd(gi, whh_t, bhh, h0, c0, lens, y, hn, cn, save, cs, drop, train, gemm, nchunk):
     """gi (B,T,4H), whh_t (H,4H), bhh (4H,), h0, c0 (B,H) -> y (B,T,H), hn, cn (B,H);
-    when train, save (B,T,4H) = [i, f, g, o] and cs (B,T,H) = c_t."""
+    when train, save (B,T,4H) = [i, f, g, o] and cs (B,T,H) = c_t. drop (B,H) or None."""
     batch, steps, g4 = gi.shape
     hid = g4 // 4
     bi, bf, bg, bo = bhh[:hid], bhh[hid:2 * hid], bhh[2 * hid:3 * hid], bhh[3 * hid:]
@@ -47,9 +49,14 @@ def _fwd(gi, whh_t, bhh, h0, c0, lens, y, hn, cn, save, cs, train, gemm, nchunk)
         h = h0[b0:b1].copy()  # (nb, H)
         cc = c0[b0:b1].copy()  # (nb, H)
         gh = np.empty((b1 - b0, g4), gi.dtype)  # (nb, 4H)
+        hm = np.empty_like(h)  # (nb, H): d ⊙ h, with recurrent dropout
         ints, ab = gemm_scratch(gi)
         for t in range(steps):
-            mm(h, whh_t, gh, gemm, ints, ab)
+            if drop is None:
+                mm(h, whh_t, gh, gemm, ints, ab)
+            else:
+                masked_rows(h, drop[b0:b1], hm)
+                mm(hm, whh_t, gh, gemm, ints, ab)
             for k in range(b1 - b0):
                 b = b0 + k
                 yb = y[b, t]
@@ -92,7 +99,7 @@ def _fwd(gi, whh_t, bhh, h0, c0, lens, y, hn, cn, save, cs, train, gemm, nchunk)
 
 
 @chunked_kernel
-def _bwd(dy, dhn, dcn, whh, c0, save, cs, lens, dgi, dh0, dc0, gemm, nchunk):
+def _bwd(dy, dhn, dcn, whh, c0, save, cs, lens, drop, dgi, dh0, dc0, gemm, nchunk):
     """dy (B,T,H), dhn, dcn (B,H), whh (4H,H) -> dgi (B,T,4H), dh0, dc0 (B,H)."""
     batch, steps, hid = dy.shape
     one_ = one(dy)
@@ -132,13 +139,16 @@ def _bwd(dy, dhn, dcn, whh, c0, save, cs, lens, dgi, dh0, dc0, gemm, nchunk):
             mm(step, whh, back, gemm, ints, ab)
             for k in range(b1 - b0):
                 if t < lens[b0 + k]:
-                    copy_into(dh[k], back[k])
+                    if drop is None:
+                        copy_into(dh[k], back[k])
+                    else:
+                        copy_masked(dh[k], back[k], drop[b0 + k])
         dh0[b0:b1] = dh
         dc0[b0:b1] = dc
 
 
 def _forward(gi: Tensor, w_hh: Tensor, b_hh: Tensor | None, h0: Tensor, c0: Tensor,
-             lens: np.ndarray, train: bool):
+             lens: np.ndarray, train: bool, drop=None):
     """gi (B, T, 4H) -> y (B, T, H), h_n, c_n (B, H), saved (gates, c) or None."""
     batch, steps, g4 = gi.shape
     hid = g4 // 4
@@ -151,16 +161,18 @@ def _forward(gi: Tensor, w_hh: Tensor, b_hh: Tensor | None, h0: Tensor, c0: Tens
     gemm = gemm_address(dt)
     with kernel_threads(batch, gemm) as nchunk:
         _fwd(gi.numpy(), arr(w_hh.detach().t()), bias, arr(h0), arr(c0), lens, y, hn, cn, save,
-             cs, train, gemm, nchunk)
+             cs, drop, train, gemm, nchunk)
     out = (torch.from_numpy(y), torch.from_numpy(hn), torch.from_numpy(cn))
     return out + ((torch.from_numpy(save), torch.from_numpy(cs)) if train else (None, None))
 
 
 class _LSTMFunction(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, x, w_ih, w_hh, b_ih, b_hh, h0, c0, lens):
+    def forward(ctx, x, w_ih, w_hh, b_ih, b_hh, h0, c0, lens, state_mask):
         gi = F.linear(x, w_ih, b_ih).contiguous()  # (B, T, 4H)
-        y, hn, cn, save, cs = _forward(gi, w_hh, b_hh, h0, c0, lens, True)
+        drop = None if state_mask is None else arr(state_mask)  # (B, H)
+        y, hn, cn, save, cs = _forward(gi, w_hh, b_hh, h0, c0, lens, True, drop)
+        ctx.drop = drop
         ctx.save_for_backward(x, w_ih, w_hh, h0, c0, y, save, cs)
         ctx.lens, ctx.has_b = lens, (b_ih is not None, b_hh is not None)
         return y, hn, cn
@@ -176,32 +188,37 @@ class _LSTMFunction(torch.autograd.Function):
         gemm = gemm_address(dgi.dtype)
         with kernel_threads(batch, gemm) as nchunk:
             _bwd(arr(dy), arr(dhn), arr(dcn), arr(w_hh), arr(c0), save.numpy(), cs.numpy(),
-                 ctx.lens, dgi, dh0, dc0, gemm, nchunk)
+                 ctx.lens, ctx.drop, dgi, dh0, dc0, gemm, nchunk)
         hprev = torch.cat([h0.detach().unsqueeze(1), y[:, :-1]], dim=1)  # (B, T, H)
+        if ctx.drop is not None:
+            hprev = hprev * torch.from_numpy(ctx.drop).unsqueeze(1)  # d ⊙ h_{t−1}
         dg = torch.from_numpy(dgi).reshape(-1, 4 * hid)  # (B·T, 4H)
         dw_hh = dg.t() @ hprev.reshape(-1, hid)  # (4H, H)
         dw_ih = dg.t() @ x.detach().reshape(-1, x.shape[2])  # (4H, I)
         db = dg.sum(0)
         dx = (dg @ w_ih.detach()).reshape(x.shape) if ctx.needs_input_grad[0] else None
         return (dx, dw_ih, dw_hh, db if ctx.has_b[0] else None, db if ctx.has_b[1] else None,
-                torch.from_numpy(dh0), torch.from_numpy(dc0), None)
+                torch.from_numpy(dh0), torch.from_numpy(dc0), None, None)
 
 
 def lstm_cpu(x: Tensor, weight_ih: Tensor, weight_hh: Tensor, bias_ih: Tensor | None,
              bias_hh: Tensor | None, *, h0: tuple[Tensor, Tensor], lengths: Tensor | None,
-             weight_hr: Tensor | None, reverse: bool):
+             weight_hr: Tensor | None, reverse: bool, state_mask: Tensor | None = None):
     """The ``grukit.ops.lstm`` signature on the fused CPU kernels (no projection)."""
     lens = lens_array(lengths, x.shape[0], x.shape[1])
     h, c = h0
 
     def train(xs: Tensor):
-        y, hn, cn = _LSTMFunction.apply(xs, weight_ih, weight_hh, bias_ih, bias_hh, h, c, lens)
+        drop = None if state_mask is None else state_mask.detach()
+        y, hn, cn = _LSTMFunction.apply(xs, weight_ih, weight_hh, bias_ih, bias_hh, h, c, lens,
+                                        drop)
         return y, (hn, cn)
 
     def infer(xs: Tensor):
         with torch.no_grad():
             gi = F.linear(xs, weight_ih, bias_ih).contiguous()  # (B, T, 4H)
-            y, hn, cn, _, _ = _forward(gi, weight_hh, bias_hh, h, c, lens, False)
+            drop = None if state_mask is None else arr(state_mask)  # (B, H)
+            y, hn, cn, _, _ = _forward(gi, weight_hh, bias_hh, h, c, lens, False, drop)
         return y, (hn, cn)
 
     y, (hn, cn) = run_fused(x, lengths, reverse, (weight_ih, weight_hh, bias_ih, bias_hh, h, c),

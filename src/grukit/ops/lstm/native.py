@@ -17,7 +17,7 @@ from .._seq import run_directed
 def why_not(x: Tensor, lengths: Tensor | None = None, state_mask: Tensor | None = None,
             **_: object) -> str | None:
     if state_mask is not None:
-        return "state_mask (recurrent dropout) is served by the reference only."
+        return "state_mask: torch's LSTM has no recurrent dropout (the cpu backend has)."
     if lengths is not None:
         return "lengths given: torch's LSTM serves them only through packing."
     if x.shape[0] == 1 and not _gpu_verified.prefer_torch(x):

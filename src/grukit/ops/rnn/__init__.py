@@ -21,7 +21,11 @@ def _rnn_cpu(*args, **kwargs):
 
 
 dispatch.register("rnn", dispatch.Backend("reference", rnn_reference))
-dispatch.register("rnn", dispatch.Backend("cpu", _rnn_cpu, _cpu.why_not, priority=10))
+def _why_not_cpu(x, state_mask=None, **call):
+    return _cpu.masks_why_not(state_mask=state_mask) or _cpu.why_not(x, **call)
+
+
+dispatch.register("rnn", dispatch.Backend("cpu", _rnn_cpu, _why_not_cpu, priority=10))
 
 
 def _rnn_stream(*args, **kwargs):

@@ -2,6 +2,8 @@
 
 Forward: h' = act(gi + h W_hhᵀ + b_hh). Backward: a = (g) ⊙ act'(h'), with act' = 1 − h'²
 for tanh and [h' > 0] for relu, ∂L/∂h_{t−1} = a W_hh; dW_hh = Σ_t aᵀ h_{t−1} after the loop.
+Recurrent dropout d (B, H), or None: W_hh multiplies d ⊙ h_{t−1}, so dW_hh = Σ_t aᵀ (d ⊙ h_{t−1})
+and ∂L/∂h_{t−1} = (a W_hh) ⊙ d.
 """
 
 from __future__ import annotations
@@ -13,23 +15,28 @@ from numba import prange
 from torch import Tensor
 
 from .._cpu import arr, kernel_threads, lens_array
-from .._cpu_math import copy_into, one, tanh
+from .._cpu_math import copy_into, copy_masked, masked_rows, one, tanh
 from .._fused import grad_or_zeros, run_fused
 from .._gemm import gemm_address, gemm_scratch, mm
 from .._jit import chunked_kernel
 
 
 @chunked_kernel
-def _fwd(gi, whh_t, bhh, h0, lens, relu, y, hn, gemm, nchunk):
+def _fwd(gi, whh_t, bhh, h0, lens, relu, y, hn, drop, gemm, nchunk):
     """gi (B,T,H), whh_t (H,H), bhh (H,), h0 (B,H) -> y (B,T,H), hn (B,H)."""
     batch, steps, hid = gi.shape
     for c in prange(nchunk):
         b0, b1 = c * batch // nchunk, (c + 1) * batch // nchunk
         h = h0[b0:b1].copy()  # (nb, H)
         gh = np.empty_like(h)  # (nb, H)
+        hm = np.empty_like(h)  # (nb, H): d ⊙ h, with recurrent dropout
         ints, ab = gemm_scratch(gi)
         for t in range(steps):
-            mm(h, whh_t, gh, gemm, ints, ab)
+            if drop is None:
+                mm(h, whh_t, gh, gemm, ints, ab)
+            else:
+                masked_rows(h, drop[b0:b1], hm)
+                mm(hm, whh_t, gh, gemm, ints, ab)
             for k in range(b1 - b0):
                 b = b0 + k
                 yb = y[b, t]
@@ -46,7 +53,7 @@ def _fwd(gi, whh_t, bhh, h0, lens, relu, y, hn, gemm, nchunk):
 
 
 @chunked_kernel
-def _bwd(dy, dhn, whh, y, lens, relu, dgi, dh0, gemm, nchunk):
+def _bwd(dy, dhn, whh, y, lens, relu, drop, dgi, dh0, gemm, nchunk):
     """dy (B,T,H), dhn (B,H), whh (H,H), y (B,T,H) -> dgi (B,T,H), dh0 (B,H)."""
     batch, steps, hid = dy.shape
     one_ = one(dy)
@@ -73,28 +80,33 @@ def _bwd(dy, dhn, whh, y, lens, relu, dgi, dh0, gemm, nchunk):
             mm(step, whh, back, gemm, ints, ab)
             for k in range(b1 - b0):
                 if t < lens[b0 + k]:
-                    copy_into(dh[k], back[k])
+                    if drop is None:
+                        copy_into(dh[k], back[k])
+                    else:
+                        copy_masked(dh[k], back[k], drop[b0 + k])
         dh0[b0:b1] = dh
 
 
 def _forward(gi: Tensor, w_hh: Tensor, b_hh: Tensor | None, h0: Tensor, lens: np.ndarray,
-             relu: bool):
+             relu: bool, drop=None):
     batch, steps, hid = gi.shape
     dt = gi.numpy().dtype
     y, hn = np.empty((batch, steps, hid), dt), np.empty((batch, hid), dt)
     bias = arr(b_hh) if b_hh is not None else np.zeros(hid, dt)
     gemm = gemm_address(dt)
     with kernel_threads(batch, gemm) as nchunk:
-        _fwd(gi.numpy(), arr(w_hh.detach().t()), bias, arr(h0), lens, relu, y, hn,
+        _fwd(gi.numpy(), arr(w_hh.detach().t()), bias, arr(h0), lens, relu, y, hn, drop,
              gemm, nchunk)
     return torch.from_numpy(y), torch.from_numpy(hn)
 
 
 class _RNNFunction(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, x, w_ih, w_hh, b_ih, b_hh, h0, lens, relu):
+    def forward(ctx, x, w_ih, w_hh, b_ih, b_hh, h0, lens, relu, state_mask):
         gi = F.linear(x, w_ih, b_ih).contiguous()  # (B, T, H)
-        y, hn = _forward(gi, w_hh, b_hh, h0, lens, relu)
+        drop = None if state_mask is None else arr(state_mask)  # (B, H)
+        y, hn = _forward(gi, w_hh, b_hh, h0, lens, relu, drop)
+        ctx.drop = drop
         ctx.save_for_backward(x, w_ih, w_hh, h0, y)
         ctx.lens, ctx.relu, ctx.has_b = lens, relu, (b_ih is not None, b_hh is not None)
         return y, hn
@@ -109,32 +121,37 @@ class _RNNFunction(torch.autograd.Function):
         dh0 = np.empty((batch, hid), dgi.dtype)
         gemm = gemm_address(dgi.dtype)
         with kernel_threads(batch, gemm) as nchunk:
-            _bwd(arr(dy), arr(dhn), arr(w_hh), y.numpy(), ctx.lens, ctx.relu, dgi, dh0,
-                 gemm, nchunk)
+            _bwd(arr(dy), arr(dhn), arr(w_hh), y.numpy(), ctx.lens, ctx.relu, ctx.drop, dgi,
+                 dh0, gemm, nchunk)
         hprev = torch.cat([h0.detach().unsqueeze(1), y[:, :-1]], dim=1)  # (B, T, H)
+        if ctx.drop is not None:
+            hprev = hprev * torch.from_numpy(ctx.drop).unsqueeze(1)  # d ⊙ h_{t−1}
         dg = torch.from_numpy(dgi).reshape(-1, hid)  # (B·T, H)
         db = dg.sum(0)
         dx = (dg @ w_ih.detach()).reshape(x.shape) if ctx.needs_input_grad[0] else None
         return (dx, dg.t() @ x.detach().reshape(-1, x.shape[2]), dg.t() @ hprev.reshape(-1, hid),
                 db if ctx.has_b[0] else None, db if ctx.has_b[1] else None,
-                torch.from_numpy(dh0), None, None)
+                torch.from_numpy(dh0), None, None, None)
 
 
 def rnn_cpu(x: Tensor, weight_ih: Tensor, weight_hh: Tensor, bias_ih: Tensor | None,
             bias_hh: Tensor | None, *, h0: Tensor, lengths: Tensor | None, nonlinearity: str,
-            reverse: bool) -> tuple[Tensor, Tensor]:
+            reverse: bool, state_mask: Tensor | None = None) -> tuple[Tensor, Tensor]:
     """The ``grukit.ops.rnn`` signature on the fused CPU kernels."""
     lens = lens_array(lengths, x.shape[0], x.shape[1])
     relu = nonlinearity == "relu"
 
     def train(xs: Tensor):
-        y, hn = _RNNFunction.apply(xs, weight_ih, weight_hh, bias_ih, bias_hh, h0, lens, relu)
+        drop = None if state_mask is None else state_mask.detach()
+        y, hn = _RNNFunction.apply(xs, weight_ih, weight_hh, bias_ih, bias_hh, h0, lens, relu,
+                                   drop)
         return y, (hn,)
 
     def infer(xs: Tensor):
         with torch.no_grad():
             gi = F.linear(xs, weight_ih, bias_ih).contiguous()  # (B, T, H)
-            y, hn = _forward(gi, weight_hh, bias_hh, h0, lens, relu)
+            drop = None if state_mask is None else arr(state_mask)  # (B, H)
+            y, hn = _forward(gi, weight_hh, bias_hh, h0, lens, relu, drop)
         return y, (hn,)
 
     y, (hn,) = run_fused(x, lengths, reverse, (weight_ih, weight_hh, bias_ih, bias_hh, h0),
