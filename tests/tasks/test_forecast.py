@@ -113,7 +113,8 @@ def test_whole_network_of_a_stacked_forecaster_exports_to_onnxruntime(tmp_path, 
     y = load_builtin("nile").to_numpy()
     f = Forecaster(model=model, horizon=5, epochs=2, layers=2, hidden=8).fit(y, season=1)
     path = tmp_path / "f.onnx"
-    network_to_onnx(f.net, str(path), f._lookback(1), 2)
+    lookback, features = f.inputs(y[:60]).shape[1:]
+    network_to_onnx(f.net, str(path), lookback, features)
     session = ort.InferenceSession(str(path))
     for end in (60, 100):
         recent = y[:end]

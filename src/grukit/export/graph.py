@@ -157,8 +157,10 @@ def finish(graph: Graph, name: str, inputs: list, outputs: list):
     """The checked ``ModelProto`` of ``graph`` with the given inputs and outputs."""
     onnx = _onnx()
     g = onnx.helper.make_graph(graph.nodes, name, inputs, outputs, graph.inits)
+    from .. import __version__
+
     model = onnx.helper.make_model(g, opset_imports=[onnx.helper.make_opsetid("", OPSET)],
-                                   producer_name="grukit")
+                                   producer_name="grukit", producer_version=__version__)
     model.ir_version = min(model.ir_version, 8)  # readable by onnxruntime ≥ 1.14
     onnx.checker.check_model(model)
     return model
