@@ -211,6 +211,13 @@ def test_gru_reset_before_writes_no_recurrent_bias():
     assert np.all(b[0, 12:] == 0) and np.any(b[0, :12] != 0)
 
 
+def test_float64_module_exports_as_float32_and_equals_eager():
+    m = gnn.GRU(3, 4, num_layers=2, dtype=torch.float64).eval()
+    sess = _session(build_onnx(m))
+    x = torch.randn(5, 2, 3, dtype=torch.float64)
+    _close(sess.run(None, {"input": x.float().numpy()}), _eager(m, x))
+
+
 def test_dynamic_axes_are_named_and_static_export_fixes_them():
     m = gnn.GRU(3, 4, batch_first=True)
     dims = [d.dim_param or d.dim_value
@@ -447,7 +454,8 @@ def test_path_of_the_wrong_type_is_refused():
 
 
 @pytest.mark.parametrize("case", ["proj_size", "stateful", "static-no-example",
-                                  "lengths-on-sequential", "bad-example"])
+                                  "lengths-on-sequential", "bad-example",
+                                  "sequential-bad-example", "float-ids"])
 def test_model_without_onnx_form_gets_one_sentence(case):
     if case == "proj_size":
         model, match = gnn.LSTM(3, 6, proj_size=2), "proj_size=2 has no ONNX form"
@@ -461,11 +469,21 @@ def test_model_without_onnx_form_gets_one_sentence(case):
         model = Sequential([GRU(4, input_shape=(None, 2))])
         model.build()
         match = "lengths= and initial_state= apply to grukit.nn modules"
+    elif case == "sequential-bad-example":
+        model = Sequential([GRU(4, input_shape=(None, 2))])
+        model.build()
+        match = "example has 3 features in its last axis but the first layer takes 2"
+    elif case == "float-ids":
+        model = Sequential([Embedding(9, 4, input_shape=(None,)), GRU(3)])
+        model.build()
+        match = "example must hold integer token ids"
     else:
         model, match = gnn.GRU(3, 6), "example must be a 3-D input tensor"
     kwargs = {"static-no-example": {"dynamic": False},
               "lengths-on-sequential": {"lengths": True},
-              "bad-example": {"example": torch.zeros(2, 5, 4)}}.get(case, {})
+              "bad-example": {"example": torch.zeros(2, 5, 4)},
+              "sequential-bad-example": {"example": torch.zeros(2, 5, 3)},
+              "float-ids": {"example": torch.zeros(2, 5)}}.get(case, {})
     with pytest.raises(ValueError) as e:
         build_onnx(model, **kwargs)
     assert match in _one_sentence(e)

@@ -25,6 +25,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import torch
 
 from ..cells import CellSpec
 from .graph import Graph, finish, io_names, value_info
@@ -109,10 +110,36 @@ def _attention(g: Graph, layer, x: str, lengths: str | None) -> str:
     return g.op("ReduceSum", [pooled, g.ints(1)], "pooled", keepdims=0)  # (B, F)
 
 
+def _features(first) -> int | None:
+    """The number of input features the first layer's weights take, if it has any."""
+    inner = getattr(first, "layer", first)
+    if getattr(inner, "rnn", None) is not None:
+        return inner.rnn.input_size
+    if getattr(first, "linear", None) is not None:
+        return first.linear.in_features
+    return None
+
+
+def _check_example(first, example, what: str) -> None:
+    ids = type(first).__name__ == "Embedding"
+    if not isinstance(example, torch.Tensor) or example.dim() < 2:
+        raise ValueError(f"{what}: example must be an input batch, a tensor with a batch axis "
+                         f"first; got {type(example).__name__}.")
+    if ids and (example.is_floating_point() or example.dtype == torch.bool):
+        raise ValueError(f"{what}: the model starts with an Embedding, so example must hold "
+                         f"integer token ids; got {example.dtype}.")
+    feats = None if ids else _features(first)
+    if feats is not None and example.shape[-1] != feats:
+        raise ValueError(f"{what}: example has {example.shape[-1]} features in its last axis "
+                         f"but the first layer takes {feats}; got shape "
+                         f"{tuple(example.shape)}.")
+
+
 def _input_dims(model, example, what: str) -> tuple:
     """The input shape without the batch axis (None: open)."""
     first = model.stack[0]
     if example is not None:
+        _check_example(first, example, what)
         return tuple(example.shape[1:])
     if first.input_shape is not None:
         return tuple(first.input_shape)
