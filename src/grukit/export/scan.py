@@ -1,4 +1,5 @@
-"""Cells without an ONNX operator as an ONNX ``Scan`` over time (dynamic length).
+"""Cells without an ONNX operator (and a GRU with zoneout) as an ONNX ``Scan`` over time
+(dynamic length).
 
 The input projection of every step is computed once outside the loop, gi (T, B, G·H); the
 ``Scan`` body holds the state h (B, H) and does the recurrent part of one step, with the
@@ -14,6 +15,8 @@ equations of the cell's reference (``grukit.ops.<cell>.reference``)::
                        r = σ(gi_r + a_r)  z = σ(gi_z + a_z)
                        n = tanh(gi_n + LN(W_hn (r ⊙ h); g_hh[2H:], β_hh[2H:]))
         h' = (1 − z) ⊙ n + z ⊙ h
+    GRU            (gi = W_ih x + b_ih; rows r, z, n): grukit.nn.GRU's equations, both
+                   placements; with zoneout p, in evaluation h' ← p h + (1 − p) h'
 
 With ``lengths`` a boolean step mask (T, B, 1) rides along: past a sequence's end the state
 is kept and the output is 0; the reverse direction runs on each sequence reversed within
