@@ -17,6 +17,9 @@ median of ``--repeat`` rounds after ``--warmup`` rounds:
 
 Prints one JSON line per variant, a Markdown table, then the ratios the article's claims
 rest on (GRU/LSTM per path, Keras/grukit, grukit GRU against torch's LSTM loop).
+``--before COMMIT`` adds fit as it was at COMMIT; ``--profile`` profiles fit instead;
+``--threads 1`` takes the thread pools out of the picture (on a busy machine, CPU time
+measured at one thread is what stays comparable between runs).
 """
 
 from __future__ import annotations
@@ -99,9 +102,46 @@ def keras_fit(cell: str, x, y):
     return epoch
 
 
-def variants(steps: int, keras: bool) -> dict:
+def before(commit: str):
+    """``run_fit`` and the optimizer table of ``src/grukit/models/{fit,training}.py`` at
+    ``commit`` (read with ``git show``), loaded beside today's package, so that the engine of
+    then and of now can be timed in one interleaved run."""
+    import importlib.util
+    import subprocess
+    import tempfile
+
+    import grukit.models  # noqa: F401  (the package the old modules import from)
+
+    mods = {}
+    for name in ("fit", "training"):
+        try:
+            text = subprocess.run(["git", "show", f"{commit}:src/grukit/models/{name}.py"],
+                                  check=True, capture_output=True, text=True).stdout
+        except (OSError, subprocess.CalledProcessError) as err:
+            sys.exit(f"--before {commit}: cannot read src/grukit/models/{name}.py there ({err})")
+        with tempfile.NamedTemporaryFile("w", suffix=".py", delete=False) as f:
+            f.write(text)
+        spec = importlib.util.spec_from_file_location(f"grukit.models.{name}_{commit}", f.name)
+        mods[name] = importlib.util.module_from_spec(spec)
+        try:
+            spec.loader.exec_module(mods[name])
+        finally:
+            os.unlink(f.name)
+    return mods["fit"].run_fit, mods["training"].OPTIMIZERS
+
+
+def variants(steps: int, keras: bool, commit: str | None = None) -> dict:
     x, y = data(steps)
     out = {}
+    if commit:
+        run_fit, optimizers = before(commit)
+        for cell in ("GRU", "LSTM"):
+            m = grukit_model(cell)
+            m.optimizer = optimizers["adam"](m.parameters())
+            out[f"grukit {cell} fit @{commit}"] = (
+                lambda m=m: run_fit(m, x, y, batch_size=B, epochs=1, verbose=0, callbacks=None,
+                                    validation_data=None, shuffle=True, seed=0,
+                                    resume_from=None))
     for cell in ("GRU", "LSTM"):
         m = grukit_model(cell)
         out[f"grukit {cell} fit"] = (lambda m=m: m.fit(x, y, batch_size=B, epochs=1,
@@ -156,7 +196,26 @@ def ratios(ms: dict[str, float]) -> dict[str, float]:
              "grukit GRU fit / torch.nn GRU loop": ("grukit GRU fit", "torch.nn GRU loop"),
              "Keras 3 GRU / grukit GRU (fit)": ("Keras 3 GRU fit", "grukit GRU fit"),
              "Keras 3 LSTM / grukit LSTM (fit)": ("Keras 3 LSTM fit", "grukit LSTM fit")}
+    for k in ms:
+        if " @" in k:
+            now = k.split(" @")[0]
+            pairs[f"{now} now / at {k.split(' @')[1]}"] = (now, k)
     return {k: round(ms[a] / ms[b], 3) for k, (a, b) in pairs.items() if a in ms and b in ms}
+
+
+def profile(steps: int) -> None:
+    import cProfile
+    import pstats
+
+    x, y = data(steps)
+    model = grukit_model("GRU")
+    model.fit(x, y, batch_size=B, epochs=2, verbose=0, seed=0)  # warm-up
+    prof = cProfile.Profile(time.process_time)
+    prof.enable()
+    model.fit(x, y, batch_size=B, epochs=4, verbose=0, seed=0)
+    prof.disable()
+    print(f"{4 * steps} steps")
+    pstats.Stats(prof).sort_stats("tottime").print_stats(25)
 
 
 def main() -> None:
@@ -165,6 +224,12 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=2, help="rounds run before timing")
     parser.add_argument("--steps", type=int, default=32, help="batches of 32 per round")
     parser.add_argument("--no-keras", action="store_true", help="leave Keras 3 out")
+    parser.add_argument("--before", metavar="COMMIT", help="also time fit and compile's "
+                        "Adam as they were at COMMIT (e.g. ead1ca1), interleaved with today's")
+    parser.add_argument("--profile", action="store_true", help="instead of timing: cProfile "
+                        "(CPU time) of 4 epochs of the GRU model's fit, its 25 costliest calls")
+    parser.add_argument("--threads", type=int, help="torch threads (default: torch's); the "
+                        "fused kernels follow torch's count")
     parser.add_argument("--only", default="", help="comma-separated substrings: keep the "
                         "variants whose name contains one (e.g. 'fit,torch.nn')")
     args = parser.parse_args()
@@ -173,8 +238,14 @@ def main() -> None:
             parser.error(f"--{name} must be at least 1; got {getattr(args, name)}.")
     if args.warmup < 0:
         parser.error(f"--warmup must be 0 or more; got {args.warmup}.")
+    if args.threads is not None:
+        if args.threads < 1:
+            parser.error(f"--threads must be at least 1; got {args.threads}.")
+        torch.set_num_threads(args.threads)
     print(json.dumps({"machine": machine()}), flush=True)
-    fns = variants(args.steps, keras=not args.no_keras)
+    if args.profile:
+        return profile(args.steps)
+    fns = variants(args.steps, keras=not args.no_keras, commit=args.before)
     if args.only:
         keep = [s.strip() for s in args.only.split(",") if s.strip()]
         names = sorted(fns)
