@@ -292,6 +292,23 @@ def test_sequential_with_masked_embedding_equals_eager_on_padded_ids(pool, tmp_p
         _run_sequential(model, ids, tmp_path)
 
 
+def test_sequential_with_lengths_input_equals_eager_on_padded_sequences():
+    torch.manual_seed(0)
+    model = Sequential([Bidirectional(LSTM(5, return_sequences=True), input_shape=(None, 3)),
+                        GRU(4, go_backwards=True, return_sequences=True),
+                        MinGRU(4, return_sequences=True), AttentionPooling(), Dense(2)])
+    model.build()
+    model.eval()
+    sess = _session(build_onnx(model, lengths=True))
+    assert [i.name for i in sess.get_inputs()] == ["input", "lengths"]
+    for batch, steps in SHAPES:
+        x = torch.randn(batch, steps, 3)
+        lengths = torch.randint(1, steps + 1, (batch,))
+        with torch.no_grad():
+            want = model(x, lengths)
+        _close(sess.run(None, {"input": x.numpy(), "lengths": lengths.numpy()}), [want])
+
+
 def test_sequential_built_by_a_batch_exports_with_its_example(tmp_path):
     model = Sequential([Dense(4, activation="tanh"), Dense(2)])
     x = torch.randn(3, 5)
@@ -454,7 +471,7 @@ def test_path_of_the_wrong_type_is_refused():
 
 
 @pytest.mark.parametrize("case", ["proj_size", "stateful", "static-no-example",
-                                  "lengths-on-sequential", "bad-example",
+                                  "state-on-sequential", "bad-example",
                                   "sequential-bad-example", "float-ids"])
 def test_model_without_onnx_form_gets_one_sentence(case):
     if case == "proj_size":
@@ -465,10 +482,10 @@ def test_model_without_onnx_form_gets_one_sentence(case):
         match = "stateful=True"
     elif case == "static-no-example":
         model, match = gnn.GRU(3, 6), "dynamic=False fixes the shapes"
-    elif case == "lengths-on-sequential":
+    elif case == "state-on-sequential":
         model = Sequential([GRU(4, input_shape=(None, 2))])
         model.build()
-        match = "lengths= and initial_state= apply to grukit.nn modules"
+        match = "initial_state= applies to grukit.nn modules"
     elif case == "sequential-bad-example":
         model = Sequential([GRU(4, input_shape=(None, 2))])
         model.build()
@@ -480,7 +497,7 @@ def test_model_without_onnx_form_gets_one_sentence(case):
     else:
         model, match = gnn.GRU(3, 6), "example must be a 3-D input tensor"
     kwargs = {"static-no-example": {"dynamic": False},
-              "lengths-on-sequential": {"lengths": True},
+              "state-on-sequential": {"initial_state": True},
               "bad-example": {"example": torch.zeros(2, 5, 4)},
               "sequential-bad-example": {"example": torch.zeros(2, 5, 3)},
               "float-ids": {"example": torch.zeros(2, 5)}}.get(case, {})

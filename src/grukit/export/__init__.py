@@ -64,10 +64,11 @@ def build_onnx(model, *, example=None, dynamic: bool = True, lengths: bool = Fal
     if kind == "cell":
         raise ValueError("to_onnx: lengths= applies to grukit.nn sequence modules; a one-step "
                          "cell reads one step of every sequence.")
-    if lengths or initial_state:
-        raise ValueError("to_onnx: lengths= and initial_state= apply to grukit.nn modules; a "
-                         "Sequential takes its lengths from Embedding(mask_zero=True).")
-    return sequential_model(model, example=example, dynamic=dynamic, names=names)
+    if initial_state:
+        raise ValueError("to_onnx: initial_state= applies to grukit.nn modules; a Sequential's "
+                         "recurrent layers start from zeros.")
+    return sequential_model(model, example=example, dynamic=dynamic, lengths=lengths,
+                            names=names)
 
 
 def _check_path(path) -> Path:
@@ -100,8 +101,10 @@ def to_onnx(model, path, *, example=None, dynamic: bool = True, lengths: bool = 
             else only checked against the model (and, for a Sequential whose first layer
             has no ``input_shape``, it gives the input's rank).
         dynamic: batch and time as named dynamic axes ("batch", "time").
-        lengths: (modules) add the graph input ``lengths`` (B,) int64, each ≥ 1: the
-            ``lengths=`` of ``module.forward``, written as ONNX ``sequence_lens``.
+        lengths: add the graph input ``lengths`` (B,) int64, each ≥ 1: the ``lengths=`` of
+            ``module.forward`` (written as ONNX ``sequence_lens``) or of
+            ``Sequential.forward`` (right-padded sequences; an ``Embedding(mask_zero=True)``
+            replaces them by its own).
         initial_state: (modules) add the graph inputs ``h0`` (and ``c0``), (L·D, B, H).
         names: new names of graph inputs and outputs, e.g. {"input": "x", "output": "y"}.
 

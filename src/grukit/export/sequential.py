@@ -1,8 +1,10 @@
 """A built ``grukit.models.Sequential`` as an ONNX model, layer by layer.
 
 Graph input ``input``: the model's input, batch first ((B, T, F) floats for a recurrent
-first layer, (B, T) int64 token ids for an ``Embedding``); output ``output`` (and, when the
-last recurrent layer has ``return_state``, one output per state of its cell: ``h``, ``c``).
+first layer, (B, T) int64 token ids for an ``Embedding``), and with ``lengths=True``
+``lengths`` (B,) int64 (``model(x, lengths)`` for right-padded sequences); output
+``output`` (and, when the last recurrent layer has ``return_state``, one output per state
+of its cell: ``h``, ``c``).
 Layers, in evaluation mode::
 
     recurrent (grukit.cells' layers)   the grukit.nn module (grukit.export.recurrent);
@@ -86,10 +88,10 @@ def _dense(g: Graph, layer, x: str, what: str) -> str:
     return _activation(g, y, layer.activation, f"{what}: Dense")
 
 
-def _embedding(g: Graph, layer, ids: str) -> tuple[str, str | None]:
+def _embedding(g: Graph, layer, ids: str, lengths: str | None) -> tuple[str, str | None]:
     y = g.op("Gather", [g.weight(layer.embedding.weight, "emb"), ids], "embed", axis=0)
     if not layer.mask_zero:
-        return y, None  # (B, T, E)
+        return y, lengths  # (B, T, E)
     nonzero = g.op("Cast", [g.op("Not", [g.op("Equal", [ids, g.ints(0)])])], to=7)  # int64
     return y, g.op("ReduceSum", [nonzero, g.ints(1)], "lengths", keepdims=0)  # (B,)
 
@@ -153,8 +155,8 @@ def _input_dims(model, example, what: str) -> tuple:
                      f"input_shape.")
 
 
-def sequential_model(model, *, example=None, dynamic: bool = True, names=None,
-                     what: str = "to_onnx"):
+def sequential_model(model, *, example=None, dynamic: bool = True, lengths: bool = False,
+                     names=None, what: str = "to_onnx"):
     """The checked ``onnx.ModelProto`` of a built ``Sequential``."""
     if not len(model.stack) or not model.built:
         raise ValueError(f"{what}: the Sequential model is not built (its layers have no "
@@ -176,13 +178,15 @@ def sequential_model(model, *, example=None, dynamic: bool = True, names=None,
     outs = ["output"]
     if getattr(top, "return_state", False):
         outs += list(top.spec.states)  # h (and c): the states it returns
-    io = io_names(["input"] + outs, names, what)
+    io = io_names(["input"] + (["lengths"] if lengths else []) + outs, names, what)
     g = Graph()
     for name in io.values():  # claimed first, so no inner value takes them
         g.reserve(name)
     x = io["input"]
     inputs = [value_info(x, "int64" if ids else "float", shape)]
-    lengths, rank = None, len(shape)  # rank: of the value x, batch included
+    if lengths:  # model(x, lengths): right-padded sequences
+        inputs.append(value_info(io["lengths"], "int64", [shape[0]]))
+    lengths, rank = io.get("lengths"), len(shape)  # rank: of the value x, batch included
     for k, layer in enumerate(layers):
         kind = type(layer).__name__
         where = f"{what}: layer {k} ({kind})"
@@ -198,7 +202,7 @@ def sequential_model(model, *, example=None, dynamic: bool = True, names=None,
         elif kind == "Dropout":
             continue
         elif kind == "Embedding" and k == 0:
-            x, lengths = _embedding(g, layer, x)
+            x, lengths = _embedding(g, layer, x, lengths)
             rank += 1
         elif kind == "AttentionPooling":
             x, lengths = _attention(g, layer, x, lengths), None
