@@ -159,17 +159,21 @@ def variants(steps: int, keras: bool, commit: str | None = None) -> dict:
     return out
 
 
-def interleaved(fns: dict, steps: int, repeat: int, warmup: int) -> dict[str, list[float]]:
+def interleaved(fns: dict, steps: int, repeat: int, warmup: int):
+    """-> (wall, cpu): ms per step of each round, by variant; cpu is the process's CPU time
+    (all its threads, spinning included), steadier than wall time on a shared machine."""
     for _ in range(warmup):
         for f in fns.values():
             f()
-    times = {k: [] for k in fns}
+    wall = {k: [] for k in fns}
+    cpu = {k: [] for k in fns}
     for _ in range(repeat):
         for k, f in fns.items():
-            t0 = time.perf_counter()
+            c0, t0 = time.process_time(), time.perf_counter()
             f()
-            times[k].append((time.perf_counter() - t0) / steps * 1e3)  # ms per step
-    return times
+            wall[k].append((time.perf_counter() - t0) / steps * 1e3)  # ms per step
+            cpu[k].append((time.process_time() - c0) / steps * 1e3)
+    return wall, cpu
 
 
 def machine() -> dict:
@@ -252,22 +256,25 @@ def main() -> None:
         fns = {k: f for k, f in fns.items() if any(s in k for s in keep)}
         if not fns:
             parser.error(f"--only {args.only!r} keeps no variant; the names are {names}.")
-    times = interleaved(fns, args.steps, args.repeat, args.warmup)
+    times, cpu_times = interleaved(fns, args.steps, args.repeat, args.warmup)
     ms = {k: statistics.median(v) for k, v in times.items()}
+    cpu = {k: statistics.median(v) for k, v in cpu_times.items()}
     for k, v in times.items():
         q = statistics.quantiles(v, n=4) if len(v) > 1 else [v[0]] * 3
-        print(json.dumps({"variant": k, "ms_per_step": round(ms[k], 3),
-                          "q1": round(q[0], 3), "q3": round(q[2], 3)}), flush=True)
+        print(json.dumps({"variant": k, "ms_per_step": round(ms[k], 3), "q1": round(q[0], 3),
+                          "q3": round(q[2], 3), "cpu_ms_per_step": round(cpu[k], 3)}),
+              flush=True)
     print()
     print(f"| variant (B={B}, T={T}, F={F}, H={H}, adam/mse) | ms per step (median) | "
-          f"× grukit GRU fit |")
-    print("|---|---|---|")
-    base = ms.get("grukit GRU fit")
+          f"× grukit GRU fit | CPU ms per step | × grukit GRU fit |")
+    print("|---|---|---|---|---|")
+    base, cbase = ms.get("grukit GRU fit"), cpu.get("grukit GRU fit")
     for k, v in ms.items():
-        print(f"| {k} | {v:.2f} | {'' if base is None else f'{v / base:.2f}'} |")
+        print(f"| {k} | {v:.2f} | {'' if base is None else f'{v / base:.2f}'} | "
+              f"{cpu[k]:.2f} | {'' if cbase is None else f'{cpu[k] / cbase:.2f}'} |")
     print()
-    for k, v in ratios(ms).items():
-        print(f"{k}: {v:.3f}")
+    for (k, v), c in zip(ratios(ms).items(), ratios(cpu).values(), strict=True):
+        print(f"{k}: {v:.3f} (CPU time: {c:.3f})")
 
 
 if __name__ == "__main__":
