@@ -21,7 +21,6 @@ def _lngru_cpu(*args, **kwargs):
     return lngru_cpu(*args, **kwargs)
 
 
-dispatch.register("lngru", dispatch.Backend("reference", lngru_reference))
 def _why_not_cpu(x, state_mask=None, **call):
     """The fused CPU kernel serves a state mask, but gives it no gradient."""
     if state_mask is not None and state_mask.requires_grad and torch.is_grad_enabled():
@@ -30,6 +29,7 @@ def _why_not_cpu(x, state_mask=None, **call):
     return _cpu.why_not(x, **call)
 
 
+dispatch.register("lngru", dispatch.Backend("reference", lngru_reference))
 dispatch.register("lngru", dispatch.Backend("cpu", _lngru_cpu, _why_not_cpu, priority=10))
 
 
