@@ -5,7 +5,8 @@
 (``linear_before_reset=0``; pytorch#189225) and fail on a dynamic time length
 (pytorch#126339). Cells with an ONNX operator (``grukit.cells``: ``spec.onnx``) become that
 operator (GRU with ``linear_before_reset`` = ``reset_after``, LSTM, RNN), the others a
-``Scan`` over time (minGRU, LayerNorm-GRU). The graph is the model in evaluation mode
+``Scan`` over time (minGRU, LayerNorm-GRU; a GRU with zoneout and an LSTM with a projection
+too, which the operators cannot express). The graph is the model in evaluation mode
 (dropout off), float32, opset 17; batch and time are dynamic axes.
 
 Example::

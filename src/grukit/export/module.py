@@ -15,6 +15,7 @@ import torch
 
 from .graph import Graph, finish, io_names, value_info
 from .recurrent import check_module, emit_recurrent
+from .scan import state_sizes
 
 
 def _static(example, what: str, rank: int) -> tuple[int, ...]:
@@ -44,7 +45,7 @@ def module_model(module, *, example=None, dynamic: bool = True, lengths: bool = 
         first, second, _ = _static(example, what, 3)
     batch = first if module.batch_first else second
     stack = module.num_layers * module.num_directions
-    sizes = [module.hidden_size] * len(spec.states)  # no projection (check_module)
+    sizes = state_sizes(module)  # P (the projection, else H), then H
 
     outs = ["output"] + [f"{s}_n" for s in spec.states]
     ins = (["input"] + ([f"{s}0" for s in spec.states] if initial_state else [])

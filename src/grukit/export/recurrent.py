@@ -2,8 +2,9 @@
 
 A cell whose spec names an ONNX operator (``grukit.cells``: ``spec.onnx``) becomes one
 operator node per layer, both directions in it (``direction="bidirectional"``); the others,
-and a GRU with zoneout (in evaluation h' = p h + (1 − p) h̃, which no operator has), become
-a ``Scan`` over time per layer and direction (``grukit.export.scan``).
+a GRU with zoneout (in evaluation h' = p h + (1 − p) h̃) and an LSTM with a projection
+(neither in an operator) become a ``Scan`` over time per layer and direction
+(``grukit.export.scan``).
 
 Layouts (ONNX operators, opset 17): X (T, B, I); W (D, G·H, I), R (D, G·H, H),
 B (D, 2·G·H) = [input biases; recurrent biases]; Y (T, D, B, H), Y_h (D, B, H). Gate blocks
@@ -34,7 +35,7 @@ ONNX_GATES = {"GRU": ("z", "r", "n"), "LSTM": ("i", "o", "f", "g"), "RNN": ("h",
 def check_module(module, what: str) -> None:
     """One sentence when ``module`` (a ``grukit.nn`` recurrent module) has no ONNX form."""
     spec, cls = module.spec, type(module).__name__
-    if getattr(module, "proj_size", 0):
+    if getattr(module, "proj_size", 0) and scan_support(spec):
         raise ValueError(f"{what}: {cls} with proj_size={module.proj_size} has no ONNX form "
                          f"(the ONNX {spec.onnx} operator has no projection); export an "
                          f"{cls} with proj_size=0.")
@@ -54,8 +55,9 @@ def check_module(module, what: str) -> None:
 
 def as_scan(module) -> bool:
     """Whether the module is written as a Scan: its cell has no ONNX operator, or it has
-    zoneout (the operators have none)."""
-    return module.spec.onnx is None or bool(getattr(module, "zoneout", 0))
+    zoneout or a projection (the operators have neither)."""
+    return (module.spec.onnx is None or bool(getattr(module, "zoneout", 0))
+            or bool(getattr(module, "proj_size", 0)))
 
 
 def _order(spec) -> list[int]:
@@ -109,17 +111,18 @@ def _operator_layer(g: Graph, module, layer: int, x: str, seq_lens: str | None,
 
 def _scan_layer(g: Graph, module, layer: int, x: str, lengths: str | None,
                 states: list[str | None]) -> tuple[str, list[str]]:
-    """One layer as a Scan per direction: x (T, B, I) -> y (T, B, D·H), finals (D, B, H)."""
-    ys, finals = [], []
+    """One layer as a Scan per direction: x (T, B, I) -> y (T, B, D·P), finals (D, B, S)."""
+    ys, finals = [], [[] for _ in states]
     for d in range(module.num_directions):
-        h0 = None if states[0] is None else g.squeeze(g.slice(states[0], 0, d, d + 1), 0)
-        y, h = scan_layer(g, module, module.layer_params(layer, d), x, lengths, h0,
-                          reverse=d == 1, tag=f"l{layer}{'r' if d else ''}")
-        ys.append(y)  # (T, B, H)
-        finals.append(g.unsqueeze(h, 0))  # (1, B, H)
-    y = ys[0] if len(ys) == 1 else g.op("Concat", ys, "y", axis=2)  # (T, B, D·H)
-    h = finals[0] if len(finals) == 1 else g.op("Concat", finals, "h", axis=0)  # (D, B, H)
-    return y, [h]
+        s0 = [None if s is None else g.squeeze(g.slice(s, 0, d, d + 1), 0) for s in states]
+        y, fin = scan_layer(g, module, module.layer_params(layer, d), x, lengths, s0,
+                            reverse=d == 1, tag=f"l{layer}{'r' if d else ''}")
+        ys.append(y)  # (T, B, P)
+        for k, f in enumerate(fin):
+            finals[k].append(g.unsqueeze(f, 0))  # (1, B, S)
+    y = ys[0] if len(ys) == 1 else g.op("Concat", ys, "y", axis=2)  # (T, B, D·P)
+    return y, [f[0] if len(f) == 1 else g.op("Concat", f, "s", axis=0)  # (D, B, S)
+               for f in finals]
 
 
 def emit_recurrent(g: Graph, module, x: str, lengths: str | None,

@@ -1,9 +1,9 @@
-"""Cells without an ONNX operator (and a GRU with zoneout) as an ONNX ``Scan`` over time
-(dynamic length).
+"""Cells without an ONNX operator (and a GRU with zoneout, an LSTM with a projection) as an
+ONNX ``Scan`` over time (dynamic length).
 
 The input projection of every step is computed once outside the loop, gi (T, B, G·H); the
-``Scan`` body holds the state h (B, H) and does the recurrent part of one step, with the
-equations of the cell's reference (``grukit.ops.<cell>.reference``)::
+``Scan`` body holds the states (h (B, P); the LSTM's c (B, H)) and does the recurrent part
+of one step, with the equations of the cell's reference (``grukit.ops.<cell>.reference``)::
 
     minGRU         (gi = W_ih x + b_ih; rows z, h)
         z = σ(gi_z)     h̃ = g(gi_h),  g(v) = v + 0.5 if v ≥ 0 else σ(v)
@@ -17,6 +17,8 @@ equations of the cell's reference (``grukit.ops.<cell>.reference``)::
         h' = (1 − z) ⊙ n + z ⊙ h
     GRU            (gi = W_ih x + b_ih; rows r, z, n): grukit.nn.GRU's equations, both
                    placements; with zoneout p, in evaluation h' ← p h + (1 − p) h'
+    LSTM           (gi = W_ih x + b_ih; rows i, f, g, o), with a projection P:
+        c' = σ(f) ⊙ c + σ(i) ⊙ tanh(g)     h' = W_hr (σ(o) ⊙ tanh(c'))   (B, P)
 
 With ``lengths`` a boolean step mask (T, B, 1) rides along: past a sequence's end the state
 is kept and the output is 0; the reverse direction runs on each sequence reversed within
@@ -52,13 +54,14 @@ def _linear_input(g: Graph, module, p: dict, x: str, tag: str) -> str:
     return gi if p["bias_ih"] is None else g.op("Add", [gi, g.weight(p["bias_ih"], f"b_{tag}")])
 
 
-def _mingru_step(b: Graph, module, p: dict, w: dict, gi: str, h: str) -> str:
+def _mingru_step(b: Graph, module, p: dict, w: dict, gi: str, s: list[str]) -> list[str]:
+    h = s[0]
     k, v = _split(b, gi, module.hidden_size, 2, axis=1)  # 2 × (B, H)
     z = b.op("Sigmoid", [k], "z")
     pos = b.op("GreaterOrEqual", [v, b.scalar(0.0)], "pos")
     gv = b.op("Where", [pos, b.op("Add", [v, b.scalar(0.5)]), b.op("Sigmoid", [v])], "g")
     keep = b.op("Mul", [b.op("Sub", [b.scalar(1.0), z]), h])
-    return b.op("Add", [keep, b.op("Mul", [z, gv])], "h_new")
+    return [b.op("Add", [keep, b.op("Mul", [z, gv])], "h_new")]
 
 
 # -- GRU (when the ONNX operator cannot serve it: zoneout) ------------------------------------
@@ -71,8 +74,8 @@ def _gru_weights(g: Graph, module, p: dict, tag: str) -> dict:
                   "w_n": g.init(w_hh[2 * h:].T.copy(), f"Rnt_{tag}")}
 
 
-def _gru_step(b: Graph, module, p: dict, w: dict, gi: str, h: str) -> str:
-    hidden = module.hidden_size
+def _gru_step(b: Graph, module, p: dict, w: dict, gi: str, s: list[str]) -> list[str]:
+    h, hidden = s[0], module.hidden_size
     gi_r, gi_z, gi_n = _split(b, gi, hidden, 3, axis=1)  # 3 × (B, H)
     if module.reset_after:
         gh = b.op("MatMul", [h, w["w"]])  # (B, 3H)
@@ -89,7 +92,29 @@ def _gru_step(b: Graph, module, p: dict, w: dict, gi: str, h: str) -> str:
         n_in = b.op("MatMul", [b.op("Mul", [r, h]), w["w_n"]])  # (B, H)
     n = b.op("Tanh", [b.op("Add", [gi_n, n_in])], "n")
     keep = b.op("Mul", [b.op("Sub", [b.scalar(1.0), z]), n])
-    return b.op("Add", [keep, b.op("Mul", [z, h])], "h_new")
+    return [b.op("Add", [keep, b.op("Mul", [z, h])], "h_new")]
+
+
+# -- LSTM (when the ONNX operator cannot serve it: a projection) -------------------------------
+def _lstm_weights(g: Graph, module, p: dict, tag: str) -> dict:
+    hr = p.get("weight_hr")
+    return {"w": g.init(array(p["weight_hh"]).T.copy(), f"Rt_{tag}"),  # (P, 4H)
+            "b_hh": None if p["bias_hh"] is None else g.weight(p["bias_hh"], f"bhh_{tag}"),
+            "w_hr": None if hr is None else g.init(array(hr).T.copy(), f"Prt_{tag}")}  # (H, P)
+
+
+def _lstm_step(b: Graph, module, p: dict, w: dict, gi: str, s: list[str]) -> list[str]:
+    h, c = s
+    gates = b.op("Add", [gi, b.op("MatMul", [h, w["w"]])])  # (B, 4H)
+    if w["b_hh"] is not None:
+        gates = b.op("Add", [gates, w["b_hh"]])
+    i, f, g_, o = _split(b, gates, module.hidden_size, 4, axis=1)  # 4 × (B, H)
+    c_new = b.op("Add", [b.op("Mul", [b.op("Sigmoid", [f]), c]),
+                         b.op("Mul", [b.op("Sigmoid", [i]), b.op("Tanh", [g_])])], "c_new")
+    h_new = b.op("Mul", [b.op("Sigmoid", [o]), b.op("Tanh", [c_new])])  # (B, H)
+    if w["w_hr"] is not None:
+        h_new = b.op("MatMul", [h_new, w["w_hr"]], "h_proj")  # (B, P)
+    return [h_new, c_new]
 
 
 # -- LayerNorm-GRU ----------------------------------------------------------------------------
@@ -119,8 +144,8 @@ def _lngru_weights(g: Graph, module, p: dict, tag: str) -> dict:
     return out
 
 
-def _lngru_step(b: Graph, module, p: dict, w: dict, gi: str, h: str) -> str:
-    hidden = module.hidden_size
+def _lngru_step(b: Graph, module, p: dict, w: dict, gi: str, s: list[str]) -> list[str]:
+    h, hidden = s[0], module.hidden_size
     gi_r, gi_z, gi_n = _split(b, gi, hidden, 3, axis=1)  # 3 × (B, H)
     if module.reset_after:
         gh = _ln(b, b.op("MatMul", [h, w["w"]]), w["gain"], w["shift"])  # (B, 3H)
@@ -138,13 +163,14 @@ def _lngru_step(b: Graph, module, p: dict, w: dict, gi: str, h: str) -> str:
         rh = b.op("MatMul", [b.op("Mul", [r, h]), w["w_n"]])  # (B, H)
         n = b.op("Tanh", [b.op("Add", [gi_n, _ln(b, rh, w["gain_n"], w["shift_n"])])], "n")
     keep = b.op("Mul", [b.op("Sub", [b.scalar(1.0), z]), n])
-    return b.op("Add", [keep, b.op("Mul", [z, h])], "h_new")
+    return [b.op("Add", [keep, b.op("Mul", [z, h])], "h_new")]
 
 
 # cell name -> (input projection, recurrent weights, one step): the cells whose math this
 # exporter writes as a loop; the list of cells itself is grukit.cells'
 _BODIES: dict[str, tuple[Callable, Callable | None, Callable]] = {
     "gru": (_linear_input, _gru_weights, _gru_step),
+    "lstm": (_linear_input, _lstm_weights, _lstm_step),
     "mingru": (_linear_input, None, _mingru_step),
     "lngru": (_lngru_input, _lngru_weights, _lngru_step),
 }
@@ -168,14 +194,22 @@ def _time_mask(g: Graph, x: str, lengths: str) -> str:
     return g.unsqueeze(inside, 2)
 
 
-def scan_layer(g: Graph, module, params: dict, x: str, lengths: str | None, h0: str | None,
-               reverse: bool, tag: str) -> tuple[str, str]:
-    """One layer and direction: x (T, B, I), h0 (B, H) or None -> y (T, B, H), h_n (B, H)."""
+def state_sizes(module) -> list[int]:
+    """Widths of the states a layer carries: the output state P (the projection, else H),
+    then the others H (the LSTM's c)."""
+    rest = [module.hidden_size] * (len(module.spec.states) - 1)
+    return [getattr(module, "proj_size", 0) or module.hidden_size, *rest]
+
+
+def scan_layer(g: Graph, module, params: dict, x: str, lengths: str | None,
+               s0: list[str | None], reverse: bool, tag: str) -> tuple[str, list[str]]:
+    """One layer and direction: x (T, B, I), initial states (B, S) or None each ->
+    y (T, B, P), final states (B, S) each."""
     make_input, make_weights, step = _BODIES[module.spec.name]
-    hidden = module.hidden_size
+    sizes = state_sizes(module)
     gi = make_input(g, module, params, x, tag)  # (T, B, G·H)
     w = {} if make_weights is None else make_weights(g, module, params, tag)
-    state = h0 if h0 is not None else g.zeros(x, 1, hidden)  # (B, H)
+    init = [s if s is not None else g.zeros(x, 1, n) for s, n in zip(s0, sizes, strict=True)]
     mask = None
     if lengths is not None:
         mask = _time_mask(g, x, lengths)  # (T, B, 1)
@@ -183,30 +217,35 @@ def scan_layer(g: Graph, module, params: dict, x: str, lengths: str | None, h0: 
             gi = g.reverse_time(gi, lengths, time_axis=0, batch_axis=1)
 
     b = Graph(prefix=f"{tag}_", parent=g)
-    h_in, gi_t = b.name("h_in"), b.name("gi_t")
+    s_in = [b.name(f"{n}_in") for n in module.spec.states]
+    gi_t = b.name("gi_t")
     m_t = b.name("m_t") if mask is not None else None
-    h_new = step(b, module, params, w, gi_t, h_in)  # (B, H)
+    s_new = step(b, module, params, w, gi_t, s_in)  # each (B, S)
     if getattr(module, "zoneout", 0):  # in evaluation the mask is its expectation p
         p = np.float32(module.zoneout)
-        h_new = b.op("Add", [b.op("Mul", [b.scalar(p), h_in]),
-                             b.op("Mul", [b.scalar(np.float32(1) - p), h_new])], "zoned")
+        s_new = [b.op("Add", [b.op("Mul", [b.scalar(p), old]),
+                              b.op("Mul", [b.scalar(np.float32(1) - p), new])], "zoned")
+                 for old, new in zip(s_in, s_new, strict=True)]
     if m_t is None:
-        h_out, y_t = b.op("Identity", [h_new], "h_out"), b.op("Identity", [h_new], "y_t")
+        s_out = [b.op("Identity", [new], "s_out") for new in s_new]
+        y_t = b.op("Identity", [s_new[0]], "y_t")
     else:
-        h_out = b.op("Where", [m_t, h_new, h_in], "h_out")
-        y_t = b.op("Where", [m_t, h_new, b.scalar(0.0)], "y_t")
-    inputs = [value_info(h_in, "float", [None, hidden]),
-              value_info(gi_t, "float", [None, None])]
+        s_out = [b.op("Where", [m_t, new, old], "s_out")
+                 for old, new in zip(s_in, s_new, strict=True)]
+        y_t = b.op("Where", [m_t, s_new[0], b.scalar(0.0)], "y_t")
+    inputs = [value_info(n, "float", [None, k]) for n, k in zip(s_in, sizes, strict=True)]
+    inputs.append(value_info(gi_t, "float", [None, None]))
     if m_t is not None:
         inputs.append(value_info(m_t, "bool", [None, 1]))
-    body = b.subgraph(f"{tag}_step", inputs, [value_info(h_out, "float", [None, hidden]),
-                                              value_info(y_t, "float", [None, hidden])])
+    outputs = [value_info(n, "float", [None, k]) for n, k in zip(s_out, sizes, strict=True)]
+    body = b.subgraph(f"{tag}_step", inputs, outputs + [value_info(y_t, "float",
+                                                                   [None, sizes[0]])])
     scans = 1 if mask is None else 2
     attrs = {"num_scan_inputs": scans, "body": body}
     if reverse and lengths is None:
         attrs |= {"scan_input_directions": [1] * scans, "scan_output_directions": [1]}
-    h_n, y = g.op("Scan", [state, gi] + ([mask] if mask is not None else []), f"scan_{tag}",
-                  outputs=2, **attrs)
+    *finals, y = g.op("Scan", init + [gi] + ([mask] if mask is not None else []),
+                      f"scan_{tag}", outputs=len(init) + 1, **attrs)
     if reverse and lengths is not None:
         y = g.reverse_time(y, lengths, time_axis=0, batch_axis=1)
-    return y, h_n
+    return y, finals
