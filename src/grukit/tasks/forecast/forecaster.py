@@ -282,21 +282,17 @@ class Forecaster(Estimator):
                                  else self.last_cov[index], index)
 
     def export_onnx(self, path: str) -> None:
-        """Write the fitted network as ONNX (the standard GRU operator, then Gemm).
+        """Write the fitted network as ONNX: every recurrent layer (the standard GRU/LSTM/RNN
+        operators, a Scan for cells without one), then the dense head.
 
         The model takes the windows that ``inputs(recent)`` builds and returns the scaled
         forecast; ``unscale(recent, output)`` turns it into values. Needs the ``onnx``
-        package (``pip install grukit[onnx]``); GRU forecasters only.
+        package (``pip install grukit[onnx]``).
         """
-        from .onnx_export import gru_dense_to_onnx
+        from .onnx_export import network_to_onnx
 
         self._check_fitted("export_onnx")
-        if self.config.model != "gru":
-            raise ValueError(f"export_onnx covers GRU forecasters; this one is "
-                             f"{self.config.model!r}.")
-        gru_layer, dense = self.net.stack[0], self.net.stack[-1]
-        gru_dense_to_onnx(gru_layer.rnn, dense, path, self._lookback(self.season),
-                          2 + self.n_cov)
+        network_to_onnx(self.net, path, self._lookback(self.season), 2 + self.n_cov)
 
     # -- saving ------------------------------------------------------------------------------
     def _state(self) -> tuple[dict, dict]:
