@@ -92,10 +92,11 @@ def test_zoneout_mask_goes_with_its_input_step_in_reverse():
         torch.testing.assert_close(h[b:b + 1], hb, rtol=0, atol=1e-12)
 
 
+@pytest.mark.parametrize("backend", ["reference", "cpu"])
 @pytest.mark.parametrize("reset_after", [True, False], ids=["reset_after", "reset_before"])
 @pytest.mark.parametrize("reverse", [False, True], ids=["fwd", "rev"])
 @pytest.mark.parametrize("dropout", [False, True], ids=["zoneout", "zoneout+dropout"])
-def test_zoneout_gradcheck_reference(reset_after, reverse, dropout, backend_calls):
+def test_zoneout_gradcheck(reset_after, reverse, dropout, backend, backend_calls):
     a = _args(2, 4, 2, 3, reset_after)
     keep, zone = _masks(2, 4, 3, p=0.4)
     lengths = torch.tensor([4, 2])
@@ -107,10 +108,10 @@ def test_zoneout_gradcheck_reference(reset_after, reverse, dropout, backend_call
                        kw.pop("bias_ih"), kw.pop("bias_hh", None), h0=kw.pop("h0"),
                        lengths=lengths, reset_after=reset_after, reverse=reverse,
                        state_mask=keep if dropout else None, zoneout_mask=zone,
-                       backend="reference")
+                       backend=backend)
 
     assert gradcheck(f, tuple(a[k] for k in names))
-    ran_only(backend_calls, "reference")
+    ran_only(backend_calls, backend)
 
 
 def _loss_and_grads(a, y, h):
