@@ -30,6 +30,17 @@ class _OneLayer:
         return self._params
 
 
+def emit_step(g: Graph, cell, x: str, states: list[str], what: str = "to_onnx") -> list[str]:
+    """One step of ``cell`` as nodes of ``g`` (how a model that steps a cell, such as a
+    recommender serving one event at a time, writes it): x (B, I) and one (B, H) value per
+    state of the cell -> the new states, each (B, H)."""
+    module = _OneLayer(cell)
+    check_module(module, what)
+    xs = g.unsqueeze(x, 0)  # (1, B, I)
+    _, finals = emit_recurrent(g, module, xs, None, [g.unsqueeze(s, 0) for s in states])
+    return [g.squeeze(f, 0) for f in finals]  # each (B, H)
+
+
 def cell_model(cell, *, example=None, dynamic: bool = True, names=None,
                what: str = "to_onnx"):
     """The checked ``onnx.ModelProto`` of one step of ``cell``."""

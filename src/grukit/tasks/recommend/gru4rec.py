@@ -333,6 +333,16 @@ class GRU4Rec(Estimator):
         table.attrs["sessions_without_known_items"] = without
         return table
 
+    def export_onnx(self, path: str) -> None:
+        """Write one step of the network as ONNX (``grukit.tasks.recommend.export``): inputs
+        ``item`` (B,) int64 (indices of the item map) and ``h0`` (layers, B, hidden), outputs
+        ``scores`` (B, n_items) and ``h_n``; feeding a session's events one by one from a zero
+        state gives the scores ``recommend`` ranks. Needs the ``onnx`` package."""
+        from .export import step_to_onnx
+
+        self._check_fitted("export_onnx")
+        step_to_onnx(self.net, path)
+
     # -- saving ------------------------------------------------------------------------------
     def _state(self) -> tuple[dict, dict]:
         tensors = {f"network.{k}": v for k, v in self.net.state_dict().items()}
