@@ -95,6 +95,43 @@ def _demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _output_file(path: str, what: str = "--output") -> str:
+    """A file to write, checked before any work: not a folder, in a folder that exists (it
+    is created) and can be written to; one sentence (``UsageError``) otherwise."""
+    import os
+
+    from ._runs import UsageError, prepare_output
+
+    if not path:
+        raise UsageError(f"{what} is empty; give a file path such as model.onnx.")
+    if os.path.isdir(path):
+        raise UsageError(f"{what} {path!r} is a folder; give a file path such as "
+                         f"{os.path.join(path, 'model.onnx')!r}.")
+    prepare_output(os.path.dirname(os.path.abspath(path)), f"the folder of {what}")
+    return path
+
+
+def _export(args: argparse.Namespace) -> int:
+    """A saved task model as ONNX plus the manifest that grukit.export.runtime reads."""
+    import os
+
+    from ._runs import UsageError
+
+    if args.format == "pt2":
+        raise UsageError("--format pt2 (torch.export) is not available yet; use --format onnx.")
+    folder = args.model_dir.rstrip("/\\") or args.model_dir
+    output = args.output or f"{folder}.onnx"
+    _output_file(output)
+    from .tasks.estimator import load
+    from .tasks.export import export
+
+    est = load(args.model_dir)
+    manifest = export(est, output, args.format)
+    print(f"{type(est).__name__} exported: {output} (manifest {manifest}); serve it with "
+          f"grukit.export.runtime.Predictor({os.path.basename(output)!r}).")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="grukit", description=__doc__)
     parser.add_argument("--version", action="version", version=f"grukit {__version__}")
@@ -106,6 +143,13 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--steps", type=int, default=20, help="mini-batches per epoch")
     demo.add_argument("--seed", type=int, default=0)
     demo.set_defaults(func=_demo)
+    exp = sub.add_parser("export", help="write a saved task model as ONNX with a manifest")
+    exp.add_argument("model_dir", metavar="MODEL_DIR", help="a folder written by a task's "
+                     "save (forecast, classify, recommend)")
+    exp.add_argument("--format", choices=("onnx", "pt2"), default="onnx")
+    exp.add_argument("--output", help="the .onnx file to write (default: MODEL_DIR.onnx); "
+                     "<stem>.manifest.json is written beside it")
+    exp.set_defaults(func=_export)
     from .tasks.classify.cli import add_parser as add_classify
     from .tasks.compare.cli import add_parser as add_compare
     from .tasks.forecast.cli import add_parsers as add_forecast

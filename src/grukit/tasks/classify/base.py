@@ -276,6 +276,25 @@ class RecurrentClassifier(Estimator):
 
         return cross_validate(self, inputs, labels, folds=folds, baseline=baseline)
 
+    # -- export ------------------------------------------------------------------------------
+    def export_onnx(self, path: str) -> None:
+        """Write the network as ONNX (``grukit.export.to_onnx``) and, beside it,
+        ``<stem>.labels.json`` (the class labels, in the order of the output's columns) and
+        what else raw input needs (the text classifier's tokenizer). The graph takes the
+        padded batch ``predict_proba`` builds (``input``: token ids (B, T) with 0 as
+        padding, or (B, T, C + 1) standardised values with a validity flag) and returns the
+        class probabilities ``output`` (B, K). Needs the ``onnx`` package."""
+        from ...export import to_onnx
+        from ..export import beside, classes_json, write_json
+
+        self._check_fitted("export_onnx")
+        to_onnx(self.model, path)
+        write_json(beside(path, "labels"), classes_json(self.classes_))
+        self._export_files(path)
+
+    def _export_files(self, path: str) -> None:  # what else a subclass writes beside it
+        pass
+
     # -- saving (grukit.tasks.estimator) -----------------------------------------------------
     def _state(self) -> tuple[dict, dict]:
         tensors, extras = self._extra_state()

@@ -26,6 +26,13 @@ class SequenceInput(Layer):
         valid = x[..., -1] > 0.5  # (B, T)
         return x[..., :-1], valid.sum(1)
 
+    def onnx_graph(self, g, x: str, lengths: str | None):
+        """The same split as ONNX nodes (``grukit.export``: a layer writes its own)."""
+        flag = g.slice(x, 2, -1, 2 ** 62)  # (B, T, 1)
+        valid = g.op("Cast", [g.op("Greater", [flag, g.scalar(0.5)])], to=7)  # int64
+        lens = g.op("ReduceSum", [valid, g.ints(1, 2)], "lengths", keepdims=0)  # (B,)
+        return g.slice(x, 2, 0, -1), lens  # (B, T, C), (B,)
+
 
 def recurrent(model: str, hidden: int) -> Layer:
     if model not in MODELS:

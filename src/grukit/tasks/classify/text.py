@@ -65,6 +65,11 @@ class TextClassifier(RecurrentClassifier):
     def _extra_state(self) -> tuple[dict, dict]:
         return {}, {"tokenizer": self.tokenizer_.to_str()}
 
+    def _export_files(self, path: str) -> None:
+        from ..export import beside, write_text
+
+        write_text(beside(path, "tokenizer"), self.tokenizer_.to_str())
+
     def _restore_extra(self, tensors: dict, extras: dict) -> None:
         cfg = self.config
         self.tokenizer_ = TextTokenizer.from_str(extras["tokenizer"], cfg.tokenizer,

@@ -1,0 +1,232 @@
+"""Predict from an exported task model with onnxruntime and numpy only.
+
+This module imports nothing from grukit, torch or pandas: copy it next to a model written by
+``grukit export MODEL_DIR --format onnx`` (or ``grukit.tasks.export.export``) and serve it
+where neither is installed::
+
+    from runtime import Predictor            # or grukit.export.runtime
+    p = Predictor("model.onnx")              # reads model.manifest.json beside it
+    p.predict([112.0, 118.0, ...])           # Forecaster: the next horizon values
+    p.predict(["great phone", "broke"])      # TextClassifier: labels (needs `tokenizers`)
+    p.predict_proba([[5, 17, 2], [9]])       # ... or token ids in, probabilities out
+    p.predict([np.ndarray (T, C), ...])      # SequenceClassifier: labels
+    p.recommend([214, 8837], k=20)           # GRU4Rec: the k likeliest next item ids
+
+Texts are tokenised with the Hugging Face ``tokenizers`` package (the tokenizer the model
+was trained with, saved as ``<stem>.tokenizer.json``); without it, pass token ids (lists of
+ints, 0 = padding, 1 = unknown). The raw-input recipes repeat the estimators' own
+(``Forecaster.inputs``, ``SequenceClassifier`` scaling, ``GRU4Rec.recommend``), which the
+tests check against the estimators.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+import numpy as np
+
+MANIFEST_FORMAT = "grukit.onnx-manifest"
+TASKS = ("Forecaster", "TextClassifier", "SequenceClassifier", "GRU4Rec")
+BATCH = 64
+
+
+def _manifest_path(path: str) -> str:
+    if path.endswith(".manifest.json"):
+        return path
+    stem = path[:-5] if path.endswith(".onnx") else path
+    return stem + ".manifest.json"
+
+
+class Predictor:
+    """An exported task model: ``path`` is its ``.onnx`` file (or its manifest)."""
+
+    def __init__(self, path, providers=("CPUExecutionProvider",)):
+        import onnxruntime as ort
+
+        path = os.fspath(path)
+        where = _manifest_path(path)
+        if not os.path.isfile(where):
+            raise FileNotFoundError(f"no manifest {where!r} beside {path!r}; export the model "
+                                    f"with `grukit export MODEL_DIR --format onnx`.")
+        with open(where, encoding="utf-8") as f:
+            self.manifest = json.load(f)
+        if not isinstance(self.manifest, dict) or \
+                self.manifest.get("format") != MANIFEST_FORMAT:
+            raise ValueError(f"{where!r} is not a grukit export manifest (no format "
+                             f"{MANIFEST_FORMAT!r}).")
+        self.task = self.manifest.get("task")
+        if self.task not in TASKS:
+            raise ValueError(f"{where!r} names the task {self.task!r}; this runtime serves "
+                             f"{', '.join(TASKS)}.")
+        self.folder = os.path.dirname(os.path.abspath(where))
+        model = os.path.join(self.folder, self.manifest["model"])
+        self.session = ort.InferenceSession(model, providers=list(providers))
+        self.classes = None
+        if "classes" in self.manifest:
+            c = self.manifest["classes"]
+            self.classes = np.array(c["values"], dtype=np.dtype(c["dtype"]))
+        self._tokenizer = None
+        if self.task == "GRU4Rec":
+            items = self.manifest["items"]
+            self.item_ids = items["ids"]
+            self._index = {v: i for i, v in enumerate(self.item_ids)}
+
+    def _run(self, feeds: dict) -> list:
+        return self.session.run(None, feeds)
+
+    # -- dispatch ------------------------------------------------------------------------
+    def predict(self, raw=None, **options):
+        """The task's prediction from raw input: forecast values (Forecaster), labels
+        (classifiers), the next-item ids (GRU4Rec, ``k`` = 20). A forecaster without
+        ``raw`` continues the series it was fitted on."""
+        if self.task == "Forecaster":
+            return self.forecast(raw, **options)
+        if self.task == "GRU4Rec":
+            return self.recommend(raw, **options)
+        return self.classes[self.predict_proba(raw).argmax(1)]
+
+    # -- forecasting ---------------------------------------------------------------------
+    def forecast(self, recent=None, covariates=None, index: int = 0) -> np.ndarray:
+        """The next ``horizon`` values after ``recent`` (at least ``lookback`` values;
+        None: the series the model was fitted on), series ``index``'s scaling."""
+        spec = self.manifest["forecast"]
+        if not 0 <= index < len(spec["series"]):
+            raise ValueError(f"index must be between 0 and {len(spec['series']) - 1}; got "
+                             f"{index}.")
+        st, lookback = spec["series"][index], spec["lookback"]
+        if recent is None:
+            recent, covariates = st["recent"], st["recent_covariates"]
+        x = np.asarray(recent, np.float64).reshape(-1)
+        if len(x) < lookback or not np.isfinite(x[-lookback:]).all():
+            raise ValueError(f"recent must end with {lookback} finite values (the lookback); "
+                             f"got {len(x)} value(s).")
+        x = x[-lookback:][None]  # (1, lookback)
+        chans = [(x - x[:, -1:]) / st["scale"], (x - st["mean"]) / st["std"]]
+        if spec["covariates"]:
+            if covariates is None:
+                raise ValueError("this forecaster uses covariates; give them with recent.")
+            c = np.asarray(covariates, np.float64).reshape(-1, spec["covariates"])[-lookback:]
+            if len(c) < lookback:
+                raise ValueError(f"covariates must have at least {lookback} rows.")
+            c = (c[None] - np.asarray(st["cmean"])) / np.asarray(st["cstd"])
+            chans += list(np.moveaxis(c, 2, 0))
+        elif covariates is not None:
+            raise ValueError("this forecaster was fitted without covariates; drop them.")
+        inputs = np.stack(chans, axis=2).astype(np.float32)  # (1, lookback, 2 + C)
+        out = self._run({self.manifest["inputs"][0]["name"]: inputs})[0]  # (1, horizon)
+        return np.asarray(out, np.float64)[0] * st["scale"] + float(x[0, -1])
+
+    # -- classification ------------------------------------------------------------------
+    def tokenize(self, texts) -> list[np.ndarray]:
+        """Token ids of each text (the saved tokenizer, cut to ``max_len``; never empty)."""
+        if self._tokenizer is None:
+            try:
+                from tokenizers import Tokenizer
+            except ImportError:
+                raise ImportError("texts need the tokenizers package (pip install "
+                                  "tokenizers); or pass token ids instead.") from None
+            name = os.path.join(self.folder, self.manifest["tokenizer"])
+            self._tokenizer = Tokenizer.from_file(name)
+        cut = self.manifest["max_len"]
+        out = []
+        for enc in self._tokenizer.encode_batch([str(t) for t in texts]):
+            ids = np.asarray(enc.ids[:cut], np.int64)
+            out.append(ids if len(ids) else np.array([1], np.int64))
+        return out
+
+    def _items(self, inputs) -> list[np.ndarray]:
+        if self.task == "TextClassifier":
+            if isinstance(inputs, str):
+                raise TypeError("give a list of texts, not a single string.")
+            texts = [isinstance(t, str) for t in inputs]
+            if all(texts):
+                return self.tokenize(inputs)
+            if any(texts):
+                raise TypeError("give texts or token-id lists, not both.")
+            return [np.asarray(a, np.int64).reshape(-1)[:self.manifest["max_len"]]
+                    for a in inputs]
+        channels = self.manifest["channels"]
+        mean, std = np.asarray(self.manifest["mean"]), np.asarray(self.manifest["std"])
+        out = []
+        for i, s in enumerate(inputs):
+            a = np.asarray(s, np.float32)
+            a = a[:, None] if a.ndim == 1 else a  # (T,) -> (T, 1)
+            if a.ndim != 2 or a.shape[1] != channels or not len(a):
+                raise ValueError(f"sequence {i} has shape {a.shape}; each must be (steps, "
+                                 f"{channels}) with one step or more.")
+            out.append(((a - mean) / std).astype(np.float32))
+        return out
+
+    def _pad(self, items: list[np.ndarray]) -> np.ndarray:
+        steps = max(len(a) for a in items)
+        if self.task == "TextClassifier":
+            x = np.zeros((len(items), steps), np.int64)  # (B, T), 0 = padding
+            for i, a in enumerate(items):
+                x[i, :len(a)] = a
+            return x
+        x = np.zeros((len(items), steps, self.manifest["channels"] + 1), np.float32)
+        for i, a in enumerate(items):
+            x[i, :len(a), :-1] = a
+            x[i, :len(a), -1] = 1.0  # validity flag
+        return x
+
+    def predict_proba(self, inputs) -> np.ndarray:
+        """Class probabilities (N, K), columns in the order of ``classes``."""
+        if self.classes is None:
+            raise ValueError(f"predict_proba serves the classifiers; this is a {self.task}.")
+        items = self._items(inputs)
+        out = np.zeros((len(items), len(self.classes)), np.float32)
+        order = np.argsort([len(a) for a in items], kind="stable")  # similar lengths together
+        for lo in range(0, len(order), BATCH):
+            idx = order[lo:lo + BATCH]
+            out[idx] = self._run({"input": self._pad([items[j] for j in idx])})[0]
+        return out
+
+    # -- recommendation ------------------------------------------------------------------
+    def item_index(self, item) -> int:
+        """The graph's index of an original item id (ints: 7, 7.0 and "7" alike)."""
+        key = item
+        if self.manifest["items"]["type"] == "int":
+            try:
+                key = int(float(item)) if float(item).is_integer() else None
+            except (TypeError, ValueError):
+                key = None
+        else:
+            key = str(item)
+        if isinstance(item, bool) or key not in self._index:
+            raise ValueError(f"item {item!r} is not one this model knows.")
+        return self._index[key]
+
+    def initial_state(self, batch: int = 1) -> np.ndarray:
+        """The zero state before a session's first event, (layers, batch, hidden)."""
+        return np.zeros((self.manifest["layers"], batch, self.manifest["hidden"]),
+                        np.float32)
+
+    def step(self, items, state: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """One event of each of B sessions: item indices (B,) and their states -> scores
+        (B, n_items) over every item, new states."""
+        items = np.asarray(items, np.int64).reshape(-1)
+        scores, h = self._run({"item": items, "h0": np.asarray(state, np.float32)})
+        return scores, h
+
+    def scores(self, session_items) -> np.ndarray:
+        """Scores (n_items,) of every item as the next one after ``session_items``."""
+        seq = [self.item_index(v) for v in session_items]
+        if not seq:
+            raise ValueError("session_items is empty; a recommendation needs one item or "
+                             "more.")
+        h, scores = self.initial_state(1), None
+        for i in seq:
+            scores, h = self.step([i], h)
+        return scores[0]
+
+    def recommend(self, session_items, k: int = 20, return_scores: bool = False) -> list:
+        """The ``k`` likeliest next item ids after ``session_items``, best first."""
+        scores = self.scores(session_items)
+        if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= len(scores):
+            raise ValueError(f"k must be a whole number between 1 and {len(scores)}; got "
+                             f"{k!r}.")
+        top = np.argsort(-scores, kind="stable")[:k]
+        ids = [self.item_ids[i] for i in top]
+        return list(zip(ids, scores[top].tolist(), strict=True)) if return_scores else ids
