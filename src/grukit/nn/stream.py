@@ -57,6 +57,7 @@ class Stream:
         self._probe = _version_probe([])  # () -> the sum of their version counters
         self._vsum = -1  # that sum when they were packed
         self._kernel = None  # the StreamKernel of the fast path once it runs
+        self._layout = None  # (dtype, options) the weights were packed for
         self.reset()
 
     # -- state ------------------------------------------------------------------------------
@@ -180,7 +181,9 @@ class Stream:
         states = [s.numpy()[:, 0] for s in self._h]  # each (L, H): views of the carried state
         build = self._routes[1]
         self._kernel = kern = build(states, m.input_size, **self._options())
-        self._vsum = -1  # a new kernel: pack for it
+        layout = (states[0].dtype, tuple(self._options().items()))
+        if layout != self._layout:  # packed for another dtype or cell form: pack again
+            self._layout, self._vsum = layout, -1
         self._pack()
         h = states[0]
         finite = kern.finite if m.check_finite else None
