@@ -1,0 +1,234 @@
+"""numba kernels of the fused CPU GRU-D (see ``cpu`` for the plan and the math).
+
+Buffers are time-major, (T, B, ·), as in ``grukit.ops.gru.cpu``: hs (T+1, B, H) holds
+[h0, h_1, ..., h_T]; rows past a sequence's length hold 0 and never restart. gam (T, B, H) is
+the hidden decay γ_h of each step; the recurrence reads ĥ = γ_h ⊙ h_{t−1}. Each chunk of rows
+runs the whole recurrence on one thread. The forward kernels take ``train``: when it is False
+the saved buffers (y, save) have one time row, rewritten every step.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import prange
+
+from .._cpu_math import copy_into, one, sigmoid, tanh
+from .._gemm import gemm_scratch, mm
+from .._jit import chunked_kernel
+
+
+@chunked_kernel
+def fwd_after(gi, gam, whh_t, b_hh, hs, lens, hn, y, save, train, gemm, nchunk):
+    """reset_after=True. gi (T,B,3H) = W_ih x̂ + W_mh m + b_ih, gam (T,B,H), whh_t (H,3H) =
+    W_hhᵀ, b_hh (3H,), hs (T+1,B,H) with hs[0] = h0 -> hs[1:], hn (B,H) (each row's state at
+    its own last step); y (T',B,H) = hs[1:], save (T',B,4H) = [r, z, n, W_hn ĥ + b_hn]."""
+    steps, batch, g3 = gi.shape
+    hid = g3 // 3
+    for c in prange(nchunk):
+        b0, b1 = c * batch // nchunk, (c + 1) * batch // nchunk
+        nb = b1 - b0
+        p = np.empty((nb, g3), gi.dtype)  # (nb, 3H): W_hh ĥ
+        hd = np.empty((nb, hid), gi.dtype)  # (nb, H): ĥ = γ_h ⊙ h_{t−1}
+        ints, ab = gemm_scratch(gi)
+        for t in range(steps):
+            ts = t if train else 0
+            for i in range(nb):
+                hi, gm, hdi = hs[t, b0 + i], gam[t, b0 + i], hd[i]
+                for j in range(hid):
+                    hdi[j] = gm[j] * hi[j]
+            mm(hd, whh_t, p, gemm, ints, ab)
+            for i in range(nb):
+                b = b0 + i
+                ho, yb, sv = hs[t + 1, b], y[ts, b], save[ts, b]
+                if t >= lens[b]:
+                    for j in range(hid):
+                        ho[j] = 0
+                        yb[j] = 0
+                    continue
+                x, pi, hdi = gi[t, b], p[i], hd[i]
+                for j in range(hid):
+                    r = sigmoid(x[j] + pi[j] + b_hh[j])
+                    z = sigmoid(x[hid + j] + pi[hid + j] + b_hh[hid + j])
+                    ghn = pi[2 * hid + j] + b_hh[2 * hid + j]
+                    n = tanh(x[2 * hid + j] + r * ghn)
+                    hj = n + z * (hdi[j] - n)  # h' = (1 − z) n + z ĥ
+                    ho[j] = hj
+                    yb[j] = hj
+                    sv[j] = r
+                    sv[hid + j] = z
+                    sv[2 * hid + j] = n
+                    sv[3 * hid + j] = ghn
+        for b in range(b0, b1):
+            copy_into(hn[b], hs[lens[b], b])
+
+
+@chunked_kernel
+def bwd_after(dy, dhn, whh, gam, hs, save, lens, dgi, dgh, dgam, dh0, gemm, nchunk):
+    """dy (T,B,H), dhn (B,H), whh (3H,H) -> dgi (T,B,3H) = [a_r, a_z, a_n], dgh (T,B,3H) =
+    [a_r, a_z, a_n ⊙ r] = ∂L/∂(W_hh ĥ + b_hh), dgam (T,B,H) = ∂L/∂γ_h, dh0 (B,H)."""
+    steps, batch, hid = dy.shape
+    one_ = one(dy)
+    for c in prange(nchunk):
+        b0, b1 = c * batch // nchunk, (c + 1) * batch // nchunk
+        nb = b1 - b0
+        dh = dhn[b0:b1].copy()  # (nb, H): ∂L/∂h_t from later steps, then ∂L/∂ĥ
+        back = np.empty_like(dh)  # (nb, H)
+        ints, ab = gemm_scratch(dy)
+        for t in range(steps - 1, -1, -1):
+            for i in range(nb):
+                b = b0 + i
+                di, dp, dgm = dgi[t, b], dgh[t, b], dgam[t, b]
+                if t >= lens[b]:
+                    for j in range(3 * hid):
+                        di[j] = 0
+                        dp[j] = 0
+                    for j in range(hid):
+                        dgm[j] = 0
+                    continue
+                sv, dyb, dhi, hp, gm = save[t, b], dy[t, b], dh[i], hs[t, b], gam[t, b]
+                for j in range(hid):
+                    g = dhi[j] + dyb[j]
+                    r, z, n = sv[j], sv[hid + j], sv[2 * hid + j]
+                    an = g * (one_ - z) * (one_ - n * n)
+                    ar = an * sv[3 * hid + j] * r * (one_ - r)
+                    az = g * (gm[j] * hp[j] - n) * z * (one_ - z)
+                    di[j] = ar
+                    di[hid + j] = az
+                    di[2 * hid + j] = an
+                    dp[j] = ar
+                    dp[hid + j] = az
+                    dp[2 * hid + j] = an * r
+                    dhi[j] = g * z
+            mm(dgh[t, b0:b1], whh, back, gemm, ints, ab)
+            for i in range(nb):
+                b = b0 + i
+                if t < lens[b]:
+                    dhi, bi, hp, gm, dgm = dh[i], back[i], hs[t, b], gam[t, b], dgam[t, b]
+                    for j in range(hid):
+                        dhd = dhi[j] + bi[j]  # ∂L/∂ĥ
+                        dgm[j] = dhd * hp[j]
+                        dhi[j] = dhd * gm[j]
+        dh0[b0:b1] = dh
+
+
+@chunked_kernel
+def fwd_before(gi, gam, wrz_t, wn_t, hs, lens, hn, y, save, train, gemm, nchunk):
+    """reset_after=False. wrz_t (H,2H) = W_h[r,z]ᵀ, wn_t (H,H) = W_hnᵀ; as fwd_after but save
+    (T',B,3H) = [r, z, n] (zero past a sequence's end)."""
+    steps, batch, g3 = gi.shape
+    hid = g3 // 3
+    for c in prange(nchunk):
+        b0, b1 = c * batch // nchunk, (c + 1) * batch // nchunk
+        nb = b1 - b0
+        hd = np.empty((nb, hid), gi.dtype)  # (nb, H): ĥ
+        a = np.empty((nb, 2 * hid), gi.dtype)  # (nb, 2H): W_h[r,z] ĥ
+        rh = np.zeros((nb, hid), gi.dtype)  # (nb, H): r ⊙ ĥ
+        zs = np.empty((nb, hid), gi.dtype)  # (nb, H): z
+        q = np.empty((nb, hid), gi.dtype)  # (nb, H): W_hn (r ⊙ ĥ)
+        ints, ab = gemm_scratch(gi)
+        for t in range(steps):
+            ts = t if train else 0
+            for i in range(nb):
+                hi, gm, hdi = hs[t, b0 + i], gam[t, b0 + i], hd[i]
+                for j in range(hid):
+                    hdi[j] = gm[j] * hi[j]
+            mm(hd, wrz_t, a, gemm, ints, ab)
+            for i in range(nb):
+                b = b0 + i
+                sv = save[ts, b]
+                if t >= lens[b]:  # backward reads r past the end (times 0): no stale NaN
+                    for j in range(3 * hid):
+                        sv[j] = 0
+                    continue
+                x, ai, hdi, rhi, zi = gi[t, b], a[i], hd[i], rh[i], zs[i]
+                for j in range(hid):
+                    r = sigmoid(x[j] + ai[j])
+                    z = sigmoid(x[hid + j] + ai[hid + j])
+                    rhi[j] = r * hdi[j]
+                    zi[j] = z
+                    sv[j] = r
+                    sv[hid + j] = z
+            mm(rh, wn_t, q, gemm, ints, ab)
+            for i in range(nb):
+                b = b0 + i
+                ho, yb = hs[t + 1, b], y[ts, b]
+                if t >= lens[b]:
+                    for j in range(hid):
+                        ho[j] = 0
+                        yb[j] = 0
+                    continue
+                x, qi, hdi, zi, sv = gi[t, b], q[i], hd[i], zs[i], save[ts, b]
+                for j in range(hid):
+                    n = tanh(x[2 * hid + j] + qi[j])
+                    hj = n + zi[j] * (hdi[j] - n)
+                    ho[j] = hj
+                    yb[j] = hj
+                    sv[2 * hid + j] = n
+        for b in range(b0, b1):
+            copy_into(hn[b], hs[lens[b], b])
+
+
+@chunked_kernel
+def bwd_before(dy, dhn, wrz, wn, gam, hs, save, lens, dgi, dq_all, dgam, dh0, gemm, nchunk):
+    """reset_after=False. wrz (2H,H) = W_h[r,z], wn (H,H) = W_hn -> dgi (T,B,3H) = [a_r, a_z,
+    a_n] (its r, z rows are also ∂L/∂(W_h[r,z] ĥ)), dq_all (T,B,H) = ∂L/∂(W_hn (r ⊙ ĥ)) = a_n,
+    dgam (T,B,H), dh0 (B,H)."""
+    steps, batch, hid = dy.shape
+    one_ = one(dy)
+    for c in prange(nchunk):
+        b0, b1 = c * batch // nchunk, (c + 1) * batch // nchunk
+        nb = b1 - b0
+        dh = dhn[b0:b1].copy()  # (nb, H)
+        gs = np.empty_like(dh)  # (nb, H): ∂L/∂h_t
+        dq = np.zeros_like(dh)  # (nb, H): ∂L/∂(W_hn (r ⊙ ĥ))
+        drh = np.empty_like(dh)  # (nb, H): ∂L/∂(r ⊙ ĥ)
+        da = np.zeros((nb, 2 * hid), dy.dtype)  # (nb, 2H): ∂L/∂(W_h[r,z] ĥ)
+        back = np.empty_like(dh)  # (nb, H)
+        ints, ab = gemm_scratch(dy)
+        for t in range(steps - 1, -1, -1):
+            for i in range(nb):
+                b = b0 + i
+                if t >= lens[b]:
+                    continue  # its rows of dq, da are never added to dh
+                sv, dyb, dhi, hp, gm, di = save[t, b], dy[t, b], dh[i], hs[t, b], gam[t, b], \
+                    dgi[t, b]
+                gsi, dqi = gs[i], dq[i]
+                for j in range(hid):
+                    g = dhi[j] + dyb[j]
+                    z, n = sv[hid + j], sv[2 * hid + j]
+                    an = g * (one_ - z) * (one_ - n * n)
+                    gsi[j] = g
+                    di[hid + j] = g * (gm[j] * hp[j] - n) * z * (one_ - z)
+                    di[2 * hid + j] = an
+                    dqi[j] = an
+            mm(dq, wn, drh, gemm, ints, ab)
+            for i in range(nb):
+                b = b0 + i
+                di, dqa, dgm = dgi[t, b], dq_all[t, b], dgam[t, b]
+                if t >= lens[b]:
+                    for j in range(3 * hid):
+                        di[j] = 0
+                    for j in range(hid):
+                        dqa[j] = 0
+                        dgm[j] = 0
+                    continue
+                sv, hp, gm = save[t, b], hs[t, b], gam[t, b]
+                dhi, dri, gsi, dai, dqi = dh[i], drh[i], gs[i], da[i], dq[i]
+                for j in range(hid):
+                    r = sv[j]
+                    ar = dri[j] * gm[j] * hp[j] * r * (one_ - r)
+                    di[j] = ar
+                    dai[j] = ar
+                    dai[hid + j] = di[hid + j]
+                    dhi[j] = gsi[j] * sv[hid + j] + dri[j] * r  # ∂L/∂ĥ but for W_h[r,z]
+                    dqa[j] = dqi[j]
+            mm(da, wrz, back, gemm, ints, ab)
+            for i in range(nb):
+                b = b0 + i
+                if t < lens[b]:
+                    dhi, bi, hp, gm, dgm = dh[i], back[i], hs[t, b], gam[t, b], dgam[t, b]
+                    for j in range(hid):
+                        dhd = dhi[j] + bi[j]  # ∂L/∂ĥ
+                        dgm[j] = dhd * hp[j]
+                        dhi[j] = dhd * gm[j]
+        dh0[b0:b1] = dh

@@ -1,0 +1,140 @@
+"""Fused CPU GRU-D (numba): forward and backward, both reset-gate placements.
+
+Plan per call (B batch, T steps, D variables, H hidden), as ``grukit.ops.gru.cpu``:
+
+- the input side depends on x, m, δ only, so it is vectorised torch for all steps, recorded
+  by autograd (``reference.input_side``): the decays γ_x (B, T, D) and γ_h (B, T, H), the
+  carried-forward x_last, x̂, and the gates gi = W_ih x̂ + W_mh m + b_ih (B, T, 3H); its
+  gradients (x where observed, x̄, W_ih, W_mh, b_ih and the four decay parameters) are
+  autograd's;
+- the serial loop (``_kernels``) does ĥ = γ_h ⊙ h_{t−1} and the GRU step on ĥ, one small
+  GEMM per step (two for reset_after=False), one chunk of rows per thread;
+- backward walks time in reverse producing ∂L/∂gi, ∂L/∂γ_h and the recurrent-product
+  gradients; dW_hh and db_hh are then single torch reductions against ĥ.
+
+Backward of a step, g = ∂L/∂h_t, reset_after=True: a_n = g (1 − z)(1 − n²), a_r = a_n ⊙
+gh_n ⊙ r(1 − r), a_z = g (ĥ − n) z(1 − z); ∂L/∂gi = [a_r, a_z, a_n], ∂L/∂gh = [a_r, a_z,
+a_n ⊙ r] (gh = W_hh ĥ + b_hh), ∂L/∂ĥ = g ⊙ z + ∂L/∂gh W_hh. reset_after=False: with q =
+W_hn (r ⊙ ĥ), ∂L/∂q = a_n, d(r ⊙ ĥ) = a_n W_hn, a_r = d(r ⊙ ĥ) ⊙ ĥ ⊙ r(1 − r), ∂L/∂ĥ = g ⊙ z
++ d(r ⊙ ĥ) ⊙ r + [a_r, a_z] W_h[r,z]. Then ∂L/∂γ_h = ∂L/∂ĥ ⊙ h_{t−1} and ∂L/∂h_{t−1} =
+∂L/∂ĥ ⊙ γ_h.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from .._cpu import arr, kernel_threads, lens_array
+from .._fused import grad_or_zeros, run_fused
+from .._gemm import gemm_address
+from . import _kernels as K
+from .reference import input_side
+
+
+def _forward(gi: Tensor, gam: Tensor, w_hh: Tensor, b_hh: Tensor | None, h0: Tensor,
+             lens: np.ndarray, reset_after: bool, train: bool):
+    """gi (T, B, 3H), gam (T, B, H) -> y (B, T, H), hs (T+1, B, H) = [h0, y], h_n (B, H) and,
+    when train, the saved gate values (T, B, 4H or 3H)."""
+    steps, batch, g3 = gi.shape
+    hid = g3 // 3
+    gin, gmn = arr(gi), arr(gam)  # (T, B, 3H), (T, B, H)
+    dt = gin.dtype
+    hs = np.empty((steps + 1, batch, hid), dt)  # (T+1, B, H)
+    hs[0] = arr(h0)
+    hn = np.empty((batch, hid), dt)
+    rows = steps if train else 1  # inference rewrites one row of scratch per step
+    y = np.empty((rows, batch, hid), dt)
+    save = np.empty((rows, batch, 4 * hid if reset_after else 3 * hid), dt)
+    w = w_hh.detach()
+    gemm = gemm_address(dt)
+    with kernel_threads(batch, gemm) as nchunk:
+        if reset_after:
+            bias = np.zeros(g3, dt) if b_hh is None else arr(b_hh)
+            K.fwd_after(gin, gmn, arr(w.t()), bias, hs, lens, hn, y, save, train, gemm, nchunk)
+        else:
+            K.fwd_before(gin, gmn, arr(w[:2 * hid].t()), arr(w[2 * hid:].t()), hs, lens, hn,
+                         y, save, train, gemm, nchunk)
+    yt = y if train else hs[1:]  # (T, B, H)
+    yb = torch.from_numpy(yt.transpose(1, 0, 2))  # (B, T, H)
+    return yb, torch.from_numpy(hs), torch.from_numpy(hn), torch.from_numpy(save)
+
+
+class _GRUDFunction(torch.autograd.Function):
+    """(gi (T, B, 3H), γ_h (T, B, H), W_hh, b_hh, h0) -> y (B, T, H), h_n (B, H)."""
+
+    @staticmethod
+    def forward(ctx, gi, gam, w_hh, b_hh, h0, lens, reset_after):
+        y, hs, hn, save = _forward(gi, gam, w_hh, b_hh, h0, lens, reset_after, True)
+        ctx.save_for_backward(gam, w_hh, hs, save)
+        ctx.lens, ctx.reset_after, ctx.has_bias = lens, reset_after, b_hh is not None
+        return y, hn
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, dy, dhn):
+        gam, w_hh, hs, save = ctx.saved_tensors
+        steps, batch, hid = hs.shape[0] - 1, hs.shape[1], hs.shape[2]
+        dt = save.numpy().dtype
+        y_like = torch.empty((batch, steps, hid), dtype=save.dtype)
+        dyt = arr(grad_or_zeros(dy, y_like).transpose(0, 1))  # (T, B, H)
+        dhn = arr(grad_or_zeros(dhn, hs[0]))  # (B, H)
+        gmn = arr(gam)  # (T, B, H)
+        dh0 = np.empty((batch, hid), dt)
+        dgi = np.empty((steps, batch, 3 * hid), dt)  # (T, B, 3H)
+        dgam = np.empty((steps, batch, hid), dt)  # (T, B, H)
+        w = w_hh.detach()
+        gemm = gemm_address(dt)
+        hd = (torch.from_numpy(gmn) * hs[:-1]).reshape(-1, hid)  # (T·B, H): ĥ
+        if ctx.reset_after:
+            dgh = np.empty((steps, batch, 3 * hid), dt)  # (T, B, 3H): ∂L/∂(W_hh ĥ + b_hh)
+            with kernel_threads(batch, gemm) as nchunk:
+                K.bwd_after(dyt, dhn, arr(w), gmn, hs.numpy(), save.numpy(), ctx.lens, dgi,
+                            dgh, dgam, dh0, gemm, nchunk)
+            dp = torch.from_numpy(dgh).reshape(-1, 3 * hid)  # (T·B, 3H)
+            dw_hh = dp.t() @ hd  # (3H, H)
+            db_hh = dp.sum(0) if ctx.has_bias else None
+        else:
+            dq = np.empty((steps, batch, hid), dt)  # (T, B, H): ∂L/∂(W_hn (r ⊙ ĥ))
+            with kernel_threads(batch, gemm) as nchunk:
+                K.bwd_before(dyt, dhn, arr(w[:2 * hid]), arr(w[2 * hid:]), gmn, hs.numpy(),
+                             save.numpy(), ctx.lens, dgi, dq, dgam, dh0, gemm, nchunk)
+            da = torch.from_numpy(dgi)[..., :2 * hid].reshape(-1, 2 * hid)  # (T·B, 2H)
+            rh = save[..., :hid].reshape(-1, hid) * hd  # (T·B, H): r ⊙ ĥ
+            dqf = torch.from_numpy(dq).reshape(-1, hid)  # (T·B, H)
+            dw_hh = torch.cat([da.t() @ hd, dqf.t() @ rh])  # (3H, H)
+            db_hh = None
+        return (torch.from_numpy(dgi), torch.from_numpy(dgam), dw_hh, db_hh,
+                torch.from_numpy(dh0), None, None)
+
+
+def grud_cpu(x: Tensor, mask: Tensor, delta: Tensor, x_mean: Tensor, weight_ih: Tensor,
+             weight_hh: Tensor, bias_ih: Tensor | None, bias_hh: Tensor | None,
+             weight_mh: Tensor, decay_x_weight: Tensor, decay_x_bias: Tensor | None,
+             decay_h_weight: Tensor, decay_h_bias: Tensor | None, *, h0: Tensor,
+             lengths: Tensor | None, reset_after: bool,
+             reverse: bool = False) -> tuple[Tensor, Tensor]:
+    """The ``grukit.ops.grud`` signature on the fused CPU kernels (forward only: the entry
+    refuses ``reverse``). x, mask, delta (B, T, D) -> y (B, T, H), h_n (B, H)."""
+    lens = lens_array(lengths, x.shape[0], x.shape[1])
+    side = (mask, delta, x_mean, weight_ih, bias_ih, weight_mh, decay_x_weight, decay_x_bias,
+            decay_h_weight, decay_h_bias)
+
+    def gates(xs: Tensor) -> tuple[Tensor, Tensor]:  # (T, B, 3H), (T, B, H), time-major
+        gi, gam = input_side(xs, *side)
+        return gi.transpose(0, 1), gam.transpose(0, 1)
+
+    def train(xs: Tensor):
+        y, hn = _GRUDFunction.apply(*gates(xs), weight_hh, bias_hh, h0, lens, reset_after)
+        return y, (hn,)
+
+    @torch.no_grad()
+    def infer(xs: Tensor):
+        y, _, hn, _ = _forward(*gates(xs), weight_hh, bias_hh, h0, lens, reset_after, False)
+        return y, (hn,)
+
+    inputs = (delta, x_mean, weight_ih, weight_hh, bias_ih, bias_hh, weight_mh, decay_x_weight,
+              decay_x_bias, decay_h_weight, decay_h_bias, h0)
+    y, (hn,) = run_fused(x, lengths, False, inputs, train, infer)
+    return y, hn

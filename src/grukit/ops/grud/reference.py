@@ -1,0 +1,112 @@
+"""Reference GRU-D (Che et al. 2018): a plain torch loop, differentiable, any device — the
+oracle of the fused kernels.
+
+Inputs per sequence b and step t, each (B, T, D): the values x (anything, NaN included, where
+unobserved), the mask m ∈ {0, 1} (1: observed) and δ ≥ 0, the time since each variable was
+last observed; x̄ (D,) is the empirical mean of each variable (from the training data).
+
+    γ_x = exp(−max(0, w_γx ⊙ δ_t + b_γx))                  (D,)  diagonal: one rate per variable
+    γ_h = exp(−max(0, W_γh δ_t + b_γh))                    (H,)  full (H, D)
+    x̂_t = m_t ⊙ x_t + (1 − m_t) ⊙ (γ_x ⊙ x_last,t + (1 − γ_x) ⊙ x̄)
+    ĥ = γ_h ⊙ h_{t−1}
+    r = σ(W_ir x̂ + W_mr m + b_ir + W_hr ĥ + b_hr)
+    z = σ(W_iz x̂ + W_mz m + b_iz + W_hz ĥ + b_hz)
+    n = tanh(W_in x̂ + W_mn m + b_in + W_hn (r ⊙ ĥ))          reset_after=False (the paper's)
+    n = tanh(W_in x̂ + W_mn m + b_in + r ⊙ (W_hn ĥ + b_hn))   reset_after=True
+    h_t = (1 − z) ⊙ n + z ⊙ ĥ
+
+Gate order r, z, n and the labelling of z are torch's (``grukit.ops.gru``): the paper writes
+h_t = (1 − z') ⊙ ĥ + z' ⊙ h̃, so its z' is our 1 − z (the same family, z relabelled); its W,
+U, V are our weight_ih, weight_hh, weight_mh.
+
+x_last,t is computed here from x and m: the value of the variable at its last observed step
+≤ t (carried forward); before a variable's first observation it is x̄, so x̂ = x̄ there
+whatever the decay. Where m = 1, x̂ = x. The input side (decays, x̂, the input projections)
+depends on x, m, δ only and is computed for all steps at once (``input_side``); only ĥ and
+the GRU step run in the serial loop.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from .._seq import masked_loop
+
+
+def last_observed(x: Tensor, mask: Tensor, x_mean: Tensor) -> Tensor:
+    """x_last (B, T, D): x at each variable's last observed step ≤ t, x̄ before its first.
+
+    x must hold no NaN where mask is 0 (``input_side`` zeroes them first); the gradient flows
+    to the observed entries of x only.
+    """
+    steps = x.shape[1]
+    t = torch.arange(steps, device=x.device).view(1, steps, 1)  # (1, T, 1)
+    seen = torch.where(mask > 0, t, torch.full_like(t, -1))  # (B, T, D): step, or −1
+    idx = seen.cummax(dim=1).values  # (B, T, D): last observed step ≤ t, −1 if none yet
+    carried = x.gather(1, idx.clamp(min=0))  # (B, T, D)
+    return torch.where(idx >= 0, carried, x_mean.expand_as(x))
+
+
+def decay(delta: Tensor, weight: Tensor, bias: Tensor | None, diagonal: bool) -> Tensor:
+    """γ = exp(−max(0, W δ + b)): δ (B, T, D) -> (B, T, D) with a diagonal weight (D,) or
+    (B, T, H) with a full weight (H, D)."""
+    a = delta * weight if diagonal else F.linear(delta, weight)
+    if bias is not None:
+        a = a + bias
+    return torch.exp(-torch.relu(a))
+
+
+def input_side(x: Tensor, mask: Tensor, delta: Tensor, x_mean: Tensor, weight_ih: Tensor,
+               bias_ih: Tensor | None, weight_mh: Tensor, decay_x_weight: Tensor,
+               decay_x_bias: Tensor | None, decay_h_weight: Tensor,
+               decay_h_bias: Tensor | None) -> tuple[Tensor, Tensor]:
+    """For all steps at once: gi = W_ih x̂ + W_mh m + b_ih (B, T, 3H) and γ_h (B, T, H)."""
+    m = mask.to(x.dtype)  # (B, T, D)
+    xo = torch.where(m > 0, x, torch.zeros_like(x))  # (B, T, D): no NaN where unobserved
+    gx = decay(delta, decay_x_weight, decay_x_bias, True)  # (B, T, D)
+    x_last = last_observed(xo, m, x_mean)  # (B, T, D)
+    x_hat = torch.where(m > 0, xo, gx * x_last + (1 - gx) * x_mean)  # (B, T, D)
+    gi = F.linear(x_hat, weight_ih, bias_ih) + F.linear(m, weight_mh)  # (B, T, 3H)
+    gh = decay(delta, decay_h_weight, decay_h_bias, False)  # (B, T, H)
+    return gi, gh
+
+
+def grud_step(gi: Tensor, gamma_h: Tensor, h: Tensor, weight_hh: Tensor,
+              bias_hh: Tensor | None, reset_after: bool) -> Tensor:
+    """One step from gi (B, 3H), the hidden decay γ_h (B, H) and the state h (B, H)."""
+    hidden = h.shape[1]
+    hd = gamma_h * h  # (B, H): ĥ
+    gi_r, gi_z, gi_n = gi.split(hidden, dim=1)  # 3 × (B, H)
+    if reset_after:
+        gh_r, gh_z, gh_n = F.linear(hd, weight_hh, bias_hh).split(hidden, dim=1)
+        r = torch.sigmoid(gi_r + gh_r)
+        z = torch.sigmoid(gi_z + gh_z)
+        n = torch.tanh(gi_n + r * gh_n)
+    else:
+        w_rz, w_n = weight_hh.split((2 * hidden, hidden), dim=0)  # (2H, H), (H, H)
+        gh_r, gh_z = F.linear(hd, w_rz).split(hidden, dim=1)
+        r = torch.sigmoid(gi_r + gh_r)
+        z = torch.sigmoid(gi_z + gh_z)
+        n = torch.tanh(gi_n + F.linear(r * hd, w_n))
+    return (1 - z) * n + z * hd
+
+
+def grud_reference(x: Tensor, mask: Tensor, delta: Tensor, x_mean: Tensor, weight_ih: Tensor,
+                   weight_hh: Tensor, bias_ih: Tensor | None, bias_hh: Tensor | None,
+                   weight_mh: Tensor, decay_x_weight: Tensor, decay_x_bias: Tensor | None,
+                   decay_h_weight: Tensor, decay_h_bias: Tensor | None, *, h0: Tensor,
+                   lengths: Tensor | None, reset_after: bool,
+                   reverse: bool = False) -> tuple[Tensor, Tensor]:
+    """x, mask, delta (B, T, D), h0 (B, H) -> y (B, T, H), h_n (B, H). Inputs are already
+    validated (the entry refuses ``reverse``)."""
+    gi, gh = input_side(x, mask, delta, x_mean, weight_ih, bias_ih, weight_mh, decay_x_weight,
+                        decay_x_bias, decay_h_weight, decay_h_bias)
+    g3 = gi.shape[2]
+
+    def step(g: Tensor, s: tuple[Tensor, ...]) -> tuple[Tensor, ...]:
+        return (grud_step(g[:, :g3], g[:, g3:], s[0], weight_hh, bias_hh, reset_after),)
+
+    y, (h_n,) = masked_loop(step, torch.cat([gi, gh], dim=2), (h0,), lengths)  # (B, T, 4H)
+    return y, h_n
