@@ -1,0 +1,239 @@
+"""Every task model exports: its ONNX graph in onnxruntime, and grukit.export.runtime's
+Predictor on the manifest beside it, equal the estimator's own predict / predict_proba /
+recommend on real data (float32 tolerance); the runtime imports nothing from grukit, torch or
+pandas."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("onnx")
+ort = pytest.importorskip("onnxruntime")
+
+from conftest import SHARED_DATA  # noqa: E402
+from grukit.tasks.export import beside, export  # noqa: E402
+
+TOL = 1e-5  # float32
+RUNTIME = Path(__file__).resolve().parents[1] / "src" / "grukit" / "export" / "runtime.py"
+SENTENCES = SHARED_DATA / "text" / "amazon_cells_labelled.txt"
+SESSIONS = SHARED_DATA / "sessions" / "diginetica_sample_train-item-views.csv"
+
+
+def _runtime():
+    """runtime.py loaded from its file, as a server without grukit would."""
+    spec = importlib.util.spec_from_file_location("grukit_runtime_copy", RUNTIME)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def _statsmodels(name: str) -> np.ndarray:
+    datasets = pytest.importorskip("statsmodels.datasets", reason="statsmodels is absent")
+    try:
+        frame = getattr(datasets, name).load_pandas().data
+    except Exception as e:  # a broken install without its bundled files
+        pytest.skip(f"statsmodels' {name} data set cannot be read: {e}")
+    return frame
+
+
+def _sentences():
+    if not SENTENCES.is_file():
+        pytest.skip(f"{SENTENCES} is absent; set GRUKIT_SHARED_DATA to the shared data folder")
+    rows = [line.rsplit("\t", 1) for line in SENTENCES.read_text(encoding="utf-8").splitlines()
+            if "\t" in line][:260]
+    return [t for t, _ in rows], ["positive" if y.strip() == "1" else "negative"
+                                  for _, y in rows]
+
+
+@pytest.fixture(scope="module")
+def text_model(tmp_path_factory):
+    from grukit.tasks.classify import TextClassifier
+
+    texts, labels = _sentences()
+    clf = TextClassifier(model="bigru", embed_dim=8, hidden=6, epochs=1, vocab_size=400,
+                         validation_split=0).fit(texts[:200], labels[:200])
+    path = tmp_path_factory.mktemp("text") / "sentiment.onnx"
+    export(clf, path)
+    return clf, path, texts[200:] + ["", "zzzz qqqq unseen words"]
+
+
+@pytest.fixture(scope="module")
+def forecaster(tmp_path_factory):
+    from grukit.tasks.forecast import Forecaster
+
+    nile = _statsmodels("nile")["volume"].to_numpy(np.float64)
+    f = Forecaster(model="lstm", hidden=8, layers=2, horizon=4, epochs=3).fit(nile[:80])
+    path = tmp_path_factory.mktemp("forecast") / "nile.onnx"
+    export(f, path)
+    return f, path, nile
+
+
+def test_text_classifier_export_equals_predict_proba_on_sentiment_sentences(text_model):
+    clf, path, test = text_model
+    assert beside(path, "tokenizer").is_file() and beside(path, "labels").is_file()
+    assert json.loads(beside(path, "labels").read_text())["values"] == ["negative", "positive"]
+    p = _runtime().Predictor(path)
+    np.testing.assert_allclose(p.predict_proba(test), clf.predict_proba(test), atol=TOL, rtol=0)
+    assert p.predict(test).tolist() == clf.predict(test).tolist()
+    ids = [a.tolist() for a in clf.tokenizer_.encode(test, clf.config.max_len)]
+    np.testing.assert_allclose(p.predict_proba(ids), clf.predict_proba(test), atol=TOL, rtol=0)
+
+
+def test_sequence_classifier_export_equals_predict_proba_on_sunspot_windows(tmp_path):
+    from grukit.tasks.classify import SequenceClassifier
+
+    spots = _statsmodels("sunspots")["SUNACTIVITY"].to_numpy(np.float64)
+    rng = np.random.default_rng(0)
+    starts = rng.integers(0, len(spots) - 30, 90)
+    seqs = [np.stack([spots[s:s + n], np.diff(spots[s:s + n + 1])], 1)  # (T_i, 2)
+            for s, n in zip(starts, rng.integers(4, 25, 90), strict=True)]
+    labels = [int(spots[s + len(q)] > spots[s + len(q) - 1]) for s, q in zip(starts, seqs,
+                                                                               strict=True)]
+    clf = SequenceClassifier(model="bilstm", hidden=5, epochs=2, validation_split=0,
+                             dropout=0.1).fit(seqs[:60], labels[:60])
+    export(clf, tmp_path / "spots.onnx")
+    manifest = json.loads(beside(tmp_path / "spots.onnx", "manifest").read_text())
+    assert manifest["inputs"] == [{"name": "input", "dtype": "float",
+                                   "shape": ["batch", "time", 3]}]
+    p = _runtime().Predictor(tmp_path / "spots.onnx")
+    test = seqs[60:]
+    np.testing.assert_allclose(p.predict_proba(test), clf.predict_proba(test), atol=TOL, rtol=0)
+    assert p.predict(test).tolist() == clf.predict(test).tolist()
+
+
+def test_forecaster_export_equals_predict_on_nile(forecaster):
+    f, path, nile = forecaster
+    manifest = json.loads(beside(path, "manifest").read_text())
+    assert manifest["task"] == "Forecaster" and manifest["forecast"]["horizon"] == 4
+    p = _runtime().Predictor(path)
+    scale = f.stats[0].scale  # the graph's output is in units of the series' spread
+    np.testing.assert_allclose(p.predict(), f.predict(), atol=TOL * scale, rtol=0)
+    for end in (90, 100):
+        np.testing.assert_allclose(p.predict(nile[:end]), f.predict(nile[:end]),
+                                   atol=TOL * scale, rtol=0)
+
+
+@pytest.fixture(scope="module")
+def recommender():
+    if not SESSIONS.is_file():
+        pytest.skip(f"{SESSIONS} is absent; set GRUKIT_SHARED_DATA to the shared data folder")
+    from grukit.data import read_events
+    from grukit.tasks.recommend import GRU4Rec
+
+    events = read_events(str(SESSIONS)).iloc[:2500]
+    model = GRU4Rec(hidden=12, layers=2, epochs=1, n_sample=32, batch_size=16,
+                    tied=False).fit(events)
+    return model, list(model.index(events))[:6]
+
+
+def test_gru4rec_step_graph_equals_recommend_scores_on_diginetica(recommender, tmp_path):
+    model, sessions = recommender
+    model.export_onnx(tmp_path / "rec.onnx")
+    sess = ort.InferenceSession(str(tmp_path / "rec.onnx"), providers=["CPUExecutionProvider"])
+    # the sessions side by side, each slot keeping its state until its own last event
+    lengths = np.array([len(s) for s in sessions])
+    h = np.zeros((2, len(sessions), 12), np.float32)  # (L, B, H)
+    last = np.zeros((len(sessions), model.n_items), np.float32)
+    for t in range(lengths.max()):
+        items = np.array([s[min(t, len(s) - 1)] for s in sessions], np.int64)
+        scores, h_new = sess.run(None, {"item": items, "h0": h})
+        live = t < lengths  # (B,)
+        h = np.where(live[None, :, None], h_new, h)
+        last = np.where(live[:, None], scores, last)
+    for b, seq in enumerate(sessions):
+        ranked = model.recommend(model.items_.ids[seq].tolist(), k=model.n_items,
+                                 return_scores=True)
+        want = dict(ranked)
+        expect = np.array([want[i] for i in model.items_.ids.tolist()])
+        np.testing.assert_allclose(last[b], expect, atol=TOL, rtol=0)
+
+
+def test_gru4rec_runtime_recommends_what_the_model_recommends(recommender, tmp_path):
+    model, sessions = recommender
+    export(model, tmp_path / "rec.onnx")
+    p = _runtime().Predictor(tmp_path / "rec.onnx")
+    for seq in sessions:
+        ids = model.items_.ids[seq].tolist()
+        got = p.recommend(ids, k=10, return_scores=True)
+        want = model.recommend(ids, k=10, return_scores=True)
+        np.testing.assert_allclose([s for _, s in got], [s for _, s in want], atol=TOL, rtol=0)
+        assert [i for i, _ in got] == [i for i, _ in want]
+    assert p.recommend([str(model.items_.ids[0])], k=3) == p.recommend([model.items_.ids[0]],
+                                                                      k=3)
+    with pytest.raises(ValueError, match="is not one this model knows"):
+        p.recommend([-12345])
+
+
+def test_export_refuses_pt2_and_models_without_export(forecaster, tmp_path):
+    f, _, _ = forecaster
+    with pytest.raises(ValueError, match="'pt2' .* not written yet"):
+        export(f, tmp_path / "f.pt2", format="pt2")
+    with pytest.raises(TypeError, match="a str has no ONNX export yet"):
+        export("model", tmp_path / "m.onnx")
+    assert not list(tmp_path.iterdir())
+
+
+_BLOCKED = textwrap.dedent("""
+    import importlib.abc, importlib.util, json, sys
+    class Refuse(importlib.abc.MetaPathFinder):
+        def find_spec(self, name, path=None, target=None):
+            if name.split(".")[0] in ("grukit", "torch", "pandas"):
+                raise ImportError(f"the runtime imported {name}")
+    sys.meta_path.insert(0, Refuse())
+    spec = importlib.util.spec_from_file_location("runtime", sys.argv[1])
+    rt = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(rt)
+    forecast = rt.Predictor(sys.argv[2]).predict().tolist()
+    text = rt.Predictor(sys.argv[3])
+    print(json.dumps({"forecast": forecast,
+                      "proba": text.predict_proba(json.loads(sys.argv[4])).tolist(),
+                      "loaded": sorted(m.split(".")[0] for m in sys.modules
+                                       if m.split(".")[0] in ("grukit", "torch", "pandas"))}))
+""")
+
+
+def _run_blocked(python: str, forecaster, text_model) -> dict:
+    f, f_path, _ = forecaster
+    clf, t_path, test = text_model
+    out = subprocess.run([python, "-I", "-c", _BLOCKED, str(RUNTIME), str(f_path),
+                          str(t_path), json.dumps(test[:8])],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    got = json.loads(out.stdout)
+    assert got["loaded"] == []
+    np.testing.assert_allclose(got["forecast"], f.predict(), atol=TOL * f.stats[0].scale,
+                               rtol=0)
+    np.testing.assert_allclose(got["proba"], clf.predict_proba(test[:8]), atol=TOL, rtol=0)
+    return got
+
+
+def test_runtime_predicts_with_grukit_torch_and_pandas_refused(forecaster, text_model):
+    _run_blocked(sys.executable, forecaster, text_model)
+
+
+@pytest.mark.slow
+def test_runtime_in_a_fresh_virtual_environment_with_onnxruntime_and_numpy(
+        forecaster, text_model, tmp_path):
+    import venv
+
+    env = tmp_path / "env"
+    venv.EnvBuilder(with_pip=True, system_site_packages=False).create(env)
+    python = str(env / "bin" / "python")
+    pip = subprocess.run([python, "-m", "pip", "install", "-q", "onnxruntime", "numpy",
+                          "tokenizers"], capture_output=True, text=True, timeout=600)
+    if pip.returncode:
+        pytest.skip(f"pip cannot install onnxruntime, numpy and tokenizers here: "
+                    f"{pip.stderr.strip().splitlines()[-1:]}")
+    check = subprocess.run([python, "-c", "import importlib.util as u; print([m for m in "
+                            "('torch', 'pandas', 'grukit') if u.find_spec(m)])"],
+                           capture_output=True, text=True, timeout=60)
+    assert check.stdout.strip() == "[]", check.stdout + check.stderr
+    _run_blocked(python, forecaster, text_model)
