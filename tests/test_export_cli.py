@@ -1,0 +1,123 @@
+"""``grukit export MODEL_DIR --format onnx [--output FILE]``: a saved task model becomes an
+ONNX file with its manifest; bad output places and formats get one line and exit 2 before
+any work."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+pytest.importorskip("onnx")
+ort = pytest.importorskip("onnxruntime")
+
+from grukit.cli import main  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def saved(tmp_path_factory):
+    """A small forecaster saved as a task folder (statsmodels' nile series)."""
+    datasets = pytest.importorskip("statsmodels.datasets", reason="statsmodels is absent")
+    from grukit.tasks.forecast import Forecaster
+
+    try:
+        nile = datasets.nile.load_pandas().data["volume"].to_numpy(np.float64)
+    except Exception as e:  # a broken install without its bundled files
+        pytest.skip(f"statsmodels' nile data set cannot be read: {e}")
+    f = Forecaster(hidden=6, horizon=3, epochs=2).fit(nile[:80])
+    folder = tmp_path_factory.mktemp("models") / "nile"
+    f.save(str(folder))
+    return f, folder
+
+
+def _one_line_error(capsys) -> str:
+    err = capsys.readouterr().err
+    assert err.startswith("grukit export: error: ") and err.count("\n") == 1, err
+    assert "Traceback" not in err
+    return err
+
+
+def test_export_writes_model_dir_onnx_and_its_manifest(saved, capsys):
+    f, folder = saved
+    assert main(["export", str(folder)]) == 0
+    onnx_path = folder.parent / "nile.onnx"
+    manifest = json.loads((folder.parent / "nile.manifest.json").read_text())
+    assert manifest["task"] == "Forecaster" and manifest["model"] == "nile.onnx"
+    lookback = manifest["forecast"]["lookback"]
+    assert manifest["inputs"] == [{"name": "x", "dtype": "float",
+                                   "shape": ["batch", "time", 2]}]
+    assert [o["name"] for o in manifest["outputs"]] == ["y"]
+    assert "nile.onnx" in capsys.readouterr().out
+    sess = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
+    x = f.inputs(f.last[0])  # (1, lookback, 2)
+    assert x.shape[1] == lookback
+    np.testing.assert_allclose(sess.run(None, {"x": x})[0], f.net.predict(x), atol=1e-5,
+                               rtol=0)
+
+
+def test_export_output_in_a_new_folder(saved, tmp_path):
+    _, folder = saved
+    out = tmp_path / "deploy" / "model.onnx"
+    assert main(["export", str(folder), "--format", "onnx", "--output", str(out)]) == 0
+    assert sorted(p.name for p in out.parent.iterdir()) == ["model.manifest.json",
+                                                             "model.onnx"]
+
+
+@pytest.mark.parametrize("where", ["a-folder", "under-a-file", "read-only-folder"])
+def test_bad_output_gets_one_line_and_exit_2_before_work(saved, where, tmp_path, capsys):
+    _, folder = saved
+    (tmp_path / "file.txt").write_text("x")
+    out = {"a-folder": tmp_path, "under-a-file": tmp_path / "file.txt" / "m.onnx",
+           "read-only-folder": tmp_path / "ro" / "m.onnx"}[where]
+    if where == "read-only-folder":
+        out.parent.mkdir()
+        out.parent.chmod(stat.S_IRUSR | stat.S_IXUSR)
+    try:
+        if where == "read-only-folder" and os.access(out.parent, os.W_OK):
+            pytest.skip("this user (root) can write to a read-only folder")
+        assert main(["export", str(folder), "--output", str(out)]) == 2
+        err = _one_line_error(capsys)
+        assert {"a-folder": "is a folder", "under-a-file": "is a file",
+                "read-only-folder": "cannot be written"}[where] in err
+        assert sorted(p.name for p in tmp_path.rglob("*")) == sorted(
+            ["file.txt"] + (["ro"] if where == "read-only-folder" else []))
+    finally:
+        if where == "read-only-folder":
+            out.parent.chmod(stat.S_IRWXU)
+
+
+def test_pt2_is_not_yet_and_says_so(saved, tmp_path, capsys):
+    _, folder = saved
+    assert main(["export", str(folder), "--format", "pt2", "--output",
+                 str(tmp_path / "m.pt2")]) == 2
+    assert "--format pt2 (torch.export) is not available yet" in _one_line_error(capsys)
+    assert not list(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("case", ["missing", "not-a-model"])
+def test_model_dir_that_is_no_saved_model_gets_one_line(case, tmp_path, capsys):
+    folder = tmp_path / "nothing"
+    if case == "not-a-model":
+        folder.mkdir()
+        (folder / "notes.txt").write_text("x")
+    assert main(["export", str(folder), "--output", str(tmp_path / "m.onnx")]) == 2
+    err = _one_line_error(capsys)
+    assert ("no saved model at" if case == "missing" else "is not a saved grukit model") in err
+    assert not (tmp_path / "m.onnx").exists()
+
+
+def test_export_as_a_command_in_a_subprocess(saved, tmp_path):
+    _, folder = saved
+    out = tmp_path / "cmd.onnx"
+    run = subprocess.run([sys.executable, "-m", "grukit", "export", str(folder), "--output",
+                          str(out)], capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    assert out.is_file() and (tmp_path / "cmd.manifest.json").is_file()
+    bad = subprocess.run([sys.executable, "-m", "grukit", "export", str(folder), "--output",
+                          str(tmp_path)], capture_output=True, text=True, timeout=300)
+    assert bad.returncode == 2 and bad.stderr.count("\n") == 1, bad.stderr
