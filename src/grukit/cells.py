@@ -20,6 +20,7 @@ directions (``CellSpec.count``)::
 
     GRU   3·(I·H + H·H + 2H)     LSTM 4·(I·H + P·H + 2H) + P·H     RNN  I·H + H·H + 2H
     minGRU 2·(I·H + H)           LayerNorm-GRU: GRU + 4·3H (two gains, two shifts)
+    GRU-D (I = D variables, reset_after=False): 3·(2·D·H + H·H + H) + 2D + D·H + H
     (one layer and direction, bias=True, reset_after=True)
 
 Adding a cell: a ``CellSpec`` entry in ``_SPECS`` below, its folder under ``grukit/ops``
@@ -118,6 +119,8 @@ class CellSpec:
             ``grukit.nn`` one-step cell, or None.  layer: name of the ``grukit.layers``
             class.
         doc: one line for help texts.
+        packed: tensors the module's one-tensor input packs on its last axis (GRU-D: 3,
+            [x, m, δ]); ``build`` takes that width and gives the module width / packed.
     """
 
     name: str
@@ -144,6 +147,7 @@ class CellSpec:
     torch_options: tuple[str, ...] = ()
     onnx: str | None = None
     cell_module: str | None = None
+    packed: int = 1
 
     # -- sizes ----------------------------------------------------------------------------
     def dims(self, input: int, hidden: int, proj: int = 0, bias: bool = True,
@@ -203,8 +207,14 @@ class CellSpec:
         return option in self.options or option in self.init_options
 
     def build(self, input_size: int, hidden_size: int, **kwargs):
-        """A ``grukit.nn`` module with the spec's ``baseline`` settings, ``kwargs`` on top."""
-        return self.module_class()(input_size, hidden_size, **(dict(self.baseline) | kwargs))
+        """A ``grukit.nn`` module with the spec's ``baseline`` settings, ``kwargs`` on top;
+        ``input_size`` is the width of the tensor it receives (``packed`` tensors of
+        input_size / packed features each)."""
+        if input_size % self.packed:
+            raise ValueError(f"{self.display} takes {self.packed} tensors packed on the last "
+                             f"axis, so {self.packed}·D features; got {input_size}.")
+        return self.module_class()(input_size // self.packed, hidden_size,
+                                   **(dict(self.baseline) | kwargs))
 
 
 def _resolve(path: str):
@@ -274,6 +284,20 @@ LNGRU = CellSpec(
     params=_standard(3, _gru_bias_hh) + _layer_norm(("ih", "hh")), recurrent=True,
     options=_frozen(reset_after=True), module="grukit.nn.LayerNormGRU", layer="LayerNormGRU",
     doc="GRU with layer-normalised pre-activations (Ba et al. 2016)")
+
+# GRU-D (Che et al. 2018; grukit.ops.grud, grukit.nn.GRUD, its layer made from the spec): the
+# GRU's parameters on x̂ (I = D variables), the mask's input weights and the decay rates. Not in
+# _SPECS: its input is [x, m, δ], so the task CLIs that pass plain features cannot offer it.
+GRUD = CellSpec(
+    name="grud", display="GRU-D", gates=3, gate_order=("r", "z", "n"), states=("h",),
+    params=_standard(3, _gru_bias_hh) + (
+        Param("weight_mh", lambda d: (3 * d.hidden, d.input)),
+        Param("decay_x_weight", lambda d: (d.input,)),
+        Param("decay_x_bias", lambda d: (d.input,), _with_bias),
+        Param("decay_h_weight", lambda d: (d.hidden, d.input)),
+        Param("decay_h_bias", lambda d: (d.hidden,), _with_bias)),
+    recurrent=True, options=_frozen(reset_after=False), module="grukit.nn.GRUD", layer="GRUD",
+    packed=3, doc="GRU with input and hidden-state decay for missing values (Che et al. 2018)")
 
 
 def names() -> tuple[str, ...]:

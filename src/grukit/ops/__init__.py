@@ -1,4 +1,4 @@
-"""Functional recurrences: ``gru``, ``lstm``, ``rnn``, ``mingru``, ``lngru``.
+"""Functional recurrences: ``gru``, ``lstm``, ``rnn``, ``mingru``, ``lngru``, ``grud``.
 
 One signature per family, batch first: ``op(x (B, T, I), weights..., *, h0=None,
 lengths=None, reverse=False, backend="auto", ...) -> (y (B, T, H), h_n)``.
@@ -14,11 +14,12 @@ from ._checks import as_lengths, check_finite, shape_str
 from ._seq import reverse_within
 from ._triton import TritonSettings, triton_settings
 from .gru import gru, gru_step
+from .grud import grud
 from .lngru import lngru
 from .lstm import lstm, lstm_step
 from .mingru import mingru, mingru_step
 from .rnn import rnn, rnn_step
 
-__all__ = ["TritonSettings", "as_lengths", "check_finite", "gru", "gru_step", "lngru", "lstm",
-           "lstm_step", "mingru", "mingru_step", "reverse_within", "rnn", "rnn_step",
+__all__ = ["TritonSettings", "as_lengths", "check_finite", "gru", "gru_step", "grud", "lngru",
+           "lstm", "lstm_step", "mingru", "mingru_step", "reverse_within", "rnn", "rnn_step",
            "shape_str", "triton_settings"]

@@ -1,0 +1,148 @@
+"""grukit.nn.GRUD: the GRU with trainable decays for series with missing values (Che et al.
+2018)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import Tensor
+from torch.nn.utils.rnn import PackedSequence
+
+from .. import cells, ops
+from ._base import RecurrentBase, State
+
+
+class GRUD(RecurrentBase):
+    r"""GRU-D (Che et al. 2018, "Recurrent Neural Networks for Multivariate Time Series with
+    Missing Values"): one layer, forward in time.
+
+    Each step reads, per variable d of D, the value x_t (NaN allowed where missing), the mask
+    m_t (1 observed, 0 missing) and δ_t, the time since the variable was last observed; x̄ is
+    the empirical mean of each variable (the buffer ``x_mean``, set from the training data
+    with ``set_empirical_mean``)::
+
+        γ_x = exp(−max(0, w_γx ⊙ δ_t + b_γx))             γ_h = exp(−max(0, W_γh δ_t + b_γh))
+        x̂_t = m_t ⊙ x_t + (1 − m_t) ⊙ (γ_x ⊙ x_last,t + (1 − γ_x) ⊙ x̄)
+        ĥ = γ_h ⊙ h_{t−1}
+        r = σ(W_ir x̂ + W_mr m + b_ir + W_hr ĥ + b_hr)
+        z = σ(W_iz x̂ + W_mz m + b_iz + W_hz ĥ + b_hz)
+        n = tanh(W_in x̂ + W_mn m + b_in + W_hn (r ⊙ ĥ))          # reset_after=False (default)
+        n = tanh(W_in x̂ + W_mn m + b_in + r ⊙ (W_hn ĥ + b_hn))   # reset_after=True
+        h_t = (1 − z) ⊙ n + z ⊙ ĥ
+
+    x_last,t is the variable's value at its last observed step ≤ t, and x̄ before its first
+    observation. Gate order r, z, n and the labelling of z are those of ``torch.nn.GRU``: the
+    paper's update gate is our 1 − z. ``reset_after=False`` is the paper's placement (reset
+    before the recurrent product, no ``bias_hh``).
+
+    Parameters (suffix ``_l0``): ``weight_ih`` (3H, D) and ``weight_mh`` (3H, D) on x̂ and
+    m (the paper's W and V), ``weight_hh`` (3H, H) (its U), ``bias_ih`` (3H,), ``bias_hh``
+    (3H,) with reset_after=True only, ``decay_x_weight``, ``decay_x_bias`` (D,) (diagonal
+    input decay), ``decay_h_weight`` (H, D), ``decay_h_bias`` (H,). Buffer ``x_mean`` (D,).
+
+    Inputs: ``gru(x, mask=m, delta=δ)`` with x, m, δ each (B, T, D) (batch_first=True) or
+    (T, B, D), or one tensor packing them on its last axis, ``[x, m, δ]`` with 3·D features
+    (what a Keras-style ``grukit.layers`` layer passes; ``GRUD.pack`` builds it). ``hx`` and
+    ``lengths`` as ``grukit.nn.GRU``; returns ``(output, h_n)`` likewise.
+
+    Args:
+        input_size: D, the number of variables.  hidden_size: H.
+        bias, batch_first, device, dtype: as ``torch.nn.GRU``.
+        num_layers, bidirectional: 1 and False only (δ counts time forward; the paper's
+            model has one layer).
+        reset_after: where the reset gate applies (see above).
+        backend: "auto" or a backend of ``grukit.ops.grud``: "cpu" (fused numba),
+            "reference".
+        check_finite: raise if x holds Inf where observed (NaN where observed always
+            raises).
+    """
+
+    spec = cells.GRUD
+
+    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1,
+                 bias: bool = True, batch_first: bool = False, dropout: float = 0.0,
+                 bidirectional: bool = False, device=None, dtype=None, *,
+                 reset_after: bool = False, backend: str = "auto", check_finite: bool = False,
+                 recurrent_dropout: float = 0.0, zoneout: float = 0.0):
+        if num_layers != 1 or bidirectional:
+            raise ValueError(f"GRUD: one layer, forward in time only (δ counts the time since "
+                             f"the last observation forward); got num_layers={num_layers}, "
+                             f"bidirectional={bidirectional}. Stack a GRU on top for depth.")
+        if recurrent_dropout or zoneout:
+            raise ValueError("GRUD has no recurrent dropout or zoneout; leave "
+                             "recurrent_dropout and zoneout at 0.")
+        self.reset_after = reset_after
+        super().__init__(input_size, hidden_size, 1, bias, batch_first, dropout, False,
+                         device, dtype, backend=backend)
+        self.check_finite_observed = check_finite  # x may hold NaN where missing: the op checks
+        self.register_buffer("x_mean", torch.zeros(input_size, device=device, dtype=dtype))
+
+    @torch.no_grad()
+    def reset_parameters(self) -> None:
+        """As ``grukit.nn.GRU``, then the decay rates made non-negative and their biases zero:
+        w δ + b ≥ 0 at the start, so each γ falls from 1 as δ grows and its gradient flows
+        (a negative pre-activation sits in the flat part of max(0, ·) and never learns)."""
+        super().reset_parameters()
+        for name, p in self.named_parameters():
+            if name.startswith("decay_") and "_weight" in name:
+                p.abs_()
+            elif name.startswith("decay_"):
+                p.zero_()
+
+    def extra_repr(self) -> str:
+        s = super().extra_repr()
+        return s + ", reset_after=True" if self.reset_after else s
+
+    @torch.no_grad()
+    def set_empirical_mean(self, x_mean: Tensor | Sequence[float]) -> GRUD:
+        """Set x̄ (D,), the mean of each variable over its observed training values (the
+        value imputation decays toward). Returns the module."""
+        v = torch.as_tensor(x_mean, dtype=self.x_mean.dtype)
+        if tuple(v.shape) != (self.input_size,) or not bool(torch.isfinite(v).all()):
+            raise ValueError(f"GRUD.set_empirical_mean: x_mean must be {self.input_size} "
+                             f"finite values, one per variable; got shape {tuple(v.shape)}.")
+        self.x_mean.copy_(v.to(self.x_mean.device))
+        return self
+
+    @staticmethod
+    def pack(x: Tensor, mask: Tensor, delta: Tensor) -> Tensor:
+        """[x, m, δ] on the last axis: (…, D) × 3 -> (…, 3D), the one-tensor input."""
+        return torch.cat([x, mask.to(x.dtype), delta], dim=-1)
+
+    def _check_input(self, x: object) -> None:
+        d = self.input_size
+        self.input_size = 3 * d  # the packed width [x, m, δ]
+        try:
+            super()._check_input(x)
+        finally:
+            self.input_size = d
+
+    def forward(self, input: Tensor | PackedSequence, hx: object = None, *,
+                mask: Tensor | None = None, delta: Tensor | None = None,
+                lengths: Tensor | Sequence[int] | None = None):
+        """``(output, h_n)`` from x with ``mask`` and ``delta``, or from the packed input
+        [x, m, δ] (3·D features) when both are None."""
+        if (mask is None) != (delta is None):
+            raise ValueError("GRUD: pass both mask= and delta= with x, or neither with the "
+                             "packed input [x, m, δ] of 3·input_size features.")
+        if mask is not None:
+            for name, v in (("mask", mask), ("delta", delta)):
+                if not isinstance(v, Tensor) or not isinstance(input, Tensor) \
+                        or v.shape != input.shape:
+                    got = tuple(v.shape) if isinstance(v, Tensor) else type(v).__name__
+                    raise ValueError(f"GRUD: {name} must be a tensor of the input's shape "
+                                     f"(…, {self.input_size}); got {got}.")
+            input = self.pack(input, mask, delta)
+        return super().forward(input, hx, lengths=lengths)
+
+    def _run_layer(self, x: Tensor, params: dict, state: State, lengths: Tensor | None,
+                   reverse: bool, **masks: Tensor) -> tuple[Tensor, State]:
+        xs, m, d = x.split(self.input_size, dim=2)  # 3 × (B, T, D)
+        y, h = ops.grud(xs, m, d, self.x_mean, params["weight_ih"], params["weight_hh"],
+                        params["bias_ih"], params["bias_hh"], params["weight_mh"],
+                        params["decay_x_weight"], params["decay_x_bias"],
+                        params["decay_h_weight"], params["decay_h_bias"], h0=state[0],
+                        lengths=lengths, reset_after=self.reset_after, backend=self.backend,
+                        check_finite=self.check_finite_observed)
+        return y, (h,)

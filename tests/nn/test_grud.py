@@ -1,0 +1,131 @@
+"""grukit.nn.GRUD: parameters from the spec, the module against the op, the packed input,
+x_mean, the Keras-style layer made from the spec, bad input."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from grukit import cells, ops
+from grukit.nn import GRUD
+
+
+def _series(batch=3, steps=6, dims=4, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    m = (torch.rand(batch, steps, dims, generator=g) < 0.5).float()
+    x = torch.randn(batch, steps, dims, generator=g)
+    x = torch.where(m > 0, x, torch.full_like(x, float("nan")))
+    d = torch.rand(batch, steps, dims, generator=g) * 3
+    return x, m, d
+
+
+@pytest.mark.parametrize("reset_after", [False, True])
+def test_parameters_follow_the_spec(reset_after):
+    mod = GRUD(4, 5, reset_after=reset_after)
+    shapes = cells.GRUD.param_shapes(4, 5, reset_after=reset_after)
+    got = {n[:-3]: tuple(p.shape) for n, p in mod.named_parameters()}
+    assert got == shapes
+    assert sum(p.numel() for p in mod.parameters()) == cells.GRUD.count(
+        4, 5, reset_after=reset_after)
+    if not reset_after:  # the docstring's formula, paper's placement
+        assert cells.GRUD.count(4, 5) == 3 * (2 * 4 * 5 + 5 * 5 + 5) + 2 * 4 + 4 * 5 + 5
+    assert tuple(mod.x_mean.shape) == (4,)
+    assert (mod.decay_x_weight_l0 >= 0).all() and (mod.decay_h_weight_l0 >= 0).all()
+    assert (mod.decay_x_bias_l0 == 0).all() and (mod.decay_h_bias_l0 == 0).all()
+    assert "x_mean" in mod.state_dict()
+
+
+def test_module_equals_op_and_packed_input_equals_keywords():
+    torch.manual_seed(0)
+    mod = GRUD(4, 5, batch_first=True).set_empirical_mean(torch.tensor([0.1, -0.2, 0.3, 0.0]))
+    x, m, d = _series()
+    h0 = torch.randn(1, 3, 5)
+    y, hn = mod(x, h0, mask=m, delta=d, lengths=[6, 3, 1])
+    p = mod.layer_params(0, 0)
+    y2, hn2 = ops.grud(x, m, d, mod.x_mean, p["weight_ih"], p["weight_hh"], p["bias_ih"],
+                       p["bias_hh"], p["weight_mh"], p["decay_x_weight"], p["decay_x_bias"],
+                       p["decay_h_weight"], p["decay_h_bias"], h0=h0[0], lengths=[6, 3, 1],
+                       backend="reference")
+    torch.testing.assert_close(y, y2, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(hn[0], hn2, rtol=1e-5, atol=1e-5)
+    y3, hn3 = mod(GRUD.pack(x, m, d), h0, lengths=[6, 3, 1])
+    torch.testing.assert_close(y3, y)  # same code twice
+    torch.testing.assert_close(hn3, hn)
+
+
+def test_time_major_input():
+    torch.manual_seed(0)
+    tm = GRUD(4, 5)
+    bf = GRUD(4, 5, batch_first=True)
+    bf.load_state_dict(tm.state_dict())
+    x, m, d = _series()
+    y, _ = tm(x.transpose(0, 1), mask=m.transpose(0, 1), delta=d.transpose(0, 1))
+    y2, _ = bf(x, mask=m, delta=d)
+    torch.testing.assert_close(y.transpose(0, 1), y2)
+
+
+def test_empirical_mean_is_what_missing_values_decay_to():
+    """A variable never observed is imputed as x̄: the output moves with x_mean."""
+    torch.manual_seed(0)
+    mod = GRUD(2, 3, batch_first=True)
+    x = torch.full((1, 4, 2), float("nan"))
+    m = torch.zeros(1, 4, 2)
+    d = torch.arange(4.0).view(1, 4, 1).expand(1, 4, 2).contiguous()
+    a, _ = mod(x, mask=m, delta=d)
+    b, _ = mod.set_empirical_mean([1.0, -1.0])(x, mask=m, delta=d)
+    assert not torch.allclose(a, b)
+    # equal to the fully observed series at x̄
+    c, _ = mod(torch.tensor([1.0, -1.0]).expand(1, 4, 2).contiguous(), mask=m, delta=d)
+    torch.testing.assert_close(b, c)
+
+
+def test_gradients_reach_every_parameter_through_the_cpu_kernel():
+    torch.manual_seed(0)
+    mod = GRUD(4, 5, batch_first=True, backend="cpu")
+    x, m, d = _series()
+    y, hn = mod(x, mask=m, delta=d, lengths=[6, 4, 2])
+    (y.sum() + hn.sum()).backward()
+    for name, p in mod.named_parameters():
+        assert p.grad is not None and torch.isfinite(p.grad).all() and p.grad.abs().sum() > 0, \
+            name
+
+
+def test_keras_style_layer_from_the_spec():
+    from grukit.layers import Dense
+    from grukit.models import Sequential
+
+    layer_cls = cells.GRUD.layer_class()
+    model = Sequential([layer_cls(8, input_shape=(6, 12)), Dense(1)])
+    x, m, d = _series(dims=4)
+    out = model(GRUD.pack(x, m, d))
+    assert tuple(out.shape) == (3, 1)
+    assert isinstance(model.layers[0].rnn, GRUD) and model.layers[0].rnn.input_size == 4
+    assert torch.isfinite(out).all()
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(num_layers=2), "one layer, forward in time only"),
+    (dict(bidirectional=True), "one layer, forward in time only"),
+    (dict(recurrent_dropout=0.2), "no recurrent dropout or zoneout"),
+    (dict(backend="triton"), "unknown backend"),
+])
+def test_bad_construction_one_sentence(kwargs, match):
+    with pytest.raises(ValueError, match=match) as err:
+        GRUD(4, 5, **kwargs)
+    assert "\n" not in str(err.value)
+
+
+def test_bad_forward_one_sentence():
+    mod = GRUD(4, 5, batch_first=True)
+    x, m, d = _series()
+    cases = [(lambda: mod(x, mask=m), "pass both mask= and delta="),
+             (lambda: mod(x, mask=m[:, :2], delta=d), "mask must be a tensor of the input's"),
+             (lambda: mod(x), "input has 4 features .* but input_size=12"),
+             (lambda: mod(x, mask=torch.ones_like(m), delta=d), "x is NaN where mask is 1"),
+             (lambda: mod.set_empirical_mean([1.0]), "x_mean must be 4 finite values")]
+    for call, match in cases:
+        with pytest.raises(ValueError, match=match) as err:
+            call()
+        assert "\n" not in str(err.value)
+    with pytest.raises(ValueError, match="3 tensors packed"):
+        cells.GRUD.build(10, 5)
