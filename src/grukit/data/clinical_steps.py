@@ -86,11 +86,12 @@ def time_since_observed(mask: np.ndarray, times) -> np.ndarray:
     s = np.asarray(times, dtype=np.float64)
     if s.ndim == 0:
         s = s * np.arange(t, dtype=np.float64)
-    s = np.broadcast_to(s, (n, t)) if s.ndim == 1 else s
-    if s.shape != (n, t):
+    if s.shape not in ((t,), (n, t)):
         raise ValueError(f"times must be a step, (T,)=({t},) or (N, T)=({n}, {t}); got shape "
                          f"{np.shape(times)}.")
-    gap = np.diff(s, axis=1)  # (N, T-1)
+    gap = np.diff(np.broadcast_to(s, (n, t)), axis=1)  # (N, T-1)
+    if (gap < 0).any():
+        raise ValueError("times must not decrease along T (they are stamps since admission).")
     delta = np.zeros((n, t, d), dtype=np.float32)  # (N, T, D)
     for i in range(1, t):
         carried = np.where(mask[:, i - 1] > 0, 0.0, delta[:, i - 1])  # (N, D)

@@ -1,0 +1,324 @@
+import numpy as np
+import pytest
+
+from conftest import SHARED_DATA
+from grukit.data.clinical import PHYSIONET_VARIABLES, read_long_csv, read_physionet2012
+from grukit.data.clinical_steps import (
+    Standardization,
+    empirical_mean,
+    impute_forward,
+    impute_mean,
+    time_since_observed,
+)
+
+HR, TEMP, WEIGHT, GCS = (PHYSIONET_VARIABLES.index(v) for v in ("HR", "Temp", "Weight", "GCS"))
+
+STAY_1 = """Time,Parameter,Value
+00:00,RecordID,1
+00:00,Age,70
+00:00,Age,72
+00:00,Gender,1
+00:00,Height,-1
+00:00,ICUType,2
+00:00,Weight,70
+00:30,HR,60
+01:10,HR,80
+01:10,HR,100
+01:10,Temp,200
+02:59,HR,70
+03:00,Weight,72
+48:00,HR,50
+49:30,HR,40
+"""
+STAY_2 = """Time,Parameter,Value
+00:00,RecordID,2
+00:00,Age,50
+00:00,Gender,0
+00:00,Gender,1
+00:00,Height,170
+00:00,ICUType,3
+00:00,Weight,-1
+05:00,GCS,15
+"""
+OUTCOMES = """RecordID,SAPS-I,SOFA,Length_of_stay,Survival,In-hospital_death
+1,10,3,5,-1,0
+2,12,4,9,7,1
+3,8,2,4,-1,0
+"""
+
+
+def _set(tmp_path, stays=None, outcomes=OUTCOMES):
+    """A PhysioNet-2012-like folder: set-a/<id>.txt and Outcomes-a.txt."""
+    stays = {"1": STAY_1, "2": STAY_2} if stays is None else stays
+    folder = tmp_path / "physionet"
+    (folder / "set-a").mkdir(parents=True)
+    for rid, text in stays.items():
+        target = folder / "set-a" / f"{rid}.txt"
+        (target.write_bytes if isinstance(text, bytes) else target.write_text)(text)
+    if outcomes is not None:
+        (folder / "Outcomes-a.txt").write_text(outcomes)
+    return folder
+
+
+def _read(tmp_path, **kw):
+    return read_physionet2012(_set(tmp_path), **kw)
+
+
+def test_time_since_observed_matches_hand_worked_example_on_a_grid():
+    # m = 1 0 0 1 0 on an hourly grid: δ = 0, 1 (seen at t=0), 2, 3, 1 (seen at t=3)
+    m = np.array([1, 0, 0, 1, 0], dtype=np.float32)[None, :, None]
+    assert time_since_observed(m, 1.0)[0, :, 0].tolist() == [0, 1, 2, 3, 1]
+    assert time_since_observed(m, 0.5)[0, :, 0].tolist() == [0, 0.5, 1, 1.5, 0.5]
+
+
+def test_time_since_observed_with_irregular_stamps_follows_the_papers_recursion():
+    # s = 0, 0.5, 2, 3.5, 4 and m = 1 0 1 0 0:
+    # δ1 = 0.5 (m0 = 1); δ2 = 1.5 + 0.5 (m1 = 0); δ3 = 1.5 (m2 = 1); δ4 = 0.5 + 1.5
+    m = np.array([1, 0, 1, 0, 0], dtype=np.float32)[None, :, None]
+    s = np.array([0, 0.5, 2, 3.5, 4])
+    assert time_since_observed(m, s)[0, :, 0].tolist() == [0, 0.5, 2.0, 1.5, 2.0]
+    both = time_since_observed(np.concatenate([m, m]), np.stack([s, s]))
+    assert np.array_equal(both[0], both[1])
+    with pytest.raises(ValueError, match="times must be"):
+        time_since_observed(m, np.arange(4))
+
+
+def test_grid_values_mask_delta_and_lengths_of_hand_made_stays(tmp_path):
+    d = _read(tmp_path)
+    assert d.X.shape == (2, 48, 37) and d.X.dtype == np.float32
+    assert d.record_ids.tolist() == [1, 2]
+    hr = d.X[0, :, HR]
+    # 00:30 -> step 0; 01:10 twice (80, 100) -> mean 90 in step 1; 02:59 -> step 2;
+    # 48:00 closes the window -> last step; 49:30 is after it
+    assert hr[:3].tolist() == [60, 90, 70] and hr[47] == 50
+    assert np.isnan(hr[3:47]).all()
+    assert d.M[0, :, HR].sum() == 4 and d.M[0, 47, HR] == 1
+    assert d.delta[0, :5, HR].tolist() == [0, 1, 1, 1, 2]
+    assert d.delta[0, 47, HR] == 45  # last seen at step 2
+    assert d.X[0, 3, WEIGHT] == 72 and d.M[0, :, WEIGHT].sum() == 1  # 00:00 Weight is static
+    assert d.M[0, :, TEMP].sum() == 0  # 200 °C is implausible
+    assert d.lengths.tolist() == [48, 6]  # one past the last step with a measurement
+    assert d.X[1, 5, GCS] == 15 and d.delta[1, 5, GCS] == 5
+
+
+def test_static_descriptors_minus_one_duplicates_and_conflicts(tmp_path):
+    d = _read(tmp_path)
+    assert d.static_names == ("Age", "Gender", "Height", "ICUType", "Weight")
+    s = d.static
+    assert s[0].tolist()[:2] == [71, 1]  # Age 70 and 72 -> mean
+    assert np.isnan(s[0, 2])  # Height -1 -> unknown
+    assert s[0, 3:].tolist() == [2, 70]
+    assert np.isnan(s[1, 1])  # Gender 0 and 1 -> conflicting, missing
+    assert np.isnan(s[1, 4])  # Weight -1
+    r = d.report
+    assert r.dropped[("Height", "unknown (-1)")] == 1
+    assert r.dropped[("Weight (descriptor)", "unknown (-1)")] == 1
+    assert r.dropped[("Gender", "conflicting")] == 1
+    assert r.dropped[("Temp", "implausible")] == 1
+    assert r.duplicates == {"HR": 1, "Age": 1, "Gender": 1}
+    assert r.out_of_window == {"HR": 1}
+    assert "after the window" in str(r) and "implausible" in r.table()["what"].tolist()
+
+
+def test_outcomes_by_name_and_records_without_file_or_outcome_are_reported(tmp_path):
+    folder = _set(tmp_path, {"1": STAY_1, "2": STAY_2, "4": STAY_1.replace(",RecordID,1",
+                                                                         ",RecordID,4")})
+    d = read_physionet2012(folder)
+    assert d.outcome == "In-hospital_death"
+    assert d.y[:2].tolist() == [0, 1] and np.isnan(d.y[2])
+    assert d.report.without_file == [3] and d.report.without_outcome == [4]
+    assert "1 outcome rows without a record file: 3" in str(d.report)
+    assert d.with_outcome("SOFA").y[:2].tolist() == [3, 4]
+    with pytest.raises(ValueError, match="no outcome column 'Death'"):
+        read_physionet2012(folder, outcome="Death")
+    nothing = read_physionet2012(folder, outcomes=None)
+    assert nothing.outcome is None and np.isnan(nothing.y).all()
+
+
+def test_raw_irregular_events_keep_every_cleaned_measurement(tmp_path):
+    d = _read(tmp_path)
+    times, values = d.record_events(0)
+    assert times.tolist() == [0.5, 70 / 60, 179 / 60, 3.0, 48.0, 49.5]
+    assert values[1, HR] == 90 and np.isnan(values[1, TEMP])  # duplicate averaged, 200 gone
+    assert values[-1, HR] == 40  # after the window: in the raw events, not on the grid
+    assert np.isnan(values[:, WEIGHT]).sum() == 5
+
+
+def test_standardization_and_empirical_mean_use_training_records_only():
+    x = np.array([[[1.0], [3.0]], [[5.0], [np.nan]], [[100.0], [200.0]]], dtype=np.float32)
+    m = (~np.isnan(x)).astype(np.float32)
+    st = Standardization.fit(x, m, train_indices=[0, 1])
+    assert st.mean.tolist() == [3.0] and np.allclose(st.std, np.std([1, 3, 5]))
+    z = st.apply(x)
+    assert np.isnan(z[1, 1, 0]) and np.isclose(z[2, 0, 0], (100 - 3) / np.std([1, 3, 5]))
+    assert np.allclose(st.invert(z[0]), x[0])
+    assert empirical_mean(x, m, [0, 1]).tolist() == [3.0]
+    assert empirical_mean(x, m, np.array([False, False, True])).tolist() == [150.0]
+    with pytest.raises(ValueError, match="never observed in the training records"):
+        empirical_mean(x[:, 1:], m[:, 1:], [1], names=["HR"])  # record 1 has no step 1
+    with pytest.raises(ValueError, match="train_indices holds positions outside"):
+        Standardization.fit(x, m, train_indices=[0, 7])
+
+
+def test_mean_and_forward_imputation():
+    x = np.array([[[np.nan, 1.0], [2.0, np.nan], [np.nan, np.nan]]], dtype=np.float32)
+    m = (~np.isnan(x)).astype(np.float32)
+    mean = np.array([9.0, 8.0], dtype=np.float32)
+    assert impute_mean(x, m, mean)[0].tolist() == [[9, 1], [2, 8], [9, 8]]
+    # forward: the mean before the first observation, then the last observed value
+    assert impute_forward(x, m, mean)[0].tolist() == [[9, 1], [2, 1], [2, 1]]
+
+
+def test_data_level_transforms_fit_on_training_indices(tmp_path):
+    d = _read(tmp_path)
+    # most variables are never measured in the tiny set: no statistics to fit for them
+    with pytest.raises(ValueError, match="ALP is never observed in the training records"):
+        d.fit_standardization([0])
+    with pytest.raises(ValueError, match="ALP is never observed in the training records"):
+        d.empirical_mean([0])
+    st = Standardization.fit(d.X[..., HR:HR + 1], d.M[..., HR:HR + 1], [0])
+    assert np.isclose(st.mean[0], np.mean([60, 90, 70, 50]))  # record 1 (no HR) not used
+    assert np.isclose(d.fit_static_standardization([0, 1]).mean[0], (71 + 50) / 2)
+    filled = d.imputed("forward", np.zeros(37, dtype=np.float32))
+    assert filled[0, 3, HR] == 70 and filled[0, 0, TEMP] == 0
+    with pytest.raises(ValueError, match="how='median' is not an imputation"):
+        d.imputed("median", np.zeros(37))
+
+
+def test_summary_features_per_variable_inside_the_window(tmp_path):
+    d = _read(tmp_path)
+    feats, names = d.summary_features()
+    col = {n: i for i, n in enumerate(names)}
+    assert feats.shape == (2, 37 * 7 + 5)
+    # HR of stay 1 inside the window: 60, 90 (two at 01:10 averaged), 70, 50; 40 is after it
+    assert feats[0, col["HR_count"]] == 4 and feats[0, col["HR_mean"]] == 67.5
+    assert feats[0, col["HR_min"]] == 50 and feats[0, col["HR_max"]] == 90
+    assert feats[0, col["HR_first"]] == 60 and feats[0, col["HR_last"]] == 50
+    assert feats[1, col["HR_count"]] == 0 and np.isnan(feats[1, col["HR_mean"]])
+    assert feats[0, col["Age"]] == 71
+    with pytest.raises(ValueError, match="unknown summary statistic 'median'"):
+        d.summary_features(statistics=("median",))
+
+
+@pytest.mark.parametrize("stay, message", [
+    ("", "is empty"),
+    ("Time,Parameter,Value\n", "has no rows below its header"),
+    ("Hour;Param;Val\n00:00;RecordID;9\n", "not the header Time,Parameter,Value"),
+    ("Time,Parameter,Value\n00:00,RecordID,9\n00:10,HR\n", "line 3: '00:10,HR' has 2 fields"),
+    ("Time,Parameter,Value\n00:00,RecordID,9\n00:10,HR,7,8\n", "line 3: .* has 4 fields"),
+    ("Time,Parameter,Value\n00:00,RecordID,9\n7h30,HR,70\n", "line 3: time '7h30' is not HH"),
+    ("Time,Parameter,Value\n00:00,RecordID,9\n07:75,HR,70\n", "line 3: time '7:75' is not HH"),
+    ("Time,Parameter,Value\n00:00,RecordID,9\n01:00,HR,fast\n", "line 3: value 'fast' of 'HR'"),
+    ("Time,Parameter,Value\n00:00,RecordID,9\n01:00,HR,\n", "line 3: value '' of 'HR'"),
+    ("Time,Parameter,Value\n00:00,RecordID,9\n01:00,Mood,3\n", "line 3: unknown parameter "
+     "'Mood'"),
+    ("Time,Parameter,Value\n00:00,RecordID,8\n", "RecordID 8 does not match the file name"),
+    (b"\x89PNG\r\n\x1a\n", "is a PNG image, not a text file"),
+])
+def test_bad_stay_file_is_refused_with_one_sentence(tmp_path, stay, message):
+    folder = _set(tmp_path, {"9": stay}, outcomes=None)
+    with pytest.raises(ValueError, match=message) as err:
+        read_physionet2012(folder, outcomes=None)
+    assert "9.txt" in str(err.value) and "\n" not in str(err.value)
+
+
+def test_unknown_parameters_dropped_or_kept_on_request_and_counted(tmp_path):
+    stay = STAY_2 + "06:00,Mood,3\n07:00,Mood,4\n"
+    folder = _set(tmp_path, {"2": stay})
+    dropped = read_physionet2012(folder, unknown="drop")
+    assert dropped.report.unknown_parameters == {"Mood": 2} and len(dropped.variables) == 37
+    kept = read_physionet2012(folder, unknown="keep")
+    assert kept.variables[-1] == "Mood" and kept.X[0, 6:8, -1].tolist() == [3, 4]
+    assert "unknown parameter (keep)" in str(kept.report)
+    with pytest.raises(ValueError, match="unknown='maybe' is not a policy"):
+        read_physionet2012(folder, unknown="maybe")
+
+
+def test_bad_folder_and_outcome_files_are_refused(tmp_path):
+    with pytest.raises(FileNotFoundError, match="no such folder"):
+        read_physionet2012(tmp_path / "nowhere")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(FileNotFoundError, match="holds no stay files"):
+        read_physionet2012(tmp_path / "empty")
+    cases = [
+        (None, FileNotFoundError, "no outcome file"),
+        ("RecordID,In-hospital_death\n77,1\n78,0\n", ValueError, "matches none of the 2"),
+        ("RecordID,In-hospital_death\n1,1\n1,0\n", ValueError, "lists record '1' twice"),
+        ("ID,In-hospital_death\n1,1\n", ValueError, "has no 'RecordID' column"),
+        ("RecordID,In-hospital_death\n1,yes\n", ValueError, "line 2: In-hospital_death 'yes'"),
+    ]
+    for i, (outcomes, error, message) in enumerate(cases):
+        folder = _set(tmp_path / str(i), outcomes=outcomes)
+        with pytest.raises(error, match=message):
+            read_physionet2012(folder)
+    with pytest.raises(ValueError, match="n_steps must be a positive integer"):
+        _read(tmp_path / "grid", n_steps=0)
+
+
+def test_long_csv_with_named_columns_numeric_or_clock_times(tmp_path):
+    csv = tmp_path / "long.csv"
+    csv.write_text("patient,minutes,item,reading\n"
+                   "a,0,age,40\nb,0,age,-1\na,30,hr,80\na,30,hr,90\na,150,hr,70\n"
+                   "a,200,spo2,300\nb,600,spo2,95\n")
+    out = tmp_path / "out.csv"
+    out.write_text("patient,died\na,1\nc,0\n")
+    d = read_long_csv(csv, id_column="patient", time_column="minutes", variable_column="item",
+                      value_column="reading", time_unit=1 / 60, statics=("age",),
+                      missing_values=(-1,), ranges={"spo2": (0, 100)}, outcomes=out,
+                      outcome="died", n_steps=12)
+    assert d.variables == ("hr", "spo2") and d.record_ids.tolist() == ["a", "b"]
+    assert d.X[0, :3, 0].tolist()[0] == 85 and d.X[0, 2, 0] == 70
+    assert d.M[0, :, 1].sum() == 0 and d.X[1, 10, 1] == 95
+    assert d.static[:, 0].tolist()[0] == 40 and np.isnan(d.static[1, 0])
+    assert d.report.dropped == {("age", "unknown (-1)"): 1, ("spo2", "implausible"): 1}
+    assert d.report.duplicates == {"hr": 1}
+    assert d.lengths.tolist() == [3, 11] and d.y[0] == 1 and np.isnan(d.y[1])
+    assert d.report.without_file == ["c"] and d.report.without_outcome == ["b"]
+    clock = tmp_path / "clock.csv"
+    clock.write_text("id,time,variable,value\nx,00:30,hr,70\nx,02:00,hr,75\n")
+    c = read_long_csv(clock, n_steps=4)
+    assert c.X[0, :, 0].tolist()[:1] == [70] and c.X[0, 2, 0] == 75
+    assert c.delta[0, :, 0].tolist() == [0, 1, 2, 1]
+
+
+def test_long_csv_bad_input(tmp_path):
+    csv = tmp_path / "long.csv"
+    csv.write_text("id,time,variable,value\nx,1,hr,70\nx,-2,hr,75\n")
+    with pytest.raises(ValueError, match="line 3: time '-2' is not a number of hours"):
+        read_long_csv(csv)
+    with pytest.raises(ValueError, match="time_column='t' is not a column of .*'id', 'time'"):
+        read_long_csv(csv, time_column="t")
+    csv.write_text("id,time,variable,value\nx,1,hr,high\n")
+    with pytest.raises(ValueError, match="line 2: value 'high' of 'hr' is not a number"):
+        read_long_csv(csv)
+    csv.write_text("id,time,variable,value\n")
+    with pytest.raises(ValueError, match="has no measurement rows"):
+        read_long_csv(csv)
+    csv.write_text("id,time,variable,value\nx,1,hr,70\nx,2,bp,80\n")
+    with pytest.raises(ValueError, match="line 3: unknown parameter 'bp'"):
+        read_long_csv(csv, variables=("hr",))
+
+
+def test_physionet_set_a(shared_data_clinical):
+    import time
+    start = time.perf_counter()
+    d = read_physionet2012(shared_data_clinical)
+    seconds = time.perf_counter() - start
+    assert d.n_records == 3996 and d.X.shape == (3996, 48, 37) and len(d.variables) == 37
+    assert sorted(d.report.without_file) == [139060, 140501, 140936, 141264]
+    assert d.report.without_outcome == [] and int(np.nansum(d.y)) == 554
+    assert 0.75 < 1 - d.M.mean() < 0.85  # Che et al. report about 80% missing
+    assert d.M[..., HR].mean() > 0.85 and d.M[..., PHYSIONET_VARIABLES.index("Cholesterol")
+                                             ].mean() < 0.01
+    assert (d.lengths >= 1).all() and (d.lengths <= 48).all()
+    assert d.report.dropped[("Height", "unknown (-1)")] > 1000
+    assert np.nanmax(d.static[:, 0]) <= 120 and np.nanmin(d.X[..., TEMP]) >= 14.2
+    assert seconds < 60, f"reading set A took {seconds:.1f} s"
+
+
+@pytest.fixture
+def shared_data_clinical():
+    folder = SHARED_DATA / "clinical" / "physionet2012"
+    if not (folder / "set-a").is_dir():
+        pytest.skip(f"PhysioNet 2012 set A is not at {folder} (set GRUKIT_SHARED_DATA)")
+    return folder
