@@ -116,7 +116,8 @@ def test_static_descriptors_minus_one_duplicates_and_conflicts(tmp_path):
     assert r.dropped[("Gender", "conflicting")] == 1
     assert r.dropped[("Temp", "implausible")] == 1
     assert r.duplicates == {"HR": 1, "Age": 1, "Gender": 1}
-    assert r.out_of_window == {"HR": 1}
+    assert r.out_of_window == {"HR": 1} and r.stays_beyond_window == 1
+    assert r.same_step == {}  # no two HR times share an hour once duplicates are merged
     assert "after the window" in str(r) and "implausible" in r.table()["what"].tolist()
 
 
@@ -222,6 +223,26 @@ def test_bad_stay_file_is_refused_with_one_sentence(tmp_path, stay, message):
     assert "9.txt" in str(err.value) and "\n" not in str(err.value)
 
 
+def test_windows_line_ends_and_blank_lines_read_like_plain_ones(tmp_path):
+    plain = _read(tmp_path / "plain")
+    messy = read_physionet2012(_set(tmp_path / "messy", {
+        "1": STAY_1.replace("00:30,HR,60\n", "\n00:30,HR,60\n\n").replace("\n", "\r\n"),
+        "2": STAY_2 + "\n\n"}))
+    assert np.array_equal(plain.X, messy.X, equal_nan=True)
+    assert np.array_equal(plain.static, messy.static, equal_nan=True)
+    with pytest.raises(ValueError, match="1.txt' line 11: '00:10,HR' has 2 fields"):
+        read_physionet2012(_set(tmp_path / "bad", {
+            "1": STAY_1.replace("00:30,HR,60\n", "\n00:30,HR,60\n00:10,HR\n")}))
+
+
+def test_model_inputs_fill_missing_values_after_z_scoring(tmp_path):
+    d = _read(tmp_path)
+    st = Standardization(mean=np.full(37, 10.0), std=np.full(37, 2.0))
+    x, m, delta = d.inputs(st)
+    assert x.dtype == m.dtype == delta.dtype == np.float32 and not np.isnan(x).any()
+    assert x[0, 0, HR] == (60 - 10) / 2 and x[0, 3, HR] == 0 and m[0, 3, HR] == 0
+
+
 def test_unknown_parameters_dropped_or_kept_on_request_and_counted(tmp_path):
     stay = STAY_2 + "06:00,Mood,3\n07:00,Mood,4\n"
     folder = _set(tmp_path, {"2": stay})
@@ -258,7 +279,7 @@ def test_bad_folder_and_outcome_files_are_refused(tmp_path):
 def test_long_csv_with_named_columns_numeric_or_clock_times(tmp_path):
     csv = tmp_path / "long.csv"
     csv.write_text("patient,minutes,item,reading\n"
-                   "a,0,age,40\nb,0,age,-1\na,30,hr,80\na,30,hr,90\na,150,hr,70\n"
+                   "a,0,age,40\nb,0,age,-1\na,30,hr,80\na,30,hr,90\na,45,hr,95\na,150,hr,70\n"
                    "a,200,spo2,300\nb,600,spo2,95\n")
     out = tmp_path / "out.csv"
     out.write_text("patient,died\na,1\nc,0\n")
@@ -267,7 +288,8 @@ def test_long_csv_with_named_columns_numeric_or_clock_times(tmp_path):
                       missing_values=(-1,), ranges={"spo2": (0, 100)}, outcomes=out,
                       outcome="died", n_steps=12)
     assert d.variables == ("hr", "spo2") and d.record_ids.tolist() == ["a", "b"]
-    assert d.X[0, :3, 0].tolist()[0] == 85 and d.X[0, 2, 0] == 70
+    # 80 and 90 at 30 min -> 85 (duplicate timestamp); with 95 at 45 min in hour 0 -> 90
+    assert d.X[0, 0, 0] == 90 and d.X[0, 2, 0] == 70 and d.report.same_step == {"hr": 1}
     assert d.M[0, :, 1].sum() == 0 and d.X[1, 10, 1] == 95
     assert d.static[:, 0].tolist()[0] == 40 and np.isnan(d.static[1, 0])
     assert d.report.dropped == {("age", "unknown (-1)"): 1, ("spo2", "implausible"): 1}

@@ -90,6 +90,11 @@ PHYSIONET_RANGES = {
     "Urine": (0, 2445), "WBC": (0, 1100), "Weight": (1, 250), "pH": (6.3, 10),
     "Age": (0, 120), "Gender": (0, 1), "Height": (1, 275), "ICUType": (1, 4)}
 
+__all__ = ["PHYSIONET_RANGES", "PHYSIONET_STATICS", "PHYSIONET_VARIABLES", "SUMMARY_STATISTICS",
+           "ClinicalData", "ReadReport", "Standardization", "empirical_mean", "impute_forward",
+           "impute_mean", "read_long_csv", "read_physionet2012", "summary_features",
+           "time_since_observed"]
+
 UNKNOWN_CODE = "unknown (-1)"
 IMPLAUSIBLE = "implausible"
 CONFLICTING = "conflicting"
@@ -101,7 +106,9 @@ class ReadReport:
 
     dropped: dict = field(default_factory=dict)  # (variable, reason) -> values made missing
     duplicates: dict = field(default_factory=dict)  # variable -> values merged by their mean
+    same_step: dict = field(default_factory=dict)  # variable -> values averaged in a step
     out_of_window: dict = field(default_factory=dict)  # variable -> measurements after it
+    stays_beyond_window: int = 0  # records with a measurement after the window
     unknown_parameters: dict = field(default_factory=dict)  # name -> rows (dropped or kept)
     unknown_policy: str = "error"
     absent_statics: dict = field(default_factory=dict)  # descriptor -> records without it
@@ -113,6 +120,7 @@ class ReadReport:
         """One row per (variable, what, count), for printing or saving."""
         rows = [(v, r, n) for (v, r), n in self.dropped.items()]
         rows += [(v, "duplicate timestamp (mean)", n) for v, n in self.duplicates.items()]
+        rows += [(v, "same grid step (mean)", n) for v, n in self.same_step.items()]
         rows += [(v, "after the window", n) for v, n in self.out_of_window.items()]
         rows += [(v, f"unknown parameter ({self.unknown_policy})", n)
                  for v, n in self.unknown_parameters.items()]
@@ -121,6 +129,9 @@ class ReadReport:
 
     def __str__(self) -> str:
         lines = [self.table().to_string(index=False)]
+        if self.stays_beyond_window:
+            lines.append(f"{self.stays_beyond_window} records have measurements after the "
+                         f"window (kept in the raw events, not on the grid)")
         for name, ids in (("outcome rows without a record file", self.without_file),
                           ("records without an outcome row", self.without_outcome),
                           ("records with no measurement in the window",
@@ -137,7 +148,9 @@ class ClinicalData:
 
     X, M, delta: (N, T, D) float32 values (NaN where missing), mask, hours since the variable
     was last observed (Che et al. 2018, eq. 1); lengths (N,): one past the last step with a
-    measurement. static (N, S) float32 descriptors (NaN missing). y (N,) float64 the outcome
+    measurement (later steps are padding: mask 0, δ still growing). ``inputs()`` gives X
+    z-scored with 0 where missing, as a model takes it. static (N, S) float32 descriptors
+    (NaN missing). y (N,) float64 the outcome
     ``outcome`` (NaN: no outcome row); ``outcomes`` holds every outcome column by name.
     Events (cleaned, in time order per record, after-window ones included): those of record
     i are ``event_*[event_offsets[i]:event_offsets[i + 1]]``, times in hours.
@@ -177,6 +190,13 @@ class ClinicalData:
         values = np.full((len(times), len(self.variables)), np.nan)  # (n, D)
         values[inverse, self.event_variable[a:b]] = self.event_value[a:b]
         return times, values
+
+    def inputs(self, standardization=None, fill: float = 0.0):
+        """(x, m, delta), each (N, T, D) float32, for GRU-D and GRU-simple: x z-scored by
+        ``standardization`` when given, ``fill`` where missing (NaN would poison m ⊙ x)."""
+        x = self.X if standardization is None else standardization.apply(self.X)
+        x = np.where(self.M > 0, x, np.float32(fill)).astype(np.float32)
+        return x, self.M, self.delta
 
     def with_outcome(self, name: str) -> ClinicalData:
         """The same data with ``y`` set to the outcome column ``name``."""
@@ -254,7 +274,8 @@ def read_long_csv(path, id_column: str = "id", time_column: str = "time",
     id, a time (a number, in hours times ``time_unit`` (1/60 for minutes), or ``HH:MM``), a
     variable name and a value. ``variables`` fixes the series (default: every name that is
     not in ``statics``); ``statics`` names per-record descriptors; ``ranges`` maps a name to
-    its plausible (low, high); ``missing_values`` are codes for unknown (e.g. ``(-1,)``).
+    its plausible (low, high); ``missing_values`` are codes for unknown (e.g. ``(-1,)``); a
+    name both in ``statics`` and ``variables`` is a descriptor at time 0, a series after.
     ``outcomes``: a CSV with a column of record ids (``outcome_id_column``, default the id
     column's name) and outcome columns; ``outcome`` picks one."""
     text = read_text_file(path, encoding)
@@ -378,9 +399,11 @@ def _build(rows, record_ids, variables, statics, categorical, ranges, missing, u
     r, t, d, v = (merged[c].to_numpy() for c in ("r", "t", "d", "v"))
     inside = grid_index(t, step, n_steps) >= 0
     _count(report.out_of_window, np.asarray(variables, dtype=object)[d[~inside]])
-    x, m, lengths, _ = to_grid(r[inside], t[inside], d[inside], v[inside], n,
+    report.stays_beyond_window = len(np.unique(r[~inside]))
+    x, m, lengths, same = to_grid(r[inside], t[inside], d[inside], v[inside], n,
                                len(variables), step, n_steps)
-    report.no_measurements = list(np.asarray(record_ids)[m.sum(axis=(1, 2)) == 0])
+    report.same_step = {variables[i]: int(k) for i, k in enumerate(same) if k}
+    report.no_measurements = np.asarray(record_ids)[m.sum(axis=(1, 2)) == 0].tolist()
     outcomes, y = {}, np.full(n, np.nan)
     if table is not None:
         outcomes = _match_outcomes(table, record_ids, report)
@@ -420,11 +443,9 @@ def _match_outcomes(table, record_ids, report: ReadReport) -> dict:
         raise ValueError(f"the outcome file matches none of the {len(mine)} records (its ids "
                          f"begin {', '.join(ids[:3])}; the records' {', '.join(mine[:3])}); "
                          f"give the outcome file of this set.")
-    report.without_outcome = list(np.asarray(record_ids)[pos < 0])
-    report.without_file = [_as_id(i) for i in ids[~np.isin(ids, mine)]]
+    report.without_outcome = np.asarray(record_ids)[pos < 0].tolist()
+    numeric = np.issubdtype(np.asarray(record_ids).dtype, np.integer)
+    report.without_file = [int(i) if numeric and i.lstrip("-").isdigit() else str(i)
+                           for i in ids[~np.isin(ids, mine)]]
     return {c: np.where(pos >= 0, col[np.maximum(pos, 0)], np.nan)
             for c, col in columns.items()}
-
-
-def _as_id(text: str):
-    return int(text) if text.isdigit() else text
