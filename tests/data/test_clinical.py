@@ -316,6 +316,12 @@ def test_long_csv_bad_input(tmp_path):
     csv.write_text("id,time,variable,value\n")
     with pytest.raises(ValueError, match="has no measurement rows"):
         read_long_csv(csv)
+    csv.write_text("id,time,variable,value\n\nx,1,hr,70\n\n,2,hr,80\n")
+    with pytest.raises(ValueError, match="line 5: the row has no record id"):
+        read_long_csv(csv)  # blank lines are skipped but still counted
+    csv.write_text("id,time,variable,value\nx,1,hr,70,9\n")
+    with pytest.raises(ValueError, match="not a readable CSV"):
+        read_long_csv(csv)
     csv.write_text("id,time,variable,value\nx,1,hr,70\nx,2,bp,80\n")
     with pytest.raises(ValueError, match="line 3: unknown parameter 'bp'"):
         read_long_csv(csv, variables=("hr",))

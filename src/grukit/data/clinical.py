@@ -280,12 +280,18 @@ def read_long_csv(path, id_column: str = "id", time_column: str = "time",
     column's name) and outcome columns; ``outcome`` picks one."""
     text = read_text_file(path, encoding)
     try:
+        # header=None: a row with more fields than the header is refused with its line
+        # (with a header, pandas would silently take the extra first field as an index)
         frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False,
-                            skip_blank_lines=True)
+                            skip_blank_lines=False, header=None)
+        frame = frame.iloc[1:].set_axis([str(c).strip() for c in frame.iloc[0]], axis=1)
     except (pd.errors.ParserError, pd.errors.EmptyDataError) as err:
         raise ValueError(f"{os.fspath(path)!r} is not a readable CSV ({err}); give one row "
                          f"per measurement with a header line.") from None
     _check_grid(step, n_steps, unknown)
+    line = np.arange(len(frame)) + 2  # (rows,) line numbers, blank lines included
+    filled = (frame != "").any(axis=1).to_numpy()
+    frame, line = frame[filled].reset_index(drop=True), line[filled]
     if frame.empty:
         raise ValueError(f"{os.fspath(path)!r} has no measurement rows; give one row per "
                          f"measurement below the header line.")
@@ -299,7 +305,11 @@ def read_long_csv(path, id_column: str = "id", time_column: str = "time",
     record_ids, rec = np.unique(ids.to_numpy(), return_inverse=True)
     raw = pd.DataFrame({"rec": rec, "time": frame[time_column], "name": frame[variable_column]
                         .str.strip(), "value": frame[value_column],
-                        "file": os.fspath(path), "line": np.arange(len(frame)) + 2})
+                        "file": os.fspath(path), "line": line})
+    if (ids == "").any():
+        r = raw[(ids == "").to_numpy()].iloc[0]
+        raise ValueError(f"{r['file']!r} line {r['line']}: the row has no record id "
+                         f"({id_column}).")
     rows = parse_rows(raw, time_unit)
     if variables is None:
         variables = tuple(sorted(set(rows["name"]) - set(statics)))
