@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from grukit.ops import dispatch, gru
-from grukit.ops.grud import grud
+from grukit.ops.grud import final_observed, grud
 
 TOL = {torch.float32: dict(rtol=1e-5, atol=1e-5), torch.float64: dict(rtol=1e-10, atol=1e-10)}
 
@@ -66,14 +66,15 @@ def test_reference_gradcheck_float64(reset_after):
     assert torch.autograd.gradcheck(f, (xf, h0, *(ws[k] for k in names)))
 
 
-def _grads(backend, x, m, d, ws, h0, lengths, reset_after):
+def _grads(backend, x, m, d, ws, h0, lengths, reset_after, x_last0=None):
     x = x.clone().requires_grad_()
     h0 = h0.clone().requires_grad_()
+    carried = [] if x_last0 is None else [x_last0.clone().requires_grad_()]
     y, hn = _call(x, m, d, ws, h0=h0, lengths=lengths, reset_after=reset_after,
-                  backend=backend)
+                  backend=backend, x_last0=carried[0] if carried else None)
     g = torch.Generator().manual_seed(5)
     loss = (y * torch.randn(y.shape, generator=g, dtype=y.dtype)).sum() + (hn * hn).sum()
-    tensors = [x, h0] + [v for v in ws.values() if v is not None]
+    tensors = [x, h0] + [v for v in ws.values() if v is not None] + carried
     grads = torch.autograd.grad(loss, tensors)
     return y.detach(), hn.detach(), grads
 
@@ -87,12 +88,15 @@ def test_cpu_matches_reference(shape, dtype, reset_after):
     x, m, d = _series(batch, steps, dims, dtype)
     ws = _weights(dims, hidden, dtype, reset_after)
     h0 = torch.randn(batch, hidden, dtype=dtype)
-    lengths = [steps - i % steps for i in range(batch)] if batch > 1 else [steps - 1]
-    ref = _grads("reference", x, m, d, ws, h0, lengths, reset_after)
-    cpu = _grads("cpu", x, m, d, ws, h0, lengths, reset_after)
+    lengths = [steps, 0, steps - 3] if batch == 3 else [steps - 1]
+    # float64 also starts from values carried in from an earlier chunk (x_last0)
+    x_last0 = torch.randn(batch, dims, dtype=dtype) if dtype == torch.float64 else None
+    ref = _grads("reference", x, m, d, ws, h0, lengths, reset_after, x_last0)
+    cpu = _grads("cpu", x, m, d, ws, h0, lengths, reset_after, x_last0)
     torch.testing.assert_close(cpu[0], ref[0], **TOL[dtype])
     torch.testing.assert_close(cpu[1], ref[1], **TOL[dtype])
     names = ["x", "h0"] + [k for k, v in ws.items() if v is not None]
+    names += [] if x_last0 is None else ["x_last0"]
     for name, a, b in zip(names, cpu[2], ref[2], strict=True):
         assert torch.isfinite(a).all(), name
         torch.testing.assert_close(a, b, **TOL[dtype], msg=lambda s, n=name: f"{n}: {s}")
@@ -109,6 +113,28 @@ def test_cpu_inference_matches_training_forward():
     b = _call(x, m, d, ws, lengths=[6, 2, 0, 5], backend="reference")
     torch.testing.assert_close(a[0], b[0], **TOL[torch.float32])
     torch.testing.assert_close(a[1], b[1], **TOL[torch.float32])
+
+
+@pytest.mark.parametrize("backend", ["reference", "cpu"])
+def test_chunks_carrying_h_and_last_values_equal_the_whole_series(backend):
+    """Two chunks, the second from the first's h_n and final_observed, give the whole series'
+    outputs and h_n (what streaming relies on)."""
+    x, m, d = _series(3, 8, 4, torch.float64, observed=0.3)
+    ws = {k: (v.detach() if v is not None else None)
+          for k, v in _weights(4, 5, torch.float64, False).items()}
+    lengths = torch.tensor([8, 5, 2])
+    y, hn = _call(x, m, d, ws, lengths=lengths, backend=backend)
+    first = lengths.clamp(max=4)
+    y1, h1 = _call(x[:, :4], m[:, :4], d[:, :4], ws, lengths=first, backend=backend)
+    carried = final_observed(x[:, :4], m[:, :4], ws["x_mean"], first)
+    y2, h2 = _call(x[:, 4:], m[:, 4:], d[:, 4:], ws, h0=h1, x_last0=carried,
+                   lengths=lengths - first, backend=backend)
+    torch.testing.assert_close(torch.cat([y1, y2], 1), y, **TOL[torch.float64])
+    torch.testing.assert_close(h2, hn, **TOL[torch.float64])
+    # without the carried values the second chunk imputes from x̄: a different answer
+    y3, _ = _call(x[:, 4:], m[:, 4:], d[:, 4:], ws, h0=h1, lengths=lengths - first,
+                  backend=backend)
+    assert not torch.allclose(y3, y2)
 
 
 def test_auto_picks_cpu_for_cpu_tensors():
@@ -174,6 +200,7 @@ def _ok(dtype=torch.float32):
     ("decay_h_shape", "decay_h_weight must have shape"),
     ("weight_mh_shape", "weight_mh must have shape"),
     ("reverse", "reverse=True is not supported"),
+    ("x_last0_shape", "x_last0 must have shape"),
     ("bias_hh_before", "reset_after=False has no recurrent bias"),
 ])
 def test_bad_input_one_sentence(case, match):
@@ -198,6 +225,8 @@ def test_bad_input_one_sentence(case, match):
         ws["decay_h_weight"] = torch.zeros(2, 4)
     elif case == "weight_mh_shape":
         ws["weight_mh"] = torch.zeros(12, 3)
+    elif case == "x_last0_shape":
+        kw["x_last0"] = torch.zeros(2, 3)
     elif case == "reverse":
         kw["reverse"] = True
     elif case == "bias_hh_before":

@@ -9,11 +9,11 @@ from torch import Tensor
 
 from .. import _cpu, dispatch
 from .._checks import check_finite as _check_finite
-from .._checks import check_layer, check_weight, shape_str
+from .._checks import check_layer, check_state, check_weight, shape_str
 from .._entry import Call, enter
-from .reference import grud_reference, grud_step, input_side
+from .reference import final_observed, grud_reference, grud_step, input_side
 
-__all__ = ["grud", "grud_step", "input_side"]
+__all__ = ["final_observed", "grud", "grud_step", "input_side"]
 
 
 def _grud_cpu(*args, **kwargs):
@@ -66,7 +66,8 @@ def grud(x: Tensor, mask: Tensor, delta: Tensor, x_mean: Tensor, weight_ih: Tens
          weight_hh: Tensor, bias_ih: Tensor | None, bias_hh: Tensor | None,
          weight_mh: Tensor, decay_x_weight: Tensor, decay_x_bias: Tensor | None,
          decay_h_weight: Tensor, decay_h_bias: Tensor | None, *, h0: Tensor | None = None,
-         lengths: Tensor | Sequence[int] | None = None, reset_after: bool = False,
+         x_last0: Tensor | None = None, lengths: Tensor | Sequence[int] | None = None,
+         reset_after: bool = False,
          reverse: bool = False, backend: str = "auto",
          check_finite: bool = False) -> tuple[Tensor, Tensor]:
     """One GRU-D layer over a batch of irregular series (Che et al. 2018, eqs. 5-9)::
@@ -83,7 +84,11 @@ def grud(x: Tensor, mask: Tensor, delta: Tensor, x_mean: Tensor, weight_ih: Tens
 
     Gate order r, z, n and torch's labelling of z: the paper's update gate z' is our 1 − z
     (it writes h_t = (1 − z') ⊙ ĥ + z' ⊙ h̃). x_last,t is computed here: the variable's value
-    at its last observed step ≤ t, and x̄ before its first observation.
+    at its last observed step ≤ t; before its first observation in x, ``x_last0``.
+
+    A series fed in chunks (streaming) gives what it gives whole when each chunk starts
+    from the previous one's ``h_n`` and ``x_last0 = final_observed(x, mask, x_mean, lengths,
+    x_last0)`` of it (δ carries the time across chunks by itself).
 
     Args:
         x: (B, T, D) values; may hold NaN where mask is 0 (never where it is 1).
@@ -96,6 +101,8 @@ def grud(x: Tensor, mask: Tensor, delta: Tensor, x_mean: Tensor, weight_ih: Tens
         decay_x_weight, decay_x_bias: (D,) diagonal input-decay rates w_γx and b_γx (or None).
         decay_h_weight: (H, D) W_γh.  decay_h_bias: (H,) b_γh or None.
         h0: (B, H) initial state; zeros when None.
+        x_last0: (B, D) each variable's last observed value before x (from a previous
+            chunk); x̄ when None (nothing observed yet).
         lengths: (B,) integers in [0, T] for right-padded batches: outputs past a sequence's
             end are zero and ``h_n`` is its state at its own last step.
         reset_after: where the reset gate applies (see above); False is the paper's.
@@ -122,7 +129,10 @@ def grud(x: Tensor, mask: Tensor, delta: Tensor, x_mean: Tensor, weight_ih: Tens
         if v is not None:
             check_weight(v, name, (size,), "grud")
     _check_series(x, mask, delta, check_finite)
+    if x_last0 is not None:
+        check_state(x_last0, "x_last0", x.shape[0], dims, x, "grud")
+        _check_finite(x_last0, "x_last0", "grud")
     call = Call("grud", x, h0, lengths, False, backend, False, (("h0", hidden),),
                 options={"reset_after": reset_after})
-    return enter(call, mask, delta, x_mean, weight_ih, weight_hh, bias_ih, bias_hh, weight_mh,
-                 decay_x_weight, decay_x_bias, decay_h_weight, decay_h_bias)
+    return enter(call, mask, delta, x_mean, x_last0, weight_ih, weight_hh, bias_ih, bias_hh,
+                 weight_mh, decay_x_weight, decay_x_bias, decay_h_weight, decay_h_bias)

@@ -109,8 +109,8 @@ class _GRUDFunction(torch.autograd.Function):
                 torch.from_numpy(dh0), None, None)
 
 
-def grud_cpu(x: Tensor, mask: Tensor, delta: Tensor, x_mean: Tensor, weight_ih: Tensor,
-             weight_hh: Tensor, bias_ih: Tensor | None, bias_hh: Tensor | None,
+def grud_cpu(x: Tensor, mask: Tensor, delta: Tensor, x_mean: Tensor, x_last0: Tensor | None,
+             weight_ih: Tensor, weight_hh: Tensor, bias_ih: Tensor | None, bias_hh: Tensor | None,
              weight_mh: Tensor, decay_x_weight: Tensor, decay_x_bias: Tensor | None,
              decay_h_weight: Tensor, decay_h_bias: Tensor | None, *, h0: Tensor,
              lengths: Tensor | None, reset_after: bool,
@@ -119,7 +119,7 @@ def grud_cpu(x: Tensor, mask: Tensor, delta: Tensor, x_mean: Tensor, weight_ih: 
     refuses ``reverse``). x, mask, delta (B, T, D) -> y (B, T, H), h_n (B, H)."""
     lens = lens_array(lengths, x.shape[0], x.shape[1])
     side = (mask, delta, x_mean, weight_ih, bias_ih, weight_mh, decay_x_weight, decay_x_bias,
-            decay_h_weight, decay_h_bias)
+            decay_h_weight, decay_h_bias, x_last0)
 
     def gates(xs: Tensor) -> tuple[Tensor, Tensor]:  # (T, B, 3H), (T, B, H), time-major
         gi, gam = input_side(xs, *side)
@@ -135,6 +135,6 @@ def grud_cpu(x: Tensor, mask: Tensor, delta: Tensor, x_mean: Tensor, weight_ih: 
         return y, (hn,)
 
     inputs = (delta, x_mean, weight_ih, weight_hh, bias_ih, bias_hh, weight_mh, decay_x_weight,
-              decay_x_bias, decay_h_weight, decay_h_bias, h0)
+              decay_x_bias, decay_h_weight, decay_h_bias, h0, x_last0)
     y, (hn,) = run_fused(x, lengths, False, inputs, train, infer)
     return y, hn

@@ -20,10 +20,11 @@ h_t = (1 − z') ⊙ ĥ + z' ⊙ h̃, so its z' is our 1 − z (the same family,
 U, V are our weight_ih, weight_hh, weight_mh.
 
 x_last,t is computed here from x and m: the value of the variable at its last observed step
-≤ t (carried forward); before a variable's first observation it is x̄, so x̂ = x̄ there
-whatever the decay. Where m = 1, x̂ = x. The input side (decays, x̂, the input projections)
-depends on x, m, δ only and is computed for all steps at once (``input_side``); only ĥ and
-the GRU step run in the serial loop.
+≤ t (carried forward); before a variable's first observation in x it is ``x_last0`` (B, D),
+the last values seen before this chunk (a stream carries them, see ``final_observed``), or
+x̄ when there is none, so that x̂ = x̄ there whatever the decay. Where m = 1, x̂ = x. The
+input side (decays, x̂, the input projections) depends on x, m, δ only and is computed for
+all steps at once (``input_side``); only ĥ and the GRU step run in the serial loop.
 """
 
 from __future__ import annotations
@@ -35,18 +36,48 @@ from torch import Tensor
 from .._seq import masked_loop
 
 
-def last_observed(x: Tensor, mask: Tensor, x_mean: Tensor) -> Tensor:
-    """x_last (B, T, D): x at each variable's last observed step ≤ t, x̄ before its first.
+def _seen_steps(mask: Tensor) -> Tensor:
+    """(B, T, D): each variable's last observed step ≤ t, −1 where none yet."""
+    steps = mask.shape[1]
+    t = torch.arange(steps, device=mask.device).view(1, steps, 1)  # (1, T, 1)
+    seen = torch.where(mask > 0, t, torch.full_like(t, -1))  # (B, T, D): step, or −1
+    return seen.cummax(dim=1).values
+
+
+def _before(fallback: Tensor, x: Tensor) -> Tensor:
+    """The values before the first observation, x̄ (D,) or x_last0 (B, D), as (B, T, D)."""
+    return (fallback if fallback.dim() == 1 else fallback.unsqueeze(1)).expand_as(x)
+
+
+def last_observed(x: Tensor, mask: Tensor, fallback: Tensor) -> Tensor:
+    """x_last (B, T, D): x at each variable's last observed step ≤ t; before its first,
+    ``fallback``: x̄ (D,) or the values carried in, x_last0 (B, D).
 
     x must hold no NaN where mask is 0 (``input_side`` zeroes them first); the gradient flows
     to the observed entries of x only.
     """
-    steps = x.shape[1]
-    t = torch.arange(steps, device=x.device).view(1, steps, 1)  # (1, T, 1)
-    seen = torch.where(mask > 0, t, torch.full_like(t, -1))  # (B, T, D): step, or −1
-    idx = seen.cummax(dim=1).values  # (B, T, D): last observed step ≤ t, −1 if none yet
+    idx = _seen_steps(mask)  # (B, T, D)
     carried = x.gather(1, idx.clamp(min=0))  # (B, T, D)
-    return torch.where(idx >= 0, carried, x_mean.expand_as(x))
+    return torch.where(idx >= 0, carried, _before(fallback, x))
+
+
+def final_observed(x: Tensor, mask: Tensor, x_mean: Tensor, lengths: Tensor | None = None,
+                   x_last0: Tensor | None = None) -> Tensor:
+    """(B, D): each variable's last observed value at each sequence's own last step, what a
+    later chunk takes as ``x_last0`` (x_last0, or x̄, where it was not observed). x may hold
+    NaN where mask is 0."""
+    batch, steps, _ = x.shape
+    m = mask.to(x.dtype)
+    xo = torch.where(m > 0, x, torch.zeros_like(x))  # (B, T, D)
+    fallback = x_mean.expand(batch, -1) if x_last0 is None else x_last0  # (B, D)
+    if steps == 0:
+        return fallback
+    ends = torch.full((batch,), steps) if lengths is None else torch.as_tensor(lengths)
+    last = (ends - 1).clamp(min=0).to(x.device).view(batch, 1, 1).expand(-1, 1, x.shape[2])
+    idx = _seen_steps(m).gather(1, last)[:, 0]  # (B, D): last observed step, −1 if none
+    idx = torch.where((ends > 0).to(x.device).view(batch, 1), idx, torch.full_like(idx, -1))
+    carried = xo.gather(1, idx.clamp(min=0).unsqueeze(1))[:, 0]  # (B, D)
+    return torch.where(idx >= 0, carried, fallback)
 
 
 def decay(delta: Tensor, weight: Tensor, bias: Tensor | None, diagonal: bool) -> Tensor:
@@ -61,12 +92,14 @@ def decay(delta: Tensor, weight: Tensor, bias: Tensor | None, diagonal: bool) ->
 def input_side(x: Tensor, mask: Tensor, delta: Tensor, x_mean: Tensor, weight_ih: Tensor,
                bias_ih: Tensor | None, weight_mh: Tensor, decay_x_weight: Tensor,
                decay_x_bias: Tensor | None, decay_h_weight: Tensor,
-               decay_h_bias: Tensor | None) -> tuple[Tensor, Tensor]:
-    """For all steps at once: gi = W_ih x̂ + W_mh m + b_ih (B, T, 3H) and γ_h (B, T, H)."""
+               decay_h_bias: Tensor | None,
+               x_last0: Tensor | None = None) -> tuple[Tensor, Tensor]:
+    """For all steps at once: gi = W_ih x̂ + W_mh m + b_ih (B, T, 3H) and γ_h (B, T, H);
+    ``x_last0`` (B, D): the last observed values before x (x̄ when None)."""
     m = mask.to(x.dtype)  # (B, T, D)
     xo = torch.where(m > 0, x, torch.zeros_like(x))  # (B, T, D): no NaN where unobserved
     gx = decay(delta, decay_x_weight, decay_x_bias, True)  # (B, T, D)
-    x_last = last_observed(xo, m, x_mean)  # (B, T, D)
+    x_last = last_observed(xo, m, x_mean if x_last0 is None else x_last0)  # (B, T, D)
     x_hat = torch.where(m > 0, xo, gx * x_last + (1 - gx) * x_mean)  # (B, T, D)
     gi = F.linear(x_hat, weight_ih, bias_ih) + F.linear(m, weight_mh)  # (B, T, 3H)
     gh = decay(delta, decay_h_weight, decay_h_bias, False)  # (B, T, H)
@@ -93,7 +126,8 @@ def grud_step(gi: Tensor, gamma_h: Tensor, h: Tensor, weight_hh: Tensor,
     return (1 - z) * n + z * hd
 
 
-def grud_reference(x: Tensor, mask: Tensor, delta: Tensor, x_mean: Tensor, weight_ih: Tensor,
+def grud_reference(x: Tensor, mask: Tensor, delta: Tensor, x_mean: Tensor,
+                   x_last0: Tensor | None, weight_ih: Tensor,
                    weight_hh: Tensor, bias_ih: Tensor | None, bias_hh: Tensor | None,
                    weight_mh: Tensor, decay_x_weight: Tensor, decay_x_bias: Tensor | None,
                    decay_h_weight: Tensor, decay_h_bias: Tensor | None, *, h0: Tensor,
@@ -102,7 +136,7 @@ def grud_reference(x: Tensor, mask: Tensor, delta: Tensor, x_mean: Tensor, weigh
     """x, mask, delta (B, T, D), h0 (B, H) -> y (B, T, H), h_n (B, H). Inputs are already
     validated (the entry refuses ``reverse``)."""
     gi, gh = input_side(x, mask, delta, x_mean, weight_ih, bias_ih, weight_mh, decay_x_weight,
-                        decay_x_bias, decay_h_weight, decay_h_bias)
+                        decay_x_bias, decay_h_weight, decay_h_bias, x_last0)
     g3 = gi.shape[2]
 
     def step(g: Tensor, s: tuple[Tensor, ...]) -> tuple[Tensor, ...]:
