@@ -223,11 +223,11 @@ def test_bad_stay_file_is_refused_with_one_sentence(tmp_path, stay, message):
     assert "9.txt" in str(err.value) and "\n" not in str(err.value)
 
 
-def test_windows_line_ends_and_blank_lines_read_like_plain_ones(tmp_path):
+def test_windows_line_ends_blank_lines_and_utf16_read_like_plain_ones(tmp_path):
     plain = _read(tmp_path / "plain")
     messy = read_physionet2012(_set(tmp_path / "messy", {
         "1": STAY_1.replace("00:30,HR,60\n", "\n00:30,HR,60\n\n").replace("\n", "\r\n"),
-        "2": STAY_2 + "\n\n"}))
+        "2": (STAY_2 + "\n\n").encode("utf-16")}))  # with its byte-order mark
     assert np.array_equal(plain.X, messy.X, equal_nan=True)
     assert np.array_equal(plain.static, messy.static, equal_nan=True)
     with pytest.raises(ValueError, match="1.txt' line 11: '00:10,HR' has 2 fields"):
@@ -323,6 +323,8 @@ def test_long_csv_bad_input(tmp_path):
     with pytest.raises(ValueError, match="not a readable CSV"):
         read_long_csv(csv)
     csv.write_text("id,time,variable,value\nx,1,hr,70\nx,2,bp,80\n")
+    with pytest.raises(ValueError, match=r"ranges\['hr'\] must be \(low, high\)"):
+        read_long_csv(csv, ranges={"hr": (300, 0)})
     with pytest.raises(ValueError, match="line 3: unknown parameter 'bp'"):
         read_long_csv(csv, variables=("hr",))
 

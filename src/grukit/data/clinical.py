@@ -363,6 +363,11 @@ def _count(report: dict, names, key=None) -> None:
 def _build(rows, record_ids, variables, statics, categorical, ranges, missing, unknown, step,
            n_steps, table, outcome) -> ClinicalData:
     report, n = ReadReport(unknown_policy=unknown), len(record_ids)
+    for name, bounds in ranges.items():
+        if not (isinstance(bounds, (tuple, list)) and len(bounds) == 2
+                and all(isinstance(b, (int, float)) for b in bounds) and bounds[0] <= bounds[1]):
+            raise ValueError(f"ranges[{name!r}] must be (low, high) numbers with low <= high; "
+                             f"got {bounds!r}.")
     names = rows["name"]
     strange = ~names.isin(set(variables) | set(statics)).to_numpy()
     if strange.any():
