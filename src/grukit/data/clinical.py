@@ -254,9 +254,7 @@ def read_physionet2012(folder, outcomes="auto", outcome: str = "In-hospital_deat
     ``Outcomes-*.txt`` beside the stays, None: none). The grid: ``n_steps`` steps of ``step``
     hours (the paper: 48 hourly). ``ranges`` overrides ``PHYSIONET_RANGES``."""
     _check_grid(step, n_steps, unknown)
-    rows, stems, outcome_path = read_physionet_files(folder, outcomes)
-    record_ids = _physionet_ids(rows, stems)
-    rows = rows[rows["name"] != "RecordID"]
+    rows, record_ids, outcome_path = read_physionet_files(folder, outcomes)
     ranges = PHYSIONET_RANGES if ranges is None else ranges
     table = read_outcomes(outcome_path, "RecordID") if outcome_path else None
     return _build(rows, record_ids, PHYSIONET_VARIABLES, PHYSIONET_STATICS,
@@ -329,30 +327,6 @@ def _check_grid(step, n_steps, unknown):
     if unknown not in ("error", "drop", "keep"):
         raise ValueError(f"unknown={unknown!r} is not a policy; use 'error', 'drop' or 'keep'.")
 
-
-
-def _physionet_ids(rows: pd.DataFrame, stems) -> np.ndarray:
-    """Each stay's RecordID row, which must agree with its file name when that is a number."""
-    ids = np.array([int(s) if s.isdigit() else -1 for s in stems], dtype=np.int64)
-    rid = rows[rows["name"] == "RecordID"]
-    twice = rid["rec"].duplicated().to_numpy()
-    if twice.any():
-        r = rid[twice].iloc[0]
-        raise ValueError(f"{r['file']!r} line {r['line']}: a second RecordID row; a stay "
-                         f"file has one.")
-    value = rid["value"].to_numpy()
-    whole = value == np.round(value)
-    clash = ~whole | ((ids[rid["rec"]] >= 0) & (ids[rid["rec"]] != value))
-    if clash.any():
-        r = rid[clash].iloc[0]
-        raise ValueError(f"{r['file']!r} line {r['line']}: RecordID {r['value']:g} does not "
-                         f"match the file name; rename the file to <RecordID>.txt.")
-    ids[rid["rec"].to_numpy()] = value.astype(np.int64)
-    if (ids < 0).any():
-        i = int(np.flatnonzero(ids < 0)[0])
-        raise ValueError(f"stay file {stems[i]!r}.txt has no RecordID row and its name is not "
-                         f"a number; add the row 00:00,RecordID,<id>.")
-    return ids
 
 
 def _count(report: dict, names, key=None) -> None:

@@ -230,8 +230,8 @@ def _fail_at(rows: pd.DataFrame, bad: np.ndarray, what: str) -> None:
 
 def read_physionet_files(folder, outcomes="auto"):
     """Rows of every stay file of a PhysioNet 2012 set, as a DataFrame with columns rec (file
-    position), time, name, value (text), file, line; the stays' file stems; the outcome
-    file's path (or None)."""
+    position), time (hours), name, value, file, line (RecordID rows taken out); the stays'
+    RecordIDs (N,) int64; the outcome file's path (or None)."""
     folder = os.fspath(folder)
     if not os.path.isdir(folder):
         raise FileNotFoundError(f"no such folder: {folder!r}; give the PhysioNet 2012 folder "
@@ -273,7 +273,8 @@ def read_physionet_files(folder, outcomes="auto"):
                                                       dtype=object), counts),
                          "line": np.arange(counts.sum()) - starts + 2})
     rows = _parse_physionet_rows("\n".join(texts).encode("utf-8"), rows)
-    return rows, [n[:-4] for n in names], outcomes
+    ids = _physionet_ids(rows, [n[:-4] for n in names])
+    return rows[rows["name"] != "RecordID"], ids, outcomes
 
 
 def _parse_physionet_rows(raw: bytes, rows: pd.DataFrame) -> pd.DataFrame:
@@ -331,6 +332,30 @@ def _parse_physionet_rows(raw: bytes, rows: pd.DataFrame) -> pd.DataFrame:
         _fail_at(rows, (rows["name"] == "").to_numpy(), "the row has no parameter name.")
     rows["time"], rows["value"] = hm[0] + hm[1] / 60.0, value
     return rows
+
+
+def _physionet_ids(rows: pd.DataFrame, stems) -> np.ndarray:
+    """Each stay's RecordID row, which must agree with its file name when that is a number."""
+    ids = np.array([int(s) if s.isdigit() else -1 for s in stems], dtype=np.int64)
+    rid = rows[rows["name"] == "RecordID"]
+    twice = rid["rec"].duplicated().to_numpy()
+    if twice.any():
+        r = rid[twice].iloc[0]
+        raise ValueError(f"{r['file']!r} line {r['line']}: a second RecordID row; a stay "
+                         f"file has one.")
+    value = rid["value"].to_numpy()
+    whole = value == np.round(value)
+    clash = ~whole | ((ids[rid["rec"]] >= 0) & (ids[rid["rec"]] != value))
+    if clash.any():
+        r = rid[clash].iloc[0]
+        raise ValueError(f"{r['file']!r} line {r['line']}: RecordID {r['value']:g} does not "
+                         f"match the file name; rename the file to <RecordID>.txt.")
+    ids[rid["rec"].to_numpy()] = value.astype(np.int64)
+    if (ids < 0).any():
+        i = int(np.flatnonzero(ids < 0)[0])
+        raise ValueError(f"stay file {stems[i]!r}.txt has no RecordID row and its name is not "
+                         f"a number; add the row 00:00,RecordID,<id>.")
+    return ids
 
 
 def _find_outcomes(folder: str, stays: str):
