@@ -330,10 +330,7 @@ def test_long_csv_bad_input(tmp_path):
 
 
 def test_physionet_set_a(shared_data_clinical):
-    import time
-    start = time.perf_counter()
     d = read_physionet2012(shared_data_clinical)
-    seconds = time.perf_counter() - start
     assert d.n_records == 3996 and d.X.shape == (3996, 48, 37) and len(d.variables) == 37
     assert sorted(d.report.without_file) == [139060, 140501, 140936, 141264]
     assert d.report.without_outcome == [] and int(np.nansum(d.y)) == 554
@@ -343,7 +340,6 @@ def test_physionet_set_a(shared_data_clinical):
     assert (d.lengths >= 1).all() and (d.lengths <= 48).all()
     assert d.report.dropped[("Height", "unknown (-1)")] > 1000
     assert np.nanmax(d.static[:, 0]) <= 120 and np.nanmin(d.X[..., TEMP]) >= 14.2
-    assert seconds < 60, f"reading set A took {seconds:.1f} s"
 
 
 @pytest.fixture
