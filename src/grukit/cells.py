@@ -289,7 +289,7 @@ LNGRU = CellSpec(
 # GRU's parameters on x̂ (I = D variables), the mask's input weights and the decay rates. Not in
 # _SPECS: its input is [x, m, δ], so the task CLIs that pass plain features cannot offer it.
 GRUD = CellSpec(
-    name="grud", display="GRU-D", gates=3, gate_order=("r", "z", "n"), states=("h",),
+    name="grud", display="GRU-D", gates=3, gate_order=("r", "z", "n"), states=("h", "x_last"),
     params=_standard(3, _gru_bias_hh) + (
         Param("weight_mh", lambda d: (3 * d.hidden, d.input)),
         Param("decay_x_weight", lambda d: (d.input,)),

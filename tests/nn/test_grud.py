@@ -40,7 +40,8 @@ def test_module_equals_op_and_packed_input_equals_keywords():
     mod = GRUD(4, 5, batch_first=True).set_empirical_mean(torch.tensor([0.1, -0.2, 0.3, 0.0]))
     x, m, d = _series()
     h0 = torch.randn(1, 3, 5)
-    y, hn = mod(x, h0, mask=m, delta=d, lengths=[6, 3, 1])
+    hx = (h0, torch.zeros(1, 3, 4))  # nothing observed before: x_last0 = x̄
+    y, (hn, _) = mod(x, hx, mask=m, delta=d, lengths=[6, 3, 1])
     p = mod.layer_params(0, 0)
     y2, hn2 = ops.grud(x, m, d, mod.x_mean, p["weight_ih"], p["weight_hh"], p["bias_ih"],
                        p["bias_hh"], p["weight_mh"], p["decay_x_weight"], p["decay_x_bias"],
@@ -48,7 +49,7 @@ def test_module_equals_op_and_packed_input_equals_keywords():
                        backend="reference")
     torch.testing.assert_close(y, y2, rtol=1e-5, atol=1e-5)
     torch.testing.assert_close(hn[0], hn2, rtol=1e-5, atol=1e-5)
-    y3, hn3 = mod(GRUD.pack(x, m, d), h0, lengths=[6, 3, 1])
+    y3, (hn3, _) = mod(GRUD.pack(x, m, d), hx, lengths=[6, 3, 1])
     torch.testing.assert_close(y3, y)  # same code twice
     torch.testing.assert_close(hn3, hn)
 
@@ -83,7 +84,7 @@ def test_gradients_reach_every_parameter_through_the_cpu_kernel():
     torch.manual_seed(0)
     mod = GRUD(4, 5, batch_first=True, backend="cpu")
     x, m, d = _series()
-    y, hn = mod(x, mask=m, delta=d, lengths=[6, 4, 2])
+    y, (hn, _) = mod(x, mask=m, delta=d, lengths=[6, 4, 2])
     (y.sum() + hn.sum()).backward()
     for name, p in mod.named_parameters():
         assert p.grad is not None and torch.isfinite(p.grad).all() and p.grad.abs().sum() > 0, \
@@ -101,6 +102,36 @@ def test_keras_style_layer_from_the_spec():
     assert tuple(out.shape) == (3, 1)
     assert isinstance(model.layers[0].rnn, GRUD) and model.layers[0].rnn.input_size == 4
     assert torch.isfinite(out).all()
+
+
+def test_stream_step_by_step_equals_the_whole_series():
+    """Risk updated as each measurement arrives: one packed step [x_t, m_t, δ_t] at a time
+    through Stream gives the whole series' outputs (the last observed values are carried)."""
+    from grukit.nn import Stream
+
+    torch.manual_seed(0)
+    mod = GRUD(4, 5, batch_first=True).set_empirical_mean([0.5, -0.5, 1.0, 0.0])
+    x, m, d = _series(batch=1, steps=7, seed=3)
+    packed = GRUD.pack(x, m, d)[0]  # (T, 3D)
+    with torch.no_grad():
+        whole, (hn, xl) = mod(packed.unsqueeze(0))
+    stream = Stream(mod)
+    steps = torch.stack([stream.step(packed[t]) for t in range(packed.shape[0])])  # (T, H)
+    torch.testing.assert_close(steps, whole[0], rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(stream.state[0], hn)
+    torch.testing.assert_close(stream.state[1], xl)
+    chunks = Stream(mod)
+    torch.testing.assert_close(torch.cat([chunks.feed(packed[:3]), chunks.feed(packed[3:])]),
+                               whole[0], rtol=1e-5, atol=1e-6)
+
+
+def test_last_observed_state_is_each_variables_last_value():
+    torch.manual_seed(0)
+    mod = GRUD(2, 3, batch_first=True).set_empirical_mean([10.0, 20.0])
+    x = torch.tensor([[[1.0, float("nan")], [float("nan"), float("nan")], [3.0, float("nan")]]])
+    m = (~torch.isnan(x)).float()
+    _, (_, offset) = mod(x, mask=m, delta=torch.zeros_like(x), lengths=[2])
+    torch.testing.assert_close(offset[0, 0] + mod.x_mean, torch.tensor([1.0, 20.0]))
 
 
 @pytest.mark.parametrize("kwargs, match", [

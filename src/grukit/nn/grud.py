@@ -10,6 +10,7 @@ from torch import Tensor
 from torch.nn.utils.rnn import PackedSequence
 
 from .. import cells, ops
+from ..ops.grud import final_observed
 from ._base import RecurrentBase, State
 
 
@@ -43,8 +44,13 @@ class GRUD(RecurrentBase):
 
     Inputs: ``gru(x, mask=m, delta=δ)`` with x, m, δ each (B, T, D) (batch_first=True) or
     (T, B, D), or one tensor packing them on its last axis, ``[x, m, δ]`` with 3·D features
-    (what a Keras-style ``grukit.layers`` layer passes; ``GRUD.pack`` builds it). ``hx`` and
-    ``lengths`` as ``grukit.nn.GRU``; returns ``(output, h_n)`` likewise.
+    (what a Keras-style ``grukit.layers`` layer passes; ``GRUD.pack`` builds it). ``lengths``
+    as ``grukit.nn.GRU``. The state is a pair, as an LSTM's: ``hx = (h_0, x_last_0)``, each
+    (1, B, ·), and the output ``(output, (h_n, x_last_n))``: h (1, B, H) and the last
+    observed value of each variable (1, B, D), kept as its offset from x̄ (x_last − x̄) so
+    that a zero state means nothing observed yet. Carrying it makes a series fed in chunks,
+    or one step at a time through ``grukit.nn.Stream`` (risk updated as each measurement
+    arrives), give what the whole series gives.
 
     Args:
         input_size: D, the number of variables.  hidden_size: H.
@@ -110,6 +116,10 @@ class GRUD(RecurrentBase):
         """[x, m, δ] on the last axis: (…, D) × 3 -> (…, 3D), the one-tensor input."""
         return torch.cat([x, mask.to(x.dtype), delta], dim=-1)
 
+    def _state_sizes(self) -> tuple[int, ...]:
+        """h (H) and the offset of the last observed values from x̄ (D)."""
+        return (self.hidden_size, self.input_size)
+
     def _check_input(self, x: object) -> None:
         d = self.input_size
         self.input_size = 3 * d  # the packed width [x, m, δ]
@@ -139,10 +149,12 @@ class GRUD(RecurrentBase):
     def _run_layer(self, x: Tensor, params: dict, state: State, lengths: Tensor | None,
                    reverse: bool, **masks: Tensor) -> tuple[Tensor, State]:
         xs, m, d = x.split(self.input_size, dim=2)  # 3 × (B, T, D)
+        x_last0 = self.x_mean + state[1]  # (B, D)
         y, h = ops.grud(xs, m, d, self.x_mean, params["weight_ih"], params["weight_hh"],
                         params["bias_ih"], params["bias_hh"], params["weight_mh"],
                         params["decay_x_weight"], params["decay_x_bias"],
                         params["decay_h_weight"], params["decay_h_bias"], h0=state[0],
-                        lengths=lengths, reset_after=self.reset_after, backend=self.backend,
-                        check_finite=self.check_finite_observed)
-        return y, (h,)
+                        x_last0=x_last0, lengths=lengths, reset_after=self.reset_after,
+                        backend=self.backend, check_finite=self.check_finite_observed)
+        x_last = final_observed(xs, m, self.x_mean, lengths, x_last0)  # (B, D)
+        return y, (h, x_last - self.x_mean)
