@@ -271,19 +271,15 @@ _SPECS: tuple[CellSpec, ...] = (
                 Param("bias_ih", lambda d: (2 * d.hidden,), _with_bias, init="fan_in")),
         recurrent=False, options=_frozen(mode="parallel"), module="grukit.nn.MinGRU",
         layer="MinGRU", doc="minimal GRU (Feng et al. 2024), gates read x only"),
+    CellSpec(
+        name="lngru", display="LayerNorm-GRU", gates=3, gate_order=("r", "z", "n"),
+        states=("h",), params=_standard(3, _gru_bias_hh) + _layer_norm(("ih", "hh")),
+        recurrent=True, options=_frozen(reset_after=True), module="grukit.nn.LayerNormGRU",
+        layer="LayerNormGRU", doc="GRU with layer-normalised pre-activations (Ba et al. 2016)"),
 )
 _BY_NAME = {s.name: s for s in _SPECS}
 
-GRU, LSTM, RNN, MINGRU = (_BY_NAME[n] for n in ("gru", "lstm", "rnn", "mingru"))
-
-# LayerNorm-GRU (grukit.ops.lngru, grukit.nn.LayerNormGRU, its layer made from the spec). Not
-# yet in _SPECS, so names(), the task CLIs and grukit.layers do not list it; listing it is
-# adding LNGRU to _SPECS.
-LNGRU = CellSpec(
-    name="lngru", display="LayerNorm-GRU", gates=3, gate_order=("r", "z", "n"), states=("h",),
-    params=_standard(3, _gru_bias_hh) + _layer_norm(("ih", "hh")), recurrent=True,
-    options=_frozen(reset_after=True), module="grukit.nn.LayerNormGRU", layer="LayerNormGRU",
-    doc="GRU with layer-normalised pre-activations (Ba et al. 2016)")
+GRU, LSTM, RNN, MINGRU, LNGRU = (_BY_NAME[n] for n in ("gru", "lstm", "rnn", "mingru", "lngru"))
 
 # GRU-D (Che et al. 2018; grukit.ops.grud, grukit.nn.GRUD, its layer made from the spec): the
 # GRU's parameters on x̂ (I = D variables), the mask's input weights and the decay rates. Not in
@@ -301,7 +297,8 @@ GRUD = CellSpec(
 
 
 def names() -> tuple[str, ...]:
-    """The short names of every cell, in a fixed order: ("gru", "lstm", "rnn", "mingru")."""
+    """The short names of every cell, in a fixed order: ("gru", "lstm", "rnn", "mingru",
+    "lngru")."""
     return tuple(_BY_NAME)
 
 

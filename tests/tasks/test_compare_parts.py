@@ -5,7 +5,7 @@ import math
 import pytest
 import torch
 
-from grukit import count_params
+from grukit import cells, count_params
 from grukit import nn as gnn
 from grukit.tasks.compare import memory, sizing, summary
 
@@ -13,7 +13,7 @@ from grukit.tasks.compare import memory, sizing, summary
 @pytest.mark.parametrize("model", sizing.MODELS)
 @pytest.mark.parametrize("inputs,hidden,outputs", [(2, 5, 1), (88, 46, 88), (12, 7, 9)])
 def test_count_matches_the_modules(model, inputs, hidden, outputs):
-    cls = {"gru": gnn.GRU, "lstm": gnn.LSTM, "rnn": gnn.RNN, "mingru": gnn.MinGRU}[model]
+    cls = cells.get(model).module_class()
     net = torch.nn.Sequential(cls(inputs, hidden), torch.nn.Linear(hidden, outputs))
     assert sizing.count(model, inputs, hidden, outputs) == count_params(net)
 
