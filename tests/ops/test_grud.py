@@ -137,6 +137,15 @@ def test_chunks_carrying_h_and_last_values_equal_the_whole_series(backend):
     assert not torch.allclose(y3, y2)
 
 
+def test_boolean_mask_equals_float_mask():
+    x, m, d = _series(2, 5, 3, torch.float32)
+    ws = {k: (v.detach() if v is not None else None)
+          for k, v in _weights(3, 4, torch.float32, False).items()}
+    a = _call(x, m.bool(), d, ws, backend="cpu")
+    b = _call(x, m, d, ws, backend="cpu")
+    torch.testing.assert_close(a, b)  # same code twice
+
+
 def test_auto_picks_cpu_for_cpu_tensors():
     x, m, d = _series(2, 3, 2, torch.float32)
     name, _ = dispatch.explain("grud", "auto", x=x, h0=None, lengths=None, reset_after=False)
@@ -201,6 +210,9 @@ def _ok(dtype=torch.float32):
     ("weight_mh_shape", "weight_mh must have shape"),
     ("reverse", "reverse=True is not supported"),
     ("x_last0_shape", "x_last0 must have shape"),
+    ("weight_dtype", "weight_hh is torch.float64 on cpu but x is torch.float32"),
+    ("delta_dtype", "delta is torch.float64 but x is torch.float32"),
+    ("mask_dtype", "mask must be boolean or floating"),
     ("bias_hh_before", "reset_after=False has no recurrent bias"),
 ])
 def test_bad_input_one_sentence(case, match):
@@ -225,6 +237,12 @@ def test_bad_input_one_sentence(case, match):
         ws["decay_h_weight"] = torch.zeros(2, 4)
     elif case == "weight_mh_shape":
         ws["weight_mh"] = torch.zeros(12, 3)
+    elif case == "weight_dtype":
+        ws["weight_hh"] = ws["weight_hh"].double()
+    elif case == "delta_dtype":
+        d = d.double()
+    elif case == "mask_dtype":
+        m = m.int()
     elif case == "x_last0_shape":
         kw["x_last0"] = torch.zeros(2, 3)
     elif case == "reverse":

@@ -128,6 +128,13 @@ def grud(x: Tensor, mask: Tensor, delta: Tensor, x_mean: Tensor, weight_ih: Tens
                           ("decay_h_bias", decay_h_bias, hidden)):
         if v is not None:
             check_weight(v, name, (size,), "grud")
+    for name, v in (("x_mean", x_mean), ("weight_ih", weight_ih), ("weight_hh", weight_hh),
+                    ("bias_ih", bias_ih), ("bias_hh", bias_hh), ("weight_mh", weight_mh),
+                    ("decay_x_weight", decay_x_weight), ("decay_x_bias", decay_x_bias),
+                    ("decay_h_weight", decay_h_weight), ("decay_h_bias", decay_h_bias)):
+        if v is not None and (v.dtype != x.dtype or v.device != x.device):
+            raise TypeError(f"grud: {name} is {v.dtype} on {v.device} but x is {x.dtype} on "
+                            f"{x.device}; convert it with {name}.to(x).")
     _check_series(x, mask, delta, check_finite)
     if x_last0 is not None:
         check_state(x_last0, "x_last0", x.shape[0], dims, x, "grud")
