@@ -185,16 +185,17 @@ class Predictor:
 
     # -- recommendation ------------------------------------------------------------------
     def item_index(self, item) -> int:
-        """The graph's index of an original item id (ints: 7, 7.0 and "7" alike)."""
-        key = item
+        """The graph's index of an original item id, found as ``GRU4Rec`` finds it: 7,
+        7.0 and "7" alike; a text item "123" from the number 123."""
+        try:
+            whole = int(float(item)) if float(item).is_integer() else None
+        except (TypeError, ValueError, OverflowError):
+            whole = None
         if self.manifest["items"]["type"] == "int":
-            try:
-                key = int(float(item)) if float(item).is_integer() else None
-            except (TypeError, ValueError):
-                key = None
+            key = whole
         else:
-            key = str(item)
-        if isinstance(item, bool) or key not in self._index:
+            key = item if isinstance(item, str) else None if whole is None else str(whole)
+        if isinstance(item, (bool, np.bool_)) or key not in self._index:
             raise ValueError(f"item {item!r} is not one this model knows.")
         return self._index[key]
 
