@@ -237,3 +237,36 @@ def test_runtime_in_a_fresh_virtual_environment_with_onnxruntime_and_numpy(
                            capture_output=True, text=True, timeout=60)
     assert check.stdout.strip() == "[]", check.stdout + check.stderr
     _run_blocked(python, forecaster, text_model)
+
+
+def _sentence(e: pytest.ExceptionInfo) -> str:
+    msg = str(e.value)
+    assert "\n" not in msg and msg.endswith("."), msg
+    return msg
+
+
+def test_runtime_bad_input_gets_one_sentence(forecaster, text_model, tmp_path):
+    rt = _runtime()
+    with pytest.raises(FileNotFoundError) as e:
+        rt.Predictor(tmp_path / "none.onnx")
+    assert "grukit export MODEL_DIR --format onnx" in _sentence(e)
+    (tmp_path / "x.manifest.json").write_text(json.dumps({"format": "other"}))
+    with pytest.raises(ValueError) as e:
+        rt.Predictor(tmp_path / "x.onnx")
+    assert "is not a grukit export manifest" in _sentence(e)
+    f, f_path, nile = forecaster
+    p = rt.Predictor(f_path)
+    lookback = json.loads(beside(f_path, "manifest").read_text())["forecast"]["lookback"]
+    with pytest.raises(ValueError) as e:
+        p.predict(nile[:lookback - 1])
+    assert f"must end with {lookback} finite values" in _sentence(e)
+    with pytest.raises(ValueError, match="without covariates"):
+        p.predict(nile[:90], covariates=np.ones((90, 1)))
+    with pytest.raises(ValueError, match="predict_proba serves the classifiers"):
+        p.predict_proba([[1, 2]])
+    _, t_path, _ = text_model
+    text = rt.Predictor(t_path)
+    with pytest.raises(TypeError, match="not a single string"):
+        text.predict("one text")
+    with pytest.raises(TypeError, match="texts or token-id lists, not both"):
+        text.predict(["a text", [3, 4]])
