@@ -119,8 +119,7 @@ def _export(args: argparse.Namespace) -> int:
 
     if args.format == "pt2":
         raise UsageError("--format pt2 (torch.export) is not available yet; use --format onnx.")
-    folder = args.model_dir.rstrip("/\\") or args.model_dir
-    output = args.output or f"{folder}.onnx"
+    output = args.output or f"{os.path.abspath(args.model_dir)}.onnx"  # beside the folder
     _output_file(output)
     from .tasks.estimator import load
     from .tasks.export import export
