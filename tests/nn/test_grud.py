@@ -134,6 +134,37 @@ def test_last_observed_state_is_each_variables_last_value():
     torch.testing.assert_close(offset[0, 0] + mod.x_mean, torch.tensor([1.0, 20.0]))
 
 
+def test_keras_style_model_learns_the_last_observed_value():
+    """Sequential([GRUD(16), Dense(1)]) fit on the packed [x, m, δ] (NaN where missing, made 0
+    by pack): the target is variable 0's last observed value, and the loss falls."""
+    from grukit.layers import Dense
+    from grukit.models import Sequential
+    from grukit.ops.grud import final_observed
+
+    torch.manual_seed(0)
+    n, steps, dims = 256, 12, 3
+    m = (torch.rand(n, steps, dims) < 0.3).float()
+    x = torch.where(m > 0, torch.randn(n, steps, dims), torch.full((n, steps, dims), torch.nan))
+    d = torch.zeros(n, steps, dims)  # steps since the last observation
+    for t in range(1, steps):
+        d[:, t] = 1 + (1 - m[:, t - 1]) * d[:, t - 1]
+    target = final_observed(x, m, torch.zeros(dims))[:, :1]  # (N, 1)
+    model = Sequential()
+    model.add(cells.GRUD.layer_class()(16, input_shape=(steps, 3 * dims)))
+    model.add(Dense(1))
+    model.compile("adam", "mse")
+    loss = model.fit(GRUD.pack(x, m, d), target, epochs=12, batch_size=32, verbose=0,
+                     seed=0).history["loss"]
+    assert loss[-1] < 0.6 * loss[0]
+
+
+def test_converters_refuse_it_in_one_sentence():
+    from grukit import convert
+
+    with pytest.raises(ValueError, match=r"^torch.nn has no GRU-D; .*\.$"):
+        convert.to_torch(GRUD(3, 4))
+
+
 @pytest.mark.parametrize("kwargs, match", [
     (dict(num_layers=2), "one layer, forward in time only"),
     (dict(bidirectional=True), "one layer, forward in time only"),

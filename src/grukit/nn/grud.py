@@ -113,8 +113,10 @@ class GRUD(RecurrentBase):
 
     @staticmethod
     def pack(x: Tensor, mask: Tensor, delta: Tensor) -> Tensor:
-        """[x, m, δ] on the last axis: (…, D) × 3 -> (…, 3D), the one-tensor input."""
-        return torch.cat([x, mask.to(x.dtype), delta], dim=-1)
+        """[x, m, δ] on the last axis: (…, D) × 3 -> (…, 3D), the one-tensor input, with 0
+        for x where mask is 0 (never read there; ``grukit.models`` refuses NaN in inputs)."""
+        m = mask.to(x.dtype)
+        return torch.cat([torch.where(m > 0, x, 0.0), m, delta], dim=-1)
 
     def _state_sizes(self) -> tuple[int, ...]:
         """h (H) and the offset of the last observed values from x̄ (D)."""
