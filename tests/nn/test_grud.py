@@ -158,6 +158,26 @@ def test_keras_style_model_learns_the_last_observed_value():
     assert loss[-1] < 0.6 * loss[0]
 
 
+def test_keras_style_model_saves_and_loads_with_its_empirical_mean(tmp_path):
+    from grukit.layers import Dense
+    from grukit.models import Sequential, load
+
+    torch.manual_seed(0)
+    model = Sequential()
+    model.add(cells.GRUD.layer_class()(8, reset_after=True, input_shape=(5, 6)))
+    model.add(Dense(1))
+    x, m, d = _series(4, 5, 2)
+    packed = GRUD.pack(x, m, d)
+    model(packed)
+    model.layers[0].rnn.set_empirical_mean([3.0, -2.0])
+    before = model(packed)
+    model.save(str(tmp_path / "grud"))
+    again = load(str(tmp_path / "grud"))
+    assert again.layers[0].rnn.reset_after is True
+    torch.testing.assert_close(again.layers[0].rnn.x_mean, torch.tensor([3.0, -2.0]))
+    torch.testing.assert_close(again(packed), before)  # same code, same weights
+
+
 def test_converters_refuse_it_in_one_sentence():
     from grukit import convert
 
