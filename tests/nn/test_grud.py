@@ -104,6 +104,12 @@ def test_keras_style_layer_from_the_spec():
     assert torch.isfinite(out).all()
 
 
+def test_keras_style_layer_refuses_go_backwards():
+    # reversing the packed [x, m, δ] would feed δ backwards: refused, not a wrong result
+    with pytest.raises(ValueError, match="runs forward only; leave go_backwards=False"):
+        cells.GRUD.layer_class()(8, input_shape=(6, 12), go_backwards=True)
+
+
 def test_stream_step_by_step_equals_the_whole_series():
     """Risk updated as each measurement arrives: one packed step [x_t, m_t, δ_t] at a time
     through Stream gives the whole series' outputs (the last observed values are carried)."""

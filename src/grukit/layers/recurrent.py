@@ -48,6 +48,11 @@ class _Recurrent(Layer):
         if zoneout and not spec.zoneout:
             owners = ", ".join(s.layer for s in cells.all_specs() if s.zoneout)
             raise ValueError(f"{cls}: zoneout is available for {owners}; leave it at 0.")
+        if go_backwards and spec.packed > 1:  # GRU-D: δ counts forward in time
+            raise ValueError(f"{cls}: go_backwards=True would reverse the packed "
+                             f"{spec.packed}-tensor input (the time since each variable was "
+                             f"last seen counts forward), so {spec.display} runs forward "
+                             f"only; leave go_backwards=False.")
         self.backend = check_backend(spec, backend, cls)
         keras_names = {spec.keras_options.get(k, k): k for k in spec.options}  # Keras -> nn
         unknown = sorted(set(options) - set(keras_names))
