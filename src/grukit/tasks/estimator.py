@@ -45,6 +45,7 @@ REGISTRY = {
     "Forecaster": "grukit.tasks.forecast.forecaster",
     "GRU4Rec": "grukit.tasks.recommend.gru4rec",
     "MusicModel": "grukit.tasks.music.estimator",
+    "ClinicalClassifier": "grukit.tasks.clinical.estimator",
 }
 
 

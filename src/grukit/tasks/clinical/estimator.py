@@ -1,0 +1,249 @@
+"""``ClinicalClassifier``: a binary outcome (in-hospital death by default) from a
+``grukit.data.clinical.ClinicalData`` with GRU-D or one of the paper's recurrent baselines
+(Che et al. 2018): one recurrent layer, the static descriptors, a sigmoid unit, binary
+cross-entropy, Adam, early stopping on a stratified validation split of the training
+records. z-scoring statistics and x̄ come from the training records only and are saved with
+the weights, so a loaded model scores new stays exactly as before saving."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from ..estimator import Estimator, load_module_state
+from .features import PACKED, Encoding, fit_encoding, network_inputs
+from .network import CELLS, ClinicalNetwork
+
+MODELS = tuple(CELLS)
+
+
+@dataclass(frozen=True)
+class ClinicalConfig:
+    model: str = "grud"  # grud | gru-mean | gru-forward | gru-simple | lstm-mean
+    hidden: int = 64
+    dropout: float = 0.3  # on the recurrent output, before the sigmoid unit
+    epochs: int = 60
+    batch_size: int = 64
+    learning_rate: float = 1e-3
+    validation_split: float = 0.15  # of the training records, stratified; 0: no early stop
+    patience: int = 8
+    statics: bool = True  # feed the static descriptors to the sigmoid unit
+    seed: int = 0
+
+
+def _whole(name, value, least=1):
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < least:
+        raise ValueError(f"{name} must be a whole number of {least} or more; got {value!r}.")
+
+
+def check_config(cfg: ClinicalConfig) -> None:
+    """One sentence for the first setting the classifier cannot train with."""
+    if cfg.model not in MODELS:
+        raise ValueError(f"model must be one of {', '.join(MODELS)}; got {cfg.model!r}.")
+    for name in ("hidden", "epochs", "batch_size"):
+        _whole(name, getattr(cfg, name))
+    _whole("patience", cfg.patience, 0)
+    _whole("seed", cfg.seed, 0)
+    if not isinstance(cfg.dropout, (int, float)) or not 0 <= cfg.dropout < 1:
+        raise ValueError(f"dropout must be in [0, 1); got {cfg.dropout!r}.")
+    lr = cfg.learning_rate
+    if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not 0 < lr < math.inf:
+        raise ValueError(f"learning_rate must be a positive number; got {lr!r}.")
+    if not isinstance(cfg.validation_split, (int, float)) or not 0 <= cfg.validation_split < 1:
+        raise ValueError(f"validation_split must be in [0, 1) (0 turns early stopping off); "
+                         f"got {cfg.validation_split!r}.")
+
+
+def labelled_rows(data, rows=None, what: str = "the training records") -> np.ndarray:
+    """The records of ``rows`` (all when None) with an outcome, which must be 0/1."""
+    rows = np.arange(data.n_records) if rows is None else np.asarray(rows)
+    if rows.dtype == bool:
+        rows = np.flatnonzero(rows)
+    if rows.size == 0 or not np.issubdtype(rows.dtype, np.integer) \
+            or rows.min() < 0 or rows.max() >= data.n_records:
+        raise ValueError(f"train_indices must be record positions in 0..{data.n_records - 1}.")
+    if data.outcome is None:
+        raise ValueError("the data has no outcome; read it with its outcome file.")
+    y = data.y[rows]
+    rows = rows[np.isfinite(y)]
+    bad = ~np.isin(data.y[rows], (0.0, 1.0))
+    if bad.any():
+        raise ValueError(f"the outcome {data.outcome!r} must be 0 or 1; record "
+                         f"{data.record_ids[rows[bad][0]]} has {data.y[rows[bad][0]]!r}.")
+    if len(np.unique(data.y[rows])) < 2:
+        raise ValueError(f"{what} hold only one outcome class ({data.outcome!r}); a classifier "
+                         f"needs both 0 and 1.")
+    return rows
+
+
+def auc_scores(y: np.ndarray, p: np.ndarray) -> dict:
+    """AUC-ROC and AUC-PR (average precision) by scikit-learn."""
+    from sklearn.metrics import average_precision_score, roc_auc_score
+
+    return {"auc_roc": float(roc_auc_score(y, p)), "auc_pr": float(average_precision_score(y, p)),
+            "n": int(len(y)), "positives": int(np.sum(y))}
+
+
+class ClinicalClassifier(Estimator):
+    """Risk of a binary outcome from irregular clinical series.
+
+    >>> data = read_physionet2012("physionet2012")
+    >>> clf = ClinicalClassifier(model="grud").fit(data, train_indices=tr)
+    >>> clf.evaluate(data, te), clf.predict_proba(data)[te], clf.risk_over_time(data, te[0])
+    """
+
+    config_class = ClinicalConfig
+
+    def __init__(self, config: ClinicalConfig | None = None, **overrides):
+        base = config if config is not None else ClinicalConfig()
+        if not isinstance(base, ClinicalConfig):
+            raise TypeError(f"config must be a ClinicalConfig; got a {type(base).__name__}.")
+        self.config = dataclasses.replace(base, **self._checked_settings(overrides))
+        self.model = None
+
+    # -- training ----------------------------------------------------------------------------
+    def fit(self, data, train_indices=None, *, epochs: int | None = None, callbacks=None,
+            verbose=0) -> ClinicalClassifier:
+        """Train on the records ``train_indices`` of ``data`` (all when None) that have an
+        outcome; returns ``self`` (the ``History`` in ``self.history_``)."""
+        from ...models import EarlyStopping, EpochTimer
+        from ..classify.base import stratified_split
+
+        cfg = self.config
+        check_config(cfg)
+        epochs = cfg.epochs if epochs is None else epochs
+        _whole("epochs", epochs)
+        self.fitted_ = False
+        rows = labelled_rows(data, train_indices)
+        y = data.y[rows].astype(np.int64)
+        self.encoding_ = fit_encoding(data, rows)
+        if not cfg.statics:
+            self.encoding_.statics = []
+        self._remember(data)
+        x = network_inputs(data, self.encoding_, cfg.model)[rows]  # (n, T, F + S)
+        val = None
+        if cfg.validation_split:
+            tr, va = stratified_split(y, cfg.validation_split, cfg.seed)
+            val = (torch.from_numpy(x[va]), torch.from_numpy(y[va].astype(np.float32)))
+            x, y = x[tr], y[tr]
+        torch.manual_seed(cfg.seed)
+        self.model = self._network()
+        self.model.compile(torch.optim.Adam(self.model.parameters(), lr=cfg.learning_rate),
+                           "binary_crossentropy")
+        timer = EpochTimer()
+        cbs = [timer] + list(callbacks or [])
+        if val is not None:
+            cbs.append(EarlyStopping("val_loss", patience=cfg.patience,
+                                     restore_best_weights=True))
+        history = self.model.fit(torch.from_numpy(np.ascontiguousarray(x)),
+                                 torch.from_numpy(y.astype(np.float32)),
+                                 batch_size=cfg.batch_size, epochs=epochs, verbose=verbose,
+                                 callbacks=cbs, validation_data=val, seed=cfg.seed)
+        history.history["epoch_time"] = timer.seconds
+        self.history_ = history
+        self.model.eval()
+        self.fitted_ = True
+        return self
+
+    def _remember(self, data) -> None:
+        self.variables_ = tuple(data.variables)
+        self.steps_ = int(data.n_steps)
+        self.step_ = float(data.step)
+        self.outcome_ = data.outcome
+
+    def _network(self):
+        from ...models import Sequential
+
+        enc, cfg = self.encoding_, self.config
+        series = PACKED[cfg.model] * len(self.variables_)
+        net = ClinicalNetwork(cfg.model, cfg.hidden, series, cfg.dropout,
+                              input_shape=(self.steps_, series + enc.static_width))
+        model = Sequential([net], name=f"{cfg.model}_clinical")
+        model.build()
+        net.set_empirical_mean(enc.x_mean)
+        return model
+
+    # -- inference ---------------------------------------------------------------------------
+    def _inputs(self, data) -> np.ndarray:
+        if tuple(data.variables) != self.variables_:
+            raise ValueError(f"the data has variables {list(data.variables)[:5]}... "
+                             f"({len(data.variables)}) but the model was trained on "
+                             f"{len(self.variables_)} others; read it in the same format.")
+        if data.n_steps != self.steps_ or data.step != self.step_:
+            raise ValueError(f"the data is on a grid of {data.n_steps} steps of {data.step} h; "
+                             f"the model was trained on {self.steps_} of {self.step_} h.")
+        return network_inputs(data, self.encoding_, self.config.model)
+
+    def _run(self, x: np.ndarray, per_step: bool) -> np.ndarray:
+        net = self.model.layers[0]
+        net.per_step = per_step
+        self.model.eval()
+        try:
+            out = [self.model(torch.from_numpy(x[i:i + 256])).numpy()
+                   for i in range(0, len(x), 256)]
+        finally:
+            net.per_step = False
+        return np.concatenate(out) if out else np.zeros((0,), np.float32)
+
+    @torch.no_grad()
+    def predict_proba(self, data) -> np.ndarray:
+        """(N,) float32: the predicted probability of outcome 1 for every record."""
+        self._check_fitted("predict")
+        return self._run(self._inputs(data), False)[:, 0]
+
+    def predict(self, data, threshold: float = 0.5) -> np.ndarray:
+        """(N,) int64: 1 where the predicted probability is at least ``threshold``."""
+        return (self.predict_proba(data) >= threshold).astype(np.int64)
+
+    @torch.no_grad()
+    def risk_over_time(self, data, i: int) -> np.ndarray:
+        """(T,) the risk record ``i`` would get after each step (hour) of the grid, read from
+        the recurrent state at that step."""
+        self._check_fitted("risk_over_time")
+        if not isinstance(i, (int, np.integer)) or not 0 <= i < data.n_records:
+            raise ValueError(f"i must be a record position in 0..{data.n_records - 1}; got "
+                             f"{i!r}.")
+        return self._run(self._inputs(data)[i:i + 1], True)[0]
+
+    def evaluate(self, data, indices=None) -> dict:
+        """``{"auc_roc", "auc_pr", "n", "positives"}`` on the records ``indices`` (all when
+        None) that have an outcome."""
+        self._check_fitted("evaluate")
+        rows = labelled_rows(data, indices, "the records scored")
+        p = self.predict_proba(data)[rows]
+        return auc_scores(data.y[rows], p)
+
+    # -- saving (grukit.tasks.estimator) -----------------------------------------------------
+    def _state(self) -> tuple[dict, dict]:
+        enc = self.encoding_
+        tensors = {"scaler.mean": enc.mean, "scaler.std": enc.std, "x_mean": enc.x_mean}
+        tensors |= {f"network.{k}": v for k, v in self.model.state_dict().items()}
+        extras = {"variables": list(self.variables_), "steps": self.steps_,
+                  "step": self.step_, "outcome": self.outcome_,
+                  "statics": [list(s) for s in enc.statics]}
+        return tensors, extras
+
+    def _restore(self, tensors: dict, extras: dict) -> None:
+        check_config(self.config)
+        try:
+            self.variables_ = tuple(str(v) for v in extras["variables"])
+            self.steps_, self.step_ = int(extras["steps"]), float(extras["step"])
+            self.outcome_ = extras["outcome"]
+            statics = [(str(n), str(k), [float(v) for v in vals])
+                       for n, k, vals in extras["statics"]]
+            d = len(self.variables_)
+            enc = Encoding(tensors["scaler.mean"].numpy(), tensors["scaler.std"].numpy(),
+                           tensors["x_mean"].numpy(), statics)
+            if any(a.shape != (d,) for a in (enc.mean, enc.std, enc.x_mean)):
+                raise ValueError(f"scaler statistics are not ({d},)")
+        except (KeyError, TypeError, ValueError) as err:
+            raise ValueError(f"the saved ClinicalClassifier is incomplete or damaged "
+                             f"({type(err).__name__}: {err}); save the model again.") from None
+        self.encoding_ = enc
+        self.model = self._network()
+        load_module_state(self.model, tensors, "network.", "the saved ClinicalClassifier")
+        self.model.eval()

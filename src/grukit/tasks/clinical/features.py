@@ -1,0 +1,106 @@
+"""What each model reads from a ``ClinicalData``: the series inputs of GRU-D and of its
+baselines (Che et al. 2018), and the static descriptors, all z-scored with statistics of the
+training records only.
+
+Series, each (N, T, ·) float32, x z-scored:
+
+    grud         [x (0 where missing), m, δ / window]   GRU-D decays x̂ toward x̄ itself
+    gru-mean     x, missing -> x̄               lstm-mean the same
+    gru-forward  x, missing -> last seen value (x̄ before the first)
+    gru-simple   [x forward-filled, m, δ / window]
+
+δ is given in units of the window (48 h -> 1): the decay rates are learned, so this only
+rescales them, but at GRU-D's initial rates a δ in hours (up to 47 for a variable measured
+once) drives γ_h = exp(−W_γh δ) to ~0 at every step, so the state is wiped and nothing
+learns.
+
+Descriptors: numeric ones z-scored with 0 where missing; categorical ones (Gender, ICUType)
+one-hot over the values seen in training (all zeros when missing); a descriptor never given
+in the training records is dropped (set A has no ICUType rows).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+CATEGORICAL = ("Gender", "ICUType")  # PhysioNet's categorical descriptors
+PACKED = {"grud": 3, "gru-mean": 1, "gru-forward": 1, "gru-simple": 3, "lstm-mean": 1}
+
+
+@dataclass
+class Encoding:
+    """Training statistics, saved with the model: series z-scoring (D,) ×2 and x̄ (D,) in
+    z units; per descriptor its kind and (mean, std) or categories."""
+
+    mean: np.ndarray  # (D,) float64
+    std: np.ndarray  # (D,) float64
+    x_mean: np.ndarray  # (D,) float32, the empirical mean of the z-scored series
+    statics: list  # [(name, "numeric", [mean, std]) | (name, "categorical", [values...])]
+
+    @property
+    def static_width(self) -> int:
+        return sum(1 if kind == "numeric" else len(v) for _, kind, v in self.statics)
+
+
+def fit_encoding(data, rows: np.ndarray) -> Encoding:
+    """The statistics of the training records ``rows``."""
+    st = data.fit_standardization(rows)
+    x_mean = data.empirical_mean(rows, st)
+    statics = []
+    for j, name in enumerate(data.static_names):
+        col = data.static[rows, j].astype(np.float64)  # (n,)
+        seen = col[np.isfinite(col)]
+        if not len(seen):
+            continue  # never given in training: nothing to learn from
+        if name in CATEGORICAL:
+            statics.append((name, "categorical", sorted(float(v) for v in np.unique(seen))))
+        else:
+            std = float(seen.std())
+            statics.append((name, "numeric", [float(seen.mean()), std if std > 0 else 1.0]))
+    return Encoding(st.mean, st.std, x_mean, statics)
+
+
+def static_inputs(data, enc: Encoding) -> np.ndarray:
+    """(N, S') float32 encoded descriptors."""
+    cols = []
+    names = list(data.static_names)
+    for name, kind, v in enc.statics:
+        if name not in names:
+            raise ValueError(f"the data has no descriptor {name!r}, which the model was "
+                             f"trained with; give stays in the training data's format.")
+        col = data.static[:, names.index(name)].astype(np.float64)  # (N,)
+        if kind == "numeric":
+            cols.append(np.where(np.isfinite(col), (col - v[0]) / v[1], 0.0)[:, None])
+        else:
+            cols.append(np.stack([col == c for c in v], axis=1).astype(np.float64))
+    if not cols:
+        return np.zeros((data.n_records, 0), dtype=np.float32)
+    return np.concatenate(cols, axis=1).astype(np.float32)
+
+
+def series_inputs(data, enc: Encoding, model: str) -> np.ndarray:
+    """(N, T, PACKED[model]·D) float32: the series as ``model`` reads it (table above)."""
+    from ...data.clinical import Standardization
+
+    st = Standardization(enc.mean, enc.std)
+    window = np.float32(data.n_steps * data.step)
+    if model == "grud":
+        x, m, d = data.inputs(st)
+        return np.concatenate([x, m, d / window], axis=-1).astype(np.float32)
+    if model in ("gru-mean", "lstm-mean"):
+        return data.imputed("mean", enc.x_mean, st).astype(np.float32)
+    filled = data.imputed("forward", enc.x_mean, st).astype(np.float32)
+    if model == "gru-forward":
+        return filled
+    return np.concatenate([filled, data.M, data.delta / window], axis=-1).astype(np.float32)
+
+
+def network_inputs(data, enc: Encoding, model: str) -> np.ndarray:
+    """(N, T, F + S') float32: the series and, repeated at every step, the descriptors (one
+    tensor, as ``grukit.models.Sequential.fit`` batches one input)."""
+    series = series_inputs(data, enc, model)  # (N, T, F)
+    static = static_inputs(data, enc)  # (N, S')
+    rep = np.broadcast_to(static[:, None, :], (*series.shape[:2], static.shape[1]))
+    return np.concatenate([series, rep], axis=-1)

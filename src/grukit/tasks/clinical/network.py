@@ -1,0 +1,57 @@
+"""The clinical network: one recurrent layer over the series, its last state joined with the
+static descriptors, and a sigmoid unit — one ``grukit.layers`` layer, so that
+``grukit.models.Sequential`` trains it like any other model.
+
+    input (B, T, F + S)  ->  series (B, T, F), descriptors (B, S) from step 0
+    RNN(series) -> h_t (B, T, H)          GRU-D reads F = 3·D packed [x, m, δ]
+    p_t = σ(w · [dropout(h_t), s] + b)    the risk after step t; the model's output is p_T
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from ... import cells
+from ...layers import Dense, Dropout, Layer
+
+# the estimator's model names -> the cell of grukit.cells that runs it
+CELLS = {"grud": "grud", "gru-mean": "gru", "gru-forward": "gru", "gru-simple": "gru",
+         "lstm-mean": "lstm"}
+
+
+class ClinicalNetwork(Layer):
+    """(B, T, F + S) -> (B, 1) risk at the last step, or (B, T) after every step with
+    ``per_step=True``."""
+
+    def __init__(self, model: str, hidden: int, series: int, dropout: float = 0.0, *,
+                 input_shape=None, name: str | None = None):
+        super().__init__(input_shape=input_shape, name=name)
+        if model not in CELLS:
+            raise ValueError(f"model must be one of {', '.join(CELLS)}; got {model!r}.")
+        self.model, self.hidden, self.series, self.dropout = model, hidden, series, dropout
+        spec = cells.GRUD if CELLS[model] == "grud" else cells.get(CELLS[model])
+        self.rnn = spec.layer_class()(hidden, return_sequences=True)
+        self.drop = Dropout(dropout) if dropout else None
+        self.head = Dense(1, activation="sigmoid")
+        self.per_step = False
+
+    def set_empirical_mean(self, x_mean) -> None:
+        """GRU-D's x̄ (D,) (its buffer, saved with the weights); other cells have none."""
+        if self.model == "grud":
+            self.rnn.rnn.set_empirical_mean(torch.as_tensor(x_mean, dtype=torch.float32))
+
+    def call(self, x: Tensor, lengths: Tensor | None):
+        series, static = x[..., :self.series], x[:, 0, self.series:]  # (B, T, F), (B, S)
+        y, _ = self.rnn(series, None)  # (B, T, H)
+        if self.drop is not None:
+            y, _ = self.drop(y, None)
+        if not self.per_step:
+            y = y[:, -1:]  # (B, 1, H)
+        s = static[:, None, :].expand(-1, y.shape[1], -1)  # (B, T', S)
+        p, _ = self.head(torch.cat([y, s], dim=-1), None)  # (B, T', 1)
+        return (p[..., 0] if self.per_step else p[:, 0]), None
+
+    def _config(self) -> dict:
+        return {"model": self.model, "hidden": self.hidden, "series": self.series,
+                "dropout": self.dropout}
