@@ -270,48 +270,57 @@ class _GRUFunction(torch.autograd.Function):
     @torch.autograd.function.once_differentiable
     def backward(ctx, dy, dhn):
         xt, w_ih, w_hh, hs, save = ctx.saved_tensors
-        steps, batch, hid = hs.shape[0] - 1, hs.shape[1], hs.shape[2]
-        dyt = (np.zeros((steps, batch, hid), save.numpy().dtype) if dy is None
-               else arr(dy.transpose(0, 1)))  # (T, B, H)
-        dhn = np.zeros((batch, hid), dyt.dtype) if dhn is None else arr(dhn)
-        dh0 = np.empty((batch, hid), dyt.dtype)
-        hp = hs[:-1]  # (T, B, H): h_{t−1}
-        if ctx.drop is not None:
-            hp = hp * torch.from_numpy(ctx.drop)  # ĥ = d ⊙ h_{t−1}: what W_hh multiplied
-        hp = hp.reshape(-1, hid)  # (T·B, H)
-        xf = xt.reshape(-1, xt.shape[2])  # (T·B, I)
-        w, wi = w_hh.detach(), w_ih.detach()
-        gemm = gemm_address(dyt.dtype)
-        if ctx.reset_after:
-            dgb = np.empty((steps, batch, 4 * hid), dyt.dtype)
-            with kernel_threads(batch, gemm) as nchunk:
-                bwd_after(dyt, dhn, arr(w), hs.numpy(), save.numpy(), ctx.lens, ctx.drop,
-                          ctx.zone, dgb, dh0, gemm, nchunk)
-            dg4 = torch.from_numpy(dgb).reshape(-1, 4 * hid)  # (T·B, 4H) = [n, r, z, n ⊙ r]
-            dgi = dg4[:, :3 * hid]  # (T·B, 3H), gates in n, r, z order
-            dw_hh = dg4[:, hid:].t() @ hp  # (3H, H)
-            db = dg4.sum(0) if any(ctx.has_b) else None  # (4H,)
-            db_hh = db[hid:] if ctx.has_b[1] else None
-            db_ih = torch.cat([db[hid:3 * hid], db[:hid]]) if ctx.has_b[0] else None
-            dw_nrz = dgi.t() @ xf  # (3H, I), rows n, r, z
-            dw_ih = torch.cat([dw_nrz[hid:], dw_nrz[:hid]])
-            wi = torch.cat([wi[2 * hid:], wi[:2 * hid]])  # rows n, r, z, to meet dgi
-        else:
-            dgn = np.empty((steps, batch, 3 * hid), dyt.dtype)
-            with kernel_threads(batch, gemm) as nchunk:
-                bwd_before(dyt, dhn, arr(w[:2 * hid]), arr(w[2 * hid:]), hs.numpy(),
-                           save.numpy(), ctx.lens, ctx.drop, ctx.zone, dgn, dh0, gemm, nchunk)
-            dgi = torch.from_numpy(dgn).reshape(-1, 3 * hid)  # (T·B, 3H)
-            rh = save[..., :hid].reshape(-1, hid) * hp  # (T·B, H): r ⊙ ĥ
-            dw_hh = torch.cat([dgi[:, :2 * hid].t() @ hp, dgi[:, 2 * hid:].t() @ rh])
-            db_hh = None  # reset_after=False has no recurrent bias
-            db_ih = dgi.sum(0) if ctx.has_b[0] else None
-            dw_ih = dgi.t() @ xf  # (3H, I)
-        dx = None
-        if ctx.needs_input_grad[0]:
-            dx = (dgi @ wi).reshape(steps, batch, -1).transpose(0, 1)  # (B, T, I)
-        return (dx, dw_ih, dw_hh, db_ih, db_hh, torch.from_numpy(dh0), None, None, None,
-                None)
+        grads = backward(dy, dhn, xt, w_ih, w_hh, hs, save, ctx.lens, ctx.reset_after,
+                         ctx.drop, ctx.zone, ctx.has_b, ctx.needs_input_grad[0])
+        return (*grads, None, None, None, None)
+
+
+def backward(dy: Tensor | None, dhn: Tensor | None, xt: Tensor, w_ih: Tensor, w_hh: Tensor,
+             hs: Tensor, save: Tensor, lens: np.ndarray, reset_after: bool, drop, zone,
+             has_b: tuple[bool, bool], need_dx: bool):
+    """Gradients of one training forward (xt (T, B, I), hs (T+1, B, H) and the saved gates)
+    -> dx (B, T, I) or None, dW_ih, dW_hh, db_ih or None, db_hh or None, dh0 (B, H)."""
+    steps, batch, hid = hs.shape[0] - 1, hs.shape[1], hs.shape[2]
+    dyt = (np.zeros((steps, batch, hid), save.numpy().dtype) if dy is None
+           else arr(dy.transpose(0, 1)))  # (T, B, H)
+    dhn = np.zeros((batch, hid), dyt.dtype) if dhn is None else arr(dhn)
+    dh0 = np.empty((batch, hid), dyt.dtype)
+    hp = hs[:-1]  # (T, B, H): h_{t−1}
+    if drop is not None:
+        hp = hp * torch.from_numpy(drop)  # ĥ = d ⊙ h_{t−1}: what W_hh multiplied
+    hp = hp.reshape(-1, hid)  # (T·B, H)
+    xf = xt.reshape(-1, xt.shape[2])  # (T·B, I)
+    w, wi = w_hh.detach(), w_ih.detach()
+    gemm = gemm_address(dyt.dtype)
+    if reset_after:
+        dgb = np.empty((steps, batch, 4 * hid), dyt.dtype)
+        with kernel_threads(batch, gemm) as nchunk:
+            bwd_after(dyt, dhn, arr(w), hs.numpy(), save.numpy(), lens, drop, zone, dgb, dh0,
+                      gemm, nchunk)
+        dg4 = torch.from_numpy(dgb).reshape(-1, 4 * hid)  # (T·B, 4H) = [n, r, z, n ⊙ r]
+        dgi = dg4[:, :3 * hid]  # (T·B, 3H), gates in n, r, z order
+        dw_hh = dg4[:, hid:].t() @ hp  # (3H, H)
+        db = dg4.sum(0) if any(has_b) else None  # (4H,)
+        db_hh = db[hid:] if has_b[1] else None
+        db_ih = torch.cat([db[hid:3 * hid], db[:hid]]) if has_b[0] else None
+        dw_nrz = dgi.t() @ xf  # (3H, I), rows n, r, z
+        dw_ih = torch.cat([dw_nrz[hid:], dw_nrz[:hid]])
+        wi = torch.cat([wi[2 * hid:], wi[:2 * hid]])  # rows n, r, z, to meet dgi
+    else:
+        dgn = np.empty((steps, batch, 3 * hid), dyt.dtype)
+        with kernel_threads(batch, gemm) as nchunk:
+            bwd_before(dyt, dhn, arr(w[:2 * hid]), arr(w[2 * hid:]), hs.numpy(), save.numpy(),
+                       lens, drop, zone, dgn, dh0, gemm, nchunk)
+        dgi = torch.from_numpy(dgn).reshape(-1, 3 * hid)  # (T·B, 3H)
+        rh = save[..., :hid].reshape(-1, hid) * hp  # (T·B, H): r ⊙ ĥ
+        dw_hh = torch.cat([dgi[:, :2 * hid].t() @ hp, dgi[:, 2 * hid:].t() @ rh])
+        db_hh = None  # reset_after=False has no recurrent bias
+        db_ih = dgi.sum(0) if has_b[0] else None
+        dw_ih = dgi.t() @ xf  # (3H, I)
+    dx = None
+    if need_dx:
+        dx = (dgi @ wi).reshape(steps, batch, -1).transpose(0, 1)  # (B, T, I)
+    return dx, dw_ih, dw_hh, db_ih, db_hh, torch.from_numpy(dh0)
 
 
 def gru_cpu(x: Tensor, weight_ih: Tensor, weight_hh: Tensor, bias_ih: Tensor | None,
@@ -335,6 +344,21 @@ def gru_cpu(x: Tensor, weight_ih: Tensor, weight_hh: Tensor, bias_ih: Tensor | N
         y, _, hn, _ = _forward(gi, weight_hh, bias_hh, h0, lens, reset_after, False, drop,
                                zone)
         return y, (hn,)
+
+    if torch.compiler.is_compiling():  # compile and export trace the ops of .library
+        from .library import gru_cpu_infer, gru_cpu_train
+
+        def train(xs: Tensor, *zm: Tensor):  # noqa: F811
+            zone = zm[0].detach() if zm else None  # (B, T, H), in the direction of xs
+            drop = None if state_mask is None else state_mask.detach()
+            y, hn, _, _ = gru_cpu_train(xs, weight_ih, weight_hh, bias_ih, bias_hh, h0,
+                                        lengths, reset_after, drop, zone)
+            return y, (hn,)
+
+        def infer(xs: Tensor, *zm: Tensor):  # noqa: F811
+            y, hn = gru_cpu_infer(xs, weight_ih, weight_hh, bias_ih, bias_hh, h0, lengths,
+                                  reset_after, state_mask, zm[0] if zm else None)
+            return y, (hn,)
 
     along = () if zoneout_mask is None else (zoneout_mask,)
     y, (hn,) = run_fused(x, lengths, reverse, (weight_ih, weight_hh, bias_ih, bias_hh, h0),

@@ -181,24 +181,35 @@ class _LSTMFunction(torch.autograd.Function):
     @torch.autograd.function.once_differentiable
     def backward(ctx, dy, dhn, dcn):
         x, w_ih, w_hh, h0, c0, y, save, cs = ctx.saved_tensors
-        batch, steps, hid = y.shape
-        dy, dhn, dcn = grad_or_zeros(dy, y), grad_or_zeros(dhn, h0), grad_or_zeros(dcn, c0)
-        dgi = np.empty((batch, steps, 4 * hid), y.numpy().dtype)
-        dh0, dc0 = np.empty((batch, hid), dgi.dtype), np.empty((batch, hid), dgi.dtype)
-        gemm = gemm_address(dgi.dtype)
-        with kernel_threads(batch, gemm) as nchunk:
-            _bwd(arr(dy), arr(dhn), arr(dcn), arr(w_hh), arr(c0), save.numpy(), cs.numpy(),
-                 ctx.lens, ctx.drop, dgi, dh0, dc0, gemm, nchunk)
-        hprev = torch.cat([h0.detach().unsqueeze(1), y[:, :-1]], dim=1)  # (B, T, H)
-        if ctx.drop is not None:
-            hprev = hprev * torch.from_numpy(ctx.drop).unsqueeze(1)  # d ⊙ h_{t−1}
-        dg = torch.from_numpy(dgi).reshape(-1, 4 * hid)  # (B·T, 4H)
-        dw_hh = dg.t() @ hprev.reshape(-1, hid)  # (4H, H)
-        dw_ih = dg.t() @ x.detach().reshape(-1, x.shape[2])  # (4H, I)
-        db = dg.sum(0)
-        dx = (dg @ w_ih.detach()).reshape(x.shape) if ctx.needs_input_grad[0] else None
+        grads = backward(dy, dhn, dcn, x, w_ih, w_hh, h0, c0, y, save, cs, ctx.lens, ctx.drop,
+                         ctx.needs_input_grad[0])
+        dx, dw_ih, dw_hh, db, dh0, dc0 = grads
         return (dx, dw_ih, dw_hh, db if ctx.has_b[0] else None, db if ctx.has_b[1] else None,
-                torch.from_numpy(dh0), torch.from_numpy(dc0), None, None)
+                dh0, dc0, None, None)
+
+
+def backward(dy: Tensor | None, dhn: Tensor | None, dcn: Tensor | None, x: Tensor,
+             w_ih: Tensor, w_hh: Tensor, h0: Tensor, c0: Tensor, y: Tensor, save: Tensor,
+             cs: Tensor, lens: np.ndarray, drop, need_dx: bool):
+    """Gradients of one training forward -> dx (B, T, I) or None, dW_ih, dW_hh, db (4H,)
+    (the gradient of either bias), dh0, dc0 (B, H)."""
+    batch, steps, hid = y.shape
+    dy, dhn, dcn = grad_or_zeros(dy, y), grad_or_zeros(dhn, h0), grad_or_zeros(dcn, c0)
+    dgi = np.empty((batch, steps, 4 * hid), y.numpy().dtype)
+    dh0, dc0 = np.empty((batch, hid), dgi.dtype), np.empty((batch, hid), dgi.dtype)
+    gemm = gemm_address(dgi.dtype)
+    with kernel_threads(batch, gemm) as nchunk:
+        _bwd(arr(dy), arr(dhn), arr(dcn), arr(w_hh), arr(c0), save.numpy(), cs.numpy(), lens,
+             drop, dgi, dh0, dc0, gemm, nchunk)
+    hprev = torch.cat([h0.detach().unsqueeze(1), y[:, :-1]], dim=1)  # (B, T, H)
+    if drop is not None:
+        hprev = hprev * torch.from_numpy(drop).unsqueeze(1)  # d ⊙ h_{t−1}
+    dg = torch.from_numpy(dgi).reshape(-1, 4 * hid)  # (B·T, 4H)
+    dw_hh = dg.t() @ hprev.reshape(-1, hid)  # (4H, H)
+    dw_ih = dg.t() @ x.detach().reshape(-1, x.shape[2])  # (4H, I)
+    db = dg.sum(0)
+    dx = (dg @ w_ih.detach()).reshape(x.shape) if need_dx else None
+    return dx, dw_ih, dw_hh, db, torch.from_numpy(dh0), torch.from_numpy(dc0)
 
 
 def lstm_cpu(x: Tensor, weight_ih: Tensor, weight_hh: Tensor, bias_ih: Tensor | None,
@@ -220,6 +231,20 @@ def lstm_cpu(x: Tensor, weight_ih: Tensor, weight_hh: Tensor, bias_ih: Tensor | 
             drop = None if state_mask is None else arr(state_mask)  # (B, H)
             y, hn, cn, _, _ = _forward(gi, weight_hh, bias_hh, h, c, lens, False, drop)
         return y, (hn, cn)
+
+    if torch.compiler.is_compiling():  # compile and export trace the ops of .library
+        from .library import lstm_cpu_infer, lstm_cpu_train
+
+        def train(xs: Tensor):  # noqa: F811
+            drop = None if state_mask is None else state_mask.detach()
+            y, hn, cn, _, _ = lstm_cpu_train(xs, weight_ih, weight_hh, bias_ih, bias_hh, h, c,
+                                             lengths, drop)
+            return y, (hn, cn)
+
+        def infer(xs: Tensor):  # noqa: F811
+            y, hn, cn = lstm_cpu_infer(xs, weight_ih, weight_hh, bias_ih, bias_hh, h, c,
+                                       lengths, state_mask)
+            return y, (hn, cn)
 
     y, (hn, cn) = run_fused(x, lengths, reverse, (weight_ih, weight_hh, bias_ih, bias_hh, h, c),
                             train, infer)

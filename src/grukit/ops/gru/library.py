@@ -1,0 +1,117 @@
+"""The fused CPU GRU as torch custom ops, so that ``torch.compile(fullgraph=True)`` and
+``torch.export`` trace it as one node instead of breaking the graph at the numba call.
+
+``grukit::gru_cpu_infer`` runs the forward with no graph; ``grukit::gru_cpu_train`` also
+returns what backward needs (the states hs and the saved gates) and carries its gradient
+through ``grukit::gru_cpu_backward``, itself an op, so that a compiled training step traces
+its backward too. Each op has a fake implementation (output shapes, dtypes and strides from
+the inputs' metadata alone), which is all a tracer sees. The kernels and their math are
+``.cpu``'s; the ``cpu`` backend calls these ops while ``torch.compiler.is_compiling()``
+(compile and export) and its ``torch.autograd.Function`` otherwise.
+
+Op inputs are what ``torch.library`` accepts: ``lengths`` an int64 tensor (B,) or None, the
+masks optional tensors (``state_mask`` (B, H), ``zone`` (B, T, H) batch-first).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from .._cpu import lens_array
+from . import cpu
+
+
+def _buffers(x: Tensor, w_hh: Tensor, reset_after: bool):
+    """Empty tensors shaped as the training forward's outputs: y (B, T, H) seen from a
+    time-major (T, B, H) buffer, h_n (B, H), hs (T+1, B, H), save (T, B, 4H or 3H)."""
+    batch, steps, hid = x.shape[0], x.shape[1], w_hh.shape[1]
+    y = x.new_empty((steps, batch, hid)).transpose(0, 1)  # (B, T, H), time-major strides
+    hn = x.new_empty((batch, hid))
+    hs = x.new_empty((steps + 1, batch, hid))
+    save = x.new_empty((steps, batch, (4 if reset_after else 3) * hid))
+    return y, hn, hs, save
+
+
+@torch.library.custom_op("grukit::gru_cpu_infer", mutates_args=(), device_types="cpu")
+def gru_cpu_infer(x: Tensor, w_ih: Tensor, w_hh: Tensor, b_ih: Tensor | None,
+                  b_hh: Tensor | None, h0: Tensor, lengths: Tensor | None, reset_after: bool,
+                  state_mask: Tensor | None, zone: Tensor | None) -> tuple[Tensor, Tensor]:
+    """x (B, T, I) -> y (B, T, H), h_n (B, H); no graph."""
+    lens = lens_array(lengths, x.shape[0], x.shape[1])
+    gi = cpu._project(x, w_ih, b_ih)[1]  # (T, B, 3H)
+    drop, zt = cpu._masks(state_mask, zone)
+    y, hs, hn, _ = cpu._forward(gi, w_hh, b_hh, h0, lens, reset_after, False, drop, zt)
+    # y is a view of hs (not returned): an op's outputs may not alias its inputs or each other
+    return y, hn
+
+
+@gru_cpu_infer.register_fake
+def _(x, w_ih, w_hh, b_ih, b_hh, h0, lengths, reset_after, state_mask, zone):
+    return _buffers(x, w_hh, reset_after)[:2]
+
+
+@torch.library.custom_op("grukit::gru_cpu_train", mutates_args=(), device_types="cpu")
+def gru_cpu_train(x: Tensor, w_ih: Tensor, w_hh: Tensor, b_ih: Tensor | None,
+                  b_hh: Tensor | None, h0: Tensor, lengths: Tensor | None, reset_after: bool,
+                  state_mask: Tensor | None,
+                  zone: Tensor | None) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """x (B, T, I) -> y (B, T, H), h_n (B, H), hs (T+1, B, H), saved gates (T, B, ·)."""
+    lens = lens_array(lengths, x.shape[0], x.shape[1])
+    gi = cpu._project(x, w_ih, b_ih)[1]  # (T, B, 3H)
+    drop, zt = cpu._masks(state_mask, zone)
+    y, hs, hn, save = cpu._forward(gi, w_hh, b_hh, h0, lens, reset_after, True, drop, zt)
+    return y, hn, hs, save
+
+
+@gru_cpu_train.register_fake
+def _(x, w_ih, w_hh, b_ih, b_hh, h0, lengths, reset_after, state_mask, zone):
+    return _buffers(x, w_hh, reset_after)
+
+
+@torch.library.custom_op("grukit::gru_cpu_backward", mutates_args=(), device_types="cpu")
+def gru_cpu_backward(dy: Tensor, dhn: Tensor, x: Tensor, w_ih: Tensor, w_hh: Tensor,
+                     hs: Tensor, save: Tensor, lengths: Tensor | None, reset_after: bool,
+                     state_mask: Tensor | None,
+                     zone: Tensor | None) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor,
+                                                   Tensor]:
+    """-> dx (B, T, I), dW_ih (3H, I), dW_hh (3H, H), db_ih (3H,), db_hh (3H,), dh0 (B, H);
+    db_hh is zeros for reset_after=False (no recurrent bias)."""
+    lens = lens_array(lengths, x.shape[0], x.shape[1])
+    xt = x.detach().transpose(0, 1).contiguous()  # (T, B, I)
+    drop, zt = cpu._masks(state_mask, zone)
+    dx, dw_ih, dw_hh, db_ih, db_hh, dh0 = cpu.backward(
+        dy, dhn, xt, w_ih, w_hh, hs, save, lens, reset_after, drop, zt, (True, reset_after),
+        True)
+    if db_hh is None:
+        db_hh = db_ih.new_zeros(db_ih.shape)
+    return dx.contiguous(), dw_ih, dw_hh.contiguous(), db_ih, db_hh.contiguous(), dh0
+
+
+@gru_cpu_backward.register_fake
+def _(dy, dhn, x, w_ih, w_hh, hs, save, lengths, reset_after, state_mask, zone):
+    g3 = w_hh.shape[0]
+    return (torch.empty_like(x, memory_format=torch.contiguous_format),
+            w_ih.new_empty(w_ih.shape), w_hh.new_empty(w_hh.shape), w_hh.new_empty((g3,)),
+            w_hh.new_empty((g3,)), dhn.new_empty(dhn.shape))
+
+
+def _setup(ctx, inputs, output):
+    x, w_ih, w_hh, b_ih, b_hh, h0, lengths, reset_after, state_mask, zone = inputs
+    _, _, hs, save = output
+    ctx.save_for_backward(x, w_ih, w_hh, hs, save, lengths, state_mask, zone)
+    ctx.reset_after = reset_after
+    ctx.has_b = (b_ih is not None, b_hh is not None)
+
+
+def _backward(ctx, dy, dhn, _dhs, _dsave):
+    x, w_ih, w_hh, hs, save, lengths, state_mask, zone = ctx.saved_tensors
+    dy = torch.zeros_like(hs[1:].transpose(0, 1)) if dy is None else dy
+    dhn = torch.zeros_like(hs[0]) if dhn is None else dhn
+    dx, dw_ih, dw_hh, db_ih, db_hh, dh0 = gru_cpu_backward(
+        dy, dhn, x, w_ih, w_hh, hs, save, lengths, ctx.reset_after, state_mask, zone)
+    return (dx, dw_ih, dw_hh, db_ih if ctx.has_b[0] else None,
+            db_hh if ctx.has_b[1] else None, dh0, None, None, None, None)
+
+
+gru_cpu_train.register_autograd(_backward, setup_context=_setup)

@@ -1,0 +1,96 @@
+"""The fused CPU LSTM as torch custom ops (see ``grukit.ops.gru.library``): one node for
+``torch.compile(fullgraph=True)`` and ``torch.export``, fake implementations for their
+tracers, and a backward that is an op too, so that a compiled training step traces it.
+
+``lengths`` is an int64 tensor (B,) or None, ``state_mask`` (B, H) or None.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from .._cpu import arr, lens_array
+from . import cpu
+
+
+def _forward(x, w_ih, w_hh, b_ih, b_hh, h0, c0, lengths, state_mask, train: bool):
+    lens = lens_array(lengths, x.shape[0], x.shape[1])
+    with torch.no_grad():
+        gi = F.linear(x, w_ih, b_ih).contiguous()  # (B, T, 4H)
+        drop = None if state_mask is None else arr(state_mask)  # (B, H)
+        return cpu._forward(gi, w_hh, b_hh, h0, c0, lens, train, drop)
+
+
+@torch.library.custom_op("grukit::lstm_cpu_infer", mutates_args=(), device_types="cpu")
+def lstm_cpu_infer(x: Tensor, w_ih: Tensor, w_hh: Tensor, b_ih: Tensor | None,
+                   b_hh: Tensor | None, h0: Tensor, c0: Tensor, lengths: Tensor | None,
+                   state_mask: Tensor | None) -> tuple[Tensor, Tensor, Tensor]:
+    """x (B, T, I) -> y (B, T, H), h_n, c_n (B, H); no graph."""
+    return _forward(x, w_ih, w_hh, b_ih, b_hh, h0, c0, lengths, state_mask, False)[:3]
+
+
+@lstm_cpu_infer.register_fake
+def _(x, w_ih, w_hh, b_ih, b_hh, h0, c0, lengths, state_mask):
+    batch, steps, hid = x.shape[0], x.shape[1], w_hh.shape[1]
+    return (x.new_empty((batch, steps, hid)), x.new_empty((batch, hid)),
+            x.new_empty((batch, hid)))
+
+
+@torch.library.custom_op("grukit::lstm_cpu_train", mutates_args=(), device_types="cpu")
+def lstm_cpu_train(x: Tensor, w_ih: Tensor, w_hh: Tensor, b_ih: Tensor | None,
+                   b_hh: Tensor | None, h0: Tensor, c0: Tensor, lengths: Tensor | None,
+                   state_mask: Tensor | None) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
+    """x (B, T, I) -> y (B, T, H), h_n, c_n (B, H), gates (B, T, 4H), cells c_t (B, T, H)."""
+    return _forward(x, w_ih, w_hh, b_ih, b_hh, h0, c0, lengths, state_mask, True)
+
+
+@lstm_cpu_train.register_fake
+def _(x, w_ih, w_hh, b_ih, b_hh, h0, c0, lengths, state_mask):
+    batch, steps, hid = x.shape[0], x.shape[1], w_hh.shape[1]
+    return (x.new_empty((batch, steps, hid)), x.new_empty((batch, hid)),
+            x.new_empty((batch, hid)), x.new_empty((batch, steps, 4 * hid)),
+            x.new_empty((batch, steps, hid)))
+
+
+@torch.library.custom_op("grukit::lstm_cpu_backward", mutates_args=(), device_types="cpu")
+def lstm_cpu_backward(dy: Tensor, dhn: Tensor, dcn: Tensor, x: Tensor, w_ih: Tensor,
+                      w_hh: Tensor, h0: Tensor, c0: Tensor, y: Tensor, save: Tensor,
+                      cs: Tensor, lengths: Tensor | None,
+                      state_mask: Tensor | None) -> tuple[Tensor, Tensor, Tensor, Tensor,
+                                                          Tensor, Tensor]:
+    """-> dx (B, T, I), dW_ih (4H, I), dW_hh (4H, H), db (4H,), dh0, dc0 (B, H)."""
+    lens = lens_array(lengths, x.shape[0], x.shape[1])
+    drop = None if state_mask is None else arr(state_mask)  # (B, H)
+    dx, dw_ih, dw_hh, db, dh0, dc0 = cpu.backward(dy, dhn, dcn, x, w_ih, w_hh, h0, c0, y,
+                                                  save, cs, lens, drop, True)
+    return dx.contiguous(), dw_ih, dw_hh, db, dh0, dc0
+
+
+@lstm_cpu_backward.register_fake
+def _(dy, dhn, dcn, x, w_ih, w_hh, h0, c0, y, save, cs, lengths, state_mask):
+    return (torch.empty_like(x, memory_format=torch.contiguous_format),
+            w_ih.new_empty(w_ih.shape), w_hh.new_empty(w_hh.shape),
+            w_hh.new_empty((w_hh.shape[0],)), h0.new_empty(h0.shape), c0.new_empty(c0.shape))
+
+
+def _setup(ctx, inputs, output):
+    x, w_ih, w_hh, b_ih, b_hh, h0, c0, lengths, state_mask = inputs
+    y, _, _, save, cs = output
+    ctx.save_for_backward(x, w_ih, w_hh, h0, c0, y, save, cs, lengths, state_mask)
+    ctx.has_b = (b_ih is not None, b_hh is not None)
+
+
+def _backward(ctx, dy, dhn, dcn, _dsave, _dcs):
+    x, w_ih, w_hh, h0, c0, y, save, cs, lengths, state_mask = ctx.saved_tensors
+    dy = torch.zeros_like(y) if dy is None else dy
+    dhn = torch.zeros_like(h0) if dhn is None else dhn
+    dcn = torch.zeros_like(c0) if dcn is None else dcn
+    dx, dw_ih, dw_hh, db, dh0, dc0 = lstm_cpu_backward(dy, dhn, dcn, x, w_ih, w_hh, h0, c0, y,
+                                                       save, cs, lengths, state_mask)
+    return (dx, dw_ih, dw_hh, db if ctx.has_b[0] else None, db if ctx.has_b[1] else None,
+            dh0, dc0, None, None)
+
+
+lstm_cpu_train.register_autograd(_backward, setup_context=_setup)
