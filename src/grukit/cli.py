@@ -150,6 +150,7 @@ def build_parser() -> argparse.ArgumentParser:
                      "<stem>.manifest.json is written beside it")
     exp.set_defaults(func=_export)
     from .tasks.classify.cli import add_parser as add_classify
+    from .tasks.clinical.cli import add_parser as add_clinical
     from .tasks.compare.cli import add_parser as add_compare
     from .tasks.forecast.cli import add_parsers as add_forecast
     from .tasks.recommend.cli import add_parser as add_recommend
@@ -157,6 +158,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_compare(sub)
     add_forecast(sub)
     add_classify(sub)
+    add_clinical(sub)
     add_recommend(sub)
     return parser
 

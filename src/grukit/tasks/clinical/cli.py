@@ -1,0 +1,256 @@
+"""``grukit clinical``: GRU-D (or a recurrent baseline of Che et al. 2018) beside logistic
+regression and gradient boosting on summary statistics, in stratified K-fold
+cross-validation over a PhysioNet/CinC 2012 set; ``grukit clinical predict`` applies a model
+saved with ``--save`` to another set of stays.
+
+    grukit clinical --data physionet2012 --model grud --folds 5 --output runs/grud --save m
+    grukit clinical predict --model m --data other-stays --output runs/pred
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+
+import numpy as np
+
+from ..._runs import RUN, UsageError, at_least, prepare_output, training_model
+from .estimator import MODELS
+
+TRAIN_ONLY = ("folds", "hidden", "epochs", "seed", "save", "resume", "outcome")
+DEFAULT_OUTCOME = "In-hospital_death"
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("clinical", help="GRU-D on irregular clinical series (PhysioNet 2012) "
+                                        "beside its baselines",
+                       description="Stratified K-fold cross-validation of GRU-D (or GRU-mean, "
+                                   "GRU-forward, GRU-simple, LSTM-mean) on a PhysioNet/CinC "
+                                   "2012 set, beside logistic regression and gradient "
+                                   "boosting on per-variable summary statistics on the same "
+                                   "folds; AUC-ROC and AUC-PR per fold, mean ± std, and "
+                                   "pooled with 95%% bootstrap intervals in metrics.json. "
+                                   "`grukit clinical predict --model DIR --data DIR2` "
+                                   "applies a model saved with --save to other stays.")
+    p.add_argument("action", nargs="?", choices=("train", "predict"), default="train",
+                   help="train (default: cross-validate) or predict with a saved model")
+    p.add_argument("--data", help="a PhysioNet 2012 folder (set-a/ and Outcomes-a.txt; "
+                                  "default: $GRUKIT_SHARED_DATA/clinical/physionet2012)")
+    p.add_argument("--model", help=f"train: one of {', '.join(MODELS)} (default grud); "
+                                   f"predict: the folder written by --save")
+    p.add_argument("--outcome", help=f"the outcome column (default {DEFAULT_OUTCOME})")
+    p.add_argument("--folds", type=int, help="cross-validation folds (default 5)")
+    p.add_argument("--epochs", type=int, help="most epochs (early stopping picks fewer)")
+    p.add_argument("--hidden", type=int, help="units of the recurrent layer (default 64)")
+    p.add_argument("--seed", type=int, help="seed of the folds and training (default 0)")
+    p.add_argument("--no-baselines", action="store_true",
+                   help="skip logistic regression and gradient boosting")
+    p.add_argument("--output", help="folder for metrics.json and folds/ (predict: "
+                                    "predictions.csv)")
+    p.add_argument("--save", help="folder to save a model trained on all labelled stays")
+    p.add_argument("--resume", action="store_true",
+                   help="with --output: skip the folds already in OUTPUT/folds/")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.action == "predict":
+        return run_predict(args)
+    return run_train(args)
+
+
+def _data_folder(given: str | None) -> str:
+    if given is not None:
+        return given
+    shared = os.environ.get("GRUKIT_SHARED_DATA")
+    folder = os.path.join(shared, "clinical", "physionet2012") if shared else None
+    if folder and os.path.isdir(folder):
+        return folder
+    raise UsageError("--data is missing: give the PhysioNet 2012 folder (set-a/ and "
+                     "Outcomes-a.txt), or set GRUKIT_SHARED_DATA to the folder holding "
+                     "clinical/physionet2012.")
+
+
+def _read(folder: str, outcome: str | None, outcomes="auto"):
+    from ...data.clinical import read_physionet2012
+
+    if outcomes is None:
+        return read_physionet2012(folder, outcomes=None)
+    return read_physionet2012(folder, outcome=outcome or DEFAULT_OUTCOME)
+
+
+def run_train(args: argparse.Namespace) -> int:
+    from .baselines import BASELINES
+    from .crossval import fingerprint, fold_indices, summarize
+    from .estimator import ClinicalClassifier, labelled_rows
+
+    model = training_model(args.model, MODELS, "clinical", default="grud")
+    folds = 5 if args.folds is None else args.folds
+    seed = 0 if args.seed is None else args.seed
+    at_least("--folds", folds, 2)
+    at_least("--epochs", args.epochs, 1)
+    at_least("--hidden", args.hidden, 1)
+    at_least("--seed", seed, 0)
+    if args.resume and not args.output:
+        raise UsageError("--resume continues a cross-validation: give the --output folder of "
+                         "the interrupted run.")
+    folder = _data_folder(args.data)
+    out = prepare_output(args.output)
+    if args.save:
+        from ..estimator import prepare_save
+
+        prepare_save(args.save)
+    RUN.start(out, resumable=True)
+    data = _read(folder, args.outcome)
+    print(f"{folder}: {data.n_records} stays, {len(data.variables)} variables, "
+          f"{data.n_steps} steps of {data.step:g} h; outcome {data.outcome}")
+    print(f"what reading changed:\n{data.report}")
+    rows = labelled_rows(data, None, "the stays")
+    y = data.y[rows].astype(np.int64)
+    overrides = {"model": model, "seed": seed}
+    if args.hidden is not None:
+        overrides["hidden"] = args.hidden
+    if args.epochs is not None:
+        overrides["epochs"] = args.epochs
+    config = ClinicalClassifier(**overrides).get_config()
+    baselines = () if args.no_baselines else BASELINES
+    names = (model, *baselines)
+    splits = fold_indices(y, folds, seed)
+    stamp = fingerprint(data.record_ids[rows], y, folds, seed, config, baselines)
+    done = {}
+    if out:
+        from ..folds import FOLDS_DIR, clear_folds, read_folds
+
+        if args.resume:
+            done = read_folds(out, folds, stamp, ("scores", "metrics"))
+            print(f"resuming: {len(done)} of {folds} folds already in "
+                  f"{os.path.join(out, FOLDS_DIR)}")
+            if done:
+                RUN.finished(f"{len(done)} of {folds} folds")
+        else:
+            clear_folds(out)
+    print(f"{len(rows)} stays with an outcome ({int(y.sum())} positive); stratified "
+          f"{folds}-fold cross-validation (seed {seed}): {', '.join(names)}", flush=True)
+    feats = data.summary_features()[0] if baselines else None
+    start = time.perf_counter()
+    oof = {n: np.zeros(len(rows)) for n in names}
+    per_fold = {n: [] for n in names}
+    for k, (tr, te) in enumerate(splits):
+        if k in done:
+            scores, metrics = done[k]["scores"], done[k]["metrics"]
+        else:
+            scores, metrics = _fold(data, rows, y, tr, te, overrides, baselines, feats, seed)
+            if out:
+                from ..folds import write_fold
+
+                write_fold(out, k, stamp, {"scores": scores, "metrics": metrics})
+                RUN.finished(f"fold {k + 1} of {folds}")
+        for n in names:
+            oof[n][te] = scores[n]
+            per_fold[n].append({"fold": k + 1} | metrics[n])
+        print(f"  fold {k + 1}: " + " | ".join(
+            f"{n} AUC-ROC {metrics[n]['auc_roc']:.4f} AUC-PR {metrics[n]['auc_pr']:.4f}"
+            for n in names) + f" ({metrics[model]['epochs']} epochs, "
+            f"{metrics[model]['seconds']:.0f} s)", flush=True)
+    seconds = time.perf_counter() - start
+    results = {n: summarize(per_fold[n], y, oof[n], seed) for n in names}
+    _print_table(results)
+    print(f"\n{seconds:.0f} s")
+    if out:
+        from ..._io import atomic_text
+
+        metrics = {"data": os.path.abspath(folder), "outcome": data.outcome,
+                   "protocol": f"stratified {folds}-fold cross-validation (seed {seed})",
+                   "folds": folds, "seed": seed, "n": int(len(rows)),
+                   "positives": int(y.sum()), "config": config, "models": results,
+                   "seconds": seconds}
+        atomic_text(os.path.join(out, "metrics.json"), json.dumps(metrics, indent=2))
+        print(f"wrote metrics.json to {out}")
+    if args.save:
+        print(f"training {model} on all {len(rows)} stays for --save", flush=True)
+        ClinicalClassifier(**overrides).fit(data, rows).save(args.save)
+        print(f"saved the model to {args.save} (grukit clinical predict --model {args.save} "
+              f"--data DIR)")
+    return 0
+
+
+def _fold(data, rows, y, tr, te, overrides, baselines, feats, seed):
+    """One fold: ({model: test scores}, {model: metrics}) for the network and baselines."""
+    from .baselines import baseline_proba
+    from .estimator import ClinicalClassifier, auc_scores
+
+    t0 = time.perf_counter()
+    clf = ClinicalClassifier(**overrides).fit(data, rows[tr])
+    p = clf.predict_proba(data)[rows[te]]
+    name = overrides["model"]
+    scores = {name: p}
+    metrics = {name: auc_scores(y[te], p) | {"epochs": len(clf.history_.epoch),
+                                              "seconds": time.perf_counter() - t0}}
+    for b in baselines:
+        t0 = time.perf_counter()
+        scores[b] = baseline_proba(b, feats, data.y, rows[tr], rows[te], seed)
+        metrics[b] = auc_scores(y[te], scores[b]) | {"seconds": time.perf_counter() - t0}
+    return {k: [float(v) for v in s] for k, s in scores.items()}, metrics
+
+
+def _print_table(results: dict) -> None:
+    print("\n| model | AUC-ROC (folds) | AUC-PR (folds) | AUC-ROC pooled [95% CI] | "
+          "AUC-PR pooled [95% CI] |\n|---|---|---|---|---|")
+    for name, r in results.items():
+        p = r["pooled"]
+        print(f"| {name} | {r['auc_roc']:.4f} ± {r['auc_roc_std']:.4f} | {r['auc_pr']:.4f} ± "
+              f"{r['auc_pr_std']:.4f} | {p['auc_roc']:.4f} [{p['auc_roc_ci95'][0]:.4f}, "
+              f"{p['auc_roc_ci95'][1]:.4f}] | {p['auc_pr']:.4f} [{p['auc_pr_ci95'][0]:.4f}, "
+              f"{p['auc_pr_ci95'][1]:.4f}] |")
+
+
+def run_predict(args: argparse.Namespace) -> int:
+    from ..._io import atomic_text
+    from ..estimator import load
+    from .estimator import ClinicalClassifier, auc_scores
+
+    given = [f"--{n}" for n in TRAIN_ONLY if getattr(args, n) not in (None, False)]
+    if given:
+        raise UsageError(f"{', '.join(given)} set(s) training; predict uses the saved model's "
+                         f"settings, so drop {'it' if len(given) == 1 else 'them'}.")
+    if not args.model:
+        raise UsageError("predict needs --model DIR, the folder written by "
+                         "`grukit clinical ... --save DIR`.")
+    if args.data is None:
+        raise UsageError("predict needs --data DIR, a folder of stays in the PhysioNet 2012 "
+                         "format.")
+    out = prepare_output(args.output)
+    RUN.start(out)
+    clf = load(args.model)
+    if not isinstance(clf, ClinicalClassifier):
+        raise UsageError(f"--model {args.model!r} holds a {type(clf).__name__}, not a "
+                         f"clinical model; use its own command.")
+    try:
+        data = _read(args.data, clf.outcome_)
+    except FileNotFoundError as err:
+        if "no outcome file" not in str(err):
+            raise
+        data = _read(args.data, None, outcomes=None)  # stays without outcomes: risk only
+    risk = clf.predict_proba(data)  # (N,)
+    lines = ["RecordID,risk"] + [f"{r},{float(p):.9g}"
+                                 for r, p in zip(data.record_ids, risk, strict=True)]
+    text = "\n".join(lines) + "\n"
+    scores = None
+    known = np.isfinite(data.y)
+    if data.outcome is not None and known.any() and len(np.unique(data.y[known])) == 2:
+        scores = auc_scores(data.y[known], risk[known])
+    if out:
+        atomic_text(os.path.join(out, "predictions.csv"), text)
+        if scores is not None:
+            atomic_text(os.path.join(out, "metrics.json"), json.dumps(
+                {"data": os.path.abspath(args.data), "model": os.path.abspath(args.model),
+                 "outcome": data.outcome} | scores, indent=2))
+        print(f"{args.data}: {len(risk)} risks written to {os.path.join(out, 'predictions.csv')}")
+    else:
+        print(text, end="")
+    if scores is not None:
+        print(f"AUC-ROC {scores['auc_roc']:.4f}, AUC-PR {scores['auc_pr']:.4f} on "
+              f"{scores['n']} stays with an outcome ({data.outcome})")
+    return 0

@@ -1,0 +1,172 @@
+"""grukit.tasks.clinical: GRU-D and its baselines on a tiny synthetic PhysioNet-format set
+whose outcome lies in when a variable stops being measured (so only a model that reads the
+mask or δ can beat chance), save/load bit for bit, the CLI's train + predict round trip and
+its one-line errors."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import numpy as np
+import pytest
+
+from grukit.cli import main
+from grukit.data.clinical import PHYSIONET_RANGES, PHYSIONET_VARIABLES, read_physionet2012
+from grukit.tasks.clinical import ClinicalClassifier
+
+FAST = dict(hidden=16, epochs=12, batch_size=32, learning_rate=1e-2, patience=4)
+
+
+def write_set(folder, n: int = 160, seed: int = 0, steps: int = 48) -> str:
+    """``folder``/set-a/<id>.txt and Outcomes-a.txt: every variable once at 00:30, HR each
+    hour, and Lactate every 2 h — until hour 8 for the patients who die, until the end for
+    the others (its values carry no signal: the same distribution in both classes)."""
+    rng = np.random.default_rng(seed)
+    stays = os.path.join(folder, "set-a")
+    os.makedirs(stays, exist_ok=True)
+    died = np.arange(n) % 3 == 0
+    rows = ["RecordID,SAPS-I,SOFA,Length_of_stay,Survival,In-hospital_death"]
+    for i in range(n):
+        rid = 140000 + i
+        lines = ["Time,Parameter,Value", f"00:00,RecordID,{rid}",
+                 f"00:00,Age,{rng.integers(20, 90)}", f"00:00,Gender,{i % 2}",
+                 "00:00,Height,-1", f"00:00,Weight,{rng.normal(80, 10):.1f}"]
+        for v in PHYSIONET_VARIABLES:
+            lo, hi = PHYSIONET_RANGES[v]
+            lines.append(f"00:30,{v},{lo + (hi - lo) * 0.35:.3f}")
+        for h in range(1, steps):
+            lines.append(f"{h:02d}:15,HR,{rng.normal(85, 10):.0f}")
+            if h % 2 == 0 and (h <= 8 or not died[i]):
+                lines.append(f"{h:02d}:30,Lactate,{rng.uniform(1, 3):.2f}")
+        with open(os.path.join(stays, f"{rid}.txt"), "w") as f:
+            f.write("\n".join(lines) + "\n")
+        rows.append(f"{rid},10,5,8,-1,{int(died[i])}")
+    with open(os.path.join(folder, "Outcomes-a.txt"), "w") as f:
+        f.write("\n".join(rows) + "\n")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def synthetic(tmp_path_factory):
+    folder = write_set(str(tmp_path_factory.mktemp("physionet")))
+    return folder, read_physionet2012(folder)
+
+
+def _split(data):
+    idx = np.arange(data.n_records)
+    return idx[idx % 4 != 0], idx[idx % 4 == 0]
+
+
+def test_grud_beats_chance_when_the_outcome_is_in_the_missingness(synthetic):
+    _, data = synthetic
+    tr, te = _split(data)
+    clf = ClinicalClassifier(model="grud", **FAST).fit(data, tr)
+    assert clf.evaluate(data, te)["auc_roc"] > 0.7
+
+
+def test_fit_returns_self_and_scores_every_record(synthetic):
+    _, data = synthetic
+    clf = ClinicalClassifier(model="gru-simple", **FAST | {"epochs": 2})
+    assert clf.fit(data) is clf
+    p = clf.predict_proba(data)
+    assert p.shape == (data.n_records,) and ((p >= 0) & (p <= 1)).all()
+    assert set(np.unique(clf.predict(data))) <= {0, 1}
+
+
+@pytest.mark.parametrize("model", ["grud", "gru-mean", "gru-forward", "lstm-mean"])
+def test_saved_and_loaded_model_scores_bit_for_bit(synthetic, tmp_path, model):
+    _, data = synthetic
+    clf = ClinicalClassifier(model=model, **FAST | {"epochs": 2}).fit(data)
+    before = clf.predict_proba(data)
+    clf.save(str(tmp_path / "m"))
+    again = ClinicalClassifier.load(str(tmp_path / "m"))
+    np.testing.assert_array_equal(again.predict_proba(data), before)  # same code twice
+    np.testing.assert_array_equal(again.encoding_.x_mean, clf.encoding_.x_mean)
+
+
+def test_risk_over_time_ends_at_the_predicted_risk(synthetic):
+    _, data = synthetic
+    clf = ClinicalClassifier(model="grud", **FAST | {"epochs": 2}).fit(data)
+    risk = clf.risk_over_time(data, 3)
+    assert risk.shape == (data.n_steps,)
+    np.testing.assert_allclose(risk[-1], clf.predict_proba(data)[3], rtol=1e-5, atol=1e-6)
+
+
+def test_bad_settings_and_data_one_sentence(synthetic):
+    _, data = synthetic
+    with pytest.raises(ValueError, match=r"^model must be one of grud, .*; got 'gru-x'\.$"):
+        ClinicalClassifier(model="gru-x").fit(data)
+    with pytest.raises(TypeError, match="has no setting 'layers'"):
+        ClinicalClassifier(layers=2)
+    with pytest.raises(ValueError, match="only one outcome class"):
+        ClinicalClassifier(**FAST).fit(data, np.flatnonzero(data.y == 0))
+
+
+def test_cli_train_then_predict_round_trip(synthetic, tmp_path, capsys):
+    folder, data = synthetic
+    out, save, pred = tmp_path / "out", tmp_path / "model", tmp_path / "pred"
+    assert main(["clinical", "--data", folder, "--model", "gru-mean", "--folds", "2",
+                 "--epochs", "2", "--hidden", "8", "--output", str(out),
+                 "--save", str(save)]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    for name in ("gru-mean", "logistic-regression", "gradient-boosting"):
+        block = metrics["models"][name]
+        assert len(block["per_fold"]) == 2
+        lo, hi = block["pooled"]["auc_roc_ci95"]
+        assert lo <= block["pooled"]["auc_roc"] <= hi
+    assert sorted(os.listdir(out / "folds")) == ["fold-01.json", "fold-02.json"]
+    assert main(["clinical", "predict", "--model", str(save), "--data", folder,
+                 "--output", str(pred)]) == 0
+    lines = (pred / "predictions.csv").read_text().splitlines()
+    assert lines[0] == "RecordID,risk" and len(lines) == data.n_records + 1
+    saved = ClinicalClassifier.load(str(save)).predict_proba(data)
+    first = lines[1].split(",")
+    assert int(first[0]) == data.record_ids[0]
+    assert float(first[1]) == pytest.approx(float(saved[0]), abs=1e-6)
+
+
+def test_cli_resume_skips_finished_folds(synthetic, tmp_path, capsys):
+    folder, _ = synthetic
+    args = ["clinical", "--data", folder, "--model", "gru-mean", "--folds", "2", "--epochs",
+            "1", "--hidden", "4", "--output", str(tmp_path), "--no-baselines"]
+    assert main(args) == 0
+    first = json.loads((tmp_path / "metrics.json").read_text())
+    capsys.readouterr()
+    assert main(args + ["--resume"]) == 0
+    assert "2 of 2 folds already" in capsys.readouterr().out
+    again = json.loads((tmp_path / "metrics.json").read_text())
+    assert again["models"] == first["models"]
+
+
+@pytest.mark.parametrize("extra, match", [
+    (["--data", "/no/such/folder"], "no such folder"),
+    (["--outcome", "Mortality"], "no outcome column 'Mortality'"),
+    (["--folds", "1"], "--folds must be 2 or more"),
+    (["--model", "transformer"], "--model must be one of grud"),
+])
+def test_cli_bad_input_one_line_exit_2(synthetic, tmp_path, capsys, extra, match):
+    folder, _ = synthetic
+    args = ["clinical", "--data", folder, "--output", str(tmp_path / "o"), "--epochs", "1"]
+    assert main(args + extra) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and match in err
+
+
+def test_cli_output_that_is_a_file_or_read_only_one_line_exit_2(synthetic, tmp_path, capsys):
+    folder, _ = synthetic
+    f = tmp_path / "file"
+    f.write_text("x")
+    assert main(["clinical", "--data", folder, "--output", str(f)]) == 2
+    assert "is a file" in capsys.readouterr().err
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    ro.chmod(0o500)
+    try:
+        if os.access(ro, os.W_OK):
+            pytest.skip("running as a user who can write anywhere (root)")
+        assert main(["clinical", "--data", folder, "--output", str(ro / "x")]) == 2
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1 and "cannot be written" in err
+    finally:
+        ro.chmod(0o700)
