@@ -329,6 +329,15 @@ def gru_cpu(x: Tensor, weight_ih: Tensor, weight_hh: Tensor, bias_ih: Tensor | N
             zoneout_mask: Tensor | None = None) -> tuple[Tensor, Tensor]:
     """The ``grukit.ops.gru`` signature on the fused CPU kernels. x (B, T, I) -> y, h_n.
     Masks get no gradient (the entry's why_not refuses masks that require one)."""
+    along = () if zoneout_mask is None else (zoneout_mask,)
+    grad_inputs = (weight_ih, weight_hh, bias_ih, bias_hh, h0)
+    if torch.compiler.is_compiling():  # compile and export trace the ops of .library
+        from .library import traced_runs
+
+        train, infer = traced_runs(weight_ih, weight_hh, bias_ih, bias_hh, h0, lengths,
+                                   reset_after, state_mask)
+        y, (hn,) = run_fused(x, lengths, reverse, grad_inputs, train, infer, along)
+        return y, hn
     lens = lens_array(lengths, x.shape[0], x.shape[1])
 
     def train(xs: Tensor, *zm: Tensor):
@@ -345,22 +354,5 @@ def gru_cpu(x: Tensor, weight_ih: Tensor, weight_hh: Tensor, bias_ih: Tensor | N
                                zone)
         return y, (hn,)
 
-    if torch.compiler.is_compiling():  # compile and export trace the ops of .library
-        from .library import gru_cpu_infer, gru_cpu_train
-
-        def train(xs: Tensor, *zm: Tensor):  # noqa: F811
-            zone = zm[0].detach() if zm else None  # (B, T, H), in the direction of xs
-            drop = None if state_mask is None else state_mask.detach()
-            y, hn, _, _ = gru_cpu_train(xs, weight_ih, weight_hh, bias_ih, bias_hh, h0,
-                                        lengths, reset_after, drop, zone)
-            return y, (hn,)
-
-        def infer(xs: Tensor, *zm: Tensor):  # noqa: F811
-            y, hn = gru_cpu_infer(xs, weight_ih, weight_hh, bias_ih, bias_hh, h0, lengths,
-                                  reset_after, state_mask, zm[0] if zm else None)
-            return y, (hn,)
-
-    along = () if zoneout_mask is None else (zoneout_mask,)
-    y, (hn,) = run_fused(x, lengths, reverse, (weight_ih, weight_hh, bias_ih, bias_hh, h0),
-                         train, infer, along)
+    y, (hn,) = run_fused(x, lengths, reverse, grad_inputs, train, infer, along)
     return y, hn

@@ -115,3 +115,24 @@ def _backward(ctx, dy, dhn, _dhs, _dsave):
 
 
 gru_cpu_train.register_autograd(_backward, setup_context=_setup)
+
+
+def traced_runs(w_ih: Tensor, w_hh: Tensor, b_ih: Tensor | None, b_hh: Tensor | None,
+                h0: Tensor, lengths: Tensor | None, reset_after: bool,
+                state_mask: Tensor | None):
+    """``run_fused``'s train and infer on these ops (the cpu backend under a tracer); no
+    numpy here, so that a traced time dimension stays symbolic."""
+    drop = None if state_mask is None else state_mask.detach()  # masks get no gradient
+
+    def train(xs: Tensor, *zm: Tensor):
+        zone = zm[0].detach() if zm else None  # (B, T, H), in the direction of xs
+        y, hn, _, _ = gru_cpu_train(xs, w_ih, w_hh, b_ih, b_hh, h0, lengths, reset_after, drop,
+                                    zone)
+        return y, (hn,)
+
+    def infer(xs: Tensor, *zm: Tensor):
+        y, hn = gru_cpu_infer(xs, w_ih, w_hh, b_ih, b_hh, h0, lengths, reset_after, drop,
+                              zm[0] if zm else None)
+        return y, (hn,)
+
+    return train, infer

@@ -216,8 +216,15 @@ def lstm_cpu(x: Tensor, weight_ih: Tensor, weight_hh: Tensor, bias_ih: Tensor | 
              bias_hh: Tensor | None, *, h0: tuple[Tensor, Tensor], lengths: Tensor | None,
              weight_hr: Tensor | None, reverse: bool, state_mask: Tensor | None = None):
     """The ``grukit.ops.lstm`` signature on the fused CPU kernels (no projection)."""
-    lens = lens_array(lengths, x.shape[0], x.shape[1])
     h, c = h0
+    if torch.compiler.is_compiling():  # compile and export trace the ops of .library
+        from .library import traced_runs
+
+        train, infer = traced_runs(weight_ih, weight_hh, bias_ih, bias_hh, h, c, lengths,
+                                   state_mask)
+        return run_fused(x, lengths, reverse, (weight_ih, weight_hh, bias_ih, bias_hh, h, c),
+                         train, infer)
+    lens = lens_array(lengths, x.shape[0], x.shape[1])
 
     def train(xs: Tensor):
         drop = None if state_mask is None else state_mask.detach()
@@ -231,20 +238,6 @@ def lstm_cpu(x: Tensor, weight_ih: Tensor, weight_hh: Tensor, bias_ih: Tensor | 
             drop = None if state_mask is None else arr(state_mask)  # (B, H)
             y, hn, cn, _, _ = _forward(gi, weight_hh, bias_hh, h, c, lens, False, drop)
         return y, (hn, cn)
-
-    if torch.compiler.is_compiling():  # compile and export trace the ops of .library
-        from .library import lstm_cpu_infer, lstm_cpu_train
-
-        def train(xs: Tensor):  # noqa: F811
-            drop = None if state_mask is None else state_mask.detach()
-            y, hn, cn, _, _ = lstm_cpu_train(xs, weight_ih, weight_hh, bias_ih, bias_hh, h, c,
-                                             lengths, drop)
-            return y, (hn, cn)
-
-        def infer(xs: Tensor):  # noqa: F811
-            y, hn, cn = lstm_cpu_infer(xs, weight_ih, weight_hh, bias_ih, bias_hh, h, c,
-                                       lengths, state_mask)
-            return y, (hn, cn)
 
     y, (hn, cn) = run_fused(x, lengths, reverse, (weight_ih, weight_hh, bias_ih, bias_hh, h, c),
                             train, infer)

@@ -94,3 +94,19 @@ def _backward(ctx, dy, dhn, dcn, _dsave, _dcs):
 
 
 lstm_cpu_train.register_autograd(_backward, setup_context=_setup)
+
+
+def traced_runs(w_ih: Tensor, w_hh: Tensor, b_ih: Tensor | None, b_hh: Tensor | None,
+                h0: Tensor, c0: Tensor, lengths: Tensor | None, state_mask: Tensor | None):
+    """``run_fused``'s train and infer on these ops (the cpu backend under a tracer)."""
+    drop = None if state_mask is None else state_mask.detach()  # masks get no gradient
+
+    def train(xs: Tensor):
+        y, hn, cn, _, _ = lstm_cpu_train(xs, w_ih, w_hh, b_ih, b_hh, h0, c0, lengths, drop)
+        return y, (hn, cn)
+
+    def infer(xs: Tensor):
+        y, hn, cn = lstm_cpu_infer(xs, w_ih, w_hh, b_ih, b_hh, h0, c0, lengths, drop)
+        return y, (hn, cn)
+
+    return train, infer

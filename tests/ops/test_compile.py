@@ -1,0 +1,167 @@
+"""``torch.compile(fullgraph=True)`` and ``torch.export`` through the fused CPU kernels.
+
+The cpu backend runs as torch custom ops (``grukit.ops.gru.library``,
+``grukit.ops.lstm.library``) while a tracer runs it, so a compiled module is one graph
+with the kernel as a node and equals eager (the same kernels run both ways; inductor only
+reorders the torch ops around them): outputs and every gradient within 1e-5 in float32.
+"""
+
+import warnings
+
+import pytest
+import torch
+
+import grukit.nn as gnn
+from grukit.layers import GRU, Dense
+from grukit.models import Sequential
+
+TOL = dict(atol=1e-5, rtol=1e-5)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_dynamo():
+    """Each test compiles from scratch (no cache hits across modules) and stays quiet about
+    the lru_cache wrappers dynamo traces through."""
+    torch._dynamo.reset()
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*lru_cache.*")
+        yield
+    torch._dynamo.reset()
+
+
+def _loss(out):
+    y, state = out
+    states = state if isinstance(state, tuple) else (state,)
+    return y.square().sum() + sum(s.sum() for s in states)
+
+
+def _grads(module, x, **kw):
+    """Outputs and the gradients of x and every parameter of ``module(x, **kw)``."""
+    module.zero_grad()
+    x = x.detach().requires_grad_()
+    out = module(x, **kw)
+    _loss(out).backward()
+    grads = [x.grad] + [p.grad for p in module.parameters()]
+    return out, [g.clone() for g in grads]
+
+
+def _assert_same(out, ref):
+    (y, s), (y0, s0) = out, ref
+    torch.testing.assert_close(y, y0, **TOL)
+    for a, b in zip(s if isinstance(s, tuple) else (s,), s0 if isinstance(s0, tuple) else (s0,),
+                    strict=True):
+        torch.testing.assert_close(a, b, **TOL)
+
+
+def _compiled_equals_eager(module, x, **kw):
+    compiled = torch.compile(module, fullgraph=True)
+    out, grads = _grads(compiled, x, **kw)
+    ref, grads0 = _grads(module, x, **kw)
+    _assert_same(out, ref)
+    for g, g0 in zip(grads, grads0, strict=True):
+        torch.testing.assert_close(g, g0, **TOL)
+    with torch.no_grad():  # the inference op, compiled again under no_grad
+        _assert_same(compiled(x, **kw), module(x, **kw))
+
+
+@pytest.mark.parametrize("reset_after", [True, False], ids=["reset_after", "reset_before"])
+def test_compiled_gru_fullgraph_equals_eager(reset_after):
+    torch.manual_seed(0)
+    m = gnn.GRU(3, 8, batch_first=True, bidirectional=True, reset_after=reset_after,
+                backend="cpu")
+    _compiled_equals_eager(m, torch.randn(4, 6, 3))
+
+
+@pytest.mark.xfail(strict=True, raises=torch._dynamo.exc.UserError,
+                   reason="as_lengths checks the lengths' values with bool(tensor): a "
+                          "data-dependent branch that fullgraph refuses")
+def test_compiled_gru_with_lengths_fullgraph_equals_eager():
+    torch.manual_seed(0)
+    m = gnn.GRU(3, 8, batch_first=True, bidirectional=True, backend="cpu")
+    _compiled_equals_eager(m, torch.randn(4, 6, 3), lengths=torch.tensor([6, 4, 2, 1]))
+
+
+@pytest.mark.parametrize("reset_after", [True, False], ids=["reset_after", "reset_before"])
+def test_compiled_gru_op_with_lengths_equals_eager(reset_after):
+    """The custom op with lengths and both masks, compiled: forward and backward equal the
+    eager cpu backend."""
+    from grukit import ops
+    from grukit.ops.gru.library import gru_cpu_train
+
+    g = torch.Generator().manual_seed(0)
+    b, t, i, h = 3, 5, 2, 4
+    x, w_ih, w_hh = (torch.randn(*s, generator=g).requires_grad_()
+                     for s in ((b, t, i), (3 * h, i), (3 * h, h)))
+    b_ih, h0 = torch.randn(3 * h, generator=g).requires_grad_(), torch.randn(b, h, generator=g)
+    b_hh = torch.randn(3 * h, generator=g).requires_grad_() if reset_after else None
+    lengths = torch.tensor([5, 3, 1])
+    drop = (torch.rand(b, h, generator=g) > 0.3).float()  # (B, H)
+    zone = (torch.rand(b, t, h, generator=g) < 0.3).float()  # (B, T, H)
+    params = [p for p in (x, w_ih, w_hh, b_ih, b_hh) if p is not None]
+
+    def op(x, w_ih, w_hh, b_ih, b_hh):
+        y, hn, _, _ = gru_cpu_train(x, w_ih, w_hh, b_ih, b_hh, h0, lengths, reset_after, drop,
+                                    zone)
+        return y, hn
+
+    def eager(x, w_ih, w_hh, b_ih, b_hh):
+        return ops.gru(x, w_ih, w_hh, b_ih, b_hh, h0=h0, lengths=lengths,
+                       reset_after=reset_after, backend="cpu", state_mask=drop,
+                       zoneout_mask=zone)
+
+    # aot_eager: the op's fake implementation and autograd formula, traced without inductor
+    out = torch.compile(op, fullgraph=True, backend="aot_eager")(x, w_ih, w_hh, b_ih, b_hh)
+    grads = torch.autograd.grad(_loss(out), params)
+    ref = eager(x, w_ih, w_hh, b_ih, b_hh)
+    grads0 = torch.autograd.grad(_loss(ref), params)
+    _assert_same(out, ref)
+    for a, b0 in zip(grads, grads0, strict=True):
+        torch.testing.assert_close(a, b0, **TOL)
+
+
+def test_compiled_lstm_fullgraph_equals_eager():
+    torch.manual_seed(0)
+    m = gnn.LSTM(3, 8, batch_first=True, num_layers=2, backend="cpu")
+    _compiled_equals_eager(m, torch.randn(4, 6, 3))
+
+
+def test_compiled_article_sequential_fullgraph_equals_eager():
+    """The article's model: GRU(64) on (100, 1) windows, then Dense(1)."""
+    torch.manual_seed(0)
+    model = Sequential([GRU(64, input_shape=(100, 1)), Dense(1)])
+    model.build()
+    x = torch.randn(4, 100, 1)
+    compiled = torch.compile(model, fullgraph=True)
+
+    def run(m):
+        model.zero_grad()
+        y = m(x)
+        y.square().sum().backward()
+        return y, [p.grad.clone() for p in model.parameters()]
+
+    y, grads = run(compiled)
+    y0, grads0 = run(model)
+    torch.testing.assert_close(y, y0, **TOL)
+    for g, g0 in zip(grads, grads0, strict=True):
+        torch.testing.assert_close(g, g0, **TOL)
+
+
+def test_exported_gru_runs_at_other_time_lengths():
+    torch.manual_seed(0)
+    m = gnn.GRU(3, 8, batch_first=True, backend="cpu")
+    steps = torch.export.Dim("steps", min=2, max=1024)
+    prog = torch.export.export(m, (torch.randn(2, 7, 3),), dynamic_shapes=({1: steps},))
+    assert "grukit.gru_cpu" in str(prog.graph)  # the fused kernel, one node
+    run = prog.module()
+    for t in (5, 31):
+        x = torch.randn(2, t, 3)
+        with torch.no_grad():
+            _assert_same(run(x), m(x))
+
+
+def test_gru_module_has_no_graph_break():
+    m = gnn.GRU(3, 8, batch_first=True, num_layers=2, backend="cpu")
+    explained = torch._dynamo.explain(m)(torch.randn(2, 5, 3))
+    assert explained.graph_break_count == 0, explained.break_reasons
+    ops_run = {str(n.target) for g in explained.graphs for n in g.graph.nodes}
+    assert "grukit.gru_cpu_train.default" in ops_run
