@@ -107,7 +107,7 @@ def test_cli_train_then_predict_round_trip(synthetic, tmp_path, capsys):
     folder, data = synthetic
     out, save, pred = tmp_path / "out", tmp_path / "model", tmp_path / "pred"
     assert main(["clinical", "--data", folder, "--model", "gru-mean", "--folds", "2",
-                 "--epochs", "2", "--hidden", "8", "--output", str(out),
+                 "--epochs", "2", "--hidden", "8", "--output", str(out), "--bootstrap", "200",
                  "--save", str(save)]) == 0
     metrics = json.loads((out / "metrics.json").read_text())
     for name in ("gru-mean", "logistic-regression", "gradient-boosting"):
@@ -129,7 +129,8 @@ def test_cli_train_then_predict_round_trip(synthetic, tmp_path, capsys):
 def test_cli_resume_skips_finished_folds(synthetic, tmp_path, capsys):
     folder, _ = synthetic
     args = ["clinical", "--data", folder, "--model", "gru-mean", "--folds", "2", "--epochs",
-            "1", "--hidden", "4", "--output", str(tmp_path), "--no-baselines"]
+            "1", "--hidden", "4", "--output", str(tmp_path), "--no-baselines", "--bootstrap",
+            "100"]
     assert main(args) == 0
     first = json.loads((tmp_path / "metrics.json").read_text())
     capsys.readouterr()
@@ -139,10 +140,40 @@ def test_cli_resume_skips_finished_folds(synthetic, tmp_path, capsys):
     assert again["models"] == first["models"]
 
 
+def test_cli_ctrl_c_one_line_exit_130_then_resume_finishes(synthetic, tmp_path, capsys,
+                                                          monkeypatch):
+    from grukit.tasks.clinical import cli
+
+    folder, _ = synthetic
+    args = ["clinical", "--data", folder, "--model", "gru-mean", "--folds", "3", "--epochs",
+            "1", "--hidden", "4", "--output", str(tmp_path), "--no-baselines", "--bootstrap",
+            "100"]
+    real, calls = cli._fold, []
+
+    def interrupted_on_the_second(*a, **k):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real(*a, **k)
+
+    monkeypatch.setattr(cli, "_fold", interrupted_on_the_second)
+    assert main(args) == 130
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"grukit clinical: interrupted after fold 1 of 3; partial results in "
+                   f"{tmp_path}; rerun with --resume to continue"]
+    assert os.listdir(tmp_path / "folds") == ["fold-01.json"]
+    monkeypatch.setattr(cli, "_fold", real)
+    assert main(args + ["--resume"]) == 0
+    assert "1 of 3 folds already" in capsys.readouterr().out
+    assert len(json.loads((tmp_path / "metrics.json").read_text())["models"]["gru-mean"]
+               ["per_fold"]) == 3
+
+
 @pytest.mark.parametrize("extra, match", [
     (["--data", "/no/such/folder"], "no such folder"),
     (["--outcome", "Mortality"], "no outcome column 'Mortality'"),
     (["--folds", "1"], "--folds must be 2 or more"),
+    (["--bootstrap", "5"], "--bootstrap must be 100 or more"),
     (["--model", "transformer"], "--model must be one of grud"),
 ])
 def test_cli_bad_input_one_line_exit_2(synthetic, tmp_path, capsys, extra, match):

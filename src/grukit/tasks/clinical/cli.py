@@ -19,7 +19,7 @@ import numpy as np
 from ..._runs import RUN, UsageError, at_least, prepare_output, training_model
 from .estimator import MODELS
 
-TRAIN_ONLY = ("folds", "hidden", "epochs", "seed", "save", "resume", "outcome")
+TRAIN_ONLY = ("folds", "hidden", "epochs", "seed", "save", "resume", "outcome", "bootstrap")
 DEFAULT_OUTCOME = "In-hospital_death"
 
 
@@ -45,6 +45,8 @@ def add_parser(sub) -> None:
     p.add_argument("--epochs", type=int, help="most epochs (early stopping picks fewer)")
     p.add_argument("--hidden", type=int, help="units of the recurrent layer (default 64)")
     p.add_argument("--seed", type=int, help="seed of the folds and training (default 0)")
+    p.add_argument("--bootstrap", type=int, help="resamples of the 95%% intervals (default "
+                                                 "1000)")
     p.add_argument("--no-baselines", action="store_true",
                    help="skip logistic regression and gradient boosting")
     p.add_argument("--output", help="folder for metrics.json and folds/ (predict: "
@@ -93,6 +95,8 @@ def run_train(args: argparse.Namespace) -> int:
     at_least("--epochs", args.epochs, 1)
     at_least("--hidden", args.hidden, 1)
     at_least("--seed", seed, 0)
+    rounds = 1000 if args.bootstrap is None else args.bootstrap
+    at_least("--bootstrap", rounds, 100)
     if args.resume and not args.output:
         raise UsageError("--resume continues a cross-validation: give the --output folder of "
                          "the interrupted run.")
@@ -155,7 +159,7 @@ def run_train(args: argparse.Namespace) -> int:
             for n in names) + f" ({metrics[model]['epochs']} epochs, "
             f"{metrics[model]['seconds']:.0f} s)", flush=True)
     seconds = time.perf_counter() - start
-    results = {n: summarize(per_fold[n], y, oof[n], seed) for n in names}
+    results = {n: summarize(per_fold[n], y, oof[n], seed, rounds) for n in names}
     _print_table(results)
     print(f"\n{seconds:.0f} s")
     if out:

@@ -49,7 +49,8 @@ def bootstrap_ci(y: np.ndarray, p: np.ndarray, seed: int = 0, rounds: int = 1000
             "auc_pr_ci95": [float(v) for v in np.percentile(pr, q)]}
 
 
-def summarize(per_fold: list[dict], y: np.ndarray, p: np.ndarray, seed: int = 0) -> dict:
+def summarize(per_fold: list[dict], y: np.ndarray, p: np.ndarray, seed: int = 0,
+              rounds: int = 1000) -> dict:
     """One model's block of metrics.json: its folds, their mean ± std, and the pooled
     out-of-fold scores (``y``, ``p`` over every labelled record) with bootstrap intervals."""
     out = {"per_fold": per_fold}
@@ -57,7 +58,7 @@ def summarize(per_fold: list[dict], y: np.ndarray, p: np.ndarray, seed: int = 0)
         v = np.array([f[key] for f in per_fold])
         out[key] = float(v.mean())
         out[f"{key}_std"] = float(v.std(ddof=1)) if len(v) > 1 else 0.0
-    out["pooled"] = auc_scores(y, p) | bootstrap_ci(y, p, seed)
+    out["pooled"] = auc_scores(y, p) | bootstrap_ci(y, p, seed, rounds)
     return out
 
 
