@@ -184,6 +184,24 @@ def test_cli_bad_input_one_line_exit_2(synthetic, tmp_path, capsys, extra, match
     assert len(err.splitlines()) == 1 and match in err
 
 
+def test_cli_without_data_or_shared_folder_one_line_exit_2(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("GRUKIT_SHARED_DATA", str(tmp_path / "nothing-here"))
+    assert main(["clinical", "--output", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "--data is missing" in err
+
+
+def test_cli_predict_refuses_training_flags_and_other_models(synthetic, tmp_path, capsys):
+    folder, _ = synthetic
+    assert main(["clinical", "predict", "--model", str(tmp_path), "--data", folder,
+                 "--epochs", "3"]) == 2
+    assert "--epochs set(s) training" in capsys.readouterr().err
+    assert main(["clinical", "predict", "--model", str(tmp_path / "none"), "--data",
+                 folder]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "no saved model" in err
+
+
 def test_cli_output_that_is_a_file_or_read_only_one_line_exit_2(synthetic, tmp_path, capsys):
     folder, _ = synthetic
     f = tmp_path / "file"
