@@ -21,6 +21,18 @@ from torch import Tensor
 from .._cpu import lens_array
 from . import cpu
 
+# The ops' names carry the version of their signatures. torch's AOTAutograd cache (on disk,
+# across processes) keys a compiled graph on its forward ops alone and keeps the backward it
+# traced then: a backward op whose signature changed under the same forward name would meet
+# that stale graph. Bump SCHEMA with any change of an op's signature or autograd formula.
+SCHEMA = 2
+
+
+def _op(name: str):
+    """A CPU custom op grukit::<name>_v<SCHEMA> that mutates none of its inputs."""
+    return torch.library.custom_op(f"grukit::{name}_v{SCHEMA}", mutates_args=(),
+                                   device_types="cpu")
+
 
 def _buffers(x: Tensor, w_hh: Tensor, reset_after: bool):
     """Empty tensors shaped as the training forward's outputs: y (B, T, H) seen from a
@@ -33,7 +45,7 @@ def _buffers(x: Tensor, w_hh: Tensor, reset_after: bool):
     return y, hn, hs, save
 
 
-@torch.library.custom_op("grukit::gru_cpu_infer", mutates_args=(), device_types="cpu")
+@_op("gru_cpu_infer")
 def gru_cpu_infer(x: Tensor, w_ih: Tensor, w_hh: Tensor, b_ih: Tensor | None,
                   b_hh: Tensor | None, h0: Tensor, lengths: Tensor | None, reset_after: bool,
                   state_mask: Tensor | None, zone: Tensor | None) -> tuple[Tensor, Tensor]:
@@ -51,7 +63,7 @@ def _(x, w_ih, w_hh, b_ih, b_hh, h0, lengths, reset_after, state_mask, zone):
     return _buffers(x, w_hh, reset_after)[:2]
 
 
-@torch.library.custom_op("grukit::gru_cpu_train", mutates_args=(), device_types="cpu")
+@_op("gru_cpu_train")
 def gru_cpu_train(x: Tensor, w_ih: Tensor, w_hh: Tensor, b_ih: Tensor | None,
                   b_hh: Tensor | None, h0: Tensor, lengths: Tensor | None, reset_after: bool,
                   state_mask: Tensor | None,
@@ -69,29 +81,32 @@ def _(x, w_ih, w_hh, b_ih, b_hh, h0, lengths, reset_after, state_mask, zone):
     return _buffers(x, w_hh, reset_after)
 
 
-@torch.library.custom_op("grukit::gru_cpu_backward", mutates_args=(), device_types="cpu")
+@_op("gru_cpu_backward")
 def gru_cpu_backward(dy: Tensor, dhn: Tensor, x: Tensor, w_ih: Tensor, w_hh: Tensor,
                      hs: Tensor, save: Tensor, lengths: Tensor | None, reset_after: bool,
-                     state_mask: Tensor | None,
-                     zone: Tensor | None) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor,
+                     state_mask: Tensor | None, zone: Tensor | None,
+                     need_dx: bool) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor,
                                                    Tensor]:
     """-> dx (B, T, I), dW_ih (3H, I), dW_hh (3H, H), db_ih (3H,), db_hh (3H,), dh0 (B, H);
-    db_hh is zeros for reset_after=False (no recurrent bias)."""
+    db_hh is zeros for reset_after=False (no recurrent bias); dx is empty (0,) unless
+    need_dx (its GEMM is skipped)."""
     lens = lens_array(lengths, x.shape[0], x.shape[1])
     xt = x.detach().transpose(0, 1).contiguous()  # (T, B, I)
     drop, zt = cpu._masks(state_mask, zone)
     dx, dw_ih, dw_hh, db_ih, db_hh, dh0 = cpu.backward(
         dy, dhn, xt, w_ih, w_hh, hs, save, lens, reset_after, drop, zt, (True, reset_after),
-        True)
+        need_dx)
     if db_hh is None:
         db_hh = db_ih.new_zeros(db_ih.shape)
+    dx = x.new_empty((0,)) if dx is None else dx
     return dx.contiguous(), dw_ih, dw_hh.contiguous(), db_ih, db_hh.contiguous(), dh0
 
 
 @gru_cpu_backward.register_fake
-def _(dy, dhn, x, w_ih, w_hh, hs, save, lengths, reset_after, state_mask, zone):
+def _(dy, dhn, x, w_ih, w_hh, hs, save, lengths, reset_after, state_mask, zone, need_dx):
     g3 = w_hh.shape[0]
-    return (torch.empty_like(x, memory_format=torch.contiguous_format),
+    return (torch.empty_like(x, memory_format=torch.contiguous_format) if need_dx
+            else x.new_empty((0,)),
             w_ih.new_empty(w_ih.shape), w_hh.new_empty(w_hh.shape), w_hh.new_empty((g3,)),
             w_hh.new_empty((g3,)), dhn.new_empty(dhn.shape))
 
@@ -109,8 +124,9 @@ def _backward(ctx, dy, dhn, _dhs, _dsave):
     dy = torch.zeros_like(hs[1:].transpose(0, 1)) if dy is None else dy
     dhn = torch.zeros_like(hs[0]) if dhn is None else dhn
     dx, dw_ih, dw_hh, db_ih, db_hh, dh0 = gru_cpu_backward(
-        dy, dhn, x, w_ih, w_hh, hs, save, lengths, ctx.reset_after, state_mask, zone)
-    return (dx, dw_ih, dw_hh, db_ih if ctx.has_b[0] else None,
+        dy, dhn, x, w_ih, w_hh, hs, save, lengths, ctx.reset_after, state_mask, zone,
+        ctx.needs_input_grad[0])
+    return (dx if ctx.needs_input_grad[0] else None, dw_ih, dw_hh, db_ih if ctx.has_b[0] else None,
             db_hh if ctx.has_b[1] else None, dh0, None, None, None, None)
 
 

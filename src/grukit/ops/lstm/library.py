@@ -14,6 +14,14 @@ from torch import Tensor
 from .._cpu import arr, lens_array
 from . import cpu
 
+SCHEMA = 2  # the version of the ops' signatures (see grukit.ops.gru.library.SCHEMA)
+
+
+def _op(name: str):
+    """A CPU custom op grukit::<name>_v<SCHEMA> that mutates none of its inputs."""
+    return torch.library.custom_op(f"grukit::{name}_v{SCHEMA}", mutates_args=(),
+                                   device_types="cpu")
+
 
 def _forward(x, w_ih, w_hh, b_ih, b_hh, h0, c0, lengths, state_mask, train: bool):
     lens = lens_array(lengths, x.shape[0], x.shape[1])
@@ -23,7 +31,7 @@ def _forward(x, w_ih, w_hh, b_ih, b_hh, h0, c0, lengths, state_mask, train: bool
         return cpu._forward(gi, w_hh, b_hh, h0, c0, lens, train, drop)
 
 
-@torch.library.custom_op("grukit::lstm_cpu_infer", mutates_args=(), device_types="cpu")
+@_op("lstm_cpu_infer")
 def lstm_cpu_infer(x: Tensor, w_ih: Tensor, w_hh: Tensor, b_ih: Tensor | None,
                    b_hh: Tensor | None, h0: Tensor, c0: Tensor, lengths: Tensor | None,
                    state_mask: Tensor | None) -> tuple[Tensor, Tensor, Tensor]:
@@ -38,7 +46,7 @@ def _(x, w_ih, w_hh, b_ih, b_hh, h0, c0, lengths, state_mask):
             x.new_empty((batch, hid)))
 
 
-@torch.library.custom_op("grukit::lstm_cpu_train", mutates_args=(), device_types="cpu")
+@_op("lstm_cpu_train")
 def lstm_cpu_train(x: Tensor, w_ih: Tensor, w_hh: Tensor, b_ih: Tensor | None,
                    b_hh: Tensor | None, h0: Tensor, c0: Tensor, lengths: Tensor | None,
                    state_mask: Tensor | None) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
@@ -54,23 +62,26 @@ def _(x, w_ih, w_hh, b_ih, b_hh, h0, c0, lengths, state_mask):
             x.new_empty((batch, steps, hid)))
 
 
-@torch.library.custom_op("grukit::lstm_cpu_backward", mutates_args=(), device_types="cpu")
+@_op("lstm_cpu_backward")
 def lstm_cpu_backward(dy: Tensor, dhn: Tensor, dcn: Tensor, x: Tensor, w_ih: Tensor,
                       w_hh: Tensor, h0: Tensor, c0: Tensor, y: Tensor, save: Tensor,
-                      cs: Tensor, lengths: Tensor | None,
-                      state_mask: Tensor | None) -> tuple[Tensor, Tensor, Tensor, Tensor,
+                      cs: Tensor, lengths: Tensor | None, state_mask: Tensor | None,
+                      need_dx: bool) -> tuple[Tensor, Tensor, Tensor, Tensor,
                                                           Tensor, Tensor]:
-    """-> dx (B, T, I), dW_ih (4H, I), dW_hh (4H, H), db (4H,), dh0, dc0 (B, H)."""
+    """-> dx (B, T, I), dW_ih (4H, I), dW_hh (4H, H), db (4H,), dh0, dc0 (B, H); dx is
+    empty (0,) unless need_dx (its GEMM is skipped)."""
     lens = lens_array(lengths, x.shape[0], x.shape[1])
     drop = None if state_mask is None else arr(state_mask)  # (B, H)
     dx, dw_ih, dw_hh, db, dh0, dc0 = cpu.backward(dy, dhn, dcn, x, w_ih, w_hh, h0, c0, y,
-                                                  save, cs, lens, drop, True)
-    return dx.contiguous(), dw_ih, dw_hh, db, dh0, dc0
+                                                  save, cs, lens, drop, need_dx)
+    dx = x.new_empty((0,)) if dx is None else dx.contiguous()
+    return dx, dw_ih, dw_hh, db, dh0, dc0
 
 
 @lstm_cpu_backward.register_fake
-def _(dy, dhn, dcn, x, w_ih, w_hh, h0, c0, y, save, cs, lengths, state_mask):
-    return (torch.empty_like(x, memory_format=torch.contiguous_format),
+def _(dy, dhn, dcn, x, w_ih, w_hh, h0, c0, y, save, cs, lengths, state_mask, need_dx):
+    return (torch.empty_like(x, memory_format=torch.contiguous_format) if need_dx
+            else x.new_empty((0,)),
             w_ih.new_empty(w_ih.shape), w_hh.new_empty(w_hh.shape),
             w_hh.new_empty((w_hh.shape[0],)), h0.new_empty(h0.shape), c0.new_empty(c0.shape))
 
@@ -88,9 +99,10 @@ def _backward(ctx, dy, dhn, dcn, _dsave, _dcs):
     dhn = torch.zeros_like(h0) if dhn is None else dhn
     dcn = torch.zeros_like(c0) if dcn is None else dcn
     dx, dw_ih, dw_hh, db, dh0, dc0 = lstm_cpu_backward(dy, dhn, dcn, x, w_ih, w_hh, h0, c0, y,
-                                                       save, cs, lengths, state_mask)
-    return (dx, dw_ih, dw_hh, db if ctx.has_b[0] else None, db if ctx.has_b[1] else None,
-            dh0, dc0, None, None)
+                                                       save, cs, lengths, state_mask,
+                                                       ctx.needs_input_grad[0])
+    return (dx if ctx.needs_input_grad[0] else None, dw_ih, dw_hh,
+            db if ctx.has_b[0] else None, db if ctx.has_b[1] else None, dh0, dc0, None, None)
 
 
 lstm_cpu_train.register_autograd(_backward, setup_context=_setup)
