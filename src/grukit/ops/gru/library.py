@@ -116,6 +116,7 @@ def _setup(ctx, inputs, output):
     _, _, hs, save = output
     ctx.save_for_backward(x, w_ih, w_hh, hs, save, lengths, state_mask, zone)
     ctx.reset_after = reset_after
+    ctx.set_materialize_grads(False)  # no zeros for the saved buffers' unused gradients
     ctx.has_b = (b_ih is not None, b_hh is not None)
 
 

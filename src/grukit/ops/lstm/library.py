@@ -91,6 +91,7 @@ def _setup(ctx, inputs, output):
     y, _, _, save, cs = output
     ctx.save_for_backward(x, w_ih, w_hh, h0, c0, y, save, cs, lengths, state_mask)
     ctx.has_b = (b_ih is not None, b_hh is not None)
+    ctx.set_materialize_grads(False)  # no zeros for the saved buffers' unused gradients
 
 
 def _backward(ctx, dy, dhn, dcn, _dsave, _dcs):
