@@ -73,13 +73,20 @@ def test_compiled_gru_fullgraph_equals_eager(reset_after):
     _compiled_equals_eager(m, torch.randn(4, 6, 3))
 
 
-@pytest.mark.xfail(strict=True, raises=torch._dynamo.exc.UserError,
-                   reason="as_lengths checks the lengths' values with bool(tensor): a "
-                          "data-dependent branch that fullgraph refuses")
 def test_compiled_gru_with_lengths_fullgraph_equals_eager():
     torch.manual_seed(0)
     m = gnn.GRU(3, 8, batch_first=True, bidirectional=True, backend="cpu")
     _compiled_equals_eager(m, torch.randn(4, 6, 3), lengths=torch.tensor([6, 4, 2, 1]))
+
+
+def test_compiled_gru_refuses_lengths_past_the_sequence():
+    # a compiled graph cannot branch on values: the lengths are checked as it runs
+    m = gnn.GRU(3, 8, batch_first=True, backend="cpu")
+    compiled = torch.compile(m, fullgraph=True)
+    x = torch.randn(2, 6, 3)
+    compiled(x, lengths=torch.tensor([6, 2]))
+    with pytest.raises(RuntimeError, match=r"lengths must lie in \[0, T\]"):
+        compiled(x, lengths=torch.tensor([7, 2]))
 
 
 @pytest.mark.parametrize("reset_after", [True, False], ids=["reset_after", "reset_before"])

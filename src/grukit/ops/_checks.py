@@ -113,6 +113,10 @@ def as_lengths(lengths: Tensor | Sequence[int] | None, batch: int, steps: int,
             f"got shape {shape_str(t)}."
         )
     bad = (t < 0) | (t > steps)
+    if torch.compiler.is_compiling():  # a traced graph cannot branch on values: checked as it runs
+        torch._assert_async(~bad.any(), f"{op}: lengths must lie in [0, T] = [0, {steps}]; "
+                                        f"pad x to the longest sequence or fix the lengths.")
+        return t
     if bool(bad.any()):
         i = int(bad.nonzero()[0, 0])
         raise ValueError(
