@@ -39,6 +39,19 @@ def training_model(name: str | None, models, command: str, default: str = "gru")
     return name
 
 
+def predict_args(args, train_only, command: str, also: str = "") -> None:
+    """``grukit COMMAND predict``: no training flag given (``train_only``: argparse dests) and
+    a saved model named with --model. ``also`` names what else predict uses, for the hint."""
+    given = [f"--{n.replace('_', '-')}" for n in train_only
+             if getattr(args, n) not in (None, False)]
+    if given:
+        raise UsageError(f"{', '.join(given)} set(s) training; predict uses the saved model's "
+                         f"settings{also}, so drop {'it' if len(given) == 1 else 'them'}.")
+    if not args.model:
+        raise UsageError(f"predict needs --model DIR, the folder written by "
+                         f"`grukit {command} ... --save DIR`.")
+
+
 def prepare_output(path: str | None, what: str = "--output") -> str | None:
     """Create the folder ``path`` and prove it writable before any work is done; one
     sentence (``UsageError``) for a path that is a file, under a file, or not writable."""

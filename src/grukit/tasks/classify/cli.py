@@ -12,7 +12,7 @@ import time
 
 import numpy as np
 
-from ..._runs import RUN, UsageError, at_least, prepare_output, training_model
+from ..._runs import RUN, UsageError, at_least, predict_args, prepare_output, training_model
 from .files import (
     FOLDS_DIR,
     check_data_paths,
@@ -207,13 +207,7 @@ def run_train(args: argparse.Namespace) -> int:
 def run_predict(args: argparse.Namespace) -> int:
     from ..estimator import load
 
-    given = [f"--{n}" for n in TRAIN_ONLY if getattr(args, n) not in (None, False)]
-    if given:
-        raise UsageError(f"{', '.join(given)} set(s) training; predict uses the saved model's "
-                         f"settings, so drop {'it' if len(given) == 1 else 'them'}.")
-    if not args.model:
-        raise UsageError("predict needs --model DIR, the folder written by "
-                         "`grukit classify ... --save DIR`.")
+    predict_args(args, TRAIN_ONLY, "classify")
     if len(args.data) != 1:
         raise UsageError(f"predict reads one --data file; got {len(args.data)}.")
     out = prepare_output(args.output)

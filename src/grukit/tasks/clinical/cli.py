@@ -16,7 +16,7 @@ import time
 
 import numpy as np
 
-from ..._runs import RUN, UsageError, at_least, prepare_output, training_model
+from ..._runs import RUN, UsageError, at_least, predict_args, prepare_output, training_model
 from .estimator import MODELS
 
 TRAIN_ONLY = ("folds", "hidden", "epochs", "seed", "save", "resume", "outcome", "bootstrap")
@@ -215,13 +215,7 @@ def run_predict(args: argparse.Namespace) -> int:
     from ..estimator import load
     from .estimator import ClinicalClassifier, auc_scores
 
-    given = [f"--{n}" for n in TRAIN_ONLY if getattr(args, n) not in (None, False)]
-    if given:
-        raise UsageError(f"{', '.join(given)} set(s) training; predict uses the saved model's "
-                         f"settings, so drop {'it' if len(given) == 1 else 'them'}.")
-    if not args.model:
-        raise UsageError("predict needs --model DIR, the folder written by "
-                         "`grukit clinical ... --save DIR`.")
+    predict_args(args, TRAIN_ONLY, "clinical")
     if args.data is None:
         raise UsageError("predict needs --data DIR, a folder of stays in the PhysioNet 2012 "
                          "format.")

@@ -7,7 +7,7 @@ import json
 import os
 
 from ..._io import atomic_text, atomic_write
-from ..._runs import RUN, UsageError, at_least, prepare_output, training_model
+from ..._runs import RUN, UsageError, at_least, predict_args, prepare_output, training_model
 from .checks import MODELS
 from .files import FOLDS_DIR, clear_folds, fingerprint, forecast_table, read_folds, write_fold
 
@@ -223,13 +223,7 @@ def run_predict(args: argparse.Namespace) -> int:
     from ..estimator import load
     from .forecaster import Forecaster
 
-    given = [f"--{n}" for n in TRAIN_ONLY if getattr(args, n) not in (None, False)]
-    if given:
-        raise UsageError(f"{', '.join(given)} set(s) training; predict uses the saved model's "
-                         f"settings, so drop {'it' if len(given) == 1 else 'them'}.")
-    if not args.model:
-        raise UsageError("predict needs --model DIR, the folder written by "
-                         "`grukit forecast ... --save DIR`.")
+    predict_args(args, TRAIN_ONLY, "forecast")
     out = prepare_output(args.output)
     RUN.start(out)
     model = load(args.model)

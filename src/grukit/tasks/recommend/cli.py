@@ -19,7 +19,7 @@ import time
 import numpy as np
 
 from ..._io import atomic_text, atomic_write
-from ..._runs import RUN, UsageError, at_least, prepare_output
+from ..._runs import RUN, UsageError, at_least, predict_args, prepare_output
 
 METRICS = "metrics.json"
 RECOMMENDATIONS = "recommendations.csv"
@@ -238,15 +238,7 @@ def run_predict(args: argparse.Namespace) -> int:
     from ..estimator import load
     from .gru4rec import GRU4Rec
 
-    given = [f"--{n.replace('_', '-')}" for n in TRAIN_ONLY
-             if getattr(args, n) not in (None, False)]
-    if given:
-        raise UsageError(f"{', '.join(given)} set(s) training; predict uses the saved model's "
-                         f"settings and one --data file, so drop "
-                         f"{'it' if len(given) == 1 else 'them'}.")
-    if not args.model:
-        raise UsageError("predict needs --model DIR, the folder written by "
-                         "`grukit recommend ... --save DIR`.")
+    predict_args(args, TRAIN_ONLY, "recommend", also=" and one --data file")
     if not args.data:
         raise UsageError("predict needs --data FILE, the sessions to recommend for.")
     k = 20 if args.k is None else args.k
