@@ -184,6 +184,19 @@ def test_cli_bad_input_one_line_exit_2(synthetic, tmp_path, capsys, extra, match
     assert len(err.splitlines()) == 1 and match in err
 
 
+def test_cli_folder_without_outcome_file_one_line_exit_2(synthetic, tmp_path, capsys):
+    import shutil
+
+    data = tmp_path / "data"
+    shutil.copytree(synthetic[0], data)
+    for f in data.glob("Outcomes*.txt"):
+        f.unlink()
+    assert main(["clinical", "--data", str(data), "--output", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "no outcome file (Outcomes-*.txt)" in err
+    assert "put the outcome file there" in err
+
+
 def test_cli_without_data_or_shared_folder_one_line_exit_2(tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("GRUKIT_SHARED_DATA", str(tmp_path / "nothing-here"))
     assert main(["clinical", "--output", str(tmp_path / "o")]) == 2

@@ -366,8 +366,9 @@ def _find_outcomes(folder: str, stays: str):
         for name in (f"Outcomes-{letter}.txt", *found):
             if name in found:
                 return os.path.join(where, name)
-    raise FileNotFoundError(f"no outcome file (Outcomes-*.txt) beside {stays!r}; pass "
-                            f"outcomes=PATH, or outcomes=None to read the stays without one.")
+    raise FileNotFoundError(f"no outcome file (Outcomes-*.txt) beside {stays!r}; put the "
+                            f"outcome file there (read_physionet2012 also takes outcomes=PATH, "
+                            f"or outcomes=None to read the stays without one).")
 
 
 def parse_rows(rows: pd.DataFrame, time_unit: float = 1.0, time_format: str = "auto"):
