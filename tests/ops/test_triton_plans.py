@@ -193,3 +193,20 @@ def test_plan_on_cpu_tensors():
     assert plan.one_launch is not _triton.interpreting()
     assert _triton.scan_plan(x, 40).grid == (17, 2)
     assert _triton.scan_plan(x, 40).launch == dict(CT=16, BH=32, num_warps=4)
+
+
+def test_tf32x3_only_replaces_exact_fp32_dots_on_a_gpu():
+    """tf32x3=True turns the exact-fp32 dots of a GPU plan into three-TF32 products; TF32,
+    bf16, the interpreter and the default settings keep their precision."""
+    on = TritonSettings(tf32x3=True, split_sum=False)
+    for prec, want in (("fp32", "tf32x3"), ("tf32", "tf32"), ("bf16", "ieee")):
+        tgt = TARGETS[prec]
+        assert _triton.precision(on, tgt) == want
+        assert _triton.precision(TritonSettings(), tgt) == tgt.precision
+        split = _triton.choose_split(on, tgt, 64, 256, 3)
+        assert split.launch["PREC"] == want and split.launch["SUM"] is False
+        assert _triton.rows_plan(on, tgt, 64, 256).launch["PREC"] == want
+    cpu = Target(False, 132, True, tl.float32, "ieee", True)
+    assert _triton.precision(on, cpu) == "ieee"
+    with pytest.raises(ValueError, match="tf32x3 must be True or False"):
+        TritonSettings(tf32x3=1)

@@ -83,6 +83,11 @@ class TritonSettings:
         under the interpreter, which runs programs one after another, only where a batch
         block has one program); False launches phase by phase and step by step.
     spin_limit: barrier polls (~1 µs each) before a call is failed, not hung.
+    tf32x3: exact-fp32 ``tl.dot`` products (TF32 not allowed, fp32 on a GPU) as three TF32
+        products (Triton's ``input_precision="tf32x3"``: a·b ≈ aₕbₕ + aₕbₗ + aₗbₕ with
+        x = xₕ + xₗ split into TF32 parts; relative error near fp32's, on tensor cores)
+        instead of ``"ieee"`` (fp32 FMAs). The split-H kernels use a dot only with
+        ``split_sum=False``.
     """
 
     num_warps: int = 8
@@ -104,6 +109,7 @@ class TritonSettings:
     split_max_hp: int = 512
     split_one_launch: bool | None = None
     spin_limit: int = 1 << 24
+    tf32x3: bool = False
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):
@@ -303,7 +309,7 @@ def rows_plan(s: TritonSettings, tgt: Target, batch: int, hidden: int) -> Plan:
     """A program per batch block of ``block_b`` rows, H in blocks of at most max_block_h."""
     bh = block_h(hidden, s.max_block_h)
     meta = dict(BB=s.block_b, BH=bh, NB=(hidden + bh - 1) // bh, DOT=tgt.dot,
-                PREC=tgt.precision, num_warps=s.num_warps)
+                PREC=precision(s, tgt), num_warps=s.num_warps)
     return Plan("rows", ((batch + s.block_b - 1) // s.block_b,), tuple(meta.items()))
 
 
@@ -366,7 +372,7 @@ def choose_split(s: TritonSettings, tgt: Target, batch: int, hidden: int,
     grid = ((nbb + nbj - 1) // nbj, ns(bh))
     one = s.split_one_launch if s.split_one_launch is not None else (
         not tgt.interpreted or grid[1] == 1)
-    meta = dict(BB=bb, NBJ=nbj, BH=bh, HP=hp, DOT=tgt.dot, PREC=tgt.precision, SUM=exact,
+    meta = dict(BB=bb, NBJ=nbj, BH=bh, HP=hp, DOT=tgt.dot, PREC=precision(s, tgt), SUM=exact,
                 PREFETCH=s.split_prefetch, KC=min(s.split_kc, hp), STREAM=stream,
                 num_warps=s.num_warps)
     return Plan("split", grid, tuple(meta.items()), one, s.spin_limit)
@@ -410,6 +416,14 @@ def dot_precision(x: Tensor) -> str:
                                      or torch.get_float32_matmul_precision() != "highest"):
         return "tf32"
     return "ieee"
+
+
+def precision(s: TritonSettings, tgt: Target) -> str:
+    """The ``input_precision`` a plan's dots use: the target's, with exact fp32 on a GPU
+    as three TF32 products where ``s.tf32x3`` asks for it."""
+    if s.tf32x3 and tgt.precision == "ieee" and tgt.cuda and tgt.float32:
+        return "tf32x3"
+    return tgt.precision
 
 
 def dot_dtype(x: Tensor):
