@@ -1,6 +1,8 @@
 """Keras-style layers (``from grukit.layers import GRU, Dense``) on grukit.nn modules."""
 
 from .. import cells
+from .attention import CausalSelfAttention, KVCache
+from .blocks import AttentionBlock, FeedForward, RecurrentBlock
 from .core import REGISTRY, AttentionPooling, Dense, Dropout, Embedding, Layer
 from .recurrent import GRU, LSTM, Bidirectional, MinGRU, SimpleRNN, layer_for
 
@@ -22,4 +24,5 @@ def from_config(cfg: dict) -> Layer:
 
 __all__ = ["GRU", "LSTM", "AttentionPooling", "Bidirectional", "Dense", "Dropout", "Embedding",
            "Layer", "MinGRU", "SimpleRNN", "from_config", "layer_for"]
+__all__ += ["AttentionBlock", "CausalSelfAttention", "FeedForward", "KVCache", "RecurrentBlock"]
 __all__ += [s.layer for s in cells.all_specs() if s.layer not in __all__]
