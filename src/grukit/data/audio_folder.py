@@ -1,0 +1,137 @@
+"""A folder of labelled recordings: the label (and speaker) of each wav file from its name or
+from a CSV.
+
+    rec = read_audio_folder("fsdd/recordings")                      # {digit}_{speaker}_{index}
+    rec = read_audio_folder("clips", pattern=r"(?P<label>[a-z]+)-\\d+\\.wav")
+    rec = read_audio_folder("clips", csv="labels.csv")               # file,label[,speaker]
+    train, test = rec.split("official")                              # FSDD: index 0-4 is test
+
+The Free Spoken Digit Dataset names its files ``{digit}_{speaker}_{index}.wav``; index 0-4
+of every speaker and digit is its official test split.
+"""
+
+from __future__ import annotations
+
+import csv as _csv
+import os
+import re
+from dataclasses import dataclass
+
+import numpy as np
+
+FSDD_PATTERN = r"(?P<label>\d+)_(?P<speaker>[^_]+)_(?P<index>\d+)\.wav"
+AUDIO_EXT = (".wav", ".flac", ".ogg")
+FSDD_TEST_INDEX = 5  # index < 5: the official test split
+
+
+@dataclass
+class Recordings:
+    """Files of a folder with their labels; ``speakers`` and ``indices`` when known."""
+
+    folder: str
+    paths: list[str]
+    labels: np.ndarray  # (N,) str
+    speakers: np.ndarray | None = None  # (N,) str
+    indices: np.ndarray | None = None  # (N,) int, the take of that speaker and label
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def take(self, idx) -> Recordings:
+        idx = np.asarray(idx, dtype=np.int64)
+        return Recordings(self.folder, [self.paths[i] for i in idx], self.labels[idx],
+                          None if self.speakers is None else self.speakers[idx],
+                          None if self.indices is None else self.indices[idx])
+
+    def split(self, how: str = "official") -> tuple[Recordings, Recordings]:
+        """(train, test): ``"official"``, FSDD's (take index 0-4 is test)."""
+        if how != "official":
+            raise ValueError(f"split must be 'official' (use speaker_folds for leave-one-"
+                             f"speaker-out); got {how!r}.")
+        if self.indices is None:
+            raise ValueError(f"{self.folder!r}: the official split needs each file's take "
+                             f"index (FSDD names: digit_speaker_index.wav); these files have "
+                             f"none, so use the speaker split or a CSV of your own split.")
+        test = self.indices < FSDD_TEST_INDEX
+        if test.all() or not test.any():
+            raise ValueError(f"{self.folder!r}: the official split puts "
+                             f"{'every' if test.all() else 'no'} file in the test set (take "
+                             f"indices 0-4 are test); give a folder with both.")
+        return self.take(np.flatnonzero(~test)), self.take(np.flatnonzero(test))
+
+    def speaker_folds(self) -> list[tuple[str, np.ndarray, np.ndarray]]:
+        """Leave-one-speaker-out: [(speaker, train indices, test indices)] for every speaker."""
+        if self.speakers is None:
+            raise ValueError(f"{self.folder!r}: the speaker split needs each file's speaker "
+                             f"(from the name pattern's (?P<speaker>...) group or a CSV "
+                             f"speaker column).")
+        names = sorted(set(self.speakers.tolist()))
+        if len(names) < 2:
+            raise ValueError(f"{self.folder!r} has a single speaker ({names[0]!r}); "
+                             f"leave-one-speaker-out needs two or more.")
+        return [(s, np.flatnonzero(self.speakers != s), np.flatnonzero(self.speakers == s))
+                for s in names]
+
+
+def read_audio_folder(folder: str, pattern: str = FSDD_PATTERN,
+                      csv: str | None = None) -> Recordings:
+    """The labelled recordings of ``folder``: each file's label from ``pattern`` (a regular
+    expression matched against the whole file name, with a ``label`` group and optionally
+    ``speaker`` and ``index``), or from ``csv`` (columns ``file`` and ``label``, optionally
+    ``speaker``; file names relative to the folder). Files the pattern does not match are an
+    error that names one, so that nothing is silently left out."""
+    if not os.path.isdir(folder):
+        if os.path.exists(folder):
+            raise ValueError(f"{folder!r} is a file; give the folder that holds the wav files.")
+        raise FileNotFoundError(2, "no such folder", folder)
+    if csv is not None:
+        return _from_csv(folder, csv)
+    try:
+        rx = re.compile(pattern)
+    except re.error as err:
+        raise ValueError(f"pattern {pattern!r} is not a regular expression ({err}).") from None
+    if "label" not in rx.groupindex:
+        raise ValueError(f"pattern {pattern!r} has no (?P<label>...) group; name the part of "
+                         f"the file name that holds the label.")
+    names = sorted(n for n in os.listdir(folder) if n.lower().endswith(AUDIO_EXT))
+    if not names:
+        raise ValueError(f"{folder!r} holds no audio files ({', '.join(AUDIO_EXT)}).")
+    rows, missed = [], []
+    for n in names:
+        m = rx.fullmatch(n)
+        (rows.append((n, m)) if m else missed.append(n))
+    if missed:
+        raise ValueError(f"{len(missed)} file(s) of {folder!r} do not match the name pattern "
+                         f"{pattern!r}, e.g. {missed[0]!r}; rename or remove them, or give "
+                         f"another pattern or a CSV of labels.")
+    g = rx.groupindex
+    speakers = np.array([m["speaker"] for _, m in rows]) if "speaker" in g else None
+    indices = np.array([int(m["index"]) for _, m in rows]) if "index" in g else None
+    return Recordings(folder, [os.path.join(folder, n) for n, _ in rows],
+                      np.array([m["label"] for _, m in rows]), speakers, indices)
+
+
+def _from_csv(folder: str, path: str) -> Recordings:
+    if not os.path.isfile(path):
+        raise FileNotFoundError(2, "no such label file", path)
+    with open(path, newline="", encoding="utf-8") as f:
+        reader = _csv.DictReader(f)
+        cols = reader.fieldnames or []
+        for need in ("file", "label"):
+            if need not in cols:
+                raise ValueError(f"{path!r} has no {need!r} column (columns: "
+                                 f"{', '.join(cols) or 'none'}); it needs file and label, "
+                                 f"speaker optional.")
+        rows = list(reader)
+    if not rows:
+        raise ValueError(f"{path!r} lists no files.")
+    paths = []
+    for i, r in enumerate(rows, start=2):
+        p = os.path.join(folder, r["file"] or "")
+        if not r["file"] or not os.path.isfile(p):
+            raise ValueError(f"{path!r} line {i}: file {r['file']!r} is not in {folder!r}.")
+        if not (r["label"] or "").strip():
+            raise ValueError(f"{path!r} line {i}: the label is empty.")
+        paths.append(p)
+    speakers = np.array([r["speaker"] for r in rows]) if "speaker" in cols else None
+    return Recordings(folder, paths, np.array([r["label"].strip() for r in rows]), speakers)

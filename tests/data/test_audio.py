@@ -1,0 +1,279 @@
+"""grukit.data.audio, audio_features, audio_folder: wav files of every sample format read to
+the right samples, bad files refused with one sentence, features that stream exactly as they
+batch, augmentation, labelled folders (FSDD names, patterns, CSV)."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+
+sf = pytest.importorskip("soundfile")
+pytest.importorskip("librosa")
+
+from conftest import SHARED_DATA  # noqa: E402
+from grukit.data.audio import AudioWarning, add_noise, mix_down, read_wav, resample  # noqa: E402
+from grukit.data.audio_features import (  # noqa: E402
+    FeatureConfig,
+    StreamingFeatures,
+    features,
+    spec_augment,
+)
+from grukit.data.audio_folder import read_audio_folder  # noqa: E402
+
+FSDD = SHARED_DATA / "speech" / "fsdd" / "recordings"
+
+
+def tone(freq=440.0, seconds=0.3, sr=8000, amp=0.5):
+    t = np.arange(int(seconds * sr)) / sr
+    return (amp * np.sin(2 * np.pi * freq * t)).astype(np.float64)
+
+
+# -- reading -------------------------------------------------------------------------------
+@pytest.mark.parametrize("subtype,tol", [("PCM_U8", 1 / 64), ("PCM_16", 1e-4), ("PCM_24", 1e-6),
+                                         ("PCM_32", 1e-8), ("FLOAT", 1e-7), ("DOUBLE", 1e-7)])
+def test_read_wav_every_sample_format_gives_the_written_samples(tmp_path, subtype, tol):
+    y = tone()
+    path = tmp_path / f"{subtype}.wav"
+    sf.write(path, y, 8000, subtype=subtype)
+    got, sr = read_wav(path)
+    assert sr == 8000 and got.dtype == np.float32 and got.shape == y.shape
+    np.testing.assert_allclose(got, y, atol=tol)
+
+
+def test_read_wav_stereo_is_the_mean_of_its_channels(tmp_path):
+    a, b = tone(300), tone(500, amp=0.2)
+    sf.write(tmp_path / "s.wav", np.stack([a, b], 1), 8000, subtype="FLOAT")
+    got, _ = read_wav(tmp_path / "s.wav")
+    np.testing.assert_allclose(got, (a + b) / 2, atol=1e-6)
+
+
+def test_read_wav_stereo_with_a_silent_channel_keeps_the_level_of_the_live_one(tmp_path):
+    a = tone(300)
+    sf.write(tmp_path / "s.wav", np.stack([np.zeros_like(a), a], 1), 8000, subtype="FLOAT")
+    got, _ = read_wav(tmp_path / "s.wav")
+    np.testing.assert_allclose(got, a, atol=1e-6)  # not halved
+    assert mix_down(np.zeros((5, 2))).shape == (5,)  # all silent: still one channel
+
+
+def test_read_wav_resamples_to_the_rate_asked_keeping_the_pitch(tmp_path):
+    sf.write(tmp_path / "hi.wav", tone(440, sr=16000, seconds=0.5), 16000, subtype="PCM_16")
+    got, sr = read_wav(tmp_path / "hi.wav", sample_rate=8000)
+    assert sr == 8000 and len(got) == 4000
+    spectrum = np.abs(np.fft.rfft(got))
+    assert abs(np.argmax(spectrum) * 8000 / len(got) - 440) < 4
+    np.testing.assert_allclose(resample(tone(), 8000, 8000), tone())
+
+
+def test_read_wav_truncated_data_reads_the_samples_that_are_there(tmp_path):
+    sf.write(tmp_path / "a.wav", tone(), 8000, subtype="PCM_16")
+    raw = (tmp_path / "a.wav").read_bytes()
+    (tmp_path / "t.wav").write_bytes(raw[:44 + 300])  # header + 150 samples
+    got, _ = read_wav(tmp_path / "t.wav")
+    np.testing.assert_allclose(got, tone()[:150], atol=1e-4)
+
+
+def _bad(tmp_path, name, data: bytes):
+    p = tmp_path / name
+    p.write_bytes(data)
+    return p
+
+
+def _header(tmp_path, rate=8000, samples=800) -> bytes:
+    sf.write(tmp_path / "h.wav", np.zeros(max(samples, 1)), 8000, subtype="PCM_16")
+    raw = bytearray((tmp_path / "h.wav").read_bytes())
+    raw[24:28] = rate.to_bytes(4, "little")
+    return bytes(raw)
+
+
+@pytest.mark.parametrize("case,match", [
+    ("empty", "is empty"),
+    ("text", "cannot be read as audio"),
+    ("truncated_header", "cannot be read as audio"),
+    ("rate_0", "sample rate is 0 Hz"),
+    ("no_samples", "holds no samples"),
+    ("folder", "is a folder"),
+])
+def test_read_wav_refuses_a_bad_file_with_one_sentence(tmp_path, case, match):
+    if case == "empty":
+        p = _bad(tmp_path, "e.wav", b"")
+    elif case == "text":
+        p = _bad(tmp_path, "x.wav", b"digit,speaker\n1,theo\n" * 20)
+    elif case == "truncated_header":
+        p = _bad(tmp_path, "t.wav", _header(tmp_path)[:20])
+    elif case == "rate_0":
+        p = _bad(tmp_path, "z.wav", _header(tmp_path, rate=0))
+    elif case == "no_samples":
+        sf.write(tmp_path / "n.wav", np.zeros((0, 1)), 8000, subtype="PCM_16")
+        p = tmp_path / "n.wav"
+    else:
+        p = tmp_path
+    with pytest.raises(ValueError, match=match) as err:
+        read_wav(p)
+    assert "\n" not in str(err.value)
+    with pytest.raises(FileNotFoundError):
+        read_wav(tmp_path / "missing.wav")
+    with pytest.raises(ValueError, match="sample_rate must be a positive"):
+        read_wav(tmp_path / "missing.wav", sample_rate=0)
+
+
+def test_read_wav_nan_samples_are_refused(tmp_path):
+    y = tone()
+    y[10] = np.nan
+    sf.write(tmp_path / "n.wav", y, 8000, subtype="FLOAT")
+    with pytest.raises(ValueError, match="NaN or infinite"):
+        read_wav(tmp_path / "n.wav")
+
+
+def test_read_wav_clipped_file_is_read_as_it_is_with_one_warning(tmp_path):
+    y = np.clip(tone(amp=3.0), -1, 1)
+    sf.write(tmp_path / "c.wav", y, 8000, subtype="PCM_16")
+    with pytest.warns(AudioWarning, match="is clipped"):
+        got, _ = read_wav(tmp_path / "c.wav")
+    np.testing.assert_allclose(got, y, atol=1e-4)
+    sf.write(tmp_path / "ok.wav", tone(), 8000, subtype="PCM_16")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        read_wav(tmp_path / "ok.wav")  # a clean file: no warning
+
+
+# -- features ------------------------------------------------------------------------------
+def test_features_have_one_row_per_hop_and_the_documented_width():
+    y = tone(seconds=0.5)
+    for cfg in (FeatureConfig(), FeatureConfig(kind="logmel", deltas=0),
+                FeatureConfig(deltas=1, n_mfcc=20)):
+        f = features(y, cfg)
+        assert f.shape == (1 + (len(y) - cfg.n_fft) // cfg.hop, cfg.dim)
+        assert f.dtype == np.float32 and np.isfinite(f).all()
+
+
+def test_features_tell_different_pitches_apart():
+    lo, hi = features(tone(300)), features(tone(1500))
+    assert np.abs(lo.mean(0) - hi.mean(0)).max() > 10
+
+
+@pytest.mark.parametrize("chunk", [1, 37, 80, 10_000])
+@pytest.mark.parametrize("cfg", [FeatureConfig(), FeatureConfig(kind="logmel", deltas=0),
+                                 FeatureConfig(deltas=1)], ids=["mfcc-d2", "logmel-d0", "d1"])
+def test_streaming_features_equal_the_batch_features(chunk, cfg):
+    rng = np.random.default_rng(0)
+    y = tone(seconds=0.37) + 0.05 * rng.standard_normal(2960)
+    fx = StreamingFeatures(cfg)
+    rows = [fx.push(y[i:i + chunk]) for i in range(0, len(y), chunk)] + [fx.flush()]
+    np.testing.assert_allclose(np.concatenate(rows), features(y, cfg), rtol=1e-5, atol=1e-3)
+
+
+def test_streaming_features_rows_wait_only_for_the_delta_lookahead():
+    cfg = FeatureConfig()
+    fx = StreamingFeatures(cfg)
+    got = fx.push(np.zeros(cfg.n_fft + 4 * cfg.hop))  # 5 frames complete
+    assert len(got) == 5 - fx.lookahead == 3
+    assert len(fx.flush()) == 2
+
+
+def test_short_recording_is_one_padded_frame_on_both_paths():
+    y = tone(seconds=0.01)  # 80 samples < n_fft
+    fx = StreamingFeatures()
+    fx.push(y)
+    np.testing.assert_allclose(fx.flush(), features(y), rtol=1e-5, atol=1e-3)
+
+
+def test_utterance_normalisation_gives_zero_mean_and_does_not_stream():
+    f = features(tone(seconds=0.5), FeatureConfig(normalize="utterance"))
+    np.testing.assert_allclose(f.mean(0), 0, atol=1e-4)
+    with pytest.raises(ValueError, match="cannot stream"):
+        StreamingFeatures(FeatureConfig(normalize="utterance"))
+
+
+@pytest.mark.parametrize("bad,match", [({"kind": "wave"}, "kind must be"),
+                                       ({"deltas": 3}, "deltas must be"),
+                                       ({"fmax": 9000}, "fmax"),
+                                       ({"n_mfcc": 50}, "cannot exceed")])
+def test_bad_feature_settings_are_refused_with_one_sentence(bad, match):
+    with pytest.raises(ValueError, match=match):
+        features(tone(), FeatureConfig(**bad))
+
+
+def test_spec_augment_masks_bands_and_spans_and_leaves_the_input():
+    f = np.ones((50, 39), dtype=np.float32)
+    out = spec_augment(f, np.random.default_rng(1), freq_masks=1, freq_width=5,
+                       time_masks=1, time_width=10)
+    assert f.min() == 1 and out.shape == f.shape and (out == 0).any()
+    zero_cols, zero_rows = (out == 0).all(0), (out == 0).all(1)
+    assert ((out == 0) == (zero_cols[None] | zero_rows[:, None])).all()
+
+
+def test_add_noise_reaches_the_snr_asked():
+    y = tone(seconds=1.0)
+    noisy = add_noise(y, 20.0, np.random.default_rng(0))
+    snr = 10 * np.log10(np.mean(y ** 2) / np.mean((noisy - y) ** 2))
+    assert abs(snr - 20.0) < 0.05
+    hum = tone(50, seconds=0.1)
+    snr2 = 10 * np.log10(np.mean(y ** 2) / np.mean(
+        (add_noise(y, 10.0, np.random.default_rng(0), noise=hum) - y) ** 2))
+    assert abs(snr2 - 10.0) < 0.05
+    with pytest.raises(ValueError, match="snr_db must be"):
+        add_noise(y, float("nan"), np.random.default_rng(0))
+
+
+# -- folders -------------------------------------------------------------------------------
+def _fsdd_like(folder, speakers=("ann", "bob"), digits=(0, 1), takes=7):
+    for s in speakers:
+        for d in digits:
+            for i in range(takes):
+                sf.write(folder / f"{d}_{s}_{i}.wav", tone(300 + 200 * d, 0.2), 8000,
+                         subtype="PCM_16")
+
+
+def test_fsdd_names_give_labels_speakers_and_the_official_split(tmp_path):
+    _fsdd_like(tmp_path)
+    rec = read_audio_folder(tmp_path)
+    assert len(rec) == 28 and set(rec.labels) == {"0", "1"} and set(rec.speakers) == {"ann",
+                                                                                         "bob"}
+    train, test = rec.split("official")
+    assert len(test) == 20 and (test.indices < 5).all() and (train.indices >= 5).all()
+    folds = rec.speaker_folds()
+    assert [f[0] for f in folds] == ["ann", "bob"]
+    assert all((rec.speakers[te] == s).all() and (rec.speakers[tr] != s).all()
+               for s, tr, te in folds)
+
+
+def test_a_file_outside_the_pattern_is_named(tmp_path):
+    _fsdd_like(tmp_path, speakers=("ann",), digits=(0,), takes=2)
+    sf.write(tmp_path / "stray.wav", tone(), 8000)
+    with pytest.raises(ValueError, match="'stray.wav'"):
+        read_audio_folder(tmp_path)
+    with pytest.raises(ValueError, match="no \\(\\?P<label>"):
+        read_audio_folder(tmp_path, pattern=r".*\.wav")
+    rec = read_audio_folder(tmp_path, pattern=r"(?P<label>[a-z0-9]+?)(_.*)?\.wav")
+    assert sorted(set(rec.labels)) == ["0", "stray"]
+    with pytest.raises(ValueError, match="take index"):
+        rec.split("official")
+
+
+def test_labels_from_a_csv(tmp_path):
+    sf.write(tmp_path / "a.wav", tone(), 8000)
+    sf.write(tmp_path / "b.wav", tone(900), 8000)
+    (tmp_path / "labels.csv").write_text("file,label,speaker\na.wav,low,x\nb.wav,high,y\n")
+    rec = read_audio_folder(tmp_path, csv=str(tmp_path / "labels.csv"))
+    assert rec.labels.tolist() == ["low", "high"] and rec.speakers.tolist() == ["x", "y"]
+    (tmp_path / "bad.csv").write_text("file,label\nc.wav,low\n")
+    with pytest.raises(ValueError, match="line 2: file 'c.wav' is not in"):
+        read_audio_folder(tmp_path, csv=str(tmp_path / "bad.csv"))
+    (tmp_path / "nolabel.csv").write_text("file,digit\na.wav,1\n")
+    with pytest.raises(ValueError, match="no 'label' column"):
+        read_audio_folder(tmp_path, csv=str(tmp_path / "nolabel.csv"))
+
+
+def test_fsdd_reads_with_its_official_split():
+    if not FSDD.is_dir():
+        pytest.skip(f"FSDD is not at {FSDD} (set GRUKIT_SHARED_DATA)")
+    rec = read_audio_folder(str(FSDD))
+    train, test = rec.split("official")
+    assert (len(rec), len(train), len(test)) == (3000, 2700, 300)
+    y, sr = read_wav(rec.paths[0])
+    assert sr == 8000 and 0.1 < len(y) / sr < 3 and np.abs(y).max() <= 1
+    fx = StreamingFeatures()
+    rows = [fx.push(y[i:i + 80]) for i in range(0, len(y), 80)] + [fx.flush()]
+    np.testing.assert_allclose(np.concatenate(rows), features(y), rtol=1e-5, atol=1e-3)
