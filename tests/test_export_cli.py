@@ -91,12 +91,21 @@ def test_bad_output_gets_one_line_and_exit_2_before_work(saved, where, tmp_path,
             out.parent.chmod(stat.S_IRWXU)
 
 
-def test_pt2_is_not_yet_and_says_so(saved, tmp_path, capsys):
-    _, folder = saved
+def test_pt2_writes_a_program_equal_to_the_model(saved, tmp_path, capsys):
+    import torch
+
+    from grukit.export import load_pt2
+
+    f, folder = saved
     assert main(["export", str(folder), "--format", "pt2", "--output",
-                 str(tmp_path / "m.pt2")]) == 2
-    assert "--format pt2 (torch.export) is not available yet" in _one_line_error(capsys)
-    assert not list(tmp_path.iterdir())
+                 str(tmp_path / "m.pt2")]) == 0
+    assert "grukit.export.load_pt2('m.pt2')" in capsys.readouterr().out
+    manifest = json.loads((tmp_path / "m.manifest.json").read_text())
+    assert manifest["format"] == "grukit.pt2-manifest" and manifest["model"] == "m.pt2"
+    x = f.inputs(f.last[0])
+    with torch.no_grad():
+        got = load_pt2(tmp_path / "m.pt2").module()(torch.from_numpy(x)).numpy()
+    np.testing.assert_allclose(got, f.net.predict(x), atol=1e-5, rtol=0)
 
 
 @pytest.mark.parametrize("case", ["missing", "not-a-model"])

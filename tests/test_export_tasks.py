@@ -172,10 +172,10 @@ def test_gru4rec_runtime_recommends_what_the_model_recommends(recommender, tmp_p
         p.recommend([-12345])
 
 
-def test_export_refuses_pt2_and_models_without_export(forecaster, tmp_path):
+def test_export_refuses_unknown_formats_and_models_without_export(forecaster, tmp_path):
     f, _, _ = forecaster
-    with pytest.raises(ValueError, match="'pt2' .* not written yet"):
-        export(f, tmp_path / "f.pt2", format="pt2")
+    with pytest.raises(ValueError, match="format must be one of onnx, pt2; got 'tflite'"):
+        export(f, tmp_path / "f.tflite", format="tflite")
     with pytest.raises(TypeError, match="a str has no ONNX export yet"):
         export("model", tmp_path / "m.onnx")
     assert not list(tmp_path.iterdir())

@@ -112,22 +112,20 @@ def _output_file(path: str, what: str = "--output") -> str:
 
 
 def _export(args: argparse.Namespace) -> int:
-    """A saved task model as ONNX plus the manifest that grukit.export.runtime reads."""
+    """A saved task model as ONNX (or a torch.export program) plus its manifest."""
     import os
 
-    from ._runs import UsageError
-
-    if args.format == "pt2":
-        raise UsageError("--format pt2 (torch.export) is not available yet; use --format onnx.")
-    output = args.output or f"{os.path.abspath(args.model_dir)}.onnx"  # beside the folder
+    output = args.output or f"{os.path.abspath(args.model_dir)}.{args.format}"  # beside it
     _output_file(output)
     from .tasks.estimator import load
     from .tasks.export import export
 
     est = load(args.model_dir)
     manifest = export(est, output, args.format)
+    serve = "grukit.export.load_pt2" if args.format == "pt2" else \
+        "grukit.export.runtime.Predictor"
     print(f"{type(est).__name__} exported: {output} (manifest {manifest}); serve it with "
-          f"grukit.export.runtime.Predictor({os.path.basename(output)!r}).")
+          f"{serve}({os.path.basename(output)!r}).")
     return 0
 
 
@@ -142,12 +140,13 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--steps", type=int, default=20, help="mini-batches per epoch")
     demo.add_argument("--seed", type=int, default=0)
     demo.set_defaults(func=_demo)
-    exp = sub.add_parser("export", help="write a saved task model as ONNX with a manifest")
+    exp = sub.add_parser("export", help="write a saved task model as ONNX (or a torch.export "
+                         ".pt2 program) with a manifest")
     exp.add_argument("model_dir", metavar="MODEL_DIR", help="a folder written by a task's "
                      "save (forecast, classify, recommend)")
     exp.add_argument("--format", choices=("onnx", "pt2"), default="onnx")
-    exp.add_argument("--output", help="the .onnx file to write (default: MODEL_DIR.onnx); "
-                     "<stem>.manifest.json is written beside it")
+    exp.add_argument("--output", help="the file to write (default: MODEL_DIR.onnx or "
+                     "MODEL_DIR.pt2); <stem>.manifest.json is written beside it")
     exp.set_defaults(func=_export)
     from .tasks.classify.cli import add_parser as add_classify
     from .tasks.clinical.cli import add_parser as add_clinical

@@ -1,4 +1,4 @@
-"""Deployment: ONNX export of ``grukit.nn`` modules and ``grukit.models.Sequential`` models.
+"""ONNX export of ``grukit.nn`` modules and ``grukit.models.Sequential`` models.
 
 ``to_onnx(model, path)`` writes the graph with ``onnx.helper`` directly rather than through
 ``torch.onnx``: torch's exporters write ``nn.GRU`` with the wrong reset placement

@@ -18,8 +18,12 @@ graph's output into predictions::
     SequenceClassifier  "classes", "channels", "mean", "std" (per-channel scaling)
     GRU4Rec             "items": {"type": "int" | "str", "ids"}, "layers", "hidden"
 
-Shapes name their dynamic axes ("batch", "time"). ``format="pt2"`` (``torch.export``) is not
-written yet.
+Shapes name their dynamic axes ("batch", "time").
+
+``format="pt2"`` writes the network as a ``torch.export`` program instead (``grukit.export.
+to_pt2``: the same input and output as the ONNX graph, dynamic batch and time; load it with
+``grukit.export.load_pt2``) and a manifest of format ``"grukit.pt2-manifest"`` with the same
+task block; the GRU4Rec serving step is ONNX only.
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ import numpy as np
 FORMAT = "grukit.onnx-manifest"
 FORMAT_VERSION = 1
 FORMATS = ("onnx", "pt2")
+PT2_FORMAT = "grukit.pt2-manifest"
 
 
 def beside(path, what: str) -> Path:
@@ -107,25 +112,78 @@ def _task_block(est, path: Path) -> dict:
                     f"GRU4Rec; a {name} has no ONNX export yet.")
 
 
-def export(est, path, format: str = "onnx") -> Path:
-    """Write ``est``'s ONNX graph at ``path`` and its manifest beside it (``beside(path,
-    "manifest")``, returned). ``est``: a fitted task model."""
-    import onnx
+def pt2_network(est):
+    """(network, example input) of a task model for ``torch.export``: the module the
+    estimator predicts with and a batch shaped as the ONNX graph's input."""
+    import torch
 
+    name = type(est).__name__
+    if name == "Forecaster":
+        return est.net, torch.from_numpy(est.inputs(est.last[0]))  # (1, lookback, 2 + C)
+    if name == "TextClassifier":
+        return est.model, torch.ones(2, 8, dtype=torch.long)  # (B, T) token ids
+    if name == "SequenceClassifier":
+        return est.model, torch.ones(2, 8, int(est.channels_) + 1)  # (B, T, C + 1)
+    raise TypeError(f"format 'pt2' covers the Forecaster, TextClassifier and "
+                    f"SequenceClassifier; a {name} exports with format 'onnx'.")
+
+
+def _pt2_io(program) -> tuple[list[dict], list[dict]]:
+    sig = program.graph_signature
+    nodes = {n.name: n for n in program.graph.nodes}
+
+    def one(name: str, shape_names: tuple[str, ...]) -> dict:
+        val = nodes[name].meta.get("val")
+        dims = [shape_names[i] if i < len(shape_names) and not isinstance(d, int) else int(d)
+                for i, d in enumerate(val.shape)]
+        return {"name": name, "dtype": str(val.dtype).removeprefix("torch."), "shape": dims}
+
+    ins = [one(s.arg.name, ("batch", "time")) for s in sig.input_specs
+           if s.kind.name == "USER_INPUT"]
+    outs = [one(s.arg.name, ("batch", "time")) for s in sig.output_specs
+            if s.kind.name == "USER_OUTPUT"]
+    return ins, outs
+
+
+def _export_pt2(est, path: Path) -> tuple[list[dict], list[dict]]:
+    """Write the program; its inputs and outputs as the manifest lists them."""
+    from ..export.pt2 import export_program, save_pt2
+
+    net, example = pt2_network(est)
+    program = export_program(net, example)
+    save_pt2(program, path)
+    return _pt2_io(program)
+
+
+def export(est, path, format: str = "onnx") -> Path:
+    """Write ``est``'s ONNX graph (or, with ``format="pt2"``, its ``torch.export`` program)
+    at ``path`` and its manifest beside it (``beside(path, "manifest")``, returned).
+    ``est``: a fitted task model."""
     from .. import __version__
 
     if format not in FORMATS:
         raise ValueError(f"format must be one of {', '.join(FORMATS)}; got {format!r}.")
-    if format == "pt2":
-        raise ValueError("format 'pt2' (torch.export) is not written yet; use --format onnx.")
     name = type(est).__name__
+    path = Path(path)
+    if format == "pt2":
+        pt2_network(est)  # refuses other classes before writing
+        block = _task_block(est, path)
+        ins, outs = _export_pt2(est, path)
+        manifest = {"format": PT2_FORMAT, "format_version": FORMAT_VERSION,
+                    "grukit": __version__, "task": name, "model": path.name,
+                    "inputs": ins, "outputs": outs} | block
+        if callable(getattr(est, "_export_files", None)):
+            est._export_files(str(path))  # a text classifier's tokenizer JSON beside it
+        return write_json(beside(path, "manifest"), manifest)
+    import onnx
+
     if not callable(getattr(est, "export_onnx", None)):
         raise TypeError(f"a {name} has no ONNX export yet; the Forecaster, TextClassifier, "
                         f"SequenceClassifier and GRU4Rec have one.")
-    block = _task_block(est, Path(path))  # refuses other classes before writing
+    block = _task_block(est, path)  # refuses other classes before writing
     est.export_onnx(str(path))
     graph = onnx.load(str(path), load_external_data=False).graph
     manifest = {"format": FORMAT, "format_version": FORMAT_VERSION, "grukit": __version__,
-                "task": name, "model": Path(path).name, "inputs": _io(graph.input),
+                "task": name, "model": path.name, "inputs": _io(graph.input),
                 "outputs": _io(graph.output)} | block
     return write_json(beside(path, "manifest"), manifest)

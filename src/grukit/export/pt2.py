@@ -1,0 +1,120 @@
+"""``torch.export`` of a grukit model to a ``.pt2`` file, and loading it back.
+
+``to_pt2(model, path, example)`` traces the model in evaluation mode (dropout off, no
+gradients) with batch and time as dynamic dimensions; the fused CPU kernels enter the
+program as grukit's torch custom ops (``grukit.ops.gru.library``, ``grukit.ops.lstm.library``),
+one node per layer and direction, so the program runs at any batch and time length.
+``load_pt2(path)`` registers those ops (importing those modules) before
+``torch.export.load``: a program that calls them cannot be loaded without them.
+
+Example::
+
+    from grukit.export import load_pt2, to_pt2
+    to_pt2(model, "model.pt2", example=torch.randn(4, 100, 1))
+    run = load_pt2("model.pt2").module()
+    y = run(torch.randn(1, 250, 1))
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import torch
+from torch import Tensor, nn
+
+MAX_BATCH = 1 << 20
+MAX_TIME = 1 << 24
+
+
+def _example(model_name: str, example) -> Tensor:
+    if not isinstance(example, Tensor):
+        raise TypeError(f"to_pt2: example must be a torch.Tensor batch (batch, time, ...) "
+                        f"the {model_name} takes; got {type(example).__name__}.")
+    if example.dim() < 2 or example.shape[0] < 1 or example.shape[1] < 2:
+        raise ValueError(f"to_pt2: example must have a batch and a time dimension with at "
+                         f"least 2 steps, shape (batch, time, ...); got "
+                         f"{tuple(example.shape)}.")
+    if example.shape[0] == 1:  # torch.export specialises a size-1 dimension to a constant
+        example = example.expand(2, *example.shape[1:]).contiguous()
+    return example
+
+
+def export_program(model: nn.Module, example: Tensor, *, dynamic: bool = True):
+    """The ``torch.export.ExportedProgram`` of ``model`` (evaluation mode, no gradients) on
+    ``example`` (B, T, ...); with ``dynamic`` batch and time are dynamic dimensions."""
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"to_pt2 exports a torch.nn.Module (a grukit.nn module or a built "
+                        f"grukit.models.Sequential); got {type(model).__name__}.")
+    name = type(model).__name__
+    x = _example(name, example)
+    shapes = None
+    if dynamic:
+        batch = torch.export.Dim("batch", min=1, max=MAX_BATCH)
+        time = torch.export.Dim("time", min=1, max=MAX_TIME)
+        shapes = ({0: batch, 1: time},)
+    training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            return torch.export.export(model, (x,), dynamic_shapes=shapes)
+    finally:
+        model.train(training)
+
+
+def _check_path(path) -> Path:
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"to_pt2: path must be a file path (str or os.PathLike); got "
+                        f"{type(path).__name__}.")
+    p = Path(path)
+    folder = p.parent if str(p.parent) else Path(".")
+    if p.is_dir():
+        raise OSError(f"to_pt2: {str(p)!r} is a folder; give a file path such as "
+                      f"{str(p / 'model.pt2')!r}.")
+    if not folder.is_dir():
+        raise OSError(f"to_pt2: the folder {str(folder)!r} of {str(p)!r} does not exist; "
+                      f"create it first.")
+    if not os.access(folder, os.W_OK):
+        raise OSError(f"to_pt2: cannot write to the folder {str(folder)!r}; choose a path "
+                      f"in a folder you can write to.")
+    return p
+
+
+def save_pt2(program, path) -> Path:
+    """Write an ``ExportedProgram`` at ``path`` atomically (a temporary file, then a
+    rename); returns the path."""
+    p = _check_path(path)
+    folder = p.parent if str(p.parent) else Path(".")
+    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=folder)
+    os.close(fd)
+    try:
+        torch.export.save(program, tmp)
+        os.replace(tmp, p)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return p
+
+
+def to_pt2(model: nn.Module, path, example: Tensor, *, dynamic: bool = True) -> Path:
+    """Write ``model`` as a ``torch.export`` program at ``path`` (atomically); returns the
+    path. ``example``: an input batch (B, T, ...) (a batch of one is repeated to two for the
+    trace, which would otherwise fix the batch at 1)."""
+    _check_path(path)  # before the trace
+    return save_pt2(export_program(model, example, dynamic=dynamic), path)
+
+
+def load_pt2(path):
+    """``torch.export.load(path)`` with grukit's custom ops registered first."""
+    from ..ops.gru import library as _gru_ops  # noqa: F401  (registers torch.ops.grukit.*)
+    from ..ops.lstm import library as _lstm_ops  # noqa: F401
+
+    p = Path(path)
+    if not p.is_file():
+        raise FileNotFoundError(f"load_pt2: no file {str(p)!r}; write one with "
+                                f"grukit.export.to_pt2 or `grukit export --format pt2`.")
+    return torch.export.load(str(p))
+
+
+__all__ = ["export_program", "load_pt2", "save_pt2", "to_pt2"]

@@ -1,0 +1,117 @@
+"""``torch.export`` to a .pt2 file (``grukit.export.to_pt2``, ``grukit export --format pt2``):
+the program, loaded back with ``torch.export.load`` (through ``load_pt2``), equals eager at
+other batch sizes and time lengths, within float32 tolerance."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+import torch
+
+from grukit import nn as gnn
+from grukit.export import load_pt2, to_pt2
+from grukit.tasks.export import beside, export
+
+TOL = {"atol": 1e-5, "rtol": 1e-5}  # float32
+
+
+def _nile() -> np.ndarray:
+    datasets = pytest.importorskip("statsmodels.datasets", reason="statsmodels is absent")
+    try:
+        return datasets.nile.load_pandas().data["volume"].to_numpy(np.float64)
+    except Exception as e:  # a broken install without its bundled files
+        pytest.skip(f"statsmodels' nile data set cannot be read: {e}")
+
+
+@pytest.fixture(scope="module")
+def forecaster():
+    from grukit.tasks.forecast import Forecaster
+
+    return Forecaster(hidden=6, layers=2, horizon=3, epochs=2).fit(_nile()[:80])
+
+
+@pytest.mark.parametrize("cell", ["gru", "gru_reset_before", "lstm"])
+def test_module_program_equals_eager_at_other_batch_and_time(cell, tmp_path):
+    torch.manual_seed(0)
+    if cell == "lstm":
+        m = gnn.LSTM(3, 8, num_layers=2, batch_first=True, backend="cpu")
+    else:
+        m = gnn.GRU(3, 8, batch_first=True, reset_after=cell == "gru", backend="cpu")
+    path = to_pt2(m, tmp_path / "m.pt2", example=torch.randn(1, 7, 3))
+    run = load_pt2(path).module()
+    for batch, steps in ((1, 5), (4, 31)):
+        x = torch.randn(batch, steps, 3)
+        with torch.no_grad():
+            got, want = run(x), m(x)
+        torch.testing.assert_close(got[0], want[0], **TOL)
+
+
+def test_forecaster_pt2_equals_predict_and_manifest_names_it(forecaster, tmp_path):
+    f = forecaster
+    manifest = json.loads(export(f, tmp_path / "nile.pt2", format="pt2").read_text())
+    assert manifest["format"] == "grukit.pt2-manifest" and manifest["model"] == "nile.pt2"
+    assert manifest["inputs"] == [{"name": "x", "dtype": "float32",
+                                   "shape": ["batch", "time", 2]}]
+    assert manifest["forecast"]["horizon"] == 3
+    run = load_pt2(tmp_path / "nile.pt2").module()
+    x = np.concatenate([f.inputs(f.last[0]), f.inputs(f.last[0] * 0.9)])  # (2, lookback, 2)
+    with torch.no_grad():
+        got = run(torch.from_numpy(x)).numpy()
+    np.testing.assert_allclose(got, f.net.predict(x), **TOL)
+
+
+def test_sequence_classifier_pt2_equals_its_network(tmp_path):
+    from grukit.tasks.classify import SequenceClassifier
+
+    rng = np.random.default_rng(0)
+    seqs = [rng.normal(size=(int(n), 2)) for n in rng.integers(4, 12, 24)]
+    labels = [int(s[:, 0].mean() > 0) for s in seqs]
+    clf = SequenceClassifier(model="gru", hidden=5, epochs=1, validation_split=0).fit(seqs,
+                                                                                    labels)
+    export(clf, tmp_path / "s.pt2", format="pt2")
+    assert json.loads(beside(tmp_path / "s.pt2", "manifest").read_text())["channels"] == 2
+    run = load_pt2(tmp_path / "s.pt2").module()
+    x = torch.randn(3, 9, 3)
+    x[..., -1] = 1.0  # validity flag
+    clf.model.eval()
+    with torch.no_grad():
+        torch.testing.assert_close(run(x), clf.model(x), **TOL)
+
+
+def test_program_loads_in_a_fresh_process_through_load_pt2(forecaster, tmp_path):
+    f = forecaster
+    export(f, tmp_path / "nile.pt2", format="pt2")
+    x = f.inputs(f.last[0])
+    np.save(tmp_path / "x.npy", x)
+    code = textwrap.dedent(f"""
+        import numpy as np, torch
+        from grukit.export import load_pt2
+        run = load_pt2({str(tmp_path / 'nile.pt2')!r}).module()
+        with torch.no_grad():
+            y = run(torch.from_numpy(np.load({str(tmp_path / 'x.npy')!r})))
+        np.save({str(tmp_path / 'y.npy')!r}, y.numpy())
+    """)
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=300)
+    np.testing.assert_allclose(np.load(tmp_path / "y.npy"), f.net.predict(x), **TOL)
+
+
+def test_bad_input_one_sentence(tmp_path):
+    m = gnn.GRU(3, 4, batch_first=True)
+    with pytest.raises(TypeError, match="example must be a torch.Tensor"):
+        to_pt2(m, tmp_path / "m.pt2", example=np.zeros((2, 5, 3), np.float32))
+    with pytest.raises(ValueError, match="at least 2 steps"):
+        to_pt2(m, tmp_path / "m.pt2", example=torch.zeros(2, 1, 3))
+    with pytest.raises(TypeError, match="exports a torch.nn.Module"):
+        to_pt2("model", tmp_path / "m.pt2", example=torch.zeros(2, 5, 3))
+    with pytest.raises(OSError, match="is a folder"):
+        to_pt2(m, tmp_path, example=torch.zeros(2, 5, 3))
+    with pytest.raises(FileNotFoundError, match="no file .*grukit export --format pt2"):
+        load_pt2(tmp_path / "absent.pt2")
+    with pytest.raises(TypeError, match="a str exports with format 'onnx'"):
+        export("model", tmp_path / "m.pt2", format="pt2")
+    assert not list(tmp_path.iterdir())
