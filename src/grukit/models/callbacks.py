@@ -128,8 +128,14 @@ class ModelCheckpoint(Callback):
         self._write(epoch + 1, 0)
 
     def _write(self, epoch: int, batch: int) -> None:
-        if is_main_process():
+        if not is_main_process():
+            return
+        if getattr(self.model, "training_state", None) is None:
             save_checkpoint(self.model, self.filepath, epoch, batch)
+        else:  # a task on train_loop: its generators, curves, best weights go along
+            from .loop import save_with_state
+
+            save_with_state(self.model, self.filepath, epoch, batch)
 
 
 class CSVLogger(Callback):

@@ -1,0 +1,300 @@
+"""``train_loop``: the one training loop. ``Sequential.fit`` runs on it, and so do the task
+pipelines whose batches or losses do not fit ``fit`` (GRU4Rec's session-parallel batches with
+a carried hidden state, music's ragged piano rolls under weight noise, the memory tasks'
+generated batches). Whatever calls it gets the same callbacks (``History``, ``EarlyStopping``,
+``ModelCheckpoint``, ``CSVLogger``, the progress bar), gradient clipping, a wall-clock limit,
+one NaN/Inf policy and resumable checkpoints.
+
+A task hands the loop three things::
+
+    batches(epoch) -> iterable of batches         # or one re-iterable (a list, a DataLoader)
+    step(batch)    -> loss tensor | Step          # forward only: the loop runs backward
+    validate(epoch) -> {"val_loss": ...}          # optional, after each epoch's updates
+
+and the loop does, per batch: ``optimizer.zero_grad``; ``step`` and ``loss.backward()``
+(both inside ``step_context()`` when given, e.g. weight noise); the NaN/Inf check; gradient
+clipping to ``clip`` (global L2 norm); ``optimizer.step()``; ``on_batch_end`` with
+``{"loss", "grad_norm"}``. Per epoch: the mean loss ``Σ total / Σ weight`` (see ``Step``),
+``validate``'s logs, ``on_epoch_end``, and a stop when a callback asks
+(``model.stop_training``), when ``max_seconds`` have passed, or at ``epochs``.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+import sys
+import time
+import warnings
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor, nn
+
+from .callbacks import Callback, History, ProgressBar, is_main_process
+from .saving import read_checkpoint
+
+NONFINITE = ("warn", "raise")
+
+
+class NonFiniteLoss(ValueError):
+    """The training loss became NaN or Inf (``nonfinite="raise"``); the weights from the start
+    of that epoch were put back."""
+
+
+class BadBatch(ValueError):
+    """Raised by a step for a batch it refuses (the data, not the training, is at fault): the
+    loop puts back the weights from the start of the epoch and raises ``ValueError``."""
+
+
+@dataclass
+class Step:
+    """What ``step(batch)`` returns when a plain mean-loss tensor does not say enough.
+
+    ``loss``: the scalar that ``backward`` takes, or None for a batch with nothing to learn
+    from (no backward, no update). ``value``: the batch's loss as ``on_batch_end`` logs it.
+    ``weight``: how much the batch counts in the epoch's mean (samples, frames); ``total``:
+    its share of the sum (default ``value * weight``). The epoch logs
+    ``loss = Σ total / max(Σ weight, 1)``. A plain tensor ``t`` means
+    ``Step(t, t.item(), 1)``."""
+
+    loss: Tensor | None
+    value: float
+    weight: float = 1
+    total: float | None = None
+
+
+class Trainee:
+    """What callbacks see as ``self.model`` when the loop trains a plain ``nn.Module``: the
+    module's attributes and ``state_dict``, plus ``optimizer``, ``get_config()`` (the task's
+    settings, checked on resume), ``stop_training`` and, for ``ModelCheckpoint``,
+    ``training_state()`` (the task's extra state, e.g. its random generators and best
+    weights)."""
+
+    def __init__(self, module: nn.Module, optimizer, config: dict | None = None,
+                 state: tuple[Callable[[], dict], Callable[[dict], None]] | None = None):
+        self.__dict__.update(module=module, optimizer=optimizer, _config=config or {},
+                             _state=state, stop_training=False, _epoch=0, _seed=0)
+
+    def __getattr__(self, name):
+        return getattr(self.__dict__["module"], name)
+
+    def state_dict(self):
+        return self.module.state_dict()
+
+    def load_state_dict(self, state):
+        return self.module.load_state_dict(state)
+
+    def get_config(self) -> dict:
+        return self._config
+
+    def training_state(self) -> dict | None:
+        return None if self._state is None else self._state[0]()
+
+    def load_training_state(self, extra: dict) -> None:
+        if self._state is not None:
+            self._state[1](extra)
+
+
+def restore(model, optimizer, path: str) -> dict:
+    """Load a ``ModelCheckpoint`` file into ``model`` (``Sequential`` or ``Trainee``) and
+    ``optimizer``, set torch's RNG, hand any extra state to ``model.load_training_state``;
+    returns the checkpoint (its ``epoch``, ``batch``, ``seed``). A file of another
+    architecture or optimizer is refused in one sentence, changing nothing."""
+    state = read_checkpoint(path)
+    if json.loads(state["config"]) != json.loads(json.dumps(model.get_config())):
+        raise ValueError(f"{path!r} was written by another architecture; resume it with the "
+                         f"model it was saved from.")
+    saved_opt, own_opt = state.get("optimizer_class"), type(optimizer).__name__
+    if saved_opt is not None and saved_opt != own_opt:
+        raise ValueError(f"{path!r} was written with the {saved_opt} optimizer but the model "
+                         f"is compiled with {own_opt}; compile it with {saved_opt} to resume, "
+                         f"or start a new run without resume_from.")
+    # older checkpoints name no class: settings of another kind on both sides (SGD's
+    # momentum, Adam's betas) mean another optimizer; a torch release adding one does not
+    saved_keys = {k for g in state["optimizer"].get("param_groups", []) for k in g}
+    own_keys = {k for g in optimizer.param_groups for k in g}
+    if saved_opt is None and saved_keys - own_keys and own_keys - saved_keys:
+        raise ValueError(f"{path!r} holds the state of another optimizer (settings "
+                         f"{sorted(saved_keys - own_keys - {'params'})[:4]} unknown to the "
+                         f"model's {own_opt}); compile the model with the optimizer of the "
+                         f"run that wrote it.")
+    extra = state.get("extra")
+    if extra is not None and not hasattr(model, "load_training_state"):
+        raise ValueError(f"{path!r} was written by a task's training run; resume it with that "
+                         f"task, not with fit.")
+    model.load_state_dict(state["model"])
+    optimizer.load_state_dict(state["optimizer"])
+    torch.set_rng_state(state["rng"])
+    if extra is not None:
+        model.load_training_state(extra)
+    return state
+
+
+def save_with_state(model, path: str, epoch: int, batch: int) -> None:
+    """``saving.save_checkpoint``'s file plus ``"extra"``: ``model.training_state()`` (tensors
+    and plain containers only, so ``torch.load(weights_only=True)`` reads it)."""
+    from .._io import atomic_write
+    from .saving import FORMAT
+
+    state = {"format": FORMAT, "config": json.dumps(model.get_config()),
+             "model": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+             "optimizer": model.optimizer.state_dict(),
+             "optimizer_class": type(model.optimizer).__name__, "epoch": epoch, "batch": batch,
+             "rng": torch.get_rng_state(), "seed": getattr(model, "_seed", 0),
+             "extra": model.training_state()}
+    atomic_write(path, lambda tmp: torch.save(state, tmp))
+
+
+def train_loop(model, optimizer: torch.optim.Optimizer, step: Callable, batches, *,
+               epochs: int, callbacks: Iterable[Callback] | None = None,
+               validate: Callable[[int], dict] | None = None, clip: float | None = None,
+               max_seconds: float | None = None, started: float | None = None,
+               nonfinite: str = "warn", fix: str = "Lower the learning rate or check the data.",
+               step_context: Callable | None = None, verbose=0, steps: int | None = None,
+               start_epoch: int = 0, skip: int = 0, history: History | None = None,
+               seconds_key: str | None = None) -> History:
+    """Train ``model`` (an ``nn.Module``, a ``Sequential`` or a ``Trainee``) with
+    ``optimizer`` for epochs ``start_epoch .. epochs - 1``; returns the ``History``.
+
+    Args:
+        step: ``step(batch) -> Tensor | Step``: the forward pass and loss of one batch (the
+            loop runs backward). Raise ``BadBatch`` to refuse a batch.
+        batches: ``batches(epoch)`` returning an iterable of batches, or an iterable the loop
+            iterates anew each epoch. With ``skip``, the first epoch's iterable must start at
+            batch ``skip`` (the batches before it ran before a mid-epoch checkpoint).
+        callbacks: ``Callback`` instances; ``self.model`` is ``model`` (a plain module is
+            wrapped in a ``Trainee``). A ``History`` (``history``, or a new one) comes first.
+        validate: ``validate(epoch) -> dict`` merged into the epoch's logs (e.g.
+            ``{"val_loss": v}``), timed apart from the updates.
+        clip: rescale the gradient to this global L2 norm when it is larger (None: never);
+            ``on_batch_end`` logs the norm before clipping as ``grad_norm``.
+        max_seconds: stop once this many seconds have passed since ``started`` (default:
+            the call): the epoch under way ends after its current batch, is validated and
+            logged, and training stops (``history.stop_reason == "max_seconds"``).
+        nonfinite: a NaN/Inf loss puts back the weights from the start of its epoch, then
+            "warn" (a ``RuntimeWarning``, training stops) or "raise" (``NonFiniteLoss``); the
+            one sentence names epoch and batch and ends with ``fix``.
+        step_context: a callable returning a context manager entered around each step's
+            forward and backward (music's weight noise).
+        verbose: 0 silent, 1 a progress bar (on a terminal), 2 a line per epoch.
+        steps: batches per epoch, for the progress bar (None: unknown).
+        seconds_key: also log each epoch's update time (validation excluded) under this key.
+
+    After the call, ``history.stop_reason`` is "epochs", "callback", "max_seconds" or
+    "nonfinite", and ``history.train_seconds`` / ``history.val_seconds`` hold per-epoch times.
+    """
+    if nonfinite not in NONFINITE:
+        raise ValueError(f"nonfinite must be one of {NONFINITE}; got {nonfinite!r}.")
+    if clip is not None and not (isinstance(clip, (int, float)) and not isinstance(clip, bool)
+                                 and math.isfinite(clip) and clip > 0):
+        raise ValueError(f"clip must be a positive number (a gradient norm) or None; "
+                         f"got {clip!r}.")
+    if max_seconds is not None and not (isinstance(max_seconds, (int, float))
+                                        and not isinstance(max_seconds, bool)
+                                        and max_seconds > 0):
+        raise ValueError(f"max_seconds must be a positive number or None; got {max_seconds!r}.")
+    started = time.perf_counter() if started is None else started
+    if not hasattr(model, "optimizer"):
+        model = Trainee(model, optimizer)
+    module = model.module if isinstance(model, Trainee) else model
+    params = [p for g in optimizer.param_groups for p in g["params"]]
+    history = History() if history is None else history
+    history.stop_reason, history.train_seconds, history.val_seconds = "epochs", [], []
+    main = is_main_process()
+    verbose = (1 if sys.stdout.isatty() else 2) if verbose == "auto" else verbose
+    verbose = verbose if main else 0
+    cbs = [history] + list(callbacks or [])
+    if verbose == 1 and sys.stdout.isatty():
+        cbs.append(ProgressBar(epochs, steps))
+    for cb in cbs:
+        cb.model = model
+    model.stop_training = False
+    for cb in cbs:
+        cb.on_train_begin()
+    batch_cbs = [cb for cb in cbs if type(cb).on_batch_end is not Callback.on_batch_end]
+    late = lambda: max_seconds is not None and time.perf_counter() - started > max_seconds  # noqa: E731
+    for epoch in range(start_epoch, epochs):
+        model._epoch = epoch
+        source = batches(epoch) if callable(batches) else batches
+        first = skip if epoch == start_epoch else 0
+        for cb in cbs:
+            cb.on_epoch_begin(epoch)
+        good = copy.deepcopy(module.state_dict())  # restored if the loss goes NaN
+        module.train()
+        t0 = time.perf_counter()
+        total, seen, bad, out_of_time = 0.0, 0, None, False
+        for i, batch in enumerate(source, start=first):
+            optimizer.zero_grad(set_to_none=True)
+            try:
+                with step_context() if step_context is not None else _nothing():
+                    res = step(batch)
+                    if not isinstance(res, Step):
+                        res = Step(res, res.item())
+                    value = res.value
+                    if not math.isfinite(value):
+                        bad = (i, value, None)
+                    elif res.loss is not None:
+                        res.loss.backward()
+            except BadBatch as err:
+                bad = (i, float("nan"), str(err))
+            if bad is not None:
+                break
+            logs = {"loss": value}
+            if res.loss is not None:
+                if clip is not None:
+                    logs["grad_norm"] = float(nn.utils.clip_grad_norm_(params, clip,
+                                                                       foreach=True))
+                optimizer.step()
+            total += value * res.weight if res.total is None else res.total
+            seen += res.weight
+            for cb in batch_cbs:
+                cb.on_batch_end(i, logs)
+            if late():
+                out_of_time = True
+                break
+        if bad is not None:
+            module.load_state_dict(good)
+            history.stop_reason = "nonfinite"
+            if bad[2]:  # the data, not the training, is at fault
+                raise ValueError(f"{bad[2]} in batch {bad[0] + 1} of epoch {epoch + 1}; impute "
+                                 f"or drop them first (training stopped there, the weights "
+                                 f"from the start of this epoch kept).")
+            said = (f"loss became {bad[1]} at epoch {epoch + 1}, batch {bad[0] + 1}; training "
+                    f"stopped and the weights from the start of this epoch were kept. {fix}")
+            if nonfinite == "raise":
+                raise NonFiniteLoss(said)
+            warnings.warn(said, RuntimeWarning, stacklevel=3)
+            break
+        history.train_seconds.append(time.perf_counter() - t0)
+        logs = {"loss": total / max(seen, 1)}
+        t1 = time.perf_counter()
+        if validate is not None:
+            logs |= validate(epoch)
+        history.val_seconds.append(time.perf_counter() - t1)
+        if seconds_key is not None:
+            logs[seconds_key] = history.train_seconds[-1]
+        for cb in cbs:
+            cb.on_epoch_end(epoch, logs)
+        if verbose == 2:
+            print(f"Epoch {epoch + 1}/{epochs} - " +
+                  " - ".join(f"{k}: {v:.4f}" for k, v in logs.items()), flush=True)
+        if out_of_time or late():
+            history.stop_reason = "max_seconds"
+            break
+        if model.stop_training:
+            history.stop_reason = "callback"
+            break
+    for cb in cbs:
+        cb.on_train_end()
+    return history
+
+
+class _nothing:
+    def __enter__(self):
+        return None
+
+    def __exit__(self, *exc):
+        return False
