@@ -98,15 +98,17 @@ class Trainee:
             self._state[1](extra)
 
 
-def restore(model, optimizer, path: str) -> dict:
+def restore(model, optimizer, path: str, state: dict | None = None) -> dict:
     """Load a ``ModelCheckpoint`` file into ``model`` (``Sequential`` or ``Trainee``) and
     ``optimizer``, set torch's RNG, hand any extra state to ``model.load_training_state``;
-    returns the checkpoint (its ``epoch``, ``batch``, ``seed``). A file of another
-    architecture or optimizer is refused in one sentence, changing nothing."""
-    state = read_checkpoint(path)
+    returns the checkpoint (its ``epoch``, ``batch``, ``seed``; ``state``: the file already
+    read). A file of another architecture or optimizer is refused in one sentence, changing
+    nothing."""
+    state = read_checkpoint(path) if state is None else state
     if json.loads(state["config"]) != json.loads(json.dumps(model.get_config())):
-        raise ValueError(f"{path!r} was written by another architecture; resume it with the "
-                         f"model it was saved from.")
+        raise ValueError(f"{path!r} was written by another architecture (or, for a task, "
+                         f"other training settings); resume it with the model and settings it "
+                         f"was saved from.")
     saved_opt, own_opt = state.get("optimizer_class"), type(optimizer).__name__
     if saved_opt is not None and saved_opt != own_opt:
         raise ValueError(f"{path!r} was written with the {saved_opt} optimizer but the model "
@@ -131,6 +133,23 @@ def restore(model, optimizer, path: str) -> dict:
     if extra is not None:
         model.load_training_state(extra)
     return state
+
+
+def resume_at_epoch_end(model, optimizer, path: str | None) -> int:
+    """``restore`` for a task (``model`` a ``Trainee``) from a checkpoint written at an
+    epoch's end; returns the epoch to start from (0 without ``path``)."""
+    if path is None:
+        return 0
+    state = read_checkpoint(path)
+    if state["batch"]:
+        raise ValueError(f"{path!r} was written in the middle of epoch {state['epoch'] + 1} "
+                         f"(ModelCheckpoint every_n_batches); a task resumes from a checkpoint "
+                         f"written at an epoch's end, so write them without every_n_batches.")
+    if state.get("extra") is None:
+        raise ValueError(f"{path!r} holds no task training state (it was written by "
+                         f"Sequential.fit); resume it with fit(resume_from=...).")
+    restore(model, optimizer, path, state)
+    return state["epoch"]
 
 
 def save_with_state(model, path: str, epoch: int, batch: int) -> None:

@@ -14,6 +14,8 @@ from dataclasses import asdict, dataclass, field
 import torch
 from torch import Tensor, nn
 
+from ...models.callbacks import Callback, History
+from ...models.loop import Step, Trainee, resume_at_epoch_end, train_loop
 from .data import pad_batch
 from .model import MODELS, PianoRollModel, count_params, default_hidden, nll_sum
 from .noise import noisy_params, weight_noise
@@ -187,13 +189,20 @@ def _optimizer(cfg: MusicConfig, params) -> torch.optim.Optimizer:
 
 
 def train_music(data: dict[str, list[Tensor]], cfg: MusicConfig | None = None,
-                on_epoch: Callable[[int, float, float], None] | None = None) -> MusicResult:
+                on_epoch: Callable[[int, float, float], None] | None = None, *,
+                callbacks: list | None = None, resume_from: str | None = None) -> MusicResult:
     """Train ``cfg.model`` on ``data["train"]``, early-stop on ``data["valid"]``, and
     report NLL per time step of the best-validation weights on all three splits.
 
     ``data`` is what ``load_piano_rolls`` returns (without a "test" split, ``test_nll`` is
     None). ``on_epoch(epoch, train_nll, val_nll)`` is called after each epoch (epoch
     1-based). The trained model is ``result.model``.
+
+    Training runs on ``grukit.models.loop.train_loop``: ``callbacks`` (``grukit.models``
+    callbacks) see each epoch's ``loss`` (training NLL, with weight noise) and ``val_loss``;
+    a ``ModelCheckpoint`` file written at an epoch's end resumes with ``resume_from`` to the
+    numbers of an uninterrupted run (``max_epochs``, ``max_seconds`` and ``num_threads`` may
+    differ; the wall clock of ``max_seconds`` restarts).
     """
     cfg = MusicConfig() if cfg is None else cfg
     if not isinstance(data, dict):
@@ -207,12 +216,55 @@ def train_music(data: dict[str, list[Tensor]], cfg: MusicConfig | None = None,
     threads_before = torch.get_num_threads()
     want = threads_before if cfg.num_threads is None else cfg.num_threads
     try:
-        return _train(data, cfg, on_epoch, want)
+        return _train(data, cfg, on_epoch, want, callbacks, resume_from)
     finally:
         torch.set_num_threads(threads_before)
 
 
-def _train(data, cfg: MusicConfig, on_epoch, want: int) -> MusicResult:
+RESUMABLE_CHANGES = ("max_epochs", "max_seconds", "num_threads")  # not in the trajectory
+
+
+class _Record(Callback):
+    """Music's own epoch end: the curves, the best-validation weights, ``on_epoch``, the
+    divergence check and early stopping (``patience`` epochs without a lower validation NLL);
+    its ``state`` goes into checkpoints."""
+
+    def __init__(self, cfg: MusicConfig, net: nn.Module, gen: torch.Generator, history,
+                 on_epoch):
+        self.cfg, self.net, self.gen, self.hist, self.on_epoch = cfg, net, gen, history, on_epoch
+        self.rec = {"train_curve": [], "val_curve": [], "epoch_seconds": [],
+                    "eval_seconds": [], "best_val": math.inf, "best_epoch": 0,
+                    "best_state": None}
+        self.patience_hit = False
+
+    def on_epoch_end(self, epoch, logs=None):
+        r, epoch = self.rec, epoch + 1
+        train, val = logs["loss"], logs["val_loss"]
+        r["epoch_seconds"].append(self.hist.train_seconds[-1])
+        r["eval_seconds"].append(self.hist.val_seconds[-1])
+        r["train_curve"].append(train)
+        r["val_curve"].append(val)
+        if val < r["best_val"]:
+            r["best_val"], r["best_epoch"] = val, epoch
+            r["best_state"] = copy.deepcopy(self.net.state_dict())
+        if self.on_epoch is not None:
+            self.on_epoch(epoch, train, val)
+        if not (math.isfinite(train) and math.isfinite(val)):
+            raise FloatingPointError(f"training diverged at epoch {epoch} (train NLL {train}, "
+                                     f"validation {val}); lower lr or set clip.")
+        if epoch - r["best_epoch"] >= self.cfg.patience:
+            self.patience_hit = self.model.stop_training = True
+
+    def state(self) -> dict:
+        return {**self.rec, "generator": self.gen.get_state()}
+
+    def load(self, extra: dict) -> None:
+        self.gen.set_state(extra["generator"])
+        self.rec = {k: extra[k] for k in self.rec}
+
+
+def _train(data, cfg: MusicConfig, on_epoch, want: int, callbacks=None,
+           resume_from=None) -> MusicResult:
     start = time.perf_counter()
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(cfg.seed)
@@ -225,66 +277,47 @@ def _train(data, cfg: MusicConfig, on_epoch, want: int) -> MusicResult:
     train = data["train"]
     evaluate = lambda rolls: evaluate_nll(model, rolls, cfg.eval_batch_size,  # noqa: E731
                                           cfg.count_first)
+    history = History()
+    record = _Record(cfg, model, gen, history, on_epoch)
+    trainee = Trainee(model, opt, {k: v for k, v in asdict(cfg).items()
+                                   if k not in RESUMABLE_CHANGES},
+                      (record.state, record.load))
+    start_epoch = resume_at_epoch_end(trainee, opt, resume_from)
 
-    epoch_s, eval_s, train_curve, val_curve = [], [], [], []
-    best_val, best_epoch, best_state = math.inf, 0, None
-    stop = "max_epochs"
-    model.train()
-    for epoch in range(1, cfg.max_epochs + 1):
-        t0 = time.perf_counter()
+    def batches(epoch):
         order = torch.randperm(len(train), generator=gen).tolist()
-        total, steps = 0.0, 0
         for s in range(0, len(order), cfg.batch_size):
             rolls = [train[i] for i in order[s:s + cfg.batch_size]]
             if len(rolls) == 1:
-                x, lengths = rolls[0].unsqueeze(0), None  # (1, T, 88)
+                yield rolls[0].unsqueeze(0), None  # (1, T, 88)
             else:
-                x, lengths = pad_batch(rolls)  # (B, T, 88), (B,)
-            opt.zero_grad(set_to_none=True)
-            with weight_noise(noisy, cfg.weight_noise, gen):
-                tot, n = nll_sum(model(x, lengths), x, lengths, cfg.count_first)
-                if n:
-                    (tot / n).backward()  # mean NLL per frame of this update
-            if n:
-                if cfg.clip is not None:
-                    nn.utils.clip_grad_norm_(params, cfg.clip, foreach=True)
-                opt.step()
-            total, steps = total + float(tot.detach()), steps + n
-            if cfg.max_seconds is not None and time.perf_counter() - start > cfg.max_seconds:
-                stop = "max_seconds"
-                break
-        epoch_s.append(time.perf_counter() - t0)
-        train_curve.append(total / max(steps, 1))
+                yield pad_batch(rolls)  # (B, T, 88), (B,)
 
-        t1 = time.perf_counter()
-        val = evaluate(data["valid"])
-        eval_s.append(time.perf_counter() - t1)
-        val_curve.append(val)
-        if val < best_val:
-            best_val, best_epoch = val, epoch
-            best_state = copy.deepcopy(model.state_dict())
-        if on_epoch is not None:
-            on_epoch(epoch, train_curve[-1], val)
-        if not (math.isfinite(train_curve[-1]) and math.isfinite(val)):
-            raise FloatingPointError(f"training diverged at epoch {epoch} (train NLL "
-                                     f"{train_curve[-1]}, validation {val}); lower lr or "
-                                     f"set clip.")
-        if stop == "max_seconds":
-            break
-        if cfg.max_seconds is not None and time.perf_counter() - start > cfg.max_seconds:
-            stop = "max_seconds"
-            break
-        if epoch - best_epoch >= cfg.patience:
-            stop = "patience"
-            break
+    def step(batch):
+        x, lengths = batch
+        tot, n = nll_sum(model(x, lengths), x, lengths, cfg.count_first)
+        total = float(tot.detach())
+        # mean NLL per frame of this update; a batch with no frame to predict: no update
+        return Step(tot / n if n else None, total / n if n else 0.0, n, total)
 
-    model.load_state_dict(best_state)
+    history = train_loop(
+        trainee, opt, step, batches, epochs=cfg.max_epochs, start_epoch=start_epoch,
+        callbacks=[record, *(callbacks or [])], history=history, clip=cfg.clip,
+        validate=lambda epoch: {"val_loss": evaluate(data["valid"])},
+        max_seconds=cfg.max_seconds, started=start, nonfinite="raise",
+        fix="Lower lr or set clip.",
+        step_context=lambda: weight_noise(noisy, cfg.weight_noise, gen))
+    stop = {"epochs": "max_epochs", "max_seconds": "max_seconds"}.get(
+        history.stop_reason, "patience" if record.patience_hit else "callback")
+    r = record.rec
+    model.load_state_dict(r["best_state"])
     model.eval()
     return MusicResult(
         model_name=cfg.model, params=count_params(model), hidden=cfg.hidden,
-        epoch_seconds=epoch_s, eval_seconds=eval_s, train_curve=train_curve,
-        val_curve=val_curve, best_epoch=best_epoch,
-        seconds_to_best=sum(epoch_s[:best_epoch]), total_seconds=time.perf_counter() - start,
-        stop_reason=stop, train_nll=evaluate(train), val_nll=best_val,
+        epoch_seconds=r["epoch_seconds"], eval_seconds=r["eval_seconds"],
+        train_curve=r["train_curve"], val_curve=r["val_curve"], best_epoch=r["best_epoch"],
+        seconds_to_best=sum(r["epoch_seconds"][:r["best_epoch"]]),
+        total_seconds=time.perf_counter() - start, stop_reason=stop,
+        train_nll=evaluate(train), val_nll=r["best_val"],
         test_nll=evaluate(data["test"]) if data.get("test") else None, config=asdict(cfg),
         model=model)
