@@ -1,0 +1,301 @@
+"""``TextGenerator``: a character- or sub-word-level language model as an estimator (fit,
+evaluate, generate, save, load).
+
+    >>> gen = TextGenerator(model="gru", hidden=512, max_seconds=300).fit("input.txt")
+    >>> gen.result_["val_loss"], gen.result_["val_bits_per_char"]
+    >>> gen.generate("ROMEO:", length=500, temperature=0.8, seed=1)
+    >>> gen.save("shakespeare-gru"); TextGenerator.load("shakespeare-gru")
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+
+from ..estimator import Estimator, load_module_state
+from .data import read_text, split_text
+from .network import LanguageModel, NetSpec, count_params, model_names
+from .sampling import check_sampling, sample
+from .train import TrainState, evaluate_ids, train_lm
+from .vocab import make_vocab, vocab_from_json
+
+BATCHINGS = ("auto", "stateful", "windows")
+
+
+@dataclass
+class GeneratorConfig:
+    """Settings of a ``TextGenerator``.
+
+    Network: ``model`` (a cell of ``grukit.cells``: "gru", "lstm", "rnn", "mingru", "lngru";
+    or "hybrid", "transformer"), ``hidden`` (width), ``layers``, ``cell`` (the hybrid's
+    recurrent cell), ``residual`` (recurrent cells in residual blocks; None: only cells
+    without recurrent weights, i.e. minGRU), ``heads``, ``expansion`` (recurrent width /
+    hidden in blocks), ``ff_expansion`` (feed-forward width / hidden in blocks; 0: none;
+    attention blocks use 4 when 0), ``attention_every`` (hybrid: every k-th block is
+    attention), ``dropout`` (between layers), ``tie_weights``, ``norm``.
+    Text: ``tokenizer`` ("char" or "bpe"), ``vocab_size`` (BPE), ``val_fraction`` (the
+    last part of the text held out).
+    Training: ``batching`` ("stateful": truncated BPTT with the state carried from window to
+    window; "windows": random windows from zero state; "auto": windows for the Transformer,
+    stateful otherwise), ``batch_size``, ``seq_len`` (the BPTT window; the Transformer's
+    context and the attention's window), ``lr``, ``warmup``, ``decay`` (cosine to lr/10
+    over the budget), ``weight_decay``, ``clip`` (gradient norm; 0: none), ``max_steps``,
+    ``max_seconds`` (training wall time; 0: no limit), ``eval_every`` (steps),
+    ``eval_tokens`` (validation tokens scored during training; 0: all), ``eval_batch_size``,
+    ``checkpoint_every`` (steps, with a checkpoint function), ``seed``, ``threads`` (torch
+    threads; 0: torch's default).
+    """
+
+    model: str = "gru"
+    hidden: int = 256
+    layers: int = 2
+    cell: str = "gru"
+    residual: bool | None = None
+    heads: int = 4
+    expansion: float = 1.0
+    ff_expansion: float = 0.0
+    attention_every: int = 2
+    dropout: float = 0.0
+    tie_weights: bool = True
+    norm: str = "layer"
+    tokenizer: str = "char"
+    vocab_size: int = 2000
+    val_fraction: float = 0.1
+    batching: str = "auto"
+    batch_size: int = 32
+    seq_len: int = 128
+    lr: float = 2e-3
+    warmup: int = 50
+    decay: bool = True
+    weight_decay: float = 0.0
+    clip: float = 1.0
+    max_steps: int = 1000
+    max_seconds: float = 0.0
+    eval_every: int = 200
+    eval_tokens: int = 0
+    eval_batch_size: int = 16
+    checkpoint_every: int = 200
+    seed: int = 0
+    threads: int = 0
+
+    def __post_init__(self):
+        if self.batching not in BATCHINGS:
+            raise ValueError(f"batching must be one of {', '.join(map(repr, BATCHINGS))}; got "
+                             f"{self.batching!r}.")
+        for name in ("batch_size", "seq_len", "eval_batch_size"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+                raise ValueError(f"{name} must be a positive integer; got {v!r}.")
+        for name in ("max_steps", "eval_every", "eval_tokens", "checkpoint_every", "warmup",
+                     "threads"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+                raise ValueError(f"{name} must be a non-negative integer; got {v!r}.")
+        for name in ("lr", "max_seconds", "clip", "weight_decay"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not v >= 0 \
+                    or math.isinf(v):
+                raise ValueError(f"{name} must be a finite number ≥ 0; got {v!r}.")
+        if not self.max_steps and not self.max_seconds:
+            raise ValueError("give a budget: max_steps or max_seconds (or both) above 0.")
+        self.net_spec(2).check()
+
+    def net_spec(self, vocab_size: int) -> NetSpec:
+        return NetSpec(self.model, vocab_size, self.hidden, self.layers, self.cell,
+                       self.residual, self.heads, self.expansion, self.ff_expansion,
+                       self.attention_every, self.seq_len, self.dropout, self.tie_weights,
+                       self.norm)
+
+    @property
+    def resolved_batching(self) -> str:
+        if self.batching != "auto":
+            return self.batching
+        return "windows" if self.model == "transformer" else "stateful"
+
+
+class TextGenerator(Estimator):
+    """A language model over characters or sub-words; settings: ``GeneratorConfig``.
+
+    ``fit(data)`` trains on the text (a str, or a path: a text file, a folder of text files;
+    ``column=`` for a CSV column) with the last ``val_fraction`` held out; ``result_`` holds
+    the validation loss in nats per token, bits per character, perplexity, the curve of
+    validation loss against training time, and the parameter count.
+    """
+
+    config_class = GeneratorConfig
+
+    def __init__(self, **config):
+        self.config = GeneratorConfig(**self._checked_settings(config))
+
+    # -- training ----------------------------------------------------------------------------
+    def fit(self, data=None, *, text: str | None = None, column: str | None = None,
+            callbacks=(), checkpoint=None, resume: dict | None = None) -> TextGenerator:
+        """Train on the file or folder ``data`` or on ``text`` (a str). ``checkpoint(gen,
+        state, optimizer,
+        carried)``: called as training goes; ``resume``: what ``read_checkpoint`` returned
+        (weights, optimizer, where training stopped). Returns self."""
+        cfg = self.config
+        self.fitted_ = False
+        text = _text_of(data, text, column)
+        if not text.strip():
+            raise ValueError("the text is empty (or only whitespace); give the text to learn.")
+        train_text, val_text = split_text(text, cfg.val_fraction)
+        if resume is not None:
+            self.vocab_ = vocab_from_json(resume["vocab"])
+        else:
+            self.vocab_ = make_vocab(cfg.tokenizer, cfg.vocab_size).fit(train_text)
+        train_ids = self.vocab_.encode(train_text, "the training text")
+        val_ids = self._encode_val(val_text)
+        if cfg.threads:
+            torch.set_num_threads(cfg.threads)
+        torch.manual_seed(cfg.seed)
+        self.network_ = LanguageModel(cfg.net_spec(self.vocab_.size))
+        from .train import make_optimizer
+
+        opt = make_optimizer(self.network_, cfg)
+        state = None
+        carried = None
+        if resume is not None:
+            self.network_.load_state_dict(resume["model"])
+            opt.load_state_dict(resume["optimizer"])
+            state = resume["state"]
+            carried = resume.get("carried")
+            torch.set_rng_state(resume["rng"])
+        ckpt = None if checkpoint is None else (
+            lambda st, o, c: checkpoint(self, st, o, c))
+        run_cfg = _Run(cfg)
+        st = train_lm(self.network_, train_ids, val_ids, run_cfg, state=state, optimizer=opt,
+                      callbacks=callbacks, checkpoint=ckpt, carried=carried)
+        self.train_state_ = st
+        self.fitted_ = True
+        result = {"params": count_params(self.network_), "steps": st.step,
+                  "train_seconds": round(st.seconds, 3), "epochs": st.epoch,
+                  "stop_reason": st.stop_reason, "curve": st.curve,
+                  "train_chars": len(train_text), "val_chars": len(val_text),
+                  "vocab_size": self.vocab_.size}
+        if len(val_ids) > 1:
+            result |= self._scores(val_ids, len(val_text))
+        self.result_ = result
+        return self
+
+    def _encode_val(self, val_text: str):
+        """Validation ids; characters unseen in training are dropped from it (counted)."""
+        missing = set(self.vocab_.unknown(val_text))
+        if missing:
+            val_text = "".join(c for c in val_text if c not in missing)
+        return self.vocab_.encode(val_text, "the validation text")
+
+    def _scores(self, ids, chars: int) -> dict:
+        cfg = self.config
+        total, n = evaluate_ids(self.network_, ids, cfg.eval_batch_size, cfg.seq_len,
+                                cfg.resolved_batching == "stateful")
+        per_token = total / max(n, 1)
+        per_char = total / max(n, 1) * (len(ids) / max(chars, 1))  # nats per character
+        return {"val_loss": per_token, "val_perplexity": math.exp(per_token),
+                "val_bits_per_char": per_char / math.log(2), "val_tokens": n}
+
+    # -- inference ---------------------------------------------------------------------------
+    def evaluate(self, data=None, *, text: str | None = None,
+                 column: str | None = None) -> dict:
+        """Loss on the file ``data`` or on ``text``: {"loss": nats per token,
+        "bits_per_char", "perplexity", "tokens"}. Characters outside a char vocabulary are
+        refused."""
+        self._check_fitted("evaluate")
+        text = _text_of(data, text, column)
+        ids = self.vocab_.encode(text, "the text")
+        if len(ids) < 2:
+            raise ValueError("the text has fewer than 2 tokens, so nothing to predict; give "
+                             "a longer text.")
+        s = self._scores(ids, len(text))
+        return {"loss": s["val_loss"], "bits_per_char": s["val_bits_per_char"],
+                "perplexity": s["val_perplexity"], "tokens": s["val_tokens"]}
+
+    def generate(self, prompt: str = "", length: int = 500, *, temperature: float = 1.0,
+                 top_k: int | None = None, top_p: float = 1.0, seed: int = 0,
+                 on_text=None, trace: tuple[int, ...] = ()) -> str:
+        """``length`` tokens after ``prompt`` (the prompt itself not repeated), as text.
+        An empty prompt starts after a newline. ``on_text(piece)`` sees the text as it
+        comes; ``last_stats_`` holds tokens/s and the state's bytes."""
+        self._check_fitted("generate")
+        check_sampling(length, temperature, top_k, top_p)
+        if not isinstance(prompt, str):
+            raise TypeError(f"prompt must be a str; got {type(prompt).__name__}.")
+        ids = self.vocab_.encode(prompt or "\n", "the prompt")
+        if len(ids) == 0:
+            raise ValueError("the prompt gives no token; give a longer prompt.")
+        pieces = _Pieces(self.vocab_, on_text)
+        out, stats = sample(self.network_, ids, length, temperature=temperature, top_k=top_k,
+                            top_p=top_p, seed=seed, on_token=pieces.add, trace=trace)
+        pieces.flush()
+        self.last_stats_ = stats
+        return self.vocab_.decode(out)
+
+    predict = generate
+
+    # -- files -------------------------------------------------------------------------------
+    def _state(self) -> tuple[dict, dict]:
+        tensors = {f"network.{k}": v for k, v in self.network_.state_dict().items()
+                   if k != "head.weight" or not self.config.tie_weights}
+        return tensors, {"vocab": self.vocab_.to_json(), "result": self.result_}
+
+    def _restore(self, tensors: dict, extras: dict) -> None:
+        where = "the saved TextGenerator"
+        if "vocab" not in extras or "result" not in extras:
+            raise ValueError(f"{where} lacks its vocabulary or training record; it was "
+                             f"written by another version or edited. Save the model again.")
+        self.vocab_ = vocab_from_json(extras["vocab"])
+        net = LanguageModel(self.config.net_spec(self.vocab_.size))
+        if self.config.tie_weights:
+            tensors = dict(tensors)
+            if "network.embed.weight" in tensors:
+                tensors["network.head.weight"] = tensors["network.embed.weight"]
+        load_module_state(net, tensors, "network.", where)
+        self.network_ = net.eval()
+        self.result_ = extras["result"]
+
+
+class _Run:
+    """The config as the training loop reads it (batching resolved)."""
+
+    def __init__(self, cfg: GeneratorConfig):
+        self.__dict__.update(vars(cfg))
+        self.batching = cfg.resolved_batching
+
+
+class _Pieces:
+    """Token ids -> text pieces as they become whole characters (a byte-level token may end
+    inside a character)."""
+
+    def __init__(self, vocab, on_text):
+        self.vocab, self.on_text, self.pending = vocab, on_text, []
+
+    def add(self, tok: int) -> None:
+        if self.on_text is None:
+            return
+        self.pending.append(tok)
+        text = self.vocab.decode(self.pending)
+        if not text.endswith("\ufffd") or len(self.pending) > 8:
+            self.on_text(text)
+            self.pending = []
+
+    def flush(self) -> None:
+        if self.on_text is not None and self.pending:
+            self.on_text(self.vocab.decode(self.pending))
+            self.pending = []
+
+
+def _text_of(data, text, column) -> str:
+    """The text of the file or folder ``data`` or the str ``text`` (exactly one given)."""
+    if (data is None) == (text is None):
+        raise TypeError("give either data (a text file, a folder of text files or a CSV "
+                        "file) or text= (the text itself), not both or neither.")
+    if text is not None:
+        if not isinstance(text, str):
+            raise TypeError(f"text must be a str; got {type(text).__name__}.")
+        return text
+    return read_text(data, column)
+
+
+__all__ = ["GeneratorConfig", "TextGenerator", "TrainState", "model_names"]

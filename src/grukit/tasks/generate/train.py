@@ -1,0 +1,183 @@
+"""Training a language model: truncated backpropagation through time with the state carried
+from window to window (stateful, as char-rnn), or random fixed windows (nanoGPT), under a
+step and a wall-time budget; validation loss in nats per token on the way.
+
+``grukit.models``' engine draws shuffled samples each epoch and keeps no state between
+batches, so this loop is its own; it calls the engine's callback hooks
+(``on_train_begin``, ``on_batch_end(step, {"loss"})``, ``on_epoch_end(k, logs)`` after each
+validation, ``on_train_end``) and honours ``stop_training``. What would move into the
+engine: a batch source that yields consecutive windows, and a train-step hook that carries
+(and detaches) a state between them.
+
+Stateful batches: the training stream is cut into B rows (``data.streams``); window k is
+columns [kT, (k+1)T) of every row, and the state after window k (detached) starts window
+k + 1, so row b sees its text in order. Each epoch starts from zero state.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+
+import torch
+
+from .data import random_windows, streams, windows
+from .network import LanguageModel, carry, loss_on
+
+
+@dataclass
+class TrainState:
+    """Where training is: what a checkpoint holds besides the weights and the optimizer."""
+
+    step: int = 0
+    seconds: float = 0.0  # training wall time so far (validation excluded)
+    epoch: int = 0
+    window: int = 0  # next window of the epoch (stateful batches)
+    curve: list = field(default_factory=list)  # [{"step", "seconds", "loss", "val_loss"}]
+    stop_reason: str = ""
+
+
+def learning_rate(cfg, progress: float, step: int) -> float:
+    """Linear warm-up over ``warmup`` steps, then cosine decay to lr/10 as ``progress`` (the
+    larger of steps and seconds spent, as fractions of their budgets) goes to 1."""
+    warm = min(1.0, (step + 1) / cfg.warmup) if cfg.warmup else 1.0
+    if not cfg.decay:
+        return cfg.lr * warm
+    p = min(max(progress, 0.0), 1.0)
+    return cfg.lr * warm * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * p)))
+
+
+def evaluate_ids(net: LanguageModel, ids, batch: int, seq_len: int, stateful: bool,
+                 limit: int | None = None) -> tuple[float, int]:
+    """(total nats, tokens scored) of next-token prediction on the stream ``ids``; stateful
+    models carry their state across windows (each of the ``batch`` rows from zero), the others
+    score non-overlapping windows of ``seq_len`` tokens. ``limit``: score at most this many
+    tokens (from the start)."""
+    ids = torch.as_tensor(ids, dtype=torch.long)
+    if limit is not None:
+        ids = ids[: limit + 1]
+    batch = max(1, min(batch, (len(ids) - 1) // max(seq_len, 1) or 1))
+    rows = streams(ids.numpy(), batch)  # (B, N/B)
+    total, count, state = 0.0, 0, None
+    was = net.training
+    net.eval()
+    try:
+        with torch.no_grad():
+            for _, x, y in windows(rows, seq_len):
+                loss, state = loss_on(net, x, y, state if stateful else None)
+                state = carry(state)
+                total += loss.item() * y.numel()
+                count += y.numel()
+    finally:
+        net.train(was)
+    return total, count
+
+
+def train_lm(net: LanguageModel, train_ids, val_ids, cfg, *, state: TrainState | None = None,
+             optimizer=None, callbacks=(), checkpoint=None, carried=None) -> TrainState:
+    """Train ``net`` in place. ``cfg``: a ``GeneratorConfig``; ``state`` / ``optimizer`` /
+    ``carried`` (the stateful batches' carried state): where a resumed run stopped.
+    ``checkpoint(state, optimizer, carried)`` is called every ``checkpoint_every`` steps and
+    at the end. Stops at ``max_steps``, after ``max_seconds`` of training, or when a callback
+    sets ``net.stop_training``."""
+    st = state or TrainState()
+    opt = optimizer or make_optimizer(net, cfg)
+    stateful = cfg.batching == "stateful"
+    train_ids = torch.as_tensor(train_ids, dtype=torch.long)
+    rows = streams(train_ids.numpy(), cfg.batch_size) if stateful else None
+    per_epoch = math.ceil((rows.shape[1] - 1) / cfg.seq_len) if stateful else 0
+    if stateful and rows.shape[1] < 2:
+        raise ValueError(f"the training text has {len(train_ids)} tokens, too few for "
+                         f"batch_size={cfg.batch_size} rows; lower batch_size or give more "
+                         f"text.")
+    if not stateful and len(train_ids) <= cfg.seq_len + 1:
+        raise ValueError(f"the training text has {len(train_ids)} tokens, fewer than "
+                         f"seq_len={cfg.seq_len} + 2; lower seq_len or give more text.")
+    gen = torch.Generator().manual_seed(cfg.seed + 7919 * st.step)
+    net.stop_training = False
+    for cb in callbacks:
+        cb.model = net
+        cb.on_train_begin()
+    net.train()
+    budget_s = cfg.max_seconds or math.inf
+    since_eval, running = 0, []
+    while True:
+        if cfg.max_steps and st.step >= cfg.max_steps:
+            st.stop_reason = f"max_steps={cfg.max_steps}"
+            break
+        if st.seconds >= budget_s:
+            st.stop_reason = f"max_seconds={cfg.max_seconds:g}"
+            break
+        if net.stop_training:
+            st.stop_reason = "stopped by a callback"
+            break
+        t0 = time.perf_counter()
+        if stateful:
+            if st.window >= per_epoch:
+                st.epoch, st.window, carried = st.epoch + 1, 0, None
+            i = st.window * cfg.seq_len
+            t = min(cfg.seq_len, rows.shape[1] - 1 - i)
+            x, y = rows[:, i:i + t], rows[:, i + 1:i + 1 + t]  # (B, T)
+            st.window += 1
+        else:
+            x, y = random_windows(train_ids, cfg.batch_size, cfg.seq_len, gen)
+            carried = None
+        progress = max(st.step / cfg.max_steps if cfg.max_steps else 0.0,
+                       st.seconds / budget_s if cfg.max_seconds else 0.0)
+        for g in opt.param_groups:
+            g["lr"] = learning_rate(cfg, progress, st.step)
+        loss, new_state = loss_on(net, x, y, carried)
+        value = loss.item()
+        if not math.isfinite(value):
+            st.stop_reason = f"loss became {value} at step {st.step + 1}; lower lr"
+            break
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        if cfg.clip:
+            torch.nn.utils.clip_grad_norm_(net.parameters(), cfg.clip)
+        opt.step()
+        carried = carry(new_state) if stateful else None
+        st.step += 1
+        st.seconds += time.perf_counter() - t0
+        running.append(value)
+        since_eval += 1
+        for cb in callbacks:
+            cb.on_batch_end(st.step - 1, {"loss": value})
+        if cfg.eval_every and since_eval >= cfg.eval_every:
+            _validate(net, val_ids, cfg, st, running, callbacks)
+            since_eval, running = 0, []
+        if checkpoint is not None and cfg.checkpoint_every and \
+                st.step % cfg.checkpoint_every == 0:
+            checkpoint(st, opt, carried)
+    if running or not st.curve:
+        _validate(net, val_ids, cfg, st, running, callbacks)
+    if checkpoint is not None:
+        checkpoint(st, opt, carried)
+    for cb in callbacks:
+        cb.on_train_end()
+    net.eval()
+    return st
+
+
+def _validate(net, val_ids, cfg, st: TrainState, running: list, callbacks) -> None:
+    logs = {"step": st.step, "seconds": round(st.seconds, 3),
+            "loss": sum(running) / len(running) if running else float("nan")}
+    if val_ids is not None and len(val_ids) > 1:
+        total, n = evaluate_ids(net, val_ids, cfg.eval_batch_size, cfg.seq_len,
+                                cfg.batching == "stateful", cfg.eval_tokens or None)
+        logs["val_loss"] = total / max(n, 1)
+    st.curve.append(logs)
+    for cb in callbacks:
+        cb.on_epoch_end(len(st.curve) - 1, dict(logs))
+
+
+def make_optimizer(net: LanguageModel, cfg) -> torch.optim.Optimizer:
+    """AdamW; weight decay on matrices only (not on biases, norms or the embedding's rows
+    when they are not tied), as nanoGPT."""
+    decay, rest = [], []
+    for p in {id(p): p for p in net.parameters()}.values():
+        (decay if p.dim() >= 2 else rest).append(p)
+    groups = [{"params": decay, "weight_decay": cfg.weight_decay},
+              {"params": rest, "weight_decay": 0.0}]
+    return torch.optim.AdamW(groups, lr=cfg.lr, betas=(0.9, 0.99))
