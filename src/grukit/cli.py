@@ -152,6 +152,7 @@ def build_parser() -> argparse.ArgumentParser:
     from .tasks.clinical.cli import add_parser as add_clinical
     from .tasks.compare.cli import add_parser as add_compare
     from .tasks.forecast.cli import add_parsers as add_forecast
+    from .tasks.generate.cli import add_parser as add_generate
     from .tasks.recommend.cli import add_parser as add_recommend
 
     add_compare(sub)
@@ -159,6 +160,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_classify(sub)
     add_clinical(sub)
     add_recommend(sub)
+    add_generate(sub)
     return parser
 
 

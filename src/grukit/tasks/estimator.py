@@ -46,6 +46,8 @@ REGISTRY = {
     "GRU4Rec": "grukit.tasks.recommend.gru4rec",
     "MusicModel": "grukit.tasks.music.estimator",
     "ClinicalClassifier": "grukit.tasks.clinical.estimator",
+    "SpeechClassifier": "grukit.tasks.speech.estimator",
+    "TextGenerator": "grukit.tasks.generate.generator",
 }
 
 
