@@ -1,0 +1,169 @@
+"""``SpeechClassifier``: recordings (wav files or waveforms) -> log-mel or MFCC frames with
+deltas (``grukit.data.audio_features``) -> per-feature standardisation fit on the training
+set -> SpecAugment while training -> (Bi)GRU/LSTM -> AttentionPooling -> Dense(softmax).
+
+It is ``classify``'s ``SequenceClassifier`` with an audio front end: the same network, the
+same training through ``grukit.models``' engine (stratified validation split, early
+stopping on ``val_loss``, best weights kept), the same save/load.
+
+    clf = SpeechClassifier(model="bigru").fit(train_paths, train_labels)
+    clf.evaluate(test_paths, test_labels)["accuracy"]
+    clf.save("digits"); SpeechClassifier.load("digits").predict(["7_theo_0.wav"])
+
+A unidirectional model (``gru``, ``lstm``) with ``normalize="none"`` can also run on a live
+stream, one 10 ms frame at a time (``grukit.tasks.speech.stream.Recognizer``).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import numpy as np
+
+from ...data.audio import add_noise, read_wav
+from ...data.audio_features import FeatureConfig, _Analysis, check_features, features
+from ..classify.base import check_config as check_classifier
+from ..classify.base import stratified_split
+from ..classify.labels import as_labels
+from ..classify.network import SequenceInput
+from ..classify.sequence import SequenceClassifier
+from .network import CropPadding, SpecAugment
+
+DIGITS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
+
+
+@dataclass(frozen=True)
+class SpeechConfig:
+    model: str = "bigru"  # a cell of grukit.cells (gru, lstm, ...) or bi + it
+    hidden: int = 64
+    dropout: float = 0.2  # on the pooled vector
+    epochs: int = 40
+    batch_size: int = 32
+    learning_rate: float = 3e-3
+    validation_split: float = 0.1  # for early stopping; 0 turns it off
+    patience: int | None = 8
+    seed: int = 0
+    # features (grukit.data.audio_features.FeatureConfig)
+    sample_rate: int = 8000  # every recording is resampled to it
+    features: str = "mfcc"  # "mfcc" or "logmel"
+    n_mels: int = 40
+    n_mfcc: int = 13
+    deltas: int = 2
+    normalize: str = "none"  # "utterance": per recording, before the global scaling
+    # augmentation (training only)
+    spec_augment: bool = True
+    noise_copies: int = 0  # noisy copies of each training recording
+    noise_snr: float = 20.0  # each copy at an SNR drawn from noise_snr ± 5 dB
+
+
+def feature_config(cfg: SpeechConfig) -> FeatureConfig:
+    return FeatureConfig(sample_rate=cfg.sample_rate, kind=cfg.features, n_mels=cfg.n_mels,
+                         n_mfcc=cfg.n_mfcc, deltas=cfg.deltas, normalize=cfg.normalize)
+
+
+def check_speech_config(cfg: SpeechConfig) -> None:
+    """One sentence for the first setting a speech classifier cannot train with."""
+    check_classifier(cfg)
+    check_features(feature_config(cfg))
+    n = cfg.noise_copies
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
+        raise ValueError(f"noise_copies must be a whole number of 0 or more; got {n!r}.")
+    snr = cfg.noise_snr
+    if isinstance(snr, bool) or not isinstance(snr, (int, float)) or not np.isfinite(snr):
+        raise ValueError(f"noise_snr must be a finite number of dB; got {snr!r}.")
+    if not isinstance(cfg.spec_augment, bool):
+        raise ValueError(f"spec_augment must be True or False; got {cfg.spec_augment!r}.")
+
+
+def label_word(label) -> str:
+    """A digit's word ("7" -> "seven"); any other label as it is."""
+    s = str(label)
+    return DIGITS[int(s)] if s.isdigit() and int(s) < 10 else s
+
+
+class _Frames(list):
+    """Recordings already turned into feature frames (``evaluate`` prepares, then predicts)."""
+
+
+class SpeechClassifier(SequenceClassifier):
+    """Classify recordings: each input is a wav file path or a mono waveform (N,) at
+    ``config.sample_rate``; see the module docstring."""
+
+    config_class = SpeechConfig
+
+    # -- audio --------------------------------------------------------------------------------
+    def waveforms(self, inputs) -> list[np.ndarray]:
+        """Each input as mono float32 (N,) at ``config.sample_rate``: paths are read (and
+        resampled), arrays are taken as they are."""
+        if isinstance(inputs, (str, os.PathLike)):
+            raise ValueError(f"inputs is a single path ({os.fspath(inputs)!r}); give a list "
+                             f"of recordings (paths or waveforms).")
+        paths = getattr(inputs, "paths", None)  # grukit.data.audio_folder.Recordings
+        inputs = list(paths if paths is not None else inputs)
+        if not inputs:
+            raise ValueError("there are no recordings; give at least one.")
+        out = []
+        for i, x in enumerate(inputs):
+            if isinstance(x, (str, os.PathLike)):
+                out.append(read_wav(x, self.config.sample_rate)[0])
+                continue
+            a = np.asarray(x, dtype=np.float32)
+            if a.ndim != 1 or len(a) == 0:
+                raise ValueError(f"recording {i} has shape {a.shape}; a waveform must be "
+                                 f"mono samples (N,), N > 0 (or give a file path).")
+            if not np.isfinite(a).all():
+                raise ValueError(f"recording {i} contains NaN/Inf samples.")
+            out.append(a)
+        return out
+
+    def features(self, inputs) -> list[np.ndarray]:
+        """The feature frames (T_i, D) of each recording, before the global scaling."""
+        cfg = self.config
+        check_speech_config(cfg)
+        analysis = _Analysis(feature_config(cfg))
+        return [features(y, analysis.cfg, analysis) for y in self.waveforms(inputs)]
+
+    def _prepare(self, inputs):  # raw recordings -> feature frames, checked (once)
+        if isinstance(inputs, _Frames):
+            return inputs
+        return _Frames(super()._prepare(self.features(inputs)))
+
+    # -- training -----------------------------------------------------------------------------
+    def fit(self, inputs, labels, *, validation_data=None, validation_split=None,
+            epochs=None, callbacks=None, verbose=0):
+        """Train on recordings and their labels; returns ``self`` (``history_`` holds the
+        per-epoch losses). With ``noise_copies``, each training recording (not those held
+        out for validation) is also seen with white noise at noise_snr ± 5 dB."""
+        cfg = self.config
+        check_speech_config(cfg)
+        if not cfg.noise_copies:
+            return super().fit(inputs, labels, validation_data=validation_data,
+                               validation_split=validation_split, epochs=epochs,
+                               callbacks=callbacks, verbose=verbose)
+        waves, labels = self.waveforms(inputs), as_labels(labels)
+        if len(waves) != len(labels):
+            raise ValueError(f"there are {len(waves)} inputs but {len(labels)} labels; they "
+                             f"must match.")
+        split = cfg.validation_split if validation_split is None else validation_split
+        if validation_data is None and split:
+            _, y = np.unique(labels.astype(str), return_inverse=True)
+            tr, va = stratified_split(y, split, cfg.seed)
+            validation_data = ([waves[i] for i in va], labels[va])
+            waves, labels = [waves[i] for i in tr], labels[tr]
+        rng = np.random.default_rng(cfg.seed)
+        noisy = [add_noise(w, float(rng.uniform(cfg.noise_snr - 5, cfg.noise_snr + 5)), rng)
+                 for _ in range(cfg.noise_copies) for w in waves]
+        return super().fit(waves + noisy, np.concatenate([labels] * (1 + cfg.noise_copies)),
+                           validation_data=validation_data, validation_split=0.0,
+                           epochs=epochs, callbacks=callbacks, verbose=verbose)
+
+    def _head(self, steps: int) -> list:
+        head = [SequenceInput(input_shape=(steps, self.channels_ + 1)), CropPadding()]
+        if self.config.spec_augment:
+            head.append(SpecAugment())
+        return head
+
+    def _restore(self, tensors: dict, extras: dict) -> None:
+        check_speech_config(self.config)
+        super()._restore(tensors, extras)
