@@ -204,6 +204,12 @@ def bench_case(name, shape, prec, model, args, emit) -> None:
     except Exception as err:  # a kernel that fails to compile or run is a result, not a crash
         emit({**row, "error": f"check: {type(err).__name__}: {err}"})
         return
+    if "cuDNN" in anchors:  # the yardstick: cuDNN's own deviation from the same reference
+        try:
+            row["cudnn_err"] = check(anchors["cuDNN"], oracle, inputs, prec,
+                                     grads=row["checked"] == "outputs+grads")["max_abs_err"]
+        except Exception:  # noqa: BLE001 - an anchor that cannot run is reported when timed
+            pass
     dy = [torch.randn_like(o) for o in grukit()]
     for who, f in [("grukit", grukit)] + list(anchors.items()):
         once = seconds(f)  # timing takes dozens of calls: keep the GPU's time for others

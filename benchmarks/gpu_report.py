@@ -34,8 +34,13 @@ def table(rows: list[dict]) -> str:
         out.append(first + f"{r['grukit_ms']:.3f} | {r['anchor']} | {r['anchor_ms']:.3f} | "
                    f"{r['speedup']:.2f} | {r['auto_ms']:.3f} ({r['auto_backend']}) | "
                    f"{r['us_per_step']:.2f} | {r['floor_ms']:.3f} | "
-                   f"{'ok' if r['ok'] else 'FAIL'} {r['max_abs_err']:.1e} |")
+                   f"{'ok' if r['ok'] else 'FAIL'} {r['max_abs_err']:.1e}{_yardstick(r)} |")
     return head + "\n".join(out) + "\n"
+
+
+def _yardstick(r: dict) -> str:
+    """cuDNN's own largest deviation from the reference on the same inputs, when known."""
+    return f" (cuDNN {r['cudnn_err']:.1e})" if "cudnn_err" in r else ""
 
 
 def _find(rows: list[dict], **want) -> list[dict]:

@@ -59,13 +59,19 @@ def grads(fn, tensors):
     return [o.detach() for o in out], list(torch.autograd.grad(loss, tensors))
 
 
-def compare(fn, tensors, backend="triton"):
-    """fn(backend) against fn("reference"): outputs and gradients w.r.t. tensors."""
+def compare(fn, tensors, backend="triton", scaled=False):
+    """fn(backend) against fn("reference"): outputs and gradients w.r.t. tensors.
+
+    scaled: atol relative to the tensor's largest magnitude (2e-5 · max(1, max|ref|)), for
+    a library whose own summation order we do not control (cuDNN sums a weight gradient over
+    B·T terms its own way: an element that nearly cancels, -0.033 among values up to 4.7,
+    came out 3e-5 off on an H200, rounding of its largest terms)."""
     ref_out, ref_g = grads(lambda: fn("reference"), tensors)
     out, got = grads(lambda: fn(backend), tensors)
     names = [f"out{k}" for k in range(len(out))] + [f"grad{k}" for k in range(len(got))]
     for name, a, b in zip(names, ref_out + ref_g, out + got, strict=True):
-        torch.testing.assert_close(b, a, rtol=1e-4, atol=2e-5, msg=lambda m, n=name: f"{n}: {m}")
+        atol = 2e-5 * max(1.0, a.abs().max().item()) if scaled else 2e-5
+        torch.testing.assert_close(b, a, rtol=1e-4, atol=atol, msg=lambda m, n=name: f"{n}: {m}")
 
 
 def gru_case(shape, lengths, reset_after, use_h0=True):

@@ -1,18 +1,10 @@
 """torch's own GRU (cuDNN on a GPU) behind the ``grukit.ops.gru`` signature, reset_after only.
 
-On CUDA, cuDNN runs a small GRU (H ≤ 192) with its persistent kernel, whose step a
-Python-launched Triton call does not beat (H200, seed shape: cuDNN forward 0.07 ms, the
-Triton kernel 1.35 ms). Above that cuDNN switches to a GEMM launch plus pointwise work per
-step, the latency the one-launch split-H Triton kernel is built to remove; measured on an
-H200 at the mid shape (64, 512, 256, 256; BENCHMARKS.md) it is 1.9× faster than cuDNN with
-TF32 allowed, but 0.48× with exact fp32 products. So ``backend="auto"`` takes torch's GRU on
-CUDA except above ``CUDNN_PERSISTENT_MAX_H`` units with TF32 allowed for matmuls
-(``torch.backends.cuda.matmul.allow_tf32``), and always on a GPU where the Triton kernels
-are not verified (``_gpu_verified``). On a
-On a
-CPU torch's GRU is slower than the fused numba kernel (BENCHMARKS.md), so ``auto`` reaches it
-only for calls that kernel declines (bfloat16, float16), where the alternative is the
-reference loop. It serves neither ``lengths`` (that needs packing) nor the textbook form
+On CUDA ``backend="auto"`` takes it except where the Triton kernel is faster (``_cudnn``:
+float32 above 192 units with TF32 allowed, on a GPU where the Triton kernels are verified).
+On a CPU torch's GRU is slower than the fused numba kernel (BENCHMARKS.md), so ``auto``
+reaches it only for calls that kernel declines (bfloat16, float16), where the alternative is
+the reference loop. It serves neither ``lengths`` (that needs packing) nor the textbook form
 (reset_after=False), which no torch or cuDNN GRU has.
 """
 
@@ -21,10 +13,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from .. import _gpu_verified
+from .. import _cudnn
 from .._seq import run_directed
-
-CUDNN_PERSISTENT_MAX_H = 192  # the largest H cuDNN runs with its persistent kernel
 
 
 def why_not(x: Tensor, h0: Tensor | None = None, lengths: Tensor | None = None,
@@ -41,15 +31,7 @@ def why_not(x: Tensor, h0: Tensor | None = None, lengths: Tensor | None = None,
         return "lengths given: torch's GRU serves them only through packing."
     if x.shape[0] == 0 or x.shape[1] == 0:
         return "x has no time steps or no sequences; torch's GRU needs at least one of each."
-    hidden = None if h0 is None else h0.shape[-1]
-    if x.device.type == "cuda" and hidden is not None and hidden > CUDNN_PERSISTENT_MAX_H \
-            and torch.backends.cuda.matmul.allow_tf32 and not _gpu_verified.prefer_torch(x):
-        return (f"hidden size {hidden} > {CUDNN_PERSISTENT_MAX_H} with TF32 allowed: cuDNN "
-                f"leaves its persistent kernel there for a GEMM launch per step, which the "
-                f"one-launch Triton kernel avoids (1.9x cuDNN measured on an H200).")
-    # cuDNN also above the line in exact fp32 (2x the Triton kernel there), and on a GPU
-    # where the Triton kernels are unverified.
-    return None
+    return _cudnn.triton_faster(x, None if h0 is None else h0.shape[-1], "GRU")
 
 
 def gru_native(x: Tensor, weight_ih: Tensor, weight_hh: Tensor, bias_ih: Tensor | None,

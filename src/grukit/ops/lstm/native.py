@@ -3,6 +3,8 @@
 oneDNN's LSTM runs its GEMMs near the FMA peak; for batches above one it is faster on a CPU
 than the fused numba kernel (BENCHMARKS.md), so ``backend="auto"`` takes it there. It does
 not serve ``lengths`` (that needs packing) or a single sequence, where the fused kernel wins.
+On CUDA it serves what it can except where the Triton kernel is faster (``_cudnn``: float32
+above 192 units with TF32 allowed, on a GPU where the Triton kernels are verified).
 """
 
 from __future__ import annotations
@@ -10,11 +12,12 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from .. import _gpu_verified
+from .. import _cudnn, _gpu_verified
 from .._seq import run_directed
 
 
 def why_not(x: Tensor, lengths: Tensor | None = None, state_mask: Tensor | None = None,
+            h0: tuple[Tensor, Tensor] | None = None, weight_hr: Tensor | None = None,
             **_: object) -> str | None:
     if state_mask is not None:
         return "state_mask: torch's LSTM has no recurrent dropout (the cpu backend has)."
@@ -22,7 +25,9 @@ def why_not(x: Tensor, lengths: Tensor | None = None, state_mask: Tensor | None 
         return "lengths given: torch's LSTM serves them only through packing."
     if x.shape[0] == 1 and not _gpu_verified.prefer_torch(x):
         return ("batch of one: the fused kernel (CPU, or Triton on CUDA) is faster there.")
-    return None
+    if weight_hr is not None:  # the Triton LSTM has no projection
+        return None
+    return _cudnn.triton_faster(x, None if h0 is None else h0[-1].shape[-1], "LSTM")
 
 
 def lstm_native(x: Tensor, weight_ih: Tensor, weight_hh: Tensor, bias_ih: Tensor | None,

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from torch import Tensor
 
-from .. import _triton, dispatch
+from .. import _gpu_verified, _triton, dispatch
 from .._checks import check_input, check_weight
 from .._entry import Call, enter
 from .reference import mingru_reference, mingru_step
@@ -24,11 +24,20 @@ def _mingru_triton(*args, **kwargs):
     return mingru_triton(*args, **kwargs)
 
 
-# Named only, for now: with no CPU kernel above it, a priority over the reference would let
-# "auto" take it for CPU tensors under TRITON_INTERPRET=1. Raise it once GPU timings show
-# the scan beats the reference's log-space cumsum there.
+def _auto_why_not_triton(x=None, **call):
+    """auto takes the scan kernel on CUDA only (H200, long shape: 5.8x the reference's
+    log-space scan forward + backward in exact fp32, 8.4x with TF32; BENCHMARKS.md): for CPU
+    tensors the reference serves, and the interpreter runs the kernel only when named."""
+    if getattr(getattr(x, "device", None), "type", None) != "cuda":
+        return ("auto runs the Triton minGRU scan on CUDA tensors only; on the CPU the "
+                "reference's log-space scan serves (backend='triton' runs the kernel under "
+                "TRITON_INTERPRET=1).")
+    return _gpu_verified.auto_why_not(x=x, **call)
+
+
 dispatch.register("mingru", dispatch.Backend("triton", _mingru_triton, _triton.why_not,
-                                             priority=-5))
+                                             priority=5, auto_why_not=_auto_why_not_triton,
+                                             on_auto=_gpu_verified.warn_unverified))
 
 
 def mingru(x: Tensor, weight_ih: Tensor, bias_ih: Tensor | None = None, *,
