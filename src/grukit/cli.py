@@ -121,7 +121,7 @@ def _export(args: argparse.Namespace) -> int:
     from .tasks.export import export
 
     est = load(args.model_dir)
-    manifest = export(est, output, args.format)
+    manifest = export(est, output, args.format, int8=args.int8)
     serve = "grukit.export.load_pt2" if args.format == "pt2" else \
         "grukit.export.runtime.Predictor"
     print(f"{type(est).__name__} exported: {output} (manifest {manifest}); serve it with "
@@ -145,6 +145,9 @@ def build_parser() -> argparse.ArgumentParser:
     exp.add_argument("model_dir", metavar="MODEL_DIR", help="a folder written by a task's "
                      "save (forecast, classify, recommend)")
     exp.add_argument("--format", choices=("onnx", "pt2"), default="onnx")
+    exp.add_argument("--int8", action="store_true", help="int8 weights with per-row scales "
+                     "(onnx: ONNX Runtime's int8 operators, a GRU node stays float; pt2: "
+                     "every recurrent and dense weight)")
     exp.add_argument("--output", help="the file to write (default: MODEL_DIR.onnx or "
                      "MODEL_DIR.pt2); <stem>.manifest.json is written beside it")
     exp.set_defaults(func=_export)

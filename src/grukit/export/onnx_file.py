@@ -91,7 +91,8 @@ def _check_path(path) -> Path:
 
 
 def to_onnx(model, path, *, example=None, dynamic: bool = True, lengths: bool = False,
-            initial_state: bool = False, names: Mapping[str, str] | None = None) -> Path:
+            initial_state: bool = False, names: Mapping[str, str] | None = None,
+            int8: bool = False) -> Path:
     """Write ``model`` as an ONNX file at ``path`` (atomically) and return the path.
 
     Args:
@@ -108,6 +109,9 @@ def to_onnx(model, path, *, example=None, dynamic: bool = True, lengths: bool = 
             replaces them by its own).
         initial_state: (modules) add the graph inputs ``h0`` (and ``c0``), (L·D, B, H).
         names: new names of graph inputs and outputs, e.g. {"input": "x", "output": "y"}.
+        int8: weights in int8 per output channel where ONNX Runtime has int8 operators
+            (``grukit.export.int8.quantize_onnx``: MatMul/Gemm, LSTM; a GRU node stays
+            float32, ONNX Runtime has no int8 GRU).
 
     Graph inputs and outputs are named ``input``, ``h0``/``c0``, ``lengths`` and
     ``output``, ``h_n``/``c_n`` (modules) or ``output`` (+ ``h``/``c`` with
@@ -116,7 +120,12 @@ def to_onnx(model, path, *, example=None, dynamic: bool = True, lengths: bool = 
     p = _check_path(path)
     proto = build_onnx(model, example=example, dynamic=dynamic, lengths=lengths,
                        initial_state=initial_state, names=names)
-    return save_onnx(proto, p)
+    save_onnx(proto, p)
+    if int8:
+        from .int8 import quantize_onnx
+
+        quantize_onnx(p)
+    return p
 
 
 def save_onnx(proto, path) -> Path:

@@ -86,7 +86,7 @@ def save_pt2(program, path) -> Path:
     rename); returns the path."""
     p = _check_path(path)
     folder = p.parent if str(p.parent) else Path(".")
-    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=folder)
+    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp.pt2", dir=folder)
     os.close(fd)
     try:
         torch.export.save(program, tmp)

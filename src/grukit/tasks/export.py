@@ -20,6 +20,14 @@ graph's output into predictions::
 
 Shapes name their dynamic axes ("batch", "time").
 
+``int8=True`` stores the weights as int8 with per-row scales: in the ONNX file through ONNX
+Runtime's dynamic quantization (``grukit.export.int8``: Dense heads and LSTMs; a GRU node
+stays float32, ONNX Runtime has no int8 GRU), in a pt2 program through
+``grukit.nn.quantized.quantize_int8`` (every recurrent and Dense weight, dequantized per row
+in the program). The manifest then says so: ``"int8": {"onnx_ops": {op: count}}`` or
+``{"weights": "per-row"}``. ``int8_estimator(est)`` gives the estimator with int8 weights in
+torch, to measure what quantization costs (``evaluate``, ``predict``) before exporting it.
+
 ``format="pt2"`` writes the network as a ``torch.export`` program instead (``grukit.export.
 to_pt2``: the same input and output as the ONNX graph, dynamic batch and time; load it with
 ``grukit.export.load_pt2``) and a manifest of format ``"grukit.pt2-manifest"`` with the same
@@ -112,6 +120,33 @@ def _task_block(est, path: Path) -> dict:
                     f"GRU4Rec; a {name} has no ONNX export yet.")
 
 
+def _network_attr(est) -> str:
+    name = type(est).__name__
+    if name in ("Forecaster", "GRU4Rec"):
+        return "net"
+    if name in ("TextClassifier", "SequenceClassifier"):
+        return "model"
+    raise TypeError(f"int8 covers the Forecaster, TextClassifier, SequenceClassifier and "
+                    f"GRU4Rec; got a {name}.")
+
+
+def int8_estimator(est, *, linear: str = "auto"):
+    """A shallow copy of the fitted task model ``est`` whose network has int8 weights
+    (``grukit.nn.quantized.quantize_int8``, per-row scales): ``predict``/``evaluate`` on it
+    measure what int8 costs. ``est`` itself is unchanged."""
+    import copy
+
+    from ..nn.quantized import quantize_int8
+
+    attr = _network_attr(est)
+    if getattr(est, attr, None) is None:
+        raise ValueError(f"int8_estimator needs a fitted {type(est).__name__}; call fit or "
+                         f"load first.")
+    out = copy.copy(est)
+    setattr(out, attr, quantize_int8(getattr(est, attr), linear=linear))
+    return out
+
+
 def pt2_network(est):
     """(network, example input) of a task model for ``torch.export``: the module the
     estimator predicts with and a batch shaped as the ONNX graph's input."""
@@ -145,20 +180,24 @@ def _pt2_io(program) -> tuple[list[dict], list[dict]]:
     return ins, outs
 
 
-def _export_pt2(est, path: Path) -> tuple[list[dict], list[dict]]:
+def _export_pt2(est, path: Path, int8: bool) -> tuple[list[dict], list[dict]]:
     """Write the program; its inputs and outputs as the manifest lists them."""
     from ..export.pt2 import export_program, save_pt2
 
     net, example = pt2_network(est)
+    if int8:
+        from ..nn.quantized import quantize_int8
+
+        net = quantize_int8(net, linear="grukit")  # torch.export traces no torch.ao module
     program = export_program(net, example)
     save_pt2(program, path)
     return _pt2_io(program)
 
 
-def export(est, path, format: str = "onnx") -> Path:
+def export(est, path, format: str = "onnx", int8: bool = False) -> Path:
     """Write ``est``'s ONNX graph (or, with ``format="pt2"``, its ``torch.export`` program)
     at ``path`` and its manifest beside it (``beside(path, "manifest")``, returned).
-    ``est``: a fitted task model."""
+    ``est``: a fitted task model; ``int8``: int8 weights (see the module doc)."""
     from .. import __version__
 
     if format not in FORMATS:
@@ -168,10 +207,12 @@ def export(est, path, format: str = "onnx") -> Path:
     if format == "pt2":
         pt2_network(est)  # refuses other classes before writing
         block = _task_block(est, path)
-        ins, outs = _export_pt2(est, path)
+        ins, outs = _export_pt2(est, path, int8)
         manifest = {"format": PT2_FORMAT, "format_version": FORMAT_VERSION,
                     "grukit": __version__, "task": name, "model": path.name,
                     "inputs": ins, "outputs": outs} | block
+        if int8:
+            manifest["int8"] = {"weights": "per-row"}
         if callable(getattr(est, "_export_files", None)):
             est._export_files(str(path))  # a text classifier's tokenizer JSON beside it
         return write_json(beside(path, "manifest"), manifest)
@@ -182,8 +223,14 @@ def export(est, path, format: str = "onnx") -> Path:
                         f"SequenceClassifier and GRU4Rec have one.")
     block = _task_block(est, path)  # refuses other classes before writing
     est.export_onnx(str(path))
+    if int8:
+        from ..export.int8 import int8_ops, quantize_onnx
+
+        quantize_onnx(path)
     graph = onnx.load(str(path), load_external_data=False).graph
     manifest = {"format": FORMAT, "format_version": FORMAT_VERSION, "grukit": __version__,
                 "task": name, "model": path.name, "inputs": _io(graph.input),
                 "outputs": _io(graph.output)} | block
+    if int8:
+        manifest["int8"] = {"onnx_ops": int8_ops(path)}
     return write_json(beside(path, "manifest"), manifest)

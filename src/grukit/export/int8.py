@@ -1,0 +1,79 @@
+"""int8 for exported models: ONNX files through ONNX Runtime's dynamic quantization, and
+how far a quantized model's outputs move from the float model's.
+
+``quantize_onnx(src, dst)`` rewrites an ONNX file with int8 weights, per output channel
+(``onnxruntime.quantization.quantize_dynamic``, ``QInt8``; the library that runs the graph
+knows best which of its operators have int8 kernels, so grukit does not rewrite the graph
+itself): MatMul/Gemm (Dense heads, a Scan cell's products) become ``MatMulInteger`` with
+their input quantized per call, an LSTM becomes ``DynamicQuantizeLSTM``. ONNX Runtime has
+no int8 GRU (onnxruntime#9796): a ``GRU`` node stays float32, and for the GRU's own weights
+in int8 use ``grukit.nn.quantized`` (torch, or ``to_pt2`` of its result).
+
+``relative_error(reference, approx)`` is the report the tests and ``grukit export --int8``
+print: ‖a − r‖ / ‖r‖ and the largest absolute difference.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+# ops that ONNX Runtime's dynamic quantization turns into int8 ones (its registry, 1.2x)
+INT8_OPS = {"MatMulInteger", "DynamicQuantizeLSTM", "DynamicQuantizeMatMul",
+            "ConvInteger", "QAttention", "QGemm"}
+
+
+def quantize_onnx(src, dst=None, *, per_channel: bool = True) -> Path:
+    """Write ``src`` (an ONNX file) with int8 weights at ``dst`` (default: ``src`` itself,
+    replaced atomically); returns ``dst``."""
+    try:
+        from onnxruntime.quantization import QuantType, quantize_dynamic
+    except ImportError as e:
+        raise ImportError("int8 ONNX export needs onnxruntime (pip install "
+                          "'grukit[onnx]').") from e
+    src = Path(src)
+    if not src.is_file():
+        raise FileNotFoundError(f"quantize_onnx: no ONNX file {str(src)!r}.")
+    dst = src if dst is None else Path(dst)
+    fd, tmp = tempfile.mkstemp(prefix=f".{dst.name}.", suffix=".tmp.onnx", dir=dst.parent)
+    os.close(fd)
+    try:
+        quantize_dynamic(str(src), tmp, weight_type=QuantType.QInt8, per_channel=per_channel)
+        os.replace(tmp, dst)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return dst
+
+
+def int8_ops(path) -> dict[str, int]:
+    """How many nodes of each int8 operator the ONNX file at ``path`` holds (an empty dict:
+    nothing was quantized)."""
+    import onnx
+
+    graph = onnx.load(str(path), load_external_data=False).graph
+    counts: dict[str, int] = {}
+    for node in graph.node:
+        if node.op_type in INT8_OPS:
+            counts[node.op_type] = counts.get(node.op_type, 0) + 1
+    return counts
+
+
+def relative_error(reference, approx) -> dict[str, float]:
+    """{"relative": ‖approx − reference‖₂ / ‖reference‖₂, "max_abs": max |approx −
+    reference|} over every element (arrays or tensors of one shape)."""
+    r = np.asarray(reference, np.float64)
+    a = np.asarray(approx, np.float64)
+    if r.shape != a.shape:
+        raise ValueError(f"relative_error: the outputs differ in shape, {r.shape} and "
+                         f"{a.shape}; compare outputs of the same input.")
+    diff = a - r
+    norm = float(np.linalg.norm(r))
+    return {"relative": float(np.linalg.norm(diff)) / norm if norm else float("nan"),
+            "max_abs": float(np.abs(diff).max()) if diff.size else 0.0}
+
+
+__all__ = ["int8_ops", "quantize_onnx", "relative_error"]

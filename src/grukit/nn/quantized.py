@@ -1,0 +1,233 @@
+"""int8 weights for CPU inference: ``quantize_int8(model)`` and ``Int8Stream``.
+
+``quantize_int8(model)`` returns a copy of a model (a ``grukit.nn`` recurrent module, a
+``grukit.models.Sequential`` or any ``torch.nn.Module`` holding them) whose weight matrices
+are stored as int8 with one float32 scale per row, that is per output unit
+(``grukit.ops.gru.quant``: s_j = max_k |W_jk| / 127, W ≈ s q). Biases, normalisation gains
+and embeddings stay float.
+
+- Recurrent modules keep their class's forward: their ``weight_*`` parameters become the
+  buffers ``<name>_int8`` (int8) and ``<name>_scale`` (float32), and reading ``<name>``
+  gives s ⊙ q (``dequantize_rows``) for the fused batch kernels. A unidirectional GRU or
+  LSTM (no projection) streams through the int8 kernels (``Int8Stream``): the step reads
+  the int8 weights and applies each row's scale after its dot product.
+- ``torch.nn.Linear`` layers (Dense heads): ``linear="torch"`` uses torch's dynamic
+  quantization (``torch.ao.quantization.quantize_dynamic`` with per-channel weights, which
+  also quantizes each input batch to int8 on the fly) where the installed torch still has it
+  — it is deprecated since torch 2.10 and may go; ``linear="grukit"`` stores int8 weights with
+  per-row scales and multiplies in float, as the recurrent layers do (what ``torch.export``
+  can trace); ``"auto"`` takes torch's when available, else grukit's.
+
+The copy is for inference (its weights no longer train) and is not saved by
+``Sequential.save``; deploy it with ``grukit.export.to_pt2`` or keep the float model.
+"""
+
+from __future__ import annotations
+
+import copy
+import warnings
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from ..ops.gru.quant import dequantize_rows, gru_stream_int8, quantize_rows
+from ..ops.lstm.quant import lstm_stream_int8
+from ._base import RecurrentBase
+from .stream import Stream
+
+LINEAR = ("auto", "torch", "grukit")
+
+
+def torch_dynamic_quantization() -> bool:
+    """Whether this torch can run ``torch.ao.quantization.quantize_dynamic`` on CPU (the
+    function exists and a quantized engine, fbgemm/x86 or qnnpack, is built in)."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            from torch.ao.quantization import quantize_dynamic  # noqa: F401
+        engines = torch.backends.quantized.supported_engines
+    except (ImportError, AttributeError, RuntimeError):
+        return False
+    return any(e in engines for e in ("x86", "fbgemm", "qnnpack"))
+
+
+class Int8Recurrent:
+    """The mixin of a recurrent module whose weight matrices are int8 (see the module doc)."""
+
+    int8_names: tuple[str, ...] = ()
+    int8_dtype: torch.dtype = torch.float32
+
+    def __getattr__(self, name: str):
+        buffers = self.__dict__.get("_buffers", {})
+        q = buffers.get(name + "_int8")
+        if q is not None:  # (G·H, K) int8 -> s ⊙ q in the module's float dtype
+            return dequantize_rows(q, buffers[name + "_scale"], self.int8_dtype)
+        return super().__getattr__(name)
+
+    def int8_layer(self, layer: int, direction: int = 0) -> dict:
+        """One layer's int8 weights and scales, and its float biases, by op name."""
+        suffix = f"_l{layer}" + ("_reverse" if direction else "")
+        b = self._buffers
+        out = {f"{w}_{kind}": b[f"{w}{suffix}_{kind}"] for w in ("weight_ih", "weight_hh")
+               for kind in ("int8", "scale")}
+        for name in ("bias_ih", "bias_hh"):
+            out[name] = self._parameters.get(name + suffix)
+        return out
+
+
+_CLASSES: dict[type, type] = {}
+
+
+def _int8_class(cls: type) -> type:
+    if cls not in _CLASSES:
+        _CLASSES[cls] = type(f"Int8{cls.__name__}", (Int8Recurrent, cls),
+                             {"__doc__": f"{cls.__name__} with int8 weights (per-row "
+                                         f"scales); see grukit.nn.quantized."})
+    return _CLASSES[cls]
+
+
+def _quantize_recurrent(m: RecurrentBase) -> None:
+    names = [n for n, p in m.named_parameters(recurse=False)
+             if n.startswith("weight_") and p.dim() == 2]
+    if not names:
+        return
+    dtype = m._parameters[names[0]].dtype
+    for n in names:
+        q, s = quantize_rows(m._parameters.pop(n))  # (G·H, K) int8, (G·H,)
+        m.register_buffer(f"{n}_int8", q)
+        m.register_buffer(f"{n}_scale", s)
+    m.__class__ = _int8_class(type(m))
+    m.int8_names, m.int8_dtype = tuple(names), dtype
+
+
+class Int8Linear(nn.Module):
+    """``torch.nn.Linear`` with int8 weights and per-row (per output) float32 scales; the
+    product runs in float: y = x (s ⊙ q)ᵀ + b."""
+
+    def __init__(self, linear: nn.Linear):
+        super().__init__()
+        self.in_features, self.out_features = linear.in_features, linear.out_features
+        q, s = quantize_rows(linear.weight)  # (O, I) int8, (O,)
+        self.register_buffer("weight_int8", q)
+        self.register_buffer("weight_scale", s)
+        self.bias = None if linear.bias is None else nn.Parameter(linear.bias.detach().clone(),
+                                                                  requires_grad=False)
+        self.dtype = linear.weight.dtype
+
+    @property
+    def weight(self) -> Tensor:
+        return dequantize_rows(self.weight_int8, self.weight_scale, self.dtype)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.linear(x, self.weight, self.bias)
+
+    def extra_repr(self) -> str:
+        return f"in_features={self.in_features}, out_features={self.out_features}, int8"
+
+
+def _swap_linears(model: nn.Module) -> None:
+    for name, child in list(model.named_children()):
+        if type(child) is nn.Linear:
+            setattr(model, name, Int8Linear(child))
+        else:
+            _swap_linears(child)
+
+
+def quantize_int8(model: nn.Module, *, linear: str = "auto") -> nn.Module:
+    """A copy of ``model`` with int8 weights (per-row scales) for CPU inference, in eval
+    mode; ``linear``: "auto", "torch" or "grukit" (see the module doc)."""
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"quantize_int8 takes a torch.nn.Module (a grukit.nn module or a "
+                        f"Sequential); got {type(model).__name__}.")
+    if linear not in LINEAR:
+        raise ValueError(f"quantize_int8: linear must be one of {', '.join(LINEAR)}; got "
+                         f"{linear!r}.")
+    if linear == "torch" and not torch_dynamic_quantization():
+        raise ValueError("quantize_int8: this torch has no dynamic quantization "
+                         "(torch.ao.quantization.quantize_dynamic with a CPU engine); use "
+                         "linear='grukit'.")
+    if any(isinstance(m, Int8Recurrent | Int8Linear) for m in model.modules()):
+        raise ValueError("quantize_int8: the model already has int8 weights; quantize the "
+                         "float model.")
+    for m in model.modules():
+        w = next(iter(m.parameters(recurse=False)), None)
+        if w is not None and w.device.type != "cpu":
+            raise ValueError(f"quantize_int8 serves CPU inference; the model is on {w.device}. "
+                             f"Move it with model.cpu() first.")
+    out = copy.deepcopy(model).eval()
+    for m in out.modules():
+        if isinstance(m, RecurrentBase):
+            _quantize_recurrent(m)
+    use_torch = linear == "torch" or (linear == "auto" and torch_dynamic_quantization())
+    if use_torch:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # torch.ao.quantization's deprecation notices
+            from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic
+
+            out = quantize_dynamic(out, {nn.Linear: per_channel_dynamic_qconfig},
+                                   dtype=torch.qint8, inplace=True)
+    else:
+        _swap_linears(out)
+    for p in out.parameters():
+        p.requires_grad_(False)
+    return out
+
+
+def _tensor_bytes(t: Tensor) -> int:
+    size = t.numel() * t.element_size()
+    if t.is_quantized and t.qscheme() in (torch.per_channel_affine,
+                                          torch.per_channel_symmetric):
+        size += t.q_per_channel_scales().numel() * 8 + t.q_per_channel_zero_points().numel() * 8
+    return size
+
+
+def model_bytes(model: nn.Module) -> int:
+    """Bytes of a model's state: parameters and buffers (int8 weights and their scales),
+    torch's packed int8 Linear weights included."""
+    total = 0
+    for v in model.state_dict().values():
+        for t in v if isinstance(v, tuple) else (v,):
+            total += _tensor_bytes(t) if isinstance(t, Tensor) else 0
+    return total
+
+
+class Int8Stream(Stream):
+    """``grukit.nn.Stream`` for a module from ``quantize_int8``: a unidirectional GRU or
+    LSTM (no projection) steps one sequence through the int8 kernels
+    (``grukit.ops.gru.quant``); other steps run as ``Stream``'s on the dequantized weights."""
+
+    _KERNELS = {"gru": gru_stream_int8, "lstm": lstm_stream_int8}
+
+    def __init__(self, module: RecurrentBase, batch_size: int = 1):
+        if not isinstance(module, Int8Recurrent):
+            raise TypeError(f"Int8Stream needs a module with int8 weights from "
+                            f"grukit.nn.quantize_int8; got {type(module).__name__}. Use "
+                            f"grukit.nn.Stream for a float module.")
+        super().__init__(module, batch_size)
+
+    def reset(self) -> None:
+        """Start over from zero state."""
+        m = self.module
+        dtype = m.int8_dtype
+        shape = (m.num_layers, self.batch_size)
+        self._routes: dict = {}
+        self._set_state([torch.zeros(*shape, s, dtype=dtype) for s in m._state_sizes()])
+
+    def _ask_dispatch(self, ndim: int):
+        fn = super()._ask_dispatch(ndim)  # the float kernel's conditions
+        kernel = self._KERNELS.get(self.module.spec.name)
+        return kernel if fn is not None and kernel is not None else fn
+
+    def _pack(self):
+        if self._kernel is not None and self._routes.get(1) in self._KERNELS.values():
+            if self._vsum != 0:  # int8 weights are fixed: packed once per kernel
+                m = self.module
+                self._packed = self._kernel.pack([m.int8_layer(k) for k in range(m.num_layers)])
+                self._probe, self._vsum = (lambda: 0), 0
+            return self._packed
+        return super()._pack()
+
+
+__all__ = ["Int8Linear", "Int8Recurrent", "Int8Stream", "model_bytes", "quantize_int8",
+           "torch_dynamic_quantization"]

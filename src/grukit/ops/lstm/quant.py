@@ -1,0 +1,53 @@
+"""The LSTM's int8 streaming kernel: weights int8 with one scale per row (per output unit),
+as ``grukit.ops.gru.quant`` describes (the same packed layout with G = 4, gates i, f, g, o)::
+
+    a = s_ih ⊙ (q_ih x) + b_ih + s_hh ⊙ (q_hh h) + b_hh        (4H,)
+
+The unit math is the batched kernel's (``.cpu._unit``); the batch path runs the fused kernels
+on ``dequantize_rows`` of the weights.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+
+import numpy as np
+from numba import njit
+
+from .. import _stream
+from ..gru.quant import int8_bytes, int8_layer, pack_int8, vecmat_q
+from .cpu import _unit
+
+
+@njit(fastmath=True, error_model="numpy", cache=True)
+def step_int8(x, h, params, c):
+    """One LSTM step of every layer with int8 weights: x (I,), h and c (L, H) in place."""
+    layers, hid = h.shape
+    g = 4 * hid
+    qb = int8_bytes(params, layers, g)
+    atf, atq = 0, 0
+    for layer in range(layers):
+        xin = x if layer == 0 else h[layer - 1]
+        s_ih, b_ih, s_hh, b_hh, q_ih, q_hh, atf, atq = int8_layer(params, qb, atf, atq,
+                                                                  xin.shape[0], hid, g)
+        ai = np.zeros(g, h.dtype)  # (4H,): q_ih x
+        ah = np.zeros(g, h.dtype)  # (4H,): q_hh h
+        hl, cl = h[layer], c[layer]
+        vecmat_q(ai, xin, q_ih)
+        vecmat_q(ah, hl, q_hh)
+        for j in range(g):
+            ai[j] = s_ih[j] * ai[j] + b_ih[j] + s_hh[j] * ah[j] + b_hh[j]
+        for j in range(hid):
+            _, _, _, _, cl[j], hl[j] = _unit(ai[j], ai[hid + j], ai[2 * hid + j],
+                                             ai[3 * hid + j], cl[j])
+
+
+def lstm_stream_int8(states: list[np.ndarray], input_size: int,
+                     **_: object) -> _stream.StreamKernel:
+    """The int8 streaming kernel for an LSTM stack whose states are h, c = states (L, H)."""
+    h, c = states
+    packer = partial(pack_int8, dtype=_stream.torch_dtype(h))
+    return _stream.build(step_int8, h, input_size, c, packer)
+
+
+__all__ = ["lstm_stream_int8"]
