@@ -11,6 +11,7 @@ import numbers
 import numpy as np
 
 from ... import cells
+from .intervals import check_level, check_quantiles
 
 MODELS = cells.names()
 
@@ -44,6 +45,23 @@ def check_config(cfg) -> None:
     if isinstance(lr, bool) or not isinstance(lr, numbers.Real) or not math.isfinite(lr) \
             or lr <= 0:
         raise ValueError(f"learning_rate must be a positive number; got {lr!r}.")
+    whole("ensemble", cfg.ensemble, 1)
+    lbs = cfg.lookbacks
+    if lbs is not None and (not isinstance(lbs, (list, tuple)) or not lbs):
+        raise ValueError(f"lookbacks must be a non-empty list of whole numbers (an ensemble "
+                         f"over lookbacks) or None; got {lbs!r}.")
+    for lb in lbs or ():
+        whole("each of lookbacks", lb, 1)
+    d = cfg.dropout
+    if isinstance(d, bool) or not isinstance(d, numbers.Real) or not 0 <= d < 1:
+        raise ValueError(f"dropout must be a number from 0 to below 1; got {d!r}.")
+    if not isinstance(cfg.hybrid, bool):
+        raise ValueError(f"hybrid must be True or False; got {cfg.hybrid!r}.")
+    if not isinstance(cfg.tuned, dict):
+        raise ValueError(f"tuned must be a dict (what Forecaster.tune found); got "
+                         f"{cfg.tuned!r}.")
+    check_quantiles(cfg.quantiles)
+    check_level("level", cfg.level)
 
 
 def check_season(season) -> None:
@@ -153,3 +171,24 @@ def window(recent, lookback: int, what: str = "recent") -> np.ndarray:
         raise ValueError(f"{what} has {int((~np.isfinite(w)).sum())} missing or infinite "
                          f"value(s) among its last {lookback}; fill them first.")
     return w
+
+
+def recent_covariates(covariates, n_cov: int, rows: int):
+    """The covariates given with ``rows`` recent values: (rows, C) float64 or None."""
+    if n_cov and covariates is None:
+        raise ValueError(f"this forecaster was fitted with {n_cov} covariate(s); give "
+                         f"their last {rows} rows too.")
+    if not n_cov:
+        if covariates is not None:
+            raise ValueError("this forecaster was fitted without covariates; drop them.")
+        return None
+    cov = np.asarray(covariates, np.float64)
+    cov = cov[:, None] if cov.ndim == 1 else cov
+    if cov.ndim != 2 or cov.shape[1] != n_cov or len(cov) < rows:
+        raise ValueError(f"covariates must have at least {rows} rows of {n_cov} "
+                         f"value(s) (the lookback); got shape {cov.shape}.")
+    cov = cov[-rows:]
+    if not np.isfinite(cov).all():
+        raise ValueError("the covariates hold missing or infinite values among their "
+                         "last rows; fill them first.")
+    return cov

@@ -56,3 +56,13 @@ def forecast_table(forecasts: np.ndarray, index=None, series: list[str] | None =
 
 def write_table(path: str, table) -> None:
     atomic_text(path, table.to_csv(index=False, lineterminator="\n"))
+
+
+def time_of(series) -> dict | None:
+    """{"end": last time stamp, "freq": pandas frequency} of a pandas Series with a regular
+    DatetimeIndex, else None."""
+    index = getattr(series, "index", None)
+    freq = getattr(index, "freqstr", None)
+    if freq is None or len(index) == 0:
+        return None
+    return {"end": index[-1].isoformat(), "freq": freq}

@@ -1,0 +1,68 @@
+"""Rolling-origin backtest of a Forecaster beside naive, seasonal naive and ETS, with the
+model's split-conformal interval scored at every origin (coverage, width, CRPS)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import baselines
+from .checks import as_list, check_config, check_season, check_values, whole
+from .intervals import interval_scores
+from .metrics import average, scores
+
+NAMES = ("model", "naive", "seasonal_naive", "ets")
+
+
+def origins_of(ys: list[np.ndarray], folds: int, horizon: int, k: int) -> list[int]:
+    """Fold ``k``'s cut (the length of the training part) of every series: the last
+    ``folds · horizon`` points of each are tested, ``horizon`` a fold."""
+    return [len(y) - (folds - k) * horizon for y in ys]
+
+
+def backtest(model, series, season: int = 1, folds: int = 3, covariates=None, *,
+             on_fold=None, done=None) -> dict:
+    """See ``Forecaster.backtest``."""
+    check_config(model.config)
+    check_season(season)
+    whole("folds", folds, 1)
+    ys, covs, single = as_list(series, covariates)
+    h = model.config.horizon
+    need = model.history_needed(season)
+    for i, y in enumerate(ys):
+        where = "the series" if single else f"series {i}"
+        check_values(y, where)
+        if len(y) - folds * h < need + h + 5:
+            raise ValueError(f"{where} has {len(y)} points; {folds} fold(s) of horizon {h} "
+                             f"after a first training part of lookback {need} + horizon {h} "
+                             f"+ 5 need at least {folds * h + need + h + 5}. Use fewer folds, "
+                             f"a shorter horizon or a shorter lookback.")
+    done = done or {}
+    level = model.config.level
+    results = []
+    for k in range(folds):
+        if k in done:
+            results.append(done[k])
+            continue
+        cut = origins_of(ys, folds, h, k)
+        model.fit([y[:o] for y, o in zip(ys, cut, strict=True)], season,
+                  covariates=None if covs is None else
+                  [c[:o] for c, o in zip(covs, cut, strict=True)])
+        per = {name: [] for name in NAMES}
+        for i, (y, o) in enumerate(zip(ys, cut, strict=True)):
+            train, actual = y[:o], y[o:o + h]
+            f = model._predict_one(train, None if covs is None else covs[i][:o], i)
+            preds = {"model": f, "naive": baselines.naive(train, h),
+                     "seasonal_naive": baselines.seasonal_naive(train, h, season),
+                     "ets": baselines.ets(train, h, season)}
+            for name, p in preds.items():
+                per[name].append(scores(actual, p, train, season))
+            per["model"][-1] |= interval_scores(actual, f, model.residuals(i), level)
+        fold = {name: average(per[name]) for name in NAMES}
+        fold["fit_seconds"] = model.fit_seconds
+        results.append(fold)
+        if on_fold is not None:
+            on_fold(k, fold)
+    out = {name: average([r[name] for r in results]) | {"folds": [r[name] for r in results]}
+           for name in NAMES}
+    out["model"]["fit_seconds"] = float(np.mean([r.get("fit_seconds", 0.0) for r in results]))
+    return out

@@ -1,0 +1,111 @@
+"""What the network of a Forecaster reads and predicts, per series.
+
+A forecast from origin t (the last value seen) is ``base + scale · output``: the network
+predicts a correction on the series' own scale to a base forecast.
+
+* plain: base = y_t (no change); the first input channel is (y_u − y_t) / scale with scale
+  the spread of the training series' one-step changes (shape, which follows a trend past
+  the training range);
+* hybrid (ES-GRU, ``es``): base = the exponential-smoothing forecast ŷ_{t+k|t}; the first
+  channel is the deseasonalised window relative to the last level, (y_u − s_{u−m} − l_t) /
+  scale, with scale the spread of the one-step smoothing errors.
+
+The second channel is (y_u − mean) / std (level, which a stationary series needs), then
+one standardised channel per covariate. A constant series has no spread: its scale is
+1 in its units (its windows are all zeros, the network learns to forecast no change).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import es
+
+
+@dataclass
+class Stats:
+    """Per-series scaling; ``es`` holds the smoothing parameters of a hybrid model."""
+
+    scale: float
+    mean: float
+    std: float
+    cmean: np.ndarray  # (C,)
+    cstd: np.ndarray  # (C,)
+    es: es.ESParams | None = None
+
+
+def fit_stats(y: np.ndarray, c: np.ndarray | None, season: int, hybrid: bool) -> Stats:
+    params = es.fit_params(y, season) if hybrid else None
+    if params is None:
+        spread = float(np.std(np.diff(y)))
+    else:
+        st = es.filter(y, params)
+        one = es.forecast(st, params, np.arange(len(y) - 1), 1)[:, 0]  # (n − 1,)
+        spread = float(np.std(y[1:] - one))
+    std = float(np.std(y))
+    # a constant series (or one that only jumps once) has no spread: scale 1, in its units
+    scale = spread if spread > 0 and np.isfinite(spread) else max(std, 1.0)
+    return Stats(scale, float(np.mean(y)), std if std > 0 else 1.0,
+                 np.zeros(0) if c is None else c.mean(0),
+                 np.ones(0) if c is None else np.where(c.std(0) > 0, c.std(0), 1.0), params)
+
+
+def history_needed(st: Stats, lookback: int) -> int:
+    """The fewest values a forecast reads: the lookback, and for a hybrid the values its
+    smoothing starts from."""
+    return lookback if st.es is None else max(lookback, es.need(st.es.season))
+
+
+def views(y: np.ndarray, cov: np.ndarray | None, st: Stats, lookback: int,
+          origins: np.ndarray, horizon: int) -> tuple[np.ndarray, np.ndarray]:
+    """Inputs (N, lookback, 2 + C) float32 and base forecasts (N, horizon) float64 for the
+    windows of ``y`` (n,) ending at each of ``origins`` (N,) (0-based index of the last value
+    a window holds; each ≥ lookback − 1)."""
+    origins = np.asarray(origins)
+    span = origins[:, None] + np.arange(1 - lookback, 1)[None, :]  # (N, lookback)
+    x = y[span]  # (N, lookback)
+    if st.es is None:
+        shape = (x - x[:, -1:]) / st.scale
+        base = np.repeat(x[:, -1:], horizon, axis=1)  # (N, horizon)
+    else:
+        states = es.filter(y, st.es)
+        d = es.deseasonalised(y, states, st.es)  # (n,)
+        shape = (d[span] - states.level[origins][:, None]) / st.scale
+        base = es.forecast(states, st.es, origins, horizon)  # (N, horizon)
+    chans = [shape, (x - st.mean) / st.std]
+    if cov is not None:
+        c = (cov[span] - st.cmean) / st.cstd  # (N, lookback, C)
+        chans += list(np.moveaxis(c, 2, 0))
+    return np.stack(chans, axis=2).astype(np.float32), base
+
+
+def training_windows(y, cov, st: Stats, lookback: int, horizon: int):
+    """Every window of a training series with its scaled target: inputs (N, lookback, 2 + C),
+    targets (N, horizon) float32, origins (N,)."""
+    first = max(lookback, es.need(st.es.season) if st.es is not None else 0) - 1
+    origins = np.arange(first, len(y) - horizon)
+    x, base = views(y, cov, st, lookback, origins, horizon)
+    future = y[origins[:, None] + np.arange(1, horizon + 1)[None, :]]  # (N, horizon)
+    return x, ((future - base) / st.scale).astype(np.float32), origins
+
+
+def stats_tensors(stats: list[Stats], n_cov: int) -> dict:
+    n = len(stats)
+    out = {"stats.scale": np.array([s.scale for s in stats]),  # (S,)
+           "stats.mean": np.array([s.mean for s in stats]),
+           "stats.std": np.array([s.std for s in stats]),
+           "stats.cmean": np.stack([s.cmean for s in stats]).reshape(n, n_cov),
+           "stats.cstd": np.stack([s.cstd for s in stats]).reshape(n, n_cov)}
+    if stats[0].es is not None:
+        out["stats.es"] = np.stack([s.es.as_array() for s in stats])  # (S, 5)
+    return out
+
+
+def stats_from(get: dict, n: int) -> list[Stats]:
+    hybrid = "stats.es" in get
+    return [Stats(float(get["stats.scale"][i]), float(get["stats.mean"][i]),
+                  float(get["stats.std"][i]), get["stats.cmean"][i], get["stats.cstd"][i],
+                  es.ESParams.from_array(get["stats.es"][i]) if hybrid else None)
+            for i in range(n)]

@@ -1,0 +1,57 @@
+"""Training the networks of a Forecaster on the grukit.models engine, and the calibration
+residuals of its validation windows (the split-conformal set, ``intervals``)."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from . import scaling
+from .intervals import point_and_pinball
+
+
+def train_network(self, ys, cs, lookback, seed, n_val, verbose, callbacks, first):
+    from ...models import EarlyStopping
+
+    cfg = self.config
+    xs, ts, xv, tv = [], [], [], []
+    for y, c, st, nv in zip(ys, cs, self.stats, n_val, strict=True):
+        x, target = self._windows(y, c, st, lookback)
+        xs.append(x[:-nv]), ts.append(target[:-nv])
+        xv.append(x[-nv:]), tv.append(target[-nv:])
+    torch.manual_seed(seed)
+    net = self._network(lookback)
+    loss = point_and_pinball(cfg.horizon, cfg.quantiles) if cfg.quantiles else "mse"
+    net.compile(optimizer=torch.optim.Adam(net.parameters(), lr=cfg.learning_rate),
+                loss=loss)
+    history = net.fit(
+        np.concatenate(xs), np.concatenate(ts),
+        validation_data=(np.concatenate(xv), np.concatenate(tv)),
+        epochs=cfg.epochs, batch_size=cfg.batch_size, seed=seed, verbose=verbose,
+        callbacks=[EarlyStopping(patience=cfg.patience, restore_best_weights=True),
+                   *(callbacks if first else ())])
+    if first:
+        self.history = self.history_ = history
+    return net
+
+
+def calibrate(self, y, c, index: int, n_val: int) -> np.ndarray:
+    """Scaled residuals (n_val, horizon) of the ensemble's point forecast on the
+    validation windows of series ``index``: the split-conformal calibration set."""
+    h, st = self.config.horizon, self.stats[index]
+    origins = np.arange(len(y) - h - n_val, len(y) - h)  # (n_val,)
+    out = member_outputs(self, y, c, st, origins)  # (M, n_val, K)
+    point = np.median(out[:, :, :h], axis=0)  # (n_val, h)
+    _, base = scaling.views(y, c, st, 1, origins, h)
+    future = y[origins[:, None] + np.arange(1, h + 1)[None, :]]  # (n_val, h)
+    return (future - base) / st.scale - point
+
+
+def member_outputs(self, y, c, st, origins) -> np.ndarray:
+    """Raw outputs (M, N, K) of every network for the windows ending at ``origins``."""
+    h = self.config.horizon
+    outs = []
+    for net, lookback in zip(self.nets, self._lookbacks(self.season), strict=True):
+        x, _ = scaling.views(y, c, st, lookback, origins, h)
+        outs.append(np.asarray(net.predict(x), np.float64))
+    return np.stack(outs)
