@@ -282,10 +282,11 @@ def train_loop(model, optimizer: torch.optim.Optimizer, step: Callable, batches,
                                  f"or drop them first (training stopped there, the weights "
                                  f"from the start of this epoch kept).")
             said = (f"loss became {bad[1]} at epoch {epoch + 1}, batch {bad[0] + 1}; training "
-                    f"stopped and the weights from the start of this epoch were kept. {fix}")
+                    f"stopped")
             if nonfinite == "raise":
-                raise NonFiniteLoss(said)
-            warnings.warn(said, RuntimeWarning, stacklevel=3)
+                raise NonFiniteLoss(f"{said}. {fix}")
+            warnings.warn(f"{said} and the weights from the start of this epoch were kept. "
+                          f"{fix}", RuntimeWarning, stacklevel=3)
             break
         history.train_seconds.append(time.perf_counter() - t0)
         logs = {"loss": total / max(seen, 1)}

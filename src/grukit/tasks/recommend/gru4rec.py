@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
-import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -114,10 +114,18 @@ class GRU4Rec(Estimator):
         self.config.check()
 
     # -- training ----------------------------------------------------------------------------
-    def fit(self, train, verbose: bool = False) -> GRU4Rec:
+    def fit(self, train, verbose: bool = False, *, callbacks=None,
+            resume_from: str | None = None) -> GRU4Rec:
         """Train on ``train`` (Sessions, or a DataFrame of events: sessions shorter than 2
-        dropped); returns self, the per-epoch loss and seconds in ``history_``."""
+        dropped); returns self, the per-epoch loss and seconds in ``history_``.
+
+        Training runs on ``grukit.models.loop.train_loop``: ``verbose`` shows a progress bar
+        on a terminal (a line per epoch elsewhere), ``callbacks`` (``grukit.models``
+        callbacks) see each epoch's ``loss``, and a ``ModelCheckpoint`` file written at an
+        epoch's end resumes with ``resume_from`` to the numbers of an uninterrupted run
+        (``epochs`` may differ)."""
         from ...models.callbacks import History
+        from ...models.loop import Trainee, resume_at_epoch_end, train_loop
 
         cfg = self.config
         cfg.check()
@@ -142,41 +150,44 @@ class GRU4Rec(Estimator):
         q = torch.as_tensor(popularity ** cfg.sample_alpha, dtype=torch.float32)
         q = q / q.sum()  # (n_items,) sampling distribution
         log_q_all = torch.log(q)
-        history = History()
-        for epoch in range(cfg.epochs):
-            net.train()
-            start, total, steps = time.perf_counter(), 0.0, 0
-            h = net.init_state(cfg.batch_size)  # (L, B, H)
-            order = rng.permutation(train.n_sessions)
-            for inputs, targets, reset, _ in session_parallel(train, cfg.batch_size, order):
-                h = h.detach()
-                h[:, torch.from_numpy(reset)] = 0  # new sessions start from zero state
-                out, h = net.step(torch.from_numpy(inputs), h)
-                tgt = torch.from_numpy(targets)
-                if cfg.n_sample > 0:
-                    neg = torch.multinomial(q, cfg.n_sample, replacement=True)
-                    cand = torch.cat([tgt, neg])  # (B + S,)
-                else:
-                    cand = tgt  # in-batch negatives only
-                scores = net.scores(out, cand)  # (B, B + S)
-                if cfg.loss == "cross-entropy":
-                    loss = cross_entropy_loss(scores, log_q_all[cand], cfg.logq)
-                else:
-                    loss = bpr_max_loss(scores, cfg.bpreg)
-                if not torch.isfinite(loss):
-                    raise ValueError(f"the training loss became {loss.item()} at epoch "
-                                     f"{epoch + 1}; lower learning_rate (now "
-                                     f"{cfg.learning_rate}).")
-                opt.zero_grad()
-                loss.backward()
-                opt.step()
-                total, steps = total + loss.item(), steps + 1
-            seconds = time.perf_counter() - start
-            history.on_epoch_end(epoch, {"loss": total / steps if steps else float("nan"),
-                                         "seconds": seconds})
-            if verbose:
-                print(f"epoch {epoch + 1}/{cfg.epochs}: loss {history.history['loss'][-1]:.4f} "
-                      f"({seconds:.1f} s)", flush=True)
+        history, carried = History(), {}
+
+        def batches(epoch):
+            carried["h"] = net.init_state(cfg.batch_size)  # (L, B, H)
+            return session_parallel(train, cfg.batch_size, rng.permutation(train.n_sessions))
+
+        def step(batch):
+            inputs, targets, reset, _ = batch  # each (B,)
+            h = carried["h"].detach()  # the state runs on across batches, its graph does not
+            h[:, torch.from_numpy(reset)] = 0  # new sessions start from zero state
+            out, carried["h"] = net.step(torch.from_numpy(inputs), h)
+            tgt = torch.from_numpy(targets)
+            if cfg.n_sample > 0:
+                neg = torch.multinomial(q, cfg.n_sample, replacement=True)
+                cand = torch.cat([tgt, neg])  # (B + S,)
+            else:
+                cand = tgt  # in-batch negatives only
+            scores = net.scores(out, cand)  # (B, B + S)
+            if cfg.loss == "cross-entropy":
+                return cross_entropy_loss(scores, log_q_all[cand], cfg.logq)
+            return bpr_max_loss(scores, cfg.bpreg)
+
+        def state() -> dict:
+            return {"rng": rng.bit_generator.state,
+                    "history": {"epoch": list(history.epoch), "history": history.history}}
+
+        def load(extra: dict) -> None:
+            rng.bit_generator.state = extra["rng"]
+            history.epoch = list(extra["history"]["epoch"])
+            history.history = {k: list(v) for k, v in extra["history"]["history"].items()}
+
+        trainee = Trainee(net, opt, {k: v for k, v in dataclasses.asdict(cfg).items()
+                                     if k != "epochs"}, (state, load))
+        start_epoch = resume_at_epoch_end(trainee, opt, resume_from)
+        train_loop(trainee, opt, step, batches, epochs=cfg.epochs, start_epoch=start_epoch,
+                   callbacks=callbacks, history=history, verbose="auto" if verbose else 0,
+                   nonfinite="raise", seconds_key="seconds",
+                   fix=f"Lower learning_rate (now {cfg.learning_rate}).")
         self.net, self.items_, self.popularity_ = net, items, popularity
         self.history_ = history
         self.fitted_ = True
