@@ -22,7 +22,8 @@ CHECKPOINT = "checkpoint.pt"
 METRICS = "metrics.json"
 BUDGET = ("max_steps", "max_seconds")
 TRAIN_ONLY = ("hidden", "layers", "tokenizer", "vocab_size", "seq_len", "batch_size", "lr",
-              "dropout", "steps", "minutes", "batching", "save", "resume", "cell")
+              "dropout", "steps", "minutes", "batching", "save", "resume", "cell", "heads",
+              "attention_every")
 
 
 def add_parser(sub) -> None:
@@ -43,6 +44,9 @@ def add_parser(sub) -> None:
     p.add_argument("--cell", help="the hybrid's recurrent cell (default gru)")
     p.add_argument("--hidden", type=int, help="width (default 256)")
     p.add_argument("--layers", type=int, help="layers or blocks (default 2)")
+    p.add_argument("--heads", type=int, help="attention heads (default 4)")
+    p.add_argument("--attention-every", type=int, help="hybrid: every k-th block is attention "
+                                                       "(default 2)")
     p.add_argument("--tokenizer", choices=("char", "bpe"), help="char (default) or bpe")
     p.add_argument("--vocab-size", type=int, help="BPE vocabulary size (default 2000)")
     p.add_argument("--seq-len", type=int, help="BPTT window / context (default 128)")
@@ -109,7 +113,8 @@ def _load(path: str):
 
 def _settings(args) -> dict:
     pairs = {"model": args.model, "cell": args.cell, "hidden": args.hidden,
-             "layers": args.layers, "tokenizer": args.tokenizer,
+             "layers": args.layers, "tokenizer": args.tokenizer, "heads": args.heads,
+             "attention_every": args.attention_every,
              "vocab_size": args.vocab_size, "seq_len": args.seq_len,
              "batch_size": args.batch_size, "lr": args.lr, "dropout": args.dropout,
              "batching": args.batching, "max_steps": args.steps, "seed": args.seed}

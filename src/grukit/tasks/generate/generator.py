@@ -10,6 +10,7 @@ evaluate, generate, save, load).
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass
 
 import torch
@@ -233,6 +234,26 @@ class TextGenerator(Estimator):
         return self.vocab_.decode(out)
 
     predict = generate
+
+    @classmethod
+    def load(cls, path) -> TextGenerator:
+        """The model ``save(path)`` wrote; a folder of another task's model is refused
+        before anything of it is built."""
+        import json
+
+        from ..estimator import CONFIG_FILE
+
+        path = os.fspath(path)
+        try:
+            with open(os.path.join(path, CONFIG_FILE), encoding="utf-8") as f:
+                name = json.load(f).get("class")
+        except (OSError, ValueError, AttributeError):
+            name = None  # missing or damaged: the checks of Estimator.load say which
+        if name is not None and name != cls.__name__:
+            raise ValueError(f"{path!r} holds a {name}, not a TextGenerator (a model of "
+                             f"another task); give a folder written by `grukit generate "
+                             f"train --save` or TextGenerator.save.")
+        return super().load(path)
 
     # -- files -------------------------------------------------------------------------------
     def _state(self) -> tuple[dict, dict]:

@@ -1,0 +1,250 @@
+"""grukit.tasks.generate: language models carry state exactly, attention is causal, sampling
+is seeded and survives save/load bit for bit, bad input gets one sentence."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from grukit.tasks.generate import TextGenerator
+from grukit.tasks.generate.data import read_text, split_text, streams
+from grukit.tasks.generate.network import LanguageModel, NetSpec, carry, state_bytes
+from grukit.tasks.generate.sampling import Stepper, pick
+from grukit.tasks.generate.train import evaluate_ids
+from grukit.tasks.generate.vocab import make_vocab, vocab_from_json
+
+TEXT = ("To be, or not to be, that is the question:\nWhether 'tis nobler in the mind to "
+        "suffer\nThe slings and arrows of outrageous fortune,\nOr to take arms against a sea "
+        "of troubles\nAnd by opposing end them.\n") * 12
+
+LAYOUTS = {  # id -> NetSpec keyword arguments
+    "gru-stacked": dict(model="gru", layers=2),
+    "lstm-stacked": dict(model="lstm", layers=2),
+    "lngru-stacked": dict(model="lngru", layers=1),
+    "mingru-residual": dict(model="mingru", layers=2, expansion=1.5, ff_expansion=2),
+    "gru-residual": dict(model="gru", layers=2, residual=True),
+    "hybrid": dict(model="hybrid", layers=2, heads=2),
+    "transformer": dict(model="transformer", layers=2, heads=2),
+}
+TINY = dict(hidden=16, layers=1, seq_len=16, batch_size=4, max_steps=6, eval_every=3,
+            warmup=0)
+
+
+def _net(kind: str, dtype=torch.float64, **kw) -> LanguageModel:
+    torch.manual_seed(0)
+    net = LanguageModel(NetSpec(vocab_size=11, hidden=8, **({"context": 64} | LAYOUTS[kind] | kw)))
+    return net.to(dtype).eval()
+
+
+@pytest.fixture(scope="module")
+def trained():
+    return TextGenerator(**TINY).fit(text=TEXT)
+
+
+# -- the networks ---------------------------------------------------------------------------
+@pytest.mark.parametrize("kind", list(LAYOUTS))
+def test_carrying_state_equals_running_the_long_sequence_at_once(kind):
+    net = _net(kind)
+    ids = torch.randint(0, 11, (2, 13), generator=torch.Generator().manual_seed(1))
+    whole, _ = net(ids)
+    a, s = net(ids[:, :5])
+    b, s = net(ids[:, 5:9], s)
+    c, _ = net(ids[:, 9:], s)
+    torch.testing.assert_close(torch.cat([a, b, c], 1), whole, atol=1e-10, rtol=1e-10)
+
+
+@pytest.mark.parametrize("kind", ["gru-stacked", "mingru-residual"])
+def test_stateful_windows_score_the_stream_as_one_long_sequence(kind):
+    """evaluate_ids over windows with the state carried = one pass over each row."""
+    net = _net(kind)
+    ids = np.random.default_rng(2).integers(0, 11, 203)
+    total, n = evaluate_ids(net, ids, batch=2, seq_len=7, stateful=True)
+    rows = streams(ids, 2)  # (2, 101)
+    logits, _ = net(rows[:, :-1])
+    ref = torch.nn.functional.cross_entropy(logits.reshape(-1, 11), rows[:, 1:].reshape(-1),
+                                            reduction="sum")
+    assert n == rows[:, 1:].numel()
+    assert math.isclose(total, ref.item(), rel_tol=1e-10)
+
+
+@pytest.mark.parametrize("kind", ["hybrid", "transformer"])
+def test_attention_models_are_causal_a_future_token_leaves_past_logits(kind):
+    net = _net(kind)
+    ids = torch.randint(0, 11, (1, 12), generator=torch.Generator().manual_seed(3))
+    changed = ids.clone()
+    changed[0, 8] = (ids[0, 8] + 1) % 11
+    a, _ = net(ids)
+    b, _ = net(changed)
+    torch.testing.assert_close(a[:, :8], b[:, :8], atol=1e-12, rtol=0)
+    assert (a[:, 8:] - b[:, 8:]).abs().max() > 1e-6
+
+
+def test_carry_detaches_recurrent_state_and_drops_key_value_caches():
+    net = _net("hybrid", torch.float32).train()
+    _, state = net(torch.randint(0, 11, (2, 5)))
+    assert state[1] is not None and state[0].requires_grad
+    kept = carry(state)
+    assert kept[1] is None and not kept[0].requires_grad
+
+
+def test_tied_weights_share_one_tensor():
+    net = _net("gru-stacked")
+    assert net.head.weight is net.embed.weight
+    untied = LanguageModel(NetSpec("gru", 11, 8, 1, tie_weights=False))
+    assert untied.head.weight is not untied.embed.weight
+
+
+def test_recurrent_state_stays_constant_while_the_transformer_cache_grows_to_its_window():
+    sizes = {}
+    for kind in ("gru-stacked", "transformer"):
+        net = _net(kind, torch.float32, context=8)
+        stepper = Stepper(net)
+        stepper.prime(torch.tensor([1, 2]))
+        seen = []
+        for t in range(12):
+            stepper.step(t % 11)
+            seen.append(stepper.state_bytes)
+        sizes[kind] = seen
+    assert len(set(sizes["gru-stacked"])) == 1
+    tr = sizes["transformer"]
+    assert tr[0] < tr[4] and tr[-1] == tr[-2]  # grows, then capped by the window
+
+
+@pytest.mark.parametrize("kind", ["gru-stacked", "lstm-stacked", "hybrid"])
+def test_stepping_token_by_token_equals_the_forward_pass(kind):
+    net = _net(kind, torch.float32)
+    ids = torch.tensor([3, 1, 4, 1, 5, 9, 2, 6])
+    ref, _ = net(ids[None])  # (1, T, V)
+    stepper = Stepper(net)
+    got = [stepper.prime(ids[:3])]
+    got += [stepper.step(int(t)) for t in ids[3:]]
+    torch.testing.assert_close(torch.stack(got), ref[0, 2:], atol=1e-5, rtol=1e-5)
+
+
+# -- sampling -------------------------------------------------------------------------------
+def test_pick_greedy_top_k_1_and_tiny_top_p_agree():
+    logits = torch.tensor([0.1, 2.0, -1.0, 1.9])
+    gen = torch.Generator().manual_seed(0)
+    assert pick(logits, 0, None, 1.0, gen) == 1
+    assert all(pick(logits, 1.0, 1, 1.0, gen) == 1 for _ in range(20))
+    assert all(pick(logits, 1.0, None, 0.01, gen) == 1 for _ in range(20))
+    draws = {pick(logits, 1.0, 2, 1.0, gen) for _ in range(200)}
+    assert draws == {1, 3}  # top-2 keeps exactly the two most likely
+
+
+def test_same_seed_same_text_and_after_save_and_load(trained, tmp_path):
+    a = trained.generate("To be", 60, temperature=0.9, top_k=10, seed=5)
+    assert a == trained.generate("To be", 60, temperature=0.9, top_k=10, seed=5)
+    assert len(trained.vocab_.encode(a)) == 60
+    trained.save(tmp_path / "m")
+    loaded = TextGenerator.load(tmp_path / "m")
+    assert loaded.generate("To be", 60, temperature=0.9, top_k=10, seed=5) == a
+    for k, v in trained.network_.state_dict().items():
+        assert torch.equal(v, loaded.network_.state_dict()[k]), k
+    assert loaded.result_["val_loss"] == trained.result_["val_loss"]
+
+
+def test_streaming_pieces_join_to_the_generated_text(trained):
+    pieces = []
+    text = trained.generate("Or ", 40, seed=2, on_text=pieces.append)
+    assert "".join(pieces) == text and len(pieces) == 40
+    assert trained.last_stats_["tokens_per_second"] > 0
+
+
+def test_fit_reports_nats_bits_and_perplexity(trained):
+    r = trained.result_
+    assert r["steps"] == 6 and r["curve"][-1]["step"] == 6
+    assert math.isclose(r["val_bits_per_char"], r["val_loss"] / math.log(2), rel_tol=1e-12)
+    assert math.isclose(r["val_perplexity"], math.exp(r["val_loss"]), rel_tol=1e-12)
+    ev = trained.evaluate(text=TEXT[-300:])
+    assert ev["tokens"] > 0 and ev["loss"] > 0
+
+
+def test_training_lowers_the_loss_stateful_and_windows():
+    for batching in ("stateful", "windows"):
+        g = TextGenerator(**(TINY | dict(max_steps=60, lr=3e-2, eval_every=20,
+                                         batching=batching))).fit(text=TEXT)
+        first, last = g.result_["curve"][0], g.result_["curve"][-1]
+        assert last["loss"] < first["loss"] - 0.3, batching
+        assert last["val_loss"] < math.log(g.vocab_.size) - 0.3, batching
+
+
+def test_bpe_generator_and_vocab_round_trip():
+    vocab = make_vocab("bpe", 300).fit(TEXT)
+    ids = vocab.encode("Whether 'tis nobler — ünïcode")
+    assert vocab.decode(ids) == "Whether 'tis nobler — ünïcode"
+    again = vocab_from_json(vocab.to_json())
+    assert list(again.encode("the slings")) == list(vocab.encode("the slings"))
+    g = TextGenerator(**(TINY | dict(tokenizer="bpe", vocab_size=300))).fit(text=TEXT)
+    assert g.result_["val_bits_per_char"] > 0 and isinstance(g.generate("To", 10), str)
+
+
+# -- data and bad input ---------------------------------------------------------------------
+def test_text_from_a_file_a_folder_and_a_csv_column(tmp_path):
+    (tmp_path / "a.txt").write_text("first")
+    (tmp_path / "b.txt").write_text("second")
+    (tmp_path / "skip.bin").write_bytes(b"\0\1")
+    assert read_text(tmp_path / "a.txt") == "first"
+    assert read_text(tmp_path) == "first\n\nsecond"
+    (tmp_path / "t.csv").write_text("id,text\n1,hello\n2,world\n")
+    assert read_text(tmp_path / "t.csv", column="text") == "hello\nworld"
+    with pytest.raises(ValueError, match="has no column 'body'; its columns are 'id', 'text'"):
+        read_text(tmp_path / "t.csv", column="body")
+    assert split_text("abcdefghij", 0.1) == ("abcdefghi", "j")
+
+
+@pytest.mark.parametrize("content, match", [
+    (b"", "holds no text"), (b"  \n\n", "holds no text"),
+    (b"PK\x03\x04\0\0binary", "looks binary"), (b"caf\xe9", "is not UTF-8 text"),
+], ids=["empty", "whitespace", "binary", "latin1"])
+def test_bad_data_files_are_refused_in_one_sentence(tmp_path, content, match):
+    p = tmp_path / "data.txt"
+    p.write_bytes(content)
+    with pytest.raises(ValueError, match=match):
+        TextGenerator(**TINY).fit(p)
+
+
+def test_prompt_with_unseen_characters_names_them(trained):
+    with pytest.raises(ValueError, match=r"the prompt has 2 character\(s\) the model never "
+                                         r"saw in training: '\$', '€'"):
+        trained.generate("To $be€", 5)
+
+
+@pytest.mark.parametrize("kw, match", [
+    (dict(length=0), "length must be a positive integer"),
+    (dict(temperature=-1), "temperature must be a number ≥ 0"),
+    (dict(top_k=0), "top_k must be a positive integer"),
+    (dict(top_p=0), r"top_p must be a number in \(0, 1\]"),
+], ids=["length-0", "temperature", "top-k", "top-p"])
+def test_bad_sampling_settings_are_refused(trained, kw, match):
+    with pytest.raises(ValueError, match=match):
+        trained.generate("To", **({"length": 5} | kw))
+
+
+@pytest.mark.parametrize("kw, match", [
+    (dict(model="gpt"), "unknown model 'gpt'; choose one of gru, lstm"),
+    (dict(model="transformer", hidden=10, heads=4), "hidden=10 must divide by heads=4"),
+    (dict(batching="tbptt"), "batching must be one of"),
+    (dict(max_steps=0), "give a budget"),
+    (dict(tokenizer="bpe", vocab_size=100), "vocab_size must be an integer of at least 257"),
+    (dict(epochs=3), "TextGenerator has no setting 'epochs'"),
+], ids=["model", "heads", "batching", "budget", "bpe-size", "unknown"])
+def test_bad_settings_are_refused_in_one_sentence(kw, match):
+    with pytest.raises((ValueError, TypeError), match=match):
+        TextGenerator(**kw).fit(text=TEXT)
+
+
+def test_a_model_folder_of_another_task_is_refused(tmp_path):
+    from grukit.tasks.estimator import save_folder
+
+    save_folder(str(tmp_path / "other"), "MusicModel", {"model": "gru"}, {},
+                {"w": torch.zeros(1)})
+    with pytest.raises(ValueError, match="holds a MusicModel, not a TextGenerator"):
+        TextGenerator.load(tmp_path / "other")
+
+
+def test_state_bytes_counts_tensors_and_caches():
+    assert state_bytes((torch.zeros(2, 3), [torch.zeros(4, dtype=torch.float64), None])) == 56
