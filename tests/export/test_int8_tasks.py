@@ -1,0 +1,109 @@
+"""int8 on task models: the forecaster's MASE and a classifier's accuracy before and after
+(``int8_estimator``) on real data, and ``grukit export --int8`` (ONNX through ONNX Runtime's
+int8 operators, pt2 with every weight int8) against the float model."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from grukit.cli import main
+from grukit.export import int8_ops, load_pt2, relative_error
+from grukit.tasks.export import int8_estimator
+
+
+def _nile() -> np.ndarray:
+    datasets = pytest.importorskip("statsmodels.datasets", reason="statsmodels is absent")
+    try:
+        return datasets.nile.load_pandas().data["volume"].to_numpy(np.float64)
+    except Exception as e:  # a broken install without its bundled files
+        pytest.skip(f"statsmodels' nile data set cannot be read: {e}")
+
+
+@pytest.fixture(scope="module")
+def forecaster():
+    from grukit.tasks.forecast import Forecaster
+
+    torch.manual_seed(0)
+    return Forecaster(hidden=16, horizon=4, epochs=15).fit(_nile()[:80])
+
+
+def _mase(f, series: np.ndarray) -> float:
+    """Mean absolute error of forecasts from origins 80..96, over the in-sample naive MAE."""
+    errs = [np.abs(f.predict(recent=series[:o]) - series[o:o + 4]).mean()
+            for o in range(80, 97)]
+    return float(np.mean(errs) / np.abs(np.diff(series[:80])).mean())
+
+
+def test_forecaster_int8_mase_within_two_percent(forecaster):
+    nile = _nile()
+    q = int8_estimator(forecaster)
+    assert q.net is not forecaster.net and forecaster.net.stack[0].rnn.__class__.__name__ \
+        != q.net.stack[0].rnn.__class__.__name__
+    before, after = _mase(forecaster, nile), _mase(q, nile)
+    print(f"nile MASE float {before:.4f} int8 {after:.4f}")
+    assert abs(after - before) / before < 0.02, (before, after)
+    x = forecaster.inputs(nile[:80])
+    report = relative_error(forecaster.net.predict(x), q.net.predict(x))
+    assert 0 < report["relative"] < 0.01, report
+
+
+def test_sequence_classifier_int8_accuracy_on_sunspot_windows():
+    """Does the sunspot count rise after a window? (statsmodels' yearly sunspots)"""
+    from grukit.tasks.classify import SequenceClassifier
+
+    datasets = pytest.importorskip("statsmodels.datasets", reason="statsmodels is absent")
+    spots = datasets.sunspots.load_pandas().data["SUNACTIVITY"].to_numpy(np.float64)
+    rng = np.random.default_rng(0)
+    starts = rng.integers(0, len(spots) - 30, 300)
+    seqs = [np.stack([spots[s:s + n], np.diff(spots[s:s + n], prepend=spots[s])], 1)
+            for s, n in zip(starts, rng.integers(8, 25, 300), strict=True)]
+    labels = [int(spots[s + len(q)] > spots[s + len(q) - 1])
+              for s, q in zip(starts, seqs, strict=True)]
+    torch.manual_seed(0)
+    clf = SequenceClassifier(model="gru", hidden=16, epochs=3, learning_rate=0.02,
+                             validation_split=0).fit(seqs[:200], labels[:200])
+    q = int8_estimator(clf)
+    test, truth = seqs[200:], labels[200:]
+    before = clf.evaluate(test, truth)["accuracy"]
+    after = q.evaluate(test, truth)["accuracy"]
+    print(f"sunspot-direction accuracy float {before:.3f} int8 {after:.3f}")
+    assert before > 0.6  # the float model learned something the check can lose
+    assert abs(after - before) <= 0.03, (before, after)  # at most 3 of 100 windows
+    report = relative_error(clf.predict_proba(test), q.predict_proba(test))
+    assert 0 < report["relative"] < 0.02, report
+
+
+def test_cli_int8_onnx_quantizes_what_onnx_runtime_can(forecaster, tmp_path, capsys):
+    ort = pytest.importorskip("onnxruntime")
+    forecaster.save(str(tmp_path / "nile"))
+    assert main(["export", str(tmp_path / "nile"), "--output", str(tmp_path / "f.onnx")]) == 0
+    assert main(["export", str(tmp_path / "nile"), "--int8", "--output",
+                 str(tmp_path / "q.onnx")]) == 0
+    manifest = json.loads((tmp_path / "q.manifest.json").read_text())
+    assert manifest["int8"] == {"onnx_ops": {"MatMulInteger": 1}}  # the Dense head
+    assert int8_ops(tmp_path / "f.onnx") == {}
+    x = forecaster.inputs(_nile()[:80])
+    y, yq = (ort.InferenceSession(str(tmp_path / n), providers=["CPUExecutionProvider"])
+             .run(None, {"x": x})[0] for n in ("f.onnx", "q.onnx"))
+    assert 0 < relative_error(y, yq)["relative"] < 0.02
+
+
+def test_cli_int8_pt2_equals_the_int8_estimator(forecaster, tmp_path):
+    forecaster.save(str(tmp_path / "nile"))
+    assert main(["export", str(tmp_path / "nile"), "--format", "pt2", "--int8", "--output",
+                 str(tmp_path / "q.pt2")]) == 0
+    manifest = json.loads((tmp_path / "q.manifest.json").read_text())
+    assert manifest["int8"] == {"weights": "per-row"}
+    program = load_pt2(tmp_path / "q.pt2")
+    int8_tensors = [k for k, v in {**program.state_dict, **program.constants}.items()
+                    if isinstance(v, torch.Tensor) and v.dtype == torch.int8]
+    assert len(int8_tensors) == 3, int8_tensors  # W_ih, W_hh and the Dense weight
+    x = forecaster.inputs(_nile()[:80])
+    q = int8_estimator(forecaster, linear="grukit")
+    with torch.no_grad():
+        got = program.module()(torch.from_numpy(x)).numpy()
+    np.testing.assert_allclose(got, q.net.predict(x), atol=1e-5, rtol=0)
