@@ -51,10 +51,11 @@ def _triton(*args, **kw):
 
 
 def _compare(p, lengths, reset_after, reverse, use_h0=True, settings=None):
-    """Triton (float32) against the reference within 1e-5: outputs and the gradients of a
-    random projection of them with respect to every input that has one. The reference runs
-    in float64 on the same values: in float32 its own rounding reaches 6e-5 here (the
-    normalisation over H = 4 values of reset_before), the kernel's stays under 2e-5."""
+    """Triton (float32) against the reference (rtol 1e-4, atol 1e-5): outputs and the
+    gradients of a random projection of them with respect to every input that has one. The
+    reference runs in float64 on the same values: in float32 its own rounding reaches 6e-5
+    (2e-5 relative) here (the normalisation over H = 4 values of reset_before); the kernel's
+    stays under 2e-5 under the interpreter and reached the same 6e-5 on an H200."""
     keys = [k for k in NAMES if p[k] is not None and (use_h0 or k != "h0")]
     p64 = {k: None if v is None else v.detach().double().requires_grad_() for k, v in p.items()}
     ref = grads(lambda: _call(lngru_reference, p64, lengths, reset_after, reverse, use_h0),
@@ -63,7 +64,7 @@ def _compare(p, lengths, reset_after, reverse, use_h0=True, settings=None):
                               settings=settings), [p[k] for k in keys])
     for name, a, b in zip(["y", "h_n", *keys], ref[0] + ref[1], got[0] + got[1], strict=True):
         assert b.dtype == torch.float32
-        torch.testing.assert_close(b.double(), a, rtol=1e-5, atol=1e-5,
+        torch.testing.assert_close(b.double(), a, rtol=1e-4, atol=1e-5,
                                    msg=lambda m, n=name: f"{n}: {m}")
 
 

@@ -79,8 +79,8 @@ def _launches(dtype: torch.dtype, hidden: int, tf32: bool, split: bool) -> list[
     def run(self, *args, grid, warmup, **kwargs):
         seen.append((self, args, kwargs))
 
-    # the plans a GPU of 132 SMs gets: bf16 dots for bf16, TF32 or exact fp32, and (split
-    # None, split_sum None) exact fp32 by multiply + sum where the split-H kernels serve it
+    # the plans a GPU of 132 SMs gets: bf16 dots for bf16, TF32 or exact fp32 (split_sum
+    # None: an ieee dot; split_sum=True, multiply + sum, runs in the split-H tests)
     cuda = _triton.Target(True, 132, dtype == torch.float32,
                           tl.bfloat16 if dtype == torch.bfloat16 else tl.float32,
                           "tf32" if tf32 else "ieee", False)

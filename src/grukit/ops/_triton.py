@@ -70,7 +70,10 @@ class TritonSettings:
         where a plan fits; True wherever one fits (CPU under the interpreter too); False
         never.
     split_block_b: rows a split-H program.  split_w_bytes: most weight bytes it holds.
-    split_sum: exact fp32 as multiply + sum (None: for exact fp32 on CUDA).
+    split_sum: exact fp32 as multiply + sum with the weights in registers instead of an
+        ``ieee`` ``tl.dot`` (None, the default: the dot, which on an H200 at the mid shape
+        ran forward + backward 1.9x faster (19.9 vs 38.1 ms) with a deviation from the
+        reference (2.9e-4) under cuDNN's own (6.0e-4); BENCHMARKS.md).
     split_stream: weights read every step (None: where they do not fit).
     split_kc: K chunk of the streamed products.  split_bh: units a program (None: the
         plan's choice of 16, 32, 64).
@@ -86,8 +89,8 @@ class TritonSettings:
     tf32x3: exact-fp32 ``tl.dot`` products (TF32 not allowed, fp32 on a GPU) as three TF32
         products (Triton's ``input_precision="tf32x3"``: a·b ≈ aₕbₕ + aₕbₗ + aₗbₕ with
         x = xₕ + xₗ split into TF32 parts; relative error near fp32's, on tensor cores)
-        instead of ``"ieee"`` (fp32 FMAs). The split-H kernels use a dot only with
-        ``split_sum=False``.
+        instead of ``"ieee"`` (fp32 FMAs). The split-H kernels use a dot unless
+        ``split_sum=True``.
     """
 
     num_warps: int = 8
@@ -343,8 +346,7 @@ def choose_split(s: TritonSettings, tgt: Target, batch: int, hidden: int,
     if s.split is False or (s.split is None and (not tgt.cuda or hidden <= s.max_block_h)):
         return None
     most = s.split_max_programs or tgt.sms
-    exact = s.split_sum if s.split_sum is not None else (
-        tgt.precision == "ieee" and tgt.cuda and tgt.float32)
+    exact = bool(s.split_sum)
     elt = 4 if exact or tgt.dot.primitive_bitwidth == 32 else 2  # weight bytes as held
     hp = max(16, 1 << (hidden - 1).bit_length())
     bb = s.split_block_b
