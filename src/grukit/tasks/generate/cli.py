@@ -23,7 +23,7 @@ METRICS = "metrics.json"
 BUDGET = ("max_steps", "max_seconds")
 TRAIN_ONLY = ("hidden", "layers", "tokenizer", "vocab_size", "seq_len", "batch_size", "lr",
               "dropout", "steps", "minutes", "batching", "save", "resume", "cell", "heads",
-              "attention_every")
+              "attention_every", "clock", "threads")
 
 
 def add_parser(sub) -> None:
@@ -59,6 +59,10 @@ def add_parser(sub) -> None:
     p.add_argument("--steps", type=int, help="most training steps (default 1000; 0: no limit "
                                              "with --minutes)")
     p.add_argument("--minutes", type=float, help="most minutes of training")
+    p.add_argument("--clock", choices=("wall", "cpu"),
+                   help="what --minutes counts: wall time (default) or this process's CPU "
+                        "time (a budget that other work on a shared machine does not eat)")
+    p.add_argument("--threads", type=int, help="torch threads (default: torch's)")
     p.add_argument("--save", help="train: the folder to save the model to")
     p.add_argument("--output", help="train: a folder for metrics.json, a checkpoint and a "
                                     "sample")
@@ -114,7 +118,8 @@ def _load(path: str):
 def _settings(args) -> dict:
     pairs = {"model": args.model, "cell": args.cell, "hidden": args.hidden,
              "layers": args.layers, "tokenizer": args.tokenizer, "heads": args.heads,
-             "attention_every": args.attention_every,
+             "attention_every": args.attention_every, "clock": args.clock,
+             "threads": args.threads,
              "vocab_size": args.vocab_size, "seq_len": args.seq_len,
              "batch_size": args.batch_size, "lr": args.lr, "dropout": args.dropout,
              "batching": args.batching, "max_steps": args.steps, "seed": args.seed}
@@ -140,7 +145,7 @@ def _train(args) -> int:
                          f"got {args.model!r}{hint}.")
     for flag, v, least in (("--hidden", args.hidden, 1), ("--layers", args.layers, 1),
                            ("--seq-len", args.seq_len, 1), ("--batch-size", args.batch_size, 1),
-                           ("--steps", args.steps, 0)):
+                           ("--steps", args.steps, 0), ("--threads", args.threads, 1)):
         at_least(flag, v, least)
     if args.resume and not args.output:
         raise UsageError("--resume continues a run: give it with the --output folder of that "

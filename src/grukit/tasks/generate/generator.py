@@ -46,7 +46,8 @@ class GeneratorConfig:
     ``max_seconds`` (training wall time; 0: no limit), ``eval_every`` (steps),
     ``eval_tokens`` (validation tokens scored during training; 0: all), ``eval_batch_size``,
     ``checkpoint_every`` (steps, with a checkpoint function), ``seed``, ``threads`` (torch
-    threads; 0: torch's default).
+    threads; 0: torch's default), ``clock`` ("wall": ``max_seconds`` and the curve's seconds
+    are wall time; "cpu": this process's CPU time, for budgets on a shared machine).
     """
 
     model: str = "gru"
@@ -80,11 +81,14 @@ class GeneratorConfig:
     checkpoint_every: int = 200
     seed: int = 0
     threads: int = 0
+    clock: str = "wall"
 
     def __post_init__(self):
         if self.batching not in BATCHINGS:
             raise ValueError(f"batching must be one of {', '.join(map(repr, BATCHINGS))}; got "
                              f"{self.batching!r}.")
+        if self.clock not in ("wall", "cpu"):
+            raise ValueError(f"clock must be 'wall' or 'cpu'; got {self.clock!r}.")
         for name in ("batch_size", "seq_len", "eval_batch_size"):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int) or v < 1:

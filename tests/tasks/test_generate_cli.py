@@ -1,0 +1,105 @@
+"""``grukit generate``: train → save → sample → evaluate, --resume, and bad input in one
+line with exit status 2."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from grukit.cli import main
+
+TEXT = ("ROMEO:\nBut soft, what light through yonder window breaks?\nIt is the east, and "
+        "Juliet is the sun.\n\nJULIET:\nO Romeo, Romeo, wherefore art thou Romeo?\n") * 20
+SMALL = ["--hidden", "16", "--layers", "1", "--seq-len", "16", "--batch-size", "4"]
+
+
+@pytest.fixture(scope="module")
+def saved(tmp_path_factory):
+    d = tmp_path_factory.mktemp("gen")
+    (d / "play.txt").write_text(TEXT)
+    code = main(["generate", "train", "--data", str(d / "play.txt"), *SMALL, "--steps", "8",
+                 "--output", str(d / "run"), "--save", str(d / "model")])
+    assert code == 0
+    return d
+
+
+def test_train_writes_metrics_sample_checkpoint_and_model(saved, capsys):
+    metrics = json.loads((saved / "run" / "metrics.json").read_text())
+    assert metrics["result"]["steps"] == 8 and "val_bits_per_char" in metrics["result"]
+    assert (saved / "run" / "checkpoint.pt").is_file()
+    assert (saved / "run" / "sample.txt").read_text()
+    assert (saved / "model" / "config.json").is_file()
+
+
+def test_sample_prints_the_prompt_and_its_continuation_seeded(saved, capsys):
+    args = ["generate", "--model", str(saved / "model"), "--prompt", "ROMEO:", "--length",
+            "30", "--seed", "4", "--top-k", "5"]
+    assert main(args) == 0
+    first = capsys.readouterr()
+    assert first.out.startswith("ROMEO:") and "tokens/s" in first.err
+    assert main(args) == 0
+    assert capsys.readouterr().out == first.out
+
+
+def test_evaluate_prints_nats_bits_and_perplexity(saved, capsys):
+    assert main(["generate", "evaluate", "--model", str(saved / "model"), "--data",
+                 str(saved / "play.txt")]) == 0
+    scores = json.loads(capsys.readouterr().out)
+    assert set(scores) == {"loss", "bits_per_char", "perplexity", "tokens"}
+
+
+def test_resume_continues_from_the_checkpoint(saved, capsys):
+    code = main(["generate", "train", "--data", str(saved / "play.txt"), *SMALL, "--steps",
+                 "12", "--output", str(saved / "run"), "--resume"])
+    assert code == 0
+    metrics = json.loads((saved / "run" / "metrics.json").read_text())
+    assert metrics["result"]["steps"] == 12
+    assert [c["step"] for c in metrics["result"]["curve"]] == [8, 12]
+    code = main(["generate", "train", "--data", str(saved / "play.txt"), "--hidden", "32",
+                 "--output", str(saved / "run"), "--resume"])
+    assert code == 2
+    assert "started with other settings (hidden)" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--prompt", "ROMEO€", "--length", "5"], "the prompt has 1 character(s) the model never "
+                                              "saw in training: '€'"),
+    (["--length", "0"], "--length must be 1 or more; got 0."),
+    (["--hidden", "8"], "--hidden set(s) training; sample uses the saved model's settings"),
+], ids=["out-of-vocabulary", "length-0", "training-flag"])
+def test_bad_sampling_input_is_one_line_with_status_2(saved, capsys, args, message):
+    assert main(["generate", "--model", str(saved / "model"), *args]) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1
+
+
+def test_a_model_of_another_task_and_a_missing_model_are_one_line(saved, tmp_path, capsys):
+    import torch
+
+    from grukit.tasks.estimator import save_folder
+
+    save_folder(str(tmp_path / "clf"), "TextClassifier", {}, {}, {"w": torch.zeros(1)})
+    assert main(["generate", "--model", str(tmp_path / "clf"), "--prompt", "RO"]) == 2
+    assert "holds a TextClassifier, not a TextGenerator" in capsys.readouterr().err
+    assert main(["generate", "--prompt", "RO"]) == 2
+    assert "sample needs --model DIR" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("content, message", [
+    (b"", "holds no text"), (b"\x00\x01\x02binary", "looks binary"),
+], ids=["empty", "binary"])
+def test_train_on_an_empty_or_binary_file_is_one_line(tmp_path, capsys, content, message):
+    p = tmp_path / "data.txt"
+    p.write_bytes(content)
+    assert main(["generate", "train", "--data", str(p), *SMALL, "--steps", "2"]) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1
+
+
+def test_train_refuses_an_unknown_model_and_a_missing_data_flag(tmp_path, capsys):
+    assert main(["generate", "train", "--model", "gpt2", "--data", "x.txt"]) == 2
+    assert "--model must be one of gru, lstm, rnn, mingru, lngru, hybrid, transformer" in \
+        capsys.readouterr().err
+    assert main(["generate", "train"]) == 2
+    assert "train needs --data" in capsys.readouterr().err
