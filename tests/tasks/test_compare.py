@@ -33,8 +33,8 @@ def test_every_row_has_every_model(result):
         assert r["gap"] == pytest.approx(r["test_metric"] - r["train_metric"])
     gru = next(r for r in result["runs"] if r["model"] == "gru")
     assert gru["params"] == 3 * (2 * 32 + 32 * 32 + 64) + 32 * 10 + 10  # Dense(10): horizon
-    assert {(m["task"], m["length"]) for m in result["memory"]} == \
-        {("adding", 5), ("adding", 10), ("copy", 5), ("copy", 10)}
+    # the default memory tasks: the adding problem only (copy memory is --memory-tasks')
+    assert {(m["task"], m["length"]) for m in result["memory"]} == {("adding", 5), ("adding", 10)}
     assert "parameters of LSTM" in result["verdicts"]["params"]
     # two epochs against a patience of 15: every run is cut short, and the table says so
     assert all(r["converged"] is False and r["stop_reason"] == "max_epochs"
@@ -89,3 +89,25 @@ def test_cli_classify_without_sktime_says_how_to_get_it(monkeypatch, capsys):
     assert main(["compare", "--task", "classify", "--output", "x"]) == 2
     err = capsys.readouterr().err
     assert "pip install grukit[uea]" in err and "Traceback" not in err
+
+
+def test_memory_tasks_flag_chooses_the_tasks(tmp_path, monkeypatch):
+    from grukit.tasks.compare import memory, run
+
+    assert run.CompareConfig().memory_tasks == ("adding",)
+    seen = []
+
+    def fake(name, model, length, hidden, **kw):
+        seen.append((name, length, model))
+        return {"task": name, "model": model, "length": length, "seed": kw["seed"],
+                "relative": 1.0, "solved": False, "converged": True, "convergence": "",
+                "test_loss": 1.0, "baseline": 1.0, "seconds": 0.0, "val_curve": [1.0]}
+
+    monkeypatch.setattr(memory, "run", fake)
+    argv = ["compare", "--data", "nile", "--models", "gru", "--epochs", "1", "--seeds", "1",
+            "--folds", "1", "--memory-steps", "2", "--memory-lengths", "5", "--threads", "1"]
+    assert main(argv + ["--output", str(tmp_path / "a")]) == 0
+    assert seen == [("adding", 5, "gru")]
+    seen.clear()
+    assert main(argv + ["--memory-tasks", "copy,adding", "--output", str(tmp_path / "b")]) == 0
+    assert seen == [("copy", 5, "gru"), ("adding", 5, "gru")]

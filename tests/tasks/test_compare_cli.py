@@ -80,7 +80,8 @@ def test_memory_runs_are_written_as_they_finish_and_resumed(tmp_path, monkeypatc
     from grukit.tasks.compare import memory
 
     argv = ["compare", "--data", "nile", "--models", "gru,lstm", "--epochs", "1", "--seeds", "1",
-            "--folds", "1", "--memory-steps", "2", "--memory-lengths", "5,10", "--threads", "1"]
+            "--folds", "1", "--memory-steps", "2", "--memory-lengths", "5,10", "--threads", "1",
+            "--memory-tasks", "adding,copy"]
     out = tmp_path / "run"
     real, calls = memory.run, []
 
@@ -137,6 +138,11 @@ def test_memory_runs_are_written_as_they_finish_and_resumed(tmp_path, monkeypatc
     (["--memory-steps", "-1"], "--memory-steps must be a whole number, 0 or more; got -1."),
     (["--memory-seeds", "-1"], "--memory-seeds must be a whole number, 0 or more; got -1."),
     (["--memory-hidden", "0"], "--memory-hidden must be a whole number, 1 or more; got 0."),
+    (["--memory-tasks", "adding,cpy"], "--memory-tasks takes a comma-separated list from "
+                                       "adding,copy; got adding,cpy ('cpy' unknown)."),
+    (["--memory-tasks", "copy,copy"], "--memory-tasks names copy more than once"),
+    (["--memory-tasks", ","], "--memory-tasks is empty; give a comma-separated list from "
+                              "adding,copy or skip the memory rows with --memory-steps 0."),
     (["--max-seconds", "10"], "--max-seconds caps each music run; --task forecast does not "
                               "use it"),
     (["--task", "music", "--data", "x.mat", "--max-seconds", "0"],

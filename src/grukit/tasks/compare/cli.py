@@ -25,8 +25,9 @@ def add_parser(sub) -> None:
                         "accuracy, overfitting, long-sequence memory",
         description="Train each model on one task over several seeds and print the table: "
                     "parameters, training time per epoch and to the best validation loss, "
-                    "inference latency, test metric, generalisation gap, and the adding and "
-                    "copy-memory problems at several lengths; a verdict per row.")
+                    "inference latency, test metric, generalisation gap, and long-sequence "
+                    "memory (the adding problem; --memory-tasks adding,copy adds copy memory) "
+                    "at several lengths; a verdict per row.")
     p.add_argument("--task", choices=("forecast", "classify", "music"), default="forecast")
     p.add_argument("--data", help="forecast: a built-in series (default sunspots) or a CSV; "
                                   "classify: a UEA set name (default JapaneseVowels); "
@@ -46,6 +47,9 @@ def add_parser(sub) -> None:
     p.add_argument("--max-seconds", type=float,
                    help="music: wall-clock cap per run (a run it ends early is marked 'not "
                         "converged')")
+    p.add_argument("--memory-tasks", type=_list(str), default=("adding",),
+                   help="comma-separated, from adding,copy (default adding: copy memory is "
+                        "solved by no model in the default 300 steps)")
     p.add_argument("--memory-lengths", type=_list(int), default=(50, 100, 200, 400))
     p.add_argument("--memory-steps", type=int, default=300,
                    help="training steps per memory run (0 skips the memory rows)")
@@ -76,6 +80,7 @@ def run(args: argparse.Namespace) -> int:
     cfg = CompareConfig(task=args.task, data=args.data, models=tuple(args.models),
                         seeds=args.seeds, budget=args.budget, hidden=args.hidden,
                         epochs=args.epochs, folds=args.folds, max_seconds=args.max_seconds,
+                        memory_tasks=tuple(args.memory_tasks),
                         memory_lengths=tuple(args.memory_lengths),
                         memory_steps=args.memory_steps, memory_seeds=args.memory_seeds,
                         memory_hidden=args.memory_hidden)

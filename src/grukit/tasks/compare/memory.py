@@ -19,7 +19,6 @@ not converged: more steps might have solved it.
 from __future__ import annotations
 
 import math
-import time
 
 import torch
 from torch import nn
@@ -82,8 +81,16 @@ def _loss(task: str, net: Net, x, y):
 
 
 def run(task: str, model: str, length: int, hidden: int, *, steps: int, seed: int,
-        batch: int = 32, lr: float = 1e-2, test_size: int = 256) -> dict:
-    """Train ``steps`` Adam updates on fresh batches; score a held-out batch."""
+        batch: int = 32, lr: float = 1e-2, test_size: int = 256, callbacks=None) -> dict:
+    """Train ``steps`` Adam updates on fresh batches; score a held-out batch.
+
+    Training runs on ``grukit.models.loop.train_loop``: each "epoch" is the ``every`` steps
+    between two validation checkpoints (the last may be shorter), gradients are clipped to
+    norm 1, and a NaN/Inf loss stops the run (with a warning) on the weights it had at the
+    last checkpoint. ``callbacks`` see ``loss`` (mean training loss since the last
+    checkpoint) and ``val_loss`` at each checkpoint."""
+    from ...models.loop import train_loop
+
     if task not in ("adding", "copy"):
         raise ValueError(f"memory task must be 'adding' or 'copy'; got {task!r}.")
     gen = torch.Generator().manual_seed(10_000 + length)  # the same test set for every model
@@ -95,19 +102,20 @@ def run(task: str, model: str, length: int, hidden: int, *, steps: int, seed: in
     net = Net(model, x_test.shape[2], hidden, 1 if task == "adding" else ALPHABET + 1)
     opt = torch.optim.Adam(net.parameters(), lr=lr)
     every = max(steps // CHECKPOINTS, 1)
-    val_curve, seconds = [], 0.0
-    for step in range(1, steps + 1):
-        start = time.perf_counter()
-        x, y = make(batch, length, gen)
-        loss = _loss(task, net, x, y)
-        opt.zero_grad()
-        loss.backward()
-        nn.utils.clip_grad_norm_(net.parameters(), 1.0)
-        opt.step()
-        seconds += time.perf_counter() - start
-        if step % every == 0 or step == steps:
-            with torch.no_grad():
-                val_curve.append(float(_loss(task, net, x_val, y_val)))
+
+    def batches(epoch):  # the steps epoch * every + 1 ... (epoch + 1) * every, fresh data
+        for _ in range(epoch * every, min((epoch + 1) * every, steps)):
+            yield make(batch, length, gen)
+
+    def validate(epoch):
+        with torch.no_grad():
+            return {"val_loss": float(_loss(task, net, x_val, y_val))}
+
+    history = train_loop(net, opt, lambda b: _loss(task, net, *b), batches,
+                         epochs=-(-steps // every), clip=1.0, validate=validate,
+                         callbacks=callbacks, nonfinite="warn",
+                         fix="The run is scored on those weights.")
+    val_curve, seconds = history.history.get("val_loss", []), sum(history.train_seconds)
     with torch.no_grad():
         test = float(_loss(task, net, x_test, y_test))
     base = baseline(task, length)

@@ -12,6 +12,8 @@ import torch
 
 from . import latency, memory, sizing, summary, tasks
 
+MEMORY_TASKS = ("adding", "copy")
+
 
 @dataclass
 class CompareConfig:
@@ -24,7 +26,8 @@ class CompareConfig:
     epochs: int | None = None  # the epoch cap; task default when None (music: 1000)
     folds: int = 3  # forecasting: rolling origins
     max_seconds: float | None = None  # music: wall-clock cap per run
-    memory_tasks: tuple[str, ...] = ("adding", "copy")
+    # copy memory is left out by default: no model solves it in the default 300 steps
+    memory_tasks: tuple[str, ...] = ("adding",)
     memory_lengths: tuple[int, ...] = (50, 100, 200, 400)
     memory_steps: int = 300
     memory_seeds: int = 1
@@ -78,10 +81,20 @@ def check(cfg: CompareConfig) -> None:
         if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) \
                 or v <= 0:
             raise ValueError(f"--max-seconds must be a positive number of seconds; got {v!r}.")
-    for t in cfg.memory_tasks:
-        if t not in ("adding", "copy"):
-            raise ValueError(f"memory task must be 'adding' or 'copy'; got {t!r}.")
+    bad = [t for t in cfg.memory_tasks if t not in MEMORY_TASKS]
+    if bad:
+        raise ValueError(f"--memory-tasks takes a comma-separated list from "
+                         f"{','.join(MEMORY_TASKS)}; got {','.join(map(str, cfg.memory_tasks))} "
+                         f"({', '.join(repr(b) for b in bad)} unknown).")
+    twice = sorted({t for t in cfg.memory_tasks if cfg.memory_tasks.count(t) > 1})
+    if twice:
+        raise ValueError(f"--memory-tasks names {twice[0]} more than once; give each task "
+                         f"once.")
     if cfg.memory_steps and cfg.memory_seeds:
+        if not cfg.memory_tasks:
+            raise ValueError(f"--memory-tasks is empty; give a comma-separated list from "
+                             f"{','.join(MEMORY_TASKS)} or skip the memory rows with "
+                             f"--memory-steps 0.")
         if not cfg.memory_lengths:
             raise ValueError("--memory-lengths is empty; give lengths such as 50,100 or skip "
                              "the memory rows with --memory-steps 0.")
