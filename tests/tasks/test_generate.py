@@ -248,3 +248,17 @@ def test_a_model_folder_of_another_task_is_refused(tmp_path):
 
 def test_state_bytes_counts_tensors_and_caches():
     assert state_bytes((torch.zeros(2, 3), [torch.zeros(4, dtype=torch.float64), None])) == 56
+
+
+def test_generation_profile_recurrent_constant_transformer_grows_to_its_window(trained):
+    from grukit.tasks.generate.measure import generation_profile
+
+    p = generation_profile(trained, (5, 30))
+    assert p["bytes_per_token"] == 0 and p["tokens_per_second"] > 0
+    assert p["state_bytes_at"][5] == 1 * 16 * 4  # one layer's h (1, 1, 16), float32
+    tr = TextGenerator(**(TINY | dict(model="transformer", heads=2, max_steps=2))) \
+        .fit(text=TEXT)
+    at = generation_profile(tr, (5, 10, 40))["state_bytes_at"]
+    per_token = 2 * 1 * 16 * 4  # keys and values, one layer, width 16, float32
+    assert at[10] - at[5] == 5 * per_token  # prompt "\n" + tokens fed so far
+    assert at[40] == (16 - 1) * per_token  # capped: the window (seq_len) less the new step
