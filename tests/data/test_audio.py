@@ -277,3 +277,21 @@ def test_fsdd_reads_with_its_official_split():
     fx = StreamingFeatures()
     rows = [fx.push(y[i:i + 80]) for i in range(0, len(y), 80)] + [fx.flush()]
     np.testing.assert_allclose(np.concatenate(rows), features(y), rtol=1e-5, atol=1e-3)
+
+
+def test_streaming_features_report_each_rows_frame_energy():
+    cfg = FeatureConfig()
+    y = np.concatenate([np.zeros(800), tone(seconds=0.3, amp=0.5)])
+    fx = StreamingFeatures(cfg)
+    rows, energies = [], []
+    for i in range(0, len(y), 80):
+        rows.append(fx.push(y[i:i + 80]))
+        energies.append(fx.energies)
+    rows.append(fx.flush())
+    energies.append(fx.energies)
+    e = np.concatenate(energies)
+    assert len(e) == len(np.concatenate(rows))
+    frame = y[30 * cfg.hop:30 * cfg.hop + cfg.n_fft]  # deep in the tone
+    win = StreamingFeatures(cfg).a.window
+    assert abs(e[30] - 10 * np.log10(np.mean((frame * win) ** 2))) < 1e-6
+    assert e[0] < -90 and e[30] > -20  # silence, then the tone

@@ -150,3 +150,161 @@ def test_fsdd_recordings_train_a_model_that_beats_chance_fast():
     train, test = sub.split("official")  # 90 and 10 recordings
     clf = SpeechClassifier(**(SMALL | {"epochs": 4})).fit(train, train.labels)
     assert clf.evaluate(test, test.labels)["accuracy"] >= 0.8
+
+
+# -- streaming -----------------------------------------------------------------------------
+def test_streamed_frames_give_the_batch_probabilities(trained):
+    from grukit.data.audio_features import features
+    from grukit.tasks.speech.estimator import feature_config
+    from grukit.tasks.speech.stream import Recognizer
+
+    clf = trained[0]
+    rec = Recognizer(clf)
+    for lab in PITCH:
+        y = word(lab, 5)
+        rec.reset()
+        for row in rec.scale(features(y, feature_config(clf.config))):
+            rec.step(row)
+        np.testing.assert_allclose(rec.proba(), clf.predict_proba([y])[0], rtol=1e-4,
+                                   atol=1e-5)
+
+
+def test_listen_finds_each_word_of_a_long_recording_in_order(trained):
+    from grukit.tasks.speech.longfiles import build_long_file, edit_path
+    from grukit.tasks.speech.stream import Recognizer
+
+    clf = trained[0]
+    labels = ["2", "0", "1", "1", "0"]
+    lf = build_long_file([word(lab, 40 + i, pad=0.1) for i, lab in enumerate(labels)], labels,
+                         np.random.default_rng(0), 8000, gap=(0.3, 0.6), snr_db=30.0)
+    heard = Recognizer(clf).listen(lf.samples)
+    assert [w.label for w in heard] == labels
+    for w, end in zip(heard, lf.ends, strict=True):
+        assert w.start < end <= w.emitted < end + 0.5  # output after the word, soon
+    assert edit_path(list("12345"), list("1245"))[0] == 1
+    assert edit_path(list("12"), list("32"))[1] == [(0, 0), (1, 1)]
+
+
+def test_a_bidirectional_model_cannot_stream(tmp_path):
+    from grukit.tasks.speech.stream import Recognizer
+
+    paths, labels = write_set(tmp_path, takes=1)
+    clf = SpeechClassifier(**(SMALL | {"model": "bigru", "epochs": 1})).fit(paths, labels)
+    with pytest.raises(ValueError, match="cannot stream; train model='gru'"):
+        Recognizer(clf)
+
+
+def test_frame_latency_reports_each_stage_and_the_torch_cell(trained):
+    from grukit.tasks.speech.latency import frame_latency
+    from grukit.tasks.speech.stream import Recognizer
+
+    out = frame_latency(Recognizer(trained[0]), word("1", 0), frames=60)
+    assert out["torch_cell"] == "GRUCell" and out["budget_us"] == 10_000
+    assert all(out[k] > 0 for k in ("features_us", "model_us", "stream_us", "torch_cell_us"))
+
+
+def test_the_torch_cell_steps_as_the_stream_does(trained):
+    from grukit.tasks.speech.latency import torch_cell
+    from grukit.tasks.speech.stream import Recognizer
+
+    rec = Recognizer(trained[0])
+    cell = torch_cell(rec.stream.module)
+    x = np.random.default_rng(0).standard_normal((5, rec._mean.shape[0])).astype(np.float32)
+    h = torch.zeros(1, cell.hidden_size)
+    for row in x:
+        ours = rec.stream.step(row)
+        with torch.no_grad():
+            h = cell(torch.from_numpy(row)[None], h)
+    np.testing.assert_allclose(ours, h[0].numpy(), rtol=1e-5, atol=1e-6)
+
+
+# -- the command ---------------------------------------------------------------------------
+def cli(*argv):
+    from grukit.cli import main
+
+    return main(["speech", *map(str, argv)])
+
+
+@pytest.fixture(scope="module")
+def tone_folder(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("tone_set")
+    write_set(folder)
+    return folder
+
+
+def test_cli_train_writes_metrics_per_speaker_plot_report_and_the_model(tone_folder, tmp_path,
+                                                                          capsys):
+    import json
+
+    out, model = tmp_path / "run", tmp_path / "m"
+    assert cli("--data", tone_folder, "--model", "gru", "--epochs", 2, "--hidden", 8,
+               "--output", out, "--save", model) == 0
+    m = json.loads((out / "metrics.json").read_text())
+    assert set(m["per_speaker"]) == {"ann", "bob"} and m["summary"]["split"] == "official"
+    assert (out / "confusion.png").stat().st_size > 0
+    assert "Accuracy per speaker" in (out / "report.html").read_text()
+    assert (model / "config.json").is_file()
+    assert "accuracy" in capsys.readouterr().out
+    assert cli("evaluate", "--model", model, "--data", tone_folder, "--output",
+               tmp_path / "ev") == 0
+    assert json.loads((tmp_path / "ev" / "metrics.json").read_text())["n"] == 30  # takes 0-4
+    assert cli("predict", "--model", model, "--data", tone_folder, "--output",
+               tmp_path / "pr") == 0
+    assert len((tmp_path / "pr" / "predictions.csv").read_text().splitlines()) == 37
+    long = tmp_path / "long.wav"
+    sf.write(long, np.concatenate([np.zeros(4000), word("2", 1), np.zeros(4000)]), 8000)
+    capsys.readouterr()
+    assert cli("listen", long, "--model", model) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert lines and all(" s  " in line for line in lines)
+
+
+def test_cli_speaker_split_resumes_finished_speakers_and_stops_cleanly(tone_folder, tmp_path,
+                                                                        capsys, monkeypatch):
+    from grukit.tasks.speech import estimator
+
+    out = tmp_path / "loso"
+    args = ("--data", tone_folder, "--split", "speaker", "--model", "gru", "--epochs", 1,
+            "--hidden", 8, "--output", out)
+    real_fit, calls = estimator.SpeechClassifier.fit, []
+
+    def fit_then_stop(self, *a, **k):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real_fit(self, *a, **k)
+
+    monkeypatch.setattr(estimator.SpeechClassifier, "fit", fit_then_stop)
+    assert cli(*args) == 130
+    assert "rerun with --resume" in capsys.readouterr().err
+    monkeypatch.setattr(estimator.SpeechClassifier, "fit", real_fit)
+    assert cli(*args, "--resume") == 0
+    text = capsys.readouterr().out
+    assert "resuming: 1 of 2" in text and "speaker bob" in text
+
+
+@pytest.mark.parametrize("argv,match", [
+    (("predict", "--epochs", 3, "--model", "m"), "--epochs set(s) training"),
+    (("--model", "tcn"), "--model must be one of"),
+    (("--resume",), "--resume continues a run"),
+    (("evaluate",), "needs --model DIR"),
+    (("listen", "--model", "m"), "needs the wav file"),
+])
+def test_cli_bad_arguments_give_one_line_and_exit_2(tone_folder, argv, match, capsys):
+    assert cli(*argv, "--data", tone_folder) == 2
+    err = capsys.readouterr().err.strip()
+    assert match in err and len(err.splitlines()) == 1
+
+
+def test_cli_a_bidirectional_model_cannot_listen(tone_folder, tmp_path, capsys):
+    model = tmp_path / "bi"
+    assert cli("--data", tone_folder, "--model", "bigru", "--epochs", 1, "--hidden", 4,
+               "--save", model) == 0
+    assert cli("listen", tone_folder / "0_ann_0.wav", "--model", model) == 2
+    assert "cannot stream" in capsys.readouterr().err
+
+
+def test_cli_output_that_is_a_file_is_refused_before_training(tone_folder, tmp_path, capsys):
+    (tmp_path / "f").write_text("x")
+    assert cli("--data", tone_folder, "--output", tmp_path / "f") == 2
+    assert "is a file" in capsys.readouterr().err

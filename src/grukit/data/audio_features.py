@@ -109,10 +109,15 @@ class _Analysis:
         self.coeffs = np.stack([savgol_coeffs(DELTA_WIDTH, o, deriv=o, use="dot")
                                 for o in (1, 2)])  # (2, 5): Δ and ΔΔ over t-2..t+2
 
-    def static(self, frames: np.ndarray) -> np.ndarray:
-        """frames (T, n_fft) -> static features (T, S)."""
+    def static(self, frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """frames (T, n_fft) -> static features (T, S) and each frame's windowed energy in
+        dB (T,) (what a voice-activity detector reads)."""
         spec = np.fft.rfft(frames * self.window, axis=1)  # (T, n_fft/2 + 1)
-        return self.static_from_power(spec.real ** 2 + spec.imag ** 2)
+        pw = spec.real ** 2 + spec.imag ** 2
+        n = self.cfg.n_fft  # Parseval over the full spectrum: the mean square of the frame
+        full = 2 * pw.sum(1) - pw[:, 0] - pw[:, -1]  # (T,)
+        energy = 10.0 * np.log10(np.maximum(full / n ** 2, AMIN))  # (T,)
+        return self.static_from_power(pw), energy
 
     def static_from_power(self, pw: np.ndarray) -> np.ndarray:
         """power spectra (T, n_fft/2 + 1) -> (T, S)."""
@@ -163,7 +168,8 @@ class StreamingFeatures:
 
     With deltas a row is returned two frames after its own (it looks two frames ahead); the
     rows, concatenated, equal ``features`` of the whole recording (float rounding aside).
-    ``normalize="utterance"`` is refused: it needs the whole recording.
+    After each call ``energies`` (k,) holds the windowed energy (dB) of each returned row's
+    frame. ``normalize="utterance"`` is refused: it needs the whole recording.
     """
 
     def __init__(self, cfg: FeatureConfig = FeatureConfig()):
@@ -178,9 +184,12 @@ class StreamingFeatures:
     def reset(self) -> None:
         self._buf = np.zeros(0)  # samples not yet consumed by a frame
         self._hist: list[np.ndarray] = []  # the last static rows, (S,) each, for deltas
+        self._energy: list[float] = []  # their frames' energies (dB)
+        self.energies = np.zeros(0)  # (k,): of the rows the last push / flush returned
         self._frames = 0  # frames computed so far
         self._emitted = 0  # rows returned so far
         self._samples = 0
+        self._row_energy: list[float] = []  # energies of the rows being returned
 
     @property
     def lookahead(self) -> int:
@@ -197,7 +206,7 @@ class StreamingFeatures:
         while len(self._buf) >= cfg.n_fft:
             frame = self._buf[None, :cfg.n_fft]  # (1, n_fft)
             self._buf = self._buf[cfg.hop:]
-            rows += self._add(self.a.static(frame)[0])
+            rows += self._add(*self.a.static(frame))
         return self._stack(rows)
 
     def flush(self) -> np.ndarray:
@@ -205,26 +214,31 @@ class StreamingFeatures:
         rows = []
         if self._frames == 0 and self._samples > 0:  # shorter than a frame: zero-padded
             frame = np.pad(self._buf, (0, self.cfg.n_fft - len(self._buf)))[None]
-            rows += self._add(self.a.static(frame)[0])
+            rows += self._add(*self.a.static(frame))
         while self._emitted < self._frames:
-            rows.append(self._row(self._emitted, final=True))
+            rows.append(self._row(self._emitted))
             self._emitted += 1
+        out = self._stack(rows)
         self.reset()
-        return self._stack(rows)
+        self.energies = self._last_energies
+        return out
 
-    def _add(self, static: np.ndarray) -> list[np.ndarray]:
-        self._hist.append(static)
+    def _add(self, static: np.ndarray, energy: np.ndarray) -> list[np.ndarray]:
+        self._hist.append(static[0])
+        self._energy.append(float(energy[0]))
         self._frames += 1
         del self._hist[:-(2 * DELTA_WIDTH)]  # enough for t-2..t+2 of every row owed
+        del self._energy[:-(2 * DELTA_WIDTH)]
         rows = []
         while self._emitted + self.lookahead < self._frames:
             rows.append(self._row(self._emitted))
             self._emitted += 1
         return rows
 
-    def _row(self, t: int, final: bool = False) -> np.ndarray:
+    def _row(self, t: int) -> np.ndarray:
         first = self._frames - len(self._hist)  # frame index of self._hist[0]
         static = self._hist[t - first]
+        self._row_energy.append(self._energy[t - first])
         if not self.cfg.deltas:
             return static
         half = DELTA_WIDTH // 2
@@ -234,6 +248,8 @@ class StreamingFeatures:
         return np.concatenate(parts)
 
     def _stack(self, rows: list[np.ndarray]) -> np.ndarray:
+        self.energies = self._last_energies = np.array(self._row_energy)  # (k,)
+        self._row_energy = []
         if not rows:
             return np.zeros((0, self.cfg.dim), dtype=np.float32)
         return np.stack(rows).astype(np.float32)  # (k, D)

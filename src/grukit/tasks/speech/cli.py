@@ -1,0 +1,345 @@
+"""``grukit speech``: spoken-digit (or any spoken-word) recognition from a folder of labelled
+wav files, and from a stream.
+
+    grukit speech --data fsdd/recordings --model bigru --output runs/bigru --save m
+    grukit speech --split speaker --output runs/loso         # leave one speaker out, each
+    grukit speech evaluate --model m --data fsdd/recordings   # the official test split
+    grukit speech predict --model m --data clips/ --output runs/pred
+    grukit speech listen long.wav --model m-gru               # "0.42 s  seven" lines
+    grukit speech stream --model m-gru --output runs/stream   # DER and delay on built files
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import time
+
+import numpy as np
+
+from ..._runs import RUN, UsageError, at_least, predict_args, prepare_output, training_model
+from ..classify.network import MODELS
+
+TRAIN_ONLY = ("split", "epochs", "hidden", "seed", "seeds", "save", "resume", "features",
+              "noise_copies")
+ACTIONS = ("train", "evaluate", "predict", "listen", "stream")
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("speech", help="spoken-word recognition from wav files and streams",
+                       description="Train a (Bi)GRU/LSTM with attention pooling on MFCC or "
+                                   "log-mel frames of labelled wav files (default: the Free "
+                                   "Spoken Digit Dataset, official split); --split speaker "
+                                   "holds each speaker out in turn. evaluate/predict apply a "
+                                   "model saved with --save; listen recognises the words of "
+                                   "a long recording frame by frame (a unidirectional model); "
+                                   "stream measures that on long files built from test "
+                                   "words with gaps and noise.")
+    p.add_argument("action", nargs="?", choices=ACTIONS, default="train")
+    p.add_argument("file", nargs="?", help="listen: the wav file to recognise")
+    p.add_argument("--data", help="a folder of wav files (default: "
+                                  "$GRUKIT_SHARED_DATA/speech/fsdd/recordings); predict: also "
+                                  "one wav file")
+    p.add_argument("--pattern", help="regular expression of the file names with a "
+                                     "(?P<label>...) group (default: FSDD's "
+                                     "digit_speaker_index.wav)")
+    p.add_argument("--labels", help="a CSV of file,label[,speaker] instead of --pattern")
+    p.add_argument("--model", help=f"train: one of {', '.join(MODELS)} (default bigru); "
+                                   f"other actions: the folder written by --save")
+    p.add_argument("--split", choices=("official", "speaker"),
+                   help="official (default): FSDD's take 0-4 as test; speaker: leave each "
+                        "speaker out in turn")
+    p.add_argument("--seeds", type=int, help="official split: train this many seeds "
+                                             "(mean ± std; default 1)")
+    p.add_argument("--seed", type=int, help="the first seed (default 0)")
+    p.add_argument("--epochs", type=int, help="most epochs (early stopping picks fewer)")
+    p.add_argument("--hidden", type=int, help="units of the recurrent layer (default 64)")
+    p.add_argument("--features", choices=("mfcc", "logmel"), help="default mfcc")
+    p.add_argument("--noise-copies", type=int, help="noisy copies of each training recording "
+                                                    "(white noise at 15-25 dB SNR)")
+    p.add_argument("--files", type=int, help="stream: long files to build (default 20)")
+    p.add_argument("--snr", type=float, help="stream: noise SNR in dB (default 20)")
+    p.add_argument("--output", help="folder for metrics.json, confusion.png, report.html "
+                                    "(predict: predictions.csv; stream: stream.json)")
+    p.add_argument("--save", help="train: folder to save the model in")
+    p.add_argument("--resume", action="store_true",
+                   help="with --output: skip the seeds or speakers already finished")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.action != "listen" and args.file is not None:
+        raise UsageError(f"{args.file!r}: only `grukit speech listen FILE` takes a file; use "
+                         f"--data for the others.")
+    return {"train": run_train, "evaluate": run_evaluate, "predict": run_predict,
+            "listen": run_listen, "stream": run_stream}[args.action](args)
+
+
+def _folder(args) -> str:
+    if args.data is not None:
+        return args.data
+    shared = os.environ.get("GRUKIT_SHARED_DATA")
+    folder = os.path.join(shared, "speech", "fsdd", "recordings") if shared else None
+    if folder and os.path.isdir(folder):
+        return folder
+    raise UsageError("--data is missing: give a folder of labelled wav files, or set "
+                     "GRUKIT_SHARED_DATA to the folder holding speech/fsdd/recordings.")
+
+
+def _recordings(args):
+    from ...data.audio_folder import FSDD_PATTERN, read_audio_folder
+
+    return read_audio_folder(_folder(args), args.pattern or FSDD_PATTERN, args.labels)
+
+
+def _load_model(args):
+    from ..estimator import load
+    from .estimator import SpeechClassifier
+
+    if not args.model:
+        raise UsageError(f"{args.action} needs --model DIR, the folder written by "
+                         f"`grukit speech ... --save DIR`.")
+    clf = load(args.model)
+    if not isinstance(clf, SpeechClassifier):
+        raise UsageError(f"--model {args.model!r} holds a {type(clf).__name__}, not a speech "
+                         f"model; use its own command.")
+    return clf
+
+
+# -- train ---------------------------------------------------------------------------------
+def run_train(args: argparse.Namespace) -> int:
+    from ..folds import clear_folds, read_folds, write_fold
+    from .estimator import SpeechClassifier
+    from .report import scores, write_results
+
+    model = training_model(args.model, MODELS, "speech", default="bigru")
+    split = args.split or "official"
+    seeds = 1 if args.seeds is None else args.seeds
+    seed = 0 if args.seed is None else args.seed
+    at_least("--seeds", seeds, 1)
+    at_least("--seed", seed, 0)
+    at_least("--epochs", args.epochs, 1)
+    at_least("--hidden", args.hidden, 1)
+    at_least("--noise-copies", args.noise_copies, 0)
+    if split == "speaker" and args.seeds is not None:
+        raise UsageError("--seeds repeats the official split; with --split speaker each "
+                         "speaker is one run (give --seed).")
+    if args.resume and not args.output:
+        raise UsageError("--resume continues a run: give the --output folder of the "
+                         "interrupted one.")
+    out = prepare_output(args.output)
+    if args.save:
+        from ..estimator import prepare_save
+
+        prepare_save(args.save)
+    rec = _recordings(args)
+    overrides = {"model": model}
+    for key in ("hidden", "epochs", "features", "noise_copies"):
+        if getattr(args, key) is not None:
+            overrides[key] = getattr(args, key)
+    if split == "official":
+        train, test = rec.split("official")
+        runs = [(f"seed {seed + k}", train, test, seed + k) for k in range(seeds)]
+    else:
+        runs = [(f"speaker {s}", rec.take(tr), rec.take(te), seed)
+                for s, tr, te in rec.speaker_folds()]
+    RUN.start(out, resumable=len(runs) > 1)
+    config = SpeechClassifier(**overrides).get_config()
+    stamp = hashlib.sha256(json.dumps([sorted(rec.paths), rec.labels.tolist(), split, seed,
+                                       seeds, config]).encode()).hexdigest()[:16]
+    done = {}
+    if out:
+        if args.resume:
+            done = read_folds(out, len(runs), stamp, ("result",))
+            print(f"resuming: {len(done)} of {len(runs)} runs already in {out}")
+            if done:
+                RUN.finished(f"{len(done)} of {len(runs)} runs")
+        else:
+            clear_folds(out)
+    print(f"{rec.folder}: {len(rec)} recordings, {len(set(rec.labels.tolist()))} classes; "
+          f"{split} split, {len(runs)} run(s) of {model}", flush=True)
+    results, saved = [], False
+    for k, (name, train, test, s) in enumerate(runs):
+        if k in done:
+            results.append(done[k]["result"])
+        else:
+            t0 = time.perf_counter()
+            clf = SpeechClassifier(**(overrides | {"seed": s})).fit(train, train.labels)
+            fit_s = time.perf_counter() - t0
+            pred = clf.predict(test)
+            r = scores(test.labels, pred, clf.classes_, test.speakers) | {
+                "run": name, "seed": s, "n_train": len(train), "fit_seconds": fit_s,
+                "epochs": len(clf.history_.epoch),
+                "epoch_seconds": float(np.median(clf.history_.history["epoch_time"]))}
+            results.append(r)
+            if out:
+                write_fold(out, k, stamp, {"result": r})
+            RUN.finished(f"{name} ({k + 1} of {len(runs)})")
+            if args.save and split == "official" and not saved:
+                clf.save(args.save)
+                saved = True
+        r = results[-1]
+        print(f"  {r['run']}: accuracy {r['accuracy']:.4f} on {r['n']} ({r['epochs']} epochs, "
+              f"{r['fit_seconds']:.0f} s)", flush=True)
+    acc = np.array([r["accuracy"] for r in results])
+    confusion = np.sum([r["confusion"] for r in results], axis=0)
+    summary = {"model": model, "split": split, "runs": len(results),
+               "accuracy_mean": float(acc.mean()), "accuracy_std": float(acc.std()),
+               "fit_seconds_mean": float(np.mean([r["fit_seconds"] for r in results]))}
+    per_speaker = _per_speaker(results, split)
+    print(f"{model}, {split} split: accuracy {acc.mean():.4f} ± {acc.std():.4f} over "
+          f"{len(results)} run(s)")
+    for s, v in per_speaker.items():
+        print(f"  {s}: {v['accuracy']:.4f} ({v['n']})")
+    if out:
+        metrics = {"data": os.path.abspath(rec.folder), "summary": summary, "config": config,
+                   "per_speaker": per_speaker, "runs": results,
+                   "confusion": confusion.tolist(), "classes": results[0]["classes"]}
+        write_results(out, metrics, confusion, results[0]["classes"],
+                      f"{model}, {split} split: accuracy {acc.mean():.4f}")
+        print(f"wrote metrics.json, confusion.png, report.html to {out}")
+    if args.save and not saved:
+        print(f"training {model} on all {len(rec)} recordings for --save", flush=True)
+        SpeechClassifier(**(overrides | {"seed": seed})).fit(rec, rec.labels).save(args.save)
+        saved = True
+    if saved:
+        print(f"saved the model to {args.save} (grukit speech evaluate --model {args.save})")
+    return 0
+
+
+def _per_speaker(results: list[dict], split: str) -> dict:
+    """Accuracy per speaker over all runs (speaker split: each speaker's own held-out run)."""
+    hits: dict = {}
+    for r in results:
+        for s, v in (r.get("per_speaker") or {}).items():
+            h = hits.setdefault(s, [0.0, 0])
+            h[0] += v["accuracy"] * v["n"]
+            h[1] += v["n"]
+    return {s: {"accuracy": a / n, "n": n} for s, (a, n) in sorted(hits.items())}
+
+
+# -- evaluate / predict --------------------------------------------------------------------
+def run_evaluate(args: argparse.Namespace) -> int:
+    from .report import scores, write_results
+
+    predict_args(args, TRAIN_ONLY, "speech")
+    out = prepare_output(args.output)
+    RUN.start(out)
+    clf = _load_model(args)
+    rec = _recordings(args)
+    test = rec.split("official")[1] if rec.indices is not None else rec
+    pred = clf.predict(test)
+    r = scores(test.labels, pred, clf.classes_, test.speakers)
+    print(f"{rec.folder}: accuracy {r['accuracy']:.4f} on {r['n']} recordings "
+          f"({'official test split' if test is not rec else 'all files'})")
+    for s, v in (r.get("per_speaker") or {}).items():
+        print(f"  {s}: {v['accuracy']:.4f} ({v['n']})")
+    if out:
+        metrics = {"data": os.path.abspath(rec.folder), "model": os.path.abspath(args.model),
+                   "summary": {"accuracy": r["accuracy"], "macro_f1": r["macro_f1"],
+                               "n": r["n"]}} | r
+        write_results(out, metrics, r["confusion"], r["classes"],
+                      f"{clf.config.model}: accuracy {r['accuracy']:.4f}")
+        print(f"wrote metrics.json, confusion.png, report.html to {out}")
+    return 0
+
+
+def run_predict(args: argparse.Namespace) -> int:
+    from ..._io import atomic_text
+    from .report import predictions_csv
+
+    predict_args(args, TRAIN_ONLY, "speech")
+    if args.data is None:
+        raise UsageError("predict needs --data, a wav file or a folder of them.")
+    out = prepare_output(args.output)
+    RUN.start(out)
+    clf = _load_model(args)
+    if os.path.isdir(args.data):
+        from ...data.audio_folder import AUDIO_EXT
+
+        paths = sorted(os.path.join(args.data, n) for n in os.listdir(args.data)
+                       if n.lower().endswith(AUDIO_EXT))
+        if not paths:
+            raise UsageError(f"--data {args.data!r} holds no wav files.")
+    else:
+        paths = [args.data]
+    proba = clf.predict_proba(paths)  # (N, K)
+    pred = clf.classes_[proba.argmax(1)]
+    text = predictions_csv(paths, pred, proba.max(1))
+    if out:
+        atomic_text(os.path.join(out, "predictions.csv"), text)
+        print(f"{len(paths)} predictions written to {os.path.join(out, 'predictions.csv')}")
+    else:
+        print(text, end="")
+    return 0
+
+
+# -- streaming -----------------------------------------------------------------------------
+def _recognizer(args):
+    from .stream import Recognizer
+
+    clf = _load_model(args)
+    try:
+        return Recognizer(clf)
+    except ValueError as err:
+        raise UsageError(str(err)) from None
+
+
+def run_listen(args: argparse.Namespace) -> int:
+    from ...data.audio import read_wav
+
+    predict_args(args, TRAIN_ONLY, "speech")
+    if args.file is None:
+        raise UsageError("listen needs the wav file to recognise: grukit speech listen "
+                         "FILE --model DIR.")
+    rec = _recognizer(args)
+    y, _ = read_wav(args.file, rec.features.cfg.sample_rate)
+    hop = rec.features.cfg.hop
+    rec.reset()
+    n = 0
+    for i in range(0, len(y), hop):  # as a microphone would deliver it: 10 ms at a time
+        for w in rec.push(y[i:i + hop]):
+            print(f"{w.start:.2f} s  {w.word}", flush=True)
+            n += 1
+    for w in rec.flush():
+        print(f"{w.start:.2f} s  {w.word}", flush=True)
+        n += 1
+    if n == 0:
+        print(f"{args.file}: no words heard ({len(y) / rec.features.cfg.sample_rate:.2f} s)")
+    return 0
+
+
+def run_stream(args: argparse.Namespace) -> int:
+    from ..._io import atomic_text
+    from .latency import frame_latency
+    from .longfiles import evaluate_stream
+
+    predict_args(args, TRAIN_ONLY, "speech")
+    files = 20 if args.files is None else args.files
+    at_least("--files", files, 1)
+    snr = 20.0 if args.snr is None else args.snr
+    out = prepare_output(args.output)
+    RUN.start(out)
+    rec = _recognizer(args)
+    data = _recordings(args)
+    test = data.split("official")[1] if data.indices is not None else data
+    res = evaluate_stream(rec, test, files=files, snr_db=snr, seed=0)
+    from ...data.audio import read_wav
+
+    lat = frame_latency(rec, read_wav(test.paths[0], rec.features.cfg.sample_rate)[0])
+    res["latency"] = lat
+    print(f"{files} long files, {res['words']} words, noise at {snr:g} dB SNR: digit error "
+          f"rate {res['der']:.4f} ({res['errors']} edits); delay after a word ends: median "
+          f"{res['delay_median']:.3f} s, 90% {res['delay_p90']:.3f} s; real-time factor "
+          f"{res['rtf']:.3f} ({res['ms_per_frame']:.3f} ms a frame, all stages)")
+    torch_us = lat["torch_cell_us"]
+    print(f"per 10 ms frame (median): features {lat['features_us']:.0f} µs + model "
+          f"{lat['model_us']:.0f} µs = {lat['total_us']:.0f} µs of {lat['budget_us']:.0f} µs; "
+          f"recurrent step {lat['stream_us']:.1f} µs (grukit Stream)"
+          + (f" vs {torch_us:.1f} µs (torch.nn.{lat['torch_cell']})" if torch_us else ""))
+    if out:
+        atomic_text(os.path.join(out, "stream.json"), json.dumps(res, indent=2))
+        print(f"wrote stream.json to {out}")
+    return 0

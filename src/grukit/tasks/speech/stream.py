@@ -1,0 +1,202 @@
+"""Streaming recognition: a trained unidirectional ``SpeechClassifier`` fed one 10 ms frame
+at a time through ``grukit.nn.Stream``, with an energy voice-activity detector that cuts the
+stream into words.
+
+    rec = Recognizer(SpeechClassifier.load("digits-gru"))
+    for chunk in microphone:                  # any number of samples at a time
+        for w in rec.push(chunk):
+            print(f"{w.start:.2f} s  {w.word}")
+    words = rec.flush()
+
+Per frame: the features' new row (``StreamingFeatures``), scaled with the classifier's
+training mean and std, goes through the recurrent layer's one-step kernel; its output h_t
+updates the attention pooling online (exactly the batch pooling, in log-sum-exp form):
+
+    e_t = vᵀ tanh(W h_t + b),  m_t = max(m_{t-1}, e_t)
+    s_t = s_{t-1} e^{m_{t-1} - m_t} + e^{e_t - m_t}
+    a_t = a_{t-1} e^{m_{t-1} - m_t} + e^{e_t - m_t} h_t        (H,)
+    pooled = a_t / s_t = Σ_t softmax(e)_t h_t
+
+so that when the detector closes a word, its class is one Dense layer away.
+
+The detector: a frame is loud when its energy is ``on_db`` above the noise floor (tracked
+as the running minimum, drifting up ``floor_rise_db`` a frame so that it follows a louder
+background); ``min_on`` loud frames in a row open a word, which starts ``preroll`` frames
+earlier (kept in a ring buffer); ``hangover`` frames below ``off_db`` close it. The word is
+then classified (if it lasted ``min_frames``) and the state reset for the next one.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+
+import numpy as np
+
+from ...data.audio_features import StreamingFeatures
+from ...nn import Stream
+from .estimator import SpeechClassifier, feature_config, label_word
+
+
+@dataclass(frozen=True)
+class VADConfig:
+    on_db: float = 12.0  # loud: this far above the noise floor
+    off_db: float = 8.0  # quiet again: below floor + off_db
+    min_on: int = 3  # loud frames in a row that open a word
+    hangover: int = 15  # quiet frames in a row that close it
+    preroll: int = 8  # frames before the opening kept in the word
+    min_frames: int = 12  # shorter words are dropped (clicks)
+    max_frames: int = 250  # a longer word is closed and classified
+    floor_rise_db: float = 0.01  # the floor's upward drift per frame
+
+
+@dataclass
+class Word:
+    label: str
+    word: str  # "seven" for the label "7"
+    probability: float
+    start: float  # seconds: the first frame the detector counted as speech
+    end: float  # seconds: the last loud frame
+    emitted: float  # seconds of audio heard when the word was output
+
+
+class Recognizer:
+    """Words from a stream of samples; see the module docstring."""
+
+    def __init__(self, classifier: SpeechClassifier, vad: VADConfig = VADConfig()):
+        if not isinstance(classifier, SpeechClassifier):
+            raise TypeError(f"Recognizer needs a SpeechClassifier; got a "
+                            f"{type(classifier).__name__}.")
+        classifier._check_fitted("streaming")
+        cfg = classifier.config
+        if cfg.model.startswith("bi"):
+            raise ValueError(f"a {cfg.model} model reads each word backwards too, so it needs "
+                             f"the whole word before its first step and cannot stream; train "
+                             f"model='{cfg.model[2:]}' for streaming.")
+        if cfg.normalize != "none":
+            raise ValueError("normalize='utterance' needs the whole recording, so this model "
+                             "cannot stream; train one with normalize='none'.")
+        self.classifier, self.vad = classifier, vad
+        layers = {type(la).__name__: la for la in classifier.model.layers}
+        rnn = next(la for la in classifier.model.layers if hasattr(la, "rnn"))
+        self.stream = Stream(rnn.rnn)
+        pool, dense = layers["AttentionPooling"], layers["Dense"]
+        f32 = np.float32
+        self._w = pool.proj.weight.detach().numpy().astype(f32)  # (U, H)
+        self._b = pool.proj.bias.detach().numpy().astype(f32)  # (U,)
+        self._v = pool.v.detach().numpy().astype(f32)  # (U,)
+        self._dw = dense.linear.weight.detach().numpy().astype(f32)  # (K, H)
+        self._db = dense.linear.bias.detach().numpy().astype(f32)  # (K,)
+        self._mean = classifier.mean_.astype(f32)  # (D,)
+        self._scale = (1.0 / classifier.std_).astype(f32)  # (D,)
+        self.features = StreamingFeatures(feature_config(cfg))
+        fc = self.features.cfg
+        self._hop_s, self._n_fft = fc.hop / fc.sample_rate, fc.n_fft
+        self.reset()
+
+    # -- state ------------------------------------------------------------------------------
+    def reset(self) -> None:
+        """Forget everything heard: the next sample starts a new stream at time 0."""
+        self.features.reset()
+        self._t = 0  # rows seen
+        self._floor: float | None = None
+        self._ring: deque = deque(maxlen=self.vad.preroll + self.vad.min_on)  # (t, row, loud)
+        self._loud_run = 0
+        self._word: dict | None = None
+        self._end_word()
+
+    def _end_word(self) -> None:
+        self.stream.reset()
+        self._m, self._s = -np.inf, 0.0
+        self._acc = np.zeros(self._dw.shape[1], dtype=np.float64)  # (H,)
+        self._n = 0
+
+    # -- the model, one row at a time ---------------------------------------------------------
+    def step(self, row: np.ndarray) -> None:
+        """One scaled feature row (D,) through the recurrent layer and the online pooling."""
+        h = self.stream.step(row)  # (H,)
+        h = np.asarray(h, dtype=np.float64)
+        e = float(self._v @ np.tanh(self._w @ h + self._b))
+        m = max(self._m, e)
+        decay = np.exp(self._m - m) if self._n else 0.0
+        self._s = self._s * decay + np.exp(e - m)
+        self._acc = self._acc * decay + np.exp(e - m) * h
+        self._m = m
+        self._n += 1
+
+    def proba(self) -> np.ndarray:
+        """Class probabilities (K,) of the frames stepped since the last reset."""
+        logits = self._dw @ (self._acc / self._s) + self._db  # (K,)
+        z = np.exp(logits - logits.max())
+        return z / z.sum()
+
+    def scale(self, rows: np.ndarray) -> np.ndarray:
+        """Raw feature rows (k, D) -> the classifier's standardised rows, float32."""
+        return ((rows - self._mean) * self._scale).astype(np.float32)
+
+    # -- the stream ---------------------------------------------------------------------------
+    def push(self, samples) -> list[Word]:
+        """Hear ``samples`` (n,) at the model's sample rate; the words they completed."""
+        rows = self.features.push(samples)
+        return self._rows(rows, self.features.energies)
+
+    def flush(self) -> list[Word]:
+        """The end of the stream: the last rows, and the word under way if any."""
+        rows = self.features.flush()
+        words = self._rows(rows, self.features.energies)
+        if self._word is not None:
+            words += self._close(self._t - 1)
+        return words
+
+    def listen(self, samples) -> list[Word]:
+        """A whole recording fed 10 ms at a time: every word in it."""
+        self.reset()
+        hop = self.features.cfg.hop
+        y = np.asarray(samples, dtype=np.float64)
+        words = []
+        for i in range(0, len(y), hop):
+            words += self.push(y[i:i + hop])
+        return words + self.flush()
+
+    def _rows(self, rows: np.ndarray, energies: np.ndarray) -> list[Word]:
+        words = []
+        vad = self.vad
+        scaled = self.scale(rows)
+        for row, e in zip(scaled, energies, strict=True):
+            t, self._t = self._t, self._t + 1
+            floor = e if self._floor is None else min(self._floor + vad.floor_rise_db, e)
+            self._floor = floor
+            loud = e > floor + vad.on_db
+            if self._word is None:
+                self._ring.append((t, row))
+                self._loud_run = self._loud_run + 1 if loud else 0
+                if self._loud_run >= vad.min_on:  # a word opens: its pre-roll, then on
+                    self._word = {"start": t - vad.min_on + 1, "last_loud": t, "quiet": 0}
+                    for _, r in self._ring:
+                        self.step(r)
+                    self._ring.clear()
+                continue
+            self.step(row)
+            w = self._word
+            if e > floor + vad.off_db:
+                w["last_loud"], w["quiet"] = t, 0
+            else:
+                w["quiet"] += 1
+            if w["quiet"] >= vad.hangover or self._n >= vad.max_frames:
+                words += self._close(t)
+        return words
+
+    def _close(self, t: int) -> list[Word]:
+        w, n = self._word, self._n
+        self._word, self._loud_run = None, 0
+        out = []
+        if n >= self.vad.min_frames and w["last_loud"] - w["start"] + 1 >= self.vad.min_on:
+            p = self.proba()
+            k = int(p.argmax())
+            label = str(self.classifier.classes_[k])
+            heard = (t + self.features.lookahead) * self._hop_s + self._n_fft / \
+                self.features.cfg.sample_rate  # the row of frame t needed these samples
+            out.append(Word(label, label_word(label), float(p[k]), w["start"] * self._hop_s,
+                            (w["last_loud"] + 1) * self._hop_s, heard))
+        self._end_word()
+        return out
