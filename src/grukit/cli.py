@@ -157,6 +157,7 @@ def build_parser() -> argparse.ArgumentParser:
     from .tasks.forecast.cli import add_parsers as add_forecast
     from .tasks.generate.cli import add_parser as add_generate
     from .tasks.recommend.cli import add_parser as add_recommend
+    from .tasks.speech.cli import add_parser as add_speech
 
     add_compare(sub)
     add_forecast(sub)
@@ -164,6 +165,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_clinical(sub)
     add_recommend(sub)
     add_generate(sub)
+    add_speech(sub)
     return parser
 
 
