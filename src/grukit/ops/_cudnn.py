@@ -8,9 +8,10 @@ forward + backward, same runs):
 
 - TF32 allowed for float32 matmuls: split-H 2.0-2.5x cuDNN's GRU and 1.7-1.9x its LSTM
   (mid H = 256 and long shapes);
-- bf16 at H = 256 (mid): 2.3x (GRU) and 2.0x (LSTM); at H = 1024 (large), where the weights
-  no longer fit on chip and are read from L2 every step, 0.25x and 0.18x;
-- exact fp32 products: 0.95x (mid) and 0.81x (long) for the GRU, 0.6-0.7x for the LSTM.
+- bf16 at H = 256: 2.3-3.5x (GRU) and 2.0-2.7x (LSTM) (mid and long shapes); at H = 1024
+  (large), where the weights no longer fit on chip and are read from L2 every step, 0.25x
+  and 0.18x;
+- exact fp32 products: 0.95-1.06x (mid) and 0.81x (long) for the GRU, 0.6-0.8x for the LSTM.
 
 So the rule: Triton for float32 with TF32 allowed and for bfloat16, from
 ``CUDNN_PERSISTENT_MAX_H`` + 1 up to ``HELD_MAX_H`` units (weights held on chip), on a GPU

@@ -26,8 +26,9 @@ import torch
 # compute capability -> the run that verified it (GPU, versions, date, result).
 VERIFIED: dict[tuple[int, int], str] = {
     (9, 0): "NVIDIA H200, torch 2.11.0+cu130, Triton 3.6.0, 2026-12-04: bash "
-            "benchmarks/gpu_check.sh at commit 3e77fb3, every Triton test passed (83; the "
-            "barrier give-up test skipped: on a GPU the barrier opens)",
+            "benchmarks/gpu_check.sh at commit da47676, every Triton test passed (123, the "
+            "LayerNorm-GRU's included; the barrier give-up test skipped: on a GPU the "
+            "barrier opens); first verified at 3e77fb3",
 }
 # compute capability -> a run whose Triton tests failed there: auto never takes a Triton
 # kernel on such a GPU (unless the policy is "allow"); the reference loop serves what cuDNN
@@ -40,10 +41,7 @@ FAILED: dict[tuple[int, int], str] = {}
 # other backends on CUDA (the reference loop where nothing else serves), whatever the GPU,
 # unless the policy is "allow"; backend="triton" runs it. Remove the entry once
 # benchmarks/gpu_check.sh (which runs the op's tests) has passed on a GPU.
-NOT_RUN_ON_GPU: dict[str, str] = {
-    "lngru": "ops/lngru/triton.py came after the sm_90 run; its tests passed under the "
-             "interpreter and its launches compiled for sm_90",
-}
+NOT_RUN_ON_GPU: dict[str, str] = {}
 
 POLICY_ENV = "GRUKIT_UNVERIFIED_TRITON"
 POLICIES = ("warn", "allow", "refuse")
