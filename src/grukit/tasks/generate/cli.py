@@ -14,6 +14,7 @@ import sys
 
 from ..._io import atomic_text
 from ..._runs import RUN, UsageError, at_least, prepare_output
+from ...models.callbacks import Callback
 from ..estimator import prepare_save
 from .checkpoint import read_checkpoint, write_checkpoint
 from .network import model_names
@@ -171,7 +172,8 @@ def _train(args) -> int:
     else:
         gen = TextGenerator(**settings)
     RUN.start(out, resumable=out is not None)
-    callbacks = [_Progress(out, resume["state"].curve if resume else None)]
+    callbacks = [_Progress(out, resume["state"].curve if resume else None,
+                           gen.config.max_steps)]
     checkpoint = None
     if out:
         def checkpoint(g, st, opt, carried):
@@ -200,23 +202,42 @@ def _train(args) -> int:
     return 0
 
 
-class _Progress:
-    """One line per validation (loss, val_loss, time); metrics.json rewritten each time."""
+class _Progress(Callback):
+    """One line per validation (loss, val_loss, time), metrics.json rewritten each time; on a
+    terminal, a progress bar over the steps in between."""
 
-    model = None
+    def __init__(self, out: str | None, curve: list | None = None, total: int | None = None):
+        self.out, self.curve, self.total = out, list(curve or []), total or None
+        self.bar = None
 
-    def __init__(self, out: str | None, curve: list | None = None):
-        self.out, self.curve = out, list(curve or [])
+    def on_train_begin(self, logs=None):
+        if sys.stdout.isatty():
+            from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-    def on_train_begin(self, logs=None): ...
-    def on_batch_end(self, batch, logs=None): ...
-    def on_train_end(self, logs=None): ...
+            self.bar = Progress(TextColumn("training"), BarColumn(),
+                                TextColumn("{task.completed} steps {task.fields[info]}"),
+                                TimeElapsedColumn())
+            self.task = self.bar.add_task("", total=self.total, info="")
+            self.bar.start()
+
+    def on_batch_end(self, batch, logs=None):
+        if self.bar is not None:
+            self.bar.update(self.task, advance=1,
+                            info=f"loss {(logs or {}).get('loss', float('nan')):.4f}")
+
+    def on_train_end(self, logs=None):
+        if self.bar is not None:
+            self.bar.stop()
 
     def on_epoch_end(self, k, logs=None):
         logs = logs or {}
         val = f"  val_loss {logs['val_loss']:.4f}" if "val_loss" in logs else ""
-        print(f"step {logs.get('step')}  {logs.get('seconds', 0):7.1f} s  loss "
-              f"{logs.get('loss', float('nan')):.4f}{val}", flush=True)
+        line = (f"step {logs.get('step')}  {logs.get('seconds', 0):7.1f} s  loss "
+                f"{logs.get('loss', float('nan')):.4f}{val}")
+        if self.bar is not None:
+            self.bar.console.print(line)
+        else:
+            print(line, flush=True)
         self.curve.append(logs)
         if self.out:
             atomic_text(os.path.join(self.out, METRICS), json.dumps({"curve": self.curve},

@@ -2,12 +2,10 @@
 from window to window (stateful, as char-rnn), or random fixed windows (nanoGPT), under a
 step and a wall-time budget; validation loss in nats per token on the way.
 
-``grukit.models``' engine draws shuffled samples each epoch and keeps no state between
-batches, so this loop is its own; it calls the engine's callback hooks
-(``on_train_begin``, ``on_batch_end(step, {"loss"})``, ``on_epoch_end(k, logs)`` after each
-validation, ``on_train_end``) and honours ``stop_training``. What would move into the
-engine: a batch source that yields consecutive windows, and a train-step hook that carries
-(and detaches) a state between them.
+The loop is ``grukit.models``' ``train_loop``: the batch source below yields consecutive
+windows (or random ones), the step carries (and detaches) the state between them, and one
+loop "epoch" is ``eval_every`` steps followed by validation, so callbacks see
+``on_epoch_end(k, {"loss", "step", "seconds", "val_loss"})`` after each validation.
 
 Stateful batches: the training stream is cut into B rows (``data.streams``); window k is
 columns [kT, (k+1)T) of every row, and the state after window k (detached) starts window
@@ -22,6 +20,7 @@ from dataclasses import dataclass, field
 
 import torch
 
+from ...models.callbacks import Callback
 from .data import random_windows, streams, windows
 from .network import LanguageModel, carry, loss_on
 
@@ -76,17 +75,19 @@ def evaluate_ids(net: LanguageModel, ids, batch: int, seq_len: int, stateful: bo
 
 def train_lm(net: LanguageModel, train_ids, val_ids, cfg, *, state: TrainState | None = None,
              optimizer=None, callbacks=(), checkpoint=None, carried=None) -> TrainState:
-    """Train ``net`` in place. ``cfg``: a ``GeneratorConfig``; ``state`` / ``optimizer`` /
-    ``carried`` (the stateful batches' carried state): where a resumed run stopped.
-    ``checkpoint(state, optimizer, carried)`` is called every ``checkpoint_every`` steps and
-    at the end. Stops at ``max_steps``, after ``max_seconds`` of training, or when a callback
-    sets ``net.stop_training``."""
+    """Train ``net`` in place on ``grukit.models``' ``train_loop``. ``cfg``: a
+    ``GeneratorConfig``; ``state`` / ``optimizer`` / ``carried`` (the stateful batches'
+    carried state): where a resumed run stopped. ``checkpoint(state, optimizer, carried)``
+    is called every ``checkpoint_every`` steps and at the end. Stops at ``max_steps``, after
+    ``max_seconds`` of training (by ``cfg.clock``, validation excluded), or when a callback
+    sets ``stop_training``. One loop "epoch" is ``eval_every`` steps, then validation."""
+    from ...models.loop import train_loop
+
     st = state or TrainState()
     opt = optimizer or make_optimizer(net, cfg)
     stateful = cfg.batching == "stateful"
     train_ids = torch.as_tensor(train_ids, dtype=torch.long)
     rows = streams(train_ids.numpy(), cfg.batch_size) if stateful else None
-    per_epoch = math.ceil((rows.shape[1] - 1) / cfg.seq_len) if stateful else 0
     if stateful and rows.shape[1] < 2:
         raise ValueError(f"the training text has {len(train_ids)} tokens, too few for "
                          f"batch_size={cfg.batch_size} rows; lower batch_size or give more "
@@ -94,85 +95,93 @@ def train_lm(net: LanguageModel, train_ids, val_ids, cfg, *, state: TrainState |
     if not stateful and len(train_ids) <= cfg.seq_len + 1:
         raise ValueError(f"the training text has {len(train_ids)} tokens, fewer than "
                          f"seq_len={cfg.seq_len} + 2; lower seq_len or give more text.")
+    per_epoch = math.ceil((rows.shape[1] - 1) / cfg.seq_len) if stateful else 0
     gen = torch.Generator().manual_seed(cfg.seed + 7919 * st.step)
-    net.stop_training = False
-    for cb in callbacks:
-        cb.model = net
-        cb.on_train_begin()
-    net.train()
     budget_s = cfg.max_seconds or math.inf
     # "cpu": seconds of this process's CPU time, which other processes on a shared machine
     # do not inflate (single-threaded, a quiet machine's wall time for the same work)
     clock = time.process_time if cfg.clock == "cpu" else time.perf_counter
-    since_eval, running = 0, []
-    while True:
+    box = {"carried": carried}  # the state carried from step to step
+    trainee = None
+
+    def out_of_budget() -> str:
         if cfg.max_steps and st.step >= cfg.max_steps:
-            st.stop_reason = f"max_steps={cfg.max_steps}"
-            break
+            return f"max_steps={cfg.max_steps}"
         if st.seconds >= budget_s:
-            st.stop_reason = f"max_seconds={cfg.max_seconds:g}"
-            break
-        if net.stop_training:
-            st.stop_reason = "stopped by a callback"
-            break
-        t0 = clock()
-        if stateful:
-            if st.window >= per_epoch:
-                st.epoch, st.window, carried = st.epoch + 1, 0, None
-            i = st.window * cfg.seq_len
-            t = min(cfg.seq_len, rows.shape[1] - 1 - i)
-            x, y = rows[:, i:i + t], rows[:, i + 1:i + 1 + t]  # (B, T)
-            st.window += 1
-        else:
-            x, y = random_windows(train_ids, cfg.batch_size, cfg.seq_len, gen)
-            carried = None
-        progress = max(st.step / cfg.max_steps if cfg.max_steps else 0.0,
-                       st.seconds / budget_s if cfg.max_seconds else 0.0)
-        for g in opt.param_groups:
-            g["lr"] = learning_rate(cfg, progress, st.step)
-        loss, new_state = loss_on(net, x, y, carried)
-        value = loss.item()
-        if not math.isfinite(value):
-            st.stop_reason = f"loss became {value} at step {st.step + 1}; lower lr"
-            break
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        if cfg.clip:
-            torch.nn.utils.clip_grad_norm_(net.parameters(), cfg.clip)
-        opt.step()
-        carried = carry(new_state) if stateful else None
-        st.step += 1
-        st.seconds += clock() - t0
-        running.append(value)
-        since_eval += 1
-        for cb in callbacks:
-            cb.on_batch_end(st.step - 1, {"loss": value})
-        if cfg.eval_every and since_eval >= cfg.eval_every:
-            _validate(net, val_ids, cfg, st, running, callbacks)
-            since_eval, running = 0, []
-        if checkpoint is not None and cfg.checkpoint_every and \
-                st.step % cfg.checkpoint_every == 0:
-            checkpoint(st, opt, carried)
-    if running or not st.curve:
-        _validate(net, val_ids, cfg, st, running, callbacks)
+            return f"max_seconds={cfg.max_seconds:g}"
+        return ""
+
+    def batches(epoch):
+        """``eval_every`` windows (fewer at the budget's end); the time from one window to
+        the next (forward, backward, update) is the training time."""
+        for _ in range(cfg.eval_every or 10**12):
+            reason = out_of_budget()
+            if reason:
+                st.stop_reason, trainee.stop_training = reason, True
+                return
+            if stateful:
+                if st.window >= per_epoch:
+                    st.epoch, st.window, box["carried"] = st.epoch + 1, 0, None
+                i = st.window * cfg.seq_len
+                t = min(cfg.seq_len, rows.shape[1] - 1 - i)
+                x, y = rows[:, i:i + t], rows[:, i + 1:i + 1 + t]  # (B, T)
+                st.window += 1
+            else:
+                x, y = random_windows(train_ids, cfg.batch_size, cfg.seq_len, gen)
+            progress = max(st.step / cfg.max_steps if cfg.max_steps else 0.0,
+                           st.seconds / budget_s if cfg.max_seconds else 0.0)
+            for g in opt.param_groups:
+                g["lr"] = learning_rate(cfg, progress, st.step)
+            t0 = clock()
+            yield x, y
+            st.seconds += clock() - t0  # the loop has stepped on (x, y)
+            st.step += 1
+            if checkpoint is not None and cfg.checkpoint_every and \
+                    st.step % cfg.checkpoint_every == 0:
+                checkpoint(st, opt, box["carried"])
+            reason = out_of_budget()
+            if reason:  # validate this epoch's steps, then stop
+                st.stop_reason, trainee.stop_training = reason, True
+                return
+
+    def step(batch):
+        x, y = batch
+        loss, new_state = loss_on(net, x, y, box["carried"] if stateful else None)
+        box["carried"] = carry(new_state) if stateful else None
+        return loss
+
+    def validate(epoch) -> dict:
+        logs = {"step": st.step, "seconds": round(st.seconds, 3)}
+        if val_ids is not None and len(val_ids) > 1:
+            total, n = evaluate_ids(net, val_ids, cfg.eval_batch_size, cfg.seq_len,
+                                    stateful, cfg.eval_tokens or None)
+            logs["val_loss"] = total / max(n, 1)
+        return logs
+
+    class _Curve(Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            st.curve.append(dict(logs or {}))
+
+    from ...models.loop import Trainee
+
+    trainee = Trainee(net, opt, config={})
+    if not out_of_budget():
+        hist = train_loop(trainee, opt, step, batches, epochs=len(st.curve) + 10**9,
+                          start_epoch=len(st.curve), callbacks=[_Curve(), *callbacks],
+                          validate=validate, clip=cfg.clip or None, nonfinite="warn",
+                          fix="Lower lr.")
+        if hist.stop_reason in ("callback", "nonfinite") and not st.stop_reason:
+            st.stop_reason = {"callback": "stopped by a callback",
+                              "nonfinite": "the loss became NaN/Inf; lower lr"}[
+                hist.stop_reason]
+    else:
+        st.stop_reason = out_of_budget()
+    if not st.curve:
+        st.curve.append({"step": st.step} | validate(0))
     if checkpoint is not None:
-        checkpoint(st, opt, carried)
-    for cb in callbacks:
-        cb.on_train_end()
+        checkpoint(st, opt, box["carried"])
     net.eval()
     return st
-
-
-def _validate(net, val_ids, cfg, st: TrainState, running: list, callbacks) -> None:
-    logs = {"step": st.step, "seconds": round(st.seconds, 3),
-            "loss": sum(running) / len(running) if running else float("nan")}
-    if val_ids is not None and len(val_ids) > 1:
-        total, n = evaluate_ids(net, val_ids, cfg.eval_batch_size, cfg.seq_len,
-                                cfg.batching == "stateful", cfg.eval_tokens or None)
-        logs["val_loss"] = total / max(n, 1)
-    st.curve.append(logs)
-    for cb in callbacks:
-        cb.on_epoch_end(len(st.curve) - 1, dict(logs))
 
 
 def make_optimizer(net: LanguageModel, cfg) -> torch.optim.Optimizer:
