@@ -111,3 +111,47 @@ def test_memory_tasks_flag_chooses_the_tasks(tmp_path, monkeypatch):
     seen.clear()
     assert main(argv + ["--memory-tasks", "copy,adding", "--output", str(tmp_path / "b")]) == 0
     assert seen == [("copy", 5, "gru"), ("adding", 5, "gru")]
+
+
+def test_memory_runs_on_train_loop_with_the_numbers_of_its_old_loop():
+    import torch
+    from torch import nn
+
+    from grukit.models.callbacks import Callback
+    from grukit.tasks.compare import memory
+
+    def reference(task, model, length, hidden, steps, seed, batch=32, lr=1e-2):
+        gen = torch.Generator().manual_seed(10_000 + length)
+        make = memory.adding_batch if task == "adding" else memory.copy_batch
+        x_test, y_test = make(256, length, gen)
+        x_val, y_val = make(64, length, gen)
+        gen.manual_seed(seed)
+        torch.manual_seed(seed)
+        net = memory.Net(model, x_test.shape[2], hidden, 1 if task == "adding" else 9)
+        opt = torch.optim.Adam(net.parameters(), lr=lr)
+        every, curve = max(steps // memory.CHECKPOINTS, 1), []
+        for step in range(1, steps + 1):
+            loss = memory._loss(task, net, *make(batch, length, gen))
+            opt.zero_grad()
+            loss.backward()
+            nn.utils.clip_grad_norm_(net.parameters(), 1.0)
+            opt.step()
+            if step % every == 0 or step == steps:
+                with torch.no_grad():
+                    curve.append(float(memory._loss(task, net, x_val, y_val)))
+        with torch.no_grad():
+            return curve, float(memory._loss(task, net, x_test, y_test))
+
+    class Seen(Callback):
+        def __init__(self):
+            self.val = []
+
+        def on_epoch_end(self, epoch, logs=None):
+            self.val.append(logs["val_loss"])
+
+    for task, model, steps in (("adding", "lstm", 25), ("copy", "gru", 7)):
+        seen = Seen()
+        r = memory.run(task, model, 6, 8, steps=steps, seed=2, callbacks=[seen])
+        curve, test = reference(task, model, 6, 8, steps, 2)
+        assert r["val_curve"] == curve == seen.val and r["test_loss"] == test
+        assert len(curve) == (13 if steps == 25 else 7)  # every 2 steps and the last

@@ -169,5 +169,5 @@ def test_a_nan_loss_stops_with_one_sentence_and_the_epochs_weights(data):
     bad = {**data, "train": [r.clone() for r in data["train"]]}
     bad["train"][3][1, 0] = float("nan")
     with pytest.raises(ValueError, match=r"^loss became nan at epoch 1, batch \d; training "
-                                         r"stopped .* Lower lr or set clip\.$"):
+                                         r"stopped\. Lower lr or set clip\.$"):
         train_music(bad, MusicConfig(**CONFIGS["gru-rmsprop-b2"]))

@@ -40,12 +40,14 @@ class MusicModel(Estimator):
         self.config = MusicConfig(**self._checked_settings(config))
 
     # -- training ----------------------------------------------------------------------------
-    def fit(self, data, on_epoch=None, *, callbacks=None, resume_from=None) -> MusicModel:
+    def fit(self, data, on_epoch=None, *, callbacks=None, resume_from=None,
+            verbose=0) -> MusicModel:
         """Train on ``data``: what ``load_piano_rolls`` returns (a dict of "train", "valid"
         and optionally "test" lists of (T, 88) rolls) or the path of such a .mat file.
         ``on_epoch(epoch, train_nll, val_nll)`` is called after each epoch; ``callbacks``
         (``grukit.models`` callbacks) see ``loss`` and ``val_loss``; ``resume_from``
-        continues from a ``ModelCheckpoint`` file written at an epoch's end. Returns self."""
+        continues from a ``ModelCheckpoint`` file written at an epoch's end; ``verbose``: 0
+        silent, 1 a progress bar, 2 a line per epoch. Returns self."""
         self.fitted_ = False  # a failed fit leaves no half-trained model behind
         if isinstance(data, (str, Path)):
             data = load_piano_rolls(data)
@@ -64,7 +66,7 @@ class MusicModel(Estimator):
                             f"rolls or the path of a piano-roll .mat file; got a "
                             f"{type(data).__name__}.")
         res = train_music(data, self.config, on_epoch=on_epoch, callbacks=callbacks,
-                          resume_from=resume_from)
+                          resume_from=resume_from, verbose=verbose)
         self.network_, self.result_ = res.model, res
         self.history_ = _history(res)
         self.fitted_ = True

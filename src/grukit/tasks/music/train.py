@@ -190,7 +190,8 @@ def _optimizer(cfg: MusicConfig, params) -> torch.optim.Optimizer:
 
 def train_music(data: dict[str, list[Tensor]], cfg: MusicConfig | None = None,
                 on_epoch: Callable[[int, float, float], None] | None = None, *,
-                callbacks: list | None = None, resume_from: str | None = None) -> MusicResult:
+                callbacks: list | None = None, resume_from: str | None = None,
+                verbose=0) -> MusicResult:
     """Train ``cfg.model`` on ``data["train"]``, early-stop on ``data["valid"]``, and
     report NLL per time step of the best-validation weights on all three splits.
 
@@ -202,7 +203,8 @@ def train_music(data: dict[str, list[Tensor]], cfg: MusicConfig | None = None,
     callbacks) see each epoch's ``loss`` (training NLL, with weight noise) and ``val_loss``;
     a ``ModelCheckpoint`` file written at an epoch's end resumes with ``resume_from`` to the
     numbers of an uninterrupted run (``max_epochs``, ``max_seconds`` and ``num_threads`` may
-    differ; the wall clock of ``max_seconds`` restarts).
+    differ; the wall clock of ``max_seconds`` restarts). ``verbose``: 0 silent, 1 a progress
+    bar (on a terminal), 2 a line per epoch, "auto" one of these.
     """
     cfg = MusicConfig() if cfg is None else cfg
     if not isinstance(data, dict):
@@ -216,7 +218,7 @@ def train_music(data: dict[str, list[Tensor]], cfg: MusicConfig | None = None,
     threads_before = torch.get_num_threads()
     want = threads_before if cfg.num_threads is None else cfg.num_threads
     try:
-        return _train(data, cfg, on_epoch, want, callbacks, resume_from)
+        return _train(data, cfg, on_epoch, want, callbacks, resume_from, verbose)
     finally:
         torch.set_num_threads(threads_before)
 
@@ -264,7 +266,7 @@ class _Record(Callback):
 
 
 def _train(data, cfg: MusicConfig, on_epoch, want: int, callbacks=None,
-           resume_from=None) -> MusicResult:
+           resume_from=None, verbose=0) -> MusicResult:
     start = time.perf_counter()
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(cfg.seed)
@@ -305,7 +307,7 @@ def _train(data, cfg: MusicConfig, on_epoch, want: int, callbacks=None,
         callbacks=[record, *(callbacks or [])], history=history, clip=cfg.clip,
         validate=lambda epoch: {"val_loss": evaluate(data["valid"])},
         max_seconds=cfg.max_seconds, started=start, nonfinite="raise",
-        fix="Lower lr or set clip.",
+        fix="Lower lr or set clip.", verbose=verbose, steps=-(-len(train) // cfg.batch_size),
         step_context=lambda: weight_noise(noisy, cfg.weight_noise, gen))
     stop = {"epochs": "max_epochs", "max_seconds": "max_seconds"}.get(
         history.stop_reason, "patience" if record.patience_hit else "callback")
