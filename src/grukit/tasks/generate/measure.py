@@ -8,7 +8,8 @@ what ``grukit compare --task generate`` reports beside the validation curves.
 The memory figure is the state the model carries to the next step, counted exactly: a
 recurrent model's h (and c) per layer, constant; an attention model's key-value caches,
 which grow by 2·layers·hidden numbers per token up to its window (``seq_len``) and then stay.
-Timing is wall time of the sampling loop (prompt excluded), median of ``repeats`` runs.
+Timing is the sampling loop's (prompt excluded), median of ``repeats`` runs, in wall time
+and in this process's CPU time (a figure other work on a shared machine does not inflate).
 """
 
 from __future__ import annotations
@@ -26,16 +27,18 @@ def generation_profile(gen, lengths=(100, 1000, 10000), *, prompt: str = "\n",
     if not lengths or any(not isinstance(n, int) or n < 1 for n in lengths):
         raise ValueError(f"lengths must be positive integers; got {lengths!r}.")
     longest = max(lengths)
-    speeds, at = [], {}
+    speeds, cpu_speeds, at = [], [], {}
     for r in range(max(1, repeats)):
         gen.generate(prompt, longest, seed=seed + r, temperature=temperature,
                      trace=tuple(lengths))
         st = gen.last_stats_
         speeds.append(st["tokens_per_second"])
+        cpu_speeds.append(st["tokens_per_cpu_second"])
         at = st["state_bytes_at"]
     first, last = min(lengths), longest
     growth = (at[last] - at[first]) / (last - first) if last > first else 0.0
     return {"model": gen.config.model, "params": count_params(gen.network_),
             "tokens_per_second": statistics.median(speeds),
+            "tokens_per_cpu_second": statistics.median(cpu_speeds),
             "state_bytes_at": {int(n): int(at[n]) for n in sorted(at)},
             "bytes_per_token": growth}

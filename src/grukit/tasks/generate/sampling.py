@@ -108,16 +108,17 @@ def sample(net: LanguageModel, prompt_ids, length: int, *, temperature: float = 
            on_token: Callable[[int], None] | None = None,
            trace: tuple[int, ...] = ()) -> tuple[list[int], dict]:
     """``length`` tokens after ``prompt_ids`` (T ≥ 1,), and the run's figures: tokens,
-    seconds, tokens_per_second (prompt excluded), state_bytes at the end and, for each n in
-    ``trace``, ``state_bytes_at`` n generated tokens. ``on_token(id)`` sees each token as it
-    is drawn."""
+    seconds, tokens_per_second (prompt excluded; also per second of this process's CPU
+    time, which other work on a shared machine does not inflate), state_bytes at the end
+    and, for each n in ``trace``, ``state_bytes_at`` n generated tokens. ``on_token(id)``
+    sees each token as it is drawn."""
     check_sampling(length, temperature, top_k, top_p)
     gen = torch.Generator().manual_seed(int(seed))
     stepper = Stepper(net)
     logits = stepper.prime(prompt_ids)
     out, at = [], {}
     wanted = set(trace)
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     for i in range(length):
         tok = pick(logits, temperature, top_k, top_p, gen)
         out.append(tok)
@@ -127,8 +128,9 @@ def sample(net: LanguageModel, prompt_ids, length: int, *, temperature: float = 
             at[i + 1] = stepper.state_bytes
         if i + 1 < length:
             logits = stepper.step(tok)
-    seconds = time.perf_counter() - t0
-    stats = {"tokens": length, "seconds": seconds,
+    seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
+    stats = {"tokens": length, "seconds": seconds, "cpu_seconds": cpu,
              "tokens_per_second": length / seconds if seconds > 0 else float("inf"),
+             "tokens_per_cpu_second": length / cpu if cpu > 0 else float("inf"),
              "state_bytes": stepper.state_bytes, "state_bytes_at": at}
     return out, stats
