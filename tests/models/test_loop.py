@@ -203,3 +203,17 @@ def test_a_trainee_carries_the_tasks_state_through_a_checkpoint(tmp_path):
     assert all(torch.equal(v, net.state_dict()[k]) for k, v in net2.state_dict().items())
     with pytest.raises(ValueError, match="other training settings"):
         resume_at_epoch_end(Trainee(net2, opt2, {"lr": 0.2}, (get, put)), opt2, path)
+
+
+@pytest.mark.parametrize("kw,message", [
+    ({"epochs": -1}, "epochs must be a whole number, 0 or more; got -1."),
+    ({"epochs": 2.0}, "epochs must be a whole number, 0 or more; got 2.0."),
+    ({"epochs": 1, "verbose": 3}, "verbose must be 'auto', 0 (silent), 1 (progress bar) or 2"),
+    ({"epochs": 1, "verbose": True}, "verbose must be 'auto'"),
+    ({"epochs": 1, "nonfinite": "ignore"}, "nonfinite must be one of ('warn', 'raise')"),
+])
+def test_bad_settings_are_one_sentence(kw, message):
+    net, opt, data = _setup()
+    with pytest.raises(ValueError) as err:
+        train_loop(net, opt, _mse(net), data, **kw)
+    assert message in str(err.value)

@@ -205,6 +205,11 @@ def train_loop(model, optimizer: torch.optim.Optimizer, step: Callable, batches,
     After the call, ``history.stop_reason`` is "epochs", "callback", "max_seconds" or
     "nonfinite", and ``history.train_seconds`` / ``history.val_seconds`` hold per-epoch times.
     """
+    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 0:
+        raise ValueError(f"epochs must be a whole number, 0 or more; got {epochs!r}.")
+    if verbose not in ("auto", 0, 1, 2) or isinstance(verbose, bool) and verbose:
+        raise ValueError(f"verbose must be 'auto', 0 (silent), 1 (progress bar) or 2 (one line "
+                         f"per epoch); got {verbose!r}.")
     if nonfinite not in NONFINITE:
         raise ValueError(f"nonfinite must be one of {NONFINITE}; got {nonfinite!r}.")
     if clip is not None and not (isinstance(clip, (int, float)) and not isinstance(clip, bool)
