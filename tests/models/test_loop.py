@@ -99,8 +99,9 @@ def test_a_nan_loss_stops_with_one_sentence_and_the_epochs_first_weights():
 
     with pytest.warns(RuntimeWarning, match=r"^loss became nan at epoch 2, batch 4; training "
                                             r"stopped and the weights from the start of this "
-                                            r"epoch were kept\. Lower the learning rate"):
+                                            r"epoch were kept\. Lower the learning rate") as w:
         h = train_loop(net, opt, _nan_at(net, 1, 3), data, epochs=5, callbacks=[Start()])
+    assert w[0].filename == __file__  # the warning points at the caller, not at grukit
     assert h.stop_reason == "nonfinite" and len(h.history["loss"]) == 1
     assert all(torch.equal(v, starts[1][k]) for k, v in net.state_dict().items())
     net, opt, data = _setup(lr=1e-3)

@@ -24,6 +24,7 @@ from __future__ import annotations
 import copy
 import json
 import math
+import os
 import sys
 import time
 import warnings
@@ -291,7 +292,7 @@ def train_loop(model, optimizer: torch.optim.Optimizer, step: Callable, batches,
             if nonfinite == "raise":
                 raise NonFiniteLoss(f"{said}. {fix}")
             warnings.warn(f"{said} and the weights from the start of this epoch were kept. "
-                          f"{fix}", RuntimeWarning, stacklevel=3)
+                          f"{fix}", RuntimeWarning, stacklevel=_outside_grukit())
             break
         history.train_seconds.append(time.perf_counter() - t0)
         logs = {"loss": total / max(seen, 1)}
@@ -315,6 +316,16 @@ def train_loop(model, optimizer: torch.optim.Optimizer, step: Callable, batches,
     for cb in cbs:
         cb.on_train_end()
     return history
+
+
+def _outside_grukit() -> int:
+    """The ``stacklevel`` of the first caller outside the grukit package (the user's fit or
+    task call), counted from the function that calls this one."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # .../grukit
+    frame, level = sys._getframe(1), 1
+    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(root):
+        frame, level = frame.f_back, level + 1
+    return level
 
 
 class _nothing:
