@@ -70,6 +70,22 @@ def test_stateful_windows_score_the_stream_as_one_long_sequence(kind):
     assert math.isclose(total, ref.item(), rel_tol=1e-10)
 
 
+def test_window_models_are_scored_on_half_overlapping_windows_each_target_once():
+    """Batched strided scoring = the windows run one by one; every target counted once."""
+    net = _net("transformer")
+    ids = torch.as_tensor(np.random.default_rng(4).integers(0, 11, 41))
+    total, n = evaluate_ids(net, ids, batch=3, seq_len=8, stateful=False)
+    ref, count = 0.0, 0
+    for j, start in enumerate(range(0, len(ids) - 8, 4)):
+        logits, _ = net(ids[None, start:start + 8])
+        nll = torch.nn.functional.cross_entropy(logits[0], ids[start + 1:start + 9],
+                                                reduction="none")
+        kept = nll if j == 0 else nll[4:]
+        ref, count = ref + kept.sum().item(), count + kept.numel()
+    assert n == count == len(ids) - 1
+    assert math.isclose(total, ref, rel_tol=1e-10)
+
+
 @pytest.mark.parametrize("kind", ["hybrid", "transformer"])
 def test_attention_models_are_causal_a_future_token_leaves_past_logits(kind):
     net = _net(kind)

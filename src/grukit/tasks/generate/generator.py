@@ -179,18 +179,20 @@ class TextGenerator(Estimator):
                   "train_seconds": round(st.seconds, 3), "epochs": st.epoch,
                   "stop_reason": st.stop_reason, "curve": st.curve,
                   "train_chars": len(train_text), "val_chars": len(val_text),
-                  "vocab_size": self.vocab_.size}
+                  "vocab_size": self.vocab_.size,
+                  "val_unknown_chars": self._val_dropped}
         if len(val_ids) > 1:
             result |= self._scores(val_ids, len(val_text))
         self.result_ = result
         return self
 
     def _encode_val(self, val_text: str):
-        """Validation ids; characters unseen in training are dropped from it (counted)."""
+        """Validation ids; characters unseen in training are dropped from it (counted in
+        ``result_["val_unknown_chars"]``)."""
         missing = set(self.vocab_.unknown(val_text))
-        if missing:
-            val_text = "".join(c for c in val_text if c not in missing)
-        return self.vocab_.encode(val_text, "the validation text")
+        kept = "".join(c for c in val_text if c not in missing) if missing else val_text
+        self._val_dropped = len(val_text) - len(kept)
+        return self.vocab_.encode(kept, "the validation text")
 
     def _scores(self, ids, chars: int) -> dict:
         cfg = self.config

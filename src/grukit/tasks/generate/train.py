@@ -19,6 +19,7 @@ import time
 from dataclasses import dataclass, field
 
 import torch
+import torch.nn.functional as F
 
 from ...models.callbacks import Callback
 from .data import random_windows, streams, windows
@@ -49,27 +50,52 @@ def learning_rate(cfg, progress: float, step: int) -> float:
 
 def evaluate_ids(net: LanguageModel, ids, batch: int, seq_len: int, stateful: bool,
                  limit: int | None = None) -> tuple[float, int]:
-    """(total nats, tokens scored) of next-token prediction on the stream ``ids``; stateful
-    models carry their state across windows (each of the ``batch`` rows from zero), the others
-    score non-overlapping windows of ``seq_len`` tokens. ``limit``: score at most this many
-    tokens (from the start)."""
+    """(total nats, tokens scored) of next-token prediction on the stream ``ids``.
+
+    Stateful models carry their state across windows (each of the ``batch`` rows from zero
+    state). The others read windows of ``seq_len`` tokens every ``seq_len // 2`` tokens
+    and score the second half of each (the first window whole), so every token but the
+    first ``seq_len`` is predicted from at least ``seq_len // 2`` tokens of context, as
+    a carried state would give it. ``limit``: score at most this many tokens (from the
+    start)."""
     ids = torch.as_tensor(ids, dtype=torch.long)
     if limit is not None:
         ids = ids[: limit + 1]
-    batch = max(1, min(batch, (len(ids) - 1) // max(seq_len, 1) or 1))
-    rows = streams(ids.numpy(), batch)  # (B, N/B)
     total, count, state = 0.0, 0, None
     was = net.training
     net.eval()
     try:
         with torch.no_grad():
-            for _, x, y in windows(rows, seq_len):
-                loss, state = loss_on(net, x, y, state if stateful else None)
-                state = carry(state)
-                total += loss.item() * y.numel()
-                count += y.numel()
+            if stateful:
+                batch = max(1, min(batch, (len(ids) - 1) // max(seq_len, 1) or 1))
+                rows = streams(ids.numpy(), batch)  # (B, N/B)
+                for _, x, y in windows(rows, seq_len):
+                    loss, state = loss_on(net, x, y, state)
+                    state = carry(state)
+                    total += loss.item() * y.numel()
+                    count += y.numel()
+            else:
+                total, count = _strided(net, ids, batch, seq_len)
     finally:
         net.train(was)
+    return total, count
+
+
+def _strided(net: LanguageModel, ids: torch.Tensor, batch: int, seq_len: int):
+    t = min(seq_len, len(ids) - 1)
+    stride = max(1, t // 2)
+    wins = ids.unfold(0, t + 1, stride)  # (W, T + 1)
+    total, count = 0.0, 0
+    for k in range(0, len(wins), batch):
+        w = wins[k:k + batch]
+        logits, _ = net(w[:, :-1])  # (b, T, V)
+        nll = F.cross_entropy(logits.transpose(1, 2), w[:, 1:], reduction="none")  # (b, T)
+        first = 1 if k == 0 else 0
+        if first:  # the first window is scored whole
+            total += nll[0].sum().item()
+            count += t
+        total += nll[first:, t - stride:].sum().item()
+        count += nll[first:, t - stride:].numel()
     return total, count
 
 
