@@ -123,8 +123,8 @@ class GeneratorConfig:
 class TextGenerator(Estimator):
     """A language model over characters or sub-words; settings: ``GeneratorConfig``.
 
-    ``fit(data)`` trains on the text (a str, or a path: a text file, a folder of text files;
-    ``column=`` for a CSV column) with the last ``val_fraction`` held out; ``result_`` holds
+    ``fit(path)`` (a text file, a folder of text files, a CSV file with ``column=``) or
+    ``fit(text=...)`` trains with the last ``val_fraction`` held out; ``result_`` holds
     the validation loss in nats per token, bits per character, perplexity, the curve of
     validation loss against training time, and the parameter count.
     """
@@ -137,10 +137,11 @@ class TextGenerator(Estimator):
     # -- training ----------------------------------------------------------------------------
     def fit(self, data=None, *, text: str | None = None, column: str | None = None,
             callbacks=(), checkpoint=None, resume: dict | None = None) -> TextGenerator:
-        """Train on the file or folder ``data`` or on ``text`` (a str). ``checkpoint(gen,
-        state, optimizer,
-        carried)``: called as training goes; ``resume``: what ``read_checkpoint`` returned
-        (weights, optimizer, where training stopped). Returns self."""
+        """Train on the file or folder ``data`` or on ``text`` (a str). ``callbacks``:
+        ``grukit.models`` callbacks (an epoch is ``eval_every`` steps, then validation);
+        ``checkpoint(gen, state, optimizer, carried)``: called as training goes; ``resume``:
+        what ``checkpoint.read_checkpoint`` returned (weights, optimizer, where training
+        stopped). Returns self."""
         cfg = self.config
         self.fitted_ = False
         text = _text_of(data, text, column)
@@ -182,7 +183,7 @@ class TextGenerator(Estimator):
                   "vocab_size": self.vocab_.size,
                   "val_unknown_chars": self._val_dropped}
         if len(val_ids) > 1:
-            result |= self._scores(val_ids, len(val_text))
+            result |= self._scores(val_ids, len(val_text) - self._val_dropped)
         self.result_ = result
         return self
 
