@@ -156,6 +156,51 @@ def size_rows(hidden: int, steps: int, folder: Path) -> list[tuple[str, int]]:
     return [(f, (folder / f).stat().st_size) for f in files if (folder / f).is_file()]
 
 
+_PEAK = """
+import numpy as np
+x = np.zeros((1, {steps}, 1), np.float32)
+{body}
+print([ln.split()[1] for ln in open("/proc/self/status") if ln.startswith("VmHWM")][0])
+"""
+
+_BODIES = {
+    "ONNX Runtime fp32 (onnxruntime + numpy)":
+        "import onnxruntime as ort\n"
+        "s = ort.InferenceSession({onnx!r}, providers=['CPUExecutionProvider'])\n"
+        "s.run(None, {{'input': x}})",
+    "ONNX Runtime int8":
+        "import onnxruntime as ort\n"
+        "s = ort.InferenceSession({onnx8!r}, providers=['CPUExecutionProvider'])\n"
+        "s.run(None, {{'input': x}})",
+    "torch.export program (torch + grukit)":
+        "import torch\nfrom grukit.export import load_pt2\n"
+        "load_pt2({pt2!r}).module()(torch.from_numpy(x))",
+    "torch.export program, int8":
+        "import torch\nfrom grukit.export import load_pt2\n"
+        "load_pt2({pt28!r}).module()(torch.from_numpy(x))",
+}
+
+
+def peak_rows(steps: int, folder: Path) -> list[tuple[str, int]]:
+    """Peak resident memory (KiB, ``VmHWM`` of /proc/self/status: Linux; ``ru_maxrss``
+    would carry the parent's across exec) of a fresh process that loads each file and runs
+    one batch-1 sequence: the footprint of serving it."""
+    import subprocess
+    import sys
+
+    names = {"onnx": "model.onnx", "onnx8": "model_int8.onnx", "pt2": "model.pt2",
+             "pt28": "model_int8.pt2"}
+    paths = {k: str(folder / v) for k, v in names.items()}
+    rows = []
+    for name, body in _BODIES.items():
+        code = _PEAK.format(steps=steps, body=body.format(**paths))
+        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                              timeout=600)
+        if done.returncode == 0:
+            rows.append((name, int(done.stdout.split()[-1])))
+    return rows
+
+
 def _table(title: str, rows: list[tuple[str, float]]) -> str:
     anchor = rows[0][1]
     lines = [f"| {title} | µs | × anchor |", "|---|---:|---:|"]
@@ -173,6 +218,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=7)
     parser.add_argument("--budget", type=float, default=0.2, help="seconds per run of calls")
     parser.add_argument("--no-compile", action="store_true", help="skip torch.compile rows")
+    parser.add_argument("--memory", action="store_true", help="peak memory of a fresh "
+                        "serving process per exported file")
     args = parser.parse_args(argv)
     if args.threads < 1:
         parser.error(f"--threads must be at least 1; got {args.threads}.")
@@ -199,6 +246,11 @@ def main(argv: list[str] | None = None) -> int:
         print("| file | bytes |\n|---|---:|")
         for name, size in size_rows(args.hidden, args.steps, folder):
             print(f"| {name} | {size:,} |")
+        if args.memory:
+            print()
+            print("| serving process (load + one sequence) | peak RSS MiB |\n|---|---:|")
+            for name, kib in peak_rows(args.steps, folder):
+                print(f"| {name} | {kib / 1024:,.0f} |")
     return 0
 
 
