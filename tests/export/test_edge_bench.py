@@ -1,0 +1,38 @@
+"""``python -m grukit.export.bench`` runs end to end on a tiny model and prints every table
+(its figures are timings: only their presence is checked)."""
+
+from __future__ import annotations
+
+import pytest
+
+pytest.importorskip("onnxruntime")
+
+from grukit.export import bench  # noqa: E402
+
+
+@pytest.fixture
+def threads_kept():
+    """bench.main sets torch's and numba's thread counts: give them back after the test."""
+    import numba
+    import torch
+
+    kept = torch.get_num_threads(), numba.get_num_threads()
+    yield
+    torch.set_num_threads(kept[0])
+    numba.set_num_threads(kept[1])
+
+
+def test_bench_prints_every_block(capsys, threads_kept):
+    assert bench.main(["--hidden", "4", "--steps", "5", "--repeat", "1", "--budget", "0.002",
+                       "--no-compile"]) == 0
+    out = capsys.readouterr().out
+    for row in ("| step, batch 1, GRU(4) |", "| grukit Int8Stream int8 |",
+                "| sequence T=5, batch 32 |", "| ONNX Runtime int8 (Dense; GRU stays fp32) |",
+                "| model_int8.pt2 |", "| state_int8.safetensors |"):
+        assert row in out, row
+
+
+def test_bench_refuses_zero_threads(capsys):
+    with pytest.raises(SystemExit):
+        bench.main(["--threads", "0"])
+    assert "--threads must be at least 1; got 0." in capsys.readouterr().err
