@@ -268,3 +268,12 @@ def test_japanese_vowels_test_accuracy_mean_of_three_seeds():
         clf.fit(x, y)
         accs.append(clf.evaluate(xt, yt)["accuracy"])
     assert min(accs) >= 0.95 and sum(accs) / 3 >= 0.955, accs
+
+
+def test_model_names_in_tables_come_from_the_cell_specs():
+    from grukit import cells
+    from grukit.tasks.classify.network import MODELS, display
+
+    assert display("bigru") == "BiGRU" and display("mingru") == "minGRU"
+    assert {display(m) for m in MODELS} == {s.display for s in cells.all_specs()} | {
+        f"Bi{s.display}" for s in cells.all_specs()}

@@ -24,7 +24,7 @@ from .files import (
     write_fold,
     write_predictions,
 )
-from .network import MODELS
+from .network import MODELS, display
 
 TRAIN_ONLY = ("folds", "hidden", "epochs", "seed", "save", "resume")
 
@@ -142,7 +142,7 @@ def run_train(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     if folds > 1:
         protocol = f"stratified {folds}-fold cross-validation (seed {seed})"
-        print(f"{protocol}, {model.upper()} beside {baseline.name}")
+        print(f"{protocol}, {display(model)} beside {baseline.name}")
         done, stamp = {}, None
         if out:
             stamp = fingerprint(kind, inputs, labels, folds, clf.get_config(), baseline.name)
@@ -288,13 +288,13 @@ def _show_attention(clf, texts) -> None:
 
 def _print_table(model: str, m: dict, base_name: str, b: dict, folds: int) -> None:
     print("\n| model | accuracy | macro-F1 |\n|---|---|---|")
-    for name, r in ((model.upper(), m), (base_name, b)):
+    for name, r in ((display(model), m), (base_name, b)):
         if folds > 1:
             print(f"| {name} | {r['accuracy']:.4f} ± {r['accuracy_std']:.4f} | "
                   f"{r['macro_f1']:.4f} ± {r['macro_f1_std']:.4f} |")
         else:
             print(f"| {name} | {r['accuracy']:.4f} | {r['macro_f1']:.4f} |")
-    winner = model.upper() if m["accuracy"] > b["accuracy"] else base_name
+    winner = display(model) if m["accuracy"] > b["accuracy"] else base_name
     print(f"\nhigher accuracy: {winner}")
 
 
@@ -320,5 +320,5 @@ def _write(output, folds, model, desc, protocol, classes, m, base_name, b, secon
     from .plot import plot_confusion
 
     plot_confusion(m["confusion"], [str(c) for c in classes],
-                   f"{model.upper()} on {desc[:60]} ({protocol.split(' (')[0]})",
+                   f"{display(model)} on {desc[:60]} ({protocol.split(' (')[0]})",
                    os.path.join(output, "confusion.png"))

@@ -13,6 +13,12 @@ from ...models import Sequential
 MODELS = (*cells.names(), *(f"bi{name}" for name in cells.names()))
 
 
+def display(model: str) -> str:
+    """A model's name in tables and plots, from its cell's spec: "BiGRU", "minGRU"."""
+    bi = model.startswith("bi") and model[2:] in cells.names()
+    return ("Bi" if bi else "") + cells.get(model[2:] if bi else model).display
+
+
 class SequenceInput(Layer):
     """Padded numeric sequences with a validity channel -> data and lengths.
 
