@@ -77,7 +77,7 @@ def test_cli_writes_metrics_forecast_and_plot(tmp_path, capsys):
     for block in [m["model"], *m["baselines"].values()]:
         assert {"mae", "rmse", "smape", "mase"} <= set(block)
     csv = (out / "forecast.csv").read_text().splitlines()
-    assert csv[0] == "time,forecast,naive,seasonal_naive,ets" and len(csv) == 11
+    assert csv[0] == "time,forecast,naive,seasonal_naive,ets,lower,upper" and len(csv) == 11
     assert (out / "forecast.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "| GRU |" in capsys.readouterr().out
     assert main(["datasets"]) == 0

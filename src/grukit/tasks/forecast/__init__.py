@@ -1,7 +1,10 @@
-"""Time-series forecasting with recurrent networks, beside naive, seasonal naive and ETS."""
+"""Time-series forecasting with recurrent networks (plain, ES-GRU hybrid, ensembles; point,
+quantile and split-conformal interval forecasts; tuning on Optuna), beside naive, seasonal
+naive and ETS."""
 
+from . import es
 from .baselines import ets, naive, seasonal_naive
 from .forecaster import ForecastConfig, Forecaster
 from .metrics import scores
 
-__all__ = ["ForecastConfig", "Forecaster", "ets", "naive", "scores", "seasonal_naive"]
+__all__ = ["ForecastConfig", "Forecaster", "es", "ets", "naive", "scores", "seasonal_naive"]

@@ -7,7 +7,7 @@ import numpy as np
 
 from . import baselines
 from .checks import as_list, check_config, check_season, check_values, whole
-from .intervals import interval_scores
+from .intervals import conformal_halfwidth, interval_scores
 from .metrics import average, scores
 
 NAMES = ("model", "naive", "seasonal_naive", "ets")
@@ -48,6 +48,7 @@ def backtest(model, series, season: int = 1, folds: int = 3, covariates=None, *,
                   covariates=None if covs is None else
                   [c[:o] for c, o in zip(covs, cut, strict=True)])
         per = {name: [] for name in NAMES}
+        shown = []  # the forecasts of every series, for the report's plot
         for i, (y, o) in enumerate(zip(ys, cut, strict=True)):
             train, actual = y[:o], y[o:o + h]
             f = model._predict_one(train, None if covs is None else covs[i][:o], i)
@@ -57,12 +58,18 @@ def backtest(model, series, season: int = 1, folds: int = 3, covariates=None, *,
             for name, p in preds.items():
                 per[name].append(scores(actual, p, train, season))
             per["model"][-1] |= interval_scores(actual, f, model.residuals(i), level)
+            half = conformal_halfwidth(model.residuals(i), level)
+            shown.append({"origin": int(o), "lower": (f - half).tolist(),
+                          "upper": (f + half).tolist()} |
+                         {name: np.asarray(p, float).tolist() for name, p in preds.items()})
         fold = {name: average(per[name]) for name in NAMES}
         fold["fit_seconds"] = model.fit_seconds
+        fold["forecasts"] = shown
         results.append(fold)
         if on_fold is not None:
             on_fold(k, fold)
     out = {name: average([r[name] for r in results]) | {"folds": [r[name] for r in results]}
            for name in NAMES}
+    out["forecasts"] = [r.get("forecasts") for r in results]  # [fold][series] -> dict
     out["model"]["fit_seconds"] = float(np.mean([r.get("fit_seconds", 0.0) for r in results]))
     return out

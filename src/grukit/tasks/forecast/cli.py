@@ -9,9 +9,11 @@ import os
 from ..._io import atomic_text, atomic_write
 from ..._runs import RUN, UsageError, at_least, predict_args, prepare_output, training_model
 from .checks import MODELS
+from .cli_extra import covariates_of, run_sliding, tuned_model
 from .files import FOLDS_DIR, clear_folds, fingerprint, forecast_table, read_folds, write_fold
 
-TRAIN_ONLY = ("horizon", "folds", "lookback", "hidden", "epochs", "seed", "save", "resume")
+TRAIN_ONLY = ("horizon", "folds", "lookback", "hidden", "epochs", "seed", "save", "resume",
+              "hybrid", "ensemble", "level", "covariates", "tune", "tune_storage")
 
 
 def add_parsers(sub) -> None:
@@ -46,6 +48,22 @@ def add_parsers(sub) -> None:
     p.add_argument("--save", help="folder to save the model trained on the whole series in")
     p.add_argument("--resume", action="store_true",
                    help="with --output: skip the backtest folds already in OUTPUT/folds/")
+    p.add_argument("--hybrid", action="store_true",
+                   help="ES-GRU: exponential smoothing normalises, the network corrects it")
+    p.add_argument("--ensemble", type=int, help="networks (seeds) whose median forecasts "
+                                                "(default 1)")
+    p.add_argument("--level", type=float, help="the prediction interval (default 0.8)")
+    p.add_argument("--covariates", help="comma-separated CSV columns fed beside the target")
+    p.add_argument("--tune", type=int, metavar="N",
+                   help="search the settings with N Optuna trials on validation folds "
+                        "before the backtest's test folds (needs grukit[tune])")
+    p.add_argument("--tune-timeout", type=float, default=600.0,
+                   help="most seconds of searching (default 600)")
+    p.add_argument("--tune-storage", help="SQLite file of the search, resumed when it exists "
+                                          "(default OUTPUT/study.db with --output)")
+    p.add_argument("--protocol", choices=("rolling", "sliding"), default="rolling",
+                   help="rolling origin (default) or sliding: a 70/10/20 split by time and "
+                        "every window of the test part (MSE, MAE on standardised values)")
     p.set_defaults(func=run)
     d = sub.add_parser("datasets", help="list the built-in data sets")
     d.set_defaults(func=list_datasets)
@@ -130,6 +148,7 @@ def run_train(args: argparse.Namespace) -> int:
     from . import baselines
     from .forecaster import Forecaster
     from .metrics import KEYS, lowest
+    from .report import plot
 
     model_name = training_model(args.model, MODELS, "forecast")
     if not args.data:
@@ -151,10 +170,20 @@ def run_train(args: argparse.Namespace) -> int:
     series, season, default_horizon = _read(args)
     horizon = default_horizon if args.horizon is None else args.horizon
     settings = {"model": model_name, "horizon": horizon, "lookback": args.lookback,
-                "hidden": args.hidden, "epochs": args.epochs, "seed": args.seed}
-    model = Forecaster(**{k: v for k, v in settings.items() if v is not None})
+                "hidden": args.hidden, "epochs": args.epochs, "seed": args.seed,
+                "hybrid": args.hybrid or None, "ensemble": args.ensemble, "level": args.level}
+    settings = {k: v for k, v in settings.items() if v is not None}
+    try:
+        model = Forecaster(**settings)
+    except ValueError as err:
+        raise UsageError(str(err)) from None
     values = series.to_numpy()
+    covariates = covariates_of(args, series)
     label = model_name.upper()
+    if args.protocol == "sliding":
+        return run_sliding(args, model, series, season, covariates, out)
+    if args.tune:
+        model = tuned_model(args, settings, values, season, folds, covariates, out)
     print(f"{series.name}: {len(series)} points, season {season}, horizon {horizon}, "
           f"{folds}-fold rolling-origin backtest", flush=True)
     done, stamp = {}, None
@@ -177,39 +206,51 @@ def run_train(args: argparse.Namespace) -> int:
               f"{_fmt(fold['seasonal_naive']['mase'])} ({fold['fit_seconds']:.0f} s)",
               flush=True)
 
-    res = model.backtest(values, season, folds=folds, on_fold=report, done=done)
+    res = model.backtest(values, season, folds=folds, covariates=covariates, on_fold=report,
+                         done=done)
     print("\n| model | " + " | ".join(KEYS) + " |\n|---|" + "---|" * len(KEYS))
-    for name, r in res.items():
+    for name in ("model", "naive", "seasonal_naive", "ets"):
+        r = res[name]
         print(f"| {label if name == 'model' else name} | "
               + " | ".join(_fmt(r[k]) for k in KEYS) + " |")
-    best = lowest(res, "mase")
+    names = ("model", "naive", "seasonal_naive", "ets")
+    best = lowest({n: res[n] for n in names}, "mase")
     if best is None:
-        by_mae = lowest(res, "mae")
+        by_mae = lowest({n: res[n] for n in names}, "mae")
         print("\nMASE is undefined: the training part of some fold never changes over a "
               "season, so the seasonal-naive error it divides by is zero; no winner is named "
               f"by it. Lowest MAE: {label if by_mae == 'model' else by_mae}")
     else:
         print(f"\nlowest MASE: {label if best == 'model' else best}")
+    print(f"{label} {model.config.level:.0%} interval: coverage {res['model']['coverage']:.3f}, "
+          f"mean width {res['model']['width']:.4g}, CRPS {res['model']['crps']:.4g}")
     if not out and not args.save:
         return 0
-    model.fit(series, season)  # the forecast of the future and the saved model use every point
+    # the forecast of the future and the saved model use every point
+    model.fit(series, season, covariates=covariates)
     if out:
         metrics = {"model": {"name": model_name} | {k: res["model"][k] for k in KEYS},
                    "baselines": {n: {k: res[n][k] for k in KEYS}
                                  for n in ("naive", "seasonal_naive", "ets")},
                    "lowest_mase": best, "series": str(series.name), "horizon": horizon,
-                   "folds": folds, "per_fold": {n: res[n]["folds"] for n in res}}
+                   "folds": folds, "per_fold": {n: res[n]["folds"] for n in names},
+                   "interval": {"level": model.config.level} |
+                   {k: res["model"][k] for k in ("coverage", "width", "crps")},
+                   "settings": model.get_config()}
         atomic_text(os.path.join(out, "metrics.json"),
                     json.dumps(metrics, indent=2, allow_nan=False))
+        lower, upper = model.predict_interval()
         table = pd.DataFrame({"forecast": model.predict(),
                               "naive": baselines.naive(values, horizon),
                               "seasonal_naive": baselines.seasonal_naive(values, horizon,
                                                                          season),
-                              "ets": baselines.ets(values, horizon, season)},
+                              "ets": baselines.ets(values, horizon, season),
+                              "lower": lower, "upper": upper},
                              index=model.future_index())
         table.index.name = "time"
         atomic_write(os.path.join(out, "forecast.csv"), lambda p: table.to_csv(p))
-        _plot(series, table, label, os.path.join(out, "forecast.png"))
+        plot(series, table, label, res["forecasts"], os.path.join(out, "forecast.png"),
+             model.config.level)
         print(f"wrote metrics.json, forecast.csv, forecast.png to {out}")
     if args.save:
         model.save(args.save)
@@ -263,22 +304,3 @@ def run_predict(args: argparse.Namespace) -> int:
     else:
         print(text, end="")
     return 0
-
-
-def _plot(series, table, label: str, path: str) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(10, 4))
-    tail = series.iloc[-8 * len(table):]
-    ax.plot(tail.index, tail.to_numpy(), color="black", label="history")
-    ax.plot(table.index, table["forecast"], color="tab:red", lw=2, label=label)
-    for name, style in (("seasonal_naive", ":"), ("ets", "--")):
-        ax.plot(table.index, table[name], ls=style, label=name.replace("_", " "))
-    ax.set_title(f"{series.name}: {len(table)}-step forecast")
-    ax.legend()
-    fig.tight_layout()
-    atomic_write(path, lambda p: fig.savefig(p, format="png", dpi=100))
-    plt.close(fig)

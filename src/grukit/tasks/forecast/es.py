@@ -6,11 +6,11 @@ ES-RNN, the M4 winner): per series, additive Holt-Winters with a damped trend
     s_t = γ (y_t − l_{t−1} − φ b_{t−1}) + (1 − γ) s_{t−m}
     ŷ_{t+k|t} = l_t + (φ + … + φ^k) b_t + s_{t+k−m⌈k/m⌉}
 
-(no s when m = 1). statsmodels' ``ExponentialSmoothing`` estimates α, β, γ, φ given the
-initial states below; ``filter`` then runs the recursion over any history with those
-parameters (the same numbers at fit and at predict time, so ``predict()`` equals
-``predict(whole series)``). The states normalise the network's inputs and give the base
-forecast the network corrects.
+(no s when m = 1; no b when the model without a trend has the lower AIC). statsmodels'
+``ExponentialSmoothing`` estimates α, β, γ, φ given the initial states below; ``filter``
+then runs the recursion over any history with those parameters (the same numbers at fit and
+at predict time, so ``predict()`` equals ``predict(whole series)``). The states normalise
+the network's inputs and give the base forecast the network corrects.
 
 Initial states (a fixed rule, so that a history alone decides them): with a season, the level
 is the mean of the first season, the trend the change of the seasonal means over the first
@@ -33,14 +33,17 @@ class ESParams:
     gamma: float
     phi: float
     season: int  # m; 1 when the series is modelled without a season
+    trend: bool = True  # False: no trend (β = φ = 0, b = 0 throughout)
 
     def as_array(self) -> np.ndarray:
-        return np.array([self.alpha, self.beta, self.gamma, self.phi, self.season], np.float64)
+        return np.array([self.alpha, self.beta, self.gamma, self.phi, self.season,
+                         float(self.trend)], np.float64)
 
     @classmethod
     def from_array(cls, a) -> ESParams:
         a = np.asarray(a, np.float64)
-        return cls(float(a[0]), float(a[1]), float(a[2]), float(a[3]), int(a[4]))
+        return cls(float(a[0]), float(a[1]), float(a[2]), float(a[3]), int(a[4]),
+                   bool(a[5]))
 
 
 def need(season: int) -> int:
@@ -48,34 +51,42 @@ def need(season: int) -> int:
     return 2 * season + 2 if season > 1 else 4
 
 
-def initial(y: np.ndarray, m: int) -> tuple[float, float, np.ndarray]:
-    """(level, trend, season (m,)) before the first value: the fixed rule above."""
+def initial(y: np.ndarray, m: int, trend: bool = True) -> tuple[float, float, np.ndarray]:
+    """(level, trend, season (m,)) before the first value: the fixed rule above (trend 0
+    without one)."""
     if m > 1:
         first, second = y[:m].mean(), y[m:2 * m].mean()
-        return float(first), float((second - first) / m), y[:m] - first
+        return float(first), float((second - first) / m) if trend else 0.0, y[:m] - first
     k = min(len(y) - 1, 4)
-    return float(y[0]), float((y[k] - y[0]) / k), np.zeros(1)
+    return float(y[0]), float((y[k] - y[0]) / k) if trend else 0.0, np.zeros(1)
 
 
 def fit_params(y: np.ndarray, m: int) -> ESParams:
-    """α, β, γ, φ by statsmodels (its SSE fit), with the initial states of ``initial``.
-    A series shorter than two seasons plus two values is modelled without its season."""
+    """α, β, γ, φ by statsmodels (its SSE fit), with the initial states of ``initial``;
+    with a damped trend or none, whichever has the lower AIC. A series shorter than two
+    seasons plus two values is modelled without its season."""
     from statsmodels.tsa.holtwinters import ExponentialSmoothing
 
     m = m if m > 1 and len(y) >= need(m) else 1
-    level, trend, season = initial(y, m)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        model = ExponentialSmoothing(
-            y, trend="add", damped_trend=True, seasonal="add" if m > 1 else None,
-            seasonal_periods=m if m > 1 else None, initialization_method="known",
-            initial_level=level, initial_trend=trend,
-            initial_seasonal=season if m > 1 else None)
-        fit = model.fit(optimized=True)
-    p = fit.params
-    return ESParams(float(p["smoothing_level"]), float(p["smoothing_trend"]),
-                    float(p["smoothing_seasonal"]) if m > 1 else 0.0,
-                    float(p["damping_trend"]), m)
+    best, best_aic = None, np.inf
+    for trend in (True, False):
+        level, slope, season = initial(y, m, trend)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            fit = ExponentialSmoothing(
+                y, trend="add" if trend else None, damped_trend=trend,
+                seasonal="add" if m > 1 else None, seasonal_periods=m if m > 1 else None,
+                initialization_method="known", initial_level=level,
+                initial_trend=slope if trend else None,
+                initial_seasonal=season if m > 1 else None).fit(optimized=True)
+        p = fit.params
+        params = ESParams(float(p["smoothing_level"]),
+                          float(p["smoothing_trend"]) if trend else 0.0,
+                          float(p["smoothing_seasonal"]) if m > 1 else 0.0,
+                          float(p["damping_trend"]) if trend else 0.0, m, trend)
+        if best is None or (np.isfinite(fit.aic) and fit.aic < best_aic):
+            best, best_aic = params, fit.aic
+    return best
 
 
 @dataclass
@@ -88,7 +99,7 @@ class States:
 def filter(y: np.ndarray, p: ESParams) -> States:
     """Run the recursion over ``y`` (n ≥ ``need(p.season)``) from ``initial``."""
     m, n = p.season, len(y)
-    l0, b0, s0 = initial(y, m)
+    l0, b0, s0 = initial(y, m, p.trend)
     level, trend = np.empty(n), np.empty(n)
     season = np.empty(n + m)
     season[:m] = s0 if m > 1 else 0.0

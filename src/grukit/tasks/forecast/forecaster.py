@@ -381,7 +381,8 @@ class Forecaster(Estimator):
         Fold ``k`` (0: the earliest origin) depends only on the data and the settings, so
         ``done`` ({k: the fold's scores as ``on_fold`` received them}) skips folds computed
         before; ``on_fold(k, fold)`` is called as each fold finishes, with ``fold`` =
-        {"model" | "naive" | "seasonal_naive" | "ets": scores, "fit_seconds": s}. Afterwards
+        {"model" | "naive" | "seasonal_naive" | "ets": scores, "fit_seconds": s, "forecasts":
+        [per series {"origin", "model", "lower", "upper", "naive", ...}]}. Afterwards
         the model is the one fitted at the last origin it trained.
 
         A MASE is None (undefined) where a fold's training history never changes over a

@@ -10,7 +10,9 @@ predicts a correction on the series' own scale to a base forecast.
   channel is the deseasonalised window relative to the last level, (y_u − s_{u−m} − l_t) /
   scale, with scale the spread of the one-step smoothing errors.
 
-The second channel is (y_u − mean) / std (level, which a stationary series needs), then
+The second channel is (y_u − mean) / std (level, which a stationary series needs) — for a
+hybrid, the one-step smoothing error (y_u − ŷ_{u|u−1}) / scale instead (a level channel
+leaves its training range on a trending series, and the network then extrapolates) — then
 one standardised channel per covariate. A constant series has no spread: its scale is
 1 in its units (its windows are all zeros, the network learns to forecast no change).
 """
@@ -68,13 +70,17 @@ def views(y: np.ndarray, cov: np.ndarray | None, st: Stats, lookback: int,
     x = y[span]  # (N, lookback)
     if st.es is None:
         shape = (x - x[:, -1:]) / st.scale
+        second = (x - st.mean) / st.std
         base = np.repeat(x[:, -1:], horizon, axis=1)  # (N, horizon)
     else:
         states = es.filter(y, st.es)
         d = es.deseasonalised(y, states, st.es)  # (n,)
         shape = (d[span] - states.level[origins][:, None]) / st.scale
+        one = es.forecast(states, st.es, np.arange(len(y) - 1), 1)[:, 0]  # (n − 1,)
+        errors = np.r_[0.0, y[1:] - one] / st.scale  # (n,) one-step smoothing errors
+        second = errors[span]
         base = es.forecast(states, st.es, origins, horizon)  # (N, horizon)
-    chans = [shape, (x - st.mean) / st.std]
+    chans = [shape, second]
     if cov is not None:
         c = (cov[span] - st.cmean) / st.cstd  # (N, lookback, C)
         chans += list(np.moveaxis(c, 2, 0))

@@ -21,6 +21,10 @@ def train_network(self, ys, cs, lookback, seed, n_val, verbose, callbacks, first
         xv.append(x[-nv:]), tv.append(target[-nv:])
     torch.manual_seed(seed)
     net = self._network(lookback)
+    if cfg.hybrid:  # the correction starts at zero: training starts from the smoothing forecast
+        with torch.no_grad():
+            for param in net.stack[-1].parameters():
+                param.zero_()
     loss = point_and_pinball(cfg.horizon, cfg.quantiles) if cfg.quantiles else "mse"
     net.compile(optimizer=torch.optim.Adam(net.parameters(), lr=cfg.learning_rate),
                 loss=loss)

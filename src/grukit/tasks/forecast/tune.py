@@ -35,7 +35,7 @@ def _optuna():
 
 def lookback_choices(season: int, room: int) -> list[int]:
     """Lookbacks worth trying for a season, those that leave ``room`` values to train."""
-    base = [12, 24, 36, 48] if season > 1 else [4, 6, 8, 12, 16, 20]
+    base = [12, 24, 36, 48] if season > 1 else [4, 8, 12, 16, 24, 32]
     ok = [lb for lb in base if lb <= room]
     return ok or [max(1, min(base[0], room))]
 
@@ -77,7 +77,7 @@ def validation_score(settings: dict, ys, covs, season: int, folds: int, trial=No
     return float(np.mean(values))
 
 
-def tune(series, season: int = 1, trials: int = 20, *, horizon: int = 12, folds: int = 2,
+def tune(series, season: int = 1, trials: int = 20, *, horizon: int = 12, folds: int = 3,
          storage: str | None = None, study_name: str = "forecast", seed: int = 0,
          timeout: float | None = None, covariates=None, fixed: dict | None = None):
     """Search; returns (best settings for ``Forecaster(**settings)``, summary dict)."""

@@ -1,0 +1,94 @@
+"""``grukit forecast``: covariate columns of a CSV, ``--tune`` and ``--protocol sliding``."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import numpy as np
+
+from ..._io import atomic_text
+from ..._runs import UsageError
+
+
+def covariates_of(args, series) -> np.ndarray | None:
+    """The ``--covariates`` columns of the CSV, (T, C), aligned with ``series``; each read as
+    the target is (the same checks, the same --fill)."""
+    if not args.covariates:
+        return None
+    from ...data.series import BUILTIN, read_series_csv
+
+    if args.data in BUILTIN:
+        raise UsageError(f"--covariates reads columns of a CSV; the built-in series "
+                         f"{args.data!r} has none.")
+    names = [c.strip() for c in args.covariates.split(",") if c.strip()]
+    if not names:
+        raise UsageError("--covariates is empty; give CSV column names separated by commas.")
+    cols = []
+    for name in names:
+        try:
+            col = read_series_csv(args.data, args.time_column, name, args.freq, args.fill)
+        except ValueError as err:
+            raise UsageError(f"--covariates {name!r}: {' '.join(str(err).split())}") from None
+        if not col.index.equals(series.index):
+            raise UsageError(f"--covariates {name!r} is not on the target's time steps; give "
+                             f"columns with a value at every time step the target has.")
+        cols.append(col.to_numpy())
+    return np.stack(cols, axis=1)  # (T, C)
+
+
+def tuned_model(args, settings: dict, values, season: int, folds: int, covariates, out):
+    """The Forecaster with the settings ``--tune N`` trials chose on validation folds inside
+    the points before the backtest's first test fold (the test folds are never seen)."""
+    from .forecaster import Forecaster
+    from .tune import tune
+
+    h = settings["horizon"]
+    storage = args.tune_storage or (os.path.join(out, "study.db") if out else None)
+    cut = len(values) - folds * h
+    fixed = {k: v for k, v in settings.items()
+             if k in ("model", "hybrid", "ensemble", "level", "hidden", "lookback", "epochs")}
+    fixed.pop("ensemble", None)  # the search scores one network a trial
+    print(f"tuning: {args.tune} trials (at most {args.tune_timeout:.0f} s) on the first {cut} "
+          f"points" + (f", study in {storage}" if storage else ""), flush=True)
+    try:
+        best, summary = tune(values[:cut], season, args.tune, horizon=h,
+                             storage=storage, timeout=args.tune_timeout,
+                             covariates=None if covariates is None else covariates[:cut],
+                             fixed=fixed)
+    except ImportError as err:
+        raise UsageError(str(err)) from None
+    except ValueError as err:
+        raise UsageError(f"--tune: {err}") from None
+    best |= {k: settings[k] for k in ("ensemble", "level") if k in settings}
+    print(f"tuned: best validation MASE {summary['best_value']:.4f} (trial "
+          f"{summary['best_trial']}): " + ", ".join(f"{k} {v}" for k, v in
+                                                     sorted(summary["params"].items())),
+          flush=True)
+    return Forecaster(**best, tuned=summary)
+
+
+def run_sliding(args, model, series, season: int, covariates, out) -> int:
+    from .sliding import sliding
+
+    try:
+        res = sliding(model, series.to_numpy(), season, covariates=covariates)
+    except ValueError as err:
+        raise UsageError(f"--protocol sliding: {err}") from None
+    train, val, n = res["split"]
+    print(f"sliding windows: trained on points 1-{train}, tested every window of points "
+          f"{val + 1}-{n} ({res['windows']} windows of {model.config.horizon} steps)")
+    print("\n| model | mse | mae |\n|---|---|---|")
+    for name in ("model", "naive"):
+        r = res[name]
+        print(f"| {model.config.model.upper() if name == 'model' else name} | "
+              f"{r['mse']:.4f} | {r['mae']:.4f} |")
+    if out:
+        atomic_text(os.path.join(out, "metrics.json"),
+                    json.dumps({"protocol": "sliding", "series": str(series.name)} | res,
+                               indent=2, allow_nan=False))
+        print(f"wrote metrics.json to {out}")
+    if args.save:
+        model.save(args.save)
+        print(f"saved the model to {args.save} (grukit forecast predict --model {args.save})")
+    return 0

@@ -1,0 +1,100 @@
+"""Probabilistic forecasts: the split-conformal interval covers what it says on a series
+whose noise is known, quantile outputs are ordered, and the scores (conformal rank, CRPS,
+pinball loss) agree with their definitions computed by hand."""
+
+import numpy as np
+import pytest
+import torch
+
+from grukit.tasks.forecast import Forecaster
+from grukit.tasks.forecast.intervals import (
+    conformal_halfwidth,
+    crps_ensemble,
+    interval_scores,
+    point_and_pinball,
+)
+
+SIGMA = 0.3
+
+
+def _noisy(n=500, seed=0):
+    """A seasonal signal the network can learn plus white noise of known deviation."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(n)
+    return 2 * np.sin(2 * np.pi * t / 12) + SIGMA * rng.standard_normal(n)
+
+
+def test_conformal_interval_covers_about_its_level_on_known_noise():
+    y = _noisy(800)
+    # 70 calibration windows (a tenth of the training windows): the rank statistic of so
+    # few residuals still varies by several points of coverage from one noise draw to another
+    f = Forecaster(horizon=3, lookback=12, hidden=16, epochs=30, seed=0).fit(y[:700], 12)
+    hits, widths = [], []
+    for end in range(700, 797):
+        lower, upper = f.predict_interval(0.8, recent=y[:end])
+        actual = y[end:end + 3]
+        hits.append((actual >= lower) & (actual <= upper))
+        widths.append(upper - lower)
+    cover = float(np.mean(hits))
+    assert 0.7 <= cover <= 0.92, cover
+    # the best 80% interval of N(0, σ) noise is ±1.2816 σ; the network adds its own error
+    assert 2 * 1.2816 * SIGMA * 0.8 < float(np.mean(widths)) < 2 * 1.2816 * SIGMA * 2.0
+    assert f.residuals().shape[1] == 3 and np.isfinite(f.residuals()).all()
+
+
+def test_wider_level_gives_a_wider_interval_around_the_forecast():
+    y = _noisy(200)
+    f = Forecaster(horizon=2, lookback=12, hidden=8, epochs=5).fit(y, 12)
+    lo8, hi8 = f.predict_interval(0.8)
+    lo95, hi95 = f.predict_interval(0.95)
+    point = f.predict()
+    assert np.all(lo95 <= lo8) and np.all(hi8 <= hi95)
+    np.testing.assert_allclose((lo8 + hi8) / 2, point, rtol=0, atol=1e-9)
+    with pytest.raises(ValueError, match=r"^level must be a number strictly between 0 and 1"):
+        f.predict_interval(80)
+
+
+def test_quantile_outputs_are_ordered_and_bracket_the_series():
+    y = _noisy(400, seed=1)
+    f = Forecaster(horizon=2, lookback=12, hidden=16, epochs=30,
+                   quantiles=[0.9, 0.1, 0.5]).fit(y[:350], 12)
+    q = np.stack([f.predict_quantiles(y[:end]) for end in range(350, 398)])  # (N, 3, 2)
+    assert q.shape == (48, 3, 2)
+    assert np.all(q[:, 1] <= q[:, 2]) and np.all(q[:, 2] <= q[:, 0])  # 0.1 ≤ 0.5 ≤ 0.9
+    actual = np.stack([y[end:end + 2] for end in range(350, 398)])
+    inside = float(np.mean((actual >= q[:, 1]) & (actual <= q[:, 0])))
+    assert 0.55 <= inside <= 0.97, inside
+    with pytest.raises(ValueError, match="no quantile outputs"):
+        Forecaster(horizon=2, lookback=12, hidden=4, epochs=1).fit(y, 12).predict_quantiles()
+
+
+def test_conformal_rank_by_hand():
+    r = np.array([[1.0], [-4.0], [2.0], [-3.0]])  # |r| sorted: 1 2 3 4
+    # ⌈(4 + 1) · 0.5⌉ = 3rd smallest; ⌈5 · 0.8⌉ = 4th; 0.95 asks for the 5th: the largest
+    assert conformal_halfwidth(r, 0.5)[0] == 3.0
+    assert conformal_halfwidth(r, 0.8)[0] == 4.0 and conformal_halfwidth(r, 0.95)[0] == 4.0
+
+
+def test_crps_of_an_ensemble_by_hand():
+    # one member: CRPS is the absolute error
+    assert crps_ensemble([1.0], [[3.0]]) == pytest.approx(2.0)
+    # members {0, 2} against 1: E|X − y| = 1, ½ E|X − X'| = ½ · (0 + 2 + 2 + 0) / 4 = 0.5
+    assert crps_ensemble([1.0], [[0.0], [2.0]]) == pytest.approx(0.5)
+    s = interval_scores([1.0, 5.0], [1.0, 1.0], np.array([[-1.0, 1.0], [1.0, -1.0]]), 0.5)
+    assert s["coverage"] == 0.5 and s["width"] == pytest.approx(2.0)
+
+
+def test_pinball_loss_by_hand():
+    loss = point_and_pinball(1, [0.1, 0.9])
+    pred = torch.tensor([[1.0, 0.0, 3.0]])  # point 1, q0.1 = 0, q0.9 = 3
+    target = torch.tensor([[2.0]])
+    # MSE 1; pinball: τ=0.1, u=2 → 0.2; τ=0.9, u=−1 → 0.1; mean 0.15
+    assert float(loss(pred, target)) == pytest.approx(1.15)
+
+
+def test_backtest_reports_coverage_width_and_crps():
+    y = _noisy(160)
+    res = Forecaster(horizon=4, lookback=12, hidden=8, epochs=5).backtest(y, 12, folds=2)
+    m = res["model"]
+    assert 0 <= m["coverage"] <= 1 and m["width"] > 0 and m["crps"] > 0
+    assert all({"coverage", "width", "crps"} <= set(fold) for fold in m["folds"])

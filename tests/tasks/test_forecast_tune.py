@@ -1,0 +1,56 @@
+"""Forecaster.tune: a tiny Optuna search on validation folds inside the series it is given;
+its SQLite study resumes after an interruption and ends with the same best trial as a search
+never interrupted; the chosen settings are saved with the model."""
+
+import numpy as np
+import pytest
+
+from grukit.tasks.forecast import Forecaster
+from grukit.tasks.forecast import tune as tune_mod
+
+optuna = pytest.importorskip("optuna")
+
+TINY = {"horizon": 3, "folds": 1, "fixed": {"epochs": 2, "hidden": 4, "layers": 1}}
+
+
+def _series(n=70):
+    rng = np.random.default_rng(0)
+    t = np.arange(n)
+    return np.sin(2 * np.pi * t / 6) + 0.1 * rng.standard_normal(n)
+
+
+def _summary(path, trials):
+    settings, summary = tune_mod.tune(_series(), 1, trials, storage=str(path), **TINY)
+    return settings, summary
+
+
+def test_interrupted_search_resumes_to_the_same_best_trial(tmp_path):
+    whole, whole_sum = _summary(tmp_path / "whole.db", 4)
+    _summary(tmp_path / "split.db", 2)  # stopped after two trials...
+    study = optuna.load_study(study_name="forecast", storage=f"sqlite:///{tmp_path}/split.db")
+    study.ask()  # ...with a third one running when it stopped
+    resumed, resumed_sum = _summary(tmp_path / "split.db", 4)  # resumed
+    assert resumed == whole
+    assert resumed_sum["params"] == whole_sum["params"]
+    assert resumed_sum["best_value"] == pytest.approx(whole_sum["best_value"], rel=1e-9)
+    finished = [t for t in optuna.load_study(study_name="forecast",
+                                             storage=f"sqlite:///{tmp_path}/split.db").trials
+                if t.state.name in ("COMPLETE", "PRUNED")]
+    assert len(finished) == 4  # the stale running trial was marked failed, not counted
+
+
+def test_tuned_forecaster_keeps_its_settings_when_saved(tmp_path):
+    y = _series()
+    f = Forecaster.tune(y, 1, 2, **TINY)
+    assert f.fitted_ and f.config.tuned["backend"] == "optuna"
+    assert f.config.tuned["trials"] == 2 and f.config.horizon == 3
+    assert f.config.lookback == f.config.tuned["params"]["lookback"]
+    f.save(str(tmp_path / "m"))
+    g = Forecaster.load(str(tmp_path / "m"))
+    assert g.get_config() == f.get_config() and np.array_equal(g.predict(), f.predict())
+
+
+def test_a_series_too_short_to_search_is_refused():
+    with pytest.raises(ValueError, match=r"^the series has 20 points: too few for 2 validation "
+                                         r"fold\(s\) of horizon 5"):
+        tune_mod.tune(np.arange(20.0), 1, 1, horizon=5, folds=2)
