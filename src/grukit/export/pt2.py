@@ -59,8 +59,28 @@ def export_program(model: nn.Module, example: Tensor, *, dynamic: bool = True):
     try:
         with torch.no_grad():
             return torch.export.export(model, (x,), dynamic_shapes=shapes)
+    except RuntimeError as e:  # torch.export's UserError and data-dependent guards
+        where = _user_frame(e)
+        raise ValueError(f"to_pt2: torch.export cannot trace this {name}"
+                         f"{f' at {where}' if where else ''} ({_first_line(e)}); export it "
+                         f"as ONNX (to_onnx, --format onnx).") from e
     finally:
         model.train(training)
+
+
+def _first_line(e: BaseException) -> str:
+    lines = [ln.strip() for ln in str(e).splitlines() if ln.strip()]
+    return lines[0][:200] if lines else type(e).__name__
+
+
+def _user_frame(e: BaseException) -> str:
+    """The grukit source line torch.export names as the cause, if it names one."""
+    lines = str(e).splitlines()
+    for i, ln in enumerate(lines):
+        if "grukit" in ln and 'File "' in ln and i + 1 < len(lines):
+            path = ln.split('File "', 1)[1].split('"', 1)[0]
+            return f"{path.rsplit('grukit/', 1)[-1]}: {lines[i + 1].strip()}"
+    return ""
 
 
 def _check_path(path) -> Path:
