@@ -202,7 +202,7 @@ class Int8Stream(Stream):
     def __init__(self, module: RecurrentBase, batch_size: int = 1):
         if not isinstance(module, Int8Recurrent):
             raise TypeError(f"Int8Stream needs a module with int8 weights from "
-                            f"grukit.nn.quantize_int8; got {type(module).__name__}. Use "
+                            f"grukit.nn.quantized.quantize_int8; got {type(module).__name__}. Use "
                             f"grukit.nn.Stream for a float module.")
         super().__init__(module, batch_size)
 
