@@ -129,7 +129,8 @@ def test_recurrent_state_stays_constant_while_the_transformer_cache_grows_to_its
     assert tr[0] < tr[4] and tr[-1] == tr[-2]  # grows, then capped by the window
 
 
-@pytest.mark.parametrize("kind", ["gru-stacked", "lstm-stacked", "hybrid"])
+@pytest.mark.parametrize("kind", ["gru-stacked", "lstm-stacked", "hybrid", "mingru-residual",
+                                  "gru-residual", "transformer"])
 def test_stepping_token_by_token_equals_the_forward_pass(kind):
     net = _net(kind, torch.float32)
     ids = torch.tensor([3, 1, 4, 1, 5, 9, 2, 6])

@@ -105,10 +105,15 @@ class RecurrentBlock(_Block):
 
     def forward(self, x: Tensor, state=None):
         u, state = self.rnn(self.norm(x), state)  # (B, T, H)
+        return self.after_rnn(x, u), state
+
+    def after_rnn(self, x: Tensor, u: Tensor) -> Tensor:
+        """The block's output from its input x (B, T, D) and the RNN's output u (B, T, H) on
+        Norm(x) (for a caller that runs the RNN itself, e.g. through ``grukit.nn.Stream``)."""
         u = u if self.proj is None else self.proj(u)  # (B, T, D)
         if self.dropout:
             u = F.dropout(u, self.dropout, self.training)
-        return self._ff(x + u), state
+        return self._ff(x + u)
 
 
 class AttentionBlock(_Block):

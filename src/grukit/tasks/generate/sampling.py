@@ -4,10 +4,11 @@
     logits = stepper.prime(prompt_ids)      # (V,) after the prompt
     logits = stepper.step(token)            # (V,) after one more token
 
-A stacked recurrent model steps through ``grukit.nn.Stream`` (the cell's one-step kernel on
-CPU: one fused call per step, no torch dispatch); block models (residual, hybrid,
-Transformer) step through their own forward with T = 1 and their state (recurrent states,
-key-value caches over a sliding window of ``context`` steps).
+A recurrent layer steps through ``grukit.nn.Stream`` (the cell's one-step kernel on CPU:
+one fused call per step, its weights packed once): the whole RNN of a stacked model, the
+RNN of each recurrent block of a residual or hybrid model (norms, projections and
+feed-forwards around it in torch). Attention blocks step through their own forward with
+T = 1 and a key-value cache over a sliding window of ``context`` steps.
 
 ``pick`` draws the next token: temperature (0: the most likely token), top-k (keep the k
 most likely), top-p (keep the smallest set whose probability reaches p; Holtzman et al.
@@ -23,6 +24,7 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
+from ...layers import RecurrentBlock
 from ...nn import Stream
 from .network import LanguageModel, state_bytes
 
@@ -67,12 +69,15 @@ class Stepper:
     def __init__(self, net: LanguageModel):
         self.net = net.eval()
         self.stream = None
+        self.state = None
+        self._w = net.head.weight.detach()  # (V, H)
+        self._b = net.head.bias.detach()  # (V,)
         if net.layout == "stacked":
             self.stream = Stream(net.rnn)
             self._emb = net.embed.weight.detach().numpy()  # (V, H)
-            self._w = net.head.weight.detach()  # (V, H)
-            self._b = net.head.bias.detach()  # (V,)
-        self.state = None
+        else:  # a Stream per recurrent block: its weights packed once, not at every step
+            self.streams = [Stream(b.rnn) if isinstance(b, RecurrentBlock) else None
+                            for b in net.blocks]
 
     def _head(self, y) -> torch.Tensor:
         y = torch.from_numpy(y) if isinstance(y, np.ndarray) else y
@@ -86,21 +91,39 @@ class Stepper:
                 self.stream.reset()
                 y = self.stream.feed(self.net.embed(ids))  # (T, H)
                 return self._head(y[-1])
-            logits, self.state = self.net(ids[None], None)  # (1, T, V)
-            return logits[0, -1]
+            x = self.net.embed(ids)[None]  # (1, T, D)
+            self.state = [None] * len(self.streams)
+            for k, (block, stream) in enumerate(zip(self.net.blocks, self.streams,
+                                                    strict=True)):
+                if stream is None:
+                    x, self.state[k] = block(x, None)
+                else:
+                    stream.reset()
+                    x = block.after_rnn(x, stream.feed(block.norm(x)[0])[None])  # (1, T, D)
+            return self._head(self.net.norm(x)[0, -1])
 
     def step(self, token: int) -> torch.Tensor:
         """Logits (V,) after one more token."""
         with torch.no_grad():
             if self.stream is not None:
                 return self._head(self.stream.step(self._emb[token]))
-            logits, self.state = self.net(torch.tensor([[token]]), self.state)
-            return logits[0, -1]
+            x = self.net.embed.weight[token][None, None]  # (1, 1, D)
+            for k, (block, stream) in enumerate(zip(self.net.blocks, self.streams,
+                                                    strict=True)):
+                if stream is None:
+                    x, self.state[k] = block(x, self.state[k])
+                else:
+                    u = torch.from_numpy(stream.step(block.norm(x)[0, 0].numpy()))  # (H,)
+                    x = block.after_rnn(x, u[None, None])
+            return self._head(self.net.norm(x)[0, -1])
 
     @property
     def state_bytes(self) -> int:
         """Bytes of the state carried to the next step (recurrent states, key-value caches)."""
-        return state_bytes(self.stream.state if self.stream is not None else self.state)
+        if self.stream is not None:
+            return state_bytes(self.stream.state)
+        return state_bytes(self.state) + sum(state_bytes(s.state) for s in self.streams
+                                             if s is not None)
 
 
 def sample(net: LanguageModel, prompt_ids, length: int, *, temperature: float = 1.0,
