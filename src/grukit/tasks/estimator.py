@@ -48,6 +48,7 @@ REGISTRY = {
     "ClinicalClassifier": "grukit.tasks.clinical.estimator",
     "SpeechClassifier": "grukit.tasks.speech.estimator",
     "TextGenerator": "grukit.tasks.generate.generator",
+    "Translator": "grukit.tasks.translate.translator",
 }
 
 

@@ -1,0 +1,154 @@
+"""Parallel text: two aligned files (one sentence a line, line i of each the same sentence;
+plain or gzipped) or one TSV file (``source<TAB>target`` a line).
+
+Bad input, and what happens to it:
+
+* files with different line counts: refused in one sentence naming both counts;
+* a TSV line without exactly one tab: refused in one sentence naming the line;
+* an empty line on either side: the pair is dropped (``empty="skip"``, the default; the count
+  is in ``ParallelText.dropped`` and a warning) or refused (``empty="error"``);
+* a line over ``max_chars`` characters on either side: dropped (``long="skip"``, the default,
+  counted and warned) or refused (``long="error"``);
+* bytes that are not UTF-8: refused in one sentence naming the file and line.
+
+Unknown characters are not this module's business: the tokenizer maps them to its unknown
+token (``grukit.tasks.translate`` warns when most of an input is unknown).
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import os
+import warnings
+from dataclasses import dataclass, field
+
+POLICIES = ("skip", "error")
+
+
+@dataclass
+class ParallelText:
+    """Aligned sentence pairs. ``lines``: each pair's 1-based line number in the files;
+    ``dropped``: {"empty": n, "long": n} pairs left out."""
+
+    src: list[str]
+    tgt: list[str]
+    lines: list[int] = field(default_factory=list)
+    dropped: dict = field(default_factory=lambda: {"empty": 0, "long": 0})
+
+    def __len__(self) -> int:
+        return len(self.src)
+
+
+def _open(path: str):
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"expected a file path; got {type(path).__name__}.")
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"no such file: {path!r}.")
+    if os.path.isdir(path):
+        raise ValueError(f"{path!r} is a folder; give a text file (one sentence a line, plain "
+                         f"or .gz).")
+    with open(path, "rb") as f:
+        gz = f.read(2) == b"\x1f\x8b"
+    raw = gzip.open(path, "rb") if gz else open(path, "rb")
+    return io.TextIOWrapper(raw, encoding="utf-8", newline=None)
+
+
+def read_lines(path_or_stream) -> list[str]:
+    """Every line of a file (plain or gzipped) or an open text stream, without its line
+    break; non-UTF-8 bytes are refused with the line number."""
+    name = getattr(path_or_stream, "name", path_or_stream)
+    f = path_or_stream if hasattr(path_or_stream, "read") else _open(path_or_stream)
+    out = []
+    try:
+        i = 0
+        while True:
+            i += 1
+            try:
+                line = f.readline()
+            except UnicodeDecodeError:
+                raise ValueError(f"{name!r} line {i} is not UTF-8 text; convert the file to "
+                                 f"UTF-8 (e.g. iconv -t utf-8).") from None
+            except (OSError, EOFError) as err:
+                raise ValueError(f"{name!r} cannot be read ({err}); is the .gz file "
+                                 f"complete?") from None
+            if not line:
+                break
+            out.append(line.rstrip("\r\n"))
+    finally:
+        if f is not path_or_stream:
+            f.close()
+    return out
+
+
+def _check_policy(name: str, value: str) -> None:
+    if value not in POLICIES:
+        raise ValueError(f"{name} must be one of {POLICIES}; got {value!r}.")
+
+
+def read_parallel(src: str, tgt: str | None = None, *, max_chars: int | None = 1000,
+                  empty: str = "skip", long: str = "skip", warn: bool = True) -> ParallelText:
+    """Read aligned pairs from ``src`` and ``tgt`` (two files), or from ``src`` alone when it
+    is a TSV (``tgt`` None: each line ``source<TAB>target``).
+
+    ``max_chars``: the longest line kept (characters, either side; None: no limit).
+    ``empty`` / ``long``: "skip" drops such pairs (counted, warned) or "error" refuses them.
+    """
+    _check_policy("empty", empty)
+    _check_policy("long", long)
+    if max_chars is not None and (not isinstance(max_chars, int) or max_chars < 1):
+        raise ValueError(f"max_chars must be a positive integer or None; got {max_chars!r}.")
+    if tgt is None:
+        rows = read_lines(src)
+        s, t = [], []
+        for i, row in enumerate(rows, start=1):
+            if row.count("\t") != 1:
+                if not row.strip() and empty == "skip":
+                    s.append("")
+                    t.append("")
+                    continue
+                raise ValueError(f"{src!r} line {i} has {row.count(chr(9))} tabs; a parallel "
+                                 f"TSV holds source<TAB>target, one tab a line (or give two "
+                                 f"aligned files).")
+            a, b = row.split("\t")
+            s.append(a)
+            t.append(b)
+        where = f"{src!r}"
+    else:
+        s, t = read_lines(src), read_lines(tgt)
+        if len(s) != len(t):
+            raise ValueError(f"the files are not aligned: {src!r} has {len(s)} lines and "
+                             f"{tgt!r} has {len(t)}; line i of each must be the same "
+                             f"sentence.")
+        where = f"{src!r} / {tgt!r}"
+    if not s:
+        raise ValueError(f"{where}: no sentences (the file is empty).")
+    out = ParallelText([], [])
+    for i, (a, b) in enumerate(zip(s, t, strict=True), start=1):
+        a, b = a.strip(), b.strip()
+        if not a or not b:
+            if empty == "error":
+                raise ValueError(f"{where} line {i} is empty on the "
+                                 f"{'source' if not a else 'target'} side; remove the pair or "
+                                 f"read with empty='skip'.")
+            out.dropped["empty"] += 1
+            continue
+        if max_chars is not None and max(len(a), len(b)) > max_chars:
+            if long == "error":
+                raise ValueError(f"{where} line {i} has {max(len(a), len(b))} characters, over "
+                                 f"max_chars={max_chars}; split the sentence, raise max_chars "
+                                 f"or read with long='skip'.")
+            out.dropped["long"] += 1
+            continue
+        out.src.append(a)
+        out.tgt.append(b)
+        out.lines.append(i)
+    if not out.src:
+        raise ValueError(f"{where}: every pair was empty or over max_chars={max_chars}; no "
+                         f"sentences left.")
+    if warn and (out.dropped["empty"] or out.dropped["long"]):
+        warnings.warn(f"{where}: left out {out.dropped['empty']} pair(s) with an empty side and "
+                      f"{out.dropped['long']} over {max_chars} characters; {len(out)} kept.",
+                      UserWarning, stacklevel=2)
+    return out

@@ -1,0 +1,150 @@
+"""Training the encoder–decoder on ``grukit.models``' ``train_loop``: teacher forcing on
+batches of sentences of similar length (sorted into buckets, then shuffled batch by batch, so
+little padding is computed), label-smoothed cross-entropy over the real target tokens,
+gradient clipping, Adam with the learning rate halved when validation perplexity stops
+improving; resumable from an epoch-end checkpoint (``ModelCheckpoint``'s file with the
+task's state).
+
+A step returns ``Step(loss, value, weight=tokens)``, so the epoch's loss is per target token.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ...models.callbacks import Callback, ModelCheckpoint
+from ...models.loop import Step, Trainee, resume_at_epoch_end, train_loop
+from .network import Seq2Seq, pad_batch
+from .tokenizer import EOS_ID, PAD_ID
+
+
+def make_batches(src: list, tgt: list, tokens: int, rng: np.random.Generator | None):
+    """Index batches of about ``tokens`` source+target tokens each, of similar lengths;
+    shuffled (within and across buckets) when ``rng`` is given."""
+    n = len(src)
+    lens = np.array([len(s) + len(t) for s, t in zip(src, tgt, strict=True)])
+    if rng is not None:
+        order = rng.permutation(n)
+        order = order[np.argsort(lens[order], kind="stable")]
+    else:
+        order = np.argsort(lens, kind="stable")
+    batches, cur, widest = [], [], 0
+    for i in order:
+        widest = max(widest, max(len(src[i]), len(tgt[i]) + 1))
+        if cur and widest * 2 * (len(cur) + 1) > tokens:
+            batches.append(cur)
+            cur, widest = [], max(len(src[i]), len(tgt[i]) + 1)
+        cur.append(int(i))
+    if cur:
+        batches.append(cur)
+    if rng is not None:
+        rng.shuffle(batches)
+    return batches
+
+
+def tensors(src: list, tgt: list, idx: list[int]):
+    """(src (B, S), lengths (B,), tgt_in (B, T) = BOS + y, tgt_out (B, T) = y + EOS)."""
+    s, lengths = pad_batch([src[i] for i in idx])
+    t_in, _ = pad_batch([tgt[i] for i in idx], bos=True)
+    t_out, _ = pad_batch([tgt[i] for i in idx], eos=EOS_ID)
+    return s, lengths, t_in, t_out
+
+
+@torch.no_grad()
+def nll(net: Seq2Seq, src: list, tgt: list, tokens: int = 4000) -> tuple[float, int]:
+    """(total nats, target tokens incl. EOS) of teacher-forced prediction: perplexity is
+    exp(total / tokens)."""
+    was = net.training
+    net.eval()
+    total, count = 0.0, 0
+    try:
+        for idx in make_batches(src, tgt, tokens, None):
+            s, lengths, t_in, t_out = tensors(src, tgt, idx)
+            logits = net(s, lengths, t_in)
+            total += F.cross_entropy(logits.reshape(-1, logits.shape[-1]), t_out.reshape(-1),
+                                     ignore_index=PAD_ID, reduction="sum").item()
+            count += int((t_out != PAD_ID).sum())
+    finally:
+        net.train(was)
+    return total, count
+
+
+class _Plateau(Callback):
+    """Halve the learning rate when validation perplexity did not improve (min 1e-5)."""
+
+    def __init__(self, opt, box):
+        self.opt, self.box = opt, box
+
+    def on_epoch_end(self, epoch, logs=None):
+        ppl = (logs or {}).get("val_ppl")
+        if ppl is None:
+            return
+        if ppl < self.box["best"]:
+            self.box["best"] = ppl
+        else:
+            for g in self.opt.param_groups:
+                g["lr"] = max(g["lr"] * 0.5, 1e-5)
+
+
+def fit_network(net: Seq2Seq, src: list, tgt: list, valid, cfg, *, callbacks=(),
+                checkpoint: str | None = None, resume: str | None = None,
+                config: dict | None = None, verbose=0):
+    """Train ``net`` in place; ``valid``: (src ids, tgt ids) or None. ``checkpoint``: a file
+    written at each epoch's end; ``resume``: such a file to continue from. Returns the
+    ``History`` (``history.history`` has loss, val_loss, val_ppl, tokens_per_s)."""
+    torch.manual_seed(cfg.seed)
+    opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
+    box = {"best": math.inf, "rng": np.random.default_rng(cfg.seed).bit_generator.state}
+
+    def get_state():
+        return {"best": box["best"], "rng": box["rng"]}
+
+    def set_state(extra):
+        box["best"], box["rng"] = float(extra["best"]), extra["rng"]
+
+    trainee = Trainee(net, opt, config=config or {}, state=(get_state, set_state))
+    start = resume_at_epoch_end(trainee, opt, resume) if resume else 0
+    speed = {"tokens": 0, "t0": 0.0}
+
+    def batches(epoch):
+        rng = np.random.default_rng()
+        rng.bit_generator.state = box["rng"]
+        order = make_batches(src, tgt, cfg.batch_tokens, rng)
+        box["rng"] = rng.bit_generator.state  # the next epoch's shuffle, checkpointed
+        speed["tokens"], speed["t0"] = 0, time.perf_counter()
+        for idx in order:
+            yield tensors(src, tgt, idx)
+
+    def step(batch):
+        s, lengths, t_in, t_out = batch
+        logits = net(s, lengths, t_in)  # (B, T, V)
+        loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), t_out.reshape(-1),
+                               ignore_index=PAD_ID, label_smoothing=cfg.label_smoothing)
+        n = int((t_out != PAD_ID).sum())
+        speed["tokens"] += n + int(lengths.sum())
+        return Step(loss, loss.item(), weight=n)
+
+    def validate(epoch) -> dict:
+        logs = {"tokens_per_s": speed["tokens"] / max(time.perf_counter() - speed["t0"],
+                                                      1e-9)}
+        if valid is not None:
+            total, n = nll(net, valid[0], valid[1])
+            logs["val_loss"] = total / max(n, 1)
+            logs["val_ppl"] = math.exp(min(logs["val_loss"], 50.0))
+        return logs
+
+    cbs = [_Plateau(opt, box), *callbacks]
+    if checkpoint:
+        cbs.append(ModelCheckpoint(checkpoint))
+    steps = len(make_batches(src, tgt, cfg.batch_tokens, None))
+    hist = train_loop(trainee, opt, step, batches, epochs=cfg.epochs, callbacks=cbs,
+                      validate=validate, clip=cfg.clip or None, max_seconds=cfg.max_seconds,
+                      start_epoch=start, verbose=verbose, steps=steps, nonfinite="warn",
+                      fix="Lower lr.")
+    net.eval()
+    return hist

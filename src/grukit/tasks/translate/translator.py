@@ -1,0 +1,262 @@
+"""``Translator``: the estimator of ``grukit.tasks.translate`` (train → save → load →
+translate), on the encoder–decoder of ``network.py``.
+
+    tr = Translator(cell="gru", attention="bahdanau", epochs=10).fit(src, tgt, valid=(vs, vt))
+    tr.translate(["Ein Hund läuft."], beam=5)       # ['A dog is running.']
+    tr.evaluate(test_src, test_tgt)                 # sacreBLEU BLEU, chrF, signatures, ppl
+    tr.save("de-en"); Translator.load("de-en")
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import warnings
+from collections import Counter
+from dataclasses import dataclass
+
+import torch
+
+from ..estimator import Estimator, load_module_state
+from .network import Seq2Seq, Shape, pad_batch
+from .tokenizer import SubwordTokenizer
+
+UNKNOWN_WARN = 0.5  # warn when more than this share of an input's words is unknown
+MAX_WORDS = 50000  # training source words kept to tell unknown words (wrong language)
+_WORD = re.compile(r"[^\W\d_]+")
+
+
+def _words(text) -> list[str]:
+    return _WORD.findall(str(text).lower())
+
+
+def word_list(texts: list[str]) -> list[str]:
+    """The ``MAX_WORDS`` most frequent words of ``texts`` (ties: alphabetical), sorted."""
+    counts = Counter(w for t in texts for w in _words(t))
+    top = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:MAX_WORDS]
+    return sorted(w for w, _ in top)
+
+
+@dataclass
+class TranslatorConfig:
+    cell: str = "gru"  # a name in grukit.cells with a one-step cell (gru, lstm, rnn)
+    attention: str = "bahdanau"  # bahdanau (additive), luong (multiplicative), none
+    embed: int = 256
+    hidden: int = 256
+    dropout: float = 0.3
+    label_smoothing: float = 0.1
+    tokenizer: str = "bpe"  # bpe or unigram
+    vocab_size: int = 8000
+    joint_vocab: bool = False  # one vocabulary (and embedding) for both languages
+    max_len: int = 100  # tokens a side: longer training pairs are left out, inputs cut
+    batch_tokens: int = 4000  # source + target tokens (with padding) a batch
+    lr: float = 2e-3
+    epochs: int = 10
+    max_seconds: float | None = None
+    clip: float = 1.0
+    beam: int = 5  # translate's default; 1: greedy
+    alpha: float = 0.6  # beam search's length penalty
+    seed: int = 0
+
+
+def _check(cfg: TranslatorConfig) -> None:
+    from ...layers.seq2seq import ATTENTIONS
+
+    for name in ("embed", "hidden", "max_len", "batch_tokens", "epochs", "beam"):
+        v = getattr(cfg, name)
+        if not isinstance(v, int) or isinstance(v, bool) or v < 1:
+            raise ValueError(f"{name} must be a positive integer; got {v!r}.")
+    if cfg.attention not in ATTENTIONS:
+        raise ValueError(f"attention must be one of {ATTENTIONS}; got {cfg.attention!r}.")
+    for name in ("dropout", "label_smoothing"):
+        v = getattr(cfg, name)
+        if not isinstance(v, (int, float)) or not 0 <= v < 1:
+            raise ValueError(f"{name} must be in [0, 1); got {v!r}.")
+    if not (isinstance(cfg.lr, (int, float)) and cfg.lr > 0):
+        raise ValueError(f"lr must be a positive number; got {cfg.lr!r}.")
+    if cfg.max_seconds is not None and not cfg.max_seconds > 0:
+        raise ValueError(f"max_seconds must be positive or None; got {cfg.max_seconds!r}.")
+
+
+class Translator(Estimator):
+    """A GRU (or LSTM, RNN) encoder–decoder with attention for sentence translation."""
+
+    config_class = TranslatorConfig
+
+    def __init__(self, **settings):
+        self.config = TranslatorConfig(**self._checked_settings(settings))
+
+    # -- training ----------------------------------------------------------------------------
+    def _texts(self, src, tgt, what: str) -> tuple[list[str], list[str]]:
+        if isinstance(src, str) or isinstance(tgt, str):
+            raise TypeError(f"{what}: give lists of sentences (read files with "
+                            f"grukit.data.parallel.read_parallel).")
+        src, tgt = list(src), list(tgt)
+        if len(src) != len(tgt):
+            raise ValueError(f"{what}: {len(src)} source and {len(tgt)} target sentences; "
+                             f"they must be aligned pairs.")
+        if not src:
+            raise ValueError(f"{what}: no sentence pairs.")
+        return src, tgt
+
+    def _ids(self, src, tgt):
+        s = self.src_tok_.encode(src)
+        t = self.tgt_tok_.encode(tgt)
+        keep = [i for i in range(len(s)) if 0 < len(s[i]) <= self.config.max_len
+                and 0 < len(t[i]) < self.config.max_len]
+        return [s[i] for i in keep], [t[i] for i in keep], len(s) - len(keep)
+
+    def fit(self, src, tgt, valid=None, *, callbacks=(), checkpoint: str | None = None,
+            resume: str | None = None, verbose=0) -> Translator:
+        """Train on aligned sentence lists; ``valid`` = (source, target) lists for validation
+        perplexity each epoch. ``checkpoint``: a file written at each epoch's end;
+        ``resume``: such a file to continue from (same data and settings)."""
+        from .train import fit_network
+
+        cfg = self.config
+        _check(cfg)
+        src, tgt = self._texts(src, tgt, "fit")
+        torch.manual_seed(cfg.seed)
+        self.src_tok_ = SubwordTokenizer(cfg.tokenizer, cfg.vocab_size).fit(
+            src + tgt if cfg.joint_vocab else src)
+        self.tgt_tok_ = self.src_tok_ if cfg.joint_vocab else \
+            SubwordTokenizer(cfg.tokenizer, cfg.vocab_size).fit(tgt)
+        self.src_words_, self._known_cache = word_list(src), None
+        s, t, dropped = self._ids(src, tgt)
+        if not s:
+            raise ValueError(f"every training pair is longer than max_len={cfg.max_len} "
+                             f"tokens; raise max_len.")
+        if dropped:
+            warnings.warn(f"left out {dropped} training pair(s) over max_len={cfg.max_len} "
+                          f"tokens.", UserWarning, stacklevel=2)
+        val = None
+        if valid is not None:
+            vs, vt = self._texts(*valid, "valid")
+            vs_ids, vt_ids, _ = self._ids(vs, vt)
+            val = (vs_ids, vt_ids) if vs_ids else None
+        self.network_ = self._build()
+        self.history_ = fit_network(self.network_, s, t, val, cfg, callbacks=callbacks,
+                                    checkpoint=checkpoint, resume=resume,
+                                    config=self.get_config(), verbose=verbose)
+        self.fitted_ = True
+        return self
+
+    def _build(self) -> Seq2Seq:
+        cfg = self.config
+        return Seq2Seq(Shape(self.src_tok_.size, self.tgt_tok_.size, cfg.embed, cfg.hidden,
+                             cfg.cell, cfg.attention, cfg.dropout, cfg.joint_vocab))
+
+    # -- use ---------------------------------------------------------------------------------
+    def _encode_inputs(self, texts: list[str]):
+        ids = self.src_tok_.encode(texts)
+        cut = sum(len(x) > self.config.max_len for x in ids)
+        if cut:
+            warnings.warn(f"{cut} input(s) longer than max_len={self.config.max_len} tokens "
+                          f"were cut to that length.", UserWarning, stacklevel=3)
+        share = self.unknown_share(texts)
+        if share > UNKNOWN_WARN:
+            warnings.warn(f"{share:.0%} of the input's words are unknown to this model's "
+                          f"source vocabulary; is the input in the language it was trained "
+                          f"on?", UserWarning, stacklevel=3)
+        return [x[:self.config.max_len] for x in ids]
+
+    def unknown_share(self, texts: list[str]) -> float:
+        """The share of the words of ``texts`` (lower-cased runs of letters) that the
+        training source side never had among its ``MAX_WORDS`` most frequent words."""
+        self._check_fitted("unknown_share")
+        words = [w for text in texts for w in _words(text)]
+        if not words:
+            return 0.0
+        known = self._known
+        return sum(w not in known for w in words) / len(words)
+
+    @property
+    def _known(self) -> frozenset:
+        if getattr(self, "_known_cache", None) is None:
+            self._known_cache = frozenset(self.src_words_)
+        return self._known_cache
+
+    def translate(self, texts, *, beam: int | None = None, alpha: float | None = None,
+                  batch_size: int = 64, max_len: int | None = None) -> list[str]:
+        """Translate each sentence of ``texts``; ``beam`` 1 is greedy decoding (default: the
+        config's). An empty sentence translates to an empty one."""
+        from .decode import beam_search, greedy
+
+        self._check_fitted("translate")
+        if isinstance(texts, str):
+            raise TypeError("translate takes a list of sentences; wrap one in a list.")
+        beam = self.config.beam if beam is None else beam
+        if not isinstance(beam, int) or isinstance(beam, bool) or beam < 1:
+            raise ValueError(f"beam must be a positive integer (1: greedy); got {beam!r}.")
+        alpha = self.config.alpha if alpha is None else alpha
+        texts = [str(t).strip() for t in texts]
+        ids = self._encode_inputs(texts)
+        out = [""] * len(texts)
+        todo = sorted((i for i in range(len(texts)) if len(ids[i])), key=lambda i: len(ids[i]))
+        net = self.network_.eval()
+        for j in range(0, len(todo), batch_size):
+            chunk = todo[j:j + batch_size]
+            src, lengths = pad_batch([ids[i] for i in chunk])
+            limit = max_len or int(lengths.max()) * 2 + 10
+            hyp = greedy(net, src, lengths, limit)[0] if beam == 1 else \
+                beam_search(net, src, lengths, limit, beam, alpha)
+            for i, h in zip(chunk, hyp, strict=True):
+                out[i] = self.tgt_tok_.decode(h)
+        return out
+
+    def predict(self, texts, **kwargs) -> list[str]:
+        return self.translate(texts, **kwargs)
+
+    def attention(self, text: str, max_len: int | None = None):
+        """(source pieces, output pieces incl. EOS, weights (T_out, S) numpy) of the greedy
+        translation of one sentence; weights is None without attention."""
+        from .decode import greedy
+
+        self._check_fitted("attention")
+        ids = self._encode_inputs([text])[0]
+        if not len(ids):
+            raise ValueError("attention needs a non-empty sentence.")
+        src, lengths = pad_batch([ids])
+        hyp, maps = greedy(self.network_.eval(), src, lengths, max_len or len(ids) * 2 + 10,
+                           keep_attention=True)
+        out = self.tgt_tok_.pieces(hyp[0]) + ["</s>"]
+        weights = None if maps is None else maps[0].numpy()[:len(out)]
+        return self.src_tok_.pieces(ids), out[:len(weights) if weights is not None else None], \
+            weights
+
+    def evaluate(self, src, tgt, *, beam: int | None = None, batch_size: int = 64) -> dict:
+        """sacreBLEU corpus BLEU and chrF (with their signatures) of the translations of
+        ``src`` against ``tgt``, and the teacher-forced perplexity on the pairs."""
+        from .metrics import corpus_scores
+        from .train import nll
+
+        self._check_fitted("evaluate")
+        src, tgt = self._texts(src, tgt, "evaluate")
+        hyps = self.translate(src, beam=beam, batch_size=batch_size)
+        scores = corpus_scores(hyps, tgt)
+        s, t, _ = self._ids(src, tgt)
+        total, n = nll(self.network_, s, t) if s else (math.nan, 1)
+        scores["perplexity"] = math.exp(min(total / max(n, 1), 50.0))
+        scores["beam"] = self.config.beam if beam is None else beam
+        scores["sentences"] = len(src)
+        return scores
+
+    # -- files -------------------------------------------------------------------------------
+    def _state(self):
+        tensors = {f"network.{k}": v for k, v in self.network_.state_dict().items()}
+        extras = {"src_tokenizer": self.src_tok_.to_str(), "src_words": self.src_words_,
+                  "tgt_tokenizer": None if self.config.joint_vocab else self.tgt_tok_.to_str(),
+                  "history": {k: [float(x) for x in v] for k, v in
+                              getattr(getattr(self, "history_", None), "history", {}).items()}}
+        return tensors, extras
+
+    def _restore(self, tensors, extras):
+        cfg = self.config
+        self.src_tok_ = SubwordTokenizer.from_str(extras["src_tokenizer"], cfg.tokenizer,
+                                                  cfg.vocab_size)
+        self.tgt_tok_ = self.src_tok_ if cfg.joint_vocab else SubwordTokenizer.from_str(
+            extras["tgt_tokenizer"], cfg.tokenizer, cfg.vocab_size)
+        self.src_words_, self._known_cache = list(extras.get("src_words", [])), None
+        self.network_ = self._build()
+        load_module_state(self.network_, tensors, "network.")
+        self.network_.eval()

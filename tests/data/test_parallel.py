@@ -1,0 +1,79 @@
+"""grukit.data.parallel: aligned files (plain, gzipped) and TSV read right; misaligned files,
+bad TSV lines, empty and over-long lines are refused in one sentence or dropped and counted."""
+
+import gzip
+
+import pytest
+
+from grukit.data.parallel import read_lines, read_parallel
+
+
+def _write(path, lines, gz=False):
+    data = "".join(f"{x}\n" for x in lines).encode()
+    if gz:
+        with gzip.open(path, "wb") as f:
+            f.write(data)
+    else:
+        path.write_bytes(data)
+    return str(path)
+
+
+def test_two_files_plain_and_gzipped_give_the_same_pairs(tmp_path):
+    de, en = ["ein Hund", "zwei Katzen"], ["a dog", "two cats"]
+    a = read_parallel(_write(tmp_path / "a.de", de), _write(tmp_path / "a.en", en))
+    b = read_parallel(_write(tmp_path / "b.de.gz", de, gz=True),
+                      _write(tmp_path / "b.en.gz", en, gz=True))
+    assert (a.src, a.tgt) == (b.src, b.tgt) == (de, en)
+    assert a.lines == [1, 2]
+
+
+def test_tsv_gives_the_pairs(tmp_path):
+    p = read_parallel(_write(tmp_path / "x.tsv", ["ein Hund\ta dog", "Katze\tcat"]))
+    assert p.src == ["ein Hund", "Katze"] and p.tgt == ["a dog", "cat"]
+
+
+def test_misaligned_files_are_refused_with_both_counts(tmp_path):
+    with pytest.raises(ValueError, match="not aligned.*3 lines.*2") as err:
+        read_parallel(_write(tmp_path / "a", ["x", "y", "z"]), _write(tmp_path / "b", ["x", "y"]))
+    assert "\n" not in str(err.value)
+
+
+def test_tsv_line_without_one_tab_is_refused_naming_the_line(tmp_path):
+    with pytest.raises(ValueError, match="line 2 has 2 tabs"):
+        read_parallel(_write(tmp_path / "x.tsv", ["a\tb", "a\tb\tc"]))
+
+
+def test_empty_lines_are_dropped_and_counted_or_refused(tmp_path):
+    s = _write(tmp_path / "s", ["eins", "", "drei"])
+    t = _write(tmp_path / "t", ["one", "two", "three"])
+    with pytest.warns(UserWarning, match="1 pair"):
+        p = read_parallel(s, t)
+    assert p.src == ["eins", "drei"] and p.lines == [1, 3] and p.dropped["empty"] == 1
+    with pytest.raises(ValueError, match="line 2 is empty on the source side"):
+        read_parallel(s, t, empty="error")
+
+
+def test_over_long_lines_are_dropped_or_refused(tmp_path):
+    s = _write(tmp_path / "s", ["kurz", "x" * 50])
+    t = _write(tmp_path / "t", ["short", "y"])
+    with pytest.warns(UserWarning):
+        p = read_parallel(s, t, max_chars=20)
+    assert p.src == ["kurz"] and p.dropped["long"] == 1
+    with pytest.raises(ValueError, match="line 2 has 50 characters, over max_chars=20"):
+        read_parallel(s, t, max_chars=20, long="error")
+
+
+def test_bad_files_and_settings_are_one_sentence(tmp_path):
+    with pytest.raises(FileNotFoundError, match="no such file"):
+        read_parallel(str(tmp_path / "missing"), str(tmp_path / "missing2"))
+    with pytest.raises(ValueError, match="is a folder"):
+        read_lines(str(tmp_path))
+    bad = tmp_path / "latin1"
+    bad.write_bytes("Gr\xfc\xdfe\n".encode("latin-1"))
+    with pytest.raises(ValueError, match="line 1 is not UTF-8"):
+        read_lines(str(bad))
+    empty = _write(tmp_path / "e", [])
+    with pytest.raises(ValueError, match="no sentences"):
+        read_parallel(empty, empty)
+    with pytest.raises(ValueError, match="empty must be one of"):
+        read_parallel(empty, empty, empty="drop")

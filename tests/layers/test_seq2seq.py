@@ -1,0 +1,86 @@
+"""grukit.layers.seq2seq: additive and multiplicative attention give the papers' scores, put
+weight zero past each source's length, and the decoder step runs GRU and LSTM cells from
+their specs with input feeding."""
+
+import pytest
+import torch
+
+from grukit.layers.seq2seq import (
+    AdditiveAttention,
+    AttentionalDecoderCell,
+    MultiplicativeAttention,
+    length_mask,
+)
+
+
+def _inputs(b=3, s=5, q=4, k=6):
+    g = torch.Generator().manual_seed(0)
+    query = torch.randn(b, q, generator=g, dtype=torch.float64)
+    keys = torch.randn(b, s, k, generator=g, dtype=torch.float64)
+    lengths = torch.tensor([5, 2, 1])
+    return query, keys, length_mask(lengths, s)
+
+
+def test_additive_attention_is_bahdanaus_formula():
+    query, keys, mask = _inputs()
+    att = AdditiveAttention(4, 6, 7).double()
+    ctx, w = att(query, keys, att.precompute(keys), mask)
+    e = torch.einsum("u,bsu->bs", att.v.weight[0],
+                     torch.tanh(att.w_q(query)[:, None] + keys @ att.w_k.weight.t()
+                                + att.w_k.bias))
+    e = e.masked_fill(~mask, float("-inf"))
+    want = torch.softmax(e, -1)
+    torch.testing.assert_close(w, want, rtol=1e-10, atol=1e-12)
+    torch.testing.assert_close(ctx, torch.einsum("bs,bsk->bk", want, keys), rtol=1e-10,
+                               atol=1e-12)
+
+
+def test_multiplicative_attention_is_luongs_general_score():
+    query, keys, mask = _inputs()
+    att = MultiplicativeAttention(4, 6).double()
+    _, w = att(query, keys, att.precompute(keys), mask)
+    e = torch.einsum("bq,qk,bsk->bs", query, att.w.weight, keys)
+    want = torch.softmax(e.masked_fill(~mask, float("-inf")), -1)
+    torch.testing.assert_close(w, want, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("cls", [AdditiveAttention, MultiplicativeAttention])
+def test_no_weight_past_a_sources_length(cls):
+    query, keys, mask = _inputs()
+    att = cls(4, 6).double()
+    keys2 = keys.clone()
+    keys2[~mask] = 1e3  # what lies past the end must not matter
+    ctx, w = att(query, keys, att.precompute(keys), mask)
+    ctx2, w2 = att(query, keys2, att.precompute(keys2), mask)
+    assert bool((w[~mask] == 0).all())
+    torch.testing.assert_close(w.sum(-1), torch.ones(3, dtype=torch.float64))
+    torch.testing.assert_close(ctx, ctx2, rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize("cell", ["gru", "lstm"])
+@pytest.mark.parametrize("attention", ["bahdanau", "luong", "none"])
+def test_decoder_step_shapes_states_and_gradients(cell, attention):
+    torch.manual_seed(0)
+    dec = AttentionalDecoderCell(5, 8, 6, 7, cell=cell, attention=attention)
+    b, s = 3, 4
+    keys = torch.randn(b, s, 6, requires_grad=True)
+    mask = length_mask(torch.tensor([4, 2, 1]), s)
+    state = tuple(torch.zeros(b, 8) for _ in ("h", "c")[:2 if cell == "lstm" else 1])
+    out, state, w = dec(torch.randn(b, 5), state, None, keys, dec.precompute(keys), mask)
+    out2, state, w = dec(torch.randn(b, 5), state, out, keys, dec.precompute(keys), mask)
+    assert out2.shape == (b, 7) and len(state) == (2 if cell == "lstm" else 1)
+    assert (w is None) == (attention == "none")
+    out2.sum().backward()
+    assert (keys.grad is not None and keys.grad.abs().sum() > 0) == (attention != "none")
+    if cell == "lstm":  # forget-gate bias 1 from the spec's baseline
+        assert torch.equal(dec.cell.bias_ih[8:16] + 0 * dec.cell.bias_hh[8:16],
+                           torch.ones(8))
+
+
+def test_bad_cell_or_attention_is_one_sentence():
+    with pytest.raises(ValueError, match="attention must be one of"):
+        AttentionalDecoderCell(5, 8, 6, 7, attention="dot")
+    with pytest.raises(ValueError, match="no one-step cell"):
+        AttentionalDecoderCell(5, 8, 6, 7, cell="mingru")
+    with pytest.raises(ValueError, match="unknown cell 'nope'"):
+        AttentionalDecoderCell(5, 8, 6, 7, cell="nope")

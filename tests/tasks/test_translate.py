@@ -1,0 +1,112 @@
+"""grukit.tasks.translate: a GRU encoder–decoder with attention learns a toy translation (a
+word mapping with reversed order) in seconds, beam size 1 is greedy decoding, save/load gives
+the same translations, and bad input is one sentence."""
+
+import random
+
+import pytest
+import torch
+
+from grukit.tasks.translate import Translator
+from grukit.tasks.translate.decode import beam_search, greedy
+from grukit.tasks.translate.network import pad_batch
+
+WORDS = "ab cd ef gh ij kl mn op qr st".split()
+MAP = {w: w.upper()[::-1] for w in WORDS}
+
+
+def toy(n, seed):
+    """Source: 2-6 random words; target: each word mapped, in reverse order."""
+    rng = random.Random(seed)
+    src, tgt = [], []
+    for _ in range(n):
+        x = [rng.choice(WORDS) for _ in range(rng.randint(2, 6))]
+        src.append(" ".join(x))
+        tgt.append(" ".join(MAP[w] for w in reversed(x)))
+    return src, tgt
+
+
+SETTINGS = dict(embed=32, hidden=48, vocab_size=40, epochs=5, batch_tokens=800, dropout=0.0,
+                label_smoothing=0.0, lr=5e-3, seed=0)
+
+
+@pytest.fixture(scope="module")
+def trained():
+    src, tgt = toy(1500, 0)
+    return Translator(**SETTINGS).fit(src, tgt, valid=toy(50, 1))
+
+
+def test_learns_a_toy_translation_far_above_chance(trained):
+    src, tgt = toy(60, 2)
+    hyp = trained.translate(src, beam=1)
+    exact = sum(h == t for h, t in zip(hyp, tgt, strict=True)) / len(tgt)
+    scores = trained.evaluate(src, tgt, beam=4)
+    # chance: a word right with p=1/10, a whole sentence almost never
+    assert exact > 0.7, (exact, hyp[:3], tgt[:3])
+    assert scores["bleu"] > 70 and scores["chrf"] > 70
+    assert scores["perplexity"] < 2.0
+    assert scores["bleu_signature"].startswith("nrefs:1|case:mixed")
+    assert trained.history_.history["val_ppl"][-1] < trained.history_.history["val_ppl"][0]
+
+
+def test_beam_of_one_is_greedy_decoding(trained):
+    src, _ = toy(40, 3)
+    ids = trained.src_tok_.encode(src)
+    x, lengths = pad_batch(ids)
+    net = trained.network_.eval()
+    g, _ = greedy(net, x, lengths, 30)
+    b = beam_search(net, x, lengths, 30, beam=1, alpha=0.0)
+    assert g == b
+
+
+def test_beam_search_batched_equals_one_at_a_time(trained):
+    src, _ = toy(6, 4)
+    together = trained.translate(src, beam=3, batch_size=6)
+    alone = [trained.translate([s], beam=3)[0] for s in src]
+    assert together == alone
+
+
+def test_save_load_gives_the_same_translations(trained, tmp_path):
+    src, _ = toy(20, 5)
+    path = trained.save(str(tmp_path / "m"))
+    loaded = Translator.load(path)
+    assert loaded.translate(src, beam=3) == trained.translate(src, beam=3)
+    a = dict(trained.network_.state_dict())
+    for k, v in loaded.network_.state_dict().items():
+        assert torch.equal(v, a[k]), k
+
+
+def test_attention_map_has_a_row_per_output_and_a_column_per_source_piece(trained):
+    pieces, out, weights = trained.attention("ab cd ef")
+    assert weights.shape == (len(out), len(pieces))
+    assert abs(weights.sum(1) - 1).max() < 1e-5
+
+
+def test_empty_input_translates_to_empty_and_a_foreign_input_warns(trained):
+    assert trained.translate(["", "ab"], beam=1)[0] == ""
+    with pytest.warns(UserWarning, match="unknown to this model's source vocabulary"):
+        trained.translate(["the quick brown fox jumps"], beam=1)
+
+
+@pytest.mark.parametrize("cell,attention", [("lstm", "luong"), ("gru", "none")])
+def test_other_cells_and_attentions_train(cell, attention):
+    src, tgt = toy(200, 6)
+    tr = Translator(**(SETTINGS | dict(epochs=1, cell=cell, attention=attention))).fit(src, tgt)
+    assert len(tr.translate(src[:3], beam=2)) == 3
+
+
+def test_bad_settings_and_input_are_one_sentence():
+    with pytest.raises(TypeError, match="has no setting 'heads'"):
+        Translator(heads=2)
+    with pytest.raises(ValueError, match="attention must be one of"):
+        Translator(attention="dot").fit(["a"], ["b"])
+    with pytest.raises(ValueError, match="1 source and 2 target sentences"):
+        Translator().fit(["a"], ["b", "c"])
+    with pytest.raises(TypeError, match="lists of sentences"):
+        Translator().fit("a.txt", "b.txt")
+    with pytest.raises(ValueError, match="no one-step cell"):
+        Translator(cell="mingru", **{k: v for k, v in SETTINGS.items() if k != "epochs"},
+                   epochs=1).fit(*toy(20, 7))
+    from grukit.tasks.estimator import NotFittedError
+    with pytest.raises(NotFittedError):
+        Translator().translate(["a"])
