@@ -158,6 +158,7 @@ def build_parser() -> argparse.ArgumentParser:
     from .tasks.generate.cli import add_parser as add_generate
     from .tasks.recommend.cli import add_parser as add_recommend
     from .tasks.speech.cli import add_parser as add_speech
+    from .tasks.translate.cli import add_parser as add_translate
 
     add_compare(sub)
     add_forecast(sub)
@@ -166,6 +167,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_recommend(sub)
     add_generate(sub)
     add_speech(sub)
+    add_translate(sub)
     return parser
 
 

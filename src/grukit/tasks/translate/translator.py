@@ -9,6 +9,7 @@ translate), on the encoder–decoder of ``network.py``.
 
 from __future__ import annotations
 
+import hashlib
 import math
 import re
 import warnings
@@ -22,6 +23,7 @@ from .network import Seq2Seq, Shape, pad_batch
 from .tokenizer import SubwordTokenizer
 
 UNKNOWN_WARN = 0.5  # warn when more than this share of an input's words is unknown
+BUDGET = ("epochs", "max_seconds")  # settings a resumed run may change
 MAX_WORDS = 50000  # training source words kept to tell unknown words (wrong language)
 _WORD = re.compile(r"[^\W\d_]+")
 
@@ -135,9 +137,14 @@ class Translator(Estimator):
             vs_ids, vt_ids, _ = self._ids(vs, vt)
             val = (vs_ids, vt_ids) if vs_ids else None
         self.network_ = self._build()
+        # what a checkpoint must match to be resumed: the settings but the budget, and the
+        # vocabularies (retrained from the same data they are the same)
+        vocab = hashlib.sha256((self.src_tok_.to_str() + self.tgt_tok_.to_str()).encode())
+        run = {k: v for k, v in self.get_config().items() if k not in BUDGET}
         self.history_ = fit_network(self.network_, s, t, val, cfg, callbacks=callbacks,
                                     checkpoint=checkpoint, resume=resume,
-                                    config=self.get_config(), verbose=verbose)
+                                    config=run | {"vocabularies": vocab.hexdigest()},
+                                    verbose=verbose)
         self.fitted_ = True
         return self
 

@@ -1,0 +1,253 @@
+"""``grukit translate``: train an encoder–decoder on parallel text, score it, use it.
+
+    grukit translate train --src train.de.gz --tgt train.en.gz --valid-src val.de.gz \\
+        --valid-tgt val.en.gz --minutes 60 --save de-en --output runs/de-en   # --resume
+    grukit translate evaluate --model de-en --src test.de.gz --tgt test.en.gz [--beam 5]
+    grukit translate --model de-en < input.de > output.en       # or --input FILE
+    grukit translate attention --model de-en --sentence "Ein Hund läuft." --plot map.png
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+import warnings
+
+from ..._io import atomic_text
+from ..._runs import RUN, UsageError, at_least, prepare_output
+from ...models.callbacks import Callback
+from ..estimator import prepare_save
+
+CHECKPOINT = "checkpoint.pt"
+METRICS = "metrics.json"
+TRAIN_ONLY = ("tgt", "valid_src", "valid_tgt", "cell", "attention", "embed", "hidden",
+              "dropout", "label_smoothing", "tokenizer", "vocab_size", "joint_vocab",
+              "max_len", "batch_tokens", "lr", "epochs", "minutes", "seed", "save", "resume",
+              "max_chars")
+SETTINGS = ("cell", "attention", "embed", "hidden", "dropout", "label_smoothing", "tokenizer",
+            "vocab_size", "joint_vocab", "max_len", "batch_tokens", "lr", "epochs", "seed",
+            "beam", "alpha")
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("translate", help="train a GRU encoder-decoder with attention on "
+                                         "parallel text, score it, translate with it",
+                       description="translate (default): sentences from --input or stdin with "
+                                   "a model saved by train --save; train: on two aligned files "
+                                   "(plain or .gz) or a TSV; evaluate: sacreBLEU BLEU and chrF "
+                                   "(with signatures) and perplexity; attention: the heat map "
+                                   "of one sentence.")
+    p.add_argument("action", nargs="?", default="translate",
+                   choices=("translate", "train", "evaluate", "attention"))
+    p.add_argument("--model", help="translate/evaluate/attention: the folder written by --save")
+    p.add_argument("--src", help="train/evaluate: source sentences, one a line (or a TSV of "
+                                 "source<TAB>target without --tgt)")
+    p.add_argument("--tgt", help="train/evaluate: target sentences aligned with --src")
+    p.add_argument("--valid-src", help="train: validation source sentences")
+    p.add_argument("--valid-tgt", help="train: validation target sentences")
+    p.add_argument("--input", help="translate: a file to translate (default: stdin)")
+    p.add_argument("--sentence", help="attention: the sentence to translate and plot")
+    p.add_argument("--plot", help="attention: the PNG to write (default attention.png)")
+    p.add_argument("--cell", help="gru (default), lstm or rnn")
+    p.add_argument("--attention", choices=("bahdanau", "luong", "none"),
+                   help="the decoder's attention (default bahdanau)")
+    p.add_argument("--embed", type=int, help="embedding width (default 256)")
+    p.add_argument("--hidden", type=int, help="recurrent width (default 256)")
+    p.add_argument("--dropout", type=float, help="default 0.3")
+    p.add_argument("--label-smoothing", type=float, help="default 0.1")
+    p.add_argument("--tokenizer", choices=("bpe", "unigram"), help="default bpe")
+    p.add_argument("--vocab-size", type=int, help="sub-words a language (default 8000)")
+    p.add_argument("--joint-vocab", action="store_true", help="one vocabulary and embedding "
+                                                             "for both languages")
+    p.add_argument("--max-len", type=int, help="tokens a side (default 100)")
+    p.add_argument("--max-chars", type=int, help="train: pairs with a longer line are left "
+                                                 "out (default 1000)")
+    p.add_argument("--batch-tokens", type=int, help="tokens a batch (default 4000)")
+    p.add_argument("--lr", type=float, help="Adam's learning rate (default 2e-3)")
+    p.add_argument("--epochs", type=int, help="default 10")
+    p.add_argument("--minutes", type=float, help="most minutes of training")
+    p.add_argument("--seed", type=int)
+    p.add_argument("--beam", type=int, help="beam size (1: greedy; default the model's, 5)")
+    p.add_argument("--alpha", type=float, help="beam search's length penalty (default 0.6)")
+    p.add_argument("--batch-size", type=int, default=64, help="sentences decoded together")
+    p.add_argument("--threads", type=int, help="torch threads (default: torch's)")
+    p.add_argument("--save", help="train: the folder to save the model to")
+    p.add_argument("--output", help="train/evaluate: a folder for metrics.json (train: and a "
+                                    "checkpoint for --resume)")
+    p.add_argument("--resume", action="store_true", help="train: continue the run in --output")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    at_least("--threads", args.threads, 1)
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
+    at_least("--beam", args.beam, 1)
+    at_least("--batch-size", args.batch_size, 1)
+    if args.action == "train":
+        return _train(args)
+    given = [f"--{n.replace('_', '-')}" for n in TRAIN_ONLY
+             if getattr(args, n) not in (None, False) and not (args.action == "evaluate"
+                                                               and n == "tgt")]
+    if given:
+        raise UsageError(f"{', '.join(given)} set(s) training; {args.action} uses the saved "
+                         f"model's settings, so drop {'it' if len(given) == 1 else 'them'}.")
+    if not args.model:
+        raise UsageError(f"{args.action} needs --model DIR, the folder written by `grukit "
+                         f"translate train ... --save DIR`.")
+    if not os.path.isdir(args.model):
+        raise UsageError(f"--model {args.model!r} is not a folder; give the folder written by "
+                         f"`grukit translate train ... --save DIR`.")
+    from .translator import Translator
+
+    tr = Translator.load(args.model)
+    if args.action == "evaluate":
+        return _evaluate(args, tr)
+    if args.action == "attention":
+        return _attention(args, tr)
+    return _translate(args, tr)
+
+
+def _settings(args) -> dict:
+    out = {k: getattr(args, k) for k in SETTINGS if getattr(args, k) not in (None, False)}
+    if args.minutes is not None:
+        if not args.minutes > 0:
+            raise UsageError(f"--minutes must be above 0; got {args.minutes}.")
+        out["max_seconds"] = 60.0 * args.minutes
+        out.setdefault("epochs", 1000)
+    return out
+
+
+def _read(src, tgt, what: str, **kw):
+    from ...data.parallel import read_parallel
+
+    if not src:
+        raise UsageError(f"{what} needs --src (and --tgt, or a TSV of source<TAB>target).")
+    return read_parallel(src, tgt, **kw)
+
+
+def _train(args) -> int:
+    from .translator import Translator
+
+    for flag in ("embed", "hidden", "vocab_size", "max_len", "batch_tokens", "epochs",
+                 "max_chars"):
+        at_least(f"--{flag.replace('_', '-')}", getattr(args, flag), 1)
+    if bool(args.valid_src) != bool(args.valid_tgt) and not (args.valid_src and
+                                                            args.valid_src.endswith(".tsv")):
+        raise UsageError("give --valid-src and --valid-tgt together (or --valid-src alone "
+                         "as a .tsv).")
+    if args.resume and not args.output:
+        raise UsageError("--resume continues a run: give it with the --output folder of that "
+                         "run.")
+    if args.model:
+        raise UsageError("train builds a new model; --model names a saved one (for "
+                         "translate/evaluate), so drop it.")
+    out = prepare_output(args.output)
+    if args.save:
+        prepare_save(args.save)
+    ckpt = os.path.join(out, CHECKPOINT) if out else None
+    if args.resume and not os.path.isfile(ckpt):
+        raise UsageError(f"--resume: {args.output!r} holds no {CHECKPOINT}; run without "
+                         f"--resume to start.")
+    if out and not args.resume and os.path.isfile(ckpt):
+        raise UsageError(f"--output {args.output!r} holds a run already; continue it with "
+                         f"--resume or give a new folder.")
+    max_chars = args.max_chars or 1000
+    train = _read(args.src, args.tgt, "train", max_chars=max_chars)
+    valid = _read(args.valid_src, args.valid_tgt, "validation", max_chars=max_chars) \
+        if args.valid_src else None
+    tr = Translator(**_settings(args))
+    RUN.start(out, resumable=out is not None)
+    progress = _Progress(out, tr)
+    if args.resume and os.path.isfile(os.path.join(out, METRICS)):
+        with open(os.path.join(out, METRICS), encoding="utf-8") as f:
+            progress.curve = list(json.load(f).get("curve", []))
+    tr.fit(train.src, train.tgt, valid=None if valid is None else (valid.src, valid.tgt),
+           callbacks=[progress], checkpoint=ckpt, resume=ckpt if args.resume else None,
+           verbose="auto")
+    result = {"config": tr.get_config(), "curve": progress.curve,
+              "stop_reason": tr.history_.stop_reason,
+              "train_seconds": sum(tr.history_.train_seconds),
+              "params": sum(p.numel() for p in tr.network_.parameters()),
+              "pairs": len(train), "dropped": train.dropped}
+    if valid is not None:
+        for beam in (1, tr.config.beam):
+            t0 = time.perf_counter()
+            scores = tr.evaluate(valid.src, valid.tgt, beam=beam)
+            scores["sentences_per_s"] = len(valid) / (time.perf_counter() - t0)
+            result[f"valid_beam{beam}"] = scores
+            print(f"validation, beam {beam}: BLEU {scores['bleu']:.2f} chrF "
+                  f"{scores['chrf']:.2f} perplexity {scores['perplexity']:.2f} "
+                  f"({scores['bleu_signature']})")
+    if out:
+        atomic_text(os.path.join(out, METRICS), json.dumps(result, indent=1))
+    if args.save:
+        tr.save(args.save)
+        print(f"saved to {args.save}; translate with `grukit translate --model {args.save} "
+              f"< input`")
+    return 0
+
+
+def _evaluate(args, tr) -> int:
+    data = _read(args.src, args.tgt, "evaluate", max_chars=None, warn=True)
+    out = prepare_output(args.output)
+    t0 = time.perf_counter()
+    scores = tr.evaluate(data.src, data.tgt, beam=args.beam, batch_size=args.batch_size)
+    scores["sentences_per_s"] = len(data) / (time.perf_counter() - t0)
+    print(json.dumps(scores, indent=1))
+    if out:
+        atomic_text(os.path.join(out, METRICS), json.dumps(scores, indent=1))
+    return 0
+
+
+def _translate(args, tr) -> int:
+    from ...data.parallel import read_lines
+
+    for flag in ("src", "sentence", "plot", "output"):
+        if getattr(args, flag):
+            raise UsageError(f"--{flag} is not used when translating; give the text with "
+                             f"--input FILE or on stdin.")
+    if args.input is None and sys.stdin.isatty():
+        raise UsageError("nothing to translate: give --input FILE or pipe sentences on stdin, "
+                         "one a line.")
+    lines = read_lines(args.input if args.input else sys.stdin)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        out = tr.translate(lines, beam=args.beam, alpha=args.alpha,
+                           batch_size=args.batch_size)
+    for w in caught:
+        print(f"grukit translate: warning: {w.message}", file=sys.stderr)
+    sys.stdout.write("".join(f"{line}\n" for line in out))
+    return 0
+
+
+def _attention(args, tr) -> int:
+    from .plot import plot_attention
+
+    if not args.sentence:
+        raise UsageError("attention needs --sentence \"...\", the source sentence to plot.")
+    src, out, weights = tr.attention(args.sentence)
+    path = plot_attention(src, out, weights, args.plot or "attention.png",
+                          title=tr.translate([args.sentence], beam=1)[0])
+    print(f"wrote {path}")
+    return 0
+
+
+class _Progress(Callback):
+    """A line per epoch (loss, validation perplexity, tokens/s) and metrics.json rewritten
+    after each epoch."""
+
+    def __init__(self, out: str | None, tr):
+        self.out, self.tr, self.curve = out, tr, []
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = {k: float(v) for k, v in (logs or {}).items()}
+        self.curve.append({"epoch": epoch + 1} | logs)
+        RUN.finished(f"epoch {epoch + 1}")
+        if self.out:
+            atomic_text(os.path.join(self.out, METRICS), json.dumps(
+                {"config": self.tr.get_config(), "curve": self.curve}, indent=1))
