@@ -110,3 +110,127 @@ def test_bad_settings_and_input_are_one_sentence():
     from grukit.tasks.estimator import NotFittedError
     with pytest.raises(NotFittedError):
         Translator().translate(["a"])
+
+
+# -- grukit translate ------------------------------------------------------------------------
+
+TINY = ["--embed", "16", "--hidden", "24", "--vocab-size", "40", "--batch-tokens", "600",
+        "--lr", "5e-3", "--dropout", "0", "--label-smoothing", "0"]
+
+
+def _files(d, n=300):
+    src, tgt = toy(n, 8)
+    (d / "s.txt").write_text("".join(f"{x}\n" for x in src))
+    (d / "t.txt").write_text("".join(f"{x}\n" for x in tgt))
+    return str(d / "s.txt"), str(d / "t.txt")
+
+
+@pytest.fixture(scope="module")
+def cli_run(tmp_path_factory):
+    from grukit.cli import main
+
+    d = tmp_path_factory.mktemp("tr")
+    s, t = _files(d)
+    base = ["translate", "train", "--src", s, "--tgt", t, "--valid-src", s, "--valid-tgt", t,
+            *TINY]
+    assert main(base + ["--epochs", "2", "--output", str(d / "run"), "--save",
+                        str(d / "model")]) == 0
+    assert main(base + ["--epochs", "3", "--output", str(d / "run"), "--resume", "--save",
+                        str(d / "resumed")]) == 0
+    assert main(base + ["--epochs", "3", "--output", str(d / "whole"), "--save",
+                        str(d / "straight")]) == 0
+    return d, s, t, base
+
+
+def test_cli_train_writes_metrics_checkpoint_and_model(cli_run):
+    import json
+
+    d = cli_run[0]
+    metrics = json.loads((d / "run" / "metrics.json").read_text())
+    assert [c["epoch"] for c in metrics["curve"]] == [1, 2, 3]
+    assert "tokens_per_s" in metrics["curve"][0] and "bleu" in metrics["valid_beam1"]
+    assert (d / "run" / "checkpoint.pt").is_file() and (d / "model" / "config.json").is_file()
+
+
+def test_cli_resume_gives_the_weights_of_an_uninterrupted_run(cli_run):
+    d = cli_run[0]
+    a, b = Translator.load(str(d / "resumed")), Translator.load(str(d / "straight"))
+    sa, sb = a.network_.state_dict(), b.network_.state_dict()
+    for k in sa:
+        assert torch.equal(sa[k], sb[k]), k
+
+
+def test_cli_translates_a_file_and_stdin_as_the_loaded_model(cli_run, capsys, monkeypatch):
+    import io
+
+    from grukit.cli import main
+
+    d, s, _, _ = cli_run
+    lines = open(s).read().splitlines()[:5]
+    want = Translator.load(str(d / "model")).translate(lines, beam=2)
+    (d / "in.txt").write_text("\n".join(lines) + "\n")
+    capsys.readouterr()
+    assert main(["translate", "--model", str(d / "model"), "--input", str(d / "in.txt"),
+                 "--beam", "2"]) == 0
+    assert capsys.readouterr().out.splitlines() == want
+    monkeypatch.setattr("sys.stdin", io.StringIO("\n".join(lines) + "\n"))
+    assert main(["translate", "--model", str(d / "model"), "--beam", "2"]) == 0
+    assert capsys.readouterr().out.splitlines() == want
+
+
+def test_cli_evaluate_prints_bleu_chrf_signatures_and_perplexity(cli_run, capsys):
+    import json
+
+    from grukit.cli import main
+
+    d, s, t, _ = cli_run
+    capsys.readouterr()
+    assert main(["translate", "evaluate", "--model", str(d / "model"), "--src", s, "--tgt", t,
+                 "--beam", "1"]) == 0
+    scores = json.loads(capsys.readouterr().out)
+    assert {"bleu", "chrf", "bleu_signature", "chrf_signature", "perplexity"} <= set(scores)
+    assert scores["perplexity"] > 1
+
+
+def test_cli_warns_on_a_foreign_input(cli_run, capsys, monkeypatch):
+    import io
+
+    from grukit.cli import main
+
+    monkeypatch.setattr("sys.stdin", io.StringIO("the quick brown fox\n"))
+    assert main(["translate", "--model", str(cli_run[0] / "model"), "--beam", "1"]) == 0
+    err = capsys.readouterr().err
+    assert "warning: 100% of the input's words are unknown" in err
+
+
+def test_cli_attention_writes_a_png(cli_run, capsys):
+    from grukit.cli import main
+
+    d = cli_run[0]
+    assert main(["translate", "attention", "--model", str(d / "model"), "--sentence",
+                 "ab cd", "--plot", str(d / "a.png")]) == 0
+    assert (d / "a.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_cli_bad_input_is_one_line_with_status_2(cli_run, capsys, tmp_path):
+    from grukit.cli import main
+
+    d, s, t, base = cli_run
+    (tmp_path / "short.txt").write_text("x\n")
+    cases = [
+        (["translate", "train", "--src", s, "--tgt", str(tmp_path / "short.txt"), *TINY],
+         "not aligned"),
+        (["translate", "train", "--tgt", t], "needs --src"),
+        (["translate", "train", "--src", s, "--tgt", t, "--resume"], "--output folder"),
+        (base + ["--output", str(d / "run")], "holds a run already"),
+        (["translate", "--model", str(d / "model"), "--hidden", "8"], "--hidden set(s)"),
+        (["translate", "--model", str(tmp_path / "none")], "is not a folder"),
+        (["translate", "evaluate", "--model", str(d / "model")], "needs --src"),
+        (["translate", "--model", str(d / "model"), "--beam", "0"], "--beam must be 1"),
+        (["translate", "attention", "--model", str(d / "model")], "needs --sentence"),
+    ]
+    for argv, text in cases:
+        capsys.readouterr()
+        assert main(argv) == 2, argv
+        err = capsys.readouterr().err.strip()
+        assert text in err and len(err.splitlines()) == 1, (argv, err)
