@@ -5,6 +5,7 @@ from .attention import CausalSelfAttention, KVCache
 from .blocks import AttentionBlock, FeedForward, RecurrentBlock
 from .core import REGISTRY, AttentionPooling, Dense, Dropout, Embedding, Layer
 from .recurrent import GRU, LSTM, Bidirectional, MinGRU, SimpleRNN, layer_for
+from .seq2seq import AdditiveAttention, AttentionalDecoderCell, MultiplicativeAttention
 
 # a layer for every cell in grukit.cells (those without a class above are made from the spec)
 for _spec in cells.all_specs():
@@ -25,4 +26,5 @@ def from_config(cfg: dict) -> Layer:
 __all__ = ["GRU", "LSTM", "AttentionPooling", "Bidirectional", "Dense", "Dropout", "Embedding",
            "Layer", "MinGRU", "SimpleRNN", "from_config", "layer_for"]
 __all__ += ["AttentionBlock", "CausalSelfAttention", "FeedForward", "KVCache", "RecurrentBlock"]
+__all__ += ["AdditiveAttention", "AttentionalDecoderCell", "MultiplicativeAttention"]
 __all__ += [s.layer for s in cells.all_specs() if s.layer not in __all__]
