@@ -234,3 +234,12 @@ def test_cli_bad_input_is_one_line_with_status_2(cli_run, capsys, tmp_path):
         assert main(argv) == 2, argv
         err = capsys.readouterr().err.strip()
         assert text in err and len(err.splitlines()) == 1, (argv, err)
+
+
+def test_a_cpu_clock_budget_stops_training_before_its_epochs():
+    src, tgt = toy(200, 9)
+    tr = Translator(**(SETTINGS | dict(epochs=50, max_seconds=0.05, clock="cpu"))).fit(src, tgt)
+    assert tr.history_.stop_reason == "callback"
+    assert len(tr.history_.history["loss"]) < 50
+    with pytest.raises(ValueError, match="clock must be 'wall' or 'cpu'"):
+        Translator(clock="gpu").fit(src, tgt)

@@ -25,10 +25,10 @@ METRICS = "metrics.json"
 TRAIN_ONLY = ("tgt", "valid_src", "valid_tgt", "cell", "attention", "embed", "hidden",
               "dropout", "label_smoothing", "tokenizer", "vocab_size", "joint_vocab",
               "max_len", "batch_tokens", "lr", "epochs", "minutes", "seed", "save", "resume",
-              "max_chars")
+              "max_chars", "clock")
 SETTINGS = ("cell", "attention", "embed", "hidden", "dropout", "label_smoothing", "tokenizer",
             "vocab_size", "joint_vocab", "max_len", "batch_tokens", "lr", "epochs", "seed",
-            "beam", "alpha")
+            "beam", "alpha", "clock")
 
 
 def add_parser(sub) -> None:
@@ -68,6 +68,9 @@ def add_parser(sub) -> None:
     p.add_argument("--lr", type=float, help="Adam's learning rate (default 2e-3)")
     p.add_argument("--epochs", type=int, help="default 10")
     p.add_argument("--minutes", type=float, help="most minutes of training")
+    p.add_argument("--clock", choices=("wall", "cpu"),
+                   help="what --minutes counts: wall time (default) or this process's CPU "
+                        "time (a budget that other work on a shared machine does not eat)")
     p.add_argument("--seed", type=int)
     p.add_argument("--beam", type=int, help="beam size (1: greedy; default the model's, 5)")
     p.add_argument("--alpha", type=float, help="beam search's length penalty (default 0.6)")

@@ -99,15 +99,21 @@ def fit_network(net: Seq2Seq, src: list, tgt: list, valid, cfg, *, callbacks=(),
     ``History`` (``history.history`` has loss, val_loss, val_ppl, tokens_per_s)."""
     torch.manual_seed(cfg.seed)
     opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
-    box = {"best": math.inf, "rng": np.random.default_rng(cfg.seed).bit_generator.state}
+    box = {"best": math.inf, "rng": np.random.default_rng(cfg.seed).bit_generator.state,
+           "cpu": 0.0}  # cpu: CPU seconds of training so far (clock="cpu")
 
     def get_state():
-        return {"best": box["best"], "rng": box["rng"]}
+        return {"best": box["best"], "rng": box["rng"], "cpu": box["cpu"]}
 
     def set_state(extra):
         box["best"], box["rng"] = float(extra["best"]), extra["rng"]
+        box["cpu"] = float(extra.get("cpu", 0.0))
 
     trainee = Trainee(net, opt, config=config or {}, state=(get_state, set_state))
+    # clock="cpu": the budget counts this process's CPU time (on a shared machine, close to
+    # what a quiet machine's wall clock would show for the same work with one thread)
+    cpu_budget = cfg.max_seconds if getattr(cfg, "clock", "wall") == "cpu" else None
+    wall_budget = None if cpu_budget is not None else cfg.max_seconds
     start = resume_at_epoch_end(trainee, opt, resume) if resume else 0
     speed = {"tokens": 0, "t0": 0.0}
 
@@ -118,7 +124,12 @@ def fit_network(net: Seq2Seq, src: list, tgt: list, valid, cfg, *, callbacks=(),
         box["rng"] = rng.bit_generator.state  # the next epoch's shuffle, checkpointed
         speed["tokens"], speed["t0"] = 0, time.perf_counter()
         for idx in order:
+            if cpu_budget is not None and box["cpu"] >= cpu_budget:
+                trainee.stop_training = True  # validate this epoch's batches, then stop
+                return
+            t0 = time.process_time()
             yield tensors(src, tgt, idx)
+            box["cpu"] += time.process_time() - t0  # the loop has stepped on this batch
 
     def step(batch):
         s, lengths, t_in, t_out = batch
@@ -143,7 +154,7 @@ def fit_network(net: Seq2Seq, src: list, tgt: list, valid, cfg, *, callbacks=(),
         cbs.append(ModelCheckpoint(checkpoint))
     steps = len(make_batches(src, tgt, cfg.batch_tokens, None))
     hist = train_loop(trainee, opt, step, batches, epochs=cfg.epochs, callbacks=cbs,
-                      validate=validate, clip=cfg.clip or None, max_seconds=cfg.max_seconds,
+                      validate=validate, clip=cfg.clip or None, max_seconds=wall_budget,
                       start_epoch=start, verbose=verbose, steps=steps, nonfinite="warn",
                       fix="Lower lr.")
     net.eval()

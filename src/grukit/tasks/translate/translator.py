@@ -23,7 +23,7 @@ from .network import Seq2Seq, Shape, pad_batch
 from .tokenizer import SubwordTokenizer
 
 UNKNOWN_WARN = 0.5  # warn when more than this share of an input's words is unknown
-BUDGET = ("epochs", "max_seconds")  # settings a resumed run may change
+BUDGET = ("epochs", "max_seconds", "clock")  # settings a resumed run may change
 MAX_WORDS = 50000  # training source words kept to tell unknown words (wrong language)
 _WORD = re.compile(r"[^\W\d_]+")
 
@@ -55,6 +55,7 @@ class TranslatorConfig:
     lr: float = 2e-3
     epochs: int = 10
     max_seconds: float | None = None
+    clock: str = "wall"  # what max_seconds counts: wall time, or this process's CPU time
     clip: float = 1.0
     beam: int = 5  # translate's default; 1: greedy
     alpha: float = 0.6  # beam search's length penalty
@@ -76,6 +77,8 @@ def _check(cfg: TranslatorConfig) -> None:
             raise ValueError(f"{name} must be in [0, 1); got {v!r}.")
     if not (isinstance(cfg.lr, (int, float)) and cfg.lr > 0):
         raise ValueError(f"lr must be a positive number; got {cfg.lr!r}.")
+    if cfg.clock not in ("wall", "cpu"):
+        raise ValueError(f"clock must be 'wall' or 'cpu'; got {cfg.clock!r}.")
     if cfg.max_seconds is not None and not cfg.max_seconds > 0:
         raise ValueError(f"max_seconds must be positive or None; got {cfg.max_seconds!r}.")
 
