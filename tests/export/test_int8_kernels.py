@@ -178,3 +178,18 @@ def test_bad_input_one_sentence():
         quantize_int8(quantize_int8(m))
     with pytest.raises(TypeError, match="Int8Stream needs a module with int8 weights"):
         Int8Stream(m)
+
+
+@pytest.mark.parametrize("cell", ["GRUCell", "LSTMCell"])
+def test_one_step_cells_get_int8_weights_too(cell):
+    torch.manual_seed(5)
+    m = getattr(gnn, cell)(3, 16)
+    q = quantize_int8(m)
+    assert q.get_buffer("weight_hh_int8").dtype == torch.int8
+    assert "weight_hh" not in dict(q.named_parameters())
+    x = torch.randn(4, 3)
+    with torch.no_grad():
+        out, out_q = m(x), q(x)
+    out, out_q = (out[0], out_q[0]) if isinstance(out, tuple) else (out, out_q)
+    rel = ((out_q - out).norm() / out.norm()).item()
+    assert 0 < rel < 0.01, rel

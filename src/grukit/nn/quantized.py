@@ -6,9 +6,10 @@ are stored as int8 with one float32 scale per row, that is per output unit
 (``grukit.ops.gru.quant``: s_j = max_k |W_jk| / 127, W ≈ s q). Biases, normalisation gains
 and embeddings stay float.
 
-- Recurrent modules keep their class's forward: their ``weight_*`` parameters become the
-  buffers ``<name>_int8`` (int8) and ``<name>_scale`` (float32), and reading ``<name>``
-  gives s ⊙ q (``dequantize_rows``) for the fused batch kernels. A unidirectional GRU or
+- Recurrent modules and one-step cells (``GRUCell``, ...) keep their class's forward: their
+  ``weight_*`` parameters become the buffers ``<name>_int8`` (int8) and ``<name>_scale``
+  (float32), and reading ``<name>`` gives s ⊙ q (``dequantize_rows``) for the fused batch
+  kernels. A unidirectional GRU or
   LSTM (no projection) streams through the int8 kernels (``Int8Stream``): the step reads
   the int8 weights and applies each row's scale after its dot product.
 - ``torch.nn.Linear`` layers (Dense heads): ``linear="torch"`` uses torch's dynamic
@@ -34,6 +35,7 @@ from torch import Tensor, nn
 from ..ops.gru.quant import dequantize_rows, gru_stream_int8, quantize_rows
 from ..ops.lstm.quant import lstm_stream_int8
 from ._base import RecurrentBase
+from .cells import _CellBase
 from .stream import Stream
 
 LINEAR = ("auto", "torch", "grukit")
@@ -87,7 +89,7 @@ def _int8_class(cls: type) -> type:
     return _CLASSES[cls]
 
 
-def _quantize_recurrent(m: RecurrentBase) -> None:
+def _quantize_recurrent(m: RecurrentBase | _CellBase) -> None:
     names = [n for n, p in m.named_parameters(recurse=False)
              if n.startswith("weight_") and p.dim() == 2]
     if not names:
@@ -157,7 +159,7 @@ def quantize_int8(model: nn.Module, *, linear: str = "auto") -> nn.Module:
                              f"Move it with model.cpu() first.")
     out = copy.deepcopy(model).eval()
     for m in out.modules():
-        if isinstance(m, RecurrentBase):
+        if isinstance(m, RecurrentBase | _CellBase):  # modules and one-step cells
             _quantize_recurrent(m)
     use_torch = linear == "torch" or (linear == "auto" and torch_dynamic_quantization())
     if use_torch:
