@@ -210,7 +210,7 @@ def test_a_trainee_carries_the_tasks_state_through_a_checkpoint(tmp_path):
     ({"epochs": -1}, "epochs must be a whole number, 0 or more; got -1."),
     ({"epochs": 2.0}, "epochs must be a whole number, 0 or more; got 2.0."),
     ({"epochs": 1, "verbose": 3}, "verbose must be 'auto', 0 (silent), 1 (progress bar) or 2"),
-    ({"epochs": 1, "verbose": True}, "verbose must be 'auto'"),
+    ({"epochs": 1, "verbose": "yes"}, "verbose must be 'auto'"),
     ({"epochs": 1, "nonfinite": "ignore"}, "nonfinite must be one of ('warn', 'raise')"),
 ])
 def test_bad_settings_are_one_sentence(kw, message):

@@ -208,7 +208,7 @@ def train_loop(model, optimizer: torch.optim.Optimizer, step: Callable, batches,
     """
     if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 0:
         raise ValueError(f"epochs must be a whole number, 0 or more; got {epochs!r}.")
-    if verbose not in ("auto", 0, 1, 2) or isinstance(verbose, bool) and verbose:
+    if verbose not in ("auto", 0, 1, 2):  # True and False count as 1 and 0
         raise ValueError(f"verbose must be 'auto', 0 (silent), 1 (progress bar) or 2 (one line "
                          f"per epoch); got {verbose!r}.")
     if nonfinite not in NONFINITE:
