@@ -243,3 +243,14 @@ def test_a_cpu_clock_budget_stops_training_before_its_epochs():
     assert len(tr.history_.history["loss"]) < 50
     with pytest.raises(ValueError, match="clock must be 'wall' or 'cpu'"):
         Translator(clock="gpu").fit(src, tgt)
+
+
+def test_unknown_characters_become_unk_and_long_inputs_are_cut_with_a_warning(trained):
+    from grukit.tasks.translate.tokenizer import UNK_ID
+
+    ids = trained.src_tok_.encode(["ab ☃ cd"])[0]
+    assert UNK_ID in ids.tolist()
+    assert isinstance(trained.translate(["ab ☃ cd"], beam=1)[0], str)
+    long = " ".join(["ab"] * (trained.config.max_len + 5))
+    with pytest.warns(UserWarning, match="longer than max_len=100 tokens were cut"):
+        trained.translate([long], beam=1, max_len=5)
