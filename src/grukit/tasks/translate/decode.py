@@ -83,7 +83,7 @@ def beam_search(net: Seq2Seq, src: Tensor, lengths: Tensor, max_len: int, beam: 
         logp = torch.log_softmax(logits.float(), -1).view(b, k, -1)  # (B, K, V)
         vocab = logp.shape[-1]
         total = (scores[:, :, None] + logp).view(b, -1)  # (B, K·V)
-        top, idx = total.topk(2 * k, dim=-1)  # (B, 2K): enough to keep K alive after EOS
+        top, idx = total.topk(min(2 * k, total.shape[1]), dim=-1)  # (B, 2K): K alive after EOS
         origin, token = idx // vocab, idx % vocab  # (B, 2K)
         new_scores = torch.full((b, k), float("-inf"))
         new_origin = torch.zeros(b, k, dtype=torch.long)
