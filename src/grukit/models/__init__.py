@@ -11,9 +11,11 @@ from .callbacks import (
     ReduceLROnPlateau,
 )
 from .loading import load_model as load
+from .loop import NonFiniteLoss, Step, Trainee, train_loop
 from .saving import load_weights
 from .sequential import Sequential
 
 __all__ = ["CSVLogger", "Callback", "EarlyStopping", "EpochTimer",
            "History", "ModelCheckpoint", "ProgressBar",
-           "ReduceLROnPlateau", "Sequential", "load", "load_weights"]
+           "NonFiniteLoss", "ReduceLROnPlateau", "Sequential", "Step", "Trainee", "load",
+           "load_weights", "train_loop"]

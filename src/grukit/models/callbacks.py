@@ -130,12 +130,10 @@ class ModelCheckpoint(Callback):
     def _write(self, epoch: int, batch: int) -> None:
         if not is_main_process():
             return
-        if getattr(self.model, "training_state", None) is None:
-            save_checkpoint(self.model, self.filepath, epoch, batch)
-        else:  # a task on train_loop: its generators, curves, best weights go along
-            from .loop import save_with_state
-
-            save_with_state(self.model, self.filepath, epoch, batch)
+        state = getattr(self.model, "training_state", None)  # a task on train_loop: its
+        # generators, curves, best weights go along
+        save_checkpoint(self.model, self.filepath, epoch, batch,
+                        extra=None if state is None else state())
 
 
 class CSVLogger(Callback):

@@ -153,21 +153,6 @@ def resume_at_epoch_end(model, optimizer, path: str | None) -> int:
     return state["epoch"]
 
 
-def save_with_state(model, path: str, epoch: int, batch: int) -> None:
-    """``saving.save_checkpoint``'s file plus ``"extra"``: ``model.training_state()`` (tensors
-    and plain containers only, so ``torch.load(weights_only=True)`` reads it)."""
-    from .._io import atomic_write
-    from .saving import FORMAT
-
-    state = {"format": FORMAT, "config": json.dumps(model.get_config()),
-             "model": {k: v.detach().cpu() for k, v in model.state_dict().items()},
-             "optimizer": model.optimizer.state_dict(),
-             "optimizer_class": type(model.optimizer).__name__, "epoch": epoch, "batch": batch,
-             "rng": torch.get_rng_state(), "seed": getattr(model, "_seed", 0),
-             "extra": model.training_state()}
-    atomic_write(path, lambda tmp: torch.save(state, tmp))
-
-
 def train_loop(model, optimizer: torch.optim.Optimizer, step: Callable, batches, *,
                epochs: int, callbacks: Iterable[Callback] | None = None,
                validate: Callable[[int], dict] | None = None, clip: float | None = None,

@@ -105,9 +105,11 @@ def state_mismatch(own: dict, tensors: dict, theirs: str, ours: str) -> str | No
     return None
 
 
-def save_checkpoint(model, path: str, epoch: int, batch: int) -> None:
+def save_checkpoint(model, path: str, epoch: int, batch: int, extra=None) -> None:
     """Everything ``fit(resume_from=path)`` needs, written atomically (``torch.save`` of
-    tensors and plain containers only, so ``torch.load(weights_only=True)`` reads it)."""
+    tensors and plain containers only, so ``torch.load(weights_only=True)`` reads it);
+    ``extra``: a task's own training state (``Trainee.training_state()``), kept under
+    ``"extra"``."""
     import torch
 
     state = {"format": FORMAT, "config": json.dumps(model.get_config()),
@@ -115,6 +117,8 @@ def save_checkpoint(model, path: str, epoch: int, batch: int) -> None:
              "optimizer": model.optimizer.state_dict(),
              "optimizer_class": type(model.optimizer).__name__, "epoch": epoch, "batch": batch,
              "rng": torch.get_rng_state(), "seed": getattr(model, "_seed", 0)}
+    if extra is not None:
+        state["extra"] = extra
     atomic_write(path, lambda tmp: torch.save(state, tmp))
 
 
