@@ -82,7 +82,7 @@ class EarlyStopping(Callback):
                                    for k, v in self.model.state_dict().items()}
         else:
             self.wait += 1
-            if self.wait > self.patience:
+            if self.wait >= self.patience:  # as Keras: after `patience` epochs without gain
                 self.stopped_epoch = epoch
                 self.model.stop_training = True
 
