@@ -24,8 +24,18 @@ def covariates_of(args, series) -> np.ndarray | None:
     names = [c.strip() for c in args.covariates.split(",") if c.strip()]
     if not names:
         raise UsageError("--covariates is empty; give CSV column names separated by commas.")
+    import pandas as pd
+
+    try:  # the header, to name a missing column as a covariate rather than as a target
+        header = [str(c).strip() for c in pd.read_csv(args.data, sep=None, engine="python",
+                                                      nrows=0).columns]
+    except (ValueError, OSError, UnicodeDecodeError, pd.errors.ParserError):
+        header = None
     cols = []
     for name in names:
+        if header is not None and name not in header:
+            raise UsageError(f"--covariates {name!r} is not a column of {args.data!r}; its "
+                             f"columns are {header}.")
         try:
             col = read_series_csv(args.data, args.time_column, name, args.freq, args.fill)
         except ValueError as err:

@@ -74,6 +74,18 @@ class Forecaster(Estimator):
         self.config = ForecastConfig(**config)
         check_config(self.config)  # the values only; no work is done here
 
+    @property
+    def net(self):
+        """The first network (of an ensemble: the one ``inputs`` and ONNX export serve)."""
+        return self.nets[0]
+
+    @net.setter
+    def net(self, value) -> None:
+        if getattr(self, "nets", None):
+            self.nets[0] = value
+        else:
+            self.nets = [value]
+
     # -- settings ----------------------------------------------------------------------------
     def _lookbacks(self, season: int) -> list[int]:
         """The lookback of every member of the ensemble, one per network."""
@@ -153,7 +165,6 @@ class Forecaster(Estimator):
             self.nets.append(train_network(self, ys, cs, lookback, cfg.seed + j % cfg.ensemble,
                                              n_val, verbose, callbacks, j == 0))
         self.fit_seconds = time.perf_counter() - start
-        self.net = self.nets[0]
         self.calib = [calibrate(self, y, c, i, n_val[i])
                       for i, (y, c) in enumerate(zip(ys, cs, strict=True))]
         keep = None if cfg.hybrid else max(lookbacks)  # a hybrid smooths its whole history

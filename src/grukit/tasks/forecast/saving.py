@@ -66,4 +66,3 @@ def restore(self, tensors: dict, extras: dict) -> None:
         load_module_state(net, tensors, "network." if j == 0 else f"member{j}.", where)
         net.eval()
         self.nets.append(net)
-    self.net = self.nets[0]

@@ -9,7 +9,9 @@ are worse than the median of earlier trials at the same fold is pruned (Optuna's
 interrupted search resumes where it stopped: trials that were running when it stopped are
 marked failed (the sampler ignores them), and trial n samples with the seed ``seed + n`` (n:
 the trials finished before it), so a resumed search samples the same settings and ends with
-the same best trial as one never interrupted.
+the same best trial as one never interrupted. One process searches a study at a time (a
+second one started on the same file would take the first one's running trial for a stale
+one).
 """
 
 from __future__ import annotations
