@@ -41,8 +41,8 @@ def _mase(f, series: np.ndarray) -> float:
 def test_forecaster_int8_mase_within_two_percent(forecaster):
     nile = _nile()
     q = int8_estimator(forecaster)
-    assert q.net is not forecaster.net and forecaster.net.stack[0].rnn.__class__.__name__ \
-        != q.net.stack[0].rnn.__class__.__name__
+    assert type(q.net.stack[0].rnn).__name__ == "Int8GRU"
+    assert type(forecaster.net.stack[0].rnn).__name__ == "GRU"  # the float model unchanged
     before, after = _mase(forecaster, nile), _mase(q, nile)
     print(f"nile MASE float {before:.4f} int8 {after:.4f}")
     assert abs(after - before) / before < 0.02, (before, after)
@@ -107,3 +107,16 @@ def test_cli_int8_pt2_equals_the_int8_estimator(forecaster, tmp_path):
     with torch.no_grad():
         got = program.module()(torch.from_numpy(x)).numpy()
     np.testing.assert_allclose(got, q.net.predict(x), atol=1e-5, rtol=0)
+
+
+def test_int8_of_an_ensemble_quantizes_every_network_and_leaves_the_float_one(tmp_path):
+    from grukit.tasks.export import export
+    from grukit.tasks.forecast import Forecaster
+
+    f = Forecaster(hidden=4, horizon=2, epochs=1, ensemble=2).fit(_nile()[:60])
+    q = int8_estimator(f)
+    assert [type(n.stack[0].rnn).__name__ for n in q.nets] == ["Int8GRU", "Int8GRU"]
+    assert [type(n.stack[0].rnn).__name__ for n in f.nets] == ["GRU", "GRU"]
+    with pytest.raises(ValueError, match="ensemble of 2 networks; format 'pt2' writes one"):
+        export(f, tmp_path / "e.pt2", format="pt2")
+    assert not list(tmp_path.iterdir())

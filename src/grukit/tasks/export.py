@@ -144,7 +144,11 @@ def int8_estimator(est, *, linear: str = "auto"):
         raise ValueError(f"int8_estimator needs a fitted {type(est).__name__}; call fit or "
                          f"load first.")
     out = copy.copy(est)
-    setattr(out, attr, quantize_int8(getattr(est, attr), linear=linear))
+    nets = getattr(est, "nets", None)
+    if isinstance(nets, list):  # a forecaster's ensemble: a list of its own for the copy
+        out.nets = [quantize_int8(n, linear=linear) for n in nets]
+    else:
+        setattr(out, attr, quantize_int8(getattr(est, attr), linear=linear))
     return out
 
 
@@ -155,6 +159,10 @@ def pt2_network(est):
 
     name = type(est).__name__
     if name == "Forecaster":
+        if len(getattr(est, "nets", ())) > 1:
+            raise ValueError(f"this forecaster is an ensemble of {len(est.nets)} networks; "
+                             f"format 'pt2' writes one, so fit it with ensemble=1 and one "
+                             f"lookback.")
         return est.net, torch.from_numpy(est.inputs(est.last[0]))  # (1, lookback, 2 + C)
     if name == "TextClassifier":
         return est.model, torch.ones(2, 8, dtype=torch.long)  # (B, T) token ids
