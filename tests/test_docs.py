@@ -5,7 +5,8 @@ command, and its tutorial scripts run.
 a temporary folder; the checks below read the HTML it wrote. Each script in
 ``docs/examples/`` runs with ``GRUKIT_DOCS_SMALL=1`` (little data, few epochs: seconds); a
 script whose data set is absent exits with status 77 and one line saying what is missing,
-which skips its test.
+which skips its test. The scripts and the pages' Python blocks run in this process, as
+``__main__``, so that torch and grukit are imported once.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import importlib
 import inspect
 import os
 import re
+import runpy
 import subprocess
 import sys
 from pathlib import Path
@@ -147,15 +149,41 @@ def test_every_example_is_included_in_a_page():
     assert not orphans, f"examples included in no page: {', '.join(orphans)}"
 
 
+def _python_blocks(page: Path) -> list[str]:
+    """The ```python blocks of a page, without those that include a file (``--8<--``)."""
+    blocks = re.findall(r"^```python\n(.*?)^```$", page.read_text(encoding="utf-8"),
+                        flags=re.S | re.M)
+    return [b for b in blocks if "--8<--" not in b]
+
+
+PAGES = sorted(p for p in (ROOT / "docs").rglob("*.md") if _python_blocks(p))
+
+
+def test_python_blocks_are_found():
+    names = {p.relative_to(ROOT / "docs").as_posix() for p in PAGES}
+    assert {"getting-started.md", "gru-math.md", "backends.md"} <= names, names
+
+
+@pytest.mark.parametrize("page", PAGES, ids=[p.stem for p in PAGES])
+def test_page_code_runs(page, tmp_path, monkeypatch):
+    """A page's Python blocks, run in order as one script, as a reader would paste them (in
+    this process: torch and grukit are imported once for every page and script)."""
+    monkeypatch.chdir(tmp_path)
+    code = compile("\n\n".join(_python_blocks(page)), f"<{page.name}>", "exec")
+    exec(code, {"__name__": "__main__"})
+
+
 @pytest.mark.parametrize("script", EXAMPLES, ids=[p.stem for p in EXAMPLES])
-def test_example_runs_small(script, tmp_path):
-    env = {**os.environ, "GRUKIT_DOCS_SMALL": "1", "GRUKIT_SHARED_DATA": str(SHARED_DATA),
-           "MPLBACKEND": "Agg"}
-    run = subprocess.run([sys.executable, str(script)], cwd=tmp_path, env=env,
-                         capture_output=True, text=True, timeout=240)
-    if run.returncode == SKIP_STATUS:
-        pytest.skip(run.stdout.strip().splitlines()[-1] if run.stdout.strip() else
-                    f"{script.name}: its data is absent")
-    assert run.returncode == 0, (f"{script.name} exited {run.returncode}:\n"
-                                 f"{(run.stdout + run.stderr)[-4000:]}")
-    assert run.stdout.strip(), f"{script.name} printed nothing"
+def test_example_runs_small(script, tmp_path, monkeypatch, capsys):
+    """The script as ``python docs/examples/<script>`` runs it, with the small setting."""
+    monkeypatch.setenv("GRUKIT_DOCS_SMALL", "1")
+    monkeypatch.setenv("GRUKIT_SHARED_DATA", str(SHARED_DATA))
+    monkeypatch.chdir(tmp_path)
+    try:
+        runpy.run_path(str(script), run_name="__main__")
+    except SystemExit as stop:
+        if stop.code == SKIP_STATUS:
+            lines = capsys.readouterr().out.strip().splitlines()
+            pytest.skip(lines[-1] if lines else f"{script.name}: its data is absent")
+        assert stop.code in (None, 0), f"{script.name} exited {stop.code}"
+    assert capsys.readouterr().out.strip(), f"{script.name} printed nothing"
