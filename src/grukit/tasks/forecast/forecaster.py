@@ -151,7 +151,7 @@ class Forecaster(Estimator):
                                  f"the horizon.")
         cs = [None] * len(ys) if covs is None else covs
         self.n_cov = 0 if covs is None else covs[0].shape[1]
-        self.stats = [scaling.fit_stats(y, c, season, cfg.hybrid)
+        self.stats = [scaling.fit_stats(y, c, season, cfg.hybrid, cfg.horizon)
                       for y, c in zip(ys, cs, strict=True)]
         self.single, self.season = single, season
         lookbacks = self._lookbacks(season)

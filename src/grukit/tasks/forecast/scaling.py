@@ -38,8 +38,9 @@ class Stats:
     es: es.ESParams | None = None
 
 
-def fit_stats(y: np.ndarray, c: np.ndarray | None, season: int, hybrid: bool) -> Stats:
-    params = es.fit_params(y, season) if hybrid else None
+def fit_stats(y: np.ndarray, c: np.ndarray | None, season: int, hybrid: bool,
+              horizon: int = 1) -> Stats:
+    params = es.fit_params(y, season, horizon) if hybrid else None
     if params is None:
         spread = float(np.std(np.diff(y)))
     else:
