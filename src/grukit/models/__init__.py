@@ -14,8 +14,9 @@ from .loading import load_model as load
 from .loop import NonFiniteLoss, Step, Trainee, train_loop
 from .saving import load_weights
 from .sequential import Sequential
+from .training import optimizer
 
 __all__ = ["CSVLogger", "Callback", "EarlyStopping", "EpochTimer",
            "History", "ModelCheckpoint", "ProgressBar",
            "NonFiniteLoss", "ReduceLROnPlateau", "Sequential", "Step", "Trainee", "load",
-           "load_weights", "train_loop"]
+           "load_weights", "optimizer", "train_loop"]

@@ -23,6 +23,21 @@ def _fused(cls, params, **settings) -> torch.optim.Optimizer:
         return cls(params, **settings)
 
 
+_CLASSES = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW, "sgd": torch.optim.SGD,
+            "rmsprop": torch.optim.RMSprop, "adagrad": torch.optim.Adagrad}
+
+
+def optimizer(name: str, params, **settings) -> torch.optim.Optimizer:
+    """torch's optimizer ``name`` ("adam", "adamw", "sgd", "rmsprop", "adagrad") on ``params``
+    with ``settings`` as torch names them (``lr=...``), on torch's fused kernel where it has
+    one (see ``_fused``). What the task estimators train with."""
+    if name not in _CLASSES:
+        raise ValueError(f"optimizer must be one of {', '.join(_CLASSES)}; got {name!r}.")
+    if name == "rmsprop":  # torch has no fused RMSprop
+        return torch.optim.RMSprop(params, **settings)
+    return _fused(_CLASSES[name], params, **settings)
+
+
 # Keras' default learning rates
 OPTIMIZERS = {
     "adam": lambda p: _fused(torch.optim.Adam, p, lr=1e-3),

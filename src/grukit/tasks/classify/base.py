@@ -19,7 +19,7 @@ import math
 import numpy as np
 import torch
 
-from ...models import EarlyStopping, EpochTimer, History
+from ...models import EarlyStopping, EpochTimer, History, optimizer
 from ..estimator import Estimator, load_module_state
 from .labels import _as_float, as_labels, encode_labels
 from .metrics import classification_scores
@@ -170,7 +170,7 @@ class RecurrentClassifier(Estimator):
         self.steps_ = max(len(a) for a in items + v_items)  # T of the training tensors
         torch.manual_seed(cfg.seed)
         self.model = self._network()
-        self.model.compile(torch.optim.Adam(self.model.parameters(), lr=cfg.learning_rate),
+        self.model.compile(optimizer("adam", self.model.parameters(), lr=cfg.learning_rate),
                            "sparse_categorical_crossentropy", ["accuracy"])
         timer = EpochTimer()
         cbs = [timer] + list(callbacks or [])

@@ -110,7 +110,7 @@ class ClinicalClassifier(Estimator):
             verbose=0) -> ClinicalClassifier:
         """Train on the records ``train_indices`` of ``data`` (all when None) that have an
         outcome; returns ``self`` (the ``History`` in ``self.history_``)."""
-        from ...models import EarlyStopping, EpochTimer
+        from ...models import EarlyStopping, EpochTimer, optimizer
         from ..classify.base import stratified_split
 
         cfg = self.config
@@ -132,7 +132,7 @@ class ClinicalClassifier(Estimator):
             x, y = x[tr], y[tr]
         torch.manual_seed(cfg.seed)
         self.model = self._network()
-        self.model.compile(torch.optim.Adam(self.model.parameters(), lr=cfg.learning_rate),
+        self.model.compile(optimizer("adam", self.model.parameters(), lr=cfg.learning_rate),
                            "binary_crossentropy")
         timer = EpochTimer()
         cbs = [timer] + list(callbacks or [])
