@@ -22,7 +22,9 @@ from ..estimator import Estimator, load_module_state
 from .network import Seq2Seq, Shape, pad_batch
 from .tokenizer import SubwordTokenizer
 
-UNKNOWN_WARN = 0.5  # warn when more than this share of an input's words is unknown
+# warn when more than this share of an input's words is unknown: Multi30K's German test set
+# has 2% words unseen in training, English text given to the German model 43%, French 68%
+UNKNOWN_WARN = 0.3
 BUDGET = ("epochs", "max_seconds", "clock")  # settings a resumed run may change
 MAX_WORDS = 50000  # training source words kept to tell unknown words (wrong language)
 _WORD = re.compile(r"[^\W\d_]+")
