@@ -77,3 +77,15 @@ def test_bad_files_and_settings_are_one_sentence(tmp_path):
         read_parallel(empty, empty)
     with pytest.raises(ValueError, match="empty must be one of"):
         read_parallel(empty, empty, empty="drop")
+
+
+def test_multi30k_reads_aligned_with_its_published_sizes():
+    from conftest import SHARED_DATA
+
+    d = SHARED_DATA / "translation" / "multi30k" if SHARED_DATA else None
+    if d is None or not (d / "val.de.gz").is_file():
+        pytest.skip(f"Multi30K is not at {d} (set GRUKIT_SHARED_DATA)")
+    for split, n in (("val", 1014), ("test_2016_flickr", 1000)):
+        p = read_parallel(str(d / f"{split}.de.gz"), str(d / f"{split}.en.gz"))
+        assert len(p) == n and sum(p.dropped.values()) == 0
+    assert p.src[0].startswith("Ein Mann") and p.tgt[0].startswith("A man")
