@@ -159,14 +159,22 @@ class Embedding(Layer):
             raise TypeError(f"Embedding: token ids must be integers; got {x.dtype}. Convert "
                             f"them with ids.astype(int) (numpy) or ids.long() (torch) once "
                             f"they hold whole numbers.")
-        if x.numel() and (int(x.max()) >= self.input_dim or int(x.min()) < 0):
+        tracing = torch.compiler.is_compiling()  # torch.compile / torch.export: no host reads
+        if tracing:  # the same checks, raised by the compiled program when they fail
+            torch._assert_async(((x >= 0) & (x < self.input_dim)).all(),
+                                f"Embedding: token ids must lie in [0, {self.input_dim}).")
+        elif x.numel() and (int(x.max()) >= self.input_dim or int(x.min()) < 0):
             raise ValueError(f"Embedding: token ids must lie in [0, {self.input_dim}); got "
                              f"[{int(x.min())}, {int(x.max())}]. Raise input_dim.")
         if self.mask_zero:
             nonzero = x != 0  # (B, T)
             lengths = nonzero.sum(1)
             t = torch.arange(x.shape[1], device=x.device)
-            if bool((nonzero != (t < lengths.unsqueeze(1))).any()):
+            right = (nonzero == (t < lengths.unsqueeze(1))).all()
+            if tracing:
+                torch._assert_async(right, "Embedding(mask_zero=True): padding (id 0) must "
+                                           "come after each sequence's tokens (right padding).")
+            elif not bool(right):
                 raise ValueError("Embedding(mask_zero=True): padding (id 0) must come after "
                                  "each sequence's tokens (right padding).")
         return self.embedding(x), lengths

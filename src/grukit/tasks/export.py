@@ -31,8 +31,7 @@ torch, to measure what quantization costs (``evaluate``, ``predict``) before exp
 ``format="pt2"`` writes the network as a ``torch.export`` program instead (``grukit.export.
 to_pt2``: the same input and output as the ONNX graph, dynamic batch and time; load it with
 ``grukit.export.load_pt2``) and a manifest of format ``"grukit.pt2-manifest"`` with the same
-task block; the GRU4Rec serving step is ONNX only, and a TextClassifier waits on its
-``Embedding``, whose id checks torch.export cannot trace yet (one sentence says so).
+task block; the GRU4Rec serving step is ONNX only.
 """
 
 from __future__ import annotations
