@@ -254,3 +254,12 @@ def test_unknown_characters_become_unk_and_long_inputs_are_cut_with_a_warning(tr
     long = " ".join(["ab"] * (trained.config.max_len + 5))
     with pytest.warns(UserWarning, match="longer than max_len=100 tokens were cut"):
         trained.translate([long], beam=1, max_len=5)
+
+
+def test_matched_hidden_gives_an_lstm_the_grus_parameter_count():
+    from grukit.tasks.translate.network import Shape, count_params, matched_hidden
+
+    gru = count_params(Shape(300, 300, 32, 64, "gru"))
+    h = matched_hidden(Shape(300, 300, 32, 64, "lstm"), gru)
+    assert h < 64
+    assert abs(count_params(Shape(300, 300, 32, h, "lstm")) - gru) / gru < 0.01

@@ -128,3 +128,26 @@ def pad_batch(seqs: list, bos: bool = False, eos: int | None = None) -> tuple[Te
     for i, r in enumerate(rows):
         out[i, :len(r)] = torch.tensor(r, dtype=torch.long)
     return out, lengths
+
+
+def count_params(shape: Shape) -> int:
+    """Parameters of the model ``shape`` describes (a shared table counted once)."""
+    with torch.device("meta"):  # shapes only: nothing is allocated or initialised
+        net = Seq2Seq(shape)
+    return sum(p.numel() for p in net.parameters())
+
+
+def matched_hidden(shape: Shape, params: int) -> int:
+    """The recurrent width at which ``shape`` (its cell, vocabularies, embedding and
+    attention kept) has the parameter count closest to ``params``: GRU against LSTM at
+    equal parameters (``grukit compare --task translate``)."""
+    lo, hi = 1, 4 * shape.hidden  # the cells differ in gates: 1 to 4 per unit
+    while lo < hi:  # the count grows with the width
+        mid = (lo + hi) // 2
+        if count_params(Shape(**(shape.__dict__ | {"hidden": mid}))) < params:
+            lo = mid + 1
+        else:
+            hi = mid
+    below = max(lo - 1, 1)
+    return min((below, lo), key=lambda h: abs(count_params(
+        Shape(**(shape.__dict__ | {"hidden": h}))) - params))
