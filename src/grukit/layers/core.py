@@ -216,7 +216,8 @@ class AttentionPooling(Layer):
             t = torch.arange(x.shape[1], device=x.device)
             scores = scores.masked_fill(t >= lengths.to(x.device).unsqueeze(1), float("-inf"))
         weights = torch.nan_to_num(torch.softmax(scores, dim=1), nan=0.0)  # (B, T)
-        self.last_weights = weights.detach()
+        if not torch.compiler.is_compiling():  # a traced program keeps no Python state
+            self.last_weights = weights.detach()
         return torch.einsum("bt,btf->bf", weights, x), None
 
     def _config(self):
