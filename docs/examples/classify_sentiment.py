@@ -28,7 +28,7 @@ data = read_labelled_text(files[:1] if SMALL else files, header=False)
 texts, labels = list(data.texts), np.asarray(data.labels)
 if SMALL:
     texts, labels = texts[:400], labels[:400]
-print(f"{len(texts)} sentences, classes {sorted(set(labels))}")
+print(f"{len(texts)} sentences, classes {sorted(set(labels.tolist()))}")
 
 # a fixed shuffle, then 80% to train and 20% to test
 order = np.random.default_rng(0).permutation(len(texts))
