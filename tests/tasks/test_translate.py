@@ -223,6 +223,8 @@ def test_cli_bad_input_is_one_line_with_status_2(cli_run, capsys, tmp_path):
         (["translate", "train", "--tgt", t], "needs --src"),
         (["translate", "train", "--src", s, "--tgt", t, "--resume"], "--output folder"),
         (base + ["--output", str(d / "run")], "holds a run already"),
+        (base + ["--hidden", "30", "--output", str(d / "run"), "--resume"],
+         "other training settings"),
         (["translate", "--model", str(d / "model"), "--hidden", "8"], "--hidden set(s)"),
         (["translate", "--model", str(tmp_path / "none")], "is not a folder"),
         (["translate", "evaluate", "--model", str(d / "model")], "needs --src"),
