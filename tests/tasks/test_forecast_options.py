@@ -74,10 +74,11 @@ def test_sliding_protocol_scores_every_test_window_on_the_training_scale():
     naive = np.concatenate([y[o + 1:o + 6] - y[o] for o in origins]) / np.std(y[:210])
     assert res["naive"]["mse"] == pytest.approx(np.mean(naive ** 2), rel=1e-12)
     assert res["naive"]["mae"] == pytest.approx(np.mean(np.abs(naive)), rel=1e-12)
-    # the model is the one fitted on the training part: the same forecasts one by one
+    # the model is the one fitted on the training part: the same forecasts one by one (a
+    # float32 network run on a batch and on single windows: float32's tolerance)
     one = np.concatenate([y[o + 1:o + 6] - f.predict(y[:o + 1]) for o in origins])
     assert res["model"]["mse"] == pytest.approx(np.mean((one / np.std(y[:210])) ** 2),
-                                                rel=1e-9)
+                                                rel=1e-5)
     assert f.stats[0].mean == pytest.approx(np.mean(y[:210]), rel=1e-12)  # train only
 
 

@@ -14,12 +14,13 @@ from . import scaling
 from .checks import as_list, check_season, check_values
 from .training import member_outputs
 
-SPLIT = (0.7, 0.1, 0.2)
+SPLIT = (7, 1, 2)  # tenths of the series: training, validation, test
 
 
 def split_points(n: int) -> tuple[int, int]:
-    """(end of training, end of validation) of a series of ``n`` values."""
-    return int(n * SPLIT[0]), int(n * (SPLIT[0] + SPLIT[1]))
+    """(end of training, end of validation) of a series of ``n`` values (whole numbers, no
+    float rounding: 300 values split at 210 and 240)."""
+    return n * SPLIT[0] // 10, n * (SPLIT[0] + SPLIT[1]) // 10
 
 
 def sliding(model, series, season: int = 1, covariates=None, batch: int = 256) -> dict:
