@@ -48,4 +48,5 @@ base = classification_scores(y_test, baseline.predict(x_test), sorted(set(labels
 print(f"TF-IDF + LogReg: accuracy {base['accuracy']:.3f}  macro F1 {base['macro_f1']:.3f}")
 
 print("a prediction:", model.predict(["the battery died after a day"])[0])
-print("why:", model.explain("not good at all", top=3))  # the tokens attention weighed most
+why = model.explain("not good at all", top=3)  # the tokens attention weighed most
+print("why:", ", ".join(f"{token} {weight:.3f}" for token, weight in why))

@@ -9,7 +9,9 @@ The data: ``$GRUKIT_SHARED_DATA/clinical/physionet2012/`` (``set-a/*.txt``, one 
 and ``Outcomes-a.txt``; ODC-By 1.0).
 """
 
+import atexit
 import os
+import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -28,7 +30,9 @@ if not (DATA / "set-a").is_dir():
     sys.exit(77)
 folder = DATA
 if SMALL:  # the first 300 stays, linked into a folder of their own (nothing is copied)
-    folder = Path(tempfile.mkdtemp()) / "physionet2012"
+    links = tempfile.mkdtemp()
+    atexit.register(shutil.rmtree, links, ignore_errors=True)
+    folder = Path(links) / "physionet2012"
     (folder / "set-a").mkdir(parents=True)
     for stay in sorted((DATA / "set-a").glob("*.txt"))[:300]:
         (folder / "set-a" / stay.name).symlink_to(stay)
