@@ -70,6 +70,7 @@ def backtest(model, series, season: int = 1, folds: int = 3, covariates=None, *,
             on_fold(k, fold)
     out = {name: average([r[name] for r in results]) | {"folds": [r[name] for r in results]}
            for name in NAMES}
-    out["forecasts"] = [r.get("forecasts") for r in results]  # [fold][series] -> dict
+    # [fold][series] -> {"origin", "model", "lower", "upper", baselines}: the report's plot
+    out["model"]["forecasts"] = [r.get("forecasts") for r in results]
     out["model"]["fit_seconds"] = float(np.mean([r.get("fit_seconds", 0.0) for r in results]))
     return out

@@ -214,9 +214,9 @@ def run_train(args: argparse.Namespace) -> int:
         print(f"| {label if name == 'model' else name} | "
               + " | ".join(_fmt(r[k]) for k in KEYS) + " |")
     names = ("model", "naive", "seasonal_naive", "ets")
-    best = lowest({n: res[n] for n in names}, "mase")
+    best = lowest(res, "mase")
     if best is None:
-        by_mae = lowest({n: res[n] for n in names}, "mae")
+        by_mae = lowest(res, "mae")
         print("\nMASE is undefined: the training part of some fold never changes over a "
               "season, so the seasonal-naive error it divides by is zero; no winner is named "
               f"by it. Lowest MAE: {label if by_mae == 'model' else by_mae}")
@@ -249,7 +249,7 @@ def run_train(args: argparse.Namespace) -> int:
                              index=model.future_index())
         table.index.name = "time"
         atomic_write(os.path.join(out, "forecast.csv"), lambda p: table.to_csv(p))
-        plot(series, table, label, res["forecasts"], os.path.join(out, "forecast.png"),
+        plot(series, table, label, res["model"]["forecasts"], os.path.join(out, "forecast.png"),
              model.config.level)
         print(f"wrote metrics.json, forecast.csv, forecast.png to {out}")
     if args.save:
