@@ -50,6 +50,7 @@ def covariates_of(args, series) -> np.ndarray | None:
 def tuned_model(args, settings: dict, values, season: int, folds: int, covariates, out):
     """The Forecaster with the settings ``--tune N`` trials chose on validation folds inside
     the points before the backtest's first test fold (the test folds are never seen)."""
+    from .files import fingerprint
     from .forecaster import Forecaster
     from .tune import tune
 
@@ -61,8 +62,10 @@ def tuned_model(args, settings: dict, values, season: int, folds: int, covariate
     fixed.pop("ensemble", None)  # the search scores one network a trial
     print(f"tuning: {args.tune} trials (at most {args.tune_timeout:.0f} s) on the first {cut} "
           f"points" + (f", study in {storage}" if storage else ""), flush=True)
+    # a study of other data or settings in the same file is another study, never resumed
+    name = "forecast-" + fingerprint(values[:cut], season, folds, fixed | {"horizon": h})[:16]
     try:
-        best, summary = tune(values[:cut], season, args.tune, horizon=h,
+        best, summary = tune(values[:cut], season, args.tune, horizon=h, study_name=name,
                              storage=storage, timeout=args.tune_timeout,
                              covariates=None if covariates is None else covariates[:cut],
                              fixed=fixed)
