@@ -308,3 +308,17 @@ def test_cli_output_that_is_a_file_is_refused_before_training(tone_folder, tmp_p
     (tmp_path / "f").write_text("x")
     assert cli("--data", tone_folder, "--output", tmp_path / "f") == 2
     assert "is a file" in capsys.readouterr().err
+
+
+def test_cli_stream_scores_built_long_files_and_times_a_frame(tone_folder, tmp_path, capsys):
+    import json
+
+    model = tmp_path / "g"
+    assert cli("--data", tone_folder, "--model", "gru", "--epochs", 6, "--hidden", 8,
+               "--save", model) == 0
+    assert cli("stream", "--model", model, "--data", tone_folder, "--files", 2, "--snr", 30,
+               "--output", tmp_path / "s") == 0
+    res = json.loads((tmp_path / "s" / "stream.json").read_text())
+    assert res["words"] == 16 and 0 <= res["der"] <= 1 and len(res["files"]) == 2
+    assert res["latency"]["torch_cell"] == "GRUCell" and res["latency"]["total_us"] > 0
+    assert "digit error rate" in capsys.readouterr().out
