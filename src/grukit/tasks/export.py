@@ -158,10 +158,7 @@ def pt2_network(est):
 
     name = type(est).__name__
     if name == "Forecaster":
-        if len(getattr(est, "nets", ())) > 1:
-            raise ValueError(f"this forecaster is an ensemble of {len(est.nets)} networks; "
-                             f"format 'pt2' writes one, so fit it with ensemble=1 and one "
-                             f"lookback.")
+        est.check_exportable("format 'pt2'")
         return est.net, torch.from_numpy(est.inputs(est.last[0]))  # (1, lookback, 2 + C)
     if name == "TextClassifier":
         return est.model, torch.ones(2, 8, dtype=torch.long)  # (B, T) token ids

@@ -350,11 +350,24 @@ class Forecaster(Estimator):
         from .onnx_export import network_to_onnx
 
         self._check_fitted("export_onnx")
+        self.check_exportable("ONNX export")
+        network_to_onnx(self.net, path, self._lookback(self.season), 2 + self.n_cov)
+
+    def check_exportable(self, what: str) -> None:
+        """One sentence where an exported graph would not serve this forecaster's forecast:
+        the served forecast is last value + scale · output, from one network."""
         if len(self.nets) > 1:
             raise ValueError(f"this forecaster is an ensemble of {len(self.nets)} networks; "
-                             f"ONNX export writes one, so fit it with ensemble=1 and one "
-                             f"lookback.")
-        network_to_onnx(self.net, path, self._lookback(self.season), 2 + self.n_cov)
+                             f"{what} writes one, so fit it with ensemble=1 and one lookback.")
+        if self.config.hybrid:
+            raise ValueError(f"this forecaster is an ES-GRU hybrid, whose base forecast comes "
+                             f"from exponential smoothing outside the network; {what} serves "
+                             f"last value + network output, so fit it with hybrid=False.")
+        if self.config.quantiles:
+            raise ValueError(f"this forecaster has quantile outputs ({self.config.quantiles}); "
+                             f"{what} serves the point forecast of a network without them, so "
+                             f"fit it with quantiles=None (its conformal intervals need no "
+                             f"extra outputs).")
 
     # -- saving (``saving``) -----------------------------------------------------------------
     def _state(self) -> tuple[dict, dict]:
