@@ -74,6 +74,11 @@ def frame_latency(recognizer, samples: np.ndarray, frames: int = 400) -> dict:
             with torch.no_grad():
                 state = cell(x, state)
 
-        out["torch_cell_us"] = _median_us(step, t_rows)
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)  # one stream, one core (as the numba step runs)
+        try:
+            out["torch_cell_us"] = _median_us(step, t_rows)
+        finally:
+            torch.set_num_threads(threads)
     out["torch_cell"] = None if cell is None else type(cell).__name__
     return out

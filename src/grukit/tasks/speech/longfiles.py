@@ -4,8 +4,10 @@ background noise, recognised by a ``Recognizer``, scored by digit error rate and
     DER   = edit distance(true words, recognised words) / true words   (over all files)
     delay = time a word was output - the end of its speech (words aligned by the edit path)
 
-The noise is white, at ``snr_db`` below the mean power of the words' speech (each word's
-recording trimmed of its silence, ``librosa.effects.trim`` at 30 dB); gaps are drawn
+Each word is scaled so that its speech (its recording trimmed of silence,
+``librosa.effects.trim`` at 30 dB) has the same power, as one speaker at one distance from
+the microphone would give (FSDD's recordings differ by over 20 dB: unscaled, a quiet take
+would sit at a few dB SNR); the noise is white, ``snr_db`` below that power; gaps are drawn
 uniformly from ``gap`` seconds.
 """
 
@@ -17,6 +19,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from ...data.audio import add_noise, read_wav
+
+LEVEL = 0.1  # RMS of each word's speech in a built file
 
 
 @dataclass
@@ -36,9 +40,11 @@ def build_long_file(words: list[np.ndarray], labels: list[str], rng: np.random.G
     parts, ends, starts, speech, pos = [], [], [], [], 0
     for w in words:
         g = np.zeros(int(rng.uniform(*gap) * sample_rate), dtype=np.float32)
+        _, (a, b) = librosa.effects.trim(w, top_db=30)  # the speech inside the recording
+        w = w * np.float32(LEVEL / max(np.sqrt(np.mean(w[a:b].astype(np.float64) ** 2)),
+                                       1e-9))
         parts += [g, w.astype(np.float32)]
         pos += len(g)
-        _, (a, b) = librosa.effects.trim(w, top_db=30)  # the speech inside the recording
         starts.append((pos + a) / sample_rate)
         ends.append((pos + b) / sample_rate)
         speech.append(w[a:b])
