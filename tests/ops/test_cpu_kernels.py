@@ -303,7 +303,8 @@ def test_gru_auto_takes_torch_for_bfloat16_on_cpu_and_cudnn_for_small_h(monkeypa
     yb, hb = ops.gru(x.bfloat16(), **{k: v.bfloat16() for k, v in w.items()})
     assert yb.dtype == torch.bfloat16
     torch.testing.assert_close(yb.float(), y_ref, rtol=0.05, atol=0.05)
-    cuda_x = types.SimpleNamespace(device=torch.device("cuda"), shape=(2, 4, 3))
+    cuda_x = types.SimpleNamespace(device=torch.device("cuda"), shape=(2, 4, 3),
+                                   dtype=torch.float32)
     assert native.why_not(cuda_x, h0=torch.zeros(2, 192)) is None
     assert "persistent" in native.why_not(cuda_x, h0=torch.zeros(2, 256))
     assert native.why_not(x, h0=torch.zeros(2, 256)) is None  # the size rule is CUDA's
