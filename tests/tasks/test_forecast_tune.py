@@ -54,3 +54,13 @@ def test_a_series_too_short_to_search_is_refused():
     with pytest.raises(ValueError, match=r"^the series has 20 points: too few for 2 validation "
                                          r"fold\(s\) of horizon 5"):
         tune_mod.tune(np.arange(20.0), 1, 1, horizon=5, folds=2)
+
+
+@pytest.mark.parametrize("n", ["0", "-3"])
+def test_tune_with_no_trials_is_one_line_before_anything_runs(tmp_path, capsys, n):
+    from grukit.cli import main
+
+    assert main(["forecast", "--data", "nile", "--tune", n, "--output",
+                 str(tmp_path / "out")]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and f"--tune must be 1 or more; got {n}." in captured.err

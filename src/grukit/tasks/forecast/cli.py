@@ -182,7 +182,7 @@ def run_train(args: argparse.Namespace) -> int:
     label = model_name.upper()
     if args.protocol == "sliding":
         return run_sliding(args, model, series, season, covariates, out)
-    if args.tune:
+    if args.tune is not None:  # --tune 0 is refused, not read as "no search"
         model = tuned_model(args, settings, values, season, folds, covariates, out)
     print(f"{series.name}: {len(series)} points, season {season}, horizon {horizon}, "
           f"{folds}-fold rolling-origin backtest", flush=True)

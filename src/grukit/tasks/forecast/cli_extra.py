@@ -50,10 +50,12 @@ def covariates_of(args, series) -> np.ndarray | None:
 def tuned_model(args, settings: dict, values, season: int, folds: int, covariates, out):
     """The Forecaster with the settings ``--tune N`` trials chose on validation folds inside
     the points before the backtest's first test fold (the test folds are never seen)."""
+    from ..._runs import at_least
     from .files import fingerprint
     from .forecaster import Forecaster
     from .tune import tune
 
+    at_least("--tune", args.tune, 1)  # before anything is printed or written
     h = settings["horizon"]
     storage = args.tune_storage or (os.path.join(out, "study.db") if out else None)
     cut = len(values) - folds * h
