@@ -143,8 +143,8 @@ def test_memory_runs_are_written_as_they_finish_and_resumed(tmp_path, monkeypatc
     (["--memory-tasks", "copy,copy"], "--memory-tasks names copy more than once"),
     (["--memory-tasks", ","], "--memory-tasks is empty; give a comma-separated list from "
                               "adding,copy or skip the memory rows with --memory-steps 0."),
-    (["--max-seconds", "10"], "--max-seconds caps each music run; --task forecast does not "
-                              "use it"),
+    (["--max-seconds", "10"], "--max-seconds caps each run of a task that takes it; --task "
+                              "forecast does not use it"),
     (["--task", "music", "--data", "x.mat", "--max-seconds", "0"],
      "--max-seconds must be a positive number of seconds; got 0.0."),
     (["--task", "music", "--data", "x.mat", "--max-seconds", "-3"],

@@ -11,6 +11,8 @@ from __future__ import annotations
 from ... import count_params
 from .record import fit_record, stop_reason_of
 
+DATA_HELP = "a UEA set name (default JapaneseVowels)"
+
 
 def prepare(task_class, data: str | None):
     from ...data.uea import UEA, load_uea

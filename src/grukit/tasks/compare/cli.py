@@ -7,6 +7,7 @@ import os
 import time
 
 from ... import cells
+from . import tasks
 
 
 def _list(kind):
@@ -28,10 +29,8 @@ def add_parser(sub) -> None:
                     "inference latency, test metric, generalisation gap, and long-sequence "
                     "memory (the adding problem; --memory-tasks adding,copy adds copy memory) "
                     "at several lengths; a verdict per row.")
-    p.add_argument("--task", choices=("forecast", "classify", "music"), default="forecast")
-    p.add_argument("--data", help="forecast: a built-in series (default sunspots) or a CSV; "
-                                  "classify: a UEA set name (default JapaneseVowels); "
-                                  "music: a piano-roll .mat such as JSB_Chorales.mat")
+    p.add_argument("--task", choices=tasks.NAMES, default="forecast")
+    p.add_argument("--data", help=tasks.data_help())
     p.add_argument("--models", type=_list(str), default=("gru", "lstm"),
                    help=f"comma-separated, from {','.join(cells.names())} (default gru,lstm)")
     p.add_argument("--seeds", type=int, default=3)
@@ -45,8 +44,8 @@ def add_parser(sub) -> None:
                         "run (task default; music 1000). A run that reaches the cap while "
                         "validation is still improving is marked 'not converged'")
     p.add_argument("--max-seconds", type=float,
-                   help="music: wall-clock cap per run (a run it ends early is marked 'not "
-                        "converged')")
+                   help="music and the tasks that take it: cap per run (a run it ends early "
+                        "is marked 'not converged')")
     p.add_argument("--memory-tasks", type=_list(str), default=("adding",),
                    help="comma-separated, from adding,copy (default adding: copy memory is "
                         "solved by no model in the default 300 steps)")

@@ -19,7 +19,7 @@ def rows(res: dict) -> list[list[str]]:
     """[label, cell per model..., verdict] for every row of the table."""
     order, metric, out = res["order"], res["task"]["metric"], []
     conv = res.get("convergence") or summary.convergence(res["runs"], res["memory"], order)
-    for key, label, _lower, kind in ROWS:
+    for key, label, _lower, kind in res.get("rows", ROWS):
         per = res["table"][key]
         cells = [fmt(per[m], kind) for m in order]
         if key in summary.TRAINED_ROWS:  # a mark on each model with an unfinished run

@@ -17,7 +17,7 @@ MEMORY_TASKS = ("adding", "copy")
 
 @dataclass
 class CompareConfig:
-    task: str = "forecast"  # forecast | classify | music
+    task: str = "forecast"  # one of tasks.NAMES
     data: str | None = None  # a built-in name or a path; the task's default when None
     models: tuple[str, ...] = ("gru", "lstm")
     seeds: int = 3
@@ -25,7 +25,7 @@ class CompareConfig:
     hidden: int | None = None  # the GRU's width (task default when None)
     epochs: int | None = None  # the epoch cap; task default when None (music: 1000)
     folds: int = 3  # forecasting: rolling origins
-    max_seconds: float | None = None  # music: wall-clock cap per run
+    max_seconds: float | None = None  # music and tasks that take it: cap per run
     # copy memory is left out by default: no model solves it in the default 300 steps
     memory_tasks: tuple[str, ...] = ("adding",)
     memory_lengths: tuple[int, ...] = (50, 100, 200, 400)
@@ -42,20 +42,21 @@ def _whole(flag: str, value, least: int) -> None:
 
 def check(cfg: CompareConfig) -> None:
     """One sentence for the first setting out of range; nothing is replaced by a default."""
+    if cfg.task not in tasks.NAMES:
+        raise ValueError(f"unknown task {cfg.task!r}; choose from {', '.join(tasks.NAMES)}.")
+    known = tuple(sizing.MODELS) + tuple(tasks.extra_models(cfg.task))
     if not cfg.models:
         raise ValueError(f"--models is empty; give a comma-separated list from "
-                         f"{','.join(sizing.MODELS)}.")
-    bad = [m for m in cfg.models if m not in sizing.MODELS]
+                         f"{','.join(known)}.")
+    bad = [m for m in cfg.models if m not in known]
     if bad:
         raise ValueError(f"--models takes a comma-separated list from "
-                         f"{','.join(sizing.MODELS)}; got {','.join(cfg.models)} "
+                         f"{','.join(known)}; got {','.join(cfg.models)} "
                          f"({', '.join(repr(b) for b in bad)} unknown).")
     twice = sorted({m for m in cfg.models if cfg.models.count(m) > 1})
     if twice:
         raise ValueError(f"--models names {', '.join(twice)} more than once; give each model "
                          f"once (two identical rows would only repeat each other).")
-    if cfg.task not in ("forecast", "classify", "music"):
-        raise ValueError(f"unknown task {cfg.task!r}; choose forecast, classify or music.")
     if cfg.data is not None and not str(cfg.data).strip():
         raise ValueError("--data is empty; give a file or a built-in data set, or leave it out "
                          "for the task's default.")
@@ -74,9 +75,10 @@ def check(cfg: CompareConfig) -> None:
         if value is not None:  # None: the task's default
             _whole(flag, value, 1)
     if cfg.max_seconds is not None:
-        if cfg.task != "music":
-            raise ValueError(f"--max-seconds caps each music run; --task {cfg.task} does not "
-                             f"use it, so drop it (or cap the epochs with --epochs).")
+        if not tasks.takes_max_seconds(cfg.task):
+            raise ValueError(f"--max-seconds caps each run of a task that takes it; --task "
+                             f"{cfg.task} does not use it, so drop it (or cap the epochs "
+                             f"with --epochs).")
         v = cfg.max_seconds
         if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) \
                 or v <= 0:
@@ -143,7 +145,8 @@ def compare(cfg: CompareConfig, log=print, done: dict | None = None, on_result=N
             continue
         rec, rnn = tasks.run(task, m, widths[m], seed, epochs=cfg.epochs, folds=cfg.folds,
                              max_seconds=cfg.max_seconds)
-        rec |= latency.measure(rnn, *cfg.latency_batch)
+        if rnn is not None:  # None: the task measured its own latency rows, or has none
+            rec |= latency.measure(rnn, *cfg.latency_batch)
         rec |= {"model": m, "seed": seed, "hidden": widths[m]}
         runs.append(rec)
         log(f"  {summary.NAMES[m]:<6} seed {seed}: test {task.metric} "
@@ -171,8 +174,9 @@ def compare(cfg: CompareConfig, log=print, done: dict | None = None, on_result=N
 
 def summarise(cfg, task, order, runs, mem, seconds) -> dict:
     table, verdicts = {}, {}
-    for key, _label, lower, kind in summary.ROWS:
-        per = {m: summary.stats([r[key] for r in runs if r["model"] == m]) for m in order}
+    rows = list(summary.ROWS) + [tuple(r) for r in task.rows]
+    for key, _label, lower, kind in rows:
+        per = {m: summary.stats([r.get(key) for r in runs if r["model"] == m]) for m in order}
         table[key] = per
         lower = task.lower_is_better if lower is None else lower
         verdicts[key] = summary.verdict(key, kind, lower, per, order, task.metric) \
@@ -195,6 +199,6 @@ def summarise(cfg, task, order, runs, mem, seconds) -> dict:
                                             "notes": task.notes},
             "machine": {"python": platform.python_version(), "torch": torch.__version__,
                         "platform": platform.platform(), "threads": torch.get_num_threads()},
-            "order": order, "runs": runs, "memory": mem, "memory_summary": limits,
+            "rows": rows, "order": order, "runs": runs, "memory": mem, "memory_summary": limits,
             "table": table, "verdicts": verdicts, "convergence": conv,
             "recommendation": recommendation, "seconds": seconds}

@@ -6,14 +6,56 @@
               metric accuracy (higher better)
     music     a piano-roll .mat (JSB Chorales, Nottingham, MuseData, Piano-midi) in
               Chung et al. 2014's setup; metric NLL per time step (lower better)
+
+A further task is a module of this package named in ``PLUGINS``: it has ``DATA_HELP`` (what
+``--data`` means for it), ``prepare(task_class, data) -> Task`` and
+``run(task, model, hidden, seed, *, epochs, max_seconds) -> (record, module or None)``
+(None: no recurrent module for the latency rows; the record may carry its own). Its
+``Task`` may list extra table rows (``rows``), models beyond the cells (``EXTRA_MODELS``,
+name -> display name) and whether ``--max-seconds`` applies (``TAKES_MAX_SECONDS``).
 """
 
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass, field
 
 from ..._runs import UsageError
-from . import forecast, published, sizing
+from . import forecast, published, sizing, summary
+
+# task name -> module of this package (see the module docstring)
+PLUGINS = {"classify": "classify"}
+NAMES = ("forecast", "classify", "music") + tuple(t for t in PLUGINS if t != "classify")
+DATA_HELP = {"forecast": "a built-in series (default sunspots) or a CSV",
+             "music": "a piano-roll .mat such as JSB_Chorales.mat"}
+
+
+def plugin(task: str):
+    """The module of a task named in ``PLUGINS`` (None for forecast and music)."""
+    return importlib.import_module(f".{PLUGINS[task]}", __package__) if task in PLUGINS \
+        else None
+
+
+def data_help() -> str:
+    """--data's help: what it means for each task."""
+    parts = [f"{t}: {DATA_HELP[t] if t in DATA_HELP else plugin(t).DATA_HELP}" for t in NAMES]
+    return "; ".join(parts)
+
+
+def extra_models(task: str) -> dict[str, str]:
+    """Models a task takes beyond the cells (name -> display name)."""
+    mod = plugin(task)
+    return dict(getattr(mod, "EXTRA_MODELS", {})) if mod else {}
+
+
+# a plugin's extra models are named in every table and plot (plugins import lightly)
+for _t in PLUGINS:
+    summary.NAMES.update(extra_models(_t))
+
+
+def takes_max_seconds(task: str) -> bool:
+    mod = plugin(task)
+    return task == "music" or bool(getattr(mod, "TAKES_MAX_SECONDS", False))
 
 # Chung et al. 2014's widths (about 20K parameters each) for the music task
 PAPER_WIDTHS = {"gru": 46, "lstm": 36, "rnn": 100}
@@ -31,6 +73,7 @@ class Task:
     notes: dict = field(default_factory=dict)  # shown in the report (baselines, data)
     fixed: dict = field(default_factory=dict)  # widths used under equal-params
     budget: str = "equal-hidden"  # the default when the caller names none
+    rows: list = field(default_factory=list)  # extra (key, label, lower?, kind) table rows
 
     def widths(self, models, budget: str, hidden: int | None = None) -> dict[str, int]:
         """The fixed (published) widths hold at the task's own GRU width; another --hidden
@@ -63,11 +106,9 @@ def prepare(task: str, data: str | None, folds: int = 3) -> Task:
                     {"data": f"{data}: {sizes['train']}/{sizes['valid']}/{sizes['test']} "
                              f"train/valid/test sequences", **published.notes(sizes)},
                     dict(PAPER_WIDTHS), "equal-params")
-    if task == "classify":
-        from .classify import prepare as prepare_classify
-
-        return prepare_classify(Task, data)
-    raise ValueError(f"unknown task {task!r}; choose forecast, classify or music.")
+    if task in PLUGINS:
+        return plugin(task).prepare(Task, data)
+    raise ValueError(f"unknown task {task!r}; choose from {', '.join(NAMES)}.")
 
 
 def run(task: Task, model: str, hidden: int, seed: int, *, epochs: int | None,
@@ -89,6 +130,8 @@ def run(task: Task, model: str, hidden: int, seed: int, *, epochs: int | None,
                          test_metric=res.test_nll, val_metric=res.val_nll,
                          patience=cfg.patience, stop_reason=res.stop_reason)
         return rec, res.model.rnn
-    from .classify import run as run_classify
-
-    return run_classify(task, model, hidden, seed, epochs=epochs)
+    name = task.name.split(":")[0]
+    if name in PLUGINS and getattr(plugin(name), "TAKES_MAX_SECONDS", False):
+        return plugin(name).run(task, model, hidden, seed, epochs=epochs,
+                                max_seconds=max_seconds)
+    return plugin(name).run(task, model, hidden, seed, epochs=epochs)
