@@ -165,12 +165,13 @@ def run_train(args: argparse.Namespace) -> int:
         if k in done:
             results.append(done[k]["result"])
         else:
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             clf = SpeechClassifier(**(overrides | {"seed": s})).fit(train, train.labels)
-            fit_s = time.perf_counter() - t0
+            fit_s, fit_cpu = time.perf_counter() - t0, time.process_time() - c0
             pred = clf.predict(test)
             r = scores(test.labels, pred, clf.classes_, test.speakers) | {
                 "run": name, "seed": s, "n_train": len(train), "fit_seconds": fit_s,
+                "fit_cpu_seconds": fit_cpu,
                 "epochs": len(clf.history_.epoch),
                 "epoch_seconds": float(np.median(clf.history_.history["epoch_time"]))}
             results.append(r)
@@ -181,8 +182,9 @@ def run_train(args: argparse.Namespace) -> int:
                 clf.save(args.save)
                 saved = True
         r = results[-1]
+        cpu = f", {r['fit_cpu_seconds']:.0f} s CPU" if "fit_cpu_seconds" in r else ""
         print(f"  {r['run']}: accuracy {r['accuracy']:.4f} on {r['n']} ({r['epochs']} epochs, "
-              f"{r['fit_seconds']:.0f} s)", flush=True)
+              f"{r['fit_seconds']:.0f} s{cpu})", flush=True)
     acc = np.array([r["accuracy"] for r in results])
     confusion = np.sum([r["confusion"] for r in results], axis=0)
     summary = {"model": model, "split": split, "runs": len(results),
