@@ -32,8 +32,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ..ops.gru.quant import dequantize_rows, gru_stream_int8, quantize_rows
-from ..ops.lstm.quant import lstm_stream_int8
+from ..ops import dispatch
+from ..ops.gru.quant import dequantize_rows, quantize_rows
 from ._base import RecurrentBase
 from .cells import _CellBase
 from .stream import Stream
@@ -199,13 +199,12 @@ class Int8Stream(Stream):
     LSTM (no projection) steps one sequence through the int8 kernels
     (``grukit.ops.gru.quant``); other steps run as ``Stream``'s on the dequantized weights."""
 
-    _KERNELS = {"gru": gru_stream_int8, "lstm": lstm_stream_int8}
-
     def __init__(self, module: RecurrentBase, batch_size: int = 1):
         if not isinstance(module, Int8Recurrent):
             raise TypeError(f"Int8Stream needs a module with int8 weights from "
                             f"grukit.nn.quantized.quantize_int8; got {type(module).__name__}. Use "
                             f"grukit.nn.Stream for a float module.")
+        self._int8_route = None  # the int8 kernel builder once dispatch gives it
         super().__init__(module, batch_size)
 
     def reset(self) -> None:
@@ -217,12 +216,19 @@ class Int8Stream(Stream):
         self._set_state([torch.zeros(*shape, s, dtype=dtype) for s in m._state_sizes()])
 
     def _ask_dispatch(self, ndim: int):
+        """The op ``"<cell>_stream_int8"`` where dispatch has it for this step (a GRU or
+        LSTM: one sequence, CPU, no projection), else ``Stream``'s route on the dequantized
+        weights."""
         fn = super()._ask_dispatch(ndim)  # the float kernel's conditions
-        kernel = self._KERNELS.get(self.module.spec.name)
-        return kernel if fn is not None and kernel is not None else fn
+        op = f"{self.module.spec.name}_stream_int8"
+        if fn is None or not dispatch.backends(op):
+            return fn
+        self._int8_route = dispatch.select(op, "auto", h=self._h[0], x_ndim=ndim,
+                                           proj_size=getattr(self.module, "proj_size", 0))
+        return self._int8_route
 
     def _pack(self):
-        if self._kernel is not None and self._routes.get(1) in self._KERNELS.values():
+        if self._kernel is not None and self._routes.get(1) is self._int8_route:
             if self._vsum != 0:  # int8 weights are fixed: packed once per kernel
                 m = self.module
                 self._packed = self._kernel.pack([m.int8_layer(k) for k in range(m.num_layers)])

@@ -41,6 +41,17 @@ def _gru_stream(*args, **kwargs):
 # The one-step fast path of grukit.nn.Stream (see .._stream): the only backend of its op.
 dispatch.register("gru_stream", dispatch.Backend("cpu", _gru_stream, _stream.why_not,
                                                  priority=10))
+
+
+def _gru_stream_int8(*args, **kwargs):
+    from .quant import gru_stream_int8  # numba loads on first use, not at import
+
+    return gru_stream_int8(*args, **kwargs)
+
+
+# The int8-weight one-step kernel of grukit.nn.quantized.Int8Stream (same conditions).
+dispatch.register("gru_stream_int8", dispatch.Backend("cpu", _gru_stream_int8,
+                                                      _stream.why_not, priority=10))
 # Below "cpu" (faster on a CPU), above "triton": cuDNN's small-H GRU on CUDA (see native).
 dispatch.register("gru", dispatch.Backend("torch", gru_native, _why_not_native, priority=8))
 

@@ -44,6 +44,17 @@ dispatch.register("lstm_stream", dispatch.Backend("cpu", _lstm_stream, _stream.w
                                                  priority=10))
 
 
+def _lstm_stream_int8(*args, **kwargs):
+    from .quant import lstm_stream_int8  # numba loads on first use, not at import
+
+    return lstm_stream_int8(*args, **kwargs)
+
+
+# The int8-weight one-step kernel of grukit.nn.quantized.Int8Stream (same conditions).
+dispatch.register("lstm_stream_int8", dispatch.Backend("cpu", _lstm_stream_int8,
+                                                      _stream.why_not, priority=10))
+
+
 def _lstm_triton(*args, **kwargs):
     from .triton import lstm_triton  # triton loads on first use, not at import
 
