@@ -78,6 +78,18 @@ def test_save_then_load_predicts_bit_for_bit(trained, tmp_path):
     np.testing.assert_array_equal(back.predict_proba(paths), clf.predict_proba(paths))
 
 
+def test_frames_are_taken_as_they_are_and_checked_against_the_feature_settings(trained):
+    clf, paths, labels, _ = trained
+    frames = clf.frames(paths)
+    assert len(frames) == len(paths) and frames[0].shape[1] == 8 * 2  # n_mfcc 8, deltas 1
+    np.testing.assert_array_equal(clf.predict_proba(frames), clf.predict_proba(paths))
+    assert clf.evaluate(frames, labels) == clf.evaluate(paths, labels)
+    with pytest.raises(ValueError, match="other feature settings"):
+        SpeechClassifier(**(SMALL | {"n_mfcc": 6})).fit(frames, labels)
+    with pytest.raises(ValueError, match="not frames"):
+        SpeechClassifier(**(SMALL | {"noise_copies": 1})).fit(frames, labels)
+
+
 def test_noise_copies_add_noisy_training_rows_and_keep_validation_clean(tmp_path):
     paths, labels = write_set(tmp_path, takes=4)
     seen = {}

@@ -83,7 +83,10 @@ def label_word(label) -> str:
 
 
 class _Frames(list):
-    """Recordings already turned into feature frames (``evaluate`` prepares, then predicts)."""
+    """Recordings already turned into feature frames (``evaluate`` prepares, then predicts),
+    with the feature settings they were computed under."""
+
+    cfg: FeatureConfig | None = None
 
 
 class SpeechClassifier(SequenceClassifier):
@@ -124,10 +127,23 @@ class SpeechClassifier(SequenceClassifier):
         analysis = _Analysis(feature_config(cfg))
         return [features(y, analysis.cfg, analysis) for y in self.waveforms(inputs)]
 
+    def frames(self, inputs) -> list[np.ndarray]:
+        """The recordings as feature frames that ``fit``, ``predict`` and ``evaluate`` take
+        as they are: compute them once, then train and score several models (or seeds) that
+        share these feature settings without reading the files again."""
+        return self._prepare(inputs)
+
     def _prepare(self, inputs):  # raw recordings -> feature frames, checked (once)
+        want = feature_config(self.config)
         if isinstance(inputs, _Frames):
+            if inputs.cfg is not None and inputs.cfg != want:
+                raise ValueError(f"these frames were computed with other feature settings "
+                                 f"({inputs.cfg}) than this model's ({want}); compute them "
+                                 f"with this model's frames().")
             return inputs
-        return _Frames(super()._prepare(self.features(inputs)))
+        out = _Frames(super()._prepare(self.features(inputs)))
+        out.cfg = want
+        return out
 
     # -- training -----------------------------------------------------------------------------
     def fit(self, inputs, labels, *, validation_data=None, validation_split=None,
@@ -141,6 +157,9 @@ class SpeechClassifier(SequenceClassifier):
             return super().fit(inputs, labels, validation_data=validation_data,
                                validation_split=validation_split, epochs=epochs,
                                callbacks=callbacks, verbose=verbose)
+        if isinstance(inputs, _Frames):
+            raise ValueError("noise_copies adds noise to the waveforms, so fit needs the "
+                             "recordings (paths or waveforms), not frames().")
         waves, labels = self.waveforms(inputs), as_labels(labels)
         if len(waves) != len(labels):
             raise ValueError(f"there are {len(waves)} inputs but {len(labels)} labels; they "
