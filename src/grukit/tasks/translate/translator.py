@@ -240,18 +240,28 @@ class Translator(Estimator):
         """sacreBLEU corpus BLEU and chrF (with their signatures) of the translations of
         ``src`` against ``tgt``, and the teacher-forced perplexity on the pairs."""
         from .metrics import corpus_scores
-        from .train import nll
 
         self._check_fitted("evaluate")
         src, tgt = self._texts(src, tgt, "evaluate")
         hyps = self.translate(src, beam=beam, batch_size=batch_size)
         scores = corpus_scores(hyps, tgt)
-        s, t, _ = self._ids(src, tgt)
-        total, n = nll(self.network_, s, t) if s else (math.nan, 1)
-        scores["perplexity"] = math.exp(min(total / max(n, 1), 50.0))
+        scores["perplexity"] = self.perplexity(src, tgt)
         scores["beam"] = self.config.beam if beam is None else beam
         scores["sentences"] = len(src)
         return scores
+
+    def perplexity(self, src, tgt) -> float:
+        """exp(mean nats per target sub-word, EOS included) of teacher-forced prediction of
+        ``tgt`` from ``src`` (pairs over ``max_len`` tokens left out; NaN when none is left)."""
+        from .train import nll
+
+        self._check_fitted("perplexity")
+        src, tgt = self._texts(src, tgt, "perplexity")
+        s, t, _ = self._ids(src, tgt)
+        if not s:
+            return math.nan
+        total, n = nll(self.network_, s, t)
+        return math.exp(min(total / max(n, 1), 50.0))
 
     # -- files -------------------------------------------------------------------------------
     def _state(self):

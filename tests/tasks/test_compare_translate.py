@@ -1,0 +1,127 @@
+"""grukit compare --task translate on a tiny synthetic parallel corpus (a word mapping in
+reversed order): equal-params sizes the LSTM and the attention-free GRU to the GRU's count,
+every run reports BLEU (beam and greedy), perplexities and decoding times, the gap is train
+minus test BLEU, and bad data or models are one sentence."""
+
+import gzip
+import json
+import random
+
+import pytest
+
+from grukit.cli import main
+from grukit.tasks.compare import CompareConfig, compare, report, tasks
+from grukit.tasks.compare import translate as plugin
+
+WORDS = "ab cd ef gh ij kl mn op".split()
+
+
+def _toy(n, seed):
+    rng = random.Random(seed)
+    src, tgt = [], []
+    for _ in range(n):
+        x = [rng.choice(WORDS) for _ in range(rng.randint(2, 5))]
+        src.append(" ".join(x))
+        tgt.append(" ".join(w.upper()[::-1] for w in reversed(x)))
+    return src, tgt
+
+
+def _write(path, lines, gz=False):
+    text = "".join(f"{x}\n" for x in lines)
+    if gz:
+        with gzip.open(f"{path}.gz", "wt", encoding="utf-8") as f:
+            f.write(text)
+    else:
+        path.write_text(text, encoding="utf-8")
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory):
+    d = tmp_path_factory.mktemp("m30k")
+    for split, n, seed in (("train", 400, 0), ("val", 30, 1), ("test_2016_flickr", 30, 2)):
+        src, tgt = _toy(n, seed)
+        _write(d / f"{split}.de", src, gz=split == "train")
+        _write(d / f"{split}.en", tgt)
+    return d
+
+
+@pytest.fixture
+def tiny(monkeypatch):
+    monkeypatch.setattr(plugin, "SETTINGS", {"vocab_size": 40, "embed": 16, "dropout": 0.0,
+                                             "label_smoothing": 0.0, "batch_tokens": 600,
+                                             "lr": 5e-3})
+    monkeypatch.setattr(plugin, "SPEED_SENTENCES", 5)
+
+
+@pytest.fixture
+def result(folder, tiny):
+    cfg = CompareConfig(task="translate", data=str(folder),
+                        models=("gru", "lstm", "gru-noattn"), seeds=1, hidden=24, epochs=2,
+                        memory_steps=0)
+    return compare(cfg, log=lambda *a: None)
+
+
+def test_translate_is_a_registered_plugin():
+    assert "translate" in tasks.NAMES and tasks.takes_max_seconds("translate")
+    assert set(tasks.extra_models("translate")) >= {"gru-noattn", "lstm-noattn"}
+
+
+def test_equal_params_matches_the_lstm_and_the_attention_free_gru_to_the_gru(result):
+    runs = {r["model"]: r for r in result["runs"]}
+    assert result["config"]["budget"] == "equal-params"
+    gru = runs["gru"]["params"]
+    assert runs["gru"]["hidden"] == 24
+    assert runs["lstm"]["hidden"] < 24 < runs["gru-noattn"]["hidden"]
+    for m in ("lstm", "gru-noattn"):  # within one unit's worth of parameters
+        assert abs(runs[m]["params"] - gru) / gru < 0.03, (m, runs[m]["params"], gru)
+
+
+def test_every_run_reports_bleu_perplexity_and_decoding_times(result):
+    for r in result["runs"]:
+        assert 0 <= r["test_metric"] <= 100 and 0 <= r["bleu_greedy"] <= 100
+        assert r["gap"] == pytest.approx(r["train_metric"] - r["test_metric"])
+        assert r["val_ppl"] > 1 and r["test_ppl"] > 1
+        assert len(r["val_curve"]) == r["epochs"] == 2
+        for key in ("greedy_1_ms", "beam_1_ms", "greedy_batch_ms", "beam_batch_ms"):
+            assert r[key] > 0
+        assert r["bleu_signature"].startswith("nrefs:1")
+    labels = [row[0] for row in report.rows(result)]
+    assert "test BLEU, greedy" in labels and "test perplexity" in labels
+    assert "GRU no attention" in report.markdown(result)
+    assert result["table"]["beam_batch_ms"]["lstm"]["n"] == 1
+
+
+def test_max_seconds_ends_a_run_early(folder, tiny):
+    task = tasks.prepare("translate", str(folder))
+    rec, module = tasks.run(task, "gru", 24, 0, epochs=None, max_seconds=0.05)
+    assert module is None
+    assert rec["epochs"] == 1 and rec["stop_reason"] == "max_seconds"
+
+
+@pytest.mark.parametrize("models, data, match", [
+    (("gru", "mingru"), None, "'mingru' has no one-step decoder cell"),
+    (("gru",), "nowhere", "is not a folder"),
+    (("gru",), "EMPTY", "has no train.de"),
+])
+def test_bad_models_and_data_are_one_sentence(folder, tiny, tmp_path, models, data, match):
+    data = str(folder) if data is None else str(tmp_path) if data == "EMPTY" else data
+    with pytest.raises(ValueError, match=match):
+        compare(CompareConfig(task="translate", data=data, models=models, seeds=1, epochs=1,
+                              memory_steps=0), log=lambda *a: None)
+
+
+def test_cli_runs_the_task_with_another_language_pair(folder, tiny, tmp_path, capsys):
+    d = tmp_path / "pair"
+    d.mkdir()
+    for split, n, seed in (("train", 200, 3), ("val", 20, 4), ("test", 20, 5)):
+        src, tgt = _toy(n, seed)
+        _write(d / f"{split}.fr", src)
+        _write(d / f"{split}.en", tgt)
+    out = tmp_path / "out"
+    assert main(["compare", "--task", "translate", "--data", f"{d}:fr-en", "--models",
+                 "gru,lstm-noattn", "--seeds", "1", "--hidden", "16", "--epochs", "1",
+                 "--memory-steps", "0", "--threads", "1", "--output", str(out)]) == 0
+    assert "test BLEU, greedy" in capsys.readouterr().out
+    res = json.loads((out / "results.json").read_text())
+    assert "fr→en: 200 train, 20 validation, 20 test pairs" in res["task"]["notes"]["data"]
+    assert [r["model"] for r in res["runs"]] == ["gru", "lstm-noattn"]
