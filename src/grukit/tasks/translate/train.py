@@ -11,15 +11,17 @@ A step returns ``Step(loss, value, weight=tokens)``, so the epoch's loss is per 
 from __future__ import annotations
 
 import math
+import sys
 import time
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ...models.callbacks import Callback, ModelCheckpoint
+from ...models.callbacks import Callback, ModelCheckpoint, is_main_process
 from ...models.loop import Step, Trainee, resume_at_epoch_end, train_loop
 from .network import Seq2Seq, pad_batch
+from .progress import TokenProgress
 from .tokenizer import EOS_ID, PAD_ID
 
 
@@ -153,6 +155,12 @@ def fit_network(net: Seq2Seq, src: list, tgt: list, valid, cfg, *, callbacks=(),
     if checkpoint:
         cbs.append(ModelCheckpoint(checkpoint))
     steps = len(make_batches(src, tgt, cfg.batch_tokens, None))
+    if verbose == "auto":
+        verbose = 1 if sys.stdout.isatty() else 2
+    if verbose == 1 and sys.stdout.isatty() and is_main_process():
+        # the loop's bar shows the loss; this one adds tokens/s, per batch and per epoch
+        cbs.append(TokenProgress(cfg.epochs, steps, speed))
+        verbose = 0
     hist = train_loop(trainee, opt, step, batches, epochs=cfg.epochs, callbacks=cbs,
                       validate=validate, clip=cfg.clip or None, max_seconds=wall_budget,
                       start_epoch=start, verbose=verbose, steps=steps, nonfinite="warn",
