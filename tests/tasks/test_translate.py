@@ -192,6 +192,24 @@ def test_cli_evaluate_prints_bleu_chrf_signatures_and_perplexity(cli_run, capsys
     assert scores["perplexity"] > 1
 
 
+def test_cli_evaluate_decodes_with_the_alpha_it_is_given(cli_run, capsys):
+    import json
+
+    from grukit.cli import main
+
+    d, s, t, _ = cli_run
+    tr = Translator.load(str(d / "model"))
+    src, tgt = open(s).read().splitlines(), open(t).read().splitlines()
+    want = tr.evaluate(src, tgt, beam=3, alpha=5.0)["bleu"]
+    capsys.readouterr()
+    assert main(["translate", "evaluate", "--model", str(d / "model"), "--src", s, "--tgt", t,
+                 "--beam", "3", "--alpha", "5"]) == 0
+    scores = json.loads(capsys.readouterr().out)
+    assert scores["alpha"] == 5.0 and scores["beam"] == 3 and scores["bleu"] == want
+    with pytest.raises(ValueError, match="alpha .* 0 or more; got -1"):
+        tr.translate(src[:2], beam=3, alpha=-1)
+
+
 def test_cli_warns_on_a_foreign_input(cli_run, capsys, monkeypatch):
     import io
 

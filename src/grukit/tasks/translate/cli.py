@@ -199,7 +199,8 @@ def _evaluate(args, tr) -> int:
     data = _read(args.src, args.tgt, "evaluate", max_chars=None, warn=True)
     out = prepare_output(args.output)
     t0 = time.perf_counter()
-    scores = tr.evaluate(data.src, data.tgt, beam=args.beam, batch_size=args.batch_size)
+    scores = tr.evaluate(data.src, data.tgt, beam=args.beam, alpha=args.alpha,
+                         batch_size=args.batch_size)
     scores["sentences_per_s"] = len(data) / (time.perf_counter() - t0)
     print(json.dumps(scores, indent=1))
     if out:

@@ -201,6 +201,10 @@ class Translator(Estimator):
         if not isinstance(beam, int) or isinstance(beam, bool) or beam < 1:
             raise ValueError(f"beam must be a positive integer (1: greedy); got {beam!r}.")
         alpha = self.config.alpha if alpha is None else alpha
+        if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or \
+                not math.isfinite(alpha) or alpha < 0:
+            raise ValueError(f"alpha (the length penalty) must be a number, 0 or more; got "
+                             f"{alpha!r}.")
         texts = [str(t).strip() for t in texts]
         ids = self._encode_inputs(texts)
         out = [""] * len(texts)
@@ -236,17 +240,20 @@ class Translator(Estimator):
         return self.src_tok_.pieces(ids), out[:len(weights) if weights is not None else None], \
             weights
 
-    def evaluate(self, src, tgt, *, beam: int | None = None, batch_size: int = 64) -> dict:
+    def evaluate(self, src, tgt, *, beam: int | None = None, alpha: float | None = None,
+                 batch_size: int = 64) -> dict:
         """sacreBLEU corpus BLEU and chrF (with their signatures) of the translations of
-        ``src`` against ``tgt``, and the teacher-forced perplexity on the pairs."""
+        ``src`` against ``tgt`` (``beam``, ``alpha``: as ``translate``), and the
+        teacher-forced perplexity on the pairs."""
         from .metrics import corpus_scores
 
         self._check_fitted("evaluate")
         src, tgt = self._texts(src, tgt, "evaluate")
-        hyps = self.translate(src, beam=beam, batch_size=batch_size)
+        hyps = self.translate(src, beam=beam, alpha=alpha, batch_size=batch_size)
         scores = corpus_scores(hyps, tgt)
         scores["perplexity"] = self.perplexity(src, tgt)
         scores["beam"] = self.config.beam if beam is None else beam
+        scores["alpha"] = self.config.alpha if alpha is None else alpha
         scores["sentences"] = len(src)
         return scores
 
