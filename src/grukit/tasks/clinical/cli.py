@@ -63,19 +63,22 @@ def run(args: argparse.Namespace) -> int:
     return run_train(args)
 
 
-def _data_folder(given: str | None) -> str:
+def data_folder(given: str | None, flag: str = "--data") -> str:
+    """``given``, or the shared copy of PhysioNet 2012 set A; one sentence when neither."""
     if given is not None:
         return given
     shared = os.environ.get("GRUKIT_SHARED_DATA")
     folder = os.path.join(shared, "clinical", "physionet2012") if shared else None
     if folder and os.path.isdir(folder):
         return folder
-    raise UsageError("--data is missing: give the PhysioNet 2012 folder (set-a/ and "
+    raise UsageError(f"{flag} is missing: give the PhysioNet 2012 folder (set-a/ and "
                      "Outcomes-a.txt), or set GRUKIT_SHARED_DATA to the folder holding "
                      "clinical/physionet2012.")
 
 
-def _read(folder: str, outcome: str | None, outcomes="auto"):
+def read_set(folder: str, outcome: str | None = None, outcomes="auto"):
+    """A PhysioNet 2012 folder with ``outcome`` (default in-hospital death); ``outcomes=None``
+    reads stays without an outcome file."""
     from ...data.clinical import read_physionet2012
 
     if outcomes is None:
@@ -100,14 +103,14 @@ def run_train(args: argparse.Namespace) -> int:
     if args.resume and not args.output:
         raise UsageError("--resume continues a cross-validation: give the --output folder of "
                          "the interrupted run.")
-    folder = _data_folder(args.data)
+    folder = data_folder(args.data)
     out = prepare_output(args.output)
     if args.save:
         from ..estimator import prepare_save
 
         prepare_save(args.save)
     RUN.start(out, resumable=True)
-    data = _read(folder, args.outcome)
+    data = read_set(folder, args.outcome)
     print(f"{folder}: {data.n_records} stays, {len(data.variables)} variables, "
           f"{data.n_steps} steps of {data.step:g} h; outcome {data.outcome}")
     print(f"what reading changed:\n{data.report}")
@@ -226,11 +229,11 @@ def run_predict(args: argparse.Namespace) -> int:
         raise UsageError(f"--model {args.model!r} holds a {type(clf).__name__}, not a "
                          f"clinical model; use its own command.")
     try:
-        data = _read(args.data, clf.outcome_)
+        data = read_set(args.data, clf.outcome_)
     except FileNotFoundError as err:
         if "no outcome file" not in str(err):
             raise
-        data = _read(args.data, None, outcomes=None)  # stays without outcomes: risk only
+        data = read_set(args.data, None, outcomes=None)  # stays without outcomes: risk only
     risk = clf.predict_proba(data)  # (N,)
     lines = ["RecordID,risk"] + [f"{r},{float(p):.9g}"
                                  for r, p in zip(data.record_ids, risk, strict=True)]
