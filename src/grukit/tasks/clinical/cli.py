@@ -1,7 +1,9 @@
 """``grukit clinical``: GRU-D (or a recurrent baseline of Che et al. 2018) beside logistic
 regression and gradient boosting on summary statistics, in stratified K-fold
 cross-validation over a PhysioNet/CinC 2012 set; ``grukit clinical predict`` applies a model
-saved with ``--save`` to another set of stays.
+saved with ``--save`` to another set of stays. With ``--output``: metrics.json, a calibration
+plot of the pooled out-of-fold risks, the risk of a few test patients after each hour, and
+report.html with both (``report.py``).
 
     grukit clinical --data physionet2012 --model grud --folds 5 --output runs/grud --save m
     grukit clinical predict --model m --data other-stays --output runs/pred
@@ -49,7 +51,8 @@ def add_parser(sub) -> None:
                                                  "1000)")
     p.add_argument("--no-baselines", action="store_true",
                    help="skip logistic regression and gradient boosting")
-    p.add_argument("--output", help="folder for metrics.json and folds/ (predict: "
+    p.add_argument("--output", help="folder for metrics.json, calibration.png, "
+                                    "risk_over_time.png, report.html and folds/ (predict: "
                                     "predictions.csv)")
     p.add_argument("--save", help="folder to save a model trained on all labelled stays")
     p.add_argument("--resume", action="store_true",
@@ -90,6 +93,7 @@ def run_train(args: argparse.Namespace) -> int:
     from .baselines import BASELINES
     from .crossval import fingerprint, fold_indices, summarize
     from .estimator import ClinicalClassifier, labelled_rows
+    from .report import calibration, write_report
 
     model = training_model(args.model, MODELS, "clinical", default="grud")
     folds = 5 if args.folds is None else args.folds
@@ -131,7 +135,7 @@ def run_train(args: argparse.Namespace) -> int:
         from ..folds import FOLDS_DIR, clear_folds, read_folds
 
         if args.resume:
-            done = read_folds(out, folds, stamp, ("scores", "metrics"))
+            done = read_folds(out, folds, stamp, ("scores", "metrics", "risk"))
             print(f"resuming: {len(done)} of {folds} folds already in "
                   f"{os.path.join(out, FOLDS_DIR)}")
             if done:
@@ -144,16 +148,20 @@ def run_train(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     oof = {n: np.zeros(len(rows)) for n in names}
     per_fold = {n: [] for n in names}
+    risk = []  # the first fold's few test patients, risk after each step
     for k, (tr, te) in enumerate(splits):
         if k in done:
-            scores, metrics = done[k]["scores"], done[k]["metrics"]
+            scores, metrics, curves = done[k]["scores"], done[k]["metrics"], done[k]["risk"]
         else:
-            scores, metrics = _fold(data, rows, y, tr, te, overrides, baselines, feats, seed)
+            scores, metrics, curves = _fold(data, rows, y, tr, te, overrides, baselines, feats,
+                                            seed)
             if out:
                 from ..folds import write_fold
 
-                write_fold(out, k, stamp, {"scores": scores, "metrics": metrics})
+                write_fold(out, k, stamp, {"scores": scores, "metrics": metrics,
+                                           "risk": curves})
                 RUN.finished(f"fold {k + 1} of {folds}")
+        risk = risk or curves
         for n in names:
             oof[n][te] = scores[n]
             per_fold[n].append({"fold": k + 1} | metrics[n])
@@ -162,7 +170,8 @@ def run_train(args: argparse.Namespace) -> int:
             for n in names) + f" ({metrics[model]['epochs']} epochs, "
             f"{metrics[model]['seconds']:.0f} s)", flush=True)
     seconds = time.perf_counter() - start
-    results = {n: summarize(per_fold[n], y, oof[n], seed, rounds) for n in names}
+    results = {n: summarize(per_fold[n], y, oof[n], seed, rounds)
+               | {"calibration": calibration(y, oof[n])} for n in names}
     _print_table(results)
     print(f"\n{seconds:.0f} s")
     if out:
@@ -172,9 +181,10 @@ def run_train(args: argparse.Namespace) -> int:
                    "protocol": f"stratified {folds}-fold cross-validation (seed {seed})",
                    "folds": folds, "seed": seed, "n": int(len(rows)),
                    "positives": int(y.sum()), "config": config, "models": results,
-                   "seconds": seconds}
+                   "risk_over_time": risk, "seconds": seconds}
         atomic_text(os.path.join(out, "metrics.json"), json.dumps(metrics, indent=2))
-        print(f"wrote metrics.json to {out}")
+        written = write_report(out, metrics, risk, data.step)
+        print(f"wrote metrics.json, {', '.join(written)} to {out}")
     if args.save:
         print(f"training {model} on all {len(rows)} stays for --save", flush=True)
         ClinicalClassifier(**overrides).fit(data, rows).save(args.save)
@@ -184,9 +194,11 @@ def run_train(args: argparse.Namespace) -> int:
 
 
 def _fold(data, rows, y, tr, te, overrides, baselines, feats, seed):
-    """One fold: ({model: test scores}, {model: metrics}) for the network and baselines."""
+    """One fold: ({model: test scores}, {model: metrics}, the network's risk after each step
+    for a few test patients) for the network and baselines."""
     from .baselines import baseline_proba
     from .estimator import ClinicalClassifier, auc_scores
+    from .report import pick_records
 
     t0 = time.perf_counter()
     clf = ClinicalClassifier(**overrides).fit(data, rows[tr])
@@ -199,7 +211,10 @@ def _fold(data, rows, y, tr, te, overrides, baselines, feats, seed):
         t0 = time.perf_counter()
         scores[b] = baseline_proba(b, feats, data.y, rows[tr], rows[te], seed)
         metrics[b] = auc_scores(y[te], scores[b]) | {"seconds": time.perf_counter() - t0}
-    return {k: [float(v) for v in s] for k, s in scores.items()}, metrics
+    curves = [{"record": str(data.record_ids[rows[te][i]]), "outcome": int(y[te][i]),
+               "risk": [float(v) for v in clf.risk_over_time(data, int(rows[te][i]))]}
+              for i in pick_records(y[te])]
+    return {k: [float(v) for v in s] for k, s in scores.items()}, metrics, curves
 
 
 def _print_table(results: dict) -> None:
