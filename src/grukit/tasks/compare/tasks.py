@@ -24,7 +24,8 @@ from ..._runs import UsageError
 from . import forecast, published, sizing, summary
 
 # task name -> module of this package (see the module docstring)
-PLUGINS = {"classify": "classify", "speech": "speech", "translate": "translate"}
+PLUGINS = {"classify": "classify", "speech": "speech", "translate": "translate",
+           "clinical": "clinical"}
 NAMES = ("forecast", "classify", "music") + tuple(t for t in PLUGINS if t != "classify")
 DATA_HELP = {"forecast": "a built-in series (default sunspots) or a CSV",
              "music": "a piano-roll .mat such as JSB_Chorales.mat"}
