@@ -414,3 +414,30 @@ def test_one_row_product_matches_numpy(rows):
         want = acc.astype(np.float64) + v.astype(np.float64) @ w_t.astype(np.float64)
         run(acc, v, w_t)
         np.testing.assert_allclose(acc, want, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("used", ["y", "state"])
+@pytest.mark.parametrize("cell", ["gru", "gru_reset_before", "lstm"])
+def test_unused_outputs_get_no_gradient_and_the_rest_matches_reference(cell, used):
+    """A loss on y alone or on the final state alone (autograd hands the fused backward None
+    for the other output): every gradient equals the reference's."""
+    dtype = torch.float64
+    p = _make((3, 5, 2, 4), 4 if cell == "lstm" else 3, dtype)
+    lengths = LENGTHS[3]
+    b_hh = None if cell == "gru_reset_before" else p["b_hh"]  # the textbook GRU has none
+    tensors = [t for t in (p["x"], p["w_ih"], p["w_hh"], p["b_ih"], b_hh, p["h0"])
+               if t is not None]
+
+    def fn(backend):
+        if cell == "lstm":
+            y, (h, c) = ops.lstm(p["x"], p["w_ih"], p["w_hh"], p["b_ih"], b_hh,
+                                 h0=(p["h0"], p["c0"]), lengths=lengths, backend=backend)
+            return [y] if used == "y" else [h, c]
+        y, h = ops.gru(p["x"], p["w_ih"], p["w_hh"], p["b_ih"], b_hh, h0=p["h0"],
+                       lengths=lengths, reset_after=cell == "gru", backend=backend)
+        return [y] if used == "y" else [h]
+
+    ref_out, ref_g = _grads(lambda: fn("reference"), tensors)
+    cpu_out, cpu_g = _grads(lambda: fn("cpu"), tensors)
+    for a, b in zip(ref_out + list(ref_g), cpu_out + list(cpu_g), strict=True):
+        torch.testing.assert_close(b, a, rtol=1e-9, atol=1e-10)

@@ -262,6 +262,7 @@ class _GRUFunction(torch.autograd.Function):
         drop, zone = _masks(state_mask, zone_bt)
         y, hs, hn, save = _forward(gi, w_hh, b_hh, h0, lens, reset_after, True, drop, zone)
         ctx.save_for_backward(xt, w_ih, w_hh, hs, save)
+        ctx.set_materialize_grads(False)  # an unused y or h_n: None, not a zero tensor to copy
         ctx.lens, ctx.reset_after, ctx.drop, ctx.zone = lens, reset_after, drop, zone
         ctx.has_b = (b_ih is not None, b_hh is not None)
         return y, hn

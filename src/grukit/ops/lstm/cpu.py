@@ -174,6 +174,7 @@ class _LSTMFunction(torch.autograd.Function):
         y, hn, cn, save, cs = _forward(gi, w_hh, b_hh, h0, c0, lens, True, drop)
         ctx.drop = drop
         ctx.save_for_backward(x, w_ih, w_hh, h0, c0, y, save, cs)
+        ctx.set_materialize_grads(False)  # unused outputs: None, zeros made once in backward
         ctx.lens, ctx.has_b = lens, (b_ih is not None, b_hh is not None)
         return y, hn, cn
 
