@@ -25,7 +25,7 @@ from . import forecast, published, sizing, summary
 
 # task name -> module of this package (see the module docstring)
 PLUGINS = {"classify": "classify", "speech": "speech", "translate": "translate",
-           "clinical": "clinical"}
+           "clinical": "clinical", "generate": "generate"}
 NAMES = ("forecast", "classify", "music") + tuple(t for t in PLUGINS if t != "classify")
 DATA_HELP = {"forecast": "a built-in series (default sunspots) or a CSV",
              "music": "a piano-roll .mat such as JSB_Chorales.mat"}
