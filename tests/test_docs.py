@@ -39,10 +39,7 @@ PUBLIC = ("grukit.nn", "grukit.layers", "grukit.models", "grukit.ops",
 # only shrink: a new public name without a docstring fails test_public_names_have_docstrings.
 UNDOCUMENTED = {
     "grukit.layers.Dropout",
-    "grukit.tasks.forecast.ForecastConfig", "grukit.tasks.forecast.naive",
-    "grukit.tasks.forecast.scores", "grukit.tasks.forecast.seasonal_naive",
-    "grukit.tasks.classify.SequenceConfig", "grukit.tasks.classify.SummaryLogReg",
-    "grukit.tasks.classify.TextConfig", "grukit.tasks.classify.TfidfLogReg",
+    "grukit.tasks.classify.SequenceConfig", "grukit.tasks.classify.TextConfig",
     "grukit.tasks.recommend.metrics_from_ranks", "grukit.tasks.clinical.ClinicalConfig",
     "grukit.tasks.compare.CompareConfig", "grukit.tasks.speech.SpeechConfig",
     "grukit.tasks.translate.TranslatorConfig",

@@ -28,17 +28,30 @@ class GRU(RecurrentBase):
     for GRU(64) on one feature instead of 12,864).
 
     Args:
-        input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional,
-        device, dtype: as ``torch.nn.GRU``.
-        reset_after: where the reset gate applies (see above).
-        backend: "auto" or a backend name of ``grukit.ops.gru``: "cpu" (fused numba),
+        reset_after (bool): where the reset gate applies (see above).
+
+    Other Parameters:
+        input_size (int): I, the features of each step.
+        hidden_size (int): H, the units of each layer.
+        num_layers (int): L, stacked layers (default 1).
+        bias (bool): with the biases ``b_ih`` and ``b_hh`` (default True).
+        batch_first (bool): input and output as (B, T, ·) instead of (T, B, ·).
+        dropout (float): dropout on the outputs of each layer but the last, in training.
+        bidirectional (bool): a second direction that reads the sequence backwards (D = 2).
+        device (torch.device | str | None): where the parameters are made.
+        dtype (torch.dtype | None): the parameters' dtype.
+        backend (str): "auto" or a backend name of ``grukit.ops.gru``: "cpu" (fused numba),
             "torch" (torch's own GRU, cuDNN on a GPU; reset_after=True only), "triton",
             "reference".
-        check_finite: raise ``ValueError`` on NaN/Inf in the input.
-        recurrent_dropout: fraction of the state fed to the recurrent weights dropped in
-            training, one mask per layer, direction and forward (Keras' recurrent_dropout).
-        zoneout: probability that a unit keeps its previous state at a step in training;
-            in evaluation the expectation (Krueger et al. 2017).
+        check_finite (bool): raise ``ValueError`` on NaN/Inf in the input.
+        recurrent_dropout (float): fraction of the state fed to the recurrent weights
+            dropped in training, one mask per layer, direction and forward (Keras'
+            recurrent_dropout).
+        zoneout (float): probability that a unit keeps its previous state at a step in
+            training; in evaluation the expectation (Krueger et al. 2017).
+
+    The first nine of these are ``torch.nn.GRU``'s, in its order (positional as there); the
+    others are keyword-only, as ``reset_after``.
 
     Inputs: ``input`` (T, B, I), (B, T, I) with ``batch_first``, (T, I) unbatched, or a
     ``PackedSequence``; ``hx`` (L·D, B, H) or None; keyword ``lengths`` (B,).

@@ -53,15 +53,22 @@ class GRUD(RecurrentBase):
     arrives), give what the whole series gives.
 
     Args:
-        input_size: D, the number of variables.  hidden_size: H.
-        bias, batch_first, device, dtype: as ``torch.nn.GRU``.
-        num_layers, bidirectional: 1 and False only (δ counts time forward; the paper's
-            model has one layer).
-        reset_after: where the reset gate applies (see above).
-        backend: "auto" or a backend of ``grukit.ops.grud``: "cpu" (fused numba),
+        input_size (int): D, the number of variables.
+        hidden_size (int): H, the state's units.
+        num_layers (int): 1 only (the paper's model has one layer).
+        bias (bool): as ``torch.nn.GRU``.
+        batch_first (bool): as ``torch.nn.GRU``.
+        dropout (float): as ``torch.nn.GRU`` (with one layer, nothing to drop).
+        bidirectional (bool): False only (δ counts time forward).
+        device (torch.device | str | None): where the parameters are made.
+        dtype (torch.dtype | None): the parameters' dtype.
+        reset_after (bool): where the reset gate applies (see above).
+        backend (str): "auto" or a backend of ``grukit.ops.grud``: "cpu" (fused numba),
             "reference".
-        check_finite: raise if x holds Inf where observed (NaN where observed always
+        check_finite (bool): raise if x holds Inf where observed (NaN where observed always
             raises).
+        recurrent_dropout (float): 0 only (GRU-D has no recurrent dropout).
+        zoneout (float): 0 only (nor zoneout).
     """
 
     spec = cells.GRUD

@@ -40,13 +40,26 @@ class LayerNormGRU(RecurrentBase):
     ``bias=False`` drops the biases and the shifts, not the gains.
 
     Args:
-        input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional,
-        device, dtype: as ``torch.nn.GRU``.
-        reset_after: where the reset gate applies (see above).
-        backend: "auto" or a backend name of ``grukit.ops.lngru``: "cpu" (fused numba),
-            "triton", "reference".
-        check_finite, recurrent_dropout: as ``grukit.nn.GRU`` (the fused CPU kernel serves
-            recurrent dropout too).
+        reset_after (bool): where the reset gate applies (see above).
+
+    Other Parameters:
+        input_size (int): I, the features of each step.
+        hidden_size (int): H, the units of each layer.
+        num_layers (int): L, stacked layers (default 1).
+        bias (bool): with the biases and the shifts β (default True; the gains stay).
+        batch_first (bool): input and output as (B, T, ·) instead of (T, B, ·).
+        dropout (float): dropout on the outputs of each layer but the last, in training.
+        bidirectional (bool): a second direction that reads the sequence backwards (D = 2).
+        device (torch.device | str | None): where the parameters are made.
+        dtype (torch.dtype | None): the parameters' dtype.
+        backend (str): "auto" or a backend name of ``grukit.ops.lngru``: "cpu" (fused
+            numba), "triton", "reference".
+        check_finite (bool): as ``grukit.nn.GRU``.
+        recurrent_dropout (float): as ``grukit.nn.GRU`` (the fused CPU kernel serves it
+            too).
+
+    The first nine of these are ``torch.nn.GRU``'s, in its order; the others are
+    keyword-only, as ``reset_after``.
 
     Inputs/outputs: as ``grukit.nn.GRU``.
     """

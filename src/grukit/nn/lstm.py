@@ -22,10 +22,28 @@ class LSTM(RecurrentBase):
     ``bias_ih_l{k}``, ``bias_hh_l{k}`` (4H,), ``weight_hr_l{k}`` (P, H) with a projection.
 
     Args:
-        as ``torch.nn.LSTM`` (``proj_size`` included), plus ``forget_bias``: when given,
-        the forget-gate slice of ``bias_ih`` is set to it and that of ``bias_hh`` to 0 at
-        initialisation (Jozefowicz et al. 2015 recommend 1.0), ``backend``,
-        ``check_finite`` and ``recurrent_dropout`` as ``grukit.nn.GRU``.
+        forget_bias (float | None): when given, the forget-gate slice of ``bias_ih`` is set
+            to it and that of ``bias_hh`` to 0 at initialisation (Jozefowicz et al. 2015
+            recommend 1.0).
+
+    Other Parameters:
+        input_size (int): I, the features of each step.
+        hidden_size (int): H, the units of each layer (the cell state's size).
+        num_layers (int): L, stacked layers (default 1).
+        bias (bool): with the biases ``b_ih`` and ``b_hh`` (default True).
+        batch_first (bool): input and output as (B, T, ·) instead of (T, B, ·).
+        dropout (float): dropout on the outputs of each layer but the last, in training.
+        bidirectional (bool): a second direction that reads the sequence backwards (D = 2).
+        device (torch.device | str | None): where the parameters are made.
+        dtype (torch.dtype | None): the parameters' dtype.
+        proj_size (int): P, the size of h after the projection ``W_hr`` (0: none, P = H).
+        backend (str): "auto" or a backend name of ``grukit.ops.lstm``, as
+            ``grukit.nn.GRU``'s.
+        check_finite (bool): as ``grukit.nn.GRU``.
+        recurrent_dropout (float): as ``grukit.nn.GRU``.
+
+    The first nine of these are ``torch.nn.LSTM``'s, in its order; the others are
+    keyword-only, as ``forget_bias``.
 
     Inputs: ``input``, ``(h_0, c_0)`` or None, keyword ``lengths``.
     Outputs: ``output`` (T, B, D·P), ``(h_n (L·D, B, P), c_n (L·D, B, H))``.

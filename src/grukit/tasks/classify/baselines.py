@@ -12,12 +12,22 @@ import numpy as np
 
 
 class TfidfLogReg:
+    """Word 1-2-gram TF-IDF (sub-linear term frequency, lower-cased) + logistic regression
+    (scikit-learn), the text classifiers' baseline: ``TfidfLogReg().fit(texts,
+    labels).predict(texts)``.
+
+    Args:
+        C: inverse regularisation strength of the logistic regression.
+        seed: its ``random_state``.
+    """
+
     name = "tfidf_logreg"
 
     def __init__(self, C: float = 10.0, seed: int = 0):
         self.C, self.seed = C, seed
 
     def fit(self, texts, labels):
+        """Fit on ``texts`` (strings) and their ``labels``; returns self."""
         from sklearn.feature_extraction.text import TfidfVectorizer
         from sklearn.linear_model import LogisticRegression
         from sklearn.pipeline import make_pipeline
@@ -29,6 +39,7 @@ class TfidfLogReg:
         return self
 
     def predict(self, texts) -> np.ndarray:
+        """The label of each text, (N,)."""
         return self.pipe.predict(list(texts))
 
 
@@ -43,12 +54,23 @@ def summary_features(sequences) -> np.ndarray:
 
 
 class SummaryLogReg:
+    """Summary statistics of each sequence (``summary_features``: per channel mean, std,
+    min, max, first and last value, and the length), standardised, + logistic regression
+    (scikit-learn): the numeric-sequence classifiers' baseline.
+
+    Args:
+        C: inverse regularisation strength of the logistic regression.
+        seed: its ``random_state``.
+    """
+
     name = "summary_logreg"
 
     def __init__(self, C: float = 1.0, seed: int = 0):
         self.C, self.seed = C, seed
 
     def fit(self, sequences, labels):
+        """Fit on ``sequences`` (each (T_i, C) or (T_i,)) and their ``labels``; returns
+        self."""
         from sklearn.linear_model import LogisticRegression
         from sklearn.pipeline import make_pipeline
         from sklearn.preprocessing import StandardScaler
@@ -60,4 +82,5 @@ class SummaryLogReg:
         return self
 
     def predict(self, sequences) -> np.ndarray:
+        """The label of each sequence, (N,)."""
         return self.pipe.predict(summary_features(sequences))

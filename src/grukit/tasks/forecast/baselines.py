@@ -8,10 +8,13 @@ import numpy as np
 
 
 def naive(history: np.ndarray, horizon: int) -> np.ndarray:
+    """The last value of ``history`` repeated ``horizon`` times: ŷ_{T+h} = y_T."""
     return np.repeat(history[-1], horizon)
 
 
 def seasonal_naive(history: np.ndarray, horizon: int, m: int) -> np.ndarray:
+    """The last season of ``history`` repeated: ŷ_{T+h} = y_{T+h−m·⌈h/m⌉}, (horizon,);
+    ``naive`` when ``m`` ≤ 1 or the history is shorter than a season."""
     if m <= 1 or len(history) < m:
         return naive(history, horizon)
     last = history[-m:]

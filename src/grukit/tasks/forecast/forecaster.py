@@ -38,6 +38,33 @@ __all__ = ["MODELS", "ForecastConfig", "Forecaster"]
 
 @dataclass
 class ForecastConfig:
+    """A ``Forecaster``'s settings: ``Forecaster(**settings)`` takes each field as a
+    keyword, checks the values when it is made, saves them with the model and gives them
+    back from ``get_config()``.
+
+    Attributes:
+        model: the recurrent cell, one of ``MODELS`` ("gru", "lstm", "rnn", "mingru", ...).
+        lookback: input window in steps; None: 2 × season, at least 12.
+        horizon: steps forecast at once.
+        hidden: units of each recurrent layer.
+        layers: stacked recurrent layers.
+        epochs: cap on the training epochs (early stopping usually ends sooner).
+        batch_size: windows per update.
+        learning_rate: Adam's step size.
+        patience: epochs without a lower validation loss (on the last 10% of the windows)
+            before training stops.
+        seed: weight initialisation and batch order.
+        dropout: dropout on the inputs of each recurrent layer.
+        hybrid: the ES-GRU: exponential smoothing normalises each series and gives a base
+            forecast, the network corrects it.
+        ensemble: networks per lookback (seeds seed, seed + 1, ...); the forecast is their
+            median.
+        lookbacks: an ensemble over these lookbacks (replaces ``lookback``).
+        quantiles: quantile outputs trained with the pinball loss, e.g. [0.1, 0.9].
+        level: the coverage of the conformal interval the backtest and the CLI report.
+        tuned: what ``Forecaster.tune`` found (informational).
+    """
+
     model: str = "gru"
     lookback: int | None = None  # None: 2·season, at least 12
     horizon: int = 12

@@ -17,6 +17,10 @@ KEYS = ("mae", "rmse", "smape", "mase")
 
 
 def scores(actual: np.ndarray, forecast: np.ndarray, history: np.ndarray, m: int) -> dict:
+    """``{"mae", "rmse", "smape", "mase"}`` of ``forecast`` against ``actual``; MASE divides
+    the MAE by the in-sample MAE of the seasonal-naive forecast of period ``m`` on
+    ``history`` (period 1 when the history is not longer than ``m``), None where that is 0.
+    """
     a, f = np.asarray(actual, float), np.asarray(forecast, float)
     err = a - f
     denom = np.abs(a) + np.abs(f)

@@ -31,16 +31,17 @@ class MusicConfig:
         model: a cell of ``grukit.cells``: "gru", "lstm", "rnn" (tanh) or "mingru".
         hidden: recurrent units; None takes Chung et al.'s ~20K-parameter sizes (GRU 46,
             LSTM 36, RNN 100) or 75 for minGRU.
-        lr: learning rate. optimizer: "rmsprop" (the paper's) or "adam".
+        lr: learning rate.
+        optimizer: "rmsprop" (the paper's) or "adam".
         rmsprop_alpha: RMSProp's decay of the squared-gradient average.
         weight_noise: std of the Gaussian noise on the weights during training (0: none).
         noise_biases: also put noise on the biases (default: weight matrices only).
         clip: rescale the gradient to this global norm when it is larger (None: never).
-        max_epochs, patience: stop after ``patience`` epochs without a lower validation
-            NLL (early stopping decides), or at ``max_epochs``, a safety cap (default 1000:
-            on JSB Chorales the best epoch comes at about 30–60, on a set three times its
-            size near 180). A run that ends at the cap or at ``max_seconds`` while
+        max_epochs: a safety cap on the epochs (default 1000: on JSB Chorales the best
+            epoch comes at about 30–60, on a set three times its size near 180); early
+            stopping decides. A run that ends at the cap or at ``max_seconds`` while
             validation was still improving is not converged (``MusicResult.converged``).
+        patience: stop after this many epochs without a lower validation NLL.
         max_seconds: wall-clock cap on training (validation included); when reached, the
             epoch under way ends there, is validated, and training stops.
         batch_size: sequences per update (the paper: 1).
