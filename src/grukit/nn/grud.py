@@ -77,7 +77,8 @@ class GRUD(RecurrentBase):
                  bias: bool = True, batch_first: bool = False, dropout: float = 0.0,
                  bidirectional: bool = False, device=None, dtype=None, *,
                  reset_after: bool = False, backend: str = "auto", check_finite: bool = False,
-                 recurrent_dropout: float = 0.0, zoneout: float = 0.0):
+                 recurrent_dropout: float = 0.0, zoneout: float = 0.0,
+                 input_dropout: float = 0.0):
         if num_layers != 1 or bidirectional:
             raise ValueError(f"GRUD: one layer, forward in time only (δ counts the time since "
                              f"the last observation forward); got num_layers={num_layers}, "
@@ -85,7 +86,14 @@ class GRUD(RecurrentBase):
         if recurrent_dropout or zoneout:
             raise ValueError("GRUD has no recurrent dropout or zoneout; leave "
                              "recurrent_dropout and zoneout at 0.")
+        if isinstance(input_dropout, bool) or not isinstance(input_dropout, (int, float)) \
+                or not 0 <= input_dropout < 1:
+            raise ValueError(f"GRUD: input_dropout must be in [0, 1); got {input_dropout!r}.")
         self.reset_after = reset_after
+        # in training, each of [x̂, m] is dropped where the gates read it with this
+        # probability, one draw per sequence for every step (variational; Che et al.'s code
+        # uses 0.3); the imputation reads the true mask
+        self.input_dropout = float(input_dropout)
         super().__init__(input_size, hidden_size, 1, bias, batch_first, dropout, False,
                          device, dtype, backend=backend)
         self.check_finite_observed = check_finite  # x may hold NaN where missing: the op checks
@@ -105,7 +113,8 @@ class GRUD(RecurrentBase):
 
     def extra_repr(self) -> str:
         s = super().extra_repr()
-        return s + ", reset_after=True" if self.reset_after else s
+        s = s + ", reset_after=True" if self.reset_after else s
+        return s + f", input_dropout={self.input_dropout}" if self.input_dropout else s
 
     @torch.no_grad()
     def set_empirical_mean(self, x_mean: Tensor | Sequence[float]) -> GRUD:
@@ -159,11 +168,16 @@ class GRUD(RecurrentBase):
                    reverse: bool, **masks: Tensor) -> tuple[Tensor, State]:
         xs, m, d = x.split(self.input_size, dim=2)  # 3 × (B, T, D)
         x_last0 = self.x_mean + state[1]  # (B, D)
+        keep = None
+        if self.input_dropout and self.training:
+            p = 1.0 - self.input_dropout
+            keep = torch.bernoulli(xs.new_full((xs.shape[0], 2 * self.input_size), p)) / p
         y, h = ops.grud(xs, m, d, self.x_mean, params["weight_ih"], params["weight_hh"],
                         params["bias_ih"], params["bias_hh"], params["weight_mh"],
                         params["decay_x_weight"], params["decay_x_bias"],
                         params["decay_h_weight"], params["decay_h_bias"], h0=state[0],
                         x_last0=x_last0, lengths=lengths, reset_after=self.reset_after,
-                        backend=self.backend, check_finite=self.check_finite_observed)
+                        backend=self.backend, check_finite=self.check_finite_observed,
+                        input_mask=keep)  # keep: (B, 2D) or None
         x_last = final_observed(xs, m, self.x_mean, lengths, x_last0)  # (B, D)
         return y, (h, x_last - self.x_mean)

@@ -69,7 +69,8 @@ def grud(x: Tensor, mask: Tensor, delta: Tensor, x_mean: Tensor, weight_ih: Tens
          x_last0: Tensor | None = None, lengths: Tensor | Sequence[int] | None = None,
          reset_after: bool = False,
          reverse: bool = False, backend: str = "auto",
-         check_finite: bool = False) -> tuple[Tensor, Tensor]:
+         check_finite: bool = False,
+         input_mask: Tensor | None = None) -> tuple[Tensor, Tensor]:
     """One GRU-D layer over a batch of irregular series (Che et al. 2018, eqs. 5-9)::
 
         γ_x = exp(−max(0, w_γx ⊙ δ_t + b_γx))            (D,)  one rate per variable
@@ -109,6 +110,9 @@ def grud(x: Tensor, mask: Tensor, delta: Tensor, x_mean: Tensor, weight_ih: Tens
         reverse: refused: δ counts time forward, so GRU-D runs forward only.
         backend: "auto" or a name from ``grukit.ops.dispatch.backends("grud")``.
         check_finite: also raise if x holds Inf where observed.
+        input_mask: (B, 2D) multiplier of [x̂, m] where W_ih and W_mh read them, the same at
+            every step: variational input dropout (Gal & Ghahramani 2016; Che et al.'s code
+            drops both at 0.3). The imputation x̂ reads the true mask.
 
     Returns:
         y (B, T, H) and h_n (B, H).
@@ -140,6 +144,7 @@ def grud(x: Tensor, mask: Tensor, delta: Tensor, x_mean: Tensor, weight_ih: Tens
         check_state(x_last0, "x_last0", x.shape[0], dims, x, "grud")
         _check_finite(x_last0, "x_last0", "grud")
     call = Call("grud", x, h0, lengths, False, backend, False, (("h0", hidden),),
+                masks={"input_mask": (input_mask, (x.shape[0], 2 * dims))},
                 options={"reset_after": reset_after})
     return enter(call, mask, delta, x_mean, x_last0, weight_ih, weight_hh, bias_ih, bias_hh,
                  weight_mh, decay_x_weight, decay_x_bias, decay_h_weight, decay_h_bias)

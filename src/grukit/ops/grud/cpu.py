@@ -114,12 +114,12 @@ def grud_cpu(x: Tensor, mask: Tensor, delta: Tensor, x_mean: Tensor, x_last0: Te
              weight_mh: Tensor, decay_x_weight: Tensor, decay_x_bias: Tensor | None,
              decay_h_weight: Tensor, decay_h_bias: Tensor | None, *, h0: Tensor,
              lengths: Tensor | None, reset_after: bool,
-             reverse: bool = False) -> tuple[Tensor, Tensor]:
+             reverse: bool = False, input_mask: Tensor | None = None) -> tuple[Tensor, Tensor]:
     """The ``grukit.ops.grud`` signature on the fused CPU kernels (forward only: the entry
     refuses ``reverse``). x, mask, delta (B, T, D) -> y (B, T, H), h_n (B, H)."""
     lens = lens_array(lengths, x.shape[0], x.shape[1])
     side = (mask, delta, x_mean, weight_ih, bias_ih, weight_mh, decay_x_weight, decay_x_bias,
-            decay_h_weight, decay_h_bias, x_last0)
+            decay_h_weight, decay_h_bias, x_last0, input_mask)
 
     def gates(xs: Tensor) -> tuple[Tensor, Tensor]:  # (T, B, 3H), (T, B, H), time-major
         gi, gam = input_side(xs, *side)

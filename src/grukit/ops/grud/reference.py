@@ -93,9 +93,12 @@ def input_side(x: Tensor, mask: Tensor, delta: Tensor, x_mean: Tensor, weight_ih
                bias_ih: Tensor | None, weight_mh: Tensor, decay_x_weight: Tensor,
                decay_x_bias: Tensor | None, decay_h_weight: Tensor,
                decay_h_bias: Tensor | None,
-               x_last0: Tensor | None = None) -> tuple[Tensor, Tensor]:
+               x_last0: Tensor | None = None,
+               input_mask: Tensor | None = None) -> tuple[Tensor, Tensor]:
     """For all steps at once: gi = W_ih x̂ + W_mh m + b_ih (B, T, 3H) and γ_h (B, T, H);
-    ``x_last0`` (B, D): the last observed values before x (x̄ when None)."""
+    ``x_last0`` (B, D): the last observed values before x (x̄ when None); ``input_mask``
+    (B, 2D): a multiplier of [x̂, m] where the weights read them, the same at every step
+    (variational input dropout; the imputation itself reads the true mask)."""
     m = mask.to(x.dtype)  # (B, T, D)
     observed = m > 0
     xo = torch.where(observed, x, 0.0)  # (B, T, D): no NaN where unobserved
@@ -104,8 +107,10 @@ def input_side(x: Tensor, mask: Tensor, delta: Tensor, x_mean: Tensor, weight_ih
     # γ x_last + (1 − γ) x̄ written x̄ + γ (x_last − x̄): one temporary less
     x_hat = torch.where(observed, xo, x_mean + gx * (x_last - x_mean))  # (B, T, D)
     # W_ih x̂ + W_mh m + b_ih as one GEMM on [x̂, m] (B, T, 2D): a third faster than two
-    gi = F.linear(torch.cat([x_hat, m], 2), torch.cat([weight_ih, weight_mh], 1),
-                  bias_ih)  # (B, T, 3H)
+    xm = torch.cat([x_hat, m], 2)  # (B, T, 2D)
+    if input_mask is not None:
+        xm = xm * input_mask.unsqueeze(1)  # (B, 1, 2D): one draw per sequence
+    gi = F.linear(xm, torch.cat([weight_ih, weight_mh], 1), bias_ih)  # (B, T, 3H)
     gh = decay(delta, decay_h_weight, decay_h_bias, False)  # (B, T, H)
     return gi, gh
 
@@ -136,11 +141,12 @@ def grud_reference(x: Tensor, mask: Tensor, delta: Tensor, x_mean: Tensor,
                    weight_mh: Tensor, decay_x_weight: Tensor, decay_x_bias: Tensor | None,
                    decay_h_weight: Tensor, decay_h_bias: Tensor | None, *, h0: Tensor,
                    lengths: Tensor | None, reset_after: bool,
-                   reverse: bool = False) -> tuple[Tensor, Tensor]:
+                   reverse: bool = False,
+                   input_mask: Tensor | None = None) -> tuple[Tensor, Tensor]:
     """x, mask, delta (B, T, D), h0 (B, H) -> y (B, T, H), h_n (B, H). Inputs are already
     validated (the entry refuses ``reverse``)."""
     gi, gh = input_side(x, mask, delta, x_mean, weight_ih, bias_ih, weight_mh, decay_x_weight,
-                        decay_x_bias, decay_h_weight, decay_h_bias, x_last0)
+                        decay_x_bias, decay_h_weight, decay_h_bias, x_last0, input_mask)
     g3 = gi.shape[2]
 
     def step(g: Tensor, s: tuple[Tensor, ...]) -> tuple[Tensor, ...]:

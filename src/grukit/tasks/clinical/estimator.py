@@ -2,7 +2,8 @@
 ``grukit.data.clinical.ClinicalData`` with GRU-D or one of the paper's recurrent baselines
 (Che et al. 2018): one recurrent layer, the static descriptors, a sigmoid unit, binary
 cross-entropy, Adam, early stopping on a stratified validation split of the training
-records. z-scoring statistics and x̄ come from the training records only and are saved with
+records; GRU-D with dropout of its gate inputs [x̂, m] as in the authors' released code.
+z-scoring statistics and x̄ come from the training records only and are saved with
 the weights, so a loaded model scores new stays exactly as before saving."""
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ class ClinicalConfig:
     model: str = "grud"  # grud | gru-mean | gru-forward | gru-simple | lstm-mean
     hidden: int = 64
     dropout: float = 0.3  # on the recurrent output, before the sigmoid unit
+    # GRU-D only: variational dropout of [x̂, m] where its gates read them (Che et al.'s code)
+    input_dropout: float = 0.3
     epochs: int = 60
     batch_size: int = 64
     learning_rate: float = 1e-3
@@ -48,8 +51,10 @@ def check_config(cfg: ClinicalConfig) -> None:
         _whole(name, getattr(cfg, name))
     _whole("patience", cfg.patience, 0)
     _whole("seed", cfg.seed, 0)
-    if not isinstance(cfg.dropout, (int, float)) or not 0 <= cfg.dropout < 1:
-        raise ValueError(f"dropout must be in [0, 1); got {cfg.dropout!r}.")
+    for name in ("dropout", "input_dropout"):
+        v = getattr(cfg, name)
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 <= v < 1:
+            raise ValueError(f"{name} must be in [0, 1); got {v!r}.")
     lr = cfg.learning_rate
     if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not 0 < lr < math.inf:
         raise ValueError(f"learning_rate must be a positive number; got {lr!r}.")
@@ -165,6 +170,7 @@ class ClinicalClassifier(Estimator):
         model = Sequential([net], name=f"{cfg.model}_clinical")
         model.build()
         net.set_empirical_mean(enc.x_mean)
+        net.set_input_dropout(cfg.input_dropout)
         return model
 
     # -- inference ---------------------------------------------------------------------------

@@ -41,6 +41,12 @@ class ClinicalNetwork(Layer):
         if self.model == "grud":
             self.rnn.rnn.set_empirical_mean(torch.as_tensor(x_mean, dtype=torch.float32))
 
+    def set_input_dropout(self, rate: float) -> None:
+        """GRU-D's variational dropout of [x̂, m] at its gates in training (Che et al.'s code:
+        0.3); other cells read their imputed series without it."""
+        if self.model == "grud":
+            self.rnn.rnn.input_dropout = float(rate)
+
     def call(self, x: Tensor, lengths: Tensor | None):
         series, static = x[..., :self.series], x[:, 0, self.series:]  # (B, T, F), (B, S)
         y, _ = self.rnn(series, None)  # (B, T, H)
