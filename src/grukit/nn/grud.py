@@ -69,6 +69,9 @@ class GRUD(RecurrentBase):
             raises).
         recurrent_dropout (float): 0 only (GRU-D has no recurrent dropout).
         zoneout (float): 0 only (nor zoneout).
+        input_dropout (float): in training, the probability of dropping each of [x̂, m]
+            where the gates read it, one draw per sequence for every step (variational;
+            Che et al.'s released code uses 0.3). The imputation reads the true mask.
     """
 
     spec = cells.GRUD
@@ -90,9 +93,6 @@ class GRUD(RecurrentBase):
                 or not 0 <= input_dropout < 1:
             raise ValueError(f"GRUD: input_dropout must be in [0, 1); got {input_dropout!r}.")
         self.reset_after = reset_after
-        # in training, each of [x̂, m] is dropped where the gates read it with this
-        # probability, one draw per sequence for every step (variational; Che et al.'s code
-        # uses 0.3); the imputation reads the true mask
         self.input_dropout = float(input_dropout)
         super().__init__(input_size, hidden_size, 1, bias, batch_first, dropout, False,
                          device, dtype, backend=backend)
