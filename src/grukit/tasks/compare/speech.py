@@ -7,7 +7,9 @@ Per model and seed: ``SpeechClassifier`` (13 MFCC + Δ + ΔΔ → recurrent laye
 pooling → softmax) trained with early stopping on a stratified 10 % of the training split,
 at most ``EPOCHS`` epochs unless ``--epochs`` says otherwise; the train metric is the
 accuracy on the whole training split, so train − test is the generalisation gap. The
-features are computed once and shared by every model and seed.
+features are computed once and shared by every model and seed. The default run on FSDD (GRU
+and LSTM, 3 seeds, with compare's adding-problem rows) takes about 2 CPU-minutes on one
+thread (BENCHMARKS.md).
 
 Latency: a unidirectional model streams, so its recurrent ``grukit.nn`` module goes back to
 compare for the streaming-step rows, and the task adds what one 10 ms frame costs the
