@@ -249,8 +249,10 @@ def test_cli_train_writes_metrics_per_speaker_plot_report_and_the_model(tone_fol
     import json
 
     out, model = tmp_path / "run", tmp_path / "m"
+    threads = torch.get_num_threads()
     assert cli("--data", tone_folder, "--model", "gru", "--epochs", 2, "--hidden", 8,
-               "--output", out, "--save", model) == 0
+               "--output", out, "--save", model, "--threads", 1) == 0
+    assert torch.get_num_threads() == threads  # --threads holds for the command only
     m = json.loads((out / "metrics.json").read_text())
     assert set(m["per_speaker"]) == {"ann", "bob"} and m["summary"]["split"] == "official"
     assert (out / "confusion.png").stat().st_size > 0
@@ -301,6 +303,7 @@ def test_cli_speaker_split_resumes_finished_speakers_and_stops_cleanly(tone_fold
     (("--resume",), "--resume continues a run"),
     (("evaluate",), "needs --model DIR"),
     (("listen", "--model", "m"), "needs the wav file"),
+    (("--threads", 0), "--threads must be"),
 ])
 def test_cli_bad_arguments_give_one_line_and_exit_2(tone_folder, argv, match, capsys):
     assert cli(*argv, "--data", tone_folder) == 2

@@ -66,6 +66,7 @@ def add_parser(sub) -> None:
     p.add_argument("--save", help="train: folder to save the model in")
     p.add_argument("--resume", action="store_true",
                    help="with --output: skip the seeds or speakers already finished")
+    p.add_argument("--threads", type=int, help="torch threads (default: torch's)")
     p.set_defaults(func=run)
 
 
@@ -73,6 +74,20 @@ def run(args: argparse.Namespace) -> int:
     if args.action != "listen" and args.file is not None:
         raise UsageError(f"{args.file!r}: only `grukit speech listen FILE` takes a file; use "
                          f"--data for the others.")
+    at_least("--threads", args.threads, 1)
+    if args.threads is not None:
+        import torch
+
+        threads = torch.get_num_threads()
+        torch.set_num_threads(args.threads)
+        try:
+            return _dispatch(args)
+        finally:
+            torch.set_num_threads(threads)
+    return _dispatch(args)
+
+
+def _dispatch(args: argparse.Namespace) -> int:
     return {"train": run_train, "evaluate": run_evaluate, "predict": run_predict,
             "listen": run_listen, "stream": run_stream}[args.action](args)
 
