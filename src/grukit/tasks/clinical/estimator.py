@@ -24,6 +24,11 @@ MODELS = tuple(CELLS)
 
 @dataclass(frozen=True)
 class ClinicalConfig:
+    """Settings of ``ClinicalClassifier`` (Che et al. 2018's setup where they state one):
+    the model, its width, dropout on the recurrent output and (GRU-D) on its gate inputs,
+    the epoch cap, batch, Adam's learning rate, the stratified validation share and patience
+    of early stopping, whether the descriptors feed the output, and the seed."""
+
     model: str = "grud"  # grud | gru-mean | gru-forward | gru-simple | lstm-mean
     hidden: int = 64
     dropout: float = 0.3  # on the recurrent output, before the sigmoid unit
