@@ -64,3 +64,12 @@ def test_tune_with_no_trials_is_one_line_before_anything_runs(tmp_path, capsys, 
                  str(tmp_path / "out")]) == 2
     captured = capsys.readouterr()
     assert captured.out == "" and f"--tune must be 1 or more; got {n}." in captured.err
+
+
+@pytest.mark.parametrize("flag", [["--tune-backend", "ray"], ["--tune-storage", "s.db"]])
+def test_search_flags_without_tune_are_one_line(tmp_path, capsys, flag):
+    from grukit.cli import main
+
+    assert main(["forecast", "--data", "nile", *flag, "--output", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert f"{flag[0]} sets up the search of --tune N; add --tune N" in err

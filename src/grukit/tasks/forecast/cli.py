@@ -13,7 +13,8 @@ from .cli_extra import covariates_of, run_sliding, tuned_model
 from .files import FOLDS_DIR, clear_folds, fingerprint, forecast_table, read_folds, write_fold
 
 TRAIN_ONLY = ("horizon", "folds", "lookback", "hidden", "epochs", "seed", "save", "resume",
-              "hybrid", "ensemble", "level", "covariates", "tune", "tune_storage")
+              "hybrid", "ensemble", "level", "covariates", "tune", "tune_storage",
+              "tune_backend")
 
 
 def add_parsers(sub) -> None:
@@ -59,8 +60,12 @@ def add_parsers(sub) -> None:
                         "before the backtest's test folds (needs grukit[tune])")
     p.add_argument("--tune-timeout", type=float, default=600.0,
                    help="most seconds of searching (default 600)")
-    p.add_argument("--tune-storage", help="SQLite file of the search, resumed when it exists "
-                                          "(default OUTPUT/study.db with --output)")
+    p.add_argument("--tune-storage", help="optuna: SQLite file of the search, resumed when "
+                                          "it exists (default OUTPUT/study.db with "
+                                          "--output); ray: a folder (default OUTPUT/ray)")
+    p.add_argument("--tune-backend", choices=("optuna", "ray"),
+                   help="optuna (default, in this process) or ray: Ray Tune on the cluster "
+                        "at RAY_ADDRESS, else a local Ray instance (needs grukit[ray])")
     p.add_argument("--protocol", choices=("rolling", "sliding"), default="rolling",
                    help="rolling origin (default) or sliding: a 70/10/20 split by time and "
                         "every window of the test part (MSE, MAE on standardised values)")
@@ -182,6 +187,11 @@ def run_train(args: argparse.Namespace) -> int:
     label = model_name.upper()
     if args.protocol == "sliding":
         return run_sliding(args, model, series, season, covariates, out)
+    for flag, value in (("--tune-backend", args.tune_backend),
+                        ("--tune-storage", args.tune_storage)):
+        if value is not None and args.tune is None:
+            raise UsageError(f"{flag} sets up the search of --tune N; add --tune N (trials) "
+                             f"or drop {flag}.")
     if args.tune is not None:  # --tune 0 is refused, not read as "no search"
         model = tuned_model(args, settings, values, season, folds, covariates, out)
     print(f"{series.name}: {len(series)} points, season {season}, horizon {horizon}, "

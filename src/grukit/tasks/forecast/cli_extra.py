@@ -57,20 +57,22 @@ def tuned_model(args, settings: dict, values, season: int, folds: int, covariate
 
     at_least("--tune", args.tune, 1)  # before anything is printed or written
     h = settings["horizon"]
-    storage = args.tune_storage or (os.path.join(out, "study.db") if out else None)
+    backend = getattr(args, "tune_backend", None) or "optuna"
+    default = "ray" if backend == "ray" else "study.db"
+    storage = args.tune_storage or (os.path.join(out, default) if out else None)
     cut = len(values) - folds * h
     fixed = {k: v for k, v in settings.items()
              if k in ("model", "hybrid", "ensemble", "level", "hidden", "lookback", "epochs")}
     fixed.pop("ensemble", None)  # the search scores one network a trial
-    print(f"tuning: {args.tune} trials (at most {args.tune_timeout:.0f} s) on the first {cut} "
-          f"points" + (f", study in {storage}" if storage else ""), flush=True)
+    print(f"tuning: {args.tune} trials ({backend}, at most {args.tune_timeout:.0f} s) on the "
+          f"first {cut} points" + (f", study in {storage}" if storage else ""), flush=True)
     # a study of other data or settings in the same file is another study, never resumed
     name = "forecast-" + fingerprint(values[:cut], season, folds, fixed | {"horizon": h})[:16]
     try:
         best, summary = tune(values[:cut], season, args.tune, horizon=h, study_name=name,
                              storage=storage, timeout=args.tune_timeout,
                              covariates=None if covariates is None else covariates[:cut],
-                             fixed=fixed)
+                             fixed=fixed, backend=backend)
     except ImportError as err:
         raise UsageError(str(err)) from None
     except ValueError as err:

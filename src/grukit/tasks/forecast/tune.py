@@ -11,7 +11,7 @@ marked failed (the sampler ignores them), and trial n samples with the seed ``se
 the trials finished before it), so a resumed search samples the same settings and ends with
 the same best trial as one never interrupted. One process searches a study at a time (a
 second one started on the same file would take the first one's running trial for a stale
-one).
+one). ``backend="ray"`` runs the same search on Ray Tune (``tune_ray``).
 """
 
 from __future__ import annotations
@@ -24,6 +24,9 @@ from .metrics import scores
 # The settings searched; lookbacks are chosen per season and cut to what the series allows.
 SPACE = {"hidden": [16, 32, 64], "layers": [1, 2], "dropout": (0.0, 0.3),
          "learning_rate": (1e-3, 1e-2), "epochs": (30, 200), "hybrid": [False, True]}
+
+
+BACKENDS = ("optuna", "ray")
 
 
 def _optuna():
@@ -54,9 +57,10 @@ def _suggest(trial, season: int, room: int, fixed: dict) -> dict:
     return s | fixed
 
 
-def validation_score(settings: dict, ys, covs, season: int, folds: int, trial=None) -> float:
+def validation_score(settings: dict, ys, covs, season: int, folds: int, trial=None,
+                     on_fold=None) -> float:
     """Mean MASE over ``folds`` rolling origins at the end of every series (pruned early
-    through ``trial``)."""
+    through an Optuna ``trial``; ``on_fold(k, mean so far)`` is called after fold k)."""
     from .forecaster import Forecaster
 
     h = settings["horizon"]
@@ -70,6 +74,8 @@ def validation_score(settings: dict, ys, covs, season: int, folds: int, trial=No
             pred = f._predict_one(y[:o], None if covs is None else covs[i][:o], i)
             mase = scores(y[o:o + h], pred, y[:o], season)["mase"]
             values.append(np.inf if mase is None else mase)
+        if on_fold is not None:
+            on_fold(k, float(np.mean(values)))
         if trial is not None:
             trial.report(float(np.mean(values)), k)
             if trial.should_prune():
@@ -81,8 +87,13 @@ def validation_score(settings: dict, ys, covs, season: int, folds: int, trial=No
 
 def tune(series, season: int = 1, trials: int = 20, *, horizon: int = 12, folds: int = 3,
          storage: str | None = None, study_name: str = "forecast", seed: int = 0,
-         timeout: float | None = None, covariates=None, fixed: dict | None = None):
-    """Search; returns (best settings for ``Forecaster(**settings)``, summary dict)."""
+         timeout: float | None = None, covariates=None, fixed: dict | None = None,
+         backend: str = "optuna"):
+    """Search; returns (best settings for ``Forecaster(**settings)``, summary dict).
+    ``backend``: "optuna" (in this process; ``storage`` a SQLite file) or "ray" (Ray Tune,
+    ``tune_ray``; ``storage`` a folder)."""
+    if backend not in BACKENDS:
+        raise ValueError(f"backend must be one of {', '.join(BACKENDS)}; got {backend!r}.")
     optuna = _optuna()
     check_season(season)
     whole("trials", trials, 1)
@@ -96,6 +107,11 @@ def tune(series, season: int = 1, trials: int = 20, *, horizon: int = 12, folds:
         raise ValueError(f"the series has {shortest} points: too few for {folds} validation "
                          f"fold(s) of horizon {horizon} and a training part; use fewer folds "
                          f"or a shorter horizon.")
+    if backend == "ray":
+        from .tune_ray import search
+
+        return search(ys, covs, season, trials, room=room, fixed=fixed, folds=folds,
+                      seed=seed, timeout=timeout, storage=storage, study_name=study_name)
     url = None if storage is None else f"sqlite:///{storage}"
     study = optuna.create_study(study_name=study_name, storage=url, load_if_exists=True,
                                 direction="minimize",

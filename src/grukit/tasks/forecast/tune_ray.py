@@ -1,0 +1,122 @@
+"""``Forecaster.tune(..., backend="ray")``: the same search on Ray Tune, for a cluster.
+
+The search space, the validation folds and the score are ``tune``'s (the settings of
+``tune.SPACE`` sampled by Optuna's TPE through Ray's ``OptunaSearch``; each trial fits and
+scores ``validation_score`` on the same rolling folds inside the series); Ray runs the
+trials as tasks on whatever Ray instance is there: the cluster at ``RAY_ADDRESS`` (or one
+``ray.init`` already joined), else a local one started for the search and stopped after it.
+
+- Pruning: each trial reports its running mean MASE after every fold, and Ray's
+  ``MedianStoppingRule`` stops a trial whose score after a fold is worse than the median of
+  the other trials' at the same fold (as Optuna's ``MedianPruner`` does in the other
+  backend). Only trials that scored every fold can be the best.
+- ``storage``: a folder that holds the experiment (Ray's results and the searcher's state);
+  a search started again with the same folder and ``study_name`` continues that experiment
+  (Ray's ``Tuner.restore``: finished trials are kept, unfinished ones run again, and the
+  trial count is the one it was started with). Without ``storage`` the experiment lives in
+  a temporary folder removed afterwards. Unlike the Optuna backend, trials may run at the
+  same time, so a resumed search samples the same space but not necessarily the same
+  settings.
+
+Needs ``pip install 'grukit[ray]'`` (``ray[tune]``).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import tempfile
+
+from .tune import _optuna, _suggest, validation_score
+
+METRIC, STEP = "mase", "fold"
+
+
+def _ray():
+    try:
+        import ray
+        from ray import tune as ray_tune  # noqa: F401
+        from ray.tune.search.optuna import OptunaSearch  # noqa: F401
+    except ImportError:
+        raise ImportError("tune(backend='ray') needs Ray Tune: pip install 'grukit[ray]' "
+                          "(or use the default backend='optuna').") from None
+    return ray
+
+
+class _Space:
+    """Optuna's define-by-run space for ``OptunaSearch`` (a class: the searcher pickles it)."""
+
+    def __init__(self, season: int, room: int):
+        self.season, self.room = season, room
+
+    def __call__(self, trial) -> None:
+        _suggest(trial, self.season, self.room, {})
+
+
+def _trial(config: dict, *, ys, covs, season: int, room: int, fixed: dict, folds: int):
+    """One Ray trial: fit and score the sampled settings fold by fold, reporting each."""
+    import torch
+    from ray import tune as ray_tune
+
+    optuna = _optuna()
+    torch.set_num_threads(1)  # a trial is one CPU of Ray's; many may run at once
+    settings = _suggest(optuna.trial.FixedTrial(config), season, room, fixed)
+    validation_score(settings, ys, covs, season, folds,
+                     on_fold=lambda k, mean: ray_tune.report({METRIC: mean, STEP: k + 1}))
+
+
+def search(ys, covs, season: int, trials: int, *, room: int, fixed: dict, folds: int,
+           seed: int, timeout: float | None, storage: str | None,
+           study_name: str) -> tuple[dict, dict]:
+    """-> (best settings for ``Forecaster(**settings)``, summary); see the module doc."""
+    ray = _ray()
+    from ray import tune as ray_tune
+    from ray.tune.schedulers import MedianStoppingRule
+    from ray.tune.search.optuna import OptunaSearch
+
+    optuna = _optuna()
+    started = False
+    if not ray.is_initialized():
+        ray.init(address=os.environ.get("RAY_ADDRESS") or None, include_dashboard=False,
+                 log_to_driver=False, configure_logging=False)
+        started = True
+    tmp = None if storage else tempfile.TemporaryDirectory(prefix="grukit-ray-")
+    root = os.path.abspath(storage or tmp.name)
+    try:
+        os.makedirs(root, exist_ok=True)
+        trainable = ray_tune.with_parameters(_trial, ys=ys, covs=covs, season=season,
+                                             room=room, fixed=fixed, folds=folds)
+        path = os.path.join(root, study_name)
+        if ray_tune.Tuner.can_restore(path):
+            tuner = ray_tune.Tuner.restore(path, trainable, resume_errored=True,
+                                           restart_errored=False)
+        else:
+            searcher = OptunaSearch(space=_Space(season, room),
+                                    metric=METRIC, mode="min", seed=seed)
+            stopper = MedianStoppingRule(time_attr=STEP, metric=METRIC, mode="min",
+                                         grace_period=1, min_samples_required=3)
+            tuner = ray_tune.Tuner(
+                trainable,
+                tune_config=ray_tune.TuneConfig(search_alg=searcher, scheduler=stopper,
+                                                num_samples=trials, time_budget_s=timeout),
+                run_config=ray_tune.RunConfig(name=study_name, storage_path=root,
+                                              verbose=0))
+        results = tuner.fit()
+    finally:
+        if started:
+            ray.shutdown()
+    full = [r for r in results if r.metrics and r.metrics.get(STEP) == folds
+            and math.isfinite(r.metrics.get(METRIC, math.inf))]
+    if tmp is not None:
+        tmp.cleanup()
+    if not full:
+        raise ValueError("no trial of the search scored every validation fold; give it more "
+                         "trials or time.")
+    best = min(full, key=lambda r: r.metrics[METRIC])
+    params = {k: best.config[k] for k in sorted(best.config)}
+    settings = _suggest(optuna.trial.FixedTrial(params), season, room, fixed)
+    summary = {"backend": "ray", "trials": len(results), "completed": len(full),
+               "best_trial": best.metrics.get("trial_id"), "best_value": float(
+                   best.metrics[METRIC]), "params": params, "folds": folds,
+               "study": study_name}
+    return settings, summary
