@@ -67,3 +67,21 @@ def test_data_help_names_every_task():
     text = tasks.data_help()
     for name in tasks.NAMES:
         assert f"{name}: " in text
+
+
+def test_plugin_models_get_no_memory_rows_and_the_cells_keep_theirs(fake, tmp_path):
+    cfg = CompareConfig(task="fake", models=("gru", "oracle"), seeds=1, memory_steps=2,
+                        memory_lengths=(5,), budget="equal-hidden")
+    res = compare(cfg, log=lambda *a: None)
+    assert {r["model"] for r in res["memory"]} == {"gru"}
+    assert res["memory_summary"]["adding"]["oracle"]["ran"] is False
+    row = next(r for r in report.rows(res) if r[0].startswith("adding"))
+    assert row[2] == "– (not a cell: no memory run)" and "Oracle" not in row[-1]
+    assert "memory.png" in report.write(res, str(tmp_path))
+
+
+def test_a_plugin_names_its_default_models(fake, monkeypatch):
+    assert tasks.default_models("fake") == ("gru", "lstm")
+    monkeypatch.setattr(fake, "DEFAULT_MODELS", ("oracle", "gru"), raising=False)
+    assert tasks.default_models("fake") == ("oracle", "gru")
+    assert tasks.default_models("clinical") == ("grud", "gru", "lstm")

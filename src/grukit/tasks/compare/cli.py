@@ -31,8 +31,9 @@ def add_parser(sub) -> None:
                     "at several lengths; a verdict per row.")
     p.add_argument("--task", choices=tasks.NAMES, default="forecast")
     p.add_argument("--data", help=tasks.data_help())
-    p.add_argument("--models", type=_list(str), default=("gru", "lstm"),
-                   help=f"comma-separated, from {','.join(cells.names())} (default gru,lstm)")
+    p.add_argument("--models", type=_list(str),
+                   help=f"comma-separated, from {','.join(cells.names())} and a task's own "
+                        f"models (default gru,lstm; clinical grud,gru,lstm)")
     p.add_argument("--seeds", type=int, default=3)
     p.add_argument("--budget", choices=("equal-hidden", "equal-params"),
                    help="same width for all, or each sized to the GRU's parameter count "
@@ -76,7 +77,8 @@ def run(args: argparse.Namespace) -> int:
     if args.threads is not None and args.threads < 1:
         raise UsageError(f"--threads must be 1 or more; got {args.threads} (leave it out for "
                          f"torch's default).")
-    cfg = CompareConfig(task=args.task, data=args.data, models=tuple(args.models),
+    models = tasks.default_models(args.task) if args.models is None else tuple(args.models)
+    cfg = CompareConfig(task=args.task, data=args.data, models=models,
                         seeds=args.seeds, budget=args.budget, hidden=args.hidden,
                         epochs=args.epochs, folds=args.folds, max_seconds=args.max_seconds,
                         memory_tasks=tuple(args.memory_tasks),

@@ -31,6 +31,7 @@ from .record import fit_record, stop_reason_of
 DATA_HELP = ("a PhysioNet 2012 folder with set-a/ and Outcomes-a.txt (default "
              "$GRUKIT_SHARED_DATA/clinical/physionet2012)")
 EXTRA_MODELS = {"grud": "GRU-D", "gru-simple": "GRU-simple", "gru-forward": "GRU-forward"}
+DEFAULT_MODELS = ("grud", "gru", "lstm")  # GRU-D against GRU-mean and LSTM-mean
 # compare's model name -> ClinicalClassifier's
 ESTIMATOR = {"grud": "grud", "gru": "gru-mean", "lstm": "lstm-mean", "gru-simple": "gru-simple",
              "gru-forward": "gru-forward"}

@@ -48,6 +48,8 @@ def plot_all(res: dict, folder: str) -> list[str]:
         for a, task in zip(ax[0], tasks, strict=True):
             for m in order:
                 rel = res["memory_summary"][task][m]["relative"]
+                if not rel:  # a task's own model (not a cell): no memory runs
+                    continue
                 ts = sorted(rel, key=int)
                 a.plot([int(t) for t in ts], [rel[t] for t in ts], "o-", color=colors[m],
                        label=NAMES[m])

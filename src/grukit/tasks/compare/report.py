@@ -31,6 +31,9 @@ def rows(res: dict) -> list[list[str]]:
     for task, per in res["memory_summary"].items():
         cells, c = [], conv["memory"].get(task)
         for m in order:
+            if not per[m].get("ran", True):
+                cells.append("– (not a cell: no memory run)")
+                continue
             solved, rel = per[m]["solved"], per[m]["relative"]
             longest = max(rel, key=int) if rel else None
             tail = f" ({rel[longest]:.2f} of baseline at T={longest})" if longest else ""
@@ -51,7 +54,7 @@ def _mark(c: dict, m: str) -> str:
 
 def _memory_verdict(per: dict, order: list[str]) -> str:
     text = [f"{NAMES[m]} {'up to T=' + str(per[m]['solved']) if per[m]['solved'] else 'none'}"
-            for m in order]
+            for m in order if per[m].get("ran", True)]
     return "solved: " + ", ".join(text) + " (solved: test loss ≤ 0.1 × the trivial baseline)"
 
 

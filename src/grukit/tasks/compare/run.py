@@ -114,11 +114,13 @@ def run_keys(cfg: CompareConfig) -> list[tuple[str, int]]:
 
 
 def memory_keys(cfg: CompareConfig) -> list[tuple[str, int, str, int]]:
-    """(task, length, model, seed) of every memory run, in the order they are run."""
+    """(task, length, model, seed) of every memory run, in the order they are run: the cells
+    among the models."""
     if not cfg.memory_steps:
         return []
     return [(name, length, m, seed) for seed in range(cfg.memory_seeds)
-            for name in cfg.memory_tasks for length in cfg.memory_lengths for m in cfg.models]
+            for name in cfg.memory_tasks for length in cfg.memory_lengths for m in cfg.models
+            if m in sizing.MODELS]  # a task's own models (not cells) have no memory runs
 
 
 def compare(cfg: CompareConfig, log=print, done: dict | None = None, on_result=None) -> dict:
@@ -161,7 +163,8 @@ def compare(cfg: CompareConfig, log=print, done: dict | None = None, on_result=N
             continue
         inputs = 2 if name == "adding" else memory.ALPHABET + 2
         outputs = 1 if name == "adding" else memory.ALPHABET + 1
-        w = sizing.widths(order, cfg.budget, cfg.memory_hidden, inputs, outputs)
+        cells_only = [o for o in order if o in sizing.MODELS]
+        w = sizing.widths(cells_only, cfg.budget, cfg.memory_hidden, inputs, outputs)
         r = memory.run(name, m, length, w[m], steps=cfg.memory_steps, seed=seed)
         mem.append(r | {"hidden": w[m]})
         log(f"  {name} T={length} {summary.NAMES[m]:<6}: loss/baseline "

@@ -92,7 +92,8 @@ def verdict(key: str, kind: str, lower: bool, per: dict[str, dict], order: list[
 
 def memory_limits(memory: list[dict], order: list[str]) -> dict:
     """task -> model -> {"solved": longest T solved by a majority of seeds or None,
-    "relative": {T: mean test loss / baseline}}."""
+    "relative": {T: mean test loss / baseline}, "ran": whether it has memory runs (a task's
+    models that are not cells, e.g. a Transformer, have none)}."""
     out: dict = {}
     for task in sorted({r["task"] for r in memory}):
         out[task] = {}
@@ -105,7 +106,7 @@ def memory_limits(memory: list[dict], order: list[str]) -> dict:
                 rel[t] = float(np.mean([r["relative"] for r in at]))
                 if sum(r["solved"] for r in at) * 2 > len(at):
                     solved = t
-            out[task][m] = {"solved": solved, "relative": rel}
+            out[task][m] = {"solved": solved, "relative": rel, "ran": bool(rows)}
     return out
 
 
