@@ -5,6 +5,7 @@ import pytest
 import torch
 
 from conftest import SHARED_DATA
+from grukit import nn as gnn
 from grukit.cli import main
 from grukit.data.sessions import Sessions
 from grukit.tasks.recommend import (
@@ -140,3 +141,35 @@ def test_cli_input_errors(tmp_path, capsys):
     assert main(["recommend", "--train", str(bad)]) == 2
     assert capsys.readouterr().err == ("grukit recommend: error: give --train and --test, or "
                                        "--data and --test-days.\n")
+
+
+def test_gru4rec_with_lstm_cells_learns_and_carries_h_and_c():
+    rng = np.random.default_rng(1)
+    nxt = rng.permutation(30)
+    sessions = []
+    for _ in range(300):
+        seq = [int(rng.integers(30))]
+        for _ in range(int(rng.integers(2, 6))):
+            seq.append(int(nxt[seq[-1]]))
+        sessions.append(seq)
+    train, test = _sessions(sessions[:250], 30), _sessions(sessions[250:], 30)
+    model = GRU4Rec(cell="lstm", hidden=32, epochs=8, n_sample=16, batch_size=16,
+                    learning_rate=0.1, dropout_embedding=0.0, dropout_hidden=0.0).fit(train)
+    assert model.evaluate(test)["recall@1"] > 0.9
+    net = model.net
+    assert isinstance(net.cells[0], gnn.LSTMCell)
+    assert tuple(net.init_state(4).shape) == (1, 4, 64)  # [h, c] side by side
+    # one step of the network = torch.nn.LSTMCell with the same weights on (h, c)
+    ref = torch.nn.LSTMCell(32, 32)
+    ref.load_state_dict(net.cells[0].state_dict())
+    items = torch.tensor([1, 2, 3, 4])
+    state = torch.randn(1, 4, 64)
+    with torch.no_grad():
+        out, new = net.eval().step(items, state)
+        h, c = ref(net.embedding(items), (state[0, :, :32], state[0, :, 32:]))
+    torch.testing.assert_close(out, h, rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(new[0], torch.cat([h, c], -1), rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match="cell must be one of gru, lstm; got 'rnn'"):
+        GRU4Rec(cell="rnn").fit(train)
+    with pytest.raises(ValueError, match="with a GRU cell; this model has cell='lstm'"):
+        model.export_onnx("never-written.onnx")

@@ -84,3 +84,13 @@ def test_load_refuses_other_classes_tampered_files_and_missing_folders(tmp_path)
 def test_unfitted_model_cannot_be_saved(tmp_path):
     with pytest.raises(RuntimeError, match="GRU4Rec is not trained; call fit"):
         GRU4Rec().save(str(tmp_path / "m"))
+
+
+def test_lstm_cell_round_trip_is_bit_exact(tmp_path):
+    vocab = np.arange(1000, 1020)
+    train, test = _data(vocab), _data(vocab, 30, seed=1)
+    model = GRU4Rec(**FAST, cell="lstm").fit(train)
+    before = model.evaluate(test)
+    model.save(str(tmp_path / "m"))
+    same = GRU4Rec.load(str(tmp_path / "m"))
+    assert same.config.cell == "lstm" and same.evaluate(test) == before

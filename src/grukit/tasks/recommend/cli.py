@@ -25,7 +25,7 @@ METRICS = "metrics.json"
 RECOMMENDATIONS = "recommendations.csv"
 MODELS = ("most_popular", "item_knn", "gru4rec")
 TRAIN_ONLY = ("train", "test", "test_days", "loss", "epochs", "hidden", "tied", "batch_size",
-              "n_sample", "learning_rate", "seed", "save", "resume")
+              "n_sample", "learning_rate", "seed", "save", "resume", "cell")
 
 
 def add_parser(sub) -> None:
@@ -50,6 +50,8 @@ def add_parser(sub) -> None:
         src.add_argument(f"--{name}-column", help=f"name of the {name} column")
     src.add_argument("--sep", help="field separator (sniffed when absent)")
     m = p.add_argument_group("model")
+    m.add_argument("--cell", choices=("gru", "lstm"),
+                   help="the recurrent cell (default gru; lstm for the comparison)")
     m.add_argument("--loss", choices=("cross-entropy", "bpr-max"))
     m.add_argument("--epochs", type=int, help="training epochs (default 20)")
     m.add_argument("--hidden", type=int, help="GRU units and embedding size (default 100)")
@@ -95,7 +97,8 @@ def _model_settings(args) -> dict:
                                                and args.learning_rate > 0):
         raise UsageError(f"--learning-rate must be a finite number above 0; got "
                          f"{args.learning_rate}.")
-    names = {"loss": "loss", "epochs": "epochs", "hidden": "hidden", "tied": "tied",
+    names = {"cell": "cell", "loss": "loss", "epochs": "epochs", "hidden": "hidden",
+             "tied": "tied",
              "batch_size": "batch_size", "n_sample": "n_sample",
              "learning_rate": "learning_rate", "seed": "seed"}
     return {key: getattr(args, flag) for flag, key in names.items()

@@ -14,7 +14,7 @@ from ..estimator import Estimator, load_module_state
 from .batching import session_parallel
 from .evaluate import evaluate
 from .items import ItemMap
-from .model import GRU4RecNet, bpr_max_loss, cross_entropy_loss
+from .model import CELLS, GRU4RecNet, bpr_max_loss, cross_entropy_loss
 
 LOSSES = ("cross-entropy", "bpr-max")
 OPTIMIZERS = ("adagrad", "adam")
@@ -27,6 +27,7 @@ class GRU4RecConfig:
 
     hidden: int = 100
     layers: int = 1
+    cell: str = "gru"  # "lstm": the same network with LSTM cells, for the comparison
     loss: str = "cross-entropy"
     n_sample: int = 1024  # shared popularity-sampled negatives per mini-batch (0: in-batch)
     sample_alpha: float = 0.5  # sampling ∝ popularity^alpha (0: uniform, 1: popularity)
@@ -46,6 +47,8 @@ class GRU4RecConfig:
         default)."""
         if self.loss not in LOSSES:
             raise ValueError(f"loss must be one of {LOSSES}; got {self.loss!r}.")
+        if self.cell not in CELLS:
+            raise ValueError(f"cell must be one of {', '.join(CELLS)}; got {self.cell!r}.")
         if self.optimizer not in OPTIMIZERS:
             raise ValueError(f"optimizer must be one of {OPTIMIZERS}; got {self.optimizer!r}.")
         for name, least in (("hidden", 1), ("layers", 1), ("batch_size", 1), ("epochs", 1),
@@ -143,7 +146,7 @@ class GRU4Rec(Estimator):
         torch.manual_seed(cfg.seed)
         rng = np.random.default_rng(cfg.seed)
         net = GRU4RecNet(train.n_items, cfg.hidden, cfg.layers, cfg.tied,
-                         cfg.dropout_embedding, cfg.dropout_hidden)
+                         cfg.dropout_embedding, cfg.dropout_hidden, cfg.cell)
         opt_cls = torch.optim.Adagrad if cfg.optimizer == "adagrad" else torch.optim.Adam
         opt = opt_cls(net.parameters(), lr=cfg.learning_rate)
         popularity = train.popularity()
@@ -352,6 +355,10 @@ class GRU4Rec(Estimator):
         from .export import step_to_onnx
 
         self._check_fitted("export_onnx")
+        if self.config.cell != "gru":
+            raise ValueError(f"export_onnx writes the GRU4Rec step with a GRU cell; this model "
+                             f"has cell={self.config.cell!r}. Train it with cell='gru' to "
+                             f"export it.")
         step_to_onnx(self.net, path)
 
     # -- saving ------------------------------------------------------------------------------
@@ -384,7 +391,7 @@ class GRU4Rec(Estimator):
                              f"again.") from None
         cfg = self.config
         net = GRU4RecNet(n, cfg.hidden, cfg.layers, cfg.tied, cfg.dropout_embedding,
-                         cfg.dropout_hidden)
+                         cfg.dropout_hidden, cfg.cell)
         load_module_state(net, tensors, "network.", where)
         net.eval()
         self.net, self.items_, self.popularity_, self.history_ = net, items, popularity, history

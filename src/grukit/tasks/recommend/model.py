@@ -21,18 +21,26 @@ from torch import Tensor, nn
 
 from ... import nn as gnn
 
+CELLS = {"gru": gnn.GRUCell, "lstm": gnn.LSTMCell}
+
 
 class GRU4RecNet(nn.Module):
-    """Embedding → stacked GRU cells → item scores; ``tied`` shares E and W_out."""
+    """Embedding → stacked GRU (or LSTM) cells → item scores; ``tied`` shares E and W_out.
+
+    The carried state is (L, B, S): S = H for the GRU, S = 2H for the LSTM ([h, c] side by
+    side), so resetting a slot's state is the same zeroing for both cells."""
 
     def __init__(self, n_items: int, hidden: int = 100, layers: int = 1, tied: bool = False,
-                 dropout_embedding: float = 0.0, dropout_hidden: float = 0.0):
+                 dropout_embedding: float = 0.0, dropout_hidden: float = 0.0,
+                 cell: str = "gru"):
         super().__init__()
-        self.n_items, self.hidden, self.tied = n_items, hidden, tied
+        if cell not in CELLS:
+            raise ValueError(f"cell must be one of {', '.join(CELLS)}; got {cell!r}.")
+        self.n_items, self.hidden, self.tied, self.cell = n_items, hidden, tied, cell
         self.dropout_embedding, self.dropout_hidden = dropout_embedding, dropout_hidden
         self.embedding = nn.Embedding(n_items, hidden)
         nn.init.normal_(self.embedding.weight, std=0.01)
-        self.cells = nn.ModuleList(gnn.GRUCell(hidden, hidden) for _ in range(layers))
+        self.cells = nn.ModuleList(CELLS[cell](hidden, hidden) for _ in range(layers))
         if not tied:
             self.out_weight = nn.Parameter(torch.randn(n_items, hidden) * 0.01)
         self.out_bias = nn.Parameter(torch.zeros(n_items))
@@ -41,16 +49,25 @@ class GRU4RecNet(nn.Module):
     def output_weight(self) -> Tensor:
         return self.embedding.weight if self.tied else self.out_weight
 
+    @property
+    def state_size(self) -> int:
+        return self.hidden * (2 if self.cell == "lstm" else 1)
+
     def init_state(self, batch: int) -> Tensor:
-        return self.embedding.weight.new_zeros(len(self.cells), batch, self.hidden)
+        return self.embedding.weight.new_zeros(len(self.cells), batch, self.state_size)
 
     def step(self, items: Tensor, h: Tensor) -> tuple[Tensor, Tensor]:
-        """items (B,) indices, h (L, B, H) -> output (B, H), new h (L, B, H)."""
+        """items (B,) indices, h (L, B, S) -> output (B, H), new state (L, B, S)."""
         x = F.dropout(self.embedding(items), self.dropout_embedding, self.training)
         states = []
         for layer, cell in enumerate(self.cells):
-            x = cell(x, h[layer])
-            states.append(x)
+            if self.cell == "lstm":
+                hx, cx = h[layer].split(self.hidden, dim=-1)  # each (B, H)
+                x, c = cell(x, (hx, cx))
+                states.append(torch.cat([x, c], dim=-1))  # (B, 2H)
+            else:
+                x = cell(x, h[layer])
+                states.append(x)
         return F.dropout(x, self.dropout_hidden, self.training), torch.stack(states)
 
     def scores(self, out: Tensor, candidates: Tensor | None = None) -> Tensor:
