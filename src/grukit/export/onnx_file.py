@@ -96,10 +96,10 @@ def to_onnx(model, path, *, example=None, dynamic: bool = True, lengths: bool = 
     """Write ``model`` as an ONNX file at ``path`` (atomically) and return the path.
 
     Args:
-        model: a ``grukit.nn`` recurrent module, a one-step cell (``GRUCell``,
+        model (torch.nn.Module): a ``grukit.nn`` recurrent module, a one-step cell (``GRUCell``,
             ``LSTMCell``, ``RNNCell``: inputs ``input``, ``h0`` (``c0``), outputs ``h``
             (``c``), see ``grukit.export.cell``) or a built ``grukit.models.Sequential``.
-        example: an input batch; required with ``dynamic=False`` (it fixes the shapes),
+        example (torch.Tensor | None): an input batch; required with ``dynamic=False`` (it fixes the shapes),
             else only checked against the model (and, for a Sequential whose first layer
             has no ``input_shape``, it gives the input's rank).
         dynamic: batch and time as named dynamic axes ("batch", "time").

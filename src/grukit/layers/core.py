@@ -127,6 +127,13 @@ class Dense(Layer):
 
 @register
 class Dropout(Layer):
+    """Zeroes each element with probability ``rate`` in training and scales the rest by
+    1 / (1 − rate); the identity in evaluation (as ``keras.layers.Dropout``).
+
+    Args:
+        rate (float): the probability of dropping an element, in [0, 1).
+    """
+
     def __init__(self, rate: float, **kwargs):
         super().__init__(**kwargs)
         self.rate = check_rate(rate, "Dropout: rate")

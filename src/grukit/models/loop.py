@@ -167,7 +167,7 @@ def train_loop(model, optimizer: torch.optim.Optimizer, step: Callable, batches,
     Args:
         step: ``step(batch) -> Tensor | Step``: the forward pass and loss of one batch (the
             loop runs backward). Raise ``BadBatch`` to refuse a batch.
-        batches: ``batches(epoch)`` returning an iterable of batches, or an iterable the loop
+        batches (Callable[[int], Iterable] | Iterable): ``batches(epoch)`` returning an iterable of batches, or an iterable the loop
             iterates anew each epoch. With ``skip``, the first epoch's iterable must start at
             batch ``skip`` (the batches before it ran before a mid-epoch checkpoint).
         callbacks: ``Callback`` instances; ``self.model`` is ``model`` (a plain module is
@@ -184,7 +184,7 @@ def train_loop(model, optimizer: torch.optim.Optimizer, step: Callable, batches,
             one sentence names epoch and batch and ends with ``fix``.
         step_context: a callable returning a context manager entered around each step's
             forward and backward (music's weight noise).
-        verbose: 0 silent, 1 a progress bar (on a terminal), 2 a line per epoch.
+        verbose (int): 0 silent, 1 a progress bar (on a terminal), 2 a line per epoch.
         steps: batches per epoch, for the progress bar (None: unknown).
         seconds_key: also log each epoch's update time (validation excluded) under this key.
 

@@ -15,6 +15,21 @@ from .network import SequenceInput
 
 @dataclass(frozen=True)
 class SequenceConfig:
+    """Settings of a ``SequenceClassifier``.
+
+    Attributes:
+        model (str): a cell of ``grukit.cells`` (gru, lstm, rnn, mingru, lngru) or bi + it.
+        hidden (int): recurrent units.
+        dropout (float): dropout on the pooled vector.
+        epochs (int): the epoch cap (early stopping usually ends training first).
+        batch_size (int): sequences a batch.
+        learning_rate (float): Adam's learning rate.
+        validation_split (float): share of the training data held out for early stopping
+            (0 turns early stopping off).
+        patience (int | None): epochs without improvement before stopping.
+        seed (int): seeds the weights, the split and the batches.
+    """
+
     model: str = "gru"  # a cell of grukit.cells (gru, lstm, rnn, mingru) or bi + it
     hidden: int = 64
     dropout: float = 0.2  # on the pooled vector

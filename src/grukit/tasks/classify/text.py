@@ -16,6 +16,25 @@ from .tokenizer import TextTokenizer
 
 @dataclass(frozen=True)
 class TextConfig:
+    """Settings of a ``TextClassifier``.
+
+    Attributes:
+        model (str): a cell of ``grukit.cells`` (gru, lstm, rnn, mingru, lngru) or bi + it.
+        embed_dim (int): token embedding width.
+        hidden (int): recurrent units.
+        dropout (float): dropout on the embeddings and on the pooled vector.
+        tokenizer (str): "word" or "wordpiece", trained on the training texts only.
+        vocab_size (int): most tokens in the vocabulary.
+        min_frequency (int): fewest occurrences for a token to enter it.
+        max_len (int): tokens kept per text (the first ones).
+        epochs (int): the epoch cap (early stopping usually ends training first).
+        batch_size (int): texts a batch.
+        learning_rate (float): Adam's learning rate.
+        validation_split (float): share held out for early stopping (0 turns it off).
+        patience (int | None): epochs without improvement before stopping.
+        seed (int): seeds the weights, the split and the batches.
+    """
+
     model: str = "gru"  # a cell of grukit.cells (gru, lstm, rnn, mingru) or bi + it
     embed_dim: int = 64
     hidden: int = 64

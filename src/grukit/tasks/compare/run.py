@@ -17,6 +17,27 @@ MEMORY_TASKS = ("adding", "copy")
 
 @dataclass
 class CompareConfig:
+    """Settings of ``compare`` (``grukit compare``'s flags).
+
+    Attributes:
+        task (str): one of ``grukit.tasks.compare.tasks.NAMES`` (forecast, classify, music,
+            and the plugin tasks such as speech, translate, generate, clinical).
+        data (str | None): a built-in name or a path; the task's default when None.
+        models (tuple[str, ...]): the models compared (cells, and a task's own models).
+        seeds (int): training runs per model.
+        budget (str | None): "equal-hidden" or "equal-params"; the task's default when None.
+        hidden (int | None): the GRU's width (the task's default when None).
+        epochs (int | None): the epoch cap, a safety limit (the task's default when None).
+        folds (int): forecasting: rolling origins.
+        max_seconds (float | None): a training budget per run, for the tasks that take it.
+        memory_tasks (tuple[str, ...]): "adding" and/or "copy".
+        memory_lengths (tuple[int, ...]): sequence lengths of the memory rows.
+        memory_steps (int): training steps per memory run (0 skips the memory rows).
+        memory_seeds (int): memory runs per model and length.
+        memory_hidden (int): the GRU's width on the memory tasks.
+        latency_batch (tuple[int, int]): (batch, steps) of the full-batch forward timed.
+    """
+
     task: str = "forecast"  # one of tasks.NAMES
     data: str | None = None  # a built-in name or a path; the task's default when None
     models: tuple[str, ...] = ("gru", "lstm")

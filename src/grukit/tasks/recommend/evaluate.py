@@ -24,6 +24,16 @@ def ranks_of(scores: np.ndarray, targets: np.ndarray) -> np.ndarray:
 
 
 def metrics_from_ranks(ranks: np.ndarray, ks=KS) -> dict[str, float]:
+    """Recall@k and MRR@k for each k from the 1-based ranks of the true next items.
+
+    Args:
+        ranks (np.ndarray): (N,) rank of each true next item among all items (1 = first).
+        ks (tuple[int, ...]): the cut-offs k.
+
+    Returns:
+        dict[str, float]: ``recall@k`` (share of ranks ≤ k) and ``mrr@k`` (mean of 1/rank
+        where rank ≤ k, else 0) for every k; 0 for no ranks.
+    """
     out = {}
     for k in ks:
         hit = ranks <= k

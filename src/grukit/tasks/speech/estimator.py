@@ -35,6 +35,30 @@ DIGITS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight"
 
 @dataclass(frozen=True)
 class SpeechConfig:
+    """Settings of a ``SpeechClassifier``: the network, its training, the audio features and
+    the training-time augmentation.
+
+    Attributes:
+        model (str): a cell of ``grukit.cells`` (gru, lstm, ...) or bi + it (default bigru).
+        hidden (int): recurrent units.
+        dropout (float): dropout on the pooled vector.
+        epochs (int): the epoch cap (early stopping usually ends training first).
+        batch_size (int): recordings a batch.
+        learning_rate (float): Adam's learning rate.
+        validation_split (float): share held out for early stopping (0 turns it off).
+        patience (int | None): epochs without improvement before stopping.
+        seed (int): seeds the weights, the split, the batches and the augmentation.
+        sample_rate (int): every recording is resampled to it (Hz).
+        features (str): "mfcc" or "logmel".
+        n_mels (int): mel bands.
+        n_mfcc (int): cepstral coefficients (features="mfcc").
+        deltas (int): 0, 1 (Δ) or 2 (Δ and ΔΔ) derivative blocks appended.
+        normalize (str): "none" or "utterance" (per recording, before the global scaling).
+        spec_augment (bool): time and frequency masking of the training features.
+        noise_copies (int): noisy copies of each training recording.
+        noise_snr (float): each copy's SNR is drawn from noise_snr ± 5 dB.
+    """
+
     model: str = "bigru"  # a cell of grukit.cells (gru, lstm, ...) or bi + it
     hidden: int = 64
     dropout: float = 0.2  # on the pooled vector
