@@ -100,7 +100,7 @@ def test_pt2_writes_a_program_equal_to_the_model(saved, tmp_path, capsys):
     assert main(["export", str(folder), "--format", "pt2", "--output",
                  str(tmp_path / "m.pt2")]) == 0
     assert "grukit.export.load_pt2('m.pt2')" in capsys.readouterr().out
-    manifest = json.loads((tmp_path / "m.manifest.json").read_text())
+    manifest = json.loads((tmp_path / "m.pt2-manifest.json").read_text())
     assert manifest["format"] == "grukit.pt2-manifest" and manifest["model"] == "m.pt2"
     x = f.inputs(f.last[0])
     with torch.no_grad():
@@ -130,3 +130,18 @@ def test_export_as_a_command_in_a_subprocess(saved, tmp_path):
     bad = subprocess.run([sys.executable, "-m", "grukit", "export", str(folder), "--output",
                           str(tmp_path)], capture_output=True, text=True, timeout=300)
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1, bad.stderr
+
+
+def test_onnx_and_pt2_of_one_stem_keep_their_own_manifests(saved, tmp_path):
+    pytest.importorskip("onnxruntime")
+    from grukit.export.runtime import Predictor
+
+    _, folder = saved
+    assert main(["export", str(folder), "--output", str(tmp_path / "m.onnx")]) == 0
+    assert main(["export", str(folder), "--format", "pt2", "--output",
+                 str(tmp_path / "m.pt2")]) == 0
+    onnx_manifest = json.loads((tmp_path / "m.manifest.json").read_text())
+    pt2_manifest = json.loads((tmp_path / "m.pt2-manifest.json").read_text())
+    assert onnx_manifest["format"] == "grukit.onnx-manifest"
+    assert pt2_manifest["format"] == "grukit.pt2-manifest"
+    assert Predictor(str(tmp_path / "m.onnx")).task == onnx_manifest["task"]

@@ -149,7 +149,8 @@ def build_parser() -> argparse.ArgumentParser:
                      "(onnx: ONNX Runtime's int8 operators, a GRU node stays float; pt2: "
                      "every recurrent and dense weight)")
     exp.add_argument("--output", help="the file to write (default: MODEL_DIR.onnx or "
-                     "MODEL_DIR.pt2); <stem>.manifest.json is written beside it")
+                     "MODEL_DIR.pt2); <stem>.manifest.json (pt2: <stem>.pt2-manifest.json) "
+                     "is written beside it")
     exp.set_defaults(func=_export)
     from .tasks.classify.cli import add_parser as add_classify
     from .tasks.clinical.cli import add_parser as add_clinical

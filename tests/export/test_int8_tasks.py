@@ -96,7 +96,7 @@ def test_cli_int8_pt2_equals_the_int8_estimator(forecaster, tmp_path):
     forecaster.save(str(tmp_path / "nile"))
     assert main(["export", str(tmp_path / "nile"), "--format", "pt2", "--int8", "--output",
                  str(tmp_path / "q.pt2")]) == 0
-    manifest = json.loads((tmp_path / "q.manifest.json").read_text())
+    manifest = json.loads((tmp_path / "q.pt2-manifest.json").read_text())
     assert manifest["int8"] == {"weights": "per-row"}
     program = load_pt2(tmp_path / "q.pt2")
     int8_tensors = [k for k, v in {**program.state_dict, **program.constants}.items()

@@ -31,7 +31,8 @@ torch, to measure what quantization costs (``evaluate``, ``predict``) before exp
 ``format="pt2"`` writes the network as a ``torch.export`` program instead (``grukit.export.
 to_pt2``: the same input and output as the ONNX graph, dynamic batch and time; load it with
 ``grukit.export.load_pt2``) and a manifest of format ``"grukit.pt2-manifest"`` with the same
-task block; the GRU4Rec serving step is ONNX only.
+task block, ``<stem>.pt2-manifest.json`` (so an ONNX export of the same stem keeps its own);
+the GRU4Rec serving step is ONNX only.
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ FORMAT = "grukit.onnx-manifest"
 FORMAT_VERSION = 1
 FORMATS = ("onnx", "pt2")
 PT2_FORMAT = "grukit.pt2-manifest"
+PT2_MANIFEST = "pt2-manifest"  # <stem>.pt2-manifest.json: never the ONNX manifest's name
 
 
 def beside(path, what: str) -> Path:
@@ -201,7 +203,9 @@ def _export_pt2(est, path: Path, int8: bool) -> tuple[list[dict], list[dict]]:
 
 def export(est, path, format: str = "onnx", int8: bool = False) -> Path:
     """Write ``est``'s ONNX graph (or, with ``format="pt2"``, its ``torch.export`` program)
-    at ``path`` and its manifest beside it (``beside(path, "manifest")``, returned).
+    at ``path`` and its manifest beside it (``beside(path, "manifest")``, or
+    ``beside(path, "pt2-manifest")`` for a program, so both formats of one stem keep their
+    own; returned).
     ``est``: a fitted task model; ``int8``: int8 weights (see the module doc)."""
     from .. import __version__
 
@@ -220,7 +224,7 @@ def export(est, path, format: str = "onnx", int8: bool = False) -> Path:
             manifest["int8"] = {"weights": "per-row"}
         if callable(getattr(est, "_export_files", None)):
             est._export_files(str(path))  # a text classifier's tokenizer JSON beside it
-        return write_json(beside(path, "manifest"), manifest)
+        return write_json(beside(path, PT2_MANIFEST), manifest)
     import onnx
 
     if not callable(getattr(est, "export_onnx", None)):
