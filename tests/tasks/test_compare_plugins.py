@@ -26,7 +26,7 @@ def _fake_module():
         rec = fit_record([0.1, 0.1, 0.1], [2.0, 1.0, 0.8], [2.0, 1.5, 1.7],
                          params=10 * hidden, train_metric=0.9, test_metric=0.8 + seed / 100,
                          higher_is_better=True, patience=1, stop_reason="patience",
-                         bleu=30.0 + seed)
+                         bleu=30.0 + seed + (5.0 if model == "oracle" else 0.0))
         return rec, None
 
     mod.prepare, mod.run, mod.seen = prepare, run, seen
@@ -53,6 +53,9 @@ def test_plugin_task_rows_models_and_budget_reach_the_report(fake, tmp_path):
     assert "step_us" not in res["runs"][0]  # no module: no latency measured
     labels = [r[0] for r in report.rows(res)]
     assert "BLEU" in labels
+    # the extra row's verdict speaks of its own unit, not of the task's metric ("score")
+    assert "worse than Oracle: BLEU 30.5" in res["verdicts"]["bleu"]
+    assert "score" not in res["verdicts"]["bleu"]
     assert "Oracle" in report.markdown(res)
     files = report.write(res, str(tmp_path))
     assert "report.html" in files and (tmp_path / "report.html").stat().st_size > 0

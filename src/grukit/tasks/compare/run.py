@@ -199,11 +199,14 @@ def compare(cfg: CompareConfig, log=print, done: dict | None = None, on_result=N
 def summarise(cfg, task, order, runs, mem, seconds) -> dict:
     table, verdicts = {}, {}
     rows = list(summary.ROWS) + [tuple(r) for r in task.rows]
-    for key, _label, lower, kind in rows:
+    for key, label, lower, kind in rows:
         per = {m: summary.stats([r.get(key) for r in runs if r["model"] == m]) for m in order}
         table[key] = per
         lower = task.lower_is_better if lower is None else lower
-        verdicts[key] = summary.verdict(key, kind, lower, per, order, task.metric) \
+        # a task's extra rows are judged in their own unit, not in the task's metric
+        unit = task.metric if key in ("test_metric", "gap") else label.format(
+            metric=task.metric)
+        verdicts[key] = summary.verdict(key, kind, lower, per, order, unit) \
             if len(order) > 1 else ""
     conv = summary.convergence(runs, mem, order)
     warn = summary.untrusted(conv["runs"])
