@@ -19,14 +19,16 @@ def _fake_module():
 
     def prepare(task_class, data):
         return task_class("fake", "score", False, 1, 1, 8,
-                          rows=[("bleu", "BLEU", False, "metric")])
+                          rows=[("bleu", "BLEU", False, "metric"),
+                                ("state", "state (bytes)", True, "bytes")])
 
     def run(task, model, hidden, seed, *, epochs, max_seconds):
         seen.append((model, hidden, seed, max_seconds))
         rec = fit_record([0.1, 0.1, 0.1], [2.0, 1.0, 0.8], [2.0, 1.5, 1.7],
                          params=10 * hidden, train_metric=0.9, test_metric=0.8 + seed / 100,
                          higher_is_better=True, patience=1, stop_reason="patience",
-                         bleu=30.0 + seed + (5.0 if model == "oracle" else 0.0))
+                         bleu=30.0 + seed + (5.0 if model == "oracle" else 0.0),
+                         state=3072 if model == "gru" else 6144)
         return rec, None
 
     mod.prepare, mod.run, mod.seen = prepare, run, seen
@@ -56,6 +58,7 @@ def test_plugin_task_rows_models_and_budget_reach_the_report(fake, tmp_path):
     # the extra row's verdict speaks of its own unit, not of the task's metric ("score")
     assert "worse than Oracle: BLEU 30.5" in res["verdicts"]["bleu"]
     assert "score" not in res["verdicts"]["bleu"]
+    assert res["verdicts"]["state"] == "GRU needs 0.50× the memory of Oracle"
     assert "Oracle" in report.markdown(res)
     files = report.write(res, str(tmp_path))
     assert "report.html" in files and (tmp_path / "report.html").stat().st_size > 0

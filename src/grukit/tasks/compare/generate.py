@@ -161,7 +161,7 @@ def rows() -> list[tuple]:
     """The extra table rows: (record key, label, lower is better, kind)."""
     return [("gen_ms_per_token", "generation at batch 1 (ms per token)", True, "time"),
             ("state_bytes_end", f"state after {max(GENERATED):,} generated tokens (bytes)",
-             True, "count")]
+             True, "bytes")]
 
 
 _WARM: set[str] = set()

@@ -16,7 +16,8 @@ from ... import cells
 
 NAMES = {s.name: s.display for s in cells.all_specs()}
 
-# row key, label, lower is better?, unit kind ("count", "time", "metric")
+# row key, label, lower is better?, unit kind ("count": parameters, "bytes": memory, "time",
+# "metric")
 ROWS = [("params", "parameters", True, "count"),
         ("seconds_per_epoch", "training s / epoch", True, "time"),
         ("seconds_to_best", "training s to best validation", True, "time"),
@@ -37,7 +38,7 @@ def stats(values) -> dict:
 def fmt(s: dict, kind: str = "metric") -> str:
     if s["n"] == 0:
         return "–"
-    if kind == "count":
+    if kind in ("count", "bytes"):
         return f"{s['mean']:,.0f}"
     digits = 3 if abs(s["mean"]) < 10 else 1
     text = f"{s['mean']:.{digits}f}"
@@ -63,6 +64,9 @@ def verdict(key: str, kind: str, lower: bool, per: dict[str, dict], order: list[
             continue
         if kind == "count":
             parts.append(f"{r} has {a['mean'] / b['mean']:.2f}× the parameters of {o}")
+            continue
+        if kind == "bytes":
+            parts.append(f"{r} needs {a['mean'] / b['mean']:.2f}× the memory of {o}")
             continue
         d = differ(a, b)
         if kind == "time":

@@ -43,6 +43,31 @@ def word_list(texts: list[str]) -> list[str]:
 
 @dataclass
 class TranslatorConfig:
+    """Settings of a ``Translator``: the encoder–decoder, its vocabularies, training and
+    decoding.
+
+    Attributes:
+        cell (str): a cell of ``grukit.cells`` with a one-step cell (gru, lstm, rnn).
+        attention (str): "bahdanau" (additive), "luong" (multiplicative) or "none".
+        embed (int): embedding width.
+        hidden (int): recurrent width (the encoder's per direction and the decoder's).
+        dropout (float): dropout rate.
+        label_smoothing (float): label smoothing of the training loss.
+        tokenizer (str): "bpe" or "unigram" sub-words, trained on the training side only.
+        vocab_size (int): sub-words a language.
+        joint_vocab (bool): one vocabulary (and embedding) for both languages.
+        max_len (int): tokens a side: longer training pairs are left out, inputs cut.
+        batch_tokens (int): source + target tokens (with padding) a batch.
+        lr (float): Adam's learning rate (halved when validation perplexity stalls).
+        epochs (int): the epoch cap.
+        max_seconds (float | None): a training budget in seconds (None: none).
+        clock (str): what ``max_seconds`` counts: "wall" time or this process's "cpu" time.
+        clip (float): the gradient's global L2 norm is clipped to it.
+        beam (int): beam width of ``translate`` (1: greedy).
+        alpha (float): beam search's length penalty.
+        seed (int): seeds the weights and the batches.
+    """
+
     cell: str = "gru"  # a name in grukit.cells with a one-step cell (gru, lstm, rnn)
     attention: str = "bahdanau"  # bahdanau (additive), luong (multiplicative), none
     embed: int = 256
