@@ -84,16 +84,22 @@ def test_item_knn_and_most_popular():
     assert pop.score_step(np.array([0]), None, None)[0].tolist() == [3, 2, 1, 2]
 
 
-def test_gru4rec_learns_deterministic_successors():
-    rng = np.random.default_rng(0)
-    nxt = rng.permutation(30)  # item i is always followed by nxt[i]
+def _successors(seed: int):
+    """(train, test, nxt): 300 sessions over 30 items where item i is always followed by
+    nxt[i]."""
+    rng = np.random.default_rng(seed)
+    nxt = rng.permutation(30)
     sessions = []
     for _ in range(300):
         seq = [int(rng.integers(30))]
         for _ in range(int(rng.integers(2, 6))):
             seq.append(int(nxt[seq[-1]]))
         sessions.append(seq)
-    train, test = _sessions(sessions[:250], 30), _sessions(sessions[250:], 30)
+    return _sessions(sessions[:250], 30), _sessions(sessions[250:], 30), nxt
+
+
+def test_gru4rec_learns_deterministic_successors():
+    train, test, nxt = _successors(0)
     for loss in ("cross-entropy", "bpr-max"):
         model = GRU4Rec(hidden=32, epochs=8, n_sample=16, batch_size=16, loss=loss,
                         learning_rate=0.1, dropout_embedding=0.0, dropout_hidden=0.0)
@@ -144,15 +150,7 @@ def test_cli_input_errors(tmp_path, capsys):
 
 
 def test_gru4rec_with_lstm_cells_learns_and_carries_h_and_c():
-    rng = np.random.default_rng(1)
-    nxt = rng.permutation(30)
-    sessions = []
-    for _ in range(300):
-        seq = [int(rng.integers(30))]
-        for _ in range(int(rng.integers(2, 6))):
-            seq.append(int(nxt[seq[-1]]))
-        sessions.append(seq)
-    train, test = _sessions(sessions[:250], 30), _sessions(sessions[250:], 30)
+    train, test, _ = _successors(1)
     model = GRU4Rec(cell="lstm", hidden=32, epochs=8, n_sample=16, batch_size=16,
                     learning_rate=0.1, dropout_embedding=0.0, dropout_hidden=0.0).fit(train)
     assert model.evaluate(test)["recall@1"] > 0.9
