@@ -74,7 +74,7 @@ def test_sequence_classifier_pt2_equals_its_network(tmp_path):
     clf = SequenceClassifier(model="gru", hidden=5, epochs=1, validation_split=0).fit(seqs,
                                                                                     labels)
     export(clf, tmp_path / "s.pt2", format="pt2")
-    assert json.loads(beside(tmp_path / "s.pt2", "manifest").read_text())["channels"] == 2
+    assert json.loads(beside(tmp_path / "s.pt2", "pt2-manifest").read_text())["channels"] == 2
     run = load_pt2(tmp_path / "s.pt2").module()
     x = torch.randn(3, 9, 3)
     x[..., -1] = 1.0  # validity flag
