@@ -97,3 +97,20 @@ def test_ctrl_c_is_one_line_and_exit_130(monkeypatch, capsys, tmp_path):
     assert err.strip() == (f"grukit datasets: interrupted after seed 2 of 3; partial results "
                            f"in {tmp_path}; rerun with --resume to continue")
     assert "Traceback" not in err
+
+
+def test_ctrl_c_while_saving_lands_after_the_result_is_recorded():
+    import signal
+
+    rec, reached = _runs.RunRecord(), []
+    with pytest.raises(KeyboardInterrupt):
+        with rec.saving("fold 1 of 3"):
+            os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C in the middle of writing
+            reached.append("the rest of the write")
+    assert reached and rec.done == "fold 1 of 3"
+    rec.start(None)
+    with pytest.raises(KeyboardInterrupt):  # afterwards Ctrl-C acts at once again
+        os.kill(os.getpid(), signal.SIGINT)
+        for _ in range(10**6):
+            pass
+    assert rec.done is None

@@ -11,7 +11,10 @@ what has finished (for the line printed on Ctrl-C), and the errors it reports in
 from __future__ import annotations
 
 import os
+import signal
 import tempfile
+import threading
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 
@@ -87,6 +90,20 @@ class RunRecord:
 
     def finished(self, what: str) -> None:
         self.done = what
+
+    @contextmanager
+    def saving(self, what: str):
+        """Write a result and record it as finished as one step: a Ctrl-C that arrives while
+        the block runs is held until both are done (the line printed then names the result
+        whose file exists)."""
+        hold = threading.current_thread() is threading.main_thread()
+        old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT}) if hold else None
+        try:
+            yield
+            self.finished(what)
+        finally:
+            if hold:
+                signal.pthread_sigmask(signal.SIG_SETMASK, old)
 
     def interrupted_line(self, command: str) -> str:
         parts = [f"grukit {command}: interrupted"

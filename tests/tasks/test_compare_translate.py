@@ -93,7 +93,7 @@ def test_every_run_reports_bleu_perplexity_and_decoding_times(result):
 
 def test_max_seconds_ends_a_run_early(folder, tiny):
     task = tasks.prepare("translate", str(folder))
-    rec, module = tasks.run(task, "gru", 24, 0, epochs=None, max_seconds=0.05)
+    rec, module = tasks.run(task, "gru", 24, 0, epochs=None, max_seconds=1e-6)
     assert module is None
     assert rec["epochs"] == 1 and rec["stop_reason"] == "max_seconds"
 

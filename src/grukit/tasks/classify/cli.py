@@ -157,8 +157,8 @@ def run_train(args: argparse.Namespace) -> int:
 
         def report(k, m, b):
             if out:
-                write_fold(out, k, stamp, m, b)
-                RUN.finished(f"fold {k + 1} of {folds}")
+                with RUN.saving(f"fold {k + 1} of {folds}"):
+                    write_fold(out, k, stamp, m, b)
             print(f"  fold {k + 1}: {model} accuracy {m['accuracy']:.4f} macro-F1 "
                   f"{m['macro_f1']:.4f} ({m['epochs']} epochs, {m['seconds']:.0f} s) | "
                   f"{baseline.name} accuracy {b['accuracy']:.4f}", flush=True)

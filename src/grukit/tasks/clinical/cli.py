@@ -158,9 +158,9 @@ def run_train(args: argparse.Namespace) -> int:
             if out:
                 from ..folds import write_fold
 
-                write_fold(out, k, stamp, {"scores": scores, "metrics": metrics,
-                                           "risk": curves})
-                RUN.finished(f"fold {k + 1} of {folds}")
+                with RUN.saving(f"fold {k + 1} of {folds}"):
+                    write_fold(out, k, stamp, {"scores": scores, "metrics": metrics,
+                                               "risk": curves})
         risk = risk or curves
         for n in names:
             oof[n][te] = scores[n]

@@ -210,8 +210,8 @@ def run_train(args: argparse.Namespace) -> int:
 
     def report(k, fold):
         if out:
-            write_fold(out, k, stamp, fold)
-            RUN.finished(f"fold {k + 1} of {folds}")
+            with RUN.saving(f"fold {k + 1} of {folds}"):
+                write_fold(out, k, stamp, fold)
         print(f"  fold {k + 1}: {label} MASE {_fmt(fold['model']['mase'])}, seasonal naive "
               f"{_fmt(fold['seasonal_naive']['mase'])} ({fold['fit_seconds']:.0f} s)",
               flush=True)
