@@ -99,10 +99,13 @@ def test_ctrl_c_is_one_line_and_exit_130(monkeypatch, capsys, tmp_path):
     assert "Traceback" not in err
 
 
-def test_ctrl_c_while_saving_lands_after_the_result_is_recorded():
+def test_ctrl_c_while_saving_lands_after_the_result_is_recorded(request):
     import signal
 
     rec, reached = _runs.RunRecord(), []
+    # Python's own handler, whatever an earlier test or library (Ray) left installed
+    old = signal.signal(signal.SIGINT, signal.default_int_handler)
+    request.addfinalizer(lambda: signal.signal(signal.SIGINT, old))
     with pytest.raises(KeyboardInterrupt):
         with rec.saving("fold 1 of 3"):
             os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C in the middle of writing
