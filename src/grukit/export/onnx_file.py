@@ -99,9 +99,9 @@ def to_onnx(model, path, *, example=None, dynamic: bool = True, lengths: bool = 
         model (torch.nn.Module): a ``grukit.nn`` recurrent module, a one-step cell (``GRUCell``,
             ``LSTMCell``, ``RNNCell``: inputs ``input``, ``h0`` (``c0``), outputs ``h``
             (``c``), see ``grukit.export.cell``) or a built ``grukit.models.Sequential``.
-        example (torch.Tensor | None): an input batch; required with ``dynamic=False`` (it fixes the shapes),
-            else only checked against the model (and, for a Sequential whose first layer
-            has no ``input_shape``, it gives the input's rank).
+        example (torch.Tensor | None): an input batch; required with ``dynamic=False``
+            (it fixes the shapes), else only checked against the model (and, for a
+            Sequential whose first layer has no ``input_shape``, it gives the input's rank).
         dynamic: batch and time as named dynamic axes ("batch", "time").
         lengths: add the graph input ``lengths`` (B,) int64, each ≥ 1: the ``lengths=`` of
             ``module.forward`` (written as ONNX ``sequence_lens``) or of

@@ -167,9 +167,10 @@ def train_loop(model, optimizer: torch.optim.Optimizer, step: Callable, batches,
     Args:
         step: ``step(batch) -> Tensor | Step``: the forward pass and loss of one batch (the
             loop runs backward). Raise ``BadBatch`` to refuse a batch.
-        batches (Callable[[int], Iterable] | Iterable): ``batches(epoch)`` returning an iterable of batches, or an iterable the loop
-            iterates anew each epoch. With ``skip``, the first epoch's iterable must start at
-            batch ``skip`` (the batches before it ran before a mid-epoch checkpoint).
+        batches (Callable[[int], Iterable] | Iterable): ``batches(epoch)`` returning an
+            iterable of batches, or an iterable the loop iterates anew each epoch. With
+            ``skip``, the first epoch's iterable must start at batch ``skip`` (the batches
+            before it ran before a mid-epoch checkpoint).
         callbacks: ``Callback`` instances; ``self.model`` is ``model`` (a plain module is
             wrapped in a ``Trainee``). A ``History`` (``history``, or a new one) comes first.
         validate: ``validate(epoch) -> dict`` merged into the epoch's logs (e.g.
