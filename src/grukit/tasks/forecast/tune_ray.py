@@ -102,13 +102,13 @@ def search(ys, covs, season: int, trials: int, *, room: int, fixed: dict, folds:
                 run_config=ray_tune.RunConfig(name=study_name, storage_path=root,
                                               verbose=0))
         results = tuner.fit()
+        full = [r for r in results if r.metrics and r.metrics.get(STEP) == folds
+                and math.isfinite(r.metrics.get(METRIC, math.inf))]
     finally:
         if started:
             ray.shutdown()
-    full = [r for r in results if r.metrics and r.metrics.get(STEP) == folds
-            and math.isfinite(r.metrics.get(METRIC, math.inf))]
-    if tmp is not None:
-        tmp.cleanup()
+        if tmp is not None:  # removed on an error or Ctrl-C too
+            tmp.cleanup()
     if not full:
         raise ValueError("no trial of the search scored every validation fold; give it more "
                          "trials or time.")
