@@ -27,20 +27,48 @@ class ClinicalConfig:
     """Settings of ``ClinicalClassifier`` (Che et al. 2018's setup where they state one):
     the model, its width, dropout on the recurrent output and (GRU-D) on its gate inputs,
     the epoch cap, batch, Adam's learning rate, the stratified validation share and patience
-    of early stopping, whether the descriptors feed the output, and the seed."""
+    of early stopping, whether the descriptors feed the output, and the seed.
+
+    Where each default comes from: 49 GRU-D units (the paper's model size for PhysioNet),
+    each baseline as wide as gives it GRU-D's recurrent parameter count (the paper compares
+    models of comparable size; ``paper_hidden``); batch 32, patience 10 and dropout 0.3 on
+    the output and on [x̂, m] from the authors' released Keras code (Run.ipynb, models.py,
+    grud_layers.py); Adam 1e-3 from both."""
 
     model: str = "grud"  # grud | gru-mean | gru-forward | gru-simple | lstm-mean
-    hidden: int = 64
+    hidden: int | None = None  # None: paper_hidden(model, variables)
     dropout: float = 0.3  # on the recurrent output, before the sigmoid unit
     # GRU-D only: variational dropout of [x̂, m] where its gates read them (Che et al.'s code)
     input_dropout: float = 0.3
     epochs: int = 60
-    batch_size: int = 64
+    batch_size: int = 32
     learning_rate: float = 1e-3
     validation_split: float = 0.15  # of the training records, stratified; 0: no early stop
-    patience: int = 8
+    patience: int = 10
     statics: bool = True  # feed the static descriptors to the sigmoid unit
     seed: int = 0
+
+
+PAPER_GRUD_UNITS = 49  # Che et al. 2018, PhysioNet: 18,838 parameters on 33 variables
+
+
+def paper_hidden(model: str, variables: int) -> int:
+    """The paper's width of ``model`` on ``variables`` series: 49 units for GRU-D; for a
+    baseline, the width whose recurrent layer has the parameter count closest to GRU-D's at
+    49 units on the same variables (the paper's models are of comparable size: on its 33
+    variables this gives GRU-mean 64 units, 19,008 recurrent parameters, 18,816 without the
+    recurrent bias as in the paper's Keras GRU, against GRU-D's 18,784, 18,834 with the
+    sigmoid unit). On PhysioNet set A's 37: GRU-mean / GRU-forward 65, GRU-simple 43,
+    LSTM-mean 54 (GRU-D 20,164).
+    """
+    from ... import cells
+
+    target = cells.GRUD.count(variables, PAPER_GRUD_UNITS)
+    if model == "grud":
+        return PAPER_GRUD_UNITS
+    spec = cells.get("lstm" if model == "lstm-mean" else "gru")
+    width = variables * (3 if model == "gru-simple" else 1)  # GRU-simple reads [x, m, δ]
+    return min(range(1, 4 * PAPER_GRUD_UNITS), key=lambda h: abs(spec.count(width, h) - target))
 
 
 def _whole(name, value, least=1):
@@ -52,7 +80,9 @@ def check_config(cfg: ClinicalConfig) -> None:
     """One sentence for the first setting the classifier cannot train with."""
     if cfg.model not in MODELS:
         raise ValueError(f"model must be one of {', '.join(MODELS)}; got {cfg.model!r}.")
-    for name in ("hidden", "epochs", "batch_size"):
+    if cfg.hidden is not None:
+        _whole("hidden", cfg.hidden)
+    for name in ("epochs", "batch_size"):
         _whole(name, getattr(cfg, name))
     _whole("patience", cfg.patience, 0)
     _whole("seed", cfg.seed, 0)
@@ -131,6 +161,7 @@ class ClinicalClassifier(Estimator):
         rows = labelled_rows(data, train_indices)
         y = data.y[rows].astype(np.int64)
         self.encoding_ = fit_encoding(data, rows)
+        self.hidden_ = cfg.hidden or paper_hidden(cfg.model, len(data.variables))
         if not cfg.statics:
             self.encoding_.statics = []
         self._remember(data)
@@ -170,7 +201,7 @@ class ClinicalClassifier(Estimator):
 
         enc, cfg = self.encoding_, self.config
         series = PACKED[cfg.model] * len(self.variables_)
-        net = ClinicalNetwork(cfg.model, cfg.hidden, series, cfg.dropout,
+        net = ClinicalNetwork(cfg.model, self.hidden_, series, cfg.dropout,
                               input_shape=(self.steps_, series + enc.static_width))
         model = Sequential([net], name=f"{cfg.model}_clinical")
         model.build()
@@ -233,7 +264,8 @@ class ClinicalClassifier(Estimator):
         enc = self.encoding_
         tensors = {"scaler.mean": enc.mean, "scaler.std": enc.std, "x_mean": enc.x_mean}
         tensors |= {f"network.{k}": v for k, v in self.model.state_dict().items()}
-        extras = {"variables": list(self.variables_), "steps": self.steps_,
+        extras = {"variables": list(self.variables_), "hidden": self.hidden_,
+                  "steps": self.steps_,
                   "step": self.step_, "outcome": self.outcome_,
                   "statics": [list(s) for s in enc.statics]}
         return tensors, extras
@@ -242,6 +274,7 @@ class ClinicalClassifier(Estimator):
         check_config(self.config)
         try:
             self.variables_ = tuple(str(v) for v in extras["variables"])
+            self.hidden_ = int(extras.get("hidden", self.config.hidden))
             self.steps_, self.step_ = int(extras["steps"]), float(extras["step"])
             self.outcome_ = extras["outcome"]
             statics = [(str(n), str(k), [float(v) for v in vals])
