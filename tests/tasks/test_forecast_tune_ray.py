@@ -36,7 +36,8 @@ def test_ray_backend_best_trial_scores_as_in_this_process(local_ray, tmp_path):
     assert settings["hidden"] == 8 and settings["epochs"] == 2 and settings["horizon"] == 6
     assert SPACE["learning_rate"][0] <= settings["learning_rate"] <= SPACE["learning_rate"][1]
     ys, covs, _ = as_list(y, None)
-    again = validation_score(settings, ys, covs, 12, 1)
+    again = validation_score(settings, ys, covs, 12, 1, origins=summary["origins"],
+                             step=summary["step"])
     assert np.isfinite(again)
     assert summary["best_value"] == pytest.approx(again, rel=1e-5)
     assert (tmp_path / "ray" / "t").is_dir()  # the experiment is kept where it was asked

@@ -1,17 +1,28 @@
 """``Forecaster.tune``: a search over a forecaster's settings with Optuna (the ``tune`` extra:
-``pip install grukit[tune]``), scored on rolling validation folds inside the series it is
+``pip install grukit[tune]``), scored on rolling validation origins inside the series it is
 given (give it the training part only: the test folds must never be seen).
 
-Each trial fits the settings at ``folds`` origins over the last ``folds · horizon`` points
-of the series and scores the mean MASE of the forecasts after them; a trial whose first folds
-are worse than the median of earlier trials at the same fold is pruned (Optuna's
-``MedianPruner``). With ``storage`` (a file path) the study lives in a SQLite file, so an
-interrupted search resumes where it stopped: trials that were running when it stopped are
-marked failed (the sampler ignores them), and trial n samples with the seed ``seed + n`` (n:
-the trials finished before it), so a resumed search samples the same settings and ends with
-the same best trial as one never interrupted. One process searches a study at a time (a
-second one started on the same file would take the first one's running trial for a stale
-one). ``backend="ray"`` runs the same search on Ray Tune (``tune_ray``).
+Validation (``validation_plan``): ``origins`` forecast origins (default 8), ``step`` points
+apart (default h/2, made smaller where the series is short), the last one ``horizon`` points
+before the end of the series, so every target lies inside what the search was given. They
+are split into ``folds`` consecutive groups (default 2); each group refits the settings on
+the points before its first origin and forecasts from each of its origins with the history
+up to that origin (no refit in between: the cost of a trial is ``folds`` fits, however many
+origins). A trial's score is the mean MASE of those forecasts; it keeps them (the trial's
+``forecasts`` user attribute, (series, origins, h)) for ``anchored``, which takes the median
+of the best trials' forecasts. Two validation folds of h points (the old default:
+``origins=folds, step=horizon``) proved too noisy to choose by on short series.
+
+A trial whose first groups are worse than the median of earlier trials at the same group is
+pruned (Optuna's ``MedianPruner``). The first two trials are the default settings, plain and
+hybrid, so the search always weighs the defaults. With ``storage`` (a file path) the study
+lives in a SQLite file, so an interrupted search resumes where it stopped: trials that were
+running when it stopped are marked failed (the sampler ignores them), and trial n samples with
+the seed ``seed + n`` (n: the trials finished before it), so a resumed search samples the
+same settings and ends with the same best trial as one never interrupted. One process
+searches a study at a time (a second one started on the same file would take the first one's
+running trial for a stale one). ``backend="ray"`` runs the same search on Ray Tune
+(``tune_ray``).
 """
 
 from __future__ import annotations
@@ -57,23 +68,46 @@ def _suggest(trial, season: int, room: int, fixed: dict) -> dict:
     return s | fixed
 
 
-def validation_score(settings: dict, ys, covs, season: int, folds: int, trial=None,
-                     on_fold=None) -> float:
-    """Mean MASE over ``folds`` rolling origins at the end of every series (pruned early
-    through an Optuna ``trial``; ``on_fold(k, mean so far)`` is called after fold k)."""
+def validation_plan(length: int, horizon: int, folds: int, origins: int | None = None,
+                    step: int | None = None) -> list[list[int]]:
+    """The validation origins of a series of ``length`` points, each given as the number of
+    points after it (a forecast reads the points before it and is scored on the ``horizon``
+    points after it; the last origin is ``horizon`` before the end), grouped into ``folds``
+    consecutive refits, earliest first: [[distance from the end, ...] per group]; a group's
+    model is fitted on the points before its first origin. ``origins=None``: one origin per
+    fold, ``horizon`` apart (``step`` defaults to h/2, at least 1)."""
+    if origins is None:
+        origins, step = folds, horizon
+    step = max(1, horizon // 2) if step is None else step
+    ends = [horizon + (origins - 1 - j) * step for j in range(origins)]
+    if ends[0] >= length:
+        raise ValueError(f"{origins} validation origins {step} apart need more than "
+                         f"{ends[0]} points; the series has {length}.")
+    groups = np.array_split(np.array(ends), min(folds, origins))
+    return [[int(d) for d in g] for g in groups]
+
+
+def validation_forecasts(settings: dict, ys, covs, season: int, plan: list[list[int]],
+                         trial=None, on_fold=None) -> tuple[float, np.ndarray]:
+    """(mean MASE, forecasts (S, origins, h)) of ``settings`` at the origins of ``plan``
+    (counted back from the end of every series), pruned early through an Optuna ``trial``;
+    ``on_fold(k, mean so far)`` is called after group k."""
     from .forecaster import Forecaster
 
     h = settings["horizon"]
-    values = []
-    for k in range(folds):
-        cut = [len(y) - (folds - k) * h for y in ys]
-        f = Forecaster(**settings).fit([y[:o] for y, o in zip(ys, cut, strict=True)], season,
+    values, out = [], [[] for _ in ys]
+    for k, group in enumerate(plan):
+        cut = [len(y) - group[0] for y in ys]  # the group's model sees the points before
+        f = Forecaster(**settings).fit([y[:c] for y, c in zip(ys, cut, strict=True)], season,
                                        covariates=None if covs is None else
                                        [c[:o] for c, o in zip(covs, cut, strict=True)])
-        for i, (y, o) in enumerate(zip(ys, cut, strict=True)):
-            pred = f._predict_one(y[:o], None if covs is None else covs[i][:o], i)
-            mase = scores(y[o:o + h], pred, y[:o], season)["mase"]
-            values.append(np.inf if mase is None else mase)
+        for i, y in enumerate(ys):
+            for d in group:
+                o = len(y) - d
+                pred = f._predict_one(y[:o], None if covs is None else covs[i][:o], i)
+                mase = scores(y[o:o + h], pred, y[:o], season)["mase"]
+                values.append(np.inf if mase is None else mase)
+                out[i].append(pred)
         if on_fold is not None:
             on_fold(k, float(np.mean(values)))
         if trial is not None:
@@ -82,36 +116,90 @@ def validation_score(settings: dict, ys, covs, season: int, folds: int, trial=No
                 import optuna
 
                 raise optuna.TrialPruned()
-    return float(np.mean(values))
+    return float(np.mean(values)), np.array(out)
 
 
-def tune(series, season: int = 1, trials: int = 20, *, horizon: int = 12, folds: int = 3,
-         storage: str | None = None, study_name: str = "forecast", seed: int = 0,
-         timeout: float | None = None, covariates=None, fixed: dict | None = None,
-         backend: str = "optuna"):
+def validation_score(settings: dict, ys, covs, season: int, folds: int, trial=None,
+                     on_fold=None, *, origins: int | None = None,
+                     step: int | None = None) -> float:
+    """Mean MASE at the validation origins of ``validation_plan`` (with ``origins=None``:
+    ``folds`` rolling origins ``horizon`` apart at the end of every series)."""
+    plan = validation_plan(min(len(y) for y in ys), settings["horizon"], folds, origins, step)
+    return validation_forecasts(settings, ys, covs, season, plan, trial, on_fold)[0]
+
+
+def starts(season: int, room: int, fixed: dict) -> list[dict]:
+    """The default settings (plain, then hybrid) as the first trials' parameters."""
+    from .forecaster import ForecastConfig
+
+    d = ForecastConfig()
+    choices = lookback_choices(season, room)
+    lb = min(choices, key=lambda c: abs(c - max(2 * season, 12)))
+    base = {"lookback": lb, "hidden": d.hidden, "layers": d.layers, "dropout": d.dropout,
+            "learning_rate": d.learning_rate, "epochs": d.epochs}
+    return [base | {"hybrid": False}, base | {"hybrid": True}]
+
+
+def fit_step(shortest: int, horizon: int, folds: int, origins: int | None, step: int | None,
+             season: int) -> tuple[int | None, int]:
+    """(step, room): the step between origins, made smaller until the first group leaves
+    room for the shortest lookback, and the longest lookback that room allows."""
+    from .es import need
+
+    if origins is None:
+        origins, step = folds, horizon
+    step = max(1, horizon // 2) if step is None else step
+    least = 12 if season > 1 else 8
+
+    def room(s):
+        return shortest - (origins - 1) * s - 2 * horizon - 5 - need(season if season > 1
+                                                                    else 1)
+    while step > 1 and room(step) < least:
+        step -= 1
+    return step, room(step)
+
+
+def tune(series, season: int = 1, trials: int = 20, *, horizon: int = 12, folds: int = 2,
+         origins: int | None = 8, step: int | None = None, storage: str | None = None,
+         study_name: str = "forecast", seed: int = 0, timeout: float | None = None,
+         covariates=None, fixed: dict | None = None, backend: str = "optuna",
+         clock: str = "wall"):
     """Search; returns (best settings for ``Forecaster(**settings)``, summary dict).
-    ``backend``: "optuna" (in this process; ``storage`` a SQLite file) or "ray" (Ray Tune,
-    ``tune_ray``; ``storage`` a folder)."""
+    Validation: ``origins`` origins ``step`` apart in ``folds`` refits (``validation_plan``;
+    ``origins=None``: ``folds`` origins ``horizon`` apart). ``backend``: "optuna" (in this
+    process; ``storage`` a SQLite file) or "ray" (Ray Tune, ``tune_ray``; ``storage`` a
+    folder). ``timeout`` (seconds) is measured on ``clock``: "wall", or "cpu" (this process's
+    CPU time, which a shared machine does not eat into; optuna backend only)."""
     if backend not in BACKENDS:
         raise ValueError(f"backend must be one of {', '.join(BACKENDS)}; got {backend!r}.")
+    if clock not in ("wall", "cpu"):
+        raise ValueError(f"clock must be 'wall' or 'cpu'; got {clock!r}.")
     optuna = _optuna()
     check_season(season)
     whole("trials", trials, 1)
     whole("folds", folds, 1)
     whole("horizon", horizon, 1)
+    if origins is not None:
+        whole("origins", origins, 1)
+    if step is not None:
+        whole("step", step, 1)
     ys, covs, _ = as_list(series, covariates)
     fixed = {"horizon": horizon, "seed": seed} | dict(fixed or {})
     shortest = min(len(y) for y in ys)
-    room = shortest - (folds + 1) * horizon - 5 - (2 * season + 2 if season > 1 else 4)
+    step, room = fit_step(shortest, horizon, folds, origins, step, season)
     if room < 1:
-        raise ValueError(f"the series has {shortest} points: too few for {folds} validation "
-                         f"fold(s) of horizon {horizon} and a training part; use fewer folds "
-                         f"or a shorter horizon.")
+        what = f"{folds} validation fold(s)" if origins is None else \
+            f"{origins} validation origins {step} apart"
+        raise ValueError(f"the series has {shortest} points: too few for {what} of horizon "
+                         f"{horizon} and a training part; use fewer folds or origins, or a "
+                         f"shorter horizon.")
+    plan = validation_plan(shortest, horizon, folds, origins, step)
     if backend == "ray":
         from .tune_ray import search
 
         return search(ys, covs, season, trials, room=room, fixed=fixed, folds=folds,
-                      seed=seed, timeout=timeout, storage=storage, study_name=study_name)
+                      seed=seed, timeout=timeout, storage=storage, study_name=study_name,
+                      origins=origins, step=step)
     url = None if storage is None else f"sqlite:///{storage}"
     study = optuna.create_study(study_name=study_name, storage=url, load_if_exists=True,
                                 direction="minimize",
@@ -120,18 +208,25 @@ def tune(series, season: int = 1, trials: int = 20, *, horizon: int = 12, folds:
     for t in study.get_trials(deepcopy=False, states=(stale.RUNNING, stale.WAITING)):
         study.tell(t.number, state=stale.FAIL)  # running when an earlier search stopped
     finished = (stale.COMPLETE, stale.PRUNED)
+    first = starts(season, room, {})
 
     def objective(trial):
         settings = _suggest(trial, season, room, fixed)
-        return validation_score(settings, ys, covs, season, folds, trial)
+        value, forecasts = validation_forecasts(settings, ys, covs, season, plan, trial)
+        trial.set_user_attr("forecasts", forecasts.tolist())  # (S, origins, h)
+        trial.set_user_attr("settings", settings)
+        return value
 
     import time
 
-    start = time.monotonic()
+    now = time.monotonic if clock == "wall" else time.process_time
+    start = now()
     while len(study.get_trials(deepcopy=False, states=finished)) < trials:
-        if timeout is not None and time.monotonic() - start > timeout:
+        if timeout is not None and now() - start > timeout:
             break
         n = len(study.get_trials(deepcopy=False, states=finished))
+        if n < len(first):  # the defaults first (again after a stop that failed one)
+            study.enqueue_trial(first[n])
         study.sampler = optuna.samplers.TPESampler(seed=seed + n, n_startup_trials=5)
         study.optimize(objective, n_trials=1)
     done = study.get_trials(deepcopy=False, states=(stale.COMPLETE,))
@@ -139,7 +234,20 @@ def tune(series, season: int = 1, trials: int = 20, *, horizon: int = 12, folds:
         raise ValueError("no trial of the search finished; give it more trials or time.")
     best = study.best_trial
     settings = _suggest(optuna.trial.FixedTrial(best.params), season, room, fixed)
-    summary = {"backend": "optuna", "trials": len(study.trials), "best_trial": best.number,
-               "best_value": float(best.value), "params": dict(best.params),
-               "folds": folds, "study": study_name}
+    summary = {"backend": "optuna", "trials": len(study.trials), "completed": len(done),
+               "best_trial": best.number, "best_value": float(best.value),
+               "params": dict(best.params), "folds": folds, "origins": origins, "step": step,
+               "plan": plan, "study": study_name}
     return settings, summary
+
+
+def ranked(study, top: int) -> list[tuple[float, dict, np.ndarray]]:
+    """The ``top`` best completed trials of a ``tune`` study, best first:
+    [(validation MASE, settings, validation forecasts (S, origins, h))]."""
+    optuna = _optuna()
+    done = [t for t in study.get_trials(deepcopy=False)
+            if t.state == optuna.trial.TrialState.COMPLETE and t.value is not None
+            and np.isfinite(t.value) and "forecasts" in t.user_attrs]
+    done.sort(key=lambda t: (t.value, t.number))
+    return [(float(t.value), dict(t.user_attrs["settings"]), np.array(t.user_attrs["forecasts"]))
+            for t in done[:top]]

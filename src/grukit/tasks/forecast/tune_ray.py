@@ -53,7 +53,8 @@ class _Space:
         _suggest(trial, self.season, self.room, {})
 
 
-def _trial(config: dict, *, ys, covs, season: int, room: int, fixed: dict, folds: int):
+def _trial(config: dict, *, ys, covs, season: int, room: int, fixed: dict, folds: int,
+           origins: int | None = None, step: int | None = None):
     """One Ray trial: fit and score the sampled settings fold by fold, reporting each."""
     import torch
     from ray import tune as ray_tune
@@ -61,13 +62,14 @@ def _trial(config: dict, *, ys, covs, season: int, room: int, fixed: dict, folds
     optuna = _optuna()
     torch.set_num_threads(1)  # a trial is one CPU of Ray's; many may run at once
     settings = _suggest(optuna.trial.FixedTrial(config), season, room, fixed)
-    validation_score(settings, ys, covs, season, folds,
+    validation_score(settings, ys, covs, season, folds, origins=origins, step=step,
                      on_fold=lambda k, mean: ray_tune.report({METRIC: mean, STEP: k + 1}))
 
 
 def search(ys, covs, season: int, trials: int, *, room: int, fixed: dict, folds: int,
            seed: int, timeout: float | None, storage: str | None,
-           study_name: str) -> tuple[dict, dict]:
+           study_name: str, origins: int | None = None,
+           step: int | None = None) -> tuple[dict, dict]:
     """-> (best settings for ``Forecaster(**settings)``, summary); see the module doc."""
     ray = _ray()
     from ray import tune as ray_tune
@@ -85,7 +87,8 @@ def search(ys, covs, season: int, trials: int, *, room: int, fixed: dict, folds:
     try:
         os.makedirs(root, exist_ok=True)
         trainable = ray_tune.with_parameters(_trial, ys=ys, covs=covs, season=season,
-                                             room=room, fixed=fixed, folds=folds)
+                                             room=room, fixed=fixed, folds=folds,
+                                             origins=origins, step=step)
         path = os.path.join(root, study_name)
         if ray_tune.Tuner.can_restore(path):
             tuner = ray_tune.Tuner.restore(path, trainable, resume_errored=True,
@@ -102,7 +105,8 @@ def search(ys, covs, season: int, trials: int, *, room: int, fixed: dict, folds:
                 run_config=ray_tune.RunConfig(name=study_name, storage_path=root,
                                               verbose=0))
         results = tuner.fit()
-        full = [r for r in results if r.metrics and r.metrics.get(STEP) == folds
+        groups = min(folds, origins or folds)
+        full = [r for r in results if r.metrics and r.metrics.get(STEP) == groups
                 and math.isfinite(r.metrics.get(METRIC, math.inf))]
     finally:
         if started:
@@ -118,5 +122,6 @@ def search(ys, covs, season: int, trials: int, *, room: int, fixed: dict, folds:
     summary = {"backend": "ray", "trials": len(results), "completed": len(full),
                "best_trial": best.metrics.get("trial_id"), "best_value": float(
                    best.metrics[METRIC]), "params": params, "folds": folds,
+               "origins": origins, "step": step,
                "study": study_name}
     return settings, summary

@@ -1,0 +1,97 @@
+"""The quality-bar run of one built-in series: a budgeted search on the points before the
+backtest's first test fold, the anchored median of its best trials (``anchored``), then the
+3-fold backtest on the same folds as ``Forecaster.backtest``.
+
+    OMP_NUM_THREADS=1 python -m grukit.tasks.forecast.bars co2 --timeout 600 --clock cpu \\
+        --out runs/co2
+
+The search, ``choose`` and the ETS forecasts at the validation origins read ``y[:-folds·h]``
+only (the array handed to them is cut before anything runs), so no test point can reach a
+choice. Writes ``result.json`` (the scores, λ, the members' settings, trials, times and the
+load average) and the Optuna study (``study.db``, resumable) into ``--out``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="python -m grukit.tasks.forecast.bars")
+    p.add_argument("series", help="a built-in series: co2, elnino, sunspots, nile")
+    p.add_argument("--out", required=True, help="folder for study.db and result.json")
+    p.add_argument("--trials", type=int, default=1000, help="cap on the trials (default 1000)")
+    p.add_argument("--timeout", type=float, default=600.0, help="search budget in seconds")
+    p.add_argument("--clock", choices=("wall", "cpu"), default="cpu")
+    p.add_argument("--top", type=int, default=5, help="trials in the median (default 5)")
+    p.add_argument("--origins", type=int, default=8)
+    p.add_argument("--step", type=int, default=None)
+    p.add_argument("--refits", type=int, default=2, help="validation refits (tune's folds)")
+    p.add_argument("--folds", type=int, default=3, help="test folds (default 3)")
+    p.add_argument("--seed", type=int, default=0)
+    args = p.parse_args(argv)
+
+    import numpy as np
+    import optuna
+    import torch
+
+    from ...data.series import BUILTIN, load_builtin
+    from . import anchored
+    from .tune import ranked, tune
+
+    torch.set_num_threads(1)
+    if args.series not in BUILTIN:
+        print(f"series must be one of {', '.join(sorted(BUILTIN))}; got {args.series!r}.",
+              file=sys.stderr)
+        return 2
+    os.makedirs(args.out, exist_ok=True)
+    info = BUILTIN[args.series]
+    y, h, m = load_builtin(args.series).to_numpy().astype(np.float64), info.horizon, info.season
+    train = y[:len(y) - args.folds * h].copy()  # the test folds are cut off here
+    log = {"series": args.series, "points": len(y), "search_points": len(train),
+           "horizon": h, "season": m, "args": vars(args), "load_start": os.getloadavg()}
+    storage = os.path.join(args.out, "study.db")
+    w0, c0 = time.monotonic(), time.process_time()
+    settings, summary = tune(train, m, args.trials, horizon=h, folds=args.refits,
+                             origins=args.origins, step=args.step, storage=storage,
+                             timeout=args.timeout, seed=args.seed, clock=args.clock)
+    log |= {"search_wall_s": time.monotonic() - w0, "search_cpu_s": time.process_time() - c0,
+            "load_after_search": os.getloadavg(), "summary": summary}
+    print(f"search: {summary['trials']} trials ({summary['completed']} completed), best "
+          f"{summary['best_value']:.4f}, {log['search_wall_s']:.0f} s wall, "
+          f"{log['search_cpu_s']:.0f} s CPU, load {os.getloadavg()[0]:.1f}", flush=True)
+    study = optuna.load_study(study_name="forecast", storage=f"sqlite:///{storage}")
+    top = ranked(study, args.top)
+    w1 = time.monotonic()
+    a = anchored.choose(train, m, top, summary["plan"])
+    log |= {"choose_wall_s": time.monotonic() - w1, "shrink": a.shrink,
+            "validation": a.validation, "members": a.members}
+    print(f"chosen: λ {a.shrink}, validation MASE anchored "
+          f"{a.validation['mase_by_shrink'][a.shrink]:.4f}, median "
+          f"{a.validation['median']:.4f}, ETS {a.validation['ets']:.4f}, members "
+          + " ".join(f"{v:.4f}" for v in a.validation["members"]), flush=True)
+    w2 = time.monotonic()
+
+    def fold(k, f):
+        print(f"fold {k + 1}: anchored {f['model']['mase']:.4f}, median "
+              f"{f['median']['mase']:.4f}, best trial {f['best']['mase']:.4f}, ETS "
+              f"{f['ets']['mase']:.4f}, coverage {f['model']['coverage']:.3f}", flush=True)
+
+    res = anchored.backtest(a, y, folds=args.folds, on_fold=fold)
+    log |= {"backtest_wall_s": time.monotonic() - w2, "load_end": os.getloadavg(),
+            "backtest": res}
+    with open(os.path.join(args.out, "result.json.tmp"), "w") as fh:
+        json.dump(log, fh, indent=1, default=float)
+    os.replace(os.path.join(args.out, "result.json.tmp"), os.path.join(args.out, "result.json"))
+    print(f"{args.series}: MASE anchored {res['model']['mase']:.4f}, median "
+          f"{res['median']['mase']:.4f}, best trial {res['best']['mase']:.4f}, ETS "
+          f"{res['ets']['mase']:.4f}; coverage {res['model']['coverage']:.3f}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
