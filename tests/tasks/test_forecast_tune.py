@@ -51,7 +51,7 @@ def test_tuned_forecaster_keeps_its_settings_when_saved(tmp_path):
 
 
 def test_a_series_too_short_to_search_is_refused():
-    with pytest.raises(ValueError, match=r"^the series has 20 points: too few for 8 validation "
+    with pytest.raises(ValueError, match=r"^the series has 20 points: too few for 9 validation "
                                          r"origins 1 apart of horizon 5"):
         tune_mod.tune(np.arange(20.0), 1, 1, horizon=5, folds=2)
     with pytest.raises(ValueError, match=r"^the series has 20 points: too few for 2 validation "

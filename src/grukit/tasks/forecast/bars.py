@@ -28,7 +28,7 @@ def main(argv=None) -> int:
     p.add_argument("--timeout", type=float, default=600.0, help="search budget in seconds")
     p.add_argument("--clock", choices=("wall", "cpu"), default="cpu")
     p.add_argument("--top", type=int, default=5, help="trials in the median (default 5)")
-    p.add_argument("--origins", type=int, default=8)
+    p.add_argument("--origins", type=int, default=9)
     p.add_argument("--step", type=int, default=None)
     p.add_argument("--refits", type=int, default=2, help="validation refits (tune's folds)")
     p.add_argument("--folds", type=int, default=3, help="test folds (default 3)")
