@@ -13,7 +13,9 @@ numba's BLAS needs no thread limit (``_cpu.kernel_threads``). ``benchmarks/bench
 times both paths.
 
 Row-major C = A @ B is the column-major product Cᵀ = Bᵀ Aᵀ: ``gemm("N", "N", n, m, k, 1,
-B, n, A, k, 0, C, n)`` with every argument passed by reference (the Fortran ABI).
+B, n, A, lda, 0, C, n)`` with every argument passed by reference (the Fortran ABI). A may be
+a row-strided view (contiguous rows lda ≥ k elements apart, e.g. a column slice of a wider
+buffer): its leading dimension is passed as it is, with no copy.
 """
 
 from __future__ import annotations
@@ -69,8 +71,9 @@ def _call13(typingctx, addr, p1, p2, p3, p4, p5, p6, p7, p8, p9, p10, p11, p12, 
 
 @njit(cache=True)
 def gemm_scratch(dtype_of):
-    """Per-thread scratch for ``mm``: int32 [n, m, k, 'N'] and [1, 0] in the kernel's dtype."""
-    ints = np.zeros(4, np.int32)
+    """Per-thread scratch for ``mm``: int32 [n, m, k, 'N', lda] and [1, 0] in the kernel's
+    dtype."""
+    ints = np.zeros(5, np.int32)
     ints[3] = _N
     ab = np.zeros(2, dtype_of.dtype)
     ab[0] = 1
@@ -84,23 +87,32 @@ def _c_rows(m):
 
 
 @njit(inline="always", cache=True)
+def _strided_rows(m):
+    """True when the 2-D array m has contiguous rows at a stride MKL accepts as its ld."""
+    return (m.strides[1] == m.itemsize and m.strides[0] % m.itemsize == 0
+            and m.strides[0] >= m.shape[1] * m.itemsize)
+
+
+@njit(inline="always", cache=True)
 def mm(a, b, out, gemm, ints, ab):
-    """out (M, N) = a (M, K) @ b (K, N), all C-contiguous; MKL when ``gemm`` is its address,
-    a numba loop for one row (no BLAS call), ``np.dot`` otherwise."""
+    """out (M, N) = a (M, K) @ b (K, N); b and out C-contiguous, a C-contiguous or with
+    contiguous rows at any stride (a column slice); MKL when ``gemm`` is its address, a numba
+    loop for one row (no BLAS call), ``np.dot`` otherwise."""
     if a.shape[0] == 1:
         row = out[0]
         for j in range(row.shape[0]):
             row[j] = 0
         vecmat_add(row, a[0], b)
         return
-    if gemm == 0 or not (_c_rows(a) and _c_rows(b) and _c_rows(out)):
-        np.dot(a, b, out)
+    if gemm == 0 or not (_strided_rows(a) and _c_rows(b) and _c_rows(out)):
+        np.dot(np.ascontiguousarray(a), b, out)  # a no-op for a C-contiguous a
         return
     ints[0] = b.shape[1]
     ints[1] = a.shape[0]
     ints[2] = a.shape[1]
+    ints[4] = a.strides[0] // a.itemsize
     ip = ints.ctypes.data
     abp = ab.ctypes.data
     size = ab.itemsize
     _call13(gemm, ip + 12, ip + 12, ip, ip + 4, ip + 8, abp, b.ctypes.data, ip,
-            a.ctypes.data, ip + 8, abp + size, out.ctypes.data, ip)
+            a.ctypes.data, ip + 16, abp + size, out.ctypes.data, ip)

@@ -296,12 +296,13 @@ def backward(dy: Tensor | None, dhn: Tensor | None, xt: Tensor, w_ih: Tensor, w_
     if reset_after:
         dgb = np.empty((steps, batch, 4 * hid), dyt.dtype)
         with kernel_threads(batch, gemm) as nchunk:
-            bwd_after(dyt, dhn, arr(w), hs.numpy(), save.numpy(), lens, drop, zone, dgb, dh0,
-                      gemm, nchunk)
+            dbc = np.zeros((nchunk, 4 * hid), dyt.dtype)  # per-chunk bias sums
+            bwd_after(dyt, dhn, arr(w), hs.numpy(), save.numpy(), lens, drop, zone, dgb, dbc,
+                      dh0, gemm, nchunk)
         dg4 = torch.from_numpy(dgb).reshape(-1, 4 * hid)  # (T·B, 4H) = [n, r, z, n ⊙ r]
         dgi = dg4[:, :3 * hid]  # (T·B, 3H), gates in n, r, z order
         dw_hh = dg4[:, hid:].t() @ hp  # (3H, H)
-        db = dg4.sum(0) if any(has_b) else None  # (4H,)
+        db = torch.from_numpy(dbc.sum(0)) if any(has_b) else None  # (4H,)
         db_hh = db[hid:] if has_b[1] else None
         db_ih = torch.cat([db[hid:3 * hid], db[:hid]]) if has_b[0] else None
         dw_nrz = dgi.t() @ xf  # (3H, I), rows n, r, z

@@ -17,25 +17,25 @@ from .._jit import chunked_kernel
 
 
 @chunked_kernel
-def bwd_after(dy, dhn, whh, hs, save, lens, drop, zone, dg, dh0, gemm, nchunk):
+def bwd_after(dy, dhn, whh, hs, save, lens, drop, zone, dg, db, dh0, gemm, nchunk):
     """dy (T,B,H), dhn (B,H), whh (3H,H), hs (T+1,B,H) -> dg (T,B,4H) = [a_n, a_r, a_z, a_n ⊙ r]
-    (dgi = dg[..., :3H] in n, r, z order, dgh = dg[..., H:]), dh0 (B,H). drop (B,H) and zone
-    (T,B,H): the forward's masks, or None."""
+    (dgi = dg[..., :3H] in n, r, z order, dgh = dg[..., H:]), db (nchunk, 4H) += each chunk's
+    Σ_t,b of dg (the bias gradients; zeros on entry), dh0 (B,H). drop (B,H) and zone (T,B,H):
+    the forward's masks, or None. The step's product dgh W_hh reads dg's rows in place."""
     steps, batch, hid = dy.shape
     one_ = one(dy)
     for c in prange(nchunk):
         b0, b1 = c * batch // nchunk, (c + 1) * batch // nchunk
         dh = dhn[b0:b1].copy()  # (nb, H)
-        step = np.zeros((b1 - b0, 3 * hid), dy.dtype)  # (nb, 3H): dgh at step t
         back = np.empty_like(dh)  # (nb, H)
+        acc = db[c]  # (4H,)
         ints, ab = gemm_scratch(dy)
         for t in range(steps - 1, -1, -1):
             for i in range(b1 - b0):
                 b = b0 + i
-                dgb, gh_ = dg[t, b], step[i]
+                dgb = dg[t, b]
                 if t >= lens[b]:
                     dgb[:] = 0
-                    gh_[:] = 0
                     continue
                 sv, dyb, dhi, hp = save[t, b], dy[t, b], dh[i], hs[t, b]
                 if zone is not None:
@@ -54,14 +54,15 @@ def bwd_after(dy, dhn, whh, hs, save, lens, drop, zone, dg, dh0, gemm, nchunk):
                     dgb[hid + j] = ar
                     dgb[2 * hid + j] = az
                     dgb[3 * hid + j] = anr
-                    gh_[j] = ar  # dgh = [a_r, a_z, a_n ⊙ r]
-                    gh_[hid + j] = az
-                    gh_[2 * hid + j] = anr
+                    acc[j] += an
+                    acc[hid + j] += ar
+                    acc[2 * hid + j] += az
+                    acc[3 * hid + j] += anr
                     keep = gt * z
                     if zone is not None:
                         keep += g * mz[j]
                     dhi[j] = keep
-            mm(step, whh, back, gemm, ints, ab)
+            mm(dg[t, b0:b1, hid:], whh, back, gemm, ints, ab)  # (nb, 3H) @ (3H, H)
             for i in range(b1 - b0):
                 if t < lens[b0 + i]:
                     if drop is None:
