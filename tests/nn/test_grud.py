@@ -194,7 +194,8 @@ def test_converters_refuse_it_in_one_sentence():
 @pytest.mark.parametrize("kwargs, match", [
     (dict(num_layers=2), "one layer, forward in time only"),
     (dict(bidirectional=True), "one layer, forward in time only"),
-    (dict(recurrent_dropout=0.2), "no recurrent dropout or zoneout"),
+    (dict(zoneout=0.2), "GRUD has no zoneout"),
+    (dict(recurrent_dropout=1.0), "recurrent_dropout"),
     (dict(backend="triton"), "unknown backend"),
 ])
 def test_bad_construction_one_sentence(kwargs, match):

@@ -48,3 +48,33 @@ def test_default_width_is_fitted_saved_and_loaded(tmp_path):
     back = ClinicalClassifier.load(tmp_path / "m")
     assert back.hidden_ == clf.hidden_
     np.testing.assert_array_equal(back.predict_proba(data), clf.predict_proba(data))
+
+
+@pytest.mark.parametrize("model", ["gru-mean", "gru-simple", "lstm-mean"])
+def test_baselines_get_the_same_variational_dropout_as_grud(model):
+    import torch
+
+    from grukit.models import Sequential
+    from grukit.tasks.clinical.network import ClinicalNetwork
+
+    net = ClinicalNetwork(model, 6, 9, 0.3, input_shape=(5, 11))
+    Sequential([net]).build()
+    net.set_input_dropout(0.3)
+    net.set_recurrent_dropout(0.3)
+    assert net.rnn.rnn.recurrent_dropout == 0.3
+    seen = []
+    net.rnn.register_forward_pre_hook(lambda mod, args: seen.append(args[0].detach()))
+    x = torch.rand(64, 5, 11) + 0.5  # (B, T, F + S), no zeros
+    net.train()
+    torch.manual_seed(0)
+    net(x, None)
+    fed = seen[-1]  # (B, T, F)
+    ratio = fed / x[..., :9]
+    # one draw per sequence and feature, the same at every step; kept units scaled by 1/0.7
+    torch.testing.assert_close(ratio, ratio[:, :1].expand_as(ratio))
+    kept = ratio[:, 0] > 0
+    torch.testing.assert_close(ratio[:, 0][kept], torch.full_like(ratio[:, 0][kept], 1 / 0.7))
+    assert 0.5 < kept.float().mean() < 0.9
+    net.eval()
+    net(x, None)
+    torch.testing.assert_close(seen[-1], x[..., :9])

@@ -67,8 +67,11 @@ class GRUD(RecurrentBase):
             "reference".
         check_finite (bool): raise if x holds Inf where observed (NaN where observed always
             raises).
-        recurrent_dropout (float): 0 only (GRU-D has no recurrent dropout).
-        zoneout (float): 0 only (nor zoneout).
+        recurrent_dropout (float): in training, the probability of dropping each unit of ĥ
+            where W_hh reads it (all three gates; the blend reads ĥ itself), one draw per
+            sequence for every step (variational, as Keras' ``recurrent_dropout``; Che et
+            al.'s released code uses 0.3).
+        zoneout (float): 0 only (GRU-D has no zoneout).
         input_dropout (float): in training, the probability of dropping each of [x̂, m]
             where the gates read it, one draw per sequence for every step (variational;
             Che et al.'s released code uses 0.3). The imputation reads the true mask.
@@ -86,16 +89,15 @@ class GRUD(RecurrentBase):
             raise ValueError(f"GRUD: one layer, forward in time only (δ counts the time since "
                              f"the last observation forward); got num_layers={num_layers}, "
                              f"bidirectional={bidirectional}. Stack a GRU on top for depth.")
-        if recurrent_dropout or zoneout:
-            raise ValueError("GRUD has no recurrent dropout or zoneout; leave "
-                             "recurrent_dropout and zoneout at 0.")
+        if zoneout:
+            raise ValueError(f"GRUD has no zoneout; leave zoneout at 0 (got {zoneout!r}).")
         if isinstance(input_dropout, bool) or not isinstance(input_dropout, (int, float)) \
                 or not 0 <= input_dropout < 1:
             raise ValueError(f"GRUD: input_dropout must be in [0, 1); got {input_dropout!r}.")
         self.reset_after = reset_after
         self.input_dropout = float(input_dropout)
         super().__init__(input_size, hidden_size, 1, bias, batch_first, dropout, False,
-                         device, dtype, backend=backend)
+                         device, dtype, backend=backend, recurrent_dropout=recurrent_dropout)
         self.check_finite_observed = check_finite  # x may hold NaN where missing: the op checks
         self.register_buffer("x_mean", torch.zeros(input_size, device=device, dtype=dtype))
 
@@ -178,6 +180,7 @@ class GRUD(RecurrentBase):
                         params["decay_h_weight"], params["decay_h_bias"], h0=state[0],
                         x_last0=x_last0, lengths=lengths, reset_after=self.reset_after,
                         backend=self.backend, check_finite=self.check_finite_observed,
-                        input_mask=keep)  # keep: (B, 2D) or None
+                        input_mask=keep,  # (B, 2D) or None
+                        state_mask=masks.get("state_mask"))  # (B, H) or None
         x_last = final_observed(xs, m, self.x_mean, lengths, x_last0)  # (B, D)
         return y, (h, x_last - self.x_mean)

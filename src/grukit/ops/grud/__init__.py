@@ -22,8 +22,13 @@ def _grud_cpu(*args, **kwargs):
     return grud_cpu(*args, **kwargs)
 
 
+def _why_not_cpu(x, state_mask=None, **call):
+    """The fused CPU kernel serves ``state_mask`` but gives it no gradient."""
+    return _cpu.masks_why_not(state_mask=state_mask) or _cpu.why_not(x, **call)
+
+
 dispatch.register("grud", dispatch.Backend("reference", grud_reference))
-dispatch.register("grud", dispatch.Backend("cpu", _grud_cpu, _cpu.why_not, priority=10))
+dispatch.register("grud", dispatch.Backend("cpu", _grud_cpu, _why_not_cpu, priority=10))
 
 
 def _check_series(x: Tensor, mask: object, delta: object, check_finite: bool) -> None:
@@ -70,7 +75,8 @@ def grud(x: Tensor, mask: Tensor, delta: Tensor, x_mean: Tensor, weight_ih: Tens
          reset_after: bool = False,
          reverse: bool = False, backend: str = "auto",
          check_finite: bool = False,
-         input_mask: Tensor | None = None) -> tuple[Tensor, Tensor]:
+         input_mask: Tensor | None = None,
+         state_mask: Tensor | None = None) -> tuple[Tensor, Tensor]:
     """One GRU-D layer over a batch of irregular series (Che et al. 2018, eqs. 5-9)::
 
         γ_x = exp(−max(0, w_γx ⊙ δ_t + b_γx))            (D,)  one rate per variable
@@ -82,6 +88,9 @@ def grud(x: Tensor, mask: Tensor, delta: Tensor, x_mean: Tensor, weight_ih: Tens
         n = tanh(W_in x̂ + W_mn m + b_in + W_hn (r ⊙ ĥ))          reset_after=False (paper)
         n = tanh(W_in x̂ + W_mn m + b_in + r ⊙ (W_hn ĥ + b_hn))   reset_after=True
         h_t = (1 − z) ⊙ n + z ⊙ ĥ
+
+    With ``state_mask`` s (recurrent dropout) every ĥ that W_hh reads above is s ⊙ ĥ; the
+    blend's ĥ is not.
 
     Gate order r, z, n and torch's labelling of z: the paper's update gate z' is our 1 − z
     (it writes h_t = (1 − z') ⊙ ĥ + z' ⊙ h̃). x_last,t is computed here: the variable's value
@@ -113,6 +122,9 @@ def grud(x: Tensor, mask: Tensor, delta: Tensor, x_mean: Tensor, weight_ih: Tens
         input_mask: (B, 2D) multiplier of [x̂, m] where W_ih and W_mh read them, the same at
             every step: variational input dropout (Gal & Ghahramani 2016; Che et al.'s code
             drops both at 0.3). The imputation x̂ reads the true mask.
+        state_mask: (B, H) multiplier of ĥ where W_hh reads it, the same at every step:
+            variational recurrent dropout (Keras' ``recurrent_dropout``; Che et al.'s code
+            drops ĥ at 0.3). The "cpu" backend gives it no gradient.
 
     Returns:
         y (B, T, H) and h_n (B, H).
@@ -144,7 +156,8 @@ def grud(x: Tensor, mask: Tensor, delta: Tensor, x_mean: Tensor, weight_ih: Tens
         check_state(x_last0, "x_last0", x.shape[0], dims, x, "grud")
         _check_finite(x_last0, "x_last0", "grud")
     call = Call("grud", x, h0, lengths, False, backend, False, (("h0", hidden),),
-                masks={"input_mask": (input_mask, (x.shape[0], 2 * dims))},
+                masks={"input_mask": (input_mask, (x.shape[0], 2 * dims)),
+                       "state_mask": (state_mask, (x.shape[0], hidden))},
                 options={"reset_after": reset_after})
     return enter(call, mask, delta, x_mean, x_last0, weight_ih, weight_hh, bias_ih, bias_hh,
                  weight_mh, decay_x_weight, decay_x_bias, decay_h_weight, decay_h_bias)

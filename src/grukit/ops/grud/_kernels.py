@@ -2,7 +2,9 @@
 
 Buffers are time-major, (T, B, ·), as in ``grukit.ops.gru.cpu``: hs (T+1, B, H) holds
 [h0, h_1, ..., h_T]; rows past a sequence's length hold 0 and never restart. gam (T, B, H) is
-the hidden decay γ_h of each step; the recurrence reads ĥ = γ_h ⊙ h_{t−1}. Each chunk of rows
+the hidden decay γ_h of each step; the recurrence reads ĥ = γ_h ⊙ h_{t−1}. smask (B, H) is
+the recurrent-dropout multiplier s of ĥ where W_hh reads it (ones for none); the blend reads
+ĥ itself. Each chunk of rows
 runs the whole recurrence on one thread. The forward kernels take ``train``: when it is False
 the saved buffers (y, save) have one time row, rewritten every step.
 """
@@ -18,7 +20,7 @@ from .._jit import chunked_kernel
 
 
 @chunked_kernel
-def fwd_after(gi, gam, whh_t, b_hh, hs, lens, hn, y, save, train, gemm, nchunk):
+def fwd_after(gi, gam, whh_t, b_hh, smask, hs, lens, hn, y, save, train, gemm, nchunk):
     """reset_after=True. gi (T,B,3H) = W_ih x̂ + W_mh m + b_ih, gam (T,B,H), whh_t (H,3H) =
     W_hhᵀ, b_hh (3H,), hs (T+1,B,H) with hs[0] = h0 -> hs[1:], hn (B,H) (each row's state at
     its own last step); y (T',B,H) = hs[1:], save (T',B,4H) = [r, z, n, W_hn ĥ + b_hn]."""
@@ -27,16 +29,18 @@ def fwd_after(gi, gam, whh_t, b_hh, hs, lens, hn, y, save, train, gemm, nchunk):
     for c in prange(nchunk):
         b0, b1 = c * batch // nchunk, (c + 1) * batch // nchunk
         nb = b1 - b0
-        p = np.empty((nb, g3), gi.dtype)  # (nb, 3H): W_hh ĥ
+        p = np.empty((nb, g3), gi.dtype)  # (nb, 3H): W_hh (s ⊙ ĥ)
         hd = np.empty((nb, hid), gi.dtype)  # (nb, H): ĥ = γ_h ⊙ h_{t−1}
+        hm = np.empty((nb, hid), gi.dtype)  # (nb, H): s ⊙ ĥ
         ints, ab = gemm_scratch(gi)
         for t in range(steps):
             ts = t if train else 0
             for i in range(nb):
-                hi, gm, hdi = hs[t, b0 + i], gam[t, b0 + i], hd[i]
+                hi, gm, hdi, hmi, si = hs[t, b0 + i], gam[t, b0 + i], hd[i], hm[i], smask[b0 + i]
                 for j in range(hid):
                     hdi[j] = gm[j] * hi[j]
-            mm(hd, whh_t, p, gemm, ints, ab)
+                    hmi[j] = hdi[j] * si[j]
+            mm(hm, whh_t, p, gemm, ints, ab)
             for i in range(nb):
                 b = b0 + i
                 ho, yb, sv = hs[t + 1, b], y[ts, b], save[ts, b]
@@ -63,9 +67,9 @@ def fwd_after(gi, gam, whh_t, b_hh, hs, lens, hn, y, save, train, gemm, nchunk):
 
 
 @chunked_kernel
-def bwd_after(dy, dhn, whh, gam, hs, save, lens, dgi, dgh, dgam, dh0, gemm, nchunk):
+def bwd_after(dy, dhn, whh, gam, smask, hs, save, lens, dgi, dgh, dgam, dh0, gemm, nchunk):
     """dy (T,B,H), dhn (B,H), whh (3H,H) -> dgi (T,B,3H) = [a_r, a_z, a_n], dgh (T,B,3H) =
-    [a_r, a_z, a_n ⊙ r] = ∂L/∂(W_hh ĥ + b_hh), dgam (T,B,H) = ∂L/∂γ_h, dh0 (B,H)."""
+    [a_r, a_z, a_n ⊙ r] = ∂L/∂(W_hh (s ⊙ ĥ) + b_hh), dgam (T,B,H) = ∂L/∂γ_h, dh0 (B,H)."""
     steps, batch, hid = dy.shape
     one_ = one(dy)
     for c in prange(nchunk):
@@ -104,15 +108,16 @@ def bwd_after(dy, dhn, whh, gam, hs, save, lens, dgi, dgh, dgam, dh0, gemm, nchu
                 b = b0 + i
                 if t < lens[b]:
                     dhi, bi, hp, gm, dgm = dh[i], back[i], hs[t, b], gam[t, b], dgam[t, b]
+                    si = smask[b]
                     for j in range(hid):
-                        dhd = dhi[j] + bi[j]  # ∂L/∂ĥ
+                        dhd = dhi[j] + si[j] * bi[j]  # ∂L/∂ĥ
                         dgm[j] = dhd * hp[j]
                         dhi[j] = dhd * gm[j]
         dh0[b0:b1] = dh
 
 
 @chunked_kernel
-def fwd_before(gi, gam, wrz_t, wn_t, hs, lens, hn, y, save, train, gemm, nchunk):
+def fwd_before(gi, gam, wrz_t, wn_t, smask, hs, lens, hn, y, save, train, gemm, nchunk):
     """reset_after=False. wrz_t (H,2H) = W_h[r,z]ᵀ, wn_t (H,H) = W_hnᵀ; as fwd_after but save
     (T',B,3H) = [r, z, n] (zero past a sequence's end)."""
     steps, batch, g3 = gi.shape
@@ -121,18 +126,20 @@ def fwd_before(gi, gam, wrz_t, wn_t, hs, lens, hn, y, save, train, gemm, nchunk)
         b0, b1 = c * batch // nchunk, (c + 1) * batch // nchunk
         nb = b1 - b0
         hd = np.empty((nb, hid), gi.dtype)  # (nb, H): ĥ
-        a = np.empty((nb, 2 * hid), gi.dtype)  # (nb, 2H): W_h[r,z] ĥ
-        rh = np.zeros((nb, hid), gi.dtype)  # (nb, H): r ⊙ ĥ
+        hm = np.empty((nb, hid), gi.dtype)  # (nb, H): s ⊙ ĥ
+        a = np.empty((nb, 2 * hid), gi.dtype)  # (nb, 2H): W_h[r,z] (s ⊙ ĥ)
+        rh = np.zeros((nb, hid), gi.dtype)  # (nb, H): r ⊙ s ⊙ ĥ
         zs = np.empty((nb, hid), gi.dtype)  # (nb, H): z
-        q = np.empty((nb, hid), gi.dtype)  # (nb, H): W_hn (r ⊙ ĥ)
+        q = np.empty((nb, hid), gi.dtype)  # (nb, H): W_hn (r ⊙ s ⊙ ĥ)
         ints, ab = gemm_scratch(gi)
         for t in range(steps):
             ts = t if train else 0
             for i in range(nb):
-                hi, gm, hdi = hs[t, b0 + i], gam[t, b0 + i], hd[i]
+                hi, gm, hdi, hmi, si = hs[t, b0 + i], gam[t, b0 + i], hd[i], hm[i], smask[b0 + i]
                 for j in range(hid):
                     hdi[j] = gm[j] * hi[j]
-            mm(hd, wrz_t, a, gemm, ints, ab)
+                    hmi[j] = hdi[j] * si[j]
+            mm(hm, wrz_t, a, gemm, ints, ab)
             for i in range(nb):
                 b = b0 + i
                 sv = save[ts, b]
@@ -140,11 +147,11 @@ def fwd_before(gi, gam, wrz_t, wn_t, hs, lens, hn, y, save, train, gemm, nchunk)
                     for j in range(3 * hid):
                         sv[j] = 0
                     continue
-                x, ai, hdi, rhi, zi = gi[t, b], a[i], hd[i], rh[i], zs[i]
+                x, ai, hmi, rhi, zi = gi[t, b], a[i], hm[i], rh[i], zs[i]
                 for j in range(hid):
                     r = sigmoid(x[j] + ai[j])
                     z = sigmoid(x[hid + j] + ai[hid + j])
-                    rhi[j] = r * hdi[j]
+                    rhi[j] = r * hmi[j]
                     zi[j] = z
                     sv[j] = r
                     sv[hid + j] = z
@@ -169,10 +176,11 @@ def fwd_before(gi, gam, wrz_t, wn_t, hs, lens, hn, y, save, train, gemm, nchunk)
 
 
 @chunked_kernel
-def bwd_before(dy, dhn, wrz, wn, gam, hs, save, lens, dgi, dq_all, dgam, dh0, gemm, nchunk):
+def bwd_before(dy, dhn, wrz, wn, gam, smask, hs, save, lens, dgi, dq_all, dgam, dh0, gemm,
+               nchunk):
     """reset_after=False. wrz (2H,H) = W_h[r,z], wn (H,H) = W_hn -> dgi (T,B,3H) = [a_r, a_z,
-    a_n] (its r, z rows are also ∂L/∂(W_h[r,z] ĥ)), dq_all (T,B,H) = ∂L/∂(W_hn (r ⊙ ĥ)) = a_n,
-    dgam (T,B,H), dh0 (B,H)."""
+    a_n] (its r, z rows are also ∂L/∂(W_h[r,z] (s ⊙ ĥ))), dq_all (T,B,H) = ∂L/∂(W_hn (r ⊙ s
+    ⊙ ĥ)) = a_n, dgam (T,B,H), dh0 (B,H)."""
     steps, batch, hid = dy.shape
     one_ = one(dy)
     for c in prange(nchunk):
@@ -181,8 +189,8 @@ def bwd_before(dy, dhn, wrz, wn, gam, hs, save, lens, dgi, dq_all, dgam, dh0, ge
         dh = dhn[b0:b1].copy()  # (nb, H)
         gs = np.empty_like(dh)  # (nb, H): ∂L/∂h_t
         dq = np.zeros_like(dh)  # (nb, H): ∂L/∂(W_hn (r ⊙ ĥ))
-        drh = np.empty_like(dh)  # (nb, H): ∂L/∂(r ⊙ ĥ)
-        da = np.zeros((nb, 2 * hid), dy.dtype)  # (nb, 2H): ∂L/∂(W_h[r,z] ĥ)
+        drh = np.empty_like(dh)  # (nb, H): ∂L/∂(r ⊙ s ⊙ ĥ)
+        da = np.zeros((nb, 2 * hid), dy.dtype)  # (nb, 2H): ∂L/∂(W_h[r,z] (s ⊙ ĥ))
         back = np.empty_like(dh)  # (nb, H)
         ints, ab = gemm_scratch(dy)
         for t in range(steps - 1, -1, -1):
@@ -212,23 +220,25 @@ def bwd_before(dy, dhn, wrz, wn, gam, hs, save, lens, dgi, dq_all, dgam, dh0, ge
                         dqa[j] = 0
                         dgm[j] = 0
                     continue
-                sv, hp, gm = save[t, b], hs[t, b], gam[t, b]
+                sv, hp, gm, si = save[t, b], hs[t, b], gam[t, b], smask[b]
                 dhi, dri, gsi, dai, dqi = dh[i], drh[i], gs[i], da[i], dq[i]
                 for j in range(hid):
                     r = sv[j]
-                    ar = dri[j] * gm[j] * hp[j] * r * (one_ - r)
+                    ar = dri[j] * gm[j] * hp[j] * si[j] * r * (one_ - r)
                     di[j] = ar
                     dai[j] = ar
                     dai[hid + j] = di[hid + j]
-                    dhi[j] = gsi[j] * sv[hid + j] + dri[j] * r  # ∂L/∂ĥ but for W_h[r,z]
+                    # ∂L/∂ĥ but for W_h[r,z]
+                    dhi[j] = gsi[j] * sv[hid + j] + si[j] * dri[j] * r
                     dqa[j] = dqi[j]
             mm(da, wrz, back, gemm, ints, ab)
             for i in range(nb):
                 b = b0 + i
                 if t < lens[b]:
                     dhi, bi, hp, gm, dgm = dh[i], back[i], hs[t, b], gam[t, b], dgam[t, b]
+                    si = smask[b]
                     for j in range(hid):
-                        dhd = dhi[j] + bi[j]  # ∂L/∂ĥ
+                        dhd = dhi[j] + si[j] * bi[j]  # ∂L/∂ĥ
                         dgm[j] = dhd * hp[j]
                         dhi[j] = dhd * gm[j]
         dh0[b0:b1] = dh

@@ -10,7 +10,10 @@ Plan per call (B batch, T steps, D variables, H hidden), as ``grukit.ops.gru.cpu
 - the serial loop (``_kernels``) does ĥ = γ_h ⊙ h_{t−1} and the GRU step on ĥ, one small
   GEMM per step (two for reset_after=False), one chunk of rows per thread;
 - backward walks time in reverse producing ∂L/∂gi, ∂L/∂γ_h and the recurrent-product
-  gradients; dW_hh and db_hh are then single torch reductions against ĥ.
+  gradients; dW_hh and db_hh are then single torch reductions against s ⊙ ĥ;
+- recurrent dropout: ``state_mask`` s (B, H) multiplies ĥ where W_hh reads it (ones when
+  None), the blend reads ĥ; below, with it, every ĥ that W_hh reads is s ⊙ ĥ, and the
+  gradient reaching ĥ through W_hh is multiplied by s. The mask gets no gradient.
 
 Backward of a step, g = ∂L/∂h_t, reset_after=True: a_n = g (1 − z)(1 − n²), a_r = a_n ⊙
 gh_n ⊙ r(1 − r), a_z = g (ĥ − n) z(1 − z); ∂L/∂gi = [a_r, a_z, a_n], ∂L/∂gh = [a_r, a_z,
@@ -33,8 +36,8 @@ from . import _kernels as K
 from .reference import input_side
 
 
-def _forward(gi: Tensor, gam: Tensor, w_hh: Tensor, b_hh: Tensor | None, h0: Tensor,
-             lens: np.ndarray, reset_after: bool, train: bool):
+def _forward(gi: Tensor, gam: Tensor, w_hh: Tensor, b_hh: Tensor | None, smask: np.ndarray,
+             h0: Tensor, lens: np.ndarray, reset_after: bool, train: bool):
     """gi (T, B, 3H), gam (T, B, H) -> y (B, T, H), hs (T+1, B, H) = [h0, y], h_n (B, H) and,
     when train, the saved gate values (T, B, 4H or 3H)."""
     steps, batch, g3 = gi.shape
@@ -52,23 +55,26 @@ def _forward(gi: Tensor, gam: Tensor, w_hh: Tensor, b_hh: Tensor | None, h0: Ten
     with kernel_threads(batch, gemm) as nchunk:
         if reset_after:
             bias = np.zeros(g3, dt) if b_hh is None else arr(b_hh)
-            K.fwd_after(gin, gmn, arr(w.t()), bias, hs, lens, hn, y, save, train, gemm, nchunk)
+            K.fwd_after(gin, gmn, arr(w.t()), bias, smask, hs, lens, hn, y, save, train, gemm,
+                        nchunk)
         else:
-            K.fwd_before(gin, gmn, arr(w[:2 * hid].t()), arr(w[2 * hid:].t()), hs, lens, hn,
-                         y, save, train, gemm, nchunk)
+            K.fwd_before(gin, gmn, arr(w[:2 * hid].t()), arr(w[2 * hid:].t()), smask, hs, lens,
+                         hn, y, save, train, gemm, nchunk)
     yt = y if train else hs[1:]  # (T, B, H)
     yb = torch.from_numpy(yt.transpose(1, 0, 2))  # (B, T, H)
     return yb, torch.from_numpy(hs), torch.from_numpy(hn), torch.from_numpy(save)
 
 
 class _GRUDFunction(torch.autograd.Function):
-    """(gi (T, B, 3H), γ_h (T, B, H), W_hh, b_hh, h0) -> y (B, T, H), h_n (B, H)."""
+    """(gi (T, B, 3H), γ_h (T, B, H), W_hh, b_hh, h0) -> y (B, T, H), h_n (B, H); smask
+    (B, H) the recurrent-dropout multiplier (numpy, no gradient)."""
 
     @staticmethod
-    def forward(ctx, gi, gam, w_hh, b_hh, h0, lens, reset_after):
-        y, hs, hn, save = _forward(gi, gam, w_hh, b_hh, h0, lens, reset_after, True)
+    def forward(ctx, gi, gam, w_hh, b_hh, h0, lens, reset_after, smask):
+        y, hs, hn, save = _forward(gi, gam, w_hh, b_hh, smask, h0, lens, reset_after, True)
         ctx.save_for_backward(gam, w_hh, hs, save)
         ctx.lens, ctx.reset_after, ctx.has_bias = lens, reset_after, b_hh is not None
+        ctx.smask = smask
         return y, hn
 
     @staticmethod
@@ -86,11 +92,13 @@ class _GRUDFunction(torch.autograd.Function):
         dgam = np.empty((steps, batch, hid), dt)  # (T, B, H)
         w = w_hh.detach()
         gemm = gemm_address(dt)
-        hd = (torch.from_numpy(gmn) * hs[:-1]).reshape(-1, hid)  # (T·B, H): ĥ
+        sm = ctx.smask  # (B, H)
+        hd = (torch.from_numpy(gmn) * hs[:-1] * torch.from_numpy(sm)).reshape(-1, hid)
+        # hd (T·B, H): s ⊙ ĥ, what W_hh read
         if ctx.reset_after:
             dgh = np.empty((steps, batch, 3 * hid), dt)  # (T, B, 3H): ∂L/∂(W_hh ĥ + b_hh)
             with kernel_threads(batch, gemm) as nchunk:
-                K.bwd_after(dyt, dhn, arr(w), gmn, hs.numpy(), save.numpy(), ctx.lens, dgi,
+                K.bwd_after(dyt, dhn, arr(w), gmn, sm, hs.numpy(), save.numpy(), ctx.lens, dgi,
                             dgh, dgam, dh0, gemm, nchunk)
             dp = torch.from_numpy(dgh).reshape(-1, 3 * hid)  # (T·B, 3H)
             dw_hh = dp.t() @ hd  # (3H, H)
@@ -98,15 +106,16 @@ class _GRUDFunction(torch.autograd.Function):
         else:
             dq = np.empty((steps, batch, hid), dt)  # (T, B, H): ∂L/∂(W_hn (r ⊙ ĥ))
             with kernel_threads(batch, gemm) as nchunk:
-                K.bwd_before(dyt, dhn, arr(w[:2 * hid]), arr(w[2 * hid:]), gmn, hs.numpy(),
-                             save.numpy(), ctx.lens, dgi, dq, dgam, dh0, gemm, nchunk)
+                K.bwd_before(dyt, dhn, arr(w[:2 * hid]), arr(w[2 * hid:]), gmn, sm,
+                             hs.numpy(), save.numpy(), ctx.lens, dgi, dq, dgam, dh0, gemm,
+                             nchunk)
             da = torch.from_numpy(dgi)[..., :2 * hid].reshape(-1, 2 * hid)  # (T·B, 2H)
-            rh = save[..., :hid].reshape(-1, hid) * hd  # (T·B, H): r ⊙ ĥ
+            rh = save[..., :hid].reshape(-1, hid) * hd  # (T·B, H): r ⊙ s ⊙ ĥ
             dqf = torch.from_numpy(dq).reshape(-1, hid)  # (T·B, H)
             dw_hh = torch.cat([da.t() @ hd, dqf.t() @ rh])  # (3H, H)
             db_hh = None
         return (torch.from_numpy(dgi), torch.from_numpy(dgam), dw_hh, db_hh,
-                torch.from_numpy(dh0), None, None)
+                torch.from_numpy(dh0), None, None, None)
 
 
 def grud_cpu(x: Tensor, mask: Tensor, delta: Tensor, x_mean: Tensor, x_last0: Tensor | None,
@@ -114,10 +123,14 @@ def grud_cpu(x: Tensor, mask: Tensor, delta: Tensor, x_mean: Tensor, x_last0: Te
              weight_mh: Tensor, decay_x_weight: Tensor, decay_x_bias: Tensor | None,
              decay_h_weight: Tensor, decay_h_bias: Tensor | None, *, h0: Tensor,
              lengths: Tensor | None, reset_after: bool,
-             reverse: bool = False, input_mask: Tensor | None = None) -> tuple[Tensor, Tensor]:
+             reverse: bool = False, input_mask: Tensor | None = None,
+             state_mask: Tensor | None = None) -> tuple[Tensor, Tensor]:
     """The ``grukit.ops.grud`` signature on the fused CPU kernels (forward only: the entry
     refuses ``reverse``). x, mask, delta (B, T, D) -> y (B, T, H), h_n (B, H)."""
     lens = lens_array(lengths, x.shape[0], x.shape[1])
+    hid = weight_hh.shape[1]
+    smask = (np.ones((x.shape[0], hid), arr(h0).dtype) if state_mask is None
+             else np.ascontiguousarray(arr(state_mask.detach())))  # (B, H)
     side = (mask, delta, x_mean, weight_ih, bias_ih, weight_mh, decay_x_weight, decay_x_bias,
             decay_h_weight, decay_h_bias, x_last0, input_mask)
 
@@ -126,12 +139,14 @@ def grud_cpu(x: Tensor, mask: Tensor, delta: Tensor, x_mean: Tensor, x_last0: Te
         return gi.transpose(0, 1), gam.transpose(0, 1)
 
     def train(xs: Tensor):
-        y, hn = _GRUDFunction.apply(*gates(xs), weight_hh, bias_hh, h0, lens, reset_after)
+        y, hn = _GRUDFunction.apply(*gates(xs), weight_hh, bias_hh, h0, lens, reset_after,
+                                    smask)
         return y, (hn,)
 
     @torch.no_grad()
     def infer(xs: Tensor):
-        y, _, hn, _ = _forward(*gates(xs), weight_hh, bias_hh, h0, lens, reset_after, False)
+        y, _, hn, _ = _forward(*gates(xs), weight_hh, bias_hh, smask, h0, lens, reset_after,
+                               False)
         return y, (hn,)
 
     inputs = (delta, x_mean, weight_ih, weight_hh, bias_ih, bias_hh, weight_mh, decay_x_weight,

@@ -15,6 +15,11 @@ last observed; x̄ (D,) is the empirical mean of each variable (from the trainin
     n = tanh(W_in x̂ + W_mn m + b_in + r ⊙ (W_hn ĥ + b_hn))   reset_after=True
     h_t = (1 − z) ⊙ n + z ⊙ ĥ
 
+Recurrent dropout (``state_mask`` (B, H), one draw per sequence: Gal & Ghahramani 2016,
+Keras' ``recurrent_dropout``, Che et al.'s code at 0.3) multiplies ĥ where W_hh reads it:
+W_hr (s ⊙ ĥ), W_hz (s ⊙ ĥ), W_hn (r ⊙ s ⊙ ĥ) (reset_after=True: r ⊙ (W_hn (s ⊙ ĥ) + b_hn));
+the blend h_t = (1 − z) ⊙ n + z ⊙ ĥ reads ĥ itself.
+
 Gate order r, z, n and the labelling of z are torch's (``grukit.ops.gru``): the paper writes
 h_t = (1 − z') ⊙ ĥ + z' ⊙ h̃, so its z' is our 1 − z (the same family, z relabelled); its W,
 U, V are our weight_ih, weight_hh, weight_mh.
@@ -116,22 +121,25 @@ def input_side(x: Tensor, mask: Tensor, delta: Tensor, x_mean: Tensor, weight_ih
 
 
 def grud_step(gi: Tensor, gamma_h: Tensor, h: Tensor, weight_hh: Tensor,
-              bias_hh: Tensor | None, reset_after: bool) -> Tensor:
-    """One step from gi (B, 3H), the hidden decay γ_h (B, H) and the state h (B, H)."""
+              bias_hh: Tensor | None, reset_after: bool,
+              state_mask: Tensor | None = None) -> Tensor:
+    """One step from gi (B, 3H), the hidden decay γ_h (B, H) and the state h (B, H);
+    ``state_mask`` (B, H) multiplies ĥ where W_hh reads it (recurrent dropout)."""
     hidden = h.shape[1]
     hd = gamma_h * h  # (B, H): ĥ
+    hm = hd if state_mask is None else hd * state_mask  # (B, H): what W_hh reads
     gi_r, gi_z, gi_n = gi.split(hidden, dim=1)  # 3 × (B, H)
     if reset_after:
-        gh_r, gh_z, gh_n = F.linear(hd, weight_hh, bias_hh).split(hidden, dim=1)
+        gh_r, gh_z, gh_n = F.linear(hm, weight_hh, bias_hh).split(hidden, dim=1)
         r = torch.sigmoid(gi_r + gh_r)
         z = torch.sigmoid(gi_z + gh_z)
         n = torch.tanh(gi_n + r * gh_n)
     else:
         w_rz, w_n = weight_hh.split((2 * hidden, hidden), dim=0)  # (2H, H), (H, H)
-        gh_r, gh_z = F.linear(hd, w_rz).split(hidden, dim=1)
+        gh_r, gh_z = F.linear(hm, w_rz).split(hidden, dim=1)
         r = torch.sigmoid(gi_r + gh_r)
         z = torch.sigmoid(gi_z + gh_z)
-        n = torch.tanh(gi_n + F.linear(r * hd, w_n))
+        n = torch.tanh(gi_n + F.linear(r * hm, w_n))
     return (1 - z) * n + z * hd
 
 
@@ -142,7 +150,8 @@ def grud_reference(x: Tensor, mask: Tensor, delta: Tensor, x_mean: Tensor,
                    decay_h_weight: Tensor, decay_h_bias: Tensor | None, *, h0: Tensor,
                    lengths: Tensor | None, reset_after: bool,
                    reverse: bool = False,
-                   input_mask: Tensor | None = None) -> tuple[Tensor, Tensor]:
+                   input_mask: Tensor | None = None,
+                   state_mask: Tensor | None = None) -> tuple[Tensor, Tensor]:
     """x, mask, delta (B, T, D), h0 (B, H) -> y (B, T, H), h_n (B, H). Inputs are already
     validated (the entry refuses ``reverse``)."""
     gi, gh = input_side(x, mask, delta, x_mean, weight_ih, bias_ih, weight_mh, decay_x_weight,
@@ -150,7 +159,8 @@ def grud_reference(x: Tensor, mask: Tensor, delta: Tensor, x_mean: Tensor,
     g3 = gi.shape[2]
 
     def step(g: Tensor, s: tuple[Tensor, ...]) -> tuple[Tensor, ...]:
-        return (grud_step(g[:, :g3], g[:, g3:], s[0], weight_hh, bias_hh, reset_after),)
+        return (grud_step(g[:, :g3], g[:, g3:], s[0], weight_hh, bias_hh, reset_after,
+                          state_mask),)
 
     y, (h_n,) = masked_loop(step, torch.cat([gi, gh], dim=2), (h0,), lengths)  # (B, T, 4H)
     return y, h_n

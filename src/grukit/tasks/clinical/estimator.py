@@ -2,7 +2,9 @@
 ``grukit.data.clinical.ClinicalData`` with GRU-D or one of the paper's recurrent baselines
 (Che et al. 2018): one recurrent layer, the static descriptors, a sigmoid unit, binary
 cross-entropy, Adam, early stopping on a stratified validation split of the training
-records; GRU-D with dropout of its gate inputs [x̂, m] as in the authors' released code.
+records; variational dropout of the recurrent layer's inputs (GRU-D: [x̂, m]) and of the
+state its recurrent weights read (GRU-D: ĥ), as in the authors' released code, which builds
+GRU-D and the GRU baselines from one layer with the same dropout.
 z-scoring statistics and x̄ come from the training records only and are saved with
 the weights, so a loaded model scores new stays exactly as before saving."""
 
@@ -32,14 +34,16 @@ class ClinicalConfig:
     Where each default comes from: 49 GRU-D units (the paper's model size for PhysioNet),
     each baseline as wide as gives it GRU-D's recurrent parameter count (the paper compares
     models of comparable size; ``paper_hidden``); batch 32, patience 10 and dropout 0.3 on
-    the output and on [x̂, m] from the authors' released Keras code (Run.ipynb, models.py,
-    grud_layers.py); Adam 1e-3 from both."""
+    the output, on [x̂, m] and on ĥ (recurrent) from the authors' released Keras code
+    (Run.ipynb, models.py, grud_layers.py); Adam 1e-3 from both."""
 
     model: str = "grud"  # grud | gru-mean | gru-forward | gru-simple | lstm-mean
     hidden: int | None = None  # None: paper_hidden(model, variables)
     dropout: float = 0.3  # on the recurrent output, before the sigmoid unit
-    # GRU-D only: variational dropout of [x̂, m] where its gates read them (Che et al.'s code)
+    # variational dropout of the recurrent layer's inputs (GRU-D: [x̂, m] where its gates
+    # read them) and of the state its recurrent weights read (GRU-D: ĥ), as Che et al.'s code
     input_dropout: float = 0.3
+    recurrent_dropout: float = 0.3
     epochs: int = 60
     batch_size: int = 32
     learning_rate: float = 1e-3
@@ -86,7 +90,7 @@ def check_config(cfg: ClinicalConfig) -> None:
         _whole(name, getattr(cfg, name))
     _whole("patience", cfg.patience, 0)
     _whole("seed", cfg.seed, 0)
-    for name in ("dropout", "input_dropout"):
+    for name in ("dropout", "input_dropout", "recurrent_dropout"):
         v = getattr(cfg, name)
         if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 <= v < 1:
             raise ValueError(f"{name} must be in [0, 1); got {v!r}.")
@@ -207,6 +211,7 @@ class ClinicalClassifier(Estimator):
         model.build()
         net.set_empirical_mean(enc.x_mean)
         net.set_input_dropout(cfg.input_dropout)
+        net.set_recurrent_dropout(cfg.recurrent_dropout)
         return model
 
     # -- inference ---------------------------------------------------------------------------

@@ -4,6 +4,8 @@ static descriptors, and a sigmoid unit — one ``grukit.layers`` layer, so that
 
     input (B, T, F + S)  ->  series (B, T, F), descriptors (B, S) from step 0
     RNN(series) -> h_t (B, T, H)          GRU-D reads F = 3·D packed [x, m, δ]
+    in training: variational dropout of the recurrent layer's inputs and of the state its
+    recurrent weights read (one draw per sequence; Che et al.'s code, 0.3 each)
     p_t = σ(w · [dropout(h_t), s] + b)    the risk after step t; the model's output is p_T
 """
 
@@ -35,6 +37,7 @@ class ClinicalNetwork(Layer):
         self.drop = Dropout(dropout) if dropout else None
         self.head = Dense(1, activation="sigmoid")
         self.per_step = False
+        self.input_dropout = 0.0  # the baselines' (GRU-D drops inside its op)
 
     def set_empirical_mean(self, x_mean) -> None:
         """GRU-D's x̄ (D,) (its buffer, saved with the weights); other cells have none."""
@@ -42,13 +45,26 @@ class ClinicalNetwork(Layer):
             self.rnn.rnn.set_empirical_mean(torch.as_tensor(x_mean, dtype=torch.float32))
 
     def set_input_dropout(self, rate: float) -> None:
-        """GRU-D's variational dropout of [x̂, m] at its gates in training (Che et al.'s code:
-        0.3); other cells read their imputed series without it."""
+        """Variational dropout of the recurrent layer's inputs in training, one draw per
+        sequence for every step: GRU-D's [x̂, m] where its gates read them (inside its op),
+        a baseline's series as it reads it. Che et al.'s code: 0.3 for GRU-D and the GRU
+        baselines, which it builds from the same layer."""
         if self.model == "grud":
             self.rnn.rnn.input_dropout = float(rate)
+        else:
+            self.input_dropout = float(rate)
+
+    def set_recurrent_dropout(self, rate: float) -> None:
+        """Variational dropout of the state where the recurrent weights read it, in training
+        (GRU-D: ĥ; Keras' ``recurrent_dropout``; Che et al.'s code: 0.3)."""
+        self.rnn.rnn.recurrent_dropout = float(rate)
 
     def call(self, x: Tensor, lengths: Tensor | None):
         series, static = x[..., :self.series], x[:, 0, self.series:]  # (B, T, F), (B, S)
+        if self.input_dropout and self.training:
+            p = 1.0 - self.input_dropout
+            keep = torch.bernoulli(series.new_full((series.shape[0], 1, self.series), p))
+            series = series * (keep / p)  # (B, 1, F): one draw per sequence
         y, _ = self.rnn(series, None)  # (B, T, H)
         if self.drop is not None:
             y, _ = self.drop(y, None)
