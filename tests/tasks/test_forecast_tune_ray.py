@@ -1,6 +1,8 @@
 """The Ray Tune backend of Forecaster.tune, against a local Ray instance: the best trial's
 score is what the same settings score on the same validation folds in this process."""
 
+import signal
+
 import numpy as np
 import pytest
 
@@ -29,8 +31,10 @@ def _series():
 
 def test_ray_backend_best_trial_scores_as_in_this_process(local_ray, tmp_path):
     y = _series()
+    before = signal.getsignal(signal.SIGINT)
     settings, summary = tune(y, 12, 2, horizon=6, folds=1, fixed=FIXED, backend="ray",
                              storage=str(tmp_path / "ray"), study_name="t")
+    assert signal.getsignal(signal.SIGINT) is before  # Ray Tune's own handler is not left
     assert summary["backend"] == "ray" and summary["trials"] == 2
     assert summary["completed"] >= 1 and summary["folds"] == 1
     assert settings["hidden"] == 8 and settings["epochs"] == 2 and settings["horizon"] == 6

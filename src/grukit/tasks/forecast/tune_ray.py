@@ -18,14 +18,22 @@ trials as tasks on whatever Ray instance is there: the cluster at ``RAY_ADDRESS`
   same time, so a resumed search samples the same space but not necessarily the same
   settings.
 
+Ctrl-C during the search stops it as anywhere else in grukit (``KeyboardInterrupt``): Ray
+Tune's own handler, which would end the search early and let the run go on with the trials
+finished so far, is switched off, and the handler in place before the search is back after
+it (Ray leaves its own installed otherwise).
+
 Needs ``pip install 'grukit[ray]'`` (``ray[tune]``).
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
+import signal
 import tempfile
+import threading
 
 from .tune import _optuna, _suggest, validation_score
 
@@ -104,7 +112,8 @@ def search(ys, covs, season: int, trials: int, *, room: int, fixed: dict, folds:
                                                 num_samples=trials, time_budget_s=timeout),
                 run_config=ray_tune.RunConfig(name=study_name, storage_path=root,
                                               verbose=0))
-        results = tuner.fit()
+        with _plain_ctrl_c():
+            results = tuner.fit()
         groups = min(folds, origins or folds)
         full = [r for r in results if r.metrics and r.metrics.get(STEP) == groups
                 and math.isfinite(r.metrics.get(METRIC, math.inf))]
@@ -125,3 +134,22 @@ def search(ys, covs, season: int, trials: int, *, room: int, fixed: dict, folds:
                "origins": origins, "step": step,
                "study": study_name}
     return settings, summary
+
+
+@contextlib.contextmanager
+def _plain_ctrl_c():
+    """Run ``Tuner.fit`` with Ray Tune's SIGINT handler switched off, and put back the
+    SIGINT handler that was in place before (Ray's stays installed after a search)."""
+    main = threading.current_thread() is threading.main_thread()
+    before = signal.getsignal(signal.SIGINT) if main else None
+    old = os.environ.get("TUNE_DISABLE_SIGINT_HANDLER")
+    os.environ["TUNE_DISABLE_SIGINT_HANDLER"] = "1"
+    try:
+        yield
+    finally:
+        if old is None:
+            os.environ.pop("TUNE_DISABLE_SIGINT_HANDLER", None)
+        else:
+            os.environ["TUNE_DISABLE_SIGINT_HANDLER"] = old
+        if main and before is not None:
+            signal.signal(signal.SIGINT, before)
