@@ -73,7 +73,7 @@ def test_int8_stream_kernel_equals_float_kernel_on_dequantized_weights(cell, dty
     if cell == "lstm":
         kq, kf = lq.lstm_stream_int8(states_q, 5), ls.lstm_stream(states_f, 5)
     else:
-        kq = gq.gru_stream_int8(states_q, 5, reset_after=ra)
+        kq = gq.gru_stream_int8(states_q, 5, reset_after=ra, w8a8=False)
         kf = gs.gru_stream(states_f, 5, reset_after=ra)
     pq, pf = kq.pack(qlayers), kf.pack(flayers)
     rng = np.random.default_rng(0)
@@ -140,7 +140,7 @@ def test_int8_stream_steps_equal_the_sequence_through_the_int8_kernel(kind):
     x = torch.randn(20, 1, 3)
     with torch.no_grad():
         y, _ = q(x)
-    s = Int8Stream(q)
+    s = Int8Stream(q, w8a8=False)  # float products of the int8 weights: the module's numbers
     steps = np.stack([s.step(x[t, 0].numpy()) for t in range(20)])
     assert s._kernel.step.__name__ == "step_int8"  # dispatch gave the int8 kernel
     assert dispatch.backends(f"{kind[:4].rstrip('_')}_stream_int8") == ["cpu"]

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import copy
 import warnings
+from functools import partial
 
 import torch
 import torch.nn.functional as F
@@ -197,13 +198,26 @@ def model_bytes(model: nn.Module) -> int:
 class Int8Stream(Stream):
     """``grukit.nn.Stream`` for a module from ``quantize_int8``: a unidirectional GRU or
     LSTM (no projection) steps one sequence through the int8 kernels
-    (``grukit.ops.gru.quant``); other steps run as ``Stream``'s on the dequantized weights."""
+    (``grukit.ops.gru.quant``); other steps run as ``Stream``'s on the dequantized weights.
 
-    def __init__(self, module: RecurrentBase, batch_size: int = 1):
+    ``w8a8``: True multiplies int8 weights by the input and state quantised to 8 bits each
+    step (one scale per vector, int32 sums: ``grukit.ops.gru.w8a8``; float32 modules), False
+    multiplies the int8 weights by the float input and state, None (default) takes int8 ×
+    int8 where the CPU runs it fast (AVX-512 VNNI) and the module is float32."""
+
+    def __init__(self, module: RecurrentBase, batch_size: int = 1, *,
+                 w8a8: bool | None = None):
         if not isinstance(module, Int8Recurrent):
             raise TypeError(f"Int8Stream needs a module with int8 weights from "
                             f"grukit.nn.quantized.quantize_int8; got {type(module).__name__}. Use "
                             f"grukit.nn.Stream for a float module.")
+        if w8a8 not in (None, True, False):
+            raise ValueError(f"Int8Stream: w8a8 must be True, False or None (where fast); got "
+                             f"{w8a8!r}.")
+        if w8a8 and module.int8_dtype != torch.float32:
+            raise ValueError(f"Int8Stream: w8a8=True needs a float32 module; this one is "
+                             f"{module.int8_dtype}. Use w8a8=False or None.")
+        self.w8a8 = w8a8
         self._int8_route = None  # the int8 kernel builder once dispatch gives it
         super().__init__(module, batch_size)
 
@@ -223,8 +237,9 @@ class Int8Stream(Stream):
         op = f"{self.module.spec.name}_stream_int8"
         if fn is None or not dispatch.backends(op):
             return fn
-        self._int8_route = dispatch.select(op, "auto", h=self._h[0], x_ndim=ndim,
-                                           proj_size=getattr(self.module, "proj_size", 0))
+        build = dispatch.select(op, "auto", h=self._h[0], x_ndim=ndim,
+                                proj_size=getattr(self.module, "proj_size", 0))
+        self._int8_route = partial(build, w8a8=self.w8a8)
         return self._int8_route
 
     def _pack(self):

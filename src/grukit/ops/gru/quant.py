@@ -162,10 +162,24 @@ def pack_int8(layers: Sequence[dict], dtype: torch.dtype,
 
 
 def gru_stream_int8(states: list[np.ndarray], input_size: int, *, reset_after: bool = True,
-                    **_: object) -> _stream.StreamKernel:
+                    w8a8: bool | None = None, **_: object) -> _stream.StreamKernel:
     """The int8 streaming kernel for a GRU stack whose state is states[0] (L, H); its
-    ``pack`` takes the int8 layers ``pack_int8`` describes."""
+    ``pack`` takes the int8 layers ``pack_int8`` describes. ``w8a8``: True for the int8 ×
+    int8 kernel (``.w8a8``: the input and state quantised each step too; float32 state),
+    False for this module's (float products of the int8 weights), None for int8 × int8
+    where it is fast (a CPU with AVX-512 VNNI, float32 state)."""
     h = states[0]
+    if w8a8 is None:
+        from .._vnni import VNNI
+
+        w8a8 = VNNI and h.dtype == np.float32
+    if w8a8:
+        if h.dtype != np.float32:
+            raise ValueError(f"gru_stream_int8: w8a8=True needs a float32 state; got "
+                             f"{h.dtype}. Use w8a8=False (float products) for float64.")
+        from .w8a8 import gru_stream_w8a8
+
+        return gru_stream_w8a8(states, input_size, reset_after=reset_after)
     packer = partial(pack_int8, dtype=_stream.torch_dtype(h),
                      hh_t=_t if reset_after else _t_before)
     return _stream.build(step_int8, h, input_size, bool(reset_after), packer)

@@ -1,0 +1,109 @@
+"""The GRU's int8 × int8 streaming kernel ("w8a8"): int8 weights and, each step, the input
+and the state quantised to bytes, multiplied with int32 sums (AVX-512 VNNI where the CPU has
+it; ``.._vnni``)::
+
+    gi = s_ih ⊙ s_x (q_ih u_x − c_ih) + b_ih        (3H,)   u_x = round(x / s_x) + 128
+    gh = s_hh ⊙ s_h (q_hh u_h − c_hh)               (3H,)   u_h = round(h / s_h) + 128
+
+with s_x = max|x| / 127 and s_h = max|h| / 127 taken each step, c = 128 Σ_k q_jk the
+offset, then the unit math of the float kernel (``cpu._unit_after``; reset_after=False:
+``_gates_before``, then W_hn (r ⊙ h) the same way with r ⊙ h quantised in turn, then
+``_unit_before``). Packed layout: ``.._vnni.pack_w8a8``.
+
+Registered behind op ``"gru_stream_int8"`` (``.quant.gru_stream_int8`` picks it where VNNI
+is available; the float-product int8 kernel elsewhere).
+"""
+
+from __future__ import annotations
+
+from functools import partial
+
+import numpy as np
+from numba import njit
+
+from .. import _stream
+from .._vnni import dot_u8s8, layout, pad64, quantize_u8, rescale
+from .cpu import _gates_before, _unit_after, _unit_before
+
+
+@njit(fastmath=True, error_model="numpy", cache=True, _nrt=False)
+def step_w8a8(x, h, params, reset_after):
+    """One GRU step of every layer, int8 × int8: x (I,), h (L, H) float32 updated in place.
+    Compiled without numba's reference counting (``_nrt=False``: nothing here allocates),
+    which would cost two atomic updates per array view, ~0.2 µs of a step."""
+    layers, hid = h.shape
+    g = 3 * hid
+    ri = pad64(g)
+    r2 = pad64(2 * hid)  # reset_after=False: W_hh is [W_h(r,z) (r2 rows); W_hn]
+    rh = ri if reset_after else r2 + pad64(hid)
+    kh4 = (hid + 3) // 4
+    gi_, gh_, ai_, ah_, xw, xf, tmp, wb = layout(layers, ri, rh,
+                                                 (max(x.shape[0], hid) + 3) // 4)
+    ints, qb, bits = params.view(np.int32), params.view(np.int8), h.view(np.int32)
+    gi, gh = params[gi_:gi_ + ri], params[gh_:gh_ + rh]  # (Ri,), (Rh,) float scratch
+    for layer in range(layers):
+        f = layer * 3 * (ri + rh)
+        s_ih, c_ih, b_ih = params[f:f + ri], params[f + ri:f + 2 * ri], \
+            params[f + 2 * ri:f + 3 * ri]  # (Ri,) each
+        f += 3 * ri
+        s_hh, c_hh, b_hh = params[f:f + rh], params[f + rh:f + 2 * rh], \
+            params[f + 2 * rh:f + 3 * rh]  # (Rh,) each
+        hl = h[layer]
+        if layer == 0:  # x: any strides, so copied where its bits can be read
+            inp = x.shape[0]
+            ki4 = (inp + 3) // 4
+            for k in range(inp):
+                params[xf + k] = x[k]
+            sx = quantize_u8(params[xf:xf + inp], ints[xf:xf + inp], params, ints, tmp, xw)
+        else:
+            ki4 = kh4
+            sx = quantize_u8(h[layer - 1], bits[layer - 1], params, ints, tmp, xw)
+        dot_u8s8(ints, ai_, qb, wb, xw, ri, ki4)  # (Ri,) q_ih u_x
+        wb += ri * 4 * ki4
+        rescale(gi, ints[ai_:ai_ + ri], s_ih, c_ih, sx, g)  # (3H,) W_ih x
+        sh = quantize_u8(hl, bits[layer], params, ints, tmp, xw)
+        if reset_after:
+            dot_u8s8(ints, ah_, qb, wb, xw, ri, kh4)  # (Ri,) q_hh u_h
+            rescale(gh, ints[ah_:ah_ + ri], s_hh, c_hh, sh, g)  # (3H,) W_hh h
+            for j in range(hid):
+                r, z, n = j, hid + j, 2 * hid + j
+                hl[j] = _unit_after(gi[r] + b_ih[r], gi[z] + b_ih[z], gi[n] + b_ih[n],
+                                    gh[r], gh[z], gh[n], b_hh[r], b_hh[z], b_hh[n],
+                                    hl[j])[4]
+        else:
+            dot_u8s8(ints, ah_, qb, wb, xw, r2, kh4)  # (r2,) q_h(r,z) u_h
+            rescale(gh, ints[ah_:ah_ + r2], s_hh, c_hh, sh, 2 * hid)  # (2H,) W_h(r,z) h
+            rh_, zs = gi[:hid], gi[hid:2 * hid]  # (H,) each: r ⊙ h and z, over gi's read rows
+            for j in range(hid):
+                r, z = j, hid + j
+                _, zs[j], rh_[j] = _gates_before(gi[r] + b_ih[r], gi[z] + b_ih[z], gh[r],
+                                                 gh[z], hl[j])
+            srh = quantize_u8(rh_, ints[gi_:gi_ + hid], params, ints, tmp, xw)
+            ghn = gh[r2:]  # (H,) W_hn (r ⊙ h)
+            dot_u8s8(ints, ah_ + r2, qb, wb + r2 * 4 * kh4, xw, rh - r2, kh4)  # q_hn u_rh
+            rescale(ghn, ints[ah_ + r2:ah_ + rh], s_hh[r2:], c_hh[r2:], srh, hid)
+            for j in range(hid):
+                n = 2 * hid + j
+                hl[j] = _unit_before(gi[n] + b_ih[n], ghn[j], zs[j], hl[j])[1]
+        wb += rh * 4 * kh4
+
+
+def _packer(layers, reset_after: bool) -> np.ndarray:
+    from .._vnni import pack_w8a8
+
+    hid = layers[0]["weight_hh_int8"].shape[1]
+    return pack_w8a8(layers, [3 * hid] if reset_after else [2 * hid, hid])
+
+
+def gru_stream_w8a8(states: list[np.ndarray], input_size: int, *, reset_after: bool = True,
+                    **_: object) -> _stream.StreamKernel:
+    """The int8 × int8 streaming kernel for a GRU stack whose state is states[0] (L, H);
+    its ``pack`` takes the int8 layers ``.quant.pack_int8`` describes."""
+    h = states[0]
+    if h.dtype != np.float32:
+        raise ValueError(f"the w8a8 GRU kernel steps a float32 state; got {h.dtype}.")
+    packer = partial(_packer, reset_after=bool(reset_after))
+    return _stream.build(step_w8a8, h, input_size, bool(reset_after), packer)
+
+
+__all__ = ["gru_stream_w8a8", "step_w8a8"]
