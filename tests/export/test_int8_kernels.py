@@ -71,7 +71,7 @@ def test_int8_stream_kernel_equals_float_kernel_on_dequantized_weights(cell, dty
     states_q = [np.zeros((2, 12), NP[dtype]) for _ in range(2 if cell == "lstm" else 1)]
     states_f = [s.copy() for s in states_q]
     if cell == "lstm":
-        kq, kf = lq.lstm_stream_int8(states_q, 5), ls.lstm_stream(states_f, 5)
+        kq, kf = lq.lstm_stream_int8(states_q, 5, w8a8=False), ls.lstm_stream(states_f, 5)
     else:
         kq = gq.gru_stream_int8(states_q, 5, reset_after=ra, w8a8=False)
         kf = gs.gru_stream(states_f, 5, reset_after=ra)

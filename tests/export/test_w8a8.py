@@ -15,6 +15,8 @@ from grukit.nn.quantized import Int8Stream, quantize_int8
 from grukit.ops import _vnni
 from grukit.ops.gru import quant as gq
 from grukit.ops.gru.w8a8 import gru_stream_w8a8
+from grukit.ops.lstm import quant as lq
+from grukit.ops.lstm.w8a8 import lstm_stream_w8a8
 
 F = np.float32
 
@@ -123,10 +125,44 @@ def test_w8a8_gru_step_equals_a_numpy_model_of_its_math(reset_after, inp, hid, l
     assert np.abs(h).max() > 0.05  # the state moved
 
 
-@pytest.mark.parametrize("cell", ["gru", "gru_reset_before"])
+def _emulated_lstm_step(x, h, c, layers):
+    h, c = h.copy(), c.copy()
+    hid = h.shape[1]
+    for layer, p in enumerate(layers):
+        xin = x if layer == 0 else h[layer - 1]
+        a = (_product(p["weight_ih_int8"], p["weight_ih_scale"], xin)
+             + _product(p["weight_hh_int8"], p["weight_hh_scale"], h[layer])
+             + p["bias_ih"].detach().numpy() + p["bias_hh"].detach().numpy())
+        i, f = _sig(a[:hid]), _sig(a[hid:2 * hid])
+        g, o = np.tanh(a[2 * hid:3 * hid]), _sig(a[3 * hid:])
+        c[layer] = (f * c[layer] + i * g).astype(F)
+        h[layer] = (o * np.tanh(c[layer].astype(np.float64))).astype(F)
+    return h, c
+
+
+@pytest.mark.parametrize("inp,hid,layers", [(1, 64, 1), (5, 12, 2)], ids=lambda v: str(v))
+def test_w8a8_lstm_step_equals_a_numpy_model_of_its_math(inp, hid, layers):
+    torch.manual_seed(inp + hid)
+    m = gnn.LSTM(inp, hid, num_layers=layers)
+    qlayers = _int8_layers(m)
+    h, c = np.zeros((layers, hid), F), np.zeros((layers, hid), F)
+    k = lstm_stream_w8a8([h, c], inp)
+    packed = k.pack(qlayers)
+    rng = np.random.default_rng(0)
+    for _ in range(8):
+        x = rng.standard_normal(inp).astype(F)
+        want_h, want_c = _emulated_lstm_step(x, h, c, qlayers)
+        k.step(x, h, packed, k.extra)
+        np.testing.assert_allclose(h, want_h, atol=1e-5, rtol=0)
+        np.testing.assert_allclose(c, want_c, atol=1e-5, rtol=0)
+    assert np.abs(h).max() > 0.05  # the state moved
+
+
+@pytest.mark.parametrize("cell", ["gru", "gru_reset_before", "lstm"])
 def test_w8a8_stream_stays_within_quantisation_error_of_the_float_module(cell):
     torch.manual_seed(7)
-    m = gnn.GRU(3, 32, num_layers=2, reset_after=cell == "gru").eval()
+    m = (gnn.LSTM(3, 32, num_layers=2) if cell == "lstm"
+         else gnn.GRU(3, 32, num_layers=2, reset_after=cell == "gru")).eval()
     x = torch.randn(40, 1, 3)
     with torch.no_grad():
         y, _ = m(x)
@@ -137,8 +173,9 @@ def test_w8a8_stream_stays_within_quantisation_error_of_the_float_module(cell):
     assert 1e-6 < err < 0.01, err  # quantised, and by little
 
 
-def test_int8_stream_takes_w8a8_where_the_cpu_has_vnni():
-    q = quantize_int8(gnn.GRU(2, 8))
+@pytest.mark.parametrize("cell", ["GRU", "LSTM"])
+def test_int8_stream_takes_w8a8_where_the_cpu_has_vnni(cell):
+    q = quantize_int8(getattr(gnn, cell)(2, 8))
     s = Int8Stream(q)
     s.step(np.ones(2, F))
     assert s._kernel.step.__name__ == ("step_w8a8" if _vnni.VNNI else "step_int8")
@@ -174,3 +211,5 @@ def test_w8a8_bad_choices_get_one_sentence():
         Int8Stream(quantize_int8(gnn.GRU(2, 8).double()), w8a8=True)
     with pytest.raises(ValueError, match="w8a8=True needs a float32 state"):
         gq.gru_stream_int8([np.zeros((1, 8))], 2, w8a8=True)
+    with pytest.raises(ValueError, match="w8a8=True needs a float32 state"):
+        lq.lstm_stream_int8([np.zeros((1, 8)), np.zeros((1, 8))], 2, w8a8=True)

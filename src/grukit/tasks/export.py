@@ -123,13 +123,13 @@ def _task_block(est, path: Path) -> dict:
 
 
 def _network_attr(est) -> str:
-    name = type(est).__name__
-    if name in ("Forecaster", "GRU4Rec"):
+    names = {c.__name__ for c in type(est).__mro__}  # a SpeechClassifier is a
+    if names & {"Forecaster", "GRU4Rec"}:            # SequenceClassifier
         return "net"
-    if name in ("TextClassifier", "SequenceClassifier"):
+    if names & {"TextClassifier", "SequenceClassifier"}:
         return "model"
-    raise TypeError(f"int8 covers the Forecaster, TextClassifier, SequenceClassifier and "
-                    f"GRU4Rec; got a {name}.")
+    raise TypeError(f"int8 covers the Forecaster, TextClassifier, SequenceClassifier (and "
+                    f"SpeechClassifier) and GRU4Rec; got a {type(est).__name__}.")
 
 
 def int8_estimator(est, *, linear: str = "auto"):

@@ -42,10 +42,24 @@ def step_int8(x, h, params, c):
                                              ai[3 * hid + j], cl[j])
 
 
-def lstm_stream_int8(states: list[np.ndarray], input_size: int,
+def lstm_stream_int8(states: list[np.ndarray], input_size: int, *, w8a8: bool | None = None,
                      **_: object) -> _stream.StreamKernel:
-    """The int8 streaming kernel for an LSTM stack whose states are h, c = states (L, H)."""
+    """The int8 streaming kernel for an LSTM stack whose states are h, c = states (L, H).
+    ``w8a8`` as ``..gru.quant.gru_stream_int8``'s: True for int8 × int8 (``.w8a8``; float32
+    state), False for float products of the int8 weights, None for int8 × int8 where the CPU
+    has AVX-512 VNNI and the state is float32."""
     h, c = states
+    if w8a8 is None:
+        from .._vnni import VNNI
+
+        w8a8 = VNNI and h.dtype == np.float32
+    if w8a8:
+        if h.dtype != np.float32:
+            raise ValueError(f"lstm_stream_int8: w8a8=True needs a float32 state; got "
+                             f"{h.dtype}. Use w8a8=False (float products) for float64.")
+        from .w8a8 import lstm_stream_w8a8
+
+        return lstm_stream_w8a8(states, input_size)
     packer = partial(pack_int8, dtype=_stream.torch_dtype(h))
     return _stream.build(step_int8, h, input_size, c, packer)
 

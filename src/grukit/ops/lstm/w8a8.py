@@ -1,0 +1,75 @@
+"""The LSTM's int8 × int8 streaming kernel ("w8a8"): as the GRU's (``..gru.w8a8``), int8
+weights times the input and the state quantised to bytes each step, int32 sums (AVX-512 VNNI
+where the CPU has it; ``.._vnni``)::
+
+    a = s_ih ⊙ s_x (q_ih u_x − c_ih) + b_ih + s_hh ⊙ s_h (q_hh u_h − c_hh) + b_hh   (4H,)
+
+then the float kernel's unit math (``.cpu._unit``; gates i, f, g, o). The cell state c
+stays float. Packed layout: ``.._vnni.pack_w8a8`` with one block of 4H rows.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from .. import _stream
+from .._vnni import dot_u8s8, layout, pack_w8a8, pad64, quantize_u8, rescale
+from .cpu import _unit
+
+
+@njit(fastmath=True, error_model="numpy", cache=True, _nrt=False)
+def step_w8a8(x, h, params, c):
+    """One LSTM step of every layer, int8 × int8: x (I,), h and c (L, H) float32 in place.
+    Compiled without reference counting, as the GRU's (nothing here allocates)."""
+    layers, hid = h.shape
+    g = 4 * hid
+    r = pad64(g)
+    kh4 = (hid + 3) // 4
+    gi_, gh_, ai_, ah_, xw, xf, tmp, wb = layout(layers, r, r, (max(x.shape[0], hid) + 3) // 4)
+    ints, qb, bits = params.view(np.int32), params.view(np.int8), h.view(np.int32)
+    gi, gh = params[gi_:gi_ + r], params[gh_:gh_ + r]  # (R,), (R,) float scratch
+    for layer in range(layers):
+        f = layer * 6 * r
+        s_ih, c_ih, b_ih = params[f:f + r], params[f + r:f + 2 * r], params[f + 2 * r:f + 3 * r]
+        f += 3 * r
+        s_hh, c_hh, b_hh = params[f:f + r], params[f + r:f + 2 * r], params[f + 2 * r:f + 3 * r]
+        hl, cl = h[layer], c[layer]
+        if layer == 0:  # x: any strides, so copied where its bits can be read
+            inp = x.shape[0]
+            ki4 = (inp + 3) // 4
+            for k in range(inp):
+                params[xf + k] = x[k]
+            sx = quantize_u8(params[xf:xf + inp], ints[xf:xf + inp], params, ints, tmp, xw)
+        else:
+            ki4 = kh4
+            sx = quantize_u8(h[layer - 1], bits[layer - 1], params, ints, tmp, xw)
+        dot_u8s8(ints, ai_, qb, wb, xw, r, ki4)  # (R,) q_ih u_x
+        wb += r * 4 * ki4
+        rescale(gi, ints[ai_:ai_ + r], s_ih, c_ih, sx, g)  # (4H,) W_ih x
+        sh = quantize_u8(hl, bits[layer], params, ints, tmp, xw)
+        dot_u8s8(ints, ah_, qb, wb, xw, r, kh4)  # (R,) q_hh u_h
+        wb += r * 4 * kh4
+        rescale(gh, ints[ah_:ah_ + r], s_hh, c_hh, sh, g)  # (4H,) W_hh h
+        for j in range(g):
+            gi[j] += b_ih[j] + gh[j] + b_hh[j]
+        for j in range(hid):
+            _, _, _, _, cl[j], hl[j] = _unit(gi[j], gi[hid + j], gi[2 * hid + j],
+                                             gi[3 * hid + j], cl[j])
+
+
+def lstm_stream_w8a8(states: list[np.ndarray], input_size: int,
+                     **_: object) -> _stream.StreamKernel:
+    """The int8 × int8 streaming kernel for an LSTM stack whose states are h, c = states
+    (L, H) float32; its ``pack`` takes the int8 layers ``..gru.quant.pack_int8`` describes."""
+    h, c = states
+    if h.dtype != np.float32:
+        raise ValueError(f"the w8a8 LSTM kernel steps a float32 state; got {h.dtype}.")
+
+    def packer(layers):
+        return pack_w8a8(layers, [layers[0]["weight_hh_int8"].shape[0]])
+
+    return _stream.build(step_w8a8, h, input_size, c, packer)
+
+
+__all__ = ["lstm_stream_w8a8", "step_w8a8"]
