@@ -11,13 +11,15 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._subword import TrainedTokenizer, check_specials, read_tokenizer
+
 PAD, UNK, BOS, EOS = "[PAD]", "[UNK]", "[BOS]", "[EOS]"
 SPECIALS = (PAD, UNK, BOS, EOS)
 PAD_ID, UNK_ID, BOS_ID, EOS_ID = 0, 1, 2, 3
 KINDS = ("bpe", "unigram")
 
 
-class SubwordTokenizer:
+class SubwordTokenizer(TrainedTokenizer):
     """``kind`` "bpe" or "unigram"; ``vocab_size`` caps the vocabulary."""
 
     def __init__(self, kind: str = "bpe", vocab_size: int = 8000):
@@ -45,41 +47,17 @@ class SubwordTokenizer:
         tok.pre_tokenizer = pre_tokenizers.Metaspace()
         tok.decoder = decoders.Metaspace()
         tok.train_from_iterator(list(texts), trainer)
-        self._check(tok, RuntimeError)
+        check_specials(tok, SPECIALS, RuntimeError)
         self.tokenizer = tok
         return self
 
-    @staticmethod
-    def _check(tok, error) -> None:
-        if [tok.token_to_id(s) for s in SPECIALS] != [0, 1, 2, 3]:
-            raise error(f"the tokenizer does not have {', '.join(SPECIALS)} at ids 0-3; save "
-                        f"the model again.")
-
-    def to_str(self) -> str:
-        return self._fitted().to_str()
-
     @classmethod
     def from_str(cls, text: str, kind: str = "bpe", vocab_size: int = 8000) -> SubwordTokenizer:
-        from tokenizers import Tokenizer
-
+        """The tokenizer ``to_str`` wrote; refuses JSON that is not a tokenizer with the
+        special tokens at ids 0-3."""
         out = cls(kind, vocab_size)
-        try:
-            tok = Tokenizer.from_str(text)
-        except Exception as err:  # tokenizers raises its own Exception type for bad JSON
-            raise ValueError(f"the stored tokenizer cannot be read ({err}); save the model "
-                             f"again.") from None
-        cls._check(tok, ValueError)
-        out.tokenizer = tok
+        out.tokenizer = read_tokenizer(text, SPECIALS)
         return out
-
-    @property
-    def size(self) -> int:
-        return self._fitted().get_vocab_size()
-
-    def _fitted(self):
-        if self.tokenizer is None:
-            raise RuntimeError("call fit(texts) on the tokenizer first.")
-        return self.tokenizer
 
     def encode(self, texts: list[str]) -> list[np.ndarray]:
         """Each text's ids (T_i,), int64, without BOS/EOS; an empty text gives no ids."""
