@@ -48,15 +48,17 @@ def test_dot_u8s8_equals_an_integer_matmul(dot, rows, cols):
     u = rng.integers(0, 256, _vnni.padded(cols, 4)).astype(np.uint8)  # (Kp,) bytes
     w = _vnni.block_weight(q)
     rp, k4 = _vnni.padded(rows, 64), _vnni.padded(cols, 4) // 4
-    ints = np.zeros(3 + k4 + rp, np.int32)  # a few words before x, then x, then acc
+    ints = np.zeros(3 + k4 + 2 * rp, np.int32)  # a few words, x, acc, then the start c
     ints[3:3 + k4] = u.view(np.int32)
+    c = rng.integers(-10**6, 10**6, rp).astype(np.int32)
+    ints[3 + k4 + rp:] = c
 
     @njit
     def run(ints, w):
-        dot(ints, 3 + k4, w, 0, 3, rp, k4)
+        dot(ints, 3 + k4, w, 0, 3, rp, k4, 3 + k4 + rp)
 
     run(ints, w)
-    want = q.numpy().astype(np.int64) @ u[:cols].astype(np.int64)  # (R,)
+    want = q.numpy().astype(np.int64) @ u[:cols].astype(np.int64) + c[:rows]  # (R,)
     np.testing.assert_array_equal(ints[3 + k4:3 + k4 + rows], want)
 
 
@@ -72,8 +74,8 @@ def _quant(v):
 def _product(q, s, v):
     """s_j s_v (q u − 128 Σ q) as the kernel forms it, float32."""
     sv, u = _quant(v)
-    acc = q.numpy().astype(np.int64) @ u - 128 * q.numpy().astype(np.int64).sum(1)
-    return ((s.detach().numpy() * sv).astype(np.float64) * acc).astype(F)
+    acc = q.numpy().astype(np.int64) @ (u - 128)
+    return (s.detach().numpy() * sv * acc.astype(F)).astype(F)
 
 
 def _sig(a):

@@ -51,16 +51,17 @@ def _i64(builder, v):
 
 
 @intrinsic
-def _dp64(typingctx, acc, ai, w, wi, x4, xi, k4):
-    """acc[ai:ai+64] (int32) = Σ_{kk<k4} the ``vpdpbusd`` of x4[xi + kk] (four u8, broadcast)
-    with the 256 bytes at w[wi + 256 kk]: four accumulators, one loop in IR."""
-    sig = types.void(acc, ai, w, wi, x4, xi, k4)
+def _dp64(typingctx, acc, ai, w, wi, x4, xi, k4, ci):
+    """acc[ai:ai+64] (int32) = acc[ci:ci+64] + Σ_{kk<k4} the ``vpdpbusd`` of x4[xi + kk]
+    (four u8, broadcast) with the 256 bytes at w[wi + 256 kk]: four accumulators, one loop
+    in IR."""
+    sig = types.void(acc, ai, w, wi, x4, xi, k4, ci)
 
     def codegen(context, builder, signature, args):
         from llvmlite import ir
         from numba.core import cgutils
 
-        accv, aiv, wv, wiv, x4v, xiv, k4v = args
+        accv, aiv, wv, wiv, x4v, xiv, k4v, civ = args
         i32, i64 = ir.IntType(32), ir.IntType(64)
         v16, v64b = ir.VectorType(i32, 16), ir.VectorType(ir.IntType(8), 64)
         a = context.make_array(signature.args[0])(context, builder, accv)
@@ -69,8 +70,11 @@ def _dp64(typingctx, acc, ai, w, wi, x4, xi, k4):
         fn = cgutils.get_or_insert_function(builder.module, ir.FunctionType(v16, [v16, v64b,
                                             v64b]), "llvm.x86.avx512.vpdpbusd.512")
         accs = [cgutils.alloca_once(builder, v16) for _ in range(4)]
-        for s in accs:
-            builder.store(ir.Constant(v16, None), s)
+        init = builder.gep(a.data, [_i64(builder, civ)])
+        for q, s in enumerate(accs):
+            p = builder.gep(init, [ir.Constant(i64, 16 * q)])
+            builder.store(builder.load(builder.bitcast(p, v16.as_pointer()), align=4, typ=v16),
+                          s)
         wbase = builder.gep(w_.data, [_i64(builder, wiv)])
         xbase = builder.gep(x_.data, [_i64(builder, xiv)])
         zero16 = ir.Constant(v16, [0] * 16)
@@ -94,17 +98,18 @@ def _dp64(typingctx, acc, ai, w, wi, x4, xi, k4):
 
 
 @njit(inline="always", cache=True)
-def _dot_vnni(ints, acc_at, w, w_at, x_at, rows, k4):
+def _dot_vnni(ints, acc_at, w, w_at, x_at, rows, k4, c_at):
     for b in range(rows // ROWS):
-        _dp64(ints, acc_at + b * ROWS, w, w_at + b * ROWS * 4 * k4, ints, x_at, k4)
+        _dp64(ints, acc_at + b * ROWS, w, w_at + b * ROWS * 4 * k4, ints, x_at, k4,
+              c_at + b * ROWS)
 
 
 @njit(inline="always", cache=True)
-def _dot_loop(ints, acc_at, w, w_at, x_at, rows, k4):
+def _dot_loop(ints, acc_at, w, w_at, x_at, rows, k4, c_at):
     for b in range(rows // ROWS):
         blk = w_at + b * ROWS * 4 * k4  # (k4, 64, 4) bytes
         for j in range(ROWS):
-            s = np.int32(0)
+            s = ints[c_at + b * ROWS + j]
             for kk in range(k4):
                 word = ints[x_at + kk]
                 for i in range(4):
@@ -115,9 +120,10 @@ def _dot_loop(ints, acc_at, w, w_at, x_at, rows, k4):
 
 VNNI = vnni_available()
 dot_u8s8 = _dot_vnni if VNNI else _dot_loop
-dot_u8s8.__doc__ = """ints[acc_at:acc_at+R] = Σ_k u_k q_jk (int32): u the bytes of the words
-ints[x_at:x_at+k4] (unsigned), q the blocked int8 weight (``block_weight``) from byte ``w_at``
-of w; R = rows (a multiple of 64), K = 4·k4."""
+dot_u8s8.__doc__ = """ints[acc_at:acc_at+R] = c_j + Σ_k u_k q_jk (int32): u the bytes of the
+words ints[x_at:x_at+k4] (unsigned), q the blocked int8 weight (``block_weight``) from byte
+``w_at`` of w, c = ints[c_at:c_at+R] the start (−128 Σ_k q_jk: the sum is then Σ_k q_jk
+(u_k − 128), the signed product); R = rows (a multiple of 64), K = 4·k4."""
 
 _F127 = np.float32(127.0)
 _INV127 = np.float32(1.0 / 127.0)
@@ -160,11 +166,19 @@ def quantize_u8(v, bits, params, ints, tmp, x_at):
 
 
 @njit(inline="always", fastmath=True, error_model="numpy", cache=True)
-def rescale(out, acc, s, c, sv, rows):
-    """out[j] = s_j s_v (acc_j − c_j) for j < rows: the float product W v back from its
-    int32 sums."""
+def rescale(out, acc, s, sv, b, rows):
+    """out[j] = s_j s_v acc_j + b_j for j < rows: the float product W v (plus a bias) back
+    from its int32 sums (float32 throughout: int − float would widen to float64)."""
     for j in range(rows):
-        out[j] = s[j] * sv * (acc[j] - c[j])
+        out[j] = s[j] * sv * np.float32(acc[j]) + b[j]
+
+
+@njit(inline="always", fastmath=True, error_model="numpy", cache=True)
+def rescale_add(out, acc, s, sv, b, rows):
+    """out[j] += s_j s_v acc_j + b_j for j < rows (``rescale`` into a sum): the gate loops
+    that follow then read fewer arrays."""
+    for j in range(rows):
+        out[j] += s[j] * sv * np.float32(acc[j]) + b[j]
 
 
 def padded(n: int, to: int) -> int:
@@ -188,15 +202,16 @@ def block_weight(q: torch.Tensor) -> np.ndarray:
 
 
 def offsets(q: torch.Tensor) -> torch.Tensor:
-    """The rows' 128 Σ_k q_jk (R,) as float64, what ``dot_u8s8`` adds for the offset."""
-    return OFFSET * q.to(torch.int64).sum(dim=1).to(torch.float64)
+    """The rows' −128 Σ_k q_jk (R,) int64: ``dot_u8s8``'s start, which takes the offset of
+    the unsigned bytes back out."""
+    return -OFFSET * q.to(torch.int64).sum(dim=1)
 
 
 # -- the packed layout of the w8a8 streaming kernels ---------------------------------------
 #
 # One float32 array, read as float32, as int32 (the same indices) and as int8 (4× them):
 # [per layer: s_ih, c_ih, b_ih (Ri each), s_hh, c_hh, b_hh (Rh each)] (s the row scales, c
-# the offsets 128 Σ_k q_jk, b the biases; zeros where a row is padding), then the scratch
+# the int32 starts −128 Σ_k q_jk, b the biases; zeros where a row is padding), then the scratch
 # each step writes: float gi (Ri), gh (Rh), int32 acc_i (Ri), acc_h (Rh), the quantised
 # vector's words (K_max/4), the input copied (K_max) and one word; then the int8 weights [per layer:
 # q_ih (Ri, I or H), q_hh (Rh, H)] blocked (``block_weight``), padded to whole words.
@@ -218,16 +233,16 @@ def layout(layers, ri, rh, kmax4):
     return gi, gh, acc_i, acc_h, xw, xf, tmp, 4 * (tmp + 1)
 
 
-def _rows(t: torch.Tensor | None, groups: list[int]) -> torch.Tensor:
-    """A (R,) vector laid out in row groups each padded to 64; zeros for None."""
-    out = torch.zeros(sum(padded(g, ROWS) for g in groups), dtype=torch.float64)
-    if t is None:
-        return out
-    at, src = 0, 0
-    for g in groups:
-        out[at:at + g] = t.detach().reshape(-1)[src:src + g].to(torch.float64)
-        at, src = at + padded(g, ROWS), src + g
-    return out
+def _rows(t: torch.Tensor | None, groups: list[int], dtype=torch.float32) -> np.ndarray:
+    """A (R,) vector laid out in row groups each padded to 64; zeros for None; float32, or
+    int32 read back as float32 bits."""
+    out = torch.zeros(sum(padded(g, ROWS) for g in groups), dtype=dtype)
+    if t is not None:
+        at, src = 0, 0
+        for g in groups:
+            out[at:at + g] = t.detach().reshape(-1)[src:src + g].to(dtype)
+            at, src = at + padded(g, ROWS), src + g
+    return out.numpy().view(np.float32)
 
 
 def _block_groups(q: torch.Tensor, groups: list[int]) -> np.ndarray:
@@ -250,13 +265,13 @@ def pack_w8a8(layers, hh_groups: list[int]) -> np.ndarray:
         kmax = max(kmax, q_ih.shape[1], q_hh.shape[1])
         for q, s, b, groups in ((q_ih, p["weight_ih_scale"], p["bias_ih"], [g]),
                                 (q_hh, p["weight_hh_scale"], p["bias_hh"], hh_groups)):
-            floats += [_rows(s, groups), _rows(offsets(q), groups), _rows(b, groups)]
+            floats += [_rows(s, groups), _rows(offsets(q), groups, torch.int32),
+                       _rows(b, groups)]
             ints.append(_block_groups(q, groups))
     ri = padded(layers[0]["weight_hh_int8"].shape[0], ROWS)
     rh = sum(padded(g, ROWS) for g in hh_groups)
     words = 2 * (ri + rh) + 5 * (padded(kmax, 4) // 4) + 1  # the scratch
-    head = torch.cat(floats + [torch.zeros(words, dtype=torch.float64)]).to(torch.float32)
     body = np.concatenate(ints)  # int8
     tail = np.zeros(padded(body.size, 4), np.int8)  # whole words
     tail[:body.size] = body
-    return np.concatenate([head.numpy(), tail.view(np.float32)])
+    return np.concatenate(floats + [np.zeros(words, np.float32), tail.view(np.float32)])

@@ -2,11 +2,12 @@
 and the state quantised to bytes, multiplied with int32 sums (AVX-512 VNNI where the CPU has
 it; ``.._vnni``)::
 
-    gi = s_ih ⊙ s_x (q_ih u_x − c_ih) + b_ih        (3H,)   u_x = round(x / s_x) + 128
-    gh = s_hh ⊙ s_h (q_hh u_h − c_hh)               (3H,)   u_h = round(h / s_h) + 128
+    gi = s_ih ⊙ s_x q_ih (u_x − 128) + b_ih        (3H,)   u_x = round(x / s_x) + 128
+    gh = s_hh ⊙ s_h q_hh (u_h − 128)               (3H,)   u_h = round(h / s_h) + 128
 
-with s_x = max|x| / 127 and s_h = max|h| / 127 taken each step, c = 128 Σ_k q_jk the
-offset, then the unit math of the float kernel (``cpu._unit_after``; reset_after=False:
+with s_x = max|x| / 127 and s_h = max|h| / 127 taken each step (the products exact in
+int32: VNNI multiplies unsigned by signed bytes, so the sums start at −128 Σ_k q_jk), then
+the unit math of the float kernel (``cpu._unit_after``; reset_after=False:
 ``_gates_before``, then W_hn (r ⊙ h) the same way with r ⊙ h quantised in turn, then
 ``_unit_before``). Packed layout: ``.._vnni.pack_w8a8``.
 
@@ -22,7 +23,7 @@ import numpy as np
 from numba import njit
 
 from .. import _stream
-from .._vnni import dot_u8s8, layout, pad64, quantize_u8, rescale
+from .._vnni import dot_u8s8, layout, pad64, quantize_u8, rescale, rescale_add
 from .cpu import _gates_before, _unit_after, _unit_before
 
 
@@ -43,11 +44,9 @@ def step_w8a8(x, h, params, reset_after):
     gi, gh = params[gi_:gi_ + ri], params[gh_:gh_ + rh]  # (Ri,), (Rh,) float scratch
     for layer in range(layers):
         f = layer * 3 * (ri + rh)
-        s_ih, c_ih, b_ih = params[f:f + ri], params[f + ri:f + 2 * ri], \
-            params[f + 2 * ri:f + 3 * ri]  # (Ri,) each
-        f += 3 * ri
-        s_hh, c_hh, b_hh = params[f:f + rh], params[f + rh:f + 2 * rh], \
-            params[f + 2 * rh:f + 3 * rh]  # (Rh,) each
+        s_ih, c_ih, b_ih = params[f:f + ri], f + ri, params[f + 2 * ri:f + 3 * ri]  # (Ri,)
+        f += 3 * ri  # c_ih, c_hh: where the int32 starts of the sums are
+        s_hh, c_hh, b_hh = params[f:f + rh], f + rh, params[f + 2 * rh:f + 3 * rh]  # (Rh,)
         hl = h[layer]
         if layer == 0:  # x: any strides, so copied where its bits can be read
             inp = x.shape[0]
@@ -58,33 +57,33 @@ def step_w8a8(x, h, params, reset_after):
         else:
             ki4 = kh4
             sx = quantize_u8(h[layer - 1], bits[layer - 1], params, ints, tmp, xw)
-        dot_u8s8(ints, ai_, qb, wb, xw, ri, ki4)  # (Ri,) q_ih u_x
+        dot_u8s8(ints, ai_, qb, wb, xw, ri, ki4, c_ih)  # (Ri,) q_ih (u_x − 128)
         wb += ri * 4 * ki4
-        rescale(gi, ints[ai_:ai_ + ri], s_ih, c_ih, sx, g)  # (3H,) W_ih x
+        rescale(gi, ints[ai_:ai_ + ri], s_ih, sx, b_ih, g)  # (3H,) W_ih x + b_ih
         sh = quantize_u8(hl, bits[layer], params, ints, tmp, xw)
+        acc = ints[ah_:ah_ + rh]  # (Rh,) int32 sums of the recurrent products
         if reset_after:
-            dot_u8s8(ints, ah_, qb, wb, xw, ri, kh4)  # (Ri,) q_hh u_h
-            rescale(gh, ints[ah_:ah_ + ri], s_hh, c_hh, sh, g)  # (3H,) W_hh h
+            dot_u8s8(ints, ah_, qb, wb, xw, ri, kh4, c_hh)  # (Ri,) q_hh (u_h − 128)
+            rescale_add(gi, acc, s_hh, sh, b_hh, 2 * hid)  # (2H,) += W_h(r,z) h + b
+            ghn = gh[2 * hid:]  # (H,) W_hn h + b_hn
+            rescale(ghn, acc[2 * hid:], s_hh[2 * hid:], sh, b_hh[2 * hid:], hid)
+            zero = np.float32(0)
             for j in range(hid):
-                r, z, n = j, hid + j, 2 * hid + j
-                hl[j] = _unit_after(gi[r] + b_ih[r], gi[z] + b_ih[z], gi[n] + b_ih[n],
-                                    gh[r], gh[z], gh[n], b_hh[r], b_hh[z], b_hh[n],
-                                    hl[j])[4]
+                hl[j] = _unit_after(gi[j], gi[hid + j], gi[2 * hid + j], zero, zero, ghn[j],
+                                    zero, zero, zero, hl[j])[4]
         else:
-            dot_u8s8(ints, ah_, qb, wb, xw, r2, kh4)  # (r2,) q_h(r,z) u_h
-            rescale(gh, ints[ah_:ah_ + r2], s_hh, c_hh, sh, 2 * hid)  # (2H,) W_h(r,z) h
-            rh_, zs = gi[:hid], gi[hid:2 * hid]  # (H,) each: r ⊙ h and z, over gi's read rows
+            dot_u8s8(ints, ah_, qb, wb, xw, r2, kh4, c_hh)  # (r2,) q_h(r,z) (u_h − 128)
+            rescale_add(gi, acc, s_hh, sh, b_hh, 2 * hid)  # (2H,) += W_h(r,z) h
+            rh_, zs = gh[:hid], gh[hid:2 * hid]  # (H,) each: r ⊙ h and z
+            zero = np.float32(0)
             for j in range(hid):
-                r, z = j, hid + j
-                _, zs[j], rh_[j] = _gates_before(gi[r] + b_ih[r], gi[z] + b_ih[z], gh[r],
-                                                 gh[z], hl[j])
-            srh = quantize_u8(rh_, ints[gi_:gi_ + hid], params, ints, tmp, xw)
+                _, zs[j], rh_[j] = _gates_before(gi[j], gi[hid + j], zero, zero, hl[j])
+            srh = quantize_u8(rh_, ints[gh_:gh_ + hid], params, ints, tmp, xw)
             ghn = gh[r2:]  # (H,) W_hn (r ⊙ h)
-            dot_u8s8(ints, ah_ + r2, qb, wb + r2 * 4 * kh4, xw, rh - r2, kh4)  # q_hn u_rh
-            rescale(ghn, ints[ah_ + r2:ah_ + rh], s_hh[r2:], c_hh[r2:], srh, hid)
+            dot_u8s8(ints, ah_ + r2, qb, wb + r2 * 4 * kh4, xw, rh - r2, kh4, c_hh + r2)
+            rescale(ghn, acc[r2:], s_hh[r2:], srh, b_hh[r2:], hid)  # W_hn (r ⊙ h)
             for j in range(hid):
-                n = 2 * hid + j
-                hl[j] = _unit_before(gi[n] + b_ih[n], ghn[j], zs[j], hl[j])[1]
+                hl[j] = _unit_before(gi[2 * hid + j], ghn[j], zs[j], hl[j])[1]
         wb += rh * 4 * kh4
 
 

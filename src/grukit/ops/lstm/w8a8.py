@@ -2,7 +2,7 @@
 weights times the input and the state quantised to bytes each step, int32 sums (AVX-512 VNNI
 where the CPU has it; ``.._vnni``)::
 
-    a = s_ih ⊙ s_x (q_ih u_x − c_ih) + b_ih + s_hh ⊙ s_h (q_hh u_h − c_hh) + b_hh   (4H,)
+    a = s_ih ⊙ s_x q_ih (u_x − 128) + b_ih + s_hh ⊙ s_h q_hh (u_h − 128) + b_hh   (4H,)
 
 then the float kernel's unit math (``.cpu._unit``; gates i, f, g, o). The cell state c
 stays float. Packed layout: ``.._vnni.pack_w8a8`` with one block of 4H rows.
@@ -14,7 +14,7 @@ import numpy as np
 from numba import njit
 
 from .. import _stream
-from .._vnni import dot_u8s8, layout, pack_w8a8, pad64, quantize_u8, rescale
+from .._vnni import dot_u8s8, layout, pack_w8a8, pad64, quantize_u8, rescale, rescale_add
 from .cpu import _unit
 
 
@@ -28,12 +28,12 @@ def step_w8a8(x, h, params, c):
     kh4 = (hid + 3) // 4
     gi_, gh_, ai_, ah_, xw, xf, tmp, wb = layout(layers, r, r, (max(x.shape[0], hid) + 3) // 4)
     ints, qb, bits = params.view(np.int32), params.view(np.int8), h.view(np.int32)
-    gi, gh = params[gi_:gi_ + r], params[gh_:gh_ + r]  # (R,), (R,) float scratch
+    gi = params[gi_:gi_ + r]  # (R,) float scratch
     for layer in range(layers):
         f = layer * 6 * r
-        s_ih, c_ih, b_ih = params[f:f + r], params[f + r:f + 2 * r], params[f + 2 * r:f + 3 * r]
-        f += 3 * r
-        s_hh, c_hh, b_hh = params[f:f + r], params[f + r:f + 2 * r], params[f + 2 * r:f + 3 * r]
+        s_ih, c_ih, b_ih = params[f:f + r], f + r, params[f + 2 * r:f + 3 * r]  # (R,)
+        f += 3 * r  # c_ih, c_hh: where the int32 starts of the sums are
+        s_hh, c_hh, b_hh = params[f:f + r], f + r, params[f + 2 * r:f + 3 * r]  # (R,)
         hl, cl = h[layer], c[layer]
         if layer == 0:  # x: any strides, so copied where its bits can be read
             inp = x.shape[0]
@@ -44,15 +44,13 @@ def step_w8a8(x, h, params, c):
         else:
             ki4 = kh4
             sx = quantize_u8(h[layer - 1], bits[layer - 1], params, ints, tmp, xw)
-        dot_u8s8(ints, ai_, qb, wb, xw, r, ki4)  # (R,) q_ih u_x
+        dot_u8s8(ints, ai_, qb, wb, xw, r, ki4, c_ih)  # (R,) q_ih (u_x − 128)
         wb += r * 4 * ki4
-        rescale(gi, ints[ai_:ai_ + r], s_ih, c_ih, sx, g)  # (4H,) W_ih x
+        rescale(gi, ints[ai_:ai_ + r], s_ih, sx, b_ih, g)  # (4H,) W_ih x + b_ih
         sh = quantize_u8(hl, bits[layer], params, ints, tmp, xw)
-        dot_u8s8(ints, ah_, qb, wb, xw, r, kh4)  # (R,) q_hh u_h
+        dot_u8s8(ints, ah_, qb, wb, xw, r, kh4, c_hh)  # (R,) q_hh (u_h − 128)
         wb += r * 4 * kh4
-        rescale(gh, ints[ah_:ah_ + r], s_hh, c_hh, sh, g)  # (4H,) W_hh h
-        for j in range(g):
-            gi[j] += b_ih[j] + gh[j] + b_hh[j]
+        rescale_add(gi, ints[ah_:ah_ + r], s_hh, sh, b_hh, g)  # (4H,) += W_hh h + b_hh
         for j in range(hid):
             _, _, _, _, cl[j], hl[j] = _unit(gi[j], gi[hid + j], gi[2 * hid + j],
                                              gi[3 * hid + j], cl[j])
