@@ -203,7 +203,11 @@ class Int8Stream(Stream):
     ``w8a8``: True multiplies int8 weights by the input and state quantised to 8 bits each
     step (one scale per vector, int32 sums: ``grukit.ops.gru.w8a8``; float32 modules), False
     multiplies the int8 weights by the float input and state, None (default) takes int8 ×
-    int8 where the CPU runs it fast (AVX-512 VNNI) and the module is float32."""
+    int8 where the CPU runs it fast (AVX-512 VNNI) and the module is float32.
+
+    The int8 weights are packed once, when the fast path starts (the first step after
+    ``reset()``): a step does not check them for changes (that check would cost a quarter of
+    a step). After changing the module's weights, call ``reset()``."""
 
     def __init__(self, module: RecurrentBase, batch_size: int = 1, *,
                  w8a8: bool | None = None):
@@ -241,6 +245,11 @@ class Int8Stream(Stream):
                                 proj_size=getattr(self.module, "proj_size", 0))
         self._int8_route = partial(build, w8a8=self.w8a8)
         return self._int8_route
+
+    def _hot_probe(self):
+        if self._routes.get(1) is self._int8_route:
+            return None  # int8 weights are fixed: packed once per kernel (see _pack)
+        return super()._hot_probe()
 
     def _pack(self):
         if self._kernel is not None and self._routes.get(1) is self._int8_route:

@@ -73,6 +73,8 @@ class Stream:
         self._h = hs
         self._fast = None  # (kernel, h view (L, H), extra: GRU reset_after / LSTM c view
         #                     (L, H) / RNN relu, x shape, x dtype, h[-1]) once it runs
+        self.__dict__.pop("step", None)  # the bound hot path (``_install_hot``) is stale
+
     @property
     def state(self):
         """The carried state in the module's ``hx`` format: h (L, B, H), or (h, c)."""
@@ -108,6 +110,7 @@ class Stream:
                 and x_t.dtype is fast[4]):  # the hot path, bare minimum
             if self._probe() != self._vsum:
                 self._pack()
+                self._install_hot()  # over the new packed weights
             if fast[6] and not fast[6](x_t):  # check_finite: ~0.1 µs
                 self._refuse(x_t)
             fast[0](x_t, fast[1], self._packed, fast[2])
@@ -202,7 +205,36 @@ class Stream:
             self._refuse(x)
         kernel(x, h, self._pack(), extra)  # (x, h, params, GRU reset_after / c / RNN relu)
         out = top.copy()
+        self._install_hot()
         return torch.from_numpy(out) if is_torch else out
+
+    def _hot_probe(self):
+        """() -> the weights' version sum, checked on every hot step; None where the packed
+        weights cannot go stale (``Int8Stream``)."""
+        return self._probe
+
+    def _install_hot(self) -> None:
+        """Bind ``self.step`` to a closure over the fast path's kernel, state, packed weights
+        and checks: a numpy step of the right shape and dtype then costs one Python call,
+        three checks, the kernel and the output's copy (no attribute reads: ~0.1 µs less
+        than the method). Anything else, and a weight changed in place, goes through the
+        class's ``step``, which re-packs and binds again; ``reset()``, ``feed`` and a new
+        state unbind it."""
+        kernel, h, extra, shape, dtype, top, finite = self._fast
+        packed, probe, vsum = self._packed, self._hot_probe(), self._vsum
+        ndarray, full = np.ndarray, type(self).step
+
+        def step(x_t):
+            if type(x_t) is ndarray and x_t.dtype is dtype and x_t.shape == shape and (
+                    probe is None or probe() == vsum):
+                if finite is not None and not finite(x_t):
+                    self._refuse(x_t)
+                kernel(x_t, h, packed, extra)
+                return top.copy()  # never the state itself: the next step overwrites it
+            return full(self, x_t)
+
+        step.__doc__ = full.__doc__
+        self.step = step
 
 
 def _as_tensor(a, name: str) -> Tensor:
