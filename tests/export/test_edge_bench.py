@@ -36,3 +36,23 @@ def test_bench_refuses_zero_threads(capsys):
     with pytest.raises(SystemExit):
         bench.main(["--threads", "0"])
     assert "--threads must be at least 1; got 0." in capsys.readouterr().err
+
+
+def test_bench_step_prints_every_row(capsys, threads_kept):
+    from grukit.export import bench_step
+
+    assert bench_step.main(["--cell", "lstm", "--hidden", "8", "--rounds", "1", "--number",
+                            "2"]) == 0
+    out = capsys.readouterr().out
+    for stream in ("Stream fp32", "Int8Stream w8a8 (int8 x int8)",
+                   "Int8Stream int8 weights x float"):
+        for part in ("step()", "kernel call", "arithmetic"):
+            assert f"{stream}: {part}" in out, (stream, part)
+
+
+def test_bench_step_refuses_zero_rounds(capsys):
+    from grukit.export import bench_step
+
+    with pytest.raises(SystemExit):
+        bench_step.main(["--rounds", "0"])
+    assert "--rounds must be at least 1; got 0." in capsys.readouterr().err
