@@ -120,3 +120,22 @@ def test_int8_of_an_ensemble_quantizes_every_network_and_leaves_the_float_one(tm
     with pytest.raises(ValueError, match="ensemble of 2 networks; format 'pt2' writes one"):
         export(f, tmp_path / "e.pt2", format="pt2")
     assert not list(tmp_path.iterdir())
+
+
+def test_int8_estimator_takes_a_speech_classifier():
+    """A SpeechClassifier is a SequenceClassifier: int8_estimator quantizes its network."""
+    from grukit.tasks.speech.estimator import SpeechClassifier
+
+    rng = np.random.default_rng(0)
+    t = np.arange(2000) / 8000
+    waves = [np.sin(2 * np.pi * f * t).astype(np.float32) + 0.01 * rng.standard_normal(2000)
+             .astype(np.float32) for f in (300, 320, 1200, 1250) * 3]
+    labels = ["low", "low", "high", "high"] * 3
+    torch.manual_seed(0)
+    clf = SpeechClassifier(model="gru", hidden=8, epochs=2, validation_split=0,
+                           spec_augment=False).fit(waves, labels)
+    q = int8_estimator(clf)
+    assert any(type(m).__name__ == "Int8GRU" for m in q.model.modules())
+    assert not any(type(m).__name__ == "Int8GRU" for m in clf.model.modules())
+    report = relative_error(clf.predict_proba(waves), q.predict_proba(waves))
+    assert 0 < report["relative"] < 0.02, report
