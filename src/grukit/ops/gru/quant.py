@@ -15,8 +15,9 @@ run one GEMM per step, which beats any per-element int8 loop at batch > 1.
 Streaming packed layout (one array of the state's dtype; ``pack_int8``):
 [per layer: s_ih (G·H), b_ih (G·H), s_hh (G·H), b_hh (G·H)] then the int8 bytes
 [per layer: q_ihᵀ (In·G·H), q_hhᵀ (H·G·H)] padded to whole elements of the dtype and read by
-the kernel through ``params.view(np.int8)``. reset_after=False lays q_hhᵀ out as
-[q_h(r,z)ᵀ (H·2H), q_hnᵀ (H·H)] as the float kernel does (``.stream``), with b_hh zeros.
+the kernel through ``params.view(np.int8)``, then 8H elements the kernels write each step.
+reset_after=False lays q_hhᵀ out as [q_h(r,z)ᵀ (H·2H), q_hnᵀ (H·H)] as the float kernel
+does (``.stream``), with b_hh zeros.
 """
 
 from __future__ import annotations
@@ -90,19 +91,27 @@ def int8_layer(params, qb, atf, atq, inp, hid, g):
     return s_ih, b_ih, s_hh, b_hh, q_ih, q_hh, atf + 4 * g, atq + g * hid
 
 
-@njit(fastmath=True, error_model="numpy", cache=True)
+@njit(fastmath=True, error_model="numpy", cache=True, _nrt=False)
 def step_int8(x, h, params, reset_after):
-    """One GRU step of every layer with int8 weights: x (I,), h (L, H) updated in place."""
+    """One GRU step of every layer with int8 weights: x (I,), h (L, H) updated in place.
+    Compiled without reference counting (nothing allocates: the buffers are the last 8H
+    elements of params), which would cost two atomic updates per array view."""
     layers, hid = h.shape
     g = 3 * hid
     qb = int8_bytes(params, layers, g)
+    end = params.shape[0]
+    gi = params[end - 8 * hid:end - 5 * hid]  # (3H,): q_ih x; W_ih x + b_ih = s_ih ⊙ gi + b_ih
+    gh = params[end - 5 * hid:end - 2 * hid]  # (3H,): q_hh h; W_hh h = s_hh ⊙ gh
+    rh = params[end - 2 * hid:end - hid]  # (H,): r ⊙ h (reset_after=False)
+    zs = params[end - hid:]  # (H,): z (reset_after=False)
     atf, atq = 0, 0
     for layer in range(layers):
         xin = x if layer == 0 else h[layer - 1]
         s_ih, b_ih, s_hh, b_hh, q_ih, q_hh, atf, atq = int8_layer(params, qb, atf, atq,
                                                                   xin.shape[0], hid, g)
-        gi = np.zeros(g, h.dtype)  # (3H,): q_ih x; W_ih x + b_ih = s_ih ⊙ gi + b_ih
-        gh = np.zeros(g, h.dtype)  # (3H,): q_hh h; W_hh h = s_hh ⊙ gh
+        for j in range(g):
+            gi[j] = 0
+            gh[j] = 0
         hl = h[layer]
         vecmat_q(gi, xin, q_ih)
         if reset_after:
@@ -116,8 +125,6 @@ def step_int8(x, h, params, reset_after):
         else:  # gh = [q_hr h; q_hz h; q_hn (r ⊙ h)]
             flat = q_hh.reshape(g * hid)
             vecmat_q(gh[:2 * hid], hl, flat[:2 * hid * hid].reshape((hid, 2 * hid)))
-            rh = np.empty(hid, h.dtype)  # (H,): r ⊙ h
-            zs = np.empty(hid, h.dtype)  # (H,): z
             for j in range(hid):
                 r, z = j, hid + j
                 _, zs[j], rh[j] = _gates_before(s_ih[r] * gi[r] + b_ih[r],
@@ -158,7 +165,9 @@ def pack_int8(layers: Sequence[dict], dtype: torch.dtype,
     size = head.itemsize
     tail = np.zeros(-(-body.size // size) * size, np.int8)  # whole elements of dtype
     tail[:body.size] = body
-    return np.concatenate([head, tail.view(head.dtype)])
+    hid = layers[0]["weight_hh_int8"].shape[1]
+    buffers = np.zeros(8 * hid, head.dtype)  # what the kernels write each step
+    return np.concatenate([head, tail.view(head.dtype), buffers])
 
 
 def gru_stream_int8(states: list[np.ndarray], input_size: int, *, reset_after: bool = True,

@@ -19,19 +19,24 @@ from ..gru.quant import int8_bytes, int8_layer, pack_int8, vecmat_q
 from .cpu import _unit
 
 
-@njit(fastmath=True, error_model="numpy", cache=True)
+@njit(fastmath=True, error_model="numpy", cache=True, _nrt=False)
 def step_int8(x, h, params, c):
-    """One LSTM step of every layer with int8 weights: x (I,), h and c (L, H) in place."""
+    """One LSTM step of every layer with int8 weights: x (I,), h and c (L, H) in place.
+    Compiled without reference counting, as the GRU's (the buffers: params' last 8H)."""
     layers, hid = h.shape
     g = 4 * hid
     qb = int8_bytes(params, layers, g)
+    end = params.shape[0]
+    ai = params[end - 8 * hid:end - 4 * hid]  # (4H,): q_ih x
+    ah = params[end - 4 * hid:]  # (4H,): q_hh h
     atf, atq = 0, 0
     for layer in range(layers):
         xin = x if layer == 0 else h[layer - 1]
         s_ih, b_ih, s_hh, b_hh, q_ih, q_hh, atf, atq = int8_layer(params, qb, atf, atq,
                                                                   xin.shape[0], hid, g)
-        ai = np.zeros(g, h.dtype)  # (4H,): q_ih x
-        ah = np.zeros(g, h.dtype)  # (4H,): q_hh h
+        for j in range(g):
+            ai[j] = 0
+            ah[j] = 0
         hl, cl = h[layer], c[layer]
         vecmat_q(ai, xin, q_ih)
         vecmat_q(ah, hl, q_hh)
