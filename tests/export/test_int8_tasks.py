@@ -31,6 +31,40 @@ def forecaster():
     return Forecaster(hidden=16, horizon=4, epochs=15).fit(_nile()[:80])
 
 
+def _stream_forward(self, input, hx=None, *, lengths=None):
+    """A recurrent module's forward, one sequence and one step at a time through its
+    ``Int8Stream`` (int8 × int8): what a streaming deployment computes."""
+    assert hx is None
+    x = input if self.batch_first else input.transpose(0, 1)  # (B, T, I)
+    y = torch.zeros(*x.shape[:2], self.hidden_size)  # (B, T, H)
+    h_n = torch.zeros(self.num_layers, x.shape[0], self.hidden_size)  # (L, B, H)
+    lens = [x.shape[1]] * x.shape[0] if lengths is None else [int(v) for v in lengths]
+    xs = x.detach().to(torch.float32).numpy()
+    s = self.w8a8_stream
+    for b, n in enumerate(lens):
+        s.reset()
+        for t in range(n):
+            y[b, t] = torch.from_numpy(s.step(np.ascontiguousarray(xs[b, t])))
+        h_n[:, b] = s.state[:, 0]
+    return (y if self.batch_first else y.transpose(0, 1)), h_n
+
+
+def w8a8_estimator(est):
+    """``int8_estimator(est)`` whose GRU layers run through ``Int8Stream(w8a8=True)``."""
+    import types
+
+    from grukit.nn.quantized import Int8Recurrent, Int8Stream
+
+    q = int8_estimator(est)
+    net = getattr(q, "net", None) or q.model
+    grus = [m for m in net.modules() if isinstance(m, Int8Recurrent) and hasattr(m, "num_layers")]
+    for m in grus:
+        m.w8a8_stream = Int8Stream(m, w8a8=True)
+        m.forward = types.MethodType(_stream_forward, m)
+    assert grus
+    return q
+
+
 def _mase(f, series: np.ndarray) -> float:
     """Mean absolute error of forecasts from origins 80..96, over the in-sample naive MAE."""
     errs = [np.abs(f.predict(recent=series[:o]) - series[o:o + 4]).mean()
@@ -44,8 +78,10 @@ def test_forecaster_int8_mase_within_two_percent(forecaster):
     assert type(q.net.stack[0].rnn).__name__ == "Int8GRU"
     assert type(forecaster.net.stack[0].rnn).__name__ == "GRU"  # the float model unchanged
     before, after = _mase(forecaster, nile), _mase(q, nile)
-    print(f"nile MASE float {before:.4f} int8 {after:.4f}")
+    stream = _mase(w8a8_estimator(forecaster), nile)
+    print(f"nile MASE float {before:.4f} int8 {after:.4f} int8 x int8 stream {stream:.4f}")
     assert abs(after - before) / before < 0.02, (before, after)
+    assert abs(stream - before) / before < 0.02, (before, stream)
     x = forecaster.inputs(nile[:80])
     report = relative_error(forecaster.net.predict(x), q.net.predict(x))
     assert 0 < report["relative"] < 0.01, report
@@ -70,9 +106,12 @@ def test_sequence_classifier_int8_accuracy_on_sunspot_windows():
     test, truth = seqs[200:], labels[200:]
     before = clf.evaluate(test, truth)["accuracy"]
     after = q.evaluate(test, truth)["accuracy"]
-    print(f"sunspot-direction accuracy float {before:.3f} int8 {after:.3f}")
+    stream = w8a8_estimator(clf).evaluate(test, truth)["accuracy"]
+    print(f"sunspot-direction accuracy float {before:.3f} int8 {after:.3f} "
+          f"int8 x int8 stream {stream:.3f}")
     assert before > 0.6  # the float model learned something the check can lose
     assert abs(after - before) <= 0.03, (before, after)  # at most 3 of 100 windows
+    assert abs(stream - before) <= 0.03, (before, stream)
     report = relative_error(clf.predict_proba(test), q.predict_proba(test))
     assert 0 < report["relative"] < 0.02, report
 
