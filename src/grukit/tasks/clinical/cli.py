@@ -33,12 +33,13 @@ def add_parser(sub) -> None:
                                    "2012 set, beside logistic regression and gradient "
                                    "boosting on per-variable summary statistics on the same "
                                    "folds; AUC-ROC and AUC-PR per fold, mean ± std, and "
-                                   "pooled with 95%% bootstrap intervals in metrics.json. "
+                                   "pooled with 95% bootstrap intervals in metrics.json. "
                                    "Defaults follow Che et al. (2018) and their released "
                                    "code: 49 GRU-D units (each baseline as wide as gives it "
                                    "GRU-D's parameter count), batch 32, early stopping with "
-                                   "patience 10, dropout 0.3 on the output and on GRU-D's "
-                                   "gate inputs, Adam 1e-3. "
+                                   "patience 10, variational dropout 0.3 on the recurrent "
+                                   "layer's inputs and on the state its recurrent weights "
+                                   "read (GRU-D: ĥ), 0.3 on the output, Adam 1e-3. "
                                    "`grukit clinical predict --model DIR --data DIR2` "
                                    "applies a model saved with --save to other stays.")
     p.add_argument("action", nargs="?", choices=("train", "predict"), default="train",
