@@ -8,9 +8,11 @@ unit), symmetric, round to nearest::
 
 The scale of a row multiplies its dot product once, after the sum, so the kernel reads int8
 weights only (a quarter of the bytes of float32: GRU(64)'s recurrent block is 12 KiB instead
-of 48, inside L1) and converts each to float as it multiplies. The batch path does not need
-a kernel of its own: ``dequantize_rows`` gives the float weights, and the fused kernels then
-run one GEMM per step, which beats any per-element int8 loop at batch > 1.
+of 48, inside L1) and converts each to float as it multiplies. That is no faster than
+float32; where the CPU has AVX-512 VNNI, ``gru_stream_int8`` gives the int8 × int8 kernel
+instead (``.w8a8``: the state quantised too, int32 sums, about twice as fast). The batch
+path does not need a kernel of its own: ``dequantize_rows`` gives the float weights, and the
+fused kernels then run one GEMM per step, which beats any per-element int8 loop at batch > 1.
 
 Streaming packed layout (one array of the state's dtype; ``pack_int8``):
 [per layer: s_ih (G·H), b_ih (G·H), s_hh (G·H), b_hh (G·H)] then the int8 bytes
