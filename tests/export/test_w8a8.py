@@ -215,3 +215,5 @@ def test_w8a8_bad_choices_get_one_sentence():
         gq.gru_stream_int8([np.zeros((1, 8))], 2, w8a8=True)
     with pytest.raises(ValueError, match="w8a8=True needs a float32 state"):
         lq.lstm_stream_int8([np.zeros((1, 8)), np.zeros((1, 8))], 2, w8a8=True)
+    with pytest.raises(ValueError, match="at most 16384 products a row in int32"):
+        gq.gru_stream_int8([np.zeros((1, 8), np.float32)], 20000, w8a8=True)

@@ -181,6 +181,16 @@ def rescale_add(out, acc, s, sv, b, rows):
         out[j] += s[j] * sv * np.float32(acc[j]) + b[j]
 
 
+MAX_K = 16384  # |Σ_k q (u − 128)| ≤ K·128·127 stays inside int32 up to K = 132,000; kept far
+
+
+def check_sizes(input_size: int, hidden: int) -> None:
+    """Raise where a w8a8 product would be too long for its int32 sums."""
+    if max(input_size, hidden) > MAX_K:
+        raise ValueError(f"the w8a8 kernels sum at most {MAX_K} products a row in int32; got "
+                         f"input_size={input_size}, hidden={hidden}. Use w8a8=False.")
+
+
 def padded(n: int, to: int) -> int:
     return -(-n // to) * to
 

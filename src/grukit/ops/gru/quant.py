@@ -181,9 +181,9 @@ def gru_stream_int8(states: list[np.ndarray], input_size: int, *, reset_after: b
     where it is fast (a CPU with AVX-512 VNNI, float32 state)."""
     h = states[0]
     if w8a8 is None:
-        from .._vnni import VNNI
+        from .._vnni import MAX_K, VNNI
 
-        w8a8 = VNNI and h.dtype == np.float32
+        w8a8 = VNNI and h.dtype == np.float32 and max(input_size, h.shape[1]) <= MAX_K
     if w8a8:
         if h.dtype != np.float32:
             raise ValueError(f"gru_stream_int8: w8a8=True needs a float32 state; got "

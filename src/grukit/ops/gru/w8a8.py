@@ -23,7 +23,7 @@ import numpy as np
 from numba import njit
 
 from .. import _stream
-from .._vnni import dot_u8s8, layout, pad64, quantize_u8, rescale, rescale_add
+from .._vnni import check_sizes, dot_u8s8, layout, pad64, quantize_u8, rescale, rescale_add
 from .cpu import _gates_before, _unit_after, _unit_before
 
 
@@ -101,6 +101,7 @@ def gru_stream_w8a8(states: list[np.ndarray], input_size: int, *, reset_after: b
     h = states[0]
     if h.dtype != np.float32:
         raise ValueError(f"the w8a8 GRU kernel steps a float32 state; got {h.dtype}.")
+    check_sizes(input_size, h.shape[1])
     packer = partial(_packer, reset_after=bool(reset_after))
     return _stream.build(step_w8a8, h, input_size, bool(reset_after), packer)
 

@@ -55,9 +55,9 @@ def lstm_stream_int8(states: list[np.ndarray], input_size: int, *, w8a8: bool | 
     has AVX-512 VNNI and the state is float32."""
     h, c = states
     if w8a8 is None:
-        from .._vnni import VNNI
+        from .._vnni import MAX_K, VNNI
 
-        w8a8 = VNNI and h.dtype == np.float32
+        w8a8 = VNNI and h.dtype == np.float32 and max(input_size, h.shape[1]) <= MAX_K
     if w8a8:
         if h.dtype != np.float32:
             raise ValueError(f"lstm_stream_int8: w8a8=True needs a float32 state; got "

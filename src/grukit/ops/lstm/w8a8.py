@@ -14,7 +14,16 @@ import numpy as np
 from numba import njit
 
 from .. import _stream
-from .._vnni import dot_u8s8, layout, pack_w8a8, pad64, quantize_u8, rescale, rescale_add
+from .._vnni import (
+    check_sizes,
+    dot_u8s8,
+    layout,
+    pack_w8a8,
+    pad64,
+    quantize_u8,
+    rescale,
+    rescale_add,
+)
 from .cpu import _unit
 
 
@@ -63,6 +72,7 @@ def lstm_stream_w8a8(states: list[np.ndarray], input_size: int,
     h, c = states
     if h.dtype != np.float32:
         raise ValueError(f"the w8a8 LSTM kernel steps a float32 state; got {h.dtype}.")
+    check_sizes(input_size, h.shape[1])
 
     def packer(layers):
         return pack_w8a8(layers, [layers[0]["weight_hh_int8"].shape[0]])
