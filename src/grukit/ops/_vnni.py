@@ -5,13 +5,14 @@ The product a streaming step needs is W v for a weight W (R, K) held as int8 and
 quantised to unsigned bytes as it arrives (``quantize_u8``)::
 
     s_v = max_k |v_k| / 127   (1 where v is all zero)     u_k = round(v_k / s_v) + 128 ∈ [1, 255]
-    (W v)_j ≈ s_j s_v (Σ_k q_jk u_k − 128 Σ_k q_jk)         (s_j, q: ``quantize_rows``)
+    (W v)_j ≈ s_j s_v Σ_k q_jk (u_k − 128)                  (s_j, q: ``quantize_rows``)
 
-``dot_u8s8`` gives the exact int32 sums Σ_k q_jk u_k. With VNNI each ``vpdpbusd`` adds 64
-byte products into 16 int32 lanes, so GRU(64)'s recurrent product (192 × 64) is 192
-instructions; LLVM does not emit it from a loop (it widens to ``vpmaddwd`` or converts to
-float, both slower than the float32 product), so it is called as an LLVM intrinsic here
-(``numba.extending.intrinsic``; no library offers it to numba).
+``dot_u8s8`` gives those int32 sums exactly: it starts each row at −128 Σ_k q_jk (packed
+once) and adds Σ_k q_jk u_k, unsigned bytes times signed as VNNI multiplies. With VNNI
+each ``vpdpbusd`` adds 64 byte products into 16 int32 lanes, so GRU(64)'s recurrent product
+(192 × 64) is 192 instructions; LLVM does not emit it from a loop (it widens to
+``vpmaddwd`` or converts to float, both slower than the float32 product), so it is called as
+an LLVM intrinsic here (``numba.extending.intrinsic``; no library offers it to numba).
 
 Weight layout (``block_weight``): rows padded to a multiple of 64, columns to a multiple of
 4, int8, as [R/64][K/4][64][4]: the 256 bytes of one column quad of 64 rows are contiguous,
