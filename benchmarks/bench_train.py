@@ -12,6 +12,8 @@ median of ``--repeat`` rounds after ``--warmup`` rounds:
 - grukit GRU / LSTM through ``Sequential.fit`` (``grukit.layers``);
 - the same compiled models in a plain loop (zero_grad, forward, mse, backward, step over
   batches cut in advance): what is left when fit's own work is taken away;
+- with ``--compiled``, the same loop over ``torch.compile(model, fullgraph=True)`` (the
+  fused kernels as torch custom ops), beside the eager loop;
 - ``torch.nn.GRU`` / ``torch.nn.LSTM`` + ``torch.nn.Linear`` in the same plain loop;
 - Keras 3 on its torch backend (``KERAS_BACKEND=torch``): ``model.fit`` with the same data.
 
@@ -130,7 +132,8 @@ def before(commit: str):
     return mods["fit"].run_fit, mods["training"].OPTIMIZERS
 
 
-def variants(steps: int, keras: bool, commit: str | None = None) -> dict:
+def variants(steps: int, keras: bool, commit: str | None = None,
+             compiled: bool = False) -> dict:
     x, y = data(steps)
     out = {}
     if commit:
@@ -149,6 +152,11 @@ def variants(steps: int, keras: bool, commit: str | None = None) -> dict:
     for cell in ("GRU", "LSTM"):
         m = grukit_model(cell)
         out[f"grukit {cell} loop"] = plain_loop(m, m.optimizer, x, y)
+    if compiled:
+        for cell in ("GRU", "LSTM"):
+            m = grukit_model(cell)
+            out[f"grukit {cell} loop compiled"] = plain_loop(
+                torch.compile(m, fullgraph=True), m.optimizer, x, y)
     for cell in ("GRU", "LSTM"):
         m = TorchModel(cell)
         out[f"torch.nn {cell} loop"] = plain_loop(m, torch.optim.Adam(m.parameters(), 1e-3),
@@ -196,6 +204,10 @@ def ratios(ms: dict[str, float]) -> dict[str, float]:
              "GRU/LSTM, Keras 3 fit": ("Keras 3 GRU fit", "Keras 3 LSTM fit"),
              "grukit GRU fit / loop (fit's own cost)": ("grukit GRU fit", "grukit GRU loop"),
              "grukit LSTM fit / loop (fit's own cost)": ("grukit LSTM fit", "grukit LSTM loop"),
+             "grukit GRU loop, compiled / eager": ("grukit GRU loop compiled",
+                                                   "grukit GRU loop"),
+             "grukit LSTM loop, compiled / eager": ("grukit LSTM loop compiled",
+                                                    "grukit LSTM loop"),
              "grukit GRU fit / torch.nn LSTM loop": ("grukit GRU fit", "torch.nn LSTM loop"),
              "grukit GRU fit / torch.nn GRU loop": ("grukit GRU fit", "torch.nn GRU loop"),
              "Keras 3 GRU / grukit GRU (fit)": ("Keras 3 GRU fit", "grukit GRU fit"),
@@ -234,6 +246,8 @@ def main() -> None:
                         "(CPU time) of 4 epochs of the GRU model's fit, its 25 costliest calls")
     parser.add_argument("--threads", type=int, help="torch threads (default: torch's); the "
                         "fused kernels follow torch's count")
+    parser.add_argument("--compiled", action="store_true", help="also time the grukit "
+                        "loops on torch.compile(model, fullgraph=True)")
     parser.add_argument("--only", default="", help="comma-separated substrings: keep the "
                         "variants whose name contains one (e.g. 'fit,torch.nn')")
     args = parser.parse_args()
@@ -249,7 +263,8 @@ def main() -> None:
     print(json.dumps({"machine": machine()}), flush=True)
     if args.profile:
         return profile(args.steps)
-    fns = variants(args.steps, keras=not args.no_keras, commit=args.before)
+    fns = variants(args.steps, keras=not args.no_keras, commit=args.before,
+                   compiled=args.compiled)
     if args.only:
         keep = [s.strip() for s in args.only.split(",") if s.strip()]
         names = sorted(fns)

@@ -133,6 +133,38 @@ def test_compiled_lstm_fullgraph_equals_eager():
     _compiled_equals_eager(m, torch.randn(4, 6, 3))
 
 
+def test_compiled_default_lstm_trains_fullgraph_and_equals_eager():
+    """backend="auto" takes torch's oneDNN LSTM on CPU eagerly, whose backward inductor
+    cannot compile; a compiled training step takes the fused kernel's custom op instead."""
+    torch.manual_seed(0)
+    m = gnn.LSTM(3, 8, batch_first=True)
+    _compiled_equals_eager(m, torch.randn(4, 6, 3))
+
+
+@pytest.mark.parametrize("cell", ["GRU", "LSTM"])
+def test_compiled_keras_style_model_trains_like_eager(cell):
+    """The article's model with either cell, a compiled Adam step against the eager one."""
+    from grukit.layers import LSTM
+
+    layer = {"GRU": GRU, "LSTM": LSTM}[cell]
+    torch.manual_seed(0)
+    x, y = torch.randn(8, 20, 1), torch.randn(8, 1)
+    models = []
+    for _ in range(2):
+        torch.manual_seed(1)
+        model = Sequential([layer(16, input_shape=(20, 1)), Dense(1)])
+        model.compile(optimizer="adam", loss="mse")
+        models.append(model)
+    runs = [torch.compile(models[0], fullgraph=True), models[1]]
+    for _ in range(3):
+        for run, model in zip(runs, models, strict=True):
+            model.optimizer.zero_grad()
+            torch.nn.functional.mse_loss(run(x), y).backward()
+            model.optimizer.step()
+    for p, p0 in zip(models[0].parameters(), models[1].parameters(), strict=True):
+        torch.testing.assert_close(p, p0, **TOL)
+
+
 def test_compiled_article_sequential_fullgraph_equals_eager():
     """The article's model: GRU(64) on (100, 1) windows, then Dense(1)."""
     torch.manual_seed(0)

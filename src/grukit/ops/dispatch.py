@@ -12,6 +12,8 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import torch
+
 log = logging.getLogger(__name__)
 
 
@@ -84,8 +86,9 @@ def explain(op: str, backend: str, **call: object) -> tuple[str, dict[str, str]]
 def select(op: str, backend: str, **call: object) -> Callable:
     """The function that serves this call (see ``explain``); logs skipped backends."""
     name, skipped = explain(op, backend, **call)
-    for other, reason in skipped.items():
-        log.debug("%s: backend %r skipped: %s Using %r.", op, other, reason, name)
+    if not torch.compiler.is_compiling():  # a logging call would break a compiled graph
+        for other, reason in skipped.items():
+            log.debug("%s: backend %r skipped: %s Using %r.", op, other, reason, name)
     chosen = _REGISTRY[op][name]
     if backend == "auto" and chosen.on_auto is not None:
         chosen.on_auto(**call)

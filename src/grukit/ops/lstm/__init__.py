@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import torch
 from torch import Tensor
 
 from .. import _cpu, _gpu_verified, _stream, _triton, dispatch
@@ -29,7 +30,15 @@ def _why_not_cpu(x, weight_hr=None, state_mask=None, **call):
 
 
 dispatch.register("lstm", dispatch.Backend("reference", lstm_reference))
-dispatch.register("lstm", dispatch.Backend("torch", lstm_native, _why_not_native, priority=20))
+def _auto_why_not_native(x, **call):
+    if x.device.type == "cpu" and torch.is_grad_enabled() and torch.compiler.is_compiling():
+        return ("a compiled training step: inductor cannot compile the backward of torch's "
+                "oneDNN LSTM; the fused CPU kernel runs as a custom op.")
+    return None
+
+
+dispatch.register("lstm", dispatch.Backend("torch", lstm_native, _why_not_native, priority=20,
+                                           auto_why_not=_auto_why_not_native))
 dispatch.register("lstm", dispatch.Backend("cpu", _lstm_cpu, _why_not_cpu, priority=10))
 
 
