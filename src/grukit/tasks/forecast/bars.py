@@ -33,6 +33,11 @@ def main(argv=None) -> int:
     p.add_argument("--refits", type=int, default=2, help="validation refits (tune's folds)")
     p.add_argument("--folds", type=int, default=3, help="test folds (default 3)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--reseed", action="store_true",
+                   help="train the k-th member with seed + k (a seed ensemble) instead of the "
+                        "seed its trial was scored with")
+    p.add_argument("--search-from", metavar="DIR",
+                   help="skip the search: take the study and plan of an earlier run's DIR")
     args = p.parse_args(argv)
 
     import numpy as np
@@ -54,13 +59,25 @@ def main(argv=None) -> int:
     train = y[:len(y) - args.folds * h].copy()  # the test folds are cut off here
     log = {"series": args.series, "points": len(y), "search_points": len(train),
            "horizon": h, "season": m, "args": vars(args), "load_start": os.getloadavg()}
-    storage = os.path.join(args.out, "study.db")
-    w0, c0 = time.monotonic(), time.process_time()
-    settings, summary = tune(train, m, args.trials, horizon=h, folds=args.refits,
-                             origins=args.origins, step=args.step, storage=storage,
-                             timeout=args.timeout, seed=args.seed, clock=args.clock)
-    log |= {"search_wall_s": time.monotonic() - w0, "search_cpu_s": time.process_time() - c0,
-            "load_after_search": os.getloadavg(), "summary": summary}
+    if args.search_from:  # an earlier run's search, on the same points
+        with open(os.path.join(args.search_from, "result.json")) as fh:
+            before = json.load(fh)
+        if before["search_points"] != len(train) or before["horizon"] != h:
+            print("--search-from: that run searched other points; give the same series and "
+                  "folds.", file=sys.stderr)
+            return 2
+        storage = os.path.join(args.search_from, "study.db")
+        log |= {k: before[k] for k in ("search_wall_s", "search_cpu_s", "summary")}
+        summary = before["summary"]
+    else:
+        storage = os.path.join(args.out, "study.db")
+        w0, c0 = time.monotonic(), time.process_time()
+        _, summary = tune(train, m, args.trials, horizon=h, folds=args.refits,
+                          origins=args.origins, step=args.step, storage=storage,
+                          timeout=args.timeout, seed=args.seed, clock=args.clock)
+        log |= {"search_wall_s": time.monotonic() - w0,
+                "search_cpu_s": time.process_time() - c0, "summary": summary}
+    log["load_after_search"] = os.getloadavg()
     print(f"search: {summary['trials']} trials ({summary['completed']} completed), best "
           f"{summary['best_value']:.4f}, {log['search_wall_s']:.0f} s wall, "
           f"{log['search_cpu_s']:.0f} s CPU, load {os.getloadavg()[0]:.1f}", flush=True)
@@ -68,6 +85,8 @@ def main(argv=None) -> int:
     top = ranked(study, args.top)
     w1 = time.monotonic()
     a = anchored.choose(train, m, top, summary["plan"])
+    if args.reseed:  # λ stays the one chosen on the trials' own forecasts
+        a.members = [st | {"seed": st["seed"] + k} for k, st in enumerate(a.members)]
     log |= {"choose_wall_s": time.monotonic() - w1, "shrink": a.shrink,
             "validation": a.validation, "members": a.members}
     print(f"chosen: λ {a.shrink}, validation MASE anchored "
