@@ -125,3 +125,18 @@ def test_clinical_grud_trains_with_recurrent_dropout_by_default():
     Sequential([net]).build()
     net.set_recurrent_dropout(0.3)
     assert net.rnn.rnn.recurrent_dropout == 0.3
+
+
+def test_keras_style_layer_passes_recurrent_dropout_to_its_module():
+    from grukit import cells
+    from grukit.models import Sequential
+
+    layer = cells.GRUD.layer_class()(5, recurrent_dropout=0.3, return_sequences=True,
+                                     input_shape=(4, 9))
+    Sequential([layer]).build()
+    assert isinstance(layer.rnn, GRUD) and layer.rnn.recurrent_dropout == 0.3
+    x, m, d = _series(2, 4, 3, torch.float32)
+    packed = GRUD.pack(x, m, d)  # (B, T, 3D)
+    layer.eval()
+    y1, _ = layer(packed, None)
+    torch.testing.assert_close(layer(packed, None)[0], y1)  # no dropout outside training
