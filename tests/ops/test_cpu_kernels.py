@@ -8,7 +8,7 @@ import torch
 from grukit import ops
 from grukit.ops import dispatch
 
-SHAPES = [(3, 5, 2, 4), (1, 9, 1, 7), (6, 4, 5, 3)]
+SHAPES = [(3, 5, 2, 4), (1, 9, 1, 7), (6, 4, 11, 3)]  # I = 11: wider than gru.cpu.NARROW
 LENGTHS = {3: [5, 2, 0], 1: [6], 6: [4, 1, 3, 4, 2, 0]}
 
 
@@ -441,3 +441,38 @@ def test_unused_outputs_get_no_gradient_and_the_rest_matches_reference(cell, use
     cpu_out, cpu_g = _grads(lambda: fn("cpu"), tensors)
     for a, b in zip(ref_out + list(ref_g), cpu_out + list(cpu_g), strict=True):
         torch.testing.assert_close(b, a, rtol=1e-9, atol=1e-10)
+
+
+@pytest.mark.parametrize("masks", [False, True], ids=["plain", "dropout-zoneout"])
+@pytest.mark.parametrize("reset_after", [True, False], ids=["reset_after", "reset_before"])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64], ids=["f32", "f64"])
+def test_gru_narrow_input_projected_in_kernel_equals_gemm_path(monkeypatch, dtype, reset_after,
+                                                               masks):
+    """Inputs up to NARROW wide are projected inside the gate loop; the same call with the
+    projection as one GEMM (NARROW = 0) gives the same outputs and gradients."""
+    from grukit.ops.gru import cpu as gru_cpu
+
+    shape, lengths = (6, 5, 3, 4), torch.tensor([5, 2, 4, 0, 1, 3])
+    assert shape[2] <= gru_cpu.NARROW
+    g = torch.Generator().manual_seed(3)
+    drop = (torch.rand(6, 4, generator=g) > 0.3).to(dtype) / 0.7 if masks else None
+    zone = (torch.rand(6, 5, 4, generator=g) > 0.5).to(dtype) if masks else None
+
+    def run(narrow):
+        monkeypatch.setattr(gru_cpu, "NARROW", narrow)
+        p = _make(shape, 3, dtype, seed=1)
+        b_hh = p["b_hh"] if reset_after else None
+        ts = [p["x"], p["w_ih"], p["w_hh"], p["b_ih"], p["h0"]] + ([b_hh] if reset_after else [])
+        y, h = ops.gru(p["x"], p["w_ih"], p["w_hh"], p["b_ih"], b_hh, h0=p["h0"],
+                       lengths=lengths, reset_after=reset_after, backend="cpu",
+                       state_mask=drop, zoneout_mask=zone)
+        (y.square().sum() + h.sum()).backward()
+        with torch.no_grad():
+            y_inf, h_inf = ops.gru(p["x"], p["w_ih"], p["w_hh"], p["b_ih"], b_hh, h0=p["h0"],
+                                   lengths=lengths, reset_after=reset_after, backend="cpu",
+                                   state_mask=drop, zoneout_mask=zone)
+        return [y, h, y_inf, h_inf] + [t.grad for t in ts]
+
+    tol = dict(rtol=1e-5, atol=1e-5) if dtype == torch.float32 else dict(rtol=1e-10, atol=1e-10)
+    for a, b in zip(run(gru_cpu.NARROW), run(0), strict=True):
+        torch.testing.assert_close(a.detach(), b.detach(), **tol)

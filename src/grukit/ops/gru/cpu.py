@@ -3,6 +3,8 @@
 Plan per call (B batch, T steps, H hidden):
 
 - the input projection of all steps is one GEMM in torch: gi = x W_ihᵀ + b_ih  (B, T, 3H);
+  inputs at most ``NARROW`` wide (a univariate series: I = 1) are projected inside the gate
+  loop instead, one row at a time, so that no (T, B, 3H) buffer is written and read back;
 - the serial loop does one small GEMM per step, h W_hhᵀ (two for reset_after=False: the
   r, z rows, then W_hn (r ⊙ h)), with the gate math fused in one pass over (rows, H);
 - rows are split into one chunk per thread *outside* the time loop, so each thread runs the
@@ -45,6 +47,10 @@ from .._gemm import gemm_address, gemm_scratch, mm
 from .._jit import chunked_kernel
 from .cpu_backward import bwd_after, bwd_before
 
+# Inputs at most this wide are projected inside the gate loop (see the plan above): at I = 1
+# the (T, B, 3H) projection GEMM is a broadcast of the bias and a rank-1 update, memory-bound.
+NARROW = 8
+
 # Buffers are time-major, (T, B, ·): the rows one step touches lie together, which the
 # hardware prefetcher follows (batch-major rows sit T·3H apart; 20-30% slower here). The
 # states live in one buffer hs (T+1, B, H) with hs[0] = h0, so the h_{t−1} the backward pass
@@ -81,24 +87,39 @@ def _unit_before(xn, q, z, h):
 
 
 @njit(inline="always", fastmath=True, error_model="numpy", cache=True)
+def _project_row(xr, wi_t, bi, out):
+    """out (3H,) = xr (I,) @ wi_t (I, 3H) + bi: one row's input projection (narrow inputs)."""
+    for j in range(out.shape[0]):
+        out[j] = bi[j]
+    for k in range(xr.shape[0]):
+        xk, wk = xr[k], wi_t[k]
+        for j in range(out.shape[0]):
+            out[j] += xk * wk[j]
+
+
+@njit(inline="always", fastmath=True, error_model="numpy", cache=True)
 def _zone(m, h, h_new):
     """Zoneout of one unit: m ⊙ h + (1 − m) ⊙ h̃ (Krueger et al. 2017)."""
     return h_new + m * (h - h_new)
 
 
 @chunked_kernel
-def _fwd_after(gi, whh_t, bhh, hs, lens, hn, y, save, drop, zone, train, gemm, nchunk):
-    """gi (T,B,3H), whh_t (H,3H), bhh (3H,), hs (T+1,B,H) with hs[0] = h0 -> hs[1:] filled,
-    hn (B,H) = each row's state at its own last step; when train also y (T,B,H) = hs[1:] and
-    save (T,B,4H) = [r, z, n, gh_n]. drop (B,H) and zone (T,B,H): masks, or None."""
-    steps, batch, g3 = gi.shape
-    hid = g3 // 3
+def _fwd_after(gi, xk, wi_t, bih, whh_t, bhh, hs, lens, hn, y, save, drop, zone, train, gemm,
+               nchunk):
+    """gi (T,B,3H) = x W_ihᵀ + b_ih, or None with xk (T,B,I), wi_t (I,3H), bih (3H,) to
+    project each row in the loop; whh_t (H,3H), bhh (3H,), hs (T+1,B,H) with hs[0] = h0 ->
+    hs[1:] filled, hn (B,H) = each row's state at its own last step; when train also
+    y (T,B,H) = hs[1:] and save (T,B,4H) = [r, z, n, gh_n]. drop (B,H) and zone (T,B,H):
+    masks, or None."""
+    steps, batch, hid = hs.shape[0] - 1, hs.shape[1], hs.shape[2]
+    g3 = 3 * hid
     br, bz, bn = bhh[:hid], bhh[hid:2 * hid], bhh[2 * hid:]
     for c in prange(nchunk):
         b0, b1 = c * batch // nchunk, (c + 1) * batch // nchunk
-        gh = np.empty((b1 - b0, g3), gi.dtype)  # (nb, 3H)
-        hm = np.empty((b1 - b0, hid), gi.dtype)  # (nb, H): d ⊙ h, with recurrent dropout
-        ints, ab = gemm_scratch(gi)
+        gh = np.empty((b1 - b0, g3), hs.dtype)  # (nb, 3H)
+        hm = np.empty((b1 - b0, hid), hs.dtype)  # (nb, H): d ⊙ h, with recurrent dropout
+        gx = np.empty(g3, hs.dtype)  # (3H,): one row's projection, narrow inputs
+        ints, ab = gemm_scratch(hs)
         for t in range(steps):
             if drop is None:
                 mm(hs[t, b0:b1], whh_t, gh, gemm, ints, ab)
@@ -113,7 +134,12 @@ def _fwd_after(gi, whh_t, bhh, hs, lens, hn, y, save, drop, zone, train, gemm, n
                     if train:
                         y[t, b, :] = 0
                     continue
-                xr, xz, xn = gi[t, b, :hid], gi[t, b, hid:2 * hid], gi[t, b, 2 * hid:]
+                row = gx  # numba prunes a branch only on an argument that is None:
+                if xk is not None:  # one test per argument, not if/else
+                    _project_row(xk[t, b], wi_t, bih, gx)
+                if gi is not None:
+                    row = gi[t, b]
+                xr, xz, xn = row[:hid], row[hid:2 * hid], row[2 * hid:]
                 hr, hz, hn_ = gh[i, :hid], gh[i, hid:2 * hid], gh[i, 2 * hid:]
                 if zone is not None:
                     mz = zone[t, b]
@@ -142,20 +168,22 @@ def _fwd_after(gi, whh_t, bhh, hs, lens, hn, y, save, drop, zone, train, gemm, n
 
 
 @chunked_kernel
-def _fwd_before(gi, wrz_t, wn_t, hs, lens, hn, y, save, drop, zone, train, gemm, nchunk):
-    """reset_after=False. wrz_t (H,2H) = W_hh[:2H]ᵀ, wn_t (H,H) = W_hh[2H:]ᵀ, hs, hn, drop
-    and zone as in _fwd_after; when train also y and save (T,B,3H) = [r, z, n]."""
-    steps, batch, g3 = gi.shape
-    hid = g3 // 3
+def _fwd_before(gi, xk, wi_t, bih, wrz_t, wn_t, hs, lens, hn, y, save, drop, zone, train,
+                gemm, nchunk):
+    """reset_after=False. gi, or xk, wi_t and bih, as in _fwd_after; wrz_t (H,2H) =
+    W_hh[:2H]ᵀ, wn_t (H,H) = W_hh[2H:]ᵀ, hs, hn, drop and zone as in _fwd_after; when train
+    also y and save (T,B,3H) = [r, z, n]."""
+    steps, batch, hid = hs.shape[0] - 1, hs.shape[1], hs.shape[2]
     for c in prange(nchunk):
         b0, b1 = c * batch // nchunk, (c + 1) * batch // nchunk
         nb = b1 - b0
-        ghrz = np.empty((nb, 2 * hid), gi.dtype)  # (nb, 2H)
-        rh = np.zeros((nb, hid), gi.dtype)  # (nb, H): r ⊙ h (r ⊙ d ⊙ h with dropout)
-        zs = np.empty((nb, hid), gi.dtype)
-        q = np.empty((nb, hid), gi.dtype)  # (nb, H): W_hn (r ⊙ h)
-        hm = np.empty((nb, hid), gi.dtype)  # (nb, H): d ⊙ h, with recurrent dropout
-        ints, ab = gemm_scratch(gi)
+        ghrz = np.empty((nb, 2 * hid), hs.dtype)  # (nb, 2H)
+        rh = np.zeros((nb, hid), hs.dtype)  # (nb, H): r ⊙ h (r ⊙ d ⊙ h with dropout)
+        zs = np.empty((nb, hid), hs.dtype)
+        q = np.empty((nb, hid), hs.dtype)  # (nb, H): W_hn (r ⊙ h)
+        hm = np.empty((nb, hid), hs.dtype)  # (nb, H): d ⊙ h, with recurrent dropout
+        gx = np.empty((nb, 3 * hid), hs.dtype)  # (nb, 3H): the step's projections, narrow
+        ints, ab = gemm_scratch(hs)
         for t in range(steps):
             if drop is None:
                 mm(hs[t, b0:b1], wrz_t, ghrz, gemm, ints, ab)
@@ -170,7 +198,12 @@ def _fwd_before(gi, wrz_t, wn_t, hs, lens, hn, y, save, drop, zone, train, gemm,
                     if train:  # backward forms r ⊙ h_{t−1} from it: no stale NaN there
                         save[t, b, :] = 0
                     continue
-                xr, xz = gi[t, b, :hid], gi[t, b, hid:2 * hid]
+                row = gx[i]  # one branch per argument, as in _fwd_after
+                if xk is not None:
+                    _project_row(xk[t, b], wi_t, bih, row)
+                if gi is not None:
+                    row = gi[t, b]
+                xr, xz = row[:hid], row[hid:2 * hid]
                 hr, hz = ghrz[i, :hid], ghrz[i, hid:]
                 hi, rhi, zi = hv[i], rh[i], zs[i]
                 if train:
@@ -192,7 +225,10 @@ def _fwd_before(gi, wrz_t, wn_t, hs, lens, hn, y, save, drop, zone, train, gemm,
                     if train:
                         y[t, b, :] = 0
                     continue
-                xn, qi, hi, zi = gi[t, b, 2 * hid:], q[i], hs[t, b], zs[i]
+                xn = gx[i, 2 * hid:]
+                if gi is not None:
+                    xn = gi[t, b, 2 * hid:]
+                qi, hi, zi = q[i], hs[t, b], zs[i]
                 if zone is not None:
                     mz = zone[t, b]
                 if train:
@@ -221,37 +257,48 @@ def _masks(state_mask: Tensor | None, zone_bt: Tensor | None):
     return drop, zone
 
 
-def _forward(gi: Tensor, w_hh: Tensor, b_hh: Tensor | None, h0: Tensor, lens: np.ndarray,
-             reset_after: bool, train: bool, drop=None, zone=None):
-    """gi (T, B, 3H) -> y (B, T, H) (a time-major buffer seen batch-first; hs[1:] unless
-    train), hs (T+1, B, H) = [h0, y], h_n (B, H), saved gates or None. drop (B, H) and zone
-    (T, B, H): numpy masks or None."""
-    steps, batch, g3 = gi.shape
-    hid = g3 // 3
-    hs = np.empty((steps + 1, batch, hid), gi.numpy().dtype)
+def _forward(xt: Tensor, gi: Tensor | None, w_ih: Tensor, b_ih: Tensor | None, w_hh: Tensor,
+             b_hh: Tensor | None, h0: Tensor, lens: np.ndarray, reset_after: bool, train: bool,
+             drop=None, zone=None):
+    """xt (T, B, I) and gi (T, B, 3H), or gi None for a narrow input (projected in the
+    kernel from xt, w_ih and b_ih) -> y (B, T, H) (a time-major buffer seen batch-first;
+    hs[1:] unless train), hs (T+1, B, H) = [h0, y], h_n (B, H), saved gates or None.
+    drop (B, H) and zone (T, B, H): numpy masks or None."""
+    steps, batch, hid = xt.shape[0], xt.shape[1], w_hh.shape[1]
+    g3 = 3 * hid
+    dtype = xt.numpy().dtype
+    hs = np.empty((steps + 1, batch, hid), dtype)
     hs[0] = arr(h0)
     hn = np.empty((batch, hid), hs.dtype)
     y = np.empty((steps, batch, hid), hs.dtype) if train else hs[1:]
     save = np.empty((steps, batch, 4 * hid if reset_after else 3 * hid) if train else
                     (1, 1, 1), hs.dtype)
     w = w_hh.detach()
+    if gi is None:  # the kernel projects each row: x (T, B, I), W_ihᵀ (I, 3H), b_ih (3H,)
+        proj = (None, xt.numpy(), arr(w_ih.t()),
+                arr(b_ih) if b_ih is not None else np.zeros(g3, dtype))
+    else:
+        proj = (gi.numpy(), None, None, None)
     gemm = gemm_address(hs.dtype)
     with kernel_threads(batch, gemm) as nchunk:
         if reset_after:
             bias = arr(b_hh) if b_hh is not None else np.zeros(g3, hs.dtype)
-            _fwd_after(gi.numpy(), arr(w.t()), bias, hs, lens, hn, y, save, drop, zone, train,
+            _fwd_after(*proj, arr(w.t()), bias, hs, lens, hn, y, save, drop, zone, train,
                        gemm, nchunk)
         else:
-            _fwd_before(gi.numpy(), arr(w[:2 * hid].t()), arr(w[2 * hid:].t()), hs, lens,
-                        hn, y, save, drop, zone, train, gemm, nchunk)
+            _fwd_before(*proj, arr(w[:2 * hid].t()), arr(w[2 * hid:].t()), hs, lens, hn, y,
+                        save, drop, zone, train, gemm, nchunk)
     saved = torch.from_numpy(save) if train else None
     yb = torch.from_numpy(y.transpose(1, 0, 2))  # not a torch view: callers may modify it
     return yb, torch.from_numpy(hs), torch.from_numpy(hn), saved
 
 
-def _project(x: Tensor, w_ih: Tensor, b_ih: Tensor | None) -> tuple[Tensor, Tensor]:
-    """x (B, T, I) -> x time-major (T, B, I) and gi = x W_ihᵀ + b_ih (T, B, 3H), contiguous."""
+def _project(x: Tensor, w_ih: Tensor, b_ih: Tensor | None) -> tuple[Tensor, Tensor | None]:
+    """x (B, T, I) -> x time-major (T, B, I) and gi = x W_ihᵀ + b_ih (T, B, 3H), contiguous;
+    gi is None for inputs at most ``NARROW`` wide (the kernel projects them)."""
     xt = x.detach().transpose(0, 1).contiguous()  # (T, B, I)
+    if xt.shape[2] <= NARROW:
+        return xt, None
     return xt, F.linear(xt, w_ih.detach(), None if b_ih is None else b_ih.detach())
 
 
@@ -260,7 +307,8 @@ class _GRUFunction(torch.autograd.Function):
     def forward(ctx, x, w_ih, w_hh, b_ih, b_hh, h0, lens, reset_after, state_mask, zone_bt):
         xt, gi = _project(x, w_ih, b_ih)
         drop, zone = _masks(state_mask, zone_bt)
-        y, hs, hn, save = _forward(gi, w_hh, b_hh, h0, lens, reset_after, True, drop, zone)
+        y, hs, hn, save = _forward(xt, gi, w_ih, b_ih, w_hh, b_hh, h0, lens, reset_after, True,
+                                   drop, zone)
         ctx.save_for_backward(xt, w_ih, w_hh, hs, save)
         ctx.set_materialize_grads(False)  # an unused y or h_n: None, not a zero tensor to copy
         ctx.lens, ctx.reset_after, ctx.drop, ctx.zone = lens, reset_after, drop, zone
@@ -350,10 +398,10 @@ def gru_cpu(x: Tensor, weight_ih: Tensor, weight_hh: Tensor, bias_ih: Tensor | N
         return y, (hn,)
 
     def infer(xs: Tensor, *zm: Tensor):  # every tensor is detached on the way in
-        gi = _project(xs, weight_ih, bias_ih)[1]  # (T, B, 3H)
+        xt, gi = _project(xs, weight_ih, bias_ih)  # (T, B, I), (T, B, 3H) or None
         drop, zone = _masks(state_mask, zm[0] if zm else None)
-        y, _, hn, _ = _forward(gi, weight_hh, bias_hh, h0, lens, reset_after, False, drop,
-                               zone)
+        y, _, hn, _ = _forward(xt, gi, weight_ih, bias_ih, weight_hh, bias_hh, h0, lens,
+                               reset_after, False, drop, zone)
         return y, (hn,)
 
     y, (hn,) = run_fused(x, lengths, reverse, grad_inputs, train, infer, along)

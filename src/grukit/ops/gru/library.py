@@ -51,9 +51,10 @@ def gru_cpu_infer(x: Tensor, w_ih: Tensor, w_hh: Tensor, b_ih: Tensor | None,
                   state_mask: Tensor | None, zone: Tensor | None) -> tuple[Tensor, Tensor]:
     """x (B, T, I) -> y (B, T, H), h_n (B, H); no graph."""
     lens = lens_array(lengths, x.shape[0], x.shape[1])
-    gi = cpu._project(x, w_ih, b_ih)[1]  # (T, B, 3H)
+    xt, gi = cpu._project(x, w_ih, b_ih)  # (T, B, I), (T, B, 3H) or None
     drop, zt = cpu._masks(state_mask, zone)
-    y, hs, hn, _ = cpu._forward(gi, w_hh, b_hh, h0, lens, reset_after, False, drop, zt)
+    y, hs, hn, _ = cpu._forward(xt, gi, w_ih, b_ih, w_hh, b_hh, h0, lens, reset_after, False,
+                                drop, zt)
     # y is a view of hs (not returned): an op's outputs may not alias its inputs or each other
     return y, hn
 
@@ -70,9 +71,10 @@ def gru_cpu_train(x: Tensor, w_ih: Tensor, w_hh: Tensor, b_ih: Tensor | None,
                   zone: Tensor | None) -> tuple[Tensor, Tensor, Tensor, Tensor]:
     """x (B, T, I) -> y (B, T, H), h_n (B, H), hs (T+1, B, H), saved gates (T, B, ·)."""
     lens = lens_array(lengths, x.shape[0], x.shape[1])
-    gi = cpu._project(x, w_ih, b_ih)[1]  # (T, B, 3H)
+    xt, gi = cpu._project(x, w_ih, b_ih)  # (T, B, I), (T, B, 3H) or None
     drop, zt = cpu._masks(state_mask, zone)
-    y, hs, hn, save = cpu._forward(gi, w_hh, b_hh, h0, lens, reset_after, True, drop, zt)
+    y, hs, hn, save = cpu._forward(xt, gi, w_ih, b_ih, w_hh, b_hh, h0, lens, reset_after, True,
+                                   drop, zt)
     return y, hn, hs, save
 
 
