@@ -8,7 +8,7 @@ import torch
 from grukit import ops
 from grukit.ops import dispatch
 
-SHAPES = [(3, 5, 2, 4), (1, 9, 1, 7), (6, 4, 11, 3)]  # I = 11: wider than gru.cpu.NARROW
+SHAPES = [(3, 5, 2, 4), (1, 9, 1, 7), (6, 4, 19, 3)]  # I = 19: wider than gru.cpu.NARROW
 LENGTHS = {3: [5, 2, 0], 1: [6], 6: [4, 1, 3, 4, 2, 0]}
 
 
