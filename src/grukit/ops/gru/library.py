@@ -25,7 +25,7 @@ from . import cpu
 # across processes) keys a compiled graph on its forward ops alone and keeps the backward it
 # traced then: a backward op whose signature changed under the same forward name would meet
 # that stale graph. Bump SCHEMA with any change of an op's signature or autograd formula.
-SCHEMA = 2
+SCHEMA = 3
 
 
 def _op(name: str):
@@ -84,14 +84,15 @@ def _(x, w_ih, w_hh, b_ih, b_hh, h0, lengths, reset_after, state_mask, zone):
 
 
 @_op("gru_cpu_backward")
-def gru_cpu_backward(dy: Tensor, dhn: Tensor, x: Tensor, w_ih: Tensor, w_hh: Tensor,
+def gru_cpu_backward(dy: Tensor | None, dhn: Tensor | None, x: Tensor, w_ih: Tensor, w_hh: Tensor,
                      hs: Tensor, save: Tensor, lengths: Tensor | None, reset_after: bool,
                      state_mask: Tensor | None, zone: Tensor | None,
                      need_dx: bool) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor,
                                                    Tensor]:
     """-> dx (B, T, I), dW_ih (3H, I), dW_hh (3H, H), db_ih (3H,), db_hh (3H,), dh0 (B, H);
     db_hh is zeros for reset_after=False (no recurrent bias); dx is empty (0,) unless
-    need_dx (its GEMM is skipped)."""
+    need_dx (its GEMM is skipped). dy or dhn None: that output took no part in the loss
+    (no zeros are made, filled and copied for it)."""
     lens = lens_array(lengths, x.shape[0], x.shape[1])
     xt = x.detach().transpose(0, 1).contiguous()  # (T, B, I)
     drop, zt = cpu._masks(state_mask, zone)
@@ -110,7 +111,7 @@ def _(dy, dhn, x, w_ih, w_hh, hs, save, lengths, reset_after, state_mask, zone, 
     return (torch.empty_like(x, memory_format=torch.contiguous_format) if need_dx
             else x.new_empty((0,)),
             w_ih.new_empty(w_ih.shape), w_hh.new_empty(w_hh.shape), w_hh.new_empty((g3,)),
-            w_hh.new_empty((g3,)), dhn.new_empty(dhn.shape))
+            w_hh.new_empty((g3,)), hs.new_empty(hs.shape[1:]))
 
 
 def _setup(ctx, inputs, output):
@@ -124,8 +125,6 @@ def _setup(ctx, inputs, output):
 
 def _backward(ctx, dy, dhn, _dhs, _dsave):
     x, w_ih, w_hh, hs, save, lengths, state_mask, zone = ctx.saved_tensors
-    dy = torch.zeros_like(hs[1:].transpose(0, 1)) if dy is None else dy
-    dhn = torch.zeros_like(hs[0]) if dhn is None else dhn
     dx, dw_ih, dw_hh, db_ih, db_hh, dh0 = gru_cpu_backward(
         dy, dhn, x, w_ih, w_hh, hs, save, lengths, ctx.reset_after, state_mask, zone,
         ctx.needs_input_grad[0])

@@ -14,7 +14,7 @@ from torch import Tensor
 from .._cpu import arr, lens_array
 from . import cpu
 
-SCHEMA = 2  # the version of the ops' signatures (see grukit.ops.gru.library.SCHEMA)
+SCHEMA = 3  # the version of the ops' signatures (see grukit.ops.gru.library.SCHEMA)
 
 
 def _op(name: str):
@@ -63,13 +63,14 @@ def _(x, w_ih, w_hh, b_ih, b_hh, h0, c0, lengths, state_mask):
 
 
 @_op("lstm_cpu_backward")
-def lstm_cpu_backward(dy: Tensor, dhn: Tensor, dcn: Tensor, x: Tensor, w_ih: Tensor,
-                      w_hh: Tensor, h0: Tensor, c0: Tensor, y: Tensor, save: Tensor,
+def lstm_cpu_backward(dy: Tensor | None, dhn: Tensor | None, dcn: Tensor | None, x: Tensor,
+                      w_ih: Tensor, w_hh: Tensor, h0: Tensor, c0: Tensor, y: Tensor, save: Tensor,
                       cs: Tensor, lengths: Tensor | None, state_mask: Tensor | None,
                       need_dx: bool) -> tuple[Tensor, Tensor, Tensor, Tensor,
                                                           Tensor, Tensor]:
     """-> dx (B, T, I), dW_ih (4H, I), dW_hh (4H, H), db (4H,), dh0, dc0 (B, H); dx is
-    empty (0,) unless need_dx (its GEMM is skipped)."""
+    empty (0,) unless need_dx (its GEMM is skipped). A gradient None: that output took no
+    part in the loss (no zeros are made for it here)."""
     lens = lens_array(lengths, x.shape[0], x.shape[1])
     drop = None if state_mask is None else arr(state_mask)  # (B, H)
     dx, dw_ih, dw_hh, db, dh0, dc0 = cpu.backward(dy, dhn, dcn, x, w_ih, w_hh, h0, c0, y,
@@ -96,9 +97,6 @@ def _setup(ctx, inputs, output):
 
 def _backward(ctx, dy, dhn, dcn, _dsave, _dcs):
     x, w_ih, w_hh, h0, c0, y, save, cs, lengths, state_mask = ctx.saved_tensors
-    dy = torch.zeros_like(y) if dy is None else dy
-    dhn = torch.zeros_like(h0) if dhn is None else dhn
-    dcn = torch.zeros_like(c0) if dcn is None else dcn
     dx, dw_ih, dw_hh, db, dh0, dc0 = lstm_cpu_backward(dy, dhn, dcn, x, w_ih, w_hh, h0, c0, y,
                                                        save, cs, lengths, state_mask,
                                                        ctx.needs_input_grad[0])
