@@ -67,6 +67,26 @@ def _check_series(x: Tensor, mask: object, delta: object, check_finite: bool) ->
                       "grud")
 
 
+def _gate_mask(m: object, name: str, batch: int, width: int, what: str) -> tuple:
+    """A dropout mask shared by the gates (B, W), or one per gate given as (B, 3, W) or
+    (B, 3W): (the mask as the backends take it, the shape it must then have)."""
+    if not isinstance(m, Tensor):
+        return m, (batch, width)  # None, or check_mask names the wrong type
+    shape = tuple(m.shape)
+    if shape == (batch, 3, width):
+        if what == "state":  # the backends read [s_r, s_z, s_n] (B, 3H)
+            return m.reshape(batch, 3 * width), (batch, 3 * width)
+        return m, shape
+    if shape in ((batch, width), (batch, 3 * width)):
+        if what == "input" and shape[1] == 3 * width:  # the op reads (B, 3, 2D) per gate
+            return m.reshape(batch, 3, width), (batch, 3, width)
+        return m, shape
+    w = "2D" if what == "input" else "H"
+    raise ValueError(f"grud: {name} must have shape ({batch}, {width}) = (B, {w}), one mask "
+                     f"shared by the gates, or ({batch}, 3, {width}) / ({batch}, {3 * width}), "
+                     f"one per gate r, z, n; got {shape_str(m)}.")
+
+
 def grud(x: Tensor, mask: Tensor, delta: Tensor, x_mean: Tensor, weight_ih: Tensor,
          weight_hh: Tensor, bias_ih: Tensor | None, bias_hh: Tensor | None,
          weight_mh: Tensor, decay_x_weight: Tensor, decay_x_bias: Tensor | None,
@@ -89,8 +109,8 @@ def grud(x: Tensor, mask: Tensor, delta: Tensor, x_mean: Tensor, weight_ih: Tens
         n = tanh(W_in x̂ + W_mn m + b_in + r ⊙ (W_hn ĥ + b_hn))   reset_after=True
         h_t = (1 − z) ⊙ n + z ⊙ ĥ
 
-    With ``state_mask`` s (recurrent dropout) every ĥ that W_hh reads above is s ⊙ ĥ; the
-    blend's ĥ is not.
+    With ``state_mask`` s (recurrent dropout) every ĥ that W_hh reads above is s ⊙ ĥ (per
+    gate: s_r, s_z, s_n for W_hr, W_hz, W_hn); the blend's ĥ is not.
 
     Gate order r, z, n and torch's labelling of z: the paper's update gate z' is our 1 − z
     (it writes h_t = (1 − z') ⊙ ĥ + z' ⊙ h̃). x_last,t is computed here: the variable's value
@@ -121,10 +141,14 @@ def grud(x: Tensor, mask: Tensor, delta: Tensor, x_mean: Tensor, weight_ih: Tens
         check_finite: also raise if x holds Inf where observed.
         input_mask: (B, 2D) multiplier of [x̂, m] where W_ih and W_mh read them, the same at
             every step: variational input dropout (Gal & Ghahramani 2016; Che et al.'s code
-            drops both at 0.3). The imputation x̂ reads the true mask.
+            drops both at 0.3). The imputation x̂ reads the true mask. (B, 3, 2D) or
+            (B, 6D): one mask per gate r, z, n, gate k reading d_k ⊙ [x̂, m] (Che et al.'s
+            Keras layer, ``implementation=1``, draws one per gate).
         state_mask: (B, H) multiplier of ĥ where W_hh reads it, the same at every step:
             variational recurrent dropout (Keras' ``recurrent_dropout``; Che et al.'s code
-            drops ĥ at 0.3). The "cpu" backend gives it no gradient.
+            drops ĥ at 0.3). (B, 3, H) or (B, 3H): one mask per gate, [s_r, s_z, s_n]:
+            W_hr (s_r ⊙ ĥ), W_hz (s_z ⊙ ĥ), W_hn (r ⊙ s_n ⊙ ĥ) (Che et al.'s layer). The
+            "cpu" backend gives masks no gradient.
 
     Returns:
         y (B, T, H) and h_n (B, H).
@@ -155,9 +179,11 @@ def grud(x: Tensor, mask: Tensor, delta: Tensor, x_mean: Tensor, weight_ih: Tens
     if x_last0 is not None:
         check_state(x_last0, "x_last0", x.shape[0], dims, x, "grud")
         _check_finite(x_last0, "x_last0", "grud")
+    input_mask, in_shape = _gate_mask(input_mask, "input_mask", x.shape[0], 2 * dims, "input")
+    state_mask, st_shape = _gate_mask(state_mask, "state_mask", x.shape[0], hidden, "state")
     call = Call("grud", x, h0, lengths, False, backend, False, (("h0", hidden),),
-                masks={"input_mask": (input_mask, (x.shape[0], 2 * dims)),
-                       "state_mask": (state_mask, (x.shape[0], hidden))},
+                masks={"input_mask": (input_mask, in_shape),
+                       "state_mask": (state_mask, st_shape)},
                 options={"reset_after": reset_after})
     return enter(call, mask, delta, x_mean, x_last0, weight_ih, weight_hh, bias_ih, bias_hh,
                  weight_mh, decay_x_weight, decay_x_bias, decay_h_weight, decay_h_bias)

@@ -2,9 +2,11 @@
 
 Buffers are time-major, (T, B, ·), as in ``grukit.ops.gru.cpu``: hs (T+1, B, H) holds
 [h0, h_1, ..., h_T]; rows past a sequence's length hold 0 and never restart. gam (T, B, H) is
-the hidden decay γ_h of each step; the recurrence reads ĥ = γ_h ⊙ h_{t−1}. smask (B, H) is
-the recurrent-dropout multiplier s of ĥ where W_hh reads it (ones for none); the blend reads
-ĥ itself. Each chunk of rows
+the hidden decay γ_h of each step; the recurrence reads ĥ = γ_h ⊙ h_{t−1}. smask (B, G, H) is
+the recurrent-dropout multiplier s of ĥ where W_hh reads it (ones for none): G = 1 shared by
+the gates (one GEMM on s ⊙ ĥ), G = 3 one per gate [s_r, s_z, s_n] (one (nb, H) @ (H, H) GEMM
+per gate, with w3 (3, H, H) the gates' blocks of W_hh, transposed for the forward); the blend
+reads ĥ itself. Each chunk of rows
 runs the whole recurrence on one thread. The forward kernels take ``train``: when it is False
 the saved buffers (y, save) have one time row, rewritten every step.
 """
@@ -12,15 +14,84 @@ the saved buffers (y, save) have one time row, rewritten every step.
 from __future__ import annotations
 
 import numpy as np
-from numba import prange
+from numba import njit, prange
 
 from .._cpu_math import copy_into, one, sigmoid, tanh
 from .._gemm import gemm_scratch, mm
-from .._jit import chunked_kernel
+from .._jit import FLAGS, chunked_kernel
+
+njit_cached = njit(**FLAGS)
+
+
+@njit_cached
+def decayed(gam, hs, hd):
+    """hd (nb, H) = ĥ = γ_h ⊙ h_{t−1} from gam, hs (nb, H)."""
+    for i in range(hd.shape[0]):
+        gm, hi, hdi = gam[i], hs[i], hd[i]
+        for j in range(hd.shape[1]):
+            hdi[j] = gm[j] * hi[j]
+
+
+@njit_cached
+def recurrent(hd, smask, w_t, w3t, out, hm, po, gates, gemm, ints, ab):
+    """out (nb, gates·H) = the first ``gates`` blocks of W_hh read on s ⊙ ĥ: one GEMM on
+    hd ⊙ s with w_t (H, gates·H) when smask (nb, 1, H) is shared; with one mask per gate
+    (nb, 3, H), gate k's block out[:, kH:(k+1)H] = (s_k ⊙ ĥ) w3t[k] (w3t (3, H, H) = W_hkᵀ).
+    hm, po (nb, H) are scratch."""
+    nb, hid = hd.shape
+    per_gate = smask.shape[1] > 1
+    for k in range(gates if per_gate else 1):
+        for i in range(nb):
+            hdi, hmi, si = hd[i], hm[i], smask[i, k]
+            for j in range(hid):
+                hmi[j] = hdi[j] * si[j]
+        if not per_gate:
+            mm(hm, w_t, out, gemm, ints, ab)
+        else:
+            mm(hm, w3t[k], po, gemm, ints, ab)
+            for i in range(nb):
+                oi, pi = out[i], po[i]
+                for j in range(hid):
+                    oi[k * hid + j] = pi[j]
+
+
+@njit_cached
+def back_through(dp, smask, w, w3, back, gates, gemm, ints, ab):
+    """back (G, nb, H): ∂L/∂(s_k ⊙ ĥ) from dp (nb, gates·H) = ∂L/∂ of the first ``gates``
+    blocks of W_hh (s ⊙ ĥ): dp @ w (gates·H, H) when shared (G = 1), or dp_k @ w3[k] per
+    gate (w3 (3, H, H) = W_hk)."""
+    hid = back.shape[2]
+    if smask.shape[1] == 1:
+        mm(dp, w, back[0], gemm, ints, ab)
+    else:
+        for k in range(gates):
+            mm(dp[:, k * hid:(k + 1) * hid], w3[k], back[k], gemm, ints, ab)
+
+
+@njit_cached
+def to_previous(dh, back, smask, hs, gam, dgam, lens, t, gates):
+    """With dh (nb, H) holding ∂L/∂ĥ but for W_hh: ∂L/∂ĥ = dh + Σ_k s_k ⊙ back[k] (the
+    first ``gates`` gates, or back[0] shared), then dgam = ∂L/∂ĥ ⊙ h_{t−1} and dh =
+    ∂L/∂h_{t−1} = ∂L/∂ĥ ⊙ γ_h, for the rows still running at step t."""
+    nb, hid = dh.shape
+    per_gate = smask.shape[1] > 1
+    for i in range(nb):
+        if t >= lens[i]:
+            continue
+        dhi, hp, gm, dgm = dh[i], hs[i], gam[i], dgam[i]
+        for j in range(hid):
+            if per_gate:
+                dhd = dhi[j]
+                for k in range(gates):
+                    dhd += smask[i, k, j] * back[k, i, j]
+            else:
+                dhd = dhi[j] + smask[i, 0, j] * back[0, i, j]  # ∂L/∂ĥ
+            dgm[j] = dhd * hp[j]
+            dhi[j] = dhd * gm[j]
 
 
 @chunked_kernel
-def fwd_after(gi, gam, whh_t, b_hh, smask, hs, lens, hn, y, save, train, gemm, nchunk):
+def fwd_after(gi, gam, whh_t, w3t, b_hh, smask, hs, lens, hn, y, save, train, gemm, nchunk):
     """reset_after=True. gi (T,B,3H) = W_ih x̂ + W_mh m + b_ih, gam (T,B,H), whh_t (H,3H) =
     W_hhᵀ, b_hh (3H,), hs (T+1,B,H) with hs[0] = h0 -> hs[1:], hn (B,H) (each row's state at
     its own last step); y (T',B,H) = hs[1:], save (T',B,4H) = [r, z, n, W_hn ĥ + b_hn]."""
@@ -32,15 +103,12 @@ def fwd_after(gi, gam, whh_t, b_hh, smask, hs, lens, hn, y, save, train, gemm, n
         p = np.empty((nb, g3), gi.dtype)  # (nb, 3H): W_hh (s ⊙ ĥ)
         hd = np.empty((nb, hid), gi.dtype)  # (nb, H): ĥ = γ_h ⊙ h_{t−1}
         hm = np.empty((nb, hid), gi.dtype)  # (nb, H): s ⊙ ĥ
+        po = np.empty((nb, hid), gi.dtype)  # (nb, H): one gate's product (per-gate masks)
         ints, ab = gemm_scratch(gi)
         for t in range(steps):
             ts = t if train else 0
-            for i in range(nb):
-                hi, gm, hdi, hmi, si = hs[t, b0 + i], gam[t, b0 + i], hd[i], hm[i], smask[b0 + i]
-                for j in range(hid):
-                    hdi[j] = gm[j] * hi[j]
-                    hmi[j] = hdi[j] * si[j]
-            mm(hm, whh_t, p, gemm, ints, ab)
+            decayed(gam[t, b0:b1], hs[t, b0:b1], hd)
+            recurrent(hd, smask[b0:b1], whh_t, w3t, p, hm, po, 3, gemm, ints, ab)
             for i in range(nb):
                 b = b0 + i
                 ho, yb, sv = hs[t + 1, b], y[ts, b], save[ts, b]
@@ -67,7 +135,8 @@ def fwd_after(gi, gam, whh_t, b_hh, smask, hs, lens, hn, y, save, train, gemm, n
 
 
 @chunked_kernel
-def bwd_after(dy, dhn, whh, gam, smask, hs, save, lens, dgi, dgh, dgam, dh0, gemm, nchunk):
+def bwd_after(dy, dhn, whh, w3, gam, smask, hs, save, lens, dgi, dgh, dgam, dh0, gemm,
+              nchunk):
     """dy (T,B,H), dhn (B,H), whh (3H,H) -> dgi (T,B,3H) = [a_r, a_z, a_n], dgh (T,B,3H) =
     [a_r, a_z, a_n ⊙ r] = ∂L/∂(W_hh (s ⊙ ĥ) + b_hh), dgam (T,B,H) = ∂L/∂γ_h, dh0 (B,H)."""
     steps, batch, hid = dy.shape
@@ -76,7 +145,7 @@ def bwd_after(dy, dhn, whh, gam, smask, hs, save, lens, dgi, dgh, dgam, dh0, gem
         b0, b1 = c * batch // nchunk, (c + 1) * batch // nchunk
         nb = b1 - b0
         dh = dhn[b0:b1].copy()  # (nb, H): ∂L/∂h_t from later steps, then ∂L/∂ĥ
-        back = np.empty_like(dh)  # (nb, H)
+        back = np.empty((smask.shape[1], nb, hid), dy.dtype)  # (G, nb, H)
         ints, ab = gemm_scratch(dy)
         for t in range(steps - 1, -1, -1):
             for i in range(nb):
@@ -103,21 +172,14 @@ def bwd_after(dy, dhn, whh, gam, smask, hs, save, lens, dgi, dgh, dgam, dh0, gem
                     dp[hid + j] = az
                     dp[2 * hid + j] = an * r
                     dhi[j] = g * z
-            mm(dgh[t, b0:b1], whh, back, gemm, ints, ab)
-            for i in range(nb):
-                b = b0 + i
-                if t < lens[b]:
-                    dhi, bi, hp, gm, dgm = dh[i], back[i], hs[t, b], gam[t, b], dgam[t, b]
-                    si = smask[b]
-                    for j in range(hid):
-                        dhd = dhi[j] + si[j] * bi[j]  # ∂L/∂ĥ
-                        dgm[j] = dhd * hp[j]
-                        dhi[j] = dhd * gm[j]
+            back_through(dgh[t, b0:b1], smask[b0:b1], whh, w3, back, 3, gemm, ints, ab)
+            to_previous(dh, back, smask[b0:b1], hs[t, b0:b1], gam[t, b0:b1], dgam[t, b0:b1],
+                        lens[b0:b1], t, 3)
         dh0[b0:b1] = dh
 
 
 @chunked_kernel
-def fwd_before(gi, gam, wrz_t, wn_t, smask, hs, lens, hn, y, save, train, gemm, nchunk):
+def fwd_before(gi, gam, wrz_t, wn_t, w3t, smask, hs, lens, hn, y, save, train, gemm, nchunk):
     """reset_after=False. wrz_t (H,2H) = W_h[r,z]ᵀ, wn_t (H,H) = W_hnᵀ; as fwd_after but save
     (T',B,3H) = [r, z, n] (zero past a sequence's end)."""
     steps, batch, g3 = gi.shape
@@ -127,19 +189,17 @@ def fwd_before(gi, gam, wrz_t, wn_t, smask, hs, lens, hn, y, save, train, gemm, 
         nb = b1 - b0
         hd = np.empty((nb, hid), gi.dtype)  # (nb, H): ĥ
         hm = np.empty((nb, hid), gi.dtype)  # (nb, H): s ⊙ ĥ
+        po = np.empty((nb, hid), gi.dtype)  # (nb, H): one gate's product (per-gate masks)
         a = np.empty((nb, 2 * hid), gi.dtype)  # (nb, 2H): W_h[r,z] (s ⊙ ĥ)
         rh = np.zeros((nb, hid), gi.dtype)  # (nb, H): r ⊙ s ⊙ ĥ
         zs = np.empty((nb, hid), gi.dtype)  # (nb, H): z
         q = np.empty((nb, hid), gi.dtype)  # (nb, H): W_hn (r ⊙ s ⊙ ĥ)
         ints, ab = gemm_scratch(gi)
+        kn = smask.shape[1] - 1  # s_n: the last mask
         for t in range(steps):
             ts = t if train else 0
-            for i in range(nb):
-                hi, gm, hdi, hmi, si = hs[t, b0 + i], gam[t, b0 + i], hd[i], hm[i], smask[b0 + i]
-                for j in range(hid):
-                    hdi[j] = gm[j] * hi[j]
-                    hmi[j] = hdi[j] * si[j]
-            mm(hm, wrz_t, a, gemm, ints, ab)
+            decayed(gam[t, b0:b1], hs[t, b0:b1], hd)
+            recurrent(hd, smask[b0:b1], wrz_t, w3t, a, hm, po, 2, gemm, ints, ab)
             for i in range(nb):
                 b = b0 + i
                 sv = save[ts, b]
@@ -147,11 +207,11 @@ def fwd_before(gi, gam, wrz_t, wn_t, smask, hs, lens, hn, y, save, train, gemm, 
                     for j in range(3 * hid):
                         sv[j] = 0
                     continue
-                x, ai, hmi, rhi, zi = gi[t, b], a[i], hm[i], rh[i], zs[i]
+                x, ai, hdi, rhi, zi, sn = gi[t, b], a[i], hd[i], rh[i], zs[i], smask[b, kn]
                 for j in range(hid):
                     r = sigmoid(x[j] + ai[j])
                     z = sigmoid(x[hid + j] + ai[hid + j])
-                    rhi[j] = r * hmi[j]
+                    rhi[j] = r * (hdi[j] * sn[j])
                     zi[j] = z
                     sv[j] = r
                     sv[hid + j] = z
@@ -176,7 +236,7 @@ def fwd_before(gi, gam, wrz_t, wn_t, smask, hs, lens, hn, y, save, train, gemm, 
 
 
 @chunked_kernel
-def bwd_before(dy, dhn, wrz, wn, gam, smask, hs, save, lens, dgi, dq_all, dgam, dh0, gemm,
+def bwd_before(dy, dhn, wrz, wn, w3, gam, smask, hs, save, lens, dgi, dq_all, dgam, dh0, gemm,
                nchunk):
     """reset_after=False. wrz (2H,H) = W_h[r,z], wn (H,H) = W_hn -> dgi (T,B,3H) = [a_r, a_z,
     a_n] (its r, z rows are also ∂L/∂(W_h[r,z] (s ⊙ ĥ))), dq_all (T,B,H) = ∂L/∂(W_hn (r ⊙ s
@@ -191,7 +251,8 @@ def bwd_before(dy, dhn, wrz, wn, gam, smask, hs, save, lens, dgi, dq_all, dgam, 
         dq = np.zeros_like(dh)  # (nb, H): ∂L/∂(W_hn (r ⊙ ĥ))
         drh = np.empty_like(dh)  # (nb, H): ∂L/∂(r ⊙ s ⊙ ĥ)
         da = np.zeros((nb, 2 * hid), dy.dtype)  # (nb, 2H): ∂L/∂(W_h[r,z] (s ⊙ ĥ))
-        back = np.empty_like(dh)  # (nb, H)
+        back = np.empty((smask.shape[1], nb, hid), dy.dtype)  # (G, nb, H)
+        kn = smask.shape[1] - 1  # s_n: the last mask
         ints, ab = gemm_scratch(dy)
         for t in range(steps - 1, -1, -1):
             for i in range(nb):
@@ -220,7 +281,7 @@ def bwd_before(dy, dhn, wrz, wn, gam, smask, hs, save, lens, dgi, dq_all, dgam, 
                         dqa[j] = 0
                         dgm[j] = 0
                     continue
-                sv, hp, gm, si = save[t, b], hs[t, b], gam[t, b], smask[b]
+                sv, hp, gm, si = save[t, b], hs[t, b], gam[t, b], smask[b, kn]
                 dhi, dri, gsi, dai, dqi = dh[i], drh[i], gs[i], da[i], dq[i]
                 for j in range(hid):
                     r = sv[j]
@@ -231,14 +292,7 @@ def bwd_before(dy, dhn, wrz, wn, gam, smask, hs, save, lens, dgi, dq_all, dgam, 
                     # ∂L/∂ĥ but for W_h[r,z]
                     dhi[j] = gsi[j] * sv[hid + j] + si[j] * dri[j] * r
                     dqa[j] = dqi[j]
-            mm(da, wrz, back, gemm, ints, ab)
-            for i in range(nb):
-                b = b0 + i
-                if t < lens[b]:
-                    dhi, bi, hp, gm, dgm = dh[i], back[i], hs[t, b], gam[t, b], dgam[t, b]
-                    si = smask[b]
-                    for j in range(hid):
-                        dhd = dhi[j] + si[j] * bi[j]  # ∂L/∂ĥ
-                        dgm[j] = dhd * hp[j]
-                        dhi[j] = dhd * gm[j]
+            back_through(da, smask[b0:b1], wrz, w3, back, 2, gemm, ints, ab)
+            to_previous(dh, back, smask[b0:b1], hs[t, b0:b1], gam[t, b0:b1], dgam[t, b0:b1],
+                        lens[b0:b1], t, 2)
         dh0[b0:b1] = dh

@@ -13,7 +13,11 @@ Plan per call (B batch, T steps, D variables, H hidden), as ``grukit.ops.gru.cpu
   gradients; dW_hh and db_hh are then single torch reductions against s ⊙ ĥ;
 - recurrent dropout: ``state_mask`` s (B, H) multiplies ĥ where W_hh reads it (ones when
   None), the blend reads ĥ; below, with it, every ĥ that W_hh reads is s ⊙ ĥ, and the
-  gradient reaching ĥ through W_hh is multiplied by s. The mask gets no gradient.
+  gradient reaching ĥ through W_hh is multiplied by s. With one mask per gate (B, 3H) =
+  [s_r, s_z, s_n], gate k's block W_hk reads s_k ⊙ ĥ: the recurrent product becomes one
+  (nb, H) @ (H, H) GEMM per gate (the shared mask keeps its single GEMM), the gradient
+  reaching ĥ is Σ_k s_k ⊙ (∂L/∂p_k W_hk) and dW_hk = ∂L/∂p_kᵀ (s_k ⊙ ĥ). The masks get no
+  gradient.
 
 Backward of a step, g = ∂L/∂h_t, reset_after=True: a_n = g (1 − z)(1 − n²), a_r = a_n ⊙
 gh_n ⊙ r(1 − r), a_z = g (ĥ − n) z(1 − z); ∂L/∂gi = [a_r, a_z, a_n], ∂L/∂gh = [a_r, a_z,
@@ -38,6 +42,7 @@ from .reference import input_side
 
 def _forward(gi: Tensor, gam: Tensor, w_hh: Tensor, b_hh: Tensor | None, smask: np.ndarray,
              h0: Tensor, lens: np.ndarray, reset_after: bool, train: bool):
+    """smask (B, G, H): G = 1 shared by the gates, 3 one per gate."""
     """gi (T, B, 3H), gam (T, B, H) -> y (B, T, H), hs (T+1, B, H) = [h0, y], h_n (B, H) and,
     when train, the saved gate values (T, B, 4H or 3H)."""
     steps, batch, g3 = gi.shape
@@ -52,22 +57,34 @@ def _forward(gi: Tensor, gam: Tensor, w_hh: Tensor, b_hh: Tensor | None, smask: 
     save = np.empty((rows, batch, 4 * hid if reset_after else 3 * hid), dt)
     w = w_hh.detach()
     gemm = gemm_address(dt)
+    w3t = arr(w.reshape(3, hid, hid).transpose(1, 2)) if smask.shape[1] > 1 \
+        else np.empty((3, 0, 0), dt)  # (3, H, H): W_hkᵀ, per-gate masks only
     with kernel_threads(batch, gemm) as nchunk:
         if reset_after:
             bias = np.zeros(g3, dt) if b_hh is None else arr(b_hh)
-            K.fwd_after(gin, gmn, arr(w.t()), bias, smask, hs, lens, hn, y, save, train, gemm,
-                        nchunk)
+            K.fwd_after(gin, gmn, arr(w.t()), w3t, bias, smask, hs, lens, hn, y, save, train,
+                        gemm, nchunk)
         else:
-            K.fwd_before(gin, gmn, arr(w[:2 * hid].t()), arr(w[2 * hid:].t()), smask, hs, lens,
-                         hn, y, save, train, gemm, nchunk)
+            K.fwd_before(gin, gmn, arr(w[:2 * hid].t()), arr(w[2 * hid:].t()), w3t, smask, hs,
+                         lens, hn, y, save, train, gemm, nchunk)
     yt = y if train else hs[1:]  # (T, B, H)
     yb = torch.from_numpy(yt.transpose(1, 0, 2))  # (B, T, H)
     return yb, torch.from_numpy(hs), torch.from_numpy(hn), torch.from_numpy(save)
 
 
+def _per_gate(dp: Tensor, hds: list[Tensor], gates: int) -> Tensor:
+    """dW of the first ``gates`` blocks of W_hh (gates·H, H) from dp (N, gates·H) and what
+    they read, hds: [s ⊙ ĥ] (N, H) shared, or [s_k ⊙ ĥ] one per gate."""
+    if len(hds) == 1:
+        return dp.t() @ hds[0]
+    hid = hds[0].shape[1]
+    return torch.cat([dp[:, k * hid:(k + 1) * hid].t() @ hds[k] for k in range(gates)])
+
+
 class _GRUDFunction(torch.autograd.Function):
     """(gi (T, B, 3H), γ_h (T, B, H), W_hh, b_hh, h0) -> y (B, T, H), h_n (B, H); smask
-    (B, H) the recurrent-dropout multiplier (numpy, no gradient)."""
+    (B, G, H) the recurrent-dropout multiplier, shared (G = 1) or per gate (G = 3) (numpy,
+    no gradient)."""
 
     @staticmethod
     def forward(ctx, gi, gam, w_hh, b_hh, h0, lens, reset_after, smask):
@@ -92,27 +109,29 @@ class _GRUDFunction(torch.autograd.Function):
         dgam = np.empty((steps, batch, hid), dt)  # (T, B, H)
         w = w_hh.detach()
         gemm = gemm_address(dt)
-        sm = ctx.smask  # (B, H)
-        hd = (torch.from_numpy(gmn) * hs[:-1] * torch.from_numpy(sm)).reshape(-1, hid)
-        # hd (T·B, H): s ⊙ ĥ, what W_hh read
+        sm = ctx.smask  # (B, G, H)
+        w3 = arr(w.reshape(3, hid, hid)) if sm.shape[1] > 1 else np.empty((3, 0, 0), dt)
+        # hds[k] (T·B, H): s_k ⊙ ĥ, what W_hh (gate k's block) read
+        ghs = torch.from_numpy(gmn) * hs[:-1]  # (T, B, H): ĥ
+        hds = [(ghs * torch.from_numpy(sm[:, k])).reshape(-1, hid) for k in range(sm.shape[1])]
         if ctx.reset_after:
             dgh = np.empty((steps, batch, 3 * hid), dt)  # (T, B, 3H): ∂L/∂(W_hh ĥ + b_hh)
             with kernel_threads(batch, gemm) as nchunk:
-                K.bwd_after(dyt, dhn, arr(w), gmn, sm, hs.numpy(), save.numpy(), ctx.lens, dgi,
-                            dgh, dgam, dh0, gemm, nchunk)
+                K.bwd_after(dyt, dhn, arr(w), w3, gmn, sm, hs.numpy(), save.numpy(), ctx.lens,
+                            dgi, dgh, dgam, dh0, gemm, nchunk)
             dp = torch.from_numpy(dgh).reshape(-1, 3 * hid)  # (T·B, 3H)
-            dw_hh = dp.t() @ hd  # (3H, H)
+            dw_hh = _per_gate(dp, hds, 3)  # (3H, H)
             db_hh = dp.sum(0) if ctx.has_bias else None
         else:
             dq = np.empty((steps, batch, hid), dt)  # (T, B, H): ∂L/∂(W_hn (r ⊙ ĥ))
             with kernel_threads(batch, gemm) as nchunk:
-                K.bwd_before(dyt, dhn, arr(w[:2 * hid]), arr(w[2 * hid:]), gmn, sm,
+                K.bwd_before(dyt, dhn, arr(w[:2 * hid]), arr(w[2 * hid:]), w3, gmn, sm,
                              hs.numpy(), save.numpy(), ctx.lens, dgi, dq, dgam, dh0, gemm,
                              nchunk)
             da = torch.from_numpy(dgi)[..., :2 * hid].reshape(-1, 2 * hid)  # (T·B, 2H)
-            rh = save[..., :hid].reshape(-1, hid) * hd  # (T·B, H): r ⊙ s ⊙ ĥ
+            rh = save[..., :hid].reshape(-1, hid) * hds[-1]  # (T·B, H): r ⊙ s_n ⊙ ĥ
             dqf = torch.from_numpy(dq).reshape(-1, hid)  # (T·B, H)
-            dw_hh = torch.cat([da.t() @ hd, dqf.t() @ rh])  # (3H, H)
+            dw_hh = torch.cat([_per_gate(da, hds, 2), dqf.t() @ rh])  # (3H, H)
             db_hh = None
         return (torch.from_numpy(dgi), torch.from_numpy(dgam), dw_hh, db_hh,
                 torch.from_numpy(dh0), None, None, None)
@@ -129,8 +148,9 @@ def grud_cpu(x: Tensor, mask: Tensor, delta: Tensor, x_mean: Tensor, x_last0: Te
     refuses ``reverse``). x, mask, delta (B, T, D) -> y (B, T, H), h_n (B, H)."""
     lens = lens_array(lengths, x.shape[0], x.shape[1])
     hid = weight_hh.shape[1]
-    smask = (np.ones((x.shape[0], hid), arr(h0).dtype) if state_mask is None
-             else np.ascontiguousarray(arr(state_mask.detach())))  # (B, H)
+    smask = (np.ones((x.shape[0], 1, hid), arr(h0).dtype) if state_mask is None
+             else np.ascontiguousarray(arr(state_mask.detach()).reshape(x.shape[0], -1, hid)))
+    # smask (B, G, H): G = 1 shared by the gates, 3 one per gate
     side = (mask, delta, x_mean, weight_ih, bias_ih, weight_mh, decay_x_weight, decay_x_bias,
             decay_h_weight, decay_h_bias, x_last0, input_mask)
 

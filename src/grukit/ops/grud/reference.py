@@ -15,10 +15,12 @@ last observed; x̄ (D,) is the empirical mean of each variable (from the trainin
     n = tanh(W_in x̂ + W_mn m + b_in + r ⊙ (W_hn ĥ + b_hn))   reset_after=True
     h_t = (1 − z) ⊙ n + z ⊙ ĥ
 
-Recurrent dropout (``state_mask`` (B, H), one draw per sequence: Gal & Ghahramani 2016,
-Keras' ``recurrent_dropout``, Che et al.'s code at 0.3) multiplies ĥ where W_hh reads it:
-W_hr (s ⊙ ĥ), W_hz (s ⊙ ĥ), W_hn (r ⊙ s ⊙ ĥ) (reset_after=True: r ⊙ (W_hn (s ⊙ ĥ) + b_hn));
-the blend h_t = (1 − z) ⊙ n + z ⊙ ĥ reads ĥ itself.
+Recurrent dropout (``state_mask``, one draw per sequence: Gal & Ghahramani 2016, Keras'
+``recurrent_dropout``, Che et al.'s code at 0.3) multiplies ĥ where W_hh reads it: W_hr (s_r
+⊙ ĥ), W_hz (s_z ⊙ ĥ), W_hn (r ⊙ s_n ⊙ ĥ) (reset_after=True: r ⊙ (W_hn (s_n ⊙ ĥ) + b_hn));
+the blend h_t = (1 − z) ⊙ n + z ⊙ ĥ reads ĥ itself. A (B, H) mask is shared, s_r = s_z =
+s_n; a (B, 3H) one is [s_r, s_z, s_n], a draw per gate as Che et al.'s Keras layer
+(``implementation=1``). The input mask is likewise (B, 2D) shared or (B, 3, 2D) per gate.
 
 Gate order r, z, n and the labelling of z are torch's (``grukit.ops.gru``): the paper writes
 h_t = (1 − z') ⊙ ĥ + z' ⊙ h̃, so its z' is our 1 − z (the same family, z relabelled); its W,
@@ -102,8 +104,9 @@ def input_side(x: Tensor, mask: Tensor, delta: Tensor, x_mean: Tensor, weight_ih
                input_mask: Tensor | None = None) -> tuple[Tensor, Tensor]:
     """For all steps at once: gi = W_ih x̂ + W_mh m + b_ih (B, T, 3H) and γ_h (B, T, H);
     ``x_last0`` (B, D): the last observed values before x (x̄ when None); ``input_mask``
-    (B, 2D): a multiplier of [x̂, m] where the weights read them, the same at every step
-    (variational input dropout; the imputation itself reads the true mask)."""
+    (B, 2D) shared by the gates or (B, 3, 2D) one per gate r, z, n: a multiplier of [x̂, m]
+    where the weights read them, the same at every step (variational input dropout; the
+    imputation itself reads the true mask). Per gate, gi_k = W_k (d_k ⊙ [x̂, m]) + b_k."""
     m = mask.to(x.dtype)  # (B, T, D)
     observed = m > 0
     xo = torch.where(observed, x, 0.0)  # (B, T, D): no NaN where unobserved
@@ -113,9 +116,18 @@ def input_side(x: Tensor, mask: Tensor, delta: Tensor, x_mean: Tensor, weight_ih
     x_hat = torch.where(observed, xo, x_mean + gx * (x_last - x_mean))  # (B, T, D)
     # W_ih x̂ + W_mh m + b_ih as one GEMM on [x̂, m] (B, T, 2D): a third faster than two
     xm = torch.cat([x_hat, m], 2)  # (B, T, 2D)
-    if input_mask is not None:
-        xm = xm * input_mask.unsqueeze(1)  # (B, 1, 2D): one draw per sequence
-    gi = F.linear(xm, torch.cat([weight_ih, weight_mh], 1), bias_ih)  # (B, T, 3H)
+    w = torch.cat([weight_ih, weight_mh], 1)  # (3H, 2D)
+    if input_mask is not None and input_mask.dim() == 3:  # (B, 3, 2D): one draw per gate
+        g3, width = w.shape
+        xm3 = xm.unsqueeze(2) * input_mask.unsqueeze(1)  # (B, T, 3, 2D)
+        gi = torch.einsum("btkd,khd->btkh", xm3, w.view(3, g3 // 3, width))  # (B, T, 3, H)
+        gi = gi.reshape(xm.shape[0], xm.shape[1], g3)  # (B, T, 3H)
+        if bias_ih is not None:
+            gi = gi + bias_ih
+    else:
+        if input_mask is not None:
+            xm = xm * input_mask.unsqueeze(1)  # (B, 1, 2D): one draw per sequence
+        gi = F.linear(xm, w, bias_ih)  # (B, T, 3H)
     gh = decay(delta, decay_h_weight, decay_h_bias, False)  # (B, T, H)
     return gi, gh
 
@@ -124,11 +136,23 @@ def grud_step(gi: Tensor, gamma_h: Tensor, h: Tensor, weight_hh: Tensor,
               bias_hh: Tensor | None, reset_after: bool,
               state_mask: Tensor | None = None) -> Tensor:
     """One step from gi (B, 3H), the hidden decay γ_h (B, H) and the state h (B, H);
-    ``state_mask`` (B, H) multiplies ĥ where W_hh reads it (recurrent dropout)."""
+    ``state_mask`` (B, H) shared by the gates, or (B, 3H) one per gate [s_r, s_z, s_n],
+    multiplies ĥ where W_hh reads it (recurrent dropout)."""
     hidden = h.shape[1]
     hd = gamma_h * h  # (B, H): ĥ
-    hm = hd if state_mask is None else hd * state_mask  # (B, H): what W_hh reads
     gi_r, gi_z, gi_n = gi.split(hidden, dim=1)  # 3 × (B, H)
+    if state_mask is not None and state_mask.shape[1] == 3 * hidden:
+        s_r, s_z, s_n = state_mask.split(hidden, dim=1)  # 3 × (B, H)
+        w_r, w_z, w_n = weight_hh.split(hidden, dim=0)  # 3 × (H, H)
+        b_r, b_z, b_n = (None,) * 3 if bias_hh is None else bias_hh.split(hidden)
+        r = torch.sigmoid(gi_r + F.linear(hd * s_r, w_r, b_r))
+        z = torch.sigmoid(gi_z + F.linear(hd * s_z, w_z, b_z))
+        if reset_after:  # r ⊙ (W_hn (s_n ⊙ ĥ) + b_hn)
+            n = torch.tanh(gi_n + r * F.linear(hd * s_n, w_n, b_n))
+        else:  # W_hn (r ⊙ s_n ⊙ ĥ)
+            n = torch.tanh(gi_n + F.linear(r * s_n * hd, w_n))
+        return (1 - z) * n + z * hd
+    hm = hd if state_mask is None else hd * state_mask  # (B, H): what W_hh reads
     if reset_after:
         gh_r, gh_z, gh_n = F.linear(hm, weight_hh, bias_hh).split(hidden, dim=1)
         r = torch.sigmoid(gi_r + gh_r)
