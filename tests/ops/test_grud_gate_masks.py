@@ -107,3 +107,31 @@ def test_per_gate_mask_of_another_shape_is_one_sentence(name, shape):
     ws = _weights(3, 4, torch.float32, False)
     with pytest.raises(ValueError, match=rf"grud: {name} must have shape .* one per gate"):
         _call(x, m, d, ws, **{name: torch.ones(*shape)})
+
+
+def test_module_gate_masks_draws_one_mask_per_gate_in_training_only():
+    from grukit.nn import GRUD
+
+    dt = torch.float64
+    torch.manual_seed(0)
+    rnn = GRUD(3, 4, batch_first=True, recurrent_dropout=0.4, input_dropout=0.3,
+               gate_masks=True, dtype=dt)
+    x, m, d = _series(2, 5, 3, dt)
+    p = dict(rnn.named_parameters())
+    ws = {"x_mean": rnn.x_mean} | {k: p.get(f"{k}_l0") for k in (
+        "weight_ih", "weight_hh", "bias_ih", "bias_hh", "weight_mh", "decay_x_weight",
+        "decay_x_bias", "decay_h_weight", "decay_h_bias")}
+    rnn.eval()
+    torch.testing.assert_close(rnn(x, mask=m, delta=d)[0],
+                               _call(x, m, d, ws, backend="reference")[0], **TOL[dt])
+    rnn.train()
+    torch.manual_seed(7)
+    y, _ = rnn(x, mask=m, delta=d)
+    torch.manual_seed(7)
+    s = torch.bernoulli(torch.full((2, 12), 0.6, dtype=dt)) / 0.6  # (B, 3H), drawn first
+    keep = torch.bernoulli(torch.full((2, 3, 6), 0.7, dtype=dt)) / 0.7  # (B, 3, 2D)
+    want, _ = _call(x, m, d, ws, state_mask=s, input_mask=keep, backend="reference")
+    torch.testing.assert_close(y, want, **TOL[dt])
+    assert "gate_masks=True" in repr(rnn)
+    with pytest.raises(TypeError, match="gate_masks must be True or False"):
+        GRUD(3, 4, gate_masks="yes")

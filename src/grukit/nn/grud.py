@@ -75,6 +75,9 @@ class GRUD(RecurrentBase):
         input_dropout (float): in training, the probability of dropping each of [x̂, m]
             where the gates read it, one draw per sequence for every step (variational;
             Che et al.'s released code uses 0.3). The imputation reads the true mask.
+        gate_masks (bool): draw both dropouts' masks once per gate r, z, n (state (B, 3H),
+            inputs (B, 3, 2D)) instead of one shared by the three gates, as Che et al.'s
+            Keras layer (``implementation=1``) does; False: one shared mask each.
     """
 
     spec = cells.GRUD
@@ -84,7 +87,7 @@ class GRUD(RecurrentBase):
                  bidirectional: bool = False, device=None, dtype=None, *,
                  reset_after: bool = False, backend: str = "auto", check_finite: bool = False,
                  recurrent_dropout: float = 0.0, zoneout: float = 0.0,
-                 input_dropout: float = 0.0):
+                 input_dropout: float = 0.0, gate_masks: bool = False):
         if num_layers != 1 or bidirectional:
             raise ValueError(f"GRUD: one layer, forward in time only (δ counts the time since "
                              f"the last observation forward); got num_layers={num_layers}, "
@@ -96,6 +99,9 @@ class GRUD(RecurrentBase):
             raise ValueError(f"GRUD: input_dropout must be in [0, 1); got {input_dropout!r}.")
         self.reset_after = reset_after
         self.input_dropout = float(input_dropout)
+        if not isinstance(gate_masks, bool):
+            raise TypeError(f"GRUD: gate_masks must be True or False; got {gate_masks!r}.")
+        self.gate_masks = gate_masks
         super().__init__(input_size, hidden_size, 1, bias, batch_first, dropout, False,
                          device, dtype, backend=backend, recurrent_dropout=recurrent_dropout)
         self.check_finite_observed = check_finite  # x may hold NaN where missing: the op checks
@@ -116,7 +122,17 @@ class GRUD(RecurrentBase):
     def extra_repr(self) -> str:
         s = super().extra_repr()
         s = s + ", reset_after=True" if self.reset_after else s
-        return s + f", input_dropout={self.input_dropout}" if self.input_dropout else s
+        s = s + f", input_dropout={self.input_dropout}" if self.input_dropout else s
+        return s + ", gate_masks=True" if self.gate_masks else s
+
+    def _masks(self, x: Tensor) -> dict[str, Tensor]:
+        """The recurrent-dropout mask, (B, H) shared by the gates or (B, 3H) one per gate
+        (``gate_masks``); GRU-D has no zoneout."""
+        if not (self.recurrent_dropout and self.training):
+            return {}
+        keep = 1.0 - self.recurrent_dropout
+        size = self.hidden_size * (3 if self.gate_masks else 1)
+        return {"state_mask": torch.bernoulli(x.new_full((x.shape[0], size), keep)) / keep}
 
     @torch.no_grad()
     def set_empirical_mean(self, x_mean: Tensor | Sequence[float]) -> GRUD:
@@ -173,14 +189,15 @@ class GRUD(RecurrentBase):
         keep = None
         if self.input_dropout and self.training:
             p = 1.0 - self.input_dropout
-            keep = torch.bernoulli(xs.new_full((xs.shape[0], 2 * self.input_size), p)) / p
+            shape = (xs.shape[0],) + ((3,) if self.gate_masks else ()) + (2 * self.input_size,)
+            keep = torch.bernoulli(xs.new_full(shape, p)) / p  # (B, 2D) or (B, 3, 2D)
         y, h = ops.grud(xs, m, d, self.x_mean, params["weight_ih"], params["weight_hh"],
                         params["bias_ih"], params["bias_hh"], params["weight_mh"],
                         params["decay_x_weight"], params["decay_x_bias"],
                         params["decay_h_weight"], params["decay_h_bias"], h0=state[0],
                         x_last0=x_last0, lengths=lengths, reset_after=self.reset_after,
                         backend=self.backend, check_finite=self.check_finite_observed,
-                        input_mask=keep,  # (B, 2D) or None
-                        state_mask=masks.get("state_mask"))  # (B, H) or None
+                        input_mask=keep,  # (B, 2D), (B, 3, 2D) or None
+                        state_mask=masks.get("state_mask"))  # (B, H), (B, 3H) or None
         x_last = final_observed(xs, m, self.x_mean, lengths, x_last0)  # (B, D)
         return y, (h, x_last - self.x_mean)

@@ -39,7 +39,10 @@ def add_parser(sub) -> None:
                                    "GRU-D's parameter count), batch 32, early stopping with "
                                    "patience 10, variational dropout 0.3 on the recurrent "
                                    "layer's inputs and on the state its recurrent weights "
-                                   "read (GRU-D: ĥ), 0.3 on the output, Adam 1e-3. "
+                                   "read (GRU-D: ĥ), one mask per gate for every model "
+                                   "as that code's Keras layer (implementation=1) draws "
+                                   "them (--shared-masks: one shared by the gates), 0.3 on "
+                                   "the output, Adam 1e-3. "
                                    "`grukit clinical predict --model DIR --data DIR2` "
                                    "applies a model saved with --save to other stays.")
     p.add_argument("action", nargs="?", choices=("train", "predict"), default="train",
@@ -57,6 +60,9 @@ def add_parser(sub) -> None:
     p.add_argument("--seed", type=int, help="seed of the folds and training (default 0)")
     p.add_argument("--bootstrap", type=int, help="resamples of the 95%% intervals (default "
                                                  "1000)")
+    p.add_argument("--shared-masks", action="store_true",
+                   help="one input and one recurrent dropout mask shared by a layer's gates "
+                        "(default: one per gate, as Che et al.'s Keras layer)")
     p.add_argument("--no-baselines", action="store_true",
                    help="skip logistic regression and gradient boosting")
     p.add_argument("--output", help="folder for metrics.json, calibration.png, "
@@ -133,6 +139,8 @@ def run_train(args: argparse.Namespace) -> int:
         overrides["hidden"] = args.hidden
     if args.epochs is not None:
         overrides["epochs"] = args.epochs
+    if getattr(args, "shared_masks", False):
+        overrides["gate_masks"] = False
     config = ClinicalClassifier(**overrides).get_config()
     baselines = () if args.no_baselines else BASELINES
     names = (model, *baselines)

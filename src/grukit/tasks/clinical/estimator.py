@@ -44,6 +44,9 @@ class ClinicalConfig:
     # read them) and of the state its recurrent weights read (GRU-D: ĥ), as Che et al.'s code
     input_dropout: float = 0.3
     recurrent_dropout: float = 0.3
+    # one dropout mask per gate (r, z, n; LSTM i, f, g, o) for every model, as the Keras
+    # layer of Che et al.'s code (implementation=1); False: one mask shared by the gates
+    gate_masks: bool = True
     epochs: int = 60
     batch_size: int = 32
     learning_rate: float = 1e-3
@@ -94,6 +97,8 @@ def check_config(cfg: ClinicalConfig) -> None:
         v = getattr(cfg, name)
         if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 <= v < 1:
             raise ValueError(f"{name} must be in [0, 1); got {v!r}.")
+    if not isinstance(cfg.gate_masks, bool):
+        raise ValueError(f"gate_masks must be True or False; got {cfg.gate_masks!r}.")
     lr = cfg.learning_rate
     if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not 0 < lr < math.inf:
         raise ValueError(f"learning_rate must be a positive number; got {lr!r}.")
@@ -212,6 +217,7 @@ class ClinicalClassifier(Estimator):
         net.set_empirical_mean(enc.x_mean)
         net.set_input_dropout(cfg.input_dropout)
         net.set_recurrent_dropout(cfg.recurrent_dropout)
+        net.set_gate_masks(cfg.gate_masks)
         return model
 
     # -- inference ---------------------------------------------------------------------------
