@@ -36,6 +36,9 @@ def main(argv=None) -> int:
     p.add_argument("--reseed", action="store_true",
                    help="train the k-th member with seed + k (a seed ensemble) instead of the "
                         "seed its trial was scored with")
+    p.add_argument("--seeds", type=int, default=1,
+                   help="networks per member (its median; seeds seed + k·SEEDS + j with "
+                        "--reseed)")
     p.add_argument("--search-from", metavar="DIR",
                    help="skip the search: take the study and plan of an earlier run's DIR")
     args = p.parse_args(argv)
@@ -86,7 +89,10 @@ def main(argv=None) -> int:
     w1 = time.monotonic()
     a = anchored.choose(train, m, top, summary["plan"])
     if args.reseed:  # λ stays the one chosen on the trials' own forecasts
-        a.members = [st | {"seed": st["seed"] + k} for k, st in enumerate(a.members)]
+        a.members = [st | {"seed": st["seed"] + k * args.seeds} for k, st in
+                     enumerate(a.members)]
+    if args.seeds > 1:
+        a.members = [st | {"ensemble": args.seeds} for st in a.members]
     log |= {"choose_wall_s": time.monotonic() - w1, "shrink": a.shrink,
             "validation": a.validation, "members": a.members}
     print(f"chosen: λ {a.shrink}, validation MASE anchored "
