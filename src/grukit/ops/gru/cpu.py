@@ -109,19 +109,22 @@ def _zone(m, h, h_new):
 @chunked_kernel
 def _fwd_after(gi, xk, wi_t, bih, whh_t, bhh, hs, lens, hn, y, save, drop, zone, train, gemm,
                nchunk):
-    """gi (T,B,3H) = x W_ihᵀ + b_ih, or None with xk (T,B,I), wi_t (I,3H), bih (3H,) to
-    project each row in the loop; whh_t (H,3H), bhh (3H,), hs (T+1,B,H) with hs[0] = h0 ->
+    """gi (T,B,3H) = x W_ihᵀ + b_ih; or, for a narrow input, gi (1,B,3H) scratch with
+    xk (T,B,I), wi_t (I,3H), bih (3H,) to project each row in the loop (xk etc. None
+    otherwise: a numba branch on an argument that is None is pruned); the gate loops read
+    rows of the argument gi either way (a row of a local array makes LLVM check it against
+    every store of the training loop, and it then does not vectorise); whh_t (H,3H), bhh (3H,),
+    hs (T+1,B,H) with hs[0] = h0 ->
     hs[1:] filled, hn (B,H) = each row's state at its own last step; when train also
     y (T,B,H) = hs[1:] and save (T,B,4H) = [r, z, n, gh_n]. drop (B,H) and zone (T,B,H):
     masks, or None."""
-    steps, batch, hid = hs.shape[0] - 1, hs.shape[1], hs.shape[2]
-    g3 = 3 * hid
+    steps, batch, g3 = hs.shape[0] - 1, gi.shape[1], gi.shape[2]
+    hid = g3 // 3  # from gi's width: LLVM then vectorises the gate loops over its slices
     br, bz, bn = bhh[:hid], bhh[hid:2 * hid], bhh[2 * hid:]
     for c in prange(nchunk):
         b0, b1 = c * batch // nchunk, (c + 1) * batch // nchunk
         gh = np.empty((b1 - b0, g3), hs.dtype)  # (nb, 3H)
         hm = np.empty((b1 - b0, hid), hs.dtype)  # (nb, H): d ⊙ h, with recurrent dropout
-        gx = np.empty(g3, hs.dtype)  # (3H,): one row's projection, narrow inputs
         ints, ab = gemm_scratch(hs)
         for t in range(steps):
             if drop is None:
@@ -129,6 +132,10 @@ def _fwd_after(gi, xk, wi_t, bih, whh_t, bhh, hs, lens, hn, y, save, drop, zone,
             else:
                 masked_rows(hs[t, b0:b1], drop[b0:b1], hm)
                 mm(hm, whh_t, gh, gemm, ints, ab)
+            tt = t if gi.shape[0] == steps else 0  # gi's step: t, or 0 for the scratch
+            if xk is not None:  # narrow input: this step's projections, before the gates
+                for b in range(b0, b1):
+                    _project_row(xk[t, b], wi_t, bih, gi[0, b])
             for i in range(b1 - b0):
                 b = b0 + i
                 hi, ho = hs[t, b], hs[t + 1, b]
@@ -137,11 +144,7 @@ def _fwd_after(gi, xk, wi_t, bih, whh_t, bhh, hs, lens, hn, y, save, drop, zone,
                     if train:
                         y[t, b, :] = 0
                     continue
-                row = gx  # numba prunes a branch only on an argument that is None:
-                if xk is not None:  # one test per argument, not if/else
-                    _project_row(xk[t, b], wi_t, bih, gx)
-                if gi is not None:
-                    row = gi[t, b]
+                row = gi[tt, b]  # (3H,)
                 xr, xz, xn = row[:hid], row[hid:2 * hid], row[2 * hid:]
                 hr, hz, hn_ = gh[i, :hid], gh[i, hid:2 * hid], gh[i, 2 * hid:]
                 if zone is not None:
@@ -176,7 +179,8 @@ def _fwd_before(gi, xk, wi_t, bih, wrz_t, wn_t, hs, lens, hn, y, save, drop, zon
     """reset_after=False. gi, or xk, wi_t and bih, as in _fwd_after; wrz_t (H,2H) =
     W_hh[:2H]ᵀ, wn_t (H,H) = W_hh[2H:]ᵀ, hs, hn, drop and zone as in _fwd_after; when train
     also y and save (T,B,3H) = [r, z, n]."""
-    steps, batch, hid = hs.shape[0] - 1, hs.shape[1], hs.shape[2]
+    steps, batch, g3 = hs.shape[0] - 1, gi.shape[1], gi.shape[2]
+    hid = g3 // 3  # from gi's width: LLVM then vectorises the gate loops over its slices
     for c in prange(nchunk):
         b0, b1 = c * batch // nchunk, (c + 1) * batch // nchunk
         nb = b1 - b0
@@ -185,7 +189,6 @@ def _fwd_before(gi, xk, wi_t, bih, wrz_t, wn_t, hs, lens, hn, y, save, drop, zon
         zs = np.empty((nb, hid), hs.dtype)
         q = np.empty((nb, hid), hs.dtype)  # (nb, H): W_hn (r ⊙ h)
         hm = np.empty((nb, hid), hs.dtype)  # (nb, H): d ⊙ h, with recurrent dropout
-        gx = np.empty((nb, 3 * hid), hs.dtype)  # (nb, 3H): the step's projections, narrow
         ints, ab = gemm_scratch(hs)
         for t in range(steps):
             if drop is None:
@@ -201,11 +204,9 @@ def _fwd_before(gi, xk, wi_t, bih, wrz_t, wn_t, hs, lens, hn, y, save, drop, zon
                     if train:  # backward forms r ⊙ h_{t−1} from it: no stale NaN there
                         save[t, b, :] = 0
                     continue
-                row = gx[i]  # one branch per argument, as in _fwd_after
+                row = gi[t if gi.shape[0] == steps else 0, b]  # (3H,), as in _fwd_after
                 if xk is not None:
                     _project_row(xk[t, b], wi_t, bih, row)
-                if gi is not None:
-                    row = gi[t, b]
                 xr, xz = row[:hid], row[hid:2 * hid]
                 hr, hz = ghrz[i, :hid], ghrz[i, hid:]
                 hi, rhi, zi = hv[i], rh[i], zs[i]
@@ -228,9 +229,7 @@ def _fwd_before(gi, xk, wi_t, bih, wrz_t, wn_t, hs, lens, hn, y, save, drop, zon
                     if train:
                         y[t, b, :] = 0
                     continue
-                xn = gx[i, 2 * hid:]
-                if gi is not None:
-                    xn = gi[t, b, 2 * hid:]
+                xn = gi[t if gi.shape[0] == steps else 0, b, 2 * hid:]
                 qi, hi, zi = q[i], hs[t, b], zs[i]
                 if zone is not None:
                     mz = zone[t, b]
@@ -278,7 +277,7 @@ def _forward(xt: Tensor, gi: Tensor | None, w_ih: Tensor, b_ih: Tensor | None, w
                     (1, 1, 1), hs.dtype)
     w = w_hh.detach()
     if gi is None:  # the kernel projects each row: x (T, B, I), W_ihᵀ (I, 3H), b_ih (3H,)
-        proj = (None, xt.numpy(), arr(w_ih.t()),
+        proj = (np.empty((1, batch, g3), dtype), xt.numpy(), arr(w_ih.t()),
                 arr(b_ih) if b_ih is not None else np.zeros(g3, dtype))
     else:
         proj = (gi.numpy(), None, None, None)
