@@ -142,13 +142,14 @@ def test_bar_run_hands_no_test_point_to_the_search_or_the_choice(tmp_path, monke
     res = json.loads((tmp_path / "result.json").read_text())
     assert res["search_points"] == 70 and res["summary"]["completed"] >= 1
     assert 0.0 <= res["shrink"] <= 1.0 and len(res["backtest"]["model"]["folds"]) == 3
-    # a second backtest of the same search with a seed per member: no new search
+    # a second backtest of the same search, two seeds a member: no new search
     try:
-        assert bars.main(["nile", "--search-from", str(tmp_path), "--reseed", "--top", "2",
-                          "--out", str(tmp_path / "again")]) == 0
+        assert bars.main(["nile", "--search-from", str(tmp_path), "--reseed", "--seeds", "2",
+                          "--top", "2", "--out", str(tmp_path / "again")]) == 0
     finally:
         torch.set_num_threads(threads)
     again = json.loads((tmp_path / "again" / "result.json").read_text())
     assert seen == [70, 70, 70]  # ETS at the validation origins again, no search
-    assert [m["seed"] for m in again["members"]] == list(range(len(again["members"])))
+    assert [m["seed"] for m in again["members"]] == [2 * k for k in range(len(again["members"]))]
+    assert all(m["ensemble"] == 2 for m in again["members"])
     assert again["shrink"] == res["shrink"] and again["summary"] == res["summary"]
