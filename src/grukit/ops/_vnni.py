@@ -167,6 +167,20 @@ def quantize_u8(v, bits, params, ints, tmp, x_at):
 
 
 @njit(inline="always", fastmath=True, error_model="numpy", cache=True)
+def quantize_input(layer, x, h, bits, params, ints, tmp, xw, xf, kh4):
+    """The bytes of a layer's input, quantised at ``xw`` (``quantize_u8``) -> (its scale
+    s_v, its length in groups of four). Layer 0 reads x (any strides: copied first to
+    ``params[xf:]``, where its bits can be read); a later layer reads the state below it."""
+    if layer == 0:
+        inp = x.shape[0]
+        for k in range(inp):
+            params[xf + k] = x[k]
+        return (quantize_u8(params[xf:xf + inp], ints[xf:xf + inp], params, ints, tmp, xw),
+                (inp + 3) // 4)
+    return quantize_u8(h[layer - 1], bits[layer - 1], params, ints, tmp, xw), kh4
+
+
+@njit(inline="always", fastmath=True, error_model="numpy", cache=True)
 def rescale(out, acc, s, sv, b, rows):
     """out[j] = s_j s_v acc_j + b_j for j < rows: the float product W v (plus a bias) back
     from its int32 sums (float32 throughout: int − float would widen to float64)."""

@@ -23,7 +23,16 @@ import numpy as np
 from numba import njit
 
 from .. import _stream
-from .._vnni import check_sizes, dot_u8s8, layout, pad64, quantize_u8, rescale, rescale_add
+from .._vnni import (
+    check_sizes,
+    dot_u8s8,
+    layout,
+    pad64,
+    quantize_input,
+    quantize_u8,
+    rescale,
+    rescale_add,
+)
 from .cpu import _gates_before, _unit_after, _unit_before
 
 
@@ -48,15 +57,7 @@ def step_w8a8(x, h, params, reset_after):
         f += 3 * ri  # c_ih, c_hh: where the int32 starts of the sums are
         s_hh, c_hh, b_hh = params[f:f + rh], f + rh, params[f + 2 * rh:f + 3 * rh]  # (Rh,)
         hl = h[layer]
-        if layer == 0:  # x: any strides, so copied where its bits can be read
-            inp = x.shape[0]
-            ki4 = (inp + 3) // 4
-            for k in range(inp):
-                params[xf + k] = x[k]
-            sx = quantize_u8(params[xf:xf + inp], ints[xf:xf + inp], params, ints, tmp, xw)
-        else:
-            ki4 = kh4
-            sx = quantize_u8(h[layer - 1], bits[layer - 1], params, ints, tmp, xw)
+        sx, ki4 = quantize_input(layer, x, h, bits, params, ints, tmp, xw, xf, kh4)
         dot_u8s8(ints, ai_, qb, wb, xw, ri, ki4, c_ih)  # (Ri,) q_ih (u_x − 128)
         wb += ri * 4 * ki4
         rescale(gi, ints[ai_:ai_ + ri], s_ih, sx, b_ih, g)  # (3H,) W_ih x + b_ih

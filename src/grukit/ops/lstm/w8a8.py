@@ -20,6 +20,7 @@ from .._vnni import (
     layout,
     pack_w8a8,
     pad64,
+    quantize_input,
     quantize_u8,
     rescale,
     rescale_add,
@@ -44,15 +45,7 @@ def step_w8a8(x, h, params, c):
         f += 3 * r  # c_ih, c_hh: where the int32 starts of the sums are
         s_hh, c_hh, b_hh = params[f:f + r], f + r, params[f + 2 * r:f + 3 * r]  # (R,)
         hl, cl = h[layer], c[layer]
-        if layer == 0:  # x: any strides, so copied where its bits can be read
-            inp = x.shape[0]
-            ki4 = (inp + 3) // 4
-            for k in range(inp):
-                params[xf + k] = x[k]
-            sx = quantize_u8(params[xf:xf + inp], ints[xf:xf + inp], params, ints, tmp, xw)
-        else:
-            ki4 = kh4
-            sx = quantize_u8(h[layer - 1], bits[layer - 1], params, ints, tmp, xw)
+        sx, ki4 = quantize_input(layer, x, h, bits, params, ints, tmp, xw, xf, kh4)
         dot_u8s8(ints, ai_, qb, wb, xw, r, ki4, c_ih)  # (R,) q_ih (u_x − 128)
         wb += r * 4 * ki4
         rescale(gi, ints[ai_:ai_ + r], s_ih, sx, b_ih, g)  # (4H,) W_ih x + b_ih
