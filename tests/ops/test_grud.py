@@ -42,6 +42,23 @@ def _call(x, m, d, ws, **kw):
                 ws["decay_h_weight"], ws["decay_h_bias"], **kw)
 
 
+def _fused_equals_reference(x, m, d, dtype, reset_after, **masks):
+    """Run reference and fused cpu on the same series, weights (D = 4, H = 5), h0, lengths
+    [7, 4, 0] and dropout masks; assert equal outputs and every gradient within TOL."""
+    out = {}
+    for backend in ("reference", "cpu"):
+        ws = _weights(4, 5, dtype, reset_after)
+        h0 = (torch.randn(3, 5, generator=torch.Generator().manual_seed(6), dtype=dtype)
+              .requires_grad_())
+        y, hn = _call(x, m, d, ws, h0=h0, lengths=[7, 4, 0], reset_after=reset_after,
+                      backend=backend, **masks)
+        (y.square().sum() + (hn * torch.arange(5, dtype=dtype)).sum()).backward()
+        names = [k for k, v in ws.items() if v is not None]
+        out[backend] = [y, hn, h0.grad] + [ws[k].grad for k in names]
+    for a, b in zip(out["reference"], out["cpu"], strict=True):
+        torch.testing.assert_close(a, b, **TOL[dtype])
+
+
 def _placement(reset_after):
     return "reset_after" if reset_after else "reset_before"
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from test_grud import TOL, _call, _placement, _series, _weights
+from test_grud import TOL, _call, _fused_equals_reference, _placement, _series, _weights
 
 from grukit.ops.grud import grud_step, input_side
 
@@ -70,18 +70,7 @@ def test_fused_cpu_equals_reference_with_per_gate_masks(dtype, reset_after, layo
     keep = _keep(3, 3, 8, dtype=dtype, seed=9)  # (B, 3, 2D)
     if layout == "flat":
         s, keep = s.reshape(3, 15), keep.reshape(3, 24)
-    out = {}
-    for backend in ("reference", "cpu"):
-        ws = _weights(4, 5, dtype, reset_after)
-        h0 = (torch.randn(3, 5, generator=torch.Generator().manual_seed(6), dtype=dtype)
-              .requires_grad_())
-        y, hn = _call(x, m, d, ws, h0=h0, state_mask=s, input_mask=keep, lengths=[7, 4, 0],
-                      reset_after=reset_after, backend=backend)
-        (y.square().sum() + (hn * torch.arange(5, dtype=dtype)).sum()).backward()
-        names = [k for k, v in ws.items() if v is not None]
-        out[backend] = [y, hn, h0.grad] + [ws[k].grad for k in names]
-    for a, b in zip(out["reference"], out["cpu"], strict=True):
-        torch.testing.assert_close(a, b, **TOL[dtype])
+    _fused_equals_reference(x, m, d, dtype, reset_after, state_mask=s, input_mask=keep)
 
 
 @pytest.mark.parametrize("reset_after", [False, True], ids=_placement)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from test_grud import TOL, _call, _placement, _series, _weights
+from test_grud import TOL, _call, _fused_equals_reference, _placement, _series, _weights
 
 from grukit.nn import GRUD
 from grukit.ops.grud import grud_step
@@ -53,18 +53,7 @@ def test_fused_cpu_equals_reference_with_state_mask(dtype, reset_after):
     x, m, d = _series(3, 7, 4, dtype, seed=5)
     s = _smask(3, 5, dtype)
     keep = (torch.rand(3, 8, generator=torch.Generator().manual_seed(9)) < 0.7).to(dtype) / 0.7
-    out = {}
-    for backend in ("reference", "cpu"):
-        ws = _weights(4, 5, dtype, reset_after)
-        h0 = (torch.randn(3, 5, generator=torch.Generator().manual_seed(6), dtype=dtype)
-              .requires_grad_())
-        y, hn = _call(x, m, d, ws, h0=h0, state_mask=s, input_mask=keep, lengths=[7, 4, 0],
-                      reset_after=reset_after, backend=backend)
-        (y.square().sum() + (hn * torch.arange(5, dtype=dtype)).sum()).backward()
-        names = [k for k, v in ws.items() if v is not None]
-        out[backend] = [y, hn, h0.grad] + [ws[k].grad for k in names]
-    for a, b in zip(out["reference"], out["cpu"], strict=True):
-        torch.testing.assert_close(a, b, **TOL[dtype])
+    _fused_equals_reference(x, m, d, dtype, reset_after, state_mask=s, input_mask=keep)
 
 
 def test_auto_runs_the_fused_kernel_with_a_state_mask():
