@@ -153,3 +153,26 @@ def test_bar_run_hands_no_test_point_to_the_search_or_the_choice(tmp_path, monke
     assert [m["seed"] for m in again["members"]] == [2 * k for k in range(len(again["members"]))]
     assert all(m["ensemble"] == 2 for m in again["members"])
     assert again["shrink"] == res["shrink"] and again["summary"] == res["summary"]
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--timeout", "-5"], "--timeout must be positive; got -5.0."),
+    (["--timeout", "nan"], "--timeout must be positive; got nan."),
+    (["--trials", "0"], "--trials must be positive; got 0."),
+    (["--seed", "-1"], "--seed must be at least 0; got -1."),
+])
+def test_bar_run_refuses_bad_numbers_before_any_work(tmp_path, capsys, args, message):
+    from grukit.tasks.forecast import bars
+
+    out = tmp_path / "run"
+    assert bars.main(["nile", *args, "--out", str(out)]) == 2
+    assert capsys.readouterr().err.strip() == message
+    assert not out.exists()  # nothing written
+
+
+def test_bar_run_refuses_an_out_it_cannot_write(tmp_path, capsys):
+    from grukit.tasks.forecast import bars
+
+    (tmp_path / "file").write_text("x")
+    assert bars.main(["nile", "--out", str(tmp_path / "file" / "run")]) == 2
+    assert "cannot be written" in capsys.readouterr().err

@@ -47,6 +47,7 @@ def main(argv=None) -> int:
     import optuna
     import torch
 
+    from ..._runs import UsageError, prepare_output
     from ...data.series import BUILTIN, load_builtin
     from . import anchored
     from .tune import ranked, tune
@@ -56,7 +57,19 @@ def main(argv=None) -> int:
         print(f"series must be one of {', '.join(sorted(BUILTIN))}; got {args.series!r}.",
               file=sys.stderr)
         return 2
-    os.makedirs(args.out, exist_ok=True)
+    for flag, value, least in (("--trials", args.trials, 1), ("--timeout", args.timeout, 1e-9),
+                               ("--top", args.top, 1), ("--origins", args.origins, 1),
+                               ("--refits", args.refits, 1), ("--folds", args.folds, 1),
+                               ("--seeds", args.seeds, 1), ("--seed", args.seed, 0)):
+        if not value >= least:  # NaN too
+            print(f"{flag} must be {'positive' if least else 'at least 0'}; got {value}.",
+                  file=sys.stderr)
+            return 2
+    try:
+        prepare_output(args.out, "--out")
+    except UsageError as err:
+        print(err, file=sys.stderr)
+        return 2
     info = BUILTIN[args.series]
     y, h, m = load_builtin(args.series).to_numpy().astype(np.float64), info.horizon, info.season
     train = y[:len(y) - args.folds * h].copy()  # the test folds are cut off here
