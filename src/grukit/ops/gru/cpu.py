@@ -295,6 +295,16 @@ def _forward(xt: Tensor, gi: Tensor | None, w_ih: Tensor, b_ih: Tensor | None, w
     return yb, torch.from_numpy(hs), torch.from_numpy(hn), saved
 
 
+def _aligned_empty(shape: tuple[int, ...], dtype) -> np.ndarray:
+    """np.empty(shape, dtype) starting on a 64-byte boundary: MKL's GEMMs, which read rows of
+    it, then take the same path on every call (the last bits of a product can depend on where
+    its operands start), so a run repeated in one process gives the same numbers."""
+    n, item = int(np.prod(shape)), np.dtype(dtype).itemsize
+    buf = np.empty(n + 64 // item, dtype)
+    off = (-buf.ctypes.data % 64) // item
+    return buf[off:off + n].reshape(shape)
+
+
 def _project(x: Tensor, w_ih: Tensor, b_ih: Tensor | None) -> tuple[Tensor, Tensor | None]:
     """x (B, T, I) -> x time-major (T, B, I) and gi = x W_ihᵀ + b_ih (T, B, 3H), contiguous;
     gi is None for inputs at most ``NARROW`` wide (the kernel projects them)."""
@@ -344,7 +354,7 @@ def backward(dy: Tensor | None, dhn: Tensor | None, xt: Tensor, w_ih: Tensor, w_
     w, wi = w_hh.detach(), w_ih.detach()
     gemm = gemm_address(dyt.dtype)
     if reset_after:
-        dgb = np.empty((steps, batch, 4 * hid), dyt.dtype)
+        dgb = _aligned_empty((steps, batch, 4 * hid), dyt.dtype)
         with kernel_threads(batch, gemm) as nchunk:
             dbc = np.zeros((nchunk, 4 * hid), dyt.dtype)  # per-chunk bias sums
             bwd_after(dyt, dhn, arr(w), hs.numpy(), save.numpy(), lens, drop, zone, dgb, dbc,
