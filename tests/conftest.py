@@ -82,3 +82,18 @@ def interrupt_cli():
         assert "Traceback" not in stderr
         return stderr.strip()
     return run
+
+
+@pytest.fixture(autouse=True)
+def _threads_unchanged():
+    """Fail a test that leaves torch's thread count changed: results depend on the count (the
+    kernels' row chunks, BLAS reductions), so a later test that compares an in-process run
+    with a subprocess would see different numbers."""
+    import torch
+
+    before = torch.get_num_threads()
+    yield
+    after = torch.get_num_threads()
+    if after != before:
+        torch.set_num_threads(before)
+        pytest.fail(f"the test left torch's thread count at {after} (it was {before})")

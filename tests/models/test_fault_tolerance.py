@@ -15,7 +15,8 @@ from grukit.layers import GRU, Dense
 from grukit.models import CSVLogger, ModelCheckpoint, ReduceLROnPlateau, Sequential
 
 SCRIPT = textwrap.dedent("""
-    import os, signal, sys
+    import faulthandler, os, signal, sys
+    faulthandler.dump_traceback_later(150, exit=True)  # a hang shows where, then ends
     import numpy as np, torch
     from grukit.layers import GRU, Dense
     from grukit.models import Callback, CSVLogger, ModelCheckpoint, Sequential

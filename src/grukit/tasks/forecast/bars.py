@@ -42,17 +42,25 @@ def main(argv=None) -> int:
     p.add_argument("--search-from", metavar="DIR",
                    help="skip the search: take the study and plan of an earlier run's DIR")
     args = p.parse_args(argv)
+    import torch
 
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # the run's budget is one CPU; the caller's count comes back
+    try:
+        return _run(args)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _run(args) -> int:
     import numpy as np
     import optuna
-    import torch
 
     from ..._runs import UsageError, prepare_output
     from ...data.series import BUILTIN, load_builtin
     from . import anchored
     from .tune import ranked, tune
 
-    torch.set_num_threads(1)
     if args.series not in BUILTIN:
         print(f"series must be one of {', '.join(sorted(BUILTIN))}; got {args.series!r}.",
               file=sys.stderr)
