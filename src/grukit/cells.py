@@ -292,7 +292,9 @@ GRUD = CellSpec(
         Param("decay_x_bias", lambda d: (d.input,), _with_bias),
         Param("decay_h_weight", lambda d: (d.hidden, d.input)),
         Param("decay_h_bias", lambda d: (d.hidden,), _with_bias)),
-    recurrent=True, options=_frozen(reset_after=False), module="grukit.nn.GRUD", layer="GRUD",
+    recurrent=True, options=_frozen(reset_after=False),
+    init_options=_frozen(input_dropout=0.0, gate_masks=False), module="grukit.nn.GRUD",
+    layer="GRUD",
     packed=3, doc="GRU with input and hidden-state decay for missing values (Che et al. 2018)")
 
 

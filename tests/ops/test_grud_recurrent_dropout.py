@@ -129,3 +129,57 @@ def test_keras_style_layer_passes_recurrent_dropout_to_its_module():
     layer.eval()
     y1, _ = layer(packed, None)
     torch.testing.assert_close(layer(packed, None)[0], y1)  # no dropout outside training
+
+
+def test_keras_style_layer_drops_inside_the_cell_with_gate_masks():
+    """The GRU-D layer's dropout is its module's input dropout on [x̂, m]: the packed mask
+    and δ reach the module undropped (the layer's output is the module's on the same input
+    and seed), gate_masks reaches the module, and both survive get_config / from_config."""
+    from grukit import cells
+    from grukit.layers import from_config
+    from grukit.models import Sequential
+
+    layer = cells.GRUD.layer_class()(5, dropout=0.3, recurrent_dropout=0.3, gate_masks=True,
+                                     return_sequences=True, input_shape=(4, 9))
+    Sequential([layer]).build()
+    assert layer.rnn.input_dropout == 0.3 and layer.rnn.gate_masks
+    layer.train()
+    x, m, d = _series(2, 4, 3, torch.float32)
+    packed = GRUD.pack(x, m, d)  # (B, T, 3D)
+    torch.manual_seed(11)
+    y_layer, _ = layer(packed, None)
+    torch.manual_seed(11)
+    y_module, _ = layer.rnn(packed)
+    torch.testing.assert_close(y_layer, y_module, rtol=0, atol=0)
+    torch.manual_seed(11)
+    y_other, _ = layer(packed, None)
+    torch.manual_seed(12)
+    assert not torch.equal(layer(packed, None)[0], y_other)  # the masks are drawn per call
+    again = from_config(layer.get_config())
+    Sequential([again]).build()
+    assert again.rnn.input_dropout == 0.3 and again.rnn.gate_masks \
+        and again.rnn.recurrent_dropout == 0.3
+    plain = cells.GRUD.layer_class()(5, input_shape=(4, 9))
+    Sequential([plain]).build()
+    assert not plain.rnn.gate_masks and plain.rnn.input_dropout == 0.0
+    assert "gate_masks" not in plain.get_config()["config"]
+
+
+def test_keras_style_layer_refuses_an_unknown_option_naming_gate_masks():
+    from grukit import cells
+
+    with pytest.raises(TypeError, match="its cell options are reset_after, gate_masks"):
+        cells.GRUD.layer_class()(5, input_shape=(4, 9), gate_mask=True)
+    with pytest.raises(TypeError, match="its cell options are reset_after, gate_masks"):
+        cells.GRUD.layer_class()(5, input_shape=(4, 9), input_dropout=0.3)  # it is dropout
+
+
+def test_lstm_layer_takes_forget_bias_and_keeps_its_default_otherwise():
+    from grukit.layers import LSTM
+    from grukit.models import Sequential
+
+    for kwargs, want in (({}, 1.0), ({"forget_bias": 0.0}, 0.0)):
+        layer = LSTM(3, input_shape=(4, 2), **kwargs)
+        Sequential([layer]).build()
+        forget = layer.rnn.bias_ih_l0[3:6]  # torch's gate order i, f, g, o
+        torch.testing.assert_close(forget, torch.full((3,), want))

@@ -25,8 +25,15 @@ class _Recurrent(Layer):
 
     Keyword options of the cell (``reset_after`` for a GRU, ``activation`` for SimpleRNN:
     the spec's ``options`` under their Keras names, ``keras_options``) are passed to the
-    module; so are ``recurrent_dropout``, ``zoneout`` (cells that have it) and ``backend``
-    ("auto" or a backend of the cell's op, checked here).
+    module; so are the initialisation options a caller sets (the spec's ``init_options``:
+    ``forget_bias`` for an LSTM, ``gate_masks`` for GRU-D), ``recurrent_dropout``,
+    ``zoneout`` (cells that have it) and ``backend`` ("auto" or a backend of the cell's op,
+    checked here).
+
+    ``dropout`` drops input features before the layer. A cell whose input packs several
+    tensors (GRU-D: [x, m, δ]) must not have its mask and δ dropped and rescaled, so there
+    ``dropout`` is the module's ``input_dropout`` instead (GRU-D drops [x̂, m] where the gates
+    read them, as Che et al.'s Keras layer does).
     """
 
     spec: ClassVar[CellSpec] = cells.GRU
@@ -55,14 +62,20 @@ class _Recurrent(Layer):
                              f"only; leave go_backwards=False.")
         self.backend = check_backend(spec, backend, cls)
         keras_names = {spec.keras_options.get(k, k): k for k in spec.options}  # Keras -> nn
-        unknown = sorted(set(options) - set(keras_names))
+        inits = [k for k in spec.init_options if k != "input_dropout"]  # that one is dropout
+        unknown = sorted(set(options) - set(keras_names) - set(inits))
         if unknown:
-            valid = sorted(keras_names)
+            valid = sorted(keras_names) + inits
             raise TypeError(f"{cls} got unexpected keyword argument(s) {', '.join(unknown)}; "
                             f"its cell options are {', '.join(valid) or 'none'}.")
+        if dropout and spec.packed > 1 and "input_dropout" not in spec.init_options:
+            raise ValueError(f"{cls}: dropout would drop the {spec.display} input's packed "
+                             f"tensors alike; leave it at 0.")
         self._options = tuple(keras_names)  # layer.reset_after, layer.activation, ...
         for k, n in keras_names.items():
             setattr(self, k, options.get(k, spec.options[n]))
+        # initialisation options the caller set (the spec's baseline holds for the others)
+        self._inits = {k: options[k] for k in inits if k in options}
         self.recurrent_dropout, self.zoneout = recurrent_dropout, zoneout
         self.units, self.return_sequences, self.return_state = units, return_sequences, \
             return_state
@@ -73,9 +86,11 @@ class _Recurrent(Layer):
         spec = self.spec
         nn_options = {n: getattr(self, spec.keras_options.get(n, n)) for n in spec.options}
         extra = {"zoneout": self.zoneout} if self.zoneout else {}
+        if spec.packed > 1 and self.dropout:  # on [x̂, m] inside the cell, not on [x, m, δ]
+            extra["input_dropout"] = self.dropout
         module = spec.build(features, self.units, batch_first=True,
                             bidirectional=bidirectional, recurrent_dropout=self.recurrent_dropout,
-                            backend=self.backend, **extra, **nn_options)
+                            backend=self.backend, **extra, **nn_options, **self._inits)
         return module.train(self.training)  # a layer built after .eval() stays in eval mode
 
     def build(self, input_shape):
@@ -90,7 +105,8 @@ class _Recurrent(Layer):
         self._state = None
 
     def call(self, x: Tensor, lengths: Tensor | None):
-        x = F.dropout(x, self.dropout, self.training)
+        if self.spec.packed == 1:  # a packed input's dropout is the module's (see _make)
+            x = F.dropout(x, self.dropout, self.training)
         if self.go_backwards:
             x = reverse_within(x, None if lengths is None else lengths.cpu())
         hx = self._state if self.stateful and self._state is not None else None
@@ -117,7 +133,8 @@ class _Recurrent(Layer):
                "recurrent_dropout": self.recurrent_dropout}
         if self.spec.zoneout:
             cfg["zoneout"] = self.zoneout
-        return cfg | {"backend": self.backend} | {k: getattr(self, k) for k in self._options}
+        return cfg | {"backend": self.backend} | {k: getattr(self, k) for k in self._options} \
+            | self._inits
 
 
 def _batch(h) -> int:
