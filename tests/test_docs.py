@@ -166,10 +166,14 @@ def test_page_code_runs(page, tmp_path, monkeypatch):
 
 @pytest.mark.parametrize("script", EXAMPLES, ids=[p.stem for p in EXAMPLES])
 def test_example_runs_small(script, tmp_path, monkeypatch, capsys):
-    """The script as ``python docs/examples/<script>`` runs it, with the small setting."""
+    """The script as ``python docs/examples/<script>`` runs it, with the small setting. A
+    script may set torch's thread count for its own process; this one gets its count back."""
+    import torch
+
     monkeypatch.setenv("GRUKIT_DOCS_SMALL", "1")
     monkeypatch.setenv("GRUKIT_SHARED_DATA", str(SHARED_DATA))
     monkeypatch.chdir(tmp_path)
+    threads = torch.get_num_threads()
     try:
         runpy.run_path(str(script), run_name="__main__")
     except SystemExit as stop:
@@ -177,4 +181,6 @@ def test_example_runs_small(script, tmp_path, monkeypatch, capsys):
             lines = capsys.readouterr().out.strip().splitlines()
             pytest.skip(lines[-1] if lines else f"{script.name}: its data is absent")
         assert stop.code in (None, 0), f"{script.name} exited {stop.code}"
+    finally:
+        torch.set_num_threads(threads)
     assert capsys.readouterr().out.strip(), f"{script.name} printed nothing"

@@ -117,3 +117,18 @@ def test_ctrl_c_while_saving_lands_after_the_result_is_recorded(request):
         for _ in range(10**6):
             pass
     assert rec.done is None
+
+
+def test_torch_threads_gives_the_callers_count_back_even_on_error():
+    import torch
+
+    from grukit._runs import torch_threads
+
+    before = torch.get_num_threads()
+    with torch_threads(None):
+        assert torch.get_num_threads() == before
+    with pytest.raises(KeyboardInterrupt):
+        with torch_threads(1):
+            assert torch.get_num_threads() == 1
+            raise KeyboardInterrupt
+    assert torch.get_num_threads() == before

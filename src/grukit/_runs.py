@@ -55,6 +55,22 @@ def predict_args(args, train_only, command: str, also: str = "") -> None:
                          f"`grukit {command} ... --save DIR`.")
 
 
+@contextmanager
+def torch_threads(threads: int | None):
+    """Run the block with torch at ``threads`` threads (None: as it is) and give the caller's
+    count back after it: a command called in-process (a notebook, a test) must not leave its
+    thread count behind, since the count changes the last digits of results."""
+    import torch
+
+    before = torch.get_num_threads()
+    if threads is not None:
+        torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 def prepare_output(path: str | None, what: str = "--output") -> str | None:
     """Create the folder ``path`` and prove it writable before any work is done; one
     sentence (``UsageError``) for a path that is a file, under a file, or not writable."""

@@ -68,9 +68,7 @@ def add_parser(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import torch
-
-    from ..._runs import RUN, UsageError, prepare_output
+    from ..._runs import RUN, UsageError, prepare_output, torch_threads
     from . import progress, report
     from .run import CompareConfig, check, compare, memory_keys, run_keys
 
@@ -116,14 +114,9 @@ def run(args: argparse.Namespace) -> int:
             RUN.finished(f"memory run {len(mem)} of {n_mem} ({r['task']} T={r['length']}, "
                          f"{r['model']}, seed {r['seed']})")
 
-    threads = torch.get_num_threads()
-    if args.threads is not None:
-        torch.set_num_threads(args.threads)
-    try:
+    with torch_threads(args.threads):
         res = compare(cfg, log=lambda *a: print(*a, flush=True), done=done,
                       on_result=on_result)
-    finally:
-        torch.set_num_threads(threads)
     res["seconds"] += done["seconds"]
     res["resumed"] = {"runs": len(done["runs"]), "memory": len(done["memory"])}
     print()

@@ -42,14 +42,10 @@ def main(argv=None) -> int:
     p.add_argument("--search-from", metavar="DIR",
                    help="skip the search: take the study and plan of an earlier run's DIR")
     args = p.parse_args(argv)
-    import torch
+    from ..._runs import torch_threads
 
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # the run's budget is one CPU; the caller's count comes back
-    try:
+    with torch_threads(1):  # the run's budget is one CPU; the caller's count comes back
         return _run(args)
-    finally:
-        torch.set_num_threads(threads)
 
 
 def _run(args) -> int:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import torch
 
+from ..._runs import torch_threads
 from ..estimator import Estimator, load_module_state
 from .data import read_text, split_text
 from .network import LanguageModel, NetSpec, count_params, model_names
@@ -154,37 +155,36 @@ class TextGenerator(Estimator):
             self.vocab_ = make_vocab(cfg.tokenizer, cfg.vocab_size).fit(train_text)
         train_ids = self.vocab_.encode(train_text, "the training text")
         val_ids = self._encode_val(val_text)
-        if cfg.threads:
-            torch.set_num_threads(cfg.threads)
-        torch.manual_seed(cfg.seed)
-        self.network_ = LanguageModel(cfg.net_spec(self.vocab_.size))
-        from .train import make_optimizer
+        with torch_threads(cfg.threads or None):  # the caller's count comes back after
+            torch.manual_seed(cfg.seed)
+            self.network_ = LanguageModel(cfg.net_spec(self.vocab_.size))
+            from .train import make_optimizer
 
-        opt = make_optimizer(self.network_, cfg)
-        state = None
-        carried = None
-        if resume is not None:
-            self.network_.load_state_dict(resume["model"])
-            opt.load_state_dict(resume["optimizer"])
-            state = resume["state"]
-            carried = resume.get("carried")
-            torch.set_rng_state(resume["rng"])
-        ckpt = None if checkpoint is None else (
-            lambda st, o, c: checkpoint(self, st, o, c))
-        run_cfg = _Run(cfg)
-        st = train_lm(self.network_, train_ids, val_ids, run_cfg, state=state, optimizer=opt,
-                      callbacks=callbacks, checkpoint=ckpt, carried=carried)
-        self.train_state_ = st
-        self.fitted_ = True
-        result = {"params": count_params(self.network_), "steps": st.step,
-                  "train_seconds": round(st.seconds, 3), "epochs": st.epoch,
-                  "stop_reason": st.stop_reason, "curve": st.curve,
-                  "train_chars": len(train_text), "val_chars": len(val_text),
-                  "vocab_size": self.vocab_.size,
-                  "val_unknown_chars": self._val_dropped}
-        if len(val_ids) > 1:
-            result |= self._scores(val_ids, len(val_text) - self._val_dropped)
-        self.result_ = result
+            opt = make_optimizer(self.network_, cfg)
+            state = None
+            carried = None
+            if resume is not None:
+                self.network_.load_state_dict(resume["model"])
+                opt.load_state_dict(resume["optimizer"])
+                state = resume["state"]
+                carried = resume.get("carried")
+                torch.set_rng_state(resume["rng"])
+            ckpt = None if checkpoint is None else (
+                lambda st, o, c: checkpoint(self, st, o, c))
+            run_cfg = _Run(cfg)
+            st = train_lm(self.network_, train_ids, val_ids, run_cfg, state=state, optimizer=opt,
+                          callbacks=callbacks, checkpoint=ckpt, carried=carried)
+            self.train_state_ = st
+            self.fitted_ = True
+            result = {"params": count_params(self.network_), "steps": st.step,
+                      "train_seconds": round(st.seconds, 3), "epochs": st.epoch,
+                      "stop_reason": st.stop_reason, "curve": st.curve,
+                      "train_chars": len(train_text), "val_chars": len(val_text),
+                      "vocab_size": self.vocab_.size,
+                      "val_unknown_chars": self._val_dropped}
+            if len(val_ids) > 1:
+                result |= self._scores(val_ids, len(val_text) - self._val_dropped)
+            self.result_ = result
         return self
 
     def _encode_val(self, val_text: str):

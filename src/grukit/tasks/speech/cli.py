@@ -19,7 +19,15 @@ import time
 
 import numpy as np
 
-from ..._runs import RUN, UsageError, at_least, predict_args, prepare_output, training_model
+from ..._runs import (
+    RUN,
+    UsageError,
+    at_least,
+    predict_args,
+    prepare_output,
+    torch_threads,
+    training_model,
+)
 from ..classify.network import MODELS
 
 TRAIN_ONLY = ("split", "epochs", "hidden", "seed", "seeds", "save", "resume", "features",
@@ -75,16 +83,8 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"{args.file!r}: only `grukit speech listen FILE` takes a file; use "
                          f"--data for the others.")
     at_least("--threads", args.threads, 1)
-    if args.threads is not None:
-        import torch
-
-        threads = torch.get_num_threads()
-        torch.set_num_threads(args.threads)
-        try:
-            return _dispatch(args)
-        finally:
-            torch.set_num_threads(threads)
-    return _dispatch(args)
+    with torch_threads(args.threads):
+        return _dispatch(args)
 
 
 def _dispatch(args: argparse.Namespace) -> int:

@@ -16,7 +16,7 @@ import time
 import warnings
 
 from ..._io import atomic_text
-from ..._runs import RUN, UsageError, at_least, prepare_output
+from ..._runs import RUN, UsageError, at_least, prepare_output, torch_threads
 from ...models.callbacks import Callback
 from ..estimator import prepare_save
 
@@ -85,10 +85,11 @@ def add_parser(sub) -> None:
 
 def run(args) -> int:
     at_least("--threads", args.threads, 1)
-    if args.threads:
-        import torch
+    with torch_threads(args.threads):
+        return _run(args)
 
-        torch.set_num_threads(args.threads)
+
+def _run(args) -> int:
     at_least("--beam", args.beam, 1)
     at_least("--batch-size", args.batch_size, 1)
     if args.action == "train":
