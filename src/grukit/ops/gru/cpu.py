@@ -116,8 +116,8 @@ def _fwd_after(gi, xk, wi_t, bih, whh_t, bhh, hs, lens, hn, y, save, drop, zone,
     every store of the training loop, and it then does not vectorise); whh_t (H,3H), bhh (3H,),
     hs (T+1,B,H) with hs[0] = h0 ->
     hs[1:] filled, hn (B,H) = each row's state at its own last step; when train also
-    y (T,B,H) = hs[1:] and save (T,B,4H) = [r, z, n, gh_n]. drop (B,H) and zone (T,B,H):
-    masks, or None."""
+    save (T,B,4H) = [r, z, n, gh_n] and, unless y is None, y (T,B,H) = hs[1:] (a buffer of
+    its own). drop (B,H) and zone (T,B,H): masks, or None."""
     steps, batch, g3 = hs.shape[0] - 1, gi.shape[1], gi.shape[2]
     hid = g3 // 3  # from gi's width: LLVM then vectorises the gate loops over its slices
     br, bz, bn = bhh[:hid], bhh[hid:2 * hid], bhh[2 * hid:]
@@ -141,7 +141,7 @@ def _fwd_after(gi, xk, wi_t, bih, whh_t, bhh, hs, lens, hn, y, save, drop, zone,
                 hi, ho = hs[t, b], hs[t + 1, b]
                 if t >= lens[b]:
                     ho[:] = 0
-                    if train:
+                    if y is not None:
                         y[t, b, :] = 0
                     continue
                 row = gi[tt, b]  # (3H,)
@@ -150,18 +150,19 @@ def _fwd_after(gi, xk, wi_t, bih, whh_t, bhh, hs, lens, hn, y, save, drop, zone,
                 if zone is not None:
                     mz = zone[t, b]
                 if train:  # two copies of the loop: a store under a branch blocks vectorising
-                    sv, yb = save[t, b], y[t, b]
+                    sv = save[t, b]
                     for j in range(hid):
                         r, z, n, ghn, hj = _unit_after(xr[j], xz[j], xn[j], hr[j], hz[j],
                                                        hn_[j], br[j], bz[j], bn[j], hi[j])
                         if zone is not None:
                             hj = _zone(mz[j], hi[j], hj)
                         ho[j] = hj
-                        yb[j] = hj
                         sv[j] = r
                         sv[hid + j] = z
                         sv[2 * hid + j] = n
                         sv[3 * hid + j] = ghn
+                    if y is not None:  # after the loop: a second store in it, where y may
+                        copy_into(y[t, b], ho)  # be hs, keeps LLVM from vectorising it
                 else:
                     for j in range(hid):
                         hj = _unit_after(xr[j], xz[j], xn[j], hr[j], hz[j], hn_[j], br[j],
@@ -226,7 +227,7 @@ def _fwd_before(gi, xk, wi_t, bih, wrz_t, wn_t, hs, lens, hn, y, save, drop, zon
                 ho = hs[t + 1, b]
                 if t >= lens[b]:
                     ho[:] = 0
-                    if train:
+                    if y is not None:
                         y[t, b, :] = 0
                     continue
                 xn = gi[t if gi.shape[0] == steps else 0, b, 2 * hid:]
@@ -234,14 +235,15 @@ def _fwd_before(gi, xk, wi_t, bih, wrz_t, wn_t, hs, lens, hn, y, save, drop, zon
                 if zone is not None:
                     mz = zone[t, b]
                 if train:
-                    sn, yb = save[t, b, 2 * hid:], y[t, b]
+                    sn = save[t, b, 2 * hid:]
                     for j in range(hid):
                         n, hj = _unit_before(xn[j], qi[j], zi[j], hi[j])
                         if zone is not None:
                             hj = _zone(mz[j], hi[j], hj)
                         ho[j] = hj
-                        yb[j] = hj
                         sn[j] = n
+                    if y is not None:  # after the loop, as in _fwd_after
+                        copy_into(y[t, b], ho)
                 else:
                     for j in range(hid):
                         hj = _unit_before(xn[j], qi[j], zi[j], hi[j])[1]
@@ -261,18 +263,20 @@ def _masks(state_mask: Tensor | None, zone_bt: Tensor | None):
 
 def _forward(xt: Tensor, gi: Tensor | None, w_ih: Tensor, b_ih: Tensor | None, w_hh: Tensor,
              b_hh: Tensor | None, h0: Tensor, lens: np.ndarray, reset_after: bool, train: bool,
-             drop=None, zone=None):
+             drop=None, zone=None, y_in_hs: bool = False):
     """xt (T, B, I) and gi (T, B, 3H), or gi None for a narrow input (projected in the
     kernel from xt, w_ih and b_ih) -> y (B, T, H) (a time-major buffer seen batch-first;
-    hs[1:] unless train), hs (T+1, B, H) = [h0, y], h_n (B, H), saved gates or None.
-    drop (B, H) and zone (T, B, H): numpy masks or None."""
+    hs[1:] unless train, or with y_in_hs), hs (T+1, B, H) = [h0, y], h_n (B, H), saved gates
+    or None. drop (B, H) and zone (T, B, H): numpy masks or None."""
     steps, batch, hid = xt.shape[0], xt.shape[1], w_hh.shape[1]
     g3 = 3 * hid
     dtype = xt.numpy().dtype
     hs = np.empty((steps + 1, batch, hid), dtype)
     hs[0] = arr(h0)
     hn = np.empty((batch, hid), hs.dtype)
-    y = np.empty((steps, batch, hid), hs.dtype) if train else hs[1:]
+    own = train and not y_in_hs  # y a buffer of its own, written beside hs
+    yk = np.empty((steps, batch, hid), hs.dtype) if own else None
+    y = yk if own else hs[1:]
     save = np.empty((steps, batch, 4 * hid if reset_after else 3 * hid) if train else
                     (1, 1, 1), hs.dtype)
     w = w_hh.detach()
@@ -285,10 +289,10 @@ def _forward(xt: Tensor, gi: Tensor | None, w_ih: Tensor, b_ih: Tensor | None, w
     with kernel_threads(batch, gemm) as nchunk:
         if reset_after:
             bias = arr(b_hh) if b_hh is not None else np.zeros(g3, hs.dtype)
-            _fwd_after(*proj, arr(w.t()), bias, hs, lens, hn, y, save, drop, zone, train,
+            _fwd_after(*proj, arr(w.t()), bias, hs, lens, hn, yk, save, drop, zone, train,
                        gemm, nchunk)
         else:
-            _fwd_before(*proj, arr(w[:2 * hid].t()), arr(w[2 * hid:].t()), hs, lens, hn, y,
+            _fwd_before(*proj, arr(w[:2 * hid].t()), arr(w[2 * hid:].t()), hs, lens, hn, yk,
                         save, drop, zone, train, gemm, nchunk)
     saved = torch.from_numpy(save) if train else None
     yb = torch.from_numpy(y.transpose(1, 0, 2))  # not a torch view: callers may modify it
@@ -342,21 +346,21 @@ def backward(dy: Tensor | None, dhn: Tensor | None, xt: Tensor, w_ih: Tensor, w_
     """Gradients of one training forward (xt (T, B, I), hs (T+1, B, H) and the saved gates)
     -> dx (B, T, I) or None, dW_ih, dW_hh, db_ih or None, db_hh or None, dh0 (B, H)."""
     steps, batch, hid = hs.shape[0] - 1, hs.shape[1], hs.shape[2]
-    dyt = (np.zeros((steps, batch, hid), save.numpy().dtype) if dy is None
-           else arr(dy.transpose(0, 1)))  # (T, B, H)
-    dhn = np.zeros((batch, hid), dyt.dtype) if dhn is None else arr(dhn)
-    dh0 = np.empty((batch, hid), dyt.dtype)
+    dtype = save.numpy().dtype
+    dyt = None if dy is None else arr(dy.transpose(0, 1))  # (T, B, H): none made for None
+    dhn = np.zeros((batch, hid), dtype) if dhn is None else arr(dhn)
+    dh0 = np.empty((batch, hid), dtype)
     hp = hs[:-1]  # (T, B, H): h_{t−1}
     if drop is not None:
         hp = hp * torch.from_numpy(drop)  # ĥ = d ⊙ h_{t−1}: what W_hh multiplied
     hp = hp.reshape(-1, hid)  # (T·B, H)
     xf = xt.reshape(-1, xt.shape[2])  # (T·B, I)
     w, wi = w_hh.detach(), w_ih.detach()
-    gemm = gemm_address(dyt.dtype)
+    gemm = gemm_address(dtype)
     if reset_after:
-        dgb = _aligned_empty((steps, batch, 4 * hid), dyt.dtype)
+        dgb = _aligned_empty((steps, batch, 4 * hid), dtype)
         with kernel_threads(batch, gemm) as nchunk:
-            dbc = np.zeros((nchunk, 4 * hid), dyt.dtype)  # per-chunk bias sums
+            dbc = np.zeros((nchunk, 4 * hid), dtype)  # per-chunk bias sums
             bwd_after(dyt, dhn, arr(w), hs.numpy(), save.numpy(), lens, drop, zone, dgb, dbc,
                       dh0, gemm, nchunk)
         dg4 = torch.from_numpy(dgb).reshape(-1, 4 * hid)  # (T·B, 4H) = [n, r, z, n ⊙ r]
@@ -369,7 +373,7 @@ def backward(dy: Tensor | None, dhn: Tensor | None, xt: Tensor, w_ih: Tensor, w_
         dw_ih = torch.cat([dw_nrz[hid:], dw_nrz[:hid]])
         wi = torch.cat([wi[2 * hid:], wi[:2 * hid]])  # rows n, r, z, to meet dgi
     else:
-        dgn = np.empty((steps, batch, 3 * hid), dyt.dtype)
+        dgn = np.empty((steps, batch, 3 * hid), dtype)
         with kernel_threads(batch, gemm) as nchunk:
             bwd_before(dyt, dhn, arr(w[:2 * hid]), arr(w[2 * hid:]), hs.numpy(), save.numpy(),
                        lens, drop, zone, dgn, dh0, gemm, nchunk)

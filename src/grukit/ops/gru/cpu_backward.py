@@ -18,18 +18,19 @@ from .._jit import chunked_kernel
 
 @chunked_kernel
 def bwd_after(dy, dhn, whh, hs, save, lens, drop, zone, dg, db, dh0, gemm, nchunk):
-    """dy (T,B,H), dhn (B,H), whh (3H,H), hs (T+1,B,H) -> dg (T,B,4H) = [a_n, a_r, a_z, a_n ⊙ r]
+    """dy (T,B,H) or None (y took no part in the loss), dhn (B,H), whh (3H,H), hs (T+1,B,H)
+    -> dg (T,B,4H) = [a_n, a_r, a_z, a_n ⊙ r]
     (dgi = dg[..., :3H] in n, r, z order, dgh = dg[..., H:]), db (nchunk, 4H) += each chunk's
     Σ_t,b of dg (the bias gradients; zeros on entry), dh0 (B,H). drop (B,H) and zone (T,B,H):
     the forward's masks, or None. The step's product dgh W_hh reads dg's rows in place."""
-    steps, batch, hid = dy.shape
-    one_ = one(dy)
+    steps, batch, hid = hs.shape[0] - 1, hs.shape[1], hs.shape[2]
+    one_ = one(hs)
     for c in prange(nchunk):
         b0, b1 = c * batch // nchunk, (c + 1) * batch // nchunk
         dh = dhn[b0:b1].copy()  # (nb, H)
         back = np.empty_like(dh)  # (nb, H)
         acc = db[c]  # (4H,)
-        ints, ab = gemm_scratch(dy)
+        ints, ab = gemm_scratch(hs)
         for t in range(steps - 1, -1, -1):
             for i in range(b1 - b0):
                 b = b0 + i
@@ -37,11 +38,13 @@ def bwd_after(dy, dhn, whh, hs, save, lens, drop, zone, dg, db, dh0, gemm, nchun
                 if t >= lens[b]:
                     dgb[:] = 0
                     continue
-                sv, dyb, dhi, hp = save[t, b], dy[t, b], dh[i], hs[t, b]
+                sv, dhi, hp = save[t, b], dh[i], hs[t, b]
+                if dy is not None:  # ∂L/∂h_t = what came back from t + 1, plus dy_t
+                    add_into(dhi, dy[t, b])
                 if zone is not None:
                     mz = zone[t, b]
                 for j in range(hid):
-                    g = dhi[j] + dyb[j]
+                    g = dhi[j]
                     gt = g  # ∂L/∂h̃_t
                     if zone is not None:
                         gt = g * (one_ - mz[j])
@@ -76,8 +79,8 @@ def bwd_after(dy, dhn, whh, hs, save, lens, drop, zone, dg, db, dh0, gemm, nchun
 def bwd_before(dy, dhn, wrz, wn, hs, save, lens, drop, zone, dgi, dh0, gemm, nchunk):
     """reset_after=False. wrz (2H,H) = W_hh[:2H], wn (H,H) = W_hh[2H:], masks as in
     bwd_after -> dgi (T,B,3H), dh0."""
-    steps, batch, hid = dy.shape
-    one_ = one(dy)
+    steps, batch, hid = hs.shape[0] - 1, hs.shape[1], hs.shape[2]
+    one_ = one(hs)
     for c in prange(nchunk):
         b0, b1 = c * batch // nchunk, (c + 1) * batch // nchunk
         nb = b1 - b0
@@ -86,20 +89,22 @@ def bwd_before(dy, dhn, wrz, wn, hs, save, lens, drop, zone, dgi, dh0, gemm, nch
         gk = np.empty_like(dh)  # g ⊙ m: what zoneout passes straight to h_{t−1}
         an = np.zeros_like(dh)  # a_n
         drh = np.empty_like(dh)  # ∂L/∂(r ⊙ ĥ)
-        arz = np.zeros((nb, 2 * hid), dy.dtype)  # [a_r, a_z]
+        arz = np.zeros((nb, 2 * hid), hs.dtype)  # [a_r, a_z]
         back = np.empty_like(dh)
-        ints, ab = gemm_scratch(dy)
+        ints, ab = gemm_scratch(hs)
         for t in range(steps - 1, -1, -1):
             for i in range(nb):
                 b = b0 + i
                 if t >= lens[b]:
                     continue  # an[i] and arz[i] stay 0 until the sequence starts
-                sv, dyb, dhi, hp = save[t, b], dy[t, b], dh[i], hs[t, b]
+                sv, dhi, hp = save[t, b], dh[i], hs[t, b]
                 gi_, gki, ani, azi = gs[i], gk[i], an[i], arz[i, hid:]
+                if dy is not None:  # as in bwd_after
+                    add_into(dhi, dy[t, b])
                 if zone is not None:
                     mz = zone[t, b]
                 for j in range(hid):
-                    g = dhi[j] + dyb[j]
+                    g = dhi[j]
                     gt = g
                     if zone is not None:
                         gt = g * (one_ - mz[j])

@@ -1,13 +1,15 @@
 """The fused CPU GRU as torch custom ops, so that ``torch.compile(fullgraph=True)`` and
 ``torch.export`` trace it as one node instead of breaking the graph at the numba call.
 
-``grukit::gru_cpu_infer`` runs the forward with no graph; ``grukit::gru_cpu_train`` also
-returns what backward needs (the states hs and the saved gates) and carries its gradient
-through ``grukit::gru_cpu_backward``, itself an op, so that a compiled training step traces
-its backward too. Each op has a fake implementation (output shapes, dtypes and strides from
-the inputs' metadata alone), which is all a tracer sees. The kernels and their math are
-``.cpu``'s; the ``cpu`` backend calls these ops while ``torch.compiler.is_compiling()``
-(compile and export) and its ``torch.autograd.Function`` otherwise.
+``grukit::gru_cpu_infer`` runs the forward with no graph; ``grukit::gru_cpu_train`` returns
+what backward needs (the states hs = [h0, y] and the saved gates), y being the view hs[1:]
+taken in the graph (no second buffer written; an in-place change of y is caught by autograd
+as a change of hs), and carries its gradient through ``grukit::gru_cpu_backward``, itself
+an op, so that a compiled training step traces its backward too. Each op has a fake
+implementation (output shapes, dtypes and strides from the inputs' metadata alone), which
+is all a tracer sees. The kernels and their math are ``.cpu``'s; the ``cpu`` backend calls
+these ops while ``torch.compiler.is_compiling()`` (compile and export) and its
+``torch.autograd.Function`` otherwise.
 
 Op inputs are what ``torch.library`` accepts: ``lengths`` an int64 tensor (B,) or None, the
 masks optional tensors (``state_mask`` (B, H), ``zone`` (B, T, H) batch-first).
@@ -25,7 +27,7 @@ from . import cpu
 # across processes) keys a compiled graph on its forward ops alone and keeps the backward it
 # traced then: a backward op whose signature changed under the same forward name would meet
 # that stale graph. Bump SCHEMA with any change of an op's signature or autograd formula.
-SCHEMA = 3
+SCHEMA = 4
 
 
 def _op(name: str):
@@ -68,37 +70,41 @@ def _(x, w_ih, w_hh, b_ih, b_hh, h0, lengths, reset_after, state_mask, zone):
 def gru_cpu_train(x: Tensor, w_ih: Tensor, w_hh: Tensor, b_ih: Tensor | None,
                   b_hh: Tensor | None, h0: Tensor, lengths: Tensor | None, reset_after: bool,
                   state_mask: Tensor | None,
-                  zone: Tensor | None) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-    """x (B, T, I) -> y (B, T, H), h_n (B, H), hs (T+1, B, H), saved gates (T, B, ·)."""
+                  zone: Tensor | None) -> tuple[Tensor, Tensor, Tensor]:
+    """x (B, T, I) -> h_n (B, H), hs (T+1, B, H) = [h0, y], saved gates (T, B, ·)."""
     lens = lens_array(lengths, x.shape[0], x.shape[1])
     xt, gi = cpu._project(x, w_ih, b_ih)  # (T, B, I), (T, B, 3H) or None
     drop, zt = cpu._masks(state_mask, zone)
-    y, hs, hn, save = cpu._forward(xt, gi, w_ih, b_ih, w_hh, b_hh, h0, lens, reset_after, True,
-                                   drop, zt)
-    return y, hn, hs, save
+    _, hs, hn, save = cpu._forward(xt, gi, w_ih, b_ih, w_hh, b_hh, h0, lens, reset_after, True,
+                                   drop, zt, y_in_hs=True)
+    return hn, hs, save
 
 
 @gru_cpu_train.register_fake
 def _(x, w_ih, w_hh, b_ih, b_hh, h0, lengths, reset_after, state_mask, zone):
-    return _buffers(x, w_hh, reset_after)
+    return _buffers(x, w_hh, reset_after)[1:]
 
 
 @_op("gru_cpu_backward")
-def gru_cpu_backward(dy: Tensor | None, dhn: Tensor | None, x: Tensor, w_ih: Tensor, w_hh: Tensor,
-                     hs: Tensor, save: Tensor, lengths: Tensor | None, reset_after: bool,
-                     state_mask: Tensor | None, zone: Tensor | None,
+def gru_cpu_backward(dhs: Tensor | None, dhn: Tensor | None, x: Tensor, w_ih: Tensor,
+                     w_hh: Tensor, hs: Tensor, save: Tensor, lengths: Tensor | None,
+                     reset_after: bool, state_mask: Tensor | None, zone: Tensor | None,
                      need_dx: bool) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor,
                                                    Tensor]:
     """-> dx (B, T, I), dW_ih (3H, I), dW_hh (3H, H), db_ih (3H,), db_hh (3H,), dh0 (B, H);
     db_hh is zeros for reset_after=False (no recurrent bias); dx is empty (0,) unless
-    need_dx (its GEMM is skipped). dy or dhn None: that output took no part in the loss
-    (no zeros are made, filled and copied for it)."""
+    need_dx (its GEMM is skipped). dhs (T+1, B, H) is the gradient of hs = [h0, y]; dhs or
+    dhn None: that output took no part in the loss (no zeros are made, filled and copied
+    for it)."""
     lens = lens_array(lengths, x.shape[0], x.shape[1])
     xt = x.detach().transpose(0, 1).contiguous()  # (T, B, I)
     drop, zt = cpu._masks(state_mask, zone)
+    dy = None if dhs is None else dhs[1:].transpose(0, 1)  # (B, T, H) of a time-major buffer
     dx, dw_ih, dw_hh, db_ih, db_hh, dh0 = cpu.backward(
         dy, dhn, xt, w_ih, w_hh, hs, save, lens, reset_after, drop, zt, (True, reset_after),
         need_dx)
+    if dhs is not None:  # h0 is hs[0]: what reached it directly
+        dh0 = dh0 + dhs[0]
     if db_hh is None:
         db_hh = db_ih.new_zeros(db_ih.shape)
     dx = x.new_empty((0,)) if dx is None else dx
@@ -116,17 +122,17 @@ def _(dy, dhn, x, w_ih, w_hh, hs, save, lengths, reset_after, state_mask, zone, 
 
 def _setup(ctx, inputs, output):
     x, w_ih, w_hh, b_ih, b_hh, h0, lengths, reset_after, state_mask, zone = inputs
-    _, _, hs, save = output
+    _, hs, save = output
     ctx.save_for_backward(x, w_ih, w_hh, hs, save, lengths, state_mask, zone)
     ctx.reset_after = reset_after
     ctx.set_materialize_grads(False)  # no zeros for the saved buffers' unused gradients
     ctx.has_b = (b_ih is not None, b_hh is not None)
 
 
-def _backward(ctx, dy, dhn, _dhs, _dsave):
+def _backward(ctx, dhn, dhs, _dsave):
     x, w_ih, w_hh, hs, save, lengths, state_mask, zone = ctx.saved_tensors
     dx, dw_ih, dw_hh, db_ih, db_hh, dh0 = gru_cpu_backward(
-        dy, dhn, x, w_ih, w_hh, hs, save, lengths, ctx.reset_after, state_mask, zone,
+        dhs, dhn, x, w_ih, w_hh, hs, save, lengths, ctx.reset_after, state_mask, zone,
         ctx.needs_input_grad[0])
     return (dx if ctx.needs_input_grad[0] else None, dw_ih, dw_hh, db_ih if ctx.has_b[0] else None,
             db_hh if ctx.has_b[1] else None, dh0, None, None, None, None)
@@ -144,9 +150,9 @@ def traced_runs(w_ih: Tensor, w_hh: Tensor, b_ih: Tensor | None, b_hh: Tensor | 
 
     def train(xs: Tensor, *zm: Tensor):
         zone = zm[0].detach() if zm else None  # (B, T, H), in the direction of xs
-        y, hn, _, _ = gru_cpu_train(xs, w_ih, w_hh, b_ih, b_hh, h0, lengths, reset_after, drop,
-                                    zone)
-        return y, (hn,)
+        hn, hs, _ = gru_cpu_train(xs, w_ih, w_hh, b_ih, b_hh, h0, lengths, reset_after, drop,
+                                  zone)
+        return hs[1:].transpose(0, 1), (hn,)  # y (B, T, H): a view of hs
 
     def infer(xs: Tensor, *zm: Tensor):
         y, hn = gru_cpu_infer(xs, w_ih, w_hh, b_ih, b_hh, h0, lengths, reset_after, drop,
