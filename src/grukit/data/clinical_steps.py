@@ -233,6 +233,10 @@ def read_physionet_files(folder, outcomes="auto"):
     position), time (hours), name, value, file, line (RecordID rows taken out); the stays'
     RecordIDs (N,) int64; the outcome file's path (or None)."""
     folder = os.fspath(folder)
+    if os.path.isfile(folder):
+        raise NotADirectoryError(f"{folder!r} is a file; give the PhysioNet 2012 folder that "
+                                 f"holds set-a/ and Outcomes-a.txt (a long-format CSV of your "
+                                 f"own is read by grukit.data.read_long_csv).")
     if not os.path.isdir(folder):
         raise FileNotFoundError(f"no such folder: {folder!r}; give the PhysioNet 2012 folder "
                                 f"that holds set-a/ and Outcomes-a.txt.")
