@@ -36,10 +36,10 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from numba import njit, prange
 from torch import Tensor
 
+from .. import _pool
 from .._cpu import arr, kernel_threads, lens_array
 from .._cpu_math import copy_into, masked_rows, sigmoid, tanh
 from .._fused import run_fused
@@ -271,13 +271,13 @@ def _forward(xt: Tensor, gi: Tensor | None, w_ih: Tensor, b_ih: Tensor | None, w
     steps, batch, hid = xt.shape[0], xt.shape[1], w_hh.shape[1]
     g3 = 3 * hid
     dtype = xt.numpy().dtype
-    hs = np.empty((steps + 1, batch, hid), dtype)
+    hs = _pool.empty((steps + 1, batch, hid), dtype)
     hs[0] = arr(h0)
     hn = np.empty((batch, hid), hs.dtype)
     own = train and not y_in_hs  # y a buffer of its own, written beside hs
-    yk = np.empty((steps, batch, hid), hs.dtype) if own else None
+    yk = _pool.empty((steps, batch, hid), hs.dtype) if own else None
     y = yk if own else hs[1:]
-    save = np.empty((steps, batch, 4 * hid if reset_after else 3 * hid) if train else
+    save = _pool.empty((steps, batch, 4 * hid if reset_after else 3 * hid) if train else
                     (1, 1, 1), hs.dtype)
     w = w_hh.detach()
     if gi is None:  # the kernel projects each row: x (T, B, I), W_ihᵀ (I, 3H), b_ih (3H,)
@@ -299,23 +299,13 @@ def _forward(xt: Tensor, gi: Tensor | None, w_ih: Tensor, b_ih: Tensor | None, w
     return yb, torch.from_numpy(hs), torch.from_numpy(hn), saved
 
 
-def _aligned_empty(shape: tuple[int, ...], dtype) -> np.ndarray:
-    """np.empty(shape, dtype) starting on a 64-byte boundary: MKL's GEMMs, which read rows of
-    it, then take the same path on every call (the last bits of a product can depend on where
-    its operands start), so a run repeated in one process gives the same numbers."""
-    n, item = int(np.prod(shape)), np.dtype(dtype).itemsize
-    buf = np.empty(n + 64 // item, dtype)
-    off = (-buf.ctypes.data % 64) // item
-    return buf[off:off + n].reshape(shape)
-
-
 def _project(x: Tensor, w_ih: Tensor, b_ih: Tensor | None) -> tuple[Tensor, Tensor | None]:
     """x (B, T, I) -> x time-major (T, B, I) and gi = x W_ihᵀ + b_ih (T, B, 3H), contiguous;
     gi is None for inputs at most ``NARROW`` wide (the kernel projects them)."""
     xt = x.detach().transpose(0, 1).contiguous()  # (T, B, I)
     if xt.shape[2] <= NARROW:
         return xt, None
-    return xt, F.linear(xt, w_ih.detach(), None if b_ih is None else b_ih.detach())
+    return xt, _pool.linear(xt, w_ih, b_ih)
 
 
 class _GRUFunction(torch.autograd.Function):
@@ -352,13 +342,14 @@ def backward(dy: Tensor | None, dhn: Tensor | None, xt: Tensor, w_ih: Tensor, w_
     dh0 = np.empty((batch, hid), dtype)
     hp = hs[:-1]  # (T, B, H): h_{t−1}
     if drop is not None:
-        hp = hp * torch.from_numpy(drop)  # ĥ = d ⊙ h_{t−1}: what W_hh multiplied
+        hp = torch.mul(hp, torch.from_numpy(drop),  # ĥ = d ⊙ h_{t−1}: what W_hh multiplied
+                       out=_pool.tensor(tuple(hp.shape), hp.dtype))
     hp = hp.reshape(-1, hid)  # (T·B, H)
     xf = xt.reshape(-1, xt.shape[2])  # (T·B, I)
     w, wi = w_hh.detach(), w_ih.detach()
     gemm = gemm_address(dtype)
     if reset_after:
-        dgb = _aligned_empty((steps, batch, 4 * hid), dtype)
+        dgb = _pool.empty((steps, batch, 4 * hid), dtype)
         with kernel_threads(batch, gemm) as nchunk:
             dbc = np.zeros((nchunk, 4 * hid), dtype)  # per-chunk bias sums
             bwd_after(dyt, dhn, arr(w), hs.numpy(), save.numpy(), lens, drop, zone, dgb, dbc,
@@ -373,7 +364,7 @@ def backward(dy: Tensor | None, dhn: Tensor | None, xt: Tensor, w_ih: Tensor, w_
         dw_ih = torch.cat([dw_nrz[hid:], dw_nrz[:hid]])
         wi = torch.cat([wi[2 * hid:], wi[:2 * hid]])  # rows n, r, z, to meet dgi
     else:
-        dgn = np.empty((steps, batch, 3 * hid), dtype)
+        dgn = _pool.empty((steps, batch, 3 * hid), dtype)
         with kernel_threads(batch, gemm) as nchunk:
             bwd_before(dyt, dhn, arr(w[:2 * hid]), arr(w[2 * hid:]), hs.numpy(), save.numpy(),
                        lens, drop, zone, dgn, dh0, gemm, nchunk)

@@ -18,10 +18,10 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from numba import njit, prange
 from torch import Tensor
 
+from .. import _pool
 from .._cpu import arr, kernel_threads, lens_array
 from .._cpu_math import copy_into, copy_masked, masked_rows, one, sigmoid, tanh
 from .._fused import grad_or_zeros, run_fused
@@ -153,10 +153,10 @@ def _forward(gi: Tensor, w_hh: Tensor, b_hh: Tensor | None, h0: Tensor, c0: Tens
     batch, steps, g4 = gi.shape
     hid = g4 // 4
     dt = gi.numpy().dtype
-    y = np.empty((batch, steps, hid), dt)
+    y = _pool.empty((batch, steps, hid), dt)
     hn, cn = np.empty((batch, hid), dt), np.empty((batch, hid), dt)
-    save = np.empty((batch, steps, g4) if train else (1, 1, 1), dt)
-    cs = np.empty((batch, steps, hid) if train else (1, 1, 1), dt)
+    save = _pool.empty((batch, steps, g4) if train else (1, 1, 1), dt)
+    cs = _pool.empty((batch, steps, hid) if train else (1, 1, 1), dt)
     bias = arr(b_hh) if b_hh is not None else np.zeros(g4, dt)
     gemm = gemm_address(dt)
     with kernel_threads(batch, gemm) as nchunk:
@@ -169,7 +169,7 @@ def _forward(gi: Tensor, w_hh: Tensor, b_hh: Tensor | None, h0: Tensor, c0: Tens
 class _LSTMFunction(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x, w_ih, w_hh, b_ih, b_hh, h0, c0, lens, state_mask):
-        gi = F.linear(x, w_ih, b_ih).contiguous()  # (B, T, 4H)
+        gi = _pool.linear(x, w_ih, b_ih)  # (B, T, 4H)
         drop = None if state_mask is None else arr(state_mask)  # (B, H)
         y, hn, cn, save, cs = _forward(gi, w_hh, b_hh, h0, c0, lens, True, drop)
         ctx.drop = drop
@@ -195,14 +195,16 @@ def backward(dy: Tensor | None, dhn: Tensor | None, dcn: Tensor | None, x: Tenso
     """Gradients of one training forward -> dx (B, T, I) or None, dW_ih, dW_hh, db (4H,)
     (the gradient of either bias), dh0, dc0 (B, H)."""
     batch, steps, hid = y.shape
-    dy, dhn, dcn = grad_or_zeros(dy, y), grad_or_zeros(dhn, h0), grad_or_zeros(dcn, c0)
-    dgi = np.empty((batch, steps, 4 * hid), y.numpy().dtype)
+    dy = _pool.zeros_like(y) if dy is None else dy
+    dhn, dcn = grad_or_zeros(dhn, h0), grad_or_zeros(dcn, c0)
+    dgi = _pool.empty((batch, steps, 4 * hid), y.numpy().dtype)
     dh0, dc0 = np.empty((batch, hid), dgi.dtype), np.empty((batch, hid), dgi.dtype)
     gemm = gemm_address(dgi.dtype)
     with kernel_threads(batch, gemm) as nchunk:
         _bwd(arr(dy), arr(dhn), arr(dcn), arr(w_hh), arr(c0), save.numpy(), cs.numpy(), lens,
              drop, dgi, dh0, dc0, gemm, nchunk)
-    hprev = torch.cat([h0.detach().unsqueeze(1), y[:, :-1]], dim=1)  # (B, T, H)
+    hprev = torch.cat([h0.detach().unsqueeze(1), y[:, :-1]], dim=1,
+                      out=_pool.tensor(tuple(y.shape), y.dtype))  # (B, T, H)
     if drop is not None:
         hprev = hprev * torch.from_numpy(drop).unsqueeze(1)  # d ⊙ h_{t−1}
     dg = torch.from_numpy(dgi).reshape(-1, 4 * hid)  # (B·T, 4H)
@@ -235,7 +237,7 @@ def lstm_cpu(x: Tensor, weight_ih: Tensor, weight_hh: Tensor, bias_ih: Tensor | 
 
     def infer(xs: Tensor):
         with torch.no_grad():
-            gi = F.linear(xs, weight_ih, bias_ih).contiguous()  # (B, T, 4H)
+            gi = _pool.linear(xs, weight_ih, bias_ih)  # (B, T, 4H)
             drop = None if state_mask is None else arr(state_mask)  # (B, H)
             y, hn, cn, _, _ = _forward(gi, weight_hh, bias_hh, h, c, lens, False, drop)
         return y, (hn, cn)

@@ -8,9 +8,9 @@ tracers, and a backward that is an op too, so that a compiled training step trac
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 
+from .. import _pool
 from .._cpu import arr, lens_array
 from . import cpu
 
@@ -26,7 +26,7 @@ def _op(name: str):
 def _forward(x, w_ih, w_hh, b_ih, b_hh, h0, c0, lengths, state_mask, train: bool):
     lens = lens_array(lengths, x.shape[0], x.shape[1])
     with torch.no_grad():
-        gi = F.linear(x, w_ih, b_ih).contiguous()  # (B, T, 4H)
+        gi = _pool.linear(x, w_ih, b_ih)  # (B, T, 4H)
         drop = None if state_mask is None else arr(state_mask)  # (B, H)
         return cpu._forward(gi, w_hh, b_hh, h0, c0, lens, train, drop)
 
