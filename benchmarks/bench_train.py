@@ -19,7 +19,9 @@ median of ``--repeat`` rounds after ``--warmup`` rounds:
 
 Prints one JSON line per variant, a Markdown table, then the ratios the article's claims
 rest on (GRU/LSTM per path, Keras/grukit, grukit GRU against torch's LSTM loop).
-``--before COMMIT`` adds fit as it was at COMMIT; ``--profile`` profiles fit instead;
+``--isolated`` times each variant in a process of its own (what a program training one
+model sees: no variant meets the allocator state another left); ``--before COMMIT`` adds
+fit as it was at COMMIT; ``--profile`` profiles fit instead;
 ``--threads 1`` takes the thread pools out of the picture (on a busy machine, CPU time
 measured at one thread is what stays comparable between runs).
 """
@@ -184,6 +186,22 @@ def interleaved(fns: dict, steps: int, repeat: int, warmup: int):
     return wall, cpu
 
 
+def isolated(names: list[str], argv: list[str]):
+    """-> (wall, cpu) as ``interleaved``'s, each variant run by this script in a process of
+    its own (``--exact NAME``)."""
+    import subprocess
+
+    argv = [a for a in argv if a != "--isolated"]
+    wall, cpu = {}, {}
+    for name in names:
+        out = subprocess.run([sys.executable, __file__, *argv, "--exact", name, "--rounds-json"],
+                             capture_output=True, text=True, check=True).stdout
+        rounds = next(json.loads(line) for line in out.splitlines()
+                      if line.startswith('{"rounds"'))["rounds"]
+        wall[name], cpu[name] = rounds["wall"], rounds["cpu"]
+    return wall, cpu
+
+
 def machine() -> dict:
     cpu = platform.processor() or platform.machine()
     try:
@@ -250,6 +268,12 @@ def main() -> None:
                         "loops on torch.compile(model, fullgraph=True)")
     parser.add_argument("--only", default="", help="comma-separated substrings: keep the "
                         "variants whose name contains one (e.g. 'fit,torch.nn')")
+    parser.add_argument("--isolated", action="store_true", help="time each variant in a "
+                        "process of its own (one after another, not interleaved), so that no "
+                        "variant meets the allocator state another left: what a program that "
+                        "trains one model sees")
+    parser.add_argument("--exact", help=argparse.SUPPRESS)  # one variant, by its full name
+    parser.add_argument("--rounds-json", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     for name in ("repeat", "steps"):
         if getattr(args, name) < 1:
@@ -265,13 +289,22 @@ def main() -> None:
         return profile(args.steps)
     fns = variants(args.steps, keras=not args.no_keras, commit=args.before,
                    compiled=args.compiled)
+    if args.exact:
+        fns = {args.exact: fns[args.exact]}
     if args.only:
         keep = [s.strip() for s in args.only.split(",") if s.strip()]
         names = sorted(fns)
         fns = {k: f for k, f in fns.items() if any(s in k for s in keep)}
         if not fns:
             parser.error(f"--only {args.only!r} keeps no variant; the names are {names}.")
-    times, cpu_times = interleaved(fns, args.steps, args.repeat, args.warmup)
+    if args.isolated:
+        times, cpu_times = isolated(list(fns), sys.argv[1:])
+    else:
+        times, cpu_times = interleaved(fns, args.steps, args.repeat, args.warmup)
+    if args.rounds_json:  # for --isolated: this process's rounds, nothing else
+        k = next(iter(times))
+        print(json.dumps({"rounds": {"wall": times[k], "cpu": cpu_times[k]}}), flush=True)
+        return
     ms = {k: statistics.median(v) for k, v in times.items()}
     cpu = {k: statistics.median(v) for k, v in cpu_times.items()}
     for k, v in times.items():
