@@ -33,6 +33,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from .. import _pool
 from .._cpu import arr, kernel_threads, lens_array
 from .._fused import grad_or_zeros, run_fused
 from .._gemm import gemm_address
@@ -49,12 +50,12 @@ def _forward(gi: Tensor, gam: Tensor, w_hh: Tensor, b_hh: Tensor | None, smask: 
     hid = g3 // 3
     gin, gmn = arr(gi), arr(gam)  # (T, B, 3H), (T, B, H)
     dt = gin.dtype
-    hs = np.empty((steps + 1, batch, hid), dt)  # (T+1, B, H)
+    hs = _pool.empty((steps + 1, batch, hid), dt)  # (T+1, B, H)
     hs[0] = arr(h0)
     hn = np.empty((batch, hid), dt)
     rows = steps if train else 1  # inference rewrites one row of scratch per step
-    y = np.empty((rows, batch, hid), dt)
-    save = np.empty((rows, batch, 4 * hid if reset_after else 3 * hid), dt)
+    y = _pool.empty((rows, batch, hid), dt)
+    save = _pool.empty((rows, batch, 4 * hid if reset_after else 3 * hid), dt)
     w = w_hh.detach()
     gemm = gemm_address(dt)
     w3t = arr(w.reshape(3, hid, hid).transpose(1, 2)) if smask.shape[1] > 1 \
@@ -105,8 +106,8 @@ class _GRUDFunction(torch.autograd.Function):
         dhn = arr(grad_or_zeros(dhn, hs[0]))  # (B, H)
         gmn = arr(gam)  # (T, B, H)
         dh0 = np.empty((batch, hid), dt)
-        dgi = np.empty((steps, batch, 3 * hid), dt)  # (T, B, 3H)
-        dgam = np.empty((steps, batch, hid), dt)  # (T, B, H)
+        dgi = _pool.empty((steps, batch, 3 * hid), dt)  # (T, B, 3H)
+        dgam = _pool.empty((steps, batch, hid), dt)  # (T, B, H)
         w = w_hh.detach()
         gemm = gemm_address(dt)
         sm = ctx.smask  # (B, G, H)
@@ -115,7 +116,7 @@ class _GRUDFunction(torch.autograd.Function):
         ghs = torch.from_numpy(gmn) * hs[:-1]  # (T, B, H): ĥ
         hds = [(ghs * torch.from_numpy(sm[:, k])).reshape(-1, hid) for k in range(sm.shape[1])]
         if ctx.reset_after:
-            dgh = np.empty((steps, batch, 3 * hid), dt)  # (T, B, 3H): ∂L/∂(W_hh ĥ + b_hh)
+            dgh = _pool.empty((steps, batch, 3 * hid), dt)  # (T, B, 3H): ∂L/∂(W_hh ĥ + b_hh)
             with kernel_threads(batch, gemm) as nchunk:
                 K.bwd_after(dyt, dhn, arr(w), w3, gmn, sm, hs.numpy(), save.numpy(), ctx.lens,
                             dgi, dgh, dgam, dh0, gemm, nchunk)
@@ -123,7 +124,7 @@ class _GRUDFunction(torch.autograd.Function):
             dw_hh = _per_gate(dp, hds, 3)  # (3H, H)
             db_hh = dp.sum(0) if ctx.has_bias else None
         else:
-            dq = np.empty((steps, batch, hid), dt)  # (T, B, H): ∂L/∂(W_hn (r ⊙ ĥ))
+            dq = _pool.empty((steps, batch, hid), dt)  # (T, B, H): ∂L/∂(W_hn (r ⊙ ĥ))
             with kernel_threads(batch, gemm) as nchunk:
                 K.bwd_before(dyt, dhn, arr(w[:2 * hid]), arr(w[2 * hid:]), w3, gmn, sm,
                              hs.numpy(), save.numpy(), ctx.lens, dgi, dq, dgam, dh0, gemm,

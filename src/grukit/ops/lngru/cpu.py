@@ -33,6 +33,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from .. import _pool
 from .._cpu import arr, kernel_threads, lens_array
 from .._fused import grad_or_zeros, run_fused
 from .._gemm import gemm_address
@@ -78,14 +79,14 @@ def _forward(gi: Tensor, w_hh: Tensor, b_hh, g_hh, be_hh, h0: Tensor, mask: np.n
     hid = g3 // 3
     gin = arr(gi)  # (T, B, 3H)
     dt = gin.dtype
-    hs = np.empty((steps + 1, batch, hid), dt)  # (T+1, B, H)
+    hs = _pool.empty((steps + 1, batch, hid), dt)  # (T+1, B, H)
     hs[0] = arr(h0)
     hn = np.empty((batch, hid), dt)
     rows = steps if train else 1  # inference rewrites one row of scratch per step
-    y = np.empty((rows, batch, hid), dt)
-    save = np.empty((rows, batch, 4 * hid if reset_after else 3 * hid), dt)
-    phat = np.empty((rows, batch, 3 * hid), dt)
-    rstd = np.empty((rows, batch) if reset_after else (rows, batch, 2), dt)
+    y = _pool.empty((rows, batch, hid), dt)
+    save = _pool.empty((rows, batch, 4 * hid if reset_after else 3 * hid), dt)
+    phat = _pool.empty((rows, batch, 3 * hid), dt)
+    rstd = _pool.empty((rows, batch) if reset_after else (rows, batch, 2), dt)
     w = w_hh.detach()
     gain, shift = _gain(g_hh, g3, dt), _shift(be_hh, b_hh, g3, dt)
     gemm = gemm_address(dt)
@@ -125,7 +126,7 @@ class _LNGRUFunction(torch.autograd.Function):
         dyt = arr(grad_or_zeros(dy, y_like).transpose(0, 1))  # (T, B, H)
         dhn = arr(grad_or_zeros(dhn, hs[0]))  # (B, H)
         dh0 = np.empty((batch, hid), dt)
-        dp = np.empty((steps, batch, 3 * hid), dt)  # (T, B, 3H): ∂L/∂ recurrent products
+        dp = _pool.empty((steps, batch, 3 * hid), dt)  # (T, B, 3H): ∂L/∂ recurrent products
         w = w_hh.detach()
         gain = _gain(g_hh if ctx.has[1] else None, 3 * hid, dt)
         gemm = gemm_address(dt)
@@ -133,7 +134,7 @@ class _LNGRUFunction(torch.autograd.Function):
         ph = phat.reshape(-1, 3 * hid)  # (T·B, 3H): p̂
         dpf = torch.from_numpy(dp).reshape(-1, 3 * hid)  # (T·B, 3H)
         if ctx.reset_after:
-            dg = np.empty((steps, batch, 4 * hid), dt)  # [a_r, a_z, a_n, a_n ⊙ r]
+            dg = _pool.empty((steps, batch, 4 * hid), dt)  # [a_r, a_z, a_n, a_n ⊙ r]
             with kernel_threads(batch, gemm) as nchunk:
                 K.bwd_after(dyt, dhn, arr(w), gain, hs.numpy(), ctx.mask, save.numpy(),
                             phat.numpy(), rstd.numpy(), ctx.lens, dg, dp, dh0, gemm, nchunk)
@@ -142,7 +143,7 @@ class _LNGRUFunction(torch.autograd.Function):
             dgh = torch.cat([dg4[..., :2 * hid], dg4[..., 3 * hid:]], 2).reshape(-1, 3 * hid)
             dw_hh = dpf.t() @ hp  # (3H, H)
         else:
-            dg = np.empty((steps, batch, 3 * hid), dt)  # [a_r, a_z, a_n]
+            dg = _pool.empty((steps, batch, 3 * hid), dt)  # [a_r, a_z, a_n]
             with kernel_threads(batch, gemm) as nchunk:
                 K.bwd_before(dyt, dhn, arr(w[:2 * hid]), arr(w[2 * hid:]), gain, hs.numpy(),
                              ctx.mask, save.numpy(), phat.numpy(), rstd.numpy(), ctx.lens, dg,

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from numba import prange
 from torch import Tensor
 
+from .. import _pool
 from .._cpu import arr, kernel_threads, lens_array
 from .._cpu_math import copy_into, copy_masked, masked_rows, one, tanh
 from .._fused import grad_or_zeros, run_fused
@@ -103,7 +103,7 @@ def _forward(gi: Tensor, w_hh: Tensor, b_hh: Tensor | None, h0: Tensor, lens: np
 class _RNNFunction(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x, w_ih, w_hh, b_ih, b_hh, h0, lens, relu, state_mask):
-        gi = F.linear(x, w_ih, b_ih).contiguous()  # (B, T, H)
+        gi = _pool.linear(x, w_ih, b_ih)  # (B, T, H)
         drop = None if state_mask is None else arr(state_mask)  # (B, H)
         y, hn = _forward(gi, w_hh, b_hh, h0, lens, relu, drop)
         ctx.drop = drop
@@ -117,7 +117,7 @@ class _RNNFunction(torch.autograd.Function):
         x, w_ih, w_hh, h0, y = ctx.saved_tensors
         batch, steps, hid = y.shape
         dy, dhn = grad_or_zeros(dy, y), grad_or_zeros(dhn, h0)
-        dgi = np.empty((batch, steps, hid), y.numpy().dtype)
+        dgi = _pool.empty((batch, steps, hid), y.numpy().dtype)
         dh0 = np.empty((batch, hid), dgi.dtype)
         gemm = gemm_address(dgi.dtype)
         with kernel_threads(batch, gemm) as nchunk:
@@ -149,7 +149,7 @@ def rnn_cpu(x: Tensor, weight_ih: Tensor, weight_hh: Tensor, bias_ih: Tensor | N
 
     def infer(xs: Tensor):
         with torch.no_grad():
-            gi = F.linear(xs, weight_ih, bias_ih).contiguous()  # (B, T, H)
+            gi = _pool.linear(xs, weight_ih, bias_ih)  # (B, T, H)
             drop = None if state_mask is None else arr(state_mask)  # (B, H)
             y, hn = _forward(gi, weight_hh, bias_hh, h0, lens, relu, drop)
         return y, (hn,)
