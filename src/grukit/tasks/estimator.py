@@ -43,6 +43,7 @@ REGISTRY = {
     "TextClassifier": "grukit.tasks.classify.text",
     "SequenceClassifier": "grukit.tasks.classify.sequence",
     "Forecaster": "grukit.tasks.forecast.forecaster",
+    "AnchoredForecaster": "grukit.tasks.forecast.anchored_model",
     "GRU4Rec": "grukit.tasks.recommend.gru4rec",
     "MusicModel": "grukit.tasks.music.estimator",
     "ClinicalClassifier": "grukit.tasks.clinical.estimator",

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import baselines
-from .checks import as_list, check_config, check_season, check_values, whole
+from .checks import as_list, check_season, check_values, whole
 from .intervals import conformal_halfwidth, interval_scores
 from .metrics import average, scores
 
@@ -21,8 +21,8 @@ def origins_of(ys: list[np.ndarray], folds: int, horizon: int, k: int) -> list[i
 
 def backtest(model, series, season: int = 1, folds: int = 3, covariates=None, *,
              on_fold=None, done=None) -> dict:
-    """See ``Forecaster.backtest``."""
-    check_config(model.config)
+    """See ``Forecaster.backtest`` (``model``: a Forecaster or an AnchoredForecaster)."""
+    model._check_config()
     check_season(season)
     whole("folds", folds, 1)
     ys, covs, single = as_list(series, covariates)

@@ -14,7 +14,7 @@ from .files import FOLDS_DIR, clear_folds, fingerprint, forecast_table, read_fol
 
 TRAIN_ONLY = ("horizon", "folds", "lookback", "hidden", "epochs", "seed", "save", "resume",
               "hybrid", "ensemble", "level", "covariates", "tune", "tune_storage",
-              "tune_backend")
+              "tune_backend", "tune_top")
 
 
 def add_parsers(sub) -> None:
@@ -58,6 +58,10 @@ def add_parsers(sub) -> None:
     p.add_argument("--tune", type=int, metavar="N",
                    help="search the settings with N Optuna trials on validation folds "
                         "before the backtest's test folds (needs grukit[tune])")
+    p.add_argument("--tune-top", type=int, metavar="K",
+                   help="with --tune: forecast with the median of the best K trials anchored "
+                        "on ETS, its weight chosen on the validation origins (default 1: the "
+                        "best trial alone)")
     p.add_argument("--tune-timeout", type=float, default=600.0,
                    help="most seconds of searching (default 600)")
     p.add_argument("--tune-storage", help="optuna: SQLite file of the search, resumed when "
@@ -188,12 +192,14 @@ def run_train(args: argparse.Namespace) -> int:
     if args.protocol == "sliding":
         return run_sliding(args, model, series, season, covariates, out)
     for flag, value in (("--tune-backend", args.tune_backend),
-                        ("--tune-storage", args.tune_storage)):
+                        ("--tune-storage", args.tune_storage), ("--tune-top", args.tune_top)):
         if value is not None and args.tune is None:
             raise UsageError(f"{flag} sets up the search of --tune N; add --tune N (trials) "
                              f"or drop {flag}.")
     if args.tune is not None:  # --tune 0 is refused, not read as "no search"
         model = tuned_model(args, settings, values, season, folds, covariates, out)
+        if not isinstance(model, Forecaster):  # --tune-top K: anchored on ETS
+            label = f"{label}-ETS"
     print(f"{series.name}: {len(series)} points, season {season}, horizon {horizon}, "
           f"{folds}-fold rolling-origin backtest", flush=True)
     done, stamp = {}, None
@@ -272,13 +278,14 @@ def run_predict(args: argparse.Namespace) -> int:
     import pandas as pd
 
     from ..estimator import load
+    from .anchored_model import AnchoredForecaster
     from .forecaster import Forecaster
 
     predict_args(args, TRAIN_ONLY, "forecast")
     out = prepare_output(args.output)
     RUN.start(out)
     model = load(args.model)
-    if not isinstance(model, Forecaster):
+    if not isinstance(model, (Forecaster, AnchoredForecaster)):
         raise UsageError(f"--model {args.model!r} holds a {type(model).__name__}, not a "
                          f"Forecaster; use its own command.")
     if model.n_cov:

@@ -56,6 +56,10 @@ def tuned_model(args, settings: dict, values, season: int, folds: int, covariate
     from .tune import tune
 
     at_least("--tune", args.tune, 1)  # before anything is printed or written
+    at_least("--tune-top", getattr(args, "tune_top", None), 1)
+    if (getattr(args, "tune_top", None) or 1) > 1 and args.tune_backend == "ray":
+        raise UsageError("--tune-top ranks the trials' validation forecasts, which the optuna "
+                         "backend keeps; drop --tune-backend ray or --tune-top.")
     h = settings["horizon"]
     backend = getattr(args, "tune_backend", None) or "optuna"
     default = "ray" if backend == "ray" else "study.db"
@@ -68,11 +72,14 @@ def tuned_model(args, settings: dict, values, season: int, folds: int, covariate
           f"first {cut} points" + (f", study in {storage}" if storage else ""), flush=True)
     # a study of other data or settings in the same file is another study, never resumed
     name = "forecast-" + fingerprint(values[:cut], season, folds, fixed | {"horizon": h})[:16]
+    options = {"horizon": h, "study_name": name, "storage": storage,
+               "timeout": args.tune_timeout, "fixed": fixed, "backend": backend,
+               "covariates": None if covariates is None else covariates[:cut]}
+    top = getattr(args, "tune_top", None) or 1
     try:
-        best, summary = tune(values[:cut], season, args.tune, horizon=h, study_name=name,
-                             storage=storage, timeout=args.tune_timeout,
-                             covariates=None if covariates is None else covariates[:cut],
-                             fixed=fixed, backend=backend)
+        if top > 1:
+            return _anchored(args, settings, values[:cut], season, top, options)
+        best, summary = tune(values[:cut], season, args.tune, **options)
     except ImportError as err:
         raise UsageError(str(err)) from None
     except ValueError as err:
@@ -83,6 +90,22 @@ def tuned_model(args, settings: dict, values, season: int, folds: int, covariate
                                                      sorted(summary["params"].items())),
           flush=True)
     return Forecaster(**best, tuned=summary)
+
+
+def _anchored(args, settings: dict, train, season: int, top: int, options: dict):
+    """``--tune-top K``: the median of the best K trials anchored on ETS (``anchored``), λ
+    chosen at the validation origins inside ``train`` (the points before the test folds)."""
+    from .anchored_model import AnchoredForecaster
+
+    model = AnchoredForecaster.tune(train, season, args.tune, top=top, fit=False,
+                                    level=settings.get("level", 0.8),
+                                    member_settings={k: settings[k] for k in ("ensemble",)
+                                                     if k in settings}, **options)
+    v, lam = model.config.tuned["validation"], model.config.shrink
+    print(f"tuned: the median of the best {len(model.config.members)} trials anchored on "
+          f"ETS with λ {lam} (validation MASE {v['mase']:.4f}; the median "
+          f"alone {v['median']:.4f}, ETS {v['ets']:.4f})", flush=True)
+    return model
 
 
 def run_sliding(args, model, series, season: int, covariates, out) -> int:

@@ -101,6 +101,9 @@ class Forecaster(Estimator):
         self.config = ForecastConfig(**config)
         check_config(self.config)  # the values only; no work is done here
 
+    def _check_config(self) -> None:
+        check_config(self.config)
+
     @property
     def net(self):
         """The first network (of an ensemble: the one ``inputs`` and ONNX export serve)."""
