@@ -133,12 +133,19 @@ def test_compiled_lstm_fullgraph_equals_eager():
     _compiled_equals_eager(m, torch.randn(4, 6, 3))
 
 
-def test_compiled_default_lstm_trains_fullgraph_and_equals_eager():
+def test_compiled_default_lstm_trains_fullgraph_and_equals_eager(monkeypatch):
     """backend="auto" takes torch's oneDNN LSTM on CPU eagerly, whose backward inductor
-    cannot compile; a compiled training step takes the fused kernel's custom op instead."""
+    cannot compile; a compiled training step runs the same oneDNN kernel as grukit's op
+    (``ops.lstm.onednn``), traced once per layer."""
+    from grukit.ops.lstm import onednn
+
+    traced = []
+    real = onednn.lstm_onednn
+    monkeypatch.setattr(onednn, "lstm_onednn", lambda *a: traced.append(1) or real(*a))
     torch.manual_seed(0)
-    m = gnn.LSTM(3, 8, batch_first=True)
+    m = gnn.LSTM(3, 8, batch_first=True, num_layers=2, bidirectional=True)
     _compiled_equals_eager(m, torch.randn(4, 6, 3))
+    assert len(traced) == 4  # two layers, two directions
 
 
 @pytest.mark.parametrize("cell", ["GRU", "LSTM"])

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import torch
 from torch import Tensor
 
 from .. import _cpu, _gpu_verified, _stream, _triton, dispatch
@@ -30,10 +29,14 @@ def _why_not_cpu(x, weight_hr=None, state_mask=None, **call):
 
 
 dispatch.register("lstm", dispatch.Backend("reference", lstm_reference))
-def _auto_why_not_native(x, **call):
-    if x.device.type == "cpu" and torch.is_grad_enabled() and torch.compiler.is_compiling():
+def _auto_why_not_native(x, weight_hr=None, **call):
+    from .native import compiled_training
+    from .onednn import available
+
+    if compiled_training(x) and (weight_hr is not None or not available(x)):
         return ("a compiled training step: inductor cannot compile the backward of torch's "
-                "oneDNN LSTM; the fused CPU kernel runs as a custom op.")
+                "LSTM, and grukit's oneDNN op serves float32 without projection only; the "
+                "fused CPU kernel runs as a custom op.")
     return None
 
 

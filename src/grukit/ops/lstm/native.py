@@ -30,6 +30,13 @@ def why_not(x: Tensor, lengths: Tensor | None = None, state_mask: Tensor | None 
     return _cudnn.triton_faster(x, None if h0 is None else h0[-1].shape[-1], "LSTM")
 
 
+def compiled_training(x: Tensor) -> bool:
+    """A training step being compiled on a CPU (inductor cannot lower ``aten::lstm``'s
+    backward there): the oneDNN kernel then runs as grukit's ops (``.onednn``)."""
+    return x.device.type == "cpu" and torch.is_grad_enabled() and \
+        torch.compiler.is_compiling()
+
+
 def lstm_native(x: Tensor, weight_ih: Tensor, weight_hh: Tensor, bias_ih: Tensor | None,
                 bias_hh: Tensor | None, *, h0: tuple[Tensor, Tensor], lengths: Tensor | None,
                 weight_hr: Tensor | None, reverse: bool):
@@ -41,6 +48,13 @@ def lstm_native(x: Tensor, weight_ih: Tensor, weight_hh: Tensor, bias_ih: Tensor
     if weight_hr is not None:
         params.append(weight_hr)
     hx = (h0[0].unsqueeze(0), h0[1].unsqueeze(0))  # (1, B, P), (1, B, H)
+    if compiled_training(x) and weight_hr is None:
+        from .onednn import available, lstm_onednn
+
+        if available(x):  # the same oneDNN kernel, as an op inductor keeps whole
+            return run_directed(lambda xs: lstm_onednn(xs, weight_ih, weight_hh, bias_ih,
+                                                       bias_hh, h0[0], h0[1]),
+                                x, lengths, reverse)
 
     def run(xs: Tensor):
         # torch.lstm(input, hx, params, has_biases, num_layers, dropout, train,

@@ -1,0 +1,98 @@
+"""torch's oneDNN LSTM layer (``aten::mkldnn_rnn_layer``, the kernel ``torch.nn.LSTM`` runs
+on a CPU for float32) as grukit custom ops, so that a compiled training step runs the same
+kernel as the eager one.
+
+Inductor cannot lower the backward of ``aten::lstm`` on a CPU, so without these ops a
+compiled LSTM had to take the fused numba kernel, 1.6× slower than oneDNN's at one thread.
+Behind an op the tracer sees only the fake implementation (shapes from the inputs' metadata;
+oneDNN's workspace, whose size only oneDNN knows, as a byte tensor of unbacked size).
+
+Everything is time-major, as oneDNN's layer takes it (its ``batch_first`` path gives wrong
+results): x (T, B, I) contiguous -> y (T, B, H), h_n (B, H), c_n (B, H), workspace; the
+caller transposes in the graph, where autograd and inductor see it. The gate equations are
+``ops.lstm.reference``'s (torch's gate order i, f, g, o).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+SCHEMA = 1  # bump with any change of an op's signature or autograd formula
+_MODE_LSTM = 2  # oneDNN's cell kind in aten's RNN mode numbering
+
+
+_BUILT = torch.backends.mkldnn.is_available()  # read once: a tracer cannot call it
+
+
+def available(x: Tensor) -> bool:
+    """Whether these ops serve ``x``: float32 on a CPU, in a torch built with oneDNN."""
+    return _BUILT and x.device.type == "cpu" and x.dtype == torch.float32
+
+
+def _op(name: str):
+    return torch.library.custom_op(f"grukit::{name}_v{SCHEMA}", mutates_args=(),
+                                   device_types="cpu")
+
+
+@_op("lstm_onednn_train")
+def lstm_onednn_train(x: Tensor, w_ih: Tensor, w_hh: Tensor, b_ih: Tensor, b_hh: Tensor,
+                      h0: Tensor, c0: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """x (T, B, I) -> y (T, B, H), h_n (B, H), c_n (B, H), oneDNN's workspace (bytes)."""
+    with torch.enable_grad():  # oneDNN keeps its workspace only where grad mode is on
+        y, hn, cn, ws = torch.ops.aten.mkldnn_rnn_layer(
+            x, w_ih, w_hh, b_ih, b_hh, h0, c0, False, [], _MODE_LSTM, w_hh.shape[1], 1, True,
+            False, False, True)
+    return y, hn, cn, ws
+
+
+@lstm_onednn_train.register_fake
+def _(x, w_ih, w_hh, b_ih, b_hh, h0, c0):
+    steps, batch, hid = x.shape[0], x.shape[1], w_hh.shape[1]
+    n = torch.library.get_ctx().new_dynamic_size()
+    return (x.new_empty((steps, batch, hid)), x.new_empty((batch, hid)),
+            x.new_empty((batch, hid)), x.new_empty((n,), dtype=torch.uint8))
+
+
+@_op("lstm_onednn_backward")
+def lstm_onednn_backward(dy: Tensor | None, dhn: Tensor | None, dcn: Tensor | None, x: Tensor,
+                         w_ih: Tensor, w_hh: Tensor, b_ih: Tensor, b_hh: Tensor, h0: Tensor,
+                         c0: Tensor, y: Tensor, hn: Tensor, cn: Tensor, ws: Tensor
+                         ) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor]:
+    """-> dx (T, B, I), dW_ih, dW_hh, db_ih, db_hh, dh0, dc0; a gradient None: that output
+    took no part in the loss."""
+    dy = None if dy is None else dy.contiguous()
+    out = torch.ops.aten.mkldnn_rnn_layer_backward(
+        x, w_ih, w_hh, b_ih, b_hh, h0, c0, y, hn, cn, dy, dhn, dcn, False, _MODE_LSTM,
+        w_hh.shape[1], 1, True, True, False, [], False, ws)
+    return tuple(t.contiguous() for t in out)
+
+
+@lstm_onednn_backward.register_fake
+def _(dy, dhn, dcn, x, w_ih, w_hh, b_ih, b_hh, h0, c0, y, hn, cn, ws):
+    return tuple(t.new_empty(t.shape) for t in (x, w_ih, w_hh, b_ih, b_hh, h0, c0))
+
+
+def _setup(ctx, inputs, output):
+    ctx.save_for_backward(*inputs, *output)
+    ctx.set_materialize_grads(False)  # an output outside the loss sends None, not zeros
+
+
+def _backward(ctx, dy, dhn, dcn, _dws):
+    saved = ctx.saved_tensors  # x, w_ih, w_hh, b_ih, b_hh, h0, c0, y, h_n, c_n, workspace
+    return lstm_onednn_backward(dy, dhn, dcn, *saved)
+
+
+lstm_onednn_train.register_autograd(_backward, setup_context=_setup)
+
+
+def lstm_onednn(xs: Tensor, w_ih: Tensor, w_hh: Tensor, b_ih: Tensor | None,
+                b_hh: Tensor | None, h0: Tensor, c0: Tensor):
+    """xs (B, T, I) -> y (B, T, H), (h_n, c_n) through the ops (one layer, one direction);
+    a missing bias is zeros (and gets no gradient: it is no parameter)."""
+    hid = w_hh.shape[1]
+    zero = w_hh.new_zeros((4 * hid,))
+    y, hn, cn, _ = lstm_onednn_train(xs.transpose(0, 1).contiguous(), w_ih, w_hh,
+                                     zero if b_ih is None else b_ih,
+                                     zero if b_hh is None else b_hh, h0, c0)
+    return y.transpose(0, 1), (hn, cn)  # (B, T, H): a view of the time-major output

@@ -1,0 +1,83 @@
+"""grukit's oneDNN LSTM ops (``ops.lstm.onednn``): the kernel torch.nn.LSTM runs on a CPU, as
+custom ops a compiled training step keeps. Checked against torch.nn.LSTM's own autograd and
+by torch's ``opcheck`` (schema, fake implementation, autograd registration)."""
+
+import pytest
+import torch
+
+from grukit.ops.lstm import onednn
+
+pytestmark = pytest.mark.skipif(not onednn.available(torch.zeros(1)),
+                                reason="this torch has no oneDNN")
+TOL = dict(atol=1e-5, rtol=1e-5)
+
+
+def _pair(bias=True):
+    torch.manual_seed(0)
+    ref = torch.nn.LSTM(3, 8, batch_first=True, bias=bias)
+    x = torch.randn(4, 6, 3)
+    h0, c0 = torch.randn(4, 8), torch.randn(4, 8)
+    return ref, x, h0, c0
+
+
+@pytest.mark.parametrize("used", ["y", "h", "c", "all"])
+@pytest.mark.parametrize("bias", [True, False])
+def test_ops_equal_torch_lstm_forward_and_backward(used, bias):
+    ref, x, h0, c0 = _pair(bias)
+    params = [p.detach().clone().requires_grad_() for p in ref.parameters()]
+    w_ih, w_hh = params[:2]
+    b_ih, b_hh = (params[2], params[3]) if bias else (None, None)
+    xs = [x.clone().requires_grad_() for _ in range(2)]
+    hs = [h0.clone().requires_grad_() for _ in range(2)]
+    cs = [c0.clone().requires_grad_() for _ in range(2)]
+    y0, (h_ref, c_ref) = ref(xs[0], (hs[0].unsqueeze(0), cs[0].unsqueeze(0)))
+    y1, (h1, c1) = onednn.lstm_onednn(xs[1], w_ih, w_hh, b_ih, b_hh, hs[1], cs[1])
+    torch.testing.assert_close(y1, y0, **TOL)
+    torch.testing.assert_close(h1, h_ref[0], **TOL)
+    torch.testing.assert_close(c1, c_ref[0], **TOL)
+
+    def loss(y, h, c):
+        g = torch.Generator().manual_seed(1)
+        parts = {"y": (y * torch.randn(y.shape, generator=g)).sum(),
+                 "h": (h * torch.randn(h.shape, generator=g)).sum(),
+                 "c": (c * torch.randn(c.shape, generator=g)).sum()}
+        return sum(parts.values()) if used == "all" else parts[used]
+
+    loss(y0, h_ref[0], c_ref[0]).backward()
+    loss(y1, h1, c1).backward()
+    theirs = [xs[0].grad, hs[0].grad, cs[0].grad] + [p.grad for p in ref.parameters()]
+    ours = [xs[1].grad, hs[1].grad, cs[1].grad] + [p.grad for p in params]
+    for a, b in zip(ours, theirs, strict=True):
+        assert a is not None and a.abs().sum() > 0  # a gradient reached every input
+        torch.testing.assert_close(a, b, **TOL)
+
+
+def test_opcheck_train_op():
+    ref, x, h0, c0 = _pair()
+    w = [p.detach().clone().requires_grad_() for p in ref.parameters()]
+    args = (x.transpose(0, 1).contiguous().requires_grad_(), *w, h0, c0)
+    torch.library.opcheck(onednn.lstm_onednn_train, args,
+                          test_utils=("test_schema", "test_autograd_registration",
+                                      "test_faketensor"))
+
+
+def test_compiled_training_step_traces_the_op_not_aten_lstm():
+    """The default LSTM of a Keras-style model, compiled: the graph holds the oneDNN op."""
+    from grukit.layers import LSTM, Dense
+    from grukit.models import Sequential
+
+    torch._dynamo.reset()
+    torch.manual_seed(0)
+    model = Sequential([LSTM(8, input_shape=(5, 1)), Dense(1)])
+    model.build()
+    seen = []
+
+    def backend(gm, _inputs):
+        seen.extend(str(n.target) for n in gm.graph.nodes if n.op == "call_function")
+        return gm
+
+    x = torch.randn(3, 5, 1)
+    torch.compile(model, fullgraph=True, backend=backend)(x).sum().backward()
+    torch._dynamo.reset()
+    assert any("lstm_onednn_train" in t for t in seen), seen
+    assert not any("aten.lstm" in t or "lstm_cpu" in t for t in seen), seen
