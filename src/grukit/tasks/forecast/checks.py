@@ -62,6 +62,12 @@ def check_config(cfg) -> None:
                          f"{cfg.tuned!r}.")
     check_quantiles(cfg.quantiles)
     check_level("level", cfg.level)
+    if cfg.strategy not in ("direct", "recursive"):
+        raise ValueError(f"strategy must be 'direct' or 'recursive'; got {cfg.strategy!r}.")
+    if cfg.strategy == "recursive" and (cfg.hybrid or cfg.quantiles):
+        what = "hybrid=True" if cfg.hybrid else "quantiles"
+        raise ValueError(f"strategy='recursive' forecasts a plain network's next value and "
+                         f"feeds it back; {what} needs strategy='direct'.")
 
 
 def check_season(season) -> None:

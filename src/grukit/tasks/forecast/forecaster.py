@@ -1,5 +1,6 @@
 """Forecaster: a recurrent network (GRU, LSTM, RNN or minGRU) that maps the last
-``lookback`` values to the next ``horizon`` (direct multi-step), built on grukit.models.
+``lookback`` values to the next ``horizon`` (direct multi-step), or to the next value applied
+``horizon`` times to its own forecasts (``strategy="recursive"``), built on grukit.models.
 
 What the network reads and predicts is in ``scaling``: a correction, on each series' own
 scale, to a base forecast — the last value, or with ``hybrid=True`` the exponential-smoothing
@@ -63,6 +64,9 @@ class ForecastConfig:
         quantiles: quantile outputs trained with the pinball loss, e.g. [0.1, 0.9].
         level: the coverage of the conformal interval the backtest and the CLI report.
         tuned: what ``Forecaster.tune`` found (informational).
+        strategy: "direct" (one output per step ahead) or "recursive" (the network predicts
+            the next value; a forecast feeds each prediction back as the newest input, h
+            times). Recursive is for plain models without covariates or quantiles.
     """
 
     model: str = "gru"
@@ -82,6 +86,7 @@ class ForecastConfig:
     quantiles: list[float] | None = None  # quantile outputs (pinball loss), e.g. [0.1, 0.9]
     level: float = 0.8  # the conformal interval the backtest and the CLI report
     tuned: dict = field(default_factory=dict)  # what Forecaster.tune found (informational)
+    strategy: str = "direct"  # or "recursive": one step ahead, fed back h times
 
 
 class Forecaster(Estimator):
@@ -139,9 +144,14 @@ class Forecaster(Estimator):
         m = season if season > 1 else 1
         return max(lb, es.need(m)) if self.config.hybrid else lb
 
+    @property
+    def _steps(self) -> int:
+        """Steps a network predicts at once: the horizon, or 1 for a recursive forecaster."""
+        return 1 if self.config.strategy == "recursive" else self.config.horizon
+
     def _windows(self, y, cov, st: scaling.Stats, lookback: int):
-        """Inputs (N, lookback, 2 + C) and scaled targets (N, horizon) of every window."""
-        x, target, _ = scaling.training_windows(y, cov, st, lookback, self.config.horizon)
+        """Inputs (N, lookback, 2 + C) and scaled targets (N, steps) of every window."""
+        x, target, _ = scaling.training_windows(y, cov, st, lookback, self._steps)
         return x, target
 
     def _network(self, lookback: int):
@@ -155,7 +165,7 @@ class Forecaster(Estimator):
         stack = [layer(cfg.hidden, input_shape=(lookback, 2 + self.n_cov),
                        return_sequences=i < cfg.layers - 1, **extra)
                  for i in range(cfg.layers)]
-        outputs = cfg.horizon * (1 + len(cfg.quantiles or ()))
+        outputs = self._steps * (1 + len(cfg.quantiles or ()))
         net = Sequential(stack + [Dense(outputs)])
         net.build()
         return net
@@ -179,6 +189,10 @@ class Forecaster(Estimator):
                                  f"{self.history_needed(season)} + horizon {cfg.horizon} "
                                  f"need at least {need} to train. Shorten the lookback or "
                                  f"the horizon.")
+        if covs is not None and cfg.strategy == "recursive":
+            raise ValueError("a recursive forecaster feeds its forecasts back as inputs, and "
+                             "the covariates of the steps ahead are not known; use "
+                             "strategy='direct' with covariates.")
         cs = [None] * len(ys) if covs is None else covs
         self.n_cov = 0 if covs is None else covs[0].shape[1]
         self.stats = [scaling.fit_stats(y, c, season, cfg.hybrid, cfg.horizon)
@@ -189,11 +203,14 @@ class Forecaster(Estimator):
         # lookback: windows end where the series does)
         first = self.history_needed(season) - 1
         n_val = [max(1, (len(y) - cfg.horizon - first) // 10) for y in ys]
+        # a recursive network's one-step windows from the calibration origins on are held
+        # out too, so that no value it forecasts there was a training target
+        held = [v + cfg.horizon - self._steps for v in n_val]
         start = time.perf_counter()
         self.nets = []
         for j, lookback in enumerate(lookbacks):
             self.nets.append(train_network(self, ys, cs, lookback, cfg.seed + j % cfg.ensemble,
-                                             n_val, verbose, callbacks, j == 0))
+                                             held, verbose, callbacks, j == 0))
         self.fit_seconds = time.perf_counter() - start
         self.calib = [calibrate(self, y, c, i, n_val[i])
                       for i, (y, c) in enumerate(zip(ys, cs, strict=True))]
@@ -236,6 +253,7 @@ class Forecaster(Estimator):
 
     def unscale(self, recent, output, index: int = 0) -> np.ndarray:
         """Network output (1, horizon) -> forecast values after ``recent``."""
+        self.check_exportable("unscale")
         index = self._index(index)
         st, h = self.stats[index], self.config.horizon
         if st.es is None:
@@ -256,6 +274,12 @@ class Forecaster(Estimator):
         return base, np.median(out, axis=0)
 
     def _predict_one(self, recent, covariates, index):
+        if self.config.strategy == "recursive":
+            from .training import recursive_point
+
+            index = self._index(index)
+            w, _ = self._history(recent, None)
+            return recursive_point(self, w, self.stats[index], np.array([len(w) - 1]))[0]
         base, out = self._forecast(recent, covariates, index)
         return out[:self.config.horizon] * self.stats[index].scale + base
 
@@ -386,6 +410,10 @@ class Forecaster(Estimator):
     def check_exportable(self, what: str) -> None:
         """One sentence where an exported graph would not serve this forecaster's forecast:
         the served forecast is last value + scale · output, from one network."""
+        if self.config.strategy == "recursive":
+            raise ValueError(f"this forecaster is recursive: its network forecasts one step "
+                             f"and is run {self.config.horizon} times on its own output; "
+                             f"{what} serves one run, so fit it with strategy='direct'.")
         if len(self.nets) > 1:
             raise ValueError(f"this forecaster is an ensemble of {len(self.nets)} networks; "
                              f"{what} writes one, so fit it with ensemble=1 and one lookback.")

@@ -70,8 +70,7 @@ def views(y: np.ndarray, cov: np.ndarray | None, st: Stats, lookback: int,
     span = origins[:, None] + np.arange(1 - lookback, 1)[None, :]  # (N, lookback)
     x = y[span]  # (N, lookback)
     if st.es is None:
-        shape = (x - x[:, -1:]) / st.scale
-        second = (x - st.mean) / st.std
+        shape, second = plain_channels(x, st)
         base = np.repeat(x[:, -1:], horizon, axis=1)  # (N, horizon)
     else:
         states = es.filter(y, st.es)
@@ -86,6 +85,16 @@ def views(y: np.ndarray, cov: np.ndarray | None, st: Stats, lookback: int,
         c = (cov[span] - st.cmean) / st.cstd  # (N, lookback, C)
         chans += list(np.moveaxis(c, 2, 0))
     return np.stack(chans, axis=2).astype(np.float32), base
+
+
+def plain_channels(x: np.ndarray, st: Stats) -> tuple[np.ndarray, np.ndarray]:
+    """A plain model's two channels of windows x (N, lookback): shape, level."""
+    return (x - x[:, -1:]) / st.scale, (x - st.mean) / st.std
+
+
+def plain_inputs(x: np.ndarray, st: Stats) -> np.ndarray:
+    """Inputs (N, lookback, 2) float32 of a plain model without covariates."""
+    return np.stack(plain_channels(x, st), axis=2).astype(np.float32)
 
 
 def training_windows(y, cov, st: Stats, lookback: int, horizon: int):

@@ -44,10 +44,12 @@ def calibrate(self, y, c, index: int, n_val: int) -> np.ndarray:
     validation windows of series ``index``: the split-conformal calibration set."""
     h, st = self.config.horizon, self.stats[index]
     origins = np.arange(len(y) - h - n_val, len(y) - h)  # (n_val,)
+    future = y[origins[:, None] + np.arange(1, h + 1)[None, :]]  # (n_val, h)
+    if self.config.strategy == "recursive":
+        return (future - recursive_point(self, y, st, origins)) / st.scale
     out = member_outputs(self, y, c, st, origins)  # (M, n_val, K)
     point = np.median(out[:, :, :h], axis=0)  # (n_val, h)
     _, base = scaling.views(y, c, st, 1, origins, h)
-    future = y[origins[:, None] + np.arange(1, h + 1)[None, :]]  # (n_val, h)
     return (future - base) / st.scale - point
 
 
@@ -59,3 +61,20 @@ def member_outputs(self, y, c, st, origins) -> np.ndarray:
         x, _ = scaling.views(y, c, st, lookback, origins, h)
         outs.append(np.asarray(net.predict(x), np.float64))
     return np.stack(outs)
+
+
+def recursive_point(self, y, st, origins) -> np.ndarray:
+    """Point forecasts (N, horizon) of a recursive forecaster from the windows of ``y``
+    ending at ``origins`` (N,): at each step every network reads its last ``lookback``
+    values (the forecasts so far being the newest), their median one-step output o gives
+    ŷ = (last value) + scale · o, and ŷ joins the window."""
+    h, lbs = self.config.horizon, self._lookbacks(self.season)
+    span = np.asarray(origins)[:, None] + np.arange(1 - max(lbs), 1)[None, :]
+    w = np.asarray(y, np.float64)[span]  # (N, L): the windows, oldest first
+    out = np.empty((len(span), h))
+    for k in range(h):
+        step = [np.asarray(net.predict(scaling.plain_inputs(w[:, -lb:], st)), np.float64)[:, 0]
+                for net, lb in zip(self.nets, lbs, strict=True)]  # M × (N,)
+        out[:, k] = w[:, -1] + st.scale * np.median(step, axis=0)
+        w = np.concatenate([w[:, 1:], out[:, k:k + 1]], axis=1)
+    return out

@@ -16,15 +16,15 @@ origins because (n + 1) · 0.8 is then a whole number: the split-conformal 80 % 
 ``anchored`` calibrates on them covers 80 % in expectation (with 8: 8/9 ≈ 89 %).
 
 A trial whose first groups are worse than the median of earlier trials at the same group is
-pruned (Optuna's ``MedianPruner``). The first two trials are the default settings, plain and
-hybrid, so the search always weighs the defaults. With ``storage`` (a file path) the study
-lives in a SQLite file, so an interrupted search resumes where it stopped: trials that were
-running when it stopped are marked failed (the sampler ignores them), and trial n samples with
-the seed ``seed + n`` (n: the trials finished before it), so a resumed search samples the
-same settings and ends with the same best trial as one never interrupted. One process
-searches a study at a time (a second one started on the same file would take the first one's
-running trial for a stale one). ``backend="ray"`` runs the same search on Ray Tune
-(``tune_ray``).
+pruned (Optuna's ``MedianPruner``). The first three trials are the default settings, plain,
+hybrid and plain recursive (``strategy``), so the search always weighs the defaults. With
+``storage`` (a file path) the study lives in a SQLite file, so an interrupted search resumes
+where it stopped: trials that were running when it stopped are marked failed (the sampler
+ignores them), and trial n samples with the seed ``seed + n`` (n: the trials finished before
+it), so a resumed search samples the same settings and ends with the same best trial as one
+never interrupted. One process searches a study at a time (a second one started on the same
+file would take the first one's running trial for a stale one). ``backend="ray"`` runs the
+same search on Ray Tune (``tune_ray``).
 """
 
 from __future__ import annotations
@@ -36,7 +36,8 @@ from .metrics import scores
 
 # The settings searched; lookbacks are chosen per season and cut to what the series allows.
 SPACE = {"hidden": [16, 32, 64], "layers": [1, 2], "dropout": (0.0, 0.3),
-         "learning_rate": (1e-3, 1e-2), "epochs": (30, 200), "hybrid": [False, True]}
+         "learning_rate": (1e-3, 1e-2), "epochs": (30, 200), "hybrid": [False, True],
+         "strategy": ["direct", "recursive"]}
 
 
 BACKENDS = ("optuna", "ray")
@@ -65,8 +66,15 @@ def _suggest(trial, season: int, room: int, fixed: dict) -> dict:
          "dropout": trial.suggest_float("dropout", *SPACE["dropout"]),
          "learning_rate": trial.suggest_float("learning_rate", *SPACE["learning_rate"],
                                               log=True),
-         "epochs": trial.suggest_int("epochs", *SPACE["epochs"], step=10),
-         "hybrid": trial.suggest_categorical("hybrid", SPACE["hybrid"])}
+         "epochs": trial.suggest_int("epochs", *SPACE["epochs"], step=10)}
+    # recursive is for plain models: the hybrid is searched under the direct strategy only
+    if "strategy" in fixed or fixed.get("hybrid"):
+        strategy = fixed.get("strategy", "direct")
+    else:
+        strategy = trial.suggest_categorical("strategy", SPACE["strategy"])
+    s["strategy"] = strategy
+    s["hybrid"] = False if strategy == "recursive" else \
+        trial.suggest_categorical("hybrid", SPACE["hybrid"])
     return s | fixed
 
 
@@ -131,7 +139,8 @@ def validation_score(settings: dict, ys, covs, season: int, folds: int, trial=No
 
 
 def starts(season: int, room: int, fixed: dict) -> list[dict]:
-    """The default settings (plain, then hybrid) as the first trials' parameters."""
+    """The default settings (plain, hybrid, then plain recursive) as the first trials'
+    parameters."""
     from .forecaster import ForecastConfig
 
     d = ForecastConfig()
@@ -139,7 +148,8 @@ def starts(season: int, room: int, fixed: dict) -> list[dict]:
     lb = min(choices, key=lambda c: abs(c - max(2 * season, 12)))
     base = {"lookback": lb, "hidden": d.hidden, "layers": d.layers, "dropout": d.dropout,
             "learning_rate": d.learning_rate, "epochs": d.epochs}
-    return [base | {"hybrid": False}, base | {"hybrid": True}]
+    return [base | {"strategy": "direct", "hybrid": False},
+            base | {"strategy": "direct", "hybrid": True}, base | {"strategy": "recursive"}]
 
 
 def fit_step(shortest: int, horizon: int, folds: int, origins: int | None, step: int | None,
@@ -235,7 +245,9 @@ def tune(series, season: int = 1, trials: int = 20, *, horizon: int = 12, folds:
     if not done:
         raise ValueError("no trial of the search finished; give it more trials or time.")
     best = study.best_trial
-    settings = _suggest(optuna.trial.FixedTrial(best.params), season, room, fixed)
+    # a study begun before the strategy was searched holds direct trials without it
+    settings = _suggest(optuna.trial.FixedTrial({"strategy": "direct"} | best.params), season,
+                        room, fixed)
     summary = {"backend": "optuna", "trials": len(study.trials), "completed": len(done),
                "best_trial": best.number, "best_value": float(best.value),
                "params": dict(best.params), "folds": folds, "origins": origins, "step": step,
