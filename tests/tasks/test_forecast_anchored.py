@@ -155,6 +155,41 @@ def test_bar_run_hands_no_test_point_to_the_search_or_the_choice(tmp_path, monke
     assert again["shrink"] == res["shrink"] and again["summary"] == res["summary"]
 
 
+def test_bar_run_pools_the_best_trials_of_searches_run_side_by_side(tmp_path, capsys):
+    import torch
+
+    from grukit.tasks.forecast import bars
+
+    threads = torch.get_num_threads()
+    try:
+        for seed in (0, 1):
+            assert bars.main(["nile", "--trials", "3", "--top", "2", "--seed", str(seed),
+                              "--out", str(tmp_path / f"s{seed}")]) == 0
+        assert bars.main(["nile", "--search-from", str(tmp_path / "s0"), str(tmp_path / "s1"),
+                          "--top", "3", "--out", str(tmp_path / "pool")]) == 0
+    finally:
+        torch.set_num_threads(threads)
+    values = []
+    for seed in (0, 1):
+        study = optuna.load_study(study_name="forecast",
+                                  storage=f"sqlite:///{tmp_path / f's{seed}' / 'study.db'}")
+        values += [t.value for t in study.trials if t.state.name == "COMPLETE"]
+    pooled = json.loads((tmp_path / "pool" / "result.json").read_text())
+    assert pooled["validation"]["members"] == sorted(values)[:3]
+    runs = [json.loads((tmp_path / f"s{k}" / "result.json").read_text()) for k in (0, 1)]
+    assert pooled["summary"]["completed"] == sum(r["summary"]["completed"] for r in runs)
+    assert pooled["search_cpu_s"] == pytest.approx(sum(r["search_cpu_s"] for r in runs))
+    # a run of other validation origins is not pooled with them
+    other = json.loads((tmp_path / "s1" / "result.json").read_text())
+    other["summary"]["plan"] = [[9], [5]]
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "result.json").write_text(json.dumps(other))
+    capsys.readouterr()
+    assert bars.main(["nile", "--search-from", str(tmp_path / "s0"), str(tmp_path / "other"),
+                      "--out", str(tmp_path / "bad")]) == 2
+    assert "those runs searched other points or origins" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("args,message", [
     (["--timeout", "-5"], "--timeout must be positive; got -5.0."),
     (["--timeout", "nan"], "--timeout must be positive; got nan."),

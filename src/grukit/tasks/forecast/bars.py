@@ -9,6 +9,10 @@ The search, ``choose`` and the ETS forecasts at the validation origins read ``y[
 only (the array handed to them is cut before anything runs), so no test point can reach a
 choice. Writes ``result.json`` (the scores, λ, the members' settings, trials, times and the
 load average) and the Optuna study (``study.db``, resumable) into ``--out``.
+
+``--search-from DIR ...`` skips the search and takes earlier runs' studies instead; several
+of them (searches with other ``--seed``, run side by side, a core each) are pooled: the best
+``--top`` trials of them all, ranked by their validation MASE on the same origins.
 """
 
 from __future__ import annotations
@@ -39,8 +43,10 @@ def main(argv=None) -> int:
     p.add_argument("--seeds", type=int, default=1,
                    help="networks per member (its median; seeds seed + k·SEEDS + j with "
                         "--reseed)")
-    p.add_argument("--search-from", metavar="DIR",
-                   help="skip the search: take the study and plan of an earlier run's DIR")
+    p.add_argument("--search-from", metavar="DIR", nargs="+",
+                   help="skip the search: take the study and plan of an earlier run's DIR; "
+                        "several DIRs (searches of other seeds, run side by side) are pooled: "
+                        "the best --top trials of them all")
     args = p.parse_args(argv)
     from ..._runs import torch_threads
 
@@ -79,21 +85,32 @@ def _run(args) -> int:
     train = y[:len(y) - args.folds * h].copy()  # the test folds are cut off here
     log = {"series": args.series, "points": len(y), "search_points": len(train),
            "horizon": h, "season": m, "args": vars(args), "load_start": os.getloadavg()}
-    if args.search_from:  # an earlier run's search, on the same points
-        with open(os.path.join(args.search_from, "result.json")) as fh:
-            before = json.load(fh)
-        if before["search_points"] != len(train) or before["horizon"] != h:
-            print("--search-from: that run searched other points; give the same series and "
-                  "folds.", file=sys.stderr)
-            return 2
-        storage = os.path.join(args.search_from, "study.db")
-        log |= {k: before[k] for k in ("search_wall_s", "search_cpu_s", "summary")}
-        summary = before["summary"]
+    if args.search_from:  # earlier runs' searches on the same points, pooled
+        stores, befores = [], []
+        for d in args.search_from:
+            with open(os.path.join(d, "result.json")) as fh:
+                before = json.load(fh)
+            if before["search_points"] != len(train) or before["horizon"] != h or \
+                    (befores and before["summary"]["plan"] != befores[0]["summary"]["plan"]):
+                print("--search-from: those runs searched other points or origins; give "
+                      "runs of the same series, folds and origins.", file=sys.stderr)
+                return 2
+            stores.append(os.path.join(d, "study.db"))
+            befores.append(before)
+        sums = [b["summary"] for b in befores]
+        summary = sums[0] if len(sums) == 1 else {
+            "plan": sums[0]["plan"], "pooled": sums, "trials": sum(x["trials"] for x in sums),
+            "completed": sum(x["completed"] for x in sums),
+            "best_value": min(x["best_value"] for x in sums)}
+        # searches run side by side (a core each): the wall time is the longest one's
+        log |= {"summary": summary,
+                "search_wall_s": max(b["search_wall_s"] for b in befores),
+                "search_cpu_s": sum(b["search_cpu_s"] for b in befores)}
     else:
-        storage = os.path.join(args.out, "study.db")
+        stores = [os.path.join(args.out, "study.db")]
         w0, c0 = time.monotonic(), time.process_time()
         _, summary = tune(train, m, args.trials, horizon=h, folds=args.refits,
-                          origins=args.origins, step=args.step, storage=storage,
+                          origins=args.origins, step=args.step, storage=stores[0],
                           timeout=args.timeout, seed=args.seed, clock=args.clock)
         log |= {"search_wall_s": time.monotonic() - w0,
                 "search_cpu_s": time.process_time() - c0, "summary": summary}
@@ -101,8 +118,9 @@ def _run(args) -> int:
     print(f"search: {summary['trials']} trials ({summary['completed']} completed), best "
           f"{summary['best_value']:.4f}, {log['search_wall_s']:.0f} s wall, "
           f"{log['search_cpu_s']:.0f} s CPU, load {os.getloadavg()[0]:.1f}", flush=True)
-    study = optuna.load_study(study_name="forecast", storage=f"sqlite:///{storage}")
-    top = ranked(study, args.top)
+    pool = [t for store in stores for t in ranked(
+        optuna.load_study(study_name="forecast", storage=f"sqlite:///{store}"), args.top)]
+    top = sorted(pool, key=lambda t: t[0])[:args.top]  # the best of every search pooled
     w1 = time.monotonic()
     a = anchored.choose(train, m, top, summary["plan"])
     if args.reseed:  # λ stays the one chosen on the trials' own forecasts
