@@ -83,6 +83,19 @@ def test_bad_settings_are_one_sentence(config, message):
         AnchoredForecaster(**config)
 
 
+def test_a_gap_anywhere_in_the_history_ets_reads_is_one_sentence():
+    """The members read the last lookback values; ETS refits on all of them, so a missing
+    value further back is refused too, not smoothed over."""
+    y = _series()
+    m = AnchoredForecaster(members=MEMBERS, shrink=0.5).fit(y, 6)
+    gap = y.copy()
+    gap[5] = np.nan
+    with pytest.raises(ValueError, match=r"^recent \(ETS refits on all of it\) has 1 missing "
+                                         r"or infinite value\(s\) \(the first, nan, at "
+                                         r"position 5\)"):
+        m.predict(gap)
+
+
 def test_a_calibrated_model_fitted_on_other_series_is_refused():
     m = AnchoredForecaster(members=MEMBERS, shrink=0.5)
     m.calib = [np.zeros((9, 3))]

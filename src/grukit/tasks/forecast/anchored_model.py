@@ -25,7 +25,7 @@ import numpy as np
 
 from ..estimator import Estimator
 from . import baselines
-from .checks import as_list, check_season, whole
+from .checks import as_list, check_season, check_values, whole
 from .intervals import check_level, conformal_halfwidth
 
 
@@ -167,7 +167,9 @@ class AnchoredForecaster(Estimator):
         h = self.config.horizon
         med = np.median([m._predict_one(recent, covariates, index) for m in self.members],
                         axis=0)
-        e = baselines.ets(np.asarray(recent, np.float64).reshape(-1), h, self.season)
+        history = np.asarray(recent, np.float64).reshape(-1)
+        check_values(history, "recent (ETS refits on all of it)")
+        e = baselines.ets(history, h, self.season)
         return e + self.config.shrink * (med - e)
 
     def _each(self, fn, recent, covariates, index):
