@@ -21,11 +21,11 @@ TOL = dict(atol=1e-5, rtol=1e-5)
 
 @pytest.fixture(autouse=True)
 def _fresh_dynamo():
-    """Each test compiles from scratch (no cache hits across modules) and stays quiet about
-    the lru_cache wrappers dynamo traces through."""
+    """Each test compiles from scratch (no cache hits across modules), and fails if dynamo
+    traces through a cache wrapper of grukit's (it warns the user each time it does)."""
     torch._dynamo.reset()
     with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=".*lru_cache.*")
+        warnings.filterwarnings("error", message=".*lru_cache.*")
         yield
     torch._dynamo.reset()
 

@@ -29,11 +29,17 @@ State = tuple[Tensor, ...]
 
 
 @functools.cache
+def _layer_names_cached(names: tuple[str, ...], layer: int,
+                        reverse: bool) -> tuple[tuple[str, str], ...]:
+    suffix = f"_l{layer}{'_reverse' if reverse else ''}"
+    return tuple((n, n + suffix) for n in names)
+
+
+@torch.compiler.assume_constant_result  # a constant to a tracer, which skips cache wrappers
 def _layer_names(names: tuple[str, ...], layer: int,
                  reverse: bool) -> tuple[tuple[str, str], ...]:
     """(op name, parameter name) of one layer and direction: ("weight_ih", "weight_ih_l0")."""
-    suffix = f"_l{layer}{'_reverse' if reverse else ''}"
-    return tuple((n, n + suffix) for n in names)
+    return _layer_names_cached(names, layer, reverse)
 
 
 def check_backend(spec: CellSpec, backend: object, what: str) -> str:

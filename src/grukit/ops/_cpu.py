@@ -16,12 +16,17 @@ DTYPES = (torch.float32, torch.float64)
 
 
 @functools.cache
-def _numba_missing() -> str | None:
+def _numba_missing_cached() -> str | None:
     try:
         import numba  # noqa: F401
     except ImportError as err:  # pragma: no cover - numba is a dependency
         return f"numba cannot be imported ({err}); pip install numba."
     return None
+
+
+@torch.compiler.assume_constant_result  # a constant to a tracer, which skips cache wrappers
+def _numba_missing() -> str | None:
+    return _numba_missing_cached()
 
 
 def why_not(x: Tensor, state_mask: Tensor | None = None, zoneout_mask: Tensor | None = None,
