@@ -52,13 +52,56 @@ def test_ops_equal_torch_lstm_forward_and_backward(used, bias):
         torch.testing.assert_close(a, b, **TOL)
 
 
-def test_opcheck_train_op():
+@pytest.mark.parametrize("measured", [True, False], ids=["ws_bytes", "unbacked"])
+def test_opcheck_train_op(measured):
     ref, x, h0, c0 = _pair()
     w = [p.detach().clone().requires_grad_() for p in ref.parameters()]
-    args = (x.transpose(0, 1).contiguous().requires_grad_(), *w, h0, c0)
+    xt = x.transpose(0, 1).contiguous()  # (T, B, I)
+    ws = onednn.workspace_bytes(*xt.shape, 8) if measured else -1
+    args = (xt.requires_grad_(), *w, h0, c0, ws)
     torch.library.opcheck(onednn.lstm_onednn_train, args,
                           test_utils=("test_schema", "test_autograd_registration",
                                       "test_faketensor"))
+
+
+@pytest.mark.parametrize("sizes", [(6, 4, 3, 8), (1, 1, 1, 1), (100, 32, 1, 64), (7, 3, 5, 33)])
+def test_probed_workspace_size_is_the_kernels(sizes):
+    """The size measured at trace time is what the op returns at run time."""
+    steps, batch, inputs, hidden = sizes
+    g = torch.Generator().manual_seed(0)
+    r = lambda *s: torch.randn(*s, generator=g)  # noqa: E731
+    out = onednn.lstm_onednn_train(r(steps, batch, inputs), r(4 * hidden, inputs),
+                                   r(4 * hidden, hidden), r(4 * hidden), r(4 * hidden),
+                                   r(batch, hidden), r(batch, hidden),
+                                   onednn.workspace_bytes(*sizes))
+    assert out[3].dtype == torch.uint8 and out[3].numel() == onednn.workspace_bytes(*sizes) > 0
+
+
+def test_a_workspace_of_another_size_is_refused_in_one_sentence():
+    ref, x, h0, c0 = _pair()
+    xt = x.transpose(0, 1).contiguous()
+    with pytest.raises(RuntimeError, match="were measured when the graph was traced"):
+        onednn.lstm_onednn_train(xt, *ref.parameters(), h0, c0,
+                                 onednn.workspace_bytes(*xt.shape, 8) + 1)
+
+
+def test_compiled_without_fullgraph_is_one_graph():
+    """torch.compile's default splits a graph at an op of data-dependent output size; with
+    the workspace measured, the LSTM model compiles whole."""
+    from torch._dynamo.utils import counters
+
+    from grukit.layers import LSTM, Dense
+    from grukit.models import Sequential
+
+    torch._dynamo.reset()
+    counters.clear()
+    torch.manual_seed(0)
+    model = Sequential([LSTM(8, input_shape=(5, 1)), Dense(1)])
+    model.build()
+    x = torch.randn(4, 5, 1)
+    torch.compile(model)(x).sum().backward()
+    assert counters["stats"]["unique_graphs"] == 1 and not counters["graph_break"]
+    torch._dynamo.reset()
 
 
 def test_compiled_training_step_traces_the_op_not_aten_lstm():

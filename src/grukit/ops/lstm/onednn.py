@@ -4,8 +4,12 @@ kernel as the eager one.
 
 Inductor cannot lower the backward of ``aten::lstm`` on a CPU, so without these ops a
 compiled LSTM had to take the fused numba kernel, 1.6× slower than oneDNN's at one thread.
-Behind an op the tracer sees only the fake implementation (shapes from the inputs' metadata;
-oneDNN's workspace, whose size only oneDNN knows, as a byte tensor of unbacked size).
+Behind an op the tracer sees only the fake implementation (shapes from the inputs' metadata).
+oneDNN's workspace is a byte tensor whose size only oneDNN knows: where the shapes are
+concrete, a probe call of the kernel on zeros of those shapes measures it once at trace time
+and the op takes it as an argument, so the graph has static shapes throughout; where they
+are symbolic, its size is unbacked (which ``torch.compile`` without ``fullgraph`` splits the
+graph at, as it does at any op whose output size depends on data).
 
 Everything is time-major, as oneDNN's layer takes it (its ``batch_first`` path gives wrong
 results): x (T, B, I) contiguous -> y (T, B, H), h_n (B, H), c_n (B, H), workspace; the
@@ -15,10 +19,12 @@ caller transposes in the graph, where autograd and inductor see it. The gate equ
 
 from __future__ import annotations
 
+import functools
+
 import torch
 from torch import Tensor
 
-SCHEMA = 1  # bump with any change of an op's signature or autograd formula
+SCHEMA = 2  # bump with any change of an op's signature or autograd formula
 _MODE_LSTM = 2  # oneDNN's cell kind in aten's RNN mode numbering
 
 
@@ -37,19 +43,47 @@ def _op(name: str):
 
 @_op("lstm_onednn_train")
 def lstm_onednn_train(x: Tensor, w_ih: Tensor, w_hh: Tensor, b_ih: Tensor, b_hh: Tensor,
-                      h0: Tensor, c0: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-    """x (T, B, I) -> y (T, B, H), h_n (B, H), c_n (B, H), oneDNN's workspace (bytes)."""
-    with torch.enable_grad():  # oneDNN keeps its workspace only where grad mode is on
-        y, hn, cn, ws = torch.ops.aten.mkldnn_rnn_layer(
-            x, w_ih, w_hh, b_ih, b_hh, h0, c0, False, [], _MODE_LSTM, w_hh.shape[1], 1, True,
-            False, False, True)
+                      h0: Tensor, c0: Tensor, ws_bytes: int
+                      ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """x (T, B, I) -> y (T, B, H), h_n (B, H), c_n (B, H), oneDNN's workspace (bytes);
+    ``ws_bytes``: its size as ``workspace_bytes`` measured it, or -1 (unknown)."""
+    y, hn, cn, ws = _layer(x, w_ih, w_hh, b_ih, b_hh, h0, c0)
+    if ws_bytes >= 0 and ws.numel() != ws_bytes:
+        raise RuntimeError(f"oneDNN's LSTM workspace is {ws.numel()} bytes, but {ws_bytes} "
+                           f"were measured when the graph was traced; compile the model again "
+                           f"(torch._dynamo.reset()) or use backend='cpu'.")
     return y, hn, cn, ws
 
 
+def _layer(x, w_ih, w_hh, b_ih, b_hh, h0, c0):
+    with torch.enable_grad():  # oneDNN keeps its workspace only where grad mode is on
+        return torch.ops.aten.mkldnn_rnn_layer(
+            x, w_ih, w_hh, b_ih, b_hh, h0, c0, False, [], _MODE_LSTM, w_hh.shape[1], 1, True,
+            False, False, True)
+
+
+@functools.cache
+def _probe(steps: int, batch: int, inputs: int, hidden: int) -> int:
+    from torch._subclasses.fake_tensor import unset_fake_temporarily
+
+    with unset_fake_temporarily(), torch.no_grad():  # real tensors, even inside a tracer
+        z = functools.partial(torch.zeros, dtype=torch.float32)
+        ws = _layer(z(steps, batch, inputs), z(4 * hidden, inputs), z(4 * hidden, hidden),
+                    z(4 * hidden), z(4 * hidden), z(batch, hidden), z(batch, hidden))[3]
+        return int(ws.numel())
+
+
+@torch.compiler.assume_constant_result  # run once at trace time, a constant in the graph
+def workspace_bytes(steps: int, batch: int, inputs: int, hidden: int) -> int:
+    """The bytes of oneDNN's workspace for a float32 layer of these sizes, measured by a
+    call on zeros (once per sizes)."""
+    return _probe(steps, batch, inputs, hidden)
+
+
 @lstm_onednn_train.register_fake
-def _(x, w_ih, w_hh, b_ih, b_hh, h0, c0):
+def _(x, w_ih, w_hh, b_ih, b_hh, h0, c0, ws_bytes):
     steps, batch, hid = x.shape[0], x.shape[1], w_hh.shape[1]
-    n = torch.library.get_ctx().new_dynamic_size()
+    n = ws_bytes if ws_bytes >= 0 else torch.library.get_ctx().new_dynamic_size()
     return (x.new_empty((steps, batch, hid)), x.new_empty((batch, hid)),
             x.new_empty((batch, hid)), x.new_empty((n,), dtype=torch.uint8))
 
@@ -74,13 +108,13 @@ def _(dy, dhn, dcn, x, w_ih, w_hh, b_ih, b_hh, h0, c0, y, hn, cn, ws):
 
 
 def _setup(ctx, inputs, output):
-    ctx.save_for_backward(*inputs, *output)
+    ctx.save_for_backward(*inputs[:7], *output)  # not ws_bytes, an int
     ctx.set_materialize_grads(False)  # an output outside the loss sends None, not zeros
 
 
 def _backward(ctx, dy, dhn, dcn, _dws):
     saved = ctx.saved_tensors  # x, w_ih, w_hh, b_ih, b_hh, h0, c0, y, h_n, c_n, workspace
-    return lstm_onednn_backward(dy, dhn, dcn, *saved)
+    return (*lstm_onednn_backward(dy, dhn, dcn, *saved), None)  # ws_bytes: no gradient
 
 
 lstm_onednn_train.register_autograd(_backward, setup_context=_setup)
@@ -92,7 +126,9 @@ def lstm_onednn(xs: Tensor, w_ih: Tensor, w_hh: Tensor, b_ih: Tensor | None,
     a missing bias is zeros (and gets no gradient: it is no parameter)."""
     hid = w_hh.shape[1]
     zero = w_hh.new_zeros((4 * hid,))
+    sizes = (xs.shape[1], xs.shape[0], xs.shape[2], hid)  # T, B, I, H
+    ws_bytes = workspace_bytes(*sizes) if all(type(d) is int for d in sizes) else -1
     y, hn, cn, _ = lstm_onednn_train(xs.transpose(0, 1).contiguous(), w_ih, w_hh,
                                      zero if b_ih is None else b_ih,
-                                     zero if b_hh is None else b_hh, h0, c0)
+                                     zero if b_hh is None else b_hh, h0, c0, ws_bytes)
     return y.transpose(0, 1), (hn, cn)  # (B, T, H): a view of the time-major output
