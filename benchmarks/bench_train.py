@@ -13,7 +13,8 @@ median of ``--repeat`` rounds after ``--warmup`` rounds:
 - the same compiled models in a plain loop (zero_grad, forward, mse, backward, step over
   batches cut in advance): what is left when fit's own work is taken away;
 - with ``--compiled``, the same loop over ``torch.compile(model, fullgraph=True)`` (the
-  fused kernels as torch custom ops), beside the eager loop;
+  fused kernels as torch custom ops), beside the eager loop, and ``fit`` of the models
+  compiled with ``jit_compile=True`` (forward and loss through ``torch.compile``);
 - ``torch.nn.GRU`` / ``torch.nn.LSTM`` + ``torch.nn.Linear`` in the same plain loop;
 - Keras 3 on its torch backend (``KERAS_BACKEND=torch``): ``model.fit`` with the same data.
 
@@ -52,14 +53,14 @@ def data(steps: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
     return x, y
 
 
-def grukit_model(cell: str):
+def grukit_model(cell: str, jit_compile: bool = False):
     from grukit.layers import GRU, LSTM, Dense
     from grukit.models import Sequential
 
     torch.manual_seed(0)
     layer = {"GRU": GRU, "LSTM": LSTM}[cell]
     model = Sequential([layer(H, input_shape=(T, F)), Dense(1)])
-    model.compile(optimizer="adam", loss="mse")
+    model.compile(optimizer="adam", loss="mse", jit_compile=jit_compile)
     return model
 
 
@@ -159,6 +160,10 @@ def variants(steps: int, keras: bool, commit: str | None = None,
             m = grukit_model(cell)
             out[f"grukit {cell} loop compiled"] = plain_loop(
                 torch.compile(m, fullgraph=True), m.optimizer, x, y)
+        for cell in ("GRU", "LSTM"):
+            m = grukit_model(cell, jit_compile=True)
+            out[f"grukit {cell} fit jit_compile"] = (
+                lambda m=m: m.fit(x, y, batch_size=B, epochs=1, verbose=0, seed=0))
     for cell in ("GRU", "LSTM"):
         m = TorchModel(cell)
         out[f"torch.nn {cell} loop"] = plain_loop(m, torch.optim.Adam(m.parameters(), 1e-3),
@@ -226,6 +231,10 @@ def ratios(ms: dict[str, float]) -> dict[str, float]:
                                                    "grukit GRU loop"),
              "grukit LSTM loop, compiled / eager": ("grukit LSTM loop compiled",
                                                     "grukit LSTM loop"),
+             "grukit GRU fit, jit_compile / eager": ("grukit GRU fit jit_compile",
+                                                     "grukit GRU fit"),
+             "grukit LSTM fit, jit_compile / eager": ("grukit LSTM fit jit_compile",
+                                                      "grukit LSTM fit"),
              "grukit GRU fit / torch.nn LSTM loop": ("grukit GRU fit", "torch.nn LSTM loop"),
              "grukit GRU fit / torch.nn GRU loop": ("grukit GRU fit", "torch.nn GRU loop"),
              "Keras 3 GRU / grukit GRU (fit)": ("Keras 3 GRU fit", "grukit GRU fit"),

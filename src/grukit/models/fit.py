@@ -69,6 +69,14 @@ def run_fit(model, x, y, *, batch_size, epochs, verbose, callbacks, validation_d
     # arrays were checked for NaN/Inf whole by Sequential.fit; a Dataset's batches are not
     check = not isinstance(x, torch.Tensor)
 
+    run = forward_loss
+    if getattr(model, "jit_compile", False):
+        if model._jit_step is None:  # kept on the model: the next fit reuses its graphs
+            # one static graph per batch size (the full batches, the last one): a dynamic
+            # batch would leave oneDNN's LSTM workspace of unknown size, a graph break
+            model._jit_step = torch.compile(forward_loss, dynamic=False)
+        run = model._jit_step
+
     def batches(epoch):
         sampler = DistributedSampler(dataset, num_replicas=world, rank=rank, shuffle=shuffle,
                                      seed=seed, drop_last=False)
@@ -86,7 +94,7 @@ def run_fit(model, x, y, *, batch_size, epochs, verbose, callbacks, validation_d
         bad = check and (_nonfinite(xb, "x") or _nonfinite(yb, "y"))  # an Inf in x can
         if bad:  # leave the loss finite and poison the weights through the gradients
             raise BadBatch(bad)
-        loss = model.loss_fn(train_model(xb), yb)
+        loss = run(train_model, model.loss_fn, xb, yb)
         return Step(loss, loss.item(), len(xb))
 
     def validate(epoch):
@@ -101,6 +109,12 @@ def run_fit(model, x, y, *, batch_size, epochs, verbose, callbacks, validation_d
         dist.barrier()
         dist.destroy_process_group()
     return history
+
+
+def forward_loss(module, loss_fn, xb, yb):
+    """The training step's forward: ``loss_fn(module(xb), yb)``, a scalar. The model is an
+    argument, not a closure, so that the compiled step of a copied model trains the copy."""
+    return loss_fn(module(xb), yb)
 
 
 def _tensor_batches(x: torch.Tensor, y: torch.Tensor, sampler, size: int, skip: int):

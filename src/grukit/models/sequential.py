@@ -145,10 +145,16 @@ class Sequential(nn.Module):
         return {"name": self.name, "layers": [layer.get_config() for layer in self.stack]}
 
     # -- training ----------------------------------------------------------------------------
-    def compile(self, optimizer="adam", loss="mse", metrics=None) -> None:
+    def compile(self, optimizer="adam", loss="mse", metrics=None, jit_compile="auto") -> None:
         """``optimizer``: a name ("adam", "sgd", "rmsprop", "adagrad", "adamw", with Keras'
         default rates) or a torch optimizer; ``loss``: a name or callable(pred, target);
-        ``metrics``: names ("mae", "mse", "accuracy") or callables."""
+        ``metrics``: names ("mae", "mse", "accuracy") or callables; ``jit_compile``: True
+        runs fit's training step (forward and loss; backward through the compiled graph)
+        through ``torch.compile``, False and "auto" (Keras' default, off on its torch backend)
+        run it eagerly. ``predict`` and ``evaluate`` run eagerly either way."""
+        if not (isinstance(jit_compile, bool) or isinstance(jit_compile, str)
+                and jit_compile == "auto"):
+            raise ValueError(f"jit_compile must be True, False or 'auto'; got {jit_compile!r}.")
         if not self.built:
             self.build()
         if isinstance(optimizer, torch.optim.Optimizer):
@@ -161,6 +167,8 @@ class Sequential(nn.Module):
         self.metric_fns = {(m if isinstance(m, str) else m.__name__):
                            training.resolve("metric", training.METRICS, m)
                            for m in (metrics or [])}
+        self.jit_compile = jit_compile is True
+        self._jit_step = None  # torch.compile(fit.forward_loss), made by the first fit
         self.compiled = True
 
     def _check_compiled(self, what: str) -> None:
