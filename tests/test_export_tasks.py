@@ -121,6 +121,105 @@ def test_forecaster_export_equals_predict_on_nile(forecaster):
                                    atol=TOL * scale, rtol=0)
 
 
+FSDD = SHARED_DATA / "speech" / "fsdd" / "recordings"
+
+
+@pytest.fixture(scope="module")
+def speech_model(tmp_path_factory):
+    """A SpeechClassifier trained briefly on real recordings (FSDD: two speakers, three takes
+    of each digit), exported; the test recordings are other takes."""
+    pytest.importorskip("soundfile")
+    pytest.importorskip("librosa")
+    if not FSDD.is_dir():
+        pytest.skip(f"{FSDD} is absent; set GRUKIT_SHARED_DATA to the shared data folder")
+    from grukit.tasks.speech import SpeechClassifier
+
+    take = lambda takes: [str(FSDD / f"{d}_{s}_{t}.wav") for d in range(10)  # noqa: E731
+                          for s in ("george", "jackson") for t in takes]
+    train, test = take(range(3)), take(range(40, 42))
+    clf = SpeechClassifier(model="gru", hidden=8, epochs=1, validation_split=0,
+                           spec_augment=False).fit(train, [p.split("/")[-1][0] for p in train])
+    path = tmp_path_factory.mktemp("speech") / "digits.onnx"
+    export(clf, path)
+    return clf, path, test
+
+
+def test_speech_classifier_export_equals_predict_proba_on_fsdd_recordings(speech_model):
+    from grukit.data.audio import read_wav
+    from grukit.data.audio_features import features
+    from grukit.tasks.speech.estimator import feature_config
+
+    clf, path, test = speech_model
+    manifest = json.loads(beside(path, "manifest").read_text())
+    assert manifest["task"] == "SpeechClassifier" and manifest["channels"] == 39
+    assert (path.parent / manifest["audio"]).is_file()
+    p = _runtime().Predictor(path)
+    wave = read_wav(test[0])[0]
+    np.testing.assert_array_equal(p.read_wav(test[0]), wave)
+    np.testing.assert_allclose(p.audio_features(wave),
+                               features(wave, feature_config(clf.config)), atol=1e-4, rtol=1e-5)
+    want = clf.predict_proba(test)  # (20, 10)
+    np.testing.assert_allclose(p.predict_proba(test), want, atol=TOL, rtol=0)
+    waves = [read_wav(t)[0] for t in test[:4]]  # waveforms, and frames, as well as paths
+    np.testing.assert_allclose(p.predict_proba(waves), want[:4], atol=TOL, rtol=0)
+    frames = [features(w, feature_config(clf.config)) for w in waves]
+    np.testing.assert_allclose(p.predict_proba(frames), want[:4], atol=TOL, rtol=0)
+    assert p.predict(test).tolist() == clf.predict(test).tolist()
+
+
+def test_speech_classifier_int8_onnx_runs_near_the_float_model(speech_model, tmp_path):
+    """int8 quantizes the Dense head and the attention's W, not its vector v (a MatMul by a
+    vector that ONNX Runtime quantized with a zero point its kernel refused at run time)."""
+    clf, _, test = speech_model
+    export(clf, tmp_path / "digits8.onnx", int8=True)
+    manifest = json.loads(beside(tmp_path / "digits8.onnx", "manifest").read_text())
+    assert manifest["int8"]["onnx_ops"]  # something was quantized
+    got = _runtime().Predictor(tmp_path / "digits8.onnx").predict_proba(test)
+    np.testing.assert_allclose(got, clf.predict_proba(test), atol=0.02, rtol=0)
+
+
+def test_speech_classifier_pt2_program_equals_the_network(speech_model, tmp_path):
+    import torch
+
+    from grukit.export import load_pt2
+
+    clf, _, test = speech_model
+    export(clf, tmp_path / "digits.pt2", format="pt2")
+    manifest = json.loads(beside(tmp_path / "digits.pt2", "pt2-manifest").read_text())
+    assert manifest["task"] == "SpeechClassifier"
+    assert (tmp_path / manifest["audio"]).is_file()
+    items = clf._items(clf._prepare(test[:5]))  # scaled frames of unequal lengths
+    x = clf._pad(items, max(len(a) for a in items))  # (5, T, 40): frames and validity flag
+    with torch.no_grad():
+        torch.testing.assert_close(load_pt2(tmp_path / "digits.pt2").module()(x),
+                                   clf.model(x), atol=TOL, rtol=0)
+
+
+def test_speech_runtime_refuses_recordings_it_cannot_read_in_one_sentence(speech_model,
+                                                                          tmp_path):
+    import soundfile as sf
+
+    _, path, test = speech_model
+    p = _runtime().Predictor(path)
+    stereo, fast = tmp_path / "stereo.wav", tmp_path / "fast.wav"
+    sf.write(stereo, np.zeros((800, 2)), 8000, subtype="PCM_16")
+    sf.write(fast, np.zeros(1600), 16000, subtype="PCM_16")
+    for bad, said in ((stereo, "2 channel(s) of 16-bit samples at 8000 Hz"),
+                      (fast, "at 16000 Hz; this runtime reads mono")):
+        with pytest.raises(ValueError) as e:
+            p.predict([test[0], str(bad)])
+        assert said in _sentence(e)
+    (tmp_path / "text.wav").write_text("not audio")
+    with pytest.raises(ValueError) as e:
+        p.predict([str(tmp_path / "text.wav")])
+    assert "as a PCM wav file" in _sentence(e)
+    with pytest.raises(ValueError) as e:
+        p.predict([np.array([0.1, np.nan])])
+    assert "holds NaN/Inf" in _sentence(e)
+    with pytest.raises(TypeError, match="not a single path"):
+        p.predict(test[0])
+
+
 @pytest.fixture(scope="module")
 def recommender():
     if not SESSIONS.is_file():
@@ -193,18 +292,21 @@ _BLOCKED = textwrap.dedent("""
     spec.loader.exec_module(rt)
     forecast = rt.Predictor(sys.argv[2]).predict().tolist()
     text = rt.Predictor(sys.argv[3])
-    print(json.dumps({"forecast": forecast,
+    speech = rt.Predictor(sys.argv[5]).predict_proba(json.loads(sys.argv[6])).tolist()
+    print(json.dumps({"forecast": forecast, "speech": speech,
                       "proba": text.predict_proba(json.loads(sys.argv[4])).tolist(),
                       "loaded": sorted(m.split(".")[0] for m in sys.modules
                                        if m.split(".")[0] in ("grukit", "torch", "pandas"))}))
 """)
 
 
-def _run_blocked(python: str, forecaster, text_model) -> dict:
+def _run_blocked(python: str, forecaster, text_model, speech_model) -> dict:
     f, f_path, _ = forecaster
     clf, t_path, test = text_model
+    sp, s_path, recordings = speech_model
     out = subprocess.run([python, "-I", "-c", _BLOCKED, str(RUNTIME), str(f_path),
-                          str(t_path), json.dumps(test[:8])],
+                          str(t_path), json.dumps(test[:8]), str(s_path),
+                          json.dumps(recordings[:6])],
                          capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     got = json.loads(out.stdout)
@@ -212,16 +314,19 @@ def _run_blocked(python: str, forecaster, text_model) -> dict:
     np.testing.assert_allclose(got["forecast"], f.predict(), atol=TOL * f.stats[0].scale,
                                rtol=0)
     np.testing.assert_allclose(got["proba"], clf.predict_proba(test[:8]), atol=TOL, rtol=0)
+    np.testing.assert_allclose(got["speech"], sp.predict_proba(recordings[:6]), atol=TOL,
+                               rtol=0)
     return got
 
 
-def test_runtime_predicts_with_grukit_torch_and_pandas_refused(forecaster, text_model):
-    _run_blocked(sys.executable, forecaster, text_model)
+def test_runtime_predicts_with_grukit_torch_and_pandas_refused(forecaster, text_model,
+                                                               speech_model):
+    _run_blocked(sys.executable, forecaster, text_model, speech_model)
 
 
 @pytest.mark.slow
 def test_runtime_in_a_fresh_virtual_environment_with_onnxruntime_and_numpy(
-        forecaster, text_model, tmp_path):
+        forecaster, text_model, speech_model, tmp_path):
     import venv
 
     env = tmp_path / "env"
@@ -236,7 +341,7 @@ def test_runtime_in_a_fresh_virtual_environment_with_onnxruntime_and_numpy(
                             "('torch', 'pandas', 'grukit') if u.find_spec(m)])"],
                            capture_output=True, text=True, timeout=60)
     assert check.stdout.strip() == "[]", check.stdout + check.stderr
-    _run_blocked(python, forecaster, text_model)
+    _run_blocked(python, forecaster, text_model, speech_model)
 
 
 def _sentence(e: pytest.ExceptionInfo) -> str:

@@ -129,6 +129,24 @@ class _Analysis:
         return dct(logmel, type=2, norm="ortho", axis=1)[:, :self.cfg.n_mfcc]  # (T, n_mfcc)
 
 
+def front_end(cfg: FeatureConfig) -> dict:
+    """What ``features`` needs besides numpy, as JSON (an exported speech model keeps it
+    beside its graph, and ``grukit.export.runtime`` computes the features from it with numpy
+    alone): the sizes, the window (n_fft,), the mel filters (M, n_fft/2 + 1), the rows of the
+    orthonormal DCT-II kept as MFCC (n_mfcc, M; None for log-mel) and the delta coefficients
+    (2, 5), dotted with frames t-2..t+2."""
+    from scipy.fft import dct
+
+    a = _Analysis(cfg)
+    rows = None
+    if cfg.kind == "mfcc":  # column j: the DCT of the j-th unit vector, so C @ m = DCT(m)
+        rows = dct(np.eye(cfg.n_mels), type=2, norm="ortho", axis=0)[:cfg.n_mfcc].tolist()
+    return {"sample_rate": cfg.sample_rate, "n_fft": cfg.n_fft, "hop": cfg.hop,
+            "kind": cfg.kind, "deltas": cfg.deltas, "normalize": cfg.normalize, "amin": AMIN,
+            "window": a.window.tolist(), "mel": a.mel.tolist(), "dct": rows,
+            "delta": a.coeffs.tolist()}
+
+
 def features(y: np.ndarray, cfg: FeatureConfig = FeatureConfig(),
              analysis: _Analysis | None = None) -> np.ndarray:
     """The features of one recording ``y`` (N,) at ``cfg.sample_rate``: (T, D) float32 with

@@ -41,12 +41,25 @@ def quantize_onnx(src, dst=None, *, per_channel: bool = True) -> Path:
     fd, tmp = tempfile.mkstemp(prefix=f".{dst.name}.", suffix=".tmp.onnx", dir=dst.parent)
     os.close(fd)
     try:
-        quantize_dynamic(str(src), tmp, weight_type=QuantType.QInt8, per_channel=per_channel)
+        quantize_dynamic(str(src), tmp, weight_type=QuantType.QInt8, per_channel=per_channel,
+                         nodes_to_exclude=_vector_products(src))
         os.replace(tmp, dst)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
     return dst
+
+
+def _vector_products(path) -> list[str]:
+    """The MatMul nodes whose weight is a vector (attention pooling's v, (H,)): ONNX Runtime
+    quantizes them per channel with a zero point its kernel then refuses at run time, and
+    an int8 vector saves nothing."""
+    import onnx
+
+    graph = onnx.load(str(path), load_external_data=False).graph
+    dims = {t.name: len(t.dims) for t in graph.initializer}
+    return [n.name for n in graph.node
+            if n.op_type == "MatMul" and len(n.input) > 1 and dims.get(n.input[1], 2) < 2]
 
 
 def int8_ops(path) -> dict[str, int]:

@@ -10,13 +10,15 @@ where neither is installed::
     p.predict(["great phone", "broke"])      # TextClassifier: labels (needs `tokenizers`)
     p.predict_proba([[5, 17, 2], [9]])       # ... or token ids in, probabilities out
     p.predict([np.ndarray (T, C), ...])      # SequenceClassifier: labels
+    p.predict(["7_theo_0.wav", waveform])    # SpeechClassifier: PCM wav paths or waveforms
     p.recommend([214, 8837], k=20)           # GRU4Rec: the k likeliest next item ids
 
 Texts are tokenised with the Hugging Face ``tokenizers`` package (the tokenizer the model
 was trained with, saved as ``<stem>.tokenizer.json``); without it, pass token ids (lists of
 ints, 0 = padding, 1 = unknown). The raw-input recipes repeat the estimators' own
-(``Forecaster.inputs``, ``SequenceClassifier`` scaling, ``GRU4Rec.recommend``), which the
-tests check against the estimators.
+(``Forecaster.inputs``, ``SequenceClassifier`` scaling, the speech features from the front end
+exported beside the graph, ``GRU4Rec.recommend``), which the tests check against the
+estimators.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ import os
 import numpy as np
 
 MANIFEST_FORMAT = "grukit.onnx-manifest"
-TASKS = ("Forecaster", "TextClassifier", "SequenceClassifier", "GRU4Rec")
+TASKS = ("Forecaster", "TextClassifier", "SequenceClassifier", "SpeechClassifier", "GRU4Rec")
 BATCH = 64
 
 
@@ -67,6 +69,7 @@ class Predictor:
             c = self.manifest["classes"]
             self.classes = np.array(c["values"], dtype=np.dtype(c["dtype"]))
         self._tokenizer = None
+        self._front = None
         if self.task == "GRU4Rec":
             items = self.manifest["items"]
             self.item_ids = items["ids"]
@@ -148,6 +151,8 @@ class Predictor:
                     for a in inputs]
         channels = self.manifest["channels"]
         mean, std = np.asarray(self.manifest["mean"]), np.asarray(self.manifest["std"])
+        if self.task == "SpeechClassifier":
+            inputs = self._frames(inputs)
         out = []
         for i, s in enumerate(inputs):
             a = np.asarray(s, np.float32)
@@ -157,6 +162,84 @@ class Predictor:
                                  f"{channels}) with one step or more.")
             out.append(((a - mean) / std).astype(np.float32))
         return out
+
+    # -- speech --------------------------------------------------------------------------
+    def _frames(self, inputs) -> list:
+        """Each recording as feature frames: a wav path is read, a waveform (N,) at the
+        model's sample rate turned into frames; a 2-D array is taken as frames already."""
+        if isinstance(inputs, (str, os.PathLike)):
+            raise TypeError("give a list of recordings, not a single path.")
+        out = []
+        for i, x in enumerate(inputs):
+            if isinstance(x, (str, os.PathLike)):
+                x = self.read_wav(x)
+            a = np.asarray(x)
+            if a.ndim == 1:
+                if not len(a) or not np.issubdtype(a.dtype, np.number) \
+                        or not np.isfinite(a).all():
+                    raise ValueError(f"recording {i} is empty, not numbers, or holds NaN/Inf "
+                                     f"samples; give mono samples at "
+                                     f"{self.front_end()['sample_rate']} Hz.")
+                a = self.audio_features(a)
+            out.append(a)
+        return out
+
+    def front_end(self) -> dict:
+        """The speech features' settings and matrices (``<stem>.audio.json``), as arrays."""
+        if self._front is None:
+            with open(os.path.join(self.folder, self.manifest["audio"]), encoding="utf-8") as f:
+                fe = json.load(f)
+            for k in ("window", "mel", "delta"):
+                fe[k] = np.asarray(fe[k], np.float64)
+            fe["dct"] = None if fe["dct"] is None else np.asarray(fe["dct"], np.float64)
+            self._front = fe
+        return self._front
+
+    def audio_features(self, y) -> np.ndarray:
+        """A waveform (N,) -> feature frames (T, D) float32, as the SpeechClassifier computes
+        them: power spectra of Hann-windowed frames, log-mel, MFCC, deltas over t-2..t+2."""
+        fe = self.front_end()
+        n_fft, hop = fe["n_fft"], fe["hop"]
+        y = np.asarray(y, np.float64)
+        if len(y) < n_fft:
+            y = np.pad(y, (0, n_fft - len(y)))
+        steps = 1 + (len(y) - n_fft) // hop
+        frames = y[hop * np.arange(steps)[:, None] + np.arange(n_fft)]  # (T, n_fft)
+        spec = np.fft.rfft(frames * fe["window"], axis=1)  # (T, n_fft/2 + 1)
+        power = spec.real ** 2 + spec.imag ** 2
+        static = 10.0 * np.log10(np.maximum(power @ fe["mel"].T, fe["amin"]))  # (T, M)
+        if fe["dct"] is not None:
+            static = static @ fe["dct"].T  # (T, n_mfcc)
+        parts, edge = [static], np.pad(static, ((2, 2), (0, 0)), mode="edge")
+        for order in range(1, fe["deltas"] + 1):
+            c = fe["delta"][order - 1]  # (5,)
+            parts.append(sum(c[k] * edge[k:k + steps] for k in range(5)))
+        out = np.concatenate(parts, axis=1)  # (T, D)
+        if fe["normalize"] == "utterance":
+            out = (out - out.mean(0)) / np.maximum(out.std(0), 1e-5)
+        return out.astype(np.float32)
+
+    def read_wav(self, path) -> np.ndarray:
+        """A mono PCM wav file (8, 16 or 32 bits) at the model's sample rate as floats in
+        [-1, 1) (Python's ``wave`` module: no resampling, no mixing down)."""
+        import wave
+
+        rate = self.front_end()["sample_rate"]
+        try:
+            with wave.open(os.fspath(path), "rb") as w:
+                channels, width, sr = w.getnchannels(), w.getsampwidth(), w.getframerate()
+                raw = w.readframes(w.getnframes())
+        except (OSError, EOFError, wave.Error) as err:
+            raise ValueError(f"cannot read {os.fspath(path)!r} as a PCM wav file ({err}); "
+                             f"give its waveform instead.") from None
+        if channels != 1 or sr != rate or width not in (1, 2, 4):
+            raise ValueError(f"{os.fspath(path)!r} has {channels} channel(s) of {8 * width}-bit "
+                             f"samples at {sr} Hz; this runtime reads mono 8-, 16- or 32-bit "
+                             f"PCM at {rate} Hz (convert it, or give the waveform).")
+        if width == 1:
+            return (np.frombuffer(raw, np.uint8).astype(np.float64) - 128.0) / 128.0
+        kind = {2: "<i2", 4: "<i4"}[width]
+        return np.frombuffer(raw, kind).astype(np.float64) / float(2 ** (8 * width - 1))
 
     def _pad(self, items: list[np.ndarray]) -> np.ndarray:
         steps = max(len(a) for a in items)

@@ -16,6 +16,9 @@ graph's output into predictions::
     TextClassifier      "classes", "max_len", "tokenizer": "<stem>.tokenizer.json"
                         (Hugging Face ``tokenizers`` JSON, id 0 padding, 1 unknown)
     SequenceClassifier  "classes", "channels", "mean", "std" (per-channel scaling)
+    SpeechClassifier    the SequenceClassifier's block on its feature frames, and "audio":
+                        "<stem>.audio.json" (``grukit.data.audio_features.front_end``: what
+                        turns a waveform into those frames with numpy alone)
     GRU4Rec             "items": {"type": "int" | "str", "ids"}, "layers", "hidden"
 
 Shapes name their dynamic axes ("batch", "time").
@@ -112,14 +115,17 @@ def _task_block(est, path: Path) -> dict:
     if name == "TextClassifier":
         return {"classes": classes_json(est.classes_), "max_len": int(est.config.max_len),
                 "tokenizer": beside(path, "tokenizer").name}
-    if name == "SequenceClassifier":
-        return {"classes": classes_json(est.classes_), "channels": int(est.channels_),
-                "mean": _floats(est.mean_), "std": _floats(est.std_)}
+    if name in ("SequenceClassifier", "SpeechClassifier"):
+        block = {"classes": classes_json(est.classes_), "channels": int(est.channels_),
+                 "mean": _floats(est.mean_), "std": _floats(est.std_)}
+        if name == "SpeechClassifier":  # its _export_files writes the front end there
+            block["audio"] = beside(path, "audio").name
+        return block
     if name == "GRU4Rec":
         return {"items": {"type": est.items_.kind, "ids": est.items_.ids.tolist()},
                 "layers": int(est.config.layers), "hidden": int(est.config.hidden)}
-    raise TypeError(f"export covers the Forecaster, TextClassifier, SequenceClassifier and "
-                    f"GRU4Rec; a {name} has no ONNX export yet.")
+    raise TypeError(f"export covers the Forecaster, TextClassifier, SequenceClassifier, "
+                    f"SpeechClassifier and GRU4Rec; a {name} has no ONNX export yet.")
 
 
 def _network_attr(est) -> str:
@@ -164,10 +170,10 @@ def pt2_network(est):
         return est.net, torch.from_numpy(est.inputs(est.last[0]))  # (1, lookback, 2 + C)
     if name == "TextClassifier":
         return est.model, torch.ones(2, 8, dtype=torch.long)  # (B, T) token ids
-    if name == "SequenceClassifier":
+    if name in ("SequenceClassifier", "SpeechClassifier"):
         return est.model, torch.ones(2, 8, int(est.channels_) + 1)  # (B, T, C + 1)
-    raise TypeError(f"format 'pt2' covers the Forecaster, TextClassifier and "
-                    f"SequenceClassifier; a {name} exports with format 'onnx'.")
+    raise TypeError(f"format 'pt2' covers the Forecaster, TextClassifier, SequenceClassifier "
+                    f"and SpeechClassifier; a {name} exports with format 'onnx'.")
 
 
 def _pt2_io(program) -> tuple[list[dict], list[dict]]:
@@ -223,13 +229,14 @@ def export(est, path, format: str = "onnx", int8: bool = False) -> Path:
         if int8:
             manifest["int8"] = {"weights": "per-row"}
         if callable(getattr(est, "_export_files", None)):
-            est._export_files(str(path))  # a text classifier's tokenizer JSON beside it
+            est._export_files(str(path))  # a text classifier's tokenizer, a speech
+            #                               classifier's audio front end, beside it
         return write_json(beside(path, PT2_MANIFEST), manifest)
     import onnx
 
     if not callable(getattr(est, "export_onnx", None)):
         raise TypeError(f"a {name} has no ONNX export yet; the Forecaster, TextClassifier, "
-                        f"SequenceClassifier and GRU4Rec have one.")
+                        f"SequenceClassifier, SpeechClassifier and GRU4Rec have one.")
     block = _task_block(est, path)  # refuses other classes before writing
     est.export_onnx(str(path))
     if int8:

@@ -201,6 +201,14 @@ class SpeechClassifier(SequenceClassifier):
                            validation_data=validation_data, validation_split=0.0,
                            epochs=epochs, callbacks=callbacks, verbose=verbose)
 
+    def _export_files(self, path: str) -> None:
+        """``<stem>.audio.json`` beside an exported graph: the feature front end as data
+        (``audio_features.front_end``), which ``grukit.export.runtime`` computes with numpy."""
+        from ...data.audio_features import front_end
+        from ..export import beside, write_json
+
+        write_json(beside(path, "audio"), front_end(feature_config(self.config)))
+
     def _head(self, steps: int) -> list:
         head = [SequenceInput(input_shape=(steps, self.channels_ + 1)), CropPadding()]
         if self.config.spec_augment:

@@ -56,7 +56,8 @@ class CropPadding(Layer):
     not step through padding no example of this batch has (its result is the same)."""
 
     def call(self, x: Tensor, lengths: Tensor | None):
-        if lengths is None or x.shape[1] == 0:
+        # traced (torch.export, compile): identity, as in ONNX; the crop's size is data
+        if lengths is None or x.shape[1] == 0 or torch.compiler.is_compiling():
             return x, lengths
         return x[:, :max(int(lengths.max()), 1)], lengths
 
