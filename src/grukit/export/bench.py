@@ -10,6 +10,9 @@ grukit eager, torch.compile, the ``torch.export`` program, ONNX Runtime fp32 and
 int8 with grukit's or torch's int8 Dense). Each figure is the median of ``--repeat`` runs
 after a warm-up, in µs per call, with its ratio to the anchor of its block. Then the files:
 ONNX, ONNX int8, pt2, pt2 int8, safetensors of the state, fp32 and int8.
+
+``--model DIR`` times a saved task model instead (``bench_task``: its network through the
+same paths, on the files ``grukit export`` writes).
 """
 
 from __future__ import annotations
@@ -158,7 +161,7 @@ def size_rows(hidden: int, steps: int, folder: Path) -> list[tuple[str, int]]:
 
 _PEAK = """
 import numpy as np
-x = np.zeros((1, {steps}, 1), np.float32)
+x = np.zeros((1, {steps}, {width}), np.float32)
 {body}
 print([ln.split()[1] for ln in open("/proc/self/status") if ln.startswith("VmHWM")][0])
 """
@@ -181,7 +184,7 @@ _BODIES = {
 }
 
 
-def peak_rows(steps: int, folder: Path) -> list[tuple[str, int]]:
+def peak_rows(steps: int, folder: Path, width: int = 1) -> list[tuple[str, int]]:
     """Peak resident memory (KiB, ``VmHWM`` of /proc/self/status: Linux; ``ru_maxrss``
     would carry the parent's across exec) of a fresh process that loads each file and runs
     one batch-1 sequence: the footprint of serving it."""
@@ -193,7 +196,7 @@ def peak_rows(steps: int, folder: Path) -> list[tuple[str, int]]:
     paths = {k: str(folder / v) for k, v in names.items()}
     rows = []
     for name, body in _BODIES.items():
-        code = _PEAK.format(steps=steps, body=body.format(**paths))
+        code = _PEAK.format(steps=steps, width=width, body=body.format(**paths))
         done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                               timeout=600)
         if done.returncode == 0:
@@ -220,6 +223,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-compile", action="store_true", help="skip torch.compile rows")
     parser.add_argument("--memory", action="store_true", help="peak memory of a fresh "
                         "serving process per exported file")
+    parser.add_argument("--model", metavar="DIR", help="time this saved task model (a "
+                        "SequenceClassifier, SpeechClassifier or Forecaster folder) instead "
+                        "of the article's model")
     args = parser.parse_args(argv)
     if args.threads < 1:
         parser.error(f"--threads must be at least 1; got {args.threads}.")
@@ -232,6 +238,8 @@ def main(argv: list[str] | None = None) -> int:
         pass
     compile_ = not args.no_compile
     print(f"threads {args.threads}, torch {torch.__version__}, {os.cpu_count()} CPUs seen")
+    if args.model:
+        return _task(args, compile_)
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         print(_table(f"step, batch 1, GRU({args.hidden})",
@@ -250,6 +258,34 @@ def main(argv: list[str] | None = None) -> int:
             print()
             print("| serving process (load + one sequence) | peak RSS MiB |\n|---|---:|")
             for name, kib in peak_rows(args.steps, folder):
+                print(f"| {name} | {kib / 1024:,.0f} |")
+    return 0
+
+
+def _task(args, compile_: bool) -> int:
+    from . import bench_task
+
+    est, net, width, flag = bench_task.load(args.model)
+    print(f"{type(est).__name__} from {args.model}: input (batch, {args.steps}, {width})")
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        bench_task.export_files(est, folder)
+        print(f"ONNX Runtime against torch, max |difference|: "
+              f"{bench_task.check(net, width, flag, folder):.1e}")
+        for batch in (1, 32):
+            rows = bench_task.sequence_rows(est, net, width, flag, args.steps, batch,
+                                            args.threads, args.budget, args.repeat, folder,
+                                            compile_)
+            print()
+            print(_table(f"sequence T={args.steps}, batch {batch}", rows))
+        print()
+        print("| file | bytes |\n|---|---:|")
+        for name, size in bench_task.size_rows(folder):
+            print(f"| {name} | {size:,} |")
+        if args.memory:
+            print()
+            print("| serving process (load + one sequence) | peak RSS MiB |\n|---|---:|")
+            for name, kib in peak_rows(args.steps, folder, width):
                 print(f"| {name} | {kib / 1024:,.0f} |")
     return 0
 

@@ -1,0 +1,104 @@
+"""The edge table's task-model rows: a saved task model (``grukit <task> ... --save DIR``)
+through every deployment path, on sequences of ``steps`` steps at batch 1 and 32.
+
+    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python -m grukit.export.bench --model DIR
+
+The anchor of each block is the model's own network eager in torch (grukit's fused kernels);
+then ``torch.compile``, the ``torch.export`` program ``grukit export --format pt2`` writes,
+int8 weights (``int8_estimator``), and ONNX Runtime on the files ``grukit export`` writes
+(fp32 and ``--int8``). The input is random values of the network's input width (for a
+classifier, every step marked valid); latency does not depend on the weights' values.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .bench import _session, per_call
+
+
+def load(model_dir):
+    """(estimator, network, input width, whether the last input channel is a validity flag)
+    of a saved task model whose network reads float sequences."""
+    from ..tasks import estimator
+    from ..tasks.export import pt2_network
+
+    est = estimator.load(model_dir)
+    net, example = pt2_network(est)  # refuses task models without a tensor network
+    if not example.is_floating_point():
+        raise ValueError(f"{model_dir!r} holds a {type(est).__name__}, whose network reads "
+                         f"token ids; the task rows time networks that read float sequences "
+                         f"(SequenceClassifier, SpeechClassifier, Forecaster).")
+    flag = hasattr(est, "channels_")  # classifiers: (B, T, C + 1), the last a validity flag
+    return est, net.eval(), int(example.shape[-1]), flag
+
+
+def _input(batch: int, steps: int, width: int, flag: bool) -> torch.Tensor:
+    x = torch.randn(batch, steps, width, generator=torch.Generator().manual_seed(0))
+    if flag:
+        x[..., -1] = 1.0  # (B, T, C + 1): every step valid
+    return x
+
+
+def export_files(est, folder: Path) -> None:
+    """model.onnx, model_int8.onnx, model.pt2, model_int8.pt2 (with their manifests) and the
+    network's state as safetensors, fp32 and int8, in ``folder``."""
+    from safetensors.torch import save_file
+
+    from ..tasks.export import _network_attr, export, int8_estimator
+
+    export(est, folder / "model.onnx")
+    export(est, folder / "model_int8.onnx", int8=True)
+    export(est, folder / "model.pt2", format="pt2")
+    export(est, folder / "model_int8.pt2", format="pt2", int8=True)
+    attr = _network_attr(est)
+    for name, e in (("state.safetensors", est), ("state_int8.safetensors", int8_estimator(est))):
+        state = getattr(e, attr).state_dict()
+        save_file({k: v.contiguous() for k, v in state.items()  # tensors (not the
+                   if isinstance(v, torch.Tensor)}, str(folder / name))  # dtypes int8 keeps)
+
+
+def sequence_rows(est, net, width: int, flag: bool, steps: int, batch: int, threads: int,
+                  budget: float, repeat: int, folder: Path,
+                  compile_: bool) -> list[tuple[str, float]]:
+    """µs per call of each path on one (batch, steps, width) input; ``export_files`` first."""
+    from ..tasks.export import _network_attr, int8_estimator
+    from .pt2 import load_pt2
+
+    x = _input(batch, steps, width, flag)
+    rows = []
+    with torch.no_grad():
+        rows.append(("grukit eager fp32", per_call(lambda: net(x), budget, repeat)))
+        if compile_:
+            comp = torch.compile(net, fullgraph=True, dynamic=False)
+            comp(x)
+            rows.append(("grukit torch.compile", per_call(lambda: comp(x), budget, repeat)))
+        prog = load_pt2(folder / "model.pt2").module()
+        rows.append(("grukit torch.export (.pt2)", per_call(lambda: prog(x), budget, repeat)))
+        q = getattr(int8_estimator(est, linear="grukit"), _network_attr(est)).eval()
+        rows.append(("grukit int8 (int8_estimator)", per_call(lambda: q(x), budget, repeat)))
+    xn = x.numpy()
+    for name, file in (("ONNX Runtime fp32", "model.onnx"),
+                       ("ONNX Runtime int8 (grukit export --int8)", "model_int8.onnx")):
+        sess = _session(folder / file, threads)
+        feed = {sess.get_inputs()[0].name: xn}
+        rows.append((name, per_call(lambda s=sess, f=feed: s.run(None, f), budget, repeat)))
+    return rows
+
+
+def size_rows(folder: Path) -> list[tuple[str, int]]:
+    files = ("model.onnx", "model_int8.onnx", "model.pt2", "model_int8.pt2",
+             "state.safetensors", "state_int8.safetensors")
+    return [(f, (folder / f).stat().st_size) for f in files if (folder / f).is_file()]
+
+
+def check(net, width: int, flag: bool, folder: Path) -> float:
+    """max |ONNX Runtime fp32 − torch| on one batch: the rows time the same function."""
+    x = _input(4, 20, width, flag)
+    sess = _session(folder / "model.onnx", 1)
+    with torch.no_grad():
+        ref = net(x).numpy()
+    return float(np.abs(sess.run(None, {sess.get_inputs()[0].name: x.numpy()})[0] - ref).max())
