@@ -91,3 +91,26 @@ def test_jit_compile_takes_true_false_or_auto(bad):
     assert not model.compiled
     model.compile(jit_compile="auto")  # Keras' default: eager on its torch backend
     assert model.compiled and not model.jit_compile
+
+
+def test_a_step_torch_compile_cannot_build_is_one_sentence_and_changes_nothing(monkeypatch):
+    """Where inductor cannot build (no C++ compiler, say), fit says so and how to go on."""
+    from torch._dynamo.exc import BackendCompilerFailed
+
+    def broken(fn, **_):
+        def run(*args):
+            raise BackendCompilerFailed(None, RuntimeError("no C++ compiler found\n(details)"),
+                                        None)
+        return run
+
+    monkeypatch.setattr(torch, "compile", broken)
+    x, y = _data()
+    model = _model(GRU, True)
+    before = [p.detach().clone() for p in model.parameters()]
+    with pytest.raises(RuntimeError) as e:
+        model.fit(x, y, batch_size=32, epochs=1, verbose=0, seed=0)
+    msg = str(e.value)
+    assert "\n" not in msg and "RuntimeError: no C++ compiler found)" in msg
+    assert "jit_compile=False" in msg
+    for p, b in zip(model.parameters(), before, strict=True):
+        assert torch.equal(p, b)

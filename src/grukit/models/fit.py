@@ -74,7 +74,7 @@ def run_fit(model, x, y, *, batch_size, epochs, verbose, callbacks, validation_d
         if model._jit_step is None:  # kept on the model: the next fit reuses its graphs
             # one static graph per batch size (the full batches, the last one): a dynamic
             # batch would leave oneDNN's LSTM workspace of unknown size, a graph break
-            model._jit_step = torch.compile(forward_loss, dynamic=False)
+            model._jit_step = _told(torch.compile(forward_loss, dynamic=False))
         run = model._jit_step
 
     def batches(epoch):
@@ -115,6 +115,23 @@ def forward_loss(module, loss_fn, xb, yb):
     """The training step's forward: ``loss_fn(module(xb), yb)``, a scalar. The model is an
     argument, not a closure, so that the compiled step of a copied model trains the copy."""
     return loss_fn(module(xb), yb)
+
+
+def _told(step):
+    """The compiled ``step``, with a graph torch.compile cannot build (no C++ compiler, say)
+    told in one sentence."""
+    from torch._dynamo.exc import BackendCompilerFailed
+
+    def run(*args):
+        try:
+            return step(*args)
+        except BackendCompilerFailed as err:
+            why = str(err.inner_exception).strip().splitlines()[:1] or ["no reason given"]
+            raise RuntimeError(f"jit_compile=True, but torch.compile could not compile the "
+                               f"training step ({type(err.inner_exception).__name__}: "
+                               f"{why[0]}); compile the model with jit_compile=False to "
+                               f"train eagerly (the weights are unchanged).") from err
+    return run
 
 
 def _tensor_batches(x: torch.Tensor, y: torch.Tensor, sampler, size: int, skip: int):
