@@ -94,7 +94,8 @@ def test_jit_compile_takes_true_false_or_auto(bad):
 
 
 def test_a_step_torch_compile_cannot_build_is_one_sentence_and_changes_nothing(monkeypatch):
-    """Where inductor cannot build (no C++ compiler, say), fit says so and how to go on."""
+    """Where inductor cannot build (no C++ compiler, say), fit says so and how to go on
+    (here at the first batch, before any update)."""
     from torch._dynamo.exc import BackendCompilerFailed
 
     def broken(fn, **_):

@@ -130,7 +130,7 @@ def _told(step):
             raise RuntimeError(f"jit_compile=True, but torch.compile could not compile the "
                                f"training step ({type(err.inner_exception).__name__}: "
                                f"{why[0]}); compile the model with jit_compile=False to "
-                               f"train eagerly (the weights are unchanged).") from err
+                               f"train eagerly (training stopped at this batch).") from err
     return run
 
 
