@@ -60,8 +60,8 @@ def test_bench_step_refuses_zero_rounds(capsys):
 
 def test_bench_times_a_saved_task_model_on_the_files_export_writes(capsys, threads_kept,
                                                                     tmp_path):
-    """--model DIR: a saved SequenceClassifier through every path; its ONNX graph computes
-    what its network computes (the rows time the same function)."""
+    """grukit.tasks.edge_bench DIR: a saved SequenceClassifier through every path; its ONNX
+    graph computes what its network computes (the rows time the same function)."""
     import re
 
     import numpy as np
@@ -73,8 +73,10 @@ def test_bench_times_a_saved_task_model_on_the_files_export_writes(capsys, threa
     labels = [int(s[:, 0].sum() > 0) for s in seqs]
     SequenceClassifier(model="gru", hidden=4, epochs=1, validation_split=0).fit(
         seqs, labels).save(tmp_path / "m")
-    assert bench.main(["--model", str(tmp_path / "m"), "--steps", "6", "--repeat", "1",
-                       "--budget", "0.002", "--no-compile"]) == 0
+    from grukit.tasks import edge_bench
+
+    assert edge_bench.main([str(tmp_path / "m"), "--steps", "6", "--repeat", "1",
+                            "--budget", "0.002", "--no-compile"]) == 0
     out = capsys.readouterr().out
     assert "SequenceClassifier from" in out and "input (batch, 6, 3)" in out
     diff = float(re.search(r"max \|difference\|: (\S+)", out).group(1))
@@ -86,10 +88,11 @@ def test_bench_times_a_saved_task_model_on_the_files_export_writes(capsys, threa
 
 
 def test_bench_refuses_a_task_model_that_reads_token_ids(tmp_path, threads_kept):
+    from grukit.tasks import edge_bench
     from grukit.tasks.classify import TextClassifier
 
     texts = ["good phone", "bad phone", "great", "awful"] * 4
     TextClassifier(model="gru", embed_dim=4, hidden=4, epochs=1, vocab_size=50,
                    validation_split=0).fit(texts, [1, 0, 1, 0] * 4).save(tmp_path / "t")
     with pytest.raises(ValueError, match="whose network reads token ids"):
-        bench.main(["--model", str(tmp_path / "t"), "--no-compile"])
+        edge_bench.main([str(tmp_path / "t"), "--no-compile"])

@@ -11,8 +11,7 @@ int8 with grukit's or torch's int8 Dense). Each figure is the median of ``--repe
 after a warm-up, in µs per call, with its ratio to the anchor of its block. Then the files:
 ONNX, ONNX int8, pt2, pt2 int8, safetensors of the state, fp32 and int8.
 
-``--model DIR`` times a saved task model instead (``bench_task``: its network through the
-same paths, on the files ``grukit export`` writes).
+A saved task model is timed the same way by ``python -m grukit.tasks.edge_bench DIR``.
 """
 
 from __future__ import annotations
@@ -223,9 +222,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-compile", action="store_true", help="skip torch.compile rows")
     parser.add_argument("--memory", action="store_true", help="peak memory of a fresh "
                         "serving process per exported file")
-    parser.add_argument("--model", metavar="DIR", help="time this saved task model (a "
-                        "SequenceClassifier, SpeechClassifier or Forecaster folder) instead "
-                        "of the article's model")
     args = parser.parse_args(argv)
     if args.threads < 1:
         parser.error(f"--threads must be at least 1; got {args.threads}.")
@@ -238,8 +234,6 @@ def main(argv: list[str] | None = None) -> int:
         pass
     compile_ = not args.no_compile
     print(f"threads {args.threads}, torch {torch.__version__}, {os.cpu_count()} CPUs seen")
-    if args.model:
-        return _task(args, compile_)
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         print(_table(f"step, batch 1, GRU({args.hidden})",
@@ -258,34 +252,6 @@ def main(argv: list[str] | None = None) -> int:
             print()
             print("| serving process (load + one sequence) | peak RSS MiB |\n|---|---:|")
             for name, kib in peak_rows(args.steps, folder):
-                print(f"| {name} | {kib / 1024:,.0f} |")
-    return 0
-
-
-def _task(args, compile_: bool) -> int:
-    from . import bench_task
-
-    est, net, width, flag = bench_task.load(args.model)
-    print(f"{type(est).__name__} from {args.model}: input (batch, {args.steps}, {width})")
-    with tempfile.TemporaryDirectory() as tmp:
-        folder = Path(tmp)
-        bench_task.export_files(est, folder)
-        print(f"ONNX Runtime against torch, max |difference|: "
-              f"{bench_task.check(net, width, flag, folder):.1e}")
-        for batch in (1, 32):
-            rows = bench_task.sequence_rows(est, net, width, flag, args.steps, batch,
-                                            args.threads, args.budget, args.repeat, folder,
-                                            compile_)
-            print()
-            print(_table(f"sequence T={args.steps}, batch {batch}", rows))
-        print()
-        print("| file | bytes |\n|---|---:|")
-        for name, size in bench_task.size_rows(folder):
-            print(f"| {name} | {size:,} |")
-        if args.memory:
-            print()
-            print("| serving process (load + one sequence) | peak RSS MiB |\n|---|---:|")
-            for name, kib in peak_rows(args.steps, folder, width):
                 print(f"| {name} | {kib / 1024:,.0f} |")
     return 0
 

@@ -1,7 +1,7 @@
 """The edge table's task-model rows: a saved task model (``grukit <task> ... --save DIR``)
 through every deployment path, on sequences of ``steps`` steps at batch 1 and 32.
 
-    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python -m grukit.export.bench --model DIR
+    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python -m grukit.tasks.edge_bench DIR
 
 The anchor of each block is the model's own network eager in torch (grukit's fused kernels);
 then ``torch.compile``, the ``torch.export`` program ``grukit export --format pt2`` writes,
@@ -12,19 +12,22 @@ classifier, every step marked valid); latency does not depend on the weights' va
 
 from __future__ import annotations
 
+import argparse
+import os
+import tempfile
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from .bench import _session, per_call
+from ..export.bench import _session, _table, peak_rows, per_call
 
 
 def load(model_dir):
     """(estimator, network, input width, whether the last input channel is a validity flag)
     of a saved task model whose network reads float sequences."""
-    from ..tasks import estimator
-    from ..tasks.export import pt2_network
+    from . import estimator
+    from .export import pt2_network
 
     est = estimator.load(model_dir)
     net, example = pt2_network(est)  # refuses task models without a tensor network
@@ -48,7 +51,7 @@ def export_files(est, folder: Path) -> None:
     network's state as safetensors, fp32 and int8, in ``folder``."""
     from safetensors.torch import save_file
 
-    from ..tasks.export import _network_attr, export, int8_estimator
+    from .export import _network_attr, export, int8_estimator
 
     export(est, folder / "model.onnx")
     export(est, folder / "model_int8.onnx", int8=True)
@@ -65,8 +68,8 @@ def sequence_rows(est, net, width: int, flag: bool, steps: int, batch: int, thre
                   budget: float, repeat: int, folder: Path,
                   compile_: bool) -> list[tuple[str, float]]:
     """µs per call of each path on one (batch, steps, width) input; ``export_files`` first."""
-    from ..tasks.export import _network_attr, int8_estimator
-    from .pt2 import load_pt2
+    from ..export.pt2 import load_pt2
+    from .export import _network_attr, int8_estimator
 
     x = _input(batch, steps, width, flag)
     rows = []
@@ -102,3 +105,53 @@ def check(net, width: int, flag: bool, folder: Path) -> float:
     with torch.no_grad():
         ref = net(x).numpy()
     return float(np.abs(sess.run(None, {sess.get_inputs()[0].name: x.numpy()})[0] - ref).max())
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m grukit.tasks.edge_bench",
+                                     description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("model", metavar="DIR", help="a saved SequenceClassifier, "
+                        "SpeechClassifier or Forecaster folder")
+    parser.add_argument("--threads", type=int, default=1, help="torch, numba and ONNX "
+                        "Runtime threads (1 = one core)")
+    parser.add_argument("--steps", type=int, default=100, help="sequence length")
+    parser.add_argument("--repeat", type=int, default=7)
+    parser.add_argument("--budget", type=float, default=0.2, help="seconds per run of calls")
+    parser.add_argument("--no-compile", action="store_true", help="skip torch.compile rows")
+    parser.add_argument("--memory", action="store_true", help="peak memory of a fresh "
+                        "serving process per exported file")
+    args = parser.parse_args(argv)
+    if args.threads < 1:
+        parser.error(f"--threads must be at least 1; got {args.threads}.")
+    torch.set_num_threads(args.threads)
+    import numba
+
+    numba.set_num_threads(min(args.threads, numba.config.NUMBA_NUM_THREADS))
+    est, net, width, flag = load(args.model)
+    print(f"threads {args.threads}, torch {torch.__version__}, {os.cpu_count()} CPUs seen")
+    print(f"{type(est).__name__} from {args.model}: input (batch, {args.steps}, {width})")
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        export_files(est, folder)
+        print(f"ONNX Runtime against torch, max |difference|: "
+              f"{check(net, width, flag, folder):.1e}")
+        for batch in (1, 32):
+            rows = sequence_rows(est, net, width, flag, args.steps, batch, args.threads,
+                                 args.budget, args.repeat, folder, not args.no_compile)
+            print()
+            print(_table(f"sequence T={args.steps}, batch {batch}", rows))
+        print()
+        print("| file | bytes |\n|---|---:|")
+        for name, size in size_rows(folder):
+            print(f"| {name} | {size:,} |")
+        if args.memory:
+            print()
+            print("| serving process (load + one sequence) | peak RSS MiB |\n|---|---:|")
+            for name, kib in peak_rows(args.steps, folder, width):
+                print(f"| {name} | {kib / 1024:,.0f} |")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
