@@ -45,7 +45,7 @@ def per_call(fn: Callable[[], object], budget: float, repeat: int) -> float:
     return statistics.median(runs) * 1e6
 
 
-def _session(path: Path, threads: int):
+def ort_session(path: Path, threads: int):
     import onnxruntime as ort
 
     opts = ort.SessionOptions()
@@ -91,7 +91,7 @@ def step_rows(hidden: int, threads: int, budget: float, repeat: int, folder: Pat
                          per_call(lambda: comp(x1, h), budget, repeat)))
     cell = gnn.GRUCell(1, hidden).eval()
     path = to_onnx(cell, folder / "cell.onnx")
-    sess = _session(path, threads)
+    sess = ort_session(path, threads)
     feed = {"input": np.zeros((1, 1), np.float32), "h0": np.zeros((1, hidden), np.float32)}
     rows.append(("ONNX Runtime GRUCell", per_call(lambda: sess.run(None, feed), budget,
                                                   repeat)))
@@ -137,7 +137,7 @@ def sequence_rows(hidden: int, steps: int, batch: int, threads: int, budget: flo
     quantize_onnx(onnx_path, folder / "model_int8.onnx")
     for name, file in (("ONNX Runtime fp32", "model.onnx"),
                        ("ONNX Runtime int8 (Dense; GRU stays fp32)", "model_int8.onnx")):
-        sess = _session(folder / file, threads)
+        sess = ort_session(folder / file, threads)
         rows.append((name, per_call(lambda s=sess: s.run(None, {"input": xn}), budget, repeat)))
     return rows
 
@@ -203,56 +203,72 @@ def peak_rows(steps: int, folder: Path, width: int = 1) -> list[tuple[str, int]]
     return rows
 
 
-def _table(title: str, rows: list[tuple[str, float]]) -> str:
+def table(title: str, rows: list[tuple[str, float]]) -> str:
     anchor = rows[0][1]
     lines = [f"| {title} | µs | × anchor |", "|---|---:|---:|"]
     lines += [f"| {name} | {us:,.1f} | {us / anchor:.2f} |" for name, us in rows]
     return "\n".join(lines)
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m grukit.export.bench", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+def timing_options(parser: argparse.ArgumentParser) -> None:
+    """The options every edge bench takes: threads, sequence length, runs, compile, memory."""
     parser.add_argument("--threads", type=int, default=1, help="torch, numba and ONNX "
                         "Runtime threads (1 = one core)")
-    parser.add_argument("--hidden", type=int, default=64)
-    parser.add_argument("--steps", type=int, default=100)
+    parser.add_argument("--steps", type=int, default=100, help="sequence length")
     parser.add_argument("--repeat", type=int, default=7)
     parser.add_argument("--budget", type=float, default=0.2, help="seconds per run of calls")
     parser.add_argument("--no-compile", action="store_true", help="skip torch.compile rows")
     parser.add_argument("--memory", action="store_true", help="peak memory of a fresh "
                         "serving process per exported file")
-    args = parser.parse_args(argv)
-    if args.threads < 1:
-        parser.error(f"--threads must be at least 1; got {args.threads}.")
-    torch.set_num_threads(args.threads)
+
+
+def use_threads(parser: argparse.ArgumentParser, threads: int) -> None:
+    """torch's and numba's thread pools at ``threads`` (refused below 1)."""
+    if threads < 1:
+        parser.error(f"--threads must be at least 1; got {threads}.")
+    torch.set_num_threads(threads)
     try:
         import numba
 
-        numba.set_num_threads(min(args.threads, numba.config.NUMBA_NUM_THREADS))
+        numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
     except ImportError:
         pass
+
+
+def print_files(sizes: list[tuple[str, int]], peaks: list[tuple[str, int]] | None) -> None:
+    """The files' bytes and, when measured, the serving processes' peak memory."""
+    print("| file | bytes |\n|---|---:|")
+    for name, size in sizes:
+        print(f"| {name} | {size:,} |")
+    if peaks is not None:
+        print()
+        print("| serving process (load + one sequence) | peak RSS MiB |\n|---|---:|")
+        for name, kib in peaks:
+            print(f"| {name} | {kib / 1024:,.0f} |")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m grukit.export.bench", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--hidden", type=int, default=64)
+    timing_options(parser)
+    args = parser.parse_args(argv)
+    use_threads(parser, args.threads)
     compile_ = not args.no_compile
     print(f"threads {args.threads}, torch {torch.__version__}, {os.cpu_count()} CPUs seen")
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        print(_table(f"step, batch 1, GRU({args.hidden})",
+        print(table(f"step, batch 1, GRU({args.hidden})",
                      step_rows(args.hidden, args.threads, args.budget, args.repeat, folder,
                                compile_)))
         for batch in (1, 32):
             rows = sequence_rows(args.hidden, args.steps, batch, args.threads, args.budget,
                                  args.repeat, folder, compile_)
             print()
-            print(_table(f"sequence T={args.steps}, batch {batch}", rows))
+            print(table(f"sequence T={args.steps}, batch {batch}", rows))
         print()
-        print("| file | bytes |\n|---|---:|")
-        for name, size in size_rows(args.hidden, args.steps, folder):
-            print(f"| {name} | {size:,} |")
-        if args.memory:
-            print()
-            print("| serving process (load + one sequence) | peak RSS MiB |\n|---|---:|")
-            for name, kib in peak_rows(args.steps, folder):
-                print(f"| {name} | {kib / 1024:,.0f} |")
+        print_files(size_rows(args.hidden, args.steps, folder),
+                    peak_rows(args.steps, folder) if args.memory else None)
     return 0
 
 

@@ -20,7 +20,15 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..export.bench import _session, _table, peak_rows, per_call
+from ..export.bench import (
+    ort_session,
+    peak_rows,
+    per_call,
+    print_files,
+    table,
+    timing_options,
+    use_threads,
+)
 
 
 def load(model_dir):
@@ -86,7 +94,7 @@ def sequence_rows(est, net, width: int, flag: bool, steps: int, batch: int, thre
     xn = x.numpy()
     for name, file in (("ONNX Runtime fp32", "model.onnx"),
                        ("ONNX Runtime int8 (grukit export --int8)", "model_int8.onnx")):
-        sess = _session(folder / file, threads)
+        sess = ort_session(folder / file, threads)
         feed = {sess.get_inputs()[0].name: xn}
         rows.append((name, per_call(lambda s=sess, f=feed: s.run(None, f), budget, repeat)))
     return rows
@@ -101,7 +109,7 @@ def size_rows(folder: Path) -> list[tuple[str, int]]:
 def check(net, width: int, flag: bool, folder: Path) -> float:
     """max |ONNX Runtime fp32 − torch| on one batch: the rows time the same function."""
     x = _input(4, 20, width, flag)
-    sess = _session(folder / "model.onnx", 1)
+    sess = ort_session(folder / "model.onnx", 1)
     with torch.no_grad():
         ref = net(x).numpy()
     return float(np.abs(sess.run(None, {sess.get_inputs()[0].name: x.numpy()})[0] - ref).max())
@@ -113,21 +121,9 @@ def main(argv: list[str] | None = None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("model", metavar="DIR", help="a saved SequenceClassifier, "
                         "SpeechClassifier or Forecaster folder")
-    parser.add_argument("--threads", type=int, default=1, help="torch, numba and ONNX "
-                        "Runtime threads (1 = one core)")
-    parser.add_argument("--steps", type=int, default=100, help="sequence length")
-    parser.add_argument("--repeat", type=int, default=7)
-    parser.add_argument("--budget", type=float, default=0.2, help="seconds per run of calls")
-    parser.add_argument("--no-compile", action="store_true", help="skip torch.compile rows")
-    parser.add_argument("--memory", action="store_true", help="peak memory of a fresh "
-                        "serving process per exported file")
+    timing_options(parser)
     args = parser.parse_args(argv)
-    if args.threads < 1:
-        parser.error(f"--threads must be at least 1; got {args.threads}.")
-    torch.set_num_threads(args.threads)
-    import numba
-
-    numba.set_num_threads(min(args.threads, numba.config.NUMBA_NUM_THREADS))
+    use_threads(parser, args.threads)
     est, net, width, flag = load(args.model)
     print(f"threads {args.threads}, torch {torch.__version__}, {os.cpu_count()} CPUs seen")
     print(f"{type(est).__name__} from {args.model}: input (batch, {args.steps}, {width})")
@@ -140,16 +136,10 @@ def main(argv: list[str] | None = None) -> int:
             rows = sequence_rows(est, net, width, flag, args.steps, batch, args.threads,
                                  args.budget, args.repeat, folder, not args.no_compile)
             print()
-            print(_table(f"sequence T={args.steps}, batch {batch}", rows))
+            print(table(f"sequence T={args.steps}, batch {batch}", rows))
         print()
-        print("| file | bytes |\n|---|---:|")
-        for name, size in size_rows(folder):
-            print(f"| {name} | {size:,} |")
-        if args.memory:
-            print()
-            print("| serving process (load + one sequence) | peak RSS MiB |\n|---|---:|")
-            for name, kib in peak_rows(args.steps, folder, width):
-                print(f"| {name} | {kib / 1024:,.0f} |")
+        print_files(size_rows(folder), peak_rows(args.steps, folder, width)
+                    if args.memory else None)
     return 0
 
 
