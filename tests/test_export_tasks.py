@@ -210,9 +210,11 @@ def test_speech_runtime_refuses_recordings_it_cannot_read_in_one_sentence(speech
             p.predict([test[0], str(bad)])
         assert said in _sentence(e)
     (tmp_path / "text.wav").write_text("not audio")
-    with pytest.raises(ValueError) as e:
-        p.predict([str(tmp_path / "text.wav")])
-    assert "as a PCM wav file" in _sentence(e)
+    (tmp_path / "empty.wav").write_bytes(b"")
+    for bad in ("text.wav", "empty.wav", "."):  # not audio, no bytes, a folder
+        with pytest.raises(ValueError) as e:
+            p.predict([str(tmp_path / bad)])
+        assert "as a PCM wav file (" in _sentence(e) and "()" not in str(e.value)
     with pytest.raises(ValueError) as e:
         p.predict([np.array([0.1, np.nan])])
     assert "holds NaN/Inf" in _sentence(e)

@@ -32,10 +32,31 @@ def test_bench_prints_every_block(capsys, threads_kept):
         assert row in out, row
 
 
-def test_bench_refuses_zero_threads(capsys):
-    with pytest.raises(SystemExit):
-        bench.main(["--threads", "0"])
-    assert "--threads must be at least 1; got 0." in capsys.readouterr().err
+@pytest.mark.parametrize("argv, said", [
+    (["--threads", "0"], "--threads must be at least 1; got 0."),
+    (["--steps", "0"], "--steps must be at least 1; got 0."),
+    (["--steps", "-5"], "--steps must be at least 1; got -5."),
+    (["--repeat", "0"], "--repeat must be at least 1; got 0."),
+    (["--budget", "0"], "--budget must be a positive number of seconds; got 0.0."),
+])
+def test_bench_refuses_counts_below_one_in_one_line(argv, said, capsys, tmp_path):
+    from grukit.tasks import edge_bench
+
+    for main, args in ((bench.main, argv), (edge_bench.main, [str(tmp_path), *argv])):
+        with pytest.raises(SystemExit):
+            main(args)
+        assert said in capsys.readouterr().err
+
+
+def test_task_bench_refuses_a_folder_without_a_model_in_one_line(capsys, tmp_path,
+                                                                threads_kept):
+    from grukit.tasks import edge_bench
+
+    for folder, said in ((tmp_path / "none", "no saved model at"),
+                         (tmp_path, "is not a saved grukit model: config.json is missing.")):
+        with pytest.raises(SystemExit):
+            edge_bench.main([str(folder)])
+        assert said in capsys.readouterr().err
 
 
 def test_bench_step_prints_every_row(capsys, threads_kept):
@@ -87,12 +108,13 @@ def test_bench_times_a_saved_task_model_on_the_files_export_writes(capsys, threa
         assert row in out, row
 
 
-def test_bench_refuses_a_task_model_that_reads_token_ids(tmp_path, threads_kept):
+def test_bench_refuses_a_task_model_that_reads_token_ids(tmp_path, threads_kept, capsys):
     from grukit.tasks import edge_bench
     from grukit.tasks.classify import TextClassifier
 
     texts = ["good phone", "bad phone", "great", "awful"] * 4
     TextClassifier(model="gru", embed_dim=4, hidden=4, epochs=1, vocab_size=50,
                    validation_split=0).fit(texts, [1, 0, 1, 0] * 4).save(tmp_path / "t")
-    with pytest.raises(ValueError, match="whose network reads token ids"):
+    with pytest.raises(SystemExit):
         edge_bench.main([str(tmp_path / "t"), "--no-compile"])
+    assert "whose network reads token ids" in capsys.readouterr().err

@@ -222,10 +222,15 @@ def timing_options(parser: argparse.ArgumentParser) -> None:
                         "serving process per exported file")
 
 
-def use_threads(parser: argparse.ArgumentParser, threads: int) -> None:
-    """torch's and numba's thread pools at ``threads`` (refused below 1)."""
-    if threads < 1:
-        parser.error(f"--threads must be at least 1; got {threads}.")
+def use_threads(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Refuse counts below 1 and a budget of no time; then torch's and numba's thread pools
+    at ``args.threads``."""
+    for name in ("threads", "steps", "repeat"):
+        if getattr(args, name) < 1:
+            parser.error(f"--{name} must be at least 1; got {getattr(args, name)}.")
+    if not args.budget > 0:
+        parser.error(f"--budget must be a positive number of seconds; got {args.budget}.")
+    threads = args.threads
     torch.set_num_threads(threads)
     try:
         import numba
@@ -253,7 +258,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--hidden", type=int, default=64)
     timing_options(parser)
     args = parser.parse_args(argv)
-    use_threads(parser, args.threads)
+    use_threads(parser, args)
     compile_ = not args.no_compile
     print(f"threads {args.threads}, torch {torch.__version__}, {os.cpu_count()} CPUs seen")
     with tempfile.TemporaryDirectory() as tmp:

@@ -230,7 +230,8 @@ class Predictor:
                 channels, width, sr = w.getnchannels(), w.getsampwidth(), w.getframerate()
                 raw = w.readframes(w.getnframes())
         except (OSError, EOFError, wave.Error) as err:
-            raise ValueError(f"cannot read {os.fspath(path)!r} as a PCM wav file ({err}); "
+            why = str(err) or f"{type(err).__name__}: the file ends early"
+            raise ValueError(f"cannot read {os.fspath(path)!r} as a PCM wav file ({why}); "
                              f"give its waveform instead.") from None
         if channels != 1 or sr != rate or width not in (1, 2, 4):
             raise ValueError(f"{os.fspath(path)!r} has {channels} channel(s) of {8 * width}-bit "

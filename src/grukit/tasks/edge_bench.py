@@ -123,8 +123,11 @@ def main(argv: list[str] | None = None) -> int:
                         "SpeechClassifier or Forecaster folder")
     timing_options(parser)
     args = parser.parse_args(argv)
-    use_threads(parser, args.threads)
-    est, net, width, flag = load(args.model)
+    use_threads(parser, args)
+    try:
+        est, net, width, flag = load(args.model)
+    except (OSError, ValueError, TypeError) as err:  # no model, another task, a bad folder
+        parser.error(str(err))
     print(f"threads {args.threads}, torch {torch.__version__}, {os.cpu_count()} CPUs seen")
     print(f"{type(est).__name__} from {args.model}: input (batch, {args.steps}, {width})")
     with tempfile.TemporaryDirectory() as tmp:
