@@ -19,6 +19,7 @@ bytes come from ``np.empty`` (the allocator reuses those).
 
 from __future__ import annotations
 
+import math
 import sys
 import threading
 from collections import OrderedDict
@@ -40,7 +41,7 @@ def empty(shape: tuple[int, ...], dtype) -> np.ndarray:
     """np.empty(shape, dtype), C-contiguous and 64-byte aligned, from a base the pool reuses
     once nothing refers to it. The contents are arbitrary, as np.empty's."""
     dtype = np.dtype(dtype)
-    n = int(np.prod(shape))
+    n = math.prod(shape)  # np.prod of a tuple costs ~8 µs a call, math.prod 0.1
     size = n * dtype.itemsize
     if size < SMALL:
         return np.empty(shape, dtype)
