@@ -42,8 +42,11 @@ def main() -> None:
     w_ih, w_hh, b_ih, b_hh = m.weight_ih_l0, m.weight_hh_l0, m.bias_ih_l0, m.bias_hh_l0
     h0 = torch.zeros(b, h)
     lens = np.full(b, t, np.int64)
-    gi = gru_cpu._project(x, w_ih, b_ih)[1]  # (T, B, 3H)
-    whh_t, bias = arr(w_hh.t()), arr(b_hh)
+    xt, gi = gru_cpu._project(x, w_ih, b_ih)  # (T, B, I), None: the kernel projects x
+    proj = ((gi.numpy(), None, None, None) if gi is not None else
+            (np.empty((1, b, 3 * h), np.float32), xt.numpy(), arr(w_ih.t()), arr(b_ih)))
+    w_t = gru_cpu.transposes_pay(b, t, h)
+    whh, bias = arr(w_hh.t() if w_t else w_hh), arr(b_hh)
     hs = np.zeros((t + 1, b, h), np.float32)
     hn, save = np.empty((b, h), np.float32), np.empty((1, 1, 1), np.float32)
     gemm = gemm_address(np.dtype(np.float32))
@@ -59,12 +62,12 @@ def main() -> None:
                         reverse=False)
 
     def forward():
-        gru_cpu._forward(gi, w_hh, b_hh, h0, lens, True, False)
+        gru_cpu._forward(xt, gi, w_ih, b_ih, w_hh, b_hh, h0, lens, True, False)
 
     def kernel():
         with kernel_threads(b, gemm) as nchunk:
-            gru_cpu._fwd_after(gi.numpy(), whh_t, bias, hs, lens, hn, hs[1:], save, None,
-                               None, False, gemm, nchunk)
+            gru_cpu._fwd_after(*proj, whh, w_t, bias, hs, lens, hn, None, save, None, None,
+                               False, gemm, nchunk)
 
     with torch.no_grad():
         ours = _median_us({"grukit.nn.GRU": module, "ops.gru (backend=cpu)": op,

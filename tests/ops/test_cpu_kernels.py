@@ -376,21 +376,81 @@ def test_step_gemm_matches_numpy_for_any_layout():
     import numpy as np
     from numba import njit
 
-    from grukit.ops._gemm import gemm_address, gemm_scratch, mm
+    from grukit.ops._gemm import gemm_address, gemm_scratch, mm, mm_nt
 
     @njit
     def run(a, b, out, gemm):
         ints, ab = gemm_scratch(out)
         mm(a, b, out, gemm, ints, ab)
 
+    @njit
+    def run_nt(a, w, out, gemm):
+        ints, ab = gemm_scratch(out)
+        mm_nt(a, w, out, gemm, ints, ab)
+
     rng = np.random.default_rng(0)
     big = rng.standard_normal((6, 10)).astype(np.float32)
     w = rng.standard_normal((5, 7)).astype(np.float32)
+    w_rows = np.ascontiguousarray(w.T)  # (7, 5): the weight as torch stores it, for mm_nt
     for a in (big[:, :5].copy(), big[:, ::2], big[:1, :5].copy(), big[::2, 1:6]):
         for gemm in {0, gemm_address(np.dtype(np.float32))}:
-            out = np.empty((a.shape[0], 7), np.float32)
-            run(a, w, out, gemm)
-            np.testing.assert_allclose(out, a @ w, rtol=1e-5, atol=1e-5)
+            for fn, weight in ((run, w), (run_nt, w_rows)):
+                out = np.full((a.shape[0], 7), np.nan, np.float32)
+                fn(a, weight, out, gemm)
+                np.testing.assert_allclose(out, a @ w, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("reset_after", [True, False], ids=["reset_after", "reset_before"])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64], ids=["f32", "f64"])
+def test_gru_both_weight_layouts_match_reference(dtype, reset_after):
+    """The forward takes W_hh transposed (a copy) only where that pays (``transposes_pay``)
+    and as torch stores it otherwise (``mm_nt``: one-row dot products, or MKL's GEMM with a
+    transposed operand): every case gives the reference, forward and backward."""
+    from grukit.ops.gru.cpu import transposes_pay
+
+    cases = {(1, 70, 2, 5): True, (1, 3, 2, 5): False, (1, 66, 2, 130): False,
+             (4, 20, 2, 5): True, (4, 3, 2, 5): False, (3, 2, 19, 6): False}
+    for shape, transposed in cases.items():
+        b, t, _, h = shape
+        assert transposes_pay(b, t, h) is transposed, shape
+        p = _make(shape, 3, dtype)
+        if h > 16:  # W_hh ~ N(0, 0.5²) at H = 130 is chaotic: float32 rounding grows to O(1)
+            p["w_hh"] = (p["w_hh"].detach() * 0.1).requires_grad_()
+        b_hh = p["b_hh"] if reset_after else None
+        ts = [p["x"], p["w_ih"], p["w_hh"], p["b_ih"], p["h0"]]
+        _compare(lambda be, p=p, b_hh=b_hh: ops.gru(
+            p["x"], p["w_ih"], p["w_hh"], p["b_ih"], b_hh, h0=p["h0"],
+            reset_after=reset_after, backend=be), ts, dtype)
+        with torch.no_grad():  # the inference forward (no saved gates) too
+            args = (p["x"], p["w_ih"], p["w_hh"], p["b_ih"], b_hh)
+            tol = dict(rtol=1e-4, atol=1e-5) if dtype == torch.float32 else {}
+            torch.testing.assert_close(
+                ops.gru(*args, h0=p["h0"], reset_after=reset_after, backend="cpu")[0],
+                ops.gru(*args, h0=p["h0"], reset_after=reset_after, backend="reference")[0],
+                **tol)
+
+
+@pytest.mark.parametrize("rows", [1, 3, 4, 7, 8, 13, 64])
+def test_one_row_dot_products_match_numpy(rows):
+    """``matvec`` (batch-1 steps on W as torch stores it) over every mix of its 4- and 1-row
+    passes, float32 and float64."""
+    import numpy as np
+    from numba import njit
+
+    from grukit.ops._cpu_math import matvec
+
+    @njit
+    def run(out, w, v):
+        matvec(out, w, v)
+
+    rng = np.random.default_rng(rows)
+    for dtype in (np.float32, np.float64):
+        w = rng.standard_normal((rows, 9)).astype(dtype)
+        v = rng.standard_normal(9).astype(dtype)
+        out = np.full(rows, np.nan, dtype)
+        run(out, w, v)
+        np.testing.assert_allclose(out, w.astype(np.float64) @ v.astype(np.float64),
+                                   rtol=1e-5, atol=1e-5)
 
 
 @pytest.mark.parametrize("rows", [1, 3, 4, 7, 8, 13, 64])

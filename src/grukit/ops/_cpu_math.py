@@ -133,6 +133,32 @@ def vecmat_add(acc, v, w_t):
         k += 1
 
 
+@njit(inline="always", fastmath=True, error_model="numpy", cache=True)
+def matvec(out, w, v):
+    """out (G,) = w (G, K) @ v (K,), four rows of w at a time (four sums per pass over v:
+    1.1 µs for GRU(64)'s W_hh against 3.5 one row at a time; at H = 256 as fast as
+    ``vecmat_add`` on Wᵀ)."""
+    rows = w.shape[0]
+    j = 0
+    while j + 4 <= rows:
+        r0, r1, r2, r3 = w[j], w[j + 1], w[j + 2], w[j + 3]
+        s0 = s1 = s2 = s3 = out.dtype.type(0)
+        for k in range(v.shape[0]):
+            vk = v[k]
+            s0 += r0[k] * vk
+            s1 += r1[k] * vk
+            s2 += r2[k] * vk
+            s3 += r3[k] * vk
+        out[j], out[j + 1], out[j + 2], out[j + 3] = s0, s1, s2, s3
+        j += 4
+    while j < rows:
+        s = out.dtype.type(0)
+        for k in range(v.shape[0]):
+            s += w[j, k] * v[k]
+        out[j] = s
+        j += 1
+
+
 @njit(inline="always", cache=True)
 def packed_layer(params, at, inp, hid, gates):
     """One layer's views of a streaming kernel's packed parameters, starting at ``at``:

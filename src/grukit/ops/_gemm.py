@@ -29,9 +29,10 @@ from llvmlite import ir
 from numba import njit, types
 from numba.extending import intrinsic
 
-from ._cpu_math import vecmat_add
+from ._cpu_math import matvec, vecmat_add
 
 _N = ord("N")
+_T = ord("T")
 
 
 @functools.cache
@@ -71,10 +72,11 @@ def _call13(typingctx, addr, p1, p2, p3, p4, p5, p6, p7, p8, p9, p10, p11, p12, 
 
 @njit(cache=True)
 def gemm_scratch(dtype_of):
-    """Per-thread scratch for ``mm``: int32 [n, m, k, 'N', lda] and [1, 0] in the kernel's
-    dtype."""
-    ints = np.zeros(5, np.int32)
+    """Per-thread scratch for ``mm`` and ``mm_nt``: int32 [n, m, k, 'N', lda, 'T'] and [1, 0]
+    in the kernel's dtype."""
+    ints = np.zeros(6, np.int32)
     ints[3] = _N
+    ints[5] = _T
     ab = np.zeros(2, dtype_of.dtype)
     ab[0] = 1
     return ints, ab
@@ -115,4 +117,28 @@ def mm(a, b, out, gemm, ints, ab):
     abp = ab.ctypes.data
     size = ab.itemsize
     _call13(gemm, ip + 12, ip + 12, ip, ip + 4, ip + 8, abp, b.ctypes.data, ip,
+            a.ctypes.data, ip + 16, abp + size, out.ctypes.data, ip)
+
+
+@njit(inline="always", cache=True)
+def mm_nt(a, w, out, gemm, ints, ab):
+    """out (M, N) = a (M, K) @ w (N, K)ᵀ: ``mm`` with the weight as torch stores it, so that
+    a call makes no transposed copy of it (16–24 µs for GRU(64)'s W_hh, 240–300 µs at
+    H = 256, each forward). w and out C-contiguous, a as in ``mm``; one row is a numba loop
+    of dot products (``matvec``), MKL's GEMM with op(A) = Aᵀ otherwise: column-major,
+    outᵀ (N, M) = w (N, K) · aᵀ, w read as its (K, N) transpose with ld K."""
+    if a.shape[0] == 1:
+        matvec(out[0], w, a[0])
+        return
+    if gemm == 0 or not (_strided_rows(a) and _c_rows(w) and _c_rows(out)):
+        np.dot(np.ascontiguousarray(a), w.T, out)
+        return
+    ints[0] = w.shape[0]
+    ints[1] = a.shape[0]
+    ints[2] = a.shape[1]
+    ints[4] = a.strides[0] // a.itemsize
+    ip = ints.ctypes.data
+    abp = ab.ctypes.data
+    size = ab.itemsize
+    _call13(gemm, ip + 20, ip + 12, ip, ip + 4, ip + 8, abp, w.ctypes.data, ip + 8,
             a.ctypes.data, ip + 16, abp + size, out.ctypes.data, ip)

@@ -43,7 +43,7 @@ from .. import _pool
 from .._cpu import arr, kernel_threads, lens_array
 from .._cpu_math import copy_into, masked_rows, sigmoid, tanh
 from .._fused import run_fused
-from .._gemm import gemm_address, gemm_scratch, mm
+from .._gemm import gemm_address, gemm_scratch, mm, mm_nt
 from .._jit import chunked_kernel
 from .cpu_backward import bwd_after, bwd_before
 
@@ -106,14 +106,45 @@ def _zone(m, h, h_new):
     return h_new + m * (h - h_new)
 
 
+@njit(cache=True)
+def _mm_rows(a, w, out, gemm, ints, ab):
+    """``mm_nt``, called rather than inlined: inlined beside ``mm`` at every product of
+    every kernel build, it took numba's cold compile of the GRU kernels from 26 to 42 s."""
+    mm_nt(a, w, out, gemm, ints, ab)
+
+
+@njit(inline="always", cache=True)
+def _mm_w(a, w, w_t, out, gemm, ints, ab):
+    """out = a @ W for w = W (w_t: the transposed copy, C-contiguous; ``mm`` inlined, as the
+    kernels had it) or, as torch stores it, w = Wᵀ (``mm_nt``: no copy made)."""
+    if w_t:
+        mm(a, w, out, gemm, ints, ab)
+    else:
+        _mm_rows(a, w, out, gemm, ints, ab)
+
+
+def transposes_pay(batch: int, steps: int, hid: int) -> bool:
+    """Whether a forward takes W_hh transposed (a copy each call: 16–24 µs at H = 64,
+    240–300 µs at H = 256) rather than as torch stores it (``mm_nt``). The copy pays back
+    over the steps: many rows are MKL's GEMM, whose transposed-operand form is ~10 % slower
+    at batch 32 (about 2 µs a step at H = 64, 25 µs at H = 256), so from 16 steps on; one
+    row is a numba loop, 0.79 µs a step at H = 64 along rows of W_hhᵀ (``vecmat_add``)
+    against 1.14 µs of dot products along rows of W_hh (``matvec``), so from 64 steps on,
+    and never above H = 128, where the two take the same time."""
+    if batch == 1:
+        return steps >= 64 and hid <= 128
+    return steps >= 16
+
+
 @chunked_kernel
-def _fwd_after(gi, xk, wi_t, bih, whh_t, bhh, hs, lens, hn, y, save, drop, zone, train, gemm,
-               nchunk):
+def _fwd_after(gi, xk, wi_t, bih, whh, w_t, bhh, hs, lens, hn, y, save, drop, zone, train,
+               gemm, nchunk):
     """gi (T,B,3H) = x W_ihᵀ + b_ih; or, for a narrow input, gi (1,B,3H) scratch with
     xk (T,B,I), wi_t (I,3H), bih (3H,) to project each row in the loop (xk etc. None
     otherwise: a numba branch on an argument that is None is pruned); the gate loops read
     rows of the argument gi either way (a row of a local array makes LLVM check it against
-    every store of the training loop, and it then does not vectorise); whh_t (H,3H), bhh (3H,),
+    every store of the training loop, and it then does not vectorise); whh = W_hh (3H,H),
+    or with w_t its transposed copy (H,3H) (``_mm_w``); bhh (3H,),
     hs (T+1,B,H) with hs[0] = h0 ->
     hs[1:] filled, hn (B,H) = each row's state at its own last step; when train also
     save (T,B,4H) = [r, z, n, gh_n] and, unless y is None, y (T,B,H) = hs[1:] (a buffer of
@@ -128,10 +159,10 @@ def _fwd_after(gi, xk, wi_t, bih, whh_t, bhh, hs, lens, hn, y, save, drop, zone,
         ints, ab = gemm_scratch(hs)
         for t in range(steps):
             if drop is None:
-                mm(hs[t, b0:b1], whh_t, gh, gemm, ints, ab)
+                _mm_w(hs[t, b0:b1], whh, w_t, gh, gemm, ints, ab)
             else:
                 masked_rows(hs[t, b0:b1], drop[b0:b1], hm)
-                mm(hm, whh_t, gh, gemm, ints, ab)
+                _mm_w(hm, whh, w_t, gh, gemm, ints, ab)
             tt = t if gi.shape[0] == steps else 0  # gi's step: t, or 0 for the scratch
             if xk is not None:  # narrow input: this step's projections, before the gates
                 for b in range(b0, b1):
@@ -175,10 +206,11 @@ def _fwd_after(gi, xk, wi_t, bih, whh_t, bhh, hs, lens, hn, y, save, drop, zone,
 
 
 @chunked_kernel
-def _fwd_before(gi, xk, wi_t, bih, wrz_t, wn_t, hs, lens, hn, y, save, drop, zone, train,
+def _fwd_before(gi, xk, wi_t, bih, wrz, wn, w_t, hs, lens, hn, y, save, drop, zone, train,
                 gemm, nchunk):
-    """reset_after=False. gi, or xk, wi_t and bih, as in _fwd_after; wrz_t (H,2H) =
-    W_hh[:2H]ᵀ, wn_t (H,H) = W_hh[2H:]ᵀ, hs, hn, drop and zone as in _fwd_after; when train
+    """reset_after=False. gi, or xk, wi_t and bih, as in _fwd_after; wrz = W_hh[:2H] (2H,H),
+    wn = W_hh[2H:] (H,H), or with w_t their transposed copies (H,2H) and (H,H); hs, hn, drop
+    and zone as in _fwd_after; when train
     also y and save (T,B,3H) = [r, z, n]."""
     steps, batch, g3 = hs.shape[0] - 1, gi.shape[1], gi.shape[2]
     hid = g3 // 3  # from gi's width: LLVM then vectorises the gate loops over its slices
@@ -193,11 +225,11 @@ def _fwd_before(gi, xk, wi_t, bih, wrz_t, wn_t, hs, lens, hn, y, save, drop, zon
         ints, ab = gemm_scratch(hs)
         for t in range(steps):
             if drop is None:
-                mm(hs[t, b0:b1], wrz_t, ghrz, gemm, ints, ab)
+                _mm_w(hs[t, b0:b1], wrz, w_t, ghrz, gemm, ints, ab)
                 hv = hs[t, b0:b1]  # (nb, H): the state the products read
             else:
                 masked_rows(hs[t, b0:b1], drop[b0:b1], hm)
-                mm(hm, wrz_t, ghrz, gemm, ints, ab)
+                _mm_w(hm, wrz, w_t, ghrz, gemm, ints, ab)
                 hv = hm
             for i in range(nb):
                 b = b0 + i
@@ -221,7 +253,7 @@ def _fwd_before(gi, xk, wi_t, bih, wrz_t, wn_t, hs, lens, hn, y, save, drop, zon
                 else:
                     for j in range(hid):
                         _, zi[j], rhi[j] = _gates_before(xr[j], xz[j], hr[j], hz[j], hi[j])
-            mm(rh, wn_t, q, gemm, ints, ab)
+            _mm_w(rh, wn, w_t, q, gemm, ints, ab)
             for i in range(nb):
                 b = b0 + i
                 ho = hs[t + 1, b]
@@ -286,14 +318,16 @@ def _forward(xt: Tensor, gi: Tensor | None, w_ih: Tensor, b_ih: Tensor | None, w
     else:
         proj = (gi.numpy(), None, None, None)
     gemm = gemm_address(hs.dtype)
+    w_t = transposes_pay(batch, steps, hid)
     with kernel_threads(batch, gemm) as nchunk:
         if reset_after:
             bias = arr(b_hh) if b_hh is not None else np.zeros(g3, hs.dtype)
-            _fwd_after(*proj, arr(w.t()), bias, hs, lens, hn, yk, save, drop, zone, train,
-                       gemm, nchunk)
+            _fwd_after(*proj, arr(w.t() if w_t else w), w_t, bias, hs, lens, hn, yk, save,
+                       drop, zone, train, gemm, nchunk)
         else:
-            _fwd_before(*proj, arr(w[:2 * hid].t()), arr(w[2 * hid:].t()), hs, lens, hn, yk,
-                        save, drop, zone, train, gemm, nchunk)
+            wrz, wn = w[:2 * hid], w[2 * hid:]
+            _fwd_before(*proj, arr(wrz.t() if w_t else wrz), arr(wn.t() if w_t else wn), w_t,
+                        hs, lens, hn, yk, save, drop, zone, train, gemm, nchunk)
     saved = torch.from_numpy(save) if train else None
     yb = torch.from_numpy(y.transpose(1, 0, 2))  # not a torch view: callers may modify it
     return yb, torch.from_numpy(hs), torch.from_numpy(hn), saved
