@@ -35,6 +35,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=9)
     args = parser.parse_args()
+    if args.rounds < 1:
+        parser.error(f"--rounds must be at least 1; got {args.rounds}.")
     torch.set_num_threads(1)
     torch.manual_seed(0)
     print("| H | B | T | grukit.nn.GRU µs | torch.nn.GRU µs | grukit / torch |")
