@@ -34,11 +34,21 @@ SCRIPT = textwrap.dedent("""
             if mode == "kill" and self.model._epoch == 1 and batch == 4:
                 os.kill(os.getpid(), signal.SIGKILL)
 
+    import gc, torch.distributed as dist
+    destroy = dist.destroy_process_group
+
+    def checked_destroy(*args, **kwargs):  # fit frees its DDP wrapper before the group
+        ddp = torch.nn.parallel.DistributedDataParallel
+        assert not [o for o in gc.get_objects() if isinstance(o, ddp)], "DDP outlives fit"
+        return destroy(*args, **kwargs)
+    dist.destroy_process_group = checked_destroy
+
     rank = os.environ.get("RANK", "0")
     cbs = [ModelCheckpoint(ckpt, every_n_batches=2), Kill(), CSVLogger(f"{out}.rank{rank}.csv")]
     epochs = 1 if mode == "ddp" else 3
     model.fit(x, y, batch_size=16, epochs=epochs, seed=7, verbose=0, callbacks=cbs,
               resume_from=ckpt if mode == "resume" else None)
+    assert not dist.is_initialized()  # fit ended the group it started
     if rank == "0":
         torch.save(model.state_dict(), out)
 """)

@@ -11,6 +11,7 @@ uninterrupted single-process run with the same seed.
 from __future__ import annotations
 
 import os
+import weakref
 
 import torch
 import torch.distributed as dist
@@ -105,10 +106,32 @@ def run_fit(model, x, y, *, batch_size, epochs, verbose, callbacks, validation_d
                          callbacks=callbacks, verbose=verbose, start_epoch=start_epoch,
                          skip=skip, steps=-(-len(dataset) // batch_size),
                          validate=None if validation_data is None else validate)
+    if world > 1:
+        wrapper = weakref.ref(train_model)
+        train_model = None  # the steps' closure held it; training is over
+        _leave(wrapper, started)
+    return history
+
+
+def _leave(wrapper: weakref.ref, started: bool) -> None:
+    """End a distributed fit: the ranks meet, the DDP wrapper goes, then the group if fit
+    started it. The order matters: the wrapper's reducer holds a reference to the group, and
+    whoever drops the group's last reference runs gloo's teardown, which joins its worker
+    threads. A reducer does that holding the GIL, and a worker still freeing the tensors of
+    its last collective may be waiting for the GIL: the process then hangs on its way out of
+    fit. Freed here while the group is still registered (``wrapper`` is a weak reference; fit
+    dropped its own), the wrapper leaves the group's end to ``destroy_process_group``, or to
+    the caller who started the group."""
+    import gc
+
     if started:  # ranks leave together: none tears down the group under another
         dist.barrier()
+    group = dist.group.WORLD  # the group outlives the wrapper
+    if wrapper() is not None:
+        gc.collect()  # a wrapper in a reference cycle
+    if started:
         dist.destroy_process_group()
-    return history
+    del group
 
 
 def forward_loss(module, loss_fn, xb, yb):
