@@ -96,6 +96,22 @@ def _strided_rows(m):
 
 
 @njit(inline="always", cache=True)
+def _mkl(gemm, ints, ab, a, b, n, b_t, out):
+    """out (M, n) = a (M, K) · op(b) through MKL's column-major ?gemm at address ``gemm``:
+    outᵀ = op(b)ᵀ · aᵀ, with op(b) = b (K, n) read with ld n, or (``b_t``) b (n, K) read
+    transposed with ld K. ``ints``/``ab`` from ``gemm_scratch``; a's rows may be strided."""
+    ints[0] = n
+    ints[1] = a.shape[0]
+    ints[2] = a.shape[1]
+    ints[4] = a.strides[0] // a.itemsize
+    ip = ints.ctypes.data
+    abp = ab.ctypes.data
+    _call13(gemm, ip + 20 if b_t else ip + 12, ip + 12, ip, ip + 4, ip + 8, abp, b.ctypes.data,
+            ip + 8 if b_t else ip, a.ctypes.data, ip + 16, abp + ab.itemsize, out.ctypes.data,
+            ip)
+
+
+@njit(inline="always", cache=True)
 def mm(a, b, out, gemm, ints, ab):
     """out (M, N) = a (M, K) @ b (K, N); b and out C-contiguous, a C-contiguous or with
     contiguous rows at any stride (a column slice); MKL when ``gemm`` is its address, a numba
@@ -109,15 +125,7 @@ def mm(a, b, out, gemm, ints, ab):
     if gemm == 0 or not (_strided_rows(a) and _c_rows(b) and _c_rows(out)):
         np.dot(np.ascontiguousarray(a), b, out)  # a no-op for a C-contiguous a
         return
-    ints[0] = b.shape[1]
-    ints[1] = a.shape[0]
-    ints[2] = a.shape[1]
-    ints[4] = a.strides[0] // a.itemsize
-    ip = ints.ctypes.data
-    abp = ab.ctypes.data
-    size = ab.itemsize
-    _call13(gemm, ip + 12, ip + 12, ip, ip + 4, ip + 8, abp, b.ctypes.data, ip,
-            a.ctypes.data, ip + 16, abp + size, out.ctypes.data, ip)
+    _mkl(gemm, ints, ab, a, b, b.shape[1], False, out)
 
 
 @njit(inline="always", cache=True)
@@ -133,12 +141,4 @@ def mm_nt(a, w, out, gemm, ints, ab):
     if gemm == 0 or not (_strided_rows(a) and _c_rows(w) and _c_rows(out)):
         np.dot(np.ascontiguousarray(a), w.T, out)
         return
-    ints[0] = w.shape[0]
-    ints[1] = a.shape[0]
-    ints[2] = a.shape[1]
-    ints[4] = a.strides[0] // a.itemsize
-    ip = ints.ctypes.data
-    abp = ab.ctypes.data
-    size = ab.itemsize
-    _call13(gemm, ip + 20, ip + 12, ip, ip + 4, ip + 8, abp, w.ctypes.data, ip + 8,
-            a.ctypes.data, ip + 16, abp + size, out.ctypes.data, ip)
+    _mkl(gemm, ints, ab, a, w, w.shape[0], True, out)
