@@ -119,6 +119,33 @@ def test_ctrl_c_while_saving_lands_after_the_result_is_recorded(request):
     assert rec.done is None
 
 
+HELD_WITH_A_THREAD = """
+import os, signal, threading
+from grukit import _runs
+stop = threading.Event()
+threading.Thread(target=stop.wait, daemon=True).start()  # a thread that takes signals
+signal.signal(signal.SIGINT, signal.default_int_handler)
+rec, reached = _runs.RunRecord(), []
+try:
+    with rec.saving("fold 1 of 3"):
+        os.kill(os.getpid(), signal.SIGINT)
+        for _ in range(10**6):  # the rest of the write: time for the signal to land
+            pass
+        reached.append("write")
+except KeyboardInterrupt:
+    print("interrupted after", reached, rec.done)
+"""
+
+
+def test_ctrl_c_while_saving_is_held_in_a_process_with_other_threads():
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-c", HELD_WITH_A_THREAD], capture_output=True,
+                         text=True, timeout=120)
+    assert out.stdout.strip() == "interrupted after ['write'] fold 1 of 3", out.stderr
+
+
 def test_torch_threads_gives_the_callers_count_back_even_on_error():
     import torch
 

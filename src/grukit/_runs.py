@@ -13,7 +13,6 @@ from __future__ import annotations
 import os
 import signal
 import tempfile
-import threading
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -112,14 +111,21 @@ class RunRecord:
         """Write a result and record it as finished as one step: a Ctrl-C that arrives while
         the block runs is held until both are done (the line printed then names the result
         whose file exists)."""
-        hold = threading.current_thread() is threading.main_thread()
-        old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT}) if hold else None
+        held, hold = [], True
+        try:  # a handler that only notes the Ctrl-C; Python runs it in the main thread,
+            # whichever thread the OS hands the signal to (blocking it in this thread alone
+            # did not hold it in a process with other threads)
+            old = signal.signal(signal.SIGINT, lambda signum, frame: held.append(signum))
+        except ValueError:  # not the main thread, which is the one a Ctrl-C interrupts
+            old, hold = None, False
         try:
             yield
             self.finished(what)
         finally:
-            if hold:
-                signal.pthread_sigmask(signal.SIG_SETMASK, old)
+            if hold:  # old None: a handler set outside Python, which cannot be put back
+                signal.signal(signal.SIGINT, signal.default_int_handler if old is None else old)
+                if held:  # the Ctrl-C, now: to the handler it was meant for
+                    signal.raise_signal(signal.SIGINT)
 
     def interrupted_line(self, command: str) -> str:
         parts = [f"grukit {command}: interrupted"
