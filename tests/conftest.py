@@ -29,6 +29,15 @@ def backend_calls(monkeypatch):
 
             monkeypatch.setitem(table, name, replace(b, fn=spy))
     monkeypatch.setattr(dispatch, "_ORDERED", {})  # the best-first lists hold the old entries
+    import importlib
+
+    from grukit.ops.gru.cpu import gru_cpu_plain
+
+    def plain(*args):  # the GRU's plain inference call, which skips dispatch (the cpu kernel)
+        calls.append(("gru", "cpu"))
+        return gru_cpu_plain(*args)
+
+    monkeypatch.setattr(importlib.import_module("grukit.ops.gru"), "_gru_cpu_plain", plain)
     return calls
 
 

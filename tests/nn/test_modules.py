@@ -177,3 +177,69 @@ def test_backend_is_checked_when_the_module_is_made():
     with pytest.raises(ValueError, match=r"LSTM: unknown backend 'numba'; choose one of "
                                          r"'auto', .*'cpu'"):
         gnn.LSTM(3, 4, backend="numba")
+
+
+# -- the plain call: no lengths, masks or gradient ------------------------------------------
+@pytest.mark.parametrize("layers,batch_first,with_hx,dtype,reset_after,bias", [
+    (1, True, False, torch.float32, True, True),
+    (1, False, True, torch.float32, True, True),
+    (2, True, True, torch.float64, True, True),
+    (1, True, True, torch.float32, False, True),
+    (2, False, False, torch.float32, True, False),
+    (1, True, False, torch.float64, False, False),
+], ids=["1L-bf", "1L-tf-hx", "2L-f64-hx", "reset_before-hx", "2L-nobias", "before-f64-nobias"])
+def test_plain_inference_call_equals_the_full_path(layers, batch_first, with_hx, dtype,
+                                                   reset_after, bias, backend_calls):
+    """Without lengths, masks or gradient a call skips the entry's checks and dispatch; it
+    runs the same kernel as a call with full lengths (which takes the whole path), so the
+    two agree bit for bit, one short (T = 1) and one long call each."""
+    torch.manual_seed(0)
+    m = gnn.GRU(5, 6, layers, bias=bias, batch_first=batch_first, dtype=dtype,
+                reset_after=reset_after).eval()
+    for steps in (1, 9):
+        shape = (3, steps, 5) if batch_first else (steps, 3, 5)
+        x = torch.randn(shape, dtype=dtype)
+        hx = torch.randn(layers, 3, 6, dtype=dtype) if with_hx else None
+        with torch.no_grad():
+            y, h = m(x, hx)
+            y_full, h_full = m(x, hx, lengths=torch.full((3,), steps))
+        assert torch.equal(y, y_full) and torch.equal(h, h_full)
+        assert y.shape == y_full.shape and h.shape == (layers, 3, 6)
+    ran_only(backend_calls, "cpu")
+
+
+def test_plain_inference_call_skips_dispatch_and_matches_torch(monkeypatch):
+    """The plain call never reaches dispatch, and its numbers are torch.nn.GRU's."""
+    from grukit.ops import dispatch
+
+    torch.manual_seed(1)
+    theirs = torch.nn.GRU(4, 8, batch_first=True)
+    m = gnn.GRU(4, 8, batch_first=True)
+    m.load_state_dict(theirs.state_dict())
+    x, hx = torch.randn(2, 1, 4), torch.randn(1, 2, 8)
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the plain call went through dispatch")
+
+    monkeypatch.setattr(dispatch, "select", refuse)
+    with torch.no_grad():
+        y, h = m(x, hx)
+        y_t, h_t = theirs(x, hx)
+    torch.testing.assert_close(y, y_t)
+    torch.testing.assert_close(h, h_t)
+    with pytest.raises(AssertionError, match="went through dispatch"):  # a gradient: the
+        m(x, hx)                                                         # whole path
+
+
+def test_plain_call_keeps_the_full_paths_errors():
+    """The short path decides, the full path explains: bad calls fail as they always did."""
+    m = gnn.GRU(4, 8, batch_first=True).eval()
+    with torch.no_grad():
+        with pytest.raises(ValueError, match="input has 3 features"):
+            m(torch.randn(2, 1, 3))
+        with pytest.raises(ValueError, match=r"hx must have shape"):
+            m(torch.randn(2, 1, 4), torch.randn(1, 3, 8))
+        with pytest.raises(TypeError, match="hx is torch.float64"):
+            m(torch.randn(2, 1, 4), torch.randn(1, 2, 8, dtype=torch.float64))
+        with pytest.raises(TypeError, match="the input is torch.float64"):
+            m(torch.randn(2, 1, 4, dtype=torch.float64))

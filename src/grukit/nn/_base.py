@@ -283,6 +283,51 @@ class RecurrentBase(nn.Module):
                              f"but input_size={self.input_size}; expected {layout} with "
                              f"features={self.input_size}, got {shape_str(x)}.")
 
+    def _layers(self, x: Tensor, states: list[Tensor],
+                lens: Tensor | None) -> tuple[Tensor, list[Tensor]]:
+        """Every layer and direction on x (B, T, I) from ``states`` (each (L·D, B, S)) ->
+        y (B, T, D·S) and h_n, one (L·D, B, S) tensor per state of the spec."""
+        finals: list[State] = []
+        layer_in = x
+        for layer in range(self.num_layers):
+            outs = []
+            for d in range(self.num_directions):
+                k = layer * self.num_directions + d
+                state = tuple(s[k] for s in states)
+                y, fin = self._run_layer(layer_in, self.layer_params(layer, d), state, lens,
+                                         reverse=d == 1, **self._masks(layer_in))
+                outs.append(y)  # (B, T, S)
+                finals.append(fin)
+            layer_in = outs[0] if len(outs) == 1 else torch.cat(outs, dim=2)  # (B, T, D·S)
+            if self.dropout and self.training and layer < self.num_layers - 1:
+                layer_in = F.dropout(layer_in, self.dropout, training=True)
+        h_n = [finals[0][i].unsqueeze(0) if len(finals) == 1 else
+               torch.stack([f[i] for f in finals]) for i in range(len(states))]  # (L·D, B, S)
+        return layer_in, h_n
+
+    def _plain(self, input: object, hx: object) -> tuple[Tensor, list[Tensor]] | None:
+        """x (B, T, I) and the states of forward's common call, or None where the call
+        needs more than ``_layers``: a batched 3-D tensor (checked as the full path checks
+        it), one direction, no masks, no finite check, ``hx`` None or of the right shape and
+        kind. The full path checks (and explains) everything else; this one only decides."""
+        if (not isinstance(input, Tensor) or input.dim() != 3 or self.bidirectional
+                or self.zoneout or self.check_finite
+                or self.training and (self.recurrent_dropout or self.dropout)):
+            return None
+        self._check_input(input)  # the full path's first check: the same errors
+        x = input if self.batch_first else input.transpose(0, 1)  # (B, T, I)
+        batch, stack = x.shape[0], self.num_layers
+        if hx is None:
+            return x, [x.new_zeros(stack, batch, s) for s in self._state_sizes()]
+        hs = [hx] if len(self.spec.states) == 1 else hx
+        if not isinstance(hs, (tuple, list)) or len(hs) != len(self.spec.states):
+            return None
+        for h, size in zip(hs, self._state_sizes(), strict=True):
+            if (not isinstance(h, Tensor) or h.shape != (stack, batch, size)
+                    or h.dtype != x.dtype or h.device != x.device):
+                return None
+        return x, list(hs)
+
     def forward(self, input: Tensor | PackedSequence, hx: object = None, *,
                 lengths: Tensor | Sequence[int] | None = None):
         """Run every layer and direction. Returns ``(output, h_n)`` as the torch.nn namesake.
@@ -291,6 +336,10 @@ class RecurrentBase(nn.Module):
         is the state at each sequence's own last step and the reverse direction starts
         there. A ``PackedSequence`` input gives a ``PackedSequence`` output.
         """
+        plain = self._plain(input, hx) if lengths is None else None
+        if plain is not None:  # the common call: nothing to unpack, check or pack again
+            y, h_n = self._layers(*plain, None)
+            return (y if self.batch_first else y.transpose(0, 1)), self._states_to_hx(h_n)
         cls = type(self).__name__
         packed = isinstance(input, PackedSequence)
         if packed:
@@ -320,23 +369,7 @@ class RecurrentBase(nn.Module):
         else:
             states = self._hx_to_states(hx, batch, unbatched, x)
 
-        finals: list[State] = []
-        layer_in = x
-        for layer in range(self.num_layers):
-            outs = []
-            for d in range(self.num_directions):
-                k = layer * self.num_directions + d
-                state = tuple(s[k] for s in states)
-                y, fin = self._run_layer(layer_in, self.layer_params(layer, d), state, lens,
-                                         reverse=d == 1, **self._masks(layer_in))
-                outs.append(y)  # (B, T, S)
-                finals.append(fin)
-            layer_in = outs[0] if len(outs) == 1 else torch.cat(outs, dim=2)  # (B, T, D·S)
-            if self.dropout and self.training and layer < self.num_layers - 1:
-                layer_in = F.dropout(layer_in, self.dropout, training=True)
-        y = layer_in
-        h_n = [finals[0][i].unsqueeze(0) if len(finals) == 1 else
-               torch.stack([f[i] for f in finals]) for i in range(len(states))]  # (L·D, B, S)
+        y, h_n = self._layers(x, states, lens)  # (B, T, D·S), each (L·D, B, S)
 
         if packed:
             order = input.sorted_indices

@@ -45,6 +45,25 @@ def why_not(x: Tensor, state_mask: Tensor | None = None, zoneout_mask: Tensor | 
     return _numba_missing()
 
 
+def plain(x: object, weights: tuple[tuple[object, tuple[int, ...]], ...],
+          h0: object, hidden: int) -> bool:
+    """True when a call on x needs none of its entry's work and the fused CPU kernel serves
+    it: x a non-empty CPU float tensor (B, T, I); each of ``weights`` None or a tensor of
+    its (shape, with I for -1) and x's dtype on the CPU; h0 None or such a tensor (B,
+    ``hidden``); no gradient wanted; not traced. Where False, the entry checks, explains
+    and picks a backend as always; this only decides."""
+    if (not isinstance(x, Tensor) or x.dim() != 3 or x.device.type != "cpu"
+            or x.dtype not in DTYPES or not x.shape[0] or not x.shape[1]):
+        return False
+    dtype, cpu = x.dtype, x.device
+    for w, shape in (*weights, (h0, (x.shape[0], hidden))):
+        if w is not None and (not isinstance(w, Tensor) or w.dtype != dtype
+                              or w.device != cpu or w.shape != shape):
+            return False
+    return (not needs_grad(x, h0, *(w for w, _ in weights))
+            and not torch.compiler.is_compiling() and _numba_missing() is None)
+
+
 def masks_why_not(**masks: Tensor | None) -> str | None:
     """None when the fused kernels can take these masks (they give masks no gradient)."""
     import torch

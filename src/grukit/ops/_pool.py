@@ -19,6 +19,7 @@ bytes come from ``np.empty`` (the allocator reuses those).
 
 from __future__ import annotations
 
+import functools
 import math
 import sys
 import threading
@@ -85,7 +86,13 @@ def clear() -> None:
 
 def tensor(shape: tuple[int, ...], dtype) -> torch.Tensor:
     """``empty`` as a CPU tensor of torch dtype ``dtype`` (no graph)."""
-    return torch.from_numpy(empty(shape, torch.empty((), dtype=dtype).numpy().dtype))
+    return torch.from_numpy(empty(shape, numpy_dtype(dtype)))
+
+
+@functools.cache
+def numpy_dtype(dtype: torch.dtype) -> np.dtype:
+    """The numpy dtype of a torch dtype (a tensor made to ask costs ~2 µs a call)."""
+    return torch.empty((), dtype=dtype).numpy().dtype
 
 
 def zeros_like(t: torch.Tensor) -> torch.Tensor:
@@ -97,6 +104,8 @@ def linear(x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None) -> torch.Te
     """F.linear(x, w, b) (contiguous, no graph) written into a buffer from the pool:
     x (..., I), w (G, I), b (G,) or None -> (..., G)."""
     x, w = x.detach(), w.detach()
+    if x.numel() // x.shape[-1] * w.shape[0] * x.element_size() < SMALL:  # torch's allocator
+        return torch.nn.functional.linear(x, w, None if b is None else b.detach())
     out = tensor((*x.shape[:-1], w.shape[0]), x.dtype)
     x2, o2 = x.reshape(-1, x.shape[-1]), out.view(-1, w.shape[0])
     if b is None:

@@ -302,15 +302,15 @@ def _forward(xt: Tensor, gi: Tensor | None, w_ih: Tensor, b_ih: Tensor | None, w
     or None. drop (B, H) and zone (T, B, H): numpy masks or None."""
     steps, batch, hid = xt.shape[0], xt.shape[1], w_hh.shape[1]
     g3 = 3 * hid
-    dtype = xt.numpy().dtype
+    dtype = _pool.numpy_dtype(xt.dtype)
     hs = _pool.empty((steps + 1, batch, hid), dtype)
-    hs[0] = arr(h0)
+    hs[0] = h0.detach().numpy()
     hn = np.empty((batch, hid), hs.dtype)
     own = train and not y_in_hs  # y a buffer of its own, written beside hs
     yk = _pool.empty((steps, batch, hid), hs.dtype) if own else None
     y = yk if own else hs[1:]
-    save = _pool.empty((steps, batch, 4 * hid if reset_after else 3 * hid) if train else
-                    (1, 1, 1), hs.dtype)
+    save = (_pool.empty((steps, batch, 4 * hid if reset_after else 3 * hid), dtype) if train
+            else np.empty((1, 1, 1), dtype))  # not written in inference
     w = w_hh.detach()
     if gi is None:  # the kernel projects each row: x (T, B, I), W_ihᵀ (I, 3H), b_ih (3H,)
         proj = (np.empty((1, batch, g3), dtype), xt.numpy(), arr(w_ih.t()),
@@ -412,6 +412,21 @@ def backward(dy: Tensor | None, dhn: Tensor | None, xt: Tensor, w_ih: Tensor, w_
     if need_dx:
         dx = (dgi @ wi).reshape(steps, batch, -1).transpose(0, 1)  # (B, T, I)
     return dx, dw_ih, dw_hh, db_ih, db_hh, torch.from_numpy(dh0)
+
+
+def gru_cpu_plain(x: Tensor, weight_ih: Tensor, weight_hh: Tensor, bias_ih: Tensor | None,
+                  bias_hh: Tensor | None, h0: Tensor | None,
+                  reset_after: bool) -> tuple[Tensor, Tensor]:
+    """``gru_cpu``'s inference for a call its entry found plain (``grukit.ops.gru._plain``:
+    no lengths, masks, reverse or gradient; valid shapes): x (B, T, I), h0 (B, H) or None
+    (zeros) -> y (B, T, H), h_n (B, H)."""
+    batch, steps = x.shape[0], x.shape[1]
+    if h0 is None:
+        h0 = x.new_zeros(batch, weight_hh.shape[1])  # (B, H)
+    xt, gi = _project(x, weight_ih, bias_ih)  # (T, B, I), (T, B, 3H) or None
+    y, _, hn, _ = _forward(xt, gi, weight_ih, bias_ih, weight_hh, bias_hh, h0,
+                           np.full(batch, steps, np.int64), reset_after, False)
+    return y, hn
 
 
 def gru_cpu(x: Tensor, weight_ih: Tensor, weight_hh: Tensor, bias_ih: Tensor | None,
