@@ -32,12 +32,16 @@ def backend_calls(monkeypatch):
     import importlib
 
     from grukit.ops.gru.cpu import gru_cpu_plain
+    from grukit.ops.rnn.cpu import rnn_cpu_plain
 
-    def plain(*args):  # the GRU's plain inference call, which skips dispatch (the cpu kernel)
-        calls.append(("gru", "cpu"))
-        return gru_cpu_plain(*args)
+    # the plain inference calls, which skip dispatch: each runs its family's cpu kernel
+    for op, fn in (("gru", gru_cpu_plain), ("rnn", rnn_cpu_plain)):
+        def spy_plain(*args, _fn=fn, _key=(op, "cpu")):
+            calls.append(_key)
+            return _fn(*args)
 
-    monkeypatch.setattr(importlib.import_module("grukit.ops.gru"), "_gru_cpu_plain", plain)
+        monkeypatch.setattr(importlib.import_module(f"grukit.ops.{op}"), f"_{op}_cpu_plain",
+                            spy_plain)
     return calls
 
 

@@ -208,6 +208,23 @@ def test_plain_inference_call_equals_the_full_path(layers, batch_first, with_hx,
     ran_only(backend_calls, "cpu")
 
 
+@pytest.mark.parametrize("nonlinearity,bias,with_hx", [("tanh", True, True),
+                                                       ("relu", False, False)])
+def test_plain_rnn_inference_call_equals_the_full_path(nonlinearity, bias, with_hx,
+                                                       backend_calls):
+    """The RNN's plain call: the same kernel as the whole path, bit for bit."""
+    torch.manual_seed(2)
+    m = gnn.RNN(5, 6, 2, nonlinearity=nonlinearity, bias=bias, batch_first=True).eval()
+    for steps in (1, 9):
+        x = torch.randn(3, steps, 5)
+        hx = torch.randn(2, 3, 6) if with_hx else None
+        with torch.no_grad():
+            y, h = m(x, hx)
+            y_full, h_full = m(x, hx, lengths=torch.full((3,), steps))
+        assert torch.equal(y, y_full) and torch.equal(h, h_full)
+    ran_only(backend_calls, "cpu")
+
+
 def test_plain_inference_call_skips_dispatch_and_matches_torch(monkeypatch):
     """The plain call never reaches dispatch, and its numbers are torch.nn.GRU's."""
     from grukit.ops import dispatch

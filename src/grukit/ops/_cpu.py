@@ -45,22 +45,30 @@ def why_not(x: Tensor, state_mask: Tensor | None = None, zoneout_mask: Tensor | 
     return _numba_missing()
 
 
-def plain(x: object, weights: tuple[tuple[object, tuple[int, ...]], ...],
-          h0: object, hidden: int) -> bool:
-    """True when a call on x needs none of its entry's work and the fused CPU kernel serves
-    it: x a non-empty CPU float tensor (B, T, I); each of ``weights`` None or a tensor of
-    its (shape, with I for -1) and x's dtype on the CPU; h0 None or such a tensor (B,
-    ``hidden``); no gradient wanted; not traced. Where False, the entry checks, explains
-    and picks a backend as always; this only decides."""
-    if (not isinstance(x, Tensor) or x.dim() != 3 or x.device.type != "cpu"
-            or x.dtype not in DTYPES or not x.shape[0] or not x.shape[1]):
+PLAIN_BACKENDS = ("auto", "cpu")  # the names under which a plain call takes the cpu kernel
+
+
+def plain(x: object, weight_ih: object, weight_hh: object, bias_ih: object,
+          bias_hh: object, h0: object, gates: int) -> bool:
+    """True when a call of one layer needs none of its entry's work and the fused CPU kernel
+    serves it: x a non-empty CPU float tensor (B, T, I); weight_ih (G·H, I), weight_hh
+    (G·H, H), the biases (G·H,) or None and h0 (B, H) or None, all tensors of x's dtype on
+    the CPU; no gradient wanted; not traced. Where False, the entry checks, explains and
+    picks a backend as always (every bad call goes there); this only decides. The caller
+    adds what is its own (lengths, masks, reverse, its options)."""
+    if (not isinstance(x, Tensor) or not isinstance(weight_hh, Tensor) or x.dim() != 3
+            or weight_hh.dim() != 2 or x.device.type != "cpu" or x.dtype not in DTYPES
+            or not x.shape[0] or not x.shape[1]):
         return False
+    hid = weight_hh.shape[1]
+    rows = gates * hid
     dtype, cpu = x.dtype, x.device
-    for w, shape in (*weights, (h0, (x.shape[0], hidden))):
+    for w, shape in ((weight_ih, (rows, x.shape[2])), (weight_hh, (rows, hid)),
+                     (bias_ih, (rows,)), (bias_hh, (rows,)), (h0, (x.shape[0], hid))):
         if w is not None and (not isinstance(w, Tensor) or w.dtype != dtype
                               or w.device != cpu or w.shape != shape):
             return False
-    return (not needs_grad(x, h0, *(w for w, _ in weights))
+    return (not needs_grad(x, weight_ih, weight_hh, bias_ih, bias_hh, h0)
             and not torch.compiler.is_compiling() and _numba_missing() is None)
 
 

@@ -30,24 +30,6 @@ def _gru_cpu_plain(*args):
     return gru_cpu_plain(*args)
 
 
-_PLAIN = ("auto", "cpu")  # the backend names under which the cpu backend takes a plain call
-
-
-def _plain(x, weight_ih, weight_hh, bias_ih, bias_hh, h0, reset_after) -> bool:
-    """True for the common inference call that "auto" gives the fused CPU kernel anyway:
-    no lengths, masks, reverse, finite check or gradient, every tensor valid (``_cpu.plain``)
-    and on the CPU. It skips the entry's checks and dispatch (~60 µs of a one-step call)."""
-    if (not isinstance(x, Tensor) or not isinstance(weight_hh, Tensor) or x.dim() != 3
-            or weight_hh.dim() != 2):
-        return False
-    hid = weight_hh.shape[1]
-    g3 = 3 * hid
-    if weight_hh.shape[0] != g3 or (bias_hh is not None and not reset_after):
-        return False
-    return _cpu.plain(x, ((weight_ih, (g3, x.shape[2])), (weight_hh, (g3, hid)),
-                          (bias_ih, (g3,)), (bias_hh, (g3,))), h0, hid)
-
-
 dispatch.register("gru", dispatch.Backend("reference", gru_reference))
 def _why_not_cpu(x, state_mask=None, zoneout_mask=None, **call):
     """The fused CPU kernel serves both masks, but gives them no gradient."""
@@ -141,10 +123,12 @@ def gru(x: Tensor, weight_ih: Tensor, weight_hh: Tensor, bias_ih: Tensor | None 
     Returns:
         y (B, T, H) and h_n (B, H).
     """
-    if (backend in _PLAIN and lengths is None and not reverse and state_mask is None
-            and zoneout_mask is None and not check_finite and _plain(x, weight_ih, weight_hh,
-                                                                     bias_ih, bias_hh, h0,
-                                                                     reset_after)):
+    if (backend in _cpu.PLAIN_BACKENDS and lengths is None and not reverse
+            and state_mask is None and zoneout_mask is None and not check_finite
+            and (reset_after or bias_hh is None)
+            and _cpu.plain(x, weight_ih, weight_hh, bias_ih, bias_hh, h0, 3)):
+        # the common inference call, which "auto" gives the fused CPU kernel anyway: it
+        # skips the entry's checks and dispatch (~60 µs of a one-step call)
         return _gru_cpu_plain(x, weight_ih, weight_hh, bias_ih, bias_hh, h0, reset_after)
     _, hidden = check_layer("gru", x, weight_ih, weight_hh, 3, bias_ih, bias_hh)
     if not reset_after and bias_hh is not None:

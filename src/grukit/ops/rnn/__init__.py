@@ -20,6 +20,14 @@ def _rnn_cpu(*args, **kwargs):
     return rnn_cpu(*args, **kwargs)
 
 
+def _rnn_cpu_plain(*args):
+    global _rnn_cpu_plain
+    from .cpu import rnn_cpu_plain  # numba loads on first use, not at import
+
+    _rnn_cpu_plain = rnn_cpu_plain  # later calls skip this import
+    return rnn_cpu_plain(*args)
+
+
 dispatch.register("rnn", dispatch.Backend("reference", rnn_reference))
 def _why_not_cpu(x, state_mask=None, **call):
     return _cpu.masks_why_not(state_mask=state_mask) or _cpu.why_not(x, **call)
@@ -57,6 +65,11 @@ def rnn(x: Tensor, weight_ih: Tensor, weight_hh: Tensor, bias_ih: Tensor | None 
     if nonlinearity not in ACTIVATIONS:
         raise ValueError(f"rnn: nonlinearity must be one of {sorted(ACTIVATIONS)}; "
                          f"got {nonlinearity!r}.")
+    if (backend in _cpu.PLAIN_BACKENDS and lengths is None and not reverse
+            and state_mask is None and not check_finite
+            and _cpu.plain(x, weight_ih, weight_hh, bias_ih, bias_hh, h0, 1)):
+        # the common inference call, which "auto" gives the fused CPU kernel anyway
+        return _rnn_cpu_plain(x, weight_ih, weight_hh, bias_ih, bias_hh, h0, nonlinearity)
     _, hidden = check_layer("rnn", x, weight_ih, weight_hh, 1, bias_ih, bias_hh)
     masks = {"state_mask": (state_mask, (x.shape[0], hidden))}
     call = Call("rnn", x, h0, lengths, reverse, backend, check_finite, (("h0", hidden),),

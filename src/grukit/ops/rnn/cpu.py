@@ -134,6 +134,20 @@ class _RNNFunction(torch.autograd.Function):
                 torch.from_numpy(dh0), None, None, None)
 
 
+def rnn_cpu_plain(x: Tensor, weight_ih: Tensor, weight_hh: Tensor, bias_ih: Tensor | None,
+                  bias_hh: Tensor | None, h0: Tensor | None,
+                  nonlinearity: str) -> tuple[Tensor, Tensor]:
+    """``rnn_cpu``'s inference for a call its entry found plain (``_cpu.plain``: no lengths,
+    mask, reverse or gradient; valid shapes): x (B, T, I), h0 (B, H) or None (zeros) ->
+    y (B, T, H), h_n (B, H)."""
+    batch, steps = x.shape[0], x.shape[1]
+    if h0 is None:
+        h0 = x.new_zeros(batch, weight_hh.shape[1])  # (B, H)
+    gi = _pool.linear(x, weight_ih, bias_ih)  # (B, T, H)
+    return _forward(gi, weight_hh, bias_hh, h0, np.full(batch, steps, np.int64),
+                    nonlinearity == "relu")
+
+
 def rnn_cpu(x: Tensor, weight_ih: Tensor, weight_hh: Tensor, bias_ih: Tensor | None,
             bias_hh: Tensor | None, *, h0: Tensor, lengths: Tensor | None, nonlinearity: str,
             reverse: bool, state_mask: Tensor | None = None) -> tuple[Tensor, Tensor]:
