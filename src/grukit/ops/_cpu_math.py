@@ -18,6 +18,8 @@ import numpy as np
 from numba import njit, types
 from numba.extending import overload
 
+from . import _numba_cache  # noqa: F401  (kernels' cache stamps: before any kernel)
+
 _F = np.float32
 _CLAMP = _F(9.02)
 _ONE, _HALF = _F(1.0), _F(0.5)

@@ -17,6 +17,8 @@ import types
 
 from numba import njit
 
+from . import _numba_cache  # noqa: F401  (kernels' cache stamps: before any kernel)
+
 FLAGS = dict(fastmath=True, error_model="numpy", cache=True, nogil=True)
 
 

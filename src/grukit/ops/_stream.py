@@ -108,6 +108,8 @@ def all_finite() -> Callable[[np.ndarray], bool]:
     if not _FINITE:
         import numba
 
+        from . import _numba_cache  # noqa: F401  (its cache stamp: see there)
+
         _FINITE.append(numba.njit(cache=True)(_finite_py))
     return _FINITE[0]
 

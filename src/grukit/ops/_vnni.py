@@ -26,6 +26,8 @@ import torch
 from numba import njit, types
 from numba.extending import intrinsic
 
+from . import _numba_cache  # noqa: F401  (kernels' cache stamps: before any kernel)
+
 ROWS = 64  # rows per block: four zmm accumulators of 16 int32
 OFFSET = 128  # u = q + OFFSET: the state's bytes as unsigned
 
