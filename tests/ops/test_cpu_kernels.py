@@ -400,13 +400,43 @@ def test_step_gemm_matches_numpy_for_any_layout():
                 np.testing.assert_allclose(out, a @ w, rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.parametrize("op", ["lstm", "rnn"])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64], ids=["f32", "f64"])
+def test_lstm_and_rnn_both_weight_layouts_match_reference(op, dtype):
+    """The LSTM and RNN forwards take W_hh as the GRU's does (``transposes_pay``): each
+    layout gives the reference, forward and backward, and in inference."""
+    from grukit.ops._gemm import transposes_pay
+
+    gates = {"lstm": 4, "rnn": 1}[op]
+    cases = {(1, 70, 2, 5): True, (1, 3, 2, 5): False, (4, 20, 2, 5): True,
+             (4, 3, 2, 5): False}
+    names = ("x", "w_ih", "w_hh", "b_ih", "b_hh")
+    for shape, transposed in cases.items():
+        assert transposes_pay(shape[0], shape[1], shape[3]) is transposed, shape
+        p = _make(shape, gates, dtype)
+        ts = [p[n] for n in names] + [p["h0"]] + ([p["c0"]] if op == "lstm" else [])
+
+        def fn(backend, p=p):
+            if op == "lstm":
+                y, (h, c) = ops.lstm(*(p[n] for n in names), h0=(p["h0"], p["c0"]),
+                                     backend=backend)
+                return y, h, c
+            return ops.rnn(*(p[n] for n in names), h0=p["h0"], backend=backend)
+
+        _compare(fn, ts, dtype)
+        with torch.no_grad():  # the inference forward too
+            tol = dict(rtol=1e-4, atol=1e-5) if dtype == torch.float32 else {}
+            for a, b in zip(fn("cpu"), fn("reference"), strict=True):
+                torch.testing.assert_close(a, b, **tol)
+
+
 @pytest.mark.parametrize("reset_after", [True, False], ids=["reset_after", "reset_before"])
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64], ids=["f32", "f64"])
 def test_gru_both_weight_layouts_match_reference(dtype, reset_after):
     """The forward takes W_hh transposed (a copy) only where that pays (``transposes_pay``)
     and as torch stores it otherwise (``mm_nt``: one-row dot products, or MKL's GEMM with a
     transposed operand): every case gives the reference, forward and backward."""
-    from grukit.ops.gru.cpu import transposes_pay
+    from grukit.ops._gemm import transposes_pay
 
     cases = {(1, 70, 2, 5): True, (1, 3, 2, 5): False, (1, 66, 2, 130): False,
              (4, 20, 2, 5): True, (4, 3, 2, 5): False, (3, 2, 19, 6): False}

@@ -142,3 +142,33 @@ def mm_nt(a, w, out, gemm, ints, ab):
         np.dot(np.ascontiguousarray(a), w.T, out)
         return
     _mkl(gemm, ints, ab, a, w, w.shape[0], True, out)
+
+
+@njit(cache=True)
+def _mm_rows(a, w, out, gemm, ints, ab):
+    """``mm_nt``, called rather than inlined: inlined beside ``mm`` at every product of
+    every kernel build, it took numba's cold compile of the GRU kernels from 26 to 42 s."""
+    mm_nt(a, w, out, gemm, ints, ab)
+
+
+@njit(inline="always", cache=True)
+def mm_w(a, w, w_t, out, gemm, ints, ab):
+    """out = a @ W for w = W (w_t: the transposed copy, C-contiguous; ``mm`` inlined, as the
+    kernels had it) or, as torch stores it, w = Wᵀ (``mm_nt``: no copy made)."""
+    if w_t:
+        mm(a, w, out, gemm, ints, ab)
+    else:
+        _mm_rows(a, w, out, gemm, ints, ab)
+
+
+def transposes_pay(batch: int, steps: int, hid: int) -> bool:
+    """Whether a forward takes W_hh transposed, ``mm_w``'s ``w_t`` (a copy each call: 16–24
+    µs for GRU(64), 240–300 µs at H = 256), rather than as torch stores it. The copy pays back
+    over the steps: many rows are MKL's GEMM, whose transposed-operand form is ~10 % slower
+    at batch 32 (about 2 µs a step at H = 64, 25 µs at H = 256), so from 16 steps on; one
+    row is a numba loop, 0.79 µs a step at H = 64 along rows of W_hhᵀ (``vecmat_add``)
+    against 1.14 µs of dot products along rows of W_hh (``matvec``), so from 64 steps on,
+    and never above H = 128, where the two take the same time."""
+    if batch == 1:
+        return steps >= 64 and hid <= 128
+    return steps >= 16

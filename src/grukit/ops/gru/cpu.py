@@ -43,7 +43,7 @@ from .. import _pool
 from .._cpu import arr, kernel_threads, lens_array
 from .._cpu_math import copy_into, masked_rows, sigmoid, tanh
 from .._fused import run_fused
-from .._gemm import gemm_address, gemm_scratch, mm, mm_nt
+from .._gemm import gemm_address, gemm_scratch, mm_w, transposes_pay
 from .._jit import chunked_kernel
 from .cpu_backward import bwd_after, bwd_before
 
@@ -106,36 +106,6 @@ def _zone(m, h, h_new):
     return h_new + m * (h - h_new)
 
 
-@njit(cache=True)
-def _mm_rows(a, w, out, gemm, ints, ab):
-    """``mm_nt``, called rather than inlined: inlined beside ``mm`` at every product of
-    every kernel build, it took numba's cold compile of the GRU kernels from 26 to 42 s."""
-    mm_nt(a, w, out, gemm, ints, ab)
-
-
-@njit(inline="always", cache=True)
-def _mm_w(a, w, w_t, out, gemm, ints, ab):
-    """out = a @ W for w = W (w_t: the transposed copy, C-contiguous; ``mm`` inlined, as the
-    kernels had it) or, as torch stores it, w = Wᵀ (``mm_nt``: no copy made)."""
-    if w_t:
-        mm(a, w, out, gemm, ints, ab)
-    else:
-        _mm_rows(a, w, out, gemm, ints, ab)
-
-
-def transposes_pay(batch: int, steps: int, hid: int) -> bool:
-    """Whether a forward takes W_hh transposed (a copy each call: 16–24 µs at H = 64,
-    240–300 µs at H = 256) rather than as torch stores it (``mm_nt``). The copy pays back
-    over the steps: many rows are MKL's GEMM, whose transposed-operand form is ~10 % slower
-    at batch 32 (about 2 µs a step at H = 64, 25 µs at H = 256), so from 16 steps on; one
-    row is a numba loop, 0.79 µs a step at H = 64 along rows of W_hhᵀ (``vecmat_add``)
-    against 1.14 µs of dot products along rows of W_hh (``matvec``), so from 64 steps on,
-    and never above H = 128, where the two take the same time."""
-    if batch == 1:
-        return steps >= 64 and hid <= 128
-    return steps >= 16
-
-
 @chunked_kernel
 def _fwd_after(gi, xk, wi_t, bih, whh, w_t, bhh, hs, lens, hn, y, save, drop, zone, train,
                gemm, nchunk):
@@ -144,7 +114,7 @@ def _fwd_after(gi, xk, wi_t, bih, whh, w_t, bhh, hs, lens, hn, y, save, drop, zo
     otherwise: a numba branch on an argument that is None is pruned); the gate loops read
     rows of the argument gi either way (a row of a local array makes LLVM check it against
     every store of the training loop, and it then does not vectorise); whh = W_hh (3H,H),
-    or with w_t its transposed copy (H,3H) (``_mm_w``); bhh (3H,),
+    or with w_t its transposed copy (H,3H) (``mm_w``); bhh (3H,),
     hs (T+1,B,H) with hs[0] = h0 ->
     hs[1:] filled, hn (B,H) = each row's state at its own last step; when train also
     save (T,B,4H) = [r, z, n, gh_n] and, unless y is None, y (T,B,H) = hs[1:] (a buffer of
@@ -159,10 +129,10 @@ def _fwd_after(gi, xk, wi_t, bih, whh, w_t, bhh, hs, lens, hn, y, save, drop, zo
         ints, ab = gemm_scratch(hs)
         for t in range(steps):
             if drop is None:
-                _mm_w(hs[t, b0:b1], whh, w_t, gh, gemm, ints, ab)
+                mm_w(hs[t, b0:b1], whh, w_t, gh, gemm, ints, ab)
             else:
                 masked_rows(hs[t, b0:b1], drop[b0:b1], hm)
-                _mm_w(hm, whh, w_t, gh, gemm, ints, ab)
+                mm_w(hm, whh, w_t, gh, gemm, ints, ab)
             tt = t if gi.shape[0] == steps else 0  # gi's step: t, or 0 for the scratch
             if xk is not None:  # narrow input: this step's projections, before the gates
                 for b in range(b0, b1):
@@ -225,11 +195,11 @@ def _fwd_before(gi, xk, wi_t, bih, wrz, wn, w_t, hs, lens, hn, y, save, drop, zo
         ints, ab = gemm_scratch(hs)
         for t in range(steps):
             if drop is None:
-                _mm_w(hs[t, b0:b1], wrz, w_t, ghrz, gemm, ints, ab)
+                mm_w(hs[t, b0:b1], wrz, w_t, ghrz, gemm, ints, ab)
                 hv = hs[t, b0:b1]  # (nb, H): the state the products read
             else:
                 masked_rows(hs[t, b0:b1], drop[b0:b1], hm)
-                _mm_w(hm, wrz, w_t, ghrz, gemm, ints, ab)
+                mm_w(hm, wrz, w_t, ghrz, gemm, ints, ab)
                 hv = hm
             for i in range(nb):
                 b = b0 + i
@@ -253,7 +223,7 @@ def _fwd_before(gi, xk, wi_t, bih, wrz, wn, w_t, hs, lens, hn, y, save, drop, zo
                 else:
                     for j in range(hid):
                         _, zi[j], rhi[j] = _gates_before(xr[j], xz[j], hr[j], hz[j], hi[j])
-            _mm_w(rh, wn, w_t, q, gemm, ints, ab)
+            mm_w(rh, wn, w_t, q, gemm, ints, ab)
             for i in range(nb):
                 b = b0 + i
                 ho = hs[t + 1, b]

@@ -25,7 +25,7 @@ from .. import _pool
 from .._cpu import arr, kernel_threads, lens_array
 from .._cpu_math import copy_into, copy_masked, masked_rows, one, sigmoid, tanh
 from .._fused import grad_or_zeros, run_fused
-from .._gemm import gemm_address, gemm_scratch, mm
+from .._gemm import gemm_address, gemm_scratch, mm, mm_w, transposes_pay
 from .._jit import chunked_kernel
 
 
@@ -38,8 +38,9 @@ def _unit(ai, af, ag, ao, c):
 
 
 @chunked_kernel
-def _fwd(gi, whh_t, bhh, h0, c0, lens, y, hn, cn, save, cs, drop, train, gemm, nchunk):
-    """gi (B,T,4H), whh_t (H,4H), bhh (4H,), h0, c0 (B,H) -> y (B,T,H), hn, cn (B,H);
+def _fwd(gi, whh, w_t, bhh, h0, c0, lens, y, hn, cn, save, cs, drop, train, gemm, nchunk):
+    """gi (B,T,4H), whh = W_hh (4H,H) as torch stores it, or with w_t its transposed copy
+    (H,4H) (``mm_w``), bhh (4H,), h0, c0 (B,H) -> y (B,T,H), hn, cn (B,H);
     when train, save (B,T,4H) = [i, f, g, o] and cs (B,T,H) = c_t. drop (B,H) or None."""
     batch, steps, g4 = gi.shape
     hid = g4 // 4
@@ -53,10 +54,10 @@ def _fwd(gi, whh_t, bhh, h0, c0, lens, y, hn, cn, save, cs, drop, train, gemm, n
         ints, ab = gemm_scratch(gi)
         for t in range(steps):
             if drop is None:
-                mm(h, whh_t, gh, gemm, ints, ab)
+                mm_w(h, whh, w_t, gh, gemm, ints, ab)
             else:
                 masked_rows(h, drop[b0:b1], hm)
-                mm(hm, whh_t, gh, gemm, ints, ab)
+                mm_w(hm, whh, w_t, gh, gemm, ints, ab)
             for k in range(b1 - b0):
                 b = b0 + k
                 yb = y[b, t]
@@ -159,9 +160,10 @@ def _forward(gi: Tensor, w_hh: Tensor, b_hh: Tensor | None, h0: Tensor, c0: Tens
     cs = _pool.empty((batch, steps, hid) if train else (1, 1, 1), dt)
     bias = arr(b_hh) if b_hh is not None else np.zeros(g4, dt)
     gemm = gemm_address(dt)
+    w, w_t = w_hh.detach(), transposes_pay(batch, steps, hid)
     with kernel_threads(batch, gemm) as nchunk:
-        _fwd(gi.numpy(), arr(w_hh.detach().t()), bias, arr(h0), arr(c0), lens, y, hn, cn, save,
-             cs, drop, train, gemm, nchunk)
+        _fwd(gi.numpy(), arr(w.t() if w_t else w), w_t, bias, arr(h0), arr(c0), lens, y, hn,
+             cn, save, cs, drop, train, gemm, nchunk)
     out = (torch.from_numpy(y), torch.from_numpy(hn), torch.from_numpy(cn))
     return out + ((torch.from_numpy(save), torch.from_numpy(cs)) if train else (None, None))
 

@@ -17,13 +17,14 @@ from .. import _pool
 from .._cpu import arr, kernel_threads, lens_array
 from .._cpu_math import copy_into, copy_masked, masked_rows, one, tanh
 from .._fused import grad_or_zeros, run_fused
-from .._gemm import gemm_address, gemm_scratch, mm
+from .._gemm import gemm_address, gemm_scratch, mm, mm_w, transposes_pay
 from .._jit import chunked_kernel
 
 
 @chunked_kernel
-def _fwd(gi, whh_t, bhh, h0, lens, relu, y, hn, drop, gemm, nchunk):
-    """gi (B,T,H), whh_t (H,H), bhh (H,), h0 (B,H) -> y (B,T,H), hn (B,H)."""
+def _fwd(gi, whh, w_t, bhh, h0, lens, relu, y, hn, drop, gemm, nchunk):
+    """gi (B,T,H), whh = W_hh (H,H) as torch stores it, or with w_t its transposed copy
+    (``mm_w``), bhh (H,), h0 (B,H) -> y (B,T,H), hn (B,H)."""
     batch, steps, hid = gi.shape
     for c in prange(nchunk):
         b0, b1 = c * batch // nchunk, (c + 1) * batch // nchunk
@@ -33,10 +34,10 @@ def _fwd(gi, whh_t, bhh, h0, lens, relu, y, hn, drop, gemm, nchunk):
         ints, ab = gemm_scratch(gi)
         for t in range(steps):
             if drop is None:
-                mm(h, whh_t, gh, gemm, ints, ab)
+                mm_w(h, whh, w_t, gh, gemm, ints, ab)
             else:
                 masked_rows(h, drop[b0:b1], hm)
-                mm(hm, whh_t, gh, gemm, ints, ab)
+                mm_w(hm, whh, w_t, gh, gemm, ints, ab)
             for k in range(b1 - b0):
                 b = b0 + k
                 yb = y[b, t]
@@ -94,8 +95,9 @@ def _forward(gi: Tensor, w_hh: Tensor, b_hh: Tensor | None, h0: Tensor, lens: np
     y, hn = np.empty((batch, steps, hid), dt), np.empty((batch, hid), dt)
     bias = arr(b_hh) if b_hh is not None else np.zeros(hid, dt)
     gemm = gemm_address(dt)
+    w, w_t = w_hh.detach(), transposes_pay(batch, steps, hid)
     with kernel_threads(batch, gemm) as nchunk:
-        _fwd(gi.numpy(), arr(w_hh.detach().t()), bias, arr(h0), lens, relu, y, hn, drop,
+        _fwd(gi.numpy(), arr(w.t() if w_t else w), w_t, bias, arr(h0), lens, relu, y, hn, drop,
              gemm, nchunk)
     return torch.from_numpy(y), torch.from_numpy(hn)
 
