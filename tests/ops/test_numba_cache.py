@@ -83,3 +83,11 @@ def test_every_cached_kernel_is_stamped_with_the_tree(name):
         assert stamp[1] == _numba_cache.tree_stamp(_numba_cache.ROOTS[0])
     if name.endswith(("gru.cpu", "_cpu_math", "_vnni")):
         assert cached, f"{name} has cached kernels; none were found"
+
+
+def test_the_tree_stamp_skips_what_it_cannot_read_and_modules_without_kernels(tmp_path):
+    (tmp_path / "kern.py").write_text("from numba import njit\n")
+    (tmp_path / "plain.py").write_text("x = 1\n")
+    (tmp_path / "gone.py").symlink_to(tmp_path / "nowhere.py")  # open() fails
+    stamp = _numba_cache.tree_stamp(str(tmp_path))
+    assert [rel for rel, _, _ in stamp] == ["kern.py"]

@@ -35,12 +35,14 @@ def tree_stamp(root: str) -> tuple:
             dirs[:] = sorted(d for d in dirs if d != "__pycache__")
             for name in sorted(f for f in files if f.endswith(".py")):
                 path = os.path.join(folder, name)
-                with open(path, "rb") as f:
-                    text = f.read()
-                if not any(m in text for m in MARKS):
+                try:
+                    with open(path, "rb") as f:
+                        text = f.read()
+                    st = os.stat(path)
+                except OSError:  # unreadable or gone: it cannot be a kernel's helper now
                     continue
-                st = os.stat(path)
-                found.append((os.path.relpath(path, root), st.st_mtime_ns, st.st_size))
+                if any(m in text for m in MARKS):
+                    found.append((os.path.relpath(path, root), st.st_mtime_ns, st.st_size))
         _stamps[root] = tuple(found)
     return _stamps[root]
 
