@@ -387,8 +387,8 @@ def backward(dy: Tensor | None, dhn: Tensor | None, xt: Tensor, w_ih: Tensor, w_
 def gru_cpu_plain(x: Tensor, weight_ih: Tensor, weight_hh: Tensor, bias_ih: Tensor | None,
                   bias_hh: Tensor | None, h0: Tensor | None,
                   reset_after: bool) -> tuple[Tensor, Tensor]:
-    """``gru_cpu``'s inference for a call its entry found plain (``grukit.ops.gru._plain``:
-    no lengths, masks, reverse or gradient; valid shapes): x (B, T, I), h0 (B, H) or None
+    """``gru_cpu``'s inference for a call its entry found plain (``_cpu.plain``: no
+    lengths, masks, reverse or gradient; valid shapes): x (B, T, I), h0 (B, H) or None
     (zeros) -> y (B, T, H), h_n (B, H)."""
     batch, steps = x.shape[0], x.shape[1]
     if h0 is None:
