@@ -161,6 +161,29 @@ def test_cpu_matches_reference(case):
         torch.testing.assert_close(b, a, **_tol(dtype), msg=lambda m, name=name: f"{name}: {m}")
 
 
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64], ids=["f32", "f64"])
+@pytest.mark.parametrize("reset_after", [True, False], ids=_placement)
+def test_cpu_both_weight_layouts_match_reference(reset_after, dtype):
+    """The forward takes W_hh transposed (a copy) only where that pays (``transposes_pay``),
+    as torch stores it otherwise: each layout gives the reference, forward, backward and in
+    inference."""
+    from grukit.ops._gemm import transposes_pay
+
+    cases = {(1, 70, 2, 5): True, (1, 3, 2, 5): False, (4, 20, 2, 5): True,
+             (4, 3, 2, 5): False}
+    for shape, transposed in cases.items():
+        assert transposes_pay(shape[0], shape[1], shape[3]) is transposed, shape
+        p = _make(shape, dtype, reset_after)
+        kw = dict(reset_after=reset_after)
+        ref_out, ref_g = _grads(p, "reference", **kw)
+        cpu_out, cpu_g = _grads(p, "cpu", **kw)
+        for a, b in zip(ref_out + ref_g, cpu_out + cpu_g, strict=True):
+            torch.testing.assert_close(b, a, **_tol(dtype))
+        with torch.no_grad():
+            for a, b in zip(_run(p, "reference", **kw), _run(p, "cpu", **kw), strict=True):
+                torch.testing.assert_close(b, a, **_tol(dtype))
+
+
 @pytest.mark.parametrize("reset_after", [True, False], ids=_placement)
 def test_cpu_without_optional_parameters_matches_reference(reset_after):
     """No biases, no gains, no shifts, no h0: the kernel substitutes 1 and 0 as LN does."""

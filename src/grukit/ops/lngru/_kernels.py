@@ -17,7 +17,7 @@ import numpy as np
 from numba import njit, prange
 
 from .._cpu_math import copy_into, one, sigmoid, tanh
-from .._gemm import gemm_scratch, mm
+from .._gemm import gemm_scratch, mm, mm_w
 from .._jit import chunked_kernel
 from .reference import EPS
 
@@ -80,9 +80,10 @@ def _add_masked(dst, src, m):
 
 
 @chunked_kernel
-def fwd_after(gi, whh_t, g_hh, c_hh, hs, mask, lens, hn, y, save, phat, rstd, train, gemm,
-              nchunk):
-    """reset_after=True. gi (T,B,3H) normalised input gates (+ b_ih), whh_t (H,3H) = W_hhᵀ,
+def fwd_after(gi, whh, w_t, g_hh, c_hh, hs, mask, lens, hn, y, save, phat, rstd, train,
+              gemm, nchunk):
+    """reset_after=True. gi (T,B,3H) normalised input gates (+ b_ih), whh = W_hh (3H,H) as
+    torch stores it, or with w_t its transposed copy (H,3H) (``mm_w``),
     g_hh (3H,) recurrent gain, c_hh (3H,) = β_hh + b_hh, hs (T+1,B,H) with hs[0] = h0 ->
     hs[1:], hn (B,H) = each row's state at its own last step; y (T',B,H) = hs[1:], save
     (T',B,4H) = [r, z, n, gh_n], phat (T',B,3H) = normalised W_hh h_{t−1}, rstd (T',B)."""
@@ -98,7 +99,7 @@ def fwd_after(gi, whh_t, g_hh, c_hh, hs, mask, lens, hn, y, save, phat, rstd, tr
         for t in range(steps):
             ts = t if train else 0
             _masked_rows(hm, hs[t], mask, b0)
-            mm(hm, whh_t, p, gemm, ints, ab)
+            mm_w(hm, whh, w_t, p, gemm, ints, ab)
             for i in range(b1 - b0):
                 b = b0 + i
                 hi, ho, yb, ph = hs[t, b], hs[t + 1, b], y[ts, b], phat[ts, b]
@@ -173,9 +174,10 @@ def bwd_after(dy, dhn, whh, g_hh, hs, mask, save, phat, rstd, lens, dg, dp, dh0,
 
 
 @chunked_kernel
-def fwd_before(gi, wrz_t, wn_t, g_hh, c_hh, hs, mask, lens, hn, y, save, phat, rstd, train,
-               gemm, nchunk):
-    """reset_after=False. wrz_t (H,2H) = W_h[r,z]ᵀ, wn_t (H,H) = W_hnᵀ, c_hh (3H,) = β_hh;
+def fwd_before(gi, wrz, wn, w_t, g_hh, c_hh, hs, mask, lens, hn, y, save, phat, rstd,
+               train, gemm, nchunk):
+    """reset_after=False. wrz = W_h[r,z] (2H,H), wn = W_hn (H,H), or with w_t their
+    transposed copies (``mm_w``), c_hh (3H,) = β_hh;
     as fwd_after but save (T',B,3H) = [r, z, n], phat (T',B,3H) = [normalised W_h[r,z] h,
     normalised W_hn (r ⊙ hm)] and rstd (T',B,2) their two 1/σ."""
     steps, batch, g3 = gi.shape
@@ -192,7 +194,7 @@ def fwd_before(gi, wrz_t, wn_t, g_hh, c_hh, hs, mask, lens, hn, y, save, phat, r
         for t in range(steps):
             ts = t if train else 0
             _masked_rows(hm, hs[t], mask, b0)
-            mm(hm, wrz_t, a, gemm, ints, ab)
+            mm_w(hm, wrz, w_t, a, gemm, ints, ab)
             for i in range(nb):
                 b = b0 + i
                 sv, ph = save[ts, b], phat[ts, b]
@@ -210,7 +212,7 @@ def fwd_before(gi, wrz_t, wn_t, g_hh, c_hh, hs, mask, lens, hn, y, save, phat, r
                     zi[j] = z
                     sv[j] = r
                     sv[hid + j] = z
-            mm(rh, wn_t, q, gemm, ints, ab)
+            mm_w(rh, wn, w_t, q, gemm, ints, ab)
             for i in range(nb):
                 b = b0 + i
                 ho, yb = hs[t + 1, b], y[ts, b]

@@ -36,7 +36,7 @@ from torch import Tensor
 from .. import _pool
 from .._cpu import arr, kernel_threads, lens_array
 from .._fused import grad_or_zeros, run_fused
-from .._gemm import gemm_address
+from .._gemm import gemm_address, transposes_pay
 from . import _kernels as K
 from .reference import layer_norm
 
@@ -90,13 +90,16 @@ def _forward(gi: Tensor, w_hh: Tensor, b_hh, g_hh, be_hh, h0: Tensor, mask: np.n
     w = w_hh.detach()
     gain, shift = _gain(g_hh, g3, dt), _shift(be_hh, b_hh, g3, dt)
     gemm = gemm_address(dt)
+    w_t = transposes_pay(batch, steps, hid)  # W_hh as stored, or its transposed copy
     with kernel_threads(batch, gemm) as nchunk:
         if reset_after:
-            K.fwd_after(gin, arr(w.t()), gain, shift, hs, mask, lens, hn, y, save, phat,
-                        rstd, train, gemm, nchunk)
+            K.fwd_after(gin, arr(w.t() if w_t else w), w_t, gain, shift, hs, mask, lens, hn,
+                        y, save, phat, rstd, train, gemm, nchunk)
         else:
-            K.fwd_before(gin, arr(w[:2 * hid].t()), arr(w[2 * hid:].t()), gain, shift, hs,
-                         mask, lens, hn, y, save, phat, rstd, train, gemm, nchunk)
+            wrz, wn = w[:2 * hid], w[2 * hid:]
+            K.fwd_before(gin, arr(wrz.t() if w_t else wrz), arr(wn.t() if w_t else wn), w_t,
+                         gain, shift, hs, mask, lens, hn, y, save, phat, rstd, train, gemm,
+                         nchunk)
     yt = y if train else hs[1:]  # (T, B, H)
     yb = torch.from_numpy(yt.transpose(1, 0, 2))  # (B, T, H), not a torch view in training
     saved = (torch.from_numpy(save), torch.from_numpy(phat), torch.from_numpy(rstd))
