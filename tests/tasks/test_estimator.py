@@ -167,3 +167,24 @@ def test_load_of_another_class_names_both(tmp_path, monkeypatch):
     Toy().fit().save(tmp_path / "m")
     with pytest.raises(ValueError, match="holds a Toy, not a Other"):
         Other.load(tmp_path / "m")
+
+
+def test_prepare_save_refuses_the_output_folder_and_an_unwritable_parent(tmp_path,
+                                                                         monkeypatch):
+    from grukit._runs import UsageError
+
+    out = tmp_path / "out"
+    out.mkdir()
+    for save in (out, tmp_path, tmp_path / "out" / ".."):  # the folder, or one holding it
+        with pytest.raises(UsageError, match="would hold the results of --output"):
+            E.prepare_save(str(save), output=str(out))
+    assert E.prepare_save(str(out / "model"), output=str(out)) == str(out / "model")
+
+    def refuse(*args, **kwargs):  # the place beside the folder, where the model is written
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(E.tempfile, "mkdtemp", refuse)
+    with pytest.raises(UsageError, match=r"the model is written beside it in .* and moved "
+                                         r"in, and that folder cannot be written \(Permission "
+                                         r"denied\)"):
+        E.prepare_save(str(tmp_path / "new"))

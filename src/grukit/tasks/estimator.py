@@ -145,16 +145,33 @@ def _check_target(path: str) -> None:
                          f"model; give a new or empty folder.")
 
 
-def prepare_save(path: str, what: str = "--save") -> str:
+def prepare_save(path: str, what: str = "--save", output: str | None = None) -> str:
     """A CLI's save folder checked before training (a file, an unwritable place, a folder of
-    other files: one sentence, ``UsageError``) rather than after it."""
+    other files, the ``--output`` folder or one holding it: one sentence, ``UsageError``)
+    rather than after it. The model is written beside ``path`` and swapped in (``save_folder``),
+    so the folder that holds ``path`` must take a new folder too."""
     from .._runs import UsageError, prepare_output
 
+    if output is not None and path:
+        here, there = os.path.realpath(path), os.path.realpath(output)
+        if here == there or there.startswith(here + os.sep):
+            raise UsageError(f"{what} {path!r} would hold the results of --output {output!r}, "
+                             f"and saving replaces the whole folder; give the model a folder "
+                             f"of its own (e.g. {os.path.join(output, 'model')!r}).")
     if os.path.isdir(path) and os.listdir(path) and \
             not os.path.isfile(os.path.join(path, CONFIG_FILE)):
         raise UsageError(f"{what} {path!r} holds other files and no saved model; give a new "
                          f"or empty folder.")
-    return prepare_output(path, what)
+    path = prepare_output(path, what)
+    parent = os.path.dirname(os.path.abspath(path))
+    try:
+        os.rmdir(tempfile.mkdtemp(dir=parent, prefix=".grukit-write-test-"))
+    except OSError as err:
+        raise UsageError(f"{what} {path!r}: the model is written beside it in {parent!r} and "
+                         f"moved in, and that folder cannot be written ("
+                         f"{err.strerror or err}); give a folder in a place you can write "
+                         f"to.") from None
+    return path
 
 
 def save_folder(path: str, name: str, config: dict, extras: dict,

@@ -125,7 +125,7 @@ def run_train(args: argparse.Namespace) -> int:
     if args.save:
         from ..estimator import prepare_save
 
-        prepare_save(args.save)
+        prepare_save(args.save, output=out)
     RUN.start(out, resumable=folds > 1)
     kind, inputs, labels, desc, n_train = _load(args)
     classes, _ = encode_labels(labels, folds=folds)

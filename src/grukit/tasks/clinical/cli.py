@@ -126,7 +126,7 @@ def run_train(args: argparse.Namespace) -> int:
     if args.save:
         from ..estimator import prepare_save
 
-        prepare_save(args.save)
+        prepare_save(args.save, output=out)
     RUN.start(out, resumable=True)
     data = read_set(folder, args.outcome)
     print(f"{folder}: {data.n_records} stays, {len(data.variables)} variables, "

@@ -174,7 +174,7 @@ def run_train(args: argparse.Namespace) -> int:
     if args.save:
         from ..estimator import prepare_save
 
-        prepare_save(args.save)
+        prepare_save(args.save, output=out)
     RUN.start(out, resumable=out is not None)
     series, season, default_horizon = _read(args)
     horizon = default_horizon if args.horizon is None else args.horizon

@@ -153,7 +153,7 @@ def _train(args) -> int:
                          "run.")
     out = prepare_output(args.output)
     if args.save:
-        prepare_save(args.save)
+        prepare_save(args.save, output=out)
     settings = _settings(args)
     resume = None
     ckpt_path = os.path.join(out, CHECKPOINT) if out else None

@@ -177,7 +177,7 @@ def run_train(args: argparse.Namespace) -> int:
     if args.save:
         from ..estimator import prepare_save
 
-        prepare_save(args.save)
+        prepare_save(args.save, output=out)
     RUN.start(out, resumable=out is not None)
 
     if args.data:

@@ -148,7 +148,7 @@ def run_train(args: argparse.Namespace) -> int:
     if args.save:
         from ..estimator import prepare_save
 
-        prepare_save(args.save)
+        prepare_save(args.save, output=out)
     rec = _recordings(args)
     overrides = {"model": model}
     for key in ("hidden", "epochs", "features", "noise_copies"):

@@ -152,7 +152,7 @@ def _train(args) -> int:
                          "translate/evaluate), so drop it.")
     out = prepare_output(args.output)
     if args.save:
-        prepare_save(args.save)
+        prepare_save(args.save, output=out)
     ckpt = os.path.join(out, CHECKPOINT) if out else None
     if args.resume and not os.path.isfile(ckpt):
         raise UsageError(f"--resume: {args.output!r} holds no {CHECKPOINT}; run without "
