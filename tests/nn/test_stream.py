@@ -252,3 +252,28 @@ def test_stream_module_imports_no_kernel_file_and_no_private_ops_name():
             assert not any(p.startswith("_") or p in ("cpu", "stream") for p in parts[1:]), \
                 node.module
             assert not any(a.name.startswith("_") for a in node.names), node.module
+
+
+def test_zoneout_steps_equal_the_evaluation_sequence():
+    """In evaluation a GRU with zoneout keeps h' = p h + (1 − p) h̃; numpy and torch steps
+    (and the int8 copy's Int8Stream) give what the module gives on the whole sequence."""
+    from grukit.nn.quantized import Int8Stream, quantize_int8
+
+    torch.manual_seed(0)
+    m = gnn.GRU(4, 8, zoneout=0.5).eval()
+    x = torch.randn(12, 4)  # unbatched (T, I)
+    with torch.no_grad():
+        y, h = m(x)
+    s = gnn.Stream(m)
+    ys = np.stack([s.step(x[t].numpy()) for t in range(12)])
+    np.testing.assert_allclose(ys, y.numpy(), atol=1e-6, rtol=0)
+    torch.testing.assert_close(s.state[:, 0], h, atol=1e-6, rtol=0)
+    s.reset()
+    yt = torch.stack([s.step(x[t]) for t in range(12)])
+    torch.testing.assert_close(yt, y, atol=1e-6, rtol=0)
+    q = quantize_int8(m)
+    with torch.no_grad():
+        yq, _ = q(x)
+    s8 = Int8Stream(q, w8a8=False)
+    y8 = np.stack([s8.step(x[t].numpy()) for t in range(12)])
+    np.testing.assert_allclose(y8, yq.numpy(), atol=1e-6, rtol=0)

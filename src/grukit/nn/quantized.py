@@ -200,7 +200,8 @@ def model_bytes(model: nn.Module) -> int:
 class Int8Stream(Stream):
     """``grukit.nn.Stream`` for a module from ``quantize_int8``: a unidirectional GRU or
     LSTM (no projection) steps one sequence through the int8 kernels
-    (``grukit.ops.gru.quant``); other steps run as ``Stream``'s on the dequantized weights.
+    (``grukit.ops.gru.quant``); other steps (a GRU with zoneout among them) run as
+    ``Stream``'s on the dequantized weights.
 
     ``w8a8``: True multiplies int8 weights by the input and state quantised to 8 bits each
     step (one scale per vector, int32 sums: ``grukit.ops.gru.w8a8``; float32 modules), False

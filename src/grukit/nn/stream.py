@@ -9,10 +9,11 @@ Steps and chunks give exactly what the whole sequence gives at once. A Stream is
 inference: nothing it computes carries gradients, and dropout is off. One sequence fed one
 step at a time asks dispatch for the cell's one-step kernel (op ``"<cell>_stream"``, e.g.
 ``"gru_stream"``: a GRU, an LSTM without projection or an RNN on CPU, one fused numba call
-per step, no torch dispatch); where none serves the call it steps through ``feed`` and logs
-why at debug level. The kernel's weights are packed on the first step and re-packed
-whenever a parameter changes in place (an optimizer step, ``load_state_dict``). Parameters
-replaced by new tensors (``module.to``) are seen by
+per step, no torch dispatch); where none serves the call (a module with zoneout among
+them: in evaluation h' = p h + (1 − p) h̃, which the kernels do not apply) it steps through
+``feed`` and logs why at debug level. The kernel's weights are packed on the first step
+and re-packed whenever a parameter changes in place (an optimizer step,
+``load_state_dict``). Parameters replaced by new tensors (``module.to``) are seen by
 ``feed`` and by steps with torch input; call ``reset()`` to re-read them on the numpy hot
 path too. ``check_finite=True`` on the module refuses NaN/Inf on every path, the state left
 unchanged; the fast path reads that flag when it starts (the first step after ``reset()``).
@@ -153,6 +154,8 @@ class Stream:
         op = f"{m.spec.name}_stream"
         if m.backend not in ("auto", "cpu"):
             fn, reason = None, f"the module names backend={m.backend!r}."
+        elif getattr(m, "zoneout", 0):  # the kernels step h' = h̃; feed's h' = p h + (1 − p) h̃
+            fn, reason = None, f"zoneout={m.zoneout}: the one-step kernels have no zoneout."
         else:
             try:
                 fn = dispatch.select(op, "auto", h=self._h[0], x_ndim=ndim,
