@@ -277,3 +277,18 @@ def test_zoneout_steps_equal_the_evaluation_sequence():
     s8 = Int8Stream(q, w8a8=False)
     y8 = np.stack([s8.step(x[t].numpy()) for t in range(12)])
     np.testing.assert_allclose(y8, yq.numpy(), atol=1e-6, rtol=0)
+
+
+def test_stream_of_an_int8_module_without_bias_steps_its_dequantized_weights():
+    """An int8 copy without bias has no parameter left (its weights are buffers): a Stream
+    of it still starts and steps what the module computes."""
+    from grukit.nn.quantized import quantize_int8
+
+    torch.manual_seed(0)
+    q = quantize_int8(gnn.GRU(4, 6, bias=False))
+    x = torch.randn(7, 4)
+    with torch.no_grad():
+        y, _ = q(x)
+    s = gnn.Stream(q)
+    ys = np.stack([s.step(x[t].numpy()) for t in range(7)])
+    np.testing.assert_allclose(ys, y.numpy(), atol=1e-6, rtol=0)

@@ -64,7 +64,8 @@ class Stream:
     # -- state ------------------------------------------------------------------------------
     def reset(self) -> None:
         """Start over from zero state."""
-        p = next(self.module.parameters())
+        p = self.module.weight_ih_l0  # (a module with int8 weights and no bias has no
+        #                               parameter: this reads its weights' float dtype)
         shape = (self.module.num_layers, self.batch_size)
         self._routes: dict = {}  # x_t.ndim -> the stream op's kernel builder, or None
         self._set_state([torch.zeros(*shape, s, dtype=p.dtype, device=p.device)
