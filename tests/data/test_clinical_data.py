@@ -6,6 +6,7 @@ from grukit.data.clinical import PHYSIONET_VARIABLES, read_long_csv, read_physio
 from grukit.data.clinical_steps import (
     Standardization,
     empirical_mean,
+    grid_index,
     impute_forward,
     impute_mean,
     time_since_observed,
@@ -99,6 +100,29 @@ def test_grid_values_mask_delta_and_lengths_of_hand_made_stays(tmp_path):
     assert d.M[0, :, TEMP].sum() == 0  # 200 °C is implausible
     assert d.lengths.tolist() == [48, 6]  # one past the last step with a measurement
     assert d.X[1, 5, GCS] == 15 and d.delta[1, 5, GCS] == 5
+
+
+@pytest.mark.parametrize("step", [1.0, 0.5, 0.25, 0.2, 0.1])
+def test_a_time_on_a_step_boundary_lands_in_the_step_it_opens(step):
+    minutes = np.arange(48 * 60 + 1)  # every minute of the window, 48:00 included
+    width, n = round(step * 60), round(48 / step)  # minutes per step, steps
+    expected = np.minimum(minutes // width, n - 1).tolist()  # 48:00 closes the last step
+    physionet = minutes // 60 + (minutes % 60) / 60.0  # HH:MM as the stay reader turns it
+    long_csv = minutes * (1 / 60)  # read_long_csv(..., time_unit=1/60)
+    assert grid_index(physionet, step, n).tolist() == expected
+    assert grid_index(long_csv, step, n).tolist() == expected
+    assert grid_index(np.array([48 + 1 / 60]), step, n).tolist() == [-1]
+
+
+def test_boundary_times_in_both_readers_land_in_the_step_they_open(tmp_path):
+    stay = "Time,Parameter,Value\n00:00,RecordID,1\n00:18,HR,81\n00:36,HR,82\n00:42,HR,83\n"
+    d = read_physionet2012(_set(tmp_path, {"1": stay}, outcomes=None), outcomes=None,
+                           step=0.1, n_steps=480)
+    assert np.flatnonzero(d.M[0, :, HR]).tolist() == [3, 6, 7]
+    csv = tmp_path / "long.csv"
+    csv.write_text("id,time,variable,value\na,18,hr,81\na,36,hr,82\n")
+    d = read_long_csv(csv, time_unit=1 / 60, step=0.2, n_steps=240)
+    assert np.flatnonzero(d.M[0, :, 0]).tolist() == [1, 3]
 
 
 def test_static_descriptors_minus_one_duplicates_and_conflicts(tmp_path):

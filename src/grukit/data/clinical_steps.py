@@ -29,11 +29,18 @@ SUMMARY_STATISTICS = ("count", "mean", "std", "min", "max", "first", "last")
 def grid_index(time: np.ndarray, step: float, n_steps: int) -> np.ndarray:
     """The grid step of each time: step k holds ``k·step <= t < (k+1)·step``; the window is
     closed at its end (a measurement at exactly ``n_steps·step``, PhysioNet's 48:00, belongs
-    to the last step). Times after the window get ``-1``."""
-    k = np.floor(np.asarray(time, dtype=np.float64) / step).astype(np.int64)  # (E,)
-    window = n_steps * step
-    k[np.asarray(time) == window] = n_steps - 1
-    k[np.asarray(time) > window] = -1
+    to the last step). Times after the window get ``-1``.
+
+    ``t / step`` within a relative 1e-9 of a whole number counts as that number before it is
+    floored: times are minutes turned into hours (00:18 = 0.3 h) and neither 0.3 nor a step
+    of 0.1 h is exact in binary, so 0.3 / 0.1 = 2.9999999999999996 would put a measurement
+    taken exactly on a step boundary into the step before."""
+    q = np.asarray(time, dtype=np.float64) / step  # (E,) time in steps
+    whole = np.rint(q)
+    q = np.where(np.abs(q - whole) <= 1e-9 * np.maximum(np.abs(whole), 1.0), whole, q)
+    k = np.floor(q).astype(np.int64)  # (E,)
+    k[q == n_steps] = n_steps - 1
+    k[q > n_steps] = -1
     return k
 
 
