@@ -137,6 +137,24 @@ def test_module_with_lengths_and_initial_state_equals_eager(variant, layout):
         _close(sess.run(None, feeds), _eager(m, x, states, lengths))
 
 
+@pytest.mark.parametrize("variant", VARIANTS, ids=[v[0] for v in VARIANTS])
+def test_a_sequence_of_length_zero_keeps_its_initial_state_as_in_eager(variant):
+    """lengths 0 beside full and partial ones: h_n (and c_n) of that row is h0 (c0), its
+    output zeros, in both directions of both layers."""
+    _, spec, options = variant
+    m = _module(spec, options, LAYOUTS[1][1])
+    sess = _session(build_onnx(m, lengths=True, initial_state=True))
+    names = [f"{s}0" for s in spec.states]
+    x, states, _ = _inputs(m, 3, 6, 50)
+    lengths = torch.tensor([0, 6, 2])
+    feeds = {"input": x.numpy(), "lengths": lengths.numpy()}
+    feeds |= {n: s.numpy() for n, s in zip(names, states, strict=True)}
+    want = _eager(m, x, states, lengths)
+    for s, w in zip(states, want[1:], strict=True):
+        torch.testing.assert_close(w[:, 0], s[:, 0])  # eager keeps the initial state
+    _close(sess.run(None, feeds), want)
+
+
 @pytest.mark.parametrize("spec", [s for s in _specs() if s.onnx is None] or [None],
                          ids=lambda s: getattr(s, "name", "none"))
 def test_cell_without_onnx_operator_is_a_scan_and_equals_eager_without_bias(spec):

@@ -3,10 +3,11 @@ model with torch.nn's inputs and outputs.
 
 Graph inputs: ``input`` (T, B, I), or (B, T, I) with ``batch_first``; with
 ``initial_state=True`` one (L·D, B, S) input per state of the cell (``h0``; ``h0``, ``c0``
-for the LSTM); with ``lengths=True`` ``lengths`` (B,) int64, each ≥ 1 (ONNX
-``sequence_lens``). Outputs: ``output`` (T, B, D·H) or (B, T, D·H), then ``h_n`` (and
-``c_n``) (L·D, B, S), as ``module(input, hx, lengths=lengths)`` returns them in evaluation
-mode. Batch and time are dynamic axes unless ``dynamic=False``.
+for the LSTM); with ``lengths=True`` ``lengths`` (B,) int64, each ≥ 0 (ONNX
+``sequence_lens``; a sequence of length 0 keeps its initial state, as in eager). Outputs:
+``output`` (T, B, D·H) or (B, T, D·H), then ``h_n`` (and ``c_n``) (L·D, B, S), as
+``module(input, hx, lengths=lengths)`` returns them in evaluation mode. Batch and time are
+dynamic axes unless ``dynamic=False``.
 """
 
 from __future__ import annotations

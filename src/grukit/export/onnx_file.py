@@ -103,8 +103,9 @@ def to_onnx(model, path, *, example=None, dynamic: bool = True, lengths: bool = 
             (it fixes the shapes), else only checked against the model (and, for a
             Sequential whose first layer has no ``input_shape``, it gives the input's rank).
         dynamic: batch and time as named dynamic axes ("batch", "time").
-        lengths: add the graph input ``lengths`` (B,) int64, each ≥ 1: the ``lengths=`` of
-            ``module.forward`` (written as ONNX ``sequence_lens``) or of
+        lengths: add the graph input ``lengths`` (B,) int64: the ``lengths=`` of
+            ``module.forward`` (written as ONNX ``sequence_lens``; a sequence of length 0
+            keeps its initial state, as in eager) or of
             ``Sequential.forward`` (right-padded sequences; an ``Embedding(mask_zero=True)``
             replaces them by its own).
         initial_state: (modules) add the graph inputs ``h0`` (and ``c0``), (L·D, B, H).

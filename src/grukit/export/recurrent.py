@@ -17,7 +17,8 @@ in ONNX's order, written with the spec's gate names::
 
 The ONNX equations are torch's (h' = (1 − z) ⊙ n + z ⊙ h for the GRU), so no sign flips.
 ``sequence_lens`` (int32) zeroes the output past each end and starts the reverse direction
-at each sequence's own last step, as ``grukit.nn`` does with ``lengths``.
+at each sequence's own last step, as ``grukit.nn`` does with ``lengths``; a sequence of
+length 0 keeps its initial state (a ``Where`` after the operator, which would give zeros).
 """
 
 from __future__ import annotations
@@ -85,8 +86,12 @@ def _attrs(module) -> dict:
 
 
 def _operator_layer(g: Graph, module, layer: int, x: str, seq_lens: str | None,
-                    states: list[str | None]) -> tuple[str, list[str]]:
-    """One layer through the ONNX operator: x (T, B, I) -> y (T, B, D·H), finals (D, B, S)."""
+                    states: list[str | None], lengths: str | None = None
+                    ) -> tuple[str, list[str]]:
+    """One layer through the ONNX operator: x (T, B, I) -> y (T, B, D·H), finals (D, B, S).
+
+    A sequence of length 0 keeps its initial state, as ``grukit.nn`` does (the operators
+    give it zeros): finals = Where(lengths == 0, initial state, Y_h)."""
     spec, gates, h = module.spec, module.spec.gates, module.hidden_size
     order = _order(spec)
     ws, rs, bs = [], [], []
@@ -106,7 +111,13 @@ def _operator_layer(g: Graph, module, layer: int, x: str, seq_lens: str | None,
                 **_attrs(module))
     y = g.transpose(outs[0], [0, 2, 1, 3])  # (T, D, B, H) -> (T, B, D, H)
     y = g.op("Reshape", [y, g.ints(0, 0, -1)], "y")  # (T, B, D·H)
-    return y, outs[1:]
+    finals = outs[1:]
+    if lengths is not None and any(states):
+        empty = g.op("Equal", [lengths, g.ints(0)], "empty")  # (B,) bool
+        empty = g.op("Reshape", [empty, g.ints(1, -1, 1)], "empty")  # (1, B, 1)
+        finals = [f if s is None else g.op("Where", [empty, s, f], "final")
+                  for s, f in zip(states, finals, strict=True)]  # each (D, B, S)
+    return y, finals
 
 
 def _scan_layer(g: Graph, module, layer: int, x: str, lengths: str | None,
@@ -146,7 +157,7 @@ def emit_recurrent(g: Graph, module, x: str, lengths: str | None,
         if scan:
             y, fin = _scan_layer(g, module, layer, y, lengths, layer_states)
         else:
-            y, fin = _operator_layer(g, module, layer, y, seq_lens, layer_states)
+            y, fin = _operator_layer(g, module, layer, y, seq_lens, layer_states, lengths)
         for k, f in enumerate(fin):
             finals[k].append(f)
     out = [f[0] if len(f) == 1 else g.op("Concat", f, "h_n", axis=0) for f in finals]
