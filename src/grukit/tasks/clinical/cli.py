@@ -145,7 +145,7 @@ def run_train(args: argparse.Namespace) -> int:
     baselines = () if args.no_baselines else BASELINES
     names = (model, *baselines)
     splits = fold_indices(y, folds, seed)
-    stamp = fingerprint(data.record_ids[rows], y, folds, seed, config, baselines)
+    stamp = fingerprint(data, rows, folds, seed, config, baselines)
     done = {}
     if out:
         from ..folds import FOLDS_DIR, clear_folds, read_folds

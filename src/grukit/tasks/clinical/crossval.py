@@ -62,12 +62,25 @@ def summarize(per_fold: list[dict], y: np.ndarray, p: np.ndarray, seed: int = 0,
     return out
 
 
-def fingerprint(record_ids, y, folds: int, seed: int, config: dict, baselines) -> str:
-    """What decides the folds' results: the records, their outcomes, the folds, the settings
-    (a fold file of another run is refused on --resume)."""
+def fingerprint(data, rows, folds: int, seed: int, config: dict, baselines) -> str:
+    """What decides the folds' results: the records ``rows`` of ``data`` (their ids,
+    outcomes, gridded values X, mask M, δ, descriptors and raw events, which the baselines'
+    summary statistics read), the grid and variables, the folds and the settings; a fold
+    file of another run, or of the same records with other values, is refused on --resume."""
+    rows = np.asarray(rows)
     h = hashlib.sha256()
-    h.update(np.asarray(record_ids).astype(str).astype("U").tobytes())
-    h.update(np.asarray(y, dtype=np.float64).tobytes())
+    h.update(np.asarray(data.record_ids)[rows].astype(str).astype("U").tobytes())
+    h.update(np.asarray(data.y, dtype=np.float64)[rows].tobytes())
+    for a in (data.X, data.M, data.delta, data.static, data.lengths):
+        h.update(np.ascontiguousarray(np.asarray(a)[rows]).tobytes())
+    per = np.diff(data.event_offsets)  # (N,) events of each record
+    mine = np.isin(np.repeat(np.arange(data.n_records), per), rows)  # (E,)
+    h.update(per[rows].astype(np.int64).tobytes())
+    for a in (data.event_time, data.event_variable, data.event_value):
+        h.update(np.ascontiguousarray(np.asarray(a)[mine]).tobytes())
     h.update(json.dumps({"folds": folds, "seed": seed, "config": config,
-                         "baselines": list(baselines)}, sort_keys=True).encode())
+                         "baselines": list(baselines), "variables": list(data.variables),
+                         "statics": list(data.static_names), "step": data.step,
+                         "steps": data.n_steps, "outcome": data.outcome},
+                        sort_keys=True).encode())
     return h.hexdigest()
