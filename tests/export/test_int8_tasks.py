@@ -178,3 +178,24 @@ def test_int8_estimator_takes_a_speech_classifier():
     assert not any(type(m).__name__ == "Int8GRU" for m in clf.model.modules())
     report = relative_error(clf.predict_proba(waves), q.predict_proba(waves))
     assert 0 < report["relative"] < 0.02, report
+
+
+def test_int8_estimator_update_leaves_the_float_forecaster_unchanged():
+    """update on the int8 copy appends to its own recent values and time stamp, not to those
+    of the forecaster it was copied from."""
+    import pandas as pd
+
+    from grukit.tasks.forecast import Forecaster
+
+    torch.manual_seed(0)
+    t = np.arange(60)
+    y = pd.Series(100 + 10 * np.sin(t / 5), index=pd.date_range("2020-01-01", periods=60,
+                                                                freq="D"))
+    est = Forecaster(hidden=4, horizon=2, epochs=1, lookback=6).fit(y)
+    before, last, end = est.predict(), est.last[0].copy(), est.future_index()[0]
+    q = int8_estimator(est)
+    q.update(5000.0)
+    assert q.last[0][-1] == 5000.0
+    np.testing.assert_array_equal(est.last[0], last)
+    np.testing.assert_array_equal(est.predict(), before)
+    assert est.future_index()[0] == end

@@ -139,10 +139,14 @@ def _network_attr(est) -> str:
 
 
 def int8_estimator(est, *, linear: str = "auto"):
-    """A shallow copy of the fitted task model ``est`` whose network has int8 weights
+    """A copy of the fitted task model ``est`` whose network has int8 weights
     (``grukit.nn.quantized.quantize_int8``, per-row scales): ``predict``/``evaluate`` on it
-    measure what int8 costs. ``est`` itself is unchanged."""
+    measure what int8 costs. ``est`` itself is unchanged, whatever the copy is given: its
+    lists and dicts (a forecaster's recent values and time stamps, which ``update``
+    changes) are copied, its float networks are not (the copy holds int8 ones)."""
     import copy
+
+    from torch import nn
 
     from ..nn.quantized import quantize_int8
 
@@ -151,6 +155,11 @@ def int8_estimator(est, *, linear: str = "auto"):
         raise ValueError(f"int8_estimator needs a fitted {type(est).__name__}; call fit or "
                          f"load first.")
     out = copy.copy(est)
+    nets = [getattr(est, attr)] + list(getattr(est, "nets", None) or [])
+    memo = {id(n): n for n in nets if isinstance(n, nn.Module)}  # replaced below, not copied
+    for name, value in vars(est).items():
+        if isinstance(value, (list, dict)):
+            setattr(out, name, copy.deepcopy(value, memo))
     nets = getattr(est, "nets", None)
     if isinstance(nets, list):  # a forecaster's ensemble: a list of its own for the copy
         out.nets = [quantize_int8(n, linear=linear) for n in nets]
