@@ -238,6 +238,9 @@ def test_summary_features_per_variable_inside_the_window(tmp_path):
     ("Time,Parameter,Value\n00:00,RecordID,9\n01:00,Mood,3\n", "line 3: unknown parameter "
      "'Mood'"),
     ("Time,Parameter,Value\n00:00,RecordID,8\n", "RecordID 8 does not match the file name"),
+    ("Time,Parameter,Value\n00:00,RecordID,-1\n", "line 2: RecordID -1 is not a record number"),
+    ("Time,Parameter,Value\n00:00,RecordID,9.5\n", "RecordID 9.5 is not a record number"),
+    ("Time,Parameter,Value\n00:00,RecordID,1e20\n", r"RecordID 1e\+20 is not a record number"),
     (b"\x89PNG\r\n\x1a\n", "is a PNG image, not a text file"),
 ])
 def test_bad_stay_file_is_refused_with_one_sentence(tmp_path, stay, message):
@@ -245,6 +248,33 @@ def test_bad_stay_file_is_refused_with_one_sentence(tmp_path, stay, message):
     with pytest.raises(ValueError, match=message) as err:
         read_physionet2012(folder, outcomes=None)
     assert "9.txt" in str(err.value) and "\n" not in str(err.value)
+
+
+def test_two_stay_files_of_one_record_are_refused_naming_both(tmp_path):
+    for i, stays in enumerate([{"1": STAY_1, "1 (copy)": STAY_1, "2": STAY_2},
+                               {"2": STAY_2, "abc": STAY_2}, {"1": STAY_1, "0001": STAY_1}]):
+        with pytest.raises(ValueError, match="both hold RecordID") as err:
+            read_physionet2012(_set(tmp_path / str(i), stays), outcomes=None)
+        first, second = sorted(f"{n}.txt" for n in stays if stays[n] == stays[min(stays)])
+        assert first in str(err.value) and second in str(err.value)
+        assert "keep one file per stay" in str(err.value) and "\n" not in str(err.value)
+
+
+def test_hidden_files_in_the_stay_folder_are_not_read_but_listed(tmp_path):
+    folder = _set(tmp_path, {"1": STAY_1, "2": STAY_2, ".1": STAY_1,
+                             "._2": b"\x00\x05\x16\x07\x00\x02\x00\x00Mac OS X"})
+    d = read_physionet2012(folder)
+    assert d.record_ids.tolist() == [1, 2]
+    assert d.report.hidden_files == [".1.txt", "._2.txt"]
+    assert "2 hidden files not read (names starting with '.'): .1.txt, ._2.txt" in str(d.report)
+
+
+def test_a_record_number_too_large_is_refused_in_one_sentence(tmp_path):
+    folder = _set(tmp_path, {"99999999999999999999": "Time,Parameter,Value\n01:00,HR,80\n"},
+                  outcomes=None)
+    with pytest.raises(ValueError, match=r"99999999999999999999.txt': the number .* too large "
+                                         r"for a RecordID \(at most 2\^53"):
+        read_physionet2012(folder, outcomes=None)
 
 
 def test_windows_line_ends_blank_lines_and_utf16_read_like_plain_ones(tmp_path):

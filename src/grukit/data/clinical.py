@@ -22,9 +22,12 @@ Rules (each counted in ``data.report``, nothing dropped without a count):
   drops and counts it, ``unknown="keep"`` adds it as a variable and counts it);
 - outcome rows without a record file and records without an outcome row are listed
   (``report.without_file``, ``report.without_outcome``; their ``y`` is NaN);
+- hidden files in the stay folder (names starting with ``.``: ``._1.txt``, ``.1.txt``) are
+  not read, and listed (``report.hidden_files``); two stay files of one RecordID are refused,
+  naming both;
 - a missing folder or file, an empty file, a row without three fields, a bad ``HH:MM``, a
-  non-numeric value, an outcome file that matches no record: one sentence, naming the file
-  and line.
+  non-numeric value, a RecordID that is not a whole number from 0 to 2^53, an outcome file
+  that matches no record: one sentence, naming the file and line.
 
 pandas does the parsing: all files are read as text (``read_text_file``: encodings checked),
 joined, and parsed once, so the 3,996 stays of set A read in seconds.
@@ -115,6 +118,7 @@ class ReadReport:
     without_file: list = field(default_factory=list)  # outcome ids with no record
     without_outcome: list = field(default_factory=list)  # record ids with no outcome row
     no_measurements: list = field(default_factory=list)  # record ids with nothing in window
+    hidden_files: list = field(default_factory=list)  # stay folder's .*.txt, not read
 
     def table(self) -> pd.DataFrame:
         """One row per (variable, what, count), for printing or saving."""
@@ -135,7 +139,9 @@ class ReadReport:
         for name, ids in (("outcome rows without a record file", self.without_file),
                           ("records without an outcome row", self.without_outcome),
                           ("records with no measurement in the window",
-                           self.no_measurements)):
+                           self.no_measurements),
+                          ("hidden files not read (names starting with '.')",
+                           self.hidden_files)):
             if ids:
                 shown = ", ".join(map(str, ids[:10])) + (" ..." if len(ids) > 10 else "")
                 lines.append(f"{len(ids)} {name}: {shown}")
@@ -254,12 +260,14 @@ def read_physionet2012(folder, outcomes="auto", outcome: str = "In-hospital_deat
     ``Outcomes-*.txt`` beside the stays, None: none). The grid: ``n_steps`` steps of ``step``
     hours (the paper: 48 hourly). ``ranges`` overrides ``PHYSIONET_RANGES``."""
     _check_grid(step, n_steps, unknown)
-    rows, record_ids, outcome_path = read_physionet_files(folder, outcomes)
+    rows, record_ids, outcome_path, hidden = read_physionet_files(folder, outcomes)
     ranges = PHYSIONET_RANGES if ranges is None else ranges
     table = read_outcomes(outcome_path, "RecordID") if outcome_path else None
-    return _build(rows, record_ids, PHYSIONET_VARIABLES, PHYSIONET_STATICS,
+    data = _build(rows, record_ids, PHYSIONET_VARIABLES, PHYSIONET_STATICS,
                   PHYSIONET_CATEGORICAL, ranges, (-1.0,), unknown, step, n_steps, table,
                   outcome if table is not None else None)
+    data.report.hidden_files = hidden
+    return data
 
 
 def read_long_csv(path, id_column: str = "id", time_column: str = "time",

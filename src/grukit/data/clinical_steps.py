@@ -238,7 +238,13 @@ def _fail_at(rows: pd.DataFrame, bad: np.ndarray, what: str) -> None:
 def read_physionet_files(folder, outcomes="auto"):
     """Rows of every stay file of a PhysioNet 2012 set, as a DataFrame with columns rec (file
     position), time (hours), name, value, file, line (RecordID rows taken out); the stays'
-    RecordIDs (N,) int64; the outcome file's path (or None)."""
+    RecordIDs (N,) int64; the outcome file's path (or None); the hidden files not read.
+
+    A stay file is a ``*.txt`` in the set's folder other than ``Outcomes*.txt``. Hidden files
+    (names starting with ``.``) are not read: they are copies and metadata that file
+    managers and macOS leave (``._1.txt`` is an AppleDouble resource file, ``.1.txt`` a
+    hidden copy of ``1.txt``), never stays of the set; their names are returned so that the
+    reading report lists them."""
     folder = os.fspath(folder)
     if os.path.isfile(folder):
         raise NotADirectoryError(f"{folder!r} is a file; give the PhysioNet 2012 folder that "
@@ -253,11 +259,14 @@ def read_physionet_files(folder, outcomes="auto"):
         raise ValueError(f"{folder!r} holds several sets ({', '.join(sets)}); give one of "
                          f"them, e.g. {os.path.join(folder, sets[0])!r}.")
     stays = os.path.join(folder, sets[0]) if sets else folder
-    names = sorted(f for f in os.listdir(stays)
+    every = sorted(f for f in os.listdir(stays)
                    if f.endswith(".txt") and not f.startswith("Outcomes"))
+    hidden = [f for f in every if f.startswith(".")]
+    names = [f for f in every if not f.startswith(".")]
     if not names:
         raise FileNotFoundError(f"{stays!r} holds no stay files (*.txt, one Time,Parameter,"
-                                f"Value CSV per ICU stay).")
+                                f"Value CSV per ICU stay" + (f"; hidden files such as "
+                                f"{hidden[0]!r} are not read" if hidden else "") + ").")
     if isinstance(outcomes, str) and outcomes == "auto":
         outcomes = _find_outcomes(folder, stays)
     texts, lines_per_file = [], []
@@ -284,8 +293,8 @@ def read_physionet_files(folder, outcomes="auto"):
                                                       dtype=object), counts),
                          "line": np.arange(counts.sum()) - starts + 2})
     rows = _parse_physionet_rows("\n".join(texts).encode("utf-8"), rows)
-    ids = _physionet_ids(rows, [n[:-4] for n in names])
-    return rows[rows["name"] != "RecordID"], ids, outcomes
+    ids = _physionet_ids(rows, [os.path.join(stays, n) for n in names])
+    return rows[rows["name"] != "RecordID"], ids, outcomes, hidden
 
 
 def _parse_physionet_rows(raw: bytes, rows: pd.DataFrame) -> pd.DataFrame:
@@ -345,9 +354,23 @@ def _parse_physionet_rows(raw: bytes, rows: pd.DataFrame) -> pd.DataFrame:
     return rows
 
 
-def _physionet_ids(rows: pd.DataFrame, stems) -> np.ndarray:
-    """Each stay's RecordID row, which must agree with its file name when that is a number."""
-    ids = np.array([int(s) if s.isdigit() else -1 for s in stems], dtype=np.int64)
+# RecordIDs are read as float64 numbers, whole and exact up to 2^53
+LARGEST_ID = 2 ** 53
+
+
+def _physionet_ids(rows: pd.DataFrame, paths) -> np.ndarray:
+    """(N,) int64: each stay's RecordID row, which must agree with its file name when that is
+    a number, or else that number. A RecordID is a whole number from 0 to 2^53; two stay
+    files of one RecordID (``1.txt`` and ``1 (copy).txt``) are refused, naming both."""
+    ids = np.full(len(paths), -1, dtype=np.int64)
+    for i, path in enumerate(paths):
+        stem = os.path.basename(path)[:-4]
+        if stem.isascii() and stem.isdigit():
+            if int(stem) > LARGEST_ID:
+                raise ValueError(f"{path!r}: the number {stem} of its name is too large for a "
+                                 f"RecordID (at most 2^53 = {LARGEST_ID}); name the file "
+                                 f"<RecordID>.txt.")
+            ids[i] = int(stem)
     rid = rows[rows["name"] == "RecordID"]
     twice = rid["rec"].duplicated().to_numpy()
     if twice.any():
@@ -355,8 +378,14 @@ def _physionet_ids(rows: pd.DataFrame, stems) -> np.ndarray:
         raise ValueError(f"{r['file']!r} line {r['line']}: a second RecordID row; a stay "
                          f"file has one.")
     value = rid["value"].to_numpy()
-    whole = value == np.round(value)
-    clash = ~whole | ((ids[rid["rec"]] >= 0) & (ids[rid["rec"]] != value))
+    bad = (value < 0) | (value != np.round(value)) | (value > LARGEST_ID)
+    if bad.any():
+        r = rid[bad].iloc[0]
+        raise ValueError(f"{r['file']!r} line {r['line']}: RecordID {r['value']:g} is not a "
+                         f"record number (a whole number from 0 to 2^53; -1 is PhysioNet's "
+                         f"unknown value, which a RecordID cannot be); write the stay's id "
+                         f"in that row.")
+    clash = (ids[rid["rec"]] >= 0) & (ids[rid["rec"]] != value)
     if clash.any():
         r = rid[clash].iloc[0]
         raise ValueError(f"{r['file']!r} line {r['line']}: RecordID {r['value']:g} does not "
@@ -364,8 +393,14 @@ def _physionet_ids(rows: pd.DataFrame, stems) -> np.ndarray:
     ids[rid["rec"].to_numpy()] = value.astype(np.int64)
     if (ids < 0).any():
         i = int(np.flatnonzero(ids < 0)[0])
-        raise ValueError(f"stay file {stems[i]!r}.txt has no RecordID row and its name is not "
-                         f"a number; add the row 00:00,RecordID,<id>.")
+        raise ValueError(f"stay file {paths[i]!r} has no RecordID row and its name is not a "
+                         f"number; add the row 00:00,RecordID,<id>.")
+    order = np.argsort(ids, kind="stable")
+    same = np.flatnonzero(ids[order][1:] == ids[order][:-1])
+    if same.size:
+        a, b = order[same[0]], order[same[0] + 1]
+        raise ValueError(f"{paths[a]!r} and {paths[b]!r} both hold RecordID {ids[a]}; keep "
+                         f"one file per stay.")
     return ids
 
 
