@@ -151,13 +151,34 @@ def test_outcomes_by_name_and_records_without_file_or_outcome_are_reported(tmp_p
     d = read_physionet2012(folder)
     assert d.outcome == "In-hospital_death"
     assert d.y[:2].tolist() == [0, 1] and np.isnan(d.y[2])
-    assert d.report.without_file == [3] and d.report.without_outcome == [4]
+    assert d.report.without_file == ["3"] and d.report.without_outcome == [4]
     assert "1 outcome rows without a record file: 3" in str(d.report)
     assert d.with_outcome("SOFA").y[:2].tolist() == [3, 4]
     with pytest.raises(ValueError, match="no outcome column 'Death'"):
         read_physionet2012(folder, outcome="Death")
     nothing = read_physionet2012(folder, outcomes=None)
     assert nothing.outcome is None and np.isnan(nothing.y).all()
+
+
+def test_outcome_ids_with_leading_zeros_match_their_records(tmp_path):
+    d = read_physionet2012(_set(tmp_path, outcomes="RecordID,In-hospital_death\n0001,1\n"
+                                                   "2,0\n007,1\n"))
+    assert d.y.tolist() == [1, 0]
+    assert d.report.without_outcome == [] and d.report.without_file == ["007"]
+    assert "1 outcome rows without a record file: 007" in str(d.report)
+    with pytest.raises(ValueError, match=r"lists record 1 twice \(as '1' and '01'\)"):
+        read_physionet2012(_set(tmp_path / "twice", outcomes="RecordID,In-hospital_death\n"
+                                                             "1,1\n01,0\n2,0\n"))
+
+
+def test_an_empty_outcome_cell_is_reported_with_its_records(tmp_path):
+    d = read_physionet2012(_set(tmp_path, outcomes="RecordID,SOFA,In-hospital_death\n"
+                                                   "1,,1\n2,4,\n"))
+    assert d.y[0] == 1 and np.isnan(d.y[1])
+    assert d.report.empty_outcome == [2] and d.report.without_outcome == []
+    assert "1 records whose outcome cell is empty (no label): 2" in str(d.report)
+    sofa = d.with_outcome("SOFA")
+    assert sofa.report.empty_outcome == [1] and d.report.empty_outcome == [2]
 
 
 def test_raw_irregular_events_keep_every_cleaned_measurement(tmp_path):
@@ -386,7 +407,7 @@ def test_long_csv_bad_input(tmp_path):
 def test_physionet_set_a(shared_data_clinical):
     d = read_physionet2012(shared_data_clinical)
     assert d.n_records == 3996 and d.X.shape == (3996, 48, 37) and len(d.variables) == 37
-    assert sorted(d.report.without_file) == [139060, 140501, 140936, 141264]
+    assert sorted(d.report.without_file) == ["139060", "140501", "140936", "141264"]
     assert d.report.without_outcome == [] and int(np.nansum(d.y)) == 554
     assert 0.75 < 1 - d.M.mean() < 0.85  # Che et al. report about 80% missing
     assert d.M[..., HR].mean() > 0.85 and d.M[..., PHYSIONET_VARIABLES.index("Cholesterol")

@@ -20,8 +20,10 @@ Rules (each counted in ``data.report``, nothing dropped without a count):
   (``report.out_of_window``), not gridded;
 - a parameter name outside the known variables is refused by default (``unknown="drop"``
   drops and counts it, ``unknown="keep"`` adds it as a variable and counts it);
-- outcome rows without a record file and records without an outcome row are listed
-  (``report.without_file``, ``report.without_outcome``; their ``y`` is NaN);
+- outcome rows without a record file, records without an outcome row and records whose
+  outcome cell is empty are listed (``report.without_file``, ``report.without_outcome``,
+  ``report.empty_outcome``; their ``y`` is NaN); record ids are matched as numbers when
+  both sides are whole numbers (``0001`` is record 1), else as text;
 - hidden files in the stay folder (names starting with ``.``: ``._1.txt``, ``.1.txt``) are
   not read, and listed (``report.hidden_files``); two stay files of one RecordID are refused,
   naming both;
@@ -115,8 +117,9 @@ class ReadReport:
     unknown_parameters: dict = field(default_factory=dict)  # name -> rows (dropped or kept)
     unknown_policy: str = "error"
     absent_statics: dict = field(default_factory=dict)  # descriptor -> records without it
-    without_file: list = field(default_factory=list)  # outcome ids with no record
+    without_file: list = field(default_factory=list)  # outcome ids with no record, as written
     without_outcome: list = field(default_factory=list)  # record ids with no outcome row
+    empty_outcome: list = field(default_factory=list)  # record ids whose outcome cell is empty
     no_measurements: list = field(default_factory=list)  # record ids with nothing in window
     hidden_files: list = field(default_factory=list)  # stay folder's .*.txt, not read
 
@@ -138,6 +141,8 @@ class ReadReport:
                          f"window (kept in the raw events, not on the grid)")
         for name, ids in (("outcome rows without a record file", self.without_file),
                           ("records without an outcome row", self.without_outcome),
+                          ("records whose outcome cell is empty (no label)",
+                           self.empty_outcome),
                           ("records with no measurement in the window",
                            self.no_measurements),
                           ("hidden files not read (names starting with '.')",
@@ -205,8 +210,12 @@ class ClinicalData:
         return x, self.M, self.delta
 
     def with_outcome(self, name: str) -> ClinicalData:
-        """The same data with ``y`` set to the outcome column ``name``."""
-        return replace(self, y=_outcome_column(self.outcomes, name), outcome=name)
+        """The same data with ``y`` set to the outcome column ``name`` (the report's
+        ``empty_outcome`` lists the records whose cell of that column is empty)."""
+        y = _outcome_column(self.outcomes, name)
+        report = replace(self.report, empty_outcome=_empty_cells(self.record_ids, y,
+                                                                 self.report))
+        return replace(self, y=y, outcome=name, report=report)
 
     def fit_standardization(self, train_indices) -> Standardization:
         """z-score statistics of the series fitted on the training records only."""
@@ -404,7 +413,9 @@ def _build(rows, record_ids, variables, statics, categorical, ranges, missing, u
     outcomes, y = {}, np.full(n, np.nan)
     if table is not None:
         outcomes = _match_outcomes(table, record_ids, report)
-        y = _outcome_column(outcomes, outcome) if outcome is not None else y
+        if outcome is not None:
+            y = _outcome_column(outcomes, outcome)
+            report.empty_outcome = _empty_cells(record_ids, y, report)
     return ClinicalData(
         X=x, M=m, delta=time_since_observed(m, step), lengths=lengths, static=static, y=y,
         record_ids=np.asarray(record_ids), variables=tuple(variables),
@@ -433,16 +444,39 @@ def _statics(rows, key, n, statics, categorical, report) -> np.ndarray:
 
 
 def _match_outcomes(table, record_ids, report: ReadReport) -> dict:
+    """{column: (N,) float64} of the outcome rows of the records (NaN: no row, or an empty
+    cell). Ids are matched as numbers when both sides are whole numbers (``0001`` is record
+    1), else as text; the report shows the outcome file's ids as written there."""
     ids, columns = table
     mine = np.asarray([str(i) for i in record_ids])
-    pos = pd.Index(ids).get_indexer(mine)  # (N,) row of each record, -1: none
+    theirs, keys = ids, mine
+    if _integers(ids) and _integers(mine) and len(set(map(int, mine))) == len(mine):
+        theirs, keys = [int(i) for i in ids], [int(i) for i in mine]
+        seen = {}
+        for text, number in zip(ids, theirs, strict=True):
+            if number in seen:
+                raise ValueError(f"the outcome file lists record {number} twice (as "
+                                 f"{seen[number]!r} and {str(text)!r}); give one row per "
+                                 f"record.")
+            seen[number] = str(text)
+    pos = pd.Index(theirs).get_indexer(keys)  # (N,) row of each record, -1: none
     if (pos < 0).all():
         raise ValueError(f"the outcome file matches none of the {len(mine)} records (its ids "
                          f"begin {', '.join(ids[:3])}; the records' {', '.join(mine[:3])}); "
                          f"give the outcome file of this set.")
     report.without_outcome = np.asarray(record_ids)[pos < 0].tolist()
-    numeric = np.issubdtype(np.asarray(record_ids).dtype, np.integer)
-    report.without_file = [int(i) if numeric and i.lstrip("-").isdigit() else str(i)
-                           for i in ids[~np.isin(ids, mine)]]
+    matched = np.zeros(len(ids), dtype=bool)
+    matched[pos[pos >= 0]] = True
+    report.without_file = [str(i) for i in ids[~matched]]
     return {c: np.where(pos >= 0, col[np.maximum(pos, 0)], np.nan)
             for c, col in columns.items()}
+
+
+def _integers(ids) -> bool:
+    return bool(len(ids)) and bool(pd.Series(ids, dtype=str).str.fullmatch(r"-?\d+").all())
+
+
+def _empty_cells(record_ids, y, report: ReadReport) -> list:
+    """The records that have an outcome row whose cell of the outcome is empty."""
+    has_row = ~np.isin(np.asarray(record_ids), np.asarray(report.without_outcome))
+    return np.asarray(record_ids)[has_row & np.isnan(y)].tolist()
