@@ -34,10 +34,13 @@ BATCH = 64
 
 
 def _manifest_path(path: str) -> str:
+    """``<stem>.manifest.json`` beside ``path``, named as the export names it: the file's
+    name up to its last suffix (model.onnx, model.ONNX and model.bin: model.manifest.json)."""
     if path.endswith(".manifest.json"):
         return path
-    stem = path[:-5] if path.endswith(".onnx") else path
-    return stem + ".manifest.json"
+    folder, name = os.path.split(path)
+    stem = name.rsplit(".", 1)[0] if "." in name.lstrip(".") else name
+    return os.path.join(folder, stem + ".manifest.json")
 
 
 class Predictor:
