@@ -366,7 +366,7 @@ def test_runtime_bad_input_gets_one_sentence(forecaster, text_model, tmp_path):
     lookback = json.loads(beside(f_path, "manifest").read_text())["forecast"]["lookback"]
     with pytest.raises(ValueError) as e:
         p.predict(nile[:lookback - 1])
-    assert f"must end with {lookback} finite values" in _sentence(e)
+    assert f"predict needs the last {lookback} values (the lookback)" in _sentence(e)
     with pytest.raises(ValueError, match="without covariates"):
         p.predict(nile[:90], covariates=np.ones((90, 1)))
     with pytest.raises(ValueError, match="predict_proba serves the classifiers"):

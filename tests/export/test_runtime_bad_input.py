@@ -1,5 +1,6 @@
-"""grukit.export.runtime.Predictor finds the manifest the export wrote beside a model file
-of any suffix."""
+"""grukit.export.runtime.Predictor refuses, in one sentence each, the input the forecaster
+refuses (or that the graph would silently misread), and finds the manifest the export wrote
+whatever the model file's suffix."""
 
 from __future__ import annotations
 
@@ -33,6 +34,35 @@ def forecaster(tmp_path_factory):
     path = tmp_path_factory.mktemp("fc") / "fc.onnx"
     export(f, path)
     return f, Predictor(path), y, cov
+
+
+def test_forecast_equals_the_estimator_on_good_input(forecaster):
+    f, p, y, cov = forecaster
+    np.testing.assert_allclose(p.forecast(y[:60], cov[:60]), f.predict(y[:60], cov[:60]),
+                               atol=1e-4, rtol=0)
+    np.testing.assert_allclose(p.forecast(), f.predict(), atol=1e-4, rtol=0)
+
+
+def test_forecast_refuses_what_the_estimator_refuses(forecaster):
+    f, p, y, cov = forecaster
+    nan = cov[:60].copy()
+    nan[-1, 1] = np.nan
+    cases = {  # name: ((recent, covariates), what the sentence says)
+        "one column": ((y[:60], cov[:60, :1]), "rows of 2 value(s)"),
+        "three columns": ((y[:60], np.ones((60, 3))), "rows of 2 value(s)"),
+        "NaN covariate": ((y[:60], nan), "missing or infinite"),
+        "no covariates": ((y[:60], None), "fitted with 2 covariate(s)"),
+        "2-D recent": ((np.stack([y[:60], y[:60]], 1), cov[:60]), "one 1-D series"),
+        "covariates without recent": ((None, cov[:60]), "covariates go with recent values"),
+        "too short": ((y[:5], cov[:5]), "the last 6 values"),
+        "NaN recent": ((np.r_[y[:59], np.nan], cov[:60]), "missing or infinite"),
+    }
+    for name, ((recent, covs), says) in cases.items():
+        with pytest.raises(ValueError):
+            f.predict(recent, covs)
+        with pytest.raises(ValueError) as e:
+            p.forecast(recent, covs)
+        assert says in _sentence(e), name
 
 
 def test_the_manifest_is_found_beside_a_file_of_any_suffix(forecaster, tmp_path):

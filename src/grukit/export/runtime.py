@@ -94,31 +94,28 @@ class Predictor:
 
     # -- forecasting ---------------------------------------------------------------------
     def forecast(self, recent=None, covariates=None, index: int = 0) -> np.ndarray:
-        """The next ``horizon`` values after ``recent`` (at least ``lookback`` values;
-        None: the series the model was fitted on), series ``index``'s scaling."""
+        """The next ``horizon`` values after ``recent`` (one 1-D series ending with at least
+        ``lookback`` finite values, and as many rows of covariates where the model has them;
+        None: the series the model was fitted on), series ``index``'s scaling. Input is
+        checked as ``Forecaster.predict`` checks it."""
         spec = self.manifest["forecast"]
-        if not 0 <= index < len(spec["series"]):
-            raise ValueError(f"index must be between 0 and {len(spec['series']) - 1}; got "
-                             f"{index}.")
-        st, lookback = spec["series"][index], spec["lookback"]
+        count = len(spec["series"])
+        if isinstance(index, bool) or not isinstance(index, (int, np.integer)) \
+                or not 0 <= index < count:
+            raise ValueError(f"index must be a whole number between 0 and {count - 1}; got "
+                             f"{index!r}.")
+        st, lookback, n_cov = spec["series"][index], spec["lookback"], spec["covariates"]
         if recent is None:
+            if covariates is not None:
+                raise ValueError("covariates go with recent values: predict(recent, "
+                                 "covariates); predict() continues the fitted series.")
             recent, covariates = st["recent"], st["recent_covariates"]
-        x = np.asarray(recent, np.float64).reshape(-1)
-        if len(x) < lookback or not np.isfinite(x[-lookback:]).all():
-            raise ValueError(f"recent must end with {lookback} finite values (the lookback); "
-                             f"got {len(x)} value(s).")
-        x = x[-lookback:][None]  # (1, lookback)
+        x = _window(recent, lookback)[None]  # (1, lookback)
         chans = [(x - x[:, -1:]) / st["scale"], (x - st["mean"]) / st["std"]]
-        if spec["covariates"]:
-            if covariates is None:
-                raise ValueError("this forecaster uses covariates; give them with recent.")
-            c = np.asarray(covariates, np.float64).reshape(-1, spec["covariates"])[-lookback:]
-            if len(c) < lookback:
-                raise ValueError(f"covariates must have at least {lookback} rows.")
+        c = _recent_covariates(covariates, n_cov, lookback)  # (lookback, C) or None
+        if c is not None:
             c = (c[None] - np.asarray(st["cmean"])) / np.asarray(st["cstd"])
             chans += list(np.moveaxis(c, 2, 0))
-        elif covariates is not None:
-            raise ValueError("this forecaster was fitted without covariates; drop them.")
         inputs = np.stack(chans, axis=2).astype(np.float32)  # (1, lookback, 2 + C)
         out = self._run({self.manifest["inputs"][0]["name"]: inputs})[0]  # (1, horizon)
         return np.asarray(out, np.float64)[0] * st["scale"] + float(x[0, -1])
@@ -318,3 +315,50 @@ class Predictor:
         top = np.argsort(-scores, kind="stable")[:k]
         ids = [self.item_ids[i] for i in top]
         return list(zip(ids, scores[top].tolist(), strict=True)) if return_scores else ids
+
+
+def _floats(values, what: str) -> np.ndarray:
+    try:
+        return np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"{what} must hold numbers ({' '.join(str(err).split())}).") from None
+
+
+def _window(recent, lookback: int) -> np.ndarray:
+    """The last ``lookback`` values of ``recent`` as float64, checked as the estimator
+    checks them (``grukit.tasks.forecast.checks.window``)."""
+    w = _floats(recent, "recent")
+    if w.ndim != 1:
+        raise ValueError(f"recent must be one 1-D series; got shape {w.shape} (for several "
+                         f"series call predict once per series with its index).")
+    if len(w) < lookback:
+        raise ValueError(f"predict needs the last {lookback} values (the lookback); recent "
+                         f"has {len(w)}.")
+    w = w[-lookback:]
+    if not np.isfinite(w).all():
+        raise ValueError(f"recent has {int((~np.isfinite(w)).sum())} missing or infinite "
+                         f"value(s) among its last {lookback}; fill them first.")
+    return w
+
+
+def _recent_covariates(covariates, n_cov: int, rows: int):
+    """The last ``rows`` rows of covariates, (rows, C) float64, or None for a model without
+    them; checked as the estimator checks them (``checks.recent_covariates``)."""
+    if n_cov and covariates is None:
+        raise ValueError(f"this forecaster was fitted with {n_cov} covariate(s); give "
+                         f"their last {rows} rows too.")
+    if not n_cov:
+        if covariates is not None:
+            raise ValueError("this forecaster was fitted without covariates; drop them.")
+        return None
+    cov = _floats(covariates, "covariates")
+    cov = cov[:, None] if cov.ndim == 1 else cov
+    if cov.ndim != 2 or cov.shape[1] != n_cov or len(cov) < rows:
+        raise ValueError(f"covariates must have at least {rows} rows of {n_cov} "
+                         f"value(s) (the lookback); got shape {cov.shape}.")
+    cov = cov[-rows:]
+    if not np.isfinite(cov).all():
+        raise ValueError("the covariates hold missing or infinite values among their "
+                         "last rows; fill them first.")
+    return cov
+
