@@ -194,7 +194,7 @@ def test_cli_folder_without_outcome_file_one_line_exit_2(synthetic, tmp_path, ca
         f.unlink()
     assert main(["clinical", "--data", str(data), "--output", str(tmp_path / "o")]) == 2
     err = capsys.readouterr().err.strip()
-    assert len(err.splitlines()) == 1 and "no outcome file (Outcomes-*.txt)" in err
+    assert len(err.splitlines()) == 1 and "no outcome file (Outcomes-a.txt)" in err
     assert "put the outcome file there" in err
 
 

@@ -96,9 +96,9 @@ PHYSIONET_RANGES = {
     "Age": (0, 120), "Gender": (0, 1), "Height": (1, 275), "ICUType": (1, 4)}
 
 __all__ = ["PHYSIONET_RANGES", "PHYSIONET_STATICS", "PHYSIONET_VARIABLES", "SUMMARY_STATISTICS",
-           "ClinicalData", "ReadReport", "Standardization", "empirical_mean", "impute_forward",
-           "impute_mean", "read_long_csv", "read_physionet2012", "summary_features",
-           "time_since_observed"]
+           "ClinicalData", "OutcomeMismatch", "ReadReport", "Standardization",
+           "empirical_mean", "impute_forward", "impute_mean", "read_long_csv",
+           "read_physionet2012", "summary_features", "time_since_observed"]
 
 UNKNOWN_CODE = "unknown (-1)"
 IMPLAUSIBLE = "implausible"
@@ -135,7 +135,9 @@ class ReadReport:
         return pd.DataFrame(rows, columns=["variable", "what", "count"])
 
     def __str__(self) -> str:
-        lines = [self.table().to_string(index=False)]
+        table = self.table()
+        lines = [table.to_string(index=False) if len(table) else
+                 "no value dropped, merged or left out"]
         if self.stays_beyond_window:
             lines.append(f"{self.stays_beyond_window} records have measurements after the "
                          f"window (kept in the raw events, not on the grid)")
@@ -254,10 +256,22 @@ class ClinicalData:
         return feats, names
 
 
-def _outcome_column(outcomes: dict, name: str) -> np.ndarray:
+class OutcomeMismatch(ValueError):
+    """An outcome file that does not fit the stays: it matches none of them, or it has no
+    column of the outcome asked for. ``problem`` says which (the message adds the fix), so a
+    caller that can go on without outcomes (scoring new stays) can say why it does."""
+
+    def __init__(self, problem: str, fix: str):
+        super().__init__(f"{problem}; {fix}")
+        self.problem = problem
+
+
+def _outcome_column(outcomes: dict, name: str, path: str | None = None) -> np.ndarray:
     if name not in outcomes:
-        raise ValueError(f"no outcome column {name!r}; the outcome file has "
-                         f"{', '.join(map(repr, outcomes)) or 'none'}.")
+        where = f"outcome file {path!r}" if path else "the outcome file"
+        raise OutcomeMismatch(f"no outcome column {name!r}: {where} has "
+                              f"{', '.join(map(repr, outcomes)) or 'none'}",
+                              "name one of those columns.")
     return outcomes[name]
 
 
@@ -271,7 +285,7 @@ def read_physionet2012(folder, outcomes="auto", outcome: str = "In-hospital_deat
     _check_grid(step, n_steps, unknown)
     rows, record_ids, outcome_path, hidden = read_physionet_files(folder, outcomes)
     ranges = PHYSIONET_RANGES if ranges is None else ranges
-    table = read_outcomes(outcome_path, "RecordID") if outcome_path else None
+    table = (*read_outcomes(outcome_path, "RecordID"), outcome_path) if outcome_path else None
     data = _build(rows, record_ids, PHYSIONET_VARIABLES, PHYSIONET_STATICS,
                   PHYSIONET_CATEGORICAL, ranges, (-1.0,), unknown, step, n_steps, table,
                   outcome if table is not None else None)
@@ -330,7 +344,7 @@ def read_long_csv(path, id_column: str = "id", time_column: str = "time",
         variables = tuple(sorted(set(rows["name"]) - set(statics)))
     table = None
     if outcomes is not None:
-        table = read_outcomes(outcomes, outcome_id_column or id_column)
+        table = (*read_outcomes(outcomes, outcome_id_column or id_column), os.fspath(outcomes))
     return _build(rows, record_ids, tuple(variables), tuple(statics), tuple(categorical),
                   ranges or {}, tuple(missing_values), unknown, step, n_steps, table, outcome)
 
@@ -414,7 +428,7 @@ def _build(rows, record_ids, variables, statics, categorical, ranges, missing, u
     if table is not None:
         outcomes = _match_outcomes(table, record_ids, report)
         if outcome is not None:
-            y = _outcome_column(outcomes, outcome)
+            y = _outcome_column(outcomes, outcome, table[2])
             report.empty_outcome = _empty_cells(record_ids, y, report)
     return ClinicalData(
         X=x, M=m, delta=time_since_observed(m, step), lengths=lengths, static=static, y=y,
@@ -447,7 +461,7 @@ def _match_outcomes(table, record_ids, report: ReadReport) -> dict:
     """{column: (N,) float64} of the outcome rows of the records (NaN: no row, or an empty
     cell). Ids are matched as numbers when both sides are whole numbers (``0001`` is record
     1), else as text; the report shows the outcome file's ids as written there."""
-    ids, columns = table
+    ids, columns, path = table
     mine = np.asarray([str(i) for i in record_ids])
     theirs, keys = ids, mine
     if _integers(ids) and _integers(mine) and len(set(map(int, mine))) == len(mine):
@@ -455,15 +469,15 @@ def _match_outcomes(table, record_ids, report: ReadReport) -> dict:
         seen = {}
         for text, number in zip(ids, theirs, strict=True):
             if number in seen:
-                raise ValueError(f"the outcome file lists record {number} twice (as "
+                raise ValueError(f"outcome file {path!r} lists record {number} twice (as "
                                  f"{seen[number]!r} and {str(text)!r}); give one row per "
                                  f"record.")
             seen[number] = str(text)
     pos = pd.Index(theirs).get_indexer(keys)  # (N,) row of each record, -1: none
     if (pos < 0).all():
-        raise ValueError(f"the outcome file matches none of the {len(mine)} records (its ids "
-                         f"begin {', '.join(ids[:3])}; the records' {', '.join(mine[:3])}); "
-                         f"give the outcome file of this set.")
+        raise OutcomeMismatch(f"outcome file {path!r} matches none of the {len(mine)} records "
+                              f"(its ids begin {', '.join(ids[:3])}, the records' "
+                              f"{', '.join(mine[:3])})", "give the outcome file of this set.")
     report.without_outcome = np.asarray(record_ids)[pos < 0].tolist()
     matched = np.zeros(len(ids), dtype=bool)
     matched[pos[pos >= 0]] = True

@@ -405,16 +405,25 @@ def _physionet_ids(rows: pd.DataFrame, paths) -> np.ndarray:
 
 
 def _find_outcomes(folder: str, stays: str):
-    letter = os.path.basename(os.path.normpath(stays))[len("set-"):]
-    for where in dict.fromkeys((folder, stays, os.path.dirname(os.path.normpath(stays)))):
+    """The outcome file of the stays in ``stays``: for a ``set-<x>/`` folder its
+    ``Outcomes-<x>.txt`` in the folder given, in ``stays`` or in the folder above it; else
+    the first ``Outcomes*.txt`` in the folder given or in ``stays`` — never another
+    ``Outcomes-*.txt`` of the folder above, which holds the other sets' outcome files."""
+    name = os.path.basename(os.path.normpath(stays))
+    own = f"Outcomes-{name[len('set-'):]}.txt" if name.startswith("set-") else None
+    places = list(dict.fromkeys((folder, stays)))
+    if own:
+        for where in dict.fromkeys((*places, os.path.dirname(os.path.normpath(stays)))):
+            if os.path.isfile(os.path.join(where, own)):
+                return os.path.join(where, own)
+    for where in places:
         found = sorted(f for f in os.listdir(where)
                        if f.startswith("Outcomes") and f.endswith(".txt"))
-        for name in (f"Outcomes-{letter}.txt", *found):
-            if name in found:
-                return os.path.join(where, name)
-    raise FileNotFoundError(f"no outcome file (Outcomes-*.txt) beside {stays!r}; put the "
-                            f"outcome file there (read_physionet2012 also takes outcomes=PATH, "
-                            f"or outcomes=None to read the stays without one).")
+        if found:
+            return os.path.join(where, found[0])
+    raise FileNotFoundError(f"no outcome file ({own or 'Outcomes-*.txt'}) beside {stays!r}; "
+                            f"put the outcome file there (read_physionet2012 also takes "
+                            f"outcomes=PATH, or outcomes=None to read the stays without one).")
 
 
 def parse_rows(rows: pd.DataFrame, time_unit: float = 1.0, time_format: str = "auto"):

@@ -12,8 +12,10 @@ report.html with both (``report.py``).
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
+import sys
 import time
 
 import numpy as np
@@ -246,6 +248,7 @@ def _print_table(results: dict) -> None:
 
 def run_predict(args: argparse.Namespace) -> int:
     from ..._io import atomic_text
+    from ...data.clinical import OutcomeMismatch
     from ..estimator import load
     from .estimator import ClinicalClassifier, auc_scores
 
@@ -259,12 +262,23 @@ def run_predict(args: argparse.Namespace) -> int:
     if not isinstance(clf, ClinicalClassifier):
         raise UsageError(f"--model {args.model!r} holds a {type(clf).__name__}, not a "
                          f"clinical model; use its own command.")
+    # with --output the risks go to a file and stdout tells the story; without, stdout is
+    # the CSV and the story goes to stderr
+    say = functools.partial(print, file=sys.stdout if out else sys.stderr, flush=True)
+    note = None
     try:
         data = read_set(args.data, clf.outcome_)
     except FileNotFoundError as err:
         if "no outcome file" not in str(err):
             raise
-        data = read_set(args.data, None, outcomes=None)  # stays without outcomes: risk only
+        note = "no outcome file beside the stays"
+    except OutcomeMismatch as err:
+        note = err.problem
+    if note is not None:  # stays without (usable) outcomes: risks only
+        data = read_set(args.data, None, outcomes=None)
+        say(f"{note}: writing risks without scoring them against outcomes.")
+    say(f"{args.data}: {data.n_records} stays, {len(data.variables)} variables, "
+        f"{data.n_steps} steps of {data.step:g} h; what reading changed:\n{data.report}")
     risk = clf.predict_proba(data)  # (N,)
     lines = ["RecordID,risk"] + [f"{r},{float(p):.9g}"
                                  for r, p in zip(data.record_ids, risk, strict=True)]
@@ -283,6 +297,6 @@ def run_predict(args: argparse.Namespace) -> int:
     else:
         print(text, end="")
     if scores is not None:
-        print(f"AUC-ROC {scores['auc_roc']:.4f}, AUC-PR {scores['auc_pr']:.4f} on "
-              f"{scores['n']} stays with an outcome ({data.outcome})")
+        say(f"AUC-ROC {scores['auc_roc']:.4f}, AUC-PR {scores['auc_pr']:.4f} on "
+            f"{scores['n']} stays with an outcome ({data.outcome})")
     return 0
