@@ -1,5 +1,5 @@
-"""grukit.export.runtime.Predictor refuses, in one sentence each, the input the forecaster
-refuses (or that the graph would silently misread), and finds the manifest the export wrote
+"""grukit.export.runtime.Predictor refuses, in one sentence each, the input the estimators
+refuse (or that the graph would silently misread), and finds the manifest the export wrote
 whatever the model file's suffix."""
 
 from __future__ import annotations
@@ -72,3 +72,55 @@ def test_the_manifest_is_found_beside_a_file_of_any_suffix(forecaster, tmp_path)
         assert Predictor(tmp_path / name).manifest["model"] == name, manifest
         np.testing.assert_allclose(Predictor(manifest).forecast(), f.predict(), atol=1e-4,
                                    rtol=0)
+
+
+def test_sequence_classifier_refuses_nan_and_empty_sequences(tmp_path):
+    from grukit.tasks.classify import SequenceClassifier
+
+    rng = np.random.default_rng(0)
+    seqs = [rng.normal(size=(int(n), 2)) + i % 2 for i, n in
+            enumerate(rng.integers(3, 8, 16))]
+    torch.manual_seed(0)
+    clf = SequenceClassifier(hidden=4, epochs=1, validation_split=0).fit(
+        seqs, [i % 2 for i in range(16)])
+    export(clf, tmp_path / "seq.onnx")
+    p = Predictor(tmp_path / "seq.onnx")
+    bad = rng.normal(size=(5, 2))
+    for value in (np.nan, np.inf):
+        bad[2, 1] = value
+        with pytest.raises(ValueError, match="contains NaN/Inf"):
+            clf.predict([bad])
+        with pytest.raises(ValueError) as e:
+            p.predict([seqs[0], bad])
+        assert "sequence 1 contains NaN/Inf" in _sentence(e)
+    with pytest.raises(ValueError) as e:
+        p.predict_proba([np.zeros((0, 2))])
+    assert "sequence 0 is empty" in _sentence(e)
+
+
+def test_text_classifier_refuses_malformed_token_ids(tmp_path):
+    from grukit.tasks.classify import TextClassifier
+
+    texts = ["good phone", "great sound", "bad battery", "awful screen"] * 4
+    labels = ["pos", "pos", "neg", "neg"] * 4
+    torch.manual_seed(0)
+    clf = TextClassifier(embed_dim=4, hidden=4, epochs=1, vocab_size=40,
+                         validation_split=0).fit(texts, labels)
+    export(clf, tmp_path / "txt.onnx")
+    p = Predictor(tmp_path / "txt.onnx")
+    vocab = p.manifest["vocab_size"]
+    assert vocab == clf.tokenizer_.size
+    want = p.predict_proba([[3, 4]])
+    np.testing.assert_array_equal(p.predict_proba([[3, 4, 0, 0]]), want)  # trailing padding
+    np.testing.assert_array_equal(p.predict_proba([[3.0, 4.0]]), want)  # whole floats
+    cases = {"padding inside": ([[3, 0, 4]], "padding id 0 at position 1"),
+             "negative": ([[3, -2]], "token id -2"),
+             "past the vocabulary": ([[3, vocab]], f"token id {vocab}"),
+             "fractional": ([[3, 4.5]], "not a whole-number token id"),
+             "empty": ([[]], "sequence 0 is empty"),
+             "padding only": ([[0, 0]], "sequence 0 is empty"),
+             "nested": ([[[3, 4]]], "flat list")}
+    for name, (ids, says) in cases.items():
+        with pytest.raises(ValueError) as e:
+            p.predict_proba(ids)
+        assert says in _sentence(e), name

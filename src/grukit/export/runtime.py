@@ -147,8 +147,8 @@ class Predictor:
                 return self.tokenize(inputs)
             if any(texts):
                 raise TypeError("give texts or token-id lists, not both.")
-            return [np.asarray(a, np.int64).reshape(-1)[:self.manifest["max_len"]]
-                    for a in inputs]
+            return [_token_ids(a, i, self.manifest.get("vocab_size"))[:self.manifest["max_len"]]
+                    for i, a in enumerate(inputs)]
         channels = self.manifest["channels"]
         mean, std = np.asarray(self.manifest["mean"]), np.asarray(self.manifest["std"])
         if self.task == "SpeechClassifier":
@@ -157,9 +157,15 @@ class Predictor:
         for i, s in enumerate(inputs):
             a = np.asarray(s, np.float32)
             a = a[:, None] if a.ndim == 1 else a  # (T,) -> (T, 1)
-            if a.ndim != 2 or a.shape[1] != channels or not len(a):
+            if a.ndim != 2 or a.shape[1] != channels:
                 raise ValueError(f"sequence {i} has shape {a.shape}; each must be (steps, "
                                  f"{channels}) with one step or more.")
+            if not len(a):
+                raise ValueError(f"sequence {i} is empty; drop it or give it at least one "
+                                 f"step.")
+            if not np.isfinite(a).all():  # onnxruntime's GRU would give finite output
+                raise ValueError(f"sequence {i} contains NaN/Inf; impute or drop those "
+                                 f"values.")
             out.append(((a - mean) / std).astype(np.float32))
         return out
 
@@ -362,3 +368,36 @@ def _recent_covariates(covariates, n_cov: int, rows: int):
                          "last rows; fill them first.")
     return cov
 
+
+def _token_ids(ids, i: int, vocab: int | None) -> np.ndarray:
+    """Sequence ``i`` of token ids as int64 (T,), checked: whole numbers from 1 to
+    ``vocab`` − 1, then only padding (0) if any; trailing padding is dropped."""
+    try:
+        a = np.asarray(ids)
+    except (TypeError, ValueError):
+        a = np.asarray(None)
+    a = a.reshape(-1) if a.ndim == 0 else a
+    if a.ndim != 1 or not (np.issubdtype(a.dtype, np.integer) or np.issubdtype(a.dtype,
+                                                                                np.floating)):
+        raise ValueError(f"sequence {i} must be a flat list of whole-number token ids; got "
+                         f"{'shape ' + str(a.shape) if a.ndim != 1 else a.dtype} values.")
+    if np.issubdtype(a.dtype, np.floating):
+        whole = np.isfinite(a) & (a == np.round(a))
+        if not whole.all():
+            raise ValueError(f"sequence {i} holds {a[~whole][0]!r}, not a whole-number token "
+                             f"id; pass ints.")
+    a = a.astype(np.int64)
+    if len(a) and a.min() < 0 or vocab is not None and len(a) and a.max() >= vocab:
+        bad = a[(a < 0) | (a >= (vocab or np.iinfo(np.int64).max))][0]
+        top = f"{vocab - 1}" if vocab is not None else "the vocabulary's size − 1"
+        raise ValueError(f"sequence {i} holds the token id {bad}; ids run from 1 to {top} "
+                         f"(0 is padding, 1 unknown).")
+    end = len(a) - int(np.argmax(a[::-1] != 0)) if a.any() else 0  # trailing padding off
+    if not end:
+        raise ValueError(f"sequence {i} is empty (no token id but padding); give at least "
+                         f"one id (1 is the unknown token).")
+    if (a[:end] == 0).any():
+        raise ValueError(f"sequence {i} has the padding id 0 at position "
+                         f"{int(np.argmax(a[:end] == 0))}, before its last token; 0 only "
+                         f"pads after the end (use 1 for an unknown token).")
+    return a[:end]

@@ -13,8 +13,9 @@ graph's output into predictions::
 
     Forecaster          "forecast": lookback, horizon, covariates, per-series scaling
                         (scale, mean, std, cmean, cstd) and recent values
-    TextClassifier      "classes", "max_len", "tokenizer": "<stem>.tokenizer.json"
-                        (Hugging Face ``tokenizers`` JSON, id 0 padding, 1 unknown)
+    TextClassifier      "classes", "max_len", "vocab_size", "tokenizer":
+                        "<stem>.tokenizer.json" (Hugging Face ``tokenizers`` JSON, id 0
+                        padding, 1 unknown)
     SequenceClassifier  "classes", "channels", "mean", "std" (per-channel scaling)
     SpeechClassifier    the SequenceClassifier's block on its feature frames, and "audio":
                         "<stem>.audio.json" (``grukit.data.audio_features.front_end``: what
@@ -114,6 +115,7 @@ def _task_block(est, path: Path) -> dict:
                              "single": bool(est.single), "series": series}}
     if name == "TextClassifier":
         return {"classes": classes_json(est.classes_), "max_len": int(est.config.max_len),
+                "vocab_size": int(est.tokenizer_.size),
                 "tokenizer": beside(path, "tokenizer").name}
     if name in ("SequenceClassifier", "SpeechClassifier"):
         block = {"classes": classes_json(est.classes_), "channels": int(est.channels_),
