@@ -195,3 +195,39 @@ def test_one_step_cells_get_int8_weights_too(cell):
     out, out_q = (out[0], out_q[0]) if isinstance(out, tuple) else (out, out_q)
     rel = ((out_q - out).norm() / out.norm()).item()
     assert 0 < rel < 0.01, rel
+
+
+def test_int8_copies_refuse_save_and_torch_quantized_ones_refuse_export(tmp_path):
+    """save refuses any quantize_int8 copy (a model file holds float weights), load names
+    the int8 weights of a file saved before that; to_pt2 and to_onnx refuse torch's
+    dynamically quantized Linear layers in one sentence saying what to do instead."""
+    import json
+
+    from safetensors.torch import save_file
+
+    from grukit.export import to_onnx, to_pt2
+    from grukit.layers import GRU, Dense
+    from grukit.models import Sequential, load
+    from grukit.models.saving import FORMAT
+
+    m = Sequential([GRU(4, input_shape=(None, 3)), Dense(2)])
+    m.build()
+    g = quantize_int8(m, linear="grukit")
+    with pytest.raises(ValueError, match=r"int8 weights .* save the float model"):
+        g.save(str(tmp_path / "g.keras"))
+    assert not list(tmp_path.iterdir())
+    old = tmp_path / "old.keras"  # what save wrote for such a copy before it refused
+    save_file({k: v.contiguous() for k, v in g.state_dict().items()}, str(old),
+              metadata={"format": FORMAT, "config": json.dumps(m.get_config())})
+    with pytest.raises(ValueError, match=r"holds int8 weights .* no model can load"):
+        load(str(old))
+    if not torch_dynamic_quantization():
+        return
+    q = quantize_int8(m, linear="torch")
+    with pytest.raises(ValueError, match="int8 weights"):
+        q.save(str(tmp_path / "q.keras"))
+    with pytest.raises(ValueError, match=r"to_pt2: .*dynamic quantization.*linear='grukit'"):
+        to_pt2(q, tmp_path / "q.pt2", example=torch.randn(2, 5, 3))
+    with pytest.raises(ValueError, match=r"to_onnx: .*dynamic quantization.*int8=True"):
+        to_onnx(q, tmp_path / "q.onnx")
+    assert [p.name for p in tmp_path.iterdir()] == ["old.keras"]

@@ -56,6 +56,12 @@ def _kind(model) -> str:
 def build_onnx(model, *, example=None, dynamic: bool = True, lengths: bool = False,
                initial_state: bool = False, names: Mapping[str, str] | None = None):
     """The checked ``onnx.ModelProto`` of ``model`` without writing it (see ``to_onnx``)."""
+    if isinstance(model, nn.Module):
+        from .pt2 import _refuse_torch_int8
+
+        _refuse_torch_int8(model, "to_onnx", "this exporter cannot read them; export the "
+                           "float model with int8=True (ONNX Runtime's int8 operators), or "
+                           "quantize it with quantize_int8(model, linear='grukit')")
     kind = _kind(model)
     if kind == "module":
         return module_model(model, example=example, dynamic=dynamic, lengths=lengths,

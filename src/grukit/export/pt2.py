@@ -48,6 +48,8 @@ def export_program(model: nn.Module, example: Tensor, *, dynamic: bool = True):
         raise TypeError(f"to_pt2 exports a torch.nn.Module (a grukit.nn module or a built "
                         f"grukit.models.Sequential); got {type(model).__name__}.")
     name = type(model).__name__
+    _refuse_torch_int8(model, "to_pt2", "torch.export cannot trace them; quantize the float "
+                       "model with quantize_int8(model, linear='grukit') for a program")
     x = _example(name, example)
     shapes = None
     if dynamic:
@@ -66,6 +68,16 @@ def export_program(model: nn.Module, example: Tensor, *, dynamic: bool = True):
                          f"as ONNX (to_onnx, --format onnx).") from e
     finally:
         model.train(training)
+
+
+def _refuse_torch_int8(model: nn.Module, what: str, instead: str) -> None:
+    """One sentence where ``model`` holds torch's dynamically quantized Linear layers."""
+    from ..nn.quantized import int8_kind
+
+    if int8_kind(model) == "torch":
+        raise ValueError(f"{what}: this model's Linear layers use torch's dynamic "
+                         f"quantization (quantize_int8 with linear='auto' or 'torch'), and "
+                         f"{instead}.")
 
 
 def _first_line(e: BaseException) -> str:

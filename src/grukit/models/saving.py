@@ -27,6 +27,12 @@ def save_model(model, path: str) -> None:
     if not os.path.isdir(folder):
         raise FileNotFoundError(f"cannot save to {path!r}: the folder {folder!r} does not "
                                 f"exist; create it first.")
+    from ..nn.quantized import int8_kind
+
+    if int8_kind(model):
+        raise ValueError(f"cannot save to {path!r}: this model is a copy with int8 weights "
+                         f"(grukit.nn.quantized.quantize_int8), which a model file does not "
+                         f"hold; save the float model and quantize it after loading.")
     if not model.built:
         model.build()
     tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
@@ -83,6 +89,11 @@ def put_weights(model, tensors: dict, path: str) -> None:
     if not model.built:
         model.build()
     detail = state_mismatch(model.state_dict(), tensors, "in the file", "here")
+    int8 = sorted(k for k in tensors if k.endswith("_int8"))
+    if detail and int8:  # written by a save that did not yet refuse a quantize_int8 copy
+        raise ValueError(f"{path!r} holds int8 weights ({int8[0]}, ...) of a copy made by "
+                         f"grukit.nn.quantized.quantize_int8, which no model can load; save "
+                         f"the float model and quantize it after loading.")
     if detail:
         raise ValueError(f"{path!r} holds weights for another architecture ({detail}); the "
                          f"model was left unchanged. Load it with grukit.models.load(path).")

@@ -21,8 +21,11 @@ and embeddings stay float.
   per-row scales and multiplies in float, as the recurrent layers do (what ``torch.export``
   can trace); ``"auto"`` takes torch's when available, else grukit's.
 
-The copy is for inference (its weights no longer train) and is not saved by
-``Sequential.save``; deploy it with ``grukit.export.to_pt2`` or keep the float model.
+The copy is for inference (its weights no longer train); ``Sequential.save`` refuses it
+(save the float model and quantize after loading). Deploy a copy made with
+``linear="grukit"`` with ``grukit.export.to_pt2`` (or ``to_onnx``, which writes its
+dequantized weights in float32); torch's dynamically quantized Linear layers export to
+neither, so ``to_pt2`` and ``to_onnx`` refuse a copy that has them (``int8_kind``).
 """
 
 from __future__ import annotations
@@ -179,6 +182,20 @@ def quantize_int8(model: nn.Module, *, linear: str = "auto") -> nn.Module:
     return out
 
 
+def int8_kind(model: nn.Module) -> str | None:
+    """How ``model`` (a copy from ``quantize_int8``) holds int8 weights: "torch" where some
+    of its Linear layers are torch's dynamically quantized ones (``linear="torch"``, or
+    "auto" where torch has them), "grukit" where only grukit's int8 modules do, None for a
+    float model."""
+    kind = None
+    for m in model.modules():
+        if type(m).__module__.startswith(("torch.ao.nn.quantized", "torch.nn.quantized")):
+            return "torch"
+        if isinstance(m, Int8Recurrent | Int8Linear):
+            kind = "grukit"
+    return kind
+
+
 def _tensor_bytes(t: Tensor) -> int:
     size = t.numel() * t.element_size()
     if t.is_quantized and t.qscheme() in (torch.per_channel_affine,
@@ -264,5 +281,5 @@ class Int8Stream(Stream):
         return super()._pack()
 
 
-__all__ = ["Int8Linear", "Int8Recurrent", "Int8Stream", "model_bytes", "quantize_int8",
-           "torch_dynamic_quantization"]
+__all__ = ["Int8Linear", "Int8Recurrent", "Int8Stream", "int8_kind", "model_bytes",
+           "quantize_int8", "torch_dynamic_quantization"]
