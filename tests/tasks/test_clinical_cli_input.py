@@ -4,9 +4,11 @@ stays never measure. Each run is one epoch of a 4-unit model on a handful of sta
 
 from __future__ import annotations
 
+import json
 import os
 import re
 
+import numpy as np
 import pytest
 
 from grukit.cli import main
@@ -95,3 +97,67 @@ def test_predict_with_an_outcome_file_that_does_not_fit_writes_risks_only(
     (root / "Outcomes-b.txt").write_text(outcomes)
     out = _predict(saved, root / "set-b", tmp_path, capsys)
     assert problem in out and "writing risks without scoring them" in out
+
+
+def test_a_variable_no_training_stay_of_a_fold_measures_is_read_as_never_measured(
+        tmp_path, capsys):
+    data = tiny_set(str(tmp_path / "data"), skip=("Cholesterol",),
+                    extra="02:00,Cholesterol,180\n")  # only stay 100 measures it
+    out = tmp_path / "out"
+    assert main(["clinical", "--data", data, "--model", "grud", "--folds", "3",
+                 "--output", str(out), *FAST]) == 0
+    text = capsys.readouterr().out
+    assert "Cholesterol never measured in the training stays: read as never measured" in text
+    folds = json.loads((out / "metrics.json").read_text())["models"]["grud"]["per_fold"]
+    assert [f.get("unobserved") for f in folds].count(["Cholesterol"]) == 1
+    assert "Cholesterol never measured in the training stays" in (out / "report.html").read_text()
+
+
+def test_never_observed_variable_gets_mean_0_std_1_and_a_mask_kept_0(tmp_path):
+    from grukit.data.clinical import Standardization
+    from grukit.tasks.clinical.features import network_inputs
+
+    data = read_physionet2012(tiny_set(str(tmp_path / "data"), skip=("Cholesterol",),
+                                       extra="02:00,Cholesterol,180\n"))
+    c = data.variables.index("Cholesterol")
+    clf = ClinicalClassifier(model="grud", hidden=4, epochs=1, validation_split=0).fit(
+        data, list(range(1, 12)))  # stay 0, the one measuring Cholesterol, left out
+    enc = clf.encoding_
+    assert clf.unseen_ == ("Cholesterol",) and enc.unseen == (c,)
+    assert (enc.mean[c], enc.std[c], enc.x_mean[c]) == (0, 1, 0)
+    others = [d for d in range(len(data.variables)) if d != c]
+    st = Standardization.fit(data.X[..., others], data.M[..., others], list(range(1, 12)))
+    np.testing.assert_array_equal(enc.mean[others], st.mean)  # the rest z-scored as before
+    np.testing.assert_array_equal(enc.std[others], st.std)
+    x = network_inputs(data, enc, "grud")[0]  # (T, 3·D + S) of stay 0: [x, m, δ / 48]
+    d = len(data.variables)
+    assert data.M[0, 2, c] == 1 and x[2, c] == 0 and x[2, d + c] == 0
+    np.testing.assert_allclose(x[:, 2 * d + c], np.arange(48) / 48, rtol=1e-6)
+    clf.save(str(tmp_path / "m"))
+    again = ClinicalClassifier.load(str(tmp_path / "m"))
+    assert again.unseen_ == ("Cholesterol",)
+    np.testing.assert_array_equal(again.predict_proba(data), clf.predict_proba(data))
+
+
+def test_unknown_parameters_cli_refuses_by_default_and_names_the_flag(tmp_path, capsys):
+    data = tiny_set(str(tmp_path / "data"), extra="02:00,Mood,3\n")
+    assert main(["clinical", "--data", data, "--output", str(tmp_path / "o"), *FAST]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "unknown parameter 'Mood'" in err
+    assert "--unknown drop" in err and "--unknown keep" in err
+
+
+def test_unknown_keep_trains_on_the_extra_variable_and_predict_reads_it(tmp_path, capsys):
+    data = tiny_set(str(tmp_path / "data"), extra="02:00,Mood,3\n")
+    model = str(tmp_path / "m")
+    assert main(["clinical", "--data", data, "--folds", "2", "--output", str(tmp_path / "o"),
+                 "--unknown", "keep", "--save", model, *FAST]) == 0
+    assert re.search(r"Mood\s+unknown parameter \(keep\)\s+1", capsys.readouterr().out)
+    assert ClinicalClassifier.load(model).variables_[-1] == "Mood"
+    pred = tmp_path / "pred"
+    assert main(["clinical", "predict", "--model", model, "--data", data, "--output",
+                 str(pred)]) == 0
+    assert len((pred / "predictions.csv").read_text().splitlines()) == 13
+    assert main(["clinical", "predict", "--model", model, "--data", data, "--unknown",
+                 "keep"]) == 2
+    assert "use --unknown drop" in capsys.readouterr().err

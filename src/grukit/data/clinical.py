@@ -271,22 +271,25 @@ def _outcome_column(outcomes: dict, name: str, path: str | None = None) -> np.nd
         where = f"outcome file {path!r}" if path else "the outcome file"
         raise OutcomeMismatch(f"no outcome column {name!r}: {where} has "
                               f"{', '.join(map(repr, outcomes)) or 'none'}",
-                              "name one of those columns.")
+                              "pass one of those as outcome= (grukit clinical: --outcome).")
     return outcomes[name]
 
 
 def read_physionet2012(folder, outcomes="auto", outcome: str = "In-hospital_death",
                        n_steps: int = 48, step: float = 1.0, unknown: str = "error",
-                       ranges=None) -> ClinicalData:
+                       ranges=None, variables=None) -> ClinicalData:
     """Read a PhysioNet/CinC 2012 set: ``folder`` holds ``set-a/`` (or is that folder of
     ``*.txt`` stays) and ``Outcomes-a.txt``; ``outcomes`` is its path ("auto": the
     ``Outcomes-*.txt`` beside the stays, None: none). The grid: ``n_steps`` steps of ``step``
-    hours (the paper: 48 hourly). ``ranges`` overrides ``PHYSIONET_RANGES``."""
+    hours (the paper: 48 hourly). ``ranges`` overrides ``PHYSIONET_RANGES``; ``variables``
+    the series, in order (default ``PHYSIONET_VARIABLES``; a model trained with
+    ``unknown="keep"`` reads new stays with its own)."""
     _check_grid(step, n_steps, unknown)
     rows, record_ids, outcome_path, hidden = read_physionet_files(folder, outcomes)
     ranges = PHYSIONET_RANGES if ranges is None else ranges
     table = (*read_outcomes(outcome_path, "RecordID"), outcome_path) if outcome_path else None
-    data = _build(rows, record_ids, PHYSIONET_VARIABLES, PHYSIONET_STATICS,
+    variables = PHYSIONET_VARIABLES if variables is None else tuple(variables)
+    data = _build(rows, record_ids, variables, PHYSIONET_STATICS,
                   PHYSIONET_CATEGORICAL, ranges, (-1.0,), unknown, step, n_steps, table,
                   outcome if table is not None else None)
     data.report.hidden_files = hidden
@@ -381,9 +384,10 @@ def _build(rows, record_ids, variables, statics, categorical, ranges, missing, u
             r = rows[strange].iloc[0]
             raise ValueError(f"{r['file']!r} line {r['line']}: unknown parameter "
                              f"{r['name']!r} ({strange.sum()} such rows, "
-                             f"{len(report.unknown_parameters)} unknown names); pass "
-                             f"unknown='drop' to drop and count them or unknown='keep' to "
-                             f"add them as variables.")
+                             f"{len(report.unknown_parameters)} unknown names); to drop and "
+                             f"count them pass unknown='drop' (grukit clinical: --unknown "
+                             f"drop), to add them as variables unknown='keep' (--unknown "
+                             f"keep).")
         if unknown == "drop":
             rows = rows[~strange]
         else:

@@ -133,7 +133,9 @@ def empirical_mean(x: np.ndarray, mask: np.ndarray, train_indices=None,
         d = int(np.flatnonzero(seen == 0)[0])
         name = names[d] if names is not None else f"variable {d}"
         raise ValueError(f"{name} is never observed in the training records, so it has no "
-                         f"empirical mean; drop it or train on records that measure it.")
+                         f"empirical mean; fit on records that measure it, or leave it out "
+                         f"(ClinicalClassifier and grukit clinical read such a variable as "
+                         f"never measured).")
     total = np.where(ms > 0, xs, 0.0).sum(axis=(0, 1), dtype=np.float64)
     return (total / seen).astype(np.float32)
 
@@ -160,8 +162,9 @@ class Standardization:
             d = int(np.flatnonzero(n == 0)[0])
             name = names[d] if names is not None else f"variable {d}"
             raise ValueError(f"{name} is never observed in the training records, so it "
-                             f"cannot be standardised; drop it or train on records that "
-                             f"measure it.")
+                             f"cannot be standardised; fit on records that measure it, or "
+                             f"leave it out (ClinicalClassifier and grukit clinical read "
+                             f"such a variable as never measured).")
         v = np.where(os_, xs, 0.0)
         mean = v.sum(axis=axes) / n
         var = (np.where(os_, xs - mean, 0.0) ** 2).sum(axis=axes) / n

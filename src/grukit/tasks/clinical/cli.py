@@ -54,6 +54,10 @@ def add_parser(sub) -> None:
     p.add_argument("--model", help=f"train: one of {', '.join(MODELS)} (default grud); "
                                    f"predict: the folder written by --save")
     p.add_argument("--outcome", help=f"the outcome column (default {DEFAULT_OUTCOME})")
+    p.add_argument("--unknown", choices=("error", "drop", "keep"),
+                   help="a parameter name outside the PhysioNet variables: error (default: "
+                        "refused), drop (dropped and counted) or keep (a variable of its own; "
+                        "predict reads the model's variables and takes error or drop)")
     p.add_argument("--folds", type=int, help="cross-validation folds (default 5)")
     p.add_argument("--epochs", type=int, help="most epochs (early stopping picks fewer)")
     p.add_argument("--hidden", type=int, help="units of the recurrent layer (default: the "
@@ -95,14 +99,17 @@ def data_folder(given: str | None, flag: str = "--data") -> str:
                      "clinical/physionet2012.")
 
 
-def read_set(folder: str, outcome: str | None = None, outcomes="auto"):
+def read_set(folder: str, outcome: str | None = None, outcomes="auto", unknown: str | None = None,
+             variables=None):
     """A PhysioNet 2012 folder with ``outcome`` (default in-hospital death); ``outcomes=None``
-    reads stays without an outcome file."""
+    reads stays without an outcome file; ``unknown`` the policy for parameter names outside
+    ``variables`` (default the PhysioNet variables)."""
     from ...data.clinical import read_physionet2012
 
+    kw = {"unknown": unknown or "error", "variables": variables}
     if outcomes is None:
-        return read_physionet2012(folder, outcomes=None)
-    return read_physionet2012(folder, outcome=outcome or DEFAULT_OUTCOME)
+        return read_physionet2012(folder, outcomes=None, **kw)
+    return read_physionet2012(folder, outcome=outcome or DEFAULT_OUTCOME, **kw)
 
 
 def run_train(args: argparse.Namespace) -> int:
@@ -130,7 +137,7 @@ def run_train(args: argparse.Namespace) -> int:
 
         prepare_save(args.save, output=out)
     RUN.start(out, resumable=True)
-    data = read_set(folder, args.outcome)
+    data = read_set(folder, args.outcome, unknown=getattr(args, "unknown", None))
     print(f"{folder}: {data.n_records} stays, {len(data.variables)} variables, "
           f"{data.n_steps} steps of {data.step:g} h; outcome {data.outcome}")
     print(f"what reading changed:\n{data.report}")
@@ -187,6 +194,9 @@ def run_train(args: argparse.Namespace) -> int:
             f"{n} AUC-ROC {metrics[n]['auc_roc']:.4f} AUC-PR {metrics[n]['auc_pr']:.4f}"
             for n in names) + f" ({metrics[model]['epochs']} epochs, "
             f"{metrics[model]['seconds']:.0f} s)", flush=True)
+        if metrics[model].get("unobserved"):
+            print(f"  fold {k + 1}: {unobserved_note(metrics[model]['unobserved'])}",
+                  flush=True)
     seconds = time.perf_counter() - start
     results = {n: summarize(per_fold[n], y, oof[n], seed, rounds)
                | {"calibration": calibration(y, oof[n])} for n in names}
@@ -225,6 +235,8 @@ def _fold(data, rows, y, tr, te, overrides, baselines, feats, seed):
     scores = {name: p}
     metrics = {name: auc_scores(y[te], p) | {"epochs": len(clf.history_.epoch),
                                               "seconds": time.perf_counter() - t0}}
+    if clf.unseen_:
+        metrics[name]["unobserved"] = list(clf.unseen_)
     for b in baselines:
         t0 = time.perf_counter()
         scores[b] = baseline_proba(b, feats, data.y, rows[tr], rows[te], seed)
@@ -233,6 +245,12 @@ def _fold(data, rows, y, tr, te, overrides, baselines, feats, seed):
                "risk": [float(v) for v in clf.risk_over_time(data, int(rows[te][i]))]}
               for i in pick_records(y[te])]
     return {k: [float(v) for v in s] for k, s in scores.items()}, metrics, curves
+
+
+def unobserved_note(names) -> str:
+    """The line for variables never observed in a fold's training stays."""
+    return (f"{', '.join(names)} never measured in the training stays: read as never "
+            f"measured in this fold (mask 0, mean 0, std 1)")
 
 
 def _print_table(results: dict) -> None:
@@ -265,9 +283,13 @@ def run_predict(args: argparse.Namespace) -> int:
     # with --output the risks go to a file and stdout tells the story; without, stdout is
     # the CSV and the story goes to stderr
     say = functools.partial(print, file=sys.stdout if out else sys.stderr, flush=True)
+    if args.unknown == "keep":
+        raise UsageError("predict reads the variables the model was trained on, so --unknown "
+                         "keep cannot add others; use --unknown drop to drop and count them.")
+    kw = {"unknown": args.unknown, "variables": clf.variables_}
     note = None
     try:
-        data = read_set(args.data, clf.outcome_)
+        data = read_set(args.data, clf.outcome_, **kw)
     except FileNotFoundError as err:
         if "no outcome file" not in str(err):
             raise
@@ -275,7 +297,7 @@ def run_predict(args: argparse.Namespace) -> int:
     except OutcomeMismatch as err:
         note = err.problem
     if note is not None:  # stays without (usable) outcomes: risks only
-        data = read_set(args.data, None, outcomes=None)
+        data = read_set(args.data, None, outcomes=None, **kw)
         say(f"{note}: writing risks without scoring them against outcomes.")
     say(f"{args.data}: {data.n_records} stays, {len(data.variables)} variables, "
         f"{data.n_steps} steps of {data.step:g} h; what reading changed:\n{data.report}")

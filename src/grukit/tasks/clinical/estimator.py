@@ -170,6 +170,7 @@ class ClinicalClassifier(Estimator):
         rows = labelled_rows(data, train_indices)
         y = data.y[rows].astype(np.int64)
         self.encoding_ = fit_encoding(data, rows)
+        self.unseen_ = tuple(data.variables[i] for i in self.encoding_.unseen)
         self.hidden_ = cfg.hidden or paper_hidden(cfg.model, len(data.variables))
         if not cfg.statics:
             self.encoding_.statics = []
@@ -278,7 +279,7 @@ class ClinicalClassifier(Estimator):
         extras = {"variables": list(self.variables_), "hidden": self.hidden_,
                   "steps": self.steps_,
                   "step": self.step_, "outcome": self.outcome_,
-                  "statics": [list(s) for s in enc.statics]}
+                  "statics": [list(s) for s in enc.statics], "unseen": list(self.unseen_)}
         return tensors, extras
 
     def _restore(self, tensors: dict, extras: dict) -> None:
@@ -291,8 +292,10 @@ class ClinicalClassifier(Estimator):
             statics = [(str(n), str(k), [float(v) for v in vals])
                        for n, k, vals in extras["statics"]]
             d = len(self.variables_)
+            self.unseen_ = tuple(str(v) for v in extras.get("unseen", []))
             enc = Encoding(tensors["scaler.mean"].numpy(), tensors["scaler.std"].numpy(),
-                           tensors["x_mean"].numpy(), statics)
+                           tensors["x_mean"].numpy(), statics,
+                           tuple(self.variables_.index(v) for v in self.unseen_))
             if any(a.shape != (d,) for a in (enc.mean, enc.std, enc.x_mean)):
                 raise ValueError(f"scaler statistics are not ({d},)")
         except (KeyError, TypeError, ValueError) as err:

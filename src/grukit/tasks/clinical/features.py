@@ -14,6 +14,12 @@ rescales them, but at GRU-D's initial rates a δ in hours (up to 47 for a variab
 once) drives γ_h = exp(−W_γh δ) to ~0 at every step, so the state is wiped and nothing
 learns.
 
+A variable never observed in the training records (a rare one, in a small fold) has no mean
+or spread to fit: it gets mean 0, std 1 and x̄ 0, and its mask is kept 0 in every record,
+training and new alike, so the model reads it as never measured (a value it never saw in
+training would otherwise reach weights that never learned from it). The model lists such
+variables (``unseen``).
+
 Descriptors: numeric ones z-scored with 0 where missing; categorical ones (Gender, ICUType)
 one-hot over the values seen in training (all zeros when missing); a descriptor never given
 in the training records is dropped (set A has no ICUType rows).
@@ -21,7 +27,7 @@ in the training records is dropped (set A has no ICUType rows).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -38,6 +44,7 @@ class Encoding:
     std: np.ndarray  # (D,) float64
     x_mean: np.ndarray  # (D,) float32, the empirical mean of the z-scored series
     statics: list  # [(name, "numeric", [mean, std]) | (name, "categorical", [values...])]
+    unseen: tuple = ()  # positions of variables never observed in training: mask kept 0
 
     @property
     def static_width(self) -> int:
@@ -45,9 +52,17 @@ class Encoding:
 
 
 def fit_encoding(data, rows: np.ndarray) -> Encoding:
-    """The statistics of the training records ``rows``."""
-    st = data.fit_standardization(rows)
-    x_mean = data.empirical_mean(rows, st)
+    """The statistics of the training records ``rows`` (variables never observed in them:
+    mean 0, std 1, x̄ 0, listed in ``unseen``)."""
+    from ...data.clinical import Standardization, empirical_mean
+
+    observed = data.M[rows].sum(axis=(0, 1)) > 0  # (D,)
+    d = len(data.variables)
+    z_mean, z_std, x_mean = np.zeros(d), np.ones(d), np.zeros(d, dtype=np.float32)
+    x, m = (data.X, data.M) if observed.all() else (data.X[..., observed], data.M[..., observed])
+    st = Standardization.fit(x, m, rows)
+    z_mean[observed], z_std[observed] = st.mean, st.std
+    x_mean[observed] = empirical_mean(st.apply(x), m, rows)
     statics = []
     for j, name in enumerate(data.static_names):
         col = data.static[rows, j].astype(np.float64)  # (n,)
@@ -59,7 +74,20 @@ def fit_encoding(data, rows: np.ndarray) -> Encoding:
         else:
             std = float(seen.std())
             statics.append((name, "numeric", [float(seen.mean()), std if std > 0 else 1.0]))
-    return Encoding(st.mean, st.std, x_mean, statics)
+    unseen = tuple(int(i) for i in np.flatnonzero(~observed))
+    return Encoding(z_mean, z_std, x_mean, statics, unseen)
+
+
+def without_unseen(data, enc: Encoding):
+    """``data`` with the variables of ``enc.unseen`` read as never measured: X NaN, mask 0,
+    δ the time since the first step (eq. 1 with no observation)."""
+    if not enc.unseen:
+        return data
+    u = list(enc.unseen)
+    x, m, delta = data.X.copy(), data.M.copy(), data.delta.copy()  # (N, T, D) each
+    x[..., u], m[..., u] = np.nan, 0.0
+    delta[..., u] = (data.step * np.arange(data.n_steps, dtype=np.float32))[None, :, None]
+    return replace(data, X=x, M=m, delta=delta)
 
 
 def static_inputs(data, enc: Encoding) -> np.ndarray:
@@ -85,6 +113,7 @@ def series_inputs(data, enc: Encoding, model: str) -> np.ndarray:
     from ...data.clinical import Standardization
 
     st = Standardization(enc.mean, enc.std)
+    data = without_unseen(data, enc)
     window = np.float32(data.n_steps * data.step)
     if model == "grud":
         x, m, d = data.inputs(st)

@@ -116,6 +116,11 @@ def html_report(metrics: dict, images: dict, title: str) -> str:
                     f"<td>{'–' if brier is None else f'{brier:.4f}'}</td></tr>")
         folds += [f"<tr><td>{esc(name)}</td><td>{f['fold']}</td><td>{f['auc_roc']:.4f}</td>"
                   f"<td>{f['auc_pr']:.4f}</td></tr>" for f in r.get("per_fold", [])]
+    notes = [f"<li>{esc(name)}, fold {f['fold']}: {esc(', '.join(f['unobserved']))} never "
+             f"measured in the training stays, read as never measured (mask 0)</li>"
+             for name, r in models.items() for f in r.get("per_fold", [])
+             if f.get("unobserved")]
+    notes = f"<h2>Notes</h2><ul>{''.join(notes)}</ul>" if notes else ""
     pics = "".join(f"<h2>{esc(h)}</h2>{_image(p, h)}" for h, p in images.items())
     return (f"<!doctype html><html><head><meta charset='utf-8'><title>{esc(title)}</title>"
             f"<style>body{{font-family:sans-serif;max-width:60em;margin:2em auto}}"
@@ -125,7 +130,7 @@ def html_report(metrics: dict, images: dict, title: str) -> str:
             f"<th>AUC-PR (folds)</th><th>AUC-ROC pooled [95% CI]</th>"
             f"<th>AUC-PR pooled [95% CI]</th><th>Brier</th></tr>{''.join(rows)}</table>"
             f"<h2>Folds</h2><table><tr><th>model</th><th>fold</th><th>AUC-ROC</th>"
-            f"<th>AUC-PR</th></tr>{''.join(folds)}</table>{pics}</body></html>\n")
+            f"<th>AUC-PR</th></tr>{''.join(folds)}</table>{notes}{pics}</body></html>\n")
 
 
 def write_report(out: str, metrics: dict, risk_curves: list, step: float) -> list[str]:
