@@ -143,6 +143,10 @@ def test_day_first_dates(tmp_path):
     with pytest.warns(UserWarning, match="read month first"):
         s = read_series_csv(p)
     assert s.index.freqstr == "MS"
+    # a day past 12 after the first rows: day first, though the first row reads either way
+    days = pd.date_range("2021-02-01", periods=20, freq="D")
+    p = write(tmp_path, "t,v\n" + "".join(f"{d:%d/%m/%Y},{i}\n" for i, d in enumerate(days)))
+    assert list(read_series_csv(p).index) == list(days)
 
 
 def test_unsorted_timestamps_are_sorted(tmp_path):

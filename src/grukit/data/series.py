@@ -247,7 +247,15 @@ def _times(raw, path: str, col: str):
                 index = pd.to_datetime(vals, errors="coerce", format="ISO8601")
             except ValueError:
                 return _mixed_offsets(vals, path, col)
+        if index.isna().any():  # 13/02/2021 after 01/02/2021: the day comes first
+            dayfirst = pd.to_datetime(vals, errors="coerce", dayfirst=True)
+            if not dayfirst.isna().any() and vals.str.match(_DAY_MONTH.pattern).all():
+                return pd.DatetimeIndex(dayfirst)
     bad = index.isna().to_numpy()
+    if bad.all():
+        raise ValueError(f"{path!r}: the time column {col!r} holds no dates that could be "
+                         f"read (e.g. {vals.iloc[0]!r} on data row 1); give dates such as "
+                         f"2020-01-31 (or --time-column for another column).")
     if bad.any():
         raise ValueError(f"{path!r}: the time column {col!r} has {int(bad.sum())} value(s) "
                          f"that are not dates in the format of its first row "
