@@ -48,7 +48,7 @@ def test_search_starts_from_the_defaults_and_keeps_each_trials_forecasts(tmp_pat
     db = str(tmp_path / "s.db")
     _, summary = tune_mod.tune(y, 1, 4, horizon=3, origins=6, storage=db, fixed=TINY)
     assert summary["step"] == 1 and summary["plan"] == [[8, 7, 6], [5, 4, 3]]
-    study = optuna.load_study(study_name="forecast", storage=f"sqlite:///{db}")
+    study = optuna.load_study(study_name=summary["study"], storage=f"sqlite:///{db}")
     first = [t.params["hybrid"] for t in study.trials[:2]]
     assert first == [False, True]
     assert study.trials[0].params["learning_rate"] == 3e-3

@@ -62,10 +62,11 @@ def test_tune_searches_before_the_test_folds_and_saves_its_choice(tmp_path, caps
     assert json.loads((out / "metrics.json").read_text())["settings"]["tuned"]["trials"] == 2
 
 
-def test_sliding_protocol_scores_every_test_window_on_the_training_scale():
+@pytest.mark.parametrize("strategy", ["direct", "recursive"])
+def test_sliding_protocol_scores_every_test_window_on_the_training_scale(strategy):
     rng = np.random.default_rng(0)
     y = 100 + 10 * np.sin(2 * np.pi * np.arange(300) / 24) + rng.standard_normal(300)
-    f = Forecaster(horizon=5, lookback=24, hidden=8, epochs=3)
+    f = Forecaster(horizon=5, lookback=24, hidden=8, epochs=3, strategy=strategy)
     res = sliding(f, y, 24)
     train, val = split_points(300)
     assert (train, val) == (210, 240) and res["split"] == [210, 240, 300]
@@ -94,3 +95,16 @@ def test_sliding_protocol_from_the_command_line(tmp_path, capsys):
     assert main(["forecast", "--data", str(data), "--protocol", "sliding", "--horizon", "60",
                  *FAST]) == 2
     assert "--protocol sliding: the series has 200 points" in capsys.readouterr().err
+    for extra in (["--tune", "2"], ["--folds", "9"], ["--level", "0.5"]):
+        assert main(["forecast", "--data", str(data), "--target", "units", "--protocol",
+                     "sliding", *extra, *FAST]) == 2
+        assert f"{extra[0]} belong(s) to the rolling-origin backtest" in \
+            capsys.readouterr().err
+    # --save keeps the model refitted on every point, with its time stamps
+    saved = tmp_path / "m"
+    assert main(["forecast", "--data", str(data), "--target", "units", "--protocol",
+                 "sliding", "--horizon", "6", "--lookback", "12", *FAST, "--save",
+                 str(saved)]) == 0
+    model = Forecaster.load(str(saved))
+    assert np.array_equal(model.last[0], pd.read_csv(data)["units"].to_numpy()[-12:])
+    assert str(model.future_index()[0].date()) == "2016-09-01"  # the month after the last

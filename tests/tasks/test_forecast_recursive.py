@@ -84,14 +84,15 @@ def test_search_weighs_the_recursive_default_and_searches_the_strategy(tmp_path)
     from grukit.tasks.forecast import tune as tune_mod
 
     db = str(tmp_path / "s.db")
-    tune_mod.tune(_series(), 12, 4, horizon=3, origins=4, storage=db,
-                  fixed={"epochs": 2, "hidden": 4})
-    trials = optuna.load_study(study_name="forecast", storage=f"sqlite:///{db}").trials
+    _, summary = tune_mod.tune(_series(), 12, 4, horizon=3, origins=4, storage=db,
+                               fixed={"epochs": 2, "hidden": 4})
+    trials = optuna.load_study(study_name=summary["study"], storage=f"sqlite:///{db}").trials
     assert [t.params["strategy"] for t in trials[:3]] == ["direct", "direct", "recursive"]
     assert "hybrid" not in trials[2].params  # the hybrid is no choice for a recursive model
+    assert not {"epochs", "hidden"} & {k for t in trials for k in t.params}  # fixed: not searched
     assert trials[2].user_attrs["settings"]["hybrid"] is False
     # a study begun before the strategy was searched (its trials lack it) still resumes
     old = {k: v for k, v in trials[0].params.items() if k != "strategy"}
     settings = tune_mod._suggest(optuna.trial.FixedTrial({"strategy": "direct"} | old), 12,
-                                 60, {})
+                                 60, {"epochs": 2, "hidden": 4})
     assert settings["strategy"] == "direct" and settings["hybrid"] is False

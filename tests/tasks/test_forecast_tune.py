@@ -26,14 +26,15 @@ def _summary(path, trials):
 
 def test_interrupted_search_resumes_to_the_same_best_trial(tmp_path):
     whole, whole_sum = _summary(tmp_path / "whole.db", 4)
-    _summary(tmp_path / "split.db", 2)  # stopped after two trials...
-    study = optuna.load_study(study_name="forecast", storage=f"sqlite:///{tmp_path}/split.db")
+    _, first = _summary(tmp_path / "split.db", 2)  # stopped after two trials...
+    study = optuna.load_study(study_name=first["study"],
+                              storage=f"sqlite:///{tmp_path}/split.db")
     study.ask()  # ...with a third one running when it stopped
     resumed, resumed_sum = _summary(tmp_path / "split.db", 4)  # resumed
     assert resumed == whole
     assert resumed_sum["params"] == whole_sum["params"]
     assert resumed_sum["best_value"] == pytest.approx(whole_sum["best_value"], rel=1e-9)
-    finished = [t for t in optuna.load_study(study_name="forecast",
+    finished = [t for t in optuna.load_study(study_name=first["study"],
                                              storage=f"sqlite:///{tmp_path}/split.db").trials
                 if t.state.name in ("COMPLETE", "PRUNED")]
     assert len(finished) == 4  # the stale running trial was marked failed, not counted

@@ -51,10 +51,12 @@ class AnchoredConfig:
 
 def _json(a) -> dict:
     """``choose``'s validation scores as saved (JSON keys are strings: λ goes in a list)."""
+    from .tune import finite_or_none as ok  # an undefined MASE is None, not infinity
+
     v = a.validation
-    return {"mase": v["mase_by_shrink"][a.shrink], "median": v["median"], "ets": v["ets"],
-            "members": list(v["members"]),
-            "mase_by_shrink": [[k, m] for k, m in v["mase_by_shrink"].items()]}
+    return {"mase": ok(v["mase_by_shrink"][a.shrink]), "median": ok(v["median"]),
+            "ets": ok(v["ets"]), "members": [ok(m) for m in v["members"]],
+            "mase_by_shrink": [[k, ok(m)] for k, m in v["mase_by_shrink"].items()]}
 
 
 class AnchoredForecaster(Estimator):
@@ -104,13 +106,13 @@ class AnchoredForecaster(Estimator):
         if options.get("backend", "optuna") != "optuna":
             raise ValueError("the anchored forecast ranks the trials' validation forecasts, "
                              "which the optuna backend keeps; use backend='optuna'.")
-        name = options.setdefault("study_name", "forecast")
         with tempfile.TemporaryDirectory() as tmp:
             if options.get("storage") is None:  # the ranking reads the study back
                 options["storage"] = os.path.join(tmp, "study.db")
             storage = options["storage"]
             _, summary = search(series, season, trials, covariates=covariates, **options)
-            study = _optuna().load_study(study_name=name, storage=f"sqlite:///{storage}")
+            study = _optuna().load_study(study_name=summary["study"],
+                                         storage=f"sqlite:///{storage}")
             best = ranked(study, top)
         a = choose(series, season, best, summary["plan"])
         extra = dict(member_settings or {})
@@ -162,11 +164,18 @@ class AnchoredForecaster(Estimator):
     def future_index(self, index: int = 0):
         return self.members[0].future_index(index)
 
-    def _predict_one(self, recent, covariates, index) -> np.ndarray:
-        """e + λ (median − e) after ``recent`` (series ``index``), (h,)."""
+    def _predict_one(self, recent, covariates, index, fitted: bool = False) -> np.ndarray:
+        """e + λ (median − e) after ``recent`` (series ``index``), (h,); ``fitted``: after the
+        fitted series, each member continuing its own fitted values and covariates (their
+        lookbacks differ, and a hybrid's smoothing reads all of them)."""
         h = self.config.horizon
-        med = np.median([m._predict_one(recent, covariates, index) for m in self.members],
-                        axis=0)
+        if fitted:
+            med = np.median([m._predict_one(m.last[index], None if m.last_cov is None else
+                                            m.last_cov[index], index) for m in self.members],
+                            axis=0)
+        else:
+            med = np.median([m._predict_one(recent, covariates, index)
+                             for m in self.members], axis=0)
         history = np.asarray(recent, np.float64).reshape(-1)
         check_values(history, "recent (ETS refits on all of it)")
         e = baselines.ets(history, h, self.season)
@@ -178,11 +187,9 @@ class AnchoredForecaster(Estimator):
             if covariates is not None:
                 raise ValueError("covariates go with recent values: predict(recent, "
                                  "covariates); predict() continues the fitted series.")
-            first = self.members[0]
-            out = [fn(y, None if first.last_cov is None else first.last_cov[i], i)
-                   for i, y in enumerate(self.history)]
+            out = [fn(y, None, i, True) for i, y in enumerate(self.history)]
             return out[0] if self.single else np.stack(out)
-        return fn(recent, covariates, self.members[0]._index(index))
+        return fn(recent, covariates, self.members[0]._index(index), False)
 
     def predict(self, recent=None, covariates=None, index: int = 0) -> np.ndarray:
         """The next ``horizon`` values after the fitted series (or after ``recent``, which ETS
@@ -208,8 +215,8 @@ class AnchoredForecaster(Estimator):
         level = self.config.level if level is None else level
         check_level("level", level)
 
-        def one(r, c, i):
-            f = self._predict_one(r, c, i)
+        def one(r, c, i, fitted):
+            f = self._predict_one(r, c, i, fitted)
             half = conformal_halfwidth(self.residuals(i), level)
             return np.stack([f - half, f + half])
 

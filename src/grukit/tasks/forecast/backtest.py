@@ -19,15 +19,10 @@ def origins_of(ys: list[np.ndarray], folds: int, horizon: int, k: int) -> list[i
     return [len(y) - (folds - k) * horizon for y in ys]
 
 
-def backtest(model, series, season: int = 1, folds: int = 3, covariates=None, *,
-             on_fold=None, done=None) -> dict:
-    """See ``Forecaster.backtest`` (``model``: a Forecaster or an AnchoredForecaster)."""
-    model._check_config()
-    check_season(season)
-    whole("folds", folds, 1)
-    ys, covs, single = as_list(series, covariates)
-    h = model.config.horizon
-    need = model.history_needed(season)
+def check_room(model, ys: list[np.ndarray], season: int, folds: int, single: bool) -> None:
+    """Every series holds ``folds`` test folds of the horizon after a first training part
+    that fits the model's lookback and horizon; one sentence (ValueError) where not."""
+    h, need = model.config.horizon, model.history_needed(season)
     for i, y in enumerate(ys):
         where = "the series" if single else f"series {i}"
         check_values(y, where)
@@ -36,6 +31,17 @@ def backtest(model, series, season: int = 1, folds: int = 3, covariates=None, *,
                              f"after a first training part of lookback {need} + horizon {h} "
                              f"+ 5 need at least {folds * h + need + h + 5}. Use fewer folds, "
                              f"a shorter horizon or a shorter lookback.")
+
+
+def backtest(model, series, season: int = 1, folds: int = 3, covariates=None, *,
+             on_fold=None, done=None) -> dict:
+    """See ``Forecaster.backtest`` (``model``: a Forecaster or an AnchoredForecaster)."""
+    model._check_config()
+    check_season(season)
+    whole("folds", folds, 1)
+    ys, covs, single = as_list(series, covariates)
+    h = model.config.horizon
+    check_room(model, ys, season, folds, single)
     done = done or {}
     level = model.config.level
     results = []

@@ -111,7 +111,8 @@ def _run(args) -> int:
         w0, c0 = time.monotonic(), time.process_time()
         _, summary = tune(train, m, args.trials, horizon=h, folds=args.refits,
                           origins=args.origins, step=args.step, storage=stores[0],
-                          timeout=args.timeout, seed=args.seed, clock=args.clock)
+                          timeout=args.timeout, seed=args.seed, clock=args.clock,
+                          study_name="forecast")
         log |= {"search_wall_s": time.monotonic() - w0,
                 "search_cpu_s": time.process_time() - c0, "summary": summary}
     log["load_after_search"] = os.getloadavg()

@@ -95,6 +95,12 @@ def as_list(series, covariates=None):
     arrays (of any lengths) or a 2-D array (one series a row)."""
     if isinstance(series, (list, tuple)) and len(series) == 0:
         raise ValueError("series is an empty list; give one 1-D array or a list of them.")
+    if hasattr(series, "columns") and np.ndim(series) == 2:  # a pandas DataFrame
+        if series.shape[1] != 1:
+            raise ValueError(f"series is a DataFrame of {series.shape[1]} columns; give one "
+                             f"column (df[name]) or a list of them ([df[c] for c in df]), "
+                             f"one series each.")
+        series = series.iloc[:, 0]
     single = _is_scalar_list(series) or \
         (not isinstance(series, (list, tuple)) and np.ndim(series) == 1)
     if single:
@@ -106,6 +112,10 @@ def as_list(series, covariates=None):
         if arr.ndim != 2:
             raise ValueError(f"series must be one 1-D array or a list of them (or a 2-D array, "
                              f"one series a row); got an array of shape {arr.shape}.")
+        if arr.shape[1] == 1 and arr.shape[0] > 1:
+            raise ValueError(f"series has shape {arr.shape}, which reads as {arr.shape[0]} "
+                             f"series of one point (a 2-D array holds one series a row); "
+                             f"pass y.ravel() for one series of {arr.shape[0]} points.")
         ys = list(arr)
     for i, y in enumerate(ys):
         if y.ndim != 1:

@@ -204,7 +204,7 @@ def run_train(args: argparse.Namespace) -> int:
           f"{folds}-fold rolling-origin backtest", flush=True)
     done, stamp = {}, None
     if out:
-        stamp = fingerprint(values, season, folds, model.get_config())
+        stamp = fingerprint(values, season, folds, model.get_config(), covariates)
         if args.resume:
             done = read_folds(out, folds, stamp)
             print(f"resuming: {len(done)} of {folds} folds already in "

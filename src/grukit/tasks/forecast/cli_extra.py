@@ -8,7 +8,7 @@ import os
 import numpy as np
 
 from ..._io import atomic_text
-from ..._runs import UsageError
+from ..._runs import RUN, UsageError
 
 
 def covariates_of(args, series) -> np.ndarray | None:
@@ -64,6 +64,9 @@ def tuned_model(args, settings: dict, values, season: int, folds: int, covariate
     backend = getattr(args, "tune_backend", None) or "optuna"
     default = "ray" if backend == "ray" else "study.db"
     storage = args.tune_storage or (os.path.join(out, default) if out else None)
+    if backend == "optuna" and storage is not None:
+        _check_storage(storage)
+    _check_room(settings, values, season, folds)  # before a search whose result cannot run
     cut = len(values) - folds * h
     fixed = {k: v for k, v in settings.items()
              if k in ("model", "hybrid", "ensemble", "level", "hidden", "lookback", "epochs")}
@@ -76,6 +79,9 @@ def tuned_model(args, settings: dict, values, season: int, folds: int, covariate
                "timeout": args.tune_timeout, "fixed": fixed, "backend": backend,
                "covariates": None if covariates is None else covariates[:cut]}
     top = getattr(args, "tune_top", None) or 1
+    if storage is not None:  # what a Ctrl-C leaves: the finished trials, resumed by rerunning
+        options["on_trial"] = lambda n: RUN.finished(
+            f"{n} trial(s) of the search, kept in {storage} (the same command resumes it)")
     try:
         if top > 1:
             return _anchored(args, settings, values[:cut], season, top, options)
@@ -85,11 +91,46 @@ def tuned_model(args, settings: dict, values, season: int, folds: int, covariate
     except ValueError as err:
         raise UsageError(f"--tune: {err}") from None
     best |= {k: settings[k] for k in ("ensemble", "level") if k in settings}
-    print(f"tuned: best validation MASE {summary['best_value']:.4f} (trial "
+    print(f"tuned: best validation MASE {_fmt(summary['best_value'])} (trial "
           f"{summary['best_trial']}): " + ", ".join(f"{k} {v}" for k, v in
                                                      sorted(summary["params"].items())),
           flush=True)
     return Forecaster(**best, tuned=summary)
+
+
+def _fmt(v) -> str:
+    return "undefined" if v is None else f"{v:.4f}"
+
+
+def _check_storage(path: str) -> None:
+    """``--tune-storage``: a SQLite file (or none yet) in a folder that exists."""
+    folder = os.path.dirname(os.path.abspath(path))
+    if os.path.isdir(path):
+        raise UsageError(f"--tune-storage {path!r} is a folder; give a file for the study "
+                         f"(e.g. {os.path.join(path, 'study.db')!r}).")
+    if not os.path.isdir(folder):
+        raise UsageError(f"--tune-storage {path!r}: the folder {folder!r} does not exist; "
+                         f"create it or give a file in a folder that exists.")
+    if os.path.isfile(path) and os.path.getsize(path):
+        with open(path, "rb") as f:
+            if f.read(16) != b"SQLite format 3\x00":
+                raise UsageError(f"--tune-storage {path!r} is not a study file (SQLite); "
+                                 f"give a new file name or an earlier search's study.")
+
+
+def _check_room(settings: dict, values, season: int, folds: int) -> None:
+    """The backtest's folds fit the series with the shortest lookback the search may choose
+    (or the one given): refused before the search rather than after it."""
+    from .backtest import check_room
+    from .forecaster import Forecaster
+    from .tune import lookback_choices
+
+    shortest = settings.get("lookback") or min(lookback_choices(season, 10 ** 9))
+    try:
+        check_room(Forecaster(**(settings | {"lookback": shortest})), [values], season, folds,
+                   True)
+    except ValueError as err:
+        raise UsageError(f"--tune: {err}") from None
 
 
 def _anchored(args, settings: dict, train, season: int, top: int, options: dict):
@@ -103,14 +144,28 @@ def _anchored(args, settings: dict, train, season: int, top: int, options: dict)
                                                      if k in settings}, **options)
     v, lam = model.config.tuned["validation"], model.config.shrink
     print(f"tuned: the median of the best {len(model.config.members)} trials anchored on "
-          f"ETS with λ {lam} (validation MASE {v['mase']:.4f}; the median "
-          f"alone {v['median']:.4f}, ETS {v['ets']:.4f})", flush=True)
+          f"ETS with λ {lam} (validation MASE {_fmt(v['mase'])}; the median "
+          f"alone {_fmt(v['median'])}, ETS {_fmt(v['ets'])})", flush=True)
     return model
 
 
+# options of the rolling-origin backtest that the sliding protocol has no use for
+ROLLING_ONLY = (("--tune", "tune"), ("--tune-top", "tune_top"), ("--tune-storage", "tune_storage"),
+                ("--tune-backend", "tune_backend"), ("--folds", "folds"), ("--level", "level"),
+                ("--resume", "resume"))
+
+
 def run_sliding(args, model, series, season: int, covariates, out) -> int:
+    """``--protocol sliding``: fit on the first 70 %, score every test window; ``--save``
+    then saves the model refitted on the whole series (as the rolling protocol does)."""
     from .sliding import sliding
 
+    given = [flag for flag, key in ROLLING_ONLY if getattr(args, key, None) not in (None, False)]
+    if given:
+        raise UsageError(f"--protocol sliding fits once on the first 70 % of the series and "
+                         f"scores every window of its last 20 %; {', '.join(given)} belong(s) "
+                         f"to the rolling-origin backtest. Drop {', '.join(given)} or the "
+                         f"--protocol option.")
     try:
         res = sliding(model, series.to_numpy(), season, covariates=covariates)
     except ValueError as err:
@@ -128,7 +183,9 @@ def run_sliding(args, model, series, season: int, covariates, out) -> int:
                     json.dumps({"protocol": "sliding", "series": str(series.name)} | res,
                                indent=2, allow_nan=False))
         print(f"wrote metrics.json to {out}")
-    if args.save:
+    if args.save:  # the forecast of the future uses every point
+        model.fit(series, season, covariates=covariates)
         model.save(args.save)
-        print(f"saved the model to {args.save} (grukit forecast predict --model {args.save})")
+        print(f"saved the model trained on all {len(series)} points to {args.save} (grukit "
+              f"forecast predict --model {args.save})")
     return 0

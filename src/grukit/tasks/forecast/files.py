@@ -14,12 +14,17 @@ from .. import folds
 from ..folds import FOLDS_DIR, clear_folds  # noqa: F401  (the task CLI imports them here)
 
 
-def fingerprint(values: np.ndarray, season: int, folds: int, config: dict) -> str:
-    """What decides a fold's result: the series, the season, the folds, the settings; a fold
-    file written under another fingerprint is not reused."""
+def fingerprint(values: np.ndarray, season: int, folds: int, config: dict,
+                covariates: np.ndarray | None = None) -> str:
+    """What decides a fold's result: the series, its covariates (T, C), the season, the
+    folds, the settings; a fold file written under another fingerprint is not reused."""
     h = hashlib.sha256()
     h.update(json.dumps([season, folds, config], sort_keys=True).encode())
     h.update(np.ascontiguousarray(values, dtype=np.float64).tobytes())
+    if covariates is not None:  # (a series without them hashes as it always did)
+        c = np.ascontiguousarray(covariates, dtype=np.float64)
+        h.update(json.dumps(["covariates", list(c.shape)]).encode())
+        h.update(c.tobytes())
     return h.hexdigest()
 
 
@@ -60,9 +65,14 @@ def write_table(path: str, table) -> None:
 
 def time_of(series) -> dict | None:
     """{"end": last time stamp, "freq": pandas frequency} of a pandas Series with a regular
-    DatetimeIndex, else None."""
+    DatetimeIndex or PeriodIndex (its periods' start times), else None (a forecast is then
+    numbered by step: a TimedeltaIndex or a plain range has no calendar to continue)."""
+    import pandas as pd
+
     index = getattr(series, "index", None)
-    freq = getattr(index, "freqstr", None)
-    if freq is None or len(index) == 0:
+    if isinstance(index, pd.PeriodIndex):
+        index = index.to_timestamp()
+        index = pd.DatetimeIndex(index, freq=pd.infer_freq(index) if len(index) > 2 else None)
+    if not isinstance(index, pd.DatetimeIndex) or index.freqstr is None or len(index) == 0:
         return None
-    return {"end": index[-1].isoformat(), "freq": freq}
+    return {"end": index[-1].isoformat(), "freq": index.freqstr}

@@ -29,6 +29,9 @@ same search on Ray Tune (``tune_ray``).
 
 from __future__ import annotations
 
+import hashlib
+import json
+
 import numpy as np
 
 from .checks import as_list, check_season, whole
@@ -60,21 +63,26 @@ def lookback_choices(season: int, room: int) -> list[int]:
 
 
 def _suggest(trial, season: int, room: int, fixed: dict) -> dict:
-    s = {"lookback": trial.suggest_categorical("lookback", lookback_choices(season, room)),
-         "hidden": trial.suggest_categorical("hidden", SPACE["hidden"]),
-         "layers": trial.suggest_categorical("layers", SPACE["layers"]),
-         "dropout": trial.suggest_float("dropout", *SPACE["dropout"]),
-         "learning_rate": trial.suggest_float("learning_rate", *SPACE["learning_rate"],
-                                              log=True),
-         "epochs": trial.suggest_int("epochs", *SPACE["epochs"], step=10)}
+    """A trial's settings: ``fixed`` ones as given, the others sampled (a setting that
+    ``fixed`` decides is not sampled, so trials differ only in what the search searches)."""
+    ask = {"lookback": lambda: trial.suggest_categorical("lookback",
+                                                         lookback_choices(season, room)),
+           "hidden": lambda: trial.suggest_categorical("hidden", SPACE["hidden"]),
+           "layers": lambda: trial.suggest_categorical("layers", SPACE["layers"]),
+           "dropout": lambda: trial.suggest_float("dropout", *SPACE["dropout"]),
+           "learning_rate": lambda: trial.suggest_float("learning_rate",
+                                                        *SPACE["learning_rate"], log=True),
+           "epochs": lambda: trial.suggest_int("epochs", *SPACE["epochs"], step=10)}
+    s = {k: fixed[k] if k in fixed else f() for k, f in ask.items()}
     # recursive is for plain models: the hybrid is searched under the direct strategy only
     if "strategy" in fixed or fixed.get("hybrid"):
         strategy = fixed.get("strategy", "direct")
     else:
         strategy = trial.suggest_categorical("strategy", SPACE["strategy"])
     s["strategy"] = strategy
-    s["hybrid"] = False if strategy == "recursive" else \
-        trial.suggest_categorical("hybrid", SPACE["hybrid"])
+    if "hybrid" not in fixed:
+        s["hybrid"] = False if strategy == "recursive" else \
+            trial.suggest_categorical("hybrid", SPACE["hybrid"])
     return s | fixed
 
 
@@ -148,8 +156,17 @@ def starts(season: int, room: int, fixed: dict) -> list[dict]:
     lb = min(choices, key=lambda c: abs(c - max(2 * season, 12)))
     base = {"lookback": lb, "hidden": d.hidden, "layers": d.layers, "dropout": d.dropout,
             "learning_rate": d.learning_rate, "epochs": d.epochs}
-    return [base | {"strategy": "direct", "hybrid": False},
-            base | {"strategy": "direct", "hybrid": True}, base | {"strategy": "recursive"}]
+    trials = [base | {"strategy": "direct", "hybrid": False},
+              base | {"strategy": "direct", "hybrid": True}, base | {"strategy": "recursive"}]
+    out = []
+    for t in trials:  # what fixed decides is not a parameter; a trial the same as one
+        if fixed.get("strategy", t["strategy"]) != t["strategy"] or \
+                ("hybrid" in fixed and t["strategy"] == "recursive"):
+            continue  # before is left out, as is a strategy fixed settings rule out
+        t = {k: v for k, v in t.items() if k not in fixed}
+        if t not in out:
+            out.append(t)
+    return out
 
 
 def fit_step(shortest: int, horizon: int, folds: int, origins: int | None, step: int | None,
@@ -173,15 +190,22 @@ def fit_step(shortest: int, horizon: int, folds: int, origins: int | None, step:
 
 def tune(series, season: int = 1, trials: int = 20, *, horizon: int = 12, folds: int = 2,
          origins: int | None = 9, step: int | None = None, storage: str | None = None,
-         study_name: str = "forecast", seed: int = 0, timeout: float | None = None,
+         study_name: str | None = None, seed: int = 0, timeout: float | None = None,
          covariates=None, fixed: dict | None = None, backend: str = "optuna",
-         clock: str = "wall"):
+         clock: str = "wall", on_trial=None):
     """Search; returns (best settings for ``Forecaster(**settings)``, summary dict).
     Validation: ``origins`` origins ``step`` apart in ``folds`` refits (``validation_plan``;
     ``origins=None``: ``folds`` origins ``horizon`` apart). ``backend``: "optuna" (in this
     process; ``storage`` a SQLite file) or "ray" (Ray Tune, ``tune_ray``; ``storage`` a
     folder). ``timeout`` (seconds) is measured on ``clock``: "wall", or "cpu" (this process's
-    CPU time, which a shared machine does not eat into; optuna backend only)."""
+    CPU time, which a shared machine does not eat into; optuna backend only). ``on_trial(n)``
+    is called as the search's n-th trial is finished (optuna backend).
+
+    A study holds one search: ``study_name=None`` names it after the data and the settings
+    (``forecast-`` and a hash), so a storage file shared by searches of other series keeps
+    them apart; a study given by name that was made on other data or settings is refused,
+    never resumed. With covariates the search keeps the direct strategy (a recursive
+    forecaster cannot feed covariates back)."""
     if backend not in BACKENDS:
         raise ValueError(f"backend must be one of {', '.join(BACKENDS)}; got {backend!r}.")
     if clock not in ("wall", "cpu"):
@@ -197,6 +221,12 @@ def tune(series, season: int = 1, trials: int = 20, *, horizon: int = 12, folds:
         whole("step", step, 1)
     ys, covs, _ = as_list(series, covariates)
     fixed = {"horizon": horizon, "seed": seed} | dict(fixed or {})
+    if covs is not None:
+        if fixed.get("strategy", "direct") != "direct":
+            raise ValueError("a recursive forecaster cannot feed covariates back; search "
+                             "with strategy='direct' (the default with covariates) or without "
+                             "covariates.")
+        fixed["strategy"] = "direct"
     shortest = min(len(y) for y in ys)
     step, room = fit_step(shortest, horizon, folds, origins, step, season)
     if room < 1:
@@ -206,6 +236,8 @@ def tune(series, season: int = 1, trials: int = 20, *, horizon: int = 12, folds:
                          f"{horizon} and a training part; use fewer folds or origins, or a "
                          f"shorter horizon.")
     plan = validation_plan(shortest, horizon, folds, origins, step)
+    stamp = _stamp(ys, covs, season, plan, fixed)
+    study_name = study_name or f"forecast-{stamp[:16]}"
     if backend == "ray":
         from .tune_ray import search
 
@@ -216,11 +248,19 @@ def tune(series, season: int = 1, trials: int = 20, *, horizon: int = 12, folds:
     study = optuna.create_study(study_name=study_name, storage=url, load_if_exists=True,
                                 direction="minimize",
                                 pruner=optuna.pruners.MedianPruner(n_startup_trials=3))
+    made = study.user_attrs.get("stamp")
+    if made is None and not study.trials:
+        study.set_user_attr("stamp", stamp)
+    elif made is not None and made != stamp:
+        raise ValueError(f"the study {study_name!r} in {storage} was made on other data or "
+                         f"settings; a search resumes only its own study. Give another "
+                         f"storage file or study_name (or leave study_name out: one is named "
+                         f"after the data).")
     stale = optuna.trial.TrialState
     for t in study.get_trials(deepcopy=False, states=(stale.RUNNING, stale.WAITING)):
         study.tell(t.number, state=stale.FAIL)  # running when an earlier search stopped
     finished = (stale.COMPLETE, stale.PRUNED)
-    first = starts(season, room, {})
+    first = starts(season, room, fixed)
 
     def objective(trial):
         settings = _suggest(trial, season, room, fixed)
@@ -241,6 +281,8 @@ def tune(series, season: int = 1, trials: int = 20, *, horizon: int = 12, folds:
             study.enqueue_trial(first[n])
         study.sampler = optuna.samplers.TPESampler(seed=seed + n, n_startup_trials=5)
         study.optimize(objective, n_trials=1)
+        if on_trial is not None:
+            on_trial(len(study.get_trials(deepcopy=False, states=finished)))
     done = study.get_trials(deepcopy=False, states=(stale.COMPLETE,))
     if not done:
         raise ValueError("no trial of the search finished; give it more trials or time.")
@@ -249,10 +291,30 @@ def tune(series, season: int = 1, trials: int = 20, *, horizon: int = 12, folds:
     settings = _suggest(optuna.trial.FixedTrial({"strategy": "direct"} | best.params), season,
                         room, fixed)
     summary = {"backend": "optuna", "trials": len(study.trials), "completed": len(done),
-               "best_trial": best.number, "best_value": float(best.value),
-               "params": dict(best.params), "folds": folds, "origins": origins, "step": step,
-               "plan": plan, "study": study_name}
+               "best_trial": best.number, "best_value": finite_or_none(best.value),
+               "params": effective(settings), "folds": folds, "origins": origins,
+               "step": step, "plan": plan, "study": study_name}
     return settings, summary
+
+
+def effective(settings: dict) -> dict:
+    """The settings a trial's model runs with (sampled or fixed), as a summary shows them."""
+    return {k: settings[k] for k in sorted(settings) if k not in ("horizon", "seed")}
+
+
+def finite_or_none(value) -> float | None:
+    """A validation MASE for a summary: None where it is undefined (a series that never
+    changes over a season has no MASE), so that the summary stays valid JSON."""
+    return float(value) if value is not None and np.isfinite(value) else None
+
+
+def _stamp(ys, covs, season: int, plan: list[list[int]], fixed: dict) -> str:
+    """What makes a search the same search: the data, the season, the origins, the fixed
+    settings."""
+    h = hashlib.sha256(json.dumps([season, plan, fixed], sort_keys=True, default=str).encode())
+    for a in [*ys, *(covs or ())]:
+        h.update(np.ascontiguousarray(a, np.float64).tobytes())
+    return h.hexdigest()
 
 
 def ranked(study, top: int) -> list[tuple[float, dict, np.ndarray]]:

@@ -35,7 +35,7 @@ import signal
 import tempfile
 import threading
 
-from .tune import _optuna, _suggest, validation_score
+from .tune import _optuna, _suggest, effective, validation_score
 
 METRIC, STEP = "mase", "fold"
 
@@ -130,7 +130,7 @@ def search(ys, covs, season: int, trials: int, *, room: int, fixed: dict, folds:
     settings = _suggest(optuna.trial.FixedTrial(params), season, room, fixed)
     summary = {"backend": "ray", "trials": len(results), "completed": len(full),
                "best_trial": best.metrics.get("trial_id"), "best_value": float(
-                   best.metrics[METRIC]), "params": params, "folds": folds,
+                   best.metrics[METRIC]), "params": effective(settings), "folds": folds,
                "origins": origins, "step": step,
                "study": study_name}
     return settings, summary
