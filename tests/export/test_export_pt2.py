@@ -157,3 +157,70 @@ def test_a_model_export_cannot_trace_gets_one_sentence(tmp_path):
                                          r"data-dependent.*; export it as ONNX"):
         to_pt2(HostRead(), tmp_path / "m.pt2", torch.randn(2, 5, 3))
     assert not list(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("make", [
+    lambda: gnn.LSTM(3, 5, batch_first=True),  # "auto": torch's LSTM at a batch above one
+    lambda: gnn.GRU(3, 5, batch_first=True, backend="torch"),
+    lambda: gnn.MinGRU(3, 5, batch_first=True),
+], ids=["lstm-auto", "gru-torch", "mingru"])
+def test_gru_lstm_and_mingru_trace_over_a_dynamic_time_whatever_their_backend(make, tmp_path):
+    """A GRU or LSTM traces through its fused CPU custom op (its own backend is restored
+    after); the program equals eager at other batch sizes and time lengths."""
+    torch.manual_seed(0)
+    m = make()
+    backend = m.backend
+    run = load_pt2(to_pt2(m, tmp_path / "m.pt2", example=torch.randn(2, 6, 3))).module()
+    assert m.backend == backend
+    for batch, steps in ((1, 3), (5, 11)):
+        x = torch.randn(batch, steps, 3)
+        with torch.no_grad():
+            torch.testing.assert_close(run(x)[0], m(x)[0], **TOL)
+
+
+@pytest.mark.parametrize("make", [
+    lambda: gnn.RNN(3, 5, batch_first=True),
+    lambda: gnn.LayerNormGRU(3, 5, batch_first=True),
+    lambda: gnn.LSTM(3, 5, proj_size=2, batch_first=True),
+    lambda: gnn.MinGRU(3, 5, batch_first=True, mode="sequential"),
+], ids=["rnn", "lngru", "lstm-proj", "mingru-sequential"])
+def test_cells_without_a_traceable_path_are_refused_in_one_sentence(make, tmp_path):
+    from grukit.layers import Dense, Layer
+    from grukit.models import Sequential
+
+    m = make()
+    with pytest.raises(ValueError) as e:
+        to_pt2(m, tmp_path / "m.pt2", example=torch.randn(2, 6, 3))
+    msg = str(e.value)
+    assert "\n" not in msg and msg.endswith("(to_onnx, --format onnx)."), msg
+    assert f"this {type(m).__name__} (" in msg and "the GRU, the LSTM without projection" in msg
+
+    class Wrap(Layer):  # a Sequential holding it is refused the same way
+        def __init__(self, rnn):
+            super().__init__()
+            self.rnn = rnn
+
+        def forward(self, x):
+            return self.rnn(x)[0]
+
+    seq = Sequential([Wrap(m), Dense(1)])
+    with pytest.raises(ValueError, match=f"this {type(m).__name__} "):
+        to_pt2(seq, tmp_path / "s.pt2", example=torch.randn(2, 6, 3))
+    assert not list(tmp_path.iterdir())
+
+
+def test_lstm_forecaster_exports_to_pt2_and_an_rnn_forecaster_is_refused(tmp_path):
+    from grukit.tasks.forecast import Forecaster
+
+    y = 10 + np.sin(np.arange(60) / 5)
+    torch.manual_seed(0)
+    f = Forecaster(model="lstm", hidden=4, horizon=2, epochs=1, lookback=6).fit(y)
+    export(f, tmp_path / "lstm.pt2", format="pt2")
+    x = torch.from_numpy(f.inputs(f.last[0])).expand(3, -1, -1).contiguous()
+    with torch.no_grad():
+        got = load_pt2(tmp_path / "lstm.pt2").module()(x)
+    np.testing.assert_allclose(got.numpy(), f.net.predict(x.numpy()), **TOL)
+    r = Forecaster(model="rnn", hidden=4, horizon=2, epochs=1, lookback=6).fit(y)
+    with pytest.raises(ValueError, match="this RNN .*export this model as ONNX"):
+        export(r, tmp_path / "rnn.pt2", format="pt2")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["lstm.pt2", "lstm.pt2-manifest.json"]

@@ -3,7 +3,11 @@
 ``to_pt2(model, path, example)`` traces the model in evaluation mode (dropout off, no
 gradients) with batch and time as dynamic dimensions; the fused CPU kernels enter the
 program as grukit's torch custom ops (``grukit.ops.gru.library``, ``grukit.ops.lstm.library``),
-one node per layer and direction, so the program runs at any batch and time length.
+one node per layer and direction, so the program runs at any batch and time length. A GRU
+or LSTM traces through them whatever backend it names (torch's own LSTM, which "auto" picks
+for a batch above one, fixes the time length); the minGRU (parallel mode) traces as torch
+ops. Other cells (RNN, LayerNorm-GRU, GRU-D, an LSTM with projection) are refused in one
+sentence: export them as ONNX.
 ``load_pt2(path)`` registers those ops (importing those modules) before
 ``torch.export.load``: a program that calls them cannot be loaded without them.
 
@@ -26,6 +30,14 @@ from torch import Tensor, nn
 
 MAX_BATCH = 1 << 20
 MAX_TIME = 1 << 24
+
+# What torch.export traces over a dynamic time length: the GRU's and the LSTM's fused CPU
+# kernels, registered as torch custom ops (grukit.ops.gru.library, grukit.ops.lstm.library:
+# one node whatever the length; the trace runs them whatever backend the module names), and
+# the minGRU's parallel form (torch ops over the whole sequence). The other kernels are numba
+# calls a tracer cannot enter, and the references loop over time in Python.
+CUSTOM_OP_CELLS = ("gru", "lstm")
+PT2_CELLS = "the GRU, the LSTM without projection and the minGRU (mode='parallel')"
 
 
 def _example(model_name: str, example) -> Tensor:
@@ -56,9 +68,12 @@ def export_program(model: nn.Module, example: Tensor, *, dynamic: bool = True):
         batch = torch.export.Dim("batch", min=1, max=MAX_BATCH)
         time = torch.export.Dim("time", min=1, max=MAX_TIME)
         shapes = ({0: batch, 1: time},)
+    swaps = _trace_backends(model, dynamic)  # [(module, its own backend)]
     training = model.training
     model.eval()
     try:
+        for m, _ in swaps:
+            m.backend = "cpu"
         with torch.no_grad():
             return torch.export.export(model, (x,), dynamic_shapes=shapes)
     except RuntimeError as e:  # torch.export's UserError and data-dependent guards
@@ -67,7 +82,44 @@ def export_program(model: nn.Module, example: Tensor, *, dynamic: bool = True):
                          f"{f' at {where}' if where else ''} ({_first_line(e)}); export it "
                          f"as ONNX (to_onnx, --format onnx).") from e
     finally:
+        for m, backend in swaps:
+            m.backend = backend
         model.train(training)
+
+
+def _trace_backends(model: nn.Module, dynamic: bool) -> list[tuple[nn.Module, str]]:
+    """The ``grukit.nn`` recurrent modules of ``model`` that trace through their fused CPU
+    custom op (``CUSTOM_OP_CELLS``) under another backend name, with that name (the trace
+    sets "cpu" and restores it); with ``dynamic``, one sentence for a module whose cell
+    cannot be traced over a dynamic time length."""
+    from ..nn import RecurrentBase
+
+    swaps = []
+    for m in model.modules():
+        if not isinstance(m, RecurrentBase):
+            continue
+        w = m.weight_ih_l0  # (read through __getattr__: an int8 copy's dequantized weights)
+        cls, why = type(m).__name__, ""
+        if m.spec.name in CUSTOM_OP_CELLS:
+            if getattr(m, "proj_size", 0):
+                why = f"proj_size={m.proj_size}: the fused LSTM kernel has no projection"
+            elif w.dtype not in (torch.float32, torch.float64):
+                why = f"{w.dtype}: the fused kernels serve float32 and float64"
+            elif w.device.type != "cpu":
+                continue  # the custom ops are CPU ones: the trace takes the module's path
+            elif m.backend != "cpu":
+                swaps.append((m, m.backend))
+        elif m.spec.name == "mingru" and getattr(m, "mode", "") == "parallel":
+            continue
+        elif m.spec.name == "mingru":
+            why = f"mode={m.mode!r} loops over time"
+        else:
+            why = f"the {m.spec.display} has no fused kernel registered as a torch custom op"
+        if why and dynamic:
+            raise ValueError(f"to_pt2: this {cls} ({why}) cannot be traced over a dynamic "
+                             f"time length; {PT2_CELLS} export to pt2, so export this model "
+                             f"as ONNX (to_onnx, --format onnx).")
+    return swaps
 
 
 def _refuse_torch_int8(model: nn.Module, what: str, instead: str) -> None:
