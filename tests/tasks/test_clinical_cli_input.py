@@ -161,3 +161,15 @@ def test_unknown_keep_trains_on_the_extra_variable_and_predict_reads_it(tmp_path
     assert main(["clinical", "predict", "--model", model, "--data", data, "--unknown",
                  "keep"]) == 2
     assert "use --unknown drop" in capsys.readouterr().err
+
+
+def test_a_boolean_mask_of_the_wrong_length_is_refused(saved, tmp_path):
+    data = read_physionet2012(tiny_set(str(tmp_path / "data")))
+    clf = ClinicalClassifier.load(saved)
+    with pytest.raises(ValueError, match=r"^a boolean indices must have one entry per record "
+                                         r"\(12\); got shape \(5,\)\.$"):
+        clf.evaluate(data, np.ones(5, dtype=bool))
+    with pytest.raises(ValueError, match=r"^a boolean train_indices must have one entry per "
+                                         r"record \(12\); got shape \(20,\)\.$"):
+        ClinicalClassifier(hidden=4, epochs=1).fit(data, np.ones(20, dtype=bool))
+    assert clf.evaluate(data, np.arange(12) < 9)["n"] == 9

@@ -331,6 +331,19 @@ def _parse_physionet_rows(raw: bytes, rows: pd.DataFrame) -> pd.DataFrame:
                         for i, j in zip(begin, end, strict=True)]
         _fail_at(rows, bad, "time {time!r} is not HH:MM (hours:minutes since admission, "
                  "e.g. 07:30).")
+    # the time field holds digits, its colon and spaces only: pandas would also read a sign,
+    # a decimal point or an exponent there (-0:30 as 00:30, 1e1:30 as 10:30)
+    edge = np.zeros(len(a) + 1, dtype=np.int8)  # +1 where a time field begins, -1 after it
+    edge[begin[~blank]] += 1
+    edge[first_comma[~blank]] -= 1
+    time_byte = np.cumsum(edge[:-1], dtype=np.int8) > 0  # (bytes,)
+    odd = time_byte & ~(((a >= 48) & (a <= 57)) | (a == 58) | (a == 32))
+    if odd.any():
+        i = int(np.searchsorted(newline, np.flatnonzero(odd)[0]))
+        rows["time"] = ""
+        rows.loc[i, "time"] = raw[begin[i]:first_comma[i]].decode("utf-8", "replace")
+        _fail_at(rows, np.arange(n_lines) == i, "time {time!r} is not HH:MM (hours:minutes "
+                 "since admission, e.g. 07:30).")
     b = a.copy()
     b[colon] = 44  # (bytes,) HH,MM,Parameter,Value
     parts = pd.read_csv(io.BytesIO(b.tobytes()), header=None, names=["h", "m", "p", "v"],
@@ -425,8 +438,9 @@ def _find_outcomes(folder: str, stays: str):
         if found:
             return os.path.join(where, found[0])
     raise FileNotFoundError(f"no outcome file ({own or 'Outcomes-*.txt'}) beside {stays!r}; "
-                            f"put the outcome file there (read_physionet2012 also takes "
-                            f"outcomes=PATH, or outcomes=None to read the stays without one).")
+                            f"put the outcome file there (in Python, read_physionet2012 also "
+                            f"takes outcomes=PATH, or outcomes=None to read the stays without "
+                            f"one).")
 
 
 def parse_rows(rows: pd.DataFrame, time_unit: float = 1.0, time_format: str = "auto"):

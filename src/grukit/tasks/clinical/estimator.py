@@ -107,14 +107,19 @@ def check_config(cfg: ClinicalConfig) -> None:
                          f"got {cfg.validation_split!r}.")
 
 
-def labelled_rows(data, rows=None, what: str = "the training records") -> np.ndarray:
-    """The records of ``rows`` (all when None) with an outcome, which must be 0/1."""
+def labelled_rows(data, rows=None, what: str = "the training records",
+                  name: str = "train_indices") -> np.ndarray:
+    """The records of ``rows`` (positions, or a boolean mask with one entry per record; all
+    when None) with an outcome, which must be 0/1. ``name``: the argument, for errors."""
     rows = np.arange(data.n_records) if rows is None else np.asarray(rows)
     if rows.dtype == bool:
+        if rows.shape != (data.n_records,):
+            raise ValueError(f"a boolean {name} must have one entry per record "
+                             f"({data.n_records}); got shape {rows.shape}.")
         rows = np.flatnonzero(rows)
     if rows.size == 0 or not np.issubdtype(rows.dtype, np.integer) \
             or rows.min() < 0 or rows.max() >= data.n_records:
-        raise ValueError(f"train_indices must be record positions in 0..{data.n_records - 1}.")
+        raise ValueError(f"{name} must be record positions in 0..{data.n_records - 1}.")
     if data.outcome is None:
         raise ValueError("the data has no outcome; read it with its outcome file.")
     y = data.y[rows]
@@ -267,7 +272,7 @@ class ClinicalClassifier(Estimator):
         """``{"auc_roc", "auc_pr", "n", "positives"}`` on the records ``indices`` (all when
         None) that have an outcome."""
         self._check_fitted("evaluate")
-        rows = labelled_rows(data, indices, "the records scored")
+        rows = labelled_rows(data, indices, "the records scored", "indices")
         p = self.predict_proba(data)[rows]
         return auc_scores(data.y[rows], p)
 
