@@ -224,3 +224,20 @@ def test_lstm_forecaster_exports_to_pt2_and_an_rnn_forecaster_is_refused(tmp_pat
     with pytest.raises(ValueError, match="this RNN .*export this model as ONNX"):
         export(r, tmp_path / "rnn.pt2", format="pt2")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["lstm.pt2", "lstm.pt2-manifest.json"]
+
+
+def test_time_major_module_takes_a_time_major_example_of_batch_one(tmp_path):
+    """example (T, B, I) for a module with batch_first=False: a batch of one is widened
+    along its batch axis, and the program takes other times and batches."""
+    torch.manual_seed(0)
+    m = gnn.GRU(3, 4)
+    run = load_pt2(to_pt2(m, tmp_path / "m.pt2", example=torch.randn(6, 1, 3))).module()
+    for steps, batch in ((1, 1), (9, 3)):
+        x = torch.randn(steps, batch, 3)
+        with torch.no_grad():
+            got, want = run(x), m(x)
+        torch.testing.assert_close(got[0], want[0], **TOL)
+        torch.testing.assert_close(got[1], want[1], **TOL)
+    with pytest.raises(ValueError, match=r"at least 2 steps, shape \(time, batch, ...\)"):
+        to_pt2(m, tmp_path / "n.pt2", example=torch.randn(1, 4, 3))
+

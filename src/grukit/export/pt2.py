@@ -40,34 +40,49 @@ CUSTOM_OP_CELLS = ("gru", "lstm")
 PT2_CELLS = "the GRU, the LSTM without projection and the minGRU (mode='parallel')"
 
 
-def _example(model_name: str, example) -> Tensor:
+def _axes(model: nn.Module) -> tuple[int, int]:
+    """(batch axis, time axis) of the model's input: (1, 0) for a time-major ``grukit.nn``
+    module (``batch_first=False``), else (0, 1)."""
+    from ..nn import RecurrentBase
+
+    if isinstance(model, RecurrentBase) and not model.batch_first:
+        return 1, 0
+    return 0, 1
+
+
+def _example(model_name: str, example, axes: tuple[int, int] = (0, 1)) -> Tensor:
+    b, t = axes
+    layout = "(batch, time, ...)" if b == 0 else "(time, batch, ...) (time-major)"
     if not isinstance(example, Tensor):
-        raise TypeError(f"to_pt2: example must be a torch.Tensor batch (batch, time, ...) "
-                        f"the {model_name} takes; got {type(example).__name__}.")
-    if example.dim() < 2 or example.shape[0] < 1 or example.shape[1] < 2:
+        raise TypeError(f"to_pt2: example must be a torch.Tensor batch {layout} the "
+                        f"{model_name} takes; got {type(example).__name__}.")
+    if example.dim() < 2 or example.shape[b] < 1 or example.shape[t] < 2:
         raise ValueError(f"to_pt2: example must have a batch and a time dimension with at "
-                         f"least 2 steps, shape (batch, time, ...); got "
-                         f"{tuple(example.shape)}.")
-    if example.shape[0] == 1:  # torch.export specialises a size-1 dimension to a constant
-        example = example.expand(2, *example.shape[1:]).contiguous()
+                         f"least 2 steps, shape {layout}; got {tuple(example.shape)}.")
+    if example.shape[b] == 1:  # torch.export specialises a size-1 dimension to a constant
+        sizes = list(example.shape)
+        sizes[b] = 2
+        example = example.expand(*sizes).contiguous()
     return example
 
 
 def export_program(model: nn.Module, example: Tensor, *, dynamic: bool = True):
     """The ``torch.export.ExportedProgram`` of ``model`` (evaluation mode, no gradients) on
-    ``example`` (B, T, ...); with ``dynamic`` batch and time are dynamic dimensions."""
+    ``example`` (B, T, ...), or (T, B, ...) for a time-major ``grukit.nn`` module; with
+    ``dynamic`` batch and time are dynamic dimensions."""
     if not isinstance(model, nn.Module):
         raise TypeError(f"to_pt2 exports a torch.nn.Module (a grukit.nn module or a built "
                         f"grukit.models.Sequential); got {type(model).__name__}.")
     name = type(model).__name__
     _refuse_torch_int8(model, "to_pt2", "torch.export cannot trace them; quantize the float "
                        "model with quantize_int8(model, linear='grukit') for a program")
-    x = _example(name, example)
+    b, t = _axes(model)
+    x = _example(name, example, (b, t))
     shapes = None
     if dynamic:
         batch = torch.export.Dim("batch", min=1, max=MAX_BATCH)
         time = torch.export.Dim("time", min=1, max=MAX_TIME)
-        shapes = ({0: batch, 1: time},)
+        shapes = ({b: batch, t: time},)
     swaps = _trace_backends(model, dynamic)  # [(module, its own backend)]
     training = model.training
     model.eval()
@@ -183,8 +198,9 @@ def save_pt2(program, path) -> Path:
 
 def to_pt2(model: nn.Module, path, example: Tensor, *, dynamic: bool = True) -> Path:
     """Write ``model`` as a ``torch.export`` program at ``path`` (atomically); returns the
-    path. ``example``: an input batch (B, T, ...) (a batch of one is repeated to two for the
-    trace, which would otherwise fix the batch at 1)."""
+    path. ``example``: an input batch (B, T, ...), (T, B, ...) for a time-major module (a
+    batch of one is repeated to two for the trace, which would otherwise fix the batch
+    at 1)."""
     _check_path(path)  # before the trace
     return save_pt2(export_program(model, example, dynamic=dynamic), path)
 
