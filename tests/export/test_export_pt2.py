@@ -241,3 +241,25 @@ def test_time_major_module_takes_a_time_major_example_of_batch_one(tmp_path):
     with pytest.raises(ValueError, match=r"at least 2 steps, shape \(time, batch, ...\)"):
         to_pt2(m, tmp_path / "n.pt2", example=torch.randn(1, 4, 3))
 
+
+@pytest.mark.parametrize("where", ["mkstemp", "save"])
+def test_a_folder_that_cannot_be_written_gets_one_sentence_naming_the_path(where, tmp_path,
+                                                                          monkeypatch):
+    """What the OS refuses (a root-owned folder, a full disk: simulated here, since root may
+    write anywhere) is named by the file asked for, not by the temporary file."""
+    import tempfile
+
+    def refuse(*args, **kwargs):
+        raise PermissionError(13, "Permission denied", str(tmp_path / ".m.pt2.x.tmp.pt2"))
+
+    if where == "mkstemp":
+        monkeypatch.setattr(tempfile, "mkstemp", refuse)
+    else:
+        monkeypatch.setattr(torch.export, "save", refuse)
+    m = gnn.GRU(3, 4, batch_first=True)
+    with pytest.raises(OSError) as e:
+        to_pt2(m, tmp_path / "m.pt2", example=torch.randn(2, 5, 3))
+    msg = str(e.value)
+    assert msg == (f"to_pt2: cannot write {str(tmp_path / 'm.pt2')!r} (Permission denied); "
+                   f"choose a path in a folder you can write to, with space left."), msg
+    assert not list(tmp_path.iterdir())

@@ -185,13 +185,20 @@ def save_pt2(program, path) -> Path:
     rename); returns the path."""
     p = _check_path(path)
     folder = p.parent if str(p.parent) else Path(".")
-    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp.pt2", dir=folder)
-    os.close(fd)
+    tmp = None
     try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp.pt2", dir=folder)
+        os.close(fd)
         torch.export.save(program, tmp)
         os.replace(tmp, p)
+    except OSError as e:  # a folder the user cannot write to, a full disk
+        if tmp is not None:
+            Path(tmp).unlink(missing_ok=True)
+        raise OSError(f"to_pt2: cannot write {str(p)!r} ({e.strerror or e}); choose a path "
+                      f"in a folder you can write to, with space left.") from e
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        if tmp is not None:
+            Path(tmp).unlink(missing_ok=True)
         raise
     return p
 
