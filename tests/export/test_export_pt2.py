@@ -112,7 +112,7 @@ def test_bad_input_one_sentence(tmp_path):
         to_pt2(m, tmp_path, example=torch.zeros(2, 5, 3))
     with pytest.raises(FileNotFoundError, match="no file .*grukit export --format pt2"):
         load_pt2(tmp_path / "absent.pt2")
-    with pytest.raises(TypeError, match="a str exports with format 'onnx'"):
+    with pytest.raises(TypeError, match="a str has no export yet, neither 'pt2' nor 'onnx'"):
         export("model", tmp_path / "m.pt2", format="pt2")
     assert not list(tmp_path.iterdir())
 
@@ -263,3 +263,17 @@ def test_a_folder_that_cannot_be_written_gets_one_sentence_naming_the_path(where
     assert msg == (f"to_pt2: cannot write {str(tmp_path / 'm.pt2')!r} (Permission denied); "
                    f"choose a path in a folder you can write to, with space left."), msg
     assert not list(tmp_path.iterdir())
+
+
+def test_pt2_and_onnx_refusals_agree_on_what_a_model_has():
+    """A TextGenerator has neither export; a GRU4Rec has ONNX only: each format's refusal
+    says so."""
+    from grukit.tasks.generate import TextGenerator
+    from grukit.tasks.recommend import GRU4Rec
+
+    for fmt in ("pt2", "onnx"):
+        with pytest.raises(TypeError) as e:
+            export(TextGenerator(), "g." + fmt, format=fmt)
+        assert "a TextGenerator has no" in str(e.value) and "exports with" not in str(e.value)
+    with pytest.raises(TypeError, match="a GRU4Rec exports with format 'onnx'"):
+        export(GRU4Rec(), "r.pt2", format="pt2")

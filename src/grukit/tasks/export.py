@@ -183,8 +183,13 @@ def pt2_network(est):
         return est.model, torch.ones(2, 8, dtype=torch.long)  # (B, T) token ids
     if name in ("SequenceClassifier", "SpeechClassifier"):
         return est.model, torch.ones(2, 8, int(est.channels_) + 1)  # (B, T, C + 1)
-    raise TypeError(f"format 'pt2' covers the Forecaster, TextClassifier, SequenceClassifier "
-                    f"and SpeechClassifier; a {name} exports with format 'onnx'.")
+    if callable(getattr(est, "export_onnx", None)):  # GRU4Rec: its serving step is ONNX
+        raise TypeError(f"format 'pt2' covers the Forecaster, TextClassifier, "
+                        f"SequenceClassifier and SpeechClassifier; a {name} exports with "
+                        f"format 'onnx'.")
+    raise TypeError(f"a {name} has no export yet, neither 'pt2' nor 'onnx'; the Forecaster, "
+                    f"TextClassifier, SequenceClassifier and SpeechClassifier have both, "
+                    f"GRU4Rec 'onnx'.")
 
 
 def _pt2_io(program) -> tuple[list[dict], list[dict]]:
