@@ -36,7 +36,8 @@ torch, to measure what quantization costs (``evaluate``, ``predict``) before exp
 to_pt2``: the same input and output as the ONNX graph, dynamic batch and time; load it with
 ``grukit.export.load_pt2``) and a manifest of format ``"grukit.pt2-manifest"`` with the same
 task block, ``<stem>.pt2-manifest.json`` (so an ONNX export of the same stem keeps its own);
-the GRU4Rec serving step is ONNX only.
+the GRU4Rec serving step is ONNX only, and so are networks of RNN, LayerNorm-GRU or GRU-D
+layers (``to_pt2`` refuses them: see ``grukit.export.pt2``).
 """
 
 from __future__ import annotations
