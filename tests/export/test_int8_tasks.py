@@ -72,11 +72,14 @@ def _mase(f, series: np.ndarray) -> float:
     return float(np.mean(errs) / np.abs(np.diff(series[:80])).mean())
 
 
-def test_forecaster_int8_mase_within_two_percent(forecaster):
+def test_forecaster_int8_mase_within_two_percent(forecaster, tmp_path):
     nile = _nile()
     q = int8_estimator(forecaster)
     assert type(q.net.stack[0].rnn).__name__ == "Int8GRU"
     assert type(forecaster.net.stack[0].rnn).__name__ == "GRU"  # the float model unchanged
+    with pytest.raises(ValueError, match="holds int8 networks .* save the float model"):
+        q.save(str(tmp_path / "q"))
+    assert not (tmp_path / "q").exists()
     before, after = _mase(forecaster, nile), _mase(q, nile)
     stream = _mase(w8a8_estimator(forecaster), nile)
     print(f"nile MASE float {before:.4f} int8 {after:.4f} int8 x int8 stream {stream:.4f}")

@@ -120,6 +120,7 @@ class Estimator:
         """Write the trained model to the folder ``path`` (created; an earlier save there is
         replaced in one step, so a crash leaves the old model or the new one, never half)."""
         self._check_fitted("save")
+        _refuse_int8(self)
         tensors, extras = self._state()
         tensors = {k: _as_tensor(k, v) for k, v in tensors.items()}
         save_folder(path, type(self).__name__, self.get_config(), extras, tensors)
@@ -133,6 +134,20 @@ class Estimator:
             raise ValueError(f"{path!r} holds a {type(est).__name__}, not a {cls.__name__}; "
                              f"load it with {type(est).__name__}.load or grukit.tasks.load.")
         return est
+
+
+def _refuse_int8(est) -> None:
+    """A task model whose networks hold int8 weights (``int8_estimator``'s copy) is not
+    saved: its file would not load as the float model it claims to be."""
+    from ..nn.quantized import int8_kind
+
+    nets = [v for v in vars(est).values() if isinstance(v, torch.nn.Module)]
+    nets += [n for v in vars(est).values() if isinstance(v, list) for n in v
+             if isinstance(n, torch.nn.Module)]
+    if any(int8_kind(n) for n in nets):
+        raise ValueError(f"this {type(est).__name__} holds int8 networks (a copy made by "
+                         f"int8_estimator), which are not saved; save the float model and "
+                         f"make the int8 copy after loading it.")
 
 
 def _check_target(path: str) -> None:
