@@ -56,8 +56,12 @@ def _cce(p: Tensor, y: Tensor) -> Tensor:  # one-hot targets, probabilities
     return -(y.to(p.dtype) * torch.log(p.clamp_min(1e-7))).sum(-1).mean()
 
 
-def _scce(p: Tensor, y: Tensor) -> Tensor:  # integer targets, probabilities
-    return F.nll_loss(torch.log(p.clamp_min(1e-7)), y.long().reshape(-1))
+def _scce(p: Tensor, y: Tensor) -> Tensor:
+    """Integer targets, probabilities: p (..., C) with y (...) or (..., 1), e.g. (N, C) with
+    (N,) or (N, 1), per time step (N, T, C) with (N, T) or (N, T, 1); the mean over all
+    positions, as Keras."""
+    return F.nll_loss(torch.log(p.clamp_min(1e-7)).reshape(-1, p.shape[-1]),
+                      y.long().reshape(-1))
 
 
 LOSSES = {
@@ -73,9 +77,16 @@ LOSSES = {
 
 
 def _accuracy(p: Tensor, y: Tensor) -> Tensor:
-    if p.shape[-1] == 1 or p.dim() == 1:  # binary, probabilities
+    """Keras' "accuracy": binary (one output unit: probabilities thresholded at 0.5) when
+    ``p`` ends in 1; sparse (integer labels, argmax of ``p``) when ``y`` has one dimension
+    fewer than ``p`` or ends in 1; categorical (one-hot labels, argmax of both) otherwise.
+    Per time step alike: p (N, T, C) with y (N, T), (N, T, 1) or (N, T, C)."""
+    if p.dim() == 1 or p.shape[-1] == 1:  # binary, probabilities
         return ((p.reshape(-1) > 0.5) == (y.reshape(-1) > 0.5)).float().mean()
-    target = y.argmax(-1) if y.dim() == p.dim() else y.reshape(-1)
+    if y.dim() < p.dim() or y.shape[-1] == 1:  # sparse: integer labels
+        target = y.reshape(p.shape[:-1])
+    else:  # one-hot
+        target = y.argmax(-1)
     return (p.argmax(-1) == target.long()).float().mean()
 
 
