@@ -269,8 +269,8 @@ def test_progress_bar_runs_and_is_off_without_a_terminal(capsys):
 
 def test_reduce_lr_on_plateau_lowers_the_rate_only_after_patience():
     """A plateau (SGD at lr 1e-9 leaves float32 weights, hence val_loss, unchanged): the rate
-    holds for ``patience`` epochs without improvement and is multiplied by ``factor`` on the
-    next; it never falls below ``min_lr``."""
+    is multiplied by ``factor`` at the end of the ``patience``-th epoch without improvement,
+    as Keras; it never falls below ``min_lr``."""
     from grukit.models import Callback, ReduceLROnPlateau
 
     class Rates(Callback):
@@ -291,15 +291,16 @@ def test_reduce_lr_on_plateau_lowers_the_rate_only_after_patience():
                                 rates])
     val = hist.history["val_loss"]
     assert len(set(val)) == 1, val  # a true plateau
-    # epoch 0 sets the best; 1 and 2 are within patience; 3 cuts; 4, 5 wait; 6 cuts to min_lr
-    assert rates.lr == pytest.approx([1e-9, 1e-9, 1e-9, 5e-10, 5e-10, 5e-10, 3e-10], rel=1e-12)
+    # as Keras: epoch 0 sets the best; 1 waits; 2, the second epoch without gain, cuts;
+    # 3 waits; 4 cuts to min_lr, where the rate stays
+    assert rates.lr == pytest.approx([1e-9, 1e-9, 5e-10, 5e-10, 3e-10, 3e-10, 3e-10], rel=1e-12)
 
     cb = ReduceLROnPlateau(monitor="loss", patience=1, factor=0.1)
     cb.model = model
     model.optimizer.param_groups[0]["lr"] = 1.0
     for epoch, loss in enumerate([5.0, 4.0, 4.5, 3.0, 3.0, 3.0]):
         cb.on_epoch_end(epoch, {"loss": loss})
-        want = 1.0 if epoch < 5 else 0.1  # improvements reset the count; two flat epochs cut
+        want = [1.0, 1.0, 0.1, 0.1, 0.01, 0.001][epoch]  # each epoch without gain cuts
         assert model.optimizer.param_groups[0]["lr"] == pytest.approx(want), epoch
 
 

@@ -17,6 +17,26 @@ def _count_arg(value, what: str, least: int) -> int:
     return int(value)
 
 
+# Keras 3's mode="auto": the quantities whose metric grows as the model improves (its
+# metrics' direction "up": the accuracies, AUC, precision, recall, F-scores, IoU, R²,
+# sensitivity, specificity, cosine similarity) are maximized; losses and everything else
+# (errors such as mae, mse) minimized.
+_GROWING = ("acc", "auc", "precision", "recall", "f1", "fbeta", "iou", "r2", "sensitivity",
+            "specificity", "cosine_similarity")
+
+
+def _mode(cls: str, monitor: str, mode) -> str:
+    """"min" or "max" for ``monitor`` under ``mode`` ("auto", "min" or "max")."""
+    if mode not in ("auto", "min", "max"):
+        raise ValueError(f"{cls}: mode must be 'auto', 'min' or 'max'; got {mode!r}.")
+    if mode != "auto":
+        return mode
+    name = str(monitor).lower().removeprefix("val_")
+    if name == "loss" or name.endswith("loss"):
+        return "min"
+    return "max" if any(k in name for k in _GROWING) else "min"
+
+
 class Callback:
     """Override what you need; every hook is a no-op. ``self.model`` is set by ``fit``."""
 
@@ -57,12 +77,13 @@ class EpochTimer(Callback):
 
 class EarlyStopping(Callback):
     """Stop when ``monitor`` has not improved by ``min_delta`` for ``patience`` epochs;
-    ``restore_best_weights`` puts back the best epoch's weights at the end."""
+    ``restore_best_weights`` puts back the best epoch's weights at the end. ``mode``: "min",
+    "max", or "auto" (Keras' default: "max" for accuracies, AUC, precision, recall, F-scores
+    and the like, "min" for losses and errors)."""
 
     def __init__(self, monitor: str = "val_loss", patience: int = 0, min_delta: float = 0.0,
-                 mode: str = "min", restore_best_weights: bool = False):
-        if mode not in ("min", "max"):
-            raise ValueError(f"EarlyStopping: mode must be 'min' or 'max'; got {mode!r}.")
+                 mode: str = "auto", restore_best_weights: bool = False):
+        mode = _mode("EarlyStopping", monitor, mode)
         patience = _count_arg(patience, "EarlyStopping: patience", 0)
         self.monitor, self.patience, self.min_delta = monitor, patience, min_delta
         self.mode, self.restore_best_weights = mode, restore_best_weights
@@ -103,11 +124,13 @@ class ModelCheckpoint(Callback):
     RNG state) at each epoch end — only when ``monitor`` improves with ``save_best_only`` —
     and every ``every_n_batches`` batches. Each write goes to a temporary file that then
     replaces the old one, so a crash mid-write keeps the last good checkpoint. Resume with
-    ``fit(..., resume_from=filepath)``."""
+    ``fit(..., resume_from=filepath)``. ``mode``: whether ``save_best_only`` keeps the
+    lowest ("min") or highest ("max") value of ``monitor``; "auto" as ``EarlyStopping``."""
 
     def __init__(self, filepath: str, monitor: str = "val_loss", save_best_only: bool = False,
-                 every_n_batches: int | None = None):
+                 every_n_batches: int | None = None, mode: str = "auto"):
         self.filepath, self.monitor, self.save_best_only = filepath, monitor, save_best_only
+        self.mode = _mode("ModelCheckpoint", monitor, mode)
         self.every_n_batches = (None if every_n_batches is None else _count_arg(
             every_n_batches, "ModelCheckpoint: every_n_batches (None for epoch ends only)", 1))
         self.best = math.inf
@@ -122,6 +145,7 @@ class ModelCheckpoint(Callback):
             if value is None:
                 raise ValueError(f"ModelCheckpoint: {self.monitor!r} is not logged; logged: "
                                  f"{sorted(logs or {})}.")
+            value = value if self.mode == "min" else -value
             if value >= self.best:
                 return
             self.best = value
@@ -179,26 +203,29 @@ class CSVLogger(Callback):
 
 class ReduceLROnPlateau(Callback):
     """Multiply the learning rate by ``factor`` when ``monitor`` has not improved for
-    ``patience`` epochs (never below ``min_lr``)."""
+    ``patience`` epochs (never below ``min_lr``). ``mode``: "min", "max" or "auto" (as
+    ``EarlyStopping``)."""
 
     def __init__(self, monitor: str = "val_loss", factor: float = 0.1, patience: int = 10,
-                 min_lr: float = 0.0):
+                 min_lr: float = 0.0, mode: str = "auto"):
         if not 0 < factor < 1:
             raise ValueError(f"ReduceLROnPlateau: factor must be in (0, 1); got {factor}.")
+        mode = _mode("ReduceLROnPlateau", monitor, mode)
         patience = _count_arg(patience, "ReduceLROnPlateau: patience", 0)
         self.monitor, self.factor, self.patience, self.min_lr = monitor, factor, patience, min_lr
-        self.best, self.wait = math.inf, 0
+        self.mode, self.best, self.wait = mode, math.inf, 0
 
     def on_epoch_end(self, epoch, logs=None):
         value = (logs or {}).get(self.monitor)
         if value is None:
             raise ValueError(f"ReduceLROnPlateau: {self.monitor!r} is not logged; logged: "
                              f"{sorted(logs or {})}.")
+        value = value if self.mode == "min" else -value
         if value < self.best:
             self.best, self.wait = value, 0
             return
         self.wait += 1
-        if self.wait > self.patience:
+        if self.wait >= self.patience:  # as Keras: after `patience` epochs without gain
             for group in self.model.optimizer.param_groups:
                 group["lr"] = max(group["lr"] * self.factor, self.min_lr)
             self.wait = 0

@@ -1,0 +1,89 @@
+"""EarlyStopping, ModelCheckpoint and ReduceLROnPlateau: Keras' mode ("auto" maximizes
+accuracies, minimizes losses) and ReduceLROnPlateau's patience counted as Keras counts it."""
+
+import os
+
+import pytest
+import torch
+
+from grukit import layers as gl
+from grukit.models import Sequential
+from grukit.models.callbacks import EarlyStopping, ModelCheckpoint, ReduceLROnPlateau
+
+
+def _model():
+    m = Sequential([gl.Dense(1, input_shape=(2,))])
+    m.compile(optimizer="sgd", loss="mse")
+    return m
+
+
+def _stop_epoch(cb, values, monitor):
+    m = _model()
+    cb.model = m
+    cb.on_train_begin()
+    for epoch, v in enumerate(values):
+        cb.on_epoch_end(epoch, {monitor: v})
+        if m.stop_training:
+            return epoch
+    return None
+
+
+def test_early_stopping_auto_maximizes_accuracy_and_minimizes_loss():
+    rising = [0.5, 0.7, 0.9, 0.6, 0.4]
+    assert _stop_epoch(EarlyStopping("val_accuracy", patience=1), rising, "val_accuracy") == 3
+    assert _stop_epoch(EarlyStopping("val_loss", patience=1), rising, "val_loss") == 1
+    assert _stop_epoch(EarlyStopping("val_accuracy", patience=1, mode="min"), rising,
+                       "val_accuracy") == 1
+
+
+@pytest.mark.parametrize("cls", [EarlyStopping, ReduceLROnPlateau])
+def test_mode_is_checked(cls):
+    with pytest.raises(ValueError, match="mode must be 'auto', 'min' or 'max'"):
+        cls(monitor="val_loss", mode="up")
+    with pytest.raises(ValueError, match="mode must be 'auto', 'min' or 'max'"):
+        ModelCheckpoint("x.ckpt", mode="maximum")
+
+
+def test_checkpoint_keeps_the_best_accuracy(tmp_path):
+    path = os.fspath(tmp_path / "best.ckpt")
+    cb = ModelCheckpoint(path, monitor="val_accuracy", save_best_only=True)
+    cb.model = _model()
+    for epoch, v in enumerate([0.5, 0.7, 0.9, 0.6]):
+        cb.on_epoch_end(epoch, {"val_accuracy": v})
+    assert torch.load(path, weights_only=True)["epoch"] == 3  # written after epoch index 2
+
+
+def _lrs(cb, values, monitor="val_loss"):
+    m = _model()
+    cb.model = m
+    cb.on_train_begin()
+    out = []
+    for epoch, v in enumerate(values):
+        cb.on_epoch_end(epoch, {monitor: v})
+        out.append(round(m.optimizer.param_groups[0]["lr"], 8))
+    return out
+
+
+def test_reduce_lr_after_patience_epochs_without_gain():
+    # as Keras: patience=2 on a flat curve halves the rate after epochs 2 and 4 (0-based)
+    got = _lrs(ReduceLROnPlateau(factor=0.5, patience=2), [1.0] * 5)
+    assert got == [0.01, 0.01, 0.005, 0.005, 0.0025]
+    got = _lrs(ReduceLROnPlateau("val_accuracy", factor=0.5, patience=1),
+               [0.5, 0.6, 0.7, 0.7], "val_accuracy")
+    assert got == [0.01, 0.01, 0.01, 0.005]
+
+
+def test_reduce_lr_matches_keras():
+    os.environ.setdefault("KERAS_BACKEND", "torch")
+    keras = pytest.importorskip("keras")
+    values = [1.0, 0.9, 0.9, 0.95, 0.8, 0.8, 0.8, 0.8]
+    km = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    km.compile(optimizer=keras.optimizers.SGD(0.01), loss="mse")
+    kcb = keras.callbacks.ReduceLROnPlateau(factor=0.5, patience=2, min_delta=0.0)
+    kcb.set_model(km)
+    kcb.on_train_begin()
+    theirs = []
+    for epoch, v in enumerate(values):
+        kcb.on_epoch_end(epoch, {"val_loss": v})
+        theirs.append(round(float(keras.ops.convert_to_numpy(km.optimizer.learning_rate)), 8))
+    assert _lrs(ReduceLROnPlateau(factor=0.5, patience=2), values) == theirs
