@@ -569,3 +569,22 @@ def test_gru_narrow_input_projected_in_kernel_equals_gemm_path(monkeypatch, dtyp
     tol = dict(rtol=1e-5, atol=1e-5) if dtype == torch.float32 else dict(rtol=1e-10, atol=1e-10)
     for a, b in zip(run(gru_cpu.NARROW), run(0), strict=True):
         torch.testing.assert_close(a.detach(), b.detach(), **tol)
+
+
+@pytest.mark.parametrize("op", ["gru", "lstm", "rnn"])
+def test_gradient_of_a_gradient_through_the_fused_kernel_says_to_use_reference(op):
+    """create_graph=True through the fused backward used to drop the second-order term
+    silently (None under allow_unused); it now refuses in one sentence, and the reference
+    backend it names gives the term."""
+    gates = {"gru": 3, "lstm": 4, "rnn": 1}[op]
+    p = _make((2, 3, 2, 4), gates, torch.float64)
+    fn = getattr(ops, op)
+
+    def grad_penalty(backend):
+        y, _ = fn(p["x"], p["w_ih"], p["w_hh"], p["b_ih"], p["b_hh"], backend=backend)
+        gx, = torch.autograd.grad((y ** 2).sum(), p["x"], create_graph=True)
+        return torch.autograd.grad((gx ** 2).sum(), p["w_hh"], allow_unused=True)[0]
+
+    with pytest.raises(RuntimeError, match="first derivatives only.*backend='reference'"):
+        grad_penalty("cpu")
+    assert grad_penalty("reference").abs().sum() > 0

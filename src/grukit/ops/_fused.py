@@ -41,6 +41,19 @@ def run_fused(x: Tensor, lengths: Tensor | None, reverse: bool,
     return run_directed(run, x, lengths, reverse, *along)
 
 
+def first_order_only(ctx, kernel: str) -> None:
+    """Refuse a backward asked to build a graph of its own (``create_graph=True``).
+
+    The fused kernels' backward is numpy code: torch cannot differentiate it, so a gradient
+    of a gradient through it would be silently dropped (None, or "unused" errors). One call
+    to ``torch.is_grad_enabled()``: autograd runs backward with grad mode off unless
+    ``create_graph=True``, so first-order training pays nothing more."""
+    if torch.is_grad_enabled() and any(ctx.needs_input_grad):
+        raise RuntimeError(
+            f"the fused CPU {kernel} kernel gives first derivatives only; for gradients of "
+            f"gradients (create_graph=True) use backend='reference'.")
+
+
 def grad_or_zeros(grad: Tensor | None, like: Tensor) -> Tensor:
     """An output's incoming gradient, zeros where autograd passes None (output unused)."""
     return torch.zeros_like(like) if grad is None else grad

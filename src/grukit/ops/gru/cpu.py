@@ -42,7 +42,7 @@ from torch import Tensor
 from .. import _pool
 from .._cpu import arr, kernel_threads, lens_array
 from .._cpu_math import copy_into, masked_rows, sigmoid, tanh
-from .._fused import run_fused
+from .._fused import first_order_only, run_fused
 from .._gemm import gemm_address, gemm_scratch, mm_w, transposes_pay
 from .._jit import chunked_kernel
 from .cpu_backward import bwd_after, bwd_before
@@ -326,8 +326,8 @@ class _GRUFunction(torch.autograd.Function):
         return y, hn
 
     @staticmethod
-    @torch.autograd.function.once_differentiable
     def backward(ctx, dy, dhn):
+        first_order_only(ctx, "GRU")
         xt, w_ih, w_hh, hs, save = ctx.saved_tensors
         grads = backward(dy, dhn, xt, w_ih, w_hh, hs, save, ctx.lens, ctx.reset_after,
                          ctx.drop, ctx.zone, ctx.has_b, ctx.needs_input_grad[0])

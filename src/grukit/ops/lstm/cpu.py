@@ -24,7 +24,7 @@ from torch import Tensor
 from .. import _pool
 from .._cpu import arr, kernel_threads, lens_array
 from .._cpu_math import copy_into, copy_masked, masked_rows, one, sigmoid, tanh
-from .._fused import grad_or_zeros, run_fused
+from .._fused import first_order_only, grad_or_zeros, run_fused
 from .._gemm import gemm_address, gemm_scratch, mm, mm_w, transposes_pay
 from .._jit import chunked_kernel
 
@@ -181,8 +181,8 @@ class _LSTMFunction(torch.autograd.Function):
         return y, hn, cn
 
     @staticmethod
-    @torch.autograd.function.once_differentiable
     def backward(ctx, dy, dhn, dcn):
+        first_order_only(ctx, "LSTM")
         x, w_ih, w_hh, h0, c0, y, save, cs = ctx.saved_tensors
         grads = backward(dy, dhn, dcn, x, w_ih, w_hh, h0, c0, y, save, cs, ctx.lens, ctx.drop,
                          ctx.needs_input_grad[0])

@@ -16,7 +16,7 @@ from torch import Tensor
 from .. import _pool
 from .._cpu import arr, kernel_threads, lens_array
 from .._cpu_math import copy_into, copy_masked, masked_rows, one, tanh
-from .._fused import grad_or_zeros, run_fused
+from .._fused import first_order_only, grad_or_zeros, run_fused
 from .._gemm import gemm_address, gemm_scratch, mm, mm_w, transposes_pay
 from .._jit import chunked_kernel
 
@@ -114,8 +114,8 @@ class _RNNFunction(torch.autograd.Function):
         return y, hn
 
     @staticmethod
-    @torch.autograd.function.once_differentiable
     def backward(ctx, dy, dhn):
+        first_order_only(ctx, "RNN")
         x, w_ih, w_hh, h0, y = ctx.saved_tensors
         batch, steps, hid = y.shape
         dy, dhn = grad_or_zeros(dy, y), grad_or_zeros(dhn, h0)
