@@ -292,3 +292,22 @@ def test_stream_of_an_int8_module_without_bias_steps_its_dequantized_weights():
     s = gnn.Stream(q)
     ys = np.stack([s.step(x[t].numpy()) for t in range(7)])
     np.testing.assert_allclose(ys, y.numpy(), atol=1e-6, rtol=0)
+
+
+
+@pytest.mark.parametrize("kind", ["GRU", "LSTM"])
+def test_state_is_a_snapshot_that_later_steps_leave_unchanged(kind):
+    """The fast path steps the carried state in place; ``state`` is a copy there as on
+    feed."""
+    torch.manual_seed(0)
+    s = gnn.Stream(getattr(gnn, kind)(1, 4).eval())
+    x = np.ones(1, np.float32)
+    for path, advance in (("fast", s.step), ("feed", lambda x: s.feed(x[None]))):
+        s.reset()
+        advance(x)
+        assert (s._fast is not None) == (path == "fast")
+        saved = s.state
+        saved = list(saved) if kind == "LSTM" else [saved]
+        before = [t.clone() for t in saved]
+        advance(x)
+        assert all(torch.equal(a, b) for a, b in zip(saved, before, strict=True)), path

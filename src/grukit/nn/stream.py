@@ -79,7 +79,14 @@ class Stream:
 
     @property
     def state(self):
-        """The carried state in the module's ``hx`` format: h (L, B, H), or (h, c)."""
+        """A snapshot of the carried state in the module's ``hx`` format: h (L, B, H), or
+        (h, c). A copy on every path: the fast path steps the carried tensors in place, so
+        a view would change under later steps. (``step`` never reads it.)"""
+        hs = [h.clone() for h in self._h]  # each (L, B, S)
+        return tuple(hs) if len(hs) > 1 else hs[0]
+
+    def _hx(self):
+        """The carried state itself (not a copy), for the module call in ``feed``."""
         return tuple(self._h) if len(self._h) > 1 else self._h[0]
 
     # -- feeding ----------------------------------------------------------------------------
@@ -98,7 +105,7 @@ class Stream:
         self.module.eval()  # inference: no dropout between layers, as on the fast path
         try:
             with torch.no_grad():
-                y, hx = self.module(x.to(self._h[0].dtype), self.state)
+                y, hx = self.module(x.to(self._h[0].dtype), self._hx())
         finally:
             self.module.train(training)
         self._set_state(list(hx) if isinstance(hx, tuple) else [hx])
