@@ -5,6 +5,7 @@ import itertools
 import pytest
 import torch
 
+import grukit.nn as gnn
 from grukit import ops
 from grukit.ops import dispatch
 
@@ -328,6 +329,26 @@ def test_empty_sequences_fall_back_with_a_reason():
     assert "no time steps" in skipped["torch"]
     y, h = ops.gru(x, w_ih, w_hh)
     assert y.shape == (2, 0, 4) and torch.all(h == 0)
+    name, skipped = dispatch.explain("lstm", "auto", x=x)
+    assert name == "reference" and "no time steps" in skipped["torch"]
+    y, (h, c) = ops.lstm(x, torch.randn(16, 3), torch.randn(16, 4))
+    assert y.shape == (2, 0, 4) and torch.all(h == 0) and torch.all(c == 0)
+
+
+@pytest.mark.parametrize("unbatched", [False, True], ids=["batch1", "unbatched"])
+def test_lstm_torch_backend_named_runs_a_single_sequence(unbatched):
+    """A single sequence is auto's reason to skip torch's LSTM (speed), not a refusal:
+    backend="torch" named runs it, equal to the reference."""
+    assert "batch of one" in dispatch.explain("lstm", "auto", x=torch.randn(1, 5, 3))[1]["torch"]
+    assert dispatch.explain("lstm", "torch", x=torch.randn(1, 5, 3))[0] == "torch"
+    torch.manual_seed(0)
+    m = gnn.LSTM(3, 5, batch_first=True, dtype=torch.float64, backend="torch")
+    ref = gnn.LSTM(3, 5, batch_first=True, dtype=torch.float64, backend="reference")
+    ref.load_state_dict(m.state_dict())
+    x = torch.randn(7, 3, dtype=torch.float64)
+    x = x if unbatched else x[None]
+    for a, b in zip(m(x)[0:1] + m(x)[1], ref(x)[0:1] + ref(x)[1], strict=True):
+        torch.testing.assert_close(a, b)
 
 
 def test_blas_limited_only_where_the_kernels_call_it():

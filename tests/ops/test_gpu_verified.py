@@ -38,10 +38,11 @@ def test_cudnn_serves_large_gru_and_batch_one_lstm_where_triton_is_unverified(gp
     x = cuda_input()
     big = torch.zeros(2, 256)
     assert gru_native.why_not(x, h0=big) is None
-    assert lstm_native.why_not(cuda_input(batch=1)) is None
+    assert lstm_native.auto_why_not(cuda_input(batch=1)) is None
     gpu((9, 0))  # verified: the Triton kernels take them
     assert "persistent" in gru_native.why_not(x, h0=big)
-    assert "batch of one" in lstm_native.why_not(cuda_input(batch=1))
+    assert "batch of one" in lstm_native.auto_why_not(cuda_input(batch=1))
+    assert lstm_native.why_not(cuda_input(batch=1)) is None  # backend="torch" named runs it
 
 
 def test_cudnn_serves_large_gru_in_exact_fp32_even_where_verified(gpu, tf32):

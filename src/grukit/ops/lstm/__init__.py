@@ -9,6 +9,7 @@ from torch import Tensor
 from .. import _cpu, _gpu_verified, _stream, _triton, dispatch
 from .._checks import check_layer, check_weight
 from .._entry import Call, enter
+from .native import auto_why_not as _auto_prefers_not_native
 from .native import lstm_native
 from .native import why_not as _why_not_native
 from .reference import lstm_reference, lstm_step
@@ -37,7 +38,7 @@ def _auto_why_not_native(x, weight_hr=None, **call):
         return ("a compiled training step: inductor cannot compile the backward of torch's "
                 "LSTM, and grukit's oneDNN op serves float32 without projection only; the "
                 "fused CPU kernel runs as a custom op.")
-    return None
+    return _auto_prefers_not_native(x, weight_hr=weight_hr, **call)
 
 
 dispatch.register("lstm", dispatch.Backend("torch", lstm_native, _why_not_native, priority=20,

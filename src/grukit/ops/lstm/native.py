@@ -2,9 +2,10 @@
 
 oneDNN's LSTM runs its GEMMs near the FMA peak; for batches above one it is faster on a CPU
 than the fused numba kernel (BENCHMARKS.md), so ``backend="auto"`` takes it there. It does
-not serve ``lengths`` (that needs packing) or a single sequence, where the fused kernel wins.
-On CUDA it serves what it can except where the Triton kernel is faster (``_cudnn``: float32
-above 192 units with TF32 allowed, on a GPU where the Triton kernels are verified).
+not serve ``lengths`` (that needs packing). ``auto`` leaves it a single sequence, where the
+fused kernel wins, and on CUDA the sizes where the Triton kernel is faster (``_cudnn``:
+float32 above 192 units with TF32 allowed, on a GPU where the Triton kernels are verified);
+``backend="torch"`` named runs those too (``auto_why_not`` holds the speed preferences).
 """
 
 from __future__ import annotations
@@ -17,12 +18,22 @@ from .._seq import run_directed
 
 
 def why_not(x: Tensor, lengths: Tensor | None = None, state_mask: Tensor | None = None,
-            h0: tuple[Tensor, Tensor] | None = None, weight_hr: Tensor | None = None,
             **_: object) -> str | None:
+    """None when torch's LSTM can serve the call (a named ``backend="torch"`` runs it),
+    else the reason."""
     if state_mask is not None:
         return "state_mask: torch's LSTM has no recurrent dropout (the cpu backend has)."
     if lengths is not None:
         return "lengths given: torch's LSTM serves them only through packing."
+    if x.shape[0] == 0 or x.shape[1] == 0:
+        return "x has no time steps or no sequences; torch's LSTM needs at least one of each."
+    return None
+
+
+def auto_why_not(x: Tensor, h0: tuple[Tensor, Tensor] | None = None,
+                 weight_hr: Tensor | None = None, **_: object) -> str | None:
+    """Where ``backend="auto"`` prefers another backend although torch's LSTM could serve the
+    call (speed only: consulted by "auto", never for a named backend), else None."""
     if x.shape[0] == 1 and not _gpu_verified.prefer_torch(x):
         return ("batch of one: the fused kernel (CPU, or Triton on CUDA) is faster there.")
     if weight_hr is not None:  # the Triton LSTM has no projection
