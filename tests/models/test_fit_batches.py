@@ -48,9 +48,9 @@ def test_unshuffled_array_batches_are_the_samples_in_order():
     got = []
 
     class Spy(torch.nn.Module):  # records the batches the model is called with
-        def forward(self, xb):
+        def forward(self, xb, **kwargs):
             got.append(xb.clone())
-            return model_forward(xb)
+            return model_forward(xb, **kwargs)
 
     model = _model()
     model_forward = model.forward

@@ -18,6 +18,7 @@ import torch.distributed as dist
 
 from .callbacks import History
 from .loop import BadBatch, Step, restore, train_loop
+from .training import masked, positions
 
 
 def _distributed() -> tuple[int, int, bool]:
@@ -95,8 +96,15 @@ def run_fit(model, x, y, *, batch_size, epochs, verbose, callbacks, validation_d
         bad = check and (_nonfinite(xb, "x") or _nonfinite(yb, "y"))  # an Inf in x can
         if bad:  # leave the loss finite and poison the weights through the gradients
             raise BadBatch(bad)
-        loss = run(train_model, model.loss_fn, xb, yb)
-        return Step(loss, loss.item(), len(xb))
+        loss, pred, lengths = run(train_model, model.loss_fn, xb, yb)
+        metrics = None
+        if model.metric_fns:  # as Keras: each metric's mean over the epoch's values
+            with torch.no_grad():
+                pred = pred.detach()
+                n = positions(pred, yb, lengths)
+                metrics = {name: (float(masked(fn, pred, yb, lengths)), n)
+                           for name, fn in model.metric_fns.items()}
+        return Step(loss, loss.item(), len(xb), metrics=metrics)
 
     def validate(epoch):
         val = model.evaluate(*validation_data, batch_size=batch_size, return_dict=True)
@@ -135,9 +143,12 @@ def _leave(wrapper: weakref.ref, started: bool) -> None:
 
 
 def forward_loss(module, loss_fn, xb, yb):
-    """The training step's forward: ``loss_fn(module(xb), yb)``, a scalar. The model is an
-    argument, not a closure, so that the compiled step of a copied model trains the copy."""
-    return loss_fn(module(xb), yb)
+    """The training step's forward: (``loss_fn(module(xb), yb)``, a scalar; the predictions;
+    the lengths the layers hand on). Per-time-step outputs of a masked model count only the
+    steps inside each sequence (``training.masked``), as Keras. The model is an argument, not
+    a closure, so that the compiled step of a copied model trains the copy."""
+    pred, lengths = module(xb, return_lengths=True)
+    return masked(loss_fn, pred, yb, lengths), pred, lengths
 
 
 def _told(step):

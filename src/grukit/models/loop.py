@@ -58,13 +58,15 @@ class Step:
     from (no backward, no update). ``value``: the batch's loss as ``on_batch_end`` logs it.
     ``weight``: how much the batch counts in the epoch's mean (samples, frames); ``total``:
     its share of the sum (default ``value * weight``). The epoch logs
-    ``loss = Σ total / max(Σ weight, 1)``. A plain tensor ``t`` means
-    ``Step(t, t.item(), 1)``."""
+    ``loss = Σ total / max(Σ weight, 1)``. ``metrics``: name -> (the batch's mean, how many
+    values it averages); the epoch logs each metric's mean over all its values, after the
+    loss. A plain tensor ``t`` means ``Step(t, t.item(), 1)``."""
 
     loss: Tensor | None
     value: float
     weight: float = 1
     total: float | None = None
+    metrics: dict[str, tuple[float, float]] | None = None
 
 
 class Trainee:
@@ -237,6 +239,7 @@ def train_loop(model, optimizer: torch.optim.Optimizer, step: Callable, batches,
         module.train()
         t0 = time.perf_counter()
         total, seen, bad, out_of_time = 0.0, 0, None, False
+        sums: dict[str, list[float]] = {}  # metric -> [Σ mean·count, Σ count]
         for i, batch in enumerate(source, start=first):
             optimizer.zero_grad(set_to_none=True)
             try:
@@ -261,6 +264,10 @@ def train_loop(model, optimizer: torch.optim.Optimizer, step: Callable, batches,
                 optimizer.step()
             total += value * res.weight if res.total is None else res.total
             seen += res.weight
+            for name, (mean, count) in (res.metrics or {}).items():
+                acc = sums.setdefault(name, [0.0, 0.0])
+                acc[0] += mean * count
+                acc[1] += count
             for cb in batch_cbs:
                 cb.on_batch_end(i, logs)
             if late():
@@ -282,6 +289,7 @@ def train_loop(model, optimizer: torch.optim.Optimizer, step: Callable, batches,
             break
         history.train_seconds.append(time.perf_counter() - t0)
         logs = {"loss": total / max(seen, 1)}
+        logs |= {name: a / b if b else float("nan") for name, (a, b) in sums.items()}
         t1 = time.perf_counter()
         if validate is not None:
             logs |= validate(epoch)

@@ -105,10 +105,13 @@ class Sequential(nn.Module):
     def built(self) -> bool:
         return len(self.stack) > 0 and all(layer.built for layer in self.stack)
 
-    def forward(self, x, lengths=None):
+    def forward(self, x, lengths=None, return_lengths: bool = False):
+        """The model's output; with ``return_lengths``, (output, lengths): the sequence lengths
+        the layers hand on (from ``Embedding(mask_zero=True)``; None when there are none or
+        the output is one vector per sequence)."""
         for layer in self.stack:
             x, lengths = layer(x, lengths)
-        return x
+        return (x, lengths) if return_lengths else x
 
     def summary(self, print_fn=print) -> None:
         """Print each layer's name, output shape and parameter count, then the totals."""
@@ -224,10 +227,12 @@ class Sequential(nn.Module):
             return torch.utils.data.DataLoader(x, batch_size=batch_size)
         return training.batches(x, y, batch_size)
 
-    def _metrics(self, pred, target) -> dict[str, float]:
-        out = {"loss": float(self.loss_fn(pred, target))}
+    def _metrics(self, pred, target, lengths=None) -> dict[str, float]:
+        """Loss and metrics; per-time-step outputs of a masked model count only the steps
+        inside each sequence (``lengths``), as Keras."""
+        out = {"loss": float(training.masked(self.loss_fn, pred, target, lengths))}
         for name, fn in self.metric_fns.items():
-            out[name] = float(fn(pred, target))
+            out[name] = float(training.masked(fn, pred, target, lengths))
         return out
 
     def fit(self, x=None, y=None, batch_size: int = 32, epochs: int = 1, verbose="auto",
@@ -298,13 +303,16 @@ class Sequential(nn.Module):
         x, y = self._data(x, y, need_y="evaluate")
         if _count(x) == 0:
             raise ValueError("evaluate got 0 samples; the loss of no data is undefined.")
-        preds, targets = [], []
+        preds, targets, lengths = [], [], []
         self.eval()
         with torch.no_grad():
             for xb, yb in self._loader(x, y, batch_size):
-                preds.append(self(self._to_model(xb)).cpu())
+                pred, n = self(self._to_model(xb), return_lengths=True)
+                preds.append(pred.cpu())
                 targets.append(yb)
-        res = self._metrics(torch.cat(preds), torch.cat(targets))
+                lengths.append(None if n is None else n.cpu())
+        lengths = None if any(n is None for n in lengths) else torch.cat(lengths)
+        res = self._metrics(torch.cat(preds), torch.cat(targets), lengths)
         if return_dict:
             return res
         return res["loss"] if len(res) == 1 else list(res.values())

@@ -98,6 +98,35 @@ METRICS = {
 }
 
 
+def valid_steps(p, y: Tensor, lengths: Tensor | None) -> Tensor | None:
+    """The (N, T) mask of the time steps a loss or metric counts, as Keras applies the mask
+    of ``Embedding(mask_zero=True)`` (the ``lengths`` the layers hand on) to per-time-step
+    outputs p (N, T, ...) with targets y (N, T, ...): steps past each sequence's length are
+    left out. None when nothing is masked (no lengths, one output per sequence)."""
+    if lengths is None or not isinstance(p, Tensor) or p.dim() < 3 or y.dim() < 2 \
+            or tuple(y.shape[:2]) != tuple(p.shape[:2]):
+        return None
+    return torch.arange(p.shape[1], device=p.device)[None, :] < lengths.to(p.device)[:, None]
+
+
+def masked(fn, p: Tensor, y: Tensor, lengths: Tensor | None) -> Tensor:
+    """``fn(p, y)`` over the valid time steps only (see ``valid_steps``): a mean-reducing loss
+    or metric becomes the mean over the steps inside each sequence, as Keras computes it."""
+    valid = valid_steps(p, y, lengths)
+    if valid is None:
+        return fn(p, y)
+    return fn(p[valid], y.to(p.device)[valid])
+
+
+def positions(p: Tensor, y: Tensor, lengths: Tensor | None) -> int:
+    """How many values a metric averages over: the valid time steps of per-time-step
+    outputs, else one per sample (per time step without a mask)."""
+    valid = valid_steps(p, y, lengths)
+    if valid is not None:
+        return int(valid.sum())
+    return max(p.shape[:-1].numel(), 1) if p.dim() > 1 else p.shape[0]
+
+
 def resolve(kind: str, table: dict, value):
     if callable(value):
         return value
