@@ -8,15 +8,16 @@ The one module that knows both the file format (``saving``) and the model class
 from __future__ import annotations
 
 from ..layers import from_config
-from .saving import put_weights, read_model_file
+from .saving import put_weights, read_model
 from .sequential import Sequential
 
 
 def load_model(path: str) -> Sequential:
     """Rebuild a ``Sequential`` saved with ``model.save(path)``: its layers from the config
-    in the file, then its weights."""
-    config, tensors = read_model_file(path)
+    in the file, in the floating dtype it was saved in, then its weights."""
+    config, tensors, dtype = read_model(path)
     model = Sequential([from_config(c) for c in config["layers"]], name=config["name"])
     model.build()
+    model.to(dtype)  # the dtype it was saved in
     put_weights(model, tensors, path)
     return model

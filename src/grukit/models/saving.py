@@ -37,12 +37,24 @@ def save_model(model, path: str) -> None:
         model.build()
     tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     meta = {"format": FORMAT, "config": json.dumps(model.get_config())}
+    p = next((p for p in model.parameters() if p.is_floating_point()), None)
+    if p is not None:  # the model's float dtype, restored by load (files without it: float32)
+        meta["dtype"] = str(p.dtype).removeprefix("torch.")
     atomic_write(path, lambda tmp: save_file(tensors, tmp, metadata=meta))
 
 
 def read_model_file(path: str) -> tuple[dict, dict]:
     """(config, tensors) of a file ``save_model`` wrote; anything else refused in one
     sentence."""
+    config, tensors, _ = read_model(path)
+    return config, tensors
+
+
+def read_model(path: str):
+    """(config, tensors, float dtype) of a file ``save_model`` wrote: the dtype the model had
+    (torch.float32 for files written before the dtype was recorded); anything else refused
+    in one sentence."""
+    import torch
     from safetensors import safe_open
 
     path = os.fspath(path)
@@ -74,7 +86,12 @@ def read_model_file(path: str) -> tuple[dict, dict]:
     if meta.get("format") != FORMAT:
         raise ValueError(f"{path!r} is not a grukit model file (format "
                          f"{meta.get('format')!r}, expected {FORMAT!r}).")
-    return json.loads(meta["config"]), tensors
+    name = meta.get("dtype", "float32")
+    dtype = getattr(torch, name, None)
+    if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
+        raise ValueError(f"{path!r} records the dtype {name!r}, not a torch floating dtype; "
+                         f"the file is damaged or was not written by grukit.")
+    return json.loads(meta["config"]), tensors, dtype
 
 
 def load_weights(model, path: str) -> None:
