@@ -244,9 +244,11 @@ def _times(raw, path: str, col: str):
             return _mixed_offsets(vals, path, col)
         if index.isna().any():
             try:
-                index = pd.to_datetime(vals, errors="coerce", format="ISO8601")
+                iso = pd.to_datetime(vals, errors="coerce", format="ISO8601")
             except ValueError:
                 return _mixed_offsets(vals, path, col)
+            if iso.isna().sum() < index.isna().sum():  # the reading that fails fewer rows
+                index = iso
         if index.isna().any():  # 13/02/2021 after 01/02/2021: the day comes first
             dayfirst = pd.to_datetime(vals, errors="coerce", dayfirst=True)
             if not dayfirst.isna().any() and vals.str.match(_DAY_MONTH.pattern).all():
