@@ -11,7 +11,10 @@ a = 1 − z and b = z ⊙ h̃ is a linear scan, evaluated in log space (Heinsen 
     a*_t = Σ_{s≤t} log a_s
     h_t  = exp(a*_t) ⊙ h_0 + exp(a*_t + logcumsumexp_{s≤t}(log b_s − a*_s))
 
-The h_0 term is kept linear so any real initial state works.
+The h_0 term is kept linear so any real initial state works. a*_t falls like −0.7·t, so
+a*_t + logcumsumexp(…) cancels two numbers of that size: in float32 the error grows like
+|a*_t|·2⁻²⁴ (1e-3 at T = 5000). The scan therefore runs in float64 (error ~|a*_t|·1e-16,
+1e-10 at T = 10⁶) and rounds once to the input's dtype, as accurate as the sequential loop.
 """
 
 from __future__ import annotations
@@ -39,12 +42,13 @@ def mingru_step(gi: Tensor, h: Tensor) -> Tensor:
 
 
 def _parallel(gi: Tensor, h0: Tensor, lengths: Tensor | None) -> tuple[Tensor, Tensor]:
-    k, v = gi.chunk(2, dim=2)  # 2 × (B, T, H)
+    k, v = gi.double().chunk(2, dim=2)  # 2 × (B, T, H), float64: see the module docstring
     log_a = -F.softplus(k)  # log(1 − z)
     log_b = -F.softplus(-k) + log_g(v)  # log z + log h̃
     a_star = log_a.cumsum(dim=1)  # (B, T, H)
     y = torch.exp(a_star + torch.logcumsumexp(log_b - a_star, dim=1))
-    y = y + torch.exp(a_star) * h0.unsqueeze(1)  # (B, T, H)
+    y = y + torch.exp(a_star) * h0.double().unsqueeze(1)  # (B, T, H)
+    y = y.to(gi.dtype)
     if lengths is None:
         return y, y[:, -1] if y.shape[1] else h0
     steps = gi.shape[1]
