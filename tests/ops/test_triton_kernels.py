@@ -257,6 +257,17 @@ def test_mingru_triton_matches_reference(case):
     compare(fn, [x, w, b, h0])
 
 
+def test_mingru_triton_gradient_of_a_gradient_says_to_use_reference():
+    """create_graph=True through the Triton backward used to drop the second-order term
+    silently; it now refuses in one sentence naming the reference backend."""
+    g = torch.Generator().manual_seed(3)
+    x, w = (torch.randn(*s, generator=g).to(DEVICE).requires_grad_() for s in ((2, 5, 3),
+                                                                               (10, 3)))
+    y, _ = ops.mingru(x, w, backend="triton")
+    with pytest.raises(RuntimeError, match="first derivatives only.*backend='reference'"):
+        torch.autograd.grad((y ** 2).sum(), x, create_graph=True)
+
+
 def test_mingru_auto_keeps_the_reference_on_cpu(monkeypatch):
     monkeypatch.setenv("TRITON_INTERPRET", "1")
     x = torch.randn(2, 3, 4)

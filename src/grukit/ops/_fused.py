@@ -42,15 +42,16 @@ def run_fused(x: Tensor, lengths: Tensor | None, reverse: bool,
 
 
 def first_order_only(ctx, kernel: str) -> None:
-    """Refuse a backward asked to build a graph of its own (``create_graph=True``).
+    """Refuse a backward asked to build a graph of its own (``create_graph=True``); ``kernel``
+    names it ("the fused CPU GRU kernel").
 
-    The fused kernels' backward is numpy code: torch cannot differentiate it, so a gradient
-    of a gradient through it would be silently dropped (None, or "unused" errors). One call
-    to ``torch.is_grad_enabled()``: autograd runs backward with grad mode off unless
+    The fused kernels' backward is numpy or Triton code: torch cannot differentiate it, so a
+    gradient of a gradient through it would be silently dropped (None, or "unused" errors).
+    One call to ``torch.is_grad_enabled()``: autograd runs backward with grad mode off unless
     ``create_graph=True``, so first-order training pays nothing more."""
     if torch.is_grad_enabled() and any(ctx.needs_input_grad):
         raise RuntimeError(
-            f"the fused CPU {kernel} kernel gives first derivatives only; for gradients of "
+            f"{kernel} gives first derivatives only; for gradients of "
             f"gradients (create_graph=True) use backend='reference'.")
 
 

@@ -327,7 +327,7 @@ class _GRUFunction(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, dy, dhn):
-        first_order_only(ctx, "GRU")
+        first_order_only(ctx, "the fused CPU GRU kernel")
         xt, w_ih, w_hh, hs, save = ctx.saved_tensors
         grads = backward(dy, dhn, xt, w_ih, w_hh, hs, save, ctx.lens, ctx.reset_after,
                          ctx.drop, ctx.zone, ctx.has_b, ctx.needs_input_grad[0])

@@ -182,7 +182,7 @@ class _LSTMFunction(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, dy, dhn, dcn):
-        first_order_only(ctx, "LSTM")
+        first_order_only(ctx, "the fused CPU LSTM kernel")
         x, w_ih, w_hh, h0, c0, y, save, cs = ctx.saved_tensors
         grads = backward(dy, dhn, dcn, x, w_ih, w_hh, h0, c0, y, save, cs, ctx.lens, ctx.drop,
                          ctx.needs_input_grad[0])

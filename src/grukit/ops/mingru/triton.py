@@ -26,7 +26,7 @@ import triton.language as tl
 from torch import Tensor
 
 from .. import _triton as tt
-from .._fused import grad_or_zeros, run_fused
+from .._fused import first_order_only, grad_or_zeros, run_fused
 from .._triton_lang import sigmoid
 
 INTERPRETED = bool(triton.knobs.runtime.interpret)
@@ -141,8 +141,8 @@ class _MinGRUFunction(torch.autograd.Function):
         return y, hn
 
     @staticmethod
-    @torch.autograd.function.once_differentiable
     def backward(ctx, dy, dhn):
+        first_order_only(ctx, "the Triton minGRU kernel")
         x, w_ih, h0, gi, y, lens = ctx.saved_tensors
         batch, steps, hid = y.shape
         dy = grad_or_zeros(dy, y).contiguous()

@@ -115,7 +115,7 @@ class _RNNFunction(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, dy, dhn):
-        first_order_only(ctx, "RNN")
+        first_order_only(ctx, "the fused CPU RNN kernel")
         x, w_ih, w_hh, h0, y = ctx.saved_tensors
         batch, steps, hid = y.shape
         dy, dhn = grad_or_zeros(dy, y), grad_or_zeros(dhn, h0)
