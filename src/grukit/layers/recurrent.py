@@ -20,6 +20,35 @@ from ..ops import reverse_within
 from .core import Layer, check_rate, positive_int, register
 
 
+def _single_bias(module) -> None:
+    """Keras' one bias vector on a ``grukit.nn`` module that has torch's two (LSTM, RNN):
+    ``bias_hh_*`` is folded into ``bias_ih_*`` and kept as a zero buffer, not a parameter.
+    It stays in the state dict under its name, so torch-layout weights, model files and
+    Keras converters load and round-trip as before; a loaded non-zero ``bias_hh`` is folded
+    in again (``_fold_bias``). The layer then counts and trains Keras' parameters (LSTM(16)
+    on 3 features: 1,280), and the bias learns at the optimizer's rate, not twice it."""
+    folded = False
+    for name, p in list(module.named_parameters(recurse=False)):
+        if name.startswith("bias_hh"):
+            with torch.no_grad():
+                module._parameters[name.replace("bias_hh", "bias_ih", 1)].add_(p)
+            del module._parameters[name]
+            module.register_buffer(name, torch.zeros_like(p, requires_grad=False))
+            folded = True
+    if folded:
+        module.register_load_state_dict_post_hook(_fold_bias)
+
+
+def _fold_bias(module, incompatible_keys) -> None:
+    """After ``load_state_dict``: a ``bias_hh_*`` buffer loaded non-zero (torch's layout) is
+    added to its ``bias_ih_*`` and zeroed, so the sum, the one bias Keras has, is trained."""
+    with torch.no_grad():
+        for name, b in module.named_buffers(recurse=False):
+            if name.startswith("bias_hh") and bool(b.any()):
+                module._parameters[name.replace("bias_hh", "bias_ih", 1)].add_(b)
+                b.zero_()
+
+
 class _Recurrent(Layer):
     """A Keras-style layer on the ``grukit.nn`` module of its cell's spec.
 
@@ -91,6 +120,8 @@ class _Recurrent(Layer):
         module = spec.build(features, self.units, batch_first=True,
                             bidirectional=bidirectional, recurrent_dropout=self.recurrent_dropout,
                             backend=self.backend, **extra, **nn_options, **self._inits)
+        if spec.keras_bias == "sum":  # LSTM, SimpleRNN: Keras' one bias
+            _single_bias(module)
         return module.train(self.training)  # a layer built after .eval() stays in eval mode
 
     def build(self, input_shape):
