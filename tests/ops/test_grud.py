@@ -269,3 +269,19 @@ def test_bad_input_one_sentence(case, match):
     with pytest.raises((ValueError, TypeError), match=match) as err:
         _call(x, m, d, ws, **kw)
     assert "\n" not in str(err.value)
+
+
+def test_gradient_of_a_gradient_through_the_fused_kernel_says_to_use_reference():
+    """create_graph=True through the fused backward would drop the second-order term; it is
+    refused in one sentence naming the reference backend, which gives it."""
+    x, m, d = _series(3, 7, 4, torch.float64)
+    ws = _weights(4, 5, torch.float64, True)
+
+    def grad_penalty(backend):
+        y, _ = _call(x, m, d, ws, backend=backend, reset_after=True)
+        gw, = torch.autograd.grad((y ** 2).sum(), ws["weight_ih"], create_graph=True)
+        return torch.autograd.grad((gw ** 2).sum(), ws["weight_hh"], allow_unused=True)[0]
+
+    with pytest.raises(RuntimeError, match="GRU-D kernel gives first derivatives only"):
+        grad_penalty("cpu")
+    assert grad_penalty("reference").abs().sum() > 0

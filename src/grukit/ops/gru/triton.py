@@ -25,7 +25,7 @@ import triton.language as tl
 from torch import Tensor
 
 from .. import _triton as tt
-from .._fused import grad_or_zeros, run_fused
+from .._fused import first_order_only, grad_or_zeros, run_fused
 from .._triton_lang import load_rows, rec, resident, sigmoid, store_rows, tanh
 from . import triton_split
 
@@ -211,8 +211,8 @@ class _GRUFunction(torch.autograd.Function):
         return y, hn
 
     @staticmethod
-    @torch.autograd.function.once_differentiable
     def backward(ctx, dy, dhn):
+        first_order_only(ctx, "the Triton GRU kernel")
         x, w_ih, w_hh, h0, y, save, lens = ctx.saved_tensors
         batch, steps, hid = y.shape
         dev = y.device

@@ -35,7 +35,7 @@ from torch import Tensor
 
 from .. import _pool
 from .._cpu import arr, kernel_threads, lens_array
-from .._fused import grad_or_zeros, run_fused
+from .._fused import first_order_only, grad_or_zeros, run_fused
 from .._gemm import gemm_address
 from . import _kernels as K
 from .reference import input_side
@@ -96,8 +96,8 @@ class _GRUDFunction(torch.autograd.Function):
         return y, hn
 
     @staticmethod
-    @torch.autograd.function.once_differentiable
     def backward(ctx, dy, dhn):
+        first_order_only(ctx, "the fused CPU GRU-D kernel")
         gam, w_hh, hs, save = ctx.saved_tensors
         steps, batch, hid = hs.shape[0] - 1, hs.shape[1], hs.shape[2]
         dt = save.numpy().dtype

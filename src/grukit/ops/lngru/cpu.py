@@ -35,7 +35,7 @@ from torch import Tensor
 
 from .. import _pool
 from .._cpu import arr, kernel_threads, lens_array
-from .._fused import grad_or_zeros, run_fused
+from .._fused import first_order_only, grad_or_zeros, run_fused
 from .._gemm import gemm_address, transposes_pay
 from . import _kernels as K
 from .reference import layer_norm
@@ -120,8 +120,8 @@ class _LNGRUFunction(torch.autograd.Function):
         return y, hn
 
     @staticmethod
-    @torch.autograd.function.once_differentiable
     def backward(ctx, dy, dhn):
+        first_order_only(ctx, "the fused CPU LayerNorm-GRU kernel")
         w_hh, g_hh, hs, save, phat, rstd = ctx.saved_tensors
         steps, batch, hid = hs.shape[0] - 1, hs.shape[1], hs.shape[2]
         dt = save.numpy().dtype

@@ -31,7 +31,7 @@ import triton.language as tl
 from torch import Tensor
 
 from .. import _triton as tt
-from .._fused import grad_or_zeros, run_fused
+from .._fused import first_order_only, grad_or_zeros, run_fused
 from .._triton_lang import _SUM, load_rows, sigmoid, store_rows, tanh, w_tile
 from .reference import EPS, input_gates
 
@@ -264,8 +264,8 @@ class _LNGRUFunction(torch.autograd.Function):
         return y, hn
 
     @staticmethod
-    @torch.autograd.function.once_differentiable
     def backward(ctx, dy, dhn):
+        first_order_only(ctx, "the Triton LayerNorm-GRU kernel")
         w_hh, g_hh, h0, y, save, rstd, lens = ctx.saved_tensors
         batch, steps, hid = y.shape
         dev = y.device

@@ -21,7 +21,7 @@ import triton.language as tl
 from torch import Tensor
 
 from .. import _triton as tt
-from .._fused import grad_or_zeros, run_fused
+from .._fused import first_order_only, grad_or_zeros, run_fused
 from .._triton_lang import load_rows, rec, resident, sigmoid, store_rows, tanh
 from . import triton_split
 
@@ -190,8 +190,8 @@ class _LSTMFunction(torch.autograd.Function):
         return y, hn, cn
 
     @staticmethod
-    @torch.autograd.function.once_differentiable
     def backward(ctx, dy, dhn, dcn):
+        first_order_only(ctx, "the Triton LSTM kernel")
         x, w_ih, w_hh, h0, c0, y, save, lens = ctx.saved_tensors
         batch, steps, hid = y.shape
         dev = y.device
