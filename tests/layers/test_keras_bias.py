@@ -47,3 +47,18 @@ def test_torch_weights_with_a_second_bias_load_and_give_torch_outputs(kind, cls)
     again = convert.keras_to_torch_weights(kw, kind.lower(), True)
     for n, v in again.items():
         np.testing.assert_allclose(np.asarray(v), params[n].detach().numpy(), atol=1e-7)
+
+
+@pytest.mark.parametrize("spec, options", [("LNGRU", {}), ("GRUD", {"reset_after": True})])
+def test_cells_whose_second_bias_is_no_plain_sum_keep_both(spec, options):
+    """In the LayerNorm-GRU (b_hh inside the normalisation) and GRU-D (b_hn multiplied by the
+    reset gate) the recurrent bias is not a sum with the input bias: both stay parameters."""
+    from grukit import cells
+
+    s = getattr(cells, spec)
+    layer = s.layer_class()(4, input_shape=(5, 3 * s.packed), **options)
+    m = Sequential([layer])
+    m.build()
+    names = {n for n, _ in layer.rnn.named_parameters()}
+    assert {"bias_ih_l0", "bias_hh_l0"} <= names
+    assert sum(p.numel() for p in layer.parameters()) == s.count(3, 4, **options)

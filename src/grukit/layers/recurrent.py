@@ -120,8 +120,8 @@ class _Recurrent(Layer):
         module = spec.build(features, self.units, batch_first=True,
                             bidirectional=bidirectional, recurrent_dropout=self.recurrent_dropout,
                             backend=self.backend, **extra, **nn_options, **self._inits)
-        if spec.keras_bias == "sum":  # LSTM, SimpleRNN: Keras' one bias
-            _single_bias(module)
+        if spec.keras is not None and spec.keras_bias == "sum":  # LSTM, SimpleRNN: Keras'
+            _single_bias(module)  # one bias (the sum; elsewhere b_hh is not a plain sum)
         return module.train(self.training)  # a layer built after .eval() stays in eval mode
 
     def build(self, input_shape):
