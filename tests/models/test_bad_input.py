@@ -336,6 +336,24 @@ def test_resume_with_another_optimizer(tmp_path, other):
     assert all(torch.equal(v, before[k]) for k, v in m.state_dict().items())
 
 
+def test_resume_of_a_checkpoint_with_other_parameters_changes_nothing(tmp_path):
+    """A checkpoint whose optimizer held one more tensor (an LSTM layer's second bias before
+    it was folded in): refused in one sentence before the weights are touched."""
+    ckpt = tmp_path / "old.ckpt"
+    x, y = _data()
+    _model().fit(x, y, epochs=1, verbose=0, callbacks=[ModelCheckpoint(str(ckpt))])
+    state = torch.load(ckpt, weights_only=True)
+    group = state["optimizer"]["param_groups"][0]
+    group["params"] = [*group["params"], max(group["params"]) + 1]
+    torch.save(state, ckpt)
+    m = _model()
+    before = {k: v.clone() for k, v in m.state_dict().items()}
+    with pytest.raises(ValueError, match=r"holds optimizer state for \d+ parameter tensors but "
+                                         r"the model trains \d+"):
+        m.fit(x, y, epochs=2, verbose=0, resume_from=str(ckpt))
+    assert all(torch.equal(v, before[k]) for k, v in m.state_dict().items())
+
+
 def test_resume_of_a_checkpoint_without_the_optimizer_name(tmp_path):
     """Checkpoints written before the optimizer's class was recorded: its settings tell."""
     ckpt = tmp_path / "old.ckpt"

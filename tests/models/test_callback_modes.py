@@ -42,6 +42,14 @@ def test_mode_is_checked(cls):
         cls(monitor="val_loss", mode="up")
     with pytest.raises(ValueError, match="mode must be 'auto', 'min' or 'max'"):
         ModelCheckpoint("x.ckpt", mode="maximum")
+    # auto: an error shrinks; a name it cannot read is refused, not guessed
+    from grukit.models.callbacks import _mode
+
+    assert [_mode("x", n, "auto") for n in ("val_mae", "mse", "val_auc")] == ["min", "min", "max"]
+    with pytest.raises(ValueError, match=r"cannot tell whether 'val_ndcg' improves as it "
+                                         r"grows or as it shrinks; pass mode='max'"):
+        cls(monitor="val_ndcg")
+    assert cls(monitor="val_ndcg", mode="max")
 
 
 def test_checkpoint_keeps_the_best_accuracy(tmp_path):

@@ -19,10 +19,13 @@ def _count_arg(value, what: str, least: int) -> int:
 
 # Keras 3's mode="auto": the quantities whose metric grows as the model improves (its
 # metrics' direction "up": the accuracies, AUC, precision, recall, F-scores, IoU, R²,
-# sensitivity, specificity, cosine similarity) are maximized; losses and everything else
-# (errors such as mae, mse) minimized.
+# sensitivity, specificity, cosine similarity) are maximized; losses and errors (mae, mse,
+# crossentropies, ...) minimized; any other name is refused, as Keras refuses it, rather
+# than guessed (a hit rate or a BLEU score grows, a perplexity shrinks).
 _GROWING = ("acc", "auc", "precision", "recall", "f1", "fbeta", "iou", "r2", "sensitivity",
             "specificity", "cosine_similarity")
+_SHRINKING = ("loss", "mae", "mse", "rmse", "mape", "msle", "error", "crossentropy", "hinge",
+              "poisson", "kl_divergence", "logcosh", "huber")
 
 
 def _mode(cls: str, monitor: str, mode) -> str:
@@ -32,9 +35,12 @@ def _mode(cls: str, monitor: str, mode) -> str:
     if mode != "auto":
         return mode
     name = str(monitor).lower().removeprefix("val_")
-    if name == "loss" or name.endswith("loss"):
+    if name == "loss" or name.endswith("loss") or any(k in name for k in _SHRINKING):
         return "min"
-    return "max" if any(k in name for k in _GROWING) else "min"
+    if any(k in name for k in _GROWING):
+        return "max"
+    raise ValueError(f"{cls}: mode='auto' cannot tell whether {monitor!r} improves as it grows "
+                     f"or as it shrinks; pass mode='max' or mode='min'.")
 
 
 class Callback:

@@ -18,7 +18,7 @@ import torch.distributed as dist
 
 from .callbacks import History
 from .loop import BadBatch, Step, restore, train_loop
-from .training import masked, positions
+from .training import METRICS, masked, positions
 
 
 def _distributed() -> tuple[int, int, bool]:
@@ -46,6 +46,10 @@ def run_fit(model, x, y, *, batch_size, epochs, verbose, callbacks, validation_d
     rank, world, started = _distributed()
     device = _device(rank)
     model.to(device)
+    # logged on the training batches: the built-in metrics, whose epoch value is the mean of
+    # its batches' (a user's callable, an AUC say, need not be: it is logged for validation)
+    train_metrics = {name: fn for name, fn in model.metric_fns.items()
+                     if METRICS.get(name) is fn}
     if isinstance(x, DataLoader):  # its dataset and batch size; the order is fit's own
         dataset, batch_size = x.dataset, x.batch_size or batch_size
     else:
@@ -98,12 +102,12 @@ def run_fit(model, x, y, *, batch_size, epochs, verbose, callbacks, validation_d
             raise BadBatch(bad)
         loss, pred, lengths = run(train_model, model.loss_fn, xb, yb)
         metrics = None
-        if model.metric_fns:  # as Keras: each metric's mean over the epoch's values
+        if train_metrics:  # as Keras: each metric's mean over the epoch's values
             with torch.no_grad():
                 pred = pred.detach()
                 n = positions(pred, yb, lengths)
                 metrics = {name: (float(masked(fn, pred, yb, lengths)), n)
-                           for name, fn in model.metric_fns.items()}
+                           for name, fn in train_metrics.items()}
         return Step(loss, loss.item(), len(xb), metrics=metrics)
 
     def validate(epoch):

@@ -130,6 +130,14 @@ def restore(model, optimizer, path: str, state: dict | None = None) -> dict:
     if extra is not None and not hasattr(model, "load_training_state"):
         raise ValueError(f"{path!r} was written by a task's training run; resume it with that "
                          f"task, not with fit.")
+    saved_n = [len(g.get("params", ())) for g in state["optimizer"].get("param_groups", [])]
+    own_n = [len(g["params"]) for g in optimizer.param_groups]
+    if saved_n != own_n:  # e.g. an LSTM layer's second bias, trained before it was folded in
+        raise ValueError(f"{path!r} holds optimizer state for {sum(saved_n)} parameter "
+                         f"tensors but the model trains {sum(own_n)} (a checkpoint of a grukit "
+                         f"release whose layers held other parameters); load its weights with "
+                         f"grukit.models.load of the saved model, or start a new run without "
+                         f"resume_from.")
     model.load_state_dict(state["model"])
     optimizer.load_state_dict(state["optimizer"])
     torch.set_rng_state(state["rng"])
