@@ -95,7 +95,7 @@ def test_sliding_protocol_from_the_command_line(tmp_path, capsys):
     assert main(["forecast", "--data", str(data), "--protocol", "sliding", "--horizon", "60",
                  *FAST]) == 2
     assert "--protocol sliding: the series has 200 points" in capsys.readouterr().err
-    for extra in (["--tune", "2"], ["--folds", "9"], ["--level", "0.5"]):
+    for extra in (["--tune", "2"], ["--folds", "9"], ["--tune-top", "2"]):
         assert main(["forecast", "--data", str(data), "--target", "units", "--protocol",
                      "sliding", *extra, *FAST]) == 2
         assert f"{extra[0]} belong(s) to the rolling-origin backtest" in \

@@ -65,6 +65,9 @@ def test_the_summary_names_the_settings_the_model_runs_with(tmp_path):
     assert summary["params"]["strategy"] == "direct"
     assert tune_mod.starts(1, 40, fixed) == [{"layers": 1, "dropout": 0.0,
                                               "learning_rate": 3e-3, "strategy": "direct"}]
+    # hybrid fixed off: the plain and recursive defaults, as the search samples both
+    assert [t["strategy"] for t in tune_mod.starts(1, 40, {"hybrid": False})] == \
+        ["direct", "recursive"]
 
 
 def test_a_search_with_covariates_keeps_the_direct_strategy():
@@ -134,3 +137,14 @@ def test_tune_is_refused_before_the_search(tmp_path, capsys):
                  "--save", str(tmp_path / "o")]) == 2
     assert "give the model a folder of its own" in capsys.readouterr().err
     assert not any((tmp_path / "o").iterdir())  # refused before any work
+
+
+def test_a_study_file_of_the_old_naming_is_resumed_with_a_warning(tmp_path):
+    pytest.importorskip("optuna")
+    db = str(tmp_path / "old.db")
+    y = np.sin(np.arange(60.0) / 3)
+    _, first = tune_mod.tune(y, 1, 2, horizon=3, folds=1, storage=db, fixed=TINY,
+                             study_name="forecast")  # as every study was named before
+    with pytest.warns(UserWarning, match="resuming its study 'forecast'"):
+        _, again = tune_mod.tune(y, 1, 2, horizon=3, folds=1, storage=db, fixed=TINY)
+    assert again["study"] == "forecast" and again["trials"] == first["trials"]

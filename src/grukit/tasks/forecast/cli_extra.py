@@ -151,8 +151,7 @@ def _anchored(args, settings: dict, train, season: int, top: int, options: dict)
 
 # options of the rolling-origin backtest that the sliding protocol has no use for
 ROLLING_ONLY = (("--tune", "tune"), ("--tune-top", "tune_top"), ("--tune-storage", "tune_storage"),
-                ("--tune-backend", "tune_backend"), ("--folds", "folds"), ("--level", "level"),
-                ("--resume", "resume"))
+                ("--tune-backend", "tune_backend"), ("--folds", "folds"), ("--resume", "resume"))
 
 
 def run_sliding(args, model, series, season: int, covariates, out) -> int:

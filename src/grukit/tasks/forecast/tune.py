@@ -31,6 +31,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import warnings
 
 import numpy as np
 
@@ -161,7 +163,7 @@ def starts(season: int, room: int, fixed: dict) -> list[dict]:
     out = []
     for t in trials:  # what fixed decides is not a parameter; a trial the same as one
         if fixed.get("strategy", t["strategy"]) != t["strategy"] or \
-                ("hybrid" in fixed and t["strategy"] == "recursive"):
+                (fixed.get("hybrid") and t["strategy"] == "recursive"):
             continue  # before is left out, as is a strategy fixed settings rule out
         t = {k: v for k, v in t.items() if k not in fixed}
         if t not in out:
@@ -237,7 +239,7 @@ def tune(series, season: int = 1, trials: int = 20, *, horizon: int = 12, folds:
                          f"shorter horizon.")
     plan = validation_plan(shortest, horizon, folds, origins, step)
     stamp = _stamp(ys, covs, season, plan, fixed)
-    study_name = study_name or f"forecast-{stamp[:16]}"
+    named, study_name = study_name, study_name or f"forecast-{stamp[:16]}"
     if backend == "ray":
         from .tune_ray import search
 
@@ -245,6 +247,12 @@ def tune(series, season: int = 1, trials: int = 20, *, horizon: int = 12, folds:
                       seed=seed, timeout=timeout, storage=storage, study_name=study_name,
                       origins=origins, step=step)
     url = None if storage is None else f"sqlite:///{storage}"
+    if named is None and url is not None and os.path.isfile(storage) and \
+            "forecast" in optuna.study.get_all_study_names(url):
+        study_name = "forecast"  # a file of a release that named every study so: resumed
+        warnings.warn(f"{storage}: resuming its study 'forecast', made before studies were "
+                      f"named after their data, whose data cannot be checked; pass another "
+                      f"storage file to start afresh.", UserWarning, stacklevel=2)
     study = optuna.create_study(study_name=study_name, storage=url, load_if_exists=True,
                                 direction="minimize",
                                 pruner=optuna.pruners.MedianPruner(n_startup_trials=3))
