@@ -42,12 +42,14 @@ def mingru_step(gi: Tensor, h: Tensor) -> Tensor:
 
 
 def _parallel(gi: Tensor, h0: Tensor, lengths: Tensor | None) -> tuple[Tensor, Tensor]:
-    k, v = gi.double().chunk(2, dim=2)  # 2 × (B, T, H), float64: see the module docstring
+    # float64 (see the module docstring), where the device has it (Apple's MPS has none)
+    wide = gi.double() if gi.device.type != "mps" else gi
+    k, v = wide.chunk(2, dim=2)  # 2 × (B, T, H)
     log_a = -F.softplus(k)  # log(1 − z)
     log_b = -F.softplus(-k) + log_g(v)  # log z + log h̃
     a_star = log_a.cumsum(dim=1)  # (B, T, H)
     y = torch.exp(a_star + torch.logcumsumexp(log_b - a_star, dim=1))
-    y = y + torch.exp(a_star) * h0.double().unsqueeze(1)  # (B, T, H)
+    y = y + torch.exp(a_star) * h0.to(wide.dtype).unsqueeze(1)  # (B, T, H)
     y = y.to(gi.dtype)
     if lengths is None:
         return y, y[:, -1] if y.shape[1] else h0
