@@ -126,6 +126,24 @@ def test_events_are_indexed_with_the_models_own_item_map(model):
     assert model.evaluate(events) == model.evaluate(s)
 
 
+def test_event_frames_whose_times_do_not_sort_as_times_are_refused(model):
+    events = pd.DataFrame({"session": [1] * 11, "item": [100 + i for i in range(11)],
+                           "time": [str(t) for t in range(11)]})  # "10" sorts before "2"
+    for call in (lambda e: GRU4Rec(**FAST).fit(e), lambda e: model.predict(e, k=2),
+                 model.evaluate, model.index):
+        with pytest.raises(ValueError, match=r"time column of the (training )?events holds "
+                                             r"str values, which do not sort as times"):
+            call(events)
+    with pytest.raises(ValueError, match=r"the events hold 1 missing value\(s\) in column "
+                                         r"'time'; drop those events first"):
+        model.index(events.assign(time=[1.0, np.nan] + [float(t) for t in range(2, 11)]))
+    with pytest.raises(ValueError, match=r"the training events hold 1 missing value\(s\) in "
+                                         r"column 'session'"):
+        GRU4Rec(**FAST).fit(events.assign(time=range(11), session=[1.0] * 10 + [np.nan]))
+    dated = events.assign(time=pd.to_datetime(list(range(11)), unit="s"))
+    assert model.index(dated).session(0).tolist() == list(range(11))
+
+
 def test_text_ids_keep_their_type_through_fit_and_recommend():
     vocab = np.array([f"p{i}" for i in range(12)], dtype=object)
     m = GRU4Rec(**FAST).fit(_sessions(_lists(), vocab))

@@ -407,3 +407,17 @@ def _frame(events, what: str) -> None:
     if missing:
         raise ValueError(f"the {what} have no {' or '.join(map(repr, missing))} column "
                          f"(columns: {list(events.columns)}); read them with read_events.")
+    # events are put in order by (session, time): a missing value would sort last (or drop
+    # its event unseen), and text times sort as text ("10" before "9")
+    noun = "training events" if what == "train" else what
+    for c in ("session", "item", "time"):
+        if c in events.columns and events[c].isna().any():
+            n = int(events[c].isna().sum())
+            raise ValueError(f"the {noun} hold {n} missing value(s) in column {c!r}; drop "
+                             f"those events first (read_events drops and counts them).")
+    time = events["time"] if "time" in events.columns else None
+    if time is not None and (pd.api.types.is_bool_dtype(time) or not (
+            pd.api.types.is_numeric_dtype(time) or pd.api.types.is_datetime64_any_dtype(time))):
+        raise ValueError(f"the time column of the {noun} holds {time.dtype} values, which do "
+                         f"not sort as times; give numbers or datetimes (read_events parses "
+                         f"a file's times).")
