@@ -188,3 +188,25 @@ def test_data_choices_are_usage_errors(tmp_path, capsys):
         assert main(["recommend", *argv]) == 2
         err = capsys.readouterr().err
         assert err.startswith("grukit recommend: error: ") and message in err, err
+
+
+@pytest.mark.parametrize("text_in", ["test", "train"])
+def test_a_test_file_whose_item_column_reads_as_text_matches_numeric_training_ids(
+        tmp_path, capsys, text_in):
+    data = _events(tmp_path / "ev.tsv", n_sessions=120)
+    lines = data.read_text().splitlines()
+    train, test = lines[:361], [lines[0]] + lines[361:]  # whole sessions (at most 5 events)
+    while test[1].split("\t")[0] == train[-1].split("\t")[0]:
+        train.append(test.pop(1))
+    extra = f"{test[1].split()[0]}\tabc\t{test[1].split()[2]}"  # makes its file's ids text
+    (train if text_in == "train" else test).append(extra)
+    (tmp_path / "tr.tsv").write_text("\n".join(train) + "\n")
+    (tmp_path / "te.tsv").write_text("\n".join(test) + "\n")
+    assert main(["recommend", "--train", str(tmp_path / "tr.tsv"), "--test",
+                 str(tmp_path / "te.tsv"), *FAST, "--epochs", "1",
+                 "--output", str(tmp_path / "o")]) == 0
+    report = json.loads((tmp_path / "o" / "metrics.json").read_text())["data"]["test"]
+    seen = {line.split("\t")[1] for line in train[1:]}
+    unseen = sum(line.split("\t")[1] not in seen for line in test[1:])  # "abc" in the test
+    assert report["dropped_unseen_item_events"] == unseen < 5, report
+    assert report["events"] > 50
