@@ -56,6 +56,15 @@ def test_ranks_count_ties_against_the_target():
     assert m["mrr@20"] == pytest.approx((1 + 0.5) / 3)
 
 
+def test_nan_scores_are_refused_not_ranked_first():
+    scores = np.array([[np.nan, 1.0, 0.0], [0.0, 1.0, 2.0]])
+    with pytest.raises(ValueError, match="the scores hold NaN, which has no rank"):
+        ranks_of(scores, np.array([0, 2]))
+    s = Sessions(np.array([0, 1, 2]), np.array([0, 3]), np.arange(3))
+    with pytest.raises(ValueError, match="the scores hold NaN"):
+        evaluate(lambda inputs, reset, active: np.full((len(inputs), 3), np.nan), s)
+
+
 def test_losses_against_their_formulas():
     g = torch.Generator().manual_seed(0)
     r = torch.randn(3, 7, generator=g)

@@ -18,7 +18,13 @@ KS = (1, 5, 10, 20)
 
 
 def ranks_of(scores: np.ndarray, targets: np.ndarray) -> np.ndarray:
-    """scores (B, n_items), targets (B,) -> conservative ranks (B,), 1 = best."""
+    """scores (B, n_items), targets (B,) -> conservative ranks (B,), 1 = best.
+
+    NaN is refused: no score is ``>=`` NaN, so a NaN target would rank 0, a hit at every k
+    with 1/rank = inf."""
+    if np.isnan(scores).any():
+        raise ValueError("the scores hold NaN, which has no rank among the items; give finite "
+                         "scores (-inf for an item never to recommend).")
     target_scores = scores[np.arange(len(targets)), targets][:, None]  # (B, 1)
     return (scores >= target_scores).sum(axis=1)
 
