@@ -152,6 +152,14 @@ def test_pick_greedy_top_k_1_and_tiny_top_p_agree():
     assert draws == {1, 3}  # top-2 keeps exactly the two most likely
 
 
+def test_a_tiny_temperature_draws_the_most_likely_token():
+    # logits / 1e-320 overflow to ±inf; shifted by the largest first, only it stays finite
+    logits = torch.tensor([0.1, 2.0, -1.0, 1.9])
+    gen = torch.Generator().manual_seed(0)
+    for top_k, top_p in ((None, 1.0), (2, 1.0), (None, 0.5)):
+        assert pick(logits, 1e-320, top_k, top_p, gen) == 1
+
+
 def test_same_seed_same_text_and_after_save_and_load(trained, tmp_path):
     a = trained.generate("To be", 60, temperature=0.9, top_k=10, seed=5)
     assert a == trained.generate("To be", 60, temperature=0.9, top_k=10, seed=5)
@@ -232,10 +240,12 @@ def test_prompt_with_unseen_characters_names_them(trained):
 
 @pytest.mark.parametrize("kw, match", [
     (dict(length=0), "length must be a positive integer"),
-    (dict(temperature=-1), "temperature must be a number ≥ 0"),
+    (dict(temperature=-1), "temperature must be a finite number ≥ 0"),
+    (dict(temperature=math.inf), "temperature must be a finite number ≥ 0"),
+    (dict(temperature=math.nan), "temperature must be a finite number ≥ 0"),
     (dict(top_k=0), "top_k must be a positive integer"),
     (dict(top_p=0), r"top_p must be a number in \(0, 1\]"),
-], ids=["length-0", "temperature", "top-k", "top-p"])
+], ids=["length-0", "temperature", "temperature-inf", "temperature-nan", "top-k", "top-p"])
 def test_bad_sampling_settings_are_refused(trained, kw, match):
     with pytest.raises(ValueError, match=match):
         trained.generate("To", **({"length": 5} | kw))

@@ -17,6 +17,7 @@ most likely), top-p (keep the smallest set whose probability reaches p; Holtzman
 
 from __future__ import annotations
 
+import math
 import numbers
 import time
 from collections.abc import Callable
@@ -35,8 +36,8 @@ def check_sampling(length, temperature, top_k, top_p) -> None:
         raise ValueError(f"length must be a positive integer (tokens to generate); got "
                          f"{length!r}.")
     if isinstance(temperature, bool) or not isinstance(temperature, numbers.Real) \
-            or not temperature >= 0:
-        raise ValueError(f"temperature must be a number ≥ 0 (0: always the most likely "
+            or not 0 <= temperature < math.inf:
+        raise ValueError(f"temperature must be a finite number ≥ 0 (0: always the most likely "
                          f"token); got {temperature!r}.")
     if top_k is not None and (isinstance(top_k, bool) or not isinstance(top_k, numbers.Integral)
                               or top_k < 1):
@@ -50,7 +51,9 @@ def pick(logits: torch.Tensor, temperature: float, top_k: int | None, top_p: flo
     """The next token drawn from ``logits`` (V,) with the settings above."""
     if temperature == 0:
         return int(torch.argmax(logits))
-    z = logits.double() / temperature  # (V,)
+    # shifted so the largest is 0 before dividing: a tiny temperature sends the others to
+    # -inf (the most likely token) rather than every logit to ±inf (NaN probabilities)
+    z = (logits.double() - logits.max().double()) / temperature  # (V,)
     if top_k is not None and top_k < z.numel():
         kth = torch.topk(z, top_k).values[-1]
         z = z.masked_fill(z < kth, float("-inf"))
