@@ -67,11 +67,14 @@ def test_resume_continues_from_the_checkpoint(saved, capsys):
                                               "saw in training: '€'"),
     (["--length", "0"], "--length must be 1 or more; got 0."),
     (["--hidden", "8"], "--hidden set(s) training; sample uses the saved model's settings"),
-], ids=["out-of-vocabulary", "length-0", "training-flag"])
+    (["--prompt", "ROMEO", "--temperature", "-1"], "temperature must be a finite number ≥ 0"),
+    (["--prompt", "ROMEO", "--top-p", "1.5"], "top_p must be a number in (0, 1]"),
+], ids=["out-of-vocabulary", "length-0", "training-flag", "temperature", "top-p"])
 def test_bad_sampling_input_is_one_line_with_status_2(saved, capsys, args, message):
     assert main(["generate", "--model", str(saved / "model"), *args]) == 2
-    err = capsys.readouterr().err
+    out, err = capsys.readouterr()
     assert message in err and err.count("\n") == 1
+    assert out == ""  # nothing on stdout, not even the prompt
 
 
 def test_a_model_of_another_task_and_a_missing_model_are_one_line(saved, tmp_path, capsys):

@@ -96,10 +96,17 @@ def run(args) -> int:
         print(json.dumps(scores, indent=1))
         return 0
     at_least("--length", args.length, 1)
-    sys.stdout.write(args.prompt)
+    shown = []  # the prompt is echoed with the first piece: a refused setting prints nothing
+
+    def show(piece: str) -> None:
+        if not shown:
+            sys.stdout.write(args.prompt)
+            shown.append(True)
+        sys.stdout.write(piece)
+        sys.stdout.flush()
+
     gen.generate(args.prompt, args.length, temperature=args.temperature, top_k=args.top_k,
-                 top_p=args.top_p, seed=args.seed or 0,
-                 on_text=lambda piece: (sys.stdout.write(piece), sys.stdout.flush()))
+                 top_p=args.top_p, seed=args.seed or 0, on_text=show)
     st = gen.last_stats_
     print(f"\n\n[{st['tokens']} tokens in {st['seconds']:.2f} s: "
           f"{st['tokens_per_second']:.0f} tokens/s; state {st['state_bytes']:,} bytes]",
