@@ -138,6 +138,21 @@ def test_read_wav_clipped_file_is_read_as_it_is_with_one_warning(tmp_path):
         read_wav(tmp_path / "ok.wav")  # a clean file: no warning
 
 
+@pytest.mark.parametrize("subtype", ["PCM_U8", "PCM_16", "PCM_24"])
+def test_read_wav_clipped_share_counts_both_rails_at_every_bit_depth(tmp_path, subtype):
+    y = np.clip(tone(amp=3.0), -1, 1)  # (N,) about half the samples on a rail, both signs
+    share = np.mean(np.abs(y) >= 1)
+    sf.write(tmp_path / "c.wav", y, 8000, subtype=subtype)
+    with pytest.warns(AudioWarning, match="is clipped") as got:
+        read_wav(tmp_path / "c.wav")
+    said = float(str(got[0].message).split(": ")[1].split("%")[0]) / 100
+    assert abs(said - share) < 0.02  # 8-bit tops out at 127/128: its top rail counts too
+    top = np.clip(tone(amp=3.0), -0.5, 1)  # clipped on the positive rail only
+    sf.write(tmp_path / "t.wav", top, 8000, subtype=subtype)
+    with pytest.warns(AudioWarning, match="is clipped"):
+        read_wav(tmp_path / "t.wav")
+
+
 # -- features ------------------------------------------------------------------------------
 def test_features_have_one_row_per_hop_and_the_documented_width():
     y = tone(seconds=0.5)

@@ -115,7 +115,10 @@ def mix_down(data: np.ndarray) -> np.ndarray:
 
 
 def _warn_clipping(path: str, data: np.ndarray, subtype: str) -> None:
-    full = 1.0 if subtype in ("FLOAT", "DOUBLE") else 1.0 - 2.0 ** -15
+    # full scale: 1 for float; n-bit PCM reads as k / 2^(n-1), so its top is 1 - 2^-(n-1)
+    # (8-bit: 127/128; 16-bit and wider: at or above 1 - 2^-15)
+    full = 1.0 if subtype in ("FLOAT", "DOUBLE") else \
+        1.0 - 2.0 ** -7 if subtype in ("PCM_U8", "PCM_S8") else 1.0 - 2.0 ** -15
     share = float(np.mean(np.abs(data) >= full))
     if share > CLIPPED_SHARE:
         warnings.warn(f"{path!r} is clipped: {share:.1%} of its samples are at full scale, so "
