@@ -284,3 +284,39 @@ def test_cli_header_only_folder_and_missing_column(tmp_path, capsys):
                             "are ['id', 'body']. Pass a name or a 0-based index.")
     assert main(model + [str(data), "--label-column", "stars"]) == 2
     assert "label column 'stars' not found; the columns are ['text', 'label']" in _err(capsys)
+
+
+# -- the unlabelled texts predict reads ------------------------------------------------------------
+def test_predict_reader_keeps_every_line_an_unbalanced_quote_would_join(tmp_path):
+    from grukit.tasks.classify.files import read_texts
+
+    p = tmp_path / "new.txt"  # imdb_labelled.txt's pattern: a quote opens, closes lines later
+    p.write_text('good one\t1\n"so bad\t0\nfine\t1\nquote ends here"\t0\n')
+    assert read_texts(str(p), header=False) == ["good one", '"so bad', "fine",
+                                                'quote ends here"']
+    q = tmp_path / "q.csv"  # a quoted text over two lines stays one text
+    q.write_text('id,text\n1,"two\nlines"\n2,plain\n')
+    assert read_texts(str(q)) == ["two\nlines", "plain"]
+
+
+def test_predict_reader_refuses_rows_it_would_shift_or_a_header_of_data(tmp_path):
+    from grukit.tasks.classify.files import read_texts
+
+    p = tmp_path / "one.txt"  # one text a line, commas inside: not a table
+    p.write_text("great phone, love it\nbad, awful, terrible\nok\n")
+    with pytest.raises(ValueError, match=r"row 2 has 3 fields with separator ',' but the first "
+                                         r"row has 2; quote the texts"):
+        read_texts(str(p), header=False)
+    assert read_texts(str(p), header=False, sep="\t") == [
+        "great phone, love it", "bad, awful, terrible", "ok"]
+    u = tmp_path / "uci.txt"  # sentence<TAB>label without a header, read with one
+    u.write_text("Loved it.\t1\nAwful.\t0\nGreat.\t1\n")
+    with pytest.raises(ValueError, match=r"the header \('Loved it.', '1'\) looks like a first "
+                                         r"data row .*--no-header"):
+        read_texts(str(u))
+    assert read_texts(str(u), header=False) == ["Loved it.", "Awful.", "Great."]
+    s = tmp_path / "plain.txt"
+    s.write_text("great phone love it\nbad awful\n")
+    with pytest.warns(UserWarning, match="'great phone love it' is a column name and not "
+                                         "predicted; .*--no-header"):
+        assert read_texts(str(s)) == ["bad awful"]

@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import io
 import json
 import os
+import re
+import warnings
 
 import numpy as np
 
@@ -40,45 +41,99 @@ def _decode(path: str) -> str:
 
 def read_texts(path: str, text_column=None, header: bool = True, sep: str | None = None
                ) -> list[str]:
-    """The texts of one column of an unlabelled CSV/TSV (or of a file of one text a line).
-    ``text_column``: a name or 0-based index; by default one named like ``text`` or else the
-    first column."""
-    import pandas as pd
+    """The texts of one column of an unlabelled CSV/TSV (or of a file of one text a line),
+    one a non-blank line or quoted record, in file order. ``text_column``: a name or 0-based
+    index; by default one named like ``text`` or else the first column.
 
+    Read as ``grukit.data.text`` reads labelled files: the same separator rule, and when
+    quoting joins lines into fewer records than the file has lines (an unbalanced quote, as
+    on a few lines of ``imdb_labelled.txt``) while every line on its own has the fields of
+    the first, one record a line. A row with more fields than the header (an unquoted
+    separator inside a text) and a header that looks like a first data row (its last column's
+    name is also a value below it) are refused rather than read shifted or dropped; a header
+    that reads like a text (words, not a known column name) draws a warning.
+    """
     from ...data.text import TEXT_NAMES
 
     text = _decode(path)
     if not text.strip():
         raise ValueError(f"{path} is empty; give a CSV/TSV file with a text column.")
-    first = text.split("\n", 1)[0]
-    if sep is None:
-        try:
-            sep = csv.Sniffer().sniff(text[:20000], delimiters=",;|\t").delimiter
-        except csv.Error:
-            sep = "\t" if "\t" in first else ","
-    try:
-        frame = pd.read_csv(io.StringIO(text), sep=sep, header=0 if header else None, dtype=str,
-                            keep_default_na=False, skip_blank_lines=True)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError) as err:
-        raise ValueError(f"{path} could not be parsed with separator {sep!r} "
-                         f"({' '.join(str(err).split())}); check --sep and the quoting.") \
-            from None
-    if not header:
-        frame.columns = [str(i) for i in range(frame.shape[1])]
-    columns = [str(c) for c in frame.columns]
-    if len(frame) == 0:
+    lines = [ln for ln in text.split("\n") if ln.strip()]
+    sep = sep or _separator(path, text)
+    rows = _records(lines, sep)
+    width = len(rows[0])
+    for i, row in enumerate(rows[1:], 1):
+        if len(row) > width:
+            where, first = (f"data row {i}", "header") if header else (f"row {i + 1}",
+                                                                      "first row")
+            raise ValueError(f"{path}: {where} has {len(row)} fields with separator {sep!r} but "
+                             f"the {first} has {width}; quote the texts that hold it, or pass "
+                             f"--sep (for one text a line, a character no text holds, such as "
+                             f"a tab).")
+        row += [""] * (width - len(row))  # a short row's missing fields: ""
+    columns = [c.strip() for c in rows[0]] if header else [str(i) for i in range(width)]
+    body = rows[1:] if header else rows
+    if not body:
         raise ValueError(f"{path} has a header but no rows; give a file with data rows.")
     if text_column is None:
-        col = next((c for c in columns if c.strip().lower() in TEXT_NAMES), columns[0])
+        col = next((i for i, c in enumerate(columns) if c.lower() in TEXT_NAMES), 0)
     elif str(text_column) in columns:
-        col = str(text_column)
+        col = columns.index(str(text_column))
     elif str(text_column).lstrip("-").isdigit() and \
             -len(columns) <= int(text_column) < len(columns):
-        col = columns[int(text_column)]
+        col = int(text_column) % len(columns)
     else:
         raise ValueError(f"text column {text_column!r} not found; the columns are {columns}. "
                          f"Pass a name or a 0-based index.")
-    return frame[frame.columns[columns.index(col)]].astype(str).str.strip().tolist()
+    last = columns[-1]
+    if header and width > 1 and col != width - 1 and last and \
+            columns[col].lower() not in TEXT_NAMES and any(r[-1].strip() == last for r in body):
+        raise ValueError(f"{path}: the header ({columns[col]!r}, {last!r}) looks like a first "
+                         f"data row (its {last!r} is also a value of the rows below); read the "
+                         f"file without a header (--no-header).")
+    if header and columns[col].lower() not in TEXT_NAMES and len(columns[col].split()) > 1:
+        warnings.warn(f"{path}: the first line was read as the header, so {columns[col]!r} is "
+                      f"a column name and not predicted; if it is a text, read the file without "
+                      f"a header (--no-header).", UserWarning, stacklevel=2)
+    return [r[col].strip() for r in body]
+
+
+def _separator(path: str, text: str) -> str:
+    """The separator ``grukit.data.text`` picks for labelled files: a tab for .tsv/.tab/.txt
+    files whose first line has one (or one without commas), else ``csv.Sniffer``'s choice
+    among , ; | and tab, else a comma."""
+    first = text.split("\n", 1)[0]
+    if "\t" in first and (path.lower().endswith((".tsv", ".tab", ".txt")) or "," not in first):
+        return "\t"
+    try:
+        return csv.Sniffer().sniff(text[:20000], delimiters=",;|\t").delimiter
+    except csv.Error:
+        return ","
+
+
+def _records(lines: list[str], sep: str) -> list[list[str]]:
+    """The records of the file's non-blank lines (csv rules: quoted fields may hold the
+    separator and line ends); one record a line instead when quoting joined lines and every
+    line on its own has the first line's number of fields. A separator of several characters
+    is a regular expression, as pandas reads it for labelled files (no quoting then)."""
+    if len(sep) > 1:
+        return [re.split(sep, ln) for ln in lines]
+    try:
+        rows = list(csv.reader([ln + "\n" for ln in lines], delimiter=sep, strict=True))
+    except csv.Error:
+        rows = None
+    if rows is None or len(rows) != len(lines):
+        by_line = [_line_fields(ln, sep) for ln in lines]
+        if rows is None or all(len(r) == len(by_line[0]) for r in by_line):
+            rows = by_line
+    return rows
+
+
+def _line_fields(line: str, sep: str) -> list[str]:
+    try:
+        return next(csv.reader([line], delimiter=sep, strict=True))
+    except csv.Error:  # quotes that do not balance within the line: a plain split
+        return line.split(sep)
 
 
 def predictions_csv(pred: np.ndarray, proba: np.ndarray, classes) -> str:
