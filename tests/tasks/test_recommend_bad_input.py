@@ -67,6 +67,8 @@ def test_k_out_of_range_is_refused(model, k, message):
         model.recommend([100], k=k)
     assert len(model.recommend([100], k=12)) == 12  # the whole catalogue is allowed
     assert model.recommend([100]) == model.recommend([100], k=12)  # default 20, capped
+    table = model.predict(pd.DataFrame({"session": [1, 1], "item": [100, 101]}))
+    assert table["item"].tolist() == model.recommend([100, 101], k=12)  # predict's too
 
 
 def test_a_string_or_a_scalar_is_not_a_session(model):

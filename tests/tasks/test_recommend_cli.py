@@ -2,6 +2,7 @@
 any work, each model's result written as it finishes, Ctrl-C in one line and --resume."""
 
 import errno
+import io
 import json
 import re
 import tempfile
@@ -62,6 +63,17 @@ def test_save_then_predict_writes_recommendations(tmp_path, capsys):
     assert main(["recommend", "predict", "--model", str(tmp_path / "m"), "--data", str(new),
                  "--k", "2"]) == 0
     assert capsys.readouterr().out.startswith("session,rank,item,score\n7,1,")
+
+
+def test_predict_defaults_to_every_item_of_a_catalogue_under_20(tmp_path, capsys):
+    data = _events(tmp_path / "ev.tsv", n_items=12)
+    assert main(["recommend", "--data", str(data), "--test-days", "2", *FAST,
+                 "--save", str(tmp_path / "m")]) == 0
+    capsys.readouterr()
+    assert main(["recommend", "predict", "--model", str(tmp_path / "m"), "--data",
+                 str(data)]) == 0
+    table = pd.read_csv(io.StringIO(capsys.readouterr().out))
+    assert (table.groupby("session").size() == 12).all()
 
 
 def test_predict_refusals(tmp_path, capsys):

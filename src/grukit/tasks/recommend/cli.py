@@ -63,7 +63,8 @@ def add_parser(sub) -> None:
     m.add_argument("--learning-rate", type=float, help="default 0.05")
     m.add_argument("--seed", type=int, help="default 0")
     p.add_argument("--model", help="predict: the folder written by --save")
-    p.add_argument("--k", type=int, help="predict: items recommended per session (default 20)")
+    p.add_argument("--k", type=int, help="predict: items recommended per session (default 20; "
+                                         "every item when the model knows fewer)")
     p.add_argument("--output", help="folder for metrics.json (predict: recommendations.csv; "
                                     "printed when not given)")
     p.add_argument("--save", help="folder to save the trained GRU4Rec in")
@@ -262,14 +263,14 @@ def run_predict(args: argparse.Namespace) -> int:
     predict_args(args, TRAIN_ONLY, "recommend", also=" and one --data file")
     if not args.data:
         raise UsageError("predict needs --data FILE, the sessions to recommend for.")
-    k = 20 if args.k is None else args.k
-    at_least("--k", k, 1)
+    at_least("--k", args.k, 1)
     out = prepare_output(args.output)
     RUN.start(out)
     model = load(args.model)
     if not isinstance(model, GRU4Rec):
         raise UsageError(f"--model {args.model!r} holds a {type(model).__name__}, not a "
                          f"GRU4Rec; use its own command.")
+    k = min(20, model.n_items) if args.k is None else args.k
     if k > model.n_items:
         raise UsageError(f"--k {k} is more than the {model.n_items} items the model knows; "
                          f"give --k between 1 and {model.n_items}.")

@@ -321,16 +321,17 @@ class GRU4Rec(Estimator):
         ids = self.items_.ids[idx[0]].tolist()
         return list(zip(ids, scores[0].tolist(), strict=True)) if return_scores else ids
 
-    def predict(self, events, k: int = 20):
+    def predict(self, events, k: int | None = None):
         """A table of recommendations for every session in ``events`` (a DataFrame of
         ``session``, ``item``[, ``time``]): columns ``session, rank, item, score`` (rank 1 =
-        best), after each session's last event. Events on unseen items are skipped (counted in
+        best), after each session's last event; k as in ``recommend`` (default 20, every item
+        when there are fewer). Events on unseen items are skipped (counted in
         ``attrs["unknown_item_events"]``); sessions left with no known item get none (their
         ids in ``attrs["sessions_without_known_items"]``)."""
         import pandas as pd
 
         self._check_fitted("predict")
-        self._check_k(k)
+        k = self._k(k)
         s = self.index(events, min_length=1)
         without = sorted(set(events["session"].tolist()) - set(s.ids.tolist()), key=str)
         seqs = list(s)
