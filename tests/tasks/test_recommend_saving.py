@@ -94,3 +94,11 @@ def test_lstm_cell_round_trip_is_bit_exact(tmp_path):
     model.save(str(tmp_path / "m"))
     same = GRU4Rec.load(str(tmp_path / "m"))
     assert same.config.cell == "lstm" and same.evaluate(test) == before
+
+
+def test_numpy_whole_number_settings_train_and_save(tmp_path):
+    settings = {k: np.int64(v) for k, v in (FAST | {"seed": 3, "layers": 1}).items()}
+    model = GRU4Rec(**settings)
+    assert all(type(v) is int for k, v in model.get_config().items() if k in settings)
+    model.fit(_data(np.arange(20), n_sessions=40)).save(str(tmp_path / "m"))
+    assert GRU4Rec.load(str(tmp_path / "m")).get_config() == model.get_config()

@@ -54,6 +54,8 @@ class GRU4RecConfig:
         for name, least in (("hidden", 1), ("layers", 1), ("batch_size", 1), ("epochs", 1),
                             ("n_sample", 0), ("seed", 0)):
             whole(name, getattr(self, name), least)
+            # numpy's whole numbers as int: the settings are saved as JSON, which has no int64
+            setattr(self, name, int(getattr(self, name)))
         for name in ("sample_alpha", "logq", "bpreg", "learning_rate"):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) \
