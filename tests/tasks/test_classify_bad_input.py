@@ -150,6 +150,27 @@ def test_fit_epochs_zero_is_refused_not_replaced_by_the_default():
     assert len(clf.fit(xs, ys, epochs=1).history_.epoch) == 1
 
 
+def test_text_settings_vocab_size_below_three_and_explain_top_below_one(text_model):
+    texts, labels = _texts(10)
+    with pytest.raises(ValueError, match="vocab_size must be a whole number of 3 or more; "
+                                         "got 1"):  # was the tokenizers library's traceback
+        TextClassifier(vocab_size=1).fit(texts, labels)
+    for top in (0, -1):  # -1 gave every token but the last
+        with pytest.raises(ValueError, match=f"top must be a whole number of 1 or more; got "
+                                             f"{top}"):
+            text_model.explain("good phone", top=top)
+    assert len(text_model.explain("good phone", top=1)) == 1
+
+
+def test_numpy_numbers_as_settings_train_and_save(tmp_path):
+    xs, ys = _sequences(10)
+    clf = SequenceClassifier(hidden=np.int64(4), seed=np.int64(3), epochs=np.int64(1),
+                             learning_rate=np.float32(0.01), validation_split=0)
+    clf.fit(xs, ys, epochs=np.int64(1)).save(str(tmp_path / "m"))
+    config = SequenceClassifier.load(str(tmp_path / "m")).get_config()
+    assert config["hidden"] == 4 and config["seed"] == 3 and type(config["seed"]) is int
+
+
 # -- the command line -----------------------------------------------------------------------------
 def _csv(path, n=30, header="text,label"):
     texts, labels = _texts(n)
@@ -320,3 +341,15 @@ def test_predict_reader_refuses_rows_it_would_shift_or_a_header_of_data(tmp_path
     with pytest.warns(UserWarning, match="'great phone love it' is a column name and not "
                                          "predicted; .*--no-header"):
         assert read_texts(str(s)) == ["bad awful"]
+
+
+def test_cross_validation_reads_mixed_int_and_str_labels_as_fit_does():
+    from grukit.tasks.classify import TfidfLogReg, cross_validate
+
+    texts, labels = _texts(20)
+    mixed = np.array([1 if y == "pos" else "neg" for y in labels], dtype=object)
+    clf = TextClassifier(embed_dim=4, hidden=4, epochs=1, validation_split=0)
+    got = cross_validate(clf, texts, mixed, folds=2, baseline=TfidfLogReg())
+    for part in ("model", "baseline"):  # every row scored under its label's text
+        assert got[part]["classes"] == ["1", "neg"]
+        assert np.sum(got[part]["confusion"], axis=1).tolist() == [10, 10]

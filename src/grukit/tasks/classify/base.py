@@ -53,19 +53,32 @@ def stratified_split(y: np.ndarray, fraction: float, seed: int, strict: bool = F
     return train_test_split(idx, test_size=fraction, random_state=seed, stratify=strat)
 
 
+def _plain(value):
+    """A numpy number as the Python one (np.int64(3) -> 3); anything else as it is."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
 def _whole(name: str, value, least: int = 1) -> None:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < least:
         raise ValueError(f"{name} must be a whole number of {least} or more; got {value!r}.")
+
+
+def plain_config(cfg):
+    """``cfg`` with numpy numbers as Python ones (np.int64(3) -> 3), which JSON, torch's
+    seeding and the training loop take."""
+    return dataclasses.replace(cfg, **{f.name: _plain(getattr(cfg, f.name))
+                                       for f in dataclasses.fields(cfg)})
 
 
 def check_config(cfg) -> None:
     """One sentence for the first setting no classifier can train with."""
     if cfg.model not in MODELS:
         raise ValueError(f"model must be one of {list(MODELS)}; got {cfg.model!r}.")
-    for name in ("hidden", "epochs", "batch_size", "embed_dim", "max_len", "vocab_size",
-                 "min_frequency"):
+    for name in ("hidden", "epochs", "batch_size", "embed_dim", "max_len", "min_frequency"):
         if hasattr(cfg, name):
             _whole(name, getattr(cfg, name))
+    if hasattr(cfg, "vocab_size"):  # ids 0 and 1 are padding and the unknown token
+        _whole("vocab_size", cfg.vocab_size, 3)
     if not isinstance(cfg.dropout, (int, float)) or not 0 <= cfg.dropout < 1:
         raise ValueError(f"dropout must be in [0, 1); got {cfg.dropout!r}.")
     lr = cfg.learning_rate
@@ -137,11 +150,11 @@ class RecurrentClassifier(Estimator):
         ``config.patience`` epochs without a lower ``val_loss`` and keeps the best weights.
         ``epochs`` (``config.epochs`` when None) must be 1 or more.
         """
-        cfg = self.config
+        cfg = self.config = plain_config(self.config)
         check_config(cfg)
-        epochs = cfg.epochs if epochs is None else epochs
+        epochs = cfg.epochs if epochs is None else _plain(epochs)
         _whole("epochs", epochs)
-        split = cfg.validation_split if validation_split is None else validation_split
+        split = cfg.validation_split if validation_split is None else _plain(validation_split)
         if isinstance(split, bool) or not isinstance(split, (int, float)) or not 0 <= split < 1:
             raise ValueError(f"validation_split must be in [0, 1); got {split!r}.")
         self.fitted_ = False  # a failed fit leaves no half-trained model behind

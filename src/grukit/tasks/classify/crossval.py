@@ -6,7 +6,7 @@ import time
 
 import numpy as np
 
-from .labels import encode_labels
+from .labels import as_labels, encode_labels
 from .metrics import classification_scores
 
 
@@ -41,7 +41,7 @@ def cross_validate(classifier, inputs, labels, folds: int = 5, baseline=None,
         raise ValueError(f"cross-validation needs a whole number of folds, 2 or more; got "
                          f"{folds!r}.")
     done = done or {}
-    labels = np.asarray(labels)
+    labels = as_labels(labels)  # as fit reads them (mixed int/str: their text)
     classes, y = encode_labels(labels, folds=folds)
     splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=classifier.config.seed)
     model_folds, base_folds = [], []

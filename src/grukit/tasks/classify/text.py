@@ -10,7 +10,7 @@ import numpy as np
 import torch
 
 from ...layers import Dropout, Embedding
-from .base import RecurrentClassifier
+from .base import RecurrentClassifier, _whole
 from .tokenizer import TextTokenizer
 
 
@@ -115,7 +115,9 @@ class TextClassifier(RecurrentClassifier):
         return head + ([Dropout(cfg.dropout)] if cfg.dropout else [])
 
     def explain(self, text: str, top: int = 5) -> list[tuple[str, float]]:
-        """The ``top`` tokens of ``text`` with the largest attention weights, largest first."""
+        """The ``top`` tokens of ``text`` with the largest attention weights, largest first
+        (``top`` 1 or more)."""
+        _whole("top", top)
         weights = self.attention([text])[0]
         tokens = self.tokenizer_.tokens(text, self.config.max_len)
         order = np.argsort(-weights, kind="stable")[:top]
