@@ -128,6 +128,9 @@ def test_bad_recordings_are_refused_with_one_sentence(trained, tmp_path):
     (tmp_path / "e.wav").write_bytes(b"")
     with pytest.raises(ValueError, match="is empty"):
         clf.predict([str(tmp_path / "e.wav")])
+    pcm = (word("1", 0) * 32767).astype(np.int16)  # as scipy.io.wavfile reads a file
+    with pytest.raises(ValueError, match="int16 samples; a waveform is float"):
+        clf.predict([pcm])
 
 
 def test_spec_augment_masks_only_while_training():
@@ -337,3 +340,77 @@ def test_cli_stream_scores_built_long_files_and_times_a_frame(tone_folder, tmp_p
     assert res["words"] == 16 and 0 <= res["der"] <= 1 and len(res["files"]) == 2
     assert res["latency"]["torch_cell"] == "GRUCell" and res["latency"]["total_us"] > 0
     assert "digit error rate" in capsys.readouterr().out
+
+
+def test_cli_resume_saves_the_model_of_the_training_split_not_of_every_recording(
+        tone_folder, tmp_path, monkeypatch):
+    from grukit.tasks.speech import estimator
+
+    out, model = tmp_path / "run", tmp_path / "m"
+    args = ("--data", tone_folder, "--model", "gru", "--epochs", 1, "--hidden", 4,
+            "--seeds", 2, "--output", out)
+    assert cli(*args) == 0
+    real_fit, sizes = estimator.SpeechClassifier.fit, []
+
+    def fit(self, inputs, labels, **k):
+        sizes.append(len(inputs))
+        return real_fit(self, inputs, labels, **k)
+
+    monkeypatch.setattr(estimator.SpeechClassifier, "fit", fit)
+    assert cli(*args, "--resume", "--save", model) == 0  # both seeds done: only the save
+    assert sizes == [6]  # take 5 of 2 speakers x 3 labels: the official test split stays out
+    assert (model / "config.json").is_file()
+
+
+@pytest.mark.parametrize("split,match", [("speaker", "spoken only by speaker cat"),
+                                         ("official", "only in the official test split")])
+def test_cli_a_label_its_training_recordings_lack_is_refused_before_training(
+        tmp_path, monkeypatch, capsys, split, match):
+    from grukit.tasks.speech import estimator
+
+    write_set(tmp_path, takes=6, speakers=("ann", "bob"))
+    for i in range(3 if split == "official" else 6):  # label 9: cat alone, or takes 0-2
+        sf.write(tmp_path / f"9_cat_{i}.wav", word("2", i), 8000, subtype="PCM_16")
+    monkeypatch.setattr(estimator.SpeechClassifier, "fit", lambda *a, **k: 1 / 0)
+    assert cli("--data", tmp_path, "--split", split, "--model", "gru", "--epochs", 1) == 2
+    err = capsys.readouterr().err
+    assert match in err and "['9']" in err and len(err.strip().splitlines()) == 1
+
+
+def test_cli_evaluate_refuses_labels_the_model_never_saw(trained, tmp_path, capsys):
+    clf, _, _, folder = trained
+    clf.save(tmp_path / "m")
+    data = tmp_path / "data"
+    data.mkdir()
+    for name in ("0_ann_0.wav", "1_ann_1.wav", "1_ann_5.wav"):  # take 5: not scored
+        (data / name).write_bytes((folder / name).read_bytes())
+    (data / "9_ann_2.wav").write_bytes((folder / "2_ann_2.wav").read_bytes())
+    assert cli("evaluate", "--model", tmp_path / "m", "--data", data) == 2
+    err = capsys.readouterr().err
+    assert "['9'] (1 file(s)) never occurred in the model's training" in err
+
+
+def test_cli_evaluate_scores_a_folder_of_test_takes_only(trained, tmp_path):
+    import json
+
+    clf, _, _, folder = trained
+    clf.save(tmp_path / "m")
+    data = tmp_path / "data"
+    data.mkdir()
+    for name in ("0_ann_0.wav", "1_bob_3.wav", "2_ann_4.wav"):  # takes 0-4: all test
+        (data / name).write_bytes((folder / name).read_bytes())
+    assert cli("evaluate", "--model", tmp_path / "m", "--data", data, "--output",
+               tmp_path / "ev") == 0
+    assert json.loads((tmp_path / "ev" / "metrics.json").read_text())["n"] == 3
+
+
+def test_predictions_csv_quotes_names_and_labels_that_hold_commas():
+    import csv
+    import io
+
+    from grukit.tasks.speech.report import predictions_csv
+
+    text = predictions_csv(["/a/take 1, loud.wav", '/a/q"x.wav'], ["7", "a,b"], [0.5, 0.25])
+    rows = list(csv.reader(io.StringIO(text)))
+    assert rows == [["file", "prediction", "probability"],
+                    ["take 1, loud.wav", "7", "0.500000"], ['q"x.wav', "a,b", "0.250000"]]

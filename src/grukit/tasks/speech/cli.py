@@ -109,6 +109,16 @@ def _recordings(args):
     return read_audio_folder(_folder(args), args.pattern or FSDD_PATTERN, args.labels)
 
 
+def _scored(rec):
+    """What evaluate and stream score: the official test split (take index 0-4) of a folder
+    that also holds training takes, else every file (no take indices, or only test takes)."""
+    from ...data.audio_folder import FSDD_TEST_INDEX
+
+    if rec.indices is None or (rec.indices < FSDD_TEST_INDEX).all():
+        return rec
+    return rec.split("official")[1]
+
+
 def _load_model(args):
     from ..estimator import load
     from .estimator import SpeechClassifier
@@ -160,6 +170,7 @@ def run_train(args: argparse.Namespace) -> int:
     else:
         runs = [(f"speaker {s}", rec.take(tr), rec.take(te), seed)
                 for s, tr, te in rec.speaker_folds()]
+    _check_labels_learnable(runs, split)
     RUN.start(out, resumable=len(runs) > 1)
     config = SpeechClassifier(**overrides).get_config()
     stamp = hashlib.sha256(json.dumps([sorted(rec.paths), rec.labels.tolist(), split, seed,
@@ -217,13 +228,37 @@ def run_train(args: argparse.Namespace) -> int:
         write_results(out, metrics, confusion, results[0]["classes"],
                       f"{model}, {split} split: accuracy {acc.mean():.4f}")
         print(f"wrote metrics.json, confusion.png, report.html to {out}")
-    if args.save and not saved:
-        print(f"training {model} on all {len(rec)} recordings for --save", flush=True)
-        SpeechClassifier(**(overrides | {"seed": seed})).fit(rec, rec.labels).save(args.save)
+    if args.save and not saved:  # speaker split, or official runs finished before --resume
+        if split == "official":  # the model of the first seed's run: its training split only
+            fit_on, what = runs[0][1], f"the {len(runs[0][1])} training recordings"
+        else:
+            fit_on, what = rec, f"all {len(rec)} recordings"
+        print(f"training {model} on {what} for --save", flush=True)
+        SpeechClassifier(**(overrides | {"seed": seed})).fit(fit_on, fit_on.labels) \
+            .save(args.save)
         saved = True
     if saved:
         print(f"saved the model to {args.save} (grukit speech evaluate --model {args.save})")
     return 0
+
+
+def _check_labels_learnable(runs: list, split: str) -> None:
+    """Refuse, before any training, a run whose test recordings hold a label its training
+    recordings lack: no prediction could match it, and the runs' confusion matrices would
+    cover different classes."""
+    for name, train, test, _ in runs:
+        unseen = sorted(set(test.labels.tolist()) - set(train.labels.tolist()))
+        if not unseen:
+            continue
+        n = int(np.isin(test.labels, unseen).sum())
+        if split == "official":
+            raise UsageError(f"label(s) {unseen[:5]} ({n} file(s)) occur only in the official "
+                             f"test split (take index 0-4), so the model could never predict "
+                             f"them; give each label training takes (index 5 or more) or "
+                             f"remove those files.")
+        raise UsageError(f"label(s) {unseen[:5]} ({n} file(s)) are spoken only by {name}, so "
+                         f"the run that holds that speaker out could never predict them; give "
+                         f"each label two or more speakers or remove those files.")
 
 
 def _per_speaker(results: list[dict], split: str) -> dict:
@@ -246,7 +281,15 @@ def run_evaluate(args: argparse.Namespace) -> int:
     RUN.start(out)
     clf = _load_model(args)
     rec = _recordings(args)
-    test = rec.split("official")[1] if rec.indices is not None else rec
+    test = _scored(rec)
+    known = [str(c) for c in clf.classes_]
+    unseen = sorted(set(test.labels.tolist()) - set(known))
+    if unseen:  # scored, they would be left out of the confusion matrix and macro F1
+        n = int(np.isin(test.labels, unseen).sum())
+        raise UsageError(f"--data {rec.folder!r}: label(s) {unseen[:5]} ({n} file(s)) never "
+                         f"occurred in the model's training, so no prediction could match "
+                         f"them; the model knows {known[:20]}; remove those files or retrain "
+                         f"with them.")
     pred = clf.predict(test)
     r = scores(test.labels, pred, clf.classes_, test.speakers)
     print(f"{rec.folder}: accuracy {r['accuracy']:.4f} on {r['n']} recordings "
@@ -341,7 +384,7 @@ def run_stream(args: argparse.Namespace) -> int:
     RUN.start(out)
     rec = _recognizer(args)
     data = _recordings(args)
-    test = data.split("official")[1] if data.indices is not None else data
+    test = _scored(data)
     res = evaluate_stream(rec, test, files=files, snr_db=snr, seed=0)
     from ...data.audio import read_wav
 

@@ -122,7 +122,8 @@ class SpeechClassifier(SequenceClassifier):
     # -- audio --------------------------------------------------------------------------------
     def waveforms(self, inputs) -> list[np.ndarray]:
         """Each input as mono float32 (N,) at ``config.sample_rate``: paths are read (and
-        resampled), arrays are taken as they are."""
+        resampled), float arrays are taken as they are (integer PCM arrays are refused: their
+        scale is not that of [-1, 1])."""
         if isinstance(inputs, (str, os.PathLike)):
             raise ValueError(f"inputs is a single path ({os.fspath(inputs)!r}); give a list "
                              f"of recordings (paths or waveforms).")
@@ -135,7 +136,12 @@ class SpeechClassifier(SequenceClassifier):
             if isinstance(x, (str, os.PathLike)):
                 out.append(read_wav(x, self.config.sample_rate)[0])
                 continue
-            a = np.asarray(x, dtype=np.float32)
+            a = np.asarray(x)
+            if hasattr(x, "dtype") and a.dtype.kind in "biu":  # PCM, e.g. scipy's int16
+                raise ValueError(f"recording {i} holds {a.dtype} samples; a waveform is "
+                                 f"float samples in [-1, 1] (divide 16-bit PCM by 32768), or "
+                                 f"give the file path.")
+            a = a.astype(np.float32)
             if a.ndim != 1 or len(a) == 0:
                 raise ValueError(f"recording {i} has shape {a.shape}; a waveform must be "
                                  f"mono samples (N,), N > 0 (or give a file path).")

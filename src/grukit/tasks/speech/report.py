@@ -4,7 +4,9 @@ an HTML report (the PNG embedded) and predictions.csv — each file written atom
 from __future__ import annotations
 
 import base64
+import csv
 import html
+import io
 import json
 import os
 
@@ -28,12 +30,15 @@ def scores(truth, pred, classes, speakers=None) -> dict:
 
 
 def predictions_csv(paths, pred, proba, truth=None) -> str:
-    rows = ["file,prediction,probability" + (",label" if truth is not None else "")]
+    """``file,prediction,probability[,label]``, quoted as CSV where a name or label holds a
+    comma, a quote or a line break."""
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["file", "prediction", "probability"] + (["label"] if truth is not None else []))
     for i, (p, y, q) in enumerate(zip(paths, pred, proba, strict=True)):
         name = os.path.basename(p) if isinstance(p, str) else f"#{i}"
-        rows.append(f"{name},{y},{float(q):.6f}" + (f",{truth[i]}" if truth is not None
-                                                     else ""))
-    return "\n".join(rows) + "\n"
+        w.writerow([name, y, f"{float(q):.6f}"] + ([truth[i]] if truth is not None else []))
+    return buf.getvalue()
 
 
 def write_results(out: str, metrics: dict, confusion, classes, title: str) -> None:
