@@ -56,6 +56,18 @@ def test_ranks_count_ties_against_the_target():
     assert m["mrr@20"] == pytest.approx((1 + 0.5) / 3)
 
 
+def test_settings_that_would_score_nothing_or_divide_by_zero_are_refused():
+    s = Sessions(np.array([0, 1, 2, 0, 1]), np.array([0, 3, 5]), np.arange(3))
+    pop = MostPopular().fit(s).score_step
+    with pytest.raises(ValueError, match="batch_size must be a whole number, 1 or more; got 0"):
+        evaluate(pop, s, batch_size=0)  # read no session and gave recall 0
+    with pytest.raises(ValueError, match="each k must be a whole number, 1 or more; got 0"):
+        evaluate(pop, s, ks=(0, 5))
+    for bad in (-1.0, float("nan")):
+        with pytest.raises(ValueError, match="shrinkage must be a finite number, 0 or more"):
+            ItemKNN(shrinkage=bad)
+
+
 def test_nan_scores_are_refused_not_ranked_first():
     scores = np.array([[np.nan, 1.0, 0.0], [0.0, 1.0, 2.0]])
     with pytest.raises(ValueError, match="the scores hold NaN, which has no rank"):

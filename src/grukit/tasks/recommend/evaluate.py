@@ -17,6 +17,11 @@ from .batching import session_parallel
 KS = (1, 5, 10, 20)
 
 
+def _whole(name: str, value) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{name} must be a whole number, 1 or more; got {value!r}.")
+
+
 def ranks_of(scores: np.ndarray, targets: np.ndarray) -> np.ndarray:
     """scores (B, n_items), targets (B,) -> conservative ranks (B,), 1 = best.
 
@@ -40,6 +45,8 @@ def metrics_from_ranks(ranks: np.ndarray, ks=KS) -> dict[str, float]:
         dict[str, float]: ``recall@k`` (share of ranks ≤ k) and ``mrr@k`` (mean of 1/rank
         where rank ≤ k, else 0) for every k; 0 for no ranks.
     """
+    for k in ks:
+        _whole("each k", k)
     out = {}
     for k in ks:
         hit = ranks <= k
@@ -54,6 +61,7 @@ def evaluate(score_step: Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarr
 
     ``score_step(inputs, reset, active)`` returns scores (B, n_items) for the next item.
     """
+    _whole("batch_size", batch_size)  # 0 slots would read no session and score 0 silently
     ranks = []
     for inputs, targets, reset, active in session_parallel(test, batch_size, drain=True):
         scores = score_step(inputs, reset, active)
@@ -80,6 +88,10 @@ class ItemKNN:
     breaks ties among items never seen with the current one."""
 
     def __init__(self, shrinkage: float = 20.0):
+        if isinstance(shrinkage, bool) or not isinstance(shrinkage, (int, float, np.number)) \
+                or not np.isfinite(shrinkage) or shrinkage < 0:
+            raise ValueError(f"shrinkage must be a finite number, 0 or more; got "
+                             f"{shrinkage!r}.")  # below 0 the denominator can be 0 or negative
         self.shrinkage = shrinkage
 
     def fit(self, train: Sessions) -> ItemKNN:
