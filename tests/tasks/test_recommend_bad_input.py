@@ -104,6 +104,8 @@ def test_other_settings_are_checked(setting, value, message):
 def test_n_sample_zero_means_in_batch_negatives_only():
     model = GRU4Rec(**(FAST | {"n_sample": 0})).fit(_sessions(_lists(), np.arange(12)))
     assert model.get_config()["n_sample"] == 0 and np.isfinite(model.history_.history["loss"]).all()
+    with pytest.raises(ValueError, match="batch_size=1 with n_sample=0 leaves no negative"):
+        GRU4Rec(**(FAST | {"n_sample": 0, "batch_size": 1}))  # trained on a loss of 0
 
 
 def test_sessions_of_one_event_and_foreign_item_maps_are_refused(model):

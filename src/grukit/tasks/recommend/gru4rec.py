@@ -56,6 +56,9 @@ class GRU4RecConfig:
             whole(name, getattr(self, name), least)
             # numpy's whole numbers as int: the settings are saved as JSON, which has no int64
             setattr(self, name, int(getattr(self, name)))
+        if self.n_sample == 0 and self.batch_size == 1:  # one candidate: the positive alone
+            raise ValueError("batch_size=1 with n_sample=0 leaves no negative item to score "
+                             "against (the loss is 0 or NaN); raise batch_size or n_sample.")
         for name in ("sample_alpha", "logq", "bpreg", "learning_rate"):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) \
