@@ -130,7 +130,7 @@ def test_events_are_indexed_with_the_models_own_item_map(model):
     assert model.evaluate(events) == model.evaluate(s)
 
 
-def test_event_frames_whose_times_do_not_sort_as_times_are_refused(model):
+def test_event_frames_whose_times_or_items_do_not_sort_are_refused(model):
     events = pd.DataFrame({"session": [1] * 11, "item": [100 + i for i in range(11)],
                            "time": [str(t) for t in range(11)]})  # "10" sorts before "2"
     for call in (lambda e: GRU4Rec(**FAST).fit(e), lambda e: model.predict(e, k=2),
@@ -144,6 +144,9 @@ def test_event_frames_whose_times_do_not_sort_as_times_are_refused(model):
     with pytest.raises(ValueError, match=r"the training events hold 1 missing value\(s\) in "
                                          r"column 'session'"):
         GRU4Rec(**FAST).fit(events.assign(time=range(11), session=[1.0] * 10 + [np.nan]))
+    with pytest.raises(ValueError, match=r"item id 'x' is neither a whole number nor text \(or "
+                                         r"numbers and text are mixed\)"):
+        GRU4Rec(**FAST).fit(events.assign(time=range(11), item=[1] * 10 + ["x"]))
     dated = events.assign(time=pd.to_datetime(list(range(11)), unit="s"))
     assert model.index(dated).session(0).tolist() == list(range(11))
 

@@ -142,6 +142,7 @@ class GRU4Rec(Estimator):
             from ...data.sessions import index_sessions
 
             _frame(train, "train")
+            ItemMap.of(train["item"].unique())  # one id type: numbers and text do not sort
             train = index_sessions(train)[0]
         check_sessions(train, "train")
         items = ItemMap.of(train.vocab)
