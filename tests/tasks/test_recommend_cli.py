@@ -222,3 +222,21 @@ def test_a_test_file_whose_item_column_reads_as_text_matches_numeric_training_id
     unseen = sum(line.split("\t")[1] not in seen for line in test[1:])  # "abc" in the test
     assert report["dropped_unseen_item_events"] == unseen < 5, report
     assert report["events"] > 50
+
+
+def test_a_save_that_fails_after_training_keeps_the_results(tmp_path, capsys, monkeypatch):
+    data = _events(tmp_path / "ev.tsv")
+    argv = ["recommend", "--data", str(data), "--test-days", "2", *FAST,
+            "--output", str(tmp_path / "o"), "--save", str(tmp_path / "m")]
+
+    def disk_full(self, path):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    with monkeypatch.context() as m:
+        m.setattr(GRU4Rec, "save", disk_full)
+        assert main(argv) == 2
+    assert "No space left on device" in capsys.readouterr().err
+    kept = _numbers(tmp_path / "o")  # gru4rec's results are written before the save
+    assert main(argv + ["--resume"]) == 0  # trains again, only to save the model
+    assert "saved the model to" in capsys.readouterr().out
+    assert _numbers(tmp_path / "o") == kept and GRU4Rec.load(str(tmp_path / "m"))

@@ -225,11 +225,11 @@ def run_train(args: argparse.Namespace) -> int:
             "config": model.get_config()}
 
     def write(name: str) -> None:
-        if out:
-            atomic_text(os.path.join(out, METRICS),
-                        json.dumps(head | {m: results[m] for m in MODELS if m in results},
-                                   indent=2, default=int))
-        RUN.finished(f"{name} ({len(results)} of {len(MODELS)} models)")
+        with RUN.saving(f"{name} ({len(results)} of {len(MODELS)} models)"):
+            if out:
+                atomic_text(os.path.join(out, METRICS),
+                            json.dumps(head | {m: results[m] for m in MODELS if m in results},
+                                       indent=2, default=int))
 
     for name, base in (("most_popular", MostPopular), ("item_knn", ItemKNN)):
         if name not in results:
@@ -240,12 +240,12 @@ def run_train(args: argparse.Namespace) -> int:
         start = time.perf_counter()
         model.fit(train, verbose=True)
         train_s = time.perf_counter() - start
+        results["gru4rec"] = model.evaluate(test) | {"train_seconds": round(train_s, 2)}
+        write("gru4rec")  # before saving: a save that fails keeps the results
         if args.save:
             model.save(args.save)
             print(f"saved the model to {args.save} (grukit recommend predict --model "
                   f"{args.save} --data FILE)", flush=True)
-        results["gru4rec"] = model.evaluate(test) | {"train_seconds": round(train_s, 2)}
-        write("gru4rec")
 
     keys = [f"{m}@{k}" for m in ("recall", "mrr") for k in (1, 5, 10, 20)]
     print("\n| model | " + " | ".join(keys) + " |\n|---|" + "---|" * len(keys))
