@@ -169,3 +169,23 @@ def test_ctrl_c_prints_one_line_exits_130_and_resume_matches(tmp_path, interrupt
     assert main(argv + ["--output", str(out), "--resume"]) == 0
     assert main(argv + ["--output", str(tmp_path / "whole")]) == 0
     assert _metrics(out) == _metrics(tmp_path / "whole")
+
+
+def test_cross_validation_results_are_written_before_the_model_for_save_trains(
+        tmp_path, capsys, monkeypatch):
+    data = _csv(tmp_path / "d.csv", _rows(20))
+    fit, calls = TextClassifier.fit, []
+
+    def stopped_on_the_third_fit(self, *a, **k):  # folds 1 and 2, then the model for --save
+        calls.append(1)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return fit(self, *a, **k)
+
+    monkeypatch.setattr(TextClassifier, "fit", stopped_on_the_third_fit)
+    out = tmp_path / "run"
+    assert main(["classify", "--data", str(data), "--folds", "2", "--epochs", "1", "--hidden",
+                 "4", "--output", str(out), "--save", str(tmp_path / "m")]) == 130
+    assert "interrupted after metrics.json; partial results in" in capsys.readouterr().err
+    assert json.loads((out / "metrics.json").read_text())["folds"] == 2
+    assert not (tmp_path / "m").exists() or not os.listdir(tmp_path / "m")

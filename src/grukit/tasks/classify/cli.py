@@ -166,9 +166,6 @@ def run_train(args: argparse.Namespace) -> int:
         res = cross_validate(clf, inputs, labels, folds=folds, baseline=baseline,
                              on_fold=report, done=done)
         model_res, base_res = res["model"], res["baseline"]
-        if args.save:
-            print(f"training on all {len(labels)} rows for --save", flush=True)
-            clf.fit(inputs, labels)
     else:
         idx = np.arange(len(labels))
         if n_train is not None:
@@ -193,15 +190,18 @@ def run_train(args: argparse.Namespace) -> int:
     _print_table(model, model_res, baseline.name, base_res, folds)
     print(f"\n{seconds:.0f} s")
     if out:
-        _write(out, folds, model, desc, protocol, classes, model_res, baseline.name, base_res,
-               seconds)
+        with RUN.saving("metrics.json"):
+            _write(out, folds, model, desc, protocol, classes, model_res, baseline.name,
+                   base_res, seconds)
         print(f"wrote metrics.json and confusion.png to {out}")
     if args.save:
+        if folds > 1:  # after the results are written: a stop here loses none of them
+            print(f"training on all {len(labels)} rows for --save", flush=True)
+            clf.fit(inputs, labels)
         clf.save(args.save)
         print(f"saved the model to {args.save} (grukit classify predict --model {args.save} "
               f"--data FILE)")
     return 0
-
 
 
 def run_predict(args: argparse.Namespace) -> int:
