@@ -414,3 +414,17 @@ def test_predictions_csv_quotes_names_and_labels_that_hold_commas():
     rows = list(csv.reader(io.StringIO(text)))
     assert rows == [["file", "prediction", "probability"],
                     ["take 1, loud.wav", "7", "0.500000"], ['q"x.wav', "a,b", "0.250000"]]
+
+
+def test_stream_scores_with_no_word_recognised_have_no_delay_and_are_strict_json(tone_folder):
+    import json
+    from types import SimpleNamespace
+
+    from grukit.tasks.speech.longfiles import evaluate_stream
+
+    deaf = SimpleNamespace(features=SimpleNamespace(cfg=SimpleNamespace(sample_rate=8000)),
+                           listen=lambda samples: [], _t=100)  # hears nothing
+    paths = sorted(str(p) for p in tone_folder.glob("*.wav"))[:8]
+    res = evaluate_stream(deaf, (paths, [p.split("/")[-1][0] for p in paths]), files=1)
+    assert res["der"] == 1.0 and res["delay_median"] is None and res["delay_p90"] is None
+    json.dumps(res, allow_nan=False)  # NaN is not JSON

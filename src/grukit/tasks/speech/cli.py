@@ -390,9 +390,11 @@ def run_stream(args: argparse.Namespace) -> int:
 
     lat = frame_latency(rec, read_wav(test.paths[0], rec.features.cfg.sample_rate)[0])
     res["latency"] = lat
+    delay = ("no word recognised, so no delay" if res["delay_median"] is None else
+             f"delay after a word ends: median {res['delay_median']:.3f} s, 90% "
+             f"{res['delay_p90']:.3f} s")
     print(f"{files} long files, {res['words']} words, noise at {snr:g} dB SNR: digit error "
-          f"rate {res['der']:.4f} ({res['errors']} edits); delay after a word ends: median "
-          f"{res['delay_median']:.3f} s, 90% {res['delay_p90']:.3f} s; real-time factor "
+          f"rate {res['der']:.4f} ({res['errors']} edits); {delay}; real-time factor "
           f"{res['rtf']:.3f} ({res['ms_per_frame']:.3f} ms a frame, all stages)")
     torch_us = lat["torch_cell_us"]
     print(f"per 10 ms frame (median): features {lat['features_us']:.0f} µs + model "
@@ -400,6 +402,7 @@ def run_stream(args: argparse.Namespace) -> int:
           f"recurrent step {lat['stream_us']:.1f} µs (grukit Stream)"
           + (f" vs {torch_us:.1f} µs (torch.nn.{lat['torch_cell']})" if torch_us else ""))
     if out:
-        atomic_text(os.path.join(out, "stream.json"), json.dumps(res, indent=2))
+        atomic_text(os.path.join(out, "stream.json"), json.dumps(res, indent=2,
+                                                                  allow_nan=False))
         print(f"wrote stream.json to {out}")
     return 0

@@ -85,7 +85,8 @@ def evaluate_stream(recognizer, recordings, *, files: int = 20, words_per_file: 
     """Build ``files`` long recordings from ``recordings`` (a ``Recordings`` of held-out
     words, or (paths, labels)), recognise each, and score them: ``{"der", "errors",
     "words", "delay_mean", "delay_median", "delay_p90", "audio_seconds", "seconds",
-    "rtf", "ms_per_frame", "files": [...]}``."""
+    "rtf", "ms_per_frame", "files": [...]}``; the delays are None when no word was
+    recognised."""
     paths = list(getattr(recordings, "paths", None) or recordings[0])
     labels = [str(v) for v in (recordings.labels if hasattr(recordings, "labels")
                                else recordings[1])]
@@ -113,9 +114,11 @@ def evaluate_stream(recognizer, recordings, *, files: int = 20, words_per_file: 
         per_file.append({"file": k, "truth": "".join(lf.labels) if all(
             len(v) == 1 for v in lf.labels) else " ".join(lf.labels),
             "heard": " ".join(f"{w.start:.2f}s:{w.label}" for w in heard), "errors": dist})
-    d = np.array(delays) if delays else np.array([np.nan])
+    d = np.array(delays)  # (matched words,); none matched: the delays are None, not NaN
+    stat = {"delay_mean": np.mean, "delay_median": np.median,
+            "delay_p90": lambda a: np.percentile(a, 90)}
     return {"der": errors / total, "errors": int(errors), "words": int(total),
-            "snr_db": snr_db, "files": per_file, "delay_mean": float(np.mean(d)),
-            "delay_median": float(np.median(d)), "delay_p90": float(np.percentile(d, 90)),
+            "snr_db": snr_db, "files": per_file,
+            **{k: float(f(d)) if len(d) else None for k, f in stat.items()},
             "audio_seconds": audio_s, "seconds": busy, "rtf": busy / audio_s,
             "ms_per_frame": 1e3 * busy / max(frames, 1)}
