@@ -264,6 +264,13 @@ def test_bad_settings_are_refused_in_one_sentence(kw, match):
         TextGenerator(**kw).fit(text=TEXT)
 
 
+@pytest.mark.parametrize("rate", [1.0, -0.1, math.nan])
+def test_a_dropout_outside_0_1_is_refused(rate):
+    # 1 zeroes every activation in training: the model would learn only its biases
+    with pytest.raises(ValueError, match=r"dropout must be a number in \[0, 1\)"):
+        TextGenerator(**(TINY | dict(dropout=rate))).fit(text=TEXT)
+
+
 def test_a_model_folder_of_another_task_is_refused(tmp_path):
     from grukit.tasks.estimator import save_folder
 

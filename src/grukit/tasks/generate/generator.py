@@ -104,6 +104,9 @@ class GeneratorConfig:
             if isinstance(v, bool) or not isinstance(v, (int, float)) or not v >= 0 \
                     or math.isinf(v):
                 raise ValueError(f"{name} must be a finite number ≥ 0; got {v!r}.")
+        if isinstance(self.dropout, bool) or not isinstance(self.dropout, (int, float)) \
+                or not 0 <= self.dropout < 1:  # 1 would zero every activation in training
+            raise ValueError(f"dropout must be a number in [0, 1); got {self.dropout!r}.")
         if not self.max_steps and not self.max_seconds:
             raise ValueError("give a budget: max_steps or max_seconds (or both) above 0.")
         self.net_spec(2).check()
