@@ -106,3 +106,21 @@ def test_train_refuses_an_unknown_model_and_a_missing_data_flag(tmp_path, capsys
         capsys.readouterr().err
     assert main(["generate", "train"]) == 2
     assert "train needs --data" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--vocab-size", "300"], "--vocab-size applies only with --tokenizer bpe"),
+    (["--model", "lstm", "--cell", "lstm"], "--cell applies only with --model hybrid"),
+    (["--heads", "2"], "--heads applies only with --model hybrid or transformer"),
+    (["--model", "transformer", "--attention-every", "2"],
+     "--attention-every applies only with --model hybrid"),
+], ids=["vocab-size", "cell", "heads", "attention-every"])
+def test_train_refuses_a_flag_its_model_or_tokenizer_would_ignore(tmp_path, capsys, args,
+                                                                  message):
+    (tmp_path / "play.txt").write_text(TEXT)
+    argv = ["generate", "train", "--data", str(tmp_path / "play.txt"), *SMALL, "--steps", "1",
+            "--output", str(tmp_path / "run"), *args]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1
+    assert not (tmp_path / "run" / "checkpoint.pt").exists()

@@ -178,6 +178,7 @@ def _train(args) -> int:
         gen = TextGenerator(**(resume["config"] | budget))
     else:
         gen = TextGenerator(**settings)
+    _refuse_unused(args, gen.config)
     RUN.start(out, resumable=out is not None)
     callbacks = [_Progress(out, resume["state"].curve if resume else None,
                            gen.config.max_steps)]
@@ -207,6 +208,19 @@ def _train(args) -> int:
         print(f"saved to {args.save}; generate with `grukit generate --model {args.save} "
               f"--prompt \"...\"`")
     return 0
+
+
+def _refuse_unused(args, cfg) -> None:
+    """One sentence for a flag the chosen model or tokenizer has no use for (it would be
+    ignored without a word)."""
+    uses = (("vocab_size", cfg.tokenizer == "bpe", "--tokenizer bpe"),
+            ("cell", cfg.model == "hybrid", "--model hybrid"),
+            ("attention_every", cfg.model == "hybrid", "--model hybrid"),
+            ("heads", cfg.model in ("hybrid", "transformer"), "--model hybrid or transformer"))
+    for name, used, needs in uses:
+        if getattr(args, name) is not None and not used:
+            raise UsageError(f"--{name.replace('_', '-')} applies only with {needs}; drop it "
+                             f"or choose that.")
 
 
 class _Progress(Callback):
