@@ -232,6 +232,10 @@ def test_a_save_that_fails_after_training_keeps_the_results(tmp_path, capsys, mo
     def disk_full(self, path):
         raise OSError(errno.ENOSPC, "No space left on device")
 
+    other = _events(tmp_path / "other.tsv", seed=1)  # m: a model of the same settings...
+    assert main(["recommend", "--data", str(other), "--test-days", "2", *FAST,
+                 "--save", str(tmp_path / "m")]) == 0
+    old = GRU4Rec.load(str(tmp_path / "m")).popularity_  # ...trained on other data
     with monkeypatch.context() as m:
         m.setattr(GRU4Rec, "save", disk_full)
         assert main(argv) == 2
@@ -239,4 +243,7 @@ def test_a_save_that_fails_after_training_keeps_the_results(tmp_path, capsys, mo
     kept = _numbers(tmp_path / "o")  # gru4rec's results are written before the save
     assert main(argv + ["--resume"]) == 0  # trains again, only to save the model
     assert "saved the model to" in capsys.readouterr().out
-    assert _numbers(tmp_path / "o") == kept and GRU4Rec.load(str(tmp_path / "m"))
+    assert _numbers(tmp_path / "o") == kept
+    assert not np.array_equal(GRU4Rec.load(str(tmp_path / "m")).popularity_, old)
+    assert main(argv + ["--resume"]) == 0  # now saved by this run: nothing trained again
+    assert "Epoch 1/" not in capsys.readouterr().out

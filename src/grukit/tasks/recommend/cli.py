@@ -117,21 +117,24 @@ def _fingerprint(train, test, config: dict) -> str:
     return h.hexdigest()
 
 
-def _read_done(out: str, stamp: str) -> dict:
-    """{model: its result} of the models already in OUT/metrics.json."""
+def _read_done(out: str, stamp: str) -> tuple[dict, str | None]:
+    """({model: its result} of the models already in OUT/metrics.json, the folder the run
+    saved its GRU4Rec in or None)."""
     path = os.path.join(out, METRICS)
     if not os.path.isfile(path):
-        return {}
+        return {}, None
     try:
         with open(path, encoding="utf-8") as f:
             body = json.load(f)
         fp = body["fingerprint"]
     except (OSError, ValueError, KeyError, TypeError):
-        return {}  # unreadable or from an older grukit: every model runs again
+        return {}, None  # unreadable or from an older grukit: every model runs again
     if fp != stamp:
         raise UsageError(f"{path} was written by a run with other data or settings; rerun "
                          f"with those, or without --resume to start afresh.")
-    return {m: body[m] for m in MODELS if isinstance(body.get(m), dict)}
+    saved = body.get("saved_model")
+    return ({m: body[m] for m in MODELS if isinstance(body.get(m), dict)},
+            saved if isinstance(saved, str) else None)
 
 
 def _items_as_in_training(train_events, test_events):
@@ -213,9 +216,9 @@ def run_train(args: argparse.Namespace) -> int:
                          f"{model.config.batch_size}; lower it.")
 
     stamp = _fingerprint(train, test, model.get_config())
-    done = {}
+    done, saved = {}, {"model": None}  # the folder this run's GRU4Rec was saved in
     if out and args.resume:
-        done = _read_done(out, stamp)
+        done, saved["model"] = _read_done(out, stamp)
         print(f"resuming: {', '.join(done) or 'no model'} already in "
               f"{os.path.join(out, METRICS)}", flush=True)
         if done:
@@ -228,22 +231,29 @@ def run_train(args: argparse.Namespace) -> int:
         with RUN.saving(f"{name} ({len(results)} of {len(MODELS)} models)"):
             if out:
                 atomic_text(os.path.join(out, METRICS),
-                            json.dumps(head | {m: results[m] for m in MODELS if m in results},
-                                       indent=2, default=int))
+                            json.dumps(head | {m: results[m] for m in MODELS if m in results}
+                                       | ({"saved_model": saved["model"]} if saved["model"]
+                                          else {}), indent=2, default=int))
 
     for name, base in (("most_popular", MostPopular), ("item_knn", ItemKNN)):
         if name not in results:
             results[name] = evaluate(base().fit(train).score_step, test)
             write(name)
-    saved = args.save and _saved_config(args.save) == model.get_config()
-    if "gru4rec" not in results or (args.save and not saved):
+    # a model in --save is this run's when this run recorded saving it there (a folder of the
+    # same settings may hold a model trained on other data)
+    kept = args.save and saved["model"] == os.path.realpath(args.save) \
+        and _saved_config(args.save) == model.get_config()
+    if "gru4rec" not in results or (args.save and not kept):
         start = time.perf_counter()
         model.fit(train, verbose=True)
         train_s = time.perf_counter() - start
         results["gru4rec"] = model.evaluate(test) | {"train_seconds": round(train_s, 2)}
+        saved["model"] = None
         write("gru4rec")  # before saving: a save that fails keeps the results
         if args.save:
             model.save(args.save)
+            saved["model"] = os.path.realpath(args.save)
+            write("gru4rec")
             print(f"saved the model to {args.save} (grukit recommend predict --model "
                   f"{args.save} --data FILE)", flush=True)
 
