@@ -62,6 +62,17 @@ def test_resume_continues_from_the_checkpoint(saved, capsys):
     assert "started with other settings (hidden)" in capsys.readouterr().err
 
 
+def test_resume_on_another_text_is_refused(saved, capsys):
+    # the same characters in another order: the vocabulary alone cannot tell
+    (saved / "other.txt").write_text("".join(reversed(TEXT.splitlines(keepends=True))))
+    before = (saved / "run" / "checkpoint.pt").read_bytes()
+    code = main(["generate", "train", "--data", str(saved / "other.txt"), *SMALL, "--steps",
+                 "16", "--output", str(saved / "run"), "--resume"])
+    assert code == 2
+    assert "written while training on another text" in capsys.readouterr().err
+    assert (saved / "run" / "checkpoint.pt").read_bytes() == before
+
+
 @pytest.mark.parametrize("args, message", [
     (["--prompt", "ROMEO€", "--length", "5"], "the prompt has 1 character(s) the model never "
                                               "saw in training: '€'"),

@@ -1,5 +1,6 @@
 """The training checkpoint of ``grukit generate train --output DIR`` (``--resume``): weights,
-optimizer state, where training stopped, the carried state and the RNG, written atomically
+optimizer state, where training stopped, the carried state, the RNG and the SHA-256 of the
+text trained on (a resume on another text is refused), written atomically
 with ``torch.save`` of tensors and plain containers only, read with
 ``torch.load(weights_only=True)`` (no pickle of code)."""
 
@@ -18,7 +19,7 @@ FORMAT = "grukit.generate.checkpoint/1"
 
 def write_checkpoint(path: str, gen, state: TrainState, optimizer, carried) -> None:
     body = {"format": FORMAT, "config": json.dumps(gen.get_config()),
-            "vocab": gen.vocab_.to_json(),
+            "vocab": gen.vocab_.to_json(), "text_sha256": gen.text_sha256_,
             "model": {k: v.detach().cpu() for k, v in gen.network_.state_dict().items()},
             "optimizer": optimizer.state_dict(),
             "state": json.dumps(dataclasses.asdict(state)),

@@ -9,6 +9,7 @@ evaluate, generate, save, load).
 
 from __future__ import annotations
 
+import hashlib
 import math
 import os
 from dataclasses import dataclass
@@ -152,7 +153,14 @@ class TextGenerator(Estimator):
         if not text.strip():
             raise ValueError("the text is empty (or only whitespace); give the text to learn.")
         train_text, val_text = split_text(text, cfg.val_fraction)
+        # the text's fingerprint: a checkpoint resumes only on the text it was written on
+        self.text_sha256_ = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
         if resume is not None:
+            saved = resume.get("text_sha256")
+            if saved is not None and saved != self.text_sha256_:
+                raise ValueError("the checkpoint to resume was written while training on "
+                                 "another text; give the same data (and column) as that run, "
+                                 "or start without resuming.")
             self.vocab_ = vocab_from_json(resume["vocab"])
         else:
             self.vocab_ = make_vocab(cfg.tokenizer, cfg.vocab_size).fit(train_text)
