@@ -125,6 +125,13 @@ def test_resume_continues_to_the_numbers_of_an_uninterrupted_run(train, tmp_path
     assert all(torch.equal(a[k], b[k]) for k in a)
     with pytest.raises(ValueError, match="other training settings"):
         GRU4Rec(**dict(cfg, hidden=13)).fit(train, resume_from=path)
+    other = Sessions(train.items[::-1].copy(), train.offsets, train.vocab)  # same sizes
+    with pytest.raises(ValueError, match=r"was written while training on other sessions or "
+                                         r"another item map; resume it with the training data"):
+        GRU4Rec(**cfg).fit(other, resume_from=path)
+    renamed = Sessions(train.items, train.offsets, train.vocab + 1000)
+    with pytest.raises(ValueError, match="was written while training on other sessions"):
+        GRU4Rec(**cfg).fit(renamed, resume_from=path)
 
 
 def test_a_nan_loss_is_one_sentence_naming_the_learning_rate(train, monkeypatch):

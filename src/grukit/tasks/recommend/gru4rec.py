@@ -190,8 +190,18 @@ class GRU4Rec(Estimator):
             history.epoch = list(extra["history"]["epoch"])
             history.history = {k: list(v) for k, v in extra["history"]["history"].items()}
 
-        trainee = Trainee(net, opt, {k: v for k, v in dataclasses.asdict(cfg).items()
-                                     if k != "epochs"}, (state, load))
+        settings = {k: v for k, v in dataclasses.asdict(cfg).items() if k != "epochs"}
+        # the sessions are part of what a checkpoint resumes: another item map or other
+        # sessions of the same size would load and train on silently (a checkpoint written
+        # before the digest was kept has none, and resumes as it did)
+        digest, written = _digest(train), _checkpoint_data(resume_from)
+        if written is not None and written != digest:
+            raise ValueError(f"resume_from {resume_from!r} was written while training on other "
+                             f"sessions or another item map; resume it with the training data "
+                             f"it was written on.")
+        if resume_from is None or written is not None:
+            settings["data"] = digest
+        trainee = Trainee(net, opt, settings, (state, load))
         start_epoch = resume_at_epoch_end(trainee, opt, resume_from)
         train_loop(trainee, opt, step, batches, epochs=cfg.epochs, start_epoch=start_epoch,
                    callbacks=callbacks, history=history, verbose="auto" if verbose else 0,
@@ -402,6 +412,33 @@ class GRU4Rec(Estimator):
         load_module_state(net, tensors, "network.", where)
         net.eval()
         self.net, self.items_, self.popularity_, self.history_ = net, items, popularity, history
+
+
+def _digest(s: Sessions) -> str:
+    """SHA-256 of the sessions and their item ids, oldest event first."""
+    import hashlib
+    import json
+
+    h = hashlib.sha256(np.ascontiguousarray(s.items, np.int64).tobytes())
+    h.update(np.ascontiguousarray(s.offsets, np.int64).tobytes())
+    h.update(json.dumps([str(v) for v in s.vocab.tolist()]).encode())
+    return h.hexdigest()
+
+
+def _checkpoint_data(path: str | None) -> str | None:
+    """The training data's digest a checkpoint was written with (None: none kept, or no
+    path); a file that cannot be read is left to ``resume_at_epoch_end`` to name."""
+    import json
+
+    from ...models.saving import read_checkpoint
+
+    if path is None:
+        return None
+    try:
+        data = json.loads(read_checkpoint(path)["config"]).get("data")
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None
+    return data if isinstance(data, str) else None
 
 
 def _frame(events, what: str) -> None:
