@@ -145,6 +145,13 @@ def test_spec_augment_masks_only_while_training():
     assert out.shape == x.shape and (out == 0).any() and ((out == 0) | (out == 1)).all()
 
 
+def test_spec_augment_masks_on_the_device_of_its_input():
+    layer = SpecAugment().train()  # meta: a device other than the CPU, with no memory
+    for lengths in (torch.tensor([20, 8], device="meta"), None):
+        out, _ = layer(torch.ones(2, 20, 10, device="meta"), lengths)
+        assert out.device.type == "meta" and out.shape == (2, 20, 10)
+
+
 def test_crop_padding_leaves_the_network_output_unchanged(trained):
     clf = trained[0]
     model = clf.model

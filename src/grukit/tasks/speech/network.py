@@ -14,7 +14,8 @@ class SpecAugment(Layer):
     features (B, T, D): per example, ``freq_masks`` bands of up to ``freq_width`` feature
     columns and ``time_masks`` spans of up to ``time_width`` frames set to 0 (the training
     mean). In eval mode (prediction, streaming) it passes its input through unchanged.
-    Draws from torch's global generator, which ``fit`` seeds."""
+    Draws from torch's global CPU generator, which ``fit`` seeds, whatever device ``x`` is
+    on."""
 
     def __init__(self, freq_masks: int = 2, freq_width: int = 4, time_masks: int = 2,
                  time_width: int = 8, **kwargs):
@@ -29,15 +30,17 @@ class SpecAugment(Layer):
         keep = torch.ones(b, t, d, dtype=torch.bool, device=x.device)  # (B, T, D)
         cols = torch.arange(d, device=x.device)  # (D,)
         steps = torch.arange(t, device=x.device)  # (T,)
+        dev = x.device  # draws on the CPU generator, masks where x is
         for _ in range(self.freq_masks):
-            w = torch.randint(0, self.freq_width + 1, (b, 1))  # (B, 1)
-            f0 = (torch.rand(b, 1) * (d - w + 1).clamp(min=1)).long()  # (B, 1)
+            w = torch.randint(0, self.freq_width + 1, (b, 1)).to(dev)  # (B, 1)
+            f0 = (torch.rand(b, 1).to(dev) * (d - w + 1).clamp(min=1)).long()  # (B, 1)
             keep &= ~((cols >= f0) & (cols < f0 + w))[:, None, :]
         for _ in range(self.time_masks):
-            w = torch.randint(0, self.time_width + 1, (b, 1))
-            n = lengths.reshape(b, 1).cpu() if lengths is not None else torch.full((b, 1), t)
+            w = torch.randint(0, self.time_width + 1, (b, 1)).to(dev)  # (B, 1)
+            n = lengths.reshape(b, 1).to(dev) if lengths is not None else \
+                torch.full((b, 1), t, device=dev)  # (B, 1)
             w = torch.minimum(w, n // 4)  # at most a quarter of the recording
-            t0 = (torch.rand(b, 1) * (n - w + 1).clamp(min=1)).long()
+            t0 = (torch.rand(b, 1).to(dev) * (n - w + 1).clamp(min=1)).long()  # (B, 1)
             keep &= ~((steps >= t0) & (steps < t0 + w))[:, :, None]
         return x * keep.to(x.dtype), lengths
 
