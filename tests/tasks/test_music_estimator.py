@@ -188,3 +188,14 @@ def test_bad_data_is_refused_in_one_sentence(data, fitted, tmp_path):
         MusicModel(**FAST).fit(str(tmp_path))
     with pytest.raises(TypeError, match="got a list"):
         MusicModel(**FAST).fit(data["train"])
+
+
+@pytest.mark.parametrize("split", ["train", "valid", "test"])
+def test_a_split_of_one_step_sequences_is_refused_before_training(data, split):
+    calls = []
+    one_step = {**data, split: [torch.zeros(1, 88), torch.zeros(1, 88)]}
+    with pytest.raises(ValueError, match=rf"data\['{split}'\] is one step long, so it has no "
+                                         rf"frame to predict"):
+        MusicModel(**FAST).fit(one_step, on_epoch=lambda *a: calls.append(a))
+    assert calls == []  # refused before the first epoch
+    MusicModel(**(FAST | {"max_epochs": 1, "count_first": True})).fit(one_step)  # frame 0 counts

@@ -216,6 +216,12 @@ def train_music(data: dict[str, list[Tensor]], cfg: MusicConfig | None = None,
         missing = [s for s in ("train", "valid", "test") if not data.get(s)]
         raise ValueError(f"data lacks sequences for {missing}; pass what load_piano_rolls "
                          f"returns.")
+    first = 0 if cfg.count_first else 1
+    for split in ("train", "valid", "test"):  # before training, not after its first epoch
+        if split in data and all(r.shape[0] <= first for r in data[split]):
+            raise ValueError(f"every sequence of data[{split!r}] is one step long, so it has "
+                             f"no frame to predict (frame 0 is not counted); give longer "
+                             f"sequences or set count_first=True.")
     threads_before = torch.get_num_threads()
     want = threads_before if cfg.num_threads is None else cfg.num_threads
     try:
