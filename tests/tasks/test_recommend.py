@@ -56,7 +56,7 @@ def test_ranks_count_ties_against_the_target():
     assert m["mrr@20"] == pytest.approx((1 + 0.5) / 3)
 
 
-def test_settings_that_would_score_nothing_or_divide_by_zero_are_refused():
+def test_evaluate_and_the_baselines_refuse_what_they_would_score_wrong():
     s = Sessions(np.array([0, 1, 2, 0, 1]), np.array([0, 3, 5]), np.arange(3))
     pop = MostPopular().fit(s).score_step
     with pytest.raises(ValueError, match="batch_size must be a whole number, 1 or more; got 0"):
@@ -66,6 +66,13 @@ def test_settings_that_would_score_nothing_or_divide_by_zero_are_refused():
     for bad in (-1.0, float("nan")):
         with pytest.raises(ValueError, match="shrinkage must be a finite number, 0 or more"):
             ItemKNN(shrinkage=bad)
+    wide = Sessions(np.array([0, 1, 3, 4]), np.array([0, 2, 4]), np.arange(5))
+    with pytest.raises(ValueError, match=r"score_step gave scores of shape \(64, 5\), not "
+                                         r"\(64, 3\): one per item of the test sessions'"):
+        evaluate(MostPopular().fit(wide).score_step, s)  # another item map: ranked wrong items
+    for baseline in (MostPopular(), ItemKNN()):
+        with pytest.raises(RuntimeError, match=r"is not fitted; call .*fit\(train\) before"):
+            evaluate(baseline.score_step, s)
 
 
 def test_nan_scores_are_refused_not_ranked_first():

@@ -65,6 +65,11 @@ def evaluate(score_step: Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarr
     ranks = []
     for inputs, targets, reset, active in session_parallel(test, batch_size, drain=True):
         scores = score_step(inputs, reset, active)
+        if np.shape(scores) != (batch_size, test.n_items):  # another item map's scores
+            raise ValueError(f"score_step gave scores of shape {np.shape(scores)}, not "
+                             f"({batch_size}, {test.n_items}): one per item of the test "
+                             f"sessions' item map; fit the model on sessions indexed with it "
+                             f"(index_sessions(train_events, test_events)).")
         ranks.append(ranks_of(scores[active], targets[active]))
     all_ranks = np.concatenate(ranks) if ranks else np.zeros(0, np.int64)
     return metrics_from_ranks(all_ranks, ks) | {"predictions": int(len(all_ranks))}
@@ -78,6 +83,7 @@ class MostPopular:
         return self
 
     def score_step(self, inputs, reset, active):
+        _fitted(self, "pop")
         return np.broadcast_to(self.pop, (len(inputs), len(self.pop)))
 
 
@@ -113,4 +119,11 @@ class ItemKNN:
         return self
 
     def score_step(self, inputs, reset, active):
+        _fitted(self, "sim")
         return self.sim[inputs].toarray() + self.tiebreak
+
+
+def _fitted(baseline, attribute: str) -> None:
+    if not hasattr(baseline, attribute):
+        name = type(baseline).__name__
+        raise RuntimeError(f"{name} is not fitted; call {name}().fit(train) before scoring.")
