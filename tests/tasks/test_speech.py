@@ -435,3 +435,11 @@ def test_stream_scores_with_no_word_recognised_have_no_delay_and_are_strict_json
     res = evaluate_stream(deaf, (paths, [p.split("/")[-1][0] for p in paths]), files=1)
     assert res["der"] == 1.0 and res["delay_median"] is None and res["delay_p90"] is None
     json.dumps(res, allow_nan=False)  # NaN is not JSON
+
+
+def test_cli_a_labels_csv_listing_a_file_twice_is_refused(tone_folder, tmp_path, capsys):
+    csv = tmp_path / "labels.csv"
+    csv.write_text("file,label,speaker\n0_ann_0.wav,0,ann\n1_ann_0.wav,1,ann\n"
+                   "./0_ann_0.wav,0,ann\n")
+    assert cli("--data", tone_folder, "--labels", csv, "--split", "speaker") == 2
+    assert "lists '0_ann_0.wav' more than once" in capsys.readouterr().err

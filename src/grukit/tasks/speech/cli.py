@@ -106,7 +106,16 @@ def _folder(args) -> str:
 def _recordings(args):
     from ...data.audio_folder import FSDD_PATTERN, read_audio_folder
 
-    return read_audio_folder(_folder(args), args.pattern or FSDD_PATTERN, args.labels)
+    rec = read_audio_folder(_folder(args), args.pattern or FSDD_PATTERN, args.labels)
+    seen: set = set()
+    for p in rec.paths:  # a CSV may list a file twice (or as a.wav and ./a.wav)
+        real = os.path.abspath(p)  # normalised: a.wav and ./a.wav alike
+        if real in seen:
+            raise UsageError(f"--labels {args.labels!r} lists {os.path.basename(p)!r} more "
+                             f"than once; list each recording once, or it is trained on or "
+                             f"scored twice.")
+        seen.add(real)
+    return rec
 
 
 def _scored(rec):
