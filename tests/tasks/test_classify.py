@@ -74,6 +74,17 @@ def test_scores_by_hand():
     assert s["macro_f1"] == pytest.approx((2 / 3 + 0.8) / 2)
 
 
+def test_macro_f1_leaves_out_classes_with_no_row_and_no_prediction():
+    from sklearn.metrics import f1_score
+
+    # new data holding two of the three trained classes, every row right: 1.0, not 2/3
+    s = classification_scores(["a", "b"], ["a", "b"], ["a", "b", "c"])
+    assert s["macro_f1"] == 1.0 and s["confusion"][2] == [0, 0, 0]
+    true, pred = ["a", "a", "b", "a"], ["a", "b", "b", "c"]  # c predicted, never true: 0
+    assert classification_scores(true, pred, ["a", "b", "c", "d"])["macro_f1"] == \
+        pytest.approx(f1_score(true, pred, average="macro"))
+
+
 # -- reading labelled text ----------------------------------------------------------------------
 def test_reader_copes_with_bare_cr_quotes_and_several_files(tmp_path):
     a, b = tmp_path / "a.txt", tmp_path / "b.txt"

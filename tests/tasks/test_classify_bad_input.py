@@ -62,6 +62,12 @@ def test_unseen_label_in_evaluate_is_named(text_model):
         TextClassifier(epochs=1).fit(*_texts(20), validation_data=(texts, labels))
 
 
+def test_evaluate_on_no_rows_is_one_sentence(text_model):
+    with pytest.raises(ValueError, match="evaluate got no rows; give at least one labelled "
+                                         "input"):
+        text_model.evaluate([], [])
+
+
 def test_numeric_and_string_labels_are_matched_by_value(text_model, seq_model):
     xs, ys = _sequences(20, seed=2)  # trained on ints 0/1
     as_int = seq_model.evaluate(xs, ys)
@@ -97,6 +103,16 @@ def test_empty_texts_are_predicted_and_missing_ones_refused(text_model):
         text_model.predict(["ok", None])
     with pytest.raises(ValueError, match=r"text 0 is of type int, not a string"):
         text_model.predict([5])
+
+
+def test_the_text_pad_token_in_a_text_is_unknown_not_padding(text_model):
+    ids = text_model.tokenizer_.encode(["good [PAD] phone", "[PAD]"])
+    assert ids[0][1] == 1 and ids[1].tolist() == [1]  # id 0 mid-text stopped the network
+    proba = text_model.predict_proba(["good [PAD] phone", "good [UNK] phone"])
+    assert np.array_equal(proba[0], proba[1])
+    texts, labels = _texts(10)
+    TextClassifier(embed_dim=4, hidden=4, epochs=1).fit(texts[:-1] + ["bad [PAD] food"],
+                                                        labels)
 
 
 def test_a_single_string_or_sequence_is_not_a_batch(text_model, seq_model):

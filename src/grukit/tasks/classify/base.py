@@ -282,6 +282,8 @@ class RecurrentClassifier(Estimator):
         if self._count(inputs) != len(y):
             raise ValueError(f"there are {self._count(inputs)} inputs but {len(y)} labels; "
                              f"they must match.")
+        if not len(y):
+            raise ValueError("evaluate got no rows; give at least one labelled input.")
         return classification_scores(self.classes_[y], self.predict(inputs), self.classes_)
 
     def cross_validate(self, inputs, labels, folds: int = 5, baseline=None) -> dict:

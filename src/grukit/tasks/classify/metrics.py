@@ -7,14 +7,18 @@ import numpy as np
 
 def classification_scores(y_true, y_pred, classes) -> dict:
     """``{"accuracy", "macro_f1", "confusion", "classes", "n"}``; ``confusion[i][j]`` counts
-    rows of class ``classes[i]`` predicted as ``classes[j]``. Macro F1 averages over every
-    class in ``classes``, predicted or not."""
+    rows of class ``classes[i]`` predicted as ``classes[j]``. Macro F1 averages over the
+    classes that occur in ``y_true`` or ``y_pred`` (scikit-learn's default): a class never
+    predicted counts 0, a class with no row and no prediction (new data holding some of the
+    classes) has no F1 and is left out rather than counted 0."""
     from sklearn.metrics import accuracy_score, confusion_matrix, f1_score
 
     classes = list(classes)
     y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
+    seen = set(y_true.tolist()) | set(y_pred.tolist())
+    present = [c for c in classes if c in seen]
     return {"accuracy": float(accuracy_score(y_true, y_pred)),
-            "macro_f1": float(f1_score(y_true, y_pred, labels=classes, average="macro",
+            "macro_f1": float(f1_score(y_true, y_pred, labels=present, average="macro",
                                        zero_division=0)),
             "confusion": confusion_matrix(y_true, y_pred, labels=classes).tolist(),
             "classes": [str(c) for c in classes], "n": int(len(y_true))}

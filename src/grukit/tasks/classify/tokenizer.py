@@ -2,7 +2,8 @@
 split (a well-kept, fast library: no hand-written tokenizer here).
 
 Id 0 is padding (``Embedding(mask_zero=True)``), id 1 the unknown token, so words never seen
-in training map to 1. An empty text becomes the single unknown token, so every sequence has
+in training map to 1 (and so does the text "[PAD]", which the tokenizer reads as its special
+token). An empty text becomes the single unknown token, so every sequence has
 at least one step.
 """
 
@@ -58,10 +59,12 @@ class TextTokenizer(TrainedTokenizer):
         return out
 
     def encode(self, texts: list[str], max_len: int | None = None) -> list[np.ndarray]:
-        """Each text's ids (T_i,), int64, cut to ``max_len``; never empty."""
+        """Each text's ids (T_i,), int64, cut to ``max_len``; never empty and never 0 (a
+        text that holds the string "[PAD]" gets the unknown token there, not padding)."""
         out = []
         for enc in self._fitted().encode_batch([str(t) for t in texts]):
             ids = np.asarray(enc.ids if max_len is None else enc.ids[:max_len], dtype=np.int64)
+            ids[ids == 0] = 1  # (T_i,); id 0 is padding, which only _pad writes
             out.append(ids if len(ids) else np.array([1], dtype=np.int64))
         return out
 
