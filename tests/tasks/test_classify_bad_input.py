@@ -369,3 +369,14 @@ def test_cross_validation_reads_mixed_int_and_str_labels_as_fit_does():
     for part in ("model", "baseline"):  # every row scored under its label's text
         assert got[part]["classes"] == ["1", "neg"]
         assert np.sum(got[part]["confusion"], axis=1).tolist() == [10, 10]
+
+
+def test_tfidf_baseline_on_texts_without_words_uses_characters():
+    from grukit.tasks.classify import TfidfLogReg
+
+    texts = ["😀 👍", "😡 👎", "👍 😀 😀", "👎 👎", "😀", "😡"]  # no word of two letters
+    labels = ["pos", "neg", "pos", "neg", "pos", "neg"]
+    base = TfidfLogReg().fit(texts, labels)  # was sklearn's 'empty vocabulary' traceback
+    assert base.analyzer_ == "char_wb"
+    assert base.predict(["👍 👍", "👎"]).tolist() == ["pos", "neg"]
+    assert TfidfLogReg().fit(["good one", "bad one"], ["pos", "neg"]).analyzer_ == "word"

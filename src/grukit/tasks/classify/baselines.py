@@ -14,7 +14,9 @@ import numpy as np
 class TfidfLogReg:
     """Word 1-2-gram TF-IDF (sub-linear term frequency, lower-cased) + logistic regression
     (scikit-learn), the text classifiers' baseline: ``TfidfLogReg().fit(texts,
-    labels).predict(texts)``.
+    labels).predict(texts)``. Training texts without a single word of two letters or digits
+    (emoji, one-letter codes), which leave the word vocabulary empty, get character 1-3-gram
+    TF-IDF instead; ``analyzer_`` says which ("word" or "char_wb").
 
     Args:
         C: inverse regularisation strength of the logistic regression.
@@ -32,10 +34,15 @@ class TfidfLogReg:
         from sklearn.linear_model import LogisticRegression
         from sklearn.pipeline import make_pipeline
 
-        self.pipe = make_pipeline(
-            TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, lowercase=True),
-            LogisticRegression(C=self.C, max_iter=2000, random_state=self.seed))
-        self.pipe.fit(list(texts), np.asarray(labels))
+        texts = list(texts)
+        words = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, lowercase=True)
+        analyze = words.build_analyzer()
+        self.analyzer_ = "word" if any(analyze(t) for t in texts) else "char_wb"
+        vectorizer = words if self.analyzer_ == "word" else TfidfVectorizer(
+            analyzer="char_wb", ngram_range=(1, 3), sublinear_tf=True, lowercase=True)
+        self.pipe = make_pipeline(vectorizer, LogisticRegression(
+            C=self.C, max_iter=2000, random_state=self.seed))
+        self.pipe.fit(texts, np.asarray(labels))
         return self
 
     def predict(self, texts) -> np.ndarray:
