@@ -88,6 +88,17 @@ def test_empty_input_translates_to_empty_and_a_foreign_input_warns(trained):
         trained.translate(["the quick brown fox jumps"], beam=1)
 
 
+def test_a_byte_order_mark_changes_neither_translation_nor_score(trained):
+    # a file saved as "UTF-8 with BOM" starts its first line with U+FEFF
+    src, tgt = toy(8, 10)
+    plain = trained.translate(src, beam=2)
+    assert trained.translate(["\ufeff" + src[0], *src[1:]], beam=2) == plain
+    want = trained.evaluate(src, tgt, beam=1)
+    got = trained.evaluate(["\ufeff" + src[0], *src[1:]], ["\ufeff" + tgt[0], *tgt[1:]], beam=1)
+    assert (got["bleu"], got["chrf"], got["perplexity"]) == \
+        (want["bleu"], want["chrf"], want["perplexity"])
+
+
 @pytest.mark.parametrize("cell,attention", [("lstm", "luong"), ("gru", "none")])
 def test_other_cells_and_attentions_train(cell, attention):
     src, tgt = toy(200, 6)

@@ -34,6 +34,13 @@ def _words(text) -> list[str]:
     return _WORD.findall(str(text).lower())
 
 
+def _clean(text) -> str:
+    """A sentence without surrounding whitespace or byte-order marks (U+FEFF starts a file
+    saved as "UTF-8 with BOM"; the tokenizer would read it as an unknown character and
+    sacreBLEU as part of the first word)."""
+    return str(text).replace("\ufeff", "").strip()
+
+
 def word_list(texts: list[str]) -> list[str]:
     """The ``MAX_WORDS`` most frequent words of ``texts`` (ties: alphabetical), sorted."""
     counts = Counter(w for t in texts for w in _words(t))
@@ -123,7 +130,7 @@ class Translator(Estimator):
         if isinstance(src, str) or isinstance(tgt, str):
             raise TypeError(f"{what}: give lists of sentences (read files with "
                             f"grukit.data.parallel.read_parallel).")
-        src, tgt = list(src), list(tgt)
+        src, tgt = [_clean(x) for x in src], [_clean(x) for x in tgt]
         if len(src) != len(tgt):
             raise ValueError(f"{what}: {len(src)} source and {len(tgt)} target sentences; "
                              f"they must be aligned pairs.")
@@ -230,7 +237,7 @@ class Translator(Estimator):
                 not math.isfinite(alpha) or alpha < 0:
             raise ValueError(f"alpha (the length penalty) must be a number, 0 or more; got "
                              f"{alpha!r}.")
-        texts = [str(t).strip() for t in texts]
+        texts = [_clean(t) for t in texts]
         ids = self._encode_inputs(texts)
         out = [""] * len(texts)
         todo = sorted((i for i in range(len(texts)) if len(ids[i])), key=lambda i: len(ids[i]))
