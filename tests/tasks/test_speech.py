@@ -321,6 +321,19 @@ def test_cli_bad_arguments_give_one_line_and_exit_2(tone_folder, argv, match, ca
     assert match in err and len(err.splitlines()) == 1
 
 
+@pytest.mark.parametrize("argv,match", [
+    (("listen", "x.wav", "--model", "m", "--output", "o"), "--output is not read by `grukit "
+                                                          "speech listen`"),
+    (("predict", "--data", "d", "--model", "m", "--labels", "l.csv"), "--labels is not read"),
+    (("evaluate", "--model", "m", "--snr", 5), "--snr is not read"),
+    (("--files", 3), "--files is not read by `grukit speech train` (only by stream)"),
+])
+def test_cli_an_option_the_action_does_not_read_is_refused(argv, match, capsys):
+    assert cli(*argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert match in err and len(err.splitlines()) == 1
+
+
 def test_cli_a_bidirectional_model_cannot_listen(tone_folder, tmp_path, capsys):
     model = tmp_path / "bi"
     assert cli("--data", tone_folder, "--model", "bigru", "--epochs", 1, "--hidden", 4,

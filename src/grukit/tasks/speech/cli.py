@@ -33,6 +33,11 @@ from ..classify.network import MODELS
 TRAIN_ONLY = ("split", "epochs", "hidden", "seed", "seeds", "save", "resume", "features",
               "noise_copies")
 ACTIONS = ("train", "evaluate", "predict", "listen", "stream")
+# options (argparse dests) that only some actions read; given to another, they are refused
+# rather than silently ignored (training options: TRAIN_ONLY, refused by predict_args)
+ONLY_FOR = {"files": ("stream",), "snr": ("stream",),
+            "pattern": ("train", "evaluate", "stream"), "labels": ("train", "evaluate", "stream"),
+            "output": ("train", "evaluate", "predict", "stream")}
 
 
 def add_parser(sub) -> None:
@@ -82,6 +87,10 @@ def run(args: argparse.Namespace) -> int:
     if args.action != "listen" and args.file is not None:
         raise UsageError(f"{args.file!r}: only `grukit speech listen FILE` takes a file; use "
                          f"--data for the others.")
+    for dest, actions in ONLY_FOR.items():
+        if getattr(args, dest) is not None and args.action not in actions:
+            raise UsageError(f"--{dest} is not read by `grukit speech {args.action}` (only by "
+                             f"{', '.join(actions)}); drop it.")
     at_least("--threads", args.threads, 1)
     with torch_threads(args.threads):
         return _dispatch(args)
