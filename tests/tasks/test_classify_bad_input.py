@@ -134,6 +134,16 @@ def test_nan_or_inf_in_sequences_at_predict(seq_model, bad):
         seq_model.predict(xs)
 
 
+def test_sequences_without_channels_or_beyond_float32_are_named(seq_model):
+    with pytest.raises(ValueError, match=r"sequence 0 has shape \(4, 0\), no channels"):
+        SequenceClassifier(hidden=4, epochs=1).fit(np.zeros((6, 4, 0)), [0, 1] * 3)
+    xs, _ = _sequences(3)
+    xs[2] = xs[2].astype(np.float64)
+    xs[2][0, 1] = -1e39  # float32 would make it -inf
+    with pytest.raises(ValueError, match=r"sequence 2 holds -1e\+39, beyond float32's range"):
+        seq_model.predict(xs)
+
+
 def test_other_channel_counts_at_predict(seq_model):
     with pytest.raises(ValueError, match=r"have 3 channel\(s\) but the model was trained on 2\.$"):
         seq_model.predict(_sequences(3, channels=3)[0])

@@ -43,20 +43,29 @@ class SequenceConfig:
 
 def as_sequences(inputs) -> list[np.ndarray]:
     """A list of (T_i, C) float32 arrays from a list of (T_i, C) / (T_i,) arrays or an
-    array (N, T, C); refuses empty sequences, NaN/Inf and mixed channel counts."""
+    array (N, T, C); refuses empty sequences, no channels, NaN/Inf, values beyond float32's
+    range and mixed channel counts."""
     if isinstance(inputs, np.ndarray) and inputs.ndim in (2, 3):
         inputs = list(inputs)
     out = []
     for i, s in enumerate(inputs):
-        a = np.asarray(s, dtype=np.float32)
+        a = np.asarray(s, dtype=np.float64)
         a = a[:, None] if a.ndim == 1 else a  # (T,) -> (T, 1)
         if a.ndim != 2:
             raise ValueError(f"sequence {i} has shape {a.shape}; each must be (steps, "
                              f"channels) or (steps,).")
         if len(a) == 0:
             raise ValueError(f"sequence {i} is empty; drop it or give it at least one step.")
+        if a.shape[1] == 0:
+            raise ValueError(f"sequence {i} has shape {a.shape}, no channels; give each step "
+                             f"at least one value.")
         if not np.isfinite(a).all():
             raise ValueError(f"sequence {i} contains NaN/Inf; impute or drop those values.")
+        big = a.flat[np.abs(a).argmax()]
+        if abs(big) > np.finfo(np.float32).max:
+            raise ValueError(f"sequence {i} holds {big:.3g}, beyond float32's range "
+                             f"(±3.4e38) the network computes in; rescale the values.")
+        a = a.astype(np.float32)
         if out and a.shape[1] != out[0].shape[1]:
             raise ValueError(f"sequence {i} has {a.shape[1]} channels but sequence 0 has "
                              f"{out[0].shape[1]}; give every sequence the same channels.")
