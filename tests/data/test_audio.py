@@ -138,6 +138,16 @@ def test_read_wav_clipped_file_is_read_as_it_is_with_one_warning(tmp_path):
         read_wav(tmp_path / "ok.wav")  # a clean file: no warning
 
 
+def test_read_wav_float_file_at_another_scale_warns_with_its_peak_not_as_clipped(tmp_path):
+    y = tone() * 32767  # 16-bit values written as floats
+    sf.write(tmp_path / "f.wav", y.astype(np.float32), 8000, subtype="FLOAT")
+    with pytest.warns(AudioWarning, match=r"float samples up to 1.638e\+04, far beyond full "
+                                          r"scale") as got:
+        out, _ = read_wav(tmp_path / "f.wav")
+    assert len(got) == 1 and "clipped" not in str(got[0].message)
+    np.testing.assert_allclose(out, y, rtol=1e-6)  # read as stored
+
+
 @pytest.mark.parametrize("subtype", ["PCM_U8", "PCM_16", "PCM_24"])
 def test_read_wav_clipped_share_counts_both_rails_at_every_bit_depth(tmp_path, subtype):
     y = np.clip(tone(amp=3.0), -1, 1)  # (N,) about half the samples on a rail, both signs

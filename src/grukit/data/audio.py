@@ -9,7 +9,8 @@ file it cannot read, an empty file, a header with a sample rate of 0, a file of 
 or of NaN/Inf is refused with one sentence naming the file. Channels are averaged, except
 channels that are silent (all zero, or 60 dB below the loudest), which are dropped first,
 so that a stereo file with one dead channel is not halved in level. A clipped file is read
-as it is, with one warning naming the share of samples at full scale.
+as it is, with one warning naming the share of samples at full scale; a float file whose
+samples go far past full scale (written unnormalised) with one warning naming its peak.
 
 Features (log-mel, MFCC, deltas, streaming) are in ``grukit.data.audio_features``; folders
 of labelled recordings in ``grukit.data.audio_folder``.
@@ -42,7 +43,8 @@ def _open_error(path: str, err: Exception) -> ValueError:
 
 
 def read_wav(path: str, sample_rate: int | None = None) -> tuple[np.ndarray, int]:
-    """The samples of the audio file ``path`` as mono float32 (N,) in [-1, 1] and their rate.
+    """The samples of the audio file ``path`` as mono float32 (N,) in [-1, 1] (a float file's
+    as stored) and their rate.
 
     ``sample_rate``: resample to this rate (soxr, high quality) when the file has another;
     None keeps the file's rate.
@@ -119,6 +121,14 @@ def _warn_clipping(path: str, data: np.ndarray, subtype: str) -> None:
     # (8-bit: 127/128; 16-bit and wider: at or above 1 - 2^-15)
     full = 1.0 if subtype in ("FLOAT", "DOUBLE") else \
         1.0 - 2.0 ** -7 if subtype in ("PCM_U8", "PCM_S8") else 1.0 - 2.0 ** -15
+    peak = float(np.abs(data).max())
+    if peak > 2.0:  # float samples far past full scale: not clipping but another scale
+        warnings.warn(f"{path!r} holds float samples up to {peak:.4g}, far beyond full scale "
+                      f"(1.0), so its level and features are not those of the audio it "
+                      f"records; if it was written unnormalised (e.g. 16-bit values as "
+                      f"floats), divide by 32768 or write it again as PCM.", AudioWarning,
+                      stacklevel=3)
+        return
     share = float(np.mean(np.abs(data) >= full))
     if share > CLIPPED_SHARE:
         warnings.warn(f"{path!r} is clipped: {share:.1%} of its samples are at full scale, so "
