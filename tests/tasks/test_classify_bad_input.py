@@ -240,6 +240,19 @@ def test_cli_folds_and_class_sizes(tmp_path, capsys):
                             "more rows.")
 
 
+def test_cli_file_options_with_a_bundled_set_are_refused_not_ignored(seq_model, tmp_path,
+                                                                     capsys):
+    pytest.importorskip("sktime")
+    assert main(["classify", "--data", "GunPoint", "--label-column", "3", "--epochs", "1"]) == 2
+    assert _err(capsys) == ("grukit classify: error: --label-column only applies to CSV/TSV "
+                            "files, and GunPoint is a bundled sequence set with its own labels; "
+                            "drop it.")
+    seq_model.save(str(tmp_path / "m"))
+    assert main(["classify", "predict", "--model", str(tmp_path / "m"), "--data", "GunPoint",
+                 "--no-header", "--sep", ","]) == 2
+    assert "--no-header, --sep only apply to CSV/TSV files" in _err(capsys)
+
+
 def test_cli_numeric_label_column(tmp_path, capsys):
     texts, labels = _texts(40)
     p = tmp_path / "n.csv"

@@ -73,6 +73,7 @@ def _load(args):
 
     if len(args.data) == 1 and args.data[0] in UEA:
         name = args.data[0]
+        _file_options_unused(args, name)
         try:
             xtr, ytr = load_uea(name, "train")
             xte, yte = load_uea(name, "test")
@@ -87,6 +88,19 @@ def _load(args):
                            header=not args.no_header, sep=args.sep)
     desc = ", ".join(os.path.basename(f) for f in t.files)
     return "text", t.texts, t.labels, desc, None
+
+
+def _file_options_unused(args, name: str) -> None:
+    """A bundled set has its own columns: the options that read a file are refused, not
+    ignored."""
+    given = [flag for flag, value in (("--text-column", args.text_column),
+                                      ("--label-column", args.label_column),
+                                      ("--no-header", args.no_header), ("--sep", args.sep))
+             if value not in (None, False)]
+    if given:
+        raise UsageError(f"{', '.join(given)} only appl{'ies' if len(given) == 1 else 'y'} "
+                         f"to CSV/TSV files, and {name} is a bundled sequence set with its own "
+                         f"labels; drop {'it' if len(given) == 1 else 'them'}.")
 
 
 def _check_names(data: list[str]) -> None:
@@ -254,6 +268,7 @@ def _load_for_predict(args, kind: str):
         if data not in UEA:
             raise UsageError(f"a SequenceClassifier predicts on a bundled UEA set (its test "
                              f"split: {', '.join(UEA)}); got --data {data!r}.")
+        _file_options_unused(args, data)
         try:
             x, y = load_uea(data, "test")
         except ImportError as err:
