@@ -52,6 +52,11 @@ def test_an_empty_session_is_refused_and_popular_gives_the_cold_start_list(model
         model.recommend([])
     with pytest.raises(ValueError, match="session_items holds no item this model knows"):
         model.recommend(["nope"], unknown="skip")
+    with pytest.raises(ValueError, match="session_items is empty"):
+        model.recommend(iter([]))
+    with pytest.raises(ValueError, match="session_items holds no item this model knows"):
+        model.recommend((v for v in ["nope"]), unknown="skip")
+    assert model.recommend(iter([100, 101]), k=3) == model.recommend([100, 101], k=3)
     pop = model.popularity_
     assert model.popular(3) == (100 + np.argsort(-pop, kind="stable")[:3]).tolist()
 

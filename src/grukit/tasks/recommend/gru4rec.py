@@ -326,6 +326,8 @@ class GRU4Rec(Estimator):
         self._check_fitted("recommend")
         if unknown not in ("raise", "skip"):
             raise ValueError(f"unknown must be 'raise' or 'skip'; got {unknown!r}.")
+        if hasattr(session_items, "__next__"):  # an iterator: read once, counted below
+            session_items = list(session_items)
         seq = self.items_.lookup(session_items, "session_items", skip=unknown == "skip")
         k = self._k(k)
         if len(seq) == 0:
