@@ -135,3 +135,28 @@ def test_train_refuses_a_flag_its_model_or_tokenizer_would_ignore(tmp_path, caps
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1
     assert not (tmp_path / "run" / "checkpoint.pt").exists()
+
+
+@pytest.mark.parametrize("action, args, message", [
+    ("train", ["--prompt", "ROMEO"], "--prompt is not used by train"),
+    ("train", ["--temperature", "0.5", "--top-k", "3"],
+     "--temperature, --top-k are not used by train"),
+    ("evaluate", ["--length", "50"], "--length is not used by evaluate"),
+    ("evaluate", ["--output", "x"], "--output is not used by evaluate"),
+    ("sample", ["--data", "x.txt"], "--data is not used by sample"),
+    ("sample", ["--output", "x"], "--output is not used by sample"),
+], ids=["train-prompt", "train-sampling", "evaluate-length", "evaluate-output", "sample-data",
+        "sample-output"])
+def test_a_flag_the_action_does_not_use_is_refused(saved, tmp_path, capsys, action, args,
+                                                   message):
+    argv = ["generate", action]
+    if action == "train":
+        argv += ["--data", str(saved / "play.txt"), *SMALL, "--steps", "1"]
+    else:
+        argv += ["--model", str(saved / "model")]
+        if action == "evaluate":
+            argv += ["--data", str(saved / "play.txt")]
+    capsys.readouterr()
+    assert main(argv + args) == 2
+    out, err = capsys.readouterr()
+    assert message in err and err.count("\n") == 1 and out == ""

@@ -22,6 +22,7 @@ from .network import model_names
 CHECKPOINT = "checkpoint.pt"
 METRICS = "metrics.json"
 BUDGET = ("max_steps", "max_seconds")
+SAMPLE_ONLY = ("prompt", "length", "temperature", "top_k", "top_p")
 TRAIN_ONLY = ("hidden", "layers", "tokenizer", "vocab_size", "seq_len", "batch_size", "lr",
               "dropout", "steps", "minutes", "batching", "save", "resume", "cell", "heads",
               "attention_every", "clock", "threads")
@@ -68,16 +69,26 @@ def add_parser(sub) -> None:
     p.add_argument("--output", help="train: a folder for metrics.json, a checkpoint and a "
                                     "sample")
     p.add_argument("--resume", action="store_true", help="continue the run in --output")
-    p.add_argument("--prompt", default="", help="sample: the text to continue")
-    p.add_argument("--length", type=int, default=500, help="sample: tokens to generate")
-    p.add_argument("--temperature", type=float, default=1.0)
-    p.add_argument("--top-k", type=int)
-    p.add_argument("--top-p", type=float, default=1.0)
+    # sampling flags default to None so that train and evaluate can tell they were given
+    p.add_argument("--prompt", help="sample: the text to continue (default: none, the text "
+                                    "starts after a newline)")
+    p.add_argument("--length", type=int, help="sample: tokens to generate (default 500)")
+    p.add_argument("--temperature", type=float, help="sample: default 1 (0: the most likely "
+                                                     "token)")
+    p.add_argument("--top-k", type=int, help="sample: keep the k most likely tokens")
+    p.add_argument("--top-p", type=float, help="sample: keep the most likely tokens up to "
+                                               "this probability (default 1)")
     p.add_argument("--seed", type=int, help="seed of training or sampling (default 0)")
     p.set_defaults(func=run)
 
 
 def run(args) -> int:
+    unused = {"train": SAMPLE_ONLY, "evaluate": SAMPLE_ONLY + ("seed", "output"),
+              "sample": ("data", "column", "output")}[args.action]
+    given = [f"--{n.replace('_', '-')}" for n in unused if getattr(args, n) is not None]
+    if given:
+        raise UsageError(f"{', '.join(given)} {'is' if len(given) == 1 else 'are'} not used by "
+                         f"{args.action}; drop {'it' if len(given) == 1 else 'them'}.")
     if args.action == "train":
         return _train(args)
     given = [f"--{n.replace('_', '-')}" for n in TRAIN_ONLY if getattr(args, n) not in
@@ -95,18 +106,20 @@ def run(args) -> int:
         scores = gen.evaluate(args.data, column=args.column)
         print(json.dumps(scores, indent=1))
         return 0
-    at_least("--length", args.length, 1)
+    prompt, length = args.prompt or "", 500 if args.length is None else args.length
+    at_least("--length", length, 1)
     shown = []  # the prompt is echoed with the first piece: a refused setting prints nothing
 
     def show(piece: str) -> None:
         if not shown:
-            sys.stdout.write(args.prompt)
+            sys.stdout.write(prompt)
             shown.append(True)
         sys.stdout.write(piece)
         sys.stdout.flush()
 
-    gen.generate(args.prompt, args.length, temperature=args.temperature, top_k=args.top_k,
-                 top_p=args.top_p, seed=args.seed or 0, on_text=show)
+    gen.generate(prompt, length, top_k=args.top_k, seed=args.seed or 0, on_text=show,
+                 temperature=1.0 if args.temperature is None else args.temperature,
+                 top_p=1.0 if args.top_p is None else args.top_p)
     st = gen.last_stats_
     print(f"\n\n[{st['tokens']} tokens in {st['seconds']:.2f} s: "
           f"{st['tokens_per_second']:.0f} tokens/s; state {st['state_bytes']:,} bytes]",
