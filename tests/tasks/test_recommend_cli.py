@@ -63,6 +63,13 @@ def test_save_then_predict_writes_recommendations(tmp_path, capsys):
     assert main(["recommend", "predict", "--model", str(tmp_path / "m"), "--data", str(new),
                  "--k", "2"]) == 0
     assert capsys.readouterr().out.startswith("session,rank,item,score\n7,1,")
+    # events read_events leaves out are counted, not dropped silently
+    odd = tmp_path / "odd.csv"
+    odd.write_text("SessionId,ItemId,Time\n7,3,1\n7,NA,2\n7,,3\n7,3,1\n")
+    assert main(["recommend", "predict", "--model", str(tmp_path / "m"), "--data", str(odd),
+                 "--k", "2"]) == 0
+    assert "2 event(s) with a missing session, item or time and 1 repeated event(s) (same " \
+           "session, item and time) dropped while reading" in capsys.readouterr().err
 
 
 def test_predict_defaults_to_every_item_of_a_catalogue_under_20(tmp_path, capsys):

@@ -295,6 +295,10 @@ def run_predict(args: argparse.Namespace) -> int:
         shown = ", ".join(map(str, without[:5])) + (" ..." if len(without) > 5 else "")
         print(f"{len(without)} session(s) hold no item the model knows and get no "
               f"recommendation: {shown}", file=info)
+    missing, twice = events.attrs["dropped_missing"], events.attrs["dropped_duplicates"]
+    if missing or twice:  # left out by read_events (an empty cell, or "NA" read as one)
+        print(f"{missing} event(s) with a missing session, item or time and {twice} repeated "
+              f"event(s) (same session, item and time) dropped while reading", file=info)
     if out is None:
         table.to_csv(sys.stdout, index=False)
         return 0
