@@ -207,6 +207,23 @@ def test_listen_finds_each_word_of_a_long_recording_in_order(trained):
     assert edit_path(list("12"), list("32"))[1] == [(0, 0), (1, 1)]
 
 
+def test_the_recognizer_refuses_chunks_it_would_misread(trained):
+    from grukit.tasks.speech.stream import Recognizer
+
+    rec = Recognizer(trained[0])
+    y = word("1", 0).astype(np.float32)
+    for bad, match in [(np.stack([y, y], 1), r"shape \(\d+, 2\); push mono samples"),
+                       (np.where(np.arange(len(y)) == 9, np.nan, y), "NaN or infinite"),
+                       ((y * 32767).astype(np.int16), "int16; push float samples")]:
+        rec.reset()
+        with pytest.raises(ValueError, match=match):
+            rec.push(bad)
+        with pytest.raises(ValueError, match=match):
+            rec.listen(bad)
+    rec.reset()
+    assert rec.push([0.0] * 80) == []  # a list of numbers is a chunk too
+
+
 def test_a_bidirectional_model_cannot_stream(tmp_path):
     from grukit.tasks.speech.stream import Recognizer
 

@@ -60,6 +60,22 @@ class Word:
     emitted: float  # seconds of audio heard when the word was output
 
 
+def _chunk(samples) -> np.ndarray:
+    """A chunk of the stream, checked: mono float samples (n,), all finite (a NaN would make
+    the words near it NaN, and their class the first one)."""
+    x = np.asarray(samples)
+    if x.ndim != 1:
+        raise ValueError(f"a chunk of samples has shape {x.shape}; push mono samples (n,) "
+                         f"(mix channels down first, e.g. x.mean(axis=1)).")
+    if hasattr(samples, "dtype") and x.dtype.kind in "biu":
+        raise ValueError(f"the samples are {x.dtype}; push float samples in [-1, 1] (divide "
+                         f"16-bit PCM by 32768).")
+    if not np.isfinite(x).all():
+        raise ValueError("a chunk of samples holds NaN or infinite values; replace them "
+                         "(e.g. with 0) before pushing it.")
+    return x
+
+
 class Recognizer:
     """Words from a stream of samples; see the module docstring."""
 
@@ -137,7 +153,7 @@ class Recognizer:
     # -- the stream ---------------------------------------------------------------------------
     def push(self, samples) -> list[Word]:
         """Hear ``samples`` (n,) at the model's sample rate; the words they completed."""
-        rows = self.features.push(samples)
+        rows = self.features.push(_chunk(samples))
         return self._rows(rows, self.features.energies)
 
     def flush(self) -> list[Word]:
@@ -152,7 +168,7 @@ class Recognizer:
         """A whole recording fed 10 ms at a time: every word in it."""
         self.reset()
         hop = self.features.cfg.hop
-        y = np.asarray(samples, dtype=np.float64)
+        y = _chunk(samples).astype(np.float64)
         words = []
         for i in range(0, len(y), hop):
             words += self.push(y[i:i + hop])
