@@ -97,6 +97,8 @@ def test_predict_refusals(tmp_path, capsys):
          "--epochs set(s) training; predict uses the saved model's settings"),
         (["--data", str(data)], "predict needs --model DIR"),
         (["--model", str(tmp_path / "nowhere"), "--data", str(data)], "no saved model at"),
+        (["--model", str(tmp_path / "m"), "--data", str(data), "--output", str(tmp_path / "m")],
+         "lies in the model folder"),
     ]
     for argv, message in cases:
         assert main(["recommend", "predict", *argv]) == 2, argv

@@ -274,6 +274,12 @@ def run_predict(args: argparse.Namespace) -> int:
     if not args.data:
         raise UsageError("predict needs --data FILE, the sessions to recommend for.")
     at_least("--k", args.k, 1)
+    if args.output:
+        here, model_dir = os.path.realpath(args.output), os.path.realpath(args.model)
+        if here == model_dir or here.startswith(model_dir + os.sep):
+            raise UsageError(f"--output {args.output!r} lies in the model folder {args.model!r}, "
+                             f"which saving a model replaces whole; give the recommendations "
+                             f"a folder of their own.")
     out = prepare_output(args.output)
     RUN.start(out)
     model = load(args.model)
