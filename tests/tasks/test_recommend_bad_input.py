@@ -154,6 +154,8 @@ def test_event_frames_whose_times_or_items_do_not_sort_are_refused(model):
         GRU4Rec(**FAST).fit(events.assign(time=range(11), item=[1] * 10 + ["x"]))
     dated = events.assign(time=pd.to_datetime(list(range(11)), unit="s"))
     assert model.index(dated).session(0).tolist() == list(range(11))
+    since = events.assign(time=pd.to_timedelta(list(range(11)), unit="s"))
+    assert model.index(since).session(0).tolist() == list(range(11))
 
 
 def test_text_ids_keep_their_type_through_fit_and_recommend():

@@ -463,7 +463,8 @@ def _frame(events, what: str) -> None:
                              f"those events first (read_events drops and counts them).")
     time = events["time"] if "time" in events.columns else None
     if time is not None and (pd.api.types.is_bool_dtype(time) or not (
-            pd.api.types.is_numeric_dtype(time) or pd.api.types.is_datetime64_any_dtype(time))):
+            pd.api.types.is_numeric_dtype(time) or pd.api.types.is_datetime64_any_dtype(time)
+            or pd.api.types.is_timedelta64_dtype(time))):
         raise ValueError(f"the time column of the {noun} holds {time.dtype} values, which do "
-                         f"not sort as times; give numbers or datetimes (read_events parses "
-                         f"a file's times).")
+                         f"not sort as times; give numbers, datetimes or timedeltas "
+                         f"(read_events parses a file's times).")
