@@ -75,6 +75,16 @@ def test_predict_scores_a_file_with_labels(tmp_path, capsys):
     assert main(["classify", "predict", "--model", str(tmp_path / "m"), "--data",
                  str(test)]) == 0
     assert capsys.readouterr().out.startswith("index,prediction,p_neg,p_pos\n0,")
+    # scores again into the same folder: replaced; into a training run's folder: refused
+    assert main(["classify", "predict", "--model", str(tmp_path / "m"), "--data", str(test),
+                 "--output", str(tmp_path / "p")]) == 0
+    run = tmp_path / "p"
+    (run / "metrics.json").write_text('{"protocol": "stratified 80/20", "accuracy": 0.9}')
+    capsys.readouterr()
+    assert main(["classify", "predict", "--model", str(tmp_path / "m"), "--data", str(test),
+                 "--output", str(run)]) == 2
+    assert "holds a metrics.json that predict did not write" in capsys.readouterr().err
+    assert json.loads((run / "metrics.json").read_text())["accuracy"] == 0.9
 
 
 @pytest.mark.parametrize("action", ["train", "predict"])

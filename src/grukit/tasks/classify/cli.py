@@ -231,6 +231,8 @@ def run_predict(args: argparse.Namespace) -> int:
         raise UsageError(f"--model {args.model!r} holds a {type(clf).__name__}, not a "
                          f"classifier; use its own command.")
     inputs, labels, desc = _load_for_predict(args, type(clf).__name__)
+    if out and labels is not None:
+        _keep_training_metrics(out)
     proba = clf.predict_proba(inputs)  # (N, K)
     pred = clf.classes_[proba.argmax(1)]
     scores = None
@@ -254,6 +256,23 @@ def run_predict(args: argparse.Namespace) -> int:
         print(f"accuracy {scores['accuracy']:.4f}, macro-F1 {scores['macro_f1']:.4f} on "
               f"{scores['n']} labelled rows", file=sys.stderr if not out else sys.stdout)
     return 0
+
+
+def _keep_training_metrics(out: str) -> None:
+    """Refuse to score into a folder whose metrics.json a training run wrote (it has a
+    "protocol"), or that is not one predict wrote: the scores would replace it."""
+    path = os.path.join(out, "metrics.json")
+    if not os.path.exists(path):
+        return
+    try:
+        with open(path, encoding="utf-8") as fh:
+            old = json.load(fh)
+    except (OSError, ValueError):
+        old = None
+    if not isinstance(old, dict) or "protocol" in old:
+        raise UsageError(f"--output {out!r} holds a metrics.json that predict did not write "
+                         f"(a training run's?), which the scores would replace; give predict "
+                         f"a folder of its own.")
 
 
 def _load_for_predict(args, kind: str):
