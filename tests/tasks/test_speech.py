@@ -381,6 +381,8 @@ def test_cli_stream_scores_built_long_files_and_times_a_frame(tone_folder, tmp_p
 
 def test_cli_resume_saves_the_model_of_the_training_split_not_of_every_recording(
         tone_folder, tmp_path, monkeypatch):
+    import json
+
     from grukit.tasks.speech import estimator
 
     out, model = tmp_path / "run", tmp_path / "m"
@@ -397,6 +399,9 @@ def test_cli_resume_saves_the_model_of_the_training_split_not_of_every_recording
     assert cli(*args, "--resume", "--save", model) == 0  # both seeds done: only the save
     assert sizes == [6]  # take 5 of 2 speakers x 3 labels: the official test split stays out
     assert (model / "config.json").is_file()
+    m = json.loads((out / "metrics.json").read_text())
+    assert m["summary"]["runs"] == 2  # two seeds score each speaker's 15 test takes
+    assert {s: v["n"] for s, v in m["per_speaker"].items()} == {"ann": 15, "bob": 15}
 
 
 @pytest.mark.parametrize("split,match", [("speaker", "spoken only by speaker cat"),

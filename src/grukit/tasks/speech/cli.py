@@ -280,14 +280,17 @@ def _check_labels_learnable(runs: list, split: str) -> None:
 
 
 def _per_speaker(results: list[dict], split: str) -> dict:
-    """Accuracy per speaker over all runs (speaker split: each speaker's own held-out run)."""
+    """Accuracy per speaker over all runs (speaker split: each speaker's own held-out run;
+    official split: the mean over the seeds) and ``n``, the speaker's test recordings (each
+    seed scores the same ones, so they are not counted once a seed)."""
     hits: dict = {}
     for r in results:
         for s, v in (r.get("per_speaker") or {}).items():
-            h = hits.setdefault(s, [0.0, 0])
+            h = hits.setdefault(s, [0.0, 0, 0])
             h[0] += v["accuracy"] * v["n"]
             h[1] += v["n"]
-    return {s: {"accuracy": a / n, "n": n} for s, (a, n) in sorted(hits.items())}
+            h[2] += 1  # runs that scored this speaker
+    return {s: {"accuracy": a / n, "n": n // k} for s, (a, n, k) in sorted(hits.items())}
 
 
 # -- evaluate / predict --------------------------------------------------------------------
