@@ -324,6 +324,27 @@ def test_cli_speaker_split_resumes_finished_speakers_and_stops_cleanly(tone_fold
     assert "resuming: 1 of 2" in text and "speaker bob" in text
 
 
+def test_cli_ctrl_c_while_a_run_is_written_names_that_run_as_finished(tone_folder, tmp_path,
+                                                                      capsys, monkeypatch):
+    import signal
+
+    from grukit.tasks import folds
+
+    real = folds.write_fold
+
+    def write_then_ctrl_c(*a, **k):
+        real(*a, **k)
+        signal.raise_signal(signal.SIGINT)  # arrives as the file is written
+
+    monkeypatch.setattr(folds, "write_fold", write_then_ctrl_c)
+    out = tmp_path / "loso"
+    assert cli("--data", tone_folder, "--split", "speaker", "--model", "gru", "--epochs", 1,
+               "--hidden", 4, "--output", out) == 130
+    err = capsys.readouterr().err
+    assert "interrupted after speaker ann (1 of 2); partial results in" in err
+    assert "rerun with --resume" in err
+
+
 @pytest.mark.parametrize("argv,match", [
     (("predict", "--epochs", 3, "--model", "m"), "--epochs set(s) training"),
     (("--model", "tcn"), "--model must be one of"),

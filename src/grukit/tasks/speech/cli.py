@@ -219,9 +219,9 @@ def run_train(args: argparse.Namespace) -> int:
                 "epochs": len(clf.history_.epoch),
                 "epoch_seconds": float(np.median(clf.history_.history["epoch_time"]))}
             results.append(r)
-            if out:
-                write_fold(out, k, stamp, {"result": r})
-            RUN.finished(f"{name} ({k + 1} of {len(runs)})")
+            with RUN.saving(f"{name} ({k + 1} of {len(runs)})"):  # a Ctrl-C waits for both
+                if out:
+                    write_fold(out, k, stamp, {"result": r})
             if args.save and split == "official" and not saved:
                 clf.save(args.save)
                 saved = True
