@@ -471,7 +471,7 @@ def test_layer_with_its_own_onnx_graph_joins_the_export(tmp_path):
 
 def test_unbuilt_sequential_is_refused():
     with pytest.raises(ValueError) as e:
-        build_onnx(Sequential([GRU(4, input_shape=(None, 2)), Dense(1)]))
+        build_onnx(Sequential([GRU(4), Dense(1)]))  # no input_shape: built by a first call
     assert "not built" in _one_sentence(e)
     with pytest.raises(ValueError, match="not built"):
         build_onnx(Sequential())

@@ -304,6 +304,44 @@ def test_reduce_lr_on_plateau_lowers_the_rate_only_after_patience():
         assert model.optimizer.param_groups[0]["lr"] == pytest.approx(want), epoch
 
 
+@pytest.mark.parametrize("settings", [
+    dict(monitor="loss", patience=1, factor=0.5),  # Keras' default min_delta, 1e-4
+    dict(monitor="loss", patience=2, factor=0.1, min_delta=0.05, cooldown=2, min_lr=2e-3),
+    dict(monitor="val_accuracy", patience=1, factor=0.5, cooldown=1, mode="max"),
+    dict(monitor="val_auc", patience=0, factor=0.5, mode="max", min_delta=0.01)])
+def test_reduce_lr_on_plateau_schedule_equals_keras(settings):
+    """The learning rate after each epoch, for the same logged values, equals that of Keras'
+    ReduceLROnPlateau with the same settings (min_delta, cooldown, min_lr, mode), and a
+    second fit starts afresh as Keras' does."""
+    from grukit.models import ReduceLROnPlateau
+
+    values = [1.0, 0.99995, 0.9, 0.9, 0.88, 0.87999, 0.87999, 0.5, 0.5, 0.5, 0.5, 0.49,
+              0.2, 0.2, 0.2, 0.2]
+    if settings["monitor"] != "loss":
+        values = [1 - v for v in values]  # grows as the model improves
+    ref_model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    ref_model.compile(optimizer=keras.optimizers.SGD(learning_rate=1.0), loss="mse")
+    ref = keras.callbacks.ReduceLROnPlateau(**settings)
+    ref.set_model(ref_model)
+    model = Sequential([Dense(1, input_shape=(2,))])
+    model.compile(optimizer=torch.optim.SGD(model.parameters(), lr=1.0), loss="mse")
+    cb = ReduceLROnPlateau(**settings)
+    cb.model = model
+    for _ in range(2):  # two fits in a row
+        ref.on_train_begin()
+        cb.on_train_begin()
+        ref_model.optimizer.learning_rate = 1.0
+        model.optimizer.param_groups[0]["lr"] = 1.0
+        want, got = [], []
+        for epoch, v in enumerate(values):
+            ref.on_epoch_end(epoch, {settings["monitor"]: v})
+            cb.on_epoch_end(epoch, {settings["monitor"]: v})
+            want.append(float(ref_model.optimizer.learning_rate))
+            got.append(model.optimizer.param_groups[0]["lr"])
+        assert got == pytest.approx(want, rel=1e-6), (got, want)
+        assert len(set(want)) > 2  # the schedule cut more than once
+
+
 def test_layer_backend_is_checked_at_construction_passed_on_and_saved():
     from grukit.layers import MinGRU, from_config
 
@@ -334,3 +372,28 @@ def test_gru_layer_zoneout_reaches_the_module_and_other_layers_refuse_it():
         LSTM(4, zoneout=0.1)
     with pytest.raises(TypeError, match="GRU got unexpected keyword argument"):
         GRU(4, activation="relu")
+
+
+def test_a_model_with_an_input_shape_is_built_at_construction_as_in_keras():
+    """``parameters()`` is complete before compile or fit: a torch optimizer and
+    ``torch.compile(fullgraph=True)`` take the model as constructed."""
+    model = Sequential([GRU(8, input_shape=(5, 2)), Dense(1)])
+    ref = keras.Sequential([keras.Input((5, 2)), keras.layers.GRU(8), keras.layers.Dense(1)])
+    assert sum(p.numel() for p in model.parameters()) == ref.count_params() == 297
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    x, y = torch.randn(4, 5, 2), torch.randn(4, 1)
+    before = [p.detach().clone() for p in model.parameters()]
+    torch.nn.functional.mse_loss(model(x), y).backward()
+    opt.step()
+    assert all(not torch.equal(a, b) for a, b in zip(before, model.parameters(), strict=True))
+    compiled = torch.compile(model, fullgraph=True)
+    torch.testing.assert_close(compiled(x), model(x), rtol=1e-5, atol=1e-6)
+    # add() one layer at a time builds too; a layer that cannot follow is refused, left out
+    step = Sequential()
+    step.add(GRU(8, input_shape=(5, 2)))
+    assert step.built and sum(p.numel() for p in step.parameters()) == 288
+    with pytest.raises(ValueError, match=r"expects input of shape \(batch, time, features\)"):
+        step.add(GRU(4))
+    assert len(step.layers) == 1
+    step.add(Dense(1))
+    torch.testing.assert_close(step(x).shape, (4, 1))

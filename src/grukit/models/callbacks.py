@@ -6,6 +6,8 @@ import math
 import numbers
 import time
 
+import numpy as np
+
 from .saving import save_checkpoint
 
 
@@ -208,18 +210,30 @@ class CSVLogger(Callback):
 
 
 class ReduceLROnPlateau(Callback):
-    """Multiply the learning rate by ``factor`` when ``monitor`` has not improved for
-    ``patience`` epochs (never below ``min_lr``). ``mode``: "min", "max" or "auto" (as
-    ``EarlyStopping``)."""
+    """Multiply the learning rate by ``factor`` when ``monitor`` has not improved by more than
+    ``min_delta`` for ``patience`` epochs (never below ``min_lr``), then wait ``cooldown``
+    epochs before counting again; ``verbose=1`` prints each reduction. ``mode``: "min",
+    "max" or "auto" (as ``EarlyStopping``). Keras' semantics and defaults (``min_delta``
+    1e-4); each ``fit`` starts afresh."""
 
     def __init__(self, monitor: str = "val_loss", factor: float = 0.1, patience: int = 10,
-                 min_lr: float = 0.0, mode: str = "auto"):
+                 verbose: int = 0, mode: str = "auto", min_delta: float = 1e-4,
+                 cooldown: int = 0, min_lr: float = 0.0):
         if not 0 < factor < 1:
             raise ValueError(f"ReduceLROnPlateau: factor must be in (0, 1); got {factor}.")
         mode = _mode("ReduceLROnPlateau", monitor, mode)
         patience = _count_arg(patience, "ReduceLROnPlateau: patience", 0)
+        cooldown = _count_arg(cooldown, "ReduceLROnPlateau: cooldown", 0)
+        if not isinstance(min_delta, numbers.Real) or not math.isfinite(min_delta):
+            raise ValueError(f"ReduceLROnPlateau: min_delta must be a finite number; got "
+                             f"{min_delta!r}.")
         self.monitor, self.factor, self.patience, self.min_lr = monitor, factor, patience, min_lr
-        self.mode, self.best, self.wait = mode, math.inf, 0
+        self.mode, self.min_delta, self.cooldown, self.verbose = (mode, abs(min_delta),
+                                                                  cooldown, verbose)
+        self.on_train_begin()
+
+    def on_train_begin(self, logs=None):
+        self.best, self.wait, self.cooldown_counter = math.inf, 0, 0
 
     def on_epoch_end(self, epoch, logs=None):
         value = (logs or {}).get(self.monitor)
@@ -227,14 +241,25 @@ class ReduceLROnPlateau(Callback):
             raise ValueError(f"ReduceLROnPlateau: {self.monitor!r} is not logged; logged: "
                              f"{sorted(logs or {})}.")
         value = value if self.mode == "min" else -value
-        if value < self.best:
+        if self.cooldown_counter > 0:
+            self.cooldown_counter -= 1
+            self.wait = 0
+        if value < self.best - self.min_delta:
             self.best, self.wait = value, 0
+            return
+        if self.cooldown_counter > 0:
             return
         self.wait += 1
         if self.wait >= self.patience:  # as Keras: after `patience` epochs without gain
-            for group in self.model.optimizer.param_groups:
+            groups = [g for g in self.model.optimizer.param_groups
+                      if g["lr"] > np.float32(self.min_lr)]
+            for group in groups:
                 group["lr"] = max(group["lr"] * self.factor, self.min_lr)
-            self.wait = 0
+                if self.verbose:
+                    print(f"\nEpoch {epoch + 1}: ReduceLROnPlateau reducing learning rate to "
+                          f"{group['lr']}.")
+            if groups:
+                self.cooldown_counter, self.wait = self.cooldown, 0
 
 
 class ProgressBar(Callback):

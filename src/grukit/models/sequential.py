@@ -37,10 +37,21 @@ class Sequential(nn.Module):
 
     # -- structure ---------------------------------------------------------------------------
     def add(self, layer: Layer) -> None:
+        """Append ``layer``; when the first layer has an ``input_shape``, the model is built
+        at once, as Keras builds it: ``parameters()`` is complete for a torch optimizer and
+        ``torch.compile`` right after construction. A layer that does not fit the output of
+        the ones before is refused and left out."""
         if not isinstance(layer, Layer):
             raise TypeError(f"Sequential.add takes a grukit.layers layer; got "
                             f"{type(layer).__name__}.")
         self.stack.append(layer)
+        if self.stack[0].input_shape is None:
+            return
+        try:
+            self._shapes = self._trace(self._input_shape())
+        except Exception:
+            del self.stack[-1]  # the model stays as it was
+            raise
 
     @property
     def layers(self) -> list[Layer]:
