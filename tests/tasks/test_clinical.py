@@ -85,6 +85,51 @@ def test_saved_and_loaded_model_scores_bit_for_bit(synthetic, tmp_path, model):
     np.testing.assert_array_equal(again.encoding_.x_mean, clf.encoding_.x_mean)
 
 
+def test_gru_simple_reads_mean_imputed_x_with_mask_and_delta(synthetic):
+    """GRU-simple as Che et al.'s released code builds it (x_imputation='zero' on z-scored
+    x: the mean) beside the mask and δ; gru-simple-forward reads forward-filled x."""
+    from grukit.data.clinical import Standardization
+    from grukit.tasks.clinical.features import fit_encoding, series_inputs
+
+    _, data = synthetic
+    enc = fit_encoding(data, np.arange(data.n_records))
+    st = Standardization(enc.mean, enc.std)
+    d, window = len(data.variables), data.n_steps * data.step
+    mean = series_inputs(data, enc, "gru-simple")  # (N, T, 3D)
+    fwd = series_inputs(data, enc, "gru-simple-forward")
+    np.testing.assert_array_equal(mean[..., :d], data.imputed("mean", enc.x_mean, st)
+                                  .astype(np.float32))
+    np.testing.assert_array_equal(fwd[..., :d], data.imputed("forward", enc.x_mean, st)
+                                  .astype(np.float32))
+    for x in (mean, fwd):
+        np.testing.assert_array_equal(x[..., d:2 * d], data.M)
+        np.testing.assert_allclose(x[..., 2 * d:], data.delta / window, rtol=1e-6)
+    gap = data.M[..., list(data.variables).index("Lactate")] == 0  # (N, T) a missing step
+    assert gap.any() and not np.array_equal(mean, fwd)
+
+
+def test_a_gru_simple_saved_before_the_mean_imputation_loads_as_forward(synthetic, tmp_path):
+    """A gru-simple saved without the "simple_fill" mark read forward-filled x: it loads as
+    gru-simple-forward and scores as it did; one saved now keeps gru-simple."""
+    from grukit.tasks.estimator import _as_tensor, save_folder
+
+    _, data = synthetic
+    old = ClinicalClassifier(model="gru-simple-forward", **FAST | {"epochs": 2}).fit(data)
+    tensors, extras = old._state()
+    assert "simple_fill" not in extras  # as every gru-simple was saved before
+    save_folder(str(tmp_path / "old"), "ClinicalClassifier",
+                old.get_config() | {"model": "gru-simple"}, extras,
+                {k: _as_tensor(k, v) for k, v in tensors.items()})
+    again = ClinicalClassifier.load(str(tmp_path / "old"))
+    assert again.config.model == "gru-simple-forward"
+    np.testing.assert_array_equal(again.predict_proba(data), old.predict_proba(data))
+    new = ClinicalClassifier(model="gru-simple", **FAST | {"epochs": 2}).fit(data)
+    new.save(str(tmp_path / "new"))
+    back = ClinicalClassifier.load(str(tmp_path / "new"))
+    assert back.config.model == "gru-simple"
+    np.testing.assert_array_equal(back.predict_proba(data), new.predict_proba(data))
+
+
 def test_risk_over_time_ends_at_the_predicted_risk(synthetic):
     _, data = synthetic
     clf = ClinicalClassifier(model="grud", **FAST | {"epochs": 2}).fit(data)

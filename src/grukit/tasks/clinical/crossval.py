@@ -78,9 +78,11 @@ def fingerprint(data, rows, folds: int, seed: int, config: dict, baselines) -> s
     h.update(per[rows].astype(np.int64).tobytes())
     for a in (data.event_time, data.event_variable, data.event_value):
         h.update(np.ascontiguousarray(np.asarray(a)[mine]).tobytes())
+    # gru-simple read forward-filled x until 2026-12-06: its earlier fold files are refused
+    fill = {"simple_fill": "mean"} if config.get("model") == "gru-simple" else {}
     h.update(json.dumps({"folds": folds, "seed": seed, "config": config,
                          "baselines": list(baselines), "variables": list(data.variables),
                          "statics": list(data.static_names), "step": data.step,
-                         "steps": data.n_steps, "outcome": data.outcome},
+                         "steps": data.n_steps, "outcome": data.outcome} | fill,
                         sort_keys=True).encode())
     return h.hexdigest()

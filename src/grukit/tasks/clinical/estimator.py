@@ -37,7 +37,8 @@ class ClinicalConfig:
     the output, on [x̂, m] and on ĥ (recurrent) from the authors' released Keras code
     (Run.ipynb, models.py, grud_layers.py); Adam 1e-3 from both."""
 
-    model: str = "grud"  # grud | gru-mean | gru-forward | gru-simple | lstm-mean
+    # grud | gru-mean | gru-forward | gru-simple | gru-simple-forward | lstm-mean
+    model: str = "grud"
     hidden: int | None = None  # None: paper_hidden(model, variables)
     dropout: float = 0.3  # on the recurrent output, before the sigmoid unit
     # variational dropout of the recurrent layer's inputs (GRU-D: [x̂, m] where its gates
@@ -74,7 +75,7 @@ def paper_hidden(model: str, variables: int) -> int:
     if model == "grud":
         return PAPER_GRUD_UNITS
     spec = cells.get("lstm" if model == "lstm-mean" else "gru")
-    width = variables * (3 if model == "gru-simple" else 1)  # GRU-simple reads [x, m, δ]
+    width = variables * (3 if model.startswith("gru-simple") else 1)  # GRU-simple: [x, m, δ]
     return min(range(1, 4 * PAPER_GRUD_UNITS), key=lambda h: abs(spec.count(width, h) - target))
 
 
@@ -285,10 +286,15 @@ class ClinicalClassifier(Estimator):
                   "steps": self.steps_,
                   "step": self.step_, "outcome": self.outcome_,
                   "statics": [list(s) for s in enc.statics], "unseen": list(self.unseen_)}
+        if self.config.model == "gru-simple":
+            extras["simple_fill"] = "mean"  # a gru-simple saved without it read forward-filled x
         return tensors, extras
 
     def _restore(self, tensors: dict, extras: dict) -> None:
         check_config(self.config)
+        if self.config.model == "gru-simple" and extras.get("simple_fill") != "mean":
+            # saved when gru-simple read forward-filled x: that model is gru-simple-forward now
+            self.config = dataclasses.replace(self.config, model="gru-simple-forward")
         try:
             self.variables_ = tuple(str(v) for v in extras["variables"])
             self.hidden_ = int(extras.get("hidden", self.config.hidden))

@@ -7,7 +7,15 @@ Series, each (N, T, ·) float32, x z-scored:
     grud         [x (0 where missing), m, δ / window]   GRU-D decays x̂ toward x̄ itself
     gru-mean     x, missing -> x̄               lstm-mean the same
     gru-forward  x, missing -> last seen value (x̄ before the first)
-    gru-simple   [x forward-filled, m, δ / window]
+    gru-simple   [x, missing -> x̄, m, δ / window]
+    gru-simple-forward  [x forward-filled, m, δ / window]
+
+GRU-simple's x is imputed by the mean, as in Che et al.'s released code (its ``GRUsimple``:
+``x_imputation='zero'`` on z-scored inputs, which is x̄ up to the tiny shift of an empirical
+mean taken over the observed values only, and the mask fed to the gates); the paper's text
+names only the concatenation [x, m, δ]. ``gru-simple-forward`` is the same model on
+forward-filled x, which grukit's ``gru-simple`` read until 2026-12-06: a ``gru-simple``
+saved before then loads as ``gru-simple-forward``.
 
 δ is given in units of the window (48 h -> 1): the decay rates are learned, so this only
 rescales them, but at GRU-D's initial rates a δ in hours (up to 47 for a variable measured
@@ -32,7 +40,8 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 CATEGORICAL = ("Gender", "ICUType")  # PhysioNet's categorical descriptors
-PACKED = {"grud": 3, "gru-mean": 1, "gru-forward": 1, "gru-simple": 3, "lstm-mean": 1}
+PACKED = {"grud": 3, "gru-mean": 1, "gru-forward": 1, "gru-simple": 3, "gru-simple-forward": 3,
+          "lstm-mean": 1}
 
 
 @dataclass
@@ -118,10 +127,9 @@ def series_inputs(data, enc: Encoding, model: str) -> np.ndarray:
     if model == "grud":
         x, m, d = data.inputs(st)
         return np.concatenate([x, m, d / window], axis=-1).astype(np.float32)
-    if model in ("gru-mean", "lstm-mean"):
-        return data.imputed("mean", enc.x_mean, st).astype(np.float32)
-    filled = data.imputed("forward", enc.x_mean, st).astype(np.float32)
-    if model == "gru-forward":
+    how = "mean" if model in ("gru-mean", "lstm-mean", "gru-simple") else "forward"
+    filled = data.imputed(how, enc.x_mean, st).astype(np.float32)
+    if model in ("gru-mean", "lstm-mean", "gru-forward"):
         return filled
     return np.concatenate([filled, data.M, data.delta / window], axis=-1).astype(np.float32)
 

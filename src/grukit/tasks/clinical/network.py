@@ -22,7 +22,7 @@ from . import gates
 
 # the estimator's model names -> the cell of grukit.cells that runs it
 CELLS = {"grud": "grud", "gru-mean": "gru", "gru-forward": "gru", "gru-simple": "gru",
-         "lstm-mean": "lstm"}
+         "gru-simple-forward": "gru", "lstm-mean": "lstm"}
 
 
 class ClinicalNetwork(Layer):

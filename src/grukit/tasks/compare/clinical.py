@@ -9,7 +9,8 @@ recurrent layer, the static descriptors at the sigmoid unit, early stopping on a
     grud         GRU-D: x, mask and δ, decays toward the empirical mean
     gru          GRU-mean: missing values replaced by the training mean
     lstm         LSTM-mean: the same inputs as GRU-mean
-    gru-simple   GRU-simple: forward-filled x with the mask and δ concatenated
+    gru-simple   GRU-simple: mean-imputed x with the mask and δ concatenated
+    gru-simple-forward  the same on forward-filled x
     gru-forward  GRU-forward: forward-filled x
 
 One split per seed, not ``grukit clinical``'s 5-fold cross-validation: seed s trains on four
@@ -30,11 +31,12 @@ from .record import fit_record, stop_reason_of
 
 DATA_HELP = ("a PhysioNet 2012 folder with set-a/ and Outcomes-a.txt (default "
              "$GRUKIT_SHARED_DATA/clinical/physionet2012)")
-EXTRA_MODELS = {"grud": "GRU-D", "gru-simple": "GRU-simple", "gru-forward": "GRU-forward"}
+EXTRA_MODELS = {"grud": "GRU-D", "gru-simple": "GRU-simple",
+                "gru-simple-forward": "GRU-simple (forward)", "gru-forward": "GRU-forward"}
 DEFAULT_MODELS = ("grud", "gru", "lstm")  # GRU-D against GRU-mean and LSTM-mean
 # compare's model name -> ClinicalClassifier's
 ESTIMATOR = {"grud": "grud", "gru": "gru-mean", "lstm": "lstm-mean", "gru-simple": "gru-simple",
-             "gru-forward": "gru-forward"}
+             "gru-simple-forward": "gru-simple-forward", "gru-forward": "gru-forward"}
 FOLDS = 5  # seed s tests on fold 1 of a stratified 5-fold split with seed s
 HIDDEN = 64  # the estimator's default width
 # Che et al. 2018, Table 2, PhysioNet in-hospital mortality, AUC-ROC (5-fold CV)
@@ -54,7 +56,7 @@ def network_count(model: str, variables: int, hidden: int) -> int:
     are the same for every model and left out) for a compare model name."""
     if model == "grud":
         rec = cells.GRUD.count(variables, hidden)
-    elif model == "gru-simple":
+    elif model.startswith("gru-simple"):
         rec = cells.get("gru").count(3 * variables, hidden)  # [x, m, δ]
     else:
         rec = cells.get("gru" if model == "gru-forward" else model).count(variables, hidden)
