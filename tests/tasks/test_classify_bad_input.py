@@ -344,6 +344,10 @@ def test_cli_header_only_folder_and_missing_column(tmp_path, capsys):
                             "are ['id', 'body']. Pass a name or a 0-based index.")
     assert main(model + [str(data), "--label-column", "stars"]) == 2
     assert "label column 'stars' not found; the columns are ['text', 'label']" in _err(capsys)
+    assert main(model + [str(tmp_path / "*.csv")]) == 2  # was a tuple-unpacking error
+    assert _err(capsys) == (f"grukit classify: error: predict reads one file; --data "
+                            f"{str(tmp_path / '*.csv')!r} matches 3 (d.csv, h.csv, new.csv); "
+                            f"give one of them.")
 
 
 # -- the unlabelled texts predict reads ------------------------------------------------------------

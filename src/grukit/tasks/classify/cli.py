@@ -294,7 +294,12 @@ def _load_for_predict(args, kind: str):
             raise ValueError(str(err)) from err
         return x, y, f"{data} (test split)"
     _check_names([data])
-    (path,) = check_data_paths([data])
+    paths = check_data_paths([data])
+    if len(paths) != 1:
+        raise UsageError(f"predict reads one file; --data {data!r} matches {len(paths)} "
+                         f"({', '.join(map(os.path.basename, paths[:3]))}"
+                         f"{', ...' if len(paths) > 3 else ''}); give one of them.")
+    (path,) = paths
     labelled = args.label_column is not None
     if not labelled and not args.no_header:  # a header naming a label column: score too
         try:
