@@ -118,6 +118,14 @@ def test_read_wav_refuses_a_bad_file_with_one_sentence(tmp_path, case, match):
         read_wav(tmp_path / "missing.wav", sample_rate=0)
 
 
+def test_read_wav_too_short_to_survive_resampling_is_refused_naming_the_file(tmp_path):
+    sf.write(tmp_path / "tick.wav", np.full(2, 0.3), 44100, subtype="PCM_16")
+    with pytest.raises(ValueError, match=r"tick.wav' holds 2 sample\(s\) at 44100 Hz, which "
+                                         r"leave none at 8000 Hz"):
+        read_wav(tmp_path / "tick.wav", sample_rate=8000)
+    assert len(read_wav(tmp_path / "tick.wav")[0]) == 2  # at its own rate it reads
+
+
 def test_read_wav_nan_samples_are_refused(tmp_path):
     y = tone()
     y[10] = np.nan

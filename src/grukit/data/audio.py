@@ -81,6 +81,9 @@ def read_wav(path: str, sample_rate: int | None = None) -> tuple[np.ndarray, int
     y = mix_down(data)
     if sample_rate is not None and sample_rate != sr:
         y = resample(y, sr, sample_rate)
+        if len(y) == 0:
+            raise ValueError(f"{path!r} holds {data.shape[0]} sample(s) at {sr} Hz, which "
+                             f"leave none at {sample_rate} Hz; give a longer recording.")
         sr = sample_rate
     return y.astype(np.float32), int(sr)
 
