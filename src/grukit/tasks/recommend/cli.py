@@ -267,14 +267,14 @@ def run_train(args: argparse.Namespace) -> int:
 
 
 def run_predict(args: argparse.Namespace) -> int:
-    from ..estimator import load
+    from ..estimator import CONFIG_FILE, load
     from .gru4rec import GRU4Rec
 
     predict_args(args, TRAIN_ONLY, "recommend", also=" and one --data file")
     if not args.data:
         raise UsageError("predict needs --data FILE, the sessions to recommend for.")
     at_least("--k", args.k, 1)
-    if args.output:
+    if args.output and os.path.isfile(os.path.join(args.model, CONFIG_FILE)):
         here, model_dir = os.path.realpath(args.output), os.path.realpath(args.model)
         if here == model_dir or here.startswith(model_dir + os.sep):
             raise UsageError(f"--output {args.output!r} lies in the model folder {args.model!r}, "
