@@ -88,6 +88,27 @@ def test_empty_input_translates_to_empty_and_a_foreign_input_warns(trained):
         trained.translate(["the quick brown fox jumps"], beam=1)
 
 
+def test_a_length_penalty_with_greedy_decoding_is_refused(trained):
+    # beam 1 decodes greedily, where alpha would be ignored without a word
+    with pytest.raises(ValueError, match="alpha=2.0 is beam search's length penalty and beam 1 "
+                                         "decodes greedily"):
+        trained.translate(["ab cd"], beam=1, alpha=2.0)
+    assert trained.translate(["ab cd"], beam=1, alpha=0) == trained.translate(["ab cd"], beam=1)
+    scores = trained.evaluate(["ab cd"], ["DC BA"], beam=1)
+    assert scores["beam"] == 1 and scores["alpha"] is None
+
+
+@pytest.mark.parametrize("kw, match", [
+    (dict(batch_size=0), "batch_size must be a positive integer; got 0"),
+    (dict(batch_size=2.5), "batch_size must be a positive integer; got 2.5"),
+    (dict(max_len=0), "max_len must be a positive integer; got 0"),
+    (dict(max_len=-1), "max_len must be a positive integer; got -1"),
+], ids=["batch-0", "batch-float", "max-len-0", "max-len-negative"])
+def test_bad_decoding_sizes_are_one_sentence(trained, kw, match):
+    with pytest.raises(ValueError, match=match):
+        trained.translate(["ab cd"], beam=2, **kw)
+
+
 def test_a_byte_order_mark_changes_neither_translation_nor_score(trained):
     # a file saved as "UTF-8 with BOM" starts its first line with U+FEFF
     src, tgt = toy(8, 10)
@@ -258,6 +279,8 @@ def test_cli_bad_input_is_one_line_with_status_2(cli_run, capsys, tmp_path):
         (["translate", "--model", str(tmp_path / "none")], "is not a folder"),
         (["translate", "evaluate", "--model", str(d / "model")], "needs --src"),
         (["translate", "--model", str(d / "model"), "--beam", "0"], "--beam must be 1"),
+        (["translate", "evaluate", "--model", str(d / "model"), "--src", s, "--tgt", t,
+          "--beam", "1", "--alpha", "2"], "beam 1 decodes greedily"),
         (["translate", "attention", "--model", str(d / "model")], "needs --sentence"),
     ]
     for argv, text in cases:

@@ -223,7 +223,8 @@ class Translator(Estimator):
     def translate(self, texts, *, beam: int | None = None, alpha: float | None = None,
                   batch_size: int = 64, max_len: int | None = None) -> list[str]:
         """Translate each sentence of ``texts``; ``beam`` 1 is greedy decoding (default: the
-        config's). An empty sentence translates to an empty one."""
+        config's); ``alpha``: beam search's length penalty (default: the config's; refused
+        with beam 1, which has none). An empty sentence translates to an empty one."""
         from .decode import beam_search, greedy
 
         self._check_fitted("translate")
@@ -232,11 +233,19 @@ class Translator(Estimator):
         beam = self.config.beam if beam is None else beam
         if not isinstance(beam, int) or isinstance(beam, bool) or beam < 1:
             raise ValueError(f"beam must be a positive integer (1: greedy); got {beam!r}.")
-        alpha = self.config.alpha if alpha is None else alpha
+        given, alpha = alpha, self.config.alpha if alpha is None else alpha
         if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or \
                 not math.isfinite(alpha) or alpha < 0:
             raise ValueError(f"alpha (the length penalty) must be a number, 0 or more; got "
                              f"{alpha!r}.")
+        for name, v in (("batch_size", batch_size), ("max_len", max_len)):
+            if (v is not None or name == "batch_size") and (
+                    isinstance(v, bool) or not isinstance(v, int) or v < 1):
+                raise ValueError(f"{name} must be a positive integer; got {v!r}.")
+        if beam == 1 and given:  # greedy decoding has no length penalty to apply
+            raise ValueError(f"alpha={given!r} is beam search's length penalty and beam 1 "
+                             f"decodes greedily without one; drop alpha or give a beam above "
+                             f"1.")
         texts = [_clean(t) for t in texts]
         ids = self._encode_inputs(texts)
         out = [""] * len(texts)
@@ -245,7 +254,7 @@ class Translator(Estimator):
         for j in range(0, len(todo), batch_size):
             chunk = todo[j:j + batch_size]
             src, lengths = pad_batch([ids[i] for i in chunk])
-            limit = max_len or int(lengths.max()) * 2 + 10
+            limit = max_len if max_len is not None else int(lengths.max()) * 2 + 10
             hyp = greedy(net, src, lengths, limit)[0] if beam == 1 else \
                 beam_search(net, src, lengths, limit, beam, alpha)
             for i, h in zip(chunk, hyp, strict=True):
@@ -276,7 +285,8 @@ class Translator(Estimator):
                  batch_size: int = 64) -> dict:
         """sacreBLEU corpus BLEU and chrF (with their signatures) of the translations of
         ``src`` against ``tgt`` (``beam``, ``alpha``: as ``translate``), and the
-        teacher-forced perplexity on the pairs."""
+        teacher-forced perplexity on the pairs; ``alpha`` is None in the scores of greedy
+        decoding (beam 1)."""
         from .metrics import corpus_scores
 
         self._check_fitted("evaluate")
@@ -284,8 +294,9 @@ class Translator(Estimator):
         hyps = self.translate(src, beam=beam, alpha=alpha, batch_size=batch_size)
         scores = corpus_scores(hyps, tgt)
         scores["perplexity"] = self.perplexity(src, tgt)
-        scores["beam"] = self.config.beam if beam is None else beam
-        scores["alpha"] = self.config.alpha if alpha is None else alpha
+        beam = self.config.beam if beam is None else beam
+        scores["beam"] = beam
+        scores["alpha"] = None if beam == 1 else self.config.alpha if alpha is None else alpha
         scores["sentences"] = len(src)
         return scores
 
