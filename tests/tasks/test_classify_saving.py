@@ -95,6 +95,18 @@ def test_labels_of_other_types_survive_saving(tmp_path):
         assert got.dtype == clf.classes_.dtype and got.tolist() == clf.classes_.tolist()
 
 
+def test_labels_save_cannot_write_are_refused_before_training():
+    xs, _ = _sequences(10)
+    for labels, dtype in ((np.array([b"a", b"b"] * 5), r"\|S1"),
+                          (np.array(["2020-01-01", "2021-01-01"] * 5, dtype="datetime64[D]"),
+                           r"datetime64\[D\]")):
+        clf = SequenceClassifier(hidden=4, epochs=1)
+        with pytest.raises(TypeError, match=f"labels of dtype {dtype} cannot be saved; use "
+                                            f"strings or numbers"):
+            clf.fit(xs, labels)  # was trained, then refused by save
+        assert clf.model is None
+
+
 def _rewrite(folder, edit, resign=True):
     p = folder / "config.json"
     body = json.loads(p.read_text())

@@ -164,6 +164,7 @@ class RecurrentClassifier(Estimator):
         if n != len(labels):
             raise ValueError(f"there are {n} inputs but {len(labels)} labels; they must match.")
         self.classes_, y = encode_labels(labels)
+        _classes_to_json(self.classes_)  # labels save cannot write: refused before training
         val = None
         if validation_data is not None:
             v_inputs, v_labels = validation_data
