@@ -245,7 +245,10 @@ def test_prompt_with_unseen_characters_names_them(trained):
     (dict(temperature=math.nan), "temperature must be a finite number ≥ 0"),
     (dict(top_k=0), "top_k must be a positive integer"),
     (dict(top_p=0), r"top_p must be a number in \(0, 1\]"),
-], ids=["length-0", "temperature", "temperature-inf", "temperature-nan", "top-k", "top-p"])
+    (dict(seed=2 ** 70), r"seed must be an integer from -2\*\*63 to 2\*\*64 - 1"),
+    (dict(seed=1.5), r"seed must be an integer"),
+], ids=["length-0", "temperature", "temperature-inf", "temperature-nan", "top-k", "top-p",
+        "seed-huge", "seed-float"])
 def test_bad_sampling_settings_are_refused(trained, kw, match):
     with pytest.raises(ValueError, match=match):
         trained.generate("To", **({"length": 5} | kw))

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import numbers
 import os
 from dataclasses import dataclass
 
@@ -239,6 +240,9 @@ class TextGenerator(Estimator):
         comes; ``last_stats_`` holds tokens/s and the state's bytes."""
         self._check_fitted("generate")
         check_sampling(length, temperature, top_k, top_p)
+        if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or \
+                not -2 ** 63 <= seed < 2 ** 64:  # what torch.Generator.manual_seed takes
+            raise ValueError(f"seed must be an integer from -2**63 to 2**64 - 1; got {seed!r}.")
         if not isinstance(prompt, str):
             raise TypeError(f"prompt must be a str; got {type(prompt).__name__}.")
         ids = self.vocab_.encode(prompt or "\n", "the prompt")
