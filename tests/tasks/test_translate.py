@@ -282,6 +282,11 @@ def test_cli_bad_input_is_one_line_with_status_2(cli_run, capsys, tmp_path):
         (["translate", "evaluate", "--model", str(d / "model"), "--src", s, "--tgt", t,
           "--beam", "1", "--alpha", "2"], "beam 1 decodes greedily"),
         (["translate", "attention", "--model", str(d / "model")], "needs --sentence"),
+        (["translate", "attention", "--model", str(d / "model"), "--sentence", "ab",
+          "--beam", "3"], "--beam is not used by attention"),
+        (["translate", "evaluate", "--model", str(d / "model"), "--src", s, "--tgt", t,
+          "--input", s], "--input is not used by evaluate"),
+        (base + ["--input", s, "--plot", "p.png"], "--input, --plot are not used by train"),
     ]
     for argv, text in cases:
         capsys.readouterr()

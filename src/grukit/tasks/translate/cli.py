@@ -26,6 +26,9 @@ TRAIN_ONLY = ("tgt", "valid_src", "valid_tgt", "cell", "attention", "embed", "hi
               "dropout", "label_smoothing", "tokenizer", "vocab_size", "joint_vocab",
               "max_len", "batch_tokens", "lr", "epochs", "minutes", "seed", "save", "resume",
               "max_chars", "clock")
+# flags an action has no use for (translate's own are refused in _translate)
+UNUSED = {"train": ("input", "sentence", "plot"), "evaluate": ("input", "sentence", "plot"),
+          "attention": ("input", "src", "output", "beam", "alpha")}
 SETTINGS = ("cell", "attention", "embed", "hidden", "dropout", "label_smoothing", "tokenizer",
             "vocab_size", "joint_vocab", "max_len", "batch_tokens", "lr", "epochs", "seed",
             "beam", "alpha", "clock")
@@ -92,6 +95,10 @@ def run(args) -> int:
 def _run(args) -> int:
     at_least("--beam", args.beam, 1)
     at_least("--batch-size", args.batch_size, 1)
+    unused = [f"--{n}" for n in UNUSED.get(args.action, ()) if getattr(args, n) is not None]
+    if unused:
+        raise UsageError(f"{', '.join(unused)} {'is' if len(unused) == 1 else 'are'} not used "
+                         f"by {args.action}; drop {'it' if len(unused) == 1 else 'them'}.")
     if args.action == "train":
         return _train(args)
     given = [f"--{n.replace('_', '-')}" for n in TRAIN_ONLY
