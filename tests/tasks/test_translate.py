@@ -174,6 +174,21 @@ def cli_run(tmp_path_factory):
     return d, s, t, base
 
 
+def test_cli_train_saves_the_model_before_scoring_it(tmp_path, monkeypatch):
+    from grukit.cli import main
+
+    s, t = _files(tmp_path, n=40)
+
+    def fail(*args, **kwargs):
+        raise RuntimeError("scoring failed")
+
+    monkeypatch.setattr(Translator, "evaluate", fail)
+    with pytest.raises(RuntimeError, match="scoring failed"):
+        main(["translate", "train", "--src", s, "--tgt", t, "--valid-src", s, "--valid-tgt", t,
+              *TINY, "--epochs", "1", "--save", str(tmp_path / "model")])
+    assert Translator.load(str(tmp_path / "model")).translate(["ab"], beam=1)
+
+
 def test_cli_train_writes_metrics_checkpoint_and_model(cli_run):
     import json
 

@@ -185,8 +185,12 @@ def _train(args) -> int:
               "train_seconds": sum(tr.history_.train_seconds),
               "params": sum(p.numel() for p in tr.network_.parameters()),
               "pairs": len(train), "dropped": train.dropped}
+    if args.save:  # before scoring: a failure there must not lose the trained model
+        tr.save(args.save)
+        print(f"saved to {args.save}; translate with `grukit translate --model {args.save} "
+              f"< input`")
     if valid is not None:
-        for beam in (1, tr.config.beam):
+        for beam in sorted({1, tr.config.beam}):
             t0 = time.perf_counter()
             scores = tr.evaluate(valid.src, valid.tgt, beam=beam)
             scores["sentences_per_s"] = len(valid) / (time.perf_counter() - t0)
@@ -196,10 +200,6 @@ def _train(args) -> int:
                   f"({scores['bleu_signature']})")
     if out:
         atomic_text(os.path.join(out, METRICS), json.dumps(result, indent=1))
-    if args.save:
-        tr.save(args.save)
-        print(f"saved to {args.save}; translate with `grukit translate --model {args.save} "
-              f"< input`")
     return 0
 
 
