@@ -299,6 +299,43 @@ def test_labels_from_a_csv(tmp_path):
         read_audio_folder(tmp_path, csv=str(tmp_path / "nolabel.csv"))
 
 
+def test_labels_csv_with_a_bom_reads_its_file_column(tmp_path):
+    sf.write(tmp_path / "a.wav", tone(), 8000)
+    (tmp_path / "labels.csv").write_text("file,label\r\na.wav,low\r\n", encoding="utf-8-sig")
+    rec = read_audio_folder(tmp_path, csv=str(tmp_path / "labels.csv"))
+    assert rec.labels.tolist() == ["low"]
+
+
+def test_official_split_of_a_labels_csv_names_the_speaker_split(tmp_path):
+    _fsdd_like(tmp_path, speakers=("ann",), digits=(0,), takes=1)
+    (tmp_path / "labels.csv").write_text("file,label,speaker\n0_ann_0.wav,0,ann\n")
+    rec = read_audio_folder(tmp_path, csv=str(tmp_path / "labels.csv"))
+    with pytest.raises(ValueError, match="--split speaker") as err:
+        rec.split("official")
+    assert "CSV of your own split" not in str(err.value)
+
+
+def test_an_index_group_that_is_not_digits_names_the_file(tmp_path):
+    _fsdd_like(tmp_path, speakers=("ann",), digits=(0,), takes=1)
+    sf.write(tmp_path / "0_ann_x.wav", tone(), 8000)
+    pat = r"(?P<label>\d)_(?P<speaker>[a-z]+)_(?P<index>\w+)\.wav"
+    with pytest.raises(ValueError, match="'0_ann_x.wav' the take index 'x'.*digits only"):
+        read_audio_folder(tmp_path, pattern=pat)
+    with pytest.raises(ValueError, match="'0_ann_x.wav' the take index None"):
+        read_audio_folder(tmp_path, pattern=r"(?P<label>\d)_[a-z]+_(?P<index>\d+)?.*\.wav")
+
+
+def test_official_split_without_test_or_training_takes_says_which_is_missing(tmp_path):
+    _fsdd_like(tmp_path)
+    rec = read_audio_folder(tmp_path)
+    train_only = rec.take(np.flatnonzero(rec.indices >= 5))
+    with pytest.raises(ValueError, match="no file in the test set.*holds takes 0-4") as err:
+        train_only.split("official")  # what evaluate meets: test takes alone would do
+    assert "with both" not in str(err.value)
+    with pytest.raises(ValueError, match="nothing to train on.*takes 5 and up"):
+        rec.take(np.flatnonzero(rec.indices < 5)).split("official")
+
+
 def test_fsdd_reads_with_its_official_split():
     if not FSDD.is_dir():
         pytest.skip(f"FSDD is not at {FSDD} (set GRUKIT_SHARED_DATA)")

@@ -50,13 +50,19 @@ class Recordings:
                              f"speaker-out); got {how!r}.")
         if self.indices is None:
             raise ValueError(f"{self.folder!r}: the official split needs each file's take "
-                             f"index (FSDD names: digit_speaker_index.wav); these files have "
-                             f"none, so use the speaker split or a CSV of your own split.")
+                             f"index (FSDD names digit_speaker_index.wav, or a name pattern "
+                             f"with a (?P<index>...) group; a labels CSV gives none), so hold "
+                             f"each speaker out instead (--split speaker, speaker_folds(); a "
+                             f"CSV needs a speaker column for it).")
         test = self.indices < FSDD_TEST_INDEX
-        if test.all() or not test.any():
-            raise ValueError(f"{self.folder!r}: the official split puts "
-                             f"{'every' if test.all() else 'no'} file in the test set (take "
-                             f"indices 0-4 are test); give a folder with both.")
+        if test.all():  # evaluate scores such a folder whole; only training needs both
+            raise ValueError(f"{self.folder!r}: the official split puts every file in the "
+                             f"test set (take indices 0-4 are test), leaving nothing to train "
+                             f"on; to train, give a folder that also holds takes 5 and up.")
+        if not test.any():
+            raise ValueError(f"{self.folder!r}: the official split puts no file in the test "
+                             f"set (take indices 0-4 are test), so there is nothing to score; "
+                             f"give a folder that holds takes 0-4.")
         return self.take(np.flatnonzero(~test)), self.take(np.flatnonzero(test))
 
     def speaker_folds(self) -> list[tuple[str, np.ndarray, np.ndarray]]:
@@ -106,7 +112,14 @@ def read_audio_folder(folder: str, pattern: str = FSDD_PATTERN,
                          f"another pattern or a CSV of labels.")
     g = rx.groupindex
     speakers = np.array([m["speaker"] for _, m in rows]) if "speaker" in g else None
-    indices = np.array([int(m["index"]) for _, m in rows]) if "index" in g else None
+    indices = None
+    if "index" in g:
+        for n, m in rows:  # int() would fail on 'x' without naming the file
+            if not (m["index"] or "").strip().isdecimal():
+                raise ValueError(f"pattern {pattern!r} gives file {n!r} the take index "
+                                 f"{m['index']!r}; the (?P<index>...) group must hold digits "
+                                 f"only, e.g. (?P<index>\\d+).")
+        indices = np.array([int(m["index"]) for _, m in rows])
     return Recordings(folder, [os.path.join(folder, n) for n, _ in rows],
                       np.array([m["label"] for _, m in rows]), speakers, indices)
 
@@ -114,7 +127,7 @@ def read_audio_folder(folder: str, pattern: str = FSDD_PATTERN,
 def _from_csv(folder: str, path: str) -> Recordings:
     if not os.path.isfile(path):
         raise FileNotFoundError(2, "no such label file", path)
-    with open(path, newline="", encoding="utf-8") as f:
+    with open(path, newline="", encoding="utf-8-sig") as f:  # -sig: a BOM is not a column
         reader = _csv.DictReader(f)
         cols = reader.fieldnames or []
         for need in ("file", "label"):
