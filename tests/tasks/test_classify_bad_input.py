@@ -160,6 +160,7 @@ def test_other_channel_counts_at_predict(seq_model):
     ("dropout", 1.0, r"dropout must be in \[0, 1\); got 1.0"),
     ("learning_rate", 0, "learning_rate must be a positive number; got 0"),
     ("model", "transformer", "model must be one of"),
+    ("seed", 2 ** 32, r"seed must be below 2\*\*32 \(4294967296\); got 4294967296"),
 ])
 def test_settings_that_cannot_train_are_refused_in_fit(setting, value, message):
     xs, ys = _sequences(10)
@@ -213,6 +214,7 @@ def _csv(path, n=30, header="text,label"):
     (["--hidden", "0"], "--hidden must be 1 or more; got 0."),
     (["--model", "cnn"], f"--model must be one of {', '.join(MODELS)} for training; got "
                          f"'cnn'."),
+    (["--seed", str(2 ** 32)], "seed must be below 2**32 (4294967296); got 4294967296."),
 ])
 def test_cli_numbers_below_one_are_refused(tmp_path, capsys, flags, message):
     data = _csv(tmp_path / "d.csv")

@@ -91,6 +91,8 @@ def check_config(cfg) -> None:
     if cfg.patience is not None:
         _whole("patience", cfg.patience, 0)
     _whole("seed", cfg.seed, 0)
+    if cfg.seed >= 2 ** 32:  # scikit-learn's splits take a 32-bit random_state
+        raise ValueError(f"seed must be below 2**32 (4294967296); got {cfg.seed}.")
     if getattr(cfg, "tokenizer", "word") not in ("word", "wordpiece"):
         raise ValueError(f"tokenizer must be 'word' or 'wordpiece'; got {cfg.tokenizer!r}.")
 

@@ -118,6 +118,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def run_train(args: argparse.Namespace) -> int:
+    from .base import check_config
     from .baselines import SummaryLogReg, TfidfLogReg
     from .crossval import cross_validate
     from .labels import encode_labels
@@ -149,6 +150,7 @@ def run_train(args: argparse.Namespace) -> int:
     if args.epochs is not None:
         overrides["epochs"] = args.epochs
     clf = (TextClassifier if kind == "text" else SequenceClassifier)(**overrides)
+    check_config(clf.config)  # before the splits, which take the seed too
     baseline = TfidfLogReg(seed=seed) if kind == "text" else SummaryLogReg(seed=seed)
     counts = dict(zip(*np.unique(labels, return_counts=True), strict=True))
     print(f"{desc}: {len(labels)} {kind}s, {len(classes)} classes "

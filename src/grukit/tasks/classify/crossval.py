@@ -6,6 +6,7 @@ import time
 
 import numpy as np
 
+from .base import check_config
 from .labels import as_labels, encode_labels
 from .metrics import classification_scores
 
@@ -40,6 +41,7 @@ def cross_validate(classifier, inputs, labels, folds: int = 5, baseline=None,
     if isinstance(folds, bool) or not isinstance(folds, (int, np.integer)) or folds < 2:
         raise ValueError(f"cross-validation needs a whole number of folds, 2 or more; got "
                          f"{folds!r}.")
+    check_config(classifier.config)  # the folds take its seed
     done = done or {}
     labels = as_labels(labels)  # as fit reads them (mixed int/str: their text)
     classes, y = encode_labels(labels, folds=folds)
