@@ -124,3 +124,29 @@ def test_text_classifier_refuses_malformed_token_ids(tmp_path):
         with pytest.raises(ValueError) as e:
             p.predict_proba(ids)
         assert says in _sentence(e), name
+
+
+def test_speech_predictor_refuses_integer_pcm_as_the_estimator_does(tmp_path):
+    """An int16 waveform read at its own scale (up to 32767) gave scores of a waveform
+    32767 times too loud; both refuse it and name the fix."""
+    from grukit.tasks.speech.estimator import SpeechClassifier
+
+    t = np.arange(1600) / 8000
+    waves = [(0.5 * np.sin(2 * np.pi * f * t)).astype(np.float32) for f in (300, 1200) * 2]
+    torch.manual_seed(0)
+    clf = SpeechClassifier(model="gru", hidden=4, epochs=1, validation_split=0,
+                           spec_augment=False).fit(waves, ["low", "high"] * 2)
+    export(clf, tmp_path / "speech.onnx")
+    p = Predictor(tmp_path / "speech.onnx")
+    np.testing.assert_allclose(p.predict_proba([waves[0]]), clf.predict_proba([waves[0]]),
+                               atol=1e-3)
+    pcm = (waves[0] * 32767).astype(np.int16)
+    for x in (pcm, pcm.astype(np.int32), (pcm // 256 + 128).astype(np.uint8)):
+        with pytest.raises(ValueError, match=f"holds {x.dtype} samples"):
+            clf.predict_proba([x])
+        with pytest.raises(ValueError) as e:
+            p.predict_proba([waves[1], x])
+        msg = _sentence(e)
+        assert f"recording 1 holds {x.dtype} samples" in msg and "32768" in msg, msg
+    np.testing.assert_allclose(p.predict_proba([pcm / 32768]), clf.predict_proba([pcm / 32768]),
+                               atol=1e-3)

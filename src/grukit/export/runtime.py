@@ -171,8 +171,9 @@ class Predictor:
 
     # -- speech --------------------------------------------------------------------------
     def _frames(self, inputs) -> list:
-        """Each recording as feature frames: a wav path is read, a waveform (N,) at the
-        model's sample rate turned into frames; a 2-D array is taken as frames already."""
+        """Each recording as feature frames: a wav path is read, a float waveform (N,) in
+        [-1, 1] at the model's sample rate turned into frames (an integer PCM array is refused,
+        as the SpeechClassifier refuses it); a 2-D array is taken as frames already."""
         if isinstance(inputs, (str, os.PathLike)):
             raise TypeError("give a list of recordings, not a single path.")
         out = []
@@ -181,6 +182,11 @@ class Predictor:
                 x = self.read_wav(x)
             a = np.asarray(x)
             if a.ndim == 1:
+                if hasattr(x, "dtype") and a.dtype.kind in "iu":  # PCM at its own scale
+                    raise ValueError(f"recording {i} holds {a.dtype} samples; a waveform is "
+                                     f"float samples in [-1, 1] (divide 16-bit PCM by 32768, "
+                                     f"or read the file with soundfile, which gives floats), "
+                                     f"or give the wav file's path.")
                 if not len(a) or not np.issubdtype(a.dtype, np.number) \
                         or not np.isfinite(a).all():
                     raise ValueError(f"recording {i} is empty, not numbers, or holds NaN/Inf "
