@@ -381,6 +381,12 @@ def test_predict_reader_refuses_rows_it_would_shift_or_a_header_of_data(tmp_path
                                          r"data row .*--no-header"):
         read_texts(str(u))
     assert read_texts(str(u), header=False) == ["Loved it.", "Awful.", "Great."]
+    h = tmp_path / "h.csv"  # a header read as a text to predict
+    h.write_text("id,review\n1,good\n2,bad\n")
+    with pytest.raises(ValueError, match=r"the first row's text 'review' looks like a column "
+                                         r"name, but the file is read without a header"):
+        read_texts(str(h), text_column=1, header=False)
+    assert read_texts(str(h)) == ["good", "bad"]
     s = tmp_path / "plain.txt"
     s.write_text("great phone love it\nbad awful\n")
     with pytest.warns(UserWarning, match="'great phone love it' is a column name and not "

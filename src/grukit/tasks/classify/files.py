@@ -48,9 +48,10 @@ def read_texts(path: str, text_column=None, header: bool = True, sep: str | None
     Read as ``grukit.data.text`` reads labelled files: the same separator rule, and when
     quoting joins lines into fewer records than the file has lines (an unbalanced quote, as
     on a few lines of ``imdb_labelled.txt``) while every line on its own has the fields of
-    the first, one record a line. A row with more fields than the header (an unquoted
-    separator inside a text) and a header that looks like a first data row (its last column's
-    name is also a value below it) are refused rather than read shifted or dropped; a header
+    the first, one record a line. Refused rather than read shifted, dropped or predicted: a
+    row with more fields than the header (an unquoted separator inside a text), a header that
+    looks like a first data row (its last column's name is also a value below it) and, read
+    without a header, a first text that is a column name (``text``, ``review``...). A header
     that reads like a text (words, not a known column name) draws a warning.
     """
     from ...data.text import TEXT_NAMES
@@ -85,6 +86,11 @@ def read_texts(path: str, text_column=None, header: bool = True, sep: str | None
     else:
         raise ValueError(f"text column {text_column!r} not found; the columns are {columns}. "
                          f"Pass a name or a 0-based index.")
+    first = body[0][col].strip()
+    if not header and first.lower() in TEXT_NAMES and len(body) > 1:
+        raise ValueError(f"{path}: the first row's text {first!r} looks like a column name, but "
+                         f"the file is read without a header (--no-header); drop --no-header, "
+                         f"or delete that row.")
     last = columns[-1]
     if header and width > 1 and col != width - 1 and last and \
             columns[col].lower() not in TEXT_NAMES and any(r[-1].strip() == last for r in body):
