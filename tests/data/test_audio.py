@@ -306,6 +306,30 @@ def test_labels_csv_with_a_bom_reads_its_file_column(tmp_path):
     assert rec.labels.tolist() == ["low"]
 
 
+def test_labels_csv_not_utf8_or_with_an_empty_speaker_is_refused_in_one_sentence(tmp_path):
+    sf.write(tmp_path / "a.wav", tone(), 8000)
+    sf.write(tmp_path / "b.wav", tone(900), 8000)
+    csv = tmp_path / "labels.csv"
+    for encoding in ("latin-1", "utf-16"):
+        csv.write_bytes("file,label\na.wav,caf\xe9\n".encode(encoding))
+        with pytest.raises(ValueError, match="is not UTF-8 text; save it as UTF-8"):
+            read_audio_folder(tmp_path, csv=str(csv))
+    for rows in ("a.wav,low,x\nb.wav,high,\n", "a.wav,low,x\nb.wav,high\n"):
+        csv.write_text("file,label,speaker\n" + rows)  # '' or a short row: no speaker at all
+        with pytest.raises(ValueError, match="line 3: the speaker is empty"):
+            read_audio_folder(tmp_path, csv=str(csv))
+    csv.write_text("file,label,speaker\na.wav,low,x \nb.wav,high,x\n")
+    assert read_audio_folder(tmp_path, csv=str(csv)).speakers.tolist() == ["x", "x"]
+
+
+def test_a_pattern_giving_an_empty_label_or_speaker_names_the_file(tmp_path):
+    _fsdd_like(tmp_path, speakers=("ann",), digits=(0,), takes=1)
+    with pytest.raises(ValueError, match="'0_ann_0.wav' an empty label"):
+        read_audio_folder(tmp_path, pattern=r"(?P<label>\d*?)\d_.*\.wav")
+    with pytest.raises(ValueError, match="'0_ann_0.wav' an empty speaker"):
+        read_audio_folder(tmp_path, pattern=r"(?P<label>\d)_(?P<speaker>[a-z]*?)[a-z]+_.*")
+
+
 def test_official_split_of_a_labels_csv_names_the_speaker_split(tmp_path):
     _fsdd_like(tmp_path, speakers=("ann",), digits=(0,), takes=1)
     (tmp_path / "labels.csv").write_text("file,label,speaker\n0_ann_0.wav,0,ann\n")

@@ -111,6 +111,11 @@ def read_audio_folder(folder: str, pattern: str = FSDD_PATTERN,
                          f"{pattern!r}, e.g. {missed[0]!r}; rename or remove them, or give "
                          f"another pattern or a CSV of labels.")
     g = rx.groupindex
+    for n, m in rows:  # an empty label or speaker would silently be a class or voice of its own
+        for part in ("label", "speaker")[:1 + ("speaker" in g)]:
+            if not m[part]:
+                raise ValueError(f"pattern {pattern!r} gives file {n!r} an empty {part}; the "
+                                 f"(?P<{part}>...) group must match part of every file name.")
     speakers = np.array([m["speaker"] for _, m in rows]) if "speaker" in g else None
     indices = None
     if "index" in g:
@@ -127,15 +132,19 @@ def read_audio_folder(folder: str, pattern: str = FSDD_PATTERN,
 def _from_csv(folder: str, path: str) -> Recordings:
     if not os.path.isfile(path):
         raise FileNotFoundError(2, "no such label file", path)
-    with open(path, newline="", encoding="utf-8-sig") as f:  # -sig: a BOM is not a column
-        reader = _csv.DictReader(f)
-        cols = reader.fieldnames or []
-        for need in ("file", "label"):
-            if need not in cols:
-                raise ValueError(f"{path!r} has no {need!r} column (columns: "
-                                 f"{', '.join(cols) or 'none'}); it needs file and label, "
-                                 f"speaker optional.")
-        rows = list(reader)
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as f:  # -sig: a BOM is not a column
+            reader = _csv.DictReader(f)
+            cols = reader.fieldnames or []
+            for need in ("file", "label"):
+                if need not in cols:
+                    raise ValueError(f"{path!r} has no {need!r} column (columns: "
+                                     f"{', '.join(cols) or 'none'}); it needs file and label, "
+                                     f"speaker optional.")
+            rows = list(reader)
+    except UnicodeDecodeError:
+        raise ValueError(f"{path!r} is not UTF-8 text; save it as UTF-8 (Latin-1 and UTF-16 "
+                         f"files are not read).") from None
     if not rows:
         raise ValueError(f"{path!r} lists no files.")
     paths = []
@@ -145,6 +154,9 @@ def _from_csv(folder: str, path: str) -> Recordings:
             raise ValueError(f"{path!r} line {i}: file {r['file']!r} is not in {folder!r}.")
         if not (r["label"] or "").strip():
             raise ValueError(f"{path!r} line {i}: the label is empty.")
+        if "speaker" in cols and not (r["speaker"] or "").strip():
+            raise ValueError(f"{path!r} line {i}: the speaker is empty; give every file its "
+                             f"speaker, or leave the speaker column out.")
         paths.append(p)
-    speakers = np.array([r["speaker"] for r in rows]) if "speaker" in cols else None
+    speakers = np.array([r["speaker"].strip() for r in rows]) if "speaker" in cols else None
     return Recordings(folder, paths, np.array([r["label"].strip() for r in rows]), speakers)
