@@ -110,3 +110,9 @@ def test_index_sessions_groups_unsorted_events():
     assert train.ids.tolist() == [1, 2]
     with pytest.raises(ValueError, match=r"the training events have no 'item' column"):
         index_sessions(ev.rename(columns={"item": "product"}))
+
+
+def test_a_byte_order_mark_is_not_part_of_the_first_column_name(tmp_path):
+    p = tmp_path / "bom.csv"
+    p.write_text("SessionId,ItemId,Time\n1,10,5\n1,11,6\n", encoding="utf-8-sig")
+    assert read_events(str(p))["item"].tolist() == [10, 11]

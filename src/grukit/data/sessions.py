@@ -12,6 +12,7 @@ What the reader does with awkward files (each refusal is one sentence naming the
   ``1.0`` and ``1`` are one item; fractional ids (``1.5``) and one number written two ways in
   a text column (``"1"`` and ``"1.0"``) are refused;
 - times that are neither numbers nor dates are refused with the first bad value and line;
+- a UTF-8 byte-order mark is not part of the first column's name;
 - events with a missing session, item or time are dropped (``attrs["dropped_missing"]``),
   exact duplicates (same session, item and time) are dropped
   (``attrs["dropped_duplicates"]``); sessions shorter than 2 are dropped by
@@ -85,7 +86,8 @@ def _read_table(path: str, sep: str | None):
     engine = "python" if sep is None else "c"
     try:
         try:
-            return pd.read_csv(path, sep=sep, engine=engine, encoding="utf-8")
+            # utf-8-sig: a byte-order mark is not part of the first column's name
+            return pd.read_csv(path, sep=sep, engine=engine, encoding="utf-8-sig")
         except UnicodeDecodeError:  # Latin-1 maps every byte: ids stay distinct
             return pd.read_csv(path, sep=sep, engine=engine, encoding="latin-1")
     except pd.errors.EmptyDataError:
