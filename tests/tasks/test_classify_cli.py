@@ -85,6 +85,13 @@ def test_predict_scores_a_file_with_labels(tmp_path, capsys):
                  "--output", str(run)]) == 2
     assert "holds a metrics.json that predict did not write" in capsys.readouterr().err
     assert json.loads((run / "metrics.json").read_text())["accuracy"] == 0.9
+    # predictions without labels leave no earlier predict's scores beside them
+    assert main(["classify", "predict", "--model", str(tmp_path / "m"), "--data", str(test),
+                 "--output", str(tmp_path / "q")]) == 0
+    (tmp_path / "plain.csv").write_text("text\ngood phone\n")
+    assert main(["classify", "predict", "--model", str(tmp_path / "m"), "--data",
+                 str(tmp_path / "plain.csv"), "--output", str(tmp_path / "q")]) == 0
+    assert sorted(os.listdir(tmp_path / "q")) == ["predictions.csv"]
 
 
 @pytest.mark.parametrize("action", ["train", "predict"])

@@ -233,8 +233,11 @@ def run_predict(args: argparse.Namespace) -> int:
         raise UsageError(f"--model {args.model!r} holds a {type(clf).__name__}, not a "
                          f"classifier; use its own command.")
     inputs, labels, desc = _load_for_predict(args, type(clf).__name__)
-    if out and labels is not None:
-        _keep_training_metrics(out)
+    earlier = _metrics_writer(out) if out else None
+    if labels is not None and earlier == "other":
+        raise UsageError(f"--output {out!r} holds a metrics.json that predict did not write "
+                         f"(a training run's?), which the scores would replace; give predict "
+                         f"a folder of its own.")
     proba = clf.predict_proba(inputs)  # (N, K)
     pred = clf.classes_[proba.argmax(1)]
     scores = None
@@ -242,14 +245,17 @@ def run_predict(args: argparse.Namespace) -> int:
         scores = clf.evaluate(inputs, labels)
     classes = [str(c) for c in clf.classes_]
     if out:
-        write_predictions(os.path.join(out, "predictions.csv"), pred, proba, classes)
-        if scores is not None:
-            from ..._io import atomic_text
+        from ..._io import atomic_text
 
-            atomic_text(os.path.join(out, "metrics.json"), json.dumps(
-                {"data": desc, "model": args.model, "accuracy": scores["accuracy"],
-                 "macro_f1": scores["macro_f1"], "classes": classes,
-                 "confusion_matrix": scores["confusion"], "n": scores["n"]}, indent=2))
+        with RUN.saving("predictions.csv"):  # a Ctrl-C waits until both files agree
+            write_predictions(os.path.join(out, "predictions.csv"), pred, proba, classes)
+            if scores is not None:
+                atomic_text(os.path.join(out, "metrics.json"), json.dumps(
+                    {"data": desc, "model": args.model, "accuracy": scores["accuracy"],
+                     "macro_f1": scores["macro_f1"], "classes": classes,
+                     "confusion_matrix": scores["confusion"], "n": scores["n"]}, indent=2))
+            elif earlier == "predict":  # an earlier run's scores, not of these predictions
+                os.remove(os.path.join(out, "metrics.json"))
         print(f"{desc}: {len(pred)} predictions written to "
               f"{os.path.join(out, 'predictions.csv')}")
     else:
@@ -260,21 +266,18 @@ def run_predict(args: argparse.Namespace) -> int:
     return 0
 
 
-def _keep_training_metrics(out: str) -> None:
-    """Refuse to score into a folder whose metrics.json a training run wrote (it has a
-    "protocol"), or that is not one predict wrote: the scores would replace it."""
+def _metrics_writer(out: str) -> str | None:
+    """Who wrote ``out/metrics.json``: None (there is none), "predict" (a JSON object without
+    a training run's "protocol") or "other"."""
     path = os.path.join(out, "metrics.json")
     if not os.path.exists(path):
-        return
+        return None
     try:
         with open(path, encoding="utf-8") as fh:
             old = json.load(fh)
     except (OSError, ValueError):
-        old = None
-    if not isinstance(old, dict) or "protocol" in old:
-        raise UsageError(f"--output {out!r} holds a metrics.json that predict did not write "
-                         f"(a training run's?), which the scores would replace; give predict "
-                         f"a folder of its own.")
+        return "other"
+    return "predict" if isinstance(old, dict) and "protocol" not in old else "other"
 
 
 def _load_for_predict(args, kind: str):
