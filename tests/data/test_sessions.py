@@ -75,11 +75,14 @@ def test_whole_float_ids_are_the_integers_and_duplicates_are_dropped(tmp_path):
 
 
 def test_text_times_are_parsed_before_ordering(tmp_path):
-    path = _write(tmp_path, "t.csv", "sid,item,when\n1,a,2016-05-10 09:00\n1,b,5/9/2016 10:00\n"
+    path = _write(tmp_path, "t.csv", "sid,item,when\n1,a,2016-05-10 09:00\n1,b,2016-05-09 10:00\n"
                   "1,c,2016-05-09 08:00\n")
     ev = read_events(path, "sid", "item", "when")
     assert ev["item"].tolist() == ["c", "b", "a"]  # by time, not by the text
     assert str(ev["day"].max().date()) == "2016-05-10"
+    mixed = _write(tmp_path, "m.csv", "sid,item,when\n1,a,2016-05-10 09:00\n1,b,5/9/2016 10:00\n")
+    with pytest.raises(ValueError, match=r"'5/9/2016 10:00' on data row 2"):  # 9 May? 5 Sept?
+        read_events(mixed, "sid", "item", "when")
 
 
 def test_a_file_without_times_keeps_its_order_when_times_are_not_required(tmp_path):
@@ -112,7 +115,36 @@ def test_index_sessions_groups_unsorted_events():
         index_sessions(ev.rename(columns={"item": "product"}))
 
 
+def test_day_first_dates_are_read_day_first_not_mixed_with_month_first(tmp_path):
+    path = _write(tmp_path, "d.csv", "SessionId,ItemId,Time\n1,10,02/05/2016\n1,11,03/04/2016\n"
+                  "2,10,13/05/2016\n2,12,\n2,13,14/05/2016\n")
+    ev = read_events(path)  # 2 May after 3 April (month first read 5 Feb before 4 March)
+    assert ev["item"].tolist() == [11, 10, 10, 13]
+    assert [str(d.date()) for d in ev["time"]] == ["2016-04-03", "2016-05-02", "2016-05-13",
+                                                  "2016-05-14"]
+    mixed = _write(tmp_path, "m.csv", "SessionId,ItemId,Time\n1,10,02/05/2016\n"
+                   "1,11,2016-04-03\n")
+    with pytest.raises(ValueError, match=r"'2016-04-03' on data row 2; write every date"):
+        read_events(mixed)
+
+
 def test_a_byte_order_mark_is_not_part_of_the_first_column_name(tmp_path):
     p = tmp_path / "bom.csv"
     p.write_text("SessionId,ItemId,Time\n1,10,5\n1,11,6\n", encoding="utf-8-sig")
     assert read_events(str(p))["item"].tolist() == [10, 11]
+
+
+def test_times_in_several_timezones_are_ordered_in_utc(tmp_path):
+    path = _write(tmp_path, "tz.csv", "SessionId,ItemId,Time\n"
+                  "1,10,2016-05-13T10:00:00+02:00\n1,11,2016-05-13T09:30:00+00:00\n")
+    ev = read_events(path)
+    assert ev["item"].tolist() == [10, 11]  # 08:00 UTC before 09:30 UTC
+    assert str(ev["time"].iloc[0]) == "2016-05-13 08:00:00"
+    bad = _write(tmp_path, "tz2.csv", "SessionId,ItemId,Time\n"
+                 "1,10,13/05/2016 10:00 +02:00\n1,11,13/05/2016 09:30 +00:00\n")
+    with pytest.raises(ValueError, match=r"tz2.csv': time column 'Time' mixes timezones"):
+        read_events(bad)
+    naive = _write(tmp_path, "tz3.csv", "SessionId,ItemId,Time\n"
+                   "1,10,2016-05-13T10:00:00+02:00\n1,11,2016-05-13T09:30:00\n")
+    with pytest.raises(ValueError, match=r"'2016-05-13T09:30:00' \(line 3\) without a timezone"):
+        read_events(naive)

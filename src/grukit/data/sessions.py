@@ -12,6 +12,10 @@ What the reader does with awkward files (each refusal is one sentence naming the
   ``1.0`` and ``1`` are one item; fractional ids (``1.5``) and one number written two ways in
   a text column (``"1"`` and ``"1.0"``) are refused;
 - times that are neither numbers nor dates are refused with the first bad value and line;
+  dates are read as ``grukit.data.series`` reads them: in one format, day first when a
+  later row has a day past 12 (``02/05/2016`` then ``13/05/2016``), formats mixed row to
+  row refused naming the row; times in several timezones are ordered in UTC, times with
+  and without a timezone mixed are refused;
 - a UTF-8 byte-order mark is not part of the first column's name;
 - events with a missing session, item or time are dropped (``attrs["dropped_missing"]``),
   exact duplicates (same session, item and time) are dropped
@@ -26,6 +30,9 @@ import os
 from dataclasses import dataclass, field
 
 import numpy as np
+
+from .series import _OFFSET_TAIL
+from .series import _times as _dates
 
 # known layouts: (session, item, time, day) column names; day may be None (derived from time)
 KNOWN = (
@@ -135,6 +142,12 @@ def _ids(col, what: str, name: str, path: str):
     return col.where(col.isna(), col.astype(str))
 
 
+def _not_a_date(col, i, name: str, path: str) -> ValueError:
+    return ValueError(f"{path!r}: time column {name!r} holds {col[i]!r} (line {_line(col, i)}), "
+                      f"which is neither a number (Unix seconds) nor a date; fix that value or "
+                      f"name the time column with --time-column.")
+
+
 def _times(col, name: str, path: str):
     """(sortable times, as datetimes or None): numbers are kept (Unix seconds); text is parsed
     as dates, refusing the first value that is not one."""
@@ -145,16 +158,41 @@ def _times(col, name: str, path: str):
                          f"seconds or dates.")
     if pd.api.types.is_numeric_dtype(col):
         return col, None
-    try:
-        parsed = pd.to_datetime(col)
-    except (ValueError, TypeError, OverflowError):
-        parsed = pd.to_datetime(col, errors="coerce", format="mixed")
-    bad = parsed.isna() & col.notna()
-    if bad.any():
-        i = bad.idxmax()
+    known = col.notna()
+    if not known.any():
+        return pd.to_datetime(col), None
+    # the series reader's dates: one format (day first when a later row has a day past 12),
+    # formats mixed row to row refused naming the row; missing times (dropped later) are
+    # filled here so that its row numbers stay the file's data rows
+    text = col.where(known, col[known].iloc[0]).astype(str).str.strip()
+    zones = text.str.extract(_OFFSET_TAIL)[0]
+    if zones.notna().any() and zones.isna().any():
+        i = zones.isna().idxmax()
+        if pd.isna(pd.to_datetime(col[i], errors="coerce", format="mixed")):
+            raise _not_a_date(col, i, name, path)
         raise ValueError(f"{path!r}: time column {name!r} holds {col[i]!r} (line "
-                         f"{_line(col, i)}), which is neither a number (Unix seconds) nor a "
-                         f"date; fix that value or name the time column with --time-column.")
+                         f"{_line(col, i)}) without a timezone beside times with one "
+                         f"({col[zones.notna().idxmax()]!r}); give every time its timezone "
+                         f"or none.")
+    if zones.nunique() > 1:  # several UTC offsets: each time in UTC, which orders the events
+        dates = pd.to_datetime(text, utc=True, format="ISO8601", errors="coerce")
+        if dates.isna().any():
+            i = dates.isna().idxmax()
+            if pd.isna(pd.to_datetime(col[i], errors="coerce", format="mixed")):
+                raise _not_a_date(col, i, name, path)
+            raise ValueError(f"{path!r}: time column {name!r} mixes timezones, and {col[i]!r} "
+                             f"(line {_line(col, i)}) is not an ISO 8601 time "
+                             f"(2016-05-09T10:00:00+02:00); write every time that way.")
+    else:
+        try:
+            dates = _dates(text, path, name)
+        except ValueError:  # a value that is no date at all is named as such
+            anyhow = pd.to_datetime(col, errors="coerce", format="mixed")
+            bad = anyhow.isna() & known
+            if not bad.any():
+                raise
+            raise _not_a_date(col, bad.idxmax(), name, path) from None
+    parsed = pd.Series(dates, index=col.index).where(known)
     if getattr(parsed.dt, "tz", None) is not None:
         parsed = parsed.dt.tz_convert("UTC").dt.tz_localize(None)
     return parsed, parsed
