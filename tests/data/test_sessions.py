@@ -148,3 +148,12 @@ def test_times_in_several_timezones_are_ordered_in_utc(tmp_path):
                    "1,10,2016-05-13T10:00:00+02:00\n1,11,2016-05-13T09:30:00\n")
     with pytest.raises(ValueError, match=r"'2016-05-13T09:30:00' \(line 3\) without a timezone"):
         read_events(naive)
+
+
+def test_millisecond_times_keep_their_order_where_no_days_are_needed(tmp_path):
+    path = _write(tmp_path, "ms.tsv", "SessionId\tItemId\tTime\n1\t10\t1462000002000\n"
+                  "1\t11\t1462000001000\n")
+    ev = read_events(path, require_time=False)  # as grukit recommend predict reads
+    assert ev["item"].tolist() == [11, 10] and ev["day"].isna().all()
+    with pytest.raises(ValueError, match="milliseconds"):
+        read_events(path)  # splitting by days needs seconds or a day column

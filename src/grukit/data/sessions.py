@@ -17,6 +17,8 @@ What the reader does with awkward files (each refusal is one sentence naming the
   row refused naming the row; times in several timezones are ordered in UTC, times with
   and without a timezone mixed are refused;
 - a UTF-8 byte-order mark is not part of the first column's name;
+- Unix milliseconds have no calendar day here (refused where days are needed: splitting
+  by days), and keep their order where they are not (``require_time=False``);
 - events with a missing session, item or time are dropped (``attrs["dropped_missing"]``),
   exact duplicates (same session, item and time) are dropped
   (``attrs["dropped_duplicates"]``); sessions shorter than 2 are dropped by
@@ -207,7 +209,8 @@ def read_events(path: str, session_column: str | None = None, item_column: str |
     to the file's own (sniffed). ``day`` is the calendar day used by ``split_by_days``:
     ``day_column`` if given (a date), else ``time`` read as Unix seconds or as dates.
     With ``require_time=False`` a file without a time column keeps its row order (``time``
-    is the line number, ``day`` is missing): enough to recommend, not to split by days.
+    is the line number, ``day`` is missing): enough to recommend, not to split by days;
+    so are times too large for Unix seconds (milliseconds), which keep their order.
     """
     import pandas as pd  # optional at import time: only the data tasks need it
 
@@ -256,11 +259,14 @@ def read_events(path: str, session_column: str | None = None, item_column: str |
         out["day"] = parsed.loc[out.index].dt.normalize()
     elif names[2] is not None:
         big = out["time"].abs().max() if len(out) else 0
-        if big > MAX_UNIX_SECONDS:
+        if big > MAX_UNIX_SECONDS and not require_time:  # milliseconds: ordered, no days
+            out["day"] = pd.NaT
+        elif big > MAX_UNIX_SECONDS:
             raise ValueError(f"{path!r}: time column {names[2]!r} holds {big}, which as Unix "
                              f"seconds lies beyond the year 5000 (milliseconds?); give times "
                              f"in seconds or a --day-column of dates.")
-        out["day"] = pd.to_datetime(out["time"], unit="s").dt.normalize()
+        else:
+            out["day"] = pd.to_datetime(out["time"], unit="s").dt.normalize()
     else:
         out["day"] = pd.NaT
     dup = out.duplicated(["session", "item", "time"])
