@@ -131,8 +131,9 @@ def test_speech_predictor_refuses_integer_pcm_as_the_estimator_does(tmp_path):
     32767 times too loud; both refuse it and name the fix."""
     from grukit.tasks.speech.estimator import SpeechClassifier
 
-    t = np.arange(1600) / 8000
-    waves = [(0.5 * np.sin(2 * np.pi * f * t)).astype(np.float32) for f in (300, 1200) * 2]
+    t, rng = np.arange(1600) / 8000, np.random.default_rng(0)
+    waves = [(0.5 * np.sin(2 * np.pi * f * t) + 0.01 * rng.standard_normal(len(t)))
+             .astype(np.float32) for f in (300, 1200) * 2]
     torch.manual_seed(0)
     clf = SpeechClassifier(model="gru", hidden=4, epochs=1, validation_split=0,
                            spec_augment=False).fit(waves, ["low", "high"] * 2)
@@ -150,3 +151,22 @@ def test_speech_predictor_refuses_integer_pcm_as_the_estimator_does(tmp_path):
         assert f"recording 1 holds {x.dtype} samples" in msg and "32768" in msg, msg
     np.testing.assert_allclose(p.predict_proba([pcm / 32768]), clf.predict_proba([pcm / 32768]),
                                atol=1e-3)
+
+
+def test_speech_predictor_takes_a_recordings_folder_as_the_estimator_does(tmp_path):
+    import soundfile as sf
+
+    from grukit.data.audio_folder import read_audio_folder
+    from grukit.tasks.speech.estimator import SpeechClassifier
+
+    t, rng = np.arange(1600) / 8000, np.random.default_rng(0)
+    for i, f in enumerate((300, 1200) * 2):  # noise: a pure tone's deltas are 0 up to rounding
+        sf.write(tmp_path / f"{i % 2}_ann_{i}.wav",
+                 0.5 * np.sin(2 * np.pi * f * t) + 0.01 * rng.standard_normal(len(t)), 8000)
+    rec = read_audio_folder(tmp_path)
+    torch.manual_seed(0)
+    clf = SpeechClassifier(model="gru", hidden=4, epochs=1, validation_split=0,
+                           spec_augment=False).fit(rec, rec.labels)
+    export(clf, tmp_path / "speech.onnx")
+    p = Predictor(tmp_path / "speech.onnx")
+    np.testing.assert_allclose(p.predict_proba(rec), clf.predict_proba(rec), atol=1e-3)
