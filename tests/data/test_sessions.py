@@ -157,3 +157,17 @@ def test_millisecond_times_keep_their_order_where_no_days_are_needed(tmp_path):
     assert ev["item"].tolist() == [11, 10] and ev["day"].isna().all()
     with pytest.raises(ValueError, match="milliseconds"):
         read_events(path)  # splitting by days needs seconds or a day column
+
+
+def test_index_sessions_reads_test_item_ids_as_the_training_ids_type():
+    import pandas as pd
+
+    numbers = pd.DataFrame({"session": [1, 1, 2, 2], "item": [7, 8, 7, 8], "time": [1, 2, 3, 4]})
+    text = pd.DataFrame({"session": [5, 5, 6, 6, 6], "item": ["7", "8", "7", "abc", "8"],
+                         "time": [1, 2, 3, 4, 5]})
+    train, test = index_sessions(numbers, text)
+    assert test.report["dropped_unseen_item_events"] == 1 and test.report["events"] == 4
+    assert train.vocab[test.items].tolist() == [7, 8, 7, 8]
+    train, test = index_sessions(text, numbers)
+    assert test.report["dropped_unseen_item_events"] == 0
+    assert train.vocab[test.items].tolist() == ["7", "8", "7", "8"]

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import csv
 import os
+import re
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -43,6 +44,7 @@ KNOWN = (
 )
 # Unix seconds beyond this (year 5138) are not seconds: most likely milliseconds
 MAX_UNIX_SECONDS = 1e11
+_WHOLE = re.compile(r"^\s*[+-]?\d+(\.0*)?\s*$")
 
 
 @dataclass
@@ -106,6 +108,45 @@ def _read_table(path: str, sep: str | None):
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise ValueError(f"{path!r} cannot be split into columns ({first}); check the "
                          f"separator (--sep).") from None
+
+
+def whole_number(v) -> int | None:
+    """``v`` as an int when it is a whole number (not a bool), else None."""
+    if isinstance(v, (bool, np.bool_)):
+        return None
+    if isinstance(v, (int, np.integer)):
+        return int(v)
+    if isinstance(v, (float, np.floating)):
+        return int(v) if np.isfinite(v) and float(v).is_integer() else None
+    if isinstance(v, str) and _WHOLE.match(v):
+        return int(float(v)) if "." in v else int(v)
+    return None
+
+
+def item_key(v, text: bool):
+    """The item id ``v`` stands for among whole-number ids (``1``, ``1.0``, ``"1"`` are 1) or
+    among text ids (``text``: ``123`` is ``"123"``); None when it cannot be one."""
+    if not text:
+        return whole_number(v)
+    if isinstance(v, (str, np.str_)):
+        return str(v)
+    n = whole_number(v)
+    return None if n is None else str(n)
+
+
+def _items_as_in_training(train_events, test_events):
+    """The test events with their item ids of the training ids' type. One text id makes a
+    file's whole item column text ("7", "abc"), so training ids of numbers and test ids of
+    text (or the other way round) would share no item, every test event dropped as unseen;
+    here "7" is item 7 (and 7 is "7"), and ids that cannot be a training id become None
+    (unseen, counted)."""
+    import pandas as pd
+
+    numbers = pd.api.types.is_integer_dtype
+    if numbers(train_events["item"]) == numbers(test_events["item"]):
+        return test_events
+    text = not numbers(train_events["item"])
+    return test_events.assign(item=test_events["item"].map(lambda v: item_key(v, text)))
 
 
 def _line(df, idx) -> int:
@@ -320,7 +361,9 @@ def to_sessions(events, vocab: np.ndarray, report: dict | None = None) -> Sessio
 
 def index_sessions(train_events, test_events=None) -> tuple[Sessions, Sessions | None]:
     """Item indices from the training events; sessions shorter than 2 dropped from both,
-    test events on items unseen in training dropped (counted in each ``report``)."""
+    test events on items unseen in training dropped (counted in each ``report``). Test item
+    ids are read as the training ids' type (``"7"`` is item 7 when training ids are numbers,
+    ``7`` is ``"7"`` when they are text)."""
     import pandas as pd
 
     def keep_long(ev):
@@ -343,6 +386,7 @@ def index_sessions(train_events, test_events=None) -> tuple[Sessions, Sessions |
     if test_events is None:
         return tr, None
     _check_columns(test_events, "test")
+    test_events = _items_as_in_training(train_events, test_events)
     seen = test_events["item"].isin(set(vocab.tolist()))
     unseen = int((~seen).sum())
     test, short_test = keep_long(test_events[seen])

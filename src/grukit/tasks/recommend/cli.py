@@ -137,23 +137,6 @@ def _read_done(out: str, stamp: str) -> tuple[dict, str | None]:
             saved if isinstance(saved, str) else None)
 
 
-def _items_as_in_training(train_events, test_events):
-    """The test events with their item ids of the training file's type. One text id makes a
-    file's whole item column text ("7", "abc"), so a training file of numbers and a test
-    file of text (or the other way round) would share no item, every test event dropped as
-    unseen; ``ItemMap`` finds item 7 from "7" (and "7" from 7), ids that cannot be one of the
-    training ids become None (unseen, counted)."""
-    import pandas as pd
-
-    from .items import ItemMap
-
-    numbers = pd.api.types.is_integer_dtype
-    if numbers(train_events["item"]) == numbers(test_events["item"]):
-        return test_events
-    items = ItemMap.of(train_events["item"].unique())
-    return test_events.assign(item=items.canonical(test_events["item"]))
-
-
 def _saved_config(path: str) -> dict | None:
     from ..estimator import CONFIG_FILE
 
@@ -205,7 +188,6 @@ def run_train(args: argparse.Namespace) -> int:
         train_events, test_events = split_by_days(_events(args, args.data), test_days)
     else:
         train_events, test_events = _events(args, args.train), _events(args, args.test)
-        test_events = _items_as_in_training(train_events, test_events)
     train, test = index_sessions(train_events, test_events)
     print(f"train: {train.report}\ntest:  {test.report}", flush=True)
     if test.n_sessions == 0:

@@ -7,24 +7,10 @@ other values are never an item.
 
 from __future__ import annotations
 
-import re
-
 import numpy as np
 
-_WHOLE = re.compile(r"^\s*[+-]?\d+(\.0*)?\s*$")
-
-
-def _whole_number(v) -> int | None:
-    """``v`` as an int when it is a whole number (not a bool), else None."""
-    if isinstance(v, (bool, np.bool_)):
-        return None
-    if isinstance(v, (int, np.integer)):
-        return int(v)
-    if isinstance(v, (float, np.floating)):
-        return int(v) if np.isfinite(v) and float(v).is_integer() else None
-    if isinstance(v, str) and _WHOLE.match(v):
-        return int(float(v)) if "." in v else int(v)
-    return None
+from ...data.sessions import item_key
+from ...data.sessions import whole_number as _whole_number
 
 
 class ItemMap:
@@ -77,12 +63,7 @@ class ItemMap:
 
     def key(self, v):
         """The stored id ``v`` stands for (int or str), or None when it cannot be one."""
-        if self.kind == "int":
-            return _whole_number(v)
-        if isinstance(v, (str, np.str_)):
-            return str(v)
-        n = _whole_number(v)
-        return None if n is None else str(n)
+        return item_key(v, self.kind == "str")
 
     def lookup(self, items, what: str, skip: bool = False) -> np.ndarray:
         """Indices (N,) of the ids in ``items``; ids the model does not know are named in one
