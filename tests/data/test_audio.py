@@ -322,6 +322,15 @@ def test_labels_csv_not_utf8_or_with_an_empty_speaker_is_refused_in_one_sentence
     assert read_audio_folder(tmp_path, csv=str(csv)).speakers.tolist() == ["x", "x"]
 
 
+def test_labels_csv_listing_a_file_twice_is_refused_naming_both_lines(tmp_path):
+    sf.write(tmp_path / "a.wav", tone(), 8000)
+    sf.write(tmp_path / "b.wav", tone(900), 8000)
+    csv = tmp_path / "labels.csv"
+    csv.write_text("file,label\na.wav,low\nb.wav,high\n./a.wav,high\n")
+    with pytest.raises(ValueError, match="lists 'a.wav' more than once \\(lines 2 and 4\\)"):
+        read_audio_folder(tmp_path, csv=str(csv))
+
+
 def test_a_pattern_giving_an_empty_label_or_speaker_names_the_file(tmp_path):
     _fsdd_like(tmp_path, speakers=("ann",), digits=(0,), takes=1)
     with pytest.raises(ValueError, match="'0_ann_0.wav' an empty label"):

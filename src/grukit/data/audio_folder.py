@@ -147,11 +147,17 @@ def _from_csv(folder: str, path: str) -> Recordings:
                          f"files are not read).") from None
     if not rows:
         raise ValueError(f"{path!r} lists no files.")
-    paths = []
+    paths, line = [], {}
     for i, r in enumerate(rows, start=2):
         p = os.path.join(folder, r["file"] or "")
         if not r["file"] or not os.path.isfile(p):
             raise ValueError(f"{path!r} line {i}: file {r['file']!r} is not in {folder!r}.")
+        real = os.path.abspath(p)  # normalised: a.wav and ./a.wav alike
+        if real in line:
+            raise ValueError(f"{path!r} lists {os.path.basename(p)!r} more than once (lines "
+                             f"{line[real]} and {i}); list each recording once, or it is "
+                             f"trained on or scored twice (or under two labels).")
+        line[real] = i
         if not (r["label"] or "").strip():
             raise ValueError(f"{path!r} line {i}: the label is empty.")
         if "speaker" in cols and not (r["speaker"] or "").strip():
