@@ -132,6 +132,8 @@ def test_a_byte_order_mark_is_not_part_of_the_first_column_name(tmp_path):
     p = tmp_path / "bom.csv"
     p.write_text("SessionId,ItemId,Time\n1,10,5\n1,11,6\n", encoding="utf-8-sig")
     assert read_events(str(p))["item"].tolist() == [10, 11]
+    p.write_bytes(b"\xef\xbb\xbfSessionId;ItemId;Time\n1;caf\xe9;5\n1;b;6\n")  # not UTF-8 after
+    assert read_events(str(p))["item"].tolist() == ["caf\u00e9", "b"]
 
 
 def test_times_in_several_timezones_are_ordered_in_utc(tmp_path):

@@ -100,7 +100,10 @@ def _read_table(path: str, sep: str | None):
             # utf-8-sig: a byte-order mark is not part of the first column's name
             return pd.read_csv(path, sep=sep, engine=engine, encoding="utf-8-sig")
         except UnicodeDecodeError:  # Latin-1 maps every byte: ids stay distinct
-            return pd.read_csv(path, sep=sep, engine=engine, encoding="latin-1")
+            df = pd.read_csv(path, sep=sep, engine=engine, encoding="latin-1")
+            first = str(df.columns[0]).removeprefix("\u00ef\u00bb\u00bf")  # the mark's bytes
+            df.columns = [first, *df.columns[1:]]
+            return df
     except pd.errors.EmptyDataError:
         raise ValueError(f"{path!r} holds no header; expected a header and one event per "
                          f"line.") from None
