@@ -329,6 +329,19 @@ def test_labels_csv_listing_a_file_twice_is_refused_naming_both_lines(tmp_path):
     csv.write_text("file,label\na.wav,low\nb.wav,high\n./a.wav,high\n")
     with pytest.raises(ValueError, match="lists 'a.wav' more than once \\(lines 2 and 4\\)"):
         read_audio_folder(tmp_path, csv=str(csv))
+    csv.write_text("file,label\n\na.wav,low\n\nb.wav,high\nc.wav,low\n")  # blank lines count
+    with pytest.raises(ValueError, match="line 6: file 'c.wav' is not in"):
+        read_audio_folder(tmp_path, csv=str(csv))
+
+
+def test_labels_csv_row_with_more_fields_than_its_header_is_refused(tmp_path):
+    sf.write(tmp_path / "a.wav", tone(), 8000)
+    csv = tmp_path / "labels.csv"
+    csv.write_text("file,label\na.wav,yes, please\n")  # the label was read as 'yes'
+    with pytest.raises(ValueError, match="line 2 has more fields.*' please'.*quote"):
+        read_audio_folder(tmp_path, csv=str(csv))
+    csv.write_text('file,label\na.wav,"yes, please"\n')
+    assert read_audio_folder(tmp_path, csv=str(csv)).labels.tolist() == ["yes, please"]
 
 
 def test_a_pattern_giving_an_empty_label_or_speaker_names_the_file(tmp_path):

@@ -141,14 +141,21 @@ def _from_csv(folder: str, path: str) -> Recordings:
                     raise ValueError(f"{path!r} has no {need!r} column (columns: "
                                      f"{', '.join(cols) or 'none'}); it needs file and label, "
                                      f"speaker optional.")
-            rows = list(reader)
+            lines, rows = [], []  # line_num: blank lines, which DictReader skips, still count
+            for r in reader:
+                lines.append(reader.line_num)
+                rows.append(r)
     except UnicodeDecodeError:
         raise ValueError(f"{path!r} is not UTF-8 text; save it as UTF-8 (Latin-1 and UTF-16 "
                          f"files are not read).") from None
     if not rows:
         raise ValueError(f"{path!r} lists no files.")
     paths, line = [], {}
-    for i, r in enumerate(rows, start=2):
+    for i, r in zip(lines, rows, strict=True):
+        if r.get(None):  # DictReader's bin for the fields past the header's
+            raise ValueError(f"{path!r} line {i} has more fields than its header "
+                             f"({', '.join(cols)}): {r[None]!r} would be dropped; quote a "
+                             f"file name or label that holds a comma.")
         p = os.path.join(folder, r["file"] or "")
         if not r["file"] or not os.path.isfile(p):
             raise ValueError(f"{path!r} line {i}: file {r['file']!r} is not in {folder!r}.")
