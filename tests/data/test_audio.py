@@ -344,6 +344,14 @@ def test_labels_csv_row_with_more_fields_than_its_header_is_refused(tmp_path):
     assert read_audio_folder(tmp_path, csv=str(csv)).labels.tolist() == ["yes, please"]
 
 
+def test_a_pattern_and_a_labels_csv_together_are_refused(tmp_path):
+    sf.write(tmp_path / "a.wav", tone(), 8000)
+    (tmp_path / "labels.csv").write_text("file,label\na.wav,low\n")
+    with pytest.raises(ValueError, match="not both"):  # the pattern was silently ignored
+        read_audio_folder(tmp_path, pattern=r"(?P<label>\w)\.wav",
+                          csv=str(tmp_path / "labels.csv"))
+
+
 def test_a_pattern_giving_an_empty_label_or_speaker_names_the_file(tmp_path):
     _fsdd_like(tmp_path, speakers=("ann",), digits=(0,), takes=1)
     with pytest.raises(ValueError, match="'0_ann_0.wav' an empty label"):

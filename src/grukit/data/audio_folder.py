@@ -91,6 +91,9 @@ def read_audio_folder(folder: str, pattern: str = FSDD_PATTERN,
             raise ValueError(f"{folder!r} is a file; give the folder that holds the wav files.")
         raise FileNotFoundError(2, "no such folder", folder)
     if csv is not None:
+        if pattern != FSDD_PATTERN:  # the CSV names every label: the pattern would be ignored
+            raise ValueError(f"give a name pattern ({pattern!r}) or a labels CSV ({csv!r}), "
+                             f"not both: the CSV gives each file its label and speaker.")
         return _from_csv(folder, csv)
     try:
         rx = re.compile(pattern)
