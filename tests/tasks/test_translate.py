@@ -66,6 +66,22 @@ def test_beam_search_batched_equals_one_at_a_time(trained):
     assert together == alone
 
 
+@pytest.mark.parametrize("beam", [1, 3])
+def test_a_translation_does_not_depend_on_the_sentences_beside_it(trained, beam, tmp_path):
+    # a model that never ends a sentence runs to the length limit: that limit is the
+    # source's own, not the longest source's of its batch
+    from grukit.tasks.translate.tokenizer import EOS_ID
+
+    endless = Translator.load(trained.save(str(tmp_path / "m")))
+    with torch.no_grad():
+        endless.network_.out_bias[EOS_ID] = -1e9
+    long = " ".join(["ab cd ef gh"] * 6)
+    alone = endless.translate(["ab"], beam=beam)
+    assert endless.translate(["ab", long], beam=beam)[0] == alone[0]
+    assert len(endless.tgt_tok_.encode(alone)[0]) <= 2 * len(trained.src_tok_.encode(["ab"])[0]) \
+        + 10
+
+
 def test_save_load_gives_the_same_translations(trained, tmp_path):
     src, _ = toy(20, 5)
     path = trained.save(str(tmp_path / "m"))

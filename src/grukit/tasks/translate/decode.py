@@ -7,6 +7,9 @@ log-probability; a hypothesis that emits EOS is finished and scored
 beats every live hypothesis' best possible score (log-probabilities only fall, so with
 α = 0 that is the live best's own score) or at ``max_len`` tokens. With ``beam=1`` and
 α = 0 beam search is greedy decoding.
+
+``max_len`` is one limit for the batch or one per source (B,): a source's translation does
+not depend on the sources decoded beside it.
 """
 
 from __future__ import annotations
@@ -22,28 +25,34 @@ def length_penalty(n: Tensor | float, alpha: float):
     return ((5.0 + n) / 6.0) ** alpha
 
 
+def _limits(max_len: int | Tensor, b: int) -> Tensor:
+    """The most tokens of each of the ``b`` translations (B,), from one limit or B."""
+    return torch.as_tensor(max_len, dtype=torch.long).expand(b).clone()  # (B,)
+
+
 @torch.no_grad()
 def greedy(net: Seq2Seq, src: Tensor, lengths: Tensor, max_len: int,
            keep_attention: bool = False) -> tuple[list[list[int]], list | None]:
-    """src (B, S), lengths (B,) -> (ids of each translation without BOS/EOS, and, with
-    ``keep_attention``, each translation's weights (T_out, S_b))."""
+    """src (B, S), lengths (B,), max_len an int or (B,) -> (ids of each translation without
+    BOS/EOS, and, with ``keep_attention``, each translation's weights (T_out, S_b))."""
     enc = net.encode(src, lengths)
     b = src.shape[0]
+    limits = _limits(max_len, b)  # (B,)
     prev = torch.full((b,), BOS_ID, dtype=torch.long)
     state, feed = enc.state, None
-    done = torch.zeros(b, dtype=torch.bool)
+    done = limits < 1  # (B,)
     out, att = [], []
-    for _ in range(max_len):
+    for t in range(int(limits.max())):
         logits, state, feed, weights = net.step(prev, state, feed, enc)
         prev = logits.argmax(-1)  # (B,)
         prev = torch.where(done, torch.full_like(prev, PAD_ID), prev)
         out.append(prev)
         if keep_attention and weights is not None:
             att.append(weights)
-        done |= prev == EOS_ID
+        done |= (prev == EOS_ID) | (limits <= t + 1)
         if bool(done.all()):
             break
-    ids = torch.stack(out, 1).tolist()  # (B, T)
+    ids = torch.stack(out, 1).tolist() if out else [[] for _ in range(b)]  # (B, T)
     result = [_cut(r) for r in ids]
     if not keep_attention:
         return result, None
@@ -66,9 +75,10 @@ def _cut(ids: list[int]) -> list[int]:
 @torch.no_grad()
 def beam_search(net: Seq2Seq, src: Tensor, lengths: Tensor, max_len: int, beam: int = 5,
                 alpha: float = 0.6) -> list[list[int]]:
-    """src (B, S), lengths (B,) -> the best translation of each source (ids, no BOS/EOS),
-    all sources searched together (B·K rows a step)."""
+    """src (B, S), lengths (B,), max_len an int or (B,) -> the best translation of each
+    source (ids, no BOS/EOS), all sources searched together (B·K rows a step)."""
     b, k = src.shape[0], beam
+    limits = _limits(max_len, b).tolist()
     enc = net.encode(src, lengths).select(torch.arange(b).repeat_interleave(k))  # B·K rows
     state, feed = enc.state, None
     prev = torch.full((b * k,), BOS_ID, dtype=torch.long)
@@ -77,8 +87,8 @@ def beam_search(net: Seq2Seq, src: Tensor, lengths: Tensor, max_len: int, beam: 
     scores[:, 0] = 0.0  # (B, K)
     history = torch.zeros(b, k, 0, dtype=torch.long)  # (B, K, t)
     best = [None] * b  # (normalised score, ids)
-    open_ = torch.ones(b, dtype=torch.bool)
-    for t in range(max_len):
+    open_ = torch.tensor([n >= 1 for n in limits], dtype=torch.bool)  # (B,)
+    for t in range(max(limits)):
         logits, state, feed, _ = net.step(prev, state, feed, enc)
         logp = torch.log_softmax(logits.float(), -1).view(b, k, -1)  # (B, K, V)
         vocab = logp.shape[-1]
@@ -105,11 +115,17 @@ def beam_search(net: Seq2Seq, src: Tensor, lengths: Tensor, max_len: int, beam: 
                 kept += 1
                 if kept == k:
                     break
-            # stop when no live hypothesis can beat the best finished one: a live score only
-            # falls, and its penalty grows at most to that of max_len tokens
             live = new_scores[i, 0].item()
+            if t + 1 >= limits[i]:  # this source's last step: its best finished, or live, one
+                if best[i] is None and kept:
+                    best[i] = (live, history[i, new_origin[i, 0]].tolist() +
+                               [int(new_token[i, 0])])
+                open_[i] = False
+                continue
+            # stop when no live hypothesis can beat the best finished one: a live score only
+            # falls, and its penalty grows at most to that of its limit's tokens
             if best[i] is not None:
-                bound = live / (length_penalty(max_len, alpha) if live < 0 and alpha > 0
+                bound = live / (length_penalty(limits[i], alpha) if live < 0 and alpha > 0
                                 else length_penalty(t + 1, alpha))
                 if kept == 0 or bound <= best[i][0]:
                     open_[i] = False

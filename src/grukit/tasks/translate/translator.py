@@ -254,7 +254,9 @@ class Translator(Estimator):
         for j in range(0, len(todo), batch_size):
             chunk = todo[j:j + batch_size]
             src, lengths = pad_batch([ids[i] for i in chunk])
-            limit = max_len if max_len is not None else int(lengths.max()) * 2 + 10
+            # each source's own limit: its translation does not depend on its batch
+            limit = torch.full_like(lengths, max_len) if max_len is not None else \
+                lengths * 2 + 10  # (B,)
             hyp = greedy(net, src, lengths, limit)[0] if beam == 1 else \
                 beam_search(net, src, lengths, limit, beam, alpha)
             for i, h in zip(chunk, hyp, strict=True):
