@@ -153,7 +153,7 @@ def test_speech_predictor_refuses_integer_pcm_as_the_estimator_does(tmp_path):
                                atol=1e-3)
 
 
-def test_speech_predictor_takes_a_recordings_folder_as_the_estimator_does(tmp_path):
+def test_speech_predictor_takes_a_recordings_folder_and_refuses_a_bare_waveform(tmp_path):
     import soundfile as sf
 
     from grukit.data.audio_folder import read_audio_folder
@@ -170,3 +170,7 @@ def test_speech_predictor_takes_a_recordings_folder_as_the_estimator_does(tmp_pa
     export(clf, tmp_path / "speech.onnx")
     p = Predictor(tmp_path / "speech.onnx")
     np.testing.assert_allclose(p.predict_proba(rec), clf.predict_proba(rec), atol=1e-3)
+    with pytest.raises(TypeError, match="not a single waveform"):  # was "sequence 0 has shape ()"
+        p.predict_proba(np.zeros(1600))
+    np.testing.assert_array_equal(p.predict_proba(np.zeros((2, 1600))),  # a batch of rows
+                                  p.predict_proba([np.zeros(1600)] * 2))

@@ -176,6 +176,8 @@ class Predictor:
         as the SpeechClassifier refuses it); a 2-D array is taken as frames already."""
         if isinstance(inputs, (str, os.PathLike)):
             raise TypeError("give a list of recordings, not a single path.")
+        if getattr(inputs, "ndim", None) == 1:  # its samples would be read as recordings
+            raise TypeError("give a list of recordings, not a single waveform ([waveform]).")
         inputs = getattr(inputs, "paths", inputs)  # grukit.data.audio_folder's Recordings
         out = []
         for i, x in enumerate(inputs):
