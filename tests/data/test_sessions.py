@@ -173,3 +173,9 @@ def test_index_sessions_reads_test_item_ids_as_the_training_ids_type():
     train, test = index_sessions(text, numbers)
     assert test.report["dropped_unseen_item_events"] == 0
     assert train.vocab[test.items].tolist() == ["7", "8", "7", "8"]
+    floats = numbers.assign(item=numbers["item"].astype(float))  # 7.0 is 7 and "7"
+    assert index_sessions(floats, numbers)[1].report["events"] == 4
+    assert index_sessions(floats, text)[1].report["events"] == 4
+    boxed = numbers.assign(item=numbers["item"].astype(object))  # ints in an object column
+    assert index_sessions(boxed, numbers)[1].report["events"] == 4
+    assert index_sessions(boxed, text)[1].report["events"] == 4

@@ -145,10 +145,15 @@ def _items_as_in_training(train_events, test_events):
     (unseen, counted)."""
     import pandas as pd
 
-    numbers = pd.api.types.is_integer_dtype
-    if numbers(train_events["item"]) == numbers(test_events["item"]):
+    def kind(col):  # numbers (ints, or floats from the Python API) or text; else as they are
+        inferred = pd.api.types.infer_dtype(col, skipna=True)
+        return "text" if inferred == "string" else \
+            "number" if inferred in ("integer", "floating", "mixed-integer-float") else None
+
+    train, test = kind(train_events["item"]), kind(test_events["item"])
+    if None in (train, test) or train == test:
         return test_events
-    text = not numbers(train_events["item"])
+    text = train == "text"
     return test_events.assign(item=test_events["item"].map(lambda v: item_key(v, text)))
 
 
