@@ -125,6 +125,13 @@ def test_bad_decoding_sizes_are_one_sentence(trained, kw, match):
         trained.translate(["ab cd"], beam=2, **kw)
 
 
+def test_pairs_left_out_of_the_perplexity_are_counted_in_a_warning(trained):
+    src, tgt = toy(3, 11)
+    with pytest.warns(UserWarning, match=r"the perplexity leaves out 2 of 4 pair\(s\): an "
+                                         r"empty side or over max_len=100 tokens"):
+        trained.perplexity(src + [" ".join(["ab"] * 120)], tgt[:2] + ["", "BA"])
+
+
 def test_a_byte_order_mark_changes_neither_translation_nor_score(trained):
     # a file saved as "UTF-8 with BOM" starts its first line with U+FEFF
     src, tgt = toy(8, 10)

@@ -309,7 +309,11 @@ class Translator(Estimator):
 
         self._check_fitted("perplexity")
         src, tgt = self._texts(src, tgt, "perplexity")
-        s, t, _ = self._ids(src, tgt)
+        s, t, dropped = self._ids(src, tgt)
+        if dropped:
+            warnings.warn(f"the perplexity leaves out {dropped} of {len(src)} pair(s): an empty "
+                          f"side or over max_len={self.config.max_len} tokens.", UserWarning,
+                          stacklevel=2)
         if not s:
             return math.nan
         total, n = nll(self.network_, s, t)
