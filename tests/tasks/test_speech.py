@@ -119,6 +119,23 @@ def test_bad_settings_are_refused_with_one_sentence(tmp_path, bad, match):
         SpeechClassifier(**(SMALL | bad)).fit(paths, labels)
 
 
+def test_numpy_numbers_as_settings_train_and_save_as_python_numbers(tmp_path):
+    import json
+
+    paths, labels = write_set(tmp_path, takes=1)
+    numpy_settings = {"seed": np.int64(3), "epochs": np.int64(1), "hidden": np.int64(4),
+                      "learning_rate": np.float32(1e-2), "dropout": np.float32(0.1),
+                      "noise_snr": np.float32(20.0), "noise_copies": np.int64(1)}
+    clf = SpeechClassifier(**(SMALL | numpy_settings))
+    assert len(clf.frames(paths[:2])) == 2  # frames() checks the settings too
+    clf.fit(paths, labels)
+    assert all(type(getattr(clf.config, k)) in (int, float) for k in numpy_settings)
+    clf.save(tmp_path / "m")
+    assert json.dumps(clf.get_config())
+    back = SpeechClassifier.load(tmp_path / "m")
+    np.testing.assert_array_equal(back.predict_proba(paths[:2]), clf.predict_proba(paths[:2]))
+
+
 def test_bad_recordings_are_refused_with_one_sentence(trained, tmp_path):
     clf = trained[0]
     with pytest.raises(ValueError, match="single path"):

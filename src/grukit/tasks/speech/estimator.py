@@ -24,7 +24,7 @@ import numpy as np
 from ...data.audio import add_noise, read_wav
 from ...data.audio_features import FeatureConfig, _Analysis, check_features, features
 from ..classify.base import check_config as check_classifier
-from ..classify.base import stratified_split
+from ..classify.base import plain_config, stratified_split
 from ..classify.labels import as_labels
 from ..classify.network import SequenceInput
 from ..classify.sequence import SequenceClassifier
@@ -152,7 +152,7 @@ class SpeechClassifier(SequenceClassifier):
 
     def features(self, inputs) -> list[np.ndarray]:
         """The feature frames (T_i, D) of each recording, before the global scaling."""
-        cfg = self.config
+        cfg = self.config = plain_config(self.config)  # np.float32(0.1) -> 0.1, as fit takes
         check_speech_config(cfg)
         analysis = _Analysis(feature_config(cfg))
         return [features(y, analysis.cfg, analysis) for y in self.waveforms(inputs)]
@@ -180,8 +180,9 @@ class SpeechClassifier(SequenceClassifier):
             epochs=None, callbacks=None, verbose=0):
         """Train on recordings and their labels; returns ``self`` (``history_`` holds the
         per-epoch losses). With ``noise_copies``, each training recording (not those held
-        out for validation) is also seen with white noise at noise_snr ± 5 dB."""
-        cfg = self.config
+        out for validation) is also seen with white noise at noise_snr ± 5 dB. Numpy numbers
+        as settings (np.int64 seed, np.float32 learning rate) are taken as Python ones."""
+        cfg = self.config = plain_config(self.config)
         check_speech_config(cfg)
         if not cfg.noise_copies:
             return super().fit(inputs, labels, validation_data=validation_data,
