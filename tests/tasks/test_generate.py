@@ -152,6 +152,13 @@ def test_pick_greedy_top_k_1_and_tiny_top_p_agree():
     assert draws == {1, 3}  # top-2 keeps exactly the two most likely
 
 
+def test_top_k_keeps_exactly_k_tokens_when_logits_tie():
+    logits = torch.tensor([0.5, 1.0, 1.0, 1.0, -2.0])
+    gen = torch.Generator().manual_seed(0)
+    assert len({pick(logits, 1.0, 1, 1.0, gen) for _ in range(60)}) == 1
+    assert len({pick(logits, 1.0, 2, 1.0, gen) for _ in range(200)}) == 2
+
+
 def test_a_tiny_temperature_draws_the_most_likely_token():
     # logits / 1e-320 overflow to ±inf; shifted by the largest first, only it stays finite
     logits = torch.tensor([0.1, 2.0, -1.0, 1.9])

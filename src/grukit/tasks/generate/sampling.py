@@ -54,9 +54,9 @@ def pick(logits: torch.Tensor, temperature: float, top_k: int | None, top_p: flo
     # shifted so the largest is 0 before dividing: a tiny temperature sends the others to
     # -inf (the most likely token) rather than every logit to ±inf (NaN probabilities)
     z = (logits.double() - logits.max().double()) / temperature  # (V,)
-    if top_k is not None and top_k < z.numel():
-        kth = torch.topk(z, top_k).values[-1]
-        z = z.masked_fill(z < kth, float("-inf"))
+    if top_k is not None and top_k < z.numel():  # exactly k, ties at the k-th included or not
+        keep = torch.topk(z, top_k).indices  # (k,)
+        z = torch.full_like(z, float("-inf")).index_copy(0, keep, z[keep])
     if top_p < 1:
         order = torch.argsort(z, descending=True)
         probs = torch.softmax(z[order], 0)
