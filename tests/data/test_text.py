@@ -162,6 +162,33 @@ def test_short_row_has_no_label(tmp_path):
     one_sentence(err, p, "empty on 1 row(s)", "data row 2")
 
 
+def test_a_row_with_a_field_more_than_the_header_is_refused_naming_its_line(tmp_path):
+    # every row one field more: pandas took the first column for an index, so the texts
+    # were read as "movie", "really bad", "film" (or, with an empty last field, "label is
+    # empty")
+    p = write(tmp_path, "text,label\ngood, movie,pos\nbad, really bad,neg\nfine, film,pos\n")
+    with pytest.raises(ValueError) as err:
+        read_labelled_text(p)
+    one_sentence(err, p, "line 2 has 3 fields with separator ','", "the header has 2",
+                 "double quotes")
+    p = write(tmp_path, "text,label\ngood movie,pos,\nbad movie,neg,\n", name="end.csv")
+    with pytest.raises(ValueError) as err:  # a separator at each line's end
+        read_labelled_text(p)
+    one_sentence(err, p, "line 2 has 3 fields", "at the line's end")
+    p = write(tmp_path, 'text,label\n"two\n\nlines",pos\nok,neg\nbad, so bad,neg\n',
+              name="later.csv")
+    with pytest.raises(ValueError) as err:  # the line of the file, quoted line ends counted
+        read_labelled_text(p)
+    one_sentence(err, p, "line 6 has 3 fields", "the header has 2")
+    p = write(tmp_path, "great\t1\nbad\tawful\t0\n", name="t.tsv")
+    with pytest.raises(ValueError) as err:
+        read_labelled_text(p, header=False)
+    one_sentence(err, p, "line 2 has 3 fields with separator '\\t'", "the first row has 2")
+    p = write(tmp_path, 'text,label\n"good, movie",pos\n"bad, really bad",neg\n', name="q.csv")
+    d = read_labelled_text(p)  # quoted, the same texts are read as they are
+    assert d.texts == ["good, movie", "bad, really bad"] and list(d.labels) == ["pos", "neg"]
+
+
 def test_no_header_with_a_header_present(tmp_path):
     p = write(tmp_path, "text,label\ngood,1\nbad,0\nok,1\n")
     with pytest.raises(ValueError) as err:

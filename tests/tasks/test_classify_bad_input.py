@@ -144,6 +144,27 @@ def test_sequences_without_channels_or_beyond_float32_are_named(seq_model):
         seq_model.predict(xs)
 
 
+def test_a_channel_constant_but_for_rounding_is_not_scaled_up():
+    """A channel whose spread is float rounding (deltas of a pure tone: 0 +- 1e-16; a level
+    0.3 stored as 0.1 + 0.2) keeps std 1 and scales to about 0, as an exactly constant one
+    does; dividing by its std of ~1e-16 turned the noise into values of order 1."""
+    rng = np.random.default_rng(0)
+    xs = []
+    for _ in range(6):
+        x = rng.standard_normal((5, 4))
+        x[:, 1] = rng.choice([-1e-16, 0.0, 1e-16], size=5)
+        x[:, 2] = rng.choice([0.1 + 0.2, 0.3], size=5)
+        x[:, 3] = 7.0 + 1e-3 * rng.standard_normal(5)  # small but real spread: still scaled
+        xs.append(x)
+    clf = SequenceClassifier(hidden=4)
+    clf._fit_inputs(xs)
+    np.testing.assert_array_equal(clf.std_[1:3], [1.0, 1.0])
+    assert 1e-4 < clf.std_[3] < 1e-2 and 0.5 < clf.std_[0] < 2
+    scaled = np.concatenate(clf._items(xs))  # (ΣT, 4)
+    assert np.abs(scaled[:, 1:3]).max() < 1e-5
+    assert 0.5 < scaled[:, 3].std() < 1.5
+
+
 def test_other_channel_counts_at_predict(seq_model):
     with pytest.raises(ValueError, match=r"have 3 channel\(s\) but the model was trained on 2\.$"):
         seq_model.predict(_sequences(3, channels=3)[0])
@@ -370,8 +391,8 @@ def test_predict_reader_refuses_rows_it_would_shift_or_a_header_of_data(tmp_path
 
     p = tmp_path / "one.txt"  # one text a line, commas inside: not a table
     p.write_text("great phone, love it\nbad, awful, terrible\nok\n")
-    with pytest.raises(ValueError, match=r"row 2 has 3 fields with separator ',' but the first "
-                                         r"row has 2; quote the texts"):
+    with pytest.raises(ValueError, match=r"line 2 has 3 fields with separator ',' but the first "
+                                         r"row has 2; put the texts .* in double quotes"):
         read_texts(str(p), header=False)
     assert read_texts(str(p), header=False, sep="\t") == [
         "great phone, love it", "bad, awful, terrible", "ok"]

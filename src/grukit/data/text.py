@@ -7,7 +7,9 @@ otherwise whatever ``csv.Sniffer`` finds among ``, ; | tab`` (a comma when it fi
 pandas parses the rows (quoted fields, doubled quotes). When that yields fewer rows than the
 file has lines — an unbalanced quote made one field swallow the lines after it, as on a few
 lines of ``imdb_labelled.txt`` — and every line on its own has the right number of fields,
-the file is read one record per line instead, so no row is lost.
+the file is read one record per line instead, so no row is lost. A row with more fields than
+the header (an unquoted separator inside a text) is refused, naming its line, rather than
+read with its columns shifted.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import csv
 import glob
 import io
 import os
+import re
 import warnings
 from dataclasses import dataclass
 
@@ -173,6 +176,55 @@ def _separator(path: str, text: str) -> str:
         return ","
 
 
+def _records(text: str, sep: str) -> tuple[list[list[str]], list[int]]:
+    """The records of the non-blank lines of ``text`` (csv rules: quoted fields may hold the
+    separator and line ends) and the 1-based line of the file each starts on; one record a
+    line instead when quoting joined lines and every line on its own has the first line's
+    number of fields. A separator of several characters is a regular expression, as pandas
+    reads it (no quoting then)."""
+    numbered = [(i, ln) for i, ln in enumerate(text.split("\n"), 1) if ln.strip()]
+    lines, numbers = [ln for _, ln in numbered], [i for i, _ in numbered]
+    if len(sep) > 1:
+        return [re.split(sep, ln) for ln in lines], numbers
+    reader = csv.reader([ln + "\n" for ln in lines], delimiter=sep, strict=True)
+    rows, starts, start = [], [], 0
+    try:
+        for row in reader:
+            rows.append(row)
+            starts.append(numbers[start])
+            start = reader.line_num  # lines read so far: the next record starts after them
+    except csv.Error:
+        rows = None
+    if rows is None or len(rows) != len(lines):
+        by_line = [_line_fields(ln, sep) for ln in lines]
+        if rows is None or all(len(r) == len(by_line[0]) for r in by_line):
+            rows, starts = by_line, numbers
+    return rows, starts
+
+
+def _line_fields(line: str, sep: str) -> list[str]:
+    try:
+        return next(csv.reader([line], delimiter=sep, strict=True))
+    except csv.Error:  # quotes that do not balance within the line: a plain split
+        return line.split(sep)
+
+
+def _refuse_long_rows(path: str, rows: list[list[str]], lines: list[int], sep: str,
+                      header: bool) -> None:
+    """One sentence for the first row with more fields than the first (the header): an
+    unquoted separator inside a text, which a reader would otherwise take for a column
+    break and shift the row's fields (pandas even takes the header's first column for an
+    index when every row has one field more)."""
+    width = len(rows[0])
+    for row, line in zip(rows[1:], lines[1:], strict=True):
+        if len(row) > width:
+            raise ValueError(f"{path}: line {line} has {len(row)} fields with separator {sep!r} "
+                             f"but the {'header' if header else 'first row'} has {width}; "
+                             f"put the texts that hold it in double quotes (or delete a separator "
+                             f"at the line's end), or pass the separator the file uses (--sep; "
+                             f"for one text a line, a character no text holds, such as a tab).")
+
+
 def _read_one(path: str, header: bool, sep: str | None, encoding: str | None = None):
     import pandas as pd
 
@@ -181,6 +233,7 @@ def _read_one(path: str, header: bool, sep: str | None, encoding: str | None = N
         raise ValueError(f"{path} is empty; give a CSV/TSV file with a text and a label "
                          f"column.")
     sep = sep or _separator(path, text)
+    _refuse_long_rows(path, *_records(text, sep), sep, header)
     lines = [ln for ln in text.split("\n") if ln.strip()]
     try:
         frame = pd.read_csv(io.StringIO(text), sep=sep, header=0 if header else None, dtype=str,
@@ -216,10 +269,7 @@ def _per_line(lines: list[str], sep: str, width: int) -> list[list[str]] | None:
     do not balance), or None when some line does not have ``width`` fields."""
     rows = []
     for line in lines:
-        try:
-            row = next(csv.reader([line], delimiter=sep, strict=True))
-        except csv.Error:
-            row = line.split(sep)
+        row = _line_fields(line, sep)
         if len(row) != width:
             return None
         rows.append(row)

@@ -5,11 +5,9 @@ a cross-validation fold (``folds/fold-03.json``) so that ``--resume`` skips fini
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import json
 import os
-import re
 import warnings
 
 import numpy as np
@@ -54,23 +52,16 @@ def read_texts(path: str, text_column=None, header: bool = True, sep: str | None
     without a header, a first text that is a column name (``text``, ``review``...). A header
     that reads like a text (words, not a known column name) draws a warning.
     """
-    from ...data.text import TEXT_NAMES
+    from ...data.text import TEXT_NAMES, _records, _refuse_long_rows, _separator
 
     text = _decode(path)
     if not text.strip():
         raise ValueError(f"{path} is empty; give a CSV/TSV file with a text column.")
-    lines = [ln for ln in text.split("\n") if ln.strip()]
     sep = sep or _separator(path, text)
-    rows = _records(lines, sep)
+    rows, lines = _records(text, sep)
+    _refuse_long_rows(path, rows, lines, sep, header)
     width = len(rows[0])
-    for i, row in enumerate(rows[1:], 1):
-        if len(row) > width:
-            where, first = (f"data row {i}", "header") if header else (f"row {i + 1}",
-                                                                      "first row")
-            raise ValueError(f"{path}: {where} has {len(row)} fields with separator {sep!r} but "
-                             f"the {first} has {width}; quote the texts that hold it, or pass "
-                             f"--sep (for one text a line, a character no text holds, such as "
-                             f"a tab).")
+    for row in rows[1:]:
         row += [""] * (width - len(row))  # a short row's missing fields: ""
     columns = [c.strip() for c in rows[0]] if header else [str(i) for i in range(width)]
     body = rows[1:] if header else rows
@@ -102,44 +93,6 @@ def read_texts(path: str, text_column=None, header: bool = True, sep: str | None
                       f"a column name and not predicted; if it is a text, read the file without "
                       f"a header (--no-header).", UserWarning, stacklevel=2)
     return [r[col].strip() for r in body]
-
-
-def _separator(path: str, text: str) -> str:
-    """The separator ``grukit.data.text`` picks for labelled files: a tab for .tsv/.tab/.txt
-    files whose first line has one (or one without commas), else ``csv.Sniffer``'s choice
-    among , ; | and tab, else a comma."""
-    first = text.split("\n", 1)[0]
-    if "\t" in first and (path.lower().endswith((".tsv", ".tab", ".txt")) or "," not in first):
-        return "\t"
-    try:
-        return csv.Sniffer().sniff(text[:20000], delimiters=",;|\t").delimiter
-    except csv.Error:
-        return ","
-
-
-def _records(lines: list[str], sep: str) -> list[list[str]]:
-    """The records of the file's non-blank lines (csv rules: quoted fields may hold the
-    separator and line ends); one record a line instead when quoting joined lines and every
-    line on its own has the first line's number of fields. A separator of several characters
-    is a regular expression, as pandas reads it for labelled files (no quoting then)."""
-    if len(sep) > 1:
-        return [re.split(sep, ln) for ln in lines]
-    try:
-        rows = list(csv.reader([ln + "\n" for ln in lines], delimiter=sep, strict=True))
-    except csv.Error:
-        rows = None
-    if rows is None or len(rows) != len(lines):
-        by_line = [_line_fields(ln, sep) for ln in lines]
-        if rows is None or all(len(r) == len(by_line[0]) for r in by_line):
-            rows = by_line
-    return rows
-
-
-def _line_fields(line: str, sep: str) -> list[str]:
-    try:
-        return next(csv.reader([line], delimiter=sep, strict=True))
-    except csv.Error:  # quotes that do not balance within the line: a plain split
-        return line.split(sep)
 
 
 def predictions_csv(pred: np.ndarray, proba: np.ndarray, classes) -> str:
