@@ -160,3 +160,14 @@ def test_a_flag_the_action_does_not_use_is_refused(saved, tmp_path, capsys, acti
     assert main(argv + args) == 2
     out, err = capsys.readouterr()
     assert message in err and err.count("\n") == 1 and out == ""
+
+
+def test_a_text_without_a_newline_trains_saves_and_samples(tmp_path, capsys):
+    # the sample after training started after a newline the vocabulary did not have
+    (tmp_path / "line.txt").write_text("abcdefgh " * 120)
+    assert main(["generate", "train", "--data", str(tmp_path / "line.txt"), *SMALL, "--steps",
+                 "2", "--output", str(tmp_path / "run"), "--save", str(tmp_path / "m")]) == 0
+    assert set((tmp_path / "run" / "sample.txt").read_text()) <= set("abcdefgh ")
+    capsys.readouterr()
+    assert main(["generate", "--model", str(tmp_path / "m"), "--length", "5"]) == 0
+    assert len(capsys.readouterr().out) == 5

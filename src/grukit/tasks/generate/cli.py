@@ -211,15 +211,15 @@ def _train(args) -> int:
                  f"{res['val_bits_per_char']:.4f} bits/char, perplexity "
                  f"{res['val_perplexity']:.2f}")
     print(line)
-    if out:
-        sample = gen.generate("\n", 300, temperature=0.8, seed=0)
-        atomic_text(os.path.join(out, "sample.txt"), sample)
-        atomic_text(os.path.join(out, METRICS), json.dumps(
-            {"config": gen.get_config(), "result": res}, indent=1))
-    if args.save:
+    if args.save:  # first: nothing after training may lose the model
         gen.save(args.save)
         print(f"saved to {args.save}; generate with `grukit generate --model {args.save} "
               f"--prompt \"...\"`")
+    if out:
+        atomic_text(os.path.join(out, METRICS), json.dumps(
+            {"config": gen.get_config(), "result": res}, indent=1))
+        sample = gen.generate("", 300, temperature=0.8, seed=0)
+        atomic_text(os.path.join(out, "sample.txt"), sample)
     return 0
 
 

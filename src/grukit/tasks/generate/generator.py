@@ -236,7 +236,8 @@ class TextGenerator(Estimator):
                  top_k: int | None = None, top_p: float = 1.0, seed: int = 0,
                  on_text=None, trace: tuple[int, ...] = ()) -> str:
         """``length`` tokens after ``prompt`` (the prompt itself not repeated), as text.
-        An empty prompt starts after a newline. ``on_text(piece)`` sees the text as it
+        An empty prompt starts after a newline (a character vocabulary without one: after
+        its first character). ``on_text(piece)`` sees the text as it
         comes; ``last_stats_`` holds tokens/s and the state's bytes."""
         self._check_fitted("generate")
         check_sampling(length, temperature, top_k, top_p)
@@ -245,7 +246,9 @@ class TextGenerator(Estimator):
             raise ValueError(f"seed must be an integer from -2**63 to 2**64 - 1; got {seed!r}.")
         if not isinstance(prompt, str):
             raise TypeError(f"prompt must be a str; got {type(prompt).__name__}.")
-        ids = self.vocab_.encode(prompt or "\n", "the prompt")
+        if not prompt:  # after a newline, or the first character of a text without one
+            prompt = "\n" if not self.vocab_.unknown("\n") else self.vocab_.decode([0])
+        ids = self.vocab_.encode(prompt, "the prompt")
         if len(ids) == 0:
             raise ValueError("the prompt gives no token; give a longer prompt.")
         pieces = _Pieces(self.vocab_, on_text)
