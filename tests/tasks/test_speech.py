@@ -128,7 +128,9 @@ def test_numpy_numbers_as_settings_train_and_save_as_python_numbers(tmp_path):
                       "noise_snr": np.float32(20.0), "noise_copies": np.int64(1)}
     clf = SpeechClassifier(**(SMALL | numpy_settings))
     assert len(clf.frames(paths[:2])) == 2  # frames() checks the settings too
-    clf.fit(paths, labels)
+    with pytest.raises(ValueError, match=r"validation_split must be in \[0, 1\); got 1.5\."):
+        clf.fit(paths, labels, validation_split=1.5)  # noise_copies: split before the copies
+    clf.fit(paths + paths, np.concatenate([labels, labels]), validation_split=np.float32(0.5))
     assert all(type(getattr(clf.config, k)) in (int, float) for k in numpy_settings)
     clf.save(tmp_path / "m")
     assert json.dumps(clf.get_config())

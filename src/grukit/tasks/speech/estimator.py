@@ -23,8 +23,8 @@ import numpy as np
 
 from ...data.audio import add_noise, read_wav
 from ...data.audio_features import FeatureConfig, _Analysis, check_features, features
+from ..classify.base import _plain, plain_config, stratified_split
 from ..classify.base import check_config as check_classifier
-from ..classify.base import plain_config, stratified_split
 from ..classify.labels import as_labels
 from ..classify.network import SequenceInput
 from ..classify.sequence import SequenceClassifier
@@ -195,7 +195,9 @@ class SpeechClassifier(SequenceClassifier):
         if len(waves) != len(labels):
             raise ValueError(f"there are {len(waves)} inputs but {len(labels)} labels; they "
                              f"must match.")
-        split = cfg.validation_split if validation_split is None else validation_split
+        split = cfg.validation_split if validation_split is None else _plain(validation_split)
+        if isinstance(split, bool) or not isinstance(split, (int, float)) or not 0 <= split < 1:
+            raise ValueError(f"validation_split must be in [0, 1); got {split!r}.")
         if validation_data is None and split:
             _, y = np.unique(labels.astype(str), return_inverse=True)
             tr, va = stratified_split(y, split, cfg.seed)
