@@ -27,6 +27,15 @@ def test_two_files_plain_and_gzipped_give_the_same_pairs(tmp_path):
     assert a.lines == [1, 2]
 
 
+def test_lines_end_at_newline_only_and_a_byte_order_mark_is_dropped(tmp_path):
+    """A bare carriage return inside a line is no line break (the output must line up with
+    the input's lines, as `wc -l` counts them); CRLF endings and a UTF-8 BOM are stripped."""
+    for name, opener in (("a.txt", open), ("a.txt.gz", gzip.open)):
+        with opener(tmp_path / name, "wb") as f:
+            f.write("\ufeffein Hund\r\nzwei\rKatzen\ndrei\n".encode())
+        assert read_lines(str(tmp_path / name)) == ["ein Hund", "zwei\rKatzen", "drei"]
+
+
 def test_tsv_gives_the_pairs(tmp_path):
     p = read_parallel(_write(tmp_path / "x.tsv", ["ein Hund\ta dog", "Katze\tcat"]))
     assert p.src == ["ein Hund", "Katze"] and p.tgt == ["a dog", "cat"]

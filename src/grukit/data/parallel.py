@@ -52,7 +52,10 @@ def _open(path: str):
     with open(path, "rb") as f:
         gz = f.read(2) == b"\x1f\x8b"
     raw = gzip.open(path, "rb") if gz else open(path, "rb")
-    return io.TextIOWrapper(raw, encoding="utf-8", newline=None)
+    # lines end at "\n" only (a CRLF's "\r" is stripped by read_lines): a bare "\r" inside a
+    # sentence is no line break, so a file of n lines gives n sentences, as `wc -l` counts; a
+    # leading byte-order mark is dropped
+    return io.TextIOWrapper(raw, encoding="utf-8-sig", newline="\n")
 
 
 def read_lines(path_or_stream) -> list[str]:
