@@ -114,7 +114,10 @@ class SequenceClassifier(RecurrentClassifier):
         self.channels_ = steps.shape[1]
         self.mean_ = steps.mean(0)
         std = steps.std(0)
-        self.std_ = np.where(std > 0, std, 1.0).astype(np.float32)
+        # A channel whose spread is float rounding (std <= 1e-6 max(|mean|, 1), e.g. the deltas
+        # of a pure tone) is constant: dividing by that std would blow the noise up to order 1.
+        const = std <= 1e-6 * np.maximum(np.abs(self.mean_), 1.0)
+        self.std_ = np.where(const, 1.0, std).astype(np.float32)
 
     def _items(self, inputs) -> list[np.ndarray]:
         seqs = as_sequences(inputs)
