@@ -110,6 +110,11 @@ def test_text_classifier_refuses_malformed_token_ids(tmp_path):
     p = Predictor(tmp_path / "txt.onnx")
     vocab = p.manifest["vocab_size"]
     assert vocab == clf.tokenizer_.size
+    # the text "[PAD]" is the unknown token (id 1) there, as the estimator reads it
+    odd = ["good [PAD] phone", "[PAD]", "bad battery"]
+    assert [a.tolist() for a in p.tokenize(odd)] == \
+        [a.tolist() for a in clf.tokenizer_.encode(odd, clf.config.max_len)]
+    np.testing.assert_allclose(p.predict_proba(odd), clf.predict_proba(odd), atol=1e-5)
     want = p.predict_proba([[3, 4]])
     np.testing.assert_array_equal(p.predict_proba([[3, 4, 0, 0]]), want)  # trailing padding
     np.testing.assert_array_equal(p.predict_proba([[3.0, 4.0]]), want)  # whole floats

@@ -122,7 +122,8 @@ class Predictor:
 
     # -- classification ------------------------------------------------------------------
     def tokenize(self, texts) -> list[np.ndarray]:
-        """Token ids of each text (the saved tokenizer, cut to ``max_len``; never empty)."""
+        """Token ids of each text (the saved tokenizer, cut to ``max_len``; never empty and never
+        0: a text holding the string "[PAD]" gets the unknown token 1 there, as in training)."""
         if self._tokenizer is None:
             try:
                 from tokenizers import Tokenizer
@@ -135,6 +136,7 @@ class Predictor:
         out = []
         for enc in self._tokenizer.encode_batch([str(t) for t in texts]):
             ids = np.asarray(enc.ids[:cut], np.int64)
+            ids[ids == 0] = 1  # (T_i,); the text "[PAD]" is the unknown token, as in training
             out.append(ids if len(ids) else np.array([1], np.int64))
         return out
 
