@@ -134,3 +134,22 @@ def test_forecast_task_reads_a_csv(tmp_path):
     assert len(values) == 120 and values[5] == 5.0 and season == 12 and horizon == 12
     with pytest.raises(ValueError, match="too few"):
         forecast.run(values[:40], season, horizon, "gru", 4, 0)
+
+
+@pytest.mark.parametrize("a, b", [([0.80, 0.82], [0.84, 0.86]),  # 2 SE apart, p = 0.11
+                                  ([1.0, 1.2, 0.9], [1.5, 1.6, 1.3]),
+                                  ([1.0, 1.1, 0.9, 1.05], [1.2, 1.3, 1.25, 1.1]),
+                                  ([5.0, 5.1], [5.0, 6.0, 7.0, 8.0, 9.0])])
+def test_differ_is_welchs_t_test_at_five_percent(a, b):
+    from scipy.stats import ttest_ind
+
+    p = ttest_ind(a, b, equal_var=False).pvalue
+    assert summary.differ(summary.stats(a), summary.stats(b)) == (p < 0.05)
+
+
+def test_two_seeds_two_standard_errors_apart_are_not_beyond_the_noise():
+    per = {"gru": summary.stats([0.80, 0.82]), "lstm": summary.stats([0.84, 0.86])}
+    v = summary.verdict("test_metric", "metric", False, per, ["gru", "lstm"], "accuracy")
+    assert "equal within noise" in v
+    table = {"test_metric": per, "seconds_per_epoch": per, "params": per}
+    assert summary.recommend(table, ["gru", "lstm"], "accuracy", False).startswith("Either")

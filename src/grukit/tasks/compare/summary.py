@@ -1,9 +1,12 @@
 """Mean ± std over seeds for every row, and a verdict per row that says what the numbers
 support: a ratio or difference, or "equal within noise".
 
-Two means differ when |m_a − m_b| > 2·√(s_a²/n_a + s_b²/n_b) (about a 95 % interval for
-the difference); with one seed per model there is no spread to judge by, and the verdict
-says so.
+Two means differ when Welch's t-test rejects equality at the 5 % level (two-sided):
+|m_a − m_b| > t_{0.975, ν}·√(s_a²/n_a + s_b²/n_b), with the Welch–Satterthwaite degrees of
+freedom ν = (s_a²/n_a + s_b²/n_b)² / ((s_a²/n_a)²/(n_a − 1) + (s_b²/n_b)²/(n_b − 1)).
+With many seeds t is about 2; with 2 or 3 seeds it is 4 to 13, so a difference of two
+standard errors is not yet beyond the noise. With one seed per model there is no spread to
+judge by, and the verdict says so.
 """
 
 from __future__ import annotations
@@ -49,8 +52,14 @@ def differ(a: dict, b: dict) -> bool | None:
     """True/False when the spread allows a judgement, None with one seed each."""
     if a["n"] < 2 or b["n"] < 2:
         return None
-    return abs(a["mean"] - b["mean"]) > 2 * math.sqrt(a["std"] ** 2 / a["n"] +
-                                                     b["std"] ** 2 / b["n"])
+    from scipy.stats import t
+
+    va, vb = a["std"] ** 2 / a["n"], b["std"] ** 2 / b["n"]  # squared standard errors
+    gap = abs(a["mean"] - b["mean"])
+    if va + vb == 0:  # no spread in either: any difference is beyond it
+        return gap > 0
+    nu = (va + vb) ** 2 / (va ** 2 / (a["n"] - 1) + vb ** 2 / (b["n"] - 1))
+    return bool(gap > t.ppf(0.975, nu) * math.sqrt(va + vb))
 
 
 def verdict(key: str, kind: str, lower: bool, per: dict[str, dict], order: list[str],
