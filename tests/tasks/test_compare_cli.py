@@ -216,3 +216,33 @@ def test_another_hidden_sizes_the_music_models_to_that_gru():
     w = task.widths(("gru", "lstm"), "equal-params", 20)
     assert w["gru"] == 20 and w["lstm"] == sizing.hidden_for("lstm", sizing.count(
         "gru", 88, 20, 88), 88, 88) != 36
+
+
+def test_resume_with_other_threads_is_refused(tmp_path, capsys, no_training):
+    """The timing rows depend on --threads: runs timed with 2 threads are not resumed into a
+    table whose other runs are timed with 1."""
+    from grukit.tasks.compare import progress
+    from grukit.tasks.compare.run import CompareConfig
+
+    out = tmp_path / "run"
+    out.mkdir()
+    cfg = CompareConfig(task="forecast", data="nile", models=("gru", "lstm"), seeds=2,
+                        epochs=2, folds=1, memory_steps=0)
+    progress.write(str(out), progress.fingerprint(cfg, threads=2),
+                   [{"model": "gru", "seed": 0, "seconds_per_epoch": 1.0}], [], 1.0)
+    assert main(FAST + ["--output", str(out), "--resume"]) == 2  # FAST has --threads 1
+    assert "was written by a run with other settings or data" in capsys.readouterr().err
+    progress.write(str(out), progress.fingerprint(cfg),  # no --threads: torch's default
+                   [{"model": "gru", "seed": 0, "seconds_per_epoch": 1.0}], [], 1.0)
+    assert main(FAST + ["--output", str(out), "--resume"]) == 2
+
+
+def test_more_folds_than_the_series_holds_is_one_sentence(tmp_path, capsys):
+    """The backtest's length is checked before the baselines are scored over the origins
+    (an origin before the series' start gave numpy's 'index -1 is out of bounds')."""
+    argv = FAST + ["--output", str(tmp_path / "run")]
+    argv[argv.index("--folds") + 1] = "1000"
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "100 points are too few for 1000 folds of 10; use a longer series or fewer " \
+           "folds." in err

@@ -89,7 +89,7 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(str(err)) from None
     out = prepare_output(args.output)
     RUN.start(out, resumable=True)
-    stamp = progress.fingerprint(cfg)
+    stamp = progress.fingerprint(cfg, threads=args.threads)
     done = {"runs": [], "memory": [], "seconds": 0.0}
     if args.resume:
         done = progress.read(out, stamp)

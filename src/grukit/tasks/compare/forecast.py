@@ -54,8 +54,17 @@ def _mase(actual, forecast, history, season: int) -> float:
     return mase
 
 
+def check_length(values, season: int, horizon: int, folds: int) -> None:
+    """One sentence when the series is too short for ``folds`` origins of ``horizon``
+    points: the first origin needs 2·max(2·season, 12) + horizon points before it."""
+    if len(values) - folds * horizon < 2 * max(2 * season, 12) + horizon:
+        raise ValueError(f"{len(values)} points are too few for {folds} folds of {horizon}; "
+                         f"use a longer series or fewer folds.")
+
+
 def baseline_scores(values, season: int, horizon: int, folds: int) -> dict[str, float]:
     """Test MASE of naive, seasonal naive and ETS over the same origins."""
+    check_length(values, season, horizon, folds)
     out = {}
     for name, fn in (("naive", lambda h: baselines.naive(h, horizon)),
                      ("seasonal naive", lambda h: baselines.seasonal_naive(h, horizon, season)),
@@ -71,9 +80,7 @@ def baseline_scores(values, season: int, horizon: int, folds: int) -> dict[str, 
 def run(values, season: int, horizon: int, model: str, hidden: int, seed: int, *,
         folds: int = 3, epochs: int = 100) -> tuple[dict, object]:
     """One model, one seed -> (record, the network's recurrent module)."""
-    if len(values) - folds * horizon < 2 * max(2 * season, 12) + horizon:
-        raise ValueError(f"{len(values)} points are too few for {folds} folds of {horizon}; "
-                         f"use a longer series or fewer folds.")
+    check_length(values, season, horizon, folds)
     tests, unfinished = [], []
     for k in range(folds, 0, -1):
         o = len(values) - k * horizon

@@ -21,10 +21,12 @@ from ..._runs import UsageError
 PARTIAL = "partial.json"
 
 
-def fingerprint(cfg) -> str:
-    """What decides the records: every setting, and the bytes of a --data file (a built-in
-    data set is named by its name)."""
-    h = hashlib.sha256(json.dumps(dataclasses.asdict(cfg), sort_keys=True).encode())
+def fingerprint(cfg, threads: int | None = None) -> str:
+    """What decides the records: every setting, --threads when given (the timing rows are
+    measured with it, so runs timed with other threads are not mixed into one table), and
+    the bytes of a --data file (a built-in data set is named by its name)."""
+    settings = dataclasses.asdict(cfg) | ({} if threads is None else {"threads": threads})
+    h = hashlib.sha256(json.dumps(settings, sort_keys=True).encode())
     if cfg.data and os.path.isfile(cfg.data):
         with open(cfg.data, "rb") as f:
             for block in iter(lambda: f.read(1 << 20), b""):
