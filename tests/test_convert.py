@@ -153,3 +153,67 @@ def test_simple_rnn_with_an_activation_torch_lacks_is_refused():
     with pytest.raises(ValueError, match="SimpleRNN activation 'sigmoid' has no torch "
                                          "equivalent; use 'tanh' or 'relu'"):
         convert.from_keras(layer)
+
+
+@pytest.mark.parametrize("backward", [
+    lambda: keras.layers.GRU(4, return_sequences=True, go_backwards=True, activation="relu"),
+    lambda: keras.layers.GRU(4, return_sequences=True, go_backwards=True, reset_after=False),
+    lambda: keras.layers.LSTM(4, return_sequences=True, go_backwards=True),
+], ids=["relu", "reset_before", "LSTM"])
+def test_bidirectional_directions_are_both_checked(backward):
+    # the backward direction was converted with the forward one's cell and options
+    layer = keras.layers.Bidirectional(keras.layers.GRU(4, return_sequences=True),
+                                       backward_layer=backward())
+    layer.build((None, None, 3))
+    with pytest.raises(ValueError, match="only tanh/sigmoid|directions differ"):
+        convert.from_keras(layer)
+
+
+def test_from_keras_refuses_a_torch_module_in_one_sentence():
+    with pytest.raises(TypeError, match="got grukit.nn.gru.GRU .*use from_torch"):
+        convert.from_keras(gnn.GRU(3, 4))
+
+
+@pytest.mark.parametrize("cls", ["GRU", "LSTM"])
+def test_float64_converts_without_rounding_to_float32(cls):
+    torch.manual_seed(0)
+    module = getattr(gnn, cls)(3, 4, batch_first=True, bidirectional=True).double()
+    with torch.no_grad():
+        for p in module.parameters():
+            p.normal_(0, 0.5)
+    x = torch.randn(2, 6, 3, dtype=torch.float64)
+    layer = convert.to_keras(module)
+    y_k, *_ = _keras_out(layer, x)
+    y, _ = module(x)
+    assert y_k.dtype == torch.float64
+    torch.testing.assert_close(y_k, y, rtol=1e-12, atol=1e-12)
+    back = convert.from_keras(layer)  # Keras' one LSTM bias is the sum of torch's two
+    assert next(back.parameters()).dtype == torch.float64
+    torch.testing.assert_close(back(x)[0], y, rtol=1e-12, atol=1e-12)
+
+
+def test_weight_lists_of_another_shape_are_refused():
+    layer = keras.layers.GRU(4, reset_after=True)
+    layer.build((None, None, 3))
+    with pytest.raises(ValueError, match=r"not those of a Keras GRU with units=4, "
+                                         r"reset_after=False"):
+        convert.keras_to_torch_weights(layer.get_weights(), "gru", reset_after=False)
+    lstm = keras.layers.LSTM(4)
+    lstm.build((None, None, 3))
+    with pytest.raises(ValueError, match="not those of a Keras GRU"):
+        convert.keras_to_torch_weights(lstm.get_weights(), "gru")
+    with pytest.raises(ValueError, match="no\\s+projection"):
+        lstm_p = torch.nn.LSTM(3, 4, proj_size=2)
+        convert.torch_to_keras_weights({n[:-3]: p for n, p in lstm_p.named_parameters()},
+                                       "lstm")
+
+
+def test_a_non_zero_recurrent_bias_is_not_dropped():
+    # reset_after=False has no b_hh in Keras: a torch GRU's one was silently lost
+    gru = torch.nn.GRU(3, 4)
+    params = {n[:-3]: p for n, p in gru.named_parameters()}
+    with pytest.raises(ValueError, match="bias_hh is non-zero"):
+        convert.torch_to_keras_weights(params, "gru", reset_after=False)
+    with torch.no_grad():
+        gru.bias_hh_l0.zero_()
+    assert len(convert.torch_to_keras_weights(params, "gru", reset_after=False)) == 3

@@ -59,9 +59,17 @@ def _options(spec: CellSpec, reset_after: bool) -> dict:
 
 # -- Keras --------------------------------------------------------------------------------
 
-def _keras_layer_spec(layer) -> CellSpec:
+def _keras_layer_spec(layer, backward: bool = False) -> CellSpec:
+    """The spec of one Keras recurrent layer; ``backward``: the reversed direction of a
+    Bidirectional (its ``go_backwards=True`` is expected there)."""
+    import keras  # optional dependency; the layer given is a Keras one
+
     name = type(layer).__name__
     spec = cells.by_keras(name)
+    if not isinstance(layer, keras.layers.Layer):
+        raise TypeError(f"expected a Keras {_names('keras')} or Bidirectional layer; got "
+                        f"{type(layer).__module__}.{name} (for a torch.nn or grukit.nn module "
+                        f"use from_torch).")
     if spec is None:
         raise TypeError(f"expected a Keras {_names('keras')} or Bidirectional layer; "
                         f"got {name}.")
@@ -82,7 +90,7 @@ def _keras_layer_spec(layer) -> CellSpec:
         if act != "tanh" or rec != "sigmoid":
             raise ValueError(f"Keras {name} uses activation={act!r}, recurrent_activation="
                              f"{rec!r}; only tanh/sigmoid map onto grukit's equations.")
-    if layer.go_backwards:
+    if layer.go_backwards and not backward:
         raise ValueError(f"Keras {name} has go_backwards=True; wrap it in Bidirectional or "
                          f"reverse the input yourself before converting.")
     return spec
@@ -94,7 +102,21 @@ def keras_to_torch_weights(weights: list[np.ndarray], kind: str, reset_after: bo
     ``kind`` is the cell's name in ``grukit.cells`` ("gru")."""
     spec = cells.get(kind)
     gates, order = spec.gates, spec.keras_order
+    if len(weights) not in (2, 3):
+        raise ValueError(f"expected the 2 or 3 arrays of one Keras {spec.keras} layer and "
+                         f"direction (kernel, recurrent_kernel[, bias]); got {len(weights)}.")
     kernel, recurrent = weights[0], weights[1]
+    units = recurrent.shape[0] if recurrent.ndim == 2 else -1
+    bias_shape = ((2, gates * units) if spec.keras_bias == "stack" and spec.has_param(
+        "bias_hh", **_options(spec, reset_after)) else (gates * units,))
+    expected = [(kernel.shape[0] if kernel.ndim == 2 else "I", gates * units),
+                (units, gates * units), bias_shape][:len(weights)]
+    if units < 1 or [tuple(w.shape) for w in weights] != expected:
+        rest = f", reset_after={reset_after}" if "reset_after" in spec.options else ""
+        raise ValueError(f"the weights have shapes {[tuple(w.shape) for w in weights]}, not "
+                         f"those of a Keras {spec.keras} with units={units}"
+                         f"{rest} ({expected}); pass that layer's get_weights() with its kind and "
+                         f"reset_after.")
     out = {
         "weight_ih": _blocks(kernel, gates, order, axis=1).T,  # (I, G·H) -> (G·H, I)
         "weight_hh": _blocks(recurrent, gates, order, axis=1).T,  # (H, G·H) -> (G·H, H)
@@ -118,8 +140,26 @@ def torch_to_keras_weights(params: dict[str, torch.Tensor | None], kind: str,
     spec = cells.get(kind)
     gates, order = spec.gates, spec.keras_order
 
-    def np_(t):
-        return t.detach().cpu().float().numpy()
+    w_ih, w_hh = params["weight_ih"], params["weight_hh"]
+    units = w_hh.shape[1] if w_hh.dim() == 2 else -1
+    shapes = {k: tuple(v.shape) for k, v in params.items() if v is not None}
+    expected = {"weight_ih": (gates * units, w_ih.shape[-1]), "weight_hh": (gates * units, units),
+                "bias_ih": (gates * units,), "bias_hh": (gates * units,)}
+    if units < 1 or any(shapes[k] != expected.get(k) for k in shapes):
+        raise ValueError(f"the tensors have shapes {shapes}, not those of one layer and "
+                         f"direction of a torch {spec.display} with hidden_size={units} and no "
+                         f"projection ({expected}); pass weight_ih, weight_hh, bias_ih and "
+                         f"bias_hh of one layer and direction.")
+    b_hh = params.get("bias_hh")
+    if b_hh is not None and not spec.has_param("bias_hh", **_options(spec, reset_after)) \
+            and bool(b_hh.ne(0).any()):
+        raise ValueError(f"bias_hh is non-zero, but a reset_after={reset_after} "
+                         f"{spec.display} has no recurrent bias, so it would be lost; convert "
+                         f"with the reset_after the weights were trained with.")
+
+    def np_(t):  # float64 stays float64; other floats (bfloat16 has no numpy) -> float32
+        t = t.detach().cpu()
+        return t.numpy() if t.dtype == torch.float64 else t.float().numpy()
 
     out = [_blocks(np_(params["weight_ih"]).T, gates, order, axis=1),  # (I, G·H)
            _blocks(np_(params["weight_hh"]).T, gates, order, axis=1)]  # (H, G·H)
@@ -140,6 +180,16 @@ def _keras_value(value):
     return getattr(value, "__name__", value)  # an activation function -> its name
 
 
+def _keras_config(layer, backward: bool = False) -> tuple[CellSpec, dict, int, bool]:
+    """(spec, nn options, units, use_bias) of one Keras recurrent layer, checked."""
+    spec = _keras_layer_spec(layer, backward)
+    cell = layer.cell
+    options = {k: _keras_value(getattr(cell, v)) for k, v in spec.keras_options.items()}
+    options = {k: bool(v) if isinstance(spec.options[k], bool) else v
+               for k, v in options.items()}
+    return spec, options, int(cell.units), bool(cell.use_bias)
+
+
 def from_keras(layer) -> nn.Module:
     """A built Keras ``GRU``/``LSTM``/``SimpleRNN`` (or ``Bidirectional`` of one, merge
     mode "concat") -> the equivalent ``grukit.nn`` module, ``batch_first=True`` as Keras."""
@@ -149,14 +199,18 @@ def from_keras(layer) -> nn.Module:
             raise ValueError(f"Bidirectional merge_mode={layer.merge_mode!r}; only 'concat' "
                              f"matches a bidirectional torch layer.")
         directions = [layer.forward_layer, layer.backward_layer]
-        spec = _keras_layer_spec(directions[0])
     else:
-        spec = _keras_layer_spec(layer)
         directions = [layer]
+    # (spec, options, units, use_bias) of each direction: a torch layer has one for both
+    configs = [_keras_config(d, backward=i == 1) for i, d in enumerate(directions)]
+    if len(configs) == 2 and configs[0] != configs[1]:
+        (s0, o0, u0, b0), (s1, o1, u1, b1) = configs
+        raise ValueError(f"the Bidirectional layer's directions differ (forward: {s0.keras}"
+                         f"({u0}, use_bias={b0}, {o0}), backward: {s1.keras}({u1}, use_bias="
+                         f"{b1}, {o1})), and a bidirectional torch layer has one configuration; "
+                         f"build both directions alike.")
+    spec, options, _, _ = configs[0]
     cell = directions[0].cell
-    options = {k: _keras_value(getattr(cell, v)) for k, v in spec.keras_options.items()}
-    options = {k: bool(v) if isinstance(spec.options[k], bool) else v
-               for k, v in options.items()}
     input_size = cell.kernel.shape[0]
     module = spec.module_class()(input_size, cell.units, batch_first=True,
                                  bias=bool(cell.use_bias), bidirectional=bidirectional,
@@ -168,6 +222,7 @@ def from_keras(layer) -> nn.Module:
         w = keras_to_torch_weights([np.asarray(v) for v in direction.get_weights()],
                                    spec.name, reset_after)
         state.update({k + suffix: v for k, v in w.items()})
+    module.to(dtype=state["weight_ih_l0"].dtype)  # a float64 layer gives a float64 module
     module.load_state_dict(state)
     return module
 
@@ -191,10 +246,12 @@ def to_keras(module: nn.Module):
 
     options = {k: getattr(module, k, spec.options[k]) for k in spec.options}
     kw = dict(use_bias=module.bias, return_sequences=True, return_state=True)
+    if next(module.parameters()).dtype == torch.float64:  # else Keras' float32 rounds them
+        kw["dtype"] = "float64"
     kw |= {v: options[k] for k, v in spec.keras_options.items()}
     make = getattr(keras.layers, spec.keras)
-    layer = keras.layers.Bidirectional(make(module.hidden_size, **kw)) if module.bidirectional \
-        else make(module.hidden_size, **kw)
+    layer = keras.layers.Bidirectional(make(module.hidden_size, **kw), dtype=kw.get("dtype")) \
+        if module.bidirectional else make(module.hidden_size, **kw)
     layer.build((None, None, module.input_size))
     reset_after = options.get("reset_after", True)
     lists = []
