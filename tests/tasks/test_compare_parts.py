@@ -153,3 +153,14 @@ def test_two_seeds_two_standard_errors_apart_are_not_beyond_the_noise():
     assert "equal within noise" in v
     table = {"test_metric": per, "seconds_per_epoch": per, "params": per}
     assert summary.recommend(table, ["gru", "lstm"], "accuracy", False).startswith("Either")
+
+
+def test_a_run_whose_metric_is_nan_decides_nothing():
+    nan = float("nan")
+    per = {"gru": summary.stats([nan, 0.9, 0.8]), "lstm": summary.stats([1.0, 1.1, 1.05])}
+    v = summary.verdict("test_metric", "metric", True, per, ["gru", "lstm"], "MASE")
+    assert "no verdict, a mean is not finite" in v and "equal within noise" not in v
+    speed = {"gru": summary.stats([1.0, 1.1, 1.2]), "lstm": summary.stats([2.0, 2.1, 2.2])}
+    table = {"test_metric": per, "seconds_per_epoch": speed, "params": speed}
+    text = summary.recommend(table, ["gru", "lstm"], "MASE", True)
+    assert text.startswith("Nothing is decided: the test MASE of GRU is not finite")

@@ -77,6 +77,10 @@ def verdict(key: str, kind: str, lower: bool, per: dict[str, dict], order: list[
         if kind == "bytes":
             parts.append(f"{r} needs {a['mean'] / b['mean']:.2f}× the memory of {o}")
             continue
+        if not (math.isfinite(a["mean"]) and math.isfinite(b["mean"])):  # a run diverged
+            parts.append(f"{r} vs {o}: no verdict, a mean is not finite ({fmt(a, kind)} vs "
+                         f"{fmt(b, kind)})")
+            continue
         d = differ(a, b)
         if kind == "time":
             if d is False:
@@ -130,6 +134,10 @@ def recommend(table: dict, order: list[str], metric: str, lower: bool) -> str:
     per, speed = table["test_metric"], table["seconds_per_epoch"]
     if len(order) == 1:
         return f"Only {NAMES[order[0]]} was run; add models with --models to compare."
+    broken = [NAMES[m] for m in order if not math.isfinite(per[m]["mean"])]
+    if broken:  # NaN would win or tie any comparison
+        return (f"Nothing is decided: the test {metric} of {', '.join(broken)} is not finite "
+                f"(a run diverged or failed); see the runs in results.json and rerun.")
     best = min(order, key=lambda m: per[m]["mean"] * (1 if lower else -1))
     fastest = min(order, key=lambda m: speed[m]["mean"])
     if any(per[m]["n"] < 2 for m in order):
