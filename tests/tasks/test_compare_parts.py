@@ -164,3 +164,12 @@ def test_a_run_whose_metric_is_nan_decides_nothing():
     table = {"test_metric": per, "seconds_per_epoch": speed, "params": speed}
     text = summary.recommend(table, ["gru", "lstm"], "MASE", True)
     assert text.startswith("Nothing is decided: the test MASE of GRU is not finite")
+
+
+def test_longest_t_solved_needs_every_shorter_length_solved():
+    """"T ≤ 200" claims T = 50 and 100 too: a model that missed T = 100 solves up to 50."""
+    mem = [{"task": "adding", "model": "gru", "length": t, "seed": 0, "relative": rel,
+            "solved": rel <= 0.1} for t, rel in ((50, 0.05), (100, 0.3), (200, 0.08))]
+    limits = summary.memory_limits(mem, ["gru"])["adding"]["gru"]
+    assert limits["solved"] == 50 and limits["relative"] == {50: 0.05, 100: 0.3, 200: 0.08}
+    assert summary.memory_limits(mem[1:], ["gru"])["adding"]["gru"]["solved"] is None

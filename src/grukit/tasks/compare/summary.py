@@ -108,7 +108,8 @@ def verdict(key: str, kind: str, lower: bool, per: dict[str, dict], order: list[
 
 
 def memory_limits(memory: list[dict], order: list[str]) -> dict:
-    """task -> model -> {"solved": longest T solved by a majority of seeds or None,
+    """task -> model -> {"solved": the longest T such that every length up to it was solved
+    by a majority of seeds (the table shows "T ≤ solved"), or None,
     "relative": {T: mean test loss / baseline}, "ran": whether it has memory runs (a task's
     models that are not cells, e.g. a Transformer, have none)}."""
     out: dict = {}
@@ -117,11 +118,12 @@ def memory_limits(memory: list[dict], order: list[str]) -> dict:
         for m in order:
             rows = [r for r in memory if r["task"] == task and r["model"] == m]
             lengths = sorted({r["length"] for r in rows})
-            rel, solved = {}, None
+            rel, solved, gap = {}, None, False
             for t in lengths:
                 at = [r for r in rows if r["length"] == t]
                 rel[t] = float(np.mean([r["relative"] for r in at]))
-                if sum(r["solved"] for r in at) * 2 > len(at):
+                gap = gap or sum(r["solved"] for r in at) * 2 <= len(at)
+                if not gap:  # a shorter length unsolved: a longer one solved is not "T ≤"
                     solved = t
             out[task][m] = {"solved": solved, "relative": rel, "ran": bool(rows)}
     return out
