@@ -464,3 +464,19 @@ def test_builtin_yearly_series_are_years():
         load_builtin("sunspot")
     one_sentence(err, "'sunspot'", "'sunspots'")
 
+
+
+@pytest.mark.parametrize("sep", [",", ";"])
+def test_a_separator_at_the_end_of_each_row_keeps_the_columns_in_place(tmp_path, sep):
+    # pandas made the times the index and read the values as the times
+    rows = "".join(f"2020-{m:02d}-01{sep}{m}{sep}\n" for m in range(1, 5))
+    s = read_series_csv(write(tmp_path, f"date{sep}value\n" + rows))
+    assert s.tolist() == [1.0, 2.0, 3.0, 4.0]
+    assert s.index[0] == pd.Timestamp("2020-01-01") and s.index.freqstr == "MS"
+
+
+def test_a_field_beyond_the_header_is_refused_not_dropped(tmp_path):
+    p = write(tmp_path, "date,value\n2020-01-01,1,\n2020-02-01,2,9\n2020-03-01,3,\n")
+    with pytest.raises(ValueError) as err:
+        read_series_csv(p)
+    one_sentence(err, p, "data row 2 has more fields than the header")

@@ -115,9 +115,23 @@ def read_series_csv(path: str, time_column: str | None = None, target: str | Non
     if not text.strip():
         raise ValueError(f"{path!r} is empty; expected a header and one row per time step.")
     sep = _separator(text)
+    read = dict(sep=sep, dtype=str, keep_default_na=False, skip_blank_lines=True,
+                skipinitialspace=True)
     try:
-        df = pd.read_csv(io.StringIO(text), sep=sep, dtype=str, keep_default_na=False,
-                         skip_blank_lines=True, skipinitialspace=True)
+        # index_col=False: rows with one more field than the header (a separator at the end
+        # of each line) keep their first column as the times instead of pandas moving it
+        # into the index and shifting every column one place left
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", pd.errors.ParserWarning)
+            df = pd.read_csv(io.StringIO(text), index_col=False, **read)
+        if any(issubclass(w.category, pd.errors.ParserWarning) for w in caught):
+            extra = pd.read_csv(io.StringIO(text), header=None, skiprows=1, **read)
+            extra = extra.iloc[:, df.shape[1]:].fillna("").astype(str)
+            if extra.map(str.strip).ne("").to_numpy().any():
+                row = _row(extra.map(str.strip).ne("").any(axis=1))
+                raise ValueError(f"{path!r}: data row {row} has more fields than the header "
+                                 f"({list(df.columns)}); name every column in the header or "
+                                 f"check the separator.")
     except (pd.errors.ParserError, pd.errors.EmptyDataError) as err:
         raise ValueError(f"{path!r} could not be read as a CSV with separator {sep!r} "
                          f"({' '.join(str(err).split())}); check the separator and the "
