@@ -480,3 +480,15 @@ def test_a_field_beyond_the_header_is_refused_not_dropped(tmp_path):
     with pytest.raises(ValueError) as err:
         read_series_csv(p)
     one_sentence(err, p, "data row 2 has more fields than the header")
+
+
+def test_a_comma_that_could_separate_thousands_is_flagged(tmp_path):
+    # 1,234 in a tab file read as 1.234 without a word: a factor of 1000 if it meant 1234
+    p = write(tmp_path, "date\tvalue\n" + "".join(f"2020-{m:02d}-01\t{m},234\n"
+                                                   for m in range(1, 5)))
+    with pytest.warns(UserWarning, match="'1,234' in 'value' read with a decimal comma"):
+        assert read_series_csv(p).tolist() == [1.234, 2.234, 3.234, 4.234]
+    p = write(tmp_path, "date;value\n2020-01-01;1,5\n2020-02-01;2,25\n2020-03-01;3,125\n")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert read_series_csv(p).tolist() == [1.5, 2.25, 3.125]

@@ -348,6 +348,12 @@ def _numbers(raw, path: str, col: str, sep: str) -> np.ndarray:
     text = vals.where(~missing, "")
     if sep != "," and text.str.fullmatch(r"[+-]?\d+,\d+").any() and \
             not text.str.contains(".", regex=False).any():
+        commas = text[text.str.contains(",", regex=False)]
+        if commas.str.fullmatch(r"[+-]?[1-9]\d{0,2}(,\d{3})+").all():  # 1,234: 1.234 or 1234?
+            warnings.warn(f"{path!r}: values such as {commas.iloc[0]!r} in {col!r} read with a "
+                          f"decimal comma ({commas.iloc[0].replace(',', '.')}); if the comma "
+                          f"separates thousands, remove it from the file.", UserWarning,
+                          stacklevel=3)
         text = text.str.replace(",", ".", regex=False)  # decimal commas (a ';' file)
     grouped = text.str.fullmatch(r"[+-]?\d{1,3}(,\d{3})+(\.\d+)?")
     text = text.where(~grouped, text.str.replace(",", "", regex=False))  # 1,234.5
