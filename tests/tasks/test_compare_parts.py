@@ -173,3 +173,19 @@ def test_longest_t_solved_needs_every_shorter_length_solved():
     limits = summary.memory_limits(mem, ["gru"])["adding"]["gru"]
     assert limits["solved"] == 50 and limits["relative"] == {50: 0.05, 100: 0.3, 200: 0.08}
     assert summary.memory_limits(mem[1:], ["gru"])["adding"]["gru"]["solved"] is None
+
+
+def test_a_csv_with_a_gap_is_not_told_to_use_a_flag_compare_lacks(tmp_path):
+    import numpy as np
+    import pandas as pd
+
+    from grukit.tasks.compare import forecast
+
+    idx = pd.date_range("2000-01-01", periods=120, freq="MS")
+    y = np.arange(120.0)
+    y[50] = np.nan
+    pd.DataFrame({"date": idx, "sales": y}).to_csv(tmp_path / "s.csv", index=False)
+    with pytest.raises(ValueError, match="1 missing value") as err:
+        forecast.load(str(tmp_path / "s.csv"))
+    assert "pass --fill" not in str(err.value)
+    assert "compare reads a series without gaps: fill them in the file" in str(err.value)

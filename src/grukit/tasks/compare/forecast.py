@@ -28,7 +28,15 @@ def load(data: str | None):
     if name in BUILTIN:
         info = BUILTIN[name]
         return name, load_builtin(name).to_numpy(), info.season, info.horizon
-    series = read_series_csv(name)
+    try:
+        series = read_series_csv(name)
+    except ValueError as err:  # compare has no --fill: say so instead of offering it
+        text = str(err)
+        if "; pass --fill" not in text:
+            raise
+        raise ValueError(f"{text.split('; pass --fill')[0]}; compare reads a series without "
+                         f"gaps: fill them in the file (or use grukit forecast, which takes "
+                         f"--fill interpolate).") from None
     season = season_of(series.index.freqstr or "")
     return name, series.to_numpy(), season, 12 if season == 12 else max(season, 10)
 
