@@ -492,3 +492,12 @@ def test_a_comma_that_could_separate_thousands_is_flagged(tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert read_series_csv(p).tolist() == [1.5, 2.25, 3.125]
+
+
+def test_times_with_and_without_an_offset_are_refused(tmp_path):
+    # the time without an offset was taken as UTC
+    p = write(tmp_path, "date,value\n2020-01-01T00:00Z,1\n2020-01-01T01:00,2\n"
+                        "2020-01-01T02:00+00:00,3\n2020-01-01T03:00Z,4\n")
+    with pytest.raises(ValueError) as err:
+        read_series_csv(p)
+    one_sentence(err, p, "'2020-01-01T01:00' on data row 2", "with its offset, or none")

@@ -322,6 +322,12 @@ def _mixed_offsets(vals, path: str, col: str):
     when only those are regular (a daily series at local midnight)."""
     import pandas as pd
 
+    naive = ~vals.str.contains(_OFFSET_TAIL).to_numpy()
+    if naive.any() and not naive.all():  # UTC, local time? Nothing says which
+        raise ValueError(f"{path!r}: the time column {col!r} mixes times with a timezone "
+                         f"offset ({vals[~naive].iloc[0]!r}) and without one "
+                         f"({vals[naive].iloc[0]!r} on data row {_row(naive)}); write every "
+                         f"time with its offset, or none.")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
