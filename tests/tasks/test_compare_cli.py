@@ -246,3 +246,22 @@ def test_more_folds_than_the_series_holds_is_one_sentence(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "100 points are too few for 1000 folds of 10; use a longer series or fewer " \
            "folds." in err
+
+
+def test_resume_fingerprint_reads_a_data_folder(tmp_path):
+    """A --data folder (speech's wavs, generate's texts) changed between the runs is other
+    data: its runs are not resumed into the new table."""
+    from grukit.tasks.compare import progress
+    from grukit.tasks.compare.run import CompareConfig
+
+    folder = tmp_path / "texts"
+    folder.mkdir()
+    (folder / "a.txt").write_text("to be or not to be")
+    cfg = CompareConfig(task="generate", data=str(folder))
+    before = progress.fingerprint(cfg)
+    assert progress.fingerprint(cfg) == before
+    (folder / "a.txt").write_text("to be or not to bee")
+    changed = progress.fingerprint(cfg)
+    assert changed != before
+    (folder / "b.txt").write_text("more")
+    assert progress.fingerprint(cfg) != changed

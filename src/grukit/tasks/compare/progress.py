@@ -24,12 +24,22 @@ PARTIAL = "partial.json"
 def fingerprint(cfg, threads: int | None = None) -> str:
     """What decides the records: every setting, --threads when given (the timing rows are
     measured with it, so runs timed with other threads are not mixed into one table), and
-    the bytes of a --data file (a built-in data set is named by its name)."""
+    the bytes of a --data file, or the names and bytes of every file under a --data folder
+    (a built-in data set is named by its name)."""
     settings = dataclasses.asdict(cfg) | ({} if threads is None else {"threads": threads})
     h = hashlib.sha256(json.dumps(settings, sort_keys=True).encode())
+    files = []
     if cfg.data and os.path.isfile(cfg.data):
-        with open(cfg.data, "rb") as f:
-            for block in iter(lambda: f.read(1 << 20), b""):
+        files = [cfg.data]
+    elif cfg.data and os.path.isdir(cfg.data):  # speech's wav folder, generate's text folder
+        for root, dirs, names in os.walk(cfg.data):
+            dirs.sort()
+            files += [os.path.join(root, n) for n in sorted(names)]
+    for path in files:
+        if len(files) > 1:
+            h.update(os.path.relpath(path, cfg.data).encode() + b"\0")
+        with open(path, "rb") as f:
+            for block in iter(lambda f=f: f.read(1 << 20), b""):
                 h.update(block)
     return h.hexdigest()
 
