@@ -217,3 +217,15 @@ def test_a_non_zero_recurrent_bias_is_not_dropped():
     with torch.no_grad():
         gru.bias_hh_l0.zero_()
     assert len(convert.torch_to_keras_weights(params, "gru", reset_after=False)) == 3
+
+
+def test_a_grukit_layers_layer_is_refused_with_the_module_it_holds():
+    from grukit import layers
+
+    layer = layers.GRU(4)
+    layer(torch.randn(2, 5, 3))  # builds
+    for f in (convert.to_torch, convert.to_keras, convert.from_torch):  # to_torch: AttributeError
+        with pytest.raises(TypeError, match="grukit.layers layer, not a grukit.nn module; "
+                                            "convert the module it holds, layer.rnn"):
+            f(layer)
+    assert type(convert.to_torch(layer.rnn)) is torch.nn.GRU

@@ -40,8 +40,19 @@ def _names(attr: str) -> str:
     return ", ".join(getattr(s, attr) for s in cells.all_specs() if getattr(s, attr))
 
 
+def _not_a_layer(module) -> None:
+    """Refuse a grukit.layers layer: it holds the nn module (``.rnn``) and is not one."""
+    held = "layer.rnn" if isinstance(getattr(module, "rnn", None), nn.Module) else \
+        "layer.layer.rnn" if isinstance(getattr(getattr(module, "layer", None), "rnn", None),
+                                        nn.Module) else None
+    if held and not isinstance(module, (gnn.RecurrentBase, nn.RNNBase)):
+        raise TypeError(f"{type(module).__name__} is a Keras-style grukit.layers layer, not a "
+                        f"grukit.nn module; convert the module it holds, {held}.")
+
+
 def _spec(module: nn.Module) -> CellSpec:
     """The cell spec of a grukit.nn or torch.nn recurrent module (not a one-step cell)."""
+    _not_a_layer(module)
     if isinstance(module, gnn.RecurrentBase):
         return module.spec
     spec = next((s for s in cells.all_specs()
@@ -305,6 +316,7 @@ def to_torch(module: nn.Module) -> nn.Module:
 
     torch.nn has only the ``reset_after=True`` GRU; the textbook form raises ``ValueError``.
     """
+    _not_a_layer(module)
     spec = getattr(type(module), "spec", None)
     if spec is not None:
         if spec.torch is None:
