@@ -229,3 +229,10 @@ def test_a_grukit_layers_layer_is_refused_with_the_module_it_holds():
                                             "convert the module it holds, layer.rnn"):
             f(layer)
     assert type(convert.to_torch(layer.rnn)) is torch.nn.GRU
+
+
+def test_a_textbook_gru_cell_is_refused_without_pointing_to_to_keras():
+    with pytest.raises(ValueError, match=r"^torch.nn.GRUCell only has the reset_after=True "
+                                         r"form; a reset_after=False GRU cell does not convert "
+                                         r"to torch.nn.$"):
+        convert.to_torch(gnn.GRUCell(3, 4, reset_after=False))

@@ -325,9 +325,13 @@ def to_torch(module: nn.Module) -> nn.Module:
         for k, default in spec.options.items():
             value = getattr(module, k, default)
             if k not in spec.torch_options and value != default:
-                where = " converts to Keras (to_keras) but" if spec.keras else ""
-                raise ValueError(f"torch.nn.{spec.torch} only has the {k}={default} form; a "
-                                 f"{k}={value} {spec.display}{where} not to torch.nn.")
+                layer = isinstance(module, gnn.RecurrentBase)  # to_keras takes no cells
+                where = " converts to Keras (to_keras) but not to torch.nn" if spec.keras \
+                    and layer else " does not convert to torch.nn"
+                name = spec.torch if layer else spec.torch_cell
+                raise ValueError(f"torch.nn.{name} only has the {k}={default} form; a "
+                                 f"{k}={value} {spec.display}{'' if layer else ' cell'}"
+                                 f"{where}.")
     step = _one_step(module, ours=True)
     if step is not None:
         dst, extra = step
