@@ -189,3 +189,26 @@ def test_a_csv_with_a_gap_is_not_told_to_use_a_flag_compare_lacks(tmp_path):
         forecast.load(str(tmp_path / "s.csv"))
     assert "pass --fill" not in str(err.value)
     assert "compare reads a series without gaps: fill them in the file" in str(err.value)
+
+
+
+def test_torch_cells_of_a_stacked_module_step_every_layer():
+    """The 'same step with torch.nn's cell' row times one step through every layer, as the
+    stacked module's streaming step does (it timed the first layer's cell only)."""
+    from grukit.tasks.compare.latency import _torch_cells, measure
+
+    for cls in (gnn.GRU, gnn.LSTM, gnn.RNN):
+        rnn = cls(3, 5, num_layers=2, batch_first=True)
+        cells_ = _torch_cells(rnn)
+        assert len(cells_) == 2
+        x0 = torch.randn(1, 3)
+        with torch.no_grad():
+            x = x0
+            for cell in cells_:
+                x = cell(x)
+                x = x[0] if isinstance(x, tuple) else x
+            torch.testing.assert_close(x, rnn(x0.unsqueeze(1))[0][:, 0])
+    assert _torch_cells(gnn.GRU(3, 5, bidirectional=True)) is None
+    assert _torch_cells(gnn.MinGRU(3, 5)) is None
+    assert measure(gnn.GRU(3, 5, num_layers=2, batch_first=True), 2, 3,
+                   repeat=1)["torch_step_us"] > 0

@@ -40,29 +40,48 @@ def measure(rnn: torch.nn.Module, batch: int, length: int, *, repeat: int = 30) 
     with torch.no_grad():
         step = _median(lambda: stream.step(x_t), repeat * 20, 50)
         full = _median(lambda: rnn(x), repeat, 3)
-        cell = _torch_cell(rnn)
+        cells = _torch_cells(rnn)
         torch_step = None
-        if cell is not None:
-            state = [torch.zeros(1, rnn.hidden_size)] * (2 if isinstance(cell, LSTMCell) else 1)
+        if cells is not None:
+            lstm = isinstance(cells[0], LSTMCell)
+            zeros = torch.zeros(1, rnn.hidden_size)
+            state = (zeros, zeros) if lstm else zeros
             x_1 = torch.from_numpy(x_t).unsqueeze(0)  # (1, I)
-            state = state[0] if len(state) == 1 else tuple(state)
-            torch_step = 1e6 * _median(lambda: cell(x_1, state), repeat * 20, 50)
+
+            def chain():  # one step through every layer, as the stream's step
+                x = x_1
+                for cell in cells:
+                    x = cell(x, state)
+                    x = x[0] if lstm else x
+
+            torch_step = 1e6 * _median(chain, repeat * 20, 50)
     return {"step_us": 1e6 * step, "torch_step_us": torch_step, "batch_ms": 1e3 * full,
             "batch_shape": [batch, length, inputs]}
 
 
-def _torch_cell(rnn):
-    """torch.nn's cell with the first layer's weights, or None (minGRU, the textbook GRU
+def _torch_cells(rnn):
+    """torch.nn's cells with the weights of each layer (a stacked module's streaming step
+    runs them all), or None (minGRU, the textbook GRU with reset_after=False, a projected
+    LSTM, a bidirectional module: torch has no such cell, or no streaming step)."""
+    if getattr(rnn, "bidirectional", False):
+        return None
+    cells = [_torch_cell(rnn, k) for k in range(getattr(rnn, "num_layers", 1))]
+    return None if cells[0] is None else cells
+
+
+def _torch_cell(rnn, layer: int = 0):
+    """torch.nn's cell with layer ``layer``'s weights, or None (minGRU, the textbook GRU
     with reset_after=False, a projected LSTM: torch has no such cell)."""
     kind = type(rnn).__name__
     if kind not in ("GRU", "LSTM", "RNN") or not getattr(rnn, "reset_after", True) \
             or getattr(rnn, "proj_size", 0):
         return None
+    inputs = rnn.input_size if layer == 0 else rnn.hidden_size
     if kind == "RNN":
-        cell = RNNCell(rnn.input_size, rnn.hidden_size, nonlinearity=rnn.nonlinearity)
+        cell = RNNCell(inputs, rnn.hidden_size, nonlinearity=rnn.nonlinearity)
     else:
-        cell = {"GRU": GRUCell, "LSTM": LSTMCell}[kind](rnn.input_size, rnn.hidden_size)
+        cell = {"GRU": GRUCell, "LSTM": LSTMCell}[kind](inputs, rnn.hidden_size)
     with torch.no_grad():
         for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
-            getattr(cell, name).copy_(getattr(rnn, f"{name}_l0"))
+            getattr(cell, name).copy_(getattr(rnn, f"{name}_l{layer}"))
     return cell.eval()
