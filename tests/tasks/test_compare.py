@@ -155,3 +155,15 @@ def test_memory_runs_on_train_loop_with_the_numbers_of_its_old_loop():
         curve, test = reference(task, model, 6, 8, steps, 2)
         assert r["val_curve"] == curve == seen.val and r["test_loss"] == test
         assert len(curve) == (13 if steps == 25 else 7)  # every 2 steps and the last
+
+
+def test_an_earlier_runs_plot_is_not_embedded(result, tmp_path):
+    """A memory.png left in --output by an earlier run is not this run's plot: a run without
+    memory rows neither embeds it in report.html nor leaves it beside the report."""
+    report.write(result, str(tmp_path))
+    assert (tmp_path / "memory.png").exists()
+    no_memory = result | {"memory": [], "memory_summary": {}}
+    files = report.write(no_memory, str(tmp_path))
+    assert "memory.png" not in files and not (tmp_path / "memory.png").exists()
+    page = (tmp_path / "report.html").read_text()
+    assert 'alt="memory.png"' not in page and 'alt="latency.png"' in page

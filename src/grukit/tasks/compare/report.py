@@ -120,14 +120,16 @@ def _embed(folder: str, name: str) -> str:
     return f'<figure><img alt="{name}" src="data:image/png;base64,{data}"></figure>'
 
 
-def page(res: dict, folder: str) -> str:
+def page(res: dict, folder: str, plots=PLOTS) -> str:
+    """The HTML page; ``plots``: the PNG names in ``folder`` to embed (those this run
+    wrote)."""
     order = res["order"]
     head = "".join(f"<th>{NAMES[m]}</th>" for m in order)
     body = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>"
                    for r in rows(res))
     notes = "".join(f"<li><b>{html.escape(k)}</b>: {html.escape(_note(v))}</li>"
                     for k, v in _notes(res).items())
-    figures = "".join(_embed(folder, p) for p in PLOTS if os.path.exists(os.path.join(folder, p)))
+    figures = "".join(_embed(folder, p) for p in plots if os.path.exists(os.path.join(folder, p)))
     style = ("body{font-family:sans-serif;max-width:1100px;margin:2em auto}"
              "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 8px;"
              "text-align:left;vertical-align:top}img{max-width:100%}")
@@ -147,5 +149,9 @@ def write(res: dict, folder: str) -> list[str]:
     atomic_text(os.path.join(folder, "results.json"), json.dumps(res, indent=1))
     atomic_text(os.path.join(folder, "report.md"), markdown(res))
     pngs = plot_all(res, folder)
-    atomic_text(os.path.join(folder, "report.html"), page(res, folder))
+    for name in set(PLOTS) - set(pngs):  # an earlier run's plot (e.g. memory.png) is not this one's
+        stale = os.path.join(folder, name)
+        if os.path.isfile(stale):
+            os.remove(stale)
+    atomic_text(os.path.join(folder, "report.html"), page(res, folder, pngs))
     return ["results.json", "report.md", "report.html", *pngs]
