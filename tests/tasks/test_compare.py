@@ -167,3 +167,14 @@ def test_an_earlier_runs_plot_is_not_embedded(result, tmp_path):
     assert "memory.png" not in files and not (tmp_path / "memory.png").exists()
     page = (tmp_path / "report.html").read_text()
     assert 'alt="memory.png"' not in page and 'alt="latency.png"' in page
+
+
+def test_memory_widths_note_names_each_memory_task():
+    """The note on the memory rows gave the adding task's widths only: with copy alone it
+    read 'widths ;', and copy's own equal-params widths were never shown."""
+    res = {"task": {"notes": {}}, "order": ["gru", "lstm"], "runs": [],
+           "convergence": {"runs": {"why": []}, "memory": {}},
+           "config": {"memory_steps": 3, "memory_seeds": 1},
+           "memory": [{"task": "copy", "model": "gru", "hidden": 32},
+                      {"task": "copy", "model": "lstm", "hidden": 27}]}
+    assert report._notes(res)["memory tasks"].startswith("widths copy GRU 32, LSTM 27; 3 Adam")

@@ -83,9 +83,12 @@ def _notes(res: dict) -> dict:
         out["not converged"] = "; ".join(why)
     if res["memory"]:
         c = res["config"]
-        widths = {r["model"]: r["hidden"] for r in res["memory"] if r["task"] == "adding"}
+        widths = {}  # task -> model -> width (copy's wider input sizes its own widths)
+        for r in res["memory"]:
+            widths.setdefault(r["task"], {})[r["model"]] = r["hidden"]
         out["memory tasks"] = (
-            "widths " + ", ".join(f"{NAMES[m]} {w}" for m, w in widths.items())
+            "widths " + "; ".join(f"{t} " + ", ".join(f"{NAMES[m]} {w}" for m, w in per.items())
+                                  for t, per in widths.items())
             + f"; {c['memory_steps']} Adam steps (lr 0.01, batch 32, gradient norm clipped at 1)"
             f" on fresh batches, scored on 256 held-out sequences; {c['memory_seeds']} seed(s)")
     return out
