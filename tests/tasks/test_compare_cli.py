@@ -265,3 +265,30 @@ def test_resume_fingerprint_reads_a_data_folder(tmp_path):
     assert changed != before
     (folder / "b.txt").write_text("more")
     assert progress.fingerprint(cfg) != changed
+
+
+def test_an_interrupted_run_does_not_leave_an_earlier_runs_report(tmp_path, monkeypatch,
+                                                                   capsys):
+    """results.json and report.html of an earlier finished run in --output are removed once
+    a new run has its first result, so Ctrl-C does not leave them beside the new
+    partial.json as if they were its results; bad input removes nothing."""
+    out = tmp_path / "run"
+    out.mkdir()
+    for name in ("results.json", "report.html", "memory.png"):
+        (out / name).write_text("an earlier run")
+    bad = FAST + ["--output", str(out)]
+    bad[bad.index("--folds") + 1] = "1000"
+    assert main(bad) == 2
+    assert (out / "results.json").read_text() == "an earlier run"
+    real, calls = tasks.run, []
+
+    def second_interrupted(*a, **k):
+        calls.append(a)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real(*a, **k)
+
+    monkeypatch.setattr(tasks, "run", second_interrupted)
+    assert main(FAST + ["--output", str(out)]) == 130
+    assert len(json.loads((out / "partial.json").read_text())["runs"]) == 1
+    assert not any((out / n).exists() for n in ("results.json", "report.html", "memory.png"))

@@ -106,6 +106,8 @@ def run(args: argparse.Namespace) -> int:
 
     def on_result(kind, runs, mem):
         progress.write(out, stamp, runs, mem, done["seconds"] + time.perf_counter() - started)
+        if len(runs) + len(mem) == len(done["runs"]) + len(done["memory"]) + 1:
+            progress.clear_reports(out)  # the first new result: an earlier run's files go
         if kind == "run":
             r = runs[-1]
             RUN.finished(f"run {len(runs)} of {n_runs} ({r['model']}, seed {r['seed']})")

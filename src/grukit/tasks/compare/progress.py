@@ -57,6 +57,18 @@ def clear(folder: str) -> None:
         os.remove(path)
 
 
+def clear_reports(folder: str) -> None:
+    """The results.json, reports and plots of an earlier finished run in ``folder``: removed
+    once the new run has a result of its own, so that an interrupted run does not leave
+    them beside its partial.json as if they were its own."""
+    from .report import PLOTS
+
+    for name in ("results.json", "report.md", "report.html", *PLOTS):
+        path = os.path.join(folder, name)
+        if os.path.isfile(path):
+            os.remove(path)
+
+
 def read(folder: str, stamp: str) -> dict:
     """{"runs", "memory", "seconds"} finished in ``folder`` (empty when there is no readable
     partial.json); one sentence when they belong to other settings or data."""
