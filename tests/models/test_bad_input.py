@@ -426,6 +426,10 @@ def test_nan_loss_from_training_still_warns_and_keeps_weights():
     (lambda: EarlyStopping(patience=-1), "EarlyStopping: patience must be a non-negative"),
     (lambda: EarlyStopping(patience=1.5), "EarlyStopping: patience must be a non-negative"),
     (lambda: ReduceLROnPlateau(patience=-1), "ReduceLROnPlateau: patience must be a non-negative"),
+    (lambda: ReduceLROnPlateau(cooldown=-1), "ReduceLROnPlateau: cooldown must be a non-negative"),
+    (lambda: ReduceLROnPlateau(cooldown=1.5), "ReduceLROnPlateau: cooldown must be a non-negative"),
+    (lambda: ReduceLROnPlateau(min_delta=float("nan")), "min_delta must be a finite number"),
+    (lambda: ReduceLROnPlateau(min_delta="0.1"), "min_delta must be a finite number"),
 ])
 def test_callback_counts(make, msg):
     """every_n_batches=0 used to mean 'never' silently, a negative one 'every |n|'."""
