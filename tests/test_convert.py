@@ -231,6 +231,25 @@ def test_a_grukit_layers_layer_is_refused_with_the_module_it_holds():
     assert type(convert.to_torch(layer.rnn)) is torch.nn.GRU
 
 
+def test_a_go_backwards_layer_is_refused_saying_the_module_reads_time_forward():
+    from grukit import layers
+
+    layer = layers.GRU(4, go_backwards=True, return_sequences=True)
+    x = torch.randn(2, 5, 3)
+    y, _ = layer(x)  # a layer returns (outputs, lengths)
+    with pytest.raises(TypeError, match="go_backwards=True belongs to the layer, not to the "
+                                        "module: the converted module reads time forward, so "
+                                        "reverse each sequence before it"):
+        convert.to_torch(layer)
+    module = convert.to_torch(layer.rnn)  # the advice holds: reversed input, same outputs
+    torch.testing.assert_close(module(x.flip(1))[0], y)
+    forward = layers.GRU(4)
+    forward(x)  # builds
+    with pytest.raises(TypeError) as plain:
+        convert.to_torch(forward)
+    assert "go_backwards" not in str(plain.value)
+
+
 def test_a_textbook_gru_cell_is_refused_without_pointing_to_to_keras():
     with pytest.raises(ValueError, match=r"^torch.nn.GRUCell only has the reset_after=True "
                                          r"form; a reset_after=False GRU cell does not convert "

@@ -46,8 +46,14 @@ def _not_a_layer(module) -> None:
         "layer.layer.rnn" if isinstance(getattr(getattr(module, "layer", None), "rnn", None),
                                         nn.Module) else None
     if held and not isinstance(module, (gnn.RecurrentBase, nn.RNNBase)):
+        backwards = getattr(module, "go_backwards", False) or \
+            getattr(getattr(module, "layer", None), "go_backwards", False)
+        note = (" Its go_backwards=True belongs to the layer, not to the module: the "
+                "converted module reads time forward, so reverse each sequence before it "
+                "(and set go_backwards=True on a Keras layer) to get the layer's outputs."
+                ) if backwards else ""
         raise TypeError(f"{type(module).__name__} is a Keras-style grukit.layers layer, not a "
-                        f"grukit.nn module; convert the module it holds, {held}.")
+                        f"grukit.nn module; convert the module it holds, {held}.{note}")
 
 
 def _spec(module: nn.Module) -> CellSpec:
