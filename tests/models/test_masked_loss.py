@@ -66,3 +66,16 @@ def test_evaluate_matches_keras():
     m.layers[2].linear.bias.data = torch.from_numpy(db.copy())
     m.compile(loss="mse")
     assert m.evaluate(IDS, y) == pytest.approx(km.evaluate(IDS, y, verbose=0), rel=1e-5)
+
+
+def test_evaluate_loss_does_not_depend_on_the_batch_size():
+    """The mean over every valid step of the data; Keras 3's loss tracker weights each
+    batch's masked mean by its sequence count instead (documented in the guide)."""
+    y = np.random.default_rng(1).standard_normal((4, T, 1)).astype(np.float32)
+    m = _model()
+    m.compile(loss="mse", metrics=["mae"])
+    err = (m.predict(IDS) - y)[VALID]
+    for bs in (1, 2, 3, 4):
+        res = m.evaluate(IDS, y, batch_size=bs, return_dict=True)
+        assert res["loss"] == pytest.approx(float((err ** 2).mean()), rel=1e-5)
+        assert res["mae"] == pytest.approx(float(np.abs(err).mean()), rel=1e-5)
