@@ -226,6 +226,29 @@ def test_listen_finds_each_word_of_a_long_recording_in_order(trained):
     assert edit_path(list("12"), list("32"))[1] == [(0, 0), (1, 1)]
 
 
+def test_a_word_at_the_very_start_of_a_stream_is_heard(trained):
+    """A recording that opens with speech (as many trimmed digit recordings do): the floor
+    comes from the quietest of the first frames, not from the word itself."""
+    from grukit.tasks.speech.stream import Recognizer
+
+    clf = trained[0]
+    rec = Recognizer(clf)
+    for lab in PITCH:
+        loud = word(lab, 7, pad=0.0)
+        loud = loud[len(loud) // 4:]  # starts near its loudest, as speech cut by a recorder
+        y = np.concatenate([loud, 0.002 * np.random.default_rng(1).standard_normal(1600),
+                            word("0", 9)])
+        assert [w.label for w in rec.listen(y)] == [lab, "0"]
+        rec.reset()  # 10 ms at a time, as a microphone: the same words
+        heard = [w for i in range(0, len(y), 80) for w in rec.push(y[i:i + 80])] + rec.flush()
+        assert [w.label for w in heard] == [lab, "0"]
+        assert heard[0].start < 0.05
+    short = word("1", 3, pad=0.0)  # a recording shorter than the warm-up: heard at flush
+    short = np.concatenate([short[len(short) // 4:], np.zeros(800)])
+    assert len(short) < rec.vad.warmup * 80
+    assert [w.label for w in rec.listen(short)] == ["1"]
+
+
 def test_the_recognizer_refuses_chunks_it_would_misread(trained):
     from grukit.tasks.speech.stream import Recognizer
 

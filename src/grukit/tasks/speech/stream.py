@@ -21,7 +21,9 @@ so that when the detector closes a word, its class is one Dense layer away.
 
 The detector: a frame is loud when its energy is ``on_db`` above the noise floor (tracked
 as the running minimum, drifting up ``floor_rise_db`` a frame so that it follows a louder
-background); ``min_on`` loud frames in a row open a word, which starts ``preroll`` frames
+background). The floor starts at the quietest of the stream's first ``warmup`` frames: those
+are held back once, at the start, so that a word at the very start of a stream is measured
+against the silence after it rather than against itself; ``min_on`` loud frames in a row open a word, which starts ``preroll`` frames
 earlier (kept in a ring buffer); ``hangover`` frames below ``off_db`` close it. The word is
 then classified (if it lasted ``min_frames``) and the state reset for the next one.
 """
@@ -48,6 +50,7 @@ class VADConfig:
     min_frames: int = 12  # shorter words are dropped (clicks)
     max_frames: int = 250  # a longer word is closed and classified
     floor_rise_db: float = 0.01  # the floor's upward drift per frame
+    warmup: int = 100  # frames held back at the start: the floor starts at their minimum
 
 
 @dataclass
@@ -116,6 +119,7 @@ class Recognizer:
         self.features.reset()
         self._t = 0  # rows seen
         self._floor: float | None = None
+        self._warm: list[tuple[np.ndarray, float]] = []  # (row, energy) held back at the start
         self._ring: deque = deque(maxlen=self.vad.preroll + self.vad.min_on)  # (t, row, loud)
         self._loud_run = 0
         self._word: dict | None = None
@@ -160,6 +164,7 @@ class Recognizer:
         """The end of the stream: the last rows, and the word under way if any."""
         rows = self.features.flush()
         words = self._rows(rows, self.features.energies)
+        words += self._settle()  # a stream shorter than the warm-up
         if self._word is not None:
             words += self._close(self._t - 1)
         return words
@@ -175,12 +180,26 @@ class Recognizer:
         return words + self.flush()
 
     def _rows(self, rows: np.ndarray, energies: np.ndarray) -> list[Word]:
+        scaled = self.scale(rows)
+        if self._floor is None:  # warming up: hold the rows back until the floor is known
+            self._warm += zip(scaled, np.asarray(energies, dtype=np.float64), strict=True)
+            return self._settle() if len(self._warm) >= self.vad.warmup else []
+        return self._detect(scaled, energies)
+
+    def _settle(self) -> list[Word]:
+        """The floor from the rows held back (their quietest energy), then those rows."""
+        if not self._warm:
+            return []
+        held, self._warm = self._warm, []
+        self._floor = min(e for _, e in held) - self.vad.floor_rise_db
+        return self._detect(np.array([r for r, _ in held]), [e for _, e in held])
+
+    def _detect(self, scaled: np.ndarray, energies) -> list[Word]:
         words = []
         vad = self.vad
-        scaled = self.scale(rows)
         for row, e in zip(scaled, energies, strict=True):
             t, self._t = self._t, self._t + 1
-            floor = e if self._floor is None else min(self._floor + vad.floor_rise_db, e)
+            floor = min(self._floor + vad.floor_rise_db, e)
             self._floor = floor
             loud = e > floor + vad.on_db
             if self._word is None:
