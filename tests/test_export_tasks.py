@@ -195,6 +195,20 @@ def test_speech_classifier_pt2_program_equals_the_network(speech_model, tmp_path
                                    clf.model(x), atol=TOL, rtol=0)
 
 
+def test_speech_runtime_reads_pcm_of_every_width_as_soundfile_does(speech_model, tmp_path):
+    import soundfile as sf
+
+    _, path, _ = speech_model
+    p = _runtime().Predictor(path)
+    y = np.random.default_rng(0).uniform(-1, 1, 801)
+    y[:4] = [-1.0, 0.0, 0.5, -0.5]
+    for subtype in ("PCM_U8", "PCM_16", "PCM_24", "PCM_32"):
+        f = tmp_path / f"{subtype}.wav"
+        sf.write(f, y, 8000, subtype=subtype)
+        np.testing.assert_array_equal(p.read_wav(f), sf.read(f, dtype="float64")[0],
+                                      err_msg=subtype)
+
+
 def test_speech_runtime_refuses_recordings_it_cannot_read_in_one_sentence(speech_model,
                                                                           tmp_path):
     import soundfile as sf

@@ -237,7 +237,7 @@ class Predictor:
         return out.astype(np.float32)
 
     def read_wav(self, path) -> np.ndarray:
-        """A mono PCM wav file (8, 16 or 32 bits) at the model's sample rate as floats in
+        """A mono PCM wav file (8, 16, 24 or 32 bits) at the model's sample rate as floats in
         [-1, 1) (Python's ``wave`` module: no resampling, no mixing down)."""
         import wave
 
@@ -250,12 +250,16 @@ class Predictor:
             why = str(err) or f"{type(err).__name__}: the file ends early"
             raise ValueError(f"cannot read {os.fspath(path)!r} as a PCM wav file ({why}); "
                              f"give its waveform instead.") from None
-        if channels != 1 or sr != rate or width not in (1, 2, 4):
+        if channels != 1 or sr != rate or width not in (1, 2, 3, 4):
             raise ValueError(f"{os.fspath(path)!r} has {channels} channel(s) of {8 * width}-bit "
-                             f"samples at {sr} Hz; this runtime reads mono 8-, 16- or 32-bit "
+                             f"samples at {sr} Hz; this runtime reads mono 8-, 16-, 24- or 32-bit "
                              f"PCM at {rate} Hz (convert it, or give the waveform).")
         if width == 1:
             return (np.frombuffer(raw, np.uint8).astype(np.float64) - 128.0) / 128.0
+        if width == 3:  # little-endian 3-byte samples: the top two bytes are signed
+            b = np.frombuffer(raw, np.uint8).reshape(-1, 3).astype(np.int32)  # (N, 3)
+            value = b[:, 0] | (b[:, 1] << 8) | (b[:, 2].astype(np.int8).astype(np.int32) << 16)
+            return value.astype(np.float64) / float(2 ** 23)
         kind = {2: "<i2", 4: "<i4"}[width]
         return np.frombuffer(raw, kind).astype(np.float64) / float(2 ** (8 * width - 1))
 
