@@ -23,9 +23,10 @@ The detector: a frame is loud when its energy is ``on_db`` above the noise floor
 as the running minimum, drifting up ``floor_rise_db`` a frame so that it follows a louder
 background). The floor starts at the quietest of the stream's first ``warmup`` frames: those
 are held back once, at the start, so that a word at the very start of a stream is measured
-against the silence after it rather than against itself; ``min_on`` loud frames in a row open a word, which starts ``preroll`` frames
-earlier (kept in a ring buffer); ``hangover`` frames below ``off_db`` close it. The word is
-then classified (if it lasted ``min_frames``) and the state reset for the next one.
+against the silence after it rather than against itself. ``min_on`` loud frames in a row
+open a word, which starts ``preroll`` frames earlier (kept in a ring buffer); ``hangover``
+frames below ``off_db`` close it. The word is then classified (if it lasted
+``min_frames``) and the state reset for the next one.
 """
 
 from __future__ import annotations
