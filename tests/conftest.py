@@ -1,10 +1,19 @@
 import os
+import sys
 from pathlib import Path
 
 import pytest
 
 # Keras is a test-only parity oracle; it must run on the torch backend.
 os.environ.setdefault("KERAS_BACKEND", "torch")
+
+# One thread per test process (and its subprocesses): the suite runs in one process per core
+# (-n 2), where two threads each would oversubscribe the cores, and at one thread the
+# kernels take their serial builds, which compile in half the time of the parallel ones;
+# tests/ops/test_parallel_builds.py runs every parallel build against its serial one.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+if "torch" in sys.modules:  # imported before this file (a plugin): set it there too
+    sys.modules["torch"].set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
 
 # The shared data sets (music, text, sessions, ...): $GRUKIT_SHARED_DATA, else the
 # ``shared/data`` folder beside the repository. Tests that need a file skip without it.
