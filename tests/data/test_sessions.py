@@ -128,6 +128,37 @@ def test_day_first_dates_are_read_day_first_not_mixed_with_month_first(tmp_path)
         read_events(mixed)
 
 
+def test_repeated_dates_read_once_each_give_what_the_rows_give(tmp_path):
+    """Dates are read once per distinct value; the result, a refusal's row and the
+    day-or-month warning are those of reading every row."""
+    import warnings
+
+    import pandas as pd
+
+    from grukit.data import sessions
+
+    col = pd.Series(["2016-05-09", "2016-05-10 08:00", "2016-05-09"] * 50)
+    want = sessions._dates_of_rows(col, "f", "Time")
+    np.testing.assert_array_equal(sessions._dates(col, "f", "Time"), want)
+    rows = "".join(f"{i},{i},2016-05-0{1 + i % 3}\n" for i in range(8))
+    bad = _write(tmp_path, "bad.csv", "SessionId,ItemId,Time\n" + rows + "9,9,2016-13-45\n")
+    with pytest.raises(ValueError, match=r"'2016-13-45' \(line 10\), which is neither"):
+        read_events(bad)
+    ambiguous = _write(tmp_path, "amb.csv", "SessionId,ItemId,Time\n"
+                       + "".join(f"{i},{i},0{1 + i % 2}/0{2 - i % 2}/2016\n" for i in range(6)))
+    with warnings.catch_warnings(record=True) as said:
+        warnings.simplefilter("always")
+        read_events(ambiguous)
+    assert any("read month first" in str(w.message) for w in said)
+
+
+def test_a_sniffed_separator_reads_quoted_fields_as_the_python_engine(tmp_path):
+    """Without --sep the separator is sniffed from the header and the file read by pandas'
+    C engine: quoted ids that hold it stay whole, as they did."""
+    path = _write(tmp_path, "q.csv", 'SessionId;ItemId;Time\n1;"a;b";5\n1;c;6\n')
+    assert read_events(path)["item"].tolist() == ["a;b", "c"]
+
+
 def test_a_byte_order_mark_is_not_part_of_the_first_column_name(tmp_path):
     p = tmp_path / "bom.csv"
     p.write_text("SessionId,ItemId,Time\n1,10,5\n1,11,6\n", encoding="utf-8-sig")

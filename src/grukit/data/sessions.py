@@ -30,12 +30,13 @@ from __future__ import annotations
 import csv
 import os
 import re
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from .series import _OFFSET_TAIL
-from .series import _times as _dates
+from .series import _DAY_MONTH, _OFFSET_TAIL
+from .series import _times as _dates_of_rows
 
 # known layouts: (session, item, time, day) column names; day may be None (derived from time)
 KNOWN = (
@@ -94,13 +95,23 @@ def _read_table(path: str, sep: str | None):
     if head[:2] in (b"\xff\xfe", b"\xfe\xff") or b"\x00" in head:
         raise ValueError(f"{path!r} is UTF-16 (or another encoding with NUL bytes), not text "
                          f"pandas can split; save it as UTF-8.")
-    engine = "python" if sep is None else "c"
+    def read(encoding: str):
+        if sep is None:  # the separator pandas' python engine would sniff, then its C engine
+            try:  # (3x faster); anything it cannot read goes the python engine's way
+                with open(path, encoding=encoding, newline="") as f:
+                    first = csv.Sniffer().sniff(f.readline()).delimiter
+                return pd.read_csv(path, sep=first, engine="c", encoding=encoding)
+            except (csv.Error, pd.errors.ParserError, pd.errors.EmptyDataError):
+                pass
+        return pd.read_csv(path, sep=sep, engine="python" if sep is None else "c",
+                           encoding=encoding)
+
     try:
         try:
             # utf-8-sig: a byte-order mark is not part of the first column's name
-            return pd.read_csv(path, sep=sep, engine=engine, encoding="utf-8-sig")
+            return read("utf-8-sig")
         except UnicodeDecodeError:  # Latin-1 maps every byte: ids stay distinct
-            df = pd.read_csv(path, sep=sep, engine=engine, encoding="latin-1")
+            df = read("latin-1")
             first = str(df.columns[0]).removeprefix("\u00ef\u00bb\u00bf")  # the mark's bytes
             df.columns = [first, *df.columns[1:]]
             return df
@@ -199,6 +210,31 @@ def _not_a_date(col, i, name: str, path: str) -> ValueError:
                       f"name the time column with --time-column.")
 
 
+def _dates(text, path: str, name: str):
+    """The series reader's dates of ``text``, read once per distinct value and spread back to
+    the rows (events repeat their dates: on 500k rows the reader's checks took seconds).
+    Exact: a column whose dates could be day or month first, or that the reader refuses,
+    goes through the rows themselves, so that its warning or message names the file's rows."""
+    import pandas as pd
+
+    codes, uniq = pd.factorize(text)
+    if len(uniq) == len(text):
+        return _dates_of_rows(text, path, name)
+    days = pd.Series(uniq).str.extract(_DAY_MONTH)
+    if days.notna().all().all() and (days.astype(int) <= 12).all().all() \
+            and (days[0] != days[1]).any():  # the reader weighs day first by the rows
+        return _dates_of_rows(text, path, name)
+    try:
+        with warnings.catch_warnings(record=True) as said:
+            warnings.simplefilter("always")
+            each = _dates_of_rows(pd.Series(uniq), path, name)
+    except ValueError:
+        said = [True]
+    if said:
+        return _dates_of_rows(text, path, name)
+    return pd.DatetimeIndex(each).take(codes)
+
+
 def _times(col, name: str, path: str):
     """(sortable times, as datetimes or None): numbers are kept (Unix seconds); text is parsed
     as dates, refusing the first value that is not one."""
@@ -216,7 +252,9 @@ def _times(col, name: str, path: str):
     # formats mixed row to row refused naming the row; missing times (dropped later) are
     # filled here so that its row numbers stay the file's data rows
     text = col.where(known, col[known].iloc[0]).astype(str).str.strip()
-    zones = text.str.extract(_OFFSET_TAIL)[0]
+    codes, uniq = pd.factorize(text)  # the same dates repeat: each distinct value once
+    zones = pd.Series(pd.Series(uniq).str.extract(_OFFSET_TAIL)[0].to_numpy()[codes],
+                      index=text.index)
     if zones.notna().any() and zones.isna().any():
         i = zones.isna().idxmax()
         if pd.isna(pd.to_datetime(col[i], errors="coerce", format="mixed")):
