@@ -112,8 +112,9 @@ def test_memory_runs_are_written_as_they_finish_and_resumed(tmp_path, monkeypatc
         raise KeyboardInterrupt
 
     monkeypatch.setattr(tasks, "run", stop_at_first)
+    earlier = (out / "partial.json").read_text()
     assert main(argv + ["--output", str(out)]) == 130
-    assert not (out / "partial.json").exists()
+    assert (out / "partial.json").read_text() == earlier  # replaced at a first result only
     assert "before any result was finished" in capsys.readouterr().err
 
 
@@ -193,8 +194,11 @@ def test_music_data_that_is_not_a_piano_roll_mat_is_named(tmp_path, capsys, kind
         data = tmp_path
     else:
         data = tmp_path / "nowhere.mat"
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "partial.json").write_text("an earlier run's results")
     assert main(["compare", "--task", "music", "--data", str(data), "--memory-steps", "0",
                  "--output", str(tmp_path / "out")]) == 2
+    assert (tmp_path / "out" / "partial.json").read_text() == "an earlier run's results"
     err = capsys.readouterr().err
     named = f"piano-roll file '{data}'" if kind == "missing" else f"'{data}'"
     assert err.startswith(f"grukit compare: error: --data: {named}") and \

@@ -99,8 +99,8 @@ def run(args: argparse.Namespace) -> int:
         if done["runs"] or done["memory"]:
             RUN.finished(f"{len(done['runs'])} of {len(run_keys(cfg))} runs and "
                          f"{len(done['memory'])} memory runs (resumed)")
-    else:
-        progress.clear(out)
+    # without --resume an earlier run's partial.json is replaced by this run's first result,
+    # not before: data that turn out unreadable, or Ctrl-C before then, lose nothing
     n_runs, n_mem = len(run_keys(cfg)), len(memory_keys(cfg))
     started = time.perf_counter()
 

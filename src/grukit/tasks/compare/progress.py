@@ -50,13 +50,6 @@ def write(folder: str, stamp: str, runs: list, memory: list, seconds: float) -> 
                             "memory": memory}, indent=1))
 
 
-def clear(folder: str) -> None:
-    """A run without --resume starts afresh: the records of an earlier one are removed."""
-    path = os.path.join(folder, PARTIAL)
-    if os.path.isfile(path):
-        os.remove(path)
-
-
 def clear_reports(folder: str) -> None:
     """The results.json, reports and plots of an earlier finished run in ``folder``: removed
     once the new run has a result of its own, so that an interrupted run does not leave
