@@ -18,6 +18,28 @@ def test_count_matches_the_modules(model, inputs, hidden, outputs):
     assert sizing.count(model, inputs, hidden, outputs) == count_params(net)
 
 
+@pytest.mark.parametrize("model", sizing.MODELS)
+def test_keras_count_matches_the_layers_the_estimators_build(model):
+    """Forecasting, classification and speech build grukit.layers layers: Keras' count, one
+    bias vector in the LSTM and the RNN (torch's modules keep two)."""
+    from grukit.layers import Dense
+    from grukit.models import Sequential
+
+    for inputs, hidden, outputs in ((1, 64, 1), (12, 7, 9)):
+        net = Sequential([cells.get(model).layer_class()(hidden, input_shape=(None, inputs)),
+                          Dense(outputs)])
+        assert sizing.count(model, inputs, hidden, outputs, keras=True) == count_params(net)
+
+
+def test_equal_params_under_keras_count_picks_the_closest_layer():
+    """GRU(64) on one input: 12,929 parameters with its head; the LSTM closest to it is 56
+    units (13,049), not the 55 (12,596) that torch's two-bias count chose."""
+    w = sizing.widths(("gru", "lstm", "rnn"), "equal-params", 64, 1, 1, keras=True)
+    assert sizing.count("gru", 1, 64, 1, keras=True) == 12_929
+    assert w["lstm"] == 56 and sizing.count("lstm", 1, 56, 1, keras=True) == 13_049
+    assert sizing.widths(("gru", "lstm"), "equal-params", 64, 1, 1)["lstm"] == 55
+
+
 def test_equal_params_widths_are_closest():
     w = sizing.widths(("gru", "lstm", "rnn"), "equal-params", 46, 88, 88)
     target = sizing.count("gru", 88, 46, 88)  # 22,904: Chung et al.'s GRU with its output layer

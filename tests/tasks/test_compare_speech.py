@@ -72,17 +72,24 @@ def test_every_row_for_the_gru_and_no_streaming_rows_for_the_bigru(result):
 
 
 def test_a_bidirectional_model_is_sized_to_the_gru_at_equal_params(folder):
+    from grukit import count_params
+    from grukit import layers as gl
+    from grukit.models import Sequential
     from grukit.tasks.compare import sizing
     from grukit.tasks.compare.speech import _bi_count
 
     task = tasks.prepare("speech", str(folder))
     w = task.widths(("gru", "lstm", "bigru", "bilstm"), "equal-params", 32)
-    target = sizing.count("gru", task.inputs, 32, task.outputs)
+    assert task.keras  # the speech classifier is built of grukit.layers layers
+    target = sizing.count("gru", task.inputs, 32, task.outputs, keras=True)
     assert w["gru"] == 32 and w["lstm"] < 32 and w["bilstm"] < w["bigru"] < 32
     for m in ("bigru", "bilstm"):  # the closest width: one more or one less is further off
-        best = abs(_bi_count(m, task.inputs, w[m], task.outputs) - target)
+        best = abs(_bi_count(m, task.inputs, w[m], task.outputs, True) - target)
         for h in (w[m] - 1, w[m] + 1):
-            assert abs(_bi_count(m, task.inputs, h, task.outputs) - target) >= best
+            assert abs(_bi_count(m, task.inputs, h, task.outputs, True) - target) >= best
+    bi = Sequential([gl.Bidirectional(gl.LSTM(5), input_shape=(None, task.inputs)),
+                     gl.Dense(task.outputs)])  # the count is the layers' own
+    assert _bi_count("bilstm", task.inputs, 5, task.outputs, True) == count_params(bi)
     assert task.widths(("gru", "bigru"), "equal-hidden", 16) == {"gru": 16, "bigru": 16}
 
 

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import os
 
-from ... import cells, count_params
+from ... import count_params
 from . import sizing
 from .record import fit_record, stop_reason_of
 
@@ -49,22 +49,24 @@ def _folder(data: str | None) -> str:
                      "holds speech/fsdd/recordings.")
 
 
-def _bi_count(model: str, inputs: int, hidden: int, outputs: int) -> int:
+def _bi_count(model: str, inputs: int, hidden: int, outputs: int, keras: bool) -> int:
     """Two directions of the cell and a head on their concatenation (2H → O)."""
-    return 2 * cells.get(model[2:]).count(inputs, hidden) + 2 * hidden * outputs + outputs
+    one = sizing.count(model[2:], inputs, hidden, 0, keras)  # a direction, no head
+    return 2 * one + 2 * hidden * outputs + outputs
 
 
 def widths(task, models, budget: str, hidden: int | None = None) -> dict[str, int]:
     """``Task.widths`` that also sizes the bidirectional models (module docstring)."""
     hidden = task.hidden if hidden is None else hidden
     plain = [m for m in models if m not in EXTRA_MODELS]
-    out = sizing.widths(plain, budget, hidden, task.inputs, task.outputs)
-    target = sizing.count("gru", task.inputs, hidden, task.outputs)
+    out = sizing.widths(plain, budget, hidden, task.inputs, task.outputs, keras=task.keras)
+    target = sizing.count("gru", task.inputs, hidden, task.outputs, task.keras)
     for m in models:
         if m in EXTRA_MODELS:  # two directions: never wider than the GRU at equal params
             out[m] = hidden if budget == "equal-hidden" else min(
                 range(1, hidden + 1),
-                key=lambda h, m=m: abs(_bi_count(m, task.inputs, h, task.outputs) - target))
+                key=lambda h, m=m: abs(_bi_count(m, task.inputs, h, task.outputs, task.keras)
+                                       - target))
     return {m: out[m] for m in models}
 
 

@@ -83,13 +83,15 @@ class Task:
     fixed: dict = field(default_factory=dict)  # widths used under equal-params
     budget: str = "equal-hidden"  # the default when the caller names none
     rows: list = field(default_factory=list)  # extra (key, label, lower?, kind) table rows
+    keras: bool = True  # its models are grukit.layers layers (Keras' count); music: nn modules
 
     def widths(self, models, budget: str, hidden: int | None = None) -> dict[str, int]:
         """The fixed (published) widths hold at the task's own GRU width; another --hidden
         sizes every model to that GRU's parameter count instead."""
         hidden = self.hidden if hidden is None else hidden
         fixed = self.fixed if hidden == self.hidden else {}
-        return sizing.widths(models, budget, hidden, self.inputs, self.outputs, fixed)
+        return sizing.widths(models, budget, hidden, self.inputs, self.outputs, fixed,
+                             self.keras)
 
 
 def prepare(task: str, data: str | None, folds: int = 3) -> Task:
@@ -114,7 +116,7 @@ def prepare(task: str, data: str | None, folds: int = 3) -> Task:
         return Task("music", "NLL", True, 88, 88, 46, rolls,
                     {"data": f"{data}: {sizes['train']}/{sizes['valid']}/{sizes['test']} "
                              f"train/valid/test sequences", **published.notes(sizes)},
-                    dict(PAPER_WIDTHS), "equal-params")
+                    dict(PAPER_WIDTHS), "equal-params", keras=False)
     if task in PLUGINS:
         return plugin(task).prepare(Task, data)
     raise ValueError(f"unknown task {task!r}; choose from {', '.join(NAMES)}.")
