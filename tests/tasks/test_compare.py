@@ -70,7 +70,8 @@ def test_report_files_and_embedded_images(result, tmp_path):
     assert md.count("\n| ") >= 9 and "verdict" in md
 
 
-def test_cli_bad_input_is_one_clear_line(capsys):
+def test_cli_bad_input_is_one_clear_line(capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
     assert main(["compare", "--models", "gru,transformer", "--output", "x"]) == 2
     err = capsys.readouterr().err
     assert "--models" in err and "gru,lstm,rnn,mingru" in err and "Traceback" not in err
@@ -78,7 +79,7 @@ def test_cli_bad_input_is_one_clear_line(capsys):
     assert "--data PATH.mat" in capsys.readouterr().err
 
 
-def test_cli_classify_without_sktime_says_how_to_get_it(monkeypatch, capsys):
+def test_cli_classify_without_sktime_says_how_to_get_it(monkeypatch, capsys, tmp_path):
     from grukit.data import uea
 
     def missing():
@@ -86,9 +87,10 @@ def test_cli_classify_without_sktime_says_how_to_get_it(monkeypatch, capsys):
                           "`pip install grukit[uea]`.")
 
     monkeypatch.setattr(uea, "_sktime_datasets", missing)
-    assert main(["compare", "--task", "classify", "--output", "x"]) == 2
+    assert main(["compare", "--task", "classify", "--output", str(tmp_path / "x")]) == 2
     err = capsys.readouterr().err
     assert "pip install grukit[uea]" in err and "Traceback" not in err
+    assert not (tmp_path / "x").exists()  # refused: no folder left behind
 
 
 def test_memory_tasks_flag_chooses_the_tasks(tmp_path, monkeypatch):

@@ -78,8 +78,10 @@ def test_a_cell_clinical_cannot_run_is_one_sentence(task):
         plugin.run(task, "rnn", 8, 0, epochs=1)
 
 
-def test_cli_bad_data_folder_one_line_exit_2(tmp_path, capsys):
+def test_cli_bad_data_folder_one_line_exit_2(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # the default --output, grukit-compare, is not left behind
     code = main(["compare", "--task", "clinical", "--data", str(tmp_path / "none"),
                  "--models", "grud,gru", "--seeds", "1", "--memory-steps", "0"])
     err = capsys.readouterr().err.strip()
     assert code == 2 and len(err.splitlines()) == 1 and "--data" in err
+    assert not (tmp_path / "grukit-compare").exists()

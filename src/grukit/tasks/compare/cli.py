@@ -68,6 +68,18 @@ def add_parser(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """``_run``; a run refused before its first result (data found unreadable, a missing
+    extra) leaves no folder behind that it made."""
+    made = bool(args.output) and not os.path.exists(args.output)
+    try:
+        return _run(args)
+    except Exception:
+        if made and os.path.isdir(args.output) and not os.listdir(args.output):
+            os.rmdir(args.output)
+        raise
+
+
+def _run(args: argparse.Namespace) -> int:
     from ..._runs import RUN, UsageError, prepare_output, torch_threads
     from . import progress, report
     from .run import CompareConfig, check, compare, memory_keys, run_keys
