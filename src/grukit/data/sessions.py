@@ -228,11 +228,9 @@ def _dates(text, path: str, name: str):
         with warnings.catch_warnings(record=True) as said:
             warnings.simplefilter("always")
             each = _dates_of_rows(pd.Series(uniq), path, name)
-    except ValueError:
-        said = [True]
-    if said:
+    except ValueError:  # refused: the rows' own message names the file's row
         return _dates_of_rows(text, path, name)
-    return pd.DatetimeIndex(each).take(codes)
+    return _dates_of_rows(text, path, name) if said else pd.DatetimeIndex(each).take(codes)
 
 
 def _times(col, name: str, path: str):
