@@ -192,6 +192,15 @@ def _file(tmp_path, name, text, encoding="utf-8"):
      "item ids '7' and '7.0' in column 'ItemId' are one number written two ways"),
     ("ms.csv", "SessionId,ItemId,Time\n1,2,1462800000000\n1,3,1462800001000\n", "utf-8",
      "which as Unix seconds lies beyond the year 5000 (milliseconds?)"),
+    # the separator is sniffed among , tab ; | and space only: once the letter s split a
+    # one-column header SessionId into 'Se', 'Unnamed: 1', 'ionId'
+    ("one.csv", "SessionId\n1\n2\n", "utf-8",
+     "has one column ('SessionId'): no comma, tab, semicolon, pipe or space separates its "
+     "header, and an event file needs session, item and time columns; give --sep when "
+     "another character separates them."),
+    ("colon.csv", "SessionId:ItemId:Time\n1:2:3\n1:3:4\n", "utf-8",
+     "has one column ('SessionId:ItemId:Time')"),
+    ("blank.csv", "\n\n", "utf-8", "holds no header"),
 ])
 def test_bad_event_files_are_one_line_errors(tmp_path, capsys, name, text, encoding, message):
     path = _file(tmp_path, name, text, encoding)

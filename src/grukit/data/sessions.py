@@ -7,6 +7,8 @@ mapping. pandas does the parsing (a well-kept reader; nothing here is hand-writt
 What the reader does with awkward files (each refusal is one sentence naming the file):
 
 - a folder, an empty or header-only file, a UTF-16 file, rows pandas cannot split: refused;
+- without ``sep`` the header decides the separator among comma, tab, semicolon, pipe and
+  space; a header none of them splits (one column) is refused, asking for ``--sep``;
 - a missing column: refused, listing the file's columns;
 - item or session ids written as whole floats (``1.0``) are the integers they stand for, so
   ``1.0`` and ``1`` are one item; fractional ids (``1.5``) and one number written two ways in
@@ -45,6 +47,8 @@ KNOWN = (
 )
 # Unix seconds beyond this (year 5138) are not seconds: most likely milliseconds
 MAX_UNIX_SECONDS = 1e11
+# the separators sniffed when none is given (the header decides); others need --sep
+SEPARATORS = ",\t;| "
 _WHOLE = re.compile(r"^\s*[+-]?\d+(\.0*)?\s*$")
 
 
@@ -81,6 +85,27 @@ class Sessions:
         return np.bincount(self.items, minlength=self.n_items).astype(np.float64)
 
 
+def _sniff(path: str, encoding: str) -> str:
+    """The separator of the header (the first line that is not blank), as csv.Sniffer finds
+    it among SEPARATORS only: sniffing any character split a header ``SessionId`` at its
+    letter ``s`` (columns ``Se``, ``Unnamed: 1``, ``ionId``). A header none of them splits is
+    one column, which is no event file."""
+    import pandas as pd
+
+    with open(path, encoding=encoding, newline="") as f:
+        line = next((x for x in f if x.strip()), "")
+    if not line.strip():
+        raise pd.errors.EmptyDataError  # read as a file with no header
+    try:
+        return csv.Sniffer().sniff(line, delimiters=SEPARATORS).delimiter
+    except csv.Error:
+        header = line.strip()[:60]
+        raise ValueError(f"{path!r} has one column ({header!r}): no comma, tab, semicolon, "
+                         f"pipe or space separates its header, and an event file needs "
+                         f"session, item and time columns; give --sep when another character "
+                         f"separates them.") from None
+
+
 def _read_table(path: str, sep: str | None):
     import pandas as pd
 
@@ -96,15 +121,13 @@ def _read_table(path: str, sep: str | None):
         raise ValueError(f"{path!r} is UTF-16 (or another encoding with NUL bytes), not text "
                          f"pandas can split; save it as UTF-8.")
     def read(encoding: str):
-        if sep is None:  # the separator pandas' python engine would sniff, then its C engine
-            try:  # (3x faster); anything it cannot read goes the python engine's way
-                with open(path, encoding=encoding, newline="") as f:
-                    first = csv.Sniffer().sniff(f.readline()).delimiter
+        if sep is None:  # sniffed from the header among SEPARATORS, read by pandas' C engine
+            first = _sniff(path, encoding)  # (3x faster); what it cannot read goes the
+            try:  # python engine's way
                 return pd.read_csv(path, sep=first, engine="c", encoding=encoding)
-            except (csv.Error, pd.errors.ParserError, pd.errors.EmptyDataError):
-                pass
-        return pd.read_csv(path, sep=sep, engine="python" if sep is None else "c",
-                           encoding=encoding)
+            except (pd.errors.ParserError, pd.errors.EmptyDataError):
+                return pd.read_csv(path, sep=first, engine="python", encoding=encoding)
+        return pd.read_csv(path, sep=sep, engine="c", encoding=encoding)
 
     try:
         try:
