@@ -386,6 +386,25 @@ def test_predict_reader_keeps_every_line_an_unbalanced_quote_would_join(tmp_path
     assert read_texts(str(q)) == ["two\nlines", "plain"]
 
 
+def test_predict_reader_reads_blank_lines_in_quoted_texts_as_training_does(tmp_path):
+    import codecs
+    import csv
+    import io
+
+    from grukit.data.text import read_labelled_text
+    from grukit.tasks.classify.files import read_texts
+
+    body = 'text,label\n"first paragraph\n\nsecond",pos\nplain,neg\n"a\n  \n\nb",pos\n'
+    want = [r[0] for r in csv.reader(io.StringIO(body))][1:]  # the csv module's fields
+    assert want[0] == "first paragraph\n\nsecond"
+    for name, raw in (("lf", body.encode()), ("crlf", body.replace("\n", "\r\n").encode()),
+                      ("bom", codecs.BOM_UTF8 + body.encode()), ("u16", body.encode("utf-16"))):
+        p = tmp_path / f"{name}.csv"
+        p.write_bytes(raw)
+        assert read_labelled_text(str(p)).texts == want, name
+        assert read_texts(str(p)) == want, name  # blank lines inside a text were dropped
+
+
 def test_predict_reader_refuses_rows_it_would_shift_or_a_header_of_data(tmp_path):
     from grukit.tasks.classify.files import read_texts
 

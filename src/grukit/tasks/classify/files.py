@@ -30,43 +30,35 @@ def check_data_paths(paths: list[str]) -> list[str]:
     return expand_paths(paths)
 
 
-def _decode(path: str) -> str:
-    # as grukit.data.text reads labelled files (byte-order marks, UTF-8, else Windows-1252)
-    from ...data.text import read_text_file
-
-    return read_text_file(path)
-
-
 def read_texts(path: str, text_column=None, header: bool = True, sep: str | None = None
                ) -> list[str]:
     """The texts of one column of an unlabelled CSV/TSV (or of a file of one text a line),
     one a non-blank line or quoted record, in file order. ``text_column``: a name or 0-based
     index; by default one named like ``text`` or else the first column.
 
-    Read as ``grukit.data.text`` reads labelled files: the same separator rule, and when
-    quoting joins lines into fewer records than the file has lines (an unbalanced quote, as
-    on a few lines of ``imdb_labelled.txt``) while every line on its own has the fields of
-    the first, one record a line. Refused rather than read shifted, dropped or predicted: a
-    row with more fields than the header (an unquoted separator inside a text), a header that
-    looks like a first data row (its last column's name is also a value below it) and, read
-    without a header, a first text that is a column name (``text``, ``review``...). A header
-    that reads like a text (words, not a known column name) draws a warning.
+    Read by ``grukit.data.text``'s reader of labelled files, so a file gives predict the texts
+    it gives training: the same decoding, separator rule and quoted fields (a blank line
+    inside one is kept), and when quoting joins lines into fewer records than the file has
+    lines (an unbalanced quote, as on a few lines of ``imdb_labelled.txt``) while every line
+    on its own has the fields of the first, one record a line. Refused rather than read
+    shifted, dropped or predicted: a row with more fields than the header (an unquoted
+    separator inside a text), a header that looks like a first data row (its last column's
+    name is also a value below it) and, read without a header, a first text that is a column
+    name (``text``, ``review``...). A header that reads like a text (words, not a known
+    column name) draws a warning.
     """
-    from ...data.text import TEXT_NAMES, _records, _refuse_long_rows, _separator
+    from ...data.text import TEXT_NAMES, _read_one
 
-    text = _decode(path)
-    if not text.strip():
-        raise ValueError(f"{path} is empty; give a CSV/TSV file with a text column.")
-    sep = sep or _separator(path, text)
-    rows, lines = _records(text, sep)
-    _refuse_long_rows(path, rows, lines, sep, header)
-    width = len(rows[0])
-    for row in rows[1:]:
-        row += [""] * (width - len(row))  # a short row's missing fields: ""
-    columns = [c.strip() for c in rows[0]] if header else [str(i) for i in range(width)]
-    body = rows[1:] if header else rows
-    if not body:
-        raise ValueError(f"{path} has a header but no rows; give a file with data rows.")
+    try:  # the rows as training reads them: blank lines inside a quoted text are kept
+        frame = _read_one(path, header, sep)
+    except ValueError as err:
+        if str(err).startswith(f"{path} is empty;"):
+            raise ValueError(f"{path} is empty; give a CSV/TSV file with a text column."
+                             ) from None
+        raise
+    width = frame.shape[1]
+    columns = [str(c).strip() for c in frame.columns]
+    body = frame.to_numpy(dtype=str).tolist()  # (N, width), a short row's missing fields ""
     if text_column is None:
         col = next((i for i, c in enumerate(columns) if c.lower() in TEXT_NAMES), 0)
     elif str(text_column) in columns:
