@@ -237,31 +237,37 @@ class Predictor:
         return out.astype(np.float32)
 
     def read_wav(self, path) -> np.ndarray:
-        """A mono PCM wav file (8, 16, 24 or 32 bits) at the model's sample rate as floats in
-        [-1, 1) (Python's ``wave`` module: no resampling, no mixing down)."""
-        import wave
-
+        """A mono wav file at the model's sample rate as floats: PCM (unsigned 8-bit, 16-, 24-
+        or 32-bit) in [-1, 1), IEEE float (32 or 64-bit) as stored, whether its ``fmt`` chunk
+        says PCM/float or WAVE_FORMAT_EXTENSIBLE with the PCM/float sub-format (as sox writes
+        24-bit files); the samples soundfile reads. No resampling, and a file of several
+        channels is refused (mix it down first: which channels to keep is the user's call)."""
         rate = self.front_end()["sample_rate"]
+        name = os.fspath(path)
         try:
-            with wave.open(os.fspath(path), "rb") as w:
-                channels, width, sr = w.getnchannels(), w.getsampwidth(), w.getframerate()
-                raw = w.readframes(w.getnframes())
-        except (OSError, EOFError, wave.Error) as err:
-            why = str(err) or f"{type(err).__name__}: the file ends early"
-            raise ValueError(f"cannot read {os.fspath(path)!r} as a PCM wav file ({why}); "
-                             f"give its waveform instead.") from None
-        if channels != 1 or sr != rate or width not in (1, 2, 3, 4):
-            raise ValueError(f"{os.fspath(path)!r} has {channels} channel(s) of {8 * width}-bit "
-                             f"samples at {sr} Hz; this runtime reads mono 8-, 16-, 24- or 32-bit "
-                             f"PCM at {rate} Hz (convert it, or give the waveform).")
-        if width == 1:
+            kind, channels, sr, bits, raw = _read_riff(name)
+        except (OSError, ValueError) as err:
+            why = str(err) or type(err).__name__
+            raise ValueError(f"cannot read {name!r} as a PCM wav file ({why}); give its "
+                             f"waveform instead.") from None
+        if channels != 1 or sr != rate or (kind, bits) not in _WAV_SAMPLES:
+            what = " float" if kind == _WAVE_FLOAT else ""
+            raise ValueError(f"{name!r} has {channels} channel(s) of {bits}-bit{what} samples "
+                             f"at {sr} Hz; this runtime reads mono 8-, 16-, 24- or 32-bit PCM "
+                             f"or 32/64-bit float at {rate} Hz (convert it, or give the "
+                             f"waveform).")
+        width = bits // 8
+        raw = raw[:len(raw) - len(raw) % width]  # a truncated last sample is dropped
+        if kind == _WAVE_FLOAT:
+            return np.frombuffer(raw, _WAV_SAMPLES[kind, bits]).astype(np.float64)
+        if width == 1:  # unsigned, 128 = silence
             return (np.frombuffer(raw, np.uint8).astype(np.float64) - 128.0) / 128.0
         if width == 3:  # little-endian 3-byte samples: the top two bytes are signed
             b = np.frombuffer(raw, np.uint8).reshape(-1, 3).astype(np.int32)  # (N, 3)
             value = b[:, 0] | (b[:, 1] << 8) | (b[:, 2].astype(np.int8).astype(np.int32) << 16)
             return value.astype(np.float64) / float(2 ** 23)
-        kind = {2: "<i2", 4: "<i4"}[width]
-        return np.frombuffer(raw, kind).astype(np.float64) / float(2 ** (8 * width - 1))
+        return np.frombuffer(raw, _WAV_SAMPLES[kind, bits]).astype(np.float64) / \
+            float(2 ** (bits - 1))
 
     def _pad(self, items: list[np.ndarray]) -> np.ndarray:
         steps = max(len(a) for a in items)
@@ -336,6 +342,59 @@ class Predictor:
         top = np.argsort(-scores, kind="stable")[:k]
         ids = [self.item_ids[i] for i in top]
         return list(zip(ids, scores[top].tolist(), strict=True)) if return_scores else ids
+
+
+# wav format tags; WAVE_FORMAT_EXTENSIBLE names the real one in the first 4 bytes of its
+# sub-format GUID, the rest of which is the same for PCM and float (Microsoft's ksmedia.h)
+_WAVE_PCM, _WAVE_FLOAT, _WAVE_EXTENSIBLE = 1, 3, 0xFFFE
+_GUID_TAIL = bytes.fromhex("000010008000" "00aa00389b71")
+_WAV_SAMPLES = {(_WAVE_PCM, 8): "u1", (_WAVE_PCM, 16): "<i2", (_WAVE_PCM, 24): None,
+                (_WAVE_PCM, 32): "<i4", (_WAVE_FLOAT, 32): "<f4", (_WAVE_FLOAT, 64): "<f8"}
+
+
+def _read_riff(path: str) -> tuple[int, int, int, int, bytes]:
+    """The format tag (1 PCM, 3 float; an EXTENSIBLE file's sub-format), channels, sample
+    rate, bits per sample and the sample bytes of a RIFF/WAVE file, read chunk by chunk:
+    unknown chunks are skipped, an odd-sized chunk is followed by its pad byte, and a data
+    chunk cut short (a truncated file) is read up to the end of the file, as soundfile reads
+    it. Python's ``wave`` refuses EXTENSIBLE and float files, and soundfile is not a
+    dependency of this runtime, hence this reader."""
+    import struct
+
+    fmt = raw = None
+    with open(path, "rb") as f:
+        head = f.read(12)
+        if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+            raise ValueError("the file is empty" if not head else "it does not start with a "
+                             "RIFF/WAVE header")
+        while fmt is None or raw is None:
+            chunk = f.read(8)
+            if len(chunk) < 8:
+                break
+            tag, size = chunk[:4], struct.unpack("<I", chunk[4:])[0]
+            if tag == b"fmt ":
+                fmt = f.read(size)
+                if len(fmt) < 16:
+                    raise ValueError("its fmt chunk ends early")
+            elif tag == b"data":
+                raw = f.read(size)
+            else:
+                f.seek(size, os.SEEK_CUR)
+            if size & 1:
+                f.seek(1, os.SEEK_CUR)
+    if fmt is None or raw is None:
+        raise ValueError(f"it has no {'fmt' if fmt is None else 'data'} chunk")
+    kind, channels, rate, _, _, bits = struct.unpack("<HHIIHH", fmt[:16])
+    if kind == _WAVE_EXTENSIBLE:
+        guid = fmt[24:40]
+        if len(guid) < 16 or guid[4:] != _GUID_TAIL:
+            raise ValueError("its extensible format names a sub-format that is not PCM or "
+                             "float")
+        kind = struct.unpack("<I", guid[:4])[0]
+    if kind not in (_WAVE_PCM, _WAVE_FLOAT):
+        raise ValueError(f"its samples are of format {kind}, not PCM (1) or float (3), e.g. "
+                         f"A-law or ADPCM")
+    return kind, channels, rate, bits, raw
 
 
 def _floats(values, what: str) -> np.ndarray:
