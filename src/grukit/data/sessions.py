@@ -20,7 +20,7 @@ What the reader does with awkward files (each refusal is one sentence naming the
   and without a timezone mixed are refused;
 - a UTF-8 byte-order mark is not part of the first column's name;
 - Unix milliseconds have no calendar day here (refused where days are needed: splitting
-  by days), and keep their order where they are not (``require_time=False``);
+  by days), and keep their order where they are not (``require_time=False``, ``days=False``);
 - events with a missing session, item or time are dropped (``attrs["dropped_missing"]``),
   exact duplicates (same session, item and time) are dropped
   (``attrs["dropped_duplicates"]``); sessions shorter than 2 are dropped by
@@ -310,7 +310,7 @@ def _times(col, name: str, path: str):
 
 def read_events(path: str, session_column: str | None = None, item_column: str | None = None,
                 time_column: str | None = None, day_column: str | None = None,
-                sep: str | None = None, require_time: bool = True):
+                sep: str | None = None, require_time: bool = True, days: bool = True):
     """Read an event file into a DataFrame with columns ``session, item, time, day``.
 
     Column names default to a known layout (GRU4Rec TSV, Diginetica CSV); ``sep`` defaults
@@ -318,7 +318,9 @@ def read_events(path: str, session_column: str | None = None, item_column: str |
     ``day_column`` if given (a date), else ``time`` read as Unix seconds or as dates.
     With ``require_time=False`` a file without a time column keeps its row order (``time``
     is the line number, ``day`` is missing): enough to recommend, not to split by days;
-    so are times too large for Unix seconds (milliseconds), which keep their order.
+    so are times too large for Unix seconds (milliseconds), which keep their order. With
+    ``days=False`` (events that are not split by days: a training or test file of their
+    own) a time column is still needed, and milliseconds keep their order, ``day`` missing.
     """
     import pandas as pd  # optional at import time: only the data tasks need it
 
@@ -367,7 +369,7 @@ def read_events(path: str, session_column: str | None = None, item_column: str |
         out["day"] = parsed.loc[out.index].dt.normalize()
     elif names[2] is not None:
         big = out["time"].abs().max() if len(out) else 0
-        if big > MAX_UNIX_SECONDS and not require_time:  # milliseconds: ordered, no days
+        if big > MAX_UNIX_SECONDS and not (require_time and days):  # ms: ordered, no days
             out["day"] = pd.NaT
         elif big > MAX_UNIX_SECONDS:
             raise ValueError(f"{path!r}: time column {names[2]!r} holds {big}, which as Unix "

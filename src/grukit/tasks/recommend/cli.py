@@ -74,11 +74,11 @@ def add_parser(sub) -> None:
     p.set_defaults(func=run)
 
 
-def _events(args, path, require_time: bool = True):
+def _events(args, path, require_time: bool = True, days: bool = True):
     from ...data.sessions import read_events
 
     return read_events(path, args.session_column, args.item_column, args.time_column,
-                       args.day_column, args.sep, require_time=require_time)
+                       args.day_column, args.sep, require_time=require_time, days=days)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -187,7 +187,9 @@ def run_train(args: argparse.Namespace) -> int:
     if args.data:
         train_events, test_events = split_by_days(_events(args, args.data), test_days)
     else:
-        train_events, test_events = _events(args, args.train), _events(args, args.test)
+        # no split by days: times only order each session's events (milliseconds do too)
+        train_events, test_events = (_events(args, args.train, days=False),
+                                     _events(args, args.test, days=False))
     train, test = index_sessions(train_events, test_events)
     print(f"train: {train.report}\ntest:  {test.report}", flush=True)
     if test.n_sessions == 0:
