@@ -52,16 +52,28 @@ def _bce(p: Tensor, y: Tensor) -> Tensor:
     return F.binary_cross_entropy(p.clamp(1e-7, 1 - 1e-7), y.to(p.dtype).reshape(p.shape))
 
 
-def _cce(p: Tensor, y: Tensor) -> Tensor:  # one-hot targets, probabilities
-    return -(y.to(p.dtype) * torch.log(p.clamp_min(1e-7))).sum(-1).mean()
+def _log_probs(p: Tensor) -> Tensor:
+    """Keras' reading of class probabilities p (..., C) in its crossentropies: scaled to sum
+    to one over the classes, then clipped to [ε, 1 − ε] (ε = 1e-7) before the log,
+
+        log p̂_c = log clip(p_c / Σ_k p_k, ε, 1 − ε)
+
+    (a softmax output is unchanged; sigmoid outputs, which need not sum to one, are read as
+    Keras reads them)."""
+    return torch.log((p / p.sum(-1, keepdim=True)).clamp(1e-7, 1 - 1e-7))
+
+
+def _cce(p: Tensor, y: Tensor) -> Tensor:
+    """One-hot (or soft) targets y (..., C), probabilities p (..., C):
+    −Σ_c y_c log p̂_c, the mean over all positions, as Keras."""
+    return -(y.to(p.dtype) * _log_probs(p)).sum(-1).mean()
 
 
 def _scce(p: Tensor, y: Tensor) -> Tensor:
     """Integer targets, probabilities: p (..., C) with y (...) or (..., 1), e.g. (N, C) with
-    (N,) or (N, 1), per time step (N, T, C) with (N, T) or (N, T, 1); the mean over all
-    positions, as Keras."""
-    return F.nll_loss(torch.log(p.clamp_min(1e-7)).reshape(-1, p.shape[-1]),
-                      y.long().reshape(-1))
+    (N,) or (N, 1), per time step (N, T, C) with (N, T) or (N, T, 1); −log p̂_y, the mean
+    over all positions, as Keras."""
+    return F.nll_loss(_log_probs(p).reshape(-1, p.shape[-1]), y.long().reshape(-1))
 
 
 LOSSES = {
