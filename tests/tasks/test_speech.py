@@ -467,6 +467,28 @@ def test_cli_resume_saves_the_model_of_the_training_split_not_of_every_recording
     assert {s: v["n"] for s, v in m["per_speaker"].items()} == {"ann": 15, "bob": 15}
 
 
+def test_cli_speaker_split_save_says_its_model_heard_every_recording(tone_folder, tmp_path,
+                                                                     capsys, monkeypatch):
+    """The model saved after a leave-one-speaker-out run is trained on every recording; the
+    output pointed at `grukit speech evaluate` on it, which scores the files it trained on."""
+    from grukit.tasks.speech import estimator
+
+    real_fit, sizes = estimator.SpeechClassifier.fit, []
+
+    def fit(self, inputs, labels, **k):
+        sizes.append(len(inputs))
+        return real_fit(self, inputs, labels, **k)
+
+    monkeypatch.setattr(estimator.SpeechClassifier, "fit", fit)
+    model = tmp_path / "m"
+    assert cli("--data", tone_folder, "--split", "speaker", "--model", "gru", "--epochs", 1,
+               "--hidden", 4, "--save", model) == 0
+    assert sizes == [18, 18, 36] and (model / "config.json").is_file()
+    text = capsys.readouterr().out
+    assert "a model trained on all 36 recordings, every speaker's" in text
+    assert "evaluate it on other recordings only" in text and "evaluate --model" not in text
+
+
 @pytest.mark.parametrize("split,match", [("speaker", "spoken only by speaker cat"),
                                          ("official", "only in the official test split")])
 def test_cli_a_label_its_training_recordings_lack_is_refused_before_training(

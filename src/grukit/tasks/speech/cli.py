@@ -76,7 +76,11 @@ def add_parser(sub) -> None:
     p.add_argument("--snr", type=float, help="stream: noise SNR in dB (default 20)")
     p.add_argument("--output", help="folder for metrics.json, confusion.png, report.html "
                                     "(predict: predictions.csv; stream: stream.json)")
-    p.add_argument("--save", help="train: folder to save the model in")
+    p.add_argument("--save", help="train: folder to save the model in: the official split's "
+                                  "first seed's model (trained on the training takes); "
+                                  "--split speaker: a model trained afterwards on every "
+                                  "recording, so evaluating it on these files scores "
+                                  "recordings it was trained on")
     p.add_argument("--resume", action="store_true",
                    help="with --output: skip the seeds or speakers already finished")
     p.add_argument("--threads", type=int, help="torch threads (default: torch's)")
@@ -255,8 +259,14 @@ def run_train(args: argparse.Namespace) -> int:
         SpeechClassifier(**(overrides | {"seed": seed})).fit(fit_on, fit_on.labels) \
             .save(args.save)
         saved = True
-    if saved:
-        print(f"saved the model to {args.save} (grukit speech evaluate --model {args.save})")
+    if saved and split == "official":
+        print(f"saved the {runs[0][0]} model (trained on the {len(runs[0][1])} training "
+              f"recordings) to {args.save} (grukit speech evaluate --model {args.save})")
+    elif saved:  # no held-out recording is left to score this model on
+        print(f"saved to {args.save} a model trained on all {len(rec)} recordings, every "
+              f"speaker's: the accuracies above are those of the models that held each "
+              f"speaker out, not this one's, and it has heard every file in {rec.folder}, so "
+              f"evaluate it on other recordings only")
     return 0
 
 
