@@ -210,6 +210,18 @@ def test_bad_event_files_are_one_line_errors(tmp_path, capsys, name, text, encod
     assert err.count("\n") == 1 and "Traceback" not in err
 
 
+@pytest.mark.parametrize("how", [{}, {"days": False}, {"require_time": False}])
+def test_an_infinite_time_is_refused_by_every_reading(tmp_path, how):
+    """inf sorted as the last event of its session (-inf as the first) wherever no day was
+    needed: predict, --train/--test."""
+    from grukit.data import read_events
+
+    path = _file(tmp_path, "inf.csv", "SessionId,ItemId,Time\n1,1,2\n1,2,-inf\n1,3,4\n")
+    with pytest.raises(ValueError, match=r"time column 'Time' holds -inf \(line 3\), which "
+                                         r"is no time; give finite numbers or dates\."):
+        read_events(path, **how)
+
+
 def test_a_folder_as_data_is_refused(tmp_path, capsys):
     assert main(["recommend", "--data", str(tmp_path)]) == 2
     assert f"'{tmp_path}' is a folder; give an event file" in capsys.readouterr().err

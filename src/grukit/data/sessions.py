@@ -13,7 +13,8 @@ What the reader does with awkward files (each refusal is one sentence naming the
 - item or session ids written as whole floats (``1.0``) are the integers they stand for, so
   ``1.0`` and ``1`` are one item; fractional ids (``1.5``) and one number written two ways in
   a text column (``"1"`` and ``"1.0"``) are refused;
-- times that are neither numbers nor dates are refused with the first bad value and line;
+- times that are neither numbers nor dates, and infinite numbers, are refused with the first
+  bad value and line;
   dates are read as ``grukit.data.series`` reads them: in one format, day first when a
   later row has a day past 12 (``02/05/2016`` then ``13/05/2016``), formats mixed row to
   row refused naming the row; times in several timezones are ordered in UTC, times with
@@ -265,6 +266,12 @@ def _times(col, name: str, path: str):
         raise ValueError(f"{path!r}: time column {name!r} holds true/false values; give Unix "
                          f"seconds or dates.")
     if pd.api.types.is_numeric_dtype(col):
+        endless = np.isinf(col.to_numpy(np.float64, na_value=0.0))
+        if endless.any():  # it would sort as the last (or first) event of its session
+            i = col.index[int(np.argmax(endless))]
+            raise ValueError(f"{path!r}: time column {name!r} holds {col[i]} (line "
+                             f"{_line(col, i)}), which is no time; give finite numbers or "
+                             f"dates.")
         return col, None
     known = col.notna()
     if not known.any():
