@@ -95,6 +95,8 @@ def test_predict_refusals(tmp_path, capsys):
          "--k 31 is more than the 30 items the model knows"),
         (["--model", str(tmp_path / "m"), "--data", str(data), "--epochs", "3"],
          "--epochs set(s) training; predict uses the saved model's settings"),
+        (["--model", str(tmp_path / "m"), "--data", str(data), "--day-column", "Time"],
+         "--day-column set(s) training"),  # read, and never used
         (["--data", str(data)], "predict needs --model DIR"),
         (["--model", str(tmp_path / "nowhere"), "--data", str(data)], "no saved model at"),
         (["--model", str(tmp_path / "m"), "--data", str(data), "--output", str(tmp_path / "m")],
@@ -205,6 +207,9 @@ def test_data_choices_are_usage_errors(tmp_path, capsys):
         (["--train", str(data)], "give --train and --test, or --data and --test-days."),
         (["--train", str(data), "--test", str(data), "--test-days", "3"],
          "--test-days splits --data by time"),
+        (["--train", str(data), "--test", str(data), "--day-column", "Time"],
+         "--day-column gives the days that split --data; with --train and --test the times "
+         "only order each session's events, so drop it."),
     ]:
         assert main(["recommend", *argv]) == 2
         err = capsys.readouterr().err

@@ -24,8 +24,8 @@ from ..._runs import RUN, UsageError, at_least, predict_args, prepare_output
 METRICS = "metrics.json"
 RECOMMENDATIONS = "recommendations.csv"
 MODELS = ("most_popular", "item_knn", "gru4rec")
-TRAIN_ONLY = ("train", "test", "test_days", "loss", "epochs", "hidden", "tied", "batch_size",
-              "n_sample", "learning_rate", "seed", "save", "resume", "cell")
+TRAIN_ONLY = ("train", "test", "test_days", "day_column", "loss", "epochs", "hidden", "tied",
+              "batch_size", "n_sample", "learning_rate", "seed", "save", "resume", "cell")
 
 
 def add_parser(sub) -> None:
@@ -168,6 +168,9 @@ def run_train(args: argparse.Namespace) -> int:
         raise UsageError("give --train and --test, or --data and --test-days.")
     if args.test_days is not None and not args.data:
         raise UsageError("--test-days splits --data by time; with --train and --test drop it.")
+    if args.day_column is not None and not args.data:  # read, then never used
+        raise UsageError("--day-column gives the days that split --data; with --train and "
+                         "--test the times only order each session's events, so drop it.")
     test_days = 7 if args.test_days is None else args.test_days
     at_least("--test-days", test_days, 1)
     try:
