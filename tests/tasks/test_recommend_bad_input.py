@@ -222,6 +222,18 @@ def test_an_infinite_time_is_refused_by_every_reading(tmp_path, how):
         read_events(path, **how)
 
 
+def test_a_session_with_no_day_is_refused_by_the_split(tmp_path, capsys):
+    """A session whose day cells are all empty went to training whatever its time."""
+    path = _file(tmp_path, "d.csv", "session_id;user_id;item_id;timeframe;eventdate\n"
+                 "1;NA;5;300;2016-05-09\n1;NA;6;100;2016-05-09\n2;NA;5;300;\n2;NA;6;400;\n"
+                 "3;NA;5;300;2016-05-20\n3;NA;7;400;\n")
+    assert main(["recommend", "--data", path, "--test-days", "3", "--epochs", "1"]) == 2
+    assert capsys.readouterr().err == (
+        "grukit recommend: error: 1 session(s) have no day on any event (the first: session "
+        "2), so neither side of the split can be told; fill their day (or time) or drop "
+        "their events.\n")
+
+
 def test_a_folder_as_data_is_refused(tmp_path, capsys):
     assert main(["recommend", "--data", str(tmp_path)]) == 2
     assert f"'{tmp_path}' is a folder; give an event file" in capsys.readouterr().err

@@ -405,7 +405,13 @@ def split_by_days(events, test_days: int):
     if events["day"].isna().all():
         raise ValueError("the events have no days (no time or day column was read); give "
                          "the time column (or a day column) to split by days.")
-    end = events.groupby("session")["day"].transform("max")
+    end = events.groupby("session")["day"].transform("max")  # NaT: no event has a day
+    if end.isna().any():  # such a session went to training, whenever it ended
+        dayless = events.loc[end.isna(), "session"]
+        first, n = dayless.tolist()[0], dayless.nunique()
+        raise ValueError(f"{n} session(s) have no day on any event (the first: session "
+                         f"{first!r}), so neither side of the split can be told; fill their "
+                         f"day (or time) or drop their events.")
     last = events["day"].max()
     in_test = end > last - pd.Timedelta(days=int(test_days))
     train, test = events[~in_test], events[in_test]
