@@ -44,3 +44,74 @@ def test_loss_equals_keras(name, p, y, reference):
     got = float(LOSSES[name](torch.tensor(p), torch.tensor(y)))
     want = float(reference(y, p))
     assert got == pytest.approx(want, rel=1e-5, abs=1e-6)
+
+
+POS = np.abs(REAL_P) + 0.1  # outputs a Poisson or log loss needs positive
+POS_Y = np.abs(REAL_Y)
+SIGNS = np.where(BIN_Y > 0, 1.0, -1.0).astype(np.float32)
+NEW_NAMES = [
+    ("mape", REAL_P, REAL_Y), ("MAPE", REAL_P, REAL_Y),
+    ("mean_absolute_percentage_error", REAL_P, REAL_Y),
+    ("msle", POS, POS_Y), ("mean_squared_logarithmic_error", REAL_P, REAL_Y),
+    ("log_cosh", REAL_P * 30, REAL_Y), ("kl_divergence", SOFTMAX, ONE_HOT * 0.9 + 0.025),
+    ("kld", SIGMOID, ONE_HOT), ("poisson", POS, POS_Y),
+    ("cosine_similarity", LOGITS, SIGMOID), ("hinge", REAL_P, BIN_Y), ("hinge", REAL_P, SIGNS),
+    ("hinge", REAL_P, REAL_Y), ("squared_hinge", REAL_P, BIN_Y),
+    ("categorical_hinge", LOGITS, ONE_HOT), ("bce", BIN_P, BIN_Y), ("MSE", REAL_P, REAL_Y),
+]
+
+
+@pytest.mark.parametrize("name,p,y", NEW_NAMES, ids=[f"{c[0]}-{i}" for i, c in
+                                                    enumerate(NEW_NAMES)])
+def test_every_keras_loss_name_equals_keras(name, p, y):
+    got = float(LOSSES[name](torch.tensor(p), torch.tensor(y)))
+    want = float(keras.ops.mean(keras.losses.get(name)(y, p)))
+    assert got == pytest.approx(want, rel=1e-5, abs=1e-6)
+
+
+METRIC_CASES = [
+    ("binary_accuracy", BIN_P, BIN_Y), ("categorical_accuracy", SOFTMAX, ONE_HOT),
+    ("sparse_categorical_accuracy", SOFTMAX, LABELS),
+    ("sparse_categorical_accuracy", SOFTMAX, LABELS[:, None]), ("mape", REAL_P, REAL_Y),
+    ("msle", POS, POS_Y), ("cosine_similarity", LOGITS, SIGMOID), ("hinge", REAL_P, BIN_Y),
+]
+
+
+@pytest.mark.parametrize("name,p,y", METRIC_CASES, ids=[f"{c[0]}-{i}" for i, c in
+                                                        enumerate(METRIC_CASES)])
+def test_metric_names_equal_keras(name, p, y):
+    from grukit.models.training import METRICS
+
+    got = float(METRICS[name](torch.tensor(p), torch.tensor(y)))
+    metric = keras.metrics.get(name)
+    want = float(keras.ops.mean(metric(y, p)))
+    assert got == pytest.approx(want, rel=1e-5, abs=1e-6)
+
+
+def test_compile_takes_a_keras_loss_name_and_one_metric_name():
+    from grukit import layers as gl
+    from grukit.models import Sequential
+
+    torch.manual_seed(0)
+    x = RNG.normal(size=(16, 5, 1)).astype(np.float32)
+    y = np.abs(x.sum(1)) + 0.5
+    m = Sequential([gl.GRU(4, input_shape=(5, 1)), gl.Dense(1)])
+    m.compile(optimizer="adam", loss="mape", metrics="msle")  # one name, not a list
+    hist = m.fit(x, y, epochs=1, batch_size=16, verbose=0).history
+    assert set(hist) == {"loss", "msle"}
+    loss, msle = m.evaluate(x, y, batch_size=16)
+    p = m.predict(x)
+    assert loss == pytest.approx(float(keras.losses.get("mape")(y, p).mean()), rel=1e-5)
+    assert msle == pytest.approx(float(keras.losses.get("msle")(y, p).mean()), rel=1e-5)
+
+
+def test_early_stopping_auto_minimizes_every_loss_name_and_maximizes_cosine_and_accuracies():
+    from grukit.models.callbacks import _mode
+    from grukit.models.training import METRICS
+
+    for name in set(LOSSES) - {"cosine_similarity"}:  # a metric of that name is +cos
+        assert _mode("EarlyStopping", f"val_{name}", "auto") == "min", name
+    for name in ("cosine_similarity", "accuracy", "binary_accuracy", "categorical_accuracy",
+                 "sparse_categorical_accuracy"):
+        assert name in METRICS
+        assert _mode("EarlyStopping", f"val_{name}", "auto") == "max", name

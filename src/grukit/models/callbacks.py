@@ -27,7 +27,7 @@ def _count_arg(value, what: str, least: int) -> int:
 _GROWING = ("acc", "auc", "precision", "recall", "f1", "fbeta", "iou", "r2", "sensitivity",
             "specificity", "cosine_similarity")
 _SHRINKING = ("loss", "mae", "mse", "rmse", "mape", "msle", "error", "crossentropy", "hinge",
-              "poisson", "kl_divergence", "logcosh", "huber")
+              "poisson", "kl_divergence", "kld", "logcosh", "log_cosh", "bce", "huber")
 
 
 def _mode(cls: str, monitor: str, mode) -> str:

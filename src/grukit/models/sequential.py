@@ -162,7 +162,10 @@ class Sequential(nn.Module):
     def compile(self, optimizer="adam", loss="mse", metrics=None, jit_compile="auto") -> None:
         """``optimizer``: a name ("adam", "sgd", "rmsprop", "adagrad", "adamw", with Keras'
         default rates) or a torch optimizer; ``loss``: a name or callable(pred, target);
-        ``metrics``: names ("mae", "mse", "accuracy") or callables; ``jit_compile``: True
+        ``metrics``: names (every loss name, "accuracy", "binary_accuracy",
+        "categorical_accuracy", "sparse_categorical_accuracy") or callables, a list or one of
+        them; loss and metric names are Keras 3's (``training.LOSSES``, ``training.METRICS``);
+        ``jit_compile``: True
         runs fit's training step (forward and loss; backward through the compiled graph)
         through ``torch.compile``, False and "auto" (Keras' default, off on its torch backend)
         run it eagerly. ``predict`` and ``evaluate`` run eagerly either way."""
@@ -180,7 +183,8 @@ class Sequential(nn.Module):
         self.loss_fn = training.resolve("loss", training.LOSSES, loss)
         self.metric_fns = {(m if isinstance(m, str) else m.__name__):
                            training.resolve("metric", training.METRICS, m)
-                           for m in (metrics or [])}
+                           for m in ([metrics] if isinstance(metrics, str) or
+                                     callable(metrics) else metrics or [])}
         self.jit_compile = jit_compile is True
         self._jit_step = None  # torch.compile(fit.forward_loss), made by the first fit
         self.compiled = True

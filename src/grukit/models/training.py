@@ -76,6 +76,70 @@ def _scce(p: Tensor, y: Tensor) -> Tensor:
     return F.nll_loss(_log_probs(p).reshape(-1, p.shape[-1]), y.long().reshape(-1))
 
 
+def _like(p: Tensor, y: Tensor) -> Tensor:
+    return y.to(p.dtype).reshape(p.shape)
+
+
+def _mape(p: Tensor, y: Tensor) -> Tensor:
+    """100 · mean |y − p| / max(|y|, ε), ε = 1e-7."""
+    y = _like(p, y)
+    return 100 * ((y - p).abs() / y.abs().clamp_min(1e-7)).mean()
+
+
+def _msle(p: Tensor, y: Tensor) -> Tensor:
+    """mean (log(max(p, ε) + 1) − log(max(y, ε) + 1))²."""
+    return (torch.log1p(p.clamp_min(1e-7)) - torch.log1p(_like(p, y).clamp_min(1e-7))) \
+        .square().mean()
+
+
+def _log_cosh(p: Tensor, y: Tensor) -> Tensor:
+    """mean log cosh(p − y), as x + softplus(−2x) − log 2 (no overflow for large |x|)."""
+    x = p - _like(p, y)
+    return (x + F.softplus(-2 * x) - np.log(2.0)).mean()
+
+
+def _kld(p: Tensor, y: Tensor) -> Tensor:
+    """Σ_c y_c log(y_c / p_c) over the last axis with both clipped to [ε, 1]; the mean over
+    the rest."""
+    y, p = _like(p, y).clamp(1e-7, 1), p.clamp(1e-7, 1)
+    return (y * torch.log(y / p)).sum(-1).mean()
+
+
+def _poisson(p: Tensor, y: Tensor) -> Tensor:
+    """mean p − y log(p + ε)."""
+    return (p - _like(p, y) * torch.log(p + 1e-7)).mean()
+
+
+def _cosine(p: Tensor, y: Tensor) -> Tensor:
+    """−Σ_c ŷ_c p̂_c over the last axis with both scaled to unit length; the mean over the
+    rest (−1 for a perfect match)."""
+    return -(F.normalize(_like(p, y), dim=-1, eps=1e-12)
+             * F.normalize(p, dim=-1, eps=1e-12)).sum(-1).mean()
+
+
+def _signs(y: Tensor) -> Tensor:
+    """Hinge labels: 0/1 labels become −1/+1 (when every label is 0 or 1), others stay."""
+    return 2 * y - 1 if bool(((y == 0) | (y == 1)).all()) else y
+
+
+def _hinge(p: Tensor, y: Tensor) -> Tensor:
+    """mean max(1 − y·p, 0) with y in ±1."""
+    return (1 - _signs(_like(p, y)) * p).clamp_min(0).mean()
+
+
+def _squared_hinge(p: Tensor, y: Tensor) -> Tensor:
+    """mean max(1 − y·p, 0)² with y in ±1."""
+    return (1 - _signs(_like(p, y)) * p).clamp_min(0).square().mean()
+
+
+def _categorical_hinge(p: Tensor, y: Tensor) -> Tensor:
+    """max(max_c (1 − y_c) p_c − Σ_c y_c p_c + 1, 0) with one-hot y; the mean over the rest."""
+    y = _like(p, y)
+    return (((1 - y) * p).amax(-1) - (y * p).sum(-1) + 1).clamp_min(0).mean()
+
+
+# Keras 3's loss names and aliases (keras.losses.get); each equals Keras' loss on the same
+# outputs and targets (tests/models/test_losses_keras.py)
 LOSSES = {
     "mse": lambda p, y: F.mse_loss(p, y.to(p.dtype).reshape(p.shape)),
     "mean_squared_error": lambda p, y: F.mse_loss(p, y.to(p.dtype).reshape(p.shape)),
@@ -85,7 +149,21 @@ LOSSES = {
     "binary_crossentropy": _bce,
     "categorical_crossentropy": _cce,
     "sparse_categorical_crossentropy": _scce,
+    "bce": _bce,
+    "mape": _mape,
+    "mean_absolute_percentage_error": _mape,
+    "msle": _msle,
+    "mean_squared_logarithmic_error": _msle,
+    "log_cosh": _log_cosh,
+    "kl_divergence": _kld,
+    "kld": _kld,
+    "poisson": _poisson,
+    "cosine_similarity": _cosine,
+    "hinge": _hinge,
+    "squared_hinge": _squared_hinge,
+    "categorical_hinge": _categorical_hinge,
 }
+LOSSES |= {k.upper(): LOSSES[k] for k in ("mse", "mae", "mape", "msle", "kld", "bce")}
 
 
 def _accuracy(p: Tensor, y: Tensor) -> Tensor:
@@ -102,11 +180,31 @@ def _accuracy(p: Tensor, y: Tensor) -> Tensor:
     return (p.argmax(-1) == target.long()).float().mean()
 
 
-METRICS = {
-    "mae": lambda p, y: F.l1_loss(p, y.to(p.dtype).reshape(p.shape)),
-    "mse": lambda p, y: F.mse_loss(p, y.to(p.dtype).reshape(p.shape)),
+def _binary_accuracy(p: Tensor, y: Tensor) -> Tensor:
+    """mean [y = (p > 0.5)]: probabilities thresholded at 0.5 against 0/1 labels."""
+    return (_like(p, y) == (p > 0.5).to(p.dtype)).float().mean()
+
+
+def _categorical_accuracy(p: Tensor, y: Tensor) -> Tensor:
+    """mean [argmax p = argmax y]: one-hot labels y (..., C)."""
+    return (p.argmax(-1) == y.argmax(-1)).float().mean()
+
+
+def _sparse_categorical_accuracy(p: Tensor, y: Tensor) -> Tensor:
+    """mean [argmax p = y]: integer labels y (...) or (..., 1)."""
+    return (p.argmax(-1) == y.reshape(p.shape[:-1]).long()).float().mean()
+
+
+# every loss name, and Keras' accuracies ("accuracy" picks binary, sparse or categorical
+# from the shapes, as Keras does); the cosine similarity as a metric is +cos (Keras'
+# CosineSimilarity metric, which callbacks maximize), as a loss −cos
+METRICS = LOSSES | {
+    "cosine_similarity": lambda p, y: -_cosine(p, y),
     "accuracy": _accuracy,
     "acc": _accuracy,
+    "binary_accuracy": _binary_accuracy,
+    "categorical_accuracy": _categorical_accuracy,
+    "sparse_categorical_accuracy": _sparse_categorical_accuracy,
 }
 
 
