@@ -248,6 +248,30 @@ def test_cli_translates_a_file_and_stdin_as_the_loaded_model(cli_run, capsys, mo
     assert capsys.readouterr().out.splitlines() == want
 
 
+def test_cli_stdin_is_read_as_a_utf8_file(cli_run, capsys, monkeypatch):
+    import io
+
+    from grukit.cli import main
+
+    d = cli_run[0]
+    model = ["translate", "--model", str(d / "model"), "--beam", "1"]
+    want = Translator.load(str(d / "model")).translate(["ab cd", "ef"], beam=1)
+
+    def stdin(data: bytes):  # as Python opens stdin in a C or POSIX locale
+        return io.TextIOWrapper(io.BytesIO(data), encoding="utf-8", errors="surrogateescape",
+                                newline="\n")
+
+    monkeypatch.setattr("sys.stdin", stdin(b"ab cd\r\nef\n"))
+    capsys.readouterr()
+    assert main(model) == 0
+    assert capsys.readouterr().out.splitlines() == want
+    monkeypatch.setattr("sys.stdin", stdin(b"ab cd\nef \xe9\n"))  # Latin-1
+    assert main(model) == 2
+    err = capsys.readouterr().err.strip()
+    assert "'<stdin>' line" in err and "is not UTF-8" in err, err
+    assert len(err.splitlines()) == 1, err
+
+
 def test_cli_evaluate_prints_bleu_chrf_signatures_and_perplexity(cli_run, capsys):
     import json
 

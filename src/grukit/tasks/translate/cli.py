@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import sys
@@ -226,7 +227,7 @@ def _translate(args, tr) -> int:
     if args.input is None and sys.stdin.isatty():
         raise UsageError("nothing to translate: give --input FILE or pipe sentences on stdin, "
                          "one a line.")
-    lines = read_lines(args.input if args.input else sys.stdin)
+    lines = read_lines(args.input if args.input else _stdin())
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         out = tr.translate(lines, beam=args.beam, alpha=args.alpha,
@@ -235,6 +236,19 @@ def _translate(args, tr) -> int:
         print(f"grukit translate: warning: {w.message}", file=sys.stderr)
     sys.stdout.write("".join(f"{line}\n" for line in out))
     return 0
+
+
+def _stdin():
+    """stdin read as ``--input`` reads a file: UTF-8 (a leading BOM dropped), lines ending at
+    "\\n" only, and bytes that are not UTF-8 refused with their line (Python's own stdin, in
+    a C or POSIX locale, turns them into lone surrogates that the tokenizer rejects with a
+    message about its input types)."""
+    raw = getattr(sys.stdin, "buffer", None)
+    if raw is None:  # a text stream put in place of stdin: already decoded
+        return sys.stdin
+    data = io.BytesIO(raw.read())
+    data.name = "<stdin>"  # what read_lines names in its message
+    return io.TextIOWrapper(data, encoding="utf-8-sig", newline="\n")
 
 
 def _attention(args, tr) -> int:
