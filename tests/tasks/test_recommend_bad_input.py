@@ -234,6 +234,19 @@ def test_a_session_with_no_day_is_refused_by_the_split(tmp_path, capsys):
         "their events.\n")
 
 
+def test_a_separator_of_several_characters_is_refused_and_backslash_t_is_a_tab(tmp_path,
+                                                                                capsys):
+    path = _file(tmp_path, "e.tsv", "SessionId\tItemId\tTime\n1\t10\t5\n1\t11\t6\n")
+    for sep in (";;", "", "tab"):  # pandas' C engine raised a traceback for each
+        assert main(["recommend", "--data", path, "--sep", sep]) == 2
+        assert capsys.readouterr().err == (
+            f"grukit recommend: error: the separator (--sep) must be one character (a tab: "
+            f"'\\t'); got {sep!r}.\n")
+    from grukit.data import read_events
+
+    assert read_events(path, sep="\\t")["item"].tolist() == [10, 11]  # --sep '\t' in a shell
+
+
 def test_a_folder_as_data_is_refused(tmp_path, capsys):
     assert main(["recommend", "--data", str(tmp_path)]) == 2
     assert f"'{tmp_path}' is a folder; give an event file" in capsys.readouterr().err

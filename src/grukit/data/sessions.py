@@ -110,6 +110,11 @@ def _sniff(path: str, encoding: str) -> str:
 def _read_table(path: str, sep: str | None):
     import pandas as pd
 
+    if sep == "\\t":  # a tab as a shell passes --sep '\t'
+        sep = "\t"
+    if sep is not None and (not isinstance(sep, str) or len(sep) != 1):
+        raise ValueError(f"the separator (--sep) must be one character (a tab: '\\t'); got "
+                         f"{sep!r}.")
     if not os.path.exists(path):
         raise FileNotFoundError(f"no such file: {path!r}")
     if os.path.isdir(path):
@@ -321,8 +326,10 @@ def read_events(path: str, session_column: str | None = None, item_column: str |
     """Read an event file into a DataFrame with columns ``session, item, time, day``.
 
     Column names default to a known layout (GRU4Rec TSV, Diginetica CSV); ``sep`` defaults
-    to the file's own (sniffed). ``day`` is the calendar day used by ``split_by_days``:
-    ``day_column`` if given (a date), else ``time`` read as Unix seconds or as dates.
+    to the file's own (sniffed among comma, tab, semicolon, pipe and space); given, it is one
+    character (``"\\t"``, a tab as a shell passes it, is a tab). ``day`` is the calendar day
+    used by ``split_by_days``: ``day_column`` if given (a date), else ``time`` read as Unix
+    seconds or as dates.
     With ``require_time=False`` a file without a time column keeps its row order (``time``
     is the line number, ``day`` is missing): enough to recommend, not to split by days;
     so are times too large for Unix seconds (milliseconds), which keep their order. With

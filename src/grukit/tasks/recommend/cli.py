@@ -48,7 +48,8 @@ def add_parser(sub) -> None:
                      help="with --data: test = sessions ending in the last N days (default 7)")
     for name in ("session", "item", "time", "day"):
         src.add_argument(f"--{name}-column", help=f"name of the {name} column")
-    src.add_argument("--sep", help="field separator (sniffed when absent)")
+    src.add_argument("--sep", help="field separator, one character ('\\t': a tab; sniffed "
+                                   "among , tab ; | and space when absent)")
     m = p.add_argument_group("model")
     m.add_argument("--cell", choices=("gru", "lstm"),
                    help="the recurrent cell (default gru; lstm for the comparison)")
