@@ -117,3 +117,19 @@ def test_read_wav_refuses_what_it_cannot_read_in_one_sentence(predictor, tmp_pat
         with pytest.raises(ValueError) as e:
             p.predict([str(tmp_path / "bad.wav")])
         assert says in _sentence(e), name
+
+
+def test_float_recordings_far_past_full_scale_warn_as_the_estimator_warns(predictor, tmp_path):
+    import warnings
+
+    clf, p = predictor
+    y = (Y / 2).astype(np.float32)
+    sf.write(tmp_path / "f.wav", y * 32767, 8000, subtype="FLOAT")  # written unnormalised
+    for loud in (y * 32767, str(tmp_path / "f.wav")):
+        with pytest.warns(UserWarning, match=r"recording 1 up to 1\.6\d+e\+04.*32768"):
+            p.predict_proba([y, loud])
+    with pytest.warns(UserWarning, match="32768"):
+        clf.predict_proba([y, y * 32767])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        p.predict_proba([y, y * 3.9])  # up to 1.95: loud, at its own scale

@@ -152,6 +152,24 @@ def test_bad_recordings_are_refused_with_one_sentence(trained, tmp_path):
         clf.predict([pcm])
 
 
+def test_float_waveforms_far_past_full_scale_warn_once_naming_the_loudest(trained):
+    """int16 values cast to float (up to 32767) were scored silently, 90 dB too loud."""
+    import warnings
+
+    from grukit.data.audio import AudioWarning
+
+    clf = trained[0]
+    quiet = [word(lab, 7) for lab in PITCH]
+    with pytest.warns(AudioWarning) as caught:
+        clf.predict([quiet[0], quiet[1] * 32767, quiet[2] * 100])
+    assert len(caught) == 1
+    msg = str(caught[0].message)
+    assert "2 waveform(s)" in msg and "recording 1 up to" in msg and "32768" in msg, msg
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        clf.predict([quiet[0] * 1.9])  # loud, but at its own scale
+
+
 def test_spec_augment_masks_only_while_training():
     layer = SpecAugment(freq_masks=2, freq_width=3, time_masks=2, time_width=4)
     x = torch.ones(4, 20, 10)

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import json
 import os
+import warnings
 
 import numpy as np
 
@@ -175,13 +176,15 @@ class Predictor:
     def _frames(self, inputs) -> list:
         """Each recording as feature frames: a wav path is read, a float waveform (N,) in
         [-1, 1] at the model's sample rate turned into frames (an integer PCM array is refused,
-        as the SpeechClassifier refuses it); a 2-D array is taken as frames already."""
+        as the SpeechClassifier refuses it, and a float one far past [-1, 1], e.g. int16 values
+        cast to float, taken with one warning, as it takes it); a 2-D array is taken as frames
+        already."""
         if isinstance(inputs, (str, os.PathLike)):
             raise TypeError("give a list of recordings, not a single path.")
         if getattr(inputs, "ndim", None) == 1:  # its samples would be read as recordings
             raise TypeError("give a list of recordings, not a single waveform ([waveform]).")
         inputs = getattr(inputs, "paths", inputs)  # grukit.data.audio_folder's Recordings
-        out = []
+        out, loud = [], {}  # loud: {recording: peak} of float waveforms far past full scale
         for i, x in enumerate(inputs):
             if isinstance(x, (str, os.PathLike)):
                 x = self.read_wav(x)
@@ -197,8 +200,17 @@ class Predictor:
                     raise ValueError(f"recording {i} is empty, not numbers, or holds NaN/Inf "
                                      f"samples; give mono samples at "
                                      f"{self.front_end()['sample_rate']} Hz.")
+                if np.abs(a).max() > 2.0:  # features 20·log10(peak) dB off the training's
+                    loud[i] = float(np.abs(a).max())
                 a = self.audio_features(a)
             out.append(a)
+        if loud:
+            i, peak = max(loud.items(), key=lambda kv: kv[1])
+            warnings.warn(f"{len(loud)} recording(s) hold float samples far beyond full scale "
+                          f"(1.0), recording {i} up to {peak:.4g}, so their features are not "
+                          f"those of the audio they record; if they are PCM values cast to "
+                          f"float (e.g. scipy's int16), divide by 32768.", UserWarning,
+                          stacklevel=4)
         return out
 
     def front_end(self) -> dict:

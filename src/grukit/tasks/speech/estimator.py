@@ -17,11 +17,12 @@ stream, one 10 ms frame at a time (``grukit.tasks.speech.stream.Recognizer``).
 from __future__ import annotations
 
 import os
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
 
-from ...data.audio import add_noise, read_wav
+from ...data.audio import AudioWarning, add_noise, read_wav
 from ...data.audio_features import FeatureConfig, _Analysis, check_features, features
 from ..classify.base import _plain, plain_config, stratified_split
 from ..classify.base import check_config as check_classifier
@@ -123,7 +124,8 @@ class SpeechClassifier(SequenceClassifier):
     def waveforms(self, inputs) -> list[np.ndarray]:
         """Each input as mono float32 (N,) at ``config.sample_rate``: paths are read (and
         resampled), float arrays are taken as they are (integer PCM arrays are refused: their
-        scale is not that of [-1, 1])."""
+        scale is not that of [-1, 1]; float arrays far past it, e.g. int16 values cast to
+        float, are taken with one warning, as ``read_wav`` takes such a file)."""
         if isinstance(inputs, (str, os.PathLike)):
             raise ValueError(f"inputs is a single path ({os.fspath(inputs)!r}); give a list "
                              f"of recordings (paths or waveforms).")
@@ -131,7 +133,7 @@ class SpeechClassifier(SequenceClassifier):
         inputs = list(paths if paths is not None else inputs)
         if not inputs:
             raise ValueError("there are no recordings; give at least one.")
-        out = []
+        out, loud = [], {}  # loud: {recording: peak} of float arrays far past full scale
         for i, x in enumerate(inputs):
             if isinstance(x, (str, os.PathLike)):
                 out.append(read_wav(x, self.config.sample_rate)[0])
@@ -147,7 +149,16 @@ class SpeechClassifier(SequenceClassifier):
                                  f"mono samples (N,), N > 0 (or give a file path).")
             if not np.isfinite(a).all():
                 raise ValueError(f"recording {i} contains NaN/Inf samples.")
+            if np.abs(a).max() > 2.0:  # log-mel features 20·log10(peak) dB off the training's
+                loud[i] = float(np.abs(a).max())
             out.append(a)
+        if loud:
+            i, peak = max(loud.items(), key=lambda kv: kv[1])
+            warnings.warn(f"{len(loud)} waveform(s) hold float samples far beyond full scale "
+                          f"(1.0), recording {i} up to {peak:.4g}, so their features are not "
+                          f"those of the audio they record; if they are PCM values cast to "
+                          f"float (e.g. scipy's int16), divide by 32768.", AudioWarning,
+                          stacklevel=2)
         return out
 
     def features(self, inputs) -> list[np.ndarray]:
