@@ -247,6 +247,27 @@ def test_a_separator_of_several_characters_is_refused_and_backslash_t_is_a_tab(t
     assert read_events(path, sep="\\t")["item"].tolist() == [10, 11]  # --sep '\t' in a shell
 
 
+def test_ids_past_2_to_the_53_stay_distinct_and_past_int64_are_text(tmp_path):
+    """A missing cell made an id column float, and floats past 2**53 hold no longer every
+    whole number: items ...567 and ...568 were read as one item (and sessions merged the
+    same way); ids past the int64 range (uint64) wrapped and ended in a KeyError."""
+    from grukit.data import index_sessions, read_events
+
+    a, b = 12345678901234567, 12345678901234568
+    path = _file(tmp_path, "big.csv", f"SessionId,ItemId,Time\n{a},{a},1\n{a},{b},2\n"
+                                      f"{a},,3\n{b},{b},4\n{b},{a},5\n")
+    ev = read_events(path)
+    assert ev["item"].tolist() == [a, b, b, a] and ev["session"].tolist() == [a, a, b, b]
+    assert index_sessions(ev)[0].n_sessions == 2
+    top = 2 ** 64 - 1
+    path = _file(tmp_path, "u64.csv", f"SessionId,ItemId,Time\n1,{top},1\n1,12,2\n")
+    assert read_events(path)["item"].tolist() == [str(top), "12"]
+    with pytest.raises(ValueError, match=f"item id {top} lies past the int64 range; give such "
+                                         f"ids as text"):
+        GRU4Rec(**FAST).fit(pd.DataFrame({"session": [1, 1], "item": np.array([top, 12],
+                                                                              np.uint64)}))
+
+
 def test_a_folder_as_data_is_refused(tmp_path, capsys):
     assert main(["recommend", "--data", str(tmp_path)]) == 2
     assert f"'{tmp_path}' is a folder; give an event file" in capsys.readouterr().err

@@ -12,7 +12,8 @@ What the reader does with awkward files (each refusal is one sentence naming the
 - a missing column: refused, listing the file's columns;
 - item or session ids written as whole floats (``1.0``) are the integers they stand for, so
   ``1.0`` and ``1`` are one item; fractional ids (``1.5``) and one number written two ways in
-  a text column (``"1"`` and ``"1.0"``) are refused;
+  a text column (``"1"`` and ``"1.0"``) are refused; ids past 2**53 in a column read as
+  floats (a missing cell) are read again exactly, and ids past the int64 range are text;
 - times that are neither numbers nor dates, and infinite numbers, are refused with the first
   bad value and line;
   dates are read as ``grukit.data.series`` reads them: in one format, day first when a
@@ -107,7 +108,7 @@ def _sniff(path: str, encoding: str) -> str:
                          f"separates them.") from None
 
 
-def _read_table(path: str, sep: str | None):
+def _read_table(path: str, sep: str | None, dtype: dict | None = None):
     import pandas as pd
 
     if sep == "\\t":  # a tab as a shell passes --sep '\t'
@@ -130,10 +131,12 @@ def _read_table(path: str, sep: str | None):
         if sep is None:  # sniffed from the header among SEPARATORS, read by pandas' C engine
             first = _sniff(path, encoding)  # (3x faster); what it cannot read goes the
             try:  # python engine's way
-                return pd.read_csv(path, sep=first, engine="c", encoding=encoding)
+                return pd.read_csv(path, sep=first, engine="c", encoding=encoding,
+                                   dtype=dtype)
             except (pd.errors.ParserError, pd.errors.EmptyDataError):
-                return pd.read_csv(path, sep=first, engine="python", encoding=encoding)
-        return pd.read_csv(path, sep=sep, engine="c", encoding=encoding)
+                return pd.read_csv(path, sep=first, engine="python", encoding=encoding,
+                                   dtype=dtype)
+        return pd.read_csv(path, sep=sep, engine="c", encoding=encoding, dtype=dtype)
 
     try:
         try:
@@ -151,6 +154,28 @@ def _read_table(path: str, sep: str | None):
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise ValueError(f"{path!r} cannot be split into columns ({first}); check the "
                          f"separator (--sep).") from None
+
+
+def _exact_ids(df, path: str, sep: str | None, given: list):
+    """The table with its session and item columns read again exactly where pandas read
+    them as floats (a missing cell makes an integer column float) past 2**53, where floats
+    hold no longer every whole number: ids 12345678901234567 and ...568 were both read as
+    ...568, one item (or one session). They are read as nullable integers, or as text when
+    they are no int64."""
+    import pandas as pd
+
+    cols = list(df.columns)
+    layout = next((k for k in KNOWN if k[0] in cols and k[1] in cols), (None,) * 4)
+    names = {g if g is not None else layout[i] for i, g in enumerate(given)} & set(cols)
+    lossy = [n for n in names if pd.api.types.is_float_dtype(df[n])
+             and (df[n].abs() >= 2.0 ** 53).any()]
+    if not lossy:
+        return df
+    try:
+        exact = _read_table(path, sep, {n: "Int64" for n in lossy})
+    except (TypeError, ValueError, OverflowError):  # fractions, or past the int64 range
+        exact = _read_table(path, sep, {n: str for n in lossy})
+    return df.assign(**{n: exact[n] for n in lossy})
 
 
 def whole_number(v) -> int | None:
@@ -216,6 +241,9 @@ def _ids(col, what: str, name: str, path: str):
                              f"{_line(col, frac.index[0])}); {what} ids must be whole numbers "
                              f"or text.")
         return col.astype("Int64")  # NaN stays missing (dropped later)
+    if pd.api.types.is_unsigned_integer_dtype(col) and len(col) and \
+            col.max() > np.iinfo(np.int64).max:  # no int64: the ids are text
+        return col.astype(str)
     if pd.api.types.is_integer_dtype(col):
         return col
     text = col.dropna().astype(str)
@@ -339,6 +367,7 @@ def read_events(path: str, session_column: str | None = None, item_column: str |
     import pandas as pd  # optional at import time: only the data tasks need it
 
     df = _read_table(path, sep)
+    df = _exact_ids(df, path, sep, [session_column, item_column])
     if df.empty:
         raise ValueError(f"{path!r} has a header but no events.")
     cols = list(df.columns)
@@ -465,6 +494,9 @@ def index_sessions(train_events, test_events=None) -> tuple[Sessions, Sessions |
         raise ValueError("no training session has 2 or more events; next-item training needs "
                          "at least one pair of consecutive events.")
     unique = train["item"].unique()
+    if pd.api.types.is_unsigned_integer_dtype(unique) and unique.max() > np.iinfo(np.int64).max:
+        raise ValueError(f"item id {int(unique.max())} lies past the int64 range; give such "
+                         f"ids as text (read_events does).")
     kind = np.int64 if pd.api.types.is_integer_dtype(train["item"]) else object
     vocab = np.sort(np.asarray(unique, dtype=kind))  # (n_items,) ints, or str objects
     tr = to_sessions(train, vocab, {

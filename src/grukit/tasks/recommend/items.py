@@ -31,6 +31,9 @@ class ItemMap:
         if arr.ndim != 1 or len(arr) == 0:
             raise ValueError(f"the item vocabulary must be a non-empty 1-D list of ids; got "
                              f"shape {arr.shape}.")
+        if arr.dtype.kind == "u" and arr.max() > np.iinfo(np.int64).max:  # would wrap
+            raise ValueError(f"item id {int(arr.max())} lies past the int64 range; give such "
+                             f"ids as text (read_events does).")
         if arr.dtype.kind in "iu":
             ids = arr.astype(np.int64)
         elif arr.dtype.kind in "fO":
