@@ -152,6 +152,19 @@ def test_bad_recordings_are_refused_with_one_sentence(trained, tmp_path):
         clf.predict([pcm])
 
 
+def test_noise_copies_refuse_a_validation_split_that_takes_a_label_whole(monkeypatch):
+    """Too few recordings to stratify: both of label c's went to validation, and fit blamed a
+    validation_data the caller never gave."""
+    from grukit.tasks.classify.sequence import SequenceClassifier
+
+    monkeypatch.setattr(SequenceClassifier, "fit", lambda *a, **k: 1 / 0)  # never reached
+    waves = [word(lab, i) for i, lab in enumerate("0122")]
+    with pytest.raises(ValueError, match=r"puts every recording of label\(s\) \['c'\] in the "
+                                         r"validation part"):
+        SpeechClassifier(**(SMALL | {"noise_copies": 1, "validation_split": 0.3})).fit(
+            waves, ["a", "b", "c", "c"])
+
+
 def test_float_waveforms_far_past_full_scale_warn_once_naming_the_loudest(trained):
     """int16 values cast to float (up to 32767) were scored silently, 90 dB too loud."""
     import warnings

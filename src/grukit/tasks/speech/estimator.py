@@ -211,7 +211,13 @@ class SpeechClassifier(SequenceClassifier):
             raise ValueError(f"validation_split must be in [0, 1); got {split!r}.")
         if validation_data is None and split:
             _, y = np.unique(labels.astype(str), return_inverse=True)
-            tr, va = stratified_split(y, split, cfg.seed)
+            tr, va = stratified_split(y, split, cfg.seed)  # random where it cannot stratify
+            only = sorted(set(labels[va].tolist()) - set(labels[tr].tolist()))
+            if only:  # fit would blame a validation_data the caller never gave
+                raise ValueError(f"validation_split={split} of {len(labels)} recordings puts "
+                                 f"every recording of label(s) {only[:5]} in the validation "
+                                 f"part, leaving none to train on; give those labels more "
+                                 f"recordings, or pass validation_split=0 or validation_data.")
             validation_data = ([waves[i] for i in va], labels[va])
             waves, labels = [waves[i] for i in tr], labels[tr]
         rng = np.random.default_rng(cfg.seed)
