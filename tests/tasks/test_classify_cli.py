@@ -92,6 +92,27 @@ def test_predict_scores_a_file_with_labels(tmp_path, capsys):
     assert main(["classify", "predict", "--model", str(tmp_path / "m"), "--data",
                  str(tmp_path / "plain.csv"), "--output", str(tmp_path / "q")]) == 0
     assert sorted(os.listdir(tmp_path / "q")) == ["predictions.csv"]
+    # a column named like labels that holds none of the classes: predicted unscored, with a
+    # warning (it refused the whole file); given with --label-column, refused in one sentence
+    other = _csv(tmp_path / "other.csv", [("good phone", "electronics"), ("bad food", "food")],
+                 header="text,category")
+    capsys.readouterr()
+    assert main(["classify", "predict", "--model", str(tmp_path / "m"), "--data", str(other),
+                 "--output", str(tmp_path / "o")]) == 0
+    err = capsys.readouterr().err.strip()
+    assert err == ("grukit classify: warning: other.csv, column 'category': label(s) "
+                   "['electronics', 'food'] (2 row(s)) never occurred in training (the model "
+                   "knows ['neg', 'pos']): the column holds no class of the model, so the "
+                   "predictions are not scored.")
+    assert sorted(os.listdir(tmp_path / "o")) == ["predictions.csv"]
+    assert len((tmp_path / "o" / "predictions.csv").read_text().splitlines()) == 3
+    assert main(["classify", "predict", "--model", str(tmp_path / "m"), "--data", str(other),
+                 "--label-column", "category", "--output", str(tmp_path / "o2")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("grukit classify: error: other.csv, column 'category': label(s) "
+                          "['electronics', 'food']") and err.endswith(
+        "drop those rows, or leave out --label-column to predict without scores.")
+    assert os.listdir(tmp_path / "o2") == []
 
 
 @pytest.mark.parametrize("action", ["train", "predict"])

@@ -97,6 +97,14 @@ def check_config(cfg) -> None:
         raise ValueError(f"tokenizer must be 'word' or 'wordpiece'; got {cfg.tokenizer!r}.")
 
 
+class UnseenLabels(ValueError):
+    """Labels the model never saw in training: ``names`` (sorted, as text) on ``rows`` rows."""
+
+    def __init__(self, message: str, names: list[str], rows: int):
+        super().__init__(message)
+        self.names, self.rows = names, rows
+
+
 class RecurrentClassifier(Estimator):
     """Base class; ``config`` is the subclass' dataclass, keyword arguments override it.
     The constructor only stores the settings; ``fit`` checks them."""
@@ -227,10 +235,10 @@ class RecurrentClassifier(Estimator):
         unseen = [v for v, k in zip(labels.tolist(), keys_l, strict=True) if k not in lookup]
         if unseen:
             names = sorted({str(v) for v in unseen})
-            raise ValueError(f"{what}: label(s) {names[:5]} ({len(unseen)} row(s)) never "
-                             f"occurred in training, so no prediction can match them; the "
-                             f"model knows {[str(c) for c in classes[:20]]} - drop those rows "
-                             f"or retrain with them.")
+            raise UnseenLabels(f"{what}: label(s) {names[:5]} ({len(unseen)} row(s)) never "
+                               f"occurred in training, so no prediction can match them; the "
+                               f"model knows {[str(c) for c in classes[:20]]} - drop those "
+                               f"rows or retrain with them.", names, len(unseen))
         return np.array([lookup[k] for k in keys_l], dtype=np.int64)
 
     # -- inference ---------------------------------------------------------------------------

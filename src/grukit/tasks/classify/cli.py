@@ -232,7 +232,9 @@ def run_predict(args: argparse.Namespace) -> int:
     if not hasattr(clf, "classes_") or not hasattr(clf, "predict_proba"):
         raise UsageError(f"--model {args.model!r} holds a {type(clf).__name__}, not a "
                          f"classifier; use its own command.")
-    inputs, labels, desc = _load_for_predict(args, type(clf).__name__)
+    inputs, labels, column, desc = _load_for_predict(args, type(clf).__name__)
+    if column is not None:  # a file's label column (a UEA set's labels are checked by evaluate)
+        labels = _scorable(clf, labels, column, args.label_column is not None, desc)
     earlier = _metrics_writer(out) if out else None
     if labels is not None and earlier == "other":
         raise UsageError(f"--output {out!r} holds a metrics.json that predict did not write "
@@ -266,6 +268,31 @@ def run_predict(args: argparse.Namespace) -> int:
     return 0
 
 
+def _scorable(clf, labels, column: str, named: bool, desc: str):
+    """The labels predict scores against. A column found by its name (``category``,
+    ``class``...) none of whose values is a class of the model holds something else: its
+    predictions are written unscored, with a warning. Labels the model never saw in a column
+    given with ``--label-column``, or beside its classes, are refused in one sentence."""
+    from .base import UnseenLabels
+
+    try:
+        clf._label_index(labels, "predict")
+    except UnseenLabels as err:
+        what = (f"{desc}, column {column!r}: label(s) {err.names[:5]} ({err.rows} row(s)) "
+                f"never occurred in training (the model knows "
+                f"{[str(c) for c in clf.classes_[:20]]})")
+        if named:
+            raise UsageError(f"{what}, so no prediction can match them; drop those rows, or "
+                             f"leave out --label-column to predict without scores.") from None
+        if err.rows < len(labels):
+            raise UsageError(f"{what}, so no prediction can match them; drop those rows or "
+                             f"retrain with them.") from None
+        print(f"grukit classify: warning: {what}: the column holds no class of the model, so "
+              f"the predictions are not scored.", file=sys.stderr)
+        return None
+    return labels
+
+
 def _metrics_writer(out: str) -> str | None:
     """Who wrote ``out/metrics.json``: None (there is none), "predict" (a JSON object without
     a training run's "protocol") or "other"."""
@@ -281,9 +308,10 @@ def _metrics_writer(out: str) -> str | None:
 
 
 def _load_for_predict(args, kind: str):
-    """(inputs, labels or None, description) of the one --data given to predict. Labels
-    are read (and the predictions scored) when --label-column is given, or when the file's
-    header names a label column (label, class, ...)."""
+    """(inputs, labels or None, the file's label column or None, description) of the one
+    --data given to predict. Labels are read (and the predictions scored) when
+    --label-column is given, or when the file's header names a label column (label, class,
+    ...)."""
     from ...data.text import LABEL_NAMES, read_labelled_text
     from ...data.uea import UEA, load_uea
 
@@ -297,7 +325,7 @@ def _load_for_predict(args, kind: str):
             x, y = load_uea(data, "test")
         except ImportError as err:
             raise ValueError(str(err)) from err
-        return x, y, f"{data} (test split)"
+        return x, y, None, f"{data} (test split)"
     _check_names([data])
     paths = check_data_paths([data])
     if len(paths) != 1:
@@ -313,13 +341,13 @@ def _load_for_predict(args, kind: str):
             pass  # one column, empty labels...: read as unlabelled texts below
         else:
             if t.label_column.strip().lower() in LABEL_NAMES:
-                return t.texts, t.labels, os.path.basename(path)
+                return t.texts, t.labels, t.label_column, os.path.basename(path)
     if labelled:
         t = read_labelled_text(path, args.text_column, args.label_column,
                                header=not args.no_header, sep=args.sep)
-        return t.texts, t.labels, os.path.basename(path)
+        return t.texts, t.labels, t.label_column, os.path.basename(path)
     texts = read_texts(path, args.text_column, header=not args.no_header, sep=args.sep)
-    return texts, None, os.path.basename(path)
+    return texts, None, None, os.path.basename(path)
 
 
 def _show_attention(clf, texts) -> None:
