@@ -158,6 +158,18 @@ def test_event_frames_whose_times_or_items_do_not_sort_are_refused(model):
     assert model.index(since).session(0).tolist() == list(range(11))
 
 
+def test_event_frames_with_a_column_twice_or_no_event_are_refused_in_one_sentence(model):
+    events = pd.DataFrame([[1, 100, 100], [1, 101, 101]], columns=["session", "item", "item"])
+    for call in (lambda e: GRU4Rec(**FAST).fit(e), model.predict, model.evaluate):
+        with pytest.raises(ValueError, match=r"the (training )?events have 2 columns named "
+                                             r"'item'; keep one\.$"):
+            call(events)  # pandas' "truth value of a Series is ambiguous"
+    empty = pd.DataFrame({"session": [], "item": [], "time": []})
+    with pytest.raises(ValueError, match=r"^the training events are empty; next-item "
+                                         r"training needs sessions of 2 or more events\.$"):
+        GRU4Rec(**FAST).fit(empty)  # was: "the item vocabulary must be ... got shape (0,)"
+
+
 def test_text_ids_keep_their_type_through_fit_and_recommend():
     vocab = np.array([f"p{i}" for i in range(12)], dtype=object)
     m = GRU4Rec(**FAST).fit(_sessions(_lists(), vocab))

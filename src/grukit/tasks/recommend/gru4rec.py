@@ -142,6 +142,9 @@ class GRU4Rec(Estimator):
             from ...data.sessions import index_sessions
 
             _frame(train, "train")
+            if train.empty:
+                raise ValueError("the training events are empty; next-item training needs "
+                                 "sessions of 2 or more events.")
             ItemMap.of(train["item"].unique())  # one id type: numbers and text do not sort
             train = index_sessions(train)[0]
         check_sessions(train, "train")
@@ -453,9 +456,13 @@ def _frame(events, what: str) -> None:
     if missing:
         raise ValueError(f"the {what} have no {' or '.join(map(repr, missing))} column "
                          f"(columns: {list(events.columns)}); read them with read_events.")
+    noun = "training events" if what == "train" else what
+    twice = [c for c in ("session", "item", "time") if list(events.columns).count(c) > 1]
+    if twice:  # events[c] would be a table, and its checks fail in pandas' own words
+        raise ValueError(f"the {noun} have {list(events.columns).count(twice[0])} columns "
+                         f"named {twice[0]!r}; keep one.")
     # events are put in order by (session, time): a missing value would sort last (or drop
     # its event unseen), and text times sort as text ("10" before "9")
-    noun = "training events" if what == "train" else what
     for c in ("session", "item", "time"):
         if c in events.columns and events[c].isna().any():
             n = int(events[c].isna().sum())
