@@ -18,7 +18,7 @@ import torch.distributed as dist
 
 from .callbacks import History
 from .loop import BadBatch, Step, restore, train_loop
-from .training import METRICS, masked, positions
+from .training import METRICS, masked, positions, weighted
 
 
 def _distributed() -> tuple[int, int, bool]:
@@ -40,7 +40,7 @@ def _device(rank: int) -> torch.device:
 
 
 def run_fit(model, x, y, *, batch_size, epochs, verbose, callbacks, validation_data, shuffle,
-            seed, resume_from) -> History:
+            seed, resume_from, weights=None) -> History:
     from torch.utils.data import DataLoader, Dataset, DistributedSampler, TensorDataset
 
     rank, world, started = _distributed()
@@ -53,7 +53,8 @@ def run_fit(model, x, y, *, batch_size, epochs, verbose, callbacks, validation_d
     if isinstance(x, DataLoader):  # its dataset and batch size; the order is fit's own
         dataset, batch_size = x.dataset, x.batch_size or batch_size
     else:
-        dataset = x if isinstance(x, Dataset) else TensorDataset(x, y)
+        dataset = x if isinstance(x, Dataset) else \
+            TensorDataset(x, y) if weights is None else TensorDataset(x, y, weights)
     if batch_size % world:
         raise ValueError(f"batch_size={batch_size} must divide by the {world} processes: each "
                          f"takes batch_size / world_size samples of every global batch.")
@@ -89,18 +90,21 @@ def run_fit(model, x, y, *, batch_size, epochs, verbose, callbacks, validation_d
         sampler.set_epoch(epoch)
         first = skip if epoch == start_epoch else 0
         if world == 1 and not check:
-            return _tensor_batches(x, y, sampler, local_batch, first)
+            return _tensor_batches(x, y, weights, sampler, local_batch, first)
         return _loader_batches(dataset, sampler, local_batch, first)
 
     def step(batch):
-        xb, yb = batch
+        xb, yb, *wb = batch  # a weight per sample where fit got weights or a Dataset yields them
+        wb = None if not wb else wb[0].to(device).float().reshape(-1)
+        if wb is not None:
+            model._need_named_loss()
         xb = xb.to(device, dtype) if dtype is not None and xb.is_floating_point() \
             else xb.to(device)
         yb = yb.to(device)
         bad = check and (_nonfinite(xb, "x") or _nonfinite(yb, "y"))  # an Inf in x can
         if bad:  # leave the loss finite and poison the weights through the gradients
             raise BadBatch(bad)
-        loss, pred, lengths = run(train_model, model.loss_fn, xb, yb)
+        loss, pred, lengths = run(train_model, model.loss_fn, xb, yb, wb, model.loss_each)
         metrics = None
         if train_metrics:  # as Keras: each metric's mean over the epoch's values
             with torch.no_grad():
@@ -111,7 +115,8 @@ def run_fit(model, x, y, *, batch_size, epochs, verbose, callbacks, validation_d
         return Step(loss, loss.item(), len(xb), metrics=metrics)
 
     def validate(epoch):
-        val = model.evaluate(*validation_data, batch_size=batch_size, return_dict=True)
+        xv, yv, wv = (*validation_data, None, None)[:3]
+        val = model.evaluate(xv, yv, batch_size=batch_size, return_dict=True, sample_weight=wv)
         return {f"val_{k}": v for k, v in val.items()}
 
     history = train_loop(model, model.optimizer, step, batches, epochs=epochs,
@@ -146,12 +151,16 @@ def _leave(wrapper: weakref.ref, started: bool) -> None:
     del group
 
 
-def forward_loss(module, loss_fn, xb, yb):
+def forward_loss(module, loss_fn, xb, yb, wb=None, each=None):
     """The training step's forward: (``loss_fn(module(xb), yb)``, a scalar; the predictions;
     the lengths the layers hand on). Per-time-step outputs of a masked model count only the
-    steps inside each sequence (``training.masked``), as Keras. The model is an argument, not
-    a closure, so that the compiled step of a copied model trains the copy."""
+    steps inside each sequence (``training.masked``), as Keras; with sample weights ``wb``
+    (B,) the loss is ``training.weighted`` over ``each``, the loss's per-position form. The
+    model is an argument, not a closure, so that the compiled step of a copied model trains
+    the copy."""
     pred, lengths = module(xb, return_lengths=True)
+    if wb is not None:
+        return weighted(each, pred, yb, lengths, wb), pred, lengths
     return masked(loss_fn, pred, yb, lengths), pred, lengths
 
 
@@ -172,17 +181,21 @@ def _told(step):
     return run
 
 
-def _tensor_batches(x: torch.Tensor, y: torch.Tensor, sampler, size: int, skip: int):
-    """(x batch, y batch) from batch ``skip`` on, in the sampler's order, gathered with one
-    index per batch: the batches a DataLoader would collate sample by sample, without its
-    per-sample work."""
+def _tensor_batches(x: torch.Tensor, y: torch.Tensor, w: torch.Tensor | None, sampler,
+                    size: int, skip: int):
+    """(x batch, y batch[, w batch]) from batch ``skip`` on, in the sampler's order, gathered
+    with one index per batch: the batches a DataLoader would collate sample by sample,
+    without its per-sample work."""
     # the one draw from torch's RNG a DataLoader makes per epoch (its workers' base seed),
     # made here too so that the dropout masks that follow stay those of a DataLoader run
     torch.empty((), dtype=torch.int64).random_()
     order = torch.tensor(list(sampler), dtype=torch.long)  # (n,)
     for step, idx in enumerate(order.split(size)):  # idx: (size,)
         if step >= skip:  # batches before `skip` were done before the resumed checkpoint
-            yield x.index_select(0, idx), y.index_select(0, idx)
+            if w is None:
+                yield x.index_select(0, idx), y.index_select(0, idx)
+            else:
+                yield x.index_select(0, idx), y.index_select(0, idx), w.index_select(0, idx)
 
 
 def _loader_batches(dataset, sampler, size: int, skip: int):
@@ -190,9 +203,9 @@ def _loader_batches(dataset, sampler, size: int, skip: int):
     sampler's order."""
     from torch.utils.data import DataLoader
 
-    for step, (xb, yb) in enumerate(DataLoader(dataset, batch_size=size, sampler=sampler)):
+    for step, batch in enumerate(DataLoader(dataset, batch_size=size, sampler=sampler)):
         if step >= skip:
-            yield xb, yb
+            yield batch
 
 
 def _nonfinite(t: torch.Tensor, name: str) -> str | None:

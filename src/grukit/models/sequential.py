@@ -181,6 +181,8 @@ class Sequential(nn.Module):
                                               optimizer)(self.parameters())
         self.loss_name = loss if isinstance(loss, str) else getattr(loss, "__name__", "loss")
         self.loss_fn = training.resolve("loss", training.LOSSES, loss)
+        # its per-position form, which sample weights scale (None: a callable loss)
+        self.loss_each = training.EACH.get(loss) if isinstance(loss, str) else None
         self.metric_fns = {(m if isinstance(m, str) else m.__name__):
                            training.resolve("metric", training.METRICS, m)
                            for m in ([metrics] if isinstance(metrics, str) or
@@ -242,10 +244,13 @@ class Sequential(nn.Module):
             return torch.utils.data.DataLoader(x, batch_size=batch_size)
         return training.batches(x, y, batch_size)
 
-    def _metrics(self, pred, target, lengths=None) -> dict[str, float]:
+    def _metrics(self, pred, target, lengths=None, weights=None) -> dict[str, float]:
         """Loss and metrics; per-time-step outputs of a masked model count only the steps
-        inside each sequence (``lengths``), as Keras."""
-        out = {"loss": float(training.masked(self.loss_fn, pred, target, lengths))}
+        inside each sequence (``lengths``), as Keras; ``weights`` (N,) scale the loss only
+        (Keras weighs its ``metrics`` by nothing)."""
+        loss = training.masked(self.loss_fn, pred, target, lengths) if weights is None else \
+            training.weighted(self.loss_each, pred, target, lengths, weights)
+        out = {"loss": float(loss)}
         for name, fn in self.metric_fns.items():
             out[name] = float(training.masked(fn, pred, target, lengths))
         return out
@@ -253,8 +258,15 @@ class Sequential(nn.Module):
     def fit(self, x=None, y=None, batch_size: int = 32, epochs: int = 1, verbose="auto",
             callbacks: list[Callback] | None = None, validation_split: float = 0.0,
             validation_data=None, shuffle: bool = True, seed: int | None = None,
-            resume_from: str | None = None) -> History:
+            resume_from: str | None = None, sample_weight=None,
+            class_weight: dict | None = None) -> History:
         """Train; returns a ``History`` whose ``history`` dict holds per-epoch logs.
+
+        ``sample_weight`` (N,) or ``class_weight`` {class: weight} scale each sample's loss
+        as Keras does (Σ w·loss / number of values, per batch; the metrics stay unweighted);
+        ``validation_split`` keeps the weights of the samples it holds out, and
+        ``validation_data`` may be (x_val, y_val, sample_weight_val). A Dataset may yield
+        (x, y, weight) triples instead.
 
         ``seed`` fixes the epoch orders (drawn from torch's RNG when None);
         ``resume_from`` continues from a ``ModelCheckpoint`` file (weights, optimizer, epoch,
@@ -284,6 +296,7 @@ class Sequential(nn.Module):
         n = _count(x)
         if n == 0:
             raise ValueError("fit got 0 samples; x must hold at least one sample to train on.")
+        w = self._weights(x, y, sample_weight, class_weight)
         if validation_data is not None:
             validation_data = self._validation_data(validation_data)
         elif validation_split:
@@ -293,41 +306,72 @@ class Sequential(nn.Module):
                                  f"validation sample; raise it to at least {1 / n:.3g} or pass "
                                  f"validation_data.")
             x, y, validation_data = _split(x, y, cut)
+            if w is not None:  # the held-out samples keep their weights
+                w, validation_data = w[:cut], (*validation_data, w[cut:])
         return run_fit(self, x, y, batch_size=batch_size, epochs=epochs, verbose=verbose,
                        callbacks=callbacks, validation_data=validation_data, shuffle=shuffle,
-                       seed=seed, resume_from=resume_from)
+                       seed=seed, resume_from=resume_from, weights=w)
+
+    def _weights(self, x, y, sample_weight, class_weight):
+        """Per-sample weights (N,) for arrays x, y, or None (see ``training.sample_weights``);
+        refused where they cannot apply."""
+        if sample_weight is None and class_weight is None:
+            return None
+        if not isinstance(x, torch.Tensor):
+            raise ValueError(f"sample_weight and class_weight go with arrays; a "
+                             f"{type(x).__name__} gives its weights as the third item of each "
+                             f"sample it yields, (x, y, weight).")
+        self._need_named_loss()
+        return training.sample_weights(y, sample_weight, class_weight)
+
+    def _need_named_loss(self) -> None:
+        if self.loss_each is None:
+            raise ValueError("sample weights need a loss given by name (compile(loss='mse'), "
+                             "say): a callable loss returns one number per batch, which "
+                             "cannot be weighted per sample.")
 
     def _validation_data(self, data):
-        """validation_data: a pair (x_val, y_val), a Dataset or a DataLoader."""
+        """validation_data: a pair (x_val, y_val), a triple (x_val, y_val, sample_weight_val),
+        a Dataset or a DataLoader."""
         if isinstance(data, (torch.utils.data.DataLoader, torch.utils.data.Dataset)):
             return (data,)
-        if not isinstance(data, (tuple, list)) or len(data) != 2:
-            raise ValueError(f"validation_data must be a pair (x_val, y_val), a Dataset or a "
-                             f"DataLoader; got a {type(data).__name__}"
+        if not isinstance(data, (tuple, list)) or len(data) not in (2, 3):
+            raise ValueError(f"validation_data must be a pair (x_val, y_val), a triple (x_val, "
+                             f"y_val, sample_weight_val), a Dataset or a DataLoader; got a "
+                             f"{type(data).__name__}"
                              f"{f' of {len(data)}' if isinstance(data, (tuple, list)) else ''}.")
-        xv, yv = self._data(*data, need_y="validation_data", names=("x_val", "y_val"))
+        xv, yv = self._data(*data[:2], need_y="validation_data", names=("x_val", "y_val"))
         if len(xv) == 0:
             raise ValueError("validation_data holds 0 samples; pass at least one or leave it "
                              "out.")
+        if len(data) == 3 and data[2] is not None:
+            return xv, yv, self._weights(xv, yv, data[2], None)
         return xv, yv
 
-    def evaluate(self, x, y=None, batch_size: int = 32, return_dict: bool = False):
-        """Loss (and metrics) over the data: a float, a list, or a dict."""
+    def evaluate(self, x, y=None, batch_size: int = 32, return_dict: bool = False,
+                 sample_weight=None):
+        """Loss (and metrics) over the data: a float, a list, or a dict; ``sample_weight``
+        (N,) weighs the loss as in ``fit`` (a Dataset may yield (x, y, weight) instead)."""
         self._check_compiled("evaluate")
         batch_size = _batch_size(batch_size)
         x, y = self._data(x, y, need_y="evaluate")
         if _count(x) == 0:
             raise ValueError("evaluate got 0 samples; the loss of no data is undefined.")
-        preds, targets, lengths = [], [], []
+        w = self._weights(x, y, sample_weight, None)
+        preds, targets, lengths, weights = [], [], [], []
         self.eval()
         with torch.no_grad():
-            for xb, yb in self._loader(x, y, batch_size):
+            for xb, yb, *wb in self._loader(x, y, batch_size):
                 pred, n = self(self._to_model(xb), return_lengths=True)
                 preds.append(pred.cpu())
                 targets.append(yb)
                 lengths.append(None if n is None else n.cpu())
+                weights.append(wb[0] if wb else None)
         lengths = None if any(n is None for n in lengths) else torch.cat(lengths)
-        res = self._metrics(torch.cat(preds), torch.cat(targets), lengths)
+        if w is None and all(wb is not None for wb in weights):  # a Dataset's triples
+            self._need_named_loss()
+            w = torch.cat([torch.as_tensor(wb).reshape(-1) for wb in weights]).float()
+        res = self._metrics(torch.cat(preds), torch.cat(targets), lengths, w)
         if return_dict:
             return res
         return res["loss"] if len(res) == 1 else list(res.values())

@@ -48,8 +48,19 @@ OPTIMIZERS = {
 }
 
 
+# Losses, as Keras 3 computes them: per position (every index but the last axis, which a
+# loss reduces) a value, then the mean over the positions (``EACH`` holds the per-position
+# forms, which ``weighted`` scales by sample weights; ``LOSSES`` the means).
+
+
+def _like(p: Tensor, y: Tensor) -> Tensor:
+    return y.to(p.dtype).reshape(p.shape)
+
+
 def _bce(p: Tensor, y: Tensor) -> Tensor:
-    return F.binary_cross_entropy(p.clamp(1e-7, 1 - 1e-7), y.to(p.dtype).reshape(p.shape))
+    """mean −y log p̂ − (1 − y) log(1 − p̂), p̂ = clip(p, ε, 1 − ε), ε = 1e-7."""
+    return F.binary_cross_entropy(p.clamp(1e-7, 1 - 1e-7), _like(p, y), reduction="none") \
+        .mean(-1)
 
 
 def _log_probs(p: Tensor) -> Tensor:
@@ -64,57 +75,65 @@ def _log_probs(p: Tensor) -> Tensor:
 
 
 def _cce(p: Tensor, y: Tensor) -> Tensor:
-    """One-hot (or soft) targets y (..., C), probabilities p (..., C):
-    −Σ_c y_c log p̂_c, the mean over all positions, as Keras."""
-    return -(y.to(p.dtype) * _log_probs(p)).sum(-1).mean()
+    """One-hot (or soft) targets y (..., C), probabilities p (..., C): −Σ_c y_c log p̂_c."""
+    return -(y.to(p.dtype) * _log_probs(p)).sum(-1)
 
 
 def _scce(p: Tensor, y: Tensor) -> Tensor:
     """Integer targets, probabilities: p (..., C) with y (...) or (..., 1), e.g. (N, C) with
-    (N,) or (N, 1), per time step (N, T, C) with (N, T) or (N, T, 1); −log p̂_y, the mean
-    over all positions, as Keras."""
-    return F.nll_loss(_log_probs(p).reshape(-1, p.shape[-1]), y.long().reshape(-1))
+    (N,) or (N, 1), per time step (N, T, C) with (N, T) or (N, T, 1); −log p̂_y."""
+    return F.nll_loss(_log_probs(p).reshape(-1, p.shape[-1]), y.long().reshape(-1),
+                      reduction="none").reshape(p.shape[:-1])
 
 
-def _like(p: Tensor, y: Tensor) -> Tensor:
-    return y.to(p.dtype).reshape(p.shape)
+def _mse(p: Tensor, y: Tensor) -> Tensor:
+    """mean (y − p)²."""
+    return (p - _like(p, y)).square().mean(-1)
+
+
+def _mae(p: Tensor, y: Tensor) -> Tensor:
+    """mean |y − p|."""
+    return (p - _like(p, y)).abs().mean(-1)
+
+
+def _huber(p: Tensor, y: Tensor) -> Tensor:
+    """mean ½x² where |x| ≤ 1, else |x| − ½ (x = p − y, δ = 1)."""
+    return F.huber_loss(p, _like(p, y), reduction="none").mean(-1)
 
 
 def _mape(p: Tensor, y: Tensor) -> Tensor:
     """100 · mean |y − p| / max(|y|, ε), ε = 1e-7."""
     y = _like(p, y)
-    return 100 * ((y - p).abs() / y.abs().clamp_min(1e-7)).mean()
+    return 100 * ((y - p).abs() / y.abs().clamp_min(1e-7)).mean(-1)
 
 
 def _msle(p: Tensor, y: Tensor) -> Tensor:
     """mean (log(max(p, ε) + 1) − log(max(y, ε) + 1))²."""
     return (torch.log1p(p.clamp_min(1e-7)) - torch.log1p(_like(p, y).clamp_min(1e-7))) \
-        .square().mean()
+        .square().mean(-1)
 
 
 def _log_cosh(p: Tensor, y: Tensor) -> Tensor:
     """mean log cosh(p − y), as x + softplus(−2x) − log 2 (no overflow for large |x|)."""
     x = p - _like(p, y)
-    return (x + F.softplus(-2 * x) - np.log(2.0)).mean()
+    return (x + F.softplus(-2 * x) - np.log(2.0)).mean(-1)
 
 
 def _kld(p: Tensor, y: Tensor) -> Tensor:
-    """Σ_c y_c log(y_c / p_c) over the last axis with both clipped to [ε, 1]; the mean over
-    the rest."""
+    """Σ_c y_c log(y_c / p_c) with both clipped to [ε, 1]."""
     y, p = _like(p, y).clamp(1e-7, 1), p.clamp(1e-7, 1)
-    return (y * torch.log(y / p)).sum(-1).mean()
+    return (y * torch.log(y / p)).sum(-1)
 
 
 def _poisson(p: Tensor, y: Tensor) -> Tensor:
     """mean p − y log(p + ε)."""
-    return (p - _like(p, y) * torch.log(p + 1e-7)).mean()
+    return (p - _like(p, y) * torch.log(p + 1e-7)).mean(-1)
 
 
 def _cosine(p: Tensor, y: Tensor) -> Tensor:
-    """−Σ_c ŷ_c p̂_c over the last axis with both scaled to unit length; the mean over the
-    rest (−1 for a perfect match)."""
+    """−Σ_c ŷ_c p̂_c with both scaled to unit length (−1 for a perfect match)."""
     return -(F.normalize(_like(p, y), dim=-1, eps=1e-12)
-             * F.normalize(p, dim=-1, eps=1e-12)).sum(-1).mean()
+             * F.normalize(p, dim=-1, eps=1e-12)).sum(-1)
 
 
 def _signs(y: Tensor) -> Tensor:
@@ -124,46 +143,100 @@ def _signs(y: Tensor) -> Tensor:
 
 def _hinge(p: Tensor, y: Tensor) -> Tensor:
     """mean max(1 − y·p, 0) with y in ±1."""
-    return (1 - _signs(_like(p, y)) * p).clamp_min(0).mean()
+    return (1 - _signs(_like(p, y)) * p).clamp_min(0).mean(-1)
 
 
 def _squared_hinge(p: Tensor, y: Tensor) -> Tensor:
     """mean max(1 − y·p, 0)² with y in ±1."""
-    return (1 - _signs(_like(p, y)) * p).clamp_min(0).square().mean()
+    return (1 - _signs(_like(p, y)) * p).clamp_min(0).square().mean(-1)
 
 
 def _categorical_hinge(p: Tensor, y: Tensor) -> Tensor:
-    """max(max_c (1 − y_c) p_c − Σ_c y_c p_c + 1, 0) with one-hot y; the mean over the rest."""
+    """max(max_c (1 − y_c) p_c − Σ_c y_c p_c + 1, 0) with one-hot y."""
     y = _like(p, y)
-    return (((1 - y) * p).amax(-1) - (y * p).sum(-1) + 1).clamp_min(0).mean()
+    return (((1 - y) * p).amax(-1) - (y * p).sum(-1) + 1).clamp_min(0)
 
 
 # Keras 3's loss names and aliases (keras.losses.get); each equals Keras' loss on the same
 # outputs and targets (tests/models/test_losses_keras.py)
-LOSSES = {
-    "mse": lambda p, y: F.mse_loss(p, y.to(p.dtype).reshape(p.shape)),
-    "mean_squared_error": lambda p, y: F.mse_loss(p, y.to(p.dtype).reshape(p.shape)),
-    "mae": lambda p, y: F.l1_loss(p, y.to(p.dtype).reshape(p.shape)),
-    "mean_absolute_error": lambda p, y: F.l1_loss(p, y.to(p.dtype).reshape(p.shape)),
-    "huber": lambda p, y: F.huber_loss(p, y.to(p.dtype).reshape(p.shape)),
-    "binary_crossentropy": _bce,
-    "categorical_crossentropy": _cce,
-    "sparse_categorical_crossentropy": _scce,
-    "bce": _bce,
-    "mape": _mape,
-    "mean_absolute_percentage_error": _mape,
-    "msle": _msle,
-    "mean_squared_logarithmic_error": _msle,
-    "log_cosh": _log_cosh,
-    "kl_divergence": _kld,
-    "kld": _kld,
-    "poisson": _poisson,
-    "cosine_similarity": _cosine,
-    "hinge": _hinge,
-    "squared_hinge": _squared_hinge,
-    "categorical_hinge": _categorical_hinge,
+EACH = {
+    "mse": _mse, "mean_squared_error": _mse, "mae": _mae, "mean_absolute_error": _mae,
+    "huber": _huber, "binary_crossentropy": _bce, "bce": _bce,
+    "categorical_crossentropy": _cce, "sparse_categorical_crossentropy": _scce,
+    "mape": _mape, "mean_absolute_percentage_error": _mape,
+    "msle": _msle, "mean_squared_logarithmic_error": _msle, "log_cosh": _log_cosh,
+    "kl_divergence": _kld, "kld": _kld, "poisson": _poisson, "cosine_similarity": _cosine,
+    "hinge": _hinge, "squared_hinge": _squared_hinge, "categorical_hinge": _categorical_hinge,
 }
-LOSSES |= {k.upper(): LOSSES[k] for k in ("mse", "mae", "mape", "msle", "kld", "bce")}
+EACH |= {k.upper(): EACH[k] for k in ("mse", "mae", "mape", "msle", "kld", "bce")}
+
+
+def _mean_of(each):
+    def loss(p: Tensor, y: Tensor) -> Tensor:
+        return each(p, y).mean()
+    loss.__name__ = each.__name__.lstrip("_")
+    return loss
+
+
+def _fast(fn):  # torch's one-kernel mean where it has one (the training step's common case)
+    return lambda p, y: fn(p, _like(p, y))
+
+
+LOSSES = {name: _mean_of(each) for name, each in EACH.items()}
+for _name in ("mse", "mean_squared_error", "MSE"):
+    LOSSES[_name] = _fast(F.mse_loss)
+for _name in ("mae", "mean_absolute_error", "MAE"):
+    LOSSES[_name] = _fast(F.l1_loss)
+LOSSES["huber"] = _fast(F.huber_loss)
+
+
+def sample_weights(y: Tensor, sample_weight=None, class_weight=None) -> Tensor | None:
+    """Per-sample weights (N,) float32 for targets ``y`` (N, ...), or None: ``sample_weight``
+    (N,) as given, or ``class_weight`` {class: weight} looked up per sample as Keras does
+    (one-hot rows by their argmax, (N,) or (N, 1) labels rounded; a class left out weighs
+    1). Bad weights are refused in one sentence."""
+    if sample_weight is not None and class_weight is not None:
+        raise ValueError("give sample_weight or class_weight, not both (as Keras): fold the "
+                         "class weights into the sample weights.")
+    if class_weight is not None:
+        if not isinstance(class_weight, dict) or not all(
+                isinstance(k, (int, np.integer)) and not isinstance(k, bool)
+                and isinstance(v, (int, float, np.number)) and np.isfinite(v)
+                for k, v in class_weight.items()):
+            raise ValueError(f"class_weight must be a dict {{class index: weight}} of integers "
+                             f"to finite numbers, e.g. {{0: 1.0, 1: 5.0}}; got {class_weight!r}.")
+        if y.dim() > 2:
+            raise ValueError(f"class_weight needs one label per sample; y has shape "
+                             f"{tuple(y.shape)} (per-time-step labels): pass sample_weight.")
+        labels = y.argmax(-1) if y.dim() == 2 and y.shape[1] != 1 else y.reshape(len(y))
+        labels = torch.round(labels.double()).long() if labels.is_floating_point() else labels
+        table = {int(k): float(v) for k, v in class_weight.items()}
+        return torch.tensor([table.get(int(c), 1.0) for c in labels.tolist()],
+                            dtype=torch.float32)
+    if sample_weight is None:
+        return None
+    w = as_tensor(sample_weight, "sample_weight")
+    if w.dim() == 2 and w.shape[1] == 1:
+        w = w[:, 0]
+    if w.dim() != 1 or len(w) != len(y):
+        raise ValueError(f"sample_weight must hold one weight per sample, shape ({len(y)},); "
+                         f"got shape {tuple(w.shape)}.")
+    return w.float()
+
+
+def weighted(each, p: Tensor, y: Tensor, lengths: Tensor | None, w: Tensor) -> Tensor:
+    """A loss with sample weights w (N,), as Keras: Σ w_i · v_i,… / (number of values),
+    where v = ``each(p, y)`` holds the per-position values (N, …); per-time-step outputs of
+    a masked model count only the steps inside each sequence (``valid_steps``)."""
+    v = each(p, y)  # (N, ...)
+    if v.dim() == 0 or len(v) != len(w):
+        raise ValueError(f"sample weights need outputs with one row per sample; the model's "
+                         f"output has shape {tuple(p.shape)} for {len(w)} weights.")
+    w = w.to(v.device, v.dtype).reshape(-1, *[1] * (v.dim() - 1)).expand_as(v)
+    valid = valid_steps(p, y, lengths)
+    if valid is not None:
+        v, w = v[valid], w[valid]
+    return (v * w).sum() / max(v.numel(), 1)
 
 
 def _accuracy(p: Tensor, y: Tensor) -> Tensor:
@@ -199,7 +272,7 @@ def _sparse_categorical_accuracy(p: Tensor, y: Tensor) -> Tensor:
 # from the shapes, as Keras does); the cosine similarity as a metric is +cos (Keras'
 # CosineSimilarity metric, which callbacks maximize), as a loss −cos
 METRICS = LOSSES | {
-    "cosine_similarity": lambda p, y: -_cosine(p, y),
+    "cosine_similarity": lambda p, y: -LOSSES["cosine_similarity"](p, y),
     "accuracy": _accuracy,
     "acc": _accuracy,
     "binary_accuracy": _binary_accuracy,
