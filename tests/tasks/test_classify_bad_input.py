@@ -144,6 +144,20 @@ def test_sequences_without_channels_or_beyond_float32_are_named(seq_model):
         seq_model.predict(xs)
 
 
+def test_large_values_within_float32_are_standardised():
+    """Values of 1e20 fit float32, but their squares do not: the scaler's std was inf, so
+    every standardised step was 0 and the network saw nothing."""
+    xs, ys = _sequences(8)
+    big = [x * 1e20 for x in xs]
+    clf = SequenceClassifier(hidden=4, epochs=1, validation_split=0)
+    clf._fit_inputs(big)
+    steps = np.concatenate(big).astype(np.float64)
+    assert np.allclose(clf.std_, steps.std(0), rtol=1e-6)
+    assert np.allclose(clf.mean_, steps.mean(0), rtol=1e-6)
+    items = np.concatenate(clf._items(big))  # (ΣT, C)
+    assert np.allclose(items.std(0), 1, atol=1e-5) and np.isfinite(items).all()
+
+
 def test_a_channel_constant_but_for_rounding_is_not_scaled_up():
     """A channel whose spread is float rounding (deltas of a pure tone: 0 +- 1e-16; a level
     0.3 stored as 0.1 + 0.2) keeps std 1 and scales to about 0, as an exactly constant one

@@ -110,13 +110,16 @@ class SequenceClassifier(RecurrentClassifier):
                                  f"({self.channels_},)")
 
     def _fit_inputs(self, inputs) -> None:
-        steps = np.concatenate(as_sequences(inputs))  # (ΣT, C)
+        # (ΣT, C) in float64: float32 squares overflow to inf from |x| ~ 1e19 (std inf, so
+        # every standardised value 0)
+        steps = np.concatenate(as_sequences(inputs)).astype(np.float64)
         self.channels_ = steps.shape[1]
-        self.mean_ = steps.mean(0)
+        mean = steps.mean(0)
         std = steps.std(0)
         # A channel whose spread is float rounding (std <= 1e-6 max(|mean|, 1), e.g. the deltas
         # of a pure tone) is constant: dividing by that std would blow the noise up to order 1.
-        const = std <= 1e-6 * np.maximum(np.abs(self.mean_), 1.0)
+        const = std <= 1e-6 * np.maximum(np.abs(mean), 1.0)
+        self.mean_ = mean.astype(np.float32)
         self.std_ = np.where(const, 1.0, std).astype(np.float32)
 
     def _items(self, inputs) -> list[np.ndarray]:
