@@ -47,6 +47,8 @@ def test_save_then_predict_writes_recommendations(tmp_path, capsys):
     assert main(["recommend", "predict", "--model", str(tmp_path / "m"), "--data", str(new),
                  "--k", "4", "--output", str(tmp_path / "p")]) == 0
     printed = capsys.readouterr().out
+    assert f"no time column known in {new} (name it with --time-column): each session's " \
+           f"events are taken in the file's order" in printed  # Timestamp was passed over
     assert "2 events on items the model never saw skipped" in printed
     assert "1 session(s) hold no item the model knows and get no recommendation: 8" in printed
     table = pd.read_csv(tmp_path / "p" / "recommendations.csv")

@@ -359,7 +359,8 @@ def read_events(path: str, session_column: str | None = None, item_column: str |
     used by ``split_by_days``: ``day_column`` if given (a date), else ``time`` read as Unix
     seconds or as dates.
     With ``require_time=False`` a file without a time column keeps its row order (``time``
-    is the line number, ``day`` is missing): enough to recommend, not to split by days;
+    is the line number, ``day`` is missing, ``attrs["time_column"]`` is None): enough to
+    recommend, not to split by days;
     so are times too large for Unix seconds (milliseconds), which keep their order. With
     ``days=False`` (events that are not split by days: a training or test file of their
     own) a time column is still needed, and milliseconds keep their order, ``day`` missing.
@@ -427,6 +428,7 @@ def read_events(path: str, session_column: str | None = None, item_column: str |
     out = out.sort_values(["session", "time"], kind="stable").reset_index(drop=True)
     out.attrs["dropped_missing"] = missing
     out.attrs["dropped_duplicates"] = int(dup.sum())
+    out.attrs["time_column"] = names[2]  # None: no time column, the file's order kept
     return out
 
 
