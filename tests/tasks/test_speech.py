@@ -473,6 +473,19 @@ def test_cli_stream_scores_built_long_files_and_times_a_frame(tone_folder, tmp_p
     assert "digit error rate" in capsys.readouterr().out
 
 
+def test_cli_stream_with_too_few_recordings_names_what_to_give(trained, tmp_path, capsys):
+    """It named words_per_file, which the command has no option for."""
+    clf, _, _, folder = trained
+    clf.save(tmp_path / "m")
+    (tmp_path / "few").mkdir()
+    for name in ("0_ann_0.wav", "1_ann_1.wav", "2_bob_2.wav"):
+        (tmp_path / "few" / name).write_bytes((folder / name).read_bytes())
+    assert cli("stream", "--model", tmp_path / "m", "--data", tmp_path / "few") == 2
+    err = capsys.readouterr().err.strip()
+    assert "gives 3 recording(s)" in err and "give 8 or more" in err, err
+    assert "words_per_file" not in err and len(err.splitlines()) == 1
+
+
 def test_cli_resume_saves_the_model_of_the_training_split_not_of_every_recording(
         tone_folder, tmp_path, monkeypatch):
     import json

@@ -33,6 +33,7 @@ from ..classify.network import MODELS
 TRAIN_ONLY = ("split", "epochs", "hidden", "seed", "seeds", "save", "resume", "features",
               "noise_copies")
 ACTIONS = ("train", "evaluate", "predict", "listen", "stream")
+WORDS_PER_FILE = 8  # stream: the words each built long file joins
 # options (argparse dests) that only some actions read; given to another, they are refused
 # rather than silently ignored (training options: TRAIN_ONLY, refused by predict_args)
 ONLY_FOR = {"files": ("stream",), "snr": ("stream",),
@@ -416,7 +417,13 @@ def run_stream(args: argparse.Namespace) -> int:
     rec = _recognizer(args)
     data = _recordings(args)
     test = _scored(data)
-    res = evaluate_stream(rec, test, files=files, snr_db=snr, seed=0)
+    if len(test) < WORDS_PER_FILE:  # evaluate_stream would name an option this command lacks
+        which = "its official test takes" if test is not data else "every file"
+        raise UsageError(f"--data {data.folder!r} gives {len(test)} recording(s) to build the "
+                         f"long files from ({which}); each file joins {WORDS_PER_FILE} "
+                         f"different ones, so give {WORDS_PER_FILE} or more.")
+    res = evaluate_stream(rec, test, files=files, words_per_file=WORDS_PER_FILE, snr_db=snr,
+                          seed=0)
     from ...data.audio import read_wav
 
     lat = frame_latency(rec, read_wav(test.paths[0], rec.features.cfg.sample_rate)[0])
