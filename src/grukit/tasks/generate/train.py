@@ -137,10 +137,13 @@ def train_lm(net: LanguageModel, train_ids, val_ids, cfg, *, state: TrainState |
             return f"max_seconds={cfg.max_seconds:g}"
         return ""
 
+    every = cfg.eval_every or 10**12
+
     def batches(epoch):
-        """``eval_every`` windows (fewer at the budget's end); the time from one window to
-        the next (forward, backward, update) is the training time."""
-        for _ in range(cfg.eval_every or 10**12):
+        """The windows up to the next multiple of ``eval_every`` steps (fewer at the budget's
+        end; a run resumed between two validations validates where an unbroken run does); the
+        time from one window to the next (forward, backward, update) is the training time."""
+        for _ in range(every - st.step % every):
             reason = out_of_budget()
             if reason:
                 st.stop_reason, trainee.stop_training = reason, True
@@ -164,7 +167,10 @@ def train_lm(net: LanguageModel, train_ids, val_ids, cfg, *, state: TrainState |
             st.step += 1
             if checkpoint is not None and cfg.checkpoint_every and \
                     st.step % cfg.checkpoint_every == 0:
-                checkpoint(st, opt, box["carried"])
+                if st.step % every:
+                    checkpoint(st, opt, box["carried"])
+                else:  # after this step's validation (_Curve), or the curve would lack it
+                    box["due"] = True
             reason = out_of_budget()
             if reason:  # validate this epoch's steps, then stop
                 st.stop_reason, trainee.stop_training = reason, True
@@ -187,6 +193,8 @@ def train_lm(net: LanguageModel, train_ids, val_ids, cfg, *, state: TrainState |
     class _Curve(Callback):
         def on_epoch_end(self, epoch, logs=None):
             st.curve.append(dict(logs or {}))
+            if box.pop("due", False):
+                checkpoint(st, opt, box["carried"])
 
     from ...models.loop import Trainee
 
