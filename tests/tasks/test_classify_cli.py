@@ -162,6 +162,16 @@ def test_predict_refuses_training_options_and_other_models(tmp_path, capsys):
     assert "no saved model at" in capsys.readouterr().err
     assert main(["classify", "--model", str(tmp_path), "--data", str(data)]) == 2
     assert "a saved model is used with `grukit classify predict" in capsys.readouterr().err
+    # predictions written into the model's folder were lost when a model was saved there
+    model = tmp_path / "m"
+    for out, where in ((model, ""), (model / "pred", "in ")):
+        assert main(["classify", "predict", "--model", str(model), "--data", str(data),
+                     "--output", str(out)]) == 2
+        assert capsys.readouterr().err.strip() == (
+            f"grukit classify: error: --output {str(out)!r} is {where}the --model folder "
+            f"{str(model)!r}, which saving a model there replaces whole; give the predictions "
+            f"a folder of their own.")
+    assert not model.exists()
 
 
 def _metrics(out):

@@ -226,6 +226,12 @@ def run_predict(args: argparse.Namespace) -> int:
     predict_args(args, TRAIN_ONLY, "classify")
     if len(args.data) != 1:
         raise UsageError(f"predict reads one --data file; got {len(args.data)}.")
+    if args.output:
+        here, there = os.path.realpath(args.model), os.path.realpath(args.output)
+        if there == here or there.startswith(here + os.sep):
+            raise UsageError(f"--output {args.output!r} is {'' if there == here else 'in '}"
+                             f"the --model folder {args.model!r}, which saving a model there "
+                             f"replaces whole; give the predictions a folder of their own.")
     out = prepare_output(args.output)
     RUN.start(out)
     clf = load(args.model)
