@@ -297,6 +297,26 @@ def test_the_recognizer_refuses_chunks_it_would_misread(trained):
     assert rec.push([0.0] * 80) == []  # a list of numbers is a chunk too
 
 
+def test_the_recognizer_warns_once_a_stream_of_int16_values_cast_to_float(trained):
+    """A microphone's int16 chunks cast to float (up to 32767) were heard silently."""
+    import warnings
+
+    from grukit.data.audio import AudioWarning
+    from grukit.tasks.speech.stream import Recognizer
+
+    rec = Recognizer(trained[0])
+    y = (word("1", 0) * 32767).astype(np.int16).astype(np.float32)
+    for listen in (lambda: rec.listen(y), lambda: [rec.push(y[i:i + 80])
+                                                   for i in range(0, len(y), 80)]):
+        rec.reset()
+        with pytest.warns(AudioWarning, match="far beyond full scale") as caught:
+            listen()
+        assert len(caught) == 1  # once a stream, not once a chunk
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        rec.listen(y / 32768)
+
+
 def test_a_bidirectional_model_cannot_stream(tmp_path):
     from grukit.tasks.speech.stream import Recognizer
 

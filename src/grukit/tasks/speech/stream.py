@@ -31,11 +31,13 @@ frames below ``off_db`` close it. The word is then classified (if it lasted
 
 from __future__ import annotations
 
+import warnings
 from collections import deque
 from dataclasses import dataclass
 
 import numpy as np
 
+from ...data.audio import AudioWarning
 from ...data.audio_features import StreamingFeatures
 from ...nn import Stream
 from .estimator import SpeechClassifier, feature_config, label_word
@@ -124,6 +126,7 @@ class Recognizer:
         self._ring: deque = deque(maxlen=self.vad.preroll + self.vad.min_on)  # (t, row, loud)
         self._loud_run = 0
         self._word: dict | None = None
+        self._loud_warned = False  # the far-past-full-scale warning: once a stream
         self._end_word()
 
     def _end_word(self) -> None:
@@ -157,8 +160,16 @@ class Recognizer:
 
     # -- the stream ---------------------------------------------------------------------------
     def push(self, samples) -> list[Word]:
-        """Hear ``samples`` (n,) at the model's sample rate; the words they completed."""
-        rows = self.features.push(_chunk(samples))
+        """Hear ``samples`` (n,), floats in [-1, 1] at the model's sample rate; the words they
+        completed (a stream far past full scale is heard with one warning)."""
+        x = _chunk(samples)
+        if not self._loud_warned and len(x) and np.abs(x).max() > 2.0:
+            self._loud_warned = True  # features ~20·log10(peak) dB off the training's
+            warnings.warn(f"the stream holds float samples up to {np.abs(x).max():.4g}, far "
+                          f"beyond full scale (1.0), so its words are misheard; if they are "
+                          f"PCM values cast to float (e.g. int16 from a microphone), divide "
+                          f"by 32768.", AudioWarning, stacklevel=2)
+        rows = self.features.push(x)
         return self._rows(rows, self.features.energies)
 
     def flush(self) -> list[Word]:
