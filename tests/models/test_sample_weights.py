@@ -121,3 +121,25 @@ def test_a_dataset_of_triples_is_weighted_and_bad_weights_are_refused():
         model.fit(X, y, sample_weight=W, verbose=0)
     with pytest.raises(ValueError, match="loss given by name"):
         model.evaluate(ds)
+
+
+def test_initial_epoch_goes_on_as_keras_and_as_one_run():
+    """fit(epochs=2) then fit(epochs=4, initial_epoch=2) ends where fit(epochs=4) does (the
+    same seeded orders), and logs the epochs it ran, as Keras."""
+    y = RNG.normal(size=(N, 1)).astype(np.float32)
+    torch.manual_seed(0)
+    a = Sequential([GRU(4, input_shape=(T, F)), Dense(1)])
+    a.build()
+    b = Sequential([GRU(4, input_shape=(T, F)), Dense(1)])
+    b.build()
+    b.load_state_dict(a.state_dict())
+    for m in (a, b):
+        m.compile(optimizer=torch.optim.SGD(m.parameters(), lr=0.05), loss="mse")
+    a.fit(X, y, batch_size=4, epochs=4, seed=3, verbose=0)
+    b.fit(X, y, batch_size=4, epochs=2, seed=3, verbose=0)
+    hist = b.fit(X, y, batch_size=4, epochs=4, initial_epoch=2, seed=3, verbose=0)
+    assert len(hist.history["loss"]) == 2
+    np.testing.assert_allclose(a.predict(X), b.predict(X), rtol=1e-5, atol=1e-6)
+    assert b.fit(X, y, epochs=2, initial_epoch=2, verbose=0).history == {}
+    with pytest.raises(ValueError, match="initial_epoch"):
+        b.fit(X, y, epochs=2, initial_epoch=-1, verbose=0)

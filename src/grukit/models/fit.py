@@ -40,7 +40,7 @@ def _device(rank: int) -> torch.device:
 
 
 def run_fit(model, x, y, *, batch_size, epochs, verbose, callbacks, validation_data, shuffle,
-            seed, resume_from, weights=None) -> History:
+            seed, resume_from, weights=None, initial_epoch=0) -> History:
     from torch.utils.data import DataLoader, Dataset, DistributedSampler, TensorDataset
 
     rank, world, started = _distributed()
@@ -60,7 +60,7 @@ def run_fit(model, x, y, *, batch_size, epochs, verbose, callbacks, validation_d
                          f"takes batch_size / world_size samples of every global batch.")
     if seed is None:
         seed = int(torch.randint(0, 2**31 - 1, ()).item())
-    start_epoch, skip = 0, 0
+    start_epoch, skip = initial_epoch, 0
     if resume_from is not None:
         state = restore(model, model.optimizer, resume_from)
         start_epoch, skip = state["epoch"], state["batch"]

@@ -259,9 +259,11 @@ class Sequential(nn.Module):
             callbacks: list[Callback] | None = None, validation_split: float = 0.0,
             validation_data=None, shuffle: bool = True, seed: int | None = None,
             resume_from: str | None = None, sample_weight=None,
-            class_weight: dict | None = None) -> History:
+            class_weight: dict | None = None, initial_epoch: int = 0) -> History:
         """Train; returns a ``History`` whose ``history`` dict holds per-epoch logs.
 
+        ``initial_epoch`` starts at that epoch (Keras' way to go on training: epochs
+        ``initial_epoch .. epochs - 1`` run, each in the order its seed gives it).
         ``sample_weight`` (N,) or ``class_weight`` {class: weight} scale each sample's loss
         as Keras does (Σ w·loss / number of values, per batch; the metrics stay unweighted);
         ``validation_split`` keeps the weights of the samples it holds out, and
@@ -279,6 +281,13 @@ class Sequential(nn.Module):
         if not isinstance(epochs, numbers.Integral) or isinstance(epochs, bool) or epochs < 0:
             raise ValueError(f"epochs must be a non-negative integer (the epoch to stop after; "
                              f"0 trains nothing); got {epochs!r}.")
+        if not isinstance(initial_epoch, numbers.Integral) or isinstance(initial_epoch, bool) \
+                or initial_epoch < 0:
+            raise ValueError(f"initial_epoch must be a non-negative integer (the epoch to start "
+                             f"at); got {initial_epoch!r}.")
+        if initial_epoch and resume_from is not None:
+            raise ValueError("give initial_epoch or resume_from, not both: a checkpoint holds "
+                             "the epoch it goes on from.")
         if verbose not in ("auto", 0, 1, 2):
             raise ValueError(f"verbose must be 'auto', 0 (silent), 1 (progress bar) or 2 (one "
                              f"line per epoch); got {verbose!r}.")
@@ -310,7 +319,8 @@ class Sequential(nn.Module):
                 w, validation_data = w[:cut], (*validation_data, w[cut:])
         return run_fit(self, x, y, batch_size=batch_size, epochs=epochs, verbose=verbose,
                        callbacks=callbacks, validation_data=validation_data, shuffle=shuffle,
-                       seed=seed, resume_from=resume_from, weights=w)
+                       seed=seed, resume_from=resume_from, weights=w,
+                       initial_epoch=int(initial_epoch))
 
     def _weights(self, x, y, sample_weight, class_weight):
         """Per-sample weights (N,) for arrays x, y, or None (see ``training.sample_weights``);
