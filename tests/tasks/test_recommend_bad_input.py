@@ -280,6 +280,21 @@ def test_ids_past_2_to_the_53_stay_distinct_and_past_int64_are_text(tmp_path):
                                                                               np.uint64)}))
 
 
+def test_test_days_past_pandas_range_leave_no_training_sessions(tmp_path, capsys):
+    rows = "".join(f"{s},{10 + s % 3},{s * 86400 + j}\n" for s in range(6) for j in (0, 1))
+    path = _file(tmp_path, "e.csv", "SessionId,ItemId,Time\n" + rows)
+    assert main(["recommend", "--data", path, "--test-days", "999999999"]) == 2  # traceback
+    assert capsys.readouterr().err == (
+        "grukit recommend: error: splitting off the last 999999999 days leaves no training "
+        "sessions (data spans 1970-01-01 to 1970-01-06).\n")
+    from grukit.data import read_events, split_by_days
+
+    ev = read_events(path)
+    assert split_by_days(ev, 5)[0]["session"].unique().tolist() == [0]
+    with pytest.raises(ValueError, match="the last 6 days leaves no training"):
+        split_by_days(ev, 6)
+
+
 def test_a_folder_as_data_is_refused(tmp_path, capsys):
     assert main(["recommend", "--data", str(tmp_path)]) == 2
     assert f"'{tmp_path}' is a folder; give an event file" in capsys.readouterr().err

@@ -359,7 +359,7 @@ def read_events(path: str, session_column: str | None = None, item_column: str |
     used by ``split_by_days``: ``day_column`` if given (a date), else ``time`` read as Unix
     seconds or as dates.
     With ``require_time=False`` a file without a time column keeps its row order (``time``
-    is the line number, ``day`` is missing, ``attrs["time_column"]`` is None): enough to
+    is the line number, ``day`` is missing, ``attrs["file_order"]`` is True): enough to
     recommend, not to split by days;
     so are times too large for Unix seconds (milliseconds), which keep their order. With
     ``days=False`` (events that are not split by days: a training or test file of their
@@ -428,7 +428,8 @@ def read_events(path: str, session_column: str | None = None, item_column: str |
     out = out.sort_values(["session", "time"], kind="stable").reset_index(drop=True)
     out.attrs["dropped_missing"] = missing
     out.attrs["dropped_duplicates"] = int(dup.sum())
-    out.attrs["time_column"] = names[2]  # None: no time column, the file's order kept
+    if names[2] is None:  # no time column: each session's events in the file's order
+        out.attrs["file_order"] = True
     return out
 
 
@@ -451,7 +452,8 @@ def split_by_days(events, test_days: int):
                          f"{first!r}), so neither side of the split can be told; fill their "
                          f"day (or time) or drop their events.")
     last = events["day"].max()
-    in_test = end > last - pd.Timedelta(days=int(test_days))
+    span = (last - events["day"].min()).days + 1  # from this many days every session is test
+    in_test = end > last - pd.Timedelta(days=min(int(test_days), span))  # (past pandas' range)
     train, test = events[~in_test], events[in_test]
     if train.empty or test.empty:
         raise ValueError(f"splitting off the last {test_days} days leaves "

@@ -281,7 +281,7 @@ def run_predict(args: argparse.Namespace) -> int:
     events = _events(args, args.data, require_time=False)
     table = model.predict(events, k)
     info = sys.stderr if out is None else sys.stdout
-    if events.attrs.get("time_column", "") is None:  # a time column of another name is unused
+    if events.attrs.get("file_order"):  # a time column of another name is left unused
         print(f"no time column known in {args.data} (name it with --time-column): each "
               f"session's events are taken in the file's order", file=info)
     n = table["session"].nunique()
