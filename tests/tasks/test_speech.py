@@ -553,6 +553,31 @@ def test_cli_speaker_split_save_says_its_model_heard_every_recording(tone_folder
     assert "evaluate it on other recordings only" in text and "evaluate --model" not in text
 
 
+def test_cli_resume_after_the_first_seed_saves_the_first_seeds_model(tone_folder, tmp_path,
+                                                                     monkeypatch, capsys):
+    """Seed 0 finished before a Ctrl-C: --resume --save saved seed 1's model."""
+    from grukit.tasks.estimator import load
+    from grukit.tasks.speech import estimator
+
+    out, model = tmp_path / "run", tmp_path / "m"
+    args = ("--data", tone_folder, "--model", "gru", "--epochs", 1, "--hidden", 4,
+            "--seeds", 2, "--seed", 3, "--output", out)
+    real_fit, seeds = estimator.SpeechClassifier.fit, []
+
+    def fit(self, inputs, labels, **k):
+        seeds.append(self.config.seed)
+        if seeds == [3, 4]:
+            raise KeyboardInterrupt
+        return real_fit(self, inputs, labels, **k)
+
+    monkeypatch.setattr(estimator.SpeechClassifier, "fit", fit)
+    assert cli(*args) == 130
+    assert cli(*args, "--resume", "--save", model) == 0
+    assert seeds == [3, 4, 4, 3] and load(model).config.seed == 3
+    assert "saved the seed 3 model (trained on the 6 training recordings)" in \
+        capsys.readouterr().out
+
+
 @pytest.mark.parametrize("split,match", [("speaker", "spoken only by speaker cat"),
                                          ("official", "only in the official test split")])
 def test_cli_a_label_its_training_recordings_lack_is_refused_before_training(

@@ -209,7 +209,7 @@ def run_train(args: argparse.Namespace) -> int:
             clear_folds(out)
     print(f"{rec.folder}: {len(rec)} recordings, {len(set(rec.labels.tolist()))} classes; "
           f"{split} split, {len(runs)} run(s) of {model}", flush=True)
-    results, saved = [], False
+    results, saved = [], None  # saved: the run whose model --save holds
     for k, (name, train, test, s) in enumerate(runs):
         if k in done:
             results.append(done[k]["result"])
@@ -227,9 +227,9 @@ def run_train(args: argparse.Namespace) -> int:
             with RUN.saving(f"{name} ({k + 1} of {len(runs)})"):  # a Ctrl-C waits for both
                 if out:
                     write_fold(out, k, stamp, {"result": r})
-            if args.save and split == "official" and not saved:
+            if args.save and split == "official" and k == 0:  # the first seed's, as --help says
                 clf.save(args.save)
-                saved = True
+                saved = name
         r = results[-1]
         cpu = f", {r['fit_cpu_seconds']:.0f} s CPU" if "fit_cpu_seconds" in r else ""
         print(f"  {r['run']}: accuracy {r['accuracy']:.4f} on {r['n']} ({r['epochs']} epochs, "
@@ -251,7 +251,7 @@ def run_train(args: argparse.Namespace) -> int:
         write_results(out, metrics, confusion, results[0]["classes"],
                       f"{model}, {split} split: accuracy {acc.mean():.4f}")
         print(f"wrote metrics.json, confusion.png, report.html to {out}")
-    if args.save and not saved:  # speaker split, or official runs finished before --resume
+    if args.save and not saved:  # speaker split, or the first seed finished before --resume
         if split == "official":  # the model of the first seed's run: its training split only
             fit_on, what = runs[0][1], f"the {len(runs[0][1])} training recordings"
         else:
@@ -259,9 +259,9 @@ def run_train(args: argparse.Namespace) -> int:
         print(f"training {model} on {what} for --save", flush=True)
         SpeechClassifier(**(overrides | {"seed": seed})).fit(fit_on, fit_on.labels) \
             .save(args.save)
-        saved = True
+        saved = runs[0][0]
     if saved and split == "official":
-        print(f"saved the {runs[0][0]} model (trained on the {len(runs[0][1])} training "
+        print(f"saved the {saved} model (trained on the {len(runs[0][1])} training "
               f"recordings) to {args.save} (grukit speech evaluate --model {args.save})")
     elif saved:  # no held-out recording is left to score this model on
         print(f"saved to {args.save} a model trained on all {len(rec)} recordings, every "
