@@ -282,6 +282,13 @@ SEQUENTIAL = {
         SimpleRNN(6, input_shape=(None, 3), return_sequences=True),
         Dense(5, activation="relu"), Dense(5, activation="tanh"), Dense(5, activation="elu"),
         Dense(5, activation="sigmoid"), Dense(2, activation="linear", use_bias=False)],
+    "keras-activations": lambda: [
+        GRU(6, input_shape=(None, 3), return_sequences=True), Dense(5, activation="selu"),
+        Dense(5, activation="softplus"), Dense(5, activation="softsign"),
+        Dense(5, activation="swish"), Dense(5, activation="leaky_relu"),
+        Dense(5, activation="hard_sigmoid"), Dense(5, activation="mish"),
+        Dense(5, activation="relu6"), Dense(5, activation="exponential"),
+        Dense(4, activation="log_softmax")],
     "lngru-return_state": lambda: [_lngru_layer()(6, input_shape=(None, 3),
                                                   return_state=True)],
     "lstm-return_state": lambda: [LSTM(6, input_shape=(None, 3), return_state=True)],
