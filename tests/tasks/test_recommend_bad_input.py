@@ -271,6 +271,10 @@ def test_ids_past_2_to_the_53_stay_distinct_and_past_int64_are_text(tmp_path):
     ev = read_events(path)
     assert ev["item"].tolist() == [a, b, b, a] and ev["session"].tolist() == [a, a, b, b]
     assert index_sessions(ev)[0].n_sessions == 2
+    bom = tmp_path / "bom.csv"  # Latin-1 after a UTF-8 mark: the first name holds the mark
+    bom.write_bytes(f"\ufeffSessionId,ItemId,Time\n{a},caf\u00e9,1\n{a},b,2\n,b,3\n"
+                    f"{b},b,4\n{b},a,5\n".encode().replace(b"\xc3\xa9", b"\xe9"))
+    assert read_events(str(bom))["session"].tolist() == [a, a, b, b]
     top = 2 ** 64 - 1
     path = _file(tmp_path, "u64.csv", f"SessionId,ItemId,Time\n1,{top},1\n1,12,2\n")
     assert read_events(path)["item"].tolist() == [str(top), "12"]

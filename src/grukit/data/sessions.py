@@ -127,16 +127,20 @@ def _read_table(path: str, sep: str | None, dtype: dict | None = None):
     if head[:2] in (b"\xff\xfe", b"\xfe\xff") or b"\x00" in head:
         raise ValueError(f"{path!r} is UTF-16 (or another encoding with NUL bytes), not text "
                          f"pandas can split; save it as UTF-8.")
+    mark = "\u00ef\u00bb\u00bf"  # a UTF-8 byte-order mark's bytes read as Latin-1
+
     def read(encoding: str):
+        types = dtype if dtype is None or encoding != "latin-1" else \
+            dtype | {mark + k: v for k, v in dtype.items()}  # the first name holds the mark
         if sep is None:  # sniffed from the header among SEPARATORS, read by pandas' C engine
             first = _sniff(path, encoding)  # (3x faster); what it cannot read goes the
             try:  # python engine's way
                 return pd.read_csv(path, sep=first, engine="c", encoding=encoding,
-                                   dtype=dtype)
+                                   dtype=types)
             except (pd.errors.ParserError, pd.errors.EmptyDataError):
                 return pd.read_csv(path, sep=first, engine="python", encoding=encoding,
-                                   dtype=dtype)
-        return pd.read_csv(path, sep=sep, engine="c", encoding=encoding, dtype=dtype)
+                                   dtype=types)
+        return pd.read_csv(path, sep=sep, engine="c", encoding=encoding, dtype=types)
 
     try:
         try:
@@ -144,7 +148,7 @@ def _read_table(path: str, sep: str | None, dtype: dict | None = None):
             return read("utf-8-sig")
         except UnicodeDecodeError:  # Latin-1 maps every byte: ids stay distinct
             df = read("latin-1")
-            first = str(df.columns[0]).removeprefix("\u00ef\u00bb\u00bf")  # the mark's bytes
+            first = str(df.columns[0]).removeprefix(mark)
             df.columns = [first, *df.columns[1:]]
             return df
     except pd.errors.EmptyDataError:
