@@ -322,6 +322,27 @@ def test_cli_attention_writes_a_png(cli_run, capsys):
     assert main(["translate", "attention", "--model", str(d / "model"), "--sentence",
                  "ab cd", "--plot", str(d / "a.png")]) == 0
     assert (d / "a.png").read_bytes()[:4] == b"\x89PNG"
+    assert main(["translate", "attention", "--model", str(d / "model"), "--sentence",
+                 "ab cd", "--plot", str(d / "new" / "a.png")]) == 0  # its folder is made
+    assert (d / "new" / "a.png").is_file()
+
+
+def test_cli_attention_refuses_a_plot_path_it_cannot_write_before_translating(
+        cli_run, capsys, tmp_path, monkeypatch):
+    from grukit.cli import main
+
+    d = cli_run[0]
+    (tmp_path / "file").write_text("")
+    monkeypatch.setattr(Translator, "attention", lambda *a, **k: pytest.fail("translated"))
+    for plot, text in ((tmp_path / "a.pdf", "is not a .png file name"),
+                       (tmp_path, "is a folder"),
+                       (tmp_path / "file" / "a.png", "is a file")):
+        capsys.readouterr()
+        assert main(["translate", "attention", "--model", str(d / "model"), "--sentence",
+                     "ab cd", "--plot", str(plot)]) == 2
+        err = capsys.readouterr().err.strip()
+        assert text in err and len(err.splitlines()) == 1, err
+    assert not (tmp_path / "a.pdf").exists()
 
 
 def test_cli_bad_input_is_one_line_with_status_2(cli_run, capsys, tmp_path):

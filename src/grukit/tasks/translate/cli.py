@@ -256,8 +256,16 @@ def _attention(args, tr) -> int:
 
     if not args.sentence:
         raise UsageError("attention needs --sentence \"...\", the source sentence to plot.")
+    path = args.plot or "attention.png"
+    if os.path.isdir(path):
+        raise UsageError(f"--plot {path!r} is a folder; give a file path such as "
+                         f"{os.path.join(path, 'attention.png')!r}.")
+    if not path.lower().endswith(".png"):  # the map is a PNG whatever the name says
+        raise UsageError(f"--plot {path!r} is not a .png file name; the map is written as a "
+                         f"PNG, so give a path such as attention.png.")
+    prepare_output(os.path.dirname(os.path.abspath(path)), "the folder of --plot")
     src, out, weights = tr.attention(args.sentence)
-    path = plot_attention(src, out, weights, args.plot or "attention.png",
+    path = plot_attention(src, out, weights, path,
                           title=tr.translate([args.sentence], beam=1)[0])
     print(f"wrote {path}")
     return 0
