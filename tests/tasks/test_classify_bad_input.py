@@ -1,6 +1,7 @@
 """Bad input to the classifiers and to ``grukit classify``: each case is one sentence naming
 the problem (exit 2 on the command line), or the correct result."""
 
+import os
 import warnings
 
 import numpy as np
@@ -351,6 +352,18 @@ def test_cli_reads_utf16_and_latin1_as_utf8(tmp_path):
         a = TextClassifier.load(str(tmp_path / f"m-{name}"))
         assert a.tokenizer_.to_str() == b.tokenizer_.to_str(), name
         assert np.array_equal(a.predict_proba(texts), b.predict_proba(texts)), name
+
+
+def test_cli_refuses_a_file_matched_twice(tmp_path, capsys):
+    a, b = _csv(tmp_path / "a.csv"), _csv(tmp_path / "b.csv")
+    for data in ([str(tmp_path / "*.csv"), str(b)], [str(a), str(a)],
+                 [str(a), os.path.join(str(tmp_path), ".", "a.csv")]):
+        flags = [f for d in data for f in ("--data", d)]
+        assert main(["classify", *flags, "--epochs", "1", "--hidden", "4"]) == 2
+        err = _err(capsys)  # was read twice: its rows on both sides of the split
+        assert err.startswith("grukit classify: error: --data matches ") and err.endswith(
+            " twice, so its rows would be read twice (copies in both the training and the test "
+            "rows); give each file once."), err
 
 
 def test_cli_header_only_folder_and_missing_column(tmp_path, capsys):

@@ -19,15 +19,25 @@ from ..folds import FOLDS_DIR, clear_folds  # noqa: F401  (the task CLI imports 
 
 
 def check_data_paths(paths: list[str]) -> list[str]:
-    """The files behind ``--data`` (globs expanded); a folder is refused with one sentence
-    saying what to give instead (encodings are the reader's: ``grukit.data.text``)."""
+    """The files behind ``--data`` (globs expanded); a folder, and a file matched twice (its
+    rows would be read twice, the copies on both sides of a split), are refused with one
+    sentence saying what to give instead (encodings are the reader's: ``grukit.data.text``)."""
     from ...data.text import expand_paths
 
     for d in paths:
         if os.path.isdir(d):
             raise UsageError(f"--data {d!r} is a folder; give a CSV/TSV file, or a glob such "
                              f"as {os.path.join(d, '*.csv')!r}.")
-    return expand_paths(paths)
+    files = expand_paths(paths)
+    seen = set()
+    for f in files:
+        real = os.path.realpath(f)
+        if real in seen:
+            raise UsageError(f"--data matches {f!r} twice, so its rows would be read twice "
+                             f"(copies in both the training and the test rows); give each file "
+                             f"once.")
+        seen.add(real)
+    return files
 
 
 def read_texts(path: str, text_column=None, header: bool = True, sep: str | None = None
