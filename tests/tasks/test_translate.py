@@ -98,6 +98,15 @@ def test_attention_map_has_a_row_per_output_and_a_column_per_source_piece(traine
     assert abs(weights.sum(1) - 1).max() < 1e-5
 
 
+def test_attention_maps_the_sentence_translate_reads(trained):
+    src, out, weights = trained.attention("ab cd")
+    for text in ("\ufeffab cd", "  ab cd \t"):  # a byte-order mark, surrounding spaces
+        s, o, w = trained.attention(text)
+        assert (s, o) == (src, out) and (w == weights).all()
+    with pytest.raises(ValueError, match="non-empty sentence"):
+        trained.attention("   ")
+
+
 def test_empty_input_translates_to_empty_and_a_foreign_input_warns(trained):
     assert trained.translate(["", "ab"], beam=1)[0] == ""
     with pytest.warns(UserWarning, match="unknown to this model's source vocabulary"):

@@ -272,7 +272,7 @@ class Translator(Estimator):
         from .decode import greedy
 
         self._check_fitted("attention")
-        ids = self._encode_inputs([text])[0]
+        ids = self._encode_inputs([_clean(text)])[0]  # the sentence translate() reads
         if not len(ids):
             raise ValueError("attention needs a non-empty sentence.")
         src, lengths = pad_batch([ids])
