@@ -394,10 +394,13 @@ def test_load_of_files_that_are_not_models(tmp_path):
         _one_line(err)
     with pytest.raises(IsADirectoryError, match="is a directory, not a model file"):
         models.load(str(tmp_path))
-    ckpt = str(tmp_path / "run.ckpt")
-    _model().fit(*_data(), verbose=0, callbacks=[ModelCheckpoint(ckpt)])
-    with pytest.raises(ValueError, match=r"is a training checkpoint .* resume_from"):
-        models.load(ckpt)
+    ckpt = str(tmp_path / "run.ckpt")  # a ModelCheckpoint file loads as the model, as Keras
+    m = _model()
+    m.fit(*_data(), verbose=0, callbacks=[ModelCheckpoint(ckpt)])
+    np.testing.assert_array_equal(models.load(ckpt).predict(_data()[0]), m.predict(_data()[0]))
+    (tmp_path / "zip").write_bytes(b"PK\x03\x04" + bytes(40))
+    with pytest.raises(ValueError, match="not a readable grukit checkpoint"):
+        models.load(str(tmp_path / "zip"))
 
 
 def test_save_to_a_directory_or_a_missing_folder(tmp_path):

@@ -70,8 +70,7 @@ def read_model(path: str):
     with open(path, "rb") as f:
         head = f.read(8)
     if head[:2] == b"PK":  # a zip: torch.save, as ModelCheckpoint writes
-        raise ValueError(f"{path!r} is a training checkpoint (ModelCheckpoint), not a model "
-                         f"file; resume from it with fit(..., resume_from=path).")
+        return _checkpoint_model(path)
     declared = int.from_bytes(head, "little") if len(head) == 8 else -1
     try:
         with safe_open(path, framework="pt") as f:
@@ -92,6 +91,23 @@ def read_model(path: str):
         raise ValueError(f"{path!r} records the dtype {name!r}, not a torch floating dtype; "
                          f"the file is damaged or was not written by grukit.")
     return json.loads(meta["config"]), tensors, dtype
+
+
+def _checkpoint_model(path: str):
+    """(config, tensors, float dtype) of the model a ``ModelCheckpoint`` file holds, as
+    Keras' ``load_model`` reads the file its ModelCheckpoint wrote (the best model with
+    ``save_best_only``); a task's checkpoint, whose network is no ``Sequential``, refused."""
+    import torch
+
+    state = read_checkpoint(path)
+    config = json.loads(state["config"])
+    if not isinstance(config, dict) or "layers" not in config:
+        raise ValueError(f"{path!r} is a task's training checkpoint, not a model file; "
+                         f"resume from it with the task's --resume, or load the model the "
+                         f"task saved.")
+    tensors = state["model"]
+    dtype = next((t.dtype for t in tensors.values() if t.is_floating_point()), torch.float32)
+    return config, tensors, dtype
 
 
 def load_weights(model, path: str) -> None:

@@ -1,0 +1,33 @@
+"""``grukit.models.load`` reads a ``ModelCheckpoint`` file as the model it holds, as Keras'
+``load_model`` reads its ModelCheckpoint's: with ``save_best_only`` the best epoch's."""
+
+import numpy as np
+import torch
+
+from grukit import models
+from grukit.layers import GRU, Dense
+from grukit.models import Callback, ModelCheckpoint, Sequential
+
+
+class _Record(Callback):
+    def __init__(self, x):
+        self.x, self.seen = x, []
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.seen.append((logs["val_loss"], self.model.predict(self.x)))
+
+
+def test_load_of_a_save_best_only_checkpoint_is_the_best_epochs_model(tmp_path):
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(40, 6, 2)).astype(np.float32)
+    y = x.sum((1, 2))[:, None]
+    torch.manual_seed(0)
+    m = Sequential([GRU(4, input_shape=(6, 2)), Dense(1)])
+    m.compile(optimizer=torch.optim.SGD(m.parameters(), lr=0.3), loss="mse")  # a jumpy path
+    rec, path = _Record(x), str(tmp_path / "best.ckpt")
+    m.fit(x, y, epochs=6, batch_size=8, validation_split=0.25, verbose=0, seed=0,
+          callbacks=[ModelCheckpoint(path, save_best_only=True), rec])
+    losses = [v for v, _ in rec.seen]
+    best = int(np.argmin(losses))
+    assert best != len(losses) - 1, losses  # else the test could not tell best from last
+    np.testing.assert_array_equal(models.load(path).predict(x), rec.seen[best][1])
