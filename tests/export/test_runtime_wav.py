@@ -133,3 +133,18 @@ def test_float_recordings_far_past_full_scale_warn_as_the_estimator_warns(predic
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         p.predict_proba([y, y * 3.9])  # up to 1.95: loud, at its own scale
+
+
+def test_a_model_copied_without_its_front_end_says_which_file_to_copy(predictor, tmp_path):
+    import shutil
+
+    _, p = predictor
+    stem = p.manifest["model"].rsplit(".", 1)[0]
+    for suffix in (".onnx", ".manifest.json"):
+        shutil.copy(f"{p.folder}/{stem}{suffix}", tmp_path)
+    bare = Predictor(tmp_path / f"{stem}.onnx")
+    with pytest.raises(FileNotFoundError) as e:
+        bare.predict([Y / 2])
+    assert f"copy the '{stem}.audio.json' that the export wrote" in _sentence(e)
+    frames = p.audio_features(Y / 2)  # frames need no front end
+    np.testing.assert_array_equal(bare.predict_proba([frames]), p.predict_proba([frames]))

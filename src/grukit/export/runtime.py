@@ -10,7 +10,7 @@ where neither is installed::
     p.predict(["great phone", "broke"])      # TextClassifier: labels (needs `tokenizers`)
     p.predict_proba([[5, 17, 2], [9]])       # ... or token ids in, probabilities out
     p.predict([np.ndarray (T, C), ...])      # SequenceClassifier: labels
-    p.predict(["7_theo_0.wav", waveform])    # SpeechClassifier: PCM wav paths or waveforms
+    p.predict(["7_theo_0.wav", waveform])    # SpeechClassifier: mono wav paths or waveforms
     p.recommend([214, 8837], k=20)           # GRU4Rec: the k likeliest next item ids
 
 Texts are tokenised with the Hugging Face ``tokenizers`` package (the tokenizer the model
@@ -216,7 +216,12 @@ class Predictor:
     def front_end(self) -> dict:
         """The speech features' settings and matrices (``<stem>.audio.json``), as arrays."""
         if self._front is None:
-            with open(os.path.join(self.folder, self.manifest["audio"]), encoding="utf-8") as f:
+            where = os.path.join(self.folder, self.manifest["audio"])
+            if not os.path.isfile(where):  # the model and manifest copied without it
+                raise FileNotFoundError(f"no speech front end {where!r} beside the model; copy "
+                                        f"the {self.manifest['audio']!r} that the export wrote "
+                                        f"with it (or give feature frames).")
+            with open(where, encoding="utf-8") as f:
                 fe = json.load(f)
             for k in ("window", "mel", "delta"):
                 fe[k] = np.asarray(fe[k], np.float64)

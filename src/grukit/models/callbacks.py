@@ -133,8 +133,9 @@ class ModelCheckpoint(Callback):
     and every ``every_n_batches`` batches. Each write goes to a temporary file that then
     replaces the old one, so a crash mid-write keeps the last good checkpoint. Resume with
     ``fit(..., resume_from=filepath)``; ``grukit.models.load(filepath)`` reads the model it
-    holds (the best one with ``save_best_only``), as Keras' ``load_model``. ``mode``: whether ``save_best_only`` keeps the
-    lowest ("min") or highest ("max") value of ``monitor``; "auto" as ``EarlyStopping``."""
+    holds (the best one with ``save_best_only``), as Keras' ``load_model``. ``mode``:
+    whether ``save_best_only`` keeps the lowest ("min") or highest ("max") value of
+    ``monitor``; "auto" as ``EarlyStopping``."""
 
     def __init__(self, filepath: str, monitor: str = "val_loss", save_best_only: bool = False,
                  every_n_batches: int | None = None, mode: str = "auto"):
