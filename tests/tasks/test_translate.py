@@ -92,6 +92,17 @@ def test_save_load_gives_the_same_translations(trained, tmp_path):
         assert torch.equal(v, a[k]), k
 
 
+def test_a_joint_vocabulary_model_saves_and_loads(tmp_path):
+    src, tgt = toy(100, 4)
+    tr = Translator(**(SETTINGS | dict(joint_vocab=True, epochs=1, hidden=16, embed=16))).fit(
+        src, tgt)
+    tr.save(tmp_path / "m")  # the one embedding is stored once
+    loaded = Translator.load(tmp_path / "m")
+    assert loaded.network_.src_embed is loaded.network_.tgt_embed
+    assert torch.equal(loaded.network_.tgt_embed.weight, tr.network_.tgt_embed.weight)
+    assert loaded.translate(src[:8], beam=2) == tr.translate(src[:8], beam=2)
+
+
 def test_attention_map_has_a_row_per_output_and_a_column_per_source_piece(trained):
     pieces, out, weights = trained.attention("ab cd ef")
     assert weights.shape == (len(out), len(pieces))

@@ -321,7 +321,11 @@ class Translator(Estimator):
 
     # -- files -------------------------------------------------------------------------------
     def _state(self):
-        tensors = {f"network.{k}": v for k, v in self.network_.state_dict().items()}
+        # a joint vocabulary's source embedding is the target's tensor: stored once
+        # (safetensors refuses tensors that share memory), restored from it
+        shared = ("src_embed.weight",) if self.config.joint_vocab else ()
+        tensors = {f"network.{k}": v for k, v in self.network_.state_dict().items()
+                   if k not in shared}
         extras = {"src_tokenizer": self.src_tok_.to_str(), "src_words": self.src_words_,
                   "tgt_tokenizer": None if self.config.joint_vocab else self.tgt_tok_.to_str(),
                   "history": {k: [float(x) for x in v] for k, v in
@@ -336,5 +340,7 @@ class Translator(Estimator):
             extras["tgt_tokenizer"], cfg.tokenizer, cfg.vocab_size)
         self.src_words_, self._known_cache = list(extras.get("src_words", [])), None
         self.network_ = self._build()
+        if cfg.joint_vocab and "network.tgt_embed.weight" in tensors:
+            tensors = tensors | {"network.src_embed.weight": tensors["network.tgt_embed.weight"]}
         load_module_state(self.network_, tensors, "network.")
         self.network_.eval()
