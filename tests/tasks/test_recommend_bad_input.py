@@ -299,6 +299,20 @@ def test_test_days_past_pandas_range_leave_no_training_sessions(tmp_path, capsys
         split_by_days(ev, 6)
 
 
+@pytest.mark.parametrize("flags,message", [
+    (["--session-column", "ItemId"], "column 'ItemId' is named as both the session and the "
+                                     "item column; name a column of its own for each."),
+    (["--time-column", "SessionId"], "column 'SessionId' is named as both the session and "
+                                     "the time column"),
+])
+def test_one_column_named_for_two_roles_is_refused(tmp_path, capsys, flags, message):
+    """Items taken as sessions (or sessions as times) trained and scored without a word."""
+    path = _file(tmp_path, "e.csv", "SessionId,ItemId,Time\n1,10,5\n1,11,6\n2,10,7\n")
+    assert main(["recommend", "--train", path, "--test", path, *flags]) == 2
+    assert capsys.readouterr().err == f"grukit recommend: error: '{path}': {message}" + \
+        ("" if message.endswith(".") else "; name a column of its own for each.") + "\n"
+
+
 def test_a_folder_as_data_is_refused(tmp_path, capsys):
     assert main(["recommend", "--data", str(tmp_path)]) == 2
     assert f"'{tmp_path}' is a folder; give an event file" in capsys.readouterr().err

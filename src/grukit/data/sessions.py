@@ -395,6 +395,12 @@ def read_events(path: str, session_column: str | None = None, item_column: str |
                          + ("" if sep else " or give --sep") + ".")
     if day is not None and day not in cols:
         raise ValueError(f"{path!r}: day column {day!r} not found (columns: {cols}).")
+    roles = [(w, n) for w, n in zip(what, names, strict=True) if n is not None]
+    for i, (w, n) in enumerate(roles):  # one column as two: items as sessions, ...
+        other = next((w2 for w2, n2 in roles[i + 1:] if n2 == n), None)
+        if other is not None:
+            raise ValueError(f"{path!r}: column {n!r} is named as both the {w} and the "
+                             f"{other} column; name a column of its own for each.")
     out = pd.DataFrame({"session": _ids(df[names[0]], "session", names[0], path),
                         "item": _ids(df[names[1]], "item", names[1], path)})
     parsed = None
