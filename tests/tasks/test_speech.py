@@ -417,6 +417,28 @@ def test_cli_speaker_split_resumes_finished_speakers_and_stops_cleanly(tone_fold
     assert "resuming: 1 of 2" in text and "speaker bob" in text
 
 
+def test_cli_resume_refuses_folds_made_with_other_speakers(tone_folder, tmp_path, capsys,
+                                                           monkeypatch):
+    """A CSV whose speaker column changed gave other folds, yet --resume reused the finished
+    ones (speaker ann 'on 18' recordings when she now had 17)."""
+    from grukit.tasks.speech import estimator
+
+    names = sorted(p.name for p in tone_folder.glob("*.wav"))
+    rows = [f"{n},{n.split('_')[0]},{n.split('_')[1]}" for n in names]
+    csv = tmp_path / "labels.csv"
+    csv.write_text("file,label,speaker\n" + "\n".join(rows) + "\n")
+    out = tmp_path / "loso"
+    args = ("--data", tone_folder, "--labels", csv, "--split", "speaker", "--model", "gru",
+            "--epochs", 1, "--hidden", 4, "--output", out)
+    assert cli(*args) == 0
+    csv.write_text("file,label,speaker\n" + "\n".join(rows).replace("0_ann_0.wav,0,ann",
+                                                                    "0_ann_0.wav,0,bob"))
+    monkeypatch.setattr(estimator.SpeechClassifier, "fit", lambda *a, **k: 1 / 0)
+    capsys.readouterr()
+    assert cli(*args, "--resume") == 2
+    assert "written by a run with other data, folds or settings" in capsys.readouterr().err
+
+
 def test_cli_ctrl_c_while_a_run_is_written_names_that_run_as_finished(tone_folder, tmp_path,
                                                                       capsys, monkeypatch):
     import signal

@@ -196,8 +196,14 @@ def run_train(args: argparse.Namespace) -> int:
     _check_labels_learnable(runs, split)
     RUN.start(out, resumable=len(runs) > 1)
     config = SpeechClassifier(**overrides).get_config()
-    stamp = hashlib.sha256(json.dumps([sorted(rec.paths), rec.labels.tolist(), split, seed,
-                                       seeds, config]).encode()).hexdigest()[:16]
+    # each file with its label, speaker and take: what the folds are made of (a speaker or
+    # take renamed in a CSV or --pattern changes them, and a resumed run must not reuse them)
+    files = sorted(zip(rec.paths, rec.labels.tolist(),
+                       [None] * len(rec) if rec.speakers is None else rec.speakers.tolist(),
+                       [None] * len(rec) if rec.indices is None else rec.indices.tolist(),
+                       strict=True))
+    stamp = hashlib.sha256(json.dumps([files, split, seed, seeds, config]).encode()) \
+        .hexdigest()[:16]
     done = {}
     if out:
         if args.resume:
