@@ -313,6 +313,35 @@ def test_one_column_named_for_two_roles_is_refused(tmp_path, capsys, flags, mess
         ("" if message.endswith(".") else "; name a column of its own for each.") + "\n"
 
 
+def test_gzip_files_are_read_and_other_archives_refused_in_one_sentence(tmp_path, capsys):
+    """A .csv.gz (which pandas reads) was refused as UTF-16 for its NUL bytes."""
+    import gzip
+    import zipfile
+
+    from grukit.data import read_events
+
+    text = "SessionId;ItemId;Time\n" + "".join(f"{s};{10 + s % 3};{s * 9 + j}\n"
+                                               for s in range(400) for j in (1, 0))
+    plain = _file(tmp_path, "e.csv", text)
+    packed = tmp_path / "e.csv.gz"
+    packed.write_bytes(gzip.compress(text.encode()))
+    (tmp_path / "gz").write_bytes(packed.read_bytes())  # no .gz in the name
+    want = read_events(plain)
+    for path in (packed, tmp_path / "gz"):
+        pd.testing.assert_frame_equal(read_events(str(path)), want)
+    (tmp_path / "cut.gz").write_bytes(packed.read_bytes()[:-40])
+    with zipfile.ZipFile(tmp_path / "e.zip", "w") as z:
+        z.write(plain, "e.csv")
+    for name, message in (("cut.gz", "is a damaged gzip file (Compressed file ended before "
+                                     "the end-of-stream marker was reached); compress it "
+                                     "again."),
+                          ("e.zip", "is a zip archive; decompress it (or gzip it: gzip files "
+                                    "are read as they are).")):
+        path = str(tmp_path / name)
+        assert main(["recommend", "--data", path]) == 2
+        assert capsys.readouterr().err == f"grukit recommend: error: '{path}' {message}\n"
+
+
 def test_a_folder_as_data_is_refused(tmp_path, capsys):
     assert main(["recommend", "--data", str(tmp_path)]) == 2
     assert f"'{tmp_path}' is a folder; give an event file" in capsys.readouterr().err

@@ -6,7 +6,9 @@ mapping. pandas does the parsing (a well-kept reader; nothing here is hand-writt
 
 What the reader does with awkward files (each refusal is one sentence naming the file):
 
-- a folder, an empty or header-only file, a UTF-16 file, rows pandas cannot split: refused;
+- a gzip file is read as the text inside it (whatever its name); a folder, an empty or
+  header-only file, a UTF-16 file, another archive (zip, bzip2, xz, ...), a damaged gzip
+  file, rows pandas cannot split: refused;
 - without ``sep`` the header decides the separator among comma, tab, semicolon, pipe and
   space; a header none of them splits (one column) is refused, asking for ``--sep``;
 - a missing column: refused, listing the file's columns;
@@ -32,9 +34,11 @@ What the reader does with awkward files (each refusal is one sentence naming the
 from __future__ import annotations
 
 import csv
+import gzip
 import os
 import re
 import warnings
+import zlib
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -49,6 +53,9 @@ KNOWN = (
 )
 # Unix seconds beyond this (year 5138) are not seconds: most likely milliseconds
 MAX_UNIX_SECONDS = 1e11
+GZIP = b"\x1f\x8b"  # read as it is (pandas decompresses it)
+PACKED = {"zip": b"PK\x03\x04", "bzip2": b"BZh", "xz": b"\xfd7zXZ\x00",
+          "zstandard": b"\x28\xb5\x2f\xfd", "7z": b"7z\xbc\xaf\x27\x1c"}
 # the separators sniffed when none is given (the header decides); others need --sep
 SEPARATORS = ",\t;| "
 _WHOLE = re.compile(r"^\s*[+-]?\d+(\.0*)?\s*$")
@@ -87,6 +94,13 @@ class Sessions:
         return np.bincount(self.items, minlength=self.n_items).astype(np.float64)
 
 
+def _open_text(path: str, encoding: str):
+    """``path`` as text, decompressed when it is gzip."""
+    with open(path, "rb") as f:
+        gz = f.read(2) == GZIP
+    return (gzip.open if gz else open)(path, "rt", encoding=encoding, newline="")
+
+
 def _sniff(path: str, encoding: str) -> str:
     """The separator of the header (the first line that is not blank), as csv.Sniffer finds
     it among SEPARATORS only: sniffing any character split a header ``SessionId`` at its
@@ -94,7 +108,7 @@ def _sniff(path: str, encoding: str) -> str:
     one column, which is no event file."""
     import pandas as pd
 
-    with open(path, encoding=encoding, newline="") as f:
+    with _open_text(path, encoding) as f:
         line = next((x for x in f if x.strip()), "")
     if not line.strip():
         raise pd.errors.EmptyDataError  # read as a file with no header
@@ -124,6 +138,20 @@ def _read_table(path: str, sep: str | None, dtype: dict | None = None):
         raise ValueError(f"{path!r} is empty; expected a header and one event per line.")
     with open(path, "rb") as f:
         head = f.read(4096)
+    packed = next((name for name, magic in PACKED.items() if head.startswith(magic)), None)
+    if packed:
+        raise ValueError(f"{path!r} is a {packed} archive; decompress it (or gzip it: gzip "
+                         f"files are read as they are).")
+    compression = "gzip" if head[:2] == GZIP else "infer"
+    if compression == "gzip":  # the text inside is checked
+        try:
+            with gzip.open(path, "rb") as f:
+                head = f.read(4096)
+        except (EOFError, gzip.BadGzipFile, zlib.error) as err:
+            raise ValueError(f"{path!r} is a damaged gzip file ({err}); compress it "
+                             f"again.") from None
+        if not head:
+            raise ValueError(f"{path!r} is empty; expected a header and one event per line.")
     if head[:2] in (b"\xff\xfe", b"\xfe\xff") or b"\x00" in head:
         raise ValueError(f"{path!r} is UTF-16 (or another encoding with NUL bytes), not text "
                          f"pandas can split; save it as UTF-8.")
@@ -136,11 +164,12 @@ def _read_table(path: str, sep: str | None, dtype: dict | None = None):
             first = _sniff(path, encoding)  # (3x faster); what it cannot read goes the
             try:  # python engine's way
                 return pd.read_csv(path, sep=first, engine="c", encoding=encoding,
-                                   dtype=types)
+                                   dtype=types, compression=compression)
             except (pd.errors.ParserError, pd.errors.EmptyDataError):
                 return pd.read_csv(path, sep=first, engine="python", encoding=encoding,
-                                   dtype=types)
-        return pd.read_csv(path, sep=sep, engine="c", encoding=encoding, dtype=types)
+                                   dtype=types, compression=compression)
+        return pd.read_csv(path, sep=sep, engine="c", encoding=encoding, dtype=types,
+                           compression=compression)
 
     try:
         try:
@@ -154,6 +183,9 @@ def _read_table(path: str, sep: str | None, dtype: dict | None = None):
     except pd.errors.EmptyDataError:
         raise ValueError(f"{path!r} holds no header; expected a header and one event per "
                          f"line.") from None
+    except (EOFError, gzip.BadGzipFile, zlib.error) as err:  # cut short or damaged inside
+        raise ValueError(f"{path!r} is a damaged gzip file ({err}); compress it "
+                         f"again.") from None
     except (pd.errors.ParserError, csv.Error) as err:
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise ValueError(f"{path!r} cannot be split into columns ({first}); check the "
