@@ -381,6 +381,8 @@ def test_cli_bad_input_is_one_line_with_status_2(cli_run, capsys, tmp_path):
         (["translate", "--model", str(d / "model"), "--hidden", "8"], "--hidden set(s)"),
         (["translate", "--model", str(tmp_path / "none")], "is not a folder"),
         (["translate", "evaluate", "--model", str(d / "model")], "needs --src"),
+        (["translate", "evaluate", "--model", str(d / "model"), "--src", s, "--tgt", t,
+          "--output", str(d / "run")], "holds a training run"),
         (["translate", "--model", str(d / "model"), "--beam", "0"], "--beam must be 1"),
         (["translate", "evaluate", "--model", str(d / "model"), "--src", s, "--tgt", t,
           "--beam", "1", "--alpha", "2"], "beam 1 decodes greedily"),
@@ -391,11 +393,13 @@ def test_cli_bad_input_is_one_line_with_status_2(cli_run, capsys, tmp_path):
           "--input", s], "--input is not used by evaluate"),
         (base + ["--input", s, "--plot", "p.png"], "--input, --plot are not used by train"),
     ]
+    metrics = (d / "run" / "metrics.json").read_text()
     for argv, text in cases:
         capsys.readouterr()
         assert main(argv) == 2, argv
         err = capsys.readouterr().err.strip()
         assert text in err and len(err.splitlines()) == 1, (argv, err)
+    assert (d / "run" / "metrics.json").read_text() == metrics
 
 
 def test_a_cpu_clock_budget_stops_training_before_its_epochs():

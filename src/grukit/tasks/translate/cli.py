@@ -205,6 +205,10 @@ def _train(args) -> int:
 
 
 def _evaluate(args, tr) -> int:
+    if args.output and os.path.isfile(os.path.join(args.output, CHECKPOINT)):
+        raise UsageError(f"--output {args.output!r} holds a training run, whose {METRICS} "
+                         f"(its curve, which --resume continues) the scores would replace; "
+                         f"give another folder.")
     data = _read(args.src, args.tgt, "evaluate", max_chars=None, warn=True)
     out = prepare_output(args.output)
     t0 = time.perf_counter()
