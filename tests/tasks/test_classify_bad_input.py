@@ -291,6 +291,37 @@ def test_cli_file_options_with_a_bundled_set_are_refused_not_ignored(seq_model, 
     assert "--no-header, --sep only apply to CSV/TSV files" in _err(capsys)
 
 
+def test_cli_predict_does_not_score_a_test_split_the_model_was_trained_on(tmp_path, capsys):
+    pytest.importorskip("sktime")
+    from grukit.data.uea import load_uea
+
+    x, y = load_uea("BasicMotions", "test")
+    clf = SequenceClassifier(hidden=2, epochs=1, validation_split=0).fit(x, y)
+    clf.trained_on_ = {"set": "BasicMotions", "splits": ["train", "test"]}  # as --folds K --save
+    clf.save(str(tmp_path / "m"))
+    assert SequenceClassifier.load(str(tmp_path / "m")).trained_on_ == clf.trained_on_
+    assert clf.fit(x[::4], y[::4]).trained_on_ is None  # a new fit forgets it
+    assert main(["classify", "predict", "--model", str(tmp_path / "m"), "--data",
+                 "BasicMotions", "--output", str(tmp_path / "p")]) == 0
+    assert _err(capsys) == ("grukit classify: warning: the model was trained on the test split "
+                            "of BasicMotions too (--folds K --save trains on every row), so its "
+                            "predictions there are not scored.")  # scored its training rows
+    assert os.listdir(tmp_path / "p") == ["predictions.csv"]
+    assert main(["classify", "predict", "--model", str(tmp_path / "m"), "--data", "GunPoint",
+                 "--output", str(tmp_path / "p")]) == 2  # another set: channels differ
+
+
+def test_cli_predict_with_a_text_model_on_a_bundled_set_names_the_mismatch(text_model,
+                                                                           tmp_path, capsys):
+    text_model.save(str(tmp_path / "m"))
+    assert main(["classify", "predict", "--model", str(tmp_path / "m"), "--data",
+                 "BasicMotions"]) == 2
+    assert _err(capsys) == (f"grukit classify: error: --model {str(tmp_path / 'm')!r} holds a "
+                            f"TextClassifier, which predicts on texts, and BasicMotions is a "
+                            f"bundled sequence set; give a CSV/TSV file of texts, or a model "
+                            f"trained on BasicMotions.")  # was: 'neither a file nor a bundled set'
+
+
 def test_cli_numeric_label_column(tmp_path, capsys):
     texts, labels = _texts(40)
     p = tmp_path / "n.csv"

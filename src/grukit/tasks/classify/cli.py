@@ -214,6 +214,9 @@ def run_train(args: argparse.Namespace) -> int:
         if folds > 1:  # after the results are written: a stop here loses none of them
             print(f"training on all {len(labels)} rows for --save", flush=True)
             clf.fit(inputs, labels)
+        if n_train is not None:  # predict scores on the set's test split: not when it trained
+            clf.trained_on_ = {"set": desc, "splits": ["train", "test"] if folds > 1
+                               else ["train"]}
         clf.save(args.save)
         print(f"saved the model to {args.save} (grukit classify predict --model {args.save} "
               f"--data FILE)")
@@ -238,7 +241,7 @@ def run_predict(args: argparse.Namespace) -> int:
     if not hasattr(clf, "classes_") or not hasattr(clf, "predict_proba"):
         raise UsageError(f"--model {args.model!r} holds a {type(clf).__name__}, not a "
                          f"classifier; use its own command.")
-    inputs, labels, column, desc = _load_for_predict(args, type(clf).__name__)
+    inputs, labels, column, desc = _load_for_predict(args, clf)
     if column is not None:  # a file's label column (a UEA set's labels are checked by evaluate)
         labels = _scorable(clf, labels, column, args.label_column is not None, desc)
     earlier = _metrics_writer(out) if out else None
@@ -313,7 +316,7 @@ def _metrics_writer(out: str) -> str | None:
     return "predict" if isinstance(old, dict) and "protocol" not in old else "other"
 
 
-def _load_for_predict(args, kind: str):
+def _load_for_predict(args, clf):
     """(inputs, labels or None, the file's label column or None, description) of the one
     --data given to predict. Labels are read (and the predictions scored) when
     --label-column is given, or when the file's header names a label column (label, class,
@@ -322,7 +325,7 @@ def _load_for_predict(args, kind: str):
     from ...data.uea import UEA, load_uea
 
     data = args.data[0]
-    if kind == "SequenceClassifier":
+    if type(clf).__name__ == "SequenceClassifier":
         if data not in UEA:
             raise UsageError(f"a SequenceClassifier predicts on a bundled UEA set (its test "
                              f"split: {', '.join(UEA)}); got --data {data!r}.")
@@ -331,7 +334,17 @@ def _load_for_predict(args, kind: str):
             x, y = load_uea(data, "test")
         except ImportError as err:
             raise ValueError(str(err)) from err
+        seen = getattr(clf, "trained_on_", None) or {}
+        if seen.get("set") == data and "test" in seen.get("splits", ()):
+            print(f"grukit classify: warning: the model was trained on the test split of "
+                  f"{data} too (--folds K --save trains on every row), so its predictions "
+                  f"there are not scored.", file=sys.stderr)
+            y = None
         return x, y, None, f"{data} (test split)"
+    if data in UEA and not os.path.exists(data):
+        raise UsageError(f"--model {args.model!r} holds a TextClassifier, which predicts on "
+                         f"texts, and {data} is a bundled sequence set; give a CSV/TSV file of "
+                         f"texts, or a model trained on {data}.")
     _check_names([data])
     paths = check_data_paths([data])
     if len(paths) != 1:

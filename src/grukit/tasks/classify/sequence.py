@@ -97,11 +97,14 @@ class SequenceClassifier(RecurrentClassifier):
         return seqs
 
     def _extra_state(self) -> tuple[dict, dict]:
-        return {"scaler.mean": self.mean_, "scaler.std": self.std_}, \
-            {"channels": int(self.channels_)}
+        extras = {"channels": int(self.channels_)}
+        if getattr(self, "trained_on_", None):
+            extras["trained_on"] = self.trained_on_
+        return {"scaler.mean": self.mean_, "scaler.std": self.std_}, extras
 
     def _restore_extra(self, tensors: dict, extras: dict) -> None:
         self.channels_ = int(extras["channels"])
+        self.trained_on_ = extras.get("trained_on")
         self.mean_ = tensors["scaler.mean"].numpy()
         self.std_ = tensors["scaler.std"].numpy()
         for name, a in (("mean", self.mean_), ("std", self.std_)):
@@ -110,6 +113,9 @@ class SequenceClassifier(RecurrentClassifier):
                                  f"({self.channels_},)")
 
     def _fit_inputs(self, inputs) -> None:
+        # which splits of a bundled set trained the model ({"set", "splits"}), when the CLI
+        # says so: a new fit forgets it
+        self.trained_on_ = None
         # (ΣT, C) in float64: float32 squares overflow to inf from |x| ~ 1e19 (std inf, so
         # every standardised value 0)
         steps = np.concatenate(as_sequences(inputs)).astype(np.float64)
