@@ -53,6 +53,19 @@ class Layer(nn.Module):
             self.to(x.device)
         return self.call(x, lengths)
 
+    def get_weights(self) -> list:
+        """The weights as Keras 3's layer of the same name holds them (numpy arrays, Keras'
+        shapes and gate order; ``keras_weights``)."""
+        from . import keras_weights
+
+        return keras_weights.get(self)
+
+    def set_weights(self, weights: list) -> None:
+        """Take a Keras layer's ``get_weights()`` (shapes checked before anything changes)."""
+        from . import keras_weights
+
+        keras_weights.put(self, weights)
+
     def get_config(self) -> dict:
         cfg = {k: v for k, v in self._config().items()}
         if self.input_shape is not None:

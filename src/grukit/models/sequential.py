@@ -158,6 +158,76 @@ class Sequential(nn.Module):
     def get_config(self) -> dict:
         return {"name": self.name, "layers": [layer.get_config() for layer in self.stack]}
 
+    def count_params(self) -> int:
+        """The number of weights, as Keras counts them (its summary's total)."""
+        if not self.built:
+            self.build()
+        return sum(p.numel() for p in self.parameters())
+
+    def get_weights(self) -> list[np.ndarray]:
+        """Every layer's weights in Keras 3's layout, in order: what the same Keras model's
+        ``get_weights()`` returns (``grukit.layers.keras_weights``)."""
+        if not self.built:
+            self.build()
+        return [w for layer in self.stack for w in layer.get_weights()]
+
+    def set_weights(self, weights: list) -> None:
+        """Take the same Keras model's ``get_weights()``: all or nothing (the count and every
+        shape checked before a layer changes)."""
+        if not self.built:
+            self.build()
+        own = [layer.get_weights() for layer in self.stack]
+        weights = [np.asarray(w) for w in weights]
+        want = [tuple(w.shape) for ws in own for w in ws]
+        got = [tuple(w.shape) for w in weights]
+        if got != want:
+            raise ValueError(f"the model holds {len(want)} weight arrays shaped {want}; got "
+                             f"{len(got)} shaped {got}. Pass get_weights() of the same "
+                             f"architecture.")
+        at = 0
+        for layer, ws in zip(self.stack, own, strict=True):
+            layer.set_weights(weights[at:at + len(ws)])
+            at += len(ws)
+
+    def predict_on_batch(self, x) -> np.ndarray:
+        """``predict`` of ``x`` as one batch."""
+        return self.predict(x, batch_size=max(_count_rows(x), 1))
+
+    def test_on_batch(self, x, y=None, sample_weight=None, return_dict: bool = False):
+        """``evaluate`` of ``x``, ``y`` as one batch."""
+        return self.evaluate(x, y, batch_size=max(_count_rows(x), 1), return_dict=return_dict,
+                             sample_weight=sample_weight)
+
+    def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None,
+                       return_dict: bool = False):
+        """One optimizer step on ``x``, ``y`` as one batch; the loss (and the metrics) of
+        that batch before the step, as Keras returns them."""
+        from .fit import forward_loss
+
+        self._check_compiled("train_on_batch")
+        x, y = self._data(x, y, need_y="train_on_batch")
+        if len(x) == 0:
+            raise ValueError("train_on_batch got 0 samples; pass at least one.")
+        w = self._weights(x, y, sample_weight, class_weight)
+        self.train()
+        device = self._device()
+        xb, yb = self._to_model(x), y.to(device)
+        self.optimizer.zero_grad()
+        loss, pred, lengths = forward_loss(self, self.loss_fn, xb, yb,
+                                           None if w is None else w.to(device), self.loss_each)
+        if not bool(torch.isfinite(loss)):
+            raise ValueError(f"train_on_batch: the loss is {float(loss)}; the weights were "
+                             f"left unchanged.")
+        loss.backward()
+        self.optimizer.step()
+        with torch.no_grad():
+            res = {"loss": float(loss)} | {
+                k: float(training.masked(fn, pred.detach(), yb, lengths))
+                for k, fn in self.metric_fns.items()}
+        if return_dict:
+            return res
+        return res["loss"] if len(res) == 1 else list(res.values())
+
     # -- training ----------------------------------------------------------------------------
     def compile(self, optimizer="adam", loss="mse", metrics=None, jit_compile="auto") -> None:
         """``optimizer``: a name ("adam", "sgd", "rmsprop", "adagrad", "adamw", with Keras'
@@ -415,6 +485,11 @@ def _batch_size(value) -> int:
         raise ValueError(f"batch_size must be a positive integer (or None for 32); got "
                          f"{value!r}.")
     return int(value)
+
+
+def _count_rows(x) -> int:
+    """Samples in an array-like (its first axis), for the *_on_batch methods."""
+    return len(x) if hasattr(x, "__len__") else _count(x)
 
 
 def _count(x) -> int:
