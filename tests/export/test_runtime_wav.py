@@ -65,17 +65,19 @@ def _sentence(e: pytest.ExceptionInfo) -> str:
     return msg
 
 
-@pytest.mark.parametrize("format", ["WAV", "WAVEX"])
+@pytest.mark.parametrize("format", ["WAV", "WAVEX", "RF64"])
 @pytest.mark.parametrize("subtype", ["PCM_U8", "PCM_16", "PCM_24", "PCM_32", "FLOAT",
                                      "DOUBLE"])
 def test_read_wav_gives_soundfiles_samples_for_plain_and_extensible_files(predictor, tmp_path,
                                                                           format, subtype):
-    """WAVE_FORMAT_EXTENSIBLE (tag 0xFFFE) and float files were refused ('unknown format')."""
+    """WAVE_FORMAT_EXTENSIBLE (tag 0xFFFE), float and RF64 files were refused ('unknown
+    format', 'file does not start with RIFF id'). A chunk after the samples stays out of them
+    (RF64: the data size is the ds64 chunk's)."""
     _, p = predictor
     data = _wav(format, subtype)
     tag = struct.unpack("<H", dict(_chunks(data))[b"fmt "][:2])[0]
-    assert tag == (0xFFFE if format == "WAVEX" else 3 if subtype in ("FLOAT", "DOUBLE") else 1)
-    (tmp_path / "a.wav").write_bytes(data)
+    assert tag == (0xFFFE if format != "WAV" else 3 if subtype in ("FLOAT", "DOUBLE") else 1)
+    (tmp_path / "a.wav").write_bytes(data + b"LIST" + struct.pack("<I", 7) + b"INFOabc\0")
     np.testing.assert_array_equal(p.read_wav(tmp_path / "a.wav"),
                                   sf.read(tmp_path / "a.wav", dtype="float64")[0])
 

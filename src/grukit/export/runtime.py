@@ -371,17 +371,18 @@ _WAV_SAMPLES = {(_WAVE_PCM, 8): "u1", (_WAVE_PCM, 16): "<i2", (_WAVE_PCM, 24): N
 
 def _read_riff(path: str) -> tuple[int, int, int, int, bytes]:
     """The format tag (1 PCM, 3 float; an EXTENSIBLE file's sub-format), channels, sample
-    rate, bits per sample and the sample bytes of a RIFF/WAVE file, read chunk by chunk:
+    rate, bits per sample and the sample bytes of a RIFF/WAVE file (or RF64, whose ``ds64``
+    chunk holds the data size that its 32-bit field cannot), read chunk by chunk:
     unknown chunks are skipped, an odd-sized chunk is followed by its pad byte, and a data
     chunk cut short (a truncated file) is read up to the end of the file, as soundfile reads
     it. Python's ``wave`` refuses EXTENSIBLE and float files, and soundfile is not a
     dependency of this runtime, hence this reader."""
     import struct
 
-    fmt = raw = None
+    fmt = raw = big = None  # big: the RF64 data size
     with open(path, "rb") as f:
         head = f.read(12)
-        if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+        if len(head) < 12 or head[:4] not in (b"RIFF", b"RF64") or head[8:12] != b"WAVE":
             raise ValueError("the file is empty" if not head else "it does not start with a "
                              "RIFF/WAVE header")
         while fmt is None or raw is None:
@@ -393,8 +394,11 @@ def _read_riff(path: str) -> tuple[int, int, int, int, bytes]:
                 fmt = f.read(size)
                 if len(fmt) < 16:
                     raise ValueError("its fmt chunk ends early")
+            elif tag == b"ds64":  # riff size, data size, sample count: 64-bit each
+                body = f.read(size)
+                big = struct.unpack("<Q", body[8:16])[0] if len(body) >= 16 else None
             elif tag == b"data":
-                raw = f.read(size)
+                raw = f.read(big if size == 0xFFFFFFFF and big is not None else size)
             else:
                 f.seek(size, os.SEEK_CUR)
             if size & 1:
