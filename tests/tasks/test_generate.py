@@ -243,6 +243,10 @@ def test_text_from_a_file_a_folder_and_a_csv_column(tmp_path):
     assert read_text(tmp_path) == "first\n\nsecond"
     (tmp_path / "t.csv").write_text("id,text\n1,hello\n2,world\n")
     assert read_text(tmp_path / "t.csv", column="text") == "hello\nworld"
+    # a quoted cell keeps its line breaks (CRLF ones too) and a line separator character
+    (tmp_path / "q.csv").write_bytes('id,text\r\n1,"two\r\nlines"\r\n2,"a\u2028b"\r\n'
+                                     .encode())
+    assert read_text(tmp_path / "q.csv", column="text") == "two\r\nlines\na\u2028b"
     with pytest.raises(ValueError, match="has no column 'body'; its columns are 'id', 'text'"):
         read_text(tmp_path / "t.csv", column="body")
     assert split_text("abcdefghij", 0.1) == ("abcdefghi", "j")

@@ -8,6 +8,7 @@ the split into training and validation text; token streams cut into batches.
 from __future__ import annotations
 
 import csv
+import io
 import os
 
 import numpy as np
@@ -60,7 +61,9 @@ def read_text(path: str, column: str | None = None) -> str:
 
 
 def _csv_column(text: str, column: str, path: str) -> str:
-    rows = list(csv.reader(text.splitlines()))
+    # a file-like reader with newline="": a quoted cell's line breaks stay in it (the lines of
+    # str.splitlines came back joined without them, and it also splits at \u2028, \x0c, ...)
+    rows = list(csv.reader(io.StringIO(text, newline="")))
     if not rows:
         raise ValueError(f"{path!r} holds no text (it is empty); give a CSV file with a "
                          f"header row.")
