@@ -573,6 +573,10 @@ def test_cli_speaker_split_save_says_its_model_heard_every_recording(tone_folder
     text = capsys.readouterr().out
     assert "a model trained on all 36 recordings, every speaker's" in text
     assert "evaluate it on other recordings only" in text and "evaluate --model" not in text
+    for action in ("evaluate", "stream"):  # its score there would be its training accuracy
+        assert cli(action, "--model", model, "--data", tone_folder) == 2
+        err = capsys.readouterr().err
+        assert "was trained on every recording of" in err and "test takes included" in err
 
 
 def test_cli_resume_after_the_first_seed_saves_the_first_seeds_model(tone_folder, tmp_path,

@@ -80,8 +80,8 @@ def add_parser(sub) -> None:
     p.add_argument("--save", help="train: folder to save the model in: the official split's "
                                   "first seed's model (trained on the training takes); "
                                   "--split speaker: a model trained afterwards on every "
-                                  "recording, so evaluating it on these files scores "
-                                  "recordings it was trained on")
+                                  "recording, which evaluate and stream then refuse to "
+                                  "score on that folder (it has heard every file)")
     p.add_argument("--resume", action="store_true",
                    help="with --output: skip the seeds or speakers already finished")
     p.add_argument("--threads", type=int, help="torch threads (default: torch's)")
@@ -140,6 +140,17 @@ def _scored(rec):
     if rec.indices is None or (rec.indices < FSDD_TEST_INDEX).all():
         return rec
     return rec.split("official")[1]
+
+
+def _heard(clf, rec, args) -> None:
+    """Refuse to score a model on the folder whose every recording trained it (``--split
+    speaker --save``): its accuracy there would be its training accuracy."""
+    seen = getattr(clf, "trained_on_", None) or {}
+    if seen.get("set") == os.path.realpath(rec.folder) and "test" in seen.get("splits", ()):
+        raise UsageError(f"--model {args.model!r} was trained on every recording of "
+                         f"{rec.folder!r}, its test takes included (--split speaker --save), "
+                         f"so its score there would be its training accuracy; score it on "
+                         f"recordings it has not heard.")
 
 
 def _load_model(args):
@@ -263,8 +274,11 @@ def run_train(args: argparse.Namespace) -> int:
         else:
             fit_on, what = rec, f"all {len(rec)} recordings"
         print(f"training {model} on {what} for --save", flush=True)
-        SpeechClassifier(**(overrides | {"seed": seed})).fit(fit_on, fit_on.labels) \
-            .save(args.save)
+        final = SpeechClassifier(**(overrides | {"seed": seed})).fit(fit_on, fit_on.labels)
+        if split == "speaker":  # its test takes too: evaluate and stream refuse this folder
+            final.trained_on_ = {"set": os.path.realpath(rec.folder),
+                                 "splits": ["train", "test"]}
+        final.save(args.save)
         saved = runs[0][0]
     if saved and split == "official":
         print(f"saved the {saved} model (trained on the {len(runs[0][1])} training "
@@ -319,6 +333,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
     RUN.start(out)
     clf = _load_model(args)
     rec = _recordings(args)
+    _heard(clf, rec, args)
     test = _scored(rec)
     known = [str(c) for c in clf.classes_]
     unseen = sorted(set(test.labels.tolist()) - set(known))
@@ -422,6 +437,7 @@ def run_stream(args: argparse.Namespace) -> int:
     RUN.start(out)
     rec = _recognizer(args)
     data = _recordings(args)
+    _heard(rec.classifier, data, args)
     test = _scored(data)
     if len(test) < WORDS_PER_FILE:  # evaluate_stream would name an option this command lacks
         which = "its official test takes" if test is not data else "every file"
