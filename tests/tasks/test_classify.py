@@ -85,6 +85,18 @@ def test_macro_f1_leaves_out_classes_with_no_row_and_no_prediction():
         pytest.approx(f1_score(true, pred, average="macro"))
 
 
+def test_scores_refuse_labels_outside_the_classes():
+    # the confusion matrix dropped the row of class 3 (it summed to 2 of n = 3) and macro-F1
+    # left class 3 out
+    with pytest.raises(ValueError, match=r"label\(s\) \['3'\] are not among the classes "
+                                         r"\['1', '2'\]; pass every label as a class\."):
+        classification_scores([1, 2, 3], [1, 2, 2], [1, 2])
+    with pytest.raises(ValueError, match=r"label\(s\) \['c'\]"):
+        classification_scores(["a", "b"], ["a", "c"], np.array(["a", "b"]))
+    s = classification_scores(np.array([0, 1]), np.array([1, 1]), np.array([0.0, 1.0]))
+    assert s["confusion"] == [[0, 1], [0, 1]]  # 0 and 0.0 are one class
+
+
 # -- reading labelled text ----------------------------------------------------------------------
 def test_reader_copes_with_bare_cr_quotes_and_several_files(tmp_path):
     a, b = tmp_path / "a.txt", tmp_path / "b.txt"
