@@ -106,6 +106,24 @@ def test_other_settings_are_checked(setting, value, message):
         GRU4Rec(**{setting: value})
 
 
+@pytest.mark.parametrize("setting", [dict(hidden=10 ** 11), dict(n_sample=10 ** 13),
+                                     dict(hidden=4 * 10 ** 19)])
+def test_settings_past_the_machines_memory_are_refused_before_training(setting, tmp_path,
+                                                                       capsys):
+    """torch's allocator failed in a traceback (an overflow past int64), part way in."""
+    with pytest.raises(ValueError, match=r"over 12 items need at least [\d,.]+ GiB, more than "
+                                         r"this machine's [\d,.]+ GiB of memory; lower them\.$"):
+        GRU4Rec(**(FAST | setting)).fit(_sessions(_lists(), np.arange(12)))
+    rows = "".join(f"{s},{10 + s % 3},{s * 9 + j}\n" for s in range(20) for j in (0, 1))
+    path = _file(tmp_path, "e.csv", "SessionId,ItemId,Time\n" + rows)
+    flag, value = next(iter(setting.items()))
+    assert main(["recommend", "--train", path, "--test", path, "--batch-size", "2",
+                 f"--{flag.replace('_', '-')}", str(value), "--output",
+                 str(tmp_path / "o")]) == 2
+    assert "GiB of memory; lower them." in capsys.readouterr().err
+    assert not (tmp_path / "o" / "metrics.json").exists()  # refused before the baselines
+
+
 def test_n_sample_zero_means_in_batch_negatives_only():
     model = GRU4Rec(**(FAST | {"n_sample": 0})).fit(_sessions(_lists(), np.arange(12)))
     assert model.get_config()["n_sample"] == 0 and np.isfinite(model.history_.history["loss"]).all()

@@ -157,7 +157,7 @@ def run_train(args: argparse.Namespace) -> int:
     from ...data.sessions import index_sessions, split_by_days
     from ...models.callbacks import History  # noqa: F401
     from .evaluate import ItemKNN, MostPopular, evaluate
-    from .gru4rec import GRU4Rec
+    from .gru4rec import GRU4Rec, _check_memory
 
     if args.model is not None or args.k is not None:
         flag = "--model" if args.model is not None else "--k"
@@ -202,6 +202,10 @@ def run_train(args: argparse.Namespace) -> int:
     if train.n_sessions < model.config.batch_size:
         raise UsageError(f"{train.n_sessions} training sessions cannot fill --batch-size "
                          f"{model.config.batch_size}; lower it.")
+    try:  # before the baselines: GRU4Rec's settings may not fit in memory
+        _check_memory(model.config, train.n_items)
+    except ValueError as err:
+        raise UsageError(str(err)) from None
 
     stamp = _fingerprint(train, test, model.get_config())
     done, saved = {}, {"model": None}  # the folder this run's GRU4Rec was saved in

@@ -152,6 +152,7 @@ class GRU4Rec(Estimator):
         if train.n_sessions < cfg.batch_size:
             raise ValueError(f"{train.n_sessions} training sessions cannot fill batch_size="
                              f"{cfg.batch_size} slots; lower batch_size.")
+        _check_memory(cfg, train.n_items)
         torch.manual_seed(cfg.seed)
         rng = np.random.default_rng(cfg.seed)
         net = GRU4RecNet(train.n_items, cfg.hidden, cfg.layers, cfg.tied,
@@ -417,6 +418,31 @@ class GRU4Rec(Estimator):
         load_module_state(net, tensors, "network.", where)
         net.eval()
         self.net, self.items_, self.popularity_, self.history_ = net, items, popularity, history
+
+
+def _check_memory(cfg: GRU4RecConfig, n_items: int) -> None:
+    """Refuse settings whose training cannot fit in this machine's memory, before any is
+    taken (torch's allocator failed in a traceback, or an overflow, part way in). A lower
+    bound in float32 bytes: the weights and their gradients,
+
+        2 · (n_items · H · (1 if tied else 2) + layers · 2 · gates · H²)
+
+    plus a step's candidate scores B · (B + n_sample) and their embeddings (B + n_sample) · H.
+    """
+    import os
+
+    try:
+        ram = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):  # no such count here (Windows)
+        return
+    h, b, s = cfg.hidden, cfg.batch_size, cfg.n_sample
+    gates = 4 if cfg.cell == "lstm" else 3
+    weights = n_items * h * (1 if cfg.tied else 2) + cfg.layers * 2 * gates * h * h
+    need = 4 * (2 * weights + b * (b + s) + (b + s) * h)
+    if need > ram:
+        raise ValueError(f"hidden={h}, batch_size={b} and n_sample={s} over {n_items} items "
+                         f"need at least {need / 2 ** 30:,.1f} GiB, more than this machine's "
+                         f"{ram / 2 ** 30:,.1f} GiB of memory; lower them.")
 
 
 def _digest(s: Sessions) -> str:
