@@ -92,6 +92,17 @@ def _recurrent(g: Graph, layer, x: str, lengths: str | None, what: str, last: bo
     return out, lengths
 
 
+def _merge(g: Graph, y: str, mode: str, units: int) -> str:
+    """Bidirectional's merge of [f, b] on the last axis (see ``layers.Bidirectional``)."""
+    if mode == "concat":
+        return y
+    f, b = g.slice(y, -1, 0, units), g.slice(y, -1, units, 2 * units)
+    if mode == "mul":
+        return g.op("Mul", [f, b], "merge")
+    total = g.op("Add", [f, b], "merge")
+    return g.op("Mul", [total, g.scalar(0.5)], "merge") if mode == "ave" else total
+
+
 def _dense(g: Graph, layer, x: str, what: str) -> str:
     lin = layer.linear
     y = g.op("MatMul", [x, g.weight(lin.weight.T, "dense_Wt")], "dense")  # (B, ..., units)
@@ -208,6 +219,7 @@ def sequential_model(model, *, example=None, dynamic: bool = True, lengths: bool
                              f"output it cannot take.")
         if isinstance(getattr(type(inner), "spec", None), CellSpec) and hasattr(inner, "rnn"):
             x, lengths = _recurrent(g, inner, x, lengths, where, k == len(layers) - 1)
+            x = _merge(g, x, getattr(layer, "merge_mode", "concat"), inner.units)
             rank = 3 if inner.return_sequences else 2
         elif kind == "Dense":
             x = _dense(g, layer, x, where)

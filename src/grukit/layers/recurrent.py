@@ -220,9 +220,14 @@ def layer_for(spec: CellSpec) -> type:
                                                      "__module__": __name__}))
 
 
+MERGE_MODES = ("concat", "sum", "mul", "ave")
+
+
 @register
 class Bidirectional(Layer):
-    """Runs a recurrent layer both ways and concatenates (merge_mode="concat")."""
+    """Runs a recurrent layer both ways and merges the two outputs f, b (B, [T,] H) as
+    Keras' ``merge_mode``: "concat" [f, b] (B, [T,] 2H), "sum" f + b, "mul" f ⊙ b,
+    "ave" (f + b) / 2."""
 
     def __init__(self, layer: _Recurrent, merge_mode: str = "concat", **kwargs):
         super().__init__(**kwargs)
@@ -230,9 +235,11 @@ class Bidirectional(Layer):
             kinds = ", ".join(s.layer for s in cells.all_specs())
             raise TypeError(f"Bidirectional wraps a recurrent layer ({kinds}); got "
                             f"{type(layer).__name__}.")
-        if merge_mode != "concat":
-            raise ValueError(f"Bidirectional: only merge_mode='concat' is supported; got "
-                             f"{merge_mode!r}.")
+        if merge_mode not in MERGE_MODES:
+            raise ValueError(f"Bidirectional: merge_mode must be one of "
+                             f"{', '.join(map(repr, MERGE_MODES))}; got {merge_mode!r} (None, "
+                             f"two outputs, is not supported).")
+        self.merge_mode = merge_mode
         if layer.go_backwards or layer.stateful or layer.return_state:
             raise ValueError("Bidirectional: the wrapped layer cannot be go_backwards, stateful "
                              "or return_state.")
@@ -246,7 +253,16 @@ class Bidirectional(Layer):
         super().build(input_shape)
 
     def call(self, x, lengths):
-        return self.layer.call(x, lengths)
+        y, lengths = self.layer.call(x, lengths)  # (B, [T,] 2H): forward, then backward
+        if self.merge_mode == "concat":
+            return y, lengths
+        f, b = y.chunk(2, dim=-1)
+        merged = {"sum": lambda: f + b, "mul": lambda: f * b,
+                  "ave": lambda: (f + b) / 2}[self.merge_mode]()
+        return merged, lengths
+
+    def _config(self):
+        return {} if self.merge_mode == "concat" else {"merge_mode": self.merge_mode}
 
     def get_config(self):
         cfg = super().get_config()
