@@ -100,6 +100,10 @@ def test_settings_below_their_least_are_refused(setting, value):
     ("dropout_hidden", 1.0, r"dropout_hidden must be a rate in \[0, 1\)"),
     ("loss", "hinge", "loss must be one of"),
     ("tied", "yes", "tied must be True or False"),
+    # each an overflow in torch (a traceback) at the first seed or optimizer step
+    ("seed", 2 ** 64, r"seed must be below 2\*\*64; got 18446744073709551616\."),
+    ("learning_rate", 1e308, r"learning_rate must be at most 3\.403e\+38 \(the largest "
+                             r"float32\); got 1e\+308\."),
 ])
 def test_other_settings_are_checked(setting, value, message):
     with pytest.raises(ValueError, match=message):

@@ -18,6 +18,7 @@ from .model import CELLS, GRU4RecNet, bpr_max_loss, cross_entropy_loss
 
 LOSSES = ("cross-entropy", "bpr-max")
 OPTIMIZERS = ("adagrad", "adam")
+FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
 @dataclass
@@ -56,6 +57,8 @@ class GRU4RecConfig:
             whole(name, getattr(self, name), least)
             # numpy's whole numbers as int: the settings are saved as JSON, which has no int64
             setattr(self, name, int(getattr(self, name)))
+        if self.seed >= 2 ** 64:  # torch's seeds are 64-bit: an overflow in torch
+            raise ValueError(f"seed must be below 2**64; got {self.seed}.")
         if self.n_sample == 0 and self.batch_size == 1:  # one candidate: the positive alone
             raise ValueError("batch_size=1 with n_sample=0 leaves no negative item to score "
                              "against (the loss is 0 or NaN); raise batch_size or n_sample.")
@@ -65,6 +68,9 @@ class GRU4RecConfig:
                     or v < 0 or (name == "learning_rate" and v == 0):
                 need = "above 0" if name == "learning_rate" else "0 or more"
                 raise ValueError(f"{name} must be a finite number {need}; got {v!r}.")
+        if self.learning_rate > FLOAT32_MAX:  # the optimizer steps in float32: an overflow
+            raise ValueError(f"learning_rate must be at most {FLOAT32_MAX:.4g} (the largest "
+                             f"float32); got {self.learning_rate!r}.")
         for name in ("dropout_embedding", "dropout_hidden"):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 <= v < 1:
