@@ -128,6 +128,13 @@ def test_settings_past_the_machines_memory_are_refused_before_training(setting, 
     assert not (tmp_path / "o" / "metrics.json").exists()  # refused before the baselines
 
 
+def test_a_sample_alpha_that_overflows_the_sampling_is_refused():
+    """torch.multinomial refused the NaN probabilities in a traceback."""
+    with pytest.raises(ValueError, match=r"^sample_alpha=1000 raises the largest item count "
+                                         r"\(\d+\) past float32's range; lower it"):
+        GRU4Rec(**FAST, sample_alpha=1000).fit(_sessions(_lists(), np.arange(12)))
+
+
 def test_n_sample_zero_means_in_batch_negatives_only():
     model = GRU4Rec(**(FAST | {"n_sample": 0})).fit(_sessions(_lists(), np.arange(12)))
     assert model.get_config()["n_sample"] == 0 and np.isfinite(model.history_.history["loss"]).all()

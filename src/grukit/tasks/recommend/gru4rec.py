@@ -166,7 +166,12 @@ class GRU4Rec(Estimator):
         opt_cls = torch.optim.Adagrad if cfg.optimizer == "adagrad" else torch.optim.Adam
         opt = opt_cls(net.parameters(), lr=cfg.learning_rate)
         popularity = train.popularity()
-        q = torch.as_tensor(popularity ** cfg.sample_alpha, dtype=torch.float32)
+        with np.errstate(over="ignore"):  # an overflow is refused below
+            q = torch.as_tensor(popularity ** cfg.sample_alpha, dtype=torch.float32)
+        if not torch.isfinite(q.sum()):  # inf / inf: NaN, which torch.multinomial refuses
+            raise ValueError(f"sample_alpha={cfg.sample_alpha} raises the largest item count "
+                             f"({int(popularity.max())}) past float32's range; lower it "
+                             f"(GRU4Rec samples with 0 to 1).")
         q = q / q.sum()  # (n_items,) sampling distribution
         log_q_all = torch.log(q)
         history, carried = History(), {}
