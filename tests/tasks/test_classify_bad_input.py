@@ -2,6 +2,7 @@
 the problem (exit 2 on the command line), or the correct result."""
 
 import os
+import re
 import warnings
 
 import numpy as np
@@ -461,6 +462,34 @@ def test_predict_reader_reads_blank_lines_in_quoted_texts_as_training_does(tmp_p
         p.write_bytes(raw)
         assert read_labelled_text(str(p)).texts == want, name
         assert read_texts(str(p)) == want, name  # blank lines inside a text were dropped
+
+
+def test_a_default_text_column_of_ids_or_labels_is_refused(text_model, tmp_path, capsys):
+    from grukit.tasks.classify.files import read_texts
+
+    texts, labels = _texts(30)
+    rows = list(zip(texts, labels, strict=True))
+    ibl = tmp_path / "ibl.csv"  # no column named like texts: the first, 'id', was the text
+    ibl.write_text("id,body,label\n" + "".join(f"{i},{t},{y}\n" for i, (t, y) in
+                                               enumerate(rows)))
+    why = {"id": "holds numbers alone", "label": "is named like labels"}
+    want = ("no column is named like texts (text, sentence, review, comment, message, "
+            "document), and the first, {!r}, which would be read as the texts, {}; name the "
+            "column of texts with --text-column.")
+    assert main(["classify", "--data", str(ibl), "--epochs", "1", "--hidden", "4"]) == 2
+    assert _err(capsys) == f"grukit classify: error: {ibl}: " + want.format("id", why["id"])
+    text_model.save(str(tmp_path / "m"))
+    assert main(["classify", "predict", "--model", str(tmp_path / "m"), "--data",
+                 str(ibl)]) == 2  # predicted the ids
+    assert _err(capsys) == f"grukit classify: error: {ibl}: " + want.format("id", why["id"])
+    ib, lb = tmp_path / "ib.csv", tmp_path / "lb.csv"
+    ib.write_text("id,body\n" + "".join(f"{i},{t}\n" for i, (t, _) in enumerate(rows)))
+    lb.write_text("label,body\n" + "".join(f"{y},{t}\n" for t, y in rows))
+    for p, col in ((ib, "id"), (lb, "label")):
+        with pytest.raises(ValueError, match=re.escape(f"{p}: " + want.format(col, why[col]))):
+            read_texts(str(p))
+        assert read_texts(str(p), text_column="body") == texts
+    assert read_texts(str(ib), text_column="id")[:2] == ["0", "1"]  # named: read as given
 
 
 def test_predict_reader_refuses_rows_it_would_shift_or_a_header_of_data(tmp_path):

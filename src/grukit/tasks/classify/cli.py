@@ -16,6 +16,7 @@ from ..._runs import RUN, UsageError, at_least, predict_args, prepare_output, tr
 from .files import (
     FOLDS_DIR,
     check_data_paths,
+    check_default_text_column,
     clear_folds,
     fingerprint,
     predictions_csv,
@@ -86,6 +87,8 @@ def _load(args):
     files = check_data_paths(args.data)
     t = read_labelled_text(files, args.text_column, args.label_column,
                            header=not args.no_header, sep=args.sep)
+    if args.text_column is None:
+        check_default_text_column(", ".join(t.files), t.text_column, t.texts)
     desc = ", ".join(os.path.basename(f) for f in t.files)
     return "text", t.texts, t.labels, desc, None
 
@@ -360,10 +363,14 @@ def _load_for_predict(args, clf):
             pass  # one column, empty labels...: read as unlabelled texts below
         else:
             if t.label_column.strip().lower() in LABEL_NAMES:
+                if args.text_column is None:
+                    check_default_text_column(path, t.text_column, t.texts)
                 return t.texts, t.labels, t.label_column, os.path.basename(path)
     if labelled:
         t = read_labelled_text(path, args.text_column, args.label_column,
                                header=not args.no_header, sep=args.sep)
+        if args.text_column is None:
+            check_default_text_column(path, t.text_column, t.texts)
         return t.texts, t.labels, t.label_column, os.path.basename(path)
     texts = read_texts(path, args.text_column, header=not args.no_header, sep=args.sep)
     return texts, None, None, os.path.basename(path)

@@ -94,7 +94,35 @@ def read_texts(path: str, text_column=None, header: bool = True, sep: str | None
         warnings.warn(f"{path}: the first line was read as the header, so {columns[col]!r} is "
                       f"a column name and not predicted; if it is a text, read the file without "
                       f"a header (--no-header).", UserWarning, stacklevel=2)
-    return [r[col].strip() for r in body]
+    texts = [r[col].strip() for r in body]
+    if text_column is None and width > 1:
+        check_default_text_column(path, columns[col], texts)
+    return texts
+
+
+def check_default_text_column(path: str, name: str, texts) -> None:
+    """One sentence when the text column found by default in a file of several columns (one
+    named like ``text``, else the first) is not one of texts: named like labels
+    (``label,body``) or holding numbers alone (an ``id``), which would be trained on or
+    predicted as the texts."""
+    from ...data.text import LABEL_NAMES, TEXT_NAMES
+
+    if name.strip().lower() in TEXT_NAMES:
+        return
+    if name.strip().lower() in LABEL_NAMES:
+        why = "is named like labels"
+    else:
+        values = [t for t in texts if t]
+        try:
+            [float(t) for t in values]
+        except ValueError:
+            return
+        if not values:
+            return
+        why = "holds numbers alone"
+    raise ValueError(f"{path}: no column is named like texts ({', '.join(TEXT_NAMES)}), and "
+                     f"the first, {name!r}, which would be read as the texts, {why}; name the "
+                     f"column of texts with --text-column.")
 
 
 def predictions_csv(pred: np.ndarray, proba: np.ndarray, classes) -> str:
