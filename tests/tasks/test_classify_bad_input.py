@@ -386,6 +386,14 @@ def test_cli_reads_utf16_and_latin1_as_utf8(tmp_path):
         assert np.array_equal(a.predict_proba(texts), b.predict_proba(texts)), name
 
 
+@pytest.mark.parametrize("action", [[], ["predict", "--model", "m"]])
+def test_cli_refuses_an_empty_separator(tmp_path, capsys, action):
+    data = _csv(tmp_path / "d.csv")
+    assert main(["classify", *action, "--data", str(data), "--sep", ""]) == 2  # was inferred
+    assert _err(capsys) == ("grukit classify: error: --sep is empty; give the field separator "
+                            "(such as ',' or ';'), or leave --sep out to have it inferred.")
+
+
 def test_cli_refuses_a_file_matched_twice(tmp_path, capsys):
     a, b = _csv(tmp_path / "a.csv"), _csv(tmp_path / "b.csv")
     for data in ([str(tmp_path / "*.csv"), str(b)], [str(a), str(a)],

@@ -115,6 +115,9 @@ def _check_names(data: list[str]) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.sep == "":  # read_labelled_text would infer one: the option ignored
+        raise UsageError("--sep is empty; give the field separator (such as ',' or ';'), or "
+                         "leave --sep out to have it inferred.")
     if args.action == "predict":
         return run_predict(args)
     return run_train(args)
