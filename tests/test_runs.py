@@ -159,3 +159,24 @@ def test_torch_threads_gives_the_callers_count_back_even_on_error():
             assert torch.get_num_threads() == 1
             raise KeyboardInterrupt
     assert torch.get_num_threads() == before
+
+
+def test_a_refused_command_leaves_no_folder_it_made(tmp_path, monkeypatch, capsys):
+    """Refused after its output folders were made (a data file without the target column):
+    the folders it made are gone, nested ones too; a folder that was there stays."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "bad.csv").write_text("a,b\n1,2\n")
+    (tmp_path / "there").mkdir()
+    for out in ("o1", "o2/x/y", "there"):
+        assert cli.main(["forecast", "--data", "bad.csv", "--target", "zz", "--output", out]) == 2
+        assert cli.main(["classify", "--data", "bad.csv", "--output", out]) == 2
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.csv", "there"]
+
+
+def test_drop_empty_created_keeps_folders_with_files(tmp_path):
+    _runs.CREATED.clear()
+    prepare_output(str(tmp_path / "a" / "b"))
+    prepare_output(str(tmp_path / "c"))
+    (tmp_path / "a" / "b" / "result.json").write_text("{}")
+    _runs.drop_empty_created()
+    assert (tmp_path / "a" / "b" / "result.json").exists() and not (tmp_path / "c").exists()

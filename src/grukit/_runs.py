@@ -81,7 +81,7 @@ def prepare_output(path: str | None, what: str = "--output") -> str | None:
         raise UsageError(f"{what} {path!r} is a file; give a folder (it is created if "
                          f"missing).")
     try:
-        os.makedirs(path, exist_ok=True)
+        _make_recorded(path)
         fd, probe = tempfile.mkstemp(dir=path, prefix=".grukit-write-test-")
         os.close(fd)
         os.remove(probe)
@@ -90,6 +90,33 @@ def prepare_output(path: str | None, what: str = "--output") -> str | None:
         raise UsageError(f"{what} {path!r} cannot be written ({reason}); give a folder you can "
                          f"write to.") from None
     return path
+
+
+CREATED: list[str] = []  # folders prepare_output made during this command, outermost first
+
+
+def _make_recorded(path: str) -> None:
+    """``os.makedirs(path)``, noting each folder it makes in ``CREATED``."""
+    new, at = [], os.path.abspath(path)
+    while not os.path.exists(at):
+        new.append(at)
+        parent = os.path.dirname(at)
+        if parent == at:
+            break
+        at = parent
+    os.makedirs(path, exist_ok=True)
+    CREATED.extend(reversed(new))
+
+
+def drop_empty_created() -> None:
+    """Remove the folders this command made that are still empty (a refused or interrupted
+    command leaves none behind), innermost first; anything with a file in it stays."""
+    for folder in reversed(CREATED):
+        try:
+            os.rmdir(folder)  # only succeeds on an empty folder
+        except OSError:
+            pass
+    CREATED.clear()
 
 
 @dataclass

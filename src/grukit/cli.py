@@ -200,7 +200,7 @@ def entry() -> None:
 
 
 def main(argv: list[str] | None = None, _entry: bool = False) -> int:
-    from ._runs import RUN, UsageError
+    from ._runs import CREATED, RUN, UsageError, drop_empty_created
 
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -208,8 +208,11 @@ def main(argv: list[str] | None = None, _entry: bool = False) -> int:
         parser.print_help()
         return 0
     RUN.start(None)
+    CREATED.clear()
+    code = None
     try:
-        return args.func(args)
+        code = args.func(args)
+        return code
     except KeyboardInterrupt:
         if _entry:  # the process is ending: later interrupts change nothing
             import signal
@@ -225,6 +228,9 @@ def main(argv: list[str] | None = None, _entry: bool = False) -> int:
             raise  # a genuine bug: its traceback is what a report needs
         print(f"grukit {args.command}: error: {_one_line(err)}", file=sys.stderr)
         return 2
+    finally:
+        if code != 0:  # refused, failed or interrupted: no empty folder of ours is left
+            drop_empty_created()
 
 
 def _one_line(err: BaseException) -> str:
