@@ -10,6 +10,7 @@ import torch
 from grukit.tasks.translate import Translator
 from grukit.tasks.translate.decode import beam_search, greedy
 from grukit.tasks.translate.network import pad_batch
+from grukit.tasks.translate.tokenizer import SubwordTokenizer
 
 WORDS = "ab cd ef gh ij kl mn op qr st".split()
 MAP = {w: w.upper()[::-1] for w in WORDS}
@@ -185,6 +186,24 @@ def test_bad_settings_and_input_are_one_sentence():
     from grukit.tasks.estimator import NotFittedError
     with pytest.raises(NotFittedError):
         Translator().translate(["a"])
+
+
+@pytest.mark.parametrize("kw, match", [
+    (dict(alpha=float("nan")), "alpha .* 0 or more; got nan"),
+    (dict(alpha=-1.0), "alpha .* 0 or more; got -1.0"),
+    (dict(lr=float("inf")), "lr must be a positive number; got inf"),
+    (dict(max_seconds=float("inf")), "max_seconds must be a positive number or None"),
+    (dict(seed=-1), "seed must be an integer from 0"),
+])
+def test_settings_that_would_fail_after_training_are_refused_before(kw, match, monkeypatch):
+    # (NaN/Inf cannot be saved as JSON, a negative alpha fails the validation's decoding, a
+    # negative seed numpy's generator)
+    from grukit.tasks.translate import train
+
+    monkeypatch.setattr(train, "fit_network", lambda *a, **k: pytest.fail("trained"))
+    monkeypatch.setattr(SubwordTokenizer, "fit", lambda *a, **k: pytest.fail("tokenized"))
+    with pytest.raises(ValueError, match=match):
+        Translator(**kw).fit(*toy(20, 7))
 
 
 # -- grukit translate ------------------------------------------------------------------------
@@ -374,6 +393,8 @@ def test_cli_bad_input_is_one_line_with_status_2(cli_run, capsys, tmp_path):
         (["translate", "train", "--src", s, "--tgt", str(tmp_path / "short.txt"), *TINY],
          "not aligned"),
         (["translate", "train", "--tgt", t], "needs --src"),
+        (["translate", "train", "--src", s, "--tgt", t, "--minutes", "inf"],
+         "--minutes must be a number above 0"),
         (["translate", "train", "--src", s, "--tgt", t, "--resume"], "--output folder"),
         (base + ["--output", str(d / "run")], "holds a run already"),
         (base + ["--hidden", "30", "--output", str(d / "run"), "--resume"],

@@ -127,8 +127,8 @@ def _run(args) -> int:
 def _settings(args) -> dict:
     out = {k: getattr(args, k) for k in SETTINGS if getattr(args, k) not in (None, False)}
     if args.minutes is not None:
-        if not args.minutes > 0:
-            raise UsageError(f"--minutes must be above 0; got {args.minutes}.")
+        if not 0 < args.minutes < float("inf"):
+            raise UsageError(f"--minutes must be a number above 0; got {args.minutes}.")
         out["max_seconds"] = 60.0 * args.minutes
         out.setdefault("epochs", 1000)
     return out

@@ -109,12 +109,23 @@ def _check(cfg: TranslatorConfig) -> None:
         v = getattr(cfg, name)
         if not isinstance(v, (int, float)) or not 0 <= v < 1:
             raise ValueError(f"{name} must be in [0, 1); got {v!r}.")
-    if not (isinstance(cfg.lr, (int, float)) and cfg.lr > 0):
+    # finite: the settings are saved as JSON, which has no NaN or Inf (a save after training
+    # would fail); the seed seeds numpy too, which takes no negative one
+    if not (isinstance(cfg.lr, (int, float)) and 0 < cfg.lr < math.inf):
         raise ValueError(f"lr must be a positive number; got {cfg.lr!r}.")
     if cfg.clock not in ("wall", "cpu"):
         raise ValueError(f"clock must be 'wall' or 'cpu'; got {cfg.clock!r}.")
-    if cfg.max_seconds is not None and not cfg.max_seconds > 0:
-        raise ValueError(f"max_seconds must be positive or None; got {cfg.max_seconds!r}.")
+    if cfg.max_seconds is not None and not (isinstance(cfg.max_seconds, (int, float)) and
+                                            0 < cfg.max_seconds < math.inf):
+        raise ValueError(f"max_seconds must be a positive number or None; got "
+                         f"{cfg.max_seconds!r}.")
+    if isinstance(cfg.alpha, bool) or not isinstance(cfg.alpha, (int, float)) or \
+            not 0 <= cfg.alpha < math.inf:
+        raise ValueError(f"alpha (the length penalty) must be a number, 0 or more; got "
+                         f"{cfg.alpha!r}.")
+    if isinstance(cfg.seed, bool) or not isinstance(cfg.seed, int) or not \
+            0 <= cfg.seed < 2 ** 63:
+        raise ValueError(f"seed must be an integer from 0 to 2**63 - 1; got {cfg.seed!r}.")
 
 
 class Translator(Estimator):
