@@ -394,6 +394,16 @@ def test_cli_refuses_an_empty_separator(tmp_path, capsys, action):
                             "(such as ',' or ';'), or leave --sep out to have it inferred.")
 
 
+def test_cli_table_names_no_winner_on_equal_accuracy(capsys):
+    from grukit.tasks.classify.cli import _print_table
+
+    same = {"accuracy": 0.75, "macro_f1": 0.7}
+    _print_table("gru", same, "tfidf_logreg", dict(same), folds=1)
+    assert capsys.readouterr().out.endswith("\nequal accuracy: GRU and tfidf_logreg\n")
+    _print_table("gru", {"accuracy": 0.8, "macro_f1": 0.7}, "tfidf_logreg", same, folds=1)
+    assert capsys.readouterr().out.endswith("\nhigher accuracy: GRU\n")
+
+
 def test_cli_refuses_a_file_matched_twice(tmp_path, capsys):
     a, b = _csv(tmp_path / "a.csv"), _csv(tmp_path / "b.csv")
     for data in ([str(tmp_path / "*.csv"), str(b)], [str(a), str(a)],

@@ -395,8 +395,11 @@ def _print_table(model: str, m: dict, base_name: str, b: dict, folds: int) -> No
                   f"{r['macro_f1']:.4f} ± {r['macro_f1_std']:.4f} |")
         else:
             print(f"| {name} | {r['accuracy']:.4f} | {r['macro_f1']:.4f} |")
-    winner = display(model) if m["accuracy"] > b["accuracy"] else base_name
-    print(f"\nhigher accuracy: {winner}")
+    if m["accuracy"] == b["accuracy"]:
+        print(f"\nequal accuracy: {display(model)} and {base_name}")
+    else:
+        winner = display(model) if m["accuracy"] > b["accuracy"] else base_name
+        print(f"\nhigher accuracy: {winner}")
 
 
 def _write(output, folds, model, desc, protocol, classes, m, base_name, b, seconds) -> None:
