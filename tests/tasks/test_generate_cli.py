@@ -73,6 +73,16 @@ def test_resume_on_another_text_is_refused(saved, capsys):
     assert (saved / "run" / "checkpoint.pt").read_bytes() == before
 
 
+def test_a_new_run_into_the_folder_of_another_is_refused(saved, capsys):
+    before = {p.name: p.read_bytes() for p in (saved / "run").iterdir()}
+    code = main(["generate", "train", "--data", str(saved / "play.txt"), *SMALL, "--steps",
+                 "2", "--output", str(saved / "run")])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "holds a run already; continue it with --resume" in err and err.count("\n") == 1
+    assert {p.name: p.read_bytes() for p in (saved / "run").iterdir()} == before
+
+
 @pytest.mark.parametrize("args, message", [
     (["--prompt", "ROMEO€", "--length", "5"], "the prompt has 1 character(s) the model never "
                                               "saw in training: '€'"),

@@ -177,6 +177,9 @@ def _train(args) -> int:
     settings = _settings(args)
     resume = None
     ckpt_path = os.path.join(out, CHECKPOINT) if out else None
+    if ckpt_path and not args.resume and os.path.isfile(ckpt_path):
+        raise UsageError(f"--output {args.output!r} holds a run already; continue it with "
+                         f"--resume or give a new folder.")
     if args.resume:
         if not os.path.isfile(ckpt_path):
             raise UsageError(f"--resume: {args.output!r} holds no {CHECKPOINT}; run without "
