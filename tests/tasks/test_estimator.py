@@ -188,3 +188,16 @@ def test_prepare_save_refuses_the_output_folder_and_an_unwritable_parent(tmp_pat
                                          r"in, and that folder cannot be written \(Permission "
                                          r"denied\)"):
         E.prepare_save(str(tmp_path / "new"))
+
+
+def test_save_over_a_model_folder_with_other_files_refuses_and_deletes_nothing(tmp_path):
+    from grukit._runs import UsageError
+
+    Toy(width=2).fit(seed=1).save(tmp_path / "m")
+    (tmp_path / "m" / "predictions.csv").write_text("index,prediction\n0,a\n")
+    with pytest.raises(ValueError, match=r"holds predictions\.csv, which saving would delete"):
+        Toy(width=5).fit(seed=2).save(tmp_path / "m")
+    with pytest.raises(UsageError, match=r"holds a saved model and predictions\.csv"):
+        E.prepare_save(str(tmp_path / "m"))
+    assert (tmp_path / "m" / "predictions.csv").exists()
+    assert Toy.load(tmp_path / "m").get_config()["width"] == 2  # the old model, unchanged

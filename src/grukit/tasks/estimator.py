@@ -158,6 +158,21 @@ def _check_target(path: str) -> None:
             not os.path.isfile(os.path.join(path, CONFIG_FILE)):
         raise ValueError(f"cannot save to {path!r}: the folder holds other files and no saved "
                          f"model; give a new or empty folder.")
+    others = _not_the_models(path)
+    if others:  # replacing the folder replaces the old model and would delete these too
+        raise ValueError(f"cannot save to {path!r}: beside the saved model it holds "
+                         f"{', '.join(others[:3])}{', ...' if len(others) > 3 else ''}, which "
+                         f"saving would delete with the old model; move them out or give "
+                         f"another folder.")
+
+
+def _not_the_models(path: str) -> list[str]:
+    """The entries of a saved model's folder that a save does not write (predictions put
+    there, say), hidden ones aside; [] for a folder without a saved model."""
+    if not os.path.isfile(os.path.join(path, CONFIG_FILE)):
+        return []
+    own = {CONFIG_FILE, WEIGHTS_FILE}
+    return sorted(n for n in os.listdir(path) if n not in own and not n.startswith("."))
 
 
 def prepare_save(path: str, what: str = "--save", output: str | None = None) -> str:
@@ -177,6 +192,12 @@ def prepare_save(path: str, what: str = "--save", output: str | None = None) -> 
             not os.path.isfile(os.path.join(path, CONFIG_FILE)):
         raise UsageError(f"{what} {path!r} holds other files and no saved model; give a new "
                          f"or empty folder.")
+    others = _not_the_models(path) if os.path.isdir(path) else []
+    if others:
+        raise UsageError(f"{what} {path!r} holds a saved model and "
+                         f"{', '.join(others[:3])}{', ...' if len(others) > 3 else ''}, which "
+                         f"saving would delete with the old model; move them out or give "
+                         f"another folder.")
     path = prepare_output(path, what)
     parent = os.path.dirname(os.path.abspath(path))
     try:
