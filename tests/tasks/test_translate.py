@@ -251,6 +251,22 @@ def test_cli_train_saves_the_model_before_scoring_it(tmp_path, monkeypatch):
     assert Translator.load(str(tmp_path / "model")).translate(["ab"], beam=1)
 
 
+def test_cli_train_decodes_the_validation_set_in_batches_of_batch_size(tmp_path, monkeypatch):
+    from grukit.cli import main
+
+    s, t = _files(tmp_path, n=40)
+    seen = []
+
+    def evaluate(self, src, tgt, *, beam=None, alpha=None, batch_size=64):
+        seen.append(batch_size)
+        return {"bleu": 0.0, "chrf": 0.0, "perplexity": 1.0, "bleu_signature": ""}
+
+    monkeypatch.setattr(Translator, "evaluate", evaluate)
+    assert main(["translate", "train", "--src", s, "--tgt", t, "--valid-src", s, "--valid-tgt",
+                 t, *TINY, "--epochs", "1", "--batch-size", "7"]) == 0
+    assert seen and set(seen) == {7}
+
+
 def test_cli_train_writes_metrics_checkpoint_and_model(cli_run):
     import json
 

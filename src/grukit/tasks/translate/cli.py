@@ -193,7 +193,7 @@ def _train(args) -> int:
     if valid is not None:
         for beam in sorted({1, tr.config.beam}):
             t0 = time.perf_counter()
-            scores = tr.evaluate(valid.src, valid.tgt, beam=beam)
+            scores = tr.evaluate(valid.src, valid.tgt, beam=beam, batch_size=args.batch_size)
             scores["sentences_per_s"] = len(valid) / (time.perf_counter() - t0)
             result[f"valid_beam{beam}"] = scores
             print(f"validation, beam {beam}: BLEU {scores['bleu']:.2f} chrF "
