@@ -394,6 +394,19 @@ def test_cli_refuses_an_empty_separator(tmp_path, capsys, action):
                             "(such as ',' or ';'), or leave --sep out to have it inferred.")
 
 
+def test_cli_predict_refuses_a_speech_model(tmp_path, capsys, monkeypatch):
+    import grukit.tasks.estimator as estimator
+    from grukit.tasks.speech.estimator import SpeechClassifier
+
+    speech = SpeechClassifier()  # a SequenceClassifier of recordings, as load gives it
+    speech.classes_ = np.array(["a", "b"])
+    monkeypatch.setattr(estimator, "load", lambda path: speech)
+    data = _csv(tmp_path / "d.csv")  # each text was read as the path of a wav file
+    assert main(["classify", "predict", "--model", "m", "--data", str(data)]) == 2
+    assert _err(capsys) == ("grukit classify: error: --model 'm' holds a SpeechClassifier, not "
+                            "a text or sequence classifier; use its own command.")
+
+
 def test_cli_table_names_no_winner_on_equal_accuracy(capsys):
     from grukit.tasks.classify.cli import _print_table
 

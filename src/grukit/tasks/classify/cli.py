@@ -244,9 +244,10 @@ def run_predict(args: argparse.Namespace) -> int:
     out = prepare_output(args.output)
     RUN.start(out)
     clf = load(args.model)
-    if not hasattr(clf, "classes_") or not hasattr(clf, "predict_proba"):
-        raise UsageError(f"--model {args.model!r} holds a {type(clf).__name__}, not a "
-                         f"classifier; use its own command.")
+    if type(clf).__name__ not in ("TextClassifier", "SequenceClassifier"):  # SpeechClassifier
+        # is a SequenceClassifier, of recordings: it read each text as the path of a wav file
+        raise UsageError(f"--model {args.model!r} holds a {type(clf).__name__}, not a text or "
+                         f"sequence classifier; use its own command.")
     inputs, labels, column, desc = _load_for_predict(args, clf)
     if column is not None:  # a file's label column (a UEA set's labels are checked by evaluate)
         labels = _scorable(clf, labels, column, args.label_column is not None, desc)
