@@ -103,6 +103,24 @@ def _merge(g: Graph, y: str, mode: str, units: int) -> str:
     return g.op("Mul", [total, g.scalar(0.5)], "merge") if mode == "ave" else total
 
 
+def _average(g: Graph, x: str, lengths: str | None) -> str:
+    """The mean over time of x (B, T, F), over each sequence's valid steps with lengths."""
+    if lengths is None:
+        return g.op("ReduceMean", [x], "avg", axes=[1], keepdims=0)
+    w = g.op("Cast", [g.unsqueeze(_inside(g, x, lengths), 2)], "w", to=1)  # (B, T, 1)
+    total = g.op("ReduceSum", [g.op("Mul", [x, w]), g.ints(1)], "sum", keepdims=0)  # (B, F)
+    n = g.op("Max", [g.op("Cast", [g.unsqueeze(lengths, 1)], "n", to=1), g.scalar(1.0)])
+    return g.op("Div", [total, n], "avg")  # (B, F)
+
+
+def _inside(g: Graph, x: str, lengths: str) -> str:
+    """(B, T) bool: step t of x (B, T, ...) lies inside its sequence's length."""
+    steps = g.squeeze(g.dim(x, 1), 0)
+    zero, one = (g.init(np.array(v, np.int64), "c_i64s") for v in (0, 1))
+    t = g.unsqueeze(g.op("Range", [zero, steps, one]), 0)  # (1, T)
+    return g.op("Less", [t, g.unsqueeze(lengths, 1)], "inside")  # (B, T)
+
+
 def _dense(g: Graph, layer, x: str, what: str) -> str:
     lin = layer.linear
     y = g.op("MatMul", [x, g.weight(lin.weight.T, "dense_Wt")], "dense")  # (B, ..., units)
@@ -124,11 +142,7 @@ def _attention(g: Graph, layer, x: str, lengths: str | None) -> str:
     proj = g.op("Tanh", [g.op("Add", [proj, g.weight(layer.proj.bias, "att_b")])])
     scores = g.op("MatMul", [proj, g.weight(layer.v, "att_v")], "scores")  # (B, T)
     if lengths is not None:
-        steps = g.squeeze(g.dim(x, 1), 0)
-        zero, one = (g.init(np.array(v, np.int64), "c_i64s") for v in (0, 1))
-        t = g.unsqueeze(g.op("Range", [zero, steps, one]), 0)  # (1, T)
-        inside = g.op("Less", [t, g.unsqueeze(lengths, 1)], "inside")  # (B, T)
-        scores = g.op("Where", [inside, scores, g.scalar(-math.inf)])
+        scores = g.op("Where", [_inside(g, x, lengths), scores, g.scalar(-math.inf)])
     w = g.op("Softmax", [scores], "weights", axis=1)
     w = g.op("Where", [g.op("IsNaN", [w]), g.scalar(0.0), w])  # no valid step: weight 0
     pooled = g.op("Mul", [g.unsqueeze(w, 2), x])  # (B, T, F)
@@ -221,10 +235,14 @@ def sequential_model(model, *, example=None, dynamic: bool = True, lengths: bool
             x, lengths = _recurrent(g, inner, x, lengths, where, k == len(layers) - 1)
             x = _merge(g, x, getattr(layer, "merge_mode", "concat"), inner.units)
             rank = 3 if inner.return_sequences else 2
-        elif kind == "Dense":
-            x = _dense(g, layer, x, where)
-        elif kind == "Dropout":
+        elif kind == "Dense" or kind == "TimeDistributed" and type(inner).__name__ == "Dense":
+            x = _dense(g, inner, x, where)
+        elif kind == "Dropout" or kind == "TimeDistributed":  # a Dropout at every step
             continue
+        elif kind == "Flatten":
+            x, lengths, rank = g.op("Flatten", [x], "flatten", axis=1), None, 2
+        elif kind == "GlobalAveragePooling1D":
+            x, lengths, rank = _average(g, x, lengths), None, 2
         elif kind == "Embedding" and k == 0:
             x, lengths = _embedding(g, layer, x, lengths)
             rank += 1

@@ -10,7 +10,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..layers import Embedding, Layer
+from ..layers import Embedding, Input, Layer
 from . import training
 from .callbacks import Callback, History
 from .fit import run_fit
@@ -41,9 +41,19 @@ class Sequential(nn.Module):
         at once, as Keras builds it: ``parameters()`` is complete for a torch optimizer and
         ``torch.compile`` right after construction. A layer that does not fit the output of
         the ones before is refused and left out."""
+        if isinstance(layer, Input):  # Keras 3's first entry: the next layer's input_shape
+            if len(self.stack) or getattr(self, "_input", None) is not None:
+                raise ValueError("Input(shape=...) goes first in a Sequential, once.")
+            self._input = layer.shape
+            return
         if not isinstance(layer, Layer):
             raise TypeError(f"Sequential.add takes a grukit.layers layer; got "
                             f"{type(layer).__name__}.")
+        if not len(self.stack) and getattr(self, "_input", None) is not None:
+            if layer.input_shape is not None and tuple(layer.input_shape) != self._input:
+                raise ValueError(f"Input(shape={self._input}) and the first layer's "
+                                 f"input_shape={tuple(layer.input_shape)} differ; give one.")
+            layer.input_shape = self._input
         self.stack.append(layer)
         if self.stack[0].input_shape is None:
             return

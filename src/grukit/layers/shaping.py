@@ -1,0 +1,89 @@
+"""Keras' shape layers for a Sequential stack: ``Input`` (the input shape, as Keras 3 writes
+it first), ``Flatten``, ``GlobalAveragePooling1D`` (the mean over the valid time steps) and
+``TimeDistributed`` (a Dense or Dropout applied at every step)."""
+
+from __future__ import annotations
+
+from torch import Tensor
+
+from .core import Dense, Dropout, Layer, check_input_shape, register
+
+
+class Input:
+    """``Input(shape=(time, features))`` as the first entry of a ``Sequential``: the shape
+    of one sample, batch left out (None for a length left open), handed to the next layer as
+    its ``input_shape`` (Keras 3's way; ``dtype`` and ``name`` are accepted and not used:
+    token ids are told by an ``Embedding`` first)."""
+
+    def __init__(self, shape=None, dtype=None, name: str | None = None, *, batch_size=None):
+        self.shape = check_input_shape(shape, "Input")
+        if self.shape is None:
+            raise ValueError("Input needs shape=, the shape of one sample without the batch "
+                             "axis, e.g. Input(shape=(100, 1)).")
+        self.dtype, self.name = dtype, name
+
+
+@register
+class Flatten(Layer):
+    """(B, d1, d2, …) -> (B, d1·d2·…); the sequence lengths stop here (as Keras' mask)."""
+
+    def call(self, x: Tensor, lengths):
+        return x.reshape(x.shape[0], -1), None
+
+
+@register
+class GlobalAveragePooling1D(Layer):
+    """The mean over time of x (B, T, F) -> (B, F); with sequence lengths (a masked input,
+    ``Embedding(mask_zero=True)``), the mean over each sequence's valid steps, as Keras."""
+
+    def build(self, input_shape):
+        if len(input_shape) != 2:
+            raise ValueError(f"GlobalAveragePooling1D needs a sequence (batch, time, "
+                             f"features); got (batch, {', '.join(map(str, input_shape))}). Set "
+                             f"return_sequences=True on the recurrent layer before it.")
+        super().build(input_shape)
+
+    def call(self, x: Tensor, lengths):
+        if lengths is None:
+            return x.mean(1), None
+        import torch
+
+        n = lengths.to(x.device)
+        valid = torch.arange(x.shape[1], device=x.device)[None, :] < n[:, None]  # (B, T)
+        total = (x * valid.unsqueeze(-1).to(x.dtype)).sum(1)  # (B, F)
+        return total / n.clamp_min(1).unsqueeze(-1).to(x.dtype), None
+
+
+@register
+class TimeDistributed(Layer):
+    """``TimeDistributed(Dense(...))`` (or Dropout): the layer at every time step of
+    x (B, T, F), which a grukit Dense already is (it acts on the last axis)."""
+
+    def __init__(self, layer, **kwargs):
+        super().__init__(**kwargs)
+        if not isinstance(layer, (Dense, Dropout)):
+            raise TypeError(f"TimeDistributed wraps a Dense or Dropout layer; got "
+                            f"{type(layer).__name__} (a recurrent layer with "
+                            f"return_sequences=True already runs at every step).")
+        self.layer = layer
+
+    def build(self, input_shape):
+        if len(input_shape) != 2:
+            raise ValueError(f"TimeDistributed needs a sequence (batch, time, features); got "
+                             f"(batch, {', '.join(map(str, input_shape))}).")
+        self.layer.build(input_shape)
+        super().build(input_shape)
+
+    def call(self, x: Tensor, lengths):
+        return self.layer.call(x, lengths)
+
+    def get_weights(self) -> list:
+        return self.layer.get_weights()
+
+    def set_weights(self, weights: list) -> None:
+        self.layer.set_weights(weights)
+
+    def get_config(self):
+        cfg = super().get_config()
+        cfg["config"]["layer"] = self.layer.get_config()
+        return cfg

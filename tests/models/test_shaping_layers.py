@@ -1,0 +1,80 @@
+"""Keras' Input, Flatten, GlobalAveragePooling1D and TimeDistributed in a Sequential: equal to
+Keras with the same weights (masked padding included), saved and loaded, and in ONNX."""
+
+import os
+
+import numpy as np
+import pytest
+
+from grukit.layers import (
+    GRU,
+    Dense,
+    Embedding,
+    Flatten,
+    GlobalAveragePooling1D,
+    Input,
+    TimeDistributed,
+)
+from grukit.models import Sequential, load
+
+os.environ.setdefault("KERAS_BACKEND", "torch")
+keras = pytest.importorskip("keras")
+ort = pytest.importorskip("onnxruntime")
+
+T, V = 6, 15
+RNG = np.random.default_rng(0)
+IDS = RNG.integers(1, V, (4, T))
+IDS[1, 3:] = 0  # right padding
+IDS[3, 1:] = 0
+
+
+def _keras_like(ref, ours):
+    ref.set_weights([RNG.normal(0, 0.5, w.shape).astype("float32") for w in ref.get_weights()])
+    ours.set_weights(ref.get_weights())
+
+
+def _check(ref, ours, x, tmp_path):
+    from grukit.export.onnx_file import build_onnx
+
+    want = np.asarray(keras.ops.convert_to_numpy(ref(x)))
+    np.testing.assert_allclose(ours.predict(x), want, rtol=1e-5, atol=1e-6)
+    ours.save(tmp_path / "m.safetensors")
+    np.testing.assert_array_equal(load(tmp_path / "m.safetensors").predict(x), ours.predict(x))
+    sess = ort.InferenceSession(build_onnx(ours.eval()).SerializeToString(),
+                                providers=["CPUExecutionProvider"])
+    np.testing.assert_allclose(sess.run(None, {"input": x})[0], want, rtol=1e-5, atol=1e-5)
+
+
+def test_masked_global_average_pooling_equals_keras(tmp_path):
+    kl = keras.layers
+    ref = keras.Sequential([keras.Input((T,), dtype="int32"), kl.Embedding(V, 4, mask_zero=True),
+                            kl.GRU(5, return_sequences=True), kl.GlobalAveragePooling1D(),
+                            kl.Dense(2)])
+    ours = Sequential([Input(shape=(T,), dtype="int32"), Embedding(V, 4, mask_zero=True),
+                       GRU(5, return_sequences=True), GlobalAveragePooling1D(), Dense(2)])
+    assert ours.count_params() == ref.count_params()
+    _keras_like(ref, ours)
+    _check(ref, ours, IDS, tmp_path)
+
+
+def test_time_distributed_and_flatten_equal_keras(tmp_path):
+    kl = keras.layers
+    ref = keras.Sequential([keras.Input((T, 3)), kl.GRU(4, return_sequences=True),
+                            kl.TimeDistributed(kl.Dense(2, activation="tanh")), kl.Flatten(),
+                            kl.Dense(1)])
+    ours = Sequential([Input(shape=(T, 3)), GRU(4, return_sequences=True),
+                       TimeDistributed(Dense(2, activation="tanh")), Flatten(), Dense(1)])
+    assert ours.layers[0].input_shape == (T, 3) and ours.built  # built at construction
+    _keras_like(ref, ours)
+    _check(ref, ours, RNG.normal(size=(3, T, 3)).astype(np.float32), tmp_path)
+
+
+def test_input_goes_first_once_and_time_distributed_takes_dense_or_dropout():
+    with pytest.raises(ValueError, match="goes first"):
+        Sequential([GRU(4, input_shape=(T, 3)), Input(shape=(T, 3))])
+    with pytest.raises(ValueError, match="differ"):
+        Sequential([Input(shape=(T, 3)), GRU(4, input_shape=(T, 2))])
+    with pytest.raises(ValueError, match="needs shape"):
+        Input()
+    with pytest.raises(TypeError, match="wraps a Dense or Dropout"):
+        TimeDistributed(GRU(3))
