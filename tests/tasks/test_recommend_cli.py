@@ -209,6 +209,7 @@ def test_data_choices_are_usage_errors(tmp_path, capsys):
         (["--train", str(data)], "give --train and --test, or --data and --test-days."),
         (["--train", str(data), "--test", str(data), "--test-days", "3"],
          "--test-days splits --data by time"),
+        (["--data", str(data), "--save", ""], "--save is empty; give a folder for the model."),
         (["--train", str(data), "--test", str(data), "--day-column", "Time"],
          "--day-column gives the days that split --data; with --train and --test the times "
          "only order each session's events, so drop it."),

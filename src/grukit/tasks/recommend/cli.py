@@ -178,6 +178,8 @@ def run_train(args: argparse.Namespace) -> int:
         model = GRU4Rec(**_model_settings(args))
     except ValueError as err:
         raise UsageError(str(err)) from None
+    if args.save == "":  # read as no --save: the model was trained and not kept
+        raise UsageError("--save is empty; give a folder for the model.")
     if args.resume and not args.output:
         raise UsageError("--resume continues a run: give it with the --output folder of the "
                          "interrupted run.")
