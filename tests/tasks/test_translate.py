@@ -104,6 +104,17 @@ def test_a_joint_vocabulary_model_saves_and_loads(tmp_path):
     assert loaded.translate(src[:8], beam=2) == tr.translate(src[:8], beam=2)
 
 
+def test_a_checkpoint_resumes_only_on_the_pairs_it_was_written_on(tmp_path):
+    src, tgt = toy(60, 4)
+    settings = SETTINGS | dict(epochs=1, hidden=8, embed=8)
+    ckpt = str(tmp_path / "run.pt")
+    Translator(**settings).fit(src, tgt, checkpoint=ckpt)
+    # the same pairs in another order: the same vocabularies, other batches
+    with pytest.raises(ValueError, match="written while training on other sentence pairs"):
+        Translator(**(settings | dict(epochs=2))).fit(src[::-1], tgt[::-1], resume=ckpt)
+    assert Translator(**(settings | dict(epochs=2))).fit(src, tgt, resume=ckpt).fitted_
+
+
 def test_attention_map_has_a_row_per_output_and_a_column_per_source_piece(trained):
     pieces, out, weights = trained.attention("ab cd ef")
     assert weights.shape == (len(out), len(pieces))

@@ -10,6 +10,7 @@ translate), on the encoder–decoder of ``network.py``.
 from __future__ import annotations
 
 import hashlib
+import json
 import math
 import re
 import warnings
@@ -166,6 +167,20 @@ class Translator(Estimator):
         cfg = self.config
         _check(cfg)
         src, tgt = self._texts(src, tgt, "fit")
+        # the pairs' fingerprint: a checkpoint resumes only on the pairs it was written on
+        # (the same sentences reordered or a subset can give the same vocabularies)
+        pairs = hashlib.sha256("\n".join(f"{a}\t{b}" for a, b in zip(src, tgt, strict=True))
+                               .encode("utf-8", "surrogatepass")).hexdigest()
+        if resume is not None:
+            from ...models.saving import read_checkpoint
+
+            saved = json.loads(read_checkpoint(resume)["config"])
+            if saved.get("pairs", pairs) != pairs:
+                raise ValueError("the checkpoint to resume was written while training on other "
+                                 "sentence pairs (or the same in another order); give the same "
+                                 "data (and max_chars) as that run, or start without resuming.")
+            if "pairs" not in saved:  # written before pairs were fingerprinted
+                pairs = None
         torch.manual_seed(cfg.seed)
         self.src_tok_ = SubwordTokenizer(cfg.tokenizer, cfg.vocab_size).fit(
             src + tgt if cfg.joint_vocab else src)
@@ -185,13 +200,14 @@ class Translator(Estimator):
             vs_ids, vt_ids, _ = self._ids(vs, vt)
             val = (vs_ids, vt_ids) if vs_ids else None
         self.network_ = self._build()
-        # what a checkpoint must match to be resumed: the settings but the budget, and the
-        # vocabularies (retrained from the same data they are the same)
+        # what a checkpoint must match to be resumed: the settings but the budget, the
+        # vocabularies (retrained from the same data they are the same) and the pairs
         vocab = hashlib.sha256((self.src_tok_.to_str() + self.tgt_tok_.to_str()).encode())
         run = {k: v for k, v in self.get_config().items() if k not in BUDGET}
         self.history_ = fit_network(self.network_, s, t, val, cfg, callbacks=callbacks,
                                     checkpoint=checkpoint, resume=resume,
-                                    config=run | {"vocabularies": vocab.hexdigest()},
+                                    config=run | {"vocabularies": vocab.hexdigest()} |
+                                    ({"pairs": pairs} if pairs else {}),
                                     verbose=verbose)
         self.fitted_ = True
         return self
