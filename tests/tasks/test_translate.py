@@ -199,6 +199,17 @@ def test_bad_settings_and_input_are_one_sentence():
         Translator().translate(["a"])
 
 
+def test_training_pairs_left_out_are_counted_by_reason():
+    tiny = SETTINGS | dict(epochs=1, hidden=8, embed=8, max_len=4)
+    src, tgt = ["ab cd", "", "ab cd ef gh ij kl", "ef"], ["DC BA", "HG", "X", "FE"]
+    with pytest.warns(UserWarning, match="left out 2 training pair.s.: 1 with an empty side, "
+                                         "1 over max_len=4 tokens"):
+        Translator(**tiny).fit(src, tgt)
+    with pytest.raises(ValueError, match=r"every training pair has an empty side .* \(2 "
+                                         r"empty\)"):
+        Translator(**tiny).fit(["", " "], ["a", "b"])
+
+
 @pytest.mark.parametrize("kw, match", [
     (dict(alpha=float("nan")), "alpha .* 0 or more; got nan"),
     (dict(alpha=-1.0), "alpha .* 0 or more; got -1.0"),

@@ -188,12 +188,15 @@ class Translator(Estimator):
             SubwordTokenizer(cfg.tokenizer, cfg.vocab_size).fit(tgt)
         self.src_words_, self._known_cache = word_list(src), None
         s, t, dropped = self._ids(src, tgt)
+        empty = sum(not a or not b for a, b in zip(src, tgt, strict=True))
         if not s:
-            raise ValueError(f"every training pair is longer than max_len={cfg.max_len} "
-                             f"tokens; raise max_len.")
+            raise ValueError(f"every training pair has an empty side or is longer than "
+                             f"max_len={cfg.max_len} tokens ({empty} empty); give sentence "
+                             f"pairs or raise max_len.")
         if dropped:
-            warnings.warn(f"left out {dropped} training pair(s) over max_len={cfg.max_len} "
-                          f"tokens.", UserWarning, stacklevel=2)
+            warnings.warn(f"left out {dropped} training pair(s): {empty} with an empty side, "
+                          f"{dropped - empty} over max_len={cfg.max_len} tokens.", UserWarning,
+                          stacklevel=2)
         val = None
         if valid is not None:
             vs, vt = self._texts(*valid, "valid")
