@@ -287,3 +287,26 @@ def test_train_and_test_files_with_millisecond_times_give_the_results_of_seconds
     assert _numbers(tmp_path / "ms") == _numbers(tmp_path / "s")
     assert json.loads((tmp_path / "ms" / "metrics.json").read_text())["data"]["test"][
         "events"] > 30
+
+
+def test_text_item_ids_written_with_leading_zeros_are_found_in_test_and_predict_files(
+        tmp_path, capsys):
+    """A training item column of text ("007", "abc") keeps "007"; a test or predict file
+    whose item column is all numbers read it as 7, which no text id is: every test event
+    was dropped as unseen, and predict skipped them."""
+    rows = "".join(f"{s},007,{s * 10}\n{s},{'abc' if s % 2 else '012'},{s * 10 + 1}\n"
+                   for s in range(40))
+    (tmp_path / "tr.csv").write_text("SessionId,ItemId,Time\n" + rows)
+    (tmp_path / "te.csv").write_text("SessionId,ItemId,Time\n1,007,1\n1,012,2\n2,012,1\n"
+                                     "2,007,3\n")
+    (tmp_path / "p.csv").write_text("SessionId,ItemId,Time\n1,007,1\n2,012,1\n")
+    assert main(["recommend", "--train", str(tmp_path / "tr.csv"), "--test",
+                 str(tmp_path / "te.csv"), "--epochs", "1", "--hidden", "4", "--batch-size",
+                 "2", "--n-sample", "2", "--save", str(tmp_path / "m")]) == 0
+    assert "'events': 4, 'sessions': 2, 'dropped_unseen_item_events': 0" in \
+        capsys.readouterr().out
+    assert main(["recommend", "predict", "--model", str(tmp_path / "m"), "--data",
+                 str(tmp_path / "p.csv"), "--k", "2"]) == 0
+    out, err = capsys.readouterr()
+    assert "0 events on items the model never saw skipped" in err
+    assert out.splitlines()[0] == "session,rank,item,score" and len(out.splitlines()) == 5

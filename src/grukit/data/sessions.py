@@ -192,26 +192,30 @@ def _read_table(path: str, sep: str | None, dtype: dict | None = None):
                          f"separator (--sep).") from None
 
 
-def _exact_ids(df, path: str, sep: str | None, given: list):
+def _exact_ids(df, path: str, sep: str | None, given: list, item_text: bool = False):
     """The table with its session and item columns read again exactly where pandas read
     them as floats (a missing cell makes an integer column float) past 2**53, where floats
     hold no longer every whole number: ids 12345678901234567 and ...568 were both read as
     ...568, one item (or one session). They are read as nullable integers, or as text when
-    they are no int64."""
+    they are no int64. With ``item_text`` the item column is read again as text where pandas
+    read numbers ("007" as written, not 7)."""
     import pandas as pd
 
     cols = list(df.columns)
     layout = next((k for k in KNOWN if k[0] in cols and k[1] in cols), (None,) * 4)
-    names = {g if g is not None else layout[i] for i, g in enumerate(given)} & set(cols)
-    lossy = [n for n in names if pd.api.types.is_float_dtype(df[n])
-             and (df[n].abs() >= 2.0 ** 53).any()]
-    if not lossy:
+    names = [g if g is not None else layout[i] for i, g in enumerate(given)]
+    item = names[1] if names[1] in cols and item_text and \
+        pd.api.types.is_numeric_dtype(df[names[1]]) else None
+    lossy = [n for n in dict.fromkeys(names) if n in cols and n != item
+             and pd.api.types.is_float_dtype(df[n]) and (df[n].abs() >= 2.0 ** 53).any()]
+    if not lossy and item is None:
         return df
+    text = {item: str} if item is not None else {}
     try:
-        exact = _read_table(path, sep, {n: "Int64" for n in lossy})
+        exact = _read_table(path, sep, {n: "Int64" for n in lossy} | text)
     except (TypeError, ValueError, OverflowError):  # fractions, or past the int64 range
-        exact = _read_table(path, sep, {n: str for n in lossy})
-    return df.assign(**{n: exact[n] for n in lossy})
+        exact = _read_table(path, sep, {n: str for n in lossy} | text)
+    return df.assign(**{n: exact[n] for n in [*lossy, *text]})
 
 
 def whole_number(v) -> int | None:
@@ -386,7 +390,8 @@ def _times(col, name: str, path: str):
 
 def read_events(path: str, session_column: str | None = None, item_column: str | None = None,
                 time_column: str | None = None, day_column: str | None = None,
-                sep: str | None = None, require_time: bool = True, days: bool = True):
+                sep: str | None = None, require_time: bool = True, days: bool = True,
+                item_text: bool = False):
     """Read an event file into a DataFrame with columns ``session, item, time, day``.
 
     Column names default to a known layout (GRU4Rec TSV, Diginetica CSV); ``sep`` defaults
@@ -400,11 +405,14 @@ def read_events(path: str, session_column: str | None = None, item_column: str |
     so are times too large for Unix seconds (milliseconds), which keep their order. With
     ``days=False`` (events that are not split by days: a training or test file of their
     own) a time column is still needed, and milliseconds keep their order, ``day`` missing.
+    ``item_text=True`` reads the item ids as text as written (``"007"``, which a column of
+    numbers reads as 7): for events matched against text item ids (a model's, or training
+    events' whose item column is text).
     """
     import pandas as pd  # optional at import time: only the data tasks need it
 
     df = _read_table(path, sep)
-    df = _exact_ids(df, path, sep, [session_column, item_column])
+    df = _exact_ids(df, path, sep, [session_column, item_column], item_text)
     if df.empty:
         raise ValueError(f"{path!r} has a header but no events.")
     cols = list(df.columns)

@@ -75,11 +75,13 @@ def add_parser(sub) -> None:
     p.set_defaults(func=run)
 
 
-def _events(args, path, require_time: bool = True, days: bool = True):
+def _events(args, path, require_time: bool = True, days: bool = True,
+            item_text: bool = False):
     from ...data.sessions import read_events
 
     return read_events(path, args.session_column, args.item_column, args.time_column,
-                       args.day_column, args.sep, require_time=require_time, days=days)
+                       args.day_column, args.sep, require_time=require_time, days=days,
+                       item_text=item_text)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -152,6 +154,7 @@ def run_train(args: argparse.Namespace) -> int:
     # every library the run needs is imported before any result is finished: a Ctrl-C that
     # lands inside a half-done import of scipy ends the process by SIGINT (exit -2) after
     # cli.main has printed its line, instead of with 130
+    import pandas as pd
     import scipy.sparse  # noqa: F401
 
     from ...data.sessions import index_sessions, split_by_days
@@ -193,9 +196,11 @@ def run_train(args: argparse.Namespace) -> int:
     if args.data:
         train_events, test_events = split_by_days(_events(args, args.data), test_days)
     else:
-        # no split by days: times only order each session's events (milliseconds do too)
-        train_events, test_events = (_events(args, args.train, days=False),
-                                     _events(args, args.test, days=False))
+        # no split by days: times only order each session's events (milliseconds do too);
+        # test item ids as text where the training ids are ("007" would be read as 7)
+        train_events = _events(args, args.train, days=False)
+        text = pd.api.types.infer_dtype(train_events["item"], skipna=True) == "string"
+        test_events = _events(args, args.test, days=False, item_text=text)
     train, test = index_sessions(train_events, test_events)
     print(f"train: {train.report}\ntest:  {test.report}", flush=True)
     if test.n_sessions == 0:
@@ -284,7 +289,8 @@ def run_predict(args: argparse.Namespace) -> int:
     if k > model.n_items:
         raise UsageError(f"--k {k} is more than the {model.n_items} items the model knows; "
                          f"give --k between 1 and {model.n_items}.")
-    events = _events(args, args.data, require_time=False)
+    # text item ids are read as written: "007", which a column of numbers reads as 7
+    events = _events(args, args.data, require_time=False, item_text=model.items_.kind == "str")
     table = model.predict(events, k)
     info = sys.stderr if out is None else sys.stdout
     if events.attrs.get("file_order"):  # a time column of another name is left unused
