@@ -289,6 +289,27 @@ def test_cli_train_decodes_the_validation_set_in_batches_of_batch_size(tmp_path,
     assert seen and set(seen) == {7}
 
 
+def test_cli_train_reads_a_gzipped_tsv_given_as_valid_src_alone(tmp_path, monkeypatch):
+    import gzip
+
+    from grukit.cli import main
+
+    s, t = _files(tmp_path, n=40)
+    pairs = list(zip(open(s).read().splitlines(), open(t).read().splitlines(), strict=True))
+    with gzip.open(tmp_path / "val.tsv.gz", "wt") as f:
+        f.write("".join(f"{a}\t{b}\n" for a, b in pairs[:5]))
+    seen = []
+
+    def evaluate(self, src, tgt, **kwargs):
+        seen.append((src, tgt))
+        return {"bleu": 0.0, "chrf": 0.0, "perplexity": 1.0, "bleu_signature": ""}
+
+    monkeypatch.setattr(Translator, "evaluate", evaluate)
+    assert main(["translate", "train", "--src", s, "--tgt", t, "--valid-src",
+                 str(tmp_path / "val.tsv.gz"), *TINY, "--epochs", "1"]) == 0
+    assert seen[0] == ([a for a, _ in pairs[:5]], [b for _, b in pairs[:5]])
+
+
 def test_cli_train_writes_metrics_checkpoint_and_model(cli_run):
     import json
 
@@ -431,6 +452,10 @@ def test_cli_bad_input_is_one_line_with_status_2(cli_run, capsys, tmp_path):
         (["translate", "train", "--src", s, "--tgt", str(tmp_path / "short.txt"), *TINY],
          "not aligned"),
         (["translate", "train", "--tgt", t], "needs --src"),
+        (["translate", "train", "--src", s, "--tgt", t, "--valid-tgt", t],
+         "--valid-tgt needs --valid-src"),
+        (["translate", "train", "--src", s, "--tgt", t, "--valid-src", s],
+         "line 1 has 0 tabs; a parallel TSV holds source<TAB>target"),
         (["translate", "train", "--src", s, "--tgt", t, "--minutes", "inf"],
          "--minutes must be a number above 0"),
         (["translate", "train", "--src", s, "--tgt", t, "--resume"], "--output folder"),

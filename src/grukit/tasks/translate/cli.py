@@ -49,7 +49,8 @@ def add_parser(sub) -> None:
     p.add_argument("--src", help="train/evaluate: source sentences, one a line (or a TSV of "
                                  "source<TAB>target without --tgt)")
     p.add_argument("--tgt", help="train/evaluate: target sentences aligned with --src")
-    p.add_argument("--valid-src", help="train: validation source sentences")
+    p.add_argument("--valid-src", help="train: validation source sentences (or a TSV of "
+                                       "source<TAB>target without --valid-tgt)")
     p.add_argument("--valid-tgt", help="train: validation target sentences")
     p.add_argument("--input", help="translate: a file to translate (default: stdin)")
     p.add_argument("--sentence", help="attention: the sentence to translate and plot")
@@ -148,10 +149,11 @@ def _train(args) -> int:
     for flag in ("embed", "hidden", "vocab_size", "max_len", "batch_tokens", "epochs",
                  "max_chars"):
         at_least(f"--{flag.replace('_', '-')}", getattr(args, flag), 1)
-    if bool(args.valid_src) != bool(args.valid_tgt) and not (args.valid_src and
-                                                            args.valid_src.endswith(".tsv")):
-        raise UsageError("give --valid-src and --valid-tgt together (or --valid-src alone "
-                         "as a .tsv).")
+    # --valid-src alone is a TSV, as --src alone is (whatever its name: val.tsv.gz, val.txt);
+    # the reader names a line without its one tab
+    if args.valid_tgt and not args.valid_src:
+        raise UsageError("--valid-tgt needs --valid-src, the validation source sentences "
+                         "aligned with it.")
     if args.resume and not args.output:
         raise UsageError("--resume continues a run: give it with the --output folder of that "
                          "run.")
