@@ -326,6 +326,10 @@ def test_test_days_past_pandas_range_leave_no_training_sessions(tmp_path, capsys
     assert split_by_days(ev, 5)[0]["session"].unique().tolist() == [0]
     with pytest.raises(ValueError, match="the last 6 days leaves no training"):
         split_by_days(ev, 6)
+    with pytest.raises(ValueError, match=r"^the events have no 'day' column \(columns: "
+                                         r"\['session', 'item', 'time'\]\); read them with "
+                                         r"read_events"):
+        split_by_days(ev[["session", "item", "time"]], 5)  # was a KeyError
 
 
 @pytest.mark.parametrize("flags,message", [

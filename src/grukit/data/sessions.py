@@ -491,6 +491,11 @@ def split_by_days(events, test_days: int):
             or test_days < 1:
         raise ValueError(f"test_days must be a whole number of days, 1 or more; got "
                          f"{test_days!r}.")
+    missing = [c for c in ("session", "day") if c not in events.columns]
+    if missing:  # a KeyError otherwise
+        raise ValueError(f"the events have no {' or '.join(map(repr, missing))} column "
+                         f"(columns: {list(events.columns)}); read them with read_events, "
+                         f"which gives each event its day.")
     if events["day"].isna().all():
         raise ValueError("the events have no days (no time or day column was read); give "
                          "the time column (or a day column) to split by days.")
