@@ -310,6 +310,31 @@ def test_cli_train_reads_a_gzipped_tsv_given_as_valid_src_alone(tmp_path, monkey
     assert seen[0] == ([a for a, _ in pairs[:5]], [b for _, b in pairs[:5]])
 
 
+def test_cli_resume_after_a_ctrl_c_before_a_checkpoint_lists_each_epoch_once(
+        tmp_path, monkeypatch):
+    import json
+
+    from grukit.cli import main
+    from grukit.models.callbacks import ModelCheckpoint
+
+    s, t = _files(tmp_path, n=40)
+    argv = ["translate", "train", "--src", s, "--tgt", t, *TINY, "--epochs", "3", "--output",
+            str(tmp_path / "run")]
+    write = ModelCheckpoint.on_epoch_end
+
+    def interrupted(self, epoch, logs=None):  # Ctrl-C while epoch 2's checkpoint is written
+        if epoch == 1:
+            raise KeyboardInterrupt
+        write(self, epoch, logs)
+
+    monkeypatch.setattr(ModelCheckpoint, "on_epoch_end", interrupted)
+    assert main(argv) == 130
+    monkeypatch.setattr(ModelCheckpoint, "on_epoch_end", write)
+    assert main(argv + ["--resume"]) == 0
+    curve = json.loads((tmp_path / "run" / "metrics.json").read_text())["curve"]
+    assert [c["epoch"] for c in curve] == [1, 2, 3]
+
+
 def test_cli_train_writes_metrics_checkpoint_and_model(cli_run):
     import json
 

@@ -178,8 +178,14 @@ def _train(args) -> int:
     RUN.start(out, resumable=out is not None)
     progress = _Progress(out, tr)
     if args.resume and os.path.isfile(os.path.join(out, METRICS)):
+        from ...models.saving import read_checkpoint
+
         with open(os.path.join(out, METRICS), encoding="utf-8") as f:
-            progress.curve = list(json.load(f).get("curve", []))
+            curve = list(json.load(f).get("curve", []))
+        # the epochs the checkpoint holds: one whose line was written before a Ctrl-C stopped
+        # its checkpoint is trained again, and its line with it
+        done = read_checkpoint(ckpt)["epoch"]
+        progress.curve = [c for c in curve if c.get("epoch", 0) <= done]
     tr.fit(train.src, train.tgt, valid=None if valid is None else (valid.src, valid.tgt),
            callbacks=[progress], checkpoint=ckpt, resume=ckpt if args.resume else None,
            verbose="auto")
