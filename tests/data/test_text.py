@@ -273,3 +273,24 @@ def test_random_bytes_give_rows_or_one_sentence(content):
             assert "\n" not in msg and (p in msg or "column" in msg), msg
         else:
             assert len(got.texts) == len(got.labels) > 0 and all(got.labels)
+
+
+@pytest.mark.parametrize("sep", [",", "\t"])
+def test_texts_quoted_over_several_lines_stay_one_text(tmp_path, sep):
+    """Each line of these texts holds one separator, so each line alone reads as a row of
+    two fields; the file's quoting makes them one text each, as the csv module reads it."""
+    rows = [("great" + sep + " truly\ngreat", "pos"), ("fine", "neg"),
+            ("bad" + sep + " very\n\nbad indeed", "neg")]
+    buf = io.StringIO()
+    csv.writer(buf, delimiter=sep, lineterminator="\n").writerows([("text", "label"), *rows])
+    got = read_labelled_text(write(tmp_path, buf.getvalue()), sep=sep)
+    assert got.texts == [t for t, _ in rows] and list(got.labels) == ["pos", "neg", "neg"]
+
+
+def test_rows_joined_by_a_stray_quote_are_read_one_a_line(tmp_path):
+    """A quote that is a literal character (imdb_labelled.txt) joins lines in a CSV reading;
+    those lines hold rows with the file's labels, and are read one row a line."""
+    content = 'a fine film\t1\n"You\'ll love it!\t1\nThis movie is BAD.\t0\nSo bad.\t0\n' \
+              'the end"\t1\nok\t0\n'
+    got = read_labelled_text(write(tmp_path, content), sep="\t", header=False)
+    assert len(got.texts) == 6 and list(got.labels) == ["1", "1", "0", "0", "1", "0"]

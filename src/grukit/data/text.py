@@ -244,7 +244,8 @@ def _read_one(path: str, header: bool, sep: str | None, encoding: str | None = N
     if frame is None or len(frame) != len(lines) - int(header):
         width = frame.shape[1] if frame is not None else _width(lines[0], sep)
         by_line = _per_line(lines, sep, width)
-        if by_line is not None:
+        if by_line is not None and (frame is None or _quotes_swallowed_rows(
+                frame, by_line[1:] if header else by_line)):
             frame = pd.DataFrame(by_line[1:] if header else by_line,
                                  columns=by_line[0] if header else None)
     if frame is None:
@@ -255,6 +256,24 @@ def _read_one(path: str, header: bool, sep: str | None, encoding: str | None = N
     if len(frame) == 0:
         raise ValueError(f"{path} has a header but no rows; give a file with data rows.")
     return frame.fillna("")  # a short row's missing fields: "" (not the text "nan")
+
+
+def _quotes_swallowed_rows(frame, by_line: list[list[str]]) -> bool:
+    """Whether the records that span lines in ``frame`` (the CSV reading) are rows joined by
+    a stray quote rather than texts quoted over several lines: the lines inside them, read
+    one record a line (``by_line``), hold in some label-like column (at most 20 values) only
+    values the CSV reading's records hold there, as the rows of a file whose quotes are
+    literal characters do (imdb_labelled.txt: '"You'll love it!\t1\nThis movie is
+    BAD.\t0\n...' read as one text); a quoted text's lines hold pieces of text there."""
+    seen = {tuple(r) for r in frame.itertuples(index=False)}
+    inside = [r for r in by_line if tuple(r) not in seen]  # lines of the multi-line records
+    if not inside:
+        return False
+    for j in range(frame.shape[1]):
+        values = set(frame.iloc[:, j])
+        if len(values) <= 20 and all(r[j] in values for r in inside):
+            return True
+    return False
 
 
 def _width(line: str, sep: str) -> int:
