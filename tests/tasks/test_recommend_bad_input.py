@@ -199,6 +199,15 @@ def test_event_frames_with_a_column_twice_or_no_event_are_refused_in_one_sentenc
         GRU4Rec(**FAST).fit(empty)  # was: "the item vocabulary must be ... got shape (0,)"
 
 
+def test_index_sessions_refuses_item_ids_of_mixed_types_in_one_sentence():
+    from grukit.data import index_sessions
+
+    events = pd.DataFrame({"session": [1, 1, 2, 2], "item": [2, "a", 3, "b"]})
+    with pytest.raises(ValueError, match=r"^the training item ids mix types \(int, str\); "
+                                         r"make them all whole numbers or all text"):
+        index_sessions(events)  # numpy's sort: '<' not supported between 'str' and 'int'
+
+
 def test_text_ids_keep_their_type_through_fit_and_recommend():
     vocab = np.array([f"p{i}" for i in range(12)], dtype=object)
     m = GRU4Rec(**FAST).fit(_sessions(_lists(), vocab))

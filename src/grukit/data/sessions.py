@@ -557,7 +557,13 @@ def index_sessions(train_events, test_events=None) -> tuple[Sessions, Sessions |
         raise ValueError(f"item id {int(unique.max())} lies past the int64 range; give such "
                          f"ids as text (read_events does).")
     kind = np.int64 if pd.api.types.is_integer_dtype(train["item"]) else object
-    vocab = np.sort(np.asarray(unique, dtype=kind))  # (n_items,) ints, or str objects
+    try:
+        vocab = np.sort(np.asarray(unique, dtype=kind))  # (n_items,) ints, or str objects
+    except TypeError:  # numbers beside text do not sort (a frame built by hand)
+        types = ", ".join(sorted({type(v).__name__ for v in unique.tolist()}))
+        raise ValueError(f"the training item ids mix types ({types}); make them all whole "
+                         f"numbers or all text (read_events reads a file's ids one "
+                         f"way).") from None
     tr = to_sessions(train, vocab, {
         "events": len(train), "sessions": int(train["session"].nunique()),
         "dropped_short_sessions": short_train,
