@@ -135,6 +135,17 @@ def test_a_sample_alpha_that_overflows_the_sampling_is_refused():
         GRU4Rec(**FAST, sample_alpha=1000).fit(_sessions(_lists(), np.arange(12)))
 
 
+@pytest.mark.parametrize("setting,named", [
+    (dict(logq=1e308), r"or logq \(now 1e\+308\)\.$"),
+    (dict(loss="bpr-max", bpreg=1e308), r"or bpreg \(now 1e\+308\)\.$"),
+])
+def test_a_loss_gone_non_finite_names_the_setting_that_may_cause_it(setting, named):
+    """The hint named learning_rate alone, which was not the cause here."""
+    with pytest.raises(ValueError, match=r"training stopped\. Lower learning_rate \(now "
+                                         r"0\.05\) " + named):
+        GRU4Rec(**(FAST | setting)).fit(_sessions(_lists(), np.arange(12)))
+
+
 def test_n_sample_zero_means_in_batch_negatives_only():
     model = GRU4Rec(**(FAST | {"n_sample": 0})).fit(_sessions(_lists(), np.arange(12)))
     assert model.get_config()["n_sample"] == 0 and np.isfinite(model.history_.history["loss"]).all()

@@ -221,7 +221,9 @@ class GRU4Rec(Estimator):
         train_loop(trainee, opt, step, batches, epochs=cfg.epochs, start_epoch=start_epoch,
                    callbacks=callbacks, history=history, verbose="auto" if verbose else 0,
                    nonfinite="raise", seconds_key="seconds",
-                   fix=f"Lower learning_rate (now {cfg.learning_rate}).")
+                   fix=f"Lower learning_rate (now {cfg.learning_rate})"
+                   + (f" or logq (now {cfg.logq})" if cfg.logq else "")  # each may be the cause
+                   + (f" or bpreg (now {cfg.bpreg})" if cfg.loss == "bpr-max" else "") + ".")
         self.net, self.items_, self.popularity_ = net, items, popularity
         self.history_ = history
         self.fitted_ = True
