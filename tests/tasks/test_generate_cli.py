@@ -83,6 +83,22 @@ def test_a_new_run_into_the_folder_of_another_is_refused(saved, capsys):
     assert {p.name: p.read_bytes() for p in (saved / "run").iterdir()} == before
 
 
+def test_ctrl_c_before_the_first_checkpoint_does_not_offer_resume(tmp_path, monkeypatch,
+                                                                   capsys):
+    from grukit.tasks.generate import TextGenerator
+
+    (tmp_path / "play.txt").write_text(TEXT)
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(TextGenerator, "fit", interrupted)
+    assert main(["generate", "train", "--data", str(tmp_path / "play.txt"), *SMALL, "--steps",
+                 "2", "--output", str(tmp_path / "run")]) == 130
+    err = capsys.readouterr().err
+    assert "interrupted before any result" in err and "--resume" not in err, err
+
+
 @pytest.mark.parametrize("args, message", [
     (["--prompt", "ROMEO€", "--length", "5"], "the prompt has 1 character(s) the model never "
                                               "saw in training: '€'"),

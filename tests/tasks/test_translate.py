@@ -335,6 +335,22 @@ def test_cli_resume_after_a_ctrl_c_before_a_checkpoint_lists_each_epoch_once(
     assert [c["epoch"] for c in curve] == [1, 2, 3]
 
 
+def test_cli_ctrl_c_before_the_first_checkpoint_does_not_offer_resume(tmp_path, monkeypatch,
+                                                                       capsys):
+    from grukit.cli import main
+
+    s, t = _files(tmp_path, n=40)
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(Translator, "fit", interrupted)
+    assert main(["translate", "train", "--src", s, "--tgt", t, *TINY, "--epochs", "1",
+                 "--output", str(tmp_path / "run")]) == 130
+    err = capsys.readouterr().err
+    assert "interrupted before any result" in err and "--resume" not in err, err
+
+
 def test_cli_train_writes_metrics_checkpoint_and_model(cli_run):
     import json
 

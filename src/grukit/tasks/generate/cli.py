@@ -204,8 +204,12 @@ def _train(args) -> int:
             write_checkpoint(ckpt_path, g, st, opt, carried)
             RUN.finished(f"step {st.step}")
 
-    gen.fit(args.data, column=args.column, callbacks=callbacks, checkpoint=checkpoint,
-            resume=resume)
+    try:
+        gen.fit(args.data, column=args.column, callbacks=callbacks, checkpoint=checkpoint,
+                resume=resume)
+    except KeyboardInterrupt:  # before the first checkpoint there is no run to --resume
+        RUN.resumable = ckpt_path is not None and os.path.isfile(ckpt_path)
+        raise
     res = gen.result_
     line = (f"{gen.config.model}: {res['params']:,} parameters, {res['steps']} steps in "
             f"{res['train_seconds']:.0f} s ({res['stop_reason']})")

@@ -186,9 +186,13 @@ def _train(args) -> int:
         # its checkpoint is trained again, and its line with it
         done = read_checkpoint(ckpt)["epoch"]
         progress.curve = [c for c in curve if c.get("epoch", 0) <= done]
-    tr.fit(train.src, train.tgt, valid=None if valid is None else (valid.src, valid.tgt),
-           callbacks=[progress], checkpoint=ckpt, resume=ckpt if args.resume else None,
-           verbose="auto")
+    try:
+        tr.fit(train.src, train.tgt, valid=None if valid is None else (valid.src, valid.tgt),
+               callbacks=[progress], checkpoint=ckpt, resume=ckpt if args.resume else None,
+               verbose="auto")
+    except KeyboardInterrupt:  # before the first checkpoint there is no run to --resume
+        RUN.resumable = ckpt is not None and os.path.isfile(ckpt)
+        raise
     result = {"config": tr.get_config(), "curve": progress.curve,
               "stop_reason": tr.history_.stop_reason,
               "train_seconds": sum(tr.history_.train_seconds),
