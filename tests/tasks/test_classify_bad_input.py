@@ -89,8 +89,10 @@ def test_missing_labels_are_refused(seq_model):
     xs, _ = _sequences(4)
     with pytest.raises(ValueError, match=r"label 2 is missing \(None/NaN; 1 row"):
         SequenceClassifier(epochs=1).fit(xs, ["a", "b", None, "a"])
-    with pytest.raises(ValueError, match="label 1 is nan"):
+    with pytest.raises(ValueError, match=r"label 1 is missing \(None/NaN"):
         seq_model.evaluate(xs, [0.0, np.nan, 1.0, 0.0])
+    with pytest.raises(ValueError, match="label 1 is nan"):  # an array: its dtype's message
+        seq_model.evaluate(xs, np.array([0.0, np.nan, 1.0, 0.0]))
 
 
 def test_empty_texts_are_predicted_and_missing_ones_refused(text_model):
@@ -573,3 +575,11 @@ def test_tfidf_baseline_on_texts_without_words_uses_characters():
     assert base.analyzer_ == "char_wb"
     assert base.predict(["👍 👍", "👎"]).tolist() == ["pos", "neg"]
     assert TfidfLogReg().fit(["good one", "bad one"], ["pos", "neg"]).analyzer_ == "word"
+
+
+def test_a_nan_label_in_a_list_of_strings_is_refused_not_read_as_the_text_nan():
+    from grukit.tasks.classify.labels import as_labels
+
+    with pytest.raises(ValueError, match="label 1 is missing"):
+        as_labels(["pos", np.nan, "neg"])
+    assert list(as_labels(["pos", "neg"])) == ["pos", "neg"]

@@ -14,12 +14,13 @@ def as_labels(labels, what: str = "labels") -> np.ndarray:
     y = np.asarray(labels)
     if y.ndim != 1:
         raise ValueError(f"{what}: labels must be one-dimensional; got shape {y.shape}.")
-    if y.dtype.kind == "O":
-        bad = [i for i, v in enumerate(y.tolist())
+    if y.dtype.kind == "O" or isinstance(labels, (list, tuple)):  # a list's NaN beside
+        bad = [i for i, v in enumerate(list(labels))  # strings would become the text 'nan'
                if v is None or (isinstance(v, float) and v != v)]
         if bad:
             raise ValueError(f"{what}: label {bad[0]} is missing (None/NaN; {len(bad)} row(s) "
                              f"in all); fill or drop those rows.")
+    if y.dtype.kind == "O":
         kinds = {type(v).__name__ for v in y.tolist()}
         if len(kinds) > 1:  # np.unique cannot sort str beside int; the text is what they say
             y = y.astype(str)
