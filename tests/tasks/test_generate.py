@@ -179,21 +179,25 @@ def test_same_seed_same_text_and_after_save_and_load(trained, tmp_path):
     assert loaded.result_["val_loss"] == trained.result_["val_loss"]
 
 
-@pytest.mark.parametrize("checkpoint_every, at", [(3, 3), (2, 4)])
+@pytest.mark.parametrize("checkpoint_every, at, batching", [
+    (3, 3, "stateful"), (2, 4, "stateful"), (3, 3, "windows")])
 def test_a_run_resumed_from_a_checkpoint_has_the_curve_of_an_unbroken_one(
-        tmp_path, checkpoint_every, at):
+        tmp_path, checkpoint_every, at, batching):
     from grukit.tasks.generate.checkpoint import read_checkpoint, write_checkpoint
 
-    settings = TINY | dict(max_steps=9, checkpoint_every=checkpoint_every)
+    settings = TINY | dict(max_steps=9, checkpoint_every=checkpoint_every, batching=batching)
     paths = {}
 
     def keep(gen, st, opt, carried):
         paths[st.step] = str(tmp_path / f"{st.step}.pt")
         write_checkpoint(paths[st.step], gen, st, opt, carried)
 
-    whole = TextGenerator(**settings).fit(text=TEXT, checkpoint=keep).result_["curve"]
+    unbroken = TextGenerator(**settings).fit(text=TEXT, checkpoint=keep)
+    whole = unbroken.result_["curve"]
     resumed = TextGenerator(**settings).fit(text=TEXT, resume=read_checkpoint(paths[at]))
     assert [c["step"] for c in whole] == [3, 6, 9]
+    for k, v in unbroken.network_.state_dict().items():  # the same batches (windows: drawn)
+        assert torch.equal(v, resumed.network_.state_dict()[k]), k
     # the same validations (an epoch cut by the checkpoint averages fewer training losses)
     assert [(c["step"], c["val_loss"]) for c in resumed.result_["curve"]] == \
         [(c["step"], c["val_loss"]) for c in whole]

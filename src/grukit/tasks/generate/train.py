@@ -122,7 +122,7 @@ def train_lm(net: LanguageModel, train_ids, val_ids, cfg, *, state: TrainState |
         raise ValueError(f"the training text has {len(train_ids)} tokens, fewer than "
                          f"seq_len={cfg.seq_len} + 2; lower seq_len or give more text.")
     per_epoch = math.ceil((rows.shape[1] - 1) / cfg.seq_len) if stateful else 0
-    gen = torch.Generator().manual_seed(cfg.seed + 7919 * st.step)
+    gen = torch.Generator()  # random windows: seeded by the step (below)
     budget_s = cfg.max_seconds or math.inf
     # "cpu": seconds of this process's CPU time, which other processes on a shared machine
     # do not inflate (single-threaded, a quiet machine's wall time for the same work)
@@ -156,6 +156,9 @@ def train_lm(net: LanguageModel, train_ids, val_ids, cfg, *, state: TrainState |
                 x, y = rows[:, i:i + t], rows[:, i + 1:i + 1 + t]  # (B, T)
                 st.window += 1
             else:
+                # step k's windows depend on the seed and k alone, so a run resumed from a
+                # checkpoint draws the windows an unbroken run draws
+                gen.manual_seed(cfg.seed + 7919 * st.step)
                 x, y = random_windows(train_ids, cfg.batch_size, cfg.seq_len, gen)
             progress = max(st.step / cfg.max_steps if cfg.max_steps else 0.0,
                            st.seconds / budget_s if cfg.max_seconds else 0.0)
