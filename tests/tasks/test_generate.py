@@ -219,6 +219,18 @@ def test_fit_reports_nats_bits_and_perplexity(trained):
     assert ev["tokens"] > 0 and ev["loss"] > 0
 
 
+def test_a_diverged_models_loss_is_reported_and_saved(trained, tmp_path, monkeypatch):
+    from grukit.tasks.generate import generator
+
+    monkeypatch.setattr(generator, "evaluate_ids", lambda *a, **k: (1e8 * 10, 10))
+    ev = trained.evaluate(text=TEXT[-300:])  # 1e8 nats a token: exp() overflows a float
+    assert ev["loss"] == 1e8 and math.isfinite(ev["perplexity"])
+    g = TextGenerator(**TINY).fit(text=TEXT)
+    assert g.result_["val_loss"] == 1e8
+    g.save(tmp_path / "m")
+    assert TextGenerator.load(tmp_path / "m").result_["val_loss"] == 1e8
+
+
 def test_training_lowers_the_loss_stateful_and_windows():
     for batching in ("stateful", "windows"):
         g = TextGenerator(**(TINY | dict(max_steps=60, lr=3e-2, eval_every=20,

@@ -213,7 +213,9 @@ class TextGenerator(Estimator):
                                 cfg.resolved_batching == "stateful")
         per_token = total / max(n, 1)
         per_char = total / max(n, 1) * (len(ids) / max(chars, 1))  # nats per character
-        return {"val_loss": per_token, "val_perplexity": math.exp(per_token),
+        # exp overflows above ~709 nats a token (a diverged run): capped there, so that the
+        # scores of such a run are reported and saved rather than lost to an OverflowError
+        return {"val_loss": per_token, "val_perplexity": math.exp(min(per_token, 700.0)),
                 "val_bits_per_char": per_char / math.log(2), "val_tokens": n}
 
     # -- inference ---------------------------------------------------------------------------
