@@ -40,3 +40,16 @@ def test_stops_at_the_epoch_keras_stops(curve, patience):
     ours = _stopped(EarlyStopping("val_loss", patience=patience), values,
                     lambda cb, m: setattr(cb, "model", m))
     assert ours == theirs
+
+
+@pytest.mark.parametrize("min_delta", [0.05, -0.05])
+@pytest.mark.parametrize("curve", CURVES, ids=list(CURVES))
+def test_min_delta_is_read_as_keras_reads_it(curve, min_delta):
+    # Keras takes |min_delta|: a negative one is not a tolerance for getting worse
+    values = CURVES[curve]
+    theirs = _stopped(keras.callbacks.EarlyStopping(monitor="val_loss", patience=1,
+                                                    min_delta=min_delta),
+                      values, lambda cb, m: cb.set_model(m))
+    ours = _stopped(EarlyStopping("val_loss", patience=1, min_delta=min_delta), values,
+                    lambda cb, m: setattr(cb, "model", m))
+    assert ours == theirs

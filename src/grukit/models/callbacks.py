@@ -93,7 +93,11 @@ class EarlyStopping(Callback):
                  mode: str = "auto", restore_best_weights: bool = False):
         mode = _mode("EarlyStopping", monitor, mode)
         patience = _count_arg(patience, "EarlyStopping: patience", 0)
-        self.monitor, self.patience, self.min_delta = monitor, patience, min_delta
+        if not isinstance(min_delta, numbers.Real) or not math.isfinite(min_delta):
+            raise ValueError(f"EarlyStopping: min_delta must be a finite number; got "
+                             f"{min_delta!r}.")
+        # as Keras, the size of the change that counts: a negative min_delta is its magnitude
+        self.monitor, self.patience, self.min_delta = monitor, patience, abs(min_delta)
         self.mode, self.restore_best_weights = mode, restore_best_weights
 
     def on_train_begin(self, logs=None):
