@@ -10,6 +10,7 @@ from .callbacks import (
     ProgressBar,
     ReduceLROnPlateau,
 )
+from .keras_import import from_keras
 from .loading import load_model as load
 from .loop import NonFiniteLoss, Step, Trainee, train_loop
 from .saving import load_weights
@@ -17,6 +18,6 @@ from .sequential import Sequential
 from .training import optimizer
 
 __all__ = ["CSVLogger", "Callback", "EarlyStopping", "EpochTimer",
-           "History", "ModelCheckpoint", "ProgressBar",
+           "History", "ModelCheckpoint", "from_keras", "ProgressBar",
            "NonFiniteLoss", "ReduceLROnPlateau", "Sequential", "Step", "Trainee", "load",
            "load_weights", "optimizer", "train_loop"]

@@ -1,0 +1,109 @@
+"""A Keras 3 ``Sequential`` (a model object or a ``.keras`` file) as the same grukit
+``Sequential``: each layer from its Keras config, then every weight
+(``set_weights(model.get_weights())``), so the two predict alike.
+
+    from grukit.models import from_keras
+    ours = from_keras("model.keras")        # or from_keras(keras_model)
+
+Layers: InputLayer, GRU, LSTM, SimpleRNN (tanh/sigmoid activations, with biases), Bidirectional
+(concat, sum, mul, ave), Dense (the activations ``grukit.layers`` has), Dropout, Embedding,
+Flatten, GlobalAveragePooling1D, TimeDistributed(Dense or Dropout). Anything else is refused
+by name: nothing is converted approximately."""
+
+from __future__ import annotations
+
+from .. import layers as gl
+from .sequential import Sequential
+
+_RECURRENT = {"GRU": gl.GRU, "LSTM": gl.LSTM, "SimpleRNN": gl.SimpleRNN}
+_COMMON = ("units", "return_sequences", "return_state", "go_backwards", "stateful", "dropout",
+           "recurrent_dropout")
+
+
+def from_keras(model) -> Sequential:
+    """The grukit ``Sequential`` of a Keras ``Sequential`` (or the path of a ``.keras`` /
+    ``.h5`` file Keras saved), with its weights; built, in eval mode as Keras' ``predict``."""
+    import os
+
+    if isinstance(model, (str, os.PathLike)):
+        import keras
+
+        model = keras.models.load_model(os.fspath(model), compile=False)
+    kind = type(model).__name__
+    if kind != "Sequential":
+        raise TypeError(f"from_keras converts a Keras Sequential model; got a {kind} (a "
+                        f"functional or subclassed model has no layer list to follow).")
+    shape = tuple(model.inputs[0].shape[1:]) if getattr(model, "inputs", None) else None
+    ours = Sequential(name=model.name)
+    if shape is not None:
+        ours.add(gl.Input(shape=shape))
+    for k, layer in enumerate(model.layers):
+        converted = _layer(layer, f"layer {k} ({type(layer).__name__} {layer.name!r})")
+        if converted is not None:
+            ours.add(converted)
+    ours.build()
+    ours.set_weights([w for w in model.get_weights()])
+    return ours.eval()
+
+
+def _layer(layer, where: str):
+    kind, cfg = type(layer).__name__, layer.get_config()
+    if kind == "InputLayer":
+        return None
+    if kind in _RECURRENT:
+        return _recurrent(kind, cfg, where)
+    if kind == "Bidirectional":
+        inner = layer.forward_layer
+        if type(inner).__name__ not in _RECURRENT:
+            raise ValueError(f"{where}: Bidirectional wraps a {type(inner).__name__}, which has "
+                             f"no grukit layer.")
+        merge = cfg.get("merge_mode")
+        if merge not in gl.recurrent.MERGE_MODES:
+            raise ValueError(f"{where}: merge_mode={merge!r} has no grukit form; it takes "
+                             f"{', '.join(gl.recurrent.MERGE_MODES)}.")
+        return gl.Bidirectional(_recurrent(type(inner).__name__, inner.get_config(), where),
+                                merge_mode=merge)
+    if kind == "Dense":
+        act = cfg.get("activation")
+        if act not in gl.core.ACTIVATIONS:
+            raise ValueError(f"{where}: activation {act!r} has no grukit form; grukit's Dense "
+                             f"takes {', '.join(k for k in gl.core.ACTIVATIONS if k)}.")
+        return gl.Dense(cfg["units"], activation=None if act == "linear" else act,
+                        use_bias=cfg.get("use_bias", True))
+    if kind == "Dropout":
+        return gl.Dropout(cfg["rate"])
+    if kind == "Embedding":
+        return gl.Embedding(cfg["input_dim"], cfg["output_dim"],
+                            mask_zero=bool(cfg.get("mask_zero", False)))
+    if kind == "Flatten":
+        return gl.Flatten()
+    if kind == "GlobalAveragePooling1D":
+        if cfg.get("data_format", "channels_last") != "channels_last" or cfg.get("keepdims"):
+            raise ValueError(f"{where}: only channels_last without keepdims has a grukit form.")
+        return gl.GlobalAveragePooling1D()
+    if kind == "TimeDistributed":
+        inner = _layer(layer.layer, where)
+        return gl.TimeDistributed(inner)
+    raise ValueError(f"{where} has no grukit layer; from_keras converts "
+                     f"{', '.join(sorted([*_RECURRENT, 'Bidirectional', 'Dense', 'Dropout']))}, "
+                     f"Embedding, Flatten, GlobalAveragePooling1D and TimeDistributed.")
+
+
+def _recurrent(kind: str, cfg: dict, where: str):
+    act, rec = cfg.get("activation"), cfg.get("recurrent_activation", "sigmoid")
+    if kind == "SimpleRNN":
+        if act not in ("tanh", "relu"):
+            raise ValueError(f"{where}: activation {act!r}; grukit's SimpleRNN takes tanh or "
+                             f"relu.")
+    elif act != "tanh" or rec != "sigmoid":
+        raise ValueError(f"{where}: activation={act!r}, recurrent_activation={rec!r}; grukit's "
+                         f"{kind} computes tanh and sigmoid, as torch and cuDNN do.")
+    if not cfg.get("use_bias", True):
+        raise ValueError(f"{where}: use_bias=False has no grukit form; the recurrent layers "
+                         f"have biases.")
+    options = {k: cfg[k] for k in _COMMON if k in cfg}
+    if kind == "GRU":
+        options["reset_after"] = cfg.get("reset_after", True)
+    if kind == "SimpleRNN":
+        options["activation"] = act
+    return _RECURRENT[kind](**options)

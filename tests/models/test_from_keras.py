@@ -1,0 +1,67 @@
+"""``grukit.models.from_keras``: a Keras 3 Sequential (object or saved ``.keras`` file) as the
+same grukit model, predicting alike; layers without a grukit form refused by name."""
+
+import os
+
+import numpy as np
+import pytest
+
+from grukit.models import from_keras
+
+os.environ.setdefault("KERAS_BACKEND", "torch")
+keras = pytest.importorskip("keras")
+kl = keras.layers
+
+T, V = 6, 12
+RNG = np.random.default_rng(0)
+
+
+def _randomised(model):
+    model.set_weights([RNG.normal(0, 0.5, w.shape).astype("float32")
+                       for w in model.get_weights()])
+    return model
+
+
+def _same(ref, ours, x):
+    want = np.asarray(keras.ops.convert_to_numpy(ref.predict(x, verbose=0)))
+    np.testing.assert_allclose(ours.predict(x), want, rtol=1e-5, atol=1e-6)
+
+
+def test_a_saved_keras_text_model_predicts_alike(tmp_path):
+    ref = _randomised(keras.Sequential([
+        keras.Input((T,), dtype="int32"), kl.Embedding(V, 4, mask_zero=True),
+        kl.Bidirectional(kl.GRU(5, return_sequences=True), merge_mode="sum"), kl.Dropout(0.3),
+        kl.LSTM(4, return_sequences=True), kl.GlobalAveragePooling1D(),
+        kl.Dense(3, activation="relu"), kl.Dense(2, activation="softmax")]))
+    ref.save(tmp_path / "m.keras")
+    ids = RNG.integers(1, V, (5, T))
+    ids[2, 4:] = 0
+    ours = from_keras(tmp_path / "m.keras")
+    assert ours.count_params() == ref.count_params()
+    _same(ref, ours, ids)
+
+
+def test_a_keras_series_model_predicts_alike():
+    ref = _randomised(keras.Sequential([
+        keras.Input((T, 3)), kl.GRU(4, return_sequences=True, reset_after=False),
+        kl.SimpleRNN(3, return_sequences=True, activation="relu"),
+        kl.TimeDistributed(kl.Dense(2)), kl.Flatten(), kl.Dense(1)]))
+    _same(ref, from_keras(ref), RNG.normal(size=(4, T, 3)).astype(np.float32))
+
+
+@pytest.mark.parametrize("layer,match", [
+    (lambda: kl.Conv1D(2, 3), "Conv1D .* has no grukit layer"),
+    (lambda: kl.GRU(3, activation="relu"), "computes tanh and sigmoid"),
+    (lambda: kl.LSTM(3, use_bias=False), "use_bias=False"),
+    (lambda: kl.Dense(2, activation="hard_silu"), "activation 'hard_silu'"),
+])
+def test_layers_without_a_grukit_form_are_refused_by_name(layer, match):
+    ref = keras.Sequential([keras.Input((T, 3)), layer()])
+    with pytest.raises(ValueError, match=match):
+        from_keras(ref)
+
+
+def test_a_functional_model_is_refused():
+    x = keras.Input((T, 3))
+    with pytest.raises(TypeError, match="Keras Sequential"):
+        from_keras(keras.Model(x, kl.GRU(2)(x)))
