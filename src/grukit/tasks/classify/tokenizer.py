@@ -41,8 +41,8 @@ class TextTokenizer(TrainedTokenizer):
             trainer = trainers.WordPieceTrainer(vocab_size=self.vocab_size,
                                                 min_frequency=self.min_frequency,
                                                 special_tokens=list(SPECIALS))
-        tok.normalizer = normalizers.Sequence([normalizers.NFKC(), normalizers.Lowercase(),
-                                               normalizers.StripAccents()])
+        # NFKC composes accents, so words keep them ("café" stays apart from "cafe")
+        tok.normalizer = normalizers.Sequence([normalizers.NFKC(), normalizers.Lowercase()])
         tok.pre_tokenizer = pre_tokenizers.Whitespace()
         tok.train_from_iterator(list(texts), trainer)
         check_specials(tok, SPECIALS, RuntimeError)  # the trainer keeps their order
