@@ -210,6 +210,12 @@ def test_training_pairs_left_out_are_counted_by_reason():
         Translator(**tiny).fit(["", " "], ["a", "b"])
 
 
+def test_a_unigram_vocabulary_smaller_than_the_alphabet_is_one_sentence():
+    with pytest.raises(ValueError, match=r"vocab_size=16 cannot hold every character of the "
+                                         r"training text \(26 distinct\); raise vocab_size"):
+        SubwordTokenizer("unigram", 16).fit(["the quick brown fox jumps over a lazy dog"])
+
+
 @pytest.mark.parametrize("kw, match", [
     (dict(alpha=float("nan")), "alpha .* 0 or more; got nan"),
     (dict(alpha=-1.0), "alpha .* 0 or more; got -1.0"),

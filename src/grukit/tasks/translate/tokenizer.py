@@ -46,7 +46,15 @@ class SubwordTokenizer(TrainedTokenizer):
         tok.normalizer = normalizers.NFKC()
         tok.pre_tokenizer = pre_tokenizers.Metaspace()
         tok.decoder = decoders.Metaspace()
-        tok.train_from_iterator(list(texts), trainer)
+        try:
+            tok.train_from_iterator(list(texts), trainer)
+        except Exception as err:  # tokenizers raises a bare Exception
+            if "not large enough to contain all chars" not in str(err):
+                raise
+            chars = len(set("".join(texts)) - {" "})
+            raise ValueError(f"a unigram vocabulary of vocab_size={self.vocab_size} cannot hold "
+                             f"every character of the training text ({chars} distinct); raise "
+                             f"vocab_size or use the bpe tokenizer.") from None
         check_specials(tok, SPECIALS, RuntimeError)
         self.tokenizer = tok
         return self
