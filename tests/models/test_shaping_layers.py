@@ -13,6 +13,7 @@ from grukit.layers import (
     Flatten,
     GlobalAveragePooling1D,
     Input,
+    SimpleRNN,
     TimeDistributed,
 )
 from grukit.models import Sequential, load
@@ -78,3 +79,16 @@ def test_input_goes_first_once_and_time_distributed_takes_dense_or_dropout():
         Input()
     with pytest.raises(TypeError, match="wraps a Dense or Dropout"):
         TimeDistributed(GRU(3))
+
+
+def test_summary_names_the_layers_as_keras():
+    from keras.src.utils.naming import to_snake_case
+
+    layers = [SimpleRNN(4, return_sequences=True), TimeDistributed(Dense(2)),
+              GlobalAveragePooling1D()]
+    ours = Sequential([Input(shape=(T, 3)), *layers])
+    lines = []
+    ours.summary(print_fn=lines.append)
+    names = [line.split(" (")[0] for line in lines if " (" in line and "None" in line]
+    assert names == [to_snake_case(type(la).__name__) for la in layers] == [
+        "simple_rnn", "time_distributed", "global_average_pooling1d"]

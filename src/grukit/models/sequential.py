@@ -18,8 +18,11 @@ from .saving import save_model
 
 
 def _snake(name: str) -> str:
-    """GRU -> gru, SimpleRNN -> simple_rnn, AttentionPooling -> attention_pooling."""
-    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", "_", name).lower()
+    """GRU -> gru, SimpleRNN -> simple_rnn, GlobalAveragePooling1D ->
+    global_average_pooling1d: Keras' ``to_snake_case`` (an underscore before each capital
+    followed by small letters, and between a small letter and a capital)."""
+    name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
+    return re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()
 
 
 class Sequential(nn.Module):
