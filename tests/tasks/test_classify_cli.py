@@ -75,6 +75,15 @@ def test_predict_scores_a_file_with_labels(tmp_path, capsys):
     assert main(["classify", "predict", "--model", str(tmp_path / "m"), "--data",
                  str(test)]) == 0
     assert capsys.readouterr().out.startswith("index,prediction,p_neg,p_pos\n0,")
+    # a label cell left empty: predicted unscored, and told why
+    gap = tmp_path / "gap.csv"
+    gap.write_text(test.read_text().replace(",pos\n", ",\n", 1))
+    assert main(["classify", "predict", "--model", str(tmp_path / "m"), "--data", str(gap),
+                 "--output", str(tmp_path / "g")]) == 0
+    err = capsys.readouterr().err
+    assert "predictions are not scored" in err and \
+        "gap.csv: the label column 'label' is empty on 1 row" in err
+    assert not (tmp_path / "g" / "metrics.json").exists()
     # scores again into the same folder: replaced; into a training run's folder: refused
     assert main(["classify", "predict", "--model", str(tmp_path / "m"), "--data", str(test),
                  "--output", str(tmp_path / "p")]) == 0

@@ -363,8 +363,10 @@ def _load_for_predict(args, clf):
     if not labelled and not args.no_header:  # a header naming a label column: score too
         try:
             t = read_labelled_text(path, args.text_column, None, header=True, sep=args.sep)
-        except ValueError:
-            pass  # one column, empty labels...: read as unlabelled texts below
+        except ValueError as err:  # one column, empty labels...: read as unlabelled texts
+            if "label column" in str(err) and "is empty on" in str(err):  # say why no score
+                print(f"grukit classify: warning: predictions are not scored: "
+                      f"{str(err).removesuffix('.')} to score them.", file=sys.stderr)
         else:
             if t.label_column.strip().lower() in LABEL_NAMES:
                 if args.text_column is None:
