@@ -320,3 +320,19 @@ def test_music_runs_are_timed_after_a_warm_up_per_model(monkeypatch):
         tasks.run(task, model, 4, 0, epochs=1)
     assert calls == [("gru", 2, 1), ("gru", 4, 2), ("gru", 4, 2), ("lstm", 2, 1),
                      ("lstm", 4, 2)]
+
+
+def test_music_split_of_one_step_sequences_is_refused_before_any_run(tmp_path, capsys):
+    """A split with no frame to score is named before the output or the header line, in
+    terms of the file (the CLI has no count_first setting to suggest)."""
+    long, short = np.empty((1, 1), dtype=object), np.empty((1, 2), dtype=object)
+    long[0, 0] = np.zeros((5, 88), np.uint8)
+    short[0, 0], short[0, 1] = np.zeros((1, 88), np.uint8), np.ones((1, 88), np.uint8)
+    data = _mat(tmp_path / "x.mat", traindata=long, validdata=long, testdata=short)
+    assert main(["compare", "--task", "music", "--data", data, "--memory-steps", "0",
+                 "--output", str(tmp_path / "out")]) == 2
+    out, err = capsys.readouterr()
+    assert err == (f"grukit compare: error: --data: {data!r}: every sequence of 'testdata' is "
+                   f"one step long, so it has no frame to predict (a sequence's first frame "
+                   f"is not scored); give sequences of 2 or more steps.\n"), err
+    assert out == "" and not (tmp_path / "out").exists()

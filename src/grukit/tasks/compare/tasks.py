@@ -112,6 +112,11 @@ def prepare(task: str, data: str | None, folds: int = 3) -> Task:
             rolls = load_piano_rolls(data)
         except (OSError, ValueError) as err:  # sentences naming the file and the layout
             raise UsageError(f"--data: {err}") from None
+        for split, key in (("train", "traindata"), ("valid", "validdata"), ("test", "testdata")):
+            if all(r.shape[0] < 2 for r in rolls[split]):  # frame 0 is not scored
+                raise UsageError(f"--data: {data!r}: every sequence of {key!r} is one step "
+                                 f"long, so it has no frame to predict (a sequence's first "
+                                 f"frame is not scored); give sequences of 2 or more steps.")
         sizes = {k: len(v) for k, v in rolls.items()}
         return Task("music", "NLL", True, 88, 88, 46, rolls,
                     {"data": f"{data}: {sizes['train']}/{sizes['valid']}/{sizes['test']} "
