@@ -75,6 +75,20 @@ def test_sample_weight_evaluate_and_validation_split_equal_keras():
         ref.evaluate(X[:5], y[:5], sample_weight=W[:5], verbose=0), rel=1e-5)
 
 
+def test_class_weight_leaves_the_validation_split_unweighted_as_keras():
+    ref, model = _pair()
+    loss, cw = "sparse_categorical_crossentropy", {0: 3.0, 1: 0.2}
+    ref.compile(optimizer=keras.optimizers.SGD(learning_rate=0.0), loss=loss)
+    want = ref.fit(X, LABELS, batch_size=4, epochs=1, shuffle=False, class_weight=cw,
+                   validation_split=0.25, verbose=0).history
+    _frozen(model, loss)
+    got = model.fit(X, LABELS, batch_size=4, epochs=1, shuffle=False, class_weight=cw,
+                    validation_split=0.25, verbose=0).history
+    assert got["loss"][0] == pytest.approx(want["loss"][0], rel=1e-5)
+    assert got["val_loss"][0] == pytest.approx(want["val_loss"][0], rel=1e-5)
+    assert got["val_loss"][0] == pytest.approx(model.evaluate(X[9:], LABELS[9:]), rel=1e-6)
+
+
 def test_weights_move_training_as_repeating_samples_would():
     """Weight 2 on a sample, batch of all samples, SGD: the same step as that sample twice
     among N + 1 values times (N + 1) / N."""

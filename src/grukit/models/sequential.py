@@ -349,8 +349,9 @@ class Sequential(nn.Module):
         ``initial_epoch .. epochs - 1`` run, each in the order its seed gives it).
         ``sample_weight`` (N,) or ``class_weight`` {class: weight} scale each sample's loss
         as Keras does (Σ w·loss / number of values, per batch; the metrics stay unweighted);
-        ``validation_split`` keeps the weights of the samples it holds out, and
-        ``validation_data`` may be (x_val, y_val, sample_weight_val). A Dataset may yield
+        ``validation_split`` keeps the sample weights of the samples it holds out (class
+        weights apply to training only, as in Keras), and ``validation_data`` may be
+        (x_val, y_val, sample_weight_val). A Dataset may yield
         (x, y, weight) triples instead.
 
         ``seed`` fixes the epoch orders (drawn from torch's RNG when None);
@@ -398,8 +399,11 @@ class Sequential(nn.Module):
                                  f"validation sample; raise it to at least {1 / n:.3g} or pass "
                                  f"validation_data.")
             x, y, validation_data = _split(x, y, cut)
-            if w is not None:  # the held-out samples keep their weights
-                w, validation_data = w[:cut], (*validation_data, w[cut:])
+            if w is not None:  # the held-out samples keep their sample weights; class
+                # weights weigh the training loss only (as Keras: val_loss is unweighted)
+                if class_weight is None:
+                    validation_data = (*validation_data, w[cut:])
+                w = w[:cut]
         return run_fit(self, x, y, batch_size=batch_size, epochs=epochs, verbose=verbose,
                        callbacks=callbacks, validation_data=validation_data, shuffle=shuffle,
                        seed=seed, resume_from=resume_from, weights=w,
