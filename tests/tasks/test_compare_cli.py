@@ -336,3 +336,27 @@ def test_music_split_of_one_step_sequences_is_refused_before_any_run(tmp_path, c
                    f"one step long, so it has no frame to predict (a sequence's first frame "
                    f"is not scored); give sequences of 2 or more steps.\n"), err
     assert out == "" and not (tmp_path / "out").exists()
+
+
+def test_a_path_as_data_is_written_to_results_json(tmp_path, monkeypatch):
+    """compare(CompareConfig(data=Path(...))) keeps the path as text, so report.write after
+    the training does not fail on a Path that json cannot write."""
+    from pathlib import Path
+
+    from grukit.tasks.compare import compare, report
+    from grukit.tasks.compare.record import fit_record
+    from grukit.tasks.compare.run import CompareConfig
+
+    def fake_run(task, model, hidden, seed, **_k):
+        return fit_record([0.1, 0.1], [2.0, 1.0], [2.0, 1.5], params=10, train_metric=1.0,
+                          test_metric=1.5, stop_reason="max_epochs"), None
+
+    monkeypatch.setattr(tasks, "run", fake_run)
+    cell = np.empty((1, 1), dtype=object)
+    cell[0, 0] = np.zeros((3, 88), np.uint8)
+    data = Path(_mat(tmp_path / "x.mat", traindata=cell, validdata=cell, testdata=cell))
+    res = compare(CompareConfig(task="music", data=data, seeds=1, memory_steps=0),
+                  log=lambda *a: None)
+    report.write(res, str(tmp_path / "out"))
+    saved = json.loads((tmp_path / "out" / "results.json").read_text())
+    assert saved["config"]["data"] == str(data)

@@ -4,6 +4,7 @@ it, measure inference latency and long-sequence memory, and summarise with verdi
 from __future__ import annotations
 
 import math
+import os
 import platform
 import time
 from dataclasses import asdict, dataclass, replace
@@ -22,7 +23,8 @@ class CompareConfig:
     Attributes:
         task (str): one of ``grukit.tasks.compare.tasks.NAMES`` (forecast, classify, music,
             and the plugin tasks such as speech, translate, generate, clinical).
-        data (str | None): a built-in name or a path; the task's default when None.
+        data (str | os.PathLike | None): a built-in name or a path; the task's default
+            when None.
         models (tuple[str, ...]): the models compared (cells, and a task's own models).
         seeds (int): training runs per model.
         budget (str | None): "equal-hidden" or "equal-params"; the task's default when None.
@@ -149,6 +151,8 @@ def compare(cfg: CompareConfig, log=print, done: dict | None = None, on_result=N
     interrupted run with the same settings) are reused instead of run again.
     ``on_result(kind, runs, memory)`` is called after each new result ("run" or "memory"),
     with every record so far."""
+    if isinstance(cfg.data, os.PathLike):  # results.json holds the config: a str, not a Path
+        cfg = replace(cfg, data=os.fspath(cfg.data))
     check(cfg)
     started = time.perf_counter()
     order = list(cfg.models)
