@@ -157,6 +157,9 @@ def test_memory_runs_are_written_as_they_finish_and_resumed(tmp_path, monkeypatc
     (["--threads", "-1"], "--threads must be 1 or more; got -1"),
     (["--data", ""], "--data is empty"),
     (["--task", "music"], "--task music needs --data PATH.mat"),
+    (["--task", "music", "--data", "x.mat", "--folds", "5"],
+     "--folds sets the rolling origins of the forecast backtest; --task music does not use "
+     "it, so drop it."),
 ], ids=lambda v: " ".join(v) if isinstance(v, list) else None)
 def test_bad_input_is_one_sentence_before_any_work(tmp_path, capsys, no_training, args,
                                                    message):

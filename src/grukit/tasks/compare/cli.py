@@ -56,7 +56,7 @@ def add_parser(sub) -> None:
     p.add_argument("--memory-seeds", type=int, default=1)
     p.add_argument("--memory-hidden", type=int, default=32,
                    help="the GRU's width on the memory tasks (the budget sizes the others)")
-    p.add_argument("--folds", type=int, default=3,
+    p.add_argument("--folds", type=int,
                    help="forecast: rolling origins of the backtest (default 3)")
     p.add_argument("--threads", type=int, help="torch threads (default: torch's)")
     p.add_argument("--output", default="grukit-compare",
@@ -87,10 +87,14 @@ def _run(args: argparse.Namespace) -> int:
     if args.threads is not None and args.threads < 1:
         raise UsageError(f"--threads must be 1 or more; got {args.threads} (leave it out for "
                          f"torch's default).")
+    if args.folds is not None and args.task != "forecast":  # None: the default, 3
+        raise UsageError(f"--folds sets the rolling origins of the forecast backtest; --task "
+                         f"{args.task} does not use it, so drop it.")
     models = tasks.default_models(args.task) if args.models is None else tuple(args.models)
     cfg = CompareConfig(task=args.task, data=args.data, models=models,
                         seeds=args.seeds, budget=args.budget, hidden=args.hidden,
-                        epochs=args.epochs, folds=args.folds, max_seconds=args.max_seconds,
+                        epochs=args.epochs, folds=3 if args.folds is None else args.folds,
+                        max_seconds=args.max_seconds,
                         memory_tasks=tuple(args.memory_tasks),
                         memory_lengths=tuple(args.memory_lengths),
                         memory_steps=args.memory_steps, memory_seeds=args.memory_seeds,
