@@ -308,7 +308,9 @@ def test_bad_sampling_settings_are_refused(trained, kw, match):
     (dict(max_steps=0), "give a budget"),
     (dict(tokenizer="bpe", vocab_size=100), "vocab_size must be an integer of at least 257"),
     (dict(epochs=3), "TextGenerator has no setting 'epochs'"),
-], ids=["model", "heads", "batching", "budget", "bpe-size", "unknown"])
+    (dict(seed=1.5), "seed must be an integer"),
+    (dict(expansion=float("nan")), "expansion must be a finite number"),
+], ids=["model", "heads", "batching", "budget", "bpe-size", "unknown", "seed", "expansion"])
 def test_bad_settings_are_refused_in_one_sentence(kw, match):
     with pytest.raises((ValueError, TypeError), match=match):
         TextGenerator(**kw).fit(text=TEXT)

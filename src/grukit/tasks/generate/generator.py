@@ -109,6 +109,15 @@ class GeneratorConfig:
         if isinstance(self.dropout, bool) or not isinstance(self.dropout, (int, float)) \
                 or not 0 <= self.dropout < 1:  # 1 would zero every activation in training
             raise ValueError(f"dropout must be a number in [0, 1); got {self.dropout!r}.")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, numbers.Integral) or \
+                not -2 ** 63 <= self.seed < 2 ** 63:  # torch's seeds (seed + 7919·step too)
+            raise ValueError(f"seed must be an integer from -2**63 to 2**63 - 1; got "
+                             f"{self.seed!r}.")
+        for name in ("expansion", "ff_expansion"):  # JSON, which the model is saved in, has
+            v = getattr(self, name)  # no NaN or Inf (and a stacked model ignores both)
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not v >= 0 \
+                    or math.isinf(v):
+                raise ValueError(f"{name} must be a finite number ≥ 0; got {v!r}.")
         if not self.max_steps and not self.max_seconds:
             raise ValueError("give a budget: max_steps or max_seconds (or both) above 0.")
         self.net_spec(2).check()
