@@ -98,3 +98,14 @@ def test_multi30k_reads_aligned_with_its_published_sizes():
         p = read_parallel(str(d / f"{split}.de.gz"), str(d / f"{split}.en.gz"))
         assert len(p) == n and sum(p.dropped.values()) == 0
     assert p.src[0].startswith("Ein Mann") and p.tgt[0].startswith("A man")
+
+
+@pytest.mark.parametrize("gz", [False, True])
+def test_a_byte_that_is_not_utf8_is_named_with_its_own_line(tmp_path, gz):
+    import gzip
+
+    body = "".join(f"sentence {i}\n" for i in range(50)).encode() + b"caf\xe9\nend\n"
+    p = tmp_path / ("t.gz" if gz else "t.txt")
+    p.write_bytes(gzip.compress(body) if gz else body)
+    with pytest.raises(ValueError, match="line 51 is not UTF-8"):
+        read_lines(str(p))

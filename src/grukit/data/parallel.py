@@ -70,8 +70,9 @@ def read_lines(path_or_stream) -> list[str]:
             i += 1
             try:
                 line = f.readline()
-            except UnicodeDecodeError:
-                raise ValueError(f"{name!r} line {i} is not UTF-8 text; convert the file to "
+            except UnicodeDecodeError:  # the reader decodes ahead: find the line in bytes
+                at = i if f is path_or_stream else _first_bad_line(path_or_stream) or i
+                raise ValueError(f"{name!r} line {at} is not UTF-8 text; convert the file to "
                                  f"UTF-8 (e.g. iconv -t utf-8).") from None
             except (OSError, EOFError) as err:
                 raise ValueError(f"{name!r} cannot be read ({err}); is the .gz file "
@@ -83,6 +84,21 @@ def read_lines(path_or_stream) -> list[str]:
         if f is not path_or_stream:
             f.close()
     return out
+
+
+def _first_bad_line(path) -> int | None:
+    """The 1-based number of the first line of ``path`` (plain or gzipped) that is not
+    UTF-8, or None."""
+    with open(path, "rb") as f:
+        gz = f.read(2) == b"\x1f\x8b"
+    with (gzip.open(path, "rb") if gz else open(path, "rb")) as raw:
+        for i, line in enumerate(raw, 1):
+            try:
+                (line[3:] if i == 1 and line.startswith(b"\xef\xbb\xbf") else line) \
+                    .decode("utf-8")
+            except UnicodeDecodeError:
+                return i
+    return None
 
 
 def _check_policy(name: str, value: str) -> None:
