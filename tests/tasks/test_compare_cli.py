@@ -363,3 +363,27 @@ def test_a_path_as_data_is_written_to_results_json(tmp_path, monkeypatch):
     report.write(res, str(tmp_path / "out"))
     saved = json.loads((tmp_path / "out" / "results.json").read_text())
     assert saved["config"]["data"] == str(data)
+
+
+def test_music_data_folder_or_missing_file_is_named_before_it_is_fingerprinted(
+        tmp_path, capsys, monkeypatch):
+    """A --data folder is refused before its every file is read to fingerprint the run, and
+    --resume with a missing file names the file, not 'other settings or data'."""
+    from grukit.tasks.compare import progress
+
+    out = tmp_path / "out"
+    out.mkdir()
+    progress.write(str(out), "an earlier run's fingerprint", [], [], 1.0)
+
+    def fingerprint(*_a, **_k):
+        raise AssertionError("the data were read before they were checked")
+
+    monkeypatch.setattr(progress, "fingerprint", fingerprint)
+    (tmp_path / "rolls").mkdir()
+    for data, message in ((tmp_path / "rolls", "is a folder; give a piano-roll .mat file"),
+                          (tmp_path / "gone.mat", "does not exist")):
+        assert main(["compare", "--task", "music", "--data", str(data), "--memory-steps", "0",
+                     "--output", str(out), "--resume"]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("grukit compare: error: --data: ") and message in err and \
+            err.count("\n") == 1, err

@@ -86,6 +86,14 @@ def check(cfg: CompareConfig) -> None:
     if cfg.task == "music" and not cfg.data:
         raise ValueError("--task music needs --data PATH.mat (a piano-roll file such as "
                          "JSB_Chorales.mat).")
+    if cfg.task == "music" and (os.path.isdir(cfg.data) or not os.path.exists(cfg.data)):
+        # before a folder is read through to fingerprint it, or --resume blames the settings
+        from ..music import load_piano_rolls
+
+        try:
+            load_piano_rolls(cfg.data)  # its sentence for a folder or a missing file
+        except (OSError, ValueError) as err:
+            raise ValueError(f"--data: {err}") from None
     if cfg.budget is not None and cfg.budget not in sizing.BUDGETS:
         raise ValueError(f"--budget must be one of {', '.join(sizing.BUDGETS)}; got "
                          f"{cfg.budget!r}.")
