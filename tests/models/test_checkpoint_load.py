@@ -31,3 +31,26 @@ def test_load_of_a_save_best_only_checkpoint_is_the_best_epochs_model(tmp_path):
     best = int(np.argmin(losses))
     assert best != len(losses) - 1, losses  # else the test could not tell best from last
     np.testing.assert_array_equal(models.load(path).predict(x), rec.seen[best][1])
+
+
+def test_filepath_fields_are_filled_as_keras_fills_them(tmp_path):
+    import pytest
+
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(8, 3, 2)).astype(np.float32)
+    y = x.sum((1, 2))[:, None]
+    m = Sequential([GRU(2, input_shape=(3, 2)), Dense(1)])
+    m.compile(optimizer="sgd", loss="mse")
+    pattern = str(tmp_path / "m-{epoch:02d}-{val_loss:.2f}.pt")
+    h = m.fit(x, y, epochs=2, batch_size=4, validation_split=0.25, verbose=0,
+              callbacks=[ModelCheckpoint(pattern),
+                         ModelCheckpoint(str(tmp_path / "b{epoch}-{batch}.pt"),
+                                         every_n_batches=1)])
+    want = {f"m-{e + 1:02d}-{v:.2f}.pt" for e, v in enumerate(h.history["val_loss"])}
+    want |= {"b1-1.pt", "b1-2.pt", "b2-1.pt", "b2-2.pt"}
+    assert {p.name for p in tmp_path.iterdir()} == want  # one file per write
+    np.testing.assert_array_equal(models.load(tmp_path / sorted(want)[-1]).predict(x),
+                                  m.predict(x))
+    with pytest.raises(ValueError, match="cannot be filled"):
+        m.fit(x, y, epochs=1, verbose=0,
+              callbacks=[ModelCheckpoint(str(tmp_path / "{val_acc}.pt"))])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import os
 import time
 
 import numpy as np
@@ -139,7 +140,10 @@ class ModelCheckpoint(Callback):
     ``fit(..., resume_from=filepath)``; ``grukit.models.load(filepath)`` reads the model it
     holds (the best one with ``save_best_only``), as Keras' ``load_model``. ``mode``:
     whether ``save_best_only`` keeps the lowest ("min") or highest ("max") value of
-    ``monitor``; "auto" as ``EarlyStopping``."""
+    ``monitor``; "auto" as ``EarlyStopping``. As in Keras, ``filepath`` may name fields
+    filled at each write: ``{epoch}`` (counted from 1), ``{batch}`` (with
+    ``every_n_batches``; at an epoch's end, its number of batches) and any logged value,
+    e.g. "ckpt-{epoch:02d}-{val_loss:.3f}.pt" (one file per write)."""
 
     def __init__(self, filepath: str, monitor: str = "val_loss", save_best_only: bool = False,
                  every_n_batches: int | None = None, mode: str = "auto"):
@@ -147,11 +151,13 @@ class ModelCheckpoint(Callback):
         self.mode = _mode("ModelCheckpoint", monitor, mode)
         self.every_n_batches = (None if every_n_batches is None else _count_arg(
             every_n_batches, "ModelCheckpoint: every_n_batches (None for epoch ends only)", 1))
-        self.best = math.inf
+        self.best, self._batches = math.inf, 0
 
     def on_batch_end(self, batch, logs=None):
+        self._batches = batch + 1  # the epoch's batches so far, for {batch} at its end
         if self.every_n_batches and (batch + 1) % self.every_n_batches == 0:
-            self._write(self.model._epoch, batch + 1)
+            epoch = self.model._epoch
+            self._write(epoch, batch + 1, self._path(epoch + 1, logs, batch=batch + 1))
 
     def on_epoch_end(self, epoch, logs=None):
         if self.save_best_only:
@@ -163,14 +169,28 @@ class ModelCheckpoint(Callback):
             if value >= self.best:
                 return
             self.best = value
-        self._write(epoch + 1, 0)
+        self._write(epoch + 1, 0, self._path(epoch + 1, logs, batch=self._batches))
 
-    def _write(self, epoch: int, batch: int) -> None:
+    def _path(self, epoch: int, logs, **fields) -> str:
+        """``filepath`` with its fields filled, as Keras formats it: ``epoch`` counted from
+        1, ``batch``, and the logged values."""
+        path = os.fspath(self.filepath)
+        if "{" not in path or hasattr(self.model, "training_state"):
+            return path  # a task's checkpoint path is a file in its output folder, as given
+        try:
+            return path.format(**(logs or {}), epoch=epoch, **fields)
+        except (KeyError, IndexError, ValueError) as err:
+            raise ValueError(f"ModelCheckpoint: filepath {path!r} cannot be filled ({err!r}): "
+                             f"its fields may be epoch, batch (with every_n_batches) or a "
+                             f"logged value, {sorted(logs or {})}; fix the field or its "
+                             f"format.") from err
+
+    def _write(self, epoch: int, batch: int, path: str) -> None:
         if not is_main_process():
             return
         state = getattr(self.model, "training_state", None)  # a task on train_loop: its
         # generators, curves, best weights go along
-        save_checkpoint(self.model, self.filepath, epoch, batch,
+        save_checkpoint(self.model, path, epoch, batch,
                         extra=None if state is None else state())
 
 
