@@ -64,7 +64,8 @@ def _whole(flag: str, value, least: int) -> None:
 
 
 def check(cfg: CompareConfig) -> None:
-    """One sentence for the first setting out of range; nothing is replaced by a default."""
+    """One sentence for the first setting out of range (then for a music --data that is a
+    folder or missing); nothing is replaced by a default."""
     if cfg.task not in tasks.NAMES:
         raise ValueError(f"unknown task {cfg.task!r}; choose from {', '.join(tasks.NAMES)}.")
     known = tuple(sizing.MODELS) + tuple(tasks.extra_models(cfg.task))
@@ -86,14 +87,6 @@ def check(cfg: CompareConfig) -> None:
     if cfg.task == "music" and not cfg.data:
         raise ValueError("--task music needs --data PATH.mat (a piano-roll file such as "
                          "JSB_Chorales.mat).")
-    if cfg.task == "music" and (os.path.isdir(cfg.data) or not os.path.exists(cfg.data)):
-        # before a folder is read through to fingerprint it, or --resume blames the settings
-        from ..music import load_piano_rolls
-
-        try:
-            load_piano_rolls(cfg.data)  # its sentence for a folder or a missing file
-        except (OSError, ValueError) as err:
-            raise ValueError(f"--data: {err}") from None
     if cfg.budget is not None and cfg.budget not in sizing.BUDGETS:
         raise ValueError(f"--budget must be one of {', '.join(sizing.BUDGETS)}; got "
                          f"{cfg.budget!r}.")
@@ -137,6 +130,14 @@ def check(cfg: CompareConfig) -> None:
         if twice:
             raise ValueError(f"--memory-lengths names {twice[0]} more than once; give each "
                              f"length once.")
+    if cfg.task == "music" and (os.path.isdir(cfg.data) or not os.path.exists(cfg.data)):
+        # before a folder is read through to fingerprint it, or --resume blames the settings
+        from ..music import load_piano_rolls
+
+        try:
+            load_piano_rolls(cfg.data)  # its sentence for a folder or a missing file
+        except (OSError, ValueError) as err:
+            raise ValueError(f"--data: {err}") from None
 
 
 def run_keys(cfg: CompareConfig) -> list[tuple[str, int]]:
