@@ -397,3 +397,16 @@ def test_a_model_with_an_input_shape_is_built_at_construction_as_in_keras():
     assert len(step.layers) == 1
     step.add(Dense(1))
     torch.testing.assert_close(step(x).shape, (4, 1))
+
+
+def test_evaluate_and_predict_take_keras_verbose_and_argument_order():
+    x = np.random.default_rng(0).normal(size=(5, 4, 2)).astype(np.float32)
+    y = x.sum((1, 2))[:, None]
+    m = Sequential([GRU(3, input_shape=(4, 2)), Dense(1)])
+    m.compile(optimizer="sgd", loss="mse", metrics=["mae"])
+    want = m.evaluate(x, y, return_dict=True)
+    # Keras' positions: evaluate(x, y, batch_size, verbose, sample_weight, ...)
+    assert m.evaluate(x, y, 2, 0, np.ones(5)) == pytest.approx(list(want.values()))
+    np.testing.assert_array_equal(m.predict(x, 2, 0), m.predict(x, verbose=0))
+    with pytest.raises(ValueError, match="verbose must be"):
+        m.predict(x, verbose="yes")

@@ -372,9 +372,7 @@ class Sequential(nn.Module):
         if initial_epoch and resume_from is not None:
             raise ValueError("give initial_epoch or resume_from, not both: a checkpoint holds "
                              "the epoch it goes on from.")
-        if verbose not in ("auto", 0, 1, 2):
-            raise ValueError(f"verbose must be 'auto', 0 (silent), 1 (progress bar) or 2 (one "
-                             f"line per epoch); got {verbose!r}.")
+        _check_verbose(verbose)
         if not isinstance(shuffle, (bool, np.bool_)):
             raise TypeError(f"shuffle must be True or False; got {shuffle!r}.")
         if not isinstance(validation_split, numbers.Real) or isinstance(validation_split, bool) \
@@ -445,12 +443,14 @@ class Sequential(nn.Module):
             return xv, yv, self._weights(xv, yv, data[2], None)
         return xv, yv
 
-    def evaluate(self, x, y=None, batch_size: int = 32, return_dict: bool = False,
-                 sample_weight=None):
+    def evaluate(self, x, y=None, batch_size: int = 32, verbose="auto",
+                 sample_weight=None, return_dict: bool = False):
         """Loss (and metrics) over the data: a float, a list, or a dict; ``sample_weight``
-        (N,) weighs the loss as in ``fit`` (a Dataset may yield (x, y, weight) instead)."""
+        (N,) weighs the loss as in ``fit`` (a Dataset may yield (x, y, weight) instead).
+        ``verbose`` is taken as Keras takes it ("auto", 0, 1 or 2); nothing is printed."""
         self._check_compiled("evaluate")
         batch_size = _batch_size(batch_size)
+        _check_verbose(verbose)
         x, y = self._data(x, y, need_y="evaluate")
         if _count(x) == 0:
             raise ValueError("evaluate got 0 samples; the loss of no data is undefined.")
@@ -473,8 +473,11 @@ class Sequential(nn.Module):
             return res
         return res["loss"] if len(res) == 1 else list(res.values())
 
-    def predict(self, x, batch_size: int = 32) -> np.ndarray:
+    def predict(self, x, batch_size: int = 32, verbose="auto") -> np.ndarray:
+        """The model's outputs for ``x``, ``batch_size`` samples at a time; ``verbose`` is
+        taken as Keras takes it ("auto", 0, 1 or 2); nothing is printed."""
         batch_size = _batch_size(batch_size)
+        _check_verbose(verbose)
         x, _ = self._data(x, None)
         if not self.built:
             self.build()
@@ -502,6 +505,12 @@ def _batch_size(value) -> int:
         raise ValueError(f"batch_size must be a positive integer (or None for 32); got "
                          f"{value!r}.")
     return int(value)
+
+
+def _check_verbose(verbose) -> None:
+    if isinstance(verbose, str) and verbose != "auto" or verbose not in ("auto", 0, 1, 2):
+        raise ValueError(f"verbose must be 'auto', 0 (silent), 1 (progress bar) or 2 (one "
+                         f"line per epoch); got {verbose!r}.")
 
 
 def _count_rows(x) -> int:
