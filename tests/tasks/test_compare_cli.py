@@ -282,8 +282,8 @@ def test_an_interrupted_run_does_not_leave_an_earlier_runs_report(tmp_path, monk
     partial.json as if they were its results; bad input removes nothing."""
     out = tmp_path / "run"
     out.mkdir()
-    for name in ("results.json", "report.html", "memory.png"):
-        (out / name).write_text("an earlier run")
+    for name in ("results.json", "report.html", "memory.png", "partial.json"):
+        (out / name).write_text("an earlier run")  # a finished run leaves its partial.json
     bad = FAST + ["--output", str(out)]
     bad[bad.index("--folds") + 1] = "1000"
     assert main(bad) == 2
@@ -387,3 +387,19 @@ def test_music_data_folder_or_missing_file_is_named_before_it_is_fingerprinted(
         err = capsys.readouterr().err
         assert err.startswith("grukit compare: error: --data: ") and message in err and \
             err.count("\n") == 1, err
+
+
+def test_an_output_folder_with_files_compare_did_not_write_is_refused(tmp_path, capsys,
+                                                                      no_training):
+    """A report.md of the user's in --output is neither removed at the first result nor
+    overwritten at the end: the folder is refused before any work."""
+    out = tmp_path / "project"
+    out.mkdir()
+    (out / "report.md").write_text("# my notes")
+    assert main([*FAST, "--output", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err == (f"grukit compare: error: --output {str(out)!r} holds report.md, which no "
+                   f"grukit compare run wrote (it has no partial.json), and a run would "
+                   f"replace it; give another folder.\n"), err
+    assert sorted(p.name for p in out.iterdir()) == ["report.md"]
+    assert (out / "report.md").read_text() == "# my notes"

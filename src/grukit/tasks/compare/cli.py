@@ -79,6 +79,24 @@ def run(args: argparse.Namespace) -> int:
         raise
 
 
+def _refuse_others_files(folder: str) -> None:
+    """One sentence when ``folder`` holds files named as compare's outputs but no
+    partial.json (which every compare run leaves): they are not an earlier run's, and a new
+    run would remove them at its first result and overwrite them at its end."""
+    from ..._runs import UsageError
+    from .progress import PARTIAL
+    from .report import PLOTS
+
+    if not os.path.isdir(folder) or os.path.isfile(os.path.join(folder, PARTIAL)):
+        return
+    theirs = [n for n in ("results.json", "report.md", "report.html", *PLOTS)
+              if os.path.exists(os.path.join(folder, n))]
+    if theirs:
+        raise UsageError(f"--output {folder!r} holds {', '.join(theirs)}, which no grukit "
+                         f"compare run wrote (it has no {PARTIAL}), and a run would replace "
+                         f"{'it' if len(theirs) == 1 else 'them'}; give another folder.")
+
+
 def _run(args: argparse.Namespace) -> int:
     from ..._runs import RUN, UsageError, prepare_output, torch_threads
     from . import progress, report
@@ -103,6 +121,7 @@ def _run(args: argparse.Namespace) -> int:
         check(cfg)
     except ValueError as err:
         raise UsageError(str(err)) from None
+    _refuse_others_files(args.output)
     out = prepare_output(args.output)
     RUN.start(out, resumable=True)
     stamp = progress.fingerprint(cfg, threads=args.threads)
