@@ -89,10 +89,27 @@ def test_validation_split_is_checked_even_with_validation_data():
         _model().fit(x, y, validation_split=-0.5, validation_data=(x, y), verbose=0)
 
 
-def test_validation_split_that_leaves_no_validation_sample():
-    with pytest.raises(ValueError, match=r"validation_split=0.01 of 20 samples leaves no "
+def test_validation_split_that_leaves_no_validation_or_training_sample():
+    with pytest.raises(ValueError, match=r"validation_split=1e-20 of 20 samples leaves no "
                                          r"validation sample; raise it to at least 0.05"):
-        _model().fit(*_data(), validation_split=0.01, verbose=0)
+        _model().fit(*_data(), validation_split=1e-20, verbose=0)
+    x, y = _data()
+    with pytest.raises(ValueError, match=r"validation_split=0.6 of 2 samples leaves no "
+                                         r"sample to train on"):
+        _model().fit(x[:2], y[:2], validation_split=0.6, verbose=0)
+
+
+@pytest.mark.parametrize("n,split", [(10, 0.25), (20, 0.01), (100, 0.07), (7, 0.3)])
+def test_validation_split_holds_out_the_samples_keras_holds_out(n, split):
+    import math
+
+    x, y = _data()
+    x, y = np.resize(x, (n, *x.shape[1:])), np.resize(y, (n, *y.shape[1:]))
+    m = _model()
+    m.compile(optimizer=torch.optim.SGD(m.parameters(), lr=0.0), loss="mse")
+    got = m.fit(x, y, validation_split=split, verbose=0, epochs=1).history["val_loss"][0]
+    cut = int(math.floor(n * (1.0 - split)))  # keras' array_slicing.train_validation_split
+    assert got == pytest.approx(m.evaluate(x[cut:], y[cut:]), rel=1e-6)
 
 
 @pytest.mark.parametrize("kind", ["Dataset", "DataLoader"])

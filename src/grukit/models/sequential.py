@@ -3,6 +3,7 @@ save — with the recurrent layers running on grukit's kernels."""
 
 from __future__ import annotations
 
+import math
 import numbers
 import re
 
@@ -391,11 +392,15 @@ class Sequential(nn.Module):
         if validation_data is not None:
             validation_data = self._validation_data(validation_data)
         elif validation_split:
-            cut = n - int(n * validation_split)  # the last samples, as Keras
+            # the last samples, as Keras: it trains on the first ⌊n (1 − split)⌋
+            cut = int(math.floor(n * (1.0 - validation_split)))
             if cut == n:
                 raise ValueError(f"validation_split={validation_split} of {n} samples leaves no "
                                  f"validation sample; raise it to at least {1 / n:.3g} or pass "
                                  f"validation_data.")
+            if cut == 0:
+                raise ValueError(f"validation_split={validation_split} of {n} samples leaves no "
+                                 f"sample to train on; lower it or pass more samples.")
             x, y, validation_data = _split(x, y, cut)
             if w is not None:  # the held-out samples keep their sample weights; class
                 # weights weigh the training loss only (as Keras: val_loss is unweighted)
