@@ -234,3 +234,16 @@ def test_torch_cells_of_a_stacked_module_step_every_layer():
     assert _torch_cells(gnn.MinGRU(3, 5)) is None
     assert measure(gnn.GRU(3, 5, num_layers=2, batch_first=True), 2, 3,
                    repeat=1)["torch_step_us"] > 0
+
+
+def test_seconds_per_epoch_leaves_out_an_epoch_a_time_limit_cut_short():
+    from grukit.tasks.compare.record import fit_record
+
+    args = ([2.0, 2.0, 0.5], [3.0, 2.0, 1.5], [3.0, 2.0, 1.8])
+    kw = dict(params=1, train_metric=1.0, test_metric=2.0, stop_reason="max_seconds")
+    cut = fit_record(*args, last_epoch_partial=True, **kw)
+    assert cut["seconds_per_epoch"] == 2.0 and cut["epochs"] == 3
+    assert cut["seconds_to_best"] == 4.5  # the time it took, the cut epoch included
+    assert fit_record(*args, **kw)["seconds_per_epoch"] == 1.5
+    assert fit_record([0.5], [1.0], [1.0], last_epoch_partial=True,
+                      **kw)["seconds_per_epoch"] == 0.5  # the only epoch is all there is

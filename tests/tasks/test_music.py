@@ -179,6 +179,16 @@ def test_max_seconds_stops_early_and_still_reports(tiny):
                                         max_seconds=1e-6))
     assert res["stop_reason"] == "max_seconds" and len(res["val_curve"]) == 1
     assert math.isfinite(res["test_nll"])
+    assert res.last_epoch_partial  # one update of six: its time is not an epoch's
+
+
+def test_last_epoch_is_partial_only_when_the_time_limit_cut_it(tiny):
+    data = load_piano_rolls(tiny[0])
+    whole = {**data, "train": data["train"][:2]}  # one update of batch 2: never cut
+    res = train_music(whole, MusicConfig(hidden=4, max_seconds=1e-6, batch_size=2))
+    assert res.stop_reason == "max_seconds" and not res.last_epoch_partial
+    res = train_music(data, MusicConfig(hidden=4, max_epochs=1))
+    assert res.stop_reason == "max_epochs" and not res.last_epoch_partial
 
 
 def test_config_errors_are_clear():

@@ -39,7 +39,8 @@ def convergence(val_curve, *, patience: int | None, stop_reason: str | None,
 
 def fit_record(epoch_seconds, train_curve, val_curve, *, params: int, train_metric: float,
                test_metric: float, higher_is_better: bool = False,
-               patience: int | None = None, stop_reason: str | None = None, **extra) -> dict:
+               patience: int | None = None, stop_reason: str | None = None,
+               last_epoch_partial: bool = False, **extra) -> dict:
     """Epoch times and per-epoch losses -> the record the table reads.
 
     ``gap`` is how much worse the test metric is than the train metric (positive:
@@ -47,19 +48,23 @@ def fit_record(epoch_seconds, train_curve, val_curve, *, params: int, train_metr
     sums the epoch times up to and including it. ``converged`` and ``convergence`` say
     whether early stopping ended the run (``convergence``'s rule; ``patience`` and
     ``stop_reason`` are the trainer's: "patience", "max_epochs" or "max_seconds").
+    ``seconds_per_epoch`` averages the whole epochs: a last epoch that a time limit cut
+    short (``last_epoch_partial``) is left out of it when there are others.
     """
     val = [float(v) for v in val_curve]
     best = int(np.argmin(val)) if val else 0
     secs = [float(s) for s in epoch_seconds]
     converged, why = convergence(val, patience=patience, stop_reason=stop_reason)
+    whole = secs[:-1] if last_epoch_partial and len(secs) > 1 else secs
     return {"params": int(params), "epochs": len(secs),
-            "epoch_seconds": secs, "seconds_per_epoch": float(np.mean(secs)) if secs else 0.0,
+            "epoch_seconds": secs, "seconds_per_epoch": float(np.mean(whole)) if secs else 0.0,
             "best_epoch": best + 1, "seconds_to_best": float(sum(secs[:best + 1])),
             "train_curve": [float(v) for v in train_curve], "val_curve": val,
             "train_metric": float(train_metric), "test_metric": float(test_metric),
             "gap": (float(train_metric) - float(test_metric)) if higher_is_better
             else (float(test_metric) - float(train_metric)),
             "stop_reason": stop_reason, "patience": patience, "converged": converged,
+            "last_epoch_partial": bool(last_epoch_partial),
             "convergence": why, **extra}
 
 

@@ -163,7 +163,8 @@ def run(task: Task, model: str, hidden: int, seed: int, *, epochs: int | None,
         rec = fit_record(res.epoch_seconds, res.train_curve, res.val_curve,
                          params=res.params, train_metric=res.train_nll,
                          test_metric=res.test_nll, val_metric=res.val_nll,
-                         patience=cfg.patience, stop_reason=res.stop_reason)
+                         patience=cfg.patience, stop_reason=res.stop_reason,
+                         last_epoch_partial=res.last_epoch_partial)
         return rec, res.model.rnn
     name = task.name.split(":")[0]
     if name in PLUGINS and getattr(plugin(name), "TAKES_MAX_SECONDS", False):

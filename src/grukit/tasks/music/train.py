@@ -123,7 +123,8 @@ class MusicResult:
     weight noise, as the weights move); ``train_nll``/``val_nll``/``test_nll`` are
     re-evaluated on the best-validation weights without noise. ``epoch_seconds`` times the
     updates of each epoch, ``eval_seconds`` its validation; ``seconds_to_best`` sums
-    ``epoch_seconds`` up to the best epoch.
+    ``epoch_seconds`` up to the best epoch. ``last_epoch_partial``: ``max_seconds`` ended the
+    last epoch before all its updates, so its time is not an epoch's.
     """
 
     model_name: str
@@ -142,6 +143,7 @@ class MusicResult:
     test_nll: float | None  # None when the data had no "test" split
     config: dict = field(default_factory=dict)
     model: nn.Module | None = field(default=None, repr=False)
+    last_epoch_partial: bool = False  # max_seconds ended the last epoch before its end
 
     def __getitem__(self, key: str):
         return getattr(self, key)
@@ -293,9 +295,14 @@ def _train(data, cfg: MusicConfig, on_epoch, want: int, callbacks=None,
                       (record.state, record.load))
     start_epoch = resume_at_epoch_end(trainee, opt, resume_from)
 
+    steps = -(-len(train) // cfg.batch_size)  # updates per epoch
+    given = [0]  # batches handed out in the epoch under way
+
     def batches(epoch):
         order = torch.randperm(len(train), generator=gen).tolist()
+        given[0] = 0
         for s in range(0, len(order), cfg.batch_size):
+            given[0] += 1
             rolls = [train[i] for i in order[s:s + cfg.batch_size]]
             if len(rolls) == 1:
                 yield rolls[0].unsqueeze(0), None  # (1, T, 88)
@@ -314,7 +321,7 @@ def _train(data, cfg: MusicConfig, on_epoch, want: int, callbacks=None,
         callbacks=[record, *(callbacks or [])], history=history, clip=cfg.clip,
         validate=lambda epoch: {"val_loss": evaluate(data["valid"])},
         max_seconds=cfg.max_seconds, started=start, nonfinite="raise",
-        fix="Lower lr or set clip.", verbose=verbose, steps=-(-len(train) // cfg.batch_size),
+        fix="Lower lr or set clip.", verbose=verbose, steps=steps,
         step_context=lambda: weight_noise(noisy, cfg.weight_noise, gen))
     stop = {"epochs": "max_epochs", "max_seconds": "max_seconds"}.get(
         history.stop_reason, "patience" if record.patience_hit else "callback")
@@ -329,4 +336,4 @@ def _train(data, cfg: MusicConfig, on_epoch, want: int, callbacks=None,
         total_seconds=time.perf_counter() - start, stop_reason=stop,
         train_nll=evaluate(train), val_nll=r["best_val"],
         test_nll=evaluate(data["test"]) if data.get("test") else None, config=asdict(cfg),
-        model=model)
+        model=model, last_epoch_partial=stop == "max_seconds" and given[0] < steps)
