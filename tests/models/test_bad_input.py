@@ -347,8 +347,8 @@ def test_resume_with_another_optimizer(tmp_path, other):
     _model().fit(x, y, epochs=1, verbose=0, callbacks=[ModelCheckpoint(ckpt)])
     m = _model(optimizer=other)
     before = {k: v.clone() for k, v in m.state_dict().items()}
-    with pytest.raises(ValueError, match=r"written with the Adam optimizer but the model is "
-                                         r"compiled with"):
+    with pytest.raises(ValueError, match=r"written with the KerasAdam optimizer but the model "
+                                         r"is compiled with"):
         m.fit(x, y, epochs=2, verbose=0, resume_from=ckpt)
     assert all(torch.equal(v, before[k]) for k, v in m.state_dict().items())
 

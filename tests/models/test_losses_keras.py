@@ -115,3 +115,25 @@ def test_early_stopping_auto_minimizes_every_loss_name_and_maximizes_cosine_and_
                  "sparse_categorical_accuracy"):
         assert name in METRICS
         assert _mode("EarlyStopping", f"val_{name}", "auto") == "max", name
+
+
+@pytest.mark.parametrize("name", ["sgd", "rmsprop", "adagrad", "adam", "adamw"])
+def test_optimizer_names_train_as_keras_defaults_do(name):
+    # Keras' defaults: AdamW's weight decay, Adagrad's first accumulator, RMSprop's and
+    # Adam's ε (inside the root; added to √v, not √v̂)
+    from grukit.layers import GRU, Dense
+    from grukit.models import Sequential
+
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(12, 4, 2)).astype(np.float32)
+    y = rng.normal(size=(12, 1)).astype(np.float32)
+    ref = keras.Sequential([keras.Input((4, 2)), keras.layers.GRU(3), keras.layers.Dense(1)])
+    ref.set_weights([rng.normal(0, 0.5, w.shape).astype("float32") for w in ref.get_weights()])
+    ours = Sequential([GRU(3, input_shape=(4, 2)), Dense(1)])
+    ours.set_weights(ref.get_weights())
+    ref.compile(optimizer=name, loss="mse")
+    ours.compile(optimizer=name, loss="mse")
+    ref.fit(x, y, batch_size=4, epochs=2, shuffle=False, verbose=0)
+    ours.fit(x, y, batch_size=4, epochs=2, shuffle=False, verbose=0)
+    for a, b in zip(ours.get_weights(), ref.get_weights(), strict=True):
+        np.testing.assert_allclose(a, b, atol=1e-6)

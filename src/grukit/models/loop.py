@@ -113,7 +113,7 @@ def restore(model, optimizer, path: str, state: dict | None = None) -> dict:
                          f"other training settings); resume it with the model and settings it "
                          f"was saved from.")
     saved_opt, own_opt = state.get("optimizer_class"), type(optimizer).__name__
-    if saved_opt is not None and saved_opt != own_opt:
+    if saved_opt is not None and saved_opt not in (own_opt, *getattr(optimizer, "resumes", ())):
         raise ValueError(f"{path!r} was written with the {saved_opt} optimizer but the model "
                          f"is compiled with {own_opt}; compile it with {saved_opt} to resume, "
                          f"or start a new run without resume_from.")

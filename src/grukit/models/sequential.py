@@ -244,8 +244,9 @@ class Sequential(nn.Module):
 
     # -- training ----------------------------------------------------------------------------
     def compile(self, optimizer="adam", loss="mse", metrics=None, jit_compile="auto") -> None:
-        """``optimizer``: a name ("adam", "sgd", "rmsprop", "adagrad", "adamw", with Keras'
-        default rates) or a torch optimizer; ``loss``: a name or callable(pred, target);
+        """``optimizer``: a name ("adam", "sgd", "rmsprop", "adagrad", "adamw": Keras 3's
+        optimizer with its defaults, ``training.OPTIMIZERS``) or a torch optimizer;
+        ``loss``: a name or callable(pred, target);
         ``metrics``: names (every loss name, "accuracy", "binary_accuracy",
         "categorical_accuracy", "sparse_categorical_accuracy") or callables, a list or one of
         them; loss and metric names are Keras 3's (``training.LOSSES``, ``training.METRICS``);

@@ -3,6 +3,8 @@ losses and metrics (Keras' strings and defaults), and turning inputs into batche
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -38,13 +40,84 @@ def optimizer(name: str, params, **settings) -> torch.optim.Optimizer:
     return _fused(_CLASSES[name], params, **settings)
 
 
-# Keras' default learning rates
+class KerasRMSprop(torch.optim.Optimizer):
+    """Keras 3's RMSprop (no momentum, not centered), whose ε sits inside the root where
+    torch's RMSprop adds it outside (√v + ε): per parameter w with gradient g,
+
+        v ← α v + (1 − α) g²          w ← w − lr · g / √(v + ε)
+
+    (α is Keras' ``rho``; the settings and state keep torch's RMSprop's names)."""
+
+    def __init__(self, params, lr: float = 1e-3, alpha: float = 0.9, eps: float = 1e-7):
+        super().__init__(params, {"lr": lr, "alpha": alpha, "eps": eps})
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        loss = None
+        if closure is not None:
+            with torch.enable_grad():
+                loss = closure()
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                state = self.state[p]
+                if "square_avg" not in state:
+                    state["square_avg"] = torch.zeros_like(p)
+                v = state["square_avg"]  # same shape as p
+                v.mul_(group["alpha"]).addcmul_(p.grad, p.grad, value=1 - group["alpha"])
+                p.addcdiv_(p.grad, (v + group["eps"]).sqrt_(), value=-group["lr"])
+        return loss
+
+
+class _KerasEps:
+    """Keras 3's ε in torch's Adam and AdamW (their fused kernels kept). Keras adds ε to √v,
+    torch to √v̂ = √(v / (1 − β₂ᵗ)); the two steps are equal when torch's ε at step t is
+
+        ε_t = ε / √(1 − β₂ᵗ)
+
+    which ``step`` sets before each update (the step count is kept in the parameter group,
+    so a checkpoint resumes it). Without it, weights whose gradients are near 0 (√v near
+    ε) take steps of up to the learning rate where Keras' barely move."""
+
+    def __init__(self, params, eps: float = 1e-7, **settings):
+        super().__init__(params, eps=eps, **settings)
+        for group in self.param_groups:
+            group.setdefault("keras_eps", eps)
+            group.setdefault("keras_step", 0)
+
+    def step(self, closure=None):
+        for group in self.param_groups:
+            if "keras_step" not in group:  # a torch Adam checkpoint: its steps so far
+                steps = [self.state[p]["step"] for p in group["params"]
+                         if "step" in self.state.get(p, {})]
+                group["keras_step"] = int(max(steps)) if steps else 0
+            group["keras_step"] = t = group["keras_step"] + 1
+            group["eps"] = group.get("keras_eps", 1e-7) / math.sqrt(1 - group["betas"][1] ** t)
+        return super().step(closure)
+
+
+class KerasAdam(_KerasEps, torch.optim.Adam):
+    """torch's Adam with Keras 3's ε (1e-7, added to √v; see ``_KerasEps``)."""
+
+    resumes = ("Adam",)  # checkpoints of torch's Adam (the same state) resume in it
+
+
+class KerasAdamW(_KerasEps, torch.optim.AdamW):
+    """torch's AdamW with Keras 3's ε (1e-7, added to √v; see ``_KerasEps``)."""
+
+    resumes = ("AdamW",)
+
+
+# Keras 3's defaults: learning rates, ε, AdamW's weight decay 0.004, Adagrad's first
+# accumulator 0.1, RMSprop's update
 OPTIMIZERS = {
-    "adam": lambda p: _fused(torch.optim.Adam, p, lr=1e-3),
-    "adamw": lambda p: _fused(torch.optim.AdamW, p, lr=1e-3),
+    "adam": lambda p: _fused(KerasAdam, p, lr=1e-3),
+    "adamw": lambda p: _fused(KerasAdamW, p, lr=1e-3, weight_decay=0.004),
     "sgd": lambda p: _fused(torch.optim.SGD, p, lr=1e-2),
-    "rmsprop": lambda p: torch.optim.RMSprop(p, lr=1e-3, alpha=0.9, eps=1e-7),  # no fused
-    "adagrad": lambda p: _fused(torch.optim.Adagrad, p, lr=1e-3),
+    "rmsprop": lambda p: KerasRMSprop(p, lr=1e-3, alpha=0.9, eps=1e-7),
+    "adagrad": lambda p: _fused(torch.optim.Adagrad, p, lr=1e-3, initial_accumulator_value=0.1,
+                                eps=1e-7),
 }
 
 
