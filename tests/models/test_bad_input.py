@@ -319,6 +319,17 @@ def test_summary_keeps_the_carried_state():
 
 
 # -- callbacks, checkpoints, files -----------------------------------------------------------
+def test_csv_logger_columns_are_sorted_as_keras_writes_them(tmp_path):
+    log = tmp_path / "log.csv"
+    x, y = _data()
+    m = _model()
+    m.compile(optimizer="sgd", loss="mse", metrics=["huber"])
+    h = m.fit(x, y, epochs=1, verbose=0, validation_split=0.25, callbacks=[CSVLogger(str(log))])
+    header, row = log.read_text().splitlines()
+    assert header == "epoch,huber,loss,val_huber,val_loss"  # Keras: epoch, then sorted names
+    assert float(row.split(",")[1]) == pytest.approx(h.history["huber"][0], rel=1e-6)
+
+
 def test_csv_logger_overwrites_by_default_and_appends_on_request(tmp_path):
     log = tmp_path / "log.csv"
     log.write_text("old,file\n1,2\n")

@@ -197,9 +197,11 @@ class ModelCheckpoint(Callback):
 class CSVLogger(Callback):
     """Write one row per epoch (epoch and every logged value) to a CSV file.
 
-    As Keras: an existing file is overwritten when the first epoch of a ``fit`` ends, unless
-    ``append=True`` (e.g. for a resumed run), which adds rows below those there, provided the
-    file's header names the same columns; another header is refused and the file kept."""
+    As Keras: the columns are "epoch" and the logged names in sorted order, fixed by the
+    first epoch (a value missing later is written NA); an existing file is overwritten when
+    the first epoch of a ``fit`` ends, unless ``append=True`` (e.g. for a resumed run), which
+    adds rows below those there, provided the file's header names the same columns; another
+    header is refused and the file kept."""
 
     def __init__(self, filename: str, separator: str = ",", append: bool = False):
         if not isinstance(append, bool):
@@ -216,8 +218,11 @@ class CSVLogger(Callback):
         if not is_main_process():
             return
         logs = logs or {}
-        header = self.separator.join(["epoch", *logs])
-        row = self.separator.join([str(epoch), *(f"{v:.8g}" for v in logs.values())]) + "\n"
+        if not self._started:
+            self._keys = sorted(logs)
+        header = self.separator.join(["epoch", *self._keys])
+        row = self.separator.join([str(epoch), *(f"{logs[k]:.8g}" if k in logs else "NA"
+                                                 for k in self._keys)]) + "\n"
         if self._started:
             with open(self.filename, "a") as f:
                 f.write(row)
