@@ -429,6 +429,18 @@ def test_cli_evaluate_prints_bleu_chrf_signatures_and_perplexity(cli_run, capsys
     scores = json.loads(capsys.readouterr().out)
     assert {"bleu", "chrf", "bleu_signature", "chrf_signature", "perplexity"} <= set(scores)
     assert scores["perplexity"] > 1
+    # every pair over max_len: no perplexity, written as null in strict JSON
+    long = d / "long.txt"
+    long.write_text(" ".join(["a"] * 150) + "\n")
+    with pytest.warns(UserWarning, match="leaves out 1 of 1"):
+        assert main(["translate", "evaluate", "--model", str(d / "model"), "--src", str(long),
+                     "--tgt", str(long), "--beam", "1", "--output", str(d / "ev")]) == 0
+
+    def strict(name):
+        raise ValueError(f"{name} in JSON")
+
+    for text in (capsys.readouterr().out, (d / "ev" / "metrics.json").read_text()):
+        assert json.loads(text, parse_constant=strict)["perplexity"] is None
 
 
 def test_cli_evaluate_decodes_with_the_alpha_it_is_given(cli_run, capsys):

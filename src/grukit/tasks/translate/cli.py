@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import json
+import math
 import os
 import sys
 import time
@@ -227,9 +228,12 @@ def _evaluate(args, tr) -> int:
     scores = tr.evaluate(data.src, data.tgt, beam=args.beam, alpha=args.alpha,
                          batch_size=args.batch_size)
     scores["sentences_per_s"] = len(data) / (time.perf_counter() - t0)
-    print(json.dumps(scores, indent=1))
+    # no pair within max_len: no perplexity, written as JSON's null (NaN is no JSON)
+    scores = {k: None if isinstance(v, float) and math.isnan(v) else v
+              for k, v in scores.items()}
+    print(json.dumps(scores, indent=1, allow_nan=False))
     if out:
-        atomic_text(os.path.join(out, METRICS), json.dumps(scores, indent=1))
+        atomic_text(os.path.join(out, METRICS), json.dumps(scores, indent=1, allow_nan=False))
     return 0
 
 
