@@ -403,3 +403,26 @@ def test_an_output_folder_with_files_compare_did_not_write_is_refused(tmp_path, 
                    f"replace it; give another folder.\n"), err
     assert sorted(p.name for p in out.iterdir()) == ["report.md"]
     assert (out / "report.md").read_text() == "# my notes"
+
+
+def test_a_full_garbage_collection_runs_before_each_timed_run(monkeypatch):
+    """Not inside a timed epoch: the objects that imports and data loading leave made one
+    fall in the first run's epochs, charged to the first model."""
+    import gc
+
+    from grukit.tasks.compare import compare
+    from grukit.tasks.compare.record import fit_record
+    from grukit.tasks.compare.run import CompareConfig
+
+    events = []
+    monkeypatch.setattr(gc, "collect", lambda *a: events.append("collect") or 0)
+
+    def fake_run(task, model, hidden, seed, **_k):
+        events.append(model)
+        return fit_record([0.1], [1.0], [1.0], params=1, train_metric=1.0, test_metric=1.0,
+                          stop_reason="max_epochs"), None
+
+    monkeypatch.setattr(tasks, "run", fake_run)
+    compare(CompareConfig(data="nile", seeds=1, folds=1, memory_steps=0),
+            log=lambda *a: None)
+    assert events == ["collect", "gru", "collect", "lstm"]

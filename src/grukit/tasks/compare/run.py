@@ -3,6 +3,7 @@ it, measure inference latency and long-sequence memory, and summarise with verdi
 
 from __future__ import annotations
 
+import gc
 import math
 import os
 import platform
@@ -179,6 +180,9 @@ def compare(cfg: CompareConfig, log=print, done: dict | None = None, on_result=N
         if (m, seed) in old_runs:
             runs.append(old_runs[m, seed])
             continue
+        # a full collection now, not inside a timed epoch: the objects left by imports and
+        # data loading made one fall in the first run (0.15 s on a 0.35 s music epoch)
+        gc.collect()
         rec, rnn = tasks.run(task, m, widths[m], seed, epochs=cfg.epochs, folds=cfg.folds,
                              max_seconds=cfg.max_seconds)
         if rnn is not None:  # None: the task measured its own latency rows, or has none
