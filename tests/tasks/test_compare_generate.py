@@ -113,6 +113,16 @@ def test_max_seconds_is_each_runs_training_budget(text_file, small):
     assert rec["stop_reason"] == "max_seconds"
     assert rec["train_seconds"] >= 0.3 and rec["curve"][-1][0] == rec["train_seconds"]
     assert rnn is None  # no single recurrent module stands for the hybrid
+    assert rec["last_epoch_partial"] == (rec["steps"] % plugin.BLOCK_STEPS != 0)
+
+
+def test_a_block_the_time_limit_cut_short_is_marked_partial(text_file, small):
+    """Its time is not a block's, so compare's s / epoch leaves it out beside whole ones."""
+    task = tasks.prepare("generate", str(text_file))
+    rec, _ = plugin.run(task, "gru", 8, 0, epochs=None, max_seconds=1e-6)
+    assert rec["steps"] < plugin.BLOCK_STEPS and rec["last_epoch_partial"]
+    rec, _ = plugin.run(task, "gru", 8, 0, epochs=1, max_seconds=None)
+    assert rec["steps"] == plugin.BLOCK_STEPS and not rec["last_epoch_partial"]
 
 
 def test_bad_data_is_one_sentence(tmp_path, monkeypatch, capsys):

@@ -221,6 +221,9 @@ def run(task, model: str, hidden: int, seed: int, *, epochs: int | None,
     for c in curve:  # training seconds per block (the curve holds the running total)
         secs.append(c["seconds"] - prev)
         prev = c["seconds"]
+    # a time limit validates the block under way and stops: fewer steps than a block
+    steps = [0] + [c["step"] for c in curve]
+    partial = len(curve) > 0 and steps[-1] - steps[-2] < BLOCK_STEPS
     nats = math.log(2)
     test = res["val_bits_per_char"] * nats
     val_text_len = res["val_chars"]
@@ -233,6 +236,7 @@ def run(task, model: str, hidden: int, seed: int, *, epochs: int | None,
                      [c["val_loss"] for c in curve], params=res["params"],
                      train_metric=train, test_metric=test, patience=None,
                      stop_reason=_stop_reason(res["stop_reason"], epochs),
+                     last_epoch_partial=partial,
                      steps=res["steps"], block_steps=BLOCK_STEPS, vocab=res["vocab_size"],
                      train_seconds=res["train_seconds"],
                      curve=[[c["seconds"], c["val_loss"]] for c in curve],
