@@ -410,3 +410,29 @@ def test_evaluate_and_predict_take_keras_verbose_and_argument_order():
     np.testing.assert_array_equal(m.predict(x, 2, 0), m.predict(x, verbose=0))
     with pytest.raises(ValueError, match="verbose must be"):
         m.predict(x, verbose="yes")
+
+
+def test_a_layer_added_after_compile_is_trained_as_keras_trains_it():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(8, 4, 2)).astype(np.float32)
+    y = rng.normal(size=(8, 1)).astype(np.float32)
+    ref = keras.Sequential([keras.Input((4, 2)), keras.layers.GRU(3)])
+    ours = Sequential([GRU(3, input_shape=(4, 2))])
+    ref.compile(optimizer="sgd", loss="mse")
+    ours.compile(optimizer="sgd", loss="mse")
+    ref.add(keras.layers.Dense(1))
+    ours.add(Dense(1))
+    ref.set_weights([rng.normal(0, 0.5, w.shape).astype("float32") for w in ref.get_weights()])
+    ours.set_weights(ref.get_weights())
+    ref.fit(x, y, batch_size=4, epochs=1, shuffle=False, verbose=0)
+    ours.fit(x, y, batch_size=4, epochs=1, shuffle=False, verbose=0)
+    for a, b in zip(ours.get_weights(), ref.get_weights(), strict=True):
+        np.testing.assert_allclose(a, b, atol=1e-6)  # the Dense too
+    # a torch optimizer made before the layer does not hold it: refused, not half-trained
+    m = Sequential([GRU(3, input_shape=(4, 2))])
+    m.compile(optimizer=torch.optim.SGD(m.parameters(), lr=0.1), loss="mse")
+    m.add(Dense(1))
+    with pytest.raises(RuntimeError, match="Dense was added after compile"):
+        m.fit(x, y, verbose=0)
+    m.compile(optimizer=torch.optim.SGD(m.parameters(), lr=0.1), loss="mse")
+    m.fit(x, y, verbose=0)

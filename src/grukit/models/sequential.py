@@ -66,6 +66,14 @@ class Sequential(nn.Module):
         except Exception:
             del self.stack[-1]  # the model stays as it was
             raise
+        if self.compiled:  # Keras' optimizer trains every weight, those added after compile
+            held = {id(p) for g in self.optimizer.param_groups for p in g["params"]}
+            new = [p for p in layer.parameters() if id(p) not in held]
+            if new and self._named_optimizer:
+                self.optimizer.add_param_group({"params": new})
+            elif new:
+                self._stale = (f"{type(layer).__name__} was added after compile and the torch "
+                               f"optimizer given to compile does not hold its weights")
 
     @property
     def layers(self) -> list[Layer]:
@@ -259,6 +267,8 @@ class Sequential(nn.Module):
             raise ValueError(f"jit_compile must be True, False or 'auto'; got {jit_compile!r}.")
         if not self.built:
             self.build()
+        self._named_optimizer = not isinstance(optimizer, torch.optim.Optimizer)
+        self._stale = None
         if isinstance(optimizer, torch.optim.Optimizer):
             self.optimizer = optimizer
         else:
@@ -279,6 +289,9 @@ class Sequential(nn.Module):
     def _check_compiled(self, what: str) -> None:
         if not self.compiled:
             raise RuntimeError(f"call compile(optimizer=..., loss=...) before {what}().")
+        if getattr(self, "_stale", None) and what in ("fit", "train_on_batch"):
+            raise RuntimeError(f"{self._stale}; call compile again (with an optimizer over "
+                               f"model.parameters()) before {what}().")
 
     def _device(self) -> torch.device:
         p = next(self.parameters(), None)
