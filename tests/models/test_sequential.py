@@ -436,3 +436,18 @@ def test_a_layer_added_after_compile_is_trained_as_keras_trains_it():
         m.fit(x, y, verbose=0)
     m.compile(optimizer=torch.optim.SGD(m.parameters(), lr=0.1), loss="mse")
     m.fit(x, y, verbose=0)
+
+
+@pytest.mark.parametrize("kind", ["GRU", "LSTM"])
+def test_keras_default_settings_spelled_out_are_taken_and_others_refused(kind):
+    import grukit.layers as gl
+
+    spelled = {"activation": "tanh", "recurrent_activation": "sigmoid", "use_bias": True,
+               "unroll": False}
+    x = np.random.default_rng(0).normal(size=(3, 4, 2)).astype(np.float32)
+    ref = keras.Sequential([keras.Input((4, 2)), getattr(keras.layers, kind)(3, **spelled)])
+    ours = Sequential([getattr(gl, kind)(3, input_shape=(4, 2), **spelled)])
+    ours.set_weights(ref.get_weights())
+    np.testing.assert_allclose(ours.predict(x), keras.ops.convert_to_numpy(ref(x)), atol=1e-6)
+    with pytest.raises(ValueError, match=f"{kind} runs Keras' activation='tanh' only"):
+        getattr(gl, kind)(3, activation="relu")

@@ -49,6 +49,15 @@ def _fold_bias(module, incompatible_keys) -> None:
                 b.zero_()
 
 
+# Keras' settings of its GRU, LSTM and SimpleRNN whose default value is what the layer of
+# that name here computes: given with that value (as Keras scripts often spell them out)
+# they are accepted, given another they are refused
+_GATED = {"activation": "tanh", "recurrent_activation": "sigmoid", "use_bias": True,
+          "unroll": False}
+_KERAS_DEFAULTS = {"GRU": _GATED, "LSTM": _GATED,
+                   "SimpleRNN": {"use_bias": True, "unroll": False}}
+
+
 class _Recurrent(Layer):
     """A Keras-style layer on the ``grukit.nn`` module of its cell's spec.
 
@@ -92,6 +101,12 @@ class _Recurrent(Layer):
         self.backend = check_backend(spec, backend, cls)
         keras_names = {spec.keras_options.get(k, k): k for k in spec.options}  # Keras -> nn
         inits = [k for k in spec.init_options if k != "input_dropout"]  # that one is dropout
+        for k, default in _KERAS_DEFAULTS.get(spec.keras, {}).items():  # Keras' settings
+            if k in options and k not in keras_names:  # this layer always runs
+                if options[k] != default:
+                    raise ValueError(f"{cls} runs Keras' {k}={default!r} only; got "
+                                     f"{options[k]!r}. Leave {k} out.")
+                del options[k]
         unknown = sorted(set(options) - set(keras_names) - set(inits))
         if unknown:
             valid = sorted(keras_names) + inits
