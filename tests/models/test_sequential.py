@@ -371,7 +371,7 @@ def test_gru_layer_zoneout_reaches_the_module_and_other_layers_refuse_it():
     with pytest.raises(ValueError, match="LSTM: zoneout is available for GRU"):
         LSTM(4, zoneout=0.1)
     with pytest.raises(TypeError, match="GRU got unexpected keyword argument"):
-        GRU(4, activation="relu")
+        GRU(4, kernel_initializer="he_normal")
 
 
 def test_a_model_with_an_input_shape_is_built_at_construction_as_in_keras():
@@ -451,3 +451,15 @@ def test_keras_default_settings_spelled_out_are_taken_and_others_refused(kind):
     np.testing.assert_allclose(ours.predict(x), keras.ops.convert_to_numpy(ref(x)), atol=1e-6)
     with pytest.raises(ValueError, match=f"{kind} runs Keras' activation='tanh' only"):
         getattr(gl, kind)(3, activation="relu")
+
+
+def test_return_state_layer_is_kept_last_and_predict_returns_output_and_states():
+    x = np.random.default_rng(0).normal(size=(5, 3, 2)).astype(np.float32)
+    m = Sequential([LSTM(3, input_shape=(3, 2), return_state=True)])
+    out, h, c = m.predict(x, batch_size=2)  # batches joined for each of [output, h, c]
+    want = m(torch.from_numpy(x))
+    for a, b in zip((out, h, c), want, strict=True):
+        np.testing.assert_allclose(a, b.detach().numpy(), atol=1e-6)
+    with pytest.raises(ValueError, match=r"GRU\(return_state=True\) returns \[output, \*states\]"
+                                         r", which Dense cannot take"):
+        Sequential([GRU(3, input_shape=(3, 2), return_state=True), Dense(1)])

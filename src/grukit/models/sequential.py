@@ -124,7 +124,12 @@ class Sequential(nn.Module):
         self.eval()
         try:
             with torch.no_grad():
-                for layer in self.stack:
+                for i, layer in enumerate(self.stack):
+                    if isinstance(x, list):  # [output, *states]: no layer takes it (Keras)
+                        raise ValueError(f"{type(self.stack[i - 1]).__name__}(return_state="
+                                         f"True) returns [output, *states], which "
+                                         f"{type(layer).__name__} cannot take; keep it last "
+                                         f"or leave return_state out.")
                     x, lengths = layer(x, lengths)
                     out = x[0] if isinstance(x, list) else x
                     shapes.append(tuple(out.shape[1:]))
@@ -504,13 +509,15 @@ class Sequential(nn.Module):
         self.eval()
         with torch.no_grad():
             if isinstance(x, torch.Tensor) and len(x) == 0:  # no samples: no predictions
-                out.append(self(self._to_model(x)).cpu())
+                out.append(self(self._to_model(x)))
             for batch in self._loader(x, None, batch_size):
                 xb = batch[0] if isinstance(batch, (tuple, list)) else batch
-                out.append(self(self._to_model(xb)).cpu())
+                out.append(self(self._to_model(xb)))
         if not out:
             raise ValueError("predict got an empty Dataset; it must hold at least one sample.")
-        return torch.cat(out).numpy()
+        if isinstance(out[0], list):  # a last layer with return_state: [output, *states]
+            return [torch.cat([o[k] for o in out]).cpu().numpy() for k in range(len(out[0]))]
+        return torch.cat(out).cpu().numpy()
 
     def save(self, path: str) -> None:
         save_model(self, path)
