@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from grukit import convert
-from grukit.layers import GRU, LSTM, AttentionPooling, Bidirectional, Dense, Embedding
+from grukit.layers import GRU, LSTM, AttentionPooling, Bidirectional, Dense, Dropout, Embedding
 from grukit.models import EarlyStopping, Sequential, load
 
 keras = pytest.importorskip("keras")
@@ -463,3 +463,20 @@ def test_return_state_layer_is_kept_last_and_predict_returns_output_and_states()
     with pytest.raises(ValueError, match=r"GRU\(return_state=True\) returns \[output, \*states\]"
                                          r", which Dense cannot take"):
         Sequential([GRU(3, input_shape=(3, 2), return_state=True), Dense(1)])
+
+
+def test_model_call_is_inference_outside_fit_as_in_keras():
+    x = np.random.default_rng(0).normal(size=(6, 4, 2)).astype(np.float32)
+    y = x.sum((1, 2))[:, None]
+    m = Sequential([GRU(3, input_shape=(4, 2), dropout=0.5)])
+    m.add(Dropout(0.5))
+    m.add(Dense(1))
+    t = torch.from_numpy(x)
+    torch.testing.assert_close(m(t), m(t))  # a new model: no dropout
+    m.compile(optimizer="sgd", loss="mse")
+    m.fit(x, y, epochs=1, verbose=0)
+    torch.testing.assert_close(m(t), m(t))  # after fit
+    m.train_on_batch(x, y)
+    torch.testing.assert_close(m(t), m(t))
+    m.train()  # a torch loop of one's own
+    assert not torch.equal(m(t), m(t))

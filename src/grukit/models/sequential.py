@@ -28,10 +28,13 @@ def _snake(name: str) -> str:
 
 class Sequential(nn.Module):
     """A stack of ``grukit.layers``; ``Sequential([GRU(64, input_shape=(100, 1)), Dense(1)])``
-    or ``add`` them one by one."""
+    or ``add`` them one by one. As Keras' ``model(x)`` is inference, the model is in
+    evaluation mode (dropout off) outside ``fit`` and ``train_on_batch``; call
+    ``model.train()`` for a torch training loop of one's own."""
 
     def __init__(self, layers=None, name: str = "sequential"):
         super().__init__()
+        self.train(False)
         self.name = name
         self.stack = nn.ModuleList()
         self.compiled = False
@@ -58,7 +61,7 @@ class Sequential(nn.Module):
                 raise ValueError(f"Input(shape={self._input}) and the first layer's "
                                  f"input_shape={tuple(layer.input_shape)} differ; give one.")
             layer.input_shape = self._input
-        self.stack.append(layer)
+        self.stack.append(layer.train(self.training))
         if self.stack[0].input_shape is None:
             return
         try:
@@ -240,8 +243,12 @@ class Sequential(nn.Module):
         device = self._device()
         xb, yb = self._to_model(x), y.to(device)
         self.optimizer.zero_grad()
-        loss, pred, lengths = forward_loss(self, self.loss_fn, xb, yb,
-                                           None if w is None else w.to(device), self.loss_each)
+        try:
+            loss, pred, lengths = forward_loss(self, self.loss_fn, xb, yb,
+                                               None if w is None else w.to(device),
+                                               self.loss_each)
+        finally:
+            self.eval()  # as after fit: model(x) is inference
         if not bool(torch.isfinite(loss)):
             raise ValueError(f"train_on_batch: the loss is {float(loss)}; the weights were "
                              f"left unchanged.")
@@ -426,10 +433,13 @@ class Sequential(nn.Module):
                 if class_weight is None:
                     validation_data = (*validation_data, w[cut:])
                 w = w[:cut]
-        return run_fit(self, x, y, batch_size=batch_size, epochs=epochs, verbose=verbose,
-                       callbacks=callbacks, validation_data=validation_data, shuffle=shuffle,
-                       seed=seed, resume_from=resume_from, weights=w,
-                       initial_epoch=int(initial_epoch))
+        try:
+            return run_fit(self, x, y, batch_size=batch_size, epochs=epochs, verbose=verbose,
+                           callbacks=callbacks, validation_data=validation_data,
+                           shuffle=shuffle, seed=seed, resume_from=resume_from, weights=w,
+                           initial_epoch=int(initial_epoch))
+        finally:
+            self.eval()  # as Keras: model(x) after fit is inference
 
     def _weights(self, x, y, sample_weight, class_weight):
         """Per-sample weights (N,) for arrays x, y, or None (see ``training.sample_weights``);
