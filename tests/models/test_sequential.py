@@ -480,3 +480,20 @@ def test_model_call_is_inference_outside_fit_as_in_keras():
     torch.testing.assert_close(m(t), m(t))
     m.train()  # a torch loop of one's own
     assert not torch.equal(m(t), m(t))
+
+
+def test_integer_features_are_read_as_floats_as_keras_reads_them():
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 5, (6, 4, 2))  # counts, not token ids: no Embedding first
+    y = rng.normal(size=(6, 1)).astype(np.float32)
+    ref = keras.Sequential([keras.Input((4, 2)), keras.layers.GRU(3), keras.layers.Dense(1)])
+    ours = Sequential([GRU(3, input_shape=(4, 2)), Dense(1)])
+    ours.set_weights(ref.get_weights())
+    want = keras.ops.convert_to_numpy(ref(x.astype(np.float32)))
+    np.testing.assert_allclose(ours.predict(x), want, atol=1e-6)
+    ref.compile(optimizer="sgd", loss="mse")
+    ours.compile(optimizer="sgd", loss="mse")
+    assert ours.evaluate(x, y) == pytest.approx(ref.evaluate(x, y, verbose=0), rel=1e-5)
+    assert ours.fit(x, y, epochs=1, shuffle=False, verbose=0).history["loss"][0] == \
+        pytest.approx(ref.fit(x, y, epochs=1, shuffle=False, verbose=0).history["loss"][0],
+                      rel=1e-5)

@@ -321,6 +321,9 @@ class Sequential(nn.Module):
             raise ValueError("x is None; pass the inputs as an array, a tensor, a torch Dataset "
                              "or a DataLoader.")
         x = training.as_tensor(x, names[0])
+        if len(self.stack) and not isinstance(self.stack[0], Embedding) \
+                and not x.is_floating_point():
+            x = x.float()  # integer or boolean features, cast as Keras casts to its float32
         if y is None and need_y:
             raise ValueError(f"{need_y} needs targets: pass y along with x (or a Dataset that "
                              f"yields (x, y) pairs).")
