@@ -497,3 +497,11 @@ def test_integer_features_are_read_as_floats_as_keras_reads_them():
     assert ours.fit(x, y, epochs=1, shuffle=False, verbose=0).history["loss"][0] == \
         pytest.approx(ref.fit(x, y, epochs=1, shuffle=False, verbose=0).history["loss"][0],
                       rel=1e-5)
+
+
+def test_optimizer_names_are_read_as_keras_reads_them_whatever_their_case():
+    m = Sequential([GRU(3, input_shape=(4, 2)), Dense(1)])
+    for name, cls in [("Adam", "KerasAdam"), ("SGD", "SGD"), ("RMSprop", "KerasRMSprop"),
+                      ("AdamW", "KerasAdamW"), ("Adagrad", "Adagrad")]:
+        m.compile(optimizer=name, loss="mse")
+        assert type(m.optimizer).__name__ == cls

@@ -284,8 +284,9 @@ class Sequential(nn.Module):
         if isinstance(optimizer, torch.optim.Optimizer):
             self.optimizer = optimizer
         else:
+            name = optimizer.lower() if isinstance(optimizer, str) else optimizer  # "Adam"
             self.optimizer = training.resolve("optimizer", training.OPTIMIZERS,
-                                              optimizer)(self.parameters())
+                                              name)(self.parameters())
         self.loss_name = loss if isinstance(loss, str) else getattr(loss, "__name__", "loss")
         self.loss_fn = training.resolve("loss", training.LOSSES, loss)
         # its per-position form, which sample weights scale (None: a callable loss)
