@@ -131,17 +131,10 @@ def test_text_classifier_refuses_malformed_token_ids(tmp_path):
         assert says in _sentence(e), name
 
 
-def test_speech_predictor_refuses_integer_pcm_as_the_estimator_does(tmp_path):
+def test_speech_predictor_refuses_integer_pcm_as_the_estimator_does(tmp_path, tone_speech):
     """An int16 waveform read at its own scale (up to 32767) gave scores of a waveform
     32767 times too loud; both refuse it and name the fix."""
-    from grukit.tasks.speech.estimator import SpeechClassifier
-
-    t, rng = np.arange(1600) / 8000, np.random.default_rng(0)
-    waves = [(0.5 * np.sin(2 * np.pi * f * t) + 0.01 * rng.standard_normal(len(t)))
-             .astype(np.float32) for f in (300, 1200) * 2]
-    torch.manual_seed(0)
-    clf = SpeechClassifier(model="gru", hidden=4, epochs=1, validation_split=0,
-                           spec_augment=False).fit(waves, ["low", "high"] * 2)
+    clf, waves = tone_speech
     export(clf, tmp_path / "speech.onnx")
     p = Predictor(tmp_path / "speech.onnx")
     np.testing.assert_allclose(p.predict_proba([waves[0]]), clf.predict_proba([waves[0]]),

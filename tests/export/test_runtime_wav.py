@@ -9,7 +9,6 @@ import struct
 
 import numpy as np
 import pytest
-import torch
 
 pytest.importorskip("onnx")
 pytest.importorskip("onnxruntime")
@@ -23,16 +22,9 @@ Y[:4] = [-1.0, 0.0, 0.5, -0.5]
 
 
 @pytest.fixture(scope="module")
-def predictor(tmp_path_factory):
+def predictor(tmp_path_factory, tone_speech):
     """A tiny SpeechClassifier at 8 kHz, exported as ONNX."""
-    from grukit.tasks.speech.estimator import SpeechClassifier
-
-    t, rng = np.arange(1600) / 8000, np.random.default_rng(0)
-    waves = [(0.5 * np.sin(2 * np.pi * f * t) + 0.01 * rng.standard_normal(len(t)))
-             .astype(np.float32) for f in (300, 1200) * 2]
-    torch.manual_seed(0)
-    clf = SpeechClassifier(model="gru", hidden=4, epochs=1, validation_split=0,
-                           spec_augment=False).fit(waves, ["low", "high"] * 2)
+    clf, _ = tone_speech
     path = tmp_path_factory.mktemp("wav") / "speech.onnx"
     export(clf, path)
     return clf, Predictor(path)

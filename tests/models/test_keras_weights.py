@@ -84,27 +84,3 @@ def test_bad_weights_change_nothing_and_layers_without_keras_layout_refuse():
     with pytest.raises(ValueError, match="not built"):
         Dense(3).get_weights()
 
-
-@pytest.mark.parametrize("mode", ["sum", "mul", "ave"])
-def test_bidirectional_merge_modes_equal_keras_save_load_and_export(mode, tmp_path):
-    from grukit.export.onnx_file import build_onnx
-    from grukit.models import load
-
-    ort = pytest.importorskip("onnxruntime")
-    kl = keras.layers
-    ref = keras.Sequential([keras.Input((T, 3)),
-                            kl.Bidirectional(kl.GRU(4, return_sequences=True), merge_mode=mode),
-                            kl.Bidirectional(kl.LSTM(3), merge_mode=mode), kl.Dense(2)])
-    ref.set_weights([RNG.normal(0, 0.5, w.shape).astype("float32") for w in ref.get_weights()])
-    ours = Sequential([Bidirectional(GRU(4, return_sequences=True), merge_mode=mode,
-                                     input_shape=(T, 3)),
-                       Bidirectional(LSTM(3), merge_mode=mode), Dense(2)])
-    ours.set_weights(ref.get_weights())
-    x = RNG.normal(size=(4, T, 3)).astype(np.float32)
-    want = np.asarray(keras.ops.convert_to_numpy(ref(x)))
-    np.testing.assert_allclose(ours.predict(x), want, rtol=1e-5, atol=1e-6)
-    ours.save(tmp_path / "m.safetensors")
-    np.testing.assert_array_equal(load(tmp_path / "m.safetensors").predict(x), ours.predict(x))
-    sess = ort.InferenceSession(build_onnx(ours.eval()).SerializeToString(),
-                                providers=["CPUExecutionProvider"])
-    np.testing.assert_allclose(sess.run(None, {"input": x})[0], want, rtol=1e-5, atol=1e-5)

@@ -89,18 +89,22 @@ def test_class_weight_leaves_the_validation_split_unweighted_as_keras():
     assert got["val_loss"][0] == pytest.approx(model.evaluate(X[9:], LABELS[9:]), rel=1e-6)
 
 
+def _twins():
+    """Two GRU(4) → Dense(1) models with the same weights."""
+    torch.manual_seed(0)
+    a = Sequential([GRU(4, input_shape=(T, F)), Dense(1)])
+    b = Sequential([GRU(4, input_shape=(T, F)), Dense(1)])
+    b.load_state_dict(a.state_dict())
+    return a, b
+
+
 def test_weights_move_training_as_repeating_samples_would():
     """Weight 2 on a sample, batch of all samples, SGD: the same step as that sample twice
     among N + 1 values times (N + 1) / N."""
     y = RNG.normal(size=(N, 1)).astype(np.float32)
     w = np.ones(N, np.float32)
     w[0] = 2.0
-    torch.manual_seed(0)
-    a = Sequential([GRU(4, input_shape=(T, F)), Dense(1)])
-    a.build()
-    b = Sequential([GRU(4, input_shape=(T, F)), Dense(1)])
-    b.build()
-    b.load_state_dict(a.state_dict())
+    a, b = _twins()
     a.compile(optimizer=torch.optim.SGD(a.parameters(), lr=0.1), loss="mse")
     b.compile(optimizer=torch.optim.SGD(b.parameters(), lr=0.1 * (N + 1) / N), loss="mse")
     a.fit(X, y, batch_size=N, epochs=1, sample_weight=w, verbose=0)
@@ -141,12 +145,7 @@ def test_initial_epoch_goes_on_as_keras_and_as_one_run():
     """fit(epochs=2) then fit(epochs=4, initial_epoch=2) ends where fit(epochs=4) does (the
     same seeded orders), and logs the epochs it ran, as Keras."""
     y = RNG.normal(size=(N, 1)).astype(np.float32)
-    torch.manual_seed(0)
-    a = Sequential([GRU(4, input_shape=(T, F)), Dense(1)])
-    a.build()
-    b = Sequential([GRU(4, input_shape=(T, F)), Dense(1)])
-    b.build()
-    b.load_state_dict(a.state_dict())
+    a, b = _twins()
     for m in (a, b):
         m.compile(optimizer=torch.optim.SGD(m.parameters(), lr=0.05), loss="mse")
     a.fit(X, y, batch_size=4, epochs=4, seed=3, verbose=0)

@@ -1,5 +1,6 @@
-"""Keras' Input, Flatten, GlobalAveragePooling1D and TimeDistributed in a Sequential: equal to
-Keras with the same weights (masked padding included), saved and loaded, and in ONNX."""
+"""Keras' Input, Flatten, GlobalAveragePooling1D, TimeDistributed and Bidirectional's merge
+modes in a Sequential: equal to Keras with the same weights (masked padding included), saved
+and loaded, and in ONNX."""
 
 import os
 
@@ -8,6 +9,8 @@ import pytest
 
 from grukit.layers import (
     GRU,
+    LSTM,
+    Bidirectional,
     Dense,
     Embedding,
     Flatten,
@@ -92,3 +95,16 @@ def test_summary_names_the_layers_as_keras():
     names = [line.split(" (")[0] for line in lines if " (" in line and "None" in line]
     assert names == [to_snake_case(type(la).__name__) for la in layers] == [
         "simple_rnn", "time_distributed", "global_average_pooling1d"]
+
+
+@pytest.mark.parametrize("mode", ["sum", "mul", "ave"])
+def test_bidirectional_merge_modes_equal_keras(mode, tmp_path):
+    kl = keras.layers
+    ref = keras.Sequential([keras.Input((T, 3)),
+                            kl.Bidirectional(kl.GRU(4, return_sequences=True), merge_mode=mode),
+                            kl.Bidirectional(kl.LSTM(3), merge_mode=mode), kl.Dense(2)])
+    ours = Sequential([Input(shape=(T, 3)),
+                       Bidirectional(GRU(4, return_sequences=True), merge_mode=mode),
+                       Bidirectional(LSTM(3), merge_mode=mode), Dense(2)])
+    _keras_like(ref, ours)
+    _check(ref, ours, RNG.normal(size=(4, T, 3)).astype(np.float32), tmp_path)
