@@ -157,6 +157,11 @@ def test_memory_runs_are_written_as_they_finish_and_resumed(tmp_path, monkeypatc
     (["--threads", "-1"], "--threads must be 1 or more; got -1"),
     (["--data", ""], "--data is empty"),
     (["--task", "music"], "--task music needs --data PATH.mat"),
+    (["--memory-steps", "0", "--memory-tasks", "copy"],
+     "--memory-tasks set the memory rows, which --memory-steps 0 leaves out; drop it"),
+    (["--memory-steps", "0", "--memory-seeds", "3", "--memory-hidden", "8"],
+     "--memory-seeds, --memory-hidden set the memory rows, which --memory-steps 0 leaves out; "
+     "drop them"),
     (["--task", "music", "--data", "x.mat", "--folds", "5"],
      "--folds sets the rolling origins of the forecast backtest; --task music does not use "
      "it, so drop it."),

@@ -47,15 +47,17 @@ def add_parser(sub) -> None:
     p.add_argument("--max-seconds", type=float,
                    help="music and the tasks that take it: cap per run (a run it ends early "
                         "is marked 'not converged')")
-    p.add_argument("--memory-tasks", type=_list(str), default=("adding",),
+    p.add_argument("--memory-tasks", type=_list(str), default=None,
                    help="comma-separated, from adding,copy (default adding: copy memory is "
                         "solved by no model in the default 300 steps)")
-    p.add_argument("--memory-lengths", type=_list(int), default=(50, 100, 200, 400))
+    p.add_argument("--memory-lengths", type=_list(int), default=None,
+                   help="sequence lengths T of the memory tasks (default 50,100,200,400)")
     p.add_argument("--memory-steps", type=int, default=300,
                    help="training steps per memory run (0 skips the memory rows)")
-    p.add_argument("--memory-seeds", type=int, default=1)
-    p.add_argument("--memory-hidden", type=int, default=32,
-                   help="the GRU's width on the memory tasks (the budget sizes the others)")
+    p.add_argument("--memory-seeds", type=int, default=None, help="default 1")
+    p.add_argument("--memory-hidden", type=int, default=None,
+                   help="the GRU's width on the memory tasks (the budget sizes the others; "
+                        "default 32)")
     p.add_argument("--folds", type=int,
                    help="forecast: rolling origins of the backtest (default 3)")
     p.add_argument("--threads", type=int, help="torch threads (default: torch's)")
@@ -108,15 +110,25 @@ def _run(args: argparse.Namespace) -> int:
     if args.folds is not None and args.task != "forecast":  # None: the default, 3
         raise UsageError(f"--folds sets the rolling origins of the forecast backtest; --task "
                          f"{args.task} does not use it, so drop it.")
+    memory = {"--memory-tasks": args.memory_tasks, "--memory-lengths": args.memory_lengths,
+              "--memory-seeds": args.memory_seeds, "--memory-hidden": args.memory_hidden}
+    given = [flag for flag, value in memory.items() if value is not None]
+    if args.memory_steps == 0 and given:  # no memory rows: those settings would do nothing
+        raise UsageError(f"{', '.join(given)} set the memory rows, which --memory-steps 0 "
+                         f"leaves out; drop {'it' if len(given) == 1 else 'them'} or give "
+                         f"--memory-steps.")
     models = tasks.default_models(args.task) if args.models is None else tuple(args.models)
     cfg = CompareConfig(task=args.task, data=args.data, models=models,
                         seeds=args.seeds, budget=args.budget, hidden=args.hidden,
                         epochs=args.epochs, folds=3 if args.folds is None else args.folds,
                         max_seconds=args.max_seconds,
-                        memory_tasks=tuple(args.memory_tasks),
-                        memory_lengths=tuple(args.memory_lengths),
-                        memory_steps=args.memory_steps, memory_seeds=args.memory_seeds,
-                        memory_hidden=args.memory_hidden)
+                        memory_tasks=("adding",) if args.memory_tasks is None
+                        else tuple(args.memory_tasks),
+                        memory_lengths=(50, 100, 200, 400) if args.memory_lengths is None
+                        else tuple(args.memory_lengths),
+                        memory_steps=args.memory_steps,
+                        memory_seeds=1 if args.memory_seeds is None else args.memory_seeds,
+                        memory_hidden=32 if args.memory_hidden is None else args.memory_hidden)
     try:
         check(cfg)
     except ValueError as err:
