@@ -108,3 +108,18 @@ def test_bidirectional_merge_modes_equal_keras(mode, tmp_path):
                        Bidirectional(LSTM(3), merge_mode=mode), Dense(2)])
     _keras_like(ref, ours)
     _check(ref, ours, RNG.normal(size=(4, T, 3)).astype(np.float32), tmp_path)
+
+
+@pytest.mark.filterwarnings("ignore:Layer 'flatten")  # Keras: Flatten drops the mask
+def test_masked_steps_of_a_sequence_repeat_its_last_output_as_keras(tmp_path):
+    """Keras fills the steps past a sequence's length with its last output (a Flatten after
+    it reads them); grukit's layer does too, in eager and in ONNX."""
+    kl = keras.layers
+    ref = keras.Sequential([keras.Input((T,), dtype="int32"), kl.Embedding(V, 4, mask_zero=True),
+                            kl.GRU(5, return_sequences=True), kl.LSTM(3, return_sequences=True),
+                            kl.Flatten(), kl.Dense(2)])
+    ours = Sequential([Input(shape=(T,)), Embedding(V, 4, mask_zero=True),
+                       GRU(5, return_sequences=True), LSTM(3, return_sequences=True), Flatten(),
+                       Dense(2)])
+    _keras_like(ref, ours)
+    _check(ref, ours, IDS, tmp_path)

@@ -83,6 +83,8 @@ def _recurrent(g: Graph, layer, x: str, lengths: str | None, what: str, last: bo
     dirs, stack = rnn.num_directions, rnn.num_layers * rnn.num_directions
     if layer.return_sequences:
         out, lengths = g.transpose(y, [1, 0, 2]), lengths  # (B, T, D·H)
+        if lengths is not None and dirs == 1 and not layer.go_backwards:
+            out = _carry_last(g, out, lengths)  # as the layer: Keras' masked steps
     else:
         top = g.transpose(g.slice(finals[0], 0, stack - dirs, stack), [1, 0, 2])  # (B, D, H)
         out, lengths = g.op("Reshape", [top, g.ints(0, -1)], "last"), None  # (B, D·H)
@@ -103,6 +105,15 @@ def _merge(g: Graph, y: str, mode: str, units: int) -> str:
     return g.op("Mul", [total, g.scalar(0.5)], "merge") if mode == "ave" else total
 
 
+def _carry_last(g: Graph, y: str, lengths: str) -> str:
+    """y (B, T, H) with y[b, t] = y[b, min(t, n_b − 1)] (``layers.recurrent._carry_last``)."""
+    t, zero, one = _steps(g, y)  # (1, T)
+    last = g.op("Max", [g.op("Sub", [g.unsqueeze(lengths, 1), one]), zero])  # (B, 1)
+    idx = g.unsqueeze(g.op("Min", [t, last], "idx"), 2)  # (B, T, 1)
+    idx = g.op("Expand", [idx, g.op("Shape", [y])])  # (B, T, H)
+    return g.op("GatherElements", [y, idx], "carried", axis=1)
+
+
 def _average(g: Graph, x: str, lengths: str | None) -> str:
     """The mean over time of x (B, T, F), over each sequence's valid steps with lengths."""
     if lengths is None:
@@ -115,10 +126,15 @@ def _average(g: Graph, x: str, lengths: str | None) -> str:
 
 def _inside(g: Graph, x: str, lengths: str) -> str:
     """(B, T) bool: step t of x (B, T, ...) lies inside its sequence's length."""
+    t, _, _ = _steps(g, x)  # (1, T)
+    return g.op("Less", [t, g.unsqueeze(lengths, 1)], "inside")  # (B, T)
+
+
+def _steps(g: Graph, x: str) -> tuple[str, str, str]:
+    """(the step numbers 0 … T − 1 of x (B, T, ...) as (1, T) int64, the scalars 0 and 1)."""
     steps = g.squeeze(g.dim(x, 1), 0)
     zero, one = (g.init(np.array(v, np.int64), "c_i64s") for v in (0, 1))
-    t = g.unsqueeze(g.op("Range", [zero, steps, one]), 0)  # (1, T)
-    return g.op("Less", [t, g.unsqueeze(lengths, 1)], "inside")  # (B, T)
+    return g.unsqueeze(g.op("Range", [zero, steps, one]), 0), zero, one
 
 
 def _dense(g: Graph, layer, x: str, what: str) -> str:

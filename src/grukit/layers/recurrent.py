@@ -165,6 +165,8 @@ class _Recurrent(Layer):
             self._state = tuple(s.detach() for s in h) if isinstance(h, tuple) else h.detach()
         if self.return_sequences:
             out = y
+            if lengths is not None and self.rnn.num_directions == 1 and not self.go_backwards:
+                out = _carry_last(y, lengths)  # Keras: a masked step repeats the last output
         else:
             out = _last(h, self.rnn.num_directions)
         if self.return_state:
@@ -181,6 +183,16 @@ class _Recurrent(Layer):
             cfg["zoneout"] = self.zoneout
         return cfg | {"backend": self.backend} | {k: getattr(self, k) for k in self._options} \
             | self._inits
+
+
+def _carry_last(y: Tensor, lengths: Tensor) -> Tensor:
+    """y (B, T, H) with each step past its sequence's length holding the sequence's last
+    output, y[b, t] = y[b, min(t, n_b − 1)], as Keras' recurrent layers fill masked steps
+    (torch's convention, which the module keeps, is zeros)."""
+    t = torch.arange(y.shape[1], device=y.device)
+    last = (lengths.to(y.device).unsqueeze(1) - 1).clamp_min(0)  # (B, 1)
+    idx = torch.minimum(t.unsqueeze(0), last)  # (B, T)
+    return y.gather(1, idx.unsqueeze(-1).expand(-1, -1, y.shape[-1]))
 
 
 def _batch(h) -> int:
