@@ -119,3 +119,21 @@ def _threads_unchanged():
     if after != before:
         torch.set_num_threads(before)
         pytest.fail(f"the test left torch's thread count at {after} (it was {before})")
+
+
+@pytest.fixture(scope="module")
+def tone_speech():
+    """(a GRU(4) SpeechClassifier at 8 kHz trained one epoch on 300/1200 Hz tones, its four
+    training waveforms): the runtime tests' model."""
+    import numpy as np
+    import torch
+
+    from grukit.tasks.speech.estimator import SpeechClassifier
+
+    t, rng = np.arange(1600) / 8000, np.random.default_rng(0)
+    waves = [(0.5 * np.sin(2 * np.pi * f * t) + 0.01 * rng.standard_normal(len(t)))
+             .astype(np.float32) for f in (300, 1200) * 2]
+    torch.manual_seed(0)
+    clf = SpeechClassifier(model="gru", hidden=4, epochs=1, validation_split=0,
+                           spec_augment=False).fit(waves, ["low", "high"] * 2)
+    return clf, waves
