@@ -75,6 +75,10 @@ def test_bad_weights_change_nothing_and_layers_without_keras_layout_refuse():
         ours.set_weights(bad)
     with pytest.raises(ValueError, match="weight arrays shaped"):
         ours.set_weights(ref.get_weights()[:-1])
+    nan = [w.copy() for w in ref.get_weights()]
+    nan[-1][0] = np.nan
+    with pytest.raises(ValueError, match="holds NaN or Inf"):
+        ours.set_weights(nan)
     for a, b in zip(ours.get_weights(), before, strict=True):
         np.testing.assert_array_equal(a, b)
     m = Sequential([MinGRU(4, input_shape=(T, 2)), Dense(1)])

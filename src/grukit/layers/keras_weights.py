@@ -68,6 +68,10 @@ def put(layer, weights: list[np.ndarray]) -> None:
         raise ValueError(f"{name} holds {len(want)} weight arrays shaped {want}; got "
                          f"{len(got)} shaped {got}. Pass the get_weights() of the same Keras "
                          f"layer (same units, input size and options).")
+    bad = next((k for k, w in enumerate(weights) if not np.isfinite(w).all()), None)
+    if bad is not None:
+        raise ValueError(f"{name}: weight array {bad} holds NaN or Inf values; the layer was "
+                         f"left unchanged.")
     if isinstance(layer, Bidirectional):
         return put(layer.layer, weights)
     with torch.no_grad():

@@ -214,6 +214,10 @@ class Sequential(nn.Module):
             raise ValueError(f"the model holds {len(want)} weight arrays shaped {want}; got "
                              f"{len(got)} shaped {got}. Pass get_weights() of the same "
                              f"architecture.")
+        bad = next((k for k, w in enumerate(weights) if not np.isfinite(w).all()), None)
+        if bad is not None:
+            raise ValueError(f"weight array {bad} holds NaN or Inf values; the model was left "
+                             f"unchanged.")
         at = 0
         for layer, ws in zip(self.stack, own, strict=True):
             layer.set_weights(weights[at:at + len(ws)])
