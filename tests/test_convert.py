@@ -255,3 +255,10 @@ def test_a_textbook_gru_cell_is_refused_without_pointing_to_to_keras():
                                          r"form; a reset_after=False GRU cell does not convert "
                                          r"to torch.nn.$"):
         convert.to_torch(gnn.GRUCell(3, 4, reset_after=False))
+
+
+@pytest.mark.parametrize("convert_to", [convert.to_torch, convert.to_keras])
+def test_zoneout_is_refused_where_the_target_would_predict_otherwise(convert_to):
+    # in evaluation a zoneout GRU steps h' = p h + (1 − p) h̃; torch.nn and Keras step h̃
+    with pytest.raises(ValueError, match=r"zoneout=0.3 computes .* predict otherwise"):
+        convert_to(gnn.GRU(3, 4, zoneout=0.3))

@@ -69,6 +69,16 @@ def _spec(module: nn.Module) -> CellSpec:
     return spec
 
 
+def _no_zoneout(module: nn.Module, target: str) -> None:
+    """Refuse a module with zoneout: in evaluation it steps h' = p h + (1 − p) h̃, which
+    ``target`` has not, so the converted layer would predict otherwise."""
+    rate = getattr(module, "zoneout", 0)
+    if rate:
+        raise ValueError(f"{type(module).__name__} with zoneout={rate} computes h' = p h + "
+                         f"(1 − p) h̃ in evaluation, which {target} has not, so the converted "
+                         f"layer would predict otherwise; convert a module with zoneout=0.")
+
+
 def _options(spec: CellSpec, reset_after: bool) -> dict:
     """The options that decide a layer's parameters, from the converters' arguments."""
     return {"reset_after": reset_after} if "reset_after" in spec.options else {}
@@ -259,6 +269,7 @@ def to_keras(module: nn.Module):
                          f"layer.")
     if getattr(module, "proj_size", 0):
         raise ValueError("Keras LSTM has no projection; convert a module with proj_size=0.")
+    _no_zoneout(module, f"Keras {spec.keras}")
     import keras  # optional dependency, imported only here
 
     options = {k: getattr(module, k, spec.options[k]) for k in spec.options}
@@ -338,6 +349,7 @@ def to_torch(module: nn.Module) -> nn.Module:
                 raise ValueError(f"torch.nn.{name} only has the {k}={default} form; a "
                                  f"{k}={value} {spec.display}{'' if layer else ' cell'}"
                                  f"{where}.")
+        _no_zoneout(module, f"torch.nn.{spec.torch}")
     step = _one_step(module, ours=True)
     if step is not None:
         dst, extra = step
