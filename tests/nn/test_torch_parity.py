@@ -170,3 +170,13 @@ def test_parameter_names_shapes_and_order_match_torch():
 def test_lstm_forget_bias():
     m = gnn.LSTM(3, 4, forget_bias=1.0)
     assert torch.all(m.bias_ih_l0[4:8] == 1.0) and torch.all(m.bias_hh_l0[4:8] == 0.0)
+
+
+@pytest.mark.parametrize("kind", ["GRU", "LSTM", "RNN"])
+def test_flatten_parameters_is_there_and_changes_nothing(kind):
+    # torch.nn code calls it before each forward (DataParallel, cuDNN warnings)
+    ours, theirs = _pair(kind, 1, False, False)
+    theirs.flatten_parameters()
+    assert ours.flatten_parameters() is None
+    x = torch.randn(7, 2, 3)
+    _close(ours(x), theirs(x))

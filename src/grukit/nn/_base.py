@@ -171,6 +171,10 @@ class RecurrentBase(nn.Module):
             else:
                 nn.init.uniform_(w, -bound, bound)
 
+    def flatten_parameters(self) -> None:
+        """Nothing to do, kept for torch.nn code that calls it (``torch.nn.RNNBase`` packs
+        its weights into one cuDNN buffer there; the ops read each parameter as it is)."""
+
     def layer_params(self, layer: int, direction: int) -> dict[str, Tensor | None]:
         """The weights of one layer and direction by their op names (weight_ih, ...)."""
         d = self._parameters  # read directly: Module.__getattr__ costs ~1 µs a name; a name
