@@ -77,3 +77,21 @@ def test_search_flags_without_tune_are_one_line(tmp_path, capsys, flag):
     assert main(["forecast", "--data", "nile", *flag, "--output", str(tmp_path / "o")]) == 2
     err = capsys.readouterr().err
     assert f"{flag[0]} sets up the search of --tune N; add --tune N" in err
+
+
+@pytest.mark.parametrize("top", [[], ["--tune-top", "2"]])
+def test_seed_reaches_the_search(tmp_path, capsys, monkeypatch, top):
+    """--seed with --tune seeds the search and the model it chooses (it was dropped: the
+    search and the tuned model ran with seed 0)."""
+    from grukit.cli import main
+
+    seen = {}
+
+    def search(series, season, trials, **options):
+        seen.update(options)
+        raise ValueError("stopped here")
+
+    monkeypatch.setattr(tune_mod, "tune", search)
+    assert main(["forecast", "--data", "nile", "--tune", "1", *top, "--seed", "5", "--epochs",
+                 "1"]) == 2
+    assert seen["seed"] == 5 and "stopped here" in capsys.readouterr().err

@@ -73,9 +73,11 @@ def tuned_model(args, settings: dict, values, season: int, folds: int, covariate
     fixed.pop("ensemble", None)  # the search scores one network a trial
     print(f"tuning: {args.tune} trials ({backend}, at most {args.tune_timeout:.0f} s) on the "
           f"first {cut} points" + (f", study in {storage}" if storage else ""), flush=True)
+    seed = settings.get("seed", 0)  # --seed: every trial's and the chosen model's
     # a study of other data or settings in the same file is another study, never resumed
-    name = "forecast-" + fingerprint(values[:cut], season, folds, fixed | {"horizon": h})[:16]
-    options = {"horizon": h, "study_name": name, "storage": storage,
+    name = "forecast-" + fingerprint(values[:cut], season, folds, fixed | {"horizon": h} |
+                                     ({"seed": seed} if seed else {}))[:16]
+    options = {"horizon": h, "seed": seed, "study_name": name, "storage": storage,
                "timeout": args.tune_timeout, "fixed": fixed, "backend": backend,
                "covariates": None if covariates is None else covariates[:cut]}
     top = getattr(args, "tune_top", None) or 1
