@@ -6,6 +6,8 @@ from .callbacks import (
     EarlyStopping,
     EpochTimer,
     History,
+    LambdaCallback,
+    LearningRateScheduler,
     ModelCheckpoint,
     ProgressBar,
     ReduceLROnPlateau,
@@ -17,7 +19,8 @@ from .saving import load_weights
 from .sequential import Sequential
 from .training import optimizer
 
-__all__ = ["CSVLogger", "Callback", "EarlyStopping", "EpochTimer",
-           "History", "ModelCheckpoint", "from_keras", "ProgressBar",
+__all__ = ["CSVLogger", "Callback", "EarlyStopping", "EpochTimer", "History",
+           "LambdaCallback", "LearningRateScheduler", "ModelCheckpoint", "from_keras",
+           "ProgressBar",
            "NonFiniteLoss", "ReduceLROnPlateau", "Sequential", "Step", "Trainee", "load",
            "load_weights", "optimizer", "train_loop"]

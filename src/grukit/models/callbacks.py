@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import math
 import numbers
 import os
@@ -47,15 +48,40 @@ def _mode(cls: str, monitor: str, mode) -> str:
 
 
 class Callback:
-    """Override what you need; every hook is a no-op. ``self.model`` is set by ``fit``."""
+    """Override what you need; every hook is a no-op. ``fit`` calls ``set_model`` and
+    ``set_params`` (``self.params``: ``epochs``, ``steps``, ``verbose``) before training.
+    As Keras', ``on_train_batch_begin``/``on_train_batch_end`` call ``on_batch_begin``/
+    ``on_batch_end``; ``on_test_begin``/``on_test_end`` wrap each epoch's validation pass
+    (``on_test_end`` gets its logs). Keras' per-batch test and predict hooks have no place
+    in this loop: a callback that overrides one is refused by ``fit``."""
 
     model = None
+    params: dict = {}
 
+    def set_model(self, model): self.model = model
+    def set_params(self, params): self.params = params
     def on_train_begin(self, logs=None): ...
     def on_train_end(self, logs=None): ...
     def on_epoch_begin(self, epoch, logs=None): ...
     def on_epoch_end(self, epoch, logs=None): ...
+    def on_batch_begin(self, batch, logs=None): ...
     def on_batch_end(self, batch, logs=None): ...
+    def on_train_batch_begin(self, batch, logs=None): self.on_batch_begin(batch, logs=logs)
+    def on_train_batch_end(self, batch, logs=None): self.on_batch_end(batch, logs=logs)
+    def on_test_begin(self, logs=None): ...
+    def on_test_end(self, logs=None): ...
+
+
+# Keras hooks this loop never calls (evaluate and predict run no callbacks)
+UNCALLED = ("on_test_batch_begin", "on_test_batch_end", "on_predict_begin", "on_predict_end",
+            "on_predict_batch_begin", "on_predict_batch_end")
+
+
+def overrides(cb: Callback, *hooks: str) -> bool:
+    """Whether ``cb`` defines one of ``hooks`` itself (its class or, as ``LambdaCallback``,
+    the instance), rather than inheriting ``Callback``'s no-op."""
+    return any(h in vars(cb) or getattr(type(cb), h, None) is not getattr(Callback, h, None)
+               for h in hooks)
 
 
 class History(Callback):
@@ -67,8 +93,17 @@ class History(Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         self.epoch.append(epoch)
-        for k, v in (logs or {}).items():
+        self._logs = logs if logs is not None else {}
+        self._taken = set(self._logs)
+        for k, v in self._logs.items():
             self.history.setdefault(k, []).append(v)
+
+    def settle(self) -> None:
+        """Take what later callbacks added to the epoch's logs (``learning_rate`` from
+        ``ReduceLROnPlateau``), as Keras' History, which runs after the user's callbacks."""
+        for k in [k for k in getattr(self, "_logs", {}) if k not in self._taken]:
+            self._taken.add(k)
+            self.history.setdefault(k, []).append(self._logs[k])
 
 
 class EpochTimer(Callback):
@@ -271,6 +306,8 @@ class ReduceLROnPlateau(Callback):
         if value is None:
             raise ValueError(f"ReduceLROnPlateau: {self.monitor!r} is not logged; logged: "
                              f"{sorted(logs or {})}.")
+        if logs is not None:  # as Keras: the epoch's rate, before this call changes it
+            logs["learning_rate"] = _rate(self.model.optimizer)
         value = value if self.mode == "min" else -value
         if self.cooldown_counter > 0:
             self.cooldown_counter -= 1
@@ -291,6 +328,66 @@ class ReduceLROnPlateau(Callback):
                           f"{group['lr']}.")
             if groups:
                 self.cooldown_counter, self.wait = self.cooldown, 0
+
+
+def _rate(optimizer) -> float:
+    """The optimizer's learning rate (its first parameter group's), as a float."""
+    return float(optimizer.param_groups[0]["lr"])
+
+
+class LearningRateScheduler(Callback):
+    """Keras' scheduler: at each epoch's start, ``lr = schedule(epoch, lr)`` (or
+    ``schedule(epoch)``, the older form) for every parameter group; each epoch's rate is
+    logged as ``learning_rate``. ``verbose=1`` prints each setting."""
+
+    def __init__(self, schedule, verbose: int = 0):
+        if not callable(schedule):
+            raise TypeError(f"LearningRateScheduler: schedule must be a function of (epoch, "
+                            f"lr) returning the rate; got {schedule!r}.")
+        self.schedule, self.verbose = schedule, verbose
+
+    def on_epoch_begin(self, epoch, logs=None):
+        optimizer = self.model.optimizer
+        try:
+            params = inspect.signature(self.schedule).parameters.values()
+            n_args = 2 if any(p.kind == p.VAR_POSITIONAL for p in params) else len(params)
+        except (TypeError, ValueError):  # a builtin without a signature: Keras' form
+            n_args = 2
+        rate = self.schedule(epoch, _rate(optimizer)) if n_args >= 2 else self.schedule(epoch)
+        if (isinstance(rate, bool) or not isinstance(rate, numbers.Real)
+                or not math.isfinite(rate) or rate < 0):
+            raise ValueError(f"LearningRateScheduler: schedule({epoch}) must return a finite "
+                             f"learning rate, 0 or more (a float); got {rate!r}.")
+        for group in optimizer.param_groups:
+            group["lr"] = float(rate)
+        if self.verbose:
+            print(f"\nEpoch {epoch + 1}: LearningRateScheduler setting learning rate to "
+                  f"{float(rate)}.")
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is not None:
+            logs["learning_rate"] = _rate(self.model.optimizer)
+
+
+class LambdaCallback(Callback):
+    """Keras' ``LambdaCallback``: each hook given as a function replaces that hook
+    (``on_epoch_end=lambda epoch, logs: ...``, ``on_train_batch_end=lambda batch, logs:
+    ...``, ``on_train_begin=lambda logs: ...``); other keywords become attributes, as in
+    Keras, so any hook name ``Callback`` has can be given."""
+
+    def __init__(self, on_epoch_begin=None, on_epoch_end=None, on_train_begin=None,
+                 on_train_end=None, on_train_batch_begin=None, on_train_batch_end=None,
+                 **kwargs):
+        given = dict(on_epoch_begin=on_epoch_begin, on_epoch_end=on_epoch_end,
+                     on_train_begin=on_train_begin, on_train_end=on_train_end,
+                     on_train_batch_begin=on_train_batch_begin,
+                     on_train_batch_end=on_train_batch_end, **kwargs)
+        for name, fn in given.items():
+            if fn is None:
+                continue
+            if name.startswith("on_") and not callable(fn):
+                raise TypeError(f"LambdaCallback: {name} must be a function; got {fn!r}.")
+            setattr(self, name, fn)
 
 
 class ProgressBar(Callback):

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from .callbacks import Callback, History, ProgressBar, is_main_process
+from .callbacks import UNCALLED, Callback, History, ProgressBar, is_main_process, overrides
 from .saving import read_checkpoint
 
 NONFINITE = ("warn", "raise")
@@ -231,24 +231,36 @@ def train_loop(model, optimizer: torch.optim.Optimizer, step: Callable, batches,
     if verbose == 1 and sys.stdout.isatty():
         cbs.append(ProgressBar(epochs, steps))
     for cb in cbs:
-        cb.model = model
+        uncalled = [h for h in UNCALLED if overrides(cb, h)]
+        if uncalled:
+            raise ValueError(f"{type(cb).__name__} overrides {', '.join(uncalled)}, which fit "
+                             f"never calls (evaluate and predict run no callbacks); move that "
+                             f"work to on_epoch_end or on_test_end.")
+    for cb in cbs:
+        cb.set_model(model)
+        cb.set_params({"verbose": verbose, "epochs": epochs, "steps": steps})
     model.stop_training = False
     for cb in cbs:
-        cb.on_train_begin()
-    batch_cbs = [cb for cb in cbs if type(cb).on_batch_end is not Callback.on_batch_end]
+        cb.on_train_begin({})
+    begin_cbs = [cb for cb in cbs if overrides(cb, "on_batch_begin", "on_train_batch_begin")]
+    batch_cbs = [cb for cb in cbs if overrides(cb, "on_batch_end", "on_train_batch_end")]
+    test_cbs = [cb for cb in cbs if overrides(cb, "on_test_begin", "on_test_end")]
     late = lambda: max_seconds is not None and time.perf_counter() - started > max_seconds  # noqa: E731
+    last = None  # the last epoch's logs, for on_train_end
     for epoch in range(start_epoch, epochs):
         model._epoch = epoch
         source = batches(epoch) if callable(batches) else batches
         first = skip if epoch == start_epoch else 0
         for cb in cbs:
-            cb.on_epoch_begin(epoch)
+            cb.on_epoch_begin(epoch, {})
         good = copy.deepcopy(module.state_dict())  # restored if the loss goes NaN
         module.train()
         t0 = time.perf_counter()
         total, seen, bad, out_of_time = 0.0, 0, None, False
         sums: dict[str, list[float]] = {}  # metric -> [Σ mean·count, Σ count]
         for i, batch in enumerate(source, start=first):
+            for cb in begin_cbs:
+                cb.on_train_batch_begin(i, logs={})
             optimizer.zero_grad(set_to_none=True)
             try:
                 with step_context() if step_context is not None else _nothing():
@@ -277,7 +289,7 @@ def train_loop(model, optimizer: torch.optim.Optimizer, step: Callable, batches,
                 acc[0] += mean * count
                 acc[1] += count
             for cb in batch_cbs:
-                cb.on_batch_end(i, logs)
+                cb.on_train_batch_end(i, logs=logs)
             if late():
                 out_of_time = True
                 break
@@ -300,12 +312,19 @@ def train_loop(model, optimizer: torch.optim.Optimizer, step: Callable, batches,
         logs |= {name: a / b if b else float("nan") for name, (a, b) in sums.items()}
         t1 = time.perf_counter()
         if validate is not None:
-            logs |= validate(epoch)
+            for cb in test_cbs:
+                cb.on_test_begin({})
+            val = validate(epoch)
+            for cb in test_cbs:
+                cb.on_test_end({k.removeprefix("val_"): v for k, v in val.items()})
+            logs |= val
         history.val_seconds.append(time.perf_counter() - t1)
         if seconds_key is not None:
             logs[seconds_key] = history.train_seconds[-1]
         for cb in cbs:
             cb.on_epoch_end(epoch, logs)
+        history.settle()
+        last = logs
         if verbose == 2:
             print(f"Epoch {epoch + 1}/{epochs} - " +
                   " - ".join(f"{k}: {v:.4f}" for k, v in logs.items()), flush=True)
@@ -316,7 +335,7 @@ def train_loop(model, optimizer: torch.optim.Optimizer, step: Callable, batches,
             history.stop_reason = "callback"
             break
     for cb in cbs:
-        cb.on_train_end()
+        cb.on_train_end({} if last is None else last)
     return history
 
 

@@ -1,0 +1,150 @@
+"""Keras' scheduling callbacks and hooks, run beside Keras 3 (torch backend) on the same fit:
+the learning rates each epoch logs, the rate left on the optimizer, and which hooks run in
+which order with which arguments."""
+
+import os
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("KERAS_BACKEND", "torch")
+keras = pytest.importorskip("keras")
+
+from grukit.layers import GRU, Dense  # noqa: E402
+from grukit.models import (  # noqa: E402
+    Callback,
+    LambdaCallback,
+    LearningRateScheduler,
+    ReduceLROnPlateau,
+    Sequential,
+)
+
+X = np.random.RandomState(0).randn(48, 5, 2).astype("float32")
+Y = X.sum((1, 2))[:, None]
+
+
+def _fit(lib, callbacks, epochs=5, **kw):
+    if lib == "keras":
+        model = keras.Sequential([keras.Input((5, 2)), keras.layers.GRU(4),
+                                  keras.layers.Dense(1)])
+        model.compile(optimizer=keras.optimizers.SGD(0.01), loss="mse")
+    else:
+        model = Sequential([GRU(4, input_shape=(5, 2)), Dense(1)])
+        model.compile(optimizer="sgd", loss="mse")
+    h = model.fit(X, Y, epochs=epochs, batch_size=16, verbose=0, callbacks=callbacks,
+                  shuffle=False, **kw)
+    lr = (float(model.optimizer.learning_rate) if lib == "keras"
+          else model.optimizer.param_groups[0]["lr"])
+    return h.history, lr
+
+
+def _both(make, **kw):
+    return [_fit(lib, make(lib), **kw) for lib in ("keras", "grukit")]
+
+
+def test_reduce_lr_on_plateau_logs_the_epochs_rate_as_keras():
+    # min_delta 10: only the first epoch counts as a gain, whatever the losses, so the
+    # schedule of reductions is the same in both libraries
+    def make(lib):
+        cls = keras.callbacks.ReduceLROnPlateau if lib == "keras" else ReduceLROnPlateau
+        return [cls(monitor="loss", patience=1, factor=0.5, min_delta=10)]
+
+    (theirs, lr_k), (ours, lr_g) = _both(make)
+    assert np.allclose(ours["learning_rate"], theirs["learning_rate"], rtol=1e-6)
+    assert len(ours["learning_rate"]) == len(ours["loss"]) == 5
+    assert lr_g == pytest.approx(lr_k, rel=1e-6)
+
+
+@pytest.mark.parametrize("form", ["epoch_lr", "epoch_only"])
+def test_learning_rate_scheduler_as_keras(form):
+    if form == "epoch_lr":
+        def schedule(epoch, lr):
+            return lr if epoch < 2 else lr * 0.5
+    else:
+        def schedule(epoch):
+            return 0.02 / (1 + epoch)
+
+    def make(lib):
+        cls = keras.callbacks.LearningRateScheduler if lib == "keras" else LearningRateScheduler
+        return [cls(schedule)]
+
+    (theirs, lr_k), (ours, lr_g) = _both(make)
+    assert np.allclose(ours["learning_rate"], theirs["learning_rate"], rtol=1e-6)
+    assert lr_g == pytest.approx(lr_k, rel=1e-6)
+
+
+def test_scheduler_refuses_a_rate_that_is_no_number():
+    model = Sequential([GRU(4, input_shape=(5, 2)), Dense(1)])
+    model.compile(optimizer="sgd", loss="mse")
+    for bad in (None, float("nan"), -0.1, "0.1"):
+        with pytest.raises(ValueError, match="must return a finite learning rate"):
+            model.fit(X, Y, epochs=1, verbose=0,
+                      callbacks=[LearningRateScheduler(lambda e, lr, b=bad: b)])
+    with pytest.raises(TypeError, match="must be a function"):
+        LearningRateScheduler(0.1)
+
+
+def _recorder(lib, events):
+    def note(name):
+        def hook(*args, **kw):  # Keras passes a batch hook's logs by keyword
+            *index, logs = (*args, kw["logs"]) if "logs" in kw else args
+            events.append((name, *index, tuple(sorted(logs)) if logs is not None else None))
+        return hook
+
+    names = ["on_train_begin", "on_train_end", "on_epoch_begin", "on_epoch_end",
+             "on_train_batch_begin", "on_train_batch_end"]
+    cls = keras.callbacks.LambdaCallback if lib == "keras" else LambdaCallback
+    return cls(**{n: note(n) for n in names})
+
+
+def test_hooks_run_in_keras_order_with_keras_arguments():
+    events = {"keras": [], "grukit": []}
+    for lib in events:
+        _fit(lib, [_recorder(lib, events[lib])], epochs=2, validation_split=0.25)
+    assert events["grukit"] == events["keras"]
+    assert ("on_train_batch_end", 2, ("loss",)) in events["grukit"]  # 36 samples: 3 batches
+
+
+def test_subclass_hooks_and_params_as_keras():
+    class Seen(Callback):
+        def __init__(self):
+            self.calls = []
+
+        def on_batch_begin(self, batch, logs=None):
+            self.calls.append(("batch_begin", batch))
+
+        def on_batch_end(self, batch, logs=None):
+            self.calls.append(("batch_end", batch))
+
+        def on_test_begin(self, logs=None):
+            self.calls.append(("test_begin",))
+
+        def on_test_end(self, logs=None):
+            self.calls.append(("test_end", tuple(sorted(logs))))
+
+        def set_params(self, params):
+            super().set_params(params)
+            self.calls.append(("params", params["epochs"], params["steps"]))
+
+    seen = Seen()
+    model = Sequential([GRU(4, input_shape=(5, 2)), Dense(1)])
+    model.compile(optimizer="sgd", loss="mse", metrics=["mae"])
+    model.fit(X, Y, epochs=1, batch_size=16, verbose=0, validation_split=0.25,
+              callbacks=[seen])
+    assert seen.calls == [("params", 1, 3), ("batch_begin", 0), ("batch_end", 0),
+                          ("batch_begin", 1), ("batch_end", 1), ("batch_begin", 2),
+                          ("batch_end", 2), ("test_begin",), ("test_end", ("loss", "mae"))]
+
+
+def test_a_hook_fit_never_calls_is_refused():
+    class Predicting(Callback):
+        def on_predict_batch_end(self, batch, logs=None):
+            pass
+
+    model = Sequential([GRU(4, input_shape=(5, 2)), Dense(1)])
+    model.compile(optimizer="sgd", loss="mse")
+    with pytest.raises(ValueError, match="overrides on_predict_batch_end, which fit never"):
+        model.fit(X, Y, epochs=1, verbose=0, callbacks=[Predicting()])
+    with pytest.raises(ValueError, match="on_test_batch_end"):
+        model.fit(X, Y, epochs=1, verbose=0,
+                  callbacks=[LambdaCallback(on_test_batch_end=lambda b, logs: None)])
