@@ -311,3 +311,21 @@ def test_state_is_a_snapshot_that_later_steps_leave_unchanged(kind):
         before = [t.clone() for t in saved]
         advance(x)
         assert all(torch.equal(a, b) for a, b in zip(saved, before, strict=True)), path
+
+
+@pytest.mark.parametrize("make", [lambda: gnn.GRU(3, 5, 2), lambda: gnn.LSTM(3, 5),
+                                  lambda: gnn.GRUCell(3, 5)])
+def test_an_int8_module_pickles_and_torch_saves(make, tmp_path):
+    import pickle
+
+    from grukit.nn.quantized import Int8Recurrent, quantize_int8
+
+    q = quantize_int8(make(), linear="grukit")
+    x = torch.randn(4, 2, 3) if isinstance(q, gnn.RecurrentBase) else torch.randn(2, 3)
+    torch.save(q, tmp_path / "q.pt")
+    for back in (pickle.loads(pickle.dumps(q)), torch.load(tmp_path / "q.pt",
+                                                           weights_only=False)):
+        assert type(back) is type(q) and isinstance(back, Int8Recurrent)
+        y_back, y = back(x), q(x)  # the cell: h'; the modules: (output, h_n or (h_n, c_n))
+        y_back, y = (y_back, y) if isinstance(y, torch.Tensor) else (y_back[0], y[0])
+        assert torch.equal(y_back, y)

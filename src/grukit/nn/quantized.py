@@ -73,6 +73,12 @@ class Int8Recurrent:
             return dequantize_rows(q, buffers[name + "_scale"], self.int8_dtype)
         return super().__getattr__(name)
 
+    def __reduce_ex__(self, protocol):
+        """Pickled (``torch.save(model)``, ``copy.deepcopy``) as the float class's int8
+        twin, made again on loading: the twin is made at run time, so pickle cannot find it
+        by name."""
+        return _new_int8, (type(self).__bases__[1],), self.__dict__  # (Int8Recurrent, cls)
+
     def int8_layer(self, layer: int, direction: int = 0) -> dict:
         """One layer's int8 weights and scales, and its float biases, by op name."""
         suffix = f"_l{layer}" + ("_reverse" if direction else "")
@@ -93,6 +99,11 @@ def _int8_class(cls: type) -> type:
                              {"__doc__": f"{cls.__name__} with int8 weights (per-row "
                                          f"scales); see grukit.nn.quantized."})
     return _CLASSES[cls]
+
+
+def _new_int8(cls: type) -> Int8Recurrent:
+    """An empty instance of ``cls``'s int8 twin (pickle sets its state)."""
+    return object.__new__(_int8_class(cls))
 
 
 def _quantize_recurrent(m: RecurrentBase | _CellBase) -> None:
