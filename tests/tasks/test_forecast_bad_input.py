@@ -177,6 +177,29 @@ def test_series_of_other_lengths_and_other_shapes():
             Forecaster(**SMALL).fit(bad)
 
 
+def test_series_with_time_stamps_out_of_order_or_twice_are_refused(fitted):
+    """A pandas Series is read in the order it is stored: shuffled or repeated time stamps
+    are refused (they were trained on as they came, a shuffled series as a series)."""
+    import pandas as pd
+
+    y = pd.Series(_series(), index=pd.date_range("2020-01-31", periods=80, freq="ME"))
+    shuffled = y.sample(frac=1, random_state=0)
+    twice = pd.Series(_series(), index=y.index[:40].append(y.index[:40]))
+    for call, match in (
+            (lambda: Forecaster(**SMALL).fit(shuffled), r"^the series has its time stamps "
+                                                        r"out of order \(.* after .*\).*sort"),
+            (lambda: Forecaster(**SMALL).fit([y, shuffled]), "^series 1 has its time stamps "
+                                                             "out of order"),
+            (lambda: Forecaster(**SMALL).backtest(shuffled, folds=1), "^the series has its"),
+            (lambda: fitted.predict(shuffled), "^recent has its time stamps out of order"),
+            (lambda: Forecaster(**SMALL).fit(twice), r"^the series has 40 duplicated time "
+                                                     r"stamp\(s\), e.g. 2020-01-31")):
+        with pytest.raises(ValueError, match=match) as e:
+            call()
+        _one_line(e)
+    assert fitted.predict(y).shape == (4,)  # in order: taken
+
+
 @pytest.mark.parametrize("flag,value,least", [
     ("--horizon", "0", 1), ("--horizon", "-2", 1), ("--folds", "0", 1), ("--lookback", "0", 1),
     ("--epochs", "0", 1), ("--epochs", "-1", 1), ("--hidden", "0", 1), ("--seed", "-1", 0)])

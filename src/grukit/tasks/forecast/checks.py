@@ -83,6 +83,26 @@ def _floats(values, what: str) -> np.ndarray:
         raise ValueError(f"{what} must hold numbers ({' '.join(str(err).split())}).") from None
 
 
+def _in_time_order(series, what: str) -> None:
+    """A pandas Series on time stamps (dates, periods, time spans) must hold them in order,
+    each once: its values are read in the order they are stored, as steps of one series."""
+    import pandas as pd
+
+    index = getattr(series, "index", None)
+    if not isinstance(index, (pd.DatetimeIndex, pd.PeriodIndex, pd.TimedeltaIndex)):
+        return
+    dup = index.duplicated()
+    if dup.any():
+        raise ValueError(f"{what} has {int(dup.sum())} duplicated time stamp(s), e.g. "
+                         f"{index[dup][0]}; aggregate them first (e.g. "
+                         f"series.groupby(level=0).mean()).")
+    if not index.is_monotonic_increasing:
+        i = int(np.flatnonzero(index[1:] < index[:-1])[0])
+        raise ValueError(f"{what} has its time stamps out of order ({index[i + 1]} after "
+                         f"{index[i]}), and its values are read in the order they are "
+                         f"stored; sort it first (series.sort_index()).")
+
+
 def _is_scalar_list(series) -> bool:
     return isinstance(series, (list, tuple)) and len(series) > 0 and \
         all(np.ndim(v) == 0 for v in series)
@@ -104,8 +124,11 @@ def as_list(series, covariates=None):
     single = _is_scalar_list(series) or \
         (not isinstance(series, (list, tuple)) and np.ndim(series) == 1)
     if single:
+        _in_time_order(series, "the series")
         ys = [_floats(series, "the series")]
     elif isinstance(series, (list, tuple)):
+        for i, s in enumerate(series):
+            _in_time_order(s, f"series {i}")
         ys = [_floats(s, f"series {i}") for i, s in enumerate(series)]
     else:
         arr = _floats(series, "the series")
@@ -175,6 +198,7 @@ def check_values(y: np.ndarray, where: str) -> None:
 
 def window(recent, lookback: int, what: str = "recent") -> np.ndarray:
     """The last ``lookback`` values of ``recent`` as float64, checked."""
+    _in_time_order(recent, what)
     w = _floats(recent, what)
     if w.ndim != 1:
         raise ValueError(f"{what} must be one 1-D series; got shape {w.shape} (for several "
