@@ -148,3 +148,23 @@ def test_a_hook_fit_never_calls_is_refused():
     with pytest.raises(ValueError, match="on_test_batch_end"):
         model.fit(X, Y, epochs=1, verbose=0,
                   callbacks=[LambdaCallback(on_test_batch_end=lambda b, logs: None)])
+
+
+def test_batch_logs_are_the_epochs_running_means_as_keras():
+    # same weights, same SGD: Keras' batch logs hold the loss and metrics averaged over the
+    # epoch's batches so far (the last one equals the epoch's value)
+    k = keras.Sequential([keras.Input((5, 2)), keras.layers.GRU(4), keras.layers.Dense(1)])
+    k.compile(optimizer=keras.optimizers.SGD(0.01), loss="mse", metrics=["mae"])
+    ours = Sequential([GRU(4, input_shape=(5, 2)), Dense(1)])
+    ours.compile(optimizer="sgd", loss="mse", metrics=["mae"])
+    ours.set_weights(k.get_weights())
+    logged = {"keras": [], "grukit": []}
+    for lib, model in (("keras", k), ("grukit", ours)):
+        cls = keras.callbacks.LambdaCallback if lib == "keras" else LambdaCallback
+        record = cls(on_train_batch_end=lambda b, logs, got=logged[lib]: got.append(
+            (logs["loss"], logs["mae"])))
+        h = model.fit(X, Y, epochs=2, batch_size=16, verbose=0, shuffle=False,
+                      callbacks=[record])
+        assert logged[lib][2] == pytest.approx((h.history["loss"][0], h.history["mae"][0]),
+                                               rel=1e-5)
+    assert np.allclose(logged["grukit"], logged["keras"], rtol=1e-4)

@@ -122,7 +122,8 @@ def run_fit(model, x, y, *, batch_size, epochs, verbose, callbacks, validation_d
     history = train_loop(model, model.optimizer, step, batches, epochs=epochs,
                          callbacks=callbacks, verbose=verbose, start_epoch=start_epoch,
                          skip=skip, steps=-(-len(dataset) // batch_size),
-                         validate=None if validation_data is None else validate)
+                         validate=None if validation_data is None else validate,
+                         running=True)
     if world > 1:
         wrapper = weakref.ref(train_model)
         train_model = None  # the steps' closure held it; training is over

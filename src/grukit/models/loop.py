@@ -170,7 +170,7 @@ def train_loop(model, optimizer: torch.optim.Optimizer, step: Callable, batches,
                nonfinite: str = "warn", fix: str = "Lower the learning rate or check the data.",
                step_context: Callable | None = None, verbose=0, steps: int | None = None,
                start_epoch: int = 0, skip: int = 0, history: History | None = None,
-               seconds_key: str | None = None) -> History:
+               seconds_key: str | None = None, running: bool = False) -> History:
     """Train ``model`` (an ``nn.Module``, a ``Sequential`` or a ``Trainee``) with
     ``optimizer`` for epochs ``start_epoch .. epochs - 1``; returns the ``History``.
 
@@ -198,6 +198,8 @@ def train_loop(model, optimizer: torch.optim.Optimizer, step: Callable, batches,
         verbose (int): 0 silent, 1 a progress bar (on a terminal), 2 a line per epoch.
         steps: batches per epoch, for the progress bar (None: unknown).
         seconds_key: also log each epoch's update time (validation excluded) under this key.
+        running: batch hooks log the epoch's running means of the loss and the metrics so
+            far (Keras' batch logs) instead of the batch's own loss.
 
     After the call, ``history.stop_reason`` is "epochs", "callback", "max_seconds" or
     "nonfinite", and ``history.train_seconds`` / ``history.val_seconds`` hold per-epoch times.
@@ -288,6 +290,9 @@ def train_loop(model, optimizer: torch.optim.Optimizer, step: Callable, batches,
                 acc = sums.setdefault(name, [0.0, 0.0])
                 acc[0] += mean * count
                 acc[1] += count
+            if running:
+                logs["loss"] = total / max(seen, 1)
+                logs |= {name: a / b if b else float("nan") for name, (a, b) in sums.items()}
             for cb in batch_cbs:
                 cb.on_train_batch_end(i, logs=logs)
             if late():
