@@ -173,3 +173,15 @@ def test_a_boolean_mask_of_the_wrong_length_is_refused(saved, tmp_path):
                                          r"record \(12\); got shape \(20,\)\.$"):
         ClinicalClassifier(hidden=4, epochs=1).fit(data, np.ones(20, dtype=bool))
     assert clf.evaluate(data, np.arange(12) < 9)["n"] == 9
+
+
+@pytest.mark.parametrize("n, positives", [(6, 2), (9, 3), (12, 1)])
+def test_gradient_boosting_trains_on_a_fold_too_small_for_its_early_stopping_split(
+        n, positives):
+    from grukit.tasks.clinical.baselines import baseline_proba
+
+    rng = np.random.default_rng(0)
+    y = np.r_[np.ones(positives), np.zeros(n - positives), 0, 1]  # (n + 2,): train, test
+    features = rng.normal(size=(n + 2, 4))
+    p = baseline_proba("gradient-boosting", features, y, np.arange(n), np.arange(n, n + 2))
+    assert p.shape == (2,) and ((p >= 0) & (p <= 1)).all()
