@@ -262,3 +262,27 @@ def test_zoneout_is_refused_where_the_target_would_predict_otherwise(convert_to)
     # in evaluation a zoneout GRU steps h' = p h + (1 − p) h̃; torch.nn and Keras step h̃
     with pytest.raises(ValueError, match=r"zoneout=0.3 computes .* predict otherwise"):
         convert_to(gnn.GRU(3, 4, zoneout=0.3))
+
+
+@pytest.mark.parametrize("kind", ["GRU", "LSTM"])
+@pytest.mark.parametrize("given", ["bias_ih", "bias_hh"])
+def test_torch_to_keras_weights_with_one_bias_keeps_it(kind, given):
+    # the other bias is zero: bias_hh alone was dropped (a Keras list without bias), and
+    # bias_ih alone failed with AttributeError for a GRU
+    torch.manual_seed(0)
+    module = getattr(torch.nn, kind)(3, 4, batch_first=True)
+    params = {n[:-3]: p for n, p in module.named_parameters()}
+    other = "bias_hh" if given == "bias_ih" else "bias_ih"
+    with torch.no_grad():
+        params[other].zero_()
+    layer = getattr(keras.layers, kind)(4, return_sequences=True, return_state=True)
+    layer.build((None, None, 3))
+    layer.set_weights(convert.torch_to_keras_weights(params | {other: None}, kind.lower()))
+    x = torch.randn(2, 5, 3)
+    with torch.no_grad():
+        torch.testing.assert_close(_keras_out(layer, x)[0], module(x)[0], rtol=1e-5, atol=1e-5)
+
+
+def test_torch_to_keras_weights_without_a_weight_says_which():
+    with pytest.raises(ValueError, match="weight_hh missing"):
+        convert.torch_to_keras_weights({"weight_ih": torch.zeros(12, 3)}, "gru")

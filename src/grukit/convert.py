@@ -167,6 +167,11 @@ def torch_to_keras_weights(params: dict[str, torch.Tensor | None], kind: str,
     spec = cells.get(kind)
     gates, order = spec.gates, spec.keras_order
 
+    missing = [k for k in ("weight_ih", "weight_hh")
+               if not isinstance(params.get(k), torch.Tensor)]
+    if missing:
+        raise ValueError(f"{' and '.join(missing)} missing (or not a tensor); pass weight_ih, "
+                         f"weight_hh, bias_ih and bias_hh of one layer and direction.")
     w_ih, w_hh = params["weight_ih"], params["weight_hh"]
     units = w_hh.shape[1] if w_hh.dim() == 2 else -1
     shapes = {k: tuple(v.shape) for k, v in params.items() if v is not None}
@@ -191,15 +196,17 @@ def torch_to_keras_weights(params: dict[str, torch.Tensor | None], kind: str,
     out = [_blocks(np_(params["weight_ih"]).T, gates, order, axis=1),  # (I, G·H)
            _blocks(np_(params["weight_hh"]).T, gates, order, axis=1)]  # (H, G·H)
     b_ih, b_hh = params.get("bias_ih"), params.get("bias_hh")
-    if b_ih is not None:
-        if not spec.has_param("bias_hh", **_options(spec, reset_after)):
-            out.append(_blocks(np_(b_ih), gates, order, 0))  # (G·H,)
+    has_hh = spec.has_param("bias_hh", **_options(spec, reset_after))
+    if b_ih is not None or (b_hh is not None and has_hh):  # the one not given is zero
+        b_i = np_(b_ih) if b_ih is not None else np.zeros_like(np_(b_hh))
+        b_h = np_(b_hh) if b_hh is not None else np.zeros_like(b_i)
+        if not has_hh:
+            out.append(_blocks(b_i, gates, order, 0))  # (G·H,)
         elif spec.keras_bias == "stack":
-            out.append(np.stack([_blocks(np_(b_ih), gates, order, 0),
-                                 _blocks(np_(b_hh), gates, order, 0)]))  # (2, G·H)
+            out.append(np.stack([_blocks(b_i, gates, order, 0),
+                                 _blocks(b_h, gates, order, 0)]))  # (2, G·H)
         else:
-            summed = np_(b_ih) + (np_(b_hh) if b_hh is not None else 0)
-            out.append(_blocks(summed, gates, order, 0))  # (G·H,)
+            out.append(_blocks(b_i + b_h, gates, order, 0))  # (G·H,)
     return out
 
 
