@@ -172,3 +172,28 @@ def test_speech_predictor_takes_a_recordings_folder_and_refuses_a_bare_waveform(
         p.predict_proba(np.zeros(1600))
     np.testing.assert_array_equal(p.predict_proba(np.zeros((2, 1600))),  # a batch of rows
                                   p.predict_proba([np.zeros(1600)] * 2))
+
+
+def test_recommend_reads_64_bit_item_ids_exactly(tmp_path):
+    """Ids past 2**53 (64-bit hashes, snowflake ids) are not rounded through float64, which
+    refused them or took 10**18 + 1 for its neighbour 10**18."""
+    import pandas as pd
+
+    from grukit.tasks.recommend import GRU4Rec
+
+    base = 10 ** 18
+    ids = [base, base + 1, base + 2, base + 256]  # one float64 apart: base + 256
+    rng = np.random.default_rng(0)
+    rows = [(s, ids[i], t) for s in range(24)
+            for t, i in enumerate(rng.integers(0, 4, rng.integers(2, 5)))]
+    events = pd.DataFrame(rows, columns=["session", "item", "time"])
+    torch.manual_seed(0)
+    m = GRU4Rec(hidden=3, epochs=1, n_sample=0, batch_size=4).fit(events)
+    export(m, tmp_path / "rec.onnx")
+    p = Predictor(tmp_path / "rec.onnx")
+    for session in ([base + 1], [base + 2, base + 1], [str(base + 1)], [f" {base + 2} "]):
+        assert p.recommend(session, k=4) == m.recommend(session, k=4), session
+    assert p.item_index(base + 1) == m.items_.index[base + 1] != m.items_.index[base]
+    with pytest.raises(ValueError) as e:
+        p.recommend([base + 3])  # float64(base + 3) is base: a known id
+    assert f"item {base + 3} is not one this model knows" in _sentence(e)

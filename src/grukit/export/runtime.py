@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import warnings
 
 import numpy as np
@@ -314,16 +315,15 @@ class Predictor:
     # -- recommendation ------------------------------------------------------------------
     def item_index(self, item) -> int:
         """The graph's index of an original item id, found as ``GRU4Rec`` finds it: 7,
-        7.0 and "7" alike; a text item "123" from the number 123."""
-        try:
-            whole = int(float(item)) if float(item).is_integer() else None
-        except (TypeError, ValueError, OverflowError):
-            whole = None
+        7.0 and "7" alike; a text item "123" from the number 123. Whole numbers are read
+        exactly (an int or a digit string is never rounded through float64, whose spacing
+        past 2**53 would take 64-bit ids for their neighbours)."""
+        whole = _whole_number(item)
         if self.manifest["items"]["type"] == "int":
             key = whole
         else:
             key = item if isinstance(item, str) else None if whole is None else str(whole)
-        if isinstance(item, (bool, np.bool_)) or key not in self._index:
+        if key not in self._index:
             raise ValueError(f"item {item!r} is not one this model knows.")
         return self._index[key]
 
@@ -416,6 +416,23 @@ def _read_riff(path: str) -> tuple[int, int, int, int, bytes]:
         raise ValueError(f"its samples are of format {kind}, not PCM (1) or float (3), e.g. "
                          f"A-law or ADPCM")
     return kind, channels, rate, bits, raw
+
+
+_WHOLE = re.compile(r"^\s*[+-]?\d+(\.0*)?\s*$")  # grukit.data.sessions' whole-number text
+
+
+def _whole_number(v) -> int | None:
+    """``v`` as an int when it is a whole number (not a bool), else None: ints exactly, floats
+    that are whole, and text such as "7", " 7 " or "7.0" (``grukit.data.sessions.whole_number``)."""
+    if isinstance(v, (bool, np.bool_)):
+        return None
+    if isinstance(v, (int, np.integer)):
+        return int(v)
+    if isinstance(v, (float, np.floating)):
+        return int(v) if np.isfinite(v) and float(v).is_integer() else None
+    if isinstance(v, str) and _WHOLE.match(v):
+        return int(v.strip().split(".")[0])
+    return None
 
 
 def _floats(values, what: str) -> np.ndarray:
