@@ -123,3 +123,19 @@ def test_masked_steps_of_a_sequence_repeat_its_last_output_as_keras(tmp_path):
                        Dense(2)])
     _keras_like(ref, ours)
     _check(ref, ours, IDS, tmp_path)
+
+
+@pytest.mark.filterwarnings("ignore:Layer 'flatten")
+def test_masked_go_backwards_sequences_come_out_as_keras_puts_them(tmp_path):
+    """Keras runs a go_backwards layer on the whole padded sequence reversed, so its masked
+    steps come first and its outputs last, and the mask passes on unchanged: a layer after
+    it reads those leading steps. grukit's layer, its next layer and ONNX give the same."""
+    kl = keras.layers
+    ref = keras.Sequential([keras.Input((T,), dtype="int32"), kl.Embedding(V, 4, mask_zero=True),
+                            kl.GRU(5, return_sequences=True, go_backwards=True),
+                            kl.SimpleRNN(3, return_sequences=True), kl.Flatten(), kl.Dense(2)])
+    ours = Sequential([Input(shape=(T,)), Embedding(V, 4, mask_zero=True),
+                       GRU(5, return_sequences=True, go_backwards=True),
+                       SimpleRNN(3, return_sequences=True), Flatten(), Dense(2)])
+    _keras_like(ref, ours)
+    _check(ref, ours, IDS, tmp_path)

@@ -83,7 +83,9 @@ def _recurrent(g: Graph, layer, x: str, lengths: str | None, what: str, last: bo
     dirs, stack = rnn.num_directions, rnn.num_layers * rnn.num_directions
     if layer.return_sequences:
         out, lengths = g.transpose(y, [1, 0, 2]), lengths  # (B, T, D·H)
-        if lengths is not None and dirs == 1 and not layer.go_backwards:
+        if lengths is not None and dirs == 1 and layer.go_backwards:  # as the layer: padding
+            out = g.reverse_time(g.reverse_time(out, lengths, 1, 0), None, 1, 0)  # first
+        elif lengths is not None and dirs == 1:
             out = _carry_last(g, out, lengths)  # as the layer: Keras' masked steps
     else:
         top = g.transpose(g.slice(finals[0], 0, stack - dirs, stack), [1, 0, 2])  # (B, D, H)

@@ -165,8 +165,11 @@ class _Recurrent(Layer):
             self._state = tuple(s.detach() for s in h) if isinstance(h, tuple) else h.detach()
         if self.return_sequences:
             out = y
-            if lengths is not None and self.rnn.num_directions == 1 and not self.go_backwards:
-                out = _carry_last(y, lengths)  # Keras: a masked step repeats the last output
+            if lengths is not None and self.rnn.num_directions == 1:
+                if self.go_backwards:  # Keras ran the padded sequence reversed: padding first
+                    out = reverse_within(y, lengths.cpu()).flip(1)  # y[b, T − 1 − t]
+                else:  # Keras: a masked step repeats the last output
+                    out = _carry_last(y, lengths)
         else:
             out = _last(h, self.rnn.num_directions)
         if self.return_state:
