@@ -197,3 +197,5 @@ def test_recommend_reads_64_bit_item_ids_exactly(tmp_path):
     with pytest.raises(ValueError) as e:
         p.recommend([base + 3])  # float64(base + 3) is base: a known id
     assert f"item {base + 3} is not one this model knows" in _sentence(e)
+    # k defaults to 20, or every item of a smaller catalogue, as GRU4Rec.recommend
+    assert p.recommend([base]) == m.recommend([base]) and len(p.recommend([base])) == 4

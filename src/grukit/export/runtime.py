@@ -86,8 +86,8 @@ class Predictor:
     # -- dispatch ------------------------------------------------------------------------
     def predict(self, raw=None, **options):
         """The task's prediction from raw input: forecast values (Forecaster), labels
-        (classifiers), the next-item ids (GRU4Rec, ``k`` = 20). A forecaster without
-        ``raw`` continues the series it was fitted on."""
+        (classifiers), the next-item ids (GRU4Rec, ``k`` = 20 or every item when there are
+        fewer). A forecaster without ``raw`` continues the series it was fitted on."""
         if self.task == "Forecaster":
             return self.forecast(raw, **options)
         if self.task == "GRU4Rec":
@@ -350,9 +350,12 @@ class Predictor:
             scores, h = self.step([i], h)
         return scores[0]
 
-    def recommend(self, session_items, k: int = 20, return_scores: bool = False) -> list:
-        """The ``k`` likeliest next item ids after ``session_items``, best first."""
+    def recommend(self, session_items, k: int | None = None,
+                  return_scores: bool = False) -> list:
+        """The ``k`` likeliest next item ids after ``session_items``, best first; ``k``
+        defaults to 20, or every item when there are fewer (as ``GRU4Rec.recommend``)."""
         scores = self.scores(session_items)
+        k = min(20, len(scores)) if k is None else k
         if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= len(scores):
             raise ValueError(f"k must be a whole number between 1 and {len(scores)}; got "
                              f"{k!r}.")
