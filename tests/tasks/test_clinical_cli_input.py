@@ -185,3 +185,57 @@ def test_gradient_boosting_trains_on_a_fold_too_small_for_its_early_stopping_spl
     features = rng.normal(size=(n + 2, 4))
     p = baseline_proba("gradient-boosting", features, y, np.arange(n), np.arange(n, n + 2))
     assert p.shape == (2,) and ((p >= 0) & (p <= 1)).all()
+
+
+@pytest.mark.parametrize("flag", ["--shared-masks", "--no-baselines"])
+def test_predict_refuses_the_training_flags_it_would_ignore(saved, tmp_path, capsys, flag):
+    data = tiny_set(str(tmp_path / "data"))
+    assert main(["clinical", "predict", "--model", saved, "--data", data, flag]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and f"{flag} set(s) training" in err
+
+
+def test_predict_refuses_the_output_folder_of_a_cross_validation_run(saved, tmp_path, capsys):
+    data = tiny_set(str(tmp_path / "data"))
+    run = tmp_path / "run"
+    run.mkdir()
+    body = '{"protocol": "stratified 5-fold cross-validation", "models": {}}'
+    (run / "metrics.json").write_text(body)
+    assert main(["clinical", "predict", "--model", saved, "--data", data, "--output",
+                 str(run)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "holds the results of a cross-validation run" in err
+    assert (run / "metrics.json").read_text() == body and os.listdir(run) == ["metrics.json"]
+
+
+def test_predict_scores_only_binary_outcomes_of_both_classes_and_says_why_not(
+        saved, tmp_path, capsys):
+    root = tmp_path / "physionet"
+    tiny_set(str(root))
+    out = tmp_path / "pred"
+    args = ["clinical", "predict", "--model", saved, "--data", str(root), "--output", str(out)]
+    assert main(args) == 0 and (out / "metrics.json").is_file()
+    capsys.readouterr()
+    for rows, why in (("100,0\n101,0\n", "all 2 stays with an outcome have In-hospital_death "
+                                          "0, and AUC-ROC and AUC-PR need both outcomes"),
+                      ("100,0\n101,2\n102,1\n", "record 101 has In-hospital_death 2, and an "
+                                                 "outcome to score risks against is 0 or 1")):
+        (root / "Outcomes-a.txt").write_text("RecordID,In-hospital_death\n" + rows)
+        assert main(args) == 0
+        text = capsys.readouterr().out
+        assert f"{why}: writing risks without scoring them" in text and "AUC-ROC 0" not in text
+        assert not (out / "metrics.json").exists()  # the earlier run's, of other outcomes
+
+
+def test_predict_reads_the_stays_on_the_grid_of_the_saved_model(tmp_path, capsys):
+    folder = tiny_set(str(tmp_path / "data"))
+    data = read_physionet2012(folder, n_steps=12, step=0.5)
+    model = str(tmp_path / "m")
+    clf = ClinicalClassifier(model="gru-mean", hidden=4, epochs=1, validation_split=0)
+    clf.fit(data).save(model)
+    out = tmp_path / "pred"
+    assert main(["clinical", "predict", "--model", model, "--data", folder, "--output",
+                 str(out)]) == 0
+    assert "12 steps of 0.5 h" in capsys.readouterr().out
+    risk = [float(r.split(",")[1]) for r in (out / "predictions.csv").read_text().split()[1:]]
+    np.testing.assert_allclose(risk, clf.predict_proba(data), rtol=1e-6)

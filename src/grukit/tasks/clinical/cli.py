@@ -23,7 +23,8 @@ import numpy as np
 from ..._runs import RUN, UsageError, at_least, predict_args, prepare_output, training_model
 from .estimator import MODELS
 
-TRAIN_ONLY = ("folds", "hidden", "epochs", "seed", "save", "resume", "outcome", "bootstrap")
+TRAIN_ONLY = ("folds", "hidden", "epochs", "seed", "save", "resume", "outcome", "bootstrap",
+              "shared_masks", "no_baselines")
 DEFAULT_OUTCOME = "In-hospital_death"
 
 
@@ -100,13 +101,15 @@ def data_folder(given: str | None, flag: str = "--data") -> str:
 
 
 def read_set(folder: str, outcome: str | None = None, outcomes="auto", unknown: str | None = None,
-             variables=None):
+             variables=None, n_steps: int = 48, step: float = 1.0):
     """A PhysioNet 2012 folder with ``outcome`` (default in-hospital death); ``outcomes=None``
     reads stays without an outcome file; ``unknown`` the policy for parameter names outside
-    ``variables`` (default the PhysioNet variables)."""
+    ``variables`` (default the PhysioNet variables); the grid: ``n_steps`` steps of ``step``
+    hours (predict: the saved model's)."""
     from ...data.clinical import read_physionet2012
 
-    kw = {"unknown": unknown or "error", "variables": variables}
+    kw = {"unknown": unknown or "error", "variables": variables, "n_steps": n_steps,
+          "step": step}
     if outcomes is None:
         return read_physionet2012(folder, outcomes=None, **kw)
     return read_physionet2012(folder, outcome=outcome or DEFAULT_OUTCOME, **kw)
@@ -268,12 +271,13 @@ def run_predict(args: argparse.Namespace) -> int:
     from ..._io import atomic_text
     from ...data.clinical import OutcomeMismatch
     from ..estimator import load
-    from .estimator import ClinicalClassifier, auc_scores
+    from .estimator import ClinicalClassifier
 
     predict_args(args, TRAIN_ONLY, "clinical")
     if args.data is None:
         raise UsageError("predict needs --data DIR, a folder of stays in the PhysioNet 2012 "
                          "format.")
+    _refuse_cross_validation_output(args.output)
     out = prepare_output(args.output)
     RUN.start(out)
     clf = load(args.model)
@@ -286,7 +290,9 @@ def run_predict(args: argparse.Namespace) -> int:
     if args.unknown == "keep":
         raise UsageError("predict reads the variables the model was trained on, so --unknown "
                          "keep cannot add others; use --unknown drop to drop and count them.")
-    kw = {"unknown": args.unknown, "variables": clf.variables_}
+    # the model's variables and grid (a model trained in Python may have another grid)
+    kw = {"unknown": args.unknown, "variables": clf.variables_, "n_steps": clf.steps_,
+          "step": clf.step_}
     note = None
     try:
         data = read_set(args.data, clf.outcome_, **kw)
@@ -305,16 +311,20 @@ def run_predict(args: argparse.Namespace) -> int:
     lines = ["RecordID,risk"] + [f"{r},{float(p):.9g}"
                                  for r, p in zip(data.record_ids, risk, strict=True)]
     text = "\n".join(lines) + "\n"
-    scores = None
-    known = np.isfinite(data.y)
-    if data.outcome is not None and known.any() and len(np.unique(data.y[known])) == 2:
-        scores = auc_scores(data.y[known], risk[known])
+    scores, why = None, None
+    if data.outcome is not None:
+        scores, why = _scores(data, risk)
+    if why:
+        say(f"{why}: writing risks without scoring them against outcomes.")
     if out:
         atomic_text(os.path.join(out, "predictions.csv"), text)
+        stale = os.path.join(out, "metrics.json")
         if scores is not None:
-            atomic_text(os.path.join(out, "metrics.json"), json.dumps(
+            atomic_text(stale, json.dumps(
                 {"data": os.path.abspath(args.data), "model": os.path.abspath(args.model),
                  "outcome": data.outcome} | scores, indent=2))
+        elif os.path.isfile(stale):  # an earlier predict's scores, of other stays
+            os.remove(stale)
         print(f"{args.data}: {len(risk)} risks written to {os.path.join(out, 'predictions.csv')}")
     else:
         print(text, end="")
@@ -322,3 +332,44 @@ def run_predict(args: argparse.Namespace) -> int:
         say(f"AUC-ROC {scores['auc_roc']:.4f}, AUC-PR {scores['auc_pr']:.4f} on "
             f"{scores['n']} stays with an outcome ({data.outcome})")
     return 0
+
+
+def _scores(data, risk):
+    """(AUC scores, None) of the stays with an outcome, or (None, why they cannot be
+    scored): AUCs need outcomes of 0 and 1, both present."""
+    from .estimator import auc_scores
+
+    known = np.isfinite(data.y)
+    y = data.y[known]
+    if not known.any():
+        return None, f"no stay has a {data.outcome} outcome"
+    if not np.isin(y, (0.0, 1.0)).all():
+        i = np.flatnonzero(known)[~np.isin(y, (0.0, 1.0))][0]
+        return None, (f"record {data.record_ids[i]} has {data.outcome} {data.y[i]:g}, and an "
+                      f"outcome to score risks against is 0 or 1")
+    if len(np.unique(y)) < 2:
+        return None, (f"all {len(y)} stays with an outcome have {data.outcome} {y[0]:g}, and "
+                      f"AUC-ROC and AUC-PR need both outcomes")
+    return auc_scores(y, risk[known]), None
+
+
+def _refuse_cross_validation_output(path: str | None) -> None:
+    """predict writes metrics.json: one sentence when ``path`` holds a cross-validation run's
+    (its metrics.json or folds/), which that would replace."""
+    from ..folds import FOLDS_DIR
+
+    if not path or not os.path.isdir(path):
+        return
+    metrics = os.path.join(path, "metrics.json")
+    run = os.path.isdir(os.path.join(path, FOLDS_DIR))
+    if not run and os.path.isfile(metrics):
+        try:
+            with open(metrics, encoding="utf-8") as f:
+                body = json.load(f)
+            run = isinstance(body, dict) and "models" in body
+        except (OSError, ValueError):
+            run = False
+    if run:
+        raise UsageError(f"--output {path!r} holds the results of a cross-validation run "
+                         f"(metrics.json, folds/), which predict's metrics.json would replace; "
+                         f"give predict a folder of its own.")
