@@ -286,3 +286,18 @@ def test_torch_to_keras_weights_with_one_bias_keeps_it(kind, given):
 def test_torch_to_keras_weights_without_a_weight_says_which():
     with pytest.raises(ValueError, match="weight_hh missing"):
         convert.torch_to_keras_weights({"weight_ih": torch.zeros(12, 3)}, "gru")
+
+
+@pytest.mark.parametrize("mode", ["eval", "train"])
+def test_torch_conversions_keep_the_mode(mode):
+    # an evaluation module came back in training mode, so dropout between layers changed
+    # its outputs
+    theirs = getattr(torch.nn.LSTM(3, 4, num_layers=2, dropout=0.5), mode)()
+    ours = convert.from_torch(theirs)
+    back = convert.to_torch(ours)
+    assert ours.training == back.training == (mode == "train")
+    if mode == "eval":
+        x = torch.randn(5, 2, 3)
+        with torch.no_grad():
+            torch.testing.assert_close(ours(x), theirs(x), rtol=1e-5, atol=1e-5)
+            torch.testing.assert_close(back(x), theirs(x), rtol=1e-5, atol=1e-5)

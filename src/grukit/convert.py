@@ -302,10 +302,12 @@ def to_keras(module: nn.Module):
 # -- torch.nn -----------------------------------------------------------------------------
 
 def _like(src: nn.Module, dst: nn.Module) -> nn.Module:
+    """``dst`` with ``src``'s weights, device, dtype and mode (an evaluation module stays
+    one: in training the dropout between layers would change its outputs)."""
     p = next(src.parameters())
     dst.to(device=p.device, dtype=p.dtype)
     dst.load_state_dict(src.state_dict())
-    return dst
+    return dst.train(src.training)
 
 
 def _one_step(module: nn.Module, ours: bool) -> tuple[type, dict] | None:
