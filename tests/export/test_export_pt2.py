@@ -65,6 +65,25 @@ def test_forecaster_pt2_equals_predict_and_manifest_names_it(forecaster, tmp_pat
     np.testing.assert_allclose(got, f.net.predict(x), **TOL)
 
 
+def test_forecaster_with_covariates_exports_to_pt2(tmp_path):
+    """Its example batch carries the covariates' last rows (the export refused the model,
+    asking for covariates it cannot be given)."""
+    from grukit.tasks.forecast import Forecaster
+
+    t = np.arange(60)
+    cov = np.stack([np.sin(t / 3), t / 100.0], 1)  # (T, 2)
+    f = Forecaster(hidden=3, horizon=2, epochs=1, lookback=6).fit(10 + np.sin(t / 5),
+                                                                  covariates=cov)
+    manifest = json.loads(export(f, tmp_path / "c.pt2", format="pt2").read_text())
+    assert manifest["inputs"][0]["shape"] == ["batch", "time", 4]
+    assert manifest["forecast"]["covariates"] == 2
+    x = np.concatenate([f.inputs(f.last[0], f.last_cov[0]),
+                        f.inputs(f.last[0] * 0.9, f.last_cov[0] + 1)])  # (2, lookback, 4)
+    with torch.no_grad():
+        got = load_pt2(tmp_path / "c.pt2").module()(torch.from_numpy(x)).numpy()
+    np.testing.assert_allclose(got, f.net.predict(x), **TOL)
+
+
 def test_sequence_classifier_pt2_equals_its_network(tmp_path):
     from grukit.tasks.classify import SequenceClassifier
 

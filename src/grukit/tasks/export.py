@@ -179,7 +179,8 @@ def pt2_network(est):
     name = type(est).__name__
     if name == "Forecaster":
         est.check_exportable("format 'pt2'")
-        return est.net, torch.from_numpy(est.inputs(est.last[0]))  # (1, lookback, 2 + C)
+        cov = None if est.last_cov is None else est.last_cov[0]  # its covariates' last rows
+        return est.net, torch.from_numpy(est.inputs(est.last[0], cov))  # (1, lookback, 2 + C)
     if name == "TextClassifier":
         return est.model, torch.ones(2, 8, dtype=torch.long)  # (B, T) token ids
     if name in ("SequenceClassifier", "SpeechClassifier"):
