@@ -309,6 +309,10 @@ def test_windows_line_ends_blank_lines_and_utf16_read_like_plain_ones(tmp_path):
         "2": (STAY_2 + "\n\n").encode("utf-16")}))  # with its byte-order mark
     assert np.array_equal(plain.X, messy.X, equal_nan=True)
     assert np.array_equal(plain.static, messy.static, equal_nan=True)
+    spaced = read_physionet2012(_set(tmp_path / "spaced", {
+        "1": STAY_1.replace(",", ", "), "2": STAY_2.replace(",", " , ")}))  # names stripped
+    assert np.array_equal(plain.X, spaced.X, equal_nan=True)
+    assert np.array_equal(plain.static, spaced.static, equal_nan=True)
     with pytest.raises(ValueError, match="1.txt' line 11: '00:10,HR' has 2 fields"):
         read_physionet2012(_set(tmp_path / "bad", {
             "1": STAY_1.replace("00:30,HR,60\n", "\n00:30,HR,60\n00:10,HR\n")}))
@@ -346,6 +350,14 @@ def test_bad_folder_and_outcome_files_are_refused(tmp_path):
         ("RecordID,In-hospital_death\n1,1\n1,0\n", ValueError, "lists record '1' twice"),
         ("ID,In-hospital_death\n1,1\n", ValueError, "has no 'RecordID' column"),
         ("RecordID,In-hospital_death\n1,yes\n", ValueError, "line 2: In-hospital_death 'yes'"),
+        # a cell of inf was taken as an outcome and its record left out of training unlisted
+        ("RecordID,In-hospital_death\n1,1\n\n2,inf\n", ValueError,
+         r"line 4: In-hospital_death 'inf' is not a finite number; leave the cell empty"),
+        # a row with a field too many shifted every column onto the next (ids read from
+        # SAPS-I), with an error about duplicated records at best
+        ("RecordID,SAPS-I,In-hospital_death\n1,12,0,\n2,12,1\n", ValueError,
+         r"is not a readable CSV \(Error tokenizing data. C error: Expected 3 fields in line "
+         r"2, saw 4\)\.$"),
     ]
     for i, (outcomes, error, message) in enumerate(cases):
         folder = _set(tmp_path / str(i), outcomes=outcomes)

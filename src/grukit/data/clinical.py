@@ -318,8 +318,8 @@ def read_long_csv(path, id_column: str = "id", time_column: str = "time",
                             skip_blank_lines=False, header=None)
         frame = frame.iloc[1:].set_axis([str(c).strip() for c in frame.iloc[0]], axis=1)
     except (pd.errors.ParserError, pd.errors.EmptyDataError) as err:
-        raise ValueError(f"{os.fspath(path)!r} is not a readable CSV ({err}); give one row "
-                         f"per measurement with a header line.") from None
+        raise ValueError(f"{os.fspath(path)!r} is not a readable CSV ({str(err).strip()}); "
+                         f"give one row per measurement with a header line.") from None
     _check_grid(step, n_steps, unknown)
     line = np.arange(len(frame)) + 2  # (rows,) line numbers, blank lines included
     filled = (frame != "").any(axis=1).to_numpy()

@@ -359,7 +359,8 @@ def _parse_physionet_rows(raw: bytes, rows: pd.DataFrame) -> pd.DataFrame:
         _fail_at(rows, ~good, "time {time!r} is not HH:MM (hours:minutes since admission, "
                  "e.g. 07:30).")
     value = pd.to_numeric(parts["v"], errors="coerce").to_numpy(np.float64)
-    rows["name"] = parts["p"].fillna("").to_numpy(dtype=object)
+    # spaces around a name are layout, as in the header (``Time, Parameter, Value``)
+    rows["name"] = parts["p"].fillna("").str.strip().to_numpy(dtype=object)
     if not np.isfinite(value).all():
         rows["value"] = parts["v"].astype(object).where(parts["v"].notna(), "").to_numpy()
         _fail_at(rows, ~np.isfinite(value), "value {value!r} of {name!r} is not a number; "
@@ -479,17 +480,23 @@ def parse_rows(rows: pd.DataFrame, time_unit: float = 1.0, time_format: str = "a
 
 def read_outcomes(path, id_column: str):
     """An outcome CSV as its record ids (n,) (text, from ``id_column``) and {column: (n,)
-    float64} for the other columns. Duplicated ids, a missing id column and non-numeric
-    outcomes are refused."""
+    float64} for the other columns. Duplicated ids, a missing id column, a row with more
+    fields than the header and outcomes that are not finite numbers are refused."""
     path = os.fspath(path)
     try:
+        # header=None: a row with more fields than the header is refused with its line (with
+        # a header, pandas takes the extra first field as an index and shifts every column)
         frame = pd.read_csv(io.StringIO(read_text_file(path)), dtype=str,
-                            keep_default_na=False)
+                            keep_default_na=False, header=None, skip_blank_lines=False)
     except (pd.errors.ParserError, pd.errors.EmptyDataError) as err:
-        raise ValueError(f"outcome file {path!r} is not a readable CSV ({err}).") from None
+        raise ValueError(f"outcome file {path!r} is not a readable CSV "
+                         f"({str(err).strip()}).") from None
+    frame = frame.iloc[1:].set_axis([str(c).strip() for c in frame.iloc[0]], axis=1)
+    line = np.arange(len(frame)) + 2  # (rows,) line numbers, blank lines included
+    filled = (frame != "").any(axis=1).to_numpy()
+    frame, line = frame[filled].reset_index(drop=True), line[filled]
     if frame.empty:
         raise ValueError(f"outcome file {path!r} has no rows below its header.")
-    frame.columns = [c.strip() for c in frame.columns]
     if id_column not in frame.columns:
         raise ValueError(f"outcome file {path!r} has no {id_column!r} column; its columns "
                          f"are {', '.join(map(repr, frame.columns))}.")
@@ -500,10 +507,11 @@ def read_outcomes(path, id_column: str):
     table = {}
     for col in frame.columns.drop(id_column):
         values = pd.to_numeric(frame[col].str.strip(), errors="coerce")
-        bad = values.isna() & (frame[col].str.strip() != "")
+        bad = (values.isna() & (frame[col].str.strip() != "")) | np.isinf(values)
         if bad.any():
             i = int(np.flatnonzero(bad.to_numpy())[0])
-            raise ValueError(f"outcome file {path!r} line {i + 2}: {col} "
-                             f"{frame[col].iloc[i]!r} is not a number.")
+            raise ValueError(f"outcome file {path!r} line {line[i]}: {col} "
+                             f"{frame[col].iloc[i]!r} is not a finite number; leave the "
+                             f"cell empty for an unknown outcome.")
         table[col] = values.to_numpy(dtype=np.float64)
     return ids.to_numpy(dtype=str), table
