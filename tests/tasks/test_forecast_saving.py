@@ -87,6 +87,23 @@ def test_covariates_and_time_stamps_are_kept(tmp_path):
     assert g.future_index()[0] == pd.Timestamp("2006-10-01")  # update moves the origin
 
 
+def test_a_named_timezone_is_kept_across_daylight_saving(tmp_path):
+    """Daily stamps at local midnight stay at local midnight after the clocks change, before
+    and after saving and after update (they were continued at the last stamp's UTC offset:
+    00:00+01:00 is 01:00 in Berlin's summer time)."""
+    idx = pd.date_range("2020-01-01", "2020-03-27", freq="D", tz="Europe/Berlin")
+    y = pd.Series(_series(len(idx)), index=idx)
+    f = Forecaster(**SMALL).fit(y)
+    want = pd.date_range("2020-03-28", periods=4, freq="D", tz="Europe/Berlin")
+    assert list(f.future_index()) == list(want)
+    f.save(str(tmp_path / "m"))
+    g = Forecaster.load(str(tmp_path / "m"))
+    assert list(g.future_index()) == list(want) and str(g.future_index().tz) == "Europe/Berlin"
+    g.update(0.5)
+    g.update(0.5)
+    assert list(g.future_index()) == list(want.shift(2))
+
+
 def test_saving_needs_a_fitted_model_and_a_folder(tmp_path):
     with pytest.raises(NotFittedError, match="before save"):
         Forecaster(**SMALL).save(str(tmp_path / "m"))

@@ -64,9 +64,10 @@ def write_table(path: str, table) -> None:
 
 
 def time_of(series) -> dict | None:
-    """{"end": last time stamp, "freq": pandas frequency} of a pandas Series with a regular
-    DatetimeIndex or PeriodIndex (its periods' start times), else None (a forecast is then
-    numbered by step: a TimedeltaIndex or a plain range has no calendar to continue)."""
+    """{"end": last time stamp, "freq": pandas frequency[, "tz": its timezone's name]} of a
+    pandas Series with a regular DatetimeIndex or PeriodIndex (its periods' start times), else
+    None (a forecast is then numbered by step: a TimedeltaIndex or a plain range has no
+    calendar to continue)."""
     import pandas as pd
 
     index = getattr(series, "index", None)
@@ -75,4 +76,16 @@ def time_of(series) -> dict | None:
         index = pd.DatetimeIndex(index, freq=pd.infer_freq(index) if len(index) > 2 else None)
     if not isinstance(index, pd.DatetimeIndex) or index.freqstr is None or len(index) == 0:
         return None
-    return {"end": index[-1].isoformat(), "freq": index.freqstr}
+    out = {"end": index[-1].isoformat(), "freq": index.freqstr}
+    # a named zone (Europe/Berlin) is kept: "end" holds only its offset at the last stamp,
+    # and the days after a change of daylight saving time start at another offset
+    zone = getattr(index.tz, "key", None) or getattr(index.tz, "zone", None)
+    return out | {"tz": str(zone)} if zone else out
+
+
+def end_of(t: dict):
+    """The last time stamp of ``time_of``'s dict, in its timezone when one is named."""
+    import pandas as pd
+
+    end = pd.Timestamp(t["end"])
+    return end.tz_convert(t["tz"]) if t.get("tz") and end.tzinfo is not None else end

@@ -30,7 +30,7 @@ import numpy as np
 from ..estimator import Estimator
 from . import checks, scaling
 from .checks import MODELS, as_list, check_config, check_season, check_values, whole
-from .files import time_of
+from .files import end_of, time_of
 from .intervals import conformal_halfwidth
 from .training import calibrate, member_outputs, train_network
 
@@ -350,7 +350,7 @@ class Forecaster(Estimator):
         t = self.times[self._index(index)]
         if t is None:
             return None
-        return pd.date_range(pd.Timestamp(t["end"]), periods=self.config.horizon + 1,
+        return pd.date_range(end_of(t), periods=self.config.horizon + 1,
                              freq=t["freq"])[1:]
 
     def update(self, value: float, covariate=None, index: int = 0) -> np.ndarray:
@@ -387,8 +387,7 @@ class Forecaster(Estimator):
             self.last_cov[index] = np.vstack([self.last_cov[index], row])[-keep:]
         t = self.times[index]
         if t is not None:
-            t["end"] = (pd.Timestamp(t["end"]) + pd.tseries.frequencies.to_offset(t["freq"])
-                        ).isoformat()
+            t["end"] = (end_of(t) + pd.tseries.frequencies.to_offset(t["freq"])).isoformat()
         return self._predict_one(self.last[index], None if self.last_cov is None
                                  else self.last_cov[index], index)
 

@@ -41,8 +41,8 @@ def restore(self, tensors: dict, extras: dict) -> None:
             raise ValueError(f"lookback {extras['lookback']} does not follow from its "
                              f"settings ({lookback})")
         self.season, self.n_cov, self.single = season, n_cov, bool(extras["single"])
-        self.times = [None if t is None else {"end": str(t["end"]), "freq": str(t["freq"])}
-                      for t in extras["times"]]
+        self.times = [None if t is None else {"end": str(t["end"]), "freq": str(t["freq"])} |
+                      ({"tz": str(t["tz"])} if t.get("tz") else {}) for t in extras["times"]]
         get = {k: v.numpy() for k, v in tensors.items()
                if not k.startswith(("network.", "member"))}
         self.stats = scaling.stats_from(get, n)
