@@ -118,3 +118,23 @@ def test_bench_refuses_a_task_model_that_reads_token_ids(tmp_path, threads_kept,
     with pytest.raises(SystemExit):
         edge_bench.main([str(tmp_path / "t"), "--no-compile"])
     assert "whose network reads token ids" in capsys.readouterr().err
+
+
+def test_memory_rows_feed_the_graph_its_own_input_name_and_keep_failed_rows(tmp_path,
+                                                                            monkeypatch):
+    """A forecaster's graph reads ``x``: its ONNX Runtime rows fed ``input``, failed, and
+    were dropped from the --memory table without a word."""
+    from grukit.export import quantize_onnx, to_onnx
+    from grukit.layers import GRU, Dense
+    from grukit.models import Sequential
+
+    model = Sequential([GRU(3, input_shape=(None, 2)), Dense(1)])
+    model.build()
+    to_onnx(model, tmp_path / "model.onnx", names={"input": "x", "output": "y"})
+    quantize_onnx(tmp_path / "model.onnx", tmp_path / "model_int8.onnx")
+    onnx_rows = {k: v for k, v in bench._BODIES.items() if "ort." in v}
+    monkeypatch.setattr(bench, "_BODIES", onnx_rows | {"broken": "import no_such_module_"})
+    rows = dict(bench.peak_rows(5, tmp_path, width=2))
+    assert set(rows) == set(onnx_rows) | {"broken"}
+    assert all(isinstance(rows[k], int) and rows[k] > 0 for k in onnx_rows), rows
+    assert rows["broken"].startswith("failed: ") and "no_such_module_" in rows["broken"]

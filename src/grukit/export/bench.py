@@ -169,11 +169,11 @@ _BODIES = {
     "ONNX Runtime fp32 (onnxruntime + numpy)":
         "import onnxruntime as ort\n"
         "s = ort.InferenceSession({onnx!r}, providers=['CPUExecutionProvider'])\n"
-        "s.run(None, {{'input': x}})",
+        "s.run(None, {{s.get_inputs()[0].name: x}})",
     "ONNX Runtime int8":
         "import onnxruntime as ort\n"
         "s = ort.InferenceSession({onnx8!r}, providers=['CPUExecutionProvider'])\n"
-        "s.run(None, {{'input': x}})",
+        "s.run(None, {{s.get_inputs()[0].name: x}})",
     "torch.export program (torch + grukit)":
         "import torch\nfrom grukit.export import load_pt2\n"
         "load_pt2({pt2!r}).module()(torch.from_numpy(x))",
@@ -183,10 +183,12 @@ _BODIES = {
 }
 
 
-def peak_rows(steps: int, folder: Path, width: int = 1) -> list[tuple[str, int]]:
+def peak_rows(steps: int, folder: Path, width: int = 1) -> list[tuple[str, int | str]]:
     """Peak resident memory (KiB, ``VmHWM`` of /proc/self/status: Linux; ``ru_maxrss``
     would carry the parent's across exec) of a fresh process that loads each file and runs
-    one batch-1 sequence: the footprint of serving it."""
+    one batch-1 sequence (fed to the graph's own input name: a forecaster's is ``x``): the
+    footprint of serving it. A process that fails gives its last line of error instead of
+    a figure (its row is kept, not dropped)."""
     import subprocess
     import sys
 
@@ -200,6 +202,9 @@ def peak_rows(steps: int, folder: Path, width: int = 1) -> list[tuple[str, int]]
                               timeout=600)
         if done.returncode == 0:
             rows.append((name, int(done.stdout.split()[-1])))
+        else:
+            said = (done.stderr.strip().splitlines() or [f"exit {done.returncode}"])[-1]
+            rows.append((name, f"failed: {said[:120]}"))
     return rows
 
 
@@ -240,7 +245,8 @@ def use_threads(parser: argparse.ArgumentParser, args: argparse.Namespace) -> No
         pass
 
 
-def print_files(sizes: list[tuple[str, int]], peaks: list[tuple[str, int]] | None) -> None:
+def print_files(sizes: list[tuple[str, int]],
+                peaks: list[tuple[str, int | str]] | None) -> None:
     """The files' bytes and, when measured, the serving processes' peak memory."""
     print("| file | bytes |\n|---|---:|")
     for name, size in sizes:
@@ -249,7 +255,7 @@ def print_files(sizes: list[tuple[str, int]], peaks: list[tuple[str, int]] | Non
         print()
         print("| serving process (load + one sequence) | peak RSS MiB |\n|---|---:|")
         for name, kib in peaks:
-            print(f"| {name} | {kib / 1024:,.0f} |")
+            print(f"| {name} | {kib if isinstance(kib, str) else f'{kib / 1024:,.0f}'} |")
 
 
 def main(argv: list[str] | None = None) -> int:
