@@ -329,3 +329,19 @@ def test_an_int8_module_pickles_and_torch_saves(make, tmp_path):
         y_back, y = back(x), q(x)  # the cell: h'; the modules: (output, h_n or (h_n, c_n))
         y_back, y = (y_back, y) if isinstance(y, torch.Tensor) else (y_back[0], y[0])
         assert torch.equal(y_back, y)
+
+
+def test_feed_after_module_to_carries_the_state_on_in_the_new_dtype():
+    # the docstring says module.to is seen by feed: it raised "the input is torch.float32
+    # ... but the weights are torch.float64" after module.double()
+    torch.manual_seed(0)
+    m = gnn.GRU(3, 5).eval()
+    x = torch.randn(6, 3)
+    s = gnn.Stream(m)
+    first = s.feed(x[:3])
+    m.double()
+    rest = s.feed(x[3:])
+    assert rest.dtype == torch.float64
+    with torch.no_grad():
+        y, _ = m(x.double())
+    torch.testing.assert_close(torch.cat([first.double(), rest]), y, atol=1e-6, rtol=0)

@@ -100,6 +100,9 @@ class Stream:
         unbatched = x.dim() == 2
         x = x.unsqueeze(0) if unbatched else x  # (B, T, I)
         self._check_batch(x.shape[0])
+        w = self.module.weight_ih_l0
+        if self._h[0].dtype != w.dtype or self._h[0].device != w.device:  # module.to(...)
+            self._set_state([h.to(w) for h in self._h])  # the state carried on, converted
         x = x if self.module.batch_first else x.transpose(0, 1)
         training = self.module.training
         self.module.eval()  # inference: no dropout between layers, as on the fast path
