@@ -146,6 +146,12 @@ def test_bad_settings_and_data_one_sentence(synthetic):
         ClinicalClassifier(layers=2)
     with pytest.raises(ValueError, match="only one outcome class"):
         ClinicalClassifier(**FAST).fit(data, np.flatnonzero(data.y == 0))
+    with pytest.raises(ValueError, match=r"^seed must be below 2\*\*32 \(4294967296\)"):
+        ClinicalClassifier(seed=2 ** 32).fit(data)
+    survival = data.with_outcome("Survival")  # -1: survived
+    with pytest.raises(ValueError, match=r"^the outcome 'Survival' must be 0 or 1; record "
+                                         r"140000 has -1\.$"):
+        ClinicalClassifier(**FAST).fit(survival)
 
 
 def test_cli_train_then_predict_round_trip(synthetic, tmp_path, capsys):
@@ -221,6 +227,7 @@ def test_cli_ctrl_c_one_line_exit_130_then_resume_finishes(synthetic, tmp_path, 
     (["--folds", "1"], "--folds must be 2 or more"),
     (["--bootstrap", "5"], "--bootstrap must be 100 or more"),
     (["--model", "transformer"], "--model must be one of grud"),
+    (["--seed", "4294967296"], "--seed must be below 2**32 (4294967296); got 4294967296"),
 ])
 def test_cli_bad_input_one_line_exit_2(synthetic, tmp_path, capsys, extra, match):
     folder, _ = synthetic

@@ -128,6 +128,8 @@ def run_train(args: argparse.Namespace) -> int:
     at_least("--epochs", args.epochs, 1)
     at_least("--hidden", args.hidden, 1)
     at_least("--seed", seed, 0)
+    if seed >= 2 ** 32:  # the folds' StratifiedKFold takes a 32-bit random_state
+        raise UsageError(f"--seed must be below 2**32 (4294967296); got {seed}.")
     rounds = 1000 if args.bootstrap is None else args.bootstrap
     at_least("--bootstrap", rounds, 100)
     if args.resume and not args.output:

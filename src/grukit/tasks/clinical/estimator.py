@@ -94,6 +94,8 @@ def check_config(cfg: ClinicalConfig) -> None:
         _whole(name, getattr(cfg, name))
     _whole("patience", cfg.patience, 0)
     _whole("seed", cfg.seed, 0)
+    if cfg.seed >= 2 ** 32:  # scikit-learn's splits take a 32-bit random_state
+        raise ValueError(f"seed must be below 2**32 (4294967296); got {cfg.seed}.")
     for name in ("dropout", "input_dropout", "recurrent_dropout"):
         v = getattr(cfg, name)
         if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 <= v < 1:
@@ -128,7 +130,7 @@ def labelled_rows(data, rows=None, what: str = "the training records",
     bad = ~np.isin(data.y[rows], (0.0, 1.0))
     if bad.any():
         raise ValueError(f"the outcome {data.outcome!r} must be 0 or 1; record "
-                         f"{data.record_ids[rows[bad][0]]} has {data.y[rows[bad][0]]!r}.")
+                         f"{data.record_ids[rows[bad][0]]} has {data.y[rows[bad][0]]:g}.")
     if len(np.unique(data.y[rows])) < 2:
         raise ValueError(f"{what} hold only one outcome class ({data.outcome!r}); a classifier "
                          f"needs both 0 and 1.")
