@@ -172,7 +172,10 @@ def test_series_of_other_lengths_and_other_shapes():
     for bad, match in (([], "^series is an empty list"),
                        (np.ones((2, 3, 40)), r"^series must be one 1-D array .* \(2, 3, 40\)"),
                        (["a"] * 40, "^the series must hold numbers"),
-                       ([y, np.ones((40, 2))], r"^series 1 has shape \(40, 2\)")):
+                       ([y, np.ones((40, 2))], r"^series 1 has shape \(40, 2\)"),
+                       (np.array([]), r"^the series has no values; give one value a time "
+                                      r"step\.$"),  # was numpy's 'zero-size array to ...'
+                       ([y, []], "^series 1 has no values")):
         with pytest.raises(ValueError, match=match):
             Forecaster(**SMALL).fit(bad)
 

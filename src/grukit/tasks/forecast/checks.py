@@ -173,6 +173,8 @@ def as_list(series, covariates=None):
 
 def check_values(y: np.ndarray, where: str) -> None:
     """Finite values, none a sentinel-sized outlier, spreads that float64 can compute."""
+    if len(y) == 0:
+        raise ValueError(f"{where} has no values; give one value a time step.")
     bad = ~np.isfinite(y)
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
