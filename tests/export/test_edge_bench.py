@@ -38,6 +38,7 @@ def test_bench_prints_every_block(capsys, threads_kept):
     (["--steps", "-5"], "--steps must be at least 1; got -5."),
     (["--repeat", "0"], "--repeat must be at least 1; got 0."),
     (["--budget", "0"], "--budget must be a positive number of seconds; got 0.0."),
+    (["--budget", "inf"], "--budget must be a positive number of seconds; got inf."),
 ])
 def test_bench_refuses_counts_below_one_in_one_line(argv, said, capsys, tmp_path):
     from grukit.tasks import edge_bench
@@ -46,6 +47,13 @@ def test_bench_refuses_counts_below_one_in_one_line(argv, said, capsys, tmp_path
         with pytest.raises(SystemExit):
             main(args)
         assert said in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("hidden", ["0", "-3"])
+def test_bench_refuses_hidden_below_one_in_one_line(hidden, capsys):
+    with pytest.raises(SystemExit):
+        bench.main(["--hidden", hidden])
+    assert f"--hidden must be at least 1; got {hidden}." in capsys.readouterr().err
 
 
 def test_task_bench_refuses_a_folder_without_a_model_in_one_line(capsys, tmp_path,

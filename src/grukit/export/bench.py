@@ -233,7 +233,7 @@ def use_threads(parser: argparse.ArgumentParser, args: argparse.Namespace) -> No
     for name in ("threads", "steps", "repeat"):
         if getattr(args, name) < 1:
             parser.error(f"--{name} must be at least 1; got {getattr(args, name)}.")
-    if not args.budget > 0:
+    if not 0 < args.budget < float("inf"):  # inf: the warm-up would never end
         parser.error(f"--budget must be a positive number of seconds; got {args.budget}.")
     threads = args.threads
     torch.set_num_threads(threads)
@@ -264,6 +264,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--hidden", type=int, default=64)
     timing_options(parser)
     args = parser.parse_args(argv)
+    if args.hidden < 1:
+        parser.error(f"--hidden must be at least 1; got {args.hidden}.")
     use_threads(parser, args)
     compile_ = not args.no_compile
     print(f"threads {args.threads}, torch {torch.__version__}, {os.cpu_count()} CPUs seen")
