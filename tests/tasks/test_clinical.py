@@ -285,3 +285,24 @@ def test_cli_output_that_is_a_file_or_read_only_one_line_exit_2(synthetic, tmp_p
         assert len(err.splitlines()) == 1 and "cannot be written" in err
     finally:
         ro.chmod(0o700)
+
+
+def test_a_long_csvs_categorical_descriptors_are_one_hot_and_others_numeric(tmp_path):
+    from grukit.data.clinical import read_long_csv
+    from grukit.tasks.clinical.features import static_inputs
+
+    rows = ["id,time,variable,value"]
+    for i in range(8):  # Unit: a code of 1 to 3; Gender here a number like any other
+        rows += [f"{i},0,Unit,{1 + i % 3}", f"{i},0,Gender,{i % 2}", f"{i},1,HR,{70 + i}"]
+    (tmp_path / "long.csv").write_text("\n".join(rows) + "\n")
+    (tmp_path / "y.csv").write_text("id,died\n" + "".join(f"{i},{i % 2}\n" for i in range(8)))
+    data = read_long_csv(tmp_path / "long.csv", statics=("Unit", "Gender"),
+                         categorical=("Unit",), outcomes=tmp_path / "y.csv", outcome="died")
+    assert data.categorical == ("Unit",)
+    clf = ClinicalClassifier(model="gru-mean", hidden=4, epochs=1, validation_split=0)
+    enc = clf.fit(data).encoding_
+    assert [(name, kind) for name, kind, _ in enc.statics] == [("Unit", "categorical"),
+                                                              ("Gender", "numeric")]
+    s = static_inputs(data, enc)  # (N, 3 + 1): Unit one-hot, Gender z-scored
+    np.testing.assert_array_equal(s[:3, :3], np.eye(3))
+    np.testing.assert_allclose(s[:2, 3], [-1, 1])

@@ -163,7 +163,8 @@ class ClinicalData:
     was last observed (Che et al. 2018, eq. 1); lengths (N,): one past the last step with a
     measurement (later steps are padding: mask 0, δ still growing). ``inputs()`` gives X
     z-scored with 0 where missing, as a model takes it. static (N, S) float32 descriptors
-    (NaN missing). y (N,) float64 the outcome
+    (NaN missing); ``categorical`` names those that are categories (a model one-hots them).
+    y (N,) float64 the outcome
     ``outcome`` (NaN: no outcome row); ``outcomes`` holds every outcome column by name.
     Events (cleaned, in time order per record, after-window ones included): those of record
     i are ``event_*[event_offsets[i]:event_offsets[i + 1]]``, times in hours.
@@ -186,6 +187,7 @@ class ClinicalData:
     event_variable: np.ndarray  # (E,) int64 index into variables
     event_value: np.ndarray  # (E,) float64
     report: ReadReport
+    categorical: tuple = ("Gender", "ICUType")  # the descriptors that are categories
 
     @property
     def n_records(self) -> int:
@@ -305,7 +307,8 @@ def read_long_csv(path, id_column: str = "id", time_column: str = "time",
     """Read long-format irregular series from one CSV: a row per measurement with a record
     id, a time (a number, in hours times ``time_unit`` (1/60 for minutes), or ``HH:MM``), a
     variable name and a value. ``variables`` fixes the series (default: every name that is
-    not in ``statics``); ``statics`` names per-record descriptors; ``ranges`` maps a name to
+    not in ``statics``); ``statics`` names per-record descriptors, ``categorical`` those of
+    them that are codes of categories (a model one-hots them); ``ranges`` maps a name to
     its plausible (low, high); ``missing_values`` are codes for unknown (e.g. ``(-1,)``); a
     name both in ``statics`` and ``variables`` is a descriptor at time 0, a series after.
     ``outcomes``: a CSV with a column of record ids (``outcome_id_column``, default the id
@@ -440,7 +443,8 @@ def _build(rows, record_ids, variables, statics, categorical, ranges, missing, u
         static_names=tuple(statics), outcome=outcome if table is not None else None,
         outcomes=outcomes, step=float(step),
         event_offsets=np.searchsorted(r, np.arange(n + 1)).astype(np.int64),
-        event_time=t, event_variable=d, event_value=v, report=report)
+        event_time=t, event_variable=d, event_value=v, report=report,
+        categorical=tuple(c for c in categorical if c in statics))
 
 
 def _statics(rows, key, n, statics, categorical, report) -> np.ndarray:

@@ -28,8 +28,9 @@ training and new alike, so the model reads it as never measured (a value it neve
 training would otherwise reach weights that never learned from it). The model lists such
 variables (``unseen``).
 
-Descriptors: numeric ones z-scored with 0 where missing; categorical ones (Gender, ICUType)
-one-hot over the values seen in training (all zeros when missing); a descriptor never given
+Descriptors: numeric ones z-scored with 0 where missing; categorical ones (the data's
+``categorical``: PhysioNet's Gender and ICUType, a long CSV's ``categorical=``) one-hot over
+the values seen in training (all zeros when missing); a descriptor never given
 in the training records is dropped (set A has no ICUType rows).
 """
 
@@ -39,7 +40,6 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-CATEGORICAL = ("Gender", "ICUType")  # PhysioNet's categorical descriptors
 PACKED = {"grud": 3, "gru-mean": 1, "gru-forward": 1, "gru-simple": 3, "gru-simple-forward": 3,
           "lstm-mean": 1}
 
@@ -78,7 +78,7 @@ def fit_encoding(data, rows: np.ndarray) -> Encoding:
         seen = col[np.isfinite(col)]
         if not len(seen):
             continue  # never given in training: nothing to learn from
-        if name in CATEGORICAL:
+        if name in data.categorical:
             statics.append((name, "categorical", sorted(float(v) for v in np.unique(seen))))
         else:
             std = float(seen.std())
