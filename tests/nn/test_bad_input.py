@@ -198,3 +198,18 @@ def test_recurrent_dropout_needs_recurrent_weights():
 def test_zoneout_only_where_the_op_takes_it(cls):
     with pytest.raises(ValueError, match=rf"{cls.__name__}: zoneout is available for GRU"):
         cls(3, 4, zoneout=0.1)
+
+
+# -- reset_after ----------------------------------------------------------------------------
+@pytest.mark.parametrize("cls", [gnn.GRU, gnn.GRUCell, gnn.LayerNormGRU, gnn.GRUD])
+@pytest.mark.parametrize("value", ["False", None, 2])
+def test_reset_after_must_be_a_bool(cls, value):
+    # "False" is truthy: it made a reset_after=True module without a word
+    with pytest.raises(TypeError, match=rf"{cls.__name__}: reset_after must be True or False"):
+        cls(3, 4, reset_after=value)
+
+
+@pytest.mark.parametrize("value", [False, 0, np.bool_(False)])
+def test_reset_after_takes_booleans_of_any_kind(value):
+    m = gnn.GRU(3, 4, reset_after=value)
+    assert m.reset_after is False and not hasattr(m, "bias_hh_l0")

@@ -53,6 +53,18 @@ def check_backend(spec: CellSpec, backend: object, what: str) -> str:
     return backend
 
 
+def check_flag(value: object, what: str, cls: str) -> bool:
+    """``value`` as a bool where it is one (numpy's bool and 0 / 1 too), else one sentence:
+    a string such as "False" is truthy and would silently mean True."""
+    try:
+        ok = not isinstance(value, str) and value in (False, True)
+    except (TypeError, ValueError, RuntimeError):
+        ok = False
+    if not ok:
+        raise TypeError(f"{cls}: {what} must be True or False; got {value!r}.")
+    return bool(value)
+
+
 def _rate(value: object, what: str, cls: str) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
         raise ValueError(f"{cls}: {what} must be a number in [0, 1) (the fraction of units "

@@ -13,6 +13,7 @@ from torch import Tensor, nn
 from .. import cells
 from ..cells import CellSpec
 from ..ops import gru_step, lstm_step, rnn_step
+from ._base import check_flag
 
 
 class _CellBase(nn.Module):
@@ -89,7 +90,7 @@ class GRUCell(_CellBase):
     spec = cells.GRU
 
     def __init__(self, *args, reset_after: bool = True, **kwargs):
-        self.reset_after = reset_after
+        self.reset_after = check_flag(reset_after, "reset_after", "GRUCell")
         super().__init__(*args, **kwargs)
 
     def forward(self, input: Tensor, hx: Tensor | None = None) -> Tensor:

@@ -11,7 +11,7 @@ from torch.nn.utils.rnn import PackedSequence
 
 from .. import cells, ops
 from ..ops.grud import final_observed
-from ._base import RecurrentBase, State
+from ._base import RecurrentBase, State, check_flag
 
 
 class GRUD(RecurrentBase):
@@ -97,7 +97,7 @@ class GRUD(RecurrentBase):
         if isinstance(input_dropout, bool) or not isinstance(input_dropout, (int, float)) \
                 or not 0 <= input_dropout < 1:
             raise ValueError(f"GRUD: input_dropout must be in [0, 1); got {input_dropout!r}.")
-        self.reset_after = reset_after
+        self.reset_after = check_flag(reset_after, "reset_after", "GRUD")
         self.input_dropout = float(input_dropout)
         if not isinstance(gate_masks, bool):
             raise TypeError(f"GRUD: gate_masks must be True or False; got {gate_masks!r}.")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from torch import Tensor
 
 from .. import cells, ops
-from ._base import RecurrentBase, State
+from ._base import RecurrentBase, State, check_flag
 
 
 class LayerNormGRU(RecurrentBase):
@@ -67,7 +67,7 @@ class LayerNormGRU(RecurrentBase):
     spec = cells.LNGRU
 
     def __init__(self, *args, reset_after: bool = True, **kwargs):
-        self.reset_after = reset_after
+        self.reset_after = check_flag(reset_after, "reset_after", "LayerNormGRU")
         super().__init__(*args, **kwargs)
 
     def extra_repr(self) -> str:
