@@ -413,6 +413,11 @@ def test_long_csv_bad_input(tmp_path):
     csv.write_text("id,time,variable,value\nx,1,hr,70,9\n")
     with pytest.raises(ValueError, match="not a readable CSV"):
         read_long_csv(csv)
+    csv.write_text("id,time,variable,value\nx,1,hr,70\nx,5,hr,80\n")
+    for unit in (0, -1, float("nan"), "1"):  # 0 put both values at admission, in step 0
+        with pytest.raises(ValueError, match=r"^time_unit must be a positive number, the "
+                                             r"hours in one unit of the time column"):
+            read_long_csv(csv, time_unit=unit)
     csv.write_text("id,time,variable,value\nx,1,hr,70\nx,2,bp,80\n")
     with pytest.raises(ValueError, match=r"ranges\['hr'\] must be \(low, high\)"):
         read_long_csv(csv, ranges={"hr": (300, 0)})

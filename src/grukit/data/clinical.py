@@ -313,6 +313,7 @@ def read_long_csv(path, id_column: str = "id", time_column: str = "time",
     name both in ``statics`` and ``variables`` is a descriptor at time 0, a series after.
     ``outcomes``: a CSV with a column of record ids (``outcome_id_column``, default the id
     column's name) and outcome columns; ``outcome`` picks one."""
+    _check_time_unit(time_unit)  # 0 put every measurement at admission
     text = read_text_file(path, encoding)
     try:
         # header=None: a row with more fields than the header is refused with its line
@@ -353,6 +354,13 @@ def read_long_csv(path, id_column: str = "id", time_column: str = "time",
         table = (*read_outcomes(outcomes, outcome_id_column or id_column), os.fspath(outcomes))
     return _build(rows, record_ids, tuple(variables), tuple(statics), tuple(categorical),
                   ranges or {}, tuple(missing_values), unknown, step, n_steps, table, outcome)
+
+
+def _check_time_unit(time_unit):
+    if isinstance(time_unit, bool) or not isinstance(time_unit, (int, float, np.number)) \
+            or not (np.isfinite(time_unit) and time_unit > 0):
+        raise ValueError(f"time_unit must be a positive number, the hours in one unit of the "
+                         f"time column (1/60 for minutes); got {time_unit!r}.")
 
 
 def _check_grid(step, n_steps, unknown):
