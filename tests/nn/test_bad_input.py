@@ -100,6 +100,14 @@ def test_cells_name_both_dtypes(cls):
         cell(torch.randn(2, 3), (state, state) if cls is gnn.LSTMCell else state)
 
 
+@pytest.mark.parametrize("cls", [gnn.GRUCell, gnn.RNNCell, gnn.LSTMCell])
+def test_cells_name_a_numpy_input_as_an_array(cls):
+    # a float32 array was reported as "got float32", as if the tensor's dtype were wrong
+    with pytest.raises(TypeError, match=r"floating-point tensor of shape \(batch, 3\); got "
+                                        r"ndarray\. Convert it with torch\.as_tensor"):
+        cls(3, 4)(np.zeros((2, 3), dtype=np.float32))
+
+
 @pytest.mark.parametrize("cls", MODULES)
 def test_wrong_feature_count_names_both(cls):
     with pytest.raises(ValueError, match="input has 4 features .* input_size=3"):

@@ -50,8 +50,10 @@ class _CellBase(nn.Module):
         """x (B, I) or (I,) and states (B, H) or (H,) -> batched x, states, unbatched."""
         cls = type(self).__name__
         if not isinstance(x, Tensor) or not x.is_floating_point():
+            got = x.dtype if isinstance(x, Tensor) else type(x).__name__  # (an array: its type)
             raise TypeError(f"{cls}: input must be a floating-point tensor of shape (batch, "
-                            f"{self.input_size}); got {getattr(x, 'dtype', type(x).__name__)}.")
+                            f"{self.input_size}); got {got}. Convert it with "
+                            f"torch.as_tensor(input, dtype=torch.float32).")
         if x.dim() not in (1, 2) or x.shape[-1] != self.input_size:
             raise ValueError(f"{cls}: input must have shape (batch, input_size) = "
                              f"(B, {self.input_size}) or ({self.input_size},); "
