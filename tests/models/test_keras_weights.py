@@ -88,3 +88,19 @@ def test_bad_weights_change_nothing_and_layers_without_keras_layout_refuse():
     with pytest.raises(ValueError, match="not built"):
         Dense(3).get_weights()
 
+
+
+def test_get_weights_are_copies_so_set_weights_resets_after_training():
+    # Keras' habit: keep get_weights() to put the model back later; arrays that were views
+    # of the weights moved with training and the reset did nothing
+    _, ours = _pair()
+    ours.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
+    start = ours.get_weights()
+    kept = [w.copy() for w in start]
+    ours.fit(IDS, np.arange(5) % 3, epochs=2, verbose=0)
+    for a, b in zip(start, kept, strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert not all(np.array_equal(a, b) for a, b in zip(ours.get_weights(), kept, strict=True))
+    ours.set_weights(start)
+    for a, b in zip(ours.get_weights(), kept, strict=True):
+        np.testing.assert_array_equal(a, b)

@@ -19,8 +19,9 @@ import torch
 
 
 def _np(t: torch.Tensor) -> np.ndarray:
+    """A copy (float64 kept, else float32): the array must not change as training does."""
     t = t.detach().cpu()
-    return t.numpy().copy() if t.dtype == torch.float64 else t.float().numpy()
+    return (t if t.dtype == torch.float64 else t.float()).numpy().copy()
 
 
 def get(layer) -> list[np.ndarray]:
@@ -47,7 +48,7 @@ def get(layer) -> list[np.ndarray]:
             params = {p: _named(rnn, f"{p}_l0{sfx}") for p in
                       ("weight_ih", "weight_hh", "bias_ih", "bias_hh")}
             out += torch_to_keras_weights(params, spec.name, getattr(layer, "reset_after", True))
-        return out
+        return [np.array(w, copy=True) for w in out]  # copies, not views of the weights
     if any(True for _ in layer.parameters()):
         raise ValueError(f"{name} has no Keras layer whose weights it could take or give; use "
                          f"state_dict() / load_state_dict().")
