@@ -68,6 +68,25 @@ def test_export_output_in_a_new_folder(saved, tmp_path):
                                                              "model.onnx"]
 
 
+def test_exported_files_get_the_mode_open_would_give(saved, tmp_path):
+    """Graph, program and manifests are readable by the group and others under umask 022, as
+    any file open() writes (they were 0600, the temporary file's mode: a server running as
+    another user could not read them)."""
+    _, folder = saved
+    old = os.umask(0o022)
+    try:
+        for argv in (["--output", str(tmp_path / "m.onnx")],
+                     ["--int8", "--output", str(tmp_path / "q.onnx")],
+                     ["--format", "pt2", "--output", str(tmp_path / "m.pt2")]):
+            assert main(["export", str(folder), *argv]) == 0
+    finally:
+        os.umask(old)
+    modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in tmp_path.iterdir()}
+    assert sorted(modes) == ["m.manifest.json", "m.onnx", "m.pt2", "m.pt2-manifest.json",
+                             "q.manifest.json", "q.onnx"]
+    assert set(modes.values()) == {0o644}, modes
+
+
 @pytest.mark.parametrize("where", ["a-folder", "under-a-file", "read-only-folder"])
 def test_bad_output_gets_one_line_and_exit_2_before_work(saved, where, tmp_path, capsys):
     _, folder = saved

@@ -20,11 +20,11 @@ minGRU) and 0.6–1.1% for the LayerNorm-GRU, whose trained forecaster's output 
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
+
+from .._io import atomic_write
 
 # ops that ONNX Runtime's dynamic quantization turns into int8 ones (its registry, 1.2x)
 INT8_OPS = {"MatMulInteger", "DynamicQuantizeLSTM", "DynamicQuantizeMatMul",
@@ -43,15 +43,10 @@ def quantize_onnx(src, dst=None, *, per_channel: bool = True) -> Path:
     if not src.is_file():
         raise FileNotFoundError(f"quantize_onnx: no ONNX file {str(src)!r}.")
     dst = src if dst is None else Path(dst)
-    fd, tmp = tempfile.mkstemp(prefix=f".{dst.name}.", suffix=".tmp.onnx", dir=dst.parent)
-    os.close(fd)
-    try:
-        quantize_dynamic(str(src), tmp, weight_type=QuantType.QInt8, per_channel=per_channel,
-                         nodes_to_exclude=_vector_products(src))
-        os.replace(tmp, dst)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    skip = _vector_products(src)
+    atomic_write(str(dst), lambda tmp: quantize_dynamic(  # the mode open() would give
+        str(src), tmp, weight_type=QuantType.QInt8, per_channel=per_channel,
+        nodes_to_exclude=skip))
     return dst
 
 

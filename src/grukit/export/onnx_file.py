@@ -20,7 +20,6 @@ Example::
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -137,23 +136,16 @@ def to_onnx(model, path, *, example=None, dynamic: bool = True, lengths: bool = 
 
 def save_onnx(proto, path) -> Path:
     """Write an ``onnx.ModelProto`` at ``path`` atomically (a temporary file beside it,
-    then a rename), with the checks and errors of ``to_onnx``; returns the path."""
+    then a rename; the file gets the mode ``open()`` would give it), with the checks and
+    errors of ``to_onnx``; returns the path."""
+    from .._io import atomic_write
+
     p = _check_path(path)
-    tmp = None
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
-        with os.fdopen(fd, "wb") as f:
-            f.write(proto.SerializeToString())
-        os.replace(tmp, p)
+        atomic_write(str(p), lambda tmp: Path(tmp).write_bytes(proto.SerializeToString()))
     except OSError as e:
-        if tmp is not None:
-            Path(tmp).unlink(missing_ok=True)
         raise OSError(f"to_onnx: cannot write {str(p)!r} ({e.strerror or e}); choose a path "
                       f"in a folder you can write to, with space left.") from e
-    except BaseException:
-        if tmp is not None:
-            Path(tmp).unlink(missing_ok=True)
-        raise
     return p
 
 

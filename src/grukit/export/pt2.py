@@ -190,6 +190,9 @@ def save_pt2(program, path) -> Path:
         fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp.pt2", dir=folder)
         os.close(fd)
         torch.export.save(program, tmp)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # the mode open() would give, not mkstemp's 0600
         os.replace(tmp, p)
     except OSError as e:  # a folder the user cannot write to, a full disk
         if tmp is not None:

@@ -43,8 +43,6 @@ layers (``to_pt2`` refuses them: see ``grukit.export.pt2``).
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -68,17 +66,12 @@ def write_json(path, body) -> Path:
 
 
 def write_text(path, text: str) -> Path:
-    """Write ``text`` at ``path`` atomically (a temporary file, then a rename)."""
-    p = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, p)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return p
+    """Write ``text`` at ``path`` atomically (a temporary file, then a rename), with the
+    mode ``open()`` would give it (not the temporary file's 0600)."""
+    from .._io import atomic_text
+
+    atomic_text(str(path), text)
+    return Path(path)
 
 
 def _io(values) -> list[dict]:
