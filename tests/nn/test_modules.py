@@ -16,6 +16,16 @@ def test_reset_before_gru_has_no_recurrent_bias():
     assert "reset_after=False" in repr(m)
 
 
+@pytest.mark.parametrize("make, shown", [
+    (lambda: gnn.GRUCell(3, 4, reset_after=False), "GRUCell(3, 4, reset_after=False)"),
+    (lambda: gnn.RNNCell(3, 4, nonlinearity="relu"), "RNNCell(3, 4, nonlinearity='relu')"),
+    (lambda: gnn.MinGRU(3, 4, mode="sequential"), "MinGRU(3, 4, mode='sequential')"),
+    (lambda: gnn.GRUCell(3, 4), "GRUCell(3, 4)")])
+def test_repr_shows_the_options_that_change_the_math(make, shown):
+    # a textbook GRUCell and a relu RNNCell printed as the defaults
+    assert repr(make()) == shown
+
+
 def test_mingru_module_parallel_equals_sequential():
     torch.manual_seed(0)
     par = gnn.MinGRU(3, 6, 2, bidirectional=True, batch_first=True)

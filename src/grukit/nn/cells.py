@@ -43,7 +43,11 @@ class _CellBase(nn.Module):
             nn.init.uniform_(w, -bound, bound)
 
     def extra_repr(self) -> str:
-        return f"{self.input_size}, {self.hidden_size}" + ("" if self.bias else ", bias=False")
+        s = f"{self.input_size}, {self.hidden_size}" + ("" if self.bias else ", bias=False")
+        for k, default in self.spec.options.items():  # reset_after=False, nonlinearity='relu'
+            value = getattr(self, k, default)
+            s += "" if value == default else f", {k}={value!r}"
+        return s
 
     def _prepare(self, x: object, states: list[tuple[str, object]]) -> tuple[Tensor, list,
                                                                              bool]:

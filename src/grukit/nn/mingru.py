@@ -34,6 +34,10 @@ class MinGRU(RecurrentBase):
         self.mode = mode
         super().__init__(*args, **kwargs)
 
+    def extra_repr(self) -> str:
+        s = super().extra_repr()
+        return s if self.mode == "parallel" else s + f", mode={self.mode!r}"
+
     def _run_layer(self, x: Tensor, params: dict, state: State, lengths: Tensor | None,
                    reverse: bool, **masks: Tensor) -> tuple[Tensor, State]:
         y, h = ops.mingru(x, params["weight_ih"], params["bias_ih"], h0=state[0],
