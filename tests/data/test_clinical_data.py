@@ -418,6 +418,19 @@ def test_long_csv_bad_input(tmp_path):
         with pytest.raises(ValueError, match=r"^time_unit must be a positive number, the "
                                              r"hours in one unit of the time column"):
             read_long_csv(csv, time_unit=unit)
+    # a string of names was read as its letters: statics="age" made age a series variable
+    for kw, match in ((dict(statics="age"), r"^statics must be a list of names; got the "
+                                            r"string 'age' \(for one name write \('age',\)\)"),
+                      (dict(variables="hr"), "^variables must be a list of names"),
+                      (dict(variables=("hr", "hr")), "^variables names 'hr' twice"),
+                      (dict(statics=("hr",)), "^variables is empty; give at least one")):
+        with pytest.raises(ValueError, match=match):
+            read_long_csv(csv, **kw)
+    for i, (kw, match) in enumerate(((dict(variables="HR"), "^variables must be a list of"),
+                                     (dict(step="1"), "^step must be a positive number"),
+                                     (dict(n_steps=True), "^n_steps must be a positive"))):
+        with pytest.raises(ValueError, match=match):
+            _read(tmp_path / f"set{i}", **kw)
     csv.write_text("id,time,variable,value\nx,1,hr,70\nx,2,bp,80\n")
     with pytest.raises(ValueError, match=r"ranges\['hr'\] must be \(low, high\)"):
         read_long_csv(csv, ranges={"hr": (300, 0)})

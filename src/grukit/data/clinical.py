@@ -290,7 +290,7 @@ def read_physionet2012(folder, outcomes="auto", outcome: str = "In-hospital_deat
     rows, record_ids, outcome_path, hidden = read_physionet_files(folder, outcomes)
     ranges = PHYSIONET_RANGES if ranges is None else ranges
     table = (*read_outcomes(outcome_path, "RecordID"), outcome_path) if outcome_path else None
-    variables = PHYSIONET_VARIABLES if variables is None else tuple(variables)
+    variables = PHYSIONET_VARIABLES if variables is None else _names(variables, "variables")
     data = _build(rows, record_ids, variables, PHYSIONET_STATICS,
                   PHYSIONET_CATEGORICAL, ranges, (-1.0,), unknown, step, n_steps, table,
                   outcome if table is not None else None)
@@ -314,6 +314,7 @@ def read_long_csv(path, id_column: str = "id", time_column: str = "time",
     ``outcomes``: a CSV with a column of record ids (``outcome_id_column``, default the id
     column's name) and outcome columns; ``outcome`` picks one."""
     _check_time_unit(time_unit)  # 0 put every measurement at admission
+    statics, categorical = _names(statics, "statics", 0), _names(categorical, "categorical", 0)
     text = read_text_file(path, encoding)
     try:
         # header=None: a row with more fields than the header is refused with its line
@@ -349,6 +350,7 @@ def read_long_csv(path, id_column: str = "id", time_column: str = "time",
     rows = parse_rows(raw, time_unit)
     if variables is None:
         variables = tuple(sorted(set(rows["name"]) - set(statics)))
+    variables = _names(variables, "variables")
     table = None
     if outcomes is not None:
         table = (*read_outcomes(outcomes, outcome_id_column or id_column), os.fspath(outcomes))
@@ -363,10 +365,28 @@ def _check_time_unit(time_unit):
                          f"time column (1/60 for minutes); got {time_unit!r}.")
 
 
+def _names(value, what: str, least: int = 1) -> tuple:
+    """``value``, a collection of names, as a tuple; one sentence for a single string (read
+    as its letters, ``"HR"`` was the variables H and R), a name given twice, or fewer than
+    ``least`` names."""
+    if isinstance(value, str):
+        raise ValueError(f"{what} must be a list of names; got the string {value!r} (for one "
+                         f"name write ({value!r},)).")
+    names = tuple(value)
+    twice = [n for i, n in enumerate(names) if n in names[:i]]
+    if twice:
+        raise ValueError(f"{what} names {twice[0]!r} twice; give each name once.")
+    if len(names) < least:
+        raise ValueError(f"{what} is empty; give at least one series variable.")
+    return names
+
+
 def _check_grid(step, n_steps, unknown):
-    if not (isinstance(n_steps, (int, np.integer)) and n_steps >= 1):
+    if isinstance(n_steps, bool) or not (isinstance(n_steps, (int, np.integer))
+                                         and n_steps >= 1):
         raise ValueError(f"n_steps must be a positive integer (the paper: 48); got {n_steps!r}.")
-    if not (np.isfinite(step) and step > 0):
+    if isinstance(step, bool) or not isinstance(step, (int, float, np.number)) \
+            or not (np.isfinite(step) and step > 0):
         raise ValueError(f"step must be a positive number of hours (the paper: 1.0); got "
                          f"{step!r}.")
     if unknown not in ("error", "drop", "keep"):
