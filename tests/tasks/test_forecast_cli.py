@@ -127,6 +127,27 @@ def test_predict_refuses_training_options_and_other_models(tmp_path, capsys):
     assert "a saved model is used with `grukit forecast predict" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("argv,err", [
+    (["--data", "nile", "--freq", "MS", "--fill", "interpolate"],
+     "--freq, --fill read(s) a CSV; the built-in series 'nile' has its own times, values and "
+     "frequency. Drop --freq, --fill."),
+    (["--data", "nile", "--tune-timeout", "5"],
+     "--tune-timeout sets up the search of --tune N; add --tune N (trials) or drop "
+     "--tune-timeout."),
+    (["--data", "nile", "--protocol", "sliding", "--tune-timeout", "5"],
+     "--tune-timeout belong(s) to the rolling-origin backtest"),
+    (["predict", "--model", "m", "--protocol", "sliding"],
+     "--protocol set(s) training; predict uses the saved model's settings, so drop it."),
+    (["predict", "--model", "m", "--target", "units"],
+     "--target read(s) the CSV of --data; without --data the forecast continues the training "
+     "series. Add --data or drop --target.")])
+def test_options_that_would_do_nothing_are_refused(tmp_path, capsys, argv, err):
+    """Options that had no effect where they were given (they were taken and ignored)."""
+    assert main(["forecast", *argv]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and err in captured.err
+
+
 def _numbers(out):
     m = json.loads((Path(out) / "metrics.json").read_text())
     return m["model"], m["baselines"], m["per_fold"], m["lowest_mase"]

@@ -14,7 +14,10 @@ from .files import FOLDS_DIR, clear_folds, fingerprint, forecast_table, read_fol
 
 TRAIN_ONLY = ("horizon", "folds", "lookback", "hidden", "epochs", "seed", "save", "resume",
               "hybrid", "ensemble", "level", "covariates", "tune", "tune_storage",
-              "tune_backend", "tune_top")
+              "tune_backend", "tune_top", "tune_timeout", "protocol")
+# how a CSV is read: options of --data, which a built-in series has no use for
+CSV_ONLY = (("--time-column", "time_column"), ("--target", "target"), ("--freq", "freq"),
+            ("--fill", "fill"))
 
 
 def add_parsers(sub) -> None:
@@ -42,7 +45,7 @@ def add_parsers(sub) -> None:
     p.add_argument("--time-column")
     p.add_argument("--target")
     p.add_argument("--freq", help="pandas frequency (inferred when absent)")
-    p.add_argument("--fill", choices=("refuse", "interpolate"), default="refuse",
+    p.add_argument("--fill", choices=("refuse", "interpolate"),
                    help="missing values: refuse (default) or interpolate")
     p.add_argument("--output", help="directory for metrics.json, forecast.csv, forecast.png "
                                     "(predict: forecast.csv; printed when not given)")
@@ -62,7 +65,7 @@ def add_parsers(sub) -> None:
                    help="with --tune: forecast with the median of the best K trials anchored "
                         "on ETS, its weight chosen on the validation origins (default 1: the "
                         "best trial alone)")
-    p.add_argument("--tune-timeout", type=float, default=600.0,
+    p.add_argument("--tune-timeout", type=float,
                    help="most seconds of searching (default 600)")
     p.add_argument("--tune-storage", help="optuna: SQLite file of the search, resumed when "
                                           "it exists (default OUTPUT/study.db with "
@@ -70,7 +73,7 @@ def add_parsers(sub) -> None:
     p.add_argument("--tune-backend", choices=("optuna", "ray"),
                    help="optuna (default, in this process) or ray: Ray Tune on the cluster "
                         "at RAY_ADDRESS, else a local Ray instance (needs grukit[ray])")
-    p.add_argument("--protocol", choices=("rolling", "sliding"), default="rolling",
+    p.add_argument("--protocol", choices=("rolling", "sliding"),
                    help="rolling origin (default) or sliding: a 70/10/20 split by time and "
                         "every window of the test part (MSE, MAE on standardised values)")
     p.set_defaults(func=run)
@@ -99,6 +102,10 @@ def _read(args):
 
     from ...data.series import BUILTIN, load_builtin, read_series_csv, season_of
 
+    given = [flag for flag, key in CSV_ONLY if getattr(args, key, None) is not None]
+    if args.data in BUILTIN and given:
+        raise UsageError(f"{', '.join(given)} read(s) a CSV; the built-in series {args.data!r} "
+                         f"has its own times, values and frequency. Drop {', '.join(given)}.")
     if args.data in BUILTIN:
         info = BUILTIN[args.data]
         return load_builtin(args.data), info.season, info.horizon
@@ -110,7 +117,7 @@ def _read(args):
                          f"`grukit datasets` lists the built-in ones.")
     try:
         series = read_series_csv(args.data, args.time_column, args.target, args.freq,
-                                 args.fill)
+                                 args.fill or "refuse")
     except UnicodeDecodeError as err:  # raised inside pandas: said here in one sentence
         raise UsageError(f"--data {args.data!r} is not UTF-8 text ({err.reason} at byte "
                          f"{err.start}); convert it to UTF-8.") from None
@@ -192,7 +199,8 @@ def run_train(args: argparse.Namespace) -> int:
     if args.protocol == "sliding":
         return run_sliding(args, model, series, season, covariates, out)
     for flag, value in (("--tune-backend", args.tune_backend),
-                        ("--tune-storage", args.tune_storage), ("--tune-top", args.tune_top)):
+                        ("--tune-storage", args.tune_storage), ("--tune-top", args.tune_top),
+                        ("--tune-timeout", args.tune_timeout)):
         if value is not None and args.tune is None:
             raise UsageError(f"{flag} sets up the search of --tune N; add --tune N (trials) "
                              f"or drop {flag}.")
@@ -282,6 +290,11 @@ def run_predict(args: argparse.Namespace) -> int:
     from .forecaster import Forecaster
 
     predict_args(args, TRAIN_ONLY, "forecast")
+    given = [flag for flag, key in CSV_ONLY if getattr(args, key) is not None]
+    if given and not args.data:
+        raise UsageError(f"{', '.join(given)} read(s) the CSV of --data; without --data the "
+                         f"forecast continues the training series. Add --data or drop "
+                         f"{', '.join(given)}.")
     out = prepare_output(args.output)
     RUN.start(out)
     model = load(args.model)

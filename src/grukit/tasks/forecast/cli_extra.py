@@ -37,7 +37,8 @@ def covariates_of(args, series) -> np.ndarray | None:
             raise UsageError(f"--covariates {name!r} is not a column of {args.data!r}; its "
                              f"columns are {header}.")
         try:
-            col = read_series_csv(args.data, args.time_column, name, args.freq, args.fill)
+            col = read_series_csv(args.data, args.time_column, name, args.freq,
+                                  args.fill or "refuse")
         except ValueError as err:
             raise UsageError(f"--covariates {name!r}: {' '.join(str(err).split())}") from None
         if not col.index.equals(series.index):
@@ -61,6 +62,7 @@ def tuned_model(args, settings: dict, values, season: int, folds: int, covariate
         raise UsageError("--tune-top ranks the trials' validation forecasts, which the optuna "
                          "backend keeps; drop --tune-backend ray or --tune-top.")
     h = settings["horizon"]
+    timeout = 600.0 if args.tune_timeout is None else args.tune_timeout
     backend = getattr(args, "tune_backend", None) or "optuna"
     default = "ray" if backend == "ray" else "study.db"
     storage = args.tune_storage or (os.path.join(out, default) if out else None)
@@ -71,14 +73,14 @@ def tuned_model(args, settings: dict, values, season: int, folds: int, covariate
     fixed = {k: v for k, v in settings.items()
              if k in ("model", "hybrid", "ensemble", "level", "hidden", "lookback", "epochs")}
     fixed.pop("ensemble", None)  # the search scores one network a trial
-    print(f"tuning: {args.tune} trials ({backend}, at most {args.tune_timeout:.0f} s) on the "
+    print(f"tuning: {args.tune} trials ({backend}, at most {timeout:.0f} s) on the "
           f"first {cut} points" + (f", study in {storage}" if storage else ""), flush=True)
     seed = settings.get("seed", 0)  # --seed: every trial's and the chosen model's
     # a study of other data or settings in the same file is another study, never resumed
     name = "forecast-" + fingerprint(values[:cut], season, folds, fixed | {"horizon": h} |
                                      ({"seed": seed} if seed else {}))[:16]
     options = {"horizon": h, "seed": seed, "study_name": name, "storage": storage,
-               "timeout": args.tune_timeout, "fixed": fixed, "backend": backend,
+               "timeout": timeout, "fixed": fixed, "backend": backend,
                "covariates": None if covariates is None else covariates[:cut]}
     top = getattr(args, "tune_top", None) or 1
     if storage is not None:  # what a Ctrl-C leaves: the finished trials, resumed by rerunning
@@ -153,7 +155,8 @@ def _anchored(args, settings: dict, train, season: int, top: int, options: dict)
 
 # options of the rolling-origin backtest that the sliding protocol has no use for
 ROLLING_ONLY = (("--tune", "tune"), ("--tune-top", "tune_top"), ("--tune-storage", "tune_storage"),
-                ("--tune-backend", "tune_backend"), ("--folds", "folds"), ("--resume", "resume"))
+                ("--tune-backend", "tune_backend"), ("--tune-timeout", "tune_timeout"),
+                ("--folds", "folds"), ("--resume", "resume"))
 
 
 def run_sliding(args, model, series, season: int, covariates, out) -> int:
