@@ -180,3 +180,18 @@ def test_flatten_parameters_is_there_and_changes_nothing(kind):
     assert ours.flatten_parameters() is None
     x = torch.randn(7, 2, 3)
     _close(ours(x), theirs(x))
+
+
+def test_positional_arguments_are_torchs():
+    # torch.nn.RNNBase takes proj_size between bidirectional and device: it was taken for
+    # the device (an accelerator that may not exist, or another one) and proj_size left 0
+    args = (3, 5, 2, True, True, 0.0, True, 2)
+    ours, theirs = gnn.LSTM(*args), torch.nn.LSTM(*args)
+    assert ours.proj_size == theirs.proj_size == 2
+    assert [(n, p.shape) for n, p in ours.named_parameters()] == \
+           [(n, p.shape) for n, p in theirs.named_parameters()]
+    for cls in (gnn.GRU, gnn.LSTM):
+        m = cls(3, 5, 1, True, False, 0.0, False, 0, "cpu", torch.float64)
+        assert m.weight_ih_l0.dtype == torch.float64
+    m = gnn.RNN(3, 5, 1, "relu", True, False, 0.0, False, 0, "cpu", torch.float64)
+    assert m.nonlinearity == "relu" and m.weight_ih_l0.dtype == torch.float64

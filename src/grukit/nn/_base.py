@@ -88,9 +88,10 @@ class RecurrentBase(nn.Module):
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1,
                  bias: bool = True, batch_first: bool = False, dropout: float = 0.0,
-                 bidirectional: bool = False, device=None, dtype=None, *,
-                 proj_size: int = 0, backend: str = "auto", check_finite: bool = False,
+                 bidirectional: bool = False, proj_size: int = 0, device=None, dtype=None,
+                 *, backend: str = "auto", check_finite: bool = False,
                  recurrent_dropout: float = 0.0, zoneout: float = 0.0):
+        # positional as torch.nn.RNNBase: proj_size comes before device and dtype
         super().__init__()
         name = type(self).__name__
         spec = self.spec

@@ -50,7 +50,8 @@ class GRU(RecurrentBase):
         zoneout (float): probability that a unit keeps its previous state at a step in
             training; in evaluation the expectation (Krueger et al. 2017).
 
-    The first nine of these are ``torch.nn.GRU``'s, in its order (positional as there); the
+    The first nine of these are ``torch.nn.GRU``'s, in its order (positional as there, where
+    torch's ``proj_size``, 0 for a GRU, comes between ``bidirectional`` and ``device``); the
     others are keyword-only, as ``reset_after``.
 
     Inputs: ``input`` (T, B, I), (B, T, I) with ``batch_first``, (T, I) unbatched, or a

@@ -103,7 +103,8 @@ class GRUD(RecurrentBase):
             raise TypeError(f"GRUD: gate_masks must be True or False; got {gate_masks!r}.")
         self.gate_masks = gate_masks
         super().__init__(input_size, hidden_size, 1, bias, batch_first, dropout, False,
-                         device, dtype, backend=backend, recurrent_dropout=recurrent_dropout)
+                         device=device, dtype=dtype, backend=backend,
+                         recurrent_dropout=recurrent_dropout)
         self.check_finite_observed = check_finite  # x may hold NaN where missing: the op checks
         self.register_buffer("x_mean", torch.zeros(input_size, device=device, dtype=dtype))
 

@@ -58,7 +58,8 @@ class LayerNormGRU(RecurrentBase):
         recurrent_dropout (float): as ``grukit.nn.GRU`` (the fused CPU kernel serves it
             too).
 
-    The first nine of these are ``torch.nn.GRU``'s, in its order; the others are
+    The first nine of these are ``torch.nn.GRU``'s, in its order (positional as there, with
+    ``proj_size``, 0 here, between ``bidirectional`` and ``device``); the others are
     keyword-only, as ``reset_after``.
 
     Inputs/outputs: as ``grukit.nn.GRU``.

@@ -34,16 +34,16 @@ class LSTM(RecurrentBase):
         batch_first (bool): input and output as (B, T, ·) instead of (T, B, ·).
         dropout (float): dropout on the outputs of each layer but the last, in training.
         bidirectional (bool): a second direction that reads the sequence backwards (D = 2).
+        proj_size (int): P, the size of h after the projection ``W_hr`` (0: none, P = H).
         device (torch.device | str | None): where the parameters are made.
         dtype (torch.dtype | None): the parameters' dtype.
-        proj_size (int): P, the size of h after the projection ``W_hr`` (0: none, P = H).
         backend (str): "auto" or a backend name of ``grukit.ops.lstm``, as
             ``grukit.nn.GRU``'s.
         check_finite (bool): as ``grukit.nn.GRU``.
         recurrent_dropout (float): as ``grukit.nn.GRU``.
 
-    The first nine of these are ``torch.nn.LSTM``'s, in its order; the others are
-    keyword-only, as ``forget_bias``.
+    The first ten of these are ``torch.nn.LSTM``'s, in its order (positional as there); the
+    others are keyword-only, as ``forget_bias``.
 
     Inputs: ``input``, ``(h_0, c_0)`` or None, keyword ``lengths``.
     Outputs: ``output`` (T, B, D·P), ``(h_n (L·D, B, P), c_n (L·D, B, H))``.
