@@ -418,6 +418,13 @@ def test_long_csv_bad_input(tmp_path):
         with pytest.raises(ValueError, match=r"^time_unit must be a positive number, the "
                                              r"hours in one unit of the time column"):
             read_long_csv(csv, time_unit=unit)
+    csv.write_text("id,time,variable,value\nx,1,hr,70\nx,2,crp,1e39\n")  # inf as float32
+    with pytest.raises(ValueError, match=r"line 3: value 1e\+39 of 'crp' is beyond the range "
+                                         r"of float32 \(3.4e38\)"):
+        read_long_csv(csv)
+    assert read_long_csv(csv, ranges={"crp": (0, 100)}).report.dropped == {
+        ("crp", "implausible"): 1}
+    csv.write_text("id,time,variable,value\nx,1,hr,70\nx,5,hr,80\n")
     # a string of names was read as its letters: statics="age" made age a series variable
     for kw, match in ((dict(statics="age"), r"^statics must be a list of names; got the "
                                             r"string 'age' \(for one name write \('age',\)\)"),

@@ -440,6 +440,13 @@ def _build(rows, record_ids, variables, statics, categorical, ranges, missing, u
     _count(report.dropped, key[coded], UNKNOWN_CODE)
     _count(report.dropped, key[implausible], IMPLAUSIBLE)
     good = ~(coded | implausible)
+    huge = good & (np.abs(value) > np.finfo(np.float32).max)  # inf on the float32 grid
+    if huge.any():
+        r = rows[huge].iloc[0]
+        raise ValueError(f"{r['file']!r} line {r['line']}: value {r['value']:g} of "
+                         f"{r['name']!r} is beyond the range of float32 (3.4e38), in which the "
+                         f"grid holds values; write it in a larger unit or give the variable "
+                         f"a plausible range (ranges=).")
     static = _statics(rows[good & is_static], key[good & is_static], n, statics, categorical,
                       report)
     series = rows[good & ~is_static]
