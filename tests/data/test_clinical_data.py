@@ -82,6 +82,9 @@ def test_time_since_observed_with_irregular_stamps_follows_the_papers_recursion(
     assert np.array_equal(both[0], both[1])
     with pytest.raises(ValueError, match="times must be"):
         time_since_observed(m, np.arange(4))
+    for times in (np.nan, np.array([0, 0.5, np.nan, 3.5, 4])):  # δ was NaN from there on
+        with pytest.raises(ValueError, match=r"^times must be finite numbers of hours"):
+            time_since_observed(m, times)
 
 
 def test_grid_values_mask_delta_and_lengths_of_hand_made_stays(tmp_path):

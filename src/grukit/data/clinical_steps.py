@@ -96,6 +96,8 @@ def time_since_observed(mask: np.ndarray, times) -> np.ndarray:
     if s.shape not in ((t,), (n, t)):
         raise ValueError(f"times must be a step, (T,)=({t},) or (N, T)=({n}, {t}); got shape "
                          f"{np.shape(times)}.")
+    if not np.isfinite(s).all():  # a NaN stamp made every δ after it NaN
+        raise ValueError("times must be finite numbers of hours; got NaN or inf.")
     gap = np.diff(np.broadcast_to(s, (n, t)), axis=1)  # (N, T-1)
     if (gap < 0).any():
         raise ValueError("times must not decrease along T (they are stamps since admission).")
