@@ -195,3 +195,17 @@ def test_positional_arguments_are_torchs():
         assert m.weight_ih_l0.dtype == torch.float64
     m = gnn.RNN(3, 5, 1, "relu", True, False, 0.0, False, 0, "cpu", torch.float64)
     assert m.nonlinearity == "relu" and m.weight_ih_l0.dtype == torch.float64
+
+
+@pytest.mark.parametrize("kind, kw", [("GRU", {"num_layers": 2, "bidirectional": True}),
+                                      ("LSTM", {"proj_size": 2, "num_layers": 2}),
+                                      ("RNN", {"bias": False})])
+def test_all_weights_are_torchs(kind, kw):
+    # initialisation code loops over rnn.all_weights; it was an AttributeError
+    ours, theirs = _pair(kind, kw.pop("num_layers", 1), kw.pop("bidirectional", False),
+                         False, **kw)
+    assert [[p.shape for p in ps] for ps in ours.all_weights] == \
+           [[p.shape for p in ps] for ps in theirs.all_weights]
+    for a, b in zip(ours.all_weights, theirs.all_weights, strict=True):
+        assert all(torch.equal(u, v) for u, v in zip(a, b, strict=True))
+    assert ours.all_weights[0][0] is ours.weight_ih_l0  # the parameters themselves

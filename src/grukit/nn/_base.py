@@ -184,6 +184,14 @@ class RecurrentBase(nn.Module):
             else:
                 nn.init.uniform_(w, -bound, bound)
 
+    @property
+    def all_weights(self) -> list[list[Tensor]]:
+        """The parameters of each layer and direction, in ``torch.nn.RNNBase.all_weights``'
+        order: [[weight_ih_l0, weight_hh_l0, bias_ih_l0, bias_hh_l0], [..._l0_reverse], ...]
+        (those the layer has)."""
+        return [[w for w in self.layer_params(layer, d).values() if w is not None]
+                for layer in range(self.num_layers) for d in range(self.num_directions)]
+
     def flatten_parameters(self) -> None:
         """Nothing to do, kept for torch.nn code that calls it (``torch.nn.RNNBase`` packs
         its weights into one cuDNN buffer there; the ops read each parameter as it is)."""
