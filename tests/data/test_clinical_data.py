@@ -207,6 +207,13 @@ def test_standardization_and_empirical_mean_use_training_records_only():
         empirical_mean(x[:, 1:], m[:, 1:], [1], names=["HR"])  # record 1 has no step 1
     with pytest.raises(ValueError, match="train_indices holds positions outside"):
         Standardization.fit(x, m, train_indices=[0, 7])
+    seen = np.ones_like(m)  # marks record 1's NaN observed: the statistics were NaN
+    for fit in (lambda: Standardization.fit(x, seen, [0, 1]),
+                lambda: empirical_mean(x, seen, [0, 1])):
+        with pytest.raises(ValueError, match=r"^x holds NaN or inf where the mask marks a "
+                                             r"value observed"):
+            fit()
+    assert Standardization.fit(x, seen, [0, 2]).mean.tolist() == [76.0]  # NaN not in them
 
 
 def test_mean_and_forward_imputation():

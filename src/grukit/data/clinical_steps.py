@@ -124,6 +124,14 @@ def _rows(x: np.ndarray, indices) -> np.ndarray:
     return x[idx]
 
 
+def _check_observed(x: np.ndarray, observed: np.ndarray) -> None:
+    """One sentence when ``x`` holds NaN or inf where ``observed`` says a value was measured
+    (the statistics of that variable would be NaN, and so every input after z-scoring)."""
+    if not np.isfinite(x[observed]).all():
+        raise ValueError("x holds NaN or inf where the mask marks a value observed; give the "
+                         "mask 0 there, or a finite value.")
+
+
 def empirical_mean(x: np.ndarray, mask: np.ndarray, train_indices=None,
                    names=None) -> np.ndarray:
     """x̄ (D,) float32: the mean of each variable over its observed steps in the training
@@ -138,6 +146,7 @@ def empirical_mean(x: np.ndarray, mask: np.ndarray, train_indices=None,
                          f"empirical mean; fit on records that measure it, or leave it out "
                          f"(ClinicalClassifier and grukit clinical read such a variable as "
                          f"never measured).")
+    _check_observed(xs, ms > 0)
     total = np.where(ms > 0, xs, 0.0).sum(axis=(0, 1), dtype=np.float64)
     return (total / seen).astype(np.float32)
 
@@ -167,6 +176,7 @@ class Standardization:
                              f"cannot be standardised; fit on records that measure it, or "
                              f"leave it out (ClinicalClassifier and grukit clinical read "
                              f"such a variable as never measured).")
+        _check_observed(xs, os_)
         v = np.where(os_, xs, 0.0)
         mean = v.sum(axis=axes) / n
         var = (np.where(os_, xs - mean, 0.0) ** 2).sum(axis=axes) / n
