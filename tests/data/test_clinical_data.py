@@ -191,6 +191,9 @@ def test_raw_irregular_events_keep_every_cleaned_measurement(tmp_path):
     assert values[1, HR] == 90 and np.isnan(values[1, TEMP])  # duplicate averaged, 200 gone
     assert values[-1, HR] == 40  # after the window: in the raw events, not on the grid
     assert np.isnan(values[:, WEIGHT]).sum() == 5
+    for i in (-1, 2, 0.0):  # -1 gave an empty series, not the last record's
+        with pytest.raises(ValueError, match=r"^i must be a record position in 0\.\.1; got"):
+            d.record_events(i)
 
 
 def test_standardization_and_empirical_mean_use_training_records_only():

@@ -200,6 +200,10 @@ class ClinicalData:
     def record_events(self, i: int):
         """Record i's irregular series: times (n,) hours and values (n, D), NaN where a
         variable was not measured at that time (continuous-time models' input)."""
+        if isinstance(i, bool) or not isinstance(i, (int, np.integer)) \
+                or not 0 <= i < self.n_records:  # -1 gave no events, not the last record's
+            raise ValueError(f"i must be a record position in 0..{self.n_records - 1}; got "
+                             f"{i!r}.")
         a, b = self.event_offsets[i], self.event_offsets[i + 1]
         times, inverse = np.unique(self.event_time[a:b], return_inverse=True)
         values = np.full((len(times), len(self.variables)), np.nan)  # (n, D)
