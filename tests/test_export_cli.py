@@ -87,6 +87,64 @@ def test_exported_files_get_the_mode_open_would_give(saved, tmp_path):
     assert set(modes.values()) == {0o644}, modes
 
 
+def test_output_over_a_file_of_the_saved_model_is_refused_and_the_model_kept(saved, tmp_path,
+                                                                            capsys):
+    """--output MODEL_DIR/weights.safetensors replaced the model's weights with the graph
+    (the model no longer loaded)."""
+    import shutil
+
+    from grukit.tasks.estimator import load
+
+    f, folder = saved
+    copy = tmp_path / "model"
+    shutil.copytree(folder, copy)
+    for name, fmt in (("weights.safetensors", "onnx"), ("config.json", "onnx"),
+                      ("weights.safetensors", "pt2")):
+        assert main(["export", str(copy), "--format", fmt, "--output", str(copy / name)]) == 2
+        assert "is a file of the saved model" in _one_line_error(capsys)
+    # a graph named *.json was written, then read back by onnx as ONNX JSON: a traceback
+    assert main(["export", str(copy), "--output", str(tmp_path / "m.json")]) == 2
+    assert "name it *.onnx" in _one_line_error(capsys)
+    assert sorted(p.name for p in copy.iterdir()) == ["config.json", "weights.safetensors"]
+    np.testing.assert_array_equal(load(str(copy)).predict(), f.predict())
+
+
+def test_a_name_the_export_writes_taken_by_a_folder_is_refused_before_any_file(saved,
+                                                                              tmp_path,
+                                                                              capsys):
+    _, folder = saved
+    (tmp_path / "m.manifest.json").mkdir()
+    assert main(["export", str(folder), "--output", str(tmp_path / "m.onnx")]) == 2
+    err = _one_line_error(capsys)
+    assert "m.manifest.json', which the export writes, is a folder" in err and ".tmp" not in err
+    assert [p.name for p in tmp_path.iterdir()] == ["m.manifest.json"]
+
+
+def test_a_failed_export_leaves_the_earlier_export_as_it_was(saved, tmp_path, monkeypatch):
+    """A new graph was written before int8 quantization (or anything after it) failed,
+    beside the earlier export's manifest: the runtime served the new network with the old
+    model's scaling."""
+    from grukit.export import int8
+    from grukit.export.runtime import Predictor
+    from grukit.tasks.export import export
+    from grukit.tasks.forecast import Forecaster
+
+    f, _ = saved
+    export(f, tmp_path / "m.onnx")
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    other = Forecaster(hidden=3, horizon=3, epochs=1, seed=1).fit(np.sin(np.arange(60.0)))
+
+    def fail(*args, **kwargs):
+        raise RuntimeError("quantization failed")
+
+    monkeypatch.setattr(int8, "quantize_onnx", fail)
+    with pytest.raises(RuntimeError, match="quantization failed"):
+        export(other, tmp_path / "m.onnx", int8=True)
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before  # no leftovers
+    np.testing.assert_allclose(Predictor(tmp_path / "m.onnx").predict(), f.predict(),
+                               atol=1e-4, rtol=0)
+
+
 @pytest.mark.parametrize("where", ["a-folder", "under-a-file", "read-only-folder"])
 def test_bad_output_gets_one_line_and_exit_2_before_work(saved, where, tmp_path, capsys):
     _, folder = saved

@@ -43,6 +43,9 @@ layers (``to_pt2`` refuses them: see ``grukit.export.pt2``).
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -52,6 +55,9 @@ FORMAT_VERSION = 1
 FORMATS = ("onnx", "pt2")
 PT2_FORMAT = "grukit.pt2-manifest"
 PT2_MANIFEST = "pt2-manifest"  # <stem>.pt2-manifest.json: never the ONNX manifest's name
+# names onnx.load reads as ONNX's text forms (JSON, text proto), not the binary graph
+ONNX_TEXT_SUFFIXES = (".json", ".onnxjson", ".txtpb", ".textproto", ".prototxt", ".pbtxt",
+                      ".onnxtxt", ".onnxtext")
 
 
 def beside(path, what: str) -> Path:
@@ -223,13 +229,65 @@ def export(est, path, format: str = "onnx", int8: bool = False) -> Path:
     at ``path`` and its manifest beside it (``beside(path, "manifest")``, or
     ``beside(path, "pt2-manifest")`` for a program, so both formats of one stem keep their
     own; returned).
-    ``est``: a fitted task model; ``int8``: int8 weights (see the module doc)."""
-    from .. import __version__
+    ``est``: a fitted task model; ``int8``: int8 weights (see the module doc).
 
+    Every file is written in a temporary folder beside ``path`` first and moved in only
+    when all are whole, the manifest last (an old one removed first): an export that fails
+    or is interrupted leaves an earlier export as it was, never a new graph beside an old
+    manifest, whose scaling, classes or tokenizer would be served with it."""
     if format not in FORMATS:
         raise ValueError(f"format must be one of {', '.join(FORMATS)}; got {format!r}.")
-    name = type(est).__name__
     path = Path(path)
+    folder = path.parent
+    if path.is_dir():
+        raise OSError(f"export: {str(path)!r} is a folder; give a file path such as "
+                      f"{str(path / ('model.' + format))!r}.")
+    if not folder.is_dir():
+        raise OSError(f"export: the folder {str(folder)!r} of {str(path)!r} does not exist; "
+                      f"create it first.")
+    from .estimator import CONFIG_FILE, WEIGHTS_FILE
+
+    if path.name in (CONFIG_FILE, WEIGHTS_FILE) and (folder / CONFIG_FILE).is_file():
+        raise ValueError(f"export: {str(path)!r} is a file of the saved model in "
+                         f"{str(folder)!r}, which the export would overwrite; choose another "
+                         f"file name (e.g. {str(folder / ('model.' + format))!r}).")
+    if format == "onnx" and path.suffix.lower() in ONNX_TEXT_SUFFIXES:
+        raise ValueError(f"export: onnx reads a file named *{path.suffix} as a text form of "
+                         f"ONNX, not the binary graph the export writes; name it *.onnx.")
+    try:
+        stage = tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+    except OSError as e:
+        raise OSError(f"export: cannot write to the folder {str(folder)!r} ("
+                      f"{e.strerror or e}); choose a path in a folder you can write to.") \
+            from None
+    try:
+        manifest = _write(est, Path(stage) / path.name, format, int8)
+        _publish(Path(stage), folder, manifest.name)
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+    return folder / manifest.name
+
+
+def _publish(stage: Path, folder: Path, manifest: str) -> None:
+    """Move the files written in ``stage`` into ``folder``, ``manifest`` last; refused in
+    one sentence, before any is moved, where a name is taken by a folder."""
+    names = sorted(p.name for p in stage.iterdir())
+    for name in names:
+        if (folder / name).is_dir():
+            raise OSError(f"export: {str(folder / name)!r}, which the export writes, is a "
+                          f"folder; move it or export under another name.")
+    (folder / manifest).unlink(missing_ok=True)  # a crash in between: no manifest, not a
+    for name in names:  #                          stale one beside the new graph
+        if name != manifest:
+            os.replace(stage / name, folder / name)
+    os.replace(stage / manifest, folder / manifest)
+
+
+def _write(est, path: Path, format: str, int8: bool) -> Path:
+    """Write the model's files at and beside ``path``; returns the manifest's path."""
+    from .. import __version__
+
+    name = type(est).__name__
     if format == "pt2":
         pt2_network(est)  # refuses other classes before writing
         block = _task_block(est, path)
