@@ -175,6 +175,16 @@ def test_a_boolean_mask_of_the_wrong_length_is_refused(saved, tmp_path):
     assert clf.evaluate(data, np.arange(12) < 9)["n"] == 9
 
 
+def test_predict_refuses_a_threshold_that_is_not_a_probability(saved, tmp_path):
+    data = read_physionet2012(tiny_set(str(tmp_path / "data")))
+    clf = ClinicalClassifier.load(saved)
+    for threshold in (float("nan"), 1.5, -0.1, "0.5"):  # NaN predicted 0 for every stay
+        with pytest.raises(ValueError, match=r"^threshold must be a probability in \[0, 1\]"):
+            clf.predict(data, threshold)
+    p = clf.predict_proba(data)
+    np.testing.assert_array_equal(clf.predict(data, 0.4), (p >= 0.4).astype(np.int64))
+
+
 @pytest.mark.parametrize("n, positives", [(6, 2), (9, 3), (12, 1)])
 def test_gradient_boosting_trains_on_a_fold_too_small_for_its_early_stopping_split(
         n, positives):

@@ -259,6 +259,9 @@ class ClinicalClassifier(Estimator):
 
     def predict(self, data, threshold: float = 0.5) -> np.ndarray:
         """(N,) int64: 1 where the predicted probability is at least ``threshold``."""
+        if isinstance(threshold, bool) or not isinstance(threshold, (int, float, np.number)) \
+                or not 0 <= threshold <= 1:  # NaN made every prediction 0
+            raise ValueError(f"threshold must be a probability in [0, 1]; got {threshold!r}.")
         return (self.predict_proba(data) >= threshold).astype(np.int64)
 
     @torch.no_grad()
