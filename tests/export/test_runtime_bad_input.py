@@ -65,6 +65,32 @@ def test_forecast_refuses_what_the_estimator_refuses(forecaster):
         assert says in _sentence(e), name
 
 
+def test_values_beyond_float32_are_refused_as_the_estimator_refuses_them(forecaster):
+    """They became inf in the graph's input, and the forecast was a number (1e300, ...)."""
+    f, p, y, cov = forecaster
+    huge = np.full(60, 1e300)
+    with pytest.raises(ValueError):
+        f.predict(huge, cov[:60])
+    with pytest.raises(ValueError) as e:
+        p.forecast(huge, cov[:60])
+    assert "beyond float32's range" in _sentence(e)
+
+
+def test_methods_of_another_task_say_so_in_one_sentence(forecaster):
+    """They failed with a KeyError on the manifest ('items', 'tokenizer', ...)."""
+    _, p, _, _ = forecaster
+    calls = {"recommend": lambda: p.recommend([1]), "scores": lambda: p.scores([1]),
+             "item_index": lambda: p.item_index(1), "initial_state": p.initial_state,
+             "step": lambda: p.step([0], np.zeros((1, 1, 1), np.float32)),
+             "tokenize": lambda: p.tokenize(["a"]), "audio front end": p.front_end,
+             "audio front end ": lambda: p.read_wav("x.wav"),
+             "predict_proba": lambda: p.predict_proba([[1.0]])}
+    for name, call in calls.items():
+        with pytest.raises(ValueError) as e:
+            call()
+        assert name.strip() in _sentence(e) and "Forecaster" in str(e.value), name
+
+
 def test_the_manifest_is_found_beside_a_file_of_any_suffix(forecaster, tmp_path):
     f, _, y, cov = forecaster
     for name in ("model.bin", "upper.ONNX", "plain"):

@@ -83,6 +83,12 @@ class Predictor:
     def _run(self, feeds: dict) -> list:
         return self.session.run(None, feeds)
 
+    def _serves(self, tasks: tuple[str, ...], what: str) -> None:
+        """One sentence when ``what`` belongs to another task than this model's."""
+        if self.task not in tasks:
+            raise ValueError(f"{what} serves a {' or '.join(tasks)}; this model is a "
+                             f"{self.task} (predict gives its prediction).")
+
     # -- dispatch ------------------------------------------------------------------------
     def predict(self, raw=None, **options):
         """The task's prediction from raw input: forecast values (Forecaster), labels
@@ -100,6 +106,7 @@ class Predictor:
         ``lookback`` finite values, and as many rows of covariates where the model has them;
         None: the series the model was fitted on), series ``index``'s scaling. Input is
         checked as ``Forecaster.predict`` checks it."""
+        self._serves(("Forecaster",), "forecast")
         spec = self.manifest["forecast"]
         count = len(spec["series"])
         if isinstance(index, bool) or not isinstance(index, (int, np.integer)) \
@@ -118,7 +125,12 @@ class Predictor:
         if c is not None:
             c = (c[None] - np.asarray(st["cmean"])) / np.asarray(st["cstd"])
             chans += list(np.moveaxis(c, 2, 0))
-        inputs = np.stack(chans, axis=2).astype(np.float32)  # (1, lookback, 2 + C)
+        inputs = np.stack(chans, axis=2)  # (1, lookback, 2 + C)
+        if not (np.abs(inputs) <= np.finfo(np.float32).max).all():  # inf in the graph
+            raise ValueError("the scaled window holds values beyond float32's range (±3.4e38) "
+                             "that the graph computes in, as the estimator refuses them; "
+                             "rescale the series or its covariates.")
+        inputs = inputs.astype(np.float32)
         out = self._run({self.manifest["inputs"][0]["name"]: inputs})[0]  # (1, horizon)
         return np.asarray(out, np.float64)[0] * st["scale"] + float(x[0, -1])
 
@@ -126,6 +138,7 @@ class Predictor:
     def tokenize(self, texts) -> list[np.ndarray]:
         """Token ids of each text (the saved tokenizer, cut to ``max_len``; never empty and never
         0: a text holding the string "[PAD]" gets the unknown token 1 there, as in training)."""
+        self._serves(("TextClassifier",), "tokenize")
         if self._tokenizer is None:
             try:
                 from tokenizers import Tokenizer
@@ -216,6 +229,7 @@ class Predictor:
 
     def front_end(self) -> dict:
         """The speech features' settings and matrices (``<stem>.audio.json``), as arrays."""
+        self._serves(("SpeechClassifier",), "the audio front end")
         if self._front is None:
             where = os.path.join(self.folder, self.manifest["audio"])
             if not os.path.isfile(where):  # the model and manifest copied without it
@@ -318,6 +332,7 @@ class Predictor:
         7.0 and "7" alike; a text item "123" from the number 123. Whole numbers are read
         exactly (an int or a digit string is never rounded through float64, whose spacing
         past 2**53 would take 64-bit ids for their neighbours)."""
+        self._serves(("GRU4Rec",), "item_index")
         whole = _whole_number(item)
         if self.manifest["items"]["type"] == "int":
             key = whole
@@ -329,18 +344,21 @@ class Predictor:
 
     def initial_state(self, batch: int = 1) -> np.ndarray:
         """The zero state before a session's first event, (layers, batch, hidden)."""
+        self._serves(("GRU4Rec",), "initial_state")
         return np.zeros((self.manifest["layers"], batch, self.manifest["hidden"]),
                         np.float32)
 
     def step(self, items, state: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """One event of each of B sessions: item indices (B,) and their states -> scores
         (B, n_items) over every item, new states."""
+        self._serves(("GRU4Rec",), "step")
         items = np.asarray(items, np.int64).reshape(-1)
         scores, h = self._run({"item": items, "h0": np.asarray(state, np.float32)})
         return scores, h
 
     def scores(self, session_items) -> np.ndarray:
         """Scores (n_items,) of every item as the next one after ``session_items``."""
+        self._serves(("GRU4Rec",), "scores")
         seq = [self.item_index(v) for v in session_items]
         if not seq:
             raise ValueError("session_items is empty; a recommendation needs one item or "
@@ -354,6 +372,7 @@ class Predictor:
                   return_scores: bool = False) -> list:
         """The ``k`` likeliest next item ids after ``session_items``, best first; ``k``
         defaults to 20, or every item when there are fewer (as ``GRU4Rec.recommend``)."""
+        self._serves(("GRU4Rec",), "recommend")
         scores = self.scores(session_items)
         k = min(20, len(scores)) if k is None else k
         if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= len(scores):
