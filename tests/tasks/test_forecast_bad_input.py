@@ -117,6 +117,18 @@ def test_a_series_of_huge_values_is_forecast_on_its_own_scale():
         Forecaster(**SMALL).fit(1e200 * (10 + _series()))
 
 
+def test_a_straight_line_is_forecast_alike_in_any_units():
+    """A line's one-step changes are all alike, so their spread is float rounding (~1e-18
+    for steps of 1e-3): that was the scale, its windows reached 1e15 and the forecast was the
+    last value; 1 step a day in other units gave another forecast. The line's standard
+    deviation scales it now, whatever its units."""
+    t = np.arange(60.0)
+    f = [Forecaster(**SMALL).fit(k * (5 + t)) for k in (1.0, 1e-3)]
+    assert f[1].stats[0].scale == pytest.approx(1e-3 * f[0].stats[0].scale)
+    np.testing.assert_allclose(f[1].predict(), 1e-3 * f[0].predict(), rtol=1e-5)
+    assert Forecaster(**SMALL).fit(np.full(60, 7e-3)).stats[0].scale == 1.0  # constant
+
+
 def test_covariates_misaligned_or_mismatched():
     y, c = _series(), np.ones((80, 2))
     with pytest.raises(ValueError, match="^series 0 has 80 points but its covariates have 79 "

@@ -13,8 +13,9 @@ predicts a correction on the series' own scale to a base forecast.
 The second channel is (y_u − mean) / std (level, which a stationary series needs) — for a
 hybrid, the one-step smoothing error (y_u − ŷ_{u|u−1}) / scale instead (a level channel
 leaves its training range on a trending series, and the network then extrapolates) — then
-one standardised channel per covariate. A constant series has no spread: its scale is
-1 in its units (its windows are all zeros, the network learns to forecast no change).
+one standardised channel per covariate. A series whose changes are all alike has no
+spread: its scale is its standard deviation — 1 in its units for a constant series (its
+windows are all zeros, the network learns to forecast no change).
 """
 
 from __future__ import annotations
@@ -47,12 +48,17 @@ def fit_stats(y: np.ndarray, c: np.ndarray | None, season: int, hybrid: bool,
         st = es.filter(y, params)
         one = es.forecast(st, params, np.arange(len(y) - 1), 1)[:, 0]  # (n − 1,)
         spread = float(np.std(y[1:] - one))
-    std = float(np.std(y))
-    # a constant series (or one that only jumps once) has no spread: scale 1, in its units
-    scale = spread if spread > 0 and np.isfinite(spread) else max(std, 1.0)
+    # a constant series' deviation is float rounding too (7e-3 sixty times: 8.7e-19)
+    std = float(np.std(y)) if np.ptp(y) > 0 else 0.0
+    # a series whose changes are all alike (a straight line; a constant series) has no
+    # spread: float rounding leaves one ~1e-16 of its values, which would blow its windows up
+    # by as much. Its standard deviation is the scale then (1 for a constant series), so a
+    # line is read alike whatever its units.
+    tiny = std == 0 or not (np.isfinite(spread) and spread > 1e-9 * std)
+    scale = (std if std > 0 else 1.0) if tiny else spread
     return Stats(scale, float(np.mean(y)), std if std > 0 else 1.0,
                  np.zeros(0) if c is None else c.mean(0),
-                 np.ones(0) if c is None else np.where(c.std(0) > 0, c.std(0), 1.0), params)
+                 np.ones(0) if c is None else np.where(np.ptp(c, 0) > 0, c.std(0), 1.0), params)
 
 
 def history_needed(st: Stats, lookback: int) -> int:
