@@ -328,6 +328,12 @@ def _one_step(module: nn.Module, ours: bool) -> tuple[type, dict] | None:
 
 def from_torch(module: nn.Module) -> nn.Module:
     """A ``torch.nn`` GRU/LSTM/RNN or cell -> the ``grukit.nn`` module with the same weights."""
+    _not_a_layer(module)
+    if isinstance(module, (gnn.RecurrentBase, gnn.GRUCell, gnn.LSTMCell, gnn.RNNCell)):
+        # its own options (reset_after, zoneout, ...) are no torch arguments
+        raise TypeError(f"{type(module).__name__} is already a grukit.nn module; from_torch "
+                        f"converts torch.nn ones (copy.deepcopy(module) copies it with all "
+                        f"its settings).")
     step = _one_step(module, ours=False)
     if step is not None:
         dst, extra = step
