@@ -41,6 +41,16 @@ def test_a_saved_keras_text_model_predicts_alike(tmp_path):
     _same(ref, ours, ids)
 
 
+def test_a_frozen_keras_layer_stays_frozen():
+    ref = keras.Sequential([keras.Input((T, 3)), kl.GRU(4, return_sequences=True), kl.LSTM(3),
+                            kl.Dense(1)])
+    ref.layers[0].trainable = False
+    ours = from_keras(ref)
+    assert [la.trainable for la in ours.layers] == [False, True, True]
+    assert sum(p.numel() for p in ours.trainable_weights) == sum(
+        int(np.prod(w.shape)) for w in ref.trainable_weights)
+
+
 def test_a_keras_series_model_predicts_alike():
     ref = _randomised(keras.Sequential([
         keras.Input((T, 3)), kl.GRU(4, return_sequences=True, reset_after=False),

@@ -501,7 +501,7 @@ def test_integer_features_are_read_as_floats_as_keras_reads_them():
 
 def test_optimizer_names_are_read_as_keras_reads_them_whatever_their_case():
     m = Sequential([GRU(3, input_shape=(4, 2)), Dense(1)])
-    for name, cls in [("Adam", "KerasAdam"), ("SGD", "SGD"), ("RMSprop", "KerasRMSprop"),
-                      ("AdamW", "KerasAdamW"), ("Adagrad", "Adagrad")]:
+    for name, cls in [("Adam", "KerasAdam"), ("SGD", "KerasSGD"), ("RMSprop", "KerasRMSprop"),
+                      ("AdamW", "KerasAdamW"), ("Adagrad", "KerasAdagrad")]:
         m.compile(optimizer=name, loss="mse")
         assert type(m.optimizer).__name__ == cls

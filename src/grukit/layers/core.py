@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import numbers
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -33,13 +34,28 @@ def register(cls):
 
 
 class Layer(nn.Module):
-    """Base: lazy ``build(input_shape)``; ``call(x, lengths) -> (y, lengths)``."""
+    """Base: lazy ``build(input_shape)``; ``call(x, lengths) -> (y, lengths)``.
+    ``trainable=False`` (or ``layer.trainable = False`` later) freezes the layer's weights,
+    as in Keras: ``fit`` leaves them as they are."""
 
-    def __init__(self, *, input_shape=None, name: str | None = None):
+    def __init__(self, *, input_shape=None, name: str | None = None, trainable: bool = True):
         super().__init__()
         self.input_shape = check_input_shape(input_shape, type(self).__name__)
         self.layer_name = name
         self.built = False
+        self.trainable = trainable
+
+    @property
+    def trainable(self) -> bool:
+        return self._trainable
+
+    @trainable.setter
+    def trainable(self, value: bool) -> None:
+        if not isinstance(value, (bool, np.bool_)):
+            raise TypeError(f"{type(self).__name__}: trainable must be True or False; got "
+                            f"{value!r}.")
+        self._trainable = bool(value)
+        self.requires_grad_(self._trainable)  # the weights built so far; build does the rest
 
     def build(self, input_shape: tuple) -> None:  # input_shape excludes the batch
         self.built = True
@@ -51,6 +67,9 @@ class Layer(nn.Module):
         if not self.built:
             self.build(tuple(x.shape[1:]))
             self.to(x.device)
+            for layer in self.modules():  # this layer, and a wrapped one frozen apart
+                if isinstance(layer, Layer):
+                    layer.requires_grad_(layer._trainable and self._trainable)
         return self.call(x, lengths)
 
     def get_weights(self) -> list:
@@ -72,6 +91,8 @@ class Layer(nn.Module):
             cfg["input_shape"] = list(self.input_shape)
         if self.layer_name:
             cfg["name"] = self.layer_name
+        if not self._trainable:
+            cfg["trainable"] = False
         return {"class": type(self).__name__, "config": cfg}
 
     def _config(self) -> dict:

@@ -80,8 +80,8 @@ class _Recurrent(Layer):
                  return_state: bool = False, go_backwards: bool = False,
                  stateful: bool = False, dropout: float = 0.0, recurrent_dropout: float = 0.0,
                  zoneout: float = 0.0, backend: str = "auto", input_shape=None,
-                 name: str | None = None, **options):
-        super().__init__(input_shape=input_shape, name=name)
+                 name: str | None = None, trainable: bool = True, **options):
+        super().__init__(input_shape=input_shape, name=name, trainable=trainable)
         cls, spec = type(self).__name__, self.spec
         units = positive_int(units, f"{cls}: units")
         dropout = check_rate(dropout, f"{cls}: dropout")

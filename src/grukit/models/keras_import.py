@@ -40,6 +40,7 @@ def from_keras(model) -> Sequential:
     for k, layer in enumerate(model.layers):
         converted = _layer(layer, f"layer {k} ({type(layer).__name__} {layer.name!r})")
         if converted is not None:
+            converted.trainable = bool(layer.trainable)  # a frozen Keras layer stays frozen
             ours.add(converted)
     ours.build()
     ours.set_weights([w for w in model.get_weights()])

@@ -272,7 +272,8 @@ def train_loop(model, optimizer: torch.optim.Optimizer, step: Callable, batches,
                     value = res.value
                     if not math.isfinite(value):
                         bad = (i, value, None)
-                    elif res.loss is not None:
+                    elif res.loss is not None and (res.loss.requires_grad or any(
+                            p.requires_grad for p in params)):  # else: every weight frozen
                         res.loss.backward()
             except BadBatch as err:
                 bad = (i, float("nan"), str(err))

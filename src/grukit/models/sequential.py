@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 import numbers
-import re
+import warnings
 
 import numpy as np
 import torch
@@ -15,18 +15,11 @@ from ..layers import Embedding, Input, Layer
 from . import training
 from .callbacks import Callback, History
 from .fit import run_fit
+from .keras_model import KerasModelAPI
 from .saving import save_model
 
 
-def _snake(name: str) -> str:
-    """GRU -> gru, SimpleRNN -> simple_rnn, GlobalAveragePooling1D ->
-    global_average_pooling1d: Keras' ``to_snake_case`` (an underscore before each capital
-    followed by small letters, and between a small letter and a capital)."""
-    name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
-    return re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()
-
-
-class Sequential(nn.Module):
+class Sequential(KerasModelAPI, nn.Module):
     """A stack of ``grukit.layers``; ``Sequential([GRU(64, input_shape=(100, 1)), Dense(1)])``
     or ``add`` them one by one. As Keras' ``model(x)`` is inference, the model is in
     evaluation mode (dropout off) outside ``fit`` and ``train_on_batch``; call
@@ -159,13 +152,9 @@ class Sequential(nn.Module):
         if not self.built:
             self.build()
         shapes = self._trace(self._input_shape())
-        rows, counts = [], {}
-        for layer, shape in zip(self.stack, shapes, strict=True):
+        rows = []
+        for layer, shape, name in zip(self.stack, shapes, self.layer_names(), strict=True):
             kind = type(layer).__name__
-            base = layer.layer_name or _snake(kind)
-            n = counts.get(base, 0)
-            counts[base] = n + 1
-            name = base if n == 0 else f"{base}_{n}"
             params = sum(p.numel() for p in layer.parameters())
             rows.append((f"{name} ({kind})", "(None, " + ", ".join(map(str, shape)) + ")",
                          f"{params:,}"))
@@ -256,8 +245,9 @@ class Sequential(nn.Module):
         if not bool(torch.isfinite(loss)):
             raise ValueError(f"train_on_batch: the loss is {float(loss)}; the weights were "
                              f"left unchanged.")
-        loss.backward()
-        self.optimizer.step()
+        if loss.requires_grad:  # False when every weight is frozen (trainable=False)
+            loss.backward()
+            self.optimizer.step()
         with torch.no_grad():
             res = {"loss": float(loss)} | {
                 k: float(training.masked(fn, pred.detach(), yb, lengths))
@@ -309,6 +299,11 @@ class Sequential(nn.Module):
         if getattr(self, "_stale", None) and what in ("fit", "train_on_batch"):
             raise RuntimeError(f"{self._stale}; call compile again (with an optimizer over "
                                f"model.parameters()) before {what}().")
+        if what in ("fit", "train_on_batch") and not any(p.requires_grad
+                                                         for p in self.parameters()):
+            warnings.warn("The model does not have any trainable weights (every layer has "
+                          "trainable=False): the loss is computed, nothing is trained.",
+                          UserWarning, stacklevel=3)
 
     def _device(self) -> torch.device:
         p = next(self.parameters(), None)

@@ -40,7 +40,24 @@ def optimizer(name: str, params, **settings) -> torch.optim.Optimizer:
     return _fused(_CLASSES[name], params, **settings)
 
 
-class KerasRMSprop(torch.optim.Optimizer):
+class _Rate:
+    """Keras' ``optimizer.learning_rate``: read from, and set on, every parameter group (a
+    torch optimizer keeps it as ``param_groups[k]["lr"]``)."""
+
+    @property
+    def learning_rate(self) -> float:
+        return float(self.param_groups[0]["lr"])
+
+    @learning_rate.setter
+    def learning_rate(self, value) -> None:
+        value = float(value)  # a number, a 0-d tensor or array
+        if not math.isfinite(value) or value < 0:
+            raise ValueError(f"learning_rate must be a finite number, 0 or more; got {value}.")
+        for group in self.param_groups:
+            group["lr"] = value
+
+
+class KerasRMSprop(_Rate, torch.optim.Optimizer):
     """Keras 3's RMSprop (no momentum, not centered), whose ε sits inside the root where
     torch's RMSprop adds it outside (√v + ε): per parameter w with gradient g,
 
@@ -97,16 +114,28 @@ class _KerasEps:
         return super().step(closure)
 
 
-class KerasAdam(_KerasEps, torch.optim.Adam):
+class KerasAdam(_Rate, _KerasEps, torch.optim.Adam):
     """torch's Adam with Keras 3's ε (1e-7, added to √v; see ``_KerasEps``)."""
 
     resumes = ("Adam",)  # checkpoints of torch's Adam (the same state) resume in it
 
 
-class KerasAdamW(_KerasEps, torch.optim.AdamW):
+class KerasAdamW(_Rate, _KerasEps, torch.optim.AdamW):
     """torch's AdamW with Keras 3's ε (1e-7, added to √v; see ``_KerasEps``)."""
 
     resumes = ("AdamW",)
+
+
+class KerasSGD(_Rate, torch.optim.SGD):
+    """torch's SGD (Keras' update without momentum), with ``learning_rate``."""
+
+    resumes = ("SGD",)
+
+
+class KerasAdagrad(_Rate, torch.optim.Adagrad):
+    """torch's Adagrad, with ``learning_rate``."""
+
+    resumes = ("Adagrad",)
 
 
 # Keras 3's defaults: learning rates, ε, AdamW's weight decay 0.004, Adagrad's first
@@ -114,9 +143,9 @@ class KerasAdamW(_KerasEps, torch.optim.AdamW):
 OPTIMIZERS = {
     "adam": lambda p: _fused(KerasAdam, p, lr=1e-3),
     "adamw": lambda p: _fused(KerasAdamW, p, lr=1e-3, weight_decay=0.004),
-    "sgd": lambda p: _fused(torch.optim.SGD, p, lr=1e-2),
+    "sgd": lambda p: _fused(KerasSGD, p, lr=1e-2),
     "rmsprop": lambda p: KerasRMSprop(p, lr=1e-3, alpha=0.9, eps=1e-7),
-    "adagrad": lambda p: _fused(torch.optim.Adagrad, p, lr=1e-3, initial_accumulator_value=0.1,
+    "adagrad": lambda p: _fused(KerasAdagrad, p, lr=1e-3, initial_accumulator_value=0.1,
                                 eps=1e-7),
 }
 

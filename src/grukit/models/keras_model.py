@@ -1,0 +1,106 @@
+"""The parts of Keras' model API that describe and edit a ``Sequential``: ``input_shape``,
+``output_shape``, ``weights`` / ``trainable_weights`` / ``non_trainable_weights`` (torch
+parameters), ``trainable``, ``get_layer``, ``pop``, ``save_weights`` / ``load_weights``.
+``Sequential`` inherits them; they use only its layer stack and shape tracing."""
+
+from __future__ import annotations
+
+import re
+
+from .saving import load_weights, save_model
+
+
+def snake(name: str) -> str:
+    """GRU -> gru, SimpleRNN -> simple_rnn, GlobalAveragePooling1D ->
+    global_average_pooling1d: Keras' ``to_snake_case`` (an underscore before each capital
+    followed by small letters, and between a small letter and a capital)."""
+    name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
+    return re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()
+
+
+class KerasModelAPI:
+    """Mixin for ``Sequential`` (which provides ``stack``, ``build``, ``built``, ``_trace``
+    and ``_input_shape``)."""
+
+    def layer_names(self) -> list[str]:
+        """Each layer's name: the one it was given, else Keras' kind in snake case, numbered
+        from the second of a kind on (gru, gru_1, ...), as ``summary`` prints them."""
+        names, counts = [], {}
+        for layer in self.stack:
+            base = layer.layer_name or snake(type(layer).__name__)
+            n = counts.get(base, 0)
+            counts[base] = n + 1
+            names.append(base if n == 0 else f"{base}_{n}")
+        return names
+
+    @property
+    def input_shape(self) -> tuple:
+        """(None, *the first layer's input shape), as Keras' ``model.input_shape``."""
+        return (None, *self._input_shape())
+
+    @property
+    def output_shape(self) -> tuple:
+        """(None, *the last layer's output shape); None where a size is left open."""
+        if not self.built:
+            self.build()
+        return (None, *self._trace(self._input_shape())[-1])
+
+    @property
+    def weights(self) -> list:
+        """Every weight, as torch parameters in the layers' order (torch's shapes; Keras'
+        layout is ``get_weights()``)."""
+        if not self.built:
+            self.build()
+        return list(self.parameters())
+
+    @property
+    def trainable_weights(self) -> list:
+        return [p for p in self.weights if p.requires_grad]
+
+    @property
+    def non_trainable_weights(self) -> list:
+        return [p for p in self.weights if not p.requires_grad]
+
+    @property
+    def trainable(self) -> bool:
+        """False when every layer is frozen; setting it sets every layer's, as Keras."""
+        return any(layer.trainable for layer in self.stack) if len(self.stack) else True
+
+    @trainable.setter
+    def trainable(self, value: bool) -> None:
+        for layer in self.stack:
+            layer.trainable = value
+
+    def get_layer(self, name: str | None = None, index: int | None = None):
+        """The layer named ``name`` (see ``layer_names``) or at ``index``, as Keras'."""
+        if (name is None) == (index is None):
+            raise ValueError("get_layer takes a name or an index (one of them).")
+        if index is not None:
+            if not -len(self.stack) <= index < len(self.stack):
+                raise ValueError(f"get_layer: index {index} is out of range; the model has "
+                                 f"{len(self.stack)} layers.")
+            return self.stack[index]
+        names = self.layer_names()
+        if name not in names:
+            raise ValueError(f"no layer named {name!r}; the layers are {names}.")
+        return self.stack[names.index(name)]
+
+    def pop(self):
+        """Remove the last layer and return it, as Keras' ``pop``."""
+        if not len(self.stack):
+            raise ValueError("pop: the model has no layers.")
+        layer = self.stack[-1]
+        del self.stack[-1]
+        if len(self.stack) and self.stack[0].input_shape is not None:
+            self._shapes = self._trace(self._input_shape())
+        return layer
+
+    def save_weights(self, path) -> None:
+        """Write the weights (a model file ``load_weights`` and ``grukit.models.load``
+        read; any file name, Keras' ``.weights.h5`` included, holds grukit's format)."""
+        save_model(self, path)
+
+    def load_weights(self, path) -> None:
+        """Take the weights of a file ``save_weights``, ``save`` or ``ModelCheckpoint`` wrote
+        for this architecture; another architecture is refused and nothing changes."""
+        load_weights(self, path)
