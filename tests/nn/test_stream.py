@@ -345,3 +345,24 @@ def test_feed_after_module_to_carries_the_state_on_in_the_new_dtype():
     with torch.no_grad():
         y, _ = m(x.double())
     torch.testing.assert_close(torch.cat([first.double(), rest]), y, atol=1e-6, rtol=0)
+
+
+@pytest.mark.parametrize("kind", ["GRU", "LSTM"])
+def test_int8_stream_reads_changed_weights_after_reset(kind):
+    # its docstring says to call reset() after changing the weights: the steps after it
+    # still ran the int8 weights packed before
+    from grukit.nn.quantized import Int8Stream, quantize_int8
+
+    torch.manual_seed(0)
+    q = quantize_int8(getattr(gnn, kind)(3, 6).eval(), linear="grukit")
+    other = quantize_int8(getattr(gnn, kind)(3, 6).eval(), linear="grukit")
+    x = torch.randn(4, 3)
+    s = Int8Stream(q, w8a8=False)
+    for t in range(4):
+        s.step(x[t].numpy())
+    q.load_state_dict(other.state_dict())
+    s.reset()
+    ys = np.stack([s.step(x[t].numpy()) for t in range(4)])
+    with torch.no_grad():
+        y, _ = other(x)
+    np.testing.assert_allclose(ys, y.numpy(), atol=1e-5, rtol=0)

@@ -262,6 +262,7 @@ class Int8Stream(Stream):
         dtype = m.int8_dtype
         shape = (m.num_layers, self.batch_size)
         self._routes: dict = {}
+        self._vsum = -1  # the int8 weights are packed again on the next step: they may differ
         self._set_state([torch.zeros(*shape, s, dtype=dtype) for s in m._state_sizes()])
 
     def _ask_dispatch(self, ndim: int):
