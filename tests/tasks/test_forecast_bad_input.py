@@ -117,6 +117,19 @@ def test_a_series_of_huge_values_is_forecast_on_its_own_scale():
         Forecaster(**SMALL).fit(1e200 * (10 + _series()))
 
 
+def test_a_series_of_tiny_values_is_forecast_on_its_own_scale_or_refused():
+    """Values of 1e-300 square to zero: their deviation was 0, the scale 1, and the forecast
+    came out near 0.1 for a series of 1e-300s. Refused now; 1e-100 is forecast as 1 is."""
+    y = 10 + _series()
+    f = Forecaster(**SMALL).fit(y)
+    np.testing.assert_allclose(Forecaster(**SMALL).fit(1e-100 * y).predict(),
+                               1e-100 * f.predict(), rtol=1e-5)
+    with pytest.raises(ValueError, match=r"^the series varies too little to scale in float64 "
+                                         r"\(values up to .*e-29\d\); multiply it by a power of "
+                                         r"ten first\.$"):
+        Forecaster(**SMALL).fit(1e-300 * y)
+
+
 def test_a_straight_line_is_forecast_alike_in_any_units():
     """A line's one-step changes are all alike, so their spread is float rounding (~1e-18
     for steps of 1e-3): that was the scale, its windows reached 1e15 and the forecast was the

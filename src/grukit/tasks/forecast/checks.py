@@ -196,6 +196,12 @@ def check_values(y: np.ndarray, where: str) -> None:
     if not (np.isfinite(spread) and np.isfinite(std)):
         raise ValueError(f"{where} varies too much to scale in float64 (values up to "
                          f"{float(mag.max()):g}); divide it by a power of ten first.")
+    # squares below 1e-308 are zeros: the deviation of values such as 1e-300 comes out 0 (or
+    # short of its least, range / (2 √n)), and the forecast would be made on a scale of 1
+    low = np.ptp(y) / (2 * np.sqrt(len(y)))
+    if low > 0 and std < low:
+        raise ValueError(f"{where} varies too little to scale in float64 (values up to "
+                         f"{float(mag.max()):g}); multiply it by a power of ten first.")
 
 
 def window(recent, lookback: int, what: str = "recent") -> np.ndarray:
