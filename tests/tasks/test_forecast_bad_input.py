@@ -128,6 +128,8 @@ def test_a_series_of_tiny_values_is_forecast_on_its_own_scale_or_refused():
                                          r"\(values up to .*e-29\d\); multiply it by a power of "
                                          r"ten first\.$"):
         Forecaster(**SMALL).fit(1e-300 * y)
+    tiny = Forecaster(**SMALL).fit(y, covariates=1e-300 * _series(seed=1))  # deviation 0
+    assert tiny.stats[0].cstd[0] == 1.0 and np.isfinite(tiny.predict()).all()
 
 
 def test_a_straight_line_is_forecast_alike_in_any_units():

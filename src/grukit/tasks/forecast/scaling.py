@@ -58,7 +58,8 @@ def fit_stats(y: np.ndarray, c: np.ndarray | None, season: int, hybrid: bool,
     scale = (std if std > 0 else 1.0) if tiny else spread
     return Stats(scale, float(np.mean(y)), std if std > 0 else 1.0,
                  np.zeros(0) if c is None else c.mean(0),
-                 np.ones(0) if c is None else np.where(np.ptp(c, 0) > 0, c.std(0), 1.0), params)
+                 np.ones(0) if c is None else
+                 np.where((np.ptp(c, 0) > 0) & (c.std(0) > 0), c.std(0), 1.0), params)
 
 
 def history_needed(st: Stats, lookback: int) -> int:
