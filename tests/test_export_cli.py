@@ -51,7 +51,7 @@ def test_export_writes_model_dir_onnx_and_its_manifest(saved, capsys):
     lookback = manifest["forecast"]["lookback"]
     assert manifest["inputs"] == [{"name": "x", "dtype": "float",
                                    "shape": ["batch", "time", 2]}]
-    assert [o["name"] for o in manifest["outputs"]] == ["y"]
+    assert manifest["outputs"] == [{"name": "y", "dtype": "float", "shape": ["batch", 3]}]
     assert "nile.onnx" in capsys.readouterr().out
     sess = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
     x = f.inputs(f.last[0])  # (1, lookback, 2)

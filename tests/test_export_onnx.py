@@ -304,6 +304,9 @@ def _run_sequential(model, x, tmp_path, **kwargs):
         want = model(x)
     got = sess.run(None, {"input": x.numpy()})
     _close(got, want if isinstance(want, list) else [want])
+    for out, declared in zip(got, sess.get_outputs(), strict=True):  # the declared axes
+        assert all(d == n for n, d in zip(out.shape, declared.shape, strict=True)
+                   if isinstance(d, int))
     return sess
 
 
@@ -316,6 +319,33 @@ def test_sequential_in_onnxruntime_equals_eager_at_two_shapes(name, tmp_path):
         x = torch.randn(batch, steps, model.layers[0].input_shape[-1],
                         generator=torch.Generator().manual_seed(k))
         _run_sequential(model, x, tmp_path)
+
+
+def _declared(value) -> list:
+    return [d.dim_param or d.dim_value for d in value.type.tensor_type.shape.dim]
+
+
+def test_sequential_outputs_declare_their_width_and_the_input_batch():
+    """The output's last axis was declared as a dynamic axis ("out1"), also in a task
+    export's manifest, whatever the layers fixed it to (a classifier's K, a horizon)."""
+    torch.manual_seed(0)
+    cases = [
+        (SEQUENTIAL["stacked-backwards-dropout-softmax"](), [["batch", 4]]),
+        (SEQUENTIAL["bidirectional-rnn-mingru-gelu"](), [["batch", "out1", 2]]),
+        ([Bidirectional(GRU(5, return_sequences=True), merge_mode="sum",
+                        input_shape=(None, 3))], [["batch", "out1", 5]]),
+        ([Bidirectional(GRU(5), input_shape=(None, 3))], [["batch", 10]]),
+        ([Embedding(9, 4, input_shape=(None,))], [["batch", "out1", 4]]),
+        (SEQUENTIAL["lstm-return_state"](), [["batch", 6]] * 3),
+    ]
+    for layers, want in cases:
+        model = Sequential(layers)
+        model.build()
+        assert [_declared(o) for o in build_onnx(model).graph.output] == want, layers
+    model = Sequential(SEQUENTIAL["lstm-return_state"]())
+    model.build()
+    fixed = build_onnx(model, dynamic=False, example=torch.zeros(2, 5, 3))
+    assert [_declared(o) for o in fixed.graph.output] == [[2, 6]] * 3
 
 
 @pytest.mark.parametrize("pool", ["attention", "last"])

@@ -242,6 +242,7 @@ def sequential_model(model, *, example=None, dynamic: bool = True, lengths: bool
     if lengths:  # model(x, lengths): right-padded sequences
         inputs.append(value_info(io["lengths"], "int64", [shape[0]]))
     lengths, rank = io.get("lengths"), len(shape)  # rank: of the value x, batch included
+    width = None if ids else shape[-1]  # x's last axis where the layers fix it, else None
     for k, layer in enumerate(layers):
         kind = type(layer).__name__
         where = f"{what}: layer {k} ({kind})"
@@ -251,24 +252,28 @@ def sequential_model(model, *, example=None, dynamic: bool = True, lengths: bool
                              f"output it cannot take.")
         if isinstance(getattr(type(inner), "spec", None), CellSpec) and hasattr(inner, "rnn"):
             x, lengths = _recurrent(g, inner, x, lengths, where, k == len(layers) - 1)
-            x = _merge(g, x, getattr(layer, "merge_mode", "concat"), inner.units)
+            mode = getattr(layer, "merge_mode", "concat")
+            x = _merge(g, x, mode, inner.units)
             rank = 3 if inner.return_sequences else 2
+            width = inner.units * (inner.rnn.num_directions if mode == "concat" else 1)
         elif kind == "Dense" or kind == "TimeDistributed" and type(inner).__name__ == "Dense":
-            x = _dense(g, inner, x, where)
+            x, width = _dense(g, inner, x, where), inner.units
         elif kind == "Dropout" or kind == "TimeDistributed":  # a Dropout at every step
             continue
         elif kind == "Flatten":
             x, lengths, rank = g.op("Flatten", [x], "flatten", axis=1), None, 2
+            width = None  # T·F, with T a dynamic axis
         elif kind == "GlobalAveragePooling1D":
             x, lengths, rank = _average(g, x, lengths), None, 2
         elif kind == "Embedding" and k == 0:
             x, lengths = _embedding(g, layer, x, lengths)
-            rank += 1
+            rank, width = rank + 1, layer.output_dim
         elif kind == "AttentionPooling":
             x, lengths = _attention(g, layer, x, lengths), None
             rank = 2
         elif callable(getattr(layer, "onnx_graph", None)):
             x, lengths = layer.onnx_graph(g, x, lengths)
+            width = None  # its own
         else:
             raise ValueError(f"{where} has no ONNX export; exportable layers are the "
                              f"recurrent layers, Bidirectional, Dense, Dropout, Embedding "
@@ -276,7 +281,11 @@ def sequential_model(model, *, example=None, dynamic: bool = True, lengths: bool
                              f"method.")
     for value, name in zip(x if isinstance(x, list) else [x], outs, strict=True):
         g.node("Identity", [value], [io[name]])
-    out_shape = ["batch"] + [f"out{k}" for k in range(1, rank)]
+    # the input's batch ("batch", or the example's with dynamic=False); the last axis its
+    # width where the layers fix it (a Dense's units: a classifier's K, a forecast's horizon)
+    out_shape = [shape[0]] + [f"out{k}" for k in range(1, rank)]
+    if width is not None:
+        out_shape[-1] = width
     outputs = [value_info(io["output"], "float", out_shape)]
-    outputs += [value_info(io[n], "float", ["batch", f"{n}_units"]) for n in outs[1:]]
+    outputs += [value_info(io[n], "float", [shape[0], top.units]) for n in outs[1:]]
     return finish(g, f"grukit_{model.name}", inputs, outputs)
