@@ -366,3 +366,29 @@ def test_int8_stream_reads_changed_weights_after_reset(kind):
     with torch.no_grad():
         y, _ = other(x)
     np.testing.assert_allclose(ys, y.numpy(), atol=1e-5, rtol=0)
+
+
+@pytest.mark.parametrize("kind", ["GRU", "LSTM"])
+@pytest.mark.parametrize("int8", [False, True])
+def test_a_copied_stream_steps_on_its_own(kind, int8):
+    # a deepcopy kept the fast path's kernel over views of the original's state: the copy's
+    # steps advanced the original, whose next output was then wrong; pickle failed
+    import copy
+    import pickle
+
+    from grukit.nn.quantized import Int8Stream, quantize_int8
+
+    torch.manual_seed(0)
+    m = getattr(gnn, kind)(3, 5).eval()
+    m = quantize_int8(m, linear="grukit") if int8 else m
+    x = torch.randn(4, 3)
+    s = Int8Stream(m, w8a8=False) if int8 else gnn.Stream(m)
+    for t in range(2):
+        s.step(x[t].numpy())
+    twins = [copy.deepcopy(s), pickle.loads(pickle.dumps(s))]
+    ys = [np.stack([c.step(x[t].numpy()) for t in (2, 3)]) for c in twins]
+    y = np.stack([s.step(x[t].numpy()) for t in (2, 3)])
+    with torch.no_grad():
+        want = m(x)[0][2:].numpy()
+    for got in (*ys, y):
+        np.testing.assert_allclose(got, want, atol=1e-5, rtol=0)

@@ -256,6 +256,12 @@ class Int8Stream(Stream):
         self._int8_route = None  # the int8 kernel builder once dispatch gives it
         super().__init__(module, batch_size)
 
+    _TRANSIENT = Stream._TRANSIENT + ("_int8_route",)
+
+    def __setstate__(self, state: dict) -> None:
+        super().__setstate__(state)
+        self._int8_route = None
+
     def reset(self) -> None:
         """Start over from zero state."""
         m = self.module

@@ -61,6 +61,23 @@ class Stream:
         self._layout = None  # (dtype, options) the weights were packed for
         self.reset()
 
+    # -- copies -----------------------------------------------------------------------------
+    _TRANSIENT = ("step", "_kernel", "_fast", "_probe", "_packed", "_ids", "_vsum", "_layout",
+                  "_routes")  # the fast path: kernel, packed weights, views of the state
+
+    def __getstate__(self) -> dict:
+        """The module, batch size and carried state, for ``copy.deepcopy`` and pickle; the
+        fast path is made again on the copy's first step (its kernel steps views of the
+        original's state: a copy that kept it would step the original)."""
+        return {k: v for k, v in self.__dict__.items() if k not in self._TRANSIENT}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._packed, self._ids, self._probe, self._vsum = np.empty(0), [], _version_probe([]), -1
+        self._kernel = self._layout = None
+        self._routes = {}
+        self._set_state(self._h)
+
     # -- state ------------------------------------------------------------------------------
     def reset(self) -> None:
         """Start over from zero state."""
