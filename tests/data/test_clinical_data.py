@@ -438,6 +438,10 @@ def test_long_csv_bad_input(tmp_path):
     assert read_long_csv(csv, ranges={"crp": (0, 100)}).report.dropped == {
         ("crp", "implausible"): 1}
     csv.write_text("id,time,variable,value\nx,1,hr,70\nx,5,hr,80\n")
+    for kw in (dict(outcome="died"), dict(outcome_id_column="pid")):  # were ignored: no y
+        with pytest.raises(ValueError, match=r"reads the outcome file, and none is given; "
+                                             r"pass outcomes=PATH"):
+            read_long_csv(csv, **kw)
     # a string of names was read as its letters: statics="age" made age a series variable
     for kw, match in ((dict(statics="age"), r"^statics must be a list of names; got the "
                                             r"string 'age' \(for one name write \('age',\)\)"),

@@ -318,6 +318,11 @@ def read_long_csv(path, id_column: str = "id", time_column: str = "time",
     ``outcomes``: a CSV with a column of record ids (``outcome_id_column``, default the id
     column's name) and outcome columns; ``outcome`` picks one."""
     _check_time_unit(time_unit)  # 0 put every measurement at admission
+    if outcomes is None and (outcome is not None or outcome_id_column is not None):
+        given = "outcome" if outcome is not None else "outcome_id_column"
+        raise ValueError(f"{given}={outcome if outcome is not None else outcome_id_column!r} "
+                         f"reads the outcome file, and none is given; pass outcomes=PATH, the "
+                         f"CSV of record ids and outcomes.")
     statics, categorical = _names(statics, "statics", 0), _names(categorical, "categorical", 0)
     text = read_text_file(path, encoding)
     try:
