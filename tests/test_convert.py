@@ -312,3 +312,17 @@ def test_from_torch_refuses_a_grukit_module(make):
     with pytest.raises(TypeError, match="is already a grukit.nn module; from_torch converts "
                                         "torch.nn ones"):
         convert.from_torch(make())
+
+
+def test_keras_to_torch_weights_takes_variables_lists_and_tensors():
+    # layer.weights (Keras variables) failed with "Can't call numpy() on Tensor that requires
+    # grad", nested lists with AttributeError
+    layer = keras.layers.GRU(4)
+    layer.build((None, None, 3))
+    _randomise(layer)
+    want = convert.keras_to_torch_weights(layer.get_weights(), "gru")
+    for given in (layer.weights, [w.tolist() for w in layer.get_weights()],
+                  [torch.tensor(w, requires_grad=True) for w in layer.get_weights()]):
+        got = convert.keras_to_torch_weights(given, "gru")
+        assert got.keys() == want.keys()
+        assert all(torch.allclose(got[k].float(), want[k]) for k in want)

@@ -129,6 +129,8 @@ def keras_to_torch_weights(weights: list[np.ndarray], kind: str, reset_after: bo
     ``kind`` is the cell's name in ``grukit.cells`` ("gru")."""
     spec = cells.get(kind)
     gates, order = spec.gates, spec.keras_order
+    weights = [w.detach().cpu().numpy() if isinstance(w, torch.Tensor) else np.asarray(w)
+               for w in weights]  # arrays, also from Keras variables (layer.weights) or lists
     if len(weights) not in (2, 3):
         raise ValueError(f"expected the 2 or 3 arrays of one Keras {spec.keras} layer and "
                          f"direction (kernel, recurrent_kernel[, bias]); got {len(weights)}.")
