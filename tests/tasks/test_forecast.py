@@ -33,6 +33,23 @@ def test_forecaster_learns_a_trending_seasonal_series():
     assert f.predict().shape == (6,) and f.predict(y[:100]).shape == (6,)
 
 
+def test_a_backtest_leaves_the_model_as_it_was(tmp_path):
+    """fit, backtest, predict: the forecast still continues the fitted series (the backtest
+    refitted the model itself at each origin, so predict() then forecast the last test fold,
+    points already seen, as a (1, h) array without time stamps)."""
+    import pandas as pd
+
+    y = pd.Series(np.sin(np.arange(50) / 2), index=pd.date_range("2000-01-01", periods=50,
+                                                                  freq="MS"))
+    f = Forecaster(horizon=3, lookback=6, hidden=4, epochs=2).fit(y)
+    before, stamps = f.predict(), f.future_index()
+    f.backtest(y.to_numpy(), folds=2)
+    assert np.array_equal(f.predict(), before) and f.future_index().equals(stamps)
+    fresh = Forecaster(horizon=3, lookback=6, hidden=4, epochs=2)
+    fresh.backtest(y.to_numpy(), folds=1)
+    assert not getattr(fresh, "fitted_", False)
+
+
 def test_builtin_series_beat_seasonal_naive():
     """The quality bar: on every built-in series, 3-fold backtest, GRU MASE below seasonal
     naive (BENCHMARKS.md has the seeds and where ETS wins)."""

@@ -3,6 +3,8 @@ model's split-conformal interval scored at every origin (coverage, width, CRPS).
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 
 from . import baselines
@@ -44,6 +46,9 @@ def backtest(model, series, season: int = 1, folds: int = 3, covariates=None, *,
     check_room(model, ys, season, folds, single)
     done = done or {}
     level = model.config.level
+    # each origin refits a copy: the model given keeps what it was fitted on (its predict()
+    # after a backtest still continues its own series, not the last origin's training part)
+    model = copy.deepcopy(model)
     results = []
     for k in range(folds):
         if k in done:

@@ -463,9 +463,9 @@ class Forecaster(Estimator):
         ``done`` ({k: the fold's scores as ``on_fold`` received them}) skips folds computed
         before; ``on_fold(k, fold)`` is called as each fold finishes, with ``fold`` =
         {"model" | "naive" | "seasonal_naive" | "ets": scores, "fit_seconds": s, "forecasts":
-        [per series {"origin", "model", "lower", "upper", "naive", ...}]}. Afterwards
-        the model is the one fitted at the last origin it trained. The result's ``"model"`` entry
-        also holds ``"forecasts"``, each fold's ``forecasts``.
+        [per series {"origin", "model", "lower", "upper", "naive", ...}]}. Each origin
+        refits a copy: the model itself is left as it was (fitted or not). The result's
+        ``"model"`` entry also holds ``"forecasts"``, each fold's ``forecasts``.
 
         A MASE is None (undefined) where a fold's training history never changes over a
         season (its seasonal-naive error, the denominator, is zero): see ``metrics``.
