@@ -100,6 +100,28 @@ def test_the_manifest_is_found_beside_a_file_of_any_suffix(forecaster, tmp_path)
                                    rtol=0)
 
 
+def test_a_renamed_copy_is_refused_rather_than_served_with_another_graph(forecaster,
+                                                                        tmp_path):
+    """prod.onnx with prod.manifest.json copied from m.*: the manifest still names m.onnx,
+    which the Predictor loaded instead of the file it was given (after a later export to
+    m.onnx, another model's graph beside this one's scaling)."""
+    import os
+    import shutil
+
+    f, _, _, _ = forecaster
+    export(f, tmp_path / "m.onnx")
+    for suffix in (".onnx", ".manifest.json"):
+        shutil.copy(tmp_path / f"m{suffix}", tmp_path / f"prod{suffix}")
+    with pytest.raises(ValueError) as e:
+        Predictor(tmp_path / "prod.onnx")
+    assert "describes the graph 'm.onnx', not 'prod.onnx'" in _sentence(e)
+    os.symlink(tmp_path / "m.onnx", tmp_path / "current.onnx")  # a link to the export
+    os.symlink(tmp_path / "m.manifest.json", tmp_path / "current.manifest.json")
+    np.testing.assert_allclose(Predictor(tmp_path / "current.onnx").forecast(),
+                               f.predict(), atol=1e-4, rtol=0)
+    assert Predictor(tmp_path / "prod.manifest.json").manifest["model"] == "m.onnx"
+
+
 def test_sequence_classifier_refuses_nan_and_empty_sequences(tmp_path):
     from grukit.tasks.classify import SequenceClassifier
 

@@ -68,6 +68,12 @@ class Predictor:
                              f"{', '.join(TASKS)}.")
         self.folder = os.path.dirname(os.path.abspath(where))
         model = os.path.join(self.folder, self.manifest["model"])
+        if where != path and os.path.realpath(path) != os.path.realpath(model):
+            raise ValueError(f"{where!r} describes the graph {self.manifest['model']!r}, not "
+                             f"{os.path.basename(path)!r}, so a renamed copy would run beside "
+                             f"another export's files; keep the names the export wrote, or "
+                             f"export under this name (grukit export MODEL_DIR --output "
+                             f"{path}).")
         self.session = ort.InferenceSession(model, providers=list(providers))
         self.classes = None
         if "classes" in self.manifest:
