@@ -185,6 +185,16 @@ def test_predict_refuses_a_threshold_that_is_not_a_probability(saved, tmp_path):
     np.testing.assert_array_equal(clf.predict(data, 0.4), (p >= 0.4).astype(np.int64))
 
 
+def test_data_that_is_not_clinical_data_is_refused_in_one_sentence(saved):
+    clf, x = ClinicalClassifier.load(saved), np.zeros((12, 48, 37))  # an AttributeError before
+    for call in (lambda: ClinicalClassifier(epochs=1).fit(x), lambda: clf.predict_proba(x),
+                 lambda: clf.evaluate(x), lambda: clf.risk_over_time(x, 0)):
+        with pytest.raises(TypeError, match=r"^data must be a ClinicalData \(grukit.data"
+                                            r".read_physionet2012 or read_long_csv reads one\); "
+                                            r"got a ndarray\.$"):
+            call()
+
+
 @pytest.mark.parametrize("n, positives", [(6, 2), (9, 3), (12, 1)])
 def test_gradient_boosting_trains_on_a_fold_too_small_for_its_early_stopping_split(
         n, positives):

@@ -110,10 +110,21 @@ def check_config(cfg: ClinicalConfig) -> None:
                          f"got {cfg.validation_split!r}.")
 
 
+def check_data(data) -> None:
+    """One sentence when ``data`` is not a ``ClinicalData`` (an array or a frame raised an
+    AttributeError deep inside)."""
+    from ...data.clinical import ClinicalData
+
+    if not isinstance(data, ClinicalData):
+        raise TypeError(f"data must be a ClinicalData (grukit.data.read_physionet2012 or "
+                        f"read_long_csv reads one); got a {type(data).__name__}.")
+
+
 def labelled_rows(data, rows=None, what: str = "the training records",
                   name: str = "train_indices") -> np.ndarray:
     """The records of ``rows`` (positions, or a boolean mask with one entry per record; all
     when None) with an outcome, which must be 0/1. ``name``: the argument, for errors."""
+    check_data(data)
     rows = np.arange(data.n_records) if rows is None else np.asarray(rows)
     if rows.dtype == bool:
         if rows.shape != (data.n_records,):
@@ -231,6 +242,7 @@ class ClinicalClassifier(Estimator):
 
     # -- inference ---------------------------------------------------------------------------
     def _inputs(self, data) -> np.ndarray:
+        check_data(data)
         if tuple(data.variables) != self.variables_:
             raise ValueError(f"the data has variables {list(data.variables)[:5]}... "
                              f"({len(data.variables)}) but the model was trained on "
@@ -269,6 +281,7 @@ class ClinicalClassifier(Estimator):
         """(T,) the risk record ``i`` would get after each step (hour) of the grid, read from
         the recurrent state at that step."""
         self._check_fitted("risk_over_time")
+        check_data(data)
         if not isinstance(i, (int, np.integer)) or not 0 <= i < data.n_records:
             raise ValueError(f"i must be a record position in 0..{data.n_records - 1}; got "
                              f"{i!r}.")
