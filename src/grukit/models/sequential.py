@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 from ..layers import Embedding, Input, Layer
-from . import training
+from . import optimizers, training
 from .callbacks import Callback, History
 from .fit import run_fit
 from .keras_model import KerasModelAPI
@@ -259,7 +259,8 @@ class Sequential(KerasModelAPI, nn.Module):
     # -- training ----------------------------------------------------------------------------
     def compile(self, optimizer="adam", loss="mse", metrics=None, jit_compile="auto") -> None:
         """``optimizer``: a name ("adam", "sgd", "rmsprop", "adagrad", "adamw": Keras 3's
-        optimizer with its defaults, ``training.OPTIMIZERS``) or a torch optimizer;
+        optimizer with its defaults, ``training.OPTIMIZERS``), a Keras-style optimizer
+        (``grukit.models.optimizers.Adam(learning_rate=1e-4)``) or a torch optimizer;
         ``loss``: a name or callable(pred, target);
         ``metrics``: names (every loss name, "accuracy", "binary_accuracy",
         "categorical_accuracy", "sparse_categorical_accuracy") or callables, a list or one of
@@ -277,6 +278,13 @@ class Sequential(KerasModelAPI, nn.Module):
         self._stale = None
         if isinstance(optimizer, torch.optim.Optimizer):
             self.optimizer = optimizer
+        elif isinstance(optimizer, optimizers.Optimizer):  # Adam(learning_rate=...)
+            self.optimizer = optimizer.build(self.named_parameters())
+        elif not (isinstance(optimizer, str) or callable(optimizer)):
+            raise TypeError(f"optimizer must be a name ('adam'), a grukit.models.optimizers "
+                            f"object (e.g. grukit.models.optimizers.Adam(learning_rate=1e-4), "
+                            f"Keras' arguments) or a torch optimizer; got a "
+                            f"{type(optimizer).__module__}.{type(optimizer).__name__}.")
         else:
             name = optimizer.lower() if isinstance(optimizer, str) else optimizer  # "Adam"
             self.optimizer = training.resolve("optimizer", training.OPTIMIZERS,

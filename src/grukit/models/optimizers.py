@@ -1,0 +1,197 @@
+"""Keras 3's optimizer objects for ``compile``: ``Adam(learning_rate=1e-4)``, ``AdamW``,
+``SGD``, ``RMSprop``, ``Adagrad``, with Keras' argument names and defaults.
+
+    from grukit.models.optimizers import Adam
+    model.compile(optimizer=Adam(learning_rate=1e-4, clipnorm=1.0), loss="mse")
+
+``compile`` builds the torch optimizer on the model's weights (``training.KerasAdam`` and
+the others: Keras' updates on torch's kernels). As in Keras, before each update the
+gradients are clipped (``clipnorm``: each weight's gradient g ← g·c / max(‖g‖, c);
+``global_clipnorm``: all of them by their joint norm; ``clipvalue``: each entry to [−c, c]),
+then ``weight_decay`` shrinks every trainable weight, w ← w − w·wd·lr (decoupled, for every
+optimizer: Adam with ``weight_decay`` is AdamW). SGD's momentum is torch's form, equal to
+Keras' at a constant learning rate. Options Keras has and grukit does not (``use_ema``,
+``loss_scale_factor``, ``gradient_accumulation_steps``, a schedule object as the rate,
+RMSprop's ``momentum`` and ``centered``) are refused by name."""
+
+from __future__ import annotations
+
+import math
+import numbers
+import re
+
+import torch
+
+from . import training
+
+
+def _number(value, what: str, least: float = 0.0) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) \
+            or not math.isfinite(value) or value < least:
+        raise ValueError(f"{what} must be a finite number, {least:g} or more; got {value!r}.")
+    return float(value)
+
+
+class Optimizer:
+    """What the Keras optimizers share: the rate, clipping, weight decay, and the refusals."""
+
+    def __init__(self, learning_rate, weight_decay=None, clipnorm=None, clipvalue=None,
+                 global_clipnorm=None, use_ema=False, ema_momentum=0.99,
+                 ema_overwrite_frequency=None, loss_scale_factor=None,
+                 gradient_accumulation_steps=None, name=None, **kwargs):
+        cls = type(self).__name__
+        if kwargs:
+            raise TypeError(f"{cls}: unknown argument(s) {', '.join(sorted(kwargs))}.")
+        if not isinstance(learning_rate, numbers.Real) or isinstance(learning_rate, bool):
+            raise TypeError(f"{cls}: learning_rate must be a number; a schedule object has no "
+                            f"grukit form: use the LearningRateScheduler callback "
+                            f"(grukit.models.LearningRateScheduler); got {learning_rate!r}.")
+        self.learning_rate = _number(learning_rate, f"{cls}: learning_rate")
+        unsupported = {"use_ema": use_ema, "loss_scale_factor": loss_scale_factor,
+                       "gradient_accumulation_steps": gradient_accumulation_steps}
+        given = [k for k, v in unsupported.items() if v not in (None, False)]
+        if given:
+            raise ValueError(f"{cls}: {', '.join(given)} has no grukit form; leave it out.")
+        clips = {k: v for k, v in (("clipnorm", clipnorm), ("clipvalue", clipvalue),
+                                   ("global_clipnorm", global_clipnorm)) if v is not None}
+        if len(clips) > 1:
+            raise ValueError(f"{cls}: give at most one of clipnorm, clipvalue and "
+                             f"global_clipnorm; got {', '.join(clips)}.")
+        self.clip = next(((k, _number(v, f"{cls}: {k}")) for k, v in clips.items()), None)
+        self.weight_decay = (None if weight_decay is None
+                             else _number(weight_decay, f"{cls}: weight_decay"))
+        self.name = name or cls.lower()
+
+    def _make(self, params) -> torch.optim.Optimizer:
+        raise NotImplementedError
+
+    def _decays_itself(self) -> bool:
+        return False
+
+    def build(self, named_params) -> torch.optim.Optimizer:
+        """The torch optimizer on ``named_params`` (``model.named_parameters()``), clipping
+        and decaying as Keras before each step."""
+        named = list(named_params)
+        opt = self._make([p for _, p in named])
+        decay = None if self._decays_itself() else self.weight_decay
+        if self.clip is not None or decay:
+            opt.register_step_pre_hook(_BeforeStep(self.clip, decay, keras_variables(named)))
+        return opt
+
+
+def keras_variables(named) -> list[list]:
+    """The parameters grouped as Keras' variables, whose norms ``clipnorm`` takes: each
+    parameter alone, but a recurrent layer's ``bias_ih`` and ``bias_hh`` (one direction of
+    one layer) together, as Keras' GRU holds them in one (2, 3H) bias."""
+    groups: dict = {}
+    for name, p in named:
+        m = re.fullmatch(r"(.*)bias_(?:ih|hh)(_l\d+(?:_reverse)?)", name)
+        groups.setdefault((m.group(1), m.group(2)) if m else name, []).append(p)
+    return list(groups.values())
+
+
+class _BeforeStep:
+    """Keras' order before an update: clip the gradients, then decay the weights."""
+
+    def __init__(self, clip, decay, variables):
+        self.clip, self.decay, self.variables = clip, decay, variables
+
+    @torch.no_grad()
+    def __call__(self, opt, args, kwargs):
+        if self.clip is not None:
+            kind, c = self.clip
+            grads = [p.grad for g in opt.param_groups for p in g["params"] if p.grad is not None]
+            if kind == "clipvalue":
+                for g in grads:
+                    g.clamp_(-c, c)
+            elif kind == "clipnorm":  # by each Keras variable's norm
+                known = {id(p) for var in self.variables for p in var}
+                added = [[p] for g in opt.param_groups for p in g["params"]  # after compile
+                         if id(p) not in known]
+                for var in self.variables + added:
+                    parts = [p.grad for p in var if p.grad is not None]
+                    norm = math.sqrt(sum(float(g.pow(2).sum()) for g in parts))
+                    for g in parts:
+                        g.mul_(c / max(norm, c))
+            elif grads:  # global_clipnorm
+                total = math.sqrt(sum(float(g.pow(2).sum()) for g in grads))
+                for g in grads:
+                    g.mul_(c / max(total, c))
+        if self.decay:
+            for group in opt.param_groups:
+                for p in group["params"]:
+                    if p.requires_grad:
+                        p.mul_(1 - self.decay * group["lr"])
+
+
+class Adam(Optimizer):
+    def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7,
+                 amsgrad=False, weight_decay=None, **kwargs):
+        super().__init__(learning_rate, weight_decay, **kwargs)
+        self.betas = (_number(beta_1, "Adam: beta_1"), _number(beta_2, "Adam: beta_2"))
+        self.epsilon, self.amsgrad = _number(epsilon, "Adam: epsilon"), bool(amsgrad)
+
+    def _decays_itself(self) -> bool:
+        return True  # torch's AdamW decays as Keras, inside its step
+
+    def _make(self, params):
+        cls, wd = ((training.KerasAdamW, {"weight_decay": self.weight_decay})
+                   if self.weight_decay else (training.KerasAdam, {}))
+        return training._fused(cls, params, lr=self.learning_rate, betas=self.betas,
+                               eps=self.epsilon, amsgrad=self.amsgrad, **wd)
+
+
+class AdamW(Adam):
+    def __init__(self, learning_rate=0.001, weight_decay=0.004, beta_1=0.9, beta_2=0.999,
+                 epsilon=1e-7, amsgrad=False, **kwargs):
+        super().__init__(learning_rate, beta_1, beta_2, epsilon, amsgrad, weight_decay,
+                         **kwargs)
+
+    def _make(self, params):
+        return training._fused(training.KerasAdamW, params, lr=self.learning_rate,
+                               betas=self.betas, eps=self.epsilon, amsgrad=self.amsgrad,
+                               weight_decay=self.weight_decay or 0.0)
+
+
+class SGD(Optimizer):
+    def __init__(self, learning_rate=0.01, momentum=0.0, nesterov=False, weight_decay=None,
+                 **kwargs):
+        super().__init__(learning_rate, weight_decay, **kwargs)
+        self.momentum, self.nesterov = _number(momentum, "SGD: momentum"), bool(nesterov)
+        if self.nesterov and not self.momentum:
+            raise ValueError("SGD: nesterov=True needs a momentum above 0.")
+
+    def _make(self, params):
+        return training._fused(training.KerasSGD, params, lr=self.learning_rate,
+                               momentum=self.momentum, nesterov=self.nesterov)
+
+
+class RMSprop(Optimizer):
+    def __init__(self, learning_rate=0.001, rho=0.9, momentum=0.0, epsilon=1e-7,
+                 centered=False, weight_decay=None, **kwargs):
+        super().__init__(learning_rate, weight_decay, **kwargs)
+        if momentum or centered:
+            raise ValueError("RMSprop: momentum and centered have no grukit form; leave them "
+                             "out, or compile with torch.optim.RMSprop(model.parameters(), "
+                             "...).")
+        self.rho, self.epsilon = _number(rho, "RMSprop: rho"), _number(epsilon,
+                                                                      "RMSprop: epsilon")
+
+    def _make(self, params):
+        return training.KerasRMSprop(params, lr=self.learning_rate, alpha=self.rho,
+                                     eps=self.epsilon)
+
+
+class Adagrad(Optimizer):
+    def __init__(self, learning_rate=0.001, initial_accumulator_value=0.1, epsilon=1e-7,
+                 weight_decay=None, **kwargs):
+        super().__init__(learning_rate, weight_decay, **kwargs)
+        self.initial = _number(initial_accumulator_value, "Adagrad: initial_accumulator_value")
+        self.epsilon = _number(epsilon, "Adagrad: epsilon")
+
+    def _make(self, params):
+        return training._fused(training.KerasAdagrad, params, lr=self.learning_rate,
+                               initial_accumulator_value=self.initial, eps=self.epsilon)
+
+
+__all__ = ["SGD", "Adagrad", "Adam", "AdamW", "Optimizer", "RMSprop"]
