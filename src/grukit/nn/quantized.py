@@ -236,9 +236,10 @@ class Int8Stream(Stream):
     multiplies the int8 weights by the float input and state, None (default) takes int8 ×
     int8 where the CPU runs it fast (AVX-512 VNNI) and the module is float32.
 
-    The int8 weights are packed once, when the fast path starts (the first step after
-    ``reset()``): a step does not check them for changes (that check would cost a quarter of
-    a step). After changing the module's weights, call ``reset()``."""
+    The int8 weights are packed when the fast path starts, and again on the first step after
+    a ``reset()`` that finds them changed since: a step does not check them for changes (that
+    check would cost a quarter of a step). After changing the module's weights, call
+    ``reset()``."""
 
     def __init__(self, module: RecurrentBase, batch_size: int = 1, *,
                  w8a8: bool | None = None):
@@ -268,7 +269,8 @@ class Int8Stream(Stream):
         dtype = m.int8_dtype
         shape = (m.num_layers, self.batch_size)
         self._routes: dict = {}
-        self._vsum = -1  # the int8 weights are packed again on the next step: they may differ
+        if getattr(self, "_packed_key", None) != self._weights_key():
+            self._vsum = -1  # changed since they were packed: packed again on the next step
         self._set_state([torch.zeros(*shape, s, dtype=dtype) for s in m._state_sizes()])
 
     def _ask_dispatch(self, ndim: int):
@@ -289,12 +291,19 @@ class Int8Stream(Stream):
             return None  # int8 weights are fixed: packed once per kernel (see _pack)
         return super()._hot_probe()
 
+    def _weights_key(self) -> tuple:
+        """(id, version) of each parameter and buffer: it moves when a weight is changed in
+        place (``load_state_dict``) or replaced."""
+        m = self.module
+        return tuple((id(t), t._version) for t in (*m.parameters(), *m.buffers()))
+
     def _pack(self):
         if self._kernel is not None and self._routes.get(1) is self._int8_route:
             if self._vsum != 0:  # int8 weights are fixed: packed once per kernel
                 m = self.module
                 self._packed = self._kernel.pack([m.int8_layer(k) for k in range(m.num_layers)])
                 self._probe, self._vsum = (lambda: 0), 0
+                self._packed_key = self._weights_key()
             return self._packed
         return super()._pack()
 
