@@ -259,3 +259,22 @@ def test_predict_reads_the_stays_on_the_grid_of_the_saved_model(tmp_path, capsys
     assert "12 steps of 0.5 h" in capsys.readouterr().out
     risk = [float(r.split(",")[1]) for r in (out / "predictions.csv").read_text().split()[1:]]
     np.testing.assert_allclose(risk, clf.predict_proba(data), rtol=1e-6)
+
+
+@pytest.mark.parametrize("output", [False, True])
+def test_ctrl_c_while_the_saved_model_trains_says_the_cross_validation_is_done(
+        tmp_path, capsys, monkeypatch, output):
+    def interrupted(*a, **k):
+        raise KeyboardInterrupt
+
+    data = tiny_set(str(tmp_path / "data"))
+    out = tmp_path / "out"
+    args = ["clinical", "--data", data, "--model", "gru-mean", "--folds", "2", "--save",
+            str(tmp_path / "m"), *FAST] + (["--output", str(out)] if output else [])
+    monkeypatch.setattr(ClinicalClassifier, "save", interrupted)
+    assert main(args) == 130
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"grukit clinical: interrupted after the 2-fold cross-validation; partial "
+                   f"results in {out}; rerun with --resume to continue" if output else
+                   "grukit clinical: interrupted after the 2-fold cross-validation (its table "
+                   "above)"]  # it said 'before any result was finished'

@@ -218,6 +218,8 @@ def run_train(args: argparse.Namespace) -> int:
         atomic_text(os.path.join(out, "metrics.json"), json.dumps(metrics, indent=2))
         written = write_report(out, metrics, risk, data.step)
         print(f"wrote metrics.json, {', '.join(written)} to {out}")
+    # a Ctrl-C while the model for --save trains says the cross-validation is done
+    RUN.finished(f"the {folds}-fold cross-validation" + ("" if out else " (its table above)"))
     if args.save:
         print(f"training {model} on all {len(rows)} stays for --save", flush=True)
         ClinicalClassifier(**overrides).fit(data, rows).save(args.save)
