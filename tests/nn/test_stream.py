@@ -392,3 +392,23 @@ def test_a_copied_stream_steps_on_its_own(kind, int8):
         want = m(x)[0][2:].numpy()
     for got in (*ys, y):
         np.testing.assert_allclose(got, want, atol=1e-5, rtol=0)
+
+
+def test_stream_of_an_int8_module_without_bias_sees_new_weights():
+    # its weights are buffers, which the check for changed weights did not read: after a
+    # load_state_dict (and reset()) the steps ran the weights packed before
+    from grukit.nn.quantized import quantize_int8
+
+    torch.manual_seed(0)
+    q = quantize_int8(gnn.GRU(3, 6, bias=False), linear="grukit")
+    other = quantize_int8(gnn.GRU(3, 6, bias=False), linear="grukit")
+    x = torch.randn(4, 3)
+    s = gnn.Stream(q)
+    for t in range(4):
+        s.step(x[t].numpy())
+    q.load_state_dict(other.state_dict())
+    s.reset()
+    ys = np.stack([s.step(x[t].numpy()) for t in range(4)])
+    with torch.no_grad():
+        y, _ = other(x)
+    np.testing.assert_allclose(ys, y.numpy(), atol=1e-6, rtol=0)

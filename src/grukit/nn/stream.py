@@ -12,7 +12,7 @@ step at a time asks dispatch for the cell's one-step kernel (op ``"<cell>_stream
 per step, no torch dispatch); where none serves the call (a module with zoneout among
 them: in evaluation h' = p h + (1 − p) h̃, which the kernels do not apply) it steps through
 ``feed`` and logs why at debug level. The kernel's weights are packed on the first step
-and re-packed whenever a parameter changes in place (an optimizer step,
+and re-packed whenever a parameter or buffer changes in place (an optimizer step,
 ``load_state_dict``). Parameters replaced by new tensors (``module.to``) are seen by
 ``feed`` and by steps with torch input; call ``reset()`` to re-read them on the numpy hot
 path too. ``check_finite=True`` on the module refuses NaN/Inf on every path, the state left
@@ -197,8 +197,8 @@ class Stream:
 
     def _pack(self) -> np.ndarray:
         """The kernel's packed weights, re-packed when a weight changes (in place or
-        replaced)."""
-        params = list(self.module.parameters())
+        replaced): the parameters and the buffers (an int8 module's weights are buffers)."""
+        params = [*self.module.parameters(), *self.module.buffers()]
         ids = [id(p) for p in params]
         if ids != self._ids:
             self._probe, self._ids, self._vsum = _version_probe(params), ids, -1
