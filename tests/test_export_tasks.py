@@ -296,6 +296,20 @@ def test_export_refuses_unknown_formats_and_models_without_export(forecaster, tm
     assert not list(tmp_path.iterdir())
 
 
+@pytest.mark.parametrize("format", ["onnx", "pt2"])
+def test_export_of_a_model_not_trained_yet_says_so(format, tmp_path):
+    """It failed with an AttributeError on what fit sets (classes_, n_cov, items_, ...)."""
+    from grukit.tasks.classify import SequenceClassifier, TextClassifier
+    from grukit.tasks.estimator import NotFittedError
+    from grukit.tasks.forecast import Forecaster
+    from grukit.tasks.recommend import GRU4Rec
+
+    for cls in (Forecaster, TextClassifier, SequenceClassifier, GRU4Rec):
+        with pytest.raises(NotFittedError, match=f"{cls.__name__} is not trained; call fit"):
+            export(cls(), tmp_path / f"m.{format}", format=format)
+    assert not list(tmp_path.iterdir())
+
+
 _BLOCKED = textwrap.dedent("""
     import importlib.abc, importlib.util, json, sys
     class Refuse(importlib.abc.MetaPathFinder):

@@ -237,6 +237,8 @@ def export(est, path, format: str = "onnx", int8: bool = False) -> Path:
     manifest, whose scaling, classes or tokenizer would be served with it."""
     if format not in FORMATS:
         raise ValueError(f"format must be one of {', '.join(FORMATS)}; got {format!r}.")
+    if callable(getattr(est, "_check_fitted", None)):
+        est._check_fitted("export")  # one sentence, not an AttributeError on a fitted part
     path = Path(path)
     folder = path.parent
     if path.is_dir():
