@@ -224,6 +224,7 @@ def test_cli_ctrl_c_one_line_exit_130_then_resume_finishes(synthetic, tmp_path, 
     (["--data", "/no/such/folder"], "no such folder"),
     (["--data", __file__], "is a file; give the PhysioNet 2012 folder"),
     (["--outcome", "Mortality"], "no outcome column 'Mortality'"),
+    (["--outcome", ""], "no outcome column ''"),  # was in-hospital death
     (["--folds", "1"], "--folds must be 2 or more"),
     (["--bootstrap", "5"], "--bootstrap must be 100 or more"),
     (["--model", "transformer"], "--model must be one of grud"),

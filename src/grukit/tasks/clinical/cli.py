@@ -112,7 +112,8 @@ def read_set(folder: str, outcome: str | None = None, outcomes="auto", unknown: 
           "step": step}
     if outcomes is None:
         return read_physionet2012(folder, outcomes=None, **kw)
-    return read_physionet2012(folder, outcome=outcome or DEFAULT_OUTCOME, **kw)
+    return read_physionet2012(folder, outcome=DEFAULT_OUTCOME if outcome is None else outcome,
+                             **kw)
 
 
 def run_train(args: argparse.Namespace) -> int:
