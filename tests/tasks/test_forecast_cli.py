@@ -2,6 +2,7 @@
 work, backtest folds written as they finish, Ctrl-C in one line and --resume."""
 
 import errno
+import io
 import json
 import os
 import re
@@ -76,6 +77,29 @@ def test_predict_continues_a_given_csv(tmp_path, capsys):
     assert capsys.readouterr().err.strip() == (
         f"grukit forecast: error: --data {str(short)!r}: predict needs the last 12 values "
         f"(the lookback); recent has 8.")
+
+
+def test_predict_reads_the_column_the_model_was_trained_on(tmp_path, capsys):
+    """A model trained with --target sales continues the sales column of a --data CSV, not
+    its second column (which it did, forecasting another variable with it)."""
+    data = _csv(tmp_path / "train.csv")
+    frame = pd.read_csv(data).rename(columns={"units": "sales"})
+    frame.insert(1, "units", 1000.0 * np.arange(len(frame)))
+    frame.to_csv(data, index=False)
+    assert main(["forecast", "--data", str(data), "--target", "sales", "--folds", "1",
+                 "--horizon", "3", "--lookback", "12", *FAST, "--save",
+                 str(tmp_path / "m")]) == 0
+    capsys.readouterr()
+    assert main(["forecast", "predict", "--model", str(tmp_path / "m"), "--data",
+                 str(data)]) == 0
+    table = pd.read_csv(io.StringIO(capsys.readouterr().out))
+    model = Forecaster.load(str(tmp_path / "m"))
+    np.testing.assert_allclose(table["forecast"], model.predict(frame["sales"].to_numpy()),
+                               rtol=1e-15)
+    frame.drop(columns="sales").to_csv(tmp_path / "units.csv", index=False)
+    assert main(["forecast", "predict", "--model", str(tmp_path / "m"), "--data",
+                 str(tmp_path / "units.csv")]) == 2
+    assert "target column 'sales' not found" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("action", ["train", "predict"])

@@ -285,6 +285,7 @@ def run_train(args: argparse.Namespace) -> int:
 def run_predict(args: argparse.Namespace) -> int:
     import pandas as pd
 
+    from ...data.series import BUILTIN
     from ..estimator import load
     from .anchored_model import AnchoredForecaster
     from .forecaster import Forecaster
@@ -311,8 +312,11 @@ def run_predict(args: argparse.Namespace) -> int:
             raise UsageError(f"--model {args.model!r} was trained on {n} series, so a --data "
                              f"series is ambiguous; drop --data to continue the training "
                              f"series, or use Forecaster.predict(recent, index=i) in Python.")
-        series, _, _ = _read(args)
         trained = model.times[0]
+        if args.target is None and args.data not in BUILTIN and trained is not None and \
+                trained.get("name"):  # the column the model was trained on, not the second
+            args.target = trained["name"]
+        series, _, _ = _read(args)
         if trained is not None and pd.tseries.frequencies.to_offset(trained["freq"]) != \
                 series.index.freq:
             raise UsageError(f"--data {args.data!r} has frequency {series.index.freqstr} but "

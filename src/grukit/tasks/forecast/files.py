@@ -64,10 +64,10 @@ def write_table(path: str, table) -> None:
 
 
 def time_of(series) -> dict | None:
-    """{"end": last time stamp, "freq": pandas frequency[, "tz": its timezone's name]} of a
-    pandas Series with a regular DatetimeIndex or PeriodIndex (its periods' start times), else
-    None (a forecast is then numbered by step: a TimedeltaIndex or a plain range has no
-    calendar to continue)."""
+    """{"end": last time stamp, "freq": pandas frequency[, "tz": its timezone's name][,
+    "name": the Series' name, e.g. its CSV column]} of a pandas Series with a regular
+    DatetimeIndex or PeriodIndex (its periods' start times), else None (a forecast is then
+    numbered by step: a TimedeltaIndex or a plain range has no calendar to continue)."""
     import pandas as pd
 
     index = getattr(series, "index", None)
@@ -77,6 +77,8 @@ def time_of(series) -> dict | None:
     if not isinstance(index, pd.DatetimeIndex) or index.freqstr is None or len(index) == 0:
         return None
     out = {"end": index[-1].isoformat(), "freq": index.freqstr}
+    if getattr(series, "name", None) is not None:
+        out["name"] = str(series.name)
     # a named zone (Europe/Berlin) is kept: "end" holds only its offset at the last stamp,
     # and the days after a change of daylight saving time start at another offset
     zone = getattr(index.tz, "key", None) or getattr(index.tz, "zone", None)
