@@ -177,6 +177,18 @@ def test_text_classifier_refuses_malformed_token_ids(tmp_path):
         with pytest.raises(ValueError) as e:
             p.predict_proba(ids)
         assert says in _sentence(e), name
+    # copied without its tokenizer, or with a damaged one: texts say which file (it was a
+    # bare Exception, "No such file or directory (os error 2)"); token ids still predict
+    (tmp_path / "txt.tokenizer.json").unlink()
+    with pytest.raises(FileNotFoundError) as e:
+        Predictor(tmp_path / "txt.onnx").predict(["good phone"])
+    assert "copy the 'txt.tokenizer.json' that the export wrote" in _sentence(e)
+    np.testing.assert_array_equal(Predictor(tmp_path / "txt.onnx").predict_proba([[3, 4]]),
+                                  want)
+    (tmp_path / "txt.tokenizer.json").write_text("{damaged")
+    with pytest.raises(ValueError) as e:
+        Predictor(tmp_path / "txt.onnx").predict(["good phone"])
+    assert "cannot read the tokenizer" in _sentence(e)
 
 
 def test_speech_predictor_refuses_integer_pcm_as_the_estimator_does(tmp_path, tone_speech):

@@ -152,7 +152,15 @@ class Predictor:
                 raise ImportError("texts need the tokenizers package (pip install "
                                   "tokenizers); or pass token ids instead.") from None
             name = os.path.join(self.folder, self.manifest["tokenizer"])
-            self._tokenizer = Tokenizer.from_file(name)
+            if not os.path.isfile(name):  # the model and manifest copied without it
+                raise FileNotFoundError(f"no tokenizer {name!r} beside the model; copy the "
+                                        f"{self.manifest['tokenizer']!r} that the export wrote "
+                                        f"with it (or pass token ids).")
+            try:
+                self._tokenizer = Tokenizer.from_file(name)
+            except Exception as err:  # tokenizers raises a bare Exception
+                raise ValueError(f"cannot read the tokenizer {name!r} ({err}); copy it again "
+                                 f"from the export.") from None
         cut = self.manifest["max_len"]
         out = []
         for enc in self._tokenizer.encode_batch([str(t) for t in texts]):
