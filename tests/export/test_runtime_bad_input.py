@@ -120,6 +120,13 @@ def test_a_renamed_copy_is_refused_rather_than_served_with_another_graph(forecas
     np.testing.assert_allclose(Predictor(tmp_path / "current.onnx").forecast(),
                                f.predict(), atol=1e-4, rtol=0)
     assert Predictor(tmp_path / "prod.manifest.json").manifest["model"] == "m.onnx"
+    # a damaged manifest is named (it was json's "Expecting property name ..." or KeyError)
+    for body, says in (("{broken", "is damaged"), ('{"format": "grukit.onnx-manifest"}',
+                                                   "is not a grukit export manifest")):
+        (tmp_path / "prod.manifest.json").write_text(body)
+        with pytest.raises(ValueError) as e:
+            Predictor(tmp_path / "prod.onnx")
+        assert "prod.manifest.json' " + says in _sentence(e)
 
 
 def test_sequence_classifier_refuses_nan_and_empty_sequences(tmp_path):

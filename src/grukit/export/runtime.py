@@ -56,10 +56,14 @@ class Predictor:
         if not os.path.isfile(where):
             raise FileNotFoundError(f"no manifest {where!r} beside {path!r}; export the model "
                                     f"with `grukit export MODEL_DIR --format onnx`.")
-        with open(where, encoding="utf-8") as f:
-            self.manifest = json.load(f)
+        try:
+            with open(where, encoding="utf-8") as f:
+                self.manifest = json.load(f)
+        except ValueError as err:  # not JSON, or not UTF-8
+            raise ValueError(f"{where!r} is damaged ({err}); export the model again.") from None
         if not isinstance(self.manifest, dict) or \
-                self.manifest.get("format") != MANIFEST_FORMAT:
+                self.manifest.get("format") != MANIFEST_FORMAT or \
+                not isinstance(self.manifest.get("model"), str):
             raise ValueError(f"{where!r} is not a grukit export manifest (no format "
                              f"{MANIFEST_FORMAT!r}).")
         self.task = self.manifest.get("task")
