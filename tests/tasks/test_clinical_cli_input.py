@@ -215,7 +215,7 @@ def test_predict_refuses_the_training_flags_it_would_ignore(saved, tmp_path, cap
     assert len(err.splitlines()) == 1 and f"{flag} set(s) training" in err
 
 
-def test_predict_refuses_the_output_folder_of_a_cross_validation_run(saved, tmp_path, capsys):
+def test_predict_refuses_an_output_folder_holding_another_runs_results(saved, tmp_path, capsys):
     data = tiny_set(str(tmp_path / "data"))
     run = tmp_path / "run"
     run.mkdir()
@@ -224,8 +224,19 @@ def test_predict_refuses_the_output_folder_of_a_cross_validation_run(saved, tmp_
     assert main(["clinical", "predict", "--model", saved, "--data", data, "--output",
                  str(run)]) == 2
     err = capsys.readouterr().err.strip()
-    assert len(err.splitlines()) == 1 and "holds the results of a cross-validation run" in err
+    assert len(err.splitlines()) == 1 and "holds another run's results (metrics.json" in err
     assert (run / "metrics.json").read_text() == body and os.listdir(run) == ["metrics.json"]
+    (run / "metrics.json").unlink()
+    (run / "folds").mkdir()  # a cross-validation interrupted before its metrics.json
+    assert main(["clinical", "predict", "--model", saved, "--data", data, "--output",
+                 str(run)]) == 2
+    assert os.listdir(run) == ["folds"]
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "metrics.json").write_text('{"rmse": 1.5}')  # another command's results
+    assert main(["clinical", "predict", "--model", saved, "--data", data, "--output",
+                 str(other)]) == 2
+    assert (other / "metrics.json").read_text() == '{"rmse": 1.5}'
 
 
 def test_predict_scores_only_binary_outcomes_of_both_classes_and_says_why_not(

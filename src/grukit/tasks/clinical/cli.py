@@ -282,7 +282,7 @@ def run_predict(args: argparse.Namespace) -> int:
     if args.data is None:
         raise UsageError("predict needs --data DIR, a folder of stays in the PhysioNet 2012 "
                          "format.")
-    _refuse_cross_validation_output(args.output)
+    _refuse_other_results(args.output)
     out = prepare_output(args.output)
     RUN.start(out)
     clf = load(args.model)
@@ -328,7 +328,7 @@ def run_predict(args: argparse.Namespace) -> int:
             atomic_text(stale, json.dumps(
                 {"data": os.path.abspath(args.data), "model": os.path.abspath(args.model),
                  "outcome": data.outcome} | scores, indent=2))
-        elif os.path.isfile(stale):  # an earlier predict's scores, of other stays
+        elif _predict_metrics(stale):  # an earlier predict's scores, of other stays
             os.remove(stale)
         print(f"{args.data}: {len(risk)} risks written to {os.path.join(out, 'predictions.csv')}")
     else:
@@ -358,23 +358,32 @@ def _scores(data, risk):
     return auc_scores(y, risk[known]), None
 
 
-def _refuse_cross_validation_output(path: str | None) -> None:
-    """predict writes metrics.json: one sentence when ``path`` holds a cross-validation run's
-    (its metrics.json or folds/), which that would replace."""
+def _read_json(path: str):
+    """The JSON of ``path``, or None when it is absent or not JSON."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return None
+
+
+def _predict_metrics(path: str) -> bool:
+    """Whether ``path`` is a metrics.json that predict wrote (scores of a saved model)."""
+    body = _read_json(path)
+    return isinstance(body, dict) and {"model", "auc_roc"} <= set(body)
+
+
+def _refuse_other_results(path: str | None) -> None:
+    """predict writes metrics.json: one sentence when ``path`` holds another run's (a
+    cross-validation's, with folds/, or any not written by predict), which that would
+    replace."""
     from ..folds import FOLDS_DIR
 
     if not path or not os.path.isdir(path):
         return
     metrics = os.path.join(path, "metrics.json")
-    run = os.path.isdir(os.path.join(path, FOLDS_DIR))
-    if not run and os.path.isfile(metrics):
-        try:
-            with open(metrics, encoding="utf-8") as f:
-                body = json.load(f)
-            run = isinstance(body, dict) and "models" in body
-        except (OSError, ValueError):
-            run = False
-    if run:
-        raise UsageError(f"--output {path!r} holds the results of a cross-validation run "
-                         f"(metrics.json, folds/), which predict's metrics.json would replace; "
-                         f"give predict a folder of its own.")
+    if os.path.isdir(os.path.join(path, FOLDS_DIR)) or (os.path.exists(metrics)
+                                                        and not _predict_metrics(metrics)):
+        raise UsageError(f"--output {path!r} holds another run's results (metrics.json or "
+                         f"folds/: a cross-validation's), which predict's metrics.json would "
+                         f"replace; give predict a folder of its own.")
