@@ -170,6 +170,9 @@ def test_text_classifier_refuses_malformed_token_ids(tmp_path):
     assert [a.tolist() for a in p.tokenize(odd)] == \
         [a.tolist() for a in clf.tokenizer_.encode(odd, clf.config.max_len)]
     np.testing.assert_allclose(p.predict_proba(odd), clf.predict_proba(odd), atol=1e-5)
+    # texts from an iterator: the type check read it up and nothing was predicted
+    np.testing.assert_array_equal(p.predict(t for t in odd), clf.predict(odd))
+    np.testing.assert_array_equal(p.predict(iter([[3, 4]])), p.predict([[3, 4]]))
     want = p.predict_proba([[3, 4]])
     np.testing.assert_array_equal(p.predict_proba([[3, 4, 0, 0]]), want)  # trailing padding
     np.testing.assert_array_equal(p.predict_proba([[3.0, 4.0]]), want)  # whole floats

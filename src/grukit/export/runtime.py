@@ -177,6 +177,7 @@ class Predictor:
         if self.task == "TextClassifier":
             if isinstance(inputs, str):
                 raise TypeError("give a list of texts, not a single string.")
+            inputs = list(inputs)  # an iterator is read once: the checks below read it too
             texts = [isinstance(t, str) for t in inputs]
             if all(texts):
                 return self.tokenize(inputs)
