@@ -165,6 +165,24 @@ def test_covariates_misaligned_or_mismatched():
         f.update(0.1, [1.0])
 
 
+def test_covariates_on_other_time_stamps_are_refused():
+    """Rows are paired by position: pandas covariates in another order, or shifted by their
+    index (a lag meant), were paired with the wrong steps without a word."""
+    import pandas as pd
+
+    idx = pd.date_range("2020-01-01", periods=80, freq="D")
+    y = pd.Series(_series(), index=idx)
+    c = pd.DataFrame({"price": _series(seed=1)}, index=idx)
+    for bad in (c.iloc[::-1], c.shift(1, freq="D"), c["price"].iloc[::-1]):
+        with pytest.raises(ValueError, match=r"^the covariates of series 0 are on other time "
+                                             r"stamps than the series \(row 0: .*\).*reindex"):
+            Forecaster(**SMALL).fit(y, covariates=bad)
+    with pytest.raises(ValueError, match="^the covariates of series 1 are on other time"):
+        Forecaster(**SMALL).backtest([y, y], covariates=[c, c.iloc[::-1]], folds=1)
+    assert Forecaster(**SMALL).fit(y, covariates=c).n_cov == 1  # the same stamps: taken
+    assert Forecaster(**SMALL).fit(y, covariates=c.to_numpy()).n_cov == 1  # positions
+
+
 def test_predict_and_update_with_bad_windows(fitted):
     with pytest.raises(ValueError, match=r"^predict needs the last 8 values \(the lookback\); "
                                          r"recent has 3\.$"):

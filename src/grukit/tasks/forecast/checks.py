@@ -103,6 +103,21 @@ def _in_time_order(series, what: str) -> None:
                          f"stored; sort it first (series.sort_index()).")
 
 
+def _same_times(series, covariates, i: int) -> None:
+    """A series and its covariates that are both pandas objects on time stamps of one kind
+    must be on the same ones: rows are paired by position."""
+    import pandas as pd
+
+    a, b = getattr(series, "index", None), getattr(covariates, "index", None)
+    kinds = (pd.DatetimeIndex, pd.PeriodIndex, pd.TimedeltaIndex)
+    if not (isinstance(a, kinds) and type(a) is type(b) and len(a) == len(b)) or a.equals(b):
+        return
+    k = int(np.flatnonzero(np.asarray(a != b))[0])
+    raise ValueError(f"the covariates of series {i} are on other time stamps than the series "
+                     f"(row {k}: {b[k]} beside {a[k]}), and rows are paired by position; "
+                     f"align them first (covariates.reindex(series.index)).")
+
+
 def _is_scalar_list(series) -> bool:
     return isinstance(series, (list, tuple)) and len(series) > 0 and \
         all(np.ndim(v) == 0 for v in series)
@@ -150,8 +165,11 @@ def as_list(series, covariates=None):
     if len(covs) != len(ys):
         raise ValueError(f"{len(covs)} covariate arrays for {len(ys)} series; give one per "
                          f"series.")
+    given = [series] if single else list(series) if isinstance(series, (list, tuple)) else \
+        [None] * len(ys)
     out = []
     for i, (y, c) in enumerate(zip(ys, covs, strict=True)):
+        _same_times(given[i], c, i)
         c = _floats(c, f"the covariates of series {i}")
         c = c[:, None] if c.ndim == 1 else c
         if c.ndim != 2:
