@@ -267,5 +267,13 @@ def test_recommend_reads_64_bit_item_ids_exactly(tmp_path):
     with pytest.raises(ValueError) as e:
         p.recommend([base + 3])  # float64(base + 3) is base: a known id
     assert f"item {base + 3} is not one this model knows" in _sentence(e)
+    # one id, not in a list: "123" was read as the session 1, 2, 3, and an int failed in
+    # Python's iteration; both are refused as GRU4Rec.recommend refuses them
+    for one in (str(base), base, "123"):
+        with pytest.raises(TypeError, match="wrap a single item in a list"):
+            m.recommend(one)
+        with pytest.raises(TypeError) as e:
+            p.recommend(one)
+        assert "session_items must be a list of item ids" in _sentence(e)
     # k defaults to 20, or every item of a smaller catalogue, as GRU4Rec.recommend
     assert p.recommend([base]) == m.recommend([base]) and len(p.recommend([base])) == 4

@@ -378,6 +378,11 @@ class Predictor:
     def scores(self, session_items) -> np.ndarray:
         """Scores (n_items,) of every item as the next one after ``session_items``."""
         self._serves(("GRU4Rec",), "scores")
+        if isinstance(session_items, (str, bytes)) or not hasattr(session_items, "__iter__"):
+            # a text id "123" would be read as the session 1, 2, 3
+            raise TypeError(f"session_items must be a list of item ids, oldest first; got "
+                            f"{type(session_items).__name__} {session_items!r} (wrap a single "
+                            f"item in a list).")
         seq = [self.item_index(v) for v in session_items]
         if not seq:
             raise ValueError("session_items is empty; a recommendation needs one item or "
