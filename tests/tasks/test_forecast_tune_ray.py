@@ -50,3 +50,15 @@ def test_ray_backend_best_trial_scores_as_in_this_process(local_ray, tmp_path):
 def test_unknown_backend_is_one_sentence():
     with pytest.raises(ValueError, match="backend must be one of optuna, ray; got 'dask'"):
         tune(_series(), 12, 2, horizon=6, backend="dask")
+
+
+def test_a_file_as_the_ray_storage_is_one_sentence_before_ray_starts(tmp_path, monkeypatch):
+    """It failed after starting Ray with '...: File exists'."""
+    from grukit.tasks.forecast import tune_ray
+
+    monkeypatch.setattr(tune_ray, "_ray", lambda: pytest.fail("Ray was started"))
+    (tmp_path / "f").write_text("x")
+    with pytest.raises(ValueError, match=r"^storage '.*f' is a file; the ray backend keeps "
+                                         r"its search in a folder"):
+        tune(_series(), 12, 2, horizon=6, folds=1, fixed=FIXED, backend="ray",
+             storage=str(tmp_path / "f"))

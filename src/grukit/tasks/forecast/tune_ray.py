@@ -79,6 +79,9 @@ def search(ys, covs, season: int, trials: int, *, room: int, fixed: dict, folds:
            study_name: str, origins: int | None = None,
            step: int | None = None) -> tuple[dict, dict]:
     """-> (best settings for ``Forecaster(**settings)``, summary); see the module doc."""
+    if storage and os.path.exists(storage) and not os.path.isdir(storage):
+        raise ValueError(f"storage {storage!r} is a file; the ray backend keeps its search in "
+                         f"a folder (created if missing), e.g. 'ray/'.")
     ray = _ray()
     from ray import tune as ray_tune
     from ray.tune.schedulers import MedianStoppingRule
