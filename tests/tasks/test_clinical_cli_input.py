@@ -289,3 +289,15 @@ def test_ctrl_c_while_the_saved_model_trains_says_the_cross_validation_is_done(
                    f"results in {out}; rerun with --resume to continue" if output else
                    "grukit clinical: interrupted after the 2-fold cross-validation (its table "
                    "above)"]  # it said 'before any result was finished'
+
+
+@pytest.mark.parametrize("name", ["folds", "metrics.json", "report.html"])
+def test_save_where_the_run_writes_its_results_is_refused_before_training(
+        tmp_path, capsys, name):
+    data = tiny_set(str(tmp_path / "data"))
+    out = tmp_path / "out"
+    assert main(["clinical", "--data", data, "--folds", "2", "--output", str(out), "--save",
+                 str(out / name), *FAST]) == 2  # folds/: the save failed after training
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and f"is where --output writes {name}" in err
+    assert not out.exists()

@@ -141,6 +141,7 @@ def run_train(args: argparse.Namespace) -> int:
     if args.save:
         from ..estimator import prepare_save
 
+        _refuse_save_on_results(args.save, out)
         prepare_save(args.save, output=out)
     RUN.start(out, resumable=True)
     data = read_set(folder, args.outcome, unknown=getattr(args, "unknown", None))
@@ -227,6 +228,23 @@ def run_train(args: argparse.Namespace) -> int:
         print(f"saved the model to {args.save} (grukit clinical predict --model {args.save} "
               f"--data DIR)")
     return 0
+
+
+def _refuse_save_on_results(save: str, out: str | None) -> None:
+    """One sentence when --save names a place this run writes its results: a model folder
+    there failed the save after training (OUT/folds/ then holds the fold files) or the
+    write of metrics.json or the report (a folder in its place)."""
+    from ..folds import FOLDS_DIR
+    from .report import FILES
+
+    if out is None:
+        return
+    ours = {os.path.realpath(os.path.join(out, n)): n
+            for n in (FOLDS_DIR, "metrics.json", *FILES)}
+    name = ours.get(os.path.realpath(save))
+    if name is not None:
+        raise UsageError(f"--save {save!r} is where --output writes {name}; give the model a "
+                         f"folder of its own (e.g. {os.path.join(out, 'model')!r}).")
 
 
 def _fold(data, rows, y, tr, te, overrides, baselines, feats, seed):
