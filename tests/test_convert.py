@@ -170,8 +170,13 @@ def test_bidirectional_directions_are_both_checked(backward):
 
 
 def test_from_keras_refuses_a_torch_module_in_one_sentence():
-    with pytest.raises(TypeError, match="got grukit.nn.gru.GRU .*use from_torch"):
+    # it sent a grukit.nn module to from_torch, which refuses one
+    with pytest.raises(TypeError, match="got grukit.nn.gru.GRU .*a grukit.nn one needs no "
+                                        "conversion, and to_keras makes the Keras layer"):
         convert.from_keras(gnn.GRU(3, 4))
+    with pytest.raises(TypeError, match="got torch.nn.modules.rnn.GRU .*a torch.nn module "
+                                        "converts with from_torch"):
+        convert.from_keras(torch.nn.GRU(3, 4))
 
 
 @pytest.mark.parametrize("cls", ["GRU", "LSTM"])

@@ -95,8 +95,9 @@ def _keras_layer_spec(layer, backward: bool = False) -> CellSpec:
     spec = cells.by_keras(name)
     if not isinstance(layer, keras.layers.Layer):
         raise TypeError(f"expected a Keras {_names('keras')} or Bidirectional layer; got "
-                        f"{type(layer).__module__}.{name} (for a torch.nn or grukit.nn module "
-                        f"use from_torch).")
+                        f"{type(layer).__module__}.{name} (a torch.nn module converts with "
+                        f"from_torch, a grukit.nn one needs no conversion, and to_keras makes "
+                        f"the Keras layer of either).")
     if spec is None:
         raise TypeError(f"expected a Keras {_names('keras')} or Bidirectional layer; "
                         f"got {name}.")
