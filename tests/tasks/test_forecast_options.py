@@ -92,6 +92,18 @@ def test_sliding_protocol_from_the_command_line(tmp_path, capsys):
     m = json.loads((out / "metrics.json").read_text())
     assert m["protocol"] == "sliding" and m["windows"] == 200 - 160 - 6 + 1
     assert "| GRU |" in capsys.readouterr().out
+    # into the folder of a rolling run: its forecast, plot and folds do not stay behind
+    # beside the sliding run's metrics.json as if they were this run's
+    rolled = tmp_path / "rolled"
+    assert main(["forecast", "--data", str(data), "--target", "units", "--folds", "1",
+                 "--horizon", "6", "--lookback", "12", *FAST, "--output", str(rolled)]) == 0
+    assert (rolled / "forecast.csv").is_file() and list((rolled / "folds").glob("fold-*"))
+    assert main(["forecast", "--data", str(data), "--target", "units", "--protocol",
+                 "sliding", "--horizon", "6", "--lookback", "12", *FAST, "--output",
+                 str(rolled)]) == 0
+    assert json.loads((rolled / "metrics.json").read_text())["protocol"] == "sliding"
+    assert not (rolled / "forecast.csv").exists() and not (rolled / "forecast.png").exists()
+    assert not list((rolled / "folds").glob("fold-*"))
     assert main(["forecast", "--data", str(data), "--protocol", "sliding", "--horizon", "60",
                  *FAST]) == 2
     assert "--protocol sliding: the series has 200 points" in capsys.readouterr().err

@@ -186,6 +186,14 @@ def run_sliding(args, model, series, season: int, covariates, out) -> int:
         atomic_text(os.path.join(out, "metrics.json"),
                     json.dumps({"protocol": "sliding", "series": str(series.name)} | res,
                                indent=2, allow_nan=False))
+        # a rolling run's forecast, plot and folds in the same folder would pass for this
+        # run's beside its metrics.json
+        from .files import clear_folds
+
+        clear_folds(out)
+        for name in ("forecast.csv", "forecast.png"):
+            if os.path.isfile(os.path.join(out, name)):
+                os.remove(os.path.join(out, name))
         print(f"wrote metrics.json to {out}")
     if args.save:  # the forecast of the future uses every point
         model.fit(series, season, covariates=covariates)
