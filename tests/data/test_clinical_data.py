@@ -371,6 +371,8 @@ def test_bad_folder_and_outcome_files_are_refused(tmp_path):
         ("RecordID,SAPS-I,In-hospital_death\n1,12,0,\n2,12,1\n", ValueError,
          r"is not a readable CSV \(Error tokenizing data. C error: Expected 3 fields in line "
          r"2, saw 4\)\.$"),
+        ("RecordID,In-hospital_death,In-hospital_death\n1,1,0\n2,0,1\n", ValueError,
+         "names the column 'In-hospital_death' twice in its header; give each column once"),
     ]
     for i, (outcomes, error, message) in enumerate(cases):
         folder = _set(tmp_path / str(i), outcomes=outcomes)
@@ -378,6 +380,8 @@ def test_bad_folder_and_outcome_files_are_refused(tmp_path):
             read_physionet2012(folder)
     with pytest.raises(ValueError, match="n_steps must be a positive integer"):
         _read(tmp_path / "grid", n_steps=0)
+    trailing = _set(tmp_path / "trailing", outcomes=OUTCOMES.replace("\n", ",,\n"))
+    assert read_physionet2012(trailing).y.tolist() == [0, 1]  # empty columns of no name
 
 
 def test_long_csv_with_named_columns_numeric_or_clock_times(tmp_path):
@@ -437,6 +441,9 @@ def test_long_csv_bad_input(tmp_path):
         read_long_csv(csv)
     assert read_long_csv(csv, ranges={"crp": (0, 100)}).report.dropped == {
         ("crp", "implausible"): 1}
+    csv.write_text("id,time,variable,value,value\nx,1,hr,70,80\n")  # which value?
+    with pytest.raises(ValueError, match="names the column 'value' twice in its header"):
+        read_long_csv(csv)
     csv.write_text("id,time,variable,value\nx,1,hr,70\nx,5,hr,80\n")
     for kw in (dict(outcome="died"), dict(outcome_id_column="pid")):  # were ignored: no y
         with pytest.raises(ValueError, match=r"reads the outcome file, and none is given; "

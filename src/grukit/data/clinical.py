@@ -51,6 +51,7 @@ from .clinical_steps import (
     grid_index,
     impute_forward,
     impute_mean,
+    named_columns,
     parse_rows,
     read_outcomes,
     read_physionet_files,
@@ -335,6 +336,7 @@ def read_long_csv(path, id_column: str = "id", time_column: str = "time",
         raise ValueError(f"{os.fspath(path)!r} is not a readable CSV ({str(err).strip()}); "
                          f"give one row per measurement with a header line.") from None
     _check_grid(step, n_steps, unknown)
+    frame = named_columns(frame, repr(os.fspath(path)))
     line = np.arange(len(frame)) + 2  # (rows,) line numbers, blank lines included
     filled = (frame != "").any(axis=1).to_numpy()
     frame, line = frame[filled].reset_index(drop=True), line[filled]

@@ -490,6 +490,19 @@ def parse_rows(rows: pd.DataFrame, time_unit: float = 1.0, time_format: str = "a
     return out
 
 
+def named_columns(frame: pd.DataFrame, what: str) -> pd.DataFrame:
+    """``frame`` without the columns of no name and no value (a spreadsheet's trailing
+    commas); one sentence when a header names a column twice (pandas would take the first,
+    or a frame of both, where one column is read)."""
+    blank = (frame.columns == "") & (frame == "").all(axis=0).to_numpy()
+    frame = frame.loc[:, ~blank]
+    twice = frame.columns[frame.columns.duplicated()]
+    if len(twice):
+        raise ValueError(f"{what} names the column {twice[0]!r} twice in its header; give "
+                         f"each column once.")
+    return frame
+
+
 def read_outcomes(path, id_column: str):
     """An outcome CSV as its record ids (n,) (text, from ``id_column``) and {column: (n,)
     float64} for the other columns. Duplicated ids, a missing id column, a row with more
@@ -504,6 +517,7 @@ def read_outcomes(path, id_column: str):
         raise ValueError(f"outcome file {path!r} is not a readable CSV "
                          f"({str(err).strip()}).") from None
     frame = frame.iloc[1:].set_axis([str(c).strip() for c in frame.iloc[0]], axis=1)
+    frame = named_columns(frame, f"outcome file {path!r}")
     line = np.arange(len(frame)) + 2  # (rows,) line numbers, blank lines included
     filled = (frame != "").any(axis=1).to_numpy()
     frame, line = frame[filled].reset_index(drop=True), line[filled]
