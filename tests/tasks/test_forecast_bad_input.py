@@ -39,6 +39,13 @@ def test_settings_below_one_are_refused_not_replaced(name, value):
     _one_line(e)
 
 
+def test_an_unknown_setting_is_named_with_the_known_ones():
+    """(It was the dataclass's 'ForecastConfig.__init__() got an unexpected keyword ...'.)"""
+    with pytest.raises(TypeError, match=r"^Forecaster has no setting 'hiden'; its settings "
+                                        r"are model, lookback, horizon, hidden, .*\.$"):
+        Forecaster(hiden=8)
+
+
 @pytest.mark.parametrize("value", [0, -2, 1.5, None])
 def test_season_below_one_is_refused(value):
     with pytest.raises(ValueError, match=r"^season must be a whole number 1 or more .*got "

@@ -103,7 +103,7 @@ class Forecaster(Estimator):
     config_class = ForecastConfig
 
     def __init__(self, **config):
-        self.config = ForecastConfig(**config)
+        self.config = ForecastConfig(**self._checked_settings(config))
         check_config(self.config)  # the values only; no work is done here
 
     def _check_config(self) -> None:
