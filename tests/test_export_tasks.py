@@ -304,7 +304,8 @@ def test_export_of_a_model_not_trained_yet_says_so(format, tmp_path):
     from grukit.tasks.forecast import Forecaster
     from grukit.tasks.recommend import GRU4Rec
 
-    for cls in (Forecaster, TextClassifier, SequenceClassifier, GRU4Rec):
+    for cls in (Forecaster, TextClassifier, SequenceClassifier) + (
+            (GRU4Rec,) if format == "onnx" else ()):  # a GRU4Rec has no pt2, fitted or not
         with pytest.raises(NotFittedError, match=f"{cls.__name__} is not trained; call fit"):
             export(cls(), tmp_path / f"m.{format}", format=format)
     assert not list(tmp_path.iterdir())

@@ -55,6 +55,7 @@ FORMAT_VERSION = 1
 FORMATS = ("onnx", "pt2")
 PT2_FORMAT = "grukit.pt2-manifest"
 PT2_MANIFEST = "pt2-manifest"  # <stem>.pt2-manifest.json: never the ONNX manifest's name
+PT2_TASKS = ("Forecaster", "TextClassifier", "SequenceClassifier", "SpeechClassifier")
 # names onnx.load reads as ONNX's text forms (JSON, text proto), not the binary graph
 ONNX_TEXT_SUFFIXES = (".json", ".onnxjson", ".txtpb", ".textproto", ".prototxt", ".pbtxt",
                       ".onnxtxt", ".onnxtext")
@@ -237,8 +238,14 @@ def export(est, path, format: str = "onnx", int8: bool = False) -> Path:
     manifest, whose scaling, classes or tokenizer would be served with it."""
     if format not in FORMATS:
         raise ValueError(f"format must be one of {', '.join(FORMATS)}; got {format!r}.")
-    if callable(getattr(est, "_check_fitted", None)):
-        est._check_fitted("export")  # one sentence, not an AttributeError on a fitted part
+    name = type(est).__name__
+    if format == "pt2" and name not in PT2_TASKS:
+        pt2_network(est)  # the refusal, naming the format it has if any
+    if format == "onnx" and not callable(getattr(est, "export_onnx", None)):
+        raise TypeError(f"a {name} has no ONNX export yet; the Forecaster, TextClassifier, "
+                        f"SequenceClassifier, SpeechClassifier and GRU4Rec have one.")
+    if callable(getattr(est, "_check_fitted", None)):  # after those: a model of a class
+        est._check_fitted("export")  # with no export is refused as such, fitted or not
     path = Path(path)
     folder = path.parent
     if path.is_dir():
@@ -305,9 +312,6 @@ def _write(est, path: Path, format: str, int8: bool) -> Path:
         return write_json(beside(path, PT2_MANIFEST), manifest)
     import onnx
 
-    if not callable(getattr(est, "export_onnx", None)):
-        raise TypeError(f"a {name} has no ONNX export yet; the Forecaster, TextClassifier, "
-                        f"SequenceClassifier, SpeechClassifier and GRU4Rec have one.")
     block = _task_block(est, path)  # refuses other classes before writing
     est.export_onnx(str(path))
     if int8:
