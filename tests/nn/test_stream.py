@@ -412,3 +412,20 @@ def test_stream_of_an_int8_module_without_bias_sees_new_weights():
     with torch.no_grad():
         y, _ = other(x)
     np.testing.assert_allclose(ys, y.numpy(), atol=1e-6, rtol=0)
+
+
+def test_a_weight_set_through_data_is_seen_by_torch_steps_and_after_reset():
+    # p.data = t keeps the parameter and its version counter: the steps ran the weights
+    # packed before, with torch input and after reset() alike
+    torch.manual_seed(0)
+    m = gnn.GRU(3, 4).eval()
+    x = torch.randn(3)
+    s = gnn.Stream(m)
+    s.step(x.numpy())
+    s.reset()
+    m.weight_ih_l0.data = torch.randn(12, 3)
+    with torch.no_grad():
+        want = m(x[None])[0][0]
+    torch.testing.assert_close(s.step(x), want, atol=1e-6, rtol=0)
+    s.reset()
+    np.testing.assert_allclose(s.step(x.numpy()), want.numpy(), atol=1e-6, rtol=0)

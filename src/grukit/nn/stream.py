@@ -13,10 +13,11 @@ per step, no torch dispatch); where none serves the call (a module with zoneout 
 them: in evaluation h' = p h + (1 − p) h̃, which the kernels do not apply) it steps through
 ``feed`` and logs why at debug level. The kernel's weights are packed on the first step
 and re-packed whenever a parameter or buffer changes in place (an optimizer step,
-``load_state_dict``). Parameters replaced by new tensors (``module.to``) are seen by
-``feed`` and by steps with torch input; call ``reset()`` to re-read them on the numpy hot
-path too. ``check_finite=True`` on the module refuses NaN/Inf on every path, the state left
-unchanged; the fast path reads that flag when it starts (the first step after ``reset()``).
+``load_state_dict``). Weights replaced by new tensors (``module.to``, ``p.data = t``) are
+seen by ``feed`` and by steps with torch input; call ``reset()`` to re-read them on the
+numpy hot path too. ``check_finite=True`` on the module refuses NaN/Inf on every path, the
+state left unchanged; the fast path reads that flag when it starts (the first step after
+``reset()``).
 """
 
 from __future__ import annotations
@@ -54,7 +55,7 @@ class Stream:
         self.module = module
         self.batch_size = int(batch_size)
         self._packed = np.empty(0)
-        self._ids: list = []  # id() of each parameter packed
+        self._ids: list = []  # (id(), data_ptr()) of each parameter and buffer packed
         self._probe = _version_probe([])  # () -> the sum of their version counters
         self._vsum = -1  # that sum when they were packed
         self._kernel = None  # the StreamKernel of the fast path once it runs
@@ -199,7 +200,7 @@ class Stream:
         """The kernel's packed weights, re-packed when a weight changes (in place or
         replaced): the parameters and the buffers (an int8 module's weights are buffers)."""
         params = [*self.module.parameters(), *self.module.buffers()]
-        ids = [id(p) for p in params]
+        ids = [(id(p), p.data_ptr()) for p in params]  # (a new tensor under p.data: its data)
         if ids != self._ids:
             self._probe, self._ids, self._vsum = _version_probe(params), ids, -1
         vsum = self._probe()
