@@ -429,3 +429,20 @@ def test_a_weight_set_through_data_is_seen_by_torch_steps_and_after_reset():
     torch.testing.assert_close(s.step(x), want, atol=1e-6, rtol=0)
     s.reset()
     np.testing.assert_allclose(s.step(x.numpy()), want.numpy(), atol=1e-6, rtol=0)
+
+
+def test_int8_stream_sees_int8_weights_set_through_data_after_reset():
+    from grukit.nn.quantized import Int8Stream, quantize_int8
+
+    torch.manual_seed(0)
+    q = quantize_int8(gnn.GRU(3, 6, bias=False).eval(), linear="grukit")
+    other = quantize_int8(gnn.GRU(3, 6, bias=False).eval(), linear="grukit")
+    x = torch.randn(3)
+    s = Int8Stream(q, w8a8=False)
+    s.step(x.numpy())
+    for name, b in other.named_buffers():
+        q._buffers[name].data = b.clone()  # a new tensor under the same buffer
+    s.reset()
+    with torch.no_grad():
+        want = other(x[None])[0][0].numpy()
+    np.testing.assert_allclose(s.step(x.numpy()), want, atol=1e-5, rtol=0)

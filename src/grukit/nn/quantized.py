@@ -292,10 +292,10 @@ class Int8Stream(Stream):
         return super()._hot_probe()
 
     def _weights_key(self) -> tuple:
-        """(id, version) of each parameter and buffer: it moves when a weight is changed in
-        place (``load_state_dict``) or replaced."""
+        """(id, data, version) of each parameter and buffer: it moves when a weight is changed
+        in place (``load_state_dict``) or replaced (``p.data = t`` too)."""
         m = self.module
-        return tuple((id(t), t._version) for t in (*m.parameters(), *m.buffers()))
+        return tuple((id(t), t.data_ptr(), t._version) for t in (*m.parameters(), *m.buffers()))
 
     def _pack(self):
         if self._kernel is not None and self._routes.get(1) is self._int8_route:
