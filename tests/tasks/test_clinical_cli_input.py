@@ -301,3 +301,13 @@ def test_save_where_the_run_writes_its_results_is_refused_before_training(
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and f"is where --output writes {name}" in err
     assert not out.exists()
+
+
+def test_numpy_numbers_as_settings_train_and_save(tmp_path):
+    data = read_physionet2012(tiny_set(str(tmp_path / "data")))
+    clf = ClinicalClassifier(model="gru-mean", hidden=np.int64(4), epochs=np.int64(1),
+                             dropout=np.float32(0.25), seed=np.int64(3), validation_split=0)
+    assert clf.get_config()["hidden"] == 4 and type(clf.get_config()["hidden"]) is int
+    clf.fit(data).save(str(tmp_path / "m"))  # hidden=np.int64 failed the save after training
+    again = ClinicalClassifier.load(str(tmp_path / "m"))
+    np.testing.assert_array_equal(again.predict_proba(data), clf.predict_proba(data))

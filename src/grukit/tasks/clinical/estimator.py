@@ -170,7 +170,12 @@ class ClinicalClassifier(Estimator):
         base = config if config is not None else ClinicalConfig()
         if not isinstance(base, ClinicalConfig):
             raise TypeError(f"config must be a ClinicalConfig; got a {type(base).__name__}.")
-        self.config = dataclasses.replace(base, **self._checked_settings(overrides))
+        config = dataclasses.replace(base, **self._checked_settings(overrides))
+        # numpy numbers (np.int64(8) from an array) as Python's: they failed fit's checks or,
+        # for hidden, the save after training (JSON has no int64)
+        self.config = dataclasses.replace(config, **{
+            f.name: getattr(config, f.name).item() for f in dataclasses.fields(config)
+            if isinstance(getattr(config, f.name), np.generic)})
         self.model = None
 
     # -- training ----------------------------------------------------------------------------
