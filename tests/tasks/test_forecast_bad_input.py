@@ -227,7 +227,9 @@ def test_series_of_other_lengths_and_other_shapes():
                        ([y, np.ones((40, 2))], r"^series 1 has shape \(40, 2\)"),
                        (np.array([]), r"^the series has no values; give one value a time "
                                       r"step\.$"),  # was numpy's 'zero-size array to ...'
-                       ([y, []], "^series 1 has no values")):
+                       ([y, []], "^series 1 has no values"),
+                       # float64 dropped the imaginary parts with a warning
+                       (y + 1j, "^the series must hold real numbers, not complex ones")):
         with pytest.raises(ValueError, match=match):
             Forecaster(**SMALL).fit(bad)
 

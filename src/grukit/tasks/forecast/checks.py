@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import warnings
 
 import numpy as np
 
@@ -77,10 +78,16 @@ def check_season(season) -> None:
 
 
 def _floats(values, what: str) -> np.ndarray:
-    try:
-        return np.asarray(values, dtype=np.float64)
-    except (TypeError, ValueError) as err:
-        raise ValueError(f"{what} must hold numbers ({' '.join(str(err).split())}).") from None
+    with warnings.catch_warnings():  # float64 would drop the imaginary parts with a warning
+        warnings.simplefilter("error", np.exceptions.ComplexWarning)
+        try:
+            return np.asarray(values, dtype=np.float64)
+        except np.exceptions.ComplexWarning:
+            raise ValueError(f"{what} must hold real numbers, not complex ones; give their "
+                             f"real part or magnitude, as the series means.") from None
+        except (TypeError, ValueError) as err:
+            raise ValueError(f"{what} must hold numbers ({' '.join(str(err).split())}).") \
+                from None
 
 
 def _in_time_order(series, what: str) -> None:
