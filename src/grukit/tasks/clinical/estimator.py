@@ -190,6 +190,7 @@ class ClinicalClassifier(Estimator):
         check_config(cfg)
         epochs = cfg.epochs if epochs is None else epochs
         _whole("epochs", epochs)
+        epochs = int(epochs)  # np.int64 too: the training loop takes Python's
         self.fitted_ = False
         rows = labelled_rows(data, train_indices)
         y = data.y[rows].astype(np.int64)
