@@ -4,6 +4,8 @@ whatever the model file's suffix."""
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -127,6 +129,16 @@ def test_a_renamed_copy_is_refused_rather_than_served_with_another_graph(forecas
         with pytest.raises(ValueError) as e:
             Predictor(tmp_path / "prod.onnx")
         assert "prod.manifest.json' " + says in _sentence(e)
+    # a manifest of a newer format (what its fields mean may have changed) is not read
+    from grukit.export import runtime
+    from grukit.tasks.export import FORMAT_VERSION
+
+    assert runtime.MANIFEST_VERSION == FORMAT_VERSION
+    body = json.loads((tmp_path / "m.manifest.json").read_text())
+    (tmp_path / "m.manifest.json").write_text(json.dumps(body | {"format_version": 2}))
+    with pytest.raises(ValueError) as e:
+        Predictor(tmp_path / "m.onnx")
+    assert "is in manifest format 2 (grukit" in _sentence(e)
 
 
 def test_sequence_classifier_refuses_nan_and_empty_sequences(tmp_path):

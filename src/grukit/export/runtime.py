@@ -31,6 +31,7 @@ import warnings
 import numpy as np
 
 MANIFEST_FORMAT = "grukit.onnx-manifest"
+MANIFEST_VERSION = 1  # the newest manifest format this runtime reads
 TASKS = ("Forecaster", "TextClassifier", "SequenceClassifier", "SpeechClassifier", "GRU4Rec")
 BATCH = 64
 
@@ -66,6 +67,13 @@ class Predictor:
                 not isinstance(self.manifest.get("model"), str):
             raise ValueError(f"{where!r} is not a grukit export manifest (no format "
                              f"{MANIFEST_FORMAT!r}).")
+        version = self.manifest.get("format_version")
+        if isinstance(version, bool) or not isinstance(version, int) or \
+                not 1 <= version <= MANIFEST_VERSION:  # a newer one may mean other things
+            raise ValueError(f"{where!r} is in manifest format {version!r} (grukit "
+                             f"{self.manifest.get('grukit')}), which this runtime (format "
+                             f"{MANIFEST_VERSION}) cannot read; serve it with the runtime.py "
+                             f"of the grukit that exported it.")
         self.task = self.manifest.get("task")
         if self.task not in TASKS:
             raise ValueError(f"{where!r} names the task {self.task!r}; this runtime serves "
