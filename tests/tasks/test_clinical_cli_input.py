@@ -311,3 +311,4 @@ def test_numpy_numbers_as_settings_train_and_save(tmp_path):
     clf.fit(data).save(str(tmp_path / "m"))  # hidden=np.int64 failed the save after training
     again = ClinicalClassifier.load(str(tmp_path / "m"))
     np.testing.assert_array_equal(again.predict_proba(data), clf.predict_proba(data))
+    assert len(clf.fit(data, epochs=np.int64(2)).history_.epoch) == 2  # was refused
