@@ -119,7 +119,8 @@ def test_a_dataset_of_triples_is_weighted_and_bad_weights_are_refused():
     _frozen(model, "mse")
     ds = torch.utils.data.TensorDataset(torch.from_numpy(X), torch.from_numpy(y),
                                         torch.from_numpy(W))
-    assert model.evaluate(ds) == pytest.approx(model.evaluate(X, y, sample_weight=W), rel=1e-6)
+    want_eval = model.evaluate(X, y, sample_weight=W)
+    assert model.evaluate(ds) == pytest.approx(want_eval, rel=1e-6)
     got = model.fit(ds, epochs=1, batch_size=4, shuffle=False, verbose=0).history["loss"][0]
     want = model.fit(X, y, epochs=1, batch_size=4, shuffle=False, sample_weight=W,
                      verbose=0).history["loss"][0]
@@ -134,11 +135,16 @@ def test_a_dataset_of_triples_is_weighted_and_bad_weights_are_refused():
         model.fit(X, y, class_weight={"a": 1.0}, verbose=0)
     with pytest.raises(ValueError, match="third item"):
         model.fit(ds, sample_weight=W, verbose=0)
-    model.compile(optimizer="sgd", loss=lambda p, t: ((p - t) ** 2).mean())
+    model.compile(optimizer="sgd", loss=torch.nn.MSELoss())  # one number per batch
     with pytest.raises(ValueError, match="loss given by name"):
         model.fit(X, y, sample_weight=W, verbose=0)
     with pytest.raises(ValueError, match="loss given by name"):
         model.evaluate(ds)
+    model.compile(optimizer="sgd", loss=lambda t, p: ((p - t) ** 2).mean())
+    with pytest.raises(ValueError, match="returns one number per batch"):
+        model.fit(X, y, sample_weight=W, verbose=0)
+    model.compile(optimizer="sgd", loss=lambda t, p: ((p - t) ** 2).mean(-1))  # per sample
+    assert model.evaluate(X, y, sample_weight=W) == pytest.approx(want_eval, rel=1e-5)
 
 
 def test_initial_epoch_goes_on_as_keras_and_as_one_run():

@@ -46,10 +46,11 @@ def run_fit(model, x, y, *, batch_size, epochs, verbose, callbacks, validation_d
     rank, world, started = _distributed()
     device = _device(rank)
     model.to(device)
-    # logged on the training batches: the built-in metrics, whose epoch value is the mean of
-    # its batches' (a user's callable, an AUC say, need not be: it is logged for validation)
+    # logged on the training batches: the built-in metrics and the user's Keras-style
+    # functions, whose epoch value is the mean of its batches' (a torch metric module, an
+    # AUC say, need not be: it is logged for validation)
     train_metrics = {name: fn for name, fn in model.metric_fns.items()
-                     if METRICS.get(name) is fn}
+                     if METRICS.get(name) is fn or hasattr(fn, "each")}
     if isinstance(x, DataLoader):  # its dataset and batch size; the order is fit's own
         dataset, batch_size = x.dataset, x.batch_size or batch_size
     else:
@@ -110,7 +111,7 @@ def run_fit(model, x, y, *, batch_size, epochs, verbose, callbacks, validation_d
             with torch.no_grad():
                 pred = pred.detach()
                 n = positions(pred, yb, lengths)
-                metrics = {name: (float(masked(fn, pred, yb, lengths)), n)
+                metrics = {name: _mean_count(fn, pred, yb, lengths, n)
                            for name, fn in train_metrics.items()}
         return Step(loss, loss.item(), len(xb), metrics=metrics)
 
@@ -163,6 +164,16 @@ def forward_loss(module, loss_fn, xb, yb, wb=None, each=None):
     if wb is not None:
         return weighted(each, pred, yb, lengths, wb), pred, lengths
     return masked(loss_fn, pred, yb, lengths), pred, lengths
+
+
+def _mean_count(fn, pred, yb, lengths, n: int) -> tuple[float, int]:
+    """A metric's batch value and how many values it averages: a built-in's over the ``n``
+    positions; a user's function's over the values it returns, as Keras' mean metric counts
+    them (one per sample, or once per batch for a number per batch)."""
+    if not hasattr(fn, "each"):
+        return float(masked(fn, pred, yb, lengths)), n
+    v = torch.as_tensor(masked(fn.each, pred, yb, lengths))
+    return float(v.float().mean()), max(v.numel(), 1)
 
 
 def _told(step):

@@ -261,10 +261,13 @@ class Sequential(KerasModelAPI, nn.Module):
         """``optimizer``: a name ("adam", "sgd", "rmsprop", "adagrad", "adamw": Keras 3's
         optimizer with its defaults, ``training.OPTIMIZERS``), a Keras-style optimizer
         (``grukit.models.optimizers.Adam(learning_rate=1e-4)``) or a torch optimizer;
-        ``loss``: a name or callable(pred, target);
+        ``loss``: a name, a function ``fn(y_true, y_pred)`` as Keras calls it (its values,
+        one per sample say, are averaged and take sample weights), or one of torch's losses
+        (``nn.MSELoss()``, ``F.l1_loss``: called ``(input, target)``, as in torch);
         ``metrics``: names (every loss name, "accuracy", "binary_accuracy",
-        "categorical_accuracy", "sparse_categorical_accuracy") or callables, a list or one of
-        them; loss and metric names are Keras 3's (``training.LOSSES``, ``training.METRICS``);
+        "categorical_accuracy", "sparse_categorical_accuracy") or callables taken as the
+        loss's, a list or one of them; loss and metric names are Keras 3's
+        (``training.LOSSES``, ``training.METRICS``);
         ``jit_compile``: True
         runs fit's training step (forward and loss; backward through the compiled graph)
         through ``torch.compile``, False and "auto" (Keras' default, off on its torch backend)
@@ -290,13 +293,18 @@ class Sequential(KerasModelAPI, nn.Module):
             self.optimizer = training.resolve("optimizer", training.OPTIMIZERS,
                                               name)(self.parameters())
         self.loss_name = loss if isinstance(loss, str) else getattr(loss, "__name__", "loss")
-        self.loss_fn = training.resolve("loss", training.LOSSES, loss)
-        # its per-position form, which sample weights scale (None: a callable loss)
-        self.loss_each = training.EACH.get(loss) if isinstance(loss, str) else None
-        self.metric_fns = {(m if isinstance(m, str) else m.__name__):
-                           training.resolve("metric", training.METRICS, m)
-                           for m in ([metrics] if isinstance(metrics, str) or
-                                     callable(metrics) else metrics or [])}
+        if isinstance(loss, str) or not callable(loss):
+            self.loss_fn = training.resolve("loss", training.LOSSES, loss)
+            # its per-position form, which sample weights scale
+            self.loss_each = training.EACH.get(loss) if isinstance(loss, str) else None
+        else:  # fn(y_true, y_pred) as Keras calls it; torch's losses fn(input, target)
+            self.loss_fn, self.loss_each = training.user_function(loss)
+        self.metric_fns = {
+            (m if isinstance(m, str) else getattr(m, "__name__", type(m).__name__)):
+            training.resolve("metric", training.METRICS, m) if isinstance(m, str)
+            else training.user_function(m)[0]
+            for m in ([metrics] if isinstance(metrics, str) or callable(metrics)
+                      else metrics or [])}
         self.jit_compile = jit_compile is True
         self._jit_step = None  # torch.compile(fit.forward_loss), made by the first fit
         self.compiled = True
@@ -467,8 +475,9 @@ class Sequential(KerasModelAPI, nn.Module):
     def _need_named_loss(self) -> None:
         if self.loss_each is None:
             raise ValueError("sample weights need a loss given by name (compile(loss='mse'), "
-                             "say): a callable loss returns one number per batch, which "
-                             "cannot be weighted per sample.")
+                             "say) or a function fn(y_true, y_pred) of one's own: torch's "
+                             "losses return one number per batch, which cannot be weighted "
+                             "per sample.")
 
     def _validation_data(self, data):
         """validation_data: a pair (x_val, y_val), a triple (x_val, y_val, sample_weight_val),

@@ -331,7 +331,11 @@ def weighted(each, p: Tensor, y: Tensor, lengths: Tensor | None, w: Tensor) -> T
     where v = ``each(p, y)`` holds the per-position values (N, …); per-time-step outputs of
     a masked model count only the steps inside each sequence (``valid_steps``)."""
     v = each(p, y)  # (N, ...)
-    if v.dim() == 0 or len(v) != len(w):
+    if v.dim() == 0:
+        raise ValueError("the loss function returns one number per batch, which sample "
+                         "weights cannot scale; return one value per sample (average over the "
+                         "last axis only, as Keras' losses do).")
+    if len(v) != len(w):
         raise ValueError(f"sample weights need outputs with one row per sample; the model's "
                          f"output has shape {tuple(p.shape)} for {len(w)} weights.")
     w = w.to(v.device, v.dtype).reshape(-1, *[1] * (v.dim() - 1)).expand_as(v)
@@ -410,6 +414,51 @@ def positions(p: Tensor, y: Tensor, lengths: Tensor | None) -> int:
     if valid is not None:
         return int(valid.sum())
     return max(p.shape[:-1].numel(), 1) if p.dim() > 1 else p.shape[0]
+
+
+def _torch_form(fn) -> bool:
+    """Whether ``fn`` is one of torch's losses (an ``nn.Module`` such as ``nn.MSELoss()``, or
+    a function of ``torch.nn.functional``), which take (input, target)."""
+    return isinstance(fn, torch.nn.Module) or str(getattr(fn, "__module__", "")).startswith(
+        "torch")
+
+
+def _same_rank(y: Tensor, p: Tensor) -> Tensor:
+    """y_true as Keras hands it to a loss or metric function of the user's: in y_pred's
+    float dtype, a trailing axis of 1 added or dropped so both have one rank (Keras'
+    ``squeeze_or_expand_to_same_rank``)."""
+    if p.is_floating_point():
+        y = y.to(p.dtype)
+    if y.dim() == p.dim() + 1 and y.shape[-1] == 1:
+        y = y.squeeze(-1)
+    elif p.dim() == y.dim() + 1 and p.shape[-1] == 1:
+        y = y.unsqueeze(-1)
+    return y
+
+
+def user_function(fn):
+    """A callable loss or metric given to ``compile``, as (mean form, per-position form):
+    torch's losses keep torch's call, ``fn(pred, target)`` (no per-position form); any other
+    function is called as Keras calls it, ``fn(y_true, y_pred)``, y_true shaped as Keras
+    shapes it (``_same_rank``), and the values it returns (one per sample, say) averaged, as
+    Keras averages a custom loss's values; those values are what sample weights scale."""
+    if _torch_form(fn):
+        def torch_loss(p: Tensor, y: Tensor) -> Tensor:  # a function, not a child module
+            return fn(p, y)
+
+        torch_loss.__name__ = getattr(fn, "__name__", type(fn).__name__)
+        return torch_loss, None
+
+    def each(p: Tensor, y: Tensor) -> Tensor:
+        return fn(_same_rank(y, p), p)
+
+    def mean(p: Tensor, y: Tensor) -> Tensor:
+        v = each(p, y)
+        return v.mean() if isinstance(v, Tensor) and v.dim() else v
+
+    mean.__name__ = each.__name__ = getattr(fn, "__name__", type(fn).__name__)
+    mean.each = each  # a mean of values: logged on the training batches too, by their count
+    return mean, each
 
 
 def resolve(kind: str, table: dict, value):
