@@ -380,6 +380,10 @@ def test_bad_folder_and_outcome_files_are_refused(tmp_path):
             read_physionet2012(folder)
     with pytest.raises(ValueError, match="n_steps must be a positive integer"):
         _read(tmp_path / "grid", n_steps=0)
+    ranged = _read(tmp_path / "ranged", ranges={"HR": (np.int64(0), np.int64(65))})
+    assert ranged.report.dropped[("HR", "implausible")] == 3  # np.int64 bounds were refused
+    with pytest.raises(ValueError, match=r"ranges\['HR'\] must be \(low, high\) numbers"):
+        _read(tmp_path / "flag", ranges={"HR": (True, 300)})
     trailing = _set(tmp_path / "trailing", outcomes=OUTCOMES.replace("\n", ",,\n"))
     assert read_physionet2012(trailing).y.tolist() == [0, 1]  # empty columns of no name
 

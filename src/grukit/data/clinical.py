@@ -415,7 +415,8 @@ def _build(rows, record_ids, variables, statics, categorical, ranges, missing, u
     report, n = ReadReport(unknown_policy=unknown), len(record_ids)
     for name, bounds in ranges.items():
         if not (isinstance(bounds, (tuple, list)) and len(bounds) == 2
-                and all(isinstance(b, (int, float)) for b in bounds) and bounds[0] <= bounds[1]):
+                and all(isinstance(b, (int, float, np.number)) and not isinstance(b, bool)
+                        for b in bounds) and bounds[0] <= bounds[1]):
             raise ValueError(f"ranges[{name!r}] must be (low, high) numbers with low <= high; "
                              f"got {bounds!r}.")
     names = rows["name"]
