@@ -300,6 +300,11 @@ def test_a_long_csvs_categorical_descriptors_are_one_hot_and_others_numeric(tmp_
     data = read_long_csv(tmp_path / "long.csv", statics=("Unit", "Gender"),
                          categorical=("Unit",), outcomes=tmp_path / "y.csv", outcome="died")
     assert data.categorical == ("Unit",)
+    unpicked = read_long_csv(tmp_path / "long.csv", outcomes=tmp_path / "y.csv")
+    with pytest.raises(ValueError, match=r"has no outcome; read it with its outcome file and "
+                                         r"the outcome column \(outcome=\), or pick a column "
+                                         r"it holds with data.with_outcome\(name\)"):
+        ClinicalClassifier(epochs=1).fit(unpicked)  # its outcome file was read: say what else
     clf = ClinicalClassifier(model="gru-mean", hidden=4, epochs=1, validation_split=0)
     enc = clf.fit(data).encoding_
     assert [(name, kind) for name, kind, _ in enc.statics] == [("Unit", "categorical"),

@@ -135,7 +135,9 @@ def labelled_rows(data, rows=None, what: str = "the training records",
             or rows.min() < 0 or rows.max() >= data.n_records:
         raise ValueError(f"{name} must be record positions in 0..{data.n_records - 1}.")
     if data.outcome is None:
-        raise ValueError("the data has no outcome; read it with its outcome file.")
+        raise ValueError("the data has no outcome; read it with its outcome file and the "
+                         "outcome column (outcome=), or pick a column it holds with "
+                         "data.with_outcome(name).")
     y = data.y[rows]
     rows = rows[np.isfinite(y)]
     bad = ~np.isin(data.y[rows], (0.0, 1.0))
