@@ -211,3 +211,23 @@ def test_bar_run_refuses_an_out_it_cannot_write(tmp_path, capsys):
     (tmp_path / "file").write_text("x")
     assert bars.main(["nile", "--out", str(tmp_path / "file" / "run")]) == 2
     assert "cannot be written" in capsys.readouterr().err
+
+
+def test_bar_run_refuses_a_missing_search_and_a_study_of_other_settings(tmp_path, capsys,
+                                                                         monkeypatch):
+    """Both were tracebacks: FileNotFoundError, and tune's ValueError for an --out holding
+    the study of other origins or another seed."""
+    from grukit.tasks.forecast import bars
+    from grukit.tasks.forecast import tune as tune_mod
+
+    assert bars.main(["nile", "--out", str(tmp_path / "o"), "--search-from",
+                      str(tmp_path / "nowhere")]) == 2
+    assert "holds no readable result.json of a bar run" in capsys.readouterr().err
+
+    def other(*args, **kwargs):
+        raise ValueError("the study 'forecast' in study.db was made on other data or settings.")
+
+    monkeypatch.setattr(tune_mod, "tune", other)
+    assert bars.main(["nile", "--out", str(tmp_path / "o")]) == 2
+    assert capsys.readouterr().err.strip() == ("the study 'forecast' in study.db was made on "
+                                               "other data or settings.")

@@ -88,10 +88,17 @@ def _run(args) -> int:
     if args.search_from:  # earlier runs' searches on the same points, pooled
         stores, befores = [], []
         for d in args.search_from:
-            with open(os.path.join(d, "result.json")) as fh:
-                before = json.load(fh)
-            if before["search_points"] != len(train) or before["horizon"] != h or \
-                    (befores and before["summary"]["plan"] != befores[0]["summary"]["plan"]):
+            try:
+                with open(os.path.join(d, "result.json")) as fh:
+                    before = json.load(fh)
+                points, plan = before["search_points"], before["summary"]["plan"]
+            except (OSError, ValueError, KeyError, TypeError) as err:
+                print(f"--search-from {d!r} holds no readable result.json of a bar run "
+                      f"({type(err).__name__}: {err}); give the --out folder of an earlier "
+                      f"run.", file=sys.stderr)
+                return 2
+            if points != len(train) or before["horizon"] != h or \
+                    (befores and plan != befores[0]["summary"]["plan"]):
                 print("--search-from: those runs searched other points or origins; give "
                       "runs of the same series, folds and origins.", file=sys.stderr)
                 return 2
@@ -109,10 +116,14 @@ def _run(args) -> int:
     else:
         stores = [os.path.join(args.out, "study.db")]
         w0, c0 = time.monotonic(), time.process_time()
-        _, summary = tune(train, m, args.trials, horizon=h, folds=args.refits,
-                          origins=args.origins, step=args.step, storage=stores[0],
-                          timeout=args.timeout, seed=args.seed, clock=args.clock,
-                          study_name="forecast")
+        try:  # e.g. --out holding the study of other origins or seed: one line
+            _, summary = tune(train, m, args.trials, horizon=h, folds=args.refits,
+                              origins=args.origins, step=args.step, storage=stores[0],
+                              timeout=args.timeout, seed=args.seed, clock=args.clock,
+                              study_name="forecast")
+        except ValueError as err:
+            print(err, file=sys.stderr)
+            return 2
         log |= {"search_wall_s": time.monotonic() - w0,
                 "search_cpu_s": time.process_time() - c0, "summary": summary}
     log["load_after_search"] = os.getloadavg()
