@@ -449,6 +449,9 @@ def test_long_csv_bad_input(tmp_path):
     with pytest.raises(ValueError, match="names the column 'value' twice in its header"):
         read_long_csv(csv)
     csv.write_text("id,time,variable,value\nx,1,hr,70\nx,5,hr,80\n")
+    with pytest.raises(ValueError, match=r"^missing_values must be numbers, the codes "):
+        read_long_csv(csv, missing_values=("NA",))  # numpy's 'could not convert string'
+    assert read_long_csv(csv, missing_values=70).report.dropped == {("hr", "unknown (-1)"): 1}
     for kw in (dict(outcome="died"), dict(outcome_id_column="pid")):  # were ignored: no y
         with pytest.raises(ValueError, match=r"reads the outcome file, and none is given; "
                                              r"pass outcomes=PATH"):

@@ -325,6 +325,13 @@ def read_long_csv(path, id_column: str = "id", time_column: str = "time",
                          f"reads the outcome file, and none is given; pass outcomes=PATH, the "
                          f"CSV of record ids and outcomes.")
     statics, categorical = _names(statics, "statics", 0), _names(categorical, "categorical", 0)
+    missing_values = (missing_values,) if isinstance(missing_values, (int, float)) \
+        else tuple(missing_values)
+    if not all(isinstance(v, (int, float, np.number)) and not isinstance(v, bool)
+               for v in missing_values):  # numpy's "could not convert string to float"
+        raise ValueError(f"missing_values must be numbers, the codes written for an unknown "
+                         f"value (e.g. (-1,)); got {missing_values!r} (a value that is not "
+                         f"a number is refused on reading).")
     text = read_text_file(path, encoding)
     try:
         # header=None: a row with more fields than the header is refused with its line
