@@ -116,6 +116,25 @@ def test_bench_times_a_saved_task_model_on_the_files_export_writes(capsys, threa
         assert row in out, row
 
 
+def test_task_bench_of_a_cell_without_pt2_times_the_other_paths(tmp_path, threads_kept,
+                                                                 capsys):
+    """An RNN forecaster has no torch.export program: the bench stopped with to_pt2's
+    traceback before timing anything; now it says so and times the rest."""
+    import numpy as np
+
+    from grukit.tasks import edge_bench
+    from grukit.tasks.forecast import Forecaster
+
+    Forecaster(model="rnn", hidden=3, horizon=2, epochs=1, lookback=6).fit(
+        100 + np.sin(np.arange(60) / 3)).save(tmp_path / "f")
+    assert edge_bench.main([str(tmp_path / "f"), "--steps", "4", "--repeat", "1",
+                            "--budget", "0.002", "--no-compile"]) == 0
+    out = capsys.readouterr().out
+    assert "no torch.export rows: to_pt2: this RNN" in out
+    assert "| ONNX Runtime int8 (grukit export --int8) |" in out and "(.pt2)" not in out
+    assert "| model.onnx |" in out and "model.pt2" not in out
+
+
 def test_bench_refuses_a_task_model_that_reads_token_ids(tmp_path, threads_kept, capsys):
     from grukit.tasks import edge_bench
     from grukit.tasks.classify import TextClassifier
@@ -141,8 +160,8 @@ def test_memory_rows_feed_the_graph_its_own_input_name_and_keep_failed_rows(tmp_
     to_onnx(model, tmp_path / "model.onnx", names={"input": "x", "output": "y"})
     quantize_onnx(tmp_path / "model.onnx", tmp_path / "model_int8.onnx")
     onnx_rows = {k: v for k, v in bench._BODIES.items() if "ort." in v}
-    monkeypatch.setattr(bench, "_BODIES", onnx_rows | {"broken": "import no_such_module_"})
+    monkeypatch.setattr(bench, "_BODIES", bench._BODIES | {"broken": "import no_such_module_"})
     rows = dict(bench.peak_rows(5, tmp_path, width=2))
-    assert set(rows) == set(onnx_rows) | {"broken"}
+    assert set(rows) == set(onnx_rows) | {"broken"}  # no row for the pt2 files not written
     assert all(isinstance(rows[k], int) and rows[k] > 0 for k in onnx_rows), rows
     assert rows["broken"].startswith("failed: ") and "no_such_module_" in rows["broken"]

@@ -54,22 +54,29 @@ def _input(batch: int, steps: int, width: int, flag: bool) -> torch.Tensor:
     return x
 
 
-def export_files(est, folder: Path) -> None:
+def export_files(est, folder: Path) -> str | None:
     """model.onnx, model_int8.onnx, model.pt2, model_int8.pt2 (with their manifests) and the
-    network's state as safetensors, fp32 and int8, in ``folder``."""
+    network's state as safetensors, fp32 and int8, in ``folder``. Returns why there is no
+    pt2 program (a cell torch.export cannot trace over a dynamic time: RNN, LayerNorm-GRU),
+    or None: the other files are still written and timed."""
     from safetensors.torch import save_file
 
     from .export import _network_attr, export, int8_estimator
 
     export(est, folder / "model.onnx")
     export(est, folder / "model_int8.onnx", int8=True)
-    export(est, folder / "model.pt2", format="pt2")
-    export(est, folder / "model_int8.pt2", format="pt2", int8=True)
+    why = None
+    try:
+        export(est, folder / "model.pt2", format="pt2")
+        export(est, folder / "model_int8.pt2", format="pt2", int8=True)
+    except ValueError as err:  # to_pt2's refusal of the cell
+        why = str(err)
     attr = _network_attr(est)
     for name, e in (("state.safetensors", est), ("state_int8.safetensors", int8_estimator(est))):
         state = getattr(e, attr).state_dict()
         save_file({k: v.contiguous() for k, v in state.items()  # tensors (not the
                    if isinstance(v, torch.Tensor)}, str(folder / name))  # dtypes int8 keeps)
+    return why
 
 
 def sequence_rows(est, net, width: int, flag: bool, steps: int, batch: int, threads: int,
@@ -87,8 +94,10 @@ def sequence_rows(est, net, width: int, flag: bool, steps: int, batch: int, thre
             comp = torch.compile(net, fullgraph=True, dynamic=False)
             comp(x)
             rows.append(("grukit torch.compile", per_call(lambda: comp(x), budget, repeat)))
-        prog = load_pt2(folder / "model.pt2").module()
-        rows.append(("grukit torch.export (.pt2)", per_call(lambda: prog(x), budget, repeat)))
+        if (folder / "model.pt2").is_file():  # not for a cell torch.export cannot trace
+            prog = load_pt2(folder / "model.pt2").module()
+            rows.append(("grukit torch.export (.pt2)", per_call(lambda: prog(x), budget,
+                                                                repeat)))
         q = getattr(int8_estimator(est, linear="grukit"), _network_attr(est)).eval()
         rows.append(("grukit int8 (int8_estimator)", per_call(lambda: q(x), budget, repeat)))
     xn = x.numpy()
@@ -132,7 +141,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{type(est).__name__} from {args.model}: input (batch, {args.steps}, {width})")
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        export_files(est, folder)
+        why = export_files(est, folder)
+        if why:
+            print(f"no torch.export rows: {why}")
         print(f"ONNX Runtime against torch, max |difference|: "
               f"{check(net, width, flag, folder):.1e}")
         for batch in (1, 32):
