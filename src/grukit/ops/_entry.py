@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+import torch
 from torch import Tensor
 
 from . import dispatch
@@ -86,5 +87,11 @@ def enter(call: Call, *weights: Tensor | None):
             check_mask(mask, name, shape, x, op)
             given[name] = mask
     fn = dispatch.select(op, call.backend, x=x, h0=h0, lengths=lens, **call.options, **given)
+    if x.device.type == "cpu" and torch.is_autocast_enabled("cpu"):
+        # CPU autocast would hand the fused kernels bfloat16 projections they cannot read;
+        # the recurrence runs in the weights' dtype, as without it
+        with torch.autocast("cpu", enabled=False):
+            return fn(x, *weights, h0=h0, lengths=lens, reverse=call.reverse, **call.options,
+                      **given)
     return fn(x, *weights, h0=h0, lengths=lens, reverse=call.reverse, **call.options, **given)
 

@@ -105,7 +105,8 @@ def linear(x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None) -> torch.Te
     x (..., I), w (G, I), b (G,) or None -> (..., G)."""
     x, w = x.detach(), w.detach()
     if x.numel() // x.shape[-1] * w.shape[0] * x.element_size() < SMALL:  # torch's allocator
-        return torch.nn.functional.linear(x, w, None if b is None else b.detach())
+        with torch.autocast("cpu", enabled=False):  # in x's dtype, which the kernels read
+            return torch.nn.functional.linear(x, w, None if b is None else b.detach())
     out = tensor((*x.shape[:-1], w.shape[0]), x.dtype)
     x2, o2 = x.reshape(-1, x.shape[-1]), out.view(-1, w.shape[0])
     if b is None:
