@@ -284,6 +284,13 @@ def test_cli_bad_series_in_one_line(tmp_path, capsys):
     assert "is neither a file nor a built-in series" in capsys.readouterr().err
     assert main(["forecast", "--model", "arima", "--data", "nile"]) == 2
     assert "--model must be one of gru, lstm, rnn, mingru" in capsys.readouterr().err
+    # a step of 0 divided by zero (a traceback); a step back put every time off its grid
+    p.write_text("date,value\n" + "".join(f"2000-01-{d:02d},{d}\n" for d in range(1, 29)))
+    for freq in ("0D", "-1D"):
+        assert main(["forecast", "--data", str(p), f"--freq={freq}"]) == 2
+        err = capsys.readouterr().err
+        assert err == (f"grukit forecast: error: freq {freq!r} steps {freq[:-1]} at a time; a "
+                       f"series' frequency steps forwards, e.g. 'D' or '2D'.\n")
 
 
 

@@ -33,11 +33,17 @@ def as_offset(freq):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # "d is deprecated"...
         try:
-            return to_offset(text)
+            off = to_offset(text)
         except ValueError:
-            pass
-    raise ValueError(f"freq {freq!r} is not a pandas frequency; give one such as 'YS' "
-                     f"(yearly), 'QS', 'MS' (monthly), 'W', 'D', 'B', 'h', '15min' or 's'.")
+            off = None
+    if off is None:
+        raise ValueError(f"freq {freq!r} is not a pandas frequency; give one such as 'YS' "
+                         f"(yearly), 'QS', 'MS' (monthly), 'W', 'D', 'B', 'h', '15min' or "
+                         f"'s'.")
+    if getattr(off, "n", 1) < 1:  # "0D" divided by zero on the grid; "-1D" runs backwards
+        raise ValueError(f"freq {freq!r} steps {off.n} at a time; a series' frequency steps "
+                         f"forwards, e.g. 'D' or '2D'.")
+    return off
 
 
 # Seasonal period of each offset family for n = 1: steps per year for yearly to weekly
