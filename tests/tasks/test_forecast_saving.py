@@ -104,6 +104,19 @@ def test_a_named_timezone_is_kept_across_daylight_saving(tmp_path):
     assert list(g.future_index()) == list(want.shift(2))
 
 
+def test_the_series_name_is_kept_with_its_time_stamps(tmp_path):
+    """(grukit forecast predict --data reads the column of that name.) A one-column
+    DataFrame gives its column's name; one called "name" gave df.name, the column itself."""
+    idx = pd.date_range("2000-01-01", periods=80, freq="MS")
+    for given, name in ((pd.Series(_series(), index=idx, name="units"), "units"),
+                        (pd.DataFrame({"name": _series()}, index=idx), "name"),
+                        (pd.Series(_series(), index=idx), None)):
+        f = Forecaster(**SMALL).fit(given)
+        f.save(str(tmp_path / "m"))
+        assert f.times[0].get("name") == name == Forecaster.load(str(tmp_path / "m")) \
+            .times[0].get("name")
+
+
 def test_saving_needs_a_fitted_model_and_a_folder(tmp_path):
     with pytest.raises(NotFittedError, match="before save"):
         Forecaster(**SMALL).save(str(tmp_path / "m"))

@@ -77,7 +77,9 @@ def time_of(series) -> dict | None:
     if not isinstance(index, pd.DatetimeIndex) or index.freqstr is None or len(index) == 0:
         return None
     out = {"end": index[-1].isoformat(), "freq": index.freqstr}
-    if getattr(series, "name", None) is not None:
+    if hasattr(series, "columns") and series.shape[1] == 1:  # a one-column DataFrame
+        series = series.iloc[:, 0]  # (df.name would be a column called "name")
+    if isinstance(series, pd.Series) and series.name is not None:
         out["name"] = str(series.name)
     # a named zone (Europe/Berlin) is kept: "end" holds only its offset at the last stamp,
     # and the days after a change of daylight saving time start at another offset
