@@ -258,9 +258,10 @@ class RecurrentClassifier(Estimator):
         inputs = self._prepare(inputs)
         out = np.zeros((self._count(inputs), len(self.classes_)), dtype=np.float32)
         self.model.eval()
+        device = self.model._device()  # where fit left it (a GPU, if there is one)
         with torch.no_grad():
             for idx, x, _ in self._batches(inputs):
-                out[idx] = self.model(x).numpy()
+                out[idx] = self.model(x.to(device)).cpu().numpy()
         return out
 
     def predict(self, inputs) -> np.ndarray:
@@ -276,10 +277,11 @@ class RecurrentClassifier(Estimator):
         pool = next(la for la in self.model.layers if type(la).__name__ == "AttentionPooling")
         out: list = [None] * self._count(inputs)
         self.model.eval()
+        device = self.model._device()
         with torch.no_grad():
             for idx, x, chunk in self._batches(inputs):
-                self.model(x)
-                w = pool.last_weights.numpy()  # (B, T)
+                self.model(x.to(device))
+                w = pool.last_weights.cpu().numpy()  # (B, T)
                 for row, j in enumerate(idx):
                     out[j] = w[row, :len(chunk[row])].copy()
         return out

@@ -264,8 +264,9 @@ class ClinicalClassifier(Estimator):
         net = self.model.layers[0]
         net.per_step = per_step
         self.model.eval()
+        device = self.model._device()  # where fit left it (a GPU, if there is one)
         try:
-            out = [self.model(torch.from_numpy(x[i:i + 256])).numpy()
+            out = [self.model(torch.from_numpy(x[i:i + 256]).to(device)).cpu().numpy()
                    for i in range(0, len(x), 256)]
         finally:
             net.per_step = False
