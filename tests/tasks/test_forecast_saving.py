@@ -117,6 +117,18 @@ def test_the_series_name_is_kept_with_its_time_stamps(tmp_path):
             .times[0].get("name")
 
 
+def test_numpy_numbers_as_settings_save(tmp_path):
+    """Settings such as np.int64(4) from a loop over np.arange passed every check and trained,
+    then save failed ('Object of type int64 is not JSON serializable'): the work was lost."""
+    f = Forecaster(horizon=np.int64(4), lookback=np.int32(8), hidden=6, epochs=np.int64(2),
+                   learning_rate=np.float32(3e-3), level=np.float64(0.9),
+                   lookbacks=[np.int64(6), 8]).fit(_series())
+    f.save(str(tmp_path / "m"))
+    g = Forecaster.load(str(tmp_path / "m"))
+    assert g.get_config() == f.get_config() and type(g.config.horizon) is int
+    assert np.array_equal(g.predict(), f.predict())
+
+
 def test_saving_needs_a_fitted_model_and_a_folder(tmp_path):
     with pytest.raises(NotFittedError, match="before save"):
         Forecaster(**SMALL).save(str(tmp_path / "m"))

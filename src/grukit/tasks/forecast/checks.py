@@ -71,6 +71,21 @@ def check_config(cfg) -> None:
                          f"feeds it back; {what} needs strategy='direct'.")
 
 
+def as_plain(cfg) -> None:
+    """Checked settings as Python numbers (numpy's int64 or float32 pass the checks, train,
+    then fail to be written as JSON by ``save``, after the training)."""
+    for name in ("lookback", "horizon", "hidden", "layers", "epochs", "batch_size", "patience",
+                 "seed", "ensemble"):
+        if getattr(cfg, name) is not None:
+            setattr(cfg, name, int(getattr(cfg, name)))
+    for name in ("learning_rate", "dropout", "level"):
+        setattr(cfg, name, float(getattr(cfg, name)))
+    if cfg.lookbacks is not None:
+        cfg.lookbacks = [int(lb) for lb in cfg.lookbacks]
+    if cfg.quantiles is not None:
+        cfg.quantiles = [float(q) for q in cfg.quantiles]
+
+
 def check_season(season) -> None:
     if isinstance(season, bool) or not isinstance(season, numbers.Integral) or season < 1:
         raise ValueError(f"season must be a whole number 1 or more (1: no seasonality, 12: "

@@ -105,6 +105,7 @@ class Forecaster(Estimator):
     def __init__(self, **config):
         self.config = ForecastConfig(**self._checked_settings(config))
         check_config(self.config)  # the values only; no work is done here
+        checks.as_plain(self.config)
 
     def _check_config(self) -> None:
         check_config(self.config)
