@@ -287,5 +287,18 @@ def test_recommend_reads_64_bit_item_ids_exactly(tmp_path):
         with pytest.raises(TypeError) as e:
             p.recommend(one)
         assert "session_items must be a list of item ids" in _sentence(e)
+    # step's item indices and state are checked: -1 was scored as the last item (ONNX
+    # Gather reads it from the end), 1.7 as item 1, and a wrong state failed in onnxruntime
+    h = p.initial_state(2)
+    for items, state, says in (([-1, 2], h, "whole-number item indices from 0 to 3"),
+                               ([1.7, 2], h, "whole-number item indices"),
+                               ([4, 0], h, "whole-number item indices"),
+                               ([1, 2], p.initial_state(3), "state must have shape (1, 2, 3)"),
+                               ([1], np.zeros((1, 3)), "state must have shape (1, 1, 3)")):
+        with pytest.raises(ValueError) as e:
+            p.step(items, state)
+        assert says in _sentence(e), (items, says)
+    scores, _ = p.step(np.array([1, 2], np.int32), h)
+    assert scores.shape == (2, 4)
     # k defaults to 20, or every item of a smaller catalogue, as GRU4Rec.recommend
     assert p.recommend([base]) == m.recommend([base]) and len(p.recommend([base])) == 4

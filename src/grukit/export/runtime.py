@@ -379,8 +379,19 @@ class Predictor:
         """One event of each of B sessions: item indices (B,) and their states -> scores
         (B, n_items) over every item, new states."""
         self._serves(("GRU4Rec",), "step")
-        items = np.asarray(items, np.int64).reshape(-1)
-        scores, h = self._run({"item": items, "h0": np.asarray(state, np.float32)})
+        idx = np.asarray(items).reshape(-1)
+        n = len(self.item_ids)
+        if idx.dtype.kind not in "iu" or len(idx) and not (0 <= idx.min() and idx.max() < n):
+            # a float was truncated, and the graph's Gather reads -1 as the last item
+            raise ValueError(f"items must be whole-number item indices from 0 to {n - 1} "
+                             f"(item_index gives an id's); got {idx.tolist()[:5]!r}.")
+        state = np.asarray(state, np.float32)
+        want = (self.manifest["layers"], len(idx), self.manifest["hidden"])
+        if state.shape != want:
+            raise ValueError(f"state must have shape {want} (layers, batch, hidden): "
+                             f"initial_state({len(idx)}) for new sessions, or the state "
+                             f"step returned; got {state.shape}.")
+        scores, h = self._run({"item": idx.astype(np.int64), "h0": state})
         return scores, h
 
     def scores(self, session_items) -> np.ndarray:
