@@ -89,7 +89,7 @@ def test_pinball_loss_by_hand():
     pred = torch.tensor([[1.0, 0.0, 3.0]])  # point 1, q0.1 = 0, q0.9 = 3
     target = torch.tensor([[2.0]])
     # MSE 1; pinball: τ=0.1, u=2 → 0.2; τ=0.9, u=−1 → 0.1; mean 0.15
-    assert float(loss(pred, target)) == pytest.approx(1.15)
+    assert float(loss(target, pred)) == pytest.approx(1.15)  # (y_true, y_pred), as compile calls
 
 
 def test_backtest_reports_coverage_width_and_crps():

@@ -22,10 +22,11 @@ import torch
 
 def point_and_pinball(horizon: int, quantiles: list[float]):
     """The loss of a head (B, horizon · (1 + Q)): MSE of the first ``horizon`` outputs (the
-    point forecast) plus the mean pinball loss of the Q quantile rows after it."""
+    point forecast) plus the mean pinball loss of the Q quantile rows after it; called as
+    ``compile`` calls a loss function, (target, pred), as Keras does."""
     taus = torch.tensor(quantiles, dtype=torch.float32).reshape(1, -1, 1)  # (1, Q, 1)
 
-    def point_and_pinball(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    def point_and_pinball(target: torch.Tensor, pred: torch.Tensor) -> torch.Tensor:
         target = target.to(pred.dtype).reshape(-1, horizon)  # (B, h)
         point = pred[:, :horizon]  # (B, h)
         q = pred[:, horizon:].reshape(len(pred), -1, horizon)  # (B, Q, h)
