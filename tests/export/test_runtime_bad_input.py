@@ -182,6 +182,10 @@ def test_text_classifier_refuses_malformed_token_ids(tmp_path):
     assert [a.tolist() for a in p.tokenize(odd)] == \
         [a.tolist() for a in clf.tokenizer_.encode(odd, clf.config.max_len)]
     np.testing.assert_allclose(p.predict_proba(odd), clf.predict_proba(odd), atol=1e-5)
+    for nothing in (None, 3):  # predict() with no input: "'NoneType' is not iterable"
+        with pytest.raises(TypeError) as e:
+            p.predict(nothing)
+        assert "give a list of texts or token-id lists" in _sentence(e)
     # texts from an iterator: the type check read it up and nothing was predicted
     np.testing.assert_array_equal(p.predict(t for t in odd), clf.predict(odd))
     np.testing.assert_array_equal(p.predict(iter([[3, 4]])), p.predict([[3, 4]]))

@@ -345,6 +345,11 @@ class Predictor:
         """Class probabilities (N, K), columns in the order of ``classes``."""
         if self.classes is None:
             raise ValueError(f"predict_proba serves the classifiers; this is a {self.task}.")
+        if not hasattr(inputs, "__iter__"):  # None (predict() with no input), a number
+            what = {"TextClassifier": "texts or token-id lists",
+                    "SpeechClassifier": "recordings (wav paths or waveforms)"}.get(
+                        self.task, "sequences, each (steps, channels)")
+            raise TypeError(f"give a list of {what}; got {type(inputs).__name__}.")
         items = self._items(inputs)
         out = np.zeros((len(items), len(self.classes)), np.float32)
         order = np.argsort([len(a) for a in items], kind="stable")  # similar lengths together
