@@ -139,3 +139,47 @@ def test_masked_go_backwards_sequences_come_out_as_keras_puts_them(tmp_path):
                        SimpleRNN(3, return_sequences=True), Flatten(), Dense(2)])
     _keras_like(ref, ours)
     _check(ref, ours, IDS, tmp_path)
+
+
+def _padded_series():
+    x = RNG.normal(size=(4, T, 3)).astype(np.float32)
+    x[1, 4:] = 0.0  # right padding
+    x[3, 2:] = 0.0
+    return x
+
+
+def test_masking_of_padded_float_sequences_equals_keras(tmp_path):
+    """Keras' Masking: a step whose every feature equals mask_value is skipped by the
+    recurrent layers after it; grukit's layer, saved and loaded, in ONNX and from_keras."""
+    from grukit.layers import Masking
+    from grukit.models import from_keras
+
+    kl = keras.layers
+    ref = keras.Sequential([keras.Input((T, 3)), kl.Masking(0.0), kl.GRU(5, return_sequences=True),
+                            kl.LSTM(3), kl.Dense(2)])
+    ours = Sequential([Input(shape=(T, 3)), Masking(0.0), GRU(5, return_sequences=True),
+                       LSTM(3), Dense(2)])
+    _keras_like(ref, ours)
+    x = _padded_series()
+    _check(ref, ours, x, tmp_path)
+    np.testing.assert_allclose(from_keras(ref).predict(x), ours.predict(x), rtol=1e-6)
+    # the padding is skipped, not read: other padding values give the same outputs
+    y = x.copy()
+    y[1, 4:] = -1.0
+    ours2 = Sequential([Input(shape=(T, 3)), Masking(-1.0), GRU(5, return_sequences=True),
+                        LSTM(3), Dense(2)])
+    ours2.set_weights(ours.get_weights())
+    np.testing.assert_allclose(ours2.predict(y)[1], ours.predict(x)[1], rtol=1e-5, atol=1e-6)
+
+
+def test_masking_refuses_padding_before_a_valid_step():
+    from grukit.layers import Masking
+
+    ours = Sequential([Masking(0.0, input_shape=(T, 3)), GRU(4), Dense(1)])
+    x = _padded_series()
+    x[0, 2] = 0.0  # a step of zeros inside the sequence: Keras would skip it
+    with pytest.raises(ValueError, match="right padding"):
+        ours.predict(x)
+    pre = np.roll(_padded_series()[1:2], 3, axis=1)  # pad_sequences' default: before
+    with pytest.raises(ValueError, match="padding='post'"):
+        ours.predict(pre)

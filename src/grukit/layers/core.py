@@ -218,12 +218,13 @@ class Embedding(Layer):
             lengths = nonzero.sum(1)
             t = torch.arange(x.shape[1], device=x.device)
             right = (nonzero == (t < lengths.unsqueeze(1))).all()
+            said = ("Embedding(mask_zero=True): padding (id 0) must come after each "
+                    "sequence's tokens (right padding: pad_sequences(..., padding='post'), "
+                    "whose default pads before).")
             if tracing:
-                torch._assert_async(right, "Embedding(mask_zero=True): padding (id 0) must "
-                                           "come after each sequence's tokens (right padding).")
+                torch._assert_async(right, said)
             elif not bool(right):
-                raise ValueError("Embedding(mask_zero=True): padding (id 0) must come after "
-                                 "each sequence's tokens (right padding).")
+                raise ValueError(said)
         return self.embedding(x), lengths
 
     def _config(self):

@@ -1,6 +1,7 @@
 """Keras' shape layers for a Sequential stack: ``Input`` (the input shape, as Keras 3 writes
-it first), ``Flatten``, ``GlobalAveragePooling1D`` (the mean over the valid time steps) and
-``TimeDistributed`` (a Dense or Dropout applied at every step)."""
+it first), ``Masking`` (padded float sequences), ``Flatten``, ``GlobalAveragePooling1D``
+(the mean over the valid time steps) and ``TimeDistributed`` (a Dense or Dropout applied
+at every step)."""
 
 from __future__ import annotations
 
@@ -21,6 +22,62 @@ class Input:
             raise ValueError("Input needs shape=, the shape of one sample without the batch "
                              "axis, e.g. Input(shape=(100, 1)).")
         self.dtype, self.name = dtype, name
+
+
+@register
+class Masking(Layer):
+    """Keras' ``Masking(mask_value=0.0)`` for padded float sequences x (B, T, F): a step
+    whose every feature equals ``mask_value`` is padding, set to 0 as Keras sets it, and
+    each sequence's number of valid steps goes on as its length, which the recurrent layers
+    after it read (they stop at it, as Keras' skip masked steps). Sequences must be
+    right-padded (``pad_sequences(..., padding="post")``): a padded step before a valid one
+    is refused, since Keras would skip it mid-sequence and lengths cannot say so."""
+
+    def __init__(self, mask_value: float = 0.0, **kwargs):
+        super().__init__(**kwargs)
+        if isinstance(mask_value, bool) or not isinstance(mask_value, (int, float)):
+            raise TypeError(f"Masking: mask_value must be a number; got {mask_value!r}.")
+        self.mask_value = float(mask_value)
+
+    def build(self, input_shape):
+        if len(input_shape) != 2:
+            raise ValueError(f"Masking expects sequences (batch, time, features); got (batch, "
+                             f"{', '.join(map(str, input_shape))}).")
+        super().build(input_shape)
+
+    def call(self, x: Tensor, lengths):
+        import torch
+
+        valid = (x != self.mask_value).any(-1)  # (B, T)
+        n = valid.sum(1)  # (B,)
+        t = torch.arange(x.shape[1], device=x.device)
+        right = (valid == (t < n.unsqueeze(1))).all()
+        said = (f"Masking: padded steps (every feature equal to mask_value={self.mask_value}) "
+                f"must come after each sequence's valid steps (right padding: "
+                f"pad_sequences(..., padding='post')); Keras would skip a padded step before "
+                f"a valid one, which sequence lengths cannot express.")
+        if torch.compiler.is_compiling():
+            torch._assert_async(right, said)
+        elif not bool(right):
+            raise ValueError(said)
+        if lengths is not None:  # a mask from before: a step counts where both keep it
+            n = torch.minimum(n, lengths.to(n.device))
+        return x * valid.unsqueeze(-1).to(x.dtype), n
+
+    def onnx_graph(self, g, x: str, lengths: str | None):
+        """The same in ONNX (valid steps, their count, padding set to 0; the right-padding
+        check is the eager layer's)."""
+        same = g.op("Cast", [g.op("Equal", [x, g.scalar(self.mask_value)])], "same", to=1)
+        valid = g.op("Sub", [g.scalar(1.0), g.op("ReduceMin", [same], "all_same", axes=[2],
+                                                 keepdims=0)], "valid")  # (B, T) 1.0 / 0.0
+        n = g.op("Cast", [g.op("ReduceSum", [valid, g.ints(1)], "n", keepdims=0)], "len",
+                 to=7)  # (B,) int64
+        if lengths is not None:
+            n = g.op("Min", [n, lengths], "len")
+        return g.op("Mul", [x, g.unsqueeze(valid, 2)], "masked"), n
+
+    def _config(self):
+        return {"mask_value": self.mask_value}
 
 
 @register

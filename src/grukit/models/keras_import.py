@@ -7,8 +7,8 @@
 
 Layers: InputLayer, GRU, LSTM, SimpleRNN (tanh/sigmoid activations, with biases), Bidirectional
 (concat, sum, mul, ave), Dense (the activations ``grukit.layers`` has), Dropout, Embedding,
-Flatten, GlobalAveragePooling1D, TimeDistributed(Dense or Dropout). Anything else is refused
-by name: nothing is converted approximately."""
+Masking, Flatten, GlobalAveragePooling1D, TimeDistributed(Dense or Dropout). Anything else
+is refused by name: nothing is converted approximately."""
 
 from __future__ import annotations
 
@@ -78,6 +78,8 @@ def _layer(layer, where: str):
                             mask_zero=bool(cfg.get("mask_zero", False)))
     if kind == "Flatten":
         return gl.Flatten()
+    if kind == "Masking":
+        return gl.Masking(cfg.get("mask_value", 0.0))
     if kind == "GlobalAveragePooling1D":
         if cfg.get("data_format", "channels_last") != "channels_last" or cfg.get("keepdims"):
             raise ValueError(f"{where}: only channels_last without keepdims has a grukit form.")
@@ -87,7 +89,8 @@ def _layer(layer, where: str):
         return gl.TimeDistributed(inner)
     raise ValueError(f"{where} has no grukit layer; from_keras converts "
                      f"{', '.join(sorted([*_RECURRENT, 'Bidirectional', 'Dense', 'Dropout']))}, "
-                     f"Embedding, Flatten, GlobalAveragePooling1D and TimeDistributed.")
+                     f"Embedding, Masking, Flatten, GlobalAveragePooling1D and "
+                     f"TimeDistributed.")
 
 
 def _recurrent(kind: str, cfg: dict, where: str):
