@@ -345,7 +345,8 @@ class Predictor:
         """Class probabilities (N, K), columns in the order of ``classes``."""
         if self.classes is None:
             raise ValueError(f"predict_proba serves the classifiers; this is a {self.task}.")
-        if not hasattr(inputs, "__iter__"):  # None (predict() with no input), a number
+        if not hasattr(inputs, "__iter__") and not hasattr(inputs, "paths"):  # None, a number
+            # (a Recordings folder of grukit.data.audio_folder has paths, see _frames)
             what = {"TextClassifier": "texts or token-id lists",
                     "SpeechClassifier": "recordings (wav paths or waveforms)"}.get(
                         self.task, "sequences, each (steps, channels)")
