@@ -84,3 +84,51 @@ def test_bad_cell_or_attention_is_one_sentence():
         AttentionalDecoderCell(5, 8, 6, 7, cell="mingru")
     with pytest.raises(ValueError, match="unknown cell 'nope'"):
         AttentionalDecoderCell(5, 8, 6, 7, cell="nope")
+
+
+@pytest.mark.parametrize("cls", [AdditiveAttention, MultiplicativeAttention])
+def test_a_source_of_length_zero_gets_weights_and_context_zero_not_nan(cls):
+    query, keys, _ = _inputs()
+    keys.requires_grad_(True)
+    mask = length_mask(torch.tensor([5, 0, 2]), 5)
+    att = cls(4, 6).double()
+    ctx, w = att(query, keys, att.precompute(keys), mask)
+    assert torch.equal(w[1], torch.zeros(5, dtype=torch.float64))
+    assert torch.equal(ctx[1], torch.zeros(6, dtype=torch.float64))
+    torch.testing.assert_close(w[[0, 2]].sum(-1), torch.ones(2, dtype=torch.float64))
+    ctx.sum().backward()
+    assert bool(torch.isfinite(keys.grad).all())
+    assert all(bool(torch.isfinite(p.grad).all()) for p in att.parameters())
+
+
+@pytest.mark.parametrize("cls", [AdditiveAttention, MultiplicativeAttention])
+def test_nan_past_a_sources_length_does_not_reach_the_context(cls):
+    query, keys, mask = _inputs()
+    att = cls(4, 6).double()
+    ctx, w = att(query, keys, att.precompute(keys), mask)
+    keys2 = keys.clone()
+    keys2[~mask] = float("nan")
+    ctx2, w2 = att(query, keys2, att.precompute(keys2), mask)
+    torch.testing.assert_close(ctx2, ctx, rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(w2, w, rtol=1e-12, atol=1e-12)
+
+
+def test_additive_attention_units_are_checked_not_replaced():
+    assert AdditiveAttention(4, 6, 3).v.in_features == 3
+    assert AdditiveAttention(4, 6).v.in_features == 4
+    for units in (0, -2, 2.5):
+        with pytest.raises(ValueError, match="units must be a positive integer"):
+            AdditiveAttention(4, 6, units)
+    with pytest.raises(ValueError, match="key_size must be a positive integer"):
+        MultiplicativeAttention(4, 0)
+
+
+@pytest.mark.parametrize("cls", [AdditiveAttention, MultiplicativeAttention])
+def test_a_wrong_query_or_mask_is_one_sentence(cls):
+    query, keys, mask = _inputs()
+    att = cls(4, 6).double()
+    proj = att.precompute(keys)
+    with pytest.raises(ValueError, match=r"query must be \(batch, 4\)"):
+        att(query[:, None], keys, proj, mask)  # Keras' (B, 1, Q)
+    with pytest.raises(ValueError, match="mask must be a bool"):
+        att(query, keys, proj, mask.double())  # 1/0 or an additive −inf mask

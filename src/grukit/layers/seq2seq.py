@@ -10,7 +10,9 @@ Multiplicative attention (Luong, Pham and Manning 2015, "general")::
     e_tj = q_tᵀ W k_j
 
 where ``q_t`` (B, Q) is the decoder's state and ``k_j`` (B, S, K) the encoder's outputs;
-positions past each source's length get weight exactly zero (``mask`` is −inf there).
+positions past each source's length get weight exactly zero (``mask`` is −inf there) and
+their keys are never read (a NaN there does not reach the context); a source with no
+position (length 0) gets weights 0 and context 0.
 
 The decoder step (Luong's attentional decoder with input feeding)::
 
@@ -31,6 +33,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .. import cells
+from .attention import _positive
 
 ATTENTIONS = ("bahdanau", "luong", "none")
 
@@ -46,7 +49,9 @@ class AdditiveAttention(nn.Module):
 
     def __init__(self, query_size: int, key_size: int, units: int | None = None):
         super().__init__()
-        units = units or query_size
+        query_size = _positive(query_size, "AdditiveAttention: query_size")
+        key_size = _positive(key_size, "AdditiveAttention: key_size")
+        units = query_size if units is None else _positive(units, "AdditiveAttention: units")
         self.w_q = nn.Linear(query_size, units, bias=False)
         self.w_k = nn.Linear(key_size, units)
         self.v = nn.Linear(units, 1, bias=False)
@@ -61,6 +66,7 @@ class AdditiveAttention(nn.Module):
                 mask: Tensor | None = None) -> tuple[Tensor, Tensor]:
         """query (B, Q), keys (B, S, K), projected = precompute(keys), mask (B, S) ->
         (context (B, K), weights (B, S))."""
+        _check(query, keys, mask, self.w_q.in_features, "AdditiveAttention")
         return _attend(self.scores(query, projected), keys, mask)
 
 
@@ -70,7 +76,9 @@ class MultiplicativeAttention(nn.Module):
 
     def __init__(self, query_size: int, key_size: int):
         super().__init__()
-        self.w = nn.Linear(key_size, query_size, bias=False)
+        self.w = nn.Linear(_positive(key_size, "MultiplicativeAttention: key_size"),
+                           _positive(query_size, "MultiplicativeAttention: query_size"),
+                           bias=False)
 
     def precompute(self, keys: Tensor) -> Tensor:
         return self.w(keys)  # (B, S, Q)
@@ -80,13 +88,34 @@ class MultiplicativeAttention(nn.Module):
 
     def forward(self, query: Tensor, keys: Tensor, projected: Tensor,
                 mask: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        _check(query, keys, mask, self.w.out_features, "MultiplicativeAttention")
         return _attend(self.scores(query, projected), keys, mask)
 
 
+def _check(query: Tensor, keys: Tensor, mask: Tensor | None, width: int, who: str) -> None:
+    if query.dim() != 2 or query.shape[-1] != width or keys.dim() != 3 \
+            or keys.shape[0] != query.shape[0]:
+        raise ValueError(f"{who}: query must be (batch, {width}) and keys (batch, source, "
+                         f"features); got {tuple(query.shape)} and {tuple(keys.shape)}.")
+    if mask is not None and (mask.dtype != torch.bool or mask.shape != keys.shape[:2]):
+        raise ValueError(f"{who}: mask must be a bool (batch, source) = "
+                         f"{tuple(keys.shape[:2])}, True at the real positions "
+                         f"(length_mask(lengths, source)); got {mask.dtype} "
+                         f"{tuple(mask.shape)}.")
+
+
 def _attend(scores: Tensor, keys: Tensor, mask: Tensor | None) -> tuple[Tensor, Tensor]:
+    """scores (B, S), keys (B, S, K), mask (B, S) -> (context (B, K), weights (B, S)).
+
+    Masked positions get weight 0 and keys 0 (0 · NaN would be NaN); a row with no real
+    position gets weights 0 (its softmax runs on zeros, never on a row of −inf)."""
     if mask is not None:
-        scores = scores.masked_fill(~mask, -math.inf)
+        empty = ~mask.any(dim=-1, keepdim=True)  # (B, 1) sources of length 0
+        scores = scores.masked_fill(~mask, -math.inf).masked_fill(empty, 0.0)
+        keys = keys.masked_fill(~mask[:, :, None], 0.0)  # (B, S, K)
     weights = torch.softmax(scores, dim=-1)  # (B, S)
+    if mask is not None:
+        weights = weights.masked_fill(empty, 0.0)
     context = torch.bmm(weights[:, None, :], keys).squeeze(1)  # (B, K)
     return context, weights
 
