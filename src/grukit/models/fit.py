@@ -61,10 +61,10 @@ def run_fit(model, x, y, *, batch_size, epochs, verbose, callbacks, validation_d
                          f"takes batch_size / world_size samples of every global batch.")
     if seed is None:
         seed = int(torch.randint(0, 2**31 - 1, ()).item())
-    start_epoch, skip = initial_epoch, 0
+    start_epoch, skip, progress = initial_epoch, 0, None
     if resume_from is not None:
         state = restore(model, model.optimizer, resume_from)
-        start_epoch, skip = state["epoch"], state["batch"]
+        start_epoch, skip, progress = state["epoch"], state["batch"], state.get("progress")
         seed = state.get("seed", seed)
     model._seed = seed
     train_model = model
@@ -124,7 +124,7 @@ def run_fit(model, x, y, *, batch_size, epochs, verbose, callbacks, validation_d
                          callbacks=callbacks, verbose=verbose, start_epoch=start_epoch,
                          skip=skip, steps=-(-len(dataset) // batch_size),
                          validate=None if validation_data is None else validate,
-                         running=True)
+                         running=True, progress=progress)
     if world > 1:
         wrapper = weakref.ref(train_model)
         train_model = None  # the steps' closure held it; training is over

@@ -170,7 +170,8 @@ def train_loop(model, optimizer: torch.optim.Optimizer, step: Callable, batches,
                nonfinite: str = "warn", fix: str = "Lower the learning rate or check the data.",
                step_context: Callable | None = None, verbose=0, steps: int | None = None,
                start_epoch: int = 0, skip: int = 0, history: History | None = None,
-               seconds_key: str | None = None, running: bool = False) -> History:
+               seconds_key: str | None = None, running: bool = False,
+               progress: dict | None = None) -> History:
     """Train ``model`` (an ``nn.Module``, a ``Sequential`` or a ``Trainee``) with
     ``optimizer`` for epochs ``start_epoch .. epochs - 1``; returns the ``History``.
 
@@ -200,6 +201,12 @@ def train_loop(model, optimizer: torch.optim.Optimizer, step: Callable, batches,
         seconds_key: also log each epoch's update time (validation excluded) under this key.
         running: batch hooks log the epoch's running means of the loss and the metrics so
             far (Keras' batch logs) instead of the batch's own loss.
+        progress: with ``skip``, the epoch so far as a mid-epoch checkpoint recorded it
+            (``progress`` of ``restore``'s checkpoint): the learning rates at the epoch's
+            start, which ``on_epoch_begin`` is handed again (a scheduler then sets the rate it
+            set before, not its step applied twice), and the running sums of the loss and
+            metrics, so that the epoch logs the mean over all its batches, not over those
+            after the checkpoint.
 
     After the call, ``history.stop_reason`` is "epochs", "callback", "max_seconds" or
     "nonfinite", and ``history.train_seconds`` / ``history.val_seconds`` hold per-epoch times.
@@ -253,13 +260,25 @@ def train_loop(model, optimizer: torch.optim.Optimizer, step: Callable, batches,
         model._epoch = epoch
         source = batches(epoch) if callable(batches) else batches
         first = skip if epoch == start_epoch else 0
+        resumed = progress if first else None  # the epoch's batches before `first`, summed
+        now = [g["lr"] for g in optimizer.param_groups]  # restored with the optimizer
+        if resumed is not None:  # the rates on_epoch_begin saw in the interrupted run
+            for g, lr in zip(optimizer.param_groups, resumed["lrs"], strict=True):
+                g["lr"] = lr
+        epoch_lrs = [g["lr"] for g in optimizer.param_groups]
         for cb in cbs:
             cb.on_epoch_begin(epoch, {})
+        if resumed is not None:  # the rates in effect when the checkpoint was written
+            for g, lr in zip(optimizer.param_groups, now, strict=True):
+                g["lr"] = lr
         good = copy.deepcopy(module.state_dict())  # restored if the loss goes NaN
         module.train()
         t0 = time.perf_counter()
         total, seen, bad, out_of_time = 0.0, 0, None, False
         sums: dict[str, list[float]] = {}  # metric -> [Σ mean·count, Σ count]
+        if resumed is not None:
+            total, seen = resumed["total"], resumed["seen"]
+            sums = {k: list(v) for k, v in resumed["sums"].items()}
         for i, batch in enumerate(source, start=first):
             for cb in begin_cbs:
                 cb.on_train_batch_begin(i, logs={})
@@ -294,6 +313,9 @@ def train_loop(model, optimizer: torch.optim.Optimizer, step: Callable, batches,
             if running:
                 logs["loss"] = total / max(seen, 1)
                 logs |= {name: a / b if b else float("nan") for name, (a, b) in sums.items()}
+            # what a checkpoint written now needs to go on with this epoch (see `progress`)
+            model._progress = {"lrs": epoch_lrs, "total": total, "seen": seen,
+                               "sums": {k: list(v) for k, v in sums.items()}}
             for cb in batch_cbs:
                 cb.on_train_batch_end(i, logs=logs)
             if late():

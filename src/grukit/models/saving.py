@@ -161,6 +161,9 @@ def save_checkpoint(model, path: str, epoch: int, batch: int, extra=None) -> Non
              "optimizer": model.optimizer.state_dict(),
              "optimizer_class": type(model.optimizer).__name__, "epoch": epoch, "batch": batch,
              "rng": torch.get_rng_state(), "seed": getattr(model, "_seed", 0)}
+    progress = getattr(model, "_progress", None)
+    if batch and progress is not None:  # mid-epoch: the epoch's rates and sums so far
+        state["progress"] = progress
     if extra is not None:
         state["extra"] = extra
     atomic_write(path, lambda tmp: torch.save(state, tmp))

@@ -1,0 +1,59 @@
+"""A run interrupted mid-epoch and resumed from its checkpoint logs and trains as the run
+that was never interrupted: the resumed epoch's loss and metrics are over all its batches,
+and a learning-rate schedule is not applied twice."""
+
+import numpy as np
+import pytest
+import torch
+
+from grukit.layers import GRU, Dense
+from grukit.models import Callback, LearningRateScheduler, ModelCheckpoint, Sequential
+from grukit.models.optimizers import Adam
+
+
+class _Stop(Callback):
+    """Ctrl-C after batch ``at`` of epoch ``epoch``."""
+
+    def __init__(self, epoch, at):
+        self.epoch, self.at = epoch, at
+
+    def on_batch_end(self, batch, logs=None):
+        if self.model._epoch == self.epoch and batch == self.at:
+            raise KeyboardInterrupt
+
+
+def _data():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(48, 6, 2)).astype("float32")
+    return x, x.sum(axis=(1, 2))[:, None].astype("float32")
+
+
+def _model():
+    torch.manual_seed(0)
+    m = Sequential([GRU(4, input_shape=(6, 2)), Dense(1)])
+    m.compile(optimizer=Adam(learning_rate=1e-2, clipnorm=1.0), loss="mse", metrics=["mae"])
+    return m
+
+
+def _fit(m, ckpt, *extra, resume=False):
+    x, y = _data()
+    cbs = [ModelCheckpoint(ckpt, every_n_batches=2), *extra,
+           LearningRateScheduler(lambda epoch, lr: lr * 0.5)]
+    return m.fit(x, y, batch_size=8, epochs=3, seed=7, verbose=0, callbacks=cbs,
+                 validation_data=(x[:10], y[:10]), resume_from=ckpt if resume else None)
+
+
+def test_mid_epoch_resume_matches_the_uninterrupted_run(tmp_path):
+    full = _model()
+    h = _fit(full, str(tmp_path / "a.ckpt"))
+    ckpt = str(tmp_path / "b.ckpt")
+    with pytest.raises(KeyboardInterrupt):
+        _fit(_model(), ckpt, _Stop(epoch=1, at=3))  # checkpoint after batch 4 of epoch 2
+    resumed = _model()
+    r = _fit(resumed, ckpt, resume=True)
+    assert r.epoch == [1, 2]
+    assert r.history["learning_rate"] == h.history["learning_rate"][1:]  # 0.0025, 0.00125
+    for k in h.history:
+        np.testing.assert_allclose(r.history[k], h.history[k][1:], rtol=1e-6, err_msg=k)
+    for k, v in full.state_dict().items():
+        torch.testing.assert_close(resumed.state_dict()[k], v, rtol=0, atol=1e-6)
