@@ -124,3 +124,24 @@ def test_attention_refuses_a_wrong_width_and_a_cache_of_another_batch():
     _, cache = attn(torch.randn(2, 3, 8))
     with pytest.raises(ValueError, match="the cache holds a batch of 2"):
         attn(torch.randn(1, 1, 8), cache)
+
+
+def test_a_window_of_one_keeps_no_key_in_the_cache():
+    torch.manual_seed(6)
+    attn = CausalSelfAttention(8, 2, window=1).double().eval()
+    x = torch.randn(1, 5, 8, dtype=torch.float64)
+    cache, outs = None, []
+    for t in range(5):
+        y, cache = attn(x[:, t:t + 1], cache)
+        outs.append(y)
+        assert cache.k.shape[2] == 0 and cache.pos == t + 1  # each step sees itself only
+    torch.testing.assert_close(torch.cat(outs, 1), _naive(attn, x, window=1), atol=1e-10,
+                               rtol=1e-10)
+
+
+def test_a_cache_of_another_layer_is_refused_in_one_sentence():
+    _, cache = CausalSelfAttention(8, 2)(torch.randn(1, 3, 8))
+    with pytest.raises(ValueError, match="the cache holds 2 heads of width 4, this layer 4"):
+        CausalSelfAttention(8, 4)(torch.randn(1, 1, 8), cache)
+    with pytest.raises(ValueError, match="cache must be the KVCache"):
+        CausalSelfAttention(8, 2)(torch.randn(1, 1, 8), (cache.k, cache.v))

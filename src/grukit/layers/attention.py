@@ -95,6 +95,9 @@ class CausalSelfAttention(nn.Module):
         if x.dim() != 3 or x.shape[-1] != self.d_model:
             raise ValueError(f"CausalSelfAttention: x must be (batch, time, d_model="
                              f"{self.d_model}); got shape {tuple(x.shape)}.")
+        if cache is not None and not isinstance(cache, KVCache):
+            raise ValueError(f"CausalSelfAttention: cache must be the KVCache a previous call "
+                             f"returned (or None); got {type(cache).__name__}.")
         b, t, d = x.shape
         hd = d // self.num_heads
         q, k, v = self.qkv(x).view(b, t, 3, self.num_heads, hd).permute(2, 0, 3, 1, 4)
@@ -109,6 +112,11 @@ class CausalSelfAttention(nn.Module):
             if cache.k.shape[0] != b:
                 raise ValueError(f"CausalSelfAttention: the cache holds a batch of "
                                  f"{cache.k.shape[0]}, the input {b}; start a new cache.")
+            if cache.k.shape[1] != self.num_heads or cache.k.shape[3] != hd:
+                raise ValueError(f"CausalSelfAttention: the cache holds {cache.k.shape[1]} "
+                                 f"heads of width {cache.k.shape[3]}, this layer "
+                                 f"{self.num_heads} of width {hd}; pass each layer the cache "
+                                 f"it returned.")
             keys = torch.cat([cache.k, k], dim=2)  # (B, h, S + T, hd)
             values = torch.cat([cache.v, v], dim=2)
             past = cache.k.shape[2]
@@ -121,7 +129,8 @@ class CausalSelfAttention(nn.Module):
         if drop:
             y = F.dropout(y, drop, training=True)
         if self.window is not None and keys.shape[2] > self.window - 1:
-            keys, values = keys[:, :, -(self.window - 1):], values[:, :, -(self.window - 1):]
+            old = keys.shape[2] - (self.window - 1)  # not [-(window − 1):]: −0 keeps all
+            keys, values = keys[:, :, old:], values[:, :, old:]  # (B, h, window − 1, hd)
         return y, KVCache(keys, values, start + t)
 
     def _mask(self, t: int, past: int, device) -> Tensor | None:
