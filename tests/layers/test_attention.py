@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from grukit import cells
-from grukit.layers import AttentionBlock, CausalSelfAttention, RecurrentBlock
+from grukit.layers import AttentionBlock, CausalSelfAttention, FeedForward, RecurrentBlock
 from grukit.layers.attention import rotary
 
 
@@ -110,8 +110,15 @@ def test_attention_block_with_cache_equals_the_whole_sequence():
     (lambda: CausalSelfAttention(8, 2, dropout=1.0), "dropout must be a number in"),
     (lambda: RecurrentBlock("gruu", 8), "unknown cell 'gruu'"),
     (lambda: RecurrentBlock("gru", 8, norm="batch"), "norm must be one of"),
-    (lambda: RecurrentBlock("gru", 8, expansion=-1), "expansion must be a number"),
-], ids=["heads-divide", "heads-zero", "dropout", "cell", "norm", "expansion"])
+    (lambda: RecurrentBlock("gru", 8, expansion=-1), "expansion must be a finite number"),
+    (lambda: RecurrentBlock("gru", 8, expansion=float("nan")), "expansion must be a finite"),
+    (lambda: RecurrentBlock("gru", 8, ff_expansion=float("inf")), "ff_expansion must be a fin"),
+    (lambda: AttentionBlock(8, 2, ff_expansion=float("nan")), "ff_expansion must be a finite"),
+    (lambda: RecurrentBlock("gru", -1), "RecurrentBlock: d_model must be a positive integer"),
+    (lambda: RecurrentBlock("gru", 2.5), "RecurrentBlock: d_model must be a positive integer"),
+    (lambda: FeedForward(0), "FeedForward: d_model must be a positive integer"),
+], ids=["heads-divide", "heads-zero", "dropout", "cell", "norm", "expansion", "expansion-nan",
+        "ff-inf", "attention-ff-nan", "d-negative", "d-float", "ff-d-zero"])
 def test_bad_settings_raise_one_sentence(make, match):
     with pytest.raises(ValueError, match=match):
         make()

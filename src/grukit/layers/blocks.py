@@ -14,13 +14,14 @@ cell grukit has can be a block, with the spec's baseline settings (LSTM forget b
 
 from __future__ import annotations
 
+import math
 import numbers
 
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .. import cells
-from .attention import CausalSelfAttention, KVCache
+from .attention import CausalSelfAttention, KVCache, _positive
 
 NORMS = ("layer", "rms")
 
@@ -42,8 +43,9 @@ def _rate(value, what: str) -> float:
 
 
 def _expansion(value, what: str, least: float) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or value < least:
-        raise ValueError(f"{what} must be a number ≥ {least}; got {value!r}.")
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) \
+            or not math.isfinite(value) or value < least:  # NaN and inf have no width
+        raise ValueError(f"{what} must be a finite number ≥ {least}; got {value!r}.")
     return float(value)
 
 
@@ -52,6 +54,7 @@ class FeedForward(nn.Module):
 
     def __init__(self, d_model: int, expansion: float = 4.0, dropout: float = 0.0):
         super().__init__()
+        d_model = _positive(d_model, "FeedForward: d_model")
         inner = max(1, round(d_model * _expansion(expansion, "FeedForward: expansion", 0.0)))
         self.up, self.down = nn.Linear(d_model, inner), nn.Linear(inner, d_model)
         self.dropout = _rate(dropout, "FeedForward: dropout")
@@ -95,6 +98,7 @@ class RecurrentBlock(_Block):
                  backend: str = "auto"):
         super().__init__()
         self.spec = cells.get(cell)
+        d_model = _positive(d_model, "RecurrentBlock: d_model")
         hidden = max(1, round(d_model * _expansion(expansion, "RecurrentBlock: expansion",
                                                    0.0)))
         self.norm = make_norm(norm, d_model)
