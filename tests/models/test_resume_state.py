@@ -57,3 +57,23 @@ def test_mid_epoch_resume_matches_the_uninterrupted_run(tmp_path):
         np.testing.assert_allclose(r.history[k], h.history[k][1:], rtol=1e-6, err_msg=k)
     for k, v in full.state_dict().items():
         torch.testing.assert_close(resumed.state_dict()[k], v, rtol=0, atol=1e-6)
+
+
+@pytest.mark.parametrize("change", [{"batch_size": 16}, {"shuffle": False}, {"n": 40},
+                                    {"seed": 3}])
+def test_a_resume_that_would_cut_other_batches_is_refused_and_changes_nothing(tmp_path,
+                                                                              change):
+    x, y = _data()
+    ckpt = str(tmp_path / "b.ckpt")
+    with pytest.raises(KeyboardInterrupt):
+        _model().fit(x, y, batch_size=8, epochs=2, seed=7, verbose=0,
+                     callbacks=[ModelCheckpoint(ckpt, every_n_batches=2), _Stop(0, 3)])
+    m = _model()
+    before = {k: v.clone() for k, v in m.state_dict().items()}
+    n = change.pop("n", len(x))
+    kw = {"batch_size": 8, "seed": 7, "shuffle": True} | change
+    with pytest.raises(ValueError, match="resume|another way"):
+        m.fit(x[:n], y[:n], epochs=2, verbose=0, resume_from=ckpt, **kw)
+    assert all(torch.equal(v, before[k]) for k, v in m.state_dict().items())
+    # the same plan resumes; without seed, the checkpoint's
+    m.fit(x, y, batch_size=8, epochs=2, verbose=0, resume_from=ckpt)

@@ -18,6 +18,7 @@ import torch.distributed as dist
 
 from .callbacks import History
 from .loop import BadBatch, Step, restore, train_loop
+from .saving import read_checkpoint
 from .training import METRICS, masked, positions, weighted
 
 
@@ -59,14 +60,19 @@ def run_fit(model, x, y, *, batch_size, epochs, verbose, callbacks, validation_d
     if batch_size % world:
         raise ValueError(f"batch_size={batch_size} must divide by the {world} processes: each "
                          f"takes batch_size / world_size samples of every global batch.")
-    if seed is None:
-        seed = int(torch.randint(0, 2**31 - 1, ()).item())
+    # how the epochs are cut into batches: a mid-epoch checkpoint goes on at its batch
+    # number, which names the same samples only under the same plan
+    plan = {"batch_size": batch_size, "samples": len(dataset), "shuffle": bool(shuffle)}
     start_epoch, skip, progress = initial_epoch, 0, None
     if resume_from is not None:
-        state = restore(model, model.optimizer, resume_from)
+        state = read_checkpoint(resume_from)
+        _check_plan(resume_from, state, plan, seed)
+        restore(model, model.optimizer, resume_from, state)
         start_epoch, skip, progress = state["epoch"], state["batch"], state.get("progress")
         seed = state.get("seed", seed)
-    model._seed = seed
+    if seed is None:
+        seed = int(torch.randint(0, 2**31 - 1, ()).item())
+    model._seed, model._plan = seed, plan
     train_model = model
     if world > 1:
         train_model = torch.nn.parallel.DistributedDataParallel(
@@ -130,6 +136,26 @@ def run_fit(model, x, y, *, batch_size, epochs, verbose, callbacks, validation_d
         train_model = None  # the steps' closure held it; training is over
         _leave(wrapper, started)
     return history
+
+
+def _check_plan(path: str, state: dict, plan: dict, seed) -> None:
+    """Refuse, in one sentence and before anything changes, a resume whose batches would not
+    be those of the interrupted run: another ``seed`` than the checkpoint's, or, from the
+    middle of an epoch, another batch size, number of samples or ``shuffle``."""
+    saved_seed = state.get("seed")
+    if seed is not None and saved_seed is not None and seed != saved_seed:
+        raise ValueError(f"{path!r} goes on with the epoch orders of seed={saved_seed}, but "
+                         f"fit was given seed={seed}; leave seed out (or pass {saved_seed}) "
+                         f"to resume, or start a new run without resume_from.")
+    saved = state.get("plan")
+    if not state["batch"] or saved is None or saved == plan:
+        return
+    diff = ", ".join(f"{k}={saved[k]!r} there, {plan[k]!r} here" for k in plan
+                     if saved.get(k) != plan[k])
+    raise ValueError(f"{path!r} was written after batch {state['batch']} of an epoch cut "
+                     f"another way ({diff}), so its next batch would not hold the samples "
+                     f"the interrupted run had left; resume with the same data, batch_size "
+                     f"and shuffle, or from a checkpoint written at an epoch's end.")
 
 
 def _leave(wrapper: weakref.ref, started: bool) -> None:

@@ -164,6 +164,9 @@ def save_checkpoint(model, path: str, epoch: int, batch: int, extra=None) -> Non
     progress = getattr(model, "_progress", None)
     if batch and progress is not None:  # mid-epoch: the epoch's rates and sums so far
         state["progress"] = progress
+    plan = getattr(model, "_plan", None)  # fit's batch size, samples and shuffle
+    if batch and plan is not None:
+        state["plan"] = plan
     if extra is not None:
         state["extra"] = extra
     atomic_write(path, lambda tmp: torch.save(state, tmp))
