@@ -77,6 +77,10 @@ def test_covariates_and_export_are_refused_in_one_sentence(tmp_path):
     with pytest.raises(ValueError, match=r"is recursive: its network forecasts one step and "
                                          r"is run 5 times"):
         f.export_onnx(str(tmp_path / "m.onnx"))
+    # covariates given to its predict were dropped without a word; the direct one refuses
+    with pytest.raises(ValueError, match=r"^this forecaster was fitted without covariates; "
+                                         r"drop them\.$"):
+        f.predict(y, np.ones(len(y)))
 
 
 def test_search_weighs_the_recursive_default_and_searches_the_strategy(tmp_path):

@@ -279,7 +279,7 @@ class Forecaster(Estimator):
             from .training import recursive_point
 
             index = self._index(index)
-            w, _ = self._history(recent, None)
+            w, _ = self._history(recent, covariates)  # (refuses covariates: it has none)
             return recursive_point(self, w, self.stats[index], np.array([len(w) - 1]))[0]
         base, out = self._forecast(recent, covariates, index)
         return out[:self.config.horizon] * self.stats[index].scale + base
