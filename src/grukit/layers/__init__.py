@@ -7,6 +7,7 @@ from .core import REGISTRY, AttentionPooling, Dense, Dropout, Embedding, Layer
 from .recurrent import GRU, LSTM, Bidirectional, MinGRU, SimpleRNN, layer_for
 from .seq2seq import AdditiveAttention, AttentionalDecoderCell, MultiplicativeAttention
 from .shaping import Flatten, GlobalAveragePooling1D, Input, Masking, TimeDistributed
+from .simple import LayerNormalization, RepeatVector, SpatialDropout1D
 
 # a layer for every cell in grukit.cells (those without a class above are made from the spec)
 for _spec in cells.all_specs():
@@ -29,4 +30,5 @@ __all__ = ["GRU", "LSTM", "AttentionPooling", "Bidirectional", "Dense", "Dropout
 __all__ += ["AttentionBlock", "CausalSelfAttention", "FeedForward", "KVCache", "RecurrentBlock"]
 __all__ += ["AdditiveAttention", "AttentionalDecoderCell", "MultiplicativeAttention"]
 __all__ += ["Flatten", "GlobalAveragePooling1D", "Input", "Masking", "TimeDistributed"]
+__all__ += ["LayerNormalization", "RepeatVector", "SpatialDropout1D"]
 __all__ += [s.layer for s in cells.all_specs() if s.layer not in __all__]

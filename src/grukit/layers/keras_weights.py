@@ -35,6 +35,8 @@ def get(layer) -> list[np.ndarray]:
                          f"(model.build()) or run it on data first.")
     if isinstance(layer, Bidirectional):
         return get(layer.layer)
+    if hasattr(layer, "keras_params"):  # a layer that lists its weights in Keras' order
+        return [_np(p) for p in layer.keras_params()]
     if isinstance(layer, Dense):
         out = [_np(layer.linear.weight).T.copy()]  # (F, U)
         return out + ([_np(layer.linear.bias)] if layer.use_bias else [])
@@ -76,7 +78,10 @@ def put(layer, weights: list[np.ndarray]) -> None:
     if isinstance(layer, Bidirectional):
         return put(layer.layer, weights)
     with torch.no_grad():
-        if isinstance(layer, Dense):
+        if hasattr(layer, "keras_params"):
+            for p, w in zip(layer.keras_params(), weights, strict=True):
+                _copy(p, w)
+        elif isinstance(layer, Dense):
             _copy(layer.linear.weight, weights[0].T)
             if layer.use_bias:
                 _copy(layer.linear.bias, weights[1])

@@ -7,8 +7,9 @@
 
 Layers: InputLayer, GRU, LSTM, SimpleRNN (tanh/sigmoid activations, with biases), Bidirectional
 (concat, sum, mul, ave), Dense (the activations ``grukit.layers`` has), Dropout, Embedding,
-Masking, Flatten, GlobalAveragePooling1D, TimeDistributed(Dense or Dropout). Anything else
-is refused by name: nothing is converted approximately."""
+Masking, Flatten, GlobalAveragePooling1D, TimeDistributed(Dense or Dropout), RepeatVector,
+SpatialDropout1D, LayerNormalization (last axis). Anything else is refused by name: nothing
+is converted approximately."""
 
 from __future__ import annotations
 
@@ -80,6 +81,19 @@ def _layer(layer, where: str):
         return gl.Flatten()
     if kind == "Masking":
         return gl.Masking(cfg.get("mask_value", 0.0))
+    if kind == "RepeatVector":
+        return gl.RepeatVector(cfg["n"])
+    if kind == "SpatialDropout1D":
+        return gl.SpatialDropout1D(cfg["rate"])
+    if kind == "LayerNormalization":
+        axis = cfg.get("axis", -1)
+        axis = axis[0] if isinstance(axis, (list, tuple)) and len(axis) == 1 else axis
+        if axis not in (-1, len(layer.input.shape) - 1) or cfg.get("rms_scaling"):
+            raise ValueError(f"{where}: only a LayerNormalization over the last axis (no "
+                             f"rms_scaling) has a grukit form.")
+        return gl.LayerNormalization(epsilon=cfg.get("epsilon", 1e-3),
+                                     center=cfg.get("center", True),
+                                     scale=cfg.get("scale", True))
     if kind == "GlobalAveragePooling1D":
         if cfg.get("data_format", "channels_last") != "channels_last" or cfg.get("keepdims"):
             raise ValueError(f"{where}: only channels_last without keepdims has a grukit form.")
@@ -89,8 +103,8 @@ def _layer(layer, where: str):
         return gl.TimeDistributed(inner)
     raise ValueError(f"{where} has no grukit layer; from_keras converts "
                      f"{', '.join(sorted([*_RECURRENT, 'Bidirectional', 'Dense', 'Dropout']))}, "
-                     f"Embedding, Masking, Flatten, GlobalAveragePooling1D and "
-                     f"TimeDistributed.")
+                     f"Embedding, Masking, Flatten, GlobalAveragePooling1D, TimeDistributed, "
+                     f"RepeatVector, SpatialDropout1D and LayerNormalization.")
 
 
 def _recurrent(kind: str, cfg: dict, where: str):
