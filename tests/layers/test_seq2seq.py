@@ -132,3 +132,40 @@ def test_a_wrong_query_or_mask_is_one_sentence(cls):
         att(query[:, None], keys, proj, mask)  # Keras' (B, 1, Q)
     with pytest.raises(ValueError, match="mask must be a bool"):
         att(query, keys, proj, mask.double())  # 1/0 or an additive −inf mask
+
+
+@pytest.mark.parametrize("cell, ref_cls", [("gru", torch.nn.GRUCell),
+                                           ("lstm", torch.nn.LSTMCell)])
+def test_decoder_step_equals_torch_cells_and_luongs_equations(cell, ref_cls):
+    torch.manual_seed(1)
+    dec = AttentionalDecoderCell(3, 5, 6, 7, cell=cell, attention="luong").double()
+    ref = ref_cls(3 + 7, 5).double()
+    ref.load_state_dict(dec.cell.state_dict())
+    keys = torch.randn(2, 4, 6, dtype=torch.float64)
+    mask = length_mask(torch.tensor([4, 2]), 4)
+    y, feed = torch.randn(2, 3, dtype=torch.float64), torch.randn(2, 7, dtype=torch.float64)
+    state = tuple(torch.randn(2, 5, dtype=torch.float64) for _ in dec.spec.states)
+    out, _, _ = dec(y, state, feed, keys, None, mask)  # None: precompute here
+    r = ref(torch.cat([y, feed], -1), state if cell == "lstm" else state[0])
+    h = r[0] if cell == "lstm" else r
+    e = torch.einsum("bh,hk,bsk->bs", h, dec.attention.w.weight, keys)
+    c = torch.einsum("bs,bsk->bk", torch.softmax(e.masked_fill(~mask, float("-inf")), -1), keys)
+    want = torch.tanh(torch.cat([h, c], -1) @ dec.combine.weight.t())
+    torch.testing.assert_close(out, want, rtol=1e-10, atol=1e-12)
+
+
+def test_decoder_sizes_dropout_state_and_projected_are_checked_in_one_sentence():
+    for kwargs, match in [({"input_size": 0}, "input_size must be a positive integer"),
+                          ({"output_size": 0}, "output_size must be a positive integer"),
+                          ({"dropout": float("nan")}, "dropout must be a number in"),
+                          ({"dropout": 1.0}, "dropout must be a number in")]:
+        with pytest.raises(ValueError, match=match):
+            AttentionalDecoderCell(**{"input_size": 5, "hidden_size": 8, "key_size": 6,
+                                      "output_size": 7, **kwargs})
+    dec = AttentionalDecoderCell(5, 8, 6, 7, cell="lstm")
+    keys, mask = torch.randn(2, 3, 6), length_mask(torch.tensor([3, 1]), 3)
+    h = torch.zeros(2, 8)
+    with pytest.raises(ValueError, match=r"state must be a tuple \('h', 'c'\).*got 1 of"):
+        dec(torch.randn(2, 5), (h,), None, keys, dec.precompute(keys), mask)
+    with pytest.raises(ValueError, match="projected must be precompute"):  # a beam's keys
+        dec(torch.randn(2, 5), (h, h), None, keys, dec.precompute(keys[:1]), mask)

@@ -66,7 +66,8 @@ class AdditiveAttention(nn.Module):
                 mask: Tensor | None = None) -> tuple[Tensor, Tensor]:
         """query (B, Q), keys (B, S, K), projected = precompute(keys), mask (B, S) ->
         (context (B, K), weights (B, S))."""
-        _check(query, keys, mask, self.w_q.in_features, "AdditiveAttention")
+        _check(query, keys, projected, mask, self.w_q.in_features, self.w_k.in_features,
+               "AdditiveAttention")
         return _attend(self.scores(query, projected), keys, mask)
 
 
@@ -88,15 +89,21 @@ class MultiplicativeAttention(nn.Module):
 
     def forward(self, query: Tensor, keys: Tensor, projected: Tensor,
                 mask: Tensor | None = None) -> tuple[Tensor, Tensor]:
-        _check(query, keys, mask, self.w.out_features, "MultiplicativeAttention")
+        _check(query, keys, projected, mask, self.w.out_features, self.w.in_features,
+               "MultiplicativeAttention")
         return _attend(self.scores(query, projected), keys, mask)
 
 
-def _check(query: Tensor, keys: Tensor, mask: Tensor | None, width: int, who: str) -> None:
+def _check(query: Tensor, keys: Tensor, projected: Tensor, mask: Tensor | None, width: int,
+           key_size: int, who: str) -> None:
     if query.dim() != 2 or query.shape[-1] != width or keys.dim() != 3 \
-            or keys.shape[0] != query.shape[0]:
+            or keys.shape[0] != query.shape[0] or keys.shape[-1] != key_size:
         raise ValueError(f"{who}: query must be (batch, {width}) and keys (batch, source, "
-                         f"features); got {tuple(query.shape)} and {tuple(keys.shape)}.")
+                         f"{key_size}); got {tuple(query.shape)} and {tuple(keys.shape)}.")
+    if projected.dim() != 3 or projected.shape[:2] != keys.shape[:2]:
+        raise ValueError(f"{who}: projected must be precompute(keys), (batch, source) = "
+                         f"{tuple(keys.shape[:2])} first; got {tuple(projected.shape)} (expand "
+                         f"it with the keys, e.g. for a beam).")
     if mask is not None and (mask.dtype != torch.bool or mask.shape != keys.shape[:2]):
         raise ValueError(f"{who}: mask must be a bool (batch, source) = "
                          f"{tuple(keys.shape[:2])}, True at the real positions "
@@ -149,6 +156,13 @@ class AttentionalDecoderCell(nn.Module):
     def __init__(self, input_size: int, hidden_size: int, key_size: int, output_size: int,
                  cell: str = "gru", attention: str = "bahdanau", dropout: float = 0.0):
         super().__init__()
+        for name, size in (("input_size", input_size), ("hidden_size", hidden_size),
+                           ("key_size", key_size), ("output_size", output_size)):
+            _positive(size, f"AttentionalDecoderCell: {name}")
+        if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) \
+                or not 0 <= dropout < 1:  # NaN passes nn.Dropout's check; 1 zeroes h̃
+            raise ValueError(f"AttentionalDecoderCell: dropout must be a number in [0, 1); "
+                             f"got {dropout!r}.")
         spec = cells.get(cell)
         cell_cls = spec.cell_class()
         if cell_cls is None:
@@ -175,6 +189,13 @@ class AttentionalDecoderCell(nn.Module):
         return None if self.attention is None else self.attention.precompute(keys)
 
     def _cell(self, x: Tensor, state: tuple[Tensor, ...]) -> tuple[Tensor, ...]:
+        names = self.spec.states  # ("h",) or ("h", "c")
+        if not isinstance(state, (tuple, list)) or len(state) != len(names):
+            got = f"{len(state)} of them" if isinstance(state, (tuple, list)) else \
+                f"a {type(state).__name__}"
+            raise ValueError(f"AttentionalDecoderCell: state must be a tuple {names} of "
+                             f"(batch, {self.hidden_size}) for cell {self.spec.name!r}; got "
+                             f"{got}.")
         if len(state) == 1:
             return (self.cell(x, state[0]),)
         return tuple(self.cell(x, tuple(state)))
@@ -183,8 +204,9 @@ class AttentionalDecoderCell(nn.Module):
                 keys: Tensor, projected: Tensor | None, mask: Tensor | None
                 ) -> tuple[Tensor, tuple[Tensor, ...], Tensor | None]:
         """y_prev (B, E), state: tuple of (B, H), feed: h̃_{t−1} (B, O) or None (zeros),
-        keys (B, S, K), projected: ``precompute(keys)``, mask (B, S) ->
-        (h̃_t (B, O) after dropout, new state, attention weights (B, S) or None)."""
+        keys (B, S, K), projected: ``precompute(keys)`` (None: computed here, each step),
+        mask (B, S) -> (h̃_t (B, O) after dropout, new state, attention weights (B, S) or
+        None)."""
         if self.feed:
             if feed is None:
                 feed = y_prev.new_zeros(y_prev.shape[0], self.output_size)
@@ -196,6 +218,8 @@ class AttentionalDecoderCell(nn.Module):
         if self.attention is None:
             out, weights = torch.tanh(self.combine(h)), None
         else:
+            if projected is None:
+                projected = self.attention.precompute(keys)
             context, weights = self.attention(h, keys, projected, mask)  # (B, K), (B, S)
             out = torch.tanh(self.combine(torch.cat([h, context], dim=-1)))  # (B, O)
         return self.dropout(out), state, weights
