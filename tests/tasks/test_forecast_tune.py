@@ -70,6 +70,20 @@ def test_tune_with_no_trials_is_one_line_before_anything_runs(tmp_path, capsys, 
     assert captured.out == "" and f"--tune must be 1 or more; got {n}." in captured.err
 
 
+@pytest.mark.parametrize("value", ["nan", "0", "-5"])
+def test_tune_timeout_that_is_no_time_is_one_line_before_anything_runs(tmp_path, capsys,
+                                                                       value):
+    """NaN never ran out (the search ignored it); 0 or less ran no trial, after the study."""
+    from grukit.cli import main
+
+    assert main(["forecast", "--data", "nile", "--tune", "2", "--tune-timeout", value,
+                 "--output", str(tmp_path / "out")]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and (f"--tune-timeout must be a positive number of seconds; "
+                                   f"got {float(value)}.") in captured.err
+    assert not (tmp_path / "out" / "study.db").exists()
+
+
 @pytest.mark.parametrize("flag", [["--tune-backend", "ray"], ["--tune-storage", "s.db"]])
 def test_search_flags_without_tune_are_one_line(tmp_path, capsys, flag):
     from grukit.cli import main

@@ -63,6 +63,9 @@ def tuned_model(args, settings: dict, values, season: int, folds: int, covariate
                          "backend keeps; drop --tune-backend ray or --tune-top.")
     h = settings["horizon"]
     timeout = 600.0 if args.tune_timeout is None else args.tune_timeout
+    if not timeout > 0:  # NaN never ran out; 0 or less ran no trial, after the study was made
+        raise UsageError(f"--tune-timeout must be a positive number of seconds; got "
+                         f"{timeout}.")
     backend = getattr(args, "tune_backend", None) or "optuna"
     default = "ray" if backend == "ray" else "study.db"
     storage = args.tune_storage or (os.path.join(out, default) if out else None)
