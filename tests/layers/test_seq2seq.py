@@ -111,6 +111,9 @@ def test_nan_past_a_sources_length_does_not_reach_the_context(cls):
     ctx2, w2 = att(query, keys2, att.precompute(keys2), mask)
     torch.testing.assert_close(ctx2, ctx, rtol=1e-12, atol=1e-12)
     torch.testing.assert_close(w2, w, rtol=1e-12, atol=1e-12)
+    ctx3, _ = att(query, keys2, att.precompute(keys2, mask), mask)  # and out of the gradient
+    ctx3.sum().backward()
+    assert all(bool(torch.isfinite(p.grad).all()) for p in att.parameters())
 
 
 def test_additive_attention_units_are_checked_not_replaced():

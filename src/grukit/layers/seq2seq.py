@@ -56,8 +56,10 @@ class AdditiveAttention(nn.Module):
         self.w_k = nn.Linear(key_size, units)
         self.v = nn.Linear(units, 1, bias=False)
 
-    def precompute(self, keys: Tensor) -> Tensor:
-        return self.w_k(keys)  # (B, S, U)
+    def precompute(self, keys: Tensor, mask: Tensor | None = None) -> Tensor:
+        """keys (B, S, K) -> W_k k + b (B, S, U); with ``mask`` the keys past each length
+        are read as 0 (a NaN there would make W_k's gradient NaN)."""
+        return self.w_k(_zero_past(keys, mask))  # (B, S, U)
 
     def scores(self, query: Tensor, projected: Tensor) -> Tensor:
         return self.v(torch.tanh(projected + self.w_q(query)[:, None, :])).squeeze(-1)  # (B, S)
@@ -81,8 +83,9 @@ class MultiplicativeAttention(nn.Module):
                            _positive(query_size, "MultiplicativeAttention: query_size"),
                            bias=False)
 
-    def precompute(self, keys: Tensor) -> Tensor:
-        return self.w(keys)  # (B, S, Q)
+    def precompute(self, keys: Tensor, mask: Tensor | None = None) -> Tensor:
+        """keys (B, S, K) -> W k (B, S, Q); ``mask`` as in ``AdditiveAttention.precompute``."""
+        return self.w(_zero_past(keys, mask))  # (B, S, Q)
 
     def scores(self, query: Tensor, projected: Tensor) -> Tensor:
         return torch.bmm(projected, query[:, :, None]).squeeze(-1)  # (B, S)
@@ -111,6 +114,11 @@ def _check(query: Tensor, keys: Tensor, projected: Tensor, mask: Tensor | None, 
                          f"{tuple(mask.shape)}.")
 
 
+def _zero_past(keys: Tensor, mask: Tensor | None) -> Tensor:
+    """keys (B, S, K) with 0 where mask (B, S) is False."""
+    return keys if mask is None else keys.masked_fill(~mask[:, :, None], 0.0)
+
+
 def _attend(scores: Tensor, keys: Tensor, mask: Tensor | None) -> tuple[Tensor, Tensor]:
     """scores (B, S), keys (B, S, K), mask (B, S) -> (context (B, K), weights (B, S)).
 
@@ -119,7 +127,7 @@ def _attend(scores: Tensor, keys: Tensor, mask: Tensor | None) -> tuple[Tensor, 
     if mask is not None:
         empty = ~mask.any(dim=-1, keepdim=True)  # (B, 1) sources of length 0
         scores = scores.masked_fill(~mask, -math.inf).masked_fill(empty, 0.0)
-        keys = keys.masked_fill(~mask[:, :, None], 0.0)  # (B, S, K)
+        keys = _zero_past(keys, mask)  # (B, S, K)
     weights = torch.softmax(scores, dim=-1)  # (B, S)
     if mask is not None:
         weights = weights.masked_fill(empty, 0.0)
@@ -184,9 +192,10 @@ class AttentionalDecoderCell(nn.Module):
                                  bias=False)
         self.dropout = nn.Dropout(dropout)
 
-    def precompute(self, keys: Tensor) -> Tensor | None:
-        """What attention needs of the keys once per source: (B, S, ·), or None."""
-        return None if self.attention is None else self.attention.precompute(keys)
+    def precompute(self, keys: Tensor, mask: Tensor | None = None) -> Tensor | None:
+        """What attention needs of the keys once per source: (B, S, ·), or None; ``mask``
+        (B, S) keeps what lies past each length out of it (and out of its gradient)."""
+        return None if self.attention is None else self.attention.precompute(keys, mask)
 
     def _cell(self, x: Tensor, state: tuple[Tensor, ...]) -> tuple[Tensor, ...]:
         names = self.spec.states  # ("h",) or ("h", "c")
@@ -219,7 +228,7 @@ class AttentionalDecoderCell(nn.Module):
             out, weights = torch.tanh(self.combine(h)), None
         else:
             if projected is None:
-                projected = self.attention.precompute(keys)
+                projected = self.attention.precompute(keys, mask)
             context, weights = self.attention(h, keys, projected, mask)  # (B, K), (B, S)
             out = torch.tanh(self.combine(torch.cat([h, context], dim=-1)))  # (B, O)
         return self.dropout(out), state, weights
