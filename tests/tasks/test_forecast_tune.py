@@ -82,6 +82,8 @@ def test_tune_timeout_that_is_no_time_is_one_line_before_anything_runs(tmp_path,
     assert captured.out == "" and (f"--tune-timeout must be a positive number of seconds; "
                                    f"got {float(value)}.") in captured.err
     assert not (tmp_path / "out" / "study.db").exists()
+    with pytest.raises(ValueError, match=r"^timeout must be a positive number of seconds"):
+        tune_mod.tune(_series(), 1, 1, timeout=float(value), **TINY)
 
 
 @pytest.mark.parametrize("flag", [["--tune-backend", "ray"], ["--tune-storage", "s.db"]])

@@ -212,6 +212,10 @@ def tune(series, season: int = 1, trials: int = 20, *, horizon: int = 12, folds:
         raise ValueError(f"backend must be one of {', '.join(BACKENDS)}; got {backend!r}.")
     if clock not in ("wall", "cpu"):
         raise ValueError(f"clock must be 'wall' or 'cpu'; got {clock!r}.")
+    if timeout is not None and (isinstance(timeout, bool) or
+                                not isinstance(timeout, (int, float)) or not timeout > 0):
+        raise ValueError(f"timeout must be a positive number of seconds (or None: no limit); "
+                         f"got {timeout!r}.")  # NaN never ran out; 0 ran no trial
     optuna = _optuna()
     check_season(season)
     whole("trials", trials, 1)
