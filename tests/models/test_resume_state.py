@@ -77,3 +77,25 @@ def test_a_resume_that_would_cut_other_batches_is_refused_and_changes_nothing(tm
     assert all(torch.equal(v, before[k]) for k, v in m.state_dict().items())
     # the same plan resumes; without seed, the checkpoint's
     m.fit(x, y, batch_size=8, epochs=2, verbose=0, resume_from=ckpt)
+
+
+@pytest.mark.parametrize("other", [
+    {"loss": "mae"},
+    {"optimizer": Adam(learning_rate=1e-2)},  # no clipnorm
+    {"optimizer": Adam(learning_rate=1e-2, clipvalue=1.0)},
+    {"dtype": torch.float64},
+], ids=["loss", "no-clipnorm", "clipvalue", "float64"])
+def test_a_checkpoint_of_another_loss_clipping_or_dtype_is_refused(tmp_path, other):
+    x, y = _data()
+    ckpt = str(tmp_path / "a.ckpt")
+    _model().fit(x, y, batch_size=16, epochs=1, verbose=0, callbacks=[ModelCheckpoint(ckpt)])
+    torch.manual_seed(1)
+    m = Sequential([GRU(4, input_shape=(6, 2)), Dense(1)])
+    dtype = other.pop("dtype", None)
+    if dtype is not None:
+        m.to(dtype)
+    m.compile(**({"optimizer": Adam(learning_rate=1e-2, clipnorm=1.0), "loss": "mse"} | other))
+    before = {k: v.clone() for k, v in m.state_dict().items()}
+    with pytest.raises(ValueError, match="was written by a run with"):
+        m.fit(x, y, batch_size=16, epochs=2, verbose=0, resume_from=ckpt)
+    assert all(torch.equal(v, before[k]) for k, v in m.state_dict().items())

@@ -35,7 +35,7 @@ import torch
 from torch import Tensor, nn
 
 from .callbacks import UNCALLED, Callback, History, ProgressBar, is_main_process, overrides
-from .saving import read_checkpoint
+from .saving import compiled_with, read_checkpoint
 
 NONFINITE = ("warn", "raise")
 
@@ -112,6 +112,15 @@ def restore(model, optimizer, path: str, state: dict | None = None) -> dict:
         raise ValueError(f"{path!r} was written by another architecture (or, for a task, "
                          f"other training settings); resume it with the model and settings it "
                          f"was saved from.")
+    own = compiled_with(model)
+    what = {"loss": "the loss", "dtype": "the dtype",
+            "before_step": "the optimizer's clipping and weight decay"}
+    for key, name in what.items():
+        if key in state and key in own and state[key] != own[key]:
+            raise ValueError(f"{path!r} was written by a run with {name} {state[key]!r}, but "
+                             f"this model has {own[key]!r}; compile (or cast) it as the run "
+                             f"that wrote it to resume, or start a new run without "
+                             f"resume_from.")
     saved_opt, own_opt = state.get("optimizer_class"), type(optimizer).__name__
     if saved_opt is not None and saved_opt not in (own_opt, *getattr(optimizer, "resumes", ())):
         raise ValueError(f"{path!r} was written with the {saved_opt} optimizer but the model "

@@ -161,6 +161,7 @@ def save_checkpoint(model, path: str, epoch: int, batch: int, extra=None) -> Non
              "optimizer": model.optimizer.state_dict(),
              "optimizer_class": type(model.optimizer).__name__, "epoch": epoch, "batch": batch,
              "rng": torch.get_rng_state(), "seed": getattr(model, "_seed", 0)}
+    state |= compiled_with(model)
     progress = getattr(model, "_progress", None)
     if batch and progress is not None:  # mid-epoch: the epoch's rates and sums so far
         state["progress"] = progress
@@ -170,6 +171,28 @@ def save_checkpoint(model, path: str, epoch: int, batch: int, extra=None) -> Non
     if extra is not None:
         state["extra"] = extra
     atomic_write(path, lambda tmp: torch.save(state, tmp))
+
+
+def compiled_with(model) -> dict:
+    """What a resume must train with besides the architecture and the optimizer's class and
+    state: the loss's name, the float dtype, and the clipping and weight decay a Keras-style
+    optimizer applies before each step (``optimizers.Optimizer``: kept in no state dict)."""
+    from .optimizers import _BeforeStep
+
+    out = {}
+    loss = getattr(model, "loss_name", None)
+    if isinstance(loss, str):
+        out["loss"] = loss
+    p = next((p for p in model.parameters() if p.is_floating_point()), None)
+    if p is not None:
+        out["dtype"] = str(p.dtype).removeprefix("torch.")
+    hooks = getattr(model.optimizer, "_optimizer_step_pre_hooks", {}).values()
+    said = [f"{kind}={c:g}" for h in hooks if isinstance(h, _BeforeStep) and h.clip
+            for kind, c in [h.clip]]
+    said += [f"weight_decay={h.decay:g}" for h in hooks
+             if isinstance(h, _BeforeStep) and h.decay]
+    out["before_step"] = ", ".join(said) or "none"
+    return out
 
 
 def read_checkpoint(path: str) -> dict:
