@@ -117,8 +117,11 @@ def test_attention_block_with_cache_equals_the_whole_sequence():
     (lambda: RecurrentBlock("gru", -1), "RecurrentBlock: d_model must be a positive integer"),
     (lambda: RecurrentBlock("gru", 2.5), "RecurrentBlock: d_model must be a positive integer"),
     (lambda: FeedForward(0), "FeedForward: d_model must be a positive integer"),
+    (lambda: AttentionBlock(-8, 2), "d_model must be a positive integer; got -8"),
+    (lambda: AttentionBlock(8.5, 2), "d_model must be a positive integer; got 8.5"),
 ], ids=["heads-divide", "heads-zero", "dropout", "cell", "norm", "expansion", "expansion-nan",
-        "ff-inf", "attention-ff-nan", "d-negative", "d-float", "ff-d-zero"])
+        "ff-inf", "attention-ff-nan", "d-negative", "d-float", "ff-d-zero",
+        "block-d-negative", "block-d-float"])
 def test_bad_settings_raise_one_sentence(make, match):
     with pytest.raises(ValueError, match=match):
         make()

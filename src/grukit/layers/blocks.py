@@ -132,7 +132,7 @@ class AttentionBlock(_Block):
     def __init__(self, d_model: int, num_heads: int, ff_expansion: float = 4.0,
                  dropout: float = 0.0, norm: str = "layer", window: int | None = None):
         super().__init__()
-        self.norm = make_norm(norm, d_model)
+        self.norm = make_norm(norm, _positive(d_model, "AttentionBlock: d_model"))
         self.attn = CausalSelfAttention(d_model, num_heads, dropout, window)
         self._ff_init(d_model, ff_expansion, _rate(dropout, "AttentionBlock: dropout"), norm)
 
