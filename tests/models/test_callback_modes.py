@@ -61,6 +61,18 @@ def test_checkpoint_keeps_the_best_accuracy(tmp_path):
     assert torch.load(path, weights_only=True)["epoch"] == 3  # written after epoch index 2
 
 
+@pytest.mark.parametrize("monitor", ["val_loss", "val_accuracy"])
+def test_checkpoint_never_takes_a_nan_for_the_best(tmp_path, monitor):
+    """As Keras: a NaN is no improvement, and the best value stays the one before it."""
+    path = os.fspath(tmp_path / "best.ckpt")
+    cb = ModelCheckpoint(path, monitor=monitor, save_best_only=True)
+    cb.model = _model()
+    good, worse = (0.5, 0.9) if monitor == "val_loss" else (0.9, 0.5)
+    for epoch, v in enumerate([good, float("nan"), worse]):
+        cb.on_epoch_end(epoch, {monitor: v})
+    assert torch.load(path, weights_only=True)["epoch"] == 1  # the first epoch's, kept
+
+
 def _lrs(cb, values, monitor="val_loss"):
     m = _model()
     cb.model = m

@@ -201,7 +201,7 @@ class ModelCheckpoint(Callback):
                 raise ValueError(f"ModelCheckpoint: {self.monitor!r} is not logged; logged: "
                                  f"{sorted(logs or {})}.")
             value = value if self.mode == "min" else -value
-            if value >= self.best:
+            if not value < self.best:  # as Keras, a NaN is no improvement
                 return
             self.best = value
         self._write(epoch + 1, 0, self._path(epoch + 1, logs, batch=self._batches))
