@@ -127,6 +127,9 @@ def test_numpy_numbers_as_settings_save(tmp_path):
     g = Forecaster.load(str(tmp_path / "m"))
     assert g.get_config() == f.get_config() and type(g.config.horizon) is int
     assert np.array_equal(g.predict(), f.predict())
+    # float32 quantiles and level were refused as not numbers ("got [np.float32(0.1), 0.9]")
+    q = Forecaster(quantiles=[np.float32(0.1), 0.9], level=np.float32(0.8), **SMALL)
+    assert q.config.quantiles == [float(np.float32(0.1)), 0.9] and type(q.config.level) is float
 
 
 def test_saving_needs_a_fitted_model_and_a_folder(tmp_path):

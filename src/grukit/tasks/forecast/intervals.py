@@ -15,6 +15,7 @@ Quantile outputs are trained with the pinball loss ρ_τ(u) = max(τ u, (τ − 
 from __future__ import annotations
 
 import math
+import numbers
 
 import numpy as np
 import torch
@@ -74,14 +75,15 @@ def check_quantiles(quantiles) -> None:
     if quantiles is None:
         return
     ok = isinstance(quantiles, (list, tuple)) and len(quantiles) > 0 and all(
-        isinstance(q, (int, float)) and not isinstance(q, bool) and 0 < q < 1
-        for q in quantiles)
+        isinstance(q, numbers.Real) and not isinstance(q, (bool, np.bool_)) and 0 < q < 1
+        for q in quantiles)  # numpy's float32 too
     if not ok:
         raise ValueError(f"quantiles must be a list of numbers strictly between 0 and 1 (e.g. "
                          f"[0.1, 0.5, 0.9]); got {quantiles!r}.")
 
 
 def check_level(name: str, level) -> None:
-    if isinstance(level, bool) or not isinstance(level, (int, float)) or not 0 < level < 1:
+    if isinstance(level, (bool, np.bool_)) or not isinstance(level, numbers.Real) or \
+            not 0 < level < 1:
         raise ValueError(f"{name} must be a number strictly between 0 and 1 (0.8 for an 80% "
                          f"interval); got {level!r}.")
