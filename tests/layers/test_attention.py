@@ -155,3 +155,14 @@ def test_a_cache_of_another_layer_is_refused_in_one_sentence():
         CausalSelfAttention(8, 4)(torch.randn(1, 1, 8), cache)
     with pytest.raises(ValueError, match="cache must be the KVCache"):
         CausalSelfAttention(8, 2)(torch.randn(1, 1, 8), (cache.k, cache.v))
+
+
+def test_rotary_in_float64_rotates_by_float64_angles():
+    torch.manual_seed(7)
+    x = torch.randn(1, 1, 5, 8, dtype=torch.float64)
+    pos = torch.arange(10_000, 10_005)
+    theta = 10000.0 ** (-torch.arange(4, dtype=torch.float64) / 4)
+    ang = pos.double()[:, None] * theta  # (T, d/2), written out in float64
+    x1, x2 = x[..., :4], x[..., 4:]
+    want = torch.cat([x1 * ang.cos() - x2 * ang.sin(), x1 * ang.sin() + x2 * ang.cos()], -1)
+    torch.testing.assert_close(rotary(x, pos), want, atol=1e-12, rtol=1e-12)

@@ -45,10 +45,12 @@ def _positive(value, what: str) -> int:
 
 def rotary(x: Tensor, pos: Tensor, base: float = 10000.0) -> Tensor:
     """Rotate pairs (x_i, x_{i+d/2}) of ``x`` (B, h, T, d) by angles pos·θ_i with
-    θ_i = base^(−2i/d) (GPT-NeoX's half split); ``pos`` (T,) absolute positions."""
+    θ_i = base^(−2i/d) (GPT-NeoX's half split); ``pos`` (T,) absolute positions. Angles in
+    float32, or float64 for a float64 x (float32 angles are off by ~1e-4 at position 10⁴)."""
     half = x.shape[-1] // 2
-    theta = base ** (-torch.arange(half, device=x.device, dtype=torch.float32) / half)  # (d/2,)
-    ang = pos.to(torch.float32)[:, None] * theta[None]  # (T, d/2)
+    wide = torch.float64 if x.dtype == torch.float64 else torch.float32
+    theta = base ** (-torch.arange(half, device=x.device, dtype=wide) / half)  # (d/2,)
+    ang = pos.to(wide)[:, None] * theta[None]  # (T, d/2)
     cos, sin = ang.cos().to(x.dtype), ang.sin().to(x.dtype)
     x1, x2 = x[..., :half], x[..., half:2 * half]
     rot = torch.cat([x1 * cos - x2 * sin, x1 * sin + x2 * cos], dim=-1)
