@@ -54,3 +54,21 @@ def test_filepath_fields_are_filled_as_keras_fills_them(tmp_path):
     with pytest.raises(ValueError, match="cannot be filled"):
         m.fit(x, y, epochs=1, verbose=0,
               callbacks=[ModelCheckpoint(str(tmp_path / "{val_acc}.pt"))])
+
+
+def test_checkpoint_folder_checked_before_training(tmp_path):
+    """A directory as filepath is refused before the first epoch, the weights untouched; a
+    missing folder is made, as Keras makes it."""
+    import pytest
+
+    x = np.random.default_rng(2).normal(size=(8, 3, 2)).astype(np.float32)
+    y = x.sum((1, 2))[:, None]
+    m = Sequential([GRU(2, input_shape=(3, 2)), Dense(1)])
+    m.compile(optimizer="sgd", loss="mse")
+    before = {k: v.clone() for k, v in m.state_dict().items()}
+    with pytest.raises(ValueError, match="is a directory"):
+        m.fit(x, y, epochs=1, verbose=0, callbacks=[ModelCheckpoint(str(tmp_path))])
+    assert all(torch.equal(v, before[k]) for k, v in m.state_dict().items())
+    path = tmp_path / "new" / "deeper" / "m.ckpt"
+    m.fit(x, y, epochs=1, verbose=0, callbacks=[ModelCheckpoint(str(path))])
+    np.testing.assert_array_equal(models.load(path).predict(x), m.predict(x))

@@ -188,6 +188,24 @@ class ModelCheckpoint(Callback):
             every_n_batches, "ModelCheckpoint: every_n_batches (None for epoch ends only)", 1))
         self.best, self._batches = math.inf, 0
 
+    def on_train_begin(self, logs=None):
+        """Check where the checkpoints go before training, not after its first epoch: a
+        missing folder is made, as Keras makes it; a directory or a folder that cannot be
+        written is refused."""
+        if not is_main_process():
+            return
+        path = os.fspath(self.filepath)
+        folder = os.path.dirname(os.path.abspath(path))
+        if os.path.isdir(path):
+            raise ValueError(f"ModelCheckpoint: {path!r} is a directory; pass a file in it, "
+                             f"e.g. {os.path.join(path, 'model.ckpt')!r}.")
+        if "{" in folder:  # the folder itself is filled at each write
+            return
+        os.makedirs(folder, exist_ok=True)
+        if not os.access(folder, os.W_OK | os.X_OK):
+            raise PermissionError(f"ModelCheckpoint: cannot write to the folder {folder!r}; "
+                                  f"make it writable or pass a filepath in another folder.")
+
     def on_batch_end(self, batch, logs=None):
         self._batches = batch + 1  # the epoch's batches so far, for {batch} at its end
         if self.every_n_batches and (batch + 1) % self.every_n_batches == 0:
