@@ -48,6 +48,15 @@ def test_a_tuned_model_saved_and_loaded_forecasts_the_same(tmp_path):
     assert np.all(lo < g.predict()) and np.all(g.predict() < hi)
 
 
+def test_numpy_floats_as_level_and_shrink_save(tmp_path):
+    """A float32 level passes the checks; kept as numpy's, save failed after the fit."""
+    m = AnchoredForecaster(members=MEMBERS[:1], shrink=np.float32(0.5),
+                           level=np.float32(0.8)).fit(_series(), 6)
+    m.save(str(tmp_path / "m"))
+    assert load(str(tmp_path / "m")).get_config() == m.get_config()
+    assert type(m.config.level) is float and type(m.config.shrink) is float
+
+
 def test_the_backtest_is_the_bar_runs_on_the_same_folds():
     y = _series()
     rng = np.random.default_rng(2)

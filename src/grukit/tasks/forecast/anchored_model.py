@@ -16,6 +16,7 @@ the forecast made before saving, to the bit.
 from __future__ import annotations
 
 import math
+import numbers
 import os
 import tempfile
 import time
@@ -69,6 +70,9 @@ class AnchoredForecaster(Estimator):
     def __init__(self, **config):
         self.config = AnchoredConfig(**self._checked_settings(config))
         self._check_config()
+        # as Python floats: numpy's float32 passes the checks but not save's JSON
+        self.config.level, self.config.shrink = float(self.config.level), \
+            float(self.config.shrink)
         self.calib = None  # residuals per series (origins, h), from the search
 
     def _check_config(self) -> None:
@@ -84,7 +88,7 @@ class AnchoredForecaster(Estimator):
         horizons = {int(s.get("horizon", 12)) for s in cfg.members}
         if len(horizons) > 1:
             raise ValueError(f"the members must share one horizon; got {sorted(horizons)}.")
-        if isinstance(cfg.shrink, bool) or not isinstance(cfg.shrink, (int, float)) or \
+        if isinstance(cfg.shrink, (bool, np.bool_)) or not isinstance(cfg.shrink, numbers.Real) or \
                 not (math.isfinite(cfg.shrink) and 0.0 <= cfg.shrink <= 1.0):
             raise ValueError(f"shrink must be a number from 0 to 1; got {cfg.shrink!r}.")
         check_level("level", cfg.level)
