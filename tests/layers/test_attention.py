@@ -166,3 +166,34 @@ def test_rotary_in_float64_rotates_by_float64_angles():
     x1, x2 = x[..., :4], x[..., 4:]
     want = torch.cat([x1 * ang.cos() - x2 * ang.sin(), x1 * ang.sin() + x2 * ang.cos()], -1)
     torch.testing.assert_close(rotary(x, pos), want, atol=1e-12, rtol=1e-12)
+
+
+@pytest.mark.parametrize("window", [None, 3], ids=["no-window", "window3"])
+def test_attention_traces_to_onnx_and_runs_at_other_lengths(window):
+    ort = pytest.importorskip("onnxruntime")
+    import io
+    import warnings
+
+    torch.manual_seed(8)
+    attn = CausalSelfAttention(8, 2, window=window).eval()
+
+    class Out(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.attn = attn
+
+        def forward(self, x):
+            return self.attn(x)[0]
+
+    buf = io.BytesIO()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(Out(), (torch.randn(2, 5, 8),), buf, dynamo=False, input_names=["x"],
+                          dynamic_axes={"x": {0: "batch", 1: "time"}})
+    run = ort.InferenceSession(buf.getvalue()).run
+    for shape in ((3, 9, 8), (1, 1, 8)):
+        x = torch.randn(*shape)
+        with torch.no_grad():
+            want = attn(x)[0].numpy()
+        torch.testing.assert_close(torch.from_numpy(run(None, {"x": x.numpy()})[0]),
+                                   torch.from_numpy(want), atol=1e-5, rtol=1e-5)

@@ -72,7 +72,9 @@ class CausalSelfAttention(nn.Module):
         bias: whether the projections have biases.
 
     ``forward(x, cache=None) -> (y, cache)``: with a cache the steps of x follow the cached
-    ones; the returned cache holds them too (trimmed to ``window``).
+    ones; the returned cache holds them too (trimmed to ``window``). It traces (e.g.
+    ``torch.onnx.export`` with a dynamic time axis) without a cache; with a window, trace it
+    on an example longer than the window (a shorter one records the plain causal branch).
     """
 
     def __init__(self, d_model: int, num_heads: int, dropout: float = 0.0,
@@ -124,7 +126,7 @@ class CausalSelfAttention(nn.Module):
             past = cache.k.shape[2]
         mask = self._mask(t, past, x.device)
         if mask is None and past == 0:
-            a = F.scaled_dot_product_attention(q, keys, values, dropout_p=drop, is_causal=t > 1)
+            a = F.scaled_dot_product_attention(q, keys, values, dropout_p=drop, is_causal=True)
         else:
             a = F.scaled_dot_product_attention(q, keys, values, attn_mask=mask, dropout_p=drop)
         y = self.out(a.transpose(1, 2).reshape(b, t, d))  # (B, T, D)
@@ -146,7 +148,7 @@ class CausalSelfAttention(nn.Module):
         kpos = torch.arange(past + t, device=device)[None]  # (1, S + T)
         mask = kpos <= qpos
         if self.window is not None:
-            mask &= qpos - kpos < self.window
+            mask = mask & (qpos - kpos < self.window)  # not &=: traceable
         return mask
 
     def extra_repr(self) -> str:
