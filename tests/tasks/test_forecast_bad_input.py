@@ -229,7 +229,10 @@ def test_series_of_other_lengths_and_other_shapes():
                                       r"step\.$"),  # was numpy's 'zero-size array to ...'
                        ([y, []], "^series 1 has no values"),
                        # float64 dropped the imaginary parts with a warning
-                       (y + 1j, "^the series must hold real numbers, not complex ones")):
+                       (y + 1j, "^the series must hold real numbers, not complex ones"),
+                       # an OverflowError with a traceback
+                       ([1] * 40 + [10 ** 400], r"^the series must hold numbers \(int too "
+                                                r"large to convert to float\)\.$")):
         with pytest.raises(ValueError, match=match):
             Forecaster(**SMALL).fit(bad)
 

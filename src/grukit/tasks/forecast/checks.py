@@ -100,7 +100,7 @@ def _floats(values, what: str) -> np.ndarray:
         except np.exceptions.ComplexWarning:
             raise ValueError(f"{what} must hold real numbers, not complex ones; give their "
                              f"real part or magnitude, as the series means.") from None
-        except (TypeError, ValueError) as err:
+        except (TypeError, ValueError, OverflowError) as err:  # 10**400: beyond float64
             raise ValueError(f"{what} must hold numbers ({' '.join(str(err).split())}).") \
                 from None
 
