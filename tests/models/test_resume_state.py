@@ -99,3 +99,20 @@ def test_a_checkpoint_of_another_loss_clipping_or_dtype_is_refused(tmp_path, oth
     with pytest.raises(ValueError, match="was written by a run with"):
         m.fit(x, y, batch_size=16, epochs=2, verbose=0, resume_from=ckpt)
     assert all(torch.equal(v, before[k]) for k, v in m.state_dict().items())
+
+
+def test_a_rate_lowered_by_reduce_lr_on_plateau_is_in_the_checkpoint(tmp_path):
+    """Listed before ReduceLROnPlateau, the checkpoint is still written after it: the resumed
+    run goes on with the lowered rate, as the uninterrupted one."""
+    from grukit.models import ReduceLROnPlateau
+
+    x, y = _data()
+    ckpt = str(tmp_path / "a.ckpt")
+    m = _model()
+    m.fit(x, y, batch_size=16, epochs=2, verbose=0,  # the second epoch lowers the rate
+          callbacks=[ModelCheckpoint(ckpt), ReduceLROnPlateau("loss", patience=0,
+                                                              min_delta=1e9, factor=0.5)])
+    assert m.optimizer.param_groups[0]["lr"] == 5e-3
+    r = _model()
+    r.fit(x, y, batch_size=16, epochs=2, verbose=0, resume_from=ckpt)  # loads, trains nothing
+    assert r.optimizer.param_groups[0]["lr"] == 5e-3

@@ -178,7 +178,9 @@ class ModelCheckpoint(Callback):
     ``monitor``; "auto" as ``EarlyStopping``. As in Keras, ``filepath`` may name fields
     filled at each write: ``{epoch}`` (counted from 1), ``{batch}`` (with
     ``every_n_batches``; at an epoch's end, its number of batches) and any logged value,
-    e.g. "ckpt-{epoch:02d}-{val_loss:.3f}.pt" (one file per write)."""
+    e.g. "ckpt-{epoch:02d}-{val_loss:.3f}.pt" (one file per write). At an epoch's end the
+    loop calls it after the other callbacks, so that the checkpoint holds what they set then
+    (the rate ``ReduceLROnPlateau`` lowered, which the resumed run goes on with)."""
 
     def __init__(self, filepath: str, monitor: str = "val_loss", save_best_only: bool = False,
                  every_n_batches: int | None = None, mode: str = "auto"):

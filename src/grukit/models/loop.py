@@ -34,7 +34,15 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from .callbacks import UNCALLED, Callback, History, ProgressBar, is_main_process, overrides
+from .callbacks import (
+    UNCALLED,
+    Callback,
+    History,
+    ModelCheckpoint,
+    ProgressBar,
+    is_main_process,
+    overrides,
+)
 from .saving import compiled_with, read_checkpoint
 
 NONFINITE = ("warn", "raise")
@@ -263,6 +271,9 @@ def train_loop(model, optimizer: torch.optim.Optimizer, step: Callable, batches,
     begin_cbs = [cb for cb in cbs if overrides(cb, "on_batch_begin", "on_train_batch_begin")]
     batch_cbs = [cb for cb in cbs if overrides(cb, "on_batch_end", "on_train_batch_end")]
     test_cbs = [cb for cb in cbs if overrides(cb, "on_test_begin", "on_test_end")]
+    # checkpoints last at an epoch's end: they hold what the other callbacks set then (the
+    # rate ReduceLROnPlateau lowered), which the resumed run must go on with
+    epoch_end_cbs = sorted(cbs, key=lambda cb: isinstance(cb, ModelCheckpoint))
     late = lambda: max_seconds is not None and time.perf_counter() - started > max_seconds  # noqa: E731
     last = None  # the last epoch's logs, for on_train_end
     for epoch in range(start_epoch, epochs):
@@ -358,7 +369,7 @@ def train_loop(model, optimizer: torch.optim.Optimizer, step: Callable, batches,
         history.val_seconds.append(time.perf_counter() - t1)
         if seconds_key is not None:
             logs[seconds_key] = history.train_seconds[-1]
-        for cb in cbs:
+        for cb in epoch_end_cbs:
             cb.on_epoch_end(epoch, logs)
         history.settle()
         last = logs
