@@ -88,3 +88,37 @@ def test_bad_settings_are_refused():
         LayerNormalization(axis=1)
     with pytest.raises(ValueError, match="n must be"):
         RepeatVector(0)
+
+
+@pytest.mark.parametrize("padding,strides,dilation", [("valid", 1, 1), ("same", 2, 1),
+                                                      ("causal", 1, 2), ("same", 1, 3)])
+def test_a_cnn_gru_model_equals_keras(padding, strides, dilation, tmp_path):
+    from grukit.layers import Activation, Conv1D, MaxPooling1D
+
+    steps = 11
+    ref = keras.Sequential([
+        keras.Input((steps, F)), kl.Conv1D(4, 3, strides=strides, padding=padding,
+                                           dilation_rate=dilation, activation="relu"),
+        kl.MaxPooling1D(2, padding="same" if strides == 1 else "valid"), kl.GRU(5),
+        kl.Dense(3), kl.Activation("softmax")])
+    ours = Sequential([
+        Input(shape=(steps, F)), Conv1D(4, 3, strides=strides, padding=padding,
+                                        dilation_rate=dilation, activation="relu"),
+        MaxPooling1D(2, padding="same" if strides == 1 else "valid"), GRU(5), Dense(3),
+        Activation("softmax")])
+    _check(ref, ours, RNG.normal(size=(4, steps, F)).astype(np.float32), tmp_path)
+
+
+@pytest.mark.filterwarnings("ignore:Layer 'conv1d")  # Keras: Conv1D drops the mask
+def test_a_cnn_text_model_with_global_max_pooling_equals_keras(tmp_path):
+    from grukit.layers import Conv1D, GlobalMaxPooling1D
+
+    ids = RNG.integers(1, V, (4, T))
+    ids[1, 3:] = 0
+    ref = keras.Sequential([keras.Input((T,), dtype="int32"), kl.Embedding(V, 4),
+                            kl.Conv1D(5, 2, use_bias=False, activation="tanh"),
+                            kl.GlobalMaxPooling1D(), kl.Dense(2)])
+    ours = Sequential([Input(shape=(T,)), Embedding(V, 4),
+                       Conv1D(5, 2, use_bias=False, activation="tanh"), GlobalMaxPooling1D(),
+                       Dense(2)])
+    _check(ref, ours, ids, tmp_path)

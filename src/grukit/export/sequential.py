@@ -30,38 +30,9 @@ import numpy as np
 import torch
 
 from ..cells import CellSpec
+from ..layers.core import onnx_activation
 from .graph import Graph, finish, io_names, value_info
 from .recurrent import check_module, emit_recurrent
-
-_SQRT1_2 = 1 / math.sqrt(2)
-
-
-def _activation(g: Graph, y: str, name: str | None, what: str) -> str:
-    if name in (None, "linear"):
-        return y
-    simple = {"relu": "Relu", "tanh": "Tanh", "sigmoid": "Sigmoid", "elu": "Elu",
-              "softplus": "Softplus", "softsign": "Softsign", "exponential": "Exp"}
-    if name in simple:
-        return g.op(simple[name], [y], name)
-    if name in ("softmax", "log_softmax"):
-        return g.op("Softmax" if name == "softmax" else "LogSoftmax", [y], name, axis=-1)
-    if name == "gelu":  # exact: 0.5 x (1 + erf(x / √2)), as torch's default
-        erf = g.op("Erf", [g.op("Mul", [y, g.scalar(_SQRT1_2)])])
-        half = g.op("Mul", [y, g.scalar(0.5)])
-        return g.op("Mul", [half, g.op("Add", [erf, g.scalar(1.0)])], name)
-    if name == "selu":  # λ (x > 0 ? x : α(eˣ − 1)), torch's constants
-        return g.op("Selu", [y], name, alpha=1.6732632423543772, gamma=1.0507009873554805)
-    if name == "leaky_relu":
-        return g.op("LeakyRelu", [y], name, alpha=0.2)
-    if name == "hard_sigmoid":  # max(0, min(1, x/6 + 1/2)) = relu6(x + 3) / 6
-        return g.op("HardSigmoid", [y], name, alpha=1 / 6, beta=0.5)
-    if name == "relu6":
-        return g.op("Min", [g.op("Relu", [y]), g.scalar(6.0)], name)
-    if name in ("swish", "silu"):  # x σ(x)
-        return g.op("Mul", [y, g.op("Sigmoid", [y])], name)
-    if name == "mish":  # x tanh(softplus(x))
-        return g.op("Mul", [y, g.op("Tanh", [g.op("Softplus", [y])])], name)
-    raise ValueError(f"{what}: the activation {name!r} has no ONNX form here.")
 
 
 def _recurrent(g: Graph, layer, x: str, lengths: str | None, what: str, last: bool):
@@ -144,7 +115,7 @@ def _dense(g: Graph, layer, x: str, what: str) -> str:
     y = g.op("MatMul", [x, g.weight(lin.weight.T, "dense_Wt")], "dense")  # (B, ..., units)
     if lin.bias is not None:
         y = g.op("Add", [y, g.weight(lin.bias, "dense_b")])
-    return _activation(g, y, layer.activation, f"{what}: Dense")
+    return onnx_activation(g, y, layer.activation, f"{what}: Dense")
 
 
 def _embedding(g: Graph, layer, ids: str, lengths: str | None) -> tuple[str, str | None]:

@@ -3,11 +3,12 @@
 from .. import cells
 from .attention import CausalSelfAttention, KVCache
 from .blocks import AttentionBlock, FeedForward, RecurrentBlock
+from .conv import Conv1D, GlobalMaxPooling1D, MaxPooling1D
 from .core import REGISTRY, AttentionPooling, Dense, Dropout, Embedding, Layer
 from .recurrent import GRU, LSTM, Bidirectional, MinGRU, SimpleRNN, layer_for
 from .seq2seq import AdditiveAttention, AttentionalDecoderCell, MultiplicativeAttention
 from .shaping import Flatten, GlobalAveragePooling1D, Input, Masking, TimeDistributed
-from .simple import LayerNormalization, RepeatVector, SpatialDropout1D
+from .simple import Activation, LayerNormalization, RepeatVector, SpatialDropout1D
 
 # a layer for every cell in grukit.cells (those without a class above are made from the spec)
 for _spec in cells.all_specs():
@@ -30,5 +31,6 @@ __all__ = ["GRU", "LSTM", "AttentionPooling", "Bidirectional", "Dense", "Dropout
 __all__ += ["AttentionBlock", "CausalSelfAttention", "FeedForward", "KVCache", "RecurrentBlock"]
 __all__ += ["AdditiveAttention", "AttentionalDecoderCell", "MultiplicativeAttention"]
 __all__ += ["Flatten", "GlobalAveragePooling1D", "Input", "Masking", "TimeDistributed"]
-__all__ += ["LayerNormalization", "RepeatVector", "SpatialDropout1D"]
+__all__ += ["Activation", "LayerNormalization", "RepeatVector", "SpatialDropout1D"]
+__all__ += ["Conv1D", "GlobalMaxPooling1D", "MaxPooling1D"]
 __all__ += [s.layer for s in cells.all_specs() if s.layer not in __all__]

@@ -26,6 +26,37 @@ ACTIVATIONS = {None: None, "linear": None, "relu": torch.relu, "tanh": torch.tan
                "leaky_relu": lambda t: F.leaky_relu(t, 0.2), "relu6": F.relu6,
                "hard_sigmoid": lambda t: F.relu6(t + 3) / 6, "exponential": torch.exp}
 REGISTRY: dict[str, type] = {}
+_SQRT1_2 = 1 / math.sqrt(2)
+
+
+def onnx_activation(g, y: str, name: str | None, what: str) -> str:
+    """``ACTIVATIONS[name]`` of the value ``y`` as ONNX nodes in the graph ``g`` (a
+    ``grukit.export.graph.Graph``), for the layers' ONNX forms."""
+    if name in (None, "linear"):
+        return y
+    simple = {"relu": "Relu", "tanh": "Tanh", "sigmoid": "Sigmoid", "elu": "Elu",
+              "softplus": "Softplus", "softsign": "Softsign", "exponential": "Exp"}
+    if name in simple:
+        return g.op(simple[name], [y], name)
+    if name in ("softmax", "log_softmax"):
+        return g.op("Softmax" if name == "softmax" else "LogSoftmax", [y], name, axis=-1)
+    if name == "gelu":  # exact: 0.5 x (1 + erf(x / √2)), as torch's default
+        erf = g.op("Erf", [g.op("Mul", [y, g.scalar(_SQRT1_2)])])
+        half = g.op("Mul", [y, g.scalar(0.5)])
+        return g.op("Mul", [half, g.op("Add", [erf, g.scalar(1.0)])], name)
+    if name == "selu":  # λ (x > 0 ? x : α(eˣ − 1)), torch's constants
+        return g.op("Selu", [y], name, alpha=1.6732632423543772, gamma=1.0507009873554805)
+    if name == "leaky_relu":
+        return g.op("LeakyRelu", [y], name, alpha=0.2)
+    if name == "hard_sigmoid":  # max(0, min(1, x/6 + 1/2)) = relu6(x + 3) / 6
+        return g.op("HardSigmoid", [y], name, alpha=1 / 6, beta=0.5)
+    if name == "relu6":
+        return g.op("Min", [g.op("Relu", [y]), g.scalar(6.0)], name)
+    if name in ("swish", "silu"):  # x σ(x)
+        return g.op("Mul", [y, g.op("Sigmoid", [y])], name)
+    if name == "mish":  # x tanh(softplus(x))
+        return g.op("Mul", [y, g.op("Tanh", [g.op("Softplus", [y])])], name)
+    raise ValueError(f"{what}: the activation {name!r} has no ONNX form here.")
 
 
 def register(cls):

@@ -1,4 +1,4 @@
-"""Keras' small layers that recurrent models use: ``RepeatVector`` (the LSTM/GRU
+"""Keras' small layers that recurrent models use: ``Activation``, ``RepeatVector`` (the LSTM/GRU
 autoencoder's bridge), ``SpatialDropout1D`` (whole features dropped, after an Embedding) and
 ``LayerNormalization``. Each equals Keras 3's layer (weights in Keras' layout), passes the
 sequence lengths on as Keras passes the mask, and has its ONNX form (``onnx_graph``)."""
@@ -8,7 +8,29 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from .core import Layer, check_rate, positive_int, register
+from .core import ACTIVATIONS, Layer, check_rate, onnx_activation, positive_int, register
+
+
+@register
+class Activation(Layer):
+    """``Activation("relu")``: one of Dense's activations at every position; lengths pass."""
+
+    def __init__(self, activation, **kwargs):
+        super().__init__(**kwargs)
+        if activation not in ACTIVATIONS or activation is None:
+            raise ValueError(f"Activation: unknown activation {activation!r}; choose one of "
+                             f"{', '.join(k for k in ACTIVATIONS if k)}.")
+        self.activation = activation
+
+    def call(self, x: Tensor, lengths):
+        fn = ACTIVATIONS[self.activation]
+        return (x if fn is None else fn(x)), lengths
+
+    def onnx_graph(self, g, x: str, lengths):
+        return onnx_activation(g, x, self.activation, "Activation"), lengths
+
+    def _config(self):
+        return {"activation": self.activation}
 
 
 @register

@@ -8,8 +8,8 @@
 Layers: InputLayer, GRU, LSTM, SimpleRNN (tanh/sigmoid activations, with biases), Bidirectional
 (concat, sum, mul, ave), Dense (the activations ``grukit.layers`` has), Dropout, Embedding,
 Masking, Flatten, GlobalAveragePooling1D, TimeDistributed(Dense or Dropout), RepeatVector,
-SpatialDropout1D, LayerNormalization (last axis). Anything else is refused by name: nothing
-is converted approximately."""
+SpatialDropout1D, LayerNormalization (last axis), Activation, Conv1D, MaxPooling1D,
+GlobalMaxPooling1D. Anything else is refused by name: nothing is converted approximately."""
 
 from __future__ import annotations
 
@@ -66,11 +66,7 @@ def _layer(layer, where: str):
         return gl.Bidirectional(_recurrent(type(inner).__name__, inner.get_config(), where),
                                 merge_mode=merge)
     if kind == "Dense":
-        act = cfg.get("activation")
-        if act not in gl.core.ACTIVATIONS:
-            raise ValueError(f"{where}: activation {act!r} has no grukit form; grukit's Dense "
-                             f"takes {', '.join(k for k in gl.core.ACTIVATIONS if k)}.")
-        return gl.Dense(cfg["units"], activation=None if act == "linear" else act,
+        return gl.Dense(cfg["units"], activation=_activation(cfg.get("activation"), where),
                         use_bias=cfg.get("use_bias", True))
     if kind == "Dropout":
         return gl.Dropout(cfg["rate"])
@@ -81,6 +77,28 @@ def _layer(layer, where: str):
         return gl.Flatten()
     if kind == "Masking":
         return gl.Masking(cfg.get("mask_value", 0.0))
+    if kind == "Activation":
+        return gl.Activation(_activation(cfg.get("activation"), where))
+    if kind == "Conv1D":
+        if cfg.get("groups", 1) != 1:
+            raise ValueError(f"{where}: groups={cfg['groups']} has no grukit form.")
+        return gl.Conv1D(cfg["filters"], cfg["kernel_size"], strides=cfg.get("strides", 1),
+                         padding=cfg.get("padding", "valid"),
+                         dilation_rate=cfg.get("dilation_rate", 1),
+                         activation=_activation(cfg.get("activation"), where),
+                         use_bias=cfg.get("use_bias", True),
+                         data_format=cfg.get("data_format", "channels_last"))
+    if kind == "MaxPooling1D":
+        size = cfg.get("pool_size", 2)
+        size = size[0] if isinstance(size, (list, tuple)) else size
+        strides = cfg.get("strides")
+        strides = strides[0] if isinstance(strides, (list, tuple)) else strides
+        return gl.MaxPooling1D(size, strides, padding=cfg.get("padding", "valid"),
+                               data_format=cfg.get("data_format", "channels_last"))
+    if kind == "GlobalMaxPooling1D":
+        if cfg.get("data_format", "channels_last") != "channels_last" or cfg.get("keepdims"):
+            raise ValueError(f"{where}: only channels_last without keepdims has a grukit form.")
+        return gl.GlobalMaxPooling1D()
     if kind == "RepeatVector":
         return gl.RepeatVector(cfg["n"])
     if kind == "SpatialDropout1D":
@@ -104,7 +122,16 @@ def _layer(layer, where: str):
     raise ValueError(f"{where} has no grukit layer; from_keras converts "
                      f"{', '.join(sorted([*_RECURRENT, 'Bidirectional', 'Dense', 'Dropout']))}, "
                      f"Embedding, Masking, Flatten, GlobalAveragePooling1D, TimeDistributed, "
-                     f"RepeatVector, SpatialDropout1D and LayerNormalization.")
+                     f"RepeatVector, SpatialDropout1D, LayerNormalization, Activation, Conv1D, "
+                     f"MaxPooling1D and GlobalMaxPooling1D.")
+
+
+def _activation(act, where: str):
+    """Keras' activation name as grukit's (None for linear), or a refusal naming it."""
+    if act not in gl.core.ACTIVATIONS:
+        raise ValueError(f"{where}: activation {act!r} has no grukit form; grukit takes "
+                         f"{', '.join(k for k in gl.core.ACTIVATIONS if k)}.")
+    return None if act == "linear" else act
 
 
 def _recurrent(kind: str, cfg: dict, where: str):

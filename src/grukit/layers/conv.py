@@ -1,0 +1,155 @@
+"""Keras' 1-D convolution and pooling for CNN-GRU models on x (B, T, C) (channels last, as
+Keras): ``Conv1D``, ``MaxPooling1D``, ``GlobalMaxPooling1D``. Each equals Keras 3's layer
+(weights in Keras' layout: kernel (k, C, filters)) and has its ONNX form. Like Keras' layers
+they do not carry a mask: the sequence lengths stop at them."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from .core import ACTIVATIONS, Layer, onnx_activation, positive_int, register
+
+PADDINGS = ("valid", "same", "causal")
+
+
+def _same_pads(steps: int, size: int, stride: int) -> tuple[int, int]:
+    """TensorFlow's "same": ⌈T / s⌉ outputs, the padding split with the extra step after."""
+    total = max((math.ceil(steps / stride) - 1) * stride + size - steps, 0)
+    return total // 2, total - total // 2
+
+
+def _check_sequence(cls: str, input_shape) -> None:
+    if len(input_shape) != 2:
+        raise ValueError(f"{cls} expects sequences (batch, time, channels); got (batch, "
+                         f"{', '.join(map(str, input_shape))}).")
+
+
+@register
+class Conv1D(Layer):
+    """y[b, t] = act(Σ_j W[j] x[b, s·t + d·j] + bias) over the kernel's k taps, with x
+    padded as ``padding`` says ("valid": none; "same": ⌈T / s⌉ outputs; "causal": (k − 1)·d
+    zeros before)."""
+
+    def __init__(self, filters: int, kernel_size, strides=1, padding: str = "valid",
+                 dilation_rate=1, activation=None, use_bias: bool = True,
+                 data_format: str = "channels_last", **kwargs):
+        super().__init__(**kwargs)
+        one = lambda v, what: positive_int(v[0] if isinstance(v, (list, tuple))  # noqa: E731
+                                           and len(v) == 1 else v, f"Conv1D: {what}")
+        self.filters = positive_int(filters, "Conv1D: filters")
+        self.kernel_size, self.strides = one(kernel_size, "kernel_size"), one(strides, "strides")
+        self.dilation_rate = one(dilation_rate, "dilation_rate")
+        if padding not in PADDINGS:
+            raise ValueError(f"Conv1D: padding must be one of {PADDINGS}; got {padding!r}.")
+        if data_format != "channels_last":
+            raise ValueError("Conv1D: only data_format='channels_last' (batch, time, channels) "
+                             "has a grukit form.")
+        if activation not in ACTIVATIONS:
+            raise ValueError(f"Conv1D: unknown activation {activation!r}; choose one of "
+                             f"{', '.join(k for k in ACTIVATIONS if k)}.")
+        if self.strides > 1 and self.dilation_rate > 1:
+            raise ValueError("Conv1D: strides > 1 with dilation_rate > 1 is refused, as Keras "
+                             "refuses it.")
+        self.padding, self.activation, self.use_bias = padding, activation, bool(use_bias)
+
+    def build(self, input_shape):
+        _check_sequence("Conv1D", input_shape)
+        k, c, f = self.kernel_size, input_shape[-1], self.filters
+        limit = math.sqrt(6 / (k * c + k * f))  # Keras' glorot_uniform
+        self.kernel = nn.Parameter(torch.empty(k, c, f).uniform_(-limit, limit))  # (k, C, F)
+        self.bias = nn.Parameter(torch.zeros(f)) if self.use_bias else None
+        super().build(input_shape)
+
+    def _pads(self, steps: int) -> tuple[int, int]:
+        span = (self.kernel_size - 1) * self.dilation_rate + 1
+        if self.padding == "same":
+            return _same_pads(steps, span, self.strides)
+        return (span - 1, 0) if self.padding == "causal" else (0, 0)
+
+    def call(self, x: Tensor, lengths):
+        xt = F.pad(x.transpose(1, 2), self._pads(x.shape[1]))  # (B, C, T + pads)
+        y = F.conv1d(xt, self.kernel.permute(2, 1, 0), self.bias, self.strides,
+                     dilation=self.dilation_rate)  # (B, F, T')
+        fn = ACTIVATIONS[self.activation]
+        y = y.transpose(1, 2)  # (B, T', F)
+        return (y if fn is None else fn(y)), None
+
+    def keras_params(self) -> list[Tensor]:
+        return [self.kernel] + ([self.bias] if self.bias is not None else [])
+
+    def onnx_graph(self, g, x: str, lengths):
+        attrs = {"strides": [self.strides], "dilations": [self.dilation_rate]}
+        if self.padding == "same" and self.strides > 1:  # pads that depend on T (no dilation)
+            attrs["auto_pad"] = "SAME_UPPER"
+        else:  # fixed pads: "same" at stride 1 pads (k − 1)·d, the extra one after
+            attrs["pads"] = list(self._pads(1))
+        inputs = [g.transpose(x, [0, 2, 1]), g.weight(self.kernel.permute(2, 1, 0), "conv_W")]
+        if self.bias is not None:
+            inputs.append(g.weight(self.bias, "conv_b"))
+        y = g.transpose(g.op("Conv", inputs, "conv", **attrs), [0, 2, 1])  # (B, T', F)
+        return onnx_activation(g, y, self.activation, "Conv1D"), None
+
+    def _config(self):
+        return {"filters": self.filters, "kernel_size": self.kernel_size,
+                "strides": self.strides, "padding": self.padding,
+                "dilation_rate": self.dilation_rate, "activation": self.activation,
+                "use_bias": self.use_bias}
+
+
+@register
+class MaxPooling1D(Layer):
+    """The maximum over windows of ``pool_size`` steps every ``strides`` (default
+    ``pool_size``) steps; "same" pads as Conv1D's "same" (the padding never wins)."""
+
+    def __init__(self, pool_size=2, strides=None, padding: str = "valid",
+                 data_format: str = "channels_last", **kwargs):
+        super().__init__(**kwargs)
+        self.pool_size = positive_int(pool_size, "MaxPooling1D: pool_size")
+        self.strides = positive_int(self.pool_size if strides is None else strides,
+                                    "MaxPooling1D: strides")
+        if padding not in ("valid", "same"):
+            raise ValueError(f"MaxPooling1D: padding must be 'valid' or 'same'; got "
+                             f"{padding!r}.")
+        if data_format != "channels_last":
+            raise ValueError("MaxPooling1D: only data_format='channels_last' has a grukit "
+                             "form.")
+        self.padding = padding
+
+    def build(self, input_shape):
+        _check_sequence("MaxPooling1D", input_shape)
+        super().build(input_shape)
+
+    def call(self, x: Tensor, lengths):
+        xt = x.transpose(1, 2)  # (B, C, T)
+        if self.padding == "same":
+            xt = F.pad(xt, _same_pads(x.shape[1], self.pool_size, self.strides),
+                       value=-math.inf)
+        return F.max_pool1d(xt, self.pool_size, self.strides).transpose(1, 2), None
+
+    def onnx_graph(self, g, x: str, lengths):
+        pad = {"auto_pad": "SAME_UPPER"} if self.padding == "same" else {"pads": [0, 0]}
+        y = g.op("MaxPool", [g.transpose(x, [0, 2, 1])], "pool", kernel_shape=[self.pool_size],
+                 strides=[self.strides], **pad)
+        return g.transpose(y, [0, 2, 1]), None
+
+    def _config(self):
+        return {"pool_size": self.pool_size, "strides": self.strides, "padding": self.padding}
+
+
+@register
+class GlobalMaxPooling1D(Layer):
+    """x (B, T, C) -> (B, C): the maximum over all steps (as Keras', padding included)."""
+
+    def build(self, input_shape):
+        _check_sequence("GlobalMaxPooling1D", input_shape)
+        super().build(input_shape)
+
+    def call(self, x: Tensor, lengths):
+        return x.amax(1), None
+
+    def onnx_graph(self, g, x: str, lengths):
+        return g.op("ReduceMax", [x], "gmax", axes=[1], keepdims=0), None
