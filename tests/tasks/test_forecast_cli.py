@@ -79,6 +79,23 @@ def test_predict_continues_a_given_csv(tmp_path, capsys):
         f"(the lookback); recent has 8.")
 
 
+def test_predict_refuses_the_output_folder_of_a_training_run(tmp_path, capsys):
+    """Its forecast.csv (with the baselines and the interval) was replaced by predict's."""
+    assert main(["forecast", "--data", str(_csv(tmp_path / "train.csv")), "--folds", "1",
+                 "--horizon", "3", "--lookback", "12", *FAST, "--save",
+                 str(tmp_path / "m")]) == 0
+    capsys.readouterr()
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "metrics.json").write_text("{}")
+    (out / "forecast.csv").write_text("time,forecast,naive\n")
+    assert main(["forecast", "predict", "--model", str(tmp_path / "m"), "--output",
+                 str(out)]) == 2
+    assert "holds a training run's results (metrics.json), whose forecast.csv predict would " \
+           "replace; give predict a folder of its own." in capsys.readouterr().err
+    assert (out / "forecast.csv").read_text() == "time,forecast,naive\n"
+
+
 def test_predict_reads_the_column_the_model_was_trained_on(tmp_path, capsys):
     """A model trained with --target sales continues the sales column of a --data CSV, not
     its second column (which it did, forecasting another variable with it)."""

@@ -296,6 +296,10 @@ def run_predict(args: argparse.Namespace) -> int:
         raise UsageError(f"{', '.join(given)} read(s) the CSV of --data; without --data the "
                          f"forecast continues the training series. Add --data or drop "
                          f"{', '.join(given)}.")
+    if args.output and os.path.isfile(os.path.join(args.output, "metrics.json")):
+        raise UsageError(f"--output {args.output!r} holds a training run's results "
+                         f"(metrics.json), whose forecast.csv predict would replace; give "
+                         f"predict a folder of its own.")
     out = prepare_output(args.output)
     RUN.start(out)
     model = load(args.model)
