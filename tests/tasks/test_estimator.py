@@ -72,6 +72,19 @@ def test_round_trip_is_bit_exact(tmp_path):
     assert isinstance(E.load(tmp_path / "m"), Toy) and back.labels_ == ["a", "b"]
 
 
+def test_saved_files_get_the_mode_open_would_give(tmp_path):
+    # the weights were written 0600 (safetensors' own mode): unreadable to a server running
+    # as another user, where config.json was readable
+    mask = os.umask(0o022)
+    try:
+        Toy(width=2).fit().save(tmp_path / "m")
+    finally:
+        os.umask(mask)
+    for name in ("config.json", "weights.safetensors"):
+        assert os.stat(tmp_path / "m" / name).st_mode & 0o777 == 0o644, name
+    assert os.stat(tmp_path / "m").st_mode & 0o777 == 0o755
+
+
 def test_save_replaces_an_earlier_save_and_leaves_nothing_beside_it(tmp_path):
     Toy(width=2).fit(seed=1).save(tmp_path / "m")
     second = Toy(width=5).fit(seed=2)

@@ -226,6 +226,7 @@ def save_folder(path: str, name: str, config: dict, extras: dict,
     try:
         weights = os.path.join(tmp, WEIGHTS_FILE)
         save_file(tensors, weights, metadata={"format": FORMAT})
+        os.chmod(weights, 0o666 & ~_umask())  # safetensors writes 0600; as open() would
         body = {"format": FORMAT, "format_version": FORMAT_VERSION, "grukit": __version__,
                 "class": name, "config": config, "extras": extras,
                 "weights_sha256": _file_sha256(weights)}
