@@ -210,3 +210,13 @@ def test_index_sessions_reads_test_item_ids_as_the_training_ids_type():
     boxed = numbers.assign(item=numbers["item"].astype(object))  # ints in an object column
     assert index_sessions(boxed, numbers)[1].report["events"] == 4
     assert index_sessions(boxed, text)[1].report["events"] == 4
+
+
+def test_whole_number_text_is_read_exactly_past_2_to_the_53():
+    from grukit.data.sessions import item_key, whole_number
+
+    big = 2**62 + 1  # float64 would round it to 2**62
+    assert whole_number(f"{big}.0") == whole_number(f" {big} ") == whole_number(big) == big
+    assert whole_number("-7.00") == -7 and whole_number("+3.") == 3
+    assert item_key(f"{big}.0", text=False) == big
+    assert whole_number("7.5") is None

@@ -227,7 +227,7 @@ def whole_number(v) -> int | None:
     if isinstance(v, (float, np.floating)):
         return int(v) if np.isfinite(v) and float(v).is_integer() else None
     if isinstance(v, str) and _WHOLE.match(v):
-        return int(float(v)) if "." in v else int(v)
+        return int(v.strip().split(".")[0])  # exactly, past 2**53 too ("…001.0")
     return None
 
 
