@@ -116,3 +116,24 @@ def test_a_rate_lowered_by_reduce_lr_on_plateau_is_in_the_checkpoint(tmp_path):
     r = _model()
     r.fit(x, y, batch_size=16, epochs=2, verbose=0, resume_from=ckpt)  # loads, trains nothing
     assert r.optimizer.param_groups[0]["lr"] == 5e-3
+
+
+def test_a_resumed_run_replaces_the_best_checkpoint_only_with_a_better_model(tmp_path):
+    from grukit.models import LambdaCallback
+
+    x, y = _data()
+    best, last = str(tmp_path / "best.ckpt"), str(tmp_path / "last.ckpt")
+    scores = {0: 1.0, 1: 2.0, 2: 1.5, 3: 0.5}  # val_loss by epoch; the best file: epoch 1, 4
+
+    def run(m, epochs, resume):
+        fake = LambdaCallback(on_epoch_end=lambda e, logs: logs.update(val_loss=scores[e]))
+        m.fit(x, y, batch_size=16, epochs=epochs, seed=7, verbose=0,
+              resume_from=last if resume else None,
+              callbacks=[fake, ModelCheckpoint(best, save_best_only=True),
+                         ModelCheckpoint(last)])
+
+    run(_model(), 2, resume=False)  # stopped after epoch 2
+    run(_model(), 3, resume=True)  # epoch 3 (1.5) is worse than epoch 1's 1.0
+    assert torch.load(best, weights_only=True)["epoch"] == 1
+    run(_model(), 4, resume=True)  # epoch 4 (0.5) is better
+    assert torch.load(best, weights_only=True)["epoch"] == 4

@@ -10,7 +10,7 @@ import time
 
 import numpy as np
 
-from .saving import save_checkpoint
+from .saving import read_checkpoint, save_checkpoint
 
 
 def _count_arg(value, what: str, least: int) -> int:
@@ -180,7 +180,10 @@ class ModelCheckpoint(Callback):
     ``every_n_batches``; at an epoch's end, its number of batches) and any logged value,
     e.g. "ckpt-{epoch:02d}-{val_loss:.3f}.pt" (one file per write). At an epoch's end the
     loop calls it after the other callbacks, so that the checkpoint holds what they set then
-    (the rate ``ReduceLROnPlateau`` lowered, which the resumed run goes on with)."""
+    (the rate ``ReduceLROnPlateau`` lowered, which the resumed run goes on with). With
+    ``save_best_only``, a run resumed with ``resume_from`` starts from the best value that
+    the file it finds at ``filepath`` records, so it replaces that model only with a better
+    one."""
 
     def __init__(self, filepath: str, monitor: str = "val_loss", save_best_only: bool = False,
                  every_n_batches: int | None = None, mode: str = "auto"):
@@ -201,6 +204,9 @@ class ModelCheckpoint(Callback):
         if os.path.isdir(path):
             raise ValueError(f"ModelCheckpoint: {path!r} is a directory; pass a file in it, "
                              f"e.g. {os.path.join(path, 'model.ckpt')!r}.")
+        if self.save_best_only and self.best == math.inf and os.path.isfile(path) \
+                and getattr(self.model, "_resumed", False):
+            self.best = self._best_in(path)  # a resumed run keeps the best file's best
         if "{" in folder:  # the folder itself is filled at each write
             return
         os.makedirs(folder, exist_ok=True)
@@ -240,13 +246,28 @@ class ModelCheckpoint(Callback):
                              f"logged value, {sorted(logs or {})}; fix the field or its "
                              f"format.") from err
 
+    def _best_in(self, path: str) -> float:
+        """The best value (signed as ``self.best``) that a ``save_best_only`` file of this
+        monitor and mode records, else inf: a resumed run replaces the best model the
+        interrupted run wrote only with a better one, not with its first epoch's."""
+        try:
+            best = read_checkpoint(path).get("best")
+        except (OSError, ValueError):  # not a checkpoint: the first write replaces it
+            return math.inf
+        if not isinstance(best, dict) or (best.get("monitor"), best.get("mode")) != (
+                self.monitor, self.mode):
+            return math.inf
+        return float(best["value"])
+
     def _write(self, epoch: int, batch: int, path: str) -> None:
         if not is_main_process():
             return
         state = getattr(self.model, "training_state", None)  # a task on train_loop: its
         # generators, curves, best weights go along
+        best = ({"monitor": self.monitor, "mode": self.mode, "value": self.best}
+                if self.save_best_only and not batch else None)
         save_checkpoint(self.model, path, epoch, batch,
-                        extra=None if state is None else state())
+                        extra=None if state is None else state(), best=best)
 
 
 class CSVLogger(Callback):

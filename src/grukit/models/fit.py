@@ -73,6 +73,7 @@ def run_fit(model, x, y, *, batch_size, epochs, verbose, callbacks, validation_d
     if seed is None:
         seed = int(torch.randint(0, 2**31 - 1, ()).item())
     model._seed, model._plan = seed, plan
+    model._resumed = resume_from is not None  # a save_best_only ModelCheckpoint keeps its best
     train_model = model
     if world > 1:
         train_model = torch.nn.parallel.DistributedDataParallel(

@@ -149,11 +149,12 @@ def state_mismatch(own: dict, tensors: dict, theirs: str, ours: str) -> str | No
     return None
 
 
-def save_checkpoint(model, path: str, epoch: int, batch: int, extra=None) -> None:
+def save_checkpoint(model, path: str, epoch: int, batch: int, extra=None,
+                    best: dict | None = None) -> None:
     """Everything ``fit(resume_from=path)`` needs, written atomically (``torch.save`` of
     tensors and plain containers only, so ``torch.load(weights_only=True)`` reads it);
     ``extra``: a task's own training state (``Trainee.training_state()``), kept under
-    ``"extra"``."""
+    ``"extra"``; ``best``: a ``save_best_only`` write's monitor, mode and best value."""
     import torch
 
     state = {"format": FORMAT, "config": json.dumps(model.get_config()),
@@ -170,6 +171,8 @@ def save_checkpoint(model, path: str, epoch: int, batch: int, extra=None) -> Non
         state["plan"] = plan
     if extra is not None:
         state["extra"] = extra
+    if best is not None:
+        state["best"] = best
     atomic_write(path, lambda tmp: torch.save(state, tmp))
 
 
