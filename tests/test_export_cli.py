@@ -222,3 +222,17 @@ def test_onnx_and_pt2_of_one_stem_keep_their_own_manifests(saved, tmp_path):
     assert onnx_manifest["format"] == "grukit.onnx-manifest"
     assert pt2_manifest["format"] == "grukit.pt2-manifest"
     assert Predictor(str(tmp_path / "m.onnx")).task == onnx_manifest["task"]
+
+
+def test_a_sequential_model_file_is_told_how_to_export(tmp_path, capsys):
+    from grukit.layers import GRU, Dense
+    from grukit.models import Sequential
+
+    path = tmp_path / "m.safetensors"
+    Sequential([GRU(3, input_shape=(4, 1)), Dense(1)]).save(path)
+    assert main(["export", str(path)]) == 2
+    assert "grukit.export.to_onnx(model" in capsys.readouterr().err
+    (tmp_path / "x.txt").write_text("hi")
+    assert main(["export", str(tmp_path / "x.txt")]) == 2
+    assert "is a file; a saved grukit model is a folder" in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.safetensors", "x.txt"]

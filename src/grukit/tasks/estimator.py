@@ -254,6 +254,19 @@ def save_folder(path: str, name: str, config: dict, extras: dict,
             shutil.rmtree(tmp, ignore_errors=True)
 
 
+def _sequential_file(path: str) -> bool:
+    """Whether ``path`` is a file ``grukit.models`` wrote (its safetensors metadata says so)."""
+    from safetensors import SafetensorError, safe_open
+
+    from ..models.saving import FORMAT as SEQUENTIAL
+
+    try:
+        with safe_open(path, framework="pt") as f:
+            return (f.metadata() or {}).get("format") == SEQUENTIAL
+    except (SafetensorError, OSError, ValueError):
+        return False
+
+
 def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
@@ -269,6 +282,11 @@ def read_folder(path: str) -> tuple[dict, dict[str, torch.Tensor]]:
     if not os.path.exists(path):
         raise FileNotFoundError(f"no saved model at {path!r}.")
     if not os.path.isdir(path):
+        if _sequential_file(path):
+            raise ValueError(f"{path!r} is a Keras-style model file (grukit.models."
+                             f"Sequential.save), not a task model folder; load it with "
+                             f"grukit.models.load and export it with grukit.export.to_onnx("
+                             f"model, 'model.onnx') or to_pt2.")
         raise ValueError(f"{path!r} is a file; a saved grukit model is a folder holding "
                          f"{CONFIG_FILE} and {WEIGHTS_FILE}.")
     cfg_path, w_path = os.path.join(path, CONFIG_FILE), os.path.join(path, WEIGHTS_FILE)
