@@ -137,3 +137,22 @@ def test_a_resumed_run_replaces_the_best_checkpoint_only_with_a_better_model(tmp
     assert torch.load(best, weights_only=True)["epoch"] == 1
     run(_model(), 4, resume=True)  # epoch 4 (0.5) is better
     assert torch.load(best, weights_only=True)["epoch"] == 4
+
+
+def test_an_empty_truncated_or_foreign_checkpoint_is_refused_in_one_sentence(tmp_path):
+    x, y = _data()
+    good = tmp_path / "a.ckpt"
+    m = _model()
+    m.fit(x, y, batch_size=16, epochs=1, verbose=0, callbacks=[ModelCheckpoint(str(good))])
+    (tmp_path / "empty.ckpt").write_bytes(b"")
+    (tmp_path / "half.ckpt").write_bytes(good.read_bytes()[:good.stat().st_size // 2])
+    m.save(str(tmp_path / "model.safetensors"))
+    said = {"empty.ckpt": "is empty", "half.ckpt": "truncated or damaged",
+            "model.safetensors": "grukit.models.load", ".": "is a directory"}
+    for name, what in said.items():
+        r = _model()
+        before = {k: v.clone() for k, v in r.state_dict().items()}
+        with pytest.raises((ValueError, OSError), match=what) as err:
+            r.fit(x, y, epochs=2, verbose=0, resume_from=str(tmp_path / name))
+        assert "\n" not in str(err.value)
+        assert all(torch.equal(v, before[k]) for k, v in r.state_dict().items())

@@ -201,12 +201,28 @@ def compiled_with(model) -> dict:
 def read_checkpoint(path: str) -> dict:
     import torch
 
+    path = os.fspath(path)
     if not os.path.exists(path):
         raise FileNotFoundError(f"no checkpoint at {path!r}")
+    if os.path.isdir(path):
+        raise IsADirectoryError(f"{path!r} is a directory, not a checkpoint; pass the file "
+                                f"ModelCheckpoint wrote.")
+    if os.path.getsize(path) == 0:
+        raise ValueError(f"{path!r} is empty (0 bytes), not a readable grukit checkpoint; "
+                         f"resume from an earlier checkpoint or start a new run.")
+    with open(path, "rb") as f:
+        zipped = f.read(2) == b"PK"  # torch.save's format; a model file is safetensors
+    if not zipped:
+        raise ValueError(f"{path!r} is not a readable grukit checkpoint (not torch.save's "
+                         f"format; a model file from model.save holds no training state: load "
+                         f"it with grukit.models.load), so resume from a file ModelCheckpoint "
+                         f"wrote.")
     try:
         state = torch.load(path, weights_only=True, map_location="cpu")
     except Exception as err:  # a damaged or foreign file
-        raise ValueError(f"{path!r} is not a readable grukit checkpoint: {err}") from err
+        raise ValueError(f"{path!r} is not a readable grukit checkpoint: it is truncated or "
+                         f"damaged ({err}); resume from an earlier checkpoint or start a new "
+                         f"run.") from err
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         raise ValueError(f"{path!r} is not a grukit checkpoint.")
     return state
