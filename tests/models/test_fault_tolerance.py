@@ -187,3 +187,16 @@ def test_checkpoint_errors_and_other_callbacks(tmp_path):
     (tmp_path / "junk.ckpt").write_bytes(b"not a checkpoint")
     with pytest.raises(ValueError, match="not a readable grukit checkpoint"):
         model.fit(x, y, resume_from=str(tmp_path / "junk.ckpt"), verbose=0)
+
+
+def test_csv_logger_that_cannot_write_is_refused_before_training(tmp_path):
+    x = np.random.default_rng(1).normal(size=(8, 5, 2)).astype("float32")
+    y = x.mean(axis=(1, 2))[:, None]
+    model = Sequential([GRU(2, input_shape=(5, 2)), Dense(1)])
+    model.compile(optimizer="sgd", loss="mse")
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    for path, what in [(tmp_path, "is a directory"), (tmp_path / "no" / "log.csv",
+                                                      "does not exist")]:
+        with pytest.raises((ValueError, OSError), match=what):
+            model.fit(x, y, epochs=1, verbose=0, callbacks=[CSVLogger(str(path))])
+    assert all(torch.equal(v, before[k]) for k, v in model.state_dict().items())

@@ -286,11 +286,24 @@ class CSVLogger(Callback):
         self._started = False
 
     def on_train_begin(self, logs=None):
+        """Check the file can be written before training, not after its first epoch."""
         self._started = False
+        if not is_main_process():
+            return
+        path = os.fspath(self.filename)
+        folder = os.path.dirname(os.path.abspath(path))
+        if os.path.isdir(path):
+            raise ValueError(f"CSVLogger: {path!r} is a directory; pass a file in it, e.g. "
+                             f"{os.path.join(path, 'log.csv')!r}.")
+        if not os.path.isdir(folder):
+            raise FileNotFoundError(f"CSVLogger: the folder {folder!r} of {path!r} does not "
+                                    f"exist; create it first.")
+        if not os.access(folder, os.W_OK | os.X_OK) or os.path.exists(path) \
+                and not os.access(path, os.W_OK):
+            raise PermissionError(f"CSVLogger: cannot write {path!r}; make it (and its folder) "
+                                  f"writable or log to another file.")
 
     def on_epoch_end(self, epoch, logs=None):
-        import os
-
         if not is_main_process():
             return
         logs = logs or {}
