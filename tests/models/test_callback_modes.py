@@ -73,6 +73,12 @@ def test_checkpoint_never_takes_a_nan_for_the_best(tmp_path, monitor):
     assert torch.load(path, weights_only=True)["epoch"] == 1  # the first epoch's, kept
 
 
+def test_save_best_only_with_every_n_batches_is_refused(tmp_path):
+    """A mid-epoch write would replace the best epoch's model with the current one."""
+    with pytest.raises(ValueError, match="two ModelCheckpoints"):
+        ModelCheckpoint(os.fspath(tmp_path / "b.ckpt"), save_best_only=True, every_n_batches=2)
+
+
 def _lrs(cb, values, monitor="val_loss"):
     m = _model()
     cb.model = m

@@ -191,6 +191,11 @@ class ModelCheckpoint(Callback):
         self.mode = _mode("ModelCheckpoint", monitor, mode)
         self.every_n_batches = (None if every_n_batches is None else _count_arg(
             every_n_batches, "ModelCheckpoint: every_n_batches (None for epoch ends only)", 1))
+        if save_best_only and self.every_n_batches:  # each write replaces the file
+            raise ValueError("ModelCheckpoint: save_best_only=True keeps the best epoch's model, "
+                             "which every_n_batches would replace with the latest one mid-epoch; "
+                             "use two ModelCheckpoints, one save_best_only and one "
+                             "every_n_batches to another file.")
         self.best, self._batches = math.inf, 0
 
     def on_train_begin(self, logs=None):
