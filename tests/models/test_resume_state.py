@@ -156,3 +156,31 @@ def test_an_empty_truncated_or_foreign_checkpoint_is_refused_in_one_sentence(tmp
             r.fit(x, y, epochs=2, verbose=0, resume_from=str(tmp_path / name))
         assert "\n" not in str(err.value)
         assert all(torch.equal(v, before[k]) for k, v in r.state_dict().items())
+
+
+def test_early_stopping_and_plateau_counters_survive_a_resume(tmp_path):
+    """ReduceLROnPlateau(patience=2) that waited one epoch before the interruption lowers
+    the rate one epoch after it, as the uninterrupted run; EarlyStopping's best weights come
+    from before the interruption when that epoch was the best."""
+    from grukit.models import EarlyStopping, LambdaCallback, ReduceLROnPlateau
+
+    x, y = _data()
+    scores = {0: 1.0, 1: 2.0, 2: 3.0, 3: 4.0}  # only the first epoch improves
+    ckpt = str(tmp_path / "last.ckpt")
+
+    def run(m, epochs, resume):
+        fake = LambdaCallback(on_epoch_end=lambda e, logs: logs.update(val_loss=scores[e]))
+        stop = EarlyStopping(patience=5, restore_best_weights=True)
+        plateau = ReduceLROnPlateau(patience=2, factor=0.5)
+        h = m.fit(x, y, batch_size=16, epochs=epochs, seed=7, verbose=0,
+                  resume_from=ckpt if resume else None,
+                  callbacks=[fake, stop, plateau, ModelCheckpoint(ckpt)])
+        return h.history["learning_rate"]
+
+    full = _model()
+    want = run(full, 4, resume=False)
+    run(_model(), 2, resume=False)  # interrupted after epoch 2
+    resumed = _model()
+    assert run(resumed, 4, resume=True) == want[2:]  # lowered after epoch 3 in both
+    for k, v in full.state_dict().items():  # the first epoch's weights, put back
+        torch.testing.assert_close(resumed.state_dict()[k], v, rtol=0, atol=1e-6)

@@ -123,7 +123,8 @@ class EarlyStopping(Callback):
     """Stop when ``monitor`` has not improved by ``min_delta`` for ``patience`` epochs;
     ``restore_best_weights`` puts back the best epoch's weights at the end. ``mode``: "min",
     "max", or "auto" (Keras' default: "max" for accuracies, AUC, precision, recall, F-scores
-    and the like, "min" for losses and errors)."""
+    and the like, "min" for losses and errors). A ``ModelCheckpoint`` keeps its best value,
+    wait and best weights, which a run resumed from it takes back (``get_state``)."""
 
     def __init__(self, monitor: str = "val_loss", patience: int = 0, min_delta: float = 0.0,
                  mode: str = "auto", restore_best_weights: bool = False):
@@ -159,6 +160,14 @@ class EarlyStopping(Callback):
         if self.restore_best_weights and self.best_state is not None:
             self.model.load_state_dict(self.best_state)
 
+    def get_state(self) -> dict:
+        """What a checkpoint keeps for a resumed run: the best value, the epochs waited, the
+        best weights (with ``restore_best_weights``)."""
+        return {"best": self.best, "wait": self.wait, "best_state": self.best_state}
+
+    def set_state(self, state: dict) -> None:
+        self.best, self.wait, self.best_state = state["best"], state["wait"], state["best_state"]
+
 
 def is_main_process() -> bool:
     """True unless this is a non-zero rank of a torch.distributed run (only rank 0 writes)."""
@@ -178,9 +187,10 @@ class ModelCheckpoint(Callback):
     ``monitor``; "auto" as ``EarlyStopping``. As in Keras, ``filepath`` may name fields
     filled at each write: ``{epoch}`` (counted from 1), ``{batch}`` (with
     ``every_n_batches``; at an epoch's end, its number of batches) and any logged value,
-    e.g. "ckpt-{epoch:02d}-{val_loss:.3f}.pt" (one file per write). At an epoch's end the
-    loop calls it after the other callbacks, so that the checkpoint holds what they set then
-    (the rate ``ReduceLROnPlateau`` lowered, which the resumed run goes on with). With
+    e.g. "ckpt-{epoch:02d}-{val_loss:.3f}.pt" (one file per write). Listed before an
+    ``EarlyStopping`` or a ``ReduceLROnPlateau``, it writes its epoch-end checkpoint right
+    after them, so that the checkpoint holds what they set then (the lowered rate, their
+    counters), which the resumed run goes on with. With
     ``save_best_only``, a run resumed with ``resume_from`` starts from the best value that
     the file it finds at ``filepath`` records, so it replaces that model only with a better
     one."""
@@ -339,7 +349,8 @@ class ReduceLROnPlateau(Callback):
     ``min_delta`` for ``patience`` epochs (never below ``min_lr``), then wait ``cooldown``
     epochs before counting again; ``verbose=1`` prints each reduction. ``mode``: "min",
     "max" or "auto" (as ``EarlyStopping``). Keras' semantics and defaults (``min_delta``
-    1e-4); each ``fit`` starts afresh."""
+    1e-4); each ``fit`` starts afresh, but a run resumed from a ``ModelCheckpoint`` takes
+    back the best value and counters the checkpoint kept (``get_state``)."""
 
     def __init__(self, monitor: str = "val_loss", factor: float = 0.1, patience: int = 10,
                  verbose: int = 0, mode: str = "auto", min_delta: float = 1e-4,
@@ -359,6 +370,14 @@ class ReduceLROnPlateau(Callback):
 
     def on_train_begin(self, logs=None):
         self.best, self.wait, self.cooldown_counter = math.inf, 0, 0
+
+    def get_state(self) -> dict:
+        """What a checkpoint keeps for a resumed run: the best value and the counters."""
+        return {"best": self.best, "wait": self.wait, "cooldown_counter": self.cooldown_counter}
+
+    def set_state(self, state: dict) -> None:
+        self.best, self.wait = state["best"], state["wait"]
+        self.cooldown_counter = state["cooldown_counter"]
 
     def on_epoch_end(self, epoch, logs=None):
         value = (logs or {}).get(self.monitor)

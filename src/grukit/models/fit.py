@@ -63,12 +63,13 @@ def run_fit(model, x, y, *, batch_size, epochs, verbose, callbacks, validation_d
     # how the epochs are cut into batches: a mid-epoch checkpoint goes on at its batch
     # number, which names the same samples only under the same plan
     plan = {"batch_size": batch_size, "samples": len(dataset), "shuffle": bool(shuffle)}
-    start_epoch, skip, progress = initial_epoch, 0, None
+    start_epoch, skip, progress, callback_states = initial_epoch, 0, None, None
     if resume_from is not None:
         state = read_checkpoint(resume_from)
         _check_plan(resume_from, state, plan, seed)
         restore(model, model.optimizer, resume_from, state)
         start_epoch, skip, progress = state["epoch"], state["batch"], state.get("progress")
+        callback_states = state.get("callbacks")
         seed = state.get("seed", seed)
     if seed is None:
         seed = int(torch.randint(0, 2**31 - 1, ()).item())
@@ -131,7 +132,7 @@ def run_fit(model, x, y, *, batch_size, epochs, verbose, callbacks, validation_d
                          callbacks=callbacks, verbose=verbose, start_epoch=start_epoch,
                          skip=skip, steps=-(-len(dataset) // batch_size),
                          validate=None if validation_data is None else validate,
-                         running=True, progress=progress)
+                         running=True, progress=progress, callback_states=callback_states)
     if world > 1:
         wrapper = weakref.ref(train_model)
         train_model = None  # the steps' closure held it; training is over

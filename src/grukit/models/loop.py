@@ -188,7 +188,7 @@ def train_loop(model, optimizer: torch.optim.Optimizer, step: Callable, batches,
                step_context: Callable | None = None, verbose=0, steps: int | None = None,
                start_epoch: int = 0, skip: int = 0, history: History | None = None,
                seconds_key: str | None = None, running: bool = False,
-               progress: dict | None = None) -> History:
+               progress: dict | None = None, callback_states: list | None = None) -> History:
     """Train ``model`` (an ``nn.Module``, a ``Sequential`` or a ``Trainee``) with
     ``optimizer`` for epochs ``start_epoch .. epochs - 1``; returns the ``History``.
 
@@ -224,6 +224,8 @@ def train_loop(model, optimizer: torch.optim.Optimizer, step: Callable, batches,
             set before, not its step applied twice), and the running sums of the loss and
             metrics, so that the epoch logs the mean over all its batches, not over those
             after the checkpoint.
+        callback_states: a checkpoint's ``callbacks``, [class name, ``get_state()``] of each
+            callback that has one, handed to the callbacks of the resumed run.
 
     After the call, ``history.stop_reason`` is "epochs", "callback", "max_seconds" or
     "nonfinite", and ``history.train_seconds`` / ``history.val_seconds`` hold per-epoch times.
@@ -268,12 +270,25 @@ def train_loop(model, optimizer: torch.optim.Optimizer, step: Callable, batches,
     model.stop_training = False
     for cb in cbs:
         cb.on_train_begin({})
+    # callbacks whose counters and best values a checkpoint keeps (EarlyStopping,
+    # ReduceLROnPlateau): a resumed run takes them back, the k-th of a class the k-th saved
+    model._stateful = [cb for cb in cbs if callable(getattr(cb, "get_state", None))]
+    saved: dict[str, list] = {}
+    for name, st in callback_states or []:
+        saved.setdefault(name, []).append(st)
+    for cb in model._stateful:
+        mine = saved.get(type(cb).__name__)
+        if mine:
+            cb.set_state(mine.pop(0))
+    # at an epoch's end a ModelCheckpoint listed before one of them runs right after the
+    # last of them, so that it holds what they set then (the rate ReduceLROnPlateau lowered,
+    # the counters), which the resumed run goes on with; the others keep their order
+    last = max((i for i, cb in enumerate(cbs) if cb in model._stateful), default=-1)
+    late = [cb for cb in cbs[:max(last, 0)] if isinstance(cb, ModelCheckpoint)]
+    epoch_end_cbs = [cb for cb in cbs[:last + 1] if cb not in late] + late + cbs[last + 1:]
     begin_cbs = [cb for cb in cbs if overrides(cb, "on_batch_begin", "on_train_batch_begin")]
     batch_cbs = [cb for cb in cbs if overrides(cb, "on_batch_end", "on_train_batch_end")]
     test_cbs = [cb for cb in cbs if overrides(cb, "on_test_begin", "on_test_end")]
-    # checkpoints last at an epoch's end: they hold what the other callbacks set then (the
-    # rate ReduceLROnPlateau lowered), which the resumed run must go on with
-    epoch_end_cbs = sorted(cbs, key=lambda cb: isinstance(cb, ModelCheckpoint))
     late = lambda: max_seconds is not None and time.perf_counter() - started > max_seconds  # noqa: E731
     last = None  # the last epoch's logs, for on_train_end
     for epoch in range(start_epoch, epochs):

@@ -169,6 +169,8 @@ def save_checkpoint(model, path: str, epoch: int, batch: int, extra=None,
     plan = getattr(model, "_plan", None)  # fit's batch size, samples and shuffle
     if batch and plan is not None:
         state["plan"] = plan
+    stateful = getattr(model, "_stateful", None) or []  # EarlyStopping's counters, ...
+    state["callbacks"] = [[type(cb).__name__, cb.get_state()] for cb in stateful]
     if extra is not None:
         state["extra"] = extra
     if best is not None:
