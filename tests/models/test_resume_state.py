@@ -184,3 +184,20 @@ def test_early_stopping_and_plateau_counters_survive_a_resume(tmp_path):
     assert run(resumed, 4, resume=True) == want[2:]  # lowered after epoch 3 in both
     for k, v in full.state_dict().items():  # the first epoch's weights, put back
         torch.testing.assert_close(resumed.state_dict()[k], v, rtol=0, atol=1e-6)
+
+
+def test_a_callback_state_of_another_monitor_is_not_taken():
+    from grukit.models import EarlyStopping, ReduceLROnPlateau
+
+    for cls in (EarlyStopping, ReduceLROnPlateau):
+        saved = cls(monitor="val_loss")
+        saved.on_train_begin()
+        saved.best, saved.wait = 0.25, 3
+        other = cls(monitor="val_accuracy")
+        other.on_train_begin()
+        other.set_state(saved.get_state())
+        assert (other.best, other.wait) == (float("inf"), 0)
+        same = cls(monitor="val_loss")
+        same.on_train_begin()
+        same.set_state(saved.get_state())
+        assert (same.best, same.wait) == (0.25, 3)

@@ -163,10 +163,14 @@ class EarlyStopping(Callback):
     def get_state(self) -> dict:
         """What a checkpoint keeps for a resumed run: the best value, the epochs waited, the
         best weights (with ``restore_best_weights``)."""
-        return {"best": self.best, "wait": self.wait, "best_state": self.best_state}
+        return {"monitor": self.monitor, "mode": self.mode, "best": self.best,
+                "wait": self.wait, "best_state": self.best_state}
 
     def set_state(self, state: dict) -> None:
-        self.best, self.wait, self.best_state = state["best"], state["wait"], state["best_state"]
+        """Take ``get_state()`` of a callback that watched the same monitor the same way."""
+        if (state.get("monitor"), state.get("mode")) == (self.monitor, self.mode):
+            self.best, self.wait = state["best"], state["wait"]
+            self.best_state = state["best_state"]
 
 
 def is_main_process() -> bool:
@@ -373,11 +377,14 @@ class ReduceLROnPlateau(Callback):
 
     def get_state(self) -> dict:
         """What a checkpoint keeps for a resumed run: the best value and the counters."""
-        return {"best": self.best, "wait": self.wait, "cooldown_counter": self.cooldown_counter}
+        return {"monitor": self.monitor, "mode": self.mode, "best": self.best,
+                "wait": self.wait, "cooldown_counter": self.cooldown_counter}
 
     def set_state(self, state: dict) -> None:
-        self.best, self.wait = state["best"], state["wait"]
-        self.cooldown_counter = state["cooldown_counter"]
+        """Take ``get_state()`` of a callback that watched the same monitor the same way."""
+        if (state.get("monitor"), state.get("mode")) == (self.monitor, self.mode):
+            self.best, self.wait = state["best"], state["wait"]
+            self.cooldown_counter = state["cooldown_counter"]
 
     def on_epoch_end(self, epoch, logs=None):
         value = (logs or {}).get(self.monitor)
