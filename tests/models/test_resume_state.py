@@ -201,3 +201,23 @@ def test_a_callback_state_of_another_monitor_is_not_taken():
         same.on_train_begin()
         same.set_state(saved.get_state())
         assert (same.best, same.wait) == (0.25, 3)
+
+
+def test_the_gpu_random_generators_are_kept_and_restored(tmp_path, monkeypatch):
+    """Dropout on a GPU draws from CUDA's generators: a checkpoint keeps their states and a
+    resume sets them back (torch.cuda stood in for, so that this runs on any machine)."""
+    from grukit.models.loop import restore
+    from grukit.models.saving import save_checkpoint
+
+    m = _model()
+    gens = [torch.arange(8, dtype=torch.uint8)]
+    put = []
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "is_initialized", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    monkeypatch.setattr(torch.cuda, "get_rng_state_all", lambda: gens)
+    monkeypatch.setattr(torch.cuda, "set_rng_state_all", put.append)
+    path = str(tmp_path / "c.ckpt")
+    save_checkpoint(m, path, epoch=1, batch=0)
+    restore(m, m.optimizer, path)
+    assert len(put) == 1 and torch.equal(put[0][0], gens[0])

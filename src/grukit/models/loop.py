@@ -158,6 +158,9 @@ def restore(model, optimizer, path: str, state: dict | None = None) -> dict:
     model.load_state_dict(state["model"])
     optimizer.load_state_dict(state["optimizer"])
     torch.set_rng_state(state["rng"])
+    cuda = state.get("cuda_rng")  # the GPUs' generators: their dropout masks go on as well
+    if cuda is not None and torch.cuda.is_available() and len(cuda) == torch.cuda.device_count():
+        torch.cuda.set_rng_state_all(cuda)
     if extra is not None:
         model.load_training_state(extra)
     return state

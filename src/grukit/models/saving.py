@@ -162,6 +162,8 @@ def save_checkpoint(model, path: str, epoch: int, batch: int, extra=None,
              "optimizer": model.optimizer.state_dict(),
              "optimizer_class": type(model.optimizer).__name__, "epoch": epoch, "batch": batch,
              "rng": torch.get_rng_state(), "seed": getattr(model, "_seed", 0)}
+    if torch.cuda.is_available() and torch.cuda.is_initialized():  # dropout drawn on GPUs
+        state["cuda_rng"] = torch.cuda.get_rng_state_all()
     state |= compiled_with(model)
     progress = getattr(model, "_progress", None)
     if batch and progress is not None:  # mid-epoch: the epoch's rates and sums so far
