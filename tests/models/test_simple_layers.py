@@ -122,3 +122,16 @@ def test_a_cnn_text_model_with_global_max_pooling_equals_keras(tmp_path):
                        Conv1D(5, 2, use_bias=False, activation="tanh"), GlobalMaxPooling1D(),
                        Dense(2)])
     _check(ref, ours, ids, tmp_path)
+
+
+def test_convolutions_take_an_open_length_and_refuse_too_short_inputs():
+    from grukit.layers import Conv1D, MaxPooling1D
+
+    m = Sequential([Input(shape=(None, F)), Conv1D(4, 5), MaxPooling1D(2),
+                    GRU(5, return_sequences=True), Dense(1)])
+    assert m.output_shape == (None, None, 1)
+    assert m.predict(RNG.normal(size=(2, 20, F)).astype(np.float32)).shape == (2, 8, 1)
+    with pytest.raises(ValueError, match="the kernel spans 5 steps"):
+        Sequential([Input(shape=(4, F)), Conv1D(4, 5), GRU(5)])
+    with pytest.raises(ValueError, match="pool_size 2 is longer than the input's 1 steps"):
+        m.predict(RNG.normal(size=(2, 5, F)).astype(np.float32))

@@ -71,7 +71,13 @@ class Conv1D(Layer):
         return (span - 1, 0) if self.padding == "causal" else (0, 0)
 
     def call(self, x: Tensor, lengths):
-        xt = F.pad(x.transpose(1, 2), self._pads(x.shape[1]))  # (B, C, T + pads)
+        pads = self._pads(x.shape[1])
+        span = (self.kernel_size - 1) * self.dilation_rate + 1
+        if x.shape[1] + sum(pads) < span:
+            raise ValueError(f"Conv1D: the kernel spans {span} steps (kernel_size "
+                             f"{self.kernel_size}, dilation_rate {self.dilation_rate}) but the "
+                             f"input has {x.shape[1]}; give longer sequences or padding='same'.")
+        xt = F.pad(x.transpose(1, 2), pads)  # (B, C, T + pads)
         y = F.conv1d(xt, self.kernel.permute(2, 1, 0), self.bias, self.strides,
                      dilation=self.dilation_rate)  # (B, F, T')
         fn = ACTIVATIONS[self.activation]
@@ -124,6 +130,10 @@ class MaxPooling1D(Layer):
         super().build(input_shape)
 
     def call(self, x: Tensor, lengths):
+        if self.padding == "valid" and x.shape[1] < self.pool_size:
+            raise ValueError(f"MaxPooling1D: pool_size {self.pool_size} is longer than the "
+                             f"input's {x.shape[1]} steps; give longer sequences or "
+                             f"padding='same'.")
         xt = x.transpose(1, 2)  # (B, C, T)
         if self.padding == "same":
             xt = F.pad(xt, _same_pads(x.shape[1], self.pool_size, self.strides),

@@ -98,10 +98,12 @@ class Sequential(KerasModelAPI, nn.Module):
             raise ValueError(f"input_shape={tuple(input_shape)}: the last entry is the number "
                              f"of features and must be a positive integer; only the time "
                              f"length may be None.")
-        a = self._trace_once([2 if d is None else d for d in input_shape], ids)
+        # an open length traced at two lengths (long enough for a convolution's kernel): the
+        # output sizes that differ are open too
+        a = self._trace_once([64 if d is None else d for d in input_shape], ids)
         if None not in input_shape:
             return a
-        b = self._trace_once([3 if d is None else d for d in input_shape], ids)
+        b = self._trace_once([97 if d is None else d for d in input_shape], ids)
         return [tuple(p if p == q else None for p, q in zip(sa, sb, strict=True))
                 for sa, sb in zip(a, b, strict=True)]
 
