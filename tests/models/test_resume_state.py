@@ -221,3 +221,23 @@ def test_the_gpu_random_generators_are_kept_and_restored(tmp_path, monkeypatch):
     save_checkpoint(m, path, epoch=1, batch=0)
     restore(m, m.optimizer, path)
     assert len(put) == 1 and torch.equal(put[0][0], gens[0])
+
+
+def test_frozen_layers_resume_frozen_and_a_thawed_model_is_told_what_differs(tmp_path):
+    x, y = _data()
+    ckpt = str(tmp_path / "f.ckpt")
+
+    def frozen():
+        m = _model()
+        m.stack[0].trainable = False
+        m.compile(optimizer=Adam(learning_rate=1e-2, clipnorm=1.0), loss="mse")
+        return m
+
+    m = frozen()
+    gru = {k: v.clone() for k, v in m.stack[0].state_dict().items()}
+    m.fit(x, y, batch_size=16, epochs=1, verbose=0, callbacks=[ModelCheckpoint(ckpt)])
+    r = frozen()
+    r.fit(x, y, batch_size=16, epochs=2, verbose=0, resume_from=ckpt)
+    assert all(torch.equal(v, gru[k]) for k, v in r.stack[0].state_dict().items())
+    with pytest.raises(ValueError, match=r"layers\[0\]\.config\.trainable is False there"):
+        _model().fit(x, y, batch_size=16, epochs=2, verbose=0, resume_from=ckpt)

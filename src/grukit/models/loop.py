@@ -116,10 +116,11 @@ def restore(model, optimizer, path: str, state: dict | None = None) -> dict:
     read). A file of another architecture or optimizer is refused in one sentence, changing
     nothing."""
     state = read_checkpoint(path) if state is None else state
-    if json.loads(state["config"]) != json.loads(json.dumps(model.get_config())):
+    saved, own = json.loads(state["config"]), json.loads(json.dumps(model.get_config()))
+    if saved != own:
         raise ValueError(f"{path!r} was written by another architecture (or, for a task, "
-                         f"other training settings); resume it with the model and settings it "
-                         f"was saved from.")
+                         f"other training settings: {_first_difference(saved, own)}); resume "
+                         f"it with the model and settings it was saved from.")
     own = compiled_with(model)
     what = {"loss": "the loss", "dtype": "the dtype",
             "before_step": "the optimizer's clipping and weight decay"}
@@ -164,6 +165,24 @@ def restore(model, optimizer, path: str, state: dict | None = None) -> dict:
     if extra is not None:
         model.load_training_state(extra)
     return state
+
+
+def _first_difference(saved, own, where: str = "config") -> str:
+    """Where two configs first differ, e.g. "layers[0].config.trainable is False there,
+    absent here"."""
+    if isinstance(saved, dict) and isinstance(own, dict):
+        for k in [*saved, *(k for k in own if k not in saved)]:
+            if k not in own or k not in saved:
+                there = f"{saved[k]!r} there" if k in saved else "absent there"
+                here = f"{own[k]!r} here" if k in own else "absent here"
+                return f"{where}.{k} is {there}, {here}"
+            if saved[k] != own[k]:
+                return _first_difference(saved[k], own[k], f"{where}.{k}")
+    if isinstance(saved, list) and isinstance(own, list) and len(saved) == len(own):
+        for i, (a, b) in enumerate(zip(saved, own, strict=True)):
+            if a != b:
+                return _first_difference(a, b, f"{where}[{i}]")
+    return f"{where} is {saved!r} there, {own!r} here"[:200]
 
 
 def resume_at_epoch_end(model, optimizer, path: str | None) -> int:
