@@ -241,3 +241,38 @@ def test_frozen_layers_resume_frozen_and_a_thawed_model_is_told_what_differs(tmp
     assert all(torch.equal(v, gru[k]) for k, v in r.stack[0].state_dict().items())
     with pytest.raises(ValueError, match=r"layers\[0\]\.config\.trainable is False there"):
         _model().fit(x, y, batch_size=16, epochs=2, verbose=0, resume_from=ckpt)
+
+
+def test_numpy_numbers_in_the_training_state_leave_the_checkpoint_readable(tmp_path):
+    """A seed given as np.int64 and a monitored metric a callback logs as np.float64 (what
+    scikit-learn's metrics return) are written as Python numbers: the loader that reads a
+    checkpoint back (torch.load(weights_only=True)) refuses numpy objects."""
+    from grukit.models import EarlyStopping, LambdaCallback, ReduceLROnPlateau
+
+    x, y = _data()
+    ckpt, best = str(tmp_path / "last.ckpt"), str(tmp_path / "best.ckpt")
+
+    def run(epochs, resume):
+        f1 = LambdaCallback(on_epoch_end=lambda e, logs: logs.update(
+            val_f1=np.float64(0.5 + e / 10)))
+        return _model().fit(
+            x, y, batch_size=16, epochs=epochs, seed=np.int64(7), verbose=0,
+            resume_from=ckpt if resume else None,
+            callbacks=[f1, EarlyStopping("val_f1", mode="max", patience=3),
+                       ReduceLROnPlateau("val_f1", mode="max", patience=3),
+                       ModelCheckpoint(best, monitor="val_f1", mode="max", save_best_only=True),
+                       ModelCheckpoint(ckpt)])
+
+    run(1, resume=False)
+    assert run(2, resume=True).epoch == [1]
+
+
+def test_a_numpy_seed_orders_the_epochs_as_the_same_int():
+    x, y = _data()
+    a, b = _model(), _model()
+    a.fit(x, y, batch_size=16, epochs=1, seed=7, verbose=0)
+    b.fit(x, y, batch_size=16, epochs=1, seed=np.int64(7), verbose=0)
+    for k, v in a.state_dict().items():
+        assert torch.equal(b.state_dict()[k], v)
+    with pytest.raises(TypeError, match="seed must be a whole number"):
+        _model().fit(x, y, epochs=1, seed=1.5, verbose=0)

@@ -10,6 +10,7 @@ uninterrupted single-process run with the same seed.
 
 from __future__ import annotations
 
+import numbers
 import os
 import weakref
 
@@ -60,6 +61,11 @@ def run_fit(model, x, y, *, batch_size, epochs, verbose, callbacks, validation_d
     if batch_size % world:
         raise ValueError(f"batch_size={batch_size} must divide by the {world} processes: each "
                          f"takes batch_size / world_size samples of every global batch.")
+    if seed is not None:  # np.int64(7) too: the sampler's torch generator takes an int
+        if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
+            raise TypeError(f"seed must be a whole number (or None to draw one); got "
+                            f"{seed!r}.")
+        seed = int(seed)
     # how the epochs are cut into batches: a mid-epoch checkpoint goes on at its batch
     # number, which names the same samples only under the same plan
     plan = {"batch_size": batch_size, "samples": len(dataset), "shuffle": bool(shuffle)}

@@ -177,7 +177,23 @@ def save_checkpoint(model, path: str, epoch: int, batch: int, extra=None,
         state["extra"] = extra
     if best is not None:
         state["best"] = best
+    state = _plain(state)
     atomic_write(path, lambda tmp: torch.save(state, tmp))
+
+
+def _plain(obj):
+    """``obj`` with numpy scalars (a seed np.int64(7), a metric a callback logged as
+    np.float64, a rate set as one) as Python numbers, dicts and lists walked: the
+    ``weights_only`` loader that reads checkpoints back refuses numpy objects."""
+    import numpy as np
+
+    if isinstance(obj, dict):
+        return {k: _plain(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(_plain(v) for v in obj)
+    if isinstance(obj, np.generic):
+        return obj.item()
+    return obj
 
 
 def compiled_with(model) -> dict:
