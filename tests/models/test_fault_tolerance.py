@@ -200,3 +200,23 @@ def test_csv_logger_that_cannot_write_is_refused_before_training(tmp_path):
         with pytest.raises((ValueError, OSError), match=what):
             model.fit(x, y, epochs=1, verbose=0, callbacks=[CSVLogger(str(path))])
     assert all(torch.equal(v, before[k]) for k, v in model.state_dict().items())
+
+
+def test_csv_logger_appends_below_a_bom_header_and_refuses_utf16(tmp_path):
+    x = np.random.default_rng(1).normal(size=(8, 5, 2)).astype("float32")
+    y = x.mean(axis=(1, 2))[:, None]
+    model = Sequential([GRU(2, input_shape=(5, 2)), Dense(1)])
+    model.compile(optimizer="sgd", loss="mse")
+    log = tmp_path / "log.csv"
+    log.write_bytes("\ufeffepoch,loss\r\n0,1.5\r\n".encode())  # saved by a spreadsheet
+    model.fit(x, y, epochs=1, verbose=0, callbacks=[CSVLogger(str(log), append=True)])
+    assert log.read_text(encoding="utf-8-sig").splitlines()[:2] == ["epoch,loss", "0,1.5"]
+    assert len(log.read_text().splitlines()) == 3
+    log.write_text("epoch,loss\n0,1.5\n1,1.2")  # the last row's newline never written
+    model.fit(x, y, epochs=1, verbose=0, callbacks=[CSVLogger(str(log), append=True)])
+    assert [r.count(",") for r in log.read_text().splitlines()] == [1, 1, 1, 1]
+    log.write_bytes("epoch,loss\n0,1.5\n".encode("utf-16"))
+    kept = log.read_bytes()
+    with pytest.raises(ValueError, match="so the file was kept"):
+        model.fit(x, y, epochs=1, verbose=0, callbacks=[CSVLogger(str(log), append=True)])
+    assert log.read_bytes() == kept

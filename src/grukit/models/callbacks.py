@@ -338,12 +338,18 @@ class CSVLogger(Callback):
         self._started = True
         old = None
         if self.append and os.path.exists(self.filename) and os.path.getsize(self.filename):
-            with open(self.filename) as f:
+            # a BOM is no part of the first column's name; undecodable bytes (UTF-16, say)
+            # make a header that differs, refused below in one sentence
+            with open(self.filename, encoding="utf-8-sig", errors="replace") as f:
                 old = f.readline().rstrip("\r\n")
             if old != header:
                 raise ValueError(f"CSVLogger(append=True): {self.filename!r} has the columns "
                                  f"{old!r} but this run logs {header!r}, so the file was kept; "
                                  f"log to another file or pass append=False to overwrite it.")
+            with open(self.filename, "rb") as f:  # a row cut short by a kill: end it first
+                f.seek(-1, os.SEEK_END)
+                if f.read(1) not in b"\r\n":
+                    row = "\n" + row
         with open(self.filename, "a" if old is not None else "w") as f:
             f.write(("" if old is not None else header + "\n") + row)
 
