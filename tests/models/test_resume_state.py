@@ -276,3 +276,33 @@ def test_a_numpy_seed_orders_the_epochs_as_the_same_int():
         assert torch.equal(b.state_dict()[k], v)
     with pytest.raises(TypeError, match="seed must be a whole number"):
         _model().fit(x, y, epochs=1, seed=1.5, verbose=0)
+
+
+@pytest.mark.parametrize("kind", ["arrays", "dataset"])
+def test_dropout_masks_after_a_mid_epoch_resume_are_the_uninterrupted_runs(tmp_path, kind):
+    from grukit.layers import Dropout
+
+    x, y = _data()
+    data = (x, y) if kind == "arrays" else (
+        torch.utils.data.TensorDataset(torch.tensor(x), torch.tensor(y)), None)
+
+    def model():
+        torch.manual_seed(0)
+        m = Sequential([GRU(4, input_shape=(6, 2), dropout=0.3), Dropout(0.3), Dense(1)])
+        m.compile(optimizer="adam", loss="mse")
+        return m
+
+    def fit(m, *cbs, resume=None):
+        return m.fit(*data, batch_size=8, epochs=2, seed=7, verbose=0, callbacks=list(cbs),
+                     resume_from=resume)
+
+    full = model()
+    h = fit(full)
+    ckpt = str(tmp_path / "d.ckpt")
+    with pytest.raises(KeyboardInterrupt):
+        fit(model(), ModelCheckpoint(ckpt, every_n_batches=2), _Stop(epoch=1, at=3))
+    resumed = model()
+    np.testing.assert_allclose(fit(resumed, resume=ckpt).history["loss"],
+                               h.history["loss"][1:], rtol=1e-6)
+    for k, v in full.state_dict().items():
+        torch.testing.assert_close(resumed.state_dict()[k], v, rtol=0, atol=1e-6)

@@ -233,8 +233,12 @@ def _tensor_batches(x: torch.Tensor, y: torch.Tensor, w: torch.Tensor | None, sa
     with one index per batch: the batches a DataLoader would collate sample by sample,
     without its per-sample work."""
     # the one draw from torch's RNG a DataLoader makes per epoch (its workers' base seed),
-    # made here too so that the dropout masks that follow stay those of a DataLoader run
+    # made here too so that the dropout masks that follow stay those of a DataLoader run;
+    # resumed mid-epoch (skip), the checkpoint's RNG state already follows it: kept as it is
+    kept = torch.get_rng_state() if skip else None
     torch.empty((), dtype=torch.int64).random_()
+    if kept is not None:
+        torch.set_rng_state(kept)
     order = torch.tensor(list(sampler), dtype=torch.long)  # (n,)
     for step, idx in enumerate(order.split(size)):  # idx: (size,)
         if step >= skip:  # batches before `skip` were done before the resumed checkpoint
@@ -249,7 +253,11 @@ def _loader_batches(dataset, sampler, size: int, skip: int):
     sampler's order."""
     from torch.utils.data import DataLoader
 
-    for step, batch in enumerate(DataLoader(dataset, batch_size=size, sampler=sampler)):
+    kept = torch.get_rng_state() if skip else None
+    batches = iter(DataLoader(dataset, batch_size=size, sampler=sampler))  # draws once
+    if kept is not None:  # resumed mid-epoch: the checkpoint's RNG state follows that draw
+        torch.set_rng_state(kept)
+    for step, batch in enumerate(batches):
         if step >= skip:
             yield batch
 
