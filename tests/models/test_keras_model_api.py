@@ -130,3 +130,43 @@ def test_shapes_names_weights_and_pop_as_keras(tmp_path):
     with pytest.raises(ValueError, match="another architecture"):
         wrong.load_weights(tmp_path / "w.weights.h5")
     assert all(torch.equal(a, b) for a, b in zip(w0, wrong.parameters(), strict=True))
+
+
+def test_a_model_without_an_input_shape_is_built_from_its_first_data_as_keras():
+    from grukit.layers import Embedding
+
+    ids = np.random.RandomState(0).randint(1, 50, (24, 9))
+    labels = (ids.sum(1) % 2)[:, None]
+    m = Sequential([Embedding(50, 6), GRU(4), Dense(1, activation="sigmoid")])
+    assert not m.built
+    m.compile(optimizer="adam", loss="binary_crossentropy", metrics=["accuracy"])
+    h = m.fit(ids, labels, epochs=2, batch_size=8, verbose=0)
+    assert m.built and m.input_shape == (None, None) and len(h.history["loss"]) == 2
+    assert m.predict(ids[:3, :5]).shape == (3, 1)  # another length: the time axis is open
+    seq = Sequential([GRU(4), Dense(1)])
+    seq.compile(optimizer=go_adam(), loss="mse")
+    ds = torch.utils.data.TensorDataset(torch.tensor(X), torch.tensor(Y))
+    assert list(seq.parameters()) == []
+    seq.fit(ds, epochs=1, verbose=0)
+    # Keras' GRU(4) on 2 features: 3·4·(2 + 4) + 2·3·4 weights; Dense(1): 5
+    assert seq.input_shape == (None, None, 2) and seq.count_params() == 72 + 24 + 5
+    assert seq.optimizer.learning_rate == pytest.approx(0.01)
+    with pytest.raises(ValueError, match="has no weights yet"):
+        Sequential([GRU(4), Dense(1)]).compile(
+            optimizer=torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1), loss="mse")
+
+
+def go_adam():
+    from grukit.models.optimizers import Adam
+
+    return Adam(learning_rate=0.01)
+
+
+def test_keras_2_arguments_input_dim_and_input_length():
+    from grukit.layers import Embedding
+
+    k = keras.Sequential([keras.layers.Dense(3, input_dim=8), keras.layers.Dense(1)])
+    g = Sequential([Dense(3, input_dim=8), Dense(1)])
+    assert g.input_shape == k.input_shape == (None, 8)
+    with pytest.warns(UserWarning, match="input_length is not needed"):
+        Embedding(10, 4, input_length=5)

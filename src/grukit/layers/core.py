@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import warnings
 
 import numpy as np
 import torch
@@ -69,8 +70,11 @@ class Layer(nn.Module):
     ``trainable=False`` (or ``layer.trainable = False`` later) freezes the layer's weights,
     as in Keras: ``fit`` leaves them as they are."""
 
-    def __init__(self, *, input_shape=None, name: str | None = None, trainable: bool = True):
+    def __init__(self, *, input_shape=None, name: str | None = None, trainable: bool = True,
+                 input_dim: int | None = None):
         super().__init__()
+        if input_dim is not None and input_shape is None:  # Keras' Dense(12, input_dim=8)
+            input_shape = (input_dim,)
         self.input_shape = check_input_shape(input_shape, type(self).__name__)
         self.layer_name = name
         self.built = False
@@ -221,7 +225,11 @@ class Embedding(Layer):
     """Token ids (B, T) -> vectors (B, T, output_dim). With ``mask_zero=True`` id 0 is
     padding: sequences must be right-padded, and their lengths go to the next layers."""
 
-    def __init__(self, input_dim: int, output_dim: int, mask_zero: bool = False, **kwargs):
+    def __init__(self, input_dim: int, output_dim: int, mask_zero: bool = False,
+                 input_length: int | None = None, **kwargs):
+        if input_length is not None:  # Keras 2's; Keras 3 warns and reads the shape from data
+            warnings.warn("Embedding: input_length is not needed (the model is built from its "
+                          "first data); remove it.", UserWarning, stacklevel=2)
         super().__init__(**kwargs)
         self.input_dim = positive_int(input_dim, "Embedding: input_dim (the vocabulary size)")
         self.output_dim = positive_int(output_dim, "Embedding: output_dim")

@@ -277,23 +277,28 @@ class Sequential(KerasModelAPI, nn.Module):
         if not (isinstance(jit_compile, bool) or isinstance(jit_compile, str)
                 and jit_compile == "auto"):
             raise ValueError(f"jit_compile must be True, False or 'auto'; got {jit_compile!r}.")
-        if not self.built:
+        # Keras builds a model given no input shape from the first data it sees; so does
+        # this one, and the optimizer over its weights is made then (_build_from)
+        later = not self.built and (not len(self.stack) or self.stack[0].input_shape is None)
+        if later and isinstance(optimizer, torch.optim.Optimizer):
+            raise ValueError("the model has no weights yet (its first layer has no input_shape), "
+                             "so a torch optimizer cannot hold them; give the optimizer's name "
+                             "or a grukit.models.optimizers object, or build the model first.")
+        if not self.built and not later:
             self.build()
         self._named_optimizer = not isinstance(optimizer, torch.optim.Optimizer)
         self._stale = None
-        if isinstance(optimizer, torch.optim.Optimizer):
-            self.optimizer = optimizer
-        elif isinstance(optimizer, optimizers.Optimizer):  # Adam(learning_rate=...)
-            self.optimizer = optimizer.build(self.named_parameters())
-        elif not (isinstance(optimizer, str) or callable(optimizer)):
+        if not (isinstance(optimizer, (str, torch.optim.Optimizer, optimizers.Optimizer))
+                or callable(optimizer)):
             raise TypeError(f"optimizer must be a name ('adam'), a grukit.models.optimizers "
                             f"object (e.g. grukit.models.optimizers.Adam(learning_rate=1e-4), "
                             f"Keras' arguments) or a torch optimizer; got a "
                             f"{type(optimizer).__module__}.{type(optimizer).__name__}.")
-        else:
-            name = optimizer.lower() if isinstance(optimizer, str) else optimizer  # "Adam"
-            self.optimizer = training.resolve("optimizer", training.OPTIMIZERS,
-                                              name)(self.parameters())
+        if isinstance(optimizer, str):
+            training.resolve("optimizer", training.OPTIMIZERS, optimizer.lower())  # known?
+        self._optimizer_given, self.optimizer = optimizer, None
+        if not later:
+            self._make_optimizer()
         self.loss_name = loss if isinstance(loss, str) else getattr(loss, "__name__", "loss")
         if isinstance(loss, str) or not callable(loss):
             self.loss_fn = training.resolve("loss", training.LOSSES, loss)
@@ -311,14 +316,47 @@ class Sequential(KerasModelAPI, nn.Module):
         self._jit_step = None  # torch.compile(fit.forward_loss), made by the first fit
         self.compiled = True
 
+    def _make_optimizer(self) -> None:
+        """The optimizer ``compile`` was given, over the built model's weights."""
+        optimizer = self._optimizer_given
+        if isinstance(optimizer, torch.optim.Optimizer):
+            self.optimizer = optimizer
+        elif isinstance(optimizer, optimizers.Optimizer):  # Adam(learning_rate=...)
+            self.optimizer = optimizer.build(self.named_parameters())
+        else:
+            name = optimizer.lower() if isinstance(optimizer, str) else optimizer  # "Adam"
+            self.optimizer = training.resolve("optimizer", training.OPTIMIZERS,
+                                              name)(self.parameters())
+
+    def _build_from(self, x) -> None:
+        """Build a model that has no input shape from data ``x`` (a tensor, Dataset or
+        DataLoader), as Keras does at the first fit, evaluate or predict: the time length is
+        left open (an Embedding's ids (T,) -> (None,), sequences (T, F) -> (None, F)); then
+        make the optimizer ``compile`` was given."""
+        if self.built or not len(self.stack) or self.stack[0].input_shape is not None:
+            return
+        if isinstance(x, torch.utils.data.DataLoader):
+            x = x.dataset
+        if isinstance(x, torch.utils.data.Dataset):
+            if not len(x):
+                return  # the empty data is refused where it is counted
+            first = x[0]
+            x = torch.as_tensor(first[0] if isinstance(first, (tuple, list)) else first)[None]
+        sample = tuple(x.shape[1:])
+        if isinstance(self.stack[0], Embedding) or len(sample) >= 2:
+            sample = (None, *sample[1:])
+        self.build(sample)
+        if self.compiled and self.optimizer is None:
+            self._make_optimizer()
+
     def _check_compiled(self, what: str) -> None:
         if not self.compiled:
             raise RuntimeError(f"call compile(optimizer=..., loss=...) before {what}().")
         if getattr(self, "_stale", None) and what in ("fit", "train_on_batch"):
             raise RuntimeError(f"{self._stale}; call compile again (with an optimizer over "
                                f"model.parameters()) before {what}().")
-        if what in ("fit", "train_on_batch") and not any(p.requires_grad
-                                                         for p in self.parameters()):
+        if what in ("fit", "train_on_batch") and self.built and not any(
+                p.requires_grad for p in self.parameters()):
             warnings.warn("The model does not have any trainable weights (every layer has "
                           "trainable=False): the loss is computed, nothing is trained.",
                           UserWarning, stacklevel=3)
@@ -334,11 +372,13 @@ class Sequential(KerasModelAPI, nn.Module):
             if y is not None:
                 raise ValueError(f"y must be None when x is a {type(x).__name__}: it yields "
                                  f"(x, y) pairs itself.")
+            self._build_from(x)
             return x, None
         if x is None:
             raise ValueError("x is None; pass the inputs as an array, a tensor, a torch Dataset "
                              "or a DataLoader.")
         x = training.as_tensor(x, names[0])
+        self._build_from(x)
         if len(self.stack) and not isinstance(self.stack[0], Embedding) \
                 and not x.is_floating_point():
             x = x.float()  # integer or boolean features, cast as Keras casts to its float32
