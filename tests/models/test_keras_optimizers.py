@@ -29,6 +29,8 @@ CASES = {
                                                 global_clipnorm=0.5)),
     "adagrad-options": ("Adagrad", dict(learning_rate=0.1, initial_accumulator_value=0.5,
                                         epsilon=1e-6, weight_decay=0.02)),
+    "adagrad-large-epsilon": ("Adagrad", dict(learning_rate=0.1, initial_accumulator_value=0.0,
+                                              epsilon=0.5)),  # ε inside the root, as Keras
 }
 
 

@@ -190,8 +190,35 @@ class Adagrad(Optimizer):
         self.epsilon = _number(epsilon, "Adagrad: epsilon")
 
     def _make(self, params):
-        return training._fused(training.KerasAdagrad, params, lr=self.learning_rate,
-                               initial_accumulator_value=self.initial, eps=self.epsilon)
+        return KerasAdagrad(params, lr=self.learning_rate,
+                            initial_accumulator_value=self.initial, eps=self.epsilon)
+
+
+class KerasAdagrad(training.KerasAdagrad):
+    """Keras 3's Adagrad, whose ε sits inside the root where torch's Adagrad adds it
+    outside (√s + ε): per parameter w with gradient g,
+
+        s ← s + g²          w ← w − lr · g / √(s + ε)
+
+    (the state keeps torch's Adagrad's names, ``sum`` and ``step``, so its checkpoints
+    resume in it)."""
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        loss = None
+        if closure is not None:
+            with torch.enable_grad():
+                loss = closure()
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                state = self.state[p]
+                state["step"] += 1
+                s = state["sum"]  # same shape as p
+                s.addcmul_(p.grad, p.grad, value=1)
+                p.addcdiv_(p.grad, (s + group["eps"]).sqrt_(), value=-group["lr"])
+        return loss
 
 
 __all__ = ["SGD", "Adagrad", "Adam", "AdamW", "Optimizer", "RMSprop"]
