@@ -70,9 +70,26 @@ class Layer(nn.Module):
     ``trainable=False`` (or ``layer.trainable = False`` later) freezes the layer's weights,
     as in Keras: ``fit`` leaves them as they are."""
 
+    # Keras' regularizer arguments a layer takes -> the names of the parameters each covers
+    # (``regularized``); a layer without weights takes none
+    REGULARIZED: dict[str, tuple[str, ...]] = {}
+
     def __init__(self, *, input_shape=None, name: str | None = None, trainable: bool = True,
-                 input_dim: int | None = None):
+                 input_dim: int | None = None, **regularizers):
         super().__init__()
+        cls = type(self).__name__
+        if regularizers.get("activity_regularizer") is not None:
+            raise ValueError(f"{cls}: activity_regularizer has no grukit form; leave it out "
+                             f"(the weight regularizers are there).")
+        regularizers.pop("activity_regularizer", None)
+        unknown = sorted(set(regularizers) - set(self.REGULARIZED))
+        if unknown:
+            raise TypeError(f"{cls}.__init__() got an unexpected keyword argument "
+                            f"{unknown[0]!r}.")
+        from . import regularizers as regs
+
+        self.regularizers = {k: r for k, v in regularizers.items()
+                             if (r := regs.get(v, f"{cls}: {k}")) is not None}
         if input_dim is not None and input_shape is None:  # Keras' Dense(12, input_dim=8)
             input_shape = (input_dim,)
         self.input_shape = check_input_shape(input_shape, type(self).__name__)
@@ -107,6 +124,15 @@ class Layer(nn.Module):
                     layer.requires_grad_(layer._trainable and self._trainable)
         return self.call(x, lengths)
 
+    def regularization_loss(self):
+        """Σ of the regularizers' penalties on the weights they cover (0.0 without any)."""
+        total = 0.0
+        for arg, reg in self.regularizers.items():
+            for name, p in self.named_parameters():
+                if any(part in name for part in self.REGULARIZED[arg]):
+                    total = total + reg(p)
+        return total
+
     def get_weights(self) -> list:
         """The weights as Keras 3's layer of the same name holds them (numpy arrays, Keras'
         shapes and gate order; ``keras_weights``)."""
@@ -128,6 +154,7 @@ class Layer(nn.Module):
             cfg["name"] = self.layer_name
         if not self._trainable:
             cfg["trainable"] = False
+        cfg |= {k: r.get_config() for k, r in self.regularizers.items()}
         return {"class": type(self).__name__, "config": cfg}
 
     def _config(self) -> dict:
@@ -180,6 +207,8 @@ def _activation(name):
 class Dense(Layer):
     """y = act(x Wᵀ + b) on the last axis; x (B, ..., F) -> (B, ..., units)."""
 
+    REGULARIZED = {"kernel_regularizer": ("linear.weight",), "bias_regularizer": ("linear.bias",)}
+
     def __init__(self, units: int, activation: str | None = None, use_bias: bool = True,
                  **kwargs):
         super().__init__(**kwargs)
@@ -224,6 +253,8 @@ class Dropout(Layer):
 class Embedding(Layer):
     """Token ids (B, T) -> vectors (B, T, output_dim). With ``mask_zero=True`` id 0 is
     padding: sequences must be right-padded, and their lengths go to the next layers."""
+
+    REGULARIZED = {"embeddings_regularizer": ("embedding.weight",)}
 
     def __init__(self, input_dim: int, output_dim: int, mask_zero: bool = False,
                  input_length: int | None = None, **kwargs):

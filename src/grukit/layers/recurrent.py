@@ -75,13 +75,19 @@ class _Recurrent(Layer):
     """
 
     spec: ClassVar[CellSpec] = cells.GRU
+    # Keras' kernel, recurrent kernel and bias(es) of every direction
+    REGULARIZED = {"kernel_regularizer": ("weight_ih",), "recurrent_regularizer": ("weight_hh",),
+                   "bias_regularizer": ("bias_ih", "bias_hh")}
 
     def __init__(self, units: int, *, return_sequences: bool = False,
                  return_state: bool = False, go_backwards: bool = False,
                  stateful: bool = False, dropout: float = 0.0, recurrent_dropout: float = 0.0,
                  zoneout: float = 0.0, backend: str = "auto", input_shape=None,
                  name: str | None = None, trainable: bool = True, **options):
-        super().__init__(input_shape=input_shape, name=name, trainable=trainable)
+        regularizers = {k: options.pop(k) for k in (*self.REGULARIZED, "activity_regularizer")
+                        if k in options}
+        super().__init__(input_shape=input_shape, name=name, trainable=trainable,
+                         **regularizers)
         cls, spec = type(self).__name__, self.spec
         units = positive_int(units, f"{cls}: units")
         dropout = check_rate(dropout, f"{cls}: dropout")

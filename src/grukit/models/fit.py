@@ -195,9 +195,12 @@ def forward_loss(module, loss_fn, xb, yb, wb=None, each=None):
     model is an argument, not a closure, so that the compiled step of a copied model trains
     the copy."""
     pred, lengths = module(xb, return_lengths=True)
-    if wb is not None:
-        return weighted(each, pred, yb, lengths, wb), pred, lengths
-    return masked(loss_fn, pred, yb, lengths), pred, lengths
+    loss = masked(loss_fn, pred, yb, lengths) if wb is None else \
+        weighted(each, pred, yb, lengths, wb)
+    penalty = getattr(module, "module", module).regularization_loss()  # DDP: its model's
+    if isinstance(penalty, torch.Tensor):  # the weight regularizers' (0.0 without any)
+        loss = loss + penalty
+    return loss, pred, lengths
 
 
 def _mean_count(fn, pred, yb, lengths, n: int) -> tuple[float, int]:

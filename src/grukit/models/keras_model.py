@@ -61,6 +61,25 @@ class KerasModelAPI:
     def non_trainable_weights(self) -> list:
         return [p for p in self.weights if not p.requires_grad]
 
+    def regularization_loss(self):
+        """Σ of every layer's weight regularizers' penalties (0.0 without any), which
+        ``fit`` and ``evaluate`` add to the loss, as Keras adds ``model.losses``."""
+        from ..layers import Layer
+
+        total = 0.0
+        for layer in self.modules():
+            if isinstance(layer, Layer) and layer.regularizers:
+                total = total + layer.regularization_loss()
+        return total
+
+    @property
+    def losses(self) -> list:
+        """The regularization penalties, one per layer that has any (Keras' ``losses``)."""
+        from ..layers import Layer
+
+        return [layer.regularization_loss() for layer in self.modules()
+                if isinstance(layer, Layer) and layer.regularizers]
+
     @property
     def trainable(self) -> bool:
         """False when every layer is frozen; setting it sets every layer's, as Keras."""

@@ -421,7 +421,7 @@ class Sequential(KerasModelAPI, nn.Module):
         (Keras weighs its ``metrics`` by nothing)."""
         loss = training.masked(self.loss_fn, pred, target, lengths) if weights is None else \
             training.weighted(self.loss_each, pred, target, lengths, weights)
-        out = {"loss": float(loss)}
+        out = {"loss": float(loss + self.regularization_loss())}  # Keras adds it here too
         for name, fn in self.metric_fns.items():
             out[name] = float(training.masked(fn, pred, target, lengths))
         return out
