@@ -32,3 +32,26 @@ def test_import_is_light():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_demo_refuses_no_training_in_one_sentence(capsys):
+    # --steps 0 raised UnboundLocalError; --epochs 0 or -1 trained nothing and exited 0;
+    # --steps -3 sliced the windows from the end and trained on nearly all of them
+    for flag, value in (("--steps", "0"), ("--steps", "-3"), ("--epochs", "0"),
+                        ("--epochs", "-1")):
+        assert main(["demo", flag, value]) == 2
+        err = capsys.readouterr().err.strip()
+        assert err == f"grukit demo: error: {flag} must be 1 or more; got {value}.", err
+
+
+def test_demo_train_mse_is_the_epoch_mean_not_the_last_batch():
+    import torch
+
+    from grukit.cli import _train_epoch
+
+    x = torch.arange(70, dtype=torch.float32).reshape(70, 1)
+    w = torch.zeros(1, requires_grad=True)
+    opt = torch.optim.SGD([w], lr=0.0)  # the model stays x * 0: each window's error is x²
+    # 3 steps of 32 cover all 70 windows once (batches of 32, 32, 6)
+    got = _train_epoch(lambda xb: xb * w, opt, x, x.clone(), steps=3)
+    assert abs(got - float(torch.mean(x ** 2))) < 1e-3 * float(torch.mean(x ** 2))

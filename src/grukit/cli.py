@@ -15,7 +15,11 @@ def _demo(args: argparse.Namespace) -> int:
 
     from . import count_params
     from . import nn as gnn
+    from ._runs import UsageError
 
+    for flag, value in (("--epochs", args.epochs), ("--steps", args.steps)):
+        if value < 1:
+            raise UsageError(f"{flag} must be 1 or more; got {value}.")
     torch.manual_seed(args.seed)
     print(f"grukit {__version__} demo: GRU(64) on windows of 100 steps, 1 feature\n")
 
@@ -81,18 +85,30 @@ def _demo(args: argparse.Namespace) -> int:
           f"(naive last-value MSE {naive:.4f})")
     for epoch in range(args.epochs):
         start = time.perf_counter()
-        perm = torch.randperm(len(x_tr))[: args.steps * 32]
-        for i in range(0, len(perm), 32):
-            idx = perm[i:i + 32]
-            loss = torch.mean((predict(x_tr[idx]) - y_tr[idx]) ** 2)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
+        train = _train_epoch(predict, opt, x_tr, y_tr, args.steps)
         with torch.no_grad():
             val = torch.mean((predict(x_va) - y_va) ** 2).item()
-        print(f"  epoch {epoch + 1}: train MSE {loss.item():.4f}  val MSE {val:.4f}  "
+        print(f"  epoch {epoch + 1}: train MSE {train:.4f}  val MSE {val:.4f}  "
               f"({time.perf_counter() - start:.1f} s)")
     return 0
+
+
+def _train_epoch(predict, opt, x, y, steps: int, batch: int = 32) -> float:
+    """``steps`` mini-batches of ``batch`` random windows (at most all of them, each once)
+    -> the epoch's train MSE: the mean of (predict(x_i) - y_i)² over every window it
+    trained on, as each batch saw it (Keras' epoch loss), not the last batch's alone."""
+    import torch
+
+    perm = torch.randperm(len(x))[: steps * batch]
+    total = 0.0
+    for i in range(0, len(perm), batch):
+        idx = perm[i:i + batch]
+        loss = torch.mean((predict(x[idx]) - y[idx]) ** 2)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        total += loss.item() * len(idx)
+    return total / len(perm)
 
 
 def _output_file(path: str, what: str = "--output") -> str:
@@ -137,7 +153,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command")
     demo = sub.add_parser("demo", help="load torch weights, count parameters, train a GRU")
     demo.add_argument("--epochs", type=int, default=3)
-    demo.add_argument("--steps", type=int, default=20, help="mini-batches per epoch")
+    demo.add_argument("--steps", type=int, default=20,
+                      help="mini-batches of 32 per epoch (at most all 1,520 windows, 48)")
     demo.add_argument("--seed", type=int, default=0)
     demo.set_defaults(func=_demo)
     exp = sub.add_parser("export", help="write a saved task model as ONNX (or a torch.export "
