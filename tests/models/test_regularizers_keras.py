@@ -61,3 +61,17 @@ def test_embedding_regularizer_and_refusals():
         GRU(2, kernel_regularizer="l3")
     with pytest.raises(ValueError, match="must be a finite number"):
         R.l2(-1.0)
+
+
+def test_from_keras_keeps_the_regularizers():
+    from grukit.models import from_keras
+
+    kr, kl = keras.regularizers, keras.layers
+    k = keras.Sequential([keras.Input((6, 2)),
+                          kl.Bidirectional(kl.GRU(3, recurrent_regularizer=kr.l1(0.02))),
+                          kl.Dense(1, kernel_regularizer=kr.l1_l2(0.1, 0.2))])
+    g = from_keras(k)
+    assert float(g.regularization_loss()) == pytest.approx(float(sum(k.losses)), rel=1e-5)
+    k2 = keras.Sequential([keras.Input((6, 2)), kl.GRU(3, activity_regularizer="l2")])
+    with pytest.raises(ValueError, match="activity_regularizer has no grukit form"):
+        from_keras(k2)

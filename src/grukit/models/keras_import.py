@@ -39,9 +39,11 @@ def from_keras(model) -> Sequential:
     if shape is not None:
         ours.add(gl.Input(shape=shape))
     for k, layer in enumerate(model.layers):
-        converted = _layer(layer, f"layer {k} ({type(layer).__name__} {layer.name!r})")
+        where = f"layer {k} ({type(layer).__name__} {layer.name!r})"
+        converted = _layer(layer, where)
         if converted is not None:
             converted.trainable = bool(layer.trainable)  # a frozen Keras layer stays frozen
+            _regularizers(layer, converted, where)
             ours.add(converted)
     ours.build()
     ours.set_weights([w for w in model.get_weights()])
@@ -124,6 +126,27 @@ def _layer(layer, where: str):
                      f"Embedding, Masking, Flatten, GlobalAveragePooling1D, TimeDistributed, "
                      f"RepeatVector, SpatialDropout1D, LayerNormalization, Activation, Conv1D, "
                      f"MaxPooling1D and GlobalMaxPooling1D.")
+
+
+def _regularizers(layer, converted, where: str) -> None:
+    """Keras' weight regularizers of ``layer`` (a Bidirectional's: its wrapped layer's) on
+    the converted layer; a kind grukit has no form for is refused by name."""
+    from ..layers import regularizers as regs
+
+    if type(layer).__name__ == "Bidirectional":
+        layer, converted = layer.forward_layer, converted.layer
+    cfg = layer.get_config()
+    if cfg.get("activity_regularizer") is not None:
+        raise ValueError(f"{where}: activity_regularizer has no grukit form.")
+    for arg in converted.REGULARIZED:
+        given = cfg.get(arg)
+        if given is None:
+            continue
+        kind, c = given.get("class_name"), given.get("config", {})
+        if kind not in ("L1", "L2", "L1L2"):
+            raise ValueError(f"{where}: the {arg} {kind!r} has no grukit form; grukit has L1, "
+                             f"L2 and L1L2.")
+        converted.regularizers[arg] = regs.get({"class": kind, **c}, f"{where}: {arg}")
 
 
 def _activation(act, where: str):
