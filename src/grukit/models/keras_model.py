@@ -61,24 +61,26 @@ class KerasModelAPI:
     def non_trainable_weights(self) -> list:
         return [p for p in self.weights if not p.requires_grad]
 
+    def _regularized(self) -> list:
+        """The layers with weight regularizers, a wrapped layer (Bidirectional's) included."""
+        out = []
+        for top in self.stack:
+            inner = top._modules.get("layer")  # Bidirectional's, TimeDistributed's
+            out += [la for la in (top, inner) if la is not None and la.regularizers]
+        return out
+
     def regularization_loss(self):
         """Σ of every layer's weight regularizers' penalties (0.0 without any), which
         ``fit`` and ``evaluate`` add to the loss, as Keras adds ``model.losses``."""
-        from ..layers import Layer
-
         total = 0.0
-        for layer in self.modules():
-            if isinstance(layer, Layer) and layer.regularizers:
-                total = total + layer.regularization_loss()
+        for layer in self._regularized():
+            total = total + layer.regularization_loss()
         return total
 
     @property
     def losses(self) -> list:
         """The regularization penalties, one per layer that has any (Keras' ``losses``)."""
-        from ..layers import Layer
-
-        return [layer.regularization_loss() for layer in self.modules()
-                if isinstance(layer, Layer) and layer.regularizers]
+        return [layer.regularization_loss() for layer in self._regularized()]
 
     @property
     def trainable(self) -> bool:
