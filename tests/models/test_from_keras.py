@@ -75,3 +75,18 @@ def test_a_functional_model_is_refused():
     x = keras.Input((T, 3))
     with pytest.raises(TypeError, match="Keras Sequential"):
         from_keras(keras.Model(x, kl.GRU(2)(x)))
+
+
+@pytest.mark.parametrize("make", [
+    lambda: kl.Conv1D(3, 2, kernel_regularizer="l2",
+                      bias_regularizer=keras.regularizers.L1(0.1)),
+    lambda: kl.LayerNormalization(gamma_regularizer="l2",
+                                  beta_regularizer=keras.regularizers.L1L2(0.1, 0.2)),
+    lambda: kl.LayerNormalization(scale=False, beta_regularizer=keras.regularizers.L1(0.3)),
+], ids=["conv1d", "layer-norm", "layer-norm-center-only"])
+def test_conv_and_layer_norm_regularizers_come_across_with_keras_penalty(make):
+    # they were dropped: the converted model trained without Keras' penalty
+    k = _randomised(keras.Sequential([keras.Input((T, 2)), make(), kl.GRU(2)]))
+    want = sum(float(keras.ops.convert_to_numpy(v)) for v in k.losses)
+    assert want > 0
+    assert float(from_keras(k).regularization_loss()) == pytest.approx(want, rel=1e-5)

@@ -32,7 +32,9 @@ def _check_sequence(cls: str, input_shape) -> None:
 class Conv1D(Layer):
     """y[b, t] = act(Σ_j W[j] x[b, s·t + d·j] + bias) over the kernel's k taps, with x
     padded as ``padding`` says ("valid": none; "same": ⌈T / s⌉ outputs; "causal": (k − 1)·d
-    zeros before)."""
+    zeros before). ``kernel_regularizer`` / ``bias_regularizer`` as Keras'."""
+
+    REGULARIZED = {"kernel_regularizer": ("kernel",), "bias_regularizer": ("bias",)}
 
     def __init__(self, filters: int, kernel_size, strides=1, padding: str = "valid",
                  dilation_rate=1, activation=None, use_bias: bool = True,

@@ -94,7 +94,11 @@ class LayerNormalization(Layer):
 
         y = γ ⊙ (x − mean) / √(var + ε) + β        (mean, var over the features)
 
-    with Keras' ε = 1e-3 (torch's default is 1e-5); ``scale``/``center`` keep γ/β."""
+    with Keras' ε = 1e-3 (torch's default is 1e-5); ``scale``/``center`` keep γ/β;
+    ``gamma_regularizer`` / ``beta_regularizer`` as Keras'."""
+
+    REGULARIZED = {"gamma_regularizer": ("norm.weight",), "beta_regularizer": ("norm.bias",
+                                                                               "beta")}
 
     def __init__(self, axis: int = -1, epsilon: float = 1e-3, center: bool = True,
                  scale: bool = True, **kwargs):
