@@ -88,3 +88,25 @@ def test_clipnorm_takes_each_keras_variables_norm_in_every_kind_of_layer():
     g.fit(X, Y, epochs=2, batch_size=8, shuffle=False, verbose=0)
     for ours, theirs in zip(g.get_weights(), k.get_weights(), strict=True):
         np.testing.assert_allclose(ours, theirs, rtol=1e-4, atol=2e-6)
+
+
+def test_the_optimizer_object_given_to_compile_sets_and_reads_the_models_rate():
+    # as Keras' model.optimizer is that object: setting its rate after compile changed
+    # nothing (the model trained on at the old rate), and it read its first rate forever
+    from grukit.models import LearningRateScheduler
+
+    x, y = X[:8, 0], Y[:8]
+    g = Sequential([Dense(1, input_shape=(2,))])
+    opt = go.SGD(learning_rate=0.1)
+    g.compile(optimizer=opt, loss="mse")
+    opt.learning_rate = 0.0
+    assert g.optimizer.learning_rate == 0.0
+    start = g.get_weights()
+    g.fit(x, y, epochs=1, verbose=0)
+    for after, before in zip(g.get_weights(), start, strict=True):
+        np.testing.assert_array_equal(after, before)
+    g.optimizer.learning_rate = 0.4
+    g.fit(x, y, epochs=2, verbose=0, callbacks=[LearningRateScheduler(lambda e, lr: lr / 2)])
+    assert opt.learning_rate == pytest.approx(0.1)
+    with pytest.raises(ValueError, match="learning_rate must be a finite number"):
+        opt.learning_rate = float("nan")

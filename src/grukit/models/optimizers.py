@@ -19,6 +19,7 @@ from __future__ import annotations
 import math
 import numbers
 import re
+import weakref
 
 import torch
 
@@ -46,7 +47,8 @@ class Optimizer:
             raise TypeError(f"{cls}: learning_rate must be a number; a schedule object has no "
                             f"grukit form: use the LearningRateScheduler callback "
                             f"(grukit.models.LearningRateScheduler); got {learning_rate!r}.")
-        self.learning_rate = _number(learning_rate, f"{cls}: learning_rate")
+        self._built = None  # a weak reference to the torch optimizer build made last
+        self.learning_rate = learning_rate
         unsupported = {"use_ema": use_ema, "loss_scale_factor": loss_scale_factor,
                        "gradient_accumulation_steps": gradient_accumulation_steps}
         given = [k for k, v in unsupported.items() if v not in (None, False)]
@@ -62,6 +64,21 @@ class Optimizer:
                              else _number(weight_decay, f"{cls}: weight_decay"))
         self.name = name or cls.lower()
 
+    @property
+    def learning_rate(self) -> float:
+        """The rate; once ``compile`` has built the torch optimizer from this object, that
+        optimizer's (which a scheduler or ``model.optimizer.learning_rate = …`` sets), as
+        Keras' ``model.optimizer`` is the object given to ``compile``."""
+        built = self._built() if self._built is not None else None
+        return built.learning_rate if built is not None else self._rate
+
+    @learning_rate.setter
+    def learning_rate(self, value) -> None:
+        self._rate = _number(value, f"{type(self).__name__}: learning_rate")
+        built = self._built() if self._built is not None else None
+        if built is not None:  # after compile: the model trains on at this rate
+            built.learning_rate = self._rate
+
     def _make(self, params) -> torch.optim.Optimizer:
         raise NotImplementedError
 
@@ -76,6 +93,7 @@ class Optimizer:
         decay = None if self._decays_itself() else self.weight_decay
         if self.clip is not None or decay:
             opt.register_step_pre_hook(_BeforeStep(self.clip, decay, keras_variables(named)))
+        self._built = weakref.ref(opt)
         return opt
 
 
