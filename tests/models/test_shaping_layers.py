@@ -183,3 +183,16 @@ def test_masking_refuses_padding_before_a_valid_step():
     pre = np.roll(_padded_series()[1:2], 3, axis=1)  # pad_sequences' default: before
     with pytest.raises(ValueError, match="padding='post'"):
         ours.predict(pre)
+
+
+def test_masking_takes_a_numpy_mask_value():
+    # np.float32(-1.0) (read from an array, as Keras takes it) was refused as no number
+    from grukit.layers import Masking
+
+    x = _padded_series()
+    x[x == 0.0] = -1.0
+    ours = Sequential([Masking(np.float32(-1.0), input_shape=(T, 3)), GRU(4)])
+    same = Sequential([Masking(-1.0, input_shape=(T, 3)), GRU(4)])
+    same.set_weights(ours.get_weights())
+    assert ours.layers[0].get_config()["config"]["mask_value"] == -1.0
+    np.testing.assert_array_equal(ours.predict(x), same.predict(x))

@@ -5,6 +5,8 @@ at every step)."""
 
 from __future__ import annotations
 
+import numbers
+
 from torch import Tensor
 
 from .core import Dense, Dropout, Layer, check_input_shape, register
@@ -35,7 +37,7 @@ class Masking(Layer):
 
     def __init__(self, mask_value: float = 0.0, **kwargs):
         super().__init__(**kwargs)
-        if isinstance(mask_value, bool) or not isinstance(mask_value, (int, float)):
+        if isinstance(mask_value, bool) or not isinstance(mask_value, numbers.Real):
             raise TypeError(f"Masking: mask_value must be a number; got {mask_value!r}.")
         self.mask_value = float(mask_value)
 
