@@ -170,3 +170,14 @@ def test_keras_2_arguments_input_dim_and_input_length():
     assert g.input_shape == k.input_shape == (None, 8)
     with pytest.warns(UserWarning, match="input_length is not needed"):
         Embedding(10, 4, input_length=5)
+
+
+def test_load_weights_names_a_keras_weights_file(tmp_path):
+    # it said only 'not a readable grukit model file ... header too large'
+    k, g = _pair()
+    k.save_weights(tmp_path / "k.weights.h5")
+    before = g.get_weights()
+    with pytest.raises(ValueError, match="Keras \\(HDF5\\) weights file.*from_keras"):
+        g.load_weights(str(tmp_path / "k.weights.h5"))
+    for now, then in zip(g.get_weights(), before, strict=True):
+        np.testing.assert_array_equal(now, then)

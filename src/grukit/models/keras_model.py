@@ -123,5 +123,16 @@ class KerasModelAPI:
 
     def load_weights(self, path) -> None:
         """Take the weights of a file ``save_weights``, ``save`` or ``ModelCheckpoint`` wrote
-        for this architecture; another architecture is refused and nothing changes."""
+        for this architecture; another architecture is refused and nothing changes. A Keras
+        weights file (HDF5) is refused by name: ``from_keras`` converts the Keras model."""
+        try:
+            with open(path, "rb") as f:
+                hdf5 = f.read(8) == b"\x89HDF\r\n\x1a\n"
+        except OSError:
+            hdf5 = False  # the reader says what is wrong with the path
+        if hdf5:
+            raise ValueError(f"{path!r} is a Keras (HDF5) weights file, which grukit does not "
+                             f"read; load it into the Keras model and convert that with "
+                             f"grukit.models.from_keras(keras_model), or call "
+                             f"model.set_weights(keras_model.get_weights()).")
         load_weights(self, path)
