@@ -126,38 +126,55 @@ class EarlyStopping(Callback):
     and the like, "min" for losses and errors). A ``ModelCheckpoint`` keeps its best value,
     wait and best weights, which a run resumed from it takes back (``get_state``)."""
 
-    def __init__(self, monitor: str = "val_loss", patience: int = 0, min_delta: float = 0.0,
-                 mode: str = "auto", restore_best_weights: bool = False):
+    def __init__(self, monitor: str = "val_loss", min_delta: float = 0.0, patience: int = 0,
+                 verbose: int = 0, mode: str = "auto", baseline: float | None = None,
+                 restore_best_weights: bool = False, start_from_epoch: int = 0):
         mode = _mode("EarlyStopping", monitor, mode)
         patience = _count_arg(patience, "EarlyStopping: patience", 0)
-        if not isinstance(min_delta, numbers.Real) or not math.isfinite(min_delta):
-            raise ValueError(f"EarlyStopping: min_delta must be a finite number; got "
-                             f"{min_delta!r}.")
+        self.start_from_epoch = _count_arg(start_from_epoch, "EarlyStopping: start_from_epoch",
+                                           0)
+        for what, v in (("min_delta", min_delta), ("baseline", baseline)):
+            if v is not None and (not isinstance(v, numbers.Real) or isinstance(v, bool)
+                                  or not math.isfinite(v)):
+                raise ValueError(f"EarlyStopping: {what} must be a finite number; got {v!r}.")
         # as Keras, the size of the change that counts: a negative min_delta is its magnitude
         self.monitor, self.patience, self.min_delta = monitor, patience, abs(min_delta)
         self.mode, self.restore_best_weights = mode, restore_best_weights
+        self.baseline, self.verbose = baseline, verbose
 
     def on_train_begin(self, logs=None):
         self.best, self.wait, self.best_state, self.stopped_epoch = math.inf, 0, None, None
+        self.best_epoch = None
 
     def on_epoch_end(self, epoch, logs=None):
         if self.monitor not in (logs or {}):
             raise ValueError(f"EarlyStopping: {self.monitor!r} is not logged; logged: "
                              f"{sorted(logs or {})}. Pass validation data for val_ metrics.")
-        value = logs[self.monitor] * (1 if self.mode == "min" else -1)
+        if epoch < self.start_from_epoch:  # Keras' warm-up: not watched yet
+            return
+        sign = 1 if self.mode == "min" else -1
+        value = logs[self.monitor] * sign
         if value < self.best - self.min_delta:
-            self.best, self.wait = value, 0
+            self.best, self.best_epoch = value, epoch
             if self.restore_best_weights:
                 self.best_state = {k: v.detach().clone()
                                    for k, v in self.model.state_dict().items()}
-        else:
-            self.wait += 1
-            if self.wait >= self.patience:  # as Keras: after `patience` epochs without gain
-                self.stopped_epoch = epoch
-                self.model.stop_training = True
+            # as Keras: the wait starts again only once the baseline is beaten too
+            beaten = self.baseline is None or value < self.baseline * sign - self.min_delta
+            self.wait = 0 if beaten else self.wait + 1
+            return
+        self.wait += 1
+        if self.wait >= self.patience:  # as Keras: after `patience` epochs without gain
+            self.stopped_epoch = epoch
+            self.model.stop_training = True
 
     def on_train_end(self, logs=None):
+        if self.verbose and self.stopped_epoch is not None and self.stopped_epoch > 0:
+            print(f"Epoch {self.stopped_epoch + 1}: early stopping")
         if self.restore_best_weights and self.best_state is not None:
+            if self.verbose:
+                print(f"Restoring model weights from the end of the best epoch: "
+                      f"{self.best_epoch + 1}.")
             self.model.load_state_dict(self.best_state)
 
     def get_state(self) -> dict:
@@ -199,18 +216,43 @@ class ModelCheckpoint(Callback):
     the file it finds at ``filepath`` records, so it replaces that model only with a better
     one."""
 
-    def __init__(self, filepath: str, monitor: str = "val_loss", save_best_only: bool = False,
-                 every_n_batches: int | None = None, mode: str = "auto"):
+    def __init__(self, filepath: str, monitor: str = "val_loss", verbose: int = 0,
+                 save_best_only: bool = False, save_weights_only: bool = False,
+                 mode: str = "auto", save_freq="epoch",
+                 initial_value_threshold: float | None = None,
+                 every_n_batches: int | None = None):
+        # Keras' arguments: save_weights_only writes the same file (load and load_weights
+        # read it); save_freq=N is every_n_batches=N; initial_value_threshold is the value
+        # the first best must beat
         self.filepath, self.monitor, self.save_best_only = filepath, monitor, save_best_only
         self.mode = _mode("ModelCheckpoint", monitor, mode)
+        self.verbose, self.save_weights_only = verbose, save_weights_only
+        if save_freq != "epoch":
+            if every_n_batches is not None:
+                raise ValueError("ModelCheckpoint: give save_freq or every_n_batches, not both.")
+            every_n_batches = save_freq
         self.every_n_batches = (None if every_n_batches is None else _count_arg(
-            every_n_batches, "ModelCheckpoint: every_n_batches (None for epoch ends only)", 1))
+            every_n_batches, "ModelCheckpoint: every_n_batches / save_freq ('epoch' or a "
+            "number of batches)", 1))
+        if initial_value_threshold is not None and (
+                not isinstance(initial_value_threshold, numbers.Real)
+                or isinstance(initial_value_threshold, bool)
+                or not math.isfinite(initial_value_threshold)):
+            raise ValueError(f"ModelCheckpoint: initial_value_threshold must be a finite "
+                             f"number; got {initial_value_threshold!r}.")
+        self.threshold = initial_value_threshold
         if save_best_only and self.every_n_batches:  # each write replaces the file
             raise ValueError("ModelCheckpoint: save_best_only=True keeps the best epoch's model, "
                              "which every_n_batches would replace with the latest one mid-epoch; "
                              "use two ModelCheckpoints, one save_best_only and one "
                              "every_n_batches to another file.")
-        self.best, self._batches = math.inf, 0
+        self.best, self._batches = self._start(), 0
+
+    def _start(self) -> float:
+        """The signed value a first best must beat: inf, or ``initial_value_threshold``."""
+        if self.threshold is None:
+            return math.inf
+        return self.threshold if self.mode == "min" else -self.threshold
 
     def on_train_begin(self, logs=None):
         """Check where the checkpoints go before training, not after its first epoch: a
@@ -223,9 +265,9 @@ class ModelCheckpoint(Callback):
         if os.path.isdir(path):
             raise ValueError(f"ModelCheckpoint: {path!r} is a directory; pass a file in it, "
                              f"e.g. {os.path.join(path, 'model.ckpt')!r}.")
-        if self.save_best_only and self.best == math.inf and os.path.isfile(path) \
+        if self.save_best_only and self.best == self._start() and os.path.isfile(path) \
                 and getattr(self.model, "_resumed", False):
-            self.best = self._best_in(path)  # a resumed run keeps the best file's best
+            self.best = min(self._best_in(path), self.best)  # a resumed run keeps its best
         if "{" in folder:  # the folder itself is filled at each write
             return
         os.makedirs(folder, exist_ok=True)
@@ -249,7 +291,10 @@ class ModelCheckpoint(Callback):
             if not value < self.best:  # as Keras, a NaN is no improvement
                 return
             self.best = value
-        self._write(epoch + 1, 0, self._path(epoch + 1, logs, batch=self._batches))
+        path = self._path(epoch + 1, logs, batch=self._batches)
+        self._write(epoch + 1, 0, path)
+        if self.verbose and is_main_process():
+            print(f"\nEpoch {epoch + 1}: saving model to {path}")
 
     def _path(self, epoch: int, logs, **fields) -> str:
         """``filepath`` with its fields filled, as Keras formats it: ``epoch`` counted from
