@@ -431,3 +431,16 @@ def test_a_full_garbage_collection_runs_before_each_timed_run(monkeypatch):
     compare(CompareConfig(data="nile", seeds=1, folds=1, memory_steps=0),
             log=lambda *a: None)
     assert events == ["collect", "gru", "collect", "lstm"]
+
+
+def test_csv_with_several_value_columns_is_refused_in_one_sentence(tmp_path, capsys):
+    # compare has no --target: it compared the models on the second column, silently
+    data = tmp_path / "multi.csv"
+    data.write_text("date,temp,sales\n" + "".join(
+        f"{2000 + i // 12}-{i % 12 + 1:02d}-01,{i % 7},{i % 5}\n" for i in range(120)))
+    out = tmp_path / "out"
+    assert main(["compare", "--data", str(data), "--output", str(out), "--seeds", "1",
+                 "--memory-steps", "0"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "3 columns (date, temp, sales)" in err, err
+    assert "--target" in err and not out.exists()

@@ -28,6 +28,7 @@ def load(data: str | None):
     if name in BUILTIN:
         info = BUILTIN[name]
         return name, load_builtin(name).to_numpy(), info.season, info.horizon
+    _one_value_column(name)
     try:
         series = read_series_csv(name)
     except ValueError as err:  # compare has no --fill: say so instead of offering it
@@ -39,6 +40,31 @@ def load(data: str | None):
                          f"--fill interpolate).") from None
     season = season_of(series.index.freqstr or "")
     return name, series.to_numpy(), season, 12 if season == 12 else max(season, 10)
+
+
+def _one_value_column(path: str) -> None:
+    """One sentence when the CSV's header names more than a time and one value column:
+    read_series_csv would take the second column, and compare has no --target to say which
+    (a file that cannot be read is left to read_series_csv's own sentence)."""
+    import os
+
+    from ...data.text import read_text_file
+
+    if not os.path.isfile(path):
+        return
+    try:
+        text = read_text_file(path)
+    except (OSError, ValueError):
+        return
+    header = next((ln for ln in text.split("\n") if ln.strip()), "")
+    sep = max((",", ";", "\t", "|"), key=header.count)
+    columns = [c.strip() for c in header.split(sep)] if header.count(sep) else [header]
+    while len(columns) > 1 and not columns[-1]:  # a separator that ends every line
+        columns.pop()
+    if len(columns) > 2:
+        raise ValueError(f"{path!r} has {len(columns)} columns ({', '.join(columns)}); compare "
+                         f"reads a time column and one value column, so keep only the series "
+                         f"to compare on (or use grukit forecast --target).")
 
 
 def _in_sample_mase(fc: Forecaster, train: np.ndarray, season: int) -> float:
