@@ -219,3 +219,29 @@ def test_bad_settings_are_one_sentence(kw, message):
     with pytest.raises(ValueError) as err:
         train_loop(net, opt, _mse(net), data, **kw)
     assert message in str(err.value)
+
+
+def test_a_task_resumed_at_an_epochs_end_takes_back_its_callbacks_state(tmp_path):
+    """A task's loop (train_loop on a Trainee, resume_at_epoch_end) resumed after epoch 2:
+    ReduceLROnPlateau's wait and EarlyStopping's best go on, so the rate falls and training
+    stops at the epochs of the uninterrupted run (they started afresh)."""
+    from grukit.models.callbacks import ReduceLROnPlateau
+    from grukit.models.loop import resume_at_epoch_end
+
+    def run(epochs, path=None, resume=None):
+        net, opt, data = _setup(lr=1e-3)
+        trainee = Trainee(net, opt, {"lr": 1e-3}, (lambda: {}, lambda extra: None))
+        start = resume_at_epoch_end(trainee, opt, resume)
+        # min_delta 100: only the first epoch counts as a gain
+        plateau = ReduceLROnPlateau("loss", patience=2, factor=0.5, min_delta=100)
+        stop = EarlyStopping("loss", patience=3, min_delta=100)
+        cbs = [plateau, stop] + ([ModelCheckpoint(path)] if path else [])
+        h = train_loop(trainee, opt, _mse(net), data, epochs=epochs, callbacks=cbs,
+                       start_epoch=start)
+        return h, opt.param_groups[0]["lr"], stop.stopped_epoch
+
+    path = str(tmp_path / "ck.pt")
+    whole = run(8)
+    run(2, path=path)
+    resumed = run(8, resume=path)
+    assert whole[2] == resumed[2] == 3 and resumed[1] == whole[1] == 5e-4

@@ -199,6 +199,9 @@ def resume_at_epoch_end(model, optimizer, path: str | None) -> int:
         raise ValueError(f"{path!r} holds no task training state (it was written by "
                          f"Sequential.fit); resume it with fit(resume_from=...).")
     restore(model, optimizer, path, state)
+    # the callbacks' kept state (EarlyStopping, ReduceLROnPlateau, a best-only
+    # ModelCheckpoint's best), which train_loop hands back as fit's resume does
+    model._callback_states, model._resumed = state.get("callbacks"), True
     return state["epoch"]
 
 
@@ -296,6 +299,8 @@ def train_loop(model, optimizer: torch.optim.Optimizer, step: Callable, batches,
     # ReduceLROnPlateau): a resumed run takes them back, the k-th of a class the k-th saved
     model._stateful = [cb for cb in cbs if callable(getattr(cb, "get_state", None))]
     saved: dict[str, list] = {}
+    if callback_states is None:  # a task's resume_at_epoch_end kept them on the model
+        callback_states = getattr(model, "_callback_states", None)
     for name, st in callback_states or []:
         saved.setdefault(name, []).append(st)
     for cb in model._stateful:
