@@ -110,3 +110,22 @@ def test_the_optimizer_object_given_to_compile_sets_and_reads_the_models_rate():
     assert opt.learning_rate == pytest.approx(0.1)
     with pytest.raises(ValueError, match="learning_rate must be a finite number"):
         opt.learning_rate = float("nan")
+
+
+@pytest.mark.parametrize("nesterov", [False, True], ids=["momentum", "nesterov"])
+def test_sgd_momentum_under_a_schedule_trains_to_keras_weights(nesterov):
+    # torch's momentum buffer keeps no rate: once the rate changed, the weights went apart
+    from grukit.models import LearningRateScheduler
+
+    x, y = X[:12, 0], Y[:12]
+    k = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    g = Sequential([Dense(1, input_shape=(2,))])
+    g.set_weights(k.get_weights())
+    k.compile(optimizer=keras.optimizers.SGD(0.1, momentum=0.9, nesterov=nesterov), loss="mse")
+    g.compile(optimizer=go.SGD(0.1, momentum=0.9, nesterov=nesterov), loss="mse")
+    schedule = lambda epoch, lr: 0.1 / (1 + 3 * epoch)  # noqa: E731
+    fit = dict(epochs=4, batch_size=4, shuffle=False, verbose=0)
+    k.fit(x, y, callbacks=[keras.callbacks.LearningRateScheduler(schedule)], **fit)
+    g.fit(x, y, callbacks=[LearningRateScheduler(schedule)], **fit)
+    for ours, theirs in zip(g.get_weights(), k.get_weights(), strict=True):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-4, atol=2e-6)

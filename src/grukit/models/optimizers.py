@@ -9,10 +9,11 @@ the others: Keras' updates on torch's kernels). As in Keras, before each update 
 gradients are clipped (``clipnorm``: each weight's gradient g ← g·c / max(‖g‖, c);
 ``global_clipnorm``: all of them by their joint norm; ``clipvalue``: each entry to [−c, c]),
 then ``weight_decay`` shrinks every trainable weight, w ← w − w·wd·lr (decoupled, for every
-optimizer: Adam with ``weight_decay`` is AdamW). SGD's momentum is torch's form, equal to
-Keras' at a constant learning rate. Options Keras has and grukit does not (``use_ema``,
-``loss_scale_factor``, ``gradient_accumulation_steps``, a schedule object as the rate,
-RMSprop's ``momentum`` and ``centered``) are refused by name."""
+optimizer: Adam with ``weight_decay`` is AdamW). SGD's momentum is Keras' form (the rate
+inside the momentum, see ``KerasSGD``), so a schedule changes it as in Keras. Options
+Keras has and grukit does not (``use_ema``, ``loss_scale_factor``,
+``gradient_accumulation_steps``, a schedule object as the rate, RMSprop's ``momentum`` and
+``centered``) are refused by name."""
 
 from __future__ import annotations
 
@@ -180,8 +181,43 @@ class SGD(Optimizer):
             raise ValueError("SGD: nesterov=True needs a momentum above 0.")
 
     def _make(self, params):
-        return training._fused(training.KerasSGD, params, lr=self.learning_rate,
-                               momentum=self.momentum, nesterov=self.nesterov)
+        if self.momentum:
+            return KerasSGD(params, lr=self.learning_rate, momentum=self.momentum,
+                            nesterov=self.nesterov)
+        return training._fused(training.KerasSGD, params, lr=self.learning_rate)
+
+
+class KerasSGD(training.KerasSGD):
+    """Keras 3's SGD with momentum μ, whose velocity m holds the rate (torch's buffer b
+    does not: w ← w − lr·b with b ← μ b + g, the same only while the rate stays):
+
+        m ← μ m − lr · g          w ← w + m              (nesterov: w ← w + μ m − lr · g)
+
+    so a rate a scheduler changes acts on the next step alone, as in Keras. The velocity
+    is the state ``momentums`` (a checkpoint's torch buffer b is taken as m = −lr · b)."""
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        loss = None
+        if closure is not None:
+            with torch.enable_grad():
+                loss = closure()
+        for group in self.param_groups:
+            lr, mu = group["lr"], group["momentum"]
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                state = self.state[p]
+                if "momentums" not in state:
+                    b = state.pop("momentum_buffer", None)
+                    state["momentums"] = torch.zeros_like(p) if b is None else b.mul(-lr)
+                m = state["momentums"]  # same shape as p
+                m.mul_(mu).add_(p.grad, alpha=-lr)
+                if group["nesterov"]:
+                    p.add_(m, alpha=mu).add_(p.grad, alpha=-lr)
+                else:
+                    p.add_(m)
+        return loss
 
 
 class RMSprop(Optimizer):
