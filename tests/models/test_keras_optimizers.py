@@ -110,6 +110,13 @@ def test_the_optimizer_object_given_to_compile_sets_and_reads_the_models_rate():
     assert opt.learning_rate == pytest.approx(0.1)
     with pytest.raises(ValueError, match="learning_rate must be a finite number"):
         opt.learning_rate = float("nan")
+    import copy
+    import pickle
+
+    again = pickle.loads(pickle.dumps(opt))  # the rate it has, no tie to the model's
+    assert again.learning_rate == pytest.approx(0.1)
+    copy.deepcopy(opt).learning_rate = 0.9
+    assert g.optimizer.learning_rate == pytest.approx(0.1)
 
 
 @pytest.mark.parametrize("nesterov", [False, True], ids=["momentum", "nesterov"])

@@ -80,6 +80,11 @@ class Optimizer:
         if built is not None:  # after compile: the model trains on at this rate
             built.learning_rate = self._rate
 
+    def __getstate__(self) -> dict:
+        """Pickled and copied (``torch.save(model)``, ``copy.deepcopy``) with the rate it has
+        now and without its tie to the torch optimizer (a weak reference)."""
+        return vars(self) | {"_rate": self.learning_rate, "_built": None}
+
     def _make(self, params) -> torch.optim.Optimizer:
         raise NotImplementedError
 
