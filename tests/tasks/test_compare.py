@@ -180,3 +180,23 @@ def test_memory_widths_note_names_each_memory_task():
            "memory": [{"task": "copy", "model": "gru", "hidden": 32},
                       {"task": "copy", "model": "lstm", "hidden": 27}]}
     assert report._notes(res)["memory tasks"].startswith("widths copy GRU 32, LSTM 27; 3 Adam")
+
+
+def test_numpy_whole_numbers_are_taken_and_written_as_ints():
+    # seeds=np.int64(1) was refused as "not a whole number"; lengths from np.arange too
+    import numpy as np
+
+    cfg = CompareConfig(data="nile", models=("gru",), seeds=np.int64(1), epochs=np.int32(1),
+                        folds=1, memory_lengths=np.arange(3, 5), memory_steps=np.int64(1),
+                        latency_batch=(2, 5))
+    res = compare(cfg, log=lambda *_: None)
+    assert res["config"]["seeds"] == 1 and type(res["config"]["seeds"]) is int
+    assert res["config"]["memory_lengths"] == (3, 4)
+    json.dumps(res["config"])  # results.json holds it
+
+
+def test_models_given_as_one_string_is_refused_in_one_sentence():
+    # it was read letter by letter: "'g', 'r', 'u', ',' ... unknown"
+    with pytest.raises(ValueError, match=r"models is one string, 'gru,lstm'; give a tuple of "
+                                         r"names such as \('gru', 'lstm'\)\.$"):
+        compare(CompareConfig(models="gru,lstm"), log=lambda *_: None)

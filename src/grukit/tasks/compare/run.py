@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gc
 import math
+import numbers
 import os
 import platform
 import time
@@ -59,6 +60,20 @@ class CompareConfig:
     latency_batch: tuple[int, int] = (32, 100)  # (batch, steps) of the full-batch forward
 
 
+def _plain_numbers(cfg: CompareConfig) -> CompareConfig:
+    """numpy whole numbers (seeds=np.int64(3), lengths from np.arange) as Python ints, which
+    check takes and results.json can hold; anything else is left for check to judge."""
+    def plain(v):
+        return int(v) if isinstance(v, numbers.Integral) and not isinstance(v, bool) else v
+
+    ints = {k: plain(getattr(cfg, k)) for k in ("seeds", "hidden", "epochs", "folds",
+                                                 "memory_steps", "memory_seeds",
+                                                 "memory_hidden")}
+    if isinstance(cfg.memory_lengths, (list, tuple)) or hasattr(cfg.memory_lengths, "tolist"):
+        ints["memory_lengths"] = tuple(plain(t) for t in cfg.memory_lengths)
+    return replace(cfg, **ints)
+
+
 def _whole(flag: str, value, least: int) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or value < least:
         raise ValueError(f"{flag} must be a whole number, {least} or more; got {value!r}.")
@@ -70,6 +85,9 @@ def check(cfg: CompareConfig) -> None:
     if cfg.task not in tasks.NAMES:
         raise ValueError(f"unknown task {cfg.task!r}; choose from {', '.join(tasks.NAMES)}.")
     known = tuple(sizing.MODELS) + tuple(tasks.extra_models(cfg.task))
+    if isinstance(cfg.models, str):  # iterated, it would be read letter by letter
+        raise ValueError(f"models is one string, {cfg.models!r}; give a tuple of names such as "
+                         f"{tuple(m.strip() for m in cfg.models.split(',') if m.strip())!r}.")
     if not cfg.models:
         raise ValueError(f"--models is empty; give a comma-separated list from "
                          f"{','.join(known)}.")
@@ -163,6 +181,7 @@ def compare(cfg: CompareConfig, log=print, done: dict | None = None, on_result=N
     with every record so far."""
     if isinstance(cfg.data, os.PathLike):  # results.json holds the config: a str, not a Path
         cfg = replace(cfg, data=os.fspath(cfg.data))
+    cfg = _plain_numbers(cfg)
     check(cfg)
     started = time.perf_counter()
     order = list(cfg.models)
