@@ -90,3 +90,16 @@ def test_conv_and_layer_norm_regularizers_come_across_with_keras_penalty(make):
     want = sum(float(keras.ops.convert_to_numpy(v)) for v in k.losses)
     assert want > 0
     assert float(from_keras(k).regularization_loss()) == pytest.approx(want, rel=1e-5)
+
+
+def test_the_layers_keep_their_keras_names(tmp_path):
+    # get_layer("encoder") of the converted model found no such layer
+    from grukit.models import load
+
+    k = keras.Sequential([keras.Input((T, 2)), kl.Conv1D(3, 2, name="features"),
+                          kl.GRU(4, name="encoder"), kl.Dense(1)])
+    ours = from_keras(k)
+    assert ours.layer_names() == [layer.name for layer in k.layers]
+    assert ours.get_layer("encoder") is ours.layers[1]
+    ours.save(tmp_path / "m")
+    assert load(tmp_path / "m").layer_names() == ours.layer_names()

@@ -23,7 +23,8 @@ _COMMON = ("units", "return_sequences", "return_state", "go_backwards", "statefu
 
 def from_keras(model) -> Sequential:
     """The grukit ``Sequential`` of a Keras ``Sequential`` (or the path of a ``.keras`` /
-    ``.h5`` file Keras saved), with its weights; built, in eval mode as Keras' ``predict``."""
+    ``.h5`` file Keras saved), with its weights and its layers' names; built, in eval mode as
+    Keras' ``predict``."""
     import os
 
     if isinstance(model, (str, os.PathLike)):
@@ -43,6 +44,7 @@ def from_keras(model) -> Sequential:
         converted = _layer(layer, where)
         if converted is not None:
             converted.trainable = bool(layer.trainable)  # a frozen Keras layer stays frozen
+            converted.layer_name = layer.name  # get_layer(name) finds it as in Keras
             _regularizers(layer, converted, where)
             ours.add(converted)
     ours.build()
