@@ -444,3 +444,13 @@ def test_csv_with_several_value_columns_is_refused_in_one_sentence(tmp_path, cap
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and "3 columns (date, temp, sales)" in err, err
     assert "--target" in err and not out.exists()
+
+
+def test_unknown_builtin_name_names_the_builtin_series(tmp_path, capsys, monkeypatch):
+    # 'Sunspots' was told only "no such file", with no word of the built-in names
+    monkeypatch.chdir(tmp_path)
+    assert main(["compare", "--data", "Sunspots", "--output", str(tmp_path / "o"),
+                 "--memory-steps", "0"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == ("grukit compare: error: --data 'Sunspots' is neither a file nor a built-in "
+                   "series (co2, elnino, sunspots, nile; `grukit datasets` lists them)."), err

@@ -10,6 +10,8 @@ generalisation gap on one scale.
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 
 from ... import count_params
@@ -28,6 +30,9 @@ def load(data: str | None):
     if name in BUILTIN:
         info = BUILTIN[name]
         return name, load_builtin(name).to_numpy(), info.season, info.horizon
+    if not os.path.exists(name) and os.sep not in name and "." not in name:
+        raise ValueError(f"--data {name!r} is neither a file nor a built-in series ("
+                         f"{', '.join(BUILTIN)}; `grukit datasets` lists them).")
     _one_value_column(name)
     try:
         series = read_series_csv(name)
@@ -46,8 +51,6 @@ def _one_value_column(path: str) -> None:
     """One sentence when the CSV's header names more than a time and one value column:
     read_series_csv would take the second column, and compare has no --target to say which
     (a file that cannot be read is left to read_series_csv's own sentence)."""
-    import os
-
     from ...data.text import read_text_file
 
     if not os.path.isfile(path):
