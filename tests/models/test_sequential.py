@@ -407,7 +407,8 @@ def test_evaluate_and_predict_take_keras_verbose_and_argument_order():
     want = m.evaluate(x, y, return_dict=True)
     # Keras' positions: evaluate(x, y, batch_size, verbose, sample_weight, ...)
     assert m.evaluate(x, y, 2, 0, np.ones(5)) == pytest.approx(list(want.values()))
-    np.testing.assert_array_equal(m.predict(x, 2, 0), m.predict(x, verbose=0))
+    np.testing.assert_allclose(m.predict(x, 2, 0), m.predict(x, verbose=0), rtol=1e-5,
+                               atol=1e-6)  # other batches: other sums, last bits apart
     with pytest.raises(ValueError, match="verbose must be"):
         m.predict(x, verbose="yes")
 

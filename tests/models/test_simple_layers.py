@@ -41,9 +41,12 @@ def _check(ref, ours, x, tmp_path):
     np.testing.assert_allclose(from_keras(ref).predict(x), want, rtol=1e-5, atol=1e-5)
     ours.save(tmp_path / "m.safetensors")
     np.testing.assert_array_equal(load(tmp_path / "m.safetensors").predict(x), ours.predict(x))
-    sess = ort.InferenceSession(build_onnx(ours.eval()).SerializeToString(),
-                                providers=["CPUExecutionProvider"])
-    np.testing.assert_allclose(sess.run(None, {"input": x})[0], want, rtol=1e-5, atol=1e-5)
+    proto = build_onnx(ours.eval())
+    sess = ort.InferenceSession(proto.SerializeToString(), providers=["CPUExecutionProvider"])
+    got = sess.run(None, {"input": x})[0]
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+    declared = proto.graph.output[0].type.tensor_type.shape.dim  # rank and fixed widths
+    assert len(declared) == got.ndim and declared[-1].dim_value in (0, got.shape[-1])
 
 
 def test_the_lstm_autoencoder_equals_keras(tmp_path):

@@ -244,7 +244,11 @@ def sequential_model(model, *, example=None, dynamic: bool = True, lengths: bool
             rank = 2
         elif callable(getattr(layer, "onnx_graph", None)):
             x, lengths = layer.onnx_graph(g, x, lengths)
-            width = None  # its own
+            traced = getattr(model, "_shapes", None)  # its output shape, from the model's trace
+            if traced is not None and k < len(traced):  # (pooling drops an axis, a repeat adds)
+                rank, width = len(traced[k]) + 1, traced[k][-1] if traced[k] else None
+            else:
+                width = None  # its own
         else:
             raise ValueError(f"{where} has no ONNX export; exportable layers are the "
                              f"recurrent layers, Bidirectional, Dense, Dropout, Embedding "
