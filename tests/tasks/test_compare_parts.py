@@ -119,6 +119,18 @@ def test_differ_and_verdicts():
     assert summary.recommend(table, ["gru"], "MASE", True).startswith("Only GRU was run")
 
 
+def test_one_seed_each_with_the_same_metric_is_called_equal():
+    # it said "GRU worse than LSTM: accuracy 0.500 vs 0.500" (and "overfits more")
+    one = summary.stats([0.5])
+    for key, lower in (("test_metric", False), ("gap", True)):
+        v = summary.verdict(key, "metric", lower, {"gru": one, "lstm": summary.stats([0.5])},
+                            ["gru", "lstm"], "accuracy")
+        assert v == "GRU and LSTM equal (0.500 vs 0.500; one seed: no spread)", v
+    v = summary.verdict("test_metric", "metric", False,
+                        {"gru": one, "lstm": summary.stats([0.6])}, ["gru", "lstm"], "accuracy")
+    assert v == "GRU worse than LSTM: accuracy 0.500 vs 0.600 (one seed: no spread)", v
+
+
 def test_torch_cell_carries_the_same_weights():
     from grukit.tasks.compare.latency import _torch_cell
 

@@ -95,6 +95,9 @@ def verdict(key: str, kind: str, lower: bool, per: dict[str, dict], order: list[
         if d is False:
             parts.append(f"{r} and {o} equal within noise ({fmt(a)} vs {fmt(b)})")
             continue
+        if a["mean"] == b["mean"]:  # one seed each, the same value: neither is better
+            parts.append(f"{r} and {o} equal ({fmt(a)} vs {fmt(b)}; one seed: no spread)")
+            continue
         better_low = True if lower is None else lower
         better = a["mean"] < b["mean"] if better_low else a["mean"] > b["mean"]
         note = " (one seed: no spread)" if d is None else ""
