@@ -466,3 +466,17 @@ def test_callback_counts(make, msg):
     """every_n_batches=0 used to mean 'never' silently, a negative one 'every |n|'."""
     with pytest.raises(ValueError, match=msg):
         make()
+
+
+def test_targets_that_do_not_fit_the_output_are_named_with_both_shapes():
+    import numpy as np
+
+    from grukit.layers import GRU, Dense
+    from grukit.models import Sequential
+
+    x = np.random.default_rng(0).random((8, 4, 2)).astype("float32")
+    m = Sequential([GRU(3, input_shape=(4, 2)), Dense(2)])
+    m.compile("adam", "mse")
+    with pytest.raises(ValueError, match=r"targets of this batch have shape \(8, 1\) but the "
+                                         r"model's output has shape \(8, 2\)"):
+        m.fit(x, np.ones((8, 1), "float32"), epochs=1, batch_size=8, verbose=0)

@@ -156,6 +156,12 @@ OPTIMIZERS = {
 
 
 def _like(p: Tensor, y: Tensor) -> Tensor:
+    """Targets y in the output p's dtype and shape (same number of values), else a refusal
+    naming both shapes."""
+    if y.numel() != p.numel():
+        raise ValueError(f"the targets of this batch have shape {tuple(y.shape)} but the "
+                         f"model's output has shape {tuple(p.shape)}; give one target per "
+                         f"output value (a Dense's units, per step for return_sequences).")
     return y.to(p.dtype).reshape(p.shape)
 
 
