@@ -454,3 +454,17 @@ def test_unknown_builtin_name_names_the_builtin_series(tmp_path, capsys, monkeyp
     err = capsys.readouterr().err.strip()
     assert err == ("grukit compare: error: --data 'Sunspots' is neither a file nor a built-in "
                    "series (co2, elnino, sunspots, nile; `grukit datasets` lists them)."), err
+
+
+def test_csv_header_with_a_quoted_separator_is_two_columns():
+    from grukit.tasks.compare.forecast import _one_value_column
+
+    with tempfile.TemporaryDirectory() as folder:
+        path = f"{folder}/q.csv"
+        with open(path, "w") as f:
+            f.write('date,"CO2, ppm"\n2000-01-01,1\n')
+        _one_value_column(path)  # a time and one value column: taken
+        with open(path, "w") as f:
+            f.write('date;a;"b; c"\n2000-01-01;1;2\n')
+        with pytest.raises(ValueError, match=r"has 3 columns \(date, a, b; c\)"):
+            _one_value_column(path)

@@ -10,6 +10,7 @@ generalisation gap on one scale.
 
 from __future__ import annotations
 
+import csv
 import os
 
 import numpy as np
@@ -61,7 +62,7 @@ def _one_value_column(path: str) -> None:
         return
     header = next((ln for ln in text.split("\n") if ln.strip()), "")
     sep = max((",", ";", "\t", "|"), key=header.count)
-    columns = [c.strip() for c in header.split(sep)] if header.count(sep) else [header]
+    columns = [c.strip() for c in next(csv.reader([header], delimiter=sep))]  # "a, b" is one
     while len(columns) > 1 and not columns[-1]:  # a separator that ends every line
         columns.pop()
     if len(columns) > 2:
