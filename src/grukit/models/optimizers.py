@@ -203,26 +203,19 @@ class KerasSGD(training.KerasSGD):
 
     @torch.no_grad()
     def step(self, closure=None):
-        loss = None
-        if closure is not None:
-            with torch.enable_grad():
-                loss = closure()
-        for group in self.param_groups:
-            lr, mu = group["lr"], group["momentum"]
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                state = self.state[p]
-                if "momentums" not in state:
-                    b = state.pop("momentum_buffer", None)
-                    state["momentums"] = torch.zeros_like(p) if b is None else b.mul(-lr)
-                m = state["momentums"]  # same shape as p
-                m.mul_(mu).add_(p.grad, alpha=-lr)
-                if group["nesterov"]:
-                    p.add_(m, alpha=mu).add_(p.grad, alpha=-lr)
-                else:
-                    p.add_(m)
-        return loss
+        return training.each_parameter(self, closure, self._update)
+
+    def _update(self, p, state: dict, group: dict) -> None:
+        lr, mu = group["lr"], group["momentum"]
+        if "momentums" not in state:
+            b = state.pop("momentum_buffer", None)
+            state["momentums"] = torch.zeros_like(p) if b is None else b.mul(-lr)
+        m = state["momentums"]  # same shape as p
+        m.mul_(mu).add_(p.grad, alpha=-lr)
+        if group["nesterov"]:
+            p.add_(m, alpha=mu).add_(p.grad, alpha=-lr)
+        else:
+            p.add_(m)
 
 
 class RMSprop(Optimizer):
@@ -249,35 +242,8 @@ class Adagrad(Optimizer):
         self.epsilon = _number(epsilon, "Adagrad: epsilon")
 
     def _make(self, params):
-        return KerasAdagrad(params, lr=self.learning_rate,
-                            initial_accumulator_value=self.initial, eps=self.epsilon)
-
-
-class KerasAdagrad(training.KerasAdagrad):
-    """Keras 3's Adagrad, whose ε sits inside the root where torch's Adagrad adds it
-    outside (√s + ε): per parameter w with gradient g,
-
-        s ← s + g²          w ← w − lr · g / √(s + ε)
-
-    (the state keeps torch's Adagrad's names, ``sum`` and ``step``, so its checkpoints
-    resume in it)."""
-
-    @torch.no_grad()
-    def step(self, closure=None):
-        loss = None
-        if closure is not None:
-            with torch.enable_grad():
-                loss = closure()
-        for group in self.param_groups:
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                state = self.state[p]
-                state["step"] += 1
-                s = state["sum"]  # same shape as p
-                s.addcmul_(p.grad, p.grad, value=1)
-                p.addcdiv_(p.grad, (s + group["eps"]).sqrt_(), value=-group["lr"])
-        return loss
+        return training.KerasAdagrad(params, lr=self.learning_rate,
+                                     initial_accumulator_value=self.initial, eps=self.epsilon)
 
 
 __all__ = ["SGD", "Adagrad", "Adam", "AdamW", "Optimizer", "RMSprop"]

@@ -70,21 +70,28 @@ class KerasRMSprop(_Rate, torch.optim.Optimizer):
 
     @torch.no_grad()
     def step(self, closure=None):
-        loss = None
-        if closure is not None:
-            with torch.enable_grad():
-                loss = closure()
-        for group in self.param_groups:
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                state = self.state[p]
-                if "square_avg" not in state:
-                    state["square_avg"] = torch.zeros_like(p)
-                v = state["square_avg"]  # same shape as p
-                v.mul_(group["alpha"]).addcmul_(p.grad, p.grad, value=1 - group["alpha"])
-                p.addcdiv_(p.grad, (v + group["eps"]).sqrt_(), value=-group["lr"])
-        return loss
+        return each_parameter(self, closure, self._update)
+
+    def _update(self, p: Tensor, state: dict, group: dict) -> None:
+        if "square_avg" not in state:
+            state["square_avg"] = torch.zeros_like(p)
+        v = state["square_avg"]  # same shape as p
+        v.mul_(group["alpha"]).addcmul_(p.grad, p.grad, value=1 - group["alpha"])
+        p.addcdiv_(p.grad, (v + group["eps"]).sqrt_(), value=-group["lr"])
+
+
+def each_parameter(opt: torch.optim.Optimizer, closure, update):
+    """An optimizer step written per parameter: ``closure``'s loss (if given), then
+    ``update(p, opt.state[p], group)`` for every parameter with a gradient."""
+    loss = None
+    if closure is not None:
+        with torch.enable_grad():
+            loss = closure()
+    for group in opt.param_groups:
+        for p in group["params"]:
+            if p.grad is not None:
+                update(p, opt.state[p], group)
+    return loss
 
 
 class _KerasEps:
@@ -133,9 +140,25 @@ class KerasSGD(_Rate, torch.optim.SGD):
 
 
 class KerasAdagrad(_Rate, torch.optim.Adagrad):
-    """torch's Adagrad, with ``learning_rate``."""
+    """Keras 3's Adagrad, whose ε sits inside the root where torch's Adagrad adds it
+    outside (√s + ε): per parameter w with gradient g,
+
+        s ← s + g²          w ← w − lr · g / √(s + ε)
+
+    (the state keeps torch's Adagrad's names, ``sum`` and ``step``, so torch's
+    checkpoints resume in it)."""
 
     resumes = ("Adagrad",)
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        return each_parameter(self, closure, self._update)
+
+    def _update(self, p: Tensor, state: dict, group: dict) -> None:
+        state["step"] += 1
+        s = state["sum"]  # same shape as p
+        s.addcmul_(p.grad, p.grad, value=1)
+        p.addcdiv_(p.grad, (s + group["eps"]).sqrt_(), value=-group["lr"])
 
 
 # Keras 3's defaults: learning rates, ε, AdamW's weight decay 0.004, Adagrad's first
