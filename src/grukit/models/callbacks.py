@@ -119,12 +119,31 @@ class EpochTimer(Callback):
         self.seconds.append(time.perf_counter() - self._start)
 
 
-class EarlyStopping(Callback):
+class _Kept:
+    """A watching callback's state that a checkpoint keeps for a resumed run (``KEPT``: its
+    best value, counters, ...), taken back only by one that watches the same monitor the
+    same way."""
+
+    KEPT: tuple[str, ...] = ()
+
+    def get_state(self) -> dict:
+        return {"monitor": self.monitor, "mode": self.mode} | {k: getattr(self, k)
+                                                              for k in self.KEPT}
+
+    def set_state(self, state: dict) -> None:
+        if (state.get("monitor"), state.get("mode")) == (self.monitor, self.mode):
+            for k in self.KEPT:
+                setattr(self, k, state[k])
+
+
+class EarlyStopping(_Kept, Callback):
     """Stop when ``monitor`` has not improved by ``min_delta`` for ``patience`` epochs;
     ``restore_best_weights`` puts back the best epoch's weights at the end. ``mode``: "min",
     "max", or "auto" (Keras' default: "max" for accuracies, AUC, precision, recall, F-scores
     and the like, "min" for losses and errors). A ``ModelCheckpoint`` keeps its best value,
     wait and best weights, which a run resumed from it takes back (``get_state``)."""
+
+    KEPT = ("best", "wait", "best_state")
 
     def __init__(self, monitor: str = "val_loss", min_delta: float = 0.0, patience: int = 0,
                  verbose: int = 0, mode: str = "auto", baseline: float | None = None,
@@ -177,17 +196,6 @@ class EarlyStopping(Callback):
                       f"{self.best_epoch + 1}.")
             self.model.load_state_dict(self.best_state)
 
-    def get_state(self) -> dict:
-        """What a checkpoint keeps for a resumed run: the best value, the epochs waited, the
-        best weights (with ``restore_best_weights``)."""
-        return {"monitor": self.monitor, "mode": self.mode, "best": self.best,
-                "wait": self.wait, "best_state": self.best_state}
-
-    def set_state(self, state: dict) -> None:
-        """Take ``get_state()`` of a callback that watched the same monitor the same way."""
-        if (state.get("monitor"), state.get("mode")) == (self.monitor, self.mode):
-            self.best, self.wait = state["best"], state["wait"]
-            self.best_state = state["best_state"]
 
 
 def is_main_process() -> bool:
@@ -399,13 +407,15 @@ class CSVLogger(Callback):
             f.write(("" if old is not None else header + "\n") + row)
 
 
-class ReduceLROnPlateau(Callback):
+class ReduceLROnPlateau(_Kept, Callback):
     """Multiply the learning rate by ``factor`` when ``monitor`` has not improved by more than
     ``min_delta`` for ``patience`` epochs (never below ``min_lr``), then wait ``cooldown``
     epochs before counting again; ``verbose=1`` prints each reduction. ``mode``: "min",
     "max" or "auto" (as ``EarlyStopping``). Keras' semantics and defaults (``min_delta``
     1e-4); each ``fit`` starts afresh, but a run resumed from a ``ModelCheckpoint`` takes
     back the best value and counters the checkpoint kept (``get_state``)."""
+
+    KEPT = ("best", "wait", "cooldown_counter")
 
     def __init__(self, monitor: str = "val_loss", factor: float = 0.1, patience: int = 10,
                  verbose: int = 0, mode: str = "auto", min_delta: float = 1e-4,
@@ -426,16 +436,6 @@ class ReduceLROnPlateau(Callback):
     def on_train_begin(self, logs=None):
         self.best, self.wait, self.cooldown_counter = math.inf, 0, 0
 
-    def get_state(self) -> dict:
-        """What a checkpoint keeps for a resumed run: the best value and the counters."""
-        return {"monitor": self.monitor, "mode": self.mode, "best": self.best,
-                "wait": self.wait, "cooldown_counter": self.cooldown_counter}
-
-    def set_state(self, state: dict) -> None:
-        """Take ``get_state()`` of a callback that watched the same monitor the same way."""
-        if (state.get("monitor"), state.get("mode")) == (self.monitor, self.mode):
-            self.best, self.wait = state["best"], state["wait"]
-            self.cooldown_counter = state["cooldown_counter"]
 
     def on_epoch_end(self, epoch, logs=None):
         value = (logs or {}).get(self.monitor)
