@@ -90,7 +90,8 @@ def list_datasets(args) -> int:
         print(f"  {name:<16} {info.description} (season {info.season}, horizon {info.horizon})")
     print("\nsequence classification (grukit classify --data NAME; needs grukit[uea]):")
     for name, u in UEA.items():
-        print(f"  {name:<16} {u.description} ({u.channels} channels, {u.classes} classes, "
+        chans = f"{u.channels} channel" + ("" if u.channels == 1 else "s")
+        print(f"  {name:<16} {u.description} ({chans}, {u.classes} classes, "
               f"{u.train} train / {u.test} test)")
     return 0
 
