@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .core import ACTIVATIONS, Layer, onnx_activation, positive_int, register
+from .core import ACTIVATIONS, Layer, check_sequence, onnx_activation, positive_int, register
 
 PADDINGS = ("valid", "same", "causal")
 
@@ -20,12 +20,6 @@ def _same_pads(steps: int, size: int, stride: int) -> tuple[int, int]:
     """TensorFlow's "same": ⌈T / s⌉ outputs, the padding split with the extra step after."""
     total = max((math.ceil(steps / stride) - 1) * stride + size - steps, 0)
     return total // 2, total - total // 2
-
-
-def _check_sequence(cls: str, input_shape) -> None:
-    if len(input_shape) != 2:
-        raise ValueError(f"{cls} expects sequences (batch, time, channels); got (batch, "
-                         f"{', '.join(map(str, input_shape))}).")
 
 
 @register
@@ -59,7 +53,7 @@ class Conv1D(Layer):
         self.padding, self.activation, self.use_bias = padding, activation, bool(use_bias)
 
     def build(self, input_shape):
-        _check_sequence("Conv1D", input_shape)
+        check_sequence("Conv1D", input_shape)
         k, c, f = self.kernel_size, input_shape[-1], self.filters
         limit = math.sqrt(6 / (k * c + k * f))  # Keras' glorot_uniform
         self.kernel = nn.Parameter(torch.empty(k, c, f).uniform_(-limit, limit))  # (k, C, F)
@@ -128,7 +122,7 @@ class MaxPooling1D(Layer):
         self.padding = padding
 
     def build(self, input_shape):
-        _check_sequence("MaxPooling1D", input_shape)
+        check_sequence("MaxPooling1D", input_shape)
         super().build(input_shape)
 
     def call(self, x: Tensor, lengths):
@@ -157,7 +151,7 @@ class GlobalMaxPooling1D(Layer):
     """x (B, T, C) -> (B, C): the maximum over all steps (as Keras', padding included)."""
 
     def build(self, input_shape):
-        _check_sequence("GlobalMaxPooling1D", input_shape)
+        check_sequence("GlobalMaxPooling1D", input_shape)
         super().build(input_shape)
 
     def call(self, x: Tensor, lengths):

@@ -161,6 +161,17 @@ class Layer(nn.Module):
         return {}
 
 
+def check_sequence(cls: str, input_shape, hint: str = "") -> None:
+    """Refuse an input that is not a sequence (batch, time, features), naming the layer;
+    ``hint`` says what to do (e.g. return_sequences=True on the layer before)."""
+    if len(input_shape) != 2:
+        raise ValueError(f"{cls} needs a sequence (batch, time, features); got (batch, "
+                         f"{', '.join(map(str, input_shape))}).{hint}")
+
+
+AFTER_RNN = " Set return_sequences=True on the recurrent layer before it."
+
+
 def check_input_shape(shape, cls: str) -> tuple | None:
     """``input_shape`` without the batch axis: positive integers, None for a size left open
     (a variable number of time steps, as in Keras)."""
@@ -318,10 +329,7 @@ class AttentionPooling(Layer):
         self.last_weights: Tensor | None = None
 
     def build(self, input_shape):
-        if len(input_shape) != 2:
-            raise ValueError(f"AttentionPooling needs a sequence (batch, time, features); got "
-                             f"(batch, {', '.join(map(str, input_shape))}). Set "
-                             f"return_sequences=True on the recurrent layer before it.")
+        check_sequence("AttentionPooling", input_shape, AFTER_RNN)
         units = input_shape[-1] if self.units is None else self.units
         self.proj = nn.Linear(input_shape[-1], units)
         self.v = nn.Parameter(torch.empty(units).uniform_(-1 / math.sqrt(units),

@@ -9,7 +9,7 @@ import numbers
 
 from torch import Tensor
 
-from .core import Dense, Dropout, Layer, check_input_shape, register
+from .core import AFTER_RNN, Dense, Dropout, Layer, check_input_shape, check_sequence, register
 
 
 class Input:
@@ -42,9 +42,7 @@ class Masking(Layer):
         self.mask_value = float(mask_value)
 
     def build(self, input_shape):
-        if len(input_shape) != 2:
-            raise ValueError(f"Masking expects sequences (batch, time, features); got (batch, "
-                             f"{', '.join(map(str, input_shape))}).")
+        check_sequence("Masking", input_shape)
         super().build(input_shape)
 
     def call(self, x: Tensor, lengths):
@@ -96,10 +94,7 @@ class GlobalAveragePooling1D(Layer):
     ``Embedding(mask_zero=True)``), the mean over each sequence's valid steps, as Keras."""
 
     def build(self, input_shape):
-        if len(input_shape) != 2:
-            raise ValueError(f"GlobalAveragePooling1D needs a sequence (batch, time, "
-                             f"features); got (batch, {', '.join(map(str, input_shape))}). Set "
-                             f"return_sequences=True on the recurrent layer before it.")
+        check_sequence("GlobalAveragePooling1D", input_shape, AFTER_RNN)
         super().build(input_shape)
 
     def call(self, x: Tensor, lengths):
@@ -127,9 +122,7 @@ class TimeDistributed(Layer):
         self.layer = layer
 
     def build(self, input_shape):
-        if len(input_shape) != 2:
-            raise ValueError(f"TimeDistributed needs a sequence (batch, time, features); got "
-                             f"(batch, {', '.join(map(str, input_shape))}).")
+        check_sequence("TimeDistributed", input_shape)
         self.layer.build(input_shape)
         super().build(input_shape)
 

@@ -8,7 +8,15 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from .core import ACTIVATIONS, Layer, check_rate, onnx_activation, positive_int, register
+from .core import (
+    ACTIVATIONS,
+    Layer,
+    check_rate,
+    check_sequence,
+    onnx_activation,
+    positive_int,
+    register,
+)
 
 
 @register
@@ -69,9 +77,7 @@ class SpatialDropout1D(Layer):
         self.rate = check_rate(rate, "SpatialDropout1D: rate")
 
     def build(self, input_shape):
-        if len(input_shape) != 2:
-            raise ValueError(f"SpatialDropout1D expects sequences (batch, time, features); got "
-                             f"(batch, {', '.join(map(str, input_shape))}).")
+        check_sequence("SpatialDropout1D", input_shape)
         super().build(input_shape)
 
     def call(self, x: Tensor, lengths):
