@@ -480,3 +480,51 @@ def test_targets_that_do_not_fit_the_output_are_named_with_both_shapes():
     with pytest.raises(ValueError, match=r"targets of this batch have shape \(8, 1\) but the "
                                          r"model's output has shape \(8, 2\)"):
         m.fit(x, np.ones((8, 1), "float32"), epochs=1, batch_size=8, verbose=0)
+
+
+def _keras_style_refusals():
+    import math
+
+    from grukit.layers import (
+        GRU,
+        Activation,
+        Conv1D,
+        LayerNormalization,
+        Masking,
+        MaxPooling1D,
+        RepeatVector,
+        SpatialDropout1D,
+    )
+    from grukit.layers import regularizers as R
+    from grukit.models import EarlyStopping, ModelCheckpoint, Sequential
+    from grukit.models import optimizers as go
+
+    one = lambda: Sequential([GRU(2, input_shape=(3, 1))])  # noqa: E731
+    return [
+        (lambda: Conv1D(0, 3), "Conv1D: filters must be a positive integer"),
+        (lambda: Conv1D(4, 3, padding="full"), "padding must be one of"),
+        (lambda: MaxPooling1D(2, strides=0), "strides must be a positive integer"),
+        (lambda: LayerNormalization(epsilon=float("nan")), "epsilon must be a positive"),
+        (lambda: SpatialDropout1D(1.5), r"rate must be in \[0, 1\)"),
+        (lambda: Activation("nope"), "unknown activation 'nope'"),
+        (lambda: Masking("a"), "mask_value must be a number"),
+        (lambda: Masking(float("nan")), "NaN never equals a value"),
+        (lambda: RepeatVector(-1), "n must be a positive integer"),
+        (lambda: one().get_layer(index=99), "index 99 is out of range"),
+        (lambda: Sequential().pop(), "the model has no layers"),
+        (lambda: EarlyStopping(baseline=float("nan")), "baseline must be a finite number"),
+        (lambda: EarlyStopping(start_from_epoch=-1), "start_from_epoch must be a non-negative"),
+        (lambda: ModelCheckpoint("m.ckpt", save_freq=0), "save_freq .* positive integer"),
+        (lambda: ModelCheckpoint("m.ckpt", initial_value_threshold=math.inf), "finite number"),
+        (lambda: R.l2(math.inf), "l2 must be a finite number"),
+        (lambda: go.Adam(beta_1=1.5), "beta_1 and beta_2 must be below 1"),
+        (lambda: go.RMSprop(rho=1.0), "rho must be below 1"),
+        (lambda: go.SGD(momentum=-1), "momentum must be a finite number, 0 or more"),
+    ]
+
+
+@pytest.mark.parametrize("case", range(19))
+def test_keras_style_settings_that_cannot_work_are_one_sentence(case):
+    make, message = _keras_style_refusals()[case]
+    with pytest.raises((TypeError, ValueError), match=message):
+        make()

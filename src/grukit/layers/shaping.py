@@ -39,6 +39,9 @@ class Masking(Layer):
         super().__init__(**kwargs)
         if isinstance(mask_value, bool) or not isinstance(mask_value, numbers.Real):
             raise TypeError(f"Masking: mask_value must be a number; got {mask_value!r}.")
+        if mask_value != mask_value:  # NaN equals nothing: no step would ever be masked
+            raise ValueError("Masking: mask_value NaN never equals a value, so nothing would be "
+                             "masked; pad with a number (0.0) and give that.")
         self.mask_value = float(mask_value)
 
     def build(self, input_shape):

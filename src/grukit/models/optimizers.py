@@ -153,6 +153,9 @@ class Adam(Optimizer):
                  amsgrad=False, weight_decay=None, **kwargs):
         super().__init__(learning_rate, weight_decay, **kwargs)
         self.betas = (_number(beta_1, "Adam: beta_1"), _number(beta_2, "Adam: beta_2"))
+        if max(self.betas) >= 1:  # the moving averages would never forget
+            raise ValueError(f"Adam: beta_1 and beta_2 must be below 1; got {beta_1!r}, "
+                             f"{beta_2!r}.")
         self.epsilon, self.amsgrad = _number(epsilon, "Adam: epsilon"), bool(amsgrad)
 
     def _decays_itself(self) -> bool:
@@ -228,6 +231,8 @@ class RMSprop(Optimizer):
                              "...).")
         self.rho, self.epsilon = _number(rho, "RMSprop: rho"), _number(epsilon,
                                                                       "RMSprop: epsilon")
+        if self.rho >= 1:
+            raise ValueError(f"RMSprop: rho must be below 1; got {rho!r}.")
 
     def _make(self, params):
         return training.KerasRMSprop(params, lr=self.learning_rate, alpha=self.rho,
