@@ -198,6 +198,15 @@ class EarlyStopping(_Kept, Callback):
 
 
 
+def _file_folder(cls: str, path: str, example: str) -> str:
+    """The folder of the file a callback writes at ``path``; a directory given as the file
+    is refused, naming a file in it (``example``)."""
+    if os.path.isdir(path):
+        raise ValueError(f"{cls}: {path!r} is a directory; pass a file in it, e.g. "
+                         f"{os.path.join(path, example)!r}.")
+    return os.path.dirname(os.path.abspath(path))
+
+
 def is_main_process() -> bool:
     """True unless this is a non-zero rank of a torch.distributed run (only rank 0 writes)."""
     import torch.distributed as dist
@@ -269,10 +278,7 @@ class ModelCheckpoint(Callback):
         if not is_main_process():
             return
         path = os.fspath(self.filepath)
-        folder = os.path.dirname(os.path.abspath(path))
-        if os.path.isdir(path):
-            raise ValueError(f"ModelCheckpoint: {path!r} is a directory; pass a file in it, "
-                             f"e.g. {os.path.join(path, 'model.ckpt')!r}.")
+        folder = _file_folder("ModelCheckpoint", path, "model.ckpt")
         if self.save_best_only and self.best == self._start() and os.path.isfile(path) \
                 and getattr(self.model, "_resumed", False):
             self.best = min(self._best_in(path), self.best)  # a resumed run keeps its best
@@ -363,10 +369,7 @@ class CSVLogger(Callback):
         if not is_main_process():
             return
         path = os.fspath(self.filename)
-        folder = os.path.dirname(os.path.abspath(path))
-        if os.path.isdir(path):
-            raise ValueError(f"CSVLogger: {path!r} is a directory; pass a file in it, e.g. "
-                             f"{os.path.join(path, 'log.csv')!r}.")
+        folder = _file_folder("CSVLogger", path, "log.csv")
         if not os.path.isdir(folder):
             raise FileNotFoundError(f"CSVLogger: the folder {folder!r} of {path!r} does not "
                                     f"exist; create it first.")
