@@ -32,3 +32,26 @@ def atomic_text(path: str, text: str) -> None:
             f.write(text)
 
     atomic_write(path, write)
+
+
+def output_file(what: str, path, suffix: str):
+    """``path`` as a ``Path`` to write a file at, checked first: a file path (not a
+    folder, which gets a file name in it ending in ``suffix``) in a folder that exists and
+    can be written to; else one sentence starting with ``what``."""
+    from pathlib import Path
+
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"{what}: path must be a file path (str or os.PathLike); got "
+                        f"{type(path).__name__}.")
+    p = Path(path)
+    folder = p.parent if str(p.parent) else Path(".")
+    if p.is_dir():
+        raise OSError(f"{what}: {str(p)!r} is a folder; give a file path such as "
+                      f"{str(p / ('model' + suffix))!r}.")
+    if not folder.is_dir():
+        raise OSError(f"{what}: the folder {str(folder)!r} of {str(p)!r} does not exist; "
+                      f"create it first.")
+    if not os.access(folder, os.W_OK):
+        raise OSError(f"{what}: cannot write to the folder {str(folder)!r}; choose a path "
+                      f"in a folder you can write to.")
+    return p

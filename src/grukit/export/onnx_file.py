@@ -19,13 +19,13 @@ Example::
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from pathlib import Path
 
 from torch import nn
 
 from .. import cells
+from .._io import output_file
 from .cell import cell_model
 from .module import module_model
 from .sequential import sequential_model
@@ -78,21 +78,7 @@ def build_onnx(model, *, example=None, dynamic: bool = True, lengths: bool = Fal
 
 
 def _check_path(path) -> Path:
-    if not isinstance(path, (str, os.PathLike)):
-        raise TypeError(f"to_onnx: path must be a file path (str or os.PathLike); got "
-                        f"{type(path).__name__}.")
-    p = Path(path)
-    folder = p.parent if str(p.parent) else Path(".")
-    if p.is_dir():
-        raise OSError(f"to_onnx: {str(p)!r} is a folder; give a file path such as "
-                      f"{str(p / 'model.onnx')!r}.")
-    if not folder.is_dir():
-        raise OSError(f"to_onnx: the folder {str(folder)!r} of {str(p)!r} does not exist; "
-                      f"create it first.")
-    if not os.access(folder, os.W_OK):
-        raise OSError(f"to_onnx: cannot write to the folder {str(folder)!r}; choose a path "
-                      f"in a folder you can write to.")
-    return p
+    return output_file("to_onnx", path, ".onnx")
 
 
 def to_onnx(model, path, *, example=None, dynamic: bool = True, lengths: bool = False,

@@ -28,6 +28,8 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
+from .._io import output_file
+
 MAX_BATCH = 1 << 20
 MAX_TIME = 1 << 24
 
@@ -163,21 +165,7 @@ def _user_frame(e: BaseException) -> str:
 
 
 def _check_path(path) -> Path:
-    if not isinstance(path, (str, os.PathLike)):
-        raise TypeError(f"to_pt2: path must be a file path (str or os.PathLike); got "
-                        f"{type(path).__name__}.")
-    p = Path(path)
-    folder = p.parent if str(p.parent) else Path(".")
-    if p.is_dir():
-        raise OSError(f"to_pt2: {str(p)!r} is a folder; give a file path such as "
-                      f"{str(p / 'model.pt2')!r}.")
-    if not folder.is_dir():
-        raise OSError(f"to_pt2: the folder {str(folder)!r} of {str(p)!r} does not exist; "
-                      f"create it first.")
-    if not os.access(folder, os.W_OK):
-        raise OSError(f"to_pt2: cannot write to the folder {str(folder)!r}; choose a path "
-                      f"in a folder you can write to.")
-    return p
+    return output_file("to_pt2", path, ".pt2")
 
 
 def save_pt2(program, path) -> Path:

@@ -50,6 +50,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .._io import output_file
+
 FORMAT = "grukit.onnx-manifest"
 FORMAT_VERSION = 1
 FORMATS = ("onnx", "pt2")
@@ -246,14 +248,8 @@ def export(est, path, format: str = "onnx", int8: bool = False) -> Path:
                         f"SequenceClassifier, SpeechClassifier and GRU4Rec have one.")
     if callable(getattr(est, "_check_fitted", None)):  # after those: a model of a class
         est._check_fitted("export")  # with no export is refused as such, fitted or not
-    path = Path(path)
+    path = output_file("export", path, "." + format)
     folder = path.parent
-    if path.is_dir():
-        raise OSError(f"export: {str(path)!r} is a folder; give a file path such as "
-                      f"{str(path / ('model.' + format))!r}.")
-    if not folder.is_dir():
-        raise OSError(f"export: the folder {str(folder)!r} of {str(path)!r} does not exist; "
-                      f"create it first.")
     from .estimator import CONFIG_FILE, WEIGHTS_FILE
 
     if path.name in (CONFIG_FILE, WEIGHTS_FILE) and (folder / CONFIG_FILE).is_file():
