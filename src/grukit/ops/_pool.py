@@ -105,8 +105,10 @@ def linear(x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None) -> torch.Te
     x (..., I), w (G, I), b (G,) or None -> (..., G)."""
     x, w = x.detach(), w.detach()
     if x.numel() // x.shape[-1] * w.shape[0] * x.element_size() < SMALL:  # torch's allocator
-        with torch.autocast("cpu", enabled=False):  # in x's dtype, which the kernels read
-            return torch.nn.functional.linear(x, w, None if b is None else b.detach())
+        if torch.is_autocast_enabled("cpu"):  # in x's dtype, which the kernels read (the
+            with torch.autocast("cpu", enabled=False):  # context costs ~3 µs: only then)
+                return torch.nn.functional.linear(x, w, None if b is None else b.detach())
+        return torch.nn.functional.linear(x, w, None if b is None else b.detach())
     out = tensor((*x.shape[:-1], w.shape[0]), x.dtype)
     x2, o2 = x.reshape(-1, x.shape[-1]), out.view(-1, w.shape[0])
     if b is None:
