@@ -199,3 +199,30 @@ def test_gru4rec_with_lstm_cells_learns_and_carries_h_and_c():
         GRU4Rec(cell="rnn").fit(train)
     with pytest.raises(ValueError, match="with a GRU cell; this model has cell='lstm'"):
         model.export_onnx("never-written.onnx")
+
+
+def test_ranks_of_refuses_targets_that_are_no_item_and_scores_of_another_shape():
+    scores = np.array([[3.0, 2.0, 1.0], [1.0, 2.0, 3.0]])
+    assert ranks_of(scores, np.array([2, 2])).tolist() == [3, 1]
+    # -1 was read by numpy as the last item: rank 3 and 1, silently
+    with pytest.raises(ValueError, match="target -1 is no item index: scores hold 3 items"):
+        ranks_of(scores, np.array([-1, 2]))
+    with pytest.raises(ValueError, match="target 3 is no item index"):
+        ranks_of(scores, np.array([0, 3]))
+    with pytest.raises(ValueError, match=r"targets must be \(B,\) = \(2,\)"):
+        ranks_of(scores, np.array([0]))
+    with pytest.raises(ValueError, match="targets must be whole item indices; got dtype float"):
+        ranks_of(scores, np.array([0.0, 1.0]))
+    with pytest.raises(ValueError, match=r"scores must be \(B, n_items\)"):
+        ranks_of(scores[0], np.array([0]))
+
+
+def test_metrics_from_ranks_take_lists_and_refuse_ranks_below_one():
+    assert metrics_from_ranks([1, 2], ks=(1,)) == metrics_from_ranks(np.array([1, 2]), ks=(1,))
+    for bad in ([0, 1], [-1], [np.nan, 1.0]):  # MRR inf, -1, or NaN counted as a miss
+        with pytest.raises(ValueError, match="is below 1; ranks are 1-based"):
+            metrics_from_ranks(np.array(bad), ks=(1, 5))
+    with pytest.raises(ValueError, match="ranks must be a 1-D array of numbers"):
+        metrics_from_ranks(np.array([[1, 2]]), ks=(1,))
+    # median-style fractional ranks are ranks too
+    assert metrics_from_ranks(np.array([1.5]), ks=(2,))["mrr@2"] == pytest.approx(1 / 1.5)

@@ -26,7 +26,21 @@ def ranks_of(scores: np.ndarray, targets: np.ndarray) -> np.ndarray:
     """scores (B, n_items), targets (B,) -> conservative ranks (B,), 1 = best.
 
     NaN is refused: no score is ``>=`` NaN, so a NaN target would rank 0, a hit at every k
-    with 1/rank = inf."""
+    with 1/rank = inf. So is a target that is no column of ``scores``: numpy reads ``-1`` as
+    the last item and would rank that item instead."""
+    scores, targets = np.asarray(scores), np.asarray(targets)
+    if scores.ndim != 2:
+        raise ValueError(f"scores must be (B, n_items), one row per prediction; got shape "
+                         f"{scores.shape}.")
+    if targets.shape != (len(scores),):
+        raise ValueError(f"targets must be (B,) = ({len(scores)},), one item index per row "
+                         f"of scores; got shape {targets.shape}.")
+    if targets.dtype.kind not in "iu":
+        raise ValueError(f"targets must be whole item indices; got dtype {targets.dtype}.")
+    outside = (targets < 0) | (targets >= scores.shape[1])
+    if outside.any():
+        raise ValueError(f"target {int(targets[outside][0])} is no item index: scores hold "
+                         f"{scores.shape[1]} items, indexed 0 to {scores.shape[1] - 1}.")
     if np.isnan(scores).any():
         raise ValueError("the scores hold NaN, which has no rank among the items; give finite "
                          "scores (-inf for an item never to recommend).")
@@ -47,6 +61,14 @@ def metrics_from_ranks(ranks: np.ndarray, ks=KS) -> dict[str, float]:
     """
     for k in ks:
         _whole("each k", k)
+    ranks = np.asarray(ranks)
+    if ranks.ndim != 1 or ranks.dtype.kind not in "iuf":
+        raise ValueError(f"ranks must be a 1-D array of numbers, one per prediction; got "
+                         f"shape {ranks.shape} of dtype {ranks.dtype}.")
+    bad = ~(ranks >= 1)  # NaN too: it would count as a miss at every k
+    if bad.any():  # rank 0 gave 1/rank = inf, a negative one a negative MRR
+        raise ValueError(f"rank {ranks[bad][0]!r} is below 1; ranks are 1-based (1 = the "
+                         f"true next item scored first), as ranks_of gives them.")
     out = {}
     for k in ks:
         hit = ranks <= k
