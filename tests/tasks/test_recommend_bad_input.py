@@ -83,6 +83,14 @@ def test_a_string_or_a_scalar_is_not_a_session(model):
         model.recommend(100)
 
 
+def test_a_set_is_not_a_session_for_it_keeps_no_order(model):
+    # the set's own order was taken as the order of the events, silently
+    for unordered in ({100, 101}, frozenset({100}), {100: 1}):
+        with pytest.raises(TypeError, match="which keeps no order of events"):
+            model.recommend(unordered, unknown="skip")
+    assert model.recommend((100, 101), k=3) == model.recommend([100, 101], k=3)
+
+
 @pytest.mark.parametrize("setting,value", [
     ("epochs", 0), ("epochs", -1), ("batch_size", 0), ("n_sample", -1), ("hidden", 0),
     ("layers", 0), ("epochs", 2.0), ("hidden", True), ("seed", -1),

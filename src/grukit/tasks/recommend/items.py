@@ -7,6 +7,8 @@ other values are never an item.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Set
+
 import numpy as np
 
 from ...data.sessions import item_key
@@ -74,6 +76,10 @@ class ItemMap:
         if isinstance(items, (str, bytes)) or not hasattr(items, "__iter__"):
             raise TypeError(f"{what} must be a list of item ids, oldest first; got "
                             f"{type(items).__name__} {items!r} (wrap a single item in a list).")
+        if isinstance(items, (Set, Mapping)):  # a set has no order: its own order was taken
+            raise TypeError(f"{what} must be a list of item ids, oldest first; got a "
+                            f"{type(items).__name__}, which keeps no order of events (give a "
+                            f"list).")
         values = items.tolist() if isinstance(items, np.ndarray) else list(items)
         if isinstance(items, np.ndarray) and items.ndim != 1:
             raise ValueError(f"{what} must be one session, a 1-D list of item ids; got shape "
