@@ -99,6 +99,13 @@ def test_predict_refusals(tmp_path, capsys):
          "--epochs set(s) training; predict uses the saved model's settings"),
         (["--model", str(tmp_path / "m"), "--data", str(data), "--day-column", "Time"],
          "--day-column set(s) training"),  # read, and never used
+        # a value that reads as false (0, --no-tied) passed as if not given
+        (["--model", str(tmp_path / "m"), "--data", str(data), "--seed", "0"],
+         "--seed set(s) training"),
+        (["--model", str(tmp_path / "m"), "--data", str(data), "--no-tied"],
+         "--tied set(s) training"),
+        (["--model", str(tmp_path / "m"), "--data", str(data), "--n-sample", "0",
+          "--learning-rate", "0"], "--n-sample, --learning-rate set(s) training"),
         (["--data", str(data)], "predict needs --model DIR"),
         (["--model", str(tmp_path / "nowhere"), "--data", str(data)], "no saved model at"),
         (["--model", str(tmp_path / "m"), "--data", str(data), "--output", str(tmp_path / "m")],

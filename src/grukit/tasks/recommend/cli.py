@@ -269,7 +269,11 @@ def run_predict(args: argparse.Namespace) -> int:
     from ..estimator import CONFIG_FILE, load
     from .gru4rec import GRU4Rec
 
-    predict_args(args, TRAIN_ONLY, "recommend", also=" and one --data file")
+    given = argparse.Namespace(**vars(args))  # predict_args reads 0 and False as not given:
+    for name in TRAIN_ONLY:  # --seed 0 or --no-tied passed unread (--resume: False unless set)
+        if name != "resume" and getattr(args, name) is not None:
+            setattr(given, name, True)
+    predict_args(given, TRAIN_ONLY, "recommend", also=" and one --data file")
     if not args.data:
         raise UsageError("predict needs --data FILE, the sessions to recommend for.")
     at_least("--k", args.k, 1)
