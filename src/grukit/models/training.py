@@ -205,15 +205,48 @@ def _log_probs(p: Tensor) -> Tensor:
     return torch.log((p / p.sum(-1, keepdim=True)).clamp(1e-7, 1 - 1e-7))
 
 
+def _one_hot(p: Tensor, y: Tensor, name: str) -> Tensor:
+    """One-hot (or soft) targets y shaped as the output p (..., C), in p's dtype; integer
+    labels refused in one sentence naming the sparse form (broadcast against p, (N, 1)
+    labels gave a loss, a wrong one; Keras refuses them too)."""
+    if y.numel() != p.numel() or y.shape[-1:] != p.shape[-1:]:
+        raise ValueError(f"{name} takes one-hot targets shaped as the model's output "
+                         f"{tuple(p.shape)}; got targets of shape {tuple(y.shape)}. For "
+                         f"integer class labels use sparse_{name}, or one-hot encode them.")
+    return y.to(p.dtype).reshape(p.shape)
+
+
+def _labels(p: Tensor, y: Tensor, name: str) -> Tensor:
+    """Integer class labels y (...) or (..., 1) for the output p (..., C), as longs shaped
+    p.shape[:-1]; one-hot rows and labels outside 0 .. C − 1 refused in one sentence (torch
+    said 'Expected input batch_size (10) to match target batch_size (30)', or 'Target 5 is
+    out of bounds', a device-side assert on a GPU)."""
+    if y.numel() * p.shape[-1] != p.numel():
+        raise ValueError(f"{name} takes one integer class label per output row, shape "
+                         f"{tuple(p.shape[:-1])}; got targets of shape {tuple(y.shape)}. "
+                         + (f"For one-hot targets use {name.removeprefix('sparse_')}, or "
+                            f"pass y.argmax(-1)." if name.startswith("sparse_") else
+                            "Pass one-hot rows' labels as y.argmax(-1)."))
+    labels = y.long().reshape(p.shape[:-1])
+    if labels.numel():
+        low, high = int(labels.min()), int(labels.max())
+        if low < 0 or high >= p.shape[-1]:
+            raise ValueError(f"class label {low if low < 0 else high} is outside the model's "
+                             f"{p.shape[-1]} classes (0 to {p.shape[-1] - 1}); give the last "
+                             f"Dense one unit per class, or fix the labels.")
+    return labels
+
+
 def _cce(p: Tensor, y: Tensor) -> Tensor:
     """One-hot (or soft) targets y (..., C), probabilities p (..., C): −Σ_c y_c log p̂_c."""
-    return -(y.to(p.dtype) * _log_probs(p)).sum(-1)
+    return -(_one_hot(p, y, "categorical_crossentropy") * _log_probs(p)).sum(-1)
 
 
 def _scce(p: Tensor, y: Tensor) -> Tensor:
     """Integer targets, probabilities: p (..., C) with y (...) or (..., 1), e.g. (N, C) with
     (N,) or (N, 1), per time step (N, T, C) with (N, T) or (N, T, 1); −log p̂_y."""
-    return F.nll_loss(_log_probs(p).reshape(-1, p.shape[-1]), y.long().reshape(-1),
+    labels = _labels(p, y, "sparse_categorical_crossentropy")  # p.shape[:-1]
+    return F.nll_loss(_log_probs(p).reshape(-1, p.shape[-1]), labels.reshape(-1),
                       reduction="none").reshape(p.shape[:-1])
 
 
@@ -382,8 +415,15 @@ def _accuracy(p: Tensor, y: Tensor) -> Tensor:
     if p.dim() == 1 or p.shape[-1] == 1:  # binary, probabilities
         return ((p.reshape(-1) > 0.5) == (y.reshape(-1) > 0.5)).float().mean()
     if y.dim() < p.dim() or y.shape[-1] == 1:  # sparse: integer labels
+        if y.numel() * p.shape[-1] != p.numel():
+            _labels(p, y, "accuracy")  # the refusal
         target = y.reshape(p.shape[:-1])
     else:  # one-hot
+        if y.shape != p.shape:
+            raise ValueError(f"accuracy takes integer class labels, shape "
+                             f"{tuple(p.shape[:-1])}, or one-hot targets shaped as the "
+                             f"model's output {tuple(p.shape)}; got targets of shape "
+                             f"{tuple(y.shape)}.")
         target = y.argmax(-1)
     return (p.argmax(-1) == target.long()).float().mean()
 
@@ -394,12 +434,15 @@ def _binary_accuracy(p: Tensor, y: Tensor) -> Tensor:
 
 
 def _categorical_accuracy(p: Tensor, y: Tensor) -> Tensor:
-    """mean [argmax p = argmax y]: one-hot labels y (..., C)."""
-    return (p.argmax(-1) == y.argmax(-1)).float().mean()
+    """mean [argmax p = argmax y]: one-hot labels y (..., C) (integer labels refused: the
+    argmax of their one column is 0)."""
+    return (p.argmax(-1) == _one_hot(p, y, "categorical_accuracy").argmax(-1)).float().mean()
 
 
 def _sparse_categorical_accuracy(p: Tensor, y: Tensor) -> Tensor:
     """mean [argmax p = y]: integer labels y (...) or (..., 1)."""
+    if y.numel() * p.shape[-1] != p.numel():
+        _labels(p, y, "sparse_categorical_accuracy")  # the refusal
     return (p.argmax(-1) == y.reshape(p.shape[:-1]).long()).float().mean()
 
 
