@@ -219,6 +219,22 @@ def test_utterance_normalisation_gives_zero_mean_and_does_not_stream():
         StreamingFeatures(FeatureConfig(normalize="utterance"))
 
 
+def test_streaming_features_refuse_a_stereo_chunk_rather_than_interleave_it():
+    y = np.stack([tone(), tone(900)], axis=1)  # (N, 2)
+    with pytest.raises(ValueError, match="one channel"):
+        StreamingFeatures().push(y)
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf], ids=["nan", "inf"])
+def test_nan_or_inf_samples_are_refused_on_both_paths(bad):
+    y = tone()
+    y[100] = bad
+    with pytest.raises(ValueError, match="NaN or infinite"):
+        features(y)
+    with pytest.raises(ValueError, match="NaN or infinite"):
+        StreamingFeatures().push(y)
+
+
 @pytest.mark.parametrize("bad,match", [({"kind": "wave"}, "kind must be"),
                                        ({"deltas": 3}, "deltas must be"),
                                        ({"fmax": 9000}, "fmax"),

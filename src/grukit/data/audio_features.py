@@ -147,6 +147,20 @@ def front_end(cfg: FeatureConfig) -> dict:
             "delta": a.coeffs.tolist()}
 
 
+def _samples(y, what: str) -> np.ndarray:
+    """``y`` as float64 samples (N,), checked: one channel (a stereo (N, 2) array raveled
+    would interleave its channels into one signal twice as long) and finite (a NaN makes the
+    frames it falls in NaN)."""
+    y = np.asarray(y, dtype=np.float64)
+    if y.ndim != 1:
+        raise ValueError(f"{what} must be one channel, shape (samples,); got {y.shape}. Mix "
+                         f"it down first (grukit.data.audio.mix_down).")
+    if not np.isfinite(y).all():
+        raise ValueError(f"{what} holds NaN or infinite samples; replace them (e.g. with 0) "
+                         f"first.")
+    return y
+
+
 def features(y: np.ndarray, cfg: FeatureConfig = FeatureConfig(),
              analysis: _Analysis | None = None) -> np.ndarray:
     """The features of one recording ``y`` (N,) at ``cfg.sample_rate``: (T, D) float32 with
@@ -155,10 +169,7 @@ def features(y: np.ndarray, cfg: FeatureConfig = FeatureConfig(),
 
     a = analysis or _Analysis(cfg)
     cfg = a.cfg
-    y = np.asarray(y, dtype=np.float64)
-    if y.ndim != 1:
-        raise ValueError(f"a recording must be one channel, shape (samples,); got "
-                         f"{y.shape}. Mix it down first (grukit.data.audio.mix_down).")
+    y = _samples(y, "a recording")
     if len(y) == 0:
         raise ValueError("the recording has no samples.")
     if len(y) < cfg.n_fft:
@@ -217,7 +228,7 @@ class StreamingFeatures:
     def push(self, samples) -> np.ndarray:
         """Append ``samples`` (n,); return the rows completed by them, (k, D) float32."""
         cfg = self.cfg
-        x = np.asarray(samples, dtype=np.float64).ravel()
+        x = _samples(samples, "a chunk of samples")
         self._samples += len(x)
         self._buf = np.concatenate([self._buf, x])
         rows = []
