@@ -6,6 +6,7 @@ import re
 import warnings
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from grukit.cli import main
@@ -583,3 +584,18 @@ def test_a_nan_label_in_a_list_of_strings_is_refused_not_read_as_the_text_nan():
     with pytest.raises(ValueError, match="label 1 is missing"):
         as_labels(["pos", np.nan, "neg"])
     assert list(as_labels(["pos", "neg"])) == ["pos", "neg"]
+
+
+@pytest.mark.parametrize("labels", [
+    pd.Series(["pos", None, "neg", "pos"], dtype="string"),  # pd.NA
+    pd.Series([True, None, False, True], dtype="boolean"),
+    ["pos", pd.NaT, "neg", "pos"],
+    ["pos", np.float32("nan"), "neg", "pos"],
+], ids=["string-NA", "boolean-NA", "NaT", "float32-nan"])
+def test_pandas_missing_labels_are_refused_not_read_as_a_class(labels):
+    from grukit.tasks.classify.labels import as_labels, encode_labels
+
+    with pytest.raises(ValueError, match=r"label 1 is missing \(None/NaN"):
+        as_labels(labels)
+    with pytest.raises(ValueError, match=r"label 1 is missing"):
+        encode_labels(labels)

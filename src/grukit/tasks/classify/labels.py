@@ -15,8 +15,13 @@ def as_labels(labels, what: str = "labels") -> np.ndarray:
     if y.ndim != 1:
         raise ValueError(f"{what}: labels must be one-dimensional; got shape {y.shape}.")
     if y.dtype.kind == "O" or isinstance(labels, (list, tuple)):  # a list's NaN beside
-        bad = [i for i, v in enumerate(list(labels))  # strings would become the text 'nan'
-               if v is None or (isinstance(v, float) and v != v)]
+        # strings would become the text 'nan', pandas' NA '<NA>', NaT 'NaT': pandas.isna
+        # knows every missing marker (None, NaN of any float type, pd.NA, NaT)
+        import pandas as pd
+
+        values = np.empty(len(y), dtype=object)  # (N,), each label as given
+        values[:] = list(labels)
+        bad = np.flatnonzero(pd.isna(values)).tolist()
         if bad:
             raise ValueError(f"{what}: label {bad[0]} is missing (None/NaN; {len(bad)} row(s) "
                              f"in all); fill or drop those rows.")
