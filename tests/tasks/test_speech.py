@@ -465,7 +465,6 @@ def test_cli_ctrl_c_while_a_run_is_written_names_that_run_as_finished(tone_folde
     (("--model", "tcn"), "--model must be one of"),
     (("--resume",), "--resume continues a run"),
     (("evaluate",), "needs --model DIR"),
-    (("listen", "--model", "m"), "needs the wav file"),
     (("--threads", 0), "--threads must be"),
 ])
 def test_cli_bad_arguments_give_one_line_and_exit_2(tone_folder, argv, match, capsys):
@@ -480,6 +479,9 @@ def test_cli_bad_arguments_give_one_line_and_exit_2(tone_folder, argv, match, ca
     (("predict", "--data", "d", "--model", "m", "--labels", "l.csv"), "--labels is not read"),
     (("evaluate", "--model", "m", "--snr", 5), "--snr is not read"),
     (("--files", 3), "--files is not read by `grukit speech train` (only by stream)"),
+    (("listen", "--model", "m"), "needs the wav file"),
+    (("listen", "x.wav", "--model", "m", "--data", "d"), "--data is not read by `grukit "
+                                                          "speech listen`"),
 ])
 def test_cli_an_option_the_action_does_not_read_is_refused(argv, match, capsys):
     assert cli(*argv) == 2

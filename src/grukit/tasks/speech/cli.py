@@ -38,7 +38,8 @@ WORDS_PER_FILE = 8  # stream: the words each built long file joins
 # rather than silently ignored (training options: TRAIN_ONLY, refused by predict_args)
 ONLY_FOR = {"files": ("stream",), "snr": ("stream",),
             "pattern": ("train", "evaluate", "stream"), "labels": ("train", "evaluate", "stream"),
-            "output": ("train", "evaluate", "predict", "stream")}
+            "output": ("train", "evaluate", "predict", "stream"),
+            "data": ("train", "evaluate", "predict", "stream")}  # listen: its FILE
 
 
 def add_parser(sub) -> None:
