@@ -599,3 +599,18 @@ def test_pandas_missing_labels_are_refused_not_read_as_a_class(labels):
         as_labels(labels)
     with pytest.raises(ValueError, match=r"label 1 is missing"):
         encode_labels(labels)
+
+
+def test_sequences_as_a_dataframe_or_of_non_numbers(seq_model):
+    rng = np.random.default_rng(0)
+    rows = rng.standard_normal((6, 5))  # (N, T): six sequences of one channel
+    xs, ys = list(rows), np.array([0, 1] * 3)
+    model = SequenceClassifier(hidden=4, epochs=1, validation_split=0).fit(xs, ys)
+    for columns in (None, list("abcde")):  # iterating a DataFrame gives its column names
+        frame = pd.DataFrame(rows, columns=columns)
+        np.testing.assert_array_equal(model.predict_proba(frame), model.predict_proba(rows))
+    with pytest.raises(ValueError, match=r"sequence 1 cannot be read as real numbers"):
+        seq_model.predict([np.zeros((3, 2)), np.array([["a", "b"]] * 3)])
+    with pytest.raises(ValueError, match=r"sequence 0 cannot be read as real numbers "
+                                         r"\(complex numbers\)"):
+        seq_model.predict([np.zeros((3, 2)) + 1j])

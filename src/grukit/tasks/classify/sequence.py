@@ -43,13 +43,23 @@ class SequenceConfig:
 
 def as_sequences(inputs) -> list[np.ndarray]:
     """A list of (T_i, C) float32 arrays from a list of (T_i, C) / (T_i,) arrays or an
-    array (N, T, C); refuses empty sequences, no channels, NaN/Inf, values beyond float32's
-    range and mixed channel counts."""
+    array (N, T, C); a 2-D array or a DataFrame (N, T) is N sequences of one channel, a row
+    each. Refuses values that are not real numbers, empty sequences, no channels, NaN/Inf,
+    values beyond float32's range and mixed channel counts."""
+    if not isinstance(inputs, np.ndarray) and getattr(inputs, "ndim", None) == 2 and \
+            hasattr(inputs, "to_numpy"):  # a DataFrame iterates over its column names
+        inputs = inputs.to_numpy()  # (N, T)
     if isinstance(inputs, np.ndarray) and inputs.ndim in (2, 3):
         inputs = list(inputs)
     out = []
     for i, s in enumerate(inputs):
-        a = np.asarray(s, dtype=np.float64)
+        try:
+            if np.iscomplexobj(s):  # float64 would drop the imaginary parts with a warning
+                raise TypeError("complex numbers")
+            a = np.asarray(s, dtype=np.float64)
+        except (TypeError, ValueError) as err:
+            raise ValueError(f"sequence {i} cannot be read as real numbers ({err}); give "
+                             f"each sequence as a numeric array (steps, channels).") from None
         a = a[:, None] if a.ndim == 1 else a  # (T,) -> (T, 1)
         if a.ndim != 2:
             raise ValueError(f"sequence {i} has shape {a.shape}; each must be (steps, "
