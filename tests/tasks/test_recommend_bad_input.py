@@ -172,6 +172,16 @@ def test_sessions_of_one_event_and_foreign_item_maps_are_refused(model):
         GRU4Rec(**FAST).fit([[1, 2], [3, 4]])
 
 
+def test_predict_and_index_say_they_take_events_not_sessions(model):
+    s = _sessions([[0, 1], [2, 3]], model.items_.ids)
+    for call in (model.predict, model.index):  # said: "must be Sessions ... got a Sessions"
+        with pytest.raises(TypeError, match="events must be a DataFrame of events, not "
+                                            "Sessions .* got a Sessions"):
+            call(s)
+    with pytest.raises(TypeError, match="events must be Sessions .* got a list"):
+        model.evaluate([[100, 101]])
+
+
 def test_events_are_indexed_with_the_models_own_item_map(model):
     events = pd.DataFrame({"session": [1, 1, 1, 2, 2, 3],
                            "item": [100, 101.0, 999, 102, 103, 104],

@@ -243,7 +243,7 @@ class GRU4Rec(Estimator):
 
         self._check_fitted("index")
         whole("min_length", min_length, 1)
-        _frame(events, "events")
+        _frame(events, "events", sessions=False)  # Sessions are indexed already
         known = self.items_.known(events["item"])
         kept = events[known]
         size = kept.groupby("session")["item"].transform("size")
@@ -278,6 +278,7 @@ class GRU4Rec(Estimator):
         self._check_fitted("evaluate")
         whole("batch_size", batch_size, 1)
         if not isinstance(test, Sessions):
+            _frame(test, "events")  # Sessions are taken here
             test = self.index(test)
         elif not self.items_.same(test.vocab):
             raise ValueError(f"the test sessions were indexed with another item map "
@@ -485,12 +486,15 @@ def _checkpoint_data(path: str | None) -> str | None:
     return data if isinstance(data, str) else None
 
 
-def _frame(events, what: str) -> None:
+def _frame(events, what: str, sessions: bool = True) -> None:
+    """``sessions``: Sessions are taken too (fit, evaluate), and the refusal says so."""
     import pandas as pd
 
     if not isinstance(events, pd.DataFrame):
-        raise TypeError(f"{what} must be Sessions (grukit.data.index_sessions) or a DataFrame "
-                        f"of events (grukit.data.read_events); got a {type(events).__name__}.")
+        takes = "Sessions (grukit.data.index_sessions) or a DataFrame of events" if sessions \
+            else "a DataFrame of events, not Sessions"  # which are indexed already
+        raise TypeError(f"{what} must be {takes} (grukit.data.read_events); got a "
+                        f"{type(events).__name__}.")
     missing = [c for c in ("session", "item") if c not in events.columns]
     if missing:
         raise ValueError(f"the {what} have no {' or '.join(map(repr, missing))} column "
