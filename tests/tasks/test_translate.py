@@ -136,6 +136,21 @@ def test_empty_input_translates_to_empty_and_a_foreign_input_warns(trained):
         trained.translate(["the quick brown fox jumps"], beam=1)
 
 
+@pytest.mark.parametrize("bad", [None, float("nan"), b"ab cd", 3],
+                         ids=["none", "nan-of-a-pandas-column", "bytes", "int"])
+def test_a_sentence_that_is_not_text_is_refused_not_translated_as_its_repr(trained, bad):
+    # str() made None, a missing pandas cell (NaN) and bytes the words "None", "nan", "b'..'"
+    with pytest.raises(TypeError, match=r"translate: sentence 1 is \w+ .*, not text; give str "
+                                        r"sentences"):
+        trained.translate(["ab cd", bad], beam=1)
+    with pytest.raises(TypeError, match=r"evaluate \(target\): sentence 0 is .*, not text"):
+        trained.evaluate(["ab cd"], [bad], beam=1)
+    with pytest.raises(TypeError, match=r"fit \(source\): sentence 1 is .*, not text"):
+        Translator(**SETTINGS).fit(["ab", bad], ["BA", "DC"])
+    with pytest.raises(TypeError, match="attention's text is .*, not text"):
+        trained.attention(bad)
+
+
 def test_a_length_penalty_with_greedy_decoding_is_refused(trained):
     # beam 1 decodes greedily, where alpha would be ignored without a word
     with pytest.raises(ValueError, match="alpha=2.0 is beam search's length penalty and beam 1 "

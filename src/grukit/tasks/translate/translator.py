@@ -35,11 +35,21 @@ def _words(text) -> list[str]:
     return _WORD.findall(str(text).lower())
 
 
-def _clean(text) -> str:
+def _clean(text, what: str = "a sentence") -> str:
     """A sentence without surrounding whitespace or byte-order marks (U+FEFF starts a file
     saved as "UTF-8 with BOM"; the tokenizer would read it as an unknown character and
-    sacreBLEU as part of the first word)."""
-    return str(text).replace("\ufeff", "").strip()
+    sacreBLEU as part of the first word). Anything but a str is refused: None, a missing
+    cell of a pandas column (NaN) or bytes would otherwise be translated as the words
+    "None", "nan" or "b'...'"."""
+    if not isinstance(text, str):
+        raise TypeError(f"{what} is {type(text).__name__} {text!r:.40}, not text; give str "
+                        f"sentences (an empty one as \"\", bytes decoded first).")
+    return text.replace("\ufeff", "").strip()
+
+
+def _sentences(texts, what: str) -> list[str]:
+    """``_clean`` of each sentence of ``texts``, a refusal naming the first that is no str."""
+    return [_clean(t, f"{what}: sentence {i}") for i, t in enumerate(texts)]
 
 
 def word_list(texts: list[str]) -> list[str]:
@@ -142,7 +152,7 @@ class Translator(Estimator):
         if isinstance(src, str) or isinstance(tgt, str):
             raise TypeError(f"{what}: give lists of sentences (read files with "
                             f"grukit.data.parallel.read_parallel).")
-        src, tgt = [_clean(x) for x in src], [_clean(x) for x in tgt]
+        src, tgt = _sentences(src, f"{what} (source)"), _sentences(tgt, f"{what} (target)")
         if len(src) != len(tgt):
             raise ValueError(f"{what}: {len(src)} source and {len(tgt)} target sentences; "
                              f"they must be aligned pairs.")
@@ -276,7 +286,7 @@ class Translator(Estimator):
             raise ValueError(f"alpha={given!r} is beam search's length penalty and beam 1 "
                              f"decodes greedily without one; drop alpha or give a beam above "
                              f"1.")
-        texts = [_clean(t) for t in texts]
+        texts = _sentences(texts, "translate")
         ids = self._encode_inputs(texts)
         out = [""] * len(texts)
         todo = sorted((i for i in range(len(texts)) if len(ids[i])), key=lambda i: len(ids[i]))
@@ -302,7 +312,7 @@ class Translator(Estimator):
         from .decode import greedy
 
         self._check_fitted("attention")
-        ids = self._encode_inputs([_clean(text)])[0]  # the sentence translate() reads
+        ids = self._encode_inputs([_clean(text, "attention's text")])[0]  # as translate()
         if not len(ids):
             raise ValueError("attention needs a non-empty sentence.")
         src, lengths = pad_batch([ids])
