@@ -280,6 +280,29 @@ def test_a_word_at_the_very_start_of_a_stream_is_heard(trained):
     assert [w.label for w in rec.listen(short)] == ["1"]
 
 
+def test_a_words_emitted_time_is_when_it_came_out_also_during_the_warm_up(trained):
+    """``Word.emitted`` (what the stream test's delays are made of) is the audio heard when
+    the word was returned: a word that closes while the warm-up holds the rows back comes out
+    only once the warm-up ends; the last word, at flush, once the stream ends."""
+    from grukit.tasks.speech.stream import Recognizer
+
+    rec = Recognizer(trained[0])
+    sr, hop = 8000, rec.features.cfg.hop
+    y = np.concatenate([np.zeros(1600), word("2", 1), np.zeros(16000), word("0", 2),
+                        np.zeros(400)])  # the second word ends with the stream
+    y = y + 0.001 * np.random.default_rng(0).standard_normal(len(y))
+    rec.reset()
+    out = []  # (word, seconds of audio pushed when it was returned)
+    for i in range(0, len(y), hop):
+        out += [(w, (i + hop) / sr) for w in rec.push(y[i:i + hop])]
+    out += [(w, len(y) / sr) for w in rec.flush()]
+    assert [w.label for w, _ in out] == ["2", "0"]
+    first_end = (1600 + len(word("2", 1))) / sr
+    assert out[0][1] > rec.vad.warmup * hop / sr > first_end  # held back by the warm-up
+    for w, pushed in out:
+        assert pushed - hop / sr < w.emitted <= pushed + 1e-9
+
+
 def test_the_recognizer_refuses_chunks_it_would_misread(trained):
     from grukit.tasks.speech.stream import Recognizer
 

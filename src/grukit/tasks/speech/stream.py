@@ -126,6 +126,8 @@ class Recognizer:
         self._ring: deque = deque(maxlen=self.vad.preroll + self.vad.min_on)  # (t, row, loud)
         self._loud_run = 0
         self._word: dict | None = None
+        self._rows_in = 0  # feature rows received: the last is the newest frame heard
+        self._samples = 0  # samples pushed
         self._loud_warned = False  # the far-past-full-scale warning: once a stream
         self._end_word()
 
@@ -169,6 +171,7 @@ class Recognizer:
                           f"beyond full scale (1.0), so its words are misheard; if they are "
                           f"PCM values cast to float (e.g. int16 from a microphone), divide "
                           f"by 32768.", AudioWarning, stacklevel=2)
+        self._samples += len(x)
         rows = self.features.push(x)
         return self._rows(rows, self.features.energies)
 
@@ -192,6 +195,7 @@ class Recognizer:
         return words + self.flush()
 
     def _rows(self, rows: np.ndarray, energies: np.ndarray) -> list[Word]:
+        self._rows_in += len(rows)
         scaled = self.scale(rows)
         if self._floor is None:  # warming up: hold the rows back until the floor is known
             self._warm += zip(scaled, np.asarray(energies, dtype=np.float64), strict=True)
@@ -241,8 +245,12 @@ class Recognizer:
             p = self.proba()
             k = int(p.argmax())
             label = str(self.classifier.classes_[k])
-            heard = (t + self.features.lookahead) * self._hop_s + self._n_fft / \
-                self.features.cfg.sample_rate  # the row of frame t needed these samples
+            # the newest row received needed the samples up to the end of its lookahead
+            # frame (rows held back by the warm-up come out with the row that ends it); at
+            # flush, no frame lies past the stream's end
+            newest = max(t, self._rows_in - 1) + self.features.lookahead
+            sr = self.features.cfg.sample_rate
+            heard = min(newest * self._hop_s + self._n_fft / sr, self._samples / sr)
             out.append(Word(label, label_word(label), float(p[k]), w["start"] * self._hop_s,
                             (w["last_loud"] + 1) * self._hop_s, heard))
         self._end_word()
