@@ -268,6 +268,17 @@ def test_text_from_a_file_a_folder_and_a_csv_column(tmp_path):
     assert split_text("abcdefghij", 0.1) == ("abcdefghi", "j")
 
 
+@pytest.mark.parametrize("column", [1, "1", -1, "-1", "text"],
+                         ids=["int", "str-index", "negative-int", "negative-str", "name"])
+def test_a_csv_column_by_index_reads_the_cells_below_the_header_as_by_name(tmp_path, column):
+    # an int index raised AttributeError ('int' has no isdigit), and an index read the
+    # header's name as the first line of the text
+    (tmp_path / "t.csv").write_text("id,text\n1,hello\n2,world\n")
+    assert read_text(tmp_path / "t.csv", column=column) == "hello\nworld"
+    with pytest.raises(ValueError, match="has no column 2; its columns are 'id', 'text'"):
+        read_text(tmp_path / "t.csv", column=2)
+
+
 @pytest.mark.parametrize("content, match", [
     (b"", "holds no text"), (b"  \n\n", "holds no text"),
     (b"PK\x03\x04\0\0binary", "looks binary"), (b"caf\xe9", "is not UTF-8 text"),

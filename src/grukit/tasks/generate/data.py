@@ -28,10 +28,11 @@ def _decode(raw: bytes, path: str) -> str:
                          f"convert it to UTF-8 first.") from None
 
 
-def read_text(path: str, column: str | None = None) -> str:
+def read_text(path: str, column: str | int | None = None) -> str:
     """The text of ``path``: a file (UTF-8), a folder (its text files, sorted by name,
-    joined with a blank line), or with ``column`` a CSV file's column (name or 0-based index;
-    its cells joined with newlines). Empty, binary and non-UTF-8 input is refused."""
+    joined with a blank line), or with ``column`` a CSV file's column (name or 0-based index,
+    an int or a str; its cells below the header row joined with newlines). Empty, binary and
+    non-UTF-8 input is refused."""
     if not isinstance(path, (str, os.PathLike)):
         raise TypeError(f"data must be a path or a str of text; got {type(path).__name__}.")
     path = os.fspath(path)
@@ -60,7 +61,7 @@ def read_text(path: str, column: str | None = None) -> str:
     return text
 
 
-def _csv_column(text: str, column: str, path: str) -> str:
+def _csv_column(text: str, column: str | int, path: str) -> str:
     # a file-like reader with newline="": a quoted cell's line breaks stay in it (the lines of
     # str.splitlines came back joined without them, and it also splits at \u2028, \x0c, ...)
     rows = list(csv.reader(io.StringIO(text, newline="")))
@@ -68,14 +69,17 @@ def _csv_column(text: str, column: str, path: str) -> str:
         raise ValueError(f"{path!r} holds no text (it is empty); give a CSV file with a "
                          f"header row.")
     header = rows[0]
-    if column in header:
-        k, body = header.index(column), rows[1:]
-    elif column.isdigit() and int(column) < len(header):
-        k, body = int(column), rows
+    name = str(column)  # an index may come as an int (the API) or a str (--column 1)
+    if name in header:
+        k = header.index(name)
+    elif name.lstrip("-").isdigit() and -len(header) <= int(name) < len(header):
+        k = int(name) % len(header)
     else:
         raise ValueError(f"{path!r} has no column {column!r}; its columns are "
                          f"{', '.join(map(repr, header[:12]))} (or give a 0-based index).")
-    return "\n".join(r[k] for r in body if len(r) > k)
+    # the first row names the columns, whether the column is given by name or by index (the
+    # header's name was the first line of the text read by index)
+    return "\n".join(r[k] for r in rows[1:] if len(r) > k)
 
 
 def split_text(text: str, val_fraction: float) -> tuple[str, str]:

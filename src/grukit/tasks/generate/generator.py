@@ -150,7 +150,7 @@ class TextGenerator(Estimator):
         self.config = GeneratorConfig(**self._checked_settings(config))
 
     # -- training ----------------------------------------------------------------------------
-    def fit(self, data=None, *, text: str | None = None, column: str | None = None,
+    def fit(self, data=None, *, text: str | None = None, column: str | int | None = None,
             callbacks=(), checkpoint=None, resume: dict | None = None) -> TextGenerator:
         """Train on the file or folder ``data`` or on ``text`` (a str). ``callbacks``:
         ``grukit.models`` callbacks (an epoch is ``eval_every`` steps, then validation);
@@ -229,7 +229,7 @@ class TextGenerator(Estimator):
 
     # -- inference ---------------------------------------------------------------------------
     def evaluate(self, data=None, *, text: str | None = None,
-                 column: str | None = None) -> dict:
+                 column: str | int | None = None) -> dict:
         """Loss on the file ``data`` or on ``text``: {"loss": nats per token,
         "bits_per_char", "perplexity", "tokens"}. Characters outside a char vocabulary are
         refused."""
