@@ -224,5 +224,8 @@ def test_metrics_from_ranks_take_lists_and_refuse_ranks_below_one():
             metrics_from_ranks(np.array(bad), ks=(1, 5))
     with pytest.raises(ValueError, match="ranks must be a 1-D array of numbers"):
         metrics_from_ranks(np.array([[1, 2]]), ks=(1,))
+    for one in (20, "20"):  # a traceback ('int' object is not iterable), or k = 2 and 0
+        with pytest.raises(TypeError, match=r"ks must be a list of cut-offs, e.g. \(20,\)"):
+            metrics_from_ranks([1, 2], ks=one)
     # median-style fractional ranks are ranks too
     assert metrics_from_ranks(np.array([1.5]), ks=(2,))["mrr@2"] == pytest.approx(1 / 1.5)

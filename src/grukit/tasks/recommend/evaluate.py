@@ -59,6 +59,9 @@ def metrics_from_ranks(ranks: np.ndarray, ks=KS) -> dict[str, float]:
         dict[str, float]: ``recall@k`` (share of ranks ≤ k) and ``mrr@k`` (mean of 1/rank
         where rank ≤ k, else 0) for every k; 0 for no ranks.
     """
+    if not hasattr(ks, "__iter__") or isinstance(ks, str):  # ks=20 failed in a traceback
+        raise TypeError(f"ks must be a list of cut-offs, e.g. (20,) for k = 20 alone; got "
+                        f"{ks!r}.")
     for k in ks:
         _whole("each k", k)
     ranks = np.asarray(ranks)
