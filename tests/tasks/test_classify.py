@@ -229,6 +229,23 @@ def test_cli_on_a_csv_writes_metrics_and_png(tmp_path, capsys):
     assert "| GRU |" in printed and "| tfidf_logreg |" in printed
 
 
+def test_confusion_plot_draws_dollar_signs_as_characters(tmp_path, monkeypatch):
+    import matplotlib.pyplot as plt
+
+    from grukit.tasks.classify.plot import plot_confusion
+
+    figures = []
+    monkeypatch.setattr(plt, "close", figures.append)  # keep the figure to read its labels
+    classes = ["$0-$50", "$x^$"]  # mathtext made an italic "0-50" of one, stopped on the other
+    plot_confusion([[3, 1], [0, 2]], classes, "prices_$5_$10.csv", str(tmp_path / "c.png"))
+    (ax,) = figures[0].axes
+    for labels in (ax.get_xticklabels(), ax.get_yticklabels()):
+        assert [t.get_text() for t in labels] == classes
+        assert not any(t.get_parse_math() for t in labels)
+    assert not ax.title.get_parse_math()
+    assert (tmp_path / "c.png").read_bytes()[:4] == b"\x89PNG"
+
+
 def test_cli_bad_input_is_one_line_and_status_2(tmp_path, capsys):
     p = tmp_path / "d.csv"
     p.write_text("text,label\nfine,1\nok,1\ngood,1\n")

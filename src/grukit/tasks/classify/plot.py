@@ -1,4 +1,6 @@
-"""The confusion matrix as a PNG (matplotlib, Agg backend), written atomically."""
+"""The confusion matrix as a PNG (matplotlib, Agg backend), written atomically. Class names
+and the title are drawn as written: a "$" in them is a character, not the start of
+matplotlib's mathtext (which turned "$0-$50" into an italic "0-50" and stopped on "$x^$")."""
 
 from __future__ import annotations
 
@@ -16,15 +18,15 @@ def plot_confusion(confusion, classes: list[str], title: str, path: str) -> None
     k = len(classes)
     fig, ax = plt.subplots(figsize=(2 + 0.6 * k, 1.6 + 0.6 * k))
     ax.imshow(cm, cmap="Blues")
-    ax.set_xticks(range(k), classes)
-    ax.set_yticks(range(k), classes)
+    ax.set_xticks(range(k), classes, parse_math=False)
+    ax.set_yticks(range(k), classes, parse_math=False)
     ax.set_xlabel("predicted")
     ax.set_ylabel("true")
     for i in range(k):
         for j in range(k):
             ax.text(j, i, str(cm[i, j]), ha="center", va="center",
                     color="white" if cm[i, j] > cm.max() / 2 else "black")
-    ax.set_title(title, fontsize=9)
+    ax.set_title(title, fontsize=9, parse_math=False)
     fig.tight_layout()
     atomic_write(path, lambda p: fig.savefig(p, format="png", dpi=100))
     plt.close(fig)
