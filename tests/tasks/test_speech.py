@@ -90,6 +90,15 @@ def test_frames_are_taken_as_they_are_and_checked_against_the_feature_settings(t
         SpeechClassifier(**(SMALL | {"noise_copies": 1})).fit(frames, labels)
 
 
+def test_a_slice_of_frames_is_still_frames_and_loose_frames_are_named(trained):
+    clf, paths, labels, _ = trained
+    frames = clf.frames(paths)
+    np.testing.assert_array_equal(clf.predict_proba(frames[3:9]),
+                                  clf.predict_proba(paths[3:9]))
+    with pytest.raises(ValueError, match=r"feature frames .*frames\(\)"):
+        clf.predict([np.array(f) for f in frames[:2]])  # a new list: read as waveforms
+
+
 def test_noise_copies_add_noisy_training_rows_and_keep_validation_clean(tmp_path):
     paths, labels = write_set(tmp_path, takes=4)
     seen = {}

@@ -109,9 +109,16 @@ def label_word(label) -> str:
 
 class _Frames(list):
     """Recordings already turned into feature frames (``evaluate`` prepares, then predicts),
-    with the feature settings they were computed under."""
+    with the feature settings they were computed under; a slice is frames too."""
 
     cfg: FeatureConfig | None = None
+
+    def __getitem__(self, i):
+        got = super().__getitem__(i)
+        if isinstance(i, slice):
+            got = _Frames(got)
+            got.cfg = self.cfg
+        return got
 
 
 class SpeechClassifier(SequenceClassifier):
@@ -144,6 +151,10 @@ class SpeechClassifier(SequenceClassifier):
                                  f"float samples in [-1, 1] (divide 16-bit PCM by 32768), or "
                                  f"give the file path.")
             a = a.astype(np.float32)
+            if a.ndim == 2 and a.shape[1] == feature_config(self.config).dim:
+                raise ValueError(f"recording {i} has shape {a.shape}, feature frames rather "
+                                 f"than a waveform; give what frames() returned, whole or "
+                                 f"sliced (frames[a:b]), not a new list of its arrays.")
             if a.ndim != 1 or len(a) == 0:
                 raise ValueError(f"recording {i} has shape {a.shape}; a waveform must be "
                                  f"mono samples (N,), N > 0 (or give a file path).")
