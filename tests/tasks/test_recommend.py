@@ -63,6 +63,12 @@ def test_evaluate_and_the_baselines_refuse_what_they_would_score_wrong():
         evaluate(pop, s, batch_size=0)  # read no session and gave recall 0
     with pytest.raises(ValueError, match="each k must be a whole number, 1 or more; got 0"):
         evaluate(pop, s, ks=(0, 5))
+
+    def never(*args):
+        raise AssertionError("scored before the cut-offs were checked")
+
+    with pytest.raises(ValueError, match="each k must be a whole number"):
+        evaluate(never, s, ks=(0,))  # refused after the whole pass over the test events
     for bad in (-1.0, float("nan")):
         with pytest.raises(ValueError, match="shrinkage must be a finite number, 0 or more"):
             ItemKNN(shrinkage=bad)
