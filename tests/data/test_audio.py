@@ -266,6 +266,21 @@ def test_add_noise_reaches_the_snr_asked():
         add_noise(y, float("nan"), np.random.default_rng(0))
 
 
+def test_add_noise_takes_numpy_numbers_and_refuses_nan_where_it_would_return_nan():
+    y = tone(seconds=1.0)
+    a = add_noise(y, np.float32(20.0), np.random.default_rng(0))
+    np.testing.assert_array_equal(a, add_noise(y, 20.0, np.random.default_rng(0)))
+    np.testing.assert_array_equal(add_noise(y, np.int64(20), np.random.default_rng(0)), a)
+    bad_y = y.copy()
+    bad_y[5] = np.nan
+    for kw, match in [({"y": bad_y}, "y holds NaN"),
+                      ({"noise": np.array([np.nan, 1.0])}, "noise holds NaN"),
+                      ({"reference": float("nan")}, "reference must be"),
+                      ({"reference": -1.0}, "reference must be")]:
+        with pytest.raises(ValueError, match=match):
+            add_noise(**({"y": y, "snr_db": 20.0, "rng": np.random.default_rng(0)} | kw))
+
+
 # -- folders -------------------------------------------------------------------------------
 def _fsdd_like(folder, speakers=("ann", "bob"), digits=(0, 1), takes=7):
     for s in speakers:

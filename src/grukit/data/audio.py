@@ -167,10 +167,17 @@ def add_noise(y: np.ndarray, snr_db: float, rng: np.random.Generator,
     """``y`` plus noise scaled to ``snr_db`` dB below ``reference`` (the power of ``y`` when
     None): white Gaussian noise, or a random stretch of ``noise`` (repeated when shorter).
     ``snr_db = 10 log10(P_signal / P_noise)``."""
-    if isinstance(snr_db, bool) or not isinstance(snr_db, (int, float)) or \
+    if isinstance(snr_db, (bool, np.bool_)) or \
+            not isinstance(snr_db, (int, float, np.integer, np.floating)) or \
             not np.isfinite(snr_db):
         raise ValueError(f"snr_db must be a finite number of dB (e.g. 20); got {snr_db!r}.")
+    snr_db = float(snr_db)  # np.float32(20): its scale in float64 as for 20.0
     y = np.asarray(y, dtype=np.float64)
+    if not np.isfinite(y).all():  # the noise is scaled by its power: NaN everywhere
+        raise ValueError("y holds NaN or infinite samples; replace them (e.g. with 0) first.")
+    if reference is not None and not (np.isfinite(reference) and reference >= 0):
+        raise ValueError(f"reference must be a finite power of 0 or more (the signal's mean "
+                         f"square), or None for the power of y; got {reference!r}.")
     p_sig = power(y) if reference is None else float(reference)
     if p_sig <= 0:
         return y.astype(np.float32)  # silence: no level to set the noise against
@@ -178,6 +185,9 @@ def add_noise(y: np.ndarray, snr_db: float, rng: np.random.Generator,
         n = rng.standard_normal(len(y))
     else:
         noise = np.asarray(noise, dtype=np.float64).ravel()
+        if not np.isfinite(noise).all():
+            raise ValueError("noise holds NaN or infinite samples; replace them (e.g. with 0) "
+                             "first.")
         if len(noise) == 0 or power(noise) == 0:
             raise ValueError("noise is empty or silent; give a recording of background noise.")
         reps = -(-len(y) // len(noise)) + 1
