@@ -614,3 +614,13 @@ def test_sequences_as_a_dataframe_or_of_non_numbers(seq_model):
     with pytest.raises(ValueError, match=r"sequence 0 cannot be read as real numbers "
                                          r"\(complex numbers\)"):
         seq_model.predict([np.zeros((3, 2)) + 1j])
+
+
+def test_cli_a_bundled_set_named_in_the_wrong_case_gets_its_name(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main(["classify", "--data", "japanesevowels"]) == 2
+    assert _err(capsys) == ("grukit classify: error: 'japanesevowels' is neither a file nor a "
+                            "bundled data set (did you mean 'JapaneseVowels'? the names are "
+                            "case-sensitive); `grukit datasets` lists the bundled ones.")
+    assert main(["classify", "--data", "nosuchset"]) == 2
+    assert "(did you mean" not in _err(capsys)

@@ -107,10 +107,14 @@ def _file_options_unused(args, name: str) -> None:
 
 
 def _check_names(data: list[str]) -> None:
+    from ...data.uea import UEA
+
     for d in data:
         if not os.path.exists(d) and not any(c in d for c in "*?[") and os.sep not in d \
                 and "." not in d:
-            raise FileNotFoundError(f"{d!r} is neither a file nor a bundled data set; "
+            close = [n for n in UEA if n.lower() == d.strip().lower()]
+            hint = f" (did you mean {close[0]!r}? the names are case-sensitive)" if close else ""
+            raise FileNotFoundError(f"{d!r} is neither a file nor a bundled data set{hint}; "
                                     f"`grukit datasets` lists the bundled ones.")
 
 
