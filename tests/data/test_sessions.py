@@ -28,6 +28,25 @@ def test_reads_diginetica_layout_with_its_day_column(tmp_path):
     assert str(ev["day"].max().date()) == "2016-05-20"
 
 
+def test_a_bad_day_is_named_as_the_day_column_and_unread_where_no_days_are_used(tmp_path):
+    text = ("session_id;user_id;item_id;timeframe;eventdate\n1;NA;5;300;2016-05-09\n"
+            "1;NA;6;100;someday\n2;NA;5;10;2016-05-20\n2;NA;7;20;2016-05-20\n")
+    path = _write(tmp_path, "d.csv", text)
+    # was: "time column 'eventdate' ... name the time column with --time-column"
+    with pytest.raises(ValueError, match=r"day column 'eventdate' holds 'someday' \(line 3\), "
+                                         r"which is no date; fix that value or name the day "
+                                         r"column with --day-column\.$"):
+        read_events(path)
+    mixed = _write(tmp_path, "m.csv", text.replace("someday", "09/05/2016"))
+    with pytest.raises(ValueError, match=r"the day column 'eventdate' has 1 value"):
+        read_events(mixed)
+    for p in (path, mixed):  # a training, test or predict file: its days are never used
+        ev = read_events(p, days=False)
+        assert ev["item"].tolist() == [6, 5, 5, 7] and ev["day"].isna().all()
+        assert read_events(p, require_time=False, days=False)["time"].tolist() == \
+            [100, 300, 10, 20]
+
+
 def test_column_mapping_and_clear_errors(tmp_path):
     path = _write(tmp_path, "c.csv", "sid,product,ts\n1,a,1\n1,b,2\n")
     with pytest.raises(ValueError, match=r"no session column known \(columns: \['sid', "

@@ -317,3 +317,16 @@ def test_text_item_ids_written_with_leading_zeros_are_found_in_test_and_predict_
     out, err = capsys.readouterr()
     assert "0 events on items the model never saw skipped" in err
     assert out.splitlines()[0] == "session,rank,item,score" and len(out.splitlines()) == 5
+
+
+def test_predict_does_not_read_a_day_column_it_never_uses(tmp_path, capsys):
+    events = pd.DataFrame({"session": [1, 1, 2, 2] * 10, "item": [5, 6, 6, 7] * 10,
+                           "time": range(40)})
+    GRU4Rec(hidden=4, epochs=1, n_sample=2, batch_size=2).fit(events).save(tmp_path / "m")
+    data = tmp_path / "d.csv"  # Diginetica's layout, one day unreadable: it was refused
+    data.write_text("session_id;user_id;item_id;timeframe;eventdate\n1;;5;300;2016-05-09\n"
+                    "1;;6;100;someday\n")
+    assert main(["recommend", "predict", "--model", str(tmp_path / "m"), "--data", str(data),
+                 "--k", "2"]) == 0
+    table = pd.read_csv(io.StringIO(capsys.readouterr().out))
+    assert table["session"].tolist() == [1, 1] and table["rank"].tolist() == [1, 2]

@@ -301,10 +301,11 @@ def _ids(col, what: str, name: str, path: str):
     return col.where(col.isna(), col.astype(str))
 
 
-def _not_a_date(col, i, name: str, path: str) -> ValueError:
-    return ValueError(f"{path!r}: time column {name!r} holds {col[i]!r} (line {_line(col, i)}), "
-                      f"which is neither a number (Unix seconds) nor a date; fix that value or "
-                      f"name the time column with --time-column.")
+def _not_a_date(col, i, name: str, path: str, role: str = "time") -> ValueError:
+    what = "neither a number (Unix seconds) nor a date" if role == "time" else "no date"
+    return ValueError(f"{path!r}: {role} column {name!r} holds {col[i]!r} (line "
+                      f"{_line(col, i)}), which is {what}; fix that value or name the {role} "
+                      f"column with --{role}-column.")
 
 
 def _dates(text, path: str, name: str):
@@ -330,19 +331,20 @@ def _dates(text, path: str, name: str):
     return _dates_of_rows(text, path, name) if said else pd.DatetimeIndex(each).take(codes)
 
 
-def _times(col, name: str, path: str):
+def _times(col, name: str, path: str, role: str = "time"):
     """(sortable times, as datetimes or None): numbers are kept (Unix seconds); text is parsed
-    as dates, refusing the first value that is not one."""
+    as dates, refusing the first value that is not one. ``role`` ("time" or "day") names the
+    column in the refusals."""
     import pandas as pd
 
     if pd.api.types.is_bool_dtype(col):
-        raise ValueError(f"{path!r}: time column {name!r} holds true/false values; give Unix "
+        raise ValueError(f"{path!r}: {role} column {name!r} holds true/false values; give Unix "
                          f"seconds or dates.")
     if pd.api.types.is_numeric_dtype(col):
         endless = np.isinf(col.to_numpy(np.float64, na_value=0.0))
         if endless.any():  # it would sort as the last (or first) event of its session
             i = col.index[int(np.argmax(endless))]
-            raise ValueError(f"{path!r}: time column {name!r} holds {col[i]} (line "
+            raise ValueError(f"{path!r}: {role} column {name!r} holds {col[i]} (line "
                              f"{_line(col, i)}), which is no time; give finite numbers or "
                              f"dates.")
         return col, None
@@ -359,8 +361,8 @@ def _times(col, name: str, path: str):
     if zones.notna().any() and zones.isna().any():
         i = zones.isna().idxmax()
         if pd.isna(pd.to_datetime(col[i], errors="coerce", format="mixed")):
-            raise _not_a_date(col, i, name, path)
-        raise ValueError(f"{path!r}: time column {name!r} holds {col[i]!r} (line "
+            raise _not_a_date(col, i, name, path, role)
+        raise ValueError(f"{path!r}: {role} column {name!r} holds {col[i]!r} (line "
                          f"{_line(col, i)}) without a timezone beside times with one "
                          f"({col[zones.notna().idxmax()]!r}); give every time its timezone "
                          f"or none.")
@@ -369,19 +371,23 @@ def _times(col, name: str, path: str):
         if dates.isna().any():
             i = dates.isna().idxmax()
             if pd.isna(pd.to_datetime(col[i], errors="coerce", format="mixed")):
-                raise _not_a_date(col, i, name, path)
-            raise ValueError(f"{path!r}: time column {name!r} mixes timezones, and {col[i]!r} "
+                raise _not_a_date(col, i, name, path, role)
+            raise ValueError(f"{path!r}: {role} column {name!r} mixes timezones, and {col[i]!r} "
                              f"(line {_line(col, i)}) is not an ISO 8601 time "
                              f"(2016-05-09T10:00:00+02:00); write every time that way.")
     else:
         try:
             dates = _dates(text, path, name)
-        except ValueError:  # a value that is no date at all is named as such
+        except ValueError as err:  # a value that is no date at all is named as such
             anyhow = pd.to_datetime(col, errors="coerce", format="mixed")
             bad = anyhow.isna() & known
-            if not bad.any():
+            if bad.any():
+                raise _not_a_date(col, bad.idxmax(), name, path, role) from None
+            if role == "time":
                 raise
-            raise _not_a_date(col, bad.idxmax(), name, path) from None
+            # the series reader speaks of its time column, and of --time-column
+            raise ValueError(str(err).replace("time column", f"{role} column")
+                             .replace("--time-column", f"--{role}-column")) from None
     parsed = pd.Series(dates, index=col.index).where(known)
     if getattr(parsed.dt, "tz", None) is not None:
         parsed = parsed.dt.tz_convert("UTC").dt.tz_localize(None)
@@ -404,7 +410,8 @@ def read_events(path: str, session_column: str | None = None, item_column: str |
     recommend, not to split by days;
     so are times too large for Unix seconds (milliseconds), which keep their order. With
     ``days=False`` (events that are not split by days: a training or test file of their
-    own) a time column is still needed, and milliseconds keep their order, ``day`` missing.
+    own) a time column is still needed, and milliseconds keep their order, ``day`` missing
+    (a layout's day column, Diginetica's ``eventdate``, is not read).
     ``item_text=True`` reads the item ids as text as written (``"007"``, which a column of
     numbers reads as 7): for events matched against text item ids (a model's, or training
     events' whose item column is text).
@@ -419,8 +426,10 @@ def read_events(path: str, session_column: str | None = None, item_column: str |
     layout = next((k for k in KNOWN if k[0] in cols and k[1] in cols), (None,) * 4)
     given = (session_column, item_column, time_column)
     names = [layout[i] if g is None else g for i, g in enumerate(given)]
-    day = day_column if day_column is not None else \
-        (layout[3] if layout[3] in cols else None)
+    # the layout's day column is read only where days are used: a file that is not split
+    # (days=False) was refused for a date it never used
+    layout_day = layout[3] if layout[3] in cols else None
+    day = day_column if day_column is not None else (layout_day if days else None)
     what = ("session", "item", "time")
     flags = ("--session-column", "--item-column", "--time-column")
     for i, (name, flag) in enumerate(zip(names, flags, strict=True)):
@@ -454,13 +463,15 @@ def read_events(path: str, session_column: str | None = None, item_column: str |
         if isinstance(out[c].dtype, pd.Int64Dtype):
             out[c] = out[c].astype(np.int64)
     if day is not None:
-        days, _ = _times(df.loc[out.index, day], day, path)
-        if pd.api.types.is_numeric_dtype(days):
+        dates, _ = _times(df.loc[out.index, day], day, path, "day")
+        if pd.api.types.is_numeric_dtype(dates):
             raise ValueError(f"{path!r}: day column {day!r} holds numbers; give dates "
                              f"(2016-05-09) or leave it out to use the time column.")
-        out["day"] = days.dt.normalize()
+        out["day"] = dates.dt.normalize()
     elif parsed is not None:
         out["day"] = parsed.loc[out.index].dt.normalize()
+    elif layout_day is not None:  # days=False; its times order a session (no Unix seconds)
+        out["day"] = pd.NaT
     elif names[2] is not None:
         big = out["time"].abs().max() if len(out) else 0
         if big > MAX_UNIX_SECONDS and not (require_time and days):  # ms: ordered, no days

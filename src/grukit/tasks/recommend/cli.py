@@ -294,7 +294,8 @@ def run_predict(args: argparse.Namespace) -> int:
         raise UsageError(f"--k {k} is more than the {model.n_items} items the model knows; "
                          f"give --k between 1 and {model.n_items}.")
     # text item ids are read as written: "007", which a column of numbers reads as 7
-    events = _events(args, args.data, require_time=False, item_text=model.items_.kind == "str")
+    events = _events(args, args.data, require_time=False, days=False,  # no days are used
+                     item_text=model.items_.kind == "str")
     table = model.predict(events, k)
     info = sys.stderr if out is None else sys.stdout
     if events.attrs.get("file_order"):  # a time column of another name is left unused
