@@ -160,6 +160,20 @@ def test_bad_settings_are_refused_by_the_constructor(settings, message):
         MusicModel(**settings)
 
 
+def test_numpy_numbers_as_settings_are_taken_as_python_ones():
+    """Settings from a numpy grid (np.int64 epochs, np.float32 lr) are the same settings."""
+    m = MusicModel(max_epochs=np.int64(5), hidden=np.int32(8), lr=np.float32(0.5),
+                   seed=np.int64(1), weight_noise=np.float64(0.1), count_first=np.bool_(True))
+    cfg = m.get_config()
+    assert cfg == MusicModel(max_epochs=5, hidden=8, lr=0.5, seed=1, weight_noise=0.1,
+                             count_first=True).get_config()
+    assert all(type(cfg[k]) is t for k, t in [("max_epochs", int), ("hidden", int),
+                                              ("lr", float), ("count_first", bool)])
+    json.dumps(cfg)
+    with pytest.raises(ValueError, match="hidden must be a positive integer"):
+        MusicModel(hidden=np.float64(8.0))
+
+
 def test_bad_data_is_refused_in_one_sentence(data, fitted, tmp_path):
     with pytest.raises(NotFittedError, match="call fit"):
         MusicModel().predict(data["test"][0])

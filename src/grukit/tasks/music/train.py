@@ -9,8 +9,9 @@ import copy
 import math
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 
+import numpy as np
 import torch
 from torch import Tensor, nn
 
@@ -71,6 +72,10 @@ class MusicConfig:
     num_threads: int | None = None
 
     def __post_init__(self):
+        for f in fields(self):  # numpy numbers (a grid's np.int64 epochs) as Python ones
+            v = getattr(self, f.name)
+            if isinstance(v, np.generic):
+                setattr(self, f.name, v.item())
         if self.model not in MODELS:
             raise ValueError(f"MusicConfig: model must be one of {MODELS}; got {self.model!r}.")
         if self.optimizer not in OPTIMIZERS:
