@@ -178,6 +178,18 @@ def test_cross_validate_with_a_baseline():
         assert np.sum(block["confusion"]) == 60
 
 
+def test_cross_validate_a_fitted_classifier_on_data_of_other_channels():
+    # the folds train fresh copies: the fitted model's two channels are no reason to refuse
+    rng = np.random.default_rng(0)
+    labels = np.array([0, 1] * 6)
+    two = [rng.standard_normal((4, 2)) for _ in labels]
+    three = [rng.standard_normal((4, 3)) + 2 * y for y in labels]
+    clf = SequenceClassifier(hidden=4, epochs=1, validation_split=0).fit(two, labels)
+    res = clf.cross_validate(three, labels, folds=2)
+    assert len(res["model"]["folds"]) == 2 and np.sum(res["model"]["confusion"]) == 12
+    assert clf.channels_ == 2  # the fitted model is left as it was
+
+
 # -- numeric sequences ----------------------------------------------------------------------------
 def test_sequence_classifier_with_validation_data_returns_history():
     xs, ys = _sequences(120)

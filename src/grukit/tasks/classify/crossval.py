@@ -47,9 +47,12 @@ def cross_validate(classifier, inputs, labels, folds: int = 5, baseline=None,
     classes, y = encode_labels(labels, folds=folds)
     splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=classifier.config.seed)
     model_folds, base_folds = [], []
-    inputs = classifier._prepare(inputs)
-    if classifier._count(inputs) != len(y):
-        raise ValueError(f"there are {classifier._count(inputs)} inputs but {len(y)} labels; "
+    # read by an unfitted copy: the folds train fresh models, so data of other channels than
+    # a fitted ``classifier`` knows is no reason to refuse
+    unfitted = type(classifier)(classifier.config)
+    inputs = unfitted._prepare(inputs)
+    if unfitted._count(inputs) != len(y):
+        raise ValueError(f"there are {unfitted._count(inputs)} inputs but {len(y)} labels; "
                          f"they must match.")
     for k, (tr, te) in enumerate(splitter.split(np.zeros(len(y)), y)):
         if k in done:
