@@ -3,16 +3,21 @@
 Beam search keeps, for each source, the ``beam`` best partial translations by total
 log-probability; a hypothesis that emits EOS is finished and scored
 ``log p / lp(len)`` with GNMT's length penalty ``lp(n) = ((5 + n) / 6)^α`` (Wu et al.
-2016; α = 0: raw log-probability). Search for a source stops when its best finished score
-beats every live hypothesis' best possible score (log-probabilities only fall, so with
-α = 0 that is the live best's own score) or at ``max_len`` tokens. With ``beam=1`` and
-α = 0 beam search is greedy decoding.
+2016; α = 0: raw log-probability). Scores are compared as the cost
+``log(−log p) − α·log((5 + n) / 6)`` (lower is better; the same order, since log p ≤ 0),
+which no α overflows (``lp`` itself leaves a float's range once α·log((5 + n) / 6) > 709,
+e.g. α = 200 at 210 tokens).
+Search for a source stops when its best finished score beats every live hypothesis' best
+possible score (log-probabilities only fall, so with α = 0 that is the live best's own
+score) or at ``max_len`` tokens. With ``beam=1`` and α = 0 beam search is greedy decoding.
 
 ``max_len`` is one limit for the batch or one per source (B,): a source's translation does
 not depend on the sources decoded beside it.
 """
 
 from __future__ import annotations
+
+import math
 
 import torch
 from torch import Tensor
@@ -23,6 +28,13 @@ from .tokenizer import BOS_ID, EOS_ID, PAD_ID
 
 def length_penalty(n: Tensor | float, alpha: float):
     return ((5.0 + n) / 6.0) ** alpha
+
+
+def _cost(score: float, n: int, alpha: float) -> float:
+    """log(−score / lp(n)) for a log-probability ``score`` ≤ 0 of ``n`` tokens: ordered as
+    ``score / lp(n)`` reversed (lower is better), without computing lp (no overflow)."""
+    lead = -math.inf if score >= 0 else math.log(-score)
+    return lead - alpha * math.log((5.0 + n) / 6.0) if alpha else lead
 
 
 def _limits(max_len: int | Tensor, b: int) -> Tensor:
@@ -86,7 +98,7 @@ def beam_search(net: Seq2Seq, src: Tensor, lengths: Tensor, max_len: int, beam: 
     scores = torch.full((b, k), float("-inf"))
     scores[:, 0] = 0.0  # (B, K)
     history = torch.zeros(b, k, 0, dtype=torch.long)  # (B, K, t)
-    best = [None] * b  # (normalised score, ids)
+    best = [None] * b  # (cost of the normalised score, ids)
     open_ = torch.tensor([n >= 1 for n in limits], dtype=torch.bool)  # (B,)
     for t in range(max(limits)):
         logits, state, feed, _ = net.step(prev, state, feed, enc)
@@ -107,9 +119,9 @@ def beam_search(net: Seq2Seq, src: Tensor, lengths: Tensor, max_len: int, beam: 
                 if s == float("-inf"):
                     break
                 if w == EOS_ID:
-                    norm = s / length_penalty(t + 1, alpha)
-                    if best[i] is None or norm > best[i][0]:
-                        best[i] = (norm, history[i, o].tolist())
+                    cost = _cost(s, t + 1, alpha)
+                    if best[i] is None or cost < best[i][0]:
+                        best[i] = (cost, history[i, o].tolist())
                     continue
                 new_scores[i, kept], new_origin[i, kept], new_token[i, kept] = s, o, w
                 kept += 1
@@ -118,16 +130,15 @@ def beam_search(net: Seq2Seq, src: Tensor, lengths: Tensor, max_len: int, beam: 
             live = new_scores[i, 0].item()
             if t + 1 >= limits[i]:  # this source's last step: its best finished, or live, one
                 if best[i] is None and kept:
-                    best[i] = (live, history[i, new_origin[i, 0]].tolist() +
-                               [int(new_token[i, 0])])
+                    best[i] = (_cost(live, t + 1, alpha), history[i, new_origin[i, 0]]
+                               .tolist() + [int(new_token[i, 0])])
                 open_[i] = False
                 continue
             # stop when no live hypothesis can beat the best finished one: a live score only
             # falls, and its penalty grows at most to that of its limit's tokens
             if best[i] is not None:
-                bound = live / (length_penalty(limits[i], alpha) if live < 0 and alpha > 0
-                                else length_penalty(t + 1, alpha))
-                if kept == 0 or bound <= best[i][0]:
+                bound = _cost(live, limits[i] if live < 0 and alpha > 0 else t + 1, alpha)
+                if kept == 0 or bound >= best[i][0]:
                     open_[i] = False
             elif kept == 0:
                 open_[i] = False
