@@ -154,6 +154,14 @@ def test_a_loss_gone_non_finite_names_the_setting_that_may_cause_it(setting, nam
         GRU4Rec(**(FAST | setting)).fit(_sessions(_lists(), np.arange(12)))
 
 
+def test_logq_with_the_bpr_max_loss_is_refused_for_it_does_nothing_there():
+    train = _sessions(_lists(), np.arange(12))
+    with pytest.raises(ValueError, match=r"^logq=1\.0 corrects the cross-entropy loss and "
+                                         r"does nothing with loss='bpr-max'; set logq=0"):
+        GRU4Rec(**FAST, loss="bpr-max", logq=1.0).fit(train)  # trained as if logq=0
+    GRU4Rec(**FAST, loss="bpr-max", logq=0.0).fit(train)
+
+
 def test_n_sample_zero_means_in_batch_negatives_only():
     model = GRU4Rec(**(FAST | {"n_sample": 0})).fit(_sessions(_lists(), np.arange(12)))
     assert model.get_config()["n_sample"] == 0 and np.isfinite(model.history_.history["loss"]).all()

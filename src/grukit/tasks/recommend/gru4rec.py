@@ -144,6 +144,12 @@ class GRU4Rec(Estimator):
         cfg = self.config
         cfg.check()
         self.fitted_ = False  # a failed fit leaves no half-trained model behind
+        # bpr_max_loss has no logQ term (refused here, not in check: a model saved with both
+        # settings still loads)
+        if cfg.logq and cfg.loss != "cross-entropy":
+            raise ValueError(f"logq={cfg.logq!r} corrects the cross-entropy loss and does "
+                             f"nothing with loss={cfg.loss!r}; set logq=0 or use "
+                             f"loss='cross-entropy'.")
         if not isinstance(train, Sessions):
             from ...data.sessions import index_sessions
 
