@@ -83,3 +83,17 @@ def test_accuracy_refuses_targets_of_neither_form():
         METRICS["accuracy"](p, torch.as_tensor(np.eye(C + 1)[LABELS]))  # 4 columns for 3
     with pytest.raises(ValueError, match="accuracy takes one integer class label"):
         METRICS["accuracy"](p, torch.as_tensor(np.r_[LABELS, 0][:, None]))  # 11 for 10
+
+
+@pytest.mark.parametrize("name", ["mse", "mae", "huber", "binary_crossentropy", "poisson"])
+def test_targets_of_the_outputs_rank_in_another_shape_are_refused(name):
+    """y (N, F, T) for per-step outputs (N, T, F) holds as many values but is no reshape of
+    them; it was read as one, a wrong loss (Keras refuses it)."""
+    p = torch.rand(3, 4, 2)
+    with pytest.raises(ValueError, match=r"targets of this batch have shape \(3, 2, 4\) but "
+                                         r"the model's output has shape \(3, 4, 2\)"):
+        LOSSES[name](p, torch.rand(3, 2, 4))
+    want = float(LOSSES[name](p, p.flip(0)))  # of other ranks, the same values still fit
+    assert float(LOSSES[name](p, p.flip(0).reshape(3, 8))) == pytest.approx(want, rel=1e-6)
+    assert float(LOSSES[name](p[..., :1], p.flip(0)[..., 0])) == pytest.approx(
+        float(LOSSES[name](p[..., :1], p.flip(0)[..., :1])), rel=1e-6)

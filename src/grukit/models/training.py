@@ -179,9 +179,10 @@ OPTIMIZERS = {
 
 
 def _like(p: Tensor, y: Tensor) -> Tensor:
-    """Targets y in the output p's dtype and shape (same number of values), else a refusal
-    naming both shapes."""
-    if y.numel() != p.numel():
+    """Targets y in the output p's dtype and shape (same number of values; of the same rank,
+    the same shape: y (N, F, T) for p (N, T, F) is no reshape but a transpose, which Keras
+    refuses too), else a refusal naming both shapes."""
+    if y.numel() != p.numel() or y.dim() == p.dim() and y.shape != p.shape:
         raise ValueError(f"the targets of this batch have shape {tuple(y.shape)} but the "
                          f"model's output has shape {tuple(p.shape)}; give one target per "
                          f"output value (a Dense's units, per step for return_sequences).")
