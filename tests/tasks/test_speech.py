@@ -312,6 +312,24 @@ def test_a_words_emitted_time_is_when_it_came_out_also_during_the_warm_up(traine
         assert pushed - hop / sr < w.emitted <= pushed + 1e-9
 
 
+@pytest.mark.parametrize("bad,match", [
+    ({"on_db": float("nan")}, "on_db must be a finite number"),
+    ({"off_db": "8"}, "off_db must be a finite number"),
+    ({"floor_rise_db": -0.1}, "floor_rise_db must be 0 or more"),
+    ({"min_on": 0}, "min_on must be a whole number of 1 or more"),
+    ({"hangover": 0}, "hangover must be a whole number of 1 or more"),
+    ({"max_frames": 0}, "max_frames must be a whole number of 1 or more"),
+    ({"preroll": -1}, "preroll must be a whole number of 0 or more"),
+    ({"warmup": 2.5}, "warmup must be a whole number of 0 or more"),
+])
+def test_vad_settings_that_would_hear_nothing_or_noise_are_refused(bad, match):
+    """on_db NaN never opened a word; min_on 0 opened one on every frame of silence."""
+    from grukit.tasks.speech.stream import VADConfig
+
+    with pytest.raises(ValueError, match=match):
+        VADConfig(**bad)
+
+
 def test_the_recognizer_refuses_chunks_it_would_misread(trained):
     from grukit.tasks.speech.stream import Recognizer
 

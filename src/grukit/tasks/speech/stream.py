@@ -55,6 +55,22 @@ class VADConfig:
     floor_rise_db: float = 0.01  # the floor's upward drift per frame
     warmup: int = 100  # frames held back at the start: the floor starts at their minimum
 
+    def __post_init__(self):
+        for name in ("on_db", "off_db", "floor_rise_db"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)) \
+                    or not np.isfinite(v):
+                raise ValueError(f"VADConfig: {name} must be a finite number of dB; got {v!r}.")
+        if self.floor_rise_db < 0:  # a floor that only sinks never follows a louder room
+            raise ValueError(f"VADConfig: floor_rise_db must be 0 or more; got "
+                             f"{self.floor_rise_db!r}.")
+        for name, least in (("min_on", 1), ("hangover", 1), ("min_frames", 0),
+                            ("max_frames", 1), ("preroll", 0), ("warmup", 0)):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < least:
+                raise ValueError(f"VADConfig: {name} must be a whole number of {least} or "
+                                 f"more; got {v!r}.")
+
 
 @dataclass
 class Word:
