@@ -108,6 +108,9 @@ def test_empty_texts_are_predicted_and_missing_ones_refused(text_model):
         text_model.predict(["ok", None])
     with pytest.raises(ValueError, match=r"text 0 is of type int, not a string"):
         text_model.predict([5])
+    for column in (pd.Series(["ok", None], dtype="string"), ["ok", pd.NaT]):  # pd.NA, NaT
+        with pytest.raises(ValueError, match=r"text 1 is missing \(None/NaN\)"):
+            text_model.predict(column)
 
 
 def test_the_text_pad_token_in_a_text_is_unknown_not_padding(text_model):

@@ -75,7 +75,9 @@ class TextClassifier(RecurrentClassifier):
             raise TypeError(f"pass a list of texts; got a {type(texts).__name__}.") from None
         for i, t in enumerate(texts):
             if not isinstance(t, str):
-                what = "missing (None/NaN)" if t is None or (isinstance(t, float) and t != t) \
+                import pandas as pd  # isna knows every missing marker: None, NaN, pd.NA, NaT
+
+                what = "missing (None/NaN)" if np.ndim(t) == 0 and pd.isna(t) \
                     else f"of type {type(t).__name__}, not a string"
                 raise ValueError(f"text {i} is {what}; give a string (\"\" for an empty "
                                  f"text) or drop the row.")
