@@ -315,6 +315,7 @@ def test_a_words_emitted_time_is_when_it_came_out_also_during_the_warm_up(traine
 @pytest.mark.parametrize("bad,match", [
     ({"on_db": float("nan")}, "on_db must be a finite number"),
     ({"off_db": "8"}, "off_db must be a finite number"),
+    ({"on_db": -5.0}, "on_db must be above 0 dB"),
     ({"floor_rise_db": -0.1}, "floor_rise_db must be 0 or more"),
     ({"min_on": 0}, "min_on must be a whole number of 1 or more"),
     ({"hangover": 0}, "hangover must be a whole number of 1 or more"),

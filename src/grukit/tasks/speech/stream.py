@@ -61,6 +61,9 @@ class VADConfig:
             if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)) \
                     or not np.isfinite(v):
                 raise ValueError(f"VADConfig: {name} must be a finite number of dB; got {v!r}.")
+        if self.on_db <= 0:  # at or below the floor every frame of silence is loud
+            raise ValueError(f"VADConfig: on_db must be above 0 dB (how far above the noise "
+                             f"floor speech is); got {self.on_db!r}.")
         if self.floor_rise_db < 0:  # a floor that only sinks never follows a louder room
             raise ValueError(f"VADConfig: floor_rise_db must be 0 or more; got "
                              f"{self.floor_rise_db!r}.")
