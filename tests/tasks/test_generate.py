@@ -359,3 +359,12 @@ def test_generation_profile_recurrent_constant_transformer_grows_to_its_window(t
     per_token = 2 * 1 * 16 * 4  # keys and values, one layer, width 16, float32
     assert at[10] - at[5] == 5 * per_token  # prompt "\n" + tokens fed so far
     assert at[40] == (16 - 1) * per_token  # capped: the window (seq_len) less the new step
+
+
+def test_generation_profile_needs_no_newline_in_the_vocabulary():
+    # its default prompt was "\n", which a character vocabulary without one refused
+    from grukit.tasks.generate.measure import generation_profile
+
+    g = TextGenerator(**TINY).fit(text=TEXT.replace("\n", " "))
+    assert g.vocab_.unknown("\n") == ["\n"]
+    assert generation_profile(g, (3, 6))["state_bytes_at"] == {3: 64, 6: 64}

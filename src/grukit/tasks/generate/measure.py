@@ -19,10 +19,12 @@ import statistics
 from .network import count_params
 
 
-def generation_profile(gen, lengths=(100, 1000, 10000), *, prompt: str = "\n",
+def generation_profile(gen, lengths=(100, 1000, 10000), *, prompt: str = "",
                        repeats: int = 1, seed: int = 0, temperature: float = 1.0) -> dict:
     """Sample ``max(lengths)`` tokens from the fitted ``TextGenerator`` ``gen`` and report
-    tokens/s and the carried state's bytes after each of ``lengths`` tokens."""
+    tokens/s and the carried state's bytes after each of ``lengths`` tokens. ``prompt``:
+    as ``TextGenerator.generate`` (empty: after a newline, or after the vocabulary's first
+    character when the text had no newline)."""
     gen._check_fitted("generation_profile")
     if not lengths or any(not isinstance(n, int) or n < 1 for n in lengths):
         raise ValueError(f"lengths must be positive integers; got {lengths!r}.")
