@@ -517,6 +517,7 @@ def test_cli_ctrl_c_while_a_run_is_written_names_that_run_as_finished(tone_folde
     (("--resume",), "--resume continues a run"),
     (("evaluate",), "needs --model DIR"),
     (("--threads", 0), "--threads must be"),
+    (("stream", "--model", "m", "--snr", "nan"), "--snr must be a finite number of dB"),
 ])
 def test_cli_bad_arguments_give_one_line_and_exit_2(tone_folder, argv, match, capsys):
     assert cli(*argv, "--data", tone_folder) == 2

@@ -434,6 +434,8 @@ def run_stream(args: argparse.Namespace) -> int:
     files = 20 if args.files is None else args.files
     at_least("--files", files, 1)
     snr = 20.0 if args.snr is None else args.snr
+    if not np.isfinite(snr):  # before the model loads; add_noise would name its snr_db
+        raise UsageError(f"--snr must be a finite number of dB (e.g. 20); got {snr}.")
     out = prepare_output(args.output)
     RUN.start(out)
     rec = _recognizer(args)
