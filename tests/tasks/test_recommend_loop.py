@@ -154,3 +154,31 @@ def test_a_nan_loss_is_one_sentence_naming_the_learning_rate(train, monkeypatch)
                                          r"stopped\. Lower learning_rate \(now 0\.1\)\.$"):
         model.fit(train, callbacks=[Where()])
     assert not model.fitted_
+
+
+def test_logq_corrects_in_batch_candidates_by_popularity_and_samples_by_its_power(train,
+                                                                                   monkeypatch):
+    """GRU4Rec (Hidasi's PyTorch code): O − logq · log([P0[targets], P0[samples]^alpha]), P0
+    the item counts: the in-batch candidates are other sessions' next items, drawn as the
+    data is. Every candidate was corrected by popularity^alpha, an in-batch one too little."""
+    from grukit.tasks.recommend import gru4rec
+
+    seen, scores_of = [], GRU4RecNet.scores
+
+    def scores(self, out, candidates=None):
+        seen.append([candidates])
+        return scores_of(self, out, candidates)
+
+    def loss(scores, log_q, logq):
+        seen[-1] += [log_q, logq]
+        return cross_entropy_loss(scores, log_q, logq)
+
+    monkeypatch.setattr(GRU4RecNet, "scores", scores)
+    monkeypatch.setattr(gru4rec, "cross_entropy_loss", loss)
+    GRU4Rec(hidden=4, epochs=1, n_sample=6, batch_size=4, logq=1.0, sample_alpha=0.5).fit(train)
+    pop = torch.as_tensor(train.popularity(), dtype=torch.float32)  # (n_items,)
+    assert seen and len(set(pop.tolist())) > 1
+    for cand, log_q, logq in seen:
+        want = torch.log(torch.cat([pop[cand[:4]], pop[cand[4:]] ** 0.5]))  # (4 + 6,)
+        torch.testing.assert_close(log_q, want)
+        assert logq == 1.0

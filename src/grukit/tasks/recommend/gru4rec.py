@@ -178,8 +178,11 @@ class GRU4Rec(Estimator):
             raise ValueError(f"sample_alpha={cfg.sample_alpha} raises the largest item count "
                              f"({int(popularity.max())}) past float32's range; lower it "
                              f"(GRU4Rec samples with 0 to 1).")
+        # logQ as GRU4Rec corrects it: an in-batch candidate (another session's next item) is
+        # drawn as the data is, with Q ∝ popularity; a shared sample with Q ∝ popularity^alpha
+        log_pop = torch.log(torch.as_tensor(popularity, dtype=torch.float32))  # (n_items,)
+        log_q_sampled = torch.log(q)  # (n_items,) popularity^alpha, before normalising
         q = q / q.sum()  # (n_items,) sampling distribution
-        log_q_all = torch.log(q)
         history, carried = History(), {}
 
         def batches(epoch):
@@ -192,14 +195,16 @@ class GRU4Rec(Estimator):
             h[:, torch.from_numpy(reset)] = 0  # new sessions start from zero state
             out, carried["h"] = net.step(torch.from_numpy(inputs), h)
             tgt = torch.from_numpy(targets)
+            log_q = log_pop[tgt]  # (B,)
             if cfg.n_sample > 0:
                 neg = torch.multinomial(q, cfg.n_sample, replacement=True)
                 cand = torch.cat([tgt, neg])  # (B + S,)
+                log_q = torch.cat([log_q, log_q_sampled[neg]])  # (B + S,)
             else:
                 cand = tgt  # in-batch negatives only
             scores = net.scores(out, cand)  # (B, B + S)
             if cfg.loss == "cross-entropy":
-                return cross_entropy_loss(scores, log_q_all[cand], cfg.logq)
+                return cross_entropy_loss(scores, log_q, cfg.logq)
             return bpr_max_loss(scores, cfg.bpreg)
 
         def state() -> dict:

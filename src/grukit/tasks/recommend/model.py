@@ -9,7 +9,10 @@ Per step, for a batch of B sessions (one per slot):
 
 Losses over the candidate scores r (row b's positive is column b):
 
-    cross-entropy:  −log softmax(r − α log Q)_bb          (α = logq, Q = sampling prob.)
+    cross-entropy:  −log softmax(r − α log Q)_bb          (α = logq; Q: popularity for the B
+                                                           in-batch candidates, drawn as the
+                                                           data is, popularity^sample_alpha
+                                                           for the S samples, as GRU4Rec)
     BPR-max:        −log Σ_j s_j σ(r_bb − r_bj) + λ Σ_j s_j r_bj²,   s = softmax over j ≠ b
 """
 
