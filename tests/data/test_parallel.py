@@ -60,6 +60,9 @@ def test_empty_lines_are_dropped_and_counted_or_refused(tmp_path):
     assert p.src == ["eins", "drei"] and p.lines == [1, 3] and p.dropped["empty"] == 1
     with pytest.raises(ValueError, match="line 2 is empty on the source side"):
         read_parallel(s, t, empty="error")
+    # without a length limit the warning says nothing of one ("0 over None characters")
+    with pytest.warns(UserWarning, match=r"left out 1 pair\(s\) with an empty side; 2 kept\.$"):
+        read_parallel(s, t, max_chars=None)
 
 
 def test_over_long_lines_are_dropped_or_refused(tmp_path):
@@ -86,6 +89,9 @@ def test_bad_files_and_settings_are_one_sentence(tmp_path):
         read_parallel(empty, empty)
     with pytest.raises(ValueError, match="empty must be one of"):
         read_parallel(empty, empty, empty="drop")
+    with pytest.raises(ValueError, match="max_chars must be a positive integer or None; got "
+                                         "True"):
+        read_parallel(empty, empty, max_chars=True)
 
 
 def test_multi30k_reads_aligned_with_its_published_sizes():

@@ -116,7 +116,8 @@ def read_parallel(src: str, tgt: str | None = None, *, max_chars: int | None = 1
     """
     _check_policy("empty", empty)
     _check_policy("long", long)
-    if max_chars is not None and (not isinstance(max_chars, int) or max_chars < 1):
+    if max_chars is not None and (isinstance(max_chars, bool) or not isinstance(max_chars, int)
+                                  or max_chars < 1):  # True would be a limit of 1
         raise ValueError(f"max_chars must be a positive integer or None; got {max_chars!r}.")
     if tgt is None:
         rows = read_lines(src)
@@ -167,7 +168,8 @@ def read_parallel(src: str, tgt: str | None = None, *, max_chars: int | None = 1
         raise ValueError(f"{where}: every pair was empty or over max_chars={max_chars}; no "
                          f"sentences left.")
     if warn and (out.dropped["empty"] or out.dropped["long"]):
-        warnings.warn(f"{where}: left out {out.dropped['empty']} pair(s) with an empty side and "
-                      f"{out.dropped['long']} over {max_chars} characters; {len(out)} kept.",
-                      UserWarning, stacklevel=2)
+        long = "" if max_chars is None else \
+            f" and {out.dropped['long']} over {max_chars} characters"  # none without a limit
+        warnings.warn(f"{where}: left out {out.dropped['empty']} pair(s) with an empty "
+                      f"side{long}; {len(out)} kept.", UserWarning, stacklevel=2)
     return out
