@@ -10,6 +10,7 @@ uninterrupted single-process run with the same seed.
 
 from __future__ import annotations
 
+import itertools
 import numbers
 import os
 import weakref
@@ -53,8 +54,14 @@ def run_fit(model, x, y, *, batch_size, epochs, verbose, callbacks, validation_d
     # AUC say, need not be: it is logged for validation)
     train_metrics = {name: fn for name, fn in model.metric_fns.items()
                      if METRICS.get(name) is fn or hasattr(fn, "each")}
-    if isinstance(x, DataLoader):  # its dataset and batch size; the order is fit's own
-        dataset, batch_size = x.dataset, x.batch_size or batch_size
+    loader = x if isinstance(x, DataLoader) else None
+    own = loader is not None and own_order(loader)  # iterated as given, as Keras does
+    if own and world > 1:
+        raise ValueError("a DataLoader with a sampler of its own cannot be split across "
+                         "processes by fit; pass its Dataset (fit's DistributedSampler then "
+                         "splits it) or train in one process.")
+    if loader is not None:  # its dataset and batch size; the order is fit's own
+        dataset, batch_size = loader.dataset, loader.batch_size or batch_size
     else:
         dataset = x if isinstance(x, Dataset) else \
             TensorDataset(x, y) if weights is None else TensorDataset(x, y, weights)
@@ -69,6 +76,8 @@ def run_fit(model, x, y, *, batch_size, epochs, verbose, callbacks, validation_d
     # how the epochs are cut into batches: a mid-epoch checkpoint goes on at its batch
     # number, which names the same samples only under the same plan
     plan = {"batch_size": batch_size, "samples": len(dataset), "shuffle": bool(shuffle)}
+    if own:  # the loader's sampler orders the epochs: fit's shuffle has no say
+        plan["shuffle"] = "the DataLoader's sampler"
     start_epoch, skip, progress, callback_states = initial_epoch, 0, None, None
     if resume_from is not None:
         state = read_checkpoint(resume_from)
@@ -104,9 +113,11 @@ def run_fit(model, x, y, *, batch_size, epochs, verbose, callbacks, validation_d
                                      seed=seed, drop_last=False)
         sampler.set_epoch(epoch)
         first = skip if epoch == start_epoch else 0
+        if own:
+            return itertools.islice(loader, first, None)
         if world == 1 and not check:
             return _tensor_batches(x, y, weights, sampler, local_batch, first)
-        return _loader_batches(dataset, sampler, local_batch, first)
+        return _loader_batches(dataset, sampler, local_batch, first, loader)
 
     def step(batch):
         xb, yb, *wb = batch  # a weight per sample where fit got weights or a Dataset yields them
@@ -136,7 +147,7 @@ def run_fit(model, x, y, *, batch_size, epochs, verbose, callbacks, validation_d
 
     history = train_loop(model, model.optimizer, step, batches, epochs=epochs,
                          callbacks=callbacks, verbose=verbose, start_epoch=start_epoch,
-                         skip=skip, steps=-(-len(dataset) // batch_size),
+                         skip=skip, steps=_steps(loader, len(dataset), batch_size),
                          validate=None if validation_data is None else validate,
                          running=True, progress=progress, callback_states=callback_states)
     if world > 1:
@@ -251,13 +262,40 @@ def _tensor_batches(x: torch.Tensor, y: torch.Tensor, w: torch.Tensor | None, sa
                 yield x.index_select(0, idx), y.index_select(0, idx), w.index_select(0, idx)
 
 
-def _loader_batches(dataset, sampler, size: int, skip: int):
+def own_order(loader) -> bool:
+    """Whether a DataLoader orders its batches itself (a sampler of its own, e.g.
+    ``WeightedRandomSampler``, a ``batch_sampler``, or no batching), so that ``fit``
+    iterates it as given, as Keras does; one made with ``batch_size`` and ``shuffle`` only
+    is batched in fit's seeded order (its collate_fn and drop_last kept)."""
+    from torch.utils.data import BatchSampler, RandomSampler, SequentialSampler
+
+    if loader.batch_size is None or type(loader.batch_sampler) is not BatchSampler:
+        return True
+    s = loader.sampler
+    return not (type(s) is SequentialSampler or type(s) is RandomSampler
+                and not s.replacement and s._num_samples is None)
+
+
+def _steps(loader, n: int, size: int) -> int:
+    """Batches per epoch: the loader's own count where it orders them, else ⌈n / size⌉
+    (⌊n / size⌋ with the loader's drop_last)."""
+    if loader is not None and own_order(loader):
+        return len(loader)
+    return n // size if loader is not None and loader.drop_last else -(-n // size)
+
+
+def _loader_batches(dataset, sampler, size: int, skip: int, like=None):
     """(x batch, y batch) from batch ``skip`` on, from a DataLoader over ``dataset`` in the
-    sampler's order."""
+    sampler's order; with the collate_fn, drop_last and workers of the DataLoader ``like``
+    (the one fit was given) where there is one."""
     from torch.utils.data import DataLoader
 
     kept = torch.get_rng_state() if skip else None
-    batches = iter(DataLoader(dataset, batch_size=size, sampler=sampler))  # draws once
+    same = {} if like is None else {
+        "collate_fn": like.collate_fn, "drop_last": like.drop_last,
+        "num_workers": like.num_workers, "worker_init_fn": like.worker_init_fn,
+        "pin_memory": like.pin_memory}
+    batches = iter(DataLoader(dataset, batch_size=size, sampler=sampler, **same))  # draws once
     if kept is not None:  # resumed mid-epoch: the checkpoint's RNG state follows that draw
         torch.set_rng_state(kept)
     for step, batch in enumerate(batches):

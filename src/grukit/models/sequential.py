@@ -440,7 +440,11 @@ class Sequential(KerasModelAPI, nn.Module):
         ``validation_split`` keeps the sample weights of the samples it holds out (class
         weights apply to training only, as in Keras), and ``validation_data`` may be
         (x_val, y_val, sample_weight_val). A Dataset may yield
-        (x, y, weight) triples instead.
+        (x, y, weight) triples instead. A DataLoader made with ``batch_size`` (and
+        ``shuffle``) is batched in fit's seeded order with its ``collate_fn`` and
+        ``drop_last``; one whose sampler orders its batches (``WeightedRandomSampler``, a
+        ``batch_sampler``) is iterated as given, as Keras iterates it (``shuffle`` has no
+        say).
 
         ``seed`` fixes the epoch orders (drawn from torch's RNG when None);
         ``resume_from`` continues from a ``ModelCheckpoint`` file (weights, optimizer, epoch,
@@ -630,10 +634,19 @@ def _split(x, y, cut: int):
     Dataset or a DataLoader (whose batch size carries over)."""
     from torch.utils.data import DataLoader, Subset
 
+    from .fit import own_order
+
     if isinstance(x, torch.Tensor):
         return x[:cut], y[:cut], (x[cut:], y[cut:])
+    if isinstance(x, DataLoader) and own_order(x):
+        raise ValueError("validation_split cannot split a DataLoader whose sampler orders its "
+                         "batches (its indices are those of the whole dataset); pass "
+                         "validation_data, or a DataLoader over the training samples only.")
     data = x.dataset if isinstance(x, DataLoader) else x
     train, val = Subset(data, range(cut)), Subset(data, range(cut, len(data)))
-    if isinstance(x, DataLoader):
-        train = DataLoader(train, batch_size=x.batch_size)
+    if isinstance(x, DataLoader):  # its batch size and collate_fn carry over
+        train = DataLoader(train, batch_size=x.batch_size, collate_fn=x.collate_fn,
+                           drop_last=x.drop_last, num_workers=x.num_workers)
+        val = DataLoader(val, batch_size=x.batch_size, collate_fn=x.collate_fn,
+                         num_workers=x.num_workers)
     return train, None, (val,)

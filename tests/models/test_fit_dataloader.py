@@ -1,0 +1,96 @@
+"""fit on a torch DataLoader trains on the batches the DataLoader makes: its collate_fn
+(evaluate applied it, fit did not), its drop_last, and a sampler of its own (a
+WeightedRandomSampler, a batch_sampler), which fit replaced by its own order over the
+dataset, so a class-balancing sampler was silently ignored."""
+
+import numpy as np
+import pytest
+import torch
+from torch.utils.data import (
+    BatchSampler,
+    DataLoader,
+    SequentialSampler,
+    TensorDataset,
+    WeightedRandomSampler,
+)
+
+from grukit.layers import GRU, Dense
+from grukit.models import Callback, Sequential
+
+N, T, F, C = 10, 4, 2, 3
+RNG = np.random.default_rng(0)
+X = torch.tensor(RNG.normal(size=(N, T, F)), dtype=torch.float32)
+Y = torch.tensor(RNG.integers(0, C, N))
+DS = TensorDataset(X, Y)
+
+
+def _frozen():
+    """A model whose rate is 0: an epoch's loss is the mean loss of the batches it saw."""
+    torch.manual_seed(0)
+    m = Sequential([GRU(4, input_shape=(T, F)), Dense(C, activation="softmax")])
+    m.build()
+    m.compile(optimizer=torch.optim.SGD(m.parameters(), lr=0.0),
+              loss="sparse_categorical_crossentropy")
+    return m
+
+
+class _Sizes(Callback):
+    def on_train_begin(self, logs=None):
+        self.sizes = []
+
+    def on_train_batch_begin(self, batch, logs=None):
+        self.sizes.append(batch)
+
+
+def _scaled(batch):
+    xs, ys = zip(*batch, strict=True)
+    return torch.stack(xs) * 3, torch.stack(ys)
+
+
+@pytest.mark.parametrize("shuffle", [False, True])
+def test_fit_applies_the_collate_fn_as_evaluate_does(shuffle):
+    m = _frozen()
+    loader = DataLoader(DS, batch_size=5, collate_fn=_scaled, shuffle=shuffle)
+    want = m.evaluate(loader)
+    assert want != pytest.approx(m.evaluate(X, Y), rel=1e-3)
+    got = m.fit(loader, epochs=1, verbose=0, seed=0).history["loss"][0]
+    assert got == pytest.approx(want, rel=1e-5)
+
+
+def test_fit_keeps_drop_last():
+    m = _frozen()
+    seen = _Sizes()
+    m.fit(DataLoader(DS, batch_size=4, drop_last=True), epochs=1, verbose=0, callbacks=[seen],
+          shuffle=False)
+    assert seen.sizes == [0, 1]  # 10 samples: two batches of 4, the last 2 dropped
+    assert m.fit(DataLoader(DS, batch_size=4, drop_last=True), epochs=1, verbose=0,
+                 shuffle=False).history["loss"][0] == pytest.approx(m.evaluate(X[:8], Y[:8]),
+                                                                   rel=1e-5)
+
+
+def test_fit_draws_from_the_loaders_own_sampler():
+    m = _frozen()
+    only_3 = WeightedRandomSampler([0.0] * 3 + [1.0] + [0.0] * 6, num_samples=N)
+    got = m.fit(DataLoader(DS, batch_size=5, sampler=only_3), epochs=1,
+                verbose=0).history["loss"][0]
+    assert got == pytest.approx(m.evaluate(X[3:4], Y[3:4]), rel=1e-5)
+
+
+def test_fit_takes_the_batches_of_a_batch_sampler():
+    m = _frozen()
+    seen = _Sizes()
+    loader = DataLoader(DS, batch_sampler=BatchSampler(SequentialSampler(DS), 3, False))
+    m.fit(loader, epochs=1, verbose=0, callbacks=[seen], batch_size=7)
+    assert seen.sizes == [0, 1, 2, 3]  # 3 + 3 + 3 + 1, not fit's 7 + 3
+
+
+def test_validation_split_of_a_loader_keeps_its_collate_fn_or_is_refused():
+    m = _frozen()
+    loader = DataLoader(DS, batch_size=5, collate_fn=_scaled)
+    hist = m.fit(loader, epochs=1, verbose=0, validation_split=0.3, shuffle=False).history
+    tail = DataLoader(TensorDataset(X[7:], Y[7:]), batch_size=5, collate_fn=_scaled)
+    assert hist["val_loss"][0] == pytest.approx(m.evaluate(tail), rel=1e-5)
+    sampled = DataLoader(DS, batch_size=5, sampler=WeightedRandomSampler([1.0] * N, N))
+    with pytest.raises(ValueError, match="validation_split cannot split a DataLoader whose "
+                                         "sampler"):
+        m.fit(sampled, epochs=1, verbose=0, validation_split=0.3)
