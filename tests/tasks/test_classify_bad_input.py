@@ -627,3 +627,12 @@ def test_cli_a_bundled_set_named_in_the_wrong_case_gets_its_name(tmp_path, capsy
                             "case-sensitive); `grukit datasets` lists the bundled ones.")
     assert main(["classify", "--data", "nosuchset"]) == 2
     assert "(did you mean" not in _err(capsys)
+
+
+def test_validation_data_that_is_not_a_pair_is_one_sentence(text_model):
+    texts, labels = _texts(10)
+    for bad, what in (((texts,), "a tuple of length 1"), ((texts, labels, labels), "a tuple of "
+                      "length 3"), ("texts", "a str"), (5, "an int")):
+        with pytest.raises(ValueError, match=rf"validation_data must be a pair \(inputs, "
+                                             rf"labels\); got {what}\."):
+            TextClassifier(epochs=1).fit(texts, labels, validation_data=bad)

@@ -58,6 +58,14 @@ def _plain(value):
     return value.item() if isinstance(value, np.generic) else value
 
 
+def _what(value) -> str:
+    """A short description of a value in an error: its type, and its length when it has one."""
+    name = type(value).__name__
+    article = "an" if name[0].lower() in "aeiou" else "a"
+    n = len(value) if hasattr(value, "__len__") and not isinstance(value, (str, bytes)) else None
+    return f"{article} {name}" + (f" of length {n}" if n is not None else "")
+
+
 def _whole(name: str, value, least: int = 1) -> None:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < least:
         raise ValueError(f"{name} must be a whole number of {least} or more; got {value!r}.")
@@ -177,6 +185,10 @@ class RecurrentClassifier(Estimator):
         _classes_to_json(self.classes_)  # labels save cannot write: refused before training
         val = None
         if validation_data is not None:
+            if isinstance(validation_data, (str, bytes)) or not hasattr(
+                    validation_data, "__len__") or len(validation_data) != 2:
+                raise ValueError(f"validation_data must be a pair (inputs, labels); got "
+                                 f"{_what(validation_data)}.")
             v_inputs, v_labels = validation_data
             v_inputs = self._prepare(v_inputs)
             v_y = self._label_index(v_labels, "validation_data")
