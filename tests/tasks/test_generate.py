@@ -70,18 +70,24 @@ def test_stateful_windows_score_the_stream_as_one_long_sequence(kind):
     assert math.isclose(total, ref.item(), rel_tol=1e-10)
 
 
-def test_window_models_are_scored_on_half_overlapping_windows_each_target_once():
-    """Batched strided scoring = the windows run one by one; every target counted once."""
+@pytest.mark.parametrize("size", [41, 44, 9], ids=["windows-end-at-the-end", "3-left-over",
+                                                   "one-window"])
+def test_window_models_are_scored_on_half_overlapping_windows_each_target_once(size):
+    """Batched strided scoring = the windows run one by one; every target counted once (the
+    targets after the last window too: a text of 44 tokens left its last 3 unscored)."""
     net = _net("transformer")
-    ids = torch.as_tensor(np.random.default_rng(4).integers(0, 11, 41))
+    ids = torch.as_tensor(np.random.default_rng(4).integers(0, 11, size))
     total, n = evaluate_ids(net, ids, batch=3, seq_len=8, stateful=False)
-    ref, count = 0.0, 0
-    for j, start in enumerate(range(0, len(ids) - 8, 4)):
+    ref, count, scored = 0.0, 0, 0  # scored: the targets scored so far are ids[1:scored + 1]
+    starts = list(range(0, len(ids) - 8, 4))
+    if starts[-1] + 8 < len(ids) - 1:
+        starts.append(len(ids) - 9)  # the last window ends at the last token
+    for start in starts:
         logits, _ = net(ids[None, start:start + 8])
         nll = torch.nn.functional.cross_entropy(logits[0], ids[start + 1:start + 9],
                                                 reduction="none")
-        kept = nll if j == 0 else nll[4:]
-        ref, count = ref + kept.sum().item(), count + kept.numel()
+        kept = nll[scored - start:]
+        ref, count, scored = ref + kept.sum().item(), count + kept.numel(), start + 8
     assert n == count == len(ids) - 1
     assert math.isclose(total, ref, rel_tol=1e-10)
 

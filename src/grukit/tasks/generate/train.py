@@ -96,6 +96,14 @@ def _strided(net: LanguageModel, ids: torch.Tensor, batch: int, seq_len: int):
             count += t
         total += nll[first:, t - stride:].sum().item()
         count += nll[first:, t - stride:].numel()
+    # the targets after the last window (fewer than stride): one more window ending at the
+    # last token scores them, each with at least t - stride tokens of context
+    rest = len(ids) - 1 - ((len(wins) - 1) * stride + t)
+    if rest:
+        w = ids[-(t + 1):]  # (T + 1,)
+        logits, _ = net(w[None, :-1])  # (1, T, V)
+        total += F.cross_entropy(logits[0, -rest:], w[-rest:], reduction="sum").item()
+        count += rest
     return total, count
 
 
