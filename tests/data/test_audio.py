@@ -238,7 +238,11 @@ def test_nan_or_inf_samples_are_refused_on_both_paths(bad):
 @pytest.mark.parametrize("bad,match", [({"kind": "wave"}, "kind must be"),
                                        ({"deltas": 3}, "deltas must be"),
                                        ({"fmax": 9000}, "fmax"),
-                                       ({"n_mfcc": 50}, "cannot exceed")])
+                                       ({"n_mfcc": 50}, "cannot exceed"),
+                                       ({"deltas": True}, "deltas must be"),
+                                       ({"hop_ms": float("nan")}, "hop_ms must be"),
+                                       ({"win_ms": float("inf")}, "win_ms must be"),
+                                       ({"hop_ms": "10"}, "hop_ms must be")])
 def test_bad_feature_settings_are_refused_with_one_sentence(bad, match):
     with pytest.raises(ValueError, match=match):
         features(tone(), FeatureConfig(**bad))

@@ -78,8 +78,13 @@ def check_features(cfg: FeatureConfig) -> FeatureConfig:
     if cfg.normalize not in NORMALIZE:
         raise ValueError(f"normalize must be one of {', '.join(NORMALIZE)}; got "
                          f"{cfg.normalize!r}.")
-    if cfg.deltas not in (0, 1, 2):
+    if isinstance(cfg.deltas, bool) or cfg.deltas not in (0, 1, 2):  # True: 1 or 2?
         raise ValueError(f"deltas must be 0, 1 or 2; got {cfg.deltas!r}.")
+    for name in ("win_ms", "hop_ms"):  # before hop and win round them to samples
+        v = getattr(cfg, name)
+        if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)) \
+                or not 0 < v < np.inf:
+            raise ValueError(f"{name} must be a positive number of milliseconds; got {v!r}.")
     if cfg.kind == "mfcc" and cfg.n_mfcc > cfg.n_mels:
         raise ValueError(f"n_mfcc ({cfg.n_mfcc}) cannot exceed n_mels ({cfg.n_mels}).")
     if cfg.hop < 1 or cfg.win < 2:
