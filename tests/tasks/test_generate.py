@@ -173,6 +173,16 @@ def test_a_tiny_temperature_draws_the_most_likely_token():
         assert pick(logits, 1e-320, top_k, top_p, gen) == 1
 
 
+@pytest.mark.parametrize("bad", [float("nan"), float("inf")])
+@pytest.mark.parametrize("settings", [(0, None, 1.0), (1.0, None, 1.0), (1.0, 2, 0.9)],
+                         ids=["greedy", "sampled", "top-k-top-p"])
+def test_nan_or_infinite_logits_are_refused_not_sampled(bad, settings):
+    # greedy decoding returned the NaN's id; sampling failed inside torch.multinomial
+    logits = torch.tensor([0.1, 2.0, bad, 1.9])
+    with pytest.raises(ValueError, match="next-token scores are NaN or infinite"):
+        pick(logits, *settings, torch.Generator().manual_seed(0))
+
+
 def test_same_seed_same_text_and_after_save_and_load(trained, tmp_path):
     a = trained.generate("To be", 60, temperature=0.9, top_k=10, seed=5)
     assert a == trained.generate("To be", 60, temperature=0.9, top_k=10, seed=5)

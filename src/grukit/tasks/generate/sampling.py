@@ -49,11 +49,16 @@ def check_sampling(length, temperature, top_k, top_p) -> None:
 def pick(logits: torch.Tensor, temperature: float, top_k: int | None, top_p: float,
          gen: torch.Generator) -> int:
     """The next token drawn from ``logits`` (V,) with the settings above."""
+    top = logits.max()  # NaN when any logit is NaN
+    if not math.isfinite(top):  # argmax would pick a NaN's id, multinomial fail inside torch
+        raise ValueError("the model's next-token scores are NaN or infinite, so no token can "
+                         "be drawn; its weights are damaged or its training diverged: train it "
+                         "again (with a lower lr).")
     if temperature == 0:
         return int(torch.argmax(logits))
     # shifted so the largest is 0 before dividing: a tiny temperature sends the others to
     # -inf (the most likely token) rather than every logit to ±inf (NaN probabilities)
-    z = (logits.double() - logits.max().double()) / temperature  # (V,)
+    z = (logits.double() - top.double()) / temperature  # (V,)
     if top_k is not None and top_k < z.numel():  # exactly k, ties at the k-th included or not
         keep = torch.topk(z, top_k).indices  # (k,)
         z = torch.full_like(z, float("-inf")).index_copy(0, keep, z[keep])
