@@ -24,6 +24,7 @@ from __future__ import annotations
 import copy
 import json
 import math
+import numbers
 import os
 import sys
 import time
@@ -255,8 +256,9 @@ def train_loop(model, optimizer: torch.optim.Optimizer, step: Callable, batches,
     After the call, ``history.stop_reason`` is "epochs", "callback", "max_seconds" or
     "nonfinite", and ``history.train_seconds`` / ``history.val_seconds`` hold per-epoch times.
     """
-    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 0:
+    if isinstance(epochs, bool) or not isinstance(epochs, numbers.Integral) or epochs < 0:
         raise ValueError(f"epochs must be a whole number, 0 or more; got {epochs!r}.")
+    epochs = int(epochs)  # np.int64(3) from a grid of settings too
     if verbose not in ("auto", 0, 1, 2):  # True and False count as 1 and 0
         raise ValueError(f"verbose must be 'auto', 0 (silent), 1 (progress bar) or 2 (one line "
                          f"per epoch); got {verbose!r}.")

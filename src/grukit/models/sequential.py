@@ -499,7 +499,7 @@ class Sequential(KerasModelAPI, nn.Module):
                     validation_data = (*validation_data, w[cut:])
                 w = w[:cut]
         try:
-            return run_fit(self, x, y, batch_size=batch_size, epochs=epochs, verbose=verbose,
+            return run_fit(self, x, y, batch_size=batch_size, epochs=int(epochs), verbose=verbose,
                            callbacks=callbacks, validation_data=validation_data,
                            shuffle=shuffle, seed=seed, resume_from=resume_from, weights=w,
                            initial_epoch=int(initial_epoch))

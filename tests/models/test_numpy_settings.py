@@ -1,0 +1,43 @@
+"""Settings that come from a numpy grid (np.int64(3) epochs, an np.float32 split) are taken
+as the Python numbers they equal: fit(epochs=np.int64(2)) was refused with 'epochs must be a
+whole number, 0 or more; got np.int64(2)'."""
+
+import numpy as np
+import pytest
+import torch
+
+from grukit.layers import GRU, Dense
+from grukit.models import Sequential, train_loop
+
+RNG = np.random.default_rng(0)
+X = RNG.normal(size=(8, 3, 2)).astype(np.float32)
+Y = RNG.normal(size=(8, 1)).astype(np.float32)
+
+
+def _model():
+    torch.manual_seed(0)
+    m = Sequential([GRU(3, input_shape=(3, 2)), Dense(1)])
+    m.compile(loss="mse")
+    return m
+
+
+def test_fit_takes_numpy_integers_as_keras():
+    m = _model()
+    hist = m.fit(X, Y, epochs=np.int64(3), initial_epoch=np.int32(1),
+                 batch_size=np.int64(4), validation_split=np.float32(0.25), verbose=0)
+    assert hist.epoch == [1, 2] and len(hist.history["val_loss"]) == 2
+
+
+def test_train_loop_takes_numpy_epochs():
+    net = torch.nn.Linear(2, 1)
+    opt = torch.optim.SGD(net.parameters(), lr=0.1)
+    batch = (torch.ones(4, 2), torch.zeros(4, 1))
+    hist = train_loop(net, opt, lambda b: torch.nn.functional.mse_loss(net(b[0]), b[1]),
+                      [batch], epochs=np.int64(2))
+    assert len(hist.history["loss"]) == 2
+
+
+@pytest.mark.parametrize("epochs", [np.float64(2.0), -1, True])
+def test_epochs_that_are_no_whole_number_are_still_refused(epochs):
+    with pytest.raises(ValueError, match="epochs must be a"):
+        _model().fit(X, Y, epochs=epochs, verbose=0)
