@@ -1,6 +1,8 @@
 """Bad input to GRU4Rec and ``grukit recommend``: each case a one-line error naming the
 problem, or the correct result."""
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -188,6 +190,21 @@ def test_predict_and_index_say_they_take_events_not_sessions(model):
             call(s)
     with pytest.raises(TypeError, match="events must be Sessions .* got a list"):
         model.evaluate([[100, 101]])
+
+
+def test_sessions_of_narrow_integer_items_train_and_bools_or_floats_are_refused(model):
+    lists = _lists()
+    train = _sessions(lists, np.arange(12))
+    want = GRU4Rec(**FAST).fit(train).evaluate(train)
+    narrow = dataclasses.replace(train, items=train.items.astype(np.uint8))  # torch refused it
+    assert GRU4Rec(**FAST).fit(narrow).evaluate(narrow) == want
+    for bad in (train.items.astype(bool), train.items.astype(np.float64)):
+        odd = dataclasses.replace(train, items=bad)  # bools were read as items 0 and 1
+        with pytest.raises(ValueError, match=r"train: items must be whole-number indices "
+                                             r"\(int64\); got dtype (bool|float64)\.$"):
+            GRU4Rec(**FAST).fit(odd)
+        with pytest.raises(ValueError, match=r"test: items must be whole-number indices"):
+            model.evaluate(dataclasses.replace(odd, vocab=model.items_.ids))
 
 
 def test_events_are_indexed_with_the_models_own_item_map(model):

@@ -84,16 +84,21 @@ def whole(name: str, value, least: int) -> None:
         raise ValueError(f"{name} must be a whole number, {least} or more; got {value!r}.")
 
 
-def check_sessions(s: Sessions, what: str, n_items: int | None = None) -> None:
+def check_sessions(s: Sessions, what: str, n_items: int | None = None) -> Sessions:
     """Refuse sessions that would silently pair events across sessions or index past the
-    item map."""
+    item map; returns them with int64 items and offsets (torch takes no narrower index)."""
     if not isinstance(s, Sessions):
         raise TypeError(f"{what} must be Sessions (grukit.data.index_sessions) or a DataFrame "
                         f"of events (grukit.data.read_events); got a {type(s).__name__}.")
-    off = np.asarray(s.offsets)
-    if off.ndim != 1 or len(off) < 1 or off[0] != 0 or off[-1] != len(s.items):
+    for name in ("items", "offsets"):  # bools were read as items 0 and 1, floats failed deep
+        kind = np.asarray(getattr(s, name)).dtype
+        if kind.kind not in "iu":
+            raise ValueError(f"{what}: {name} must be whole-number indices (int64); got dtype "
+                             f"{kind}.")
+    items, off = np.asarray(s.items), np.asarray(s.offsets)
+    if off.ndim != 1 or len(off) < 1 or off[0] != 0 or off[-1] != len(items):
         raise ValueError(f"{what}: offsets must run from 0 to the number of events "
-                         f"({len(s.items)}); they are not a session index.")
+                         f"({len(items)}); they are not a session index.")
     lengths = np.diff(off)
     if s.n_sessions == 0:
         raise ValueError(f"{what} holds no session; next-item training and evaluation need "
@@ -103,9 +108,10 @@ def check_sessions(s: Sessions, what: str, n_items: int | None = None) -> None:
         raise ValueError(f"{what}: session {i} has {int(lengths[i])} event(s); every session "
                          f"needs 2 or more (index_sessions drops shorter ones).")
     n = s.n_items if n_items is None else n_items
-    if len(s.items) and (s.items.min() < 0 or s.items.max() >= n):
-        raise ValueError(f"{what}: item indices run from {int(s.items.min())} to "
-                         f"{int(s.items.max())}, outside the {n} items of its item map.")
+    if len(items) and (items.min() < 0 or items.max() >= n):
+        raise ValueError(f"{what}: item indices run from {int(items.min())} to "
+                         f"{int(items.max())}, outside the {n} items of its item map.")
+    return dataclasses.replace(s, items=items.astype(np.int64), offsets=off.astype(np.int64))
 
 
 class GRU4Rec(Estimator):
@@ -159,7 +165,7 @@ class GRU4Rec(Estimator):
                                  "sessions of 2 or more events.")
             ItemMap.of(train["item"].unique())  # one id type: numbers and text do not sort
             train = index_sessions(train)[0]
-        check_sessions(train, "train")
+        train = check_sessions(train, "train")
         items = ItemMap.of(train.vocab)
         if train.n_sessions < cfg.batch_size:
             raise ValueError(f"{train.n_sessions} training sessions cannot fill batch_size="
@@ -296,7 +302,7 @@ class GRU4Rec(Estimator):
                              f"({len(test.vocab)} items, this model has {self.n_items}); "
                              f"index their events with model.index(events) or "
                              f"index_sessions(train_events, test_events).")
-        check_sessions(test, "test", self.n_items)
+        test = check_sessions(test, "test", self.n_items)
         return evaluate(self.scorer(batch_size), test, batch_size)
 
     def popular(self, k: int | None = None) -> list:
