@@ -636,3 +636,14 @@ def test_validation_data_that_is_not_a_pair_is_one_sentence(text_model):
         with pytest.raises(ValueError, match=rf"validation_data must be a pair \(inputs, "
                                              rf"labels\); got {what}\."):
             TextClassifier(epochs=1).fit(texts, labels, validation_data=bad)
+
+
+def test_numpy_and_python_numbers_in_one_object_array_stay_numbers():
+    from grukit.tasks.classify.labels import as_labels, encode_labels
+
+    labels = np.array([np.int64(1), 2, 1, 2], dtype=object)  # list(series) + [2]: both kinds
+    classes, y = encode_labels(labels)
+    assert classes.tolist() == [1, 2] and classes.dtype.kind == "i" and y.tolist() == [0, 1, 0, 1]
+    assert as_labels(np.array([np.float64(1.5), 2.5], dtype=object)).dtype == np.float64
+    assert as_labels(np.array([1, "a"], dtype=object)).tolist() == ["1", "a"]  # text beside
+    assert as_labels(np.array([True, 2], dtype=object)).tolist() == ["True", "2"]  # numbers

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from numbers import Real
+
 import numpy as np
 
 
@@ -26,9 +28,12 @@ def as_labels(labels, what: str = "labels") -> np.ndarray:
             raise ValueError(f"{what}: label {bad[0]} is missing (None/NaN; {len(bad)} row(s) "
                              f"in all); fill or drop those rows.")
     if y.dtype.kind == "O":
-        kinds = {type(v).__name__ for v in y.tolist()}
+        values = y.tolist()
+        kinds = {type(v).__name__ for v in values}
         if len(kinds) > 1:  # np.unique cannot sort str beside int; the text is what they say
-            y = y.astype(str)
+            numbers = all(isinstance(v, Real) and not isinstance(v, (bool, np.bool_))
+                          for v in values)  # numpy's beside Python's (np.int64(1), 2): numbers
+            y = np.asarray(values) if numbers else y.astype(str)
     elif y.dtype.kind == "f" and not np.isfinite(y).all():
         i = int(np.flatnonzero(~np.isfinite(y))[0])
         raise ValueError(f"{what}: label {i} is {y[i]} (missing); fill or drop those rows.")
