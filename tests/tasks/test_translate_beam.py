@@ -9,7 +9,7 @@ import math
 import pytest
 import torch
 
-from grukit.tasks.translate.decode import beam_search
+from grukit.tasks.translate.decode import beam_search, greedy
 from grukit.tasks.translate.tokenizer import BOS_ID, EOS_ID
 
 V, L, WORDS = 6, 5, (1, 4, 5)  # ids: 0 PAD, 1 UNK, 2 BOS, 3 EOS, 4-5 words
@@ -64,3 +64,17 @@ def test_a_beam_wide_enough_for_every_prefix_finds_the_best_translation(alpha):
         net = _TableNet(seed)
         got = beam_search(net, src, lengths, L, beam=3 ** L, alpha=alpha)[0]
         assert got == _best_of_all(net, alpha), seed
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf")])
+@pytest.mark.parametrize("beam", [1, 3])
+def test_nan_or_infinite_scores_are_refused_not_decoded(bad, beam):
+    # argmax and top-k took a NaN's id for the most likely token: a silent wrong translation
+    net = _TableNet(0)
+    net.table[0, :, 4] = bad  # the first step's scores (-inf for PAD and BOS stay legal)
+    src, lengths = torch.ones(1, 3, dtype=torch.long), torch.tensor([3])
+    with pytest.raises(ValueError, match="next-token scores are NaN or infinite"):
+        if beam == 1:
+            greedy(net, src, lengths, L)
+        else:
+            beam_search(net, src, lengths, L, beam=beam, alpha=0.6)

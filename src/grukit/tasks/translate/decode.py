@@ -37,6 +37,16 @@ def _cost(score: float, n: int, alpha: float) -> float:
     return lead - alpha * math.log((5.0 + n) / 6.0) if alpha else lead
 
 
+def _checked(logits: Tensor) -> Tensor:
+    """``logits`` (N, V), refused when a row holds NaN or +inf (damaged weights): argmax and
+    top-k would pick such a token's id as if it were the most likely."""
+    if not bool(torch.isfinite(logits.amax(-1)).all()):  # a row's max is NaN if any is
+        raise ValueError("the model's next-token scores are NaN or infinite, so nothing can "
+                         "be decoded; its weights are damaged or its training diverged: "
+                         "train it again (with a lower lr).")
+    return logits
+
+
 def _limits(max_len: int | Tensor, b: int) -> Tensor:
     """The most tokens of each of the ``b`` translations (B,), from one limit or B."""
     return torch.as_tensor(max_len, dtype=torch.long).expand(b).clone()  # (B,)
@@ -56,7 +66,7 @@ def greedy(net: Seq2Seq, src: Tensor, lengths: Tensor, max_len: int,
     out, att = [], []
     for t in range(int(limits.max())):
         logits, state, feed, weights = net.step(prev, state, feed, enc)
-        prev = logits.argmax(-1)  # (B,)
+        prev = _checked(logits).argmax(-1)  # (B,)
         prev = torch.where(done, torch.full_like(prev, PAD_ID), prev)
         out.append(prev)
         if keep_attention and weights is not None:
@@ -102,7 +112,7 @@ def beam_search(net: Seq2Seq, src: Tensor, lengths: Tensor, max_len: int, beam: 
     open_ = torch.tensor([n >= 1 for n in limits], dtype=torch.bool)  # (B,)
     for t in range(max(limits)):
         logits, state, feed, _ = net.step(prev, state, feed, enc)
-        logp = torch.log_softmax(logits.float(), -1).view(b, k, -1)  # (B, K, V)
+        logp = torch.log_softmax(_checked(logits).float(), -1).view(b, k, -1)  # (B, K, V)
         vocab = logp.shape[-1]
         total = (scores[:, :, None] + logp).view(b, -1)  # (B, K·V)
         top, idx = total.topk(min(2 * k, total.shape[1]), dim=-1)  # (B, 2K): K alive after EOS
