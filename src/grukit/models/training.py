@@ -4,6 +4,7 @@ losses and metrics (Keras' strings and defaults), and turning inputs into batche
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 import torch
@@ -555,16 +556,38 @@ def as_tensor(a, name: str) -> Tensor:
             raise ValueError(f"{name} is ragged (its sequences differ in length); pad them to "
                              f"one length (padding id 0 with Embedding(mask_zero=True) is "
                              f"skipped by the recurrent layers).") from err
+        if arr.dtype == object and hasattr(a, "to_numpy"):  # pandas' nullable and Arrow
+            arr = _pandas_numbers(a, arr)  # dtypes (Float64, Int64, float32[pyarrow])
         if arr.dtype.kind not in "biuf":
             raise TypeError(f"{name} must hold numbers; got dtype {arr.dtype} "
                             f"({type(a).__name__}). Convert it to a float or integer array.")
-        t = torch.as_tensor(arr)
+        with warnings.catch_warnings():  # a read-only array (pandas' copy-on-write views, a
+            # memory map) is shared, not copied: nothing here writes to the data
+            warnings.filterwarnings("ignore", "The given NumPy array is not writable")
+            t = torch.as_tensor(arr)
     if t.is_complex():
         raise TypeError(f"{name} must hold real numbers; got {t.dtype}.")
     if t.is_floating_point() and not bool(torch.isfinite(t).all()):
         n = int((~torch.isfinite(t)).sum())
         raise ValueError(f"{name} contains {n} NaN/Inf value(s); impute or drop them first.")
     return t.float() if t.is_floating_point() and t.dtype != torch.float32 else t
+
+
+def _pandas_numbers(a, arr: np.ndarray) -> np.ndarray:
+    """A pandas Series or DataFrame of nullable or Arrow numeric dtypes (which numpy reads as
+    objects) as numbers: integers (and booleans) as int64 where every column is one and no
+    value is missing, else float64 with missing values as NaN (then refused by name); other
+    object data as numpy read it."""
+    import pandas as pd
+
+    dtypes = list(a.dtypes) if isinstance(a, pd.DataFrame) else [a.dtype]
+    if not all(pd.api.types.is_numeric_dtype(d) for d in dtypes):
+        return arr
+    out = a.to_numpy(dtype=np.float64, na_value=np.nan)
+    if all(pd.api.types.is_integer_dtype(d) or pd.api.types.is_bool_dtype(d)
+           for d in dtypes) and not np.isnan(out).any():
+        return a.to_numpy(dtype=np.int64)
+    return out
 
 
 def batches(x: Tensor, y: Tensor | None, batch_size: int):
