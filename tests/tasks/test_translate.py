@@ -225,6 +225,19 @@ def test_training_pairs_left_out_are_counted_by_reason():
         Translator(**tiny).fit(["", " "], ["a", "b"])
 
 
+def test_validation_pairs_left_out_are_counted_in_a_warning():
+    # they were dropped without a word: no validation at all when none was left
+    tiny = SETTINGS | dict(epochs=1, hidden=8, embed=8, max_len=4)
+    src, tgt = toy(40, 12)
+    with pytest.warns(UserWarning, match=r"valid: left out 1 of 2 pair\(s\) with an empty side "
+                                         r"or over max_len=4 tokens\.$"):
+        Translator(**tiny).fit(src, tgt, valid=(["ab", ""], ["BA", "DC"]))
+    with pytest.warns(UserWarning, match="left out 1 of 1 pair.*none is left, so training goes "
+                                         "on without validation"):
+        tr = Translator(**tiny).fit(src, tgt, valid=(["ab cd ef gh ij"], ["JI HG"]))
+    assert "val_ppl" not in tr.history_.history
+
+
 def test_a_unigram_vocabulary_smaller_than_the_alphabet_is_one_sentence():
     with pytest.raises(ValueError, match=r"vocab_size=16 cannot hold every character of the "
                                          r"training text \(26 distinct\); raise vocab_size"):

@@ -210,7 +210,14 @@ class Translator(Estimator):
         val = None
         if valid is not None:
             vs, vt = self._texts(*valid, "valid")
-            vs_ids, vt_ids, _ = self._ids(vs, vt)
+            vs_ids, vt_ids, left = self._ids(vs, vt)
+            if left:  # the validation perplexity (and the learning rate's halving) on fewer
+                warnings.warn(  # pairs, or on none, said rather than silent
+                    f"valid: left out {left} of {len(vs)} pair(s) with an empty side or over "
+                    f"max_len={cfg.max_len} tokens" + ("" if vs_ids else
+                                                        "; none is left, so training goes on "
+                                                        "without validation") + ".",
+                    UserWarning, stacklevel=2)
             val = (vs_ids, vt_ids) if vs_ids else None
         self.network_ = self._build()
         # what a checkpoint must match to be resumed: the settings but the budget, the
