@@ -41,3 +41,12 @@ def test_train_loop_takes_numpy_epochs():
 def test_epochs_that_are_no_whole_number_are_still_refused(epochs):
     with pytest.raises(ValueError, match="epochs must be a"):
         _model().fit(X, Y, epochs=epochs, verbose=0)
+
+
+def test_model_history_is_the_last_fits_as_keras():
+    m = _model()
+    assert m.history is None
+    first = m.fit(X, Y, epochs=1, verbose=0)
+    assert m.history is first
+    second = m.fit(X, Y, epochs=2, verbose=0)
+    assert m.history is second and second.epoch == [0, 1]

@@ -32,6 +32,7 @@ class Sequential(KerasModelAPI, nn.Module):
         self.stack = nn.ModuleList()
         self.compiled = False
         self.stop_training = False
+        self.history = None  # the last fit's History, as Keras' model.history
         for layer in layers or []:
             self.add(layer)
 
@@ -431,7 +432,8 @@ class Sequential(KerasModelAPI, nn.Module):
             validation_data=None, shuffle: bool = True, seed: int | None = None,
             resume_from: str | None = None, sample_weight=None,
             class_weight: dict | None = None, initial_epoch: int = 0) -> History:
-        """Train; returns a ``History`` whose ``history`` dict holds per-epoch logs.
+        """Train; returns a ``History`` whose ``history`` dict holds per-epoch logs (also
+        ``model.history`` after the call, as in Keras).
 
         ``initial_epoch`` starts at that epoch (Keras' way to go on training: epochs
         ``initial_epoch .. epochs - 1`` run, each in the order its seed gives it).
@@ -499,12 +501,15 @@ class Sequential(KerasModelAPI, nn.Module):
                     validation_data = (*validation_data, w[cut:])
                 w = w[:cut]
         try:
-            return run_fit(self, x, y, batch_size=batch_size, epochs=int(epochs), verbose=verbose,
-                           callbacks=callbacks, validation_data=validation_data,
-                           shuffle=shuffle, seed=seed, resume_from=resume_from, weights=w,
-                           initial_epoch=int(initial_epoch))
+            history = run_fit(self, x, y, batch_size=batch_size, epochs=int(epochs),
+                              verbose=verbose, callbacks=callbacks,
+                              validation_data=validation_data, shuffle=shuffle, seed=seed,
+                              resume_from=resume_from, weights=w,
+                              initial_epoch=int(initial_epoch))
         finally:
             self.eval()  # as Keras: model(x) after fit is inference
+        self.history = history  # as Keras' model.history: the last fit's
+        return history
 
     def _weights(self, x, y, sample_weight, class_weight):
         """Per-sample weights (N,) for arrays x, y, or None (see ``training.sample_weights``);
