@@ -207,6 +207,17 @@ def test_sessions_of_narrow_integer_items_train_and_bools_or_floats_are_refused(
             model.evaluate(dataclasses.replace(odd, vocab=model.items_.ids))
 
 
+def test_python_int_ids_past_int64_are_refused_in_one_sentence():
+    events = pd.DataFrame({"session": [1, 1, 2, 2] * 5, "item": [2 ** 70, 5, 5, 6] * 5,
+                           "time": range(20)})  # an object column: numpy's OverflowError
+    with pytest.raises(ValueError, match=r"^item id 1180591620717411303424 lies past the "
+                                         r"int64 range; give such ids as text"):
+        GRU4Rec(**(FAST | {"batch_size": 2})).fit(events)
+    model = GRU4Rec(**(FAST | {"batch_size": 2})).fit(events.assign(item=events["item"]
+                                                                   .astype(str)))
+    assert model.recommend([str(2 ** 70)], k=1)[0] in {str(2 ** 70), "5", "6"}
+
+
 def test_events_are_indexed_with_the_models_own_item_map(model):
     events = pd.DataFrame({"session": [1, 1, 1, 2, 2, 3],
                            "item": [100, 101.0, 999, 102, 103, 104],

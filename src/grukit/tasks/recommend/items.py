@@ -49,6 +49,10 @@ class ItemMap:
                     raise ValueError(f"item id {bad[0]!r} is neither a whole number nor text "
                                      f"(or numbers and text are mixed); item ids must be all "
                                      f"whole numbers or all text.")
+                big = next((n for n in nums if not -2 ** 63 <= n < 2 ** 63), None)
+                if big is not None:  # numpy's OverflowError otherwise
+                    raise ValueError(f"item id {big} lies past the int64 range; give such ids "
+                                     f"as text (read_events does).")
                 ids = np.array(nums, dtype=np.int64)
         elif arr.dtype.kind == "U":
             ids = np.array(arr.tolist(), dtype=object)
