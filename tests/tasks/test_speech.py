@@ -712,6 +712,18 @@ def test_predictions_csv_quotes_names_and_labels_that_hold_commas():
                     ["take 1, loud.wav", "7", "0.500000"], ['q"x.wav', "a,b", "0.250000"]]
 
 
+@pytest.mark.parametrize("bad,match", [({"files": 0}, "files must be a whole number"),
+                                       ({"words_per_file": 0}, "words_per_file must be"),
+                                       ({"files": 2.5}, "files must be a whole number")])
+def test_evaluate_stream_refuses_counts_that_build_no_word(trained, bad, match):
+    from grukit.tasks.speech.longfiles import evaluate_stream
+    from grukit.tasks.speech.stream import Recognizer
+
+    clf, paths, labels, _ = trained
+    with pytest.raises(ValueError, match=match):
+        evaluate_stream(Recognizer(clf), (paths, labels), **bad)
+
+
 def test_stream_scores_with_no_word_recognised_have_no_delay_and_are_strict_json(tone_folder):
     import json
     from types import SimpleNamespace
