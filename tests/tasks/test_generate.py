@@ -273,6 +273,8 @@ def test_text_from_a_file_a_folder_and_a_csv_column(tmp_path):
     (tmp_path / "skip.bin").write_bytes(b"\0\1")
     assert read_text(tmp_path / "a.txt") == "first"
     assert read_text(tmp_path) == "first\n\nsecond"
+    (tmp_path / "drafts.txt").mkdir()  # a folder with a text file's name is no text file
+    assert read_text(tmp_path) == "first\n\nsecond"
     (tmp_path / "t.csv").write_text("id,text\n1,hello\n2,world\n")
     assert read_text(tmp_path / "t.csv", column="text") == "hello\nworld"
     # a quoted cell keeps its line breaks (CRLF ones too) and a line separator character

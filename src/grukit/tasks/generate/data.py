@@ -41,7 +41,8 @@ def read_text(path: str, column: str | int | None = None) -> str:
     if os.path.isdir(path):
         if column is not None:
             raise ValueError("column applies to one CSV file, not a folder; give the CSV file.")
-        names = sorted(n for n in os.listdir(path) if n.lower().endswith(TEXT_SUFFIXES))
+        names = sorted(n for n in os.listdir(path) if n.lower().endswith(TEXT_SUFFIXES)
+                       and os.path.isfile(os.path.join(path, n)))  # not a folder "notes.md"
         if not names:
             raise ValueError(f"the folder {path!r} holds no text files "
                              f"({', '.join(TEXT_SUFFIXES)}); give a folder of text files.")
