@@ -300,7 +300,8 @@ def test_a_csv_column_by_index_reads_the_cells_below_the_header_as_by_name(tmp_p
 @pytest.mark.parametrize("content, match", [
     (b"", "holds no text"), (b"  \n\n", "holds no text"),
     (b"PK\x03\x04\0\0binary", "looks binary"), (b"caf\xe9", "is not UTF-8 text"),
-], ids=["empty", "whitespace", "binary", "latin1"])
+    ("café\n".encode("utf-16"), "is UTF-16 text .*; convert it to UTF-8"),
+], ids=["empty", "whitespace", "binary", "latin1", "utf16"])
 def test_bad_data_files_are_refused_in_one_sentence(tmp_path, content, match):
     p = tmp_path / "data.txt"
     p.write_bytes(content)

@@ -18,6 +18,9 @@ TEXT_SUFFIXES = (".txt", ".md", ".text", ".rst")
 
 
 def _decode(raw: bytes, path: str) -> str:
+    if raw[:2] in (b"\xff\xfe", b"\xfe\xff"):  # its NUL bytes would say "binary"
+        raise ValueError(f"{path!r} is UTF-16 text (it starts with a UTF-16 byte-order mark); "
+                         f"convert it to UTF-8 first (e.g. iconv -f utf-16 -t utf-8).")
     if b"\0" in raw[:1 << 20]:
         raise ValueError(f"{path!r} looks binary (it holds NUL bytes), not text; give a UTF-8 "
                          f"text file.")
