@@ -94,3 +94,31 @@ def test_validation_split_of_a_loader_keeps_its_collate_fn_or_is_refused():
     with pytest.raises(ValueError, match="validation_split cannot split a DataLoader whose "
                                          "sampler"):
         m.fit(sampled, epochs=1, verbose=0, validation_split=0.3)
+
+
+class _Dicts(torch.utils.data.Dataset):
+    def __len__(self):
+        return N
+
+    def __getitem__(self, i):
+        return {"x": X[i], "y": Y[i]}
+
+
+@pytest.mark.parametrize("data,got", [
+    (TensorDataset(X), "1 items"), (_Dicts(), r"a dict of \['x', 'y'\]"),
+    (TensorDataset(X, Y, Y.float(), Y), "4 items")])
+@pytest.mark.parametrize("method", ["fit", "evaluate"])
+def test_datasets_that_yield_no_x_y_pairs_are_refused(data, got, method):
+    """x alone raised 'not enough values to unpack', a dict "'str' object has no attribute
+    'is_floating_point'", and a fourth item was silently left out."""
+    m = _frozen()
+    with pytest.raises(ValueError, match=f"{method} takes a Dataset or DataLoader that yields "
+                                         rf"\(x, y\) .*its batches hold {got}"):
+        getattr(m, method)(data, **({"verbose": 0} if method == "fit" else {}))
+
+
+def test_predict_takes_x_alone_and_refuses_dicts():
+    m = _frozen()
+    np.testing.assert_array_equal(m.predict(TensorDataset(X)), m.predict(X))
+    with pytest.raises(ValueError, match=r"predict takes a Dataset .* a dict of \['x', 'y'\]"):
+        m.predict(_Dicts())

@@ -21,7 +21,7 @@ import torch.distributed as dist
 from .callbacks import History
 from .loop import BadBatch, Step, restore, train_loop
 from .saving import read_checkpoint
-from .training import METRICS, masked, positions, weighted
+from .training import METRICS, labelled, masked, positions, weighted
 
 
 def _distributed() -> tuple[int, int, bool]:
@@ -120,8 +120,9 @@ def run_fit(model, x, y, *, batch_size, epochs, verbose, callbacks, validation_d
         return _loader_batches(dataset, sampler, local_batch, first, loader)
 
     def step(batch):
-        xb, yb, *wb = batch  # a weight per sample where fit got weights or a Dataset yields them
-        wb = None if not wb else wb[0].to(device).float().reshape(-1)
+        # a weight per sample where fit got weights or a Dataset yields them
+        xb, yb, wb = labelled(batch, "fit")
+        wb = None if wb is None else wb.to(device).float().reshape(-1)
         if wb is not None:
             model._need_named_loss()
         xb = xb.to(device, dtype) if dtype is not None and xb.is_floating_point() \

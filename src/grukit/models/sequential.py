@@ -563,12 +563,13 @@ class Sequential(KerasModelAPI, nn.Module):
         preds, targets, lengths, weights = [], [], [], []
         self.eval()
         with torch.no_grad():
-            for xb, yb, *wb in self._loader(x, y, batch_size):
+            for batch in self._loader(x, y, batch_size):
+                xb, yb, wb = training.labelled(batch, "evaluate")
                 pred, n = self(self._to_model(xb), return_lengths=True)
                 preds.append(pred.cpu())
                 targets.append(yb)
                 lengths.append(None if n is None else n.cpu())
-                weights.append(wb[0] if wb else None)
+                weights.append(wb)
         lengths = None if any(n is None for n in lengths) else torch.cat(lengths)
         if w is None and all(wb is not None for wb in weights):  # a Dataset's triples
             self._need_named_loss()
@@ -592,8 +593,7 @@ class Sequential(KerasModelAPI, nn.Module):
             if isinstance(x, torch.Tensor) and len(x) == 0:  # no samples: no predictions
                 out.append(self(self._to_model(x)))
             for batch in self._loader(x, None, batch_size):
-                xb = batch[0] if isinstance(batch, (tuple, list)) else batch
-                out.append(self(self._to_model(xb)))
+                out.append(self(self._to_model(training.inputs(batch))))
         if not out:
             raise ValueError("predict got an empty Dataset; it must hold at least one sample.")
         if isinstance(out[0], list):  # a last layer with return_state: [output, *states]

@@ -590,6 +590,34 @@ def _pandas_numbers(a, arr: np.ndarray) -> np.ndarray:
     return out
 
 
+def labelled(batch, method: str) -> tuple:
+    """(x, y, sample weights or None) of a batch from a Dataset or DataLoader, which must
+    yield (x, y) or (x, y, sample_weight) tensors; anything else (x alone, a dict, four
+    items) refused in one sentence naming what came (an unpacking error, or a fourth item
+    silently left out, before)."""
+    if not isinstance(batch, (tuple, list)) or len(batch) not in (2, 3) \
+            or not all(isinstance(t, Tensor) for t in batch):
+        got = (f"a dict of {sorted(batch)}" if isinstance(batch, dict) else
+               f"{len(batch)} items" if isinstance(batch, (tuple, list)) else
+               f"a {type(batch).__name__}")
+        raise ValueError(f"{method} takes a Dataset or DataLoader that yields (x, y) or (x, y, "
+                         f"sample_weight) tensors; its batches hold {got}. Return such a "
+                         f"tuple from __getitem__ (or the collate_fn); predict takes x alone.")
+    return batch[0], batch[1], (batch[2] if len(batch) == 3 else None)
+
+
+def inputs(batch) -> Tensor:
+    """x of a batch predict gets from a Dataset or DataLoader: x alone, or the first item of
+    a tuple; a dict refused in one sentence."""
+    xb = batch[0] if isinstance(batch, (tuple, list)) else batch
+    if not isinstance(xb, Tensor):
+        got = f"a dict of {sorted(xb)}" if isinstance(xb, dict) else f"a {type(xb).__name__}"
+        raise ValueError(f"predict takes a Dataset or DataLoader that yields x tensors (or "
+                         f"(x, ...) tuples); its batches hold {got}. Return x from "
+                         f"__getitem__ (or the collate_fn).")
+    return xb
+
+
 def batches(x: Tensor, y: Tensor | None, batch_size: int):
     """Consecutive batches, for evaluate and predict (fit draws its own seeded order)."""
     for i in range(0, len(x), batch_size):
