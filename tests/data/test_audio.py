@@ -307,6 +307,20 @@ def test_fsdd_names_give_labels_speakers_and_the_official_split(tmp_path):
                for s, tr, te in folds)
 
 
+def test_take_with_a_boolean_mask_takes_the_files_it_marks(tmp_path):
+    """A mask was cast to indices 0 and 1: every file of the folder, as files 0 and 1."""
+    _fsdd_like(tmp_path, takes=3)
+    rec = read_audio_folder(str(tmp_path))
+    bob = rec.take(rec.speakers == "bob")
+    assert len(bob) == 6 and set(bob.speakers.tolist()) == {"bob"}
+    assert bob.paths == [p for p, s in zip(rec.paths, rec.speakers, strict=True) if s == "bob"]
+    np.testing.assert_array_equal(bob.indices, rec.indices[rec.speakers == "bob"])
+    with pytest.raises(ValueError, match="mask of 3 .* 12 recordings"):
+        rec.take(np.array([True, False, True]))
+    with pytest.raises(ValueError, match="whole-number indices or a boolean mask"):
+        rec.take(np.array([0.0, 1.5]))
+
+
 def test_a_file_outside_the_pattern_is_named(tmp_path):
     _fsdd_like(tmp_path, speakers=("ann",), digits=(0,), takes=2)
     sf.write(tmp_path / "stray.wav", tone(), 8000)

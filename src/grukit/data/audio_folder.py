@@ -38,7 +38,17 @@ class Recordings:
         return len(self.paths)
 
     def take(self, idx) -> Recordings:
-        idx = np.asarray(idx, dtype=np.int64)
+        """The recordings at ``idx``: indices, or a boolean mask (N,) as numpy takes it."""
+        idx = np.asarray(idx)
+        if idx.dtype == bool:  # cast to int64 it would be indices 0 and 1
+            if idx.shape != (len(self),):
+                raise ValueError(f"a boolean mask of {idx.size} value(s) cannot select from "
+                                 f"{len(self)} recordings; give one value per recording.")
+            idx = np.flatnonzero(idx)
+        elif idx.size and idx.dtype.kind not in "iu":
+            raise ValueError(f"take needs whole-number indices or a boolean mask; got "
+                             f"{idx.dtype} values.")
+        idx = idx.astype(np.int64).reshape(-1)
         return Recordings(self.folder, [self.paths[i] for i in idx], self.labels[idx],
                           None if self.speakers is None else self.speakers[idx],
                           None if self.indices is None else self.indices[idx])
