@@ -172,6 +172,21 @@ def test_bad_decoding_sizes_are_one_sentence(trained, kw, match):
         trained.translate(["ab cd"], beam=2, **kw)
 
 
+def test_numpy_integers_and_floats_are_decoding_settings_like_pythons(trained):
+    # np.int64(2) was refused as "beam must be a positive integer; got np.int64(2)"
+    import json
+
+    import numpy as np
+
+    src, tgt = toy(6, 13)
+    want = trained.translate(src, beam=2, alpha=0.5, batch_size=4, max_len=20)
+    assert trained.translate(src, beam=np.int64(2), alpha=np.float32(0.5),
+                             batch_size=np.int32(4), max_len=np.int64(20)) == want
+    scores = trained.evaluate(src, tgt, beam=np.int64(2), alpha=np.float32(0.5))
+    assert (scores["beam"], scores["alpha"]) == (2, 0.5)
+    json.dumps(scores)  # plain ints and floats
+
+
 def test_pairs_left_out_of_the_perplexity_are_counted_in_a_warning(trained):
     src, tgt = toy(3, 11)
     with pytest.warns(UserWarning, match=r"the perplexity leaves out 2 of 4 pair\(s\): an "

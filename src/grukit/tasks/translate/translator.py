@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import numbers
 import re
 import warnings
 from collections import Counter
@@ -277,18 +278,21 @@ class Translator(Estimator):
         self._check_fitted("translate")
         if isinstance(texts, str):
             raise TypeError("translate takes a list of sentences; wrap one in a list.")
+        # numpy's integers and floats are taken as Python's (np.int64(5) is a positive integer)
         beam = self.config.beam if beam is None else beam
-        if not isinstance(beam, int) or isinstance(beam, bool) or beam < 1:
+        if not isinstance(beam, numbers.Integral) or isinstance(beam, bool) or beam < 1:
             raise ValueError(f"beam must be a positive integer (1: greedy); got {beam!r}.")
         given, alpha = alpha, self.config.alpha if alpha is None else alpha
-        if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or \
+        if isinstance(alpha, bool) or not isinstance(alpha, numbers.Real) or \
                 not math.isfinite(alpha) or alpha < 0:
             raise ValueError(f"alpha (the length penalty) must be a number, 0 or more; got "
                              f"{alpha!r}.")
         for name, v in (("batch_size", batch_size), ("max_len", max_len)):
             if (v is not None or name == "batch_size") and (
-                    isinstance(v, bool) or not isinstance(v, int) or v < 1):
+                    isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < 1):
                 raise ValueError(f"{name} must be a positive integer; got {v!r}.")
+        beam, alpha, batch_size = int(beam), float(alpha), int(batch_size)
+        max_len = None if max_len is None else int(max_len)
         if beam == 1 and given:  # greedy decoding has no length penalty to apply
             raise ValueError(f"alpha={given!r} is beam search's length penalty and beam 1 "
                              f"decodes greedily without one; drop alpha or give a beam above "
@@ -343,9 +347,10 @@ class Translator(Estimator):
         hyps = self.translate(src, beam=beam, alpha=alpha, batch_size=batch_size)
         scores = corpus_scores(hyps, tgt)
         scores["perplexity"] = self.perplexity(src, tgt)
-        beam = self.config.beam if beam is None else beam
+        beam = int(self.config.beam if beam is None else beam)  # JSON has no np.int64
         scores["beam"] = beam
-        scores["alpha"] = None if beam == 1 else self.config.alpha if alpha is None else alpha
+        scores["alpha"] = None if beam == 1 else float(self.config.alpha if alpha is None
+                                                       else alpha)
         scores["sentences"] = len(src)
         return scores
 
