@@ -239,7 +239,8 @@ def train_loop(model, optimizer: torch.optim.Optimizer, step: Callable, batches,
             one sentence names epoch and batch and ends with ``fix``.
         step_context: a callable returning a context manager entered around each step's
             forward and backward (music's weight noise).
-        verbose (int): 0 silent, 1 a progress bar (on a terminal), 2 a line per epoch.
+        verbose (int): 0 silent, 1 a progress bar (on a terminal; elsewhere, a notebook
+            or a log file, a line per epoch), 2 a line per epoch.
         steps: batches per epoch, for the progress bar (None: unknown).
         seconds_key: also log each epoch's update time (validation excluded) under this key.
         running: batch hooks log the epoch's running means of the loss and the metrics so
@@ -283,7 +284,9 @@ def train_loop(model, optimizer: torch.optim.Optimizer, step: Callable, batches,
     verbose = (1 if sys.stdout.isatty() else 2) if verbose == "auto" else verbose
     verbose = verbose if main else 0
     cbs = [history] + list(callbacks or [])
-    if verbose == 1 and sys.stdout.isatty():
+    if verbose == 1 and not sys.stdout.isatty():  # no bar to draw: a line per epoch, not
+        verbose = 2  # silence (a notebook's verbose=1 printed nothing)
+    if verbose == 1:
         cbs.append(ProgressBar(epochs, steps))
     for cb in cbs:
         uncalled = [h for h in UNCALLED if overrides(cb, h)]
