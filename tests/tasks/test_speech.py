@@ -724,6 +724,17 @@ def test_evaluate_stream_refuses_counts_that_build_no_word(trained, bad, match):
         evaluate_stream(Recognizer(clf), (paths, labels), **bad)
 
 
+def test_evaluate_stream_of_no_recordings_says_they_are_too_few(trained):
+    from grukit.data.audio_folder import read_audio_folder
+    from grukit.tasks.speech.longfiles import evaluate_stream
+    from grukit.tasks.speech.stream import Recognizer
+
+    clf, _, _, folder = trained
+    none = read_audio_folder(str(folder)).take([])
+    with pytest.raises(ValueError, match="0 recordings are too few"):
+        evaluate_stream(Recognizer(clf), none)
+
+
 def test_stream_scores_with_no_word_recognised_have_no_delay_and_are_strict_json(tone_folder):
     import json
     from types import SimpleNamespace

@@ -91,7 +91,7 @@ def evaluate_stream(recognizer, recordings, *, files: int = 20, words_per_file: 
         if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
             raise ValueError(f"{name} must be a whole number of 1 or more; got {v!r} (with "
                              f"no word to score, the digit error rate is 0 / 0).")
-    paths = list(getattr(recordings, "paths", None) or recordings[0])
+    paths = list(recordings.paths if hasattr(recordings, "paths") else recordings[0])
     labels = [str(v) for v in (recordings.labels if hasattr(recordings, "labels")
                                else recordings[1])]
     if len(paths) < words_per_file:
