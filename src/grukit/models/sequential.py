@@ -308,7 +308,7 @@ class Sequential(KerasModelAPI, nn.Module):
         else:  # fn(y_true, y_pred) as Keras calls it; torch's losses fn(input, target)
             self.loss_fn, self.loss_each = training.user_function(loss)
         self.metric_fns = {
-            (m if isinstance(m, str) else getattr(m, "__name__", type(m).__name__)):
+            (m if isinstance(m, str) else training.metric_name(m)):
             training.resolve("metric", training.METRICS, m) if isinstance(m, str)
             else training.user_function(m)[0]
             for m in ([metrics] if isinstance(metrics, str) or callable(metrics)

@@ -510,12 +510,39 @@ def _same_rank(y: Tensor, p: Tensor) -> Tensor:
     return y
 
 
+def stateful(fn) -> bool:
+    """Whether ``fn`` is a Keras metric object (``keras.metrics.AUC()``), whose value is
+    that of everything ``update_state`` saw since ``reset_state``: called as a function it
+    went on from the values before (another evaluate's, the training batches')."""
+    return all(callable(getattr(fn, k, None)) for k in ("update_state", "reset_state",
+                                                        "result"))
+
+
+def metric_name(fn) -> str:
+    """A metric callable's name in the logs: a Keras metric object's ``name`` (as Keras'
+    history keys, "auc" or "auc_1"), else the function's or the class's name."""
+    if stateful(fn) and isinstance(getattr(fn, "name", None), str):
+        return fn.name
+    return getattr(fn, "__name__", type(fn).__name__)
+
+
 def user_function(fn):
     """A callable loss or metric given to ``compile``, as (mean form, per-position form):
     torch's losses keep torch's call, ``fn(pred, target)`` (no per-position form); any other
     function is called as Keras calls it, ``fn(y_true, y_pred)``, y_true shaped as Keras
     shapes it (``_same_rank``), and the values it returns (one per sample, say) averaged, as
-    Keras averages a custom loss's values; those values are what sample weights scale."""
+    Keras averages a custom loss's values; those values are what sample weights scale. A
+    Keras metric object (``stateful``) is read afresh on each call: its state reset, then
+    updated with the whole data given (no per-batch mean: fit logs it on the validation
+    data, as a torch metric module)."""
+    if stateful(fn):  # a Keras metric object: its __call__ adds to what it saw before
+        def keras_metric(p: Tensor, y: Tensor) -> Tensor:
+            fn.reset_state()
+            fn.update_state(_same_rank(y, p), p)
+            return torch.as_tensor(fn.result())
+
+        keras_metric.__name__ = metric_name(fn)
+        return keras_metric, None  # no mean of batches: logged on the validation data
     if _torch_form(fn):
         def torch_loss(p: Tensor, y: Tensor) -> Tensor:  # a function, not a child module
             return fn(p, y)
