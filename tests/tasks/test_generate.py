@@ -219,6 +219,22 @@ def test_a_run_resumed_from_a_checkpoint_has_the_curve_of_an_unbroken_one(
         [(c["step"], c["val_loss"]) for c in whole]
 
 
+def test_a_checkpoint_resumes_only_with_the_settings_it_was_written_with(tmp_path):
+    # another hidden failed inside torch's load_state_dict; another lr went on silently
+    from grukit.tasks.generate.checkpoint import read_checkpoint, write_checkpoint
+
+    path = str(tmp_path / "c.pt")
+    TextGenerator(**(TINY | dict(max_steps=3))).fit(
+        text=TEXT, checkpoint=lambda g, st, o, c: write_checkpoint(path, g, st, o, c))
+    for kw, named in ((dict(hidden=24), "hidden=16"), (dict(lr=0.5), "lr=0.002"),
+                      (dict(batching="windows", seq_len=8), "batching='auto', seq_len=16")):
+        with pytest.raises(ValueError, match=f"written with other settings \\({named}\\); "
+                                             f"give that run's settings"):
+            TextGenerator(**(TINY | kw)).fit(text=TEXT, resume=read_checkpoint(path))
+    g = TextGenerator(**(TINY | dict(max_steps=6))).fit(text=TEXT, resume=read_checkpoint(path))
+    assert g.result_["steps"] == 6
+
+
 def test_streaming_pieces_join_to_the_generated_text(trained):
     pieces = []
     text = trained.generate("Or ", 40, seed=2, on_text=pieces.append)

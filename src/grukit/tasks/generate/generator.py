@@ -26,6 +26,7 @@ from .train import TrainState, evaluate_ids, train_lm
 from .vocab import make_vocab, vocab_from_json
 
 BATCHINGS = ("auto", "stateful", "windows")
+RESUME_BUDGET = ("max_steps", "max_seconds")  # the settings a resumed run may change
 
 
 @dataclass
@@ -166,6 +167,16 @@ class TextGenerator(Estimator):
         # the text's fingerprint: a checkpoint resumes only on the text it was written on
         self.text_sha256_ = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
         if resume is not None:
+            # the settings it was written with: another width failed inside torch's
+            # load_state_dict, another lr or batching went on without a word
+            was, now = resume.get("config") or {}, self.get_config()
+            changed = sorted(k for k in now if k not in RESUME_BUDGET and k in was
+                             and was[k] != now[k])
+            if changed:
+                raise ValueError(f"the checkpoint to resume was written with other settings "
+                                 f"({', '.join(f'{k}={was[k]!r}' for k in changed)}); give that "
+                                 f"run's settings (only {' and '.join(RESUME_BUDGET)} may "
+                                 f"change), or start without resuming.")
             saved = resume.get("text_sha256")
             if saved is not None and saved != self.text_sha256_:
                 raise ValueError("the checkpoint to resume was written while training on "
