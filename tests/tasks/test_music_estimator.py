@@ -174,6 +174,20 @@ def test_numpy_numbers_as_settings_are_taken_as_python_ones():
         MusicModel(hidden=np.float64(8.0))
 
 
+@pytest.mark.parametrize("kw,match", [
+    ({"on_epoch": 5}, "on_epoch must be a function"),
+    ({"callbacks": 5}, "callbacks must be a list of grukit.models.Callback"),
+    ({"callbacks": [print]}, "callbacks must be a list of grukit.models.Callback"),
+])
+def test_bad_hooks_are_refused_before_the_first_epoch(data, kw, match):
+    """on_epoch=5 trained a whole epoch and then failed calling it ('int' is not callable)."""
+    epochs = []
+    with pytest.raises(TypeError, match=match):
+        MusicModel(hidden=4, max_epochs=1).fit(
+            data, **kw, **({} if "on_epoch" in kw else {"on_epoch": lambda *a: epochs.append(a)}))
+    assert epochs == []
+
+
 def test_bad_data_is_refused_in_one_sentence(data, fitted, tmp_path):
     with pytest.raises(NotFittedError, match="call fit"):
         MusicModel().predict(data["test"][0])

@@ -223,6 +223,13 @@ def train_music(data: dict[str, list[Tensor]], cfg: MusicConfig | None = None,
         missing = [s for s in ("train", "valid", "test") if not data.get(s)]
         raise ValueError(f"data lacks sequences for {missing}; pass what load_piano_rolls "
                          f"returns.")
+    if on_epoch is not None and not callable(on_epoch):  # else it fails after an epoch
+        raise TypeError(f"on_epoch must be a function (epoch, train_nll, val_nll) or None; "
+                        f"got {type(on_epoch).__name__}.")
+    if callbacks is not None and (not isinstance(callbacks, (list, tuple)) or
+                                  not all(isinstance(cb, Callback) for cb in callbacks)):
+        raise TypeError(f"callbacks must be a list of grukit.models.Callback instances; got "
+                        f"{callbacks!r}.")
     first = 0 if cfg.count_first else 1
     for split in ("train", "valid", "test"):  # before training, not after its first epoch
         if split in data and all(r.shape[0] <= first for r in data[split]):
