@@ -29,6 +29,8 @@ class Conv1D(Layer):
     zeros before). ``kernel_regularizer`` / ``bias_regularizer`` as Keras'."""
 
     REGULARIZED = {"kernel_regularizer": ("kernel",), "bias_regularizer": ("bias",)}
+    INITIALIZED = {"kernel_initializer": "glorot_uniform", "bias_initializer": "zeros"}
+    KERAS_START = True  # build draws glorot_uniform / zeros
 
     def __init__(self, filters: int, kernel_size, strides=1, padding: str = "valid",
                  dilation_rate=1, activation=None, use_bias: bool = True,

@@ -73,23 +73,37 @@ class Layer(nn.Module):
     # Keras' regularizer arguments a layer takes -> the names of the parameters each covers
     # (``regularized``); a layer without weights takes none
     REGULARIZED: dict[str, tuple[str, ...]] = {}
+    # Keras' initializer arguments a layer takes -> Keras' default, in the order of the
+    # layer's Keras weights (``get_weights``), one weight each (``initializers``)
+    INITIALIZED: dict[str, str] = {}
+    # build() itself draws Keras' default initial weights (so "torch" does not apply)
+    KERAS_START = False
 
     def __init__(self, *, input_shape=None, name: str | None = None, trainable: bool = True,
-                 input_dim: int | None = None, **regularizers):
+                 input_dim: int | None = None, **options):
         super().__init__()
         cls = type(self).__name__
-        if regularizers.get("activity_regularizer") is not None:
+        if options.get("activity_regularizer") is not None:
             raise ValueError(f"{cls}: activity_regularizer has no grukit form; leave it out "
                              f"(the weight regularizers are there).")
-        regularizers.pop("activity_regularizer", None)
-        unknown = sorted(set(regularizers) - set(self.REGULARIZED))
+        options.pop("activity_regularizer", None)
+        unknown = sorted(set(options) - set(self.REGULARIZED) - set(self.initialized()))
         if unknown:
             raise TypeError(f"{cls}.__init__() got an unexpected keyword argument "
                             f"{unknown[0]!r}.")
+        from . import initializers as inits
         from . import regularizers as regs
 
-        self.regularizers = {k: r for k, v in regularizers.items()
-                             if (r := regs.get(v, f"{cls}: {k}")) is not None}
+        self.regularizers = {k: r for k, v in options.items() if k in self.REGULARIZED
+                             and (r := regs.get(v, f"{cls}: {k}")) is not None}
+        self.initializers = {k: inits.get(options.get(k, default), f"{cls}: {k}")
+                             for k, default in self.initialized().items()}
+        if self.KERAS_START and any(isinstance(i, str) for i in self.initializers.values()):
+            raise ValueError(f"{cls} starts from Keras' initializers; 'torch' applies to the "
+                             f"Dense and recurrent layers. Name a Keras initializer.")
+        self._init_config = {k: options[k] if isinstance(options[k], str) else
+                             inits.serialize(self.initializers[k])
+                             for k in self.initializers if k in options}
         if input_dim is not None and input_shape is None:  # Keras' Dense(12, input_dim=8)
             input_shape = (input_dim,)
         self.input_shape = check_input_shape(input_shape, type(self).__name__)
@@ -111,6 +125,37 @@ class Layer(nn.Module):
 
     def build(self, input_shape: tuple) -> None:  # input_shape excludes the batch
         self.built = True
+        self.initialize()
+
+    @classmethod
+    def initialized(cls) -> dict[str, str]:
+        """Keras' initializer arguments this layer takes, with Keras' defaults."""
+        return cls.INITIALIZED
+
+    def initialize(self) -> None:
+        """Draw the built weights from the layer's initializers, in Keras' layout (a weight
+        whose initializer is "torch" keeps the torch module's start; with ``KERAS_START``,
+        one left at Keras' default keeps the start ``build`` drew)."""
+        draw = {k for k, i in self.initializers.items() if not isinstance(i, str)
+                and not (self.KERAS_START and k not in self._init_config)}
+        if not draw:
+            return
+        from . import keras_weights
+
+        weights = keras_weights.get(self)
+        keras_weights.put(self, [self.draw(s, w.shape) if s in draw else w
+                                 for s, w in zip(self.slots(len(weights)), weights,
+                                                 strict=True)])
+
+    def slots(self, n: int) -> list[str]:
+        """The initializer argument of each of the layer's ``n`` Keras weights: the
+        arguments in order, again for a second direction; a bias left out goes last."""
+        names = list(self.initialized())
+        return (names * (n // len(names) + 1))[:n]
+
+    def draw(self, arg: str, shape: tuple) -> np.ndarray:
+        """The initial value of a weight of ``shape`` (Keras' layout) that ``arg`` covers."""
+        return self.initializers[arg](shape)
 
     def call(self, x: Tensor, lengths: Tensor | None) -> tuple[Tensor, Tensor | None]:
         raise NotImplementedError
@@ -155,6 +200,7 @@ class Layer(nn.Module):
         if not self._trainable:
             cfg["trainable"] = False
         cfg |= {k: r.get_config() for k, r in self.regularizers.items()}
+        cfg |= {k: v for k, v in self._init_config.items() if v is not None}
         return {"class": type(self).__name__, "config": cfg}
 
     def _config(self) -> dict:
@@ -219,6 +265,7 @@ class Dense(Layer):
     """y = act(x Wᵀ + b) on the last axis; x (B, ..., F) -> (B, ..., units)."""
 
     REGULARIZED = {"kernel_regularizer": ("linear.weight",), "bias_regularizer": ("linear.bias",)}
+    INITIALIZED = {"kernel_initializer": "glorot_uniform", "bias_initializer": "zeros"}
 
     def __init__(self, units: int, activation: str | None = None, use_bias: bool = True,
                  **kwargs):
@@ -266,6 +313,8 @@ class Embedding(Layer):
     padding: sequences must be right-padded, and their lengths go to the next layers."""
 
     REGULARIZED = {"embeddings_regularizer": ("embedding.weight",)}
+    INITIALIZED = {"embeddings_initializer": "uniform"}
+    KERAS_START = True
 
     def __init__(self, input_dim: int, output_dim: int, mask_zero: bool = False,
                  input_length: int | None = None, **kwargs):

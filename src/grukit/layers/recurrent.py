@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor
@@ -84,11 +85,17 @@ class _Recurrent(Layer):
                  stateful: bool = False, dropout: float = 0.0, recurrent_dropout: float = 0.0,
                  zoneout: float = 0.0, backend: str = "auto", input_shape=None,
                  name: str | None = None, trainable: bool = True, **options):
-        regularizers = {k: options.pop(k) for k in (*self.REGULARIZED, "activity_regularizer")
-                        if k in options}
-        super().__init__(input_shape=input_shape, name=name, trainable=trainable,
-                         **regularizers)
+        keras_args = {k: options.pop(k) for k in
+                      (*self.REGULARIZED, *self.initialized(), "activity_regularizer")
+                      if k in options}
         cls, spec = type(self).__name__, self.spec
+        # Keras' LSTM: a forget-gate bias of one on top of the bias initializer
+        forget = options.pop("unit_forget_bias", True) if spec.keras == "LSTM" else False
+        if not isinstance(forget, (bool, np.bool_)):
+            raise TypeError(f"{cls}: unit_forget_bias must be True or False; got {forget!r}.")
+        super().__init__(input_shape=input_shape, name=name, trainable=trainable,
+                         **keras_args)
+        self.unit_forget_bias = bool(forget)
         units = positive_int(units, f"{cls}: units")
         dropout = check_rate(dropout, f"{cls}: dropout")
         recurrent_dropout = check_rate(recurrent_dropout, f"{cls}: recurrent_dropout")
@@ -132,10 +139,36 @@ class _Recurrent(Layer):
         self.go_backwards, self.stateful, self.dropout = go_backwards, stateful, dropout
         self._state = None
 
+    @classmethod
+    def initialized(cls) -> dict[str, str]:
+        """Keras' three initializers where the cell has Keras' layout (GRU, LSTM,
+        SimpleRNN): glorot-uniform kernel, orthogonal recurrent kernel, zero bias."""
+        if cls.spec.keras is None or cls.spec.packed > 1:
+            return {}
+        return {"kernel_initializer": "glorot_uniform", "recurrent_initializer": "orthogonal",
+                "bias_initializer": "zeros"}
+
+    def draw(self, arg: str, shape: tuple) -> np.ndarray:
+        """Keras' LSTM bias: [b(H), 1 (H), b(2H)] with ``unit_forget_bias`` (gates i, f, c,
+        o); a ``forget_bias`` given sets the forget gate's part."""
+        if arg != "bias_initializer" or self.spec.keras != "LSTM":
+            return super().draw(arg, shape)
+        h, init = self.units, self.initializers[arg]
+        if not self.unit_forget_bias:
+            out = init(shape)
+        else:
+            out = np.concatenate([init((h,)), np.ones(h), init((2 * h,))])  # (4H,)
+        if self._inits.get("forget_bias") is not None:
+            out[h:2 * h] = self._inits["forget_bias"]
+        return out
+
     def _make(self, features: int, bidirectional: bool = False):
         spec = self.spec
         nn_options = {n: getattr(self, spec.keras_options.get(n, n)) for n in spec.options}
         extra = {"zoneout": self.zoneout} if self.zoneout else {}
+        if spec.keras == "LSTM" and not self.unit_forget_bias and "forget_bias" not in \
+                self._inits:  # torch's start of the bias, without the baseline's forget bias
+            extra["forget_bias"] = None
         if spec.packed > 1 and self.dropout:  # on [x̂, m] inside the cell, not on [x, m, δ]
             extra["input_dropout"] = self.dropout
         module = spec.build(features, self.units, batch_first=True,
@@ -190,6 +223,8 @@ class _Recurrent(Layer):
                "recurrent_dropout": self.recurrent_dropout}
         if self.spec.zoneout:
             cfg["zoneout"] = self.zoneout
+        if self.spec.keras == "LSTM" and not self.unit_forget_bias:
+            cfg["unit_forget_bias"] = False
         return cfg | {"backend": self.backend} | {k: getattr(self, k) for k in self._options} \
             | self._inits
 
@@ -286,6 +321,7 @@ class Bidirectional(Layer):
     def build(self, input_shape):
         self.layer.rnn = self.layer._make(input_shape[-1], bidirectional=True)
         self.layer.built = True
+        self.layer.initialize()  # each direction from the wrapped layer's initializers
         super().build(input_shape)
 
     def call(self, x, lengths):

@@ -105,6 +105,8 @@ class LayerNormalization(Layer):
 
     REGULARIZED = {"gamma_regularizer": ("norm.weight",), "beta_regularizer": ("norm.bias",
                                                                                "beta")}
+    INITIALIZED = {"gamma_initializer": "ones", "beta_initializer": "zeros"}
+    KERAS_START = True
 
     def __init__(self, axis: int = -1, epsilon: float = 1e-3, center: bool = True,
                  scale: bool = True, **kwargs):
@@ -131,6 +133,10 @@ class LayerNormalization(Layer):
     def call(self, x: Tensor, lengths):
         y = self.norm(x)
         return (y + self.beta if hasattr(self, "beta") else y), lengths
+
+    def slots(self, n: int) -> list[str]:
+        return [k for k, kept in zip(self.INITIALIZED, (self.scale, self.center), strict=True)
+                if kept]
 
     def keras_params(self) -> list[Tensor]:
         """The weights as Keras lists them: γ (if scale), then β (if center)."""

@@ -7,6 +7,7 @@ from torch import Tensor
 
 from ... import cells
 from ...layers import AttentionPooling, Bidirectional, Dense, Dropout, Layer
+from ...layers.initializers import torch_start
 from ...models import Sequential
 
 # every cell of grukit.cells, then each run both ways ("bigru")
@@ -44,7 +45,8 @@ def recurrent(model: str, hidden: int) -> Layer:
     if model not in MODELS:
         raise ValueError(f"unknown model {model!r}; choose one of {list(MODELS)}.")
     cell = model.removeprefix("bi") if model.startswith("bi") else model
-    layer = cells.get(cell).layer_class()(hidden, return_sequences=True)
+    kind = cells.get(cell).layer_class()  # torch's initial weights (the recorded results')
+    layer = kind(hidden, return_sequences=True, **torch_start(kind))
     return Bidirectional(layer) if model.startswith("bi") else layer
 
 
@@ -54,5 +56,5 @@ def build_network(head: list[Layer], model: str, hidden: int, classes: int,
     layers = head + [recurrent(model, hidden), AttentionPooling()]
     if dropout:
         layers.append(Dropout(dropout))
-    layers.append(Dense(classes, activation="softmax"))
+    layers.append(Dense(classes, activation="softmax", **torch_start(Dense)))
     return Sequential(layers, name=f"{model}_classifier")

@@ -18,6 +18,7 @@ from torch import Tensor
 
 from ... import cells
 from ...layers import Dense, Dropout, Layer
+from ...layers.initializers import torch_start
 from . import gates
 
 # the estimator's model names -> the cell of grukit.cells that runs it
@@ -36,9 +37,10 @@ class ClinicalNetwork(Layer):
             raise ValueError(f"model must be one of {', '.join(CELLS)}; got {model!r}.")
         self.model, self.hidden, self.series, self.dropout = model, hidden, series, dropout
         spec = cells.GRUD if CELLS[model] == "grud" else cells.get(CELLS[model])
-        self.rnn = spec.layer_class()(hidden, return_sequences=True)
+        layer = spec.layer_class()  # torch's initial weights (the recorded results')
+        self.rnn = layer(hidden, return_sequences=True, **torch_start(layer))
         self.drop = Dropout(dropout) if dropout else None
-        self.head = Dense(1, activation="sigmoid")
+        self.head = Dense(1, activation="sigmoid", **torch_start(Dense))
         self.per_step = False
         self.input_dropout = 0.0  # the baselines' (GRU-D drops inside its op)
         self.gate_masks = False

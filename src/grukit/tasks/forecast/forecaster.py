@@ -158,16 +158,18 @@ class Forecaster(Estimator):
     def _network(self, lookback: int):
         from ... import cells
         from ...layers import Dense
+        from ...layers.initializers import torch_start
         from ...models import Sequential
 
         cfg = self.config
         layer = cells.get(cfg.model).layer_class()
+        # torch's initial weights (the recorded results were trained from them)
         extra = {"dropout": cfg.dropout} if cfg.dropout else {}
         stack = [layer(cfg.hidden, input_shape=(lookback, 2 + self.n_cov),
-                       return_sequences=i < cfg.layers - 1, **extra)
+                       return_sequences=i < cfg.layers - 1, **extra, **torch_start(layer))
                  for i in range(cfg.layers)]
         outputs = self._steps * (1 + len(cfg.quantiles or ()))
-        net = Sequential(stack + [Dense(outputs)])
+        net = Sequential(stack + [Dense(outputs, **torch_start(Dense))])
         net.build()
         return net
 
