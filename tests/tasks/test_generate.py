@@ -325,6 +325,13 @@ def test_bad_data_files_are_refused_in_one_sentence(tmp_path, content, match):
         TextGenerator(**TINY).fit(p)
 
 
+def test_a_validation_share_that_leaves_no_training_text_is_one_sentence():
+    # the empty vocabulary of the empty training part was refused as "vocab_size ... got 0"
+    with pytest.raises(ValueError, match=r"val_fraction=0.99 holds out all 8 characters of "
+                                         r"the text, leaving none to train on"):
+        TextGenerator(**(TINY | dict(val_fraction=0.99))).fit(text="abcdefgh")
+
+
 def test_prompt_with_unseen_characters_names_them(trained):
     with pytest.raises(ValueError, match=r"the prompt has 2 character\(s\) the model never "
                                          r"saw in training: '\$', '€'"):

@@ -164,6 +164,10 @@ class TextGenerator(Estimator):
         if not text.strip():
             raise ValueError("the text is empty (or only whitespace); give the text to learn.")
         train_text, val_text = split_text(text, cfg.val_fraction)
+        if not train_text:  # its vocabulary would be empty ("vocab_size ... got 0")
+            raise ValueError(f"val_fraction={cfg.val_fraction} holds out all {len(text)} "
+                             f"characters of the text, leaving none to train on; lower "
+                             f"val_fraction or give more text.")
         # the text's fingerprint: a checkpoint resumes only on the text it was written on
         self.text_sha256_ = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
         if resume is not None:
