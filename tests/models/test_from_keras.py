@@ -103,3 +103,27 @@ def test_the_layers_keep_their_keras_names(tmp_path):
     assert ours.get_layer("encoder") is ours.layers[1]
     ours.save(tmp_path / "m")
     assert load(tmp_path / "m").layer_names() == ours.layer_names()
+
+
+def test_weight_constraints_are_named_in_a_warning_and_predictions_stay_alike():
+    """Keras applies a constraint after each update only; the converted model has none, which
+    was not said."""
+    ref = _randomised(keras.Sequential([
+        keras.Input((T, 2)),
+        kl.Bidirectional(kl.GRU(3, recurrent_constraint=keras.constraints.MaxNorm(2.0))),
+        kl.Dense(1, kernel_constraint="non_neg")]))
+    with pytest.warns(UserWarning) as said:
+        ours = from_keras(ref)
+    text = [str(w.message) for w in said]
+    assert any("layer 0 (Bidirectional" in t and "recurrent_constraint" in t for t in text)
+    assert any("layer 1 (Dense" in t and "kernel_constraint" in t for t in text)
+    _same(ref, ours, RNG.normal(size=(3, T, 2)).astype("float32"))
+
+
+def test_no_warning_without_constraints():
+    import warnings
+
+    ref = _randomised(keras.Sequential([keras.Input((T, 2)), kl.GRU(3), kl.Dense(1)]))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        from_keras(ref)

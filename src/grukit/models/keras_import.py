@@ -46,6 +46,7 @@ def from_keras(model) -> Sequential:
             converted.trainable = bool(layer.trainable)  # a frozen Keras layer stays frozen
             converted.layer_name = layer.name  # get_layer(name) finds it as in Keras
             _regularizers(layer, converted, where)
+            _constraints(layer, where)
             ours.add(converted)
     ours.build()
     ours.set_weights([w for w in model.get_weights()])
@@ -149,6 +150,23 @@ def _regularizers(layer, converted, where: str) -> None:
             raise ValueError(f"{where}: the {arg} {kind!r} has no grukit form; grukit has L1, "
                              f"L2 and L1L2.")
         converted.regularizers[arg] = regs.get({"class": kind, **c}, f"{where}: {arg}")
+
+
+def _constraints(layer, where: str) -> None:
+    """Warn, naming them, of Keras weight constraints on ``layer`` (``kernel_constraint=
+    MaxNorm(3)``, a wrapped layer's too), which grukit's layers do not have: they act only
+    after each training update, so the converted model predicts as Keras' but ``fit``
+    trains it without them (they were left out without a word)."""
+    import warnings
+
+    inner = [getattr(layer, k, None) for k in ("forward_layer", "backward_layer", "layer")]
+    given = sorted({k for la in [layer, *inner] if la is not None
+                    for k, v in la.get_config().items()
+                    if k.endswith("_constraint") and v is not None})
+    if given:
+        warnings.warn(f"{where}: {', '.join(given)} has no grukit form and is left out; the "
+                      f"model predicts as Keras', but fit trains it without the constraint.",
+                      UserWarning, stacklevel=3)
 
 
 def _activation(act, where: str):
