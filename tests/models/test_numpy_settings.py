@@ -50,3 +50,12 @@ def test_model_history_is_the_last_fits_as_keras():
     assert m.history is first
     second = m.fit(X, Y, epochs=2, verbose=0)
     assert m.history is second and second.epoch == [0, 1]
+
+
+def test_one_callback_outside_a_list_is_taken_as_keras_takes_it():
+    """It raised "'EarlyStopping' object is not iterable"."""
+    from grukit.models import EarlyStopping
+
+    stop = EarlyStopping(monitor="loss", patience=0, min_delta=1e9)  # no epoch gains 1e9
+    hist = _model().fit(X, Y, epochs=5, verbose=0, callbacks=stop)
+    assert len(hist.epoch) == 2 and stop.stopped_epoch == 1

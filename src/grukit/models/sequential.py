@@ -473,6 +473,8 @@ class Sequential(KerasModelAPI, nn.Module):
                 or not 0 <= validation_split < 1:
             raise ValueError(f"validation_split must be a number in [0, 1) (the share of the "
                              f"last samples kept for validation); got {validation_split!r}.")
+        if isinstance(callbacks, Callback):  # one callback, not in a list: as Keras takes it
+            callbacks = [callbacks]
         for cb in callbacks or []:
             if not isinstance(cb, Callback):
                 raise TypeError(f"callbacks must be grukit.models.Callback instances; got "
