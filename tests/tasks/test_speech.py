@@ -99,6 +99,16 @@ def test_a_slice_of_frames_is_still_frames_and_loose_frames_are_named(trained):
         clf.predict([np.array(f) for f in frames[:2]])  # a new list: read as waveforms
 
 
+def test_cross_validate_trains_each_fold_on_the_frames_of_its_recordings(trained):
+    """cross_validate computed the frames once and handed each fold a plain list of them,
+    which fit then read as waveforms and refused: it could not run at all."""
+    clf, paths, labels, _ = trained
+    small = SpeechClassifier(**(SMALL | {"epochs": 1, "hidden": 4}))
+    out = small.cross_validate(paths, labels, folds=2)["model"]
+    assert len(out["folds"]) == 2 and sum(f["test"] for f in out["folds"]) == len(paths)
+    assert 0 <= out["accuracy"] <= 1
+
+
 def test_noise_copies_add_noisy_training_rows_and_keep_validation_clean(tmp_path):
     paths, labels = write_set(tmp_path, takes=4)
     seen = {}

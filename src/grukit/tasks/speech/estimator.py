@@ -197,6 +197,13 @@ class SpeechClassifier(SequenceClassifier):
         out.cfg = want
         return out
 
+    def _take(self, inputs, idx):  # a fold or split of frames is frames (cross_validate)
+        got = super()._take(inputs, idx)
+        if isinstance(inputs, _Frames):
+            got = _Frames(got)
+            got.cfg = inputs.cfg
+        return got
+
     # -- training -----------------------------------------------------------------------------
     def fit(self, inputs, labels, *, validation_data=None, validation_split=None,
             epochs=None, callbacks=None, verbose=0):
