@@ -647,3 +647,15 @@ def test_numpy_and_python_numbers_in_one_object_array_stay_numbers():
     assert as_labels(np.array([np.float64(1.5), 2.5], dtype=object)).dtype == np.float64
     assert as_labels(np.array([1, "a"], dtype=object)).tolist() == ["1", "a"]  # text beside
     assert as_labels(np.array([True, 2], dtype=object)).tolist() == ["True", "2"]  # numbers
+
+
+def test_sequences_beyond_float32_once_standardised_are_refused_not_predicted_as_class_0():
+    rng = np.random.default_rng(0)
+    xs = [rng.standard_normal((5, 2)) * 1e-3 + 1e-3 * (i % 2) for i in range(10)]  # std ~1e-3
+    model = SequenceClassifier(hidden=4, epochs=1, validation_split=0).fit(xs, [0, 1] * 5)
+    far = np.full((5, 2), 1e37)  # within float32, but 1e40 once divided by the std
+    with pytest.raises(ValueError, match=r"sequence 1, standardised with the training data's "
+                                         r"mean and std, reaches [0-9.]+e\+40, beyond float32's"):
+        model.predict_proba([xs[0], far])  # its probabilities were NaN, its class 0
+    proba = model.predict_proba([np.full((5, 2), 1e30)])  # large but finite: saturates
+    assert np.isfinite(proba).all() and np.allclose(proba.sum(1), 1, atol=1e-6)

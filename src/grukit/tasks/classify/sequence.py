@@ -143,7 +143,19 @@ class SequenceClassifier(RecurrentClassifier):
         if seqs[0].shape[1] != self.channels_:
             raise ValueError(f"the sequences have {seqs[0].shape[1]} channel(s) but the model "
                              f"was trained on {self.channels_}.")
-        return [(s - self.mean_) / self.std_ for s in seqs]
+        out = []
+        for i, s in enumerate(seqs):
+            with np.errstate(over="ignore"):
+                z = (s - self.mean_) / self.std_  # (T_i, C), float32
+            if not np.isfinite(z).all():  # inf: NaN probabilities, read as class 0
+                big = np.abs((s.astype(np.float64) - self.mean_) / self.std_).max()
+                raise ValueError(f"sequence {i}, standardised with the training data's mean "
+                                 f"and std, reaches {big:.3g}, beyond float32's range: its "
+                                 f"values lie far outside those the model was trained on "
+                                 f"(another unit or scale?); give them on the training "
+                                 f"data's scale.")
+            out.append(z)
+        return out
 
     def _pad(self, items, steps: int) -> torch.Tensor:
         out = torch.zeros(len(items), steps, self.channels_ + 1)  # (B, T, C + 1)
