@@ -65,6 +65,21 @@ def test_empty_lines_are_dropped_and_counted_or_refused(tmp_path):
         read_parallel(s, t, max_chars=None)
 
 
+def test_empty_lines_can_be_kept_for_scoring(tmp_path):
+    import warnings
+
+    s = _write(tmp_path / "s", ["eins", "", "drei"])
+    t = _write(tmp_path / "t", ["one", "two", ""])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # nothing left out, nothing to warn of
+        p = read_parallel(s, t, empty="keep")
+    assert (p.src, p.tgt, p.lines) == (["eins", "", "drei"], ["one", "two", ""], [1, 2, 3])
+    tsv = tmp_path / "p.tsv"
+    tsv.write_text("eins\tone\n\nzwei\t\n")
+    p = read_parallel(str(tsv), empty="keep")
+    assert (p.src, p.tgt) == (["eins", "", "zwei"], ["one", "", ""])
+
+
 def test_over_long_lines_are_dropped_or_refused(tmp_path):
     s = _write(tmp_path / "s", ["kurz", "x" * 50])
     t = _write(tmp_path / "t", ["short", "y"])

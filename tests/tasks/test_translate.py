@@ -486,6 +486,31 @@ def test_cli_evaluate_prints_bleu_chrf_signatures_and_perplexity(cli_run, capsys
         assert json.loads(text, parse_constant=strict)["perplexity"] is None
 
 
+def test_cli_evaluate_scores_every_line_as_sacrebleu_does(cli_run, capsys):
+    # a pair with an empty side was left out of BLEU and chrF: `grukit translate` writes an
+    # empty line for an empty source line, and sacreBLEU on the files scores its reference
+    import json
+
+    from sacrebleu.metrics import BLEU, CHRF
+
+    from grukit.cli import main
+
+    d, s, t, _ = cli_run
+    src = open(s).read().splitlines()[:8] + ["", "ab cd"]
+    ref = open(t).read().splitlines()[:8] + ["ZY XW VU", ""]
+    (d / "e.src").write_text("".join(f"{x}\n" for x in src))
+    (d / "e.ref").write_text("".join(f"{x}\n" for x in ref))
+    capsys.readouterr()
+    with pytest.warns(UserWarning, match="the perplexity leaves out 2 of 10"):
+        assert main(["translate", "evaluate", "--model", str(d / "model"), "--src",
+                     str(d / "e.src"), "--tgt", str(d / "e.ref"), "--beam", "1"]) == 0
+    scores = json.loads(capsys.readouterr().out)
+    hyp = Translator.load(str(d / "model")).translate(src, beam=1)
+    assert hyp[8] == "" and scores["sentences"] == 10
+    assert scores["bleu"] == round(BLEU().corpus_score(hyp, [ref]).score, 2)
+    assert scores["chrf"] == round(CHRF().corpus_score(hyp, [ref]).score, 2)
+
+
 def test_cli_evaluate_decodes_with_the_alpha_it_is_given(cli_run, capsys):
     import json
 

@@ -6,7 +6,8 @@ Bad input, and what happens to it:
 * files with different line counts: refused in one sentence naming both counts;
 * a TSV line without exactly one tab: refused in one sentence naming the line;
 * an empty line on either side: the pair is dropped (``empty="skip"``, the default; the count
-  is in ``ParallelText.dropped`` and a warning) or refused (``empty="error"``);
+  is in ``ParallelText.dropped`` and a warning), refused (``empty="error"``) or kept as it is
+  (``empty="keep"``: scoring, where an empty source line still has its reference);
 * a line over ``max_chars`` characters on either side: dropped (``long="skip"``, the default,
   counted and warned) or refused (``long="error"``);
 * bytes that are not UTF-8: refused in one sentence naming the file and line.
@@ -24,6 +25,7 @@ import warnings
 from dataclasses import dataclass, field
 
 POLICIES = ("skip", "error")
+EMPTY_POLICIES = POLICIES + ("keep",)
 
 
 @dataclass
@@ -101,9 +103,9 @@ def _first_bad_line(path) -> int | None:
     return None
 
 
-def _check_policy(name: str, value: str) -> None:
-    if value not in POLICIES:
-        raise ValueError(f"{name} must be one of {POLICIES}; got {value!r}.")
+def _check_policy(name: str, value: str, policies: tuple = POLICIES) -> None:
+    if value not in policies:
+        raise ValueError(f"{name} must be one of {policies}; got {value!r}.")
 
 
 def read_parallel(src: str, tgt: str | None = None, *, max_chars: int | None = 1000,
@@ -112,9 +114,10 @@ def read_parallel(src: str, tgt: str | None = None, *, max_chars: int | None = 1
     is a TSV (``tgt`` None: each line ``source<TAB>target``).
 
     ``max_chars``: the longest line kept (characters, either side; None: no limit).
-    ``empty`` / ``long``: "skip" drops such pairs (counted, warned) or "error" refuses them.
+    ``empty`` / ``long``: "skip" drops such pairs (counted, warned) or "error" refuses them;
+    ``empty="keep"`` keeps a pair with an empty side as it is.
     """
-    _check_policy("empty", empty)
+    _check_policy("empty", empty, EMPTY_POLICIES)
     _check_policy("long", long)
     if max_chars is not None and (isinstance(max_chars, bool) or not isinstance(max_chars, int)
                                   or max_chars < 1):  # True would be a limit of 1
@@ -124,7 +127,7 @@ def read_parallel(src: str, tgt: str | None = None, *, max_chars: int | None = 1
         s, t = [], []
         for i, row in enumerate(rows, start=1):
             if row.count("\t") != 1:
-                if not row.strip() and empty == "skip":
+                if not row.strip() and empty != "error":
                     s.append("")
                     t.append("")
                     continue
@@ -147,7 +150,7 @@ def read_parallel(src: str, tgt: str | None = None, *, max_chars: int | None = 1
     out = ParallelText([], [])
     for i, (a, b) in enumerate(zip(s, t, strict=True), start=1):
         a, b = a.strip(), b.strip()
-        if not a or not b:
+        if (not a or not b) and empty != "keep":
             if empty == "error":
                 raise ValueError(f"{where} line {i} is empty on the "
                                  f"{'source' if not a else 'target'} side; remove the pair or "

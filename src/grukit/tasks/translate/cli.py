@@ -222,7 +222,9 @@ def _evaluate(args, tr) -> int:
         raise UsageError(f"--output {args.output!r} holds a training run, whose {METRICS} "
                          f"(its curve, which --resume continues) the scores would replace; "
                          f"give another folder.")
-    data = _read(args.src, args.tgt, "evaluate", max_chars=None, warn=True)
+    # every line scored, as sacreBLEU scores the files: an empty source line's translation is
+    # empty and its reference still counts (the perplexity leaves such a pair out, warned)
+    data = _read(args.src, args.tgt, "evaluate", max_chars=None, empty="keep")
     out = prepare_output(args.output)
     t0 = time.perf_counter()
     scores = tr.evaluate(data.src, data.tgt, beam=args.beam, alpha=args.alpha,
