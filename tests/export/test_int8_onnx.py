@@ -1,0 +1,47 @@
+"""ONNX int8 (``to_onnx(..., int8=True)``, ONNX Runtime's dynamic quantization): the int8
+graph stays within a percent of the float model where the activations fill the uint8 range
+and the weights the int8 range, the case where ONNX Runtime's u8s8 products saturate on
+AVX2 processors without VNNI (two products of 255 · 127 overflow int16)."""
+
+import numpy as np
+import pytest
+import torch
+
+ort = pytest.importorskip("onnxruntime")
+
+from grukit.export import to_onnx  # noqa: E402
+from grukit.layers import GRU, Dense  # noqa: E402
+from grukit.models import Sequential  # noqa: E402
+
+
+def test_int8_dense_head_does_not_saturate(tmp_path):
+    model = Sequential([Dense(4, input_shape=(64,)), Dense(1)])
+    model.build()
+    with torch.no_grad():
+        first = model.layers[0].linear
+        first.weight.copy_(torch.eye(4, 64))
+        first.bias.zero_()
+        head = model.layers[1].linear
+        head.weight.fill_(0.3)
+        head.bias.zero_()
+    x = np.full((8, 64), 0.95, np.float32)
+    x[:, 0] = -1.0  # the range [-1, 1]: 0.95 quantizes to 250 of 255
+    model.eval()
+    with torch.no_grad():
+        want = model(torch.from_numpy(x)).numpy()
+    path = to_onnx(model, tmp_path / "m8.onnx", int8=True)
+    got = ort.InferenceSession(str(path)).run(None, {"input": x})[0]
+    np.testing.assert_allclose(got, want, rtol=0.01, atol=0.01 * np.abs(want).max())
+
+
+def test_int8_article_model_within_a_percent(tmp_path):
+    torch.manual_seed(0)
+    model = Sequential([GRU(64, input_shape=(20, 1)), Dense(1)])
+    model.build()
+    model.eval()
+    x = np.sin(np.linspace(0, 12, 20 * 16, dtype=np.float32)).reshape(16, 20, 1)
+    with torch.no_grad():
+        want = model(torch.from_numpy(x)).numpy()
+    got = ort.InferenceSession(str(to_onnx(model, tmp_path / "a8.onnx", int8=True))).run(
+        None, {"input": x})[0]
+    assert np.abs(got - want).max() <= 0.01 * max(1.0, float(np.abs(want).max()))
