@@ -477,7 +477,11 @@ def _rate(optimizer) -> float:
 class LearningRateScheduler(Callback):
     """Keras' scheduler: at each epoch's start, ``lr = schedule(epoch, lr)`` (or
     ``schedule(epoch)``, the older form) for every parameter group; each epoch's rate is
-    logged as ``learning_rate``. ``verbose=1`` prints each setting."""
+    logged as ``learning_rate``. ``verbose=1`` prints each setting. A torch optimizer whose
+    parameter groups have rates of their own keeps their ratios: ``schedule(epoch, lr)``
+    is applied to each group's rate, and ``schedule(epoch)``'s rate is the first group's,
+    the others scaled as they were to it when training began (every group was set to the
+    first one's rate before)."""
 
     def __init__(self, schedule, verbose: int = 0):
         if not callable(schedule):
@@ -492,16 +496,30 @@ class LearningRateScheduler(Callback):
             n_args = 2 if any(p.kind == p.VAR_POSITIONAL for p in params) else len(params)
         except (TypeError, ValueError):  # a builtin without a signature: Keras' form
             n_args = 2
-        rate = self.schedule(epoch, _rate(optimizer)) if n_args >= 2 else self.schedule(epoch)
-        if (isinstance(rate, bool) or not isinstance(rate, numbers.Real)
-                or not math.isfinite(rate) or rate < 0):
-            raise ValueError(f"LearningRateScheduler: schedule({epoch}) must return a finite "
-                             f"learning rate, 0 or more (a float); got {rate!r}.")
-        for group in optimizer.param_groups:
+        groups = optimizer.param_groups
+        if n_args >= 2:
+            rates = [self.schedule(epoch, float(g["lr"])) for g in groups]
+        else:
+            first = self.schedule(epoch)
+            start = getattr(self, "_start", None)
+            if start is None or len(start) != len(groups):
+                start = [1.0] * len(groups)
+            rates = [first if k == 0 or not start[0] else first * start[k] / start[0]
+                     for k in range(len(groups))]
+        for rate in rates:
+            if (isinstance(rate, bool) or not isinstance(rate, numbers.Real)
+                    or not math.isfinite(rate) or rate < 0):
+                raise ValueError(f"LearningRateScheduler: schedule({epoch}) must return a "
+                                 f"finite learning rate, 0 or more (a float); got {rate!r}.")
+        for group, rate in zip(groups, rates, strict=True):
             group["lr"] = float(rate)
         if self.verbose:
             print(f"\nEpoch {epoch + 1}: LearningRateScheduler setting learning rate to "
-                  f"{float(rate)}.")
+                  f"{float(rates[0])}.")
+
+    def on_train_begin(self, logs=None):
+        # each group's rate to the first's, which schedule(epoch) keeps
+        self._start = [float(g["lr"]) for g in self.model.optimizer.param_groups]
 
     def on_epoch_end(self, epoch, logs=None):
         if logs is not None:
