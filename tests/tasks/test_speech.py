@@ -169,6 +169,9 @@ def test_bad_recordings_are_refused_with_one_sentence(trained, tmp_path):
     pcm = (word("1", 0) * 32767).astype(np.int16)  # as scipy.io.wavfile reads a file
     with pytest.raises(ValueError, match="int16 samples; a waveform is float"):
         clf.predict([pcm])
+    pair = sf.read(trained[1][0])  # (samples, rate), as soundfile.read and librosa.load give
+    with pytest.raises(ValueError, match=r"recording 0 is a \(samples, rate\) pair"):
+        clf.predict([pair])
 
 
 def test_noise_copies_refuse_a_validation_split_that_takes_a_label_whole(monkeypatch):

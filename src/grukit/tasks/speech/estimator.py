@@ -145,6 +145,11 @@ class SpeechClassifier(SequenceClassifier):
             if isinstance(x, (str, os.PathLike)):
                 out.append(read_wav(x, self.config.sample_rate)[0])
                 continue
+            if isinstance(x, tuple) and len(x) == 2 and np.ndim(x[1]) == 0:  # numpy: ragged
+                raise ValueError(f"recording {i} is a (samples, rate) pair, as soundfile.read "
+                                 f"and librosa.load return; give the samples alone at "
+                                 f"{self.config.sample_rate} Hz (grukit.data.audio.resample), "
+                                 f"or the file's path.")
             a = np.asarray(x)
             if hasattr(x, "dtype") and a.dtype.kind in "biu":  # PCM, e.g. scipy's int16
                 raise ValueError(f"recording {i} holds {a.dtype} samples; a waveform is "
