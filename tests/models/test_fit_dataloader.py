@@ -122,3 +122,10 @@ def test_predict_takes_x_alone_and_refuses_dicts():
     np.testing.assert_array_equal(m.predict(TensorDataset(X)), m.predict(X))
     with pytest.raises(ValueError, match=r"predict takes a Dataset .* a dict of \['x', 'y'\]"):
         m.predict(_Dicts())
+
+
+@pytest.mark.parametrize("data", [DS, DataLoader(DS, batch_size=4)], ids=["Dataset", "loader"])
+def test_train_on_batch_refuses_a_dataset_in_one_sentence(data):
+    """It raised "'TensorDataset' object has no attribute 'is_floating_point'"."""
+    with pytest.raises(TypeError, match="train_on_batch takes one batch as arrays or tensors"):
+        _frozen().train_on_batch(data)

@@ -231,6 +231,10 @@ class Sequential(KerasModelAPI, nn.Module):
         from .fit import forward_loss
 
         self._check_compiled("train_on_batch")
+        if isinstance(x, (torch.utils.data.DataLoader, torch.utils.data.Dataset)):
+            raise TypeError(f"train_on_batch takes one batch as arrays or tensors x, y (as "
+                            f"Keras); got a {type(x).__name__}: train on it with fit, or "
+                            f"pass one of its batches.")
         x, y = self._data(x, y, need_y="train_on_batch")
         if len(x) == 0:
             raise ValueError("train_on_batch got 0 samples; pass at least one.")
