@@ -332,6 +332,16 @@ def test_a_validation_share_that_leaves_no_training_text_is_one_sentence():
         TextGenerator(**(TINY | dict(val_fraction=0.99))).fit(text="abcdefgh")
 
 
+def test_the_text_given_as_a_path_says_to_give_it_as_text(trained):
+    # fit(text) for fit(text=text) answered "no file or folder at <the whole text>"
+    with pytest.raises(ValueError, match=r"^data is a path, and this str of 1,308 characters "
+                                         r"names no file or folder; it looks like the text "
+                                         r"itself: give it as text=\.$"):
+        TextGenerator(**TINY).fit(TEXT[:1308])
+    with pytest.raises(ValueError, match="give it as text="):
+        trained.evaluate(TEXT)
+
+
 def test_prompt_with_unseen_characters_names_them(trained):
     with pytest.raises(ValueError, match=r"the prompt has 2 character\(s\) the model never "
                                          r"saw in training: '\$', '€'"):

@@ -367,6 +367,10 @@ def _text_of(data, text, column) -> str:
         if not isinstance(text, str):
             raise TypeError(f"text must be a str; got {type(text).__name__}.")
         return text
+    if isinstance(data, str) and ("\n" in data or len(data) > 4096) and \
+            not os.path.exists(data):  # fit(text) for fit(text=text): no 1 MB "no file at ..."
+        raise ValueError(f"data is a path, and this str of {len(data):,} characters names no "
+                         f"file or folder; it looks like the text itself: give it as text=.")
     return read_text(data, column)
 
 
