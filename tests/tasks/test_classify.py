@@ -148,6 +148,13 @@ def test_tokenizer_pads_with_zero_and_handles_unknown_and_empty():
     assert tok.tokenizer.token_to_id("[PAD]") == 0
 
 
+@pytest.mark.parametrize("kind", ["word", "wordpiece"])
+def test_tokenizer_training_writes_nothing(kind, capfd):
+    # the tokenizers library's progress bar wrote blank lines to stdout (file descriptor 1)
+    TextTokenizer(kind).fit(["Good phone", "bad phone"] * 20)
+    assert capfd.readouterr() == ("", "")
+
+
 def test_text_classifier_learns_keywords_and_explains():
     texts, labels = _texts(120)
     clf = TextClassifier(embed_dim=16, hidden=16, epochs=12, patience=None,

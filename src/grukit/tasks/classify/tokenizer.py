@@ -35,12 +35,15 @@ class TextTokenizer(TrainedTokenizer):
             tok = Tokenizer(models.WordLevel(unk_token=UNK))
             trainer = trainers.WordLevelTrainer(vocab_size=self.vocab_size,
                                                 min_frequency=self.min_frequency,
-                                                special_tokens=list(SPECIALS))
+                                                special_tokens=list(SPECIALS),
+                                                show_progress=False)
         else:
             tok = Tokenizer(models.WordPiece(unk_token=UNK))
             trainer = trainers.WordPieceTrainer(vocab_size=self.vocab_size,
                                                 min_frequency=self.min_frequency,
-                                                special_tokens=list(SPECIALS))
+                                                special_tokens=list(SPECIALS),
+                                                show_progress=False)
+        # (show_progress=False: the progress bar wrote blank lines to stdout, mid-output)
         # NFKC composes accents, so words keep them ("café" stays apart from "cafe")
         tok.normalizer = normalizers.Sequence([normalizers.NFKC(), normalizers.Lowercase()])
         tok.pre_tokenizer = pre_tokenizers.Whitespace()
