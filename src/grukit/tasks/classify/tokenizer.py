@@ -20,7 +20,9 @@ SPECIALS = (PAD, UNK)
 class TextTokenizer(TrainedTokenizer):
     """``kind="word"`` (WordLevel: lower-cased words and punctuation) or ``"wordpiece"``
     (sub-words, so unseen inflections still share pieces). ``vocab_size`` caps the
-    vocabulary; words seen fewer than ``min_frequency`` times in training become unknown."""
+    vocabulary; with "word", words seen fewer than ``min_frequency`` times in training become
+    unknown; with "wordpiece", pieces seen fewer times are not learnt, so such a word is cut
+    into smaller pieces it knows (down to its letters, which are always kept)."""
 
     def __init__(self, kind: str = "word", vocab_size: int = 8000, min_frequency: int = 1):
         if kind not in ("word", "wordpiece"):
