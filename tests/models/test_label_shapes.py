@@ -97,3 +97,23 @@ def test_targets_of_the_outputs_rank_in_another_shape_are_refused(name):
     assert float(LOSSES[name](p, p.flip(0).reshape(3, 8))) == pytest.approx(want, rel=1e-6)
     assert float(LOSSES[name](p[..., :1], p.flip(0)[..., 0])) == pytest.approx(
         float(LOSSES[name](p[..., :1], p.flip(0)[..., :1])), rel=1e-6)
+
+
+@pytest.mark.parametrize("kw,message", [
+    (dict(loss={"out": "mse"}), "one output, so one loss; got a dict of 1"),
+    (dict(loss=["mse", "mae"]), "one output, so one loss; got a list of 2"),
+    (dict(metrics={"out": "mae"}), "metrics must be a name, a function or a list"),
+    (dict(metrics=[None]), "metrics must be names .* got None"),
+])
+def test_compile_refuses_per_output_forms_of_several_outputs(kw, message):
+    """A dict or two losses raised 'unhashable type', a None metric failed at evaluate."""
+    m = Sequential([GRU(4, input_shape=(T, F)), Dense(C, activation="softmax")])
+    with pytest.raises(ValueError, match=message):
+        m.compile(**kw)
+
+
+def test_compile_takes_keras_lists_for_one_output():
+    m = _model("sparse_categorical_crossentropy", ["accuracy"])
+    want = m.evaluate(X, LABELS, return_dict=True)
+    m.compile(loss=["sparse_categorical_crossentropy"], metrics=[["accuracy"]])
+    assert m.evaluate(X, LABELS, return_dict=True) == want

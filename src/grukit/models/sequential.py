@@ -304,6 +304,7 @@ class Sequential(KerasModelAPI, nn.Module):
         self._optimizer_given, self.optimizer = optimizer, None
         if not later:
             self._make_optimizer()
+        loss, metrics = training.one_loss(loss), training.metric_list(metrics)
         self.loss_name = loss if isinstance(loss, str) else getattr(loss, "__name__", "loss")
         if isinstance(loss, str) or not callable(loss):
             self.loss_fn = training.resolve("loss", training.LOSSES, loss)
@@ -315,8 +316,7 @@ class Sequential(KerasModelAPI, nn.Module):
             (m if isinstance(m, str) else training.metric_name(m)):
             training.resolve("metric", training.METRICS, m) if isinstance(m, str)
             else training.user_function(m)[0]
-            for m in ([metrics] if isinstance(metrics, str) or callable(metrics)
-                      else metrics or [])}
+            for m in metrics}
         self.jit_compile = jit_compile is True
         self._jit_step = None  # torch.compile(fit.forward_loss), made by the first fit
         self.compiled = True

@@ -562,6 +562,39 @@ def user_function(fn):
     return mean, each
 
 
+def one_loss(loss):
+    """The loss of a model's one output, given as Keras takes it: a name, a callable, or
+    either in a list of one (["mse"], Keras' per-output list); several losses or a dict by
+    output name refused in one sentence ('unhashable type: list' before)."""
+    if isinstance(loss, (list, tuple)) and len(loss) == 1:
+        return loss[0]
+    if isinstance(loss, (list, tuple, dict)):
+        raise ValueError(f"a Sequential has one output, so one loss; got a "
+                         f"{type(loss).__name__} of {len(loss)}. Pass one name or function.")
+    return loss
+
+
+def metric_list(metrics) -> list:
+    """The metrics of a model's one output as a list of names and callables: one of them, a
+    list, or Keras' per-output list of one list ([["mae"]]); a dict by output name and
+    entries that are neither names nor callables refused in one sentence (a None was taken
+    as a metric named 'NoneType' and failed at the first evaluation)."""
+    if metrics is None:
+        return []
+    if isinstance(metrics, str) or callable(metrics):
+        return [metrics]
+    if isinstance(metrics, dict) or not isinstance(metrics, (list, tuple)):
+        raise ValueError(f"metrics must be a name, a function or a list of them (a Sequential "
+                         f"has one output); got a {type(metrics).__name__}.")
+    if len(metrics) == 1 and isinstance(metrics[0], (list, tuple)):
+        metrics = metrics[0]
+    bad = [m for m in metrics if not (isinstance(m, str) or callable(m))]
+    if bad:
+        raise ValueError(f"metrics must be names (e.g. 'accuracy') or functions; got "
+                         f"{bad[0]!r}.")
+    return list(metrics)
+
+
 def resolve(kind: str, table: dict, value):
     if callable(value):
         return value
