@@ -379,6 +379,17 @@ def test_bad_settings_are_refused_in_one_sentence(kw, match):
         TextGenerator(**kw).fit(text=TEXT)
 
 
+def test_numpy_numbers_are_settings_like_pythons():
+    # np.int64 batch_size was refused as "must be a positive integer; got np.int64(4)"
+    import json
+
+    g = TextGenerator(**(TINY | dict(batch_size=np.int64(4), lr=np.float32(0.5),
+                                     hidden=np.int32(16), decay=np.bool_(False))))
+    assert g.get_config() == TextGenerator(**(TINY | dict(lr=0.5, decay=False))).get_config()
+    assert type(g.config.batch_size) is int and type(g.config.lr) is float
+    json.dumps(g.get_config())
+
+
 @pytest.mark.parametrize("rate", [1.0, -0.1, math.nan])
 def test_a_dropout_outside_0_1_is_refused(rate):
     # 1 zeroes every activation in training: the model would learn only its biases

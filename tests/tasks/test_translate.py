@@ -229,6 +229,18 @@ def test_bad_settings_and_input_are_one_sentence():
         Translator().translate(["a"])
 
 
+def test_numpy_numbers_are_settings_like_pythons():
+    # np.int64(8) hidden was refused at fit as "hidden must be a positive integer"
+    import numpy as np
+
+    tiny = SETTINGS | dict(epochs=1, hidden=8, embed=8)
+    tr = Translator(**(tiny | dict(hidden=np.int64(8), lr=np.float32(0.5), epochs=np.int32(1),
+                                   joint_vocab=np.bool_(False))))
+    assert tr.get_config() == Translator(**(tiny | dict(lr=0.5))).get_config()
+    assert type(tr.config.hidden) is int and type(tr.config.lr) is float
+    tr.fit(*toy(30, 14))
+
+
 def test_training_pairs_left_out_are_counted_by_reason():
     tiny = SETTINGS | dict(epochs=1, hidden=8, embed=8, max_len=4)
     src, tgt = ["ab cd", "", "ab cd ef gh ij kl", "ef"], ["DC BA", "HG", "X", "FE"]

@@ -9,12 +9,14 @@ evaluate, generate, save, load).
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import math
 import numbers
 import os
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 
 from ..._runs import torch_threads
@@ -88,6 +90,10 @@ class GeneratorConfig:
     clock: str = "wall"
 
     def __post_init__(self):
+        for f in dataclasses.fields(self):  # numpy numbers (a grid's np.int64) as Python ones
+            v = getattr(self, f.name)
+            if isinstance(v, np.generic):
+                setattr(self, f.name, v.item())
         if self.batching not in BATCHINGS:
             raise ValueError(f"batching must be one of {', '.join(map(repr, BATCHINGS))}; got "
                              f"{self.batching!r}.")

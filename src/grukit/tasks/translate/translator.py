@@ -9,6 +9,7 @@ translate), on the encoder–decoder of ``network.py``.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import math
@@ -18,6 +19,7 @@ import warnings
 from collections import Counter
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 
 from ..estimator import Estimator, load_module_state
@@ -106,6 +108,12 @@ class TranslatorConfig:
     beam: int = 5  # translate's default; 1: greedy
     alpha: float = 0.6  # beam search's length penalty
     seed: int = 0
+
+    def __post_init__(self):
+        for f in dataclasses.fields(self):  # numpy numbers (a grid's np.int64) as Python ones
+            v = getattr(self, f.name)
+            if isinstance(v, np.generic):
+                setattr(self, f.name, v.item())
 
 
 def _check(cfg: TranslatorConfig) -> None:
