@@ -117,3 +117,16 @@ def test_compile_takes_keras_lists_for_one_output():
     want = m.evaluate(X, LABELS, return_dict=True)
     m.compile(loss=["sparse_categorical_crossentropy"], metrics=[["accuracy"]])
     assert m.evaluate(X, LABELS, return_dict=True) == want
+
+
+@pytest.mark.parametrize("name", ["sparse_categorical_crossentropy", "accuracy",
+                                  "sparse_categorical_accuracy"])
+def test_labels_that_are_no_whole_numbers_are_refused(name):
+    """0.9999999 (a label from a computation) was cut to class 0."""
+    p = torch.softmax(torch.tensor(RNG.normal(size=(N, C)), dtype=torch.float32), -1)
+    y = torch.as_tensor(LABELS, dtype=torch.float32)
+    fn = LOSSES.get(name) or METRICS[name]
+    assert float(fn(p, y)) == pytest.approx(float(fn(p, torch.as_tensor(LABELS))))
+    y[4] = 0.9999
+    with pytest.raises(ValueError, match=f"{name} takes whole-number class labels; got 0.999"):
+        fn(p, y)

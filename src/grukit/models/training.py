@@ -218,6 +218,17 @@ def _one_hot(p: Tensor, y: Tensor, name: str) -> Tensor:
     return y.to(p.dtype).reshape(p.shape)
 
 
+def _whole(y: Tensor, name: str) -> Tensor:
+    """Class labels y as longs; floating labels that are no whole numbers (0.9999999 from a
+    computation, 1.5) refused in one sentence: cast to integers they were cut toward 0, a
+    wrong class (Keras cuts them too)."""
+    if y.is_floating_point() and y.numel() and not bool((y == y.round()).all()):
+        bad = float(y[y != y.round()][0])
+        raise ValueError(f"{name} takes whole-number class labels; got {bad!r}. Round them "
+                         f"(np.rint(y).astype(int)) if they are classes.")
+    return y.long()
+
+
 def _labels(p: Tensor, y: Tensor, name: str) -> Tensor:
     """Integer class labels y (...) or (..., 1) for the output p (..., C), as longs shaped
     p.shape[:-1]; one-hot rows and labels outside 0 .. C − 1 refused in one sentence (torch
@@ -229,7 +240,7 @@ def _labels(p: Tensor, y: Tensor, name: str) -> Tensor:
                          + (f"For one-hot targets use {name.removeprefix('sparse_')}, or "
                             f"pass y.argmax(-1)." if name.startswith("sparse_") else
                             "Pass one-hot rows' labels as y.argmax(-1)."))
-    labels = y.long().reshape(p.shape[:-1])
+    labels = _whole(y, name).reshape(p.shape[:-1])
     if labels.numel():
         low, high = int(labels.min()), int(labels.max())
         if low < 0 or high >= p.shape[-1]:
@@ -427,7 +438,7 @@ def _accuracy(p: Tensor, y: Tensor) -> Tensor:
                              f"model's output {tuple(p.shape)}; got targets of shape "
                              f"{tuple(y.shape)}.")
         target = y.argmax(-1)
-    return (p.argmax(-1) == target.long()).float().mean()
+    return (p.argmax(-1) == _whole(target, "accuracy")).float().mean()
 
 
 def _binary_accuracy(p: Tensor, y: Tensor) -> Tensor:
@@ -445,7 +456,8 @@ def _sparse_categorical_accuracy(p: Tensor, y: Tensor) -> Tensor:
     """mean [argmax p = y]: integer labels y (...) or (..., 1)."""
     if y.numel() * p.shape[-1] != p.numel():
         _labels(p, y, "sparse_categorical_accuracy")  # the refusal
-    return (p.argmax(-1) == y.reshape(p.shape[:-1]).long()).float().mean()
+    return (p.argmax(-1) == _whole(y.reshape(p.shape[:-1]),
+                                   "sparse_categorical_accuracy")).float().mean()
 
 
 # every loss name, and Keras' accuracies ("accuracy" picks binary, sparse or categorical
