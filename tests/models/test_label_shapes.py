@@ -130,3 +130,13 @@ def test_labels_that_are_no_whole_numbers_are_refused(name):
     y[4] = 0.9999
     with pytest.raises(ValueError, match=f"{name} takes whole-number class labels; got 0.999"):
         fn(p, y)
+
+
+@pytest.mark.parametrize("labels,bad", [([1, 2, 1, 2], "2"), ([-1, 1, 1, -1], "-1")])
+def test_binary_crossentropy_refuses_targets_outside_0_1(labels, bad):
+    p = torch.rand(4, 1)
+    with pytest.raises(ValueError, match=f"binary_crossentropy takes targets in \\[0, 1\\] .*"
+                                         f"got {bad}\\. Map the two classes"):
+        LOSSES["binary_crossentropy"](p, torch.tensor(labels, dtype=torch.float32))
+    soft = torch.tensor([0.0, 0.3, 1.0, 0.9])  # soft targets still fit
+    assert float(LOSSES["binary_crossentropy"](p, soft)) > 0

@@ -191,9 +191,17 @@ def _like(p: Tensor, y: Tensor) -> Tensor:
 
 
 def _bce(p: Tensor, y: Tensor) -> Tensor:
-    """mean −y log p̂ − (1 − y) log(1 − p̂), p̂ = clip(p, ε, 1 − ε), ε = 1e-7."""
-    return F.binary_cross_entropy(p.clamp(1e-7, 1 - 1e-7), _like(p, y), reduction="none") \
-        .mean(-1)
+    """mean −y log p̂ − (1 − y) log(1 − p̂), p̂ = clip(p, ε, 1 − ε), ε = 1e-7; targets
+    outside [0, 1] (labels 1/2 or −1/+1) refused in one sentence (torch said only 'all
+    elements of target should be between 0 and 1')."""
+    y = _like(p, y)
+    if y.numel():
+        low, high = torch.aminmax(y)
+        if low < 0 or high > 1:
+            raise ValueError(f"binary_crossentropy takes targets in [0, 1] (labels 0 and 1); "
+                             f"got {float(low if low < 0 else high):g}. Map the two classes "
+                             f"to 0 and 1.")
+    return F.binary_cross_entropy(p.clamp(1e-7, 1 - 1e-7), y, reduction="none").mean(-1)
 
 
 def _log_probs(p: Tensor) -> Tensor:
