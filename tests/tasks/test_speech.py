@@ -350,6 +350,7 @@ def test_the_recognizer_refuses_chunks_it_would_misread(trained):
     rec = Recognizer(trained[0])
     y = word("1", 0).astype(np.float32)
     for bad, match in [(np.stack([y, y], 1), r"shape \(\d+, 2\); push mono samples"),
+                       ((y, 8000), r"a \(samples, rate\) pair"),
                        (np.where(np.arange(len(y)) == 9, np.nan, y), "NaN or infinite"),
                        ((y * 32767).astype(np.int16), "int16; push float samples")]:
         rec.reset()

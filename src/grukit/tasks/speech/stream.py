@@ -88,6 +88,9 @@ class Word:
 def _chunk(samples) -> np.ndarray:
     """A chunk of the stream, checked: mono float samples (n,), all finite (a NaN would make
     the words near it NaN, and their class the first one)."""
+    if isinstance(samples, tuple) and len(samples) == 2 and np.ndim(samples[1]) == 0:
+        raise ValueError("the samples are a (samples, rate) pair, as soundfile.read and "
+                         "librosa.load return; push the samples alone, at the model's rate.")
     x = np.asarray(samples)
     if x.ndim != 1:
         raise ValueError(f"a chunk of samples has shape {x.shape}; push mono samples (n,) "
