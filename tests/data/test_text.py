@@ -209,6 +209,18 @@ def test_header_missing_from_a_file_without_one(tmp_path):
     assert d.texts == ["Great movie", "Bad one", "Fine"] and list(d.labels) == ["1", "0", "1"]
 
 
+def test_a_row_that_repeats_the_header_is_refused_not_read_as_a_class(tmp_path):
+    # two files joined with their headers (and byte-order marks): 'label' was a class of one row
+    part = "text,label\ngood,1\nbad,0\n"
+    for joined in ((part + part).encode(), b"\xef\xbb\xbf" + (part + "\ufeff" + part).encode()):
+        p = write(tmp_path, joined)
+        with pytest.raises(ValueError) as err:
+            read_labelled_text(p)
+        one_sentence(err, p, "data row 3 repeats the header ('text', 'label')", "delete that row")
+    d = read_labelled_text(write(tmp_path, "text,label\ntext,pos\nlabel,neg\n"))
+    assert d.texts == ["text", "label"]  # a text or a label alike the header's is data
+
+
 def test_line_ends_are_normalised(tmp_path):
     assert read_text_file(write(tmp_path, "a\r\nb\rc\n")) == "a\nb\nc\n"
 

@@ -482,6 +482,25 @@ def test_predict_reader_keeps_every_line_an_unbalanced_quote_would_join(tmp_path
     assert read_texts(str(q)) == ["two\nlines", "plain"]
 
 
+def test_a_row_that_repeats_the_header_is_refused_at_predict(text_model, tmp_path, capsys):
+    from grukit.tasks.classify.files import read_texts
+
+    one = tmp_path / "one.csv"  # two files joined with their headers: 'text' was predicted
+    one.write_bytes(b"\xef\xbb\xbftext\ngood phone\n\xef\xbb\xbftext\nbad food\n")
+    with pytest.raises(ValueError, match=r"data row 2 repeats the header \['text'\], as when "
+                                         r"files are joined with their headers; delete that row"):
+        read_texts(str(one))
+    two = tmp_path / "two.csv"  # scored files: the labelled reading refused it, predict went on
+    two.write_text("text,label\ngood phone,pos\ntext,label\nbad food,neg\n")
+    text_model.save(str(tmp_path / "m"))
+    assert main(["classify", "predict", "--model", str(tmp_path / "m"), "--data",
+                 str(two)]) == 2
+    assert "data row 2 repeats the header ['text', 'label']" in _err(capsys)
+    ok = tmp_path / "ok.csv"  # a text that holds the column's name is a text
+    ok.write_text('text\ntext of a review\n"TEXT!"\n')
+    assert read_texts(str(ok)) == ["text of a review", "TEXT!"]
+
+
 def test_predict_reader_reads_blank_lines_in_quoted_texts_as_training_does(tmp_path):
     import codecs
     import csv

@@ -381,8 +381,9 @@ def _where(files, frames, row: int) -> tuple[str, int]:
 
 
 def _check_header(path: str, frame, header: bool, tcol: str, lcol: str, named: bool) -> None:
-    """Refuse a header read as data (``header=False`` on ``text,label``) and data read as a
-    header (the first row of a file without one)."""
+    """Refuse a header read as data (``header=False`` on ``text,label``), data read as a
+    header (the first row of a file without one) and a row that repeats the header (files
+    joined with their headers, whose repeated header would train as a class of its own)."""
     labels = frame[lcol].astype(str).str.strip()
     if not header:
         first_t, first_l = str(frame[tcol].iloc[0]).strip(), labels.iloc[0]
@@ -396,3 +397,14 @@ def _check_header(path: str, frame, header: bool, tcol: str, lcol: str, named: b
         raise ValueError(f"{path}: the header ({tcol!r}, {lcol!r}) looks like a first data row "
                          f"(its label {lcol.strip()!r} is also a label of the rows below); read "
                          f"the file with header=False (--no-header).")
+    else:  # the header again among the rows (files joined with theirs): a class of one row
+        def bare(values):
+            return values.astype(str).str.strip().str.lstrip("\ufeff").str.strip().str.lower()
+
+        again = (bare(frame[tcol]) == tcol.strip().lstrip("\ufeff").strip().lower()) & \
+            (bare(frame[lcol]) == lcol.strip().lstrip("\ufeff").strip().lower())
+        if again.any():
+            row = int(np.flatnonzero(again.to_numpy())[0]) + 1
+            raise ValueError(f"{path}: data row {row} repeats the header ({tcol!r}, {lcol!r}), "
+                             f"as when files are joined with their headers; delete that row "
+                             f"({int(again.sum())} such row(s) in all).")

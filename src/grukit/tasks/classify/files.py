@@ -54,8 +54,9 @@ def read_texts(path: str, text_column=None, header: bool = True, sep: str | None
     shifted, dropped or predicted: a row with more fields than the header (an unquoted
     separator inside a text), a header that looks like a first data row (its last column's
     name is also a value below it) and, read without a header, a first text that is a column
-    name (``text``, ``review``...). A header that reads like a text (words, not a known
-    column name) draws a warning.
+    name (``text``, ``review``...), and a row that repeats the header (files joined with their
+    headers). A header that reads like a text (words, not a known column name) draws a
+    warning.
     """
     from ...data.text import TEXT_NAMES, _read_one
 
@@ -94,6 +95,16 @@ def read_texts(path: str, text_column=None, header: bool = True, sep: str | None
         warnings.warn(f"{path}: the first line was read as the header, so {columns[col]!r} is "
                       f"a column name and not predicted; if it is a text, read the file without "
                       f"a header (--no-header).", UserWarning, stacklevel=2)
+    if header:  # the header again among the rows (files joined with theirs): not a text
+        def bare(v: str) -> str:
+            return v.strip().lstrip("\ufeff").strip().lower()
+
+        head = [bare(c) for c in columns]
+        again = [i for i, r in enumerate(body) if [bare(v) for v in r] == head]
+        if again:
+            raise ValueError(f"{path}: data row {again[0] + 1} repeats the header {columns}, as "
+                             f"when files are joined with their headers; delete that row "
+                             f"({len(again)} such row(s) in all).")
     texts = [r[col].strip() for r in body]
     if text_column is None and width > 1:
         check_default_text_column(path, columns[col], texts)
