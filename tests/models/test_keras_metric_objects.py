@@ -1,7 +1,8 @@
 """A Keras metric object given to compile (``keras.metrics.AUC()``) gives Keras' value on
 the data at hand: called as a function it went on from everything it saw before (a second
 evaluate's AUC mixed in the first's samples, val_AUC the training batches'), a silently
-wrong number. It is logged under its Keras name, on the validation data."""
+wrong number. It is logged under its Keras name, on the training batches (reset each
+epoch, as Keras) and on the validation data."""
 
 import os
 
@@ -52,6 +53,20 @@ def test_fit_logs_the_validation_value_keras_logs():
     model.compile(optimizer=torch.optim.SGD(model.parameters(), lr=0.0),
                   loss="binary_crossentropy", metrics=[keras.metrics.AUC(name="auc")])
     kw = dict(epochs=2, batch_size=5, validation_split=0.5, shuffle=False, verbose=0)
-    want = ref.fit(X, Y, **kw).history["val_auc"]
-    got = model.fit(X, Y, **kw).history["val_auc"]
-    assert got == pytest.approx(want, rel=1e-5)
+    want = ref.fit(X, Y, **kw).history
+    got = model.fit(X, Y, **kw).history
+    for name in ("auc", "val_auc"):  # the training value: over the epoch's batches
+        assert got[name] == pytest.approx(want[name], rel=1e-5), name
+
+
+def test_the_training_value_is_each_epochs_own_as_keras():
+    """Trained, the model changes: each epoch's training AUC covers that epoch's batches."""
+    ref, model = _pair()
+    ref.compile(optimizer=keras.optimizers.SGD(0.5), loss="binary_crossentropy",
+                metrics=[keras.metrics.AUC(name="auc")])
+    model.compile(optimizer=torch.optim.SGD(model.parameters(), lr=0.5),
+                  loss="binary_crossentropy", metrics=[keras.metrics.AUC(name="auc")])
+    kw = dict(epochs=3, batch_size=6, shuffle=False, verbose=0)
+    want, got = ref.fit(X, Y, **kw).history, model.fit(X, Y, **kw).history
+    assert got["auc"] == pytest.approx(want["auc"], rel=1e-4)
+    assert len(set(got["auc"])) == 3

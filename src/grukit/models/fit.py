@@ -21,7 +21,7 @@ import torch.distributed as dist
 from .callbacks import History
 from .loop import BadBatch, Step, restore, train_loop
 from .saving import read_checkpoint
-from .training import METRICS, labelled, masked, positions, weighted
+from .training import METRICS, _same_rank, labelled, masked, positions, weighted
 
 
 def _distributed() -> tuple[int, int, bool]:
@@ -54,6 +54,10 @@ def run_fit(model, x, y, *, batch_size, epochs, verbose, callbacks, validation_d
     # AUC say, need not be: it is logged for validation)
     train_metrics = {name: fn for name, fn in model.metric_fns.items()
                      if METRICS.get(name) is fn or hasattr(fn, "each")}
+    # Keras metric objects (keras.metrics.AUC()): updated batch by batch, reset each epoch
+    keras_metrics = {name: fn.state for name, fn in model.metric_fns.items()
+                     if getattr(fn, "state", None) is not None}
+    epoch_of_state = [None]  # the epoch the Keras metrics' state belongs to
     loader = x if isinstance(x, DataLoader) else None
     own = loader is not None and own_order(loader)  # iterated as given, as Keras does
     if own and world > 1:
@@ -139,6 +143,15 @@ def run_fit(model, x, y, *, batch_size, epochs, verbose, callbacks, validation_d
                 n = positions(pred, yb, lengths)
                 metrics = {name: _mean_count(fn, pred, yb, lengths, n)
                            for name, fn in train_metrics.items()}
+        if keras_metrics:  # as Keras: the result over the epoch's batches so far
+            if epoch_of_state[0] != model._epoch:
+                for state in keras_metrics.values():
+                    state.reset_state()
+                epoch_of_state[0] = model._epoch
+            with torch.no_grad():
+                metrics = (metrics or {}) | {
+                    name: (_updated(state, pred.detach(), yb, lengths), None)
+                    for name, state in keras_metrics.items()}
         return Step(loss, loss.item(), len(xb), metrics=metrics)
 
     def validate(epoch):
@@ -223,6 +236,17 @@ def _mean_count(fn, pred, yb, lengths, n: int) -> tuple[float, int]:
         return float(masked(fn, pred, yb, lengths)), n
     v = torch.as_tensor(masked(fn.each, pred, yb, lengths))
     return float(v.float().mean()), max(v.numel(), 1)
+
+
+def _updated(state, pred, yb, lengths) -> float:
+    """A Keras metric object's result once it has seen this batch too (the valid steps of
+    a masked model's per-step outputs)."""
+    def update(p, y):
+        state.update_state(_same_rank(y, p), p)
+        return torch.zeros(())
+
+    masked(update, pred, yb, lengths)
+    return float(torch.as_tensor(state.result()))
 
 
 def _told(step):

@@ -69,7 +69,9 @@ class Step:
     its share of the sum (default ``value * weight``). The epoch logs
     ``loss = Σ total / max(Σ weight, 1)``. ``metrics``: name -> (the batch's mean, how many
     values it averages); the epoch logs each metric's mean over all its values, after the
-    loss. A plain tensor ``t`` means ``Step(t, t.item(), 1)``."""
+    loss. A count of None marks a value that already covers the epoch so far (a Keras
+    metric object's result), logged as it is. A plain tensor ``t`` means
+    ``Step(t, t.item(), 1)``."""
 
     loss: Tensor | None
     value: float
@@ -374,6 +376,9 @@ def train_loop(model, optimizer: torch.optim.Optimizer, step: Callable, batches,
             total += value * res.weight if res.total is None else res.total
             seen += res.weight
             for name, (mean, count) in (res.metrics or {}).items():
+                if count is None:  # the epoch's value so far: it replaces the last one
+                    sums[name] = [mean, 1.0]
+                    continue
                 acc = sums.setdefault(name, [0.0, 0.0])
                 acc[0] += mean * count
                 acc[1] += count

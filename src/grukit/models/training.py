@@ -553,8 +553,8 @@ def user_function(fn):
     shapes it (``_same_rank``), and the values it returns (one per sample, say) averaged, as
     Keras averages a custom loss's values; those values are what sample weights scale. A
     Keras metric object (``stateful``) is read afresh on each call: its state reset, then
-    updated with the whole data given (no per-batch mean: fit logs it on the validation
-    data, as a torch metric module)."""
+    updated with the whole data given (fit's training logs update it batch by batch over
+    each epoch, as Keras)."""
     if stateful(fn):  # a Keras metric object: its __call__ adds to what it saw before
         def keras_metric(p: Tensor, y: Tensor) -> Tensor:
             fn.reset_state()
@@ -562,7 +562,8 @@ def user_function(fn):
             return torch.as_tensor(fn.result())
 
         keras_metric.__name__ = metric_name(fn)
-        return keras_metric, None  # no mean of batches: logged on the validation data
+        keras_metric.state = fn  # fit updates it batch by batch over each epoch
+        return keras_metric, None
     if _torch_form(fn):
         def torch_loss(p: Tensor, y: Tensor) -> Tensor:  # a function, not a child module
             return fn(p, y)
