@@ -225,6 +225,15 @@ def test_streaming_features_refuse_a_stereo_chunk_rather_than_interleave_it():
         StreamingFeatures().push(y)
 
 
+def test_integer_pcm_samples_are_refused_on_both_paths():
+    """int16 samples as scipy.io.wavfile reads them gave log-mel rows 90 dB too loud."""
+    pcm = (tone() * 32767).astype(np.int16)
+    with pytest.raises(ValueError, match="int16 samples; features take float samples"):
+        features(pcm)
+    with pytest.raises(ValueError, match="int16 samples; features take float samples"):
+        StreamingFeatures().push(pcm)
+
+
 @pytest.mark.parametrize("bad", [np.nan, np.inf], ids=["nan", "inf"])
 def test_nan_or_inf_samples_are_refused_on_both_paths(bad):
     y = tone()

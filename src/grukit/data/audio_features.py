@@ -155,7 +155,11 @@ def front_end(cfg: FeatureConfig) -> dict:
 def _samples(y, what: str) -> np.ndarray:
     """``y`` as float64 samples (N,), checked: one channel (a stereo (N, 2) array raveled
     would interleave its channels into one signal twice as long) and finite (a NaN makes the
-    frames it falls in NaN)."""
+    frames it falls in NaN); integer PCM is refused (its scale is not that of [-1, 1])."""
+    if getattr(y, "dtype", np.dtype(float)).kind in "biu":
+        raise ValueError(f"{what} holds {y.dtype} samples; features take float samples in "
+                         f"[-1, 1] (divide 16-bit PCM by 32768, or read the file with "
+                         f"grukit.data.audio.read_wav).")
     y = np.asarray(y, dtype=np.float64)
     if y.ndim != 1:
         raise ValueError(f"{what} must be one channel, shape (samples,); got {y.shape}. Mix "
