@@ -678,3 +678,14 @@ def test_sequences_beyond_float32_once_standardised_are_refused_not_predicted_as
         model.predict_proba([xs[0], far])  # its probabilities were NaN, its class 0
     proba = model.predict_proba([np.full((5, 2), 1e30)])  # large but finite: saturates
     assert np.isfinite(proba).all() and np.allclose(proba.sum(1), 1, atol=1e-6)
+
+
+def test_a_lone_surrogate_in_a_text_is_one_sentence(text_model):
+    # the tokenizers library said 'TextEncodeInput must be Union[...]' or 'surrogates not allowed'
+    texts, labels = _texts(10)
+    texts[4] = "good \udc80 phone"  # os.fsdecode / errors='surrogateescape' of a byte 0x80
+    message = r"text 4 holds '\\udc80' at position 5, a lone surrogate that is not valid Unicode"
+    with pytest.raises(ValueError, match=message):
+        TextClassifier(epochs=1).fit(texts, labels)
+    with pytest.raises(ValueError, match=message):
+        text_model.predict(texts)

@@ -81,6 +81,13 @@ class TextClassifier(RecurrentClassifier):
                     else f"of type {type(t).__name__}, not a string"
                 raise ValueError(f"text {i} is {what}; give a string (\"\" for an empty "
                                  f"text) or drop the row.")
+            try:  # the tokenizer (Rust) takes valid Unicode only
+                t.encode("utf-8")
+            except UnicodeEncodeError as err:
+                raise ValueError(f"text {i} holds {t[err.start]!r} at position {err.start}, a "
+                                 f"lone surrogate that is not valid Unicode (bytes decoded with "
+                                 f"errors='surrogateescape'?); decode the text with its "
+                                 f"encoding, or drop that character.") from None
         return texts
 
     def _extra_state(self) -> tuple[dict, dict]:
