@@ -288,6 +288,8 @@ def test_add_noise_takes_numpy_numbers_and_refuses_nan_where_it_would_return_nan
     bad_y[5] = np.nan
     for kw, match in [({"y": bad_y}, "y holds NaN"),
                       ({"noise": np.array([np.nan, 1.0])}, "noise holds NaN"),
+                      ({"noise": np.ones((100, 2))}, r"noise has shape \(100, 2\)"),
+                      ({"y": np.stack([y, y], 1)}, r"y has shape \(8000, 2\)"),
                       ({"reference": float("nan")}, "reference must be"),
                       ({"reference": -1.0}, "reference must be")]:
         with pytest.raises(ValueError, match=match):

@@ -173,6 +173,9 @@ def add_noise(y: np.ndarray, snr_db: float, rng: np.random.Generator,
         raise ValueError(f"snr_db must be a finite number of dB (e.g. 20); got {snr_db!r}.")
     snr_db = float(snr_db)  # np.float32(20): its scale in float64 as for 20.0
     y = np.asarray(y, dtype=np.float64)
+    if y.ndim != 1:
+        raise ValueError(f"y has shape {y.shape}; add_noise takes mono samples (N,) (mix "
+                         f"channels down first: grukit.data.audio.mix_down).")
     if not np.isfinite(y).all():  # the noise is scaled by its power: NaN everywhere
         raise ValueError("y holds NaN or infinite samples; replace them (e.g. with 0) first.")
     if reference is not None and not (np.isfinite(reference) and reference >= 0):
@@ -184,7 +187,10 @@ def add_noise(y: np.ndarray, snr_db: float, rng: np.random.Generator,
     if noise is None:
         n = rng.standard_normal(len(y))
     else:
-        noise = np.asarray(noise, dtype=np.float64).ravel()
+        noise = np.asarray(noise, dtype=np.float64)
+        if noise.ndim != 1:  # raveled, a stereo recording's channels would interleave
+            raise ValueError(f"noise has shape {noise.shape}; give mono samples (N,) (mix "
+                             f"channels down first: grukit.data.audio.mix_down).")
         if not np.isfinite(noise).all():
             raise ValueError("noise holds NaN or infinite samples; replace them (e.g. with 0) "
                              "first.")
