@@ -127,3 +127,10 @@ def test_no_warning_without_constraints():
     with warnings.catch_warnings():
         warnings.simplefilter("error", UserWarning)
         from_keras(ref)
+
+
+def test_an_unbuilt_keras_model_is_named_as_such():
+    """It said 'the first layer has no input_shape; give it one (e.g. GRU(64, ...))', a fix
+    for a grukit model, not for the Keras one given."""
+    with pytest.raises(ValueError, match="the Keras model is not built"):
+        from_keras(keras.Sequential([kl.GRU(3), kl.Dense(1)]))

@@ -35,6 +35,10 @@ def from_keras(model) -> Sequential:
     if kind != "Sequential":
         raise TypeError(f"from_keras converts a Keras Sequential model; got a {kind} (a "
                         f"functional or subclassed model has no layer list to follow).")
+    if not getattr(model, "built", True):
+        raise ValueError("the Keras model is not built, so it has no weights to convert yet; "
+                         "build it first (keras_model.build((None, time, features)), or begin "
+                         "it with keras.Input(shape)).")
     shape = tuple(model.inputs[0].shape[1:]) if getattr(model, "inputs", None) else None
     ours = Sequential(name=model.name)
     if shape is not None:
