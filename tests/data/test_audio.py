@@ -57,6 +57,15 @@ def test_read_wav_stereo_with_a_silent_channel_keeps_the_level_of_the_live_one(t
     assert mix_down(np.zeros((5, 2))).shape == (5,)  # all silent: still one channel
 
 
+def test_mix_down_refuses_channels_first_rather_than_return_one_sample_per_channel():
+    """librosa.load(mono=False) gives (channels, samples): it was mixed to 2 samples."""
+    y = np.stack([tone(), tone(900)])  # (2, N)
+    with pytest.raises(ValueError, match=r"\(2, 2400\), which looks like channels first"):
+        mix_down(y)
+    np.testing.assert_allclose(mix_down(y.T), y.mean(0))
+    assert mix_down(np.ones((1, 2))).shape == (1,)  # one sample of a stereo file
+
+
 def test_read_wav_resamples_to_the_rate_asked_keeping_the_pitch(tmp_path):
     sf.write(tmp_path / "hi.wav", tone(440, sr=16000, seconds=0.5), 16000, subtype="PCM_16")
     got, sr = read_wav(tmp_path / "hi.wav", sample_rate=8000)

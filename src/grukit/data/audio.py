@@ -111,6 +111,9 @@ def mix_down(data: np.ndarray) -> np.ndarray:
     data = np.asarray(data, dtype=np.float64)
     if data.ndim == 1:
         return data
+    if data.ndim != 2 or data.shape[1] > max(data.shape[0], 32):  # (C, N), as librosa gives
+        raise ValueError(f"mix_down takes samples by channels (N, C); got {data.shape}, which "
+                         f"looks like channels first (librosa's layout): pass its transpose.")
     rms = np.sqrt(np.mean(data ** 2, axis=0))  # (C,)
     loud = rms.max()
     if loud == 0:
