@@ -22,6 +22,7 @@ from torch import nn
 from . import cells
 from . import nn as gnn
 from .cells import CellSpec
+from .ops import activations
 
 _CONFIG = ("input_size", "hidden_size", "num_layers", "bias", "batch_first", "dropout",
            "bidirectional")
@@ -287,6 +288,7 @@ def to_keras(module: nn.Module):
     if next(module.parameters()).dtype == torch.float64:  # else Keras' float32 rounds them
         kw["dtype"] = "float64"
     kw |= {v: options[k] for k, v in spec.keras_options.items()}
+    kw |= getattr(module, "_activations", {})  # Keras' activation names are grukit's
     make = getattr(keras.layers, spec.keras)
     layer = keras.layers.Bidirectional(make(module.hidden_size, **kw), dtype=kw.get("dtype")) \
         if module.bidirectional else make(module.hidden_size, **kw)
@@ -352,6 +354,7 @@ def to_torch(module: nn.Module) -> nn.Module:
     torch.nn has only the ``reset_after=True`` GRU; the textbook form raises ``ValueError``.
     """
     _not_a_layer(module)
+    activations.standard(module, "torch.nn")
     spec = getattr(type(module), "spec", None)
     if spec is not None:
         if spec.torch is None:

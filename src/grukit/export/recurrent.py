@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..ops import activations
 from .graph import Graph, array
 from .scan import scan_layer, scan_support
 
@@ -36,6 +37,7 @@ ONNX_GATES = {"GRU": ("z", "r", "n"), "LSTM": ("i", "o", "f", "g"), "RNN": ("h",
 def check_module(module, what: str) -> None:
     """One sentence when ``module`` (a ``grukit.nn`` recurrent module) has no ONNX form."""
     spec, cls = module.spec, type(module).__name__
+    activations.standard(module, f"{what} (the ONNX {spec.onnx or 'recurrent'} form)")
     if getattr(module, "proj_size", 0) and scan_support(spec):
         raise ValueError(f"{what}: {cls} with proj_size={module.proj_size} has no ONNX form "
                          f"(the ONNX {spec.onnx} operator has no projection); export an "

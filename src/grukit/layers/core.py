@@ -17,15 +17,12 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ..ops.activations import ELEMENTWISE
+
 # Keras 3's activations by name, with its constants (leaky_relu's slope 0.2, hard_sigmoid =
 # relu6(x + 3) / 6); each equals keras.activations.get(name) (tests/layers/test_activations.py)
-ACTIVATIONS = {None: None, "linear": None, "relu": torch.relu, "tanh": torch.tanh,
-               "sigmoid": torch.sigmoid, "softmax": lambda t: torch.softmax(t, dim=-1),
-               "log_softmax": lambda t: torch.log_softmax(t, dim=-1),
-               "gelu": F.gelu, "elu": F.elu, "selu": F.selu, "softplus": F.softplus,
-               "softsign": F.softsign, "swish": F.silu, "silu": F.silu, "mish": F.mish,
-               "leaky_relu": lambda t: F.leaky_relu(t, 0.2), "relu6": F.relu6,
-               "hard_sigmoid": lambda t: F.relu6(t + 3) / 6, "exponential": torch.exp}
+ACTIVATIONS = ELEMENTWISE | {"softmax": lambda t: torch.softmax(t, dim=-1),
+                             "log_softmax": lambda t: torch.log_softmax(t, dim=-1)}
 REGISTRY: dict[str, type] = {}
 _SQRT1_2 = 1 / math.sqrt(2)
 

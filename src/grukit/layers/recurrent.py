@@ -53,8 +53,7 @@ def _fold_bias(module, incompatible_keys) -> None:
 # Keras' settings of its GRU, LSTM and SimpleRNN whose default value is what the layer of
 # that name here computes: given with that value (as Keras scripts often spell them out)
 # they are accepted, given another they are refused
-_GATED = {"activation": "tanh", "recurrent_activation": "sigmoid", "use_bias": True,
-          "unroll": False}
+_GATED = {"use_bias": True, "unroll": False}
 _KERAS_DEFAULTS = {"GRU": _GATED, "LSTM": _GATED,
                    "SimpleRNN": {"use_bias": True, "unroll": False}}
 
@@ -91,11 +90,20 @@ class _Recurrent(Layer):
         cls, spec = type(self).__name__, self.spec
         # Keras' LSTM: a forget-gate bias of one on top of the bias initializer
         forget = options.pop("unit_forget_bias", True) if spec.keras == "LSTM" else False
+        # Keras' activation / recurrent_activation of a GRU or LSTM (tanh, σ by default)
+        gated = spec.keras in ("GRU", "LSTM")
+        acts = {k: options.pop(k) for k in ("activation", "recurrent_activation")
+                if gated and k in options}
         if not isinstance(forget, (bool, np.bool_)):
             raise TypeError(f"{cls}: unit_forget_bias must be True or False; got {forget!r}.")
         super().__init__(input_shape=input_shape, name=name, trainable=trainable,
                          **keras_args)
         self.unit_forget_bias = bool(forget)
+        from ..ops import activations
+
+        self._activations = {k: activations.check(v, f"{cls}: {k}") for k, v in acts.items()
+                             if v != {"activation": "tanh",
+                                      "recurrent_activation": "sigmoid"}[k]}
         units = positive_int(units, f"{cls}: units")
         dropout = check_rate(dropout, f"{cls}: dropout")
         recurrent_dropout = check_rate(recurrent_dropout, f"{cls}: recurrent_dropout")
@@ -169,6 +177,7 @@ class _Recurrent(Layer):
         if spec.keras == "LSTM" and not self.unit_forget_bias and "forget_bias" not in \
                 self._inits:  # torch's start of the bias, without the baseline's forget bias
             extra["forget_bias"] = None
+        extra |= self._activations
         if spec.packed > 1 and self.dropout:  # on [x̂, m] inside the cell, not on [x, m, δ]
             extra["input_dropout"] = self.dropout
         module = spec.build(features, self.units, batch_first=True,
@@ -225,6 +234,7 @@ class _Recurrent(Layer):
             cfg["zoneout"] = self.zoneout
         if self.spec.keras == "LSTM" and not self.unit_forget_bias:
             cfg["unit_forget_bias"] = False
+        cfg |= self._activations
         return cfg | {"backend": self.backend} | {k: getattr(self, k) for k in self._options} \
             | self._inits
 

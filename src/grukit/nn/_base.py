@@ -53,6 +53,24 @@ def check_backend(spec: CellSpec, backend: object, what: str) -> str:
     return backend
 
 
+def set_activations(module, activation: str, recurrent_activation: str) -> None:
+    """Keras' ``activation`` / ``recurrent_activation`` on a GRU or LSTM module, checked;
+    ``module._activations`` holds the ones that differ from tanh and σ (what the op takes)."""
+    from ..ops import activations
+
+    cls = type(module).__name__
+    module.activation = activations.check(activation, f"{cls}: activation")
+    module.recurrent_activation = activations.check(recurrent_activation,
+                                                    f"{cls}: recurrent_activation")
+    standard = (module.activation, module.recurrent_activation) == ("tanh", "sigmoid")
+    module._activations = {} if standard else {
+        "activation": module.activation, "recurrent_activation": module.recurrent_activation}
+
+
+def activations_repr(module) -> str:
+    return "".join(f", {k}={v!r}" for k, v in getattr(module, "_activations", {}).items())
+
+
 def check_flag(value: object, what: str, cls: str) -> bool:
     """``value`` as a bool where it is one (numpy's bool and 0 / 1 too), else one sentence:
     a string such as "False" is truthy and would silently mean True."""

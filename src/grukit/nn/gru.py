@@ -5,7 +5,7 @@ from __future__ import annotations
 from torch import Tensor
 
 from .. import cells, ops
-from ._base import RecurrentBase, State, check_flag
+from ._base import RecurrentBase, State, activations_repr, check_flag, set_activations
 
 
 class GRU(RecurrentBase):
@@ -49,6 +49,9 @@ class GRU(RecurrentBase):
             recurrent_dropout).
         zoneout (float): probability that a unit keeps its previous state at a step in
             training; in evaluation the expectation (Krueger et al. 2017).
+        activation, recurrent_activation (str): Keras' names replacing tanh (n) and σ (r,
+            z), e.g. "relu" (Keras' ``GRU(activation="relu")``); any other than tanh and σ
+            runs on the reference backend, and has no torch.nn, ONNX or stream form.
 
     The first nine of these are ``torch.nn.GRU``'s, in its order (positional as there, where
     torch's ``proj_size``, 0 for a GRU, comes between ``bidirectional`` and ``device``); the
@@ -61,18 +64,20 @@ class GRU(RecurrentBase):
 
     spec = cells.GRU
 
-    def __init__(self, *args, reset_after: bool = True, **kwargs):
+    def __init__(self, *args, reset_after: bool = True, activation: str = "tanh",
+                 recurrent_activation: str = "sigmoid", **kwargs):
         self.reset_after = check_flag(reset_after, "reset_after", "GRU")
+        set_activations(self, activation, recurrent_activation)
         super().__init__(*args, **kwargs)
 
     def extra_repr(self) -> str:
         s = super().extra_repr()
-        return s if self.reset_after else s + ", reset_after=False"
+        return (s if self.reset_after else s + ", reset_after=False") + activations_repr(self)
 
     def _run_layer(self, x: Tensor, params: dict, state: State, lengths: Tensor | None,
                    reverse: bool, **masks: Tensor) -> tuple[Tensor, State]:
         y, h = ops.gru(x, params["weight_ih"], params["weight_hh"], params["bias_ih"],
                        params["bias_hh"], h0=state[0], lengths=lengths,
                        reset_after=self.reset_after, reverse=reverse, backend=self.backend,
-                       **masks)
+                       **masks, **self._activations)
         return y, (h,)

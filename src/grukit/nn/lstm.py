@@ -5,7 +5,7 @@ from __future__ import annotations
 from torch import Tensor
 
 from .. import cells, ops
-from ._base import RecurrentBase, State
+from ._base import RecurrentBase, State, activations_repr, set_activations
 
 
 class LSTM(RecurrentBase):
@@ -41,6 +41,9 @@ class LSTM(RecurrentBase):
             ``grukit.nn.GRU``'s.
         check_finite (bool): as ``grukit.nn.GRU``.
         recurrent_dropout (float): as ``grukit.nn.GRU``.
+        activation, recurrent_activation (str): Keras' names replacing tanh (g, c') and σ
+            (i, f, o), e.g. "relu" (Keras' ``LSTM(activation="relu")``); as
+            ``grukit.nn.GRU``'s.
 
     The first ten of these are ``torch.nn.LSTM``'s, in its order (positional as there); the
     others are keyword-only, as ``forget_bias``.
@@ -51,9 +54,14 @@ class LSTM(RecurrentBase):
 
     spec = cells.LSTM
 
-    def __init__(self, *args, forget_bias: float | None = None, **kwargs):
+    def __init__(self, *args, forget_bias: float | None = None, activation: str = "tanh",
+                 recurrent_activation: str = "sigmoid", **kwargs):
         self.forget_bias = forget_bias
+        set_activations(self, activation, recurrent_activation)
         super().__init__(*args, **kwargs)
+
+    def extra_repr(self) -> str:
+        return super().extra_repr() + activations_repr(self)
 
     def reset_parameters(self) -> None:
         super().reset_parameters()
@@ -71,5 +79,5 @@ class LSTM(RecurrentBase):
         y, (h, c) = ops.lstm(x, params["weight_ih"], params["weight_hh"], params["bias_ih"],
                              params["bias_hh"], weight_hr=params["weight_hr"],
                              h0=(state[0], state[1]), lengths=lengths, reverse=reverse,
-                             backend=self.backend, **masks)
+                             backend=self.backend, **masks, **self._activations)
         return y, (h, c)

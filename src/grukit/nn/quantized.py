@@ -38,7 +38,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ..ops import dispatch
+from ..ops import activations, dispatch
 from ..ops.gru.quant import dequantize_rows, quantize_rows
 from ._base import RecurrentBase
 from .cells import _CellBase
@@ -162,6 +162,7 @@ def quantize_int8(model: nn.Module, *, linear: str = "auto") -> nn.Module:
     if linear not in LINEAR:
         raise ValueError(f"quantize_int8: linear must be one of {', '.join(LINEAR)}; got "
                          f"{linear!r}.")
+    activations.standard(model, "quantize_int8 (the int8 kernels)")
     if linear == "torch" and not torch_dynamic_quantization():
         raise ValueError("quantize_int8: this torch has no dynamic quantization "
                          "(torch.ao.quantization.quantize_dynamic with a CPU engine); use "

@@ -29,8 +29,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from ..ops import activations, dispatch
 from ..ops import check_finite as _check_finite
-from ..ops import dispatch
 from ._base import RecurrentBase
 
 log = logging.getLogger(__name__)
@@ -44,6 +44,7 @@ class Stream:
             raise TypeError(f"Stream needs a grukit.nn GRU, LSTM, RNN or MinGRU; got "
                             f"{type(module).__name__}. Convert a torch.nn module with "
                             f"grukit.convert.from_torch first.")
+        activations.standard(module, "Stream (the one-step kernels)")
         if module.bidirectional:
             raise ValueError("a bidirectional layer needs the whole sequence (its backward "
                              "direction starts at the end), so it cannot stream; stream a "

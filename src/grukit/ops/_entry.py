@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import Tensor
 
+from . import activations as _activations
 from . import dispatch
 from ._checks import as_lengths, check_finite, check_mask, check_state
 
@@ -45,6 +46,23 @@ class Call:
     states: tuple[tuple[str, int], ...]
     masks: Mapping[str, tuple[Tensor | None, tuple[int, ...]]] = field(default_factory=dict)
     options: Mapping[str, object] = field(default_factory=dict)
+
+
+def activations(op: str, backend: str, activation, recurrent_activation,
+                standard: tuple[str, str]) -> tuple[str, dict]:
+    """(backend, options) of a call with Keras' ``activation`` / ``recurrent_activation``:
+    the standard pair (the fused kernels' tanh and σ) leaves both as they are; any other
+    runs on the reference backend, the only one that computes it ("auto" takes it, another
+    name is refused in one sentence)."""
+    act = _activations.check(activation, f"{op}: activation")
+    gate = _activations.check(recurrent_activation, f"{op}: recurrent_activation")
+    if (act, gate) == standard:
+        return backend, {}
+    if backend not in ("auto", "reference"):
+        raise ValueError(f"{op}: backend={backend!r} computes {standard[0]} and "
+                         f"{standard[1]} only; activation={act!r}, recurrent_activation="
+                         f"{gate!r} run on backend='reference' (what 'auto' takes).")
+    return "reference", {"activation": act, "recurrent_activation": gate}
 
 
 def initial_state(call: Call) -> Tensor | tuple[Tensor, ...]:

@@ -8,7 +8,7 @@ from torch import Tensor
 
 from .. import _cpu, _gpu_verified, _stream, _triton, dispatch
 from .._checks import check_layer
-from .._entry import Call, enter
+from .._entry import Call, activations, enter
 from .native import gru_native
 from .native import why_not as _why_not_native
 from .reference import gru_reference, gru_step
@@ -90,7 +90,8 @@ def gru(x: Tensor, weight_ih: Tensor, weight_hh: Tensor, bias_ih: Tensor | None 
         lengths: Tensor | Sequence[int] | None = None, reset_after: bool = True,
         reverse: bool = False, backend: str = "auto",
         check_finite: bool = False, state_mask: Tensor | None = None,
-        zoneout_mask: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        zoneout_mask: Tensor | None = None, activation: str = "tanh",
+        recurrent_activation: str = "sigmoid") -> tuple[Tensor, Tensor]:
     """One GRU layer over a batch of sequences.
 
     Equations (gate order r, z, n; torch/cuDNN layout), ``reset_after=True``::
@@ -119,6 +120,8 @@ def gru(x: Tensor, weight_ih: Tensor, weight_hh: Tensor, bias_ih: Tensor | None 
         zoneout_mask: (B, T, H) zoneout (Krueger et al. 2017): where it is 1 a unit keeps its
             previous state, ``h_t = m_t ⊙ h_{t−1} + (1 − m_t) ⊙ h̃_t`` with h̃_t the update
             above; its step t goes with x[:, t] (also with ``reverse``); y_t is h_t.
+        activation, recurrent_activation: Keras' names replacing tanh (n) and σ (r, z); any
+            other pair runs on the "reference" backend.
 
     Returns:
         y (B, T, H) and h_n (B, H).
@@ -126,6 +129,7 @@ def gru(x: Tensor, weight_ih: Tensor, weight_hh: Tensor, bias_ih: Tensor | None 
     if (backend in _cpu.PLAIN_BACKENDS and lengths is None and not reverse
             and state_mask is None and zoneout_mask is None and not check_finite
             and (reset_after or bias_hh is None)
+            and activation == "tanh" and recurrent_activation == "sigmoid"
             and _cpu.plain(x, weight_ih, weight_hh, bias_ih, bias_hh, h0, 3)):
         # the common inference call, which "auto" gives the fused CPU kernel anyway: it
         # skips the entry's checks and dispatch (~60 µs of a one-step call)
@@ -139,6 +143,8 @@ def gru(x: Tensor, weight_ih: Tensor, weight_hh: Tensor, bias_ih: Tensor | None 
     batch, steps = x.shape[0], x.shape[1]
     masks = {"state_mask": (state_mask, (batch, hidden)),
              "zoneout_mask": (zoneout_mask, (batch, steps, hidden))}
+    backend, acts = activations("gru", backend, activation, recurrent_activation,
+                                ("tanh", "sigmoid"))
     call = Call("gru", x, h0, lengths, reverse, backend, check_finite, (("h0", hidden),),
-                masks, {"reset_after": reset_after})
+                masks, {"reset_after": reset_after} | acts)
     return enter(call, weight_ih, weight_hh, bias_ih, bias_hh)

@@ -11,6 +11,8 @@ Gate order r, z, n (torch/cuDNN). ``reset_after=True`` (torch.nn.GRU, cuDNN, Ker
 
     n = tanh(W_in x + b_in + W_hn (r ⊙ h))
 
+Keras' ``activation`` / ``recurrent_activation`` replace tanh (for n) and σ (for r, z).
+
 Zoneout (Krueger et al. 2017) with a mask m_t (B, H): h_t = m_t ⊙ h_{t−1} + (1 − m_t) ⊙ h̃_t,
 where h̃_t is the update above; recurrent dropout (``state_mask``, B, H) multiplies the state
 fed to W_hh only.
@@ -23,11 +25,13 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from .._seq import masked_loop, run_directed
+from ..activations import apply
 
 
 def gru_step(gi: Tensor, h: Tensor, weight_hh: Tensor, bias_hh: Tensor | None,
              reset_after: bool, state_mask: Tensor | None = None,
-             zoneout_mask: Tensor | None = None) -> Tensor:
+             zoneout_mask: Tensor | None = None, activation: str = "tanh",
+             recurrent_activation: str = "sigmoid") -> Tensor:
     """One step from the input projection gi = W_ih x + b_ih (B, 3H) and the state h (B, H).
 
     ``state_mask`` (B, H) multiplies the state fed to W_hh only (variational recurrent
@@ -41,15 +45,15 @@ def gru_step(gi: Tensor, h: Tensor, weight_hh: Tensor, bias_hh: Tensor | None,
     if reset_after:
         gh = F.linear(hm, weight_hh, bias_hh)  # (B, 3H)
         gh_r, gh_z, gh_n = gh.split(hidden, dim=1)
-        r = torch.sigmoid(gi_r + gh_r)
-        z = torch.sigmoid(gi_z + gh_z)
-        n = torch.tanh(gi_n + r * gh_n)
+        r = apply(recurrent_activation, gi_r + gh_r)
+        z = apply(recurrent_activation, gi_z + gh_z)
+        n = apply(activation, gi_n + r * gh_n)
     else:
         w_rz, w_n = weight_hh.split((2 * hidden, hidden), dim=0)  # (2H, H), (H, H)
         gh_r, gh_z = F.linear(hm, w_rz).split(hidden, dim=1)
-        r = torch.sigmoid(gi_r + gh_r)
-        z = torch.sigmoid(gi_z + gh_z)
-        n = torch.tanh(gi_n + F.linear(r * hm, w_n))
+        r = apply(recurrent_activation, gi_r + gh_r)
+        z = apply(recurrent_activation, gi_z + gh_z)
+        n = apply(activation, gi_n + F.linear(r * hm, w_n))
     h_new = (1 - z) * n + z * h  # (B, H)
     if zoneout_mask is None:
         return h_new
@@ -60,7 +64,8 @@ def gru_reference(x: Tensor, weight_ih: Tensor, weight_hh: Tensor, bias_ih: Tens
                   bias_hh: Tensor | None, *, h0: Tensor, lengths: Tensor | None,
                   reset_after: bool, reverse: bool,
                   state_mask: Tensor | None = None,
-                  zoneout_mask: Tensor | None = None) -> tuple[Tensor, Tensor]:
+                  zoneout_mask: Tensor | None = None, activation: str = "tanh",
+                  recurrent_activation: str = "sigmoid") -> tuple[Tensor, Tensor]:
     """x (B, T, I), h0 (B, H) -> y (B, T, H), h_n (B, H). Inputs are already validated.
 
     ``zoneout_mask`` (B, T, H) is indexed like x: its step t applies where x[:, t] is read
@@ -72,7 +77,8 @@ def gru_reference(x: Tensor, weight_ih: Tensor, weight_hh: Tensor, bias_ih: Tens
         m = None
         if zoneout_mask is not None:
             g, m = g[:, :g3], g[:, g3:]  # (B, 3H), (B, H)
-        return (gru_step(g, s[0], weight_hh, bias_hh, reset_after, state_mask, m),)
+        return (gru_step(g, s[0], weight_hh, bias_hh, reset_after, state_mask, m, activation,
+                         recurrent_activation),)
 
     def run(xs: Tensor, *zm: Tensor) -> tuple[Tensor, tuple[Tensor, ...]]:
         gi = F.linear(xs, weight_ih, bias_ih)  # (B, T, 3H)

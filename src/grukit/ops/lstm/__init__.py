@@ -8,7 +8,7 @@ from torch import Tensor
 
 from .. import _cpu, _gpu_verified, _stream, _triton, dispatch
 from .._checks import check_layer, check_weight
-from .._entry import Call, enter
+from .._entry import Call, activations, enter
 from .native import auto_why_not as _auto_prefers_not_native
 from .native import lstm_native
 from .native import why_not as _why_not_native
@@ -93,7 +93,8 @@ def lstm(x: Tensor, weight_ih: Tensor, weight_hh: Tensor, bias_ih: Tensor | None
          lengths: Tensor | Sequence[int] | None = None, reverse: bool = False,
          backend: str = "auto",
          check_finite: bool = False,
-         state_mask: Tensor | None = None) -> tuple[Tensor, tuple[Tensor, Tensor]]:
+         state_mask: Tensor | None = None, activation: str = "tanh",
+         recurrent_activation: str = "sigmoid") -> tuple[Tensor, tuple[Tensor, Tensor]]:
     """One LSTM layer over a batch of sequences (torch layout, gate order i, f, g, o)::
 
         c' = σ(f) ⊙ c + σ(i) ⊙ tanh(g)
@@ -106,6 +107,8 @@ def lstm(x: Tensor, weight_ih: Tensor, weight_hh: Tensor, bias_ih: Tensor | None
         bias_ih, bias_hh: (4H,) or None.  weight_hr: (P, H) projection or None.
         h0: (h0 (B, P), c0 (B, H)) or None for zeros.
         lengths, reverse, backend, check_finite, state_mask: as in ``grukit.ops.gru``.
+        activation, recurrent_activation: Keras' names replacing tanh (g, c') and σ (i, f,
+            o); any other pair runs on the "reference" backend.
 
     Returns:
         y (B, T, P) and (h_n (B, P), c_n (B, H)).
@@ -122,6 +125,8 @@ def lstm(x: Tensor, weight_ih: Tensor, weight_hh: Tensor, bias_ih: Tensor | None
     if weight_hr is not None:
         check_weight(weight_hr, "weight_hr", (proj, hidden), "lstm")
     masks = {"state_mask": (state_mask, (x.shape[0], out))}
+    backend, acts = activations("lstm", backend, activation, recurrent_activation,
+                                ("tanh", "sigmoid"))
     call = Call("lstm", x, h0, lengths, reverse, backend, check_finite,
-                (("h0", out), ("c0", hidden)), masks, {"weight_hr": weight_hr})
+                (("h0", out), ("c0", hidden)), masks, {"weight_hr": weight_hr} | acts)
     return enter(call, weight_ih, weight_hh, bias_ih, bias_hh)
