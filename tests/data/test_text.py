@@ -221,6 +221,19 @@ def test_a_row_that_repeats_the_header_is_refused_not_read_as_a_class(tmp_path):
     assert d.texts == ["text", "label"]  # a text or a label alike the header's is data
 
 
+def test_excel_separator_line_names_the_separator_and_is_skipped(tmp_path):
+    # 'sep=;' was read as the header (columns 'sep=' and 'Unnamed: 1'), the real header as a
+    # row: a text 'text' of class 'label'
+    p = write(tmp_path, "\ufeffsep=;\r\ntext;label\r\ngood, truly;pos\r\nbad;neg\r\n")
+    d = read_labelled_text(p)
+    assert (d.text_column, d.label_column) == ("text", "label")
+    assert d.texts == ["good, truly", "bad"] and list(d.labels) == ["pos", "neg"]
+    p = write(tmp_path, "sep=,\ntext,label\ngood,pos\nbad,neg,extra\n")
+    with pytest.raises(ValueError) as err:  # line numbers stay the file's
+        read_labelled_text(p)
+    one_sentence(err, p, "line 4 has 3 fields")
+
+
 def test_line_ends_are_normalised(tmp_path):
     assert read_text_file(write(tmp_path, "a\r\nb\rc\n")) == "a\nb\nc\n"
 

@@ -3,7 +3,8 @@
 Files are read as bytes and decoded as UTF-8 (Latin-1 when that fails, which never loses a
 row); bare carriage returns, as in the UCI Sentiment Labelled Sentences files, count as line
 ends. The separator is a tab for ``.tsv``/``.tab``/``.txt`` files whose first line has one,
-otherwise whatever ``csv.Sniffer`` finds among ``, ; | tab`` (a comma when it finds none).
+otherwise whatever ``csv.Sniffer`` finds among ``, ; | tab`` (a comma when it finds none);
+a first line ``sep=;``, which Excel reads and some exports write, names it and is skipped.
 pandas parses the rows (quoted fields, doubled quotes). When that yields fewer rows than the
 file has lines — an unbalanced quote made one field swallow the lines after it, as on a few
 lines of ``imdb_labelled.txt`` — and every line on its own has the right number of fields,
@@ -232,6 +233,10 @@ def _read_one(path: str, header: bool, sep: str | None, encoding: str | None = N
     if not text.strip():
         raise ValueError(f"{path} is empty; give a CSV/TSV file with a text and a label "
                          f"column.")
+    first, _, rest = text.partition("\n")
+    excel = re.fullmatch(r'\s*"?sep=(.)"?\s*', first)  # Excel's separator line: "sep=;"
+    if excel:  # its separator; the line left blank, so that line numbers stay the file's
+        sep, text = sep or excel.group(1), "\n" + rest
     sep = sep or _separator(path, text)
     _refuse_long_rows(path, *_records(text, sep), sep, header)
     lines = [ln for ln in text.split("\n") if ln.strip()]
