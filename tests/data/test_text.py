@@ -198,6 +198,12 @@ def test_no_header_with_a_header_present(tmp_path):
     with pytest.raises(ValueError) as err:
         read_labelled_text(p, header=False)
     one_sentence(err, p, "looks like a header")
+    p = write(tmp_path, "review,rating\ngood,5\nbad,1\n")  # the label's name is no known one:
+    with pytest.raises(ValueError) as err:  # 'rating' trained as a class of one row
+        read_labelled_text(p, header=False)
+    one_sentence(err, p, "('review', 'rating') looks like a header", "--no-header")
+    p = write(tmp_path, "review,5\ngood,5\nbad,1\n")  # 'review' is a text here: its label
+    assert read_labelled_text(p, header=False).texts == ["review", "good", "bad"]  # recurs
 
 
 def test_header_missing_from_a_file_without_one(tmp_path):

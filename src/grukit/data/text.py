@@ -392,8 +392,11 @@ def _check_header(path: str, frame, header: bool, tcol: str, lcol: str, named: b
     labels = frame[lcol].astype(str).str.strip()
     if not header:
         first_t, first_l = str(frame[tcol].iloc[0]).strip(), labels.iloc[0]
-        if first_l.lower() in LABEL_NAMES and (labels == first_l).sum() == 1 and (
-                first_t.lower() in TEXT_NAMES or len(labels) > 1):
+        named_t, named_l = first_t.lower() in TEXT_NAMES, first_l.lower() in LABEL_NAMES
+        # a column name in either place ('review,rating' as much as 'text,label'), above a
+        # label no other row has: the header, which would train as a class of one row
+        if (named_t or named_l) and (labels == first_l).sum() == 1 and (
+                named_t and named_l or len(labels) > 1):
             raise ValueError(f"{path}: the first row ({first_t!r}, {first_l!r}) looks like a "
                              f"header, but the file is read without one (--no-header); drop "
                              f"--no-header, or delete that row.")
