@@ -1,7 +1,8 @@
 """Keras' ``activation`` / ``recurrent_activation`` on GRU and LSTM (``LSTM(50,
 activation="relu")``, the form of many Keras forecasting scripts): outputs and training
 equal Keras 3's on the same weights; they run on the reference backend, and the forms that
-compute tanh and σ only (ONNX, streams, int8, torch.nn) refuse such a layer by name."""
+compute tanh and σ only (streams, int8, torch.nn; ONNX for activations its operators lack)
+refuse such a layer by name."""
 
 import os
 
@@ -101,10 +102,12 @@ def test_nn_modules_and_ops_take_them_on_the_reference_backend():
 def test_forms_that_compute_tanh_only_refuse_by_name(tmp_path):
     _, g = _models("GRU", "relu", "sigmoid")
     rnn = g.layers[0].rnn
-    for make in (lambda: to_onnx(g, tmp_path / "m.onnx"), lambda: Stream(rnn),
-                 lambda: quantize_int8(g), lambda: to_torch(rnn)):
+    for make in (lambda: Stream(rnn), lambda: quantize_int8(g), lambda: to_torch(rnn)):
         with pytest.raises(ValueError, match="computes tanh and sigmoid only; .*'relu'"):
             make()
+    _, gelu = _models("GRU", "gelu", "sigmoid")  # the ONNX operator has no gelu
+    with pytest.raises(ValueError, match="activation='gelu'.* has no ONNX form"):
+        to_onnx(gelu, tmp_path / "m.onnx")
     assert not (tmp_path / "m.onnx").exists()
     back = to_keras(rnn)  # Keras has the activation
     assert back.get_config()["activation"] == "relu"

@@ -15,6 +15,10 @@ in ONNX's order, written with the spec's gate names::
     LSTM i, o, f, g (torch: i, f, g, o)
     RNN  h                           activations = [Tanh] or [Relu]
 
+A GRU's or LSTM's Keras ``recurrent_activation`` / ``activation`` other than σ / tanh go in
+the operator's ``activations`` ([f, g] for a GRU, [f, g, h] for an LSTM; ``ONNX_ACTIVATIONS``
+lists those it has).
+
 The ONNX equations are torch's (h' = (1 − z) ⊙ n + z ⊙ h for the GRU), so no sign flips.
 ``sequence_lens`` (int32) zeroes the output past each end and starts the reverse direction
 at each sequence's own last step, as ``grukit.nn`` does with ``lengths``; a sequence of
@@ -25,7 +29,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..ops import activations
 from .graph import Graph, array
 from .scan import scan_layer, scan_support
 
@@ -37,7 +40,14 @@ ONNX_GATES = {"GRU": ("z", "r", "n"), "LSTM": ("i", "o", "f", "g"), "RNN": ("h",
 def check_module(module, what: str) -> None:
     """One sentence when ``module`` (a ``grukit.nn`` recurrent module) has no ONNX form."""
     spec, cls = module.spec, type(module).__name__
-    activations.standard(module, f"{what} (the ONNX {spec.onnx or 'recurrent'} form)")
+    acts = getattr(module, "_activations", {})
+    if acts and (as_scan(module) or any(a not in ONNX_ACTIVATIONS for a in acts.values())):
+        pairs = ", ".join(f"{k}={v!r}" for k, v in acts.items())
+        takes = "tanh and sigmoid only (with zoneout or a projection)" if as_scan(module) \
+            else ", ".join(str(k) for k in ONNX_ACTIVATIONS if k)
+        raise ValueError(f"{what}: {cls} with {pairs} has no ONNX form: the ONNX {spec.onnx} "
+                         f"operator computes {takes}. Run it with grukit's modules, or train "
+                         f"it with activations the operator has.")
     if getattr(module, "proj_size", 0) and scan_support(spec):
         raise ValueError(f"{what}: {cls} with proj_size={module.proj_size} has no ONNX form "
                          f"(the ONNX {spec.onnx} operator has no projection); export an "
@@ -74,6 +84,37 @@ def _blocks(a: np.ndarray, order: list[int]) -> np.ndarray:
     return np.concatenate([parts[k] for k in order], axis=0)
 
 
+# Keras' activations that the ONNX GRU/LSTM operators compute: (ONNX name, alpha, beta),
+# None where the function takes no such parameter
+ONNX_ACTIVATIONS = {"tanh": ("Tanh", None, None), "sigmoid": ("Sigmoid", None, None),
+                    "relu": ("Relu", None, None), "softsign": ("Softsign", None, None),
+                    "softplus": ("Softplus", None, None), "elu": ("Elu", 1.0, None),
+                    "hard_sigmoid": ("HardSigmoid", 1 / 6, 0.5),  # relu6(x + 3) / 6
+                    "leaky_relu": ("LeakyRelu", 0.2, None), "linear": ("Affine", 1.0, 0.0),
+                    None: ("Affine", 1.0, 0.0)}
+
+
+def _activation_attrs(module) -> dict:
+    """``activations`` (and their alpha, beta) of a GRU [f, g] or LSTM [f, g, h], per
+    direction, for Keras' ``recurrent_activation`` (f) and ``activation`` (g, h); {} for
+    the standard σ and tanh."""
+    acts = getattr(module, "_activations", {})
+    if not acts:
+        return {}
+    gate, act = acts["recurrent_activation"], acts["activation"]
+    names = [gate, act] + ([act] if module.spec.onnx == "LSTM" else [])
+    funcs = [ONNX_ACTIVATIONS[n] for n in names] * module.num_directions
+    attrs = {"activations": [f[0] for f in funcs]}
+    # ONNX Runtime reads one alpha (beta) for each function that takes one, in order
+    alphas = [f[1] for f in funcs if f[1] is not None]
+    betas = [f[2] for f in funcs if f[2] is not None]
+    if alphas:
+        attrs["activation_alpha"] = [float(a) for a in alphas]
+    if betas:
+        attrs["activation_beta"] = [float(b) for b in betas]
+    return attrs
+
+
 def _attrs(module) -> dict:
     """The operator's attributes from the module's options."""
     op, h = module.spec.onnx, module.hidden_size
@@ -84,7 +125,7 @@ def _attrs(module) -> dict:
         attrs["linear_before_reset"] = 1 if module.reset_after else 0
     elif op == "RNN":
         attrs["activations"] = [module.nonlinearity.capitalize()] * module.num_directions
-    return attrs
+    return attrs | _activation_attrs(module)
 
 
 def _operator_layer(g: Graph, module, layer: int, x: str, seq_lens: str | None,
