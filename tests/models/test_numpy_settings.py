@@ -59,3 +59,14 @@ def test_one_callback_outside_a_list_is_taken_as_keras_takes_it():
     stop = EarlyStopping(monitor="loss", patience=0, min_delta=1e9)  # no epoch gains 1e9
     hist = _model().fit(X, Y, epochs=5, verbose=0, callbacks=stop)
     assert len(hist.epoch) == 2 and stop.stopped_epoch == 1
+
+
+def test_a_tensor_from_a_graph_is_taken_as_data():
+    """fit on an encoder's output (requires_grad) failed at the second batch, 'Trying to
+    backward through the graph a second time', after adding to the encoder's gradients."""
+    enc = torch.nn.Linear(2, 2)
+    x = enc(torch.as_tensor(X))
+    m = _model()
+    hist = m.fit(x, Y, epochs=2, batch_size=4, verbose=0)
+    assert len(hist.history["loss"]) == 2 and enc.weight.grad is None
+    assert m.evaluate(x, Y) == pytest.approx(m.evaluate(x.detach().numpy(), Y), rel=1e-6)

@@ -627,9 +627,12 @@ def resolve(kind: str, table: dict, value):
 
 def as_tensor(a, name: str) -> Tensor:
     """Arrays, lists and tensors -> a tensor; floating data in float32 (as Keras); text,
-    ragged lists and NaN/Inf refused in one sentence naming ``name``."""
+    ragged lists and NaN/Inf refused in one sentence naming ``name``. A tensor that is part
+    of a graph (an encoder's output) is taken as data, detached: fit's backward went on into
+    that graph, adding to its weights' gradients, and failed at the second batch ('Trying to
+    backward through the graph a second time')."""
     if isinstance(a, Tensor):
-        t = a
+        t = a.detach()
     else:
         try:
             arr = np.asarray(a)
