@@ -62,7 +62,7 @@ def test_a_keras_series_model_predicts_alike():
 @pytest.mark.parametrize("layer,match", [
     (lambda: kl.UpSampling1D(2), "UpSampling1D .* has no grukit layer"),
     (lambda: kl.GRU(3, activation="hard_silu"), "activation .hard_silu. has no grukit form"),
-    (lambda: kl.LSTM(3, use_bias=False), "use_bias=False"),
+    (lambda: kl.SimpleRNN(3, activation="sigmoid"), "SimpleRNN takes tanh or relu"),
     (lambda: kl.Dense(2, activation="hard_silu"), "activation 'hard_silu'"),
 ])
 def test_layers_without_a_grukit_form_are_refused_by_name(layer, match):

@@ -450,8 +450,8 @@ def test_keras_default_settings_spelled_out_are_taken_and_others_refused(kind):
     ours = Sequential([getattr(gl, kind)(3, input_shape=(4, 2), **spelled)])
     ours.set_weights(ref.get_weights())
     np.testing.assert_allclose(ours.predict(x), keras.ops.convert_to_numpy(ref(x)), atol=1e-6)
-    with pytest.raises(ValueError, match=f"{kind} runs Keras' use_bias=True only"):
-        getattr(gl, kind)(3, use_bias=False)
+    with pytest.raises(ValueError, match=f"{kind} runs Keras' unroll=False only"):
+        getattr(gl, kind)(3, unroll=True)
 
 
 def test_return_state_layer_is_kept_last_and_predict_returns_output_and_states():

@@ -53,9 +53,8 @@ def _fold_bias(module, incompatible_keys) -> None:
 # Keras' settings of its GRU, LSTM and SimpleRNN whose default value is what the layer of
 # that name here computes: given with that value (as Keras scripts often spell them out)
 # they are accepted, given another they are refused
-_GATED = {"use_bias": True, "unroll": False}
-_KERAS_DEFAULTS = {"GRU": _GATED, "LSTM": _GATED,
-                   "SimpleRNN": {"use_bias": True, "unroll": False}}
+_KERAS_DEFAULTS = {"GRU": {"unroll": False}, "LSTM": {"unroll": False},
+                   "SimpleRNN": {"unroll": False}}
 
 
 class _Recurrent(Layer):
@@ -90,6 +89,10 @@ class _Recurrent(Layer):
         cls, spec = type(self).__name__, self.spec
         # Keras' LSTM: a forget-gate bias of one on top of the bias initializer
         forget = options.pop("unit_forget_bias", True) if spec.keras == "LSTM" else False
+        # Keras' use_bias (GRU, LSTM, SimpleRNN): False builds the module without biases
+        use_bias = options.pop("use_bias", True) if spec.keras else True
+        if not isinstance(use_bias, (bool, np.bool_)):
+            raise TypeError(f"{cls}: use_bias must be True or False; got {use_bias!r}.")
         # Keras' activation / recurrent_activation of a GRU or LSTM (tanh, σ by default)
         gated = spec.keras in ("GRU", "LSTM")
         acts = {k: options.pop(k) for k in ("activation", "recurrent_activation")
@@ -99,6 +102,7 @@ class _Recurrent(Layer):
         super().__init__(input_shape=input_shape, name=name, trainable=trainable,
                          **keras_args)
         self.unit_forget_bias = bool(forget)
+        self.use_bias = bool(use_bias)
         from ..ops import activations
 
         self._activations = {k: activations.check(v, f"{cls}: {k}") for k, v in acts.items()
@@ -156,6 +160,11 @@ class _Recurrent(Layer):
         return {"kernel_initializer": "glorot_uniform", "recurrent_initializer": "orthogonal",
                 "bias_initializer": "zeros"}
 
+    def slots(self, n: int) -> list[str]:
+        """kernel, recurrent kernel (and bias) of each direction."""
+        names = list(self.initialized())[:3 if self.use_bias else 2]
+        return names * (n // len(names))
+
     def draw(self, arg: str, shape: tuple) -> np.ndarray:
         """Keras' LSTM bias: [b(H), 1 (H), b(2H)] with ``unit_forget_bias`` (gates i, f, c,
         o); a ``forget_bias`` given sets the forget gate's part."""
@@ -178,6 +187,8 @@ class _Recurrent(Layer):
                 self._inits:  # torch's start of the bias, without the baseline's forget bias
             extra["forget_bias"] = None
         extra |= self._activations
+        if not self.use_bias:
+            extra["bias"] = False
         if spec.packed > 1 and self.dropout:  # on [x̂, m] inside the cell, not on [x, m, δ]
             extra["input_dropout"] = self.dropout
         module = spec.build(features, self.units, batch_first=True,
@@ -235,6 +246,8 @@ class _Recurrent(Layer):
         if self.spec.keras == "LSTM" and not self.unit_forget_bias:
             cfg["unit_forget_bias"] = False
         cfg |= self._activations
+        if not self.use_bias:
+            cfg["use_bias"] = False
         return cfg | {"backend": self.backend} | {k: getattr(self, k) for k in self._options} \
             | self._inits
 

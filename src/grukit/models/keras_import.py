@@ -5,7 +5,7 @@
     from grukit.models import from_keras
     ours = from_keras("model.keras")        # or from_keras(keras_model)
 
-Layers: InputLayer, GRU, LSTM, SimpleRNN (with biases; their activations), Bidirectional
+Layers: InputLayer, GRU, LSTM, SimpleRNN (their activations, use_bias), Bidirectional
 (concat, sum, mul, ave), Dense (the activations ``grukit.layers`` has), Dropout, Embedding,
 Masking, Flatten, GlobalAveragePooling1D, TimeDistributed(Dense or Dropout), RepeatVector,
 SpatialDropout1D, LayerNormalization (last axis), Activation, Conv1D, MaxPooling1D,
@@ -192,13 +192,11 @@ def _recurrent(kind: str, cfg: dict, where: str):
             if value not in gl.core.ELEMENTWISE:
                 raise ValueError(f"{where}: {name} {value!r} has no grukit form; grukit takes "
                                  f"{', '.join(k for k in gl.core.ELEMENTWISE if k)}.")
-    if not cfg.get("use_bias", True):
-        raise ValueError(f"{where}: use_bias=False has no grukit form; the recurrent layers "
-                         f"have biases.")
     options = {k: cfg[k] for k in _COMMON if k in cfg}
     if kind == "GRU":
         options["reset_after"] = cfg.get("reset_after", True)
     options["activation"] = act
+    options["use_bias"] = bool(cfg.get("use_bias", True))
     if kind != "SimpleRNN":
         options["recurrent_activation"] = rec
     return _RECURRENT[kind](**options)
