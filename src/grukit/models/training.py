@@ -199,7 +199,7 @@ def _bce(p: Tensor, y: Tensor) -> Tensor:
         low, high = torch.aminmax(y)
         if low < 0 or high > 1:
             raise ValueError(f"binary_crossentropy takes targets in [0, 1] (labels 0 and 1); "
-                             f"got {float(low if low < 0 else high):g}. Map the two classes "
+                             f"got {float(low if low < 0 else high)!r}. Map the two classes "
                              f"to 0 and 1.")
     return F.binary_cross_entropy(p.clamp(1e-7, 1 - 1e-7), y, reduction="none").mean(-1)
 
