@@ -689,3 +689,11 @@ def test_a_lone_surrogate_in_a_text_is_one_sentence(text_model):
         TextClassifier(epochs=1).fit(texts, labels)
     with pytest.raises(ValueError, match=message):
         text_model.predict(texts)
+
+
+def test_a_class_left_with_no_training_row_by_the_validation_split_is_refused():
+    """Too few rows to split by class: a plain random split put both rows of 'c' in the
+    validation part, and the model trained without ever seeing the class."""
+    x = np.random.default_rng(0).normal(size=(4, 6, 2)).astype("float32")
+    with pytest.raises(ValueError, match="leaves class 'c' with no training row"):
+        SequenceClassifier(epochs=1, validation_split=0.3, seed=0).fit(x, ["a", "b", "c", "c"])

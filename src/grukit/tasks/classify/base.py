@@ -198,6 +198,13 @@ class RecurrentClassifier(Estimator):
             val = (v_inputs, v_y)
         elif split:
             tr, va = stratified_split(y, split, cfg.seed)
+            lost = np.setdiff1d(y, y[tr])  # classes whose every row went to validation
+            if len(lost):
+                raise ValueError(
+                    f"validation_split={split} leaves class {str(self.classes_[lost[0]])!r} "
+                    f"with no training row (its {int((y == lost[0]).sum())} row(s) all went "
+                    f"to validation, as the rows are too few to split by class); give it more "
+                    f"rows, a smaller validation_split or validation_split=0.")
             val = (self._take(inputs, va), y[va])
             inputs, y = self._take(inputs, tr), y[tr]
         self._fit_inputs(inputs)
