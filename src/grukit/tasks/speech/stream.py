@@ -31,6 +31,7 @@ frames below ``off_db`` close it. The word is then classified (if it lasted
 
 from __future__ import annotations
 
+import copy
 import warnings
 from collections import deque
 from dataclasses import dataclass
@@ -122,15 +123,19 @@ class Recognizer:
                              "cannot stream; train one with normalize='none'.")
         self.classifier, self.vad = classifier, vad
         layers = {type(la).__name__: la for la in classifier.model.layers}
-        rnn = next(la for la in classifier.model.layers if hasattr(la, "rnn"))
-        self.stream = Stream(rnn.rnn)
+        rnn = next(la for la in classifier.model.layers if hasattr(la, "rnn")).rnn
+        if next(rnn.parameters()).device.type != "cpu":  # a model trained on a GPU
+            rnn = copy.deepcopy(rnn).cpu()  # the stream's kernels run on the CPU
+        self.stream = Stream(rnn)
         pool, dense = layers["AttentionPooling"], layers["Dense"]
+
+        def host(t):  # a weight as a float32 array on the host, wherever the model is
+            return t.detach().cpu().numpy().astype(np.float32)
+
+        self._w, self._b = host(pool.proj.weight), host(pool.proj.bias)  # (U, H), (U,)
+        self._v = host(pool.v)  # (U,)
+        self._dw, self._db = host(dense.linear.weight), host(dense.linear.bias)  # (K, H), (K,)
         f32 = np.float32
-        self._w = pool.proj.weight.detach().numpy().astype(f32)  # (U, H)
-        self._b = pool.proj.bias.detach().numpy().astype(f32)  # (U,)
-        self._v = pool.v.detach().numpy().astype(f32)  # (U,)
-        self._dw = dense.linear.weight.detach().numpy().astype(f32)  # (K, H)
-        self._db = dense.linear.bias.detach().numpy().astype(f32)  # (K,)
         self._mean = classifier.mean_.astype(f32)  # (D,)
         self._scale = (1.0 / classifier.std_).astype(f32)  # (D,)
         self.features = StreamingFeatures(feature_config(cfg))
