@@ -321,7 +321,13 @@ def get(value, what: str):
         return _from_config(value["class_name"], value.get("config"), what)
     name = type(value).__name__
     if name in NAMES and hasattr(value, "get_config"):  # keras.initializers.GlorotUniform(...)
-        return _from_config(name, value.get_config(), what)
+        # the settings its config leaves out (Keras 3's Identity has no gain there) from the
+        # object itself; not its seed, which Keras draws for an unseeded one
+        config = dict(value.get_config() or {})
+        code = NAMES[name].__init__.__code__
+        config |= {k: getattr(value, k) for k in code.co_varnames[1:code.co_argcount]
+                   if k not in config and k != "seed" and hasattr(value, k)}
+        return _from_config(name, config, what)
     if callable(value):
         return _Function(value)
     raise ValueError(f"{what}: {value!r} is no initializer; give a name such as "

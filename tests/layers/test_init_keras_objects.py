@@ -1,0 +1,35 @@
+"""Keras initializer objects read into grukit's: every setting the Keras object holds,
+also those its get_config leaves out (Keras 3's Identity keeps ``gain`` out of its config)."""
+
+import os
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("KERAS_BACKEND", "torch")
+keras = pytest.importorskip("keras")
+
+from grukit.layers import SimpleRNN  # noqa: E402
+from grukit.layers import initializers as I  # noqa: E402
+from grukit.models import Sequential  # noqa: E402
+
+
+def test_keras_identity_keeps_its_gain():
+    # Le et al.'s IRNN with a scaled identity: SimpleRNN(recurrent_initializer=Identity(0.5))
+    theirs = keras.initializers.Identity(gain=0.5)
+    assert I.get(theirs, "t").gain == 0.5
+    g = Sequential([SimpleRNN(4, activation="relu", recurrent_initializer=theirs,
+                              input_shape=(3, 2))])
+    g.build()
+    np.testing.assert_array_equal(g.get_weights()[1],
+                                  keras.ops.convert_to_numpy(theirs((4, 4))))
+
+
+def test_keras_objects_keep_their_settings():
+    ki = keras.initializers
+    for theirs, want in [(ki.Orthogonal(gain=3.0, seed=2), {"gain": 3.0, "seed": 2}),
+                         (ki.Orthogonal(gain=3.0), {"gain": 3.0, "seed": None}),
+                         (ki.Constant(0.25), {"value": 0.25}),
+                         (ki.RandomUniform(-1, 2, seed=4), {"minval": -1.0, "maxval": 2.0,
+                                                             "seed": 4})]:
+        assert I.get(theirs, "t").get_config() == want
