@@ -33,3 +33,12 @@ def test_keras_objects_keep_their_settings():
                          (ki.RandomUniform(-1, 2, seed=4), {"minval": -1.0, "maxval": 2.0,
                                                              "seed": 4})]:
         assert I.get(theirs, "t").get_config() == want
+
+
+def test_any_integer_seed_draws():
+    # torch's generator takes 64 bits; Keras takes any integer (a hash, 2**64 + 5)
+    big = I.GlorotUniform(seed=2**64 + 5)((3, 4))
+    np.testing.assert_array_equal(big, I.GlorotUniform(seed=5)((3, 4)))
+    np.testing.assert_array_equal(I.GlorotUniform(seed=-1)((3, 4)),
+                                  I.GlorotUniform(seed=2**64 - 1)((3, 4)))
+    assert I.GlorotUniform(seed=2**64 + 5).get_config() == {"seed": 2**64 + 5}

@@ -65,7 +65,9 @@ class Initializer:
         self.seed = None if seed is None else int(seed)
 
     def _generator(self) -> torch.Generator | None:
-        return None if self.seed is None else torch.Generator().manual_seed(self.seed)
+        # torch's generator takes a seed of 64 bits (-1 as 2⁶⁴ − 1); Keras takes any integer
+        return None if self.seed is None else \
+            torch.Generator().manual_seed(self.seed % 2**64)
 
     def __call__(self, shape, dtype=None) -> np.ndarray:
         shape = tuple(int(s) for s in shape)
