@@ -46,27 +46,25 @@ def test_evaluate_twice_equals_keras():
             assert got[name] == pytest.approx(want[name], rel=1e-5), name
 
 
-def test_fit_logs_the_validation_value_keras_logs():
+def _fit_both(lr: float, **kw):
+    """Keras' history and grukit's, SGD at ``lr``, the AUC object in both."""
     ref, model = _pair()
-    ref.compile(optimizer=keras.optimizers.SGD(0.0), loss="binary_crossentropy",
+    ref.compile(optimizer=keras.optimizers.SGD(lr), loss="binary_crossentropy",
                 metrics=[keras.metrics.AUC(name="auc")])
-    model.compile(optimizer=torch.optim.SGD(model.parameters(), lr=0.0),
+    model.compile(optimizer=torch.optim.SGD(model.parameters(), lr=lr),
                   loss="binary_crossentropy", metrics=[keras.metrics.AUC(name="auc")])
-    kw = dict(epochs=2, batch_size=5, validation_split=0.5, shuffle=False, verbose=0)
-    want = ref.fit(X, Y, **kw).history
-    got = model.fit(X, Y, **kw).history
+    kw = dict(shuffle=False, verbose=0) | kw
+    return ref.fit(X, Y, **kw).history, model.fit(X, Y, **kw).history
+
+
+def test_fit_logs_the_validation_value_keras_logs():
+    want, got = _fit_both(0.0, epochs=2, batch_size=5, validation_split=0.5)
     for name in ("auc", "val_auc"):  # the training value: over the epoch's batches
         assert got[name] == pytest.approx(want[name], rel=1e-5), name
 
 
 def test_the_training_value_is_each_epochs_own_as_keras():
     """Trained, the model changes: each epoch's training AUC covers that epoch's batches."""
-    ref, model = _pair()
-    ref.compile(optimizer=keras.optimizers.SGD(0.5), loss="binary_crossentropy",
-                metrics=[keras.metrics.AUC(name="auc")])
-    model.compile(optimizer=torch.optim.SGD(model.parameters(), lr=0.5),
-                  loss="binary_crossentropy", metrics=[keras.metrics.AUC(name="auc")])
-    kw = dict(epochs=3, batch_size=6, shuffle=False, verbose=0)
-    want, got = ref.fit(X, Y, **kw).history, model.fit(X, Y, **kw).history
+    want, got = _fit_both(0.5, epochs=3, batch_size=6)
     assert got["auc"] == pytest.approx(want["auc"], rel=1e-4)
     assert len(set(got["auc"])) == 3

@@ -70,3 +70,19 @@ def test_a_tensor_from_a_graph_is_taken_as_data():
     hist = m.fit(x, Y, epochs=2, batch_size=4, verbose=0)
     assert len(hist.history["loss"]) == 2 and enc.weight.grad is None
     assert m.evaluate(x, Y) == pytest.approx(m.evaluate(x.detach().numpy(), Y), rel=1e-6)
+
+
+# fit(verbose=1) where no progress bar can be drawn (a notebook, a log file: standard output
+# is no terminal) prints a line per epoch, as verbose=2, instead of nothing; verbose=0 stays
+# silent.
+
+def test_verbose_1_without_a_terminal_prints_a_line_per_epoch(capsys):
+    _model().fit(X, Y, epochs=2, verbose=1)  # stdout here is no terminal
+    out = capsys.readouterr().out
+    assert "Epoch 1/2 - loss: " in out and "Epoch 2/2 - loss: " in out
+    assert "━" not in out  # no bar
+
+
+def test_verbose_0_prints_nothing(capsys):
+    _model().fit(X, Y, epochs=2, verbose=0)
+    assert capsys.readouterr().out == ""
