@@ -180,3 +180,60 @@ def test_drop_empty_created_keeps_folders_with_files(tmp_path):
     (tmp_path / "a" / "b" / "result.json").write_text("{}")
     _runs.drop_empty_created()
     assert (tmp_path / "a" / "b" / "result.json").exists() and not (tmp_path / "c").exists()
+
+
+# every task whose predict refuses training flags through _runs.predict_args: (command, its
+# argv up to the training flags, a training flag whose given value reads as false)
+PREDICT_REFUSES = [
+    ("forecast", ["forecast", "predict", "--model", "m"], ["--seed", "0"]),
+    ("forecast", ["forecast", "predict", "--model", "m"], ["--epochs", "0"]),
+    ("classify", ["classify", "predict", "--model", "m", "--data", "d.csv"], ["--seed", "0"]),
+    ("classify", ["classify", "predict", "--model", "m", "--data", "d.csv"], ["--folds", "0"]),
+    ("clinical", ["clinical", "predict", "--model", "m", "--data", "d"], ["--seed", "0"]),
+    ("speech", ["speech", "predict", "--model", "m", "--data", "d"], ["--seed", "0"]),
+    ("recommend", ["recommend", "predict", "--model", "m", "--data", "d"],
+     ["--learning-rate", "0"]),
+    ("recommend", ["recommend", "predict", "--model", "m", "--data", "d"], ["--no-tied"]),
+]
+
+
+@pytest.mark.parametrize("command,argv,flag", PREDICT_REFUSES)
+def test_predict_refuses_a_training_flag_whose_value_reads_as_false(capsys, tmp_path,
+                                                                     monkeypatch, command,
+                                                                     argv, flag):
+    """--seed 0, --epochs 0, --no-tied were taken and ignored: 0 and False read as 'not
+    given'; given is what the command line holds, whatever its value."""
+    monkeypatch.chdir(tmp_path)
+    assert cli.main([*argv, *flag]) == 2
+    captured = capsys.readouterr()
+    named = "--tied" if flag == ["--no-tied"] else flag[0]  # the option, by its dest
+    assert captured.err.strip() == (
+        f"grukit {command}: error: {named} set(s) training; predict uses the saved model's "
+        f"settings{' and one --data file' if command == 'recommend' else ''}, so drop it.")
+    assert os.listdir(tmp_path) == []
+
+
+def test_predict_args_counts_only_none_as_not_given():
+    from argparse import Namespace
+
+    from grukit._runs import predict_args
+
+    for value in (0, 0.0, False, "", True, 3):
+        with pytest.raises(UsageError, match="^--seed set"):
+            predict_args(Namespace(seed=value, model="m"), ("seed",), "x")
+    predict_args(Namespace(seed=None, model="m"), ("seed",), "x")
+
+
+@pytest.mark.parametrize("command", ["forecast", "classify", "clinical", "speech",
+                                     "recommend"])
+def test_training_flags_default_to_not_given(command):
+    """predict_args reads None as 'not given': a training flag's default must be None (a
+    store_true flag's False would read as given)."""
+    import argparse
+    import importlib
+
+    sub = next(a for a in cli.build_parser()._actions
+               if isinstance(a, argparse._SubParsersAction)).choices[command]
+    defaults = {a.dest: a.default for a in sub._actions}
+    train_only = importlib.import_module(f"grukit.tasks.{command}.cli").TRAIN_ONLY
+    assert {d: defaults[d] for d in train_only if defaults[d] is not None} == {}

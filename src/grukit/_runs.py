@@ -43,9 +43,12 @@ def training_model(name: str | None, models, command: str, default: str = "gru")
 
 def predict_args(args, train_only, command: str, also: str = "") -> None:
     """``grukit COMMAND predict``: no training flag given (``train_only``: argparse dests) and
-    a saved model named with --model. ``also`` names what else predict uses, for the hint."""
-    given = [f"--{n.replace('_', '-')}" for n in train_only
-             if getattr(args, n) not in (None, False)]
+    a saved model named with --model. ``also`` names what else predict uses, for the hint.
+
+    A flag is given when its value is not None, whatever the value (``--seed 0``,
+    ``--learning-rate 0``, ``--no-tied``: 0 and False are given values), so each of
+    ``train_only`` must default to None (a ``store_true`` flag: ``default=None``)."""
+    given = [f"--{n.replace('_', '-')}" for n in train_only if getattr(args, n) is not None]
     if given:
         raise UsageError(f"{', '.join(given)} set(s) training; predict uses the saved model's "
                          f"settings{also}, so drop {'it' if len(given) == 1 else 'them'}.")

@@ -63,7 +63,7 @@ def add_parser(sub) -> None:
                                     "predictions.csv; printed when not given)")
     p.add_argument("--save", help="folder to save the trained model in (with --folds K, a "
                                   "model trained on all rows after the cross-validation)")
-    p.add_argument("--resume", action="store_true",
+    p.add_argument("--resume", action="store_true", default=None,
                    help="with --folds and --output: skip the folds already in OUTPUT/folds/")
     p.set_defaults(func=run)
 

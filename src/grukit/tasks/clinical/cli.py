@@ -67,16 +67,16 @@ def add_parser(sub) -> None:
     p.add_argument("--seed", type=int, help="seed of the folds and training (default 0)")
     p.add_argument("--bootstrap", type=int, help="resamples of the 95%% intervals (default "
                                                  "1000)")
-    p.add_argument("--shared-masks", action="store_true",
+    p.add_argument("--shared-masks", action="store_true", default=None,
                    help="one input and one recurrent dropout mask shared by a layer's gates "
                         "(default: one per gate, as Che et al.'s Keras layer)")
-    p.add_argument("--no-baselines", action="store_true",
+    p.add_argument("--no-baselines", action="store_true", default=None,
                    help="skip logistic regression and gradient boosting")
     p.add_argument("--output", help="folder for metrics.json, calibration.png, "
                                     "risk_over_time.png, report.html and folds/ (predict: "
                                     "predictions.csv)")
     p.add_argument("--save", help="folder to save a model trained on all labelled stays")
-    p.add_argument("--resume", action="store_true",
+    p.add_argument("--resume", action="store_true", default=None,
                    help="with --output: skip the folds already in OUTPUT/folds/")
     p.set_defaults(func=run)
 

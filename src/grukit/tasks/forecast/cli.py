@@ -50,9 +50,9 @@ def add_parsers(sub) -> None:
     p.add_argument("--output", help="directory for metrics.json, forecast.csv, forecast.png "
                                     "(predict: forecast.csv; printed when not given)")
     p.add_argument("--save", help="folder to save the model trained on the whole series in")
-    p.add_argument("--resume", action="store_true",
+    p.add_argument("--resume", action="store_true", default=None,
                    help="with --output: skip the backtest folds already in OUTPUT/folds/")
-    p.add_argument("--hybrid", action="store_true",
+    p.add_argument("--hybrid", action="store_true", default=None,
                    help="ES-GRU: exponential smoothing normalises, the network corrects it")
     p.add_argument("--ensemble", type=int, help="networks (seeds) whose median forecasts "
                                                 "(default 1)")

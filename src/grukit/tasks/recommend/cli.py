@@ -69,7 +69,7 @@ def add_parser(sub) -> None:
     p.add_argument("--output", help="folder for metrics.json (predict: recommendations.csv; "
                                     "printed when not given)")
     p.add_argument("--save", help="folder to save the trained GRU4Rec in")
-    p.add_argument("--resume", action="store_true",
+    p.add_argument("--resume", action="store_true", default=None,
                    help="with --output: skip the models whose results are already in "
                         "OUTPUT/metrics.json")
     p.set_defaults(func=run)

@@ -83,7 +83,7 @@ def add_parser(sub) -> None:
                                   "--split speaker: a model trained afterwards on every "
                                   "recording, which evaluate and stream then refuse to "
                                   "score on that folder (it has heard every file)")
-    p.add_argument("--resume", action="store_true",
+    p.add_argument("--resume", action="store_true", default=None,
                    help="with --output: skip the seeds or speakers already finished")
     p.add_argument("--threads", type=int, help="torch threads (default: torch's)")
     p.set_defaults(func=run)
