@@ -12,10 +12,6 @@ from grukit.models import Sequential
 
 X = torch.randn(2, 5, 3, generator=torch.Generator().manual_seed(0))
 
-FIX = ("export/pt2.py _trace_backends swaps a module with Keras activations to the fused "
-       "'cpu' backend, which refuses them ('backend=cpu computes tanh and sigmoid only')")
-
-
 def _modules():
     torch.manual_seed(0)
     seq = Sequential([LSTM(4, activation="relu", input_shape=(5, 3)), Dense(1)])
@@ -24,7 +20,6 @@ def _modules():
             gnn.LSTM(3, 4, batch_first=True, recurrent_activation="hard_sigmoid"), seq]
 
 
-@pytest.mark.xfail(strict=True, reason=FIX)
 def test_static_program_computes_the_activation(tmp_path):
     for k, m in enumerate(_modules()):
         to_pt2(m, tmp_path / f"{k}.pt2", X, dynamic=False)
@@ -34,7 +29,6 @@ def test_static_program_computes_the_activation(tmp_path):
         torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-6)
 
 
-@pytest.mark.xfail(strict=True, reason=FIX)
 def test_dynamic_program_is_refused_naming_the_activation(tmp_path):
     for k, m in enumerate(_modules()):
         with pytest.raises(ValueError, match=r"to_pt2: .*activation"):

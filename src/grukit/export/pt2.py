@@ -117,7 +117,11 @@ def _trace_backends(model: nn.Module, dynamic: bool) -> list[tuple[nn.Module, st
             continue
         w = m.weight_ih_l0  # (read through __getattr__: an int8 copy's dequantized weights)
         cls, why = type(m).__name__, ""
-        if m.spec.name in CUSTOM_OP_CELLS:
+        acts = getattr(m, "_activations", {})
+        if acts:  # Keras' activations: the reference loop computes them, not the fused op
+            why = ", ".join(f"{k}={v!r}" for k, v in acts.items()) + \
+                " runs on the reference loop, which unrolls over the time steps"
+        elif m.spec.name in CUSTOM_OP_CELLS:
             if getattr(m, "proj_size", 0):
                 why = f"proj_size={m.proj_size}: the fused LSTM kernel has no projection"
             elif w.dtype not in (torch.float32, torch.float64):
