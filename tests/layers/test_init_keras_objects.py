@@ -42,3 +42,14 @@ def test_any_integer_seed_draws():
     np.testing.assert_array_equal(I.GlorotUniform(seed=-1)((3, 4)),
                                   I.GlorotUniform(seed=2**64 - 1)((3, 4)))
     assert I.GlorotUniform(seed=2**64 + 5).get_config() == {"seed": 2**64 + 5}
+
+
+def test_an_initializer_class_is_taken_as_keras_takes_it():
+    # Keras instantiates a class given as the initializer: Dense(3, kernel_initializer=HeNormal)
+    for cls in (I.HeNormal, keras.initializers.HeNormal, keras.initializers.Orthogonal):
+        g = Sequential([SimpleRNN(4, kernel_initializer=cls, recurrent_initializer=cls,
+                                  input_shape=(3, 2))])
+        g.build()
+        assert type(g.layers[0].initializers["kernel_initializer"]).__name__ == cls.__name__
+    with pytest.raises(ValueError, match="is no initializer"):
+        SimpleRNN(4, kernel_initializer=dict)

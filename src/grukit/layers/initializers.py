@@ -313,6 +313,16 @@ def get(value, what: str):
     ``f(shape, dtype=None)``."""
     if isinstance(value, Initializer) or (isinstance(value, str) and value == TORCH):
         return value
+    if isinstance(value, type):  # a class, which Keras makes with its defaults: HeNormal
+        try:
+            made = value()
+        except TypeError:
+            made = None
+        if not callable(made):  # an initializer object is called with the shape
+            raise ValueError(f"{what}: {value.__name__} is no initializer; give a name such as "
+                             f"'glorot_uniform', an object from grukit.layers.initializers, or "
+                             f"a function f(shape, dtype=None).")
+        return get(made, what)
     if isinstance(value, str):
         if value in NAMES:
             return NAMES[value]()
