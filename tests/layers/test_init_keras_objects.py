@@ -53,3 +53,16 @@ def test_an_initializer_class_is_taken_as_keras_takes_it():
         assert type(g.layers[0].initializers["kernel_initializer"]).__name__ == cls.__name__
     with pytest.raises(ValueError, match="is no initializer"):
         SimpleRNN(4, kernel_initializer=dict)
+
+
+def test_variance_scaling_normal_is_keras_truncated_normal():
+    # Keras reads distribution="normal" as "truncated_normal" (and any case of the name)
+    for given in ("normal", "Normal", "TRUNCATED_NORMAL"):
+        ours = I.get({"class_name": "VarianceScaling",
+                      "config": {"scale": 2.0, "distribution": given}}, "t")
+        theirs = keras.initializers.VarianceScaling(scale=2.0, distribution=given)
+        assert ours.get_config()["distribution"] == theirs.get_config()["distribution"]
+    a = I.VarianceScaling(2.0, distribution="normal", seed=0)((64, 64))
+    assert np.abs(a).max() <= 2 * np.sqrt(2.0 / 64) / 0.87962566103423978 + 1e-12  # cut at 2σ
+    assert abs(a.std() - np.sqrt(2.0 / 64)) < 0.05 * np.sqrt(2.0 / 64)
+    assert I.VarianceScaling(distribution="Uniform").distribution == "uniform"

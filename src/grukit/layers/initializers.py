@@ -13,8 +13,8 @@ layout (a Dense kernel (in, out); a recurrent kernel (in, G·H), its recurrent k
     TruncatedNormal(mean=0, stddev=0.05)          N(mean, stddev²) cut at ±2 stddev
     VarianceScaling(scale, mode, distribution):   s = scale / max(1, n), n = fan_in,
         fan_out or (fan_in + fan_out) / 2 by mode; "truncated_normal": stddev √s / 0.8796
-        (the stddev of a unit normal cut at ±2), "untruncated_normal": √s, "uniform":
-        U(±√(3s))
+        (the stddev of a unit normal cut at ±2; "normal" names it too, as in Keras),
+        "untruncated_normal": √s, "uniform": U(±√(3s))
     GlorotUniform / GlorotNormal = VarianceScaling(1, "fan_avg", uniform / truncated)
     HeUniform / HeNormal = VarianceScaling(2, "fan_in", ...);  LecunUniform / LecunNormal
         = VarianceScaling(1, "fan_in", ...)
@@ -181,7 +181,9 @@ class VarianceScaling(Initializer):
         self.scale = _finite(scale, "VarianceScaling: scale", positive=True)
         if mode not in MODES:
             raise ValueError(f"VarianceScaling: mode must be one of {MODES}; got {mode!r}.")
-        distribution = "untruncated_normal" if distribution == "normal" else distribution
+        # Keras' reading: any case, and "normal" the truncated normal
+        distribution = distribution.lower() if isinstance(distribution, str) else distribution
+        distribution = "truncated_normal" if distribution == "normal" else distribution
         if distribution not in DISTRIBUTIONS:
             raise ValueError(f"VarianceScaling: distribution must be one of {DISTRIBUTIONS}; "
                              f"got {distribution!r}.")
