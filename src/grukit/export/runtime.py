@@ -210,7 +210,15 @@ class Predictor:
             if not np.isfinite(a).all():  # onnxruntime's GRU would give finite output
                 raise ValueError(f"sequence {i} contains NaN/Inf; impute or drop those "
                                  f"values.")
-            out.append(((a - mean) / std).astype(np.float32))
+            z = (a - mean) / std  # (T_i, C), float64
+            big = np.abs(z).max()
+            if not big <= np.finfo(np.float32).max:  # inf in float32: meaningless output
+                raise ValueError(f"sequence {i}, standardised with the training data's mean "
+                                 f"and std, reaches {big:.3g}, beyond float32's range: its "
+                                 f"values lie far outside those the model was trained on "
+                                 f"(another unit or scale?); give them on the training "
+                                 f"data's scale.")
+            out.append(z.astype(np.float32))
         return out
 
     # -- speech --------------------------------------------------------------------------

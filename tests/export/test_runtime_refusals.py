@@ -1,0 +1,53 @@
+"""grukit.export.runtime.Predictor refuses what the estimators refuse, in one sentence, where
+it gave a meaningless result or failed deep inside a library: sequences that leave float32's
+range once standardised, texts that are not valid Unicode, a session given as a set."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+import torch
+
+pytest.importorskip("onnx")
+pytest.importorskip("onnxruntime")
+
+from grukit.export.runtime import Predictor  # noqa: E402
+from grukit.tasks.export import export  # noqa: E402
+
+
+def _sentence(e: pytest.ExceptionInfo) -> str:
+    msg = str(e.value)
+    assert "\n" not in msg and msg.endswith("."), msg
+    return msg
+
+
+def test_sequences_beyond_float32_once_standardised_are_refused_naming_them(tmp_path):
+    """Training std ~1e-3 and values ~1e37: standardised, they passed float32's range, the
+    cast warned 'overflow encountered in cast' and onnxruntime gave finite probabilities of
+    nothing; the estimator refuses such a sequence, naming it."""
+    from grukit.tasks.classify import SequenceClassifier
+
+    rng = np.random.default_rng(0)
+    seqs = [rng.normal(scale=1e-3, size=(int(n), 2)) + 1e-3 * (i % 2)
+            for i, n in enumerate(rng.integers(3, 8, 16))]
+    torch.manual_seed(0)
+    clf = SequenceClassifier(hidden=4, epochs=1, validation_split=0).fit(
+        seqs, [i % 2 for i in range(16)])
+    export(clf, tmp_path / "seq.onnx")
+    p = Predictor(tmp_path / "seq.onnx")
+    huge = np.full((4, 2), 1e37)
+    with pytest.raises(ValueError, match="sequence 1, standardised"):
+        clf.predict([seqs[0], huge])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the overflow warning was all that was said
+        with pytest.raises(ValueError) as e:
+            p.predict_proba([seqs[0], huge])
+    msg = _sentence(e)
+    assert msg.startswith("sequence 1, standardised with the training data's mean and std, "
+                          "reaches ") and "beyond float32's range" in msg
+    # values on the training scale, and large ones still within range, predict as before
+    ok = [seqs[0], np.full((3, 2), 1e30)]
+    np.testing.assert_allclose(p.predict_proba(ok), clf.predict_proba(ok), atol=1e-5)
+
