@@ -51,3 +51,28 @@ def test_sequences_beyond_float32_once_standardised_are_refused_naming_them(tmp_
     ok = [seqs[0], np.full((3, 2), 1e30)]
     np.testing.assert_allclose(p.predict_proba(ok), clf.predict_proba(ok), atol=1e-5)
 
+
+def test_a_text_with_a_lone_surrogate_is_refused_naming_the_text_and_character(tmp_path):
+    """A lone surrogate (bytes decoded with errors='surrogateescape') failed inside the
+    tokenizers library with 'TextEncodeInput must be Union[...]'; the estimator refuses it in
+    one sentence naming the text and the character."""
+    from grukit.tasks.classify import TextClassifier
+
+    texts = ["good phone", "great sound", "bad battery", "awful screen"] * 4
+    torch.manual_seed(0)
+    clf = TextClassifier(embed_dim=4, hidden=4, epochs=1, vocab_size=40,
+                         validation_split=0).fit(texts, ["pos", "pos", "neg", "neg"] * 4)
+    export(clf, tmp_path / "txt.onnx")
+    p = Predictor(tmp_path / "txt.onnx")
+    bad = ["good phone", "bad \ud800 text"]
+    with pytest.raises(ValueError) as want:
+        clf.predict(bad)
+    for call in (p.tokenize, p.predict_proba, p.predict):
+        with pytest.raises(ValueError) as e:
+            call(bad)
+        assert _sentence(e) == str(want.value)
+        assert _sentence(e).startswith("text 1 holds '\\ud800' at position 4, a lone "
+                                       "surrogate")
+    ok = ["good phone", "bad \u00e9 text"]  # other non-ASCII text is read as before
+    np.testing.assert_allclose(p.predict_proba(ok), clf.predict_proba(ok), atol=1e-5)
+

@@ -174,8 +174,17 @@ class Predictor:
                 raise ValueError(f"cannot read the tokenizer {name!r} ({err}); copy it again "
                                  f"from the export.") from None
         cut = self.manifest["max_len"]
+        texts = [str(t) for t in texts]
+        for i, t in enumerate(texts):
+            try:  # the tokenizer (Rust) takes valid Unicode only
+                t.encode("utf-8")
+            except UnicodeEncodeError as err:
+                raise ValueError(f"text {i} holds {t[err.start]!r} at position {err.start}, a "
+                                 f"lone surrogate that is not valid Unicode (bytes decoded with "
+                                 f"errors='surrogateescape'?); decode the text with its "
+                                 f"encoding, or drop that character.") from None
         out = []
-        for enc in self._tokenizer.encode_batch([str(t) for t in texts]):
+        for enc in self._tokenizer.encode_batch(texts):
             ids = np.asarray(enc.ids[:cut], np.int64)
             ids[ids == 0] = 1  # (T_i,); the text "[PAD]" is the unknown token, as in training
             out.append(ids if len(ids) else np.array([1], np.int64))
