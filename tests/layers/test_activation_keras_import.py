@@ -16,9 +16,6 @@ def myact(x):
     return keras.ops.tanh(x) * 2
 
 
-@pytest.mark.xfail(strict=True, reason="models/keras_import.py _recurrent and _activation test "
-                   "'value in ELEMENTWISE / ACTIVATIONS' on Keras' dict of a custom function: "
-                   "TypeError unhashable type: 'dict'")
 @pytest.mark.parametrize("make", [lambda: keras.layers.GRU(3, activation=myact),
                                   lambda: keras.layers.LSTM(3, recurrent_activation=myact),
                                   lambda: keras.layers.Dense(2, activation=myact)],

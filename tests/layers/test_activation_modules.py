@@ -11,8 +11,6 @@ from grukit import nn as gnn
 X = torch.randn(2, 5, 3, generator=torch.Generator().manual_seed(0))
 
 
-@pytest.mark.xfail(strict=True, reason="nn/_base.py set_activations fixes module._activations "
-                   "at construction; the op reads _activations, not the attributes")
 @pytest.mark.parametrize("cls", [gnn.GRU, gnn.LSTM])
 def test_activation_set_after_construction_is_computed(cls):
     torch.manual_seed(0)

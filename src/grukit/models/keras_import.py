@@ -173,8 +173,19 @@ def _constraints(layer, where: str) -> None:
                       UserWarning, stacklevel=3)
 
 
+def _named(act):
+    """Keras' config of an activation: its name, or for a function of the user's (a dict in
+    Keras' config) the function's registered name, which no table here holds."""
+    if isinstance(act, dict):
+        cfg = act.get("config")
+        return f"{(cfg if isinstance(cfg, str) else act.get('class_name', 'a custom function'))}"\
+            f" (a function of your own)"
+    return act
+
+
 def _activation(act, where: str):
     """Keras' activation name as grukit's (None for linear), or a refusal naming it."""
+    act = _named(act)
     if act not in gl.core.ACTIVATIONS:
         raise ValueError(f"{where}: activation {act!r} has no grukit form; grukit takes "
                          f"{', '.join(k for k in gl.core.ACTIVATIONS if k)}.")
@@ -182,7 +193,7 @@ def _activation(act, where: str):
 
 
 def _recurrent(kind: str, cfg: dict, where: str):
-    act, rec = cfg.get("activation"), cfg.get("recurrent_activation", "sigmoid")
+    act, rec = _named(cfg.get("activation")), _named(cfg.get("recurrent_activation", "sigmoid"))
     if kind == "SimpleRNN":
         if act not in ("tanh", "relu"):
             raise ValueError(f"{where}: activation {act!r}; grukit's SimpleRNN takes tanh or "

@@ -53,18 +53,37 @@ def check_backend(spec: CellSpec, backend: object, what: str) -> str:
     return backend
 
 
-def set_activations(module, activation: str, recurrent_activation: str) -> None:
-    """Keras' ``activation`` / ``recurrent_activation`` on a GRU or LSTM module, checked;
-    ``module._activations`` holds the ones that differ from tanh and σ (what the op takes)."""
-    from ..ops import activations
+class KerasActivations:
+    """Keras' ``activation`` / ``recurrent_activation`` of a GRU or LSTM module, checked
+    when set (at construction or later); ``_activations`` holds those that differ from tanh
+    and σ, which is what the op is given."""
 
-    cls = type(module).__name__
-    module.activation = activations.check(activation, f"{cls}: activation")
-    module.recurrent_activation = activations.check(recurrent_activation,
-                                                    f"{cls}: recurrent_activation")
-    standard = (module.activation, module.recurrent_activation) == ("tanh", "sigmoid")
-    module._activations = {} if standard else {
-        "activation": module.activation, "recurrent_activation": module.recurrent_activation}
+    @property
+    def activation(self) -> str | None:
+        return self._activation
+
+    @activation.setter
+    def activation(self, value) -> None:
+        from ..ops import activations
+
+        self._activation = activations.check(value, f"{type(self).__name__}: activation")
+
+    @property
+    def recurrent_activation(self) -> str | None:
+        return self._recurrent_activation
+
+    @recurrent_activation.setter
+    def recurrent_activation(self, value) -> None:
+        from ..ops import activations
+
+        self._recurrent_activation = activations.check(
+            value, f"{type(self).__name__}: recurrent_activation")
+
+    @property
+    def _activations(self) -> dict:
+        pair = (self._activation, self._recurrent_activation)
+        return {} if pair == ("tanh", "sigmoid") else {
+            "activation": pair[0], "recurrent_activation": pair[1]}
 
 
 def activations_repr(module) -> str:

@@ -5,10 +5,10 @@ from __future__ import annotations
 from torch import Tensor
 
 from .. import cells, ops
-from ._base import RecurrentBase, State, activations_repr, check_flag, set_activations
+from ._base import KerasActivations, RecurrentBase, State, activations_repr, check_flag
 
 
-class GRU(RecurrentBase):
+class GRU(KerasActivations, RecurrentBase):
     r"""Multi-layer gated recurrent unit, a drop-in for ``torch.nn.GRU``.
 
     For each step, with gate order r, z, n (the layout of ``torch.nn.GRU`` and cuDNN)::
@@ -67,7 +67,7 @@ class GRU(RecurrentBase):
     def __init__(self, *args, reset_after: bool = True, activation: str = "tanh",
                  recurrent_activation: str = "sigmoid", **kwargs):
         self.reset_after = check_flag(reset_after, "reset_after", "GRU")
-        set_activations(self, activation, recurrent_activation)
+        self.activation, self.recurrent_activation = activation, recurrent_activation
         super().__init__(*args, **kwargs)
 
     def extra_repr(self) -> str:

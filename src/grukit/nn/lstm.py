@@ -5,10 +5,10 @@ from __future__ import annotations
 from torch import Tensor
 
 from .. import cells, ops
-from ._base import RecurrentBase, State, activations_repr, set_activations
+from ._base import KerasActivations, RecurrentBase, State, activations_repr
 
 
-class LSTM(RecurrentBase):
+class LSTM(KerasActivations, RecurrentBase):
     r"""Multi-layer long short-term memory, a drop-in for ``torch.nn.LSTM``.
 
     Gate order i, f, g, o (torch layout)::
@@ -57,7 +57,7 @@ class LSTM(RecurrentBase):
     def __init__(self, *args, forget_bias: float | None = None, activation: str = "tanh",
                  recurrent_activation: str = "sigmoid", **kwargs):
         self.forget_bias = forget_bias
-        set_activations(self, activation, recurrent_activation)
+        self.activation, self.recurrent_activation = activation, recurrent_activation
         super().__init__(*args, **kwargs)
 
     def extra_repr(self) -> str:
