@@ -76,3 +76,34 @@ def test_a_text_with_a_lone_surrogate_is_refused_naming_the_text_and_character(t
     ok = ["good phone", "bad \u00e9 text"]  # other non-ASCII text is read as before
     np.testing.assert_allclose(p.predict_proba(ok), clf.predict_proba(ok), atol=1e-5)
 
+
+def test_recommend_refuses_a_set_and_takes_a_numpy_integer_k(tmp_path):
+    """A set (or a dict) has no order, yet its own order was taken as the session's events,
+    as the estimator refuses it; k=np.int64(5), which the estimator takes, was refused."""
+    import pandas as pd
+
+    from grukit.tasks.recommend import GRU4Rec
+
+    rng = np.random.default_rng(0)
+    rows = [(s, int(i), t) for s in range(24)
+            for t, i in enumerate(rng.integers(0, 8, rng.integers(2, 5)))]
+    torch.manual_seed(0)
+    m = GRU4Rec(hidden=3, epochs=1, n_sample=0, batch_size=4).fit(
+        pd.DataFrame(rows, columns=["session", "item", "time"]))
+    export(m, tmp_path / "rec.onnx")
+    p = Predictor(tmp_path / "rec.onnx")
+    for unordered in ({3, 1, 5}, frozenset({3, 1}), {3: "a", 1: "b"}):
+        with pytest.raises(TypeError) as want:
+            m.recommend(unordered)
+        for call in (p.scores, p.recommend, p.predict):
+            with pytest.raises(TypeError) as e:
+                call(unordered)
+            assert _sentence(e) == str(want.value), (call, unordered)
+    for k in (np.int64(5), np.int32(5), np.uint8(5)):
+        assert p.recommend([3, 1], k=k) == m.recommend([3, 1], k=k) == \
+            p.recommend([3, 1], k=5)
+    assert p.predict((i for i in [3, 1]), k=np.int64(2)) == m.recommend([3, 1], k=2)
+    for bad in (np.bool_(True), True, 5.0, np.float64(5.0), 0, 9):
+        with pytest.raises(ValueError) as e:
+            p.recommend([3, 1], k=bad)
+        assert "k must be a whole number between 1 and 8" in _sentence(e), bad

@@ -27,6 +27,7 @@ import json
 import os
 import re
 import warnings
+from collections.abc import Mapping, Set
 
 import numpy as np
 
@@ -425,6 +426,10 @@ class Predictor:
             raise TypeError(f"session_items must be a list of item ids, oldest first; got "
                             f"{type(session_items).__name__} {session_items!r} (wrap a single "
                             f"item in a list).")
+        if isinstance(session_items, (Set, Mapping)):  # a set has no order of events
+            raise TypeError(f"session_items must be a list of item ids, oldest first; got a "
+                            f"{type(session_items).__name__}, which keeps no order of events "
+                            f"(give a list).")
         seq = [self.item_index(v) for v in session_items]
         if not seq:
             raise ValueError("session_items is empty; a recommendation needs one item or "
@@ -441,9 +446,11 @@ class Predictor:
         self._serves(("GRU4Rec",), "recommend")
         scores = self.scores(session_items)
         k = min(20, len(scores)) if k is None else k
-        if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= len(scores):
+        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) \
+                or not 1 <= k <= len(scores):  # np.integer: np.int64(5) and the like
             raise ValueError(f"k must be a whole number between 1 and {len(scores)}; got "
                              f"{k!r}.")
+        k = int(k)
         top = np.argsort(-scores, kind="stable")[:k]
         ids = [self.item_ids[i] for i in top]
         return list(zip(ids, scores[top].tolist(), strict=True)) if return_scores else ids
