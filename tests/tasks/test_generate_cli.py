@@ -104,9 +104,11 @@ def test_ctrl_c_before_the_first_checkpoint_does_not_offer_resume(tmp_path, monk
                                               "saw in training: '€'"),
     (["--length", "0"], "--length must be 1 or more; got 0."),
     (["--hidden", "8"], "--hidden set(s) training; sample uses the saved model's settings"),
+    (["--lr", "0"], "--lr set(s) training; sample uses the saved model's settings"),
     (["--prompt", "ROMEO", "--temperature", "-1"], "temperature must be a finite number ≥ 0"),
     (["--prompt", "ROMEO", "--top-p", "1.5"], "top_p must be a number in (0, 1]"),
-], ids=["out-of-vocabulary", "length-0", "training-flag", "temperature", "top-p"])
+], ids=["out-of-vocabulary", "length-0", "training-flag", "training-flag-zero", "temperature",
+        "top-p"])
 def test_bad_sampling_input_is_one_line_with_status_2(saved, capsys, args, message):
     assert main(["generate", "--model", str(saved / "model"), *args]) == 2
     out, err = capsys.readouterr()

@@ -68,7 +68,8 @@ def add_parser(sub) -> None:
     p.add_argument("--save", help="train: the folder to save the model to")
     p.add_argument("--output", help="train: a folder for metrics.json, a checkpoint and a "
                                     "sample")
-    p.add_argument("--resume", action="store_true", help="continue the run in --output")
+    p.add_argument("--resume", action="store_true", default=None,
+                   help="continue the run in --output")
     # sampling flags default to None so that train and evaluate can tell they were given
     p.add_argument("--prompt", help="sample: the text to continue (default: none, the text "
                                     "starts after a newline)")
@@ -91,8 +92,8 @@ def run(args) -> int:
                          f"{args.action}; drop {'it' if len(given) == 1 else 'them'}.")
     if args.action == "train":
         return _train(args)
-    given = [f"--{n.replace('_', '-')}" for n in TRAIN_ONLY if getattr(args, n) not in
-             (None, False)]
+    # given whatever its value (--seq-len 0, --lr 0): only None is "not given"
+    given = [f"--{n.replace('_', '-')}" for n in TRAIN_ONLY if getattr(args, n) is not None]
     if given:
         raise UsageError(f"{', '.join(given)} set(s) training; {args.action} uses the saved "
                          f"model's settings, so drop {'it' if len(given) == 1 else 'them'}.")

@@ -65,8 +65,8 @@ def add_parser(sub) -> None:
     p.add_argument("--label-smoothing", type=float, help="default 0.1")
     p.add_argument("--tokenizer", choices=("bpe", "unigram"), help="default bpe")
     p.add_argument("--vocab-size", type=int, help="sub-words a language (default 8000)")
-    p.add_argument("--joint-vocab", action="store_true", help="one vocabulary and embedding "
-                                                             "for both languages")
+    p.add_argument("--joint-vocab", action="store_true", default=None,
+                   help="one vocabulary and embedding for both languages")
     p.add_argument("--max-len", type=int, help="tokens a side (default 100)")
     p.add_argument("--max-chars", type=int, help="train: pairs with a longer line are left "
                                                  "out (default 1000)")
@@ -85,7 +85,8 @@ def add_parser(sub) -> None:
     p.add_argument("--save", help="train: the folder to save the model to")
     p.add_argument("--output", help="train/evaluate: a folder for metrics.json (train: and a "
                                     "checkpoint for --resume)")
-    p.add_argument("--resume", action="store_true", help="train: continue the run in --output")
+    p.add_argument("--resume", action="store_true", default=None,
+                   help="train: continue the run in --output")
     p.set_defaults(func=run)
 
 
@@ -105,8 +106,8 @@ def _run(args) -> int:
     if args.action == "train":
         return _train(args)
     given = [f"--{n.replace('_', '-')}" for n in TRAIN_ONLY
-             if getattr(args, n) not in (None, False) and not (args.action == "evaluate"
-                                                               and n == "tgt")]
+             if getattr(args, n) is not None and not (args.action == "evaluate"
+                                                      and n == "tgt")]
     if given:
         raise UsageError(f"{', '.join(given)} set(s) training; {args.action} uses the saved "
                          f"model's settings, so drop {'it' if len(given) == 1 else 'them'}.")
@@ -127,7 +128,8 @@ def _run(args) -> int:
 
 
 def _settings(args) -> dict:
-    out = {k: getattr(args, k) for k in SETTINGS if getattr(args, k) not in (None, False)}
+    # a value given is kept whatever it is (--dropout 0 is dropout 0, not the default)
+    out = {k: getattr(args, k) for k in SETTINGS if getattr(args, k) is not None}
     if args.minutes is not None:
         if not 0 < args.minutes < float("inf"):
             raise UsageError(f"--minutes must be a number above 0; got {args.minutes}.")
