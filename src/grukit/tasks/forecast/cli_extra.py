@@ -167,7 +167,7 @@ def run_sliding(args, model, series, season: int, covariates, out) -> int:
     then saves the model refitted on the whole series (as the rolling protocol does)."""
     from .sliding import sliding
 
-    given = [flag for flag, key in ROLLING_ONLY if getattr(args, key, None) not in (None, False)]
+    given = [flag for flag, key in ROLLING_ONLY if getattr(args, key, None) is not None]
     if given:
         raise UsageError(f"--protocol sliding fits once on the first 70 % of the series and "
                          f"scores every window of its last 20 %; {', '.join(given)} belong(s) "
