@@ -116,9 +116,11 @@ def _keras_layer_spec(layer, backward: bool = False) -> CellSpec:
                              f"or 'relu'.") from None
     else:
         rec = getattr(cell.recurrent_activation, "__name__", str(cell.recurrent_activation))
-        if act != "tanh" or rec != "sigmoid":
-            raise ValueError(f"Keras {name} uses activation={act!r}, recurrent_activation="
-                             f"{rec!r}; only tanh/sigmoid map onto grukit's equations.")
+        for what, value in (("activation", act), ("recurrent_activation", rec)):
+            if value not in activations.ELEMENTWISE:
+                raise ValueError(f"Keras {name} uses {what}={value!r}, which grukit has no "
+                                 f"form for; it takes "
+                                 f"{', '.join(k for k in activations.ELEMENTWISE if k)}.")
     if layer.go_backwards and not backward:
         raise ValueError(f"Keras {name} has go_backwards=True; wrap it in Bidirectional or "
                          f"reverse the input yourself before converting.")
@@ -225,6 +227,9 @@ def _keras_config(layer, backward: bool = False) -> tuple[CellSpec, dict, int, b
     options = {k: _keras_value(getattr(cell, v)) for k, v in spec.keras_options.items()}
     options = {k: bool(v) if isinstance(spec.options[k], bool) else v
                for k, v in options.items()}
+    if spec.keras in ("GRU", "LSTM"):  # Keras' activations (grukit.nn's keyword options)
+        options |= {k: _keras_value(getattr(cell, k))
+                    for k in ("activation", "recurrent_activation")}
     return spec, options, int(cell.units), bool(cell.use_bias)
 
 

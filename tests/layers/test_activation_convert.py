@@ -17,9 +17,6 @@ from grukit.convert import from_keras, to_keras  # noqa: E402
 X = torch.randn(2, 5, 3, generator=torch.Generator().manual_seed(0))
 
 
-@pytest.mark.xfail(strict=True, reason="convert.py _keras_layer_spec refuses a GRU/LSTM whose "
-                   "activations are not tanh/sigmoid ('only tanh/sigmoid map onto grukit's "
-                   "equations'), and _keras_config/from_keras do not pass them to the module")
 @pytest.mark.parametrize("make", [
     lambda: gnn.GRU(3, 4, batch_first=True, activation="selu",
                     recurrent_activation="hard_sigmoid"),

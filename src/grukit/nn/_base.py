@@ -67,6 +67,7 @@ class KerasActivations:
         from ..ops import activations
 
         self._activation = activations.check(value, f"{type(self).__name__}: activation")
+        self._activation_changed()
 
     @property
     def recurrent_activation(self) -> str | None:
@@ -78,6 +79,15 @@ class KerasActivations:
 
         self._recurrent_activation = activations.check(
             value, f"{type(self).__name__}: recurrent_activation")
+        self._activation_changed()
+
+    def _activation_changed(self) -> None:
+        """Bump ``weight_ih_l0``'s version (an in-place no-op), so that a ``Stream`` over
+        this module, whose one-step kernels compute tanh and σ, sees the change."""
+        w = self.__dict__.get("_parameters", {}).get("weight_ih_l0")
+        if w is not None:
+            with torch.no_grad():
+                w.add_(0)
 
     @property
     def _activations(self) -> dict:

@@ -207,6 +207,8 @@ class Stream:
         vsum = self._probe()
         if vsum != self._vsum:
             m = self.module
+            # a GRU/LSTM's activation set since (its setter bumps weight_ih's version)
+            activations.standard(m, "Stream (the one-step kernels)")
             self._packed = self._kernel.pack([m.layer_params(layer, 0)
                                               for layer in range(m.num_layers)])
             self._vsum = vsum
