@@ -11,6 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ..ops.activations import name_of
 from .core import ACTIVATIONS, Layer, check_sequence, onnx_activation, positive_int, register
 
 PADDINGS = ("valid", "same", "causal")
@@ -46,6 +47,7 @@ class Conv1D(Layer):
         if data_format != "channels_last":
             raise ValueError("Conv1D: only data_format='channels_last' (batch, time, channels) "
                              "has a grukit form.")
+        activation = name_of(activation, ACTIVATIONS)  # keras.activations.relu -> "relu"
         if activation not in ACTIVATIONS:
             raise ValueError(f"Conv1D: unknown activation {activation!r}; choose one of "
                              f"{', '.join(k for k in ACTIVATIONS if k)}.")

@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ..ops.activations import ELEMENTWISE
+from ..ops.activations import ELEMENTWISE, name_of
 
 # Keras 3's activations by name, with its constants (leaky_relu's slope 0.2, hard_sigmoid =
 # relu6(x + 3) / 6); each equals keras.activations.get(name) (tests/layers/test_activations.py)
@@ -268,6 +268,7 @@ class Dense(Layer):
                  **kwargs):
         super().__init__(**kwargs)
         units = positive_int(units, "Dense: units")
+        activation = name_of(activation, ACTIVATIONS)  # keras.activations.relu -> "relu"
         _activation(activation)
         self.units, self.activation, self.use_bias = units, activation, use_bias
 

@@ -105,9 +105,9 @@ class _Recurrent(Layer):
         self.use_bias = bool(use_bias)
         from ..ops import activations
 
-        self._activations = {k: activations.check(v, f"{cls}: {k}") for k, v in acts.items()
-                             if v != {"activation": "tanh",
-                                      "recurrent_activation": "sigmoid"}[k]}
+        named = {k: activations.check(v, f"{cls}: {k}") for k, v in acts.items()}
+        self._activations = {k: v for k, v in named.items()  # those other than tanh, σ
+                             if v != {"activation": "tanh", "recurrent_activation": "sigmoid"}[k]}
         units = positive_int(units, f"{cls}: units")
         dropout = check_rate(dropout, f"{cls}: dropout")
         recurrent_dropout = check_rate(recurrent_dropout, f"{cls}: recurrent_dropout")

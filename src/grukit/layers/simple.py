@@ -8,6 +8,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from ..ops.activations import name_of
 from .core import (
     ACTIVATIONS,
     Layer,
@@ -24,6 +25,7 @@ class Activation(Layer):
     """``Activation("relu")``: one of Dense's activations at every position; lengths pass."""
 
     def __init__(self, activation, **kwargs):
+        activation = name_of(activation, ACTIVATIONS)  # keras.activations.relu -> "relu"
         super().__init__(**kwargs)
         if activation not in ACTIVATIONS or activation is None:
             raise ValueError(f"Activation: unknown activation {activation!r}; choose one of "

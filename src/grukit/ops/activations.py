@@ -18,8 +18,29 @@ ELEMENTWISE = {
     "hard_sigmoid": lambda t: F.relu6(t + 3) / 6, "exponential": torch.exp}
 
 
+# torch's functions that, with their defaults, are Keras' activation of the same name
+# (torch's leaky_relu has slope 0.01, Keras' 0.2: not among them)
+_TORCH_AS_KERAS = {"relu", "tanh", "sigmoid", "elu", "selu", "gelu", "softplus", "softsign",
+                   "silu", "mish", "relu6"}
+
+
+def name_of(value, names=ELEMENTWISE):
+    """Keras' name of an activation given as Keras' own function
+    (``keras.activations.relu``) or a torch function that computes it
+    (``torch.relu``, ``F.elu``); any other value as it is (a name is checked elsewhere)."""
+    if callable(value) and not isinstance(value, str):
+        name = getattr(value, "__name__", None)
+        module = getattr(value, "__module__", None) or ""
+        if name in names and (module.startswith("keras") or (
+                module.startswith("torch") and name in _TORCH_AS_KERAS)):
+            return name
+    return value
+
+
 def check(name, what: str) -> str | None:
-    """``name`` if it is an activation of ``ELEMENTWISE``, else one sentence naming them."""
+    """``name`` (or Keras' or torch's function of it, ``name_of``) if it is an activation of
+    ``ELEMENTWISE``, else one sentence naming them."""
+    name = name_of(name)
     if not isinstance(name, (str, type(None))) or name not in ELEMENTWISE:
         raise ValueError(f"{what}: unknown activation {name!r}; choose one of "
                          f"{', '.join(sorted(k for k in ELEMENTWISE if k))}.")
