@@ -246,3 +246,22 @@ def test_cross_validation_results_are_written_before_the_model_for_save_trains(
     assert "interrupted after metrics.json; partial results in" in capsys.readouterr().err
     assert json.loads((out / "metrics.json").read_text())["folds"] == 2
     assert not (tmp_path / "m").exists() or not os.listdir(tmp_path / "m")
+
+
+def test_a_failure_after_training_keeps_the_model_saved_for_save(tmp_path, capsys,
+                                                                  monkeypatch):
+    """One split: the plot failing after training (a disk full, a broken font) used to lose
+    the trained model, which was saved last."""
+    from grukit.tasks.classify import plot
+
+    def broken(*a, **k):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(plot, "plot_confusion", broken)
+    data = _csv(tmp_path / "d.csv", _rows(40))
+    assert main(["classify", "--data", str(data), "--epochs", "1", "--hidden", "4",
+                 "--output", str(tmp_path / "run"), "--save", str(tmp_path / "m")]) != 0
+    assert "No space left on device" in capsys.readouterr().err
+    loaded = TextClassifier.load(str(tmp_path / "m"))
+    assert set(loaded.classes_) == {"neg", "pos"}
+    assert loaded.predict(["the good phone"]).shape == (1,)

@@ -206,6 +206,8 @@ def run_train(args: argparse.Namespace) -> int:
         print(protocol)
         take = clf._take
         history = clf.fit(take(inputs, tr), labels[tr]).history_
+        if args.save:  # before the scores and the plot: a failure there keeps the model
+            _save(clf, args.save, desc, n_train, folds)
         model_res = clf.evaluate(take(inputs, te), labels[te])
         model_res["epochs"] = len(history.epoch)
         base_pred = baseline.fit(take(inputs, tr), labels[tr]).predict(take(inputs, te))
@@ -220,17 +222,21 @@ def run_train(args: argparse.Namespace) -> int:
             _write(out, folds, model, desc, protocol, classes, model_res, baseline.name,
                    base_res, seconds)
         print(f"wrote metrics.json and confusion.png to {out}")
-    if args.save:
-        if folds > 1:  # after the results are written: a stop here loses none of them
-            print(f"training on all {len(labels)} rows for --save", flush=True)
-            clf.fit(inputs, labels)
-        if n_train is not None:  # predict scores on the set's test split: not when it trained
-            clf.trained_on_ = {"set": desc, "splits": ["train", "test"] if folds > 1
-                               else ["train"]}
-        clf.save(args.save)
-        print(f"saved the model to {args.save} (grukit classify predict --model {args.save} "
-              f"--data FILE)")
+    if args.save and folds > 1:  # after the results are written: a stop here loses none
+        print(f"training on all {len(labels)} rows for --save", flush=True)
+        clf.fit(inputs, labels)
+        _save(clf, args.save, desc, n_train, folds)
     return 0
+
+
+def _save(clf, folder: str, desc: str, n_train, folds: int) -> None:
+    """``clf`` saved in ``folder`` (--save), with the bundled set's splits it trained on."""
+    if n_train is not None:  # predict scores on the set's test split: not when it trained
+        clf.trained_on_ = {"set": desc, "splits": ["train", "test"] if folds > 1
+                           else ["train"]}
+    clf.save(folder)
+    print(f"saved the model to {folder} (grukit classify predict --model {folder} "
+          f"--data FILE)")
 
 
 def run_predict(args: argparse.Namespace) -> int:
