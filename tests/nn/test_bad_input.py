@@ -221,3 +221,20 @@ def test_reset_after_must_be_a_bool(cls, value):
 def test_reset_after_takes_booleans_of_any_kind(value):
     m = gnn.GRU(3, 4, reset_after=value)
     assert m.reset_after is False and not hasattr(m, "bias_hh_l0")
+
+
+# -- forget_bias ----------------------------------------------------------------------------
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), "1.0", True, False, [1.0]],
+                         ids=["nan", "inf", "text", "True", "False", "list"])
+def test_forget_bias_must_be_a_finite_number(value):
+    # NaN and Inf filled the forget gate's bias without a word; False set it to 0 (not
+    # torch's draw); text failed inside torch's item assignment
+    with pytest.raises(TypeError, match=r"LSTM: forget_bias must be a finite number \(1\.0 "
+                                        r"as Jozefowicz et al\. 2015\) or None"):
+        gnn.LSTM(3, 4, forget_bias=value)
+
+
+@pytest.mark.parametrize("value", [1, 1.0, np.float32(2.0), -0.5])
+def test_forget_bias_takes_numbers_of_any_kind(value):
+    m = gnn.LSTM(3, 4, forget_bias=value)
+    assert torch.all(m.bias_ih_l0[4:8] == float(value)) and m.forget_bias == float(value)

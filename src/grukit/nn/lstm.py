@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import math
+import numbers
+
 from torch import Tensor
 
 from .. import cells, ops
@@ -24,7 +27,8 @@ class LSTM(KerasActivations, RecurrentBase):
     Args:
         forget_bias (float | None): when given, the forget-gate slice of ``bias_ih`` is set
             to it and that of ``bias_hh`` to 0 at initialisation (Jozefowicz et al. 2015
-            recommend 1.0).
+            recommend 1.0); a finite number, not a bool (Keras' ``unit_forget_bias=True`` is
+            1.0). Nothing to set with ``bias=False``.
 
     Other Parameters:
         input_size (int): I, the features of each step.
@@ -56,7 +60,12 @@ class LSTM(KerasActivations, RecurrentBase):
 
     def __init__(self, *args, forget_bias: float | None = None, activation: str = "tanh",
                  recurrent_activation: str = "sigmoid", **kwargs):
-        self.forget_bias = forget_bias
+        if forget_bias is not None and (
+                isinstance(forget_bias, bool) or not isinstance(forget_bias, numbers.Real)
+                or not math.isfinite(forget_bias)):
+            raise TypeError(f"LSTM: forget_bias must be a finite number (1.0 as Jozefowicz et "
+                            f"al. 2015) or None; got {forget_bias!r}.")
+        self.forget_bias = None if forget_bias is None else float(forget_bias)
         self.activation, self.recurrent_activation = activation, recurrent_activation
         super().__init__(*args, **kwargs)
 
