@@ -397,3 +397,31 @@ def test_recommend_refuses_a_set_and_takes_a_numpy_integer_k(tmp_path):
         with pytest.raises(ValueError) as e:
             p.recommend([3, 1], k=bad)
         assert "k must be a whole number between 1 and 8" in _sentence(e), bad
+
+
+def test_step_of_no_session_gives_no_scores_and_a_nan_state_is_refused(tmp_path):
+    """A batch of 0 sessions aborted the Python process inside onnxruntime's GRU (an int64
+    empty array; an empty list was refused as not whole numbers), and a state holding NaN
+    scored every item NaN, so recommend ranked them by the order of the catalogue."""
+    import pandas as pd
+
+    from grukit.tasks.recommend import GRU4Rec
+
+    rng = np.random.default_rng(0)
+    rows = [(s, int(i), t) for s in range(24)
+            for t, i in enumerate(rng.integers(0, 5, rng.integers(2, 5)))]
+    torch.manual_seed(0)
+    m = GRU4Rec(hidden=3, epochs=1, n_sample=0, batch_size=4).fit(
+        pd.DataFrame(rows, columns=["session", "item", "time"]))
+    export(m, tmp_path / "rec.onnx")
+    p = Predictor(tmp_path / "rec.onnx")
+    for none in (np.array([], np.int64), []):
+        scores, h = p.step(none, p.initial_state(0))
+        assert scores.shape == (0, 5) and h.shape == (1, 0, 3)
+    h = p.initial_state(2)
+    h[0, 1, 2] = np.nan
+    with pytest.raises(ValueError) as e:
+        p.step([1, 2], h)
+    assert "state holds NaN or Inf" in _sentence(e)
+    scores, h = p.step([1, 2], p.initial_state(2))  # good input still served
+    assert scores.shape == (2, 5) and np.isfinite(scores).all()

@@ -401,9 +401,10 @@ class Predictor:
 
     def step(self, items, state: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """One event of each of B sessions: item indices (B,) and their states -> scores
-        (B, n_items) over every item, new states."""
+        (B, n_items) over every item, new states; B = 0 gives (0, n_items) and the state."""
         self._serves(("GRU4Rec",), "step")
         idx = np.asarray(items).reshape(-1)
+        idx = idx if idx.size else idx.astype(np.int64)  # [] is float64 to numpy
         n = len(self.item_ids)
         if idx.dtype.kind not in "iu" or len(idx) and not (0 <= idx.min() and idx.max() < n):
             # a float was truncated, and the graph's Gather reads -1 as the last item
@@ -415,6 +416,11 @@ class Predictor:
             raise ValueError(f"state must have shape {want} (layers, batch, hidden): "
                              f"initial_state({len(idx)}) for new sessions, or the state "
                              f"step returned; got {state.shape}.")
+        if not np.isfinite(state).all():  # every item would score NaN
+            raise ValueError("state holds NaN or Inf; start sessions from initial_state(B) "
+                             "and pass on the state step returned.")
+        if not len(idx):  # onnxruntime's GRU aborts the process on a batch of 0
+            return np.zeros((0, n), np.float32), state
         scores, h = self._run({"item": idx.astype(np.int64), "h0": state})
         return scores, h
 
