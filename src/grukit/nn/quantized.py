@@ -155,7 +155,9 @@ def _swap_linears(model: nn.Module) -> None:
 
 def quantize_int8(model: nn.Module, *, linear: str = "auto") -> nn.Module:
     """A copy of ``model`` with int8 weights (per-row scales) for CPU inference, in eval
-    mode; ``linear``: "auto", "torch" or "grukit" (see the module doc)."""
+    mode; ``linear``: "auto", "torch" or "grukit" (see the module doc). A model holding
+    torch.nn's GRU, LSTM, RNN or their cells is refused (their weights would stay float):
+    convert those with ``grukit.convert.from_torch`` first."""
     if not isinstance(model, nn.Module):
         raise TypeError(f"quantize_int8 takes a torch.nn.Module (a grukit.nn module or a "
                         f"Sequential); got {type(model).__name__}.")
@@ -167,6 +169,11 @@ def quantize_int8(model: nn.Module, *, linear: str = "auto") -> nn.Module:
         raise ValueError("quantize_int8: this torch has no dynamic quantization "
                          "(torch.ao.quantization.quantize_dynamic with a CPU engine); use "
                          "linear='grukit'.")
+    for m in model.modules():  # torch's own would come back float, as if quantized
+        if isinstance(m, nn.RNNBase | nn.RNNCellBase):
+            raise TypeError(f"quantize_int8: the model holds a torch.nn.{type(m).__name__}, "
+                            f"whose weights it cannot quantize; convert it with "
+                            f"grukit.convert.from_torch first.")
     if any(isinstance(m, Int8Recurrent | Int8Linear) for m in model.modules()):
         raise ValueError("quantize_int8: the model already has int8 weights; quantize the "
                          "float model.")
