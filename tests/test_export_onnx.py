@@ -594,3 +594,19 @@ def test_names_rename_inputs_and_outputs_and_bad_names_are_refused():
     assert "has no 'h0'" in _one_sentence(e)
     with pytest.raises(ValueError, match="distinct, non-empty strings"):
         build_onnx(m, names={"input": "output"})
+
+
+@pytest.mark.parametrize("variant", VARIANTS, ids=[v[0] for v in VARIANTS])
+def test_a_length_outside_zero_to_t_is_refused_by_the_graph_as_in_eager(variant):
+    """Eager refuses it and so did the ONNX operators, but a one-direction Scan (minGRU,
+    LayerNorm-GRU) took 9 as T and -1 as 0 and gave outputs."""
+    _, spec, options = variant
+    m = _module(spec, options, {})
+    sess = _session(build_onnx(m, lengths=True))
+    x, _, _ = _inputs(m, 3, 4, 60)
+    for bad in ([9, 2, 4], [-1, 2, 4]):
+        with pytest.raises(ValueError, match="lengths must lie in"):
+            _eager(m, x, None, torch.tensor(bad))
+        # onnxruntime's errors (Fail, InvalidArgument) derive from Exception alone
+        with pytest.raises(Exception, match="(?i)sequence.?len"):
+            sess.run(None, {"input": x.numpy(), "lengths": np.array(bad, np.int64)})

@@ -186,12 +186,14 @@ def scan_support(spec) -> str:
 
 
 def _time_mask(g: Graph, x: str, lengths: str) -> str:
-    """(T, B, 1) bool: step t lies inside sequence b."""
+    """(T, B, 1) bool: step t lies inside sequence b. The mask reversed within each length
+    is itself, and ``ReverseSequence`` refuses a length outside [0, T], as the ONNX
+    recurrent operators and eager do (a length 9 ran as T, -1 as 0)."""
     steps = g.squeeze(g.dim(x, 0), 0)  # scalar T
     zero, one = (g.init(np.array(v, np.int64), "c_i64s") for v in (0, 1))
     t = g.unsqueeze(g.op("Range", [zero, steps, one], "t"), 1)  # (T, 1)
     inside = g.op("Less", [t, g.unsqueeze(lengths, 0)], "inside")  # (T, B)
-    return g.unsqueeze(inside, 2)
+    return g.unsqueeze(g.reverse_time(inside, lengths, time_axis=0, batch_axis=1), 2)
 
 
 def state_sizes(module) -> list[int]:
