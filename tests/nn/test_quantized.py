@@ -1,10 +1,12 @@
 """grukit.nn.quantized: what quantize_int8 and Int8Stream accept and refuse, each refusal in
 one sentence naming the fix."""
 
+import numpy as np
 import pytest
 import torch
 
-from grukit.nn.quantized import quantize_int8
+import grukit.nn as gnn
+from grukit.nn.quantized import Int8Stream, quantize_int8
 
 
 @pytest.mark.parametrize("make", [lambda: torch.nn.GRU(3, 5), lambda: torch.nn.LSTMCell(3, 5),
@@ -18,3 +20,33 @@ def test_a_torch_nn_recurrent_module_is_refused_not_left_float(make, linear):
                                         r"whose weights it cannot quantize; convert it with "
                                         r"grukit\.convert\.from_torch first"):
         quantize_int8(make(), linear=linear)
+
+
+@pytest.mark.parametrize("make, batch, why", [
+    (lambda: gnn.RNN(3, 5), 1, r"RNN has no int8 one-step kernel"),
+    (lambda: gnn.MinGRU(3, 5), 1, r"minGRU has no int8 one-step kernel"),
+    (lambda: gnn.LSTM(3, 5, proj_size=2), 1, r"no projection"),
+    (lambda: gnn.GRU(3, 5, zoneout=0.1), 1, r"zoneout=0\.1"),
+    (lambda: gnn.GRU(3, 5), 2, r"batch of 2"),
+], ids=["RNN", "MinGRU", "LSTM-proj", "GRU-zoneout", "GRU-batch-2"])
+def test_w8a8_true_is_refused_where_the_int8_kernel_cannot_step(make, batch, why):
+    # the steps ran float products of the dequantized weights, w8a8=True accepted
+    torch.manual_seed(0)
+    q = quantize_int8(make(), linear="grukit")
+    with pytest.raises(ValueError, match=rf"Int8Stream: w8a8=True needs the int8 one-step kernel "
+                                         rf"\(.*\), which does not serve this stream: .*{why}"):
+        Int8Stream(q, batch_size=batch, w8a8=True)
+    Int8Stream(q, batch_size=batch)  # None: the best route there is, as before
+
+
+@pytest.mark.parametrize("cls", [gnn.GRU, gnn.LSTM])
+def test_w8a8_true_steps_int8_by_int8_where_it_serves(cls):
+    torch.manual_seed(0)
+    q = quantize_int8(cls(3, 5, 2), linear="grukit")
+    x = torch.randn(6, 1, 3)
+    stream = Int8Stream(q, w8a8=True)
+    ys = np.stack([stream.step(x[t, 0].numpy()) for t in range(6)])
+    assert stream._routes[1] is stream._int8_route
+    with torch.no_grad():
+        want = q(x)[0][:, 0].numpy()
+    np.testing.assert_allclose(ys, want, atol=0.02)  # inputs and state quantised to bytes

@@ -240,7 +240,8 @@ class Int8Stream(Stream):
     ``Stream``'s on the dequantized weights.
 
     ``w8a8``: True multiplies int8 weights by the input and state quantised to 8 bits each
-    step (one scale per vector, int32 sums: ``grukit.ops.gru.w8a8``; float32 modules), False
+    step (one scale per vector, int32 sums: ``grukit.ops.gru.w8a8``; float32 modules whose
+    steps the int8 kernel serves, else refused), False
     multiplies the int8 weights by the float input and state, None (default) takes int8 ×
     int8 where the CPU runs it fast (AVX-512 VNNI) and the module is float32.
 
@@ -264,6 +265,13 @@ class Int8Stream(Stream):
         self.w8a8 = w8a8
         self._int8_route = None  # the int8 kernel builder once dispatch gives it
         super().__init__(module, batch_size)
+        if w8a8:  # else its steps would run float products without a word
+            fn, reason = self._route(1 if self.batch_size == 1 else 2)
+            if fn is None or fn is not self._int8_route:
+                raise ValueError(f"Int8Stream: w8a8=True needs the int8 one-step kernel (one "
+                                 f"sequence of a GRU or LSTM without projection or zoneout), "
+                                 f"which does not serve this stream: {reason} Use w8a8=None "
+                                 f"(int8 × int8 where it serves) or False.")
 
     _TRANSIENT = Stream._TRANSIENT + ("_int8_route",)
 
@@ -281,18 +289,21 @@ class Int8Stream(Stream):
             self._vsum = -1  # changed since they were packed: packed again on the next step
         self._set_state([torch.zeros(*shape, s, dtype=dtype) for s in m._state_sizes()])
 
-    def _ask_dispatch(self, ndim: int):
+    def _route(self, ndim: int):
         """The op ``"<cell>_stream_int8"`` where dispatch has it for this step (a GRU or
         LSTM: one sequence, CPU, no projection), else ``Stream``'s route on the dequantized
-        weights."""
-        fn = super()._ask_dispatch(ndim)  # the float kernel's conditions
+        weights, with why the int8 kernel does not serve."""
+        fn, reason = super()._route(ndim)  # the float kernel's conditions
         op = f"{self.module.spec.name}_stream_int8"
-        if fn is None or not dispatch.backends(op):
-            return fn
+        if not dispatch.backends(op):
+            return fn, (f"{self.module.spec.display} has no int8 one-step kernel ({op}; a GRU "
+                        f"and an LSTM have).")
+        if fn is None:
+            return fn, reason
         build = dispatch.select(op, "auto", h=self._h[0], x_ndim=ndim,
                                 proj_size=getattr(self.module, "proj_size", 0))
         self._int8_route = partial(build, w8a8=self.w8a8)
-        return self._int8_route
+        return self._int8_route, ""
 
     def _hot_probe(self):
         if self._routes.get(1) is self._int8_route:

@@ -180,6 +180,15 @@ class Stream:
         return {k: getattr(m, k) for k in m.spec.options}
 
     def _ask_dispatch(self, ndim: int):
+        fn, reason = self._route(ndim)
+        if fn is None:
+            log.debug("Stream: no one-step kernel (%s_stream); steps go through feed. %s",
+                      self.module.spec.name, reason)
+        return fn
+
+    def _route(self, ndim: int):
+        """(the stream op's kernel builder for steps of rank ``ndim``, "") or (None, why
+        not)."""
         m = self.module
         op = f"{m.spec.name}_stream"
         if m.backend not in ("auto", "cpu"):
@@ -193,9 +202,7 @@ class Stream:
                 reason = ""
             except ValueError as err:
                 fn, reason = None, str(err)
-        if fn is None:
-            log.debug("Stream: no one-step kernel (%s); steps go through feed. %s", op, reason)
-        return fn
+        return fn, reason
 
     def _pack(self) -> np.ndarray:
         """The kernel's packed weights, re-packed when a weight changes (in place or
