@@ -331,3 +331,22 @@ def test_keras_to_torch_weights_takes_variables_lists_and_tensors():
         got = convert.keras_to_torch_weights(given, "gru")
         assert got.keys() == want.keys()
         assert all(torch.allclose(got[k].float(), want[k]) for k in want)
+
+
+@pytest.mark.parametrize("make", [lambda: gnn.GRU(3, 4, num_layers=2, bidirectional=True),
+                                  lambda: gnn.LSTM(3, 4, bias=False),
+                                  lambda: gnn.RNN(3, 4, nonlinearity="relu"),
+                                  lambda: gnn.GRUCell(3, 4)],
+                         ids=["GRU-L2-bidir", "LSTM-no_bias", "RNN-relu", "GRUCell"])
+def test_to_torch_of_an_int8_copy_carries_the_weights_it_computes_with(make):
+    # to_torch failed inside load_state_dict (weight_ih_l0 missing, weight_ih_l0_int8
+    # unexpected) where to_keras took the dequantized weights
+    from grukit.nn.quantized import quantize_int8
+
+    torch.manual_seed(0)
+    q = quantize_int8(make().eval(), linear="grukit")
+    theirs = convert.to_torch(q)
+    assert type(theirs).__module__.startswith("torch.nn") and not theirs.training
+    x = torch.randn(5, 2, 3) if isinstance(q, gnn.RecurrentBase) else torch.randn(2, 3)
+    with torch.no_grad():
+        torch.testing.assert_close(theirs(x), q(x), rtol=1e-5, atol=1e-6)

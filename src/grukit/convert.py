@@ -313,10 +313,12 @@ def to_keras(module: nn.Module):
 
 def _like(src: nn.Module, dst: nn.Module) -> nn.Module:
     """``dst`` with ``src``'s weights, device, dtype and mode (an evaluation module stays
-    one: in training the dropout between layers would change its outputs)."""
-    p = next(src.parameters())
+    one: in training the dropout between layers would change its outputs). Each weight is
+    read by its name, so an int8 copy (``quantize_int8``) gives the s ⊙ q it computes with."""
+    state = {k: getattr(src, k) for k in dst.state_dict()}  # weight_ih_l0, ...: first
+    p = next(iter(state.values()))
     dst.to(device=p.device, dtype=p.dtype)
-    dst.load_state_dict(src.state_dict())
+    dst.load_state_dict(state)
     return dst.train(src.training)
 
 
@@ -354,7 +356,8 @@ def from_torch(module: nn.Module) -> nn.Module:
 
 
 def to_torch(module: nn.Module) -> nn.Module:
-    """A ``grukit.nn`` GRU/LSTM/RNN or cell -> the ``torch.nn`` module with the same weights.
+    """A ``grukit.nn`` GRU/LSTM/RNN or cell -> the ``torch.nn`` module with the same weights
+    (of an int8 copy from ``quantize_int8``: the dequantized ones it computes with).
 
     torch.nn has only the ``reset_after=True`` GRU; the textbook form raises ``ValueError``.
     """
