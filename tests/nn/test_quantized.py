@@ -50,3 +50,27 @@ def test_w8a8_true_steps_int8_by_int8_where_it_serves(cls):
     with torch.no_grad():
         want = q(x)[0][:, 0].numpy()
     np.testing.assert_allclose(ys, want, atol=0.02)  # inputs and state quantised to bytes
+
+
+@pytest.mark.parametrize("make", [lambda: gnn.GRU(3, 5, 2), lambda: gnn.LSTM(3, 5, bias=False),
+                                  lambda: gnn.GRUCell(3, 5)], ids=["GRU", "LSTM-no-bias", "cell"])
+@pytest.mark.parametrize("convert", [lambda m: m.double(), lambda m: m.to(torch.float64)],
+                         ids=["double", "to"])
+def test_an_int8_module_converted_to_float64_reads_its_weights_in_float64(make, convert):
+    # the weights stayed float32 beside float64 biases: the float64 input was refused,
+    # the error asking for module.to(input.dtype), which had been done
+    torch.manual_seed(0)
+    q = quantize_int8(make(), linear="grukit")
+    x = torch.randn(4, 3) if isinstance(q, gnn.GRUCell) else torch.randn(6, 2, 3)
+    with torch.no_grad():
+        want = q(x)
+        q64 = convert(q)
+        got = q64(x.double())
+    for a, b in zip(torch.utils._pytree.tree_leaves(got), torch.utils._pytree.tree_leaves(want),
+                    strict=True):
+        assert a.dtype == torch.float64
+        torch.testing.assert_close(a, b.double(), rtol=1e-5, atol=1e-5)
+    if not isinstance(q, gnn.GRUCell):
+        ys = np.stack([Int8Stream(q64).step(x[0, 0].double().numpy())])
+        torch.testing.assert_close(torch.from_numpy(ys[0]), want[0][0, 0].double(),
+                                   rtol=1e-5, atol=1e-5)

@@ -73,6 +73,14 @@ class Int8Recurrent:
             return dequantize_rows(q, buffers[name + "_scale"], self.int8_dtype)
         return super().__getattr__(name)
 
+    def _apply(self, fn, *args, **kwargs):
+        """``module.double()``, ``.to(dtype)``, ...: the float buffers and parameters as
+        torch converts them, and the dtype the int8 weights are read in with them (else
+        ``.double()`` left the weights float32 beside float64 biases)."""
+        out = super()._apply(fn, *args, **kwargs)
+        self.int8_dtype = fn(torch.empty(0, dtype=self.int8_dtype)).dtype
+        return out
+
     def __reduce_ex__(self, protocol):
         """Pickled (``torch.save(model)``, ``copy.deepcopy``) as the float class's int8
         twin, made again on loading: the twin is made at run time, so pickle cannot find it
