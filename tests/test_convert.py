@@ -350,3 +350,19 @@ def test_to_torch_of_an_int8_copy_carries_the_weights_it_computes_with(make):
     x = torch.randn(5, 2, 3) if isinstance(q, gnn.RecurrentBase) else torch.randn(2, 3)
     with torch.no_grad():
         torch.testing.assert_close(theirs(x), q(x), rtol=1e-5, atol=1e-6)
+
+
+def test_to_keras_of_an_int8_copy_without_bias_converts():
+    # it read the dtype from the first parameter, and an int8 copy without biases has none
+    # (StopIteration)
+    from grukit.nn.quantized import quantize_int8
+
+    torch.manual_seed(0)
+    q = quantize_int8(gnn.GRU(3, 4, bias=False, batch_first=True).eval(), linear="grukit")
+    layer = convert.to_keras(q)
+    x = torch.randn(2, 5, 3)
+    with torch.no_grad():
+        y, h = q(x)
+    got = _keras_out(layer, x)
+    torch.testing.assert_close(got[0], y, rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(got[1], h[0], rtol=1e-5, atol=1e-6)

@@ -290,7 +290,7 @@ def to_keras(module: nn.Module):
 
     options = {k: getattr(module, k, spec.options[k]) for k in spec.options}
     kw = dict(use_bias=module.bias, return_sequences=True, return_state=True)
-    if next(module.parameters()).dtype == torch.float64:  # else Keras' float32 rounds them
+    if module.weight_ih_l0.dtype == torch.float64:  # else Keras' float32 rounds them
         kw["dtype"] = "float64"
     kw |= {v: options[k] for k, v in spec.keras_options.items()}
     kw |= getattr(module, "_activations", {})  # Keras' activation names are grukit's
