@@ -366,3 +366,18 @@ def test_to_keras_of_an_int8_copy_without_bias_converts():
     got = _keras_out(layer, x)
     torch.testing.assert_close(got[0], y, rtol=1e-5, atol=1e-6)
     torch.testing.assert_close(got[1], h[0], rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("kind", ["mingru", "lngru"])
+def test_weight_lists_of_a_cell_keras_lacks_are_refused_naming_the_ones_it_has(kind):
+    # keras_to_torch_weights spoke of "a Keras None" layer, or converted the arrays as if
+    # Keras had one (a LayerNorm-GRU's without its gains)
+    spec = grukit.cells.get(kind)
+    w = [np.zeros((3, spec.gates * 4), np.float32), np.zeros((4, spec.gates * 4), np.float32)]
+    with pytest.raises(ValueError, match=f"Keras has no {spec.display} layer; .*GRU, LSTM, "
+                                         f"SimpleRNN"):
+        convert.keras_to_torch_weights(w, kind)
+    params = {"weight_ih": torch.zeros(spec.gates * 4, 3),
+              "weight_hh": torch.zeros(spec.gates * 4, 4)}
+    with pytest.raises(ValueError, match=f"Keras has no {spec.display} layer"):
+        convert.torch_to_keras_weights(params, kind)

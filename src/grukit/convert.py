@@ -127,11 +127,22 @@ def _keras_layer_spec(layer, backward: bool = False) -> CellSpec:
     return spec
 
 
+def _keras_cell(kind: str) -> CellSpec:
+    """The spec of ``kind`` (a name in ``grukit.cells``), refused when Keras has no such
+    layer, whose weight list could be meant."""
+    spec = cells.get(kind)
+    if spec.keras is None:
+        kinds = ", ".join(repr(s.name) for s in cells.all_specs() if s.keras)
+        raise ValueError(f"Keras has no {spec.display} layer; the weight lists convert for "
+                         f"Keras' {_names('keras')} (kind {kinds}).")
+    return spec
+
+
 def keras_to_torch_weights(weights: list[np.ndarray], kind: str, reset_after: bool = True
                            ) -> dict[str, torch.Tensor]:
     """Keras ``get_weights()`` of one GRU/LSTM/SimpleRNN -> torch-named tensors (one layer);
     ``kind`` is the cell's name in ``grukit.cells`` ("gru")."""
-    spec = cells.get(kind)
+    spec = _keras_cell(kind)
     gates, order = spec.gates, spec.keras_order
     weights = [w.detach().cpu().numpy() if isinstance(w, torch.Tensor) else np.asarray(w)
                for w in weights]  # arrays, also from Keras variables (layer.weights) or lists
@@ -170,7 +181,7 @@ def keras_to_torch_weights(weights: list[np.ndarray], kind: str, reset_after: bo
 def torch_to_keras_weights(params: dict[str, torch.Tensor | None], kind: str,
                            reset_after: bool = True) -> list[np.ndarray]:
     """torch-named tensors of one layer and direction -> Keras ``set_weights()`` list."""
-    spec = cells.get(kind)
+    spec = _keras_cell(kind)
     gates, order = spec.gates, spec.keras_order
 
     missing = [k for k in ("weight_ih", "weight_hh")
