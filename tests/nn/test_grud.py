@@ -218,3 +218,30 @@ def test_bad_forward_one_sentence():
         assert "\n" not in str(err.value)
     with pytest.raises(ValueError, match="3 tensors packed"):
         cells.GRUD.build(10, 5)
+
+
+def test_packed_sequence_with_mask_and_delta_names_the_fix():
+    # "mask must be a tensor of the input's shape (…, 4); got (3, 6, 4)": the mask was right
+    from torch.nn.utils.rnn import pack_padded_sequence
+
+    mod = GRUD(4, 5, batch_first=True)
+    x, m, d = _series()
+    packed = pack_padded_sequence(torch.nan_to_num(x), [6, 4, 2], batch_first=True)
+    with pytest.raises(TypeError, match=r"GRUD: mask= and delta= go with x as a tensor; got a "
+                                        r"PackedSequence\. Pack GRUD\.pack\(x, mask, delta\)"):
+        mod(packed, mask=m, delta=d)
+    whole = pack_padded_sequence(GRUD.pack(x, m, d), [6, 4, 2], batch_first=True)
+    y, _ = mod(whole)  # the fix the message names
+    torch.testing.assert_close(torch.nn.utils.rnn.pad_packed_sequence(y, batch_first=True)[0],
+                               mod(x, mask=m, delta=d, lengths=[6, 4, 2])[0][:, :6])
+
+
+def test_mask_and_delta_of_another_dtype_are_read_in_the_inputs():
+    # a float64 delta beside a float32 x was reported as "the input is torch.float64"
+    torch.manual_seed(0)
+    mod = GRUD(4, 5, batch_first=True)
+    x, m, d = _series()
+    want = mod(x, mask=m, delta=d)[0]
+    for mask, delta in ((m.double(), d.double()), (m.bool(), d.half()), (m.int(), d)):
+        torch.testing.assert_close(mod(x, mask=mask, delta=delta)[0], want,
+                                   rtol=1e-3 if delta.dtype == torch.half else 1e-6, atol=1e-4)

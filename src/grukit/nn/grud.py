@@ -149,9 +149,10 @@ class GRUD(RecurrentBase):
     @staticmethod
     def pack(x: Tensor, mask: Tensor, delta: Tensor) -> Tensor:
         """[x, m, δ] on the last axis: (…, D) × 3 -> (…, 3D), the one-tensor input, with 0
-        for x where mask is 0 (never read there; ``grukit.models`` refuses NaN in inputs)."""
+        for x where mask is 0 (never read there; ``grukit.models`` refuses NaN in inputs);
+        m and δ in x's dtype."""
         m = mask.to(x.dtype)
-        return torch.cat([torch.where(m > 0, x, 0.0), m, delta], dim=-1)
+        return torch.cat([torch.where(m > 0, x, 0.0), m, delta.to(x.dtype)], dim=-1)
 
     def _state_sizes(self) -> tuple[int, ...]:
         """h (H) and the offset of the last observed values from x̄ (D)."""
@@ -174,6 +175,10 @@ class GRUD(RecurrentBase):
             raise ValueError("GRUD: pass both mask= and delta= with x, or neither with the "
                              "packed input [x, m, δ] of 3·input_size features.")
         if mask is not None:
+            if isinstance(input, PackedSequence):
+                raise TypeError("GRUD: mask= and delta= go with x as a tensor; got a "
+                                "PackedSequence. Pack GRUD.pack(x, mask, delta) instead (the "
+                                "packed input of 3·input_size features) and leave them out.")
             for name, v in (("mask", mask), ("delta", delta)):
                 if not isinstance(v, Tensor) or not isinstance(input, Tensor) \
                         or v.shape != input.shape:
