@@ -610,3 +610,17 @@ def test_a_length_outside_zero_to_t_is_refused_by_the_graph_as_in_eager(variant)
         # onnxruntime's errors (Fail, InvalidArgument) derive from Exception alone
         with pytest.raises(Exception, match="(?i)sequence.?len"):
             sess.run(None, {"input": x.numpy(), "lengths": np.array(bad, np.int64)})
+
+
+def test_an_example_of_another_rank_than_the_input_is_refused():
+    """An (B, F) example of a model whose GRU takes (B, T, F) passed and wrote a graph with
+    a 2-D input that onnxruntime refused to load (Transpose perm {1, 0, 2})."""
+    declared = Sequential([GRU(4, input_shape=(None, 3)), Dense(1)])
+    built_by_batch = Sequential([GRU(4), Dense(1)])
+    built_by_batch(torch.randn(2, 5, 3))
+    for model in (declared, built_by_batch):
+        with pytest.raises(ValueError) as e:
+            build_onnx(model, example=torch.randn(2, 3))
+        assert "example must be 3-D (batch, time, features)" in _one_sentence(e)
+        assert build_onnx(model, example=torch.randn(2, 5, 3)).graph.input[0].type \
+            .tensor_type.shape.dim[1].dim_param == "time"

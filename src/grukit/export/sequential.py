@@ -153,6 +153,14 @@ def _check_example(first, example, what: str) -> None:
     if not isinstance(example, torch.Tensor) or example.dim() < 2:
         raise ValueError(f"{what}: example must be an input batch, a tensor with a batch axis "
                          f"first; got {type(example).__name__}.")
+    dims, inner = first.input_shape, getattr(first, "layer", first)
+    rank = len(dims) + 1 if dims is not None else \
+        3 if getattr(inner, "rnn", None) is not None else None  # (B, T, F) for a recurrence
+    if rank is not None and example.dim() != rank:  # the graph's input would have its rank
+        axes = {2: "(batch, time)" if ids else "(batch, features)",
+                3: "(batch, time, features)"}.get(rank, "(batch, ...)")
+        raise ValueError(f"{what}: example must be {rank}-D {axes}, as the model's input; "
+                         f"got shape {tuple(example.shape)}.")
     if ids and (example.is_floating_point() or example.dtype == torch.bool):
         raise ValueError(f"{what}: the model starts with an Embedding, so example must hold "
                          f"integer token ids; got {example.dtype}.")
