@@ -209,3 +209,22 @@ def test_all_weights_are_torchs(kind, kw):
     for a, b in zip(ours.all_weights, theirs.all_weights, strict=True):
         assert all(torch.equal(u, v) for u, v in zip(a, b, strict=True))
     assert ours.all_weights[0][0] is ours.weight_ih_l0  # the parameters themselves
+
+
+@pytest.mark.parametrize("kind, kw", [("LSTM", {"num_layers": 2, "bidirectional": True}),
+                                      ("LSTM", {"proj_size": 2}), ("GRU", {"bias": False})])
+def test_the_forget_gate_recipe_over_all_weights_names_runs_as_on_torch(kind, kw):
+    # torch.nn code sets an LSTM's forget-gate bias looping over rnn._all_weights (names):
+    # it failed with AttributeError after swapping in the grukit module
+    ours, theirs = _pair(kind, kw.pop("num_layers", 1), kw.pop("bidirectional", False),
+                         False, **kw)
+    assert ours._all_weights == theirs._all_weights
+    for m in (ours, theirs):
+        for names in m._all_weights:
+            for name in filter(lambda n: "bias" in n, names):
+                bias = getattr(m, name)
+                n = bias.size(0)
+                bias.data[n // 4:n // 2].fill_(1.0)
+    for (k, a), (j, b) in zip(ours.state_dict().items(), theirs.state_dict().items(),
+                              strict=True):
+        assert k == j and torch.equal(a, b)

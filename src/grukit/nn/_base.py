@@ -239,6 +239,16 @@ class RecurrentBase(nn.Module):
         return [[w for w in self.layer_params(layer, d).values() if w is not None]
                 for layer in range(self.num_layers) for d in range(self.num_directions)]
 
+    @property
+    def _all_weights(self) -> list[list[str]]:
+        """The parameter names of each layer and direction, as ``torch.nn.RNNBase``'s
+        private ``_all_weights`` (read by a common recipe that sets an LSTM's forget-gate
+        bias): [["weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0"], ...]."""
+        names = tuple(p.name for p in self.spec.params)
+        return [[k for _, k in _layer_names(names, layer, d == 1)
+                 if getattr(self, k, None) is not None]
+                for layer in range(self.num_layers) for d in range(self.num_directions)]
+
     def flatten_parameters(self) -> None:
         """Nothing to do, kept for torch.nn code that calls it (``torch.nn.RNNBase`` packs
         its weights into one cuDNN buffer there; the ops read each parameter as it is)."""
