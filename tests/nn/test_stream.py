@@ -446,3 +446,22 @@ def test_int8_stream_sees_int8_weights_set_through_data_after_reset():
     with torch.no_grad():
         want = other(x[None])[0][0].numpy()
     np.testing.assert_allclose(s.step(x.numpy()), want, atol=1e-5, rtol=0)
+
+
+@pytest.mark.parametrize("cls", [gnn.GRU, gnn.LSTM, gnn.RNN])
+@pytest.mark.filterwarnings("error::UserWarning")
+def test_a_pandas_row_or_a_list_steps_as_its_array(cls):
+    # a DataFrame row (df.iloc[t], iterrows) reached the numba kernel, which failed with
+    # "can't unbox array from PyObject into native value"; the read-only array of a row
+    # made torch warn about non-writable tensors
+    pd = pytest.importorskip("pandas")
+    torch.manual_seed(0)
+    m = cls(3, 4, 2).eval()
+    x = torch.randn(1, 5, 3)  # (B, T, I)
+    want = _whole(m, x)[0][0]  # (T, H)
+    df = pd.DataFrame(x[0].numpy(), columns=["a", "b", "c"])
+    for row in (lambda t: df.iloc[t], lambda t: x[0, t].tolist()):
+        stream = gnn.Stream(m)
+        stream.step(x[0, 0].numpy())  # the fast path warm: the row comes after it
+        ys = [stream.step(row(t)) for t in range(1, 5)]
+        torch.testing.assert_close(torch.stack([torch.as_tensor(y) for y in ys]), want[1:])

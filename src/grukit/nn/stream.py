@@ -169,8 +169,12 @@ class Stream:
 
     # -- the batch-1 fast path (GRU, LSTM, RNN) -----------------------------------------------
     def _fast_ok(self, x_t) -> bool:
-        """Whether dispatch has a one-step kernel for steps like x_t (asked once per rank)."""
-        ndim = getattr(x_t, "ndim", 0)
+        """Whether dispatch has a one-step kernel for steps like x_t (asked once per rank):
+        a numpy array or a tensor (anything else, a pandas row among them, is converted on
+        the other path; the kernel cannot read it)."""
+        if not isinstance(x_t, np.ndarray | Tensor):
+            return False
+        ndim = x_t.ndim
         if ndim not in self._routes:
             self._routes[ndim] = self._ask_dispatch(ndim)
         return self._routes[ndim] is not None
@@ -283,7 +287,8 @@ def _as_tensor(a, name: str) -> Tensor:
     if isinstance(a, Tensor):
         return a
     try:
-        t = torch.as_tensor(np.asarray(a))
+        arr = np.asarray(a)  # a pandas row's is read-only: torch warns on sharing it
+        t = torch.as_tensor(arr if arr.flags.writeable else arr.copy())
     except (TypeError, ValueError, RuntimeError) as err:
         raise TypeError(f"{name} must be a numeric array or tensor; got "
                         f"{type(a).__name__} {a!r:.60}.") from err
