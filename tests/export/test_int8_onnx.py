@@ -45,3 +45,20 @@ def test_int8_article_model_within_a_percent(tmp_path):
     got = ort.InferenceSession(str(to_onnx(model, tmp_path / "a8.onnx", int8=True))).run(
         None, {"input": x})[0]
     assert np.abs(got - want).max() <= 0.01 * max(1.0, float(np.abs(want).max()))
+
+
+def test_a_file_that_is_no_onnx_model_is_refused_in_one_sentence(tmp_path):
+    """quantize_onnx and int8_ops failed inside protobuf (DecodeError, a text-format
+    ParseError for a .json file) or, for an empty file, inside ONNX Runtime's quantizer."""
+    from grukit.export import int8_ops, quantize_onnx
+
+    files = {"junk.onnx": b"not a graph\n", "empty.onnx": b"",
+             "manifest.json": b'{"format": "grukit.onnx-manifest"}'}
+    for name, body in files.items():
+        (tmp_path / name).write_bytes(body)
+        for call in (lambda p: quantize_onnx(p, tmp_path / "q.onnx"), int8_ops):
+            with pytest.raises(ValueError) as e:
+                call(tmp_path / name)
+            msg = str(e.value)
+            assert "\n" not in msg and f"{name}' is not an ONNX model" in msg, msg
+        assert not (tmp_path / "q.onnx").exists()

@@ -54,13 +54,27 @@ def quantize_onnx(src, dst=None, *, per_channel: bool = True) -> Path:
     return dst
 
 
+def _graph(path, what: str):
+    """The graph of the ONNX file at ``path``; one sentence when it holds none."""
+    import onnx
+
+    try:  # protobuf's DecodeError, text_format's ParseError (a .json name), ...
+        model = onnx.load(str(path), load_external_data=False)
+    except Exception as err:  # each parser raises its own
+        model, why = None, " ".join(str(err).split())[:120]
+    else:
+        why = "it holds no graph"
+    if model is None or not model.graph.node:
+        raise ValueError(f"{what}: {str(path)!r} is not an ONNX model ({why}); give a file "
+                         f"that to_onnx or grukit export wrote.")
+    return model.graph
+
+
 def _vector_products(path) -> list[str]:
     """The MatMul nodes whose weight is a vector (attention pooling's v, (H,)): ONNX Runtime
     quantizes them per channel with a zero point its kernel then refuses at run time, and
     an int8 vector saves nothing."""
-    import onnx
-
-    graph = onnx.load(str(path), load_external_data=False).graph
+    graph = _graph(path, "quantize_onnx")
     dims = {t.name: len(t.dims) for t in graph.initializer}
     return [n.name for n in graph.node
             if n.op_type == "MatMul" and len(n.input) > 1 and dims.get(n.input[1], 2) < 2]
@@ -69,9 +83,7 @@ def _vector_products(path) -> list[str]:
 def int8_ops(path) -> dict[str, int]:
     """How many nodes of each int8 operator the ONNX file at ``path`` holds (an empty dict:
     nothing was quantized)."""
-    import onnx
-
-    graph = onnx.load(str(path), load_external_data=False).graph
+    graph = _graph(path, "int8_ops")
     counts: dict[str, int] = {}
     for node in graph.node:
         if node.op_type in INT8_OPS:
