@@ -74,3 +74,16 @@ def test_an_int8_module_converted_to_float64_reads_its_weights_in_float64(make, 
         ys = np.stack([Int8Stream(q64).step(x[0, 0].double().numpy())])
         torch.testing.assert_close(torch.from_numpy(ys[0]), want[0][0, 0].double(),
                                    rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("bias", [True, False])
+def test_an_int8_linear_converted_to_float64_reads_its_weight_in_float64(bias):
+    # "self and mat2 must have the same dtype, but got Double and Float" from inside F.linear
+    torch.manual_seed(0)
+    q = quantize_int8(torch.nn.Sequential(torch.nn.Linear(3, 4, bias=bias)), linear="grukit")
+    x = torch.randn(2, 3)
+    with torch.no_grad():
+        want = q(x)
+        got = q.double()(x.double())
+    assert got.dtype == torch.float64
+    torch.testing.assert_close(got, want.double(), rtol=1e-6, atol=1e-6)

@@ -146,6 +146,13 @@ class Int8Linear(nn.Module):
     def weight(self) -> Tensor:
         return dequantize_rows(self.weight_int8, self.weight_scale, self.dtype)
 
+    def _apply(self, fn, *args, **kwargs):
+        """``.double()``, ``.to(dtype)``, ...: the weight read in the dtype the bias goes to
+        (as ``Int8Recurrent``'s)."""
+        out = super()._apply(fn, *args, **kwargs)
+        self.dtype = fn(torch.empty(0, dtype=self.dtype)).dtype
+        return out
+
     def forward(self, x: Tensor) -> Tensor:
         return F.linear(x, self.weight, self.bias)
 
