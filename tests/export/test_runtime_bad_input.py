@@ -425,3 +425,19 @@ def test_step_of_no_session_gives_no_scores_and_a_nan_state_is_refused(tmp_path)
     assert "state holds NaN or Inf" in _sentence(e)
     scores, h = p.step([1, 2], p.initial_state(2))  # good input still served
     assert scores.shape == (2, 5) and np.isfinite(scores).all()
+
+
+def test_a_manifest_copied_without_its_graph_names_the_file_to_copy(forecaster, tmp_path):
+    """It failed in onnxruntime (NoSuchFile, "Load model ... failed"), where a tokenizer
+    left behind is named with the file to copy."""
+    import shutil
+
+    f, _, _, _ = forecaster
+    export(f, tmp_path / "m.onnx")
+    (tmp_path / "served").mkdir()
+    shutil.copy(tmp_path / "m.manifest.json", tmp_path / "served" / "m.manifest.json")
+    for given in ("m.onnx", "m.manifest.json"):
+        with pytest.raises(FileNotFoundError) as e:
+            Predictor(tmp_path / "served" / given)
+        assert "no graph" in _sentence(e) and "copy the 'm.onnx' that the export wrote" \
+            in str(e.value)

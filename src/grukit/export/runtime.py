@@ -87,6 +87,10 @@ class Predictor:
                              f"another export's files; keep the names the export wrote, or "
                              f"export under this name (grukit export MODEL_DIR --output "
                              f"{path}).")
+        if not os.path.isfile(model):  # the manifest copied without it
+            raise FileNotFoundError(f"no graph {model!r} beside the manifest {where!r}; copy "
+                                    f"the {self.manifest['model']!r} that the export wrote "
+                                    f"with it.")
         self.session = ort.InferenceSession(model, providers=list(providers))
         self.classes = None
         if "classes" in self.manifest:
