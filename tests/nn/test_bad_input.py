@@ -238,3 +238,24 @@ def test_forget_bias_must_be_a_finite_number(value):
 def test_forget_bias_takes_numbers_of_any_kind(value):
     m = gnn.LSTM(3, 4, forget_bias=value)
     assert torch.all(m.bias_ih_l0[4:8] == float(value)) and m.forget_bias == float(value)
+
+
+# -- hx -------------------------------------------------------------------------------------
+def test_a_projected_lstm_state_of_the_wrong_width_names_proj_size():
+    # "h_0 must have shape (num_layers·num_directions, batch, hidden) = (1, 2, 2)" with
+    # hidden_size=4: the width asked for is proj_size's
+    m = gnn.LSTM(3, 4, proj_size=2)
+    with pytest.raises(ValueError, match=r"LSTM: h_0 must have shape \(num_layers·"
+                                         r"num_directions, batch, proj_size\) = \(1, 2, 2\); "
+                                         r"got \(1, 2, 4\)\."):
+        m(torch.randn(5, 2, 3), (torch.zeros(1, 2, 4), torch.zeros(1, 2, 4)))
+    with pytest.raises(ValueError, match=r"c_0 must have shape \(num_layers·num_directions, "
+                                         r"hidden\) = \(1, 4\); got \(1, 2\)\."):
+        m(torch.randn(5, 3), (torch.zeros(1, 2), torch.zeros(1, 2)))  # unbatched
+
+
+def test_a_grud_last_value_state_of_the_wrong_width_names_input_size():
+    m = gnn.GRUD(3, 4)
+    with pytest.raises(ValueError, match=r"GRUD: x_last_0 must have shape \(num_layers·"
+                                         r"num_directions, batch, input_size\) = \(1, 2, 3\)"):
+        m(torch.zeros(5, 2, 9), (torch.zeros(1, 2, 4), torch.zeros(1, 2, 4)))

@@ -212,6 +212,11 @@ class RecurrentBase(nn.Module):
         rest = (self.hidden_size,) * (len(self.spec.states) - 1)
         return (self.proj_size or self.hidden_size, *rest)
 
+    def _state_size_names(self) -> tuple[str, ...]:
+        """The argument each of ``_state_sizes`` is (for the errors): proj_size or hidden."""
+        rest = ("hidden",) * (len(self.spec.states) - 1)
+        return ("proj_size" if self.proj_size else "hidden", *rest)
+
     def reset_parameters(self) -> None:
         """Each parameter as its spec says: "hidden" U(−1/√H, 1/√H) as torch.nn does,
         "fan_in" U(−1/√fan_in, 1/√fan_in) as torch.nn.Linear (a bias: the fan-in of its
@@ -324,11 +329,11 @@ class RecurrentBase(nn.Module):
     def _check_hx(self, h: object, name: str, kind: int, batch: int, unbatched: bool,
                   like: Tensor) -> Tensor:
         cls = type(self).__name__
-        size = self._state_sizes()[kind]
+        size, size_s = self._state_sizes()[kind], self._state_size_names()[kind]
         stack = self.num_layers * self.num_directions
         want = (stack, size) if unbatched else (stack, batch, size)
-        want_s = ("(num_layers·num_directions, hidden)" if unbatched
-                  else "(num_layers·num_directions, batch, hidden)")
+        want_s = (f"(num_layers·num_directions, {size_s})" if unbatched
+                  else f"(num_layers·num_directions, batch, {size_s})")
         if not isinstance(h, Tensor):
             raise TypeError(f"{cls}: {name} must be a tensor of shape {want_s} = {want}; "
                             f"got {type(h).__name__}.")

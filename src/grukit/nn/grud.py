@@ -158,6 +158,9 @@ class GRUD(RecurrentBase):
         """h (H) and the offset of the last observed values from x̄ (D)."""
         return (self.hidden_size, self.input_size)
 
+    def _state_size_names(self) -> tuple[str, ...]:
+        return ("hidden", "input_size")
+
     def _check_input(self, x: object) -> None:
         d = self.input_size
         self.input_size = 3 * d  # the packed width [x, m, δ]
