@@ -296,3 +296,18 @@ def test_pt2_and_onnx_refusals_agree_on_what_a_model_has():
         assert "a TextGenerator has no" in str(e.value) and "exports with" not in str(e.value)
     with pytest.raises(TypeError, match="a GRU4Rec exports with format 'onnx'"):
         export(GRU4Rec(), "r.pt2", format="pt2")
+
+
+def test_a_static_program_takes_the_shape_of_its_example(tmp_path):
+    """dynamic=False with an example of batch 1 widened it to 2 all the same, so the
+    program refused the example itself (guard input.size()[0] == 2); a static one-step
+    example was refused for want of 2 steps, which only a dynamic time needs."""
+    torch.manual_seed(0)
+    m = gnn.GRU(3, 4, batch_first=True, backend="cpu")
+    for shape in ((1, 5, 3), (3, 1, 3)):
+        x = torch.randn(shape)
+        run = load_pt2(to_pt2(m, tmp_path / "m.pt2", example=x, dynamic=False)).module()
+        with torch.no_grad():
+            got, want = run(x), m(x)
+        torch.testing.assert_close(got[0], want[0], **TOL)
+        torch.testing.assert_close(got[1], want[1], **TOL)

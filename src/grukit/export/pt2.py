@@ -52,16 +52,22 @@ def _axes(model: nn.Module) -> tuple[int, int]:
     return 0, 1
 
 
-def _example(model_name: str, example, axes: tuple[int, int] = (0, 1)) -> Tensor:
+def _example(model_name: str, example, axes: tuple[int, int] = (0, 1),
+             dynamic: bool = True) -> Tensor:
+    """The example to trace: a batch of one widened to two where the batch is dynamic
+    (a static program keeps the example's shape)."""
     b, t = axes
     layout = "(batch, time, ...)" if b == 0 else "(time, batch, ...) (time-major)"
     if not isinstance(example, Tensor):
         raise TypeError(f"to_pt2: example must be a torch.Tensor batch {layout} the "
                         f"{model_name} takes; got {type(example).__name__}.")
-    if example.dim() < 2 or example.shape[b] < 1 or example.shape[t] < 2:
+    least = 2 if dynamic else 1  # a dynamic time of one step would be specialised to 1
+    if example.dim() < 2 or example.shape[b] < 1 or example.shape[t] < least:
         raise ValueError(f"to_pt2: example must have a batch and a time dimension with at "
-                         f"least 2 steps, shape {layout}; got {tuple(example.shape)}.")
-    if example.shape[b] == 1:  # torch.export specialises a size-1 dimension to a constant
+                         f"least {least} step{'s' if least > 1 else ''}, shape {layout}"
+                         f"{'' if dynamic else ' (dynamic=False)'}; got "
+                         f"{tuple(example.shape)}.")
+    if example.shape[b] == 1 and dynamic:  # torch.export specialises a size-1 dimension
         sizes = list(example.shape)
         sizes[b] = 2
         example = example.expand(*sizes).contiguous()
@@ -79,7 +85,7 @@ def export_program(model: nn.Module, example: Tensor, *, dynamic: bool = True):
     _refuse_torch_int8(model, "to_pt2", "torch.export cannot trace them; quantize the float "
                        "model with quantize_int8(model, linear='grukit') for a program")
     b, t = _axes(model)
-    x = _example(name, example, (b, t))
+    x = _example(name, example, (b, t), dynamic)
     shapes = None
     if dynamic:
         batch = torch.export.Dim("batch", min=1, max=MAX_BATCH)
@@ -202,7 +208,7 @@ def to_pt2(model: nn.Module, path, example: Tensor, *, dynamic: bool = True) -> 
     """Write ``model`` as a ``torch.export`` program at ``path`` (atomically); returns the
     path. ``example``: an input batch (B, T, ...), (T, B, ...) for a time-major module (a
     batch of one is repeated to two for the trace, which would otherwise fix the batch
-    at 1)."""
+    at 1); with ``dynamic=False`` the program takes the example's shape alone."""
     _check_path(path)  # before the trace
     return save_pt2(export_program(model, example, dynamic=dynamic), path)
 
