@@ -135,6 +135,32 @@ def test_sizes_must_be_positive_integers(arg, value):
         gnn.GRU(**kwargs)
 
 
+@pytest.mark.parametrize("cls", [gnn.GRU, gnn.LSTM, gnn.RNN, gnn.MinGRU, gnn.LayerNormGRU,
+                                 gnn.GRUD, gnn.GRUCell, gnn.LSTMCell, gnn.RNNCell])
+def test_sizes_and_rates_take_numpy_scalars_as_torch_nn_does(cls):
+    # a size or rate read from an array or a data frame (np.int64, np.float32) was refused,
+    # "must be a positive integer; got np.int64(3)"; torch.nn takes them
+    cell = cls.__name__.endswith("Cell")
+    rates = {} if cell or cls is gnn.GRUD else {"dropout": np.float32(0.25)}
+    if cls is gnn.GRUD:
+        rates["input_dropout"] = np.float32(0.25)
+    if cls in (gnn.GRU, gnn.LSTM, gnn.RNN, gnn.LayerNormGRU, gnn.GRUD):
+        rates["recurrent_dropout"] = np.float64(0.25)
+    sizes = (np.int64(3), np.int32(4)) + (() if cell or cls is gnn.GRUD else (np.int64(2),))
+    torch.manual_seed(0)
+    got = cls(*sizes, **rates)
+    torch.manual_seed(0)
+    want = cls(*(int(v) for v in sizes), **{k: float(v) for k, v in rates.items()})
+    assert repr(got) == repr(want)
+    assert type(got.input_size) is int and type(got.hidden_size) is int
+    for k in rates:
+        assert type(getattr(got, k)) is float
+    for (n, a), (m, b) in zip(got.state_dict().items(), want.state_dict().items(), strict=True):
+        assert n == m and torch.equal(a, b)
+    if cls is gnn.LSTM:
+        assert gnn.LSTM(3, 4, proj_size=np.int64(2)).proj_size == 2
+
+
 # -- Stream ---------------------------------------------------------------------------------
 @pytest.mark.parametrize("cls", MODULES)
 @pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])

@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import functools
 import math
+import numbers
 import warnings
 from collections.abc import Sequence
 from typing import ClassVar
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -112,8 +114,21 @@ def check_flag(value: object, what: str, cls: str) -> bool:
     return bool(value)
 
 
+def positive_size(value: object, what: str, cls: str) -> int:
+    """``value`` as an int where it is a positive integer (numpy's too: a size read from an
+    array or a data frame), else one sentence."""
+    if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value <= 0:
+        raise ValueError(f"{cls}: {what} must be a positive integer; got {value!r}.")
+    return int(value)
+
+
+def _number(value: object) -> bool:
+    """A real number that is not a bool (numpy's float32 and int64 too, as torch.nn takes)."""
+    return isinstance(value, numbers.Real) and not isinstance(value, bool | np.bool_)
+
+
 def _rate(value: object, what: str, cls: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
+    if not _number(value) or not 0 <= value < 1:
         raise ValueError(f"{cls}: {what} must be a number in [0, 1) (the fraction of units "
                          f"affected); got {value!r}.")
     return float(value)
@@ -142,20 +157,19 @@ class RecurrentBase(nn.Module):
         super().__init__()
         name = type(self).__name__
         spec = self.spec
-        for arg, val in (("input_size", input_size), ("hidden_size", hidden_size),
-                         ("num_layers", num_layers)):
-            if not isinstance(val, int) or isinstance(val, bool) or val <= 0:
-                raise ValueError(f"{name}: {arg} must be a positive integer; got {val!r}.")
-        if not isinstance(dropout, (int, float)) or not 0 <= dropout <= 1 \
-                or isinstance(dropout, bool):
+        input_size = positive_size(input_size, "input_size", name)
+        hidden_size = positive_size(hidden_size, "hidden_size", name)
+        num_layers = positive_size(num_layers, "num_layers", name)
+        if not _number(dropout) or not 0 <= dropout <= 1:
             raise ValueError(f"{name}: dropout must be a number in [0, 1]; got {dropout!r}.")
         if dropout > 0 and num_layers == 1:
             warnings.warn(f"{name}: dropout={dropout} applies between stacked layers only, "
                           f"so with num_layers=1 it does nothing.", stacklevel=2)
-        if not isinstance(proj_size, int) or isinstance(proj_size, bool) or proj_size < 0 \
-                or proj_size >= hidden_size and proj_size:
+        if not isinstance(proj_size, numbers.Integral) or isinstance(proj_size, bool) \
+                or proj_size < 0 or proj_size >= hidden_size and proj_size:
             raise ValueError(f"{name}: proj_size must be an integer in [0, hidden_size="
                              f"{hidden_size}); got {proj_size!r}.")
+        proj_size = int(proj_size)
         if proj_size and not spec.projection:
             owners = " and ".join(s.display for s in cells.all_specs() if s.projection)
             raise ValueError(f"{name}: proj_size applies to {owners} only (as in torch.nn); "

@@ -13,7 +13,7 @@ from torch import Tensor, nn
 from .. import cells
 from ..cells import CellSpec
 from ..ops import gru_step, lstm_step, rnn_step
-from ._base import check_flag
+from ._base import check_flag, positive_size
 
 
 class _CellBase(nn.Module):
@@ -23,9 +23,8 @@ class _CellBase(nn.Module):
                  dtype=None):
         super().__init__()
         name = type(self).__name__
-        for arg, val in (("input_size", input_size), ("hidden_size", hidden_size)):
-            if not isinstance(val, int) or isinstance(val, bool) or val <= 0:
-                raise ValueError(f"{name}: {arg} must be a positive integer; got {val!r}.")
+        input_size = positive_size(input_size, "input_size", name)
+        hidden_size = positive_size(hidden_size, "hidden_size", name)
         self.input_size, self.hidden_size, self.bias = input_size, hidden_size, bias
         factory = {"device": device, "dtype": dtype}
         options = {k: getattr(self, k) for k in self.spec.options}

@@ -11,7 +11,7 @@ from torch.nn.utils.rnn import PackedSequence
 
 from .. import cells, ops
 from ..ops.grud import final_observed
-from ._base import RecurrentBase, State, check_flag
+from ._base import RecurrentBase, State, _number, check_flag
 
 
 class GRUD(RecurrentBase):
@@ -94,8 +94,7 @@ class GRUD(RecurrentBase):
                              f"bidirectional={bidirectional}. Stack a GRU on top for depth.")
         if zoneout:
             raise ValueError(f"GRUD has no zoneout; leave zoneout at 0 (got {zoneout!r}).")
-        if isinstance(input_dropout, bool) or not isinstance(input_dropout, (int, float)) \
-                or not 0 <= input_dropout < 1:
+        if not _number(input_dropout) or not 0 <= input_dropout < 1:
             raise ValueError(f"GRUD: input_dropout must be in [0, 1); got {input_dropout!r}.")
         self.reset_after = check_flag(reset_after, "reset_after", "GRUD")
         self.input_dropout = float(input_dropout)
