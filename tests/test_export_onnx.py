@@ -624,3 +624,23 @@ def test_an_example_of_another_rank_than_the_input_is_refused():
         assert "example must be 3-D (batch, time, features)" in _one_sentence(e)
         assert build_onnx(model, example=torch.randn(2, 5, 3)).graph.input[0].type \
             .tensor_type.shape.dim[1].dim_param == "time"
+
+
+def test_masked_embedding_refuses_padding_before_a_token_as_eager_does():
+    """Eager refuses ids padded on the left or with a 0 between tokens (Keras'
+    pad_sequences pads before by default); the graph counted the non-zero ids as the
+    length and gave another sequence's output ([5, 0, 7, 2] ran as [5, 0, 7])."""
+    torch.manual_seed(0)
+    model = Sequential([Embedding(10, 3, mask_zero=True, input_shape=(None,)), GRU(4)])
+    model.build()
+    sess = _session(build_onnx(model))
+    good = torch.tensor([[5, 7, 2, 0, 0], [1, 2, 3, 4, 0], [0, 0, 0, 0, 0]])
+    with torch.no_grad():
+        want = model(good)
+    _close(sess.run(None, {"input": good.numpy()}), [want])
+    for bad in ([[5, 0, 7, 2, 0], [1, 2, 3, 0, 0]], [[0, 0, 5, 7, 2], [1, 2, 3, 0, 0]]):
+        ids = torch.tensor(bad)
+        with pytest.raises(ValueError, match="must come after each sequence's tokens"):
+            model(ids)
+        with pytest.raises(Exception, match="must come after each sequence's tokens"):
+            sess.run(None, {"input": ids.numpy()})

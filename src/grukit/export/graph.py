@@ -131,6 +131,32 @@ class Graph:
         return self.op("ReverseSequence", [x, lengths], "rev", time_axis=time_axis,
                        batch_axis=batch_axis)
 
+    def right_padded(self, valid: str, why: str) -> str:
+        """The lengths (B,) int64 of ``valid`` (B, T) bool, its count of valid steps per
+        row, where each row's valid steps come first (right padding). A row with a valid
+        step after a padded one, which a length cannot express, makes the graph fail at
+        run time in a node named ``why``: ONNX has no assert, but ``ReverseSequence``
+        refuses a length past T (each such row gets T + 1) and its error names the node.
+        Each row's steps 0 … n − 1, reversed within n, are themselves, so the lengths
+        come out of that node unchanged."""
+        onnx = _onnx()
+        n = self.op("ReduceSum", [self.op("Cast", [valid], "valid", to=7), self.ints(1)],
+                    "n", keepdims=0)  # (B,)
+        steps = self.squeeze(self.dim(valid, 1), 0)  # scalar T
+        zero, one = (self.init(np.array(v, np.int64), "c_i64s") for v in (0, 1))
+        t = self.unsqueeze(self.op("Range", [zero, steps, one], "t"), 0)  # (1, T)
+        first = self.op("Less", [t, self.unsqueeze(n, 1)], "first")  # (B, T): t < n
+        wrong = self.op("Cast", [self.op("Xor", [first, valid])], "wrong", to=7)  # (B, T)
+        bad = self.op("ReduceMax", [wrong], "bad", axes=[1], keepdims=0)  # (B,) 0 or 1
+        past = self.op("Add", [steps, one], "past")  # T + 1
+        checked = self.op("Add", [n, self.op("Mul", [bad, past])], "checked")  # (B,)
+        steps_tb = self.op("Cast", [self.transpose(first, [1, 0])], "first", to=7)  # (T, B)
+        out = self.name("reversed")
+        self.nodes.append(onnx.helper.make_node(
+            "ReverseSequence", [steps_tb, checked], [out], name=self.name(why),
+            time_axis=0, batch_axis=1))
+        return self.op("ReduceSum", [out, self.ints(0)], "n", keepdims=0)  # (B,)
+
     def zeros(self, batch_of: str, batch_axis: int, width: int) -> str:
         """A (B, width) float32 zero tensor, B read from ``batch_of``."""
         shape = self.op("Concat", [self.dim(batch_of, batch_axis), self.ints(width)], "shape",

@@ -13,7 +13,8 @@ Layers, in evaluation mode::
     Dense                              MatMul + Add, then its activation
     Dropout                            identity
     Embedding                          Gather; mask_zero: lengths = Σ_t [id ≠ 0] (the ids
-                                       must be right-padded, as the layer demands)
+                                       must be right-padded, as the layer demands: other
+                                       ids fail at run time in a node that says so)
     AttentionPooling                   e = tanh(x Wᵀ + b) v, softmax over the valid steps,
                                        Σ_t a_t x_t
     any layer with ``onnx_graph``      its own nodes: ``layer.onnx_graph(g, x, lengths)``
@@ -122,8 +123,10 @@ def _embedding(g: Graph, layer, ids: str, lengths: str | None) -> tuple[str, str
     y = g.op("Gather", [g.weight(layer.embedding.weight, "emb"), ids], "embed", axis=0)
     if not layer.mask_zero:
         return y, lengths  # (B, T, E)
-    nonzero = g.op("Cast", [g.op("Not", [g.op("Equal", [ids, g.ints(0)])])], to=7)  # int64
-    return y, g.op("ReduceSum", [nonzero, g.ints(1)], "lengths", keepdims=0)  # (B,)
+    nonzero = g.op("Not", [g.op("Equal", [ids, g.ints(0)])], "token")  # (B, T) bool
+    return y, g.right_padded(nonzero, "Embedding(mask_zero=True): padding (id 0) must come "
+                             "after each sequence's tokens (right padding: pad_sequences(..., "
+                             "padding='post'))")  # (B,), as the eager layer refuses
 
 
 def _attention(g: Graph, layer, x: str, lengths: str | None) -> str:
