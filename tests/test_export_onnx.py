@@ -644,3 +644,21 @@ def test_masked_embedding_refuses_padding_before_a_token_as_eager_does():
             model(ids)
         with pytest.raises(Exception, match="must come after each sequence's tokens"):
             sess.run(None, {"input": ids.numpy()})
+
+
+@pytest.mark.parametrize("mask_zero", [False, True])
+def test_embedding_refuses_negative_ids_as_eager_does(mask_zero):
+    """ONNX Gather reads -1 as the last row, so the graph embedded a negative id (a -1
+    padding) as the vocabulary's last token where eager refuses it."""
+    torch.manual_seed(0)
+    model = Sequential([Embedding(10, 3, mask_zero=mask_zero, input_shape=(None,)), GRU(4)])
+    model.build()
+    sess = _session(build_onnx(model))
+    for bad in ([[1, 2, -1]], [[1, 2, 10]]):
+        with pytest.raises(ValueError, match=r"token ids must lie in \[0, 10\)"):
+            model(torch.tensor(bad))
+        with pytest.raises(Exception, match=r"token ids must lie in \[0, 10\)"):
+            sess.run(None, {"input": np.array(bad, np.int64)})
+    good = torch.tensor([[1, 9, 3]])
+    with torch.no_grad():
+        _close(sess.run(None, {"input": good.numpy()}), [model(good)])

@@ -87,16 +87,18 @@ class Graph:
 
     # -- nodes ----------------------------------------------------------------------------
     def op(self, op_type: str, inputs: list[str], hint: str | None = None,
-           outputs: int = 1, **attrs) -> str | list[str]:
+           outputs: int = 1, why: str | None = None, **attrs) -> str | list[str]:
         """Add a node; returns its output name (a list when ``outputs`` > 1). An empty
-        string in ``inputs`` leaves an optional input out."""
+        string in ``inputs`` leaves an optional input out. ``why``: the node's name, a
+        sentence for the user where the node fails on bad input (ONNX Runtime's error
+        names the node that failed)."""
         onnx = _onnx()
         while inputs and inputs[-1] == "":
             inputs = inputs[:-1]
         hint = hint or op_type.lower()
         names = [self.name(hint if outputs == 1 else f"{hint}_{k}") for k in range(outputs)]
         self.nodes.append(onnx.helper.make_node(op_type, inputs, names,
-                                                name=self.name(f"n_{op_type}"), **attrs))
+                                                name=self.name(why or f"n_{op_type}"), **attrs))
         return names[0] if outputs == 1 else names
 
     def node(self, op_type: str, inputs: list[str], outputs: list[str], **attrs) -> None:
@@ -139,7 +141,6 @@ class Graph:
         refuses a length past T (each such row gets T + 1) and its error names the node.
         Each row's steps 0 … n − 1, reversed within n, are themselves, so the lengths
         come out of that node unchanged."""
-        onnx = _onnx()
         n = self.op("ReduceSum", [self.op("Cast", [valid], "valid", to=7), self.ints(1)],
                     "n", keepdims=0)  # (B,)
         steps = self.squeeze(self.dim(valid, 1), 0)  # scalar T
@@ -151,11 +152,9 @@ class Graph:
         past = self.op("Add", [steps, one], "past")  # T + 1
         checked = self.op("Add", [n, self.op("Mul", [bad, past])], "checked")  # (B,)
         steps_tb = self.op("Cast", [self.transpose(first, [1, 0])], "first", to=7)  # (T, B)
-        out = self.name("reversed")
-        self.nodes.append(onnx.helper.make_node(
-            "ReverseSequence", [steps_tb, checked], [out], name=self.name(why),
-            time_axis=0, batch_axis=1))
-        return self.op("ReduceSum", [out, self.ints(0)], "n", keepdims=0)  # (B,)
+        same = self.op("ReverseSequence", [steps_tb, checked], "reversed", why=why,
+                       time_axis=0, batch_axis=1)  # (T, B)
+        return self.op("ReduceSum", [same, self.ints(0)], "n", keepdims=0)  # (B,)
 
     def zeros(self, batch_of: str, batch_axis: int, width: int) -> str:
         """A (B, width) float32 zero tensor, B read from ``batch_of``."""

@@ -120,7 +120,12 @@ def _dense(g: Graph, layer, x: str, what: str) -> str:
 
 
 def _embedding(g: Graph, layer, ids: str, lengths: str | None) -> tuple[str, str | None]:
-    y = g.op("Gather", [g.weight(layer.embedding.weight, "emb"), ids], "embed", axis=0)
+    vocab = int(layer.embedding.weight.shape[0])
+    # Gather reads a negative id from the end of the table: one past its end fails instead
+    ids = g.op("Where", [g.op("Less", [ids, g.ints(0)]), g.ints(vocab), ids], "ids")  # (B, T)
+    y = g.op("Gather", [g.weight(layer.embedding.weight, "emb"), ids], "embed", axis=0,
+             why=f"Embedding: token ids must lie in [0, {vocab}), as the eager layer refuses "
+                 f"others; raise input_dim or map such tokens to an id of their own")
     if not layer.mask_zero:
         return y, lengths  # (B, T, E)
     nonzero = g.op("Not", [g.op("Equal", [ids, g.ints(0)])], "token")  # (B, T) bool
