@@ -270,3 +270,25 @@ def test_plain_call_keeps_the_full_paths_errors():
             m(torch.randn(2, 1, 4), torch.randn(1, 2, 8, dtype=torch.float64))
         with pytest.raises(TypeError, match="the input is torch.float64"):
             m(torch.randn(2, 1, 4, dtype=torch.float64))
+
+
+@pytest.mark.parametrize("cls", [gnn.MinGRU, gnn.GRU, gnn.LSTM, gnn.RNN, gnn.LayerNormGRU])
+@pytest.mark.parametrize("steps", [0, 1, 4], ids=["T0", "T1", "T4"])
+def test_h_n_is_its_own_tensor_as_torch_nn_s(cls, steps):
+    # a MinGRU's h_n was a view of the output's last step, so masking the output in place
+    # (y.mul_(mask)) changed h_n too; with no steps h_n was hx itself, so an in-place
+    # reset of h_n changed the caller's hx
+    torch.manual_seed(0)
+    m = cls(3, 4, batch_first=True)
+    x = torch.randn(2, steps, 3)
+    hx = (torch.randn(1, 2, 4), torch.randn(1, 2, 4)) if cls is gnn.LSTM else torch.randn(1, 2, 4)
+    kept = tuple(h.clone() for h in hx) if cls is gnn.LSTM else hx.clone()
+    with torch.no_grad():
+        y, h = m(x, hx)
+        want = tuple(t.clone() for t in h) if cls is gnn.LSTM else h.clone()
+        y.zero_()
+        for t in h if cls is gnn.LSTM else (h,):
+            t.add_(1.0)
+    torch.testing.assert_close(hx, kept, rtol=0, atol=0)  # the caller's state unchanged
+    got = tuple(t - 1.0 for t in h) if cls is gnn.LSTM else h - 1.0
+    torch.testing.assert_close(got, want, rtol=0, atol=1e-6)  # h_n unchanged by y.zero_()

@@ -404,6 +404,8 @@ class RecurrentBase(nn.Module):
                 layer_in = F.dropout(layer_in, self.dropout, training=True)
         h_n = [finals[0][i].unsqueeze(0) if len(finals) == 1 else
                torch.stack([f[i] for f in finals]) for i in range(len(states))]  # (L·D, B, S)
+        if x.shape[1] == 0:  # no step: the ops give h0 back, a view of the caller's hx
+            h_n = [h.clone() for h in h_n]
         return layer_in, h_n
 
     def _plain(self, input: object, hx: object) -> tuple[Tensor, list[Tensor]] | None:

@@ -43,4 +43,4 @@ class MinGRU(RecurrentBase):
         y, h = ops.mingru(x, params["weight_ih"], params["bias_ih"], h0=state[0],
                           lengths=lengths, mode=self.mode, reverse=reverse,
                           backend=self.backend)
-        return y, (h,)
+        return y, (h.clone(),)  # (the op's h may be a view of y's last step; torch.nn's is not)
