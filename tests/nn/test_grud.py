@@ -245,3 +245,24 @@ def test_mask_and_delta_of_another_dtype_are_read_in_the_inputs():
     for mask, delta in ((m.double(), d.double()), (m.bool(), d.half()), (m.int(), d)):
         torch.testing.assert_close(mod(x, mask=mask, delta=delta)[0], want,
                                    rtol=1e-3 if delta.dtype == torch.half else 1e-6, atol=1e-4)
+
+
+@pytest.mark.filterwarnings("error::UserWarning")
+def test_empirical_mean_from_a_data_frame():
+    # df.mean() (a Series indexed by the column names, NaN skipped) failed inside torch:
+    # "could not determine the shape of object type 'Series'"
+    pd = pytest.importorskip("pandas")
+    df = pd.DataFrame({"hr": [80.0, None, 90.0], "temp": [37.0, 38.0, None],
+                       "sbp": [120.0, 110.0, 130.0]})
+    mod = GRUD(3, 4).set_empirical_mean(df.mean())
+    torch.testing.assert_close(mod.x_mean, torch.tensor([85.0, 37.5, 120.0]))
+
+
+@pytest.mark.parametrize("value, match", [
+    ([1.0, float("nan"), 2.0], r"got \[1\.0, nan, 2\.0\] \(NaN or Inf: a variable never observed"),
+    (["a", "b", "c"], r"got list \['a', 'b', 'c'\]"),
+    ([1.0, 2.0], r"got shape \(2,\)")], ids=["nan", "text", "short"])
+def test_empirical_mean_refusals_name_the_problem(value, match):
+    with pytest.raises(ValueError, match=r"GRUD\.set_empirical_mean: x_mean must be 3 finite "
+                                         r"values, one per variable; " + match):
+        GRUD(3, 4).set_empirical_mean(value)

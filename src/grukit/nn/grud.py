@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
 import torch
 from torch import Tensor
 from torch.nn.utils.rnn import PackedSequence
@@ -137,11 +138,20 @@ class GRUD(RecurrentBase):
     @torch.no_grad()
     def set_empirical_mean(self, x_mean: Tensor | Sequence[float]) -> GRUD:
         """Set x̄ (D,), the mean of each variable over its observed training values (the
-        value imputation decays toward). Returns the module."""
-        v = torch.as_tensor(x_mean, dtype=self.x_mean.dtype)
-        if tuple(v.shape) != (self.input_size,) or not bool(torch.isfinite(v).all()):
-            raise ValueError(f"GRUD.set_empirical_mean: x_mean must be {self.input_size} "
-                             f"finite values, one per variable; got shape {tuple(v.shape)}.")
+        value imputation decays toward; a data frame's ``df.mean()`` is one). Returns the
+        module."""
+        what = (f"GRUD.set_empirical_mean: x_mean must be {self.input_size} finite values, "
+                f"one per variable")
+        try:  # (a pandas Series by labels: torch reads it by position, numpy by its values)
+            v = x_mean if isinstance(x_mean, Tensor) else np.array(x_mean, dtype=np.float64)
+            v = torch.as_tensor(v, dtype=self.x_mean.dtype)
+        except (TypeError, ValueError) as err:
+            raise ValueError(f"{what}; got {type(x_mean).__name__} {x_mean!r:.60}.") from err
+        if tuple(v.shape) != (self.input_size,):
+            raise ValueError(f"{what}; got shape {tuple(v.shape)}.")
+        if not bool(torch.isfinite(v).all()):
+            raise ValueError(f"{what}; got {v.tolist()} (NaN or Inf: a variable never "
+                             f"observed in training has no mean; give it one, e.g. 0).")
         self.x_mean.copy_(v.to(self.x_mean.device))
         return self
 
