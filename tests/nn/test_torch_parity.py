@@ -228,3 +228,24 @@ def test_the_forget_gate_recipe_over_all_weights_names_runs_as_on_torch(kind, kw
     for (k, a), (j, b) in zip(ours.state_dict().items(), theirs.state_dict().items(),
                               strict=True):
         assert k == j and torch.equal(a, b)
+
+
+@pytest.mark.parametrize("kind", ["GRU", "LSTM", "RNN"])
+@pytest.mark.parametrize("lengths", [False, True], ids=["full", "lengths"])
+def test_the_output_changed_in_place_before_backward_as_torch_allows(kind, lengths):
+    """``torch.relu_(y)`` (an ``nn.ReLU(inplace=True)`` after the layer) then backward, as
+    torch.nn.GRU and torch.nn.RNN allow: the fused RNN and LSTM kernels kept y itself for
+    their backward and failed ("modified by an inplace operation")."""
+    ours, theirs = _pair(kind, 1, False, True, backend="cpu")
+    x = torch.randn(3, 5, 3, requires_grad=True)
+    kw = {"lengths": torch.tensor([5, 2, 4])} if lengths else {}
+    y, _ = ours(x, **kw)
+    torch.relu_(y)
+    y.sum().backward()
+    grads = [x.grad] + [p.grad for p in ours.parameters()]
+    x2 = x.detach().requires_grad_()
+    ours.zero_grad()
+    y2, _ = ours(x2, **kw)
+    y2.relu().sum().backward()
+    for a, b in zip(grads, [x2.grad] + [p.grad for p in ours.parameters()], strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)

@@ -175,7 +175,8 @@ class _LSTMFunction(torch.autograd.Function):
         drop = None if state_mask is None else arr(state_mask)  # (B, H)
         y, hn, cn, save, cs = _forward(gi, w_hh, b_hh, h0, c0, lens, True, drop)
         ctx.drop = drop
-        ctx.save_for_backward(x, w_ih, w_hh, h0, c0, y, save, cs)
+        kept = y.clone() if any(ctx.needs_input_grad) else y  # the caller may change y in place
+        ctx.save_for_backward(x, w_ih, w_hh, h0, c0, kept, save, cs)
         ctx.set_materialize_grads(False)  # unused outputs: None, zeros made once in backward
         ctx.lens, ctx.has_b = lens, (b_ih is not None, b_hh is not None)
         return y, hn, cn

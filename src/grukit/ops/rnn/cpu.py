@@ -109,7 +109,8 @@ class _RNNFunction(torch.autograd.Function):
         drop = None if state_mask is None else arr(state_mask)  # (B, H)
         y, hn = _forward(gi, w_hh, b_hh, h0, lens, relu, drop)
         ctx.drop = drop
-        ctx.save_for_backward(x, w_ih, w_hh, h0, y)
+        # a copy: the caller may change y in place (relu_), as torch.nn.RNN's output allows
+        ctx.save_for_backward(x, w_ih, w_hh, h0, y.clone() if any(ctx.needs_input_grad) else y)
         ctx.lens, ctx.relu, ctx.has_b = lens, relu, (b_ih is not None, b_hh is not None)
         return y, hn
 
