@@ -662,3 +662,18 @@ def test_embedding_refuses_negative_ids_as_eager_does(mask_zero):
     good = torch.tensor([[1, 9, 3]])
     with torch.no_grad():
         _close(sess.run(None, {"input": good.numpy()}), [model(good)])
+
+
+@pytest.mark.parametrize("cell", ["gru", "lstm", "rnn"])
+def test_an_empty_batch_or_sequence_is_refused_instead_of_aborting_the_process(cell):
+    """ONNX Runtime's GRU and LSTM kernels abort the Python process (std::terminate) on a
+    batch of 0 (the GRU on 0 steps too), where eager returns empty outputs; the graph now
+    fails first, in a node that says why."""
+    spec = cells.get(cell)
+    m = _module(spec, {}, {"batch_first": True})
+    sess = _session(build_onnx(m))
+    for shape, says in (((0, 4, 3), "an empty batch"), ((2, 0, 3), "sequences of 0 steps")):
+        with pytest.raises(Exception, match=says):
+            sess.run(None, {"input": np.zeros(shape, np.float32)})
+    x = torch.randn(1, 1, 3)  # the smallest batch still runs
+    _close(sess.run(None, {"input": x.numpy()}), _eager(m, x))

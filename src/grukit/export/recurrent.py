@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .graph import Graph, array
+from .graph import Graph, _onnx, array
 from .scan import scan_layer, scan_support
 
 # the gate blocks of each ONNX operator (a fact of the operator, not of a cell), named with
@@ -179,6 +179,27 @@ def _scan_layer(g: Graph, module, layer: int, x: str, lengths: str | None,
                for f in finals]
 
 
+EMPTY = ("{}: ONNX Runtime's GRU and LSTM operators abort the whole process on {}, so "
+         "this graph refuses it; skip such a batch before running the graph (eager gives "
+         "empty outputs)")
+
+
+def _not_empty(g: Graph, x: str) -> str:
+    """x (T, B, I) unchanged, through a Reshape whose shape passes a Gather of index 0
+    along T and along B of a (T, B) tensor, which fails (cleanly, in a node named with
+    ``EMPTY``) where T or B is 0: the operators' kernels terminate the process there."""
+    onnx = _onnx()
+    shape = g.op("Shape", [x], "shape")  # (3,) int64
+    one = onnx.helper.make_tensor("one", onnx.TensorProto.INT64, [1], [1])
+    tb = g.op("ConstantOfShape", [g.slice(shape, 0, 0, 2)], "tb", value=one)  # (T, B) ones
+    first = g.op("Gather", [tb, g.ints(0)], "t0", axis=0,
+                 why=EMPTY.format("time", "sequences of 0 steps"))  # (1, B)
+    unit = g.op("Gather", [first, g.ints(0)], "b0", axis=1,
+                why=EMPTY.format("batch", "an empty batch (0 sequences)"))  # (1, 1): 1
+    same = g.op("Mul", [shape, g.op("Reshape", [unit, g.ints(1)])], "shape")  # = shape
+    return g.op("Reshape", [x, same], "x")  # (T, B, I)
+
+
 def emit_recurrent(g: Graph, module, x: str, lengths: str | None,
                    states: list[str] | None) -> tuple[str, list[str]]:
     """The module in evaluation mode (no dropout) on x (T, B, I).
@@ -189,6 +210,8 @@ def emit_recurrent(g: Graph, module, x: str, lengths: str | None,
     spec, dirs = module.spec, module.num_directions
     seq_lens = None
     scan = as_scan(module)
+    if not scan:
+        x = _not_empty(g, x)
     if lengths is not None and not scan:
         seq_lens = g.op("Cast", [lengths], "seq_lens", to=6)  # int32, as ONNX wants
     finals: list[list[str]] = [[] for _ in spec.states]
