@@ -7,7 +7,9 @@
 operator (GRU with ``linear_before_reset`` = ``reset_after``, LSTM, RNN), the others a
 ``Scan`` over time (minGRU, LayerNorm-GRU; a GRU with zoneout and an LSTM with a projection
 too, which the operators cannot express). The graph is the model in evaluation mode
-(dropout off), float32, opset 17; batch and time are dynamic axes.
+(dropout off), float32, opset 17; batch and time are dynamic axes, at least 1 each
+(a graph with a GRU or LSTM operator refuses an empty batch or sequence: ONNX Runtime's
+kernels would abort the process).
 
 Example::
 
