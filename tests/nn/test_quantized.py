@@ -52,6 +52,19 @@ def test_w8a8_true_steps_int8_by_int8_where_it_serves(cls):
     np.testing.assert_allclose(ys, want, atol=0.02)  # inputs and state quantised to bytes
 
 
+@pytest.mark.parametrize("bad", [np.inf, -np.inf, np.nan], ids=["inf", "-inf", "nan"])
+def test_a_w8a8_step_of_a_non_finite_input_is_nan_not_a_finite_guess(bad):
+    """An Inf has no byte: its product with a scale of Inf gave finite numbers unrelated to
+    the float step's; now NaN, as a NaN input gives."""
+    torch.manual_seed(0)
+    stream = Int8Stream(quantize_int8(gnn.GRU(3, 4), linear="grukit"), w8a8=True)
+    y = stream.step(np.array([bad, 0.5, 0.0], np.float32))
+    assert stream._routes[1] is stream._int8_route
+    assert np.isnan(y).all(), y
+    y = stream.step(np.array([0.1, 0.5, 0.0], np.float32))  # the state now holds NaN too
+    assert np.isnan(y).all(), y
+
+
 @pytest.mark.parametrize("make", [lambda: gnn.GRU(3, 5, 2), lambda: gnn.LSTM(3, 5, bias=False),
                                   lambda: gnn.GRUCell(3, 5)], ids=["GRU", "LSTM-no-bias", "cell"])
 @pytest.mark.parametrize("convert", [lambda m: m.double(), lambda m: m.to(torch.float64)],

@@ -133,6 +133,8 @@ _INV127 = np.float32(1.0 / 127.0)
 _ONE32 = np.float32(1.0)
 _ROUND = np.float32(OFFSET + 0.5)  # u = ⌊v/s + 128.5⌋: round to nearest, ties up
 _ABS = np.int32(0x7FFFFFFF)
+_INF_BITS = np.int32(0x7F800000)  # float32 Inf; a larger pattern (sign cleared) is a NaN
+_NAN_BITS = np.int32(0x7FC00000)
 
 
 @njit(inline="always", cache=True)
@@ -151,10 +153,11 @@ def quantize_u8(v, bits, params, ints, tmp, x_at):
     """v (K,) float32 (``bits`` its int32 view) -> its scale s_v = max_k |v_k| / 127 (1 for
     v = 0), and its bytes u_k = ⌊v_k / s_v + 128.5⌋ written from word x_at of the int32
     view ``ints`` of params (padding bytes up to a whole word are 128); params[tmp] is
-    scratch. A NaN in v makes s_v NaN, so the product and the step are NaN, never a finite
-    wrong number."""
+    scratch. A NaN or an Inf in v makes s_v NaN, so the product and the step are NaN, never
+    a finite wrong number (an Inf has no byte: its product with a scale of Inf gave finite
+    garbage)."""
     m = amax_bits(bits)
-    ints[tmp] = m
+    ints[tmp] = m if m < _INF_BITS else _NAN_BITS
     amax = params[tmp]  # the float32 of that pattern
     pos = m > 0  # an integer test: fastmath may assume a float is never NaN
     scale = amax * _INV127 if pos else _ONE32
