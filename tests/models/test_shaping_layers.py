@@ -185,6 +185,30 @@ def test_masking_refuses_padding_before_a_valid_step():
         ours.predict(pre)
 
 
+def test_masking_in_onnx_refuses_padding_before_a_valid_step_as_eager_does():
+    """The graph counted the valid steps as the length whatever their place, so a padded
+    step inside a sequence gave other numbers than Keras (which skips it) where eager
+    refuses it; it now fails at run time in a node named with eager's sentence."""
+    from grukit.export.onnx_file import build_onnx
+    from grukit.layers import Masking
+
+    ours = Sequential([Input(shape=(T, 3)), Masking(0.0), GRU(4), Dense(2)])
+    sess = ort.InferenceSession(build_onnx(ours.eval()).SerializeToString(),
+                                providers=["CPUExecutionProvider"])
+    x = _padded_series()
+    x[2] = 0.0  # all padding
+    np.testing.assert_allclose(sess.run(None, {"input": x})[0], ours.predict(x),
+                               rtol=1e-5, atol=1e-6)
+    mid = _padded_series()
+    mid[0, 2] = 0.0
+    pre = np.roll(_padded_series(), 3, axis=1)
+    for bad in (mid, pre):
+        with pytest.raises(ValueError, match="must come after each sequence's valid steps"):
+            ours.predict(bad)
+        with pytest.raises(Exception, match="must come after each sequence's valid steps"):
+            sess.run(None, {"input": bad})
+
+
 def test_masking_takes_a_numpy_mask_value():
     # np.float32(-1.0) (read from an array, as Keras takes it) was refused as no number
     from grukit.layers import Masking

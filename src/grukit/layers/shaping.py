@@ -55,10 +55,7 @@ class Masking(Layer):
         n = valid.sum(1)  # (B,)
         t = torch.arange(x.shape[1], device=x.device)
         right = (valid == (t < n.unsqueeze(1))).all()
-        said = (f"Masking: padded steps (every feature equal to mask_value={self.mask_value}) "
-                f"must come after each sequence's valid steps (right padding: "
-                f"pad_sequences(..., padding='post')); Keras would skip a padded step before "
-                f"a valid one, which sequence lengths cannot express.")
+        said = self._right_padding()
         if torch.compiler.is_compiling():
             torch._assert_async(right, said)
         elif not bool(right):
@@ -67,14 +64,21 @@ class Masking(Layer):
             n = torch.minimum(n, lengths.to(n.device))
         return x * valid.unsqueeze(-1).to(x.dtype), n
 
+    def _right_padding(self) -> str:
+        return (f"Masking: padded steps (every feature equal to mask_value={self.mask_value}) "
+                f"must come after each sequence's valid steps (right padding: "
+                f"pad_sequences(..., padding='post')); Keras would skip a padded step before "
+                f"a valid one, which sequence lengths cannot express.")
+
     def onnx_graph(self, g, x: str, lengths: str | None):
-        """The same in ONNX (valid steps, their count, padding set to 0; the right-padding
-        check is the eager layer's)."""
+        """The same in ONNX (valid steps, their count, padding set to 0); a padded step
+        before a valid one fails at run time in a node named with the eager layer's
+        sentence (``Graph.right_padded``)."""
         same = g.op("Cast", [g.op("Equal", [x, g.scalar(self.mask_value)])], "same", to=1)
         valid = g.op("Sub", [g.scalar(1.0), g.op("ReduceMin", [same], "all_same", axes=[2],
                                                  keepdims=0)], "valid")  # (B, T) 1.0 / 0.0
-        n = g.op("Cast", [g.op("ReduceSum", [valid, g.ints(1)], "n", keepdims=0)], "len",
-                 to=7)  # (B,) int64
+        n = g.right_padded(g.op("Cast", [valid], "valid", to=9),  # (B, T) bool
+                           self._right_padding())  # (B,) int64
         if lengths is not None:
             n = g.op("Min", [n, lengths], "len")
         return g.op("Mul", [x, g.unsqueeze(valid, 2)], "masked"), n
