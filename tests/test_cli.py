@@ -55,3 +55,15 @@ def test_demo_train_mse_is_the_epoch_mean_not_the_last_batch():
     # 3 steps of 32 cover all 70 windows once (batches of 32, 32, 6)
     got = _train_epoch(lambda xb: xb * w, opt, x, x.clone(), steps=3)
     assert abs(got - float(torch.mean(x ** 2))) < 1e-3 * float(torch.mean(x ** 2))
+
+
+def test_ctrl_c_while_the_command_loads_is_one_line_not_a_traceback():
+    """An interrupt before main's handler (the parser's imports of a slow first start) printed
+    a KeyboardInterrupt traceback; it is one line and exit status 130, as after loading."""
+    code = ("import grukit.cli as c\n"
+            "def stop():\n    raise KeyboardInterrupt\n"
+            "c.build_parser = stop\nc.entry()\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 130, out.stderr
+    assert out.stderr.strip() == "grukit: interrupted.", out.stderr

@@ -131,7 +131,8 @@ def _export(args: argparse.Namespace) -> int:
     """A saved task model as ONNX (or a torch.export program) plus its manifest."""
     import os
 
-    output = args.output or f"{os.path.abspath(args.model_dir)}.{args.format}"  # beside it
+    output = f"{os.path.abspath(args.model_dir)}.{args.format}" if args.output is None \
+        else args.output  # beside the model folder by default; "" is refused below
     _output_file(output)
     from .tasks.estimator import load
     from .tasks.export import export
@@ -208,7 +209,11 @@ def entry() -> None:
     process twice) must not turn the clean exit 130 into a kill by the signal."""
     import os
 
-    code = main(_entry=True)
+    try:
+        code = main(_entry=True)
+    except KeyboardInterrupt:  # outside main's own handler: while the command was loading
+        print("\ngrukit: interrupted.", file=sys.stderr)
+        code = 130
     if code == 130:
         sys.stdout.flush()
         sys.stderr.flush()
