@@ -1,6 +1,9 @@
 """Bad input to the torch.nn modules, the cells and Stream: each case is refused in one
 sentence naming the argument and the fix, or gives the correct result."""
 
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 import torch
@@ -79,6 +82,19 @@ def test_integer_lengths_of_any_container_match_truncated_sequences(lens, kind):
         torch.testing.assert_close(y[b, :n], yb[0])
         torch.testing.assert_close(h[0, b], hb[0, 0])
         assert not y[b, n:].any()
+
+
+def test_lengths_from_pandas_are_read_without_torch_s_read_only_warning():
+    """A pandas Series' array is read-only: torch warned about non-writable tensors (once per
+    process, so in a fresh one)."""
+    code = ("import warnings, pandas as pd, torch, grukit.nn as gnn\n"
+            "warnings.simplefilter('error')\n"
+            "y, h = gnn.GRU(3, 4, batch_first=True)(torch.randn(2, 5, 3), "
+            "lengths=pd.Series([5, 3]))\n"
+            "assert not y[1, 3:].any()\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 0, out.stderr
 
 
 # -- dtype, device, features --------------------------------------------------------------

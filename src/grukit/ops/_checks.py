@@ -106,7 +106,7 @@ def as_lengths(lengths: Tensor | Sequence[int] | None, batch: int, steps: int,
             kind = "booleans" if a.dtype == bool else f"dtype {a.dtype}"
             raise TypeError(f"{op}: lengths must hold integers (the number of valid steps of "
                             f"each sequence); got {kind}: {lengths!r}. Pass whole numbers.")
-        t = torch.as_tensor(a.astype(np.int64, copy=False))
+        t = torch.tensor(a.astype(np.int64, copy=False))  # a copy: a pandas array is read-only
     if t.dim() != 1 or t.numel() != batch:
         raise ValueError(
             f"{op}: lengths must have one entry per sequence, shape ({batch},); "
