@@ -134,3 +134,32 @@ def test_an_unbuilt_keras_model_is_named_as_such():
     for a grukit model, not for the Keras one given."""
     with pytest.raises(ValueError, match="the Keras model is not built"):
         from_keras(keras.Sequential([kl.GRU(3), kl.Dense(1)]))
+
+
+@pytest.mark.parametrize("backward,says", [
+    (lambda: kl.GRU(4, activation="relu", go_backwards=True),
+     "activation: forward 'tanh', backward 'relu'"),
+    (lambda: kl.LSTM(4, go_backwards=True), "layer: forward GRU, backward LSTM"),
+    (lambda: kl.GRU(5, go_backwards=True), "units: forward 4, backward 5"),
+    (lambda: kl.GRU(4, go_backwards=True, kernel_regularizer="l2"), "kernel_regularizer"),
+], ids=["activation", "kind", "units", "regularizer"])
+def test_a_backward_layer_unlike_the_forward_one_is_refused_by_what_differs(backward, says):
+    """The forward layer's configuration was used for both directions (a backward relu GRU
+    ran as tanh: other predictions), or the weights failed to fit with a generic error."""
+    ref = keras.Sequential([keras.Input((T, 3)),
+                            kl.Bidirectional(kl.GRU(4), backward_layer=backward()),
+                            kl.Dense(1)])
+    with pytest.raises(ValueError, match="directions differ") as e:
+        from_keras(ref)
+    assert says in str(e.value) and "layer 0 (Bidirectional" in str(e.value)
+
+
+def test_a_backward_layer_like_the_forward_one_predicts_alike():
+    ref = _randomised(keras.Sequential([
+        keras.Input((T, 3)),
+        kl.Bidirectional(kl.GRU(4, return_sequences=True, activation="relu"),
+                         backward_layer=kl.GRU(4, return_sequences=True, activation="relu",
+                                               go_backwards=True, kernel_initializer="zeros",
+                                               name="back")),
+        kl.LSTM(2), kl.Dense(1)]))
+    _same(ref, from_keras(ref), RNG.normal(size=(3, T, 3)).astype("float32"))

@@ -6,10 +6,11 @@
     ours = from_keras("model.keras")        # or from_keras(keras_model)
 
 Layers: InputLayer, GRU, LSTM, SimpleRNN (their activations, use_bias), Bidirectional
-(concat, sum, mul, ave), Dense (the activations ``grukit.layers`` has), Dropout, Embedding,
-Masking, Flatten, GlobalAveragePooling1D, TimeDistributed(Dense or Dropout), RepeatVector,
-SpatialDropout1D, LayerNormalization (last axis), Activation, Conv1D, MaxPooling1D,
-GlobalMaxPooling1D. Anything else is refused by name: nothing is converted approximately."""
+(concat, sum, mul, ave; a ``backward_layer`` configured as the forward one), Dense (the
+activations ``grukit.layers`` has), Dropout, Embedding, Masking, Flatten,
+GlobalAveragePooling1D, TimeDistributed(Dense or Dropout), RepeatVector, SpatialDropout1D,
+LayerNormalization (last axis), Activation, Conv1D, MaxPooling1D, GlobalMaxPooling1D.
+Anything else is refused by name: nothing is converted approximately."""
 
 from __future__ import annotations
 
@@ -68,6 +69,7 @@ def _layer(layer, where: str):
         if type(inner).__name__ not in _RECURRENT:
             raise ValueError(f"{where}: Bidirectional wraps a {type(inner).__name__}, which has "
                              f"no grukit layer.")
+        _same_directions(inner, layer.backward_layer, where)
         merge = cfg.get("merge_mode")
         if merge not in gl.recurrent.MERGE_MODES:
             raise ValueError(f"{where}: merge_mode={merge!r} has no grukit form; it takes "
@@ -133,6 +135,45 @@ def _layer(layer, where: str):
                      f"Embedding, Masking, Flatten, GlobalAveragePooling1D, TimeDistributed, "
                      f"RepeatVector, SpatialDropout1D, LayerNormalization, Activation, Conv1D, "
                      f"MaxPooling1D and GlobalMaxPooling1D.")
+
+
+# options of a direction that leave its outputs and training alone once its weights are
+# copied, and go_backwards (the backward direction's own); the rest must agree
+_DIRECTION_FREE = {"name", "go_backwards", "kernel_initializer", "recurrent_initializer",
+                   "bias_initializer", "unit_forget_bias", "seed", "unroll",
+                   "kernel_constraint", "recurrent_constraint", "bias_constraint"}
+
+
+def _same_directions(forward, backward, where: str) -> None:
+    """Refuse a Keras ``Bidirectional(..., backward_layer=...)`` whose backward layer is of
+    another kind or configuration than the forward one, naming what differs: grukit's
+    Bidirectional runs one layer's configuration both ways (the forward one's would be
+    used for both, a silent wrong answer, or the weights would not fit)."""
+    if backward is None or backward is forward:
+        return
+    fk, bk = type(forward).__name__, type(backward).__name__
+    if fk != bk:
+        differ = [f"layer: forward {fk}, backward {bk}"]
+    else:
+        f, b = forward.get_config(), backward.get_config()
+        differ = [f"{k}: forward {_shown(f.get(k))}, backward {_shown(b.get(k))}"
+                  for k in sorted((f.keys() | b.keys()) - _DIRECTION_FREE)
+                  if f.get(k) != b.get(k)]
+    if differ:
+        raise ValueError(f"{where}: the Bidirectional layer's directions differ "
+                         f"({'; '.join(differ)}), and grukit's Bidirectional runs one "
+                         f"configuration both ways; build both directions alike (or leave "
+                         f"backward_layer out).")
+
+
+def _shown(value) -> str:
+    """A Keras config value, short: a serialized object as ``ClassName(option=value)``."""
+    if isinstance(value, dict) and "class_name" in value:
+        options = value.get("config") or {}
+        inner = ", ".join(f"{k}={_shown(v)}" for k, v in options.items()) \
+            if isinstance(options, dict) else repr(options)
+        return f"{value['class_name']}({inner})"
+    return repr(value)
 
 
 def _regularizers(layer, converted, where: str) -> None:
