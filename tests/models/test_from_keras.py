@@ -64,6 +64,13 @@ def test_a_keras_series_model_predicts_alike():
     (lambda: kl.GRU(3, activation="hard_silu"), "activation .hard_silu. has no grukit form"),
     (lambda: kl.SimpleRNN(3, activation="sigmoid"), "SimpleRNN takes tanh or relu"),
     (lambda: kl.Dense(2, activation="hard_silu"), "activation 'hard_silu'"),
+    # an AttributeError ('LayerNormalization' object has no attribute 'input') and a
+    # TypeError without the layer's place
+    (lambda: kl.TimeDistributed(kl.LayerNormalization()),
+     r"layer 0 \(TimeDistributed .*wraps a Dense or Dropout layer; got "
+     r"TimeDistributed\(LayerNormalization\)"),
+    (lambda: kl.TimeDistributed(kl.Activation("tanh")),
+     r"layer 0 \(TimeDistributed .*got TimeDistributed\(Activation\)"),
 ])
 def test_layers_without_a_grukit_form_are_refused_by_name(layer, match):
     ref = keras.Sequential([keras.Input((T, 3)), layer()])

@@ -128,8 +128,13 @@ def _layer(layer, where: str):
             raise ValueError(f"{where}: only channels_last without keepdims has a grukit form.")
         return gl.GlobalAveragePooling1D()
     if kind == "TimeDistributed":
-        inner = _layer(layer.layer, where)
-        return gl.TimeDistributed(inner)
+        wrapped = type(layer.layer).__name__
+        if wrapped not in ("Dense", "Dropout"):  # before converting it: it was never called
+            raise ValueError(f"{where}: grukit's TimeDistributed wraps a Dense or Dropout "
+                             f"layer; got TimeDistributed({wrapped}), which has no grukit "
+                             f"form (a layer acting on the last axis, such as "
+                             f"LayerNormalization or Activation, needs no TimeDistributed).")
+        return gl.TimeDistributed(_layer(layer.layer, where))
     raise ValueError(f"{where} has no grukit layer; from_keras converts "
                      f"{', '.join(sorted([*_RECURRENT, 'Bidirectional', 'Dense', 'Dropout']))}, "
                      f"Embedding, Masking, Flatten, GlobalAveragePooling1D, TimeDistributed, "
