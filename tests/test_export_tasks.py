@@ -271,6 +271,21 @@ def test_gru4rec_step_graph_equals_recommend_scores_on_diginetica(recommender, t
         np.testing.assert_allclose(last[b], expect, atol=TOL, rtol=0)
 
 
+def test_gru4rec_step_graph_refuses_an_index_outside_the_items(recommender, tmp_path):
+    """ONNX Gather reads index -1 as the last item: the graph scored a session as if its
+    event were that item; now it fails in a node that names the item map."""
+    model, _ = recommender
+    model.export_onnx(tmp_path / "rec.onnx")
+    sess = ort.InferenceSession(str(tmp_path / "rec.onnx"), providers=["CPUExecutionProvider"])
+    h = np.zeros((2, 2, 12), np.float32)
+    assert sess.run(None, {"item": np.array([0, 1], np.int64), "h0": h})[0].shape == \
+        (2, model.n_items)
+    for bad in (-1, 10**6):
+        with pytest.raises(Exception, match="item indices must lie in") as err:
+            sess.run(None, {"item": np.array([0, bad], np.int64), "h0": h})
+        assert "manifest's item map" in str(err.value)
+
+
 def test_gru4rec_runtime_recommends_what_the_model_recommends(recommender, tmp_path):
     model, sessions = recommender
     export(model, tmp_path / "rec.onnx")

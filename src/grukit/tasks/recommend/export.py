@@ -32,8 +32,12 @@ def step_model(net):
     g = Graph()
     for name in INPUTS + OUTPUTS:  # claimed first, so no inner value takes them
         g.reserve(name)
-    x = g.op("Gather", [g.weight(net.embedding.weight, "item_emb"), "item"], "embed",
-             axis=0)  # (B, H)
+    vocab = int(net.embedding.weight.shape[0])
+    # Gather reads a negative index from the end of the table: one past its end fails instead
+    item = g.op("Where", [g.op("Less", ["item", g.ints(0)]), g.ints(vocab), "item"], "item")
+    x = g.op("Gather", [g.weight(net.embedding.weight, "item_emb"), item], "embed", axis=0,
+             why=f"GRU4Rec step: item indices must lie in [0, {vocab}); map item ids to "
+                 f"indices with the manifest's item map (an unknown item has none)")  # (B, H)
     states = []
     for layer, cell in enumerate(net.cells):
         h0 = g.squeeze(g.slice("h0", 0, layer, layer + 1), 0)  # (B, H)
