@@ -130,6 +130,19 @@ def test_layers_start_as_keras_layers(case):
             assert stats.ks_2samp(a.ravel(), b.ravel()).pvalue > 1e-3, a.shape
 
 
+def test_none_is_glorot_uniform_for_every_weight_as_in_keras():
+    """Keras' add_weight draws a weight given no initializer (None) from glorot_uniform, a
+    bias too; grukit refused None."""
+    torch.manual_seed(0)
+    keras.utils.set_random_seed(0)
+    ours, theirs = _pair([Dense(400, kernel_initializer=None, bias_initializer=None)],
+                         [keras.layers.Dense(400, kernel_initializer=None,
+                                             bias_initializer=None)], (10,))
+    for a, b in zip(ours, theirs, strict=True):  # kernel (10, 400), bias (400,)
+        assert np.abs(b).max() > 0.01  # Keras' bias is drawn, not zero
+        assert stats.ks_2samp(a.ravel(), b.ravel()).pvalue > 1e-3, a.shape
+
+
 def test_lstm_forget_bias_and_unit_forget_bias():
     def bias(**kw):
         g = Sequential([LSTM(3, input_shape=(4, 2), **kw)])

@@ -315,6 +315,8 @@ def get(value, what: str):
     ``f(shape, dtype=None)``."""
     if isinstance(value, Initializer) or (isinstance(value, str) and value == TORCH):
         return value
+    if value is None:  # as Keras' add_weight: no initializer is glorot_uniform (biases too)
+        return GlorotUniform()
     if isinstance(value, type):  # a class, which Keras makes with its defaults: HeNormal
         try:
             made = value()
