@@ -170,3 +170,34 @@ def test_a_backward_layer_like_the_forward_one_predicts_alike():
                                                name="back")),
         kl.LSTM(2), kl.Dense(1)]))
     _same(ref, from_keras(ref), RNG.normal(size=(3, T, 3)).astype("float32"))
+
+
+def test_a_float64_keras_model_stays_float64():
+    """It became a float32 model (outputs 2e-7 apart) where grukit.convert.from_keras keeps a
+    float64 layer float64. The reference is torch.nn in float64 with each Keras layer's
+    weights: Keras' own torch backend runs a float64 matmul in float32 (its type promotion
+    maps 64-bit to 32-bit dtypes, as JAX), so it agrees to float32 only."""
+    import torch
+
+    from grukit.convert import from_keras as layer_from_keras
+
+    f64 = {"dtype": "float64"}
+    ref = keras.Sequential([keras.Input((T, 3), dtype="float64"),
+                            kl.GRU(4, return_sequences=True, **f64), kl.LSTM(3, **f64),
+                            kl.Dense(2, **f64)])
+    ref.set_weights([RNG.normal(0, 0.5, w.shape) for w in ref.get_weights()])
+    ours = from_keras(ref)
+    assert {p.dtype for p in ours.parameters()} == {torch.float64}
+    x = torch.as_tensor(RNG.normal(size=(3, T, 3)))  # float64
+    gru = torch.nn.GRU(3, 4, batch_first=True, dtype=torch.float64)
+    gru.load_state_dict(layer_from_keras(ref.layers[0]).state_dict())
+    lstm = torch.nn.LSTM(4, 3, batch_first=True, dtype=torch.float64)
+    lstm.load_state_dict(layer_from_keras(ref.layers[1]).state_dict())
+    kernel, bias = (torch.as_tensor(w) for w in ref.layers[2].get_weights())
+    with torch.no_grad():
+        want = lstm(gru(x)[0])[0][:, -1] @ kernel + bias
+        got = ours(x)
+    assert got.dtype == torch.float64
+    np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(got.numpy(), keras.ops.convert_to_numpy(ref(x.numpy())),
+                               rtol=1e-5, atol=1e-6)

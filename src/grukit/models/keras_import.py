@@ -54,8 +54,25 @@ def from_keras(model) -> Sequential:
             _constraints(layer, where)
             ours.add(converted)
     ours.build()
-    ours.set_weights([w for w in model.get_weights()])
+    weights = model.get_weights()
+    if _float64(model, weights):  # as grukit.convert.from_keras: float64 stays float64
+        import torch
+
+        ours.to(torch.float64)
+    ours.set_weights(weights)
     return ours.eval()
+
+
+def _float64(model, weights: list) -> bool:
+    """Whether Keras keeps ``model``'s weights in float64 (a layer's ``dtype="float64"``);
+    a model without weights asks its layers' dtype policies."""
+    import numpy as np
+
+    kinds = {np.dtype(w.dtype) for w in weights}
+    if not kinds:
+        kinds = {np.dtype(getattr(layer.dtype_policy, "variable_dtype", "float32"))
+                 for layer in model.layers if getattr(layer, "dtype_policy", None) is not None}
+    return np.dtype(np.float64) in kinds
 
 
 def _layer(layer, where: str):
