@@ -5,6 +5,7 @@ from .attention import CausalSelfAttention, KVCache
 from .blocks import AttentionBlock, FeedForward, RecurrentBlock
 from .conv import Conv1D, GlobalMaxPooling1D, MaxPooling1D
 from .core import REGISTRY, AttentionPooling, Dense, Dropout, Embedding, Layer
+from .normalization import BatchNormalization
 from .recurrent import GRU, LSTM, Bidirectional, MinGRU, SimpleRNN, layer_for
 from .seq2seq import AdditiveAttention, AttentionalDecoderCell, MultiplicativeAttention
 from .shaping import Flatten, GlobalAveragePooling1D, Input, Masking, TimeDistributed
@@ -33,4 +34,5 @@ __all__ += ["AdditiveAttention", "AttentionalDecoderCell", "MultiplicativeAttent
 __all__ += ["Flatten", "GlobalAveragePooling1D", "Input", "Masking", "TimeDistributed"]
 __all__ += ["Activation", "LayerNormalization", "RepeatVector", "SpatialDropout1D"]
 __all__ += ["Conv1D", "GlobalMaxPooling1D", "MaxPooling1D"]
+__all__ += ["BatchNormalization"]
 __all__ += [s.layer for s in cells.all_specs() if s.layer not in __all__]
