@@ -201,3 +201,14 @@ def test_a_float64_keras_model_stays_float64():
     np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-10, atol=1e-12)
     np.testing.assert_allclose(got.numpy(), keras.ops.convert_to_numpy(ref(x.numpy())),
                                rtol=1e-5, atol=1e-6)
+
+
+def test_a_float64_direction_makes_the_model_float64():
+    import torch
+
+    ref = keras.Sequential([keras.Input((T, 3)),
+                            kl.Bidirectional(kl.GRU(4, dtype="float64"),
+                                             backward_layer=kl.GRU(4, go_backwards=True))])
+    ours = from_keras(ref)
+    assert {p.dtype for p in ours.parameters()} == {torch.float64}
+    _same(ref, ours, RNG.normal(size=(2, T, 3)))

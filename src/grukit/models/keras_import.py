@@ -160,9 +160,10 @@ def _layer(layer, where: str):
 
 
 # options of a direction that leave its outputs and training alone once its weights are
-# copied, and go_backwards (the backward direction's own); the rest must agree
+# copied (constraints are warned of; a float64 direction makes the model float64), and
+# go_backwards (the backward direction's own); the rest must agree
 _DIRECTION_FREE = {"name", "go_backwards", "kernel_initializer", "recurrent_initializer",
-                   "bias_initializer", "unit_forget_bias", "seed", "unroll",
+                   "bias_initializer", "unit_forget_bias", "seed", "unroll", "dtype",
                    "kernel_constraint", "recurrent_constraint", "bias_constraint"}
 
 
