@@ -3,13 +3,23 @@
 from .. import cells
 from .attention import CausalSelfAttention, KVCache
 from .blocks import AttentionBlock, FeedForward, RecurrentBlock
-from .conv import Conv1D, GlobalMaxPooling1D, MaxPooling1D
+from .conv import (
+    AveragePooling1D,
+    AvgPool1D,
+    Conv1D,
+    GlobalMaxPool1D,
+    GlobalMaxPooling1D,
+    MaxPool1D,
+    MaxPooling1D,
+)
 from .core import REGISTRY, AttentionPooling, Dense, Dropout, Embedding, Layer
 from .normalization import BatchNormalization
 from .recurrent import GRU, LSTM, Bidirectional, MinGRU, SimpleRNN, layer_for
 from .seq2seq import AdditiveAttention, AttentionalDecoderCell, MultiplicativeAttention
 from .shaping import Flatten, GlobalAveragePooling1D, Input, Masking, TimeDistributed
 from .simple import Activation, LayerNormalization, RepeatVector, SpatialDropout1D
+
+GlobalAvgPool1D = GlobalAveragePooling1D  # Keras' other name for it
 
 # a layer for every cell in grukit.cells (those without a class above are made from the spec)
 for _spec in cells.all_specs():
@@ -35,4 +45,5 @@ __all__ += ["Flatten", "GlobalAveragePooling1D", "Input", "Masking", "TimeDistri
 __all__ += ["Activation", "LayerNormalization", "RepeatVector", "SpatialDropout1D"]
 __all__ += ["Conv1D", "GlobalMaxPooling1D", "MaxPooling1D"]
 __all__ += ["BatchNormalization"]
+__all__ += ["AveragePooling1D", "AvgPool1D", "GlobalAvgPool1D", "GlobalMaxPool1D", "MaxPool1D"]
 __all__ += [s.layer for s in cells.all_specs() if s.layer not in __all__]

@@ -1,7 +1,8 @@
 """Keras' 1-D convolution and pooling for CNN-GRU models on x (B, T, C) (channels last, as
-Keras): ``Conv1D``, ``MaxPooling1D``, ``GlobalMaxPooling1D``. Each equals Keras 3's layer
-(weights in Keras' layout: kernel (k, C, filters)) and has its ONNX form. Like Keras' layers
-they do not carry a mask: the sequence lengths stop at them."""
+Keras): ``Conv1D``, ``MaxPooling1D``, ``AveragePooling1D``, ``GlobalMaxPooling1D`` (and
+Keras' other names for them: ``MaxPool1D``, ``AvgPool1D``, ``GlobalMaxPool1D``). Each equals
+Keras 3's layer (weights in Keras' layout: kernel (k, C, filters)) and has its ONNX form. Like
+Keras' layers they do not carry a mask: the sequence lengths stop at them."""
 
 from __future__ import annotations
 
@@ -163,3 +164,59 @@ class GlobalMaxPooling1D(Layer):
 
     def onnx_graph(self, g, x: str, lengths):
         return g.op("ReduceMax", [x], "gmax", axes=[1], keepdims=0), None
+
+
+@register
+class AveragePooling1D(Layer):
+    """The mean over windows of ``pool_size`` steps every ``strides`` (default ``pool_size``)
+    steps of x (B, T, C); "same" gives ⌈T / s⌉ outputs, padded as Conv1D's "same", and a
+    window's mean is over its steps inside x only (the padding is not counted), as Keras'
+    (TensorFlow's and JAX's; Keras 3.15's torch backend averages replicated edge steps
+    where the padding is uneven, keras-team/keras#23233)."""
+
+    def __init__(self, pool_size, strides=None, padding: str = "valid",
+                 data_format: str = "channels_last", **kwargs):
+        super().__init__(**kwargs)
+        one = lambda v, what: positive_int(v[0] if isinstance(v, (list, tuple))  # noqa: E731
+                                           and len(v) == 1 else v, f"AveragePooling1D: {what}")
+        self.pool_size = one(pool_size, "pool_size")
+        self.strides = one(self.pool_size if strides is None else strides, "strides")
+        if padding not in ("valid", "same"):
+            raise ValueError(f"AveragePooling1D: padding must be 'valid' or 'same'; got "
+                             f"{padding!r}.")
+        if data_format != "channels_last":
+            raise ValueError("AveragePooling1D: only data_format='channels_last' (batch, time, "
+                             "channels) has a grukit form.")
+        self.padding = padding
+
+    def build(self, input_shape):
+        check_sequence("AveragePooling1D", input_shape)
+        super().build(input_shape)
+
+    def call(self, x: Tensor, lengths):
+        if self.padding == "valid" and x.shape[1] < self.pool_size:
+            raise ValueError(f"AveragePooling1D: pool_size {self.pool_size} is longer than the "
+                             f"input's {x.shape[1]} steps; give longer sequences or "
+                             f"padding='same'.")
+        xt = x.transpose(1, 2)  # (B, C, T)
+        if self.padding == "valid":
+            return F.avg_pool1d(xt, self.pool_size, self.strides).transpose(1, 2), None
+        pads = _same_pads(x.shape[1], self.pool_size, self.strides)
+        inside = F.pad(torch.ones_like(xt[:1, :1]), pads)  # (1, 1, T + pads): 1 inside x
+        total = F.avg_pool1d(F.pad(xt, pads), self.pool_size, self.strides)
+        count = F.avg_pool1d(inside, self.pool_size, self.strides)  # the share inside x
+        return (total / count).transpose(1, 2), None
+
+    def onnx_graph(self, g, x: str, lengths):
+        pad = {"auto_pad": "SAME_UPPER"} if self.padding == "same" else {"pads": [0, 0]}
+        y = g.op("AveragePool", [g.transpose(x, [0, 2, 1])], "pool",
+                 kernel_shape=[self.pool_size], strides=[self.strides], count_include_pad=0,
+                 **pad)
+        return g.transpose(y, [0, 2, 1]), None
+
+    def _config(self):
+        return {"pool_size": self.pool_size, "strides": self.strides, "padding": self.padding}
+
+
+# Keras' other names for the same layers (keras.layers.MaxPool1D is MaxPooling1D)
+MaxPool1D, AvgPool1D, GlobalMaxPool1D = MaxPooling1D, AveragePooling1D, GlobalMaxPooling1D
