@@ -468,3 +468,52 @@ def test_csv_header_with_a_quoted_separator_is_two_columns():
             f.write('date;a;"b; c"\n2000-01-01;1;2\n')
         with pytest.raises(ValueError, match=r"has 3 columns \(date, a, b; c\)"):
             _one_value_column(path)
+
+
+@pytest.mark.parametrize("task", ["forecast", "classify"])
+def test_forecast_or_classify_data_is_named_before_it_is_fingerprinted(tmp_path, capsys,
+                                                                       monkeypatch, task):
+    """A forecast --data folder (or a classify --data that is no UEA name) is refused before
+    every file under it is read to fingerprint the run (/tmp's sockets failed there with
+    'No such device or address'), and --resume with a missing CSV names the file, not
+    partial.json's 'other settings or data'."""
+    from grukit.tasks.compare import progress
+
+    out = tmp_path / "out"
+    out.mkdir()
+    progress.write(str(out), "an earlier run's fingerprint", [], [], 1.0)
+
+    def fingerprint(*_a, **_k):
+        raise AssertionError("the data were read before they were checked")
+
+    monkeypatch.setattr(progress, "fingerprint", fingerprint)
+    (tmp_path / "series").mkdir()
+    message = {"forecast": "is a folder; give a file",
+               "classify": "--task classify takes a UEA set name"}[task]
+    cases = [(tmp_path / "series", message)]
+    if task == "forecast":
+        cases.append((tmp_path / "gone.csv", "no such file"))
+    for data, expected in cases:
+        assert main(["compare", "--task", task, "--data", str(data), "--memory-steps", "0",
+                     "--output", str(out), "--resume"]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("grukit compare: error: ") and expected in err and \
+            err.count("\n") == 1, err
+
+
+def test_resume_fingerprint_skips_what_is_not_a_file_in_a_data_folder(tmp_path):
+    """A socket (or a FIFO, whose open() never returns) in a --data folder is not data: the
+    fingerprint reads the regular files only."""
+    import socket
+
+    from grukit.tasks.compare import progress
+    from grukit.tasks.compare.run import CompareConfig
+
+    folder = tmp_path / "texts"
+    folder.mkdir()
+    (folder / "a.txt").write_text("to be or not to be")
+    cfg = CompareConfig(task="generate", data=str(folder))
+    before = progress.fingerprint(cfg)
+    with socket.socket(socket.AF_UNIX) as s:
+        s.bind(str(folder / "s.sock"))
+        assert progress.fingerprint(cfg) == before

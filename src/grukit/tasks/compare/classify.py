@@ -14,14 +14,21 @@ from .record import fit_record, stop_reason_of
 DATA_HELP = "a UEA set name (default JapaneseVowels)"
 
 
+def check_name(name) -> None:
+    """One sentence when ``name`` is no bundled UEA set (a path is not read)."""
+    from ...data.uea import UEA
+
+    if name not in UEA:
+        raise ValueError(f"--task classify takes a UEA set name, one of {sorted(UEA)}; got "
+                         f"{name!r}. (grukit classify reads CSV/TSV files.)")
+
+
 def prepare(task_class, data: str | None):
     from ...data.uea import UEA, load_uea
     from ..classify.baselines import SummaryLogReg
 
     name = data or "JapaneseVowels"
-    if name not in UEA:
-        raise ValueError(f"--task classify takes a UEA set name, one of {sorted(UEA)}; got "
-                         f"{name!r}. (grukit classify reads CSV/TSV files.)")
+    check_name(name)
     try:
         x_tr, y_tr = load_uea(name, "train")
         x_te, y_te = load_uea(name, "test")

@@ -34,7 +34,9 @@ def fingerprint(cfg, threads: int | None = None) -> str:
     elif cfg.data and os.path.isdir(cfg.data):  # speech's wav folder, generate's text folder
         for root, dirs, names in os.walk(cfg.data):
             dirs.sort()
-            files += [os.path.join(root, n) for n in sorted(names)]
+            # regular files only: a socket's open() fails, a FIFO's never returns
+            files += [os.path.join(root, n) for n in sorted(names)
+                      if os.path.isfile(os.path.join(root, n))]
     for path in files:
         if len(files) > 1:
             h.update(os.path.relpath(path, cfg.data).encode() + b"\0")

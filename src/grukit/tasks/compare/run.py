@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass, replace
 
 import torch
 
+from ...data.series import BUILTIN
 from . import latency, memory, sizing, summary, tasks
 
 MEMORY_TASKS = ("adding", "copy")
@@ -80,8 +81,9 @@ def _whole(flag: str, value, least: int) -> None:
 
 
 def check(cfg: CompareConfig) -> None:
-    """One sentence for the first setting out of range (then for a music --data that is a
-    folder or missing); nothing is replaced by a default."""
+    """One sentence for the first setting out of range (then for a forecast or music --data
+    that is a folder or missing, or a classify --data that is no UEA set name: before the
+    run's fingerprint reads it); nothing is replaced by a default."""
     if cfg.task not in tasks.NAMES:
         raise ValueError(f"unknown task {cfg.task!r}; choose from {', '.join(tasks.NAMES)}.")
     known = tuple(sizing.MODELS) + tuple(tasks.extra_models(cfg.task))
@@ -149,6 +151,16 @@ def check(cfg: CompareConfig) -> None:
         if twice:
             raise ValueError(f"--memory-lengths names {twice[0]} more than once; give each "
                              f"length once.")
+    if cfg.task == "forecast" and cfg.data is not None and cfg.data not in BUILTIN and (
+            os.path.isdir(cfg.data) or not os.path.exists(cfg.data)):
+        # a folder would be read through to fingerprint it; --resume would blame the settings
+        from .forecast import load
+
+        load(os.fspath(cfg.data))  # its sentence for a folder or a missing file
+    if cfg.task == "classify" and cfg.data is not None:
+        from .classify import check_name
+
+        check_name(cfg.data)
     if cfg.task == "music" and (os.path.isdir(cfg.data) or not os.path.exists(cfg.data)):
         # before a folder is read through to fingerprint it, or --resume blames the settings
         from ..music import load_piano_rolls
