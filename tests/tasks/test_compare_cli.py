@@ -138,7 +138,11 @@ def test_memory_runs_are_written_as_they_finish_and_resumed(tmp_path, monkeypatc
     (["--memory-lengths", ""], "--memory-lengths is empty"),
     (["--memory-lengths", "5,5"], "--memory-lengths names 5 more than once"),
     (["--memory-steps", "-1"], "--memory-steps must be a whole number, 0 or more; got -1."),
-    (["--memory-seeds", "-1"], "--memory-seeds must be a whole number, 0 or more; got -1."),
+    (["--memory-seeds", "-1"], "--memory-seeds must be a whole number, 1 or more; got -1."),
+    # 0 left the memory rows out without a word, and --memory-lengths beside it unchecked
+    (["--memory-seeds", "0", "--memory-lengths", "0"],
+     "--memory-seeds must be a whole number, 1 or more; got 0 (--memory-steps 0 leaves the "
+     "memory rows out)."),
     (["--memory-hidden", "0"], "--memory-hidden must be a whole number, 1 or more; got 0."),
     (["--memory-tasks", "adding,cpy"], "--memory-tasks takes a comma-separated list from "
                                        "adding,copy; got adding,cpy ('cpy' unknown)."),

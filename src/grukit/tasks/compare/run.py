@@ -112,10 +112,14 @@ def check(cfg: CompareConfig) -> None:
         raise ValueError(f"--budget must be one of {', '.join(sizing.BUDGETS)}; got "
                          f"{cfg.budget!r}.")
     for flag, value, least in (("--seeds", cfg.seeds, 1), ("--folds", cfg.folds, 1),
-                               ("--memory-seeds", cfg.memory_seeds, 0),
                                ("--memory-steps", cfg.memory_steps, 0),
                                ("--memory-hidden", cfg.memory_hidden, 1)):
         _whole(flag, value, least)
+    if cfg.memory_seeds == 0 and cfg.memory_steps and not isinstance(cfg.memory_seeds, bool):
+        # it would leave the memory rows out, and the memory settings beside it unchecked
+        raise ValueError("--memory-seeds must be a whole number, 1 or more; got 0 "
+                         "(--memory-steps 0 leaves the memory rows out).")
+    _whole("--memory-seeds", cfg.memory_seeds, 1 if cfg.memory_steps else 0)
     for flag, value in (("--hidden", cfg.hidden), ("--epochs", cfg.epochs)):
         if value is not None:  # None: the task's default
             _whole(flag, value, 1)
@@ -137,7 +141,7 @@ def check(cfg: CompareConfig) -> None:
     if twice:
         raise ValueError(f"--memory-tasks names {twice[0]} more than once; give each task "
                          f"once.")
-    if cfg.memory_steps and cfg.memory_seeds:
+    if cfg.memory_steps:
         if not cfg.memory_tasks:
             raise ValueError(f"--memory-tasks is empty; give a comma-separated list from "
                              f"{','.join(MEMORY_TASKS)} or skip the memory rows with "
