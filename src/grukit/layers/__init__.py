@@ -1,6 +1,7 @@
 """Keras-style layers (``from grukit.layers import GRU, Dense``) on grukit.nn modules."""
 
 from .. import cells
+from .activation_layers import LeakyReLU, PReLU, ReLU, Softmax
 from .attention import CausalSelfAttention, KVCache
 from .blocks import AttentionBlock, FeedForward, RecurrentBlock
 from .conv import (
@@ -45,5 +46,6 @@ __all__ += ["Flatten", "GlobalAveragePooling1D", "Input", "Masking", "TimeDistri
 __all__ += ["Activation", "LayerNormalization", "RepeatVector", "SpatialDropout1D"]
 __all__ += ["Conv1D", "GlobalMaxPooling1D", "MaxPooling1D"]
 __all__ += ["BatchNormalization"]
+__all__ += ["LeakyReLU", "PReLU", "ReLU", "Softmax"]
 __all__ += ["AveragePooling1D", "AvgPool1D", "GlobalAvgPool1D", "GlobalMaxPool1D", "MaxPool1D"]
 __all__ += [s.layer for s in cells.all_specs() if s.layer not in __all__]
