@@ -16,6 +16,7 @@ from .conv import (
 from .core import REGISTRY, AttentionPooling, Dense, Dropout, Embedding, Layer
 from .normalization import BatchNormalization
 from .recurrent import GRU, LSTM, Bidirectional, MinGRU, SimpleRNN, layer_for
+from .reshaping import Permute, Reshape
 from .seq2seq import AdditiveAttention, AttentionalDecoderCell, MultiplicativeAttention
 from .shaping import Flatten, GlobalAveragePooling1D, Input, Masking, TimeDistributed
 from .simple import Activation, LayerNormalization, RepeatVector, SpatialDropout1D
@@ -46,6 +47,7 @@ __all__ += ["Flatten", "GlobalAveragePooling1D", "Input", "Masking", "TimeDistri
 __all__ += ["Activation", "LayerNormalization", "RepeatVector", "SpatialDropout1D"]
 __all__ += ["Conv1D", "GlobalMaxPooling1D", "MaxPooling1D"]
 __all__ += ["BatchNormalization"]
+__all__ += ["Permute", "Reshape"]
 __all__ += ["LeakyReLU", "PReLU", "ReLU", "Softmax"]
 __all__ += ["AveragePooling1D", "AvgPool1D", "GlobalAvgPool1D", "GlobalMaxPool1D", "MaxPool1D"]
 __all__ += [s.layer for s in cells.all_specs() if s.layer not in __all__]
