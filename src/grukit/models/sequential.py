@@ -382,7 +382,11 @@ class Sequential(KerasModelAPI, nn.Module):
         if x is None:
             raise ValueError("x is None; pass the inputs as an array, a tensor, a torch Dataset "
                              "or a DataLoader.")
-        x = training.as_tensor(x, names[0])
+        p = next((p for p in self.parameters() if p.is_floating_point()), None)
+        # floating data in float32 (Keras' float32), or in float64 for a float64 model: a
+        # cast to float32 first rounded what such a model was given
+        dtype = torch.float64 if p is not None and p.dtype == torch.float64 else torch.float32
+        x = training.as_tensor(x, names[0], dtype)
         self._build_from(x)
         if len(self.stack) and not isinstance(self.stack[0], Embedding) \
                 and not x.is_floating_point():
@@ -391,7 +395,7 @@ class Sequential(KerasModelAPI, nn.Module):
             raise ValueError(f"{need_y} needs targets: pass y along with x (or a Dataset that "
                              f"yields (x, y) pairs).")
         if y is not None:
-            y = training.as_tensor(y, names[1])
+            y = training.as_tensor(y, names[1], dtype)
             if len(y) != len(x):
                 raise ValueError(f"{names[0]} has {len(x)} samples but {names[1]} has {len(y)}; "
                                  f"they must match.")

@@ -625,8 +625,9 @@ def resolve(kind: str, table: dict, value):
     return table[value]
 
 
-def as_tensor(a, name: str) -> Tensor:
-    """Arrays, lists and tensors -> a tensor; floating data in float32 (as Keras); text,
+def as_tensor(a, name: str, dtype: torch.dtype = torch.float32) -> Tensor:
+    """Arrays, lists and tensors -> a tensor; floating data in ``dtype`` (float32, as Keras;
+    a float64 model's float64); text,
     ragged lists and NaN/Inf refused in one sentence naming ``name``. A tensor that is part
     of a graph (an encoder's output) is taken as data, detached: fit's backward went on into
     that graph, adding to its weights' gradients, and failed at the second batch ('Trying to
@@ -654,7 +655,7 @@ def as_tensor(a, name: str) -> Tensor:
     if t.is_floating_point() and not bool(torch.isfinite(t).all()):
         n = int((~torch.isfinite(t)).sum())
         raise ValueError(f"{name} contains {n} NaN/Inf value(s); impute or drop them first.")
-    return t.float() if t.is_floating_point() and t.dtype != torch.float32 else t
+    return t.to(dtype) if t.is_floating_point() and t.dtype != dtype else t
 
 
 def _pandas_numbers(a, arr: np.ndarray) -> np.ndarray:
