@@ -36,6 +36,21 @@ def test_lines_end_at_newline_only_and_a_byte_order_mark_is_dropped(tmp_path):
         assert read_lines(str(tmp_path / name)) == ["ein Hund", "zwei\rKatzen", "drei"]
 
 
+def test_a_file_whose_lines_all_end_in_a_bare_carriage_return_has_those_lines(tmp_path):
+    """Classic Mac OS line ends (no \\n in the whole file): two such files were read as one
+    pair of three-sentence 'lines', silently; Python's universal newlines (and so sacreBLEU)
+    read three."""
+    for name, opener in (("m.de", open), ("m.en.gz", gzip.open)):
+        with opener(tmp_path / name, "wb") as f:
+            f.write(b"ein Hund\rzwei Katzen\rdrei\r" if name == "m.de" else
+                    b"a dog\rtwo cats\rthree")
+    p = read_parallel(str(tmp_path / "m.de"), str(tmp_path / "m.en.gz"))
+    assert p.src == ["ein Hund", "zwei Katzen", "drei"]
+    assert p.tgt == ["a dog", "two cats", "three"] and p.lines == [1, 2, 3]
+    with open(tmp_path / "m.de", encoding="utf-8") as f:  # universal newlines
+        assert p.src == f.read().splitlines()
+
+
 def test_tsv_gives_the_pairs(tmp_path):
     p = read_parallel(_write(tmp_path / "x.tsv", ["ein Hund\ta dog", "Katze\tcat"]))
     assert p.src == ["ein Hund", "Katze"] and p.tgt == ["a dog", "cat"]

@@ -10,7 +10,9 @@ Bad input, and what happens to it:
   (``empty="keep"``: scoring, where an empty source line still has its reference);
 * a line over ``max_chars`` characters on either side: dropped (``long="skip"``, the default,
   counted and warned) or refused (``long="error"``);
-* bytes that are not UTF-8: refused in one sentence naming the file and line.
+* bytes that are not UTF-8: refused in one sentence naming the file and line;
+* line ends: ``\n`` or ``\r\n``; a bare ``\r`` inside a line is part of the sentence, except
+  in a file without any ``\n``, whose lines end at ``\r`` (classic Mac OS).
 
 Unknown characters are not this module's business: the tokenizer maps them to its unknown
 token (``grukit.tasks.translate`` warns when most of an input is unknown).
@@ -65,7 +67,7 @@ def read_lines(path_or_stream) -> list[str]:
     break; non-UTF-8 bytes are refused with the line number."""
     name = getattr(path_or_stream, "name", path_or_stream)
     f = path_or_stream if hasattr(path_or_stream, "read") else _open(path_or_stream)
-    out = []
+    out, newline = [], False
     try:
         i = 0
         while True:
@@ -81,10 +83,15 @@ def read_lines(path_or_stream) -> list[str]:
                                  f"complete?") from None
             if not line:
                 break
+            newline = newline or line.endswith("\n")
             out.append(line.rstrip("\r\n"))
     finally:
         if f is not path_or_stream:
             f.close()
+    if len(out) == 1 and not newline and "\r" in out[0]:
+        # no "\n" in the whole file, but "\r"s: classic Mac OS line ends, one sentence each
+        # (as Python's universal newlines and sacreBLEU read it), not one sentence of them all
+        out = out[0].split("\r")
     return out
 
 
