@@ -14,6 +14,7 @@ from .conv import (
     MaxPooling1D,
 )
 from .core import REGISTRY, AttentionPooling, Dense, Dropout, Embedding, Layer
+from .noise import GaussianDropout, GaussianNoise
 from .normalization import BatchNormalization
 from .recurrent import GRU, LSTM, Bidirectional, MinGRU, SimpleRNN, layer_for
 from .reshaping import Permute, Reshape
@@ -47,6 +48,7 @@ __all__ += ["Flatten", "GlobalAveragePooling1D", "Input", "Masking", "TimeDistri
 __all__ += ["Activation", "LayerNormalization", "RepeatVector", "SpatialDropout1D"]
 __all__ += ["Conv1D", "GlobalMaxPooling1D", "MaxPooling1D"]
 __all__ += ["BatchNormalization"]
+__all__ += ["GaussianDropout", "GaussianNoise"]
 __all__ += ["Permute", "Reshape"]
 __all__ += ["LeakyReLU", "PReLU", "ReLU", "Softmax"]
 __all__ += ["AveragePooling1D", "AvgPool1D", "GlobalAvgPool1D", "GlobalMaxPool1D", "MaxPool1D"]
