@@ -325,3 +325,17 @@ def test_rows_joined_by_a_stray_quote_are_read_one_a_line(tmp_path):
               'the end"\t1\nok\t0\n'
     got = read_labelled_text(write(tmp_path, content), sep="\t", header=False)
     assert len(got.texts) == 6 and list(got.labels) == ["1", "1", "0", "0", "1", "0"]
+
+
+def test_a_whole_number_label_written_two_ways_is_refused(tmp_path):
+    """'1' and '1.0' (a second file written by pandas from a column that held a missing value)
+    were read as written, two classes of one; '01' beside '1' is the same number too."""
+    (tmp_path / "a.csv").write_text("text,label\ngood,1\nbad,0\n")
+    (tmp_path / "b.csv").write_text("text,label\nfine,1.0\nawful,0.0\n")
+    with pytest.raises(ValueError, match=r"writes one number two ways, '1' and '1\.0' \(data "
+                                         r"row 1 of .*b\.csv\).*write every label one way"):
+        read_labelled_text([tmp_path / "a.csv", tmp_path / "b.csv"])
+    (tmp_path / "c.csv").write_text("text,label\ngood,1\nbad,0\nok,2\n")
+    assert list(read_labelled_text(tmp_path / "c.csv").labels) == ["1", "0", "2"]
+    (tmp_path / "d.csv").write_text("text,label\ngood,1.0\nbad,0.0\nok,2.5\n")
+    assert list(read_labelled_text(tmp_path / "d.csv").labels) == ["1.0", "0.0", "2.5"]

@@ -363,6 +363,7 @@ def read_labelled_text(paths, text_column=None, label_column=None, header: bool 
         f, row = _where(files, frames, missing[0])
         raise ValueError(f"{f}: the label column {lcol!r} is empty on {len(missing)} row(s) "
                          f"(first: data row {row}); fill or drop those rows.")
+    _refuse_numbers_written_two_ways(files, frames, labels, lcol)
     texts = frame[tcol].astype(str).str.strip().tolist()
     if not any(texts):
         raise ValueError(f"the text column {tcol!r} of {', '.join(files)} is empty on every row; "
@@ -374,6 +375,24 @@ def read_labelled_text(paths, text_column=None, label_column=None, header: bool 
                       f"not the labels; choose the label column by name or index.", UserWarning,
                       stacklevel=2)
     return LabelledText(texts, labels.to_numpy(dtype=str), tcol, lcol, files)
+
+
+def _refuse_numbers_written_two_ways(files, frames, labels, lcol: str) -> None:
+    """One sentence when one whole-number class is written with and without decimal zeros
+    ('1' and '1.0', as pandas writes an integer column that held a missing value): read as
+    written they were two classes of one."""
+    whole = labels.str.fullmatch(r"[+-]?\d+(\.0*)?")
+    if not whole.any():
+        return
+    spelled = labels[whole]
+    value = spelled.str.replace(r"\.0*$", "", regex=True).str.lstrip("+").str.lstrip("0")
+    for _, group in spelled.groupby(value.where(value.str.strip("-") != "", "0"), sort=False):
+        ways = list(dict.fromkeys(group))
+        if len(ways) > 1:
+            f, row = _where(files, frames, int(group.index[group != ways[0]][0]))
+            raise ValueError(f"the label column {lcol!r} writes one number two ways, "
+                             f"{ways[0]!r} and {ways[1]!r} (data row {row} of {f}), which "
+                             f"would be two classes; write every label one way.")
 
 
 def _where(files, frames, row: int) -> tuple[str, int]:
