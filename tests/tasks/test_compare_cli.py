@@ -521,3 +521,15 @@ def test_resume_fingerprint_skips_what_is_not_a_file_in_a_data_folder(tmp_path):
     with socket.socket(socket.AF_UNIX) as s:
         s.bind(str(folder / "s.sock"))
         assert progress.fingerprint(cfg) == before
+
+
+@pytest.mark.parametrize("args", [["--hidden", "100000000"],
+                                  ["--memory-steps", "1", "--memory-lengths", "1000000000000"]],
+                         ids=["hidden", "memory-lengths"])
+def test_a_size_too_large_for_memory_is_one_sentence(tmp_path, capsys, args):
+    """A width or length no machine holds failed with torch's allocator traceback."""
+    assert main([*FAST, "--seeds", "1", *args, "--output", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("grukit compare: error: compare ran out of memory (can't allocate "
+                          "memory: you tried to allocate ") and err.count("\n") == 1, err
+    assert "give a smaller --hidden, --memory-hidden or --memory-lengths" in err

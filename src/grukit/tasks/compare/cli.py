@@ -99,6 +99,15 @@ def _refuse_others_files(folder: str) -> None:
                          f"{'it' if len(theirs) == 1 else 'them'}; give another folder.")
 
 
+def _out_of_memory(err: BaseException) -> bool:
+    """Whether ``err`` is an allocation that failed (numpy's MemoryError, torch's CPU
+    allocator or its OutOfMemoryError), not a bug."""
+    import torch
+
+    return isinstance(err, (MemoryError, torch.OutOfMemoryError)) or \
+        "can't allocate memory" in str(err)
+
+
 def _run(args: argparse.Namespace) -> int:
     from ..._runs import RUN, UsageError, prepare_output, torch_threads
     from . import progress, report
@@ -164,8 +173,17 @@ def _run(args: argparse.Namespace) -> int:
                          f"{r['model']}, seed {r['seed']})")
 
     with torch_threads(args.threads):
-        res = compare(cfg, log=lambda *a: print(*a, flush=True), done=done,
-                      on_result=on_result)
+        try:
+            res = compare(cfg, log=lambda *a: print(*a, flush=True), done=done,
+                          on_result=on_result)
+        except (MemoryError, RuntimeError) as err:
+            if not _out_of_memory(err):
+                raise
+            why = " ".join(str(err).split()).split("DefaultCPUAllocator: ")[-1]
+            raise UsageError(f"compare ran out of memory ({why or type(err).__name__}); the "
+                             f"models or sequences are too large for this machine: give a "
+                             f"smaller --hidden, --memory-hidden or --memory-lengths (the "
+                             f"runs finished so far are in {progress.PARTIAL}).") from None
     res["seconds"] += done["seconds"]
     res["resumed"] = {"runs": len(done["runs"]), "memory": len(done["memory"])}
     print()
