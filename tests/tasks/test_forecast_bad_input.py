@@ -308,3 +308,27 @@ def test_cli_unreadable_csv_in_one_line(tmp_path, capsys, content, reason):
     err = capsys.readouterr().err
     assert err.startswith(f"grukit forecast: error: {str(p)!r} {reason}") and \
         err.count("\n") == 1 and "Traceback" not in err, err
+
+
+def test_predict_refuses_pandas_covariates_past_or_off_the_recent_stamps():
+    """predict(recent, covariates) pairs the covariates' last rows with recent's last values:
+    pandas covariates running past recent's last stamp (the known future rows) or on other
+    stamps were read as if they were recent's, and the forecast changed without a word."""
+    import pandas as pd
+
+    idx = pd.date_range("2020-01-01", periods=90, freq="D")
+    y = pd.Series(_series(90), index=idx)
+    c = pd.DataFrame({"price": _series(90, seed=1)}, index=idx)
+    f = Forecaster(**SMALL).fit(y[:80], covariates=c[:80])
+    with pytest.raises(ValueError, match=r"^the covariates end at 2020-03-23 .* but recent at "
+                                         r"2020-03-20 .*covariates\.loc") as e:
+        f.predict(y[:80], c[:83])
+    _one_line(e)
+    gap = c[:80].drop(idx[75])  # ends where recent does, a day missing inside
+    with pytest.raises(ValueError, match=r"^the covariates are on other time stamps than "
+                                         r"recent .*reindex"):
+        f.predict(y[:80], gap)
+    np.testing.assert_array_equal(f.predict(y[:80], c[:80]),
+                                  f.predict(y[:80].to_numpy(), c[:80].to_numpy()))
+    np.testing.assert_array_equal(f.predict(y[:80], c[:80]),
+                                  f.predict(y[40:80], c[:80]))  # longer history: its end

@@ -261,8 +261,32 @@ def window(recent, lookback: int, what: str = "recent") -> np.ndarray:
     return w
 
 
-def recent_covariates(covariates, n_cov: int, rows: int):
-    """The covariates given with ``rows`` recent values: (rows, C) float64 or None."""
+def _same_end(recent, covariates, rows: int) -> None:
+    """Pandas ``recent`` values and covariates on time stamps of one kind: the last ``rows``
+    rows a forecast reads must be on the same stamps (they are paired by position from the
+    end, so covariates running on past the forecast origin met the wrong steps)."""
+    import pandas as pd
+
+    a, b = getattr(recent, "index", None), getattr(covariates, "index", None)
+    kinds = (pd.DatetimeIndex, pd.PeriodIndex, pd.TimedeltaIndex)
+    if not (isinstance(a, kinds) and type(a) is type(b) and len(b) >= rows):
+        return
+    a, b = a[-rows:], b[-rows:]
+    if a.equals(b):
+        return
+    if b[-1] != a[-1]:
+        raise ValueError(f"the covariates end at {b[-1]} but recent at {a[-1]}, and their last "
+                         f"rows are paired with its last values; give them up to the forecast "
+                         f"origin (covariates.loc[:recent.index[-1]]).")
+    k = int(np.flatnonzero(np.asarray(a != b))[-1])
+    raise ValueError(f"the covariates are on other time stamps than recent ({b[k]} beside "
+                     f"{a[k]}), and rows are paired by position from the end; align them "
+                     f"first (covariates.reindex(recent.index)).")
+
+
+def recent_covariates(covariates, n_cov: int, rows: int, recent=None):
+    """The covariates given with ``rows`` recent values: (rows, C) float64 or None
+    (``recent``: the values as given, whose time stamps pandas covariates must share)."""
     if n_cov and covariates is None:
         raise ValueError(f"this forecaster was fitted with {n_cov} covariate(s); give "
                          f"their last {rows} rows too.")
@@ -270,6 +294,7 @@ def recent_covariates(covariates, n_cov: int, rows: int):
         if covariates is not None:
             raise ValueError("this forecaster was fitted without covariates; drop them.")
         return None
+    _same_end(recent, covariates, rows)
     cov = np.asarray(covariates, np.float64)
     cov = cov[:, None] if cov.ndim == 1 else cov
     if cov.ndim != 2 or cov.shape[1] != n_cov or len(cov) < rows:

@@ -242,7 +242,7 @@ class Forecaster(Estimator):
         w = checks.window(recent, need)
         if self.config.hybrid:
             w = checks.window(recent, len(np.asarray(recent).reshape(-1)))
-        return w, checks.recent_covariates(covariates, self.n_cov, len(w))
+        return w, checks.recent_covariates(covariates, self.n_cov, len(w), recent)
 
     def inputs(self, recent, covariates=None, index: int = 0) -> np.ndarray:
         """Input (1, lookback, 2 + C) of the first network for the window ending at
