@@ -261,6 +261,17 @@ def test_other_separators(tmp_path, sep):
     np.testing.assert_array_equal(read_series_csv(p).to_numpy(), [1, 2, 3, 4])
 
 
+def test_excel_separator_line_names_the_separator_and_is_skipped(tmp_path):
+    """A first line 'sep=;' (Excel's, with a BOM and CRLF too) was read as the header: a
+    time column 'sep=' holding the header's 'date'."""
+    for i, content in enumerate(("sep=;\nt;v\n" + monthly(4).replace(",", ";"),
+                                 "\ufeffsep=,\r\nt,v\r\n" + monthly(4).replace("\n", "\r\n"),
+                                 '"sep=|"\nt|v\n' + monthly(4).replace(",", "|"))):
+        s = read_series_csv(write(tmp_path, content, name=f"x{i}.csv"))
+        np.testing.assert_array_equal(s.to_numpy(), [1, 2, 3, 4])
+        assert s.name == "v" and s.index[0] == pd.Timestamp("2020-01-01")
+
+
 # -- columns and values --------------------------------------------------------------------
 def test_wrong_column_lists_the_columns(tmp_path):
     p = write(tmp_path, "date, sales ,cost\n" + "2020-01,1,2\n2020-02,2,3\n2020-03,3,4\n")

@@ -472,6 +472,10 @@ def test_csv_header_with_a_quoted_separator_is_two_columns():
             f.write('date;a;"b; c"\n2000-01-01;1;2\n')
         with pytest.raises(ValueError, match=r"has 3 columns \(date, a, b; c\)"):
             _one_value_column(path)
+        with open(path, "w") as f:  # Excel's separator line is not the header
+            f.write('sep=;\ndate;a;b\n2000-01-01;1;2\n')
+        with pytest.raises(ValueError, match=r"has 3 columns \(date, a, b\)"):
+            _one_value_column(path)
 
 
 @pytest.mark.parametrize("task", ["forecast", "classify"])

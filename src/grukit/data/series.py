@@ -10,7 +10,8 @@ naming the file, the column or the value and what would be valid:
 
 * bytes: as :func:`grukit.data.text.read_text_file` decodes them (byte-order marks, UTF-8,
   else Windows-1252 with a warning); the separator is the one of ``, ; tab |`` the header
-  line uses most; column names are stripped of surrounding blanks;
+  line uses most, or the one a first line ``sep=;`` (Excel's separator line) names, which
+  is skipped; column names are stripped of surrounding blanks;
 * times: dates or date-times in one format (ISO 8601 in any of its forms, or the format
   pandas infers from the first row; ``01/02/2020`` is read month first as pandas does, with
   a warning when every date could be read either way), month strings (``1990-01``),
@@ -114,7 +115,8 @@ def read_series_csv(path: str, time_column: str | None = None, target: str | Non
     text = read_text_file(path, encoding)
     if not text.strip():
         raise ValueError(f"{path!r} is empty; expected a header and one row per time step.")
-    sep = _separator(text)
+    text, sep = excel_separator_line(text)
+    sep = sep or _separator(text)
     read = dict(sep=sep, dtype=str, keep_default_na=False, skip_blank_lines=True,
                 skipinitialspace=True)
     try:
@@ -194,6 +196,17 @@ def read_series_csv(path: str, time_column: str | None = None, target: str | Non
                              f"rows.")
         s = s.interpolate(method="linear")
     return s.astype(float).rename(target)
+
+
+_EXCEL_SEP = re.compile(r'\s*"?sep=(.)"?\s*')
+
+
+def excel_separator_line(text: str) -> tuple[str, str | None]:
+    """(text, separator): a first line ``sep=;`` (Excel's separator line, which some exports
+    write) names the separator and is left blank; else (text, None)."""
+    first, newline, rest = text.partition("\n")
+    found = _EXCEL_SEP.fullmatch(first)
+    return ("\n" + rest, found.group(1)) if found and newline else (text, None)
 
 
 def _separator(text: str) -> str:

@@ -52,6 +52,7 @@ def _one_value_column(path: str) -> None:
     """One sentence when the CSV's header names more than a time and one value column:
     read_series_csv would take the second column, and compare has no --target to say which
     (a file that cannot be read is left to read_series_csv's own sentence)."""
+    from ...data.series import excel_separator_line
     from ...data.text import read_text_file
 
     if not os.path.isfile(path):
@@ -60,8 +61,9 @@ def _one_value_column(path: str) -> None:
         text = read_text_file(path)
     except (OSError, ValueError):
         return
+    text, named = excel_separator_line(text)
     header = next((ln for ln in text.split("\n") if ln.strip()), "")
-    sep = max((",", ";", "\t", "|"), key=header.count)
+    sep = named or max((",", ";", "\t", "|"), key=header.count)
     columns = [c.strip() for c in next(csv.reader([header], delimiter=sep))]  # "a, b" is one
     while len(columns) > 1 and not columns[-1]:  # a separator that ends every line
         columns.pop()
