@@ -273,6 +273,18 @@ def test_excel_separator_line_names_the_separator_and_is_skipped(tmp_path):
 
 
 # -- columns and values --------------------------------------------------------------------
+def test_a_column_asked_for_by_a_name_the_header_gives_twice_is_refused(tmp_path):
+    """target='v' of 'date,v,v' took the first 'v' without a word (pandas renamed the
+    second 'v.1'); by position (the default) the second column is meant."""
+    p = write(tmp_path, "date,v, v\n" + "".join(
+        f"{d:%Y-%m},{i + 1},{10 * i}\n"
+        for i, d in enumerate(pd.date_range("2020-01", periods=4, freq="MS"))))
+    with pytest.raises(ValueError) as err:
+        read_series_csv(p, target="v")
+    one_sentence(err, p, "names 'v' twice (columns 2 and 3)", "rename one of them")
+    np.testing.assert_array_equal(read_series_csv(p).to_numpy(), [1, 2, 3, 4])
+
+
 def test_wrong_column_lists_the_columns(tmp_path):
     p = write(tmp_path, "date, sales ,cost\n" + "2020-01,1,2\n2020-02,2,3\n2020-03,3,4\n")
     with pytest.raises(ValueError) as err:

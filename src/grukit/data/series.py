@@ -143,6 +143,8 @@ def read_series_csv(path: str, time_column: str | None = None, target: str | Non
     if len(cols) < 2:
         raise ValueError(f"{path!r} has a single column {cols}; a time column and a target "
                          f"column are needed, separated by ',' ';' or a tab.")
+    _refuse_a_name_given_twice(text, read, path, [c for c in (time_column, target)
+                                                  if c is not None])
     time_column = cols[0] if time_column is None else str(time_column)
     target = cols[1] if target is None else str(target)
     for what, name, flag in (("time", time_column, "--time-column"),
@@ -196,6 +198,23 @@ def read_series_csv(path: str, time_column: str | None = None, target: str | Non
                              f"rows.")
         s = s.interpolate(method="linear")
     return s.astype(float).rename(target)
+
+
+def _refuse_a_name_given_twice(text: str, read: dict, path: str, names: list) -> None:
+    """One sentence when a column asked for by name is named twice by the header: pandas
+    renames the second 'v' to 'v.1', and target='v' took the first without a word."""
+    import pandas as pd
+
+    if not names:
+        return
+    header = pd.read_csv(io.StringIO(text), header=None, nrows=1, **read).iloc[0]
+    header = [str(h).strip() for h in header.fillna("")]
+    for name in map(str, names):
+        where = [i + 1 for i, h in enumerate(header) if h == name]
+        if len(where) > 1:
+            raise ValueError(f"{path!r}: the header names {name!r} twice (columns "
+                             f"{where[0]} and {where[1]}), so it cannot say which is meant; "
+                             f"rename one of them.")
 
 
 _EXCEL_SEP = re.compile(r'\s*"?sep=(.)"?\s*')
