@@ -339,3 +339,15 @@ def test_a_whole_number_label_written_two_ways_is_refused(tmp_path):
     assert list(read_labelled_text(tmp_path / "c.csv").labels) == ["1", "0", "2"]
     (tmp_path / "d.csv").write_text("text,label\ngood,1.0\nbad,0.0\nok,2.5\n")
     assert list(read_labelled_text(tmp_path / "d.csv").labels) == ["1.0", "0.0", "2.5"]
+
+
+@pytest.mark.parametrize("given", [{}, {"label_column": "label"}], ids=["found", "named"])
+def test_a_header_naming_the_label_column_twice_is_refused(tmp_path, given):
+    """'text,label,label': pandas renamed the second 'label.1', and the first was read as the
+    labels without a word."""
+    (tmp_path / "d.csv").write_text("text,label,label\nhi,a,x\nbye,b,y\n")
+    with pytest.raises(ValueError, match=r"d\.csv: the header names the label column 'label' "
+                                         r"twice \(columns 2 and 3\).*rename one of them"):
+        read_labelled_text(tmp_path / "d.csv", **given)
+    (tmp_path / "e.csv").write_text("text,label,label.1\nhi,a,x\nbye,b,y\n")
+    assert list(read_labelled_text(tmp_path / "e.csv").labels) == ["a", "b"]

@@ -238,7 +238,8 @@ def _read_one(path: str, header: bool, sep: str | None, encoding: str | None = N
     if excel:  # its separator; the line left blank, so that line numbers stay the file's
         sep, text = sep or excel.group(1), "\n" + rest
     sep = sep or _separator(path, text)
-    _refuse_long_rows(path, *_records(text, sep), sep, header)
+    records = _records(text, sep)
+    _refuse_long_rows(path, *records, sep, header)
     lines = [ln for ln in text.split("\n") if ln.strip()]
     try:
         frame = pd.read_csv(io.StringIO(text), sep=sep, header=0 if header else None, dtype=str,
@@ -260,7 +261,11 @@ def _read_one(path: str, header: bool, sep: str | None, encoding: str | None = N
         frame.columns = [str(i) for i in range(frame.shape[1])]
     if len(frame) == 0:
         raise ValueError(f"{path} has a header but no rows; give a file with data rows.")
-    return frame.fillna("")  # a short row's missing fields: "" (not the text "nan")
+    frame = frame.fillna("")  # a short row's missing fields: "" (not the text "nan")
+    # the header as written: pandas renames a second 'label' to 'label.1'
+    frame.attrs["header"] = [str(h).strip().lstrip("\ufeff").strip() for h in records[0][0]] \
+        if header and records[0] else []
+    return frame
 
 
 def _quotes_swallowed_rows(frame, by_line: list[list[str]]) -> bool:
@@ -353,6 +358,13 @@ def read_labelled_text(paths, text_column=None, label_column=None, header: bool 
     if tcol == lcol:
         raise ValueError(f"the text and label columns are both {tcol!r}; choose two different "
                          f"columns.")
+    for f, fr in zip(files, frames, strict=True):
+        for role, name in (("text", tcol), ("label", lcol)):
+            where = [i + 1 for i, h in enumerate(fr.attrs.get("header", [])) if h == name]
+            if len(where) > 1:  # pandas' first of them, taken without a word
+                raise ValueError(f"{f}: the header names the {role} column {name!r} twice "
+                                 f"(columns {where[0]} and {where[1]}), so it cannot say which "
+                                 f"is meant; rename one of them.")
     for f, fr in zip(files, frames, strict=True):
         _check_header(f, fr, header, tcol, lcol, named=label_column is not None
                       and str(label_column) in columns)
