@@ -332,3 +332,24 @@ def test_predict_refuses_pandas_covariates_past_or_off_the_recent_stamps():
                                   f.predict(y[:80].to_numpy(), c[:80].to_numpy()))
     np.testing.assert_array_equal(f.predict(y[:80], c[:80]),
                                   f.predict(y[40:80], c[:80]))  # longer history: its end
+
+
+def test_dates_or_durations_given_as_the_series_are_refused(fitted):
+    """float64 reads datetime64 and timedelta64 as counts of their unit: the time column
+    given for the values trained on nanoseconds since 1970 and forecast them, without a
+    word, and durations were forecast in whatever unit their dtype held."""
+    import pandas as pd
+
+    dates = pd.Series(pd.date_range("2020-01-01", periods=80, freq="D"))
+    spans = pd.Series(pd.to_timedelta(np.arange(80), unit="s"))
+    for bad, match in ((dates, r"^the series holds dates \(datetime64\[.*\]\), not numbers"),
+                       (dates.dt.tz_localize("UTC"), "^the series holds dates"),
+                       (dates.to_numpy(), "^the series holds dates"),
+                       (spans, r"^the series holds durations \(timedelta64\[.*total_seconds")):
+        with pytest.raises(ValueError, match=match) as e:
+            Forecaster(**SMALL).fit(bad)
+        _one_line(e)
+    with pytest.raises(ValueError, match="^the covariates of series 0 hold dates"):
+        Forecaster(**SMALL).fit(_series(), covariates=dates)
+    with pytest.raises(ValueError, match="^recent holds dates"):
+        fitted.predict(dates)

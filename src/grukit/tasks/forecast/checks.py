@@ -93,6 +93,12 @@ def check_season(season) -> None:
 
 
 def _floats(values, what: str) -> np.ndarray:
+    dtype = getattr(values, "dtype", None)
+    if getattr(dtype, "kind", None) in ("M", "m"):  # float64 reads them as counts of a unit
+        verb = "hold" if what.startswith("the covariates") else "holds"
+        raise ValueError(f"{what} {verb} {'dates' if dtype.kind == 'M' else 'durations'} "
+                         f"({dtype}), not numbers; give the column of values (durations as "
+                         f"numbers of a unit you name, e.g. s.dt.total_seconds()).")
     with warnings.catch_warnings():  # float64 would drop the imaginary parts with a warning
         warnings.simplefilter("error", np.exceptions.ComplexWarning)
         try:
