@@ -133,6 +133,17 @@ class Graph:
         return self.op("ReverseSequence", [x, lengths], "rev", time_axis=time_axis,
                        batch_axis=batch_axis)
 
+    def steps(self, x: str) -> tuple[str, str, str]:
+        """(the step numbers 0 … T − 1 of x (B, T, ...) as (1, T) int64, the scalars 0, 1)."""
+        steps = self.squeeze(self.dim(x, 1), 0)
+        zero, one = (self.init(np.array(v, np.int64), "c_i64s") for v in (0, 1))
+        return self.unsqueeze(self.op("Range", [zero, steps, one]), 0), zero, one
+
+    def inside(self, x: str, lengths: str) -> str:
+        """(B, T) bool: step t of x (B, T, ...) lies inside its sequence's length."""
+        t, _, _ = self.steps(x)  # (1, T)
+        return self.op("Less", [t, self.unsqueeze(lengths, 1)], "inside")  # (B, T)
+
     def right_padded(self, valid: str, why: str) -> str:
         """The lengths (B,) int64 of ``valid`` (B, T) bool, its count of valid steps per
         row, where each row's valid steps come first (right padding). A row with a valid

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
 import torch
 
 from ..cells import CellSpec
@@ -81,7 +80,7 @@ def _merge(g: Graph, y: str, mode: str, units: int) -> str:
 
 def _carry_last(g: Graph, y: str, lengths: str) -> str:
     """y (B, T, H) with y[b, t] = y[b, min(t, n_b − 1)] (``layers.recurrent._carry_last``)."""
-    t, zero, one = _steps(g, y)  # (1, T)
+    t, zero, one = g.steps(y)  # (1, T)
     last = g.op("Max", [g.op("Sub", [g.unsqueeze(lengths, 1), one]), zero])  # (B, 1)
     idx = g.unsqueeze(g.op("Min", [t, last], "idx"), 2)  # (B, T, 1)
     idx = g.op("Expand", [idx, g.op("Shape", [y])])  # (B, T, H)
@@ -92,23 +91,10 @@ def _average(g: Graph, x: str, lengths: str | None) -> str:
     """The mean over time of x (B, T, F), over each sequence's valid steps with lengths."""
     if lengths is None:
         return g.op("ReduceMean", [x], "avg", axes=[1], keepdims=0)
-    w = g.op("Cast", [g.unsqueeze(_inside(g, x, lengths), 2)], "w", to=1)  # (B, T, 1)
+    w = g.op("Cast", [g.unsqueeze(g.inside(x, lengths), 2)], "w", to=1)  # (B, T, 1)
     total = g.op("ReduceSum", [g.op("Mul", [x, w]), g.ints(1)], "sum", keepdims=0)  # (B, F)
     n = g.op("Max", [g.op("Cast", [g.unsqueeze(lengths, 1)], "n", to=1), g.scalar(1.0)])
     return g.op("Div", [total, n], "avg")  # (B, F)
-
-
-def _inside(g: Graph, x: str, lengths: str) -> str:
-    """(B, T) bool: step t of x (B, T, ...) lies inside its sequence's length."""
-    t, _, _ = _steps(g, x)  # (1, T)
-    return g.op("Less", [t, g.unsqueeze(lengths, 1)], "inside")  # (B, T)
-
-
-def _steps(g: Graph, x: str) -> tuple[str, str, str]:
-    """(the step numbers 0 … T − 1 of x (B, T, ...) as (1, T) int64, the scalars 0 and 1)."""
-    steps = g.squeeze(g.dim(x, 1), 0)
-    zero, one = (g.init(np.array(v, np.int64), "c_i64s") for v in (0, 1))
-    return g.unsqueeze(g.op("Range", [zero, steps, one]), 0), zero, one
 
 
 def _dense(g: Graph, layer, x: str, what: str) -> str:
@@ -139,7 +125,7 @@ def _attention(g: Graph, layer, x: str, lengths: str | None) -> str:
     proj = g.op("Tanh", [g.op("Add", [proj, g.weight(layer.proj.bias, "att_b")])])
     scores = g.op("MatMul", [proj, g.weight(layer.v, "att_v")], "scores")  # (B, T)
     if lengths is not None:
-        scores = g.op("Where", [_inside(g, x, lengths), scores, g.scalar(-math.inf)])
+        scores = g.op("Where", [g.inside(x, lengths), scores, g.scalar(-math.inf)])
     w = g.op("Softmax", [scores], "weights", axis=1)
     w = g.op("Where", [g.op("IsNaN", [w]), g.scalar(0.0), w])  # no valid step: weight 0
     pooled = g.op("Mul", [g.unsqueeze(w, 2), x])  # (B, T, F)

@@ -147,9 +147,7 @@ class Softmax(Layer):
             self.axis if isinstance(self.axis, list) else [self.axis])]
         inside = None
         if lengths is not None and traced and traced >= 3 and 1 in axes:
-            from ..export.sequential import _inside
-
-            inside = _inside(g, x, lengths)  # (B, T) bool
+            inside = g.inside(x, lengths)  # (B, T) bool
             for k in range(2, traced):
                 inside = g.unsqueeze(inside, k)
             x = g.op("Where", [inside, x, g.scalar(-1e9)], "masked")
