@@ -212,3 +212,22 @@ def test_a_float64_direction_makes_the_model_float64():
     ours = from_keras(ref)
     assert {p.dtype for p in ours.parameters()} == {torch.float64}
     _same(ref, ours, RNG.normal(size=(2, T, 3)))
+
+
+def test_normalisation_activation_reshaping_and_noise_layers_predict_alike():
+    """BatchNormalization, AveragePooling1D, ReLU, LeakyReLU, PReLU, Softmax, Reshape,
+    Permute, GaussianNoise and GaussianDropout were 'no grukit layer'."""
+    ref = _randomised(keras.Sequential([
+        keras.Input((T, 4)), kl.GRU(8, return_sequences=True), kl.BatchNormalization(),
+        kl.ReLU(max_value=1.5, negative_slope=0.1), kl.LeakyReLU(negative_slope=0.2),
+        kl.PReLU(shared_axes=[1]), kl.AveragePooling1D(2), kl.Permute((2, 1)),
+        kl.Reshape((8, 3)), kl.Permute((2, 1)), kl.GaussianNoise(0.3), kl.GaussianDropout(0.2),
+        kl.Softmax(axis=-1), kl.Flatten(), kl.Dense(2)]))
+    bn = ref.layers[1]  # moving statistics of a trained layer, variances above 0
+    bn.set_weights([*bn.get_weights()[:2], RNG.normal(0, 0.5, 8).astype("float32"),
+                    RNG.uniform(0.5, 2.0, 8).astype("float32")])
+    ours = from_keras(ref)
+    assert [type(layer).__name__ for layer in ours.stack][1:4] == \
+        ["BatchNormalization", "ReLU", "LeakyReLU"]
+    assert ours.count_params() == ref.count_params()
+    _same(ref, ours, RNG.normal(0, 1, (5, T, 4)).astype("float32"))

@@ -15,6 +15,7 @@ Anything else is refused by name: nothing is converted approximately."""
 from __future__ import annotations
 
 from .. import layers as gl
+from . import keras_layers
 from .sequential import Sequential
 
 _RECURRENT = {"GRU": gl.GRU, "LSTM": gl.LSTM, "SimpleRNN": gl.SimpleRNN}
@@ -152,11 +153,14 @@ def _layer(layer, where: str):
                              f"form (a layer acting on the last axis, such as "
                              f"LayerNormalization or Activation, needs no TimeDistributed).")
         return gl.TimeDistributed(_layer(layer.layer, where))
+    made = keras_layers.layer_of(kind, cfg, layer, where)
+    if made is not None:
+        return made
     raise ValueError(f"{where} has no grukit layer; from_keras converts "
                      f"{', '.join(sorted([*_RECURRENT, 'Bidirectional', 'Dense', 'Dropout']))}, "
                      f"Embedding, Masking, Flatten, GlobalAveragePooling1D, TimeDistributed, "
                      f"RepeatVector, SpatialDropout1D, LayerNormalization, Activation, Conv1D, "
-                     f"MaxPooling1D and GlobalMaxPooling1D.")
+                     f"MaxPooling1D, GlobalMaxPooling1D, {', '.join(keras_layers.KINDS)}.")
 
 
 # options of a direction that leave its outputs and training alone once its weights are
