@@ -239,3 +239,17 @@ def test_whole_number_text_is_read_exactly_past_2_to_the_53():
     assert whole_number("-7.00") == -7 and whole_number("+3.") == 3
     assert item_key(f"{big}.0", text=False) == big
     assert whole_number("7.5") is None
+
+
+@pytest.mark.parametrize("given", [{}, {"item_column": "ItemId"}], ids=["layout", "named"])
+def test_a_header_naming_a_column_read_twice_is_refused(tmp_path, given):
+    """'SessionId<TAB>ItemId<TAB>ItemId<TAB>Time': pandas renamed the second 'ItemId.1' and
+    the first was read as the items without a word."""
+    p = tmp_path / "e.tsv"
+    p.write_text("SessionId\tItemId\tItemId\tTime\n1\t10\t20\t1600000000\n"
+                 "1\t11\t21\t1600000010\n")
+    with pytest.raises(ValueError, match=r"the header names 'ItemId' twice \(columns 2 and "
+                                         r"3\).*rename one of them"):
+        read_events(str(p), **given)
+    p.write_text("SessionId\tItemId\tItemId\tTime\n1\t10\t20\t1600000000\n")
+    assert read_events(str(p), item_column="ItemId.1")["item"].tolist() == [20]

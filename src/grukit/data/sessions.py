@@ -122,6 +122,26 @@ def _sniff(path: str, encoding: str) -> str:
                          f"separates them.") from None
 
 
+def _refuse_names_given_twice(path: str, sep: str | None, names: list) -> None:
+    """One sentence when the header names a column that is read twice: pandas renames the
+    second 'ItemId' to 'ItemId.1', and the first was read without a word."""
+    sep = "\t" if sep == "\\t" else sep
+    with _open_text(path, "utf-8-sig") as f:  # the header only; a name not UTF-8 is not
+        f.reconfigure(errors="replace")  # compared (it matches none of ``names``)
+        line = next((x for x in f if x.strip()), "")
+    try:
+        header = next(csv.reader([line], delimiter=sep or _sniff(path, "latin-1")))
+    except (csv.Error, StopIteration):
+        return
+    header = [h.strip() for h in header]
+    for name in dict.fromkeys(names):
+        where = [i + 1 for i, h in enumerate(header) if h == name]
+        if len(where) > 1:
+            raise ValueError(f"{path!r}: the header names {name!r} twice (columns {where[0]} "
+                             f"and {where[1]}), so it cannot say which is meant; rename one of "
+                             f"them.")
+
+
 def _read_table(path: str, sep: str | None, dtype: dict | None = None):
     import pandas as pd
 
@@ -444,6 +464,7 @@ def read_events(path: str, session_column: str | None = None, item_column: str |
                          + ("" if sep else " or give --sep") + ".")
     if day is not None and day not in cols:
         raise ValueError(f"{path!r}: day column {day!r} not found (columns: {cols}).")
+    _refuse_names_given_twice(path, sep, [n for n in (*names, day) if n is not None])
     roles = [(w, n) for w, n in zip(what, names, strict=True) if n is not None]
     for i, (w, n) in enumerate(roles):  # one column as two: items as sessions, ...
         other = next((w2 for w2, n2 in roles[i + 1:] if n2 == n), None)
