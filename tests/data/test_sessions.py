@@ -253,3 +253,15 @@ def test_a_header_naming_a_column_read_twice_is_refused(tmp_path, given):
         read_events(str(p), **given)
     p.write_text("SessionId\tItemId\tItemId\tTime\n1\t10\t20\t1600000000\n")
     assert read_events(str(p), item_column="ItemId.1")["item"].tolist() == [20]
+
+
+def test_excel_separator_line_names_the_separator_and_is_skipped(tmp_path):
+    """A first line 'sep=;' was read as the header (columns 'sep=' and 'Unnamed: 1'); bad
+    values are still named by their line in the file."""
+    p = tmp_path / "e.csv"
+    p.write_text("sep=;\nsession;item;time\n1;10;1600000000\n1;11;1600000010\n")
+    got = read_events(str(p), "session", "item", "time")
+    assert got["item"].tolist() == [10, 11] and got["time"].tolist() == [1600000000, 1600000010]
+    p.write_text("sep=;\nsession;item;time\n1;10;1600000000\n1;1.5;1600000010\n")
+    with pytest.raises(ValueError, match=r"holds 1\.5 \(line 4\)"):
+        read_events(str(p), "session", "item", "time")

@@ -22,7 +22,8 @@ What the reader does with awkward files (each refusal is one sentence naming the
   later row has a day past 12 (``02/05/2016`` then ``13/05/2016``), formats mixed row to
   row refused naming the row; times in several timezones are ordered in UTC, times with
   and without a timezone mixed are refused;
-- a UTF-8 byte-order mark is not part of the first column's name;
+- a UTF-8 byte-order mark is not part of the first column's name; a first line ``sep=;``
+  (Excel's separator line) names the separator and is skipped;
 - Unix milliseconds have no calendar day here (refused where days are needed: splitting
   by days), and keep their order where they are not (``require_time=False``, ``days=False``);
 - events with a missing session, item or time are dropped (``attrs["dropped_missing"]``),
@@ -122,13 +123,26 @@ def _sniff(path: str, encoding: str) -> str:
                          f"separates them.") from None
 
 
+def _excel_separator(head: bytes) -> str | None:
+    """The separator a first line ``sep=;`` names (Excel's separator line), or None."""
+    from .series import excel_separator_line
+
+    first, newline, _ = head.partition(b"\n")
+    return excel_separator_line(first.decode("utf-8-sig", "replace") + "\nx")[1] \
+        if newline else None
+
+
 def _refuse_names_given_twice(path: str, sep: str | None, names: list) -> None:
     """One sentence when the header names a column that is read twice: pandas renames the
     second 'ItemId' to 'ItemId.1', and the first was read without a word."""
     sep = "\t" if sep == "\\t" else sep
     with _open_text(path, "utf-8-sig") as f:  # the header only; a name not UTF-8 is not
         f.reconfigure(errors="replace")  # compared (it matches none of ``names``)
-        line = next((x for x in f if x.strip()), "")
+        lines = (x for x in f if x.strip())
+        line = next(lines, "")
+        excel = _excel_separator(line.encode() + b"\n")
+        if excel:  # Excel's separator line: the header is the next one
+            sep, line = sep or excel, next(lines, "")
     try:
         header = next(csv.reader([line], delimiter=sep or _sniff(path, "latin-1")))
     except (csv.Error, StopIteration):
@@ -175,6 +189,9 @@ def _read_table(path: str, sep: str | None, dtype: dict | None = None):
     if head[:2] in (b"\xff\xfe", b"\xfe\xff") or b"\x00" in head:
         raise ValueError(f"{path!r} is UTF-16 (or another encoding with NUL bytes), not text "
                          f"pandas can split; save it as UTF-8.")
+    excel = _excel_separator(head)  # a first line "sep=;": its separator, and skipped
+    sep = sep or excel
+    skip = 1 if excel else 0
     mark = "\u00ef\u00bb\u00bf"  # a UTF-8 byte-order mark's bytes read as Latin-1
 
     def read(encoding: str):
@@ -188,8 +205,11 @@ def _read_table(path: str, sep: str | None, dtype: dict | None = None):
             except (pd.errors.ParserError, pd.errors.EmptyDataError):
                 return pd.read_csv(path, sep=first, engine="python", encoding=encoding,
                                    dtype=types, compression=compression)
-        return pd.read_csv(path, sep=sep, engine="c", encoding=encoding, dtype=types,
-                           compression=compression)
+        df = pd.read_csv(path, sep=sep, engine="c", encoding=encoding, dtype=types,
+                         compression=compression, skiprows=skip)
+        if skip:  # row i on line i + 2 still: the separator line is line 1, the header 2
+            df.index = pd.RangeIndex(skip, skip + len(df))
+        return df
 
     try:
         try:
