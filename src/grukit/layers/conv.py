@@ -107,48 +107,64 @@ class Conv1D(Layer):
                 "use_bias": self.use_bias}
 
 
-@register
-class MaxPooling1D(Layer):
-    """The maximum over windows of ``pool_size`` steps every ``strides`` (default
-    ``pool_size``) steps; "same" pads as Conv1D's "same" (the padding never wins)."""
+class _Pooling1D(Layer):
+    """Windows of ``pool_size`` steps every ``strides`` (default ``pool_size``) steps of
+    x (B, T, C), "valid" or "same" (⌈T / s⌉ outputs, padded as Conv1D's "same"); a subclass
+    gives ``_pool(xt, pads)`` on xt (B, C, T) and its ONNX operator."""
+
+    ONNX = ""
 
     def __init__(self, pool_size=2, strides=None, padding: str = "valid",
                  data_format: str = "channels_last", **kwargs):
         super().__init__(**kwargs)
-        self.pool_size = positive_int(pool_size, "MaxPooling1D: pool_size")
-        self.strides = positive_int(self.pool_size if strides is None else strides,
-                                    "MaxPooling1D: strides")
+        what = type(self).__name__
+        one = lambda v: v[0] if isinstance(v, (list, tuple)) and len(v) == 1 else v  # noqa: E731
+        self.pool_size = positive_int(one(pool_size), f"{what}: pool_size")
+        self.strides = positive_int(self.pool_size if strides is None else one(strides),
+                                    f"{what}: strides")
         if padding not in ("valid", "same"):
-            raise ValueError(f"MaxPooling1D: padding must be 'valid' or 'same'; got "
-                             f"{padding!r}.")
+            raise ValueError(f"{what}: padding must be 'valid' or 'same'; got {padding!r}.")
         if data_format != "channels_last":
-            raise ValueError("MaxPooling1D: only data_format='channels_last' has a grukit "
-                             "form.")
+            raise ValueError(f"{what}: only data_format='channels_last' (batch, time, "
+                             f"channels) has a grukit form.")
         self.padding = padding
 
     def build(self, input_shape):
-        check_sequence("MaxPooling1D", input_shape)
+        check_sequence(type(self).__name__, input_shape)
         super().build(input_shape)
 
     def call(self, x: Tensor, lengths):
         if self.padding == "valid" and x.shape[1] < self.pool_size:
-            raise ValueError(f"MaxPooling1D: pool_size {self.pool_size} is longer than the "
-                             f"input's {x.shape[1]} steps; give longer sequences or "
+            raise ValueError(f"{type(self).__name__}: pool_size {self.pool_size} is longer "
+                             f"than the input's {x.shape[1]} steps; give longer sequences or "
                              f"padding='same'.")
-        xt = x.transpose(1, 2)  # (B, C, T)
-        if self.padding == "same":
-            xt = F.pad(xt, _same_pads(x.shape[1], self.pool_size, self.strides),
-                       value=-math.inf)
-        return F.max_pool1d(xt, self.pool_size, self.strides).transpose(1, 2), None
+        pads = _same_pads(x.shape[1], self.pool_size, self.strides) \
+            if self.padding == "same" else None
+        return self._pool(x.transpose(1, 2), pads).transpose(1, 2), None  # (B, T', C)
 
     def onnx_graph(self, g, x: str, lengths):
         pad = {"auto_pad": "SAME_UPPER"} if self.padding == "same" else {"pads": [0, 0]}
-        y = g.op("MaxPool", [g.transpose(x, [0, 2, 1])], "pool", kernel_shape=[self.pool_size],
-                 strides=[self.strides], **pad)
+        y = g.op(self.ONNX, [g.transpose(x, [0, 2, 1])], "pool", kernel_shape=[self.pool_size],
+                 strides=[self.strides], **pad, **self._onnx_attrs())
         return g.transpose(y, [0, 2, 1]), None
+
+    def _onnx_attrs(self) -> dict:
+        return {}
 
     def _config(self):
         return {"pool_size": self.pool_size, "strides": self.strides, "padding": self.padding}
+
+
+@register
+class MaxPooling1D(_Pooling1D):
+    """The maximum over each window; "same" pads with −inf (the padding never wins)."""
+
+    ONNX = "MaxPool"
+
+    def _pool(self, xt: Tensor, pads) -> Tensor:
+        if pads is not None:
+            xt = F.pad(xt, pads, value=-math.inf)
+        return F.max_pool1d(xt, self.pool_size, self.strides)
 
 
 @register
@@ -167,55 +183,27 @@ class GlobalMaxPooling1D(Layer):
 
 
 @register
-class AveragePooling1D(Layer):
-    """The mean over windows of ``pool_size`` steps every ``strides`` (default ``pool_size``)
-    steps of x (B, T, C); "same" gives ⌈T / s⌉ outputs, padded as Conv1D's "same", and a
-    window's mean is over its steps inside x only (the padding is not counted), as Keras'
-    (TensorFlow's and JAX's; Keras 3.15's torch backend averages replicated edge steps
-    where the padding is uneven, keras-team/keras#23233)."""
+class AveragePooling1D(_Pooling1D):
+    """The mean over each window; with "same" a window's mean is over its steps inside x
+    only (the padding is not counted), as Keras' (TensorFlow's and JAX's; Keras 3.15's torch
+    backend averages replicated edge steps where the padding is uneven,
+    keras-team/keras#23233)."""
+
+    ONNX = "AveragePool"
 
     def __init__(self, pool_size, strides=None, padding: str = "valid",
-                 data_format: str = "channels_last", **kwargs):
-        super().__init__(**kwargs)
-        one = lambda v, what: positive_int(v[0] if isinstance(v, (list, tuple))  # noqa: E731
-                                           and len(v) == 1 else v, f"AveragePooling1D: {what}")
-        self.pool_size = one(pool_size, "pool_size")
-        self.strides = one(self.pool_size if strides is None else strides, "strides")
-        if padding not in ("valid", "same"):
-            raise ValueError(f"AveragePooling1D: padding must be 'valid' or 'same'; got "
-                             f"{padding!r}.")
-        if data_format != "channels_last":
-            raise ValueError("AveragePooling1D: only data_format='channels_last' (batch, time, "
-                             "channels) has a grukit form.")
-        self.padding = padding
+                 data_format: str = "channels_last", **kwargs):  # Keras: pool_size required
+        super().__init__(pool_size, strides, padding, data_format, **kwargs)
 
-    def build(self, input_shape):
-        check_sequence("AveragePooling1D", input_shape)
-        super().build(input_shape)
-
-    def call(self, x: Tensor, lengths):
-        if self.padding == "valid" and x.shape[1] < self.pool_size:
-            raise ValueError(f"AveragePooling1D: pool_size {self.pool_size} is longer than the "
-                             f"input's {x.shape[1]} steps; give longer sequences or "
-                             f"padding='same'.")
-        xt = x.transpose(1, 2)  # (B, C, T)
-        if self.padding == "valid":
-            return F.avg_pool1d(xt, self.pool_size, self.strides).transpose(1, 2), None
-        pads = _same_pads(x.shape[1], self.pool_size, self.strides)
+    def _pool(self, xt: Tensor, pads) -> Tensor:
+        if pads is None:
+            return F.avg_pool1d(xt, self.pool_size, self.strides)
         inside = F.pad(torch.ones_like(xt[:1, :1]), pads)  # (1, 1, T + pads): 1 inside x
         total = F.avg_pool1d(F.pad(xt, pads), self.pool_size, self.strides)
-        count = F.avg_pool1d(inside, self.pool_size, self.strides)  # the share inside x
-        return (total / count).transpose(1, 2), None
+        return total / F.avg_pool1d(inside, self.pool_size, self.strides)  # share inside x
 
-    def onnx_graph(self, g, x: str, lengths):
-        pad = {"auto_pad": "SAME_UPPER"} if self.padding == "same" else {"pads": [0, 0]}
-        y = g.op("AveragePool", [g.transpose(x, [0, 2, 1])], "pool",
-                 kernel_shape=[self.pool_size], strides=[self.strides], count_include_pad=0,
-                 **pad)
-        return g.transpose(y, [0, 2, 1]), None
-
-    def _config(self):
-        return {"pool_size": self.pool_size, "strides": self.strides, "padding": self.padding}
+    def _onnx_attrs(self) -> dict:
+        return {"count_include_pad": 0}
 
 
 # Keras' other names for the same layers (keras.layers.MaxPool1D is MaxPooling1D)
