@@ -367,21 +367,26 @@ def test_a_text_with_a_lone_surrogate_is_refused_naming_the_text_and_character(t
     np.testing.assert_allclose(p.predict_proba(ok), clf.predict_proba(ok), atol=1e-5)
 
 
-def test_recommend_refuses_a_set_and_takes_a_numpy_integer_k(tmp_path):
-    """A set (or a dict) has no order, yet its own order was taken as the session's events,
-    as the estimator refuses it; k=np.int64(5), which the estimator takes, was refused."""
+def _recommender(tmp_path, items: int):
+    """A small GRU4Rec over ``items`` items, and its exported graph's Predictor."""
     import pandas as pd
 
     from grukit.tasks.recommend import GRU4Rec
 
     rng = np.random.default_rng(0)
     rows = [(s, int(i), t) for s in range(24)
-            for t, i in enumerate(rng.integers(0, 8, rng.integers(2, 5)))]
+            for t, i in enumerate(rng.integers(0, items, rng.integers(2, 5)))]
     torch.manual_seed(0)
     m = GRU4Rec(hidden=3, epochs=1, n_sample=0, batch_size=4).fit(
         pd.DataFrame(rows, columns=["session", "item", "time"]))
     export(m, tmp_path / "rec.onnx")
-    p = Predictor(tmp_path / "rec.onnx")
+    return m, Predictor(tmp_path / "rec.onnx")
+
+
+def test_recommend_refuses_a_set_and_takes_a_numpy_integer_k(tmp_path):
+    """A set (or a dict) has no order, yet its own order was taken as the session's events,
+    as the estimator refuses it; k=np.int64(5), which the estimator takes, was refused."""
+    m, p = _recommender(tmp_path, 8)
     for unordered in ({3, 1, 5}, frozenset({3, 1}), {3: "a", 1: "b"}):
         with pytest.raises(TypeError) as want:
             m.recommend(unordered)
@@ -403,18 +408,7 @@ def test_step_of_no_session_gives_no_scores_and_a_nan_state_is_refused(tmp_path)
     """A batch of 0 sessions aborted the Python process inside onnxruntime's GRU (an int64
     empty array; an empty list was refused as not whole numbers), and a state holding NaN
     scored every item NaN, so recommend ranked them by the order of the catalogue."""
-    import pandas as pd
-
-    from grukit.tasks.recommend import GRU4Rec
-
-    rng = np.random.default_rng(0)
-    rows = [(s, int(i), t) for s in range(24)
-            for t, i in enumerate(rng.integers(0, 5, rng.integers(2, 5)))]
-    torch.manual_seed(0)
-    m = GRU4Rec(hidden=3, epochs=1, n_sample=0, batch_size=4).fit(
-        pd.DataFrame(rows, columns=["session", "item", "time"]))
-    export(m, tmp_path / "rec.onnx")
-    p = Predictor(tmp_path / "rec.onnx")
+    m, p = _recommender(tmp_path, 5)
     for none in (np.array([], np.int64), []):
         scores, h = p.step(none, p.initial_state(0))
         assert scores.shape == (0, 5) and h.shape == (1, 0, 3)
