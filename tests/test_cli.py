@@ -67,3 +67,15 @@ def test_ctrl_c_while_the_command_loads_is_one_line_not_a_traceback():
                          timeout=120)
     assert out.returncode == 130, out.stderr
     assert out.stderr.strip() == "grukit: interrupted.", out.stderr
+
+
+def test_running_out_of_memory_is_one_sentence_not_torch_s_traceback(capsys, tmp_path,
+                                                                      monkeypatch):
+    """A model too large for the machine ended in torch's allocator traceback (the
+    RuntimeError of its CPU allocator), in every task command."""
+    monkeypatch.chdir(tmp_path)
+    assert main(["forecast", "--data", "nile", "--hidden", "100000000", "--epochs", "1"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("grukit forecast: error: ran out of memory (can't allocate memory")
+    assert err.endswith("give the command smaller sizes (--hidden, say) or less data.")
+    assert "\n" not in err

@@ -244,6 +244,15 @@ def main(argv: list[str] | None = None, _entry: bool = False) -> int:
             raise
         print(f"\n{RUN.interrupted_line(args.command)}", file=sys.stderr)
         return 130
+    except (MemoryError, RuntimeError) as err:
+        if args.debug or not _out_of_memory(err):
+            raise
+        why = " ".join(str(err).split()).split("DefaultCPUAllocator: ")[-1]
+        print(f"grukit {args.command}: error: ran out of memory "
+              f"({why or type(err).__name__}); the model or the data are too large for this "
+              f"machine: give the command smaller sizes (--hidden, say) or less data.",
+              file=sys.stderr)
+        return 2
     except (UsageError, OSError, ValueError, TypeError, LookupError) as err:
         expected = isinstance(err, (UsageError, OSError)) or _ours(err)
         if args.debug or not expected:
@@ -253,6 +262,13 @@ def main(argv: list[str] | None = None, _entry: bool = False) -> int:
     finally:
         if code != 0:  # refused, failed or interrupted: no empty folder of ours is left
             drop_empty_created()
+
+
+def _out_of_memory(err: BaseException) -> bool:
+    """Whether ``err`` is an allocation that failed (numpy's MemoryError, torch's CPU
+    allocator or its OutOfMemoryError), not a bug."""
+    oom = getattr(sys.modules.get("torch"), "OutOfMemoryError", MemoryError)
+    return isinstance(err, (MemoryError, oom)) or "can't allocate memory" in str(err)
 
 
 def _one_line(err: BaseException) -> str:
