@@ -27,6 +27,16 @@ def test_prepare_output_creates_and_refuses(tmp_path, monkeypatch):
         prepare_output(str(tmp_path / "c"))
 
 
+def test_a_dangling_link_as_the_output_is_named_as_such(tmp_path):
+    """os.makedirs on a link to a missing folder says "File exists", which misled."""
+    os.symlink(tmp_path / "gone", tmp_path / "out")
+    with pytest.raises(UsageError, match=r"--output '.*out' is a link to '.*gone', which does "
+                                         r"not exist; create that folder or give another"):
+        prepare_output(str(tmp_path / "out"))
+    (tmp_path / "gone").mkdir()
+    assert prepare_output(str(tmp_path / "out")) == str(tmp_path / "out")
+
+
 def test_interrupted_line():
     RUN.start("out", resumable=True)
     assert RUN.interrupted_line("x") == ("grukit x: interrupted before any result was "

@@ -83,6 +83,9 @@ def prepare_output(path: str | None, what: str = "--output") -> str | None:
     if os.path.exists(path) and not os.path.isdir(path):
         raise UsageError(f"{what} {path!r} is a file; give a folder (it is created if "
                          f"missing).")
+    if os.path.islink(path) and not os.path.exists(path):  # makedirs says "File exists"
+        raise UsageError(f"{what} {path!r} is a link to {os.readlink(path)!r}, which does not "
+                         f"exist; create that folder or give another.")
     try:
         _make_recorded(path)
         fd, probe = tempfile.mkstemp(dir=path, prefix=".grukit-write-test-")
