@@ -353,3 +353,24 @@ def test_dates_or_durations_given_as_the_series_are_refused(fitted):
         Forecaster(**SMALL).fit(_series(), covariates=dates)
     with pytest.raises(ValueError, match="^recent holds dates"):
         fitted.predict(dates)
+
+
+def test_predict_refuses_recent_of_another_frequency_than_the_fitted_series():
+    """A forecaster fitted on monthly stamps forecast daily ones (the same numbers a step
+    apart of a day read as a month's) without a word, where grukit forecast predict --data
+    refuses them; a series without stamps, or of the same frequency, is taken."""
+    import pandas as pd
+
+    y = pd.Series(_series(), index=pd.date_range("2020-01-31", periods=80, freq="ME"))
+    f = Forecaster(**SMALL).fit(y, season=12)
+    daily = pd.Series(_series(), index=pd.date_range("2020-01-01", periods=80, freq="D"))
+    for call in (f.predict, f.predict_interval, f.inputs):
+        with pytest.raises(ValueError, match=r"^recent is on time stamps of frequency D but "
+                                             r"series 0 was fitted on ME ones.*resample") as e:
+            call(recent=daily)
+        _one_line(e)
+    np.testing.assert_array_equal(f.predict(y), f.predict(y.to_numpy()))
+    quarters = pd.Series(_series(), index=pd.period_range("2000Q1", periods=80, freq="Q"))
+    with pytest.raises(ValueError, match="^recent is on time stamps of frequency QS-OCT"):
+        f.predict(quarters)
+    assert f.predict(daily.to_numpy()).shape == (4,)

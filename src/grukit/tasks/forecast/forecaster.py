@@ -235,11 +235,22 @@ class Forecaster(Estimator):
                              f"{len(self.stats)} series (index 0 to {len(self.stats) - 1}).")
         return int(index)
 
-    def _history(self, recent, covariates):
+    def _history(self, recent, covariates, index: int):
         """(values, covariates) a forecast reads: the last lookback values, or for a hybrid
-        every value of ``recent`` (its smoothing runs over them)."""
+        every value of ``recent`` (its smoothing runs over them). A pandas ``recent`` with a
+        frequency must have the one series ``index`` was fitted on, where that is known."""
+        import pandas as pd
+
         need = self.history_needed(self.season)
         w = checks.window(recent, need)
+        fitted, given = self.times[index], time_of(recent)
+        if fitted is not None and given is not None and \
+                pd.tseries.frequencies.to_offset(given["freq"]) != \
+                pd.tseries.frequencies.to_offset(fitted["freq"]):
+            raise ValueError(f"recent is on time stamps of frequency {given['freq']} but "
+                             f"series {index} was fitted on {fitted['freq']} ones; give values "
+                             f"of that frequency (e.g. recent.resample({fitted['freq']!r})"
+                             f".mean()).")
         if self.config.hybrid:
             w = checks.window(recent, len(np.asarray(recent).reshape(-1)))
         return w, checks.recent_covariates(covariates, self.n_cov, len(w), recent)
@@ -249,7 +260,7 @@ class Forecaster(Estimator):
         ``recent[-1]``."""
         self._check_fitted("inputs")
         index = self._index(index)
-        w, cov = self._history(recent, covariates)
+        w, cov = self._history(recent, covariates, index)
         x, _ = scaling.views(w, cov, self.stats[index], self._lookback(self.season),
                              np.array([len(w) - 1]), self.config.horizon)
         return x
@@ -269,7 +280,7 @@ class Forecaster(Estimator):
     def _forecast(self, recent, covariates, index) -> tuple[np.ndarray, np.ndarray]:
         """(base (h,), the median of the networks' raw outputs (K,)) after ``recent``."""
         index = self._index(index)
-        w, cov = self._history(recent, covariates)
+        w, cov = self._history(recent, covariates, index)
         st, h = self.stats[index], self.config.horizon
         origin = np.array([len(w) - 1])
         out = member_outputs(self, w, cov, st, origin)[:, 0]  # (M, K)
@@ -281,7 +292,7 @@ class Forecaster(Estimator):
             from .training import recursive_point
 
             index = self._index(index)
-            w, _ = self._history(recent, covariates)  # (refuses covariates: it has none)
+            w, _ = self._history(recent, covariates, index)  # (refuses covariates: it has none)
             return recursive_point(self, w, self.stats[index], np.array([len(w) - 1]))[0]
         base, out = self._forecast(recent, covariates, index)
         return out[:self.config.horizon] * self.stats[index].scale + base
