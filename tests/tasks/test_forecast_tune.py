@@ -111,3 +111,17 @@ def test_seed_reaches_the_search(tmp_path, capsys, monkeypatch, top):
     assert main(["forecast", "--data", "nile", "--tune", "1", *top, "--seed", "5", "--epochs",
                  "1"]) == 2
     assert seen["seed"] == 5 and "stopped here" in capsys.readouterr().err
+
+
+def test_a_search_with_fixed_quantiles_keeps_the_direct_strategy():
+    """Quantile outputs need the direct strategy: the search's third default trial (plain
+    recursive) failed with the Forecaster's refusal after two trials had run, and the search
+    ended with it; a fixed setting the Forecaster refuses is now refused before any trial."""
+    fixed = TINY["fixed"] | {"quantiles": [0.1, 0.9]}
+    settings, summary = tune_mod.tune(_series(), 1, 4, **(TINY | {"fixed": fixed}))
+    assert settings["strategy"] == "direct" and settings["quantiles"] == [0.1, 0.9]
+    assert summary["completed"] == 4
+    for bad, match in (({"strategy": "recursive"}, "^strategy='recursive' forecasts"),
+                       ({"hiden": 4}, "^Forecaster has no setting 'hiden'")):
+        with pytest.raises((ValueError, TypeError), match=match):
+            tune_mod.tune(_series(), 1, 4, **(TINY | {"fixed": fixed | bad}))

@@ -227,11 +227,16 @@ def tune(series, season: int = 1, trials: int = 20, *, horizon: int = 12, folds:
         whole("step", step, 1)
     ys, covs, _ = as_list(series, covariates)
     fixed = {"horizon": horizon, "seed": seed} | dict(fixed or {})
+    from .forecaster import Forecaster
+
+    Forecaster(**fixed)  # an unknown or bad fixed setting: one sentence before any trial
     if covs is not None:
         if fixed.get("strategy", "direct") != "direct":
             raise ValueError("a recursive forecaster cannot feed covariates back; search "
                              "with strategy='direct' (the default with covariates) or without "
                              "covariates.")
+        fixed["strategy"] = "direct"
+    if fixed.get("quantiles"):  # a recursive network forecasts one value, no quantiles
         fixed["strategy"] = "direct"
     shortest = min(len(y) for y in ys)
     step, room = fit_step(shortest, horizon, folds, origins, step, season)
