@@ -67,7 +67,8 @@ class _Recurrent(Layer):
     ``zoneout`` (cells that have it) and ``backend`` ("auto" or a backend of the cell's op,
     checked here).
 
-    ``dropout`` drops input features before the layer. A cell whose input packs several
+    ``dropout`` drops input features before the layer, as Keras' does: one mask (B, F) per
+    call, the same features of a sequence dropped at every step. A cell whose input packs several
     tensors (GRU-D: [x, m, δ]) must not have its mask and δ dropped and rescaled, so there
     ``dropout`` is the module's ``input_dropout`` instead (GRU-D drops [x̂, m] where the gates
     read them, as Che et al.'s Keras layer does).
@@ -209,9 +210,16 @@ class _Recurrent(Layer):
         """Forget the state carried between batches (``stateful=True``)."""
         self._state = None
 
+    def reset_state(self) -> None:
+        """Keras 3's name for ``reset_states``."""
+        self.reset_states()
+
     def call(self, x: Tensor, lengths: Tensor | None):
-        if self.spec.packed == 1:  # a packed input's dropout is the module's (see _make)
-            x = F.dropout(x, self.dropout, self.training)
+        if self.spec.packed == 1 and self.dropout and self.training:  # a packed input's
+            # dropout is the module's (see _make); Keras' mask is one per sequence, the same
+            # features dropped at every step (Gal & Ghahramani 2016)
+            keep = F.dropout(x.new_ones(x.shape[0], 1, x.shape[2]), self.dropout)  # (B, 1, F)
+            x = x * keep
         if self.go_backwards:
             x = reverse_within(x, None if lengths is None else lengths.cpu())
         hx = self._state if self.stateful and self._state is not None else None

@@ -1,0 +1,47 @@
+"""The Keras-style recurrent layers against Keras 3's behaviour where it is not a weight
+parity (the dropout masks' pattern, Keras 3's method names)."""
+
+import numpy as np
+import pytest
+import torch
+
+from grukit.layers import GRU, LSTM, SimpleRNN
+
+
+@pytest.mark.parametrize("cls", [GRU, LSTM, SimpleRNN])
+def test_input_dropout_drops_the_same_features_at_every_step_as_keras(cls):
+    # Keras' dropout (DropoutRNNCell): one mask (B, F) per call, the same at every time
+    # step (Gal & Ghahramani 2016), the kept features scaled by 1 / (1 − rate)
+    torch.manual_seed(0)
+    layer = cls(3, return_sequences=True, dropout=0.5, input_shape=(7, 40))
+    layer.build((7, 40))
+    layer.train()
+    seen = {}
+
+    def grab(module, args):
+        seen["x"] = args[0].detach()
+
+    layer.rnn.register_forward_pre_hook(grab)
+    layer(torch.ones(4, 7, 40))
+    x = seen["x"]  # (B, T, F) as the recurrence reads it
+    assert set(x.unique().tolist()) <= {0.0, 2.0}
+    torch.testing.assert_close(x, x[:, :1].expand_as(x))  # the same features at every step
+    assert 0 < (x == 0).float().mean() < 1
+    assert not torch.equal(x[0], x[1])  # a mask of each sequence
+
+
+def test_dropout_is_off_outside_training():
+    layer = GRU(3, return_sequences=True, dropout=0.5, input_shape=(5, 2))
+    layer.eval()
+    x = torch.randn(2, 5, 2)
+    torch.testing.assert_close(layer(x)[0], layer(x)[0])
+
+
+def test_reset_state_is_keras_3s_name_for_reset_states():
+    layer = GRU(3, stateful=True, input_shape=(4, 2))
+    x = torch.randn(2, 4, 2)
+    first = layer(x)[0]
+    assert not torch.allclose(layer(x)[0], first)  # the state carried on
+    layer.reset_state()
+    torch.testing.assert_close(layer(x)[0], first)
+    assert np.isfinite(first.detach().numpy()).all()
