@@ -45,3 +45,15 @@ def test_reset_state_is_keras_3s_name_for_reset_states():
     layer.reset_state()
     torch.testing.assert_close(layer(x)[0], first)
     assert np.isfinite(first.detach().numpy()).all()
+
+
+def test_simple_rnn_takes_keras_relu_function_and_names_its_activations():
+    keras = pytest.importorskip("keras")
+    layer = SimpleRNN(3, activation=keras.activations.relu, input_shape=(4, 2))
+    layer.build((4, 2))
+    assert layer.get_config()["config"]["activation"] == "relu"
+    assert layer.rnn.nonlinearity == "relu"
+    for bad in ("linear", None, "RELU"):
+        with pytest.raises(ValueError, match=r"^SimpleRNN: activation must be 'tanh' or "
+                                             r"'relu'.*got"):
+            SimpleRNN(3, activation=bad)

@@ -302,6 +302,15 @@ class SimpleRNN(_Recurrent):
 
     spec = cells.RNN
 
+    def __init__(self, units: int, *, activation="tanh", **kwargs):
+        from ..ops.activations import name_of
+
+        name = name_of(activation)  # keras.activations.relu -> "relu"
+        if not isinstance(name, str) or name not in ("tanh", "relu"):
+            raise ValueError(f"SimpleRNN: activation must be 'tanh' or 'relu' (those "
+                             f"grukit.nn.RNN runs); got {activation!r}.")
+        super().__init__(units, activation=name, **kwargs)
+
 
 @register
 class MinGRU(_Recurrent):
