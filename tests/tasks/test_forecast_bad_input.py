@@ -374,3 +374,17 @@ def test_predict_refuses_recent_of_another_frequency_than_the_fitted_series():
     with pytest.raises(ValueError, match="^recent is on time stamps of frequency QS-OCT"):
         f.predict(quarters)
     assert f.predict(daily.to_numpy()).shape == (4,)
+
+
+def test_covariates_with_the_steps_ahead_missing_name_the_pairing():
+    """Covariates given with their future rows left empty (NaN) were refused with 'fill them
+    first': filling them would have paired the steps ahead with recent's last values."""
+    y, c = _series(), np.ones((80, 2))
+    f = Forecaster(**SMALL).fit(y, covariates=c)
+    ahead = np.vstack([c, np.full((4, 2), np.nan)])  # the horizon's rows, unknown yet
+    with pytest.raises(ValueError, match=r"^the covariates hold 8 missing or infinite value\(s\) "
+                                         r"in their last 8 rows \(row 80\), which are paired "
+                                         r"with the last 8 values of recent: they must end "
+                                         r"where recent ends") as e:
+        f.predict(y, ahead)
+    _one_line(e)

@@ -306,8 +306,13 @@ def recent_covariates(covariates, n_cov: int, rows: int, recent=None):
     if cov.ndim != 2 or cov.shape[1] != n_cov or len(cov) < rows:
         raise ValueError(f"covariates must have at least {rows} rows of {n_cov} "
                          f"value(s) (the lookback); got shape {cov.shape}.")
+    tail = len(cov) - rows  # rows before those read
     cov = cov[-rows:]
     if not np.isfinite(cov).all():
-        raise ValueError("the covariates hold missing or infinite values among their "
-                         "last rows; fill them first.")
+        k = int(np.flatnonzero(~np.isfinite(cov).all(axis=1))[0])
+        raise ValueError(f"the covariates hold {int((~np.isfinite(cov)).sum())} missing or "
+                         f"infinite value(s) in their last {rows} rows (row {tail + k}), which "
+                         f"are paired with the last {rows} values of recent: they must end "
+                         f"where recent ends (drop the rows of the steps ahead), then fill "
+                         f"what is missing.")
     return cov
