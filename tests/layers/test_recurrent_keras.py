@@ -57,3 +57,14 @@ def test_simple_rnn_takes_keras_relu_function_and_names_its_activations():
         with pytest.raises(ValueError, match=r"^SimpleRNN: activation must be 'tanh' or "
                                              r"'relu'.*got"):
             SimpleRNN(3, activation=bad)
+
+
+@pytest.mark.parametrize("arg", ["return_sequences", "return_state", "go_backwards",
+                                 "stateful"])
+def test_switches_given_as_strings_are_refused_in_one_sentence(arg):
+    # "False" read from a config file is truthy: it ran as True without a word
+    with pytest.raises(TypeError, match=rf"^GRU: {arg} must be True or False; got 'False'\."):
+        GRU(3, **{arg: "False"})
+    layer = GRU(3, **{arg: np.bool_(False)})
+    assert getattr(layer, arg) is False
+    assert getattr(GRU(3, **{arg: 1}), arg) is True  # Keras takes 0 / 1 as well
