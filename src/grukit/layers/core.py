@@ -63,7 +63,9 @@ def register(cls):
 
 
 class Layer(nn.Module):
-    """Base: lazy ``build(input_shape)``; ``call(x, lengths) -> (y, lengths)``.
+    """Base: lazy ``build(input_shape)``; ``call(x, lengths) -> (y, lengths)``. A floating
+    input of another dtype than the layer's weights (float64 data) is cast to theirs, as
+    Keras autocasts it.
     ``trainable=False`` (or ``layer.trainable = False`` later) freezes the layer's weights,
     as in Keras: ``fit`` leaves them as they are."""
 
@@ -164,6 +166,11 @@ class Layer(nn.Module):
             for layer in self.modules():  # this layer, and a wrapped one frozen apart
                 if isinstance(layer, Layer):
                     layer.requires_grad_(layer._trainable and self._trainable)
+        if isinstance(x, Tensor) and x.is_floating_point() \
+                and not torch.is_autocast_enabled(x.device.type):
+            w = next((p for p in self.parameters() if p.is_floating_point()), None)
+            if w is not None and x.dtype != w.dtype:  # Keras autocasts floating inputs to
+                x = x.to(w.dtype)  # the layer's dtype: float64 data into float32 weights
         return self.call(x, lengths)
 
     def regularization_loss(self):
