@@ -68,3 +68,32 @@ def test_switches_given_as_strings_are_refused_in_one_sentence(arg):
     layer = GRU(3, **{arg: np.bool_(False)})
     assert getattr(layer, arg) is False
     assert getattr(GRU(3, **{arg: 1}), arg) is True  # Keras takes 0 / 1 as well
+
+
+def test_bidirectional_takes_a_backward_layer_alike_as_keras_writes_it():
+    from grukit.layers import Bidirectional
+
+    torch.manual_seed(0)
+    x = torch.randn(2, 5, 3)
+    plain = Bidirectional(GRU(4, return_sequences=True))
+    plain(x)
+    given = Bidirectional(GRU(4, return_sequences=True),
+                          backward_layer=GRU(4, return_sequences=True, go_backwards=True,
+                                             name="back"))
+    given(x)
+    given.set_weights(plain.get_weights())
+    torch.testing.assert_close(given(x)[0], plain(x)[0])
+    assert given.get_config() == plain.get_config()
+
+
+@pytest.mark.parametrize("backward, said", [
+    (lambda: GRU(5, go_backwards=True), r"units: forward 4, backward 5"),
+    (lambda: LSTM(4, go_backwards=True), r"forward GRU, backward LSTM"),
+    (lambda: GRU(4), r"backward_layer must have go_backwards=True"),
+    (lambda: GRU(4, go_backwards=True, dropout=0.5), r"dropout: forward 0.0, backward 0.5"),
+])
+def test_bidirectional_refuses_a_backward_layer_unlike_the_forward_one(backward, said):
+    from grukit.layers import Bidirectional
+
+    with pytest.raises(ValueError, match=r"^Bidirectional: .*" + said):
+        Bidirectional(GRU(4), backward_layer=backward())

@@ -347,14 +347,40 @@ def layer_for(spec: CellSpec) -> type:
 MERGE_MODES = ("concat", "sum", "mul", "ave")
 
 
+def _same_directions(forward, backward) -> None:
+    """Refuse a ``backward_layer`` that is not ``forward`` run backwards, naming what
+    differs (Keras' own check: go_backwards opposite to the forward layer's)."""
+    fk, bk = type(forward).__name__, type(backward).__name__
+    if not isinstance(forward, _Recurrent) or not isinstance(backward, _Recurrent):
+        return  # the wrapped layer's kind is checked below
+    if not backward.go_backwards:
+        raise ValueError("Bidirectional: backward_layer must have go_backwards=True (the "
+                         "forward layer's opposite), as in Keras.")
+    if fk != bk:
+        differ = [f"layer: forward {fk}, backward {bk}"]
+    else:
+        f, b = forward.get_config()["config"], backward.get_config()["config"]
+        free = {"name", "go_backwards"}
+        differ = [f"{k}: forward {f.get(k)!r}, backward {b.get(k)!r}"
+                  for k in sorted((f.keys() | b.keys()) - free) if f.get(k) != b.get(k)]
+    if differ:
+        raise ValueError(f"Bidirectional: the directions differ ({'; '.join(differ)}), and "
+                         f"grukit's Bidirectional runs one configuration both ways; build "
+                         f"backward_layer alike (or leave it out).")
+
+
 @register
 class Bidirectional(Layer):
     """Runs a recurrent layer both ways and merges the two outputs f, b (B, [T,] H) as
     Keras' ``merge_mode``: "concat" [f, b] (B, [T,] 2H), "sum" f + b, "mul" f ⊙ b,
-    "ave" (f + b) / 2."""
+    "ave" (f + b) / 2. Keras' ``backward_layer`` is taken when it is the wrapped layer
+    with ``go_backwards=True`` (its name aside): both directions run one configuration."""
 
-    def __init__(self, layer: _Recurrent, merge_mode: str = "concat", **kwargs):
+    def __init__(self, layer: _Recurrent, merge_mode: str = "concat", backward_layer=None,
+                 **kwargs):
         super().__init__(**kwargs)
+        if backward_layer is not None:
+            _same_directions(layer, backward_layer)
         if not isinstance(layer, _Recurrent):
             kinds = ", ".join(s.layer for s in cells.all_specs())
             raise TypeError(f"Bidirectional wraps a recurrent layer ({kinds}); got "
