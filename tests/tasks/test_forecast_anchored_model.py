@@ -141,3 +141,12 @@ def test_cli_tune_top_misuse_is_one_line(tmp_path, capsys, flags, message):
 
     assert main(["forecast", "--data", "nile", *flags, "--output", str(tmp_path / "o")]) == 2
     assert message in capsys.readouterr().err
+
+
+def test_index_without_recent_is_refused_not_ignored():
+    """predict(index=i) without recent values forecast the fitted series and dropped index
+    (even one out of range) without a word; it goes with recent."""
+    m = AnchoredForecaster(members=MEMBERS[:1], shrink=0.5).fit(_series(), 6)
+    with pytest.raises(ValueError, match=r"^index 3 goes with recent values"):
+        m.predict(index=3)
+    assert m.predict(index=0).shape == (3,)

@@ -388,3 +388,18 @@ def test_covariates_with_the_steps_ahead_missing_name_the_pairing():
                                          r"where recent ends") as e:
         f.predict(y, ahead)
     _one_line(e)
+
+
+def test_index_without_recent_is_refused_not_ignored():
+    """predict(index=i) without recent values forecast every fitted series (or series 0 of
+    one) and dropped index without a word, even one out of range; it goes with recent."""
+    y = _series()
+    f = Forecaster(**SMALL).fit([y, 2 * y])
+    for call in (lambda: f.predict(index=1), lambda: f.predict_interval(index=1),
+                 lambda: f.predict(index=7)):
+        with pytest.raises(ValueError, match=r"^index \d goes with recent values: "
+                                             r"predict\(recent, index=i\)") as e:
+            call()
+        _one_line(e)
+    assert f.predict(index=0).shape == f.predict().shape == (2, 4)
+    np.testing.assert_array_equal(f.predict()[1], f.predict(2 * y, index=1))

@@ -191,6 +191,11 @@ class AnchoredForecaster(Estimator):
             if covariates is not None:
                 raise ValueError("covariates go with recent values: predict(recent, "
                                  "covariates); predict() continues the fitted series.")
+            if not (isinstance(index, numbers.Integral) and index == 0):
+                raise ValueError(f"index {index!r} goes with recent values: predict(recent, "
+                                 f"index=i) reads them with series i's scaling; predict() "
+                                 f"continues every fitted series (row i of its result is "
+                                 f"series i).")
             out = [fn(y, None, i, True) for i, y in enumerate(self.history)]
             return out[0] if self.single else np.stack(out)
         return fn(recent, covariates, self.members[0]._index(index), False)

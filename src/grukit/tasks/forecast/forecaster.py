@@ -22,6 +22,7 @@ chose, and ``Forecaster.load(path)`` gives them back bit for bit.
 
 from __future__ import annotations
 
+import numbers
 import time
 from dataclasses import dataclass, field
 
@@ -305,6 +306,11 @@ class Forecaster(Estimator):
             if covariates is not None:
                 raise ValueError("covariates go with recent values: predict(recent, "
                                  "covariates); predict() continues the fitted series.")
+            if not (isinstance(index, numbers.Integral) and index == 0):
+                raise ValueError(f"index {index!r} goes with recent values: predict(recent, "
+                                 f"index=i) reads them with series i's scaling; predict() "
+                                 f"continues every fitted series (row i of its result is "
+                                 f"series i).")
             out = [fn(self.last[i], None if self.last_cov is None else self.last_cov[i], i)
                    for i in range(len(self.last))]
             return out[0] if self.single else np.stack(out)
