@@ -13,7 +13,15 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..ops.activations import name_of
-from .core import ACTIVATIONS, Layer, check_sequence, onnx_activation, positive_int, register
+from .core import (
+    ACTIVATIONS,
+    Layer,
+    check_sequence,
+    check_switch,
+    onnx_activation,
+    positive_int,
+    register,
+)
 
 PADDINGS = ("valid", "same", "causal")
 
@@ -55,7 +63,8 @@ class Conv1D(Layer):
         if self.strides > 1 and self.dilation_rate > 1:
             raise ValueError("Conv1D: strides > 1 with dilation_rate > 1 is refused, as Keras "
                              "refuses it.")
-        self.padding, self.activation, self.use_bias = padding, activation, bool(use_bias)
+        self.padding, self.activation = padding, activation
+        self.use_bias = check_switch(use_bias, "Conv1D: use_bias")
 
     def build(self, input_shape):
         check_sequence("Conv1D", input_shape)

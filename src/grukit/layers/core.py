@@ -249,6 +249,15 @@ def positive_int(value, what: str) -> int:
     return int(value)
 
 
+def check_switch(value, what: str) -> bool:
+    """``value`` as a bool: True, False (numpy's too) or Keras' 1 / 0; a string ("False" is
+    truthy) or anything else is refused in one sentence naming ``what``."""
+    if isinstance(value, (bool, np.bool_)) or (isinstance(value, (int, np.integer))
+                                               and value in (0, 1)):
+        return bool(value)
+    raise TypeError(f"{what} must be True or False; got {value!r}.")
+
+
 def check_rate(value, what: str) -> float:
     """A dropout rate in [0, 1)."""
     if not isinstance(value, numbers.Real) or isinstance(value, bool) \
@@ -277,7 +286,8 @@ class Dense(Layer):
         units = positive_int(units, "Dense: units")
         activation = name_of(activation, ACTIVATIONS)  # keras.activations.relu -> "relu"
         _activation(activation)
-        self.units, self.activation, self.use_bias = units, activation, use_bias
+        self.units, self.activation = units, activation
+        self.use_bias = check_switch(use_bias, "Dense: use_bias")
 
     def build(self, input_shape):
         self.linear = nn.Linear(input_shape[-1], self.units, bias=self.use_bias)
@@ -329,7 +339,7 @@ class Embedding(Layer):
         super().__init__(**kwargs)
         self.input_dim = positive_int(input_dim, "Embedding: input_dim (the vocabulary size)")
         self.output_dim = positive_int(output_dim, "Embedding: output_dim")
-        self.mask_zero = mask_zero
+        self.mask_zero = check_switch(mask_zero, "Embedding: mask_zero")
 
     def build(self, input_shape):
         self.embedding = nn.Embedding(self.input_dim, self.output_dim)

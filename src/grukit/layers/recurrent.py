@@ -18,7 +18,7 @@ from .. import cells
 from ..cells import CellSpec
 from ..nn import check_backend
 from ..ops import reverse_within
-from .core import Layer, check_rate, positive_int, register
+from .core import Layer, check_rate, check_switch, positive_int, register
 
 
 def _single_bias(module) -> None:
@@ -111,7 +111,7 @@ class _Recurrent(Layer):
                              if v != {"activation": "tanh", "recurrent_activation": "sigmoid"}[k]}
         units = positive_int(units, f"{cls}: units")
         return_sequences, return_state, go_backwards, stateful = (
-            _switch(v, f"{cls}: {k}") for k, v in (
+            check_switch(v, f"{cls}: {k}") for k, v in (
                 ("return_sequences", return_sequences), ("return_state", return_state),
                 ("go_backwards", go_backwards), ("stateful", stateful)))
         dropout = check_rate(dropout, f"{cls}: dropout")
@@ -262,15 +262,6 @@ class _Recurrent(Layer):
             cfg["use_bias"] = False
         return cfg | {"backend": self.backend} | {k: getattr(self, k) for k in self._options} \
             | self._inits
-
-
-def _switch(value, what: str) -> bool:
-    """``value`` as a bool: True, False (numpy's too) or Keras' 1 / 0; a string ("False" is
-    truthy) or anything else is refused in one sentence naming ``what``."""
-    if isinstance(value, (bool, np.bool_)) or (isinstance(value, (int, np.integer))
-                                               and value in (0, 1)):
-        return bool(value)
-    raise TypeError(f"{what} must be True or False; got {value!r}.")
 
 
 def _carry_last(y: Tensor, lengths: Tensor) -> Tensor:

@@ -14,6 +14,7 @@ from .core import (
     Layer,
     check_rate,
     check_sequence,
+    check_switch,
     onnx_activation,
     positive_int,
     register,
@@ -119,7 +120,9 @@ class LayerNormalization(Layer):
         if isinstance(epsilon, bool) or not isinstance(epsilon, (int, float)) or not epsilon > 0:
             raise ValueError(f"LayerNormalization: epsilon must be a positive number; got "
                              f"{epsilon!r}.")
-        self.epsilon, self.center, self.scale = float(epsilon), bool(center), bool(scale)
+        self.epsilon = float(epsilon)
+        self.center = check_switch(center, "LayerNormalization: center")
+        self.scale = check_switch(scale, "LayerNormalization: scale")
 
     def build(self, input_shape):
         features = input_shape[-1]
