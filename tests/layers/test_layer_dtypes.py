@@ -39,3 +39,25 @@ def test_a_float64_layer_reads_float32_input_in_float64():
     layer.double()
     y = layer(torch.randn(4, 3))[0]
     assert y.dtype == torch.float64
+
+
+@pytest.mark.parametrize("name", sorted(LAYERS))
+def test_a_numpy_array_is_taken_as_keras_layers_take_it(name):
+    import numpy as np
+
+    torch.manual_seed(0)
+    layer = LAYERS[name]()
+    layer.eval()
+    x = np.random.default_rng(0).normal(size=(2, 5, 3))  # float64, as numpy makes it
+    y = layer(x)[0]
+    torch.testing.assert_close(y, layer(torch.as_tensor(x, dtype=torch.float32))[0])
+
+
+def test_numpy_token_ids_into_an_embedding():
+    import numpy as np
+
+    from grukit.layers import Embedding
+
+    layer = Embedding(5, 2, mask_zero=True)
+    y, lengths = layer(np.array([[1, 2, 0], [3, 0, 0]]))
+    assert y.shape == (2, 3, 2) and lengths.tolist() == [2, 1]

@@ -65,7 +65,7 @@ def register(cls):
 class Layer(nn.Module):
     """Base: lazy ``build(input_shape)``; ``call(x, lengths) -> (y, lengths)``. A floating
     input of another dtype than the layer's weights (float64 data) is cast to theirs, as
-    Keras autocasts it.
+    Keras autocasts it; a numpy array is taken as a tensor.
     ``trainable=False`` (or ``layer.trainable = False`` later) freezes the layer's weights,
     as in Keras: ``fit`` leaves them as they are."""
 
@@ -160,6 +160,11 @@ class Layer(nn.Module):
         raise NotImplementedError
 
     def forward(self, x: Tensor, lengths: Tensor | None = None):
+        if isinstance(x, np.ndarray):  # as Keras layers take them; on the weights' device
+            x = torch.as_tensor(x)  # below, once built
+            w = next(self.parameters(), None)
+            if w is not None:
+                x = x.to(w.device)
         if not self.built:
             self.build(tuple(x.shape[1:]))
             self.to(x.device)
