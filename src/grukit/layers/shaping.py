@@ -98,7 +98,8 @@ class Flatten(Layer):
 @register
 class GlobalAveragePooling1D(Layer):
     """The mean over time of x (B, T, F) -> (B, F); with sequence lengths (a masked input,
-    ``Embedding(mask_zero=True)``), the mean over each sequence's valid steps, as Keras."""
+    ``Embedding(mask_zero=True)``), the mean over each sequence's valid steps, as Keras; a
+    sequence with no valid step gives zeros (Keras 3 divides 0 by 0 there: NaN)."""
 
     def build(self, input_shape):
         check_sequence("GlobalAveragePooling1D", input_shape, AFTER_RNN)
