@@ -54,6 +54,38 @@ def backend_calls(monkeypatch):
     return calls
 
 
+def sgd_fit_like_keras(ours, ref, x, y, batch_size, atol):
+    """Train a grukit Sequential and the Keras model ``ref`` alike (SGD at 0.1, mse, two
+    epochs, no shuffling) and assert their weights stay equal (rtol 1e-5, ``atol``)."""
+    import keras
+    import numpy as np
+
+    ref.compile(optimizer=keras.optimizers.SGD(0.1), loss="mse")
+    ours.compile(optimizer="sgd", loss="mse")
+    ours.optimizer.param_groups[0]["lr"] = 0.1
+    ref.fit(x, y, batch_size=batch_size, epochs=2, shuffle=False, verbose=0)
+    ours.fit(x, y, batch_size=batch_size, epochs=2, shuffle=False, verbose=0)
+    for a, b in zip(ours.get_weights(), ref.get_weights(), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=atol)
+
+
+def saved_and_exported_alike(model, x, folder):
+    """A built Sequential saved and loaded predicts ``x`` bit for bit alike, and its ONNX
+    graph within 1e-5 (onnxruntime)."""
+    import numpy as np
+    import onnxruntime as ort
+
+    from grukit.export.onnx_file import build_onnx
+    from grukit.models import load
+
+    model.save(folder / "m.safetensors")
+    np.testing.assert_array_equal(load(folder / "m.safetensors").predict(x), model.predict(x))
+    sess = ort.InferenceSession(build_onnx(model.eval()).SerializeToString(),
+                                providers=["CPUExecutionProvider"])
+    np.testing.assert_allclose(sess.run(None, {"input": x})[0], model.predict(x),
+                               rtol=1e-5, atol=1e-5)
+
+
 def ran_only(calls, backend):
     """Assert that some ops call ran and every one of them ran on ``backend``."""
     assert calls, "no ops backend ran"

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import torch
 
+from conftest import saved_and_exported_alike, sgd_fit_like_keras
 from grukit.layers import (
     Dense,
     Embedding,
@@ -17,7 +18,7 @@ from grukit.layers import (
     Softmax,
     from_config,
 )
-from grukit.models import Sequential, load
+from grukit.models import Sequential
 
 os.environ.setdefault("KERAS_BACKEND", "torch")
 keras = pytest.importorskip("keras")
@@ -84,13 +85,7 @@ def test_prelu_equals_keras_and_trains_as_keras(shared_axes):
     ours.set_weights(ws)
     np.testing.assert_allclose(ours.predict(X), _np(ref.predict(X, verbose=0)), rtol=1e-5,
                                atol=1e-5)
-    ref.compile(optimizer=keras.optimizers.SGD(0.1), loss="mse")
-    ours.compile(optimizer="sgd", loss="mse")
-    ours.optimizer.param_groups[0]["lr"] = 0.1
-    ref.fit(X, y, batch_size=3, epochs=2, shuffle=False, verbose=0)
-    ours.fit(X, y, batch_size=3, epochs=2, shuffle=False, verbose=0)
-    for a, b in zip(ours.get_weights(), ref.get_weights(), strict=True):
-        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    sgd_fit_like_keras(ours, ref, X, y, 3, atol=1e-6)
 
 
 def test_prelu_refuses_another_length_where_it_does_not_share_time():
@@ -115,19 +110,13 @@ def test_masks_pass_on():
                                    LeakyReLU(0.05), Softmax(), Softmax([1, 2]),
                                    PReLU(shared_axes=[1], alpha_initializer="ones")])
 def test_config_save_load_and_onnx(tmp_path, layer):
-    ort = pytest.importorskip("onnxruntime")
-    from grukit.export.onnx_file import build_onnx
+    pytest.importorskip("onnxruntime")
 
     again = from_config(layer.get_config())
     assert again.get_config() == layer.get_config()
     model = Sequential([Input(shape=(None, 4)), Dense(4), layer, Dense(3)])
     model.build()
-    model.save(tmp_path / "m.safetensors")
-    np.testing.assert_array_equal(load(tmp_path / "m.safetensors").predict(X), model.predict(X))
-    sess = ort.InferenceSession(build_onnx(model.eval()).SerializeToString(),
-                                providers=["CPUExecutionProvider"])
-    np.testing.assert_allclose(sess.run(None, {"input": X})[0], model.predict(X),
-                               rtol=1e-5, atol=1e-5)
+    saved_and_exported_alike(model, X, tmp_path)
 
 
 def test_softmax_over_time_with_lengths_in_onnx():

@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 import torch
 
+from conftest import saved_and_exported_alike, sgd_fit_like_keras
 from grukit.layers import BatchNormalization, Dense, Embedding, Input, from_config
-from grukit.models import Sequential, load
+from grukit.models import Sequential
 
 os.environ.setdefault("KERAS_BACKEND", "torch")
 keras = pytest.importorskip("keras")
@@ -73,13 +74,7 @@ def test_moving_statistics_after_fit_equal_keras():
                             kl.Dense(1)])
     ours = Sequential([Input(shape=(5, 4)), Dense(3), BatchNormalization(), Dense(1)])
     ours.set_weights(ref.get_weights())
-    ref.compile(optimizer=keras.optimizers.SGD(0.1), loss="mse")
-    ours.compile(optimizer="sgd", loss="mse")
-    ours.optimizer.param_groups[0]["lr"] = 0.1
-    ref.fit(x, y, batch_size=8, epochs=2, shuffle=False, verbose=0)
-    ours.fit(x, y, batch_size=8, epochs=2, shuffle=False, verbose=0)
-    for a, b in zip(ours.get_weights(), ref.get_weights(), strict=True):
-        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
+    sgd_fit_like_keras(ours, ref, x, y, 8, atol=1e-5)
     np.testing.assert_allclose(ours.predict(x), _np(ref.predict(x, verbose=0)),
                                rtol=1e-5, atol=1e-5)
     assert ours.count_params() == ref.count_params()
@@ -96,8 +91,7 @@ def test_a_frozen_layer_uses_and_keeps_the_moving_statistics():
 
 
 def test_config_round_trip_save_load_and_onnx(tmp_path):
-    ort = pytest.importorskip("onnxruntime")
-    from grukit.export.onnx_file import build_onnx
+    pytest.importorskip("onnxruntime")
 
     layer = BatchNormalization(momentum=0.8, epsilon=1e-4, center=False,
                                moving_variance_initializer="zeros")
@@ -108,12 +102,7 @@ def test_config_round_trip_save_load_and_onnx(tmp_path):
     model.set_weights(_random_weights(keras.Sequential([keras.Input((6, 3)), kl.Dense(4),
                                                         kl.BatchNormalization()])))
     x = RNG.normal(size=(3, 6, 3)).astype(np.float32)
-    model.save(tmp_path / "m.safetensors")
-    np.testing.assert_array_equal(load(tmp_path / "m.safetensors").predict(x), model.predict(x))
-    sess = ort.InferenceSession(build_onnx(model.eval()).SerializeToString(),
-                                providers=["CPUExecutionProvider"])
-    np.testing.assert_allclose(sess.run(None, {"input": x})[0], model.predict(x),
-                               rtol=1e-5, atol=1e-5)
+    saved_and_exported_alike(model, x, tmp_path)
 
 
 @pytest.mark.parametrize("kwargs,word", [({"axis": 1}, "axis"), ({"momentum": 1.5}, "momentum"),

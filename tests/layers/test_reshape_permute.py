@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 import torch
 
+from conftest import saved_and_exported_alike
 from grukit.layers import GRU, Dense, Embedding, Input, Permute, Reshape, from_config
-from grukit.models import Sequential, load
+from grukit.models import Sequential
 
 os.environ.setdefault("KERAS_BACKEND", "torch")
 keras = pytest.importorskip("keras")
@@ -50,18 +51,12 @@ def test_a_model_with_them_equals_keras_and_the_lengths_stop():
 
 @pytest.mark.parametrize("layer", [Reshape((-1, 2)), Reshape((6, 4)), Permute((2, 1))])
 def test_config_save_load_and_onnx(tmp_path, layer):
-    ort = pytest.importorskip("onnxruntime")
-    from grukit.export.onnx_file import build_onnx
+    pytest.importorskip("onnxruntime")
 
     assert from_config(layer.get_config()).get_config() == layer.get_config()
     model = Sequential([Input(shape=(6, 4)), Dense(4), layer, Dense(3)])
     model.build()
-    model.save(tmp_path / "m.safetensors")
-    np.testing.assert_array_equal(load(tmp_path / "m.safetensors").predict(X), model.predict(X))
-    sess = ort.InferenceSession(build_onnx(model.eval()).SerializeToString(),
-                                providers=["CPUExecutionProvider"])
-    np.testing.assert_allclose(sess.run(None, {"input": X})[0], model.predict(X),
-                               rtol=1e-5, atol=1e-5)
+    saved_and_exported_alike(model, X, tmp_path)
 
 
 @pytest.mark.parametrize("make,word", [(lambda: Reshape((-1, -1)), "one -1"),
