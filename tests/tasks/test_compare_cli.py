@@ -378,6 +378,15 @@ def test_music_data_folder_or_missing_file_is_named_before_it_is_fingerprinted(
         tmp_path, capsys, monkeypatch):
     """A --data folder is refused before its every file is read to fingerprint the run, and
     --resume with a missing file names the file, not 'other settings or data'."""
+    (tmp_path / "rolls").mkdir()
+    _refused_unread(tmp_path, capsys, monkeypatch, "music", "grukit compare: error: --data: ",
+                    [(tmp_path / "rolls", "is a folder; give a piano-roll .mat file"),
+                     (tmp_path / "gone.mat", "does not exist")])
+
+
+def _refused_unread(tmp_path, capsys, monkeypatch, task, start, cases):
+    """Each (--data, words) of ``cases`` refused in one line starting with ``start`` under
+    --resume, before the fingerprint reads any data."""
     from grukit.tasks.compare import progress
 
     out = tmp_path / "out"
@@ -388,14 +397,11 @@ def test_music_data_folder_or_missing_file_is_named_before_it_is_fingerprinted(
         raise AssertionError("the data were read before they were checked")
 
     monkeypatch.setattr(progress, "fingerprint", fingerprint)
-    (tmp_path / "rolls").mkdir()
-    for data, message in ((tmp_path / "rolls", "is a folder; give a piano-roll .mat file"),
-                          (tmp_path / "gone.mat", "does not exist")):
-        assert main(["compare", "--task", "music", "--data", str(data), "--memory-steps", "0",
+    for data, expected in cases:
+        assert main(["compare", "--task", task, "--data", str(data), "--memory-steps", "0",
                      "--output", str(out), "--resume"]) == 2
         err = capsys.readouterr().err
-        assert err.startswith("grukit compare: error: --data: ") and message in err and \
-            err.count("\n") == 1, err
+        assert err.startswith(start) and expected in err and err.count("\n") == 1, err
 
 
 def test_an_output_folder_with_files_compare_did_not_write_is_refused(tmp_path, capsys,
@@ -485,28 +491,13 @@ def test_forecast_or_classify_data_is_named_before_it_is_fingerprinted(tmp_path,
     every file under it is read to fingerprint the run (/tmp's sockets failed there with
     'No such device or address'), and --resume with a missing CSV names the file, not
     partial.json's 'other settings or data'."""
-    from grukit.tasks.compare import progress
-
-    out = tmp_path / "out"
-    out.mkdir()
-    progress.write(str(out), "an earlier run's fingerprint", [], [], 1.0)
-
-    def fingerprint(*_a, **_k):
-        raise AssertionError("the data were read before they were checked")
-
-    monkeypatch.setattr(progress, "fingerprint", fingerprint)
     (tmp_path / "series").mkdir()
     message = {"forecast": "is a folder; give a file",
                "classify": "--task classify takes a UEA set name"}[task]
     cases = [(tmp_path / "series", message)]
     if task == "forecast":
         cases.append((tmp_path / "gone.csv", "no such file"))
-    for data, expected in cases:
-        assert main(["compare", "--task", task, "--data", str(data), "--memory-steps", "0",
-                     "--output", str(out), "--resume"]) == 2
-        err = capsys.readouterr().err
-        assert err.startswith("grukit compare: error: ") and expected in err and \
-            err.count("\n") == 1, err
+    _refused_unread(tmp_path, capsys, monkeypatch, task, "grukit compare: error: ", cases)
 
 
 def test_resume_fingerprint_skips_what_is_not_a_file_in_a_data_folder(tmp_path):
