@@ -238,9 +238,12 @@ def test_a_sequential_model_file_is_told_how_to_export(tmp_path, capsys):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.safetensors", "x.txt"]
 
 
-def test_an_empty_output_is_refused_not_read_as_the_default(saved, capsys):
+def test_an_empty_output_is_refused_not_read_as_the_default(saved, capsys, tmp_path):
     """`--output ""` wrote the graph beside the model folder, as if no --output were given."""
-    folder = saved[1]
+    import shutil
+
+    folder = tmp_path / "nile"  # a copy: other tests export beside the shared one
+    shutil.copytree(saved[1], folder)
     assert main(["export", str(folder), "--output", ""]) == 2
     assert "--output is empty; give a file path such as model.onnx." in capsys.readouterr().err
     assert not os.path.exists(f"{os.path.abspath(folder)}.onnx")

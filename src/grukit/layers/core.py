@@ -171,11 +171,11 @@ class Layer(nn.Module):
             for layer in self.modules():  # this layer, and a wrapped one frozen apart
                 if isinstance(layer, Layer):
                     layer.requires_grad_(layer._trainable and self._trainable)
-        if isinstance(x, Tensor) and x.is_floating_point() \
-                and not torch.is_autocast_enabled(x.device.type):
+        if isinstance(x, Tensor) and x.is_floating_point():
             w = next((p for p in self.parameters() if p.is_floating_point()), None)
-            if w is not None and x.dtype != w.dtype:  # Keras autocasts floating inputs to
-                x = x.to(w.dtype)  # the layer's dtype: float64 data into float32 weights
+            if w is not None and x.dtype != w.dtype and not _autocast(x.device.type):
+                x = x.to(w.dtype)  # Keras autocasts floating inputs to the layer's dtype:
+                # float64 data into float32 weights
         return self.call(x, lengths)
 
     def regularization_loss(self):
@@ -417,3 +417,12 @@ class AttentionPooling(Layer):
 
     def _config(self):
         return {"units": self.units}
+
+
+def _autocast(device_type: str) -> bool:
+    """Whether torch.autocast is on for ``device_type`` (False for a device it does not
+    know, such as "meta", where torch raises)."""
+    try:
+        return torch.is_autocast_enabled(device_type)
+    except RuntimeError:
+        return False
