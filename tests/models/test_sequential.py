@@ -450,8 +450,25 @@ def test_keras_default_settings_spelled_out_are_taken_and_others_refused(kind):
     ours = Sequential([getattr(gl, kind)(3, input_shape=(4, 2), **spelled)])
     ours.set_weights(ref.get_weights())
     np.testing.assert_allclose(ours.predict(x), keras.ops.convert_to_numpy(ref(x)), atol=1e-6)
-    with pytest.raises(ValueError, match=f"{kind} runs Keras' unroll=False only"):
-        getattr(gl, kind)(3, unroll=True)
+
+
+@pytest.mark.parametrize("kind", ["GRU", "LSTM", "SimpleRNN"])
+def test_keras_unroll_true_is_taken_gives_keras_numbers_and_stays_in_the_config(kind):
+    """Keras' unroll=True writes the loop out step by step: the same numbers, so a script
+    that sets it runs unchanged (it was refused), and the setting survives a save."""
+    import grukit.layers as gl
+
+    x = np.random.default_rng(0).normal(size=(3, 4, 2)).astype(np.float32)
+    ref = keras.Sequential([keras.Input((4, 2)), getattr(keras.layers, kind)(3, unroll=True)])
+    ours = Sequential([getattr(gl, kind)(3, input_shape=(4, 2), unroll=True)])
+    ours.set_weights(ref.get_weights())
+    np.testing.assert_allclose(ours.predict(x), keras.ops.convert_to_numpy(ref(x)), atol=1e-6)
+    layer = ours.layers[0]
+    assert layer.unroll is True and layer.get_config()["config"]["unroll"] is True
+    assert gl.from_config(layer.get_config()).unroll is True
+    assert getattr(gl, kind)(3).unroll is False
+    with pytest.raises(TypeError, match="unroll must be True or False"):
+        getattr(gl, kind)(3, unroll="yes")
 
 
 def test_return_state_layer_is_kept_last_and_predict_returns_output_and_states():

@@ -50,11 +50,10 @@ def _fold_bias(module, incompatible_keys) -> None:
                 b.zero_()
 
 
-# Keras' settings of its GRU, LSTM and SimpleRNN whose default value is what the layer of
-# that name here computes: given with that value (as Keras scripts often spell them out)
-# they are accepted, given another they are refused
-_KERAS_DEFAULTS = {"GRU": {"unroll": False}, "LSTM": {"unroll": False},
-                   "SimpleRNN": {"unroll": False}}
+# Keras' settings of its GRU, LSTM and SimpleRNN that change how Keras runs the loop, not
+# what it computes (unroll=True writes the steps out in the graph: the same numbers): taken,
+# checked to be True or False and kept in the config, where a Keras script gives them
+_KERAS_LOOP = ("unroll",)
 
 
 class _Recurrent(Layer):
@@ -131,12 +130,9 @@ class _Recurrent(Layer):
         self.backend = check_backend(spec, backend, cls)
         keras_names = {spec.keras_options.get(k, k): k for k in spec.options}  # Keras -> nn
         inits = [k for k in spec.init_options if k != "input_dropout"]  # that one is dropout
-        for k, default in _KERAS_DEFAULTS.get(spec.keras, {}).items():  # Keras' settings
-            if k in options and k not in keras_names:  # this layer always runs
-                if options[k] != default:
-                    raise ValueError(f"{cls} runs Keras' {k}={default!r} only; got "
-                                     f"{options[k]!r}. Leave {k} out.")
-                del options[k]
+        self._loop = {k: bool(check_switch(options.pop(k), f"{cls}: {k}"))
+                      for k in _KERAS_LOOP if spec.keras and k in options}
+        self.unroll = self._loop.get("unroll", False)  # as Keras' layer.unroll
         unknown = sorted(set(options) - set(keras_names) - set(inits))
         if unknown:
             valid = sorted(keras_names) + inits
@@ -260,6 +256,7 @@ class _Recurrent(Layer):
         cfg |= self._activations
         if not self.use_bias:
             cfg["use_bias"] = False
+        cfg |= {k: v for k, v in self._loop.items() if v}  # Keras' unroll=True
         return cfg | {"backend": self.backend} | {k: getattr(self, k) for k in self._options} \
             | self._inits
 
