@@ -230,3 +230,26 @@ def test_ctrl_c_prints_one_line_exits_130_and_resume_matches(tmp_path, interrupt
     assert main(argv + ["--output", str(tmp_path / "whole")]) == 0
     assert _numbers(out) == _numbers(tmp_path / "whole")
     assert (out / "forecast.csv").read_text() == (tmp_path / "whole" / "forecast.csv").read_text()
+
+
+def test_a_file_named_like_a_builtin_series_is_not_passed_over_silently(tmp_path, capsys,
+                                                                         monkeypatch):
+    """A file ``nile`` in the working folder was ignored for the built-in series without a
+    word; the built-in one is still read, and the note says so and how to read the file."""
+    import argparse
+
+    from grukit.tasks.forecast.cli import _read
+
+    monkeypatch.chdir(tmp_path)
+    args = argparse.Namespace(data="nile", time_column=None, target=None, freq=None,
+                              fill=None)
+    series, season, _ = _read(args)
+    assert len(series) == 100 and season == 1 and capsys.readouterr().err == ""
+    _csv(tmp_path / "nile")
+    series, _, _ = _read(args)
+    assert len(series) == 100  # the built-in series, as before
+    err = capsys.readouterr().err
+    assert "--data 'nile' names a built-in series and a file in the working folder; the " \
+           "built-in series is used (give './nile' for the file)." in err
+    series, _, _ = _read(argparse.Namespace(**vars(args) | {"data": "./nile"}))
+    assert len(series) == 60

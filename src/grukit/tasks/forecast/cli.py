@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 
 from ..._io import atomic_text, atomic_write
 from ..._runs import RUN, UsageError, at_least, predict_args, prepare_output, training_model
@@ -108,6 +109,10 @@ def _read(args):
         raise UsageError(f"{', '.join(given)} read(s) a CSV; the built-in series {args.data!r} "
                          f"has its own times, values and frequency. Drop {', '.join(given)}.")
     if args.data in BUILTIN:
+        if os.path.exists(args.data):  # a file named like it is not read without a word
+            print(f"grukit forecast: note: --data {args.data!r} names a built-in series and "
+                  f"a file in the working folder; the built-in series is used (give "
+                  f"{os.path.join('.', args.data)!r} for the file).", file=sys.stderr)
         info = BUILTIN[args.data]
         return load_builtin(args.data), info.season, info.horizon
     if os.path.isdir(args.data):
