@@ -253,3 +253,25 @@ def test_a_file_named_like_a_builtin_series_is_not_passed_over_silently(tmp_path
            "built-in series is used (give './nile' for the file)." in err
     series, _, _ = _read(argparse.Namespace(**vars(args) | {"data": "./nile"}))
     assert len(series) == 60
+
+
+def test_tied_lowest_scores_are_all_named(capsys, monkeypatch):
+    """With season 1 seasonal naive is naive: where they scored lowest, the summary named
+    naive alone (the first of the tied ones)."""
+    from grukit.tasks.forecast.metrics import lowest, tied
+
+    def score(mase, mae=1.0):
+        return {"mae": mae, "rmse": 1.0, "smape": 1.0, "mase": mase, "folds": []}
+
+    res = {"model": score(1.2) | {"coverage": 0.8, "width": 1.0, "crps": 0.5},
+           "naive": score(0.9), "seasonal_naive": score(0.9), "ets": score(1.0)}
+    assert tied(res, "mase") == ["naive", "seasonal_naive"] and lowest(res, "mase") == "naive"
+    assert tied(res | {"ets": score(0.95)}, "mase") == ["naive", "seasonal_naive"]
+    assert tied(res | {"model": score(None)}, "mase") is None
+    monkeypatch.setattr(Forecaster, "backtest", lambda self, *a, **k: res)
+    assert main(["forecast", "--data", "nile", *FAST]) == 0
+    assert "\nlowest MASE: naive, seasonal_naive (tied)\n" in capsys.readouterr().out
+    res = res | {"model": score(0.5, mae=2.0), "ets": score(None)}
+    res["model"] |= {"coverage": 0.8, "width": 1.0, "crps": 0.5}
+    assert main(["forecast", "--data", "nile", *FAST]) == 0
+    assert "Lowest MAE: naive, seasonal_naive, ets (tied)\n" in capsys.readouterr().out

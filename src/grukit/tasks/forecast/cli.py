@@ -169,7 +169,7 @@ def run_train(args: argparse.Namespace) -> int:
 
     from . import baselines
     from .forecaster import Forecaster
-    from .metrics import KEYS, lowest
+    from .metrics import KEYS, lowest, tied
     from .report import plot
 
     model_name = training_model(args.model, MODELS, "forecast")
@@ -244,14 +244,18 @@ def run_train(args: argparse.Namespace) -> int:
         print(f"| {label if name == 'model' else name} | "
               + " | ".join(_fmt(r[k]) for k in KEYS) + " |")
     names = ("model", "naive", "seasonal_naive", "ets")
-    best = lowest(res, "mase")
+    best, best_all = lowest(res, "mase"), tied(res, "mase")
+
+    def said(winners):  # every one of tied names
+        shown = [label if n == "model" else n for n in winners]
+        return shown[0] if len(shown) == 1 else f"{', '.join(shown)} (tied)"
+
     if best is None:
-        by_mae = lowest(res, "mae")
         print("\nMASE is undefined: the training part of some fold never changes over a "
               "season, so the seasonal-naive error it divides by is zero; no winner is named "
-              f"by it. Lowest MAE: {label if by_mae == 'model' else by_mae}")
+              f"by it. Lowest MAE: {said(tied(res, 'mae'))}")
     else:
-        print(f"\nlowest MASE: {label if best == 'model' else best}")
+        print(f"\nlowest MASE: {said(best_all)}")
     print(f"{label} {model.config.level:.0%} interval: coverage {res['model']['coverage']:.3f}, "
           f"mean width {res['model']['width']:.4g}, CRPS {res['model']['crps']:.4g}")
     if not out and not args.save:
@@ -262,7 +266,8 @@ def run_train(args: argparse.Namespace) -> int:
         metrics = {"model": {"name": model_name} | {k: res["model"][k] for k in KEYS},
                    "baselines": {n: {k: res[n][k] for k in KEYS}
                                  for n in ("naive", "seasonal_naive", "ets")},
-                   "lowest_mase": best, "series": str(series.name), "horizon": horizon,
+                   "lowest_mase": best, "lowest_mase_tied": best_all,
+                   "series": str(series.name), "horizon": horizon,
                    "folds": folds, "per_fold": {n: res[n]["folds"] for n in names},
                    "interval": {"level": model.config.level} |
                    {k: res["model"][k] for k in ("coverage", "width", "crps")},

@@ -5,7 +5,9 @@ MASE is undefined where that denominator is zero: a history that never changes o
 season (a constant series, for one). There ``scores`` gives ``"mase": None`` rather than
 NaN or infinity, an average over folds or series containing such a value is None too, and
 ``lowest`` names no winner by it (``grukit forecast`` then says so and names the lowest
-MAE, which is defined for any series)."""
+MAE, which is defined for any series). Where several tie for the lowest score (a yearly
+series' seasonal naive is its naive forecast), ``tied`` names them all and so does
+``grukit forecast``."""
 
 from __future__ import annotations
 
@@ -41,9 +43,19 @@ def average(folds: list[dict]) -> dict:
 
 
 def lowest(results: dict[str, dict], key: str) -> str | None:
-    """The name whose ``key`` score is lowest, or None when any is undefined or not finite
-    (no winner is named by a score that some contender lacks)."""
+    """The name whose ``key`` score is lowest (of tied ones, the first: ``tied`` names them
+    all), or None when any is undefined or not finite (no winner is named by a score that
+    some contender lacks)."""
+    names = tied(results, key)
+    return None if names is None else names[0]
+
+
+def tied(results: dict[str, dict], key: str) -> list[str] | None:
+    """Every name whose ``key`` score is the lowest, in ``results``' order (two or more when
+    they tie: with season 1, seasonal naive is naive), or None as ``lowest``."""
     values = {name: r.get(key) for name, r in results.items()}
     if any(v is None or not math.isfinite(v) for v in values.values()):
         return None
-    return min(values, key=values.get)
+    best = min(values.values())
+    return [name for name, v in values.items() if math.isclose(v, best, rel_tol=1e-12,
+                                                               abs_tol=1e-300)]
