@@ -195,3 +195,32 @@ def test_cli_on_a_csv_file_and_its_errors(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "target column 'sales' not found; the columns are ['month', 'units', 'other']" in err
     assert "Traceback" not in err
+
+
+@pytest.mark.parametrize("settings", [{"ensemble": 2, "lookback": 8},
+                                      {"lookbacks": [6, 8]}], ids=["seeds", "lookbacks"])
+def test_fit_callbacks_reach_every_network_of_an_ensemble(settings):
+    """fit(callbacks=...) reached the first network only; every network trains with them,
+    one after the other (a generator of callbacks too)."""
+    from grukit.models.callbacks import Callback
+
+    class Seen(Callback):
+        def __init__(self):
+            self.begun, self.ended, self.epochs = [], [], 0
+
+        def on_train_begin(self, logs=None):
+            self.begun.append(self.model)
+
+        def on_train_end(self, logs=None):
+            self.ended.append(self.model)
+
+        def on_epoch_end(self, epoch, logs=None):
+            self.epochs += 1
+
+    y = np.sin(np.arange(60) / 3)
+    seen = Seen()
+    f = Forecaster(horizon=2, hidden=4, epochs=2, **settings).fit(y, callbacks=(c for c in
+                                                                                [seen]))
+    assert len(f.nets) == 2 and seen.epochs == 4
+    assert [m is n for m, n in zip(seen.begun, f.nets, strict=True)] == [True, True]
+    assert [m is n for m, n in zip(seen.ended, f.nets, strict=True)] == [True, True]

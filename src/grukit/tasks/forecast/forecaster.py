@@ -177,8 +177,10 @@ class Forecaster(Estimator):
     # -- training ----------------------------------------------------------------------------
     def fit(self, series, season: int = 1, verbose: int = 0, covariates=None,
             callbacks=()) -> Forecaster:
-        """Train on the series (``callbacks``: extra grukit.models callbacks); returns self
-        (the training ``History`` of the first network is in ``history``)."""
+        """Train on the series (``callbacks``: extra grukit.models callbacks, given to the
+        training of every network of an ensemble in turn, each from its ``on_train_begin`` to
+        its ``on_train_end``); returns self (the training ``History`` of the first network is
+        in ``history``)."""
         cfg = self.config
         check_config(cfg)
         check_season(season)
@@ -210,6 +212,7 @@ class Forecaster(Estimator):
         # a recursive network's one-step windows from the calibration origins on are held
         # out too, so that no value it forecasts there was a training target
         held = [v + cfg.horizon - self._steps for v in n_val]
+        callbacks = list(callbacks or ())  # (a generator would reach the first one only)
         start = time.perf_counter()
         self.nets = []
         for j, lookback in enumerate(lookbacks):

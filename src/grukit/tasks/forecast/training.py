@@ -33,7 +33,7 @@ def train_network(self, ys, cs, lookback, seed, n_val, verbose, callbacks, first
         validation_data=(np.concatenate(xv), np.concatenate(tv)),
         epochs=cfg.epochs, batch_size=cfg.batch_size, seed=seed, verbose=verbose,
         callbacks=[EarlyStopping(patience=cfg.patience, restore_best_weights=True),
-                   *(callbacks if first else ())])
+                   *callbacks])
     if first:
         self.history = self.history_ = history
     return net
