@@ -104,6 +104,30 @@ def test_a_named_timezone_is_kept_across_daylight_saving(tmp_path):
     assert list(g.future_index()) == list(want.shift(2))
 
 
+def test_custom_business_day_holidays_are_kept(tmp_path):
+    """A series on business days with holidays is continued on the days after it that are
+    business days (the holidays were lost: its frequency's name, "C", holds none), before
+    and after saving and after update; the same for a shorter weekmask and 2 days a step."""
+    from pandas.tseries.offsets import CustomBusinessDay
+
+    for cbd in (CustomBusinessDay(holidays=["2024-03-29", "2024-04-01", "2024-04-03"]),
+                CustomBusinessDay(n=2, weekmask="Mon Tue Wed Thu",
+                                  holidays=["2024-04-01", "2023-12-25"])):
+        idx = pd.date_range("2024-01-02", "2024-03-27", freq=cbd)
+        y = pd.Series(_series(len(idx)), index=idx)
+        f = Forecaster(**SMALL).fit(y)
+        want = pd.date_range(idx[-1], periods=5, freq=cbd)[1:]
+        assert list(f.future_index()) == list(want)
+        assert not set(want) & {pd.Timestamp(d) for d in cbd.holidays}
+        f.save(str(tmp_path / "m"))
+        g = Forecaster.load(str(tmp_path / "m"))
+        assert list(g.future_index()) == list(want)
+        np.testing.assert_array_equal(g.predict(), f.predict())
+        g.update(0.5)
+        assert list(g.future_index()) == list(pd.date_range(want[0], periods=5,
+                                                            freq=cbd)[1:])
+
+
 def test_the_series_name_is_kept_with_its_time_stamps(tmp_path):
     """(grukit forecast predict --data reads the column of that name.) A one-column
     DataFrame gives its column's name; one called "name" gave df.name, the column itself."""

@@ -65,7 +65,8 @@ def write_table(path: str, table) -> None:
 
 def time_of(series) -> dict | None:
     """{"end": last time stamp, "freq": pandas frequency[, "tz": its timezone's name][,
-    "name": the Series' name, e.g. its CSV column]} of a pandas Series with a regular
+    "name": the Series' name, e.g. its CSV column][, "weekmask", "holidays": a custom
+    business day's, from the last stamp on]} of a pandas Series with a regular
     DatetimeIndex or PeriodIndex (its periods' start times), else None (a forecast is then
     numbered by step: a TimedeltaIndex or a plain range has no calendar to continue)."""
     import pandas as pd
@@ -77,6 +78,12 @@ def time_of(series) -> dict | None:
     if not isinstance(index, pd.DatetimeIndex) or index.freqstr is None or len(index) == 0:
         return None
     out = {"end": index[-1].isoformat(), "freq": index.freqstr}
+    holidays = getattr(index.freq, "holidays", None)
+    if holidays is not None:  # a custom business day: its freqstr ("C") has no holidays
+        last = np.datetime64(index[-1].date(), "D")
+        out |= {"weekmask": str(index.freq.weekmask),
+                "holidays": [str(d) for d in np.asarray(holidays, "datetime64[D]")
+                             if d >= last]}  # the forecasts' days, not the past ones
     if hasattr(series, "columns") and series.shape[1] == 1:  # a one-column DataFrame
         series = series.iloc[:, 0]  # (df.name would be a column called "name")
     if isinstance(series, pd.Series) and series.name is not None:
@@ -93,3 +100,15 @@ def end_of(t: dict):
 
     end = pd.Timestamp(t["end"])
     return end.tz_convert(t["tz"]) if t.get("tz") and end.tzinfo is not None else end
+
+
+def offset_of(t: dict):
+    """The pandas offset of ``time_of``'s dict: its frequency, and for a custom business day
+    its weekmask and holidays (which the frequency's name, "C", does not hold)."""
+    import pandas as pd
+
+    offset = pd.tseries.frequencies.to_offset(t["freq"])
+    if "holidays" in t:
+        offset = type(offset)(n=offset.n, normalize=offset.normalize, weekmask=t["weekmask"],
+                              holidays=list(t["holidays"]))
+    return offset

@@ -31,7 +31,7 @@ import numpy as np
 from ..estimator import Estimator
 from . import checks, scaling
 from .checks import MODELS, as_list, check_config, check_season, check_values, whole
-from .files import end_of, time_of
+from .files import end_of, offset_of, time_of
 from .intervals import conformal_halfwidth
 from .training import calibrate, member_outputs, train_network
 
@@ -374,7 +374,7 @@ class Forecaster(Estimator):
         if t is None:
             return None
         return pd.date_range(end_of(t), periods=self.config.horizon + 1,
-                             freq=t["freq"])[1:]
+                             freq=offset_of(t))[1:]
 
     def update(self, value: float, covariate=None, index: int = 0) -> np.ndarray:
         """Streaming: take one new observation of series ``index`` (and its covariates) and
@@ -384,7 +384,6 @@ class Forecaster(Estimator):
         its smoothing runs over); each window is read afresh rather than carrying the hidden
         state, so the result equals ``predict`` on the whole series so far.
         """
-        import pandas as pd
 
         self._check_fitted("update")
         index = self._index(index)
@@ -410,7 +409,7 @@ class Forecaster(Estimator):
             self.last_cov[index] = np.vstack([self.last_cov[index], row])[-keep:]
         t = self.times[index]
         if t is not None:
-            t["end"] = (end_of(t) + pd.tseries.frequencies.to_offset(t["freq"])).isoformat()
+            t["end"] = (end_of(t) + offset_of(t)).isoformat()
         return self._predict_one(self.last[index], None if self.last_cov is None
                                  else self.last_cov[index], index)
 

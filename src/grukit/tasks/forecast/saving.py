@@ -42,7 +42,10 @@ def restore(self, tensors: dict, extras: dict) -> None:
                              f"settings ({lookback})")
         self.season, self.n_cov, self.single = season, n_cov, bool(extras["single"])
         self.times = [None if t is None else {"end": str(t["end"]), "freq": str(t["freq"])} |
-                      {k: str(t[k]) for k in ("tz", "name") if t.get(k) is not None}
+                      {k: str(t[k]) for k in ("tz", "name", "weekmask")
+                       if t.get(k) is not None} |
+                      ({"holidays": [str(d) for d in t["holidays"]]} if "holidays" in t
+                       else {})
                       for t in extras["times"]]
         get = {k: v.numpy() for k, v in tensors.items()
                if not k.startswith(("network.", "member"))}
