@@ -94,3 +94,20 @@ def test_gate_masks_are_the_default_and_shared_masks_turns_them_off():
         ClinicalClassifier(gate_masks="no").fit(None)
     args = build_parser().parse_args(["clinical", "--shared-masks"])
     assert args.shared_masks
+
+
+def test_the_gru_baselines_op_gets_every_tensor_on_the_inputs_device(monkeypatch):
+    """The all-observed mask is made where x is: a CPU mask beside x on a GPU was refused
+    by ``ops.grud`` (a device-less "meta" x stands in for the GPU here)."""
+    devices = []
+
+    def spy(x, *args, **kwargs):
+        devices.extend(a.device for a in (x, *args, *kwargs.values())
+                       if isinstance(a, torch.Tensor))
+        return x.new_zeros(*x.shape[:2], 5), None
+
+    monkeypatch.setattr(gates.ops, "grud", spy)
+    rnn = _rnn(GRU, 4).to("meta")
+    x = torch.zeros(3, 6, 4, dtype=torch.float64, device="meta")
+    gates.gru(rnn, x, _keep(3, 3, 4, seed=1).to("meta"), _keep(3, 3, 5, seed=2).to("meta"))
+    assert devices and set(devices) == {x.device}

@@ -47,7 +47,8 @@ def gru(rnn, x: Tensor, input_keep: Tensor | None, state_keep: Tensor | None) ->
     in_mask = None
     if input_keep is not None:  # the mask half [m] meets W_mh = 0
         in_mask = torch.cat([input_keep, torch.ones_like(input_keep)], 2)  # (B, 3, 2F)
-    y, _ = ops.grud(x, torch.ones(x.shape, dtype=torch.bool), x.new_zeros(x.shape), zeros,
+    observed = torch.ones(x.shape, dtype=torch.bool, device=x.device)  # (B, T, F): m = 1
+    y, _ = ops.grud(x, observed, x.new_zeros(x.shape), zeros,
                     rnn.weight_ih_l0, rnn.weight_hh_l0, b_ih, b_hh, x.new_zeros(3 * hid, width),
                     zeros, None, x.new_zeros(hid, width), None, reset_after=True,
                     input_mask=in_mask, state_mask=state_keep)
