@@ -2,6 +2,8 @@
 whose noise is known, quantile outputs are ordered, and the scores (conformal rank, CRPS,
 pinball loss) agree with their definitions computed by hand."""
 
+import math
+
 import numpy as np
 import pytest
 import torch
@@ -98,3 +100,19 @@ def test_backtest_reports_coverage_width_and_crps():
     m = res["model"]
     assert 0 <= m["coverage"] <= 1 and m["width"] > 0 and m["crps"] > 0
     assert all({"coverage", "width", "crps"} <= set(fold) for fold in m["folds"])
+
+
+def test_conformal_rank_is_the_definition_without_float_rounding():
+    """⌈(n + 1)(1 − α)⌉ in exact arithmetic: (99 + 1) · 0.55 rounds to 55.00000000000001 in
+    floats, which took the 56th smallest residual, a wider interval than the definition's."""
+    from fractions import Fraction
+
+    r = np.arange(1.0, 100.0)[:, None]  # |r| = 1 … 99
+    assert conformal_halfwidth(r, 0.55)[0] == 55.0 and conformal_halfwidth(-r, 0.56)[0] == 56.0
+    from grukit.tasks.forecast.intervals import conformal_rank
+
+    for n in (4, 9, 24, 49, 99, 149):
+        for k in range(1, 100):
+            level = k / 100
+            assert conformal_rank(n, level) == math.ceil((n + 1) * Fraction(str(level))), \
+                (n, level)

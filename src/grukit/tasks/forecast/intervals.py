@@ -39,11 +39,17 @@ def point_and_pinball(horizon: int, quantiles: list[float]):
     return point_and_pinball
 
 
+def conformal_rank(n: int, level: float) -> int:
+    """⌈(n + 1) · level⌉, the 1-based rank of the half-width among n residuals, without the
+    float rounding of the product ((99 + 1) · 0.55 is 55, not 55.00000000000001: rank 56)."""
+    return math.ceil(round((n + 1) * level, 9))
+
+
 def conformal_halfwidth(residuals: np.ndarray, level: float) -> np.ndarray:
     """Residuals (n, h) -> half-widths (h,) of the split-conformal interval at ``level``."""
     r = np.sort(np.abs(np.asarray(residuals, np.float64)), axis=0)  # (n, h)
     n = len(r)
-    rank = min(math.ceil((n + 1) * level), n)  # 1-based
+    rank = min(conformal_rank(n, level), n)  # 1-based
     return r[rank - 1]
 
 
