@@ -495,3 +495,15 @@ def shared_data_clinical():
     if not (folder / "set-a").is_dir():
         pytest.skip(f"PhysioNet 2012 set A is not at {folder} (set GRUKIT_SHARED_DATA)")
     return folder
+
+
+def test_ranges_replace_the_plausible_range_of_the_variables_they_name_only(tmp_path):
+    """A range given for HR leaves every other variable's: Temp 200 stays implausible (it was
+    read as a temperature when any range was given); (-inf, inf) lifts one range."""
+    data = _read(tmp_path / "hr", ranges={"HR": (0, 65)})
+    assert data.report.dropped[("HR", "implausible")] == 3
+    assert data.report.dropped[("Temp", "implausible")] == 1
+    assert not data.M[0, :, TEMP].any()
+    lifted = _read(tmp_path / "temp", ranges={"Temp": (-np.inf, np.inf)})
+    assert ("Temp", "implausible") not in lifted.report.dropped
+    assert lifted.X[0, 1, TEMP] == 200

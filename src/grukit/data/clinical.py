@@ -288,12 +288,14 @@ def read_physionet2012(folder, outcomes="auto", outcome: str = "In-hospital_deat
     """Read a PhysioNet/CinC 2012 set: ``folder`` holds ``set-a/`` (or is that folder of
     ``*.txt`` stays) and ``Outcomes-a.txt``; ``outcomes`` is its path ("auto": the
     ``Outcomes-*.txt`` beside the stays, None: none). The grid: ``n_steps`` steps of ``step``
-    hours (the paper: 48 hourly). ``ranges`` overrides ``PHYSIONET_RANGES``; ``variables``
+    hours (the paper: 48 hourly). ``ranges`` ({name: (low, high)}) replaces the plausible
+    ranges of the names it gives and keeps ``PHYSIONET_RANGES`` for the others (``(-inf,
+    inf)`` lifts one); ``variables``
     the series, in order (default ``PHYSIONET_VARIABLES``; a model trained with
     ``unknown="keep"`` reads new stays with its own)."""
     _check_grid(step, n_steps, unknown)
     rows, record_ids, outcome_path, hidden = read_physionet_files(folder, outcomes)
-    ranges = PHYSIONET_RANGES if ranges is None else ranges
+    ranges = PHYSIONET_RANGES | ({} if ranges is None else dict(ranges))
     table = (*read_outcomes(outcome_path, "RecordID"), outcome_path) if outcome_path else None
     variables = PHYSIONET_VARIABLES if variables is None else _names(variables, "variables")
     data = _build(rows, record_ids, variables, PHYSIONET_STATICS,
