@@ -507,3 +507,16 @@ def test_ranges_replace_the_plausible_range_of_the_variables_they_name_only(tmp_
     lifted = _read(tmp_path / "temp", ranges={"Temp": (-np.inf, np.inf)})
     assert ("Temp", "implausible") not in lifted.report.dropped
     assert lifted.X[0, 1, TEMP] == 200
+
+
+def test_long_csv_refuses_a_categorical_name_that_is_no_descriptor(tmp_path):
+    """categorical=("sex",) without statics=("sex",) was dropped in silence: sex became a
+    series variable read as a number."""
+    csv = tmp_path / "long.csv"
+    csv.write_text("id,time,variable,value\nx,0,sex,1\nx,1,hr,70\ny,0,sex,0\ny,2,hr,80\n")
+    with pytest.raises(ValueError, match=r"^categorical names 'sex', which is not in statics; "
+                                         r"categorical marks descriptors: give statics=\("
+                                         r"'sex',\) too\.$"):
+        read_long_csv(csv, categorical=("sex",))
+    d = read_long_csv(csv, statics=("sex",), categorical=("sex",))
+    assert d.categorical == ("sex",) and d.variables == ("hr",)

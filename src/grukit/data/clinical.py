@@ -317,7 +317,8 @@ def read_long_csv(path, id_column: str = "id", time_column: str = "time",
     not in ``statics``); ``statics`` names per-record descriptors, ``categorical`` those of
     them that are codes of categories (a model one-hots them); ``ranges`` maps a name to
     its plausible (low, high); ``missing_values`` are codes for unknown (e.g. ``(-1,)``); a
-    name both in ``statics`` and ``variables`` is a descriptor at time 0, a series after.
+    name both in ``statics`` and ``variables`` is a descriptor at time 0, a series after (a
+    ``categorical`` name not in ``statics`` is refused).
     ``outcomes``: a CSV with a column of record ids (``outcome_id_column``, default the id
     column's name) and outcome columns; ``outcome`` picks one."""
     _check_time_unit(time_unit)  # 0 put every measurement at admission
@@ -327,6 +328,10 @@ def read_long_csv(path, id_column: str = "id", time_column: str = "time",
                          f"reads the outcome file, and none is given; pass outcomes=PATH, the "
                          f"CSV of record ids and outcomes.")
     statics, categorical = _names(statics, "statics", 0), _names(categorical, "categorical", 0)
+    stray = [c for c in categorical if c not in statics]
+    if stray:  # it was dropped in silence, the name read as a series of numbers
+        raise ValueError(f"categorical names {stray[0]!r}, which is not in statics; "
+                         f"categorical marks descriptors: give statics=({stray[0]!r},) too.")
     missing_values = (missing_values,) if isinstance(missing_values, (int, float)) \
         else tuple(missing_values)
     if not all(isinstance(v, (int, float, np.number)) and not isinstance(v, bool)
