@@ -27,7 +27,7 @@ SCRIPT = textwrap.dedent("""
     x = rng.normal(size=(96, 12, 2)).astype("float32")
     y = x.sum(axis=(1, 2))[:, None].astype("float32")
     model = Sequential([GRU(8, input_shape=(12, 2)), Dense(1)])
-    model.compile(optimizer="adam", loss="mse")
+    model.compile(optimizer="adam", loss="mse", metrics=["mae"])
 
     class Kill(Callback):
         def on_batch_end(self, batch, logs=None):
@@ -43,11 +43,24 @@ SCRIPT = textwrap.dedent("""
         return destroy(*args, **kwargs)
     dist.destroy_process_group = checked_destroy
 
+    class StopInLast(Callback):  # the last process alone asks to stop after epoch 0
+        def on_epoch_end(self, epoch, logs=None):
+            if mode == "ddp" and os.environ.get("RANK", "0") == str(
+                    int(os.environ.get("WORLD_SIZE", "1")) - 1):
+                self.model.stop_training = True
+
     rank = os.environ.get("RANK", "0")
-    cbs = [ModelCheckpoint(ckpt, every_n_batches=2), Kill(), CSVLogger(f"{out}.rank{rank}.csv")]
-    epochs = 1 if mode == "ddp" else 3
-    model.fit(x, y, batch_size=16, epochs=epochs, seed=7, verbose=0, callbacks=cbs,
-              resume_from=ckpt if mode == "resume" else None)
+    if mode == "ddp" and os.environ.get("WORLD_SIZE", "1") == "2":
+        try:  # 95 samples cannot be split in two: refused before the group starts
+            model.fit(x[:95], y[:95], batch_size=16, verbose=0)
+        except ValueError as err:
+            print("refused:", err)
+        assert not dist.is_initialized()
+    cbs = [ModelCheckpoint(ckpt, every_n_batches=2), Kill(), CSVLogger(f"{out}.rank{rank}.csv"),
+           StopInLast()]
+    epochs = 2 if mode == "ddp" else 3  # ddp: the last process stops both after epoch 0
+    model.fit(x, y, batch_size=20 if mode == "ddp" else 16, epochs=epochs, seed=7, verbose=0,
+              callbacks=cbs, resume_from=ckpt if mode == "resume" else None)
     assert not dist.is_initialized()  # fit ended the group it started
     if rank == "0":
         torch.save(model.state_dict(), out)
@@ -166,6 +179,13 @@ def test_torchrun_two_processes_match_one_process(tmp_path):
         torch.testing.assert_close(b[k], a[k], rtol=0, atol=1e-5)
     assert (tmp_path / "two.pt.rank0.csv").exists()
     assert not (tmp_path / "two.pt.rank1.csv").exists()  # only rank 0 writes
+    # the logged loss is the global batches' (the last one 16 of 20 samples, 8 a process),
+    # not rank 0's half of them; one epoch each: the last process's stop stopped both
+    logs = [np.loadtxt(tmp_path / f, delimiter=",", skiprows=1, ndmin=2)
+            for f in ("one.pt.rank0.csv", "two.pt.rank0.csv")]
+    assert logs[0].shape == logs[1].shape == (1, 3)  # epoch, loss, mae
+    np.testing.assert_allclose(logs[1], logs[0], rtol=1e-5)
+    assert two.stdout.count("refused:") == 2 and "must divide by 2" in two.stdout
 
 
 def test_checkpoint_errors_and_other_callbacks(tmp_path):

@@ -46,9 +46,8 @@ def run_fit(model, x, y, *, batch_size, epochs, verbose, callbacks, validation_d
             seed, resume_from, weights=None, initial_epoch=0) -> History:
     from torch.utils.data import DataLoader, Dataset, DistributedSampler, TensorDataset
 
-    rank, world, started = _distributed()
-    device = _device(rank)
-    model.to(device)
+    world = max(int(os.environ.get("WORLD_SIZE", "1")), 1)  # the group starts once the
+    # arguments are checked: a refused fit leaves no process group behind
     # logged on the training batches: the built-in metrics and the user's Keras-style
     # functions, whose epoch value is the mean of its batches' (a torch metric module, an
     # AUC say, need not be: it is logged for validation)
@@ -72,11 +71,23 @@ def run_fit(model, x, y, *, batch_size, epochs, verbose, callbacks, validation_d
     if batch_size % world:
         raise ValueError(f"batch_size={batch_size} must divide by the {world} processes: each "
                          f"takes batch_size / world_size samples of every global batch.")
+    if len(dataset) % world:  # DistributedSampler would repeat samples to even the split
+        raise ValueError(f"fit splits every batch across the {world} processes, so the "
+                         f"{len(dataset)} training samples must divide by {world} (else some "
+                         f"would be trained on twice each epoch); drop "
+                         f"{len(dataset) % world} of them or change validation_split.")
+    if keras_metrics and world > 1:
+        raise ValueError(f"the Keras metric object(s) {sorted(keras_metrics)} keep each "
+                         f"process's own state, which fit cannot add up across the {world} "
+                         f"processes; compile with a metric name or function instead.")
     if seed is not None:  # np.int64(7) too: the sampler's torch generator takes an int
         if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
             raise TypeError(f"seed must be a whole number (or None to draw one); got "
                             f"{seed!r}.")
         seed = int(seed)
+    rank, world, started = _distributed()
+    device = _device(rank)
+    model.to(device)
     # how the epochs are cut into batches: a mid-epoch checkpoint goes on at its batch
     # number, which names the same samples only under the same plan
     plan = {"batch_size": batch_size, "samples": len(dataset), "shuffle": bool(shuffle)}
@@ -163,7 +174,8 @@ def run_fit(model, x, y, *, batch_size, epochs, verbose, callbacks, validation_d
                          callbacks=callbacks, verbose=verbose, start_epoch=start_epoch,
                          skip=skip, steps=_steps(loader, len(dataset), batch_size),
                          validate=None if validation_data is None else validate,
-                         running=True, progress=progress, callback_states=callback_states)
+                         running=True, progress=progress, callback_states=callback_states,
+                         distributed=world > 1)
     if world > 1:
         wrapper = weakref.ref(train_model)
         train_model = None  # the steps' closure held it; training is over

@@ -216,7 +216,8 @@ def train_loop(model, optimizer: torch.optim.Optimizer, step: Callable, batches,
                step_context: Callable | None = None, verbose=0, steps: int | None = None,
                start_epoch: int = 0, skip: int = 0, history: History | None = None,
                seconds_key: str | None = None, running: bool = False,
-               progress: dict | None = None, callback_states: list | None = None) -> History:
+               progress: dict | None = None, callback_states: list | None = None,
+               distributed: bool = False) -> History:
     """Train ``model`` (an ``nn.Module``, a ``Sequential`` or a ``Trainee``) with
     ``optimizer`` for epochs ``start_epoch .. epochs - 1``; returns the ``History``.
 
@@ -255,6 +256,12 @@ def train_loop(model, optimizer: torch.optim.Optimizer, step: Callable, batches,
             after the checkpoint.
         callback_states: a checkpoint's ``callbacks``, [class name, ``get_state()``] of each
             callback that has one, handed to the callbacks of the resumed run.
+        distributed: each process of the torch.distributed group steps on its share of
+            every global batch (``fit`` under ``torchrun``): each batch's loss total and
+            weight and the metrics' sums and counts are summed over the processes before
+            anything reads them, so that every process logs the global batch's values, the
+            one-process run's, and stops alike on a NaN/Inf loss; ``stop_training`` set by a
+            callback of one process stops them all.
 
     After the call, ``history.stop_reason`` is "epochs", "callback", "max_seconds" or
     "nonfinite", and ``history.train_seconds`` / ``history.val_seconds`` hold per-epoch times.
@@ -357,6 +364,8 @@ def train_loop(model, optimizer: torch.optim.Optimizer, step: Callable, batches,
                     res = step(batch)
                     if not isinstance(res, Step):
                         res = Step(res, res.item())
+                    if distributed:  # the global batch's values, the same in every process
+                        res = _across_processes(res, params)
                     value = res.value
                     if not math.isfinite(value):
                         bad = (i, value, None)
@@ -424,6 +433,8 @@ def train_loop(model, optimizer: torch.optim.Optimizer, step: Callable, batches,
         for cb in epoch_end_cbs:
             cb.on_epoch_end(epoch, logs)
         history.settle()
+        if distributed:  # one process stopping alone would leave the others waiting for it
+            model.stop_training = _any_process(model.stop_training, params)
         last = logs
         if verbose == 2:
             print(f"Epoch {epoch + 1}/{epochs} - " +
@@ -437,6 +448,46 @@ def train_loop(model, optimizer: torch.optim.Optimizer, step: Callable, batches,
     for cb in cbs:
         cb.on_train_end({} if last is None else last)
     return history
+
+
+def _reduce_device(params) -> torch.device:
+    """Where the group's collectives take their tensors: the GPU of the weights under NCCL,
+    the CPU under gloo."""
+    import torch.distributed as dist
+
+    if dist.get_backend() == "nccl" and params:
+        return params[0].device
+    return torch.device("cpu")
+
+
+def _across_processes(res: Step, params) -> Step:
+    """``res`` of the global batch: the loss's total and weight, and each counted metric's
+    sum (mean · count) and count, summed over the processes (one all-reduce). A NaN/Inf on
+    any process makes the sum NaN/Inf on all of them."""
+    import torch.distributed as dist
+
+    metrics = dict(res.metrics or {})
+    counted = [k for k, (_, count) in metrics.items() if count is not None]
+    total = res.value * res.weight if res.total is None else res.total
+    flat = [total, res.weight] + [v for k in counted
+                                   for v in (metrics[k][0] * metrics[k][1], metrics[k][1])]
+    sums = torch.tensor(flat, dtype=torch.float64,
+                        device=_reduce_device(params))  # (2 + 2·metrics,)
+    dist.all_reduce(sums)
+    total, weight, *rest = sums.tolist()
+    for k, s, c in zip(counted, rest[::2], rest[1::2], strict=True):
+        metrics[k] = (s / c if c else float("nan"), c)
+    return Step(res.loss, total / weight if weight else float("nan"), weight, total,
+                metrics or None)
+
+
+def _any_process(flag: bool, params) -> bool:
+    """Whether ``flag`` is set in any process of the torch.distributed group."""
+    import torch.distributed as dist
+
+    t = torch.tensor([float(bool(flag))], device=_reduce_device(params))
+    dist.all_reduce(t, op=dist.ReduceOp.MAX)
+    return bool(t.item())
 
 
 def _outside_grukit() -> int:
