@@ -312,3 +312,12 @@ def test_a_long_csvs_categorical_descriptors_are_one_hot_and_others_numeric(tmp_
     s = static_inputs(data, enc)  # (N, 3 + 1): Unit one-hot, Gender z-scored
     np.testing.assert_array_equal(s[:3, :3], np.eye(3))
     np.testing.assert_allclose(s[:2, 3], [-1, 1])
+
+
+@pytest.mark.parametrize("value", ["no", 0.0, None])
+def test_a_statics_setting_that_is_not_a_bool_is_refused(synthetic, value):
+    """statics="no" (a true string) fed the descriptors; 0.0 and None left them out."""
+    _, data = synthetic
+    with pytest.raises(ValueError, match=r"^statics must be True or False \(feed the static "
+                                         r"descriptors to the output unit or not\); got "):
+        ClinicalClassifier(statics=value).fit(data)

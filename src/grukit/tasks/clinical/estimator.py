@@ -102,6 +102,9 @@ def check_config(cfg: ClinicalConfig) -> None:
             raise ValueError(f"{name} must be in [0, 1); got {v!r}.")
     if not isinstance(cfg.gate_masks, bool):
         raise ValueError(f"gate_masks must be True or False; got {cfg.gate_masks!r}.")
+    if not isinstance(cfg.statics, bool):  # "no" is true, and fed the descriptors
+        raise ValueError(f"statics must be True or False (feed the static descriptors to the "
+                         f"output unit or not); got {cfg.statics!r}.")
     lr = cfg.learning_rate
     if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not 0 < lr < math.inf:
         raise ValueError(f"learning_rate must be a positive number; got {lr!r}.")
