@@ -97,3 +97,16 @@ def test_bidirectional_refuses_a_backward_layer_unlike_the_forward_one(backward,
 
     with pytest.raises(ValueError, match=r"^Bidirectional: .*" + said):
         Bidirectional(GRU(4), backward_layer=backward())
+
+
+@pytest.mark.parametrize("cls", [GRU, LSTM, SimpleRNN])
+@pytest.mark.parametrize("shape", [(5, 4), (2, 5, 3), (1, 2, 5, 4)])
+def test_a_built_layer_refuses_input_of_another_rank_or_width_naming_both(cls, shape):
+    # Keras' input spec refuses such an input ("expected ndim=3, found ndim=2"); a (T, F)
+    # input reached the module, which reads it as one unbatched sequence, and failed deep
+    # in it (IndexError), or named the module's input_size ("RNN: ..." for SimpleRNN)
+    layer = cls(3)
+    layer(torch.zeros(2, 5, 4))
+    with pytest.raises(ValueError, match=rf"{cls.__name__} was built for input of shape "
+                                         rf"\(batch, time, 4\); got \({shape[0]}, "):
+        layer(torch.zeros(shape))

@@ -177,7 +177,8 @@ def test_wrong_feature_count_names_both_shapes():
     with pytest.raises(ValueError, match=r"x has shape \(samples, 5, 4\) but the model expects "
                                          r"\(samples, 5, 3\)"):
         m.fit(np.zeros((4, 5, 4), "float32"), np.zeros((4, 1)), verbose=0)
-    with pytest.raises(ValueError, match=r"input has 4 features .* input_size=3"):
+    with pytest.raises(ValueError, match=r"GRU was built for input of shape \(batch, time, 3\); "
+                                         r"got \(4, 5, 4\)"):
         m.fit(torch.utils.data.TensorDataset(torch.zeros(4, 5, 4), torch.zeros(4, 1)),
               verbose=0)
 

@@ -192,6 +192,7 @@ class _Recurrent(Layer):
             extra["bias"] = False
         if spec.packed > 1 and self.dropout:  # on [x̂, m] inside the cell, not on [x, m, δ]
             extra["input_dropout"] = self.dropout
+        self._features = features  # the input's width from now on
         module = spec.build(features, self.units, batch_first=True,
                             bidirectional=bidirectional, recurrent_dropout=self.recurrent_dropout,
                             backend=self.backend, **extra, **nn_options, **self._inits)
@@ -215,6 +216,9 @@ class _Recurrent(Layer):
         self.reset_states()
 
     def call(self, x: Tensor, lengths: Tensor | None):
+        if x.dim() != 3 or x.shape[-1] != self._features:  # as Keras' input spec checks
+            raise ValueError(f"{type(self).__name__} was built for input of shape (batch, "
+                             f"time, {self._features}); got {tuple(x.shape)}.")
         if self.spec.packed == 1 and self.dropout and self.training:  # a packed input's
             # dropout is the module's (see _make); Keras' mask is one per sequence, the same
             # features dropped at every step (Gal & Ghahramani 2016)
