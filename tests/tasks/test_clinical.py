@@ -321,3 +321,12 @@ def test_a_statics_setting_that_is_not_a_bool_is_refused(synthetic, value):
     with pytest.raises(ValueError, match=r"^statics must be True or False \(feed the static "
                                          r"descriptors to the output unit or not\); got "):
         ClinicalClassifier(statics=value).fit(data)
+
+
+def test_risk_over_time_refuses_a_bool_for_the_record(synthetic):
+    """True was record 1 (a flag passed where the position goes), as record_events refuses."""
+    _, data = synthetic
+    clf = ClinicalClassifier(model="gru-mean", hidden=4, epochs=1, validation_split=0).fit(data)
+    with pytest.raises(ValueError, match=r"^i must be a record position in 0\.\.159; got True"):
+        clf.risk_over_time(data, True)
+    assert clf.risk_over_time(data, np.int64(1)).shape == (data.n_steps,)

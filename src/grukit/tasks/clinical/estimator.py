@@ -294,7 +294,8 @@ class ClinicalClassifier(Estimator):
         the recurrent state at that step."""
         self._check_fitted("risk_over_time")
         check_data(data)
-        if not isinstance(i, (int, np.integer)) or not 0 <= i < data.n_records:
+        if isinstance(i, (bool, np.bool_)) or not isinstance(i, (int, np.integer)) \
+                or not 0 <= i < data.n_records:  # True was record 1
             raise ValueError(f"i must be a record position in 0..{data.n_records - 1}; got "
                              f"{i!r}.")
         return self._run(self._inputs(data)[i:i + 1], True)[0]
