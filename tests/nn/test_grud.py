@@ -266,3 +266,13 @@ def test_empirical_mean_refusals_name_the_problem(value, match):
     with pytest.raises(ValueError, match=r"GRUD\.set_empirical_mean: x_mean must be 3 finite "
                                          r"values, one per variable; " + match):
         GRUD(3, 4).set_empirical_mean(value)
+
+
+def test_x_that_is_not_a_tensor_is_named_beside_a_right_mask():
+    # "mask must be a tensor of the input's shape (…, 4); got (3, 6, 4)": x was the numpy one
+    mod = GRUD(4, 5, batch_first=True)
+    x, m, d = _series()
+    with pytest.raises(TypeError, match=r"^GRUD: x must be a torch\.Tensor like mask and "
+                                        r"delta; got ndarray\. Convert it with "
+                                        r"torch\.from_numpy\(x\)\.$"):
+        mod(x.numpy(), mask=m, delta=d)

@@ -191,9 +191,11 @@ class GRUD(RecurrentBase):
                 raise TypeError("GRUD: mask= and delta= go with x as a tensor; got a "
                                 "PackedSequence. Pack GRUD.pack(x, mask, delta) instead (the "
                                 "packed input of 3·input_size features) and leave them out.")
+            if not isinstance(input, Tensor):  # the mask's message blamed the mask
+                raise TypeError(f"GRUD: x must be a torch.Tensor like mask and delta; got "
+                                f"{type(input).__name__}. Convert it with torch.from_numpy(x).")
             for name, v in (("mask", mask), ("delta", delta)):
-                if not isinstance(v, Tensor) or not isinstance(input, Tensor) \
-                        or v.shape != input.shape:
+                if not isinstance(v, Tensor) or v.shape != input.shape:
                     got = tuple(v.shape) if isinstance(v, Tensor) else type(v).__name__
                     raise ValueError(f"GRUD: {name} must be a tensor of the input's shape "
                                      f"(…, {self.input_size}); got {got}.")
