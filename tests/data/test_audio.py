@@ -327,6 +327,16 @@ def test_fsdd_names_give_labels_speakers_and_the_official_split(tmp_path):
                for s, tr, te in folds)
 
 
+def test_fsdd_names_with_an_upper_case_or_other_audio_extension_are_read(tmp_path):
+    # the folder is read for .wav/.flac/.ogg in any case; the FSDD name pattern refused
+    # 0_ann_0.WAV (a copy from Windows) and 1_bob_3.flac as "do not match the name pattern"
+    for name, fmt in (("0_ann_0.WAV", "WAV"), ("0_ann_1.wav", "WAV"), ("1_bob_3.flac", "FLAC")):
+        sf.write(tmp_path / name, tone(300, 0.2), 8000, format=fmt, subtype="PCM_16")
+    rec = read_audio_folder(tmp_path)
+    assert sorted(zip(rec.labels, rec.speakers, rec.indices.tolist(), strict=True)) == [
+        ("0", "ann", 0), ("0", "ann", 1), ("1", "bob", 3)]
+
+
 def test_take_with_a_boolean_mask_takes_the_files_it_marks(tmp_path):
     """A mask was cast to indices 0 and 1: every file of the folder, as files 0 and 1."""
     _fsdd_like(tmp_path, takes=3)

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-FSDD_PATTERN = r"(?P<label>\d+)_(?P<speaker>[^_]+)_(?P<index>\d+)\.wav"
+FSDD_PATTERN = r"(?P<label>\d+)_(?P<speaker>[^_]+)_(?P<index>\d+)\.(?i:wav|flac|ogg)"
 AUDIO_EXT = (".wav", ".flac", ".ogg")
 FSDD_TEST_INDEX = 5  # index < 5: the official test split
 
