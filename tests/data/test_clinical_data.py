@@ -520,3 +520,22 @@ def test_long_csv_refuses_a_categorical_name_that_is_no_descriptor(tmp_path):
         read_long_csv(csv, categorical=("sex",))
     d = read_long_csv(csv, statics=("sex",), categorical=("sex",))
     assert d.categorical == ("sex",) and d.variables == ("hr",)
+
+
+def test_integer_and_boolean_values_are_z_scored_and_imputed_as_floats():
+    """Integer x was cast back to integers: z-scores of 70..100 bpm became -1, 0, 0, 1 and
+    the mean 85.5 imputed as 85 (booleans became True everywhere)."""
+    x = np.array([[[70, 1], [80, 0]], [[90, 1], [100, 0]]])  # (N, T, D) int64
+    m = np.array([[[1, 1], [0, 0]], [[1, 1], [1, 0]]])
+    st = Standardization.fit(x, np.ones_like(x))
+    want = (x - st.mean) / st.std
+    np.testing.assert_allclose(st.apply(x), want, rtol=1e-12)
+    np.testing.assert_allclose(st.apply(x.astype(bool)), (x.astype(bool) - st.mean) / st.std,
+                               rtol=1e-12)
+    np.testing.assert_allclose(st.invert(np.array([[1, 0]])), [[85 + st.std[0], 0.5]],
+                               rtol=1e-12)
+    mean = np.array([85.5, 0.5])
+    np.testing.assert_array_equal(impute_mean(x, m, mean)[0, 1], mean)
+    np.testing.assert_array_equal(impute_forward(x, m, mean)[0], [[70, 1], [70, 1]])
+    np.testing.assert_array_equal(impute_forward(x, 1 - m, mean)[0, 0], mean)
+    assert st.apply(x.astype(np.float32)).dtype == np.float32  # a float keeps its dtype

@@ -108,6 +108,13 @@ def time_since_observed(mask: np.ndarray, times) -> np.ndarray:
     return delta
 
 
+def _floats(x) -> np.ndarray:
+    """x as an array of floats: its own float dtype, float64 for integers and booleans (cast
+    back to them, z-scores and imputed means were truncated: 85.5 bpm became 85)."""
+    x = np.asarray(x)
+    return x if np.issubdtype(x.dtype, np.floating) else x.astype(np.float64)
+
+
 def _rows(x: np.ndarray, indices) -> np.ndarray:
     if indices is None:
         return x
@@ -184,26 +191,32 @@ class Standardization:
         return cls(mean=mean, std=np.where(std > 0, std, 1.0))
 
     def apply(self, x: np.ndarray) -> np.ndarray:
-        """``(x − mean) / std`` in x's dtype; NaN stays NaN. x (..., D)."""
-        x = np.asarray(x)
+        """``(x − mean) / std`` in x's float dtype (float64 for integers and booleans); NaN
+        stays NaN. x (..., D)."""
+        x = _floats(x)
         if x.shape[-1] != len(self.mean):
             raise ValueError(f"x has {x.shape[-1]} variables in its last axis; these "
                              f"statistics were fitted on {len(self.mean)}.")
         return ((x - self.mean) / self.std).astype(x.dtype, copy=False)
 
     def invert(self, z: np.ndarray) -> np.ndarray:
-        return (np.asarray(z) * self.std + self.mean).astype(np.asarray(z).dtype, copy=False)
+        """``z · std + mean`` in z's float dtype (float64 for integers)."""
+        z = _floats(z)
+        return (z * self.std + self.mean).astype(z.dtype, copy=False)
 
 
 def impute_mean(x: np.ndarray, mask: np.ndarray, mean: np.ndarray) -> np.ndarray:
-    """GRU-mean's input: each missing value (mask 0) replaced by the variable's mean (D,)."""
-    return np.where(np.asarray(mask) > 0, x, np.asarray(mean, dtype=np.asarray(x).dtype))
+    """GRU-mean's input: each missing value (mask 0) replaced by the variable's mean (D,), in
+    x's float dtype (float64 for integers and booleans)."""
+    x = _floats(x)
+    return np.where(np.asarray(mask) > 0, x, np.asarray(mean, dtype=x.dtype))
 
 
 def impute_forward(x: np.ndarray, mask: np.ndarray, mean: np.ndarray) -> np.ndarray:
     """GRU-forward's input: each missing value replaced by the last observed value of its
-    variable in the same record, or the variable's mean (D,) before the first observation."""
-    x = np.asarray(x)
+    variable in the same record, or the variable's mean (D,) before the first observation; in
+    x's float dtype (float64 for integers and booleans)."""
+    x = _floats(x)
     m = np.asarray(mask) > 0
     out = np.empty_like(x)
     prev = np.broadcast_to(np.asarray(mean, dtype=x.dtype), (x.shape[0], x.shape[2])).copy()
