@@ -276,3 +276,16 @@ def test_x_that_is_not_a_tensor_is_named_beside_a_right_mask():
                                         r"delta; got ndarray\. Convert it with "
                                         r"torch\.from_numpy\(x\)\.$"):
         mod(x.numpy(), mask=m, delta=d)
+
+
+def test_integer_x_keeps_the_fractional_delta():
+    # pack cast m and δ to x's dtype: with x int64 (scores, counts), δ = 0.71 h became 0
+    torch.manual_seed(0)
+    mod = GRUD(4, 5, batch_first=True)
+    x, m, d = _series()
+    counts = torch.nan_to_num(x * 3).round().to(torch.int64)
+    packed = GRUD.pack(counts, m, d)
+    assert packed.dtype == torch.float32
+    torch.testing.assert_close(packed[..., 8:], d)  # δ as given
+    torch.testing.assert_close(mod(counts, mask=m, delta=d)[0],
+                               mod(counts.float(), mask=m, delta=d)[0])

@@ -159,7 +159,10 @@ class GRUD(RecurrentBase):
     def pack(x: Tensor, mask: Tensor, delta: Tensor) -> Tensor:
         """[x, m, δ] on the last axis: (…, D) × 3 -> (…, 3D), the one-tensor input, with 0
         for x where mask is 0 (never read there; ``grukit.models`` refuses NaN in inputs);
-        m and δ in x's dtype."""
+        m and δ in x's dtype, or δ's float dtype when x holds integers (in theirs δ = 0.7 h
+        was 0)."""
+        if not x.is_floating_point():  # (…, D) as floats
+            x = x.to(delta.dtype if delta.is_floating_point() else torch.get_default_dtype())
         m = mask.to(x.dtype)
         return torch.cat([torch.where(m > 0, x, 0.0), m, delta.to(x.dtype)], dim=-1)
 
