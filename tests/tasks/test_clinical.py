@@ -330,3 +330,27 @@ def test_risk_over_time_refuses_a_bool_for_the_record(synthetic):
     with pytest.raises(ValueError, match=r"^i must be a record position in 0\.\.159; got True"):
         clf.risk_over_time(data, True)
     assert clf.risk_over_time(data, np.int64(1)).shape == (data.n_steps,)
+
+
+def test_new_stays_without_a_trained_variable_are_read_with_the_models_variables(tmp_path):
+    """"read it in the same format" was the fix given when new stays measure fewer variables
+    (a long CSV's variables are the names it holds): the fix is the model's variables."""
+    from grukit.data.clinical import read_long_csv
+
+    rows = ["id,time,variable,value"]
+    for i in range(8):
+        rows += [f"{i},1,hr,{70 + i}", f"{i},2,spo2,{90 + i}"]
+    (tmp_path / "train.csv").write_text("\n".join(rows) + "\n")
+    (tmp_path / "y.csv").write_text("id,died\n" + "".join(f"{i},{i % 2}\n" for i in range(8)))
+    (tmp_path / "new.csv").write_text("id,time,variable,value\n9,1,hr,80\n")
+    train = read_long_csv(tmp_path / "train.csv", outcomes=tmp_path / "y.csv", outcome="died")
+    clf = ClinicalClassifier(model="gru-mean", hidden=4, epochs=1, validation_split=0)
+    clf.fit(train)
+    new = read_long_csv(tmp_path / "new.csv")
+    with pytest.raises(ValueError, match=r"^the data's variables are not the model's \(it "
+                                         r"lacks 'spo2'\); read it with variables="
+                                         r"clf\.variables_, the model's 2 variables in its "
+                                         r"order\.$"):
+        clf.predict_proba(new)
+    again = read_long_csv(tmp_path / "new.csv", variables=clf.variables_)
+    assert clf.predict_proba(again).shape == (1,)

@@ -153,6 +153,18 @@ def labelled_rows(data, rows=None, what: str = "the training records",
     return rows
 
 
+def _difference(have, want) -> str:
+    """How the variables ``have`` differ from ``want``: the first lacking, the first extra,
+    or their order."""
+    lacks = [v for v in want if v not in have]
+    extra = [v for v in have if v not in want]
+    if lacks:
+        return f"it lacks {lacks[0]!r}" + (f" and {len(lacks) - 1} more" if len(lacks) > 1 else "")
+    if extra:
+        return f"it has {extra[0]!r}" + (f" and {len(extra) - 1} more" if len(extra) > 1 else "")
+    return "the same names in another order"
+
+
 def auc_scores(y: np.ndarray, p: np.ndarray) -> dict:
     """AUC-ROC and AUC-PR (average precision) by scikit-learn."""
     from sklearn.metrics import average_precision_score, roc_auc_score
@@ -255,9 +267,10 @@ class ClinicalClassifier(Estimator):
     def _inputs(self, data) -> np.ndarray:
         check_data(data)
         if tuple(data.variables) != self.variables_:
-            raise ValueError(f"the data has variables {list(data.variables)[:5]}... "
-                             f"({len(data.variables)}) but the model was trained on "
-                             f"{len(self.variables_)} others; read it in the same format.")
+            raise ValueError(f"the data's variables are not the model's "
+                             f"({_difference(data.variables, self.variables_)}); read it with "
+                             f"variables=clf.variables_, the model's {len(self.variables_)} "
+                             f"variables in its order.")
         if data.n_steps != self.steps_ or data.step != self.step_:
             raise ValueError(f"the data is on a grid of {data.n_steps} steps of {data.step} h; "
                              f"the model was trained on {self.steps_} of {self.step_} h.")
