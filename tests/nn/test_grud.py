@@ -289,3 +289,11 @@ def test_integer_x_keeps_the_fractional_delta():
     torch.testing.assert_close(packed[..., 8:], d)  # δ as given
     torch.testing.assert_close(mod(counts, mask=m, delta=d)[0],
                                mod(counts.float(), mask=m, delta=d)[0])
+
+
+@pytest.mark.parametrize("value", ["False", "no", None, 2])
+def test_check_finite_that_is_not_a_flag_is_refused(value):
+    # "False" is a true string: it turned the check on
+    with pytest.raises(TypeError, match=r"^GRUD: check_finite must be True or False; got "):
+        GRUD(3, 4, check_finite=value)
+    assert GRUD(3, 4, check_finite=True).check_finite_observed is True

@@ -105,7 +105,8 @@ class GRUD(RecurrentBase):
         super().__init__(input_size, hidden_size, 1, bias, batch_first, dropout, False,
                          device=device, dtype=dtype, backend=backend,
                          recurrent_dropout=recurrent_dropout)
-        self.check_finite_observed = check_finite  # x may hold NaN where missing: the op checks
+        # x may hold NaN where missing: the op checks (Inf where observed with check_finite)
+        self.check_finite_observed = check_flag(check_finite, "check_finite", "GRUD")
         self.register_buffer("x_mean", torch.zeros(input_size, device=device, dtype=dtype))
 
     @torch.no_grad()
