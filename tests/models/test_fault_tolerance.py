@@ -18,7 +18,7 @@ SCRIPT = textwrap.dedent("""
     import faulthandler, os, signal, sys
     faulthandler.dump_traceback_later(150, exit=True)  # a hang shows where, then ends
     import numpy as np, torch
-    from grukit.layers import GRU, Dense
+    from grukit.layers import GRU, Dense, Embedding
     from grukit.models import Callback, CSVLogger, ModelCheckpoint, Sequential
 
     mode, ckpt, out = sys.argv[1:4]
@@ -64,6 +64,18 @@ SCRIPT = textwrap.dedent("""
     assert not dist.is_initialized()  # fit ended the group it started
     if rank == "0":
         torch.save(model.state_dict(), out)
+    if mode == "ddp":  # per-step outputs, each sequence masked to its length: the shares of
+        ids = rng.integers(1, 10, size=(32, 8))  # a batch hold unequal numbers of steps
+        for i, n in enumerate(rng.integers(1, 9, size=32)):
+            ids[i, n:] = 0
+        torch.manual_seed(1)
+        masked = Sequential([Embedding(10, 4, mask_zero=True, input_shape=(8,)),
+                             GRU(6, return_sequences=True), Dense(1)])
+        masked.compile(optimizer="sgd", loss="mse")
+        masked.fit(ids, rng.normal(size=(32, 8, 1)).astype("float32"), batch_size=8, seed=3,
+                   verbose=0)
+        if rank == "0":
+            torch.save(masked.state_dict(), out + ".masked")
 """)
 
 
@@ -186,6 +198,10 @@ def test_torchrun_two_processes_match_one_process(tmp_path):
     assert logs[0].shape == logs[1].shape == (1, 3)  # epoch, loss, mae
     np.testing.assert_allclose(logs[1], logs[0], rtol=1e-5)
     assert two.stdout.count("refused:") == 2 and "must divide by 2" in two.stdout
+    # a masked batch's loss is its mean over all its valid steps, as in one process
+    a, b = _weights(tmp_path / "one.pt.masked"), _weights(tmp_path / "two.pt.masked")
+    for k in a:
+        torch.testing.assert_close(b[k], a[k], rtol=0, atol=1e-6)
 
 
 def test_checkpoint_errors_and_other_callbacks(tmp_path):

@@ -21,17 +21,36 @@ import torch.distributed as dist
 from .callbacks import History
 from .loop import BadBatch, Step, restore, train_loop
 from .saving import read_checkpoint
-from .training import METRICS, _same_rank, labelled, masked, positions, weighted
+from .training import (
+    METRICS,
+    _same_rank,
+    labelled,
+    masked,
+    positions,
+    valid_steps,
+    weighted,
+)
+
+_GROUPS = itertools.count()  # the process groups fit has started in this process
 
 
 def _distributed() -> tuple[int, int, bool]:
-    """(rank, world size, whether fit started the process group) under torchrun."""
+    """(rank, world size, whether fit started the process group) under torchrun.
+
+    Each group fit starts keeps its keys in the launcher's store under a prefix of its own
+    (the k-th fit of every process, the same k): a group started after another was
+    destroyed read the first one's addresses there and failed to connect ('Gloo
+    connectFullMesh failed ... Connection refused') when a process came before another
+    had written its new ones."""
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if world <= 1:
         return 0, 1, False
     started = not dist.is_initialized()
     if started:
-        dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+        store, rank, world = next(dist.rendezvous("env://"))
+        dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo",
+                                store=dist.PrefixStore(f"grukit.fit/{next(_GROUPS)}", store),
+                                rank=rank, world_size=world)
     return dist.get_rank(), dist.get_world_size(), started
 
 
@@ -147,6 +166,8 @@ def run_fit(model, x, y, *, batch_size, epochs, verbose, callbacks, validation_d
         if bad:  # leave the loss finite and poison the weights through the gradients
             raise BadBatch(bad)
         loss, pred, lengths = run(train_model, model.loss_fn, xb, yb, wb, model.loss_each)
+        if world > 1 and valid_steps(pred, yb, lengths) is not None:
+            loss = _global_mean(loss, positions(pred.detach(), yb, lengths), world)
         metrics = None
         if train_metrics:  # as Keras: each metric's mean over the epoch's values
             with torch.no_grad():
@@ -238,6 +259,21 @@ def forward_loss(module, loss_fn, xb, yb, wb=None, each=None):
     if isinstance(penalty, torch.Tensor):  # the weight regularizers' (0.0 without any)
         loss = loss + penalty
     return loss, pred, lengths
+
+
+def _global_mean(loss: torch.Tensor, count: int, world: int) -> torch.Tensor:
+    """A process's loss over the ``count`` valid steps of its share of a masked batch
+    (per-step outputs, each sequence to its length), scaled so that DDP's mean of the
+    processes' gradients is that of the global batch's mean over all its valid steps, as
+    one process takes it (the shares hold different numbers of valid steps):
+
+        loss · count · world / Σ_processes count
+    """
+    device = loss.device if dist.get_backend() == "nccl" else torch.device("cpu")
+    counts = torch.tensor([float(count)], dtype=torch.float64, device=device)  # (1,)
+    dist.all_reduce(counts)
+    total = counts.item()
+    return loss * (count * world / total) if total else loss
 
 
 def _mean_count(fn, pred, yb, lengths, n: int) -> tuple[float, int]:
