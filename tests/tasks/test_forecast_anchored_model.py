@@ -41,11 +41,17 @@ def test_a_tuned_model_saved_and_loaded_forecasts_the_same(tmp_path):
     g = load(str(tmp_path / "m"))
     assert isinstance(g, AnchoredForecaster) and g.get_config() == m.get_config()
     assert np.array_equal(g.predict(), m.predict())
-    for a, b in zip(g.predict_interval(0.9), m.predict_interval(0.9), strict=True):
+    for a, b in zip(g.predict_interval(0.85), m.predict_interval(0.85), strict=True):
         assert np.array_equal(a, b)
     assert np.array_equal(g.predict(y[:-4]), m.predict(y[:-4]))
     lo, hi = g.predict_interval()
     assert np.all(lo < g.predict()) and np.all(g.predict() < hi)
+    # 6 residuals reach 6/7 at most: a 0.9 interval is refused, not the largest residual's
+    with pytest.raises(ValueError, match=r"^a split-conformal interval at level 0\.9 needs at "
+                                         r"least 9 calibration windows .* the search \(one "
+                                         r"per validation origin\) has 6, .* or search with "
+                                         r"more validation origins"):
+        g.predict_interval(0.9)
 
 
 def test_numpy_floats_as_level_and_shrink_save(tmp_path):

@@ -48,9 +48,9 @@ def test_wider_level_gives_a_wider_interval_around_the_forecast():
     y = _noisy(200)
     f = Forecaster(horizon=2, lookback=12, hidden=8, epochs=5).fit(y, 12)
     lo8, hi8 = f.predict_interval(0.8)
-    lo95, hi95 = f.predict_interval(0.95)
+    lo9, hi9 = f.predict_interval(0.9)  # 18 calibration windows: 0.9 needs 9
     point = f.predict()
-    assert np.all(lo95 <= lo8) and np.all(hi8 <= hi95)
+    assert np.all(lo9 <= lo8) and np.all(hi8 <= hi9)
     np.testing.assert_allclose((lo8 + hi8) / 2, point, rtol=0, atol=1e-9)
     with pytest.raises(ValueError, match=r"^level must be a number strictly between 0 and 1"):
         f.predict_interval(80)
@@ -72,9 +72,11 @@ def test_quantile_outputs_are_ordered_and_bracket_the_series():
 
 def test_conformal_rank_by_hand():
     r = np.array([[1.0], [-4.0], [2.0], [-3.0]])  # |r| sorted: 1 2 3 4
-    # ⌈(4 + 1) · 0.5⌉ = 3rd smallest; ⌈5 · 0.8⌉ = 4th; 0.95 asks for the 5th: the largest
-    assert conformal_halfwidth(r, 0.5)[0] == 3.0
-    assert conformal_halfwidth(r, 0.8)[0] == 4.0 and conformal_halfwidth(r, 0.95)[0] == 4.0
+    # ⌈(4 + 1) · 0.5⌉ = 3rd smallest; ⌈5 · 0.8⌉ = 4th; 0.95 asks for the 5th of 4: refused
+    assert conformal_halfwidth(r, 0.5)[0] == 3.0 and conformal_halfwidth(r, 0.8)[0] == 4.0
+    with pytest.raises(ValueError, match=r"^a split-conformal interval at level 0\.95 needs "
+                                         r"at least 19 calibration windows"):
+        conformal_halfwidth(r, 0.95)
 
 
 def test_crps_of_an_ensemble_by_hand():
@@ -116,3 +118,51 @@ def test_conformal_rank_is_the_definition_without_float_rounding():
             level = k / 100
             assert conformal_rank(n, level) == math.ceil((n + 1) * Fraction(str(level))), \
                 (n, level)
+
+
+def test_a_level_past_the_calibration_windows_is_refused_not_mislabelled(tmp_path, capsys):
+    """With n calibration windows the largest residual covers n/(n + 1): a level above it got
+    that interval under the level's name ("90% interval" from 4 windows: 80% at best).
+    predict_interval refuses it in one sentence naming the windows needed (as MAPIE does);
+    the backtest scores its coverage and width as undefined (None), as an undefined MASE,
+    and the command line says why and writes no interval it cannot reach."""
+    import json
+
+    from grukit.cli import main
+
+    y = _noisy(200)
+    f = Forecaster(horizon=2, lookback=12, hidden=4, epochs=1).fit(y, 12)
+    assert len(f.residuals()) == 18  # 0.9 needs 9, 0.95 needs 19; 18/19 ≈ 0.947
+    f.predict_interval(0.9)
+    f.predict_interval(0.947)
+    for level in (0.95, 0.99):
+        with pytest.raises(ValueError, match=r"^a split-conformal interval at level "
+                                             rf"{level} needs at least \d+ calibration "
+                                             r"windows .* this forecaster's calibration set "
+                                             r"has 18, whose largest residual covers only "
+                                             r"18/19\. Give a level of at most 0\.947 or a "
+                                             r"longer series") as e:
+            f.predict_interval(level)
+        assert "\n" not in str(e.value)
+    # each backtest fold calibrates on 18 windows
+    res = Forecaster(horizon=2, lookback=12, hidden=4, epochs=1, level=0.95).backtest(y, 12, 2)
+    m = res["model"]
+    assert m["coverage"] is None and m["width"] is None and m["crps"] > 0
+    assert all(fold["coverage"] is None for fold in m["folds"])
+    assert all(s["lower"] is None for fold in m["forecasts"] for s in fold)
+    # nile: the first of 3 folds of 10 calibrates on 4 windows, the whole series on 7
+    out = tmp_path / "o"
+    assert main(["forecast", "--data", "nile", "--level", "0.9", "--epochs", "2", "--hidden",
+                 "4", "--output", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "90% interval: coverage" not in printed
+    assert "GRU 90% interval: undefined: a split-conformal interval at level 0.9 needs at " \
+           "least 9 calibration windows ((n + 1) · level ≤ n); the first fold's training part " \
+           "has 4, whose largest residual covers only 4/5. Give a level of at most 0.8, " \
+           "fewer --folds or a longer series. CRPS " in printed
+    assert "forecast.csv has no interval: a split-conformal interval at level 0.9 needs at " \
+           "least 9 calibration windows" in printed
+    interval = json.loads((out / "metrics.json").read_text())["interval"]
+    assert interval["level"] == 0.9 and interval["coverage"] is None
+    assert interval["width"] is None and "needs at least 9" in interval["undefined"]
+    assert "lower" not in (out / "forecast.csv").read_text()

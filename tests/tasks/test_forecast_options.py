@@ -30,15 +30,15 @@ def test_hybrid_ensemble_and_covariate_columns_from_the_command_line(tmp_path, c
     data = _csv(tmp_path / "s.csv")
     out = tmp_path / "out"
     assert main(["forecast", "--data", str(data), "--target", "units", "--covariates",
-                 "price, promo", "--hybrid", "--ensemble", "2", "--level", "0.9", "--folds",
+                 "price, promo", "--hybrid", "--ensemble", "2", "--level", "0.75", "--folds",
                  "1", "--horizon", "6", "--lookback", "12", *FAST, "--output", str(out)]) == 0
     m = json.loads((out / "metrics.json").read_text())
     assert m["settings"]["hybrid"] and m["settings"]["ensemble"] == 2
-    assert m["interval"]["level"] == 0.9 and 0 <= m["interval"]["coverage"] <= 1
+    assert m["interval"]["level"] == 0.75 and 0 <= m["interval"]["coverage"] <= 1
     table = pd.read_csv(out / "forecast.csv")
     assert (table["lower"] <= table["forecast"]).all()
     assert (table["forecast"] <= table["upper"]).all()
-    assert "90% interval: coverage" in capsys.readouterr().out
+    assert "75% interval: coverage" in capsys.readouterr().out
     assert main(["forecast", "--data", str(data), "--covariates", "cost", *FAST]) == 2
     assert "--covariates 'cost' is not a column of" in capsys.readouterr().err
     assert main(["forecast", "--data", "nile", "--covariates", "x", *FAST]) == 2

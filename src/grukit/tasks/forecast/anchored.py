@@ -28,9 +28,12 @@ import numpy as np
 
 from . import baselines
 from .checks import as_list, check_season, whole
-from .intervals import check_level, conformal_halfwidth, interval_scores
+from .intervals import bounds, check_level, interval_scores, listed
 from .metrics import average, scores
 
+# how an interval level that the search's validation origins cannot reach is refused
+ORIGINS = "the search (one per validation origin)"
+MORE_ORIGINS = " or search with more validation origins (origins=, 9 by default)"
 GRID = tuple(np.round(np.linspace(0.0, 1.0, 21), 2))  # λ: 0, 0.05, ..., 1
 
 
@@ -135,9 +138,8 @@ def backtest(a: Anchored, series, folds: int = 3, level: float = 0.8, on_fold=No
             for n, p in preds.items():
                 per[n].append(scores(actual, p, train, m))
             per["model"][-1] |= interval_scores(actual, f["model"], a.residuals[i], level)
-            half = conformal_halfwidth(a.residuals[i], level)
-            shown.append({"origin": int(o), "lower": (f["model"] - half).tolist(),
-                          "upper": (f["model"] + half).tolist(),
+            lower, upper = bounds(f["model"], a.residuals[i], level)
+            shown.append({"origin": int(o), "lower": listed(lower), "upper": listed(upper),
                           "members": f["members"].tolist()} |
                          {n: np.asarray(p, float).tolist() for n, p in preds.items()})
         fold = {n: average(per[n]) for n in names} | {"forecasts": shown}

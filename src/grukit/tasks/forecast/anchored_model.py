@@ -26,8 +26,9 @@ import numpy as np
 
 from ..estimator import Estimator
 from . import baselines
+from .anchored import MORE_ORIGINS, ORIGINS
 from .checks import as_list, check_season, check_values, whole
-from .intervals import check_level, conformal_halfwidth
+from .intervals import check_attainable, check_level, conformal_halfwidth
 
 
 @dataclass
@@ -205,6 +206,11 @@ class AnchoredForecaster(Estimator):
         refits on: give the whole history), shaped as ``Forecaster.predict``'s."""
         return self._each(self._predict_one, recent, covariates, index)
 
+    def check_interval(self, length: int, season: int, where: str, fix: str) -> None:
+        """One sentence where its level is past what its calibration residuals reach: one per
+        validation origin of the search, whatever the series it is fitted on."""
+        check_attainable(len(self.residuals(0)), self.config.level, ORIGINS, MORE_ORIGINS)
+
     def residuals(self, index: int = 0) -> np.ndarray:
         """The anchored forecast's residuals (origins, h) at the search's validation origins."""
         if self.calib is None:
@@ -225,8 +231,8 @@ class AnchoredForecaster(Estimator):
         check_level("level", level)
 
         def one(r, c, i, fitted):
+            half = conformal_halfwidth(self.residuals(i), level, ORIGINS, MORE_ORIGINS)
             f = self._predict_one(r, c, i, fitted)
-            half = conformal_halfwidth(self.residuals(i), level)
             return np.stack([f - half, f + half])
 
         out = self._each(one, recent, covariates, index)

@@ -1,5 +1,6 @@
 """Rolling-origin backtest of a Forecaster beside naive, seasonal naive and ETS, with the
-model's split-conformal interval scored at every origin (coverage, width, CRPS)."""
+model's split-conformal interval scored at every origin (coverage, width, CRPS; coverage and
+width None where a fold keeps too few calibration windows for the level, ``intervals``)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import numpy as np
 
 from . import baselines
 from .checks import as_list, check_season, check_values, whole
-from .intervals import conformal_halfwidth, interval_scores
+from .intervals import bounds, interval_scores, listed
 from .metrics import average, scores
 
 NAMES = ("model", "naive", "seasonal_naive", "ets")
@@ -69,9 +70,8 @@ def backtest(model, series, season: int = 1, folds: int = 3, covariates=None, *,
             for name, p in preds.items():
                 per[name].append(scores(actual, p, train, season))
             per["model"][-1] |= interval_scores(actual, f, model.residuals(i), level)
-            half = conformal_halfwidth(model.residuals(i), level)
-            shown.append({"origin": int(o), "lower": (f - half).tolist(),
-                          "upper": (f + half).tolist()} |
+            lower, upper = bounds(f, model.residuals(i), level)
+            shown.append({"origin": int(o), "lower": listed(lower), "upper": listed(upper)} |
                          {name: np.asarray(p, float).tolist() for name, p in preds.items()})
         fold = {name: average(per[name]) for name in NAMES}
         fold["fit_seconds"] = model.fit_seconds

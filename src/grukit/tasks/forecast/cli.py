@@ -256,8 +256,19 @@ def run_train(args: argparse.Namespace) -> int:
               f"by it. Lowest MAE: {said(tied(res, 'mae'))}")
     else:
         print(f"\nlowest MASE: {said(best_all)}")
-    print(f"{label} {model.config.level:.0%} interval: coverage {res['model']['coverage']:.3f}, "
-          f"mean width {res['model']['width']:.4g}, CRPS {res['model']['crps']:.4g}")
+    level, why = model.config.level, None
+    if res["model"]["coverage"] is None:  # too few calibration windows for the level
+        try:
+            model.check_interval(len(values) - folds * horizon, season,
+                                 "the first fold's training part", ", fewer --folds or a "
+                                 "longer series")
+        except ValueError as err:
+            why = str(err)
+        print(f"{label} {level:.0%} interval: undefined: {why} CRPS "
+              f"{res['model']['crps']:.4g}")
+    else:
+        print(f"{label} {level:.0%} interval: coverage {res['model']['coverage']:.3f}, mean "
+              f"width {res['model']['width']:.4g}, CRPS {res['model']['crps']:.4g}")
     if not out and not args.save:
         return 0
     # the forecast of the future and the saved model use every point
@@ -270,17 +281,23 @@ def run_train(args: argparse.Namespace) -> int:
                    "series": str(series.name), "horizon": horizon,
                    "folds": folds, "per_fold": {n: res[n]["folds"] for n in names},
                    "interval": {"level": model.config.level} |
-                   {k: res["model"][k] for k in ("coverage", "width", "crps")},
+                   {k: res["model"][k] for k in ("coverage", "width", "crps")} |
+                   ({"undefined": why} if why else {}),
                    "settings": model.get_config()}
         atomic_text(os.path.join(out, "metrics.json"),
                     json.dumps(metrics, indent=2, allow_nan=False))
-        lower, upper = model.predict_interval()
+        try:
+            lower, upper = model.predict_interval()
+            bounds = {"lower": lower, "upper": upper}
+        except ValueError as err:  # the whole series' calibration windows, too few for it
+            print(f"forecast.csv has no interval: {err}")
+            bounds = {}
         table = pd.DataFrame({"forecast": model.predict(),
                               "naive": baselines.naive(values, horizon),
                               "seasonal_naive": baselines.seasonal_naive(values, horizon,
                                                                          season),
                               "ets": baselines.ets(values, horizon, season),
-                              "lower": lower, "upper": upper},
+                              **bounds},
                              index=model.future_index())
         table.index.name = "time"
         atomic_write(os.path.join(out, "forecast.csv"), lambda p: table.to_csv(p))

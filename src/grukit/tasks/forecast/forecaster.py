@@ -37,6 +37,10 @@ from .training import calibrate, member_outputs, train_network
 
 __all__ = ["MODELS", "ForecastConfig", "Forecaster"]
 
+# how an interval level that the calibration windows cannot reach is refused
+CALIBRATED = "this forecaster's calibration set"
+LONGER = " or a longer series (the latest tenth of its windows calibrate)"
+
 
 @dataclass
 class ForecastConfig:
@@ -146,6 +150,20 @@ class Forecaster(Estimator):
         m = season if season > 1 else 1
         return max(lb, es.need(m)) if self.config.hybrid else lb
 
+    def calibration_windows(self, length: int, season: int) -> int:
+        """The windows ``fit`` on a series of ``length`` points validates on and keeps the
+        residuals of (the split-conformal set): the latest tenth of its windows, at least 1."""
+        first = self.history_needed(season) - 1
+        return max(1, (length - self.config.horizon - first) // 10)
+
+    def check_interval(self, length: int, season: int, where: str, fix: str) -> None:
+        """One sentence (ValueError) where a fit on ``length`` points of ``where`` keeps too
+        few calibration windows for an interval at the configured level."""
+        from .intervals import check_attainable
+
+        check_attainable(self.calibration_windows(length, season), self.config.level, where,
+                         fix)
+
     @property
     def _steps(self) -> int:
         """Steps a network predicts at once: the horizon, or 1 for a recursive forecaster."""
@@ -207,8 +225,7 @@ class Forecaster(Estimator):
         lookbacks = self._lookbacks(season)
         # each series' latest tenth of its windows validates (the same origins for every
         # lookback: windows end where the series does)
-        first = self.history_needed(season) - 1
-        n_val = [max(1, (len(y) - cfg.horizon - first) // 10) for y in ys]
+        n_val = [self.calibration_windows(len(y), season) for y in ys]
         # a recursive network's one-step windows from the calibration origins on are held
         # out too, so that no value it forecasts there was a training target
         held = [v + cfg.horizon - self._steps for v in n_val]
@@ -333,14 +350,17 @@ class Forecaster(Estimator):
     def predict_interval(self, level: float | None = None, recent=None, covariates=None,
                          index: int = 0) -> tuple[np.ndarray, np.ndarray]:
         """(lower, upper) of the split-conformal interval at ``level`` (default the
-        configured 0.8), shaped as ``predict``'s forecast."""
+        configured 0.8), shaped as ``predict``'s forecast; refused in one sentence where the
+        calibration windows are too few for ``level`` (n < level / (1 − level): 4 for 0.8,
+        9 for 0.9), whose largest residual would cover only n / (n + 1)."""
         from .intervals import check_level
 
         level = self.config.level if level is None else level
         check_level("level", level)
 
         def one(r, c, i):
-            half = conformal_halfwidth(self.residuals(i), level)
+            half = conformal_halfwidth(self.residuals(i), level, CALIBRATED if self.single
+                                       else f"series {i}'s calibration set", LONGER)
             f = self._predict_one(r, c, i)
             return np.stack([f - half, f + half])
 
@@ -479,7 +499,8 @@ class Forecaster(Estimator):
         """Rolling origin over the last ``folds · horizon`` points of every series: refit at
         each origin, forecast ``horizon`` steps, score against what happened (averaged over
         series, then folds); baselines likewise. The model's scores add the coverage, mean
-        width and CRPS of its split-conformal interval at ``level``.
+        width and CRPS of its split-conformal interval at ``level`` (coverage and width None,
+        undefined, where a fold keeps too few calibration windows for ``level``).
 
         Fold ``k`` (0: the earliest origin) depends only on the data and the settings, so
         ``done`` ({k: the fold's scores as ``on_fold`` received them}) skips folds computed

@@ -3,9 +3,11 @@ and the scores of an interval or a predictive distribution.
 
 Split conformal (Vovk et al. 2005; Lei et al. 2018), per horizon step k: with the n
 calibration residuals r_ik = y − ŷ of windows the network did not train on, the interval at
-level 1 − α is ŷ_k ± q_k, q_k the ⌈(n + 1)(1 − α)⌉-th smallest |r_ik| (the largest when n
-is too small for that rank: then the level is not guaranteed). The same residuals added to
-the forecast are the predictive distribution whose CRPS the backtest reports:
+level 1 − α is ŷ_k ± q_k, q_k the ⌈(n + 1)(1 − α)⌉-th smallest |r_ik|. Where n is too small
+for that rank (n < (1 − α)/α: 9 windows for 0.9) even the largest |r_ik| guarantees only
+n/(n + 1), so such a level is refused in one sentence naming the windows it needs (as MAPIE
+refuses it) rather than reported as reached. The same residuals added to the forecast are
+the predictive distribution whose CRPS the backtest reports:
 
     CRPS(F, y) = E|X − y| − ½ E|X − X'|,   X, X' ~ F   (Gneiting & Raftery 2007)
 
@@ -45,12 +47,42 @@ def conformal_rank(n: int, level: float) -> int:
     return math.ceil(round((n + 1) * level, 9))
 
 
-def conformal_halfwidth(residuals: np.ndarray, level: float) -> np.ndarray:
-    """Residuals (n, h) -> half-widths (h,) of the split-conformal interval at ``level``."""
+def attainable(n: int, level: float) -> bool:
+    """Whether ``n`` calibration residuals give an interval at ``level``: the rank
+    ⌈(n + 1) · level⌉ is at most n, i.e. n ≥ level / (1 − level) (4 for 0.8, 9 for 0.9)."""
+    return conformal_rank(n, level) <= n
+
+
+def check_attainable(n: int, level: float, where: str = "the calibration set",
+                     fix: str = "") -> None:
+    """One sentence (ValueError) where ``n`` calibration residuals cannot give an interval at
+    ``level`` (``attainable``): the largest residual covers only n / (n + 1), so the interval
+    is refused (as MAPIE refuses it) rather than given under a level it does not reach."""
+    if attainable(n, level):
+        return
+    need = max(n + 1, math.ceil(round(level / (1 - level), 9)))
+    while conformal_rank(need, level) > need:
+        need += 1
+    top = math.floor(1000 * n / (n + 1)) / 1000
+    raise ValueError(f"a split-conformal interval at level {level:g} needs at least {need} "
+                     f"calibration windows ((n + 1) · level ≤ n); {where} has {n}, whose "
+                     f"largest residual covers only {n}/{n + 1}. Give a level of at most "
+                     f"{top:g}{fix}.")
+
+
+def conformal_halfwidth(residuals: np.ndarray, level: float, where: str = "the calibration "
+                        "set", fix: str = "") -> np.ndarray:
+    """Residuals (n, h) -> half-widths (h,) of the split-conformal interval at ``level``,
+    the ⌈(n + 1) · level⌉-th smallest |r| of each step; refused (``check_attainable``) where
+    that rank is past n."""
     r = np.sort(np.abs(np.asarray(residuals, np.float64)), axis=0)  # (n, h)
-    n = len(r)
-    rank = min(conformal_rank(n, level), n)  # 1-based
-    return r[rank - 1]
+    check_attainable(len(r), level, where, fix)
+    return r[conformal_rank(len(r), level) - 1]  # 1-based
+
+
+def listed(bound) -> list | None:
+    """A bound of ``bounds`` as a JSON list (None stays None)."""
+    return None if bound is None else np.asarray(bound, np.float64).tolist()
 
 
 def coverage(actual, lower, upper) -> float:
@@ -70,11 +102,25 @@ def crps_ensemble(actual, samples) -> float:
 
 def interval_scores(actual, forecast, residuals, level: float) -> dict:
     """{"coverage", "width", "crps"} of a forecast (h,) with calibration residuals (n, h) in
-    the forecast's units."""
+    the forecast's units; coverage and width are None (undefined, as an undefined MASE)
+    where n residuals do not reach ``level`` (``attainable``)."""
+    f = np.asarray(forecast, np.float64)
+    crps = crps_ensemble(actual, f[None, :] + np.asarray(residuals, np.float64))
+    lower, upper = bounds(f, residuals, level)
+    if lower is None:
+        return {"coverage": None, "width": None, "crps": crps}
+    return {"coverage": coverage(actual, lower, upper), "width": float(np.mean(upper - lower)),
+            "crps": crps}
+
+
+def bounds(forecast, residuals, level: float):
+    """(lower, upper) (h,) of the interval around ``forecast`` (h,), or (None, None) where
+    the residuals (n, h) do not reach ``level``."""
+    if not attainable(len(residuals), level):
+        return None, None
     half = conformal_halfwidth(residuals, level)
     f = np.asarray(forecast, np.float64)
-    return {"coverage": coverage(actual, f - half, f + half), "width": float(np.mean(2 * half)),
-            "crps": crps_ensemble(actual, f[None, :] + np.asarray(residuals, np.float64))}
+    return f - half, f + half
 
 
 def check_quantiles(quantiles) -> None:

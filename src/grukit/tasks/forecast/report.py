@@ -14,8 +14,9 @@ STYLES = {"naive": ("tab:gray", ":"), "seasonal_naive": ("tab:green", ":"),
 
 def plot(series, table, label: str, folds: list | None, path: str, level: float) -> None:
     """``series``: the pandas Series; ``table``: the future forecast (columns forecast,
-    lower, upper and the baselines); ``folds``: the backtest's ``forecasts`` ([fold] ->
-    [series] -> {"origin", "model", "lower", "upper", baselines}), series 0 is drawn."""
+    lower and upper where the level was reached, and the baselines); ``folds``: the
+    backtest's ``forecasts`` ([fold] -> [series] -> {"origin", "model", "lower", "upper",
+    baselines}; lower None where the level was not reached), series 0 is drawn."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -32,9 +33,10 @@ def plot(series, table, label: str, folds: list | None, path: str, level: float)
         ax.plot(series.index[lo:], series.to_numpy()[lo:], color="black", label="actual")
         for k, f in enumerate(shown):
             idx = series.index[f["origin"]:f["origin"] + len(f["model"])]
-            ax.fill_between(idx, f["lower"][:len(idx)], f["upper"][:len(idx)],
-                            color="tab:red", alpha=0.2,
-                            label=f"{label} {level:.0%} interval" if k == 0 else None)
+            if f["lower"] is not None:  # None: too few calibration windows for the level
+                ax.fill_between(idx, f["lower"][:len(idx)], f["upper"][:len(idx)],
+                                color="tab:red", alpha=0.2,
+                                label=f"{label} {level:.0%} interval" if k == 0 else None)
             ax.plot(idx, f["model"][:len(idx)], color="tab:red", lw=2,
                     label=label if k == 0 else None)
             for name, (color, style) in STYLES.items():
@@ -45,8 +47,9 @@ def plot(series, table, label: str, folds: list | None, path: str, level: float)
     ax = axes[-1, 0]
     tail = series.iloc[-8 * len(table):]
     ax.plot(tail.index, tail.to_numpy(), color="black", label="history")
-    ax.fill_between(table.index, table["lower"], table["upper"], color="tab:red", alpha=0.2,
-                    label=f"{level:.0%} interval")
+    if "lower" in table:
+        ax.fill_between(table.index, table["lower"], table["upper"], color="tab:red",
+                        alpha=0.2, label=f"{level:.0%} interval")
     ax.plot(table.index, table["forecast"], color="tab:red", lw=2, label=label)
     for name, (color, style) in STYLES.items():
         if name != "naive":
