@@ -88,14 +88,32 @@ def _count(n: int) -> str:
     return "pair" if n == 2 else f"tuple of {n}"
 
 
+def zero_padding(x: Tensor, lengths: Tensor | None) -> Tensor:
+    """x (B, T, I) with every step at or past its sequence's length set to 0.
+
+    No backend reads those steps (``pack_padded_sequence`` never does), but a NaN or Inf
+    there would still reach the gradients through 0 · NaN: dW_ih = Σ_t dgi_tᵀ x_t with
+    dgi_t = 0 past the end, and the reference's masked steps. x itself where nothing is cut.
+    """
+    if lengths is None:
+        return x
+    steps = x.shape[1]
+    if not torch.compiler.is_compiling() and bool((lengths >= steps).all()):
+        return x
+    inside = (torch.arange(steps).unsqueeze(0) < lengths.unsqueeze(1)).to(x.device)  # (B, T)
+    return x.masked_fill(~inside.unsqueeze(2), 0)  # (B, T, I)
+
+
 def enter(call: Call, *weights: Tensor | None):
     """Validate the shared parts of ``call``, pick its backend and run it on ``weights``.
+    The steps past each sequence's length are zeroed first (``zero_padding``).
 
     The backend is called as ``fn(x, *weights, h0=, lengths=, reverse=, **options,
     **masks given)`` with lengths an int64 CPU tensor (B,) or None.
     """
-    x, op = call.x, call.op
-    lens = as_lengths(call.lengths, x.shape[0], x.shape[1], op)
+    op = call.op
+    lens = as_lengths(call.lengths, call.x.shape[0], call.x.shape[1], op)
+    x = zero_padding(call.x, lens)
     h0 = initial_state(call)
     if call.check_finite:
         check_finite(x, "x", op)
