@@ -539,3 +539,15 @@ def test_integer_and_boolean_values_are_z_scored_and_imputed_as_floats():
     np.testing.assert_array_equal(impute_forward(x, m, mean)[0], [[70, 1], [70, 1]])
     np.testing.assert_array_equal(impute_forward(x, 1 - m, mean)[0, 0], mean)
     assert st.apply(x.astype(np.float32)).dtype == np.float32  # a float keeps its dtype
+
+
+def test_static_standardization_leaves_a_descriptor_never_given_missing(tmp_path):
+    """A descriptor no training record gives (PhysioNet set A has no ICUType at all) made
+    fit_static_standardization refuse every fit; it gets no statistics and reads as NaN."""
+    d = _read(tmp_path)
+    height = d.static_names.index("Height")  # -1 (unknown) in record 0, 170 in record 1
+    st = d.fit_static_standardization([0])
+    assert np.isnan(st.mean[height]) and np.isnan(st.std[height])
+    z = st.apply(d.static)
+    assert np.isnan(z[:, height]).all() and z[0, d.static_names.index("Age")] == 0
+    assert np.isclose(d.fit_static_standardization([0, 1]).mean[height], 170)

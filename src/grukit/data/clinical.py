@@ -47,6 +47,7 @@ import pandas as pd
 from .clinical_steps import (
     SUMMARY_STATISTICS,
     Standardization,
+    _rows,
     empirical_mean,
     grid_index,
     impute_forward,
@@ -231,7 +232,16 @@ class ClinicalData:
         return Standardization.fit(self.X, self.M, train_indices, names=self.variables)
 
     def fit_static_standardization(self, train_indices) -> Standardization:
-        return Standardization.fit(self.static, None, train_indices, names=self.static_names)
+        """z-score statistics of the descriptors (N, S) fitted on the training records only.
+        A descriptor that none of them gives (set A has no ICUType) has no statistics: its
+        mean and std are NaN, so ``apply`` leaves it missing (NaN) in every record."""
+        given = np.isfinite(_rows(self.static, train_indices)).any(axis=0)  # (S,)
+        mean, std = np.full(len(given), np.nan), np.full(len(given), np.nan)
+        if given.any():
+            names = [n for n, g in zip(self.static_names, given, strict=True) if g]
+            st = Standardization.fit(self.static[:, given], None, train_indices, names=names)
+            mean[given], std[given] = st.mean, st.std
+        return Standardization(mean=mean, std=std)
 
     def empirical_mean(self, train_indices, standardization=None) -> np.ndarray:
         """x̄ (D,): each variable's mean over its observed steps in the training records,
