@@ -256,3 +256,28 @@ def test_csv_logger_appends_below_a_bom_header_and_refuses_utf16(tmp_path):
     with pytest.raises(ValueError, match="so the file was kept"):
         model.fit(x, y, epochs=1, verbose=0, callbacks=[CSVLogger(str(log), append=True)])
     assert log.read_bytes() == kept
+
+
+def test_csv_logger_writes_texts_and_arrays_that_callbacks_log(tmp_path):
+    # as Keras' CSVLogger: a text as it is, an array as "[a, b]"; a field holding the
+    # separator quoted (a format error from the logger's row before)
+    from grukit.models import LambdaCallback
+
+    x = np.random.default_rng(1).normal(size=(8, 5, 2)).astype("float32")
+    y = x.mean(axis=(1, 2))[:, None]
+    model = Sequential([GRU(2, input_shape=(5, 2)), Dense(1)])
+    model.compile(optimizer="sgd", loss="mse")
+
+    def note(epoch, logs):
+        logs |= {"note": "ok", "rates": np.array([0.1, 0.2]), "half": np.float32(0.5),
+                 "step": torch.tensor(3.0)}
+
+    log = tmp_path / "log.csv"
+    model.fit(x, y, epochs=2, verbose=0,
+              callbacks=[LambdaCallback(on_epoch_end=note), CSVLogger(str(log))])
+    import csv
+
+    rows = list(csv.DictReader(log.open()))
+    assert [r["note"] for r in rows] == ["ok", "ok"]
+    assert rows[1]["rates"] == "[0.1, 0.2]" and rows[1]["half"] == "0.5"
+    assert rows[1]["step"] == "3" and float(rows[1]["loss"]) > 0

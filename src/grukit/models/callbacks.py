@@ -7,6 +7,7 @@ import math
 import numbers
 import os
 import time
+from collections.abc import Iterable
 
 import numpy as np
 
@@ -378,6 +379,22 @@ class CSVLogger(Callback):
             raise PermissionError(f"CSVLogger: cannot write {path!r}; make it (and its folder) "
                                   f"writable or log to another file.")
 
+    def _cell(self, value) -> str:
+        """A logged value as written: a number to 8 significant digits, a text as it is, an
+        array or list as "[a, b]" (Keras' form); quoted as CSV quotes a field that holds
+        the separator, a quote or a line break."""
+        if isinstance(value, str):
+            cell = value
+        elif isinstance(value, numbers.Real) or getattr(value, "ndim", None) == 0:
+            cell = f"{float(value):.8g}"
+        elif isinstance(value, Iterable):
+            cell = "[" + ", ".join(map(str, np.asarray(value).ravel().tolist())) + "]"
+        else:
+            cell = str(value)
+        if any(c in cell for c in (self.separator, '"', "\n", "\r")):
+            cell = '"' + cell.replace('"', '""') + '"'
+        return cell
+
     def on_epoch_end(self, epoch, logs=None):
         if not is_main_process():
             return
@@ -385,7 +402,7 @@ class CSVLogger(Callback):
         if not self._started:
             self._keys = sorted(logs)
         header = self.separator.join(["epoch", *self._keys])
-        row = self.separator.join([str(epoch), *(f"{logs[k]:.8g}" if k in logs else "NA"
+        row = self.separator.join([str(epoch), *(self._cell(logs[k]) if k in logs else "NA"
                                                  for k in self._keys)]) + "\n"
         if self._started:
             with open(self.filename, "a") as f:
