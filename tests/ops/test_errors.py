@@ -109,3 +109,32 @@ def test_named_backend_that_cannot_serve_raises():
     assert dispatch.explain("_test", "auto") == ("slow", {"fast": "CPU only."})
     with pytest.raises(ValueError, match="backend='fast' cannot serve this call: CPU only."):
         dispatch.select("_test", "fast")
+
+
+def _weights(op, g, i=3, h=4, dtype=torch.float32):
+    def r(*s):
+        return torch.randn(*s, dtype=dtype)
+
+    if op == "mingru":
+        return [r(2 * h, i), r(2 * h)]
+    ws = [r(g * h, i), r(g * h, h), r(g * h), r(g * h)]
+    return ws + [r(3 * h) for _ in range(4)] if op == "lngru" else ws
+
+
+@pytest.mark.parametrize("backend", ["auto", "cpu", "reference"])
+@pytest.mark.parametrize("op,g", [("gru", 3), ("lstm", 4), ("rnn", 1), ("lngru", 3),
+                                  ("mingru", 2)])
+def test_weights_of_another_dtype_than_x(op, g, backend):
+    """Each weight and bias must have x's dtype: one sentence naming it and the fix, never a
+    compiler's traceback nor a silent mixed-precision result (torch.nn refuses too)."""
+    if backend == "cpu" and op == "mingru":
+        pytest.skip("minGRU has no fused CPU kernel")
+    x = torch.randn(2, 5, 3)
+    for k, dtype in ((0, torch.float64), (-1, torch.float64), (0, torch.int32)):
+        ws = _weights(op, g)
+        ws[k] = ws[k].to(dtype)
+        with pytest.raises(TypeError, match=rf"{op}: \w+ is {dtype} on cpu but x is "
+                                            r"torch.float32 on cpu; convert it with \w+\.to"):
+            getattr(ops, op)(x, *ws, backend=backend)
+    with pytest.raises(TypeError, match=r"weight_ih is torch.float32 .* x is torch.float64"):
+        getattr(ops, op)(x.double(), *_weights(op, g), backend=backend)

@@ -67,6 +67,15 @@ def check_state(h: object, name: str, batch: int, size: int, x: Tensor, op: str)
         )
 
 
+def check_like(x: Tensor, op: str, **tensors: object) -> None:
+    """Each weight given (None is skipped) must have x's dtype and live on x's device: the
+    kernels compute in one dtype (torch.nn refuses a mix too)."""
+    for name, t in tensors.items():
+        if isinstance(t, Tensor) and (t.dtype != x.dtype or t.device != x.device):
+            raise TypeError(f"{op}: {name} is {t.dtype} on {t.device} but x is {x.dtype} on "
+                            f"{x.device}; convert it with {name}.to(x).")
+
+
 def check_mask(m: object, name: str, shape: tuple[int, ...], x: Tensor, op: str) -> None:
     """A mask (dropout, zoneout) must be a floating tensor of ``shape`` living with x."""
     dims = ", ".join(str(d) for d in shape)
@@ -141,7 +150,8 @@ def check_finite(x: Tensor, name: str, op: str) -> None:
 def check_layer(op: str, x: object, weight_ih: object, weight_hh: object, gates: int,
                 bias_ih: object = None, bias_hh: object = None,
                 state_size: int | None = None) -> tuple[int, int]:
-    """Check x (B, T, I) against weight_ih (G·H, I), weight_hh (G·H, S) and the biases (G·H,).
+    """Check x (B, T, I) against weight_ih (G·H, I), weight_hh (G·H, S) and the biases (G·H,),
+    all of x's dtype and device.
 
     ``gates`` is G (3 for a GRU, 4 for an LSTM, 1 for an RNN); S is the size of the state fed
     back (H, or an LSTM's projection size). Returns (input_size, hidden_size).
@@ -163,4 +173,6 @@ def check_layer(op: str, x: object, weight_ih: object, weight_hh: object, gates:
         if b is not None:
             check_weight(b, name, (gates * hidden,), op)
     check_input(x, input_size, op)
+    check_like(x, op, weight_ih=weight_ih, weight_hh=weight_hh, bias_ih=bias_ih,
+               bias_hh=bias_hh)
     return input_size, hidden

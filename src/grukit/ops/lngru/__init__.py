@@ -8,7 +8,7 @@ import torch
 from torch import Tensor
 
 from .. import _cpu, _gpu_verified, _triton, dispatch
-from .._checks import check_layer, check_weight
+from .._checks import check_layer, check_like, check_weight
 from .._entry import Call, enter
 from .reference import input_gates, lngru_reference, lngru_step
 
@@ -103,6 +103,7 @@ def lngru(x: Tensor, weight_ih: Tensor, weight_hh: Tensor, bias_ih: Tensor | Non
                     ("ln_hh_weight", ln_hh_weight), ("ln_hh_bias", ln_hh_bias)):
         if v is not None:
             check_weight(v, name, (3 * hidden,), "lngru")
+            check_like(x, "lngru", **{name: v})
     masks = {"state_mask": (state_mask, (x.shape[0], hidden))}
     call = Call("lngru", x, h0, lengths, reverse, backend, check_finite, (("h0", hidden),),
                 masks, {"reset_after": reset_after})

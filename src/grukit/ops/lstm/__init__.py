@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from torch import Tensor
 
 from .. import _cpu, _gpu_verified, _stream, _triton, dispatch
-from .._checks import check_layer, check_weight
+from .._checks import check_layer, check_like, check_weight
 from .._entry import Call, activations, enter
 from .native import auto_why_not as _auto_prefers_not_native
 from .native import lstm_native
@@ -124,6 +124,7 @@ def lstm(x: Tensor, weight_ih: Tensor, weight_hh: Tensor, bias_ih: Tensor | None
     out = hidden if proj is None else proj
     if weight_hr is not None:
         check_weight(weight_hr, "weight_hr", (proj, hidden), "lstm")
+        check_like(x, "lstm", weight_hr=weight_hr)
     masks = {"state_mask": (state_mask, (x.shape[0], out))}
     backend, acts = activations("lstm", backend, activation, recurrent_activation,
                                 ("tanh", "sigmoid"))

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from torch import Tensor
 
 from .. import _gpu_verified, _triton, dispatch
-from .._checks import check_input, check_weight
+from .._checks import check_input, check_like, check_weight
 from .._entry import Call, enter
 from .reference import mingru_reference, mingru_step
 
@@ -71,6 +71,7 @@ def mingru(x: Tensor, weight_ih: Tensor, bias_ih: Tensor | None = None, *,
     if bias_ih is not None:
         check_weight(bias_ih, "bias_ih", (2 * hidden,), "mingru")
     check_input(x, input_size, "mingru")
+    check_like(x, "mingru", weight_ih=weight_ih, bias_ih=bias_ih)
     call = Call("mingru", x, h0, lengths, reverse, backend, check_finite, (("h0", hidden),),
                 options={"mode": mode})
     return enter(call, weight_ih, bias_ih)
