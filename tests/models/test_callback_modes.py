@@ -113,3 +113,18 @@ def test_reduce_lr_matches_keras():
         kcb.on_epoch_end(epoch, {"val_loss": v})
         theirs.append(round(float(keras.ops.convert_to_numpy(km.optimizer.learning_rate)), 8))
     assert _lrs(ReduceLROnPlateau(factor=0.5, patience=2), values) == theirs
+
+
+def test_checkpoint_makes_the_folder_its_fields_name(tmp_path):
+    # as Keras: "run-{epoch}/model.ckpt" writes each epoch's file in a folder made then
+    import numpy as np
+
+    from grukit.models import load
+
+    x = np.random.default_rng(0).normal(size=(8, 2)).astype("float32")
+    m = _model()
+    m.fit(x, x.sum(1, keepdims=True), epochs=2, verbose=0,
+          callbacks=[ModelCheckpoint(os.fspath(tmp_path / "run-{epoch}" / "model.ckpt"))])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run-1", "run-2"]
+    np.testing.assert_allclose(load(tmp_path / "run-2" / "model.ckpt").predict(x),
+                               m.predict(x), rtol=1e-6)

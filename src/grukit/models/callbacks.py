@@ -345,6 +345,8 @@ class ModelCheckpoint(Callback):
         # generators, curves, best weights go along
         best = ({"monitor": self.monitor, "mode": self.mode, "value": self.best}
                 if self.save_best_only and not batch else None)
+        # a folder named by fields ("run-{epoch}/model.ckpt") is made at each write, as Keras
+        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
         save_checkpoint(self.model, path, epoch, batch,
                         extra=None if state is None else state(), best=best)
 
