@@ -365,7 +365,7 @@ def test_bad_folder_and_outcome_files_are_refused(tmp_path):
         ("RecordID,In-hospital_death\n1,yes\n", ValueError, "line 2: In-hospital_death 'yes'"),
         # a cell of inf was taken as an outcome and its record left out of training unlisted
         ("RecordID,In-hospital_death\n1,1\n\n2,inf\n", ValueError,
-         r"line 4: In-hospital_death 'inf' is not a finite number; leave the cell empty"),
+         r"line 4: In-hospital_death 'inf' is not a finite number; write each outcome as"),
         # a row with a field too many shifted every column onto the next (ids read from
         # SAPS-I), with an error about duplicated records at best
         ("RecordID,SAPS-I,In-hospital_death\n1,12,0,\n2,12,1\n", ValueError,
@@ -551,3 +551,14 @@ def test_static_standardization_leaves_a_descriptor_never_given_missing(tmp_path
     z = st.apply(d.static)
     assert np.isnan(z[:, height]).all() and z[0, d.static_names.index("Age")] == 0
     assert np.isclose(d.fit_static_standardization([0, 1]).mean[height], 170)
+
+
+def test_an_outcome_written_as_a_word_names_the_numbers_to_write(tmp_path):
+    """True/False labels were told "leave the cell empty": the fix is 1 and 0."""
+    for word in ("True", "yes"):
+        folder = _set(tmp_path / word, outcomes=f"RecordID,In-hospital_death\n1,{word}\n2,0\n")
+        with pytest.raises(ValueError, match=rf"line 2: In-hospital_death '{word}' is not a "
+                                             rf"finite number; write each outcome as a number "
+                                             rf"\(1 for yes or true, 0 for no or false\), or "
+                                             rf"leave the cell empty when it is unknown\.$"):
+            read_physionet2012(folder)

@@ -550,7 +550,8 @@ def read_outcomes(path, id_column: str):
         if bad.any():
             i = int(np.flatnonzero(bad.to_numpy())[0])
             raise ValueError(f"outcome file {path!r} line {line[i]}: {col} "
-                             f"{frame[col].iloc[i]!r} is not a finite number; leave the "
-                             f"cell empty for an unknown outcome.")
+                             f"{frame[col].iloc[i]!r} is not a finite number; write each "
+                             f"outcome as a number (1 for yes or true, 0 for no or false), "
+                             f"or leave the cell empty when it is unknown.")
         table[col] = values.to_numpy(dtype=np.float64)
     return ids.to_numpy(dtype=str), table
