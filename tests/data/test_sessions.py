@@ -265,3 +265,23 @@ def test_excel_separator_line_names_the_separator_and_is_skipped(tmp_path):
     p.write_text("sep=;\nsession;item;time\n1;10;1600000000\n1;1.5;1600000010\n")
     with pytest.raises(ValueError, match=r"holds 1\.5 \(line 4\)"):
         read_events(str(p), "session", "item", "time")
+
+
+def test_ids_written_with_leading_zeros_are_kept_as_written(tmp_path):
+    # pandas reads "0012" as 12 and "007" as 7: the recommendations named items the catalogue
+    # spells otherwise, and "007" beside "7" became one item in silence
+    rows = "".join(f"{s:03d},{'007' if s % 2 else '0012'},{s * 10}\n{s:03d},5,{s * 10 + 1}\n"
+                   for s in range(6))
+    df = read_events(_write(tmp_path, "pad.csv", "SessionId,ItemId,Time\n" + rows), days=False)
+    assert sorted(df["item"].unique()) == ["0012", "007", "5"]
+    assert sorted(df["session"].unique())[:2] == ["000", "001"]
+    plain = read_events(_write(tmp_path, "plain.csv", "SessionId,ItemId,Time\n1,7,1\n1,12,2\n"),
+                        days=False)
+    assert plain["item"].dtype == np.int64 and plain["session"].dtype == np.int64
+
+
+def test_one_item_written_with_and_without_leading_zeros_is_refused_not_merged(tmp_path):
+    path = _write(tmp_path, "clash.csv", "SessionId,ItemId,Time\n1,007,1\n1,7,2\n2,8,3\n")
+    with pytest.raises(ValueError, match=r"item ids '007' and '7' .* one number written two "
+                                         r"ways"):
+        read_events(path, days=False)

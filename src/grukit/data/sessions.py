@@ -60,6 +60,8 @@ PACKED = {"zip": b"PK\x03\x04", "bzip2": b"BZh", "xz": b"\xfd7zXZ\x00",
 # the separators sniffed when none is given (the header decides); others need --sep
 SEPARATORS = ",\t;| "
 _WHOLE = re.compile(r"^\s*[+-]?\d+(\.0*)?\s*$")
+_PADDED = re.compile(r"^\s*[+-]?0\d")  # a whole number written with a leading zero
+PADDED_SAMPLE = 100_000  # events whose ids are looked at for leading zeros
 
 
 @dataclass
@@ -156,7 +158,8 @@ def _refuse_names_given_twice(path: str, sep: str | None, names: list) -> None:
                              f"them.")
 
 
-def _read_table(path: str, sep: str | None, dtype: dict | None = None):
+def _read_table(path: str, sep: str | None, dtype: dict | None = None,
+                nrows: int | None = None):
     import pandas as pd
 
     if sep == "\\t":  # a tab as a shell passes --sep '\t'
@@ -201,12 +204,12 @@ def _read_table(path: str, sep: str | None, dtype: dict | None = None):
             first = _sniff(path, encoding)  # (3x faster); what it cannot read goes the
             try:  # python engine's way
                 return pd.read_csv(path, sep=first, engine="c", encoding=encoding,
-                                   dtype=types, compression=compression)
+                                   dtype=types, compression=compression, nrows=nrows)
             except (pd.errors.ParserError, pd.errors.EmptyDataError):
                 return pd.read_csv(path, sep=first, engine="python", encoding=encoding,
-                                   dtype=types, compression=compression)
+                                   dtype=types, compression=compression, nrows=nrows)
         df = pd.read_csv(path, sep=sep, engine="c", encoding=encoding, dtype=types,
-                         compression=compression, skiprows=skip)
+                         compression=compression, skiprows=skip, nrows=nrows)
         if skip:  # row i on line i + 2 still: the separator line is line 1, the header 2
             df.index = pd.RangeIndex(skip, skip + len(df))
         return df
@@ -238,23 +241,30 @@ def _exact_ids(df, path: str, sep: str | None, given: list, item_text: bool = Fa
     hold no longer every whole number: ids 12345678901234567 and ...568 were both read as
     ...568, one item (or one session). They are read as nullable integers, or as text when
     they are no int64. With ``item_text`` the item column is read again as text where pandas
-    read numbers ("007" as written, not 7)."""
+    read numbers ("007" as written, not 7). So is a session or item column of numbers
+    written with leading zeros ("007", "0012") in its first ``PADDED_SAMPLE`` events: as
+    numbers "007" and "7" would be one id, and "007" would come out as 7."""
     import pandas as pd
 
     cols = list(df.columns)
     layout = next((k for k in KNOWN if k[0] in cols and k[1] in cols), (None,) * 4)
     names = [g if g is not None else layout[i] for i, g in enumerate(given)]
-    item = names[1] if names[1] in cols and item_text and \
-        pd.api.types.is_numeric_dtype(df[names[1]]) else None
-    lossy = [n for n in dict.fromkeys(names) if n in cols and n != item
+    numeric = [n for n in dict.fromkeys(names) if n in cols
+               and pd.api.types.is_numeric_dtype(df[n])]
+    text = {n for n in numeric if n == names[1] and item_text}
+    ints = [n for n in numeric if n not in text and pd.api.types.is_integer_dtype(df[n])]
+    if ints:  # written "007"? (a sample: reading a whole column as text costs 4 reads)
+        head = _read_table(path, sep, {n: str for n in ints}, nrows=PADDED_SAMPLE)
+        text |= {n for n in ints if head[n].str.match(_PADDED).any()}
+    lossy = [n for n in numeric if n not in text
              and pd.api.types.is_float_dtype(df[n]) and (df[n].abs() >= 2.0 ** 53).any()]
-    if not lossy and item is None:
+    if not lossy and not text:
         return df
-    text = {item: str} if item is not None else {}
+    kinds = {n: str for n in text}
     try:
-        exact = _read_table(path, sep, {n: "Int64" for n in lossy} | text)
+        exact = _read_table(path, sep, {n: "Int64" for n in lossy} | kinds)
     except (TypeError, ValueError, OverflowError):  # fractions, or past the int64 range
-        exact = _read_table(path, sep, {n: str for n in lossy} | text)
+        exact = _read_table(path, sep, {n: str for n in lossy} | kinds)
     return df.assign(**{n: exact[n] for n in [*lossy, *text]})
 
 
