@@ -1,5 +1,8 @@
 """The kernels' buffer pool: a buffer comes back only when nothing refers to its memory."""
 
+import sys
+import types
+
 import numpy as np
 import pytest
 import torch
@@ -31,6 +34,21 @@ def test_memory_comes_back_only_after_every_view_and_tensor_of_it_is_gone():
     assert c.ctypes.data not in (at, b.ctypes.data)  # the tensor keeps it
     del t, c
     assert _pool.empty(SHAPE, np.float32).ctypes.data == at
+
+
+def test_a_live_base_is_kept_where_the_interpreter_borrows_references(monkeypatch):
+    """Python 3.14 pushes a local onto the stack as a borrowed reference (LOAD_FAST_BORROW),
+    so sys.getrefcount reads one less than 3.11 for the same references: here simulated. A
+    base one view still uses must not come back; a free one still must."""
+    real = sys.getrefcount
+    monkeypatch.setattr(_pool, "sys", types.SimpleNamespace(getrefcount=lambda o: real(o) - 2))
+    _pool.clear()  # the interpreter changed: measured again
+    a = _pool.empty(SHAPE, np.float32)
+    at = a.ctypes.data
+    b = _pool.empty(SHAPE, np.float32)
+    assert b.ctypes.data != at  # a lives
+    del a, b
+    assert _pool.empty(SHAPE, np.float32).ctypes.data == at  # free again
 
 
 def test_small_buffers_are_not_pooled_and_sizes_are_capped(monkeypatch):

@@ -51,10 +51,7 @@ def empty(shape: tuple[int, ...], dtype) -> np.ndarray:
         base = None
         if bases is not None:
             _bases.move_to_end(size)
-            for b in bases:  # free: referred to by the list, b and getrefcount's argument only
-                if sys.getrefcount(b) <= 3:
-                    base = b
-                    break
+            base = _first_free(bases, _free_count())
         if base is None:
             base = np.empty(size + ALIGN, np.uint8)
             if bases is None:
@@ -65,6 +62,28 @@ def empty(shape: tuple[int, ...], dtype) -> np.ndarray:
                 _trim(keep=size)
         off = -base.ctypes.data % ALIGN
         return base[off:off + size].view(dtype).reshape(shape)
+
+
+def _first_free(bases: list[np.ndarray], free: int) -> np.ndarray | None:
+    """The first of ``bases`` whose reference count reads ``free`` or less here: nothing but
+    the pool refers to it."""
+    for b in bases:
+        if sys.getrefcount(b) <= free:
+            return b
+    return None
+
+
+@functools.cache
+def _free_count() -> int:
+    """What ``_first_free`` reads for a base only the pool's list refers to, measured once
+    on a probe: 3 up to Python 3.13 (the list, the loop variable, getrefcount's argument),
+    one less where the interpreter pushes a local as a borrowed reference (3.14's
+    ``LOAD_FAST_BORROW``). A fixed 3 there would hand out a base a live view still uses."""
+    probe = [np.empty(1, np.uint8)]  # (1,): referred to by the list only
+    free = 0
+    while _first_free(probe, free) is None:
+        free += 1
+    return free
 
 
 def _trim(keep: int) -> None:
@@ -78,10 +97,12 @@ def _trim(keep: int) -> None:
 
 
 def clear() -> None:
-    """Forget every kept base (those still in use live on with their views)."""
+    """Forget every kept base (those still in use live on with their views) and the
+    measured count of a free one."""
     with _lock:
         _bases.clear()
         _held[0] = 0
+        _free_count.cache_clear()
 
 
 def tensor(shape: tuple[int, ...], dtype) -> torch.Tensor:
