@@ -37,3 +37,16 @@ def test_a_tokenizer_without_the_special_ids_is_refused():
 def test_unfitted_tokenizer_says_fit_first(cls):
     with pytest.raises(RuntimeError, match=r"call fit\(texts\) on the tokenizer first"):
         cls().to_str()
+
+
+@pytest.mark.parametrize("kind", ["bpe", "unigram"])
+def test_special_token_text_inside_a_sentence_is_the_unknown_token(kind):
+    # the tokenizer reads "[EOS]" written in a text as its end token: in a target sentence
+    # it taught the decoder to stop there, and "[PAD]" in a source read as padding
+    tok = SubwordTokenizer(kind, 60).fit(TEXTS)
+    plain = tok.encode(["the cat sat"])[0]
+    for special in ("[PAD]", "[BOS]", "[EOS]"):
+        ids = tok.encode([f"the cat {special} sat"])[0]
+        assert not np.isin(ids, [0, 2, 3]).any() and (ids == 1).any()
+        assert tok.decode(ids).startswith("the cat") and tok.decode(ids).endswith("sat")
+    np.testing.assert_array_equal(tok.encode(["the cat sat"])[0], plain)

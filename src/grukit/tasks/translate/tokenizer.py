@@ -68,9 +68,16 @@ class SubwordTokenizer(TrainedTokenizer):
         return out
 
     def encode(self, texts: list[str]) -> list[np.ndarray]:
-        """Each text's ids (T_i,), int64, without BOS/EOS; an empty text gives no ids."""
-        return [np.asarray(e.ids, dtype=np.int64)
-                for e in self._fitted().encode_batch([str(t) for t in texts])]
+        """Each text's ids (T_i,), int64, without BOS/EOS; an empty text gives no ids. A text
+        that holds "[PAD]", "[BOS]" or "[EOS]" gets the unknown token there: the tokenizer
+        reads them as its special tokens, and an EOS inside a target sentence would teach
+        the decoder to stop there (as the classification tokenizer does with "[PAD]")."""
+        out = []
+        for e in self._fitted().encode_batch([str(t) for t in texts]):
+            ids = np.asarray(e.ids, dtype=np.int64)  # (T_i,)
+            ids[np.isin(ids, (PAD_ID, BOS_ID, EOS_ID))] = UNK_ID
+            out.append(ids)
+        return out
 
     def decode(self, ids) -> str:
         """Text of ``ids``, stopping at the first EOS; PAD/BOS/EOS dropped."""
