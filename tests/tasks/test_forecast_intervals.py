@@ -166,3 +166,44 @@ def test_a_level_past_the_calibration_windows_is_refused_not_mislabelled(tmp_pat
     assert interval["level"] == 0.9 and interval["coverage"] is None
     assert interval["width"] is None and "needs at least 9" in interval["undefined"]
     assert "lower" not in (out / "forecast.csv").read_text()
+
+
+@pytest.mark.parametrize("strategy", ["direct", "recursive"])
+def test_both_strategies_hold_the_calibration_targets_out_of_training(strategy, monkeypatch):
+    """No value forecast from a calibration origin was a training target: the last training
+    window's last target is the last value the first calibration window reads. The direct
+    strategy trained on the h − 1 windows before the calibration windows, whose targets are
+    theirs (its residuals were too small: 0.824 coverage where the recursive one had 0.833).
+    """
+    from grukit.models import Sequential
+
+    seen = []
+    fit = Sequential.fit
+
+    def recording(self, x, y, *args, **kwargs):
+        seen.append((len(x), len(kwargs["validation_data"][0])))
+        return fit(self, x, y, *args, **kwargs)
+
+    monkeypatch.setattr(Sequential, "fit", recording)
+    y, h, lookback = _noisy(90), 5, 8
+    f = Forecaster(horizon=h, lookback=lookback, hidden=4, epochs=1, strategy=strategy).fit(y)
+    steps = 1 if strategy == "recursive" else h
+    (trained, validated), = seen
+    n_cal = len(f.residuals())
+    first_origin = lookback - 1
+    windows = len(y) - steps - first_origin  # origins lookback − 1 … len(y) − steps − 1
+    assert trained + validated == windows and n_cal == (len(y) - h - first_origin) // 10
+    last_target = first_origin + trained - 1 + steps  # index of the last value trained on
+    first_calibration = len(y) - h - n_cal  # origin of the first calibration window
+    assert last_target == first_calibration, (last_target, first_calibration)
+    assert validated == n_cal + h - 1
+    # the fewest points keep 5 training windows besides those held out, for either strategy
+    need = f.points_needed(1)
+    seen.clear()
+    Forecaster(horizon=h, lookback=lookback, hidden=4, epochs=1, strategy=strategy).fit(
+        y[:need])
+    assert seen[0][0] == 5
+    with pytest.raises(ValueError, match=rf"^the series has {need - 1} points; lookback 8 \+ "
+                                         rf"horizon 5 need at least {need} to train"):
+        Forecaster(horizon=h, lookback=lookback, hidden=4, epochs=1,
+                   strategy=strategy).fit(y[:need - 1])

@@ -35,7 +35,7 @@ def sliding(model, series, season: int = 1, covariates=None, batch: int = 256) -
     h, n = model.config.horizon, len(y)
     train_end, val_end = split_points(n)
     origins = np.arange(val_end - 1, n - h)  # (N,) last value seen by each test window
-    need = model.history_needed(season) + h + 5
+    need = model.points_needed(season)
     if train_end < need or len(origins) < 1:
         raise ValueError(f"the series has {n} points; its training part ({train_end}) needs "
                          f"{need} for lookback + horizon and its test part ({n - val_end}) at "
