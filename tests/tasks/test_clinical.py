@@ -354,3 +354,19 @@ def test_new_stays_without_a_trained_variable_are_read_with_the_models_variables
         clf.predict_proba(new)
     again = read_long_csv(tmp_path / "new.csv", variables=clf.variables_)
     assert clf.predict_proba(again).shape == (1,)
+
+
+def test_records_without_any_outcome_are_not_called_one_class(synthetic):
+    """Records whose outcomes are all unknown were said to "hold only one outcome class"."""
+    import dataclasses
+
+    from grukit.tasks.clinical.estimator import labelled_rows
+
+    _, data = synthetic
+    y = data.y.copy()
+    y[:3] = np.nan
+    unknown = dataclasses.replace(data, y=y)
+    with pytest.raises(ValueError, match=r"^none of the records scored has an outcome "
+                                         r"\('In-hospital_death' is empty for all 3\); "
+                                         r"give records with a 0 or 1 outcome\.$"):
+        labelled_rows(unknown, [0, 1, 2], "the records scored", "indices")

@@ -142,6 +142,9 @@ def labelled_rows(data, rows=None, what: str = "the training records",
                          "outcome column (outcome=), or pick a column it holds with "
                          "data.with_outcome(name).")
     y = data.y[rows]
+    if not np.isfinite(y).any():  # "only one outcome class" said the records had one
+        raise ValueError(f"none of {what} has an outcome ({data.outcome!r} is empty for all "
+                         f"{len(rows)}); give records with a 0 or 1 outcome.")
     rows = rows[np.isfinite(y)]
     bad = ~np.isin(data.y[rows], (0.0, 1.0))
     if bad.any():
