@@ -168,3 +168,26 @@ def test_batch_logs_are_the_epochs_running_means_as_keras():
         assert logged[lib][2] == pytest.approx((h.history["loss"][0], h.history["mae"][0]),
                                                rel=1e-5)
     assert np.allclose(logged["grukit"], logged["keras"], rtol=1e-4)
+
+
+def test_a_stop_asked_in_a_batch_hook_ends_the_epoch_there_as_keras():
+    # Keras breaks the epoch after the batch whose hook set stop_training, then validates
+    k = keras.Sequential([keras.Input((5, 2)), keras.layers.GRU(4), keras.layers.Dense(1)])
+    k.compile(optimizer=keras.optimizers.SGD(0.01), loss="mse")
+    ours = Sequential([GRU(4, input_shape=(5, 2)), Dense(1)])
+    ours.compile(optimizer="sgd", loss="mse")
+    ours.set_weights(k.get_weights())
+    seen = {"keras": [], "grukit": []}
+    for lib, model in (("keras", k), ("grukit", ours)):
+        cls = keras.callbacks.LambdaCallback if lib == "keras" else LambdaCallback
+
+        def end(batch, logs, model=model, got=seen[lib]):
+            got.append(batch)
+            model.stop_training = model.stop_training or batch == 1
+
+        h = model.fit(X, Y, epochs=3, batch_size=8, verbose=0, shuffle=False,
+                      validation_split=0.25, callbacks=[cls(on_train_batch_end=end)])
+        assert {key: len(v) for key, v in h.history.items()} == {"loss": 1, "val_loss": 1}
+    assert seen["grukit"] == seen["keras"] == [0, 1]
+    for a, b in zip(ours.get_weights(), k.get_weights(), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)

@@ -16,7 +16,8 @@ and the loop does, per batch: ``optimizer.zero_grad``; ``step`` and ``loss.backw
 clipping to ``clip`` (global L2 norm); ``optimizer.step()``; ``on_batch_end`` with
 ``{"loss", "grad_norm"}``. Per epoch: the mean loss ``Σ total / Σ weight`` (see ``Step``),
 ``validate``'s logs, ``on_epoch_end``, and a stop when a callback asks
-(``model.stop_training``), when ``max_seconds`` have passed, or at ``epochs``.
+(``model.stop_training``: set in a batch hook, as in Keras, the epoch ends after that batch
+and is validated and logged), when ``max_seconds`` have passed, or at ``epochs``.
 """
 
 from __future__ import annotations
@@ -399,6 +400,10 @@ def train_loop(model, optimizer: torch.optim.Optimizer, step: Callable, batches,
                                "sums": {k: list(v) for k, v in sums.items()}}
             for cb in batch_cbs:
                 cb.on_train_batch_end(i, logs=logs)
+            if distributed and batch_cbs:  # a stop asked in one process ends the epoch in all
+                model.stop_training = _any_process(model.stop_training, params)
+            if model.stop_training:  # as Keras: the epoch ends after this batch, validated
+                break
             if late():
                 out_of_time = True
                 break
