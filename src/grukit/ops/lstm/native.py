@@ -52,10 +52,11 @@ def lstm_native(x: Tensor, weight_ih: Tensor, weight_hh: Tensor, bias_ih: Tensor
                 bias_hh: Tensor | None, *, h0: tuple[Tensor, Tensor], lengths: Tensor | None,
                 weight_hr: Tensor | None, reverse: bool):
     """x (B, T, I) -> y (B, T, P), (h_n, c_n) through ``torch.lstm`` (one layer)."""
-    has_bias = bias_ih is not None
+    has_bias = bias_ih is not None or bias_hh is not None  # one alone: the other is zeros
     params = [weight_ih, weight_hh]
     if has_bias:
-        params += [bias_ih, bias_hh if bias_hh is not None else torch.zeros_like(bias_ih)]
+        b_ih = bias_ih if bias_ih is not None else torch.zeros_like(bias_hh)
+        params += [b_ih, bias_hh if bias_hh is not None else torch.zeros_like(b_ih)]
     if weight_hr is not None:
         params.append(weight_hr)
     hx = (h0[0].unsqueeze(0), h0[1].unsqueeze(0))  # (1, B, P), (1, B, H)
