@@ -68,11 +68,11 @@ SCRIPT = textwrap.dedent("""
         ids = rng.integers(1, 10, size=(32, 8))  # a batch hold unequal numbers of steps
         for i, n in enumerate(rng.integers(1, 9, size=32)):
             ids[i, n:] = 0
-        torch.manual_seed(1)
-        masked = Sequential([Embedding(10, 4, mask_zero=True, input_shape=(8,)),
-                             GRU(6, return_sequences=True), Dense(1)])
+        torch.manual_seed(1 + int(rank))  # seeded per process; fit draws its seed from it,
+        masked = Sequential([Embedding(10, 4, mask_zero=True, input_shape=(8,)),  # and
+                             GRU(6, return_sequences=True), Dense(1)])  # rank 0's counts
         masked.compile(optimizer="sgd", loss="mse")
-        masked.fit(ids, rng.normal(size=(32, 8, 1)).astype("float32"), batch_size=8, seed=3,
+        masked.fit(ids, rng.normal(size=(32, 8, 1)).astype("float32"), batch_size=8,
                    verbose=0)
         if rank == "0":
             torch.save(masked.state_dict(), out + ".masked")

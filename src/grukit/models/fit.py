@@ -122,6 +122,13 @@ def run_fit(model, x, y, *, batch_size, epochs, verbose, callbacks, validation_d
         seed = state.get("seed", seed)
     if seed is None:
         seed = int(torch.randint(0, 2**31 - 1, ()).item())
+    if world > 1:  # every process cuts its share from rank 0's epoch orders: a seed drawn
+        # from a generator seeded per process (torch.manual_seed(rank)) gave each process
+        # another order, so that some samples were trained on twice an epoch, others never
+        sent = torch.tensor([seed], dtype=torch.int64,
+                            device=device if dist.get_backend() == "nccl" else "cpu")
+        dist.broadcast(sent, src=0)
+        seed = int(sent.item())
     model._seed, model._plan = seed, plan
     model._resumed = resume_from is not None  # a save_best_only ModelCheckpoint keeps its best
     train_model = model
