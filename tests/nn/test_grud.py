@@ -297,3 +297,13 @@ def test_check_finite_that_is_not_a_flag_is_refused(value):
     with pytest.raises(TypeError, match=r"^GRUD: check_finite must be True or False; got "):
         GRUD(3, 4, check_finite=value)
     assert GRUD(3, 4, check_finite=True).check_finite_observed is True
+
+
+def test_mask_or_delta_on_another_device_is_one_sentence():
+    # torch's "Tensor on device cpu is not on the expected device meta!" from inside pack
+    mod = GRUD(4, 5, batch_first=True)
+    x, m, d = _series()
+    for mask, delta, name in ((m.to("meta"), d, "mask"), (m, d.to("meta"), "delta")):
+        with pytest.raises(TypeError, match=rf"^GRUD: {name} is on meta but x is on cpu; move "
+                                            rf"it with {name}\.to\(x\.device\)\.$"):
+            mod(x, mask=mask, delta=delta)

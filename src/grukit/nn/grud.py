@@ -203,6 +203,9 @@ class GRUD(RecurrentBase):
                     got = tuple(v.shape) if isinstance(v, Tensor) else type(v).__name__
                     raise ValueError(f"GRUD: {name} must be a tensor of the input's shape "
                                      f"(…, {self.input_size}); got {got}.")
+                if v.device != input.device:  # torch's error came from inside pack
+                    raise TypeError(f"GRUD: {name} is on {v.device} but x is on "
+                                    f"{input.device}; move it with {name}.to(x.device).")
             input = self.pack(input, mask, delta)
         return super().forward(input, hx, lengths=lengths)
 
