@@ -60,6 +60,7 @@ def test_trains_to_keras_weights(case):
     (lambda: go.Adam(learning_rate=-1.0), "learning_rate must be a finite number"),
     (lambda: go.Adam(learnig_rate=0.1), "unknown argument"),
     (lambda: go.SGD(nesterov=True), "needs a momentum"),
+    (lambda: go.SGD(momentum=1.5), "momentum must be between 0 and 1"),  # Keras refuses it
 ])
 def test_what_has_no_grukit_form_is_refused_by_name(make, match):
     with pytest.raises((TypeError, ValueError), match=match):

@@ -185,6 +185,8 @@ class SGD(Optimizer):
                  **kwargs):
         super().__init__(learning_rate, weight_decay, **kwargs)
         self.momentum, self.nesterov = _number(momentum, "SGD: momentum"), bool(nesterov)
+        if self.momentum > 1:  # as Keras: the velocity would grow without bound
+            raise ValueError(f"SGD: momentum must be between 0 and 1; got {momentum!r}.")
         if self.nesterov and not self.momentum:
             raise ValueError("SGD: nesterov=True needs a momentum above 0.")
 
