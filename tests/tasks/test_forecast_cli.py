@@ -179,6 +179,9 @@ def test_predict_refuses_training_options_and_other_models(tmp_path, capsys):
      "--tune-timeout belong(s) to the rolling-origin backtest"),
     (["--data", "nile", "--protocol", "sliding", "--tune", "0"],  # 0 is a value given
      "--tune belong(s) to the rolling-origin backtest"),
+    (["--data", "nile", "--protocol", "sliding", "--level", "0.9"],  # no interval is scored
+     "--level belong(s) to the rolling-origin backtest. Drop --level or the --protocol "
+     "option."),
     (["predict", "--model", "m", "--protocol", "sliding"],
      "--protocol set(s) training; predict uses the saved model's settings, so drop it."),
     (["predict", "--model", "m", "--target", "units"],

@@ -168,6 +168,8 @@ def run_sliding(args, model, series, season: int, covariates, out) -> int:
     from .sliding import sliding
 
     given = [flag for flag, key in ROLLING_ONLY if getattr(args, key, None) is not None]
+    if args.level is not None and not args.save:  # no interval is scored: only saved
+        given.append("--level")
     if given:
         raise UsageError(f"--protocol sliding fits once on the first 70 % of the series and "
                          f"scores every window of its last 20 %; {', '.join(given)} belong(s) "
