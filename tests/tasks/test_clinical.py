@@ -370,3 +370,25 @@ def test_records_without_any_outcome_are_not_called_one_class(synthetic):
                                          r"\('In-hospital_death' is empty for all 3\); "
                                          r"give records with a 0 or 1 outcome\.$"):
         labelled_rows(unknown, [0, 1, 2], "the records scored", "indices")
+
+
+@pytest.mark.parametrize("kind", [str, object])
+def test_outcomes_written_as_text_are_refused_in_one_sentence(synthetic, kind):
+    """y of "0"/"1" text (a data frame's column put in by hand) failed inside numpy:
+    "ufunc 'isfinite' not supported for the input types"."""
+    import dataclasses
+
+    _, data = synthetic
+    text = dataclasses.replace(data, y=data.y.astype(int).astype(str).astype(kind))
+    with pytest.raises(ValueError, match=r"^the outcome 'In-hospital_death' must be numbers, 0 "
+                                         r"or 1 \(NaN: unknown\); got .* values such as '1'; "
+                                         r"convert them, e\.g\. y\.astype\(float\)\.$"):
+        ClinicalClassifier(**FAST).fit(text)
+    flags = dataclasses.replace(data, y=data.y.astype(bool))  # booleans are 0 and 1
+    assert labelled_rows_count(flags) == data.n_records
+
+
+def labelled_rows_count(data) -> int:
+    from grukit.tasks.clinical.estimator import labelled_rows
+
+    return len(labelled_rows(data))

@@ -141,7 +141,11 @@ def labelled_rows(data, rows=None, what: str = "the training records",
         raise ValueError("the data has no outcome; read it with its outcome file and the "
                          "outcome column (outcome=), or pick a column it holds with "
                          "data.with_outcome(name).")
-    y = data.y[rows]
+    y = np.asarray(data.y)[rows]
+    if y.dtype != bool and not np.issubdtype(y.dtype, np.number):  # numpy's isfinite failed
+        raise ValueError(f"the outcome {data.outcome!r} must be numbers, 0 or 1 (NaN: "
+                         f"unknown); got {y.dtype} values such as {str(y[0])!r}; convert them, "
+                         f"e.g. y.astype(float).")
     if not np.isfinite(y).any():  # "only one outcome class" said the records had one
         raise ValueError(f"none of {what} has an outcome ({data.outcome!r} is empty for all "
                          f"{len(rows)}); give records with a 0 or 1 outcome.")
