@@ -562,3 +562,10 @@ def test_an_outcome_written_as_a_word_names_the_numbers_to_write(tmp_path):
                                              rf"\(1 for yes or true, 0 for no or false\), or "
                                              rf"leave the cell empty when it is unknown\.$"):
             read_physionet2012(folder)
+
+
+@pytest.mark.filterwarnings("error::RuntimeWarning")
+def test_a_time_far_past_the_window_is_counted_without_a_cast_warning():
+    # numpy warned "invalid value encountered in cast" on flooring 1e300 steps to int64
+    k = grid_index(np.array([0.5, 1e300, 48.0, 60.0]), 1.0, 48)
+    assert k.tolist() == [0, -1, 47, -1]

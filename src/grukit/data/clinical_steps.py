@@ -38,7 +38,7 @@ def grid_index(time: np.ndarray, step: float, n_steps: int) -> np.ndarray:
     q = np.asarray(time, dtype=np.float64) / step  # (E,) time in steps
     whole = np.rint(q)
     q = np.where(np.abs(q - whole) <= 1e-9 * np.maximum(np.abs(whole), 1.0), whole, q)
-    k = np.floor(q).astype(np.int64)  # (E,)
+    k = np.floor(np.minimum(q, n_steps + 1)).astype(np.int64)  # (E,) 1e300 fits no int64
     k[q == n_steps] = n_steps - 1
     k[q > n_steps] = -1
     return k
