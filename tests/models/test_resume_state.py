@@ -2,6 +2,8 @@
 that was never interrupted: the resumed epoch's loss and metrics are over all its batches,
 and a learning-rate schedule is not applied twice."""
 
+import re
+
 import numpy as np
 import pytest
 import torch
@@ -99,6 +101,24 @@ def test_a_checkpoint_of_another_loss_clipping_or_dtype_is_refused(tmp_path, oth
     with pytest.raises(ValueError, match="was written by a run with"):
         m.fit(x, y, batch_size=16, epochs=2, verbose=0, resume_from=ckpt)
     assert all(torch.equal(v, before[k]) for k, v in m.state_dict().items())
+
+
+@pytest.mark.parametrize("other,said", [
+    (Adam(learning_rate=1e-2, clipnorm=1.0, beta_1=0.5), "betas=(0.9, 0.999) there, (0.5,"),
+    (Adam(learning_rate=1e-2, clipnorm=1.0, amsgrad=True), "amsgrad=False there, True here"),
+], ids=["beta_1", "amsgrad"])
+def test_a_checkpoint_of_other_optimizer_settings_is_refused(tmp_path, other, said):
+    # the checkpoint's settings replaced the compiled ones without a word
+    x, y = _data()
+    ckpt = str(tmp_path / "a.ckpt")
+    _model().fit(x, y, batch_size=16, epochs=1, verbose=0, callbacks=[ModelCheckpoint(ckpt)])
+    m = Sequential([GRU(4, input_shape=(6, 2)), Dense(1)])
+    m.compile(optimizer=other, loss="mse", metrics=["mae"])
+    with pytest.raises(ValueError, match=f"whose optimizer had {re.escape(said)}"):
+        m.fit(x, y, batch_size=16, epochs=2, verbose=0, resume_from=ckpt)
+    m.compile(optimizer=Adam(learning_rate=1e-3, clipnorm=1.0), loss="mse", metrics=["mae"])
+    m.fit(x, y, batch_size=16, epochs=2, verbose=0, resume_from=ckpt)  # the rate may differ
+    assert m.optimizer.learning_rate == pytest.approx(1e-2)  # the run's, as it left it
 
 
 def test_a_rate_lowered_by_reduce_lr_on_plateau_is_in_the_checkpoint(tmp_path):

@@ -160,6 +160,12 @@ def restore(model, optimizer, path: str, state: dict | None = None) -> dict:
                          f"release whose layers held other parameters); load its weights with "
                          f"grukit.models.load of the saved model, or start a new run without "
                          f"resume_from.")
+    setting = _other_setting(state["optimizer"].get("param_groups", []),
+                             optimizer.param_groups)
+    if setting is not None:  # load_state_dict would replace the compiled settings
+        raise ValueError(f"{path!r} was written by a run whose optimizer had {setting}; "
+                         f"compile it with the settings of the run that wrote it to resume, "
+                         f"or start a new run without resume_from.")
     model.load_state_dict(state["model"])
     optimizer.load_state_dict(state["optimizer"])
     torch.set_rng_state(state["rng"])
@@ -169,6 +175,28 @@ def restore(model, optimizer, path: str, state: dict | None = None) -> dict:
     if extra is not None:
         model.load_training_state(extra)
     return state
+
+
+# what a parameter group holds besides the settings a user chooses: the rate (a scheduler's
+# to set, taken from the checkpoint), Keras' ε's step count and the ε it gives torch's
+# kernel at each step, and how torch runs the update (the same numbers either way)
+_NOT_SETTINGS = {"params", "lr", "initial_lr", "keras_step", "fused", "foreach", "capturable",
+                 "differentiable"}
+
+
+def _other_setting(saved: list[dict], own: list[dict]) -> str | None:
+    """The first optimizer setting (momentum, betas, amsgrad, weight_decay, ...) that the
+    checkpoint's parameter groups ``saved`` hold with another value than the compiled
+    optimizer's groups ``own``, as "momentum=0 there, 0.9 here"; None when all agree."""
+    def plain(v):
+        return list(v) if isinstance(v, (tuple, list)) else v
+
+    for s, o in zip(saved, own, strict=False):
+        skip = _NOT_SETTINGS | ({"eps"} if "keras_eps" in o else set())
+        for k in s.keys() & o.keys() - skip:
+            if plain(s[k]) != plain(o[k]):
+                return f"{k}={s[k]!r} there, {o[k]!r} here"
+    return None
 
 
 def _first_difference(saved, own, where: str = "config") -> str:
