@@ -207,3 +207,16 @@ def test_both_strategies_hold_the_calibration_targets_out_of_training(strategy, 
                                          rf"horizon 5 need at least {need} to train"):
         Forecaster(horizon=h, lookback=lookback, hidden=4, epochs=1,
                    strategy=strategy).fit(y[:need - 1])
+
+
+def test_the_level_is_printed_as_the_percentage_it_is(capsys):
+    """--level 0.975 was printed as a "98% interval" (a rounded level it is not)."""
+    from grukit.cli import main
+    from grukit.tasks.forecast.intervals import percent
+
+    assert [percent(v) for v in (0.8, 0.975, 0.5, 0.999, 0.95)] == \
+        ["80%", "97.5%", "50%", "99.9%", "95%"]
+    assert main(["forecast", "--data", "nile", "--level", "0.975", "--folds", "1",
+                 "--epochs", "1", "--hidden", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "GRU 97.5% interval: " in out and "98%" not in out

@@ -169,6 +169,7 @@ def run_train(args: argparse.Namespace) -> int:
 
     from . import baselines
     from .forecaster import Forecaster
+    from .intervals import percent
     from .metrics import KEYS, lowest, tied
     from .report import plot
 
@@ -264,10 +265,10 @@ def run_train(args: argparse.Namespace) -> int:
                                  "longer series")
         except ValueError as err:
             why = str(err)
-        print(f"{label} {level:.0%} interval: undefined: {why} CRPS "
+        print(f"{label} {percent(level)} interval: undefined: {why} CRPS "
               f"{res['model']['crps']:.4g}")
     else:
-        print(f"{label} {level:.0%} interval: coverage {res['model']['coverage']:.3f}, mean "
+        print(f"{label} {percent(level)} interval: coverage {res['model']['coverage']:.3f}, mean "
               f"width {res['model']['width']:.4g}, CRPS {res['model']['crps']:.4g}")
     if not out and not args.save:
         return 0

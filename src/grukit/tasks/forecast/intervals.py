@@ -123,6 +123,11 @@ def bounds(forecast, residuals, level: float):
     return f - half, f + half
 
 
+def percent(level: float) -> str:
+    """A level as the percentage it is: 0.8 -> "80%", 0.975 -> "97.5%" (not "98%")."""
+    return f"{round(100 * level, 6):g}%"
+
+
 def check_quantiles(quantiles) -> None:
     if quantiles is None:
         return

@@ -22,6 +22,8 @@ def plot(series, table, label: str, folds: list | None, path: str, level: float)
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from .intervals import percent
+
     shown = [f[0] for f in folds or () if f]
     fig, axes = plt.subplots(2 if shown else 1, 1, figsize=(10, 7 if shown else 4),
                              squeeze=False)
@@ -36,7 +38,7 @@ def plot(series, table, label: str, folds: list | None, path: str, level: float)
             if f["lower"] is not None:  # None: too few calibration windows for the level
                 ax.fill_between(idx, f["lower"][:len(idx)], f["upper"][:len(idx)],
                                 color="tab:red", alpha=0.2,
-                                label=f"{label} {level:.0%} interval" if k == 0 else None)
+                                label=f"{label} {percent(level)} interval" if k == 0 else None)
             ax.plot(idx, f["model"][:len(idx)], color="tab:red", lw=2,
                     label=label if k == 0 else None)
             for name, (color, style) in STYLES.items():
@@ -49,7 +51,7 @@ def plot(series, table, label: str, folds: list | None, path: str, level: float)
     ax.plot(tail.index, tail.to_numpy(), color="black", label="history")
     if "lower" in table:
         ax.fill_between(table.index, table["lower"], table["upper"], color="tab:red",
-                        alpha=0.2, label=f"{level:.0%} interval")
+                        alpha=0.2, label=f"{percent(level)} interval")
     ax.plot(table.index, table["forecast"], color="tab:red", lw=2, label=label)
     for name, (color, style) in STYLES.items():
         if name != "naive":
