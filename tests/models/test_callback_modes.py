@@ -128,3 +128,25 @@ def test_checkpoint_makes_the_folder_its_fields_name(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["run-1", "run-2"]
     np.testing.assert_allclose(load(tmp_path / "run-2" / "model.ckpt").predict(x),
                                m.predict(x), rtol=1e-6)
+
+
+def test_only_the_main_process_prints(monkeypatch, capsys):
+    # under torchrun only rank 0 logs: the other processes' callbacks print nothing
+    import grukit.models.callbacks as cbs
+    from grukit.models import LearningRateScheduler
+
+    monkeypatch.setattr(cbs, "is_main_process", lambda: False)
+    m = _model()
+    stop = EarlyStopping("loss", patience=0, verbose=1, restore_best_weights=True)
+    plateau = ReduceLROnPlateau("loss", patience=0, verbose=1)
+    scheduler = LearningRateScheduler(lambda epoch, lr: lr, verbose=1)
+    for cb in (stop, plateau, scheduler):
+        cb.model = m
+        cb.on_train_begin()
+    for epoch, v in enumerate([1.0, 2.0]):
+        scheduler.on_epoch_begin(epoch)
+        for cb in (stop, plateau):
+            cb.on_epoch_end(epoch, {"loss": v})
+    stop.on_train_end()
+    assert stop.stopped_epoch == 1 and m.optimizer.param_groups[0]["lr"] < 0.01
+    assert capsys.readouterr().out == ""

@@ -189,10 +189,10 @@ class EarlyStopping(_Kept, Callback):
             self.model.stop_training = True
 
     def on_train_end(self, logs=None):
-        if self.verbose and self.stopped_epoch is not None and self.stopped_epoch > 0:
+        if self.verbose and is_main_process() and (self.stopped_epoch or 0) > 0:  # rank 0 says
             print(f"Epoch {self.stopped_epoch + 1}: early stopping")
         if self.restore_best_weights and self.best_state is not None:
-            if self.verbose:
+            if self.verbose and is_main_process():
                 print(f"Restoring model weights from the end of the best epoch: "
                       f"{self.best_epoch + 1}.")
             self.model.load_state_dict(self.best_state)
@@ -481,7 +481,7 @@ class ReduceLROnPlateau(_Kept, Callback):
                       if g["lr"] > np.float32(self.min_lr)]
             for group in groups:
                 group["lr"] = max(group["lr"] * self.factor, self.min_lr)
-                if self.verbose:
+                if self.verbose and is_main_process():
                     print(f"\nEpoch {epoch + 1}: ReduceLROnPlateau reducing learning rate to "
                           f"{group['lr']}.")
             if groups:
@@ -532,7 +532,7 @@ class LearningRateScheduler(Callback):
                                  f"finite learning rate, 0 or more (a float); got {rate!r}.")
         for group, rate in zip(groups, rates, strict=True):
             group["lr"] = float(rate)
-        if self.verbose:
+        if self.verbose and is_main_process():
             print(f"\nEpoch {epoch + 1}: LearningRateScheduler setting learning rate to "
                   f"{float(rates[0])}.")
 
