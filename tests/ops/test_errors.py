@@ -138,3 +138,10 @@ def test_weights_of_another_dtype_than_x(op, g, backend):
             getattr(ops, op)(x, *ws, backend=backend)
     with pytest.raises(TypeError, match=r"weight_ih is torch.float32 .* x is torch.float64"):
         getattr(ops, op)(x.double(), *_weights(op, g), backend=backend)
+
+
+def test_unknown_op_is_named():
+    x = torch.randn(2, 5, 3)
+    for backend in ("auto", "cpu"):
+        with pytest.raises(ValueError, match=r"unknown op 'gruu'; choose one of \[.*'gru'"):
+            dispatch.explain("gruu", backend, x=x)

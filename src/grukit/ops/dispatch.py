@@ -58,10 +58,12 @@ def _ordered(op: str) -> list[Backend]:
 def explain(op: str, backend: str, **call: object) -> tuple[str, dict[str, str]]:
     """Which backend serves this call, and why each better one was skipped.
 
-    Returns ``(name, {skipped_name: reason})``. Raises ``ValueError`` for an unknown name or
-    a named backend that cannot serve the call.
+    Returns ``(name, {skipped_name: reason})``. Raises ``ValueError`` for an unknown op or
+    backend name, or a named backend that cannot serve the call.
     """
-    table = _REGISTRY.get(op, {})
+    table = _REGISTRY.get(op)
+    if not table:
+        raise ValueError(f"unknown op {op!r}; choose one of {sorted(_REGISTRY)}.")
     if backend == "auto":
         skipped: dict[str, str] = {}
         for b in _ordered(op):
