@@ -81,12 +81,13 @@ def test_a_bidirectional_model_is_sized_to_the_gru_at_equal_params(folder):
     task = tasks.prepare("speech", str(folder))
     w = task.widths(("gru", "lstm", "bigru", "bilstm"), "equal-params", 32)
     assert task.keras  # the speech classifier is built of grukit.layers layers
-    target = sizing.count("gru", task.inputs, 32, task.outputs, keras=True)
+    assert task.pooled  # and pools with attention before its head
+    target = sizing.count("gru", task.inputs, 32, task.outputs, keras=True, pooled=True)
     assert w["gru"] == 32 and w["lstm"] < 32 and w["bilstm"] < w["bigru"] < 32
     for m in ("bigru", "bilstm"):  # the closest width: one more or one less is further off
-        best = abs(_bi_count(m, task.inputs, w[m], task.outputs, True) - target)
+        best = abs(_bi_count(m, task.inputs, w[m], task.outputs, True, True) - target)
         for h in (w[m] - 1, w[m] + 1):
-            assert abs(_bi_count(m, task.inputs, h, task.outputs, True) - target) >= best
+            assert abs(_bi_count(m, task.inputs, h, task.outputs, True, True) - target) >= best
     bi = Sequential([gl.Bidirectional(gl.LSTM(5), input_shape=(None, task.inputs)),
                      gl.Dense(task.outputs)])  # the count is the layers' own
     assert _bi_count("bilstm", task.inputs, 5, task.outputs, True) == count_params(bi)

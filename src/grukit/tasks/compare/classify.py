@@ -42,7 +42,8 @@ def prepare(task_class, data: str | None):
                       {"data": f"{name} ({info.description}): {len(x_tr)} train, {len(x_te)} "
                                f"test sequences",
                        "baseline (test accuracy)": {"summary statistics + logistic "
-                                                    "regression": base_acc}})
+                                                    "regression": base_acc}},
+                      pooled=True)  # the network pools with attention (H² + 2H)
 
 
 def run(task, model: str, hidden: int, seed: int, *, epochs: int | None):

@@ -17,8 +17,10 @@ streaming recognizer (features + model step with the online pooling; budget 10,0
 A bidirectional model (``bigru``, ``bilstm``) reads each word backwards too and cannot
 stream: those rows stay empty for it.
 
-Under ``--budget equal-params`` a bidirectional model gets the width whose two directions
-and head count as many parameters as the GRU's one direction and head.
+Under ``--budget equal-params`` every model is sized with its attention pooling counted
+(H² + 2H, which grows faster than the layer), and a bidirectional model gets the width
+whose two directions, pooling and head count as many parameters as the GRU's one direction,
+pooling and head.
 """
 
 from __future__ import annotations
@@ -49,24 +51,28 @@ def _folder(data: str | None) -> str:
                      "holds speech/fsdd/recordings.")
 
 
-def _bi_count(model: str, inputs: int, hidden: int, outputs: int, keras: bool) -> int:
-    """Two directions of the cell and a head on their concatenation (2H → O)."""
+def _bi_count(model: str, inputs: int, hidden: int, outputs: int, keras: bool,
+              pooled: bool = False) -> int:
+    """Two directions of the cell, attention pooling of their concatenation (2H) when
+    ``pooled``, and a head on it (2H → O)."""
     one = sizing.count(model[2:], inputs, hidden, 0, keras)  # a direction, no head
-    return 2 * one + 2 * hidden * outputs + outputs
+    return 2 * one + 2 * hidden * outputs + outputs + \
+        (sizing.pooling(2 * hidden) if pooled else 0)
 
 
 def widths(task, models, budget: str, hidden: int | None = None) -> dict[str, int]:
     """``Task.widths`` that also sizes the bidirectional models (module docstring)."""
     hidden = task.hidden if hidden is None else hidden
     plain = [m for m in models if m not in EXTRA_MODELS]
-    out = sizing.widths(plain, budget, hidden, task.inputs, task.outputs, keras=task.keras)
-    target = sizing.count("gru", task.inputs, hidden, task.outputs, task.keras)
+    out = sizing.widths(plain, budget, hidden, task.inputs, task.outputs, keras=task.keras,
+                        pooled=task.pooled)
+    target = sizing.count("gru", task.inputs, hidden, task.outputs, task.keras, task.pooled)
     for m in models:
         if m in EXTRA_MODELS:  # two directions: never wider than the GRU at equal params
             out[m] = hidden if budget == "equal-hidden" else min(
                 range(1, hidden + 1),
-                key=lambda h, m=m: abs(_bi_count(m, task.inputs, h, task.outputs, task.keras)
-                                       - target))
+                key=lambda h, m=m: abs(_bi_count(m, task.inputs, h, task.outputs, task.keras,
+                                                 task.pooled) - target))
     return {m: out[m] for m in models}
 
 
@@ -102,7 +108,7 @@ def prepare(task_class, data: str | None):
                      f"{front.config.sample_rate} Hz",
          "training": f"at most {EPOCHS} epochs (--epochs), early stopping on 10% of the "
                      f"training split (patience {PATIENCE})"},
-        rows=list(ROWS))
+        rows=list(ROWS), pooled=True)  # the network pools with attention (H² + 2H)
 
 
 def run(task, model: str, hidden: int, seed: int, *, epochs: int | None):

@@ -84,6 +84,7 @@ class Task:
     budget: str = "equal-hidden"  # the default when the caller names none
     rows: list = field(default_factory=list)  # extra (key, label, lower?, kind) table rows
     keras: bool = True  # its models are grukit.layers layers (Keras' count); music: nn modules
+    pooled: bool = False  # attention pooling (H² + 2H) between the recurrence and the head
 
     def widths(self, models, budget: str, hidden: int | None = None) -> dict[str, int]:
         """The fixed (published) widths hold at the task's own GRU width; another --hidden
@@ -91,7 +92,7 @@ class Task:
         hidden = self.hidden if hidden is None else hidden
         fixed = self.fixed if hidden == self.hidden else {}
         return sizing.widths(models, budget, hidden, self.inputs, self.outputs, fixed,
-                             self.keras)
+                             self.keras, self.pooled)
 
 
 def prepare(task: str, data: str | None, folds: int = 3) -> Task:
