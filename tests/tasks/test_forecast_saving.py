@@ -128,6 +128,27 @@ def test_custom_business_day_holidays_are_kept(tmp_path):
                                                             freq=cbd)[1:])
 
 
+def test_business_hours_are_kept(tmp_path):
+    """Hourly stamps in business hours other than 09:00-17:00 are continued in those hours
+    (the frequency's name, "bh", has none: 14:00-16:00 followed a 10:00-14:00 series), before
+    and after saving and after update; custom business hours keep their holidays too."""
+    from pandas.tseries.offsets import BusinessHour, CustomBusinessHour
+
+    for bh in (BusinessHour(start="10:00", end="14:00"),
+               BusinessHour(n=2, start=["08:00", "13:00"], end=["11:00", "18:00"]),
+               CustomBusinessHour(start="10:00", end="15:00", holidays=["2024-01-30"])):
+        idx = pd.date_range("2024-01-02 10:00", periods=80, freq=bh)
+        y = pd.Series(_series(len(idx)), index=idx)
+        f = Forecaster(**SMALL).fit(y)
+        want = pd.date_range(idx[-1], periods=5, freq=bh)[1:]
+        assert list(f.future_index()) == list(want), bh
+        f.save(str(tmp_path / "m"))
+        g = Forecaster.load(str(tmp_path / "m"))
+        assert list(g.future_index()) == list(want)
+        g.update(0.5)
+        assert list(g.future_index()) == list(pd.date_range(want[0], periods=5, freq=bh)[1:])
+
+
 def test_the_series_name_is_kept_with_its_time_stamps(tmp_path):
     """(grukit forecast predict --data reads the column of that name.) A one-column
     DataFrame gives its column's name; one called "name" gave df.name, the column itself."""

@@ -66,7 +66,8 @@ def write_table(path: str, table) -> None:
 def time_of(series) -> dict | None:
     """{"end": last time stamp, "freq": pandas frequency[, "tz": its timezone's name][,
     "name": the Series' name, e.g. its CSV column][, "weekmask", "holidays": a custom
-    business day's, from the last stamp on]} of a pandas Series with a regular
+    business day's, from the last stamp on][, "hours": a business hour's [[start, ...],
+    [end, ...]]]} of a pandas Series with a regular
     DatetimeIndex or PeriodIndex (its periods' start times), else None (a forecast is then
     numbered by step: a TimedeltaIndex or a plain range has no calendar to continue)."""
     import pandas as pd
@@ -84,6 +85,10 @@ def time_of(series) -> dict | None:
         out |= {"weekmask": str(index.freq.weekmask),
                 "holidays": [str(d) for d in np.asarray(holidays, "datetime64[D]")
                              if d >= last]}  # the forecasts' days, not the past ones
+    if isinstance(index.freq, pd.offsets.BusinessHour | pd.offsets.CustomBusinessHour):
+        # nor has a business hour's ("bh") its opening hours: 09:00-17:00 is assumed
+        out["hours"] = [[t.strftime("%H:%M") for t in index.freq.start],
+                        [t.strftime("%H:%M") for t in index.freq.end]]
     if hasattr(series, "columns") and series.shape[1] == 1:  # a one-column DataFrame
         series = series.iloc[:, 0]  # (df.name would be a column called "name")
     if isinstance(series, pd.Series) and series.name is not None:
@@ -104,11 +109,16 @@ def end_of(t: dict):
 
 def offset_of(t: dict):
     """The pandas offset of ``time_of``'s dict: its frequency, and for a custom business day
-    its weekmask and holidays (which the frequency's name, "C", does not hold)."""
+    its weekmask and holidays (which the frequency's name, "C", does not hold), for a
+    business hour its opening hours (nor does "bh")."""
     import pandas as pd
 
     offset = pd.tseries.frequencies.to_offset(t["freq"])
+    kept = {}
     if "holidays" in t:
-        offset = type(offset)(n=offset.n, normalize=offset.normalize, weekmask=t["weekmask"],
-                              holidays=list(t["holidays"]))
+        kept |= {"weekmask": t["weekmask"], "holidays": list(t["holidays"])}
+    if "hours" in t:
+        kept |= {"start": list(t["hours"][0]), "end": list(t["hours"][1])}
+    if kept:
+        offset = type(offset)(n=offset.n, normalize=offset.normalize, **kept)
     return offset

@@ -45,7 +45,9 @@ def restore(self, tensors: dict, extras: dict) -> None:
                       {k: str(t[k]) for k in ("tz", "name", "weekmask")
                        if t.get(k) is not None} |
                       ({"holidays": [str(d) for d in t["holidays"]]} if "holidays" in t
-                       else {})
+                       else {}) |
+                      ({"hours": [[str(h) for h in t["hours"][0]],
+                                  [str(h) for h in t["hours"][1]]]} if "hours" in t else {})
                       for t in extras["times"]]
         get = {k: v.numpy() for k, v in tensors.items()
                if not k.startswith(("network.", "member"))}
