@@ -32,6 +32,19 @@ def needs_grad(*tensors: Tensor | None) -> bool:
     return torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in tensors)
 
 
+def transform_why_not() -> str | None:
+    """The reason a fused backend cannot run inside a torch.func transform (vmap, grad,
+    jacrev, ...), or None outside one: the kernels read plain tensors' memory, which a
+    transform's wrapped tensors do not have (torch's own GRU/LSTM have no vmap rule either).
+    The reference, plain torch, runs under every transform."""
+    if torch.compiler.is_compiling():  # traced by compile: its own routes (custom ops)
+        return None
+    if torch._C._functorch.peek_interpreter_stack() is None:
+        return None
+    return ("a torch.func transform (vmap, grad, jacrev, ...) is active, and this backend "
+            "cannot run under it; backend='reference' (what 'auto' takes) does.")
+
+
 def run_fused(x: Tensor, lengths: Tensor | None, reverse: bool,
               grad_inputs: tuple[Tensor | None, ...], train: Run, infer: Run,
               along: tuple[Tensor, ...] = ()) -> tuple[Tensor, State]:

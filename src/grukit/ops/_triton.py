@@ -42,6 +42,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from ._fused import transform_why_not
 from ._triton_settings import (  # noqa: F401 - the settings' names, used here and re-exported
     DEFAULTS,
     TritonSettings,
@@ -143,7 +144,7 @@ def why_not(x: Tensor, state_mask: Tensor | None = None, h0: object = None,
     if x.shape[1] * 5 * hidden >= 2**31:  # a row of the saved gates: T·5H values
         return (f"x has {x.shape[1]} steps of {hidden} units: a sequence's saved gates "
                 f"(T·5H values) pass the kernels' int32 offsets; split the sequence.")
-    return _triton_missing()
+    return transform_why_not() or _triton_missing()
 
 
 def why_not_one_block(x: Tensor, h0: object = None, settings: TritonSettings | None = None,

@@ -14,6 +14,7 @@ import torch
 from torch import Tensor
 
 from .. import _cudnn
+from .._fused import transform_why_not
 from .._seq import run_directed
 
 
@@ -31,7 +32,8 @@ def why_not(x: Tensor, h0: Tensor | None = None, lengths: Tensor | None = None,
         return "lengths given: torch's GRU serves them only through packing."
     if x.shape[0] == 0 or x.shape[1] == 0:
         return "x has no time steps or no sequences; torch's GRU needs at least one of each."
-    return _cudnn.triton_faster(x, None if h0 is None else h0.shape[-1], "GRU")
+    return transform_why_not() or _cudnn.triton_faster(
+        x, None if h0 is None else h0.shape[-1], "GRU")
 
 
 def gru_native(x: Tensor, weight_ih: Tensor, weight_hh: Tensor, bias_ih: Tensor | None,

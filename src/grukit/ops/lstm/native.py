@@ -14,6 +14,7 @@ import torch
 from torch import Tensor
 
 from .. import _cudnn, _gpu_verified
+from .._fused import transform_why_not
 from .._seq import run_directed
 
 
@@ -27,7 +28,7 @@ def why_not(x: Tensor, lengths: Tensor | None = None, state_mask: Tensor | None 
         return "lengths given: torch's LSTM serves them only through packing."
     if x.shape[0] == 0 or x.shape[1] == 0:
         return "x has no time steps or no sequences; torch's LSTM needs at least one of each."
-    return None
+    return transform_why_not()
 
 
 def auto_why_not(x: Tensor, h0: tuple[Tensor, Tensor] | None = None,
