@@ -111,7 +111,8 @@ def gru(x: Tensor, weight_ih: Tensor, weight_hh: Tensor, bias_ih: Tensor | None 
         bias_ih, bias_hh: (3H,) or None.
         h0: (B, H) initial state; zeros when None.
         lengths: (B,) integers in [0, T] for right-padded batches: outputs past a sequence's
-            end are zero and ``h_n`` is its state at its own last step.
+            end are zero and ``h_n`` is its state at its own last step; the padding is never
+            read (NaN there reaches no output nor gradient), nor checked by check_finite.
         reverse: run from each sequence's own last step back to step 0.
         backend: "auto" or a name from ``grukit.ops.dispatch.backends("gru")``.
         check_finite: raise a ``ValueError`` if x holds NaN or Inf.
