@@ -428,7 +428,8 @@ def train_loop(model, optimizer: torch.optim.Optimizer, step: Callable, batches,
                                "sums": {k: list(v) for k, v in sums.items()}}
             for cb in batch_cbs:
                 cb.on_train_batch_end(i, logs=logs)
-            if distributed and batch_cbs:  # a stop asked in one process ends the epoch in all
+            if distributed:  # a stop asked in one process (whose callbacks may be its own:
+                # a ModelCheckpoint in rank 0 only) ends the epoch in all
                 model.stop_training = _any_process(model.stop_training, params)
             if model.stop_training:  # as Keras: the epoch ends after this batch, validated
                 break
