@@ -1,7 +1,7 @@
 """Keras-style layers (``from grukit.layers import GRU, Dense``) on grukit.nn modules."""
 
 from .. import cells
-from .activation_layers import LeakyReLU, PReLU, ReLU, Softmax
+from .activation_layers import ELU, LeakyReLU, PReLU, ReLU, Softmax
 from .attention import CausalSelfAttention, KVCache
 from .blocks import AttentionBlock, FeedForward, RecurrentBlock
 from .conv import (
@@ -14,12 +14,20 @@ from .conv import (
     MaxPooling1D,
 )
 from .core import REGISTRY, AttentionPooling, Dense, Dropout, Embedding, Layer
-from .noise import GaussianDropout, GaussianNoise
-from .normalization import BatchNormalization
+from .identity import ActivityRegularization, Identity
+from .noise import AlphaDropout, GaussianDropout, GaussianNoise
+from .normalization import BatchNormalization, Normalization, UnitNormalization
 from .recurrent import GRU, LSTM, Bidirectional, MinGRU, SimpleRNN, layer_for
-from .reshaping import Permute, Reshape
+from .reshaping import Cropping1D, Permute, Reshape, UpSampling1D, ZeroPadding1D
 from .seq2seq import AdditiveAttention, AttentionalDecoderCell, MultiplicativeAttention
-from .shaping import Flatten, GlobalAveragePooling1D, Input, Masking, TimeDistributed
+from .shaping import (
+    Flatten,
+    GlobalAveragePooling1D,
+    Input,
+    InputLayer,
+    Masking,
+    TimeDistributed,
+)
 from .simple import Activation, LayerNormalization, RepeatVector, SpatialDropout1D
 
 GlobalAvgPool1D = GlobalAveragePooling1D  # Keras' other name for it
@@ -52,4 +60,7 @@ __all__ += ["GaussianDropout", "GaussianNoise"]
 __all__ += ["Permute", "Reshape"]
 __all__ += ["LeakyReLU", "PReLU", "ReLU", "Softmax"]
 __all__ += ["AveragePooling1D", "AvgPool1D", "GlobalAvgPool1D", "GlobalMaxPool1D", "MaxPool1D"]
+__all__ += ["Cropping1D", "UpSampling1D", "ZeroPadding1D"]
+__all__ += ["ActivityRegularization", "AlphaDropout", "ELU", "Identity", "UnitNormalization"]
+__all__ += ["InputLayer", "Normalization"]
 __all__ += [s.layer for s in cells.all_specs() if s.layer not in __all__]

@@ -1,6 +1,6 @@
-"""Keras' activation layers: ``ReLU``, ``LeakyReLU``, ``Softmax`` and ``PReLU`` (a learned
-slope). Each equals Keras 3's layer (PReLU's weight in Keras' layout), passes the sequence
-lengths on as Keras passes the mask, and has its ONNX form (``onnx_graph``)::
+"""Keras' activation layers: ``ReLU``, ``LeakyReLU``, ``Softmax``, ``ELU`` and ``PReLU``
+(a learned slope). Each equals Keras 3's layer (PReLU's weight in Keras' layout), passes
+the sequence lengths on as Keras passes the mask, and has its ONNX form (``onnx_graph``)::
 
     ReLU(max_value=m, negative_slope=a, threshold=θ):
         y = min(x, m)        for x > θ          (no bound without m)
@@ -8,6 +8,7 @@ lengths on as Keras passes the mask, and has its ONNX form (``onnx_graph``)::
     LeakyReLU(negative_slope=0.3):  y = x for x > 0, 0.3 x otherwise (Keras 3's default;
         ``Activation("leaky_relu")`` is Keras' function, slope 0.2)
     Softmax(axis=-1):    y = exp(x) / Σ_axis exp(x)  (several axes: over all of them)
+    ELU(alpha=1.0):      y = x for x > 0, α (eˣ − 1) otherwise
     PReLU(shared_axes):  y = x for x > 0, α x otherwise; α of x's shape without the batch
         (size 1 on the shared axes, 1-based as Keras'), starting at 0
 """
@@ -222,3 +223,26 @@ class PReLU(Layer):
 
     def _config(self):
         return {"shared_axes": self.shared_axes}
+
+
+@register
+class ELU(Layer):
+    """Keras' ``ELU(alpha=1.0)``: y = x for x > 0, α (eˣ − 1) otherwise (α any finite
+    number, as Keras takes it)."""
+
+    def __init__(self, alpha: float = 1.0, **kwargs):
+        super().__init__(**kwargs)
+        if isinstance(alpha, bool) or not isinstance(alpha, numbers.Real) \
+                or not math.isfinite(alpha):
+            raise ValueError(f"ELU: alpha must be a finite number (the scale of the negative "
+                             f"part); got {alpha!r}.")
+        self.alpha = float(alpha)
+
+    def call(self, x: Tensor, lengths):
+        return torch.where(x > 0, x, self.alpha * torch.expm1(x.clamp_max(0))), lengths
+
+    def onnx_graph(self, g, x: str, lengths):
+        return g.op("Elu", [x], "elu", alpha=self.alpha), lengths
+
+    def _config(self):
+        return {"alpha": self.alpha}

@@ -19,9 +19,11 @@ import torch
 
 
 def _np(t: torch.Tensor) -> np.ndarray:
-    """A copy (float64 kept, else float32): the array must not change as training does."""
+    """A copy (float64 and integers kept, else float32): the array must not change as
+    training does."""
     t = t.detach().cpu()
-    return (t if t.dtype == torch.float64 else t.float()).numpy().copy()
+    keep = t.dtype == torch.float64 or not (t.is_floating_point() or t.is_complex())
+    return (t if keep else t.float()).numpy().copy()
 
 
 def get(layer) -> list[np.ndarray]:
@@ -113,4 +115,5 @@ def _named(module, name: str):
 
 
 def _copy(dst: torch.Tensor, src: np.ndarray) -> None:
-    dst.copy_(torch.from_numpy(np.ascontiguousarray(src)).to(dst.dtype))
+    src = np.ascontiguousarray(src).reshape(tuple(dst.shape))  # a 0-d array comes back 1-d
+    dst.copy_(torch.from_numpy(src).to(dst.dtype))

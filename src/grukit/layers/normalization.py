@@ -1,4 +1,5 @@
-"""Keras' ``BatchNormalization`` over the last axis of x (B, F) or (B, T, F):
+"""Keras' ``BatchNormalization`` over the last axis of x (B, F) or (B, T, F) (below), and
+``UnitNormalization`` and ``Normalization`` (their docstrings):
 
     training:   μ, σ² = the mean and (biased) variance of each feature over the batch (and
                 time; with sequence lengths, over the valid steps only, as Keras' masked
@@ -18,10 +19,11 @@ from __future__ import annotations
 
 import numbers
 
+import numpy as np
 import torch
 from torch import Tensor, nn
 
-from .core import Layer, register
+from .core import Layer, check_switch, register
 
 _KERAS_EPSILON = 1e-7  # keras.backend.epsilon(), in the masked moments' denominators
 
@@ -138,3 +140,230 @@ class BatchNormalization(Layer):
         cfg |= {} if self.epsilon == 1e-3 else {"epsilon": self.epsilon}
         return cfg | ({} if self.center else {"center": False}) | (
             {} if self.scale else {"scale": False})
+
+
+def _axes(axis, cls: str, none_ok: bool) -> tuple[int, ...]:
+    """Keras' ``axis`` (an int, a list of ints; None where ``none_ok``) as a tuple."""
+    if axis is None and none_ok:
+        return ()
+    axes = tuple(axis) if isinstance(axis, (list, tuple)) else (axis,)
+    if (not axes and not none_ok) or any(isinstance(a, bool) or not isinstance(
+            a, numbers.Integral) for a in axes):
+        raise TypeError(f"{cls}: axis must be an integer or a list of integers"
+                        f"{' (or None)' if none_ok else ''}; got {axis!r}.")
+    return tuple(int(a) for a in axes)
+
+
+def _resolved(axes: tuple[int, ...], ndim: int, cls: str, what: str) -> tuple[int, ...]:
+    """``axes`` of an input of ``ndim`` dimensions (batch included) as sorted axes ≥ 1."""
+    out = set()
+    for a in axes:
+        if not -ndim <= a < ndim:
+            raise ValueError(f"{cls}: axis {a} is out of range for an input of {ndim} "
+                             f"dimensions (batch included).")
+        if a % ndim == 0:
+            raise ValueError(f"{cls}: axis 0 is the batch; {what} along a feature or time "
+                             f"axis (axis=-1, the default).")
+        out.add(a % ndim)
+    return tuple(sorted(out))
+
+
+@register
+class UnitNormalization(Layer):
+    """Keras' ``UnitNormalization(axis=-1)``: each vector along ``axis`` (an int or a list of
+    axes taken together) scaled to unit L2 norm, as Keras' ``ops.normalize``::
+
+        y = x · min(1 / √(Σ_axis x²), 1 / ε)        ε = 1e-12 (a zero vector stays zero)
+
+    The sequence lengths pass on (Keras passes the mask)."""
+
+    def __init__(self, axis=-1, **kwargs):
+        super().__init__(**kwargs)
+        axes = _axes(axis, "UnitNormalization", none_ok=False)
+        self.axis = list(axes) if isinstance(axis, (list, tuple)) else axes[0]
+
+    def _dims(self, ndim: int) -> tuple[int, ...]:
+        axes = tuple(self.axis) if isinstance(self.axis, list) else (self.axis,)
+        return _resolved(axes, ndim, "UnitNormalization", "normalize")
+
+    def build(self, input_shape):
+        self._dims(len(input_shape) + 1)
+        super().build(input_shape)
+
+    def call(self, x: Tensor, lengths):
+        square_sum = x.square().sum(self._dims(x.dim()), keepdim=True)
+        return x * torch.rsqrt(square_sum).clamp_max(1e12), lengths
+
+    def onnx_graph(self, g, x: str, lengths):
+        rank = getattr(self, "_rank", None)
+        axes = list(self._dims(rank)) if rank else [self.axis] \
+            if not isinstance(self.axis, list) else self.axis
+        ss = g.op("ReduceSumSquare", [x], "sumsq", axes=axes, keepdims=1)
+        inv = g.op("Min", [g.op("Reciprocal", [g.op("Sqrt", [ss])]), g.scalar(1e12)])
+        return g.op("Mul", [x, inv], "unit"), lengths
+
+    def forward(self, x: Tensor, lengths: Tensor | None = None):
+        if isinstance(x, Tensor):
+            self._rank = x.dim()  # for the ONNX form
+        return super().forward(x, lengths)
+
+    def _config(self):
+        return {"axis": self.axis}
+
+
+@register
+class Normalization(Layer):
+    """Keras' ``Normalization(axis=-1, mean=None, variance=None, invert=False)``: features
+    standardized by a mean and variance kept per entry of ``axis`` (the axes that keep their
+    own statistics, batch counted as 0; None: one mean and variance for everything)::
+
+        y = (x − mean) / max(√variance, ε)           ε = 1e-7 (Keras' epsilon)
+        invert=True:  y = mean + x · max(√variance, ε)   (undoes it)
+
+    ``mean`` and ``variance`` are given (a number, or an array broadcast over the kept axes'
+    sizes, as Keras), or learned from data by ``adapt(data)`` (numpy, torch, pandas or a
+    list: the mean and biased variance of each kept entry over the batch and the other
+    axes), which builds the layer. Adapted, its weights are Keras' ``mean``, ``variance``
+    (the kept axes' sizes) and ``count`` (the number of values each statistic is over;
+    Keras 3 leaves it at 0, and neither reads it); training leaves them. The sequence
+    lengths pass on (Keras passes the mask)."""
+
+    def __init__(self, axis=-1, mean=None, variance=None, invert: bool = False, **kwargs):
+        super().__init__(**kwargs)
+        self.axis = _axes(axis, "Normalization", none_ok=True)
+        if (mean is None) != (variance is None):
+            raise ValueError("Normalization: give both mean and variance, or neither (then "
+                             "call adapt(data)).")
+        if mean is not None:
+            for what, v in (("mean", mean), ("variance", variance)):
+                a = np.asarray(v)
+                if a.dtype.kind not in "biuf" or not np.isfinite(a).all():
+                    raise ValueError(f"Normalization: {what} must hold finite numbers; got "
+                                     f"{v!r}.")
+            if np.shape(mean) != np.shape(variance):
+                raise ValueError(f"Normalization: mean and variance must have the same shape; "
+                                 f"got {np.shape(mean)} and {np.shape(variance)}.")
+            if np.ndim(mean) > len(self.axis):
+                raise ValueError(f"Normalization: mean has {np.ndim(mean)} axes but axis="
+                                 f"{self.axis} keeps {len(self.axis)}; give one value per "
+                                 f"kept entry (or a single number).")
+            if (np.asarray(variance) < 0).any():
+                raise ValueError("Normalization: variance must be 0 or more.")
+        self.input_mean = None if mean is None else np.asarray(mean, np.float64).tolist()
+        self.input_variance = None if variance is None else \
+            np.asarray(variance, np.float64).tolist()
+        self.invert = check_switch(invert, "Normalization: invert")
+
+    def _keep(self, input_shape) -> tuple[int, ...]:
+        return _resolved(self.axis, len(input_shape) + 1, "Normalization", "normalize")
+
+    def build(self, input_shape):
+        keep = self._keep(input_shape)
+        sizes = tuple(input_shape[d - 1] for d in keep)
+        if None in sizes:
+            raise ValueError(f"Normalization: the axes it keeps statistics for ({keep}) need "
+                             f"fixed sizes; got an input (batch, "
+                             f"{', '.join(map(str, input_shape))}).")
+        self._kept, self._sizes, self._ndim = keep, sizes, len(input_shape) + 1
+        if self.input_mean is None:
+            self.mean = nn.Parameter(torch.zeros(sizes), requires_grad=False)
+            self.variance = nn.Parameter(torch.ones(sizes), requires_grad=False)
+            self.register_buffer("count", torch.zeros((), dtype=torch.int64))
+        else:
+            expanded = [1] * len(keep)  # the given array's axes are the last kept ones
+            shape = np.shape(self.input_mean)
+            for k in range(1, len(shape) + 1):
+                expanded[-k] = shape[-k]
+            try:
+                mean, var = (torch.tensor(v, dtype=torch.float32).reshape(expanded)
+                             .broadcast_to(sizes).clone()
+                             for v in (self.input_mean, self.input_variance))
+            except RuntimeError:
+                raise ValueError(f"Normalization: mean and variance of shape {shape} do not "
+                                 f"fit the kept axes' sizes {sizes}.") from None
+            self.register_buffer("mean", mean)
+            self.register_buffer("variance", var)
+        super().build(input_shape)
+
+    def requires_grad_(self, requires_grad: bool = True):
+        super().requires_grad_(requires_grad)
+        for p in self.parameters(recurse=False):
+            p.requires_grad_(False)  # Keras' non-trainable weights
+        return self
+
+    def adapt(self, data) -> None:
+        """Set ``mean`` and ``variance`` from ``data`` (N, ...), a sample per row: numpy, torch,
+        pandas or a list (see the class docstring)."""
+        if self.input_mean is not None:
+            raise ValueError("Normalization: this layer was given mean and variance, so adapt "
+                             "has nothing to learn; leave them out to adapt.")
+        if isinstance(data, torch.Tensor):
+            data = data.detach().cpu().numpy()
+        elif hasattr(data, "to_numpy"):  # pandas
+            data = data.to_numpy()
+        try:
+            data = np.asarray(data)
+        except ValueError:
+            raise ValueError("Normalization.adapt: data must be an array of numbers, all rows "
+                             "the same shape.") from None
+        if data.dtype.kind not in "biuf":
+            raise TypeError(f"Normalization.adapt: data must hold numbers; got dtype "
+                            f"{data.dtype}. Convert it (data.astype('float32')).")
+        if data.ndim < 1 or data.shape[0] == 0 or data.size == 0:
+            raise ValueError("Normalization.adapt: data holds no values; pass at least one "
+                             "sample.")
+        data = data.astype(np.float64)
+        if not np.isfinite(data).all():
+            raise ValueError("Normalization.adapt: data holds NaN or Inf values, which would "
+                             "make the mean and variance NaN; fill or drop them first.")
+        shape = tuple(data.shape[1:])
+        keep = self._keep(shape)
+        if self.built and tuple(shape[d - 1] for d in keep) != self._sizes:
+            raise ValueError(f"Normalization was built for inputs (batch, ...) whose kept axes "
+                             f"{keep} have sizes {self._sizes}; adapt got data shaped "
+                             f"{data.shape[:1] + shape}.")
+        if not self.built:
+            self.build(shape)
+        reduce = tuple(d for d in range(data.ndim) if d not in keep)
+        mean, var = data.mean(axis=reduce), data.var(axis=reduce)
+        with torch.no_grad():
+            self.mean.copy_(torch.from_numpy(np.asarray(mean)))
+            self.variance.copy_(torch.from_numpy(np.asarray(var)))
+            self.count.fill_(int(np.prod([data.shape[d] for d in reduce])))
+
+    def _broadcast(self, t: Tensor, ndim: int) -> Tensor:
+        """A kept-axes tensor shaped to broadcast against an input of ``ndim`` dimensions."""
+        shape = [1] * ndim
+        for d, n in zip(self._kept, self._sizes, strict=True):
+            shape[d] = n
+        return t.reshape(shape)
+
+    def call(self, x: Tensor, lengths):
+        if x.dim() != self._ndim or any(
+                x.shape[d] != n for d, n in zip(self._kept, self._sizes, strict=True)):
+            raise ValueError(f"Normalization was built for inputs whose kept axes {self._kept} "
+                             f"have sizes {self._sizes}; got shape {tuple(x.shape)}.")
+        mean = self._broadcast(self.mean, x.dim())
+        scale = self._broadcast(self.variance, x.dim()).sqrt().clamp_min(_KERAS_EPSILON)
+        if not x.is_floating_point():
+            x = x.to(mean.dtype)
+        return (mean + x * scale if self.invert else (x - mean) / scale), lengths
+
+    def onnx_graph(self, g, x: str, lengths):
+        ndim = self._ndim
+        with torch.no_grad():
+            mean = self._broadcast(self.mean.double(), ndim)
+            scale = self._broadcast(self.variance.double(), ndim).sqrt() \
+                .clamp_min(_KERAS_EPSILON)
+        m, s = g.weight(mean.float(), "norm_mean"), g.weight(scale.float(), "norm_scale")
+        if self.invert:
+            return g.op("Add", [m, g.op("Mul", [x, s])], "denorm"), lengths
+        return g.op("Div", [g.op("Sub", [x, m]), s], "norm"), lengths
+
+    def keras_params(self) -> list[Tensor]:
+        """Keras' weights: mean, variance, count when adapted; none when given."""
+        return [] if self.input_mean is not None else [self.mean, self.variance, self.count]
+
+    def _config(self):
+        return {"axis": list(self.axis) if self.axis else None, "mean": self.input_mean,
+                "variance": self.input_variance, "invert": self.invert}

@@ -147,3 +147,45 @@ class TimeDistributed(Layer):
         cfg = super().get_config()
         cfg["config"]["layer"] = self.layer.get_config()
         return cfg
+
+
+class InputLayer(Input):
+    """Keras 3's ``InputLayer(shape=None, batch_size=None, dtype=None, sparse=None,
+    ragged=None, batch_shape=None, input_tensor=None, optional=False, name=None)``, its
+    arguments in Keras' order: as the first entry of a ``Sequential``, the same as
+    ``Input(shape=...)``. ``batch_shape`` = (batch_size, *shape); the batch size is not
+    fixed (any batch runs, as in predict); ``input_shape`` is Keras' older name for shape.
+    Sparse, ragged, optional inputs and ``input_tensor`` have no grukit form."""
+
+    def __init__(self, shape=None, batch_size=None, dtype=None, sparse=None, ragged=None,
+                 batch_shape=None, input_tensor=None, optional=False, name=None, **kwargs):
+        if "input_shape" in kwargs:
+            shape = kwargs.pop("input_shape")
+        if "batch_input_shape" in kwargs:
+            batch_shape = kwargs.pop("batch_input_shape")
+        if kwargs:
+            raise TypeError(f"InputLayer.__init__() got an unexpected keyword argument "
+                            f"{sorted(kwargs)[0]!r}.")
+        for arg, value in (("sparse", sparse), ("ragged", ragged), ("optional", optional)):
+            if value:
+                raise ValueError(f"InputLayer: {arg}=True has no grukit form; leave it out.")
+        if input_tensor is not None:
+            raise ValueError("InputLayer: input_tensor has no grukit form; give shape= instead.")
+        if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(
+                batch_size, numbers.Integral) or batch_size < 1):
+            raise ValueError(f"InputLayer: batch_size must be a positive integer or None; got "
+                             f"{batch_size!r}.")
+        if batch_shape is not None:
+            if shape is not None or batch_size is not None:
+                raise ValueError("InputLayer: give shape (and batch_size) or batch_shape, not "
+                                 "both.")
+            if isinstance(batch_shape, (str, bytes)) or not hasattr(batch_shape, "__iter__") \
+                    or len(tuple(batch_shape)) < 2:
+                raise ValueError(f"InputLayer: batch_shape is (batch, *shape), e.g. (None, 100, "
+                                 f"1); got {batch_shape!r}.")
+            batch_size, *shape = tuple(batch_shape)
+        if shape is None:
+            raise ValueError("InputLayer needs shape=, the shape of one sample without the "
+                             "batch axis, e.g. InputLayer(shape=(100, 1)).")
+        super().__init__(shape, dtype, name, batch_size=batch_size)
+        self.batch_size = batch_size
