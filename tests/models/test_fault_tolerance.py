@@ -19,7 +19,8 @@ SCRIPT = textwrap.dedent("""
     faulthandler.dump_traceback_later(150, exit=True)  # a hang shows where, then ends
     import numpy as np, torch
     from grukit.layers import GRU, Dense, Embedding
-    from grukit.models import Callback, CSVLogger, ModelCheckpoint, Sequential
+    from grukit.models import (Callback, CSVLogger, LearningRateScheduler, ModelCheckpoint,
+                               Sequential)
 
     mode, ckpt, out = sys.argv[1:4]
     torch.manual_seed(0)
@@ -77,6 +78,11 @@ SCRIPT = textwrap.dedent("""
                    verbose=0)
         if rank == "0":
             torch.save(masked.state_dict(), out + ".masked")
+        lower = [LearningRateScheduler(lambda epoch, lr: lr / 10)] if rank == "0" else []
+        try:  # a rate set in one process only: each would step its own way
+            masked.fit(ids, ids[..., None] * 0.1, batch_size=8, verbose=0, callbacks=lower)
+        except ValueError as err:
+            print("refused:", err)
 """)
 
 
@@ -198,7 +204,8 @@ def test_torchrun_two_processes_match_one_process(tmp_path):
             for f in ("one.pt.rank0.csv", "two.pt.rank0.csv")]
     assert logs[0].shape == logs[1].shape == (1, 3)  # epoch, loss, mae
     np.testing.assert_allclose(logs[1], logs[0], rtol=1e-5)
-    assert two.stdout.count("refused:") == 2 and "must divide by 2" in two.stdout
+    assert two.stdout.count("refused:") == 4 and "must divide by 2" in two.stdout
+    assert "different learning rates" in two.stdout
     # a masked batch's loss is its mean over all its valid steps, as in one process
     a, b = _weights(tmp_path / "one.pt.masked"), _weights(tmp_path / "two.pt.masked")
     for k in a:

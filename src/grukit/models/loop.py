@@ -394,7 +394,7 @@ def train_loop(model, optimizer: torch.optim.Optimizer, step: Callable, batches,
                     if not isinstance(res, Step):
                         res = Step(res, res.item())
                     if distributed:  # the global batch's values, the same in every process
-                        res = _across_processes(res, params)
+                        res = _across_processes(res, optimizer, params)
                     value = res.value
                     if not math.isfinite(value):
                         bad = (i, value, None)
@@ -494,21 +494,33 @@ def _reduce_device(params) -> torch.device:
     return torch.device("cpu")
 
 
-def _across_processes(res: Step, params) -> Step:
+def _across_processes(res: Step, optimizer, params) -> Step:
     """``res`` of the global batch: the loss's total and weight, and each counted metric's
     sum (mean · count) and count, summed over the processes (one all-reduce). A NaN/Inf on
-    any process makes the sum NaN/Inf on all of them."""
+    any process makes the sum NaN/Inf on all of them. The same all-reduce sums each
+    parameter group's rate and its square, which differ from n·lr and n·lr² when the n
+    processes are about to step with different rates (a scheduler given to some of them
+    only): refused, as each process would take its own step from the averaged gradients."""
     import torch.distributed as dist
 
     metrics = dict(res.metrics or {})
     counted = [k for k, (_, count) in metrics.items() if count is not None]
     total = res.value * res.weight if res.total is None else res.total
+    lrs = [float(g["lr"]) for g in optimizer.param_groups]
     flat = [total, res.weight] + [v for k in counted
                                    for v in (metrics[k][0] * metrics[k][1], metrics[k][1])]
-    sums = torch.tensor(flat, dtype=torch.float64,
-                        device=_reduce_device(params))  # (2 + 2·metrics,)
+    sums = torch.tensor(flat + lrs + [lr * lr for lr in lrs], dtype=torch.float64,
+                        device=_reduce_device(params))  # (2 + 2·metrics + 2·groups,)
     dist.all_reduce(sums)
     total, weight, *rest = sums.tolist()
+    m, g = 2 * len(counted), len(lrs)
+    rest, rates, squares = rest[:m], rest[m:m + g], rest[m + g:]
+    n = dist.get_world_size()
+    if any(n * q - s * s > 1e-9 * s * s for s, q in zip(rates, squares, strict=True)):
+        raise ValueError("the processes were about to step with different learning rates "
+                         "(a LearningRateScheduler, ReduceLROnPlateau or other callback that "
+                         "sets the rate given to some of them only); give every process the "
+                         "same callbacks.")
     for k, s, c in zip(counted, rest[::2], rest[1::2], strict=True):
         metrics[k] = (s / c if c else float("nan"), c)
     return Step(res.loss, total / weight if weight else float("nan"), weight, total,
