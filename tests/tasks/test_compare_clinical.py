@@ -73,6 +73,23 @@ def test_equal_params_sizes_each_model_to_gru_mean(task):
             abs(plugin.network_count(m, d, h + 1) - target)
 
 
+@pytest.mark.parametrize("model", list(plugin.ESTIMATOR))
+def test_network_count_is_the_networks_own(model):
+    """The count equal-params sizes by is what the clinical network holds without its
+    descriptors: LSTM-mean's layer keeps Keras' one bias vector (4H fewer than torch's)."""
+    from grukit import count_params
+    from grukit.models import Sequential
+    from grukit.tasks.clinical.estimator import PACKED, ClinicalNetwork
+
+    d = 5
+    for hidden in (3, 16):
+        series = PACKED[plugin.ESTIMATOR[model]] * d
+        net = Sequential([ClinicalNetwork(plugin.ESTIMATOR[model], hidden, series, 0.0,
+                                          input_shape=(4, series))])
+        net.build()
+        assert plugin.network_count(model, d, hidden) == count_params(net)
+
+
 def test_a_cell_clinical_cannot_run_is_one_sentence(task):
     with pytest.raises(ValueError, match="--task clinical runs grud, gru, .*got 'rnn'"):
         plugin.run(task, "rnn", 8, 0, epochs=1)

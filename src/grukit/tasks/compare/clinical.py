@@ -53,14 +53,15 @@ def split(y: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
 
 def network_count(model: str, variables: int, hidden: int) -> int:
     """Parameters of the recurrent layer and the sigmoid unit on it (the descriptors' weights
-    are the same for every model and left out) for a compare model name."""
+    are the same for every model and left out) for a compare model name; the GRU and LSTM
+    layers as ``grukit.layers`` builds them (Keras' count: one bias vector in the LSTM)."""
+    from .sizing import count
+
     if model == "grud":
-        rec = cells.GRUD.count(variables, hidden)
-    elif model.startswith("gru-simple"):
-        rec = cells.get("gru").count(3 * variables, hidden)  # [x, m, δ]
-    else:
-        rec = cells.get("gru" if model == "gru-forward" else model).count(variables, hidden)
-    return rec + hidden + 1
+        return cells.GRUD.count(variables, hidden) + hidden + 1
+    if model.startswith("gru-simple"):
+        return count("gru", 3 * variables, hidden, 1, keras=True)  # [x, m, δ]
+    return count("gru" if model == "gru-forward" else model, variables, hidden, 1, keras=True)
 
 
 def prepare(task_class, data: str | None):
