@@ -220,3 +220,16 @@ def test_the_level_is_printed_as_the_percentage_it_is(capsys):
                  "--epochs", "1", "--hidden", "2"]) == 0
     out = capsys.readouterr().out
     assert "GRU 97.5% interval: " in out and "98%" not in out
+
+
+def test_the_sliding_protocol_needs_the_points_fit_needs():
+    """Its training part is refused below the points fit needs (windows held out for
+    calibration included), before any training, naming them."""
+    from grukit.tasks.forecast.sliding import sliding
+
+    model = Forecaster(horizon=10, lookback=12, hidden=2, epochs=1)
+    assert model.points_needed(1) == 36
+    model.fit = None  # refused before any training
+    with pytest.raises(ValueError, match=r"^the series has 50 points; its training part \(35\) "
+                                         r"needs 36 for lookback, horizon and calibration"):
+        sliding(model, np.sin(np.arange(50.0)))

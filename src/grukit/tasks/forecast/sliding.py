@@ -38,9 +38,9 @@ def sliding(model, series, season: int = 1, covariates=None, batch: int = 256) -
     need = model.points_needed(season)
     if train_end < need or len(origins) < 1:
         raise ValueError(f"the series has {n} points; its training part ({train_end}) needs "
-                         f"{need} for lookback + horizon and its test part ({n - val_end}) at "
-                         f"least one horizon of {h}. Use a longer series or a shorter horizon "
-                         f"or lookback.")
+                         f"{need} for lookback, horizon and calibration and its test part "
+                         f"({n - val_end}) at least one horizon of {h}. Use a longer series "
+                         f"or a shorter horizon or lookback.")
     model.fit(y[:train_end], season, covariates=None if cov is None else cov[:train_end])
     mean, std = float(np.mean(y[:train_end])), float(np.std(y[:train_end])) or 1.0
     st = model.stats[0]
