@@ -289,3 +289,10 @@ def test_csv_logger_writes_texts_and_arrays_that_callbacks_log(tmp_path):
     assert [r["note"] for r in rows] == ["ok", "ok"]
     assert rows[1]["rates"] == "[0.1, 0.2]" and rows[1]["half"] == "0.5"
     assert rows[1]["step"] == "3" and float(rows[1]["loss"]) > 0
+
+
+@pytest.mark.parametrize("separator", ["", None, "\n", '"'])
+def test_csv_logger_refuses_a_separator_that_cannot_split_columns(separator):
+    # "" ran the columns together and "\n" split each row into lines, without a word
+    with pytest.raises(ValueError, match="separator must be a character"):
+        CSVLogger("log.csv", separator=separator)

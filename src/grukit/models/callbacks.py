@@ -363,6 +363,10 @@ class CSVLogger(Callback):
     def __init__(self, filename: str, separator: str = ",", append: bool = False):
         if not isinstance(append, bool):
             raise TypeError(f"CSVLogger: append must be True or False; got {append!r}.")
+        if not isinstance(separator, str) or not separator \
+                or any(c in separator for c in '"\r\n'):
+            raise ValueError(f"CSVLogger: separator must be a character such as ',' or '\\t' "
+                             f"(no quote or line break); got {separator!r}.")
         self.filename, self.separator, self.append = filename, separator, append
         self._started = False
 
