@@ -94,3 +94,29 @@ def test_stream_kernels_at_the_extremes(cls, kw):
         got = torch.stack([torch.from_numpy(s.step(x[0, t].numpy())) for t in range(6)])
     torch.testing.assert_close(got, want[0], rtol=1e-5, atol=1e-5, equal_nan=True)
     assert got[:3].isfinite().all() and got[3:].isnan().all()
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64], ids=["f32", "f64"])
+def test_mingru_parallel_scan_equals_the_loop_at_the_extremes(dtype):
+    """The log-space scan (mode="parallel") against the step loop ("sequential"): at
+    |x| of 1e12 and 1e20 the scan's a* (Σ log(1 − z), about −|k| a step) cancelled to a
+    wrong h (1e-3 and 100% off), and a z of exactly 1 (k = +Inf) made a* −Inf and h NaN where
+    the loop restarts from h̃."""
+    g = torch.Generator().manual_seed(0)
+    w, b = torch.randn(8, 2, generator=g, dtype=dtype), torch.randn(8, generator=g, dtype=dtype)
+    h0 = torch.randn(3, 4, generator=g, dtype=dtype)
+    for scale in (1e4, 1e12, 1e20):
+        x = scale * torch.randn(3, 50, 2, generator=g, dtype=dtype)
+        got = ops.mingru(x, w, b, h0=h0, mode="parallel", backend="reference")
+        want = ops.mingru(x, w, b, h0=h0, mode="sequential", backend="reference")
+        for a, e in zip(got, want, strict=True):
+            torch.testing.assert_close(a, e, rtol=1e-5, atol=1e-5)
+    x = torch.randn(3, 5, 2, generator=g, dtype=dtype)
+    w = torch.tensor([[1.0, 1.0]] * 4 + [[-1.0, 1.0]] * 4, dtype=dtype)  # k = x₀ + x₁,
+    x[0, 1, 0] = float("inf")  # z = 1, h̃ = σ(−Inf) = 0: h = 0, then on   # v = x₁ − x₀
+    x[1, 2, 1] = -float("inf")  # z = 0 and h̃ = 0: h kept
+    got = ops.mingru(x, w, None, h0=h0, mode="parallel", backend="reference")
+    want = ops.mingru(x, w, None, h0=h0, mode="sequential", backend="reference")
+    assert want[0].isfinite().all()
+    for a, e in zip(got, want, strict=True):
+        torch.testing.assert_close(a, e, rtol=1e-5, atol=1e-6)

@@ -15,6 +15,9 @@ The h_0 term is kept linear so any real initial state works. a*_t falls like −
 a*_t + logcumsumexp(…) cancels two numbers of that size: in float32 the error grows like
 |a*_t|·2⁻²⁴ (1e-3 at T = 5000). The scan therefore runs in float64 (error ~|a*_t|·1e-16,
 1e-10 at T = 10⁶) and rounds once to the input's dtype, as accurate as the sequential loop.
+Each log a_s is held at ``LOG_A_MIN`` = −1000 or above (a = 0 in float64 either way), so a
+huge k (|x| of 1e12) cannot make a*_t so large that the cancellation loses h, nor z = 1
+(k = +Inf) make it −Inf and h NaN.
 """
 
 from __future__ import annotations
@@ -24,6 +27,8 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from .._seq import masked_loop, run_directed
+
+LOG_A_MIN = -1000.0  # e^−1000 underflows float64 (its least value is e^−744.4)
 
 
 def g(v: Tensor) -> Tensor:
@@ -45,7 +50,9 @@ def _parallel(gi: Tensor, h0: Tensor, lengths: Tensor | None) -> tuple[Tensor, T
     # float64 (see the module docstring), where the device has it (Apple's MPS has none)
     wide = gi.double() if gi.device.type != "mps" else gi
     k, v = wide.chunk(2, dim=2)  # 2 × (B, T, H)
-    log_a = -F.softplus(k)  # log(1 − z)
+    # log(1 − z), at least LOG_A_MIN: z = 1 (k = +Inf) restarts the scan without a −Inf in
+    # a*, whose a* − a* is NaN; any a = exp(log a) below e^LOG_A_MIN is 0 in float64 anyway
+    log_a = (-F.softplus(k)).clamp_min(LOG_A_MIN)
     log_b = -F.softplus(-k) + log_g(v)  # log z + log h̃
     a_star = log_a.cumsum(dim=1)  # (B, T, H)
     y = torch.exp(a_star + torch.logcumsumexp(log_b - a_star, dim=1))
