@@ -131,6 +131,22 @@ def test_one_seed_each_with_the_same_metric_is_called_equal():
     assert v == "GRU worse than LSTM: accuracy 0.500 vs 0.600 (one seed: no spread)", v
 
 
+def test_a_time_row_tied_or_at_zero_claims_no_ratio():
+    """One seed each with the same time said "GRU 1.00× faster than LSTM"; a time of 0 (a
+    run with no whole epoch) said "inf× faster" or failed with ZeroDivisionError."""
+    def v(a, b):
+        return summary.verdict("seconds_per_epoch", "time", True,
+                               {"gru": summary.stats(a), "lstm": summary.stats(b)},
+                               ["gru", "lstm"], "MASE")
+
+    assert v([0.5], [0.5]) == "GRU and LSTM equal (0.500 vs 0.500; one seed: no spread)"
+    assert v([0.0], [0.0]) == "GRU and LSTM equal (0.000 vs 0.000; one seed: no spread)"
+    assert v([0.2, 0.21, 0.19], [0.0, 0.0, 0.0]) == \
+        "GRU slower than LSTM: 0.200 ± 0.010 vs 0.000 ± 0.000"
+    assert v([0.0], [0.3]) == "GRU faster than LSTM: 0.000 vs 0.300 (one seed: no spread)"
+    assert v([0.5], [1.0]) == "GRU 2.00× faster than LSTM (one seed: no spread)"
+
+
 def test_torch_cell_carries_the_same_weights():
     from grukit.tasks.compare.latency import _torch_cell
 

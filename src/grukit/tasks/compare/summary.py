@@ -83,13 +83,19 @@ def verdict(key: str, kind: str, lower: bool, per: dict[str, dict], order: list[
             continue
         d = differ(a, b)
         if kind == "time":
+            note = " (one seed: no spread)" if d is None else ""
             if d is False:
                 parts.append(f"{r} and {o} equal within noise")
+            elif a["mean"] == b["mean"]:  # one seed each, the same time: neither is faster
+                parts.append(f"{r} and {o} equal ({fmt(a, kind)} vs {fmt(b, kind)}; one seed: "
+                             f"no spread)")
+            elif min(a["mean"], b["mean"]) <= 0:  # no ratio to a time of 0
+                parts.append(f"{r} {'faster' if a['mean'] < b['mean'] else 'slower'} than {o}: "
+                             f"{fmt(a, kind)} vs {fmt(b, kind)}{note}")
             else:
-                ratio = b["mean"] / a["mean"] if a["mean"] else float("inf")
+                ratio = b["mean"] / a["mean"]
                 faster = "faster" if ratio >= 1 else "slower"
                 ratio = ratio if ratio >= 1 else 1 / ratio
-                note = " (one seed: no spread)" if d is None else ""
                 parts.append(f"{r} {ratio:.2f}× {faster} than {o}{note}")
             continue
         if d is False:
