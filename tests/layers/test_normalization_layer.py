@@ -66,6 +66,20 @@ def test_adapt_takes_torch_pandas_lists_and_ints_alike():
     np.testing.assert_allclose(ints(torch.tensor([[1, 2]]))[0].numpy(), [[-1, -1]])
 
 
+def test_adapt_takes_batches_as_keras():
+    """A list or generator of batches, or a DataLoader of (x, y) pairs, is one data set (Keras'
+    iterable of batches), not a new axis."""
+    whole = Normalization((1, 2))
+    whole.adapt(X)
+    loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(
+        torch.from_numpy(X), torch.zeros(len(X))), batch_size=2)
+    for data in ([X[:2], X[2:]], (torch.from_numpy(b) for b in (X[:3], X[3:])), loader):
+        layer = Normalization((1, 2))
+        layer.adapt(data)
+        for a, b in zip(layer.get_weights(), whole.get_weights(), strict=True):
+            np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
 def test_keras_weights_move_in_and_training_leaves_them():
     ref = kl.Normalization()
     ref.adapt(X)
@@ -124,7 +138,9 @@ def test_bad_arguments_are_refused_in_one_sentence(make, word):
 @pytest.mark.parametrize("data,word", [(np.array([[1.0, np.nan]]), "NaN"),
                                        (np.zeros((0, 3)), "no values"),
                                        (np.array([["a", "b"]]), "numbers"),
-                                       ([[1, 2], [3]], "same shape")])
+                                       ([[1, 2], [3]], "same shape"),
+                                       (np.arange(5.0), r"reshape\(-1, 1\)"),
+                                       ([X[0], X[0, :, :2]], "same shape")])
 def test_bad_data_is_refused_in_one_sentence(data, word):
     with pytest.raises((ValueError, TypeError), match=word):
         Normalization().adapt(data)

@@ -168,6 +168,28 @@ def _resolved(axes: tuple[int, ...], ndim: int, cls: str, what: str) -> tuple[in
     return tuple(sorted(out))
 
 
+def _adapt_array(data) -> np.ndarray:
+    """``Normalization.adapt``'s data as one numpy array (rows first); batches concatenated."""
+    if isinstance(data, torch.Tensor):
+        return data.detach().cpu().numpy()
+    if hasattr(data, "to_numpy"):  # pandas
+        return data.to_numpy()
+    if isinstance(data, np.ndarray) or isinstance(data, (str, bytes)) \
+            or not hasattr(data, "__iter__"):
+        return np.asarray(data)
+    items = list(data)  # a list, or a generator / DataLoader of batches
+
+    def batch(b):  # an array or tensor, or the x of an (x, y) pair; None for a row
+        if isinstance(b, (tuple, list)) and b and hasattr(b[0], "shape"):
+            b = b[0]
+        return b if hasattr(b, "shape") and len(b.shape) >= 1 else None
+
+    batches = [batch(b) for b in items]
+    if not items or any(b is None for b in batches):
+        return np.asarray(items)  # rows
+    return np.concatenate([_adapt_array(b) for b in batches])
+
+
 @register
 class UnitNormalization(Layer):
     """Keras' ``UnitNormalization(axis=-1)``: each vector along ``axis`` (an int or a list of
@@ -293,25 +315,26 @@ class Normalization(Layer):
 
     def adapt(self, data) -> None:
         """Set ``mean`` and ``variance`` from ``data`` (N, ...), a sample per row: numpy, torch,
-        pandas or a list (see the class docstring)."""
+        pandas or a list of rows; or, as Keras takes it, an iterable of batches (a list or
+        generator of arrays or tensors, a DataLoader; of (x, y) pairs, x), taken together."""
         if self.input_mean is not None:
             raise ValueError("Normalization: this layer was given mean and variance, so adapt "
                              "has nothing to learn; leave them out to adapt.")
-        if isinstance(data, torch.Tensor):
-            data = data.detach().cpu().numpy()
-        elif hasattr(data, "to_numpy"):  # pandas
-            data = data.to_numpy()
         try:
-            data = np.asarray(data)
+            data = _adapt_array(data)
         except ValueError:
             raise ValueError("Normalization.adapt: data must be an array of numbers, all rows "
-                             "the same shape.") from None
+                             "(or batches) the same shape after the first axis.") from None
         if data.dtype.kind not in "biuf":
             raise TypeError(f"Normalization.adapt: data must hold numbers; got dtype "
                             f"{data.dtype}. Convert it (data.astype('float32')).")
         if data.ndim < 1 or data.shape[0] == 0 or data.size == 0:
             raise ValueError("Normalization.adapt: data holds no values; pass at least one "
                              "sample.")
+        if data.ndim < 2 and self.axis:
+            raise ValueError(f"Normalization.adapt: data of shape {data.shape} has no axis after "
+                             f"the samples' to keep statistics for (axis={list(self.axis)}); "
+                             f"pass one feature per column, data.reshape(-1, 1).")
         data = data.astype(np.float64)
         if not np.isfinite(data).all():
             raise ValueError("Normalization.adapt: data holds NaN or Inf values, which would "
