@@ -150,3 +150,14 @@ def test_only_the_main_process_prints(monkeypatch, capsys):
     stop.on_train_end()
     assert stop.stopped_epoch == 1 and m.optimizer.param_groups[0]["lr"] < 0.01
     assert capsys.readouterr().out == ""
+
+
+@pytest.mark.parametrize("kw,match", [
+    ({"factor": "0.5"}, "factor must be a number in"), ({"factor": 1.0}, "factor must be"),
+    ({"min_lr": float("nan")}, "min_lr must be a finite number"),
+    ({"min_lr": -1e-3}, "min_lr must be"),
+])
+def test_reduce_lr_refuses_a_factor_or_min_lr_it_cannot_use(kw, match):
+    # a NaN min_lr left the rate unreduced for ever; a text factor failed on a comparison
+    with pytest.raises(ValueError, match=match):
+        ReduceLROnPlateau(**kw)

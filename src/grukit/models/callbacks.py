@@ -446,8 +446,14 @@ class ReduceLROnPlateau(_Kept, Callback):
     def __init__(self, monitor: str = "val_loss", factor: float = 0.1, patience: int = 10,
                  verbose: int = 0, mode: str = "auto", min_delta: float = 1e-4,
                  cooldown: int = 0, min_lr: float = 0.0):
-        if not 0 < factor < 1:
-            raise ValueError(f"ReduceLROnPlateau: factor must be in (0, 1); got {factor}.")
+        if isinstance(factor, bool) or not isinstance(factor, numbers.Real) \
+                or not 0 < factor < 1:
+            raise ValueError(f"ReduceLROnPlateau: factor must be a number in (0, 1); got "
+                             f"{factor!r}.")
+        if isinstance(min_lr, bool) or not isinstance(min_lr, numbers.Real) \
+                or not math.isfinite(min_lr) or min_lr < 0:  # a NaN never let it reduce
+            raise ValueError(f"ReduceLROnPlateau: min_lr must be a finite number, 0 or more; "
+                             f"got {min_lr!r}.")
         mode = _mode("ReduceLROnPlateau", monitor, mode)
         patience = _count_arg(patience, "ReduceLROnPlateau: patience", 0)
         cooldown = _count_arg(cooldown, "ReduceLROnPlateau: cooldown", 0)
