@@ -290,7 +290,8 @@ def train_loop(model, optimizer: torch.optim.Optimizer, step: Callable, batches,
             weight and the metrics' sums and counts are summed over the processes before
             anything reads them, so that every process logs the global batch's values, the
             one-process run's, and stops alike on a NaN/Inf loss; ``stop_training`` set by a
-            callback of one process stops them all.
+            callback of one process stops them all; processes about to step with different
+            learning rates are refused.
 
     After the call, ``history.stop_reason`` is "epochs", "callback", "max_seconds" or
     "nonfinite", and ``history.train_seconds`` / ``history.val_seconds`` hold per-epoch times.
