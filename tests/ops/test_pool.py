@@ -101,3 +101,11 @@ def test_outputs_of_consecutive_calls_do_not_share_memory(cls, train):
     for y, y0 in zip(outs[:3], copies, strict=True):
         assert torch.equal(y.detach(), y0)
     assert len({y.data_ptr() for y in outs}) == 4
+
+
+def test_linear_of_an_input_without_features():
+    """I = 0 (a recurrence driven by its biases alone): the bias broadcast, as F.linear."""
+    b = torch.randn(256)
+    for rows in (2, 300):  # torch's allocator, then the pool
+        x, w = torch.randn(rows, 5, 0), torch.randn(256, 0)
+        torch.testing.assert_close(_pool.linear(x, w, b), torch.nn.functional.linear(x, w, b))

@@ -125,13 +125,14 @@ def linear(x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None) -> torch.Te
     """F.linear(x, w, b) (contiguous, no graph) written into a buffer from the pool:
     x (..., I), w (G, I), b (G,) or None -> (..., G)."""
     x, w = x.detach(), w.detach()
-    if x.numel() // x.shape[-1] * w.shape[0] * x.element_size() < SMALL:  # torch's allocator
+    rows = math.prod(x.shape[:-1])  # (not numel // I: an input of 0 features, I = 0)
+    if rows * w.shape[0] * x.element_size() < SMALL:  # torch's allocator
         if torch.is_autocast_enabled("cpu"):  # in x's dtype, which the kernels read (the
             with torch.autocast("cpu", enabled=False):  # context costs ~3 µs: only then)
                 return torch.nn.functional.linear(x, w, None if b is None else b.detach())
         return torch.nn.functional.linear(x, w, None if b is None else b.detach())
     out = tensor((*x.shape[:-1], w.shape[0]), x.dtype)
-    x2, o2 = x.reshape(-1, x.shape[-1]), out.view(-1, w.shape[0])
+    x2, o2 = x.reshape(rows, x.shape[-1]), out.view(rows, w.shape[0])
     if b is None:
         torch.mm(x2, w.t(), out=o2)
     else:
