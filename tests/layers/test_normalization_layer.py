@@ -88,6 +88,8 @@ def test_keras_weights_move_in_and_training_leaves_them():
     model.set_weights(keras_model.get_weights())
     np.testing.assert_allclose(model.predict(X), _np(keras_model.predict(X, verbose=0)),
                                rtol=1e-5, atol=1e-6)
+    assert model.count_params() == keras_model.count_params()  # count is a weight too
+    keras_model.set_weights(model.get_weights())  # and back
     before = model.layers[0].get_weights()
     model.compile(optimizer="adam", loss="mse")
     model.fit(X, X[:, 0, :1], epochs=2, verbose=0)

@@ -290,7 +290,8 @@ class Normalization(Layer):
         if self.input_mean is None:
             self.mean = nn.Parameter(torch.zeros(sizes), requires_grad=False)
             self.variance = nn.Parameter(torch.ones(sizes), requires_grad=False)
-            self.register_buffer("count", torch.zeros((), dtype=torch.int64))
+            # a float, counted as Keras counts its int weight (count_params, summary)
+            self.count = nn.Parameter(torch.zeros(()), requires_grad=False)
         else:
             expanded = [1] * len(keep)  # the given array's axes are the last kept ones
             shape = np.shape(self.input_mean)
