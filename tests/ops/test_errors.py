@@ -145,3 +145,14 @@ def test_unknown_op_is_named():
     for backend in ("auto", "cpu"):
         with pytest.raises(ValueError, match=r"unknown op 'gruu'; choose one of \[.*'gru'"):
             dispatch.explain("gruu", backend, x=x)
+
+
+@pytest.mark.parametrize("op,g", [("gru", 3), ("lstm", 4), ("rnn", 1), ("lngru", 3),
+                                  ("mingru", 2)])
+def test_hidden_size_zero_is_refused(op, g):
+    x = torch.randn(2, 5, 3)
+    ws = [torch.randn(0, 3)] if op == "mingru" else [torch.randn(0, 3), torch.randn(0, 0)]
+    for backend in ("auto", "reference"):
+        with pytest.raises(ValueError, match=rf"{op}: weight_\w\w has no rows, a hidden size "
+                                             r"of 0"):
+            getattr(ops, op)(x, *ws, backend=backend)

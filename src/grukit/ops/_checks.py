@@ -165,6 +165,9 @@ def check_layer(op: str, x: object, weight_ih: object, weight_hh: object, gates:
         raise ValueError(f"{op}: weight_hh must have {gates}·hidden rows (gates stacked); "
                          f"got shape {shape_str(weight_hh)}.")
     hidden = weight_hh.shape[0] // gates
+    if hidden == 0:
+        raise ValueError(f"{op}: weight_hh has no rows, a hidden size of 0; a layer needs at "
+                         f"least one unit (torch.nn refuses hidden_size=0 too).")
     state = hidden if state_size is None else state_size
     input_size = weight_ih.shape[1]
     check_weight(weight_ih, "weight_ih", (gates * hidden, input_size), op)

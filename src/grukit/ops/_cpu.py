@@ -63,6 +63,8 @@ def plain(x: object, weight_ih: object, weight_hh: object, bias_ih: object,
             or not x.shape[0] or not x.shape[1]):
         return False
     hid = weight_hh.shape[1]
+    if not hid:  # no unit: refused by the entry
+        return False
     rows = gates * hid
     dtype, cpu = x.dtype, x.device
     for w, shape in ((weight_ih, (rows, x.shape[2])), (weight_hh, (rows, hid)),

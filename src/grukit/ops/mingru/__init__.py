@@ -68,6 +68,9 @@ def mingru(x: Tensor, weight_ih: Tensor, bias_ih: Tensor | None = None, *,
         raise ValueError(f"mingru: weight_ih must be a 2-D tensor (2·hidden, input_size) "
                          f"with rows [W_z; W_h]; got {got}.")
     hidden, input_size = weight_ih.shape[0] // 2, weight_ih.shape[1]
+    if hidden == 0:
+        raise ValueError("mingru: weight_ih has no rows, a hidden size of 0; a layer needs at "
+                         "least one unit (torch.nn refuses hidden_size=0 too).")
     if bias_ih is not None:
         check_weight(bias_ih, "bias_ih", (2 * hidden,), "mingru")
     check_input(x, input_size, "mingru")
