@@ -278,7 +278,7 @@ def test_csv_logger_writes_texts_and_arrays_that_callbacks_log(tmp_path):
 
     def note(epoch, logs):
         logs |= {"note": "ok", "rates": np.array([0.1, 0.2]), "half": np.float32(0.5),
-                 "step": torch.tensor(3.0)}
+                 "step": torch.tensor(3.0), "seen": 1234567891, "done": True}
 
     log = tmp_path / "log.csv"
     model.fit(x, y, epochs=2, verbose=0,
@@ -289,6 +289,7 @@ def test_csv_logger_writes_texts_and_arrays_that_callbacks_log(tmp_path):
     assert [r["note"] for r in rows] == ["ok", "ok"]
     assert rows[1]["rates"] == "[0.1, 0.2]" and rows[1]["half"] == "0.5"
     assert rows[1]["step"] == "3" and float(rows[1]["loss"]) > 0
+    assert rows[1]["seen"] == "1234567891" and rows[1]["done"] == "True"  # not 1.2345679e+09
 
 
 @pytest.mark.parametrize("separator", ["", None, "\n", '"'])

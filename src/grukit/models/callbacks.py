@@ -386,11 +386,13 @@ class CSVLogger(Callback):
                                   f"writable or log to another file.")
 
     def _cell(self, value) -> str:
-        """A logged value as written: a number to 8 significant digits, a text as it is, an
-        array or list as "[a, b]" (Keras' form); quoted as CSV quotes a field that holds
-        the separator, a quote or a line break."""
-        if isinstance(value, str):
-            cell = value
+        """A logged value as written: a float to 8 significant digits, an integer whole, a
+        text or a truth value as it is, an array or list as "[a, b]" (Keras' forms); quoted
+        as CSV quotes a field that holds the separator, a quote or a line break."""
+        if isinstance(value, (str, bool, np.bool_)):
+            cell = str(value)
+        elif isinstance(value, numbers.Integral):  # a count: every digit
+            cell = str(int(value))
         elif isinstance(value, numbers.Real) or getattr(value, "ndim", None) == 0:
             cell = f"{float(value):.8g}"
         elif isinstance(value, Iterable):
