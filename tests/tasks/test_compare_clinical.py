@@ -102,3 +102,17 @@ def test_cli_bad_data_folder_one_line_exit_2(tmp_path, capsys, monkeypatch):
     err = capsys.readouterr().err.strip()
     assert code == 2 and len(err.splitlines()) == 1 and "--data" in err
     assert not (tmp_path / "grukit-compare").exists()
+
+
+@pytest.mark.parametrize("task_name,cell", [("clinical", "rnn"), ("clinical", "mingru")])
+def test_a_cell_the_task_cannot_run_is_refused_before_any_training(task_name, cell,
+                                                                   monkeypatch):
+    """It was taken by the check and refused only at its own run, after the models before it
+    had trained (minutes on PhysioNet)."""
+    from grukit.tasks.compare.run import check
+
+    monkeypatch.setattr(tasks, "run", lambda *a, **k: pytest.fail("a model was trained"))
+    with pytest.raises(ValueError, match=f"'{cell}' not run by --task {task_name}"):
+        compare(CompareConfig(task=task_name, models=("grud", cell), seeds=1,
+                              memory_steps=0))
+    check(CompareConfig(task=task_name, models=("grud", "gru", "lstm"), memory_steps=0))

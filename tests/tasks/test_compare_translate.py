@@ -125,3 +125,13 @@ def test_cli_runs_the_task_with_another_language_pair(folder, tiny, tmp_path, ca
     res = json.loads((out / "results.json").read_text())
     assert "fr→en: 200 train, 20 validation, 20 test pairs" in res["task"]["notes"]["data"]
     assert [r["model"] for r in res["runs"]] == ["gru", "lstm-noattn"]
+
+
+@pytest.mark.parametrize("cell", ["mingru", "lngru"])
+def test_a_cell_without_a_decoder_step_is_refused_before_any_training(cell, monkeypatch):
+    """It was taken by the check and refused only at its own run, after the models before it
+    had trained."""
+    monkeypatch.setattr(tasks, "run", lambda *a, **k: pytest.fail("a model was trained"))
+    with pytest.raises(ValueError, match=f"'{cell}' not run by --task translate"):
+        compare(CompareConfig(task="translate", models=("gru", cell), seeds=1,
+                              memory_steps=0))

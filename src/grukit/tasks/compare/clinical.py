@@ -33,6 +33,7 @@ DATA_HELP = ("a PhysioNet 2012 folder with set-a/ and Outcomes-a.txt (default "
              "$GRUKIT_SHARED_DATA/clinical/physionet2012)")
 EXTRA_MODELS = {"grud": "GRU-D", "gru-simple": "GRU-simple",
                 "gru-simple-forward": "GRU-simple (forward)", "gru-forward": "GRU-forward"}
+CELLS = ("gru", "lstm")  # GRU-mean and LSTM-mean: the cells ClinicalClassifier builds
 DEFAULT_MODELS = ("grud", "gru", "lstm")  # GRU-D against GRU-mean and LSTM-mean
 # compare's model name -> ClinicalClassifier's
 ESTIMATOR = {"grud": "grud", "gru": "gru-mean", "lstm": "lstm-mean", "gru-simple": "gru-simple",

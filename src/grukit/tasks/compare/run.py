@@ -86,7 +86,7 @@ def check(cfg: CompareConfig) -> None:
     run's fingerprint reads it); nothing is replaced by a default."""
     if cfg.task not in tasks.NAMES:
         raise ValueError(f"unknown task {cfg.task!r}; choose from {', '.join(tasks.NAMES)}.")
-    known = tuple(sizing.MODELS) + tuple(tasks.extra_models(cfg.task))
+    known = tasks.task_cells(cfg.task) + tuple(tasks.extra_models(cfg.task))
     if isinstance(cfg.models, str):  # iterated, it would be read letter by letter
         raise ValueError(f"models is one string, {cfg.models!r}; give a tuple of names such as "
                          f"{tuple(m.strip() for m in cfg.models.split(',') if m.strip())!r}.")
@@ -94,10 +94,12 @@ def check(cfg: CompareConfig) -> None:
         raise ValueError(f"--models is empty; give a comma-separated list from "
                          f"{','.join(known)}.")
     bad = [m for m in cfg.models if m not in known]
-    if bad:
+    if bad:  # a cell the task cannot run is refused before the others have trained
+        why = [f"{b!r} {'unknown' if b not in sizing.MODELS else 'not run by --task ' + cfg.task}"
+               for b in bad]
         raise ValueError(f"--models takes a comma-separated list from "
                          f"{','.join(known)}; got {','.join(cfg.models)} "
-                         f"({', '.join(repr(b) for b in bad)} unknown).")
+                         f"({', '.join(why)}).")
     twice = sorted({m for m in cfg.models if cfg.models.count(m) > 1})
     if twice:
         raise ValueError(f"--models names {', '.join(twice)} more than once; give each model "

@@ -12,9 +12,9 @@ A further task is a module of this package named in ``PLUGINS``: it has ``DATA_H
 ``run(task, model, hidden, seed, *, epochs, max_seconds) -> (record, module or None)``
 (None: no recurrent module for the latency rows; the record may carry its own). Its
 ``Task`` may list extra table rows (``rows``), models beyond the cells (``EXTRA_MODELS``,
-name -> display name; they get no memory rows), the models compared when ``--models`` is
-not given (``DEFAULT_MODELS``, else gru,lstm) and whether ``--max-seconds`` applies
-(``TAKES_MAX_SECONDS``).
+name -> display name; they get no memory rows), the cells it can run (``CELLS``, else
+every cell), the models compared when ``--models`` is not given (``DEFAULT_MODELS``, else
+gru,lstm) and whether ``--max-seconds`` applies (``TAKES_MAX_SECONDS``).
 """
 
 from __future__ import annotations
@@ -54,6 +54,12 @@ def extra_models(task: str) -> dict[str, str]:
 # a plugin's extra models are named in every table and plot (plugins import lightly)
 for _t in PLUGINS:
     summary.NAMES.update(extra_models(_t))
+
+
+def task_cells(task: str) -> tuple[str, ...]:
+    """The cells a task can run (a plugin's CELLS; every cell otherwise)."""
+    mod = plugin(task)
+    return tuple(getattr(mod, "CELLS", sizing.MODELS)) if mod else tuple(sizing.MODELS)
 
 
 def default_models(task: str) -> tuple[str, ...]:
