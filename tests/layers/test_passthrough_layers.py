@@ -161,3 +161,20 @@ def test_bad_axes_and_noise_shapes_at_run_time():
         UnitNormalization(3)(torch.ones(2, 3))
     with pytest.raises(ValueError, match="noise_shape"):
         AlphaDropout(0.5, noise_shape=(None, 2)).train()(torch.ones(2, 3))
+
+
+def test_torch_export_writes_the_layers_without_keeping_the_penalty(tmp_path):
+    """torch.export (to_pt2) of a model with them: the program equals eager, and the activity
+    penalty (training's) is not assigned during export (torch warns of such attributes)."""
+    import warnings
+
+    from grukit.export import to_pt2
+
+    model = Sequential([Input(shape=(None, 4)), ActivityRegularization(0.1, 0.2), ELU(0.5),
+                        UnitNormalization(), Identity(), AlphaDropout(0.3), GRU(3)])
+    x = torch.from_numpy(X)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        to_pt2(model, tmp_path / "m.pt2", x)
+    program = torch.export.load(tmp_path / "m.pt2").module()
+    torch.testing.assert_close(program(x[:, :5]), model(x[:, :5]), rtol=1e-5, atol=1e-6)

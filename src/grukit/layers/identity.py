@@ -12,6 +12,7 @@ Keras passes the mask):
 
 from __future__ import annotations
 
+import torch
 from torch import Tensor
 
 from . import regularizers as regs
@@ -45,7 +46,8 @@ class ActivityRegularization(Layer):
         self._penalty = 0.0
 
     def call(self, x: Tensor, lengths):
-        if self.regularizers and x.is_floating_point():
+        if self.regularizers and x.is_floating_point() and not torch.compiler.is_exporting():
+            # (an exported program is inference: it keeps no Python state)
             self._penalty = self.regularizers["activity_regularizer"](x) / max(x.shape[0], 1)
         return x, lengths
 
