@@ -9,7 +9,7 @@ import re
 import pytest
 
 from grukit.cli import main
-from grukit.tasks.compare import CompareConfig, compare, report
+from grukit.tasks.compare import CompareConfig, compare, report, summary
 
 
 @pytest.fixture(scope="module")
@@ -68,6 +68,24 @@ def test_report_files_and_embedded_images(result, tmp_path):
     md = (tmp_path / "report.md").read_text()
     assert "memory tasks" in md and "3 Adam steps" in md
     assert md.count("\n| ") >= 9 and "verdict" in md
+
+
+def test_results_json_is_standard_json_with_null_for_what_is_not_finite(result, tmp_path):
+    """A row no run measured (mean NaN over no seeds: torch's cell for a minGRU) and a
+    diverged run were written as NaN, which is no JSON token (JSON.parse fails on it)."""
+    res = json.loads(json.dumps(result))  # a copy to change
+    res["table"]["torch_step_us"]["lstm"] = summary.stats([])  # mean NaN, n 0
+    res["runs"][0]["test_metric"] = float("inf")
+    report.write(res, str(tmp_path))
+    text = (tmp_path / "results.json").read_text()
+
+    def refuse(token):
+        raise ValueError(f"{token} is not JSON")
+
+    back = json.loads(text, parse_constant=refuse)
+    assert back["table"]["torch_step_us"]["lstm"] == {"mean": None, "std": 0.0, "n": 0}
+    assert back["runs"][0]["test_metric"] is None
+    assert back["runs"][1]["test_metric"] == result["runs"][1]["test_metric"]
 
 
 def test_cli_bad_input_is_one_clear_line(capsys, tmp_path, monkeypatch):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import html
 import json
+import math
 import os
 
 from ..._io import atomic_text
@@ -144,12 +145,27 @@ def page(res: dict, folder: str, plots=PLOTS) -> str:
             f"<ul>{notes}</ul>{figures}</body></html>")
 
 
+def _strict(obj):
+    """``obj`` with every float that is not finite (the mean of a row no run measured, a
+    diverged run's metric) as None: results.json is standard JSON (null), which JavaScript's
+    JSON.parse and strict parsers read; Python's NaN token is not JSON."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: _strict(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_strict(v) for v in obj]
+    return obj
+
+
 def write(res: dict, folder: str) -> list[str]:
-    """results.json, report.md, the PNG plots and report.html into ``folder``."""
+    """results.json (standard JSON: a number that is not finite is null), report.md, the
+    PNG plots and report.html into ``folder``."""
     from .plots import plot_all
 
     os.makedirs(folder, exist_ok=True)
-    atomic_text(os.path.join(folder, "results.json"), json.dumps(res, indent=1))
+    atomic_text(os.path.join(folder, "results.json"),
+                json.dumps(_strict(res), indent=1, allow_nan=False))
     atomic_text(os.path.join(folder, "report.md"), markdown(res))
     pngs = plot_all(res, folder)
     for name in set(PLOTS) - set(pngs):  # an earlier run's plot (e.g. memory.png) is not this one's
