@@ -178,6 +178,8 @@ def test_input_layer_is_keras_input_layer():
                                                          "sparse"),
                        (lambda: InputLayer((2,), batch_shape=(None, 2)), "not both"),
                        (lambda: InputLayer((2,), batch_size=0), "batch_size"),
-                       (lambda: InputLayer(shape=(0, 2)), "positive")]:
+                       (lambda: InputLayer(shape=(0, 2)), "InputLayer: shape entries"),
+                       (lambda: InputLayer(shape=5), "InputLayer: shape must be a tuple"),
+                       (lambda: Input(shape="ab"), "Input: shape must be a tuple")]:
         with pytest.raises((ValueError, TypeError), match=word):
             make()

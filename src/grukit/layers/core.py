@@ -227,22 +227,22 @@ def check_sequence(cls: str, input_shape, hint: str = "") -> None:
 AFTER_RNN = " Set return_sequences=True on the recurrent layer before it."
 
 
-def check_input_shape(shape, cls: str) -> tuple | None:
-    """``input_shape`` without the batch axis: positive integers, None for a size left open
-    (a variable number of time steps, as in Keras)."""
+def check_input_shape(shape, cls: str, arg: str = "input_shape") -> tuple | None:
+    """``input_shape`` (the argument ``arg``) without the batch axis: positive integers, None
+    for a size left open (a variable number of time steps, as in Keras)."""
     if shape is None:
         return None
     if isinstance(shape, (str, bytes)) or not hasattr(shape, "__iter__"):
-        raise TypeError(f"{cls}: input_shape must be a tuple without the batch axis, e.g. "
+        raise TypeError(f"{cls}: {arg} must be a tuple without the batch axis, e.g. "
                         f"(100, 1) or (None, 1); got {shape!r}.")
     dims = tuple(shape)
     for d in dims:
         if d is not None and (not isinstance(d, numbers.Integral) or isinstance(d, bool)
                               or d < 1):
-            raise ValueError(f"{cls}: input_shape entries must be positive integers (or None "
+            raise ValueError(f"{cls}: {arg} entries must be positive integers (or None "
                              f"for a variable length); got {shape!r}.")
     if not dims:
-        raise ValueError(f"{cls}: input_shape must have at least one entry, e.g. (100, 1); "
+        raise ValueError(f"{cls}: {arg} must have at least one entry, e.g. (100, 1); "
                          f"got ().")
     return tuple(None if d is None else int(d) for d in dims)
 

@@ -19,7 +19,7 @@ class Input:
     token ids are told by an ``Embedding`` first)."""
 
     def __init__(self, shape=None, dtype=None, name: str | None = None, *, batch_size=None):
-        self.shape = check_input_shape(shape, "Input")
+        self.shape = check_input_shape(shape, type(self).__name__, "shape")
         if self.shape is None:
             raise ValueError("Input needs shape=, the shape of one sample without the batch "
                              "axis, e.g. Input(shape=(100, 1)).")
@@ -187,5 +187,7 @@ class InputLayer(Input):
         if shape is None:
             raise ValueError("InputLayer needs shape=, the shape of one sample without the "
                              "batch axis, e.g. InputLayer(shape=(100, 1)).")
+        if not isinstance(shape, (str, bytes)) and hasattr(shape, "__iter__"):
+            shape = tuple(shape)  # batch_shape's rest, a list
         super().__init__(shape, dtype, name, batch_size=batch_size)
         self.batch_size = batch_size
