@@ -178,3 +178,23 @@ def test_torch_export_writes_the_layers_without_keeping_the_penalty(tmp_path):
         to_pt2(model, tmp_path / "m.pt2", x)
     program = torch.export.load(tmp_path / "m.pt2").module()
     torch.testing.assert_close(program(x[:, :5]), model(x[:, :5]), rtol=1e-5, atol=1e-6)
+
+
+def test_a_keras_activity_regularizer_argument_is_the_layer_after():
+    """Dense(..., activity_regularizer=L1L2(a, b)) is refused pointing at
+    ActivityRegularization(a, b) after it, whose penalty is Keras' for the argument."""
+    with pytest.raises(ValueError, match=r"ActivityRegularization\(l1, l2\) layer after"):
+        Dense(2, activity_regularizer="l2")
+    x = X[:, 0]
+    ref = keras.Sequential([keras.Input((4,)), kl.Dense(
+        3, activity_regularizer=keras.regularizers.L1L2(0.05, 0.1))])
+    ours = Sequential([Input(shape=(4,)), Dense(3), ActivityRegularization(0.05, 0.1)])
+    ours.set_weights(ref.get_weights())
+    ref(x, training=True)
+    ours(torch.from_numpy(x))
+    np.testing.assert_allclose(float(ours.regularization_loss().detach()),
+                               float(_np(sum(ref.losses))), rtol=1e-5)
+    from grukit.models import from_keras
+
+    with pytest.raises(ValueError, match="put an ActivityRegularization"):
+        from_keras(ref)

@@ -84,7 +84,8 @@ class Layer(nn.Module):
         cls = type(self).__name__
         if options.get("activity_regularizer") is not None:
             raise ValueError(f"{cls}: activity_regularizer has no grukit form; leave it out "
-                             f"(the weight regularizers are there).")
+                             f"and put an ActivityRegularization(l1, l2) layer after this one "
+                             f"(Keras' same penalty on its output).")
         options.pop("activity_regularizer", None)
         unknown = sorted(set(options) - set(self.REGULARIZED) - set(self.initialized()))
         if unknown:

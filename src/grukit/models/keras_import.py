@@ -212,7 +212,9 @@ def _regularizers(layer, converted, where: str) -> None:
         layer, converted = layer.forward_layer, converted.layer
     cfg = layer.get_config()
     if cfg.get("activity_regularizer") is not None:
-        raise ValueError(f"{where}: activity_regularizer has no grukit form.")
+        raise ValueError(f"{where}: activity_regularizer has no grukit form; in the Keras "
+                         f"model, put an ActivityRegularization(l1, l2) layer after this one "
+                         f"instead (the same penalty), which converts.")
     for arg in converted.REGULARIZED:
         given = cfg.get(arg)
         if given is None:
