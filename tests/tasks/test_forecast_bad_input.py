@@ -403,3 +403,14 @@ def test_index_without_recent_is_refused_not_ignored():
         _one_line(e)
     assert f.predict(index=0).shape == f.predict().shape == (2, 4)
     np.testing.assert_array_equal(f.predict()[1], f.predict(2 * y, index=1))
+
+
+def test_a_hybrid_too_short_for_its_smoothing_names_the_smoothing_not_the_lookback():
+    # the values a hybrid reads are the smoothing's start (two seasons and two), here 26 > the
+    # lookback 4: the error said "lookback 26" and to shorten the lookback, which changes nothing
+    with pytest.raises(ValueError, match=r"^the series has 30 points; the smoothing's start "
+                                         r"\(26 values: two seasons and two\) \+ horizon 4 "
+                                         r"need at least \d+ to train .* Shorten the horizon, "
+                                         r"or train without hybrid\.") as e:
+        Forecaster(**(SMALL | {"hybrid": True})).fit(_series(30), season=12)
+    _one_line(e)

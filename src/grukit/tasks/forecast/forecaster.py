@@ -218,11 +218,15 @@ class Forecaster(Estimator):
             where = "the series" if single else f"series {i}"
             check_values(y, where)
             if len(y) < need:
-                raise ValueError(f"{where} has {len(y)} points; lookback "
-                                 f"{self.history_needed(season)} + horizon {cfg.horizon} "
-                                 f"need at least {need} to train (5 windows besides those "
-                                 f"held out for calibration). Shorten the lookback or the "
-                                 f"horizon.")
+                reads = self.history_needed(season)
+                lookback = max(self._lookbacks(season))
+                what = f"lookback {lookback}" if reads == lookback else \
+                    f"the smoothing's start ({reads} values: two seasons and two)"
+                fix = "the lookback or the horizon" if reads == lookback else \
+                    "the horizon, or train without hybrid"
+                raise ValueError(f"{where} has {len(y)} points; {what} + horizon "
+                                 f"{cfg.horizon} need at least {need} to train (5 windows "
+                                 f"besides those held out for calibration). Shorten {fix}.")
         if covs is not None and cfg.strategy == "recursive":
             raise ValueError("a recursive forecaster feeds its forecasts back as inputs, and "
                              "the covariates of the steps ahead are not known; use "
