@@ -218,3 +218,21 @@ def test_models_given_as_one_string_is_refused_in_one_sentence():
     with pytest.raises(ValueError, match=r"models is one string, 'gru,lstm'; give a tuple of "
                                          r"names such as \('gru', 'lstm'\)\.$"):
         compare(CompareConfig(models="gru,lstm"), log=lambda *_: None)
+
+
+@pytest.mark.parametrize("settings,message", [
+    ({"memory_tasks": "adding"},  # read letter by letter: "got a,d,d,i,n,g"
+     r"memory_tasks is one string, 'adding'; give a tuple of names such as \('adding',\)"),
+    ({"memory_tasks": "adding,copy"}, r"such as \('adding', 'copy'\)"),
+    ({"memory_lengths": 100}, "memory_lengths is one int, 100; give a tuple"),  # TypeError
+    ({"memory_lengths": "50,100"}, "memory_lengths is one str, '50,100'"),  # "got '5'"
+])
+def test_one_memory_task_or_length_not_in_a_tuple_is_one_sentence(settings, message):
+    import numpy as np
+
+    from grukit.tasks.compare.run import check
+
+    with pytest.raises(ValueError, match=message):
+        check(CompareConfig(models=("gru",), **settings))
+    with pytest.raises(ValueError, match="memory_lengths is one int64"):  # a numpy scalar
+        compare(CompareConfig(models=("gru",), memory_lengths=np.int64(5)))

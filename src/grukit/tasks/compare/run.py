@@ -70,7 +70,7 @@ def _plain_numbers(cfg: CompareConfig) -> CompareConfig:
     ints = {k: plain(getattr(cfg, k)) for k in ("seeds", "hidden", "epochs", "folds",
                                                  "memory_steps", "memory_seeds",
                                                  "memory_hidden")}
-    if isinstance(cfg.memory_lengths, (list, tuple)) or hasattr(cfg.memory_lengths, "tolist"):
+    if isinstance(cfg.memory_lengths, (list, tuple)) or getattr(cfg.memory_lengths, "ndim", 0):
         ints["memory_lengths"] = tuple(plain(t) for t in cfg.memory_lengths)
     return replace(cfg, **ints)
 
@@ -134,6 +134,13 @@ def check(cfg: CompareConfig) -> None:
         if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) \
                 or v <= 0:
             raise ValueError(f"--max-seconds must be a positive number of seconds; got {v!r}.")
+    if isinstance(cfg.memory_tasks, str):  # iterated, it would be read letter by letter
+        names = tuple(t.strip() for t in cfg.memory_tasks.split(",") if t.strip())
+        raise ValueError(f"memory_tasks is one string, {cfg.memory_tasks!r}; give a tuple of "
+                         f"names such as {names!r}.")
+    if isinstance(cfg.memory_lengths, (str, numbers.Number)):  # one length, or text
+        raise ValueError(f"memory_lengths is one {type(cfg.memory_lengths).__name__}, "
+                         f"{cfg.memory_lengths!r}; give a tuple of lengths such as (50, 100).")
     bad = [t for t in cfg.memory_tasks if t not in MEMORY_TASKS]
     if bad:
         raise ValueError(f"--memory-tasks takes a comma-separated list from "
