@@ -83,6 +83,18 @@ SCRIPT = textwrap.dedent("""
             masked.fit(ids, ids[..., None] * 0.1, batch_size=8, verbose=0, callbacks=lower)
         except ValueError as err:
             print("refused:", err)
+
+        def nan_in_last(t, p, seen=[]):  # a NaN loss in the last process alone, 2nd batch
+            seen.append(1)
+            last = os.environ.get("RANK", "0") == str(int(os.environ.get("WORLD_SIZE", "1")) - 1)
+            return (t - p) ** 2 * (float("nan") if last and len(seen) == 2 else 1.0)
+
+        masked.compile(optimizer="sgd", loss=nan_in_last)
+        import warnings
+        with warnings.catch_warnings(record=True):
+            warnings.simplefilter("always")
+            h = masked.fit(ids, ids[..., None] * 0.1, batch_size=8, epochs=2, verbose=0)
+        print("stopped:", h.stop_reason)  # in every process, none left waiting
 """)
 
 
@@ -206,6 +218,7 @@ def test_torchrun_two_processes_match_one_process(tmp_path):
     np.testing.assert_allclose(logs[1], logs[0], rtol=1e-5)
     assert two.stdout.count("refused:") == 4 and "must divide by 2" in two.stdout
     assert "different learning rates" in two.stdout
+    assert two.stdout.count("stopped: nonfinite") == 2
     # a masked batch's loss is its mean over all its valid steps, as in one process
     a, b = _weights(tmp_path / "one.pt.masked"), _weights(tmp_path / "two.pt.masked")
     for k in a:
