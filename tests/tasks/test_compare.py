@@ -236,3 +236,25 @@ def test_one_memory_task_or_length_not_in_a_tuple_is_one_sentence(settings, mess
         check(CompareConfig(models=("gru",), **settings))
     with pytest.raises(ValueError, match="memory_lengths is one int64"):  # a numpy scalar
         compare(CompareConfig(models=("gru",), memory_lengths=np.int64(5)))
+
+
+@pytest.mark.parametrize("batch", [(0, 100), (32, 0), (2, -1), (2.5, 3), (32,), 32])
+def test_a_latency_batch_that_times_nothing_is_refused_before_training(batch, monkeypatch):
+    """(0, 100) timed the forward of an empty batch and reported it in ms; (2, -1) failed
+    in torch.randn after the first model had trained."""
+    from grukit.tasks.compare import tasks
+
+    monkeypatch.setattr(tasks, "run", lambda *a, **k: pytest.fail("a model was trained"))
+    with pytest.raises(ValueError, match=r"latency_batch must be \(batch, steps\), two whole "
+                                         r"numbers, 1 or more; got"):
+        compare(CompareConfig(models=("gru",), memory_steps=0, latency_batch=batch))
+
+
+def test_a_numpy_latency_batch_is_taken():
+    import numpy as np
+
+    from grukit.tasks.compare.run import _plain_numbers, check
+
+    cfg = _plain_numbers(CompareConfig(latency_batch=np.array([4, 10])))
+    check(cfg)
+    assert cfg.latency_batch == (4, 10) and type(cfg.latency_batch[0]) is int

@@ -72,6 +72,8 @@ def _plain_numbers(cfg: CompareConfig) -> CompareConfig:
                                                  "memory_hidden")}
     if isinstance(cfg.memory_lengths, (list, tuple)) or getattr(cfg.memory_lengths, "ndim", 0):
         ints["memory_lengths"] = tuple(plain(t) for t in cfg.memory_lengths)
+    if isinstance(cfg.latency_batch, (list, tuple)) or getattr(cfg.latency_batch, "ndim", 0):
+        ints["latency_batch"] = tuple(plain(t) for t in cfg.latency_batch)
     return replace(cfg, **ints)
 
 
@@ -122,6 +124,11 @@ def check(cfg: CompareConfig) -> None:
         raise ValueError("--memory-seeds must be a whole number, 1 or more; got 0 "
                          "(--memory-steps 0 leaves the memory rows out).")
     _whole("--memory-seeds", cfg.memory_seeds, 1 if cfg.memory_steps else 0)
+    lb = cfg.latency_batch  # a batch or a length of 0 timed a forward of nothing
+    if not isinstance(lb, (tuple, list)) or len(lb) != 2 or any(
+            isinstance(v, bool) or not isinstance(v, int) or v < 1 for v in lb):
+        raise ValueError(f"latency_batch must be (batch, steps), two whole numbers, 1 or "
+                         f"more; got {lb!r}.")
     for flag, value in (("--hidden", cfg.hidden), ("--epochs", cfg.epochs)):
         if value is not None:  # None: the task's default
             _whole(flag, value, 1)
