@@ -46,3 +46,24 @@ def test_named_fused_backend_under_vmap_refuses():
     with pytest.raises(ValueError, match=r"backend='cpu' cannot serve this call: .*torch\.func "
                                          r"transform.*backend='reference'"):
         torch.vmap(lambda xb: _y("gru", xb, ws, backend="cpu"))(x)
+
+
+@pytest.mark.parametrize("op,gates", OPS, ids=[o for o, _ in OPS])
+def test_forward_mode_ad_tangents_equal_the_reference(op, gates):
+    """torch.autograd.forward_ad: the fused kernels give no tangent (y came back without one,
+    silently); "auto" takes the reference under a dual level."""
+    import torch.autograd.forward_ad as fwad
+
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(3, 5, 2, generator=g)
+    ws = _weights(op, gates, 2, 3, g)
+    tangent = torch.randn(ws[0].shape, generator=g)
+    outs = {}
+    for backend in ("reference", "auto"):
+        with fwad.dual_level():
+            w = fwad.make_dual(ws[0], tangent)
+            y = _y(op, x, [w, *ws[1:]], lengths=[5, 2, 0], backend=backend)
+            outs[backend] = fwad.unpack_dual(y)
+    assert outs["auto"].tangent is not None
+    torch.testing.assert_close(outs["auto"].primal, outs["reference"].primal)
+    torch.testing.assert_close(outs["auto"].tangent, outs["reference"].tangent)

@@ -10,7 +10,7 @@ import functools
 import torch
 from torch import Tensor
 
-from ._fused import needs_grad, transform_why_not
+from ._fused import forward_active, needs_grad, transform_why_not
 
 DTYPES = (torch.float32, torch.float64)
 _functorch_level = torch._C._functorch.peek_interpreter_stack  # None outside torch.func
@@ -54,10 +54,10 @@ def plain(x: object, weight_ih: object, weight_hh: object, bias_ih: object,
     """True when a call of one layer needs none of its entry's work and the fused CPU kernel
     serves it: x a non-empty CPU float tensor (B, T, I); weight_ih (G·H, I), weight_hh
     (G·H, H), the biases (G·H,) or None and h0 (B, H) or None, all tensors of x's dtype on
-    the CPU; no gradient wanted; not traced, nor inside a torch.func transform. Where
-    False, the entry checks, explains and picks a backend as always (every bad call goes
-    there); this only decides. The caller adds what is its own (lengths, masks, reverse, its
-    options)."""
+    the CPU; no gradient wanted; not traced, nor inside a torch.func transform or forward
+    AD. Where False, the entry checks, explains and picks a backend as always (every bad
+    call goes there); this only decides. The caller adds what is its own (lengths, masks,
+    reverse, its options)."""
     if (not isinstance(x, Tensor) or not isinstance(weight_hh, Tensor) or x.dim() != 3
             or weight_hh.dim() != 2 or x.device.type != "cpu" or x.dtype not in DTYPES
             or not x.shape[0] or not x.shape[1]):
@@ -74,7 +74,8 @@ def plain(x: object, weight_ih: object, weight_hh: object, bias_ih: object,
             return False
     return (not needs_grad(x, weight_ih, weight_hh, bias_ih, bias_hh, h0)
             and not torch.compiler.is_compiling() and _numba_missing() is None
-            and _functorch_level() is None)  # no torch.func transform
+            and _functorch_level() is None  # no torch.func transform
+            and not forward_active())  # nor forward-mode AD
 
 
 def masks_why_not(**masks: Tensor | None) -> str | None:

@@ -21,6 +21,7 @@ from collections.abc import Callable
 
 import torch
 from torch import Tensor
+from torch.autograd import forward_ad
 
 from ._seq import State, run_directed
 
@@ -34,15 +35,24 @@ def needs_grad(*tensors: Tensor | None) -> bool:
 
 def transform_why_not() -> str | None:
     """The reason a fused backend cannot run inside a torch.func transform (vmap, grad,
-    jacrev, ...), or None outside one: the kernels read plain tensors' memory, which a
-    transform's wrapped tensors do not have (torch's own GRU/LSTM have no vmap rule either).
-    The reference, plain torch, runs under every transform."""
+    jacrev, ...) or under forward-mode AD (``torch.autograd.forward_ad``), or None: the
+    kernels read plain tensors' memory, which a transform's wrapped tensors do not have
+    (torch's own GRU/LSTM have no vmap rule either), and give no tangents. The reference,
+    plain torch, runs under every transform."""
     if torch.compiler.is_compiling():  # traced by compile: its own routes (custom ops)
         return None
-    if torch._C._functorch.peek_interpreter_stack() is None:
-        return None
-    return ("a torch.func transform (vmap, grad, jacrev, ...) is active, and this backend "
-            "cannot run under it; backend='reference' (what 'auto' takes) does.")
+    if torch._C._functorch.peek_interpreter_stack() is not None:
+        return ("a torch.func transform (vmap, grad, jacrev, ...) is active, and this backend "
+                "cannot run under it; backend='reference' (what 'auto' takes) does.")
+    if forward_active():
+        return ("forward-mode AD (torch.autograd.forward_ad) is active, and this backend "
+                "gives no tangents; backend='reference' (what 'auto' takes) does.")
+    return None
+
+
+def forward_active() -> bool:
+    """True inside ``torch.autograd.forward_ad.dual_level()`` (its level, -1 outside)."""
+    return forward_ad._current_level >= 0
 
 
 def run_fused(x: Tensor, lengths: Tensor | None, reverse: bool,
