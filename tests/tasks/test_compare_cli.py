@@ -528,3 +528,35 @@ def test_a_size_too_large_for_memory_is_one_sentence(tmp_path, capsys, args):
     assert err.startswith("grukit compare: error: compare ran out of memory (can't allocate "
                           "memory: you tried to allocate ") and err.count("\n") == 1, err
     assert "give a smaller --hidden, --memory-hidden or --memory-lengths" in err
+
+
+def test_resume_under_another_default_thread_count_is_refused(tmp_path, monkeypatch, capsys):
+    """Without --threads, torch's default count (OMP_NUM_THREADS) was left out of the
+    fingerprint: a resume under another count mixed runs timed (and computed) with two
+    counts into one table, which named the resumed process's count alone."""
+    at = FAST.index("--threads")
+    argv = FAST[:at] + FAST[at + 2:] + ["--models", "gru", "--output", str(tmp_path / "run")]
+    real, calls = tasks.run, []
+
+    def interrupted(*a, **k):
+        calls.append(a)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real(*a, **k)
+
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        monkeypatch.setattr(tasks, "run", interrupted)
+        assert main(argv) == 130
+        monkeypatch.setattr(tasks, "run", real)
+        torch.set_num_threads(2)
+        capsys.readouterr()
+        assert main(argv + ["--resume"]) == 2
+        err = capsys.readouterr().err
+        assert "other settings or data (or torch threads: --threads, OMP_NUM_THREADS)" in err
+        torch.set_num_threads(1)
+        assert main(argv + ["--resume"]) == 0
+        assert "resuming: 1 of 2 runs" in capsys.readouterr().out
+    finally:
+        torch.set_num_threads(before)

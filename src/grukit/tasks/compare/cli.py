@@ -145,7 +145,12 @@ def _run(args: argparse.Namespace) -> int:
     _refuse_others_files(args.output)
     out = prepare_output(args.output)
     RUN.start(out, resumable=True)
-    stamp = progress.fingerprint(cfg, threads=args.threads)
+    import torch
+
+    # the threads the runs use (--threads, else torch's default, which OMP_NUM_THREADS sets):
+    # a resume under another count would mix timings, and last digits, of two settings
+    stamp = progress.fingerprint(cfg, threads=torch.get_num_threads() if args.threads is None
+                                 else args.threads)
     done = {"runs": [], "memory": [], "seconds": 0.0}
     if args.resume:
         done = progress.read(out, stamp)

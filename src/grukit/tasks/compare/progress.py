@@ -22,8 +22,9 @@ PARTIAL = "partial.json"
 
 
 def fingerprint(cfg, threads: int | None = None) -> str:
-    """What decides the records: every setting, --threads when given (the timing rows are
-    measured with it, so runs timed with other threads are not mixed into one table), and
+    """What decides the records: every setting, the torch threads the runs use when given
+    (the timing rows are measured with them, so runs timed with other threads are not mixed
+    into one table), and
     the bytes of a --data file, or the names and bytes of every file under a --data folder
     (a built-in data set is named by its name)."""
     settings = dataclasses.asdict(cfg) | ({} if threads is None else {"threads": threads})
@@ -86,6 +87,7 @@ def read(folder: str, stamp: str) -> dict:
         raise UsageError(f"{path} cannot be resumed from ({type(err).__name__}: {err}); "
                          f"rerun without --resume to start afresh.") from None
     if fp != stamp:
-        raise UsageError(f"{path} was written by a run with other settings or data; rerun "
-                         f"with those, or without --resume to start afresh.")
+        raise UsageError(f"{path} was written by a run with other settings or data (or "
+                         f"torch threads: --threads, OMP_NUM_THREADS); rerun with those, or "
+                         f"without --resume to start afresh.")
     return {"runs": runs, "memory": memory, "seconds": seconds}
