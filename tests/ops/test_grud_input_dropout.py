@@ -100,3 +100,23 @@ def test_clinical_network_hands_the_rate_to_its_grud_module():
     Sequential([net]).build()
     net.set_input_dropout(0.3)
     assert net.rnn.rnn.input_dropout == 0.3
+
+
+@pytest.mark.parametrize("wanted", ["input_mask", "mask"])
+def test_a_gradient_wanted_only_for_the_input_mask_or_the_mask_is_given(wanted):
+    """Only input_mask (a learned dropout rate) or only a float mask requires grad: the cpu
+    backend ran its inference path, and the gradient was lost (y had no grad_fn)."""
+    dt = torch.float64
+    x, m, d = _series(3, 7, 4, dt, seed=5)
+    ws = {k: None if v is None else v.detach() for k, v in _weights(4, 5, dt, False).items()}
+    out = {}
+    for backend in ("reference", "cpu", "auto"):
+        keep, mm = _mask(3, 4, dt), m.clone()
+        leaf = (keep if wanted == "input_mask" else mm).requires_grad_()
+        y, hn = _call(x, mm, d, ws, input_mask=keep, lengths=[7, 4, 0], backend=backend)
+        (y.square().sum() + hn.sum()).backward()
+        out[backend] = [y.detach(), leaf.grad]
+    for backend in ("cpu", "auto"):
+        for a, b in zip(out[backend], out["reference"], strict=True):
+            assert a is not None
+            torch.testing.assert_close(a, b, **TOL[dt])

@@ -170,7 +170,10 @@ def grud_cpu(x: Tensor, mask: Tensor, delta: Tensor, x_mean: Tensor, x_last0: Te
                                False)
         return y, (hn,)
 
-    inputs = (delta, x_mean, weight_ih, weight_hh, bias_ih, bias_hh, weight_mh, decay_x_weight,
-              decay_x_bias, decay_h_weight, decay_h_bias, h0, x_last0)
+    # everything a gradient may be wanted for (the input side runs in torch, so a float mask
+    # and input_mask get theirs there; the train path must run for them as for the weights)
+    inputs = (mask, delta, x_mean, weight_ih, weight_hh, bias_ih, bias_hh, weight_mh,
+              decay_x_weight, decay_x_bias, decay_h_weight, decay_h_bias, h0, x_last0,
+              input_mask)
     y, (hn,) = run_fused(x, lengths, False, inputs, train, infer)
     return y, hn
