@@ -258,3 +258,26 @@ def test_a_numpy_latency_batch_is_taken():
     cfg = _plain_numbers(CompareConfig(latency_batch=np.array([4, 10])))
     check(cfg)
     assert cfg.latency_batch == (4, 10) and type(cfg.latency_batch[0]) is int
+
+
+def test_resumed_runs_at_other_widths_are_refused(monkeypatch):
+    """Runs finished before the sizing rule changed (an upgrade between Ctrl-C and
+    --resume) were reused beside new runs at the new widths, in one table."""
+    from grukit.tasks.compare import tasks
+
+    monkeypatch.setattr(tasks, "run", lambda *a, **k: pytest.fail("a model was trained"))
+    old = {"runs": [{"model": "lstm", "seed": 0, "hidden": 27}], "memory": []}
+    cfg = CompareConfig(data="nile", models=("gru", "lstm"), seeds=1, folds=1,
+                        budget="equal-params", memory_steps=0)
+    with pytest.raises(ValueError, match=r"hold LSTM at 27 units, where these settings now "
+                                         r"give \d+; rerun without --resume"):
+        compare(cfg, log=lambda *_: None, done=old)
+    old = {"runs": [], "memory": [{"task": "adding", "length": 5, "model": "lstm", "seed": 0,
+                                   "hidden": 3}]}
+    cfg = CompareConfig(data="nile", models=("lstm",), seeds=1, folds=1, memory_steps=2,
+                        memory_lengths=(5,), budget="equal-params")
+    monkeypatch.setattr(tasks, "run", lambda *a, **k: ({"test_metric": 1.0, "epochs": 1,
+                                                         "seconds_per_epoch": 0.1,
+                                                         "converged": True}, None))
+    with pytest.raises(ValueError, match=r"adding runs to resume hold LSTM at 3 units"):
+        compare(cfg, log=lambda *_: None, done=old)

@@ -226,6 +226,11 @@ def compare(cfg: CompareConfig, log=print, done: dict | None = None, on_result=N
     old_runs = {(r["model"], r["seed"]): r for r in done.get("runs", [])}
     old_mem = {(r["task"], r["length"], r["model"], r["seed"]): r
                for r in done.get("memory", [])}
+    for (m, _seed), r in old_runs.items():  # sized by another version's rule: not comparable
+        if m in widths and r.get("hidden", widths[m]) != widths[m]:
+            raise ValueError(f"the finished runs to resume hold {summary.NAMES[m]} at "
+                             f"{r['hidden']} units, where these settings now give "
+                             f"{widths[m]}; rerun without --resume to start afresh.")
     runs, mem = [], []
     for m, seed in run_keys(cfg):
         if (m, seed) in old_runs:
@@ -247,13 +252,18 @@ def compare(cfg: CompareConfig, log=print, done: dict | None = None, on_result=N
         if on_result is not None:
             on_result("run", runs, mem)
     for name, length, m, seed in memory_keys(cfg):
-        if (name, length, m, seed) in old_mem:
-            mem.append(old_mem[name, length, m, seed])
-            continue
         inputs = 2 if name == "adding" else memory.ALPHABET + 2
         outputs = 1 if name == "adding" else memory.ALPHABET + 1
         cells_only = [o for o in order if o in sizing.MODELS]
         w = sizing.widths(cells_only, cfg.budget, cfg.memory_hidden, inputs, outputs)
+        if (name, length, m, seed) in old_mem:
+            r = old_mem[name, length, m, seed]
+            if r.get("hidden", w[m]) != w[m]:
+                raise ValueError(f"the finished {name} runs to resume hold {summary.NAMES[m]} "
+                                 f"at {r['hidden']} units, where these settings now give "
+                                 f"{w[m]}; rerun without --resume to start afresh.")
+            mem.append(r)
+            continue
         r = memory.run(name, m, length, w[m], steps=cfg.memory_steps, seed=seed)
         mem.append(r | {"hidden": w[m]})
         log(f"  {name} T={length} {summary.NAMES[m]:<6}: loss/baseline "
