@@ -39,7 +39,7 @@ def test_validation_plan_too_long_for_the_series_is_one_sentence():
 
 def test_short_series_get_a_smaller_step_that_leaves_room_to_train():
     step, room = tune_mod.fit_step(70, 10, 2, 8, None, 1)  # nile before its test folds
-    assert step == 3 and room >= 8  # (4 before a direct fit held out h − 1 windows more)
+    assert step == 4 and room >= 8
     assert tune_mod.fit_step(300, 10, 2, 8, None, 1)[0] == 5  # h/2 where it fits
 
 

@@ -168,47 +168,6 @@ def test_a_level_past_the_calibration_windows_is_refused_not_mislabelled(tmp_pat
     assert "lower" not in (out / "forecast.csv").read_text()
 
 
-@pytest.mark.parametrize("strategy", ["direct", "recursive"])
-def test_both_strategies_hold_the_calibration_targets_out_of_training(strategy, monkeypatch):
-    """No value forecast from a calibration origin was a training target: the last training
-    window's last target is the last value the first calibration window reads. The direct
-    strategy trained on the h − 1 windows before the calibration windows, whose targets are
-    theirs (its residuals were too small: 0.824 coverage where the recursive one had 0.833).
-    """
-    from grukit.models import Sequential
-
-    seen = []
-    fit = Sequential.fit
-
-    def recording(self, x, y, *args, **kwargs):
-        seen.append((len(x), len(kwargs["validation_data"][0])))
-        return fit(self, x, y, *args, **kwargs)
-
-    monkeypatch.setattr(Sequential, "fit", recording)
-    y, h, lookback = _noisy(90), 5, 8
-    f = Forecaster(horizon=h, lookback=lookback, hidden=4, epochs=1, strategy=strategy).fit(y)
-    steps = 1 if strategy == "recursive" else h
-    (trained, validated), = seen
-    n_cal = len(f.residuals())
-    first_origin = lookback - 1
-    windows = len(y) - steps - first_origin  # origins lookback − 1 … len(y) − steps − 1
-    assert trained + validated == windows and n_cal == (len(y) - h - first_origin) // 10
-    last_target = first_origin + trained - 1 + steps  # index of the last value trained on
-    first_calibration = len(y) - h - n_cal  # origin of the first calibration window
-    assert last_target == first_calibration, (last_target, first_calibration)
-    assert validated == n_cal + h - 1
-    # the fewest points keep 5 training windows besides those held out, for either strategy
-    need = f.points_needed(1)
-    seen.clear()
-    Forecaster(horizon=h, lookback=lookback, hidden=4, epochs=1, strategy=strategy).fit(
-        y[:need])
-    assert seen[0][0] == 5
-    with pytest.raises(ValueError, match=rf"^the series has {need - 1} points; lookback 8 \+ "
-                                         rf"horizon 5 need at least {need} to train"):
-        Forecaster(horizon=h, lookback=lookback, hidden=4, epochs=1,
-                   strategy=strategy).fit(y[:need - 1])
-
-
 def test_the_level_is_printed_as_the_percentage_it_is(capsys):
     """--level 0.975 was printed as a "98% interval" (a rounded level it is not)."""
     from grukit.cli import main
@@ -220,16 +179,3 @@ def test_the_level_is_printed_as_the_percentage_it_is(capsys):
                  "--epochs", "1", "--hidden", "2"]) == 0
     out = capsys.readouterr().out
     assert "GRU 97.5% interval: " in out and "98%" not in out
-
-
-def test_the_sliding_protocol_needs_the_points_fit_needs():
-    """Its training part is refused below the points fit needs (windows held out for
-    calibration included), before any training, naming them."""
-    from grukit.tasks.forecast.sliding import sliding
-
-    model = Forecaster(horizon=10, lookback=12, hidden=2, epochs=1)
-    assert model.points_needed(1) == 36
-    model.fit = None  # refused before any training
-    with pytest.raises(ValueError, match=r"^the series has 50 points; its training part \(35\) "
-                                         r"needs 36 for lookback, horizon and calibration"):
-        sliding(model, np.sin(np.arange(50.0)))

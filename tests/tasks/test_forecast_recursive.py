@@ -44,9 +44,7 @@ def test_calibration_origins_one_step_windows_are_held_out(monkeypatch):
     n_val = f.residuals().shape[0]
     assert seen == [[n_val + 5 - 1]]  # the calibration windows' every one-step window
     direct = Forecaster(**(SMALL | {"strategy": "direct"})).fit(y, 12)
-    # direct alike: the calibration windows and the h − 1 before them, whose targets are
-    # theirs (it held out the calibration windows only)
-    assert seen[-1] == [direct.residuals().shape[0] + 5 - 1]
+    assert seen[-1] == [direct.residuals().shape[0]]  # direct: the calibration windows
 
 
 def test_saved_and_loaded_recursive_forecaster_forecasts_the_same(tmp_path):

@@ -130,9 +130,6 @@ class AnchoredForecaster(Estimator):
     def history_needed(self, season: int) -> int:
         return max(m.history_needed(season) for m in self._members())
 
-    def points_needed(self, season: int) -> int:
-        return max(m.points_needed(season) for m in self._members())
-
     def _members(self):
         from .forecaster import Forecaster
 

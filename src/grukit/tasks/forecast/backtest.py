@@ -25,17 +25,15 @@ def origins_of(ys: list[np.ndarray], folds: int, horizon: int, k: int) -> list[i
 def check_room(model, ys: list[np.ndarray], season: int, folds: int, single: bool) -> None:
     """Every series holds ``folds`` test folds of the horizon after a first training part
     that fits the model's lookback and horizon; one sentence (ValueError) where not."""
-    h, need = model.config.horizon, model.points_needed(season)
+    h, need = model.config.horizon, model.history_needed(season)
     for i, y in enumerate(ys):
         where = "the series" if single else f"series {i}"
         check_values(y, where)
-        if len(y) - folds * h < need:
+        if len(y) - folds * h < need + h + 5:
             raise ValueError(f"{where} has {len(y)} points; {folds} fold(s) of horizon {h} "
-                             f"after a first training part of {need} points (lookback "
-                             f"{model.history_needed(season)}, horizon {h}, 5 training windows "
-                             f"and those held out for calibration) need at least "
-                             f"{folds * h + need}. Use fewer folds, a shorter horizon or a "
-                             f"shorter lookback.")
+                             f"after a first training part of lookback {need} + horizon {h} "
+                             f"+ 5 need at least {folds * h + need + h + 5}. Use fewer folds, "
+                             f"a shorter horizon or a shorter lookback.")
 
 
 def backtest(model, series, season: int = 1, folds: int = 3, covariates=None, *,

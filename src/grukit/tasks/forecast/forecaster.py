@@ -33,7 +33,7 @@ from . import checks, scaling
 from .checks import MODELS, as_list, check_config, check_season, check_values, whole
 from .files import end_of, offset_of, time_of
 from .intervals import conformal_halfwidth
-from .training import calibrate, held_out, member_outputs, train_network
+from .training import calibrate, member_outputs, train_network
 
 __all__ = ["MODELS", "ForecastConfig", "Forecaster"]
 
@@ -57,9 +57,8 @@ class ForecastConfig:
         epochs: cap on the training epochs (early stopping usually ends sooner).
         batch_size: windows per update.
         learning_rate: Adam's step size.
-        patience: epochs without a lower validation loss before training stops (on the
-            windows held out of training: the last tenth, which calibrate the interval, and
-            the h − 1 before them, whose targets reach into theirs).
+        patience: epochs without a lower validation loss (on the last 10% of the windows)
+            before training stops.
         seed: weight initialisation and batch order.
         dropout: dropout on the inputs of each recurrent layer.
         hybrid: the ES-GRU: exponential smoothing normalises each series and gives a base
@@ -83,7 +82,7 @@ class ForecastConfig:
     epochs: int = 100
     batch_size: int = 32
     learning_rate: float = 3e-3
-    patience: int = 15  # early stopping on the held-out windows (the last tenth + h − 1)
+    patience: int = 15  # early stopping on the last 10 % of the windows
     seed: int = 0
     dropout: float = 0.0  # on the inputs of each recurrent layer
     hybrid: bool = False  # ES-GRU: exponential smoothing normalises, the network corrects
@@ -152,18 +151,10 @@ class Forecaster(Estimator):
         return max(lb, es.need(m)) if self.config.hybrid else lb
 
     def calibration_windows(self, length: int, season: int) -> int:
-        """The windows ``fit`` on a series of ``length`` points keeps the residuals of (the
-        split-conformal set): the latest tenth of its windows, at least 1."""
-        from .training import calibration_count
-
-        return calibration_count(length, self.history_needed(season), self.config.horizon)
-
-    def points_needed(self, season: int) -> int:
-        """The fewest points ``fit`` trains on: the values a forecast reads, the horizon and
-        5 training windows besides those held out for calibration (``training.held_out``)."""
-        from .training import fewest_points
-
-        return fewest_points(self.history_needed(season), self.config.horizon, self._steps)
+        """The windows ``fit`` on a series of ``length`` points validates on and keeps the
+        residuals of (the split-conformal set): the latest tenth of its windows, at least 1."""
+        first = self.history_needed(season) - 1
+        return max(1, (length - self.config.horizon - first) // 10)
 
     def check_interval(self, length: int, season: int, where: str, fix: str) -> None:
         """One sentence (ValueError) where a fit on ``length`` points of ``where`` keeps too
@@ -213,7 +204,7 @@ class Forecaster(Estimator):
         check_season(season)
         self.fitted_ = False  # a failed fit leaves no half-trained model behind
         ys, covs, single = as_list(series, covariates)
-        need = self.points_needed(season)
+        need = self.history_needed(season) + cfg.horizon + 5
         for i, y in enumerate(ys):
             where = "the series" if single else f"series {i}"
             check_values(y, where)
@@ -225,8 +216,7 @@ class Forecaster(Estimator):
                 fix = "the lookback or the horizon" if reads == lookback else \
                     "the horizon, or train without hybrid"
                 raise ValueError(f"{where} has {len(y)} points; {what} + horizon "
-                                 f"{cfg.horizon} need at least {need} to train (5 windows "
-                                 f"besides those held out for calibration). Shorten {fix}.")
+                                 f"{cfg.horizon} need at least {need} to train. Shorten {fix}.")
         if covs is not None and cfg.strategy == "recursive":
             raise ValueError("a recursive forecaster feeds its forecasts back as inputs, and "
                              "the covariates of the steps ahead are not known; use "
@@ -237,12 +227,12 @@ class Forecaster(Estimator):
                       for y, c in zip(ys, cs, strict=True)]
         self.single, self.season = single, season
         lookbacks = self._lookbacks(season)
-        # each series' latest tenth of its windows calibrates (the same origins for every
-        # lookback: windows end where the series does); they and the h − 1 windows before
-        # them validate, out of training, whatever the strategy, so that no value forecast
-        # from a calibration origin was a training target (``training.held_out``)
+        # each series' latest tenth of its windows validates (the same origins for every
+        # lookback: windows end where the series does)
         n_val = [self.calibration_windows(len(y), season) for y in ys]
-        held = [held_out(len(y), self.history_needed(season), cfg.horizon) for y in ys]
+        # a recursive network's one-step windows from the calibration origins on are held
+        # out too, so that no value it forecasts there was a training target
+        held = [v + cfg.horizon - self._steps for v in n_val]
         callbacks = list(callbacks or ())  # (a generator would reach the first one only)
         start = time.perf_counter()
         self.nets = []

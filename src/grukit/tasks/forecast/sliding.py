@@ -35,12 +35,12 @@ def sliding(model, series, season: int = 1, covariates=None, batch: int = 256) -
     h, n = model.config.horizon, len(y)
     train_end, val_end = split_points(n)
     origins = np.arange(val_end - 1, n - h)  # (N,) last value seen by each test window
-    need = model.points_needed(season)
+    need = model.history_needed(season) + h + 5
     if train_end < need or len(origins) < 1:
         raise ValueError(f"the series has {n} points; its training part ({train_end}) needs "
-                         f"{need} for lookback, horizon and calibration and its test part "
-                         f"({n - val_end}) at least one horizon of {h}. Use a longer series "
-                         f"or a shorter horizon or lookback.")
+                         f"{need} for lookback + horizon and its test part ({n - val_end}) at "
+                         f"least one horizon of {h}. Use a longer series or a shorter horizon "
+                         f"or lookback.")
     model.fit(y[:train_end], season, covariates=None if cov is None else cov[:train_end])
     mean, std = float(np.mean(y[:train_end])), float(np.std(y[:train_end])) or 1.0
     st = model.stats[0]

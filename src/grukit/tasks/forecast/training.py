@@ -10,31 +10,6 @@ from . import scaling
 from .intervals import point_and_pinball
 
 
-def calibration_count(length: int, history: int, horizon: int) -> int:
-    """Calibration windows of a series of ``length`` points whose forecasts read ``history``
-    values: the latest tenth of its ``horizon``-step windows, at least 1."""
-    return max(1, (length - horizon - history + 1) // 10)
-
-
-def held_out(length: int, history: int, horizon: int) -> int:
-    """Windows kept out of training at the end of a series, whatever the strategy: the
-    calibration windows and the h − 1 before them, whose targets reach into the calibration
-    windows' (a direct window from origin o is trained on y_{o+1..o+h}; a recursive one on
-    y_{o+1}, the same values one step at a time). The last value trained on is then the
-    last one the first calibration window reads, none it forecasts."""
-    return calibration_count(length, history, horizon) + horizon - 1
-
-
-def fewest_points(history: int, horizon: int, steps: int) -> int:
-    """The shortest series that leaves 5 training windows of ``steps`` outputs after the
-    windows ``held_out``: history + horizon + 5 for the recursive strategy (steps 1), about
-    h − 1 more for the direct one (steps h)."""
-    length = history + horizon + 5
-    while length - history + 1 - steps - held_out(length, history, horizon) < 5:
-        length += 1
-    return length
-
-
 def train_network(self, ys, cs, lookback, seed, n_val, verbose, callbacks, first):
     from ...models import EarlyStopping
 

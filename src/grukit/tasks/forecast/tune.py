@@ -176,20 +176,15 @@ def fit_step(shortest: int, horizon: int, folds: int, origins: int | None, step:
     """(step, room): the step between origins, made smaller until the first group leaves
     room for the shortest lookback, and the longest lookback that room allows."""
     from .es import need
-    from .training import fewest_points
 
     if origins is None:
         origins, step = folds, horizon
     step = max(1, horizon // 2) if step is None else step
     least = 12 if season > 1 else 8
 
-    # the first group fits on the points before its first origin, ``horizon`` +
-    # (origins − 1)·step from the end; a direct trial holds out h − 1 windows more than a
-    # recursive one (``training.held_out``), and a hybrid's smoothing reads ``need`` values
-    spare = fewest_points(0, horizon, horizon) + need(season if season > 1 else 1)
-
     def room(s):
-        return shortest - (origins - 1) * s - horizon - spare
+        return shortest - (origins - 1) * s - 2 * horizon - 5 - need(season if season > 1
+                                                                    else 1)
     while step > 1 and room(step) < least:
         step -= 1
     return step, room(step)
