@@ -45,6 +45,15 @@ def test_ray_backend_best_trial_scores_as_in_this_process(local_ray, tmp_path):
     assert np.isfinite(again)
     assert summary["best_value"] == pytest.approx(again, rel=1e-5)
     assert (tmp_path / "ray" / "t").is_dir()  # the experiment is kept where it was asked
+    # Ray's restore keeps the count a search was started with: asked for another, the run
+    # printed and reported the new count while running the old one
+    with pytest.raises(ValueError, match=r"was started for 2 trials, and Ray's restore keeps "
+                                         r"that count; ask for 2 to go on with it"):
+        tune(y, 12, 3, horizon=6, folds=1, fixed=FIXED, backend="ray",
+             storage=str(tmp_path / "ray"), study_name="t")
+    _, again_summary = tune(y, 12, 2, horizon=6, folds=1, fixed=FIXED, backend="ray",
+                            storage=str(tmp_path / "ray"), study_name="t")
+    assert again_summary["best_value"] == summary["best_value"]  # the same, finished search
 
 
 def test_unknown_backend_is_one_sentence():

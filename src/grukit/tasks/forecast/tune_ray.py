@@ -13,7 +13,8 @@ trials as tasks on whatever Ray instance is there: the cluster at ``RAY_ADDRESS`
 - ``storage``: a folder that holds the experiment (Ray's results and the searcher's state);
   a search started again with the same folder and ``study_name`` continues that experiment
   (Ray's ``Tuner.restore``: finished trials are kept, unfinished ones run again, and the
-  trial count is the one it was started with). Without ``storage`` the experiment lives in
+  trial count is the one it was started with: another count is refused, since Ray would
+  not run it). Without ``storage`` the experiment lives in
   a temporary folder removed afterwards. Unlike the Optuna backend, trials may run at the
   same time, so a resumed search samples the same space but not necessarily the same
   settings.
@@ -29,6 +30,7 @@ Needs ``pip install 'grukit[ray]'`` (``ray[tune]``).
 from __future__ import annotations
 
 import contextlib
+import json
 import math
 import os
 import signal
@@ -74,6 +76,15 @@ def _trial(config: dict, *, ys, covs, season: int, room: int, fixed: dict, folds
                      on_fold=lambda k, mean: ray_tune.report({METRIC: mean, STEP: k + 1}))
 
 
+def _started_for(path: str) -> int | None:
+    """The trial count a kept search was started for (None where it was not written)."""
+    try:
+        with open(path) as f:
+            return int(json.load(f)["trials"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
 def search(ys, covs, season: int, trials: int, *, room: int, fixed: dict, folds: int,
            seed: int, timeout: float | None, storage: str | None,
            study_name: str, origins: int | None = None,
@@ -101,7 +112,14 @@ def search(ys, covs, season: int, trials: int, *, room: int, fixed: dict, folds:
                                              room=room, fixed=fixed, folds=folds,
                                              origins=origins, step=step)
         path = os.path.join(root, study_name)
+        count = os.path.join(root, f"{study_name}.trials.json")  # what it was started for
         if ray_tune.Tuner.can_restore(path):
+            begun = _started_for(count)
+            if begun is not None and begun != trials:
+                raise ValueError(f"the Ray search in {path!r} was started for {begun} trials, "
+                                 f"and Ray's restore keeps that count; ask for {begun} to "
+                                 f"go on with it, or give another storage or study name for "
+                                 f"a search of {trials}.")
             tuner = ray_tune.Tuner.restore(path, trainable, resume_errored=True,
                                            restart_errored=False)
         else:
@@ -109,6 +127,8 @@ def search(ys, covs, season: int, trials: int, *, room: int, fixed: dict, folds:
                                     metric=METRIC, mode="min", seed=seed)
             stopper = MedianStoppingRule(time_attr=STEP, metric=METRIC, mode="min",
                                          grace_period=1, min_samples_required=3)
+            with open(count, "w") as f:
+                json.dump({"trials": trials}, f)
             tuner = ray_tune.Tuner(
                 trainable,
                 tune_config=ray_tune.TuneConfig(search_alg=searcher, scheduler=stopper,
