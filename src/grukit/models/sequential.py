@@ -424,13 +424,15 @@ class Sequential(KerasModelAPI, nn.Module):
             return torch.utils.data.DataLoader(x, batch_size=batch_size)
         return training.batches(x, y, batch_size)
 
-    def _metrics(self, pred, target, lengths=None, weights=None) -> dict[str, float]:
+    def _metrics(self, pred, target, lengths=None, weights=None,
+                 penalty: float = 0.0) -> dict[str, float]:
         """Loss and metrics; per-time-step outputs of a masked model count only the steps
         inside each sequence (``lengths``), as Keras; ``weights`` (N,) scale the loss only
-        (Keras weighs its ``metrics`` by nothing)."""
+        (Keras weighs its ``metrics`` by nothing). ``penalty``: the regularization losses
+        over the data (Keras adds them to the loss here too)."""
         loss = training.masked(self.loss_fn, pred, target, lengths) if weights is None else \
             training.weighted(self.loss_each, pred, target, lengths, weights)
-        out = {"loss": float(loss + self.regularization_loss())}  # Keras adds it here too
+        out = {"loss": float(loss + penalty)}
         for name, fn in self.metric_fns.items():
             out[name] = float(training.masked(fn, pred, target, lengths))
         return out
@@ -571,11 +573,15 @@ class Sequential(KerasModelAPI, nn.Module):
             raise ValueError("evaluate got 0 samples; the loss of no data is undefined.")
         w = self._weights(x, y, sample_weight, None)
         preds, targets, lengths, weights = [], [], [], []
+        penalty = 0.0  # Σ over batches of its regularization losses × its samples
         self.eval()
         with torch.no_grad():
             for batch in self._loader(x, y, batch_size):
                 xb, yb, wb = training.labelled(batch, "evaluate")
                 pred, n = self(self._to_model(xb), return_lengths=True)
+                # an activity penalty is the batch's (ActivityRegularization): each batch's
+                # own, weighted by its size, as Keras averages its batches' losses
+                penalty += float(self.regularization_loss()) * len(pred)
                 preds.append(pred.cpu())
                 targets.append(yb)
                 lengths.append(None if n is None else n.cpu())
@@ -584,7 +590,8 @@ class Sequential(KerasModelAPI, nn.Module):
         if w is None and all(wb is not None for wb in weights):  # a Dataset's triples
             self._need_named_loss()
             w = torch.cat([torch.as_tensor(wb).reshape(-1) for wb in weights]).float()
-        res = self._metrics(torch.cat(preds), torch.cat(targets), lengths, w)
+        pred = torch.cat(preds)
+        res = self._metrics(pred, torch.cat(targets), lengths, w, penalty / len(pred))
         if return_dict:
             return res
         return res["loss"] if len(res) == 1 else list(res.values())
