@@ -301,3 +301,21 @@ def test_a_grud_last_value_state_of_the_wrong_width_names_input_size():
     with pytest.raises(ValueError, match=r"GRUD: x_last_0 must have shape \(num_layers·"
                                          r"num_directions, batch, input_size\) = \(1, 2, 3\)"):
         m(torch.zeros(5, 2, 9), (torch.zeros(1, 2, 4), torch.zeros(1, 2, 4)))
+
+
+@pytest.mark.parametrize("cls", ["GRU", "LSTM", "RNN"])
+def test_check_finite_looks_inside_the_lengths_only(cls):
+    # padding past each length is never read (as pack_padded_sequence), so a batch padded
+    # with NaN runs; it was refused as "input contains NaN"
+    torch.manual_seed(0)
+    m = getattr(gnn, cls)(2, 3, batch_first=True, check_finite=True)
+    x = torch.randn(2, 4, 2)
+    lengths = torch.tensor([4, 3])
+    want, _ = m(x, lengths=lengths)
+    x[1, 3:] = float("nan")
+    got, _ = m(x, lengths=lengths)
+    torch.testing.assert_close(got, want)
+    x[1, 2, 0] = float("nan")
+    with pytest.raises(ValueError, match=r"input contains 1 NaN/Inf value\(s\), the first at "
+                                         r"index \(1, 2, 0\)"):
+        m(x, lengths=lengths)

@@ -26,6 +26,7 @@ from .. import cells
 from ..cells import CellSpec
 from ..ops import as_lengths, dispatch, shape_str
 from ..ops import check_finite as _check_finite
+from ..ops._entry import zero_padding
 
 State = tuple[Tensor, ...]
 
@@ -464,8 +465,8 @@ class RecurrentBase(nn.Module):
             lens = lengths
         batch, steps = x.shape[0], x.shape[1]
         lens = as_lengths(lens, batch, steps, cls)
-        if self.check_finite:
-            _check_finite(x, "input", cls)
+        if self.check_finite:  # inside the lengths only: no step past them is read
+            _check_finite(zero_padding(x, lens), "input", cls)
         if hx is None:
             states = [x.new_zeros(self.num_layers * self.num_directions, batch, s)
                       for s in self._state_sizes()]  # each (L·D, B, S)
