@@ -462,7 +462,9 @@ class Sequential(KerasModelAPI, nn.Module):
         ``resume_from`` continues from a ``ModelCheckpoint`` file (weights, optimizer, epoch,
         position within the epoch). Under ``torchrun`` the model is wrapped in
         DistributedDataParallel, each process takes ``batch_size / world_size`` samples of
-        every batch, and only rank 0 logs and writes.
+        every batch (the training samples must divide by ``world_size``: refused otherwise,
+        before the process group starts), the loss and metrics logged are the whole batch's,
+        a stop in one process stops all, and only rank 0 logs and writes.
         """
         self._check_compiled("fit")
         batch_size = _batch_size(batch_size)
