@@ -69,9 +69,10 @@ def sgd_fit_like_keras(ours, ref, x, y, batch_size, atol):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=atol)
 
 
-def saved_and_exported_alike(model, x, folder):
-    """A built Sequential saved and loaded predicts ``x`` bit for bit alike, and its ONNX
-    graph within 1e-5 (onnxruntime)."""
+def saved_and_exported_alike(model, x, folder, also=()):
+    """A built Sequential saved and loaded has the same config and predicts ``x`` bit for bit
+    alike, and its ONNX graph predicts ``x`` (and the inputs ``also``: other batch or time
+    sizes) within 1e-5 (onnxruntime)."""
     import numpy as np
     import onnxruntime as ort
 
@@ -79,11 +80,14 @@ def saved_and_exported_alike(model, x, folder):
     from grukit.models import load
 
     model.save(folder / "m.safetensors")
-    np.testing.assert_array_equal(load(folder / "m.safetensors").predict(x), model.predict(x))
+    again = load(folder / "m.safetensors")
+    assert again.get_config() == model.get_config()
+    np.testing.assert_array_equal(again.predict(x), model.predict(x))
     sess = ort.InferenceSession(build_onnx(model.eval()).SerializeToString(),
                                 providers=["CPUExecutionProvider"])
-    np.testing.assert_allclose(sess.run(None, {"input": x})[0], model.predict(x),
-                               rtol=1e-5, atol=1e-5)
+    for xi in (x, *also):
+        np.testing.assert_allclose(sess.run(None, {"input": xi})[0], model.predict(xi),
+                                   rtol=1e-5, atol=1e-5)
 
 
 def ran_only(calls, backend):

@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 import torch
 
+from conftest import saved_and_exported_alike
 from grukit.layers import Dense, Embedding, GaussianDropout, GaussianNoise, Input, from_config
-from grukit.models import Sequential, load
+from grukit.models import Sequential
 
 os.environ.setdefault("KERAS_BACKEND", "torch")
 keras = pytest.importorskip("keras")
@@ -48,8 +49,7 @@ def test_seeded_draws_repeat_and_lengths_pass_on():
 
 
 def test_fit_trains_with_noise_and_predict_is_without(tmp_path):
-    ort = pytest.importorskip("onnxruntime")
-    from grukit.export.onnx_file import build_onnx
+    pytest.importorskip("onnxruntime")
 
     x = RNG.normal(size=(8, 5, 3)).astype(np.float32)
     model = Sequential([Input(shape=(5, 3)), GaussianNoise(0.5, seed=1), Dense(4),
@@ -60,14 +60,7 @@ def test_fit_trains_with_noise_and_predict_is_without(tmp_path):
     plain = Sequential([Input(shape=(5, 3)), Dense(4), Dense(1)])
     plain.set_weights(model.get_weights())
     np.testing.assert_allclose(model.predict(x), plain.predict(x), rtol=1e-6)
-    model.save(tmp_path / "m.safetensors")
-    again = load(tmp_path / "m.safetensors")
-    assert again.get_config() == model.get_config()
-    np.testing.assert_array_equal(again.predict(x), model.predict(x))
-    sess = ort.InferenceSession(build_onnx(model.eval()).SerializeToString(),
-                                providers=["CPUExecutionProvider"])
-    np.testing.assert_allclose(sess.run(None, {"input": x})[0], model.predict(x), rtol=1e-5,
-                               atol=1e-6)
+    saved_and_exported_alike(model, x, tmp_path)
 
 
 def test_config_round_trip():

@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 import torch
 
+from conftest import saved_and_exported_alike
 from grukit.layers import GRU, Dense, Embedding, Input, InputLayer, Normalization, from_config
-from grukit.models import Sequential, load
+from grukit.models import Sequential
 
 os.environ.setdefault("KERAS_BACKEND", "torch")
 keras = pytest.importorskip("keras")
@@ -106,8 +107,7 @@ def test_lengths_pass_on():
                                   lambda: Normalization(None, mean=1.0, variance=2.0),
                                   lambda: Normalization((1, 2))])
 def test_config_save_load_and_onnx(tmp_path, make):
-    ort = pytest.importorskip("onnxruntime")
-    from grukit.export.onnx_file import build_onnx
+    pytest.importorskip("onnxruntime")
 
     layer = make()
     model = Sequential([InputLayer(shape=(6, 4)), layer, GRU(5, return_sequences=True),
@@ -115,14 +115,7 @@ def test_config_save_load_and_onnx(tmp_path, make):
     if layer.input_mean is None:
         layer.adapt(X)
     assert from_config(layer.get_config()).get_config() == layer.get_config()
-    model.save(tmp_path / "m.safetensors")
-    again = load(tmp_path / "m.safetensors")
-    assert again.get_config() == model.get_config()
-    np.testing.assert_array_equal(again.predict(X), model.predict(X))
-    sess = ort.InferenceSession(build_onnx(model.eval()).SerializeToString(),
-                                providers=["CPUExecutionProvider"])
-    np.testing.assert_allclose(sess.run(None, {"input": X})[0], model.predict(X), rtol=1e-5,
-                               atol=1e-5)
+    saved_and_exported_alike(model, X, tmp_path)
 
 
 @pytest.mark.parametrize("make,word", [

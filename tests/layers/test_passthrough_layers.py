@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 
+from conftest import saved_and_exported_alike
 from grukit.layers import (
     ELU,
     GRU,
@@ -21,7 +22,7 @@ from grukit.layers import (
     UnitNormalization,
     from_config,
 )
-from grukit.models import Sequential, load
+from grukit.models import Sequential
 
 os.environ.setdefault("KERAS_BACKEND", "torch")
 keras = pytest.importorskip("keras")
@@ -142,20 +143,12 @@ def test_a_masked_keras_model_with_them_predicts_alike():
                                    AlphaDropout(0.3, noise_shape=(None, 1, None), seed=2),
                                    UnitNormalization(), UnitNormalization([1, 2])])
 def test_config_save_load_and_onnx(tmp_path, layer):
-    ort = pytest.importorskip("onnxruntime")
-    from grukit.export.onnx_file import build_onnx
+    pytest.importorskip("onnxruntime")
 
     assert from_config(layer.get_config()).get_config() == layer.get_config()
     model = Sequential([Input(shape=(None, 4)), Dense(3), layer, GRU(5, return_sequences=True),
                         Dense(2)])
-    model.save(tmp_path / "m.safetensors")
-    again = load(tmp_path / "m.safetensors")
-    assert again.get_config() == model.get_config()
-    np.testing.assert_array_equal(again.predict(X), model.predict(X))
-    sess = ort.InferenceSession(build_onnx(model.eval()).SerializeToString(),
-                                providers=["CPUExecutionProvider"])
-    np.testing.assert_allclose(sess.run(None, {"input": X})[0], model.predict(X), rtol=1e-5,
-                               atol=1e-6)
+    saved_and_exported_alike(model, X, tmp_path)
 
 
 @pytest.mark.parametrize("make,word", [
