@@ -98,3 +98,16 @@ def test_cropping_everything_and_a_non_sequence_are_refused():
     for layer in (ZeroPadding1D(), Cropping1D(), UpSampling1D()):
         with pytest.raises(ValueError, match=r"needs a sequence \(batch, time, features\)"):
             layer(torch.zeros(2, 5))
+
+
+def test_an_open_time_axis_builds_where_a_layer_needs_more_steps_than_64():
+    # the model's shapes are traced on dummy sequences of 64 and 97 steps: a Cropping1D of 80
+    # steps (or a Conv1D kernel of 80) was refused at build for sequences that can be longer
+    from grukit.layers import GRU, Conv1D
+
+    for cut in (Cropping1D((40, 40)), Conv1D(2, 80)):
+        model = Sequential([Input(shape=(None, 4)), cut, GRU(3)])
+        assert model.predict(np.zeros((2, 100, 4), np.float32)).shape == (2, 3)
+    with pytest.raises(ValueError, match=r"cuts 80 steps from sequences of 70, leaving none"):
+        Sequential([Input(shape=(None, 4)), Cropping1D((40, 40)), GRU(3)]).predict(
+            np.zeros((2, 70, 4), np.float32))

@@ -99,14 +99,20 @@ class Sequential(KerasModelAPI, nn.Module):
             raise ValueError(f"input_shape={tuple(input_shape)}: the last entry is the number "
                              f"of features and must be a positive integer; only the time "
                              f"length may be None.")
-        # an open length traced at two lengths (long enough for a convolution's kernel): the
-        # output sizes that differ are open too
-        a = self._trace_once([64 if d is None else d for d in input_shape], ids)
         if None not in input_shape:
-            return a
-        b = self._trace_once([97 if d is None else d for d in input_shape], ids)
-        return [tuple(p if p == q else None for p, q in zip(sa, sb, strict=True))
-                for sa, sb in zip(a, b, strict=True)]
+            return self._trace_once(list(input_shape), ids)
+        # an open length traced at two lengths: the output sizes that differ are open too;
+        # longer ones where a layer needs more steps (a wide kernel, a long Cropping1D)
+        for short, long in ((64, 97), (1024, 1553)):
+            try:
+                a = self._trace_once([short if d is None else d for d in input_shape], ids)
+                b = self._trace_once([long if d is None else d for d in input_shape], ids)
+            except ValueError:
+                if short == 1024:
+                    raise
+                continue
+            return [tuple(p if p == q else None for p, q in zip(sa, sb, strict=True))
+                    for sa, sb in zip(a, b, strict=True)]
 
     def _trace_once(self, input_shape, ids: bool) -> list[tuple]:
         """A dummy batch of 2 through every layer, in eval mode, without gradients, leaving
