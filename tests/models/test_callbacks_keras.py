@@ -191,3 +191,14 @@ def test_a_stop_asked_in_a_batch_hook_ends_the_epoch_there_as_keras():
     assert seen["grukit"] == seen["keras"] == [0, 1]
     for a, b in zip(ours.get_weights(), k.get_weights(), strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_a_keras_callback_is_refused_naming_grukits_of_that_name():
+    model = Sequential([GRU(2, input_shape=(3, 1)), Dense(1)])
+    model.compile(optimizer="adam", loss="mse")
+    x, y = np.zeros((4, 3, 1), np.float32), np.zeros((4, 1), np.float32)
+    with pytest.raises(TypeError, match=r"got EarlyStopping from Keras; use "
+                                        r"grukit\.models\.EarlyStopping \(the same arguments\)"):
+        model.fit(x, y, callbacks=[keras.callbacks.EarlyStopping(patience=2)], verbose=0)
+    with pytest.raises(TypeError, match=r"got TerminateOnNaN\.$"):  # no grukit class of it
+        model.fit(x, y, callbacks=[keras.callbacks.TerminateOnNaN()], verbose=0)

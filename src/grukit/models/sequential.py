@@ -19,6 +19,18 @@ from .keras_model import KerasModelAPI
 from .saving import save_model
 
 
+def _grukit_callback_hint(cb) -> str:
+    """" from Keras; use grukit.models.EarlyStopping (the same arguments)" for a Keras
+    callback whose class name grukit.models has, else ""."""
+    from .. import models
+
+    name = type(cb).__name__
+    if type(cb).__module__.startswith("keras") and isinstance(
+            getattr(models, name, None), type) and issubclass(getattr(models, name), Callback):
+        return f" from Keras; use grukit.models.{name} (the same arguments)"
+    return ""
+
+
 class Sequential(KerasModelAPI, nn.Module):
     """A stack of ``grukit.layers``; ``Sequential([GRU(64, input_shape=(100, 1)), Dense(1)])``
     or ``add`` them one by one. As Keras' ``model(x)`` is inference, the model is in
@@ -496,7 +508,7 @@ class Sequential(KerasModelAPI, nn.Module):
         for cb in callbacks or []:
             if not isinstance(cb, Callback):
                 raise TypeError(f"callbacks must be grukit.models.Callback instances; got "
-                                f"{type(cb).__name__}.")
+                                f"{type(cb).__name__}{_grukit_callback_hint(cb)}.")
         x, y = self._data(x, y, need_y="fit")
         n = _count(x)
         if n == 0:
