@@ -55,7 +55,7 @@ SCRIPT = textwrap.dedent("""
         try:  # 95 samples cannot be split in two: refused before the group starts
             model.fit(x[:95], y[:95], batch_size=16, verbose=0)
         except ValueError as err:
-            print("refused:", err)
+            print(f"refused: {err}", flush=True)  # one write: the processes share stdout
         assert not dist.is_initialized()
     cbs = [CSVLogger(f"{out}.rank{rank}.csv"), StopInLast()]
     if rank == "0":  # batch hooks in one process only: the processes still step together
@@ -82,7 +82,7 @@ SCRIPT = textwrap.dedent("""
         try:  # a rate set in one process only: each would step its own way
             masked.fit(ids, ids[..., None] * 0.1, batch_size=8, verbose=0, callbacks=lower)
         except ValueError as err:
-            print("refused:", err)
+            print(f"refused: {err}", flush=True)  # one write: the processes share stdout
 
         def nan_in_last(t, p, seen=[]):  # a NaN loss in the last process alone, 2nd batch
             seen.append(1)
@@ -94,7 +94,7 @@ SCRIPT = textwrap.dedent("""
         with warnings.catch_warnings(record=True):
             warnings.simplefilter("always")
             h = masked.fit(ids, ids[..., None] * 0.1, batch_size=8, epochs=2, verbose=0)
-        print("stopped:", h.stop_reason)  # in every process, none left waiting
+        print(f"stopped: {h.stop_reason}", flush=True)  # in every process (one write each)
 """)
 
 

@@ -22,11 +22,12 @@ from .saving import save_model
 def _grukit_callback_hint(cb) -> str:
     """" from Keras; use grukit.models.EarlyStopping (the same arguments)" for a Keras
     callback whose class name grukit.models has, else ""."""
-    from .. import models
+    from . import callbacks
 
     name = type(cb).__name__
-    if type(cb).__module__.startswith("keras") and isinstance(
-            getattr(models, name, None), type) and issubclass(getattr(models, name), Callback):
+    ours = getattr(callbacks, name, None)
+    if type(cb).__module__.startswith("keras") and isinstance(ours, type) and \
+            issubclass(ours, Callback):
         return f" from Keras; use grukit.models.{name} (the same arguments)"
     return ""
 

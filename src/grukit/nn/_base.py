@@ -24,9 +24,8 @@ from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_
 
 from .. import cells
 from ..cells import CellSpec
-from ..ops import as_lengths, dispatch, shape_str
+from ..ops import as_lengths, dispatch, shape_str, zero_padding
 from ..ops import check_finite as _check_finite
-from ..ops._entry import zero_padding
 
 State = tuple[Tensor, ...]
 
