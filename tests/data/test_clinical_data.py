@@ -161,6 +161,10 @@ def test_outcomes_by_name_and_records_without_file_or_outcome_are_reported(tmp_p
         read_physionet2012(folder, outcome="Death")
     nothing = read_physionet2012(folder, outcomes=None)
     assert nothing.outcome is None and np.isnan(nothing.y).all()
+    # an outcome asked of no outcome file was dropped in silence (read_long_csv refuses it)
+    with pytest.raises(ValueError, match=r"outcome='SOFA' reads the outcome file, and "
+                                         r"outcomes=None reads none"):
+        read_physionet2012(folder, outcomes=None, outcome="SOFA")
 
 
 def test_outcome_ids_with_leading_zeros_match_their_records(tmp_path):

@@ -292,18 +292,24 @@ def _outcome_column(outcomes: dict, name: str, path: str | None = None) -> np.nd
     return outcomes[name]
 
 
-def read_physionet2012(folder, outcomes="auto", outcome: str = "In-hospital_death",
+def read_physionet2012(folder, outcomes="auto", outcome: str | None = None,
                        n_steps: int = 48, step: float = 1.0, unknown: str = "error",
                        ranges=None, variables=None) -> ClinicalData:
     """Read a PhysioNet/CinC 2012 set: ``folder`` holds ``set-a/`` (or is that folder of
     ``*.txt`` stays) and ``Outcomes-a.txt``; ``outcomes`` is its path ("auto": the
-    ``Outcomes-*.txt`` beside the stays, None: none). The grid: ``n_steps`` steps of ``step``
-    hours (the paper: 48 hourly). ``ranges`` ({name: (low, high)}) replaces the plausible
-    ranges of the names it gives and keeps ``PHYSIONET_RANGES`` for the others (``(-inf,
-    inf)`` lifts one); ``variables``
-    the series, in order (default ``PHYSIONET_VARIABLES``; a model trained with
+    ``Outcomes-*.txt`` beside the stays, None: none), ``outcome`` its column (default
+    "In-hospital_death"; refused with ``outcomes=None``, which reads none). The grid:
+    ``n_steps`` steps of ``step`` hours (the paper: 48 hourly). ``ranges`` ({name: (low,
+    high)}) replaces the plausible ranges of the names it gives and keeps
+    ``PHYSIONET_RANGES`` for the others (``(-inf, inf)`` lifts one); ``variables`` the
+    series, in order (default ``PHYSIONET_VARIABLES``; a model trained with
     ``unknown="keep"`` reads new stays with its own)."""
     _check_grid(step, n_steps, unknown)
+    if outcomes is None and outcome is not None:
+        raise ValueError(f"outcome={outcome!r} reads the outcome file, and outcomes=None reads "
+                         f"none; pass outcomes='auto' (the Outcomes-*.txt beside the stays) or "
+                         f"its path.")
+    outcome = "In-hospital_death" if outcome is None else outcome
     rows, record_ids, outcome_path, hidden = read_physionet_files(folder, outcomes)
     ranges = PHYSIONET_RANGES | ({} if ranges is None else dict(ranges))
     table = (*read_outcomes(outcome_path, "RecordID"), outcome_path) if outcome_path else None
