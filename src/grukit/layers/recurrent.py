@@ -50,12 +50,6 @@ def _fold_bias(module, incompatible_keys) -> None:
                 b.zero_()
 
 
-# Keras' settings of its GRU, LSTM and SimpleRNN that change how Keras runs the loop, not
-# what it computes (unroll=True writes the steps out in the graph: the same numbers): taken,
-# checked to be True or False and kept in the config, where a Keras script gives them
-_KERAS_LOOP = ("unroll",)
-
-
 class _Recurrent(Layer):
     """A Keras-style layer on the ``grukit.nn`` module of its cell's spec.
 
@@ -130,9 +124,10 @@ class _Recurrent(Layer):
         self.backend = check_backend(spec, backend, cls)
         keras_names = {spec.keras_options.get(k, k): k for k in spec.options}  # Keras -> nn
         inits = [k for k in spec.init_options if k != "input_dropout"]  # that one is dropout
-        self._loop = {k: bool(check_switch(options.pop(k), f"{cls}: {k}"))
-                      for k in _KERAS_LOOP if spec.keras and k in options}
-        self.unroll = self._loop.get("unroll", False)  # as Keras' layer.unroll
+        # Keras' unroll=True writes the loop out step by step: the same numbers, so it is
+        # taken, checked and kept in the config (layer.unroll, as Keras')
+        self.unroll = bool(check_switch(options.pop("unroll", False), f"{cls}: unroll")) \
+            if spec.keras else False
         unknown = sorted(set(options) - set(keras_names) - set(inits))
         if unknown:
             valid = sorted(keras_names) + inits
@@ -260,7 +255,8 @@ class _Recurrent(Layer):
         cfg |= self._activations
         if not self.use_bias:
             cfg["use_bias"] = False
-        cfg |= {k: v for k, v in self._loop.items() if v}  # Keras' unroll=True
+        if self.unroll:
+            cfg["unroll"] = True
         return cfg | {"backend": self.backend} | {k: getattr(self, k) for k in self._options} \
             | self._inits
 
