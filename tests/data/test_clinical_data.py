@@ -275,6 +275,8 @@ def test_summary_features_per_variable_inside_the_window(tmp_path):
     ("Time,Parameter,Value\n00:00,RecordID,9\n1e1:30,HR,70\n", "line 3: time '1e1:30' is not"),
     ("Time,Parameter,Value\n00:00,RecordID,9\n+1:30,HR,70\n", "line 3: time '\\+1:30' is not"),
     ("Time,Parameter,Value\n00:00,RecordID,9\n1.0:30,HR,70\n", "line 3: time '1.0:30' is not"),
+    ("Time,Parameter,Value\n00:00,RecordID,9\n1:5,HR,70\n", "line 3: time '1:5' is not HH:MM"),
+    ("Time,Parameter,Value\n00:00,RecordID,9\n01:005,HR,70\n", "line 3: time '01:005' is not"),
     ("Time,Parameter,Value\n00:00,RecordID,9\n01:00,HR,fast\n", "line 3: value 'fast' of 'HR'"),
     ("Time,Parameter,Value\n00:00,RecordID,9\n01:00,HR,\n", "line 3: value '' of 'HR'"),
     ("Time,Parameter,Value\n00:00,RecordID,9\n01:00,Mood,3\n", "line 3: unknown parameter "

@@ -369,6 +369,17 @@ def _parse_physionet_rows(raw: bytes, rows: pd.DataFrame) -> pd.DataFrame:
         rows.loc[i, "time"] = raw[begin[i]:first_comma[i]].decode("utf-8", "replace")
         _fail_at(rows, np.arange(n_lines) == i, "time {time!r} is not HH:MM (hours:minutes "
                  "since admission, e.g. 07:30).")
+    # two digits of minutes, as the long-CSV reader asks: 1:5 is 1:05 or 1:50 to a reader
+    digits = np.r_[0, np.cumsum((a >= 48) & (a <= 57))]  # digits before each byte
+    at = colon[one & in_time]  # the time's colon of each non-blank line, in line order
+    short = np.zeros(n_lines, dtype=bool)
+    short[colon_line[one & in_time]] = digits[first_comma[colon_line[one & in_time]]] \
+        - digits[at + 1] != 2
+    if short.any():
+        rows["time"] = [raw[i:j].decode("utf-8", "replace").split(",")[0].strip()
+                        for i, j in zip(begin, end, strict=True)]
+        _fail_at(rows, short, "time {time!r} is not HH:MM (hours:minutes since admission, "
+                 "two digits of minutes, e.g. 07:05).")
     b = a.copy()
     b[colon] = 44  # (bytes,) HH,MM,Parameter,Value
     parts = pd.read_csv(io.BytesIO(b.tobytes()), header=None, names=["h", "m", "p", "v"],
