@@ -31,6 +31,31 @@ def test_article_example_summary_matches_keras():
     assert [layer.count_params() for layer in ref.layers] == [12_864, 65]
 
 
+def test_summary_of_a_model_not_built_yet_prints_as_keras():
+    # a model whose first layer has no input_shape builds from fit's first data; Keras 3's
+    # summary then shows each layer unbuilt (a Keras 2 script's summary before fit runs)
+    lines = []
+    model = Sequential([Embedding(1000, 32), GRU(8), Dense(1)])
+    model.summary(print_fn=lines.append)
+    ref = keras.Sequential([keras.layers.Embedding(1000, 32), keras.layers.GRU(8),
+                            keras.layers.Dense(1)])
+    ref_lines = []
+    ref.summary(print_fn=lambda line, **_: ref_lines.append(line))
+    ref_text = "\n".join(ref_lines)
+    assert ref_text.count("0 (unbuilt)") == 3 and "Total params: 0" in ref_text
+    text = "\n".join(lines)
+    assert text.count("0 (unbuilt)") == 3 and "Total params: 0" in text
+    assert not model.built
+    x = np.random.default_rng(0).integers(1, 1000, size=(4, 7))
+    model.compile(optimizer="adam", loss="mse")
+    model.fit(x, np.zeros((4, 1), "float32"), epochs=1, verbose=0)
+    lines.clear()
+    model.summary(print_fn=lines.append)
+    assert "Total params: 32,000" not in "\n".join(lines)  # the GRU and Dense count too
+    assert f"Total params: {model.count_params():,}" in "\n".join(lines)
+    assert model.count_params() == 32_000 + 3 * (32 * 8 + 8 * 8 + 2 * 8) + 9
+
+
 def _sine(n=600, steps=30, seed=0):
     rng = np.random.default_rng(seed)
     t = np.arange(n + steps + 1)

@@ -170,18 +170,25 @@ class Sequential(KerasModelAPI, nn.Module):
         return (x, lengths) if return_lengths else x
 
     def summary(self, print_fn=print) -> None:
-        """Print each layer's name, output shape and parameter count, then the totals."""
-        if not self.built:
-            self.build()
-        shapes = self._trace(self._input_shape())
+        """Print each layer's name, output shape and parameter count, then the totals. A
+        model not built yet whose first layer has no ``input_shape`` (it builds from the
+        first data ``fit`` gets) prints "?" and "0 (unbuilt)" per layer, as Keras 3's."""
+        if not self.built and len(self.stack) and self.stack[0].input_shape is None:
+            shapes = [None] * len(self.stack)  # unbuilt: no shapes, no weights yet
+        else:
+            if not self.built:
+                self.build()
+            shapes = self._trace(self._input_shape())
         rows = []
         for layer, shape, name in zip(self.stack, shapes, self.layer_names(), strict=True):
             kind = type(layer).__name__
             params = sum(p.numel() for p in layer.parameters())
-            rows.append((f"{name} ({kind})", "(None, " + ", ".join(map(str, shape)) + ")",
+            rows.append((f"{name} ({kind})", "?", "0 (unbuilt)") if shape is None else
+                        (f"{name} ({kind})", "(None, " + ", ".join(map(str, shape)) + ")",
                          f"{params:,}"))
-        total = sum(p.numel() for p in self.parameters())
-        trainable = sum(p.numel() for p in self.parameters() if p.requires_grad)
+        built = [p for p in self.parameters() if None not in shapes]
+        total = sum(p.numel() for p in built)
+        trainable = sum(p.numel() for p in built if p.requires_grad)
         w = [max(len(r[i]) for r in rows + [("Layer (type)", "Output Shape", "Param #")]) + 2
              for i in range(3)]
         line = "─" * (sum(w) + 2)
