@@ -165,3 +165,25 @@ def test_memory_rows_feed_the_graph_its_own_input_name_and_keep_failed_rows(tmp_
     assert set(rows) == set(onnx_rows) | {"broken"}  # no row for the pt2 files not written
     assert all(isinstance(rows[k], int) and rows[k] > 0 for k in onnx_rows), rows
     assert rows["broken"].startswith("failed: ") and "no_such_module_" in rows["broken"]
+
+
+def test_int8_state_file_holds_every_weight_of_the_network(tmp_path):
+    """state_int8.safetensors (the int8 state's size row) held the recurrent weights alone:
+    torch's dynamically quantized Dense keeps its weight and bias packed in a tuple, which
+    the file skipped, so the row understated the int8 state."""
+    import numpy as np
+    from safetensors import safe_open
+
+    from grukit.tasks import edge_bench
+    from grukit.tasks.classify import SequenceClassifier
+
+    rng = np.random.default_rng(0)
+    seqs = [rng.standard_normal((int(n), 2)) for n in rng.integers(3, 9, 12)]
+    est = SequenceClassifier(model="gru", hidden=4, epochs=1, validation_split=0).fit(
+        seqs, [int(s[:, 0].sum() > 0) for s in seqs])
+    edge_bench.export_files(est, tmp_path)
+    with safe_open(str(tmp_path / "state_int8.safetensors"), "pt") as f:
+        kept = set(f.keys())
+    lost = [k for k in est.model.state_dict()
+            if k not in kept and f"{k}_int8" not in kept]
+    assert not lost, lost

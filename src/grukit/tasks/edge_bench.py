@@ -56,7 +56,8 @@ def _input(batch: int, steps: int, width: int, flag: bool) -> torch.Tensor:
 
 def export_files(est, folder: Path) -> str | None:
     """model.onnx, model_int8.onnx, model.pt2, model_int8.pt2 (with their manifests) and the
-    network's state as safetensors, fp32 and int8, in ``folder``. Returns why there is no
+    network's state as safetensors, fp32 and int8 (every weight: grukit's int8 Dense), in
+    ``folder``. Returns why there is no
     pt2 program (a cell torch.export cannot trace over a dynamic time: RNN, LayerNorm-GRU),
     or None: the other files are still written and timed."""
     from safetensors.torch import save_file
@@ -72,7 +73,10 @@ def export_files(est, folder: Path) -> str | None:
     except ValueError as err:  # to_pt2's refusal of the cell
         why = str(err)
     attr = _network_attr(est)
-    for name, e in (("state.safetensors", est), ("state_int8.safetensors", int8_estimator(est))):
+    # grukit's int8 Dense (int8 weights and scales as tensors); torch's keeps its weight and
+    # bias packed in a tuple, which safetensors cannot hold: the file would lack them
+    q = int8_estimator(est, linear="grukit")
+    for name, e in (("state.safetensors", est), ("state_int8.safetensors", q)):
         state = getattr(e, attr).state_dict()
         save_file({k: v.contiguous() for k, v in state.items()  # tensors (not the
                    if isinstance(v, torch.Tensor)}, str(folder / name))  # dtypes int8 keeps)
