@@ -46,6 +46,19 @@ def prepare(task_class, data: str | None):
                       pooled=True)  # the network pools with attention (H² + 2H)
 
 
+WARM_ROWS = 32  # training sequences the untimed warm-up epoch reads
+
+
+def warm_up(task, model: str, hidden: int) -> None:
+    """One untimed epoch of ``model`` at ``hidden`` units on the first ``WARM_ROWS``
+    training sequences, validated on them (``tasks.warm_up``: first-call costs out of the
+    timed epochs)."""
+    from ..classify import SequenceClassifier
+
+    x, y = task.data[0][:WARM_ROWS], task.data[1][:WARM_ROWS]
+    SequenceClassifier(model=model, hidden=hidden, epochs=1).fit(x, y, validation_data=(x, y))
+
+
 def run(task, model: str, hidden: int, seed: int, *, epochs: int | None):
     """One model, one seed -> (record, the network's recurrent module)."""
     from ..classify import SequenceClassifier

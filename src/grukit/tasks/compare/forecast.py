@@ -118,6 +118,14 @@ def baseline_scores(values, season: int, horizon: int, folds: int) -> dict[str, 
     return out
 
 
+def warm_up(values, season: int, horizon: int, model: str, hidden: int) -> None:
+    """One untimed epoch of ``model`` at ``hidden`` units on the points before the first
+    origin of a one-fold backtest (``tasks.warm_up``: first-call costs out of the timed
+    epochs; with ``--folds 1`` the one timed fit was the first)."""
+    Forecaster(model=model, hidden=hidden, horizon=horizon, epochs=1).fit(
+        values[:len(values) - horizon], season)
+
+
 def run(values, season: int, horizon: int, model: str, hidden: int, seed: int, *,
         folds: int = 3, epochs: int = 100) -> tuple[dict, object]:
     """One model, one seed -> (record, the network's recurrent module)."""

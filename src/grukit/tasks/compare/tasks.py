@@ -19,8 +19,14 @@ gru,lstm) and whether ``--max-seconds`` applies (``TAKES_MAX_SECONDS``).
 
 from __future__ import annotations
 
+import gc
 import importlib
+import random
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+
+import numpy as np
+import torch
 
 from ..._runs import UsageError
 from . import forecast, published, sizing, summary
@@ -134,7 +140,42 @@ def prepare(task: str, data: str | None, folds: int = 3) -> Task:
     raise ValueError(f"unknown task {task!r}; choose from {', '.join(NAMES)}.")
 
 
-_WARM: set[str] = set()  # music models already trained once in this process
+_WARM: set[tuple[str, str]] = set()  # (task kind, model) already warmed up in this process
+
+
+@contextmanager
+def _random_kept():
+    """The random states of torch, numpy and ``random`` as they were before the block: a
+    warm-up draws nothing from the timed runs' streams."""
+    py, np_state = random.getstate(), np.random.get_state()
+    with torch.random.fork_rng():
+        try:
+            yield
+        finally:
+            random.setstate(py)
+            np.random.set_state(np_state)
+
+
+def warm_up(task: Task, model: str, hidden: int) -> None:
+    """Before ``model``'s first timed run of ``task``'s kind in this process, one untimed
+    epoch of it on a few of the training sequences (forecast's, music's or the plugin's
+    ``warm_up``): kernels compiled or loaded on first call (numba), lazy imports and set-up
+    then land in no timed epoch. Without it they landed in the first seed's first epoch of
+    whichever model ran first (about 20 % on its s/epoch), which biased the training-speed
+    rows. The random states are kept (``_random_kept``), so every run trains and scores as it
+    would without it; a full garbage collection follows, outside any timed epoch."""
+    kind = task.name.split(":")[0]
+    if (kind, model) in _WARM:
+        return
+    with _random_kept():
+        if kind == "forecast":
+            forecast.warm_up(*task.data, model, hidden)
+        elif kind == "music":
+            _warm_up_music(model, task.data)
+        elif kind in PLUGINS and hasattr(plugin(kind), "warm_up"):
+            plugin(kind).warm_up(task, model, hidden)
+    _WARM.add((kind, model))
+    gc.collect()
 
 
 def _warm_up_music(model: str, rolls: dict) -> None:
@@ -144,17 +185,15 @@ def _warm_up_music(model: str, rolls: dict) -> None:
     its second), which skewed its s/epoch and s-to-best rows."""
     from ..music import MusicConfig, train_music
 
-    if model in _WARM:
-        return
     roll = max(rolls["train"], key=len)[:4]  # (≤ 4, 88)
     train_music({"train": [roll], "valid": [roll]},
                 MusicConfig(model=model, hidden=2, max_epochs=1, count_first=True))
-    _WARM.add(model)
 
 
 def run(task: Task, model: str, hidden: int, seed: int, *, epochs: int | None,
         folds: int = 3, max_seconds: float | None = None):
-    """-> (record, recurrent module)."""
+    """-> (record, recurrent module); ``warm_up`` first."""
+    warm_up(task, model, hidden)
     if task.name.startswith("forecast"):
         values, season, horizon = task.data
         return forecast.run(values, season, horizon, model, hidden, seed, folds=folds,
@@ -163,7 +202,6 @@ def run(task: Task, model: str, hidden: int, seed: int, *, epochs: int | None,
         from ..music import MusicConfig, train_music
         from .record import fit_record
 
-        _warm_up_music(model, task.data)
         cfg = MusicConfig(model=model, hidden=hidden, seed=seed, max_seconds=max_seconds,
                           **({} if epochs is None else {"max_epochs": epochs}))
         res = train_music(task.data, cfg)
