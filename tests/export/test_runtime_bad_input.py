@@ -166,6 +166,35 @@ def test_sequence_classifier_refuses_nan_and_empty_sequences(tmp_path):
     assert "sequence 0 is empty" in _sentence(e)
 
 
+def test_sequences_the_estimator_cannot_read_are_refused_as_it_refuses_them(tmp_path):
+    """Complex values lost their imaginary parts (a ComplexWarning, then a prediction),
+    text gave numpy's bare 'could not convert string to float', and 1e39 was called NaN/Inf
+    after an overflow warning; the estimator refuses each in one sentence that names it."""
+    from grukit.tasks.classify import SequenceClassifier
+
+    rng = np.random.default_rng(0)
+    seqs = [rng.normal(size=(int(n), 2)) + i % 2 for i, n in
+            enumerate(rng.integers(3, 8, 16))]
+    torch.manual_seed(0)
+    clf = SequenceClassifier(hidden=4, epochs=1, validation_split=0).fit(
+        seqs, [i % 2 for i in range(16)])
+    export(clf, tmp_path / "seq.onnx")
+    p = Predictor(tmp_path / "seq.onnx")
+    cases = {"complex": (seqs[0] + 1j, "sequence 1 cannot be read as real numbers"),
+             "text": (np.array([["a", "b"]], object), "sequence 1 cannot be read as real "
+                                                      "numbers"),
+             "1e39": (np.full((3, 2), 1e39), "sequence 1 holds 1e+39, beyond float32's "
+                                             "range")}
+    for name, (bad, says) in cases.items():
+        with pytest.raises(ValueError):
+            clf.predict([seqs[0], bad])
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # a warning was all that was said
+            with pytest.raises(ValueError) as e:
+                p.predict([seqs[0], bad])
+        assert says in _sentence(e), name
+
+
 def test_text_classifier_refuses_malformed_token_ids(tmp_path):
     from grukit.tasks.classify import TextClassifier
 

@@ -213,7 +213,14 @@ class Predictor:
             inputs = self._frames(inputs)
         out = []
         for i, s in enumerate(inputs):
-            a = np.asarray(s, np.float32)
+            try:  # read as the estimator reads it (grukit.tasks.classify.as_sequences)
+                if np.iscomplexobj(s):  # a cast would drop the imaginary parts, warning
+                    raise TypeError("complex numbers")
+                a = np.asarray(s, np.float64)
+            except (TypeError, ValueError) as err:
+                raise ValueError(f"sequence {i} cannot be read as real numbers "
+                                 f"({' '.join(str(err).split())}); give each sequence as a "
+                                 f"numeric array (steps, channels).") from None
             a = a[:, None] if a.ndim == 1 else a  # (T,) -> (T, 1)
             if a.ndim != 2 or a.shape[1] != channels:
                 raise ValueError(f"sequence {i} has shape {a.shape}; each must be (steps, "
@@ -224,6 +231,11 @@ class Predictor:
             if not np.isfinite(a).all():  # onnxruntime's GRU would give finite output
                 raise ValueError(f"sequence {i} contains NaN/Inf; impute or drop those "
                                  f"values.")
+            big = a.flat[np.abs(a).argmax()]
+            if abs(big) > np.finfo(np.float32).max:  # inf in float32, not NaN/Inf given
+                raise ValueError(f"sequence {i} holds {big:.3g}, beyond float32's range "
+                                 f"(±3.4e38) the network computes in; rescale the values.")
+            a = a.astype(np.float32)  # (T_i, C), the estimator's values
             z = (a - mean) / std  # (T_i, C), float64
             big = np.abs(z).max()
             if not big <= np.finfo(np.float32).max:  # inf in float32: meaningless output
