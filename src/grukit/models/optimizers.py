@@ -85,6 +85,22 @@ class Optimizer:
         now and without its tie to the torch optimizer (a weak reference)."""
         return vars(self) | {"_rate": self.learning_rate, "_built": None}
 
+    def get_config(self) -> dict:
+        """The arguments, by Keras' names, that make this optimizer again
+        (``type(opt).from_config(opt.get_config())``), with the rate it has now."""
+        config = {"name": self.name, "learning_rate": self.learning_rate,
+                  "weight_decay": self.weight_decay}
+        if self.clip is not None:
+            config[self.clip[0]] = self.clip[1]
+        return config | self._own_config()
+
+    @classmethod
+    def from_config(cls, config: dict):
+        return cls(**config)
+
+    def _own_config(self) -> dict:
+        return {}
+
     def _make(self, params) -> torch.optim.Optimizer:
         raise NotImplementedError
 
@@ -158,6 +174,10 @@ class Adam(Optimizer):
                              f"{beta_2!r}.")
         self.epsilon, self.amsgrad = _number(epsilon, "Adam: epsilon"), bool(amsgrad)
 
+    def _own_config(self) -> dict:
+        return {"beta_1": self.betas[0], "beta_2": self.betas[1], "epsilon": self.epsilon,
+                "amsgrad": self.amsgrad}
+
     def _decays_itself(self) -> bool:
         return True  # torch's AdamW decays as Keras, inside its step
 
@@ -189,6 +209,9 @@ class SGD(Optimizer):
             raise ValueError(f"SGD: momentum must be between 0 and 1; got {momentum!r}.")
         if self.nesterov and not self.momentum:
             raise ValueError("SGD: nesterov=True needs a momentum above 0.")
+
+    def _own_config(self) -> dict:
+        return {"momentum": self.momentum, "nesterov": self.nesterov}
 
     def _make(self, params):
         if self.momentum:
@@ -236,6 +259,9 @@ class RMSprop(Optimizer):
         if self.rho >= 1:
             raise ValueError(f"RMSprop: rho must be below 1; got {rho!r}.")
 
+    def _own_config(self) -> dict:
+        return {"rho": self.rho, "epsilon": self.epsilon}
+
     def _make(self, params):
         return training.KerasRMSprop(params, lr=self.learning_rate, alpha=self.rho,
                                      eps=self.epsilon)
@@ -247,6 +273,9 @@ class Adagrad(Optimizer):
         super().__init__(learning_rate, weight_decay, **kwargs)
         self.initial = _number(initial_accumulator_value, "Adagrad: initial_accumulator_value")
         self.epsilon = _number(epsilon, "Adagrad: epsilon")
+
+    def _own_config(self) -> dict:
+        return {"initial_accumulator_value": self.initial, "epsilon": self.epsilon}
 
     def _make(self, params):
         return training.KerasAdagrad(params, lr=self.learning_rate,
