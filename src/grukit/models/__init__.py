@@ -1,4 +1,5 @@
-"""Keras-style models: ``Sequential``, ``load``, callbacks."""
+"""Keras-style models: ``Sequential``, ``load_model`` (also ``load``), ``save_model``,
+callbacks."""
 
 from .callbacks import (
     Callback,
@@ -13,9 +14,10 @@ from .callbacks import (
     ReduceLROnPlateau,
 )
 from .keras_import import from_keras
+from .loading import load_model
 from .loading import load_model as load
 from .loop import NonFiniteLoss, Step, Trainee, train_loop
-from .saving import load_weights
+from .saving import load_weights, save_model
 from .sequential import Sequential
 from .training import optimizer
 
@@ -23,4 +25,4 @@ __all__ = ["CSVLogger", "Callback", "EarlyStopping", "EpochTimer", "History",
            "LambdaCallback", "LearningRateScheduler", "ModelCheckpoint", "from_keras",
            "ProgressBar",
            "NonFiniteLoss", "ReduceLROnPlateau", "Sequential", "Step", "Trainee", "load",
-           "load_weights", "optimizer", "train_loop"]
+           "load_model", "load_weights", "optimizer", "save_model", "train_loop"]

@@ -16,10 +16,27 @@ from .._io import atomic_write
 FORMAT = "grukit.Sequential/1"
 
 
-def save_model(model, path: str) -> None:
+OPTIMIZER = "optimizer/"  # the optimizer state's tensors in a model file: "optimizer/3/exp_avg"
+
+
+def save_model(model, path: str, overwrite: bool = True, zipped=None) -> None:
+    """The model in one safetensors file at ``path``: weights, the config and, once
+    compiled, ``model.get_compile_config()`` and the optimizer's state (its tensors named
+    ``optimizer/<parameter>/<name>``, its settings as JSON), so ``load_model`` compiles it
+    again and training goes on from the same moments and step counts, as Keras' file does.
+    ``overwrite=False``: an existing file is refused; ``zipped``: Keras' choice of a zip or a
+    folder, and only its default (one file) is written here."""
     from safetensors.torch import save_file
 
     path = os.fspath(path)
+    if zipped not in (None, True):
+        raise ValueError("zipped=False (Keras' folder format) has no grukit form: a model is "
+                         "one file; leave zipped out.")
+    if not isinstance(overwrite, bool):
+        raise TypeError(f"overwrite must be True or False; got {overwrite!r}.")
+    if not overwrite and os.path.exists(path):
+        raise FileExistsError(f"{path!r} exists and overwrite=False; pass overwrite=True to "
+                              f"replace it, or another path.")
     if os.path.isdir(path):
         raise ValueError(f"{path!r} is a directory; save the model to a file in it, e.g. "
                          f"{os.path.join(path, 'model.safetensors')!r}.")
@@ -37,10 +54,81 @@ def save_model(model, path: str) -> None:
         model.build()
     tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     meta = {"format": FORMAT, "config": json.dumps(model.get_config())}
+    compiled = getattr(model, "get_compile_config", lambda: None)()
+    if compiled is not None:
+        meta["compile"] = json.dumps(compiled)
+        groups, state = _optimizer_state(getattr(model, "optimizer", None))
+        if groups is not None:
+            meta["optimizer"] = json.dumps(groups)
+            tensors |= state
     p = next((p for p in model.parameters() if p.is_floating_point()), None)
     if p is not None:  # the model's float dtype, restored by load (files without it: float32)
         meta["dtype"] = str(p.dtype).removeprefix("torch.")
     atomic_write(path, lambda tmp: save_file(tensors, tmp, metadata=meta))
+
+
+def _optimizer_state(opt) -> tuple[dict | None, dict]:
+    """(JSON-able settings, {name: tensor}) of a torch optimizer's ``state_dict``: the
+    parameter groups and each state's non-tensor entries as JSON, its tensors by
+    ``optimizer/<parameter index>/<name>``; (None, {}) without an optimizer or where a
+    setting is no plain number, text or list (the model file then holds no state)."""
+    import torch
+
+    if opt is None:
+        return None, {}
+    sd = opt.state_dict()
+    tensors, scalars = {}, {}
+    for i, entries in sd["state"].items():
+        for k, v in entries.items():
+            if isinstance(v, torch.Tensor):
+                tensors[f"{OPTIMIZER}{i}/{k}"] = v.detach().cpu().contiguous()
+            else:
+                scalars.setdefault(str(i), {})[k] = v
+    groups = {"class": type(opt).__name__, "param_groups": sd["param_groups"],
+              "scalars": scalars}
+    try:
+        json.dumps(groups, allow_nan=False)
+    except (TypeError, ValueError):  # a tensor rate, say
+        return None, {}
+    return groups, tensors
+
+
+def read_compile(path: str) -> tuple[dict | None, dict | None]:
+    """(``get_compile_config()`` of the saved model or None, the optimizer's ``state_dict``
+    or None) of a file ``save_model`` wrote; reads the metadata and the optimizer's tensors
+    only."""
+    from safetensors import safe_open
+
+    path = os.fspath(path)
+    with open(path, "rb") as f:
+        zipped = f.read(2) == b"PK"
+    if zipped:  # a ModelCheckpoint's file (torch.save): the optimizer's state_dict as it is
+        state = read_checkpoint(path)
+        if "compile" not in state:  # written before checkpoints kept it
+            return None, None
+        return json.loads(state["compile"]), {"class": state["optimizer_class"],
+                                              "state_dict": state["optimizer"]}
+    with safe_open(path, framework="pt") as f:
+        meta = f.metadata() or {}
+        if "compile" not in meta:
+            return None, None
+        compiled = json.loads(meta["compile"])
+        if "optimizer" not in meta:
+            return compiled, None
+        groups = json.loads(meta["optimizer"])
+        state: dict = {}
+        for key in f.keys():
+            if key.startswith(OPTIMIZER):
+                i, name = key[len(OPTIMIZER):].split("/", 1)
+                state.setdefault(int(i), {})[name] = f.get_tensor(key)
+    for i, entries in groups["scalars"].items():
+        state.setdefault(int(i), {}).update(entries)
+    for group in groups["param_groups"]:  # JSON made tuples lists
+        for k, v in group.items():
+            if k != "params" and isinstance(v, list):
+                group[k] = tuple(v)
+    return compiled, {"class": groups["class"],
+                      "state_dict": {"state": state, "param_groups": groups["param_groups"]}}
 
 
 def read_model_file(path: str) -> tuple[dict, dict]:
@@ -75,7 +163,7 @@ def read_model(path: str):
     try:
         with safe_open(path, framework="pt") as f:
             meta = f.metadata() or {}
-            tensors = {k: f.get_tensor(k) for k in f.keys()}
+            tensors = {k: f.get_tensor(k) for k in f.keys() if not k.startswith(OPTIMIZER)}
     except Exception as err:  # safetensors raises its own error types for damaged files
         what = ("truncated or damaged (shorter than its header says)"
                 if 0 < declared < 100_000_000 and declared + 8 > size or "incomplete" in str(err)
@@ -165,6 +253,9 @@ def save_checkpoint(model, path: str, epoch: int, batch: int, extra=None,
     if torch.cuda.is_available() and torch.cuda.is_initialized():  # dropout drawn on GPUs
         state["cuda_rng"] = torch.cuda.get_rng_state_all()
     state |= compiled_with(model)
+    compiled = getattr(model, "get_compile_config", lambda: None)()
+    if compiled is not None:  # what load_model compiles the model with, as Keras'
+        state["compile"] = json.dumps(compiled)
     progress = getattr(model, "_progress", None)
     if batch and progress is not None:  # mid-epoch: the epoch's rates and sums so far
         state["progress"] = progress

@@ -345,7 +345,59 @@ class Sequential(KerasModelAPI, nn.Module):
             for m in metrics}
         self.jit_compile = jit_compile is True
         self._jit_step = None  # torch.compile(fit.forward_loss), made by the first fit
+        self._compile_args = {"optimizer": optimizer, "loss": loss, "metrics": metrics,
+                              "jit_compile": jit_compile}
         self.compiled = True
+
+    def get_compile_config(self) -> dict | None:
+        """What ``compile`` was given, as plain data a model file holds (None before compile):
+        names as they are, a Keras-style optimizer as ``{"class_name", "config"}``, and a
+        function (a loss or metric) as ``{"function": its name}``, which ``load_model``'s
+        ``custom_objects`` gives back, as in Keras. A torch optimizer object has no such form:
+        ``{"torch_optimizer": its class}``."""
+        if not getattr(self, "compiled", False):
+            return None
+        args = self._compile_args
+
+        def plain(v):
+            if isinstance(v, str):
+                return v
+            if isinstance(v, optimizers.Optimizer):
+                return {"class_name": type(v).__name__, "config": v.get_config()}
+            if isinstance(v, torch.optim.Optimizer):
+                return {"torch_optimizer": type(v).__name__}
+            return {"function": training.metric_name(v)}
+        return {"optimizer": plain(args["optimizer"]), "loss": plain(args["loss"]),
+                "metrics": [plain(m) for m in args["metrics"]],
+                "jit_compile": args["jit_compile"]}
+
+    def compile_from_config(self, config: dict, custom_objects: dict | None = None) -> None:
+        """``compile`` with what ``get_compile_config`` returned; a function is looked up by
+        its name in ``custom_objects``. Anything it cannot make is refused in one sentence
+        naming it, before the model changes."""
+        custom = dict(custom_objects or {})
+
+        def made(v, what):
+            if isinstance(v, str):
+                return v
+            if "class_name" in v:
+                cls = getattr(optimizers, v["class_name"], None)
+                if not (isinstance(cls, type) and issubclass(cls, optimizers.Optimizer)):
+                    raise ValueError(f"unknown optimizer class {v['class_name']!r}.")
+                return cls.from_config(v["config"])
+            if "function" in v and v["function"] in custom:
+                return custom[v["function"]]
+            if "function" in v:
+                raise ValueError(f"the {what} was the function {v['function']!r}, which a "
+                                 f"file does not hold; pass it as custom_objects="
+                                 f"{{{v['function']!r}: {v['function']}}}.")
+            raise ValueError(f"the optimizer was a torch {v.get('torch_optimizer')} object, "
+                             f"which a file does not hold; compile the model again.")
+        optimizer = made(config["optimizer"], "optimizer")
+        loss = made(config["loss"], "loss")
+        metrics = [made(m, "metric") for m in config.get("metrics", [])]
+        self.compile(optimizer=optimizer, loss=loss, metrics=metrics,
+                     jit_compile=config.get("jit_compile", "auto"))
 
     def _make_optimizer(self) -> None:
         """The optimizer ``compile`` was given, over the built model's weights."""
@@ -645,8 +697,13 @@ class Sequential(KerasModelAPI, nn.Module):
             return [torch.cat([o[k] for o in out]).cpu().numpy() for k in range(len(out[0]))]
         return torch.cat(out).cpu().numpy()
 
-    def save(self, path: str) -> None:
-        save_model(self, path)
+    def save(self, filepath: str, overwrite: bool = True, zipped=None) -> None:
+        """Write the model to one file (``grukit.models.load_model`` reads it): the layers'
+        config and weights and, once compiled, what ``compile`` was given and the optimizer's
+        state, so that the loaded model trains on where this one stopped, as Keras'.
+        ``overwrite=False`` refuses an existing file; ``zipped`` is Keras' and only its
+        default (one file) is written."""
+        save_model(self, filepath, overwrite=overwrite, zipped=zipped)
 
 
 def _batch_size(value) -> int:
