@@ -130,3 +130,25 @@ def test_an_uncompiled_model_loads_uncompiled_without_a_warning(tmp_path, recwar
     model.save(tmp_path / "m.keras")
     loaded = load_model(tmp_path / "m.keras")
     assert not getattr(loaded, "compiled", False) and not recwarn.list
+
+
+def test_to_json_and_model_from_json_round_trip_the_architecture():
+    from grukit.layers import Bidirectional, Embedding
+    from grukit.models import model_from_json
+
+    torch.manual_seed(0)
+    model = Sequential([Embedding(50, 4, mask_zero=True), Bidirectional(GRU(3)),
+                        Dense(2, activation="softmax")])
+    text = model.to_json(indent=2)
+    again = model_from_json(text)
+    assert again.get_config() == model.get_config() and again.to_json(indent=2) == text
+    x = np.array([[3, 4, 0], [5, 0, 0]])
+    want = model.predict(x, verbose=0)  # both build from their first data
+    again.predict(x, verbose=0)
+    again.set_weights(model.get_weights())
+    np.testing.assert_array_equal(again.predict(x, verbose=0), want)
+    ref = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+    with pytest.raises(ValueError, match="Keras' JSON.*from_keras"):
+        model_from_json(ref.to_json())
+    with pytest.raises(ValueError, match="not JSON"):
+        model_from_json("{not json")

@@ -14,7 +14,7 @@ from .callbacks import (
     ReduceLROnPlateau,
 )
 from .keras_import import from_keras
-from .loading import load_model
+from .loading import load_model, model_from_json
 from .loading import load_model as load
 from .loop import NonFiniteLoss, Step, Trainee, train_loop
 from .saving import load_weights, save_model
@@ -25,4 +25,4 @@ __all__ = ["CSVLogger", "Callback", "EarlyStopping", "EpochTimer", "History",
            "LambdaCallback", "LearningRateScheduler", "ModelCheckpoint", "from_keras",
            "ProgressBar",
            "NonFiniteLoss", "ReduceLROnPlateau", "Sequential", "Step", "Trainee", "load",
-           "load_model", "load_weights", "optimizer", "save_model", "train_loop"]
+           "load_model", "load_weights", "model_from_json", "optimizer", "save_model", "train_loop"]

@@ -7,9 +7,9 @@ The one module that knows both the file format (``saving``) and the model class
 
 from __future__ import annotations
 
+import json
 import warnings
 
-from ..layers import from_config
 from .saving import put_weights, read_compile, read_model
 from .sequential import Sequential
 
@@ -33,7 +33,7 @@ def load_model(filepath: str, custom_objects: dict | None = None, compile: bool 
                         f"{type(custom_objects).__name__}.")
     path = filepath
     config, tensors, dtype = read_model(path)
-    model = Sequential([from_config(c) for c in config["layers"]], name=config["name"])
+    model = Sequential.from_config(config)
     model.build()
     model.to(dtype)  # the dtype it was saved in
     put_weights(model, tensors, path)
@@ -61,3 +61,24 @@ def _compile_as_saved(model, path, compiled: dict, optimizer: dict | None,
                          f"its compile settings make a {type(model.optimizer).__name__}; the "
                          f"file is damaged.")
     model.optimizer.load_state_dict(optimizer["state_dict"])
+
+
+def model_from_json(json_string: str, custom_objects=None) -> Sequential:
+    """The model ``model.to_json()`` describes, new (no weights), as Keras'; Keras' own JSON
+    is refused naming the way in (``from_keras`` of the Keras model)."""
+    try:
+        spec = json.loads(json_string)
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"model_from_json takes the text model.to_json() returned; it is "
+                         f"not JSON ({err}).") from None
+    if not isinstance(spec, dict) or spec.get("class_name") != "Sequential" \
+            or not isinstance(spec.get("config"), dict):
+        raise ValueError("model_from_json reads the JSON of a grukit Sequential "
+                         "(model.to_json()); got another description.")
+    layers = spec["config"].get("layers")
+    if isinstance(layers, list) and any(isinstance(c, dict) and "module" in c
+                                        for c in layers):
+        raise ValueError("this is Keras' JSON of a model; build it with "
+                         "keras.models.model_from_json and convert that model with "
+                         "grukit.models.from_keras(model).")
+    return Sequential.from_config(spec["config"], custom_objects)

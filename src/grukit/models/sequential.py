@@ -206,6 +206,25 @@ class Sequential(KerasModelAPI, nn.Module):
     def get_config(self) -> dict:
         return {"name": self.name, "layers": [layer.get_config() for layer in self.stack]}
 
+    @classmethod
+    def from_config(cls, config: dict, custom_objects=None) -> Sequential:
+        """The model ``get_config`` describes, its layers new (no weights yet), as Keras'."""
+        from ..layers import from_config
+
+        if not isinstance(config, dict) or not isinstance(config.get("layers"), list):
+            raise ValueError("a Sequential's config is a dict with a list of 'layers', as "
+                             "model.get_config() returns it.")
+        return cls([from_config(c) for c in config["layers"]],
+                   name=config.get("name", "sequential"))
+
+    def to_json(self, **kwargs) -> str:
+        """The architecture as JSON text (no weights), which
+        ``grukit.models.model_from_json`` reads back, as Keras'; ``kwargs`` go to
+        ``json.dumps`` (``indent=2``)."""
+        import json
+
+        return json.dumps({"class_name": "Sequential", "config": self.get_config()}, **kwargs)
+
     def count_params(self) -> int:
         """The number of weights, as Keras counts them (its summary's total)."""
         if not self.built:
