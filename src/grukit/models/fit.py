@@ -5,7 +5,10 @@ resumable checkpoints): seeded epoch order, and DistributedDataParallel when lau
 Epoch e visits the samples in ``randperm(n)`` drawn from a generator seeded with
 ``seed + e`` (the order ``DistributedSampler`` uses), so a resumed run, or a ``torchrun`` run
 whose ranks each take a slice of every global batch, sees exactly the batches of an
-uninterrupted single-process run with the same seed.
+uninterrupted single-process run with the same seed. Under ``torchrun`` process r of N takes
+samples r, r + N, r + 2N, ... of each global batch: every sample once an epoch, shares that
+differ by one at most (none padded with repeated samples, as ``DistributedSampler`` pads
+them), a process whose share of a batch is empty stepping on a sample weighed 0.
 """
 
 from __future__ import annotations
@@ -27,7 +30,6 @@ from .training import (
     labelled,
     masked,
     positions,
-    valid_steps,
     weighted,
 )
 
@@ -63,7 +65,7 @@ def _device(rank: int) -> torch.device:
 
 def run_fit(model, x, y, *, batch_size, epochs, verbose, callbacks, validation_data, shuffle,
             seed, resume_from, weights=None, initial_epoch=0) -> History:
-    from torch.utils.data import DataLoader, Dataset, DistributedSampler, TensorDataset
+    from torch.utils.data import DataLoader, Dataset, TensorDataset
 
     world = max(int(os.environ.get("WORLD_SIZE", "1")), 1)  # the group starts once the
     # arguments are checked: a refused fit leaves no process group behind
@@ -87,14 +89,6 @@ def run_fit(model, x, y, *, batch_size, epochs, verbose, callbacks, validation_d
     else:
         dataset = x if isinstance(x, Dataset) else \
             TensorDataset(x, y) if weights is None else TensorDataset(x, y, weights)
-    if batch_size % world:
-        raise ValueError(f"batch_size={batch_size} must divide by the {world} processes: each "
-                         f"takes batch_size / world_size samples of every global batch.")
-    if len(dataset) % world:  # DistributedSampler would repeat samples to even the split
-        raise ValueError(f"fit splits every batch across the {world} processes, so the "
-                         f"{len(dataset)} training samples must divide by {world} (else some "
-                         f"would be trained on twice each epoch); drop "
-                         f"{len(dataset) % world} of them or change validation_split.")
     if keras_metrics and world > 1:
         raise ValueError(f"the Keras metric object(s) {sorted(keras_metrics)} keep each "
                          f"process's own state, which fit cannot add up across the {world} "
@@ -135,7 +129,6 @@ def run_fit(model, x, y, *, batch_size, epochs, verbose, callbacks, validation_d
     if world > 1:
         train_model = torch.nn.parallel.DistributedDataParallel(
             model, device_ids=[device.index] if device.type == "cuda" else None)
-    local_batch = batch_size // world
     p = next((p for p in model.parameters() if p.is_floating_point()), None)
     dtype = None if p is None else p.dtype  # floating batches are cast to it, as Keras
     # arrays were checked for NaN/Inf whole by Sequential.fit; a Dataset's batches are not
@@ -150,17 +143,19 @@ def run_fit(model, x, y, *, batch_size, epochs, verbose, callbacks, validation_d
         run = model._jit_step
 
     def batches(epoch):
-        sampler = DistributedSampler(dataset, num_replicas=world, rank=rank, shuffle=shuffle,
-                                     seed=seed, drop_last=False)
-        sampler.set_epoch(epoch)
         first = skip if epoch == start_epoch else 0
         if own:
             return itertools.islice(loader, first, None)
-        if world == 1 and not check:
-            return _tensor_batches(x, y, weights, sampler, local_batch, first)
-        return _loader_batches(dataset, sampler, local_batch, first, loader)
+        shares, empty = _shares(len(dataset), batch_size, world, rank, shuffle, seed, epoch,
+                                drop_last=loader is not None and loader.drop_last)
+        out = _tensor_batches(x, y, weights, shares, first) if not check else \
+            _loader_batches(dataset, shares, first, loader)
+        return out if world == 1 else zip(out, empty[first:], strict=True)
 
     def step(batch):
+        empty = False  # this process's share of the global batch holds no sample
+        if world > 1:
+            batch, empty = batch
         # a weight per sample where fit got weights or a Dataset yields them
         xb, yb, wb = labelled(batch, "fit")
         wb = None if wb is None else wb.to(device).float().reshape(-1)
@@ -170,17 +165,20 @@ def run_fit(model, x, y, *, batch_size, epochs, verbose, callbacks, validation_d
             else xb.to(device)
         yb = yb.to(device)
         bad = check and (_nonfinite(xb, "x") or _nonfinite(yb, "y"))  # an Inf in x can
-        if bad:  # leave the loss finite and poison the weights through the gradients
-            raise BadBatch(bad)
+        if bad and world == 1:  # leave the loss finite and poison the weights through the
+            raise BadBatch(bad)  # gradients; under torchrun every process learns it first
         loss, pred, lengths = run(train_model, model.loss_fn, xb, yb, wb, model.loss_each)
-        if world > 1 and valid_steps(pred, yb, lengths) is not None:
-            loss = _global_mean(loss, positions(pred.detach(), yb, lengths), world)
+        size = 0 if empty else len(xb)
+        total = None
+        if world > 1:  # every process joins, its share empty or not
+            count = 0 if empty else positions(pred.detach(), yb, lengths)
+            loss, total = _share(loss, count, size, bad, world)
         metrics = None
         if train_metrics:  # as Keras: each metric's mean over the epoch's values
             with torch.no_grad():
                 pred = pred.detach()
                 n = positions(pred, yb, lengths)
-                metrics = {name: _mean_count(fn, pred, yb, lengths, n)
+                metrics = {name: (0.0, 0) if empty else _mean_count(fn, pred, yb, lengths, n)
                            for name, fn in train_metrics.items()}
         if keras_metrics:  # as Keras: the result over the epoch's batches so far
             if epoch_of_state[0] != model._epoch:
@@ -191,7 +189,8 @@ def run_fit(model, x, y, *, batch_size, epochs, verbose, callbacks, validation_d
                 metrics = (metrics or {}) | {
                     name: (_updated(state, pred.detach(), yb, lengths), None)
                     for name, state in keras_metrics.items()}
-        return Step(loss, loss.item(), len(xb), metrics=metrics)
+        value = loss.item() if total is None else total / max(size, 1)
+        return Step(loss, value, size, total, metrics=metrics)
 
     def validate(epoch):
         xv, yv, wv = (*validation_data, None, None)[:3]
@@ -268,19 +267,34 @@ def forward_loss(module, loss_fn, xb, yb, wb=None, each=None):
     return loss, pred, lengths
 
 
-def _global_mean(loss: torch.Tensor, count: int, world: int) -> torch.Tensor:
-    """A process's loss over the ``count`` valid steps of its share of a masked batch
-    (per-step outputs, each sequence to its length), scaled so that DDP's mean of the
-    processes' gradients is that of the global batch's mean over all its valid steps, as
-    one process takes it (the shares hold different numbers of valid steps):
+def _share(loss: torch.Tensor, count: int, size: int, bad: str | None | bool,
+           world: int) -> tuple[torch.Tensor, float]:
+    """A process's part of a global batch's loss: (the loss to step on, its part of the batch's
+    loss total); one all-reduce, which every process joins, its share empty or not. A NaN/Inf
+    in x or y of any process's share (``bad``, this process's) raises ``BadBatch`` in all.
 
-        loss · count · world / Σ_processes count
+    ``loss`` is the mean over the ``count`` values (valid steps, samples) of this process's
+    ``size`` samples, plus the penalty of the weight regularizers; with Σ over the processes,
+    C = Σ count and B = Σ size (the global batch), the loss stepped on is
+
+        loss · count · world / C
+
+    so that DDP's mean of the processes' gradients is that of the global batch's mean over
+    all its values, as one process takes it (the shares, unequal in samples or in valid
+    steps, are summed, not averaged); an empty share (count 0) adds a zero gradient. Its
+    part of the batch's total, loss · count · B / C, sums to the one-process batch loss · B.
     """
     device = loss.device if dist.get_backend() == "nccl" else torch.device("cpu")
-    counts = torch.tensor([float(count)], dtype=torch.float64, device=device)  # (1,)
-    dist.all_reduce(counts)
-    total = counts.item()
-    return loss * (count * world / total) if total else loss
+    sums = torch.tensor([float(count), float(size), float(bool(bad))], dtype=torch.float64,
+                        device=device)  # (3,)
+    dist.all_reduce(sums)
+    total, samples, bads = sums.tolist()
+    if bads:
+        raise BadBatch(bad or "x or y of another process's share holds NaN/Inf value(s)")
+    if not total:  # no valid step in the whole batch: the shares weigh by their samples
+        count, total = size, samples
+    part = loss * (count * world / total)
+    return part, (part.detach().item() * samples / world if count else 0.0)
 
 
 def _mean_count(fn, pred, yb, lengths, n: int) -> tuple[float, int]:
@@ -321,11 +335,36 @@ def _told(step):
     return run
 
 
-def _tensor_batches(x: torch.Tensor, y: torch.Tensor, w: torch.Tensor | None, sampler,
-                    size: int, skip: int):
-    """(x batch, y batch[, w batch]) from batch ``skip`` on, in the sampler's order, gathered
-    with one index per batch: the batches a DataLoader would collate sample by sample,
-    without its per-sample work."""
+def _shares(n: int, size: int, world: int, rank: int, shuffle: bool, seed: int, epoch: int,
+            drop_last: bool = False) -> tuple[list[torch.Tensor], list[bool]]:
+    """Process ``rank``'s sample indices in each global batch of ``epoch``, and whether its
+    share of that batch is empty.
+
+    The epoch's order is ``randperm(n)`` from a generator seeded with ``seed + epoch`` (the
+    order ``DistributedSampler`` draws; 0 .. n − 1 without ``shuffle``), cut into global
+    batches of ``size`` (the last one smaller, dropped with ``drop_last``); process r of
+    ``world`` takes positions r, r + world, ... of each. A share of no sample holds the
+    batch's first sample instead, which the step weighs 0: the process still joins every
+    collective of the step."""
+    if shuffle:
+        g = torch.Generator()
+        g.manual_seed(seed + epoch)
+        order = torch.randperm(n, generator=g)  # (n,)
+    else:
+        order = torch.arange(n)  # (n,)
+    cut = order.split(size)  # global batches: (size,) each, the last one ≤ size
+    if drop_last and n % size:
+        cut = cut[:-1]
+    shares = [b[rank::world] for b in cut]  # (⌈len(b) / world⌉,) or one fewer
+    empty = [len(s) == 0 for s in shares]
+    return [b[:1] if e else s for b, s, e in zip(cut, shares, empty, strict=True)], empty
+
+
+def _tensor_batches(x: torch.Tensor, y: torch.Tensor, w: torch.Tensor | None,
+                    shares: list[torch.Tensor], skip: int):
+    """(x batch, y batch[, w batch]) from batch ``skip`` on, one per index tensor of
+    ``shares``, gathered with one index per batch: the batches a DataLoader would collate
+    sample by sample, without its per-sample work."""
     # the one draw from torch's RNG a DataLoader makes per epoch (its workers' base seed),
     # made here too so that the dropout masks that follow stay those of a DataLoader run;
     # resumed mid-epoch (skip), the checkpoint's RNG state already follows it: kept as it is
@@ -333,13 +372,11 @@ def _tensor_batches(x: torch.Tensor, y: torch.Tensor, w: torch.Tensor | None, sa
     torch.empty((), dtype=torch.int64).random_()
     if kept is not None:
         torch.set_rng_state(kept)
-    order = torch.tensor(list(sampler), dtype=torch.long)  # (n,)
-    for step, idx in enumerate(order.split(size)):  # idx: (size,)
-        if step >= skip:  # batches before `skip` were done before the resumed checkpoint
-            if w is None:
-                yield x.index_select(0, idx), y.index_select(0, idx)
-            else:
-                yield x.index_select(0, idx), y.index_select(0, idx), w.index_select(0, idx)
+    for idx in shares[skip:]:  # idx: (batch,); batches before `skip` ran before the
+        if w is None:  # resumed checkpoint
+            yield x.index_select(0, idx), y.index_select(0, idx)
+        else:
+            yield x.index_select(0, idx), y.index_select(0, idx), w.index_select(0, idx)
 
 
 def own_order(loader) -> bool:
@@ -364,18 +401,18 @@ def _steps(loader, n: int, size: int) -> int:
     return n // size if loader is not None and loader.drop_last else -(-n // size)
 
 
-def _loader_batches(dataset, sampler, size: int, skip: int, like=None):
-    """(x batch, y batch) from batch ``skip`` on, from a DataLoader over ``dataset`` in the
-    sampler's order; with the collate_fn, drop_last and workers of the DataLoader ``like``
-    (the one fit was given) where there is one."""
+def _loader_batches(dataset, shares: list[torch.Tensor], skip: int, like=None):
+    """Batches from batch ``skip`` on, one per index tensor of ``shares``, from a DataLoader
+    over ``dataset``; with the collate_fn and workers of the DataLoader ``like`` (the one fit
+    was given) where there is one (its drop_last is in ``shares``)."""
     from torch.utils.data import DataLoader
 
     kept = torch.get_rng_state() if skip else None
     same = {} if like is None else {
-        "collate_fn": like.collate_fn, "drop_last": like.drop_last,
-        "num_workers": like.num_workers, "worker_init_fn": like.worker_init_fn,
-        "pin_memory": like.pin_memory}
-    batches = iter(DataLoader(dataset, batch_size=size, sampler=sampler, **same))  # draws once
+        "collate_fn": like.collate_fn, "num_workers": like.num_workers,
+        "worker_init_fn": like.worker_init_fn, "pin_memory": like.pin_memory}
+    batch_sampler = [idx.tolist() for idx in shares]
+    batches = iter(DataLoader(dataset, batch_sampler=batch_sampler, **same))  # draws once
     if kept is not None:  # resumed mid-epoch: the checkpoint's RNG state follows that draw
         torch.set_rng_state(kept)
     for step, batch in enumerate(batches):
