@@ -281,3 +281,21 @@ def test_resumed_runs_at_other_widths_are_refused(monkeypatch):
                                                          "converged": True}, None))
     with pytest.raises(ValueError, match=r"adding runs to resume hold LSTM at 3 units"):
         compare(cfg, log=lambda *_: None, done=old)
+
+
+def test_a_latency_without_a_fused_kernel_is_said_beside_its_number():
+    """A report read "GRU 169× faster" than the minGRU per streaming step with no word that
+    the minGRU has no fused CPU kernel (its step is torch's ops one by one): the cells, the
+    verdicts and a note now say so."""
+    cfg = CompareConfig(task="forecast", data="nile", models=("gru", "mingru"), seeds=1,
+                        epochs=1, folds=1, memory_steps=0, latency_batch=(2, 5))
+    res = compare(cfg, log=lambda *_: None)
+    rows = {r[0]: r for r in report.rows(res)}
+    for label in ("streaming step, batch 1 (µs)", "forward, full batch (ms)"):
+        gru, mingru, verdict = rows[label][1:]
+        assert mingru.endswith(" (torch ops: no fused kernel)") and "no fused" not in gru
+        assert verdict.endswith("; minGRU: torch's ops one by one, grukit has no fused CPU "
+                                "kernel for it (see the notes)")
+    note = res["task"]["notes"]["latency without a fused kernel"]
+    assert note.startswith("minGRU: grukit has no fused CPU kernel")
+    assert "latency without a fused kernel" in report.markdown(res)

@@ -1,7 +1,17 @@
 """Inference latency: one streaming step at batch 1 (carried state, ``grukit.nn.Stream``;
 beside it torch.nn's own cell with the same weights, so a fast path of one model is not
 mistaken for a property of the architecture) and one forward pass over a full batch,
-medians over repeated calls after warm-up."""
+medians over repeated calls after warm-up.
+
+Each model is timed as a user would run it for inference, on the fastest path grukit
+offers it. A minGRU streams in ``mode="sequential"`` (one step of its recurrence; the
+parallel mode would run its float64 log-space scan over a sequence of one step) and its
+full batch is timed in both modes, the faster kept (``batch_mode``). The minGRU has no
+fused CPU kernel, for a step or a sequence (no ``mingru_stream`` backend, and on the CPU
+its ``mingru`` op is served by the reference, torch's ops one by one): ``step_fused`` and
+``batch_fused`` say so, and the report prints it beside the numbers, so a ratio to a
+GRU's numba kernel (about 150× per streaming step) reads as what it is, a missing
+kernel, not a property of the architecture."""
 
 from __future__ import annotations
 
@@ -11,6 +21,9 @@ import torch
 from torch.nn import GRUCell, LSTMCell, RNNCell
 
 from ...nn import Stream
+from ...ops import dispatch
+
+FUSED = ("cpu", "torch")  # backends of an op that run a fused CPU kernel (numba, torch's own)
 
 
 def _median(fn, repeat: int, warmup: int) -> float:
@@ -30,16 +43,35 @@ def measure(rnn: torch.nn.Module, batch: int, length: int, *, repeat: int = 30) 
 
     -> {"step_us": µs per streaming step at batch 1, "torch_step_us": the same with
     torch.nn's GRUCell/LSTMCell/RNNCell (None for minGRU, which torch lacks), "batch_ms":
-    ms per forward of a (batch, length, I) input, "batch_shape": [batch, length, I]}."""
+    ms per forward of a (batch, length, I) input, "batch_shape": [batch, length, I],
+    "step_fused" / "batch_fused": whether grukit has a fused CPU kernel for the step / the
+    sequence of this cell, "batch_mode": the minGRU mode timed for the batch (None for the
+    other cells)}. A minGRU's ``mode`` is as it was afterwards (module docstring)."""
     rnn = rnn.eval()
     inputs = rnn.input_size
-    stream = Stream(rnn)
+    name = rnn.spec.name
+    modes = ("sequential", "parallel") if hasattr(rnn, "mode") else (None,)  # minGRU: both
+    was = getattr(rnn, "mode", None)
     p = next(rnn.parameters())
     x_t = torch.randn(inputs, dtype=p.dtype).numpy()  # (I,): numpy in, the hot path
     x = torch.randn(batch, length, inputs)  # (B, T, I)
+    try:
+        with torch.no_grad():
+            if modes[0] is not None:
+                rnn.mode = modes[0]  # a step is one step of the recurrence, not a scan
+            stream = Stream(rnn)
+            step = _median(lambda: stream.step(x_t), repeat * 20, 50)
+            fulls = {}
+            for mode in modes:
+                if mode is not None:
+                    rnn.mode = mode
+                fulls[mode] = _median(lambda: rnn(x), repeat, 3)
+    finally:
+        if was is not None:
+            rnn.mode = was
+    mode = min(fulls, key=fulls.get) if modes[0] is not None else None
+    full = fulls[mode]
     with torch.no_grad():
-        step = _median(lambda: stream.step(x_t), repeat * 20, 50)
-        full = _median(lambda: rnn(x), repeat, 3)
         cells = _torch_cells(rnn)
         torch_step = None
         if cells is not None:
@@ -56,7 +88,10 @@ def measure(rnn: torch.nn.Module, batch: int, length: int, *, repeat: int = 30) 
 
             torch_step = 1e6 * _median(chain, repeat * 20, 50)
     return {"step_us": 1e6 * step, "torch_step_us": torch_step, "batch_ms": 1e3 * full,
-            "batch_shape": [batch, length, inputs]}
+            "batch_shape": [batch, length, inputs],
+            "step_fused": bool(dispatch.backends(f"{name}_stream")),
+            "batch_fused": any(b in FUSED for b in dispatch.backends(name)),
+            "batch_mode": mode}
 
 
 def _torch_cells(rnn):

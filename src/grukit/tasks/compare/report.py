@@ -11,7 +11,7 @@ import os
 
 from ..._io import atomic_text
 from . import summary
-from .summary import NAMES, ROWS, fmt
+from .summary import NAMES, ROWS, UNFUSED, fmt, unfused
 
 PLOTS = ("learning_curves.png", "latency.png", "memory.png")
 
@@ -25,6 +25,9 @@ def rows(res: dict) -> list[list[str]]:
         cells = [fmt(per[m], kind) for m in order]
         if key in summary.TRAINED_ROWS:  # a mark on each model with an unfinished run
             cells = [c + _mark(conv["runs"], m) for c, m in zip(cells, order, strict=True)]
+        if key in UNFUSED:  # beside the number: no fused kernel ran it (the notes say more)
+            cells = [c + (" (torch ops: no fused kernel)" if unfused(res["runs"], m, key)
+                          else "") for c, m in zip(cells, order, strict=True)]
         out.append([label.format(metric=metric)] + cells + [res["verdicts"][key]])
     out.append(["converged (early stopping ended the run)"]
                 + [summary.convergence_cell(conv["runs"], m) for m in order]

@@ -286,6 +286,12 @@ def summarise(cfg, task, order, runs, mem, seconds) -> dict:
             metric=task.metric)
         verdicts[key] = summary.verdict(key, kind, lower, per, order, unit) \
             if len(order) > 1 else ""
+    for key in summary.UNFUSED:  # a ratio to a fused kernel measures the kernel, not the cell
+        slow = [m for m in order if summary.unfused(runs, m, key)]
+        if slow and verdicts.get(key):
+            verdicts[key] += (f"; {' and '.join(summary.NAMES[m] for m in slow)}: torch's ops "
+                              f"one by one, grukit has no fused CPU kernel for "
+                              f"{'it' if len(slow) == 1 else 'them'} (see the notes)")
     conv = summary.convergence(runs, mem, order)
     warn = summary.untrusted(conv["runs"])
     for key in summary.TRAINED_ROWS:  # these numbers depend on where training ended
@@ -299,9 +305,22 @@ def summarise(cfg, task, order, runs, mem, seconds) -> dict:
                           f"result; raise --epochs"
                           f"{' (or --max-seconds)' if cfg.max_seconds else ''} and rerun.")
     limits = summary.memory_limits(mem, order)
+    notes = dict(task.notes)
+    slow = [m for m in order if any(summary.unfused(runs, m, k) for k in summary.UNFUSED)]
+    if slow:
+        modes = sorted({r["batch_mode"] for r in runs if r["model"] in slow
+                        and r.get("batch_mode")})
+        notes["latency without a fused kernel"] = (
+            f"{', '.join(summary.NAMES[m] for m in slow)}: grukit has no fused CPU kernel, so "
+            f"the streaming step runs grukit.nn.Stream's feed (the module call, torch's ops "
+            f"one by one) and the full batch the reference's torch ops"
+            + (f" (minGRU in its faster mode here: {', '.join(modes)}; its streaming step in "
+               f"sequential mode)" if modes else "")
+            + "; a GRU, LSTM or RNN step is one fused numba call, so the ratio measures the "
+              "missing kernel, not the architecture")
     return {"config": asdict(cfg), "task": {"name": task.name, "metric": task.metric,
                                             "lower_is_better": task.lower_is_better,
-                                            "notes": task.notes},
+                                            "notes": notes},
             "machine": {"python": platform.python_version(), "torch": torch.__version__,
                         "platform": platform.platform(), "threads": torch.get_num_threads()},
             "rows": rows, "order": order, "runs": runs, "memory": mem, "memory_summary": limits,

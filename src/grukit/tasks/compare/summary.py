@@ -31,6 +31,17 @@ ROWS = [("params", "parameters", True, "count"),
         ("gap", "generalisation gap ({metric}, test vs train)", True, "metric")]
 
 
+# latency row -> the record's flag for whether a fused CPU kernel served it
+UNFUSED = {"step_us": "step_fused", "batch_ms": "batch_fused"}
+
+
+def unfused(runs: list[dict], model: str, key: str) -> bool:
+    """Whether ``model``'s ``key`` latency (a row of ``UNFUSED``) ran torch's ops one by
+    one, without a fused CPU kernel (records written before the flag was kept: False)."""
+    flags = [r.get(UNFUSED[key]) for r in runs if r["model"] == model and r.get(key) is not None]
+    return bool(flags) and all(f is False for f in flags)
+
+
 def stats(values) -> dict:
     """Mean, sample std and count of the values that are not None."""
     v = np.asarray([x for x in values if x is not None], float)
