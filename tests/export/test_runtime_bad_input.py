@@ -79,6 +79,35 @@ def test_values_beyond_float32_are_refused_as_the_estimator_refuses_them(forecas
     assert "beyond float32's range" in _sentence(e)
 
 
+def test_values_the_estimator_does_not_read_as_numbers_are_refused_as_it_refuses_them(
+        forecaster):
+    """Dates and durations were served as counts of their unit (a forecast of 1.6e15 for
+    dates), complex values without their imaginary parts (a warning, then a forecast), and
+    10**400 ended in a bare OverflowError; the estimator refuses each in one sentence."""
+    import pandas as pd
+
+    f, p, y, cov = forecaster
+    dates = pd.Series(pd.date_range("2020-01-01", periods=60))
+    cases = {  # name: ((recent, covariates), what the sentence says)
+        "dates": ((dates, cov[:60]), "recent holds dates"),
+        "durations": ((np.arange(60).astype("timedelta64[s]"), cov[:60]),
+                      "recent holds durations"),
+        "complex": ((y[:60] + 1j, cov[:60]), "recent must hold real numbers, not complex"),
+        "10**400": (([10 ** 400] * 60, cov[:60]), "recent must hold numbers"),
+    }
+    for recent, covs in (args for args, _ in cases.values()):
+        with pytest.raises(ValueError):
+            f.predict(recent, covs)
+    # covariates as fit refuses them (predict's own check reads them with a warning)
+    cases["complex covariates"] = ((y[:60], cov[:60] + 1j), "covariates must hold real")
+    for name, ((recent, covs), says) in cases.items():
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # a warning was all that was said
+            with pytest.raises(ValueError) as e:
+                p.forecast(recent, covs)
+        assert says in _sentence(e), name
+
+
 def test_methods_of_another_task_say_so_in_one_sentence(forecaster):
     """They failed with a KeyError on the manifest ('items', 'tokenizer', ...)."""
     _, p, _, _ = forecaster

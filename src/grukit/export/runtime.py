@@ -553,10 +553,26 @@ def _whole_number(v) -> int | None:
 
 
 def _floats(values, what: str) -> np.ndarray:
-    try:
-        return np.asarray(values, dtype=np.float64)
-    except (TypeError, ValueError) as err:
-        raise ValueError(f"{what} must hold numbers ({' '.join(str(err).split())}).") from None
+    """``values`` as float64, refused as the estimator refuses them
+    (``grukit.tasks.forecast.checks``): dates and durations (float64 would read them as
+    counts of their unit), complex numbers (it would drop their imaginary parts), text."""
+    dtype = getattr(values, "dtype", None)
+    if getattr(dtype, "kind", None) in ("M", "m"):
+        raise ValueError(f"{what} {'hold' if what == 'covariates' else 'holds'} "
+                         f"{'dates' if dtype.kind == 'M' else 'durations'} ({dtype}), not "
+                         f"numbers; give the column of values (durations as numbers of a unit "
+                         f"you name, e.g. s.dt.total_seconds()).")
+    complex_warning = getattr(np, "exceptions", np).ComplexWarning  # numpy < 1.25: np.
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", complex_warning)
+        try:
+            return np.asarray(values, dtype=np.float64)
+        except complex_warning:
+            raise ValueError(f"{what} must hold real numbers, not complex ones; give their "
+                             f"real part or magnitude, as the series means.") from None
+        except (TypeError, ValueError, OverflowError) as err:  # 10**400: beyond float64
+            raise ValueError(f"{what} must hold numbers ({' '.join(str(err).split())}).") \
+                from None
 
 
 def _window(recent, lookback: int) -> np.ndarray:
