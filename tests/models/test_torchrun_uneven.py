@@ -91,6 +91,11 @@ SCRIPT = textwrap.dedent("""
     m = model()
     m.compile(optimizer="sgd", loss="mse")
     run("nan", m, data, batch_size=4, epochs=1, shuffle=False)
+    # each process given a shard of its own, as for a DistributedSampler: refused in all
+    m = model()
+    m.compile(optimizer="sgd", loss="mse")
+    run("shards", m, x[:5 + rank], y[:5 + rank], batch_size=2)
+    run("same size shards", m, x[5 * rank:5 * rank + 5], y[5 * rank:5 * rank + 5], batch_size=2)
     if rank == 0:
         with open(out, "w") as f:
             json.dump(results, f)
@@ -121,7 +126,9 @@ def test_torchrun_uneven_shares_match_one_process(tmp_path):
     assert "x holds 1 NaN/Inf value(s) in batch 2 of epoch 1" in a["nan"]["error"]
     assert "another process's share holds NaN/Inf value(s) in batch 2 of epoch 1" in \
         b["nan"]["error"]
-    for name in a.keys() - {"nan"}:
+    for name in ("shards", "same size shards"):
+        assert "not a shard of its own" in b[name]["error"], b[name]
+    for name in a.keys() - {"nan", "shards", "same size shards"}:
         assert "error" not in b[name], (name, b[name])
         for wa, wb in zip(a[name]["weights"], b[name]["weights"], strict=True):
             np.testing.assert_allclose(wb, wa, rtol=1e-10, atol=1e-12, err_msg=name)

@@ -123,6 +123,10 @@ def run_fit(model, x, y, *, batch_size, epochs, verbose, callbacks, validation_d
                             device=device if dist.get_backend() == "nccl" else "cpu")
         dist.broadcast(sent, src=0)
         seed = int(sent.item())
+        _same_in_every_process(started, {
+            "samples": len(dataset), "batch_size": batch_size, "epochs": epochs,
+            "start epoch": start_epoch, "start batch": skip, "shuffle": float(bool(shuffle)),
+            "data": _fingerprint(x, y, weights) if isinstance(x, torch.Tensor) else 0.0})
     model._seed, model._plan = seed, plan
     model._resumed = resume_from is not None  # a save_best_only ModelCheckpoint keeps its best
     train_model = model
@@ -208,6 +212,58 @@ def run_fit(model, x, y, *, batch_size, epochs, verbose, callbacks, validation_d
         train_model = None  # the steps' closure held it; training is over
         _leave(wrapper, started)
     return history
+
+
+def _fingerprint(*tensors: torch.Tensor | None, rows: int = 4096) -> float:
+    """Σ_i (i + 1) · Σ_j t[i, j] over the rows i of each tensor, in float64, ``rows`` rows at
+    a time: the same number in processes given the same samples in the same order, another
+    one (but by chance) for another shard or another order of them."""
+    out = 0.0
+    for t in tensors:
+        if t is None:
+            continue
+        for start in range(0, len(t), rows):
+            part = t[start:start + rows].reshape(min(rows, len(t) - start), -1)  # (r, ...)
+            sums = part.double().sum(1)  # (r,)
+            place = torch.arange(start + 1, start + 1 + len(sums), dtype=torch.float64,
+                                 device=sums.device)  # (r,)
+            out += float((sums * place).sum())
+    return out
+
+
+def _same_in_every_process(started: bool, values: dict[str, float]) -> None:
+    """Refuse, in every process at once, a fit whose processes were given different data
+    (each its own shard: fit splits each batch itself, so each would train on a part of its
+    shard and the processes step out of turn) or different settings; the group fit started
+    is ended first. One all-reduce of (v, −v) with MAX gives each value's largest and
+    smallest."""
+    v = torch.tensor(list(values.values()), dtype=torch.float64)  # (k,)
+    both = torch.cat([v, -v])  # (2k,)
+    if dist.get_backend() == "nccl":
+        both = both.cuda()
+    dist.all_reduce(both, op=dist.ReduceOp.MAX)
+    hi, lo = both[:len(v)].tolist(), (-both[len(v):]).tolist()
+    odd = [(k, a, b) for k, a, b in zip(values, lo, hi, strict=True)
+           if b - a > 1e-9 * max(abs(a), abs(b), 1.0)]
+    if not odd:
+        return
+    if started:
+        dist.destroy_process_group()
+    name, a, b = odd[0]
+    if name == "samples":
+        raise ValueError(f"under torchrun fit takes the whole training set in every process "
+                         f"and splits each batch across them itself, but the processes were "
+                         f"given {a:.0f} to {b:.0f} samples; pass every process the same x "
+                         f"and y (not a shard of its own).")
+    if name == "data":
+        raise ValueError("under torchrun fit takes the whole training set in every process "
+                         "and splits each batch across them itself, but the processes were "
+                         "given different samples (or the same in another order); pass every "
+                         "process the same x and y, in the same order (not a shard of its "
+                         "own).")
+    raise ValueError(f"the processes called fit with different {name}s ({a:g} to {b:g}); "
+                     f"call fit with the same arguments (and resume_from file) in every "
+                     f"process.")
 
 
 def _check_plan(path: str, state: dict, plan: dict, seed) -> None:
