@@ -19,10 +19,11 @@ from .loading import load_model as load
 from .loop import NonFiniteLoss, Step, Trainee, train_loop
 from .saving import load_weights, save_model
 from .sequential import Sequential
+from .tensorboard import TensorBoard
 from .training import optimizer
 
 __all__ = ["CSVLogger", "Callback", "EarlyStopping", "EpochTimer", "History",
-           "LambdaCallback", "LearningRateScheduler", "ModelCheckpoint", "from_keras",
-           "ProgressBar",
-           "NonFiniteLoss", "ReduceLROnPlateau", "Sequential", "Step", "Trainee", "load",
-           "load_model", "load_weights", "model_from_json", "optimizer", "save_model", "train_loop"]
+           "LambdaCallback", "LearningRateScheduler", "ModelCheckpoint", "NonFiniteLoss",
+           "ProgressBar", "ReduceLROnPlateau", "Sequential", "Step", "TensorBoard", "Trainee",
+           "from_keras", "load", "load_model", "load_weights", "model_from_json", "optimizer",
+           "save_model", "train_loop"]

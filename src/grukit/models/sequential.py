@@ -22,10 +22,10 @@ from .saving import save_model
 def _grukit_callback_hint(cb) -> str:
     """" from Keras; use grukit.models.EarlyStopping (the same arguments)" for a Keras
     callback whose class name grukit.models has, else ""."""
-    from . import callbacks
+    from . import callbacks, tensorboard
 
     name = type(cb).__name__
-    ours = getattr(callbacks, name, None)
+    ours = getattr(callbacks, name, None) or getattr(tensorboard, name, None)
     if type(cb).__module__.startswith("keras") and isinstance(ours, type) and \
             issubclass(ours, Callback):
         return f" from Keras; use grukit.models.{name} (the same arguments)"
