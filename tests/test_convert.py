@@ -147,12 +147,31 @@ def test_cells_without_a_counterpart_are_refused_in_one_sentence():
         convert.from_torch(torch.nn.Linear(3, 4))
 
 
-def test_simple_rnn_with_an_activation_torch_lacks_is_refused():
-    layer = keras.layers.SimpleRNN(3, activation="sigmoid")
+def test_simple_rnn_with_an_activation_grukit_lacks_is_refused():
+    layer = keras.layers.SimpleRNN(3, activation="hard_silu")
     layer.build((None, None, 2))
-    with pytest.raises(ValueError, match="SimpleRNN activation 'sigmoid' has no torch "
-                                         "equivalent; use 'tanh' or 'relu'"):
+    with pytest.raises(ValueError, match="Keras SimpleRNN uses activation='hard_silu', which "
+                                         "grukit has no form for; it takes linear, relu, "):
         convert.from_keras(layer)
+
+
+@pytest.mark.parametrize("act", ["sigmoid", "linear", "elu", "gelu"])
+def test_simple_rnn_with_another_activation_converts_both_ways(act):
+    # Keras' SimpleRNN(activation="sigmoid") was refused ("no torch equivalent"), though
+    # grukit.nn.RNN runs it; to_torch still refuses it (torch.nn.RNN has tanh and relu only)
+    layer = keras.layers.SimpleRNN(3, activation=act, return_sequences=True)
+    x = np.random.RandomState(0).randn(2, 5, 2).astype("float32")
+    want = keras.ops.convert_to_numpy(layer(x))
+    module = convert.from_keras(layer)
+    assert module.nonlinearity == act
+    np.testing.assert_allclose(module(torch.from_numpy(x))[0].detach().numpy(), want,
+                               rtol=1e-5, atol=1e-6)
+    back = convert.to_keras(module)
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(back(x)[0]), want, rtol=1e-5,
+                               atol=1e-6)
+    with pytest.raises(ValueError, match=f"torch.nn computes tanh or relu only; this model's "
+                                         f"recurrent layer has activation='{act}'"):
+        convert.to_torch(module)
 
 
 @pytest.mark.parametrize("backward", [

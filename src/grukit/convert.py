@@ -107,20 +107,15 @@ def _keras_layer_spec(layer, backward: bool = False) -> CellSpec:
                          f"yet; call it on data or layer.build((None, None, features)) first.")
     cell = layer.cell
     act = getattr(cell.activation, "__name__", str(cell.activation))
-    if "activation" in spec.keras_options.values():  # an option of the module (SimpleRNN)
-        option = next(k for k, v in spec.keras_options.items() if v == "activation")
-        try:
-            spec.module_class()(1, 1, **{option: act})
-        except ValueError:
-            raise ValueError(f"{name} activation {act!r} has no torch equivalent; use 'tanh' "
-                             f"or 'relu'.") from None
-    else:
-        rec = getattr(cell.recurrent_activation, "__name__", str(cell.recurrent_activation))
-        for what, value in (("activation", act), ("recurrent_activation", rec)):
-            if value not in activations.ELEMENTWISE:
-                raise ValueError(f"Keras {name} uses {what}={value!r}, which grukit has no "
-                                 f"form for; it takes "
-                                 f"{', '.join(k for k in activations.ELEMENTWISE if k)}.")
+    given = [("activation", act)]  # SimpleRNN's one; a GRU's and LSTM's recurrent one too
+    if "activation" not in spec.keras_options.values():
+        given.append(("recurrent_activation", getattr(cell.recurrent_activation, "__name__",
+                                                      str(cell.recurrent_activation))))
+    for what, value in given:
+        if value not in activations.ELEMENTWISE:
+            raise ValueError(f"Keras {name} uses {what}={value!r}, which grukit has no "
+                             f"form for; it takes "
+                             f"{', '.join(k for k in activations.ELEMENTWISE if k)}.")
     if layer.go_backwards and not backward:
         raise ValueError(f"Keras {name} has go_backwards=True; wrap it in Bidirectional or "
                          f"reverse the input yourself before converting.")

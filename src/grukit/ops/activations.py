@@ -2,8 +2,8 @@
 activations (Keras' ``activation`` / ``recurrent_activation``) and the layers' outputs.
 
 The fused kernels compute the standard forms (tanh for the candidate and the cell output,
-σ for the gates); any other activation runs on a family's reference backend
-(``standard``, ``check``)."""
+σ for the gates; tanh or relu for an Elman RNN); any other activation runs on a family's
+reference backend (``standard``, ``check``)."""
 
 from __future__ import annotations
 
@@ -55,11 +55,15 @@ def apply(name: str | None, t: torch.Tensor) -> torch.Tensor:
 
 def standard(module, what: str) -> None:
     """Refuse, in one sentence naming ``what``, a module (or a model holding one) whose
-    recurrent layer's activations are not tanh and σ: ``what`` computes those only."""
+    recurrent layer's activations are not the standard ones, those ``what`` computes: tanh
+    and σ for a GRU or LSTM, tanh or relu for an RNN (whose one ``activation`` it names)."""
     mods = module.modules() if hasattr(module, "modules") else [module]
-    acts = next((a for m in mods if (a := getattr(m, "_activations", None))), None)
-    if acts:
+    found = next(((m, a) for m in mods if (a := getattr(m, "_activations", None))), None)
+    if found:
+        m, acts = found
+        spec = getattr(m, "spec", None)  # the cell of the module (or layer) holding them
         pairs = ", ".join(f"{k}={v!r}" for k, v in acts.items())
-        raise ValueError(f"{what} computes tanh and sigmoid only; this model's recurrent "
+        forms = "tanh or relu" if getattr(spec, "name", None) == "rnn" else "tanh and sigmoid"
+        raise ValueError(f"{what} computes {forms} only; this model's recurrent "
                          f"layer has {pairs}. Run it with grukit's modules, or train it "
                          f"with the standard activations.")
