@@ -53,9 +53,9 @@ def test_simple_rnn_takes_keras_relu_function_and_names_its_activations():
     layer.build((4, 2))
     assert layer.get_config()["config"]["activation"] == "relu"
     assert layer.rnn.nonlinearity == "relu"
-    for bad in ("linear", None, "RELU"):
-        with pytest.raises(ValueError, match=r"^SimpleRNN: activation must be 'tanh' or "
-                                             r"'relu'.*got"):
+    for bad in ("RELU", "softmax", lambda t: t):
+        with pytest.raises(ValueError, match=r"^SimpleRNN: activation: unknown activation "
+                                             r".*; choose one of elu, .*, tanh\.$"):
             SimpleRNN(3, activation=bad)
 
 

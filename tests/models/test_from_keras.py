@@ -62,7 +62,8 @@ def test_a_keras_series_model_predicts_alike():
 @pytest.mark.parametrize("layer,match", [
     (lambda: kl.GroupNormalization(3), "GroupNormalization .* has no grukit layer"),
     (lambda: kl.GRU(3, activation="hard_silu"), "activation .hard_silu. has no grukit form"),
-    (lambda: kl.SimpleRNN(3, activation="sigmoid"), "SimpleRNN takes tanh or relu"),
+    (lambda: kl.SimpleRNN(3, activation="hard_silu"), "activation .hard_silu. has no grukit "
+                                                        "form"),
     (lambda: kl.Dense(2, activation="hard_silu"), "activation 'hard_silu'"),
     # an AttributeError ('LayerNormalization' object has no attribute 'input') and a
     # TypeError without the layer's place

@@ -299,18 +299,19 @@ class LSTM(_Recurrent):
 
 @register
 class SimpleRNN(_Recurrent):
-    """Keras ``SimpleRNN(units, activation="tanh"|"relu")`` on ``grukit.nn.RNN``."""
+    """Keras ``SimpleRNN(units, activation="tanh")`` on ``grukit.nn.RNN``:
+    ``h' = act(W x + U h + b)``. ``activation`` is any of Keras' elementwise activations
+    (``grukit.ops.activations.ELEMENTWISE``: "tanh", "relu", "sigmoid", "elu", "gelu",
+    "linear" or None, ...; or Keras' function of one, ``keras.activations.sigmoid``): tanh and
+    relu run on the fused kernels, the others on the reference backend ("auto" takes it)."""
 
     spec = cells.RNN
 
     def __init__(self, units: int, *, activation="tanh", **kwargs):
-        from ..ops.activations import name_of
+        from ..ops.activations import check
 
-        name = name_of(activation)  # keras.activations.relu -> "relu"
-        if not isinstance(name, str) or name not in ("tanh", "relu"):
-            raise ValueError(f"SimpleRNN: activation must be 'tanh' or 'relu' (those "
-                             f"grukit.nn.RNN runs); got {activation!r}.")
-        super().__init__(units, activation=name, **kwargs)
+        name = check(activation, "SimpleRNN: activation")  # keras.activations.relu -> "relu"
+        super().__init__(units, activation="linear" if name is None else name, **kwargs)
 
 
 @register

@@ -264,15 +264,13 @@ def _activation(act, where: str):
 
 def _recurrent(kind: str, cfg: dict, where: str):
     act, rec = _named(cfg.get("activation")), _named(cfg.get("recurrent_activation", "sigmoid"))
-    if kind == "SimpleRNN":
-        if act not in ("tanh", "relu"):
-            raise ValueError(f"{where}: activation {act!r}; grukit's SimpleRNN takes tanh or "
-                             f"relu.")
-    else:
-        for name, value in (("activation", act), ("recurrent_activation", rec)):
-            if value not in gl.core.ELEMENTWISE:
-                raise ValueError(f"{where}: {name} {value!r} has no grukit form; grukit takes "
-                                 f"{', '.join(k for k in gl.core.ELEMENTWISE if k)}.")
+    # SimpleRNN has one activation; GRU and LSTM have a recurrent_activation too
+    given = (("activation", act),) + (() if kind == "SimpleRNN" else
+                                      (("recurrent_activation", rec),))
+    for name, value in given:
+        if value not in gl.core.ELEMENTWISE:
+            raise ValueError(f"{where}: {name} {value!r} has no grukit form; grukit takes "
+                             f"{', '.join(k for k in gl.core.ELEMENTWISE if k)}.")
     options = {k: cfg[k] for k in _COMMON if k in cfg}
     if kind == "GRU":
         options["reset_after"] = cfg.get("reset_after", True)
