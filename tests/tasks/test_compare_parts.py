@@ -60,7 +60,31 @@ def test_adding_baseline_is_what_predicting_the_mean_scores():
     assert x.shape == (20_000, 30, 2) and (x[..., 1].sum(1) == 2).all()
     assert torch.allclose(y[:, 0], (x[..., 0] * x[..., 1]).sum(1))
     mse = torch.mean((y - 1.0) ** 2).item()
-    assert abs(mse - memory.baseline("adding", 30)) < 0.005
+    assert abs(mse - 1 / 6) < 0.005  # Var(u_a + u_b) = 1/6
+
+
+@pytest.mark.parametrize("length", [10, 50, 400, 1000])
+def test_adding_baseline_is_what_predicting_one_scores_on_the_test_sequences(length):
+    """The loss is divided by what the trivial model scores on the same 256 test sequences:
+    beside 1/6, always predicting 1 read 0.90 of the baseline at T = 1000 (and 1.07 at
+    T = 10), as if it had learned something."""
+    gen = torch.Generator().manual_seed(10_000 + length)  # the memory runs' test set
+    y = memory.adding_batch(256, length, gen)[1]  # (256, 1)
+    trivial = torch.nn.functional.mse_loss(torch.ones_like(y), y).item()
+    base = memory.baseline("adding", length)
+    assert trivial / base == pytest.approx(1.0, rel=1e-6)
+    assert abs(base - 1 / 6) < 4 * math.sqrt(7 / 180) / 16  # 4 standard deviations
+
+
+def test_a_memory_record_resumed_from_the_1_6_baseline_is_rescored():
+    base = memory.baseline("adding", 20)
+    old = {"task": "adding", "length": 20, "model": "gru", "seed": 0, "test_loss": 0.0165,
+           "baseline": 1 / 6, "relative": 0.099, "solved": True, "val_curve": [0.2, 0.1, 0.3],
+           "converged": True, "convergence": "solved"}
+    new = memory.rescore(old)
+    assert new["baseline"] == base and new["relative"] == pytest.approx(0.0165 / base)
+    assert new["solved"] == (0.0165 <= 0.1 * base)
+    assert memory.rescore(new) is new
 
 
 def test_copy_baseline_is_blanks_then_a_uniform_guess():

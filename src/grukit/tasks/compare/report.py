@@ -94,7 +94,9 @@ def _notes(res: dict) -> dict:
             "widths " + "; ".join(f"{t} " + ", ".join(f"{NAMES[m]} {w}" for m, w in per.items())
                                   for t, per in widths.items())
             + f"; {c['memory_steps']} Adam steps (lr 0.01, batch 32, gradient norm clipped at 1)"
-            f" on fresh batches, scored on 256 held-out sequences; {c['memory_seeds']} seed(s)")
+            f" on fresh batches, scored on 256 held-out sequences (the baseline: the trivial "
+            f"model's loss on them, for adding always predicting 1); {c['memory_seeds']} "
+            f"seed(s)")
     return out
 
 

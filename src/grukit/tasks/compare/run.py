@@ -262,7 +262,7 @@ def compare(cfg: CompareConfig, log=print, done: dict | None = None, on_result=N
                 raise ValueError(f"the finished {name} runs to resume hold {summary.NAMES[m]} "
                                  f"at {r['hidden']} units, where these settings now give "
                                  f"{w[m]}; rerun without --resume to start afresh.")
-            mem.append(r)
+            mem.append(memory.rescore(r))
             continue
         r = memory.run(name, m, length, w[m], steps=cfg.memory_steps, seed=seed)
         mem.append(r | {"hidden": w[m]})
