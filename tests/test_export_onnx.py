@@ -677,3 +677,23 @@ def test_an_empty_batch_or_sequence_is_refused_instead_of_aborting_the_process(c
             sess.run(None, {"input": np.zeros(shape, np.float32)})
     x = torch.randn(1, 1, 3)  # the smallest batch still runs
     _close(sess.run(None, {"input": x.numpy()}), _eager(m, x))
+
+
+@pytest.mark.parametrize("variant", ["mingru", "lngru", "lstm-proj"])
+def test_a_scan_graph_refuses_sequences_of_0_steps_in_one_sentence(variant):
+    """ONNX Runtime's Scan fails on 0 iterations with its own slicer's words ("Invalid
+    dim0_offset of 0"); the graph now fails first, in a node that says why. An empty batch
+    runs, as in eager."""
+    if variant == "lstm-proj":
+        torch.manual_seed(0)
+        m = gnn.LSTM(3, 5, proj_size=2, batch_first=True).eval()
+    else:
+        m = _module(cells.get(variant), {}, {"batch_first": True})
+    sess = _session(build_onnx(m, lengths=True))
+    with pytest.raises(Exception, match="sequences of 0 steps"):
+        sess.run(None, {"input": np.zeros((2, 0, 3), np.float32),
+                        "lengths": np.zeros(2, np.int64)})
+    for shape in ((0, 4, 3), (2, 3, 3)):
+        x, lengths = torch.randn(shape), torch.full(shape[:1], shape[1])
+        _close(sess.run(None, {"input": x.numpy(), "lengths": lengths.numpy()}),
+               _eager(m, x, lengths=lengths))

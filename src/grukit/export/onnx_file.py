@@ -9,7 +9,8 @@ operator (GRU with ``linear_before_reset`` = ``reset_after``, LSTM, RNN), the ot
 too, which the operators cannot express). The graph is the model in evaluation mode
 (dropout off), float32, opset 17; batch and time are dynamic axes, at least 1 each
 (a graph with a GRU or LSTM operator refuses an empty batch or sequence: ONNX Runtime's
-kernels would abort the process).
+kernels would abort the process; a ``Scan`` graph refuses a sequence of 0 steps, which its
+loop fails on).
 
 Example::
 

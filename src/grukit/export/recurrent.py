@@ -182,15 +182,24 @@ def _scan_layer(g: Graph, module, layer: int, x: str, lengths: str | None,
 EMPTY = ("{}: ONNX Runtime's GRU and LSTM operators abort the whole process on {}, so "
          "this graph refuses it; skip such a batch before running the graph (eager gives "
          "empty outputs)")
+SCAN_EMPTY = ("time: ONNX Runtime's Scan fails on sequences of 0 steps (its loop runs no "
+              "step), so this graph refuses them; skip such a batch before running the graph "
+              "(eager gives empty outputs and the initial state)")
 
 
-def _not_empty(g: Graph, x: str) -> str:
+def _not_empty(g: Graph, x: str, batch: bool = True) -> str:
     """x (T, B, I) unchanged, through a Reshape whose shape passes a Gather of index 0
-    along T and along B of a (T, B) tensor, which fails (cleanly, in a node named with
-    ``EMPTY``) where T or B is 0: the operators' kernels terminate the process there."""
+    along T (and along B with ``batch``) of a (T, B) tensor of ones, which fails (cleanly,
+    in a node named with ``EMPTY``, or ``SCAN_EMPTY`` without ``batch``) where T or B is 0:
+    the operators' kernels terminate the process there, and a Scan fails in its own words
+    on 0 steps (a batch of 0 it runs)."""
     onnx = _onnx()
     shape = g.op("Shape", [x], "shape")  # (3,) int64
     one = onnx.helper.make_tensor("one", onnx.TensorProto.INT64, [1], [1])
+    if not batch:
+        t = g.op("ConstantOfShape", [g.slice(shape, 0, 0, 1)], "t", value=one)  # (T,) ones
+        unit = g.op("Gather", [t, g.ints(0)], "t0", axis=0, why=SCAN_EMPTY)  # (1,): 1
+        return g.op("Reshape", [x, g.op("Mul", [shape, unit], "shape")], "x")  # (T, B, I)
     tb = g.op("ConstantOfShape", [g.slice(shape, 0, 0, 2)], "tb", value=one)  # (T, B) ones
     first = g.op("Gather", [tb, g.ints(0)], "t0", axis=0,
                  why=EMPTY.format("time", "sequences of 0 steps"))  # (1, B)
@@ -210,8 +219,7 @@ def emit_recurrent(g: Graph, module, x: str, lengths: str | None,
     spec, dirs = module.spec, module.num_directions
     seq_lens = None
     scan = as_scan(module)
-    if not scan:
-        x = _not_empty(g, x)
+    x = _not_empty(g, x, batch=not scan)  # a Scan runs a batch of 0, not 0 steps
     if lengths is not None and not scan:
         seq_lens = g.op("Cast", [lengths], "seq_lens", to=6)  # int32, as ONNX wants
     finals: list[list[str]] = [[] for _ in spec.states]
