@@ -123,7 +123,7 @@ def run_fit(model, x, y, *, batch_size, epochs, verbose, callbacks, validation_d
                             device=device if dist.get_backend() == "nccl" else "cpu")
         dist.broadcast(sent, src=0)
         seed = int(sent.item())
-        _same_in_every_process(started, {
+        _same_in_every_process(started, device, {
             "samples": len(dataset), "batch_size": batch_size, "epochs": epochs,
             "start epoch": start_epoch, "start batch": skip, "shuffle": float(bool(shuffle)),
             "data": _fingerprint(x, y, weights) if isinstance(x, torch.Tensor) else 0.0})
@@ -231,16 +231,15 @@ def _fingerprint(*tensors: torch.Tensor | None, rows: int = 4096) -> float:
     return out
 
 
-def _same_in_every_process(started: bool, values: dict[str, float]) -> None:
+def _same_in_every_process(started: bool, device: torch.device,
+                           values: dict[str, float]) -> None:
     """Refuse, in every process at once, a fit whose processes were given different data
     (each its own shard: fit splits each batch itself, so each would train on a part of its
     shard and the processes step out of turn) or different settings; the group fit started
     is ended first. One all-reduce of (v, −v) with MAX gives each value's largest and
     smallest."""
     v = torch.tensor(list(values.values()), dtype=torch.float64)  # (k,)
-    both = torch.cat([v, -v])  # (2k,)
-    if dist.get_backend() == "nccl":
-        both = both.cuda()
+    both = torch.cat([v, -v]).to(device if dist.get_backend() == "nccl" else "cpu")  # (2k,)
     dist.all_reduce(both, op=dist.ReduceOp.MAX)
     hi, lo = both[:len(v)].tolist(), (-both[len(v):]).tolist()
     odd = [(k, a, b) for k, a, b in zip(values, lo, hi, strict=True)
