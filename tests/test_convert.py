@@ -151,7 +151,20 @@ def test_simple_rnn_with_an_activation_grukit_lacks_is_refused():
     layer = keras.layers.SimpleRNN(3, activation="hard_silu")
     layer.build((None, None, 2))
     with pytest.raises(ValueError, match="Keras SimpleRNN uses activation='hard_silu', which "
-                                         "grukit has no form for; it takes linear, relu, "):
+                                         "grukit has no form for; it takes Keras' linear, "):
+        convert.from_keras(layer)
+
+
+@pytest.mark.parametrize("kind", ["SimpleRNN", "GRU", "LSTM"])
+def test_a_function_of_the_users_named_as_keras_activation_is_refused(kind):
+    # it was taken for Keras' relu by its __name__: the module computed another function
+    def relu(x):
+        return keras.ops.relu(x) * 2.0
+
+    layer = getattr(keras.layers, kind)(3, activation=relu)
+    layer.build((None, None, 2))
+    with pytest.raises(ValueError, match=rf"^Keras {kind} uses activation='relu' \(a function "
+                                         rf"of {__name__}\), which grukit has no form for"):
         convert.from_keras(layer)
 
 

@@ -106,15 +106,18 @@ def _keras_layer_spec(layer, backward: bool = False) -> CellSpec:
         raise ValueError(f"the Keras {name} layer is not built, so its weights do not exist "
                          f"yet; call it on data or layer.build((None, None, features)) first.")
     cell = layer.cell
-    act = getattr(cell.activation, "__name__", str(cell.activation))
-    given = [("activation", act)]  # SimpleRNN's one; a GRU's and LSTM's recurrent one too
+    given = ["activation"]  # SimpleRNN's one; a GRU's and LSTM's recurrent one too
     if "activation" not in spec.keras_options.values():
-        given.append(("recurrent_activation", getattr(cell.recurrent_activation, "__name__",
-                                                      str(cell.recurrent_activation))))
-    for what, value in given:
-        if value not in activations.ELEMENTWISE:
-            raise ValueError(f"Keras {name} uses {what}={value!r}, which grukit has no "
-                             f"form for; it takes "
+        given.append("recurrent_activation")
+    for what in given:
+        fn = getattr(cell, what)
+        # Keras' own function (a function of the user's that shares its name is not it)
+        if activations.name_of(fn) not in activations.ELEMENTWISE:
+            shown = getattr(fn, "__name__", str(fn))
+            mod = getattr(fn, "__module__", None) or ""
+            own = "" if mod.startswith("keras") else f" (a function of {mod or 'your own'})"
+            raise ValueError(f"Keras {name} uses {what}={shown!r}{own}, which grukit has no "
+                             f"form for; it takes Keras' "
                              f"{', '.join(k for k in activations.ELEMENTWISE if k)}.")
     if layer.go_backwards and not backward:
         raise ValueError(f"Keras {name} has go_backwards=True; wrap it in Bidirectional or "
