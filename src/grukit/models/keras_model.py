@@ -106,8 +106,11 @@ class KerasModelAPI:
             raise ValueError(f"no layer named {name!r}; the layers are {names}.")
         return self.stack[names.index(name)]
 
-    def pop(self):
-        """Remove the last layer and return it, as Keras' ``pop``."""
+    def pop(self, rebuild: bool = True):
+        """Remove the last layer and return it, as Keras' ``pop``; the shapes are traced
+        again at once either way (``rebuild``, Keras', is taken as a switch)."""
+        if not isinstance(rebuild, bool):
+            raise TypeError(f"pop: rebuild must be True or False; got {rebuild!r}.")
         if not len(self.stack):
             raise ValueError("pop: the model has no layers.")
         layer = self.stack[-1]
@@ -116,15 +119,27 @@ class KerasModelAPI:
             self._shapes = self._trace(self._input_shape())
         return layer
 
-    def save_weights(self, path) -> None:
+    def save_weights(self, filepath, overwrite: bool = True, max_shard_size=None) -> None:
         """Write the weights (a model file ``load_weights`` and ``grukit.models.load``
-        read; any file name, Keras' ``.weights.h5`` included, holds grukit's format)."""
-        save_model(self, path)
+        read; any file name, Keras' ``.weights.h5`` included, holds grukit's format), without
+        the compile settings and optimizer state that ``save`` adds, as Keras'.
+        ``overwrite=False`` refuses an existing file; ``max_shard_size`` (Keras' sharding)
+        has no grukit form."""
+        if max_shard_size is not None:
+            raise ValueError("save_weights: max_shard_size has no grukit form (one file is "
+                             "written); leave it out.")
+        save_model(self, filepath, overwrite=overwrite, weights_only=True)
 
-    def load_weights(self, path) -> None:
+    def load_weights(self, filepath, skip_mismatch: bool = False) -> None:
         """Take the weights of a file ``save_weights``, ``save`` or ``ModelCheckpoint`` wrote
         for this architecture; another architecture is refused and nothing changes. A Keras
-        weights file (HDF5) is refused by name: ``from_keras`` converts the Keras model."""
+        weights file (HDF5) is refused by name: ``from_keras`` converts the Keras model.
+        ``skip_mismatch=True`` (Keras') loads the layers whose weights fit and leaves the
+        others as they are, with a warning naming them."""
+        path = filepath
+        if not isinstance(skip_mismatch, bool):
+            raise TypeError(f"load_weights: skip_mismatch must be True or False; got "
+                            f"{skip_mismatch!r}.")
         try:
             with open(path, "rb") as f:
                 hdf5 = f.read(8) == b"\x89HDF\r\n\x1a\n"
@@ -135,4 +150,33 @@ class KerasModelAPI:
                              f"read; load it into the Keras model and convert that with "
                              f"grukit.models.from_keras(keras_model), or call "
                              f"model.set_weights(keras_model.get_weights()).")
+        if skip_mismatch:
+            self._load_fitting_layers(path)
+            return
         load_weights(self, path)
+
+    def _load_fitting_layers(self, path) -> None:
+        """``load_weights(skip_mismatch=True)``: each layer whose tensors in the file have
+        its names and shapes takes them; the others are named in a warning."""
+        import warnings
+
+        from .saving import read_model_file
+
+        if not self.built:
+            self.build()
+        tensors = read_model_file(path)[1]
+        skipped = []
+        for k, (layer, name) in enumerate(zip(self.stack, self.layer_names(), strict=True)):
+            own = layer.state_dict()
+            theirs = {n.removeprefix(f"stack.{k}."): t for n, t in tensors.items()
+                      if n.startswith(f"stack.{k}.")}
+            fits = set(own) == set(theirs) and all(
+                tuple(own[n].shape) == tuple(theirs[n].shape) for n in own)
+            if fits:
+                layer.load_state_dict(theirs)
+            elif own or theirs:
+                skipped.append(name)
+        if skipped:
+            warnings.warn(f"load_weights({path!r}, skip_mismatch=True): the weights of "
+                          f"{', '.join(skipped)} do not fit these layers and were left as "
+                          f"they are.", stacklevel=3)

@@ -19,13 +19,15 @@ FORMAT = "grukit.Sequential/1"
 OPTIMIZER = "optimizer/"  # the optimizer state's tensors in a model file: "optimizer/3/exp_avg"
 
 
-def save_model(model, path: str, overwrite: bool = True, zipped=None) -> None:
+def save_model(model, path: str, overwrite: bool = True, zipped=None,
+               weights_only: bool = False) -> None:
     """The model in one safetensors file at ``path``: weights, the config and, once
     compiled, ``model.get_compile_config()`` and the optimizer's state (its tensors named
     ``optimizer/<parameter>/<name>``, its settings as JSON), so ``load_model`` compiles it
     again and training goes on from the same moments and step counts, as Keras' file does.
     ``overwrite=False``: an existing file is refused; ``zipped``: Keras' choice of a zip or a
-    folder, and only its default (one file) is written here."""
+    folder, and only its default (one file) is written here; ``weights_only``: no compile
+    settings or optimizer state (``save_weights``)."""
     from safetensors.torch import save_file
 
     path = os.fspath(path)
@@ -54,7 +56,7 @@ def save_model(model, path: str, overwrite: bool = True, zipped=None) -> None:
         model.build()
     tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     meta = {"format": FORMAT, "config": json.dumps(model.get_config())}
-    compiled = getattr(model, "get_compile_config", lambda: None)()
+    compiled = None if weights_only else getattr(model, "get_compile_config", lambda: None)()
     if compiled is not None:
         meta["compile"] = json.dumps(compiled)
         groups, state = _optimizer_state(getattr(model, "optimizer", None))

@@ -169,35 +169,55 @@ class Sequential(KerasModelAPI, nn.Module):
             x, lengths = layer(x, lengths)
         return (x, lengths) if return_lengths else x
 
-    def summary(self, print_fn=print) -> None:
-        """Print each layer's name, output shape and parameter count, then the totals. A
+    def summary(self, line_length=None, positions=None, print_fn=None, expand_nested=False,
+                show_trainable=False, layer_range=None) -> None:
+        """Print each layer's name, output shape and parameter count, then the totals, with
+        Keras 3's arguments: ``line_length`` (the table's width), ``positions`` (where each
+        column ends: fractions of the width, or characters), ``print_fn`` (``print``),
+        ``show_trainable`` (a "Trainable" column: Y, N, or - for a layer without weights),
+        ``layer_range`` ([first, last] layer names, both printed); ``expand_nested`` changes
+        nothing here (a Sequential of grukit layers holds no nested model, as in Keras). A
         model not built yet whose first layer has no ``input_shape`` (it builds from the
         first data ``fit`` gets) prints "?" and "0 (unbuilt)" per layer, as Keras 3's."""
+        print_fn = print if print_fn is None else print_fn
+        if not isinstance(expand_nested, bool) or not isinstance(show_trainable, bool):
+            raise TypeError("summary: expand_nested and show_trainable are True or False.")
         if not self.built and len(self.stack) and self.stack[0].input_shape is None:
             shapes = [None] * len(self.stack)  # unbuilt: no shapes, no weights yet
         else:
             if not self.built:
                 self.build()
             shapes = self._trace(self._input_shape())
+        names = self.layer_names()
+        first, last = _layer_range(layer_range, names)
+        head = ("Layer (type)", "Output Shape", "Param #") + (
+            ("Trainable",) if show_trainable else ())
         rows = []
-        for layer, shape, name in zip(self.stack, shapes, self.layer_names(), strict=True):
+        for layer, shape, name in list(zip(self.stack, shapes, names, strict=True))[
+                first:last + 1]:
             kind = type(layer).__name__
-            params = sum(p.numel() for p in layer.parameters())
-            rows.append((f"{name} ({kind})", "?", "0 (unbuilt)") if shape is None else
-                        (f"{name} ({kind})", "(None, " + ", ".join(map(str, shape)) + ")",
-                         f"{params:,}"))
+            params = list(layer.parameters())
+            count = sum(p.numel() for p in params)
+            row = ((f"{name} ({kind})", "?", "0 (unbuilt)") if shape is None else
+                   (f"{name} ({kind})", "(None, " + ", ".join(map(str, shape)) + ")",
+                    f"{count:,}"))
+            if show_trainable:
+                row += ("-" if not params else "Y" if any(p.requires_grad for p in params)
+                        else "N",)
+            rows.append(row)
         built = [p for p in self.parameters() if None not in shapes]
         total = sum(p.numel() for p in built)
         trainable = sum(p.numel() for p in built if p.requires_grad)
-        w = [max(len(r[i]) for r in rows + [("Layer (type)", "Output Shape", "Param #")]) + 2
-             for i in range(3)]
+        w = _widths([max(len(r[i]) for r in rows + [head]) + 2 for i in range(len(head))],
+                    line_length, positions)
         line = "─" * (sum(w) + 2)
         print_fn(f'Model: "{self.name}"')
         print_fn(line)
-        print_fn(f"{'Layer (type)':<{w[0]}}{'Output Shape':<{w[1]}}{'Param #':>{w[2]}}")
+        aligns = ("<", "<", ">", ">")
+        print_fn("".join(f"{h:{a}{n}}" for h, a, n in zip(head, aligns[:len(w)], w, strict=True)))
         print_fn(line)
         for r in rows:
-            print_fn(f"{r[0]:<{w[0]}}{r[1]:<{w[1]}}{r[2]:>{w[2]}}")
+            print_fn("".join(f"{c:{a}{n}}" for c, a, n in zip(r, aligns[:len(w)], w, strict=True)))
         print_fn(line)
         print_fn(f" Total params: {total:,}")
         print_fn(f" Trainable params: {trainable:,}")
@@ -309,7 +329,9 @@ class Sequential(KerasModelAPI, nn.Module):
         return res["loss"] if len(res) == 1 else list(res.values())
 
     # -- training ----------------------------------------------------------------------------
-    def compile(self, optimizer="adam", loss="mse", metrics=None, jit_compile="auto") -> None:
+    def compile(self, optimizer="adam", loss="mse", metrics=None, jit_compile="auto", *,
+                loss_weights=None, weighted_metrics=None, run_eagerly: bool = False,
+                steps_per_execution: int = 1, auto_scale_loss: bool = True) -> None:
         """``optimizer``: a name ("adam", "sgd", "rmsprop", "adagrad", "adamw": Keras 3's
         optimizer with its defaults, ``training.OPTIMIZERS``), a Keras-style optimizer
         (``grukit.models.optimizers.Adam(learning_rate=1e-4)``) or a torch optimizer;
@@ -323,10 +345,41 @@ class Sequential(KerasModelAPI, nn.Module):
         ``jit_compile``: True
         runs fit's training step (forward and loss; backward through the compiled graph)
         through ``torch.compile``, False and "auto" (Keras' default, off on its torch backend)
-        run it eagerly. ``predict`` and ``evaluate`` run eagerly either way."""
+        run it eagerly. ``predict`` and ``evaluate`` run eagerly either way.
+
+        Keras' other arguments: ``run_eagerly=True`` trains eagerly (``jit_compile`` then
+        must not be True); ``auto_scale_loss`` scales nothing, as in Keras without a
+        mixed-precision policy (grukit has none); ``loss_weights`` (1 or [1], the one output's
+        weight), ``weighted_metrics`` (none) and ``steps_per_execution`` (1) are taken at
+        those values only: other values have no grukit form and are refused."""
         if not (isinstance(jit_compile, bool) or isinstance(jit_compile, str)
                 and jit_compile == "auto"):
             raise ValueError(f"jit_compile must be True, False or 'auto'; got {jit_compile!r}.")
+        for what, v in (("run_eagerly", run_eagerly), ("auto_scale_loss", auto_scale_loss)):
+            if not isinstance(v, (bool, np.bool_)):
+                raise TypeError(f"compile: {what} must be True or False; got {v!r}.")
+        if run_eagerly and jit_compile is True:
+            raise ValueError("compile: run_eagerly=True and jit_compile=True ask for opposite "
+                             "things; pass one of them.")
+        if run_eagerly:
+            jit_compile = False
+        one = loss_weights
+        if isinstance(one, (list, tuple)) and len(one) == 1:
+            one = one[0]
+        if not (one is None or isinstance(one, numbers.Real) and not isinstance(one, bool)
+                and one == 1):
+            raise ValueError(f"compile: loss_weights={loss_weights!r} has no grukit form (a "
+                             f"Sequential has one output, whose loss counts once); leave it "
+                             f"out, or scale the loss function itself.")
+        if weighted_metrics:
+            raise ValueError("compile: weighted_metrics has no grukit form (metrics are "
+                             "averaged without sample weights; the loss takes them); leave it "
+                             "out.")
+        if not (isinstance(steps_per_execution, numbers.Integral)
+                and not isinstance(steps_per_execution, bool) and steps_per_execution == 1):
+            raise ValueError(f"compile: steps_per_execution={steps_per_execution!r} has no "
+                             f"grukit form (each batch is one step, its callbacks called); "
+                             f"leave it at 1.")
         # Keras builds a model given no input shape from the first data it sees; so does
         # this one, and the optimizer over its weights is made then (_build_from)
         later = not self.built and (not len(self.stack) or self.stack[0].input_shape is None)
@@ -660,10 +713,12 @@ class Sequential(KerasModelAPI, nn.Module):
         return xv, yv
 
     def evaluate(self, x, y=None, batch_size: int = 32, verbose="auto",
-                 sample_weight=None, return_dict: bool = False):
+                 sample_weight=None, steps=None, callbacks=None, return_dict: bool = False):
         """Loss (and metrics) over the data: a float, a list, or a dict; ``sample_weight``
         (N,) weighs the loss as in ``fit`` (a Dataset may yield (x, y, weight) instead).
-        ``verbose`` is taken as Keras takes it ("auto", 0, 1 or 2); nothing is printed."""
+        ``verbose`` is taken as Keras takes it ("auto", 0, 1 or 2); nothing is printed.
+        Keras' ``steps`` and ``callbacks`` are taken as None only (all the data, no hooks)."""
+        _no_steps_or_callbacks("evaluate", steps, callbacks)
         self._check_compiled("evaluate")
         batch_size = _batch_size(batch_size)
         _check_verbose(verbose)
@@ -695,9 +750,12 @@ class Sequential(KerasModelAPI, nn.Module):
             return res
         return res["loss"] if len(res) == 1 else list(res.values())
 
-    def predict(self, x, batch_size: int = 32, verbose="auto") -> np.ndarray:
+    def predict(self, x, batch_size: int = 32, verbose="auto", steps=None,
+                callbacks=None) -> np.ndarray:
         """The model's outputs for ``x``, ``batch_size`` samples at a time; ``verbose`` is
-        taken as Keras takes it ("auto", 0, 1 or 2); nothing is printed."""
+        taken as Keras takes it ("auto", 0, 1 or 2); nothing is printed. Keras' ``steps``
+        and ``callbacks`` are taken as None only (all the data, no hooks)."""
+        _no_steps_or_callbacks("predict", steps, callbacks)
         batch_size = _batch_size(batch_size)
         _check_verbose(verbose)
         x, _ = self._data(x, None)
@@ -723,6 +781,61 @@ class Sequential(KerasModelAPI, nn.Module):
         ``overwrite=False`` refuses an existing file; ``zipped`` is Keras' and only its
         default (one file) is written."""
         save_model(self, filepath, overwrite=overwrite, zipped=zipped)
+
+
+def _layer_range(layer_range, names: list[str]) -> tuple[int, int]:
+    """(first, last) indices of Keras' ``layer_range`` [first name, last name]; all the
+    layers for None."""
+    if layer_range is None:
+        return 0, len(names) - 1
+    if not (isinstance(layer_range, (list, tuple)) and len(layer_range) == 2
+            and all(isinstance(n, str) for n in layer_range)):
+        raise ValueError(f"summary: layer_range must be [first, last] layer names; got "
+                         f"{layer_range!r}.")
+    missing = [n for n in layer_range if n not in names]
+    if missing:
+        raise ValueError(f"summary: layer_range names {', '.join(map(repr, missing))}, not "
+                         f"a layer of this model ({', '.join(names)}).")
+    first, last = (names.index(n) for n in layer_range)
+    if first > last:
+        raise ValueError(f"summary: layer_range {layer_range!r} ends before it begins.")
+    return first, last
+
+
+def _widths(natural: list[int], line_length, positions) -> list[int]:
+    """Column widths: each column's natural width, stretched or shrunk to ``line_length``,
+    or ending at ``positions`` (fractions of ``line_length`` when all are at most 1)."""
+    if line_length is not None and (not isinstance(line_length, numbers.Integral)
+                                    or isinstance(line_length, bool) or line_length < 10):
+        raise ValueError(f"summary: line_length must be an integer of 10 or more; got "
+                         f"{line_length!r}.")
+    width = line_length or sum(natural) + 2
+    if positions is not None:
+        if not (isinstance(positions, (list, tuple)) and len(positions) == len(natural)
+                and all(isinstance(p, numbers.Real) and p > 0 for p in positions)
+                and list(positions) == sorted(positions)):
+            raise ValueError(f"summary: positions must be {len(natural)} increasing numbers "
+                             f"(where each column ends); got {positions!r}.")
+        ends = [round(p * width) if positions[-1] <= 1 else int(p) for p in positions]
+        return [max(e - b, 1) for b, e in zip([0, *ends[:-1]], ends, strict=True)]
+    if line_length is None:
+        return natural
+    scale = (line_length - 2) / sum(natural)
+    out = [max(int(n * scale), 1) for n in natural]
+    out[0] += line_length - 2 - sum(out)
+    return out
+
+
+def _no_steps_or_callbacks(what: str, steps, callbacks) -> None:
+    """Keras' ``steps`` and ``callbacks`` of evaluate and predict: None (or no callbacks)
+    only, anything else refused in one sentence."""
+    if steps is not None:
+        raise ValueError(f"{what}: steps has no grukit form ({what} runs over all the data "
+                         f"it is given); pass the samples to use, e.g. x[:steps * "
+                         f"batch_size].")
+    if callbacks:
+        raise ValueError(f"{what}: callbacks has no grukit form ({what} calls no hooks); "
+                         f"call what you need before and after {what}.")
 
 
 def _batch_size(value) -> int:
