@@ -18,7 +18,7 @@ SCRIPT = textwrap.dedent("""
         faulthandler.dump_traceback_later(100, exit=True)
     import numpy as np, torch
     import torch.distributed as dist
-    from grukit.layers import GRU, Dense, Embedding
+    from grukit.layers import GRU, ActivityRegularization, Dense, Embedding
     from grukit.models import Callback, CSVLogger, Sequential
 
     out = OUT if __name__ != "__main__" else sys.argv[1]
@@ -37,8 +37,10 @@ SCRIPT = textwrap.dedent("""
         torch.manual_seed(0)
         first = Embedding(vocab, 3, mask_zero=True, input_shape=(6,)) if vocab else None
         layers = [first] if first else []
-        layers += [GRU(4, return_sequences=seq, input_shape=None if vocab else (6, 2)),
-                   Dense(1)]
+        layers += [GRU(4, return_sequences=seq, input_shape=None if vocab else (6, 2))]
+        if vocab:  # a penalty averaged over the samples, the loss over the valid steps
+            layers.append(ActivityRegularization(l2=0.5))
+        layers.append(Dense(1))
         m = Sequential(layers)
         m.build()
         m.double()

@@ -138,12 +138,12 @@ def run_fit(model, x, y, *, batch_size, epochs, verbose, callbacks, validation_d
     # arrays were checked for NaN/Inf whole by Sequential.fit; a Dataset's batches are not
     check = not isinstance(x, torch.Tensor)
 
-    run = forward_loss
+    run = forward_parts
     if getattr(model, "jit_compile", False):
         if model._jit_step is None:  # kept on the model: the next fit reuses its graphs
             # one static graph per batch size (the full batches, the last one): a dynamic
             # batch would leave oneDNN's LSTM workspace of unknown size, a graph break
-            model._jit_step = _told(torch.compile(forward_loss, dynamic=False))
+            model._jit_step = _told(torch.compile(forward_parts, dynamic=False))
         run = model._jit_step
 
     def batches(epoch):
@@ -171,12 +171,15 @@ def run_fit(model, x, y, *, batch_size, epochs, verbose, callbacks, validation_d
         bad = check and (_nonfinite(xb, "x") or _nonfinite(yb, "y"))  # an Inf in x can
         if bad and world == 1:  # leave the loss finite and poison the weights through the
             raise BadBatch(bad)  # gradients; under torchrun every process learns it first
-        loss, pred, lengths = run(train_model, model.loss_fn, xb, yb, wb, model.loss_each)
+        loss, penalty, pred, lengths = run(train_model, model.loss_fn, xb, yb, wb,
+                                           model.loss_each)
         size = 0 if empty else len(xb)
         total = None
         if world > 1:  # every process joins, its share empty or not
             count = 0 if empty else positions(pred.detach(), yb, lengths)
-            loss, total = _share(loss, count, size, bad, world)
+            loss, total = _share(loss, penalty, count, size, bad, world)
+        elif isinstance(penalty, torch.Tensor):  # the regularizers' (0.0 without any)
+            loss = loss + penalty
         metrics = None
         if train_metrics:  # as Keras: each metric's mean over the epoch's values
             with torch.no_grad():
@@ -307,37 +310,49 @@ def _leave(wrapper: weakref.ref, started: bool) -> None:
 
 
 def forward_loss(module, loss_fn, xb, yb, wb=None, each=None):
-    """The training step's forward: (``loss_fn(module(xb), yb)``, a scalar; the predictions;
-    the lengths the layers hand on). Per-time-step outputs of a masked model count only the
-    steps inside each sequence (``training.masked``), as Keras; with sample weights ``wb``
-    (B,) the loss is ``training.weighted`` over ``each``, the loss's per-position form. The
-    model is an argument, not a closure, so that the compiled step of a copied model trains
-    the copy."""
-    pred, lengths = module(xb, return_lengths=True)
-    loss = masked(loss_fn, pred, yb, lengths) if wb is None else \
-        weighted(each, pred, yb, lengths, wb)
-    penalty = getattr(module, "module", module).regularization_loss()  # DDP: its model's
-    if isinstance(penalty, torch.Tensor):  # the weight regularizers' (0.0 without any)
+    """The training step's forward: (``loss_fn(module(xb), yb)`` plus the regularization
+    penalty, a scalar; the predictions; the lengths the layers hand on); see
+    ``forward_parts``."""
+    loss, penalty, pred, lengths = forward_parts(module, loss_fn, xb, yb, wb, each)
+    if isinstance(penalty, torch.Tensor):  # the regularizers' (0.0 without any)
         loss = loss + penalty
     return loss, pred, lengths
 
 
-def _share(loss: torch.Tensor, count: int, size: int, bad: str | None | bool,
+def forward_parts(module, loss_fn, xb, yb, wb=None, each=None):
+    """The training step's forward: (``loss_fn(module(xb), yb)``, a scalar; the penalty of
+    the regularizers, a scalar or 0.0; the predictions; the lengths the layers hand on).
+    Per-time-step outputs of a masked model count only the steps inside each sequence
+    (``training.masked``), as Keras; with sample weights ``wb`` (B,) the loss is
+    ``training.weighted`` over ``each``, the loss's per-position form. The model is an
+    argument, not a closure, so that the compiled step of a copied model trains the copy."""
+    pred, lengths = module(xb, return_lengths=True)
+    loss = masked(loss_fn, pred, yb, lengths) if wb is None else \
+        weighted(each, pred, yb, lengths, wb)
+    # the weight regularizers' penalty and the activity penalties of this batch (their sum
+    # over its samples / its samples): DDP's module is the model
+    penalty = getattr(module, "module", module).regularization_loss()
+    return loss, penalty, pred, lengths
+
+
+def _share(loss: torch.Tensor, penalty, count: int, size: int, bad: str | None | bool,
            world: int) -> tuple[torch.Tensor, float]:
     """A process's part of a global batch's loss: (the loss to step on, its part of the batch's
     loss total); one all-reduce, which every process joins, its share empty or not. A NaN/Inf
     in x or y of any process's share (``bad``, this process's) raises ``BadBatch`` in all.
 
     ``loss`` is the mean over the ``count`` values (valid steps, samples) of this process's
-    ``size`` samples, plus the penalty of the weight regularizers; with Σ over the processes,
+    ``size`` samples, ``penalty`` the regularizers' (the weights', the same in every process,
+    plus the activity penalties' mean over the ``size`` samples); with Σ over the processes,
     C = Σ count and B = Σ size (the global batch), the loss stepped on is
 
-        loss · count · world / C
+        loss · count · world / C + penalty · size · world / B
 
     so that DDP's mean of the processes' gradients is that of the global batch's mean over
-    all its values, as one process takes it (the shares, unequal in samples or in valid
-    steps, are summed, not averaged); an empty share (count 0) adds a zero gradient. Its
-    part of the batch's total, loss · count · B / C, sums to the one-process batch loss · B.
+    all its values, plus its penalty, as one process takes them (the shares, unequal in
+    samples or in valid steps, are summed, not averaged); an empty share (count and size 0)
+    adds a zero gradient. Its part of the batch's total, that loss · B / world, sums to the
+    one-process batch loss · B.
     """
     device = loss.device if dist.get_backend() == "nccl" else torch.device("cpu")
     sums = torch.tensor([float(count), float(size), float(bool(bad))], dtype=torch.float64,
@@ -348,8 +363,8 @@ def _share(loss: torch.Tensor, count: int, size: int, bad: str | None | bool,
         raise BadBatch(bad or "x or y of another process's share holds NaN/Inf value(s)")
     if not total:  # no valid step in the whole batch: the shares weigh by their samples
         count, total = size, samples
-    part = loss * (count * world / total)
-    return part, (part.detach().item() * samples / world if count else 0.0)
+    part = loss * (count * world / total) + penalty * (size * world / samples)
+    return part, (part.detach().item() * samples / world if size else 0.0)
 
 
 def _mean_count(fn, pred, yb, lengths, n: int) -> tuple[float, int]:
