@@ -162,3 +162,20 @@ def test_a_stream_steps_or_refuses_an_activation_set_after_it_was_made(act):
         return
     assert act == "relu"
     torch.testing.assert_close(steps, m(xs)[0][0], rtol=1e-5, atol=1e-6)
+
+
+def test_an_activation_set_after_build_is_refused(tmp_path):
+    # it reached the config (and a saved model, which then loaded as relu) while the
+    # module went on computing tanh; Keras' layer has no setter either
+    g = Sequential([SimpleRNN(4, input_shape=(6, 3)), Dense(1)])
+    g.build()
+    with pytest.raises(AttributeError, match=r"^SimpleRNN: activation is fixed once the layer "
+                                             r"is built \(its module computes "
+                                             r"activation='tanh'\); make a new layer with "
+                                             r"activation='relu'\.$"):
+        g.layers[0].activation = "relu"
+    assert g.layers[0].get_config()["config"]["activation"] == "tanh"
+    layer = SimpleRNN(4, input_shape=(6, 3))
+    layer.activation = "relu"  # before build: the module is made from it
+    layer.build((6, 3))
+    assert layer.rnn.nonlinearity == "relu"

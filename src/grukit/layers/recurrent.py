@@ -147,6 +147,16 @@ class _Recurrent(Layer):
         self.go_backwards, self.stateful, self.dropout = go_backwards, stateful, dropout
         self._state = None
 
+    def __setattr__(self, name: str, value) -> None:
+        # a cell option (activation, reset_after) set after build would reach the config,
+        # and so a saved model, but not the module built from it (Keras has no setter)
+        if name in self.__dict__.get("_options", ()) and "rnn" in self.__dict__.get(
+                "_modules", {}):
+            raise AttributeError(f"{type(self).__name__}: {name} is fixed once the layer is "
+                                 f"built (its module computes {name}={getattr(self, name)!r});"
+                                 f" make a new layer with {name}={value!r}.")
+        super().__setattr__(name, value)
+
     @classmethod
     def initialized(cls) -> dict[str, str]:
         """Keras' three initializers where the cell has Keras' layout (GRU, LSTM,
