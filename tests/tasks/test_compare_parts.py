@@ -324,3 +324,62 @@ def test_mingru_latency_is_timed_on_its_fastest_paths(monkeypatch):
     gru = latency.measure(gnn.GRU(3, 5, batch_first=True), 2, 7, repeat=2)
     assert gru["step_fused"] is True and gru["batch_fused"] is True
     assert gru["batch_mode"] is None
+
+
+def test_a_run_with_no_finished_epoch_has_no_training_time_of_zero():
+    from grukit.tasks.compare.record import fit_record
+
+    rec = fit_record([], [], [], params=10, train_metric=0.5, test_metric=0.5,
+                     stop_reason="nonfinite")
+    assert rec["epochs"] == 0 and rec["seconds_per_epoch"] is None
+    assert rec["best_epoch"] is None and rec["seconds_to_best"] is None
+    assert not rec["converged"] and "NaN or Inf" in rec["convergence"]
+    assert summary.stats([rec["seconds_per_epoch"], 0.2])["mean"] == 0.2  # left out
+
+
+def test_nan_is_never_the_best_validation_loss():
+    """numpy's argmin takes the first NaN: a NaN validation loss at epoch 2 made it the
+    "best" epoch, and s-to-best the time to reach it."""
+    from grukit.tasks.compare.record import convergence, fit_record
+
+    rec = fit_record([1.0, 2.0, 4.0, 8.0, 16.0], [1] * 5, [0.5, math.nan, 0.3, 0.4, 0.6],
+                     params=1, train_metric=0.0, test_metric=0.0, patience=2,
+                     stop_reason="patience")
+    assert rec["best_epoch"] == 3 and rec["seconds_to_best"] == 7.0 and rec["converged"]
+    assert convergence([math.nan, math.nan], patience=2, stop_reason="patience")[0] is False
+
+
+def test_a_run_whose_loss_became_nan_is_not_called_converged(monkeypatch):
+    """Training stopped by a NaN loss ran fewer epochs than its cap, which read as early
+    stopping ("converged"); with none finished the record was a KeyError."""
+    import numpy as np
+
+    import grukit.models.fit as fit
+    from grukit.tasks.compare import tasks
+
+    rng = np.random.default_rng(0)
+    y = np.array(["a", "b"] * 20)
+    x = [rng.standard_normal((6, 2)).astype(np.float32) + (lab == "b") for lab in y]
+    task = tasks.Task("classify:toy", "accuracy", False, 2, 2, 4, (x, y, x[:10], y[:10]),
+                      pooled=True)
+    monkeypatch.setattr(tasks, "_WARM", {("classify", "gru")})
+    real, steps = fit.train_loop, {"n": 0, "at": 0}
+
+    def nan_after(model, opt, step, *a, **k):
+        def bad(batch):
+            steps["n"] += 1
+            res = step(batch)
+            if steps["n"] > steps["at"]:
+                res.loss, res.value, res.total = res.loss * math.nan, math.nan, None
+            return res
+        return real(model, opt, bad, *a, **k)
+
+    monkeypatch.setattr(fit, "train_loop", nan_after)
+    for at in (0, 8):  # in the first epoch; after a few
+        steps.update(n=0, at=at)
+        with pytest.warns(RuntimeWarning, match="loss became nan"):
+            rec = tasks.run(task, "gru", 4, 0, epochs=20)[0]
+        assert (rec["epochs"] == 0) == (at == 0) and rec["epochs"] < 8
+        assert rec["stop_reason"] == "nonfinite" and len(rec["val_curve"]) == rec["epochs"]
+        assert not rec["converged"] and "NaN or Inf" in rec["convergence"]
+        assert (rec["seconds_per_epoch"] is None) == (at == 0)

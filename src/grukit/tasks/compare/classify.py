@@ -66,12 +66,13 @@ def run(task, model: str, hidden: int, seed: int, *, epochs: int | None):
     x_tr, y_tr, x_te, y_te = task.data
     clf = SequenceClassifier(model=model, hidden=hidden, seed=seed, **(
         {"epochs": epochs} if epochs else {}))
-    h = clf.fit(x_tr, y_tr).history_.history
-    cap = epochs or clf.config.epochs
-    rec = fit_record(h["epoch_time"], h["loss"], h["val_loss"], params=count_params(clf.model),
+    hist = clf.fit(x_tr, y_tr).history_
+    h, cap = hist.history, epochs or clf.config.epochs
+    rec = fit_record(h.get("epoch_time", []), h.get("loss", []), h.get("val_loss", []),
+                     params=count_params(clf.model),
                      train_metric=clf.evaluate(x_tr, y_tr)["accuracy"],
                      test_metric=clf.evaluate(x_te, y_te)["accuracy"], higher_is_better=True,
                      patience=clf.config.patience,
-                     stop_reason=stop_reason_of(len(h["loss"]), cap))
+                     stop_reason=stop_reason_of(len(h.get("loss", [])), cap, hist))
     rnn = next(layer.rnn for layer in clf.model.layers if hasattr(layer, "rnn"))
     return rec, rnn

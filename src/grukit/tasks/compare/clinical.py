@@ -141,13 +141,16 @@ def run(task, model: str, hidden: int, seed: int, *, epochs: int | None):
     clf = ClinicalClassifier(model=ESTIMATOR[model], hidden=hidden, seed=seed,
                              **({"epochs": epochs} if epochs else {}))
     clf.fit(data, rows[tr])
-    h = clf.history_.history
+    hist = clf.history_
+    h = hist.history
     p = clf.predict_proba(data)  # (N,)
     train, test = auc_scores(y[tr], p[rows[tr]]), auc_scores(y[te], p[rows[te]])
-    rec = fit_record(h["epoch_time"], h["loss"], h["val_loss"], params=count_params(clf.model),
+    rec = fit_record(h.get("epoch_time", []), h.get("loss", []), h.get("val_loss", []),
+                     params=count_params(clf.model),
                      train_metric=train["auc_roc"], test_metric=test["auc_roc"],
                      higher_is_better=True, patience=clf.config.patience,
-                     stop_reason=stop_reason_of(len(h["loss"]), epochs or clf.config.epochs),
+                     stop_reason=stop_reason_of(len(h.get("loss", [])),
+                                                epochs or clf.config.epochs, hist),
                      auc_pr=test["auc_pr"])
     rnn = None if model == "grud" else clf.model.layers[0].rnn.rnn
     return rec, rnn

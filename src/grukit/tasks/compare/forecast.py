@@ -139,15 +139,15 @@ def run(values, season: int, horizon: int, model: str, hidden: int, seed: int, *
         fc.fit(train, season, callbacks=[timer])
         pred = fc.predict()
         tests.append(_mase(values[o:o + horizon], pred, train, season))
-        h = fc.history.history
-        ok, why = convergence(h["val_loss"], patience=fc.config.patience,
-                              stop_reason=stop_reason_of(len(h["loss"]), epochs))
+        h = {"loss": [], "val_loss": []} | fc.history.history
+        stop = stop_reason_of(len(h["loss"]), epochs, fc.history)
+        ok, why = convergence(h["val_loss"], patience=fc.config.patience, stop_reason=stop)
         if not ok:
             unfinished.append(f"origin {folds - k + 1} of {folds}: {why}")
     rec = fit_record(timer.seconds, h["loss"], h["val_loss"], params=count_params(fc.net),
                      train_metric=_in_sample_mase(fc, train, season),
                      test_metric=float(np.mean(tests)), patience=fc.config.patience,
-                     stop_reason=stop_reason_of(len(h["loss"]), epochs))
+                     stop_reason=stop)
     if unfinished:  # every origin's fit must have converged for the test MASE to count
         rec["converged"], rec["convergence"] = False, "; ".join(unfinished)
     return rec, fc.net.stack[0].rnn

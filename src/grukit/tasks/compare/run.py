@@ -246,8 +246,9 @@ def compare(cfg: CompareConfig, log=print, done: dict | None = None, on_result=N
         rec |= {"model": m, "seed": seed, "hidden": widths[m]}
         runs.append(rec)
         log(f"  {summary.NAMES[m]:<6} seed {seed}: test {task.metric} "
-            f"{rec['test_metric']:.4f}, {rec['epochs']} epochs, "
-            f"{rec['seconds_per_epoch']:.3f} s/epoch"
+            f"{rec['test_metric']:.4f}, {rec['epochs']} epochs"
+            + ("" if rec["seconds_per_epoch"] is None
+               else f", {rec['seconds_per_epoch']:.3f} s/epoch")
             + ("" if rec["converged"] else f" — NOT CONVERGED ({rec['convergence']})"))
         if on_result is not None:
             on_result("run", runs, mem)

@@ -136,11 +136,14 @@ def run(task, model: str, hidden: int, seed: int, *, epochs: int | None):
     cap = epochs or EPOCHS
     clf = SpeechClassifier(model=model, hidden=hidden, seed=seed, epochs=cap,
                            patience=PATIENCE)
-    h = clf.fit(x_tr, y_tr).history_.history
-    rec = fit_record(h["epoch_time"], h["loss"], h["val_loss"], params=count_params(clf.model),
+    hist = clf.fit(x_tr, y_tr).history_
+    h = hist.history
+    rec = fit_record(h.get("epoch_time", []), h.get("loss", []), h.get("val_loss", []),
+                     params=count_params(clf.model),
                      train_metric=clf.evaluate(x_tr, y_tr)["accuracy"],
                      test_metric=clf.evaluate(x_te, y_te)["accuracy"], higher_is_better=True,
-                     patience=PATIENCE, stop_reason=stop_reason_of(len(h["loss"]), cap))
+                     patience=PATIENCE,
+                     stop_reason=stop_reason_of(len(h.get("loss", [])), cap, hist))
     if model in EXTRA_MODELS:
         return rec, None
     recognizer = Recognizer(clf)
