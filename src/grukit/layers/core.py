@@ -125,7 +125,11 @@ class Layer(nn.Module):
 
     def build(self, input_shape: tuple) -> None:  # input_shape excludes the batch
         self.built = True
-        self.initialize()
+        try:
+            self.initialize()
+        except Exception:  # left unbuilt: a second try builds again (and fails alike)
+            self.built = False
+            raise
 
     @classmethod
     def initialized(cls) -> dict[str, str]:
@@ -338,10 +342,16 @@ class Embedding(Layer):
     KERAS_START = True
 
     def __init__(self, input_dim: int, output_dim: int, mask_zero: bool = False,
-                 input_length: int | None = None, **kwargs):
+                 input_length: int | None = None, weights=None, **kwargs):
+        """``weights``: Keras' start from given vectors, an (input_dim, output_dim) array or
+        a list of one (pretrained word vectors: ``Embedding(n, d, weights=[matrix],
+        trainable=False)``); it is the initializer ``Constant(matrix)``."""
         if input_length is not None:  # Keras 2's; Keras 3 warns and reads the shape from data
             warnings.warn("Embedding: input_length is not needed (the model is built from its "
                           "first data); remove it.", UserWarning, stacklevel=2)
+        if weights is not None:
+            kwargs["embeddings_initializer"] = _given_vectors(weights, input_dim, output_dim,
+                                                              kwargs)
         super().__init__(**kwargs)
         self.input_dim = positive_int(input_dim, "Embedding: input_dim (the vocabulary size)")
         self.output_dim = positive_int(output_dim, "Embedding: output_dim")
@@ -381,6 +391,24 @@ class Embedding(Layer):
     def _config(self):
         return {"input_dim": self.input_dim, "output_dim": self.output_dim,
                 "mask_zero": self.mask_zero}
+
+
+def _given_vectors(weights, input_dim, output_dim, kwargs):
+    """``Embedding(weights=...)`` as the initializer ``Constant(matrix)``, the matrix checked
+    against (input_dim, output_dim)."""
+    from .initializers import Constant
+
+    if "embeddings_initializer" in kwargs:
+        raise ValueError("Embedding: give weights or embeddings_initializer, not both.")
+    if isinstance(weights, (list, tuple)) and len(weights) == 1:
+        weights = weights[0]  # Keras' list of the layer's one weight
+    init = Constant(weights)
+    shape = np.shape(init.value)
+    if shape != (input_dim, output_dim):
+        raise ValueError(f"Embedding: weights has shape {shape}, the layer's vectors "
+                         f"(input_dim, output_dim) = ({input_dim}, {output_dim}); give one "
+                         f"row per id.")
+    return init
 
 
 @register

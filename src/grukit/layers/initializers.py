@@ -91,18 +91,49 @@ class Initializer:
 
 
 class Constant(Initializer):
+    """``value`` everywhere; ``value`` a number, or an array broadcast to the weight's shape
+    as Keras broadcasts it (``Constant(embedding_matrix)`` starts an Embedding from
+    pretrained vectors; its config then keeps no value: a saved model's weights come from
+    its file)."""
+
     def __init__(self, value: float = 0.0):
         super().__init__()
-        if isinstance(value, bool) or not isinstance(value, numbers.Real) \
-                or not math.isfinite(value):
-            raise ValueError(f"Constant: value must be a finite number; got {value!r}.")
-        self.value = float(value)
+        if isinstance(value, dict) and value.get("class_name") == "__numpy__":
+            value = value.get("config", {}).get("value")  # Keras' config of an array
+        if isinstance(value, numbers.Real) and not isinstance(value, bool):
+            if not math.isfinite(value):
+                raise ValueError(f"Constant: value must be finite; got {value!r}.")
+            self.value = float(value)
+            return
+        try:
+            array = np.asarray(value.detach().cpu() if isinstance(value, torch.Tensor)
+                               else value, dtype=np.float64)
+        except (TypeError, ValueError):
+            array = None
+        if array is None or isinstance(value, (bool, str, bytes)):
+            raise ValueError(f"Constant: value must be a finite number or an array of them; "
+                             f"got a {type(value).__name__}.")
+        if not np.isfinite(array).all():
+            raise ValueError(f"Constant: the array of shape {array.shape} holds NaN or Inf "
+                             f"values; replace them (e.g. by zeros for words without a "
+                             f"vector).")
+        self.value = float(array) if array.ndim == 0 else array
 
     def draw(self, shape, gen):
-        return torch.full(shape, self.value, dtype=torch.float64)
+        if isinstance(self.value, float):
+            return torch.full(shape, self.value, dtype=torch.float64)
+        try:
+            return torch.from_numpy(np.broadcast_to(self.value, shape).copy())
+        except ValueError:
+            raise ValueError(f"Constant: an array of shape {self.value.shape} does not fit "
+                             f"a weight of shape {tuple(shape)}; give an array of that "
+                             f"shape.") from None
 
     def get_config(self):
-        return {"value": self.value}
+        return {"value": self.value} if isinstance(self.value, float) else {}
+
+    def serialize(self):
+        return super().serialize() if isinstance(self.value, float) else None
 
 
 class Zeros(Constant):
