@@ -299,3 +299,22 @@ def test_a_latency_without_a_fused_kernel_is_said_beside_its_number():
     note = res["task"]["notes"]["latency without a fused kernel"]
     assert note.startswith("minGRU: grukit has no fused CPU kernel")
     assert "latency without a fused kernel" in report.markdown(res)
+
+
+def test_speechs_streaming_frame_of_a_model_without_a_fused_step_is_marked():
+    """The speech task's frame row steps the same module as the streaming-step row."""
+    from grukit.tasks.compare import run, tasks
+
+    task = tasks.Task("speech:toy", "accuracy", False, 39, 2, 8,
+                      rows=[("frame_us", "streaming: one 10 ms frame, features + model (µs)",
+                             True, "time")])
+    runs = [{"model": m, "seed": s, "params": 10, "test_metric": 0.9, "gap": 0.0,
+             "converged": True, "step_us": us, "frame_us": 100.0 + us, "step_fused": fused,
+             "batch_ms": 1.0, "batch_fused": fused}
+            for s in (0, 1) for m, us, fused in (("gru", 1.5 + s, True),
+                                                 ("mingru", 250.0 + s, False))]
+    res = run.summarise(CompareConfig(task="speech", models=("gru", "mingru"), seeds=2),
+                        task, ["gru", "mingru"], runs, [], 1.0)
+    row = {r[0]: r for r in report.rows(res)}["streaming: one 10 ms frame, features + model (µs)"]
+    assert row[2].endswith("(torch ops: no fused kernel)") and "fused" not in row[1]
+    assert "grukit has no fused CPU kernel for it" in row[3]
