@@ -247,3 +247,18 @@ def test_an_empty_output_is_refused_not_read_as_the_default(saved, capsys, tmp_p
     assert main(["export", str(folder), "--output", ""]) == 2
     assert "--output is empty; give a file path such as model.onnx." in capsys.readouterr().err
     assert not os.path.exists(f"{os.path.abspath(folder)}.onnx")
+
+
+def test_a_file_named_for_the_other_format_is_refused_before_any_file(saved, tmp_path,
+                                                                      capsys):
+    """`--output m.pt2` without `--format pt2` wrote an ONNX graph named m.pt2 (load_pt2
+    then failed in zipfile), and `--format pt2 --output m.onnx` a program that Predictor
+    found no manifest for."""
+    _, folder = saved
+    for fmt, name, other in (("onnx", "m.pt2", "pt2"), ("onnx", "m.PT2", "pt2"),
+                             ("pt2", "m.onnx", "onnx")):
+        assert main(["export", str(folder), "--format", fmt, "--output",
+                     str(tmp_path / name)]) == 2
+        err = _one_line_error(capsys)
+        assert f"--format {other}" in err and f"*.{fmt}" in err, err
+    assert not list(tmp_path.iterdir())

@@ -256,6 +256,12 @@ def export(est, path, format: str = "onnx", int8: bool = False) -> Path:
         raise ValueError(f"export: {str(path)!r} is a file of the saved model in "
                          f"{str(folder)!r}, which the export would overwrite; choose another "
                          f"file name (e.g. {str(folder / ('model.' + format))!r}).")
+    other = next((f for f in FORMATS if f != format and path.suffix.lower() == "." + f), None)
+    if other is not None:  # load_pt2 / Predictor would look for the other format there
+        what = "an ONNX graph" if format == "onnx" else "a torch.export program"
+        raise ValueError(f"export: {path.name!r} is named as a {other} file but format "
+                         f"{format!r} writes {what}; name it *.{format}, or pass --format "
+                         f"{other} (format={other!r}).")
     if format == "onnx" and path.suffix.lower() in ONNX_TEXT_SUFFIXES:
         raise ValueError(f"export: onnx reads a file named *{path.suffix} as a text form of "
                          f"ONNX, not the binary graph the export writes; name it *.onnx.")
