@@ -319,17 +319,68 @@ class Dropout(Layer):
 
     Args:
         rate (float): the probability of dropping an element, in [0, 1).
+        noise_shape: Keras' shape of the keep-mask, broadcast over x: one entry per axis of
+            x, None for x's size there, 1 to share the mask along that axis
+            ((None, 1, None): one mask for every time step).
+        seed (int): the masks drawn from a generator of this seed, so that a run repeats
+            (Keras' seed; the masks are not Keras' own draws).
     """
 
-    def __init__(self, rate: float, **kwargs):
+    def __init__(self, rate: float, noise_shape=None, seed=None, **kwargs):
         super().__init__(**kwargs)
         self.rate = check_rate(rate, "Dropout: rate")
+        if noise_shape is not None:
+            if not isinstance(noise_shape, (list, tuple)) or not all(
+                    d is None or isinstance(d, int) and not isinstance(d, bool) and d >= 1
+                    for d in noise_shape):
+                raise ValueError(f"Dropout: noise_shape must be a tuple of positive sizes or "
+                                 f"None (one per axis of the input); got {noise_shape!r}.")
+            noise_shape = tuple(noise_shape)
+        self.noise_shape = noise_shape
+        self.seed = check_seed(seed, "Dropout")
+        self._generators: dict = {}
 
     def call(self, x, lengths):
-        return F.dropout(x, self.rate, self.training), lengths
+        if not self.training or self.rate == 0:
+            return x, lengths
+        if self.noise_shape is None and self.seed is None:
+            return F.dropout(x, self.rate, True), lengths
+        shape = tuple(x.shape)
+        if self.noise_shape is not None:
+            if len(self.noise_shape) != x.dim() or any(
+                    d is not None and d not in (1, n) for d, n in zip(self.noise_shape, shape,
+                                                                      strict=True)):
+                raise ValueError(f"Dropout: noise_shape {self.noise_shape} does not fit an "
+                                 f"input of shape {shape}: give one entry per axis, each "
+                                 f"None, 1 or the input's size.")
+            shape = tuple(n if d is None else d for d, n in zip(self.noise_shape, shape,
+                                                                 strict=True))
+        keep = keep_mask(self, shape, x)
+        return x * keep / (1 - self.rate), lengths
 
     def _config(self):
-        return {"rate": self.rate}
+        return {"rate": self.rate, "noise_shape": None if self.noise_shape is None
+                else list(self.noise_shape), "seed": self.seed}
+
+
+def check_seed(seed, cls: str) -> int | None:
+    """Keras' ``seed`` of a layer that draws masks: None or an integer."""
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, numbers.Integral)):
+        raise ValueError(f"{cls}: seed must be an integer or None; got {seed!r}.")
+    return None if seed is None else int(seed)
+
+
+def keep_mask(layer, shape: tuple, x: Tensor) -> Tensor:
+    """A keep-mask of ``shape`` (1 with probability 1 − layer.rate, else 0) in x's dtype
+    and device, drawn from the layer's generator of ``layer.seed`` (one per device, made
+    at its first mask) or torch's global one."""
+    keep = torch.empty(shape, device=x.device, dtype=x.dtype)
+    if layer.seed is None:
+        return keep.bernoulli_(1 - layer.rate)
+    gens = layer.__dict__.setdefault("_generators", {})
+    if x.device not in gens:
+        gens[x.device] = torch.Generator(device=x.device).manual_seed(layer.seed % 2**64)
+    return keep.bernoulli_(1 - layer.rate, generator=gens[x.device])
 
 
 @register

@@ -13,8 +13,10 @@ from .core import (
     ACTIVATIONS,
     Layer,
     check_rate,
+    check_seed,
     check_sequence,
     check_switch,
+    keep_mask,
     onnx_activation,
     positive_int,
     register,
@@ -75,9 +77,10 @@ class SpatialDropout1D(Layer):
     """Dropout of whole features of x (B, T, F) in training: one keep-mask (B, 1, F) for
     every step, kept values scaled by 1 / (1 − rate), as Keras; the identity in inference."""
 
-    def __init__(self, rate: float, **kwargs):
+    def __init__(self, rate: float, seed=None, **kwargs):
         super().__init__(**kwargs)
         self.rate = check_rate(rate, "SpatialDropout1D: rate")
+        self.seed = check_seed(seed, "SpatialDropout1D")  # as Dropout's
 
     def build(self, input_shape):
         check_sequence("SpatialDropout1D", input_shape)
@@ -86,15 +89,14 @@ class SpatialDropout1D(Layer):
     def call(self, x: Tensor, lengths):
         if not self.training or self.rate == 0:
             return x, lengths
-        keep = torch.empty(x.shape[0], 1, x.shape[2], device=x.device, dtype=x.dtype)
-        keep.bernoulli_(1 - self.rate)
+        keep = keep_mask(self, (x.shape[0], 1, x.shape[2]), x)
         return x * keep / (1 - self.rate), lengths
 
     def onnx_graph(self, g, x: str, lengths):
         return x, lengths
 
     def _config(self):
-        return {"rate": self.rate}
+        return {"rate": self.rate, "seed": self.seed}
 
 
 @register
