@@ -64,6 +64,9 @@ SCRIPT = textwrap.dedent("""
     m.compile(optimizer="adam", loss="mse", metrics=["mae"])
     run("split", m, x, y, batch_size=4, epochs=2, seed=3, validation_split=0.2,
         callbacks=[CSVLogger(f"{out}.split.csv")])
+    # evaluate and predict take every sample, in order, in every process
+    results["split"]["predict"] = m.predict(x, batch_size=5, verbose=0).tolist()
+    results["split"]["evaluate"] = m.evaluate(x, y, batch_size=5, verbose=0, return_dict=True)
     # 4 samples, batches of 2: the third process's share of each batch is empty
     m = model()
     m.compile(optimizer="sgd", loss="mse")
@@ -134,6 +137,12 @@ def test_torchrun_uneven_shares_match_one_process(tmp_path):
         assert "error" not in b[name], (name, b[name])
         for wa, wb in zip(a[name]["weights"], b[name]["weights"], strict=True):
             np.testing.assert_allclose(wb, wa, rtol=1e-10, atol=1e-12, err_msg=name)
+        if name == "split":
+            np.testing.assert_allclose(b[name]["predict"], a[name]["predict"], rtol=1e-10,
+                                       atol=1e-12)
+            assert len(b[name]["predict"]) == 29
+            for k, v in a[name]["evaluate"].items():
+                np.testing.assert_allclose(b[name]["evaluate"][k], v, rtol=1e-10)
         assert a[name]["history"].keys() == b[name]["history"].keys()
         for k, v in a[name]["history"].items():
             np.testing.assert_allclose(b[name]["history"][k], v, rtol=1e-7, err_msg=name)
