@@ -136,6 +136,20 @@ def test_bad_input_one_sentence(tmp_path):
     assert not list(tmp_path.iterdir())
 
 
+def test_a_file_that_is_no_program_is_refused_by_load_pt2_in_one_sentence(tmp_path):
+    """An ONNX graph named *.pt2, an empty file or a torch.save checkpoint ended in
+    zipfile's BadZipFile or torch's 'error when deserializing' traceback."""
+    (tmp_path / "empty.pt2").write_bytes(b"")
+    (tmp_path / "text.pt2").write_text("not a program")
+    torch.save({"w": torch.ones(2)}, tmp_path / "checkpoint.pt2")
+    for name in ("empty.pt2", "text.pt2", "checkpoint.pt2"):
+        with pytest.raises(ValueError) as e:
+            load_pt2(tmp_path / name)
+        msg = str(e.value)
+        assert msg.startswith(f"load_pt2: {str(tmp_path / name)!r} is not a torch.export "
+                              f"program (") and "\n" not in msg, msg
+
+
 def test_text_classifier_pt2_equals_predict_proba_on_padded_sentences(tmp_path):
     from conftest import SHARED_DATA
     from grukit.tasks.classify import TextClassifier

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import zipfile
 from pathlib import Path
 
 import torch
@@ -222,7 +223,13 @@ def load_pt2(path):
     if not p.is_file():
         raise FileNotFoundError(f"load_pt2: no file {str(p)!r}; write one with "
                                 f"grukit.export.to_pt2 or `grukit export --format pt2`.")
-    return torch.export.load(str(p))
+    try:
+        return torch.export.load(str(p))
+    except (zipfile.BadZipFile, RuntimeError, KeyError, ValueError, EOFError) as e:
+        # an ONNX graph, a torch.save checkpoint, a cut file: zipfile's or torch's own words
+        raise ValueError(f"load_pt2: {str(p)!r} is not a torch.export program "
+                         f"({_first_line(e)}); load a file that to_pt2 or `grukit export "
+                         f"--format pt2` wrote.") from e
 
 
 __all__ = ["export_program", "load_pt2", "save_pt2", "to_pt2"]
