@@ -14,6 +14,7 @@ from .conv import (
     MaxPooling1D,
 )
 from .core import REGISTRY, AttentionPooling, Dense, Dropout, Embedding, Layer
+from .function import Lambda, function_of
 from .identity import ActivityRegularization, Identity
 from .noise import AlphaDropout, GaussianDropout, GaussianNoise
 from .normalization import BatchNormalization, Normalization, UnitNormalization
@@ -37,14 +38,17 @@ for _spec in cells.all_specs():
     globals()[_spec.layer] = layer_for(_spec)
 
 
-def from_config(cfg: dict) -> Layer:
-    """Rebuild a layer from ``layer.get_config()``."""
+def from_config(cfg: dict, custom_objects: dict | None = None) -> Layer:
+    """Rebuild a layer from ``layer.get_config()``; ``custom_objects`` maps a Lambda's
+    function name to the function (a config holds the name only)."""
     name, kwargs = cfg.get("class"), dict(cfg.get("config", {}))
     if name not in REGISTRY:
         raise ValueError(f"unknown layer class {name!r} in the saved config; known: "
                          f"{sorted(REGISTRY)}.")
     if name in ("Bidirectional", "TimeDistributed"):
-        kwargs["layer"] = from_config(kwargs["layer"])
+        kwargs["layer"] = from_config(kwargs["layer"], custom_objects)
+    if name == "Lambda":
+        kwargs = function_of(kwargs, custom_objects)
     return REGISTRY[name](**kwargs)
 
 
@@ -63,4 +67,5 @@ __all__ += ["AveragePooling1D", "AvgPool1D", "GlobalAvgPool1D", "GlobalMaxPool1D
 __all__ += ["Cropping1D", "UpSampling1D", "ZeroPadding1D"]
 __all__ += ["ActivityRegularization", "AlphaDropout", "ELU", "Identity", "UnitNormalization"]
 __all__ += ["InputLayer", "Normalization"]
+__all__ += ["Lambda"]
 __all__ += [s.layer for s in cells.all_specs() if s.layer not in __all__]

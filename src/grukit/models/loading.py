@@ -33,7 +33,7 @@ def load_model(filepath: str, custom_objects: dict | None = None, compile: bool 
                         f"{type(custom_objects).__name__}.")
     path = filepath
     config, tensors, dtype = read_model(path)
-    model = Sequential.from_config(config)
+    model = Sequential.from_config(config, custom_objects)
     model.build()
     model.to(dtype)  # the dtype it was saved in
     put_weights(model, tensors, path)

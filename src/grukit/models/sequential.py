@@ -234,7 +234,7 @@ class Sequential(KerasModelAPI, nn.Module):
         if not isinstance(config, dict) or not isinstance(config.get("layers"), list):
             raise ValueError("a Sequential's config is a dict with a list of 'layers', as "
                              "model.get_config() returns it.")
-        return cls([from_config(c) for c in config["layers"]],
+        return cls([from_config(c, custom_objects) for c in config["layers"]],
                    name=config.get("name", "sequential"))
 
     def to_json(self, **kwargs) -> str:
