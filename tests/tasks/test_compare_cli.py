@@ -75,6 +75,9 @@ def test_ctrl_c_prints_one_line_exits_130_and_resume_matches(tmp_path, capsys, i
     assert _numbers(out) == _numbers(tmp_path / "whole")
     resumed = json.loads((out / "results.json").read_text())
     assert resumed["resumed"] == {"runs": finished, "memory": 0}
+    assert (f"- **resumed**: {finished} of 4 runs and 0 of 0 memory runs come from an "
+            f"interrupted run (--resume), timed in its process on this machine") in \
+        (out / "report.md").read_text()
 
 
 def test_memory_runs_are_written_as_they_finish_and_resumed(tmp_path, monkeypatch, capsys):
@@ -252,6 +255,29 @@ def test_resume_with_other_threads_is_refused(tmp_path, capsys, no_training):
     progress.write(str(out), progress.fingerprint(cfg),  # no --threads: torch's default
                    [{"model": "gru", "seed": 0, "seconds_per_epoch": 1.0}], [], 1.0)
     assert main(FAST + ["--output", str(out), "--resume"]) == 2
+
+
+def test_resume_on_another_machine_is_refused(tmp_path, capsys, no_training):
+    """The timing rows of one table come from one machine: runs timed on another CPU are
+    not resumed beside this one's."""
+    from grukit.tasks.compare import progress
+    from grukit.tasks.compare.run import CompareConfig
+
+    out = tmp_path / "run"
+    out.mkdir()
+    cfg = CompareConfig(task="forecast", data="nile", models=("gru", "lstm"), seeds=2,
+                        epochs=2, folds=1, memory_steps=0)
+    progress.write(str(out), progress.fingerprint(cfg, threads=1),
+                   [{"model": "gru", "seed": 0, "seconds_per_epoch": 1.0}], [], 1.0)
+    body = json.loads((out / "partial.json").read_text())
+    assert body["machine"] == progress.machine()
+    body["machine"] = "Linux-5.4-x86_64, Intel(R) Atom(TM) CPU, torch 2.13.0"
+    (out / "partial.json").write_text(json.dumps(body))
+    assert main(FAST + ["--output", str(out), "--resume"]) == 2
+    err = capsys.readouterr().err
+    assert f"holds runs timed on another machine ({body['machine']}; this is " \
+           f"{progress.machine()}), and one table would mix the two machines' timings; " \
+           f"resume it there, or rerun without --resume to start afresh." in err, err
 
 
 def test_more_folds_than_the_series_holds_is_one_sentence(tmp_path, capsys):

@@ -2,10 +2,13 @@
 each one, so that Ctrl-C loses at most the run under way and ``--resume`` skips the others.
 
     {"fingerprint": sha256 of the settings and the data, "seconds": time spent so far,
+     "machine": the platform, CPU and torch the runs were timed on,
      "runs": [record per (model, seed)], "memory": [record per memory run]}
 
 A record reused on resume keeps the timings it was measured with; the runs done after the
-resume are timed in the resumed process.
+resume are timed in the resumed process, which must run on the same machine (``machine``):
+the timing rows do not mix two CPUs' figures, and the report says how many runs were
+resumed.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import dataclasses
 import hashlib
 import json
 import os
+import platform
 
 from ..._io import atomic_text
 from ..._runs import UsageError
@@ -47,10 +51,25 @@ def fingerprint(cfg, threads: int | None = None) -> str:
     return h.hexdigest()
 
 
+def machine() -> str:
+    """What the timing rows depend on beyond the settings: the platform, the CPU model and
+    torch's version, e.g. "Linux-6.1-x86_64, Intel(R) Xeon(R) ..., torch 2.13.0"."""
+    import torch
+
+    cpu = platform.processor()
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            cpu = next((ln.split(":", 1)[1].strip() for ln in f
+                        if ln.startswith("model name")), cpu)
+    except OSError:  # not Linux
+        pass
+    return f"{platform.platform()}, {cpu or platform.machine()}, torch {torch.__version__}"
+
+
 def write(folder: str, stamp: str, runs: list, memory: list, seconds: float) -> None:
     atomic_text(os.path.join(folder, PARTIAL),
-                json.dumps({"fingerprint": stamp, "seconds": seconds, "runs": runs,
-                            "memory": memory}, indent=1))
+                json.dumps({"fingerprint": stamp, "seconds": seconds, "machine": machine(),
+                            "runs": runs, "memory": memory}, indent=1))
 
 
 def clear_reports(folder: str) -> None:
@@ -90,4 +109,9 @@ def read(folder: str, stamp: str) -> dict:
         raise UsageError(f"{path} was written by a run with other settings or data (or "
                          f"torch threads: --threads, OMP_NUM_THREADS); rerun with those, or "
                          f"without --resume to start afresh.")
+    if body.get("machine", machine()) != machine():  # a file before it was kept: taken
+        raise UsageError(f"{path} holds runs timed on another machine ({body['machine']}; "
+                         f"this is {machine()}), and one table would mix the two machines' "
+                         f"timings; resume it there, or rerun without --resume to start "
+                         f"afresh.")
     return {"runs": runs, "memory": memory, "seconds": seconds}

@@ -85,6 +85,12 @@ def _notes(res: dict) -> dict:
     why = conv["runs"]["why"] + [w for c in conv["memory"].values() for w in c["why"]]
     if why:
         out["not converged"] = "; ".join(why)
+    resumed = res.get("resumed") or {}
+    if resumed.get("runs") or resumed.get("memory"):  # timed in an earlier process
+        out["resumed"] = (f"{resumed.get('runs', 0)} of {len(res['runs'])} runs and "
+                          f"{resumed.get('memory', 0)} of {len(res['memory'])} memory runs "
+                          f"come from an interrupted run (--resume), timed in its process on "
+                          f"this machine")
     if res["memory"]:
         c = res["config"]
         widths = {}  # task -> model -> width (copy's wider input sizes its own widths)
