@@ -111,6 +111,26 @@ def test_rnn_fast_path_steps_equal_sequence(nonlinearity):
     torch.testing.assert_close(s.state, h, atol=1e-6, rtol=0)
 
 
+@pytest.mark.parametrize("path", ["numpy", "torch"])
+def test_an_rnn_nonlinearity_set_mid_stream_is_the_one_stepped(path):
+    # the kernel's relu flag is fixed when it is built: a switch between tanh and relu
+    # mid-stream kept stepping the old one (0.85 off) until reset()
+    torch.manual_seed(0)
+    m = gnn.RNN(3, 7, num_layers=2, nonlinearity="tanh", batch_first=True)
+    x = torch.randn(1, 20, 3)
+    s = gnn.Stream(m)
+    as_input = (lambda t: t.numpy()) if path == "numpy" else (lambda t: t)
+    for t in range(10):
+        s.step(as_input(x[0, t]))
+    h = s.state.clone()  # (L, 1, H)
+    m.nonlinearity = "relu"
+    ys = np.stack([np.asarray(s.step(as_input(x[0, t]))) for t in range(10, 20)])
+    with torch.no_grad():
+        want, h_n = m(x[:, 10:], h)
+    np.testing.assert_allclose(ys, want[0].numpy(), atol=1e-6, rtol=0)
+    torch.testing.assert_close(s.state, h_n, atol=1e-6, rtol=0)
+
+
 def test_lstm_fast_path_matches_torch_lstm_cell():
     torch.manual_seed(0)
     cell = torch.nn.LSTMCell(2, 16)

@@ -142,6 +142,7 @@ class Stream:
             if self._probe() != self._vsum:
                 self._pack()
                 self._install_hot()  # over the new packed weights
+                fast = self._fast  # a kernel of a new cell form, where _pack made one
             if fast[6] and not fast[6](x_t):  # check_finite: ~0.1 µs
                 self._refuse(x_t)
             fast[0](x_t, fast[1], self._packed, fast[2])
@@ -217,6 +218,11 @@ class Stream:
             self._probe, self._ids, self._vsum = _version_probe(params), ids, -1
         vsum = self._probe()
         if vsum != self._vsum:
+            if self._layout is not None and tuple(self._options().items()) != self._layout[1]:
+                # the cell form changed since the kernel was built (an RNN's nonlinearity
+                # set mid-stream; its setter bumps the weights' version): a kernel of it
+                self._fast_setup()
+                return self._packed
             m = self.module
             # a GRU/LSTM's activation set since (its setter bumps weight_ih's version)
             activations.standard(m, "Stream (the one-step kernels)")
@@ -240,7 +246,8 @@ class Stream:
         return self._fast
 
     def _fast_step(self, x_t, fast):
-        kernel, h, extra, shape, dtype, top, finite = fast
+        packed = self._pack()  # may build a kernel of a new cell form (self._fast)
+        kernel, h, extra, shape, dtype, top, finite = self._fast or fast
         is_torch = isinstance(x_t, Tensor)
         x = x_t.detach().numpy() if is_torch else x_t
         if x.shape != shape:
@@ -249,7 +256,7 @@ class Stream:
         x = x.astype(dtype, copy=False)
         if finite and not finite(x):
             self._refuse(x)
-        kernel(x, h, self._pack(), extra)  # (x, h, params, GRU reset_after / c / RNN relu)
+        kernel(x, h, packed, extra)  # (x, h, params, GRU reset_after / c / RNN relu)
         out = top.copy()
         self._install_hot()
         return torch.from_numpy(out) if is_torch else out
