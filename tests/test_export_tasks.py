@@ -121,6 +121,27 @@ def test_forecaster_export_equals_predict_on_nile(forecaster):
                                    atol=TOL * scale, rtol=0)
 
 
+def test_forecaster_of_several_series_continues_every_series_as_predict_does(tmp_path):
+    """predict() of a forecaster fitted on several series gives one row per series; the
+    Predictor's gave series 0 alone, shaped as a forecaster of one series."""
+    from grukit.tasks.forecast import Forecaster
+
+    nile = _statsmodels("nile")["volume"].to_numpy(np.float64)
+    series = [nile[:70], nile[30:], 2 * nile[:60]]
+    f = Forecaster(hidden=4, horizon=3, epochs=1, lookback=6).fit(series)
+    export(f, tmp_path / "several.onnx")
+    p = _runtime().Predictor(tmp_path / "several.onnx")
+    want = f.predict()  # (3, horizon)
+    assert want.shape == (3, 3)
+    scale = max(s.scale for s in f.stats)
+    np.testing.assert_allclose(p.predict(), want, atol=TOL * scale, rtol=0)
+    for i in range(3):  # one series: its row, or after its own recent values
+        np.testing.assert_allclose(p.forecast(index=i), want[i], atol=TOL * scale, rtol=0)
+        np.testing.assert_allclose(p.predict(series[i][:50], index=i),
+                                   f.predict(series[i][:50], index=i), atol=TOL * scale,
+                                   rtol=0)
+
+
 FSDD = SHARED_DATA / "speech" / "fsdd" / "recordings"
 
 

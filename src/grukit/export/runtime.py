@@ -116,7 +116,8 @@ class Predictor:
     def predict(self, raw=None, **options):
         """The task's prediction from raw input: forecast values (Forecaster), labels
         (classifiers), the next-item ids (GRU4Rec, ``k`` = 20 or every item when there are
-        fewer). A forecaster without ``raw`` continues the series it was fitted on."""
+        fewer). A forecaster without ``raw`` continues the series it was fitted on (a row
+        each where it was fitted on several, as ``Forecaster.predict()``)."""
         if self.task == "Forecaster":
             return self.forecast(raw, **options)
         if self.task == "GRU4Rec":
@@ -124,14 +125,20 @@ class Predictor:
         return self.classes[self.predict_proba(raw).argmax(1)]
 
     # -- forecasting ---------------------------------------------------------------------
-    def forecast(self, recent=None, covariates=None, index: int = 0) -> np.ndarray:
+    def forecast(self, recent=None, covariates=None, index: int | None = None) -> np.ndarray:
         """The next ``horizon`` values after ``recent`` (one 1-D series ending with at least
-        ``lookback`` finite values, and as many rows of covariates where the model has them;
-        None: the series the model was fitted on), series ``index``'s scaling. Input is
+        ``lookback`` finite values, and as many rows of covariates where the model has them),
+        series ``index``'s scaling (default 0). Without ``recent``: after the series the
+        model was fitted on, as ``Forecaster.predict()``: (horizon,) for one series,
+        (n_series, horizon) for several, or series ``index``'s alone (horizon,). Input is
         checked as ``Forecaster.predict`` checks it."""
         self._serves(("Forecaster",), "forecast")
         spec = self.manifest["forecast"]
         count = len(spec["series"])
+        if recent is None and covariates is None and index is None and \
+                not spec.get("single", True):  # every fitted series, a row each
+            return np.stack([self.forecast(index=i) for i in range(count)])
+        index = 0 if index is None else index
         if isinstance(index, bool) or not isinstance(index, (int, np.integer)) \
                 or not 0 <= index < count:
             raise ValueError(f"index must be a whole number between 0 and {count - 1}; got "
