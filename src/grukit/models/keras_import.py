@@ -98,11 +98,18 @@ def _layer(layer, where: str):
         return gl.Dense(cfg["units"], activation=_activation(cfg.get("activation"), where),
                         use_bias=cfg.get("use_bias", True))
     if kind == "Dropout":
-        return gl.Dropout(cfg["rate"])
+        shape = cfg.get("noise_shape")
+        return gl.Dropout(cfg["rate"], noise_shape=None if shape is None else tuple(shape),
+                          seed=_seed(cfg))
     if kind == "Embedding":
         return gl.Embedding(cfg["input_dim"], cfg["output_dim"],
                             mask_zero=bool(cfg.get("mask_zero", False)))
     if kind == "Flatten":
+        if cfg.get("data_format") == "channels_first" and len(layer.input.shape) > 2:
+            # Keras moves the channels last before flattening: another order of the features
+            raise ValueError(f"{where}: Flatten(data_format='channels_first') of a "
+                             f"{len(layer.input.shape)}-d input has no grukit form; rebuild "
+                             f"the Keras model with Permute((2, 1)) before a Flatten().")
         return gl.Flatten()
     if kind == "Masking":
         return gl.Masking(cfg.get("mask_value", 0.0))
@@ -131,7 +138,7 @@ def _layer(layer, where: str):
     if kind == "RepeatVector":
         return gl.RepeatVector(cfg["n"])
     if kind == "SpatialDropout1D":
-        return gl.SpatialDropout1D(cfg["rate"])
+        return gl.SpatialDropout1D(cfg["rate"], seed=_seed(cfg))
     if kind == "LayerNormalization":
         axis = cfg.get("axis", -1)
         axis = axis[0] if isinstance(axis, (list, tuple)) and len(axis) == 1 else axis
@@ -279,3 +286,9 @@ def _recurrent(kind: str, cfg: dict, where: str):
     if kind != "SimpleRNN":
         options["recurrent_activation"] = rec
     return _RECURRENT[kind](**options)
+
+
+def _seed(cfg: dict) -> int | None:
+    """A Keras layer's seed as an integer, None when it is none or a SeedGenerator's."""
+    seed = cfg.get("seed")
+    return seed if isinstance(seed, int) and not isinstance(seed, bool) else None
