@@ -75,3 +75,18 @@ def test_from_keras_keeps_the_regularizers():
     k2 = keras.Sequential([keras.Input((6, 2)), kl.GRU(3, activity_regularizer="l2")])
     with pytest.raises(ValueError, match="activity_regularizer has no grukit form"):
         from_keras(k2)
+
+
+def test_keras_own_regularizer_objects_are_taken_as_given():
+    # a Keras script keeps `from keras import regularizers` when its layers come from grukit
+    kr = keras.regularizers
+    given = [kr.l2(0.01), kr.L1(0.02), kr.L1L2(l1=0.01, l2=0.03), kr.l1_l2(0.1, 0.2)]
+    for reg in given:
+        ours = Sequential([GRU(3, input_shape=(6, 2), kernel_regularizer=reg), Dense(1)])
+        theirs = keras.Sequential([keras.Input((6, 2)), keras.layers.GRU(
+            3, kernel_regularizer=reg), keras.layers.Dense(1)])
+        ours.set_weights(theirs.get_weights())
+        assert float(ours.regularization_loss()) == pytest.approx(float(sum(theirs.losses)),
+                                                                  rel=1e-6)
+    with pytest.raises(ValueError, match="Keras' OrthogonalRegularizer has no grukit form"):
+        Dense(2, kernel_regularizer=kr.OrthogonalRegularizer(0.01))

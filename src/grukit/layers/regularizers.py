@@ -87,12 +87,20 @@ def get(value, what: str) -> Regularizer | None:
         return value
     if isinstance(value, str) and value in _NAMES:
         return _NAMES[value]()
+    kind = type(value).__name__
+    if type(value).__module__.startswith("keras") and hasattr(value, "get_config"):
+        if kind not in ("L1", "L2", "L1L2"):  # keras.regularizers.OrthogonalRegularizer
+            raise ValueError(f"{what}: Keras' {kind} has no grukit form; grukit has L1, L2 "
+                             f"and L1L2.")
+        config = value.get_config() or {}  # keras.regularizers.l2(0.01): {"l2": 0.01}
+        return get({"class": kind, **config}, what)
     if isinstance(value, dict) and value.get("class") in ("Regularizer", "L1", "L2", "L1L2"):
         a, b = value.get("l1", 0.0), value.get("l2", 0.0)
         return {"L1": lambda: L1(a), "L2": lambda: L2(b)}.get(value["class"],
                                                                lambda: L1L2(a, b))()
     raise ValueError(f"{what}: {value!r} is no regularizer; give grukit.layers.regularizers."
-                     f"l1/l2/l1_l2(...) or one of the names 'l1', 'l2', 'l1_l2'.")
+                     f"l1/l2/l1_l2(...), Keras' own (keras.regularizers.l2(0.01)) or one of "
+                     f"the names 'l1', 'l2', 'l1_l2'.")
 
 
 __all__ = ["L1", "L1L2", "L2", "Regularizer", "get", "l1", "l1_l2", "l2"]
