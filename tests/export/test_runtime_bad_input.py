@@ -296,6 +296,27 @@ def test_speech_predictor_refuses_integer_pcm_as_the_estimator_does(tmp_path, to
                                atol=1e-3)
 
 
+def test_speech_predictor_refuses_a_sample_rate_pair_complex_and_ragged_samples(
+        tmp_path, tone_speech):
+    """soundfile.read's (samples, rate) pair ended in numpy's 'inhomogeneous shape' error
+    (the estimator names it), complex samples were served without their imaginary parts
+    after a warning, and a ragged list ended in numpy's error."""
+    clf, waves = tone_speech
+    export(clf, tmp_path / "speech.onnx")
+    p = Predictor(tmp_path / "speech.onnx")
+    with pytest.raises(ValueError, match="is a \\(samples, rate\\) pair"):
+        clf.predict_proba([(waves[0], 8000)])
+    cases = {"pair": ((waves[0], 8000), "recording 1 is a (samples, rate) pair"),
+             "complex": (waves[0] + 0.5j, "recording 1 holds complex samples"),
+             "ragged": ([0.1, [0.2, 0.3]], "recording 1 cannot be read as numbers")}
+    for name, (bad, says) in cases.items():
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # a warning was all that was said
+            with pytest.raises(ValueError) as e:
+                p.predict_proba([waves[1], bad])
+        assert says in _sentence(e), name
+
+
 def test_speech_predictor_takes_a_recordings_folder_and_refuses_a_bare_waveform(tmp_path):
     import soundfile as sf
 

@@ -270,7 +270,20 @@ class Predictor:
         for i, x in enumerate(inputs):
             if isinstance(x, (str, os.PathLike)):
                 x = self.read_wav(x)
-            a = np.asarray(x)
+            if isinstance(x, tuple) and len(x) == 2 and np.ndim(x[1]) == 0:  # numpy: ragged
+                raise ValueError(f"recording {i} is a (samples, rate) pair, as soundfile.read "
+                                 f"and librosa.load return; give the samples alone at "
+                                 f"{self.front_end()['sample_rate']} Hz, or the file's path.")
+            try:
+                a = np.asarray(x)
+            except ValueError as err:  # a ragged list
+                raise ValueError(f"recording {i} cannot be read as numbers "
+                                 f"({' '.join(str(err).split())}); give mono samples (N,) or "
+                                 f"feature frames (T, D).") from None
+            if np.iscomplexobj(a):  # features of its real part alone, after a warning
+                raise ValueError(f"recording {i} holds complex samples; a waveform is real "
+                                 f"float samples in [-1, 1] (give its real part), or give "
+                                 f"the file's path.")
             if a.ndim == 1:
                 if hasattr(x, "dtype") and a.dtype.kind in "iu":  # PCM at its own scale
                     raise ValueError(f"recording {i} holds {a.dtype} samples; a waveform is "
