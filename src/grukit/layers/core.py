@@ -87,15 +87,19 @@ class Layer(nn.Module):
                              f"and put an ActivityRegularization(l1, l2) layer after this one "
                              f"(Keras' same penalty on its output).")
         options.pop("activity_regularizer", None)
-        unknown = sorted(set(options) - set(self.REGULARIZED) - set(self.initialized()))
+        unknown = sorted(set(options) - set(self.REGULARIZED) - set(self.initialized())
+                         - set(self.constrained()))
         if unknown:
             raise TypeError(f"{cls}.__init__() got an unexpected keyword argument "
                             f"{unknown[0]!r}.")
+        from . import constraints as cons
         from . import initializers as inits
         from . import regularizers as regs
 
         self.regularizers = {k: r for k, v in options.items() if k in self.REGULARIZED
                              and (r := regs.get(v, f"{cls}: {k}")) is not None}
+        self.constraints = {k: c for k, v in options.items() if k in self.constrained()
+                            and (c := cons.get(v, f"{cls}: {k}")) is not None}
         self.initializers = {k: inits.get(options.get(k, default), f"{cls}: {k}")
                              for k, default in self.initialized().items()}
         if self.KERAS_START and any(isinstance(i, str) for i in self.initializers.values()):
@@ -135,6 +139,25 @@ class Layer(nn.Module):
     def initialized(cls) -> dict[str, str]:
         """Keras' initializer arguments this layer takes, with Keras' defaults."""
         return cls.INITIALIZED
+
+    @classmethod
+    def constrained(cls) -> list[str]:
+        """Keras' constraint arguments this layer takes: one per initializer argument
+        (``kernel_initializer`` -> ``kernel_constraint``), for the same weights."""
+        return [k.replace("_initializer", "_constraint") for k in cls.initialized()]
+
+    def apply_constraints(self) -> None:
+        """Project each weight a constraint was given for (``grukit.layers.constraints``),
+        in Keras' layout, as Keras' optimizer does after every update; ``compile`` calls it
+        after each optimizer step."""
+        if not self.constraints or not self.built:
+            return
+        from . import keras_weights
+
+        weights = keras_weights.get(self)
+        slots = [k.replace("_initializer", "_constraint") for k in self.slots(len(weights))]
+        keras_weights.put(self, [self.constraints[k](w) if k in self.constraints else w
+                                 for k, w in zip(slots, weights, strict=True)])
 
     def initialize(self) -> None:
         """Draw the built weights from the layer's initializers, in Keras' layout (a weight
@@ -214,6 +237,7 @@ class Layer(nn.Module):
         if not self._trainable:
             cfg["trainable"] = False
         cfg |= {k: r.get_config() for k, r in self.regularizers.items()}
+        cfg |= {k: c.serialize() for k, c in self.constraints.items()}
         cfg |= {k: v for k, v in self._init_config.items() if v is not None}
         return {"class": type(self).__name__, "config": cfg}
 

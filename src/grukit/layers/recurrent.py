@@ -78,7 +78,8 @@ class _Recurrent(Layer):
                  zoneout: float = 0.0, backend: str = "auto", input_shape=None,
                  name: str | None = None, trainable: bool = True, **options):
         keras_args = {k: options.pop(k) for k in
-                      (*self.REGULARIZED, *self.initialized(), "activity_regularizer")
+                      (*self.REGULARIZED, *self.initialized(), *self.constrained(),
+                       "activity_regularizer")
                       if k in options}
         cls, spec = type(self).__name__, self.spec
         # Keras' LSTM: a forget-gate bias of one on top of the bias initializer

@@ -52,7 +52,7 @@ def from_keras(model) -> Sequential:
             converted.trainable = bool(layer.trainable)  # a frozen Keras layer stays frozen
             converted.layer_name = layer.name  # get_layer(name) finds it as in Keras
             _regularizers(layer, converted, where)
-            _constraints(layer, where)
+            _constraints(layer, converted, where)
             ours.add(converted)
     ours.build()
     weights = model.get_weights()
@@ -233,21 +233,24 @@ def _regularizers(layer, converted, where: str) -> None:
         converted.regularizers[arg] = regs.get({"class": kind, **c}, f"{where}: {arg}")
 
 
-def _constraints(layer, where: str) -> None:
-    """Warn, naming them, of Keras weight constraints on ``layer`` (``kernel_constraint=
-    MaxNorm(3)``, a wrapped layer's too), which grukit's layers do not have: they act only
-    after each training update, so the converted model predicts as Keras' but ``fit``
-    trains it without them (they were left out without a word)."""
-    import warnings
+def _constraints(layer, converted, where: str) -> None:
+    """Keras' weight constraints of ``layer`` (``kernel_constraint=MaxNorm(3)``; a
+    Bidirectional's or TimeDistributed's: its wrapped layer's) on the converted layer, which
+    applies them after each optimizer step as Keras; a kind grukit has no form for is
+    refused by name."""
+    from ..layers import constraints as cons
 
-    inner = [getattr(layer, k, None) for k in ("forward_layer", "backward_layer", "layer")]
-    given = sorted({k for la in [layer, *inner] if la is not None
-                    for k, v in la.get_config().items()
-                    if k.endswith("_constraint") and v is not None})
-    if given:
-        warnings.warn(f"{where}: {', '.join(given)} has no grukit form and is left out; the "
-                      f"model predicts as Keras', but fit trains it without the constraint.",
-                      UserWarning, stacklevel=3)
+    inner = getattr(layer, "forward_layer", None) or getattr(layer, "layer", None)
+    if inner is not None and hasattr(converted, "layer"):
+        layer, converted = inner, converted.layer
+    for k, v in layer.get_config().items():
+        if not k.endswith("_constraint") or v is None:
+            continue
+        if k not in converted.constrained():
+            raise ValueError(f"{where}: {k} has no grukit form on {type(converted).__name__}; "
+                             f"remove it from the Keras layer.")
+        converted.constraints[k] = cons.get(v if not isinstance(v, dict) else {
+            "class_name": v.get("class_name"), "config": v.get("config")}, f"{where}: {k}")
 
 
 def _named(act):

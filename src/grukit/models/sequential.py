@@ -482,6 +482,17 @@ class Sequential(KerasModelAPI, nn.Module):
             name = optimizer.lower() if isinstance(optimizer, str) else optimizer  # "Adam"
             self.optimizer = training.resolve("optimizer", training.OPTIMIZERS,
                                               name)(self.parameters())
+        old = getattr(self, "_constraint_hook", None)
+        if old is not None:  # a compile before, maybe on the same torch optimizer
+            old.remove()
+        self._constraint_hook = self.optimizer.register_step_post_hook(self._constrain)
+
+    def _constrain(self, optimizer, args, kwargs) -> None:
+        """Keras' weight constraints after every optimizer step (``kernel_constraint=...``):
+        each layer projects the weights it was given one for."""
+        for layer in self.modules():
+            if isinstance(layer, Layer) and layer.constraints:
+                layer.apply_constraints()
 
     def _build_from(self, x) -> None:
         """Build a model that has no input shape from data ``x`` (a tensor, Dataset or
