@@ -622,10 +622,10 @@ class Sequential(KerasModelAPI, nn.Module):
         ``seed`` fixes the epoch orders (drawn from torch's RNG when None);
         ``resume_from`` continues from a ``ModelCheckpoint`` file (weights, optimizer, epoch,
         position within the epoch). Under ``torchrun`` the model is wrapped in
-        DistributedDataParallel, each process takes ``batch_size / world_size`` samples of
-        every batch (the training samples must divide by ``world_size``: refused otherwise,
-        before the process group starts), the loss and metrics logged are the whole batch's,
-        a stop in one process stops all, and only rank 0 logs and writes.
+        DistributedDataParallel, process r takes samples r, r + N, ... of every batch (any
+        sample count and batch size; each process must be given the whole, identical data
+        set), the loss and metrics logged are the whole batch's, a stop in one process stops
+        all, and only rank 0 logs and writes.
         """
         self._check_compiled("fit")
         batch_size = _batch_size(batch_size)
