@@ -1,6 +1,7 @@
 """compare's timed figures leave out one-time costs: before a model's first timed run of a
 task in the process, one untimed epoch of it (forecast, classify, speech, clinical; music's
-is in test_compare_cli), and only then; the runs train and score exactly as without it."""
+is in test_compare_cli) on a few training rows of every class, and only then; the runs
+train and score exactly as without it."""
 
 from __future__ import annotations
 
@@ -29,7 +30,7 @@ def _spy(monkeypatch, cls) -> list:
 
 def _classify_task():
     rng = np.random.default_rng(0)
-    y = np.array(["a", "b"] * 20)
+    y = np.array(["a"] * 30 + ["b"] * 10)  # sorted by label, as a UEA set or FSDD
     x = [rng.standard_normal((6 + i % 3, 2)).astype(np.float32) + (lab == "b")
          for i, lab in enumerate(y)]
     return tasks.Task("classify:toy", "accuracy", False, 2, 2, 4, (x, y, x[:10], y[:10]),
@@ -77,7 +78,11 @@ def _estimator(kind):
 
 
 @pytest.fixture(params=["forecast", "classify", "speech", "clinical"])
-def task(request):
+def task(request, monkeypatch):
+    from grukit.tasks.compare import classify, speech
+
+    for plugin in (classify, speech):  # fewer rows than the training set's first label has
+        monkeypatch.setattr(plugin, "WARM_ROWS", 4)
     if request.param == "forecast":
         return tasks.prepare("forecast", "nile", folds=1)
     if request.param == "classify":
@@ -109,3 +114,14 @@ def test_the_warm_up_leaves_every_result_but_the_timings_as_it_was(task, monkeyp
     finally:
         torch.set_num_threads(threads)
     assert {k: warm[k] for k in SAME} == {k: cold[k] for k in SAME}
+
+
+def test_warm_rows_hold_every_class_of_a_set_sorted_by_label():
+    """FSDD's training split is sorted by label: its first 32 recordings were all '0',
+    which the classifier refused ("a single class"), ending the whole compare run."""
+    from grukit.tasks.compare.classify import warm_rows
+
+    y = np.array(["0"] * 250 + ["1"] * 250 + ["2"] * 250)
+    rows = warm_rows(y, 32)
+    assert len(rows) == 32 and set(y[rows]) == {"0", "1", "2"} and rows == sorted(set(rows))
+    assert warm_rows(["a", "b"], 32) == [0, 1] and warm_rows([], 4) == []

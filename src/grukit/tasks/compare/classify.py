@@ -49,13 +49,29 @@ def prepare(task_class, data: str | None):
 WARM_ROWS = 32  # training sequences the untimed warm-up epoch reads
 
 
+def warm_rows(labels, n: int) -> list[int]:
+    """``n`` positions into ``labels`` (all when fewer) that hold every class it can: the
+    first row of each class, then the second of each, ... (a training set sorted by label,
+    FSDD's or a UEA set's, has one class in its first rows, which a classifier refuses)."""
+    import numpy as np
+
+    labels = np.asarray(labels)
+    groups = [np.flatnonzero(labels == c).tolist() for c in dict.fromkeys(labels.tolist())]
+    order = [g[k] for k in range(max(map(len, groups), default=0)) for g in groups
+             if k < len(g)]
+    return sorted(order[:n])
+
+
 def warm_up(task, model: str, hidden: int) -> None:
-    """One untimed epoch of ``model`` at ``hidden`` units on the first ``WARM_ROWS``
-    training sequences, validated on them (``tasks.warm_up``: first-call costs out of the
-    timed epochs)."""
+    """One untimed epoch of ``model`` at ``hidden`` units on ``WARM_ROWS`` training
+    sequences of every class (``warm_rows``), validated on them (``tasks.warm_up``:
+    first-call costs out of the timed epochs)."""
+    import numpy as np
+
     from ..classify import SequenceClassifier
 
-    x, y = task.data[0][:WARM_ROWS], task.data[1][:WARM_ROWS]
+    rows = warm_rows(task.data[1], WARM_ROWS)
+    x, y = [task.data[0][i] for i in rows], np.asarray(task.data[1])[rows]
     SequenceClassifier(model=model, hidden=hidden, epochs=1).fit(x, y, validation_data=(x, y))
 
 

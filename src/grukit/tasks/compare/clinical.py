@@ -116,16 +116,18 @@ WARM_ROWS = 64  # training stays the untimed warm-up epoch reads
 
 def warm_up(task, model: str, hidden: int) -> None:
     """One untimed epoch of ``model`` at ``hidden`` units on ``WARM_ROWS`` of seed 0's
-    training stays, early stopping's validation share among them (``tasks.warm_up``:
-    first-call costs out of the timed epochs)."""
+    training stays, both outcomes among them (``classify.warm_rows``), early stopping's
+    validation share among them (``tasks.warm_up``: first-call costs out of the timed
+    epochs)."""
     from ..clinical import ClinicalClassifier
+    from .classify import warm_rows
 
     if model not in ESTIMATOR:  # run's sentence refuses it
         return
     data, rows, y = task.data
     tr = split(y, 0)[0]
     ClinicalClassifier(model=ESTIMATOR[model], hidden=hidden,
-                       epochs=1).fit(data, rows[tr[:WARM_ROWS]])
+                       epochs=1).fit(data, rows[tr[warm_rows(y[tr], WARM_ROWS)]])
 
 
 def run(task, model: str, hidden: int, seed: int, *, epochs: int | None):

@@ -115,12 +115,18 @@ WARM_ROWS = 32  # training recordings the untimed warm-up epoch reads
 
 
 def warm_up(task, model: str, hidden: int) -> None:
-    """One untimed epoch of ``model`` at ``hidden`` units on the first ``WARM_ROWS``
-    training recordings' frames, validated on them (``tasks.warm_up``: first-call costs
-    out of the timed epochs)."""
-    from ..speech import SpeechClassifier
+    """One untimed epoch of ``model`` at ``hidden`` units on ``WARM_ROWS`` training
+    recordings' frames of every label (``classify.warm_rows``: FSDD's training split is
+    sorted by label), validated on them (``tasks.warm_up``: first-call costs out of the
+    timed epochs)."""
+    import numpy as np
 
-    x, y = task.data[0][:WARM_ROWS], task.data[1][:WARM_ROWS]
+    from ..speech import SpeechClassifier
+    from .classify import warm_rows
+
+    rows = warm_rows(task.data[1], WARM_ROWS)
+    x, y = task.data[0][:0], np.asarray(task.data[1])[rows]  # frames (keep their settings)
+    x.extend(task.data[0][i] for i in rows)
     SpeechClassifier(model=model, hidden=hidden, epochs=1).fit(x, y, validation_data=(x, y))
 
 
