@@ -17,8 +17,8 @@ from torch import Tensor
 from .. import cells
 from ..cells import CellSpec
 from ..nn import check_backend
-from ..ops import reverse_within
-from .core import Layer, check_rate, check_switch, positive_int, register
+from ..ops import dispatch, reverse_within
+from .core import Layer, check_rate, check_seed, check_switch, positive_int, register
 
 
 def _single_bias(module) -> None:
@@ -129,6 +129,15 @@ class _Recurrent(Layer):
         # taken, checked and kept in the config (layer.unroll, as Keras')
         self.unroll = bool(check_switch(options.pop("unroll", False), f"{cls}: unroll")) \
             if spec.keras else False
+        # Keras' seed: the dropout masks drawn from it (see call); use_cudnn: grukit picks
+        # its kernels with backend, so Keras' default "auto" alone is taken
+        self.seed = check_seed(options.pop("seed", None), cls) if spec.keras else None
+        if spec.keras and options.get("use_cudnn", "auto") != "auto":
+            raise ValueError(f"{cls}: use_cudnn={options['use_cudnn']!r} has no grukit form "
+                             f"(grukit picks the kernel); leave it at 'auto' and name "
+                             f"backend='torch' for torch's own (cuDNN on a GPU) or a grukit "
+                             f"kernel ({', '.join(dispatch.backends(spec.name))}).")
+        options.pop("use_cudnn", None)
         unknown = sorted(set(options) - set(keras_names) - set(inits))
         if unknown:
             valid = sorted(keras_names) + inits
@@ -225,6 +234,20 @@ class _Recurrent(Layer):
         if x.dim() != 3 or x.shape[-1] != self._features:  # as Keras' input spec checks
             raise ValueError(f"{type(self).__name__} was built for input of shape (batch, "
                              f"time, {self._features}); got {tuple(x.shape)}.")
+        if self.seed is None or not self.training or not (
+                self.dropout or self.recurrent_dropout or self.zoneout):
+            return self._run(x, lengths)
+        # Keras' seed: this call's masks drawn from a seed the layer's own generator gives
+        # (a new one each call), torch's global random state left as it was
+        gen = self.__dict__.setdefault("_seeds", torch.Generator().manual_seed(
+            self.seed % 2**64))
+        draw = int(torch.randint(0, 2**62, (), generator=gen))
+        with torch.random.fork_rng(devices=[x.device] if x.is_cuda else [],
+                                   device_type=x.device.type if x.is_cuda else "cuda"):
+            torch.manual_seed(draw)
+            return self._run(x, lengths)
+
+    def _run(self, x: Tensor, lengths: Tensor | None):
         if self.spec.packed == 1 and self.dropout and self.training:  # a packed input's
             # dropout is the module's (see _make); Keras' mask is one per sequence, the same
             # features dropped at every step (Gal & Ghahramani 2016)
@@ -268,6 +291,8 @@ class _Recurrent(Layer):
             cfg["use_bias"] = False
         if self.unroll:
             cfg["unroll"] = True
+        if self.seed is not None:
+            cfg["seed"] = self.seed
         return cfg | {"backend": self.backend} | {k: getattr(self, k) for k in self._options} \
             | self._inits
 

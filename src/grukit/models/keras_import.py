@@ -286,6 +286,7 @@ def _recurrent(kind: str, cfg: dict, where: str):
         options["reset_after"] = cfg.get("reset_after", True)
     options["activation"] = act
     options["use_bias"] = bool(cfg.get("use_bias", True))
+    options["seed"] = _seed(cfg)  # its dropout masks' seed (use_cudnn: grukit picks)
     if kind != "SimpleRNN":
         options["recurrent_activation"] = rec
     return _RECURRENT[kind](**options)
