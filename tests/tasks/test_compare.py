@@ -301,20 +301,23 @@ def test_a_latency_without_a_fused_kernel_is_said_beside_its_number():
     assert "latency without a fused kernel" in report.markdown(res)
 
 
-def test_speechs_streaming_frame_of_a_model_without_a_fused_step_is_marked():
-    """The speech task's frame row steps the same module as the streaming-step row."""
+@pytest.mark.parametrize("key,label", [
+    ("frame_us", "streaming: one 10 ms frame, features + model (µs)"),
+    ("gen_ms_per_token", "generation at batch 1 (ms per token)")])
+def test_speechs_streaming_frame_of_a_model_without_a_fused_step_is_marked(key, label):
+    """The speech task's frame row and the generate task's token row step the same module
+    as the streaming-step row."""
     from grukit.tasks.compare import run, tasks
 
     task = tasks.Task("speech:toy", "accuracy", False, 39, 2, 8,
-                      rows=[("frame_us", "streaming: one 10 ms frame, features + model (µs)",
-                             True, "time")])
+                      rows=[(key, label, True, "time")])
     runs = [{"model": m, "seed": s, "params": 10, "test_metric": 0.9, "gap": 0.0,
-             "converged": True, "step_us": us, "frame_us": 100.0 + us, "step_fused": fused,
+             "converged": True, "step_us": us, key: 100.0 + us, "step_fused": fused,
              "batch_ms": 1.0, "batch_fused": fused}
             for s in (0, 1) for m, us, fused in (("gru", 1.5 + s, True),
                                                  ("mingru", 250.0 + s, False))]
     res = run.summarise(CompareConfig(task="speech", models=("gru", "mingru"), seeds=2),
                         task, ["gru", "mingru"], runs, [], 1.0)
-    row = {r[0]: r for r in report.rows(res)}["streaming: one 10 ms frame, features + model (µs)"]
+    row = {r[0]: r for r in report.rows(res)}[label]
     assert row[2].endswith("(torch ops: no fused kernel)") and "fused" not in row[1]
     assert "grukit has no fused CPU kernel for it" in row[3]
