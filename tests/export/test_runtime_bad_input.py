@@ -514,3 +514,18 @@ def test_a_manifest_copied_without_its_graph_names_the_file_to_copy(forecaster, 
             Predictor(tmp_path / "served" / given)
         assert "no graph" in _sentence(e) and "copy the 'm.onnx' that the export wrote" \
             in str(e.value)
+
+
+def test_a_damaged_graph_is_refused_in_one_sentence_naming_it(forecaster, tmp_path):
+    """A graph cut short in copying (or not a graph at all) ended in onnxruntime's
+    InvalidProtobuf / Fail exception; the tokenizer and manifest are named when damaged."""
+    f, _, _, _ = forecaster
+    export(f, tmp_path / "m.onnx")
+    whole = (tmp_path / "m.onnx").read_bytes()
+    for damaged in (whole[:len(whole) // 2], b"", b"not a graph"):
+        (tmp_path / "m.onnx").write_bytes(damaged)
+        with pytest.raises(ValueError) as e:
+            Predictor(tmp_path / "m.onnx")
+        msg = _sentence(e)
+        assert msg.startswith(f"cannot load the graph {str(tmp_path / 'm.onnx')!r} (") and \
+            "export the model again" in msg, msg

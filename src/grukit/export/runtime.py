@@ -37,6 +37,15 @@ TASKS = ("Forecaster", "TextClassifier", "SequenceClassifier", "SpeechClassifier
 BATCH = 64
 
 
+def _load_errors(ort) -> tuple[type, ...]:
+    """onnxruntime's exceptions for a file that holds no loadable graph (its own classes,
+    none of Python's)."""
+    state = getattr(getattr(ort, "capi", None), "onnxruntime_pybind11_state", None)
+    found = (getattr(state, n, None) for n in ("InvalidProtobuf", "InvalidGraph", "Fail",
+                                                "NoModel", "InvalidArgument"))
+    return tuple(e for e in found if isinstance(e, type) and issubclass(e, Exception))
+
+
 def _manifest_path(path: str) -> str:
     """``<stem>.manifest.json`` beside ``path``, named as the export names it: the file's
     name up to its last suffix (model.onnx, model.ONNX and model.bin: model.manifest.json)."""
@@ -91,7 +100,13 @@ class Predictor:
             raise FileNotFoundError(f"no graph {model!r} beside the manifest {where!r}; copy "
                                     f"the {self.manifest['model']!r} that the export wrote "
                                     f"with it.")
-        self.session = ort.InferenceSession(model, providers=list(providers))
+        try:
+            self.session = ort.InferenceSession(model, providers=list(providers))
+        except _load_errors(ort) as err:  # cut short in a copy, or not a graph
+            raise ValueError(f"cannot load the graph {model!r} "
+                             f"({' '.join(str(err).split())[:200]}); copy the "
+                             f"{self.manifest['model']!r} that the export wrote again, or "
+                             f"export the model again.") from None
         self.classes = None
         if "classes" in self.manifest:
             c = self.manifest["classes"]
