@@ -16,8 +16,7 @@ keras = pytest.importorskip("keras")
 METHODS = ("fit", "evaluate", "predict", "compile", "summary", "save", "save_weights",
            "load_weights", "pop", "train_on_batch", "test_on_batch", "predict_on_batch",
            "get_layer", "to_json", "get_compile_config", "compile_from_config")
-NOT_YET = {"fit": {"steps_per_epoch", "validation_steps", "validation_batch_size",
-                   "validation_freq"}}
+NOT_YET: dict = {}
 
 
 @pytest.mark.parametrize("method", METHODS)
@@ -104,3 +103,32 @@ def test_pop_takes_rebuild():
     model = _model()
     assert isinstance(model.pop(rebuild=False), Dense)
     assert model.output_shape == (None, 4)
+
+
+def test_validation_freq_validates_every_kth_epoch_as_keras():
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((24, 5, 2)).astype("float32")
+    y = x[:, -1, :1]
+    theirs = keras.Sequential([keras.Input((5, 2)), keras.layers.GRU(4), keras.layers.Dense(1)])
+    ours = Sequential([GRU(4, input_shape=(5, 2)), Dense(1)])
+    ours.set_weights(theirs.get_weights())
+    theirs.compile(optimizer=keras.optimizers.SGD(0.05), loss="mse")
+    ours.compile("sgd", "mse")
+    ours.optimizer.param_groups[0]["lr"] = 0.05
+    kwargs = dict(epochs=5, batch_size=8, shuffle=False, verbose=0, validation_freq=2,
+                  validation_data=(x[:6], y[:6]))
+    h_theirs = theirs.fit(x, y, **kwargs).history
+    from grukit.models import EarlyStopping
+
+    stop = EarlyStopping(monitor="val_loss", patience=5)
+    h_ours = ours.fit(x, y, validation_batch_size=4, callbacks=[stop], **kwargs).history
+    assert len(h_ours["loss"]) == 5 and len(h_ours["val_loss"]) == len(h_theirs["val_loss"]) == 2
+    np.testing.assert_allclose(h_ours["val_loss"], h_theirs["val_loss"], rtol=1e-5)
+    np.testing.assert_allclose(h_ours["loss"], h_theirs["loss"], rtol=1e-5)
+    for bad in ({"validation_freq": 0}, {"steps_per_epoch": 3}, {"validation_steps": 2},
+                {"validation_batch_size": 0}):
+        with pytest.raises(ValueError, match="validation_freq must|steps_per_epoch has no|"
+                                             "validation_steps has no|batch_size must"):
+            ours.fit(x, y, epochs=1, verbose=0, validation_data=(x, y), **bad)
+    with pytest.raises(ValueError, match="'val_loss' is not logged"):  # no validation at all
+        ours.fit(x, y, epochs=1, verbose=0, callbacks=[EarlyStopping(monitor="val_loss")])

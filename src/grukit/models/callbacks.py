@@ -48,6 +48,14 @@ def _mode(cls: str, monitor: str, mode) -> str:
                      f"or as it shrinks; pass mode='max' or mode='min'.")
 
 
+def unvalidated(cb, epoch: int) -> bool:
+    """Whether ``cb`` watches a validation quantity (``val_...``) and ``fit``'s
+    ``validation_freq`` left epoch ``epoch`` unvalidated (Keras then passes over it)."""
+    every = getattr(cb.model, "_validation_every", None)
+    return (str(cb.monitor).startswith("val_") and every is not None
+            and (epoch + 1) % every != 0)
+
+
 class Callback:
     """Override what you need; every hook is a no-op. ``fit`` calls ``set_model`` and
     ``set_params`` (``self.params``: ``epochs``, ``steps``, ``verbose``) before training.
@@ -167,6 +175,8 @@ class EarlyStopping(_Kept, Callback):
         self.best_epoch = None
 
     def on_epoch_end(self, epoch, logs=None):
+        if self.monitor not in (logs or {}) and unvalidated(self, epoch):
+            return  # validation_freq skipped this epoch's validation: nothing to watch
         if self.monitor not in (logs or {}):
             raise ValueError(f"EarlyStopping: {self.monitor!r} is not logged; logged: "
                              f"{sorted(logs or {})}. Pass validation data for val_ metrics.")
@@ -299,6 +309,8 @@ class ModelCheckpoint(Callback):
     def on_epoch_end(self, epoch, logs=None):
         if self.save_best_only:
             value = (logs or {}).get(self.monitor)
+            if value is None and unvalidated(self, epoch):
+                return  # as Keras: no best to compare on an epoch without validation
             if value is None:
                 raise ValueError(f"ModelCheckpoint: {self.monitor!r} is not logged; logged: "
                                  f"{sorted(logs or {})}.")
@@ -473,6 +485,8 @@ class ReduceLROnPlateau(_Kept, Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         value = (logs or {}).get(self.monitor)
+        if value is None and unvalidated(self, epoch):
+            return
         if value is None:
             raise ValueError(f"ReduceLROnPlateau: {self.monitor!r} is not logged; logged: "
                              f"{sorted(logs or {})}.")

@@ -64,7 +64,8 @@ def _device(rank: int) -> torch.device:
 
 
 def run_fit(model, x, y, *, batch_size, epochs, verbose, callbacks, validation_data, shuffle,
-            seed, resume_from, weights=None, initial_epoch=0) -> History:
+            seed, resume_from, weights=None, initial_epoch=0, validation_batch_size=None,
+            validation_freq=1) -> History:
     from torch.utils.data import DataLoader, Dataset, TensorDataset
 
     world = max(int(os.environ.get("WORLD_SIZE", "1")), 1)  # the group starts once the
@@ -201,13 +202,18 @@ def run_fit(model, x, y, *, batch_size, epochs, verbose, callbacks, validation_d
 
     def validate(epoch):
         xv, yv, wv = (*validation_data, None, None)[:3]
-        val = model.evaluate(xv, yv, batch_size=batch_size, return_dict=True, sample_weight=wv)
+        val = model.evaluate(xv, yv, batch_size=validation_batch_size or batch_size,
+                             return_dict=True, sample_weight=wv)
         return {f"val_{k}": v for k, v in val.items()}
 
+    # the epochs validated (Keras' validation_freq): a callback watching a val_ quantity
+    # passes over the others
+    model._validation_every = None if validation_data is None else validation_freq
     history = train_loop(model, model.optimizer, step, batches, epochs=epochs,
                          callbacks=callbacks, verbose=verbose, start_epoch=start_epoch,
                          skip=skip, steps=_steps(loader, len(dataset), batch_size),
                          validate=None if validation_data is None else validate,
+                         validate_every=validation_freq,
                          running=True, progress=progress, callback_states=callback_states,
                          distributed=world > 1)
     if world > 1:

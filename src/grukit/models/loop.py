@@ -239,7 +239,8 @@ def resume_at_epoch_end(model, optimizer, path: str | None) -> int:
 
 def train_loop(model, optimizer: torch.optim.Optimizer, step: Callable, batches, *,
                epochs: int, callbacks: Iterable[Callback] | None = None,
-               validate: Callable[[int], dict] | None = None, clip: float | None = None,
+               validate: Callable[[int], dict] | None = None, validate_every: int = 1,
+               clip: float | None = None,
                max_seconds: float | None = None, started: float | None = None,
                nonfinite: str = "warn", fix: str = "Lower the learning rate or check the data.",
                step_context: Callable | None = None, verbose=0, steps: int | None = None,
@@ -259,6 +260,8 @@ def train_loop(model, optimizer: torch.optim.Optimizer, step: Callable, batches,
             before it ran before a mid-epoch checkpoint).
         callbacks: ``Callback`` instances; ``self.model`` is ``model`` (a plain module is
             wrapped in a ``Trainee``). A ``History`` (``history``, or a new one) comes first.
+        validate_every: run ``validate`` after every this many epochs (Keras'
+            ``validation_freq``: epochs 1·k, 2·k, ... counted from 1).
         validate: ``validate(epoch) -> dict`` merged into the epoch's logs (e.g.
             ``{"val_loss": v}``), timed apart from the updates.
         clip: rescale the gradient to this global L2 norm when it is larger (None: never);
@@ -455,7 +458,7 @@ def train_loop(model, optimizer: torch.optim.Optimizer, step: Callable, batches,
         logs = {"loss": total / max(seen, 1)}
         logs |= {name: a / b if b else float("nan") for name, (a, b) in sums.items()}
         t1 = time.perf_counter()
-        if validate is not None:
+        if validate is not None and (epoch + 1) % validate_every == 0:
             for cb in test_cbs:
                 cb.on_test_begin({})
             val = validate(epoch)

@@ -602,9 +602,16 @@ class Sequential(KerasModelAPI, nn.Module):
             callbacks: list[Callback] | None = None, validation_split: float = 0.0,
             validation_data=None, shuffle: bool = True, seed: int | None = None,
             resume_from: str | None = None, sample_weight=None,
-            class_weight: dict | None = None, initial_epoch: int = 0) -> History:
+            class_weight: dict | None = None, initial_epoch: int = 0, steps_per_epoch=None,
+            validation_steps=None, validation_batch_size=None,
+            validation_freq: int = 1) -> History:
         """Train; returns a ``History`` whose ``history`` dict holds per-epoch logs (also
         ``model.history`` after the call, as in Keras).
+
+        ``validation_batch_size`` (``batch_size`` when None) and ``validation_freq`` (validate
+        after every k-th epoch; the callbacks watching a ``val_`` quantity pass over the
+        others, as Keras') are Keras'; so are ``steps_per_epoch`` and ``validation_steps``,
+        taken as None only (an epoch is all the data given).
 
         ``initial_epoch`` starts at that epoch (Keras' way to go on training: epochs
         ``initial_epoch .. epochs - 1`` run, each in the order its seed gives it).
@@ -642,6 +649,18 @@ class Sequential(KerasModelAPI, nn.Module):
         _check_verbose(verbose)
         if not isinstance(shuffle, (bool, np.bool_)):
             raise TypeError(f"shuffle must be True or False; got {shuffle!r}.")
+        for what, v in (("steps_per_epoch", steps_per_epoch),
+                        ("validation_steps", validation_steps)):
+            if v is not None:
+                raise ValueError(f"fit: {what} has no grukit form (an epoch is all the data "
+                                 f"given); pass the batches an epoch should have (a "
+                                 f"DataLoader of that length, or x[:steps * batch_size]).")
+        if validation_batch_size is not None:
+            validation_batch_size = _batch_size(validation_batch_size)
+        if not isinstance(validation_freq, numbers.Integral) or isinstance(validation_freq, bool) \
+                or validation_freq < 1:
+            raise ValueError(f"validation_freq must be a positive integer (validate after every "
+                             f"that many epochs); got {validation_freq!r}.")
         if not isinstance(validation_split, numbers.Real) or isinstance(validation_split, bool) \
                 or not 0 <= validation_split < 1:
             raise ValueError(f"validation_split must be a number in [0, 1) (the share of the "
@@ -680,7 +699,9 @@ class Sequential(KerasModelAPI, nn.Module):
                               verbose=verbose, callbacks=callbacks,
                               validation_data=validation_data, shuffle=shuffle, seed=seed,
                               resume_from=resume_from, weights=w,
-                              initial_epoch=int(initial_epoch))
+                              initial_epoch=int(initial_epoch),
+                              validation_batch_size=validation_batch_size,
+                              validation_freq=int(validation_freq))
         finally:
             self.eval()  # as Keras: model(x) after fit is inference
         self.history = history  # as Keras' model.history: the last fit's
