@@ -297,7 +297,8 @@ def test_a_latency_without_a_fused_kernel_is_said_beside_its_number():
         assert verdict.endswith("; minGRU: torch's ops one by one, grukit has no fused CPU "
                                 "kernel for it (see the notes)")
     note = res["task"]["notes"]["latency without a fused kernel"]
-    assert note.startswith("minGRU: grukit has no fused CPU kernel")
+    assert note.startswith("grukit has no fused CPU kernel for minGRU's streaming step or its "
+                           "full batch: ")
     assert "latency without a fused kernel" in report.markdown(res)
 
 
@@ -321,3 +322,25 @@ def test_speechs_streaming_frame_of_a_model_without_a_fused_step_is_marked(key, 
     row = {r[0]: r for r in report.rows(res)}[label]
     assert row[2].endswith("(torch ops: no fused kernel)") and "fused" not in row[1]
     assert "grukit has no fused CPU kernel for it" in row[3]
+
+
+def test_the_fused_kernel_note_names_only_the_paths_without_one():
+    """The LayerNorm-GRU has a fused CPU kernel for a sequence but none for a step."""
+    from grukit.tasks.compare import run, tasks
+
+    runs = [{"model": m, "seed": 0, "params": 1, "test_metric": 0.5, "gap": 0.0,
+             "converged": True, "step_us": 1.0, "batch_ms": 1.0, "step_fused": step,
+             "batch_fused": batch, "batch_mode": mode}
+            for m, step, batch, mode in (("gru", True, True, None),
+                                         ("mingru", False, False, "parallel"),
+                                         ("lngru", False, True, None))]
+    order = ["gru", "mingru", "lngru"]
+    res = run.summarise(CompareConfig(models=tuple(order), seeds=1),
+                        tasks.Task("forecast:toy", "MASE", True, 2, 1, 8), order, runs, [], 1.0)
+    note = res["task"]["notes"]["latency without a fused kernel"]
+    assert note.startswith("grukit has no fused CPU kernel for minGRU's streaming step or its "
+                           "full batch; LayerNorm-GRU's streaming step: ")
+    assert "(minGRU: the step in sequential mode, the batch in its faster mode, here " \
+           "parallel)" in note
+    cells = {r[0]: r[1:4] for r in report.rows(res)}["forward, full batch (ms)"]
+    assert [c.endswith("(torch ops: no fused kernel)") for c in cells] == [False, True, False]

@@ -307,18 +307,20 @@ def summarise(cfg, task, order, runs, mem, seconds) -> dict:
                           f"{' (or --max-seconds)' if cfg.max_seconds else ''} and rerun.")
     limits = summary.memory_limits(mem, order)
     notes = dict(task.notes)
-    slow = [m for m in order if any(summary.unfused(runs, m, k) for k in summary.UNFUSED)]
-    if slow:
-        modes = sorted({r["batch_mode"] for r in runs if r["model"] in slow
-                        and r.get("batch_mode")})
+    slow = {m: [what for key, what in (("step_us", "streaming step"), ("batch_ms", "full batch"))
+                if summary.unfused(runs, m, key)] for m in order}
+    if any(slow.values()):
+        modes = sorted({r["batch_mode"] for r in runs if r.get("batch_mode")})
         notes["latency without a fused kernel"] = (
-            f"{', '.join(summary.NAMES[m] for m in slow)}: grukit has no fused CPU kernel, so "
-            f"the streaming step runs grukit.nn.Stream's feed (the module call, torch's ops "
-            f"one by one) and the full batch the reference's torch ops"
-            + (f" (minGRU in its faster mode here: {', '.join(modes)}; its streaming step in "
-               f"sequential mode)" if modes else "")
-            + "; a GRU, LSTM or RNN step is one fused numba call, so the ratio measures the "
-              "missing kernel, not the architecture")
+            "grukit has no fused CPU kernel for "
+            + "; ".join(f"{summary.NAMES[m]}'s {' or its '.join(w)}"
+                        for m, w in slow.items() if w)
+            + ": a step runs grukit.nn.Stream's feed (the module called on one step) and a "
+              "batch the reference, torch's ops one by one"
+            + (f" (minGRU: the step in sequential mode, the batch in its faster mode, here "
+               f"{' and '.join(modes)})" if modes else "")
+            + "; a GRU, LSTM or RNN step is one fused numba call, so a ratio to it measures "
+              "the missing kernel, not the architecture")
     return {"config": asdict(cfg), "task": {"name": task.name, "metric": task.metric,
                                             "lower_is_better": task.lower_is_better,
                                             "notes": notes},
