@@ -62,3 +62,21 @@ def test_a_file_that_is_no_onnx_model_is_refused_in_one_sentence(tmp_path):
             msg = str(e.value)
             assert "\n" not in msg and f"{name}' is not an ONNX model" in msg, msg
         assert not (tmp_path / "q.onnx").exists()
+
+
+def test_int8_that_quantizes_nothing_says_so(tmp_path):
+    """to_onnx(gru, int8=True) wrote the float32 graph without a word: ONNX Runtime has no
+    int8 GRU or RNN, and a module without a Dense has nothing else to quantize."""
+    import warnings
+
+    import grukit.nn as gnn
+
+    for module in (gnn.GRU(3, 4), gnn.RNN(3, 4)):
+        with pytest.warns(UserWarning, match="int8=True quantized nothing"):
+            to_onnx(module, tmp_path / "g.onnx", int8=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # an LSTM and a Dense have int8 operators
+        to_onnx(gnn.LSTM(3, 4), tmp_path / "l.onnx", int8=True)
+        model = Sequential([GRU(4, input_shape=(None, 3)), Dense(1)])
+        model.build()
+        to_onnx(model, tmp_path / "s.onnx", int8=True)

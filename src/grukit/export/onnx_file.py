@@ -105,8 +105,9 @@ def to_onnx(model, path, *, example=None, dynamic: bool = True, lengths: bool = 
         initial_state: (modules) add the graph inputs ``h0`` (and ``c0``), (L·D, B, H).
         names: new names of graph inputs and outputs, e.g. {"input": "x", "output": "y"}.
         int8: weights in int8 per output channel where ONNX Runtime has int8 operators
-            (``grukit.export.int8.quantize_onnx``: MatMul/Gemm, LSTM; a GRU node stays
-            float32, ONNX Runtime has no int8 GRU).
+            (``grukit.export.int8.quantize_onnx``: MatMul/Gemm, LSTM; a GRU or RNN node
+            stays float32, ONNX Runtime has no int8 GRU or RNN; a graph where nothing was
+            quantized is written with a ``UserWarning`` that says so).
 
     Graph inputs and outputs are named ``input``, ``h0``/``c0``, ``lengths`` and
     ``output``, ``h_n``/``c_n`` (modules) or ``output`` (+ ``h``/``c`` with
@@ -117,9 +118,17 @@ def to_onnx(model, path, *, example=None, dynamic: bool = True, lengths: bool = 
                        initial_state=initial_state, names=names)
     save_onnx(proto, p)
     if int8:
-        from .int8 import quantize_onnx
+        from .int8 import int8_ops, quantize_onnx
 
         quantize_onnx(p)
+        if not int8_ops(p):  # a GRU or RNN alone: asked for int8, given float32
+            import warnings
+
+            warnings.warn(f"to_onnx: int8=True quantized nothing in {str(p)!r}: ONNX Runtime "
+                          f"has int8 operators for Dense layers and LSTMs, none for this "
+                          f"model's GRU or RNN, so the graph keeps float32 weights; for int8 "
+                          f"recurrent weights use quantize_int8(model, linear='grukit') and "
+                          f"to_pt2.", UserWarning, stacklevel=2)
     return p
 
 
