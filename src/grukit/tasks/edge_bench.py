@@ -57,9 +57,9 @@ def _input(batch: int, steps: int, width: int, flag: bool) -> torch.Tensor:
 def export_files(est, folder: Path) -> str | None:
     """model.onnx, model_int8.onnx, model.pt2, model_int8.pt2 (with their manifests) and the
     network's state as safetensors, fp32 and int8 (every weight: grukit's int8 Dense), in
-    ``folder``. Returns why there is no
-    pt2 program (a cell torch.export cannot trace over a dynamic time: RNN, LayerNorm-GRU),
-    or None: the other files are still written and timed."""
+    ``folder``. Returns why there is no pt2 program (a cell torch.export cannot trace over a
+    dynamic time: RNN, LayerNorm-GRU), or None: the other files are still written and
+    timed."""
     from safetensors.torch import save_file
 
     from .export import _network_attr, export, int8_estimator
