@@ -2,6 +2,7 @@
 callbacks."""
 
 from .callbacks import (
+    BackupAndRestore,
     Callback,
     CSVLogger,
     EarlyStopping,
@@ -12,6 +13,7 @@ from .callbacks import (
     ModelCheckpoint,
     ProgressBar,
     ReduceLROnPlateau,
+    TerminateOnNaN,
 )
 from .keras_import import from_keras
 from .loading import load_model, model_from_json
@@ -22,8 +24,8 @@ from .sequential import Sequential
 from .tensorboard import TensorBoard
 from .training import optimizer
 
-__all__ = ["CSVLogger", "Callback", "EarlyStopping", "EpochTimer", "History",
-           "LambdaCallback", "LearningRateScheduler", "ModelCheckpoint", "NonFiniteLoss",
-           "ProgressBar", "ReduceLROnPlateau", "Sequential", "Step", "TensorBoard", "Trainee",
-           "from_keras", "load", "load_model", "load_weights", "model_from_json", "optimizer",
-           "save_model", "train_loop"]
+__all__ = ["BackupAndRestore", "CSVLogger", "Callback", "EarlyStopping", "EpochTimer",
+           "History", "LambdaCallback", "LearningRateScheduler", "ModelCheckpoint",
+           "NonFiniteLoss", "ProgressBar", "ReduceLROnPlateau", "Sequential", "Step",
+           "TensorBoard", "TerminateOnNaN", "Trainee", "from_keras", "load", "load_model",
+           "load_weights", "model_from_json", "optimizer", "save_model", "train_loop"]

@@ -447,6 +447,64 @@ class CSVLogger(Callback):
             f.write(("" if old is not None else header + "\n") + row)
 
 
+class BackupAndRestore(ModelCheckpoint):
+    """Keras' ``BackupAndRestore(backup_dir, save_freq="epoch", double_checkpoint=False,
+    delete_checkpoint=True)``: a checkpoint of the whole training state in ``backup_dir``
+    at each epoch end (or every ``save_freq`` batches), from which the same ``fit`` call,
+    run again after an interruption (Ctrl-C, a killed job), goes on where it stopped
+    (``fit`` finds it; the same as ``resume_from``). ``double_checkpoint`` keeps the one
+    before as well, taken when the latest cannot be read; ``delete_checkpoint`` removes
+    them when training ends normally, so the next run starts afresh."""
+
+    def __init__(self, backup_dir, save_freq="epoch", double_checkpoint: bool = False,
+                 delete_checkpoint: bool = True):
+        if not isinstance(backup_dir, (str, os.PathLike)) or not os.fspath(backup_dir):
+            raise ValueError(f"BackupAndRestore: backup_dir must be a folder path; got "
+                             f"{backup_dir!r}.")
+        for what, v in (("double_checkpoint", double_checkpoint),
+                        ("delete_checkpoint", delete_checkpoint)):
+            if not isinstance(v, bool):
+                raise TypeError(f"BackupAndRestore: {what} must be True or False; got {v!r}.")
+        self.backup_dir = os.fspath(backup_dir)
+        super().__init__(os.path.join(self.backup_dir, "latest.ckpt"), monitor="loss",
+                         save_freq=save_freq)
+        self.double_checkpoint, self.delete_checkpoint = double_checkpoint, delete_checkpoint
+        self.previous = os.path.join(self.backup_dir, "previous.ckpt")
+
+    def restore_from(self) -> str | None:
+        """The backup ``fit`` goes on from: the latest readable one, else None."""
+        for path in (self.filepath, self.previous)[:2 if self.double_checkpoint else 1]:
+            if os.path.isfile(path):
+                try:
+                    read_checkpoint(path)
+                except (OSError, ValueError):
+                    continue
+                return path
+        return None
+
+    def _write(self, epoch: int, batch: int, path: str) -> None:
+        if self.double_checkpoint and is_main_process() and os.path.isfile(path):
+            os.replace(path, self.previous)
+        super()._write(epoch, batch, path)
+
+    def on_train_end(self, logs=None):
+        if self.delete_checkpoint and is_main_process():
+            for path in (self.filepath, self.previous):
+                if os.path.isfile(path):
+                    os.remove(path)
+
+
+class TerminateOnNaN(Callback):
+    """Keras' ``TerminateOnNaN()``: training stops at a NaN or Inf loss. ``fit`` stops there
+    anyway (and puts back the weights from the start of that epoch), so this callback only
+    makes the stop explicit where a Keras script lists it."""
+
+    def on_batch_end(self, batch, logs=None):
+        loss = (logs or {}).get("loss")
+        if loss is not None and not math.isfinite(float(loss)):
+            self.model.stop_training = True
+
+
 class ReduceLROnPlateau(_Kept, Callback):
     """Multiply the learning rate by ``factor`` when ``monitor`` has not improved by more than
     ``min_delta`` for ``patience`` epochs (never below ``min_lr``), then wait ``cooldown``

@@ -671,6 +671,11 @@ class Sequential(KerasModelAPI, nn.Module):
             if not isinstance(cb, Callback):
                 raise TypeError(f"callbacks must be grukit.models.Callback instances; got "
                                 f"{type(cb).__name__}{_grukit_callback_hint(cb)}.")
+        from .callbacks import BackupAndRestore
+
+        backup = next((cb for cb in callbacks or [] if isinstance(cb, BackupAndRestore)), None)
+        if backup is not None and resume_from is None:  # Keras: a rerun goes on from it
+            resume_from = backup.restore_from()
         x, y = self._data(x, y, need_y="fit")
         n = _count(x)
         if n == 0:
