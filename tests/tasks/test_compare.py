@@ -300,6 +300,7 @@ def test_a_latency_without_a_fused_kernel_is_said_beside_its_number():
     assert note.startswith("grukit has no fused CPU kernel for minGRU's streaming step or its "
                            "full batch: ")
     assert "latency without a fused kernel" in report.markdown(res)
+    assert f"\nlatency without a fused kernel: {note}\n" in report.text(res)  # the terminal
 
 
 @pytest.mark.parametrize("key,label", [

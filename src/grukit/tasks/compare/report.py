@@ -11,7 +11,7 @@ import os
 
 from ..._io import atomic_text
 from . import summary
-from .summary import NAMES, ROWS, UNFUSED, fmt, unfused
+from .summary import FUSED_NOTE, NAMES, ROWS, UNFUSED, fmt, unfused
 
 PLOTS = ("learning_curves.png", "latency.png", "memory.png")
 
@@ -126,6 +126,8 @@ def text(res: dict) -> str:
                                                   strict=True))]
     out += ["  ".join(c.ljust(w) for c, w in zip(r[:-1], widths, strict=True)) for r in table]
     out += ["", "verdicts:"] + [f"  {r[0]}: {r[-1]}" for r in table if r[-1]]
+    fused = res["task"]["notes"].get(FUSED_NOTE)  # the note the latency verdicts point to
+    out += ["", f"{FUSED_NOTE}: {fused}"] if fused else []
     return "\n".join(out + ["", res["recommendation"]])
 
 

@@ -311,7 +311,7 @@ def summarise(cfg, task, order, runs, mem, seconds) -> dict:
                 if summary.unfused(runs, m, key)] for m in order}
     if any(slow.values()):
         modes = sorted({r["batch_mode"] for r in runs if r.get("batch_mode")})
-        notes["latency without a fused kernel"] = (
+        notes[summary.FUSED_NOTE] = (
             "grukit has no fused CPU kernel for "
             + "; ".join(f"{summary.NAMES[m]}'s {' or its '.join(w)}"
                         for m, w in slow.items() if w)

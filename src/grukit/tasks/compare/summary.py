@@ -35,6 +35,7 @@ ROWS = [("params", "parameters", True, "count"),
 # streaming frame and generate's token at batch 1 step the module of the streaming-step row)
 UNFUSED = {"step_us": "step_fused", "batch_ms": "batch_fused", "frame_us": "step_fused",
            "gen_ms_per_token": "step_fused"}
+FUSED_NOTE = "latency without a fused kernel"  # the task note that says which, and why
 
 
 def unfused(runs: list[dict], model: str, key: str) -> bool:
