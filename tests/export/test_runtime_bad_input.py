@@ -125,7 +125,9 @@ def test_methods_of_another_task_say_so_in_one_sentence(forecaster):
 
 def test_the_manifest_is_found_beside_a_file_of_any_suffix(forecaster, tmp_path):
     f, _, y, cov = forecaster
-    for name in ("model.bin", "upper.ONNX", "plain"):
+    # "dot." and "..onnx": the export named their manifests as pathlib's stem ("dot.",
+    # "."), the runtime looked for "dot.manifest.json" and "..onnx.manifest.json"
+    for name in ("model.bin", "upper.ONNX", "plain", "dot.", "..onnx"):
         manifest = export(f, tmp_path / name)
         assert Predictor(tmp_path / name).manifest["model"] == name, manifest
         np.testing.assert_allclose(Predictor(manifest).forecast(), f.predict(), atol=1e-4,

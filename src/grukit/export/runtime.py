@@ -28,6 +28,7 @@ import os
 import re
 import warnings
 from collections.abc import Mapping, Set
+from pathlib import PurePath
 
 import numpy as np
 
@@ -48,12 +49,12 @@ def _load_errors(ort) -> tuple[type, ...]:
 
 def _manifest_path(path: str) -> str:
     """``<stem>.manifest.json`` beside ``path``, named as the export names it: the file's
-    name up to its last suffix (model.onnx, model.ONNX and model.bin: model.manifest.json)."""
+    name up to its last suffix (model.onnx, model.ONNX and model.bin: model.manifest.json),
+    pathlib's stem, which the export takes ("dot." and "..onnx" included)."""
     if path.endswith(".manifest.json"):
         return path
     folder, name = os.path.split(path)
-    stem = name.rsplit(".", 1)[0] if "." in name.lstrip(".") else name
-    return os.path.join(folder, stem + ".manifest.json")
+    return os.path.join(folder, PurePath(name).stem + ".manifest.json")
 
 
 class Predictor:
