@@ -135,3 +135,31 @@ def test_a_cell_without_a_decoder_step_is_refused_before_any_training(cell, monk
     with pytest.raises(ValueError, match=f"'{cell}' not run by --task translate"):
         compare(CompareConfig(task="translate", models=("gru", cell), seeds=1,
                               memory_steps=0))
+
+
+def test_each_models_first_run_follows_an_untimed_epoch_that_changes_no_result(
+        folder, tiny, monkeypatch):
+    """First-call costs (2.8 s of an epoch of 64 Multi30K pairs) were charged to the first
+    seed's first epoch and decodings of whichever model ran first."""
+    from grukit.tasks.translate import Translator
+
+    calls, real = [], Translator.fit
+
+    def spy(self, src, *a, **k):
+        calls.append((self.config.hidden, self.config.epochs, len(src)))
+        return real(self, src, *a, **k)
+
+    monkeypatch.setattr(Translator, "fit", spy)
+    monkeypatch.setattr(plugin, "WARM_PAIRS", 32)
+    task = tasks.prepare("translate", str(folder))
+    same = ("params", "epochs", "train_curve", "val_curve", "test_metric", "train_metric",
+            "bleu_greedy", "test_ppl")
+    monkeypatch.setattr(tasks, "_WARM", {("translate", "gru")})  # as if warmed up
+    cold = tasks.run(task, "gru", 16, 0, epochs=1)[0]
+    assert calls == [(16, 1, 400)]
+    monkeypatch.setattr(tasks, "_WARM", set())
+    calls.clear()
+    warm = tasks.run(task, "gru", 16, 0, epochs=1)[0]
+    tasks.run(task, "gru", 16, 0, epochs=1)
+    assert calls == [(16, 1, 32), (16, 1, 400), (16, 1, 400)]
+    assert {k: warm[k] for k in same} == {k: cold[k] for k in same}

@@ -181,6 +181,25 @@ def prepare(task_class, data: str | None):
         budget="equal-params", rows=rows)
 
 
+WARM_PAIRS = 64  # training pairs the untimed warm-up epoch reads
+
+
+def warm_up(task, model: str, hidden: int) -> None:
+    """One untimed epoch of ``model`` at ``hidden`` units on the first ``WARM_PAIRS``
+    training pairs, then a beam and a greedy decoding of two of them (``tasks.warm_up``:
+    first-call costs out of the timed epochs and decodings; on 64 Multi30K pairs its epoch
+    took 2.8 s, nearly all of it such costs)."""
+    from ..translate import Translator
+
+    cell, attention = model_parts(model)
+    src, tgt = (side[:WARM_PAIRS] for side in task.data.train)
+    tr = Translator(**(SETTINGS | {"cell": cell, "attention": attention, "hidden": hidden,
+                                   "epochs": 1, "beam": BEAM, "alpha": ALPHA}))
+    tr.fit(src, tgt, valid=(src[:8], tgt[:8]))
+    tr.translate(src[:2], beam=BEAM, batch_size=1)
+    tr.translate(src[:2], beam=1, batch_size=BATCH)
+
+
 def _timed(fn):
     t0 = time.perf_counter()
     out = fn()
