@@ -202,6 +202,22 @@ def test_text_and_ragged_inputs():
         m.predict([[[1, 2, 3]], [[1, 2, 3], [1, 2, 3]]])
 
 
+def test_a_generator_of_batches_is_refused_naming_what_fit_takes():
+    # it was read as an object array: "x must hold numbers; got dtype object (generator)"
+    m = _model()
+    m.compile("adam", "mse")
+
+    def batches():
+        yield np.zeros((4, 10, 3), "float32"), np.zeros((4, 1), "float32")
+
+    for x in (batches(), iter([np.zeros((4, 10, 3), "float32")])):
+        with pytest.raises(TypeError, match=r"of batches, which grukit does not read.*"
+                                            r"np.concatenate.*Dataset"):
+            m.fit(x, epochs=1, verbose=0)
+    with pytest.raises(TypeError, match="generator of batches"):
+        m.predict(batches())
+
+
 @pytest.mark.parametrize("where", ["x", "y"])
 def test_nan_in_arrays_is_refused(where):
     x, y = _data()

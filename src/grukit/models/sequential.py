@@ -543,6 +543,14 @@ class Sequential(KerasModelAPI, nn.Module):
         if x is None:
             raise ValueError("x is None; pass the inputs as an array, a tensor, a torch Dataset "
                              "or a DataLoader.")
+        import types
+
+        if isinstance(x, types.GeneratorType) or (hasattr(x, "__next__")
+                                                   and not hasattr(x, "__len__")):
+            raise TypeError(f"x is a {type(x).__name__} of batches, which grukit does not read "
+                            f"(its epochs are shuffled, counted and resumed by sample); pass "
+                            f"the arrays (np.concatenate of the batches), a torch Dataset of "
+                            f"samples, or a DataLoader over one.")
         p = next((p for p in self.parameters() if p.is_floating_point()), None)
         # floating data in float32 (Keras' float32), or in float64 for a float64 model: a
         # cast to float32 first rounded what such a model was given
