@@ -200,5 +200,7 @@ def test_a_keras_callback_is_refused_naming_grukits_of_that_name():
     with pytest.raises(TypeError, match=r"got EarlyStopping from Keras; use "
                                         r"grukit\.models\.EarlyStopping \(the same arguments\)"):
         model.fit(x, y, callbacks=[keras.callbacks.EarlyStopping(patience=2)], verbose=0)
-    with pytest.raises(TypeError, match=r"got TerminateOnNaN\.$"):  # no grukit class of it
+    with pytest.raises(TypeError, match=r"got RemoteMonitor\.$"):  # no grukit class of it
+        model.fit(x, y, callbacks=[keras.callbacks.RemoteMonitor()], verbose=0)
+    with pytest.raises(TypeError, match=r"use grukit\.models\.TerminateOnNaN"):
         model.fit(x, y, callbacks=[keras.callbacks.TerminateOnNaN()], verbose=0)
