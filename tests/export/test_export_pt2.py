@@ -211,6 +211,21 @@ def test_gru_lstm_and_mingru_trace_over_a_dynamic_time_whatever_their_backend(ma
             torch.testing.assert_close(run(x)[0], m(x)[0], **TOL)
 
 
+def test_a_gru_d_is_refused_without_pointing_at_an_onnx_export_it_has_not(tmp_path):
+    """to_pt2 told a GRU-D's user to export it as ONNX, which refuses it too."""
+    from grukit.export import to_onnx
+
+    m = gnn.GRUD(3, 5, batch_first=True)
+    with pytest.raises(ValueError, match="has no ONNX operator"):
+        to_onnx(m, tmp_path / "m.onnx")
+    with pytest.raises(ValueError) as e:
+        to_pt2(m, tmp_path / "m.pt2", example=torch.randn(2, 6, 9))
+    msg = str(e.value)
+    assert "\n" not in msg and "as ONNX" not in msg, msg
+    assert "this GRUD (" in msg and "no ONNX form either" in msg, msg
+    assert not list(tmp_path.iterdir())
+
+
 @pytest.mark.parametrize("make", [
     lambda: gnn.RNN(3, 5, batch_first=True),
     lambda: gnn.LayerNormGRU(3, 5, batch_first=True),

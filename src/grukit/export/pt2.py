@@ -6,8 +6,9 @@ program as grukit's torch custom ops (``grukit.ops.gru.library``, ``grukit.ops.l
 one node per layer and direction, so the program runs at any batch and time length. A GRU
 or LSTM traces through them whatever backend it names (torch's own LSTM, which "auto" picks
 for a batch above one, fixes the time length); the minGRU (parallel mode) traces as torch
-ops. Other cells (RNN, LayerNorm-GRU, GRU-D, an LSTM with projection) are refused in one
-sentence: export them as ONNX.
+ops. Other cells (RNN, LayerNorm-GRU, an LSTM with projection) are refused in one
+sentence: export them as ONNX (a GRU-D, which has no ONNX form either, is refused saying
+so).
 ``load_pt2(path)`` registers those ops (importing those modules) before
 ``torch.export.load``: a program that calls them cannot be loaded without them.
 
@@ -144,10 +145,24 @@ def _trace_backends(model: nn.Module, dynamic: bool) -> list[tuple[nn.Module, st
         else:
             why = f"the {m.spec.display} has no fused kernel registered as a torch custom op"
         if why and dynamic:
+            instead = "so export this model as ONNX (to_onnx, --format onnx)."
+            if not _has_onnx(m):  # a GRU-D: ONNX refuses it too
+                instead = ("and it has no ONNX form either (to_onnx refuses it); serve it "
+                           "with grukit's modules.")
             raise ValueError(f"to_pt2: this {cls} ({why}) cannot be traced over a dynamic "
-                             f"time length; {PT2_CELLS} export to pt2, so export this model "
-                             f"as ONNX (to_onnx, --format onnx).")
+                             f"time length; {PT2_CELLS} export to pt2, {instead}")
     return swaps
+
+
+def _has_onnx(module) -> bool:
+    """Whether ``to_onnx`` writes the recurrent ``module`` (``recurrent.check_module``)."""
+    from .recurrent import check_module
+
+    try:
+        check_module(module, "to_onnx")
+    except ValueError:
+        return False
+    return True
 
 
 def _refuse_torch_int8(model: nn.Module, what: str, instead: str) -> None:
