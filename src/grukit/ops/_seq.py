@@ -22,7 +22,18 @@ def reverse_within(x: Tensor, lengths: Tensor | None) -> Tensor:
     if lengths is None:
         return x.flip(1)
     steps = x.shape[1]
-    t = torch.arange(steps).unsqueeze(0)  # (1, T)
+    if not isinstance(lengths, Tensor):  # a list or array of lengths, as the ops take them
+        lengths = torch.as_tensor(lengths)
+    if lengths.is_floating_point() or lengths.is_complex() or lengths.dtype == torch.bool \
+            or lengths.shape != (x.shape[0],):
+        raise ValueError(f"reverse_within: lengths must be {x.shape[0]} whole numbers, one per "
+                         f"sequence of x {tuple(x.shape)}; got {lengths.dtype} of shape "
+                         f"{tuple(lengths.shape)}.")
+    if not torch.compiler.is_compiling() and lengths.numel() and (
+            int(lengths.min()) < 0 or int(lengths.max()) > steps):
+        raise ValueError(f"reverse_within: lengths must lie in [0, {steps}] (the time steps of "
+                         f"x); got [{int(lengths.min())}, {int(lengths.max())}].")
+    t = torch.arange(steps, device=lengths.device).unsqueeze(0)  # (1, T)
     lens = lengths.unsqueeze(1)  # (B, 1)
     idx = torch.where(t < lens, lens - 1 - t, t).to(x.device)  # (B, T)
     return x.gather(1, idx.unsqueeze(2).expand_as(x))
