@@ -125,3 +125,26 @@ def test_warm_rows_hold_every_class_of_a_set_sorted_by_label():
     rows = warm_rows(y, 32)
     assert len(rows) == 32 and set(y[rows]) == {"0", "1", "2"} and rows == sorted(set(rows))
     assert warm_rows(["a", "b"], 32) == [0, 1] and warm_rows([], 4) == []
+
+
+def test_a_warm_up_that_fails_warns_and_the_run_goes_on(monkeypatch):
+    """Only the timing depends on the warm-up (its few rows failed on FSDD, ending the run)."""
+    from grukit.tasks.compare import classify
+
+    def broken(*_a, **_k):
+        raise ValueError("every label is 'a': a single class")
+
+    monkeypatch.setattr(classify, "warm_up", broken)
+    monkeypatch.setattr(tasks, "_WARM", set())
+    with pytest.warns(RuntimeWarning, match="untimed warm-up epoch of gru failed \\(ValueError: "
+                                            "every label is 'a'"):
+        rec = tasks.run(_classify_task(), "gru", 4, 0, epochs=1)[0]
+    assert rec["epochs"] == 1
+
+    def interrupted(*_a, **_k):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(classify, "warm_up", interrupted)
+    monkeypatch.setattr(tasks, "_WARM", set())
+    with pytest.raises(KeyboardInterrupt):
+        tasks.run(_classify_task(), "gru", 4, 0, epochs=1)

@@ -22,6 +22,7 @@ from __future__ import annotations
 import gc
 import importlib
 import random
+import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -163,17 +164,25 @@ def warm_up(task: Task, model: str, hidden: int) -> None:
     then land in no timed epoch. Without it they landed in the first seed's first epoch of
     whichever model ran first (about 20 % on its s/epoch), which biased the training-speed
     rows. The random states are kept (``_random_kept``), so every run trains and scores as it
-    would without it; a full garbage collection follows, outside any timed epoch."""
+    would without it; a full garbage collection follows, outside any timed epoch. A warm-up
+    that fails (on its few rows) is said in a warning and the run goes on: only its timing
+    depended on it, and the run itself meets any real problem in the data."""
     kind = task.name.split(":")[0]
     if (kind, model) in _WARM:
         return
-    with _random_kept():
-        if kind == "forecast":
-            forecast.warm_up(*task.data, model, hidden)
-        elif kind == "music":
-            _warm_up_music(model, task.data)
-        elif kind in PLUGINS and hasattr(plugin(kind), "warm_up"):
-            plugin(kind).warm_up(task, model, hidden)
+    try:
+        with _random_kept():
+            if kind == "forecast":
+                forecast.warm_up(*task.data, model, hidden)
+            elif kind == "music":
+                _warm_up_music(model, task.data)
+            elif kind in PLUGINS and hasattr(plugin(kind), "warm_up"):
+                plugin(kind).warm_up(task, model, hidden)
+    except Exception as err:  # not Ctrl-C: a KeyboardInterrupt is no Exception
+        warnings.warn(f"the untimed warm-up epoch of {model} failed ({type(err).__name__}: "
+                      f"{err}); its first timed epoch may carry one-time costs (kernel "
+                      f"compilation), so read its training time with care.", RuntimeWarning,
+                      stacklevel=2)
     _WARM.add((kind, model))
     gc.collect()
 
