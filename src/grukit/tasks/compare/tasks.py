@@ -14,7 +14,9 @@ A further task is a module of this package named in ``PLUGINS``: it has ``DATA_H
 ``Task`` may list extra table rows (``rows``), models beyond the cells (``EXTRA_MODELS``,
 name -> display name; they get no memory rows), the cells it can run (``CELLS``, else
 every cell), the models compared when ``--models`` is not given (``DEFAULT_MODELS``, else
-gru,lstm) and whether ``--max-seconds`` applies (``TAKES_MAX_SECONDS``).
+gru,lstm) and whether ``--max-seconds`` applies (``TAKES_MAX_SECONDS``). A plugin's
+``warm_up(task, model, hidden)``, when it has one, trains one untimed epoch of ``model`` on
+a few rows before its first timed run in the process (``warm_up`` below).
 """
 
 from __future__ import annotations
