@@ -301,6 +301,9 @@ def test_a_latency_without_a_fused_kernel_is_said_beside_its_number():
                            "full batch: ")
     assert "latency without a fused kernel" in report.markdown(res)
     assert f"\nlatency without a fused kernel: {note}\n" in report.text(res)  # the terminal
+    from grukit.tasks.compare.plots import latency_labels
+
+    assert latency_labels(res, "step_us") == ["GRU", "minGRU\n(no fused kernel)"]  # the plot
 
 
 @pytest.mark.parametrize("key,label", [

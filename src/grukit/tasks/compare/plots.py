@@ -5,13 +5,20 @@ from __future__ import annotations
 import os
 
 from ..._io import atomic_write
-from .summary import NAMES
+from .summary import NAMES, unfused
 
 
 def _save(fig, folder: str, name: str) -> str:
     atomic_write(os.path.join(folder, name),
                  lambda tmp: fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight"))
     return name
+
+def latency_labels(res: dict, key: str) -> list[str]:
+    """The bars' names of a latency row: a model no fused CPU kernel ran says so under its
+    name, as its cell in the table does (the ratio is the missing kernel's)."""
+    return [NAMES[m] + ("\n(no fused kernel)" if unfused(res["runs"], m, key) else "")
+            for m in res["order"]]
+
 
 def plot_all(res: dict, folder: str) -> list[str]:
     import matplotlib
@@ -36,7 +43,7 @@ def plot_all(res: dict, folder: str) -> list[str]:
     for a, key, title in ((ax[0], "step_us", "streaming step, batch 1 (µs)"),
                           (ax[1], "batch_ms", "forward of a full batch (ms)")):
         st = res["table"][key]
-        a.bar([NAMES[m] for m in order], [st[m]["mean"] for m in order],
+        a.bar(latency_labels(res, key), [st[m]["mean"] for m in order],
               yerr=[st[m]["std"] for m in order], color=[colors[m] for m in order])
         a.set_title(title)
     out.append(_save(fig, folder, "latency.png"))
