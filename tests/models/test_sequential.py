@@ -396,7 +396,7 @@ def test_gru_layer_zoneout_reaches_the_module_and_other_layers_refuse_it():
     with pytest.raises(ValueError, match="LSTM: zoneout is available for GRU"):
         LSTM(4, zoneout=0.1)
     with pytest.raises(TypeError, match="GRU got unexpected keyword argument"):
-        GRU(4, kernel_constraint="max_norm")
+        GRU(4, kernel_constrain="max_norm")
 
 
 def test_a_model_with_an_input_shape_is_built_at_construction_as_in_keras():
