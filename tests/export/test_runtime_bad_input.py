@@ -226,6 +226,24 @@ def test_sequences_the_estimator_cannot_read_are_refused_as_it_refuses_them(tmp_
         assert says in _sentence(e), name
 
 
+def test_a_classifier_predict_refuses_options_it_would_ignore(tmp_path):
+    """predict(x, k=3) or a misspelt option of a classifier was dropped without a word (a
+    forecaster's and a recommender's are their methods' arguments, checked there)."""
+    from grukit.tasks.classify import SequenceClassifier
+
+    rng = np.random.default_rng(0)
+    seqs = [rng.normal(size=(int(n), 2)) for n in rng.integers(3, 8, 8)]
+    torch.manual_seed(0)
+    clf = SequenceClassifier(hidden=4, epochs=1, validation_split=0).fit(
+        seqs, [i % 2 for i in range(8)])
+    export(clf, tmp_path / "seq.onnx")
+    p = Predictor(tmp_path / "seq.onnx")
+    with pytest.raises(TypeError) as e:
+        p.predict(seqs, k=3)
+    assert "takes no options" in _sentence(e) and "'k'" in str(e.value)
+    assert list(p.predict(seqs)) == list(clf.predict(seqs))
+
+
 def test_text_classifier_refuses_malformed_token_ids(tmp_path):
     from grukit.tasks.classify import TextClassifier
 

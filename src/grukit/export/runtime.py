@@ -138,6 +138,9 @@ class Predictor:
             return self.forecast(raw, **options)
         if self.task == "GRU4Rec":
             return self.recommend(raw, **options)
+        if options:  # a classifier's predict has none to pass on
+            raise TypeError(f"predict of a {self.task} takes no options; got "
+                            f"{', '.join(map(repr, options))}.")
         return self.classes[self.predict_proba(raw).argmax(1)]
 
     # -- forecasting ---------------------------------------------------------------------
