@@ -282,4 +282,25 @@ class Adagrad(Optimizer):
                                      initial_accumulator_value=self.initial, eps=self.epsilon)
 
 
-__all__ = ["SGD", "Adagrad", "Adam", "AdamW", "Optimizer", "RMSprop"]
+def of_keras(opt):
+    """grukit's optimizer of the same name and settings as Keras' optimizer object ``opt``
+    (``keras.optimizers.Adam(1e-4)``: its ``get_config``), any other value as it is."""
+    if not (type(opt).__module__.startswith("keras") and hasattr(opt, "get_config")
+            and hasattr(opt, "apply_gradients")):
+        return opt
+    kind = type(opt).__name__
+    cls = {c.__name__: c for c in (Adam, AdamW, SGD, RMSprop, Adagrad)}.get(kind)
+    if cls is None:
+        raise ValueError(f"Keras' {kind} optimizer has no grukit form; grukit has Adam, AdamW, "
+                         f"SGD, RMSprop and Adagrad (grukit.models.optimizers, Keras' "
+                         f"arguments).")
+    config = dict(opt.get_config())
+    if isinstance(config.get("learning_rate"), dict):  # a schedule's config
+        raise TypeError(f"{kind}: learning_rate is a schedule, which has no grukit form: use "
+                        f"the LearningRateScheduler callback (grukit.models."
+                        f"LearningRateScheduler).")
+    return cls.from_config({k: v for k, v in config.items() if k != "name"} |
+                           {"name": config.get("name")})
+
+
+__all__ = ["SGD", "Adagrad", "Adam", "AdamW", "Optimizer", "RMSprop", "of_keras"]

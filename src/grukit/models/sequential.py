@@ -389,6 +389,7 @@ class Sequential(KerasModelAPI, nn.Module):
                              "or a grukit.models.optimizers object, or build the model first.")
         if not self.built and not later:
             self.build()
+        optimizer = optimizers.of_keras(optimizer)  # keras.optimizers.Adam(1e-4): grukit's
         self._named_optimizer = not isinstance(optimizer, torch.optim.Optimizer)
         self._stale = None
         if not (isinstance(optimizer, (str, torch.optim.Optimizer, optimizers.Optimizer))
