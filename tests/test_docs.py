@@ -184,3 +184,52 @@ def test_example_runs_small(script, tmp_path, monkeypatch, capsys):
     finally:
         torch.set_num_threads(threads)
     assert capsys.readouterr().out.strip(), f"{script.name} printed nothing"
+
+
+def _documented_commands() -> list[tuple[str, list[str]]]:
+    """Each ``grukit ...`` command of the pages' ```bash blocks (indented ones too), as
+    (page, words): continuation lines joined, comments, environment assignments and the
+    other commands of a pipe or ``&&`` chain left out."""
+    import shlex
+
+    found = []
+    for page in sorted((ROOT / "docs").rglob("*.md")):
+        if page.name == "changelog.md":  # history: it names options that are gone
+            continue
+        text = page.read_text(encoding="utf-8")
+        for indent, block in re.findall(r"^( *)```bash\n(.*?)^\1```$", text, flags=re.S | re.M):
+            for line in block.replace("\\\n", " ").splitlines():
+                for part in re.split(r"\|\||&&|\||;", line):
+                    try:
+                        words = shlex.split(part, comments=True)
+                    except ValueError:  # a quote opened in another part of the line
+                        continue
+                    while words and re.fullmatch(r"[A-Za-z_]\w*=\S*", words[0]):
+                        words = words[1:]
+                    if words and words[0] == "grukit":
+                        found.append((page.relative_to(ROOT / "docs").as_posix(), words))
+    return found
+
+
+def test_documented_commands_parse():
+    """Every ``grukit`` command the pages show is one the parser takes: its subcommand,
+    options and choices exist (nothing runs)."""
+    import contextlib
+    import io
+
+    from grukit.cli import build_parser
+
+    commands = _documented_commands()
+    assert len(commands) >= 20, f"found only {len(commands)} documented commands"
+    parser = build_parser()
+    refused = []
+    for page, words in commands:
+        err = io.StringIO()
+        try:
+            with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+                parser.parse_args(words[1:])
+        except SystemExit as stop:
+            if stop.code:
+                said = err.getvalue().strip().splitlines() or [""]
+                refused.append(f"{page}: {' '.join(words)}: {said[-1]}")
+    assert not refused, "documented commands the parser refuses:\n" + "\n".join(refused)
