@@ -197,7 +197,7 @@ def _documented_commands() -> list[tuple[str, list[str]]]:
         if page.name == "changelog.md":  # history: it names options that are gone
             continue
         text = page.read_text(encoding="utf-8")
-        for indent, block in re.findall(r"^( *)```bash\n(.*?)^\1```$", text, flags=re.S | re.M):
+        for _indent, block in re.findall(r"^( *)```bash\n(.*?)^\1```$", text, flags=re.S | re.M):
             for line in block.replace("\\\n", " ").splitlines():
                 for part in re.split(r"\|\||&&|\||;", line):
                     try:
