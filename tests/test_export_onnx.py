@@ -697,3 +697,22 @@ def test_a_scan_graph_refuses_sequences_of_0_steps_in_one_sentence(variant):
         x, lengths = torch.randn(shape), torch.full(shape[:1], shape[1])
         _close(sess.run(None, {"input": x.numpy(), "lengths": lengths.numpy()}),
                _eager(m, x, lengths=lengths))
+
+
+def test_switches_that_are_not_true_or_false_are_refused(tmp_path):
+    """to_onnx(..., int8="False") quantized the graph and lengths="False" added the input
+    (a string is truthy); to_pt2 and a task model's export read int8 and dynamic alike."""
+    from grukit.export import to_pt2
+    from grukit.tasks.export import export
+
+    m = _module(cells.get("gru"), {}, {"batch_first": True})
+    for name in ("dynamic", "lengths", "initial_state", "int8"):
+        with pytest.raises(TypeError, match=f"to_onnx: {name} must be True or False; got "
+                                            f"'False'."):
+            to_onnx(m, tmp_path / "m.onnx", **{name: "False"})
+    with pytest.raises(TypeError, match="to_pt2: dynamic must be True or False"):
+        to_pt2(m, tmp_path / "m.pt2", torch.randn(2, 4, 3), dynamic="no")
+    with pytest.raises(TypeError, match="export: int8 must be True or False"):
+        export(object(), tmp_path / "m.onnx", int8="False")
+    assert not list(tmp_path.iterdir())
+    to_onnx(m, tmp_path / "m.onnx", lengths=1, initial_state=np.bool_(False))  # Keras' 1, 0

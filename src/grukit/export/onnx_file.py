@@ -58,6 +58,11 @@ def _kind(model) -> str:
 def build_onnx(model, *, example=None, dynamic: bool = True, lengths: bool = False,
                initial_state: bool = False, names: Mapping[str, str] | None = None):
     """The checked ``onnx.ModelProto`` of ``model`` without writing it (see ``to_onnx``)."""
+    from ..layers.core import check_switch
+
+    dynamic, lengths, initial_state = (  # "False" is truthy: it added the input
+        check_switch(v, f"to_onnx: {k}") for k, v in (
+            ("dynamic", dynamic), ("lengths", lengths), ("initial_state", initial_state)))
     if isinstance(model, nn.Module):
         from .pt2 import _refuse_torch_int8
 
@@ -113,6 +118,9 @@ def to_onnx(model, path, *, example=None, dynamic: bool = True, lengths: bool = 
     ``output``, ``h_n``/``c_n`` (modules) or ``output`` (+ ``h``/``c`` with
     ``return_state``) (Sequential); see ``grukit.export.module`` and ``.sequential``.
     """
+    from ..layers.core import check_switch
+
+    int8 = check_switch(int8, "to_onnx: int8")  # "False" is truthy: it quantized
     p = _check_path(path)
     proto = build_onnx(model, example=example, dynamic=dynamic, lengths=lengths,
                        initial_state=initial_state, names=names)

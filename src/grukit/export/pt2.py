@@ -80,6 +80,9 @@ def export_program(model: nn.Module, example: Tensor, *, dynamic: bool = True):
     """The ``torch.export.ExportedProgram`` of ``model`` (evaluation mode, no gradients) on
     ``example`` (B, T, ...), or (T, B, ...) for a time-major ``grukit.nn`` module; with
     ``dynamic`` batch and time are dynamic dimensions."""
+    from ..layers.core import check_switch
+
+    dynamic = check_switch(dynamic, "to_pt2: dynamic")  # "False" is truthy
     if not isinstance(model, nn.Module):
         raise TypeError(f"to_pt2 exports a torch.nn.Module (a grukit.nn module or a built "
                         f"grukit.models.Sequential); got {type(model).__name__}.")

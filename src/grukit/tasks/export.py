@@ -240,6 +240,9 @@ def export(est, path, format: str = "onnx", int8: bool = False) -> Path:
     manifest, whose scaling, classes or tokenizer would be served with it."""
     if format not in FORMATS:
         raise ValueError(f"format must be one of {', '.join(FORMATS)}; got {format!r}.")
+    from ..layers.core import check_switch
+
+    int8 = check_switch(int8, "export: int8")  # "False" is truthy: it quantized
     name = type(est).__name__
     if format == "pt2" and name not in PT2_TASKS:
         pt2_network(est)  # the refusal, naming the format it has if any
