@@ -716,3 +716,21 @@ def test_switches_that_are_not_true_or_false_are_refused(tmp_path):
         export(object(), tmp_path / "m.onnx", int8="False")
     assert not list(tmp_path.iterdir())
     to_onnx(m, tmp_path / "m.onnx", lengths=1, initial_state=np.bool_(False))  # Keras' 1, 0
+
+
+def test_weights_past_what_one_onnx_file_holds_are_refused_in_one_sentence(tmp_path,
+                                                                          monkeypatch):
+    """A GRU of 2.9 GB of weights ended in protobuf's "EncodeError: Failed to serialize
+    proto"; the limit is lowered here so that a small module passes it."""
+    from grukit.export import graph
+
+    m = _module(cells.get("gru"), {}, {"batch_first": True})  # 3·5·(3 + 5) + 2·15 floats
+    monkeypatch.setattr(graph, "MAX_BYTES", 4 * 100)
+    with pytest.raises(ValueError) as e:
+        to_onnx(m, tmp_path / "m.onnx")
+    msg = str(e.value)
+    assert "\n" not in msg and msg.startswith("to_onnx: the model's weights take ") and \
+        "past the 2 GiB that one ONNX file holds" in msg, msg
+    assert not list(tmp_path.iterdir())
+    monkeypatch.setattr(graph, "MAX_BYTES", 4 * 200)
+    to_onnx(m, tmp_path / "m.onnx")  # 180 floats: within

@@ -189,9 +189,22 @@ def value_info(name: str, elem: str, shape: list) -> object:
     return onnx.helper.make_tensor_value_info(name, kinds[elem], shape)
 
 
+# protobuf serialises no message past 2 GiB − 1 byte (ONNX's external data format, which
+# lifts it, is not written here); a margin for the graph's nodes and names
+MAX_BYTES = 2 ** 31 - 2 ** 24
+
+
 def finish(graph: Graph, name: str, inputs: list, outputs: list):
-    """The checked ``ModelProto`` of ``graph`` with the given inputs and outputs."""
+    """The checked ``ModelProto`` of ``graph`` with the given inputs and outputs; one
+    sentence where its weights pass what one ONNX file holds (``MAX_BYTES``), which
+    protobuf refused deep in its encoder ("Failed to serialize proto")."""
     onnx = _onnx()
+    weights = sum(len(t.raw_data) for t in graph.inits)
+    if weights > MAX_BYTES:
+        raise ValueError(f"to_onnx: the model's weights take {weights / 2 ** 30:.2f} GiB as "
+                         f"float32, past the 2 GiB that one ONNX file holds (protobuf's "
+                         f"limit; ONNX's external data format is not written yet); export "
+                         f"it with to_pt2, or a smaller model.")
     g = onnx.helper.make_graph(graph.nodes, name, inputs, outputs, graph.inits)
     from .. import __version__
 
