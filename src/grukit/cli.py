@@ -253,7 +253,8 @@ def main(argv: list[str] | None = None, _entry: bool = False) -> int:
               f"machine: give the command smaller sizes (--hidden, say) or less data.",
               file=sys.stderr)
         return 2
-    except (UsageError, OSError, ValueError, TypeError, LookupError) as err:
+    except (UsageError, OSError, ValueError, TypeError, LookupError,
+            FloatingPointError) as err:  # FloatingPointError: a training run that diverged
         expected = isinstance(err, (UsageError, OSError)) or _ours(err)
         if args.debug or not expected:
             raise  # a genuine bug: its traceback is what a report needs

@@ -274,7 +274,8 @@ class _Record(Callback):
             self.on_epoch(epoch, train, val)
         if not (math.isfinite(train) and math.isfinite(val)):
             raise FloatingPointError(f"training diverged at epoch {epoch} (train NLL {train}, "
-                                     f"validation {val}); lower lr or set clip.")
+                                     f"validation {val}); lower MusicConfig(lr=...) or set "
+                                     f"MusicConfig(clip=...).")
         if epoch - r["best_epoch"] >= self.cfg.patience:
             self.patience_hit = self.model.stop_training = True
 
