@@ -96,13 +96,16 @@ ONNX_ACTIVATIONS = {"tanh": ("Tanh", None, None), "sigmoid": ("Sigmoid", None, N
 
 def _activation_attrs(module) -> dict:
     """``activations`` (and their alpha, beta) of a GRU [f, g] or LSTM [f, g, h], per
-    direction, for Keras' ``recurrent_activation`` (f) and ``activation`` (g, h); {} for
-    the standard σ and tanh."""
+    direction, for Keras' ``recurrent_activation`` (f) and ``activation`` (g, h), or of an
+    RNN [f] for its one activation (Keras' SimpleRNN); {} for the standard ones."""
     acts = getattr(module, "_activations", {})
     if not acts:
         return {}
-    gate, act = acts["recurrent_activation"], acts["activation"]
-    names = [gate, act] + ([act] if module.spec.onnx == "LSTM" else [])
+    if module.spec.onnx == "RNN":
+        names = [acts["activation"]]
+    else:
+        gate, act = acts["recurrent_activation"], acts["activation"]
+        names = [gate, act] + ([act] if module.spec.onnx == "LSTM" else [])
     funcs = [ONNX_ACTIVATIONS[n] for n in names] * module.num_directions
     attrs = {"activations": [f[0] for f in funcs]}
     # ONNX Runtime reads one alpha (beta) for each function that takes one, in order
