@@ -355,6 +355,24 @@ def test_dates_or_durations_given_as_the_series_are_refused(fitted):
         fitted.predict(dates)
 
 
+def test_predict_reads_its_covariates_as_fit_reads_them():
+    """predict's covariates were read as plain floats: dates became counts of nanoseconds
+    and complex values lost their imaginary parts (a warning), where fit refuses both."""
+    import pandas as pd
+
+    y, c = _series(), np.cos(np.arange(80))
+    f = Forecaster(**SMALL).fit(y, season=12, covariates=c)
+    dates = pd.Series(pd.date_range("2020-01-01", periods=80, freq="D"))
+    spans = pd.Series(pd.to_timedelta(np.arange(80), unit="s"))
+    for bad, match in ((dates, "^the covariates hold dates"),
+                       (spans, "^the covariates hold durations"),
+                       (c + 1j, "^the covariates must hold real numbers, not complex")):
+        with pytest.raises(ValueError, match=match) as e:
+            f.predict(y, bad)
+        _one_line(e)
+    assert np.isfinite(f.predict(y, c)).all()
+
+
 def test_predict_refuses_recent_of_another_frequency_than_the_fitted_series():
     """A forecaster fitted on monthly stamps forecast daily ones (the same numbers a step
     apart of a day read as a month's) without a word, where grukit forecast predict --data

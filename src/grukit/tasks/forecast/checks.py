@@ -301,7 +301,7 @@ def recent_covariates(covariates, n_cov: int, rows: int, recent=None):
             raise ValueError("this forecaster was fitted without covariates; drop them.")
         return None
     _same_end(recent, covariates, rows)
-    cov = np.asarray(covariates, np.float64)
+    cov = _floats(covariates, "the covariates")  # as fit reads them: no dates or complex
     cov = cov[:, None] if cov.ndim == 1 else cov
     if cov.ndim != 2 or cov.shape[1] != n_cov or len(cov) < rows:
         raise ValueError(f"covariates must have at least {rows} rows of {n_cov} "
