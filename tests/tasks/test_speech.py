@@ -172,6 +172,11 @@ def test_bad_recordings_are_refused_with_one_sentence(trained, tmp_path):
     pair = sf.read(trained[1][0])  # (samples, rate), as soundfile.read and librosa.load give
     with pytest.raises(ValueError, match=r"recording 0 is a \(samples, rate\) pair"):
         clf.predict([pair])
+    # complex samples lost their imaginary parts with a warning and were scored
+    with pytest.raises(ValueError, match="recording 0 holds complex samples"):
+        clf.predict([word("1", 0).astype(np.complex64) * (1 + 1j)])
+    with pytest.raises(ValueError, match="recording 0 holds <U.* values, not samples"):
+        clf.predict([np.array(["a", "b"])])
 
 
 def test_noise_copies_refuse_a_validation_split_that_takes_a_label_whole(monkeypatch):

@@ -155,6 +155,16 @@ class SpeechClassifier(SequenceClassifier):
                 raise ValueError(f"recording {i} holds {a.dtype} samples; a waveform is "
                                  f"float samples in [-1, 1] (divide 16-bit PCM by 32768), or "
                                  f"give the file path.")
+            if a.dtype.kind == "c":  # float32 would drop the imaginary parts with a warning
+                raise ValueError(f"recording {i} holds complex samples ({a.dtype}); a "
+                                 f"waveform is real: give its real part (a.real) if that is "
+                                 f"the signal.")
+            if a.dtype.kind not in "f":
+                try:
+                    a = a.astype(np.float64)
+                except (TypeError, ValueError):
+                    raise ValueError(f"recording {i} holds {a.dtype} values, not samples; "
+                                     f"give a float array or the file path.") from None
             a = a.astype(np.float32)
             if a.ndim == 2 and a.shape[1] == feature_config(self.config).dim:
                 raise ValueError(f"recording {i} has shape {a.shape}, feature frames rather "
