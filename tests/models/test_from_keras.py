@@ -234,13 +234,14 @@ def test_normalisation_activation_reshaping_and_noise_layers_predict_alike():
     _same(ref, ours, RNG.normal(0, 1, (5, T, 4)).astype("float32"))
 
 
-def test_a_channels_first_flatten_is_refused_and_dropout_settings_kept():
+def test_a_channels_first_flatten_converts_and_dropout_settings_kept():
     # Keras' channels_first Flatten moves the channels last first: flattening as it is gave
     # the next Dense its inputs in another order (0.73 off)
     model = keras.Sequential([keras.Input((4, 3)), keras.layers.Flatten(
         data_format="channels_first"), keras.layers.Dense(2)])
-    with pytest.raises(ValueError, match=r"channels_first.*Permute\(\(2, 1\)\)"):
-        from_keras(model)
+    x = np.random.default_rng(1).random((2, 4, 3)).astype("float32")
+    np.testing.assert_allclose(from_keras(model).predict(x, verbose=0),
+                               model.predict(x, verbose=0), rtol=1e-5, atol=1e-6)
     model = keras.Sequential([keras.Input((4, 3)),
                               keras.layers.Dropout(0.2, noise_shape=(None, 1, 3), seed=5),
                               keras.layers.SpatialDropout1D(0.1, seed=2), keras.layers.Flatten(),

@@ -234,10 +234,18 @@ def sequential_model(model, *, example=None, dynamic: bool = True, lengths: bool
         elif kind == "Dropout" or kind == "TimeDistributed":  # a Dropout at every step
             continue
         elif kind == "Flatten":
+            if getattr(layer, "data_format", "channels_last") == "channels_first" and rank > 2:
+                x = g.op("Transpose", [x], "channels_last", perm=[0, *range(2, rank), 1])
             x, lengths, rank = g.op("Flatten", [x], "flatten", axis=1), None, 2
             width = None  # T·F, with T a dynamic axis
         elif kind == "GlobalAveragePooling1D":
+            first = getattr(layer, "data_format", "channels_last") == "channels_first"
+            if first:  # (B, F, T) -> (B, T, F)
+                x = g.op("Transpose", [x], "channels_last", perm=[0, 2, 1])
             x, lengths, rank = _average(g, x, lengths), None, 2
+            if getattr(layer, "keepdims", False):  # (B, 1, F) or (B, F, 1)
+                x, rank = g.unsqueeze(x, 2 if first else 1), 3
+                width = 1 if first else width
         elif kind == "Embedding" and k == 0:
             x, lengths = _embedding(g, layer, x, lengths)
             rank, width = rank + 1, layer.output_dim

@@ -178,17 +178,36 @@ class MaxPooling1D(_Pooling1D):
 
 @register
 class GlobalMaxPooling1D(Layer):
-    """x (B, T, C) -> (B, C): the maximum over all steps (as Keras', padding included)."""
+    """x (B, T, C) -> (B, C): the maximum over all steps (as Keras', padding included).
+    Keras' ``data_format="channels_first"``: x is (B, C, T), the maximum over its last axis;
+    ``keepdims``: the pooled axis kept, of size 1."""
+
+    def __init__(self, data_format: str = "channels_last", keepdims: bool = False,
+                 **kwargs):
+        super().__init__(**kwargs)
+        if data_format not in ("channels_last", "channels_first"):
+            raise ValueError(f"GlobalMaxPooling1D: data_format must be 'channels_last' or "
+                             f"'channels_first'; got {data_format!r}.")
+        self.data_format = data_format
+        self.keepdims = check_switch(keepdims, "GlobalMaxPooling1D: keepdims")
+
+    def _axis(self) -> int:
+        return 2 if self.data_format == "channels_first" else 1
 
     def build(self, input_shape):
         check_sequence("GlobalMaxPooling1D", input_shape)
         super().build(input_shape)
 
     def call(self, x: Tensor, lengths):
-        return x.amax(1), None
+        return x.amax(self._axis(), keepdim=self.keepdims), None
 
     def onnx_graph(self, g, x: str, lengths):
-        return g.op("ReduceMax", [x], "gmax", axes=[1], keepdims=0), None
+        return g.op("ReduceMax", [x], "gmax", axes=[self._axis()],
+                    keepdims=int(self.keepdims)), None
+
+    def _config(self):
+        cfg = {"data_format": self.data_format} if self.data_format != "channels_last" else {}
+        return cfg | ({"keepdims": True} if self.keepdims else {})
 
 
 @register

@@ -9,7 +9,16 @@ import numbers
 
 from torch import Tensor
 
-from .core import AFTER_RNN, Dense, Dropout, Layer, check_input_shape, check_sequence, register
+from .core import (
+    AFTER_RNN,
+    Dense,
+    Dropout,
+    Layer,
+    check_input_shape,
+    check_sequence,
+    check_switch,
+    register,
+)
 
 
 class Input:
@@ -87,12 +96,31 @@ class Masking(Layer):
         return {"mask_value": self.mask_value}
 
 
+def _data_format(value, cls: str) -> str:
+    if value not in ("channels_last", "channels_first"):
+        raise ValueError(f"{cls}: data_format must be 'channels_last' or 'channels_first'; "
+                         f"got {value!r}.")
+    return value
+
+
 @register
 class Flatten(Layer):
-    """(B, d1, d2, …) -> (B, d1·d2·…); the sequence lengths stop here (as Keras' mask)."""
+    """(B, d1, d2, …) -> (B, d1·d2·…); the sequence lengths stop here (as Keras' mask).
+    ``data_format="channels_first"`` (Keras'): the first axis after the batch holds the
+    channels, moved last before flattening, (B, C, T) -> (B, T·C) in (t, c) order."""
+
+    def __init__(self, data_format: str = "channels_last", **kwargs):
+        super().__init__(**kwargs)
+        self.data_format = _data_format(data_format, "Flatten")
 
     def call(self, x: Tensor, lengths):
+        if self.data_format == "channels_first" and x.dim() > 2:
+            x = x.movedim(1, -1)
         return x.reshape(x.shape[0], -1), None
+
+    def _config(self):
+        return {"data_format": self.data_format} if self.data_format != "channels_last" \
+            else {}
 
 
 @register
@@ -101,19 +129,38 @@ class GlobalAveragePooling1D(Layer):
     ``Embedding(mask_zero=True)``), the mean over each sequence's valid steps, as Keras; a
     sequence with no valid step gives zeros (Keras 3 divides 0 by 0 there: NaN)."""
 
+    def __init__(self, data_format: str = "channels_last", keepdims: bool = False,
+                 **kwargs):
+        """Keras' ``data_format`` ("channels_first": x is (B, F, T), the mean over its last
+        axis) and ``keepdims`` (the pooled axis kept, of size 1: (B, 1, F) or (B, F, 1))."""
+        super().__init__(**kwargs)
+        self.data_format = _data_format(data_format, "GlobalAveragePooling1D")
+        self.keepdims = check_switch(keepdims, "GlobalAveragePooling1D: keepdims")
+
     def build(self, input_shape):
         check_sequence("GlobalAveragePooling1D", input_shape, AFTER_RNN)
         super().build(input_shape)
 
     def call(self, x: Tensor, lengths):
+        first = self.data_format == "channels_first"
+        if first:
+            x = x.transpose(1, 2)  # (B, T, F)
         if lengths is None:
-            return x.mean(1), None
-        import torch
+            y = x.mean(1)
+        else:
+            import torch
 
-        n = lengths.to(x.device)
-        valid = torch.arange(x.shape[1], device=x.device)[None, :] < n[:, None]  # (B, T)
-        total = (x * valid.unsqueeze(-1).to(x.dtype)).sum(1)  # (B, F)
-        return total / n.clamp_min(1).unsqueeze(-1).to(x.dtype), None
+            n = lengths.to(x.device)
+            valid = torch.arange(x.shape[1], device=x.device)[None, :] < n[:, None]  # (B, T)
+            total = (x * valid.unsqueeze(-1).to(x.dtype)).sum(1)  # (B, F)
+            y = total / n.clamp_min(1).unsqueeze(-1).to(x.dtype)
+        if self.keepdims:
+            y = y.unsqueeze(2 if first else 1)
+        return y, None
+
+    def _config(self):
+        cfg = {"data_format": self.data_format} if self.data_format != "channels_last" else {}
+        return cfg | ({"keepdims": True} if self.keepdims else {})
 
 
 @register

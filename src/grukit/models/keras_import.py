@@ -104,13 +104,8 @@ def _layer(layer, where: str):
     if kind == "Embedding":
         return gl.Embedding(cfg["input_dim"], cfg["output_dim"],
                             mask_zero=bool(cfg.get("mask_zero", False)))
-    if kind == "Flatten":
-        if cfg.get("data_format") == "channels_first" and len(layer.input.shape) > 2:
-            # Keras moves the channels last before flattening: another order of the features
-            raise ValueError(f"{where}: Flatten(data_format='channels_first') of a "
-                             f"{len(layer.input.shape)}-d input has no grukit form; rebuild "
-                             f"the Keras model with Permute((2, 1)) before a Flatten().")
-        return gl.Flatten()
+    if kind == "Flatten":  # channels_first: Keras moves the channels last, then flattens
+        return gl.Flatten(data_format=cfg.get("data_format") or "channels_last")
     if kind == "Masking":
         return gl.Masking(cfg.get("mask_value", 0.0))
     if kind == "Activation":
@@ -132,9 +127,8 @@ def _layer(layer, where: str):
         return gl.MaxPooling1D(size, strides, padding=cfg.get("padding", "valid"),
                                data_format=cfg.get("data_format", "channels_last"))
     if kind == "GlobalMaxPooling1D":
-        if cfg.get("data_format", "channels_last") != "channels_last" or cfg.get("keepdims"):
-            raise ValueError(f"{where}: only channels_last without keepdims has a grukit form.")
-        return gl.GlobalMaxPooling1D()
+        return gl.GlobalMaxPooling1D(data_format=cfg.get("data_format") or "channels_last",
+                                     keepdims=bool(cfg.get("keepdims", False)))
     if kind == "RepeatVector":
         return gl.RepeatVector(cfg["n"])
     if kind == "SpatialDropout1D":
@@ -149,9 +143,8 @@ def _layer(layer, where: str):
                                      center=cfg.get("center", True),
                                      scale=cfg.get("scale", True))
     if kind == "GlobalAveragePooling1D":
-        if cfg.get("data_format", "channels_last") != "channels_last" or cfg.get("keepdims"):
-            raise ValueError(f"{where}: only channels_last without keepdims has a grukit form.")
-        return gl.GlobalAveragePooling1D()
+        return gl.GlobalAveragePooling1D(data_format=cfg.get("data_format") or "channels_last",
+                                         keepdims=bool(cfg.get("keepdims", False)))
     if kind == "TimeDistributed":
         wrapped = type(layer.layer).__name__
         if wrapped not in ("Dense", "Dropout"):  # before converting it: it was never called
