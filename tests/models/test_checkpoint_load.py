@@ -72,3 +72,35 @@ def test_checkpoint_folder_checked_before_training(tmp_path):
     path = tmp_path / "new" / "deeper" / "m.ckpt"
     m.fit(x, y, epochs=1, verbose=0, callbacks=[ModelCheckpoint(str(path))])
     np.testing.assert_array_equal(models.load(path).predict(x), m.predict(x))
+
+
+def test_a_checkpoint_named_safetensors_loads_and_resumes(tmp_path):
+    """torch.load reads a path named *.safetensors as safetensors, so a ModelCheckpoint file
+    of that name (torch.save's format) was called truncated or damaged and its training state
+    could not be reached."""
+    import numpy as np
+    import torch
+
+    from grukit.layers import GRU, Dense
+    from grukit.models import ModelCheckpoint, Sequential, load_model
+
+    x = np.random.default_rng(0).standard_normal((16, 4, 2)).astype("float32")
+    y = x[:, -1, :1]
+
+    def model():
+        torch.manual_seed(0)
+        m = Sequential([GRU(3, input_shape=(4, 2)), Dense(1)])
+        m.compile("adam", "mse")
+        return m
+
+    path = str(tmp_path / "ckpt.safetensors")
+    first = model()
+    first.fit(x, y, epochs=1, batch_size=8, seed=1, verbose=0, callbacks=[ModelCheckpoint(path)])
+    np.testing.assert_array_equal(load_model(path).predict(x, verbose=0),
+                                  first.predict(x, verbose=0))
+    whole = model()
+    whole.fit(x, y, epochs=2, batch_size=8, seed=1, verbose=0)
+    resumed = model()
+    resumed.fit(x, y, epochs=2, batch_size=8, seed=1, verbose=0, resume_from=path)
+    for a, b in zip(resumed.parameters(), whole.parameters(), strict=True):
+        torch.testing.assert_close(a, b, rtol=0, atol=1e-6)

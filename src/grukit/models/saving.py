@@ -330,8 +330,9 @@ def read_checkpoint(path: str) -> dict:
                          f"format; a model file from model.save holds no training state: load "
                          f"it with grukit.models.load), so resume from a file ModelCheckpoint "
                          f"wrote.")
-    try:
-        state = torch.load(path, weights_only=True, map_location="cpu")
+    try:  # from an open file: torch.load reads a path named *.safetensors as safetensors
+        with open(path, "rb") as f:
+            state = torch.load(f, weights_only=True, map_location="cpu")
     except Exception as err:  # a damaged or foreign file
         raise ValueError(f"{path!r} is not a readable grukit checkpoint: it is truncated or "
                          f"damaged ({err}); resume from an earlier checkpoint or start a new "

@@ -1,7 +1,7 @@
 """The contract every task model keeps (scikit-learn's spirit): the constructor stores its
 configuration and does no work, ``fit`` returns ``self``, ``get_config()`` returns the
-settings, ``save(path)`` writes a folder that ``cls.load(path)`` (or ``grukit.tasks.load``)
-rebuilds bit for bit.
+settings, ``save(path)`` writes a folder that ``cls.load(path)`` (or
+``grukit.tasks.estimator.load``) rebuilds bit for bit.
 
 A saved model is a folder of two files, never pickle:
 
@@ -132,7 +132,8 @@ class Estimator:
         est = load(path)
         if not isinstance(est, cls):
             raise ValueError(f"{path!r} holds a {type(est).__name__}, not a {cls.__name__}; "
-                             f"load it with {type(est).__name__}.load or grukit.tasks.load.")
+                             f"load it with {type(est).__name__}.load or "
+                             f"grukit.tasks.estimator.load.")
         return est
 
 
