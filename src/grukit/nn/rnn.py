@@ -25,7 +25,7 @@ class _OneActivation(dict):
 class RNN(RecurrentBase):
     r"""Multi-layer Elman RNN, a drop-in for ``torch.nn.RNN``::
 
-        h' = act(W_ih x + b_ih + W_hh h + b_hh),   act = tanh (default) or relu
+        h' = act(W_ih x + b_ih + W_hh h + b_hh),   act = tanh (default), relu, or Keras' others
 
     Parameters as ``torch.nn.RNN``: ``weight_ih_l{k}`` (H, ·), ``weight_hh_l{k}`` (H, H),
     ``bias_ih_l{k}``, ``bias_hh_l{k}`` (H,).
