@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from torch import Tensor
 
-from .. import _gpu_verified, _triton, dispatch
+from .. import _gpu_verified, _stream, _triton, dispatch
 from .._checks import check_input, check_like, check_weight
 from .._entry import Call, enter
 from .reference import mingru_reference, mingru_step
@@ -38,6 +38,17 @@ def _auto_why_not_triton(x=None, **call):
 dispatch.register("mingru", dispatch.Backend("triton", _mingru_triton, _triton.why_not,
                                              priority=5, auto_why_not=_auto_why_not_triton,
                                              on_auto=_gpu_verified.warn_unverified))
+
+
+def _mingru_stream(*args, **kwargs):
+    from .stream import mingru_stream  # numba loads on first use, not at import
+
+    return mingru_stream(*args, **kwargs)
+
+
+# The one-step fast path of grukit.nn.Stream (see .._stream): the only backend of its op.
+dispatch.register("mingru_stream", dispatch.Backend("cpu", _mingru_stream, _stream.why_not,
+                                                    priority=10))
 
 
 def mingru(x: Tensor, weight_ih: Tensor, bias_ih: Tensor | None = None, *,

@@ -6,12 +6,12 @@ medians over repeated calls after warm-up.
 Each model is timed as a user would run it for inference, on the fastest path grukit
 offers it. A minGRU streams in ``mode="sequential"`` (one step of its recurrence; the
 parallel mode would run its float64 log-space scan over a sequence of one step) and its
-full batch is timed in both modes, the faster kept (``batch_mode``). The minGRU has no
-fused CPU kernel, for a step or a sequence (no ``mingru_stream`` backend, and on the CPU
-its ``mingru`` op is served by the reference, torch's ops one by one): ``step_fused`` and
-``batch_fused`` say so, and the report prints it beside the numbers, so a ratio to a
-GRU's numba kernel (about 150× per streaming step) reads as what it is, a missing
-kernel, not a property of the architecture."""
+full batch is timed in both modes, the faster kept (``batch_mode``). Where a model has no
+fused CPU kernel for the step (no ``<cell>_stream`` backend: the LayerNorm-GRU) or the
+sequence (the minGRU's ``mingru`` op on the CPU is the reference, torch's ops one by one),
+``step_fused`` and ``batch_fused`` say so, and the report prints it beside the numbers, so
+a ratio to a GRU's numba kernel reads as what it is, a missing kernel, not a property of
+the architecture."""
 
 from __future__ import annotations
 
