@@ -59,7 +59,8 @@ def save_model(model, path: str, overwrite: bool = True, zipped=None,
     compiled = None if weights_only else getattr(model, "get_compile_config", lambda: None)()
     if compiled is not None:
         meta["compile"] = json.dumps(compiled)
-        groups, state = _optimizer_state(getattr(model, "optimizer", None))
+        groups, state = _optimizer_state(getattr(model, "optimizer", None),
+                                         list(model.parameters()))
         if groups is not None:
             meta["optimizer"] = json.dumps(groups)
             tensors |= state
@@ -69,25 +70,33 @@ def save_model(model, path: str, overwrite: bool = True, zipped=None,
     atomic_write(path, lambda tmp: save_file(tensors, tmp, metadata=meta))
 
 
-def _optimizer_state(opt) -> tuple[dict | None, dict]:
-    """(JSON-able settings, {name: tensor}) of a torch optimizer's ``state_dict``: the
-    parameter groups and each state's non-tensor entries as JSON, its tensors by
-    ``optimizer/<parameter index>/<name>``; (None, {}) without an optimizer or where a
-    setting is no plain number, text or list (the model file then holds no state)."""
+def _optimizer_state(opt, params: list) -> tuple[dict | None, dict]:
+    """(JSON-able settings, {name: tensor}) of a torch optimizer's ``state_dict`` as the
+    optimizer ``load_model``'s compile makes holds it: one parameter group over the model's
+    ``params`` in order, with the first group's settings; each state's non-tensor entries as
+    JSON, its tensors by ``optimizer/<parameter index>/<name>``, the index a parameter's place
+    in ``params`` (a layer added after compile has a group of its own, a popped one's weights
+    stay in the optimizer: neither is in the file so). (None, {}) without an optimizer or
+    where a setting is no plain number, text or list (the model file then holds no state)."""
     import torch
 
     if opt is None:
         return None, {}
     sd = opt.state_dict()
+    at = {id(p): i for i, p in enumerate(params)}  # the model's place of each parameter
+    held = [p for g in opt.param_groups for p in g["params"]]  # torch's numbering
     tensors, scalars = {}, {}
     for i, entries in sd["state"].items():
+        if i >= len(held) or id(held[i]) not in at:  # a weight no longer in the model
+            continue
+        j = at[id(held[i])]
         for k, v in entries.items():
             if isinstance(v, torch.Tensor):
-                tensors[f"{OPTIMIZER}{i}/{k}"] = v.detach().cpu().contiguous()
+                tensors[f"{OPTIMIZER}{j}/{k}"] = v.detach().cpu().contiguous()
             else:
-                scalars.setdefault(str(i), {})[k] = v
-    groups = {"class": type(opt).__name__, "param_groups": sd["param_groups"],
-              "scalars": scalars}
+                scalars.setdefault(str(j), {})[k] = v
+    group = dict(sd["param_groups"][0]) | {"params": list(range(len(params)))}
+    groups = {"class": type(opt).__name__, "param_groups": [group], "scalars": scalars}
     try:
         json.dumps(groups, allow_nan=False)
     except (TypeError, ValueError):  # a tensor rate, say
