@@ -60,7 +60,12 @@ def _compile_as_saved(model, path, compiled: dict, optimizer: dict | None,
         raise ValueError(f"{path!r} holds the state of a {optimizer['class']} optimizer, but "
                          f"its compile settings make a {type(model.optimizer).__name__}; the "
                          f"file is damaged.")
-    model.optimizer.load_state_dict(optimizer["state_dict"])
+    try:
+        model.optimizer.load_state_dict(optimizer["state_dict"])
+    except (ValueError, KeyError, TypeError, IndexError) as err:  # torch's own refusals
+        raise ValueError(f"{path!r} holds an optimizer state that does not fit the model's "
+                         f"weights ({err}); load the weights alone with load_model(path, "
+                         f"compile=False) and compile again.") from err
 
 
 def model_from_json(json_string: str, custom_objects=None) -> Sequential:

@@ -107,39 +107,54 @@ def _optimizer_state(opt, params: list) -> tuple[dict | None, dict]:
 def read_compile(path: str) -> tuple[dict | None, dict | None]:
     """(``get_compile_config()`` of the saved model or None, the optimizer's ``state_dict``
     or None) of a file ``save_model`` wrote; reads the metadata and the optimizer's tensors
-    only."""
+    only. Compile settings or an optimizer state that cannot be read are refused in one
+    sentence naming ``load_model(path, compile=False)``, which loads the weights alone."""
     from safetensors import safe_open
 
     path = os.fspath(path)
     with open(path, "rb") as f:
         zipped = f.read(2) == b"PK"
-    if zipped:  # a ModelCheckpoint's file (torch.save): the optimizer's state_dict as it is
-        state = read_checkpoint(path)
-        if "compile" not in state:  # written before checkpoints kept it
-            return None, None
-        return json.loads(state["compile"]), {"class": state["optimizer_class"],
-                                              "state_dict": state["optimizer"]}
-    with safe_open(path, framework="pt") as f:
-        meta = f.metadata() or {}
-        if "compile" not in meta:
-            return None, None
-        compiled = json.loads(meta["compile"])
-        if "optimizer" not in meta:
-            return compiled, None
-        groups = json.loads(meta["optimizer"])
-        state: dict = {}
-        for key in f.keys():
-            if key.startswith(OPTIMIZER):
-                i, name = key[len(OPTIMIZER):].split("/", 1)
-                state.setdefault(int(i), {})[name] = f.get_tensor(key)
-    for i, entries in groups["scalars"].items():
-        state.setdefault(int(i), {}).update(entries)
-    for group in groups["param_groups"]:  # JSON made tuples lists
-        for k, v in group.items():
-            if k != "params" and isinstance(v, list):
-                group[k] = tuple(v)
-    return compiled, {"class": groups["class"],
-                      "state_dict": {"state": state, "param_groups": groups["param_groups"]}}
+    try:
+        if zipped:  # a ModelCheckpoint's file (torch.save): the optimizer's state_dict as is
+            state = read_checkpoint(path)
+            if "compile" not in state:  # written before checkpoints kept it
+                return None, None
+            return _compile_settings(json.loads(state["compile"])), {
+                "class": state["optimizer_class"], "state_dict": state["optimizer"]}
+        with safe_open(path, framework="pt") as f:
+            meta = f.metadata() or {}
+            if "compile" not in meta:
+                return None, None
+            compiled = _compile_settings(json.loads(meta["compile"]))
+            if "optimizer" not in meta:
+                return compiled, None
+            groups = json.loads(meta["optimizer"])
+            state: dict = {}
+            for key in f.keys():
+                if key.startswith(OPTIMIZER):
+                    i, name = key[len(OPTIMIZER):].split("/", 1)
+                    state.setdefault(int(i), {})[name] = f.get_tensor(key)
+        for i, entries in groups["scalars"].items():
+            state.setdefault(int(i), {}).update(entries)
+        for group in groups["param_groups"]:  # JSON made tuples lists
+            for k, v in group.items():
+                if k != "params" and isinstance(v, list):
+                    group[k] = tuple(v)
+        return compiled, {"class": groups["class"],
+                          "state_dict": {"state": state, "param_groups": groups["param_groups"]}}
+    except (ValueError, KeyError, TypeError, AttributeError) as err:  # JSON errors included
+        raise ValueError(f"{path!r}: its compile settings or optimizer state are damaged "
+                         f"({type(err).__name__}: {err}); load the weights alone with "
+                         f"load_model(path, compile=False) and compile again.") from err
+
+
+def _compile_settings(compiled) -> dict:
+    """``compiled`` if it is what ``get_compile_config`` writes (a dict with the optimizer
+    and the loss), else a ValueError."""
+    if not isinstance(compiled, dict) or not {"optimizer", "loss"} <= set(compiled):
+        raise ValueError(f"compile settings must be a dict with 'optimizer' and 'loss'; got "
+                         f"{compiled!r:.80}")
+    return compiled
 
 
 def read_model_file(path: str) -> tuple[dict, dict]:
@@ -189,7 +204,13 @@ def read_model(path: str):
     if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
         raise ValueError(f"{path!r} records the dtype {name!r}, not a torch floating dtype; "
                          f"the file is damaged or was not written by grukit.")
-    return json.loads(meta["config"]), tensors, dtype
+    try:
+        config = json.loads(meta["config"])
+    except (KeyError, TypeError, ValueError) as err:  # JSON errors are ValueErrors
+        raise ValueError(f"{path!r} is a damaged grukit model file: its config is missing or "
+                         f"not JSON ({type(err).__name__}: {err}); save the model "
+                         f"again.") from err
+    return config, tensors, dtype
 
 
 def _checkpoint_model(path: str):
