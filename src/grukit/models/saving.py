@@ -52,6 +52,7 @@ def save_model(model, path: str, overwrite: bool = True, zipped=None,
         raise ValueError(f"cannot save to {path!r}: this model is a copy with int8 weights "
                          f"(grukit.nn.quantized.quantize_int8), which a model file does not "
                          f"hold; save the float model and quantize it after loading.")
+    _one_function_a_name(model, path)
     if not model.built:
         model.build()
     tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
@@ -68,6 +69,24 @@ def save_model(model, path: str, overwrite: bool = True, zipped=None,
     if p is not None:  # the model's float dtype, restored by load (files without it: float32)
         meta["dtype"] = str(p.dtype).removeprefix("torch.")
     atomic_write(path, lambda tmp: save_file(tensors, tmp, metadata=meta))
+
+
+def _one_function_a_name(model, path: str) -> None:
+    """Refuse a model whose ``Lambda`` layers hold different functions of one name (two
+    ``lambda``s, say): the file holds each by its name, so ``load_model``'s
+    ``custom_objects`` would give every one of them the same function."""
+    from ..layers.function import Lambda
+
+    seen: dict = {}
+    for layer in model.modules():
+        if isinstance(layer, Lambda):
+            f = layer.function
+            name = getattr(f, "__name__", type(f).__name__)
+            if seen.setdefault(name, f) is not f:
+                raise ValueError(f"cannot save to {path!r}: two Lambda layers hold different "
+                                 f"functions named {name!r}, which a model file holds by name "
+                                 f"only, so that loading would give both the same one; define "
+                                 f"each with def under a name of its own.")
 
 
 def _optimizer_state(opt, params: list) -> tuple[dict | None, dict]:
