@@ -60,3 +60,40 @@ def test_no_recurrent_activation_is_read_from_an_rnn():
     with pytest.raises(ValueError, match=r"^RNN\(nonlinearity='elu'\) has no "
                                          r"recurrent_activation .*grukit's modules\.$"):
         acts["recurrent_activation"]
+
+
+@pytest.mark.parametrize("act", ["sigmoid", "linear", "elu", "softplus", "gelu", "tanh",
+                                 "relu"])
+def test_an_rnn_cell_takes_the_activation_as_the_rnn_does(act, tmp_path):
+    # grukit.nn.RNNCell refused all but tanh and relu while grukit.nn.RNN took them
+    import torch.nn.functional as F
+
+    from grukit.convert import to_torch
+    from grukit.ops.activations import apply
+
+    torch.manual_seed(0)
+    cell = gnn.RNNCell(3, 5, nonlinearity=act)
+    x, h = torch.randn(4, 3), torch.randn(4, 5)
+    pre = F.linear(x, cell.weight_ih, cell.bias_ih) + F.linear(h, cell.weight_hh, cell.bias_hh)
+    torch.testing.assert_close(cell(x, h), apply(act, pre), rtol=1e-6, atol=1e-6)
+    rnn = gnn.RNN(3, 5, nonlinearity=act)  # the one-layer module with the same weights
+    rnn.load_state_dict({f"{k}_l0": v for k, v in cell.state_dict().items()})
+    torch.testing.assert_close(rnn(x.unsqueeze(0), h.unsqueeze(0))[1][0], cell(x, h))
+    standard = act in ("tanh", "relu")
+    if standard:
+        torch.testing.assert_close(to_torch(cell)(x, h), cell(x, h))
+    else:
+        with pytest.raises(ValueError, match=f"activation='{act}'"):
+            to_torch(cell)
+    ort = pytest.importorskip("onnxruntime")
+    from grukit.export import to_onnx
+
+    if act == "gelu":  # the ONNX RNN operator has no gelu
+        with pytest.raises(ValueError, match="RNNCell with activation='gelu' has no ONNX form"):
+            to_onnx(cell, tmp_path / "c.onnx")
+        return
+    session = ort.InferenceSession(str(to_onnx(cell, tmp_path / "c.onnx")),
+                                   providers=["CPUExecutionProvider"])
+    got = session.run(None, {"input": x.numpy(), "h0": h.numpy()})[0]
+    torch.testing.assert_close(torch.from_numpy(got), cell(x, h).detach(), rtol=1e-5,
+                               atol=1e-6)

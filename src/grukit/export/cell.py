@@ -24,6 +24,8 @@ class _OneLayer:
         self.spec, self.hidden_size = cell.spec, cell.hidden_size
         for option in cell.spec.options:  # reset_after, nonlinearity, ...
             setattr(self, option, getattr(cell, option))
+        self._activations = getattr(cell, "_activations", {})  # an RNNCell's sigmoid, say
+        self.cell_name = type(cell).__name__  # what a refusal names
         self._params = {p.name: getattr(cell, p.name, None) for p in cell.spec.params}
 
     def layer_params(self, layer: int, direction: int) -> dict:

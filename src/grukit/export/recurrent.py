@@ -39,7 +39,7 @@ ONNX_GATES = {"GRU": ("z", "r", "n"), "LSTM": ("i", "o", "f", "g"), "RNN": ("h",
 
 def check_module(module, what: str) -> None:
     """One sentence when ``module`` (a ``grukit.nn`` recurrent module) has no ONNX form."""
-    spec, cls = module.spec, type(module).__name__
+    spec, cls = module.spec, getattr(module, "cell_name", type(module).__name__)
     acts = getattr(module, "_activations", {})
     if acts and (as_scan(module) or any(a not in ONNX_ACTIVATIONS for a in acts.values())):
         pairs = ", ".join(f"{k}={v!r}" for k, v in acts.items())

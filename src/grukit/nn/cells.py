@@ -134,11 +134,19 @@ class RNNCell(_CellBase):
 
     def __init__(self, input_size: int, hidden_size: int, bias: bool = True,
                  nonlinearity: str = "tanh", device=None, dtype=None):
-        if nonlinearity not in ("tanh", "relu"):
-            raise ValueError(f"RNNCell: nonlinearity must be 'tanh' or 'relu'; "
-                             f"got {nonlinearity!r}.")
-        self.nonlinearity = nonlinearity
+        from ..ops import activations
+
+        # as grukit.nn.RNN: tanh and relu as torch's, or another of Keras' activations
+        name = activations.check(nonlinearity, "RNNCell: nonlinearity")
+        self.nonlinearity = "linear" if name is None else name
         super().__init__(input_size, hidden_size, bias, device, dtype)
+
+    @property
+    def _activations(self) -> dict:
+        """Keras' ``activation`` where it is not tanh or relu (which torch.nn's RNNCell and
+        the ONNX forms compute), else {}."""
+        act = self.nonlinearity
+        return {} if act in ("tanh", "relu") else {"activation": act}
 
     def forward(self, input: Tensor, hx: Tensor | None = None) -> Tensor:
         x, (h,), unbatched = self._prepare(input, [("hx", hx)])
