@@ -7,7 +7,9 @@ Under ``log_dir``, as Keras: ``train/`` gets ``epoch_<name>`` for each training 
 with ``update_freq="batch"`` or N (every N-th batch), weight histograms
 ``<layer>/<weight>/histogram`` every ``histogram_freq`` epochs; ``validation/`` gets
 ``epoch_<name>`` of each ``val_<name>`` at step = epoch and ``evaluation_<name>_vs_iterations``
-at step = the optimizer steps so far; ``write_graph`` writes the model's JSON as the text
+at step = the optimizer steps so far (Keras' ``optimizer.iterations``: on through a second
+``fit`` and a loaded model's saved state; the batch steps start again at each ``fit``, as
+Keras'); ``write_graph`` writes the model's JSON as the text
 summary ``keras`` (what Keras writes on its torch backend)."""
 
 from __future__ import annotations
@@ -75,7 +77,11 @@ class TensorBoard(Callback):
         return self._writers[which]
 
     def on_train_begin(self, logs=None):
-        self._batches = 0  # training batches so far (the optimizer's iterations)
+        self._batches = 0  # training batches of this fit
+        # the optimizer's steps so far: its own count where it keeps one, else this
+        # callback's over the fits it saw
+        self._iterations = max(getattr(self, "_iterations", 0),
+                               _steps(getattr(self.model, "optimizer", None)))
         if self.write_graph:
             self._writer("train").add_text("keras", self.model.to_json(indent=2)
                                            if hasattr(self.model, "to_json")
@@ -86,6 +92,7 @@ class TensorBoard(Callback):
 
     def on_train_batch_begin(self, batch, logs=None):
         self._batches += 1
+        self._iterations += 1
         self._batch_start = time.perf_counter()
 
     def on_train_batch_end(self, batch, logs=None):
@@ -105,7 +112,7 @@ class TensorBoard(Callback):
         for name, value in (logs or {}).items():
             if isinstance(value, numbers.Real):
                 w.add_scalar(f"evaluation_{name}_vs_iterations",
-                             float(value), self._batches)
+                             float(value), self._iterations)
 
     def on_epoch_end(self, epoch, logs=None):
         logs = dict(logs or {})
@@ -136,6 +143,18 @@ class TensorBoard(Callback):
         for w in self._writers.values():
             w.close()
         self._writers = {}
+
+
+def _steps(optimizer) -> int:
+    """The steps ``optimizer`` has taken as far as its state says (Keras-style Adam's
+    ``keras_step``, torch's per-weight ``step``), 0 where it keeps no count (plain SGD)."""
+    if optimizer is None:
+        return 0
+    counts = [g["keras_step"] for g in getattr(optimizer, "param_groups", [])
+              if "keras_step" in g]
+    counts += [s["step"] for s in getattr(optimizer, "state", {}).values()
+               if isinstance(s, dict) and "step" in s]
+    return int(max((float(c) for c in counts), default=0))
 
 
 class _Nothing:
