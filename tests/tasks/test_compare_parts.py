@@ -384,3 +384,15 @@ def test_a_run_whose_loss_became_nan_is_not_called_converged(monkeypatch):
         assert rec["stop_reason"] == "nonfinite" and len(rec["val_curve"]) == rec["epochs"]
         assert not rec["converged"] and "NaN or Inf" in rec["convergence"]
         assert (rec["seconds_per_epoch"] is None) == (at == 0)
+
+
+def test_no_torch_cell_stands_in_for_a_module_of_other_activations():
+    # torch's cells compute tanh and sigmoid: a GRU with relu got a GRUCell timed in its
+    # place, an RNN with sigmoid made torch's RNNCell raise
+    from grukit.tasks.compare import latency
+    from grukit.tasks.speech.latency import torch_cell
+
+    for module in (gnn.GRU(3, 4, activation="relu"), gnn.RNN(3, 4, nonlinearity="sigmoid"),
+                   gnn.LSTM(3, 4, recurrent_activation="hard_sigmoid")):
+        assert latency._torch_cells(module) is None and torch_cell(module) is None
+    assert latency._torch_cells(gnn.GRU(3, 4)) is not None and torch_cell(gnn.GRU(3, 4))

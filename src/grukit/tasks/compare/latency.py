@@ -109,8 +109,8 @@ def _torch_cell(rnn, layer: int = 0):
     with reset_after=False, a projected LSTM: torch has no such cell)."""
     kind = type(rnn).__name__
     if kind not in ("GRU", "LSTM", "RNN") or not getattr(rnn, "reset_after", True) \
-            or getattr(rnn, "proj_size", 0):
-        return None
+            or getattr(rnn, "proj_size", 0) or getattr(rnn, "_activations", None):
+        return None  # (Keras' other activations: torch's cells compute the standard ones)
     inputs = rnn.input_size if layer == 0 else rnn.hidden_size
     if kind == "RNN":
         cell = RNNCell(inputs, rnn.hidden_size, nonlinearity=rnn.nonlinearity)

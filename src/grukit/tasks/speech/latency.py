@@ -16,11 +16,11 @@ TORCH_CELLS = {"GRU": torch.nn.GRUCell, "LSTM": torch.nn.LSTMCell, "RNN": torch.
 
 def torch_cell(module) -> torch.nn.Module | None:
     """torch.nn's cell with the weights of a one-layer grukit GRU/LSTM/RNN (None for cells
-    torch has not: MinGRU, a GRU with reset_after=False)."""
+    torch has not: MinGRU, a GRU with reset_after=False or with other activations)."""
     name = type(module).__name__
     if name not in TORCH_CELLS or module.num_layers != 1 or \
-            not getattr(module, "reset_after", True):
-        return None
+            not getattr(module, "reset_after", True) or getattr(module, "_activations", None):
+        return None  # (Keras' other activations: torch's cells compute the standard ones)
     s = module.state_dict()
     kw = {"nonlinearity": module.nonlinearity} if name == "RNN" else {}
     cell = TORCH_CELLS[name](module.input_size, module.hidden_size, **kw)
