@@ -284,7 +284,9 @@ class Adagrad(Optimizer):
 
 def of_keras(opt):
     """grukit's optimizer of the same name and settings as Keras' optimizer object ``opt``
-    (``keras.optimizers.Adam(1e-4)``: its ``get_config``), any other value as it is."""
+    (``keras.optimizers.Adam(1e-4)``: its ``get_config``), any other value as it is; weights
+    excluded from its weight decay (``opt.exclude_from_weight_decay(...)``, which its config
+    leaves out) are refused by name."""
     if not (type(opt).__module__.startswith("keras") and hasattr(opt, "get_config")
             and hasattr(opt, "apply_gradients")):
         return opt
@@ -294,6 +296,12 @@ def of_keras(opt):
         raise ValueError(f"Keras' {kind} optimizer has no grukit form; grukit has Adam, AdamW, "
                          f"SGD, RMSprop and Adagrad (grukit.models.optimizers, Keras' "
                          f"arguments).")
+    if getattr(opt, "_exclude_from_weight_decay", None) \
+            or getattr(opt, "_exclude_from_weight_decay_pattern", None) is not None:
+        raise ValueError(f"{kind}: exclude_from_weight_decay has no grukit form (weight_decay "
+                         f"shrinks every trainable weight); leave it out, or compile with a "
+                         f"torch optimizer whose parameter groups set weight_decay=0 for "
+                         f"those weights.")
     config = dict(opt.get_config())
     if isinstance(config.get("learning_rate"), dict):  # a schedule's config
         raise TypeError(f"{kind}: learning_rate is a schedule, which has no grukit form: use "
