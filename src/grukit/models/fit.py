@@ -127,7 +127,8 @@ def run_fit(model, x, y, *, batch_size, epochs, verbose, callbacks, validation_d
         _same_in_every_process(started, device, {
             "samples": len(dataset), "batch_size": batch_size, "epochs": epochs,
             "start epoch": start_epoch, "start batch": skip, "shuffle": float(bool(shuffle)),
-            "data": _fingerprint(x, y, weights) if isinstance(x, torch.Tensor) else 0.0})
+            "data": _fingerprint(x, y, weights) if isinstance(x, torch.Tensor) else
+            _dataset_fingerprint(dataset)})
     model._seed, model._plan = seed, plan
     model._resumed = resume_from is not None  # a save_best_only ModelCheckpoint keeps its best
     train_model = model
@@ -237,6 +238,53 @@ def _fingerprint(*tensors: torch.Tensor | None, rows: int = 4096) -> float:
             place = torch.arange(start + 1, start + 1 + len(sums), dtype=torch.float64,
                                  device=sums.device)  # (r,)
             out += float((sums * place).sum())
+    return out
+
+
+def _dataset_fingerprint(dataset, picks: int = 64) -> float:
+    """Σ_i Σ_j (i + 1) · (j + 1) · Σ dataset[i][j] over ``picks`` evenly spaced samples i (the
+    first and the last among them) and the numeric parts j of each, in float64: a Dataset's
+    ``_fingerprint`` without reading all of it, so that processes given shards of equal size
+    (a ``Subset`` each) differ. A part that two reads of the same sample give differently (a
+    random augmentation) counts 0; torch's, NumPy's and Python's random states are left as
+    they were."""
+    import random
+
+    import numpy as np
+
+    n = len(dataset)
+    places = sorted(set(torch.linspace(0, n - 1, min(picks, n)).round().long().tolist()))
+    states = random.getstate(), np.random.get_state()
+    out = 0.0
+    try:
+        with torch.random.fork_rng(devices=[]):
+            for i in places:
+                first, again = _parts(dataset[i]), _parts(dataset[i])
+                for j, (a, b) in enumerate(zip(first, again, strict=False)):
+                    if a is not None and b is not None and a.shape == b.shape \
+                            and torch.equal(a, b):
+                        out += (i + 1) * (j + 1) * float(torch.nan_to_num(a).sum())
+    finally:
+        random.setstate(states[0])
+        np.random.set_state(states[1])
+    return out
+
+
+def _parts(item) -> list[torch.Tensor | None]:
+    """The parts of one Dataset sample (x, y[, weight]; a dict's values) as float64 tensors,
+    None for a part that holds no numbers (text, say)."""
+    parts = list(item.values()) if isinstance(item, dict) else \
+        list(item) if isinstance(item, (tuple, list)) else [item]
+    out = []
+    for part in parts:
+        try:
+            t = torch.as_tensor(part)
+        except (TypeError, ValueError, RuntimeError):
+            out.append(None)
+            continue
+        if t.is_complex():
+            t = t.real
+        out.append(t.detach().to("cpu", torch.float64))
     return out
 
 
