@@ -1,5 +1,6 @@
 """Under torchrun, processes given Dataset shards of equal size (a Subset each) are refused as
-processes given array shards are: each trained on a part of its own shard without a word."""
+processes given array shards are: each trained on a part of its own shard without a word; so
+are processes given another validation_freq."""
 
 import os
 import random
@@ -48,6 +49,15 @@ SCRIPT = textwrap.dedent("""
             print(f"{name} {rank} trained", flush=True)
         except ValueError as err:
             print(f"{name} {rank} refused: {err}", flush=True)
+    # validated after other epochs, a ReduceLROnPlateau would step each process's rate apart
+    m = Sequential([GRU(4, input_shape=(6, 2)), Dense(1)])
+    m.compile(optimizer="sgd", loss="mse")
+    try:
+        m.fit(x, y, batch_size=2, epochs=2, seed=1, verbose=0, validation_data=(x, y),
+              validation_freq=1 + rank)
+        print(f"freq {rank} trained", flush=True)
+    except ValueError as err:
+        print(f"freq {rank} refused: {err}", flush=True)
 """)
 
 
@@ -65,6 +75,8 @@ def test_torchrun_refuses_dataset_shards_and_takes_a_random_augmentation(tmp_pat
         for name in ("subset", "shard loader"):
             assert f"{name} {rank} refused: under torchrun fit takes the whole training set" \
                    in out.stdout, out.stdout
+        assert f"freq {rank} refused: the processes called fit with different " \
+               f"validation_freqs (1 to 2)" in out.stdout, out.stdout
         for name in ("whole", "augmented"):
             assert f"{name} {rank} trained" in out.stdout, out.stdout
 

@@ -127,6 +127,7 @@ def run_fit(model, x, y, *, batch_size, epochs, verbose, callbacks, validation_d
         _same_in_every_process(started, device, {
             "samples": len(dataset), "batch_size": batch_size, "epochs": epochs,
             "start epoch": start_epoch, "start batch": skip, "shuffle": float(bool(shuffle)),
+            "validation_freq": 0 if validation_data is None else validation_freq,
             "data": _fingerprint(x, y, weights) if isinstance(x, torch.Tensor) else
             _dataset_fingerprint(dataset)})
     model._seed, model._plan = seed, plan
