@@ -52,7 +52,8 @@ def save_model(model, path: str, overwrite: bool = True, zipped=None,
         raise ValueError(f"cannot save to {path!r}: this model is a copy with int8 weights "
                          f"(grukit.nn.quantized.quantize_int8), which a model file does not "
                          f"hold; save the float model and quantize it after loading.")
-    _one_function_a_name(model, path)
+    if not weights_only:  # load_weights puts them into a model that has its functions
+        _one_function_a_name(model, path)
     if not model.built:
         model.build()
     tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
