@@ -26,7 +26,7 @@ def test_noise_shape_shares_the_mask_along_its_axes_as_keras():
         assert set(np.unique(out)) == {0.0, 2.0}  # kept values scaled by 1 / (1 - rate)
         assert (out == out[:, :1, :]).all()  # one mask for every time step
         assert 0.4 < (out > 0).mean() < 0.6
-    ours = _train_out(Dropout(0.5, noise_shape=(64, 5, 1)), x)
+    ours = _train_out(Dropout(0.5, noise_shape=(64, 5, np.int64(1))), x)  # numpy sizes too
     assert (ours == ours[:, :, :1]).all()
 
 

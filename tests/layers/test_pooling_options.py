@@ -61,9 +61,12 @@ def test_a_masked_average_keeps_its_dims_as_keras():
 def test_bad_options_are_refused():
     for make in (lambda: Flatten(data_format="nchw"),
                  lambda: GlobalAveragePooling1D(data_format="first"),
-                 lambda: GlobalMaxPooling1D(data_format=None)):
+                 lambda: GlobalMaxPooling1D(data_format="nwc")):
         with pytest.raises(ValueError, match="data_format must be 'channels_last' or"):
             make()
+    # None is Keras' default image data format, channels_last
+    assert GlobalMaxPooling1D(data_format=None).data_format == "channels_last"
+    assert GlobalAveragePooling1D(data_format=None).data_format == "channels_last"
     with pytest.raises((TypeError, ValueError), match="keepdims"):
         GlobalAveragePooling1D(keepdims="yes")
     model = Sequential([GRU(3, input_shape=(4, 5), return_sequences=True),

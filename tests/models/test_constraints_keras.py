@@ -82,3 +82,21 @@ def test_an_embedding_constraint_and_refusals():
         Dense(2, recurrent_constraint="non_neg")
     with pytest.raises(ValueError, match="max_value 0.1 is below min_value 0.5"):
         C.MinMaxNorm(0.5, 0.1)
+
+
+def test_a_frozen_layer_is_not_projected_as_keras_leaves_it():
+    # the optimizer's post-step hook projected every layer with a constraint, a frozen one
+    # too (0.62 off Keras' kernel, which Keras leaves as it is)
+    k = keras.Sequential([keras.Input((6, 2)), keras.layers.GRU(
+        3, kernel_constraint=keras.constraints.MaxNorm(0.1)), keras.layers.Dense(1)])
+    g = Sequential([GRU(3, input_shape=(6, 2), kernel_constraint=C.MaxNorm(0.1)), Dense(1)])
+    g.set_weights(k.get_weights())
+    k.layers[0].trainable = False
+    g.layers[0].trainable = False
+    k.compile(optimizer=keras.optimizers.SGD(0.1), loss="mse")
+    g.compile(optimizer="sgd", loss="mse")
+    g.optimizer.param_groups[0]["lr"] = 0.1
+    k.fit(X, Y, epochs=1, batch_size=8, shuffle=False, verbose=0)
+    g.fit(X, Y, epochs=1, batch_size=8, shuffle=False, verbose=0)
+    for a, b in zip(g.get_weights(), k.get_weights(), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)

@@ -185,6 +185,7 @@ class GlobalMaxPooling1D(Layer):
     def __init__(self, data_format: str = "channels_last", keepdims: bool = False,
                  **kwargs):
         super().__init__(**kwargs)
+        data_format = "channels_last" if data_format is None else data_format  # as Keras
         if data_format not in ("channels_last", "channels_first"):
             raise ValueError(f"GlobalMaxPooling1D: data_format must be 'channels_last' or "
                              f"'channels_first'; got {data_format!r}.")

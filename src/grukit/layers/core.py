@@ -355,11 +355,11 @@ class Dropout(Layer):
         self.rate = check_rate(rate, "Dropout: rate")
         if noise_shape is not None:
             if not isinstance(noise_shape, (list, tuple)) or not all(
-                    d is None or isinstance(d, int) and not isinstance(d, bool) and d >= 1
-                    for d in noise_shape):
+                    d is None or isinstance(d, numbers.Integral) and not isinstance(d, bool)
+                    and d >= 1 for d in noise_shape):
                 raise ValueError(f"Dropout: noise_shape must be a tuple of positive sizes or "
                                  f"None (one per axis of the input); got {noise_shape!r}.")
-            noise_shape = tuple(noise_shape)
+            noise_shape = tuple(None if d is None else int(d) for d in noise_shape)
         self.noise_shape = noise_shape
         self.seed = check_seed(seed, "Dropout")
         self._generators: dict = {}

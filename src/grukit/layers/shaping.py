@@ -97,6 +97,8 @@ class Masking(Layer):
 
 
 def _data_format(value, cls: str) -> str:
+    if value is None:  # Keras: its default image data format, channels_last
+        return "channels_last"
     if value not in ("channels_last", "channels_first"):
         raise ValueError(f"{cls}: data_format must be 'channels_last' or 'channels_first'; "
                          f"got {value!r}.")

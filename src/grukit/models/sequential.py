@@ -490,9 +490,12 @@ class Sequential(KerasModelAPI, nn.Module):
 
     def _constrain(self, optimizer, args, kwargs) -> None:
         """Keras' weight constraints after every optimizer step (``kernel_constraint=...``):
-        each layer projects the weights it was given one for."""
+        each layer the step updated (trainable, its weights held by the optimizer) projects
+        the weights it was given one for; as Keras, a frozen layer is left as it is."""
+        held = {id(p) for group in optimizer.param_groups for p in group["params"]}
         for layer in self.modules():
-            if isinstance(layer, Layer) and layer.constraints:
+            if isinstance(layer, Layer) and layer.constraints and layer.trainable and any(
+                    p.requires_grad and id(p) in held for p in layer.parameters()):
                 layer.apply_constraints()
 
     def _build_from(self, x) -> None:
