@@ -150,5 +150,7 @@ def test_to_json_and_model_from_json_round_trip_the_architecture():
     ref = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
     with pytest.raises(ValueError, match="Keras' JSON.*from_keras"):
         model_from_json(ref.to_json())
+    with pytest.raises(ValueError, match="Keras' config of a model.*from_keras"):
+        Sequential.from_config(ref.get_config())
     with pytest.raises(ValueError, match="not JSON"):
         model_from_json("{not json")

@@ -234,6 +234,10 @@ class Sequential(KerasModelAPI, nn.Module):
         if not isinstance(config, dict) or not isinstance(config.get("layers"), list):
             raise ValueError("a Sequential's config is a dict with a list of 'layers', as "
                              "model.get_config() returns it.")
+        if any(isinstance(c, dict) and "module" in c for c in config["layers"]):
+            raise ValueError("this is Keras' config of a model; build it with "
+                             "keras.Sequential.from_config and convert that model with "
+                             "grukit.models.from_keras(model).")
         return cls([from_config(c, custom_objects) for c in config["layers"]],
                    name=config.get("name", "sequential"))
 
