@@ -55,6 +55,16 @@ def check_backend(spec: CellSpec, backend: object, what: str) -> str:
     return backend
 
 
+def bump_weights(module) -> None:
+    """Bump ``weight_ih_l0``'s version (an in-place no-op), so that a ``Stream`` over
+    ``module``, whose one-step kernels compute the standard activations, sees that an
+    activation changed (a Stream re-packs when a weight's version moves)."""
+    w = module.__dict__.get("_parameters", {}).get("weight_ih_l0")
+    if w is not None:
+        with torch.no_grad():
+            w.add_(0)
+
+
 class KerasActivations:
     """Keras' ``activation`` / ``recurrent_activation`` of a GRU or LSTM module, checked
     when set (at construction or later); ``_activations`` holds those that differ from tanh
@@ -84,12 +94,7 @@ class KerasActivations:
         self._activation_changed()
 
     def _activation_changed(self) -> None:
-        """Bump ``weight_ih_l0``'s version (an in-place no-op), so that a ``Stream`` over
-        this module, whose one-step kernels compute tanh and σ, sees the change."""
-        w = self.__dict__.get("_parameters", {}).get("weight_ih_l0")
-        if w is not None:
-            with torch.no_grad():
-                w.add_(0)
+        bump_weights(self)
 
     @property
     def _activations(self) -> dict:

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import torch
 from torch import Tensor
 
 from .. import cells, ops
-from ._base import RecurrentBase, State
+from ._base import RecurrentBase, State, bump_weights
 
 
 class _OneActivation(dict):
@@ -55,12 +54,7 @@ class RNN(RecurrentBase):
 
         name = activations.check(value, f"{type(self).__name__}: nonlinearity")
         self._nonlinearity = "linear" if name is None else name  # a string, as torch's
-        # bump weight_ih_l0's version (an in-place no-op), so that a Stream over this module,
-        # whose one-step kernels compute tanh and relu, sees the change
-        w = self.__dict__.get("_parameters", {}).get("weight_ih_l0")
-        if w is not None:
-            with torch.no_grad():
-                w.add_(0)
+        bump_weights(self)  # a Stream over this module sees the change
 
     @property
     def _activations(self) -> dict:
