@@ -496,10 +496,13 @@ class Sequential(KerasModelAPI, nn.Module):
         """Keras' weight constraints after every optimizer step (``kernel_constraint=...``):
         each layer the step updated (trainable, its weights held by the optimizer) projects
         the weights it was given one for; as Keras, a frozen layer is left as it is."""
+        layers = [m for m in self.modules()
+                  if isinstance(m, Layer) and m.constraints and m.trainable]
+        if not layers:  # the common case: no constraint, nothing more to do each step
+            return
         held = {id(p) for group in optimizer.param_groups for p in group["params"]}
-        for layer in self.modules():
-            if isinstance(layer, Layer) and layer.constraints and layer.trainable and any(
-                    p.requires_grad and id(p) in held for p in layer.parameters()):
+        for layer in layers:
+            if any(p.requires_grad and id(p) in held for p in layer.parameters()):
                 layer.apply_constraints()
 
     def _build_from(self, x) -> None:
