@@ -79,3 +79,16 @@ def test_terminate_on_nan_asks_the_loop_to_stop_at_a_nan_loss():
         history = model.fit(X, Y, epochs=5, batch_size=8, verbose=0,
                             callbacks=[TerminateOnNaN()])
     assert len(history.history.get("loss", [])) < 5
+
+
+def test_a_file_where_a_folder_goes_is_named_in_one_sentence(tmp_path):
+    from grukit.models import TensorBoard
+
+    pytest.importorskip("tensorboard")
+    taken = tmp_path / "afile"
+    taken.write_text("x")
+    for cb, what in ((BackupAndRestore(taken), "BackupAndRestore: backup_dir"),
+                     (TensorBoard(log_dir=taken), "TensorBoard: log_dir")):
+        with pytest.raises(NotADirectoryError, match=f"{what} .* is a file; give a folder"):
+            _fit(_model(), [cb])
+    assert taken.read_text() == "x"

@@ -471,6 +471,12 @@ class BackupAndRestore(ModelCheckpoint):
         self.double_checkpoint, self.delete_checkpoint = double_checkpoint, delete_checkpoint
         self.previous = os.path.join(self.backup_dir, "previous.ckpt")
 
+    def on_train_begin(self, logs=None):
+        if os.path.exists(self.backup_dir) and not os.path.isdir(self.backup_dir):
+            raise NotADirectoryError(f"BackupAndRestore: backup_dir {self.backup_dir!r} is a "
+                                     f"file; give a folder (it is made if missing).")
+        super().on_train_begin(logs)
+
     def restore_from(self) -> str | None:
         """The backup ``fit`` goes on from: the latest readable one, else None."""
         for path in (self.filepath, self.previous)[:2 if self.double_checkpoint else 1]:

@@ -77,6 +77,9 @@ class TensorBoard(Callback):
         return self._writers[which]
 
     def on_train_begin(self, logs=None):
+        if os.path.exists(self.log_dir) and not os.path.isdir(self.log_dir):
+            raise NotADirectoryError(f"TensorBoard: log_dir {self.log_dir!r} is a file; give "
+                                     f"a folder (it is made if missing).")
         self._batches = 0  # training batches of this fit
         # the optimizer's steps so far: its own count where it keeps one, else this
         # callback's over the fits it saw
