@@ -20,7 +20,9 @@ Y = X[:, -1, :1]
 def _steps(folder, tag="evaluation_loss_vs_iterations"):
     acc = EventAccumulator(str(folder))
     acc.Reload()
-    return [e.step for e in acc.Scalars(tag)]
+    # two fits write two event files, whose order the reader takes from their names (the
+    # second of their writing: equal for fits within one second): the steps, sorted
+    return sorted(e.step for e in acc.Scalars(tag))
 
 
 def _fit(model, tb, epochs, initial_epoch=0):
