@@ -80,6 +80,29 @@ def test_ctrl_c_prints_one_line_exits_130_and_resume_matches(tmp_path, capsys, i
         (out / "report.md").read_text()
 
 
+def test_ctrl_c_just_after_partial_json_is_written_names_that_run(tmp_path, monkeypatch,
+                                                                    capsys):
+    """A Ctrl-C between writing partial.json and recording the run used to print "before
+    any result was finished" beside a partial.json that held one."""
+    import signal
+
+    from grukit.tasks.compare import progress
+
+    real = progress.write
+
+    def then_ctrl_c(*a, **k):
+        real(*a, **k)
+        signal.raise_signal(signal.SIGINT)  # the Ctrl-C lands as the file appears
+
+    monkeypatch.setattr(progress, "write", then_ctrl_c)
+    out = tmp_path / "run"
+    assert main(FAST + ["--output", str(out)]) == 130
+    err = capsys.readouterr().err.strip()
+    assert err == (f"grukit compare: interrupted after run 1 of 4 (gru, seed 0); partial "
+                   f"results in {out}; rerun with --resume to continue")
+    assert len(json.loads((out / "partial.json").read_text())["runs"]) == 1
+
+
 def test_memory_runs_are_written_as_they_finish_and_resumed(tmp_path, monkeypatch, capsys):
     from grukit.tasks.compare import memory
 

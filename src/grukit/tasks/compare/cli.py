@@ -166,16 +166,18 @@ def _run(args: argparse.Namespace) -> int:
     started = time.perf_counter()
 
     def on_result(kind, runs, mem):
-        progress.write(out, stamp, runs, mem, done["seconds"] + time.perf_counter() - started)
-        if len(runs) + len(mem) == len(done["runs"]) + len(done["memory"]) + 1:
-            progress.clear_reports(out)  # the first new result: an earlier run's files go
         if kind == "run":
             r = runs[-1]
-            RUN.finished(f"run {len(runs)} of {n_runs} ({r['model']}, seed {r['seed']})")
+            what = f"run {len(runs)} of {n_runs} ({r['model']}, seed {r['seed']})"
         else:
             r = mem[-1]
-            RUN.finished(f"memory run {len(mem)} of {n_mem} ({r['task']} T={r['length']}, "
-                         f"{r['model']}, seed {r['seed']})")
+            what = (f"memory run {len(mem)} of {n_mem} ({r['task']} T={r['length']}, "
+                    f"{r['model']}, seed {r['seed']})")
+        with RUN.saving(what):  # a Ctrl-C waits until the file and the line agree
+            progress.write(out, stamp, runs, mem,
+                           done["seconds"] + time.perf_counter() - started)
+            if len(runs) + len(mem) == len(done["runs"]) + len(done["memory"]) + 1:
+                progress.clear_reports(out)  # the first new result: an earlier run's files go
 
     with torch_threads(args.threads):
         try:

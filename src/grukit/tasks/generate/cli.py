@@ -202,8 +202,8 @@ def _train(args) -> int:
     checkpoint = None
     if out:
         def checkpoint(g, st, opt, carried):
-            write_checkpoint(ckpt_path, g, st, opt, carried)
-            RUN.finished(f"step {st.step}")
+            with RUN.saving(f"step {st.step}"):  # a Ctrl-C waits until the line is true
+                write_checkpoint(ckpt_path, g, st, opt, carried)
 
     try:
         gen.fit(args.data, column=args.column, callbacks=callbacks, checkpoint=checkpoint,

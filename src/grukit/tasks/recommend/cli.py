@@ -317,7 +317,7 @@ def run_predict(args: argparse.Namespace) -> int:
         table.to_csv(sys.stdout, index=False)
         return 0
     path = os.path.join(out, RECOMMENDATIONS)
-    atomic_write(path, lambda tmp: table.to_csv(tmp, index=False))
-    RUN.finished(RECOMMENDATIONS)
+    with RUN.saving(RECOMMENDATIONS):  # a Ctrl-C waits until the line is true
+        atomic_write(path, lambda tmp: table.to_csv(tmp, index=False))
     print(f"wrote {path}")
     return 0
