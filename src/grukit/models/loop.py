@@ -121,6 +121,11 @@ def restore(model, optimizer, path: str, state: dict | None = None) -> dict:
     nothing."""
     state = read_checkpoint(path) if state is None else state
     saved, own = json.loads(state["config"]), json.loads(json.dumps(model.get_config()))
+    if isinstance(saved, dict) and isinstance(own, dict) and "layers" in own:
+        # a Sequential's dtype, which checkpoints written before configs held it lack, is
+        # compared below (compiled_with)
+        saved.pop("dtype", None)
+        own.pop("dtype", None)
     if saved != own:
         raise ValueError(f"{path!r} was written by another architecture (or, for a task, "
                          f"other training settings: {_first_difference(saved, own)}); resume "

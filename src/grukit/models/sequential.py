@@ -224,7 +224,14 @@ class Sequential(KerasModelAPI, nn.Module):
         print_fn(f" Non-trainable params: {total - trainable:,}")
 
     def get_config(self) -> dict:
-        return {"name": self.name, "layers": [layer.get_config() for layer in self.stack]}
+        """The model's name, its layers' configs and, once it has weights, their floating
+        dtype ("float32", "float64"), which ``from_config`` gives back, as Keras' layers
+        carry ``dtype`` in their configs."""
+        config = {"name": self.name, "layers": [layer.get_config() for layer in self.stack]}
+        p = next((p for p in self.parameters() if p.is_floating_point()), None)
+        if p is not None:
+            config["dtype"] = str(p.dtype).removeprefix("torch.")
+        return config
 
     @classmethod
     def from_config(cls, config: dict, custom_objects=None) -> Sequential:
@@ -238,8 +245,17 @@ class Sequential(KerasModelAPI, nn.Module):
             raise ValueError("this is Keras' config of a model; build it with "
                              "keras.Sequential.from_config and convert that model with "
                              "grukit.models.from_keras(model).")
-        return cls([from_config(c, custom_objects) for c in config["layers"]],
-                   name=config.get("name", "sequential"))
+        name = config.get("dtype", "float32")  # configs written before it: float32
+        dtype = getattr(torch, name, None) if isinstance(name, str) else None
+        if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
+            raise ValueError(f"a Sequential's config gives the dtype {name!r}; it must name "
+                             f"a torch floating dtype, e.g. 'float32' or 'float64'.")
+        model = cls([from_config(c, custom_objects) for c in config["layers"]],
+                    name=config.get("name", "sequential"))
+        if dtype != torch.float32:  # a model built at once takes it now; one built from
+            model.to(dtype)  # its first data takes it then (_build_from)
+            model._dtype = dtype
+        return model
 
     def to_json(self, **kwargs) -> str:
         """The architecture as JSON text (no weights), which
@@ -523,6 +539,8 @@ class Sequential(KerasModelAPI, nn.Module):
         if isinstance(self.stack[0], Embedding) or len(sample) >= 2:
             sample = (None, *sample[1:])
         self.build(sample)
+        if getattr(self, "_dtype", None) is not None:  # from a float64 model's config
+            self.to(self._dtype)
         if self.compiled and self.optimizer is None:
             self._make_optimizer()
 
