@@ -446,8 +446,11 @@ class Sequential(KerasModelAPI, nn.Module):
         """What ``compile`` was given, as plain data a model file holds (None before compile):
         names as they are, a Keras-style optimizer as ``{"class_name", "config"}``, and a
         function (a loss or metric) as ``{"function": its name}``, which ``load_model``'s
-        ``custom_objects`` gives back, as in Keras. A torch optimizer object has no such form:
-        ``{"torch_optimizer": its class}``."""
+        ``custom_objects`` gives back, as in Keras. A Keras loss or metric object
+        (``keras.losses.Huber(delta=2.0)``, ``keras.metrics.MeanIoU(num_classes=3)``, a
+        subclass of one's own) is ``{"keras_object": Keras' serialized form}``, its arguments
+        included; one whose arguments that form cannot keep is refused in one sentence. A
+        torch optimizer object has no such form: ``{"torch_optimizer": its class}``."""
         if not getattr(self, "compiled", False):
             return None
         args = self._compile_args
@@ -459,6 +462,9 @@ class Sequential(KerasModelAPI, nn.Module):
                 return {"class_name": type(v).__name__, "config": v.get_config()}
             if isinstance(v, torch.optim.Optimizer):
                 return {"torch_optimizer": type(v).__name__}
+            kept = _keras_config(v)
+            if kept is not None:
+                return {"keras_object": kept}
             return {"function": training.metric_name(v)}
         return {"optimizer": plain(args["optimizer"]), "loss": plain(args["loss"]),
                 "metrics": [plain(m) for m in args["metrics"]],
@@ -466,8 +472,10 @@ class Sequential(KerasModelAPI, nn.Module):
 
     def compile_from_config(self, config: dict, custom_objects: dict | None = None) -> None:
         """``compile`` with what ``get_compile_config`` returned; a function is looked up by
-        its name in ``custom_objects``. Anything it cannot make is refused in one sentence
-        naming it, before the model changes."""
+        its name in ``custom_objects``, a Keras loss or metric object rebuilt by Keras from
+        its config (a class of one's own by its name in ``custom_objects``, as Keras'
+        ``load_model``). Anything it cannot make is refused in one sentence naming it, before
+        the model changes."""
         custom = dict(custom_objects or {})
 
         def made(v, what):
@@ -478,6 +486,8 @@ class Sequential(KerasModelAPI, nn.Module):
                 if not (isinstance(cls, type) and issubclass(cls, optimizers.Optimizer)):
                     raise ValueError(f"unknown optimizer class {v['class_name']!r}.")
                 return cls.from_config(v["config"])
+            if "keras_object" in v:
+                return _keras_object(v["keras_object"], what, custom)
             if "function" in v and v["function"] in custom:
                 return custom[v["function"]]
             if "function" in v:
@@ -855,6 +865,88 @@ class Sequential(KerasModelAPI, nn.Module):
         ``overwrite=False`` refuses an existing file; ``zipped`` is Keras' and only its
         default (one file) is written."""
         save_model(self, filepath, overwrite=overwrite, zipped=zipped)
+
+
+def _is_keras(v) -> bool:
+    """Whether ``v`` is a Keras loss or metric object (a subclass of one's own too) or one of
+    Keras' loss and metric functions."""
+    import sys
+
+    keras = sys.modules.get("keras")
+    if keras is None:  # not imported: nothing given to compile came from it
+        return False
+    if isinstance(v, (keras.losses.Loss, keras.metrics.Metric)):
+        return True
+    return not isinstance(v, type) and str(getattr(v, "__module__", "")).startswith("keras.")
+
+
+def _plain_state(obj) -> dict:
+    """The attributes of a Keras loss or metric object that hold plain values (numbers,
+    text, lists and dicts of them): its arguments, as it keeps them."""
+    def plain(v):
+        if v is None or isinstance(v, (bool, int, float, str)):
+            return True
+        if isinstance(v, (list, tuple)):
+            return all(plain(i) for i in v)
+        return isinstance(v, dict) and all(isinstance(k, str) and plain(i)
+                                           for k, i in v.items())
+    return {k: v for k, v in vars(obj).items() if plain(v)} if hasattr(obj, "__dict__") else {}
+
+
+def _keras_config(v) -> dict | None:
+    """Keras' serialized form of the Keras loss or metric ``v`` (None for anything else),
+    with the arguments of a wrapped loss function that Keras' own ``get_config`` leaves out
+    (``Huber``'s ``delta``, ``CosineSimilarity``'s ``axis``); refused in one sentence where
+    the object Keras rebuilds from it would differ from ``v`` (an argument of a subclass of
+    one's own that its ``get_config`` does not return)."""
+    import json
+
+    if not _is_keras(v):
+        return None
+    import keras
+
+    name = type(v).__name__
+    try:
+        config = keras.saving.serialize_keras_object(v)
+        kwargs = getattr(v, "_fn_kwargs", None)
+        if isinstance(config, dict) and isinstance(config.get("config"), dict) and kwargs:
+            import inspect
+
+            takes = inspect.signature(type(v).__init__).parameters
+            config["config"] = {k: a for k, a in kwargs.items() if k in takes} | \
+                config["config"]
+        json.dumps(config, allow_nan=False)
+        if isinstance(v, type(keras.losses.Loss.call)) or not hasattr(v, "get_config"):
+            return config  # a function: its name
+        again = keras.saving.deserialize_keras_object(
+            json.loads(json.dumps(config)), custom_objects={name: type(v)})
+        lost = {k: a for k, a in _plain_state(v).items()
+                if _plain_state(again).get(k, not a) != a}
+    except Exception as err:  # Keras' own errors, a config that is no JSON
+        raise ValueError(f"the Keras object {name} given to compile cannot be saved: Keras "
+                         f"cannot serialize it ({type(err).__name__}: {err}); give it a "
+                         f"get_config that returns its arguments as plain values.") from err
+    if lost:
+        k = next(iter(lost))
+        raise ValueError(f"the Keras object {name} given to compile cannot be saved: its "
+                         f"get_config does not return {k.lstrip('_')}={lost[k]!r}, so the "
+                         f"loaded model would use another value; return every argument "
+                         f"from get_config.")
+    return config
+
+
+def _keras_object(config, what: str, custom: dict):
+    """The Keras loss or metric object that ``config`` (``_keras_config``) describes,
+    rebuilt by Keras; a class of one's own is found in ``custom`` by its name."""
+    try:
+        import keras
+
+        return keras.saving.deserialize_keras_object(config, custom_objects=custom)
+    except Exception as err:  # Keras' TypeError for an unknown class, ImportError, ...
+        name = config.get("class_name") if isinstance(config, dict) else None
+        raise ValueError(f"the {what} was the Keras object {name!r}, which Keras could not "
+                         f"rebuild ({type(err).__name__}: {str(err).strip()[:200]}); pass "
+                         f"its class as custom_objects={{{name!r}: {name}}}.") from err
 
 
 def _layer_range(layer_range, names: list[str]) -> tuple[int, int]:
