@@ -26,7 +26,7 @@ from .loop import BadBatch, Step, restore, train_loop
 from .saving import read_checkpoint
 from .training import (
     METRICS,
-    _same_rank,
+    keras_update,
     labelled,
     masked,
     positions,
@@ -78,6 +78,13 @@ def run_fit(model, x, y, *, batch_size, epochs, verbose, callbacks, validation_d
     # Keras metric objects (keras.metrics.AUC()): updated batch by batch, reset each epoch
     keras_metrics = {name: fn.state for name, fn in model.metric_fns.items()
                      if getattr(fn, "state", None) is not None}
+    # compile's weighted_metrics: each batch's Σ w·v / Σ w with its Σ w (a Keras metric
+    # object's update_state takes the weights, its state kept over the epoch)
+    weighted_fns = getattr(model, "weighted_fns", {})
+    weighted_metrics = {name: fn for name, fn in weighted_fns.items()
+                        if getattr(fn, "state", None) is None}
+    weighted_states = {name: fn.state for name, fn in weighted_fns.items()
+                       if getattr(fn, "state", None) is not None}
     epoch_of_state = [None]  # the epoch the Keras metrics' state belongs to
     loader = x if isinstance(x, DataLoader) else None
     own = loader is not None and own_order(loader)  # iterated as given, as Keras does
@@ -90,8 +97,9 @@ def run_fit(model, x, y, *, batch_size, epochs, verbose, callbacks, validation_d
     else:
         dataset = x if isinstance(x, Dataset) else \
             TensorDataset(x, y) if weights is None else TensorDataset(x, y, weights)
-    if keras_metrics and world > 1:
-        raise ValueError(f"the Keras metric object(s) {sorted(keras_metrics)} keep each "
+    if (keras_metrics or weighted_states) and world > 1:
+        raise ValueError(f"the Keras metric object(s) "
+                         f"{sorted(keras_metrics | weighted_states)} keep each "
                          f"process's own state, which fit cannot add up across the {world} "
                          f"processes; compile with a metric name or function instead.")
     if seed is not None:  # np.int64(7) too: the sampler's torch generator takes an int
@@ -190,15 +198,22 @@ def run_fit(model, x, y, *, batch_size, epochs, verbose, callbacks, validation_d
                 n = positions(pred, yb, lengths)
                 metrics = {name: (0.0, 0) if empty else _mean_count(fn, pred, yb, lengths, n)
                            for name, fn in train_metrics.items()}
-        if keras_metrics:  # as Keras: the result over the epoch's batches so far
+        if weighted_metrics:
+            with torch.no_grad():
+                metrics = (metrics or {}) | {
+                    name: (0.0, 0) if empty else fn(pred.detach(), yb, lengths, wb)
+                    for name, fn in weighted_metrics.items()}
+        if keras_metrics or weighted_states:  # as Keras: the result over the epoch so far
             if epoch_of_state[0] != model._epoch:
-                for state in keras_metrics.values():
+                for state in (keras_metrics | weighted_states).values():
                     state.reset_state()
                 epoch_of_state[0] = model._epoch
             with torch.no_grad():
                 metrics = (metrics or {}) | {
-                    name: (_updated(state, pred.detach(), yb, lengths), None)
-                    for name, state in keras_metrics.items()}
+                    name: (keras_update(state, pred.detach(), yb, lengths), None)
+                    for name, state in keras_metrics.items()} | {
+                    name: (keras_update(state, pred.detach(), yb, lengths, wb), None)
+                    for name, state in weighted_states.items()}
         value = loss.item() if total is None else total / max(size, 1)
         return Step(loss, value, size, total, metrics=metrics)
 
@@ -430,17 +445,6 @@ def _mean_count(fn, pred, yb, lengths, n: int) -> tuple[float, int]:
         return float(masked(fn, pred, yb, lengths)), n
     v = torch.as_tensor(masked(fn.each, pred, yb, lengths))
     return float(v.float().mean()), max(v.numel(), 1)
-
-
-def _updated(state, pred, yb, lengths) -> float:
-    """A Keras metric object's result once it has seen this batch too (the valid steps of
-    a masked model's per-step outputs)."""
-    def update(p, y):
-        state.update_state(_same_rank(y, p), p)
-        return torch.zeros(())
-
-    masked(update, pred, yb, lengths)
-    return float(torch.as_tensor(state.result()))
 
 
 def _told(step):

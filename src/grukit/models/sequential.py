@@ -343,7 +343,9 @@ class Sequential(KerasModelAPI, nn.Module):
         with torch.no_grad():
             res = {"loss": float(loss)} | {
                 k: float(training.masked(fn, pred.detach(), yb, lengths))
-                for k, fn in self.metric_fns.items()}
+                for k, fn in self.metric_fns.items()} | {
+                k: fn(pred.detach(), yb, lengths, None if w is None else w.to(device))[0]
+                for k, fn in self.weighted_fns.items()}
         if return_dict:
             return res
         return res["loss"] if len(res) == 1 else list(res.values())
@@ -366,12 +368,16 @@ class Sequential(KerasModelAPI, nn.Module):
         runs fit's training step (forward and loss; backward through the compiled graph)
         through ``torch.compile``, False and "auto" (Keras' default, off on its torch backend)
         run it eagerly. ``predict`` and ``evaluate`` run eagerly either way.
+        ``weighted_metrics``: metrics as ``metrics`` takes them, weighed by the sample
+        weights (``sample_weight``, ``class_weight`` in ``fit``, a Dataset's third item) as
+        Keras weighs them, Σ w·v / Σ w over each epoch or the data evaluated, and logged
+        under Keras' names ("weighted_mae" where ``metrics`` has "mae" too, else "mae").
 
         Keras' other arguments: ``run_eagerly=True`` trains eagerly (``jit_compile`` then
         must not be True); ``auto_scale_loss`` scales nothing, as in Keras without a
         mixed-precision policy (grukit has none); ``loss_weights`` (1 or [1], the one output's
-        weight), ``weighted_metrics`` (none) and ``steps_per_execution`` (1) are taken at
-        those values only: other values have no grukit form and are refused."""
+        weight) and ``steps_per_execution`` (1) are taken at those values only: other
+        values have no grukit form and are refused."""
         if not (isinstance(jit_compile, bool) or isinstance(jit_compile, str)
                 and jit_compile == "auto"):
             raise ValueError(f"jit_compile must be True, False or 'auto'; got {jit_compile!r}.")
@@ -391,10 +397,6 @@ class Sequential(KerasModelAPI, nn.Module):
             raise ValueError(f"compile: loss_weights={loss_weights!r} has no grukit form (a "
                              f"Sequential has one output, whose loss counts once); leave it "
                              f"out, or scale the loss function itself.")
-        if weighted_metrics:
-            raise ValueError("compile: weighted_metrics has no grukit form (metrics are "
-                             "averaged without sample weights; the loss takes them); leave it "
-                             "out.")
         if not (isinstance(steps_per_execution, numbers.Integral)
                 and not isinstance(steps_per_execution, bool) and steps_per_execution == 1):
             raise ValueError(f"compile: steps_per_execution={steps_per_execution!r} has no "
@@ -436,10 +438,20 @@ class Sequential(KerasModelAPI, nn.Module):
             training.resolve("metric", training.METRICS, m) if isinstance(m, str)
             else training.user_function(m)[0]
             for m in metrics}
+        # Keras' names: a weighted metric named as an unweighted one is "weighted_<name>"
+        weighted = training.metric_list(weighted_metrics)
+        self.weighted_fns = {}
+        for m in weighted:
+            name = m if isinstance(m, str) else training.metric_name(m)
+            name = f"weighted_{name}" if name in self.metric_fns else name
+            if name in self.weighted_fns:
+                raise ValueError(f"compile: weighted_metrics names {name!r} twice; give each "
+                                 f"metric once (a Keras metric object a name of its own).")
+            self.weighted_fns[name] = training.weighted_metric(m)
         self.jit_compile = jit_compile is True
         self._jit_step = None  # torch.compile(fit.forward_loss), made by the first fit
         self._compile_args = {"optimizer": optimizer, "loss": loss, "metrics": metrics,
-                              "jit_compile": jit_compile}
+                              "jit_compile": jit_compile, "weighted_metrics": weighted}
         self.compiled = True
 
     def get_compile_config(self) -> dict | None:
@@ -466,9 +478,12 @@ class Sequential(KerasModelAPI, nn.Module):
             if kept is not None:
                 return {"keras_object": kept}
             return {"function": training.metric_name(v)}
-        return {"optimizer": plain(args["optimizer"]), "loss": plain(args["loss"]),
-                "metrics": [plain(m) for m in args["metrics"]],
-                "jit_compile": args["jit_compile"]}
+        out = {"optimizer": plain(args["optimizer"]), "loss": plain(args["loss"]),
+               "metrics": [plain(m) for m in args["metrics"]],
+               "jit_compile": args["jit_compile"]}
+        if args.get("weighted_metrics"):
+            out["weighted_metrics"] = [plain(m) for m in args["weighted_metrics"]]
+        return out
 
     def compile_from_config(self, config: dict, custom_objects: dict | None = None) -> None:
         """``compile`` with what ``get_compile_config`` returned; a function is looked up by
@@ -499,8 +514,10 @@ class Sequential(KerasModelAPI, nn.Module):
         optimizer = made(config["optimizer"], "optimizer")
         loss = made(config["loss"], "loss")
         metrics = [made(m, "metric") for m in config.get("metrics", [])]
+        weighted = [made(m, "metric") for m in config.get("weighted_metrics", [])]
         self.compile(optimizer=optimizer, loss=loss, metrics=metrics,
-                     jit_compile=config.get("jit_compile", "auto"))
+                     jit_compile=config.get("jit_compile", "auto"),
+                     weighted_metrics=weighted or None)
 
     def _make_optimizer(self) -> None:
         """The optimizer ``compile`` was given, over the built model's weights."""
@@ -635,14 +652,16 @@ class Sequential(KerasModelAPI, nn.Module):
     def _metrics(self, pred, target, lengths=None, weights=None,
                  penalty: float = 0.0) -> dict[str, float]:
         """Loss and metrics; per-time-step outputs of a masked model count only the steps
-        inside each sequence (``lengths``), as Keras; ``weights`` (N,) scale the loss only
-        (Keras weighs its ``metrics`` by nothing). ``penalty``: the regularization losses
-        over the data (Keras adds them to the loss here too)."""
+        inside each sequence (``lengths``), as Keras; ``weights`` (N,) scale the loss and
+        the ``weighted_metrics`` (Keras weighs its ``metrics`` by nothing). ``penalty``: the
+        regularization losses over the data (Keras adds them to the loss here too)."""
         loss = training.masked(self.loss_fn, pred, target, lengths) if weights is None else \
             training.weighted(self.loss_each, pred, target, lengths, weights)
         out = {"loss": float(loss + penalty)}
         for name, fn in self.metric_fns.items():
             out[name] = float(training.masked(fn, pred, target, lengths))
+        for name, fn in getattr(self, "weighted_fns", {}).items():  # Σ w·v / Σ w
+            out[name] = fn(pred, target, lengths, weights)[0]
         return out
 
     def fit(self, x=None, y=None, batch_size: int = 32, epochs: int = 1, verbose="auto",
@@ -663,7 +682,8 @@ class Sequential(KerasModelAPI, nn.Module):
         ``initial_epoch`` starts at that epoch (Keras' way to go on training: epochs
         ``initial_epoch .. epochs - 1`` run, each in the order its seed gives it).
         ``sample_weight`` (N,) or ``class_weight`` {class: weight} scale each sample's loss
-        as Keras does (Σ w·loss / number of values, per batch; the metrics stay unweighted);
+        as Keras does (Σ w·loss / number of values, per batch; the ``metrics`` stay
+        unweighted, the ``weighted_metrics`` are weighed, Σ w·v / Σ w);
         ``validation_split`` keeps the sample weights of the samples it holds out (class
         weights apply to training only, as in Keras), and ``validation_data`` may be
         (x_val, y_val, sample_weight_val). A Dataset may yield

@@ -481,6 +481,107 @@ METRICS = LOSSES | {
 }
 
 
+def _accuracy_each(p: Tensor, y: Tensor) -> Tensor:
+    """``_accuracy``'s per-position values (1 right, 0 wrong; a binary output's mean over its
+    last axis), which weighted metrics weigh."""
+    if p.dim() == 1 or p.shape[-1] == 1:
+        return _binary_accuracy_each(p, y)
+    if y.dim() < p.dim() or y.shape[-1] == 1:
+        return _sparse_categorical_accuracy_each(p, y)
+    return _categorical_accuracy_each(p, y)
+
+
+def _binary_accuracy_each(p: Tensor, y: Tensor) -> Tensor:
+    right = (_like(p, y) > 0.5) == (p > 0.5)
+    return right.float() if p.dim() == 1 else right.float().mean(-1)
+
+
+def _categorical_accuracy_each(p: Tensor, y: Tensor) -> Tensor:
+    return (p.argmax(-1) == _one_hot(p, y, "categorical_accuracy").argmax(-1)).float()
+
+
+def _sparse_categorical_accuracy_each(p: Tensor, y: Tensor) -> Tensor:
+    if y.numel() * p.shape[-1] != p.numel():
+        _labels(p, y, "sparse_categorical_accuracy")  # the refusal
+    return (p.argmax(-1) == _whole(y.reshape(p.shape[:-1]),
+                                   "sparse_categorical_accuracy")).float()
+
+
+# the per-position forms of the metrics (every loss's, the accuracies'), which
+# compile(weighted_metrics=...) weighs by the sample weights
+METRIC_EACH = EACH | {
+    "cosine_similarity": lambda p, y: -EACH["cosine_similarity"](p, y),
+    "accuracy": _accuracy_each,
+    "acc": _accuracy_each,
+    "binary_accuracy": _binary_accuracy_each,
+    "categorical_accuracy": _categorical_accuracy_each,
+    "sparse_categorical_accuracy": _sparse_categorical_accuracy_each,
+}
+
+
+def weighted_metric(m):
+    """An entry of ``compile(weighted_metrics=...)`` (a metric name, a function
+    ``fn(y_true, y_pred)``, a Keras metric object) as ``fn(p, y, lengths, w)`` ->
+    (value, weight): Keras' weighted mean over the values v (per position; the valid steps
+    of a masked model's per-step outputs) with the sample weights w (N,) spread over each
+    sample's positions,
+
+        value = Σ w·v / Σ w          weight = Σ w
+
+    (w None: all ones, the plain mean); a Keras metric object's ``update_state`` takes w as
+    its ``sample_weight`` (its weight is None: the value covers all it saw). A function that
+    returns one number per batch, which no weight can scale, is refused in one sentence."""
+    if isinstance(m, str):
+        each = resolve("weighted metric", METRIC_EACH, m)
+    elif stateful(m):
+        def keras_metric(p, y, lengths, w):
+            m.reset_state()
+            return keras_update(m, p, y, lengths, w), None
+
+        keras_metric.state = m
+        return keras_metric
+    else:
+        each = user_function(m)[1]
+        if each is None:
+            raise ValueError(f"weighted_metrics: {metric_name(m)} is one of torch's losses, "
+                             f"which returns one number per batch that sample weights cannot "
+                             f"weigh; pass a function fn(y_true, y_pred) that returns one "
+                             f"value per sample.")
+
+    def metric(p, y, lengths, w):
+        v = each(p, y)  # (N, ...)
+        if not isinstance(v, Tensor) or v.dim() == 0:
+            raise ValueError(f"weighted_metrics: {metric_name(m)} returns one number per "
+                             f"batch, which sample weights cannot weigh; return one value "
+                             f"per sample (average over the last axis only).")
+        w = torch.ones(len(v), dtype=v.dtype, device=v.device) if w is None else \
+            w.to(v.device, v.dtype)
+        if len(w) != len(v):
+            raise ValueError(f"weighted_metrics: {metric_name(m)} returns values of shape "
+                             f"{tuple(v.shape)}, not one row per sample of the {len(w)} "
+                             f"weighted.")
+        w = w.reshape(-1, *[1] * (v.dim() - 1)).expand_as(v)
+        valid = valid_steps(p, y, lengths)
+        if valid is not None:
+            v, w = v[valid], w[valid]
+        total = float(w.sum())
+        return (float((v * w).sum()) / total if total else 0.0), total
+
+    return metric
+
+
+def keras_update(state, p: Tensor, y: Tensor, lengths: Tensor | None, w=None) -> float:
+    """A Keras metric object's result once ``update_state`` has seen p, y (the valid steps
+    of a masked model's per-step outputs) with the sample weights w (N,) or None."""
+    valid = valid_steps(p, y, lengths)
+    if valid is not None:
+        if w is not None:
+            w = w.to(p.device).reshape(-1, 1).expand(valid.shape)[valid]
+        p, y = p[valid], y.to(p.device)[valid]
+    state.update_state(_same_rank(y, p), p, sample_weight=w)
+    return float(torch.as_tensor(state.result()))
+
+
 def valid_steps(p, y: Tensor, lengths: Tensor | None) -> Tensor | None:
     """The (N, T) mask of the time steps a loss or metric counts, as Keras applies the mask
     of ``Embedding(mask_zero=True)`` (the ``lengths`` the layers hand on) to per-time-step
