@@ -35,7 +35,7 @@ def _read_only(a: np.ndarray) -> np.ndarray:
     return a
 
 
-@pytest.mark.parametrize("kind", ["GRU", "LSTM", "RNN"])
+@pytest.mark.parametrize("kind", ["GRU", "LSTM", "RNN", "LayerNormGRU"])
 def test_fast_path_takes_strided_and_unaligned_steps(kind):
     """x_t as a column of a bigger array, a torch column, a float64 array, an unaligned
     buffer, a reversed view, a read-only array: each step equals the whole sequence."""
@@ -65,7 +65,7 @@ def test_fast_path_takes_strided_and_unaligned_steps(kind):
         np.testing.assert_allclose(np.stack(ys), y[0].numpy(), atol=1e-6, rtol=0, err_msg=name)
 
 
-@pytest.mark.parametrize("kind", ["GRU", "LSTM", "RNN", "MinGRU"])
+@pytest.mark.parametrize("kind", ["GRU", "LSTM", "RNN", "MinGRU", "LayerNormGRU"])
 def test_steps_and_chunks_equal_sequence(kind):
     torch.manual_seed(0)
     m = getattr(gnn, kind)(4, 6, num_layers=2)
@@ -155,6 +155,64 @@ def test_mingru_fast_path_steps_equal_the_module(dtype, bias, mode):
                                rtol=tol, atol=tol)
 
 
+def _lngru(reset_after: bool, bias: bool, dtype=torch.float32, layers: int = 3):
+    """A LayerNorm-GRU whose gains and shifts are not their initial 1 and 0 (so a kernel
+    that left one out, or put it at the wrong normalisation, differs)."""
+    m = gnn.LayerNormGRU(3, 9, num_layers=layers, bias=bias, batch_first=True,
+                         reset_after=reset_after).to(dtype)
+    with torch.no_grad():
+        for name, p in m.named_parameters():
+            if name.startswith("ln_"):
+                p.add_(0.3 * torch.randn_like(p))
+    return m
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("reset_after", [True, False], ids=["reset_after", "reset_before"])
+@pytest.mark.parametrize("bias", [True, False], ids=["bias", "no_bias"])
+def test_lngru_fast_path_steps_equal_the_module(dtype, reset_after, bias):
+    # the LayerNorm-GRU had no one-step kernel: each step called the module, ~250 µs
+    # against the GRU's ~1.5 µs
+    torch.manual_seed(0)
+    m = _lngru(reset_after, bias, dtype)
+    x = torch.randn(1, 40, 3, dtype=dtype) * 3
+    x[0, 5] = 1e4  # saturated: W_ih x is large, its normalisation is not
+    x[0, 6] = -1e4
+    y, h = _whole(m, x)
+    s = gnn.Stream(m)
+    ys = np.stack([s.step(x[0, t].numpy()) for t in range(40)])
+    assert s._fast is not None, "batch-1 numpy steps should take the fast path"
+    tol = 1e-5 if dtype == torch.float32 else 1e-11
+    np.testing.assert_allclose(ys, y[0].numpy(), rtol=tol, atol=tol)
+    torch.testing.assert_close(s.state, h, rtol=tol, atol=tol)
+    with torch.no_grad():  # a weight changed in place mid-stream is packed again
+        m.ln_hh_weight_l1.mul_(0.5)
+        m.weight_hh_l2.mul_(-1.0)
+        want, h_n = m(x[:, :8], s.state.clone())
+    ys = np.stack([s.step(x[0, t].numpy()) for t in range(8)])
+    np.testing.assert_allclose(ys, want[0].numpy(), rtol=tol, atol=tol)
+    torch.testing.assert_close(s.state, h_n, rtol=tol, atol=tol)
+    s.reset()  # from zero state again: the first steps as from a new stream
+    with torch.no_grad():
+        want, h_n = m(x[:, :8])
+    ys = np.stack([s.step(x[0, t].numpy()) for t in range(8)])
+    np.testing.assert_allclose(ys, want[0].numpy(), rtol=tol, atol=tol)
+    torch.testing.assert_close(s.state, h_n, rtol=tol, atol=tol)
+
+
+def test_an_int8_lngru_streams_its_dequantized_weights_on_the_kernel():
+    from grukit.nn.quantized import Int8Stream, quantize_int8
+
+    torch.manual_seed(0)
+    q = quantize_int8(_lngru(True, True, layers=2), linear="grukit")
+    x = torch.randn(1, 12, 3)
+    y, _ = _whole(q, x)
+    for s in (gnn.Stream(q), Int8Stream(q, w8a8=False)):
+        ys = np.stack([s.step(x[0, t].numpy()) for t in range(12)])
+        assert s._fast is not None, "batch-1 numpy steps should take the fast path"
+        np.testing.assert_allclose(ys, y[0].numpy(), rtol=1e-5, atol=1e-5)
+
+
 def test_lstm_fast_path_matches_torch_lstm_cell():
     torch.manual_seed(0)
     cell = torch.nn.LSTMCell(2, 16)
@@ -189,15 +247,18 @@ def test_fast_path_sees_weight_updates_and_reset():
     assert not np.allclose(a, first)
 
 
-@pytest.mark.parametrize("kind", ["GRU", "GRU_before", "LSTM", "RNN"])
+@pytest.mark.parametrize("kind", ["GRU", "GRU_before", "LSTM", "RNN", "LNGRU", "LNGRU_before"])
 def test_fast_path_sees_an_edit_of_every_parameter(kind):
-    """Each parameter of a stacked model (5 to 8 of them: more than one group of the
+    """Each parameter of a stacked model (5 to 16 of them: more than one group of the
     unrolled version probe), edited in place between two steps, shows in the next step."""
     torch.manual_seed(0)
     make = {"GRU": lambda: gnn.GRU(2, 3, num_layers=2),
             "GRU_before": lambda: gnn.GRU(2, 3, num_layers=2, reset_after=False),
             "LSTM": lambda: gnn.LSTM(2, 3, num_layers=2),
-            "RNN": lambda: gnn.RNN(2, 3, num_layers=2)}[kind]
+            "RNN": lambda: gnn.RNN(2, 3, num_layers=2),
+            "LNGRU": lambda: gnn.LayerNormGRU(2, 3, num_layers=2),
+            "LNGRU_before": lambda: gnn.LayerNormGRU(2, 3, num_layers=2,
+                                                     reset_after=False)}[kind]
     m = make()
     x = np.ones(2, np.float32)
     for name, p in m.named_parameters():
@@ -252,11 +313,11 @@ def test_stream_runs_in_inference_mode():
 
 
 # -- the fast path is a dispatched op ---------------------------------------------------------
-@pytest.mark.parametrize("kind", ["GRU", "LSTM", "RNN", "MinGRU"])
-def test_stream_ops_are_registered_with_dispatch(kind):
+@pytest.mark.parametrize("cell", ["gru", "lstm", "rnn", "mingru", "lngru"])
+def test_stream_ops_are_registered_with_dispatch(cell):
     from grukit.ops import dispatch
 
-    assert dispatch.backends(f"{kind.lower()}_stream") == ["cpu"]
+    assert dispatch.backends(f"{cell}_stream") == ["cpu"]
 
 
 @pytest.mark.parametrize("make, reason", [
@@ -264,8 +325,9 @@ def test_stream_ops_are_registered_with_dispatch(kind):
     (lambda: gnn.Stream(gnn.GRU(3, 4, backend="reference")), "backend='reference'"),
     (lambda: gnn.Stream(gnn.LSTM(3, 4, proj_size=2)), "no projection"),
     (lambda: gnn.Stream(gnn.GRU(3, 4).to(torch.bfloat16)), "bfloat16"),
-    (lambda: gnn.Stream(gnn.LayerNormGRU(3, 4)), "lngru_stream"),
-], ids=["batch2", "named-backend", "lstm-proj", "bfloat16", "lngru"])
+    (lambda: gnn.Stream(gnn.LayerNormGRU(3, 4, backend="reference")), "backend='reference'"),
+    (lambda: gnn.Stream(gnn.GRU(3, 4, zoneout=0.5).eval()), "zoneout=0.5"),
+], ids=["batch2", "named-backend", "lstm-proj", "bfloat16", "lngru-named-backend", "zoneout"])
 def test_stream_falls_back_to_feed_with_the_reason_logged(make, reason, caplog):
     torch.manual_seed(0)
     s = make()

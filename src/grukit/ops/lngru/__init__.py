@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
-from .. import _cpu, _gpu_verified, _triton, dispatch
+from .. import _cpu, _gpu_verified, _stream, _triton, dispatch
 from .._checks import check_layer, check_like, check_weight
 from .._entry import Call, enter
 from .reference import input_gates, lngru_reference, lngru_step
@@ -45,6 +45,17 @@ dispatch.register("lngru", dispatch.Backend("triton", _lngru_triton,
                                             _triton.why_not_one_block, priority=5,
                                             auto_why_not=_gpu_verified.auto_why_not,
                                             on_auto=_gpu_verified.warn_unverified))
+
+
+def _lngru_stream(*args, **kwargs):
+    from .stream import lngru_stream  # numba loads on first use, not at import
+
+    return lngru_stream(*args, **kwargs)
+
+
+# The one-step fast path of grukit.nn.Stream (see .._stream): the only backend of its op.
+dispatch.register("lngru_stream", dispatch.Backend("cpu", _lngru_stream, _stream.why_not,
+                                                   priority=10))
 
 
 def lngru(x: Tensor, weight_ih: Tensor, weight_hh: Tensor, bias_ih: Tensor | None = None,
