@@ -16,13 +16,14 @@ from __future__ import annotations
 import itertools
 import numbers
 import os
+import warnings
 import weakref
 
 import torch
 import torch.distributed as dist
 
-from .callbacks import History
-from .loop import BadBatch, Step, restore, train_loop
+from .callbacks import History, is_main_process
+from .loop import BadBatch, Step, _outside_grukit, restore, train_loop
 from .saving import read_checkpoint
 from .training import (
     METRICS,
@@ -65,7 +66,7 @@ def _device(rank: int) -> torch.device:
 
 def run_fit(model, x, y, *, batch_size, epochs, verbose, callbacks, validation_data, shuffle,
             seed, resume_from, weights=None, initial_epoch=0, validation_batch_size=None,
-            validation_freq=1) -> History:
+            validation_freq=1, steps_per_epoch=None) -> History:
     from torch.utils.data import DataLoader, Dataset, TensorDataset
 
     world = max(int(os.environ.get("WORLD_SIZE", "1")), 1)  # the group starts once the
@@ -115,7 +116,10 @@ def run_fit(model, x, y, *, batch_size, epochs, verbose, callbacks, validation_d
     plan = {"batch_size": batch_size, "samples": len(dataset), "shuffle": bool(shuffle)}
     if own:  # the loader's sampler orders the epochs: fit's shuffle has no say
         plan["shuffle"] = "the DataLoader's sampler"
+    if steps_per_epoch is not None:
+        plan["steps_per_epoch"] = steps_per_epoch
     start_epoch, skip, progress, callback_states = initial_epoch, 0, None, None
+    origin = initial_epoch  # with steps_per_epoch: the epoch whose first batch began a pass
     if resume_from is not None:
         state = read_checkpoint(resume_from)
         _check_plan(resume_from, state, plan, seed)
@@ -123,6 +127,9 @@ def run_fit(model, x, y, *, batch_size, epochs, verbose, callbacks, validation_d
         start_epoch, skip, progress = state["epoch"], state["batch"], state.get("progress")
         callback_states = state.get("callbacks")
         seed = state.get("seed", seed)
+        origin = state.get("steps_origin", start_epoch)
+    model._steps_origin = None if steps_per_epoch is None else origin
+    per_pass = _steps(loader, len(dataset), batch_size)  # batches in one pass over the data
     if seed is None:
         seed = int(torch.randint(0, 2**31 - 1, ()).item())
     if world > 1:  # every process cuts its share from rank 0's epoch orders: a seed drawn
@@ -159,10 +166,22 @@ def run_fit(model, x, y, *, batch_size, epochs, verbose, callbacks, validation_d
 
     def batches(epoch):
         first = skip if epoch == start_epoch else 0
+        order, begin, end = epoch, 0, None  # the whole pass of this epoch's seed
+        if steps_per_epoch is not None:
+            passes, begin, count = _window(epoch - origin, steps_per_epoch, per_pass)
+            order, end = origin + passes, begin + count
+            if count < steps_per_epoch and is_main_process():
+                warnings.warn(f"Your input ran out of data; interrupting training: epoch "
+                              f"{epoch + 1} has {count} of steps_per_epoch="
+                              f"{steps_per_epoch} batches, the rest of a pass over the data "
+                              f"({per_pass} batches); make the data hold at least "
+                              f"steps_per_epoch batches, or lower it.", UserWarning,
+                              stacklevel=_outside_grukit())
         if own:
-            return itertools.islice(loader, first, None)
-        shares, empty = _shares(len(dataset), batch_size, world, rank, shuffle, seed, epoch,
+            return itertools.islice(loader, begin + first, end)
+        shares, empty = _shares(len(dataset), batch_size, world, rank, shuffle, seed, order,
                                 drop_last=loader is not None and loader.drop_last)
+        shares, empty = shares[begin:end], empty[begin:end]
         out = _tensor_batches(x, y, weights, shares, first) if not check else \
             _loader_batches(dataset, shares, first, loader)
         return out if world == 1 else zip(out, empty[first:], strict=True)
@@ -228,7 +247,7 @@ def run_fit(model, x, y, *, batch_size, epochs, verbose, callbacks, validation_d
     model._validation_every = None if validation_data is None else validation_freq
     history = train_loop(model, model.optimizer, step, batches, epochs=epochs,
                          callbacks=callbacks, verbose=verbose, start_epoch=start_epoch,
-                         skip=skip, steps=_steps(loader, len(dataset), batch_size),
+                         skip=skip, steps=steps_per_epoch or per_pass,
                          validate=None if validation_data is None else validate,
                          validate_every=validation_freq,
                          running=True, progress=progress, callback_states=callback_states,
@@ -520,6 +539,19 @@ def own_order(loader) -> bool:
     s = loader.sampler
     return not (type(s) is SequentialSampler or type(s) is RandomSampler
                 and not s.replacement and s._num_samples is None)
+
+
+def _window(epochs_before: int, steps: int, per_pass: int) -> tuple[int, int, int]:
+    """(pass, its first batch, batches) of the epoch that comes ``epochs_before`` epochs
+    after a pass began, as Keras 3's epoch iterator cuts finite data by ``steps_per_epoch``:
+    each epoch takes the next ``steps`` batches of the pass, fewer where the pass ends
+    first, and the epoch after a pass's last batch begins the next pass."""
+    passes, at = 0, 0
+    for _ in range(epochs_before):
+        at += min(steps, per_pass - at)
+        if at >= per_pass:
+            passes, at = passes + 1, 0
+    return passes, at, min(steps, per_pass - at)
 
 
 def _steps(loader, n: int, size: int) -> int:

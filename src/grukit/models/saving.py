@@ -311,6 +311,9 @@ def save_checkpoint(model, path: str, epoch: int, batch: int, extra=None,
     progress = getattr(model, "_progress", None)
     if batch and progress is not None:  # mid-epoch: the epoch's rates and sums so far
         state["progress"] = progress
+    origin = getattr(model, "_steps_origin", None)  # steps_per_epoch: where passes begin
+    if origin is not None:
+        state["steps_origin"] = origin
     plan = getattr(model, "_plan", None)  # fit's batch size, samples and shuffle
     if batch and plan is not None:
         state["plan"] = plan

@@ -664,7 +664,8 @@ class Sequential(KerasModelAPI, nn.Module):
             out[name] = fn(pred, target, lengths, weights)[0]
         return out
 
-    def fit(self, x=None, y=None, batch_size: int = 32, epochs: int = 1, verbose="auto",
+    def fit(self, x=None, y=None, batch_size: int | None = None, epochs: int = 1,
+            verbose="auto",
             callbacks: list[Callback] | None = None, validation_split: float = 0.0,
             validation_data=None, shuffle: bool = True, seed: int | None = None,
             resume_from: str | None = None, sample_weight=None,
@@ -674,10 +675,19 @@ class Sequential(KerasModelAPI, nn.Module):
         """Train; returns a ``History`` whose ``history`` dict holds per-epoch logs (also
         ``model.history`` after the call, as in Keras).
 
-        ``validation_batch_size`` (``batch_size`` when None) and ``validation_freq`` (validate
-        after every k-th epoch; the callbacks watching a ``val_`` quantity pass over the
-        others, as Keras') are Keras'; so are ``steps_per_epoch`` and ``validation_steps``,
-        taken as None only (an epoch is all the data given).
+        ``batch_size``: 32 when None, as Keras (⌈samples / steps_per_epoch⌉ where
+        ``steps_per_epoch`` is given). ``validation_batch_size`` (``batch_size`` when None)
+        and ``validation_freq`` (validate after every k-th epoch; the callbacks watching a
+        ``val_`` quantity pass over the others, as Keras') are Keras'.
+
+        ``steps_per_epoch`` (None: an epoch is all the data given) is Keras 3's for finite
+        data: an epoch is the next N batches, the data gone through pass by pass across the
+        epochs (each pass in the order of its seed, as an epoch's without it); an epoch that
+        meets the end of a pass stops there, shorter, with Keras' warning, and the next
+        epoch begins a new pass. ``validation_steps``: each validation takes the first that
+        many batches of the validation data (all of it, with Keras' warning, where it holds
+        fewer; with neither batch size given, ⌈samples / validation_steps⌉ a batch, as
+        Keras).
 
         ``initial_epoch`` starts at that epoch (Keras' way to go on training: epochs
         ``initial_epoch .. epochs - 1`` run, each in the order its seed gives it).
@@ -702,6 +712,7 @@ class Sequential(KerasModelAPI, nn.Module):
         all, and only rank 0 logs and writes.
         """
         self._check_compiled("fit")
+        given = batch_size is not None  # None: Keras' default, which steps_per_epoch sets
         batch_size = _batch_size(batch_size)
         if not isinstance(epochs, numbers.Integral) or isinstance(epochs, bool) or epochs < 0:
             raise ValueError(f"epochs must be a non-negative integer (the epoch to stop after; "
@@ -718,10 +729,10 @@ class Sequential(KerasModelAPI, nn.Module):
             raise TypeError(f"shuffle must be True or False; got {shuffle!r}.")
         for what, v in (("steps_per_epoch", steps_per_epoch),
                         ("validation_steps", validation_steps)):
-            if v is not None:
-                raise ValueError(f"fit: {what} has no grukit form (an epoch is all the data "
-                                 f"given); pass the batches an epoch should have (a "
-                                 f"DataLoader of that length, or x[:steps * batch_size]).")
+            if v is not None and (not isinstance(v, numbers.Integral) or isinstance(v, bool)
+                                  or v < 1):
+                raise ValueError(f"fit: {what} must be a positive integer (batches), or None "
+                                 f"for all the data; got {v!r}.")
         if validation_batch_size is not None:
             validation_batch_size = _batch_size(validation_batch_size)
         if not isinstance(validation_freq, numbers.Integral) or isinstance(validation_freq, bool) \
@@ -766,6 +777,12 @@ class Sequential(KerasModelAPI, nn.Module):
                 if class_weight is None:
                     validation_data = (*validation_data, w[cut:])
                 w = w[:cut]
+        if steps_per_epoch is not None and not given:  # Keras: the data in N batches
+            batch_size = max(-(-_count(x) // int(steps_per_epoch)), 1)
+        if validation_data is not None and validation_steps is not None:
+            validation_data, validation_batch_size = _first_batches(
+                validation_data, int(validation_steps),
+                validation_batch_size or (batch_size if given else None))
         try:
             history = run_fit(self, x, y, batch_size=batch_size, epochs=int(epochs),
                               verbose=verbose, callbacks=callbacks,
@@ -773,7 +790,9 @@ class Sequential(KerasModelAPI, nn.Module):
                               resume_from=resume_from, weights=w,
                               initial_epoch=int(initial_epoch),
                               validation_batch_size=validation_batch_size,
-                              validation_freq=int(validation_freq))
+                              validation_freq=int(validation_freq),
+                              steps_per_epoch=None if steps_per_epoch is None
+                              else int(steps_per_epoch))
         finally:
             self.eval()  # as Keras: model(x) after fit is inference
         self.history = history  # as Keras' model.history: the last fit's
@@ -1052,6 +1071,42 @@ def _count(x) -> int:
         raise TypeError(f"{type(data).__name__} has no length; fit, evaluate and predict take "
                         f"a map-style torch Dataset (with __len__ and __getitem__).")
     return len(data)
+
+
+def _first_batches(data: tuple, steps: int, batch_size: int | None) -> tuple:
+    """(the first ``steps`` batches of validation data, their batch size), as Keras'
+    ``validation_steps`` takes them: ``batch_size`` a batch (⌈samples / steps⌉ when None);
+    all the data, with Keras' warning, where it holds fewer batches. ``data`` is what
+    ``_validation_data`` returns: (x, y[, w]) tensors or (a Dataset or DataLoader,)."""
+    from torch.utils.data import DataLoader, Subset
+
+    source = data[0]
+    if isinstance(source, DataLoader):
+        from .fit import own_order
+
+        if own_order(source):
+            raise ValueError("validation_steps cannot take the first batches of a DataLoader "
+                             "whose sampler orders its batches; pass a DataLoader of just "
+                             "those batches as validation_data, or leave validation_steps "
+                             "out.")
+        batch_size = source.batch_size
+    n = _count(source)
+    batch_size = batch_size or max(-(-n // steps), 1)
+    keep = steps * batch_size
+    if keep > n and -(-n // batch_size) < steps:
+        warnings.warn(f"Your input ran out of data: validation_steps={steps} asks for more "
+                      f"batches than the {n} validation samples hold in batches of "
+                      f"{batch_size}; each validation takes all of them.", UserWarning,
+                      stacklevel=3)
+    if keep >= n:
+        return data, batch_size
+    if isinstance(source, torch.Tensor):
+        return tuple(t[:keep] for t in data), batch_size
+    if isinstance(source, DataLoader):
+        return (DataLoader(Subset(source.dataset, range(keep)), batch_size=batch_size,
+                           collate_fn=source.collate_fn, num_workers=source.num_workers),), \
+            batch_size
+    return (Subset(source, range(keep)),), batch_size
 
 
 def _split(x, y, cut: int):
