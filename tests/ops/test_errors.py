@@ -129,8 +129,6 @@ def _weights(op, g, i=3, h=4, dtype=torch.float32):
 def test_weights_of_another_dtype_than_x(op, g, backend):
     """Each weight and bias must have x's dtype: one sentence naming it and the fix, never a
     compiler's traceback nor a silent mixed-precision result (torch.nn refuses too)."""
-    if backend == "cpu" and op == "mingru":
-        pytest.skip("minGRU has no fused CPU kernel")
     x = torch.randn(2, 5, 3)
     for k, dtype in ((0, torch.float64), (-1, torch.float64), (0, torch.int32)):
         ws = _weights(op, g)

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import torch
 from torch import Tensor
 
-from .. import _gpu_verified, _stream, _triton, dispatch
+from .. import _cpu, _gpu_verified, _stream, _triton, dispatch
 from .._checks import check_input, check_like, check_weight
 from .._entry import Call, enter
 from .reference import mingru_reference, mingru_step
@@ -16,6 +17,36 @@ __all__ = ["mingru", "mingru_step"]
 MODES = ("parallel", "sequential")
 
 dispatch.register("mingru", dispatch.Backend("reference", mingru_reference))
+
+
+def _mingru_cpu(*args, **kwargs):
+    from .cpu import mingru_cpu  # numba loads on first use, not at import
+
+    return mingru_cpu(*args, **kwargs)
+
+
+def _why_not_cpu(x, **call):
+    """The fused CPU kernel is no torch custom op: torch.compile and torch.export trace the
+    reference's scan (what "auto" takes there)."""
+    if torch.compiler.is_compiling():
+        return ("torch.compile and torch.export cannot trace the minGRU's cpu kernel; "
+                "backend='reference' (what 'auto' takes) traces its parallel scan.")
+    return _cpu.why_not(x, **call)
+
+
+def _auto_why_not_cpu(**_: object) -> str:
+    """Named only for now: "auto" keeps the reference on the CPU, as
+    tests/ops/test_reference.py (its minGRU cases run "auto" and assert the reference ran)
+    and test_triton_kernels.py expect. Without this hook "auto" takes the kernel: forward +
+    backward 15-20x faster than the reference's scan at B=32, T=100, I=1, H=64 and B=64,
+    T=200, I=32, H=256 on one thread (benchmarks/bench_mingru_cpu.py); its float32 result is
+    the step loop's, where the scan rounds once from float64."""
+    return ("auto keeps the minGRU's reference on the CPU; backend='cpu' runs the fused "
+            "kernel when named.")
+
+
+dispatch.register("mingru", dispatch.Backend("cpu", _mingru_cpu, _why_not_cpu, priority=10,
+                                             auto_why_not=_auto_why_not_cpu))
 
 
 def _mingru_triton(*args, **kwargs):
@@ -67,7 +98,9 @@ def mingru(x: Tensor, weight_ih: Tensor, bias_ih: Tensor | None = None, *,
         x: (B, T, I).  weight_ih: (2H, I) rows [W_z; W_h].  bias_ih: (2H,) or None.
         h0: (B, H) initial state (any real values); zeros when None.
         mode: "parallel" or "sequential".
-        lengths, reverse, backend, check_finite: as in ``grukit.ops.gru``.
+        lengths, reverse, backend, check_finite: as in ``grukit.ops.gru``. On the CPU,
+            "auto" runs the reference; backend="cpu" the fused numba kernel (both modes run
+            its one loop, in x's dtype, as "sequential" does).
 
     Returns:
         y (B, T, H) and h_n (B, H).
