@@ -286,26 +286,27 @@ def test_resumed_runs_at_other_widths_are_refused(monkeypatch):
 def test_a_latency_without_a_fused_kernel_is_said_beside_its_number():
     """A report read "GRU 169× faster" than the minGRU per streaming step with no word that
     the minGRU had no fused CPU kernel (its step was torch's ops one by one): the cells, the
-    verdicts and a note say so where a path has none (the minGRU's full batch; its step has
-    a numba kernel now, and is not marked)."""
-    cfg = CompareConfig(task="forecast", data="nile", models=("gru", "mingru"), seeds=1,
-                        epochs=1, folds=1, memory_steps=0, latency_batch=(2, 5))
+    verdicts and a note say so where a path has none (the minGRU's full batch; its step and
+    the LayerNorm-GRU's have numba kernels now, and are not marked)."""
+    cfg = CompareConfig(task="forecast", data="nile", models=("gru", "mingru", "lngru"),
+                        seeds=1, epochs=1, folds=1, memory_steps=0, latency_batch=(2, 5))
     res = compare(cfg, log=lambda *_: None)
     rows = {r[0]: r for r in report.rows(res)}
-    gru, mingru, verdict = rows["forward, full batch (ms)"][1:]
-    assert mingru.endswith(" (torch ops: no fused kernel)") and "no fused" not in gru
+    gru, mingru, lngru, verdict = rows["forward, full batch (ms)"][1:]
+    assert mingru.endswith(" (torch ops: no fused kernel)") and "no fused" not in gru + lngru
     assert verdict.endswith("; minGRU: torch's ops one by one, grukit has no fused CPU "
                             "kernel for it (see the notes)")
-    gru, mingru, verdict = rows["streaming step, batch 1 (µs)"][1:]
-    assert "no fused" not in mingru and "no fused" not in verdict
+    gru, mingru, lngru, verdict = rows["streaming step, batch 1 (µs)"][1:]
+    assert "no fused" not in mingru + lngru and "no fused" not in verdict
     note = res["task"]["notes"]["latency without a fused kernel"]
     assert note.startswith("grukit has no fused CPU kernel for minGRU's full batch: ")
     assert "latency without a fused kernel" in report.markdown(res)
     assert f"\nlatency without a fused kernel: {note}\n" in report.text(res)  # the terminal
     from grukit.tasks.compare.plots import latency_labels
 
-    assert latency_labels(res, "step_us") == ["GRU", "minGRU"]  # the plot
-    assert latency_labels(res, "batch_ms") == ["GRU", "minGRU\n(no fused kernel)"]
+    assert latency_labels(res, "step_us") == ["GRU", "minGRU", "LayerNorm-GRU"]  # the plot
+    assert latency_labels(res, "batch_ms") == ["GRU", "minGRU\n(no fused kernel)",
+                                               "LayerNorm-GRU"]
 
 
 @pytest.mark.parametrize("key,label", [
@@ -331,21 +332,22 @@ def test_speechs_streaming_frame_of_a_model_without_a_fused_step_is_marked(key, 
 
 
 def test_the_fused_kernel_note_names_only_the_paths_without_one():
-    """The LayerNorm-GRU has a fused CPU kernel for a sequence but none for a step."""
+    """A projected LSTM has a fused CPU kernel for a sequence (torch's) but none for a step;
+    the minGRU one for a step but none for a sequence."""
     from grukit.tasks.compare import run, tasks
 
     runs = [{"model": m, "seed": 0, "params": 1, "test_metric": 0.5, "gap": 0.0,
              "converged": True, "step_us": 1.0, "batch_ms": 1.0, "step_fused": step,
              "batch_fused": batch, "batch_mode": mode}
             for m, step, batch, mode in (("gru", True, True, None),
-                                         ("mingru", False, False, "parallel"),
-                                         ("lngru", False, True, None))]
-    order = ["gru", "mingru", "lngru"]
+                                         ("mingru", True, False, "parallel"),
+                                         ("lstm", False, True, None))]
+    order = ["gru", "mingru", "lstm"]
     res = run.summarise(CompareConfig(models=tuple(order), seeds=1),
                         tasks.Task("forecast:toy", "MASE", True, 2, 1, 8), order, runs, [], 1.0)
     note = res["task"]["notes"]["latency without a fused kernel"]
-    assert note.startswith("grukit has no fused CPU kernel for minGRU's streaming step or its "
-                           "full batch; LayerNorm-GRU's streaming step: ")
+    assert note.startswith("grukit has no fused CPU kernel for minGRU's full batch; LSTM's "
+                           "streaming step: ")
     assert "(minGRU: the step in sequential mode, the batch in its faster mode, here " \
            "parallel)" in note
     cells = {r[0]: r[1:4] for r in report.rows(res)}["forward, full batch (ms)"]

@@ -327,6 +327,37 @@ def test_mingru_latency_is_timed_on_its_fastest_paths(monkeypatch):
     assert gru["batch_mode"] is None
 
 
+def test_the_latency_flags_say_which_kernel_ran_not_which_is_registered(monkeypatch):
+    """step_fused read "a <cell>_stream backend is registered" and batch_fused "a fused
+    backend is registered": a LayerNorm-GRU named backend="reference" and a projected LSTM
+    (whose steps call the module) were not marked, nor a minGRU whose fused sequence kernel
+    runs only when named ("auto" keeps the reference). Now they say what ran."""
+    from grukit.ops import dispatch
+    from grukit.tasks.compare import latency
+
+    seen, real = [], gnn.LayerNormGRU._run_layer
+
+    def spy(self, x, *a, **k):
+        seen.append(x.shape[1])
+        return real(self, x, *a, **k)
+
+    monkeypatch.setattr(gnn.LayerNormGRU, "_run_layer", spy)
+    rec = latency.measure(gnn.LayerNormGRU(3, 5, batch_first=True), 2, 7, repeat=2)
+    assert 1 not in seen  # the steps ran the numba kernel, not the module
+    assert rec["step_fused"] is True and rec["batch_fused"] is True
+    ref = latency.measure(gnn.LayerNormGRU(3, 5, batch_first=True, backend="reference"), 2, 7,
+                          repeat=2)
+    assert ref["step_fused"] is False and ref["batch_fused"] is False
+    proj = latency.measure(gnn.LSTM(3, 5, batch_first=True, proj_size=2), 2, 7, repeat=2)
+    assert proj["step_fused"] is False and proj["batch_fused"] is True
+    named_only = dispatch.Backend("cpu", lambda *a, **k: None, priority=10,
+                                  auto_why_not=lambda **_: "named only.")
+    monkeypatch.setitem(dispatch._REGISTRY["mingru"], "cpu", named_only)
+    monkeypatch.setattr(dispatch, "_ORDERED", {})
+    rec = latency.measure(gnn.MinGRU(3, 5, batch_first=True), 2, 7, repeat=2)
+    assert rec["batch_fused"] is False  # auto ran the reference
+
+
 def test_a_run_with_no_finished_epoch_has_no_training_time_of_zero():
     from grukit.tasks.compare.record import fit_record
 

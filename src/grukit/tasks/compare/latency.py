@@ -6,18 +6,21 @@ medians over repeated calls after warm-up.
 Each model is timed as a user would run it for inference, on the fastest path grukit
 offers it. A minGRU streams in ``mode="sequential"`` (one step of its recurrence; the
 parallel mode would run its float64 log-space scan over a sequence of one step) and its
-full batch is timed in both modes, the faster kept (``batch_mode``). Where a model has no
-fused CPU kernel for the step (no ``<cell>_stream`` backend: the LayerNorm-GRU) or the
-sequence (the minGRU's ``mingru`` op on the CPU is the reference, torch's ops one by one),
+full batch is timed in both modes, the faster kept (``batch_mode``). Where no fused CPU
+kernel ran the timed step (``Stream`` fell back to calling the module: no ``<cell>_stream``
+backend served it) or the timed sequence (dispatch's "auto" gave its op a backend that is
+not fused: the minGRU's ``mingru`` op on the CPU is the reference, torch's ops one by one),
 ``step_fused`` and ``batch_fused`` say so, and the report prints it beside the numbers, so
 a ratio to a GRU's numba kernel reads as what it is, a missing kernel, not a property of
-the architecture."""
+the architecture. Both flags say what served the call timed, not what is registered: a
+backend that runs only when named (``backend="cpu"``) leaves "auto" on the reference."""
 
 from __future__ import annotations
 
 import time
 
 import torch
+from torch import Tensor
 from torch.nn import GRUCell, LSTMCell, RNNCell
 
 from ...nn import Stream
@@ -44,12 +47,11 @@ def measure(rnn: torch.nn.Module, batch: int, length: int, *, repeat: int = 30) 
     -> {"step_us": µs per streaming step at batch 1, "torch_step_us": the same with
     torch.nn's GRUCell/LSTMCell/RNNCell (None for minGRU, which torch lacks), "batch_ms":
     ms per forward of a (batch, length, I) input, "batch_shape": [batch, length, I],
-    "step_fused" / "batch_fused": whether grukit has a fused CPU kernel for the step / the
-    sequence of this cell, "batch_mode": the minGRU mode timed for the batch (None for the
-    other cells)}. A minGRU's ``mode`` is as it was afterwards (module docstring)."""
+    "step_fused" / "batch_fused": whether a fused CPU kernel ran the step / the forward
+    timed, "batch_mode": the minGRU mode timed for the batch (None for the other cells)}.
+    A minGRU's ``mode`` is as it was afterwards (module docstring)."""
     rnn = rnn.eval()
     inputs = rnn.input_size
-    name = rnn.spec.name
     modes = ("sequential", "parallel") if hasattr(rnn, "mode") else (None,)  # minGRU: both
     was = getattr(rnn, "mode", None)
     p = next(rnn.parameters())
@@ -61,6 +63,7 @@ def measure(rnn: torch.nn.Module, batch: int, length: int, *, repeat: int = 30) 
                 rnn.mode = modes[0]  # a step is one step of the recurrence, not a scan
             stream = Stream(rnn)
             step = _median(lambda: stream.step(x_t), repeat * 20, 50)
+            step_fused = stream._fast is not None  # its one-step kernel ran (not feed)
             fulls = {}
             for mode in modes:
                 if mode is not None:
@@ -71,6 +74,7 @@ def measure(rnn: torch.nn.Module, batch: int, length: int, *, repeat: int = 30) 
             rnn.mode = was
     mode = min(fulls, key=fulls.get) if modes[0] is not None else None
     full = fulls[mode]
+    batch_fused = _batch_backend(rnn, x, mode) in FUSED
     with torch.no_grad():
         cells = _torch_cells(rnn)
         torch_step = None
@@ -89,9 +93,33 @@ def measure(rnn: torch.nn.Module, batch: int, length: int, *, repeat: int = 30) 
             torch_step = 1e6 * _median(chain, repeat * 20, 50)
     return {"step_us": 1e6 * step, "torch_step_us": torch_step, "batch_ms": 1e3 * full,
             "batch_shape": [batch, length, inputs],
-            "step_fused": bool(dispatch.backends(f"{name}_stream")),
-            "batch_fused": any(b in FUSED for b in dispatch.backends(name)),
-            "batch_mode": mode}
+            "step_fused": step_fused, "batch_fused": batch_fused, "batch_mode": mode}
+
+
+def _batch_backend(rnn, x: Tensor, mode: str | None) -> str | None:
+    """The backend dispatch gives the first layer of ``rnn``'s forward over x (B, T, I) in
+    evaluation (no lengths, zero state, minGRU ``mode``), as the op's entry asks it; None
+    where no backend of the op serves it as asked (Keras' other activations run on the
+    reference: ``grukit.ops._entry.activations``)."""
+    if getattr(rnn, "_activations", None):
+        return None
+    p = next(rnn.parameters())
+    x = x.to(p.dtype)
+    batch = x.shape[0]
+    h0 = x.new_zeros(batch, rnn.hidden_size)  # (B, H)
+    options = {k: getattr(rnn, k) for k in rnn.spec.options} | (
+        {"mode": mode} if mode is not None else {})
+    if rnn.spec.name == "lstm":  # (h0 (B, P), c0 (B, H)) and the projection
+        proj = getattr(rnn, "proj_size", 0)
+        h0 = (x.new_zeros(batch, proj or rnn.hidden_size), h0)
+        options["weight_hr"] = getattr(rnn, "weight_hr_l0", None) if proj else None
+    if getattr(rnn, "zoneout", 0):  # in evaluation its mask is the rate, every step
+        options["zoneout_mask"] = x.new_full((*x.shape[:2], rnn.hidden_size), rnn.zoneout)
+    try:
+        return dispatch.explain(rnn.spec.name, rnn.backend, x=x, h0=h0, lengths=None,
+                                **options)[0]
+    except ValueError:
+        return None
 
 
 def _torch_cells(rnn):
