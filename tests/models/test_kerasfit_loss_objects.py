@@ -116,3 +116,25 @@ def test_a_loss_class_of_ones_own_comes_back_and_one_that_loses_an_argument_is_r
         assert not load_model(tmp_path / "f.safetensors").compiled
     back = load_model(tmp_path / "f.safetensors", custom_objects={"Forgetful": Forgetful})
     assert back.compiled and isinstance(back.loss_fn, object)
+
+
+@pytest.mark.parametrize("loss", [lambda: keras.losses.MeanSquaredError(reduction="sum"),
+                                  lambda: _per_batch_sum])
+def test_evaluate_averages_a_per_batch_loss_over_its_batches_as_keras(loss):
+    """A loss whose value is the batch's (reduction="sum", a function returning one number
+    per batch): evaluate and val_loss average the batches' values by their sizes, as Keras
+    (the whole data's sum was taken, 3× Keras' value over 3 batches)."""
+    k, g = _pair()
+    k.compile(optimizer=keras.optimizers.SGD(1e-4), loss=loss())
+    g.compile(optimizer="sgd", loss=loss())
+    g.optimizer.learning_rate = 1e-4
+    np.testing.assert_allclose(g.evaluate(X, Y, batch_size=8, verbose=0),
+                               k.evaluate(X, Y, batch_size=8, verbose=0), rtol=1e-5)
+    fit = dict(epochs=1, batch_size=8, shuffle=False, verbose=0, validation_data=(X, Y))
+    theirs, ours = k.fit(X, Y, **fit).history, g.fit(X, Y, **fit).history
+    for key in ("loss", "val_loss"):
+        np.testing.assert_allclose(ours[key], theirs[key], rtol=1e-5)
+
+
+def _per_batch_sum(y_true, y_pred):
+    return keras.ops.sum(keras.ops.square(y_true - y_pred))

@@ -851,6 +851,11 @@ class Sequential(KerasModelAPI, nn.Module):
         w = self._weights(x, y, sample_weight, None)
         preds, targets, lengths, weights = [], [], [], []
         penalty = 0.0  # Σ over batches of its regularization losses × its samples
+        # a loss function called as Keras calls it (a Keras loss object, one's own
+        # function): Σ over batches of its value × its samples, as Keras averages its
+        # batches' losses (the same mean for values per sample; a reduction="sum" or a
+        # number per batch is a batch's, not the data's)
+        per_batch = 0.0 if hasattr(self.loss_fn, "each") else None
         self.eval()
         with torch.no_grad():
             for batch in self._loader(x, y, batch_size):
@@ -859,6 +864,9 @@ class Sequential(KerasModelAPI, nn.Module):
                 # an activity penalty is the batch's (ActivityRegularization): each batch's
                 # own, weighted by its size, as Keras averages its batches' losses
                 penalty += float(self.regularization_loss()) * len(pred)
+                if per_batch is not None:
+                    per_batch += float(training.masked(self.loss_fn, pred, yb.to(pred.device),
+                                                       n)) * len(pred)
                 preds.append(pred.cpu())
                 targets.append(yb)
                 lengths.append(None if n is None else n.cpu())
@@ -869,6 +877,8 @@ class Sequential(KerasModelAPI, nn.Module):
             w = torch.cat([torch.as_tensor(wb).reshape(-1) for wb in weights]).float()
         pred = torch.cat(preds)
         res = self._metrics(pred, torch.cat(targets), lengths, w, penalty / len(pred))
+        if per_batch is not None and w is None:
+            res["loss"] = (per_batch + penalty) / len(pred)
         if return_dict:
             return res
         return res["loss"] if len(res) == 1 else list(res.values())
