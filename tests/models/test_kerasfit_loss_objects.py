@@ -138,3 +138,20 @@ def test_evaluate_averages_a_per_batch_loss_over_its_batches_as_keras(loss):
 
 def _per_batch_sum(y_true, y_pred):
     return keras.ops.sum(keras.ops.square(y_true - y_pred))
+
+
+def test_a_keras_loss_object_takes_sample_weights_as_keras():
+    """keras.losses.Huber(delta=2.0) with sample_weight: Keras' numbers and weights (the
+    weights were refused: the object returns one number per batch)."""
+    k, g = _pair()
+    w = np.linspace(0.2, 2.0, len(X)).astype("float32")
+    k.compile(optimizer=keras.optimizers.SGD(0.01), loss=keras.losses.Huber(delta=2.0))
+    g.compile(optimizer="sgd", loss=keras.losses.Huber(delta=2.0))
+    g.optimizer.learning_rate = 0.01
+    fit = dict(epochs=2, batch_size=8, shuffle=False, verbose=0, sample_weight=w)
+    theirs, ours = k.fit(X, Y, **fit).history, g.fit(X, Y, **fit).history
+    np.testing.assert_allclose(ours["loss"], theirs["loss"], rtol=1e-4)
+    for a, b in zip(g.get_weights(), k.get_weights(), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=2e-6)
+    np.testing.assert_allclose(g.evaluate(X, Y, sample_weight=w, verbose=0),
+                               k.evaluate(X, Y, sample_weight=w, verbose=0), rtol=1e-5)

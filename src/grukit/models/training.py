@@ -647,6 +647,17 @@ def metric_name(fn) -> str:
     return getattr(fn, "__name__", type(fn).__name__)
 
 
+def _keras_mean_loss(fn) -> bool:
+    """Whether ``fn`` is a Keras loss object whose reduction is a mean over its values
+    ("sum_over_batch_size", Keras' default, or "mean"): Σ w·v / (number of values) with
+    sample weights w, as ``weighted`` computes it."""
+    import sys
+
+    keras = sys.modules.get("keras")
+    return keras is not None and isinstance(fn, keras.losses.Loss) and \
+        getattr(fn, "reduction", None) in ("sum_over_batch_size", "mean")
+
+
 def user_function(fn):
     """A callable loss or metric given to ``compile``, as (mean form, per-position form):
     torch's losses keep torch's call, ``fn(pred, target)`` (no per-position form); any other
@@ -665,6 +676,17 @@ def user_function(fn):
         keras_metric.__name__ = metric_name(fn)
         keras_metric.state = fn  # fit updates it batch by batch over each epoch
         return keras_metric, None
+    if _keras_mean_loss(fn):  # keras.losses.Huber(delta=2.0): its per-sample values are
+        # its call's, whose mean its reduction takes, as sample weights weigh them in Keras
+        def keras_loss(p: Tensor, y: Tensor) -> Tensor:
+            return fn(_same_rank(y, p), p)
+
+        def keras_each(p: Tensor, y: Tensor) -> Tensor:
+            return fn.call(_same_rank(y, p), p)
+
+        keras_loss.__name__ = keras_each.__name__ = type(fn).__name__
+        keras_loss.each = keras_each
+        return keras_loss, keras_each
     if _torch_form(fn):
         def torch_loss(p: Tensor, y: Tensor) -> Tensor:  # a function, not a child module
             return fn(p, y)
