@@ -215,3 +215,18 @@ def test_backend_is_registered_and_auto_keeps_the_reference_on_cpu():
     name, skipped = dispatch.explain("mingru", "auto", x=x)
     assert name == "reference" and "backend='cpu'" in skipped["cpu"]
     assert dispatch.explain("mingru", "cpu", x=x)[0] == "cpu"
+
+
+@pytest.mark.parametrize("reverse", [False, True], ids=["fwd", "rev"])
+def test_non_finite_padding_is_never_read(reverse):
+    """NaN or Inf past each length (what pandas pads with) leaves outputs and gradients as
+    zero padding does."""
+    case = _case(3, 5, 2, 4, torch.float64, seed=2)
+    lengths = [5, 2, 0]
+    for s, n in enumerate(lengths):
+        case["x"][s, n:] = 0.0
+    want = _run(case, "reference", lengths=lengths, reverse=reverse)
+    for pad in (float("nan"), float("inf")):
+        for s, n in enumerate(lengths):
+            case["x"][s, n:] = pad
+        _assert_same(_run(case, "cpu", lengths=lengths, reverse=reverse), want, torch.float64)
