@@ -69,7 +69,13 @@ def save_model(model, path: str, overwrite: bool = True, zipped=None,
     p = next((p for p in model.parameters() if p.is_floating_point()), None)
     if p is not None:  # the model's float dtype, restored by load (files without it: float32)
         meta["dtype"] = str(p.dtype).removeprefix("torch.")
-    atomic_write(path, lambda tmp: save_file(tensors, tmp, metadata=meta))
+    try:
+        atomic_write(path, lambda tmp: save_file(tensors, tmp, metadata=meta))
+    except OSError as err:  # a read-only folder or file system, a full disk: the OS named
+        # the temporary file, not the path asked for
+        raise OSError(err.errno, f"cannot save to {path!r}: {err.strerror or err} in the "
+                                 f"folder {folder!r}; save to a folder you can write to (or "
+                                 f"free some space)") from err
 
 
 def _one_function_a_name(model, path: str) -> None:
