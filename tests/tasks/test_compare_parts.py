@@ -358,6 +358,23 @@ def test_the_latency_flags_say_which_kernel_ran_not_which_is_registered(monkeypa
     assert rec["batch_fused"] is False  # auto ran the reference
 
 
+@pytest.mark.parametrize("make", [
+    lambda: gnn.GRU(3, 5, batch_first=True).double(),
+    lambda: gnn.LayerNormGRU(3, 5, batch_first=True).double(),
+    lambda: gnn.LSTM(3, 5, 2, batch_first=True, bias=False),
+    lambda: gnn.RNN(3, 5, batch_first=True, bias=False).double(),
+], ids=["gru-float64", "lngru-float64", "lstm-no-bias", "rnn-no-bias-float64"])
+def test_the_latency_of_a_float64_module_or_one_without_bias_is_timed(make):
+    # the full batch was a float32 input, and torch.nn's cells float32 with biases: a
+    # float64 module refused the input ("the input is torch.float32 ... but the weights are
+    # torch.float64"), a module without bias failed ("has no attribute 'bias_ih_l0'")
+    from grukit.tasks.compare import latency
+
+    rec = latency.measure(make(), 2, 7, repeat=2)
+    assert rec["batch_ms"] > 0 and rec["step_fused"] and rec["batch_fused"]
+    assert rec["torch_step_us"] is None or rec["torch_step_us"] > 0
+
+
 def test_a_run_with_no_finished_epoch_has_no_training_time_of_zero():
     from grukit.tasks.compare.record import fit_record
 

@@ -56,7 +56,7 @@ def measure(rnn: torch.nn.Module, batch: int, length: int, *, repeat: int = 30) 
     was = getattr(rnn, "mode", None)
     p = next(rnn.parameters())
     x_t = torch.randn(inputs, dtype=p.dtype).numpy()  # (I,): numpy in, the hot path
-    x = torch.randn(batch, length, inputs)  # (B, T, I)
+    x = torch.randn(batch, length, inputs, dtype=p.dtype)  # (B, T, I)
     try:
         with torch.no_grad():
             if modes[0] is not None:
@@ -80,7 +80,7 @@ def measure(rnn: torch.nn.Module, batch: int, length: int, *, repeat: int = 30) 
         torch_step = None
         if cells is not None:
             lstm = isinstance(cells[0], LSTMCell)
-            zeros = torch.zeros(1, rnn.hidden_size)
+            zeros = torch.zeros(1, rnn.hidden_size, dtype=p.dtype)
             state = (zeros, zeros) if lstm else zeros
             x_1 = torch.from_numpy(x_t).unsqueeze(0)  # (1, I)
 
@@ -140,11 +140,13 @@ def _torch_cell(rnn, layer: int = 0):
             or getattr(rnn, "proj_size", 0) or getattr(rnn, "_activations", None):
         return None  # (Keras' other activations: torch's cells compute the standard ones)
     inputs = rnn.input_size if layer == 0 else rnn.hidden_size
+    like = {"bias": rnn.bias, "dtype": getattr(rnn, f"weight_ih_l{layer}").dtype}
     if kind == "RNN":
-        cell = RNNCell(inputs, rnn.hidden_size, nonlinearity=rnn.nonlinearity)
+        cell = RNNCell(inputs, rnn.hidden_size, nonlinearity=rnn.nonlinearity, **like)
     else:
-        cell = {"GRU": GRUCell, "LSTM": LSTMCell}[kind](inputs, rnn.hidden_size)
+        cell = {"GRU": GRUCell, "LSTM": LSTMCell}[kind](inputs, rnn.hidden_size, **like)
+    names = ("weight_ih", "weight_hh") + (("bias_ih", "bias_hh") if rnn.bias else ())
     with torch.no_grad():
-        for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
+        for name in names:
             getattr(cell, name).copy_(getattr(rnn, f"{name}_l{layer}"))
     return cell.eval()
