@@ -155,3 +155,17 @@ def test_a_keras_loss_object_takes_sample_weights_as_keras():
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=2e-6)
     np.testing.assert_allclose(g.evaluate(X, Y, sample_weight=w, verbose=0),
                                k.evaluate(X, Y, sample_weight=w, verbose=0), rtol=1e-5)
+
+
+def test_a_checkpoint_of_a_loss_no_file_keeps_is_written_and_loads_uncompiled(tmp_path):
+    """ModelCheckpoint during fit with such a loss: the run goes on and resumes (it stopped
+    at the first checkpoint); load_model of the file says why it is uncompiled."""
+    from grukit.models import ModelCheckpoint
+
+    _, g = _pair()
+    g.compile("sgd", loss=Forgetful(scale=3.0))
+    ck = str(tmp_path / "ck.pt")
+    g.fit(X, Y, epochs=1, verbose=0, seed=0, callbacks=[ModelCheckpoint(ck)])
+    g.fit(X, Y, epochs=2, verbose=0, resume_from=ck)
+    with pytest.warns(UserWarning, match="uncompiled because .*scale=3.0"):
+        assert not load_model(ck).compiled

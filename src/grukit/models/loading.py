@@ -39,7 +39,11 @@ def load_model(filepath: str, custom_objects: dict | None = None, compile: bool 
     put_weights(model, tensors, path)
     if compile:
         compiled, optimizer = read_compile(path)
-        if compiled is not None:
+        if compiled is not None and "refused" in compiled:
+            warnings.warn(f"{path!r}: the model is loaded uncompiled because "
+                          f"{compiled['refused']} Call compile(...) before fit or evaluate.",
+                          stacklevel=2)
+        elif compiled is not None:
             _compile_as_saved(model, path, compiled, optimizer, custom_objects)
     return model
 

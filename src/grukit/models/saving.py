@@ -133,8 +133,10 @@ def _optimizer_state(opt, params: list) -> tuple[dict | None, dict]:
 def read_compile(path: str) -> tuple[dict | None, dict | None]:
     """(``get_compile_config()`` of the saved model or None, the optimizer's ``state_dict``
     or None) of a file ``save_model`` wrote; reads the metadata and the optimizer's tensors
-    only. Compile settings or an optimizer state that cannot be read are refused in one
-    sentence naming ``load_model(path, compile=False)``, which loads the weights alone."""
+    only. A checkpoint of a model whose compile settings no file keeps gives
+    ({"refused": why}, None). Compile settings or an optimizer state that cannot be read
+    are refused in one sentence naming ``load_model(path, compile=False)``, which loads the
+    weights alone."""
     from safetensors import safe_open
 
     path = os.fspath(path)
@@ -143,6 +145,8 @@ def read_compile(path: str) -> tuple[dict | None, dict | None]:
     try:
         if zipped:  # a ModelCheckpoint's file (torch.save): the optimizer's state_dict as is
             state = read_checkpoint(path)
+            if "compile_refused" in state:  # the compile settings no file could keep
+                return {"refused": str(state["compile_refused"])}, None
             if "compile" not in state:  # written before checkpoints kept it
                 return None, None
             return _compile_settings(json.loads(state["compile"])), {
@@ -311,7 +315,12 @@ def save_checkpoint(model, path: str, epoch: int, batch: int, extra=None,
     if torch.cuda.is_available() and torch.cuda.is_initialized():  # dropout drawn on GPUs
         state["cuda_rng"] = torch.cuda.get_rng_state_all()
     state |= compiled_with(model)
-    compiled = getattr(model, "get_compile_config", lambda: None)()
+    try:
+        compiled = getattr(model, "get_compile_config", lambda: None)()
+    except ValueError as err:  # a Keras loss object whose arguments no file keeps: the
+        # run goes on (resume_from takes the compiled model); load_model of this file
+        # loads it uncompiled, saying why
+        compiled, state["compile_refused"] = None, str(err)
     if compiled is not None:  # what load_model compiles the model with, as Keras'
         state["compile"] = json.dumps(compiled)
     progress = getattr(model, "_progress", None)
