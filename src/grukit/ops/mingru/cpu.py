@@ -6,7 +6,7 @@ Plan per call (B batch, T steps, H hidden):
   rows [k; v]; the gates read x only, so nothing else is a matrix product;
 - the gates of all steps are torch's vectorised σ, two passes: σ(gi) = [z, σ(v)] and
   a = 1 − z = σ(−k) (not 1 − σ(k), which cancels to 0 where z is near 1). numba has no
-  vector exp here (no SVML): an exp per element in the loop made the forward 3x slower, and
+  vector exp here (no SVML): an exp per element in the loop made the forward 2.3x slower, and
   the clamped rational σ of the GRU kernels loses the small z of a negative k (σ(−12) 0.9%,
   σ(−14) 7% off in float32: a long memory that fades at the wrong rate);
 - the recurrence is elementwise: each thread runs the whole time loop of its chunk of rows
