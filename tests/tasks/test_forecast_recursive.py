@@ -61,7 +61,8 @@ def test_saved_and_loaded_recursive_forecaster_forecasts_the_same(tmp_path):
     ({"hybrid": True}, r"^strategy='recursive' forecasts a plain network's next value and "
                        r"feeds it back; hybrid=True needs strategy='direct'\.$"),
     ({"quantiles": [0.1, 0.9]}, r"quantiles needs strategy='direct'\.$"),
-    ({"strategy": "stepwise"}, r"^strategy must be 'direct' or 'recursive'; got 'stepwise'\.$"),
+    ({"strategy": "stepwise"}, r"^strategy must be one of 'direct', 'recursive', 'sequence'; "
+                               r"got 'stepwise'\.$"),
 ])
 def test_bad_combinations_are_one_sentence(extra, message):
     with pytest.raises(ValueError, match=message):

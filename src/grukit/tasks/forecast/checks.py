@@ -21,6 +21,10 @@ MODELS = cells.names()
 # the scale of every window and the forecast follows it instead of the series.
 OUTLIER_RATIO = 1e12
 
+# direct: one output per step ahead; recursive: the next value from a window, fed back;
+# sequence: the next value at every step of a window (trained on all of them), fed back
+STRATEGIES = ("direct", "recursive", "sequence")
+
 
 def whole(name: str, value, least: int, *, none_ok: bool = False) -> None:
     """``value`` must be an integer ≥ ``least`` (``None`` too where ``none_ok``)."""
@@ -63,11 +67,12 @@ def check_config(cfg) -> None:
                          f"{cfg.tuned!r}.")
     check_quantiles(cfg.quantiles)
     check_level("level", cfg.level)
-    if cfg.strategy not in ("direct", "recursive"):
-        raise ValueError(f"strategy must be 'direct' or 'recursive'; got {cfg.strategy!r}.")
-    if cfg.strategy == "recursive" and (cfg.hybrid or cfg.quantiles):
+    if cfg.strategy not in STRATEGIES:
+        raise ValueError(f"strategy must be one of {', '.join(map(repr, STRATEGIES))}; got "
+                         f"{cfg.strategy!r}.")
+    if cfg.strategy != "direct" and (cfg.hybrid or cfg.quantiles):
         what = "hybrid=True" if cfg.hybrid else "quantiles"
-        raise ValueError(f"strategy='recursive' forecasts a plain network's next value and "
+        raise ValueError(f"strategy={cfg.strategy!r} forecasts a plain network's next value and "
                          f"feeds it back; {what} needs strategy='direct'.")
 
 

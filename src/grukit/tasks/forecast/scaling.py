@@ -114,6 +114,23 @@ def training_windows(y, cov, st: Stats, lookback: int, horizon: int):
     return x, ((future - base) / st.scale).astype(np.float32), origins
 
 
+def sequence_inputs(x: np.ndarray, st: Stats) -> np.ndarray:
+    """Inputs (N, T, 1) float32 of the sequence strategy for windows x (N, T): the values
+    standardised, (y_u − mean) / std."""
+    return ((x - st.mean) / st.std)[:, :, None].astype(np.float32)
+
+
+def sequence_windows(y: np.ndarray, st: Stats, lookback: int) -> tuple[np.ndarray, np.ndarray]:
+    """The sequence strategy's training windows: inputs (N, lookback, 1) of the windows
+    ending at lookback − 1 … n − 2, and their targets (N, lookback, 1), each step's next value
+    standardised alike (a window's last target is the value after it, the recursive
+    strategy's target for the same window)."""
+    origins = np.arange(lookback - 1, len(y) - 1)  # (N,)
+    span = origins[:, None] + np.arange(1 - lookback, 1)[None, :]  # (N, lookback)
+    z = sequence_inputs(y[None, :], st)[0]  # (n, 1)
+    return z[span], z[span + 1]
+
+
 def stats_tensors(stats: list[Stats], n_cov: int) -> dict:
     n = len(stats)
     out = {"stats.scale": np.array([s.scale for s in stats]),  # (S,)

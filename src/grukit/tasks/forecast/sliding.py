@@ -12,7 +12,7 @@ import numpy as np
 
 from . import scaling
 from .checks import as_list, check_season, check_values
-from .training import member_outputs, recursive_point
+from .training import fed_back_point, member_outputs
 
 SPLIT = (7, 1, 2)  # tenths of the series: training, validation, test
 
@@ -48,8 +48,8 @@ def sliding(model, series, season: int = 1, covariates=None, batch: int = 256) -
     preds = []
     for b in range(0, len(origins), batch):
         o = origins[b:b + batch]
-        if model.config.strategy == "recursive":  # h one-step forecasts, each fed back
-            preds.append(recursive_point(model, y, st, o))
+        if model.config.strategy != "direct":  # h one-step forecasts, each fed back
+            preds.append(fed_back_point(model, y, st, o))
             continue
         out = np.median(member_outputs(model, y, cov, st, o), axis=0)[:, :h]  # (b, h)
         _, base = scaling.views(y, None, st, 1, o, h)

@@ -45,8 +45,8 @@ def calibrate(self, y, c, index: int, n_val: int) -> np.ndarray:
     h, st = self.config.horizon, self.stats[index]
     origins = np.arange(len(y) - h - n_val, len(y) - h)  # (n_val,)
     future = y[origins[:, None] + np.arange(1, h + 1)[None, :]]  # (n_val, h)
-    if self.config.strategy == "recursive":
-        return (future - recursive_point(self, y, st, origins)) / st.scale
+    if self.config.strategy != "direct":
+        return (future - fed_back_point(self, y, st, origins)) / st.scale
     out = member_outputs(self, y, c, st, origins)  # (M, n_val, K)
     point = np.median(out[:, :, :h], axis=0)  # (n_val, h)
     _, base = scaling.views(y, c, st, 1, origins, h)
@@ -61,6 +61,32 @@ def member_outputs(self, y, c, st, origins) -> np.ndarray:
         x, _ = scaling.views(y, c, st, lookback, origins, h)
         outs.append(np.asarray(net.predict(x), np.float64))
     return np.stack(outs)
+
+
+def fed_back_point(self, y, st, origins) -> np.ndarray:
+    """Point forecasts (N, horizon) of a recursive or sequence forecaster from the windows
+    of ``y`` ending at ``origins`` (N,)."""
+    if self.config.strategy == "sequence":
+        return sequence_point(self, y, st, origins)
+    return recursive_point(self, y, st, origins)
+
+
+def sequence_point(self, y, st, origins) -> np.ndarray:
+    """Point forecasts (N, horizon) of a sequence forecaster: every network runs over its
+    last ``lookback`` values and the forecasts so far (its state carried on, as a stream
+    would: the same numbers), its output at the last step o gives the next value
+    ŷ = mean + std · o (the median over the networks), and ŷ joins the sequence."""
+    h, lbs = self.config.horizon, self._lookbacks(self.season)
+    span = np.asarray(origins)[:, None] + np.arange(1 - max(lbs), 1)[None, :]
+    w = np.asarray(y, np.float64)[span]  # (N, L): the windows, oldest first
+    out = np.empty((len(span), h))
+    for k in range(h):
+        step = [np.asarray(net.predict(scaling.sequence_inputs(w[:, -(lb + k):], st)),
+                           np.float64)[:, -1, 0]
+                for net, lb in zip(self.nets, lbs, strict=True)]  # M × (N,)
+        out[:, k] = st.mean + st.std * np.median(step, axis=0)
+        w = np.concatenate([w, out[:, k:k + 1]], axis=1)
+    return out
 
 
 def recursive_point(self, y, st, origins) -> np.ndarray:

@@ -1,0 +1,116 @@
+"""strategy="sequence": a network trained on the next value at every step of its windows
+(teacher forcing), whose forecast runs it over the last lookback values and feeds each
+forecast back with its state carried on. Each forecast is the network's output at the step
+before it, given the forecasts before it; the training windows' targets are their inputs
+one step on; misuse is one sentence."""
+
+import numpy as np
+import pytest
+
+from grukit.tasks.forecast import Forecaster, scaling
+from grukit.tasks.forecast import forecaster as forecaster_mod
+
+SMALL = {"strategy": "sequence", "horizon": 5, "lookback": 10, "hidden": 6, "epochs": 3}
+
+
+def _series(n=90):
+    rng = np.random.default_rng(0)
+    t = np.arange(n)
+    return 20 + 3 * np.sin(2 * np.pi * t / 12) + 0.05 * t + 0.3 * rng.standard_normal(n)
+
+
+def test_windows_targets_are_the_inputs_one_step_on():
+    y = _series(40)
+    st = scaling.fit_stats(y, None, 12, False)
+    x, t = scaling.sequence_windows(y, st, 10)
+    assert x.shape == t.shape == (40 - 10, 10, 1) and x.dtype == np.float32
+    z = (y - y.mean()) / y.std()
+    np.testing.assert_allclose(x[0, :, 0], z[:10], rtol=1e-6)
+    np.testing.assert_allclose(t[:, :-1], x[:, 1:])  # each target is the next input
+    np.testing.assert_allclose(t[-1, -1, 0], z[-1], rtol=1e-6)  # the last window's: y[-1]
+    # a window's last target is the recursive strategy's target for the same window
+    _, rec, origins = scaling.training_windows(y, None, st, 10, 1)
+    np.testing.assert_allclose(t[:, -1, 0] * st.std + st.mean,
+                               rec[:, 0] * st.scale + y[origins], rtol=1e-6)
+
+
+@pytest.mark.parametrize("model", ["gru", "lstm"])
+def test_each_forecast_is_the_network_output_given_the_forecasts_before_it(model):
+    y = _series()
+    f = Forecaster(**SMALL, model=model).fit(y, 12)
+    p = f.predict()
+    assert p.shape == (5,) and np.all(np.isfinite(p))
+    st = f.stats[0]
+    # one pass over the window and the first four forecasts (a causal network: the outputs
+    # at the last five steps are what a stream carrying its state would give)
+    x = scaling.sequence_inputs(np.r_[y[-10:], p[:-1]][None], st)
+    out = f.net.predict(x)[0, -5:, 0]
+    np.testing.assert_allclose(st.mean + st.std * out, p, rtol=1e-6)
+    assert f.inputs(y).shape == (1, 10, 1)
+    np.testing.assert_array_equal(f.inputs(y), x[:, :10])
+
+
+def test_ensemble_forecast_is_the_median_at_each_step():
+    y = _series()
+    f = Forecaster(**SMALL, ensemble=3).fit(y, 12)
+    p, st = f.predict(), f.stats[0]
+    x = scaling.sequence_inputs(np.r_[y[-10:], p[:-1]][None], st)
+    outs = [net.predict(x)[0, -5:, 0] for net in f.nets]
+    np.testing.assert_allclose(st.mean + st.std * np.median(outs, axis=0), p, rtol=1e-6)
+
+
+def test_validation_windows_are_the_calibration_windows(monkeypatch):
+    seen = []
+    real = forecaster_mod.train_network
+
+    def spy(self, ys, cs, lookback, seed, held, *rest):
+        seen.append(list(held))
+        return real(self, ys, cs, lookback, seed, held, *rest)
+
+    monkeypatch.setattr(forecaster_mod, "train_network", spy)
+    f = Forecaster(**SMALL).fit(_series(), 12)
+    assert seen == [[f.residuals().shape[0]]]
+
+
+def test_saved_and_loaded_sequence_forecaster_forecasts_the_same(tmp_path):
+    y = _series()
+    f = Forecaster(**SMALL).fit(y, 12)
+    f.save(str(tmp_path / "m"))
+    g = Forecaster.load(str(tmp_path / "m"))
+    assert g.config.strategy == "sequence"
+    np.testing.assert_array_equal(g.predict(), f.predict())
+    np.testing.assert_array_equal(g.predict(y[:-7]), f.predict(y[:-7]))
+    lo, hi = g.predict_interval()
+    assert np.all(lo < g.predict()) and np.all(g.predict() < hi)
+
+
+def test_backtest_and_sliding_protocol_run_it():
+    from grukit.tasks.forecast.sliding import sliding
+
+    y = _series(120)
+    res = Forecaster(**SMALL).backtest(y, 12, folds=2)
+    assert np.isfinite(res["model"]["mase"])
+    out = sliding(Forecaster(**SMALL), y, 12)
+    assert np.isfinite(out["model"]["mse"])
+
+
+@pytest.mark.parametrize("extra, message", [
+    ({"hybrid": True}, r"^strategy='sequence' forecasts a plain network's next value and "
+                       r"feeds it back; hybrid=True needs strategy='direct'\.$"),
+    ({"quantiles": [0.1, 0.9]}, r"quantiles needs strategy='direct'\.$"),
+])
+def test_bad_combinations_are_one_sentence(extra, message):
+    with pytest.raises(ValueError, match=message):
+        Forecaster(**(SMALL | extra))
+
+
+def test_covariates_and_export_are_refused_in_one_sentence(tmp_path):
+    y = _series()
+    with pytest.raises(ValueError, match=r"^a sequence forecaster feeds its forecasts back as "
+                                         r"inputs, and the covariates of the steps ahead are "
+                                         r"not known; use strategy='direct' with covariates\.$"):
+        Forecaster(**SMALL).fit(y, 12, covariates=np.cos(np.arange(len(y))))
+    f = Forecaster(**SMALL).fit(y, 12)
+    with pytest.raises(ValueError, match=r"is a sequence forecaster: its network forecasts "
+                                         r"one step and is run 5 times"):
+        f.export_onnx(str(tmp_path / "m.onnx"))
