@@ -200,6 +200,27 @@ def test_lngru_fast_path_steps_equal_the_module(dtype, reset_after, bias):
     torch.testing.assert_close(s.state, h_n, rtol=tol, atol=tol)
 
 
+@pytest.mark.parametrize("reset_after", [True, False], ids=["reset_after", "reset_before"])
+def test_lngru_stream_and_module_agree_on_huge_pre_activations(reset_after):
+    # W_ih x and W_hh h around 1e20: torch's float32 layer norm overflows its variance
+    # there and gave the module's gates β alone (outputs 0.47 off); the kernel sums in
+    # float64. Both equal the float64 module, rounded.
+    torch.manual_seed(0)
+    m = _lngru(reset_after, True, layers=2)
+    with torch.no_grad():
+        m.weight_hh_l0.mul_(1e20)
+    x = torch.randn(1, 10, 3) * 1e20
+    want, h64 = _whole(m.to(torch.float64), x.double())
+    m.to(torch.float32)
+    y, h = _whole(m, x)
+    s = gnn.Stream(m)
+    ys = np.stack([s.step(x[0, t].numpy()) for t in range(10)])
+    assert s._fast is not None, "batch-1 numpy steps should take the fast path"
+    for got in (y[0].numpy(), ys):
+        np.testing.assert_allclose(got, want[0].numpy(), rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(h.double(), h64, rtol=1e-5, atol=1e-5)
+
+
 def test_an_int8_lngru_streams_its_dequantized_weights_on_the_kernel():
     from grukit.nn.quantized import Int8Stream, quantize_int8
 

@@ -356,3 +356,58 @@ def test_gradient_of_a_gradient_through_the_fused_kernel_says_to_use_reference()
     with pytest.raises(RuntimeError, match="LayerNorm-GRU kernel gives first derivatives only"):
         grad_penalty("cpu")
     assert grad_penalty("reference").abs().sum() > 0
+
+
+# --- huge pre-activations: float32 moments overflow -------------------------------------
+
+def _huge(reset_after, dtype):
+    """A tiny case whose pre-activations W_ih x and W_hh h are around 1e20 (float32's
+    Σ (v − mean)² overflows there: torch's float32 layer norm gives β alone), one row
+    short, gains and shifts not their initial values."""
+    p = _make((2, 3, 2, 3), torch.float64, reset_after, seed=4)
+    with torch.no_grad():
+        p["x"].mul_(1e20)
+        p["weight_hh"].mul_(1e20)
+    return {k: None if v is None else v.detach().to(dtype).requires_grad_()
+            for k, v in p.items()}
+
+
+@pytest.mark.parametrize("backend", ["reference", "cpu"])
+@pytest.mark.parametrize("reset_after", [True, False], ids=_placement)
+def test_huge_pre_activations_in_float32_give_the_float64_result(reset_after, backend,
+                                                                  backend_calls):
+    """Outputs and every gradient of float32 calls on pre-activations around 1e20 are the
+    float64 loop's (autograd of the reference in float64), rounded: not the gates β alone."""
+    weights = [torch.randn(2, 3, 3, generator=torch.Generator().manual_seed(9),
+                           dtype=torch.float64), torch.linspace(-1, 1, 6).reshape(2, 3)]
+
+    def run(dtype, backend):  # outputs and every gradient of one loss, the same in both dtypes
+        p = _huge(reset_after, dtype)
+        leaves = [v for v in p.values() if v is not None]
+        out = _run(p, backend, lengths=[3, 2], reset_after=reset_after)
+        loss = sum((o * w.to(dtype)).sum() for o, w in zip(out, weights, strict=True))
+        return [o.detach() for o in out] + list(torch.autograd.grad(loss, leaves))
+
+    want = run(torch.float64, "reference")
+    backend_calls.clear()
+    got = run(torch.float32, backend)
+    ran_only(backend_calls, backend)
+    for a, b in zip(got, want, strict=True):
+        assert torch.isfinite(a).all()
+        torch.testing.assert_close(a.double(), b, rtol=1e-4, atol=1e-5 * b.abs().max())
+
+
+def test_huge_pre_activations_pass_gradcheck_in_float64():
+    """The float64 loop the test above takes as the oracle, on pre-activations around 1e20:
+    autograd against finite differences (x and W_hh enter as x / 1e20, W_hh / 1e20, and are
+    scaled inside, so that a step of 1e-6 moves them)."""
+    p = _huge(True, torch.float64)
+    keys = [k for k, v in p.items() if v is not None]
+    big = {"x", "weight_hh"}
+
+    def fn(*ts):
+        q = {k: t * 1e20 if k in big else t for k, t in zip(keys, ts, strict=True)}
+        return _run(q, "reference", lengths=[3, 2])
+
+    leaves = [(p[k] / 1e20 if k in big else p[k]).detach().requires_grad_() for k in keys]
+    assert torch.autograd.gradcheck(fn, leaves, fast_mode=True)

@@ -39,8 +39,25 @@ EPS = 1e-5  # haste's and torch.nn.LayerNorm's
 
 
 def layer_norm(v: Tensor, weight: Tensor | None, bias: Tensor | None) -> Tensor:
-    """LN over the last dim of v (·, G) with gain ``weight`` (G,) and shift ``bias`` (G,)."""
-    return F.layer_norm(v, (v.shape[-1],), weight, bias, EPS)
+    """LN over the last dim of v (·, G) with gain ``weight`` (G,) and shift ``bias`` (G,).
+
+    torch's float32 (and half) layer norm keeps its moments in float32: for |v| around
+    1e19 or more Σ (v − mean)² overflows, 1/σ comes out 0 or NaN and LN(v) would be β
+    alone. Those calls are made again in float64 and rounded back (the fused kernels'
+    ``_kernels._normalise`` keeps its sums in float64 too), gradients through the float64
+    ops; the others cost one read of the least 1/σ (~3 µs a call). NaN or Inf in v also
+    takes the float64 call (its rows stay NaN). Under ``torch.compile`` (no data-dependent
+    branch) every float32 call is made in float64.
+    """
+    shape = (v.shape[-1],)
+    if v.dtype == torch.float64:
+        return F.layer_norm(v, shape, weight, bias, EPS)
+    if not torch.compiler.is_compiling():
+        y, _, rstd = torch.native_layer_norm(v, shape, weight, bias, EPS)  # rstd (·, 1)
+        if not rstd.numel() or rstd.amin().item() > 0:  # no variance overflowed (nor NaN)
+            return y
+    wide = [None if t is None else t.double() for t in (weight, bias)]
+    return F.layer_norm(v.double(), shape, *wide, EPS).to(v.dtype)
 
 
 def input_gates(x: Tensor, weight_ih: Tensor, bias_ih: Tensor | None,
