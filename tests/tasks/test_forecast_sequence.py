@@ -114,3 +114,43 @@ def test_covariates_and_export_are_refused_in_one_sentence(tmp_path):
     with pytest.raises(ValueError, match=r"is a sequence forecaster: its network forecasts "
                                          r"one step and is run 5 times"):
         f.export_onnx(str(tmp_path / "m.onnx"))
+
+
+def test_default_lookback_and_the_search_tries_the_sequence_default(tmp_path):
+    optuna = pytest.importorskip("optuna")
+    from grukit.tasks.forecast import tune as tune_mod
+
+    assert Forecaster(strategy="sequence")._lookbacks(12) == [48]
+    assert Forecaster(strategy="sequence")._lookbacks(1) == [24]
+    assert Forecaster()._lookbacks(1) == [12]  # the other strategies keep theirs
+    first = tune_mod.starts(1, 60, {})
+    assert [t["strategy"] for t in first] == ["direct", "direct", "recursive", "sequence"]
+    assert first[3]["lookback"] == 24 and first[0]["lookback"] == 12
+    db = str(tmp_path / "s.db")
+    _, summary = tune_mod.tune(_series(), 12, 4, horizon=3, origins=4, storage=db,
+                               fixed={"epochs": 2, "hidden": 4})
+    trials = optuna.load_study(study_name=summary["study"], storage=f"sqlite:///{db}").trials
+    # (it may be pruned: the first three are the pruner's start-up trials)
+    assert trials[3].params["strategy"] == "sequence" and "hybrid" not in trials[3].params
+    assert trials[3].params["lookback"] == 48
+
+
+def test_a_study_begun_before_sequence_was_searched_resumes_with_its_own_choices(tmp_path):
+    optuna = pytest.importorskip("optuna")
+    from optuna.distributions import CategoricalDistribution
+
+    from grukit.tasks.forecast import tune as tune_mod
+
+    db = str(tmp_path / "old.db")
+    url = f"sqlite:///{db}"
+    old = optuna.create_study(study_name="s", storage=url)
+    two = CategoricalDistribution(["direct", "recursive"])
+    old.add_trial(optuna.trial.create_trial(params={"strategy": "recursive"},
+                                            distributions={"strategy": two}, value=1.0))
+    # Optuna refuses a third choice under the name: the search goes on with the study's two
+    tune_mod.tune(_series(), 12, 6, horizon=3, origins=4, storage=db, study_name="s",
+                  fixed={"epochs": 2, "hidden": 4})
+    trials = optuna.load_study(study_name="s", storage=url).trials
+    assert len(trials) >= 6
+    assert all(t.distributions["strategy"].choices == ("direct", "recursive")
+               for t in trials if "strategy" in t.distributions)

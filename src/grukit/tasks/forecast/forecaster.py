@@ -42,6 +42,13 @@ CALIBRATED = "this forecaster's calibration set"
 LONGER = " or a longer series (the latest tenth of its windows calibrate)"
 
 
+def default_lookback(season: int, strategy: str = "direct") -> int:
+    """The lookback when none is given: two seasons, at least 12 values; for the sequence
+    strategy, whose windows are its training sequences, four seasons, at least 24 (Darts'
+    ``RNNModel`` trains on 24 steps by default)."""
+    return max(4 * season, 24) if strategy == "sequence" else max(2 * season, 12)
+
+
 @dataclass
 class ForecastConfig:
     """A ``Forecaster``'s settings: ``Forecaster(**settings)`` takes each field as a
@@ -50,7 +57,8 @@ class ForecastConfig:
 
     Attributes:
         model: the recurrent cell, one of ``MODELS`` ("gru", "lstm", "rnn", "mingru", ...).
-        lookback: input window in steps; None: 2 × season, at least 12.
+        lookback: input window in steps; None: 2 × season, at least 12 (the sequence
+            strategy: 4 × season, at least 24).
         horizon: steps forecast at once.
         hidden: units of each recurrent layer.
         layers: stacked recurrent layers.
@@ -80,7 +88,7 @@ class ForecastConfig:
     """
 
     model: str = "gru"
-    lookback: int | None = None  # None: 2·season, at least 12
+    lookback: int | None = None  # None: 2·season, at least 12 (sequence: 4·season, ≥ 24)
     horizon: int = 12
     hidden: int = 32
     layers: int = 1
@@ -139,7 +147,8 @@ class Forecaster(Estimator):
         if cfg.lookbacks:
             base = list(cfg.lookbacks)
         else:
-            base = [max(2 * season, 12) if cfg.lookback is None else cfg.lookback]
+            base = [default_lookback(season, cfg.strategy) if cfg.lookback is None
+                    else cfg.lookback]
         return [lb for lb in base for _ in range(cfg.ensemble)]
 
     def _lookback(self, season: int) -> int:

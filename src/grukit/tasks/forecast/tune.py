@@ -42,7 +42,7 @@ from .metrics import scores
 # The settings searched; lookbacks are chosen per season and cut to what the series allows.
 SPACE = {"hidden": [16, 32, 64], "layers": [1, 2], "dropout": (0.0, 0.3),
          "learning_rate": (1e-3, 1e-2), "epochs": (30, 200), "hybrid": [False, True],
-         "strategy": ["direct", "recursive"]}
+         "strategy": ["direct", "recursive", "sequence"]}
 
 
 BACKENDS = ("optuna", "ray")
@@ -64,9 +64,12 @@ def lookback_choices(season: int, room: int) -> list[int]:
     return ok or [max(1, min(base[0], room))]
 
 
-def _suggest(trial, season: int, room: int, fixed: dict) -> dict:
+def _suggest(trial, season: int, room: int, fixed: dict,
+             strategies: list[str] | None = None) -> dict:
     """A trial's settings: ``fixed`` ones as given, the others sampled (a setting that
-    ``fixed`` decides is not sampled, so trials differ only in what the search searches)."""
+    ``fixed`` decides is not sampled, so trials differ only in what the search searches).
+    ``strategies``: the choices of the strategy (a study begun before "sequence" was
+    searched goes on with its own two)."""
     ask = {"lookback": lambda: trial.suggest_categorical("lookback",
                                                          lookback_choices(season, room)),
            "hidden": lambda: trial.suggest_categorical("hidden", SPACE["hidden"]),
@@ -76,16 +79,28 @@ def _suggest(trial, season: int, room: int, fixed: dict) -> dict:
                                                         *SPACE["learning_rate"], log=True),
            "epochs": lambda: trial.suggest_int("epochs", *SPACE["epochs"], step=10)}
     s = {k: fixed[k] if k in fixed else f() for k, f in ask.items()}
-    # recursive is for plain models: the hybrid is searched under the direct strategy only
+    # recursive and sequence are for plain models: the hybrid is searched under the direct
+    # strategy only
     if "strategy" in fixed or fixed.get("hybrid"):
         strategy = fixed.get("strategy", "direct")
     else:
-        strategy = trial.suggest_categorical("strategy", SPACE["strategy"])
+        strategy = trial.suggest_categorical("strategy", strategies or SPACE["strategy"])
     s["strategy"] = strategy
     if "hybrid" not in fixed:
-        s["hybrid"] = False if strategy == "recursive" else \
+        s["hybrid"] = False if strategy != "direct" else \
             trial.suggest_categorical("hybrid", SPACE["hybrid"])
     return s | fixed
+
+
+def strategy_choices(study) -> list[str]:
+    """The strategies a study searches: those its trials were sampled from (a study begun
+    before "sequence" was searched; Optuna refuses other choices under one name), else
+    ``SPACE``'s."""
+    for t in study.get_trials(deepcopy=False):
+        dist = t.distributions.get("strategy")
+        if dist is not None:
+            return list(dist.choices)
+    return list(SPACE["strategy"])
 
 
 def validation_plan(length: int, horizon: int, folds: int, origins: int | None = None,
@@ -148,22 +163,30 @@ def validation_score(settings: dict, ys, covs, season: int, folds: int, trial=No
     return validation_forecasts(settings, ys, covs, season, plan, trial, on_fold)[0]
 
 
-def starts(season: int, room: int, fixed: dict) -> list[dict]:
-    """The default settings (plain, hybrid, then plain recursive) as the first trials'
-    parameters."""
-    from .forecaster import ForecastConfig
+def starts(season: int, room: int, fixed: dict,
+           strategies: list[str] | None = None) -> list[dict]:
+    """The default settings (plain, hybrid, plain recursive, then plain sequence where
+    ``strategies`` has it) as the first trials' parameters."""
+    from .forecaster import ForecastConfig, default_lookback
 
     d = ForecastConfig()
     choices = lookback_choices(season, room)
-    lb = min(choices, key=lambda c: abs(c - max(2 * season, 12)))
-    base = {"lookback": lb, "hidden": d.hidden, "layers": d.layers, "dropout": d.dropout,
-            "learning_rate": d.learning_rate, "epochs": d.epochs}
+
+    def near(lookback):
+        return min(choices, key=lambda c: abs(c - lookback))
+
+    base = {"lookback": near(default_lookback(season)), "hidden": d.hidden,
+            "layers": d.layers, "dropout": d.dropout, "learning_rate": d.learning_rate,
+            "epochs": d.epochs}
     trials = [base | {"strategy": "direct", "hybrid": False},
               base | {"strategy": "direct", "hybrid": True}, base | {"strategy": "recursive"}]
+    if "sequence" in (strategies or SPACE["strategy"]):
+        trials.append(base | {"strategy": "sequence",
+                              "lookback": near(default_lookback(season, "sequence"))})
     out = []
     for t in trials:  # what fixed decides is not a parameter; a trial the same as one
         if fixed.get("strategy", t["strategy"]) != t["strategy"] or \
-                (fixed.get("hybrid") and t["strategy"] == "recursive"):
+                (fixed.get("hybrid") and t["strategy"] != "direct"):
             continue  # before is left out, as is a strategy fixed settings rule out
         t = {k: v for k, v in t.items() if k not in fixed}
         if t not in out:
@@ -232,9 +255,9 @@ def tune(series, season: int = 1, trials: int = 20, *, horizon: int = 12, folds:
     Forecaster(**fixed)  # an unknown or bad fixed setting: one sentence before any trial
     if covs is not None:
         if fixed.get("strategy", "direct") != "direct":
-            raise ValueError("a recursive forecaster cannot feed covariates back; search "
-                             "with strategy='direct' (the default with covariates) or without "
-                             "covariates.")
+            raise ValueError(f"a {fixed['strategy']} forecaster cannot feed covariates back; "
+                             f"search with strategy='direct' (the default with covariates) or "
+                             f"without covariates.")
         fixed["strategy"] = "direct"
     if fixed.get("quantiles"):  # a recursive network forecasts one value, no quantiles
         fixed["strategy"] = "direct"
@@ -277,10 +300,11 @@ def tune(series, season: int = 1, trials: int = 20, *, horizon: int = 12, folds:
     for t in study.get_trials(deepcopy=False, states=(stale.RUNNING, stale.WAITING)):
         study.tell(t.number, state=stale.FAIL)  # running when an earlier search stopped
     finished = (stale.COMPLETE, stale.PRUNED)
-    first = starts(season, room, fixed)
+    strategies = strategy_choices(study)
+    first = starts(season, room, fixed, strategies)
 
     def objective(trial):
-        settings = _suggest(trial, season, room, fixed)
+        settings = _suggest(trial, season, room, fixed, strategies)
         value, forecasts = validation_forecasts(settings, ys, covs, season, plan, trial)
         trial.set_user_attr("forecasts", forecasts.tolist())  # (S, origins, h)
         trial.set_user_attr("settings", settings)
