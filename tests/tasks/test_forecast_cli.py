@@ -278,3 +278,23 @@ def test_tied_lowest_scores_are_all_named(capsys, monkeypatch):
     res["model"] |= {"coverage": 0.8, "width": 1.0, "crps": 0.5}
     assert main(["forecast", "--data", "nile", *FAST]) == 0
     assert "Lowest MAE: naive, seasonal_naive, ets (tied)\n" in capsys.readouterr().out
+
+
+def test_strategy_and_learning_rate_reach_the_model_and_predict_refuses_them(tmp_path,
+                                                                              capsys):
+    out, saved = tmp_path / "out", tmp_path / "m"
+    assert main(["forecast", "--data", "nile", "--folds", "1", "--epochs", "2",
+                 "--strategy", "sequence", "--learning-rate", "0.001", "--output", str(out),
+                 "--save", str(saved)]) == 0
+    settings = json.loads((out / "metrics.json").read_text())["settings"]
+    assert settings["strategy"] == "sequence" and settings["learning_rate"] == 0.001
+    assert settings["lookback"] is None  # the sequence default, 24 for a yearly series
+    from grukit.tasks.forecast import Forecaster
+
+    model = Forecaster.load(str(saved))
+    assert model.config.strategy == "sequence" and model._lookbacks(model.season) == [24]
+    capsys.readouterr()
+    assert main(["forecast", "predict", "--model", str(saved), "--strategy", "direct"]) == 2
+    assert "--strategy set(s) training" in capsys.readouterr().err
+    assert main(["forecast", "--data", "nile", "--learning-rate", "-1"]) == 2
+    assert "learning_rate" in capsys.readouterr().err

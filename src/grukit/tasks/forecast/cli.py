@@ -9,11 +9,12 @@ import sys
 
 from ..._io import atomic_text, atomic_write
 from ..._runs import RUN, UsageError, at_least, predict_args, prepare_output, training_model
-from .checks import MODELS
+from .checks import MODELS, STRATEGIES
 from .cli_extra import covariates_of, run_sliding, tuned_model
 from .files import FOLDS_DIR, clear_folds, fingerprint, forecast_table, read_folds, write_fold
 
 TRAIN_ONLY = ("horizon", "folds", "lookback", "hidden", "epochs", "seed", "save", "resume",
+              "strategy", "learning_rate",
               "hybrid", "ensemble", "level", "covariates", "tune", "tune_storage",
               "tune_backend", "tune_top", "tune_timeout", "protocol")
 # how a CSV is read: options of --data, which a built-in series has no use for
@@ -42,6 +43,12 @@ def add_parsers(sub) -> None:
                                                 "seasons, at least 12)")
     p.add_argument("--hidden", type=int, help="units of the recurrent layer (default 32)")
     p.add_argument("--epochs", type=int, help="most epochs (default 100; early stopping)")
+    p.add_argument("--learning-rate", type=float, help="Adam's learning rate (default 3e-3)")
+    p.add_argument("--strategy", choices=STRATEGIES,
+                   help="direct (default): one output per step ahead; recursive: the next "
+                        "value from a window, fed back; sequence: trained on the next value "
+                        "at every step of its windows, its state carried on as it feeds each "
+                        "forecast back (Darts' RNNModel)")
     p.add_argument("--seed", type=int, help="seed of the training (default 0)")
     p.add_argument("--time-column")
     p.add_argument("--target")
@@ -194,6 +201,7 @@ def run_train(args: argparse.Namespace) -> int:
     horizon = default_horizon if args.horizon is None else args.horizon
     settings = {"model": model_name, "horizon": horizon, "lookback": args.lookback,
                 "hidden": args.hidden, "epochs": args.epochs, "seed": args.seed,
+                "strategy": args.strategy, "learning_rate": args.learning_rate,
                 "hybrid": args.hybrid or None, "ensemble": args.ensemble, "level": args.level}
     settings = {k: v for k, v in settings.items() if v is not None}
     try:
