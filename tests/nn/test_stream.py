@@ -321,6 +321,43 @@ def test_stream_errors():
         s.step(np.zeros(5, np.float32))
 
 
+def test_a_keras_style_layer_is_refused_with_the_module_to_stream():
+    # Stream(layers.LayerNormGRU(...)) said "Convert a torch.nn module with
+    # grukit.convert.from_torch", which refuses these layers: the fix is their module
+    from grukit import layers
+
+    x = torch.zeros(1, 3, 2)
+    lay, bi = layers.LayerNormGRU(4), layers.Bidirectional(layers.GRU(4))
+    with pytest.raises(TypeError, match=r"Keras-style .*Stream\(layer\.rnn\) \(made on its "
+                                        r"first call"):
+        gnn.Stream(lay)
+    lay(x)
+    with pytest.raises(TypeError, match=r"LayerNormGRU, a Keras-style grukit.layers layer: "
+                                        r"stream the module it holds, Stream\(layer\.rnn\)\.$"):
+        gnn.Stream(lay)
+    s = gnn.Stream(lay.rnn)
+    with torch.no_grad():
+        np.testing.assert_allclose(s.step(np.ones(2, np.float32)),
+                                   lay(torch.ones(1, 1, 2))[0][0].numpy(), rtol=1e-6, atol=1e-6)
+    bi(x)
+    for layer in (bi, layers.Bidirectional(layers.GRU(4))):
+        with pytest.raises(TypeError, match="a bidirectional layer: its backward direction "
+                                            "starts at each sequence's end, so it cannot "
+                                            "stream"):
+            gnn.Stream(layer)
+    with pytest.raises(TypeError, match=r"go_backwards=True\), a Keras-style layer that reads "
+                                        r"each sequence from its end, so it cannot stream"):
+        gnn.Stream(layers.GRU(4, go_backwards=True))
+    with pytest.raises(TypeError, match="GRUCell, a one-step cell, which carries no state"):
+        gnn.Stream(gnn.GRUCell(2, 3))
+    with pytest.raises(TypeError, match="torch.nn.LSTM. Convert it with "
+                                        "grukit.convert.from_torch first."):
+        gnn.Stream(torch.nn.LSTM(2, 3))
+    with pytest.raises(TypeError, match=r"\(GRU, LSTM, RNN, MinGRU, LayerNormGRU\); got "
+                                        r"Linear\.$"):
+        gnn.Stream(torch.nn.Linear(2, 3))
+
+
 def test_stream_runs_in_inference_mode():
     torch.manual_seed(0)
     m = gnn.GRU(3, 5, num_layers=2, dropout=0.5, batch_first=True)  # left in training mode

@@ -1,6 +1,6 @@
 """Streaming: feed a recurrent module one step (or one chunk) at a time, state carried.
 
-    stream = grukit.nn.Stream(model)       # a unidirectional GRU, LSTM, RNN or MinGRU
+    stream = grukit.nn.Stream(model)       # a unidirectional grukit.nn recurrent module
     for x_t in source:                     # x_t: (I,) or (B, I), numpy or torch
         y_t = stream.step(x_t)             # the top layer's output for this step
     y = stream.feed(chunk)                 # (T, I) or (B, T, I): several steps at once
@@ -8,16 +8,19 @@
 Steps and chunks give exactly what the whole sequence gives at once. A Stream is for
 inference: nothing it computes carries gradients, and dropout is off. One sequence fed one
 step at a time asks dispatch for the cell's one-step kernel (op ``"<cell>_stream"``, e.g.
-``"gru_stream"``: a GRU, an LSTM without projection or an RNN on CPU, one fused numba call
-per step, no torch dispatch); where none serves the call (a module with zoneout among
-them: in evaluation h' = p h + (1 − p) h̃, which the kernels do not apply) it steps through
-``feed`` and logs why at debug level. The kernel's weights are packed on the first step
-and re-packed whenever a parameter or buffer changes in place (an optimizer step,
-``load_state_dict``). Weights replaced by new tensors (``module.to``, ``p.data = t``) are
-seen by ``feed`` and by steps with torch input; call ``reset()`` to re-read them on the
-numpy hot path too. ``check_finite=True`` on the module refuses NaN/Inf on every path, the
-state left unchanged; the fast path reads that flag when it starts (the first step after
-``reset()``).
+``"gru_stream"``: a GRU, an LSTM without projection, an RNN, a MinGRU or a LayerNormGRU on
+CPU, one fused numba call per step, no torch dispatch); where none serves the call (a
+module with zoneout among them: in evaluation h' = p h + (1 − p) h̃, which the kernels do
+not apply) it steps through ``feed`` and logs why at debug level. A Keras-style layer of
+``grukit.layers`` streams through the module it holds, ``Stream(layer.rnn)``; a
+bidirectional one cannot stream (its backward direction starts at the sequence's end).
+
+The kernel's weights are packed on the first step and re-packed whenever a parameter or
+buffer changes in place (an optimizer step, ``load_state_dict``). Weights replaced by new
+tensors (``module.to``, ``p.data = t``) are seen by ``feed`` and by steps with torch input;
+call ``reset()`` to re-read them on the numpy hot path too. ``check_finite=True`` on the
+module refuses NaN/Inf on every path, the state left unchanged; the fast path reads that
+flag when it starts (the first step after ``reset()``).
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from .. import cells
 from ..ops import activations, dispatch
 from ..ops import check_finite as _check_finite
 from ._base import RecurrentBase
@@ -41,9 +45,7 @@ class Stream:
 
     def __init__(self, module: RecurrentBase, batch_size: int = 1):
         if not isinstance(module, RecurrentBase):
-            raise TypeError(f"Stream needs a grukit.nn GRU, LSTM, RNN or MinGRU; got "
-                            f"{type(module).__name__}. Convert a torch.nn module with "
-                            f"grukit.convert.from_torch first.")
+            raise TypeError(_not_a_module(module))
         activations.standard(module, "Stream (the one-step kernels)")
         if module.bidirectional:
             raise ValueError("a bidirectional layer needs the whole sequence (its backward "
@@ -168,7 +170,7 @@ class Stream:
             raise ValueError(f"this Stream carries state for batch_size={self.batch_size}; got "
                              f"a batch of {batch}. Make a Stream(module, batch_size={batch}).")
 
-    # -- the batch-1 fast path (GRU, LSTM, RNN) -----------------------------------------------
+    # -- the batch-1 fast path (a cell's "<cell>_stream" kernel) -------------------------------
     def _fast_ok(self, x_t) -> bool:
         """Whether dispatch has a one-step kernel for steps like x_t (asked once per rank):
         a numpy array or a tensor (anything else, a pandas row among them, is converted on
@@ -288,6 +290,36 @@ class Stream:
 
         step.__doc__ = full.__doc__
         self.step = step
+
+
+def _not_a_module(obj) -> str:
+    """Why Stream cannot take ``obj`` (no grukit.nn recurrent module) and what to stream."""
+    kind = type(obj).__name__
+    names = ", ".join(spec.module.rsplit(".", 1)[-1] for spec in cells.all_specs())
+    head = f"Stream needs a grukit.nn recurrent module ({names})"
+    inner = getattr(obj, "layer", None)
+    if isinstance(getattr(inner, "spec", None), cells.CellSpec):  # a Keras-style Bidirectional
+        return (f"{head}; got {kind}, a bidirectional layer: its backward direction starts at "
+                f"each sequence's end, so it cannot stream; stream a unidirectional layer's "
+                f"module, Stream(layer.rnn).")
+    spec = getattr(obj, "spec", None)
+    if isinstance(spec, cells.CellSpec) and not hasattr(obj, "return_sequences"):  # GRUCell
+        return (f"{head}; got {kind}, a one-step cell, which carries no state between calls; "
+                f"stream a {spec.module} holding its weights (each name + '_l0').")
+    if isinstance(spec, cells.CellSpec):  # a Keras-style recurrent layer
+        if getattr(obj, "go_backwards", False):
+            return (f"{head}; got {kind}(go_backwards=True), a Keras-style layer that reads "
+                    f"each sequence from its end, so it cannot stream; stream a layer without "
+                    f"go_backwards, Stream(layer.rnn).")
+        built = isinstance(getattr(obj, "rnn", None), RecurrentBase)
+        return (f"{head}; got {kind}, a Keras-style grukit.layers layer: stream the module it "
+                f"holds, Stream(layer.rnn)" + ("." if built else
+                                               " (made on its first call: call the layer or "
+                                               "its model on a batch first)."))
+    if isinstance(obj, torch.nn.RNNBase):
+        return (f"{head}; got torch.nn.{kind}. Convert it with grukit.convert.from_torch "
+                f"first.")
+    return f"{head}; got {kind}."
 
 
 def _as_tensor(a, name: str) -> Tensor:

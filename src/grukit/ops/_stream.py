@@ -1,8 +1,9 @@
 """The one-step streaming fast paths: what they share, and how ``grukit.nn.Stream`` asks.
 
 Each family with a streaming kernel registers it with dispatch as the op
-``"<family>_stream"`` (``gru_stream``, ``lstm_stream``, ``rnn_stream``), backend "cpu",
-with ``why_not`` below. A call names the carried state and the step::
+``"<family>_stream"`` (``gru_stream``, ``lstm_stream``, ``rnn_stream``, ``mingru_stream``,
+``lngru_stream``), backend "cpu", with ``why_not`` below. A call names the carried state
+and the step::
 
     fn = dispatch.select("gru_stream", "auto", h=h, x_ndim=1, reset_after=True)
     kern = fn([h (L, H) numpy view], input_size, reset_after=True)   # a StreamKernel
@@ -32,7 +33,8 @@ class StreamKernel:
 
     ``step(x, h, params, extra)``: x (I,) any 1-D array of the state's dtype, h (L, H) the
     carried state (updated in place), params from ``pack``, extra the kernel's own argument
-    (a GRU's reset_after, an LSTM's cell state (L, H), an RNN's relu flag).
+    (a GRU's or LayerNorm-GRU's reset_after, an LSTM's cell state (L, H), an RNN's relu
+    flag; a minGRU's is unused).
     ``pack(layers)``: every layer's weights in the kernel's layout, one flat array.
     ``finite(x)``: True when the 1-D x holds no NaN/Inf (compiled, ~0.1 µs).
     """
