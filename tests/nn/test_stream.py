@@ -131,6 +131,46 @@ def test_an_rnn_nonlinearity_set_mid_stream_is_the_one_stepped(path):
     torch.testing.assert_close(s.state, h_n, atol=1e-6, rtol=0)
 
 
+OPTION_CHANGES = [  # (module, its arguments, the option set mid-stream, its new value)
+    ("GRU", dict(reset_after=False), "reset_after", True),
+    ("GRU", dict(reset_after=True, bias=False), "reset_after", False),
+    ("LayerNormGRU", dict(reset_after=False), "reset_after", True),
+    ("LayerNormGRU", dict(reset_after=True, bias=False), "reset_after", False),
+    ("RNN", dict(nonlinearity="tanh"), "nonlinearity", "relu"),
+    ("MinGRU", dict(mode="parallel"), "mode", "sequential"),
+]
+
+
+def test_every_cell_option_has_a_mid_stream_case():
+    from grukit import cells
+
+    with_options = {s.module.rsplit(".", 1)[-1] for s in cells.all_specs() if s.options}
+    assert with_options <= {c[0] for c in OPTION_CHANGES}
+
+
+@pytest.mark.parametrize("path", ["numpy", "torch"])
+@pytest.mark.parametrize("kind, kwargs, option, value", OPTION_CHANGES,
+                         ids=[f"{c[0]}-{c[2]}={c[3]}" for c in OPTION_CHANGES])
+def test_a_cell_option_set_mid_stream_is_the_one_stepped(kind, kwargs, option, value, path):
+    # the kernel is built for the options a stream starts with: reset_after set mid-stream
+    # kept stepping the old placement (a GRU's, a LayerNorm-GRU's) until reset()
+    torch.manual_seed(0)
+    m = getattr(gnn, kind)(3, 7, num_layers=2, batch_first=True, **kwargs)
+    x = torch.randn(1, 20, 3)
+    s = gnn.Stream(m)
+    as_input = (lambda t: t.numpy()) if path == "numpy" else (lambda t: t)
+    for t in range(10):
+        s.step(as_input(x[0, t]))
+    h = s.state.clone()  # (L, 1, H)
+    setattr(m, option, value)
+    ys = np.stack([np.asarray(s.step(as_input(x[0, t]))) for t in range(10, 20)])
+    assert s._fast is not None, "the steps after the change should take the fast path"
+    with torch.no_grad():
+        want, h_n = m(x[:, 10:], h)
+    np.testing.assert_allclose(ys, want[0].numpy(), atol=1e-6, rtol=0)
+    torch.testing.assert_close(s.state, h_n, atol=1e-6, rtol=0)
+
+
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 @pytest.mark.parametrize("bias, mode", [(True, "parallel"), (False, "sequential")])
 def test_mingru_fast_path_steps_equal_the_module(dtype, bias, mode):

@@ -63,11 +63,12 @@ class Stream:
         self._vsum = -1  # that sum when they were packed
         self._kernel = None  # the StreamKernel of the fast path once it runs
         self._layout = None  # (dtype, options) the weights were packed for
+        self._routed = None  # the options the routes were asked for: (name, value) pairs
         self.reset()
 
     # -- copies -----------------------------------------------------------------------------
     _TRANSIENT = ("step", "_kernel", "_fast", "_probe", "_packed", "_ids", "_vsum", "_layout",
-                  "_routes")  # the fast path: kernel, packed weights, views of the state
+                  "_routes", "_routed")  # the fast path: kernel, packed weights, state views
 
     def __getstate__(self) -> dict:
         """The module, batch size and carried state, for ``copy.deepcopy`` and pickle; the
@@ -78,7 +79,7 @@ class Stream:
     def __setstate__(self, state: dict) -> None:
         self.__dict__.update(state)
         self._packed, self._ids, self._probe, self._vsum = np.empty(0), [], _version_probe([]), -1
-        self._kernel = self._layout = None
+        self._kernel = self._layout = self._routed = None
         self._routes = {}
         self._set_state(self._h)
 
@@ -140,7 +141,7 @@ class Stream:
         """One step: x_t (I,) or (B, I), numpy or torch -> output (H',) or (B, H'), same kind."""
         fast = self._fast
         if (fast is not None and type(x_t) is np.ndarray and x_t.shape == fast[3]
-                and x_t.dtype is fast[4]):  # the hot path, bare minimum
+                and x_t.dtype is fast[4] and self._option_items() == self._routed):  # hot path
             if self._probe() != self._vsum:
                 self._pack()
                 self._install_hot()  # over the new packed weights
@@ -149,8 +150,8 @@ class Stream:
                 self._refuse(x_t)
             fast[0](x_t, fast[1], self._packed, fast[2])
             return fast[5].copy()
-        if self._fast_ok(x_t):
-            return self._fast_step(x_t, fast if fast is not None else self._fast_setup())
+        if self._fast_ok(x_t):  # (an option set since re-routes: a new kernel, or none)
+            return self._fast_step(x_t, self._fast or self._fast_setup())
         is_np = isinstance(x_t, np.ndarray)
         x = _as_tensor(x_t, "x_t")
         if x.dim() not in (1, 2):
@@ -177,6 +178,9 @@ class Stream:
         the other path; the kernel cannot read it)."""
         if not isinstance(x_t, np.ndarray | Tensor):
             return False
+        options = self._option_items()
+        if options != self._routed:  # the first step, or an option set since (mid-stream)
+            self._reroute(options)
         ndim = x_t.ndim
         if ndim not in self._routes:
             self._routes[ndim] = self._ask_dispatch(ndim)
@@ -186,6 +190,20 @@ class Stream:
         m = self.module
         return {k: getattr(m, k) for k in m.spec.options}
 
+    def _option_items(self) -> tuple:
+        """The module's cell options (``spec.options``: reset_after, nonlinearity, mode) now,
+        as (name, value) pairs."""
+        m = self.module
+        return tuple((k, getattr(m, k)) for k in m.spec.options)
+
+    def _reroute(self, options: tuple) -> None:
+        """Forget every route and kernel, asked for other options: the next step asks
+        dispatch again with ``options`` (a kernel of that cell form, or feed), the carried
+        state kept."""
+        self._routes, self._routed = {}, options
+        self._kernel = self._layout = None
+        self._vsum = -1
+        self._set_state(self._h)  # unbinds the hot path
     def _ask_dispatch(self, ndim: int):
         fn, reason = self._route(ndim)
         if fn is None:
@@ -220,11 +238,6 @@ class Stream:
             self._probe, self._ids, self._vsum = _version_probe(params), ids, -1
         vsum = self._probe()
         if vsum != self._vsum:
-            if self._layout is not None and tuple(self._options().items()) != self._layout[1]:
-                # the cell form changed since the kernel was built (an RNN's nonlinearity
-                # set mid-stream; its setter bumps the weights' version): a kernel of it
-                self._fast_setup()
-                return self._packed
             m = self.module
             # a GRU/LSTM's activation set since (its setter bumps weight_ih's version)
             activations.standard(m, "Stream (the one-step kernels)")
@@ -248,8 +261,8 @@ class Stream:
         return self._fast
 
     def _fast_step(self, x_t, fast):
-        packed = self._pack()  # may build a kernel of a new cell form (self._fast)
-        kernel, h, extra, shape, dtype, top, finite = self._fast or fast
+        packed = self._pack()
+        kernel, h, extra, shape, dtype, top, finite = fast
         is_torch = isinstance(x_t, Tensor)
         x = x_t.detach().numpy() if is_torch else x_t
         if x.shape != shape:
@@ -271,17 +284,18 @@ class Stream:
     def _install_hot(self) -> None:
         """Bind ``self.step`` to a closure over the fast path's kernel, state, packed weights
         and checks: a numpy step of the right shape and dtype then costs one Python call,
-        three checks, the kernel and the output's copy (no attribute reads: ~0.1 µs less
-        than the method). Anything else, and a weight changed in place, goes through the
-        class's ``step``, which re-packs and binds again; ``reset()``, ``feed`` and a new
-        state unbind it."""
+        four checks, the kernel and the output's copy (no attribute reads: ~0.1 µs less
+        than the method). Anything else, a weight changed in place and a cell option set
+        since (``reset_after``), goes through the class's ``step``, which re-packs or
+        re-routes and binds again; ``reset()``, ``feed`` and a new state unbind it."""
         kernel, h, extra, shape, dtype, top, finite = self._fast
         packed, probe, vsum = self._packed, self._hot_probe(), self._vsum
+        same = _option_check(self.module, self._routed)
         ndarray, full = np.ndarray, type(self).step
 
         def step(x_t):
             if type(x_t) is ndarray and x_t.dtype is dtype and x_t.shape == shape and (
-                    probe is None or probe() == vsum):
+                    probe is None or probe() == vsum) and (same is None or same()):
                 if finite is not None and not finite(x_t):
                     self._refuse(x_t)
                 kernel(x_t, h, packed, extra)
@@ -290,6 +304,17 @@ class Stream:
 
         step.__doc__ = full.__doc__
         self.step = step
+
+
+def _option_check(module, options: tuple):
+    """() -> True while each of the module's options keeps its value in ``options``, (name,
+    value) pairs; None for a cell without options (an LSTM)."""
+    if not options:
+        return None
+    if len(options) == 1:
+        ((name, value),) = options
+        return lambda: getattr(module, name) == value
+    return lambda: all(getattr(module, k) == v for k, v in options)
 
 
 def _not_a_module(obj) -> str:
