@@ -283,11 +283,18 @@ def test_resumed_runs_at_other_widths_are_refused(monkeypatch):
         compare(cfg, log=lambda *_: None, done=old)
 
 
-def test_a_latency_without_a_fused_kernel_is_said_beside_its_number():
+def test_a_latency_without_a_fused_kernel_is_said_beside_its_number(monkeypatch):
     """A report read "GRU 169× faster" than the minGRU per streaming step with no word that
     the minGRU had no fused CPU kernel (its step was torch's ops one by one): the cells, the
-    verdicts and a note say so where a path has none (the minGRU's full batch; its step and
-    the LayerNorm-GRU's have numba kernels now, and are not marked)."""
+    verdicts and a note say so where a path has none (here the minGRU's full batch, its cpu
+    kernel made named-only as it once was; its step and the LayerNorm-GRU's have numba
+    kernels, and are not marked)."""
+    from grukit.ops import dispatch
+
+    named_only = dispatch.Backend("cpu", lambda *a, **k: None, priority=10,
+                                  auto_why_not=lambda **_: "named only.")
+    monkeypatch.setitem(dispatch._REGISTRY["mingru"], "cpu", named_only)
+    monkeypatch.setattr(dispatch, "_ORDERED", {})
     cfg = CompareConfig(task="forecast", data="nile", models=("gru", "mingru", "lngru"),
                         seeds=1, epochs=1, folds=1, memory_steps=0, latency_batch=(2, 5))
     res = compare(cfg, log=lambda *_: None)

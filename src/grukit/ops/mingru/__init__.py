@@ -34,19 +34,11 @@ def _why_not_cpu(x, **call):
     return _cpu.why_not(x, **call)
 
 
-def _auto_why_not_cpu(**_: object) -> str:
-    """Named only for now: "auto" keeps the reference on the CPU, as
-    tests/ops/test_reference.py (its minGRU cases run "auto" and assert the reference ran)
-    and test_triton_kernels.py expect. Without this hook "auto" takes the kernel: forward +
-    backward 15-20x faster than the reference's scan at B=32, T=100, I=1, H=64 and B=64,
-    T=200, I=32, H=256 on one thread (benchmarks/bench_mingru_cpu.py); its float32 result is
-    the step loop's, where the scan rounds once from float64."""
-    return ("auto keeps the minGRU's reference on the CPU; backend='cpu' runs the fused "
-            "kernel when named.")
-
-
-dispatch.register("mingru", dispatch.Backend("cpu", _mingru_cpu, _why_not_cpu, priority=10,
-                                             auto_why_not=_auto_why_not_cpu))
+# "auto" takes it on the CPU: forward + backward 15-20x faster than the reference's scan at
+# B=32, T=100, I=1, H=64 and B=64, T=200, I=32, H=256 on one thread
+# (benchmarks/bench_mingru_cpu.py); in float32 its result is the step loop's (the scan rounds
+# once from float64: 1.9e-6 against 7.5e-8 off float64 over 5000 steps of a slow gate)
+dispatch.register("mingru", dispatch.Backend("cpu", _mingru_cpu, _why_not_cpu, priority=10))
 
 
 def _mingru_triton(*args, **kwargs):

@@ -9,7 +9,7 @@ parallel mode would run its float64 log-space scan over a sequence of one step) 
 full batch is timed in both modes, the faster kept (``batch_mode``). Where no fused CPU
 kernel ran the timed step (``Stream`` fell back to calling the module: no ``<cell>_stream``
 backend served it) or the timed sequence (dispatch's "auto" gave its op a backend that is
-not fused: the minGRU's ``mingru`` op on the CPU is the reference, torch's ops one by one),
+not fused: the reference, torch's ops one by one, e.g. for a module naming it),
 ``step_fused`` and ``batch_fused`` say so, and the report prints it beside the numbers, so
 a ratio to a GRU's numba kernel reads as what it is, a missing kernel, not a property of
 the architecture. Both flags say what served the call timed, not what is registered: a
