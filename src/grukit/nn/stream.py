@@ -204,6 +204,7 @@ class Stream:
         self._kernel = self._layout = None
         self._ids, self._vsum = [], -1  # a probe of the new options at the next packing
         self._set_state(self._h)  # unbinds the hot path
+
     def _ask_dispatch(self, ndim: int):
         fn, reason = self._route(ndim)
         if fn is None:
