@@ -45,9 +45,9 @@ def layer_norm(v: Tensor, weight: Tensor | None, bias: Tensor | None) -> Tensor:
     1e19 or more Σ (v − mean)² overflows, 1/σ comes out 0 or NaN and LN(v) would be β
     alone. Those calls are made again in float64 and rounded back (the fused kernels'
     ``_kernels._normalise`` keeps its sums in float64 too), gradients through the float64
-    ops; the others cost one read of the least 1/σ (~3 µs a call). NaN or Inf in v also
-    takes the float64 call (its rows stay NaN). Under ``torch.compile`` (no data-dependent
-    branch) every float32 call is made in float64.
+    ops; the others cost one read of the least 1/σ (~3.5 µs a call on the CPU, a sync on a
+    GPU). NaN or Inf in v also takes the float64 call (its rows stay NaN). Under
+    ``torch.compile`` (no data-dependent branch) every float32 call is made in float64.
     """
     shape = (v.shape[-1],)
     if v.dtype == torch.float64:
