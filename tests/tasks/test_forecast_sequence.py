@@ -154,3 +154,28 @@ def test_a_study_begun_before_sequence_was_searched_resumes_with_its_own_choices
     assert len(trials) >= 6
     assert all(t.distributions["strategy"].choices == ("direct", "recursive")
                for t in trials if "strategy" in t.distributions)
+
+
+def test_a_ray_search_begun_before_sequence_was_searched_resumes_with_its_own_choices():
+    optuna = pytest.importorskip("optuna")
+    from grukit.tasks.forecast.tune_ray import _Space
+
+    # a restored Ray searcher holds its Optuna study, whose trials sampled two strategies;
+    # the define-by-run space samples the next trial from those two (Optuna refuses three)
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+    old = study.ask()
+    old.suggest_categorical("strategy", ["direct", "recursive"])
+    study.tell(old, 1.0)
+    for _ in range(4):
+        trial = study.ask()
+        _Space(12, 60)(trial)
+        assert trial.params["strategy"] in ("direct", "recursive")
+        study.tell(trial, 1.0)
+    fresh = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+    picked = set()
+    for _ in range(12):
+        trial = fresh.ask()
+        _Space(12, 60)(trial)
+        picked.add(trial.params["strategy"])
+        fresh.tell(trial, 1.0)
+    assert "sequence" in picked  # a new search samples all three

@@ -37,7 +37,7 @@ import signal
 import tempfile
 import threading
 
-from .tune import _optuna, _suggest, effective, validation_score
+from .tune import _optuna, _suggest, effective, strategy_choices, validation_score
 
 METRIC, STEP = "mase", "fold"
 
@@ -54,13 +54,15 @@ def _ray():
 
 
 class _Space:
-    """Optuna's define-by-run space for ``OptunaSearch`` (a class: the searcher pickles it)."""
+    """Optuna's define-by-run space for ``OptunaSearch`` (a class: the searcher pickles it).
+    A restored experiment's study keeps the strategies its trials were sampled from (one
+    begun before "sequence" was searched: two; Optuna refuses a third under one name)."""
 
     def __init__(self, season: int, room: int):
         self.season, self.room = season, room
 
     def __call__(self, trial) -> None:
-        _suggest(trial, self.season, self.room, {})
+        _suggest(trial, self.season, self.room, {}, strategy_choices(trial.study))
 
 
 def _trial(config: dict, *, ys, covs, season: int, room: int, fixed: dict, folds: int,
