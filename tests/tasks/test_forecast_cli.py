@@ -298,3 +298,22 @@ def test_strategy_and_learning_rate_reach_the_model_and_predict_refuses_them(tmp
     assert "--strategy set(s) training" in capsys.readouterr().err
     assert main(["forecast", "--data", "nile", "--learning-rate", "-1"]) == 2
     assert "learning_rate" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("top", [[], ["--tune-top", "2"]])
+def test_strategy_and_learning_rate_are_fixed_in_the_search(capsys, monkeypatch, top):
+    """--strategy and --learning-rate with --tune fix them in the search (they were dropped:
+    the search chose any strategy and rate, the tuned model ignored them)."""
+    from grukit.tasks.forecast import tune as tune_mod
+
+    seen = {}
+
+    def search(series, season, trials, **options):
+        seen.update(options)
+        raise ValueError("stopped here")
+
+    monkeypatch.setattr(tune_mod, "tune", search)
+    assert main(["forecast", "--data", "nile", "--tune", "1", *top, "--strategy", "sequence",
+                 "--learning-rate", "0.002", "--epochs", "1"]) == 2
+    assert "stopped here" in capsys.readouterr().err
+    assert seen["fixed"]["strategy"] == "sequence" and seen["fixed"]["learning_rate"] == 0.002

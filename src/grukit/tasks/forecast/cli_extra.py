@@ -74,7 +74,8 @@ def tuned_model(args, settings: dict, values, season: int, folds: int, covariate
     _check_room(settings, values, season, folds)  # before a search whose result cannot run
     cut = len(values) - folds * h
     fixed = {k: v for k, v in settings.items()
-             if k in ("model", "hybrid", "ensemble", "level", "hidden", "lookback", "epochs")}
+             if k in ("model", "hybrid", "ensemble", "level", "hidden", "lookback", "epochs",
+                      "strategy", "learning_rate")}
     fixed.pop("ensemble", None)  # the search scores one network a trial
     print(f"tuning: {args.tune} trials ({backend}, at most {timeout:.0f} s) on the "
           f"first {cut} points" + (f", study in {storage}" if storage else ""), flush=True)
