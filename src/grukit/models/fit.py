@@ -164,6 +164,8 @@ def run_fit(model, x, y, *, batch_size, epochs, verbose, callbacks, validation_d
             model._jit_step = _told(torch.compile(forward_parts, dynamic=False))
         run = model._jit_step
 
+    live = {}  # an own-order loader's pass under way: its iterator and batches taken
+
     def batches(epoch):
         first = skip if epoch == start_epoch else 0
         order, begin, end = epoch, 0, None  # the whole pass of this epoch's seed
@@ -177,6 +179,8 @@ def run_fit(model, x, y, *, batch_size, epochs, verbose, callbacks, validation_d
                               f"({per_pass} batches); make the data hold at least "
                               f"steps_per_epoch batches, or lower it.", UserWarning,
                               stacklevel=_outside_grukit())
+        if own and steps_per_epoch is not None:  # Keras' one iterator a pass: the pass's
+            return _carried(loader, live, order, begin + first, end)  # epochs go on in it
         if own:
             return itertools.islice(loader, begin + first, end)
         shares, empty = _shares(len(dataset), batch_size, world, rank, shuffle, seed, order,
@@ -539,6 +543,26 @@ def own_order(loader) -> bool:
     s = loader.sampler
     return not (type(s) is SequentialSampler or type(s) is RandomSampler
                 and not s.replacement and s._num_samples is None)
+
+
+def _carried(loader, live: dict, order: int, begin: int, end: int):
+    """Batches ``begin .. end - 1`` of pass ``order`` over a DataLoader that orders its own
+    batches, as Keras 3 takes them with ``steps_per_epoch``: one iterator a pass, each
+    epoch going on where the one before stopped (a new ``iter(loader)`` an epoch drew a
+    new order for each, so that a pass trained some samples twice and others never).
+    ``live`` keeps the pass under way: {"order", "iterator", "at" (batches taken)}; a pass
+    begun elsewhere (a resumed run) starts a new iterator and passes over ``begin``."""
+    if live.get("order") != order or live.get("at") != begin:
+        live.update(order=order, iterator=iter(loader), at=0)
+        for _ in itertools.islice(live["iterator"], begin):
+            live["at"] += 1
+    for _ in range(end - begin):
+        try:
+            batch = next(live["iterator"])
+        except StopIteration:
+            return
+        live["at"] += 1
+        yield batch
 
 
 def _window(epochs_before: int, steps: int, per_pass: int) -> tuple[int, int, int]:

@@ -1,0 +1,51 @@
+"""fit(steps_per_epoch=N) on a DataLoader that orders its own batches (a sampler of its
+own) goes on through one iterator a pass, as Keras 3: the epochs of a pass train each
+sample once, and no batch is loaded only to be passed over."""
+
+import warnings
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Dataset, Sampler
+
+from grukit.layers import GRU, Dense
+from grukit.models import Sequential
+
+X = np.random.RandomState(3).randn(16, 6, 2).astype("float32")
+Y = X.sum((1, 2))[:, None].astype("float32")
+
+
+class _Logged(Dataset):
+    def __init__(self):
+        self.log = []
+
+    def __len__(self):
+        return len(X)
+
+    def __getitem__(self, i):
+        self.log.append(i)
+        return torch.tensor(X[i]), torch.tensor(Y[i])
+
+
+class _Permutation(Sampler):  # a new order at each iter(), as WeightedRandomSampler's
+    def __init__(self):
+        self.g = torch.Generator().manual_seed(0)
+
+    def __iter__(self):
+        return iter(torch.randperm(len(X), generator=self.g).tolist())
+
+    def __len__(self):
+        return len(X)
+
+
+def test_the_epochs_of_a_pass_go_on_in_one_iterator_of_the_loader():
+    data = _Logged()
+    model = Sequential([GRU(4, input_shape=(6, 2)), Dense(1)])
+    model.compile(optimizer="sgd", loss="mse")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model.fit(DataLoader(data, batch_size=4, sampler=_Permutation()), epochs=4,
+                  steps_per_epoch=2, verbose=0)
+    assert len(data.log) == 4 * 2 * 4  # each batch loaded once, and trained on
+    for p in range(2):  # two epochs of two batches: one pass of four
+        assert sorted(data.log[16 * p:16 * (p + 1)]) == list(range(16))
