@@ -317,3 +317,13 @@ def test_strategy_and_learning_rate_are_fixed_in_the_search(capsys, monkeypatch,
                  "--learning-rate", "0.002", "--epochs", "1"]) == 2
     assert "stopped here" in capsys.readouterr().err
     assert seen["fixed"]["strategy"] == "sequence" and seen["fixed"]["learning_rate"] == 0.002
+
+
+def test_lookback_help_names_the_sequence_default(capsys):
+    from grukit.tasks.forecast.forecaster import default_lookback
+
+    with pytest.raises(SystemExit):
+        main(["forecast", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "--strategy sequence: four seasons, at least 24" in text
+    assert default_lookback(1, "sequence") == 24 and default_lookback(12, "sequence") == 48

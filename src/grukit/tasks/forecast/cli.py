@@ -40,7 +40,8 @@ def add_parsers(sub) -> None:
                                    f"(default gru); predict: the folder written by --save")
     p.add_argument("--folds", type=int, help="backtest origins (default 3)")
     p.add_argument("--lookback", type=int, help="values a forecast reads (default: two "
-                                                "seasons, at least 12)")
+                                                "seasons, at least 12; --strategy sequence: "
+                                                "four seasons, at least 24)")
     p.add_argument("--hidden", type=int, help="units of the recurrent layer (default 32)")
     p.add_argument("--epochs", type=int, help="most epochs (default 100; early stopping)")
     p.add_argument("--learning-rate", type=float, help="Adam's learning rate (default 3e-3)")
