@@ -179,3 +179,30 @@ def test_a_ray_search_begun_before_sequence_was_searched_resumes_with_its_own_ch
         picked.add(trial.params["strategy"])
         fresh.tell(trial, 1.0)
     assert "sequence" in picked  # a new search samples all three
+
+
+@pytest.mark.parametrize("layers", [1, 2])
+def test_forecast_equals_torch_gru_stepped_with_its_state_carried(layers):
+    """torch.nn.GRU + Linear with the network's weights, run over the last lookback values
+    and then one step per forecast, its state carried on: the same forecasts."""
+    import torch
+
+    y = _series()
+    f = Forecaster(**SMALL, layers=layers).fit(y, 12)
+    sd, st = f.net.state_dict(), f.stats[0]
+    gru = torch.nn.GRU(1, 6, num_layers=layers, batch_first=True).double()
+    head = torch.nn.Linear(6, 1).double()
+    with torch.no_grad():
+        for k in range(layers):
+            for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
+                getattr(gru, f"{name}_l{k}").copy_(sd[f"stack.{k}.rnn.{name}_l0"])
+        head.weight.copy_(sd[f"stack.{layers}.linear.weight"])
+        head.bias.copy_(sd[f"stack.{layers}.linear.bias"])
+        x = torch.tensor((y[-10:] - st.mean) / st.std)[None, :, None]  # (1, 10, 1)
+        out, state = gru(x)
+        ref = []
+        for _ in range(5):
+            ref.append(st.mean + st.std * head(out[:, -1]).item())
+            x = torch.tensor([[[(ref[-1] - st.mean) / st.std]]], dtype=torch.float64)
+            out, state = gru(x, state)
+    np.testing.assert_allclose(f.predict(), ref, rtol=1e-5)
