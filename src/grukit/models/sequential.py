@@ -854,8 +854,9 @@ class Sequential(KerasModelAPI, nn.Module):
         # a loss function called as Keras calls it (a Keras loss object, one's own
         # function): Σ over batches of its value × its samples, as Keras averages its
         # batches' losses (the same mean for values per sample; a reduction="sum" or a
-        # number per batch is a batch's, not the data's)
+        # number per batch is a batch's, not the data's), weighted batch by batch
         per_batch = 0.0 if hasattr(self.loss_fn, "each") else None
+        at = 0  # the first sample of the batch, in w
         self.eval()
         with torch.no_grad():
             for batch in self._loader(x, y, batch_size):
@@ -865,8 +866,14 @@ class Sequential(KerasModelAPI, nn.Module):
                 # own, weighted by its size, as Keras averages its batches' losses
                 penalty += float(self.regularization_loss()) * len(pred)
                 if per_batch is not None:
-                    per_batch += float(training.masked(self.loss_fn, pred, yb.to(pred.device),
-                                                       n)) * len(pred)
+                    part = wb if wb is not None or w is None else w[at:at + len(pred)]
+                    per_batch += float(
+                        training.masked(self.loss_fn, pred, yb.to(pred.device), n)
+                        if part is None else
+                        training.weighted(self.loss_each, pred, yb.to(pred.device), n,
+                                          torch.as_tensor(part).reshape(-1).float())
+                    ) * len(pred)
+                at += len(pred)
                 preds.append(pred.cpu())
                 targets.append(yb)
                 lengths.append(None if n is None else n.cpu())
@@ -877,7 +884,7 @@ class Sequential(KerasModelAPI, nn.Module):
             w = torch.cat([torch.as_tensor(wb).reshape(-1) for wb in weights]).float()
         pred = torch.cat(preds)
         res = self._metrics(pred, torch.cat(targets), lengths, w, penalty / len(pred))
-        if per_batch is not None and w is None:
+        if per_batch is not None:
             res["loss"] = (per_batch + penalty) / len(pred)
         if return_dict:
             return res

@@ -411,8 +411,9 @@ def sample_weights(y: Tensor, sample_weight=None, class_weight=None) -> Tensor |
 
 def weighted(each, p: Tensor, y: Tensor, lengths: Tensor | None, w: Tensor) -> Tensor:
     """A loss with sample weights w (N,), as Keras: Σ w_i · v_i,… / (number of values),
-    where v = ``each(p, y)`` holds the per-position values (N, …); per-time-step outputs of
-    a masked model count only the steps inside each sequence (``valid_steps``)."""
+    where v = ``each(p, y)`` holds the per-position values (N, …) (Σ w_i · v_i,… alone where
+    ``each.reduction`` is "sum", a Keras loss object's); per-time-step outputs of a masked
+    model count only the steps inside each sequence (``valid_steps``)."""
     v = each(p, y)  # (N, ...)
     if v.dim() == 0:
         raise ValueError("the loss function returns one number per batch, which sample "
@@ -425,6 +426,8 @@ def weighted(each, p: Tensor, y: Tensor, lengths: Tensor | None, w: Tensor) -> T
     valid = valid_steps(p, y, lengths)
     if valid is not None:
         v, w = v[valid], w[valid]
+    if getattr(each, "reduction", None) == "sum":  # a Keras loss with reduction="sum"
+        return (v * w).sum()
     return (v * w).sum() / max(v.numel(), 1)
 
 
@@ -650,12 +653,12 @@ def metric_name(fn) -> str:
 def _keras_mean_loss(fn) -> bool:
     """Whether ``fn`` is a Keras loss object whose reduction is a mean over its values
     ("sum_over_batch_size", Keras' default, or "mean"): Σ w·v / (number of values) with
-    sample weights w, as ``weighted`` computes it."""
+    sample weights w, as ``weighted`` computes it; or their sum ("sum"): Σ w·v."""
     import sys
 
     keras = sys.modules.get("keras")
     return keras is not None and isinstance(fn, keras.losses.Loss) and \
-        getattr(fn, "reduction", None) in ("sum_over_batch_size", "mean")
+        getattr(fn, "reduction", None) in ("sum_over_batch_size", "mean", "sum")
 
 
 def user_function(fn):
@@ -685,6 +688,7 @@ def user_function(fn):
             return fn.call(_same_rank(y, p), p)
 
         keras_loss.__name__ = keras_each.__name__ = type(fn).__name__
+        keras_each.reduction = fn.reduction  # "sum": weighted sums Σ w·v, as Keras
         keras_loss.each = keras_each
         return keras_loss, keras_each
     if _torch_form(fn):
