@@ -206,3 +206,23 @@ def test_forecast_equals_torch_gru_stepped_with_its_state_carried(layers):
             x = torch.tensor([[[(ref[-1] - st.mean) / st.std]]], dtype=torch.float64)
             out, state = gru(x, state)
     np.testing.assert_allclose(f.predict(), ref, rtol=1e-5)
+
+
+@pytest.mark.parametrize("strategy", ["direct", "sequence"])
+def test_the_ray_space_samples_what_its_trials_run_with_a_fixed_strategy(strategy):
+    optuna = pytest.importorskip("optuna")
+    from grukit.tasks.forecast.tune import _suggest
+    from grukit.tasks.forecast.tune_ray import _Space
+
+    # covariates or quantiles fix the direct strategy; a trial sampled as recursive or
+    # sequence had no hybrid for its run to read, and failed
+    fixed = {"horizon": 3, "seed": 0, "strategy": strategy}
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=1))
+    for _ in range(6):
+        trial = study.ask()
+        _Space(12, 60, fixed)(trial)
+        assert "strategy" not in trial.params
+        settings = _suggest(optuna.trial.FixedTrial(trial.params), 12, 60, fixed)
+        assert settings["strategy"] == strategy
+        assert settings["hybrid"] == trial.params.get("hybrid", False)
+        study.tell(trial, 1.0)

@@ -54,15 +54,19 @@ def _ray():
 
 
 class _Space:
-    """Optuna's define-by-run space for ``OptunaSearch`` (a class: the searcher pickles it).
-    A restored experiment's study keeps the strategies its trials were sampled from (one
-    begun before "sequence" was searched: two; Optuna refuses a third under one name)."""
+    """Optuna's define-by-run space for ``OptunaSearch`` (a class: the searcher pickles it):
+    what ``fixed`` decides is not sampled, so that every trial's settings are those its
+    ``_trial`` runs. A restored experiment's study keeps the strategies its trials were
+    sampled from (one begun before "sequence" was searched: two; Optuna refuses a third
+    under one name)."""
 
-    def __init__(self, season: int, room: int):
-        self.season, self.room = season, room
+    def __init__(self, season: int, room: int, fixed: dict | None = None):
+        self.season, self.room, self.fixed = season, room, dict(fixed or {})
 
     def __call__(self, trial) -> None:
-        _suggest(trial, self.season, self.room, {}, strategy_choices(trial.study))
+        # (an experiment saved before ``fixed`` was kept here has none)
+        _suggest(trial, self.season, self.room, getattr(self, "fixed", {}),
+                 strategy_choices(trial.study))
 
 
 def _trial(config: dict, *, ys, covs, season: int, room: int, fixed: dict, folds: int,
@@ -125,7 +129,7 @@ def search(ys, covs, season: int, trials: int, *, room: int, fixed: dict, folds:
             tuner = ray_tune.Tuner.restore(path, trainable, resume_errored=True,
                                            restart_errored=False)
         else:
-            searcher = OptunaSearch(space=_Space(season, room),
+            searcher = OptunaSearch(space=_Space(season, room, fixed),
                                     metric=METRIC, mode="min", seed=seed)
             stopper = MedianStoppingRule(time_attr=STEP, metric=METRIC, mode="min",
                                          grace_period=1, min_samples_required=3)
