@@ -1,6 +1,8 @@
 """Forecaster: a recurrent network (GRU, LSTM, RNN or minGRU) that maps the last
 ``lookback`` values to the next ``horizon`` (direct multi-step), or to the next value applied
-``horizon`` times to its own forecasts (``strategy="recursive"``), built on grukit.models.
+``horizon`` times to its own forecasts (``strategy="recursive"``), or that predicts the next
+value at every step of its window and carries its state on as each forecast is fed back
+(``strategy="sequence"``), built on grukit.models.
 
 What the network reads and predicts is in ``scaling``: a correction, on each series' own
 scale, to a base forecast — the last value, or with ``hybrid=True`` the exponential-smoothing
