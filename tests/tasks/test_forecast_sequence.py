@@ -226,3 +226,28 @@ def test_the_ray_space_samples_what_its_trials_run_with_a_fixed_strategy(strateg
         assert settings["strategy"] == strategy
         assert settings["hybrid"] == trial.params.get("hybrid", False)
         study.tell(trial, 1.0)
+
+
+def test_no_calibration_target_is_a_training_target_beyond_the_direct_strategys(monkeypatch):
+    """The latest value a training window targets, for the sequence and the direct strategy
+    alike: the one before the last calibration window's last target (n − 1 − n_val)."""
+    y = np.arange(80, dtype=float)  # each value is its own index
+    last = {}
+    real = forecaster_mod.train_network
+
+    def spy(self, ys, cs, lookback, seed, held, *rest):
+        x, target = self._windows(ys[0], cs[0], self.stats[0], lookback)
+        st = self.stats[0]
+        kept = target[:-held[0]]
+        if self.config.strategy == "sequence":
+            last["sequence"] = float(np.max(kept * st.std + st.mean))
+        else:
+            origins = np.arange(lookback - 1, len(ys[0]) - self.config.horizon)[:-held[0]]
+            last["direct"] = float(np.max(kept * st.scale + ys[0][origins][:, None]))
+        return real(self, ys, cs, lookback, seed, held, *rest)
+
+    monkeypatch.setattr(forecaster_mod, "train_network", spy)
+    for strategy in ("sequence", "direct"):
+        f = Forecaster(**(SMALL | {"strategy": strategy, "epochs": 1})).fit(y, 1)
+        n_val = f.residuals().shape[0]
+        np.testing.assert_allclose(last[strategy], len(y) - 1 - n_val, atol=1e-3)
