@@ -49,3 +49,31 @@ def test_the_epochs_of_a_pass_go_on_in_one_iterator_of_the_loader():
     assert len(data.log) == 4 * 2 * 4  # each batch loaded once, and trained on
     for p in range(2):  # two epochs of two batches: one pass of four
         assert sorted(data.log[16 * p:16 * (p + 1)]) == list(range(16))
+
+
+def _window_by_epochs(epochs_before, steps, per_pass):  # Keras' epoch iterator, epoch by epoch
+    passes, at = 0, 0
+    for _ in range(epochs_before):
+        at += min(steps, per_pass - at)
+        if at >= per_pass:
+            passes, at = passes + 1, 0
+    return passes, at, min(steps, per_pass - at)
+
+
+def test_the_window_of_an_epoch_is_keras_epoch_by_epoch_count_in_constant_time(monkeypatch):
+    from grukit.models import fit
+    from grukit.models.fit import _window
+
+    for steps in (1, 2, 3, 5, 7):
+        for per_pass in (1, 2, 3, 5, 6, 7):
+            for e in range(30):
+                assert _window(e, steps, per_pass) == _window_by_epochs(e, steps, per_pass), \
+                    (e, steps, per_pass)
+    # a far epoch costs what a near one does: no count over the epochs before it (which
+    # took seconds an epoch after some ten thousand)
+    def no_long_count(*args):
+        assert max(args) < 10**6, "an epoch's window counted over the epochs before it"
+        return range(*args)
+
+    monkeypatch.setattr(fit, "range", no_long_count, raising=False)
+    assert _window(10**12, 1, 5) == (2 * 10**11, 0, 1)
