@@ -16,8 +16,9 @@ origins because (n + 1) · 0.8 is then a whole number: the split-conformal 80 % 
 ``anchored`` calibrates on them covers 80 % in expectation (with 8: 8/9 ≈ 89 %).
 
 A trial whose first groups are worse than the median of earlier trials at the same group is
-pruned (Optuna's ``MedianPruner``). The first three trials are the default settings, plain,
-hybrid and plain recursive (``strategy``), so the search always weighs the defaults. With
+pruned (Optuna's ``MedianPruner``). The first four trials are the default settings, plain,
+hybrid, plain recursive and plain sequence (``strategy``), so the search always weighs the
+defaults. With
 ``storage`` (a file path) the study lives in a SQLite file, so an interrupted search resumes
 where it stopped: trials that were running when it stopped are marked failed (the sampler
 ignores them), and trial n samples with the seed ``seed + n`` (n: the trials finished before
