@@ -46,3 +46,21 @@ def test_a_sum_reduction_loss_weighs_its_values_by_sample_weights_as_keras():
             k.evaluate(X, Y, sample_weight=W, batch_size=size, verbose=0), rtol=2e-5)
     np.testing.assert_allclose(g.test_on_batch(X[:5], Y[:5], sample_weight=W[:5]),
                                k.test_on_batch(X[:5], Y[:5], sample_weight=W[:5]), rtol=2e-5)
+
+
+def test_one_keras_metric_object_in_metrics_and_weighted_metrics_is_refused():
+    """Its one state would take each batch with and without the weights: both logged values
+    a mix (Keras logs the mix under both names); two objects give the two true values."""
+    g = Sequential([GRU(4, input_shape=(6, 2)), Dense(1, activation="sigmoid")])
+    auc = keras.metrics.AUC(name="auc")
+    with pytest.raises(ValueError, match="in both metrics and weighted_metrics"):
+        g.compile(optimizer="sgd", loss="binary_crossentropy", metrics=[auc],
+                  weighted_metrics=[auc])
+    g.compile(optimizer="sgd", loss="binary_crossentropy", metrics=[auc],
+              weighted_metrics=[keras.metrics.AUC(name="auc")])
+    y = (X.sum((1, 2)) > 0).astype("float32")[:, None]
+    got = g.evaluate(X, y, sample_weight=W, verbose=0, return_dict=True)
+    for name, w in (("auc", None), ("weighted_auc", W)):
+        want = keras.metrics.AUC()
+        want.update_state(y, g.predict(X, verbose=0), sample_weight=w)
+        np.testing.assert_allclose(got[name], float(want.result()), rtol=1e-5)

@@ -426,6 +426,14 @@ class Sequential(KerasModelAPI, nn.Module):
         if not later:
             self._make_optimizer()
         loss, metrics = training.one_loss(loss), training.metric_list(metrics)
+        shared = next((m for m in training.metric_list(weighted_metrics)
+                       if training.stateful(m) and any(m is u for u in metrics)), None)
+        if shared is not None:  # one state updated with and without the weights: each
+            # logged value a mix of both (Keras logs the mix under both names)
+            raise ValueError(f"compile: the Keras metric object {training.metric_name(shared)!r} "
+                             f"is in both metrics and weighted_metrics, so its one state would "
+                             f"mix weighted and unweighted batches; give weighted_metrics an "
+                             f"object of its own (e.g. keras.metrics.AUC() twice).")
         self.loss_name = loss if isinstance(loss, str) else getattr(loss, "__name__", "loss")
         if isinstance(loss, str) or not callable(loss):
             self.loss_fn = training.resolve("loss", training.LOSSES, loss)
