@@ -1,10 +1,13 @@
-"""fit(steps_per_epoch=N) on a DataLoader that orders its own batches (a sampler of its
-own) goes on through one iterator a pass, as Keras 3: the epochs of a pass train each
-sample once, and no batch is loaded only to be passed over."""
+"""fit(steps_per_epoch=N) as Keras 3 runs it: on a DataLoader that orders its own batches
+(a sampler of its own) one iterator a pass, so that the epochs of a pass train each sample
+once and no batch is loaded only to be passed over; an epoch's window found in constant
+time; with batch_size None, the validation data in Keras' batches of 32."""
 
+import os
 import warnings
 
 import numpy as np
+import pytest
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
@@ -77,3 +80,22 @@ def test_the_window_of_an_epoch_is_keras_epoch_by_epoch_count_in_constant_time(m
 
     monkeypatch.setattr(fit, "range", no_long_count, raising=False)
     assert _window(10**12, 1, 5) == (2 * 10**11, 0, 1)
+
+
+def test_steps_per_epoch_without_batch_size_validates_in_batches_of_32_as_keras():
+    """batch_size=None with steps_per_epoch cuts the training data in N batches only; the
+    validation data goes in Keras' 32 a batch (a loss with reduction="sum" shows it)."""
+    os.environ.setdefault("KERAS_BACKEND", "torch")
+    keras = pytest.importorskip("keras")
+    x, y = X[:14], Y[:14]  # 5 a batch with steps_per_epoch=3; 16 to validate in one batch
+    k = keras.Sequential([keras.Input((6, 2)), keras.layers.GRU(4), keras.layers.Dense(1)])
+    g = Sequential([GRU(4, input_shape=(6, 2)), Dense(1)])
+    g.set_weights(k.get_weights())
+    for m in (k, g):
+        m.compile(optimizer=keras.optimizers.SGD(0.001) if m is k else "sgd",
+                  loss=keras.losses.Huber(reduction="sum"))
+    g.optimizer.learning_rate = 0.001
+    fit = dict(epochs=2, shuffle=False, verbose=0, steps_per_epoch=3, validation_data=(X, Y))
+    theirs, ours = k.fit(x, y, **fit).history, g.fit(x, y, **fit).history
+    for key in theirs:
+        np.testing.assert_allclose(ours[key], theirs[key], rtol=2e-5, err_msg=key)

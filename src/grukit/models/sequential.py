@@ -684,8 +684,9 @@ class Sequential(KerasModelAPI, nn.Module):
         ``model.history`` after the call, as in Keras).
 
         ``batch_size``: 32 when None, as Keras (⌈samples / steps_per_epoch⌉ where
-        ``steps_per_epoch`` is given). ``validation_batch_size`` (``batch_size`` when None)
-        and ``validation_freq`` (validate after every k-th epoch; the callbacks watching a
+        ``steps_per_epoch`` is given). ``validation_batch_size`` (``batch_size`` when None;
+        32 where ``steps_per_epoch`` set the batch size and ``validation_steps`` is None, as
+        Keras) and ``validation_freq`` (validate after every k-th epoch; the callbacks watching a
         ``val_`` quantity pass over the others, as Keras') are Keras'.
 
         ``steps_per_epoch`` (None: an epoch is all the data given) is Keras 3's for finite
@@ -786,6 +787,8 @@ class Sequential(KerasModelAPI, nn.Module):
                     validation_data = (*validation_data, w[cut:])
                 w = w[:cut]
         if steps_per_epoch is not None and not given:  # Keras: the data in N batches
+            if validation_batch_size is None and validation_steps is None:
+                validation_batch_size = _batch_size(None)  # Keras' 32: N cuts fit's data only
             batch_size = max(-(-_count(x) // int(steps_per_epoch)), 1)
         if validation_data is not None and validation_steps is not None:
             validation_data, validation_batch_size = _first_batches(
