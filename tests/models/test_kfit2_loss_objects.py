@@ -1,7 +1,8 @@
 """A Keras loss object with reduction="sum" takes sample weights as Keras 3 does: each
 batch's Σ w·v (fit, train_on_batch, test_on_batch), and evaluate's loss those sums averaged
 over the batches by their sizes. History, weights and evaluate equal Keras' on the same
-weights and data."""
+weights and data. One Keras metric object in both metrics and weighted_metrics is refused;
+metrics_names names evaluate's values in order."""
 
 import os
 
@@ -64,3 +65,14 @@ def test_one_keras_metric_object_in_metrics_and_weighted_metrics_is_refused():
         want = keras.metrics.AUC()
         want.update_state(y, g.predict(X, verbose=0), sample_weight=w)
         np.testing.assert_allclose(got[name], float(want.result()), rtol=1e-5)
+
+
+def test_metrics_names_name_the_values_evaluate_returns_in_order():
+    g = Sequential([GRU(4, input_shape=(6, 2)), Dense(1)])
+    assert g.metrics_names == []
+    g.compile(optimizer="sgd", loss="mse", metrics=["mae", keras.metrics.MeanSquaredError()],
+              weighted_metrics=["mae"])
+    values = g.evaluate(X, Y, sample_weight=W, verbose=0)
+    assert dict(zip(g.metrics_names, values, strict=True)) == \
+        g.evaluate(X, Y, sample_weight=W, verbose=0, return_dict=True)
+    assert g.metrics_names[-1] == "weighted_mae"

@@ -462,6 +462,16 @@ class Sequential(KerasModelAPI, nn.Module):
                               "jit_compile": jit_compile, "weighted_metrics": weighted}
         self.compiled = True
 
+    @property
+    def metrics_names(self) -> list[str]:
+        """The names of the values ``evaluate``, ``test_on_batch`` and ``train_on_batch``
+        return, in their order: "loss", the ``metrics``, then the ``weighted_metrics``
+        (``dict(zip(model.metrics_names, model.evaluate(x, y)))`` pairs them, as Keras 2's
+        did; Keras 3's lists ["loss", "compile_metrics"]); [] before ``compile``."""
+        if not getattr(self, "compiled", False):
+            return []
+        return ["loss", *self.metric_fns, *getattr(self, "weighted_fns", {})]
+
     def get_compile_config(self) -> dict | None:
         """What ``compile`` was given, as plain data a model file holds (None before compile):
         names as they are, a Keras-style optimizer as ``{"class_name", "config"}``, and a
