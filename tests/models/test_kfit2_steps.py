@@ -1,7 +1,8 @@
 """fit(steps_per_epoch=N) as Keras 3 runs it: on a DataLoader that orders its own batches
 (a sampler of its own) one iterator a pass, so that the epochs of a pass train each sample
 once and no batch is loaded only to be passed over; an epoch's window found in constant
-time; with batch_size None, the validation data in Keras' batches of 32."""
+time; with batch_size None, the validation data in Keras' batches of 32; a
+ModelCheckpoint's save_freq counted on across the epochs."""
 
 import os
 import warnings
@@ -99,3 +100,37 @@ def test_steps_per_epoch_without_batch_size_validates_in_batches_of_32_as_keras(
     theirs, ours = k.fit(x, y, **fit).history, g.fit(x, y, **fit).history
     for key in theirs:
         np.testing.assert_allclose(ours[key], theirs[key], rtol=2e-5, err_msg=key)
+
+
+def test_checkpoint_save_freq_counts_batches_across_epochs_as_keras(tmp_path):
+    """save_freq=3 with epochs of 2 and 1 batches (steps_per_epoch=2, 3 batches a pass):
+    Keras writes after the 3rd and 6th batch of the run; an epoch's own count never reached
+    3, so no write came between the epoch-end ones."""
+    from grukit.models import ModelCheckpoint
+
+    os.environ.setdefault("KERAS_BACKEND", "torch")
+    keras = pytest.importorskip("keras")
+    x, y = X[:12], Y[:12]
+    fit = dict(epochs=4, steps_per_epoch=2, batch_size=4, shuffle=False, verbose=0)
+    k = keras.Sequential([keras.Input((6, 2)), keras.layers.GRU(4), keras.layers.Dense(1)])
+    k.compile(optimizer="sgd", loss="mse")
+    (tmp_path / "k").mkdir()
+    k.fit(x, y, callbacks=[keras.callbacks.ModelCheckpoint(
+        str(tmp_path / "k" / "e{epoch}-b{batch}.weights.h5"), save_freq=3,
+        save_weights_only=True)], **fit)
+    g = Sequential([GRU(4, input_shape=(6, 2)), Dense(1)])
+    g.compile(optimizer="sgd", loss="mse")
+    written = []
+
+    class Mid(ModelCheckpoint):  # the mid-epoch writes (the epoch-end ones are grukit's own)
+        def _write(self, epoch, batch, path):
+            if batch:
+                written.append(os.path.basename(path))
+            super()._write(epoch, batch, path)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        g.fit(x, y, callbacks=[Mid(str(tmp_path / "g" / "e{epoch}-b{batch}.ckpt"),
+                                   save_freq=3)], **fit)
+    theirs = sorted(p.name.removesuffix(".weights.h5") for p in (tmp_path / "k").iterdir())
+    assert [p.removesuffix(".ckpt") for p in written] == theirs == ["e2-b1", "e4-b1"]

@@ -228,7 +228,8 @@ def is_main_process() -> bool:
 class ModelCheckpoint(Callback):
     """Write a resumable checkpoint (weights, optimizer state, epoch, position in the epoch,
     RNG state) at each epoch end — only when ``monitor`` improves with ``save_best_only`` —
-    and every ``every_n_batches`` batches. Each write goes to a temporary file that then
+    and every ``every_n_batches`` batches (counted on across epochs, as Keras' ``save_freq``).
+    Each write goes to a temporary file that then
     replaces the old one, so a crash mid-write keeps the last good checkpoint. Resume with
     ``fit(..., resume_from=filepath)``; ``grukit.models.load(filepath)`` reads the model it
     holds (the best one with ``save_best_only``), as Keras' ``load_model``. ``mode``:
@@ -286,6 +287,7 @@ class ModelCheckpoint(Callback):
         """Check where the checkpoints go before training, not after its first epoch: a
         missing folder is made, as Keras makes it; a directory or a folder that cannot be
         written is refused."""
+        self._since = 0  # each fit counts its batches from its first
         if not is_main_process():
             return
         path = os.fspath(self.filepath)
@@ -302,7 +304,11 @@ class ModelCheckpoint(Callback):
 
     def on_batch_end(self, batch, logs=None):
         self._batches = batch + 1  # the epoch's batches so far, for {batch} at its end
-        if self.every_n_batches and (batch + 1) % self.every_n_batches == 0:
+        # batches since the last write, counted on across epochs as Keras counts them (an
+        # epoch's own count never reached N in epochs shorter than N: steps_per_epoch < N)
+        self._since = getattr(self, "_since", 0) + 1
+        if self.every_n_batches and self._since >= self.every_n_batches:
+            self._since = 0
             epoch = self.model._epoch
             self._write(epoch, batch + 1, self._path(epoch + 1, logs, batch=batch + 1))
 
