@@ -6,17 +6,12 @@ one step on; misuse is one sentence."""
 
 import numpy as np
 import pytest
+from test_forecast_recursive import _series  # the recursive strategy's test series
 
 from grukit.tasks.forecast import Forecaster, scaling
 from grukit.tasks.forecast import forecaster as forecaster_mod
 
 SMALL = {"strategy": "sequence", "horizon": 5, "lookback": 10, "hidden": 6, "epochs": 3}
-
-
-def _series(n=90):
-    rng = np.random.default_rng(0)
-    t = np.arange(n)
-    return 20 + 3 * np.sin(2 * np.pi * t / 12) + 0.05 * t + 0.3 * rng.standard_normal(n)
 
 
 def test_windows_targets_are_the_inputs_one_step_on():
