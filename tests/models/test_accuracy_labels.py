@@ -48,3 +48,20 @@ def test_evaluate_with_n_by_1_integer_labels_gives_true_accuracy():
     true = float((m.predict(x).argmax(-1) == y[:, 0]).mean())
     assert m.evaluate(x, y, return_dict=True)["accuracy"] == pytest.approx(true)
     assert m.evaluate(x, y[:, 0], return_dict=True)["accuracy"] == pytest.approx(true)
+
+
+def test_binary_accuracy_of_soft_labels_counts_as_keras():
+    """A soft label (0.9, 0.7) is a hit only where it equals the thresholded prediction, as
+    Keras counts; "accuracy" and the weighted form thresholded the label too (0.8 here
+    against Keras' 0.4)."""
+    keras = pytest.importorskip("keras")
+    from grukit.models import training
+
+    y = np.array([[0.9], [0.1], [1.0], [0.0], [0.7]], np.float32)
+    p = np.array([[0.8], [0.2], [0.6], [0.4], [0.3]], np.float32)
+    want = float(np.mean(np.asarray(keras.metrics.binary_accuracy(y, p))))
+    assert want == pytest.approx(0.4)
+    pt, yt = torch.from_numpy(p), torch.from_numpy(y)
+    for fn in (training._accuracy, training._binary_accuracy):
+        assert float(fn(pt, yt)) == pytest.approx(want)
+    assert float(training._binary_accuracy_each(pt, yt).mean()) == pytest.approx(want)

@@ -432,12 +432,14 @@ def weighted(each, p: Tensor, y: Tensor, lengths: Tensor | None, w: Tensor) -> T
 
 
 def _accuracy(p: Tensor, y: Tensor) -> Tensor:
-    """Keras' "accuracy": binary (one output unit: probabilities thresholded at 0.5) when
-    ``p`` ends in 1; sparse (integer labels, argmax of ``p``) when ``y`` has one dimension
-    fewer than ``p`` or ends in 1; categorical (one-hot labels, argmax of both) otherwise.
+    """Keras' "accuracy": binary (one output unit: probabilities thresholded at 0.5, a hit
+    where the label equals the thresholded value, so a soft label of 0.9 is never one, as
+    Keras counts) when ``p`` ends in 1; sparse (integer labels, argmax of ``p``) when ``y``
+    has one dimension fewer than ``p`` or ends in 1; categorical (one-hot labels, argmax of
+    both) otherwise.
     Per time step alike: p (N, T, C) with y (N, T), (N, T, 1) or (N, T, C)."""
     if p.dim() == 1 or p.shape[-1] == 1:  # binary, probabilities
-        return ((p.reshape(-1) > 0.5) == (y.reshape(-1) > 0.5)).float().mean()
+        return _binary_accuracy(p, y)
     if y.dim() < p.dim() or y.shape[-1] == 1:  # sparse: integer labels
         if y.numel() * p.shape[-1] != p.numel():
             _labels(p, y, "accuracy")  # the refusal
@@ -495,7 +497,7 @@ def _accuracy_each(p: Tensor, y: Tensor) -> Tensor:
 
 
 def _binary_accuracy_each(p: Tensor, y: Tensor) -> Tensor:
-    right = (_like(p, y) > 0.5) == (p > 0.5)
+    right = _like(p, y) == (p > 0.5).to(p.dtype)
     return right.float() if p.dim() == 1 else right.float().mean(-1)
 
 
