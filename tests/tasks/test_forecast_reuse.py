@@ -65,9 +65,9 @@ def test_the_summary_names_the_settings_the_model_runs_with(tmp_path):
     assert summary["params"]["strategy"] == "direct"
     assert tune_mod.starts(1, 40, fixed) == [{"layers": 1, "dropout": 0.0,
                                               "learning_rate": 3e-3, "strategy": "direct"}]
-    # hybrid fixed off: the plain and recursive defaults, as the search samples both
+    # hybrid fixed off: the plain, recursive and sequence defaults, as the search samples all
     assert [t["strategy"] for t in tune_mod.starts(1, 40, {"hybrid": False})] == \
-        ["direct", "recursive"]
+        ["direct", "recursive", "sequence"]
 
 
 def test_a_search_with_covariates_keeps_the_direct_strategy():

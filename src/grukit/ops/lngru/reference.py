@@ -47,12 +47,14 @@ def layer_norm(v: Tensor, weight: Tensor | None, bias: Tensor | None) -> Tensor:
     ``_kernels._normalise`` keeps its sums in float64 too), gradients through the float64
     ops; the others cost one read of the least 1/σ (~3.5 µs a call on the CPU, a sync on a
     GPU). NaN or Inf in v also takes the float64 call (its rows stay NaN). Under
-    ``torch.compile`` (no data-dependent branch) every float32 call is made in float64.
+    ``torch.compile`` and the ``torch.func`` transforms (no data-dependent branch: vmap
+    cannot read a value) every float32 call is made in float64.
     """
     shape = (v.shape[-1],)
     if v.dtype == torch.float64:
         return F.layer_norm(v, shape, weight, bias, EPS)
-    if not torch.compiler.is_compiling():
+    if not torch.compiler.is_compiling() and \
+            torch._C._functorch.peek_interpreter_stack() is None:
         y, _, rstd = torch.native_layer_norm(v, shape, weight, bias, EPS)  # rstd (·, 1)
         if not rstd.numel() or rstd.amin().item() > 0:  # no variance overflowed (nor NaN)
             return y
