@@ -10,11 +10,10 @@ placements; CPU time of the calling thread, median of interleaved rounds, one to
 from __future__ import annotations
 
 import os
-import statistics
-import time
 
 import numpy as np
 import torch
+from bench_mingru_stream import stream_medians  # the same timing as the minGRU's
 
 import grukit.nn as gnn
 
@@ -34,17 +33,7 @@ def main(rounds: int = 15) -> None:
                        "LN-GRU module call": (gnn.Stream(slow), 100),
                        "GRU kernel": (gnn.Stream(gru), 2000)}
             x = np.random.default_rng(0).standard_normal(inputs).astype(np.float32)
-            times: dict[str, list[float]] = {k: [] for k in streams}
-            for s, _ in streams.values():
-                for _ in range(200):
-                    s.step(x)
-            for _ in range(rounds):
-                for name, (s, n) in streams.items():
-                    t = time.thread_time()
-                    for _ in range(n):
-                        s.step(x)
-                    times[name].append((time.thread_time() - t) / n * 1e6)
-            med = {k: statistics.median(v) for k, v in times.items()}
+            med = stream_medians(streams, x, rounds)
             form = "reset_after" if reset_after else "reset_before"
             print(f"H={hidden} I={inputs} {form}: "
                   + "; ".join(f"{k} {v:.2f} µs" for k, v in med.items())

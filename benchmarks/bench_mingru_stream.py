@@ -17,6 +17,22 @@ import torch
 import grukit.nn as gnn
 
 
+def stream_medians(streams: dict, x: np.ndarray, rounds: int) -> dict[str, float]:
+    """{name: median µs a step} of streams {name: (Stream, steps a round)} stepping ``x``,
+    after 200 warm-up steps each, the rounds interleaved, CPU time of the calling thread."""
+    times: dict[str, list[float]] = {k: [] for k in streams}
+    for s, _ in streams.values():
+        for _ in range(200):
+            s.step(x)
+    for _ in range(rounds):
+        for name, (s, n) in streams.items():
+            t = time.thread_time()
+            for _ in range(n):
+                s.step(x)
+            times[name].append((time.thread_time() - t) / n * 1e6)
+    return {k: statistics.median(v) for k, v in times.items()}
+
+
 def main(rounds: int = 15) -> None:
     torch.set_num_threads(1)
     for hidden, inputs in ((64, 1), (128, 16)):
@@ -28,17 +44,7 @@ def main(rounds: int = 15) -> None:
                    "minGRU module call": (gnn.Stream(slow), 100),
                    "GRU kernel": (gnn.Stream(gnn.GRU(inputs, hidden)), 2000)}
         x = np.random.default_rng(0).standard_normal(inputs).astype(np.float32)
-        times: dict[str, list[float]] = {k: [] for k in streams}
-        for s, _ in streams.values():
-            for _ in range(200):
-                s.step(x)
-        for _ in range(rounds):
-            for name, (s, n) in streams.items():
-                t = time.thread_time()
-                for _ in range(n):
-                    s.step(x)
-                times[name].append((time.thread_time() - t) / n * 1e6)
-        med = {k: statistics.median(v) for k, v in times.items()}
+        med = stream_medians(streams, x, rounds)
         print(f"H={hidden} I={inputs}: " + "; ".join(f"{k} {v:.2f} µs" for k, v in med.items())
               + f"; module call / kernel {med['minGRU module call'] / med['minGRU kernel']:.0f}×")
 

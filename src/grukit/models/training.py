@@ -462,15 +462,12 @@ def _binary_accuracy(p: Tensor, y: Tensor) -> Tensor:
 def _categorical_accuracy(p: Tensor, y: Tensor) -> Tensor:
     """mean [argmax p = argmax y]: one-hot labels y (..., C) (integer labels refused: the
     argmax of their one column is 0)."""
-    return (p.argmax(-1) == _one_hot(p, y, "categorical_accuracy").argmax(-1)).float().mean()
+    return _categorical_accuracy_each(p, y).mean()
 
 
 def _sparse_categorical_accuracy(p: Tensor, y: Tensor) -> Tensor:
     """mean [argmax p = y]: integer labels y (...) or (..., 1)."""
-    if y.numel() * p.shape[-1] != p.numel():
-        _labels(p, y, "sparse_categorical_accuracy")  # the refusal
-    return (p.argmax(-1) == _whole(y.reshape(p.shape[:-1]),
-                                   "sparse_categorical_accuracy")).float().mean()
+    return _sparse_categorical_accuracy_each(p, y).mean()
 
 
 # every loss name, and Keras' accuracies ("accuracy" picks binary, sparse or categorical
