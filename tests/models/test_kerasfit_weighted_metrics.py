@@ -73,3 +73,37 @@ def test_weighted_metrics_survive_save_and_load(tmp_path):
     assert set(want) == {"loss", "mae", "weighted_mae"}
     assert back.evaluate(X, Y, sample_weight=W, verbose=0, return_dict=True) == \
         pytest.approx(want, rel=1e-6)
+
+
+def test_weighted_metrics_of_all_zero_weights_log_zero_as_keras():
+    """An epoch, a validation or an evaluate whose sample weights are all 0 logs 0 for each
+    weighted metric, as Keras' weighted mean (Σ w·v / Σ w, 0 where Σ w = 0); the training
+    history logged NaN. A batch of zero weights before weighted ones leaves the epoch's
+    mean that of the weighted batches."""
+    k, g = _pair()
+    kwargs = dict(metrics=["mae"], weighted_metrics=["mae", "mse"])
+    k.compile(optimizer=keras.optimizers.SGD(0.01), loss="mse", **kwargs)
+    g.compile(optimizer="sgd", loss="mse", **kwargs)
+    g.optimizer.learning_rate = 0.01
+    zeros = np.zeros(len(X), "float32")
+    batch_logs = []
+
+    class Batches(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            batch_logs.append(dict(logs))
+
+    from grukit.models import LambdaCallback
+
+    ours_cb = LambdaCallback(on_train_batch_end=lambda b, logs: batch_logs.append(dict(logs)))
+    fit = dict(epochs=1, batch_size=8, shuffle=False, verbose=0, sample_weight=zeros,
+               validation_data=(X[:7], Y[:7], zeros[:7]))
+    theirs = k.fit(X, Y, callbacks=[Batches()], **fit).history
+    ours = g.fit(X, Y, callbacks=[ours_cb], **fit).history
+    assert ours["weighted_mae"] == [0.0] and ours["mse"] == [0.0]
+    _close(ours, theirs)
+    assert all(np.isfinite(v) for logs in batch_logs for v in logs.values())
+    _close(g.evaluate(X, Y, sample_weight=zeros, verbose=0, return_dict=True),
+           k.evaluate(X, Y, sample_weight=zeros, verbose=0, return_dict=True))
+    half = np.r_[np.zeros(8), np.ones(len(X) - 8)].astype("float32")  # batch 1 weighs 0
+    fit = dict(epochs=1, batch_size=8, shuffle=False, verbose=0, sample_weight=half)
+    _close(g.fit(X, Y, **fit).history, k.fit(X, Y, **fit).history)

@@ -427,11 +427,12 @@ def train_loop(model, optimizer: torch.optim.Optimizer, step: Callable, batches,
                     sums[name] = [mean, 1.0]
                     continue
                 acc = sums.setdefault(name, [0.0, 0.0])
-                acc[0] += mean * count
-                acc[1] += count
+                if count:  # a batch of no value (weights all 0, every step masked) adds
+                    acc[0] += mean * count  # nothing: its mean may be NaN (0 / 0)
+                    acc[1] += count
             if running:
                 logs["loss"] = total / max(seen, 1)
-                logs |= {name: a / b if b else float("nan") for name, (a, b) in sums.items()}
+                logs |= _means(sums)
             # what a checkpoint written now needs to go on with this epoch (see `progress`)
             model._progress = {"lrs": epoch_lrs, "total": total, "seen": seen,
                                "sums": {k: list(v) for k, v in sums.items()}}
@@ -461,7 +462,7 @@ def train_loop(model, optimizer: torch.optim.Optimizer, step: Callable, batches,
             break
         history.train_seconds.append(time.perf_counter() - t0)
         logs = {"loss": total / max(seen, 1)}
-        logs |= {name: a / b if b else float("nan") for name, (a, b) in sums.items()}
+        logs |= _means(sums)
         t1 = time.perf_counter()
         if validate is not None and (epoch + 1) % validate_every == 0:
             for cb in test_cbs:
@@ -503,6 +504,13 @@ def _reduce_device(params) -> torch.device:
     return torch.device("cpu")
 
 
+def _means(sums: dict[str, list[float]]) -> dict[str, float]:
+    """Each metric's mean over the epoch so far from its [Σ mean·count, Σ count]: Keras'
+    weighted mean Σ w·v / Σ w, 0 where Σ w = 0 (an epoch whose sample weights are all 0, as
+    Keras' ``divide_no_nan`` logs it; it logged NaN)."""
+    return {name: a / b if b else 0.0 for name, (a, b) in sums.items()}
+
+
 def _across_processes(res: Step, optimizer, params) -> Step:
     """``res`` of the global batch: the loss's total and weight, and each counted metric's
     sum (mean · count) and count, summed over the processes (one all-reduce). A NaN/Inf on
@@ -531,7 +539,7 @@ def _across_processes(res: Step, optimizer, params) -> Step:
                          "sets the rate given to some of them only); give every process the "
                          "same callbacks.")
     for k, s, c in zip(counted, rest[::2], rest[1::2], strict=True):
-        metrics[k] = (s / c if c else float("nan"), c)
+        metrics[k] = (s / c if c else 0.0, c)
     return Step(res.loss, total / weight if weight else float("nan"), weight, total,
                 metrics or None)
 
