@@ -68,3 +68,88 @@ def test_the_training_value_is_each_epochs_own_as_keras():
     want, got = _fit_both(0.5, epochs=3, batch_size=6)
     assert got["auc"] == pytest.approx(want["auc"], rel=1e-4)
     assert len(set(got["auc"])) == 3
+
+
+NAMES = ["auc", "precision", "recall", "f1_score", "AUC", "Precision", "true_positives",
+         "false_negatives", "r2_score", "root_mean_squared_error", "binary_io_u"]
+
+
+def test_keras_metric_names_give_keras_values_binary():
+    """Keras' metric names that grukit has no form of its own for ("auc", "precision",
+    "recall", "f1_score", their class names, ...) are Keras' objects with their defaults
+    (200 thresholds, a threshold of 0.5): the values Keras logs in fit (training and
+    validation, SGD at a rate that moves the weights) and evaluate; they were refused."""
+    ref, model = _pair()
+    ref.compile(optimizer=keras.optimizers.SGD(0.5), loss="binary_crossentropy",
+                metrics=NAMES)
+    model.compile(optimizer=torch.optim.SGD(model.parameters(), lr=0.5),
+                  loss="binary_crossentropy", metrics=NAMES)
+    y = Y[:, None].astype("float32")  # (N, 1): Keras' F1Score takes 2-D labels only
+    kw = dict(epochs=2, batch_size=6, shuffle=False, verbose=0, validation_split=0.25)
+    want, got = ref.fit(X, y, **kw).history, model.fit(X, y, **kw).history
+    assert set(got) == set(want)
+    # Keras' history logs a count's (true_positives') training value as the validation's:
+    # the tensor it logs is the state that validation resets; those are checked below
+    counts = {"true_positives", "false_negatives"}
+    for name in set(want) - counts:
+        assert got[name] == pytest.approx(np.ravel(want[name]).tolist() if np.ndim(
+            want[name][0]) == 0 else [float(np.ravel(v)[0]) for v in want[name]],
+            rel=1e-4, abs=1e-6), name
+    kw = dict(epochs=1, batch_size=6, shuffle=False, verbose=0)
+    want, got = ref.fit(X, y, **kw).history, model.fit(X, y, **kw).history
+    for name in counts:
+        assert got[name] == pytest.approx(want[name]), name
+    want = ref.evaluate(X, y, return_dict=True, verbose=0)
+    got = model.evaluate(X, y, return_dict=True)
+    for name in NAMES:
+        assert got[name] == pytest.approx(float(np.ravel(want[name])[0]), rel=1e-5), name
+
+
+def test_keras_metric_names_give_keras_values_multiclass_and_weighted():
+    rng = np.random.default_rng(1)
+    y = np.eye(3, dtype="float32")[rng.integers(0, 3, N)]
+    w = rng.uniform(0, 2, N).astype("float32")
+    ref = keras.Sequential([keras.Input((T, F)), keras.layers.GRU(3),
+                            keras.layers.Dense(3, activation="softmax")])
+    model = Sequential([GRU(3, input_shape=(T, F)), Dense(3, activation="softmax")])
+    model.set_weights(ref.get_weights())
+    names = ["auc", "precision", "recall"]
+    for m in (ref, model):
+        m.compile(loss="categorical_crossentropy", metrics=names, weighted_metrics=["auc"])
+    want = ref.evaluate(X, y, sample_weight=w, return_dict=True, verbose=0)
+    got = model.evaluate(X, y, sample_weight=w, return_dict=True)
+    assert set(got) == set(want)
+    for name in want:
+        assert got[name] == pytest.approx(want[name], rel=1e-5), name
+
+
+def test_keras_metric_names_that_need_arguments_are_refused_in_one_sentence():
+    model = Sequential([GRU(3, input_shape=(T, F)), Dense(1, activation="sigmoid")])
+    with pytest.raises(ValueError, match=r"MeanIoU.*num_classes.*keras\.metrics\.MeanIoU"):
+        model.compile(loss="binary_crossentropy", metrics=["mean_io_u"])
+    with pytest.raises(ValueError, match=r"'mean'.*not a metric of \(y_true, y_pred\)"):
+        model.compile(loss="binary_crossentropy", metrics=["mean"])
+    with pytest.raises(ValueError, match="unknown metric 'aucc'"):
+        model.compile(loss="binary_crossentropy", metrics=["aucc"])
+
+
+def test_a_per_class_f1_score_is_refused_in_one_sentence():
+    """Keras' "f1_score" of several classes is one value per class (average=None), which
+    grukit's logs (one number a metric) cannot hold: refused, naming the average to give."""
+    model = Sequential([GRU(3, input_shape=(T, F)), Dense(3, activation="softmax")])
+    model.compile(loss="categorical_crossentropy", metrics=["f1_score"])
+    y = np.eye(3, dtype="float32")[np.arange(N) % 3]
+    with pytest.raises(ValueError, match=r"f1_score.*3 values.*average='macro'"):
+        model.evaluate(X, y)
+
+
+def test_keras_metric_names_survive_save_and_load(tmp_path):
+    from grukit.models import load_model
+
+    _, model = _pair()
+    model.compile(loss="binary_crossentropy", metrics=["auc", "precision"],
+                  weighted_metrics=["recall"])
+    want = model.evaluate(X, Y, return_dict=True)
+    model.save(tmp_path / "m.safetensors")
+    back = load_model(tmp_path / "m.safetensors")
+    assert back.evaluate(X, Y, return_dict=True) == pytest.approx(want, rel=1e-6)

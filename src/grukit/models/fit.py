@@ -102,7 +102,8 @@ def run_fit(model, x, y, *, batch_size, epochs, verbose, callbacks, validation_d
         raise ValueError(f"the Keras metric object(s) "
                          f"{sorted(keras_metrics | weighted_states)} keep each "
                          f"process's own state, which fit cannot add up across the {world} "
-                         f"processes; compile with a metric name or function instead.")
+                         f"processes; compile with a metric of grukit's own ('mae', "
+                         f"'accuracy') or a function instead.")
     if seed is not None:  # np.int64(7) too: the sampler's torch generator takes an int
         if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
             raise TypeError(f"seed must be a whole number (or None to draw one); got "

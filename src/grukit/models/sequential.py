@@ -361,9 +361,11 @@ class Sequential(KerasModelAPI, nn.Module):
         one per sample say, are averaged and take sample weights), or one of torch's losses
         (``nn.MSELoss()``, ``F.l1_loss``: called ``(input, target)``, as in torch);
         ``metrics``: names (every loss name, "accuracy", "binary_accuracy",
-        "categorical_accuracy", "sparse_categorical_accuracy") or callables taken as the
-        loss's, a list or one of them; loss and metric names are Keras 3's
-        (``training.LOSSES``, ``training.METRICS``);
+        "categorical_accuracy", "sparse_categorical_accuracy"; Keras' other names, "auc",
+        "precision", "recall", "f1_score", ..., are Keras' metric objects with their
+        defaults, ``training.keras_named``) or callables taken as the loss's, a list or one
+        of them; loss and metric names are Keras 3's (``training.LOSSES``,
+        ``training.METRICS``);
         ``jit_compile``: True
         runs fit's training step (forward and loss; backward through the compiled graph)
         through ``torch.compile``, False and "auto" (Keras' default, off on its torch backend)
@@ -442,9 +444,7 @@ class Sequential(KerasModelAPI, nn.Module):
         else:  # fn(y_true, y_pred) as Keras calls it; torch's losses fn(input, target)
             self.loss_fn, self.loss_each = training.user_function(loss)
         self.metric_fns = {
-            (m if isinstance(m, str) else training.metric_name(m)):
-            training.resolve("metric", training.METRICS, m) if isinstance(m, str)
-            else training.user_function(m)[0]
+            (m if isinstance(m, str) else training.metric_name(m)): training.metric(m)
             for m in metrics}
         # Keras' names: a weighted metric named as an unweighted one is "weighted_<name>"
         weighted = training.metric_list(weighted_metrics)

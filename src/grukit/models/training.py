@@ -521,6 +521,73 @@ METRIC_EACH = EACH | {
 }
 
 
+# Keras' names that are no metric of (y_true, y_pred): a mean or sum of values, the bases
+_NOT_METRICS = {"mean", "Mean", "sum", "Sum", "metric", "Metric", "mean_metric_wrapper",
+                "MeanMetricWrapper"}
+
+
+def keras_named(name: str):
+    """The Keras 3 metric object ``compile(metrics=[name])`` makes for a name grukit has no
+    form of its own for ("auc", "precision", "recall", "f1_score", "AUC", "r2_score", ...):
+    ``keras.metrics.get(name)`` with Keras' defaults (AUC's 200 thresholds, Precision's and
+    Recall's 0.5), named ``name`` as Keras names it; None where Keras has no such name.
+    Keras is imported on the torch backend (``KERAS_BACKEND=torch`` where unset); a name
+    whose object needs arguments (``MeanIoU``'s ``num_classes``), a name that is no metric
+    of (y_true, y_pred), or Keras missing, refused in one sentence."""
+    import importlib
+    import os
+    import sys
+
+    if "keras" not in sys.modules:
+        os.environ.setdefault("KERAS_BACKEND", "torch")
+    try:
+        keras = importlib.import_module("keras")
+        table = importlib.import_module("keras.src.metrics").ALL_OBJECTS_DICT
+    except ImportError:
+        return None
+    if name not in table:
+        return None
+    if name in _NOT_METRICS:
+        raise ValueError(f"metric {name!r} is Keras' {table[name].__name__}, not a metric of "
+                         f"(y_true, y_pred); pass a metric name (e.g. 'mae') or a function "
+                         f"fn(y_true, y_pred).")
+    if keras.backend.backend() != "torch":
+        raise ValueError(f"metric {name!r} is Keras' {table[name].__name__}, which grukit "
+                         f"runs on Keras' torch backend, but Keras runs on "
+                         f"{keras.backend.backend()!r}; set KERAS_BACKEND=torch before "
+                         f"importing keras.")
+    cls = table[name]
+    try:
+        obj = keras.metrics.get(name)
+    except TypeError as err:  # MeanIoU() without num_classes
+        import inspect
+
+        needed = [k for k, v in inspect.signature(cls.__init__).parameters.items()
+                  if k != "self" and v.default is inspect.Parameter.empty
+                  and v.kind is v.POSITIONAL_OR_KEYWORD]
+        raise ValueError(f"metric {name!r} is Keras' {cls.__name__}, which needs "
+                         f"{', '.join(needed) or 'arguments'}; pass the object, e.g. "
+                         f"keras.metrics.{cls.__name__}({', '.join(f'{k}=...' for k in needed)})."
+                         ) from err
+    if not stateful(obj):  # a function: grukit's tables hold every one of Keras'
+        return None
+    obj.name = name  # Keras' compile names it so: "auc", "AUC"
+    return obj
+
+
+def metric(m):
+    """A ``compile(metrics=...)`` entry as a function ``fn(p, y)``: a name of grukit's
+    (``METRICS``), a name of Keras' (``keras_named``: its object), or a callable
+    (``user_function``)."""
+    if isinstance(m, str) and m not in METRICS:
+        obj = keras_named(m)
+        if obj is not None:
+            return user_function(obj)[0]
+    if isinstance(m, str):
+        return resolve("metric", METRICS, m)
+    return user_function(m)[0]
+
+
 def weighted_metric(m):
     """An entry of ``compile(weighted_metrics=...)`` (a metric name, a function
     ``fn(y_true, y_pred)``, a Keras metric object) as ``fn(p, y, lengths, w)`` ->
@@ -533,6 +600,8 @@ def weighted_metric(m):
     (w None: all ones, the plain mean); a Keras metric object's ``update_state`` takes w as
     its ``sample_weight`` (its weight is None: the value covers all it saw). A function that
     returns one number per batch, which no weight can scale, is refused in one sentence."""
+    if isinstance(m, str) and m not in METRIC_EACH:
+        m = keras_named(m) or m  # "auc": Keras' AUC object, weighed by update_state
     if isinstance(m, str):
         each = resolve("weighted metric", METRIC_EACH, m)
     elif stateful(m):
@@ -581,7 +650,21 @@ def keras_update(state, p: Tensor, y: Tensor, lengths: Tensor | None, w=None) ->
             w = w.to(p.device).reshape(-1, 1).expand(valid.shape)[valid]
         p, y = p[valid], y.to(p.device)[valid]
     state.update_state(_same_rank(y, p), p, sample_weight=w)
-    return float(torch.as_tensor(state.result()))
+    return keras_result(state)
+
+
+def keras_result(state) -> float:
+    """A Keras metric object's ``result()`` as the one number a log holds; a result of
+    several values (``F1Score`` of several classes, whose default ``average=None`` gives
+    one per class) refused in one sentence naming the average to give."""
+    v = torch.as_tensor(state.result())
+    if v.numel() != 1:
+        name = getattr(state, "name", type(state).__name__)
+        raise ValueError(f"metric {name!r} gives {v.numel()} values (one per class), which a "
+                         f"log of one number per metric cannot hold; pass "
+                         f"keras.metrics.{type(state).__name__}(average='macro') (or "
+                         f"'micro', 'weighted') instead.")
+    return float(v.reshape(()))
 
 
 def valid_steps(p, y: Tensor, lengths: Tensor | None) -> Tensor | None:
@@ -673,7 +756,7 @@ def user_function(fn):
         def keras_metric(p: Tensor, y: Tensor) -> Tensor:
             fn.reset_state()
             fn.update_state(_same_rank(y, p), p)
-            return torch.as_tensor(fn.result())
+            return torch.tensor(keras_result(fn))
 
         keras_metric.__name__ = metric_name(fn)
         keras_metric.state = fn  # fit updates it batch by batch over each epoch
