@@ -300,6 +300,22 @@ def test_strategy_and_learning_rate_reach_the_model_and_predict_refuses_them(tmp
     assert "learning_rate" in capsys.readouterr().err
 
 
+def test_differences_reach_the_model_and_need_the_sequence_strategy(tmp_path, capsys):
+    out, saved = tmp_path / "out", tmp_path / "m"
+    assert main(["forecast", "--data", "nile", "--folds", "1", "--epochs", "2",
+                 "--strategy", "sequence", "--differences", "1", "--output", str(out),
+                 "--save", str(saved)]) == 0
+    assert json.loads((out / "metrics.json").read_text())["settings"]["differences"] == 1
+    from grukit.tasks.forecast import Forecaster
+
+    assert Forecaster.load(str(saved)).config.differences == 1
+    capsys.readouterr()
+    assert main(["forecast", "--data", "nile", "--differences", "1"]) == 2
+    assert "differences=1 is an input of strategy='sequence'" in capsys.readouterr().err
+    assert main(["forecast", "predict", "--model", str(saved), "--differences", "0"]) == 2
+    assert "--differences set(s) training" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("top", [[], ["--tune-top", "2"]])
 def test_strategy_and_learning_rate_are_fixed_in_the_search(capsys, monkeypatch, top):
     """--strategy and --learning-rate with --tune fix them in the search (they were dropped:

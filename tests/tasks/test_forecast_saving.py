@@ -36,7 +36,7 @@ def test_constructor_stores_settings_and_fit_returns_self():
                               "learning_rate": 3e-3, "patience": 15, "seed": 0,
                               "dropout": 0.0, "hybrid": False, "ensemble": 1, "lookbacks": None,
                               "quantiles": None, "level": 0.8, "tuned": {},
-                              "strategy": "direct"}
+                              "strategy": "direct", "differences": 0}
     assert not hasattr(f, "net") and not getattr(f, "fitted_", False)
     with pytest.raises(NotFittedError, match="not trained; call fit"):
         f.predict()

@@ -14,7 +14,7 @@ from .cli_extra import covariates_of, run_sliding, tuned_model
 from .files import FOLDS_DIR, clear_folds, fingerprint, forecast_table, read_folds, write_fold
 
 TRAIN_ONLY = ("horizon", "folds", "lookback", "hidden", "epochs", "seed", "save", "resume",
-              "strategy", "learning_rate",
+              "strategy", "learning_rate", "differences",
               "hybrid", "ensemble", "level", "covariates", "tune", "tune_storage",
               "tune_backend", "tune_top", "tune_timeout", "protocol")
 # how a CSV is read: options of --data, which a built-in series has no use for
@@ -50,6 +50,9 @@ def add_parsers(sub) -> None:
                         "value from a window, fed back; sequence: trained on the next value "
                         "at every step of its windows, its state carried on as it feeds each "
                         "forecast back (Darts' RNNModel)")
+    p.add_argument("--differences", type=int, choices=(0, 1),
+                   help="--strategy sequence: 1 trains on the one-step changes (a trend "
+                        "past the training range), 0 on the values (default)")
     p.add_argument("--seed", type=int, help="seed of the training (default 0)")
     p.add_argument("--time-column")
     p.add_argument("--target")
@@ -203,6 +206,7 @@ def run_train(args: argparse.Namespace) -> int:
     settings = {"model": model_name, "horizon": horizon, "lookback": args.lookback,
                 "hidden": args.hidden, "epochs": args.epochs, "seed": args.seed,
                 "strategy": args.strategy, "learning_rate": args.learning_rate,
+                "differences": args.differences,
                 "hybrid": args.hybrid or None, "ensemble": args.ensemble, "level": args.level}
     settings = {k: v for k, v in settings.items() if v is not None}
     try:

@@ -75,7 +75,7 @@ def tuned_model(args, settings: dict, values, season: int, folds: int, covariate
     cut = len(values) - folds * h
     fixed = {k: v for k, v in settings.items()
              if k in ("model", "hybrid", "ensemble", "level", "hidden", "lookback", "epochs",
-                      "strategy", "learning_rate")}
+                      "strategy", "learning_rate", "differences")}
     fixed.pop("ensemble", None)  # the search scores one network a trial
     print(f"tuning: {args.tune} trials ({backend}, at most {timeout:.0f} s) on the "
           f"first {cut} points" + (f", study in {storage}" if storage else ""), flush=True)

@@ -87,6 +87,10 @@ class ForecastConfig:
             carries its state on, feeding each prediction back, as Darts' ``RNNModel`` and
             DeepAR do). Recursive and sequence are for plain models without covariates or
             quantiles.
+        differences: the sequence strategy's input: 0 the values, 1 their one-step changes
+            y_u − y_{u−1} (standardised; a forecast adds the forecast changes to the last
+            value), which follow a trend past the training range (co2) where standardised
+            values cannot.
     """
 
     model: str = "gru"
@@ -107,6 +111,7 @@ class ForecastConfig:
     level: float = 0.8  # the conformal interval the backtest and the CLI report
     tuned: dict = field(default_factory=dict)  # what Forecaster.tune found (informational)
     strategy: str = "direct"  # "recursive" or "sequence": one step ahead, fed back h times
+    differences: int = 0  # the sequence strategy: 1 models the one-step changes
 
 
 class Forecaster(Estimator):
@@ -162,9 +167,14 @@ class Forecaster(Estimator):
         starts from two seasons and two values)."""
         from . import es
 
-        lb = max(self._lookbacks(season))
+        lb = max(self._lookbacks(season)) + self._differences
         m = season if season > 1 else 1
         return max(lb, es.need(m)) if self.config.hybrid else lb
+
+    @property
+    def _differences(self) -> int:
+        """How often the sequence strategy's inputs are differenced (0 for the others)."""
+        return self.config.differences if self.config.strategy == "sequence" else 0
 
     def calibration_windows(self, length: int, season: int) -> int:
         """The windows ``fit`` on a series of ``length`` points validates on and keeps the
@@ -191,7 +201,7 @@ class Forecaster(Estimator):
         the sequence strategy inputs (N, lookback, 1) and targets (N, lookback, 1), the next
         value at every step, windows ending where the recursive strategy's do."""
         if self.config.strategy == "sequence":
-            return scaling.sequence_windows(y, st, lookback)
+            return scaling.sequence_windows(y, st, lookback, self._differences)
         x, target, _ = scaling.training_windows(y, cov, st, lookback, self._steps)
         return x, target
 
@@ -248,6 +258,8 @@ class Forecaster(Estimator):
         self.n_cov = 0 if covs is None else covs[0].shape[1]
         self.stats = [scaling.fit_stats(y, c, season, cfg.hybrid, cfg.horizon)
                       for y, c in zip(ys, cs, strict=True)]
+        if self._differences:
+            self.stats = [scaling.of_changes(st, y) for st, y in zip(self.stats, ys, strict=True)]
         self.single, self.season = single, season
         lookbacks = self._lookbacks(season)
         # each series' latest tenth of its windows validates (the same origins for every
@@ -269,7 +281,7 @@ class Forecaster(Estimator):
         self.fit_seconds = time.perf_counter() - start
         self.calib = [calibrate(self, y, c, i, n_val[i])
                       for i, (y, c) in enumerate(zip(ys, cs, strict=True))]
-        keep = None if cfg.hybrid else max(lookbacks)  # a hybrid smooths its whole history
+        keep = None if cfg.hybrid else self.history_needed(season)  # a hybrid smooths it all
         self.last = [y[-keep if keep else 0:].copy() for y in ys]
         self.last_cov = None if covs is None else [c[-keep if keep else 0:].copy()
                                                    for c in covs]
@@ -314,8 +326,9 @@ class Forecaster(Estimator):
         index = self._index(index)
         w, cov = self._history(recent, covariates, index)
         if self.config.strategy == "sequence":
-            return scaling.sequence_inputs(w[None, -self._lookback(self.season):],
-                                           self.stats[index])
+            d = self._differences
+            return scaling.sequence_inputs(w[None, -(self._lookback(self.season) + d):],
+                                           self.stats[index], d)
         x, _ = scaling.views(w, cov, self.stats[index], self._lookback(self.season),
                              np.array([len(w) - 1]), self.config.horizon)
         return x
@@ -447,7 +460,7 @@ class Forecaster(Estimator):
             raise ValueError(f"update takes one number; got {value!r}.") from None
         if not np.isfinite(value):
             raise ValueError(f"update got {value}; give a finite observation.")
-        keep = 0 if self.config.hybrid else max(self._lookbacks(self.season))
+        keep = 0 if self.config.hybrid else self.history_needed(self.season)
         row = None
         if self.n_cov:
             if covariate is None:

@@ -20,7 +20,7 @@ windows are all zeros, the network learns to forecast no change).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -114,21 +114,34 @@ def training_windows(y, cov, st: Stats, lookback: int, horizon: int):
     return x, ((future - base) / st.scale).astype(np.float32), origins
 
 
-def sequence_inputs(x: np.ndarray, st: Stats) -> np.ndarray:
-    """Inputs (N, T, 1) float32 of the sequence strategy for windows x (N, T): the values
-    standardised, (y_u − mean) / std."""
-    return ((x - st.mean) / st.std)[:, :, None].astype(np.float32)
+def sequence_inputs(x: np.ndarray, st: Stats, differences: int = 0) -> np.ndarray:
+    """Inputs (N, T − d, 1) float32 of the sequence strategy for windows x (N, T): the values
+    (d = 0) or their one-step changes v_u = y_u − y_{u−1} (d = 1) standardised,
+    (v_u − mean) / std (the stats of the values or of the changes, ``of_changes``)."""
+    v = np.diff(x, axis=1) if differences else x
+    return ((v - st.mean) / st.std)[:, :, None].astype(np.float32)
 
 
-def sequence_windows(y: np.ndarray, st: Stats, lookback: int) -> tuple[np.ndarray, np.ndarray]:
+def sequence_windows(y: np.ndarray, st: Stats, lookback: int,
+                     differences: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """The sequence strategy's training windows: inputs (N, lookback, 1) of the windows
-    ending at lookback − 1 … n − 2, and their targets (N, lookback, 1), each step's next value
-    standardised alike (a window's last target is the value after it, the recursive
-    strategy's target for the same window)."""
-    origins = np.arange(lookback - 1, len(y) - 1)  # (N,)
+    ending at lookback − 1 … n − d − 2 of the standardised values (d = 0) or changes (d = 1),
+    and their targets (N, lookback, 1), each step's next value (or change) standardised alike
+    (a window's last target is the one after it, the recursive strategy's target for the
+    same window)."""
+    z = sequence_inputs(y[None, :], st, differences)[0]  # (n − d, 1)
+    origins = np.arange(lookback - 1, len(z) - 1)  # (N,)
     span = origins[:, None] + np.arange(1 - lookback, 1)[None, :]  # (N, lookback)
-    z = sequence_inputs(y[None, :], st)[0]  # (n, 1)
     return z[span], z[span + 1]
+
+
+def of_changes(st: Stats, y: np.ndarray) -> Stats:
+    """``st`` with the mean and standard deviation of the one-step changes of ``y`` (what a
+    sequence forecaster with ``differences=1`` standardises by); a series whose changes are
+    all alike (a straight line) has 1 for their deviation, as ``fit_stats`` does."""
+    v = np.diff(y)
+    std = float(np.std(v)) if np.ptp(v) > 0 else 0.0
+    return replace(st, mean=float(np.mean(v)), std=std if std > 0 else 1.0)
 
 
 def stats_tensors(stats: list[Stats], n_cov: int) -> dict:

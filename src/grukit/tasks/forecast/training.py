@@ -73,18 +73,19 @@ def fed_back_point(self, y, st, origins) -> np.ndarray:
 
 def sequence_point(self, y, st, origins) -> np.ndarray:
     """Point forecasts (N, horizon) of a sequence forecaster: every network runs over its
-    last ``lookback`` values and the forecasts so far (its state carried on, as a stream
-    would: the same numbers), its output at the last step o gives the next value
-    ŷ = mean + std · o (the median over the networks), and ŷ joins the sequence."""
-    h, lbs = self.config.horizon, self._lookbacks(self.season)
-    span = np.asarray(origins)[:, None] + np.arange(1 - max(lbs), 1)[None, :]
-    w = np.asarray(y, np.float64)[span]  # (N, L): the windows, oldest first
+    last ``lookback`` values (or changes) and the forecasts so far (its state carried on, as
+    a stream would: the same numbers), its output at the last step o gives the next value
+    ŷ = mean + std · o, or with ``differences=1`` the next change, ŷ = y_last + mean + std · o
+    (the median over the networks), and ŷ joins the sequence."""
+    h, lbs, d = self.config.horizon, self._lookbacks(self.season), self._differences
+    span = np.asarray(origins)[:, None] + np.arange(1 - max(lbs) - d, 1)[None, :]
+    w = np.asarray(y, np.float64)[span]  # (N, L + d): the windows, oldest first
     out = np.empty((len(span), h))
     for k in range(h):
-        step = [np.asarray(net.predict(scaling.sequence_inputs(w[:, -(lb + k):], st)),
+        step = [np.asarray(net.predict(scaling.sequence_inputs(w[:, -(lb + k + d):], st, d)),
                            np.float64)[:, -1, 0]
                 for net, lb in zip(self.nets, lbs, strict=True)]  # M × (N,)
-        out[:, k] = st.mean + st.std * np.median(step, axis=0)
+        out[:, k] = st.mean + st.std * np.median(step, axis=0) + (w[:, -1] if d else 0.0)
         w = np.concatenate([w, out[:, k:k + 1]], axis=1)
     return out
 

@@ -1,0 +1,127 @@
+"""differences=1: the sequence strategy reads and predicts the series' one-step changes
+(standardised) and adds each forecast change to the value before it. Checked against
+torch.nn.GRU + Linear stepped over the changes with their state carried; the calibration
+residuals are in the series' units; misuse is one sentence."""
+
+import numpy as np
+import pytest
+from test_forecast_recursive import _series  # the recursive strategy's test series
+
+from grukit.tasks.forecast import Forecaster, scaling
+
+SMALL = {"strategy": "sequence", "horizon": 5, "lookback": 10, "hidden": 6, "epochs": 3,
+         "differences": 1}
+
+
+def test_windows_are_the_standardised_changes_and_their_next_change():
+    y = _series(40)
+    st = scaling.of_changes(scaling.fit_stats(y, None, 12, False), y)
+    v = np.diff(y)
+    assert st.mean == pytest.approx(v.mean()) and st.std == pytest.approx(v.std())
+    x, t = scaling.sequence_windows(y, st, 10, 1)
+    assert x.shape == t.shape == (39 - 10, 10, 1) and x.dtype == np.float32
+    z = (v - v.mean()) / v.std()
+    np.testing.assert_allclose(x[0, :, 0], z[:10], rtol=1e-5)
+    np.testing.assert_allclose(t[:, :-1], x[:, 1:])  # each target is the next input
+    np.testing.assert_allclose(t[-1, -1, 0], z[-1], rtol=1e-5)  # the last: y[-1] − y[-2]
+
+
+def test_a_straight_line_has_unit_deviation_of_its_changes():
+    y = 3.0 + 0.5 * np.arange(50)
+    st = scaling.of_changes(scaling.fit_stats(y, None, 1, False), y)
+    assert st.mean == pytest.approx(0.5) and st.std == 1.0
+
+
+@pytest.mark.parametrize("layers", [1, 2])
+def test_forecast_equals_torch_gru_stepped_over_the_changes(layers):
+    """torch.nn.GRU + Linear with the network's weights, run over the last lookback changes
+    and then one step per forecast change, its state carried on; each forecast is the value
+    before it plus the change."""
+    import torch
+
+    y = _series()
+    f = Forecaster(**SMALL, layers=layers).fit(y, 12)
+    sd, st = f.net.state_dict(), f.stats[0]
+    gru = torch.nn.GRU(1, 6, num_layers=layers, batch_first=True).double()
+    head = torch.nn.Linear(6, 1).double()
+    with torch.no_grad():
+        for k in range(layers):
+            for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
+                getattr(gru, f"{name}_l{k}").copy_(sd[f"stack.{k}.rnn.{name}_l0"])
+        head.weight.copy_(sd[f"stack.{layers}.linear.weight"])
+        head.bias.copy_(sd[f"stack.{layers}.linear.bias"])
+        x = torch.tensor((np.diff(y[-11:]) - st.mean) / st.std)[None, :, None]  # (1, 10, 1)
+        out, state = gru(x)
+        ref, last = [], y[-1]
+        for _ in range(5):
+            change = st.mean + st.std * head(out[:, -1]).item()
+            last = last + change
+            ref.append(last)
+            x = torch.tensor([[[(change - st.mean) / st.std]]], dtype=torch.float64)
+            out, state = gru(x, state)
+    np.testing.assert_allclose(f.predict(), ref, rtol=1e-5)
+    assert f.inputs(y).shape == (1, 10, 1)
+    np.testing.assert_allclose(f.inputs(y)[0, :, 0], (np.diff(y[-11:]) - st.mean) / st.std,
+                               rtol=1e-5)
+
+
+def test_calibration_residuals_are_in_the_series_units():
+    from grukit.tasks.forecast.training import fed_back_point
+
+    y = _series()
+    f = Forecaster(**SMALL).fit(y, 12)
+    n_val, h = f.residuals().shape[0], 5
+    origins = np.arange(len(y) - h - n_val, len(y) - h)
+    future = y[origins[:, None] + np.arange(1, h + 1)]
+    np.testing.assert_allclose(f.residuals(), future - fed_back_point(f, y, f.stats[0], origins),
+                               rtol=1e-9, atol=1e-9)
+    # the forecast starts from the last value: a change of the size of the series' changes
+    assert abs(f.predict(y[:50])[0] - y[49]) < 5 * np.std(np.diff(y))
+
+
+def test_a_trend_past_the_training_range_is_followed():
+    """A rising line with a season: the values' model cannot leave its training range, the
+    changes' can (the forecast stays near the continued line, far above the last values)."""
+    t = np.arange(160.0)
+    y = 0.4 * t + np.sin(2 * np.pi * t / 12)
+    fit, future = y[:150], y[150:155]
+    settings = SMALL | {"epochs": 60, "hidden": 16, "learning_rate": 1e-2}
+    changes = Forecaster(**settings).fit(fit, 12).predict()
+    values = Forecaster(**(settings | {"differences": 0})).fit(fit, 12).predict()
+    assert np.max(np.abs(changes - future)) < 1.0  # the line rises 2 over these 5 steps
+    assert np.mean(np.abs(changes - future)) < np.mean(np.abs(values - future))
+
+
+def test_save_load_update_and_history_needed(tmp_path):
+    y = _series()
+    f = Forecaster(**SMALL).fit(y, 12)
+    assert f.history_needed(12) == 11 and len(f.last[0]) == 11
+    f.save(str(tmp_path / "m"))
+    g = Forecaster.load(str(tmp_path / "m"))
+    assert g.config.differences == 1
+    np.testing.assert_array_equal(g.predict(), f.predict())
+    np.testing.assert_array_equal(g.predict(y[:-7]), f.predict(y[:-7]))
+    np.testing.assert_array_equal(g.update(y[-1] + 0.3), f.predict(np.r_[y, y[-1] + 0.3]))
+    with pytest.raises(ValueError, match="11"):
+        f.predict(y[-10:])  # ten values are ten changes short of one
+
+
+@pytest.mark.parametrize("extra, message", [
+    ({"strategy": "direct"}, r"^differences=1 is an input of strategy='sequence'; the direct "
+                             r"strategy already reads every window relative to its last "
+                             r"value, so drop differences or use strategy='sequence'\.$"),
+    ({"strategy": "recursive"}, r"the recursive strategy already reads"),
+    ({"differences": 2}, r"^differences must be 0 \(the values\) or 1 \(their one-step "
+                         r"changes\); got 2\.$"),
+    ({"differences": True}, r"^differences must be a whole number 0 or more; got True\.$"),
+    ({"differences": 1.0}, r"^differences must be a whole number 0 or more; got 1\.0\.$"),
+    ({"differences": -1}, r"^differences must be 0 or more; got -1\.$"),
+])
+def test_bad_settings_are_one_sentence(extra, message):
+    with pytest.raises(ValueError, match=message):
+        Forecaster(**(SMALL | extra))
+
+
+def test_numpy_integer_is_saved_as_a_python_number(tmp_path):
+    f = Forecaster(**(SMALL | {"differences": np.int64(1)}))
+    assert type(f.config.differences) is int
