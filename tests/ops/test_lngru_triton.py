@@ -144,3 +144,74 @@ def test_lngru_named_triton_backend_when_registered():
                                   for k, v in p.items()}, None, False, False)
     torch.testing.assert_close(y.double(), ref[0], rtol=1e-5, atol=1e-5)
     torch.testing.assert_close(hn.double(), ref[1], rtol=1e-5, atol=1e-5)
+
+
+# --- the recurrent normalisation at the edges of float32 ----------------------------------
+
+def _compare_to_float64(p, lengths, reset_after):
+    """Outputs and every gradient of the kernel (float32) against the float64 reference on
+    the same values, atol relative to each tensor's largest magnitude: the float32 rounding
+    of values around 1e20 is itself around 1e13."""
+    keys = [k for k in NAMES if p[k] is not None]
+    p64 = {k: None if v is None else v.detach().double().requires_grad_() for k, v in p.items()}
+    ref = grads(lambda: _call(lngru_reference, p64, lengths, reset_after, False),
+                [p64[k] for k in keys])
+    got = grads(lambda: _call(_triton, p, lengths, reset_after, False), [p[k] for k in keys])
+    for name, a, b in zip(["y", "h_n", *keys], ref[0] + ref[1], got[0] + got[1], strict=True):
+        assert torch.isfinite(b).all(), name
+        torch.testing.assert_close(b.double(), a, rtol=1e-4,
+                                   atol=1e-5 * max(1.0, a.abs().max().item()),
+                                   msg=lambda m, n=name: f"{n}: {m}")
+
+
+def _scaled(reset_after, x=1.0, w_hh=1.0, seed=4):
+    p = _make((3, 4, 2, 5), reset_after, seed=seed)
+    with torch.no_grad():
+        p["x"].mul_(x)
+        p["w_hh"].mul_(w_hh)
+    return p
+
+
+@pytest.mark.parametrize("reset_after", [True, False], ids=["reset_after", "reset_before"])
+@pytest.mark.parametrize("scale", [(1e20, 1e20), (1.0, 1e37)], ids=["x-w_hh-1e20", "w_hh-1e37"])
+def test_lngru_triton_huge_pre_activations_give_the_float64_result(scale, reset_after):
+    """W_hh h around 1e20 (and 1e37): float32 squares of the recurrent products overflowed,
+    s = 1/σ came out 0 and the recurrent gates were β alone (0.98 off); now outputs and
+    every gradient are the float64 reference's."""
+    _compare_to_float64(_scaled(reset_after, *scale), [4, 2, 3], reset_after)
+
+
+@pytest.mark.parametrize("reset_after", [True, False], ids=["reset_after", "reset_before"])
+def test_lngru_triton_row_of_equal_values_normalises_to_zero(reset_after):
+    """W_hh of one value and h0 one-hot: every recurrent product is 30000.01 exactly, whose
+    normalisation is 0 (the gates β_hh + b_hh), as the float64 reference gives; a float32
+    mean of them missed them by an ulp, and that ulp (0.002), normalised, moved the outputs
+    by 0.39. (Only
+    outputs: through W_hh of one value the gradients are sums that cancel exactly, times
+    3e4, which float32 rounding, torch's own layer norm included, cannot give.)"""
+    p = _make((2, 1, 3, 5), reset_after, seed=5)
+    with torch.no_grad():
+        p["w_hh"].fill_(30000.01)
+        p["h0"].zero_()[:, 1] = 1.0
+        p64 = {k: None if v is None else v.double() for k, v in p.items()}
+        want = _call(lngru_reference, p64, None, reset_after, False)
+        got = _call(_triton, p, None, reset_after, False)
+    for a, b in zip(want, got, strict=True):
+        torch.testing.assert_close(b.double(), a, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("reset_after", [True, False], ids=["reset_after", "reset_before"])
+@pytest.mark.parametrize("case", ["zeros", "H1", "tiny"])
+def test_lngru_triton_zeros_one_unit_and_tiny_products_equal_the_reference(case, reset_after):
+    """x = h0 = 0 (every product 0: variance 0, ε alone), H = 1 (reset_before normalises the
+    n row over one value) and products around 1e-30 (their squares underflow): outputs and
+    gradients are the float64 reference's."""
+    p = _make((3, 4, 2, 1 if case == "H1" else 5), reset_after, seed=6)
+    with torch.no_grad():
+        if case == "zeros":
+            p["x"].zero_()
+            p["h0"].zero_()
+        if case == "tiny":
+            p["w_ih"].mul_(1e-30)
+            p["w_hh"].mul_(1e-30)
+    _compare_to_float64(p, [4, 1, 3], reset_after)

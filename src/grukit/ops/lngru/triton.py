@@ -25,6 +25,8 @@ Steps at or past a sequence's length leave its state alone and pass g through un
 
 from __future__ import annotations
 
+import math
+
 import torch
 import triton
 import triton.language as tl
@@ -37,6 +39,10 @@ from .reference import EPS, input_gates
 
 INTERPRETED = bool(triton.knobs.runtime.interpret)
 _EPS = tl.constexpr(EPS)  # a kernel reads module globals only as constexpr
+_RSQRT_EPS = tl.constexpr(1.0 / math.sqrt(EPS))  # 1/σ of a row of equal values
+# tl.max's and tl.min's combine functions, for the builtin tl.reduce (see _triton_lang._SUM)
+_MAX = tl.standard._elementwise_max
+_MIN = tl.standard._elementwise_min
 
 
 @triton.jit
@@ -49,16 +55,54 @@ def _row_sum(v):
 def _norm(a, b, c, cm, G, PARTS: tl.constexpr):
     """Normalise the rows of the G values held in the first PARTS of a, b, c (BB, BH)
     (columns past H, cm False, left out; zero tiles for the other parts): (â, b̂, ĉ,
-    s (BB,)) with v̂ = (v − mean) · s, s = 1 / sqrt(var + ε)."""
-    mean = (_row_sum(a) + _row_sum(b) + _row_sum(c)) / G
+    s (BB,)) with v̂ = (v − mean) · s, s = 1 / sqrt(var + ε).
+
+    Squares of float32 values past 1.8e19 overflow (var = inf, s = 0: the gates would be β
+    alone), so the moments are those of u = (v − max v) / k, k the power of two at or
+    below max |v| within [1, 2^126] (|u| ≤ 8; an exact scaling: rows under 2 are not
+    scaled): var v = k² var u, and with ε_k = ε / k²
+
+        v̂ = (u − mean u) / sqrt(var u + ε_k),    s = 1 / (k sqrt(var u + ε_k)).
+
+    Shifting by the row's largest value makes a row of equal values exactly 0 (v̂ = 0,
+    s = 1 / sqrt(ε), as in float64), where a float32 mean of them may miss them by an ulp
+    (v̂ up to ±1 from |v| ≈ 3e4). All in registers: max, min, sum and sum of squares, four
+    row reductions."""
+    lo_a = tl.where(cm, a, float("inf"))  # (BB, BH): the row's values, +-inf past H
+    hi_a = tl.where(cm, a, -float("inf"))
+    if PARTS > 1:
+        lo_a = tl.minimum(lo_a, tl.where(cm, b, float("inf")))
+        hi_a = tl.maximum(hi_a, tl.where(cm, b, -float("inf")))
+    if PARTS > 2:
+        lo_a = tl.minimum(lo_a, tl.where(cm, c, float("inf")))
+        hi_a = tl.maximum(hi_a, tl.where(cm, c, -float("inf")))
+    hi = tl.reduce(hi_a, 1, _MAX)[:, None]  # (BB, 1): max v
+    m = tl.maximum(hi, -tl.reduce(lo_a, 1, _MIN)[:, None])  # (BB, 1): max |v|
+    k = (m.to(tl.int32, bitcast=True) & 0x7F800000).to(tl.float32, bitcast=True)  # 2^⌊log2 m⌋
+    ik = 1.0 / tl.minimum(tl.maximum(k, 1.0), 2.0 ** 126)  # (BB, 1): 1 / k, exact
+    top = hi * ik
+    a = tl.where(cm, a * ik - top, 0.0)
+    t = a
+    if PARTS > 1:
+        b = tl.where(cm, b * ik - top, 0.0)
+        t += b
+    if PARTS > 2:
+        c = tl.where(cm, c * ik - top, 0.0)
+        t += c
+    mean = _row_sum(t) / G
     a = tl.where(cm, a - mean, 0.0)
+    t = a * a
     if PARTS > 1:
         b = tl.where(cm, b - mean, 0.0)
+        t += b * b
     if PARTS > 2:
         c = tl.where(cm, c - mean, 0.0)
-    var = (_row_sum(a * a) + _row_sum(b * b) + _row_sum(c * c)) / G
-    s = 1.0 / tl.sqrt(var + _EPS)  # (BB, 1)
-    return a * s, b * s, c * s, tl.reduce(s, 1, _SUM)
+        t += c * c
+    var = _row_sum(t) / G  # (BB, 1): var u
+    vk = var + _EPS * ik * ik  # var u + ε_k; 0 only where var u = 0 and ε_k underflows
+    su = tl.where(vk > 0.0, 1.0 / tl.sqrt(vk), 0.0)  # 1 / sqrt(var u + ε_k); 0: u − mean = 0
+    s = tl.where(var > 0.0, su * ik, _RSQRT_EPS)  # (BB, 1): 1 / sqrt(var v + ε)
+    return a * su, b * su, c * su, tl.reduce(s, 1, _SUM)
 
 
 @triton.jit
