@@ -549,3 +549,41 @@ def test_optimizer_names_are_read_as_keras_reads_them_whatever_their_case():
                       ("AdamW", "KerasAdamW"), ("Adagrad", "KerasAdagrad")]:
         m.compile(optimizer=name, loss="mse")
         assert type(m.optimizer).__name__ == cls
+
+
+@pytest.mark.parametrize("shape,make,make_keras", [
+    ((None, 7), lambda: [Dense(3)], lambda kl: [kl.Dense(3)]),
+    ((None, 5, 7), lambda: [Dense(3)], lambda kl: [kl.Dense(3)]),
+    ((None, 5, 7), lambda: [GRU(3)], lambda kl: [kl.GRU(3)]),
+    ((None, None, 7), lambda: [GRU(3), Dense(2)], lambda kl: [kl.GRU(3), kl.Dense(2)]),
+    ((None, 10), lambda: [Embedding(20, 4), GRU(3)], lambda kl: [kl.Embedding(20, 4), kl.GRU(3)]),
+], ids=["dense-None-7", "dense-None-5-7", "gru-None-5-7", "gru-None-None-7", "embedding-None-10"])
+def test_build_with_keras_batch_dimension_reads_as_keras(shape, make, make_keras):
+    """``build((None, 7))``, Keras' form with the batch first, builds what Keras builds (a
+    Dense on vectors of 7, not on sequences of them; a GRU on (5, 7)): the same input and
+    output shapes, weights and predictions."""
+    ref = keras.Sequential(make_keras(keras.layers))
+    ref.build(shape)
+    ours = Sequential(make())
+    ours.build(shape)
+    assert ours.input_shape == tuple(ref.input_shape)
+    assert ours.output_shape == tuple(ref.output_shape)
+    assert [w.shape for w in ours.get_weights()] == [w.shape for w in ref.get_weights()]
+    ours.set_weights(ref.get_weights())
+    sample = [4 if d is None else d for d in shape[1:]]
+    x = np.random.default_rng(0).integers(0, 20, size=(2, *sample)) if shape == (None, 10) \
+        else np.random.default_rng(0).normal(size=(2, *sample)).astype("float32")
+    np.testing.assert_allclose(ours.predict(x), ref.predict(x, verbose=0), atol=1e-5)
+
+
+def test_build_without_a_batch_dimension_keeps_grukit_form():
+    """grukit's form, one sample's shape: (time, features) for a recurrent layer, a leading
+    None the open time length where the model cannot take Keras' reading (a GRU on vectors)."""
+    for shape in ((7, 3), (None, 3)):
+        model = Sequential([GRU(4), Dense(1)])
+        model.build(shape)
+        assert model.input_shape == (None, *shape)
+    model = Sequential([GRU(4)])
+    with pytest.raises(ValueError, match="GRU expects input of shape"):
+        model.build((None, 3, 5, 7))
+    assert model.stack[0].input_shape is None  # left unbuilt

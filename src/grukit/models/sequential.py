@@ -95,14 +95,53 @@ class Sequential(KerasModelAPI, nn.Module):
         shape = self.stack[0].input_shape
         if shape is None:
             raise ValueError("the first layer has no input_shape; give it one (e.g. "
-                             "GRU(64, input_shape=(100, 1))) or call build((time, features)).")
+                             "GRU(64, input_shape=(100, 1))) or call build((None, time, "
+                             "features)).")
         return shape
 
     def build(self, input_shape=None) -> None:
-        """Create every layer's weights by running a dummy batch of shape (2, *input_shape)."""
+        """Create every layer's weights by running a dummy batch of 2 samples through them.
+
+        ``input_shape`` is Keras' (the batch first: ``(None, 7)``, ``(None, time,
+        features)``) or one sample's, grukit's (``(time, features)``). A leading None is the
+        batch where the layers take the rest, as Keras reads it (``(None, 7)``: a Dense on
+        vectors of 7, not on sequences of them), else an open time length (``(None, 7)``
+        for a GRU, which takes no vectors: sequences of any length, 7 features); a leading
+        integer is the sample's first size where the layers take the whole shape, else the
+        batch's. A shape that neither reading builds is refused with the first reading's
+        error, the model left as it was."""
         if input_shape is not None:
-            self.stack[0].input_shape = tuple(input_shape)
+            if not len(self.stack):
+                raise ValueError("the model has no layers; add some first.")
+            self._build_sample(self._reading(tuple(input_shape)))
+            return
         self._shapes = self._trace(self._input_shape())
+
+    def _build_sample(self, sample: tuple) -> None:
+        """Build for samples of shape ``sample`` (no batch: (time, features), say)."""
+        self.stack[0].input_shape = tuple(sample)
+        self._shapes = self._trace(self._input_shape())
+
+    def _reading(self, shape: tuple) -> tuple:
+        """One sample's shape in ``build``'s ``shape`` (see ``build``): each reading tried,
+        in order, on a copy of the layers."""
+        import copy
+
+        readings = [shape]
+        if len(shape) >= 2:  # (batch, *sample) as Keras, or the sample as it is
+            readings = [shape[1:], shape] if shape[0] is None else [shape, shape[1:]]
+        first = None
+        for sample in readings:
+            trial = Sequential()
+            trial.stack = copy.deepcopy(self.stack)  # a failed trace builds no layer here
+            trial.stack[0].input_shape = sample
+            try:
+                trial._trace(sample)
+            except Exception as err:  # e.g. 'GRU expects input of shape (batch, time, ...'
+                first = first or err
+                continue
+            return sample
+        raise first
 
     def _trace(self, input_shape) -> list[tuple]:
         """Output shape (without batch) of every layer for an input of ``input_shape``; a size
@@ -583,7 +622,7 @@ class Sequential(KerasModelAPI, nn.Module):
         sample = tuple(x.shape[1:])
         if isinstance(self.stack[0], Embedding) or len(sample) >= 2:
             sample = (None, *sample[1:])
-        self.build(sample)
+        self._build_sample(sample)
         if getattr(self, "_dtype", None) is not None:  # from a float64 model's config
             self.to(self._dtype)
         if self.compiled and self.optimizer is None:
