@@ -314,6 +314,18 @@ def test_differences_reach_the_model_and_need_the_sequence_strategy(tmp_path, ca
     assert "differences=1 is an input of strategy='sequence'" in capsys.readouterr().err
     assert main(["forecast", "predict", "--model", str(saved), "--differences", "0"]) == 2
     assert "--differences set(s) training" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["forecast", "--data", "nile", "--differences", "2"])
+    assert "invalid choice" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["forecast", "--data", "nile", "--differences", "Auto"])
+    assert "invalid" in capsys.readouterr().err
+    assert main(["forecast", "--data", "nile", "--folds", "1", "--epochs", "1",
+                 "--strategy", "sequence", "--differences", "auto", "--output", str(out)]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["settings"]["differences"] == "auto"
+    assert metrics["chosen"]["differences"] in (0, 1) and 0 <= metrics["chosen"]["p"] <= 1
+    assert "differences auto: the " in capsys.readouterr().out
 
 
 @pytest.mark.parametrize("top", [[], ["--tune-top", "2"]])

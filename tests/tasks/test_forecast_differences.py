@@ -111,11 +111,15 @@ def test_save_load_update_and_history_needed(tmp_path):
                              r"strategy already reads every window relative to its last "
                              r"value, so drop differences or use strategy='sequence'\.$"),
     ({"strategy": "recursive"}, r"the recursive strategy already reads"),
-    ({"differences": 2}, r"^differences must be 0 \(the values\) or 1 \(their one-step "
-                         r"changes\); got 2\.$"),
-    ({"differences": True}, r"^differences must be a whole number 0 or more; got True\.$"),
-    ({"differences": 1.0}, r"^differences must be a whole number 0 or more; got 1\.0\.$"),
-    ({"differences": -1}, r"^differences must be 0 or more; got -1\.$"),
+    ({"strategy": "direct", "differences": "auto"}, r"^differences='auto' is an input of "),
+    ({"differences": 2}, r"^differences must be 0 \(the values\), 1 \(their one-step "
+                         r"changes\) or 'auto' \(the better on the calibration windows\); "
+                         r"got 2\.$"),
+    ({"differences": True}, r"^differences must be 0 .*; got True\.$"),
+    ({"differences": 1.0}, r"^differences must be 0 .*; got 1\.0\.$"),
+    ({"differences": -1}, r"^differences must be 0 .*; got -1\.$"),
+    ({"differences": "Auto"}, r"^differences must be 0 .*; got 'Auto'\.$"),
+    ({"differences": None}, r"^differences must be 0 .*; got None\.$"),
 ])
 def test_bad_settings_are_one_sentence(extra, message):
     with pytest.raises(ValueError, match=message):
@@ -125,3 +129,85 @@ def test_bad_settings_are_one_sentence(extra, message):
 def test_numpy_integer_is_saved_as_a_python_number(tmp_path):
     f = Forecaster(**(SMALL | {"differences": np.int64(1)}))
     assert type(f.config.differences) is int
+
+
+def _newey_west_t(d, lags):
+    """mean(d) / its Newey–West standard error (Bartlett weights), written out."""
+    n, c = len(d), d - d.mean()
+    s = c @ c / n
+    for k in range(1, lags + 1):
+        s += 2 * (1 - k / (lags + 1)) * (c[k:] @ c[:-k]) / n
+    return d.mean() / np.sqrt(s / n)
+
+
+def test_the_test_is_diebold_mariano_with_newey_west_variance():
+    from scipy import stats
+
+    from grukit.tasks.forecast.choose import changes_better
+
+    rng = np.random.default_rng(0)
+    values = 1.0 + rng.standard_normal(40) ** 2
+    for shift, h in ((0.3, 5), (0.05, 5), (-0.2, 1), (0.3, 20)):
+        changes = values - shift + 0.3 * rng.standard_normal(40)
+        better, p = changes_better(values, changes, h)
+        t = _newey_west_t(values - changes, h - 1)
+        assert p == pytest.approx(stats.t.sf(t, 39), rel=1e-9)
+        assert better == (p < 0.05)
+    # fewer than 2h origins: h − 1 lags cannot estimate the variance, nothing is tested
+    assert changes_better(values, values - 1 + 0.1 * rng.standard_normal(40), 21) == (False, 1.0)
+    assert changes_better(values, values - 0.3 + 0.01 * rng.standard_normal(40), 5)[0]
+    assert not changes_better(values, values + 0.3, 5)[0]  # the values are better
+    assert changes_better(values[:2], values[:2] - 1, 5) == (False, 1.0)  # too few to tell
+    assert changes_better(values, values, 5) == (False, 1.0)  # the same forecasts
+
+
+def test_auto_keeps_the_changes_for_a_trend_and_the_values_for_a_stationary_series(
+        tmp_path):
+    from grukit.tasks.forecast import choose
+
+    t = np.arange(200.0)
+    rng = np.random.default_rng(1)
+    trend = 0.4 * t + np.sin(2 * np.pi * t / 12) + 0.05 * rng.standard_normal(200)
+    settings = SMALL | {"differences": "auto", "epochs": 40, "hidden": 16,
+                        "learning_rate": 1e-2}
+    f = Forecaster(**settings).fit(trend, 12)
+    assert f.chosen_["differences"] == 1 and f.chosen_["p"] < 0.05
+    assert f.chosen_["mae_changes"] < f.chosen_["mae_values"]
+    assert f.history_needed(12) == 11 and f.get_config()["differences"] == "auto"
+    # the chosen model is the one fitted with that setting alone
+    alone = Forecaster(**(settings | {"differences": 1})).fit(trend, 12)
+    np.testing.assert_array_equal(f.predict(), alone.predict())
+    np.testing.assert_array_equal(f.residuals(), alone.residuals())
+    f.save(str(tmp_path / "m"))
+    g = Forecaster.load(str(tmp_path / "m"))
+    assert g._differences == 1
+    np.testing.assert_array_equal(g.predict(), f.predict())
+    np.testing.assert_array_equal(g.predict(trend[:-9]), f.predict(trend[:-9]))
+
+    calm = np.sin(2 * np.pi * t / 12) + 0.3 * rng.standard_normal(200)
+    f.fit(calm, 12)  # refitting chooses again
+    assert f.chosen_["differences"] == 0 and f.history_needed(12) == 10
+    alone = Forecaster(**(settings | {"differences": 0})).fit(calm, 12)
+    np.testing.assert_array_equal(f.predict(), alone.predict())
+    assert choose.LEVEL == 0.05
+
+
+def test_auto_in_a_backtest_chooses_at_every_origin():
+    y = _series(120)
+    res = Forecaster(**(SMALL | {"differences": "auto"})).backtest(y, 12, folds=2)
+    assert np.isfinite(res["model"]["mase"])
+
+
+@pytest.mark.parametrize("differences", [1, "auto"])
+def test_a_series_too_short_for_the_first_change_is_one_sentence(differences, monkeypatch):
+    from grukit.tasks.forecast import choose
+
+    monkeypatch.setattr(choose, "fit_auto", None)  # refused before anything trains
+    with pytest.raises(ValueError, match=r"^the series has 20 points; lookback 10 \+ 1 \(the "
+                                         r"value before the first change\) \+ horizon 5 need "
+                                         r"at least 21 to train\. Shorten the lookback or the "
+                                         r"horizon\.$"):
+        Forecaster(**(SMALL | {"differences": differences})).fit(np.arange(20.0), 1)
+    with pytest.raises(ValueError, match=r"^a sequence forecaster feeds its forecasts back"):
+        Forecaster(**(SMALL | {"differences": differences})).fit(
+            np.arange(40.0), 1, covariates=np.ones(40))

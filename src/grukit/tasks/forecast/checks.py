@@ -74,12 +74,13 @@ def check_config(cfg) -> None:
         what = "hybrid=True" if cfg.hybrid else "quantiles"
         raise ValueError(f"strategy={cfg.strategy!r} forecasts a plain network's next value and "
                          f"feeds it back; {what} needs strategy='direct'.")
-    whole("differences", cfg.differences, 0)
-    if cfg.differences > 1:
-        raise ValueError(f"differences must be 0 (the values) or 1 (their one-step changes); "
-                         f"got {cfg.differences!r}.")
+    d = cfg.differences
+    if not (isinstance(d, str) and d == "auto") and (
+            isinstance(d, bool) or not isinstance(d, numbers.Integral) or d not in (0, 1)):
+        raise ValueError(f"differences must be 0 (the values), 1 (their one-step changes) or "
+                         f"'auto' (the better on the calibration windows); got {d!r}.")
     if cfg.differences and cfg.strategy != "sequence":
-        raise ValueError(f"differences=1 is an input of strategy='sequence'; the "
+        raise ValueError(f"differences={d!r} is an input of strategy='sequence'; the "
                          f"{cfg.strategy} strategy already reads every window relative to its "
                          f"last value, so drop differences or use strategy='sequence'.")
 
@@ -89,7 +90,7 @@ def as_plain(cfg) -> None:
     then fail to be written as JSON by ``save``, after the training)."""
     for name in ("lookback", "horizon", "hidden", "layers", "epochs", "batch_size", "patience",
                  "seed", "ensemble", "differences"):
-        if getattr(cfg, name) is not None:
+        if getattr(cfg, name) is not None and getattr(cfg, name) != "auto":
             setattr(cfg, name, int(getattr(cfg, name)))
     for name in ("learning_rate", "dropout", "level"):
         setattr(cfg, name, float(getattr(cfg, name)))

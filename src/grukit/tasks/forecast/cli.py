@@ -50,9 +50,11 @@ def add_parsers(sub) -> None:
                         "value from a window, fed back; sequence: trained on the next value "
                         "at every step of its windows, its state carried on as it feeds each "
                         "forecast back (Darts' RNNModel)")
-    p.add_argument("--differences", type=int, choices=(0, 1),
+    p.add_argument("--differences", type=lambda v: v if v == "auto" else int(v),
+                   choices=(0, 1, "auto"),
                    help="--strategy sequence: 1 trains on the one-step changes (a trend "
-                        "past the training range), 0 on the values (default)")
+                        "past the training range), 0 on the values (default), auto on the "
+                        "better of the two on the calibration windows (both are trained)")
     p.add_argument("--seed", type=int, help="seed of the training (default 0)")
     p.add_argument("--time-column")
     p.add_argument("--target")
@@ -287,6 +289,11 @@ def run_train(args: argparse.Namespace) -> int:
         return 0
     # the forecast of the future and the saved model use every point
     model.fit(series, season, covariates=covariates)
+    chosen = getattr(model, "chosen_", None)  # differences="auto": what the whole series chose
+    if chosen is not None:
+        print(f"differences auto: the {'changes' if chosen['differences'] else 'values'} "
+              f"(calibration MAE, scaled: values {chosen['mae_values']:.4g}, changes "
+              f"{chosen['mae_changes']:.4g}; one-sided Diebold–Mariano p {chosen['p']:.3g})")
     if out:
         metrics = {"model": {"name": model_name} | {k: res["model"][k] for k in KEYS},
                    "baselines": {n: {k: res[n][k] for k in KEYS}
@@ -297,7 +304,7 @@ def run_train(args: argparse.Namespace) -> int:
                    "interval": {"level": model.config.level} |
                    {k: res["model"][k] for k in ("coverage", "width", "crps")} |
                    ({"undefined": why} if why else {}),
-                   "settings": model.get_config()}
+                   "settings": model.get_config()} | ({"chosen": chosen} if chosen else {})
         atomic_text(os.path.join(out, "metrics.json"),
                     json.dumps(metrics, indent=2, allow_nan=False))
         try:

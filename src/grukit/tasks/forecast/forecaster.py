@@ -90,7 +90,9 @@ class ForecastConfig:
         differences: the sequence strategy's input: 0 the values, 1 their one-step changes
             y_u − y_{u−1} (standardised; a forecast adds the forecast changes to the last
             value), which follow a trend past the training range (co2) where standardised
-            values cannot.
+            values cannot; "auto" fits both and keeps the changes only where they forecast
+            the calibration windows better by a Diebold–Mariano test at 5 % (``choose``;
+            ``chosen_`` says which, after ``fit``).
     """
 
     model: str = "gru"
@@ -111,7 +113,7 @@ class ForecastConfig:
     level: float = 0.8  # the conformal interval the backtest and the CLI report
     tuned: dict = field(default_factory=dict)  # what Forecaster.tune found (informational)
     strategy: str = "direct"  # "recursive" or "sequence": one step ahead, fed back h times
-    differences: int = 0  # the sequence strategy: 1 models the one-step changes
+    differences: int | str = 0  # the sequence strategy: 1 models the one-step changes
 
 
 class Forecaster(Estimator):
@@ -173,8 +175,12 @@ class Forecaster(Estimator):
 
     @property
     def _differences(self) -> int:
-        """How often the sequence strategy's inputs are differenced (0 for the others)."""
-        return self.config.differences if self.config.strategy == "sequence" else 0
+        """How often the sequence strategy's inputs are differenced (0 for the others; for
+        "auto", what ``fit`` chose, or 1, the longer history, before it)."""
+        d = self.config.differences
+        if d == "auto":
+            d = getattr(self, "differences_", 1)
+        return d if self.config.strategy == "sequence" else 0
 
     def calibration_windows(self, length: int, season: int) -> int:
         """The windows ``fit`` on a series of ``length`` points validates on and keeps the
@@ -236,6 +242,7 @@ class Forecaster(Estimator):
         check_config(cfg)
         check_season(season)
         self.fitted_ = False  # a failed fit leaves no half-trained model behind
+        self.__dict__.pop("differences_", None)  # "auto" chooses again
         ys, covs, single = as_list(series, covariates)
         need = self.history_needed(season) + cfg.horizon + 5
         for i, y in enumerate(ys):
@@ -244,16 +251,22 @@ class Forecaster(Estimator):
             if len(y) < need:
                 reads = self.history_needed(season)
                 lookback = max(self._lookbacks(season))
-                what = f"lookback {lookback}" if reads == lookback else \
-                    f"the smoothing's start ({reads} values: two seasons and two)"
-                fix = "the lookback or the horizon" if reads == lookback else \
-                    "the horizon, or train without hybrid"
+                smoothing = cfg.hybrid and reads > lookback
+                what = f"the smoothing's start ({reads} values: two seasons and two)" \
+                    if smoothing else f"lookback {lookback}" + \
+                    (" + 1 (the value before the first change)" if self._differences else "")
+                fix = "the horizon, or train without hybrid" if smoothing else \
+                    "the lookback or the horizon"
                 raise ValueError(f"{where} has {len(y)} points; {what} + horizon "
                                  f"{cfg.horizon} need at least {need} to train. Shorten {fix}.")
         if covs is not None and cfg.strategy != "direct":
             raise ValueError(f"a {cfg.strategy} forecaster feeds its forecasts back as inputs, "
                              f"and the covariates of the steps ahead are not known; use "
                              f"strategy='direct' with covariates.")
+        if cfg.strategy == "sequence" and cfg.differences == "auto":
+            from .choose import fit_auto
+
+            return fit_auto(self, series, season, verbose, covariates, list(callbacks or ()))
         cs = [None] * len(ys) if covs is None else covs
         self.n_cov = 0 if covs is None else covs[0].shape[1]
         self.stats = [scaling.fit_stats(y, c, season, cfg.hybrid, cfg.horizon)

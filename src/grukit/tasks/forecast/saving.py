@@ -26,6 +26,7 @@ def state(self) -> tuple[dict, dict]:
             tensors[f"last_cov.{i}"] = np.array(self.last_cov[i], np.float64)  # (L, C)
     extras = {"season": int(self.season), "lookback": self._lookback(self.season),
               "single": bool(self.single), "n_series": n, "n_cov": int(self.n_cov),
+              "differences": self._differences,
               "times": [None if t is None else dict(t) for t in self.times]}
     return tensors, extras
 
@@ -41,6 +42,10 @@ def restore(self, tensors: dict, extras: dict) -> None:
             raise ValueError(f"lookback {extras['lookback']} does not follow from its "
                              f"settings ({lookback})")
         self.season, self.n_cov, self.single = season, n_cov, bool(extras["single"])
+        if self.config.differences == "auto":  # what its fit chose
+            self.differences_ = int(extras["differences"])
+            if self.differences_ not in (0, 1):
+                raise ValueError(f"differences {self.differences_} is not 0 or 1")
         self.times = [None if t is None else {"end": str(t["end"]), "freq": str(t["freq"])} |
                       {k: str(t[k]) for k in ("tz", "name", "weekmask")
                        if t.get(k) is not None} |

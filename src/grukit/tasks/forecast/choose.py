@@ -1,0 +1,69 @@
+"""``differences="auto"``: a sequence forecaster on the values or on their one-step changes,
+whichever forecasts its calibration windows better.
+
+Both are fitted; the changes replace the values only where a one-sided Diebold–Mariano test
+finds them more accurate at the 5 % level. Per calibration origin o of every series, the loss
+of each model is its mean absolute scaled error over the h steps ahead,
+L_o = mean_k |y_{o+k} − ŷ_{o+k|o}| / scale, and the differential is d_o = L_o(values) −
+L_o(changes). The statistic is mean(d) over its Newey–West standard error with h − 1 lags
+(forecasts h steps ahead from consecutive origins share h − 1 targets, so their errors are
+correlated), read against Student's t with N − 1 degrees of freedom (Harvey, Leybourne and
+Newbold 1997). The values stay the model where the windows cannot tell the two apart: changes
+that win on some windows and lose on others, or fewer than 2h windows (two that do not
+overlap), whose variance h − 1 lags cannot estimate (a short series: with nile's 4 windows of
+10 years the test read 0.017 for a model that was worse on the test years).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+LEVEL = 0.05  # the one-sided test's size
+
+
+def changes_better(loss_values: np.ndarray, loss_changes: np.ndarray, horizon: int,
+                   level: float = LEVEL) -> tuple[bool, float]:
+    """(whether the changes' losses (N,) are lower than the values' (N,) at ``level``, the
+    one-sided p-value); fewer than 2 · horizon origins test nothing (p 1), nor do
+    differentials all alike (p 1, or 0 where each favours the changes by the same amount)."""
+    import statsmodels.api as sm
+    from scipy import stats
+
+    d = np.asarray(loss_values, np.float64) - np.asarray(loss_changes, np.float64)  # (N,)
+    n = len(d)
+    if n < max(2 * horizon, 3):
+        return False, 1.0
+    if np.ptp(d) == 0:
+        p = 0.0 if d[0] > 0 else 1.0
+        return p < level, p
+    lags = horizon - 1
+    res = sm.OLS(d, np.ones(n)).fit(cov_type="HAC", cov_kwds={"maxlags": lags})
+    t = float(res.params[0] / res.bse[0])
+    p = float(stats.t.sf(t, n - 1))
+    return p < level, p
+
+
+def fit_auto(model, series, season, verbose, covariates, callbacks):
+    """Fit ``model`` (a sequence Forecaster with ``differences="auto"``) on the values and on
+    the changes, keep the one ``changes_better`` picks; ``model.chosen_`` says which, with the
+    test's p-value and both calibration MAEs (scaled)."""
+    fits = [type(model)(**(model.get_config() | {"differences": d}))
+            .fit(series, season, verbose=verbose, covariates=covariates, callbacks=callbacks)
+            for d in (0, 1)]
+    # the calibration origins both share (a series' count can differ by one: the changes
+    # need one value more before the first window)
+    losses = []
+    for f in fits:
+        per = [np.mean(np.abs(f.calib[i][-min(len(a.calib[i]) for a in fits):]), axis=1)
+               for i in range(len(f.calib))]  # S × (N_i,)
+        losses.append(np.concatenate(per))
+    use, p = changes_better(losses[0], losses[1], model.config.horizon)
+    chosen = fits[int(use)]
+    state = {k: v for k, v in vars(chosen).items() if k != "config"}
+    state["fit_seconds"] = sum(f.fit_seconds for f in fits)
+    vars(model).update(state)
+    model.differences_ = int(use)
+    model.chosen_ = {"differences": int(use), "p": p,
+                     "mae_values": float(np.mean(losses[0])),
+                     "mae_changes": float(np.mean(losses[1]))}
+    return model
