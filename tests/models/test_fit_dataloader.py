@@ -129,3 +129,60 @@ def test_train_on_batch_refuses_a_dataset_in_one_sentence(data):
     """It raised "'TensorDataset' object has no attribute 'is_floating_point'"."""
     with pytest.raises(TypeError, match="train_on_batch takes one batch as arrays or tensors"):
         _frozen().train_on_batch(data)
+
+
+class _Shifted(torch.utils.data.Dataset):
+    """x + shift, where the shift is set in each worker by the loader's worker_init_fn."""
+
+    shift = 0.0
+
+    def __len__(self):
+        return N
+
+    def __getitem__(self, i):
+        return X[i] + self.shift, Y[i]
+
+
+def _shift_in_worker(worker_id):
+    torch.utils.data.get_worker_info().dataset.shift = 5.0
+
+
+def _loader(**kw):
+    return DataLoader(_Shifted(), batch_size=4, num_workers=1,
+                      worker_init_fn=_shift_in_worker, **kw)
+
+
+def test_validation_steps_and_split_keep_every_argument_of_the_loader():
+    """validation_steps and validation_split made new DataLoaders with only the batch size,
+    collate_fn and workers of the one given: its worker_init_fn (which sets up the data in
+    each worker), generator, pin_memory, timeout, persistent_workers were lost, so that the
+    validation ran on other data."""
+    m = _frozen()
+    first = DataLoader(TensorDataset(X[:8] + 5.0, Y[:8]), batch_size=4)  # 2 batches, shifted
+    hist = m.fit(DS, epochs=1, verbose=0, validation_data=_loader(), validation_steps=2,
+                 shuffle=False).history
+    assert hist["val_loss"][0] == pytest.approx(m.evaluate(first), rel=1e-5)
+    head = DataLoader(TensorDataset(X[:7] + 5.0, Y[:7]), batch_size=4)
+    tail = DataLoader(TensorDataset(X[7:] + 5.0, Y[7:]), batch_size=4)
+    hist = m.fit(_loader(), epochs=1, verbose=0, validation_split=0.3, shuffle=False).history
+    assert hist["loss"][0] == pytest.approx(m.evaluate(head), rel=1e-5)
+    assert hist["val_loss"][0] == pytest.approx(m.evaluate(tail), rel=1e-5)
+    hist = m.fit(_loader(), epochs=1, verbose=0, validation_split=0.5, validation_steps=1,
+                 shuffle=False).history  # the first batch of the held-out share
+    assert hist["val_loss"][0] == pytest.approx(m.evaluate(DataLoader(
+        TensorDataset(X[5:9] + 5.0, Y[5:9]), batch_size=4)), rel=1e-5)
+
+    from grukit.models.sequential import _first_batches, _split
+
+    g = torch.Generator()
+    given = DataLoader(DS, batch_size=2, num_workers=1, worker_init_fn=_shift_in_worker,
+                       generator=g, pin_memory=True, timeout=30, persistent_workers=True,
+                       prefetch_factor=3, collate_fn=_scaled)
+    train, _, (val,) = _split(given, None, 6)
+    made = [_first_batches((given,), 2, None)[0][0], train, val,
+            _first_batches((val,), 1, None)[0][0]]
+    for loader in made:
+        for k in ("worker_init_fn", "generator", "pin_memory", "timeout",
+                  "persistent_workers", "prefetch_factor", "collate_fn", "num_workers"):
+            assert getattr(loader, k) is getattr(given, k) or \
+                getattr(loader, k) == getattr(given, k), k

@@ -589,18 +589,47 @@ def _steps(loader, n: int, size: int) -> int:
     return n // size if loader is not None and loader.drop_last else -(-n // size)
 
 
+# DataLoader's arguments that say how it batches: the rest (collate_fn, workers, their
+# worker_init_fn, generator, pin_memory, timeout, ...) carry over to a loader made like it
+_BATCHING = ("self", "dataset", "batch_size", "shuffle", "sampler", "batch_sampler",
+             "drop_last")
+
+
+class Part(torch.utils.data.Subset):
+    """The samples ``indices`` of a DataLoader's ``dataset`` that fit trains on
+    (``validation_split``'s first share): fit loads them from ``dataset`` itself, so that the
+    loader's worker_init_fn sees the Dataset it was given (``get_worker_info().dataset``)."""
+
+
+def loader_like(loader, dataset, **batching):
+    """A DataLoader over ``dataset`` batched as ``batching`` says (``batch_size=``,
+    ``drop_last=``, or ``batch_sampler=``) with every other argument ``loader`` was given:
+    its collate_fn, workers and their worker_init_fn, generator, pin_memory, timeout,
+    prefetch_factor, persistent_workers, ... (a loader made with a few of them named lost
+    the others: a worker_init_fn that sets up the data in each worker, say)."""
+    import inspect
+
+    from torch.utils.data import DataLoader
+
+    kept = {k: getattr(loader, k) for k in inspect.signature(DataLoader.__init__).parameters
+            if k not in _BATCHING and hasattr(loader, k)}
+    return DataLoader(dataset, **kept, **batching)
+
+
 def _loader_batches(dataset, shares: list[torch.Tensor], skip: int, like=None):
     """Batches from batch ``skip`` on, one per index tensor of ``shares``, from a DataLoader
-    over ``dataset``; with the collate_fn and workers of the DataLoader ``like`` (the one fit
-    was given) where there is one (its drop_last is in ``shares``)."""
+    over ``dataset``; with every other argument of the DataLoader ``like`` (the one fit was
+    given: its collate_fn, workers, ...; see ``loader_like``) where there is one (its
+    drop_last is in ``shares``)."""
     from torch.utils.data import DataLoader
 
     kept = torch.get_rng_state() if skip else None
-    same = {} if like is None else {
-        "collate_fn": like.collate_fn, "num_workers": like.num_workers,
-        "worker_init_fn": like.worker_init_fn, "pin_memory": like.pin_memory}
+    if isinstance(dataset, Part):  # loaded from the Dataset the loader was given
+        index = torch.as_tensor(dataset.indices)  # (len(dataset),)
+        shares, dataset = [index[idx] for idx in shares], dataset.dataset
     batch_sampler = [idx.tolist() for idx in shares]
-    batches = iter(DataLoader(dataset, batch_sampler=batch_sampler, **same))  # draws once
+    batches = iter(DataLoader(dataset, batch_sampler=batch_sampler) if like is None else
+                   loader_like(like, dataset, batch_sampler=batch_sampler))  # draws once
     if kept is not None:  # resumed mid-epoch: the checkpoint's RNG state follows that draw
         torch.set_rng_state(kept)
     for step, batch in enumerate(batches):

@@ -756,10 +756,12 @@ class Sequential(KerasModelAPI, nn.Module):
         weights apply to training only, as in Keras), and ``validation_data`` may be
         (x_val, y_val, sample_weight_val). A Dataset may yield
         (x, y, weight) triples instead. A DataLoader made with ``batch_size`` (and
-        ``shuffle``) is batched in fit's seeded order with its ``collate_fn`` and
-        ``drop_last``; one whose sampler orders its batches (``WeightedRandomSampler``, a
-        ``batch_sampler``) is iterated as given, as Keras iterates it (``shuffle`` has no
-        say).
+        ``shuffle``) is batched in fit's seeded order with its ``drop_last`` and every
+        other argument it was given (``collate_fn``, workers and ``worker_init_fn``,
+        ``generator``, ``pin_memory``, ...; kept too where ``validation_split`` or
+        ``validation_steps`` cut it); one whose sampler orders its batches
+        (``WeightedRandomSampler``, a ``batch_sampler``) is iterated as given, as Keras
+        iterates it (``shuffle`` has no say).
 
         ``seed`` fixes the epoch orders (drawn from torch's RNG when None);
         ``resume_from`` continues from a ``ModelCheckpoint`` file (weights, optimizer, epoch,
@@ -1154,20 +1156,26 @@ def _first_batches(data: tuple, steps: int, batch_size: int | None) -> tuple:
     """(the first ``steps`` batches of validation data, their batch size), as Keras'
     ``validation_steps`` takes them: ``batch_size`` a batch (⌈samples / steps⌉ when None);
     all the data, with Keras' warning, where it holds fewer batches. ``data`` is what
-    ``_validation_data`` returns: (x, y[, w]) tensors or (a Dataset or DataLoader,)."""
+    ``_validation_data`` returns: (x, y[, w]) tensors or (a Dataset or DataLoader,). A
+    DataLoader's first batches come from a loader made with every argument it was given
+    (``fit.loader_like``), over the Dataset it was given (its worker_init_fn sees that
+    one); one whose sampler is a ``range`` (validation_split's share) takes its first
+    indices."""
     from torch.utils.data import DataLoader, Subset
 
     source = data[0]
+    ranged = isinstance(source, DataLoader) and isinstance(source.sampler, range) \
+        and source.batch_size is not None
     if isinstance(source, DataLoader):
         from .fit import own_order
 
-        if own_order(source):
+        if own_order(source) and not ranged:
             raise ValueError("validation_steps cannot take the first batches of a DataLoader "
                              "whose sampler orders its batches; pass a DataLoader of just "
                              "those batches as validation_data, or leave validation_steps "
                              "out.")
         batch_size = source.batch_size
-    n = _count(source)
+    n = len(source.sampler) if ranged else _count(source)
     batch_size = batch_size or max(-(-n // steps), 1)
     keep = steps * batch_size
     if keep > n and -(-n // batch_size) < steps:
@@ -1180,8 +1188,10 @@ def _first_batches(data: tuple, steps: int, batch_size: int | None) -> tuple:
     if isinstance(source, torch.Tensor):
         return tuple(t[:keep] for t in data), batch_size
     if isinstance(source, DataLoader):
-        return (DataLoader(Subset(source.dataset, range(keep)), batch_size=batch_size,
-                           collate_fn=source.collate_fn, num_workers=source.num_workers),), \
+        from .fit import loader_like
+
+        return (loader_like(source, source.dataset, batch_size=batch_size,
+                            sampler=source.sampler[:keep] if ranged else range(keep)),), \
             batch_size
     return (Subset(source, range(keep)),), batch_size
 
@@ -1191,7 +1201,7 @@ def _split(x, y, cut: int):
     Dataset or a DataLoader (whose batch size carries over)."""
     from torch.utils.data import DataLoader, Subset
 
-    from .fit import own_order
+    from .fit import loader_like, own_order
 
     if isinstance(x, torch.Tensor):
         return x[:cut], y[:cut], (x[cut:], y[cut:])
@@ -1199,11 +1209,14 @@ def _split(x, y, cut: int):
         raise ValueError("validation_split cannot split a DataLoader whose sampler orders its "
                          "batches (its indices are those of the whole dataset); pass "
                          "validation_data, or a DataLoader over the training samples only.")
-    data = x.dataset if isinstance(x, DataLoader) else x
-    train, val = Subset(data, range(cut)), Subset(data, range(cut, len(data)))
-    if isinstance(x, DataLoader):  # its batch size and collate_fn carry over
-        train = DataLoader(train, batch_size=x.batch_size, collate_fn=x.collate_fn,
-                           drop_last=x.drop_last, num_workers=x.num_workers)
-        val = DataLoader(val, batch_size=x.batch_size, collate_fn=x.collate_fn,
-                         num_workers=x.num_workers)
+    if isinstance(x, DataLoader):  # its batch size and every other argument carry over,
+        # its worker_init_fn seeing the Dataset it was given (get_worker_info().dataset)
+        from .fit import Part
+
+        data = x.dataset
+        train = loader_like(x, Part(data, range(cut)), batch_size=x.batch_size,
+                            drop_last=x.drop_last)
+        val = loader_like(x, data, batch_size=x.batch_size, sampler=range(cut, len(data)))
+        return train, None, (val,)
+    train, val = Subset(x, range(cut)), Subset(x, range(cut, len(x)))
     return train, None, (val,)
