@@ -36,11 +36,26 @@ import numpy as np
 from .graph import Graph, array, value_info
 
 EPS = 1e-5  # the layer normalisation's, as grukit.ops.lngru
+LN_TOP = 2.0 ** 40  # _ln divides each row by the larger of this and its largest |value|
 
 
 def _ln(g: Graph, v: str, gain: str, shift: str | None) -> str:
-    """LN over the last axis with gain and shift (initializer names)."""
-    return g.op("LayerNormalization", [v, gain, shift or ""], "ln", axis=-1, epsilon=EPS)
+    """LN over the last axis with gain and shift (initializer names), for values of any
+    size (as the float64 fallback of ``grukit.ops.lngru``)::
+
+        k = max(max|v|, 2^40)    u = v / k    LN(v; ε) = LN(u; ε / k²) ≈ LN(u; ε / 2^80)
+
+    onnxruntime's LayerNormalization squares in float32: past |v| ≈ 1.8e19 the variance
+    overflowed and the gates were β alone (1.6 off). Rows up to 2^40 are divided by 2^40
+    exactly (a power of two) and given ε / 2^80: exactly LN(v; ε) (their squares leave the
+    normal range only where ε outweighs them). Rows past 2^40 (|u| ≤ 1) would need
+    ε / k² < ε / 2^80: both are nothing next to their variance, var u ≥ 2^-49 / G (values
+    of a row that are not all equal differ by a float32 ulp at least; a row of one value
+    gives 0 either way)."""
+    top = g.op("ReduceMax", [g.op("Abs", [v], "abs")], "top", axes=[-1], keepdims=1)  # (·, 1)
+    u = g.op("Div", [v, g.op("Max", [top, g.scalar(LN_TOP)], "k")], "u")  # (·, G): |u| ≤ 1
+    return g.op("LayerNormalization", [u, gain, shift or ""], "ln", axis=-1,
+                epsilon=EPS / LN_TOP ** 2)
 
 
 def _split(g: Graph, v: str, hidden: int, parts: int, axis: int) -> list[str]:
