@@ -4,6 +4,7 @@ input refused in one sentence."""
 
 import itertools
 
+import numpy as np
 import pytest
 import torch
 
@@ -285,6 +286,23 @@ def test_shapes_lengths_state_and_backend_are_checked():
     with pytest.raises(ValueError, match=r"lngru: x contains 1 NaN/Inf value\(s\), the first "
                                          r"at index \(1, 2, 0\)"):
         lngru(bad, *args, check_finite=True)
+
+
+@pytest.mark.parametrize("name", ["reverse", "reset_after", "check_finite"])
+def test_a_switch_that_is_not_true_or_false_is_refused(name):
+    """reverse="False" is a truthy string: it ran the sequences reversed (and
+    reset_after="False" the reset_after placement); now one sentence. numpy's bool, 0 and 1
+    are taken as the bools they equal."""
+    x, w = _ok()
+    args = [w[n] for n in NAMES if n != "bias_hh"]
+    for bad in ("False", None, [True]):
+        with pytest.raises(TypeError, match=f"lngru: {name} must be True or False; got "):
+            lngru(x, *args[:3], None, *args[3:], **{name: bad})
+    want = lngru(x, *args[:3], None, *args[3:], **{name: False})
+    for same in (0, np.bool_(False)):
+        got = lngru(x, *args[:3], None, *args[3:], **{name: same})
+        for a, b in zip(got, want, strict=True):
+            torch.testing.assert_close(a, b, rtol=0, atol=0)
 
 
 # --- recurrent dropout (state_mask) ----------------------------------------------------
