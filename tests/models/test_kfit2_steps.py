@@ -13,7 +13,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
 from grukit.layers import GRU, Dense
-from grukit.models import Sequential
+from grukit.models import Callback, Sequential
 
 X = np.random.RandomState(3).randn(16, 6, 2).astype("float32")
 Y = X.sum((1, 2))[:, None].astype("float32")
@@ -134,3 +134,115 @@ def test_checkpoint_save_freq_counts_batches_across_epochs_as_keras(tmp_path):
                                    save_freq=3)], **fit)
     theirs = sorted(p.name.removesuffix(".weights.h5") for p in (tmp_path / "k").iterdir())
     assert [p.removesuffix(".ckpt") for p in written] == theirs == ["e2-b1", "e4-b1"]
+
+
+class _Stream(torch.utils.data.IterableDataset):
+    """The first ``n`` samples of X, Y in order, with no length; counts its iter() calls."""
+
+    def __init__(self, n=None):
+        self.n, self.passes = len(X) if n is None else n, 0
+
+    def __iter__(self):
+        self.passes += 1
+        for i in range(self.n):
+            yield torch.tensor(X[i]), torch.tensor(Y[i])
+
+
+class _EpochBatches(Callback):
+    def on_train_begin(self, logs=None):
+        self.sizes = []
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.sizes.append(0)
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.sizes[-1] += 1
+
+
+def test_steps_per_epoch_on_an_iterable_dataset_carries_one_iterator_as_keras():
+    """fit(steps_per_epoch=N) on a DataLoader over an IterableDataset (refused before, as
+    one of no length): each epoch takes the next N batches of one iterator, an epoch that
+    meets its end is shorter (Keras' warning) and the next one begins a new pass; the losses
+    and weights are Keras' on the same loader."""
+    os.environ.setdefault("KERAS_BACKEND", "torch")
+    keras = pytest.importorskip("keras")
+    k = keras.Sequential([keras.Input((6, 2)), keras.layers.GRU(4), keras.layers.Dense(1)])
+    g = Sequential([GRU(4, input_shape=(6, 2)), Dense(1)])
+    g.set_weights(k.get_weights())
+    k.compile(optimizer=keras.optimizers.SGD(0.01), loss="mse")
+    g.compile(optimizer="sgd", loss="mse")
+    g.optimizer.learning_rate = 0.01
+    fit = dict(epochs=4, steps_per_epoch=2, verbose=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # Keras': shuffle ignored for a DataLoader
+        theirs = k.fit(DataLoader(_Stream(10), batch_size=4), **fit).history
+    counted = _EpochBatches()
+    with pytest.warns(UserWarning, match="ran out of data"):
+        ours = g.fit(DataLoader(_Stream(10), batch_size=4), callbacks=[counted],
+                     **fit).history  # 3 batches a pass: 2, 1, then a new pass: 2, 1
+    assert counted.sizes == [2, 1, 2, 1]
+    np.testing.assert_allclose(ours["loss"], theirs["loss"], rtol=1e-5)
+    for a, b in zip(g.get_weights(), k.get_weights(), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)
+
+
+def test_an_iterable_pass_that_ends_with_an_epoch_begins_the_next_epoch_anew(tmp_path):
+    """A pass of 4 batches, 2 an epoch: no empty epoch; resumed from an epoch's checkpoint,
+    the run goes on through the data as an uninterrupted one (the pass's start is kept)."""
+    from grukit.models import ModelCheckpoint
+
+    def model():
+        torch.manual_seed(0)
+        m = Sequential([GRU(4, input_shape=(6, 2)), Dense(1)])
+        m.compile(optimizer="sgd", loss="mse")
+        return m
+
+    data = _Stream()  # 16 samples: 4 batches of 4
+    counted = _EpochBatches()
+    with pytest.warns(UserWarning, match="epoch 2 has 1 of steps_per_epoch=3 batches"):
+        want = model().fit(DataLoader(data, batch_size=4), epochs=5, steps_per_epoch=3,
+                           callbacks=[counted], verbose=0, seed=1).history["loss"]
+    assert counted.sizes == [3, 1, 3, 1, 3]
+    ck = str(tmp_path / "ck.safetensors")
+    for stop in (1, 2):  # in a pass; at a pass's end
+        part = model()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            part.fit(DataLoader(data, batch_size=4), epochs=stop, steps_per_epoch=3,
+                     callbacks=[ModelCheckpoint(ck)], verbose=0, seed=1)
+            got = part.fit(DataLoader(data, batch_size=4), epochs=5, steps_per_epoch=3,
+                           resume_from=ck, verbose=0).history["loss"]
+        np.testing.assert_allclose(got, want[stop:], rtol=1e-6)
+    counted = _EpochBatches()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model().fit(DataLoader(data, batch_size=4), epochs=3, steps_per_epoch=2,
+                    callbacks=[counted], verbose=0)
+    assert counted.sizes == [2, 2, 2]  # Keras 3 logs an epoch of no batch here
+
+
+def test_iterable_datasets_in_evaluate_predict_and_the_refusals():
+    model = Sequential([GRU(4, input_shape=(6, 2)), Dense(1)])
+    model.compile(optimizer="sgd", loss="mse")
+    stream = DataLoader(_Stream(), batch_size=5)
+    assert model.evaluate(stream) == pytest.approx(model.evaluate(X, Y), rel=1e-6)
+    np.testing.assert_allclose(model.predict(stream), model.predict(X), rtol=1e-6)
+    np.testing.assert_allclose(model.predict(_Stream()), model.predict(X), rtol=1e-6)
+    with pytest.raises(ValueError, match="needs steps_per_epoch"):
+        model.fit(stream, epochs=1, verbose=0)
+    with pytest.raises(ValueError, match="validation_split cannot split"):
+        model.fit(stream, epochs=1, verbose=0, steps_per_epoch=2, validation_split=0.5)
+    with pytest.raises(ValueError, match="yielded no batch"):
+        model.fit(DataLoader(_Stream(0), batch_size=4), epochs=1, steps_per_epoch=2,
+                  verbose=0)
+    with pytest.raises(ValueError, match="evaluate got 0 samples"):
+        model.evaluate(DataLoader(_Stream(0), batch_size=4))
+    for steps, rows in ((2, 10), (None, 16)):  # validation: the first batches of a pass
+        hist = model.fit(X, Y, epochs=2, verbose=0, validation_steps=steps,
+                         validation_data=DataLoader(_Stream(), batch_size=5)).history
+        assert hist["val_loss"][-1] == pytest.approx(model.evaluate(X[:rows], Y[:rows]),
+                                                     rel=1e-5)
+    late = Sequential([GRU(4), Dense(1)])  # built from the stream's first batch
+    late.compile(optimizer="sgd", loss="mse")
+    late.fit(stream, epochs=1, steps_per_epoch=2, verbose=0)
+    assert late.input_shape == (None, None, 2)

@@ -67,7 +67,7 @@ def _device(rank: int) -> torch.device:
 def run_fit(model, x, y, *, batch_size, epochs, verbose, callbacks, validation_data, shuffle,
             seed, resume_from, weights=None, initial_epoch=0, validation_batch_size=None,
             validation_freq=1, steps_per_epoch=None) -> History:
-    from torch.utils.data import DataLoader, Dataset, TensorDataset
+    from torch.utils.data import DataLoader, Dataset, IterableDataset, TensorDataset
 
     world = max(int(os.environ.get("WORLD_SIZE", "1")), 1)  # the group starts once the
     # arguments are checked: a refused fit leaves no process group behind
@@ -89,6 +89,8 @@ def run_fit(model, x, y, *, batch_size, epochs, verbose, callbacks, validation_d
     epoch_of_state = [None]  # the epoch the Keras metrics' state belongs to
     loader = x if isinstance(x, DataLoader) else None
     own = loader is not None and own_order(loader)  # iterated as given, as Keras does
+    # an IterableDataset's loader (steps_per_epoch given): no length, one iterator carried
+    endless = loader is not None and isinstance(loader.dataset, IterableDataset)
     if own and world > 1:
         raise ValueError("a DataLoader with a sampler of its own cannot be split across "
                          "processes by fit; pass its Dataset (fit's DistributedSampler then "
@@ -114,7 +116,8 @@ def run_fit(model, x, y, *, batch_size, epochs, verbose, callbacks, validation_d
     model.to(device)
     # how the epochs are cut into batches: a mid-epoch checkpoint goes on at its batch
     # number, which names the same samples only under the same plan
-    plan = {"batch_size": batch_size, "samples": len(dataset), "shuffle": bool(shuffle)}
+    plan = {"batch_size": batch_size, "samples": None if endless else len(dataset),
+            "shuffle": bool(shuffle)}
     if own:  # the loader's sampler orders the epochs: fit's shuffle has no say
         plan["shuffle"] = "the DataLoader's sampler"
     if steps_per_epoch is not None:
@@ -130,7 +133,8 @@ def run_fit(model, x, y, *, batch_size, epochs, verbose, callbacks, validation_d
         seed = state.get("seed", seed)
         origin = state.get("steps_origin", start_epoch)
     model._steps_origin = None if steps_per_epoch is None else origin
-    per_pass = _steps(loader, len(dataset), batch_size)  # batches in one pass over the data
+    per_pass = None if endless else _steps(loader, len(dataset), batch_size)  # batches
+    # in one pass over the data (unknown for an IterableDataset)
     if seed is None:
         seed = int(torch.randint(0, 2**31 - 1, ()).item())
     if world > 1:  # every process cuts its share from rank 0's epoch orders: a seed drawn
@@ -169,6 +173,8 @@ def run_fit(model, x, y, *, batch_size, epochs, verbose, callbacks, validation_d
 
     def batches(epoch):
         first = skip if epoch == start_epoch else 0
+        if endless:
+            return endless_batches(loader, live, model, epoch, steps_per_epoch, first)
         order, begin, end = epoch, 0, None  # the whole pass of this epoch's seed
         if steps_per_epoch is not None:
             passes, begin, count = _window(epoch - origin, steps_per_epoch, per_pass)
@@ -562,6 +568,55 @@ def _carried(loader, live: dict, order: int, begin: int, end: int):
             batch = next(live["iterator"])
         except StopIteration:
             return
+        live["at"] += 1
+        yield batch
+
+
+def endless_batches(loader, live: dict, model, epoch: int, steps: int, first: int):
+    """Batches ``first .. steps - 1`` of ``epoch`` over a DataLoader of an IterableDataset
+    (no length), as Keras 3 takes an iterable with ``steps_per_epoch``: one iterator
+    carried across the epochs, epoch e taking batches (e − o)·steps .. (e − o + 1)·steps − 1
+    of the pass begun at epoch o (``model._steps_origin``, which a checkpoint keeps). An
+    epoch that meets the end of the pass ends there, shorter, with Keras' warning, and the
+    next epoch begins a new pass (``iter(loader)`` again); one that meets it at its first
+    batch begins the new pass at once (Keras 3 logs an epoch of no batch). ``live`` keeps
+    the pass under way: {"origin", "iterator", "at" (batches taken)}; a pass begun
+    elsewhere (a resumed run) starts a new iterator and passes over the batches before."""
+    begin = (epoch - model._steps_origin) * steps + first
+
+    def restart(origin: int, skip: int):
+        live.update(origin=origin, iterator=iter(loader), at=0)
+        for _ in itertools.islice(live["iterator"], skip):
+            live["at"] += 1
+
+    if live.get("origin") != model._steps_origin or live.get("at") != begin:
+        restart(model._steps_origin, begin)
+    for taken in range(first, steps):
+        try:
+            batch = next(live["iterator"])
+        except StopIteration:
+            if taken == 0 and live["at"] > 0:  # the pass ended with the epoch before
+                model._steps_origin = epoch
+                restart(epoch, 0)
+                batch = next(live["iterator"], None)
+            else:
+                batch = None
+            if batch is None and live["at"] == 0:
+                raise ValueError(f"the {type(loader.dataset).__name__} yielded no batch at "
+                                 f"epoch {epoch + 1}; give fit data that yields at least "
+                                 f"one (x, y) sample a pass.") from None
+            if batch is None:
+                if is_main_process():
+                    warnings.warn(f"Your input ran out of data; interrupting training: "
+                                  f"epoch {epoch + 1} has {taken} of steps_per_epoch={steps} "
+                                  f"batches, the rest of a pass over the "
+                                  f"{type(loader.dataset).__name__}; the next epoch begins a "
+                                  f"new pass. Make it yield at least steps_per_epoch batches "
+                                  f"a pass, or lower steps_per_epoch.", UserWarning,
+                                  stacklevel=_outside_grukit())
+                model._steps_origin = epoch + 1
+                live.clear()
+                return
         live["at"] += 1
         yield batch
 

@@ -612,6 +612,13 @@ class Sequential(KerasModelAPI, nn.Module):
         make the optimizer ``compile`` was given."""
         if self.built or not len(self.stack) or self.stack[0].input_shape is not None:
             return
+        if _endless(x):  # no length, no index: the first batch (or sample) of a pass
+            first = next(iter(x), None)
+            if first is None:
+                return  # the empty data is refused where it is counted
+            first = first[0] if isinstance(first, (tuple, list)) else first
+            batched = isinstance(x, torch.utils.data.DataLoader) and x.batch_size is not None
+            x = torch.as_tensor(first) if batched else torch.as_tensor(first)[None]
         if isinstance(x, torch.utils.data.DataLoader):
             x = x.dataset
         if isinstance(x, torch.utils.data.Dataset):
@@ -742,10 +749,14 @@ class Sequential(KerasModelAPI, nn.Module):
         data: an epoch is the next N batches, the data gone through pass by pass across the
         epochs (each pass in the order of its seed, as an epoch's without it); an epoch that
         meets the end of a pass stops there, shorter, with Keras' warning, and the next
-        epoch begins a new pass. ``validation_steps``: each validation takes the first that
-        many batches of the validation data (all of it, with Keras' warning, where it holds
-        fewer; with neither batch size given, ⌈samples / validation_steps⌉ a batch, as
-        Keras).
+        epoch begins a new pass. An IterableDataset (or a DataLoader over one), whose
+        length is unknown, needs ``steps_per_epoch``: its epochs take the next N batches of
+        one iterator carried across them, as Keras takes an iterable, a new pass begun where
+        one ends (``fit.endless_batches``); ``evaluate`` and ``predict`` take one pass of
+        it. ``validation_steps``: each validation takes the first that many batches of the
+        validation data (all of it, with Keras' warning, where it holds fewer; with neither
+        batch size given, ⌈samples / validation_steps⌉ a batch, as Keras; of an
+        IterableDataset, the first batches of a new pass).
 
         ``initial_epoch`` starts at that epoch (Keras' way to go on training: epochs
         ``initial_epoch .. epochs - 1`` run, each in the order its seed gives it).
@@ -815,7 +826,20 @@ class Sequential(KerasModelAPI, nn.Module):
         if backup is not None and resume_from is None:  # Keras: a rerun goes on from it
             resume_from = backup.restore_from()
         x, y = self._data(x, y, need_y="fit")
-        n = _count(x)
+        if _endless(x):  # Keras 3: an iterable of no length takes steps_per_epoch batches
+            # an epoch from one iterator carried across the epochs (fit.endless_batches)
+            if steps_per_epoch is None:
+                raise ValueError("fit on an IterableDataset (or a DataLoader over one), "
+                                 "whose length is unknown, needs steps_per_epoch (the batches "
+                                 "an epoch takes, as Keras); pass it, or a map-style Dataset "
+                                 "(with __len__ and __getitem__).")
+            if validation_split:
+                raise ValueError("validation_split cannot split an IterableDataset (its "
+                                 "samples are not indexed); pass validation_data.")
+            if not isinstance(x, torch.utils.data.DataLoader):
+                x = torch.utils.data.DataLoader(x, batch_size=batch_size)
+            given = True  # the loader's batches: steps_per_epoch does not cut them
+        n = None if _endless(x) else _count(x)
         if n == 0:
             raise ValueError("fit got 0 samples; x must hold at least one sample to train on.")
         w = self._weights(x, y, sample_weight, class_weight)
@@ -908,7 +932,7 @@ class Sequential(KerasModelAPI, nn.Module):
         batch_size = _batch_size(batch_size)
         _check_verbose(verbose)
         x, y = self._data(x, y, need_y="evaluate")
-        if _count(x) == 0:
+        if not _endless(x) and _count(x) == 0:  # an IterableDataset's: counted as it goes
             raise ValueError("evaluate got 0 samples; the loss of no data is undefined.")
         w = self._weights(x, y, sample_weight, None)
         preds, targets, lengths, weights = [], [], [], []
@@ -940,6 +964,8 @@ class Sequential(KerasModelAPI, nn.Module):
                 targets.append(yb)
                 lengths.append(None if n is None else n.cpu())
                 weights.append(wb)
+        if not preds:
+            raise ValueError("evaluate got 0 samples; the loss of no data is undefined.")
         lengths = None if any(n is None for n in lengths) else torch.cat(lengths)
         if w is None and all(wb is not None for wb in weights):  # a Dataset's triples
             self._need_named_loss()
@@ -1143,13 +1169,32 @@ def _count_rows(x) -> int:
     return len(x) if hasattr(x, "__len__") else _count(x)
 
 
+def _endless(x) -> bool:
+    """Whether ``x`` is an IterableDataset or a DataLoader over one: data of no length."""
+    data = x.dataset if isinstance(x, torch.utils.data.DataLoader) else x
+    return isinstance(data, torch.utils.data.IterableDataset)
+
+
 def _count(x) -> int:
     """Samples in an array, a Dataset or a DataLoader's dataset."""
     data = x.dataset if isinstance(x, torch.utils.data.DataLoader) else x
     if isinstance(data, torch.utils.data.IterableDataset) or not hasattr(data, "__len__"):
-        raise TypeError(f"{type(data).__name__} has no length; fit, evaluate and predict take "
-                        f"a map-style torch Dataset (with __len__ and __getitem__).")
+        raise TypeError(f"{type(data).__name__} has no length; pass a map-style torch Dataset "
+                        f"(with __len__ and __getitem__) or a DataLoader over one.")
     return len(data)
+
+
+class _FirstBatches(torch.utils.data.IterableDataset):
+    """The first ``steps`` batches of a new pass over ``loader`` (a DataLoader over an
+    IterableDataset), at each ``iter()``: ``validation_steps`` of such data, as Keras."""
+
+    def __init__(self, loader, steps: int):
+        self.loader, self.steps = loader, steps
+
+    def __iter__(self):
+        import itertools
+
+        return itertools.islice(iter(self.loader), self.steps)
 
 
 def _first_batches(data: tuple, steps: int, batch_size: int | None) -> tuple:
@@ -1164,6 +1209,10 @@ def _first_batches(data: tuple, steps: int, batch_size: int | None) -> tuple:
     from torch.utils.data import DataLoader, Subset
 
     source = data[0]
+    if _endless(source):  # Keras: the first batches of a new pass, at each validation
+        loader = source if isinstance(source, DataLoader) else \
+            DataLoader(source, batch_size=batch_size or 32)
+        return (DataLoader(_FirstBatches(loader, steps), batch_size=None),), loader.batch_size
     ranged = isinstance(source, DataLoader) and isinstance(source.sampler, range) \
         and source.batch_size is not None
     if isinstance(source, DataLoader):
