@@ -587,3 +587,25 @@ def test_build_without_a_batch_dimension_keeps_grukit_form():
     with pytest.raises(ValueError, match="GRU expects input of shape"):
         model.build((None, 3, 5, 7))
     assert model.stack[0].input_shape is None  # left unbuilt
+
+
+def test_build_takes_numpy_and_torch_sizes_and_refuses_other_entries(tmp_path):
+    """An input_shape of numpy integers (``x.shape[1:]`` of an array, np.array([5, 7])) is
+    read as Python integers: kept as numpy's, the model could not be saved or written as
+    JSON ('Object of type int64 is not JSON serializable'). Entries that are no positive
+    integer (7.0, 0, -1, True) or no shape at all are refused in one sentence."""
+    from grukit.models import load_model
+
+    for shape in (np.array([5, 7]), (np.int64(5), np.int32(7)), torch.Size([5, 7])):
+        model = Sequential([GRU(3), Dense(1)])
+        model.build(shape)
+        assert model.input_shape == (None, 5, 7)
+        assert all(type(d) is int for d in model.input_shape[1:])
+        model.to_json()
+        model.save(tmp_path / "m.safetensors")
+        assert load_model(tmp_path / "m.safetensors").input_shape == (None, 5, 7)
+    for bad in (7, (None, 7.0), (0, 7), (None, -1, 7), (True, 7), (), "57"):
+        model = Sequential([GRU(3), Dense(1)])
+        with pytest.raises(ValueError, match="build: input_shape must be"):
+            model.build(bad)
+        assert model.stack[0].input_shape is None

@@ -113,7 +113,7 @@ class Sequential(KerasModelAPI, nn.Module):
         if input_shape is not None:
             if not len(self.stack):
                 raise ValueError("the model has no layers; add some first.")
-            self._build_sample(self._reading(tuple(input_shape)))
+            self._build_sample(self._reading(_shape(input_shape)))
             return
         self._shapes = self._trace(self._input_shape())
 
@@ -1182,6 +1182,25 @@ def _count(x) -> int:
         raise TypeError(f"{type(data).__name__} has no length; pass a map-style torch Dataset "
                         f"(with __len__ and __getitem__) or a DataLoader over one.")
     return len(data)
+
+
+def _shape(input_shape) -> tuple:
+    """``build``'s ``input_shape`` as a tuple of Python integers and None (numpy's and
+    torch's sizes read as integers: kept as numpy's, the model's config was no JSON); an
+    entry that is no positive integer, or no shape, refused in one sentence."""
+    entries = None
+    if not isinstance(input_shape, (str, bytes)):
+        try:
+            entries = list(input_shape)
+        except TypeError:  # a number: no shape
+            pass
+    if not entries or any(d is not None and (isinstance(d, (bool, np.bool_))
+                                             or not isinstance(d, numbers.Integral) or d < 1)
+                          for d in entries):
+        raise ValueError(f"build: input_shape must be a tuple of positive integers and None "
+                         f"(Keras' (None, time, features), the batch first, or one sample's "
+                         f"(time, features)); got {input_shape!r}.")
+    return tuple(None if d is None else int(d) for d in entries)
 
 
 class _FirstBatches(torch.utils.data.IterableDataset):
