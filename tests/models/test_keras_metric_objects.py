@@ -153,3 +153,32 @@ def test_keras_metric_names_survive_save_and_load(tmp_path):
     model.save(tmp_path / "m.safetensors")
     back = load_model(tmp_path / "m.safetensors")
     assert back.evaluate(X, Y, return_dict=True) == pytest.approx(want, rel=1e-6)
+
+
+@pytest.mark.parametrize("labels", ["binary", "sparse", "onehot"])
+def test_accuracy_spelled_in_any_case_is_keras_shape_reading_accuracy(labels):
+    """Keras' compile reads "Accuracy", "ACC" (any case of "accuracy" and "acc") as
+    "accuracy", picking binary, sparse or categorical accuracy from the shapes; grukit took
+    "Accuracy" as Keras' Accuracy object (y_true == y_pred exactly): 0.0 where Keras gives
+    0.69, a silently wrong number."""
+    rng = np.random.default_rng(2)
+    units = 1 if labels == "binary" else 3
+    y = {"binary": rng.integers(0, 2, (N, 1)).astype("float32"),
+         "sparse": rng.integers(0, 3, N),
+         "onehot": np.eye(3, dtype="float32")[rng.integers(0, 3, N)]}[labels]
+    loss = {"binary": "binary_crossentropy", "sparse": "sparse_categorical_crossentropy",
+            "onehot": "categorical_crossentropy"}[labels]
+    act = "sigmoid" if units == 1 else "softmax"
+    ref = keras.Sequential([keras.Input((T, F)), keras.layers.GRU(3),
+                            keras.layers.Dense(units, activation=act)])
+    model = Sequential([GRU(3, input_shape=(T, F)), Dense(units, activation=act)])
+    model.set_weights(ref.get_weights())
+    names = dict(metrics=["Accuracy", "ACC"], weighted_metrics=["Acc"])
+    ref.compile(loss=loss, **names)
+    model.compile(loss=loss, **names)
+    w = rng.uniform(0, 2, N).astype("float32")
+    want = ref.evaluate(X, y, sample_weight=w, return_dict=True, verbose=0)
+    got = model.evaluate(X, y, sample_weight=w, return_dict=True)
+    assert set(got) == set(want)
+    for name in want:
+        assert got[name] == pytest.approx(want[name], rel=1e-6), name

@@ -579,6 +579,8 @@ def metric(m):
     """A ``compile(metrics=...)`` entry as a function ``fn(p, y)``: a name of grukit's
     (``METRICS``), a name of Keras' (``keras_named``: its object), or a callable
     (``user_function``)."""
+    if isinstance(m, str) and m.lower() in ("accuracy", "acc"):  # "Accuracy", "ACC": as
+        return METRICS["accuracy"]  # Keras' compile reads them (not its Accuracy object)
     if isinstance(m, str) and m not in METRICS:
         obj = keras_named(m)
         if obj is not None:
@@ -600,6 +602,8 @@ def weighted_metric(m):
     (w None: all ones, the plain mean); a Keras metric object's ``update_state`` takes w as
     its ``sample_weight`` (its weight is None: the value covers all it saw). A function that
     returns one number per batch, which no weight can scale, is refused in one sentence."""
+    if isinstance(m, str) and m.lower() in ("accuracy", "acc"):  # as Keras' compile
+        m = "accuracy"
     if isinstance(m, str) and m not in METRIC_EACH:
         m = keras_named(m) or m  # "auc": Keras' AUC object, weighed by update_state
     if isinstance(m, str):
