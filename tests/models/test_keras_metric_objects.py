@@ -182,3 +182,20 @@ def test_accuracy_spelled_in_any_case_is_keras_shape_reading_accuracy(labels):
     assert set(got) == set(want)
     for name in want:
         assert got[name] == pytest.approx(want[name], rel=1e-6), name
+
+
+def test_a_keras_metric_that_cannot_take_the_targets_is_told_in_one_sentence():
+    """Keras' own errors for targets a metric does not take (integer labels for
+    Precision of 3 classes, top-5 accuracy of 3 classes) came from deep inside Keras or
+    torch ('The size of tensor a (24) must match ...'); told in one sentence naming the
+    metric and both shapes, in evaluate and in fit."""
+    model = Sequential([GRU(3, input_shape=(T, F)), Dense(3, activation="softmax")])
+    y = np.arange(N) % 3
+    for name in ("precision", "top_k_categorical_accuracy"):
+        model.compile(loss="sparse_categorical_crossentropy", metrics=[name])
+        with pytest.raises(ValueError, match=rf"the Keras metric '{name}' .* cannot take "
+                                             rf"targets of shape \(24,\) with outputs of "
+                                             rf"shape \(24, 3\)"):
+            model.evaluate(X, y)
+        with pytest.raises(ValueError, match=rf"the Keras metric '{name}'"):
+            model.fit(X, y, epochs=1, verbose=0)

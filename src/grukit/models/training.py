@@ -653,8 +653,25 @@ def keras_update(state, p: Tensor, y: Tensor, lengths: Tensor | None, w=None) ->
         if w is not None:
             w = w.to(p.device).reshape(-1, 1).expand(valid.shape)[valid]
         p, y = p[valid], y.to(p.device)[valid]
-    state.update_state(_same_rank(y, p), p, sample_weight=w)
+    keras_state_update(state, _same_rank(y, p), p, w)
     return keras_result(state)
+
+
+def keras_state_update(state, y: Tensor, p: Tensor, w=None) -> None:
+    """``state.update_state(y, p, sample_weight=w)`` of a Keras metric object; an error of
+    Keras' (targets of a shape it does not take: integer labels for ``Precision`` of several
+    classes, ``TopKCategoricalAccuracy``'s k=5 of 3 classes) told in one sentence naming
+    the metric and both shapes (it came from deep inside Keras or torch)."""
+    try:
+        state.update_state(y, p, sample_weight=w)
+    except Exception as err:
+        name = getattr(state, "name", type(state).__name__)
+        why = (str(err).strip().splitlines() or [""])[0][:200]
+        raise ValueError(f"the Keras metric {name!r} ({type(state).__name__}) cannot take "
+                         f"targets of shape {tuple(y.shape)} with outputs of shape "
+                         f"{tuple(p.shape)} ({type(err).__name__}: {why}); give it the "
+                         f"targets it takes (e.g. one-hot rows shaped as the outputs), or "
+                         f"compile another metric.") from err
 
 
 def keras_result(state) -> float:
@@ -759,7 +776,7 @@ def user_function(fn):
     if stateful(fn):  # a Keras metric object: its __call__ adds to what it saw before
         def keras_metric(p: Tensor, y: Tensor) -> Tensor:
             fn.reset_state()
-            fn.update_state(_same_rank(y, p), p)
+            keras_state_update(fn, _same_rank(y, p), p)
             return torch.tensor(keras_result(fn))
 
         keras_metric.__name__ = metric_name(fn)
