@@ -199,3 +199,15 @@ def test_a_keras_metric_that_cannot_take_the_targets_is_told_in_one_sentence():
             model.evaluate(X, y)
         with pytest.raises(ValueError, match=rf"the Keras metric '{name}'"):
             model.fit(X, y, epochs=1, verbose=0)
+
+
+def test_keras_metric_names_without_keras_are_refused_naming_keras(monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "keras", None)  # import keras fails, as uninstalled
+    model = Sequential([GRU(3, input_shape=(T, F)), Dense(1, activation="sigmoid")])
+    for kw in ({"metrics": ["auc"]}, {"weighted_metrics": ["precision"]}):
+        with pytest.raises(ValueError, match=r"unknown metric .*install keras for Keras' "
+                                             r"other metric names"):
+            model.compile(loss="binary_crossentropy", **kw)
+    model.compile(loss="binary_crossentropy", metrics=["accuracy", "Acc"])  # grukit's own

@@ -543,8 +543,10 @@ def keras_named(name: str):
     try:
         keras = importlib.import_module("keras")
         table = importlib.import_module("keras.src.metrics").ALL_OBJECTS_DICT
-    except ImportError:
-        return None
+    except ImportError:  # no Keras: grukit's own names only
+        raise ValueError(f"unknown metric {name!r}; choose one of {sorted(METRICS)}, pass a "
+                         f"callable, or install keras for Keras' other metric names ('auc', "
+                         f"'precision', 'recall', 'f1_score', ...).") from None
     if name not in table:
         return None
     if name in _NOT_METRICS:
