@@ -429,3 +429,45 @@ def test_huge_pre_activations_pass_gradcheck_in_float64():
 
     leaves = [(p[k] / 1e20 if k in big else p[k]).detach().requires_grad_() for k in keys]
     assert torch.autograd.gradcheck(fn, leaves, fast_mode=True)
+
+
+# --- a row of equal values: variance 0 ----------------------------------------------------
+
+@pytest.mark.parametrize("value", [370000.1, 290000000000.7])
+@pytest.mark.parametrize("reset_after", [True, False], ids=_placement)
+def test_cpu_row_of_equal_values_normalises_to_zero_in_float64(reset_after, value):
+    """W_hh of one value and h0 one-hot: every recurrent product is that value, whose
+    normalisation is 0 (torch's float64 layer norm gives 0); the kernel's float64 mean of
+    them missed them by an ulp, which normalised moved the outputs by 2e-8 (at 3.7e5) and
+    0.012 (at 2.9e11)."""
+    p = _make((2, 1, 3, 5), torch.float64, reset_after, seed=5)
+    with torch.no_grad():
+        p["weight_hh"].fill_(value)
+        p["h0"].zero_()[:, 1] = 1.0
+        want = _run(p, "reference", reset_after=reset_after)
+        got = _run(p, "cpu", reset_after=reset_after)
+    for a, b in zip(got, want, strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("reset_after", [True, False], ids=_placement)
+def test_stream_kernel_row_of_equal_values_normalises_to_zero_in_float64(reset_after):
+    """The one-step kernel (grukit.nn.Stream) shares that normalisation: W_ih of one value
+    and one input feature make every input product equal; its steps equal the module's."""
+    import grukit.nn as gnn
+
+    torch.manual_seed(0)
+    m = gnn.LayerNormGRU(1, 5, reset_after=reset_after, batch_first=True).double()
+    with torch.no_grad():
+        m.weight_ih_l0.fill_(290000000000.7)
+        for name, v in m.named_parameters():
+            if name.startswith("ln_"):
+                v.add_(0.3 * torch.randn_like(v))
+    x = torch.rand(1, 4, 1, dtype=torch.float64) + 0.5
+    with torch.no_grad():
+        want, h_n = m(x)
+    s = gnn.Stream(m)
+    ys = np.stack([s.step(x[0, t].numpy()) for t in range(4)])
+    assert s._fast is not None, "batch-1 numpy steps should take the fast path"
+    np.testing.assert_allclose(ys, want[0].numpy(), rtol=1e-11, atol=1e-11)
+    torch.testing.assert_close(s.state, h_n, rtol=1e-11, atol=1e-11)

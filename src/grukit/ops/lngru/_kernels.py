@@ -24,20 +24,22 @@ from .reference import EPS
 
 @njit(inline="always", fastmath=True, error_model="numpy", cache=True)
 def _normalise(v, out):
-    """out (G,) = (v − mean v) · s for v (G,); returns s = 1 / sqrt(var v + ε) (float64
-    moments, two passes)."""
+    """out (G,) = (v − mean v) · s for v (G,) (out may be v); returns s = 1 / sqrt(var v + ε)
+    (float64 moments, two passes, of v − v[0]: a row of equal values gives exactly 0,
+    where a float64 mean of them may miss them by an ulp, normalised to up to ±1)."""
     g = v.shape[0]
+    v0 = np.float64(v[0])
     acc = 0.0
     for j in range(g):
-        acc += v[j]
-    mean = acc / g
+        acc += v[j] - v0
+    mean = acc / g  # mean v − v[0]
     acc = 0.0
     for j in range(g):
-        d = v[j] - mean
+        d = (v[j] - v0) - mean
         acc += d * d
     s = 1.0 / math.sqrt(acc / g + EPS)
     for j in range(g):
-        out[j] = (v[j] - mean) * s
+        out[j] = ((v[j] - v0) - mean) * s
     return s
 
 
