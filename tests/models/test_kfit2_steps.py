@@ -162,8 +162,9 @@ class _EpochBatches(Callback):
 def test_steps_per_epoch_on_an_iterable_dataset_carries_one_iterator_as_keras():
     """fit(steps_per_epoch=N) on a DataLoader over an IterableDataset (refused before, as
     one of no length): each epoch takes the next N batches of one iterator, an epoch that
-    meets its end is shorter (Keras' warning) and the next one begins a new pass; the losses
-    and weights are Keras' on the same loader."""
+    meets its end is shorter (Keras' warning) and the next one begins a new pass; without
+    steps_per_epoch an epoch is a pass; the losses and weights are Keras' on the same
+    loader."""
     os.environ.setdefault("KERAS_BACKEND", "torch")
     keras = pytest.importorskip("keras")
     k = keras.Sequential([keras.Input((6, 2)), keras.layers.GRU(4), keras.layers.Dense(1)])
@@ -176,12 +177,17 @@ def test_steps_per_epoch_on_an_iterable_dataset_carries_one_iterator_as_keras():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # Keras': shuffle ignored for a DataLoader
         theirs = k.fit(DataLoader(_Stream(10), batch_size=4), **fit).history
+        whole = k.fit(DataLoader(_Stream(10), batch_size=4), epochs=2, verbose=0).history
     counted = _EpochBatches()
     with pytest.warns(UserWarning, match="ran out of data"):
         ours = g.fit(DataLoader(_Stream(10), batch_size=4), callbacks=[counted],
                      **fit).history  # 3 batches a pass: 2, 1, then a new pass: 2, 1
     assert counted.sizes == [2, 1, 2, 1]
     np.testing.assert_allclose(ours["loss"], theirs["loss"], rtol=1e-5)
+    ours = g.fit(DataLoader(_Stream(10), batch_size=4), epochs=2, callbacks=[counted],
+                 verbose=0).history  # without steps_per_epoch: an epoch a pass, as Keras
+    assert counted.sizes == [3, 3]
+    np.testing.assert_allclose(ours["loss"], whole["loss"], rtol=1e-5)
     for a, b in zip(g.get_weights(), k.get_weights(), strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)
 
@@ -228,13 +234,12 @@ def test_iterable_datasets_in_evaluate_predict_and_the_refusals():
     assert model.evaluate(stream) == pytest.approx(model.evaluate(X, Y), rel=1e-6)
     np.testing.assert_allclose(model.predict(stream), model.predict(X), rtol=1e-6)
     np.testing.assert_allclose(model.predict(_Stream()), model.predict(X), rtol=1e-6)
-    with pytest.raises(ValueError, match="needs steps_per_epoch"):
-        model.fit(stream, epochs=1, verbose=0)
     with pytest.raises(ValueError, match="validation_split cannot split"):
         model.fit(stream, epochs=1, verbose=0, steps_per_epoch=2, validation_split=0.5)
-    with pytest.raises(ValueError, match="yielded no batch"):
-        model.fit(DataLoader(_Stream(0), batch_size=4), epochs=1, steps_per_epoch=2,
-                  verbose=0)
+    for steps in (2, None):
+        with pytest.raises(ValueError, match="yielded no batch"):
+            model.fit(DataLoader(_Stream(0), batch_size=4), epochs=1, steps_per_epoch=steps,
+                      verbose=0)
     with pytest.raises(ValueError, match="evaluate got 0 samples"):
         model.evaluate(DataLoader(_Stream(0), batch_size=4))
     for steps, rows in ((2, 10), (None, 16)):  # validation: the first batches of a pass

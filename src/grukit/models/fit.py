@@ -572,16 +572,28 @@ def _carried(loader, live: dict, order: int, begin: int, end: int):
         yield batch
 
 
-def endless_batches(loader, live: dict, model, epoch: int, steps: int, first: int):
+def endless_batches(loader, live: dict, model, epoch: int, steps: int | None, first: int):
     """Batches ``first .. steps - 1`` of ``epoch`` over a DataLoader of an IterableDataset
-    (no length), as Keras 3 takes an iterable with ``steps_per_epoch``: one iterator
-    carried across the epochs, epoch e taking batches (e − o)·steps .. (e − o + 1)·steps − 1
-    of the pass begun at epoch o (``model._steps_origin``, which a checkpoint keeps). An
+    (no length), as Keras 3 takes an iterable: with ``steps`` None an epoch is a whole
+    pass (a new ``iter(loader)``, from batch ``first`` on); with ``steps_per_epoch`` one
+    iterator carried across the epochs, epoch e taking batches
+    (e − o)·steps .. (e − o + 1)·steps − 1 of the pass begun at epoch o
+    (``model._steps_origin``, which a checkpoint keeps). An
     epoch that meets the end of the pass ends there, shorter, with Keras' warning, and the
     next epoch begins a new pass (``iter(loader)`` again); one that meets it at its first
     batch begins the new pass at once (Keras 3 logs an epoch of no batch). ``live`` keeps
     the pass under way: {"origin", "iterator", "at" (batches taken)}; a pass begun
     elsewhere (a resumed run) starts a new iterator and passes over the batches before."""
+    if steps is None:  # without steps_per_epoch: an epoch is one pass, as Keras takes it
+        taken = 0
+        for batch in itertools.islice(iter(loader), first, None):
+            taken += 1
+            yield batch
+        if not taken and not first:
+            raise ValueError(f"the {type(loader.dataset).__name__} yielded no batch at epoch "
+                             f"{epoch + 1}; give fit data that yields at least one (x, y) "
+                             f"sample a pass.")
+        return
     begin = (epoch - model._steps_origin) * steps + first
 
     def restart(origin: int, skip: int):

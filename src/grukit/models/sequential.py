@@ -750,13 +750,13 @@ class Sequential(KerasModelAPI, nn.Module):
         epochs (each pass in the order of its seed, as an epoch's without it); an epoch that
         meets the end of a pass stops there, shorter, with Keras' warning, and the next
         epoch begins a new pass. An IterableDataset (or a DataLoader over one), whose
-        length is unknown, needs ``steps_per_epoch``: its epochs take the next N batches of
-        one iterator carried across them, as Keras takes an iterable, a new pass begun where
-        one ends (``fit.endless_batches``); ``evaluate`` and ``predict`` take one pass of
-        it. ``validation_steps``: each validation takes the first that many batches of the
-        validation data (all of it, with Keras' warning, where it holds fewer; with neither
-        batch size given, ⌈samples / validation_steps⌉ a batch, as Keras; of an
-        IterableDataset, the first batches of a new pass).
+        length is unknown, is taken as Keras takes an iterable (``fit.endless_batches``):
+        an epoch is a pass over it or, with ``steps_per_epoch``, the next N batches of one
+        iterator carried across the epochs, a new pass begun where one ends; ``evaluate``
+        and ``predict`` take one pass of it. ``validation_steps``: each validation takes
+        the first that many batches of the validation data (all of it, with Keras' warning,
+        where it holds fewer; with neither batch size given, ⌈samples / validation_steps⌉
+        a batch, as Keras; of an IterableDataset, the first batches of a new pass).
 
         ``initial_epoch`` starts at that epoch (Keras' way to go on training: epochs
         ``initial_epoch .. epochs - 1`` run, each in the order its seed gives it).
@@ -826,13 +826,9 @@ class Sequential(KerasModelAPI, nn.Module):
         if backup is not None and resume_from is None:  # Keras: a rerun goes on from it
             resume_from = backup.restore_from()
         x, y = self._data(x, y, need_y="fit")
-        if _endless(x):  # Keras 3: an iterable of no length takes steps_per_epoch batches
-            # an epoch from one iterator carried across the epochs (fit.endless_batches)
-            if steps_per_epoch is None:
-                raise ValueError("fit on an IterableDataset (or a DataLoader over one), "
-                                 "whose length is unknown, needs steps_per_epoch (the batches "
-                                 "an epoch takes, as Keras); pass it, or a map-style Dataset "
-                                 "(with __len__ and __getitem__).")
+        if _endless(x):  # Keras 3: an iterable of no length, an epoch a pass or, with
+            # steps_per_epoch, N batches of one iterator carried across the epochs
+            # (fit.endless_batches)
             if validation_split:
                 raise ValueError("validation_split cannot split an IterableDataset (its "
                                  "samples are not indexed); pass validation_data.")
