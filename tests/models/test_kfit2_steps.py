@@ -251,3 +251,14 @@ def test_iterable_datasets_in_evaluate_predict_and_the_refusals():
     late.compile(optimizer="sgd", loss="mse")
     late.fit(stream, epochs=1, steps_per_epoch=2, verbose=0)
     assert late.input_shape == (None, None, 2)
+
+
+def test_an_iterable_dataset_under_torchrun_is_refused_in_one_sentence(monkeypatch):
+    """Refused before any process group starts, naming the fix (the refusal of a loader
+    with a sampler of its own said to pass its Dataset, which is the same iterable)."""
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    model = Sequential([GRU(4, input_shape=(6, 2)), Dense(1)])
+    model.compile(optimizer="sgd", loss="mse")
+    with pytest.raises(ValueError, match=r"an _Stream \(an IterableDataset\) cannot be split "
+                                         r"across processes.*map-style Dataset"):
+        model.fit(DataLoader(_Stream(), batch_size=4), epochs=1, verbose=0)

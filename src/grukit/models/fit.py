@@ -89,8 +89,13 @@ def run_fit(model, x, y, *, batch_size, epochs, verbose, callbacks, validation_d
     epoch_of_state = [None]  # the epoch the Keras metrics' state belongs to
     loader = x if isinstance(x, DataLoader) else None
     own = loader is not None and own_order(loader)  # iterated as given, as Keras does
-    # an IterableDataset's loader (steps_per_epoch given): no length, one iterator carried
+    # an IterableDataset's loader: no length, its passes iterated as given
     endless = loader is not None and isinstance(loader.dataset, IterableDataset)
+    if endless and world > 1:
+        raise ValueError(f"an {type(loader.dataset).__name__} (an IterableDataset) cannot be "
+                         f"split across processes by fit (its samples have no index); pass "
+                         f"a map-style Dataset (with __len__ and __getitem__), or train in "
+                         f"one process.")
     if own and world > 1:
         raise ValueError("a DataLoader with a sampler of its own cannot be split across "
                          "processes by fit; pass its Dataset (fit's DistributedSampler then "
