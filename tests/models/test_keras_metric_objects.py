@@ -211,3 +211,18 @@ def test_keras_metric_names_without_keras_are_refused_naming_keras(monkeypatch):
                                              r"other metric names"):
             model.compile(loss="binary_crossentropy", **kw)
     model.compile(loss="binary_crossentropy", metrics=["accuracy", "Acc"])  # grukit's own
+
+
+def test_a_metric_named_twice_is_logged_twice_under_keras_names():
+    """metrics=["mae", "mae"]: Keras logs "mae" and "mae_1"; the second was silently left
+    out."""
+    ref, model = _pair()
+    names = ["mae", "mae", "auc", "auc", "auc"]
+    ref.compile(loss="binary_crossentropy", metrics=names)
+    model.compile(loss="binary_crossentropy", metrics=names)
+    want = ref.evaluate(X, Y, return_dict=True, verbose=0)
+    got = model.evaluate(X, Y, return_dict=True)
+    assert set(got) == set(want) == {"loss", "mae", "mae_1", "auc", "auc_1", "auc_2"}
+    for name in want:
+        assert got[name] == pytest.approx(want[name], rel=1e-5), name
+    assert model.metrics_names == ["loss", "mae", "mae_1", "auc", "auc_1", "auc_2"]

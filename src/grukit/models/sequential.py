@@ -482,9 +482,14 @@ class Sequential(KerasModelAPI, nn.Module):
             self.loss_each = training.EACH.get(loss) if isinstance(loss, str) else None
         else:  # fn(y_true, y_pred) as Keras calls it; torch's losses fn(input, target)
             self.loss_fn, self.loss_each = training.user_function(loss)
-        self.metric_fns = {
-            (m if isinstance(m, str) else training.metric_name(m)): training.metric(m)
-            for m in metrics}
+        self.metric_fns = {}
+        for m in metrics:  # a name given twice: "mae", "mae_1", ... as Keras logs them
+            name = m if isinstance(m, str) else training.metric_name(m)
+            key, k = name, 0
+            while key in self.metric_fns:
+                k += 1
+                key = f"{name}_{k}"
+            self.metric_fns[key] = training.metric(m)
         # Keras' names: a weighted metric named as an unweighted one is "weighted_<name>"
         weighted = training.metric_list(weighted_metrics)
         self.weighted_fns = {}
