@@ -211,3 +211,35 @@ def test_a_series_too_short_for_the_first_change_is_one_sentence(differences, mo
     with pytest.raises(ValueError, match=r"^a sequence forecaster feeds its forecasts back"):
         Forecaster(**(SMALL | {"differences": differences})).fit(
             np.arange(40.0), 1, covariates=np.ones(40))
+
+
+def test_the_search_chooses_differences_for_sequence_trials_only():
+    optuna = pytest.importorskip("optuna")
+    from grukit.tasks.forecast import tune as tune_mod
+    from grukit.tasks.forecast.tune_ray import _Space
+
+    first = tune_mod.starts(12, 60, {})
+    assert first[3]["strategy"] == "sequence" and first[3]["differences"] == 0
+    assert all("differences" not in t for t in first[:3])
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=3))
+    seen = set()
+    for _ in range(40):
+        trial = study.ask()
+        _Space(12, 60, {})(trial)  # the Ray backend's space: the same sampling
+        settings = tune_mod._suggest(optuna.trial.FixedTrial(trial.params), 12, 60, {})
+        Forecaster(**settings)  # every sampled combination is a valid one
+        if settings["strategy"] == "sequence":
+            assert trial.params["differences"] in (0, 1)
+            seen.add(settings["differences"])
+        else:
+            assert "differences" not in trial.params and "differences" not in settings
+        study.tell(trial, 1.0)
+    assert seen == {0, 1}
+    # fixed changes (or "auto") are the sequence strategy's: no other strategy is tried
+    for d in (1, "auto"):
+        assert [t["strategy"] for t in tune_mod.starts(12, 60, {"differences": d})] == \
+            ["sequence"]
+        trial = optuna.create_study().ask()
+        settings = tune_mod._suggest(trial, 12, 60, {"differences": d})
+        assert settings["strategy"] == "sequence" and settings["differences"] == d
+        assert "strategy" not in trial.params and "differences" not in trial.params

@@ -17,8 +17,9 @@ origins because (n + 1) · 0.8 is then a whole number: the split-conformal 80 % 
 
 A trial whose first groups are worse than the median of earlier trials at the same group is
 pruned (Optuna's ``MedianPruner``). The first four trials are the default settings, plain,
-hybrid, plain recursive and plain sequence (``strategy``), so the search always weighs the
-defaults. With
+hybrid, plain recursive and plain sequence (``strategy``; a sequence trial also chooses
+between the values and their one-step changes, ``differences``), so the search always weighs
+the defaults. With
 ``storage`` (a file path) the study lives in a SQLite file, so an interrupted search resumes
 where it stopped: trials that were running when it stopped are marked failed (the sampler
 ignores them), and trial n samples with the seed ``seed + n`` (n: the trials finished before
@@ -43,7 +44,7 @@ from .metrics import scores
 # The settings searched; lookbacks are chosen per season and cut to what the series allows.
 SPACE = {"hidden": [16, 32, 64], "layers": [1, 2], "dropout": (0.0, 0.3),
          "learning_rate": (1e-3, 1e-2), "epochs": (30, 200), "hybrid": [False, True],
-         "strategy": ["direct", "recursive", "sequence"]}
+         "strategy": ["direct", "recursive", "sequence"], "differences": [0, 1]}
 
 
 BACKENDS = ("optuna", "ray")
@@ -84,12 +85,16 @@ def _suggest(trial, season: int, room: int, fixed: dict,
     # strategy only
     if "strategy" in fixed or fixed.get("hybrid"):
         strategy = fixed.get("strategy", "direct")
+    elif fixed.get("differences"):  # the changes are an input of the sequence strategy only
+        strategy = "sequence"
     else:
         strategy = trial.suggest_categorical("strategy", strategies or SPACE["strategy"])
     s["strategy"] = strategy
     if "hybrid" not in fixed:
         s["hybrid"] = False if strategy != "direct" else \
             trial.suggest_categorical("hybrid", SPACE["hybrid"])
+    if strategy == "sequence" and "differences" not in fixed:  # the values or their changes
+        s["differences"] = trial.suggest_categorical("differences", SPACE["differences"])
     return s | fixed
 
 
@@ -182,12 +187,13 @@ def starts(season: int, room: int, fixed: dict,
     trials = [base | {"strategy": "direct", "hybrid": False},
               base | {"strategy": "direct", "hybrid": True}, base | {"strategy": "recursive"}]
     if "sequence" in (strategies or SPACE["strategy"]):
-        trials.append(base | {"strategy": "sequence",
+        trials.append(base | {"strategy": "sequence", "differences": d.differences,
                               "lookback": near(default_lookback(season, "sequence"))})
     out = []
     for t in trials:  # what fixed decides is not a parameter; a trial the same as one
         if fixed.get("strategy", t["strategy"]) != t["strategy"] or \
-                (fixed.get("hybrid") and t["strategy"] != "direct"):
+                (fixed.get("hybrid") and t["strategy"] != "direct") or \
+                (fixed.get("differences") and t["strategy"] != "sequence"):
             continue  # before is left out, as is a strategy fixed settings rule out
         t = {k: v for k, v in t.items() if k not in fixed}
         if t not in out:
