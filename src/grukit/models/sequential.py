@@ -399,11 +399,12 @@ class Sequential(KerasModelAPI, nn.Module):
         ``loss``: a name, a function ``fn(y_true, y_pred)`` as Keras calls it (its values,
         one per sample say, are averaged and take sample weights), or one of torch's losses
         (``nn.MSELoss()``, ``F.l1_loss``: called ``(input, target)``, as in torch);
-        ``metrics``: names (every loss name, "accuracy", "binary_accuracy",
-        "categorical_accuracy", "sparse_categorical_accuracy"; Keras' other names, "auc",
-        "precision", "recall", "f1_score", ..., are Keras' metric objects with their
-        defaults, ``training.keras_named``) or callables taken as the loss's, a list or one
-        of them; loss and metric names are Keras 3's (``training.LOSSES``,
+        ``metrics``: names (every loss name, "accuracy" in any case and "acc",
+        "binary_accuracy", "categorical_accuracy", "sparse_categorical_accuracy"; Keras'
+        other names, "auc", "precision", "recall", "f1_score", ..., are Keras' metric
+        objects with their defaults, ``training.keras_named``) or callables taken as the
+        loss's, a list or one of them, a name given twice logged as Keras logs it ("mae",
+        "mae_1"); loss and metric names are Keras 3's (``training.LOSSES``,
         ``training.METRICS``);
         ``jit_compile``: True
         runs fit's training step (forward and loss; backward through the compiled graph)
