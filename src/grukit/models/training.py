@@ -542,11 +542,14 @@ def keras_named(name: str):
         os.environ.setdefault("KERAS_BACKEND", "torch")
     try:
         keras = importlib.import_module("keras")
-        table = importlib.import_module("keras.src.metrics").ALL_OBJECTS_DICT
     except ImportError:  # no Keras: grukit's own names only
         raise ValueError(f"unknown metric {name!r}; choose one of {sorted(METRICS)}, pass a "
                          f"callable, or install keras for Keras' other metric names ('auc', "
                          f"'precision', 'recall', 'f1_score', ...).") from None
+    try:  # the names keras.metrics.get reads (Keras 3 keeps them here)
+        table = importlib.import_module("keras.src.metrics").ALL_OBJECTS_DICT
+    except (ImportError, AttributeError):  # another Keras: its public classes
+        table = {k: v for k, v in vars(keras.metrics).items() if isinstance(v, type)}
     if name not in table:
         return None
     if name in _NOT_METRICS:
