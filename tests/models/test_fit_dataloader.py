@@ -186,3 +186,19 @@ def test_validation_steps_and_split_keep_every_argument_of_the_loader():
                   "persistent_workers", "prefetch_factor", "collate_fn", "num_workers"):
             assert getattr(loader, k) is getattr(given, k) or \
                 getattr(loader, k) == getattr(given, k), k
+
+
+def test_validation_steps_take_the_first_batches_of_a_loader_with_its_own_order():
+    """validation_steps on a DataLoader whose batch_sampler orders its batches takes the
+    first batches it yields, as Keras takes them (it was refused); all of them, with
+    Keras' warning, where it yields fewer."""
+    m = _frozen()
+    loader = DataLoader(DS, batch_sampler=[[3, 4], [0, 1], [7]])
+    hist = m.fit(DS, epochs=1, verbose=0, validation_data=loader, validation_steps=2,
+                 shuffle=False).history
+    first = DataLoader(TensorDataset(X[[3, 4, 0, 1]], Y[[3, 4, 0, 1]]), batch_size=4)
+    assert hist["val_loss"][0] == pytest.approx(m.evaluate(first), rel=1e-5)
+    with pytest.warns(UserWarning, match="ran out of data"):
+        hist = m.fit(DS, epochs=1, verbose=0, validation_data=loader, validation_steps=5,
+                     shuffle=False).history
+    assert hist["val_loss"][0] == pytest.approx(m.evaluate(loader), rel=1e-5)

@@ -1207,7 +1207,8 @@ def _shape(input_shape) -> tuple:
 
 class _FirstBatches(torch.utils.data.IterableDataset):
     """The first ``steps`` batches of a new pass over ``loader`` (a DataLoader over an
-    IterableDataset), at each ``iter()``: ``validation_steps`` of such data, as Keras."""
+    IterableDataset, or one whose sampler orders its batches), at each ``iter()``:
+    ``validation_steps`` of such data, as Keras takes them."""
 
     def __init__(self, loader, steps: int):
         self.loader, self.steps = loader, steps
@@ -1239,11 +1240,20 @@ def _first_batches(data: tuple, steps: int, batch_size: int | None) -> tuple:
     if isinstance(source, DataLoader):
         from .fit import own_order
 
-        if own_order(source) and not ranged:
-            raise ValueError("validation_steps cannot take the first batches of a DataLoader "
-                             "whose sampler orders its batches; pass a DataLoader of just "
-                             "those batches as validation_data, or leave validation_steps "
-                             "out.")
+        if own_order(source) and not ranged:  # Keras: the first batches it yields, at
+            # each validation (a new iter(), as a DataLoader made with those batches)
+            try:
+                held = len(source)
+            except TypeError:  # a sampler of no length: its first batches, however many
+                held = steps
+            if held < steps:
+                warnings.warn(f"Your input ran out of data: validation_steps={steps} asks "
+                              f"for more batches than the validation DataLoader's "
+                              f"{held}; each validation takes all of them.",
+                              UserWarning, stacklevel=3)
+                return data, source.batch_size
+            return (DataLoader(_FirstBatches(source, steps), batch_size=None),), \
+                source.batch_size
         batch_size = source.batch_size
     n = len(source.sampler) if ranged else _count(source)
     batch_size = batch_size or max(-(-n // steps), 1)
