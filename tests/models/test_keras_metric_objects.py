@@ -226,3 +226,20 @@ def test_a_metric_named_twice_is_logged_twice_under_keras_names():
     for name in want:
         assert got[name] == pytest.approx(want[name], rel=1e-5), name
     assert model.metrics_names == ["loss", "mae", "mae_1", "auc", "auc_1", "auc_2"]
+
+
+def test_renamed_metrics_are_logged_on_the_training_batches_as_keras():
+    """"Accuracy" and a second "mae" ("mae_1") were logged for validation only: fit's
+    training logs took a built-in metric by its name."""
+    ref, model = _pair()
+    y = Y[:, None].astype("float32")
+    names = ["Accuracy", "mae", "mae"]
+    ref.compile(optimizer=keras.optimizers.SGD(0.1), loss="binary_crossentropy",
+                metrics=names)
+    model.compile(optimizer=torch.optim.SGD(model.parameters(), lr=0.1),
+                  loss="binary_crossentropy", metrics=names)
+    kw = dict(epochs=2, batch_size=6, shuffle=False, verbose=0, validation_split=0.25)
+    want, got = ref.fit(X, y, **kw).history, model.fit(X, y, **kw).history
+    assert set(got) == set(want)
+    for name in want:
+        assert got[name] == pytest.approx(want[name], rel=1e-5), name

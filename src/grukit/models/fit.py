@@ -74,8 +74,9 @@ def run_fit(model, x, y, *, batch_size, epochs, verbose, callbacks, validation_d
     # logged on the training batches: the built-in metrics and the user's Keras-style
     # functions, whose epoch value is the mean of its batches' (a torch metric module, an
     # AUC say, need not be: it is logged for validation)
+    builtin = {id(fn) for fn in METRICS.values()}  # by the function: "Accuracy", "mae_1"
     train_metrics = {name: fn for name, fn in model.metric_fns.items()
-                     if METRICS.get(name) is fn or hasattr(fn, "each")}
+                     if id(fn) in builtin or hasattr(fn, "each")}
     # Keras metric objects (keras.metrics.AUC()): updated batch by batch, reset each epoch
     keras_metrics = {name: fn.state for name, fn in model.metric_fns.items()
                      if getattr(fn, "state", None) is not None}
