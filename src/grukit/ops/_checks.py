@@ -135,6 +135,19 @@ def as_lengths(lengths: Tensor | Sequence[int] | None, batch: int, steps: int,
     return t
 
 
+def check_flag(value: object, name: str, op: str) -> bool:
+    """``value`` as a bool where it is one (numpy's bool and 0 / 1 too, as Keras and torch.nn
+    take them), else one sentence: a string such as "False" is truthy, so ``reverse="False"``
+    would run the sequences reversed without a word."""
+    try:
+        ok = not isinstance(value, str) and value in (False, True)
+    except (TypeError, ValueError, RuntimeError):  # an array or a tensor of several values
+        ok = False
+    if not ok:
+        raise TypeError(f"{op}: {name} must be True or False; got {value!r}.")
+    return bool(value)
+
+
 def check_finite(x: Tensor, name: str, op: str) -> None:
     """Raise when x holds NaN or Inf (opt-in: it costs a pass over the data)."""
     bad = ~torch.isfinite(x)

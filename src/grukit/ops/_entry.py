@@ -9,6 +9,10 @@ hands the rest to ``enter``::
                       options={"reset_after": reset_after}),
                  weight_ih, weight_hh, bias_ih, bias_hh)
 
+Every public function of a family (its entry point and its step) is wrapped in
+``entry_point``, which refuses a switch (``reverse``, ``reset_after``, ``check_finite``, ...)
+that is not True or False before the function runs, fast paths included.
+
 ``options`` go to every backend's ``why_not`` and function alike; a mask given (not None)
 is checked against its shape and goes to both as a keyword too, so a backend that does not
 name it in its signature cannot serve it by accident (its ``why_not`` must refuse it).
@@ -16,7 +20,9 @@ name it in its signature cannot serve it by accident (its ``why_not`` must refus
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import functools
+import inspect
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 import torch
@@ -24,7 +30,43 @@ from torch import Tensor
 
 from . import activations as _activations
 from . import dispatch
-from ._checks import as_lengths, check_finite, check_mask, check_state
+from ._checks import as_lengths, check_finite, check_flag, check_mask, check_state
+
+
+def switches(fn: Callable) -> tuple[tuple[int | None, str], ...]:
+    """(position or None where keyword-only, name) of each switch of ``fn``: the parameters
+    annotated ``bool`` or whose default is True or False."""
+    found = []
+    for i, (name, p) in enumerate(inspect.signature(fn).parameters.items()):
+        if p.annotation in ("bool", bool) or isinstance(p.default, bool):
+            positional = p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+            found.append((i if positional else None, name))
+    return tuple(found)
+
+
+def entry_point(fn: Callable) -> Callable:
+    """``fn`` refusing, in one sentence, a switch that is not True or False (see
+    ``check_flag``); numpy's bool, 0 and 1 reach ``fn`` as the bool they equal. The
+    switches are found once, from ``fn``'s signature, so no entry point can miss one."""
+    found, op = switches(fn), fn.__name__
+
+    @functools.wraps(fn)
+    def checked(*args, **kwargs):
+        for i, name in found:
+            at = i is not None and i < len(args)
+            if not at and name not in kwargs:
+                continue  # its default
+            value = args[i] if at else kwargs[name]
+            if value is True or value is False:
+                continue
+            value = check_flag(value, name, op)
+            if at:
+                args = (*args[:i], value, *args[i + 1:])
+            else:
+                kwargs[name] = value
+        return fn(*args, **kwargs)
+
+    return checked
 
 
 @dataclass(frozen=True)

@@ -8,10 +8,11 @@ from torch import Tensor
 
 from .. import _cpu, _gpu_verified, _stream, _triton, dispatch
 from .._checks import check_layer
-from .._entry import Call, activations, enter
+from .._entry import Call, activations, enter, entry_point
 from .native import gru_native
 from .native import why_not as _why_not_native
-from .reference import gru_reference, gru_step
+from .reference import gru_reference
+from .reference import gru_step as _gru_step
 
 __all__ = ["gru", "gru_step"]
 
@@ -85,6 +86,10 @@ dispatch.register("gru", dispatch.Backend("triton", _gru_triton, _why_not_triton
                                           on_auto=_gpu_verified.warn_unverified))
 
 
+gru_step = entry_point(_gru_step)  # reset_after checked as gru's switches are
+
+
+@entry_point
 def gru(x: Tensor, weight_ih: Tensor, weight_hh: Tensor, bias_ih: Tensor | None = None,
         bias_hh: Tensor | None = None, *, h0: Tensor | None = None,
         lengths: Tensor | Sequence[int] | None = None, reset_after: bool = True,

@@ -10,8 +10,9 @@ from torch import Tensor
 from .. import _cpu, dispatch
 from .._checks import check_finite as _check_finite
 from .._checks import check_layer, check_state, check_weight, shape_str
-from .._entry import Call, enter
-from .reference import final_observed, grud_reference, grud_step, input_side
+from .._entry import Call, enter, entry_point
+from .reference import final_observed, grud_reference, input_side
+from .reference import grud_step as _grud_step
 
 __all__ = ["final_observed", "grud", "grud_step", "input_side"]
 
@@ -87,6 +88,10 @@ def _gate_mask(m: object, name: str, batch: int, width: int, what: str) -> tuple
                      f"one per gate r, z, n; got {shape_str(m)}.")
 
 
+grud_step = entry_point(_grud_step)  # reset_after checked as grud's switches are
+
+
+@entry_point
 def grud(x: Tensor, mask: Tensor, delta: Tensor, x_mean: Tensor, weight_ih: Tensor,
          weight_hh: Tensor, bias_ih: Tensor | None, bias_hh: Tensor | None,
          weight_mh: Tensor, decay_x_weight: Tensor, decay_x_bias: Tensor | None,

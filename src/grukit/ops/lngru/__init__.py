@@ -9,8 +9,9 @@ from torch import Tensor
 
 from .. import _cpu, _gpu_verified, _stream, _triton, dispatch
 from .._checks import check_layer, check_like, check_weight
-from .._entry import Call, enter
-from .reference import input_gates, lngru_reference, lngru_step
+from .._entry import Call, enter, entry_point
+from .reference import input_gates, lngru_reference
+from .reference import lngru_step as _lngru_step
 
 __all__ = ["input_gates", "lngru", "lngru_step"]
 
@@ -58,18 +59,10 @@ dispatch.register("lngru_stream", dispatch.Backend("cpu", _lngru_stream, _stream
                                                    priority=10))
 
 
-def _flag(value: object, name: str) -> bool:
-    """``value`` as a bool where it is one (numpy's bool and 0 / 1 too), else one sentence:
-    a string such as "False" is truthy and ran the sequences reversed (or reset_after)."""
-    try:
-        ok = not isinstance(value, str) and value in (False, True)
-    except (TypeError, ValueError, RuntimeError):
-        ok = False
-    if not ok:
-        raise TypeError(f"lngru: {name} must be True or False; got {value!r}.")
-    return bool(value)
+lngru_step = entry_point(_lngru_step)  # reset_after checked as lngru's switches are
 
 
+@entry_point
 def lngru(x: Tensor, weight_ih: Tensor, weight_hh: Tensor, bias_ih: Tensor | None = None,
           bias_hh: Tensor | None = None, ln_ih_weight: Tensor | None = None,
           ln_ih_bias: Tensor | None = None, ln_hh_weight: Tensor | None = None,
@@ -117,8 +110,6 @@ def lngru(x: Tensor, weight_ih: Tensor, weight_hh: Tensor, bias_ih: Tensor | Non
     Returns:
         y (B, T, H) and h_n (B, H).
     """
-    reset_after, reverse, check_finite = (_flag(v, n) for v, n in (
-        (reset_after, "reset_after"), (reverse, "reverse"), (check_finite, "check_finite")))
     _, hidden = check_layer("lngru", x, weight_ih, weight_hh, 3, bias_ih, bias_hh)
     if not reset_after and bias_hh is not None:
         raise ValueError(

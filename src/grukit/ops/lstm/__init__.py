@@ -8,7 +8,7 @@ from torch import Tensor
 
 from .. import _cpu, _gpu_verified, _stream, _triton, dispatch
 from .._checks import check_layer, check_like, check_weight
-from .._entry import Call, activations, enter
+from .._entry import Call, activations, enter, entry_point
 from .native import auto_why_not as _auto_prefers_not_native
 from .native import lstm_native
 from .native import why_not as _why_not_native
@@ -87,6 +87,7 @@ dispatch.register("lstm", dispatch.Backend("triton", _lstm_triton, _why_not_trit
                                            on_auto=_gpu_verified.warn_unverified))
 
 
+@entry_point
 def lstm(x: Tensor, weight_ih: Tensor, weight_hh: Tensor, bias_ih: Tensor | None = None,
          bias_hh: Tensor | None = None, *, weight_hr: Tensor | None = None,
          h0: tuple[Tensor, Tensor] | None = None,

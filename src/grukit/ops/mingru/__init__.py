@@ -9,7 +9,7 @@ from torch import Tensor
 
 from .. import _cpu, _gpu_verified, _stream, _triton, dispatch
 from .._checks import check_input, check_like, check_weight
-from .._entry import Call, enter
+from .._entry import Call, enter, entry_point
 from .reference import mingru_reference, mingru_step
 
 __all__ = ["mingru", "mingru_step"]
@@ -74,6 +74,7 @@ dispatch.register("mingru_stream", dispatch.Backend("cpu", _mingru_stream, _stre
                                                     priority=10))
 
 
+@entry_point
 def mingru(x: Tensor, weight_ih: Tensor, bias_ih: Tensor | None = None, *,
            h0: Tensor | None = None, lengths: Tensor | Sequence[int] | None = None,
            mode: str = "parallel", reverse: bool = False, backend: str = "auto",

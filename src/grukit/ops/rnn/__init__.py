@@ -9,7 +9,7 @@ from torch import Tensor
 
 from .. import _cpu, _stream, activations, dispatch
 from .._checks import check_layer
-from .._entry import Call, enter
+from .._entry import Call, enter, entry_point
 from .reference import FUSED, rnn_reference, rnn_step
 
 __all__ = ["rnn", "rnn_step"]
@@ -63,6 +63,7 @@ def _reference_only(backend: str, nonlinearity: str | None) -> str:
     return backend
 
 
+@entry_point
 def rnn(x: Tensor, weight_ih: Tensor, weight_hh: Tensor, bias_ih: Tensor | None = None,
         bias_hh: Tensor | None = None, *, h0: Tensor | None = None,
         lengths: Tensor | Sequence[int] | None = None, nonlinearity: str = "tanh",
