@@ -265,6 +265,36 @@ def test_reset_after_takes_booleans_of_any_kind(value):
     assert m.reset_after is False and not hasattr(m, "bias_hh_l0")
 
 
+# -- torch.nn's switches ---------------------------------------------------------------------
+SWITCHES = {f"{cls.__name__}-{k}": (cls, k) for cls in (*MODULES, gnn.LayerNormGRU)
+            for k in ("bias", "batch_first", "bidirectional", "check_finite")}
+SWITCHES |= {f"{cls.__name__}-bias": (cls, "bias")
+             for cls in (gnn.GRUCell, gnn.LSTMCell, gnn.RNNCell)}
+SWITCHES |= {f"GRUD-{k}": (gnn.GRUD, k) for k in ("bias", "batch_first", "bidirectional",
+                                                 "gate_masks")}
+
+
+@pytest.mark.parametrize("case", sorted(SWITCHES))
+def test_a_switch_that_is_not_true_or_false_is_refused(case):
+    # torch.nn takes any truthy value: batch_first="False" read (B, T, I) as (T, B, I),
+    # bias="False" built the biases, bidirectional="False" doubled the output, without a word
+    cls, name = SWITCHES[case]
+    for bad in ("False", None, [True]):
+        with pytest.raises(TypeError, match=rf"^{cls.__name__}: {name} must be True or "
+                                            rf"False; got .*\.$"):
+            cls(3, 4, **{name: bad})
+    torch.manual_seed(0)
+    want = cls(3, 4, **{name: False})
+    for same in (0, np.bool_(False)):
+        torch.manual_seed(0)
+        got = cls(3, 4, **{name: same})
+        assert getattr(got, name) is False
+        assert repr(got) == repr(want)
+        for (k, a), (_, b) in zip(got.state_dict().items(), want.state_dict().items(),
+                                  strict=True):
+            torch.testing.assert_close(a, b, rtol=0, atol=0, msg=k)
+
+
 # -- forget_bias ----------------------------------------------------------------------------
 @pytest.mark.parametrize("value", [float("nan"), float("inf"), "1.0", True, False, [1.0]],
                          ids=["nan", "inf", "text", "True", "False", "list"])

@@ -165,6 +165,10 @@ class RecurrentBase(nn.Module):
         input_size = positive_size(input_size, "input_size", name)
         hidden_size = positive_size(hidden_size, "hidden_size", name)
         num_layers = positive_size(num_layers, "num_layers", name)
+        # torch.nn takes any truthy value: batch_first="False" would read (B, T, I) as (T, B, I)
+        bias, batch_first, bidirectional, check_finite = (check_flag(v, k, name) for k, v in (
+            ("bias", bias), ("batch_first", batch_first), ("bidirectional", bidirectional),
+            ("check_finite", check_finite)))
         if not _number(dropout) or not 0 <= dropout <= 1:
             raise ValueError(f"{name}: dropout must be a number in [0, 1]; got {dropout!r}.")
         if dropout > 0 and num_layers == 1:

@@ -25,6 +25,7 @@ class _CellBase(nn.Module):
         name = type(self).__name__
         input_size = positive_size(input_size, "input_size", name)
         hidden_size = positive_size(hidden_size, "hidden_size", name)
+        bias = check_flag(bias, "bias", name)  # bias="False" would build the biases
         self.input_size, self.hidden_size, self.bias = input_size, hidden_size, bias
         factory = {"device": device, "dtype": dtype}
         options = {k: getattr(self, k) for k in self.spec.options}

@@ -89,6 +89,7 @@ class GRUD(RecurrentBase):
                  reset_after: bool = False, backend: str = "auto", check_finite: bool = False,
                  recurrent_dropout: float = 0.0, zoneout: float = 0.0,
                  input_dropout: float = 0.0, gate_masks: bool = False):
+        bidirectional = check_flag(bidirectional, "bidirectional", "GRUD")
         if num_layers != 1 or bidirectional:
             raise ValueError(f"GRUD: one layer, forward in time only (δ counts the time since "
                              f"the last observation forward); got num_layers={num_layers}, "
@@ -99,9 +100,7 @@ class GRUD(RecurrentBase):
             raise ValueError(f"GRUD: input_dropout must be in [0, 1); got {input_dropout!r}.")
         self.reset_after = check_flag(reset_after, "reset_after", "GRUD")
         self.input_dropout = float(input_dropout)
-        if not isinstance(gate_masks, bool):
-            raise TypeError(f"GRUD: gate_masks must be True or False; got {gate_masks!r}.")
-        self.gate_masks = gate_masks
+        self.gate_masks = check_flag(gate_masks, "gate_masks", "GRUD")
         super().__init__(input_size, hidden_size, 1, bias, batch_first, dropout, False,
                          device=device, dtype=dtype, backend=backend,
                          recurrent_dropout=recurrent_dropout)
