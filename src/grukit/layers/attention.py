@@ -20,6 +20,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from .core import check_switch
+
 
 @dataclass
 class KVCache:
@@ -82,6 +84,7 @@ class CausalSelfAttention(nn.Module):
         super().__init__()
         d_model = _positive(d_model, "CausalSelfAttention: d_model")
         num_heads = _positive(num_heads, "CausalSelfAttention: num_heads")
+        bias = check_switch(bias, "CausalSelfAttention: bias")  # "False" would build biases
         if d_model % num_heads:
             raise ValueError(f"CausalSelfAttention: d_model={d_model} must divide by "
                              f"num_heads={num_heads}; choose a num_heads among the divisors.")

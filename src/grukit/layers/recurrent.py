@@ -85,15 +85,13 @@ class _Recurrent(Layer):
         # Keras' LSTM: a forget-gate bias of one on top of the bias initializer
         forget = options.pop("unit_forget_bias", True) if spec.keras == "LSTM" else False
         # Keras' use_bias (GRU, LSTM, SimpleRNN): False builds the module without biases
-        use_bias = options.pop("use_bias", True) if spec.keras else True
-        if not isinstance(use_bias, (bool, np.bool_)):
-            raise TypeError(f"{cls}: use_bias must be True or False; got {use_bias!r}.")
+        use_bias = check_switch(options.pop("use_bias", True) if spec.keras else True,
+                                f"{cls}: use_bias")
         # Keras' activation / recurrent_activation of a GRU or LSTM (tanh, σ by default)
         gated = spec.keras in ("GRU", "LSTM")
         acts = {k: options.pop(k) for k in ("activation", "recurrent_activation")
                 if gated and k in options}
-        if not isinstance(forget, (bool, np.bool_)):
-            raise TypeError(f"{cls}: unit_forget_bias must be True or False; got {forget!r}.")
+        forget = check_switch(forget, f"{cls}: unit_forget_bias")
         super().__init__(input_shape=input_shape, name=name, trainable=trainable,
                          **keras_args)
         self.unit_forget_bias = bool(forget)
@@ -148,7 +146,10 @@ class _Recurrent(Layer):
                              f"tensors alike; leave it at 0.")
         self._options = tuple(keras_names)  # layer.reset_after, layer.activation, ...
         for k, n in keras_names.items():
-            setattr(self, k, options.get(k, spec.options[n]))
+            value = options.get(k, spec.options[n])
+            if isinstance(spec.options[n], bool):  # reset_after="False" is truthy: refused here
+                value = check_switch(value, f"{cls}: {k}")  # as Keras' 0 / 1 are, not at build
+            setattr(self, k, value)
         # initialisation options the caller set (the spec's baseline holds for the others)
         self._inits = {k: options[k] for k in inits if k in options}
         self.recurrent_dropout, self.zoneout = recurrent_dropout, zoneout
