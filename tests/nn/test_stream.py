@@ -171,6 +171,32 @@ def test_a_cell_option_set_mid_stream_is_the_one_stepped(kind, kwargs, option, v
     torch.testing.assert_close(s.state, h_n, atol=1e-6, rtol=0)
 
 
+@pytest.mark.parametrize("path", ["numpy", "torch"])
+@pytest.mark.parametrize("kind", ["GRU", "LayerNormGRU"])
+def test_a_switch_set_mid_stream_that_is_not_true_or_false_is_refused(kind, path):
+    # reset_after="False" set on the module is truthy: the fast path stepped the
+    # reset_after placement without a word, where the module's forward refuses it
+    torch.manual_seed(0)
+    m = getattr(gnn, kind)(3, 7, batch_first=True, bias=False)
+    x = torch.randn(1, 4, 3)
+    as_input = (lambda t: t.numpy()) if path == "numpy" else (lambda t: t)
+    s = gnn.Stream(m)
+    s.step(as_input(x[0, 0]))
+    h = s.state.clone()
+    m.reset_after = "False"
+    for _ in range(2):
+        with pytest.raises(TypeError, match=rf"^{kind}: reset_after must be True or False; "
+                                            rf"got 'False'\.$"):
+            s.step(as_input(x[0, 1]))
+        torch.testing.assert_close(s.state, h, rtol=0, atol=0)
+    m.reset_after = np.bool_(False)
+    y = np.asarray(s.step(as_input(x[0, 1])))
+    m.reset_after = False
+    with torch.no_grad():
+        want, _ = m(x[:, 1:2], h)
+    np.testing.assert_allclose(y, want[0, 0].numpy(), atol=1e-6, rtol=0)
+
+
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 @pytest.mark.parametrize("bias, mode", [(True, "parallel"), (False, "sequential")])
 def test_mingru_fast_path_steps_equal_the_module(dtype, bias, mode):

@@ -35,7 +35,7 @@ from torch import Tensor
 from .. import cells
 from ..ops import activations, dispatch
 from ..ops import check_finite as _check_finite
-from ._base import RecurrentBase
+from ._base import RecurrentBase, check_flag
 
 log = logging.getLogger(__name__)
 
@@ -199,7 +199,12 @@ class Stream:
     def _reroute(self, options: tuple) -> None:
         """Forget every route and kernel, asked for other options: the next step asks
         dispatch again with ``options`` (a kernel of that cell form, or feed), the carried
-        state kept."""
+        state kept. A switch set on the module that is not True or False (reset_after="False",
+        truthy) is refused, as the module's forward refuses it, the state unchanged."""
+        m = self.module
+        for k, v in options:
+            if isinstance(m.spec.options[k], bool):
+                check_flag(v, k, type(m).__name__)
         self._routes, self._routed = {}, options
         self._kernel = self._layout = None
         self._ids, self._vsum = [], -1  # a probe of the new options at the next packing
