@@ -30,6 +30,12 @@ def test_a_straight_line_has_unit_deviation_of_its_changes():
     y = 3.0 + 0.5 * np.arange(50)
     st = scaling.of_changes(scaling.fit_stats(y, None, 1, False), y)
     assert st.mean == pytest.approx(0.5) and st.std == 1.0
+    # a line whose changes differ by float rounding only (0.1 is not a binary fraction)
+    y = 3.0 + 0.1 * np.arange(50)
+    assert np.ptp(np.diff(y)) > 0
+    st = scaling.of_changes(scaling.fit_stats(y, None, 1, False), y)
+    assert st.mean == pytest.approx(0.1) and st.std == 1.0
+    assert np.abs(scaling.sequence_inputs(y[None, -11:], st, 1)).max() < 1e-12
 
 
 @pytest.mark.parametrize("layers", [1, 2])

@@ -138,10 +138,13 @@ def sequence_windows(y: np.ndarray, st: Stats, lookback: int,
 def of_changes(st: Stats, y: np.ndarray) -> Stats:
     """``st`` with the mean and standard deviation of the one-step changes of ``y`` (what a
     sequence forecaster with ``differences=1`` standardises by); a series whose changes are
-    all alike (a straight line) has 1 for their deviation, as ``fit_stats`` does."""
+    all alike (a straight line) has 1 for their deviation, as ``fit_stats`` does: float
+    rounding leaves the changes of a line such as 3 + 0.1 t a deviation of ~1e-15, which
+    would blow its inputs up by as much."""
     v = np.diff(y)
+    mean = float(np.mean(v))
     std = float(np.std(v)) if np.ptp(v) > 0 else 0.0
-    return replace(st, mean=float(np.mean(v)), std=std if std > 0 else 1.0)
+    return replace(st, mean=mean, std=std if std > 1e-9 * abs(mean) else 1.0)
 
 
 def stats_tensors(stats: list[Stats], n_cov: int) -> dict:
