@@ -100,3 +100,15 @@ def test_an_int8_linear_converted_to_float64_reads_its_weight_in_float64(bias):
         got = q.double()(x.double())
     assert got.dtype == torch.float64
     torch.testing.assert_close(got, want.double(), rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("bad", ["False", 2, np.array([True, False]), torch.tensor([1, 0])],
+                         ids=["text", "two", "array", "tensor"])
+def test_w8a8_that_is_not_a_bool_or_none_is_refused_in_one_sentence(bad):
+    # an array or a tensor failed inside `in` ("The truth value of an array ... is ambiguous")
+    q = quantize_int8(gnn.GRU(2, 8))
+    with pytest.raises(ValueError, match=r"^Int8Stream: w8a8 must be True, False or None "
+                                         r"\(where fast\); got "):
+        Int8Stream(q, w8a8=bad)
+    for same, want in ((np.bool_(False), False), (0, False), (None, None)):
+        assert Int8Stream(q, w8a8=same).w8a8 is want

@@ -40,7 +40,7 @@ from torch import Tensor, nn
 
 from ..ops import activations, dispatch
 from ..ops.gru.quant import dequantize_rows, quantize_rows
-from ._base import RecurrentBase
+from ._base import RecurrentBase, check_flag
 from .cells import _CellBase
 from .stream import Stream
 
@@ -271,9 +271,12 @@ class Int8Stream(Stream):
             raise TypeError(f"Int8Stream needs a module with int8 weights from "
                             f"grukit.nn.quantized.quantize_int8; got {type(module).__name__}. Use "
                             f"grukit.nn.Stream for a float module.")
-        if w8a8 not in (None, True, False):
-            raise ValueError(f"Int8Stream: w8a8 must be True, False or None (where fast); got "
-                             f"{w8a8!r}.")
+        if w8a8 is not None:  # numpy's bool, 0 and 1 as the bools they equal
+            try:
+                w8a8 = check_flag(w8a8, "w8a8", "Int8Stream")
+            except TypeError:  # an array too, which `in` cannot compare
+                raise ValueError(f"Int8Stream: w8a8 must be True, False or None (where fast); "
+                                 f"got {w8a8!r}.") from None
         if w8a8 and module.int8_dtype != torch.float32:
             raise ValueError(f"Int8Stream: w8a8=True needs a float32 module; this one is "
                              f"{module.int8_dtype}. Use w8a8=False or None.")
