@@ -316,16 +316,25 @@ def test_differences_reach_the_model_and_need_the_sequence_strategy(tmp_path, ca
     assert "--differences set(s) training" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["forecast", "--data", "nile", "--differences", "2"])
-    assert "invalid choice" in capsys.readouterr().err
+    assert "is not 0 (the values), 1" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["forecast", "--data", "nile", "--differences", "Auto"])
-    assert "invalid" in capsys.readouterr().err
+    assert "'Auto' is not 0" in capsys.readouterr().err
     assert main(["forecast", "--data", "nile", "--folds", "1", "--epochs", "1",
                  "--strategy", "sequence", "--differences", "auto", "--output", str(out)]) == 0
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["settings"]["differences"] == "auto"
     assert metrics["chosen"]["differences"] in (0, 1) and 0 <= metrics["chosen"]["p"] <= 1
     assert "differences auto: the " in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("value", ["2", "Auto", "yes", "1.0", ""])
+def test_a_bad_differences_value_is_one_sentence(value, capsys):
+    with pytest.raises(SystemExit):
+        main(["forecast", "--data", "nile", "--strategy", "sequence", "--differences", value])
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert err == (f"grukit forecast: error: argument --differences: {value!r} is not 0 (the "
+                   f"values), 1 (their one-step changes) or auto; give one of them.")
 
 
 @pytest.mark.parametrize("top", [[], ["--tune-top", "2"]])

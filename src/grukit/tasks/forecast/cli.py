@@ -22,6 +22,14 @@ CSV_ONLY = (("--time-column", "time_column"), ("--target", "target"), ("--freq",
             ("--fill", "fill"))
 
 
+def _differences(value: str):
+    """--differences: 0, 1 or auto (argparse names the option before the sentence)."""
+    if value in ("0", "1", "auto"):
+        return value if value == "auto" else int(value)
+    raise argparse.ArgumentTypeError(f"{value!r} is not 0 (the values), 1 (their one-step "
+                                     f"changes) or auto; give one of them.")
+
+
 def add_parsers(sub) -> None:
     p = sub.add_parser("forecast", help="forecast a series with a GRU beside naive, seasonal "
                                         "naive and ETS baselines",
@@ -50,8 +58,7 @@ def add_parsers(sub) -> None:
                         "value from a window, fed back; sequence: trained on the next value "
                         "at every step of its windows, its state carried on as it feeds each "
                         "forecast back (Darts' RNNModel)")
-    p.add_argument("--differences", type=lambda v: v if v == "auto" else int(v),
-                   choices=(0, 1, "auto"),
+    p.add_argument("--differences", type=_differences, metavar="{0,1,auto}",
                    help="--strategy sequence: 1 trains on the one-step changes (a trend "
                         "past the training range), 0 on the values (default), auto on the "
                         "better of the two on the calibration windows (both are trained)")
