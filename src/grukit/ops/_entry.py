@@ -49,21 +49,18 @@ def entry_point(fn: Callable) -> Callable:
     ``check_flag``); numpy's bool, 0 and 1 reach ``fn`` as the bool they equal. The
     switches are found once, from ``fn``'s signature, so no entry point can miss one."""
     found, op = switches(fn), fn.__name__
+    names = tuple(name for _, name in found)  # each may come as a keyword
+    at = tuple((i, name) for i, name in found if i is not None)  # or in its position
 
     @functools.wraps(fn)
-    def checked(*args, **kwargs):
-        for i, name in found:
-            at = i is not None and i < len(args)
-            if not at and name not in kwargs:
-                continue  # its default
-            value = args[i] if at else kwargs[name]
-            if value is True or value is False:
-                continue
-            value = check_flag(value, name, op)
-            if at:
-                args = (*args[:i], value, *args[i + 1:])
-            else:
-                kwargs[name] = value
+    def checked(*args, **kwargs):  # under a µs over the call of fn
+        for name in names:
+            value = kwargs.get(name, False)  # absent: its default
+            if value is not True and value is not False:
+                kwargs[name] = check_flag(value, name, op)
+        for i, name in at:
+            if i < len(args) and args[i] is not True and args[i] is not False:
+                args = (*args[:i], check_flag(args[i], name, op), *args[i + 1:])
         return fn(*args, **kwargs)
 
     return checked
