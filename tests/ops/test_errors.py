@@ -93,6 +93,18 @@ def test_lstm_and_mingru_errors():
                 nonlinearity="hard_silu")
 
 
+@pytest.mark.parametrize("op", ["gru", "lstm", "rnn", "mingru", "lngru"])
+@pytest.mark.parametrize("backend", [["cpu"], {"name": "cpu"}, None],
+                         ids=["list", "dict", "None"])
+def test_a_backend_that_is_not_a_name_is_refused_in_one_sentence(op, backend):
+    # a list or a dict failed inside dispatch's table look-up: "unhashable type: 'list'"
+    gates = {"gru": 3, "lstm": 4, "rnn": 1, "mingru": 2, "lngru": 3}[op]
+    weights = [torch.randn(gates * 4, 3)] + ([] if op == "mingru" else [torch.randn(gates * 4, 4)])
+    with pytest.raises(ValueError, match=rf"^{op}: unknown backend .*; choose one of "
+                                         rf"\['auto', .*'reference'\]\.$"):
+        getattr(ops, op)(torch.randn(2, 5, 3), *weights, backend=backend)
+
+
 def test_backend_choice(w):
     x = torch.randn(2, 5, 3)
     with pytest.raises(ValueError, match=r"unknown backend 'cuda'; choose one of \['auto', "

@@ -151,6 +151,9 @@ def enter(call: Call, *weights: Tensor | None):
     **masks given)`` with lengths an int64 CPU tensor (B,) or None.
     """
     op = call.op
+    if not isinstance(call.backend, str):  # a list failed in dispatch's look-up (unhashable)
+        raise ValueError(f"{op}: unknown backend {call.backend!r}; choose one of "
+                         f"{['auto', *dispatch.backends(op)]}.")
     lens = as_lengths(call.lengths, call.x.shape[0], call.x.shape[1], op)
     x = zero_padding(call.x, lens)
     h0 = initial_state(call)
