@@ -1,9 +1,11 @@
 """Bad input: a ValueError/TypeError naming the problem and the expected shape."""
 
+import numpy as np
 import pytest
 import torch
 
 from grukit import ops
+from grukit.nn import MinGRU
 from grukit.ops import dispatch
 
 
@@ -103,6 +105,18 @@ def test_a_backend_that_is_not_a_name_is_refused_in_one_sentence(op, backend):
     with pytest.raises(ValueError, match=rf"^{op}: unknown backend .*; choose one of "
                                          rf"\['auto', .*'reference'\]\.$"):
         getattr(ops, op)(torch.randn(2, 5, 3), *weights, backend=backend)
+
+
+@pytest.mark.parametrize("mode", [np.array(["parallel", "sequential"]), ["parallel"], None],
+                         ids=["array", "list", "None"])
+def test_a_mingru_mode_that_is_not_a_name_is_refused_in_one_sentence(mode):
+    # an array failed inside `in`: "The truth value of an array ... is ambiguous"
+    with pytest.raises(ValueError, match=r"^mingru: mode must be one of \('parallel', "
+                                         r"'sequential'\); got "):
+        ops.mingru(torch.randn(2, 5, 3), torch.randn(8, 3), mode=mode)
+    with pytest.raises(ValueError, match=r"^MinGRU: mode must be 'parallel' or 'sequential'; "
+                                         r"got "):
+        MinGRU(3, 4, mode=mode)
 
 
 def test_backend_choice(w):

@@ -29,7 +29,7 @@ class MinGRU(RecurrentBase):
     spec = cells.MINGRU
 
     def __init__(self, *args, mode: str = "parallel", **kwargs):
-        if mode not in ("parallel", "sequential"):
+        if not isinstance(mode, str) or mode not in ("parallel", "sequential"):  # an array too
             raise ValueError(f"MinGRU: mode must be 'parallel' or 'sequential'; got {mode!r}.")
         self.mode = mode
         super().__init__(*args, **kwargs)

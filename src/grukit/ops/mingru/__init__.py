@@ -98,7 +98,7 @@ def mingru(x: Tensor, weight_ih: Tensor, bias_ih: Tensor | None = None, *,
     Returns:
         y (B, T, H) and h_n (B, H).
     """
-    if mode not in MODES:
+    if not isinstance(mode, str) or mode not in MODES:  # an array: `in` cannot compare it
         raise ValueError(f"mingru: mode must be one of {MODES}; got {mode!r}.")
     if not isinstance(weight_ih, Tensor) or weight_ih.dim() != 2 or weight_ih.shape[0] % 2:
         got = tuple(weight_ih.shape) if isinstance(weight_ih, Tensor) else type(weight_ih)
