@@ -264,3 +264,26 @@ def test_the_search_chooses_differences_for_sequence_trials_only():
         settings = tune_mod._suggest(trial, 12, 60, {"differences": d})
         assert settings["strategy"] == "sequence" and settings["differences"] == d
         assert "strategy" not in trial.params and "differences" not in trial.params
+
+
+def test_a_study_begun_before_differences_were_searched_resumes(tmp_path):
+    """A sequence trial sampled before ``differences`` was searched ran on the values: its
+    settings are differences 0 (rebuilding them raised Optuna's 'parameter not found')."""
+    optuna = pytest.importorskip("optuna")
+    from grukit.tasks.forecast import tune as tune_mod
+
+    db, fixed = str(tmp_path / "s.db"), {"epochs": 2, "hidden": 4}
+    y = _series()
+    _, summary = tune_mod.tune(y, 12, 1, horizon=3, origins=4, storage=db, fixed=fixed)
+    study = optuna.load_study(study_name=summary["study"], storage=f"sqlite:///{db}")
+    first = study.trials[0]
+    params = first.params | {"strategy": "sequence", "lookback": 24}
+    dists = first.distributions | {
+        "strategy": optuna.distributions.CategoricalDistribution(tune_mod.SPACE["strategy"]),
+        "lookback": optuna.distributions.CategoricalDistribution([12, 24, 36, 48])}
+    dists.pop("hybrid", None), params.pop("hybrid", None)
+    study.add_trial(optuna.trial.create_trial(params=params, distributions=dists, value=0.0))
+    settings, summary = tune_mod.tune(y, 12, 2, horizon=3, origins=4, storage=db, fixed=fixed)
+    assert summary["best_trial"] == 1 and summary["completed"] == 2
+    assert settings["strategy"] == "sequence" and settings["differences"] == 0
+    Forecaster(**settings)

@@ -98,6 +98,19 @@ def _suggest(trial, season: int, room: int, fixed: dict,
     return s | fixed
 
 
+# what a trial sampled before a setting was searched ran with: a study begun before the
+# strategy was searched holds direct trials without it, one begun before the changes were
+# searched sequence trials without ``differences`` (the values)
+BEFORE = {"strategy": "direct", "differences": 0}
+
+
+def settings_of(params: dict, season: int, room: int, fixed: dict) -> dict:
+    """The settings of a finished trial's ``params`` (older trials lack what was not yet
+    searched: ``BEFORE``)."""
+    optuna = _optuna()
+    return _suggest(optuna.trial.FixedTrial(BEFORE | params), season, room, fixed)
+
+
 def strategy_choices(study) -> list[str]:
     """The strategies a study searches: those its trials were sampled from (a study begun
     before "sequence" was searched; Optuna refuses other choices under one name), else
@@ -335,9 +348,7 @@ def tune(series, season: int = 1, trials: int = 20, *, horizon: int = 12, folds:
     if not done:
         raise ValueError("no trial of the search finished; give it more trials or time.")
     best = study.best_trial
-    # a study begun before the strategy was searched holds direct trials without it
-    settings = _suggest(optuna.trial.FixedTrial({"strategy": "direct"} | best.params), season,
-                        room, fixed)
+    settings = settings_of(best.params, season, room, fixed)
     summary = {"backend": "optuna", "trials": len(study.trials), "completed": len(done),
                "best_trial": best.number, "best_value": finite_or_none(best.value),
                "params": effective(settings), "folds": folds, "origins": origins,

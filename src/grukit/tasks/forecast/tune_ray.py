@@ -37,7 +37,7 @@ import signal
 import tempfile
 import threading
 
-from .tune import _optuna, _suggest, effective, strategy_choices, validation_score
+from .tune import _optuna, _suggest, effective, settings_of, strategy_choices, validation_score
 
 METRIC, STEP = "mase", "fold"
 
@@ -75,9 +75,9 @@ def _trial(config: dict, *, ys, covs, season: int, room: int, fixed: dict, folds
     import torch
     from ray import tune as ray_tune
 
-    optuna = _optuna()
+    _optuna()  # one sentence where Optuna is missing
     torch.set_num_threads(1)  # a trial is one CPU of Ray's; many may run at once
-    settings = _suggest(optuna.trial.FixedTrial(config), season, room, fixed)
+    settings = settings_of(config, season, room, fixed)  # (a restored one may predate some)
     validation_score(settings, ys, covs, season, folds, origins=origins, step=step,
                      on_fold=lambda k, mean: ray_tune.report({METRIC: mean, STEP: k + 1}))
 
@@ -104,7 +104,7 @@ def search(ys, covs, season: int, trials: int, *, room: int, fixed: dict, folds:
     from ray.tune.schedulers import MedianStoppingRule
     from ray.tune.search.optuna import OptunaSearch
 
-    optuna = _optuna()
+    _optuna()  # one sentence where Optuna is missing
     started = False
     if not ray.is_initialized():
         ray.init(address=os.environ.get("RAY_ADDRESS") or None, include_dashboard=False,
@@ -156,7 +156,7 @@ def search(ys, covs, season: int, trials: int, *, room: int, fixed: dict, folds:
                          "trials or time.")
     best = min(full, key=lambda r: r.metrics[METRIC])
     params = {k: best.config[k] for k in sorted(best.config)}
-    settings = _suggest(optuna.trial.FixedTrial(params), season, room, fixed)
+    settings = settings_of(params, season, room, fixed)
     summary = {"backend": "ray", "trials": len(results), "completed": len(full),
                "best_trial": best.metrics.get("trial_id"), "best_value": float(
                    best.metrics[METRIC]), "params": effective(settings), "folds": folds,
