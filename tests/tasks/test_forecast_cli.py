@@ -328,6 +328,19 @@ def test_differences_reach_the_model_and_need_the_sequence_strategy(tmp_path, ca
     assert "differences auto: the " in capsys.readouterr().out
 
 
+def test_sliding_protocol_prints_and_records_the_differences_chosen(tmp_path, capsys):
+    """--protocol sliding with --differences auto: the choice of the fit it scored is printed
+    and in metrics.json, as the rolling protocol's is (it was told nowhere)."""
+    out = tmp_path / "out"
+    assert main(["forecast", "--data", "nile", "--protocol", "sliding", "--horizon", "3",
+                 "--lookback", "8", "--epochs", "1", "--hidden", "4", "--strategy",
+                 "sequence", "--differences", "auto", "--output", str(out)]) == 0
+    chosen = json.loads((out / "metrics.json").read_text())["chosen"]
+    assert chosen["differences"] in (0, 1) and 0 <= chosen["p"] <= 1
+    assert f"differences auto: the {('values', 'changes')[chosen['differences']]} " in \
+        capsys.readouterr().out
+
+
 @pytest.mark.parametrize("value", ["2", "Auto", "yes", "1.0", ""])
 def test_a_bad_differences_value_is_one_sentence(value, capsys):
     with pytest.raises(SystemExit):

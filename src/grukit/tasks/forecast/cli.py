@@ -10,7 +10,7 @@ import sys
 from ..._io import atomic_text, atomic_write
 from ..._runs import RUN, UsageError, at_least, predict_args, prepare_output, training_model
 from .checks import MODELS, STRATEGIES
-from .cli_extra import covariates_of, run_sliding, tuned_model
+from .cli_extra import covariates_of, run_sliding, said_chosen, tuned_model
 from .files import FOLDS_DIR, clear_folds, fingerprint, forecast_table, read_folds, write_fold
 
 TRAIN_ONLY = ("horizon", "folds", "lookback", "hidden", "epochs", "seed", "save", "resume",
@@ -298,9 +298,7 @@ def run_train(args: argparse.Namespace) -> int:
     model.fit(series, season, covariates=covariates)
     chosen = getattr(model, "chosen_", None)  # differences="auto": what the whole series chose
     if chosen is not None:
-        print(f"differences auto: the {'changes' if chosen['differences'] else 'values'} "
-              f"(calibration MAE, scaled: values {chosen['mae_values']:.4g}, changes "
-              f"{chosen['mae_changes']:.4g}; one-sided Diebold–Mariano p {chosen['p']:.3g})")
+        print(said_chosen(chosen))
     if out:
         metrics = {"model": {"name": model_name} | {k: res["model"][k] for k in KEYS},
                    "baselines": {n: {k: res[n][k] for k in KEYS}

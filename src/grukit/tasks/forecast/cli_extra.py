@@ -163,6 +163,13 @@ ROLLING_ONLY = (("--tune", "tune"), ("--tune-top", "tune_top"), ("--tune-storage
                 ("--folds", "folds"), ("--resume", "resume"))
 
 
+def said_chosen(chosen: dict) -> str:
+    """The line that tells what ``differences="auto"`` chose (``Forecaster.chosen_``)."""
+    return (f"differences auto: the {'changes' if chosen['differences'] else 'values'} "
+            f"(calibration MAE, scaled: values {chosen['mae_values']:.4g}, changes "
+            f"{chosen['mae_changes']:.4g}; one-sided Diebold–Mariano p {chosen['p']:.3g})")
+
+
 def run_sliding(args, model, series, season: int, covariates, out) -> int:
     """``--protocol sliding``: fit on the first 70 %, score every test window; ``--save``
     then saves the model refitted on the whole series (as the rolling protocol does)."""
@@ -183,6 +190,10 @@ def run_sliding(args, model, series, season: int, covariates, out) -> int:
     train, val, n = res["split"]
     print(f"sliding windows: trained on points 1-{train}, tested every window of points "
           f"{val + 1}-{n} ({res['windows']} windows of {model.config.horizon} steps)")
+    chosen = getattr(model, "chosen_", None)  # differences="auto": what the scored fit chose
+    if chosen is not None:
+        print(said_chosen(chosen))
+        res = res | {"chosen": chosen}
     print("\n| model | mse | mae |\n|---|---|---|")
     for name in ("model", "naive"):
         r = res[name]
