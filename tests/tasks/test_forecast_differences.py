@@ -158,6 +158,10 @@ def test_the_test_is_diebold_mariano_with_the_hln_correction():
         better, p = changes_better(values, changes, h)
         assert p == pytest.approx(stats.t.sf(_hln_t(values - changes, h), 39), rel=1e-9)
         assert better == (p < 0.05)
+    # one step ahead (no overlap) it is the one-sample t-test of the differentials
+    d = values - (values - 0.1 + 0.3 * rng.standard_normal(40))
+    ref = stats.ttest_1samp(d, 0.0, alternative="greater").pvalue
+    assert changes_better(values, values - d, 1)[1] == pytest.approx(ref, rel=1e-9)
     # 24 overlapping windows of h = 12 that favour the changes on most of them: without
     # the small-sample factor (Newey–West alone) this read p 0.015, a choice at 5 %
     d = np.array([0.26, 0.207, 0.138, 0.108, 0.135, 0.059, 0.05, 0.047, -0.021, 0.052, 0.052,
