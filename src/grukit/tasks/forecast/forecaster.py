@@ -313,9 +313,10 @@ class Forecaster(Estimator):
         return int(index)
 
     def _history(self, recent, covariates, index: int):
-        """(values, covariates) a forecast reads: the last lookback values, or for a hybrid
-        every value of ``recent`` (its smoothing runs over them). A pandas ``recent`` with a
-        frequency must have the one series ``index`` was fitted on, where that is known."""
+        """(values, covariates) a forecast reads: the last ``history_needed`` values, or for a
+        hybrid every value of ``recent`` (its smoothing runs over them). A pandas ``recent``
+        with a frequency must have the one series ``index`` was fitted on, where that is
+        known."""
         import pandas as pd
 
         need = self.history_needed(self.season)
@@ -460,7 +461,8 @@ class Forecaster(Estimator):
         """Streaming: take one new observation of series ``index`` (and its covariates) and
         return its next ``horizon`` forecasts.
 
-        The carried state is the last ``lookback`` observations (a hybrid: all of them, which
+        The carried state is the last ``lookback`` observations (``history_needed``: one more
+        with differences=1, the value before the first change; a hybrid: all of them, which
         its smoothing runs over); each window is read afresh rather than carrying the hidden
         state, so the result equals ``predict`` on the whole series so far.
         """
