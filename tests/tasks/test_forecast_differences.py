@@ -223,6 +223,20 @@ def test_auto_in_a_backtest_chooses_at_every_origin():
     assert np.isfinite(res["model"]["mase"])
 
 
+def test_a_fitted_auto_model_backtests_with_the_room_of_the_changes():
+    """A model whose fit chose the values still chooses again at every origin: a series
+    too short for the changes' first training part is the backtest's sentence (it was the
+    fit's, about 'series 0' and the first fold's points)."""
+    y = _series(60)
+    f = Forecaster(**(SMALL | {"differences": "auto", "epochs": 1})).fit(y, 12)
+    f.differences_ = 0  # as where the values were chosen
+    n = 2 * 5 + 10 + 5 + 5  # room for two folds after lookback 10 (the values), not 11
+    with pytest.raises(ValueError, match=r"^the series has 30 points; 2 fold\(s\) of horizon 5 "
+                                         r"after a first training part of lookback 11 "):
+        f.backtest(y[:n], 12, folds=2)
+    assert f.differences_ == 0  # the model given is left as it was
+
+
 @pytest.mark.parametrize("differences", [1, "auto"])
 def test_a_series_too_short_for_the_first_change_is_one_sentence(differences, monkeypatch):
     from grukit.tasks.forecast import choose

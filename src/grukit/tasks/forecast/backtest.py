@@ -44,12 +44,14 @@ def backtest(model, series, season: int = 1, folds: int = 3, covariates=None, *,
     whole("folds", folds, 1)
     ys, covs, single = as_list(series, covariates)
     h = model.config.horizon
+    # each origin refits a copy: the model given keeps what it was fitted on (its predict()
+    # after a backtest still continues its own series, not the last origin's training part);
+    # differences="auto" chooses again at every origin, so its room is the changes' (one more)
+    model = copy.deepcopy(model)
+    model.__dict__.pop("differences_", None)
     check_room(model, ys, season, folds, single)
     done = done or {}
     level = model.config.level
-    # each origin refits a copy: the model given keeps what it was fitted on (its predict()
-    # after a backtest still continues its own series, not the last origin's training part)
-    model = copy.deepcopy(model)
     results = []
     for k in range(folds):
         if k in done:
