@@ -390,6 +390,44 @@ def test_numpy_numbers_are_settings_like_pythons():
     json.dumps(g.get_config())
 
 
+FLAGS = [("False", None), ("True", None), (None, None), (0.0, None), (1.0, None), ("", None),
+         ([True], None), (np.array(True), None), (2, None), (np.bool_(False), False),
+         (0, False), (np.int64(1), True), (True, True)]
+
+
+@pytest.mark.parametrize("setting", ["tie_weights", "decay", "residual"])
+@pytest.mark.parametrize("value,want", FLAGS, ids=repr)
+def test_bool_settings_take_bools_0_and_1_and_refuse_the_rest(setting, value, want):
+    """tie_weights="False" tied the weights (a string is truthy) and None untied them; numpy's
+    bool, 0 and 1 are the bools they equal, stored as Python's (save writes JSON)."""
+    if setting == "residual" and value is None:  # None: the cell's own layout
+        assert TextGenerator(residual=None).config.residual is None
+        return
+    if want is None:
+        with pytest.raises(ValueError, match=rf"^{setting} must be True or False"):
+            TextGenerator(**{setting: value})
+        if setting != "decay":  # the NetSpec that LanguageModel takes, too
+            with pytest.raises(ValueError, match=rf"^{setting} must be True or False"):
+                NetSpec("gru", 11, 8, 1, **{setting: value}).check()
+        return
+    got = getattr(TextGenerator(**{setting: value}).config, setting)
+    assert got is want
+
+
+def test_an_untied_model_given_as_0_saves_and_loads_untied(tmp_path):
+    import json
+
+    g = TextGenerator(**(TINY | dict(tie_weights=0))).fit(text=TEXT)
+    assert g.network_.head.weight is not g.network_.embed.weight
+    g.save(tmp_path / "m")
+    saved = json.loads((tmp_path / "m" / "config.json").read_text())["config"]
+    assert saved["tie_weights"] is False
+    back = TextGenerator.load(tmp_path / "m")
+    assert back.config.tie_weights is False
+    torch.testing.assert_close(back.network_.head.weight, g.network_.head.weight,
+                               rtol=0, atol=0)
+
+
 @pytest.mark.parametrize("rate", [1.0, -0.1, math.nan])
 def test_a_dropout_outside_0_1_is_refused(rate):
     # 1 zeroes every activation in training: the model would learn only its biases

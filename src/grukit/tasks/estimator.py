@@ -25,6 +25,7 @@ import dataclasses
 import hashlib
 import importlib
 import json
+import numbers
 import os
 import shutil
 import tempfile
@@ -55,6 +56,23 @@ REGISTRY = {
 
 class NotFittedError(RuntimeError):
     """A model used before ``fit`` (or ``load``)."""
+
+
+def is_flag(value: object) -> bool:
+    """Whether ``value`` is a bool setting: True, False, numpy's bool, or the integers 0 and
+    1 (Python's or numpy's), as ``grukit.nn``'s modules take them."""
+    return isinstance(value, bool | np.bool_) or (
+        isinstance(value, numbers.Integral) and value in (0, 1))
+
+
+def check_flag(value: object, name: str, prefix: str = "", note: str = "") -> bool:
+    """``value`` as Python's bool where ``is_flag`` holds (so that ``save`` writes JSON and
+    ``load`` gives it back), else one sentence: a string such as "False" is truthy, and
+    None or 0.0 falsy, so either would silently mean a setting the caller did not give.
+    ``prefix`` starts the sentence (``"MusicConfig: "``), ``note`` follows "True or False"."""
+    if not is_flag(value):
+        raise ValueError(f"{prefix}{name} must be True or False{note}; got {value!r}.")
+    return bool(value)
 
 
 def _canonical(body: dict) -> bytes:

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from ..._runs import torch_threads
-from ..estimator import Estimator, load_module_state
+from ..estimator import Estimator, check_flag, load_module_state
 from .data import read_text, split_text
 from .network import LanguageModel, NetSpec, count_params, model_names
 from .sampling import check_sampling, sample
@@ -94,6 +94,12 @@ class GeneratorConfig:
             v = getattr(self, f.name)
             if isinstance(v, np.generic):
                 setattr(self, f.name, v.item())
+        # "False" is truthy: tie_weights="False" tied the weights; 0 and 1 are stored as bools
+        self.tie_weights = check_flag(self.tie_weights, "tie_weights")
+        self.decay = check_flag(self.decay, "decay")
+        if self.residual is not None:  # None: residual blocks only for minGRU
+            self.residual = check_flag(self.residual, "residual", note=" (or None: blocks "
+                                       "only for a cell without recurrent weights)")
         if self.batching not in BATCHINGS:
             raise ValueError(f"batching must be one of {', '.join(map(repr, BATCHINGS))}; got "
                              f"{self.batching!r}.")

@@ -27,6 +27,7 @@ from torch import Tensor, nn
 from ... import cells
 from ...layers import AttentionBlock, KVCache, RecurrentBlock
 from ...layers.blocks import make_norm
+from ..estimator import check_flag
 
 EXTRA_MODELS = ("hybrid", "transformer")
 
@@ -76,6 +77,10 @@ class NetSpec:
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < 1:
                 raise ValueError(f"{name} must be a positive integer; got {v!r}.")
+        check_flag(self.tie_weights, "tie_weights")  # "False" is truthy: it tied them
+        if self.residual is not None:
+            check_flag(self.residual, "residual", note=" (or None: blocks only for a cell "
+                                                       "without recurrent weights)")
         if self.layout in EXTRA_MODELS and self.hidden % self.heads:
             raise ValueError(f"hidden={self.hidden} must divide by heads={self.heads} for "
                              f"the attention layers; choose heads among its divisors.")
