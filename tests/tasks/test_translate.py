@@ -4,6 +4,7 @@ the same translations, and bad input is one sentence."""
 
 import random
 
+import numpy as np
 import pytest
 import torch
 
@@ -102,6 +103,24 @@ def test_a_joint_vocabulary_model_saves_and_loads(tmp_path):
     assert loaded.network_.src_embed is loaded.network_.tgt_embed
     assert torch.equal(loaded.network_.tgt_embed.weight, tr.network_.tgt_embed.weight)
     assert loaded.translate(src[:8], beam=2) == tr.translate(src[:8], beam=2)
+
+
+@pytest.mark.parametrize("value,want", [
+    ("False", None), ("no", None), (None, None), (0.0, None), (1.0, None), (2, None),
+    ([False], None), (np.bool_(True), True), (np.int64(0), False), (1, True), (0, False)],
+    ids=repr)
+def test_joint_vocab_takes_bools_0_and_1_and_refuses_the_rest(value, want):
+    """joint_vocab="False" joined the vocabularies (a string is truthy); numpy's bool, 0 and
+    1 are the bools they equal, stored as Python's so that save writes JSON."""
+    import json
+
+    tr = Translator(**(SETTINGS | dict(joint_vocab=value, epochs=1, hidden=8, embed=8)))
+    if want is None:
+        with pytest.raises(ValueError, match=r"^joint_vocab must be True or False; got "):
+            tr.fit(*toy(20, 3))
+        return
+    assert tr.config.joint_vocab is want
+    assert json.loads(json.dumps(tr.get_config()))["joint_vocab"] is want
 
 
 def test_a_checkpoint_resumes_only_on_the_pairs_it_was_written_on(tmp_path):

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ..estimator import Estimator, load_module_state
+from ..estimator import Estimator, check_flag, is_flag, load_module_state
 from .network import Seq2Seq, Shape, pad_batch
 from .tokenizer import SubwordTokenizer
 
@@ -114,6 +114,8 @@ class TranslatorConfig:
             v = getattr(self, f.name)
             if isinstance(v, np.generic):
                 setattr(self, f.name, v.item())
+        if is_flag(self.joint_vocab):  # 0 and 1 as bools (save writes them); fit refuses the rest
+            self.joint_vocab = bool(self.joint_vocab)
 
 
 def _check(cfg: TranslatorConfig) -> None:
@@ -125,6 +127,7 @@ def _check(cfg: TranslatorConfig) -> None:
             raise ValueError(f"{name} must be a positive integer; got {v!r}.")
     if cfg.attention not in ATTENTIONS:
         raise ValueError(f"attention must be one of {ATTENTIONS}; got {cfg.attention!r}.")
+    check_flag(cfg.joint_vocab, "joint_vocab")  # "False" is truthy: it joined the vocabularies
     for name in ("dropout", "label_smoothing"):
         v = getattr(cfg, name)
         if not isinstance(v, (int, float)) or not 0 <= v < 1:
