@@ -323,6 +323,28 @@ def test_a_statics_setting_that_is_not_a_bool_is_refused(synthetic, value):
         ClinicalClassifier(statics=value).fit(data)
 
 
+@pytest.mark.parametrize("setting", ["gate_masks", "statics"])
+@pytest.mark.parametrize("value,want", [
+    ("False", None), (None, None), (1.0, None), (2, None), ([True], None),
+    (np.bool_(False), False), (0, False), (1, True), (np.int64(0), False)], ids=repr)
+def test_bool_settings_take_bools_0_and_1_and_refuse_the_rest(synthetic, setting, value,
+                                                              want):
+    """numpy's bool, 0 and 1 are the bools they equal (0 and 1 were refused), stored as
+    Python's so that save writes JSON; anything else is one sentence."""
+    from grukit.tasks.clinical.estimator import ClinicalConfig, check_config
+
+    _, data = synthetic
+    if want is None:
+        with pytest.raises(ValueError, match=rf"^{setting} must be True or False"):
+            ClinicalClassifier(**{setting: value}).fit(data)
+        return
+    for clf in (ClinicalClassifier(**{setting: value}),
+                ClinicalClassifier(ClinicalConfig(**{setting: value}))):
+        assert getattr(clf.config, setting) is want
+        check_config(clf.config)
+        assert json.loads(json.dumps(clf.get_config()))[setting] is want
+
+
 def test_risk_over_time_refuses_a_bool_for_the_record(synthetic):
     """True was record 1 (a flag passed where the position goes), as record_events refuses."""
     _, data = synthetic

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ..estimator import Estimator, load_module_state
+from ..estimator import Estimator, check_flag, is_flag, load_module_state
 from .features import PACKED, Encoding, fit_encoding, network_inputs
 from .network import CELLS, ClinicalNetwork
 
@@ -100,11 +100,9 @@ def check_config(cfg: ClinicalConfig) -> None:
         v = getattr(cfg, name)
         if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 <= v < 1:
             raise ValueError(f"{name} must be in [0, 1); got {v!r}.")
-    if not isinstance(cfg.gate_masks, bool):
-        raise ValueError(f"gate_masks must be True or False; got {cfg.gate_masks!r}.")
-    if not isinstance(cfg.statics, bool):  # "no" is true, and fed the descriptors
-        raise ValueError(f"statics must be True or False (feed the static descriptors to the "
-                         f"output unit or not); got {cfg.statics!r}.")
+    check_flag(cfg.gate_masks, "gate_masks")
+    check_flag(cfg.statics, "statics", note=" (feed the static descriptors to the output unit "
+                                            "or not)")  # "no" is true: it fed them
     lr = cfg.learning_rate
     if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not 0 < lr < math.inf:
         raise ValueError(f"learning_rate must be a positive number; got {lr!r}.")
@@ -197,9 +195,13 @@ class ClinicalClassifier(Estimator):
         config = dataclasses.replace(base, **self._checked_settings(overrides))
         # numpy numbers (np.int64(8) from an array) as Python's: they failed fit's checks or,
         # for hidden, the save after training (JSON has no int64)
-        self.config = dataclasses.replace(config, **{
+        config = dataclasses.replace(config, **{
             f.name: getattr(config, f.name).item() for f in dataclasses.fields(config)
             if isinstance(getattr(config, f.name), np.generic)})
+        # numpy's bool, 0 and 1 as Python's bools (fit refuses anything else)
+        self.config = dataclasses.replace(config, **{
+            k: bool(getattr(config, k)) for k in ("gate_masks", "statics")
+            if is_flag(getattr(config, k))})
         self.model = None
 
     # -- training ----------------------------------------------------------------------------
