@@ -222,6 +222,28 @@ def test_spec_augment_masks_only_while_training():
     assert out.shape == x.shape and (out == 0).any() and ((out == 0) | (out == 1)).all()
 
 
+@pytest.mark.parametrize("value,want", [
+    ("False", None), (None, None), (0.0, None), (1.0, None), (2, None), ([True], None),
+    (np.bool_(False), False), (np.bool_(True), True), (0, False), (1, True),
+    (np.int64(0), False)], ids=repr)
+def test_spec_augment_takes_bools_0_and_1_and_refuses_the_rest(value, want):
+    """numpy's bool, 0 and 1 are the bools they equal (each was refused), stored as
+    Python's so that save writes JSON; anything else is one sentence."""
+    import json
+
+    from grukit.tasks.speech.estimator import SpeechConfig, check_speech_config
+
+    if want is None:
+        with pytest.raises(ValueError, match=r"^spec_augment must be True or False; got "):
+            SpeechClassifier(spec_augment=value).fit([np.zeros(800)] * 2, ["a", "b"])
+        return
+    for clf in (SpeechClassifier(spec_augment=value),
+                SpeechClassifier(SpeechConfig(spec_augment=value))):
+        assert clf.config.spec_augment is want
+        check_speech_config(clf.config)
+        assert json.loads(json.dumps(clf.get_config()))["spec_augment"] is want
+
+
 def test_spec_augment_masks_on_the_device_of_its_input():
     layer = SpecAugment().train()  # meta: a device other than the CPU, with no memory
     for lengths in (torch.tensor([20, 8], device="meta"), None):

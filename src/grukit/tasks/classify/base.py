@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from ...models import EarlyStopping, EpochTimer, History, optimizer
-from ..estimator import Estimator, load_module_state
+from ..estimator import Estimator, is_flag, load_module_state
 from .labels import _as_float, as_labels, encode_labels
 from .metrics import classification_scores
 from .network import MODELS, build_network
@@ -72,10 +72,14 @@ def _whole(name: str, value, least: int = 1) -> None:
 
 
 def plain_config(cfg):
-    """``cfg`` with numpy numbers as Python ones (np.int64(3) -> 3), which JSON, torch's
-    seeding and the training loop take."""
-    return dataclasses.replace(cfg, **{f.name: _plain(getattr(cfg, f.name))
-                                       for f in dataclasses.fields(cfg)})
+    """``cfg`` with numpy numbers as Python ones (np.int64(3) -> 3), and a bool setting given
+    as numpy's bool, 0 or 1 as Python's bool, which JSON, torch's seeding and the training
+    loop take (anything else is left for the checks to refuse)."""
+    def plain(f):
+        v = _plain(getattr(cfg, f.name))
+        return bool(v) if f.type in (bool, "bool") and is_flag(v) else v
+
+    return dataclasses.replace(cfg, **{f.name: plain(f) for f in dataclasses.fields(cfg)})
 
 
 def check_config(cfg) -> None:
@@ -124,7 +128,8 @@ class RecurrentClassifier(Estimator):
         if not isinstance(base, self.config_class):
             raise TypeError(f"config must be a {self.config_class.__name__}; got a "
                             f"{type(base).__name__}.")
-        self.config = dataclasses.replace(base, **self._checked_settings(overrides))
+        # numpy numbers as Python's (get_config is JSON); fit checks the settings
+        self.config = plain_config(dataclasses.replace(base, **self._checked_settings(overrides)))
         self.model = None
 
     # -- subclass hooks ----------------------------------------------------------------------

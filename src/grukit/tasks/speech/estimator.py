@@ -29,6 +29,7 @@ from ..classify.base import check_config as check_classifier
 from ..classify.labels import as_labels
 from ..classify.network import SequenceInput
 from ..classify.sequence import SequenceClassifier
+from ..estimator import check_flag
 from .network import CropPadding, SpecAugment
 
 DIGITS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
@@ -97,8 +98,7 @@ def check_speech_config(cfg: SpeechConfig) -> None:
     snr = cfg.noise_snr
     if isinstance(snr, bool) or not isinstance(snr, (int, float)) or not np.isfinite(snr):
         raise ValueError(f"noise_snr must be a finite number of dB; got {snr!r}.")
-    if not isinstance(cfg.spec_augment, bool):
-        raise ValueError(f"spec_augment must be True or False; got {cfg.spec_augment!r}.")
+    check_flag(cfg.spec_augment, "spec_augment")  # "False" is truthy: it masked the features
 
 
 def label_word(label) -> str:
