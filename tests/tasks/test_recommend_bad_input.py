@@ -120,6 +120,24 @@ def test_other_settings_are_checked(setting, value, message):
         GRU4Rec(**{setting: value})
 
 
+@pytest.mark.parametrize("value,want", [
+    ("False", None), ("", None), (None, None), (0.0, None), (1.0, None), (2, None),
+    ([True], None), (np.bool_(False), False), (np.bool_(True), True), (0, False), (1, True),
+    (np.int64(1), True)], ids=repr)
+def test_tied_takes_bools_0_and_1_and_refuses_the_rest(value, want):
+    """numpy's bool, 0 and 1 are the bools they equal (each was refused), stored as
+    Python's so that save writes JSON; anything else is one sentence."""
+    import json
+
+    if want is None:
+        with pytest.raises(ValueError, match=r"^tied must be True or False; got "):
+            GRU4Rec(tied=value)
+        return
+    model = GRU4Rec(tied=value)
+    assert model.config.tied is want
+    assert json.loads(json.dumps(model.get_config()))["tied"] is want
+
+
 @pytest.mark.parametrize("setting", [dict(hidden=10 ** 11), dict(n_sample=10 ** 13),
                                      dict(hidden=4 * 10 ** 19)])
 def test_settings_past_the_machines_memory_are_refused_before_training(setting, tmp_path,

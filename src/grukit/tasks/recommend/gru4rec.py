@@ -10,7 +10,7 @@ import numpy as np
 import torch
 
 from ...data.sessions import Sessions
-from ..estimator import Estimator, load_module_state
+from ..estimator import Estimator, check_flag, load_module_state
 from .batching import session_parallel
 from .evaluate import evaluate
 from .items import ItemMap
@@ -75,8 +75,8 @@ class GRU4RecConfig:
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 <= v < 1:
                 raise ValueError(f"{name} must be a rate in [0, 1); got {v!r}.")
-        if not isinstance(self.tied, bool):
-            raise ValueError(f"tied must be True or False; got {self.tied!r}.")
+        # numpy's bool, 0 and 1 as Python's bool (saved as JSON); "False" is truthy: refused
+        self.tied = check_flag(self.tied, "tied")
 
 
 def whole(name: str, value, least: int) -> None:
