@@ -160,6 +160,24 @@ def test_bad_settings_are_refused_by_the_constructor(settings, message):
         MusicModel(**settings)
 
 
+@pytest.mark.parametrize("setting", ["noise_biases", "count_first"])
+@pytest.mark.parametrize("value,want", [
+    ("False", None), ("", None), (None, None), (0.0, None), (1.0, None), (2, None),
+    ([True], None), (np.bool_(False), False), (np.bool_(True), True), (0, False), (1, True),
+    (np.int64(1), True)], ids=repr)
+def test_bool_settings_take_bools_0_and_1_and_refuse_the_rest(setting, value, want):
+    """0 and 1 are the bools they equal (they were refused), stored as Python's so that save
+    writes JSON; anything else is one sentence."""
+    if want is None:
+        with pytest.raises(ValueError, match=rf"^MusicConfig: {setting} must be True or "
+                                             rf"False; got "):
+            MusicModel(**{setting: value})
+        return
+    cfg = MusicModel(**{setting: value}).get_config()
+    assert cfg[setting] is want
+    assert json.loads(json.dumps(cfg))[setting] is want
+
+
 def test_numpy_numbers_as_settings_are_taken_as_python_ones():
     """Settings from a numpy grid (np.int64 epochs, np.float32 lr) are the same settings."""
     m = MusicModel(max_epochs=np.int64(5), hidden=np.int32(8), lr=np.float32(0.5),

@@ -17,6 +17,7 @@ from torch import Tensor, nn
 
 from ...models.callbacks import Callback, History
 from ...models.loop import Step, Trainee, resume_at_epoch_end, train_loop
+from ..estimator import check_flag
 from .data import pad_batch
 from .model import MODELS, PianoRollModel, count_params, default_hidden, nll_sum
 from .noise import noisy_params, weight_noise
@@ -102,10 +103,8 @@ class MusicConfig:
                                              self.num_threads < 1):
             raise ValueError(f"MusicConfig: num_threads must be a positive integer or None "
                              f"(torch's setting); got {self.num_threads!r}.")
-        for name in ("noise_biases", "count_first"):
-            if not isinstance(getattr(self, name), bool):
-                raise ValueError(f"MusicConfig: {name} must be True or False; "
-                                 f"got {getattr(self, name)!r}.")
+        for name in ("noise_biases", "count_first"):  # 0 and 1 as bools (saved as JSON)
+            setattr(self, name, check_flag(getattr(self, name), name, "MusicConfig: "))
         if not self.lr > 0:
             raise ValueError(f"MusicConfig: lr must be positive; got {self.lr!r}.")
         if not 0 <= self.rmsprop_alpha < 1:
