@@ -138,6 +138,20 @@ def test_tied_takes_bools_0_and_1_and_refuses_the_rest(value, want):
     assert json.loads(json.dumps(model.get_config()))["tied"] is want
 
 
+@pytest.mark.parametrize("value", ["False", None, 1.0, [True]], ids=repr)
+def test_the_network_and_recommend_refuse_a_flag_that_is_no_bool(model, value):
+    """GRU4RecNet(tied="False") tied the output to the embedding and tied=None untied it;
+    recommend(return_scores="False") returned (item, score) pairs."""
+    from grukit.tasks.recommend import GRU4RecNet
+
+    with pytest.raises(ValueError, match=r"^GRU4RecNet: tied must be True or False; got "):
+        GRU4RecNet(10, 4, tied=value)
+    with pytest.raises(ValueError, match=r"^return_scores must be True or False; got "):
+        model.recommend([100], k=3, return_scores=value)
+    assert not hasattr(GRU4RecNet(10, 4, tied=np.bool_(True)), "out_weight")
+    assert model.recommend([100], k=3, return_scores=0) == model.recommend([100], k=3)
+
+
 @pytest.mark.parametrize("setting", [dict(hidden=10 ** 11), dict(n_sample=10 ** 13),
                                      dict(hidden=4 * 10 ** 19)])
 def test_settings_past_the_machines_memory_are_refused_before_training(setting, tmp_path,

@@ -361,6 +361,7 @@ class GRU4Rec(Estimator):
         self._check_fitted("recommend")
         if unknown not in ("raise", "skip"):
             raise ValueError(f"unknown must be 'raise' or 'skip'; got {unknown!r}.")
+        return_scores = check_flag(return_scores, "return_scores")  # "False" gave the pairs
         if hasattr(session_items, "__next__"):  # an iterator: read once, counted below
             session_items = list(session_items)
         seq = self.items_.lookup(session_items, "session_items", skip=unknown == "skip")

@@ -23,6 +23,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ... import nn as gnn
+from ..estimator import check_flag
 
 CELLS = {"gru": gnn.GRUCell, "lstm": gnn.LSTMCell}
 
@@ -39,6 +40,7 @@ class GRU4RecNet(nn.Module):
         super().__init__()
         if cell not in CELLS:
             raise ValueError(f"cell must be one of {', '.join(CELLS)}; got {cell!r}.")
+        tied = check_flag(tied, "tied", "GRU4RecNet: ")  # "False" is truthy: it tied them
         self.n_items, self.hidden, self.tied, self.cell = n_items, hidden, tied, cell
         self.dropout_embedding, self.dropout_hidden = dropout_embedding, dropout_hidden
         self.embedding = nn.Embedding(n_items, hidden)
