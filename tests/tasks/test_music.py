@@ -81,6 +81,18 @@ def test_loader_errors_are_clear(tmp_path):
         load_piano_rolls(p)
 
 
+@pytest.mark.parametrize("value", ["False", None, 1.0, [True]], ids=repr)
+def test_nll_refuses_a_count_first_that_is_no_bool(value):
+    """count_first="False" counted frame 0 (a string is truthy): a per-step NLL over other
+    frames than asked, without a word; numpy's bool, 0 and 1 are the bools they equal."""
+    x = (torch.rand(2, 5, 88) < 0.2).float()
+    logits = torch.randn(2, 5, 88)
+    with pytest.raises(ValueError, match=r"^count_first must be True or False; got "):
+        nll_sum(logits, x, None, value)
+    assert nll_sum(logits, x, None, np.bool_(False))[1] == nll_sum(logits, x)[1] == 8
+    assert nll_sum(logits, x, torch.tensor([5, 3]), 1)[1] == 8
+
+
 def test_nll_matches_bce_with_logits_per_sequence():
     torch.manual_seed(0)
     lengths = torch.tensor([5, 2, 7])

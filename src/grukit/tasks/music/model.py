@@ -10,6 +10,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ... import cells
+from ..estimator import check_flag
 from .data import NOTES
 
 MODELS = cells.names()
@@ -80,7 +81,8 @@ def nll_sum(logits: Tensor, x: Tensor, lengths: Tensor | None = None,
     counted only with ``count_first``. NLL per time step = sum / frames.
     """
     steps = x.shape[1]
-    first = 0 if count_first else 1
+    # "False" is truthy: it counted frame 0 (a per-step NLL over other frames, no word said)
+    first = 0 if check_flag(count_first, "count_first") else 1
     if lengths is None:  # every frame real: no mask needed
         tot = F.binary_cross_entropy_with_logits(logits[:, first:], x[:, first:],
                                                  reduction="sum")
