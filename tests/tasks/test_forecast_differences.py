@@ -206,6 +206,7 @@ def test_auto_keeps_the_changes_for_a_trend_and_the_values_for_a_stationary_seri
     f.save(str(tmp_path / "m"))
     g = Forecaster.load(str(tmp_path / "m"))
     assert g._differences == 1
+    assert g.chosen_ == f.chosen_  # the test's p-value and errors are kept too
     np.testing.assert_array_equal(g.predict(), f.predict())
     np.testing.assert_array_equal(g.predict(trend[:-9]), f.predict(trend[:-9]))
 

@@ -236,8 +236,9 @@ class Forecaster(Estimator):
             callbacks=()) -> Forecaster:
         """Train on the series (``callbacks``: extra grukit.models callbacks, given to the
         training of every network of an ensemble in turn, each from its ``on_train_begin`` to
-        its ``on_train_end``); returns self (the training ``History`` of the first network is
-        in ``history``)."""
+        its ``on_train_end``; with ``differences="auto"``, to the networks on the values and
+        then to those on the changes, one set of which is kept); returns self (the training
+        ``History`` of the first network kept is in ``history``)."""
         cfg = self.config
         check_config(cfg)
         check_season(season)

@@ -27,6 +27,8 @@ def state(self) -> tuple[dict, dict]:
     extras = {"season": int(self.season), "lookback": self._lookback(self.season),
               "single": bool(self.single), "n_series": n, "n_cov": int(self.n_cov),
               "differences": self._differences,
+              # differences="auto": what the fit chose, with the test's p-value and errors
+              "chosen": getattr(self, "chosen_", None),
               "times": [None if t is None else dict(t) for t in self.times]}
     return tensors, extras
 
@@ -46,6 +48,12 @@ def restore(self, tensors: dict, extras: dict) -> None:
             self.differences_ = int(extras["differences"])
             if self.differences_ not in (0, 1):
                 raise ValueError(f"differences {self.differences_} is not 0 or 1")
+            chosen = extras.get("chosen")  # (absent from a model saved before it was kept)
+            if chosen is not None:
+                self.chosen_ = {"differences": int(chosen["differences"]),
+                                "p": float(chosen["p"]),
+                                "mae_values": float(chosen["mae_values"]),
+                                "mae_changes": float(chosen["mae_changes"])}
         self.times = [None if t is None else {"end": str(t["end"]), "freq": str(t["freq"])} |
                       {k: str(t[k]) for k in ("tz", "name", "weekmask")
                        if t.get(k) is not None} |
