@@ -60,7 +60,8 @@ class NotFittedError(RuntimeError):
 
 def is_flag(value: object) -> bool:
     """Whether ``value`` is a bool setting: True, False, numpy's bool, or the integers 0 and
-    1 (Python's or numpy's), as ``grukit.nn``'s modules take them."""
+    1 (Python's or numpy's), as ``grukit.layers.core.check_switch`` takes them (which raises
+    a TypeError; a task's settings are refused with a ValueError, as its other checks)."""
     return isinstance(value, bool | np.bool_) or (
         isinstance(value, numbers.Integral) and value in (0, 1))
 
