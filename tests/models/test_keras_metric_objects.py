@@ -35,6 +35,15 @@ def _metrics():
     return [keras.metrics.AUC(name="auc"), keras.metrics.BinaryAccuracy(name="bin_acc")]
 
 
+
+def _evaluates_as_keras(ref, model, X, y, w, rel):
+    """The grukit model's evaluate gives Keras' names and values (to ``rel``)."""
+    want = ref.evaluate(X, y, sample_weight=w, return_dict=True, verbose=0)
+    got = model.evaluate(X, y, sample_weight=w, return_dict=True)
+    assert set(got) == set(want)
+    for name in want:
+        assert got[name] == pytest.approx(want[name], rel=rel), name
+
 def test_evaluate_twice_equals_keras():
     ref, model = _pair()
     ref.compile(loss="binary_crossentropy", metrics=_metrics())
@@ -116,11 +125,7 @@ def test_keras_metric_names_give_keras_values_multiclass_and_weighted():
     names = ["auc", "precision", "recall"]
     for m in (ref, model):
         m.compile(loss="categorical_crossentropy", metrics=names, weighted_metrics=["auc"])
-    want = ref.evaluate(X, y, sample_weight=w, return_dict=True, verbose=0)
-    got = model.evaluate(X, y, sample_weight=w, return_dict=True)
-    assert set(got) == set(want)
-    for name in want:
-        assert got[name] == pytest.approx(want[name], rel=1e-5), name
+    _evaluates_as_keras(ref, model, X, y, w, rel=1e-5)
 
 
 def test_keras_metric_names_that_need_arguments_are_refused_in_one_sentence():
@@ -177,11 +182,7 @@ def test_accuracy_spelled_in_any_case_is_keras_shape_reading_accuracy(labels):
     ref.compile(loss=loss, **names)
     model.compile(loss=loss, **names)
     w = rng.uniform(0, 2, N).astype("float32")
-    want = ref.evaluate(X, y, sample_weight=w, return_dict=True, verbose=0)
-    got = model.evaluate(X, y, sample_weight=w, return_dict=True)
-    assert set(got) == set(want)
-    for name in want:
-        assert got[name] == pytest.approx(want[name], rel=1e-6), name
+    _evaluates_as_keras(ref, model, X, y, w, rel=1e-6)
 
 
 def test_a_keras_metric_that_cannot_take_the_targets_is_told_in_one_sentence():

@@ -6,6 +6,7 @@ residuals are in the series' units; misuse is one sentence."""
 import numpy as np
 import pytest
 from test_forecast_recursive import _series  # the recursive strategy's test series
+from test_forecast_sequence import torch_twin  # torch.nn.GRU + Linear with a net's weights
 
 from grukit.tasks.forecast import Forecaster, scaling
 
@@ -47,15 +48,9 @@ def test_forecast_equals_torch_gru_stepped_over_the_changes(layers):
 
     y = _series()
     f = Forecaster(**SMALL, layers=layers).fit(y, 12)
-    sd, st = f.net.state_dict(), f.stats[0]
-    gru = torch.nn.GRU(1, 6, num_layers=layers, batch_first=True).double()
-    head = torch.nn.Linear(6, 1).double()
+    gru, head = torch_twin(f, layers)
+    st = f.stats[0]
     with torch.no_grad():
-        for k in range(layers):
-            for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
-                getattr(gru, f"{name}_l{k}").copy_(sd[f"stack.{k}.rnn.{name}_l0"])
-        head.weight.copy_(sd[f"stack.{layers}.linear.weight"])
-        head.bias.copy_(sd[f"stack.{layers}.linear.bias"])
         x = torch.tensor((np.diff(y[-11:]) - st.mean) / st.std)[None, :, None]  # (1, 10, 1)
         out, state = gru(x)
         ref, last = [], y[-1]

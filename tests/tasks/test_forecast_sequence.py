@@ -176,15 +176,11 @@ def test_a_ray_search_begun_before_sequence_was_searched_resumes_with_its_own_ch
     assert "sequence" in picked  # a new search samples all three
 
 
-@pytest.mark.parametrize("layers", [1, 2])
-def test_forecast_equals_torch_gru_stepped_with_its_state_carried(layers):
-    """torch.nn.GRU + Linear with the network's weights, run over the last lookback values
-    and then one step per forecast, its state carried on: the same forecasts."""
+def torch_twin(f, layers: int):
+    """torch.nn.GRU (float64, hidden 6) + Linear holding the weights of ``f``'s network."""
     import torch
 
-    y = _series()
-    f = Forecaster(**SMALL, layers=layers).fit(y, 12)
-    sd, st = f.net.state_dict(), f.stats[0]
+    sd = f.net.state_dict()
     gru = torch.nn.GRU(1, 6, num_layers=layers, batch_first=True).double()
     head = torch.nn.Linear(6, 1).double()
     with torch.no_grad():
@@ -193,6 +189,20 @@ def test_forecast_equals_torch_gru_stepped_with_its_state_carried(layers):
                 getattr(gru, f"{name}_l{k}").copy_(sd[f"stack.{k}.rnn.{name}_l0"])
         head.weight.copy_(sd[f"stack.{layers}.linear.weight"])
         head.bias.copy_(sd[f"stack.{layers}.linear.bias"])
+    return gru, head
+
+
+@pytest.mark.parametrize("layers", [1, 2])
+def test_forecast_equals_torch_gru_stepped_with_its_state_carried(layers):
+    """torch.nn.GRU + Linear with the network's weights, run over the last lookback values
+    and then one step per forecast, its state carried on: the same forecasts."""
+    import torch
+
+    y = _series()
+    f = Forecaster(**SMALL, layers=layers).fit(y, 12)
+    gru, head = torch_twin(f, layers)
+    st = f.stats[0]
+    with torch.no_grad():
         x = torch.tensor((y[-10:] - st.mean) / st.std)[None, :, None]  # (1, 10, 1)
         out, state = gru(x)
         ref = []
