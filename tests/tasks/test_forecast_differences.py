@@ -301,3 +301,39 @@ def test_a_study_begun_before_differences_were_searched_resumes(tmp_path):
     assert summary["best_trial"] == 1 and summary["completed"] == 2
     assert settings["strategy"] == "sequence" and settings["differences"] == 0
     Forecaster(**settings)
+
+
+def test_autocovariances_pair_origins_of_one_series_only():
+    """Two series' calibration origins: γ_k sums c_t c_{t+k} within each series (the
+    windows of two series share no target), written out here."""
+    from scipy import stats
+
+    from grukit.tasks.forecast.choose import changes_better
+
+    rng = np.random.default_rng(5)
+    d = 0.2 + rng.standard_normal(50).cumsum() * 0.1  # correlated differentials
+    runs, h, n = [30, 20], 4, 50
+    c = d - d.mean()
+    gamma = [sum(part[k:] @ part[:len(part) - k] for part in (c[:30], c[30:])) / n
+             for k in range(h)]
+    dm = d.mean() / np.sqrt((gamma[0] + 2 * sum(gamma[1:])) / n)
+    t = dm * np.sqrt((n + 1 - 2 * h + h * (h - 1) / n) / n)
+    p = changes_better(d, np.zeros(n), h, runs=runs)[1]
+    assert p == pytest.approx(stats.t.sf(t, n - 1), rel=1e-9)
+    assert p != pytest.approx(changes_better(d, np.zeros(n), h)[1], rel=1e-6)  # one run
+
+
+def test_an_auto_fit_on_two_series_tests_each_series_origins_apart(monkeypatch):
+    from grukit.tasks.forecast import choose
+
+    seen = {}
+    real = choose.changes_better
+
+    def spy(a, b, horizon, level=choose.LEVEL, runs=None):
+        seen["runs"], seen["n"] = runs, len(a)
+        return real(a, b, horizon, level, runs)
+
+    monkeypatch.setattr(choose, "changes_better", spy)
+    f = Forecaster(**(SMALL | {"differences": "auto"})).fit([_series(), _series(90)], 12)
+    assert sum(seen["runs"]) == seen["n"] and len(seen["runs"]) == 2
+    assert seen["runs"] == [len(r) for r in f.calib]

@@ -26,10 +26,14 @@ LEVEL = 0.05  # the one-sided test's size
 
 
 def changes_better(loss_values: np.ndarray, loss_changes: np.ndarray, horizon: int,
-                   level: float = LEVEL) -> tuple[bool, float]:
+                   level: float = LEVEL, runs: list[int] | None = None) -> tuple[bool, float]:
     """(whether the changes' losses (N,) are lower than the values' (N,) at ``level``, the
     one-sided p-value); fewer than 2 · horizon origins test nothing (p 1), nor do
-    differentials all alike (p 1, or 0 where each favours the changes by the same amount)."""
+    differentials all alike (p 1, or 0 where each favours the changes by the same amount).
+    ``runs``: the lengths of the consecutive runs of origins (one per series, in order;
+    default one run): an autocovariance pairs origins of one series only, γ_k = Σ over the
+    runs of Σ_t c_t c_{t+k} / N with c = d − mean(d), the windows of two series sharing no
+    target."""
     from scipy import stats
     from statsmodels.tsa.stattools import acovf
 
@@ -40,7 +44,11 @@ def changes_better(loss_values: np.ndarray, loss_changes: np.ndarray, horizon: i
     if np.ptp(d) == 0:
         p = 0.0 if d[0] > 0 else 1.0
         return p < level, p
-    gamma = acovf(d, nlag=horizon - 1, fft=False)  # (h,): γ_0 … γ_{h−1}, divisor N
+    c = d - d.mean()
+    gamma = np.zeros(horizon)  # (h,): γ_0 … γ_{h−1}, divisor N, within each run
+    for part in np.split(c, np.cumsum(runs or [n])[:-1]):
+        lags = min(horizon - 1, len(part) - 1)
+        gamma[:lags + 1] += acovf(part, nlag=lags, demean=False, fft=False) * len(part) / n
     var = gamma[0] + 2 * gamma[1:].sum()
     if not var > 0:  # the truncated sum can be negative; Bartlett's weights keep it positive
         var = gamma[0] + 2 * (gamma[1:] @ (1 - np.arange(1, horizon) / horizon))
@@ -64,7 +72,8 @@ def fit_auto(model, series, season, verbose, covariates, callbacks):
         per = [np.mean(np.abs(f.calib[i][-min(len(a.calib[i]) for a in fits):]), axis=1)
                for i in range(len(f.calib))]  # S × (N_i,)
         losses.append(np.concatenate(per))
-    use, p = changes_better(losses[0], losses[1], model.config.horizon)
+    use, p = changes_better(losses[0], losses[1], model.config.horizon,
+                            runs=[len(r) for r in per])
     chosen = fits[int(use)]
     state = {k: v for k, v in vars(chosen).items() if k != "config"}
     state["fit_seconds"] = sum(f.fit_seconds for f in fits)
