@@ -609,3 +609,17 @@ def test_build_takes_numpy_and_torch_sizes_and_refuses_other_entries(tmp_path):
         with pytest.raises(ValueError, match="build: input_shape must be"):
             model.build(bad)
         assert model.stack[0].input_shape is None
+
+
+def test_an_open_length_that_a_flatten_hands_to_a_dense_is_refused_in_one_sentence():
+    """Keras refuses a Dense whose input size is None; the trace at two lengths raised
+    torch's 'mat1 and mat2 shapes cannot be multiplied' from deep inside."""
+    from grukit.layers import Flatten
+
+    for make in (lambda: Sequential([Flatten(), Dense(1)]).build((None, None, 7)),
+                 lambda: Sequential([Flatten(input_shape=(None, 7)), Dense(1)]).summary()):
+        with pytest.raises(ValueError, match=r"open length \(None\).*give the length"):
+            make()
+    model = Sequential([Flatten(), Dense(1)])
+    model.build((None, 3, 7))  # a fixed length builds, as Keras: 21 inputs
+    assert model.get_weights()[0].shape == (21, 1)

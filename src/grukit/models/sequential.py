@@ -158,11 +158,18 @@ class Sequential(KerasModelAPI, nn.Module):
         for short, long in ((64, 97), (1024, 1553)):
             try:
                 a = self._trace_once([short if d is None else d for d in input_shape], ids)
-                b = self._trace_once([long if d is None else d for d in input_shape], ids)
             except ValueError:
                 if short == 1024:
                     raise
                 continue
+            try:  # the layers were built at the short length: a size that follows the
+                # length into a layer that fixed it there (Flatten → Dense) fails here
+                b = self._trace_once([long if d is None else d for d in input_shape], ids)
+            except RuntimeError:
+                raise ValueError(f"input_shape={tuple(input_shape)}: a layer's size follows "
+                                 f"the open length (None) into a layer that needs it fixed "
+                                 f"(a Flatten before a Dense, say); give the length as a "
+                                 f"positive integer.") from None
             return [tuple(p if p == q else None for p, q in zip(sa, sb, strict=True))
                     for sa, sb in zip(a, b, strict=True)]
 
