@@ -262,3 +262,48 @@ def test_an_iterable_dataset_under_torchrun_is_refused_in_one_sentence(monkeypat
     with pytest.raises(ValueError, match=r"an _Stream \(an IterableDataset\) cannot be split "
                                          r"across processes.*map-style Dataset"):
         model.fit(DataLoader(_Stream(), batch_size=4), epochs=1, verbose=0)
+
+
+class _Batches(torch.utils.data.IterableDataset):
+    """X, Y in whole batches of 4: a dataset that batches itself (DataLoader batch_size=None)."""
+
+    def __iter__(self):
+        for i in range(0, len(X), 4):
+            yield torch.tensor(X[i:i + 4]), torch.tensor(Y[i:i + 4])
+
+
+class _MapBatches(Dataset):
+    def __len__(self):
+        return len(X) // 4
+
+    def __getitem__(self, i):
+        return torch.tensor(X[4 * i:4 * i + 4]), torch.tensor(Y[4 * i:4 * i + 4])
+
+
+def test_a_model_built_from_a_loader_that_yields_whole_batches_reads_them_as_batches():
+    """DataLoader(batch_size=None) hands the model its dataset's items as they are: an
+    unbuilt model built from the first read it as one sample ((4, 6, 2) for a GRU, refused
+    as 'got (batch, 1024, 6, 2)'); it is a batch of 4 sequences (6, 2), as fit feeds it."""
+    def model():
+        torch.manual_seed(0)
+        m = Sequential([GRU(4), Dense(1)])
+        m.compile(optimizer="sgd", loss="mse")
+        return m
+
+    class First(Callback):
+        def on_train_begin(self, logs=None):
+            self.weights = self.model.get_weights()
+
+    for data in (_Batches(), _MapBatches()):
+        m, first = model(), First()
+        got = m.fit(DataLoader(data, batch_size=None), epochs=2, verbose=0,
+                    callbacks=[first]).history["loss"]
+        assert m.input_shape == (None, None, 2)
+        ref = Sequential([GRU(4, input_shape=(6, 2)), Dense(1)])
+        ref.compile(optimizer="sgd", loss="mse")
+        ref.set_weights(first.weights)
+        want = ref.fit(X, Y, batch_size=4, shuffle=False, epochs=2, verbose=0).history["loss"]
+        np.testing.assert_allclose(got, want, rtol=1e-6)
+    m = model()  # a map-style Dataset batched by the loader: its items are samples
+    m.fit(DataLoader(_Logged(), batch_size=4), epochs=1, verbose=0)
+    assert m.input_shape == (None, None, 2)

@@ -125,11 +125,16 @@ class Sequential(KerasModelAPI, nn.Module):
     def _reading(self, shape: tuple) -> tuple:
         """One sample's shape in ``build``'s ``shape`` (see ``build``): each reading tried,
         in order, on a copy of the layers."""
-        import copy
-
         readings = [shape]
         if len(shape) >= 2:  # (batch, *sample) as Keras, or the sample as it is
             readings = [shape[1:], shape] if shape[0] is None else [shape, shape[1:]]
+        return self._first_built(readings)
+
+    def _first_built(self, readings: list[tuple]) -> tuple:
+        """The first of the samples' shapes ``readings`` the layers build for, tried on a
+        copy of the layers; none: the first one's error."""
+        import copy
+
         first = None
         for sample in readings:
             trial = Sequential()
@@ -622,27 +627,33 @@ class Sequential(KerasModelAPI, nn.Module):
         """Build a model that has no input shape from data ``x`` (a tensor, Dataset or
         DataLoader), as Keras does at the first fit, evaluate or predict: the time length is
         left open (an Embedding's ids (T,) -> (None,), sequences (T, F) -> (None, F)); then
-        make the optimizer ``compile`` was given."""
+        make the optimizer ``compile`` was given. A DataLoader that does not batch
+        (``batch_size=None``) hands the model its dataset's items as they are: the first is
+        read as a batch (B, T, F) where the layers build for it, else as one sample."""
         if self.built or not len(self.stack) or self.stack[0].input_shape is not None:
             return
+        loader = isinstance(x, torch.utils.data.DataLoader)
+        as_given = loader and x.batch_sampler is None  # no batching: its items are what the
+        # model gets, whole batches (an IterableDataset that batches itself) or samples
         if _endless(x):  # no length, no index: the first batch (or sample) of a pass
             first = next(iter(x), None)
             if first is None:
                 return  # the empty data is refused where it is counted
-            first = first[0] if isinstance(first, (tuple, list)) else first
-            batched = isinstance(x, torch.utils.data.DataLoader) and x.batch_size is not None
-            x = torch.as_tensor(first) if batched else torch.as_tensor(first)[None]
+            first = torch.as_tensor(first[0] if isinstance(first, (tuple, list)) else first)
+            x = first if loader and not as_given else first[None]
         if isinstance(x, torch.utils.data.DataLoader):
             x = x.dataset
         if isinstance(x, torch.utils.data.Dataset):
             if not len(x):
                 return  # the empty data is refused where it is counted
             first = x[0]
-            x = torch.as_tensor(first[0] if isinstance(first, (tuple, list)) else first)[None]
-        sample = tuple(x.shape[1:])
-        if isinstance(self.stack[0], Embedding) or len(sample) >= 2:
-            sample = (None, *sample[1:])
-        self._build_sample(sample)
+            first = torch.as_tensor(first[0] if isinstance(first, (tuple, list)) else first)
+            x = first[None]
+        if as_given and x.dim() >= 3:  # (1, *item): the item a batch, else one sample
+            self._build_sample(self._first_built([_open(tuple(x.shape[2:]), self.stack),
+                                                  _open(tuple(x.shape[1:]), self.stack)]))
+        else:
+            self._build_sample(_open(tuple(x.shape[1:]), self.stack))
         if getattr(self, "_dtype", None) is not None:  # from a float64 model's config
             self.to(self._dtype)
         if self.compiled and self.optimizer is None:
@@ -1176,6 +1187,14 @@ def _check_verbose(verbose) -> None:
 def _count_rows(x) -> int:
     """Samples in an array-like (its first axis), for the *_on_batch methods."""
     return len(x) if hasattr(x, "__len__") else _count(x)
+
+
+def _open(sample: tuple, stack) -> tuple:
+    """One sample's shape with its time length left open, as a model built from data takes
+    it: an Embedding's ids (T,) -> (None,), sequences (T, F) -> (None, F)."""
+    if (len(stack) and isinstance(stack[0], Embedding)) or len(sample) >= 2:
+        return (None, *sample[1:])
+    return sample
 
 
 def _endless(x) -> bool:
