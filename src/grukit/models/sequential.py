@@ -776,7 +776,8 @@ class Sequential(KerasModelAPI, nn.Module):
         epoch begins a new pass. An IterableDataset (or a DataLoader over one), whose
         length is unknown, is taken as Keras takes an iterable (``fit.endless_batches``):
         an epoch is a pass over it or, with ``steps_per_epoch``, the next N batches of one
-        iterator carried across the epochs, a new pass begun where one ends; ``evaluate``
+        iterator carried across the epochs, a new pass begun where one ends, in the order
+        it yields (``shuffle`` has no say: shuffle in it, as Keras expects); ``evaluate``
         and ``predict`` take one pass of it. ``validation_steps``: each validation takes
         the first that many batches of the validation data (all of it, with Keras' warning,
         where it holds fewer; with neither batch size given, ⌈samples / validation_steps⌉
