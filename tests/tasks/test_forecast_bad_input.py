@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from grukit.cli import main
+from grukit.tasks.estimator import NotFittedError
 from grukit.tasks.forecast import Forecaster
 from grukit.tasks.forecast.metrics import lowest, scores
 
@@ -432,3 +433,30 @@ def test_a_hybrid_too_short_for_its_smoothing_names_the_smoothing_not_the_lookba
                                          r"train without hybrid\.") as e:
         Forecaster(**(SMALL | {"hybrid": True})).fit(_series(30), season=12)
     _one_line(e)
+
+
+def test_a_loss_that_becomes_inf_ends_fit_in_one_sentence_naming_epoch_and_rate():
+    f = Forecaster(**SMALL, learning_rate=1e30)
+    with pytest.warns(RuntimeWarning), pytest.raises(ValueError, match="diverged") as err:
+        f.fit(_series(), season=12)
+    text = _one_line(err)
+    assert "epoch 1 " in text and "learning rate 1e+30" in text, text
+    with pytest.raises(NotFittedError):  # nothing half-trained kept
+        f.predict()
+
+
+def test_a_learning_rate_far_too_large_warns_that_the_network_learned_nothing():
+    with pytest.warns(RuntimeWarning, match=r"learned nothing.*learning rate 1e\+09"):
+        Forecaster(**SMALL, learning_rate=1e9).fit(_series(), season=12)
+
+
+def test_cli_says_in_one_sentence_that_the_training_diverged(tmp_path, capsys):
+    csv = tmp_path / "s.csv"
+    csv.write_text("t,y\n" + "".join(f"{1900 + i},{v:.6f}\n" for i, v in enumerate(_series())))
+    with pytest.warns(RuntimeWarning):
+        rc = main(["forecast", "--data", str(csv), "--horizon", "4", "--lookback", "8",
+                   "--hidden", "6", "--epochs", "3", "--folds", "1", "--learning-rate",
+                   "1e30", "--output", str(tmp_path / "out")])
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert rc == 2 and err.startswith("grukit forecast: error: training") and \
+        "diverged" in err and "learning rate 1e+30" in err, err

@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from .. import _diverged
 from . import scaling
 from .intervals import point_and_pinball
 
@@ -28,12 +29,15 @@ def train_network(self, ys, cs, lookback, seed, n_val, verbose, callbacks, first
     loss = point_and_pinball(cfg.horizon, cfg.quantiles) if cfg.quantiles else "mse"
     net.compile(optimizer=torch.optim.Adam(net.parameters(), lr=cfg.learning_rate),
                 loss=loss)
+    val = (np.concatenate(xv), np.concatenate(tv))
+    untrained = _diverged.before(net, *val, batch_size=cfg.batch_size)
     history = net.fit(
-        np.concatenate(xs), np.concatenate(ts),
-        validation_data=(np.concatenate(xv), np.concatenate(tv)),
+        np.concatenate(xs), np.concatenate(ts), validation_data=val,
         epochs=cfg.epochs, batch_size=cfg.batch_size, seed=seed, verbose=verbose,
         callbacks=[EarlyStopping(patience=cfg.patience, restore_best_weights=True),
                    *callbacks])
+    _diverged.check(history, learning_rate=cfg.learning_rate, untrained=untrained,
+                    what="the forecaster's network")
     if first:
         self.history = self.history_ = history
     return net

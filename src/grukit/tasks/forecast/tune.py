@@ -38,6 +38,7 @@ import warnings
 
 import numpy as np
 
+from .._diverged import Diverged
 from .checks import as_list, check_season, whole
 from .metrics import scores
 
@@ -325,7 +326,12 @@ def tune(series, season: int = 1, trials: int = 20, *, horizon: int = 12, folds:
 
     def objective(trial):
         settings = _suggest(trial, season, room, fixed, strategies)
-        value, forecasts = validation_forecasts(settings, ys, covs, season, plan, trial)
+        try:
+            with warnings.catch_warnings():  # a trial that learned nothing scores so
+                warnings.filterwarnings("ignore", "training .* learned nothing", RuntimeWarning)
+                value, forecasts = validation_forecasts(settings, ys, covs, season, plan, trial)
+        except Diverged as err:  # a diverged trial is a bad one, not the end of the search
+            raise optuna.TrialPruned(str(err)) from err
         trial.set_user_attr("forecasts", forecasts.tolist())  # (S, origins, h)
         trial.set_user_attr("settings", settings)
         return value
