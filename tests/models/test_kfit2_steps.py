@@ -307,3 +307,23 @@ def test_a_model_built_from_a_loader_that_yields_whole_batches_reads_them_as_bat
     m = model()  # a map-style Dataset batched by the loader: its items are samples
     m.fit(DataLoader(_Logged(), batch_size=4), epochs=1, verbose=0)
     assert m.input_shape == (None, None, 2)
+
+
+def test_validation_steps_beyond_an_iterable_pass_warns_once_as_for_arrays():
+    """16 samples in batches of 4: validation_steps=10 takes the 4 there are with Keras'
+    warning, as data of a known length gets it (the IterableDataset's took them silently);
+    one warning a fit, not one a validation."""
+    model = Sequential([GRU(4, input_shape=(6, 2)), Dense(1)])
+    model.compile(optimizer="sgd", loss="mse")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        hist = model.fit(X, Y, epochs=2, verbose=0, validation_steps=10,
+                         validation_data=DataLoader(_Stream(), batch_size=4)).history
+    ran_out = [w for w in caught if "ran out of data" in str(w.message)]
+    assert len(ran_out) == 1 and "validation_steps=10" in str(ran_out[0].message)
+    assert ran_out[0].filename == __file__
+    assert hist["val_loss"][-1] == pytest.approx(model.evaluate(X, Y), rel=1e-5)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a pass that holds them: no word
+        model.fit(X, Y, epochs=1, verbose=0, validation_steps=4,
+                  validation_data=DataLoader(_Stream(), batch_size=4))

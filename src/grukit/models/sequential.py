@@ -1235,15 +1235,40 @@ def _shape(input_shape) -> tuple:
 class _FirstBatches(torch.utils.data.IterableDataset):
     """The first ``steps`` batches of a new pass over ``loader`` (a DataLoader over an
     IterableDataset, or one whose sampler orders its batches), at each ``iter()``:
-    ``validation_steps`` of such data, as Keras takes them."""
+    ``validation_steps`` of such data, as Keras takes them; a pass of fewer batches is all
+    taken, with Keras' warning (once a fit), as for data of a known length."""
 
     def __init__(self, loader, steps: int):
-        self.loader, self.steps = loader, steps
+        self.loader, self.steps, self.warned = loader, steps, False
 
     def __iter__(self):
         import itertools
+        import sys
 
-        return itertools.islice(iter(self.loader), self.steps)
+        taken = 0
+        for batch in itertools.islice(iter(self.loader), self.steps):
+            taken += 1
+            yield batch
+        if taken < self.steps and not self.warned:
+            self.warned = True
+            warnings.warn(f"Your input ran out of data: validation_steps={self.steps} asks "
+                          f"for more batches than a pass over the validation "
+                          f"{type(self.loader.dataset).__name__} yields ({taken}); each "
+                          f"validation takes all of them.", UserWarning,
+                          stacklevel=_outside(sys._getframe()))
+
+
+def _outside(frame) -> int:
+    """The ``stacklevel`` of the first caller of ``frame`` outside grukit and torch (the
+    user's fit, where torch's DataLoader is what asks ``frame`` for its batches)."""
+    import os
+
+    roots = (os.path.dirname(os.path.abspath(torch.__file__)) + os.sep,
+             os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep)
+    level = 1
+    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(roots):
+        frame, level = frame.f_back, level + 1
+    return level
 
 
 def _first_batches(data: tuple, steps: int, batch_size: int | None) -> tuple:
