@@ -671,3 +671,10 @@ def test_matched_hidden_gives_an_lstm_the_grus_parameter_count():
     h = matched_hidden(Shape(300, 300, 32, 64, "lstm"), gru)
     assert h < 64
     assert abs(count_params(Shape(300, 300, 32, h, "lstm")) - gru) / gru < 0.01
+
+
+def test_a_learning_rate_far_too_large_warns_that_the_translator_learned_nothing():
+    src, tgt = toy(60, 0)
+    tr = Translator(**(SETTINGS | dict(epochs=2, hidden=8, embed=8, lr=1e3)))
+    with pytest.warns(RuntimeWarning, match=r"learned nothing.*learning rate 1000"):
+        tr.fit(src, tgt, valid=toy(10, 1))

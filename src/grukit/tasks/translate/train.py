@@ -20,6 +20,7 @@ import torch.nn.functional as F
 
 from ...models.callbacks import Callback, ModelCheckpoint, is_main_process
 from ...models.loop import Step, Trainee, resume_at_epoch_end, train_loop
+from .. import _diverged
 from .network import Seq2Seq, pad_batch
 from .progress import TokenProgress
 from .tokenizer import EOS_ID, PAD_ID
@@ -161,9 +162,13 @@ def fit_network(net: Seq2Seq, src: list, tgt: list, valid, cfg, *, callbacks=(),
         # the loop's bar shows the loss; this one adds tokens/s, per batch and per epoch
         cbs.append(TokenProgress(cfg.epochs, steps, speed))
         verbose = 0
+    # the untrained network's validation loss, which training must beat (nll draws nothing)
+    untrained = nll(net, *valid) if valid is not None and not start else None
+    untrained = None if untrained is None else untrained[0] / max(untrained[1], 1)
     hist = train_loop(trainee, opt, step, batches, epochs=cfg.epochs, callbacks=cbs,
                       validate=validate, clip=cfg.clip or None, max_seconds=wall_budget,
                       start_epoch=start, verbose=verbose, steps=steps, nonfinite="warn",
                       fix="Lower lr.")
     net.eval()
+    _diverged.check(hist, learning_rate=cfg.lr, untrained=untrained, what="the translator")
     return hist

@@ -231,6 +231,7 @@ class Translator(Estimator):
                                                         "without validation") + ".",
                     UserWarning, stacklevel=2)
             val = (vs_ids, vt_ids) if vs_ids else None
+        self.fitted_ = False  # a failed fit leaves no half-trained model behind
         self.network_ = self._build()
         # what a checkpoint must match to be resumed: the settings but the budget, the
         # vocabularies (retrained from the same data they are the same) and the pairs
