@@ -469,3 +469,9 @@ def test_generation_profile_needs_no_newline_in_the_vocabulary():
     g = TextGenerator(**TINY).fit(text=TEXT.replace("\n", " "))
     assert g.vocab_.unknown("\n") == ["\n"]
     assert generation_profile(g, (3, 6))["state_bytes_at"] == {3: 64, 6: 64}
+
+
+def test_a_learning_rate_far_too_large_warns_that_the_model_learned_nothing():
+    with pytest.warns(RuntimeWarning, match=r"language model learned nothing.*learning rate "
+                                            r"1000"):
+        TextGenerator(**(TINY | dict(lr=1e3))).fit(text=TEXT)

@@ -22,6 +22,7 @@ import torch
 import torch.nn.functional as F
 
 from ...models.callbacks import Callback
+from .. import _diverged
 from .data import random_windows, streams, windows
 from .network import LanguageModel, carry, loss_on
 
@@ -210,11 +211,16 @@ def train_lm(net: LanguageModel, train_ids, val_ids, cfg, *, state: TrainState |
     from ...models.loop import Trainee
 
     trainee = Trainee(net, opt, config={})
+    untrained = None  # the untrained network's validation loss, which training must beat
+    if state is None and val_ids is not None and len(val_ids) > 1:
+        untrained = validate(0).get("val_loss")  # evaluation draws no random numbers
     if not out_of_budget():
         hist = train_loop(trainee, opt, step, batches, epochs=len(st.curve) + 10**9,
                           start_epoch=len(st.curve), callbacks=[_Curve(), *callbacks],
                           validate=validate, clip=cfg.clip or None, nonfinite="warn",
                           fix="Lower lr.")
+        _diverged.check(hist, learning_rate=cfg.lr, untrained=untrained,
+                        what="the language model")
         if hist.stop_reason in ("callback", "nonfinite") and not st.stop_reason:
             st.stop_reason = {"callback": "stopped by a callback",
                               "nonfinite": "the loss became NaN/Inf; lower lr"}[
