@@ -171,3 +171,9 @@ def test_a_nan_loss_stops_with_one_sentence_and_the_epochs_weights(data):
     with pytest.raises(ValueError, match=r"^loss became nan at epoch 1, batch \d; training "
                                          r"stopped\. Lower lr or set clip\.$"):
         train_music(bad, MusicConfig(**CONFIGS["gru-rmsprop-b2"]))
+
+
+def test_a_learning_rate_far_too_large_warns_that_the_model_learned_nothing(data):
+    cfg = MusicConfig(**(CONFIGS["gru-rmsprop-b2"] | dict(lr=1e3, max_epochs=2)))
+    with pytest.warns(RuntimeWarning, match=r"learned nothing.*learning rate 1000"):
+        train_music(data, cfg)

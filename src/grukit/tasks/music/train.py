@@ -17,6 +17,7 @@ from torch import Tensor, nn
 
 from ...models.callbacks import Callback, History
 from ...models.loop import Step, Trainee, resume_at_epoch_end, train_loop
+from .. import _diverged
 from ..estimator import check_flag
 from .data import pad_batch
 from .model import MODELS, PianoRollModel, count_params, default_hidden, nll_sum
@@ -328,6 +329,8 @@ def _train(data, cfg: MusicConfig, on_epoch, want: int, callbacks=None,
         # mean NLL per frame of this update; a batch with no frame to predict: no update
         return Step(tot / n if n else None, total / n if n else 0.0, n, total)
 
+    # the untrained network's validation NLL, which training must beat (draws nothing)
+    untrained = evaluate(data["valid"]) if start_epoch == 0 else None
     history = train_loop(
         trainee, opt, step, batches, epochs=cfg.max_epochs, start_epoch=start_epoch,
         callbacks=[record, *(callbacks or [])], history=history, clip=cfg.clip,
@@ -335,6 +338,8 @@ def _train(data, cfg: MusicConfig, on_epoch, want: int, callbacks=None,
         max_seconds=cfg.max_seconds, started=start, nonfinite="raise",
         fix="Lower lr or set clip.", verbose=verbose, steps=steps,
         step_context=lambda: weight_noise(noisy, cfg.weight_noise, gen))
+    _diverged.check(history, learning_rate=cfg.lr, untrained=untrained,
+                    what=f"the {cfg.model} piano-roll model")
     stop = {"epochs": "max_epochs", "max_seconds": "max_seconds"}.get(
         history.stop_reason, "patience" if record.patience_hit else "callback")
     r = record.rec
