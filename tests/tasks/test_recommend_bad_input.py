@@ -2,6 +2,7 @@
 problem, or the correct result."""
 
 import dataclasses
+import re
 
 import numpy as np
 import pandas as pd
@@ -511,3 +512,11 @@ def test_whole_float_ids_duplicates_and_single_events_in_the_cli(tmp_path, capsy
     assert "'dropped_unseen_item_events': 0" in out
     assert "'dropped_short_sessions': 1" in out  # session 101
     assert "'events': 20, 'sessions': 10" in out
+
+
+@pytest.mark.parametrize("lr", [1e9, 1e3])
+def test_a_learning_rate_far_too_large_warns_that_gru4rec_learned_nothing(lr):
+    with pytest.warns(RuntimeWarning, match=r"GRU4Rec learned nothing.*learning rate "
+                                            + re.escape(f"{lr:g};")):
+        GRU4Rec(**(FAST | dict(learning_rate=lr))).fit(_sessions(_lists(),
+                                                                 np.arange(100, 112)))

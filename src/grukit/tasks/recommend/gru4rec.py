@@ -146,6 +146,7 @@ class GRU4Rec(Estimator):
         (``epochs`` may differ)."""
         from ...models.callbacks import History
         from ...models.loop import Trainee, resume_at_epoch_end, train_loop
+        from .. import _diverged
 
         cfg = self.config
         cfg.check()
@@ -235,12 +236,16 @@ class GRU4Rec(Estimator):
             settings["data"] = digest
         trainee = Trainee(net, opt, settings, (state, load))
         start_epoch = resume_at_epoch_end(trainee, opt, resume_from)
+        first = _diverged.FirstBatch()  # the untrained network's loss (no validation here)
         train_loop(trainee, opt, step, batches, epochs=cfg.epochs, start_epoch=start_epoch,
-                   callbacks=callbacks, history=history, verbose="auto" if verbose else 0,
+                   callbacks=[*(callbacks or ()), first], history=history,
+                   verbose="auto" if verbose else 0,
                    nonfinite="raise", seconds_key="seconds",
                    fix=f"Lower learning_rate (now {cfg.learning_rate})"
                    + (f" or logq (now {cfg.logq})" if cfg.logq else "")  # each may be the cause
                    + (f" or bpreg (now {cfg.bpreg})" if cfg.loss == "bpr-max" else "") + ".")
+        _diverged.check(history, learning_rate=cfg.learning_rate, key="loss",
+                        untrained=first.loss if start_epoch == 0 else None, what="GRU4Rec")
         self.net, self.items_, self.popularity_ = net, items, popularity
         self.history_ = history
         self.fitted_ = True
