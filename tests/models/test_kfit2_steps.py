@@ -327,3 +327,31 @@ def test_validation_steps_beyond_an_iterable_pass_warns_once_as_for_arrays():
         warnings.simplefilter("error")  # a pass that holds them: no word
         model.fit(X, Y, epochs=1, verbose=0, validation_steps=4,
                   validation_data=DataLoader(_Stream(), batch_size=4))
+
+
+def test_a_resume_on_an_iterable_pass_shorter_than_the_checkpoints_is_refused(tmp_path):
+    """Interrupted after 4 batches of a pass, resumed on a stream of 2: the epoch went on
+    with no batch (its loss the 4 before) without a word; it names the data to give."""
+    from grukit.models import BackupAndRestore
+
+    class Stop(Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            if batch == 3:
+                raise KeyboardInterrupt
+
+    for steps in (None, 5):
+        model = Sequential([GRU(4, input_shape=(6, 2)), Dense(1)])
+        model.compile(optimizer="sgd", loss="mse")
+        backup = str(tmp_path / f"b{steps}")
+        with warnings.catch_warnings(), pytest.raises(KeyboardInterrupt):
+            warnings.simplefilter("ignore")
+            model.fit(DataLoader(_Stream(), batch_size=4), epochs=2, steps_per_epoch=steps,
+                      verbose=0, callbacks=[BackupAndRestore(backup, save_freq=1), Stop()])
+        with pytest.raises(ValueError, match=r"_Stream yielded 2 batches.* had (trained on|"
+                                             r"taken) 4.*resume with the data"):
+            model.fit(DataLoader(_Stream(8), batch_size=4), epochs=2, steps_per_epoch=steps,
+                      verbose=0, callbacks=[BackupAndRestore(backup, save_freq=1)])
+        got = model.fit(DataLoader(_Stream(), batch_size=4), epochs=2, verbose=0,
+                        steps_per_epoch=steps,
+                        callbacks=[BackupAndRestore(backup, save_freq=1)]).history["loss"]
+        assert len(got) == 2  # the same data goes on from the backup

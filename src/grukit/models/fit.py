@@ -591,8 +591,14 @@ def endless_batches(loader, live: dict, model, epoch: int, steps: int | None, fi
     the pass under way: {"origin", "iterator", "at" (batches taken)}; a pass begun
     elsewhere (a resumed run) starts a new iterator and passes over the batches before."""
     if steps is None:  # without steps_per_epoch: an epoch is one pass, as Keras takes it
-        taken = 0
-        for batch in itertools.islice(iter(loader), first, None):
+        taken, batches = 0, iter(loader)
+        passed = sum(1 for _ in itertools.islice(batches, first))  # a resumed epoch's
+        if passed < first:  # trained batches: a pass of fewer is other data
+            raise ValueError(f"the {type(loader.dataset).__name__} yielded {passed} batches "
+                             f"at epoch {epoch + 1}, where the checkpoint resumed from had "
+                             f"trained on {first}; resume with the data the interrupted run "
+                             f"had.")
+        for batch in batches:
             taken += 1
             yield batch
         if not taken and not first:
@@ -606,6 +612,11 @@ def endless_batches(loader, live: dict, model, epoch: int, steps: int | None, fi
         live.update(origin=origin, iterator=iter(loader), at=0)
         for _ in itertools.islice(live["iterator"], skip):
             live["at"] += 1
+        if live["at"] < skip:  # the batches a checkpoint's pass had: a shorter one is other data
+            raise ValueError(f"the {type(loader.dataset).__name__} yielded {live['at']} "
+                             f"batches a pass, where the run resumed from had taken {skip} of "
+                             f"this one by epoch {epoch + 1}; resume with the data the "
+                             f"interrupted run had.")
 
     if live.get("origin") != model._steps_origin or live.get("at") != begin:
         restart(model._steps_origin, begin)
