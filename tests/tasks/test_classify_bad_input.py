@@ -697,3 +697,20 @@ def test_a_class_left_with_no_training_row_by_the_validation_split_is_refused():
     x = np.random.default_rng(0).normal(size=(4, 6, 2)).astype("float32")
     with pytest.raises(ValueError, match="leaves class 'c' with no training row"):
         SequenceClassifier(epochs=1, validation_split=0.3, seed=0).fit(x, ["a", "b", "c", "c"])
+
+
+@pytest.mark.parametrize("lr", [1e9, 1e3])
+def test_a_learning_rate_far_too_large_warns_that_the_classifier_learned_nothing(lr):
+    xs, y = _sequences(40)
+    clf = SequenceClassifier(hidden=6, epochs=2, learning_rate=lr, validation_split=0.25)
+    with pytest.warns(RuntimeWarning, match=r"SequenceClassifier learned nothing.*learning "
+                                            r"rate " + re.escape(f"{lr:g};")):
+        clf.fit(xs, y)
+
+
+def test_a_classifier_that_learned_says_nothing_of_divergence():
+    xs, y = _sequences(40)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("error", "training .* learned nothing", RuntimeWarning)
+        SequenceClassifier(hidden=6, epochs=3, learning_rate=3e-2,
+                           validation_split=0.25).fit(xs, y)

@@ -414,3 +414,11 @@ def labelled_rows_count(data) -> int:
     from grukit.tasks.clinical.estimator import labelled_rows
 
     return len(labelled_rows(data))
+
+
+def test_a_learning_rate_far_too_large_warns_that_the_classifier_learned_nothing(synthetic):
+    _, data = synthetic
+    clf = ClinicalClassifier(model="gru-simple", **FAST | {"epochs": 2, "learning_rate": 1e3})
+    with pytest.warns(RuntimeWarning, match=r"gru-simple classifier learned nothing.*learning "
+                                            r"rate 1000"):
+        clf.fit(data)

@@ -20,6 +20,7 @@ import numpy as np
 import torch
 
 from ...models import EarlyStopping, EpochTimer, History, optimizer
+from .. import _diverged
 from ..estimator import Estimator, is_flag, load_module_state
 from .labels import _as_float, as_labels, encode_labels
 from .metrics import classification_scores
@@ -228,11 +229,20 @@ class RecurrentClassifier(Estimator):
             if cfg.patience is not None:
                 cbs.append(EarlyStopping("val_loss", patience=cfg.patience,
                                          restore_best_weights=True))
+        first = _diverged.FirstBatch()  # without validation: the first batch's loss
+        if val_t is None:
+            cbs.append(first)
+        untrained = None if val_t is None else _diverged.before(self.model, *val_t,
+                                                                 cfg.batch_size)
         history = self.model.fit(self._pad(items, self.steps_), torch.as_tensor(y),
                                  batch_size=cfg.batch_size, epochs=epochs,
                                  verbose=verbose, callbacks=cbs, validation_data=val_t,
                                  seed=cfg.seed)
         history.history["epoch_time"] = timer.seconds
+        _diverged.check(history, learning_rate=cfg.learning_rate,
+                        untrained=first.loss if val_t is None else untrained,
+                        key="loss" if val_t is None else "val_loss",
+                        what=f"the {type(self).__name__}")
         self.history_: History = history
         self.fitted_ = True
         return self

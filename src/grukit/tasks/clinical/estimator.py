@@ -210,6 +210,7 @@ class ClinicalClassifier(Estimator):
         """Train on the records ``train_indices`` of ``data`` (all when None) that have an
         outcome; returns ``self`` (the ``History`` in ``self.history_``)."""
         from ...models import EarlyStopping, EpochTimer, optimizer
+        from .. import _diverged
         from ..classify.base import stratified_split
 
         cfg = self.config
@@ -241,11 +242,19 @@ class ClinicalClassifier(Estimator):
         if val is not None:
             cbs.append(EarlyStopping("val_loss", patience=cfg.patience,
                                      restore_best_weights=True))
+        first = _diverged.FirstBatch()  # without validation: the first batch's loss
+        if val is None:
+            cbs.append(first)
+        untrained = None if val is None else _diverged.before(self.model, *val, cfg.batch_size)
         history = self.model.fit(torch.from_numpy(np.ascontiguousarray(x)),
                                  torch.from_numpy(y.astype(np.float32)),
                                  batch_size=cfg.batch_size, epochs=epochs, verbose=verbose,
                                  callbacks=cbs, validation_data=val, seed=cfg.seed)
         history.history["epoch_time"] = timer.seconds
+        _diverged.check(history, learning_rate=cfg.learning_rate,
+                        untrained=first.loss if val is None else untrained,
+                        key="loss" if val is None else "val_loss",
+                        what=f"the {cfg.model} classifier")
         self.history_ = history
         self.model.eval()
         self.fitted_ = True

@@ -32,6 +32,7 @@ import numpy as np
 import torch
 
 from ..._runs import UsageError
+from .. import _diverged
 from . import forecast, published, sizing, summary
 
 # task name -> module of this package (see the module docstring)
@@ -173,8 +174,9 @@ def warm_up(task: Task, model: str, hidden: int) -> None:
     if (kind, model) in _WARM:
         return
     try:
-        with _random_kept():
-            if kind == "forecast":
+        with _random_kept(), warnings.catch_warnings():  # one epoch on a few rows: it may
+            warnings.filterwarnings("ignore", "training .* learned nothing", RuntimeWarning)
+            if kind == "forecast":  # learn nothing, which says nothing of the timed runs
                 forecast.warm_up(*task.data, model, hidden)
             elif kind == "music":
                 _warm_up_music(model, task.data)
@@ -203,8 +205,16 @@ def _warm_up_music(model: str, rolls: dict) -> None:
 
 def run(task: Task, model: str, hidden: int, seed: int, *, epochs: int | None,
         folds: int = 3, max_seconds: float | None = None):
-    """-> (record, recurrent module); ``warm_up`` first."""
+    """-> (record, recurrent module); ``warm_up`` first. A run whose loss became NaN/Inf
+    is recorded as such (``stop_reason`` "nonfinite"), not raised."""
     warm_up(task, model, hidden)
+    with _diverged.recorded():
+        return _run(task, model, hidden, seed, epochs=epochs, folds=folds,
+                    max_seconds=max_seconds)
+
+
+def _run(task: Task, model: str, hidden: int, seed: int, *, epochs: int | None, folds: int,
+         max_seconds: float | None):
     if task.name.startswith("forecast"):
         values, season, horizon = task.data
         return forecast.run(values, season, horizon, model, hidden, seed, folds=folds,
