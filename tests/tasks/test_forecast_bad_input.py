@@ -460,3 +460,17 @@ def test_cli_says_in_one_sentence_that_the_training_diverged(tmp_path, capsys):
     err = capsys.readouterr().err.strip().splitlines()[-1]
     assert rc == 2 and err.startswith("grukit forecast: error: training") and \
         "diverged" in err and "learning rate 1e+30" in err, err
+
+
+def test_a_hybrid_whose_correction_cannot_beat_its_smoothing_is_not_told_to_lower_its_rate():
+    """A hybrid's untrained network is the smoothing forecast (a zero correction), a fitted
+    model: nile's default hybrid does not beat it on its validation windows, which says
+    nothing of the learning rate."""
+    import warnings
+
+    from grukit.data.series import load_builtin
+
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        Forecaster(horizon=10, hybrid=True, epochs=20).fit(load_builtin("nile"), 1)
+    assert not [w for w in seen if "learned nothing" in str(w.message)]

@@ -30,7 +30,9 @@ def train_network(self, ys, cs, lookback, seed, n_val, verbose, callbacks, first
     net.compile(optimizer=torch.optim.Adam(net.parameters(), lr=cfg.learning_rate),
                 loss=loss)
     val = (np.concatenate(xv), np.concatenate(tv))
-    untrained = _diverged.before(net, *val, batch_size=cfg.batch_size)
+    # a hybrid's untrained network is the smoothing forecast itself (its correction starts at
+    # zero), a fitted model: a correction that cannot beat it says nothing of the learning rate
+    untrained = None if cfg.hybrid else _diverged.before(net, *val, batch_size=cfg.batch_size)
     history = net.fit(
         np.concatenate(xs), np.concatenate(ts), validation_data=val,
         epochs=cfg.epochs, batch_size=cfg.batch_size, seed=seed, verbose=verbose,
