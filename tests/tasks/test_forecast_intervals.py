@@ -144,28 +144,31 @@ def test_a_level_past_the_calibration_windows_is_refused_not_mislabelled(tmp_pat
                                              r"longer series") as e:
             f.predict_interval(level)
         assert "\n" not in str(e.value)
-    # each backtest fold calibrates on 18 windows
+    # a fold's 183 windows: a tenth (18) calibrate, or the 19 that 0.95 needs, while a
+    # quarter (45) is more; 0.99 needs 99, so the fold keeps its tenth and has no interval
     res = Forecaster(horizon=2, lookback=12, hidden=4, epochs=1, level=0.95).backtest(y, 12, 2)
+    assert res["model"]["coverage"] is not None and res["model"]["width"] > 0
+    res = Forecaster(horizon=2, lookback=12, hidden=4, epochs=1, level=0.99).backtest(y, 12, 2)
     m = res["model"]
     assert m["coverage"] is None and m["width"] is None and m["crps"] > 0
     assert all(fold["coverage"] is None for fold in m["folds"])
     assert all(s["lower"] is None for fold in m["forecasts"] for s in fold)
-    # nile: the first of 3 folds of 10 calibrates on 4 windows, the whole series on 7
+    # nile: the first of 3 folds of 10 has 49 windows: its tenth, 4, calibrate, since the 19
+    # that 0.95 needs are more than a quarter; the whole series' 79 give 19
     out = tmp_path / "o"
-    assert main(["forecast", "--data", "nile", "--level", "0.9", "--epochs", "2", "--hidden",
+    assert main(["forecast", "--data", "nile", "--level", "0.95", "--epochs", "2", "--hidden",
                  "4", "--output", str(out)]) == 0
     printed = capsys.readouterr().out
-    assert "90% interval: coverage" not in printed
-    assert "GRU 90% interval: undefined: a split-conformal interval at level 0.9 needs at " \
-           "least 9 calibration windows ((n + 1) · level ≤ n); the first fold's training part " \
-           "has 4, whose largest residual covers only 4/5. Give a level of at most 0.8, " \
+    assert "95% interval: coverage" not in printed
+    assert "GRU 95% interval: undefined: a split-conformal interval at level 0.95 needs at " \
+           "least 19 calibration windows ((n + 1) · level ≤ n); the first fold's training " \
+           "part has 4, whose largest residual covers only 4/5. Give a level of at most 0.8, " \
            "fewer --folds or a longer series. CRPS " in printed
-    assert "forecast.csv has no interval: a split-conformal interval at level 0.9 needs at " \
-           "least 9 calibration windows" in printed
+    assert "forecast.csv has no interval" not in printed
     interval = json.loads((out / "metrics.json").read_text())["interval"]
-    assert interval["level"] == 0.9 and interval["coverage"] is None
-    assert interval["width"] is None and "needs at least 9" in interval["undefined"]
-    assert "lower" not in (out / "forecast.csv").read_text()
+    assert interval["level"] == 0.95 and interval["coverage"] is None
+    assert interval["width"] is None and "needs at least 19" in interval["undefined"]
+    assert "lower" in (out / "forecast.csv").read_text()
 
 
 def test_the_level_is_printed_as_the_percentage_it_is(capsys):
@@ -179,3 +182,26 @@ def test_the_level_is_printed_as_the_percentage_it_is(capsys):
                  "--epochs", "1", "--hidden", "2"]) == 0
     out = capsys.readouterr().out
     assert "GRU 97.5% interval: " in out and "98%" not in out
+
+
+def test_calibration_holds_out_what_the_level_needs_where_a_quarter_allows():
+    """Nile's first backtest fold under the sequence strategy (70 points, lookback 24,
+    horizon 10: 36–37 windows) kept a tenth, 3 windows, and had no 80 % interval; it now keeps
+    the 4 that 0.8 needs. Where 4 are more than a quarter of the windows the tenth stays."""
+    from grukit.tasks.forecast.intervals import fewest
+
+    assert [fewest(v) for v in (0.5, 0.8, 0.9, 0.95, 0.99)] == [1, 4, 9, 19, 99]
+    seq = Forecaster(horizon=10, strategy="sequence", differences=0)  # lookback 24
+    assert seq.calibration_windows(70, 1) == 4  # 37 windows: tenth 3, quarter 9
+    assert seq.calibration_windows(49, 1) == 4  # 16 windows: tenth 1, a quarter is 4
+    assert seq.calibration_windows(48, 1) == 1  # 15 windows: a quarter, 3, is too few
+    assert seq.calibration_windows(500, 1) == 46  # the tenth where it is enough
+    high = Forecaster(horizon=10, strategy="sequence", differences=0, level=0.95)
+    assert high.calibration_windows(70, 1) == 3  # 19 > a quarter (9): the tenth
+    assert high.calibration_windows(109, 1) == 19  # 76 windows: a quarter is 19
+    assert high.calibration_windows(108, 1) == 7  # 75 windows: a quarter is 18
+    f = Forecaster(horizon=10, strategy="sequence", differences=0, hidden=4,
+                   epochs=1).fit(_noisy(70), 1)
+    assert f.residuals().shape == (4, 10)
+    lo, hi = f.predict_interval()
+    assert np.all(hi - lo > 0)
