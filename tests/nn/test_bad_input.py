@@ -279,7 +279,7 @@ def test_a_switch_that_is_not_true_or_false_is_refused(case):
     # torch.nn takes any truthy value: batch_first="False" read (B, T, I) as (T, B, I),
     # bias="False" built the biases, bidirectional="False" doubled the output, without a word
     cls, name = SWITCHES[case]
-    for bad in ("False", None, [True]):
+    for bad in ("False", None, [True], 1.0, torch.tensor([True])):
         with pytest.raises(TypeError, match=rf"^{cls.__name__}: {name} must be True or "
                                             rf"False; got .*\.$"):
             cls(3, 4, **{name: bad})

@@ -89,7 +89,8 @@ def _call(name, switch, value):
 
 @pytest.mark.parametrize(("name", "switch"), CASES, ids=[f"{n}-{s}" for n, s in CASES])
 def test_a_switch_that_is_not_true_or_false_is_refused(name, switch):
-    for bad in ("False", "True", None, [True], np.array([True, False]), 0.5):
+    for bad in ("False", "True", None, [True], np.array([True, False]), 0.5, 1.0,
+                torch.tensor([True]), 2):
         with pytest.raises(TypeError, match=rf"^{name}: {switch} must be True or False; "
                                             rf"got .*\.$"):
             _call(name, switch, bad)

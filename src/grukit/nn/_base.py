@@ -110,10 +110,10 @@ def activations_repr(module) -> str:
 def check_flag(value: object, what: str, cls: str) -> bool:
     """``value`` as a bool where it is one (numpy's bool and 0 / 1 too), else one sentence:
     a string such as "False" is truthy and would silently mean True."""
-    try:
-        ok = not isinstance(value, str) and value in (False, True)
-    except (TypeError, ValueError, RuntimeError):
-        ok = False
+    # (1.0 and a one-element tensor equal a bool too, but are not one: refused, as the
+    # layers' and the tasks' switches refuse them)
+    ok = isinstance(value, bool | np.bool_) or (isinstance(value, numbers.Integral)
+                                                and value in (0, 1))
     if not ok:
         raise TypeError(f"{cls}: {what} must be True or False; got {value!r}.")
     return bool(value)

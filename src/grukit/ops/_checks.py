@@ -6,6 +6,7 @@ lengths raise ``ValueError`` / ``TypeError`` with the expected shape spelled out
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Sequence
 
 import numpy as np
@@ -139,10 +140,10 @@ def check_flag(value: object, name: str, op: str) -> bool:
     """``value`` as a bool where it is one (numpy's bool and 0 / 1 too, as Keras and torch.nn
     take them), else one sentence: a string such as "False" is truthy, so ``reverse="False"``
     would run the sequences reversed without a word."""
-    try:
-        ok = not isinstance(value, str) and value in (False, True)
-    except (TypeError, ValueError, RuntimeError):  # an array or a tensor of several values
-        ok = False
+    # (1.0 and a one-element tensor equal a bool too, but are not one: refused, as the
+    # layers' and the tasks' switches refuse them)
+    ok = isinstance(value, bool | np.bool_) or (isinstance(value, numbers.Integral)
+                                                and value in (0, 1))
     if not ok:
         raise TypeError(f"{op}: {name} must be True or False; got {value!r}.")
     return bool(value)
