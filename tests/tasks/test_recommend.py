@@ -76,6 +76,15 @@ def test_evaluate_and_the_baselines_refuse_what_they_would_score_wrong():
     with pytest.raises(ValueError, match=r"score_step gave scores of shape \(64, 5\), not "
                                          r"\(64, 3\): one per item of the test sessions'"):
         evaluate(MostPopular().fit(wide).score_step, s)  # another item map: ranked wrong items
+    # a session of one event (model.index(events, min_length=1) keeps them) or of none: its
+    # slot paired its event with the next session's first, a prediction across two sessions
+    for offsets in ([0, 1, 3, 5], [0, 2, 2, 5]):
+        short = Sessions(np.array([0, 1, 2, 0, 1]), np.array(offsets), np.arange(3))
+        with pytest.raises(ValueError, match=r"^test: session [01] has [01] event\(s\); every "
+                                             r"session needs 2 or more"):
+            evaluate(pop, short)
+    with pytest.raises(TypeError, match=r"^test must be Sessions \(index events with "):
+        evaluate(pop, [[0, 1, 2]])
     for baseline in (MostPopular(), ItemKNN()):
         with pytest.raises(RuntimeError, match=r"is not fitted; call .*fit\(train\) before"):
             evaluate(baseline.score_step, s)

@@ -12,7 +12,7 @@ from collections.abc import Callable
 import numpy as np
 
 from ...data.sessions import Sessions
-from .batching import session_parallel
+from .batching import check_sessions, session_parallel
 
 KS = (1, 5, 10, 20)
 
@@ -89,9 +89,12 @@ def evaluate(score_step: Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarr
     """Session-parallel pass over every test event.
 
     ``score_step(inputs, reset, active)`` returns scores (B, n_items) for the next item.
+    ``test`` holds sessions of 2 or more events (a shorter one is refused: its slot would pair
+    its event with the next session's first).
     """
     _whole("batch_size", batch_size)  # 0 slots would read no session and score 0 silently
     _check_ks(ks)  # before the pass over every test event, not after it
+    test = check_sessions(test, "test", events=False)
     ranks = []
     for inputs, targets, reset, active in session_parallel(test, batch_size, drain=True):
         scores = score_step(inputs, reset, active)

@@ -11,7 +11,7 @@ import torch
 
 from ...data.sessions import Sessions
 from ..estimator import Estimator, check_flag, load_module_state
-from .batching import session_parallel
+from .batching import check_sessions, session_parallel
 from .evaluate import evaluate
 from .items import ItemMap
 from .model import CELLS, GRU4RecNet, bpr_max_loss, cross_entropy_loss
@@ -82,36 +82,6 @@ class GRU4RecConfig:
 def whole(name: str, value, least: int) -> None:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < least:
         raise ValueError(f"{name} must be a whole number, {least} or more; got {value!r}.")
-
-
-def check_sessions(s: Sessions, what: str, n_items: int | None = None) -> Sessions:
-    """Refuse sessions that would silently pair events across sessions or index past the
-    item map; returns them with int64 items and offsets (torch takes no narrower index)."""
-    if not isinstance(s, Sessions):
-        raise TypeError(f"{what} must be Sessions (grukit.data.index_sessions) or a DataFrame "
-                        f"of events (grukit.data.read_events); got a {type(s).__name__}.")
-    for name in ("items", "offsets"):  # bools were read as items 0 and 1, floats failed deep
-        kind = np.asarray(getattr(s, name)).dtype
-        if kind.kind not in "iu":
-            raise ValueError(f"{what}: {name} must be whole-number indices (int64); got dtype "
-                             f"{kind}.")
-    items, off = np.asarray(s.items), np.asarray(s.offsets)
-    if off.ndim != 1 or len(off) < 1 or off[0] != 0 or off[-1] != len(items):
-        raise ValueError(f"{what}: offsets must run from 0 to the number of events "
-                         f"({len(items)}); they are not a session index.")
-    lengths = np.diff(off)
-    if s.n_sessions == 0:
-        raise ValueError(f"{what} holds no session; next-item training and evaluation need "
-                         f"sessions of 2 or more events.")
-    if (lengths < 2).any():
-        i = int(np.flatnonzero(lengths < 2)[0])
-        raise ValueError(f"{what}: session {i} has {int(lengths[i])} event(s); every session "
-                         f"needs 2 or more (index_sessions drops shorter ones).")
-    n = s.n_items if n_items is None else n_items
-    if len(items) and (items.min() < 0 or items.max() >= n):
-        raise ValueError(f"{what}: item indices run from {int(items.min())} to "
-                         f"{int(items.max())}, outside the {n} items of its item map.")
-    return dataclasses.replace(s, items=items.astype(np.int64), offsets=off.astype(np.int64))
 
 
 class GRU4Rec(Estimator):
