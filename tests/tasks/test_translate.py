@@ -653,6 +653,24 @@ def test_a_cpu_clock_budget_stops_training_before_its_epochs():
         Translator(clock="gpu").fit(src, tgt)
 
 
+@pytest.mark.parametrize("clock", ["wall", "cpu"])
+def test_a_resumed_run_counts_the_time_its_checkpoint_had_trained(clock, tmp_path):
+    # the budget is the run's, as generate's is: a wall budget began anew at each resume (a
+    # run stopped at 50 of --minutes 60 trained 60 more), and a cpu budget already spent
+    # trained an epoch of no batch, logged with a loss of 0
+    src, tgt = toy(60, 4)
+    settings = SETTINGS | dict(hidden=8, embed=8, clock=clock)
+    ckpt = str(tmp_path / "run.pt")
+    first = Translator(**(settings | dict(epochs=1))).fit(src, tgt, checkpoint=ckpt)
+    # the first epoch took more than a microsecond: the budget is spent
+    again = Translator(**(settings | dict(epochs=3, max_seconds=1e-6))).fit(src, tgt,
+                                                                             resume=ckpt)
+    assert again.history_.stop_reason == "max_seconds"
+    assert again.history_.history.get("loss", []) == []
+    for k, v in first.network_.state_dict().items():
+        assert torch.equal(again.network_.state_dict()[k], v), k
+
+
 def test_unknown_characters_become_unk_and_long_inputs_are_cut_with_a_warning(trained):
     from grukit.tasks.translate.tokenizer import UNK_ID
 

@@ -102,15 +102,20 @@ def fit_network(net: Seq2Seq, src: list, tgt: list, valid, cfg, *, callbacks=(),
     ``History`` (``history.history`` has loss, val_loss, val_ppl, tokens_per_s)."""
     torch.manual_seed(cfg.seed)
     opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
+    # cpu: CPU seconds of training so far (clock="cpu"); wall: wall seconds of the run so far
+    # (validation included, as train_loop's max_seconds counts), checkpointed, so that the
+    # budget is the run's, as the cpu one is, not begun anew at each resume
     box = {"best": math.inf, "rng": np.random.default_rng(cfg.seed).bit_generator.state,
-           "cpu": 0.0}  # cpu: CPU seconds of training so far (clock="cpu")
+           "cpu": 0.0, "wall": 0.0, "started": time.perf_counter()}
 
     def get_state():
-        return {"best": box["best"], "rng": box["rng"], "cpu": box["cpu"]}
+        return {"best": box["best"], "rng": box["rng"], "cpu": box["cpu"],
+                "wall": time.perf_counter() - box["started"]}
 
     def set_state(extra):
         box["best"], box["rng"] = float(extra["best"]), extra["rng"]
         box["cpu"] = float(extra.get("cpu", 0.0))
+        box["wall"] = float(extra.get("wall", 0.0))
 
     trainee = Trainee(net, opt, config=config or {}, state=(get_state, set_state))
     # clock="cpu": the budget counts this process's CPU time (on a shared machine, close to
@@ -118,6 +123,9 @@ def fit_network(net: Seq2Seq, src: list, tgt: list, valid, cfg, *, callbacks=(),
     cpu_budget = cfg.max_seconds if getattr(cfg, "clock", "wall") == "cpu" else None
     wall_budget = None if cpu_budget is not None else cfg.max_seconds
     start = resume_at_epoch_end(trainee, opt, resume) if resume else 0
+    # a budget the checkpoint had spent trains no more (an epoch of no batch would be logged)
+    spent = (cpu_budget is not None and box["cpu"] >= cpu_budget) or (
+        wall_budget is not None and box["wall"] >= wall_budget)
     speed = {"tokens": 0, "t0": 0.0}
 
     def batches(epoch):
@@ -165,10 +173,13 @@ def fit_network(net: Seq2Seq, src: list, tgt: list, valid, cfg, *, callbacks=(),
     # the untrained network's validation loss, which training must beat (nll draws nothing)
     untrained = nll(net, *valid) if valid is not None and not start else None
     untrained = None if untrained is None else untrained[0] / max(untrained[1], 1)
-    hist = train_loop(trainee, opt, step, batches, epochs=cfg.epochs, callbacks=cbs,
-                      validate=validate, clip=cfg.clip or None, max_seconds=wall_budget,
-                      start_epoch=start, verbose=verbose, steps=steps, nonfinite="warn",
-                      fix="Lower lr.")
+    box["started"] = time.perf_counter() - box["wall"]  # the run's start, before any resume
+    hist = train_loop(trainee, opt, step, batches, epochs=start if spent else cfg.epochs,
+                      callbacks=cbs, validate=validate, clip=cfg.clip or None,
+                      max_seconds=wall_budget, started=box["started"], start_epoch=start,
+                      verbose=verbose, steps=steps, nonfinite="warn", fix="Lower lr.")
+    if spent:
+        hist.stop_reason = "max_seconds"
     net.eval()
     _diverged.check(hist, learning_rate=cfg.lr, untrained=untrained, what="the translator")
     return hist

@@ -81,8 +81,10 @@ class TranslatorConfig:
         batch_tokens (int): source + target tokens (with padding) a batch.
         lr (float): Adam's learning rate (halved when validation perplexity stalls).
         epochs (int): the epoch cap.
-        max_seconds (float | None): a training budget in seconds (None: none).
-        clock (str): what ``max_seconds`` counts: "wall" time or this process's "cpu" time.
+        max_seconds (float | None): a training budget in seconds (None: none), the whole
+            run's: a run resumed from a checkpoint has what that checkpoint left of it.
+        clock (str): what ``max_seconds`` counts: "wall" time (validation included) or this
+            process's "cpu" time.
         clip (float): the gradient's global L2 norm is clipped to it.
         beam (int): beam width of ``translate`` (1: greedy).
         alpha (float): beam search's length penalty.
