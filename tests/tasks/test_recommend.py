@@ -242,5 +242,14 @@ def test_metrics_from_ranks_take_lists_and_refuse_ranks_below_one():
     for one in (20, "20"):  # a traceback ('int' object is not iterable), or k = 2 and 0
         with pytest.raises(TypeError, match=r"ks must be a list of cut-offs, e.g. \(20,\)"):
             metrics_from_ranks([1, 2], ks=one)
+    # a generator was spent by the check (every metric left out), and no k gave no metric
+    want = metrics_from_ranks([1, 2], ks=(1, 5))
+    assert metrics_from_ranks([1, 2], ks=(k for k in (1, 5))) == want
+    s = Sessions(np.array([0, 1, 2, 0, 1]), np.array([0, 3, 5]), np.arange(3))
+    pop = MostPopular().fit(s).score_step
+    assert evaluate(pop, s, ks=iter([1, 5])) == evaluate(pop, s, ks=(1, 5))
+    for empty in ((), []):
+        with pytest.raises(ValueError, match=r"^ks is empty; give at least one cut-off"):
+            metrics_from_ranks([1, 2], ks=empty)
     # median-style fractional ranks are ranks too
     assert metrics_from_ranks(np.array([1.5]), ks=(2,))["mrr@2"] == pytest.approx(1 / 1.5)

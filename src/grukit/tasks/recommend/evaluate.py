@@ -22,12 +22,18 @@ def _whole(name: str, value) -> None:
         raise ValueError(f"{name} must be a whole number, 1 or more; got {value!r}.")
 
 
-def _check_ks(ks) -> None:
+def _check_ks(ks) -> tuple:
+    """``ks`` as a tuple, checked: a generator read here was spent, and no k at all gave a
+    result with no metric in it."""
     if not hasattr(ks, "__iter__") or isinstance(ks, str):  # ks=20 failed in a traceback
         raise TypeError(f"ks must be a list of cut-offs, e.g. (20,) for k = 20 alone; got "
                         f"{ks!r}.")
+    ks = tuple(ks)
+    if not ks:
+        raise ValueError("ks is empty; give at least one cut-off, e.g. (20,).")
     for k in ks:
         _whole("each k", k)
+    return ks
 
 
 def ranks_of(scores: np.ndarray, targets: np.ndarray) -> np.ndarray:
@@ -67,7 +73,7 @@ def metrics_from_ranks(ranks: np.ndarray, ks=KS) -> dict[str, float]:
         dict[str, float]: ``recall@k`` (share of ranks ≤ k) and ``mrr@k`` (mean of 1/rank
         where rank ≤ k, else 0) for every k; 0 for no ranks.
     """
-    _check_ks(ks)
+    ks = _check_ks(ks)
     ranks = np.asarray(ranks)
     if ranks.ndim != 1 or ranks.dtype.kind not in "iuf":
         raise ValueError(f"ranks must be a 1-D array of numbers, one per prediction; got "
@@ -93,7 +99,7 @@ def evaluate(score_step: Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarr
     its event with the next session's first).
     """
     _whole("batch_size", batch_size)  # 0 slots would read no session and score 0 silently
-    _check_ks(ks)  # before the pass over every test event, not after it
+    ks = _check_ks(ks)  # before the pass over every test event, not after it
     test = check_sessions(test, "test", events=False)
     ranks = []
     for inputs, targets, reset, active in session_parallel(test, batch_size, drain=True):
