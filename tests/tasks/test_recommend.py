@@ -105,6 +105,13 @@ def test_losses_against_their_formulas():
     log_q = torch.randn(7, generator=g)
     want = -torch.log_softmax(r - 0.5 * log_q, 1).diagonal().mean()
     torch.testing.assert_close(cross_entropy_loss(r, log_q, 0.5), want)
+    # logq without log_q was no correction, without a word; a log_q of B failed in torch
+    with pytest.raises(ValueError, match=r"^logq=0\.5 corrects the scores by log_q"):
+        cross_entropy_loss(r, logq=0.5)
+    with pytest.raises(ValueError, match=r"^log_q must be \(C,\) = \(7,\), one per candidate"):
+        cross_entropy_loss(r, log_q[:3], 0.5)
+    torch.testing.assert_close(cross_entropy_loss(r, None, 0.0),
+                               -torch.log_softmax(r, 1).diagonal().mean())
     total = 0.0
     for b in range(3):
         neg = [j for j in range(7) if j != b]

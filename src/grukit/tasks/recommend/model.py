@@ -83,8 +83,16 @@ class GRU4RecNet(nn.Module):
 
 
 def cross_entropy_loss(scores: Tensor, log_q: Tensor | None = None, logq: float = 0.0) -> Tensor:
-    """scores (B, C) with positives on the diagonal; optional logQ correction."""
-    if logq and log_q is not None:
+    """scores (B, C) with positives on the diagonal; optional logQ correction by ``logq``
+    times ``log_q`` (C,), the log sampling probability of each candidate."""
+    if logq and log_q is None:  # the correction was left out without a word
+        raise ValueError(f"logq={logq!r} corrects the scores by log_q, the log sampling "
+                         f"probability of each of the {scores.shape[1]} candidates; give "
+                         f"log_q, or logq=0.")
+    if logq:
+        if log_q.shape != scores.shape[1:]:
+            raise ValueError(f"log_q must be (C,) = ({scores.shape[1]},), one per candidate "
+                             f"column of scores; got shape {tuple(log_q.shape)}.")
         scores = scores - logq * log_q  # (C,) broadcast over rows
     target = torch.arange(scores.shape[0], device=scores.device)
     return F.cross_entropy(scores, target)
