@@ -136,12 +136,19 @@ def test_multi30k_reads_aligned_with_its_published_sizes():
     assert p.src[0].startswith("Ein Mann") and p.tgt[0].startswith("A man")
 
 
-@pytest.mark.parametrize("gz", [False, True])
-def test_a_byte_that_is_not_utf8_is_named_with_its_own_line(tmp_path, gz):
+@pytest.mark.parametrize("source", ["plain", "gz", "stream"])
+def test_a_byte_that_is_not_utf8_is_named_with_its_own_line(tmp_path, source):
     import gzip
+    import io
 
     body = "".join(f"sentence {i}\n" for i in range(50)).encode() + b"caf\xe9\nend\n"
-    p = tmp_path / ("t.gz" if gz else "t.txt")
-    p.write_bytes(gzip.compress(body) if gz else body)
+    if source == "stream":  # what grukit translate makes of stdin; it was named as line 1
+        data = io.BytesIO(body)
+        data.name = "<stdin>"
+        arg = io.TextIOWrapper(data, encoding="utf-8-sig", newline="\n")
+    else:
+        p = tmp_path / ("t.gz" if source == "gz" else "t.txt")
+        p.write_bytes(gzip.compress(body) if source == "gz" else body)
+        arg = str(p)
     with pytest.raises(ValueError, match="line 51 is not UTF-8"):
-        read_lines(str(p))
+        read_lines(arg)

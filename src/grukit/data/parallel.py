@@ -75,9 +75,11 @@ def read_lines(path_or_stream) -> list[str]:
             try:
                 line = f.readline()
             except UnicodeDecodeError:  # the reader decodes ahead: find the line in bytes
-                at = i if f is path_or_stream else _first_bad_line(path_or_stream) or i
-                raise ValueError(f"{name!r} line {at} is not UTF-8 text; convert the file to "
-                                 f"UTF-8 (e.g. iconv -t utf-8).") from None
+                at = _bad_line_of_stream(f) if f is path_or_stream else \
+                    _first_bad_line(path_or_stream)
+                where = f"{name!r}" + ("" if at is None else f" line {at}")
+                raise ValueError(f"{where} is not UTF-8 text; convert the file to UTF-8 (e.g. "
+                                 f"iconv -t utf-8).") from None
             except (OSError, EOFError) as err:
                 raise ValueError(f"{name!r} cannot be read ({err}); is the .gz file "
                                  f"complete?") from None
@@ -101,12 +103,28 @@ def _first_bad_line(path) -> int | None:
     with open(path, "rb") as f:
         gz = f.read(2) == b"\x1f\x8b"
     with (gzip.open(path, "rb") if gz else open(path, "rb")) as raw:
-        for i, line in enumerate(raw, 1):
-            try:
-                (line[3:] if i == 1 and line.startswith(b"\xef\xbb\xbf") else line) \
-                    .decode("utf-8")
-            except UnicodeDecodeError:
-                return i
+        return _bad_line(raw)
+
+
+def _bad_line_of_stream(f) -> int | None:
+    """The first line that is not UTF-8 of a text stream whose bytes can be read again (its
+    ``buffer`` seekable: stdin as ``grukit translate`` reads it), or None (then unknown: the
+    decoder reads ahead, so the line it failed on may be a later one)."""
+    raw = getattr(f, "buffer", None)
+    if raw is None or not raw.seekable():
+        return None
+    raw.seek(0)
+    return _bad_line(raw)
+
+
+def _bad_line(raw) -> int | None:
+    """The 1-based number of the first line of the binary stream ``raw`` that is not UTF-8
+    (a leading byte-order mark allowed), or None."""
+    for i, line in enumerate(raw, 1):
+        try:
+            (line[3:] if i == 1 and line.startswith(b"\xef\xbb\xbf") else line).decode("utf-8")
+        except UnicodeDecodeError:
+            return i
     return None
 
 
