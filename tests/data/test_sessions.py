@@ -132,6 +132,18 @@ def test_index_sessions_groups_unsorted_events():
     assert train.ids.tolist() == [1, 2]
     with pytest.raises(ValueError, match=r"the training events have no 'item' column"):
         index_sessions(ev.rename(columns={"item": "product"}))
+    # a missing time sorted its event last, a missing session dropped its event (counted
+    # still), a missing item failed as KeyError nan; text times sort as text ("10" < "9")
+    for column in ("time", "session", "item"):
+        holed = ev.assign(**{column: ev[column].astype(float).where(ev.index != 2)})
+        for train, test in ((holed, None), (ev, holed)):
+            what = "training" if test is None else "test"
+            with pytest.raises(ValueError, match=rf"^the {what} events hold 1 missing value\(s\) "
+                                                 rf"in column '{column}'; drop those events"):
+                index_sessions(train, test)
+    with pytest.raises(ValueError, match=r"^the time column of the training events holds "
+                                         r"\w+ values, which do not sort as times"):
+        index_sessions(ev.assign(time=["9", "9", "10", "10"]))
 
 
 def test_day_first_dates_are_read_day_first_not_mixed_with_month_first(tmp_path):

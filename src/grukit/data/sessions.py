@@ -580,10 +580,28 @@ def split_by_days(events, test_days: int):
 
 
 def _check_columns(events, what: str) -> None:
+    """Refuse events that would be ordered or indexed wrong without a word (a frame built by
+    hand; read_events gives none): a missing time sorted its event last in its session, a
+    missing session left its event out of every session while counting it, a missing item
+    failed as a KeyError, and text times sort as text ("10" before "9")."""
+    import pandas as pd
+
     missing = [c for c in ("session", "item") if c not in events.columns]
     if missing:
         raise ValueError(f"the {what} events have no {' or '.join(map(repr, missing))} column "
                          f"(columns: {list(events.columns)}); read them with read_events.")
+    for c in ("session", "item", "time"):
+        if c in events.columns and events[c].isna().any():
+            n = int(events[c].isna().sum())
+            raise ValueError(f"the {what} events hold {n} missing value(s) in column {c!r}; "
+                             f"drop those events first (read_events drops and counts them).")
+    time = events["time"] if "time" in events.columns else None
+    if time is not None and (pd.api.types.is_bool_dtype(time) or not (
+            pd.api.types.is_numeric_dtype(time) or pd.api.types.is_datetime64_any_dtype(time)
+            or pd.api.types.is_timedelta64_dtype(time))):
+        raise ValueError(f"the time column of the {what} events holds {time.dtype} values, "
+                         f"which do not sort as times; give numbers, datetimes or timedeltas "
+                         f"(read_events parses a file's times).")
 
 
 def to_sessions(events, vocab: np.ndarray, report: dict | None = None) -> Sessions:
