@@ -474,3 +474,23 @@ def test_a_hybrid_whose_correction_cannot_beat_its_smoothing_is_not_told_to_lowe
         warnings.simplefilter("always")
         Forecaster(horizon=10, hybrid=True, epochs=20).fit(load_builtin("nile"), 1)
     assert not [w for w in seen if "learned nothing" in str(w.message)]
+
+
+def test_a_network_that_learned_what_does_not_carry_to_its_validation_windows_is_not_told_off():
+    """Nile's last four windows sit near the series' mean, where the untrained network's
+    forecast (0, standardised) is as good as any: the sequence network's best validation loss
+    (0.4197) was no lower than before training (0.4191) while its training loss fell from
+    0.93 to 0.74, and it was told it learned nothing and to lower its learning rate. Where
+    the training loss fell below the untrained network's, it learned: no warning."""
+    import warnings
+
+    from grukit.data.series import load_builtin
+
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        f = Forecaster(horizon=10, strategy="sequence", differences=0,
+                       learning_rate=1e-3).fit(load_builtin("nile"), 1)
+    assert not [w for w in seen if "learned nothing" in str(w.message)]
+    h = f.history.history
+    assert min(h["val_loss"]) >= 0.999 * h["val_loss"][0]  # the case: validation flat
+    assert min(h["loss"]) < 0.85 * h["loss"][0]  # while the training loss fell

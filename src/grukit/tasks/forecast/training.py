@@ -32,14 +32,18 @@ def train_network(self, ys, cs, lookback, seed, n_val, verbose, callbacks, first
     val = (np.concatenate(xv), np.concatenate(tv))
     # a hybrid's untrained network is the smoothing forecast itself (its correction starts at
     # zero), a fitted model: a correction that cannot beat it says nothing of the learning rate
-    untrained = None if cfg.hybrid else _diverged.before(net, *val, batch_size=cfg.batch_size)
+    fit_x, fit_y = np.concatenate(xs), np.concatenate(ts)
+    untrained = untrained_fit = None
+    if not cfg.hybrid:
+        untrained = _diverged.before(net, *val, batch_size=cfg.batch_size)
+        untrained_fit = _diverged.before(net, fit_x, fit_y, batch_size=cfg.batch_size)
     history = net.fit(
-        np.concatenate(xs), np.concatenate(ts), validation_data=val,
+        fit_x, fit_y, validation_data=val,
         epochs=cfg.epochs, batch_size=cfg.batch_size, seed=seed, verbose=verbose,
         callbacks=[EarlyStopping(patience=cfg.patience, restore_best_weights=True),
                    *callbacks])
     _diverged.check(history, learning_rate=cfg.learning_rate, untrained=untrained,
-                    what="the forecaster's network")
+                    what="the forecaster's network", untrained_fit=untrained_fit)
     if first:
         self.history = self.history_ = history
     return net
