@@ -439,6 +439,23 @@ def test_cli_train_writes_metrics_checkpoint_and_model(cli_run):
     assert [c["epoch"] for c in metrics["curve"]] == [1, 2, 3]
     assert "tokens_per_s" in metrics["curve"][0] and "bleu" in metrics["valid_beam1"]
     assert (d / "run" / "checkpoint.pt").is_file() and (d / "model" / "config.json").is_file()
+    # the run was resumed for its third epoch: its training time is that of all three
+    from grukit.models.saving import read_checkpoint
+
+    total = read_checkpoint(str(d / "run" / "checkpoint.pt"))["extra"]["train"]
+    assert metrics["train_seconds"] == pytest.approx(total, rel=1e-12)
+
+
+def test_a_resumed_run_reports_the_training_seconds_of_the_whole_run(tmp_path):
+    # metrics.json's train_seconds of a run resumed for its last epoch was that epoch's alone
+    src, tgt = toy(60, 4)
+    settings = SETTINGS | dict(hidden=8, embed=8)
+    ckpt = str(tmp_path / "run.pt")
+    first = Translator(**(settings | dict(epochs=1))).fit(src, tgt, checkpoint=ckpt)
+    again = Translator(**(settings | dict(epochs=2))).fit(src, tgt, resume=ckpt)
+    assert len(again.history_.train_seconds) == 1
+    assert again.history_.run_train_seconds == pytest.approx(
+        sum(first.history_.train_seconds) + again.history_.train_seconds[0], rel=1e-12)
 
 
 def test_cli_resume_gives_the_weights_of_an_uninterrupted_run(cli_run):

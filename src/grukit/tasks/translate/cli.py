@@ -198,7 +198,7 @@ def _train(args) -> int:
         raise
     result = {"config": tr.get_config(), "curve": progress.curve,
               "stop_reason": tr.history_.stop_reason,
-              "train_seconds": sum(tr.history_.train_seconds),
+              "train_seconds": tr.history_.run_train_seconds,  # the epochs before --resume too
               "params": sum(p.numel() for p in tr.network_.parameters()),
               "pairs": len(train), "dropped": train.dropped}
     if args.save:  # before scoring: a failure there must not lose the trained model

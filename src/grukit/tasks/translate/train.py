@@ -18,7 +18,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ...models.callbacks import Callback, ModelCheckpoint, is_main_process
+from ...models.callbacks import Callback, History, ModelCheckpoint, is_main_process
 from ...models.loop import Step, Trainee, resume_at_epoch_end, train_loop
 from .. import _diverged
 from .network import Seq2Seq, pad_batch
@@ -99,23 +99,28 @@ def fit_network(net: Seq2Seq, src: list, tgt: list, valid, cfg, *, callbacks=(),
                 config: dict | None = None, verbose=0):
     """Train ``net`` in place; ``valid``: (src ids, tgt ids) or None. ``checkpoint``: a file
     written at each epoch's end; ``resume``: such a file to continue from. Returns the
-    ``History`` (``history.history`` has loss, val_loss, val_ppl, tokens_per_s)."""
+    ``History`` (``history.history`` has loss, val_loss, val_ppl, tokens_per_s; its
+    ``run_train_seconds`` is the training time of the whole run, the epochs before a resume
+    included, where ``train_seconds`` lists this call's epochs)."""
     torch.manual_seed(cfg.seed)
     opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
     # cpu: CPU seconds of training so far (clock="cpu"); wall: wall seconds of the run so far
     # (validation included, as train_loop's max_seconds counts), checkpointed, so that the
     # budget is the run's, as the cpu one is, not begun anew at each resume
     box = {"best": math.inf, "rng": np.random.default_rng(cfg.seed).bit_generator.state,
-           "cpu": 0.0, "wall": 0.0, "started": time.perf_counter()}
+           "cpu": 0.0, "wall": 0.0, "started": time.perf_counter(), "train": 0.0}
+    hist = History()  # train: the update seconds of the epochs before this call
 
     def get_state():
         return {"best": box["best"], "rng": box["rng"], "cpu": box["cpu"],
-                "wall": time.perf_counter() - box["started"]}
+                "wall": time.perf_counter() - box["started"],
+                "train": box["train"] + sum(hist.train_seconds)}
 
     def set_state(extra):
         box["best"], box["rng"] = float(extra["best"]), extra["rng"]
         box["cpu"] = float(extra.get("cpu", 0.0))
         box["wall"] = float(extra.get("wall", 0.0))
+        box["train"] = float(extra.get("train", 0.0))
 
     trainee = Trainee(net, opt, config=config or {}, state=(get_state, set_state))
     # clock="cpu": the budget counts this process's CPU time (on a shared machine, close to
@@ -174,10 +179,11 @@ def fit_network(net: Seq2Seq, src: list, tgt: list, valid, cfg, *, callbacks=(),
     untrained = nll(net, *valid) if valid is not None and not start else None
     untrained = None if untrained is None else untrained[0] / max(untrained[1], 1)
     box["started"] = time.perf_counter() - box["wall"]  # the run's start, before any resume
-    hist = train_loop(trainee, opt, step, batches, epochs=start if spent else cfg.epochs,
-                      callbacks=cbs, validate=validate, clip=cfg.clip or None,
-                      max_seconds=wall_budget, started=box["started"], start_epoch=start,
-                      verbose=verbose, steps=steps, nonfinite="warn", fix="Lower lr.")
+    train_loop(trainee, opt, step, batches, epochs=start if spent else cfg.epochs,
+               callbacks=cbs, validate=validate, clip=cfg.clip or None,
+               max_seconds=wall_budget, started=box["started"], start_epoch=start,
+               verbose=verbose, steps=steps, nonfinite="warn", fix="Lower lr.", history=hist)
+    hist.run_train_seconds = box["train"] + sum(hist.train_seconds)
     if spent:
         hist.stop_reason = "max_seconds"
     net.eval()
