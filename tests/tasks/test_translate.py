@@ -284,6 +284,23 @@ def test_validation_pairs_left_out_are_counted_in_a_warning():
     assert "val_ppl" not in tr.history_.history
 
 
+def test_validation_data_read_with_read_parallel_is_taken_and_other_shapes_are_one_sentence(
+        tmp_path):
+    # valid=read_parallel(...) failed inside: "argument after * must be an iterable"
+    from grukit.data.parallel import read_parallel
+
+    tiny = SETTINGS | dict(epochs=1, hidden=8, embed=8)
+    src, tgt = toy(40, 12)
+    vs, vt = toy(5, 13)
+    (tmp_path / "v.tsv").write_text("".join(f"{a}\t{b}\n" for a, b in zip(vs, vt, strict=True)))
+    a = Translator(**tiny).fit(src, tgt, valid=read_parallel(str(tmp_path / "v.tsv")))
+    b = Translator(**tiny).fit(src, tgt, valid=(vs, vt))
+    assert a.history_.history["val_loss"] == b.history_.history["val_loss"]
+    for bad in ((vs, vt, vt), vs, 3):
+        with pytest.raises(TypeError, match="valid must be .source sentences, target sentences"):
+            Translator(**tiny).fit(src, tgt, valid=bad)
+
+
 def test_a_unigram_vocabulary_smaller_than_the_alphabet_is_one_sentence():
     with pytest.raises(ValueError, match=r"vocab_size=16 cannot hold every character of the "
                                          r"training text \(26 distinct\); raise vocab_size"):

@@ -55,6 +55,18 @@ def _sentences(texts, what: str) -> list[str]:
     return [_clean(t, f"{what}: sentence {i}") for i, t in enumerate(texts)]
 
 
+def _valid_pair(valid) -> tuple:
+    """(source, target) of ``valid``: a pair of sentence lists, or what
+    ``grukit.data.parallel.read_parallel`` returned (its ``src`` and ``tgt``)."""
+    if hasattr(valid, "src") and hasattr(valid, "tgt"):
+        return valid.src, valid.tgt
+    if isinstance(valid, (str, bytes)) or not hasattr(valid, "__len__") or len(valid) != 2:
+        raise TypeError(f"valid must be (source sentences, target sentences) or what "
+                        f"read_parallel returned; got {type(valid).__name__}"
+                        f"{f' of {len(valid)}' if hasattr(valid, '__len__') else ''}.")
+    return tuple(valid)
+
+
 def word_list(texts: list[str]) -> list[str]:
     """The ``MAX_WORDS`` most frequent words of ``texts`` (ties: alphabetical), sorted."""
     counts = Counter(w for t in texts for w in _words(t))
@@ -183,9 +195,10 @@ class Translator(Estimator):
 
     def fit(self, src, tgt, valid=None, *, callbacks=(), checkpoint: str | None = None,
             resume: str | None = None, verbose=0) -> Translator:
-        """Train on aligned sentence lists; ``valid`` = (source, target) lists for validation
-        perplexity each epoch. ``checkpoint``: a file written at each epoch's end;
-        ``resume``: such a file to continue from (same data and settings)."""
+        """Train on aligned sentence lists; ``valid`` = (source, target) lists (or a
+        ``read_parallel`` result) for validation perplexity each epoch. ``checkpoint``: a
+        file written at each epoch's end; ``resume``: such a file to continue from (same data
+        and settings)."""
         from .train import fit_network
 
         cfg = self.config
@@ -223,7 +236,7 @@ class Translator(Estimator):
                           stacklevel=2)
         val = None
         if valid is not None:
-            vs, vt = self._texts(*valid, "valid")
+            vs, vt = self._texts(*_valid_pair(valid), "valid")
             vs_ids, vt_ids, left = self._ids(vs, vt)
             if left:  # the validation perplexity (and the learning rate's halving) on fewer
                 warnings.warn(  # pairs, or on none, said rather than silent
