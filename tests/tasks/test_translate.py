@@ -189,6 +189,9 @@ def test_a_length_penalty_with_greedy_decoding_is_refused(trained):
 def test_bad_decoding_sizes_are_one_sentence(trained, kw, match):
     with pytest.raises(ValueError, match=match):
         trained.translate(["ab cd"], beam=2, **kw)
+    if "max_len" in kw:  # attention's: 0 was the default limit, -1 a map of None (as if the
+        with pytest.raises(ValueError, match=match):  # model had no attention)
+            trained.attention("ab cd", **kw)
 
 
 def test_numpy_integers_and_floats_are_decoding_settings_like_pythons(trained):

@@ -350,11 +350,15 @@ class Translator(Estimator):
         from .decode import greedy
 
         self._check_fitted("attention")
+        if max_len is not None and (isinstance(max_len, bool) or not isinstance(
+                max_len, numbers.Integral) or max_len < 1):  # 0 was the default, -1 no map
+            raise ValueError(f"max_len must be a positive integer; got {max_len!r}.")
         ids = self._encode_inputs([_clean(text, "attention's text")])[0]  # as translate()
         if not len(ids):
             raise ValueError("attention needs a non-empty sentence.")
         src, lengths = pad_batch([ids])
-        hyp, maps = greedy(self.network_.eval(), src, lengths, max_len or len(ids) * 2 + 10,
+        hyp, maps = greedy(self.network_.eval(), src, lengths,
+                           len(ids) * 2 + 10 if max_len is None else int(max_len),
                            keep_attention=True)
         out = self.tgt_tok_.pieces(hyp[0]) + ["</s>"]
         weights = None if maps is None else maps[0].numpy()[:len(out)]
