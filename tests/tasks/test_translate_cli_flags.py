@@ -27,3 +27,13 @@ def test_train_keeps_settings_given_as_zero():
 def test_other_actions_refuse_a_training_flag_given_as_zero(flag, tmp_path, capsys):
     assert main(["translate", "evaluate", "--model", str(tmp_path / "m"), *flag]) == 2
     assert f"{flag[0]} set(s) training" in capsys.readouterr().err
+
+
+def test_clock_without_minutes_is_refused():
+    # --clock says what --minutes counts: alone it was accepted and did nothing
+    from grukit._runs import UsageError
+
+    with pytest.raises(UsageError, match="--clock says what --minutes counts"):
+        tc._settings(_args("train", "--clock", "cpu"))
+    got = tc._settings(_args("train", "--clock", "cpu", "--minutes", "0.5"))
+    assert got["clock"] == "cpu" and got["max_seconds"] == 30.0

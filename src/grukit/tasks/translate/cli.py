@@ -130,6 +130,9 @@ def _run(args) -> int:
 def _settings(args) -> dict:
     # a value given is kept whatever it is (--dropout 0 is dropout 0, not the default)
     out = {k: getattr(args, k) for k in SETTINGS if getattr(args, k) is not None}
+    if args.clock is not None and args.minutes is None:  # else accepted and ignored
+        raise UsageError("--clock says what --minutes counts and there is no --minutes; give "
+                         "--minutes or drop --clock.")
     if args.minutes is not None:
         if not 0 < args.minutes < float("inf"):
             raise UsageError(f"--minutes must be a number above 0; got {args.minutes}.")
