@@ -272,6 +272,11 @@ def test_a_save_that_fails_after_training_keeps_the_results(tmp_path, capsys, mo
     assert not np.array_equal(GRU4Rec.load(str(tmp_path / "m")).popularity_, old)
     assert main(argv + ["--resume"]) == 0  # now saved by this run: nothing trained again
     assert "Epoch 1/" not in capsys.readouterr().out
+    # another run of the same settings replaced m since: it was taken as this run's model
+    other.save(str(tmp_path / "m"))
+    assert main(argv + ["--resume"]) == 0
+    assert "saved the model to" in capsys.readouterr().out
+    assert not np.array_equal(GRU4Rec.load(str(tmp_path / "m")).popularity_, old)
 
 
 def test_train_and_test_files_with_millisecond_times_give_the_results_of_seconds(tmp_path):

@@ -120,34 +120,42 @@ def _fingerprint(train, test, config: dict) -> str:
     return h.hexdigest()
 
 
-def _read_done(out: str, stamp: str) -> tuple[dict, str | None]:
-    """({model: its result} of the models already in OUT/metrics.json, the folder the run
-    saved its GRU4Rec in or None)."""
+def _read_done(out: str, stamp: str) -> tuple[dict, dict]:
+    """({model: its result} of the models already in OUT/metrics.json, {"model": the folder
+    the run saved its GRU4Rec in, "sha256": the digest of what it saved there}, each None
+    when not recorded)."""
     path = os.path.join(out, METRICS)
+    none = {"model": None, "sha256": None}
     if not os.path.isfile(path):
-        return {}, None
+        return {}, none
     try:
         with open(path, encoding="utf-8") as f:
             body = json.load(f)
         fp = body["fingerprint"]
     except (OSError, ValueError, KeyError, TypeError):
-        return {}, None  # unreadable or from an older grukit: every model runs again
+        return {}, none  # unreadable or from an older grukit: every model runs again
     if fp != stamp:
         raise UsageError(f"{path} was written by a run with other data or settings; rerun "
                          f"with those, or without --resume to start afresh.")
-    saved = body.get("saved_model")
+    saved = {k: body.get(key) for k, key in (("model", "saved_model"),
+                                             ("sha256", "saved_model_sha256"))}
     return ({m: body[m] for m in MODELS if isinstance(body.get(m), dict)},
-            saved if isinstance(saved, str) else None)
+            {k: v if isinstance(v, str) else None for k, v in saved.items()})
 
 
-def _saved_config(path: str) -> dict | None:
-    from ..estimator import CONFIG_FILE
+def _saved_digest(path: str) -> str | None:
+    """SHA-256 of the model saved in ``path`` (its settings and weights), or None when there
+    is none: a folder of the same settings may hold a model trained on other data."""
+    from ..estimator import CONFIG_FILE, WEIGHTS_FILE
 
+    h = hashlib.sha256()
     try:
-        with open(os.path.join(path, CONFIG_FILE), encoding="utf-8") as f:
-            return json.load(f).get("config")
-    except (OSError, ValueError, AttributeError):
+        for name in (CONFIG_FILE, WEIGHTS_FILE):
+            with open(os.path.join(path, name), "rb") as f:
+                h.update(hashlib.sha256(f.read()).digest())
+    except OSError:
         return None
+    return h.hexdigest()
 
 
 def run_train(args: argparse.Namespace) -> int:
@@ -215,9 +223,10 @@ def run_train(args: argparse.Namespace) -> int:
         raise UsageError(str(err)) from None
 
     stamp = _fingerprint(train, test, model.get_config())
-    done, saved = {}, {"model": None}  # the folder this run's GRU4Rec was saved in
+    # the folder this run's GRU4Rec was saved in, and the digest of what it saved there
+    done, saved = {}, {"model": None, "sha256": None}
     if out and args.resume:
-        done, saved["model"] = _read_done(out, stamp)
+        done, saved = _read_done(out, stamp)
         print(f"resuming: {', '.join(done) or 'no model'} already in "
               f"{os.path.join(out, METRICS)}", flush=True)
         if done:
@@ -231,27 +240,28 @@ def run_train(args: argparse.Namespace) -> int:
             if out:
                 atomic_text(os.path.join(out, METRICS),
                             json.dumps(head | {m: results[m] for m in MODELS if m in results}
-                                       | ({"saved_model": saved["model"]} if saved["model"]
-                                          else {}), indent=2, default=int))
+                                       | ({"saved_model": saved["model"],
+                                           "saved_model_sha256": saved["sha256"]}
+                                          if saved["model"] else {}), indent=2, default=int))
 
     for name, base in (("most_popular", MostPopular), ("item_knn", ItemKNN)):
         if name not in results:
             results[name] = evaluate(base().fit(train).score_step, test)
             write(name)
-    # a model in --save is this run's when this run recorded saving it there (a folder of the
-    # same settings may hold a model trained on other data)
+    # a model in --save is this run's when this run recorded saving it there and it is still
+    # what was saved (another run of the same settings on other data may have replaced it)
     kept = args.save and saved["model"] == os.path.realpath(args.save) \
-        and _saved_config(args.save) == model.get_config()
+        and saved["sha256"] is not None and _saved_digest(args.save) == saved["sha256"]
     if "gru4rec" not in results or (args.save and not kept):
         start = time.perf_counter()
         model.fit(train, verbose=True)
         train_s = time.perf_counter() - start
         results["gru4rec"] = model.evaluate(test) | {"train_seconds": round(train_s, 2)}
-        saved["model"] = None
+        saved = {"model": None, "sha256": None}
         write("gru4rec")  # before saving: a save that fails keeps the results
         if args.save:
             model.save(args.save)
-            saved["model"] = os.path.realpath(args.save)
+            saved = {"model": os.path.realpath(args.save), "sha256": _saved_digest(args.save)}
             write("gru4rec")
             print(f"saved the model to {args.save} (grukit recommend predict --model "
                   f"{args.save} --data FILE)", flush=True)
