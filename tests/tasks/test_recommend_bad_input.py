@@ -10,7 +10,7 @@ import pytest
 
 from grukit.cli import main
 from grukit.data.sessions import Sessions
-from grukit.tasks.recommend import GRU4Rec
+from grukit.tasks.recommend import GRU4Rec, evaluate
 
 FAST = dict(hidden=8, epochs=2, n_sample=8, batch_size=8, seed=0)
 
@@ -213,6 +213,14 @@ def test_sessions_of_one_event_and_foreign_item_maps_are_refused(model):
         model.evaluate(other)
     with pytest.raises(TypeError, match="train must be Sessions .* got a list"):
         GRU4Rec(**FAST).fit([[1, 2], [3, 4]])
+    # a scorer of other slots than evaluate's failed in torch's words (a mask of shape 4)
+    mine = _sessions([[0, 1], [2, 3]], model.items_.ids)
+    assert evaluate(model.scorer(4), mine, batch_size=4) == model.evaluate(mine, batch_size=4)
+    with pytest.raises(ValueError, match=r"^this scorer carries 64 session slots and was given "
+                                         r"4; make it with the batch_size that evaluate is"):
+        evaluate(model.scorer(64), mine, batch_size=4)
+    with pytest.raises(ValueError, match="batch_size must be a whole number, 1 or more; got 0"):
+        model.scorer(0)
 
 
 def test_predict_and_index_say_they_take_events_not_sessions(model):

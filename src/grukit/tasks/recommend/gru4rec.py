@@ -248,12 +248,19 @@ class GRU4Rec(Estimator):
         return to_sessions(mapped, self.items_.ids, report)
 
     def scorer(self, batch_size: int):
-        """A ``score_step`` for ``evaluate``: carries one state per slot across steps."""
+        """A ``score_step`` for ``evaluate`` with the same ``batch_size``: carries one state per
+        slot across steps."""
         self._check_fitted("scorer")
+        whole("batch_size", batch_size, 1)
         self.net.eval()
         state = {"h": self.net.init_state(batch_size)}
 
         def score_step(inputs, reset, active):
+            if len(inputs) != batch_size:  # a mask of another length failed deep in torch
+                raise ValueError(f"this scorer carries {batch_size} session slots and was "
+                                 f"given {len(inputs)}; make it with the batch_size that "
+                                 f"evaluate is given (evaluate(model.scorer(b), test, "
+                                 f"batch_size=b)).")
             with torch.no_grad():
                 h = state["h"]
                 h[:, torch.from_numpy(reset)] = 0
