@@ -316,6 +316,13 @@ def test_a_unigram_vocabulary_smaller_than_the_alphabet_is_one_sentence():
     (dict(lr=float("inf")), "lr must be a positive number; got inf"),
     (dict(max_seconds=float("inf")), "max_seconds must be a positive number or None"),
     (dict(seed=-1), "seed must be an integer from 0"),
+    # True was a learning rate of 1 and a budget of 1 s; a bad clip was refused only after
+    # the vocabularies were trained
+    (dict(lr=True), "lr must be a positive number; got True"),
+    (dict(max_seconds=True), "max_seconds must be a positive number or None; got True"),
+    (dict(clip=-1.0), r"clip must be a number, 0 or more \(0: no clipping\); got -1.0"),
+    (dict(clip=float("nan")), r"clip must be a number, 0 or more \(0: no clipping\); got nan"),
+    (dict(clip=True), r"clip must be a number, 0 or more \(0: no clipping\); got True"),
 ])
 def test_settings_that_would_fail_after_training_are_refused_before(kw, match, monkeypatch):
     # (NaN/Inf cannot be saved as JSON, a negative alpha fails the validation's decoding, a

@@ -97,7 +97,7 @@ class TranslatorConfig:
             run's: a run resumed from a checkpoint has what that checkpoint left of it.
         clock (str): what ``max_seconds`` counts: "wall" time (validation included) or this
             process's "cpu" time.
-        clip (float): the gradient's global L2 norm is clipped to it.
+        clip (float): the gradient's global L2 norm is clipped to it (0: no clipping).
         beam (int): beam width of ``translate`` (1: greedy).
         alpha (float): beam search's length penalty.
         seed (int): seeds the weights and the batches.
@@ -148,12 +148,17 @@ def _check(cfg: TranslatorConfig) -> None:
             raise ValueError(f"{name} must be in [0, 1); got {v!r}.")
     # finite: the settings are saved as JSON, which has no NaN or Inf (a save after training
     # would fail); the seed seeds numpy too, which takes no negative one
-    if not (isinstance(cfg.lr, (int, float)) and 0 < cfg.lr < math.inf):
+    if isinstance(cfg.lr, bool) or not (isinstance(cfg.lr, (int, float)) and
+                                        0 < cfg.lr < math.inf):  # True: a rate of 1
         raise ValueError(f"lr must be a positive number; got {cfg.lr!r}.")
+    if isinstance(cfg.clip, bool) or not (isinstance(cfg.clip, (int, float)) and
+                                          0 <= cfg.clip < math.inf):
+        raise ValueError(f"clip must be a number, 0 or more (0: no clipping); got "
+                         f"{cfg.clip!r}.")
     if cfg.clock not in ("wall", "cpu"):
         raise ValueError(f"clock must be 'wall' or 'cpu'; got {cfg.clock!r}.")
-    if cfg.max_seconds is not None and not (isinstance(cfg.max_seconds, (int, float)) and
-                                            0 < cfg.max_seconds < math.inf):
+    if cfg.max_seconds is not None and (isinstance(cfg.max_seconds, bool) or not (
+            isinstance(cfg.max_seconds, (int, float)) and 0 < cfg.max_seconds < math.inf)):
         raise ValueError(f"max_seconds must be a positive number or None; got "
                          f"{cfg.max_seconds!r}.")
     if isinstance(cfg.alpha, bool) or not isinstance(cfg.alpha, (int, float)) or \
