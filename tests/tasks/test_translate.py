@@ -216,6 +216,32 @@ def test_pairs_left_out_of_the_perplexity_are_counted_in_a_warning(trained):
         trained.perplexity(src + [" ".join(["ab"] * 120)], tgt[:2] + ["", "BA"])
 
 
+def test_perplexity_is_exp_of_the_mean_nll_by_hand_up_to_700_nats(trained, tmp_path):
+    # a mean over 50 nats a token was reported as exp(50) = 5.2e21, whatever it was
+    import math
+
+    import torch.nn.functional as F
+
+    from grukit.tasks.translate.tokenizer import EOS_ID, UNK_ID
+
+    src, tgt = toy(6, 14)
+    bad = Translator.load(trained.save(str(tmp_path / "m")))
+    for boost, want in ((0.0, None), (120.0, None), (900.0, 700.0)):
+        with torch.no_grad():
+            bad.network_.out_bias[UNK_ID] = boost  # every target token ~boost nats less likely
+        total, n = 0.0, 0
+        for a, b in zip(src, tgt, strict=True):  # one pair at a time, no padding
+            x, lengths = pad_batch(bad.src_tok_.encode([a]))
+            t_in, _ = pad_batch(bad.tgt_tok_.encode([b]), bos=True)
+            t_out, _ = pad_batch(bad.tgt_tok_.encode([b]), eos=EOS_ID)
+            with torch.no_grad():
+                logits = bad.network_.eval()(x, lengths, t_in)[0]
+            total += F.cross_entropy(logits.double(), t_out[0], reduction="sum").item()
+            n += t_out.shape[1]
+        mean = total / n if want is None else want
+        assert math.log(bad.perplexity(src, tgt)) == pytest.approx(mean, rel=1e-5), boost
+
+
 def test_a_byte_order_mark_changes_neither_translation_nor_score(trained):
     # a file saved as "UTF-8 with BOM" starts its first line with U+FEFF
     src, tgt = toy(8, 10)

@@ -25,6 +25,10 @@ from .network import Seq2Seq, pad_batch
 from .progress import TokenProgress
 from .tokenizer import EOS_ID, PAD_ID
 
+# nats a token above which a perplexity is reported as exp(700): exp leaves a float's range at
+# 709.78 (a diverged or damaged model); below it the perplexity is exact (it was capped at 50)
+PPL_CAP = 700.0
+
 
 def make_batches(src: list, tgt: list, tokens: int, rng: np.random.Generator | None):
     """Index batches of about ``tokens`` source+target tokens each, of similar lengths;
@@ -162,7 +166,7 @@ def fit_network(net: Seq2Seq, src: list, tgt: list, valid, cfg, *, callbacks=(),
         if valid is not None:
             total, n = nll(net, valid[0], valid[1])
             logs["val_loss"] = total / max(n, 1)
-            logs["val_ppl"] = math.exp(min(logs["val_loss"], 50.0))
+            logs["val_ppl"] = math.exp(min(logs["val_loss"], PPL_CAP))
         return logs
 
     cbs = [_Plateau(opt, box), *callbacks]

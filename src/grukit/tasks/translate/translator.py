@@ -392,8 +392,9 @@ class Translator(Estimator):
 
     def perplexity(self, src, tgt) -> float:
         """exp(mean nats per target sub-word, EOS included) of teacher-forced prediction of
-        ``tgt`` from ``src`` (pairs over ``max_len`` tokens left out; NaN when none is left)."""
-        from .train import nll
+        ``tgt`` from ``src`` (pairs over ``max_len`` tokens left out; NaN when none is left;
+        a mean over 700 nats, past which exp leaves a float's range, gives exp(700))."""
+        from .train import PPL_CAP, nll
 
         self._check_fitted("perplexity")
         src, tgt = self._texts(src, tgt, "perplexity")
@@ -405,7 +406,7 @@ class Translator(Estimator):
         if not s:
             return math.nan
         total, n = nll(self.network_, s, t)
-        return math.exp(min(total / max(n, 1), 50.0))
+        return math.exp(min(total / max(n, 1), PPL_CAP))
 
     # -- files -------------------------------------------------------------------------------
     def _state(self):
