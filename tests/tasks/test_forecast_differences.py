@@ -337,3 +337,20 @@ def test_an_auto_fit_on_two_series_tests_each_series_origins_apart(monkeypatch):
     f = Forecaster(**(SMALL | {"differences": "auto"})).fit([_series(), _series(90)], 12)
     assert sum(seen["runs"]) == seen["n"] and len(seen["runs"]) == 2
     assert seen["runs"] == [len(r) for r in f.calib]
+
+
+def test_too_few_windows_to_test_is_said_not_read_as_p_1(tmp_path):
+    """A straight line of 45 points has 4 calibration windows of 5 steps: too few for the
+    test (2h = 10), so the values are kept untested. The line printed said "p 1" as if the
+    changes (100 times more accurate there) had been tested and found no better."""
+    from grukit.tasks.forecast.cli_extra import said_chosen
+
+    f = Forecaster(**(SMALL | {"differences": "auto", "epochs": 1})).fit(np.arange(45.0), 12)
+    c = f.chosen_
+    assert c["differences"] == 0 and c["tested"] is False and c["windows"] == 4
+    line = said_chosen(c)
+    assert "not tested: 4 calibration windows" in line and "p 1" not in line, line
+    f.save(str(tmp_path / "m"))
+    assert Forecaster.load(str(tmp_path / "m")).chosen_ == c
+    tested = c | {"windows": 40, "tested": True, "p": 0.5}
+    assert said_chosen(tested).endswith("one-sided Diebold–Mariano p 0.5)")

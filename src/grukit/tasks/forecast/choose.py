@@ -25,6 +25,11 @@ import numpy as np
 LEVEL = 0.05  # the one-sided test's size
 
 
+def testable(n: int, horizon: int) -> bool:
+    """Whether ``n`` calibration origins are enough for the test: at least 2h (and 3)."""
+    return n >= max(2 * horizon, 3)
+
+
 def changes_better(loss_values: np.ndarray, loss_changes: np.ndarray, horizon: int,
                    level: float = LEVEL, runs: list[int] | None = None) -> tuple[bool, float]:
     """(whether the changes' losses (N,) are lower than the values' (N,) at ``level``, the
@@ -39,7 +44,7 @@ def changes_better(loss_values: np.ndarray, loss_changes: np.ndarray, horizon: i
 
     d = np.asarray(loss_values, np.float64) - np.asarray(loss_changes, np.float64)  # (N,)
     n = len(d)
-    if n < max(2 * horizon, 3):
+    if not testable(n, horizon):
         return False, 1.0
     if np.ptp(d) == 0:
         p = 0.0 if d[0] > 0 else 1.0
@@ -61,7 +66,9 @@ def changes_better(loss_values: np.ndarray, loss_changes: np.ndarray, horizon: i
 def fit_auto(model, series, season, verbose, covariates, callbacks):
     """Fit ``model`` (a sequence Forecaster with ``differences="auto"``) on the values and on
     the changes, keep the one ``changes_better`` picks; ``model.chosen_`` says which, with the
-    test's p-value and both calibration MAEs (scaled)."""
+    test's p-value, both calibration MAEs (scaled), the number of calibration windows
+    compared and whether they were enough to test (``testable``; if not, p is 1 and the
+    values are kept untested)."""
     fits = [type(model)(**(model.get_config() | {"differences": d}))
             .fit(series, season, verbose=verbose, covariates=covariates, callbacks=callbacks)
             for d in (0, 1)]
@@ -79,7 +86,9 @@ def fit_auto(model, series, season, verbose, covariates, callbacks):
     state["fit_seconds"] = sum(f.fit_seconds for f in fits)
     vars(model).update(state)
     model.differences_ = int(use)
+    n = len(losses[0])
     model.chosen_ = {"differences": int(use), "p": p,
                      "mae_values": float(np.mean(losses[0])),
-                     "mae_changes": float(np.mean(losses[1]))}
+                     "mae_changes": float(np.mean(losses[1])),
+                     "windows": n, "tested": testable(n, model.config.horizon)}
     return model

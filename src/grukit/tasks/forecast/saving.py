@@ -53,7 +53,9 @@ def restore(self, tensors: dict, extras: dict) -> None:
                 self.chosen_ = {"differences": int(chosen["differences"]),
                                 "p": float(chosen["p"]),
                                 "mae_values": float(chosen["mae_values"]),
-                                "mae_changes": float(chosen["mae_changes"])}
+                                "mae_changes": float(chosen["mae_changes"])} | (
+                    {"windows": int(chosen["windows"]), "tested": bool(chosen["tested"])}
+                    if "windows" in chosen else {})  # (absent before they were kept)
         self.times = [None if t is None else {"end": str(t["end"]), "freq": str(t["freq"])} |
                       {k: str(t[k]) for k in ("tz", "name", "weekmask")
                        if t.get(k) is not None} |
