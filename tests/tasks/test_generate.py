@@ -379,6 +379,13 @@ def test_bad_settings_are_refused_in_one_sentence(kw, match):
         TextGenerator(**kw).fit(text=TEXT)
 
 
+@pytest.mark.parametrize("model", ["gru", "mingru"])
+def test_an_unknown_norm_is_refused_whatever_the_model(model):
+    # a stacked model (no norm layer) took norm="rsm" without a word and saved it
+    with pytest.raises(ValueError, match="norm must be one of 'layer', 'rms'; got 'rsm'"):
+        TextGenerator(model=model, norm="rsm")
+
+
 def test_numpy_numbers_are_settings_like_pythons():
     # np.int64 batch_size was refused as "must be a positive integer; got np.int64(4)"
     import json

@@ -26,7 +26,7 @@ from torch import Tensor, nn
 
 from ... import cells
 from ...layers import AttentionBlock, KVCache, RecurrentBlock
-from ...layers.blocks import make_norm
+from ...layers.blocks import NORMS, make_norm
 from ..estimator import check_flag
 
 EXTRA_MODELS = ("hybrid", "transformer")
@@ -77,6 +77,9 @@ class NetSpec:
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < 1:
                 raise ValueError(f"{name} must be a positive integer; got {v!r}.")
+        if self.norm not in NORMS:  # a stacked model has no norm layer to refuse it
+            raise ValueError(f"norm must be one of {', '.join(map(repr, NORMS))}; got "
+                             f"{self.norm!r}.")
         check_flag(self.tie_weights, "tie_weights")  # "False" is truthy: it tied them
         if self.residual is not None:
             check_flag(self.residual, "residual", note=" (or None: blocks only for a cell "
