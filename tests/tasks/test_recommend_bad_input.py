@@ -239,6 +239,9 @@ def test_sessions_of_narrow_integer_items_train_and_bools_or_floats_are_refused(
     want = GRU4Rec(**FAST).fit(train).evaluate(train)
     narrow = dataclasses.replace(train, items=train.items.astype(np.uint8))  # torch refused it
     assert GRU4Rec(**FAST).fit(narrow).evaluate(narrow) == want
+    # lists for arrays: a vocabulary as a list failed as AttributeError ('list' ... 'tolist')
+    listed = Sessions(train.items.tolist(), train.offsets.tolist(), train.vocab.tolist())
+    assert GRU4Rec(**FAST).fit(listed).evaluate(listed) == want
     for bad in (train.items.astype(bool), train.items.astype(np.float64)):
         odd = dataclasses.replace(train, items=bad)  # bools were read as items 0 and 1
         with pytest.raises(ValueError, match=r"train: items must be whole-number indices "

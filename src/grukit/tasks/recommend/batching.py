@@ -88,4 +88,7 @@ def check_sessions(s: Sessions, what: str, n_items: int | None = None,
     if len(items) and (items.min() < 0 or items.max() >= n):
         raise ValueError(f"{what}: item indices run from {int(items.min())} to "
                          f"{int(items.max())}, outside the {n} items of its item map.")
-    return dataclasses.replace(s, items=items.astype(np.int64), offsets=off.astype(np.int64))
+    # a vocabulary given as a list: its ids as they are (an array of text would make 1 "1")
+    vocab = s.vocab if isinstance(s.vocab, np.ndarray) else np.array(list(s.vocab), object)
+    return dataclasses.replace(s, items=items.astype(np.int64), offsets=off.astype(np.int64),
+                               vocab=vocab)
