@@ -342,6 +342,14 @@ def test_the_text_given_as_a_path_says_to_give_it_as_text(trained):
         trained.evaluate(TEXT)
 
 
+def test_a_column_with_the_text_itself_is_refused(trained):
+    # text= is the text itself, no CSV: column was ignored without a word
+    with pytest.raises(TypeError, match="column names a column of the CSV file data"):
+        TextGenerator(**TINY).fit(text="a,b\n1,2\n", column="b")
+    with pytest.raises(TypeError, match="column names a column of the CSV file data"):
+        trained.evaluate(text=TEXT[:200], column=0)
+
+
 def test_prompt_with_unseen_characters_names_them(trained):
     with pytest.raises(ValueError, match=r"the prompt has 2 character\(s\) the model never "
                                          r"saw in training: '\$', '€'"):

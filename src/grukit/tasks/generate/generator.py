@@ -378,6 +378,10 @@ def _text_of(data, text, column) -> str:
     if text is not None:
         if not isinstance(text, str):
             raise TypeError(f"text must be a str; got {type(text).__name__}.")
+        if column is not None:  # else ignored: text= is the text itself, not a CSV file
+            raise TypeError(f"column names a column of the CSV file data, and text= is the "
+                            f"text itself; drop column={column!r} or give the CSV file as "
+                            f"data.")
         return text
     if isinstance(data, str) and ("\n" in data or len(data) > 4096) and \
             not os.path.exists(data):  # fit(text) for fit(text=text): no 1 MB "no file at ..."
