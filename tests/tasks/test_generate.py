@@ -235,6 +235,23 @@ def test_a_checkpoint_resumes_only_with_the_settings_it_was_written_with(tmp_pat
     assert g.result_["steps"] == 6
 
 
+def test_checkpoint_and_resume_take_a_file_path(tmp_path):
+    # a path, as Translator.fit takes, failed at the first checkpoint, after its training, with
+    # "'str' object is not callable" (resume: "'str' object has no attribute 'get'")
+    from grukit.tasks.generate.checkpoint import read_checkpoint
+
+    path = str(tmp_path / "c.pt")
+    TextGenerator(**(TINY | dict(max_steps=3))).fit(text=TEXT, checkpoint=path)
+    by_path = TextGenerator(**TINY).fit(text=TEXT, resume=path)
+    by_body = TextGenerator(**TINY).fit(text=TEXT, resume=read_checkpoint(path))
+    assert by_path.result_["steps"] == 6
+    for k, v in by_body.network_.state_dict().items():
+        assert torch.equal(v, by_path.network_.state_dict()[k]), k
+    for kw, what in ((dict(checkpoint=3), "checkpoint"), (dict(resume=3), "resume")):
+        with pytest.raises(TypeError, match=f"^{what} must be a file path or "):
+            TextGenerator(**TINY).fit(text=TEXT, **kw)
+
+
 def test_streaming_pieces_join_to_the_generated_text(trained):
     pieces = []
     text = trained.generate("Or ", 40, seed=2, on_text=pieces.append)

@@ -164,13 +164,27 @@ class TextGenerator(Estimator):
 
     # -- training ----------------------------------------------------------------------------
     def fit(self, data=None, *, text: str | None = None, column: str | int | None = None,
-            callbacks=(), checkpoint=None, resume: dict | None = None) -> TextGenerator:
+            callbacks=(), checkpoint=None, resume: str | dict | None = None) -> TextGenerator:
         """Train on the file or folder ``data`` or on ``text`` (a str). ``callbacks``:
         ``grukit.models`` callbacks (an epoch is ``eval_every`` steps, then validation);
-        ``checkpoint(gen, state, optimizer, carried)``: called as training goes; ``resume``:
-        what ``checkpoint.read_checkpoint`` returned (weights, optimizer, where training
-        stopped). Returns self."""
+        ``checkpoint``: a file path, written as training goes (every ``checkpoint_every``
+        steps and at the end), or ``checkpoint(gen, state, optimizer, carried)``, called
+        then; ``resume``: such a file's path, or what ``checkpoint.read_checkpoint``
+        returned (weights, optimizer, where training stopped). Returns self."""
+        from .checkpoint import read_checkpoint, write_checkpoint
+
         cfg = self.config
+        if isinstance(checkpoint, (str, os.PathLike)):  # as Translator.fit takes it
+            path = os.fspath(checkpoint)
+            checkpoint = lambda g, st, o, c: write_checkpoint(path, g, st, o, c)  # noqa: E731
+        elif checkpoint is not None and not callable(checkpoint):  # else: at its first call
+            raise TypeError(f"checkpoint must be a file path or a function(gen, state, "
+                            f"optimizer, carried); got {type(checkpoint).__name__}.")
+        if isinstance(resume, (str, os.PathLike)):
+            resume = read_checkpoint(os.fspath(resume))
+        elif resume is not None and not isinstance(resume, dict):
+            raise TypeError(f"resume must be a file path or what read_checkpoint returned; "
+                            f"got {type(resume).__name__}.")
         self.fitted_ = False
         text = _text_of(data, text, column)
         if not text.strip():
