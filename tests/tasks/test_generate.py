@@ -240,7 +240,7 @@ def test_checkpoint_and_resume_take_a_file_path(tmp_path):
     # "'str' object is not callable" (resume: "'str' object has no attribute 'get'")
     from grukit.tasks.generate.checkpoint import read_checkpoint
 
-    path = str(tmp_path / "c.pt")
+    path = str(tmp_path / "run" / "c.pt")  # its folder made, as Translator.fit's is
     TextGenerator(**(TINY | dict(max_steps=3))).fit(text=TEXT, checkpoint=path)
     by_path = TextGenerator(**TINY).fit(text=TEXT, resume=path)
     by_body = TextGenerator(**TINY).fit(text=TEXT, resume=read_checkpoint(path))

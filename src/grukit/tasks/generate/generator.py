@@ -176,6 +176,7 @@ class TextGenerator(Estimator):
         cfg = self.config
         if isinstance(checkpoint, (str, os.PathLike)):  # as Translator.fit takes it
             path = os.fspath(checkpoint)
+            os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)  # not after
             checkpoint = lambda g, st, o, c: write_checkpoint(path, g, st, o, c)  # noqa: E731
         elif checkpoint is not None and not callable(checkpoint):  # else: at its first call
             raise TypeError(f"checkpoint must be a file path or a function(gen, state, "
