@@ -7,6 +7,7 @@ import re
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
 from grukit.cli import main
 from grukit.data.sessions import Sessions
@@ -47,6 +48,15 @@ def test_ids_of_another_type_are_found_or_named(model):
     assert model.recommend(["101"], k=3) == model.recommend([np.int64(101)], k=3)
     with pytest.raises(ValueError, match=r"never saw in training: True, 101\.5;"):
         model.recommend([True, 101.5])
+    # a torch tensor or a pandas Series of ids is the ids it holds (a tensor's were named as
+    # items never seen: tensor(100), tensor(101))
+    want = model.recommend([100, 101], k=3)
+    for given in (torch.tensor([100, 101]), torch.tensor([100.0, 101.0]),
+                  pd.Series([100, 101], index=[7, 3]), np.array([100, 101], np.uint16)):
+        assert model.recommend(given, k=3) == want
+    with pytest.raises(ValueError, match=r"one session, a 1-D list of item ids; got shape "
+                                         r"\(1, 2\)\."):
+        model.recommend(torch.tensor([[100, 101]]))
 
 
 def test_an_empty_session_is_refused_and_popular_gives_the_cold_start_list(model):

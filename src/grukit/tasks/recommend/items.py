@@ -84,10 +84,13 @@ class ItemMap:
             raise TypeError(f"{what} must be a list of item ids, oldest first; got a "
                             f"{type(items).__name__}, which keeps no order of events (give a "
                             f"list).")
-        values = items.tolist() if isinstance(items, np.ndarray) else list(items)
-        if isinstance(items, np.ndarray) and items.ndim != 1:
+        # arrays (numpy, torch, pandas) by their values: a torch tensor's elements are 0-d
+        # tensors, which are no id (tensor([7, 8]) was named as items the model never saw)
+        array = hasattr(items, "ndim") and hasattr(items, "tolist")
+        if array and items.ndim != 1:
             raise ValueError(f"{what} must be one session, a 1-D list of item ids; got shape "
-                             f"{items.shape}.")
+                             f"{tuple(items.shape)}.")
+        values = items.tolist() if array else list(items)
         found, unknown = [], []
         for v in values:
             i = self.index.get(self.key(v))
