@@ -1,6 +1,7 @@
 import json
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
@@ -85,6 +86,12 @@ def test_evaluate_and_the_baselines_refuse_what_they_would_score_wrong():
             evaluate(pop, short)
     with pytest.raises(TypeError, match=r"^test must be Sessions \(index events with "):
         evaluate(pop, [[0, 1, 2]])
+    for baseline in (MostPopular(), ItemKNN()):  # an index past the item map, a DataFrame
+        with pytest.raises(ValueError, match=r"^train: item indices run from 0 to 5, outside "
+                                             r"the 3 items of its item map\.$"):
+            baseline.fit(Sessions(np.array([0, 1, 5, 2]), np.array([0, 2, 4]), np.arange(3)))
+        with pytest.raises(TypeError, match=r"^train must be Sessions \(index events with "):
+            baseline.fit(pd.DataFrame({"session": [1, 1], "item": [1, 2]}))
     for baseline in (MostPopular(), ItemKNN()):
         with pytest.raises(RuntimeError, match=r"is not fitted; call .*fit\(train\) before"):
             evaluate(baseline.score_step, s)

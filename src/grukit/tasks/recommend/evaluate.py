@@ -118,6 +118,7 @@ class MostPopular:
     """Recommends the items with the most training events, whatever the session."""
 
     def fit(self, train: Sessions) -> MostPopular:
+        train = check_sessions(train, "train", events=False)  # a DataFrame: AttributeError
         self.pop = train.popularity()
         return self
 
@@ -142,6 +143,8 @@ class ItemKNN:
     def fit(self, train: Sessions) -> ItemKNN:
         from scipy.sparse import csr_matrix  # sparse co-occurrence (a well-kept library)
 
+        # an index past the item map failed in scipy's words; a DataFrame as AttributeError
+        train = check_sessions(train, "train", events=False)
         rows = np.repeat(np.arange(train.n_sessions), np.diff(train.offsets))
         m = csr_matrix((np.ones(len(rows)), (rows, train.items)),
                        shape=(train.n_sessions, train.n_items))
