@@ -94,6 +94,17 @@ def test_save_load_gives_the_same_translations(trained, tmp_path):
         assert torch.equal(v, a[k]), k
 
 
+def test_a_failed_refit_leaves_the_translator_unfitted(trained, tmp_path):
+    # the new vocabularies were kept beside the old network, which went on "translating"
+    from grukit.tasks.estimator import NotFittedError
+
+    tr = Translator.load(trained.save(str(tmp_path / "m")))
+    with pytest.raises(ValueError, match="every training pair has an empty side"):
+        tr.fit(["ab cd", "ef"], ["", ""])
+    with pytest.raises(NotFittedError):
+        tr.translate(["ab cd"])
+
+
 def test_a_joint_vocabulary_model_saves_and_loads(tmp_path):
     src, tgt = toy(100, 4)
     tr = Translator(**(SETTINGS | dict(joint_vocab=True, epochs=1, hidden=16, embed=16))).fit(

@@ -224,6 +224,9 @@ class Translator(Estimator):
             if "pairs" not in saved:  # written before pairs were fingerprinted
                 pairs = None
         torch.manual_seed(cfg.seed)
+        # a failed fit leaves no half-trained model behind: from here on a refit replaces the
+        # vocabularies, which the old network would go on translating with
+        self.fitted_ = False
         self.src_tok_ = SubwordTokenizer(cfg.tokenizer, cfg.vocab_size).fit(
             src + tgt if cfg.joint_vocab else src)
         self.tgt_tok_ = self.src_tok_ if cfg.joint_vocab else \
@@ -251,7 +254,6 @@ class Translator(Estimator):
                                                         "without validation") + ".",
                     UserWarning, stacklevel=2)
             val = (vs_ids, vt_ids) if vs_ids else None
-        self.fitted_ = False  # a failed fit leaves no half-trained model behind
         self.network_ = self._build()
         # what a checkpoint must match to be resumed: the settings but the budget, the
         # vocabularies (retrained from the same data they are the same) and the pairs
