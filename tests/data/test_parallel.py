@@ -78,6 +78,11 @@ def test_empty_lines_are_dropped_and_counted_or_refused(tmp_path):
     # without a length limit the warning says nothing of one ("0 over None characters")
     with pytest.warns(UserWarning, match=r"left out 1 pair\(s\) with an empty side; 2 kept\.$"):
         read_parallel(s, t, max_chars=None)
+    # a TSV's empty line is an empty pair, refused as such (it was "has 0 tabs")
+    tsv = tmp_path / "p.tsv"
+    tsv.write_text("eins\tone\n\ndrei\tthree\n")
+    with pytest.raises(ValueError, match="line 2 is empty on the source side"):
+        read_parallel(str(tsv), empty="error")
 
 
 def test_empty_lines_can_be_kept_for_scoring(tmp_path):

@@ -152,7 +152,7 @@ def read_parallel(src: str, tgt: str | None = None, *, max_chars: int | None = 1
         s, t = [], []
         for i, row in enumerate(rows, start=1):
             if row.count("\t") != 1:
-                if not row.strip() and empty != "error":
+                if not row.strip():  # an empty pair: dropped, kept or refused below
                     s.append("")
                     t.append("")
                     continue
