@@ -250,6 +250,8 @@ def test_checkpoint_and_resume_take_a_file_path(tmp_path):
     for kw, what in ((dict(checkpoint=3), "checkpoint"), (dict(resume=3), "resume")):
         with pytest.raises(TypeError, match=f"^{what} must be a file path or "):
             TextGenerator(**TINY).fit(text=TEXT, **kw)
+    with pytest.raises(ValueError, match="is a folder; give a file in it"):
+        TextGenerator(**TINY).fit(text=TEXT, checkpoint=str(tmp_path))
 
 
 def test_streaming_pieces_join_to_the_generated_text(trained):

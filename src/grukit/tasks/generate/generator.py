@@ -176,6 +176,9 @@ class TextGenerator(Estimator):
         cfg = self.config
         if isinstance(checkpoint, (str, os.PathLike)):  # as Translator.fit takes it
             path = os.fspath(checkpoint)
+            if os.path.isdir(path):  # refused now, not when the first checkpoint is due
+                raise ValueError(f"checkpoint {path!r} is a folder; give a file in it, e.g. "
+                                 f"{os.path.join(path, 'checkpoint.pt')!r}.")
             os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)  # not after
             checkpoint = lambda g, st, o, c: write_checkpoint(path, g, st, o, c)  # noqa: E731
         elif checkpoint is not None and not callable(checkpoint):  # else: at its first call
