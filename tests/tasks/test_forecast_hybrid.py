@@ -7,6 +7,7 @@ import warnings
 
 import numpy as np
 import pytest
+import torch
 
 from grukit.tasks.forecast import Forecaster, es
 
@@ -129,3 +130,22 @@ def test_hybrid_needs_two_seasons_of_history_to_predict():
     f = Forecaster(hybrid=True, lookback=12, **SMALL).fit(y, 12)
     with pytest.raises(ValueError, match=r"predict needs the last 26 values"):
         f.predict(y[:20])
+
+
+def test_a_correction_no_epoch_of_which_beats_its_start_is_left_at_zero():
+    """A hybrid's network starts as the zero correction (the smoothing forecast). Early
+    stopping kept the best epoch even where every epoch was worse on the validation windows
+    than that start (nile's default hybrid); the start is now kept there."""
+    rng = np.random.default_rng(0)
+    t = np.arange(120)
+    y = 10 + np.sin(2 * np.pi * t / 12) + 0.3 * rng.standard_normal(120)
+    settings = {"horizon": 4, "lookback": 12, "hidden": 4, "epochs": 3, "hybrid": True}
+    f = Forecaster(**settings, learning_rate=1.0).fit(y, 12)  # every epoch worse
+    assert f.history.kept_start
+    assert all(not p.detach().any() for p in f.nets[0].stack[-1].parameters())
+    g = Forecaster(**settings, learning_rate=0.3).fit(y, 12)  # an epoch beat the start
+    assert not getattr(g.history, "kept_start", False)
+    with torch.no_grad():
+        for p in g.nets[0].stack[-1].parameters():
+            p.zero_()
+    np.testing.assert_allclose(f.predict(), g.predict(), rtol=1e-12)  # the smoothing forecast

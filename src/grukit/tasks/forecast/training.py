@@ -33,17 +33,26 @@ def train_network(self, ys, cs, lookback, seed, n_val, verbose, callbacks, first
     # a hybrid's untrained network is the smoothing forecast itself (its correction starts at
     # zero), a fitted model: a correction that cannot beat it says nothing of the learning rate
     fit_x, fit_y = np.concatenate(xs), np.concatenate(ts)
-    untrained = untrained_fit = None
-    if not cfg.hybrid:
-        untrained = _diverged.before(net, *val, batch_size=cfg.batch_size)
-        untrained_fit = _diverged.before(net, fit_x, fit_y, batch_size=cfg.batch_size)
+    untrained = _diverged.before(net, *val, batch_size=cfg.batch_size)
+    untrained_fit = None if cfg.hybrid else \
+        _diverged.before(net, fit_x, fit_y, batch_size=cfg.batch_size)
+    start = {k: v.clone() for k, v in net.state_dict().items()} if cfg.hybrid else None
     history = net.fit(
         fit_x, fit_y, validation_data=val,
         epochs=cfg.epochs, batch_size=cfg.batch_size, seed=seed, verbose=verbose,
         callbacks=[EarlyStopping(patience=cfg.patience, restore_best_weights=True),
                    *callbacks])
-    _diverged.check(history, learning_rate=cfg.learning_rate, untrained=untrained,
+    _diverged.check(history, learning_rate=cfg.learning_rate,
+                    untrained=None if cfg.hybrid else untrained,
                     what="the forecaster's network", untrained_fit=untrained_fit)
+    # early stopping keeps the best epoch; a hybrid's start, the zero correction (its
+    # smoothing forecast), is a candidate too: where no epoch beats it on the validation
+    # windows it is kept (nile's default hybrid kept an epoch worse there than its start)
+    best = min((v for v in history.history.get("val_loss", []) if np.isfinite(v)),
+               default=np.inf)
+    if start is not None and not best < untrained:
+        net.load_state_dict(start)
+        history.kept_start = True
     if first:
         self.history = self.history_ = history
     return net
