@@ -496,6 +496,19 @@ def test_generation_profile_recurrent_constant_transformer_grows_to_its_window(t
     assert at[40] == (16 - 1) * per_token  # capped: the window (seq_len) less the new step
 
 
+def test_generation_profile_takes_numpy_lengths_and_refuses_bad_ones(trained):
+    # np.int64 lengths (from a grid) were refused, True was a length of 1, repeats=0 one run
+    from grukit.tasks.generate.measure import generation_profile
+
+    p = generation_profile(trained, (np.int64(3), 6))
+    assert p["state_bytes_at"] == {3: 64, 6: 64}
+    for kw, match in ((dict(lengths=(True, 4)), "lengths must be positive integers"),
+                      (dict(lengths=(0, 4)), "lengths must be positive integers"),
+                      (dict(repeats=0), "repeats must be a positive integer; got 0")):
+        with pytest.raises(ValueError, match=match):
+            generation_profile(trained, **({"lengths": (3, 6)} | kw))
+
+
 def test_generation_profile_needs_no_newline_in_the_vocabulary():
     # its default prompt was "\n", which a character vocabulary without one refused
     from grukit.tasks.generate.measure import generation_profile

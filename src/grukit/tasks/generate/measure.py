@@ -14,6 +14,7 @@ and in this process's CPU time (a figure other work on a shared machine does not
 
 from __future__ import annotations
 
+import numbers
 import statistics
 
 from .network import count_params
@@ -26,11 +27,16 @@ def generation_profile(gen, lengths=(100, 1000, 10000), *, prompt: str = "",
     as ``TextGenerator.generate`` (empty: after a newline, or after the vocabulary's first
     character when the text had no newline)."""
     gen._check_fitted("generation_profile")
-    if not lengths or any(not isinstance(n, int) or n < 1 for n in lengths):
+    # numpy's integers as Python's (a grid's np.int64); True is no length
+    if not lengths or any(isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 1
+                          for n in lengths):
         raise ValueError(f"lengths must be positive integers; got {lengths!r}.")
+    if isinstance(repeats, bool) or not isinstance(repeats, numbers.Integral) or repeats < 1:
+        raise ValueError(f"repeats must be a positive integer; got {repeats!r}.")
+    lengths = tuple(int(n) for n in lengths)
     longest = max(lengths)
     speeds, cpu_speeds, at = [], [], {}
-    for r in range(max(1, repeats)):
+    for r in range(int(repeats)):
         gen.generate(prompt, longest, seed=seed + r, temperature=temperature,
                      trace=tuple(lengths))
         st = gen.last_stats_
