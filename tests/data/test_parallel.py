@@ -141,6 +141,17 @@ def test_multi30k_reads_aligned_with_its_published_sizes():
     assert p.src[0].startswith("Ein Mann") and p.tgt[0].startswith("A man")
 
 
+@pytest.mark.parametrize("gz", [False, True])
+def test_a_utf16_file_is_named_as_utf16(tmp_path, gz):
+    # it was "line 1 is not UTF-8 text", as if one byte of line 1 were bad
+    body = "eins\nzwei\n".encode("utf-16")
+    p = tmp_path / "s.txt"
+    p.write_bytes(gzip.compress(body) if gz else body)
+    with pytest.raises(ValueError, match=r"is UTF-16 text \(it starts with a UTF-16 byte-order "
+                                         r"mark\); convert it to UTF-8"):
+        read_lines(str(p))
+
+
 @pytest.mark.parametrize("source", ["plain", "gz", "stream"])
 def test_a_byte_that_is_not_utf8_is_named_with_its_own_line(tmp_path, source):
     import gzip

@@ -10,7 +10,8 @@ Bad input, and what happens to it:
   (``empty="keep"``: scoring, where an empty source line still has its reference);
 * a line over ``max_chars`` characters on either side: dropped (``long="skip"``, the default,
   counted and warned) or refused (``long="error"``);
-* bytes that are not UTF-8: refused in one sentence naming the file and line;
+* bytes that are not UTF-8: refused in one sentence naming the file and line (a UTF-16
+  file, by its byte-order mark, as UTF-16);
 * line ends: ``\n`` or ``\r\n``; a bare ``\r`` inside a line is part of the sentence, except
   in a file without any ``\n``, whose lines end at ``\r`` (classic Mac OS).
 
@@ -75,6 +76,10 @@ def read_lines(path_or_stream) -> list[str]:
             try:
                 line = f.readline()
             except UnicodeDecodeError:  # the reader decodes ahead: find the line in bytes
+                if i == 1 and _utf16(f if f is path_or_stream else path_or_stream):
+                    raise ValueError(f"{name!r} is UTF-16 text (it starts with a UTF-16 "
+                                     f"byte-order mark); convert it to UTF-8 first (e.g. iconv "
+                                     f"-f utf-16 -t utf-8).") from None
                 at = _bad_line_of_stream(f) if f is path_or_stream else \
                     _first_bad_line(path_or_stream)
                 where = f"{name!r}" + ("" if at is None else f" line {at}")
@@ -104,6 +109,21 @@ def _first_bad_line(path) -> int | None:
         gz = f.read(2) == b"\x1f\x8b"
     with (gzip.open(path, "rb") if gz else open(path, "rb")) as raw:
         return _bad_line(raw)
+
+
+def _utf16(source) -> bool:
+    """Whether the file (plain or gzipped) or the re-readable text stream ``source`` starts
+    with a UTF-16 byte-order mark."""
+    if hasattr(source, "read"):
+        raw = getattr(source, "buffer", None)
+        if raw is None or not raw.seekable():
+            return False
+        raw.seek(0)
+        return raw.read(2) in (b"\xff\xfe", b"\xfe\xff")
+    with open(source, "rb") as f:
+        gz = f.read(2) == b"\x1f\x8b"
+    with (gzip.open(source, "rb") if gz else open(source, "rb")) as raw:
+        return raw.read(2) in (b"\xff\xfe", b"\xfe\xff")
 
 
 def _bad_line_of_stream(f) -> int | None:
