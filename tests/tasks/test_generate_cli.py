@@ -62,6 +62,18 @@ def test_resume_continues_from_the_checkpoint(saved, capsys):
     assert "started with other settings (hidden)" in capsys.readouterr().err
 
 
+def test_resume_with_minutes_alone_keeps_the_runs_step_limit(tmp_path, capsys):
+    # --minutes without --steps meant no step limit on a resume too: a run of --steps 4 went
+    # on for the minutes given
+    (tmp_path / "play.txt").write_text(TEXT)
+    run = ["generate", "train", "--data", str(tmp_path / "play.txt"), *SMALL, "--output",
+           str(tmp_path / "run")]
+    assert main(run + ["--steps", "4"]) == 0
+    assert main(run + ["--minutes", "0.02", "--resume"]) == 0
+    result = json.loads((tmp_path / "run" / "metrics.json").read_text())["result"]
+    assert result["steps"] == 4 and result["stop_reason"] == "max_steps=4"
+
+
 def test_resume_on_another_text_is_refused(saved, capsys):
     # the same characters in another order: the vocabulary alone cannot tell
     (saved / "other.txt").write_text("".join(reversed(TEXT.splitlines(keepends=True))))

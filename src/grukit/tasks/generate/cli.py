@@ -187,6 +187,8 @@ def _train(args) -> int:
                              f"--resume to start.")
         resume = read_checkpoint(ckpt_path)
         budget = {k: settings.pop(k) for k in BUDGET if k in settings}  # may grow
+        if args.steps is None:  # --minutes alone: the run's step limit stays (it was none)
+            budget.pop("max_steps", None)
         changed = sorted(k for k, v in settings.items() if resume["config"].get(k) != v)
         if changed:
             raise UsageError(f"--resume: the run in {args.output!r} was started with other "
