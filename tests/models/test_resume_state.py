@@ -326,3 +326,21 @@ def test_dropout_masks_after_a_mid_epoch_resume_are_the_uninterrupted_runs(tmp_p
                                h.history["loss"][1:], rtol=1e-6)
     for k, v in full.state_dict().items():
         torch.testing.assert_close(resumed.state_dict()[k], v, rtol=0, atol=1e-6)
+
+
+def test_a_checkpoint_past_epochs_is_said_to_have_trained_nothing(tmp_path):
+    """A checkpoint written at the end of epoch 3, resumed with epochs=2, trained nothing and
+    gave the 3-epoch model without a word (Keras too trains nothing past epochs)."""
+    x, y = _data()
+    ckpt = str(tmp_path / "c.ckpt")
+    m = _model()
+    m.fit(x, y, batch_size=8, epochs=3, seed=7, verbose=0, callbacks=[ModelCheckpoint(ckpt)])
+    with pytest.warns(RuntimeWarning, match=r"^the checkpoint resumed from has trained 3 "
+                                            r"epochs, more than epochs=2: nothing was trained"):
+        h = _model().fit(x, y, batch_size=8, epochs=2, seed=7, verbose=0, resume_from=ckpt)
+    assert h.epoch == []
+    import warnings
+
+    with warnings.catch_warnings():  # a finished run resumed at its end says nothing
+        warnings.simplefilter("error", RuntimeWarning)
+        _model().fit(x, y, batch_size=8, epochs=3, seed=7, verbose=0, resume_from=ckpt)
