@@ -181,6 +181,17 @@ def test_a_sentence_that_is_not_text_is_refused_not_translated_as_its_repr(train
         trained.attention(bad)
 
 
+def test_a_sentence_with_a_lone_surrogate_is_one_sentence(trained):
+    # bytes that are not UTF-8, decoded with errors="surrogateescape" (Python's stdin in a C
+    # locale), failed inside the tokenizer: "TextEncodeInput must be Union[...]"
+    bad = "ab \udce9 cd"
+    with pytest.raises(ValueError, match=r"translate: sentence 1 holds '\\udce9', a byte that "
+                                         r"was not UTF-8 text"):
+        trained.translate(["ab cd", bad], beam=1)
+    with pytest.raises(ValueError, match=r"evaluate \(target\): sentence 0 holds '\\udce9'"):
+        trained.evaluate(["ab cd"], [bad], beam=1)
+
+
 def test_a_length_penalty_with_greedy_decoding_is_refused(trained):
     # beam 1 decodes greedily, where alpha would be ignored without a word
     with pytest.raises(ValueError, match="alpha=2.0 is beam search's length penalty and beam 1 "
