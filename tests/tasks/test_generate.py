@@ -302,6 +302,19 @@ def test_bpe_generator_and_vocab_round_trip():
 
 
 # -- data and bad input ---------------------------------------------------------------------
+def test_a_lone_surrogate_in_a_bpe_text_is_one_sentence():
+    # a byte that was not UTF-8, decoded with errors="surrogateescape", failed inside the
+    # tokenizers library: "TextInputSequence must be str"
+    from grukit.tasks.generate.vocab import make_vocab
+
+    with pytest.raises(ValueError, match=r"the training text holds '\\udce9', a byte that was "
+                                         r"not UTF-8 text"):
+        make_vocab("bpe", 300).fit(TEXT + "\udce9")
+    vocab = make_vocab("bpe", 300).fit(TEXT)
+    with pytest.raises(ValueError, match=r"the prompt holds '\\udce9'"):
+        vocab.encode("To \udce9", "the prompt")
+
+
 def test_text_from_a_file_a_folder_and_a_csv_column(tmp_path):
     (tmp_path / "a.txt").write_text("first")
     (tmp_path / "b.txt").write_text("second")
