@@ -238,6 +238,11 @@ def test_excel_separator_line_names_the_separator_and_is_skipped(tmp_path):
     with pytest.raises(ValueError) as err:  # line numbers stay the file's
         read_labelled_text(p)
     one_sentence(err, p, "line 4 has 3 fields")
+    for only in ("sep=;\n", "sep=;\r\n\r\n"):  # the line and nothing else: IndexError
+        p = write(tmp_path, only)
+        with pytest.raises(ValueError) as err:
+            read_labelled_text(p)
+        one_sentence(err, p, "is empty")
 
 
 def test_line_ends_are_normalised(tmp_path):

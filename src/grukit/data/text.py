@@ -230,13 +230,13 @@ def _read_one(path: str, header: bool, sep: str | None, encoding: str | None = N
     import pandas as pd
 
     text = _decode(path, encoding)
-    if not text.strip():
-        raise ValueError(f"{path} is empty; give a CSV/TSV file with a text and a label "
-                         f"column.")
     first, _, rest = text.partition("\n")
     excel = re.fullmatch(r'\s*"?sep=(.)"?\s*', first)  # Excel's separator line: "sep=;"
     if excel:  # its separator; the line left blank, so that line numbers stay the file's
         sep, text = sep or excel.group(1), "\n" + rest
+    if not text.strip():  # nothing, or Excel's separator line alone
+        raise ValueError(f"{path} is empty; give a CSV/TSV file with a text and a label "
+                         f"column.")
     sep = sep or _separator(path, text)
     records = _records(text, sep)
     _refuse_long_rows(path, *records, sep, header)
