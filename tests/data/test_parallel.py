@@ -108,6 +108,11 @@ def test_over_long_lines_are_dropped_or_refused(tmp_path):
     assert p.src == ["kurz"] and p.dropped["long"] == 1
     with pytest.raises(ValueError, match="line 2 has 50 characters, over max_chars=20"):
         read_parallel(s, t, max_chars=20, long="error")
+    # numpy's integers as Python's (np.int64(20) was refused as no positive integer)
+    import numpy as np
+
+    with pytest.warns(UserWarning, match="1 over 20 characters"):
+        assert read_parallel(s, t, max_chars=np.int64(20)).src == ["kurz"]
 
 
 def test_bad_files_and_settings_are_one_sentence(tmp_path):

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import gzip
 import io
+import numbers
 import os
 import warnings
 from dataclasses import dataclass, field
@@ -164,9 +165,10 @@ def read_parallel(src: str, tgt: str | None = None, *, max_chars: int | None = 1
     """
     _check_policy("empty", empty, EMPTY_POLICIES)
     _check_policy("long", long)
-    if max_chars is not None and (isinstance(max_chars, bool) or not isinstance(max_chars, int)
-                                  or max_chars < 1):  # True would be a limit of 1
+    if max_chars is not None and (isinstance(max_chars, bool) or not isinstance(
+            max_chars, numbers.Integral) or max_chars < 1):  # True would be a limit of 1
         raise ValueError(f"max_chars must be a positive integer or None; got {max_chars!r}.")
+    max_chars = None if max_chars is None else int(max_chars)  # np.int64 as an int
     if tgt is None:
         rows = read_lines(src)
         s, t = [], []
