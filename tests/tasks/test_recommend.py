@@ -126,6 +126,15 @@ def test_losses_against_their_formulas():
         total += -torch.log((s * torch.sigmoid(r[b, b] - r[b, neg])).sum()) \
             + 2.0 * (s * r[b, neg] ** 2).sum()
     torch.testing.assert_close(bpr_max_loss(r, 2.0), total / 3)
+    # the official GRU4Rec's BPR-max passes the scores through ELU(α) first
+    e = torch.where(r > 0, r, 0.5 * torch.expm1(r))
+    total = 0.0
+    for b in range(3):
+        neg = [j for j in range(7) if j != b]
+        s = torch.softmax(e[b, neg], 0)
+        total += -torch.log((s * torch.sigmoid(e[b, b] - e[b, neg])).sum()) \
+            + 2.0 * (s * e[b, neg] ** 2).sum()
+    torch.testing.assert_close(bpr_max_loss(r, 2.0, 0.5), total / 3)
 
 
 def test_item_knn_and_most_popular():

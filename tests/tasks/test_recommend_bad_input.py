@@ -119,6 +119,7 @@ def test_settings_below_their_least_are_refused(setting, value):
     ("learning_rate", 0.0, "learning_rate must be a finite number above 0"),
     ("learning_rate", float("nan"), "learning_rate must be a finite number above 0"),
     ("dropout_hidden", 1.0, r"dropout_hidden must be a rate in \[0, 1\)"),
+    ("elu_param", -0.5, "elu_param must be a finite number 0 or more"),
     ("loss", "hinge", "loss must be one of"),
     ("tied", "yes", "tied must be True or False"),
     # each an overflow in torch (a traceback) at the first seed or optimizer step

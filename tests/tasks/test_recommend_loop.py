@@ -63,7 +63,7 @@ def reference_fit(train, cfg):
             if cfg.loss == "cross-entropy":
                 loss = cross_entropy_loss(scores, log_q_all[cand], cfg.logq)
             else:
-                loss = bpr_max_loss(scores, cfg.bpreg)
+                loss = bpr_max_loss(scores, cfg.bpreg, cfg.elu_param)
             opt.zero_grad()
             loss.backward()
             opt.step()

@@ -34,6 +34,7 @@ class GRU4RecConfig:
     sample_alpha: float = 0.5  # sampling ∝ popularity^alpha (0: uniform, 1: popularity)
     logq: float = 0.0  # logQ correction weight for cross-entropy (1.0: full correction)
     bpreg: float = 1.0  # BPR-max score regularisation λ
+    elu_param: float = 0.5  # BPR-max: ELU's α on the scores first (the official default; 0: none)
     batch_size: int = 32
     epochs: int = 20
     learning_rate: float = 0.05
@@ -62,7 +63,7 @@ class GRU4RecConfig:
         if self.n_sample == 0 and self.batch_size == 1:  # one candidate: the positive alone
             raise ValueError("batch_size=1 with n_sample=0 leaves no negative item to score "
                              "against (the loss is 0 or NaN); raise batch_size or n_sample.")
-        for name in ("sample_alpha", "logq", "bpreg", "learning_rate"):
+        for name in ("sample_alpha", "logq", "bpreg", "elu_param", "learning_rate"):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) \
                     or v < 0 or (name == "learning_rate" and v == 0):
@@ -182,7 +183,7 @@ class GRU4Rec(Estimator):
             scores = net.scores(out, cand)  # (B, B + S)
             if cfg.loss == "cross-entropy":
                 return cross_entropy_loss(scores, log_q, cfg.logq)
-            return bpr_max_loss(scores, cfg.bpreg)
+            return bpr_max_loss(scores, cfg.bpreg, cfg.elu_param)
 
         def state() -> dict:
             return {"rng": rng.bit_generator.state,

@@ -98,8 +98,16 @@ def cross_entropy_loss(scores: Tensor, log_q: Tensor | None = None, logq: float 
     return F.cross_entropy(scores, target)
 
 
-def bpr_max_loss(scores: Tensor, reg: float = 1.0) -> Tensor:
-    """BPR-max with score regularisation; scores (B, C), positives on the diagonal."""
+def bpr_max_loss(scores: Tensor, reg: float = 1.0, elu: float = 0.0) -> Tensor:
+    """BPR-max with score regularisation; scores (B, C), positives on the diagonal.
+
+    With ``elu`` > 0 the scores first pass through ELU with α = ``elu``, as the official
+    GRU4Rec's ``bpr_max_loss_with_elu`` does (its default 0.5): r ← r for r > 0,
+    α (eˣ − 1) below, which bounds how far a negative score can fall. Then, with s_j the
+    softmax of the negatives' scores, L = −log Σ_j s_j σ(r_i − r_j) + λ Σ_j s_j r_j².
+    (ELU is monotonic: the ranking of the items does not change, only the training.)"""
+    if elu:
+        scores = F.elu(scores, alpha=float(elu))
     b = scores.shape[0]
     eye = torch.zeros_like(scores, dtype=torch.bool)
     eye[torch.arange(b), torch.arange(b)] = True
