@@ -638,6 +638,19 @@ def test_sequences_as_a_dataframe_or_of_non_numbers(seq_model):
         seq_model.predict([np.zeros((3, 2)) + 1j])
 
 
+def test_texts_as_a_dataframe_are_its_column_not_its_column_names(text_model):
+    # iterating a DataFrame gives its column names: predict(df[["text"]]) predicted the one
+    # text 'text', predict(df) the texts 'text' and 'label'
+    texts, labels = _texts(6)
+    frame = pd.DataFrame({"text": texts, "label": labels})
+    np.testing.assert_array_equal(text_model.predict_proba(frame[["text"]]),
+                                  text_model.predict_proba(texts))
+    with pytest.raises(ValueError, match=r"^the texts are a DataFrame of 2 columns \['text', "
+                                         r"'label'\]; pass its column of texts \(df\['text'\]\)"
+                                         r"\.$"):
+        text_model.predict(frame)
+
+
 def test_cli_a_bundled_set_named_in_the_wrong_case_gets_its_name(tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)
     assert main(["classify", "--data", "japanesevowels"]) == 2

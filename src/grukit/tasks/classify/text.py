@@ -61,7 +61,7 @@ class TextClassifier(RecurrentClassifier):
     >>> clf.save("model/"); TextClassifier.load("model/").predict(["great phone"])
 
     An empty text is a valid input (it becomes the unknown token); a missing one (None,
-    NaN) is refused with the row's number.
+    NaN) is refused with the row's number. A DataFrame of one column is read as its texts.
     """
 
     config_class = TextConfig
@@ -69,6 +69,14 @@ class TextClassifier(RecurrentClassifier):
     def _prepare(self, texts) -> list[str]:
         if isinstance(texts, (str, bytes)):
             raise TypeError("pass a list of texts, not a single string (wrap it: [text]).")
+        if getattr(texts, "ndim", None) == 2 and hasattr(texts, "columns"):  # a DataFrame
+            # iterates over its column names, which were read as the texts
+            if texts.shape[1] != 1:
+                names = [str(c) for c in texts.columns]
+                raise ValueError(f"the texts are a DataFrame of {len(names)} columns "
+                                 f"{names[:10]}; pass its column of texts "
+                                 f"(df[{names[0]!r}]).")
+            texts = texts.iloc[:, 0]  # (N,)
         try:
             texts = list(texts)
         except TypeError:
