@@ -559,6 +559,37 @@ def test_cli_translates_a_file_and_stdin_as_the_loaded_model(cli_run, capsys, mo
     assert capsys.readouterr().out.splitlines() == want
 
 
+def test_cli_writes_translations_as_they_come_and_keeps_them_on_ctrl_c(cli_run, capsys,
+                                                                        monkeypatch):
+    # the whole input was translated before a line was written: a Ctrl-C lost it all
+    from grukit.cli import main
+    from grukit.tasks.translate import cli as tc
+
+    d, s, _, _ = cli_run
+    lines = open(s).read().splitlines()[:5]
+    want = Translator.load(str(d / "model")).translate(lines, beam=2)
+    (d / "in5.txt").write_text("\n".join(lines) + "\n")
+    monkeypatch.setattr(tc, "CHUNK", 2)
+    run = ["translate", "--model", str(d / "model"), "--input", str(d / "in5.txt"), "--beam",
+           "2"]
+    capsys.readouterr()
+    assert main(run) == 0  # in chunks, the same translations
+    assert capsys.readouterr().out.splitlines() == want
+    real, calls = Translator.translate, []
+
+    def second_interrupted(self, *args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(Translator, "translate", second_interrupted)
+    assert main(run) == 130
+    out, err = capsys.readouterr()
+    assert out.splitlines() == want[:2]
+    assert "interrupted after 2 of 5 sentences" in err
+
+
 def test_cli_stdin_is_read_as_a_utf8_file(cli_run, capsys, monkeypatch):
     import io
 

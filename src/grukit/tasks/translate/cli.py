@@ -24,6 +24,7 @@ from ..estimator import prepare_save
 
 CHECKPOINT = "checkpoint.pt"
 METRICS = "metrics.json"
+CHUNK = 1024  # sentences translated, then written, at a time: a Ctrl-C keeps those written
 TRAIN_ONLY = ("tgt", "valid_src", "valid_tgt", "cell", "attention", "embed", "hidden",
               "dropout", "label_smoothing", "tokenizer", "vocab_size", "joint_vocab",
               "max_len", "batch_tokens", "lr", "epochs", "minutes", "seed", "save", "resume",
@@ -255,13 +256,25 @@ def _translate(args, tr) -> int:
         raise UsageError("nothing to translate: give --input FILE or pipe sentences on stdin, "
                          "one a line.")
     lines = read_lines(args.input if args.input else _stdin())
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        out = tr.translate(lines, beam=args.beam, alpha=args.alpha,
-                           batch_size=args.batch_size)
-    for w in caught:
-        print(f"grukit translate: warning: {w.message}", file=sys.stderr)
-    sys.stdout.write("".join(f"{line}\n" for line in out))
+    # written a chunk at a time, as they come (a translation does not depend on the sentences
+    # decoded beside it); the input's warnings (inputs cut, unknown words) said once, for all
+    whole = None
+    if len(lines) > CHUNK:
+        from .translator import _sentences
+
+        with warnings.catch_warnings(record=True) as whole:
+            warnings.simplefilter("always")
+            tr._encode_inputs(_sentences(lines, "translate"))
+    for j in range(0, max(len(lines), 1), CHUNK):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            out = tr.translate(lines[j:j + CHUNK], beam=args.beam, alpha=args.alpha,
+                               batch_size=args.batch_size)
+        for w in (caught if whole is None else whole) if j == 0 else ():
+            print(f"grukit translate: warning: {w.message}", file=sys.stderr)
+        sys.stdout.write("".join(f"{line}\n" for line in out))
+        sys.stdout.flush()
+        RUN.finished(f"{j + len(out)} of {len(lines)} sentences")
     return 0
 
 
