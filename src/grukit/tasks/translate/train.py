@@ -110,10 +110,11 @@ def fit_network(net: Seq2Seq, src: list, tgt: list, valid, cfg, *, callbacks=(),
     opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
     # cpu: CPU seconds of training so far (clock="cpu"); wall: wall seconds of the run so far
     # (validation included, as train_loop's max_seconds counts), checkpointed, so that the
-    # budget is the run's, as the cpu one is, not begun anew at each resume
+    # budget is the run's, as the cpu one is, not begun anew at each resume; train: the
+    # update seconds of the epochs before this call (hist lists this call's)
     box = {"best": math.inf, "rng": np.random.default_rng(cfg.seed).bit_generator.state,
            "cpu": 0.0, "wall": 0.0, "started": time.perf_counter(), "train": 0.0}
-    hist = History()  # train: the update seconds of the epochs before this call
+    hist = History()
 
     def get_state():
         return {"best": box["best"], "rng": box["rng"], "cpu": box["cpu"],
