@@ -36,7 +36,10 @@ def train_network(self, ys, cs, lookback, seed, n_val, verbose, callbacks, first
     untrained = _diverged.before(net, *val, batch_size=cfg.batch_size)
     untrained_fit = None if cfg.hybrid else \
         _diverged.before(net, fit_x, fit_y, batch_size=cfg.batch_size)
-    start = {k: v.clone() for k, v in net.state_dict().items()} if cfg.hybrid else None
+    # (with quantiles the start is no candidate: its quantile outputs are all the point
+    # forecast, a fan of zero width, which nile's hybrid at seed 2 kept)
+    start = {k: v.clone() for k, v in net.state_dict().items()} \
+        if cfg.hybrid and not cfg.quantiles else None
     history = net.fit(
         fit_x, fit_y, validation_data=val,
         epochs=cfg.epochs, batch_size=cfg.batch_size, seed=seed, verbose=verbose,
@@ -47,7 +50,8 @@ def train_network(self, ys, cs, lookback, seed, n_val, verbose, callbacks, first
                     what="the forecaster's network", untrained_fit=untrained_fit)
     # early stopping keeps the best epoch; a hybrid's start, the zero correction (its
     # smoothing forecast), is a candidate too: where no epoch beats it on the validation
-    # windows it is kept (nile's default hybrid kept an epoch worse there than its start)
+    # windows it is kept (nile's default hybrid kept an epoch worse there than its start);
+    # not with quantiles, whose start has no spread
     best = min((v for v in history.history.get("val_loss", []) if np.isfinite(v)),
                default=np.inf)
     if start is not None and not best < untrained:
