@@ -444,6 +444,27 @@ def test_cli_train_decodes_the_validation_set_in_batches_of_batch_size(tmp_path,
     assert seen and set(seen) == {7}
 
 
+def test_cli_train_writes_null_for_the_perplexity_of_a_validation_set_beyond_max_len(tmp_path,
+                                                                                     capsys):
+    # its NaN was written into metrics.json, which is then no JSON (jq and strict readers
+    # refuse it), as evaluate's was
+    import json
+
+    from grukit.cli import main
+
+    s, t = _files(tmp_path, n=40)
+    long = " ".join(["ab cd ef gh"] * 4)
+    (tmp_path / "v.tsv").write_text(f"{long}\t{long.upper()}\n")
+    with pytest.warns(UserWarning):
+        assert main(["translate", "train", "--src", s, "--tgt", t, "--valid-src",
+                     str(tmp_path / "v.tsv"), *TINY, "--epochs", "1", "--max-len", "12",
+                     "--output", str(tmp_path / "o")]) == 0
+    assert "perplexity none (no pair within max_len)" in capsys.readouterr().out
+    metrics = json.loads((tmp_path / "o" / "metrics.json").read_text(),
+                         parse_constant=lambda c: pytest.fail(f"{c} in metrics.json"))
+    assert metrics["valid_beam1"]["perplexity"] is None
+
+
 def test_cli_train_reads_a_gzipped_tsv_given_as_valid_src_alone(tmp_path, monkeypatch):
     import gzip
 

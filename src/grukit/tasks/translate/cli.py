@@ -214,13 +214,21 @@ def _train(args) -> int:
             t0 = time.perf_counter()
             scores = tr.evaluate(valid.src, valid.tgt, beam=beam, batch_size=args.batch_size)
             scores["sentences_per_s"] = len(valid) / (time.perf_counter() - t0)
+            scores = _no_nan(scores)
             result[f"valid_beam{beam}"] = scores
+            ppl = "none (no pair within max_len)" if scores["perplexity"] is None else \
+                f"{scores['perplexity']:.2f}"
             print(f"validation, beam {beam}: BLEU {scores['bleu']:.2f} chrF "
-                  f"{scores['chrf']:.2f} perplexity {scores['perplexity']:.2f} "
-                  f"({scores['bleu_signature']})")
+                  f"{scores['chrf']:.2f} perplexity {ppl} ({scores['bleu_signature']})")
     if out:
-        atomic_text(os.path.join(out, METRICS), json.dumps(result, indent=1))
+        atomic_text(os.path.join(out, METRICS), json.dumps(result, indent=1, allow_nan=False))
     return 0
+
+
+def _no_nan(scores: dict) -> dict:
+    """``scores`` with NaN (the perplexity of a set with no pair within max_len) as None,
+    JSON's null: NaN is no JSON (jq and strict readers refuse the file)."""
+    return {k: None if isinstance(v, float) and math.isnan(v) else v for k, v in scores.items()}
 
 
 def _evaluate(args, tr) -> int:
@@ -236,9 +244,7 @@ def _evaluate(args, tr) -> int:
     scores = tr.evaluate(data.src, data.tgt, beam=args.beam, alpha=args.alpha,
                          batch_size=args.batch_size)
     scores["sentences_per_s"] = len(data) / (time.perf_counter() - t0)
-    # no pair within max_len: no perplexity, written as JSON's null (NaN is no JSON)
-    scores = {k: None if isinstance(v, float) and math.isnan(v) else v
-              for k, v in scores.items()}
+    scores = _no_nan(scores)  # no pair within max_len: no perplexity
     print(json.dumps(scores, indent=1, allow_nan=False))
     if out:
         atomic_text(os.path.join(out, METRICS), json.dumps(scores, indent=1, allow_nan=False))
