@@ -191,6 +191,11 @@ def test_calibration_holds_out_what_the_level_needs_where_a_quarter_allows():
     from grukit.tasks.forecast.intervals import fewest
 
     assert [fewest(v) for v in (0.5, 0.8, 0.9, 0.95, 0.99)] == [1, 4, 9, 19, 99]
+    # numpy's float32 0.8 is 0.8: 4 windows (its float64 value, 0.800000011920929, needed 5,
+    # and a fit of 16 windows kept 1 and refused "level 0.8" as needing 5)
+    assert fewest(np.float32(0.8)) == 4 and fewest(np.float16(0.95)) == 19
+    f32 = Forecaster(horizon=10, strategy="sequence", differences=0, level=np.float32(0.8))
+    assert f32.config.level == 0.8 and f32.calibration_windows(49, 1) == 4
     seq = Forecaster(horizon=10, strategy="sequence", differences=0)  # lookback 24
     assert seq.calibration_windows(70, 1) == 4  # 37 windows: tenth 3, quarter 9
     assert seq.calibration_windows(49, 1) == 4  # 16 windows: tenth 1, a quarter is 4

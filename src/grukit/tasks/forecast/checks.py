@@ -12,7 +12,7 @@ import warnings
 import numpy as np
 
 from ... import cells
-from .intervals import check_level, check_quantiles
+from .intervals import check_level, check_quantiles, plain_float
 
 MODELS = cells.names()
 
@@ -87,17 +87,17 @@ def check_config(cfg) -> None:
 
 def as_plain(cfg) -> None:
     """Checked settings as Python numbers (numpy's int64 or float32 pass the checks, train,
-    then fail to be written as JSON by ``save``, after the training)."""
+    then fail to be written as JSON by ``save``, after the training; ``plain_float``)."""
     for name in ("lookback", "horizon", "hidden", "layers", "epochs", "batch_size", "patience",
                  "seed", "ensemble", "differences"):
         if getattr(cfg, name) is not None and getattr(cfg, name) != "auto":
             setattr(cfg, name, int(getattr(cfg, name)))
     for name in ("learning_rate", "dropout", "level"):
-        setattr(cfg, name, float(getattr(cfg, name)))
+        setattr(cfg, name, plain_float(getattr(cfg, name)))
     if cfg.lookbacks is not None:
         cfg.lookbacks = [int(lb) for lb in cfg.lookbacks]
     if cfg.quantiles is not None:
-        cfg.quantiles = [float(q) for q in cfg.quantiles]
+        cfg.quantiles = [plain_float(q) for q in cfg.quantiles]
 
 
 def check_season(season) -> None:

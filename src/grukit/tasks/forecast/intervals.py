@@ -41,10 +41,19 @@ def point_and_pinball(horizon: int, quantiles: list[float]):
     return point_and_pinball
 
 
+def plain_float(value) -> float:
+    """``value`` as a Python float; a numpy float32 (or float16) as the decimal it prints as
+    (np.float32(0.8) is 0.8, not 0.800000011920929: a level above 0.8 that 4 calibration
+    windows do not reach, so 0.8 was refused as needing 5)."""
+    if isinstance(value, np.floating) and np.finfo(value.dtype).bits < 64:
+        return float(str(value))  # numpy's shortest repr that reads back as the same value
+    return float(value)
+
+
 def conformal_rank(n: int, level: float) -> int:
     """⌈(n + 1) · level⌉, the 1-based rank of the half-width among n residuals, without the
     float rounding of the product ((99 + 1) · 0.55 is 55, not 55.00000000000001: rank 56)."""
-    return math.ceil(round((n + 1) * level, 9))
+    return math.ceil(round((n + 1) * plain_float(level), 9))
 
 
 def attainable(n: int, level: float) -> bool:
@@ -55,9 +64,11 @@ def attainable(n: int, level: float) -> bool:
 
 def fewest(level: float) -> int:
     """The fewest calibration residuals that give an interval at ``level`` (``attainable``):
-    4 for 0.8, 9 for 0.9, 19 for 0.95."""
+    4 for 0.8, 9 for 0.9, 19 for 0.95. (The search starts below level / (1 − level), which
+    float32 arithmetic made 4.0000005 for np.float32(0.8): it skipped 4.)"""
     check_level("level", level)
-    n = max(1, math.ceil(round(level / (1 - level), 9)))
+    level = plain_float(level)
+    n = max(1, math.floor(level / (1 - level)) - 1)
     while not attainable(n, level):
         n += 1
     return n
@@ -70,6 +81,7 @@ def check_attainable(n: int, level: float, where: str = "the calibration set",
     is refused (as MAPIE refuses it) rather than given under a level it does not reach."""
     if attainable(n, level):
         return
+    level = plain_float(level)
     need = fewest(level)
     top = math.floor(1000 * n / (n + 1)) / 1000
     raise ValueError(f"a split-conformal interval at level {level:g} needs at least {need} "
