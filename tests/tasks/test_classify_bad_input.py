@@ -668,6 +668,12 @@ def test_validation_data_that_is_not_a_pair_is_one_sentence(text_model):
         with pytest.raises(ValueError, match=rf"validation_data must be a pair \(inputs, "
                                              rf"labels\); got {what}\."):
             TextClassifier(epochs=1).fit(texts, labels, validation_data=bad)
+    # no rows: 'evaluate got 0 samples' (texts) or 'there are no sequences' (sequences)
+    for clf, data in ((TextClassifier(epochs=1), (texts, labels)),
+                      (SequenceClassifier(epochs=1), _sequences(10))):
+        with pytest.raises(ValueError, match=r"^validation_data holds no rows; give it labelled "
+                                             r"inputs, or leave it out"):
+            clf.fit(*data, validation_data=([], []))
 
 
 def test_numpy_and_python_numbers_in_one_object_array_stay_numbers():

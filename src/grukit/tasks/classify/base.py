@@ -196,8 +196,12 @@ class RecurrentClassifier(Estimator):
                 raise ValueError(f"validation_data must be a pair (inputs, labels); got "
                                  f"{_what(validation_data)}.")
             v_inputs, v_labels = validation_data
-            v_inputs = self._prepare(v_inputs)
             v_y = self._label_index(v_labels, "validation_data")
+            if not len(v_y):
+                raise ValueError("validation_data holds no rows; give it labelled inputs, or "
+                                 "leave it out to hold out validation_split of the training "
+                                 "rows.")
+            v_inputs = self._prepare(v_inputs)
             if self._count(v_inputs) != len(v_y):
                 raise ValueError(f"validation_data has {self._count(v_inputs)} inputs but "
                                  f"{len(v_y)} labels; they must match.")
