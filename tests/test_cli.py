@@ -110,3 +110,14 @@ def test_a_training_run_that_diverges_is_one_sentence_not_a_traceback(capsys, tm
     err = capsys.readouterr().err.strip().splitlines()[-1]
     assert code == 2 and err.startswith("grukit compare: error: training diverged"), err
     assert "MusicConfig(lr=...)" in err
+
+
+def test_a_reader_that_leaves_the_pipe_ends_the_command_quietly():
+    """`grukit translate ... | head`: the reader closing the pipe was reported as
+    "error: [Errno 32] Broken pipe" with status 2; a Unix tool stops quietly (141, SIGPIPE's)."""
+    p = subprocess.Popen([sys.executable, "-m", "grukit", "datasets"], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE)
+    p.stdout.close()  # the reader is gone before the command writes
+    err = p.stderr.read().decode()
+    assert p.wait(timeout=120) == 141
+    assert err == "", err

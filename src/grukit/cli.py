@@ -253,6 +253,11 @@ def main(argv: list[str] | None = None, _entry: bool = False) -> int:
               f"machine: give the command smaller sizes (--hidden, say) or less data.",
               file=sys.stderr)
         return 2
+    except BrokenPipeError:  # the reader of the output left (`grukit translate ... | head`)
+        if args.debug:
+            raise
+        _stdout_to_devnull()  # (so that the flush at exit does not fail on it again)
+        return 141  # as a Unix tool ended by SIGPIPE exits (128 + 13), without a word
     except (UsageError, OSError, ValueError, TypeError, LookupError,
             FloatingPointError) as err:  # FloatingPointError: a training run that diverged
         expected = isinstance(err, (UsageError, OSError)) or _ours(err)
@@ -263,6 +268,20 @@ def main(argv: list[str] | None = None, _entry: bool = False) -> int:
     finally:
         if code != 0:  # refused, failed or interrupted: no empty folder of ours is left
             drop_empty_created()
+
+
+def _stdout_to_devnull() -> None:
+    """Point the standard output's descriptor at /dev/null (Python's documented way out of a
+    closed pipe); a stdout without a descriptor (a test's capture) is left as it is."""
+    import os
+
+    try:
+        fd = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, fd)
+    os.close(devnull)
 
 
 def _out_of_memory(err: BaseException) -> bool:
