@@ -187,6 +187,24 @@ def test_a_channel_constant_but_for_rounding_is_not_scaled_up():
     assert 0.5 < scaled[:, 3].std() < 1.5
 
 
+def test_data_on_a_small_scale_is_scaled_not_taken_for_constant():
+    """Every channel on a scale of 1e-7 (a quantity in small units) is standardised, as
+    scikit-learn's StandardScaler does: a std below 1e-6 was taken for rounding and kept at
+    1, so the network saw values of about 1e-7, learnt nothing from them (accuracy 0.5 on
+    separable classes) and said nothing. Beside a channel of order 1, a spread of 1e-16 is
+    still rounding (test above)."""
+    from sklearn.preprocessing import StandardScaler
+
+    rng = np.random.default_rng(0)
+    xs = [1e-7 * (rng.standard_normal((5, 2)) + [2 * (i % 2), 5]) for i in range(8)]
+    clf = SequenceClassifier(hidden=4)
+    clf._fit_inputs(xs)
+    ref = StandardScaler().fit(np.concatenate(xs))
+    np.testing.assert_allclose(clf.std_, ref.scale_, rtol=1e-5)
+    np.testing.assert_allclose(np.concatenate(clf._items(xs)),
+                               ref.transform(np.concatenate(xs)), rtol=1e-4, atol=1e-5)
+
+
 def test_other_channel_counts_at_predict(seq_model):
     with pytest.raises(ValueError, match=r"have 3 channel\(s\) but the model was trained on 2\.$"):
         seq_model.predict(_sequences(3, channels=3)[0])

@@ -132,9 +132,13 @@ class SequenceClassifier(RecurrentClassifier):
         self.channels_ = steps.shape[1]
         mean = steps.mean(0)
         std = steps.std(0)
-        # A channel whose spread is float rounding (std <= 1e-6 max(|mean|, 1), e.g. the deltas
-        # of a pure tone) is constant: dividing by that std would blow the noise up to order 1.
-        const = std <= 1e-6 * np.maximum(np.abs(mean), 1.0)
+        # A channel whose spread is float rounding (std <= 1e-6 max(|mean|, min(1, scale)),
+        # e.g. the deltas of a pure tone beside features of order 1) is constant: dividing by
+        # that std would blow the noise up to order 1. scale: the largest channel RMS, so data
+        # whose every channel is small (values of 1e-7 in their units) is scaled as
+        # scikit-learn's StandardScaler scales it, not taken for rounding.
+        scale = np.sqrt(np.square(steps).mean(0)).max()
+        const = std <= 1e-6 * np.maximum(np.abs(mean), min(1.0, scale))
         self.mean_ = mean.astype(np.float32)
         self.std_ = np.where(const, 1.0, std).astype(np.float32)
 
