@@ -344,3 +344,13 @@ def test_a_checkpoint_past_epochs_is_said_to_have_trained_nothing(tmp_path):
     with warnings.catch_warnings():  # a finished run resumed at its end says nothing
         warnings.simplefilter("error", RuntimeWarning)
         _model().fit(x, y, batch_size=8, epochs=3, seed=7, verbose=0, resume_from=ckpt)
+    # written after batch 4 of epoch 2, resumed with epochs=1: past epochs too (it said nothing)
+    mid = str(tmp_path / "m.ckpt")
+    with pytest.raises(KeyboardInterrupt):
+        _model().fit(x, y, batch_size=8, epochs=3, seed=7, verbose=0,
+                     callbacks=[ModelCheckpoint(mid, every_n_batches=2), _Stop(1, 3)])
+    with pytest.warns(RuntimeWarning, match=r"^the checkpoint resumed from has trained 1 "
+                                            r"epoch and 4 batches of epoch 2, more than "
+                                            r"epochs=1: nothing was trained"):
+        h = _model().fit(x, y, batch_size=8, epochs=1, seed=7, verbose=0, resume_from=mid)
+    assert h.epoch == []

@@ -370,12 +370,16 @@ def train_loop(model, optimizer: torch.optim.Optimizer, step: Callable, batches,
     test_cbs = [cb for cb in cbs if overrides(cb, "on_test_begin", "on_test_end")]
     late = lambda: max_seconds is not None and time.perf_counter() - started > max_seconds  # noqa: E731
     last = None  # the last epoch's logs, for on_train_end
-    if start_epoch > epochs and getattr(model, "_resumed", False):  # (Keras trains nothing
-        # past epochs without a word; a checkpoint of a longer run is then taken as it is)
-        warnings.warn(f"the checkpoint resumed from has trained {start_epoch} epochs, more than "
-                      f"epochs={epochs}: nothing was trained and the model is the checkpoint's; "
-                      f"give epochs above {start_epoch} to train on.", RuntimeWarning,
-                      stacklevel=_outside_grukit())
+    if (start_epoch > epochs or start_epoch == epochs and skip) and \
+            getattr(model, "_resumed", False):  # (Keras trains nothing past epochs without a
+        # word; a checkpoint of a longer run is then taken as it is; one written in the middle
+        # of epoch `epochs + 1` has trained more than epochs too)
+        part = f" and {skip} batches of epoch {start_epoch + 1}" if skip else ""
+        done = f"{start_epoch} epoch{'s' * (start_epoch != 1)}{part}"
+        warnings.warn(f"the checkpoint resumed from has trained {done}, more "
+                      f"than epochs={epochs}: nothing was trained and the model is the "
+                      f"checkpoint's; give epochs above {start_epoch} to train on.",
+                      RuntimeWarning, stacklevel=_outside_grukit())
     for epoch in range(start_epoch, epochs):
         model._epoch = epoch
         source = batches(epoch) if callable(batches) else batches
