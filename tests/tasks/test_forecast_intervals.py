@@ -144,6 +144,11 @@ def test_a_level_past_the_calibration_windows_is_refused_not_mislabelled(tmp_pat
                                              r"longer series") as e:
             f.predict_interval(level)
         assert "\n" not in str(e.value)
+        # (it said "the latest tenth of its windows calibrate": a fit at the level holds out
+        # what it needs where a quarter of the windows allows, as at 0.95 here)
+        assert f"or fit with level={level} (fit holds out the windows" in str(e.value)
+    assert len(Forecaster(horizon=2, lookback=12, hidden=4, epochs=1, level=0.95)
+               .fit(y, 12).residuals()) == 19
     # a fold's 183 windows: a tenth (18) calibrate, or the 19 that 0.95 needs, while a
     # quarter (45) is more; 0.99 needs 99, so the fold keeps its tenth and has no interval
     res = Forecaster(horizon=2, lookback=12, hidden=4, epochs=1, level=0.95).backtest(y, 12, 2)

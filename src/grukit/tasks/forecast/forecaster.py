@@ -41,7 +41,8 @@ __all__ = ["MODELS", "ForecastConfig", "Forecaster"]
 
 # how an interval level that the calibration windows cannot reach is refused
 CALIBRATED = "this forecaster's calibration set"
-LONGER = " or a longer series (the latest tenth of its windows calibrate)"
+LONGER = (" or a longer series, or fit with level={level:g} (fit holds out the windows a level "
+          "needs where three quarters of the windows are left to train on)")
 
 
 def default_lookback(season: int, strategy: str = "direct") -> int:
@@ -423,14 +424,15 @@ class Forecaster(Estimator):
         configured 0.8), shaped as ``predict``'s forecast; refused in one sentence where the
         calibration windows are too few for ``level`` (n < level / (1 − level): 4 for 0.8,
         9 for 0.9), whose largest residual would cover only n / (n + 1)."""
-        from .intervals import check_level
+        from .intervals import check_level, plain_float
 
         level = self.config.level if level is None else level
         check_level("level", level)
 
         def one(r, c, i):
             half = conformal_halfwidth(self.residuals(i), level, CALIBRATED if self.single
-                                       else f"series {i}'s calibration set", LONGER)
+                                       else f"series {i}'s calibration set",
+                                       LONGER.format(level=plain_float(level)))
             f = self._predict_one(r, c, i)
             return np.stack([f - half, f + half])
 
