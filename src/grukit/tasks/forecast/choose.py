@@ -72,8 +72,9 @@ def fit_auto(model, series, season, verbose, covariates, callbacks):
     fits = [type(model)(**(model.get_config() | {"differences": d}))
             .fit(series, season, verbose=verbose, covariates=covariates, callbacks=callbacks)
             for d in (0, 1)]
-    # the calibration origins both share (a series' count can differ by one: the changes
-    # need one value more before the first window)
+    # the calibration origins both share (a series' count can differ: the changes need one
+    # value more before the first window, one window fewer, which can drop the count below
+    # what the level needs, ``Forecaster.calibration_windows``)
     losses = []
     for f in fits:
         per = [np.mean(np.abs(f.calib[i][-min(len(a.calib[i]) for a in fits):]), axis=1)

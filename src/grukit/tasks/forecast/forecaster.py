@@ -68,8 +68,9 @@ class ForecastConfig:
         epochs: cap on the training epochs (early stopping usually ends sooner).
         batch_size: windows per update.
         learning_rate: Adam's step size.
-        patience: epochs without a lower validation loss (on the last 10% of the windows)
-            before training stops.
+        patience: epochs without a lower validation loss (on the calibration windows,
+            ``calibration_windows``: the last tenth, or what ``level`` needs) before training
+            stops.
         seed: weight initialisation and batch order.
         dropout: dropout on the inputs of each recurrent layer.
         hybrid: the ES-GRU: exponential smoothing normalises each series and gives a base
@@ -78,7 +79,10 @@ class ForecastConfig:
             median.
         lookbacks: an ensemble over these lookbacks (replaces ``lookback``).
         quantiles: quantile outputs trained with the pinball loss, e.g. [0.1, 0.9].
-        level: the coverage of the conformal interval the backtest and the CLI report.
+        level: the coverage of the conformal interval the backtest and the CLI report;
+            ``fit`` holds out the calibration windows it needs (4 for 0.8, 19 for 0.95)
+            where three quarters of the windows are left to train on
+            (``calibration_windows``), so the level also sets what the networks train on.
         tuned: what ``Forecaster.tune`` found (informational).
         strategy: "direct" (one output per step ahead), "recursive" (the network predicts
             the next value; a forecast feeds each prediction back as the newest input, h
@@ -104,14 +108,14 @@ class ForecastConfig:
     epochs: int = 100
     batch_size: int = 32
     learning_rate: float = 3e-3
-    patience: int = 15  # early stopping on the last 10 % of the windows
+    patience: int = 15  # early stopping on the calibration windows
     seed: int = 0
     dropout: float = 0.0  # on the inputs of each recurrent layer
     hybrid: bool = False  # ES-GRU: exponential smoothing normalises, the network corrects
     ensemble: int = 1  # networks per lookback (seeds seed, seed + 1, ...); median forecast
     lookbacks: list[int] | None = None  # an ensemble over these lookbacks (replaces lookback)
     quantiles: list[float] | None = None  # quantile outputs (pinball loss), e.g. [0.1, 0.9]
-    level: float = 0.8  # the conformal interval the backtest and the CLI report
+    level: float = 0.8  # the conformal interval; sets the windows held out (fit)
     tuned: dict = field(default_factory=dict)  # what Forecaster.tune found (informational)
     strategy: str = "direct"  # "recursive" or "sequence": one step ahead, fed back h times
     differences: int | str = 0  # the sequence strategy: 1 models the one-step changes
@@ -285,8 +289,8 @@ class Forecaster(Estimator):
             self.stats = [scaling.of_changes(st, y) for st, y in zip(self.stats, ys, strict=True)]
         self.single, self.season = single, season
         lookbacks = self._lookbacks(season)
-        # each series' latest tenth of its windows validates (the same origins for every
-        # lookback: windows end where the series does)
+        # each series' latest tenth of its windows, or what the level needs, validates (the
+        # same origins for every lookback: windows end where the series does)
         n_val = [self.calibration_windows(len(y), season) for y in ys]
         # a recursive network's one-step windows from the calibration origins on are held
         # out too, so that no value it forecasts there was a training target. A sequence
