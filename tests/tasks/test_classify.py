@@ -74,6 +74,20 @@ def test_scores_by_hand():
     assert s["macro_f1"] == pytest.approx((2 / 3 + 0.8) / 2)
 
 
+def test_scores_of_fractional_classes_are_sklearns_on_their_indices():
+    # fit takes up to 10 fractional classes (ratings 0.5 ... 4.5), but scikit-learn's metrics
+    # call float labels 'continuous': evaluate, cross_validate and grukit classify failed
+    from sklearn.metrics import accuracy_score, confusion_matrix, f1_score
+
+    true, pred = [0.5, 0.5, 1.5, 2.5, 2.5], [0.5, 1.5, 1.5, 2.5, 0.5]
+    s = classification_scores(true, pred, np.array([0.5, 1.5, 2.5]))
+    t, p = [0, 0, 1, 2, 2], [0, 1, 1, 2, 0]
+    assert s["accuracy"] == accuracy_score(t, p)
+    assert s["macro_f1"] == pytest.approx(f1_score(t, p, average="macro"))
+    assert s["confusion"] == confusion_matrix(t, p).tolist()
+    assert s["classes"] == ["0.5", "1.5", "2.5"]
+
+
 def test_macro_f1_leaves_out_classes_with_no_row_and_no_prediction():
     from sklearn.metrics import f1_score
 
