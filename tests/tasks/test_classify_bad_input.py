@@ -84,6 +84,12 @@ def test_numeric_and_string_labels_are_matched_by_value(text_model, seq_model):
     clf = TextClassifier(embed_dim=4, hidden=4, epochs=1, patience=None).fit(texts, num)
     assert clf.classes_.tolist() == ["0", "1"]
     assert clf.evaluate(texts, num.astype(int)) == clf.evaluate(texts, num)
+    # float32 labels (0.1 is 0.10000000149 there) match the same numbers in float64 or text:
+    # they were refused as never seen, beside "the model knows ['0.1', '0.2']"
+    f32 = np.where(labels == "pos", 0.2, 0.1).astype(np.float32)
+    clf = TextClassifier(embed_dim=4, hidden=4, epochs=1, patience=None).fit(texts, f32)
+    for other in (f32.astype(np.float64), f32.astype(np.float64).tolist(), f32.astype(str)):
+        assert clf.evaluate(texts, other) == clf.evaluate(texts, f32)
 
 
 def test_missing_labels_are_refused(seq_model):

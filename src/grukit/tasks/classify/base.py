@@ -265,6 +265,8 @@ class RecurrentClassifier(Estimator):
         labels = as_labels(labels, what)
         classes = self.classes_
         fc, fl = _as_float(classes), _as_float(labels)
+        if fc is not None and fl is not None and classes.dtype.kind == "f":
+            fl = fl.astype(classes.dtype).astype(np.float64)  # 0.1 as float32 classes hold it
         if fc is not None and fl is not None and len(set(fc.tolist())) == len(fc):
             keys_c, keys_l = fc.tolist(), fl.tolist()
         else:
