@@ -197,7 +197,9 @@ def test_features_tell_different_pitches_apart():
 
 @pytest.mark.parametrize("chunk", [1, 37, 80, 10_000])
 @pytest.mark.parametrize("cfg", [FeatureConfig(), FeatureConfig(kind="logmel", deltas=0),
-                                 FeatureConfig(deltas=1)], ids=["mfcc-d2", "logmel-d0", "d1"])
+                                 FeatureConfig(deltas=1),
+                                 FeatureConfig(win_ms=10, hop_ms=40)],  # hop > n_fft
+                         ids=["mfcc-d2", "logmel-d0", "d1", "hop-past-frame"])
 def test_streaming_features_equal_the_batch_features(chunk, cfg):
     rng = np.random.default_rng(0)
     y = tone(seconds=0.37) + 0.05 * rng.standard_normal(2960)

@@ -221,6 +221,7 @@ class StreamingFeatures:
 
     def reset(self) -> None:
         self._buf = np.zeros(0)  # samples not yet consumed by a frame
+        self._skip = 0  # samples still to drop before the next frame (hop > n_fft)
         self._hist: list[np.ndarray] = []  # the last static rows, (S,) each, for deltas
         self._energy: list[float] = []  # their frames' energies (dB)
         self.energies = np.zeros(0)  # (k,): of the rows the last push / flush returned
@@ -239,10 +240,14 @@ class StreamingFeatures:
         cfg = self.cfg
         x = _samples(samples, "a chunk of samples")
         self._samples += len(x)
-        self._buf = np.concatenate([self._buf, x])
+        drop, self._skip = min(self._skip, len(x)), self._skip - min(self._skip, len(x))
+        self._buf = np.concatenate([self._buf, x[drop:]])
         rows = []
         while len(self._buf) >= cfg.n_fft:
             frame = self._buf[None, :cfg.n_fft]  # (1, n_fft)
+            # a hop longer than the frame also skips samples not yet pushed: frame t starts
+            # at sample t·hop whatever the chunks
+            self._skip = max(cfg.hop - len(self._buf), 0)
             self._buf = self._buf[cfg.hop:]
             rows += self._add(*self.a.static(frame))
         return self._stack(rows)
