@@ -624,6 +624,21 @@ def test_tfidf_baseline_on_texts_without_words_uses_characters():
     assert TfidfLogReg().fit(["good one", "bad one"], ["pos", "neg"]).analyzer_ == "word"
 
 
+def test_baselines_take_fractional_classes():
+    # LogisticRegression refused them: 'Unknown label type: continuous' (cross_validate's
+    # baseline after the fold's network had trained)
+    from grukit.tasks.classify import SummaryLogReg, TfidfLogReg
+
+    texts, labels = _texts(12)
+    y = np.where(labels == "pos", 1.5, 0.5)
+    pred = TfidfLogReg().fit(texts, y).predict(texts)
+    assert pred.dtype == y.dtype and set(pred.tolist()) <= {0.5, 1.5}
+    xs, ys = _sequences(12)
+    pred = SummaryLogReg().fit(xs, ys + 0.5).predict(xs)
+    assert pred.dtype == np.float64 and (pred == ys + 0.5).mean() > 0.8
+    assert TfidfLogReg().fit(texts, labels).predict(texts[:2]).tolist() == labels[:2].tolist()
+
+
 def test_a_nan_label_in_a_list_of_strings_is_refused_not_read_as_the_text_nan():
     from grukit.tasks.classify.labels import as_labels
 

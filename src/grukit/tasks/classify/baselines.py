@@ -11,6 +11,15 @@ from __future__ import annotations
 import numpy as np
 
 
+def _encoded(labels) -> tuple[np.ndarray, np.ndarray]:
+    """(classes, each label's index): the logistic regression learns the indices, since
+    scikit-learn calls fractional labels (0.5, 1.5) 'continuous' and refuses them."""
+    from .labels import as_labels
+
+    classes, y = np.unique(as_labels(labels), return_inverse=True)
+    return classes, y.astype(np.int64)  # (K,), (N,)
+
+
 class TfidfLogReg:
     """Word 1-2-gram TF-IDF (sub-linear term frequency, lower-cased) + logistic regression
     (scikit-learn), the text classifiers' baseline: ``TfidfLogReg().fit(texts,
@@ -42,12 +51,13 @@ class TfidfLogReg:
             analyzer="char_wb", ngram_range=(1, 3), sublinear_tf=True, lowercase=True)
         self.pipe = make_pipeline(vectorizer, LogisticRegression(
             C=self.C, max_iter=2000, random_state=self.seed))
-        self.pipe.fit(texts, np.asarray(labels))
+        self.classes_, y = _encoded(labels)
+        self.pipe.fit(texts, y)
         return self
 
     def predict(self, texts) -> np.ndarray:
         """The label of each text, (N,)."""
-        return self.pipe.predict(list(texts))
+        return self.classes_[self.pipe.predict(list(texts))]
 
 
 def summary_features(sequences) -> np.ndarray:
@@ -85,9 +95,10 @@ class SummaryLogReg:
         self.pipe = make_pipeline(StandardScaler(),
                                   LogisticRegression(C=self.C, max_iter=5000,
                                                      random_state=self.seed))
-        self.pipe.fit(summary_features(sequences), np.asarray(labels))
+        self.classes_, y = _encoded(labels)
+        self.pipe.fit(summary_features(sequences), y)
         return self
 
     def predict(self, sequences) -> np.ndarray:
         """The label of each sequence, (N,)."""
-        return self.pipe.predict(summary_features(sequences))
+        return self.classes_[self.pipe.predict(summary_features(sequences))]
