@@ -354,3 +354,10 @@ def test_too_few_windows_to_test_is_said_not_read_as_p_1(tmp_path):
     assert Forecaster.load(str(tmp_path / "m")).chosen_ == c
     tested = c | {"windows": 40, "tested": True, "p": 0.5}
     assert said_chosen(tested).endswith("one-sided Diebold–Mariano p 0.5)")
+    # horizon 1: 2 windows are 2h but fewer than 3 (it said "fewer than the two horizons'
+    # worth")
+    one = Forecaster(**(SMALL | {"differences": "auto", "epochs": 1, "horizon": 1,
+                                 "level": 0.5})).fit(np.arange(35.0), 12)
+    assert one.chosen_["windows"] == 2 and one.chosen_["tested"] is False
+    assert "2 calibration windows, fewer than the Diebold–Mariano test needs (two " \
+           "horizons' worth, at least 3)" in said_chosen(one.chosen_)

@@ -166,8 +166,9 @@ ROLLING_ONLY = (("--tune", "tune"), ("--tune-top", "tune_top"), ("--tune-storage
 def said_chosen(chosen: dict) -> str:
     """The line that tells what ``differences="auto"`` chose (``Forecaster.chosen_``)."""
     test = f"one-sided Diebold–Mariano p {chosen['p']:.3g}" if chosen.get("tested", True) \
-        else (f"not tested: {chosen['windows']} calibration windows, fewer than the two "
-              f"horizons' worth the Diebold–Mariano test needs, so the values are kept")
+        else (f"not tested: {chosen['windows']} calibration windows, fewer than the "
+              f"Diebold–Mariano test needs (two horizons' worth, at least 3), so the values "
+              f"are kept")
     return (f"differences auto: the {'changes' if chosen['differences'] else 'values'} "
             f"(calibration MAE, scaled: values {chosen['mae_values']:.4g}, changes "
             f"{chosen['mae_changes']:.4g}; {test})")
