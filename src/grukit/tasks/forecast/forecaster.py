@@ -251,7 +251,9 @@ class Forecaster(Estimator):
         training of every network of an ensemble in turn, each from its ``on_train_begin`` to
         its ``on_train_end``; with ``differences="auto"``, to the networks on the values and
         then to those on the changes, one set of which is kept); returns self (the training
-        ``History`` of the first network kept is in ``history``)."""
+        ``History`` of the first network kept is in ``history``; ``history.kept_start`` is
+        True where a hybrid without quantiles kept its start, the zero correction, as no
+        epoch beat it on the validation windows)."""
         cfg = self.config
         check_config(cfg)
         check_season(season)
