@@ -350,8 +350,11 @@ class RecurrentClassifier(Estimator):
         ``<stem>.labels.json`` (the class labels, in the order of the output's columns) and
         what else raw input needs (the text classifier's tokenizer). The graph takes the
         padded batch ``predict_proba`` builds (``input``: token ids (B, T) with 0 as
-        padding, or (B, T, C + 1) standardised values with a validity flag) and returns the
-        class probabilities ``output`` (B, K). Needs the ``onnx`` package."""
+        padding, each text cut to ``config.max_len``, or (B, T, C + 1) values standardised
+        with ``mean_`` and ``std_`` with a validity flag) and returns the class
+        probabilities ``output`` (B, K). ``grukit.tasks.export.export`` writes, beside the
+        graph, a manifest holding max_len, the scaler and the classes. Needs the ``onnx``
+        package."""
         from ...export import to_onnx
         from ..export import beside, classes_json, write_json
 
