@@ -688,6 +688,9 @@ def test_texts_as_a_dataframe_are_its_column_not_its_column_names(text_model):
                                          r"'label'\]; pass its column of texts \(df\['text'\]\)"
                                          r"\.$"):
         text_model.predict(frame)
+    with pytest.raises(ValueError, match=r"DataFrame of 0 columns \[\]; pass its column of "
+                                         r"texts \(a Series or a list\)\.$"):
+        text_model.predict(pd.DataFrame(index=range(3)))
 
 
 def test_cli_a_bundled_set_named_in_the_wrong_case_gets_its_name(tmp_path, capsys, monkeypatch):

@@ -73,9 +73,9 @@ class TextClassifier(RecurrentClassifier):
             # iterates over its column names, which were read as the texts
             if texts.shape[1] != 1:
                 names = [str(c) for c in texts.columns]
+                which = f"df[{names[0]!r}]" if names else "a Series or a list"
                 raise ValueError(f"the texts are a DataFrame of {len(names)} columns "
-                                 f"{names[:10]}; pass its column of texts "
-                                 f"(df[{names[0]!r}]).")
+                                 f"{names[:10]}; pass its column of texts ({which}).")
             texts = texts.iloc[:, 0]  # (N,)
         try:
             texts = list(texts)
