@@ -161,6 +161,8 @@ def test_bad_recordings_are_refused_with_one_sentence(trained, tmp_path):
     clf = trained[0]
     with pytest.raises(ValueError, match="single path"):
         clf.predict(str(tmp_path / "a.wav"))
+    with pytest.raises(ValueError, match="single waveform of 1600 samples; give a list"):
+        clf.predict(np.zeros(1600, dtype=np.float32))  # was 'recording 0 has shape ()'
     with pytest.raises(ValueError, match="mono samples"):
         clf.predict([np.zeros((100, 2))])
     (tmp_path / "e.wav").write_bytes(b"")

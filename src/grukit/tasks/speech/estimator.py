@@ -136,6 +136,10 @@ class SpeechClassifier(SequenceClassifier):
         if isinstance(inputs, (str, os.PathLike)):
             raise ValueError(f"inputs is a single path ({os.fspath(inputs)!r}); give a list "
                              f"of recordings (paths or waveforms).")
+        if getattr(inputs, "ndim", None) == 1 and np.dtype(inputs.dtype).kind in "biufc":
+            # its samples would be taken as recordings of one sample each ("shape ()")
+            raise ValueError(f"inputs is a single waveform of {len(inputs)} samples; give a "
+                             f"list of recordings, [waveform].")
         paths = getattr(inputs, "paths", None)  # grukit.data.audio_folder.Recordings
         inputs = list(paths if paths is not None else inputs)
         if not inputs:
