@@ -262,7 +262,10 @@ def test_nan_or_inf_samples_are_refused_on_both_paths(bad):
                                        ({"deltas": True}, "deltas must be"),
                                        ({"hop_ms": float("nan")}, "hop_ms must be"),
                                        ({"win_ms": float("inf")}, "win_ms must be"),
-                                       ({"hop_ms": "10"}, "hop_ms must be")])
+                                       ({"hop_ms": "10"}, "hop_ms must be"),
+                                       ({"fmin": "20"}, "fmin must be a number of Hz"),
+                                       ({"fmax": "4000"}, "fmax must be a number of Hz or"),
+                                       ({"fmin": True}, "fmin must be")])
 def test_bad_feature_settings_are_refused_with_one_sentence(bad, match):
     with pytest.raises(ValueError, match=match):
         features(tone(), FeatureConfig(**bad))

@@ -90,6 +90,12 @@ def check_features(cfg: FeatureConfig) -> FeatureConfig:
     if cfg.hop < 1 or cfg.win < 2:
         raise ValueError(f"hop_ms and win_ms give {cfg.hop} and {cfg.win} samples at "
                          f"{cfg.sample_rate} Hz; each must be at least 1 (window 2).")
+    for name in ("fmin", "fmax"):  # "20" would fail the comparison below with a TypeError
+        v = getattr(cfg, name)
+        if (v is not None or name == "fmin") and (
+                isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating))):
+            raise ValueError(f"{name} must be a number of Hz{' or None' * (name == 'fmax')}; "
+                             f"got {v!r}.")
     nyquist = cfg.sample_rate / 2
     fmax = nyquist if cfg.fmax is None else cfg.fmax
     if not 0 <= cfg.fmin < fmax <= nyquist:
