@@ -4,9 +4,9 @@ Per model and seed: ``folds`` origins over the last ``folds · horizon`` points,
 each (grukit.tasks.forecast.Forecaster); test MASE averaged over the folds. Training
 figures (epoch times, learning curves, time to the best validation loss) come from the
 fit at the last origin. The train metric is the in-sample MASE of the same direct
-multi-step forecasts over every window of the points before that origin (the last tenth,
-which early stopping held out, included), so test − train is the generalisation gap on one
-scale.
+multi-step forecasts over every window of the points before that origin (the calibration
+windows, which early stopping held out, included), so test − train is the generalisation gap
+on one scale.
 """
 
 from __future__ import annotations
