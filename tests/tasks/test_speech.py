@@ -308,6 +308,24 @@ def test_listen_finds_each_word_of_a_long_recording_in_order(trained):
     assert edit_path(list("12"), list("32"))[1] == [(0, 0), (1, 1)]
 
 
+def test_a_stream_pushed_after_a_flush_starts_again_at_time_0(trained):
+    """flush ends the stream: the next push is heard as a new one (its words' times from its
+    own start, its own warm-up), as listen and a fresh recognizer hear it."""
+    from grukit.tasks.speech.stream import Recognizer
+
+    noise = np.random.default_rng(2).standard_normal
+    first = np.concatenate([word("2", 1, pad=0.3), 0.002 * noise(2400)])
+    second = np.concatenate([0.002 * noise(4000), word("1", 3, pad=0.3)])
+    rec = Recognizer(trained[0])
+    times = []
+    for y in (first, second):  # 10 ms at a time, a flush at the end of each
+        heard = [w for i in range(0, len(y), 80) for w in rec.push(y[i:i + 80])] + rec.flush()
+        times.append([(w.label, w.start, w.emitted) for w in heard])
+    fresh = [(w.label, w.start, w.emitted) for w in Recognizer(trained[0]).listen(second)]
+    assert times[1] == fresh and fresh[0][0] == "1" and fresh[0][1] > 0.4  # was 1.1 s late
+    assert rec.frames == 1 + (len(second) - 256) // 80  # the frames of the stream just ended
+
+
 def test_a_word_at_the_very_start_of_a_stream_is_heard(trained):
     """A recording that opens with speech (as many trimmed digit recordings do): the floor
     comes from the quietest of the first frames, not from the word itself."""
@@ -785,7 +803,7 @@ def test_stream_scores_with_no_word_recognised_have_no_delay_and_are_strict_json
     from grukit.tasks.speech.longfiles import evaluate_stream
 
     deaf = SimpleNamespace(features=SimpleNamespace(cfg=SimpleNamespace(sample_rate=8000)),
-                           listen=lambda samples: [], _t=100)  # hears nothing
+                           listen=lambda samples: [], frames=100)  # hears nothing
     paths = sorted(str(p) for p in tone_folder.glob("*.wav"))[:8]
     res = evaluate_stream(deaf, (paths, [p.split("/")[-1][0] for p in paths]), files=1)
     assert res["der"] == 1.0 and res["delay_median"] is None and res["delay_p90"] is None

@@ -148,6 +148,7 @@ class Recognizer:
         """Forget everything heard: the next sample starts a new stream at time 0."""
         self.features.reset()
         self._t = 0  # rows seen
+        self.frames = 0  # frames heard by the stream that the last flush ended
         self._floor: float | None = None
         self._warm: list[tuple[np.ndarray, float]] = []  # (row, energy) held back at the start
         self._ring: deque = deque(maxlen=self.vad.preroll + self.vad.min_on)  # (t, row, loud)
@@ -203,12 +204,17 @@ class Recognizer:
         return self._rows(rows, self.features.energies)
 
     def flush(self) -> list[Word]:
-        """The end of the stream: the last rows, and the word under way if any."""
+        """The end of the stream: the last rows, and the word under way if any. The
+        recognizer is then reset (as its features are): the next push starts a new stream
+        at time 0, with its own warm-up; ``frames`` keeps the frames this stream heard."""
         rows = self.features.flush()
         words = self._rows(rows, self.features.energies)
         words += self._settle()  # a stream shorter than the warm-up
         if self._word is not None:
             words += self._close(self._t - 1)
+        frames = self._t
+        self.reset()
+        self.frames = frames
         return words
 
     def listen(self, samples) -> list[Word]:
