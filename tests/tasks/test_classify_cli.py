@@ -137,6 +137,23 @@ def test_output_that_is_a_file_is_refused_before_any_work(tmp_path, capsys, acti
     assert out == ""  # nothing read, nothing trained, no model looked for
 
 
+@pytest.mark.parametrize("action, name", [("train", "metrics.json"), ("train", "confusion.png"),
+                                          ("predict", "predictions.csv")])
+def test_a_folder_where_a_result_file_goes_is_refused_before_any_work(tmp_path, capsys,
+                                                                       action, name):
+    # it failed after training or predicting: "o/tmpXXXX.tmp: Is a directory"
+    data = _csv(tmp_path / "d.csv", _rows(30))
+    (tmp_path / "o" / name).mkdir(parents=True)
+    argv = (["classify", "--data", str(data)] if action == "train" else
+            ["classify", "predict", "--model", str(tmp_path / "nothing"), "--data", str(data)])
+    assert main(argv + ["--output", str(tmp_path / "o")]) == 2
+    out, err = capsys.readouterr()
+    assert err.strip() == (f"grukit classify: error: --output {str(tmp_path / 'o')!r} holds a "
+                           f"folder named {name!r}, where the run writes its file {name}; move "
+                           f"that folder or give another --output.")
+    assert out == ""  # nothing read, nothing trained, no model looked for
+
+
 def test_read_only_output_and_save_are_refused_before_training(tmp_path, capsys, monkeypatch):
     data = _csv(tmp_path / "d.csv", _rows(30))
 

@@ -147,6 +147,7 @@ def run_train(args: argparse.Namespace) -> int:
         raise UsageError("--resume continues a cross-validation: give it with --folds K (2 or "
                          "more) and the --output folder of the interrupted run.")
     out = prepare_output(args.output)
+    _no_folders_at(out, ("metrics.json", "confusion.png"))
     if args.save:
         from ..estimator import prepare_save
 
@@ -229,6 +230,16 @@ def run_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _no_folders_at(out: str | None, names: tuple[str, ...]) -> None:
+    """One sentence, before any work, when a file the run writes in ``out`` is a folder
+    there: writing it failed after the training or predicting, naming a temporary file."""
+    for name in names if out else ():
+        if os.path.isdir(os.path.join(out, name)):
+            raise UsageError(f"--output {out!r} holds a folder named {name!r}, where the run "
+                             f"writes its file {name}; move that folder or give another "
+                             f"--output.")
+
+
 def _save(clf, folder: str, desc: str, n_train, folds: int) -> None:
     """``clf`` saved in ``folder`` (--save), with the bundled set's splits it trained on."""
     if n_train is not None:  # predict scores on the set's test split: not when it trained
@@ -252,6 +263,7 @@ def run_predict(args: argparse.Namespace) -> int:
                              f"the --model folder {args.model!r}, which saving a model there "
                              f"replaces whole; give the predictions a folder of their own.")
     out = prepare_output(args.output)
+    _no_folders_at(out, ("predictions.csv", "metrics.json"))
     RUN.start(out)
     clf = load(args.model)
     if type(clf).__name__ not in ("TextClassifier", "SequenceClassifier"):  # SpeechClassifier
