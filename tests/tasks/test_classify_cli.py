@@ -152,6 +152,12 @@ def test_a_folder_where_a_result_file_goes_is_refused_before_any_work(tmp_path, 
                            f"folder named {name!r}, where the run writes its file {name}; move "
                            f"that folder or give another --output.")
     assert out == ""  # nothing read, nothing trained, no model looked for
+    if action == "train":  # a file 'folds' failed after the first fold: 'File exists'
+        (tmp_path / "o" / name).rmdir()
+        (tmp_path / "o" / "folds").write_text("x")
+        assert main(argv + ["--output", str(tmp_path / "o"), "--folds", "2"]) == 2
+        assert "holds a file named 'folds', where the run keeps each fold's results" in \
+            capsys.readouterr().err
 
 
 def test_read_only_output_and_save_are_refused_before_training(tmp_path, capsys, monkeypatch):

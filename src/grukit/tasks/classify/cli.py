@@ -148,6 +148,10 @@ def run_train(args: argparse.Namespace) -> int:
                          "more) and the --output folder of the interrupted run.")
     out = prepare_output(args.output)
     _no_folders_at(out, ("metrics.json", "confusion.png"))
+    if out and folds > 1 and os.path.isfile(os.path.join(out, FOLDS_DIR)):
+        raise UsageError(f"--output {out!r} holds a file named {FOLDS_DIR!r}, where the run "
+                         f"keeps each fold's results in a folder of that name; move that file "
+                         f"or give another --output.")
     if args.save:
         from ..estimator import prepare_save
 
