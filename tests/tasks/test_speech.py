@@ -391,6 +391,15 @@ def test_vad_settings_that_would_hear_nothing_or_noise_are_refused(bad, match):
         VADConfig(**bad)
 
 
+def test_the_recognizer_takes_a_vad_config_or_none_and_names_anything_else(trained):
+    from grukit.tasks.speech.stream import Recognizer, VADConfig
+
+    assert Recognizer(trained[0], None).vad == VADConfig()
+    assert Recognizer(trained[0], VADConfig(on_db=15)).vad.on_db == 15
+    with pytest.raises(TypeError, match="vad must be a VADConfig .* got a dict"):
+        Recognizer(trained[0], {"on_db": 15})  # was AttributeError: no attribute 'preroll'
+
+
 def test_the_recognizer_refuses_chunks_it_would_misread(trained):
     from grukit.tasks.speech.stream import Recognizer
 

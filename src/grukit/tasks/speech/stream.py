@@ -108,10 +108,14 @@ def _chunk(samples) -> np.ndarray:
 class Recognizer:
     """Words from a stream of samples; see the module docstring."""
 
-    def __init__(self, classifier: SpeechClassifier, vad: VADConfig = VADConfig()):
+    def __init__(self, classifier: SpeechClassifier, vad: VADConfig | None = None):
         if not isinstance(classifier, SpeechClassifier):
             raise TypeError(f"Recognizer needs a SpeechClassifier; got a "
                             f"{type(classifier).__name__}.")
+        vad = VADConfig() if vad is None else vad
+        if not isinstance(vad, VADConfig):  # a dict failed at the first frame's lookup
+            raise TypeError(f"vad must be a VADConfig (e.g. VADConfig(on_db=15)) or None for "
+                            f"the defaults; got a {type(vad).__name__}.")
         classifier._check_fitted("streaming")
         cfg = classifier.config
         if cfg.model.startswith("bi"):
