@@ -701,6 +701,13 @@ def test_cli_a_bundled_set_named_in_the_wrong_case_gets_its_name(tmp_path, capsy
                             "case-sensitive); `grukit datasets` lists the bundled ones.")
     assert main(["classify", "--data", "nosuchset"]) == 2
     assert "(did you mean" not in _err(capsys)
+    # beside another --data it was called 'neither a file nor a bundled data set (did you
+    # mean 'JapaneseVowels'?)', the name it had
+    for other in ("GunPoint", "other.csv"):
+        assert main(["classify", "--data", "JapaneseVowels", "--data", other]) == 2
+        assert _err(capsys) == ("grukit classify: error: --data JapaneseVowels is a bundled "
+                                "sequence set, which is read alone; give it as the only "
+                                "--data (several --data are CSV/TSV files of texts).")
 
 
 def test_validation_data_that_is_not_a_pair_is_one_sentence(text_model):

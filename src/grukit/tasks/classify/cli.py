@@ -83,6 +83,11 @@ def _load(args):
         return "sequence", xtr + xte, np.concatenate([ytr, yte]), name, len(xtr)
     from ...data.text import read_labelled_text
 
+    bundled = [d for d in args.data if d in UEA and not os.path.exists(d)]
+    if bundled:  # beside other --data: not a file, and called "neither" by _check_names
+        raise UsageError(f"--data {bundled[0]} is a bundled sequence set, which is read alone; "
+                         f"give it as the only --data (several --data are CSV/TSV files of "
+                         f"texts).")
     _check_names(args.data)
     files = check_data_paths(args.data)
     t = read_labelled_text(files, args.text_column, args.label_column,
