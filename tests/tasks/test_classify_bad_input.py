@@ -599,6 +599,13 @@ def test_predict_reader_refuses_rows_it_would_shift_or_a_header_of_data(tmp_path
     with pytest.warns(UserWarning, match="'great phone love it' is a column name and not "
                                          "predicted; .*--no-header"):
         assert read_texts(str(s)) == ["bad awful"]
+    s.write_text("Great!\nbad awful\n")  # one word and a '!': dropped without a word
+    with pytest.warns(UserWarning, match="'Great!' is a column name and not predicted"):
+        assert read_texts(str(s)) == ["bad awful"]
+    s.write_text("body\nbad awful\n")  # a column name
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert read_texts(str(s)) == ["bad awful"]
 
 
 def test_cross_validation_reads_mixed_int_and_str_labels_as_fit_does():

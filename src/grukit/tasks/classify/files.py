@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import warnings
 
 import numpy as np
@@ -55,8 +56,8 @@ def read_texts(path: str, text_column=None, header: bool = True, sep: str | None
     separator inside a text), a header that looks like a first data row (its last column's
     name is also a value below it) and, read without a header, a first text that is a column
     name (``text``, ``review``...), and a row that repeats the header (files joined with their
-    headers). A header that reads like a text (words, not a known column name) draws a
-    warning.
+    headers). A header that reads like a text (words, or a word with a sentence's
+    punctuation such as 'Great!', and not a known column name) draws a warning.
     """
     from ...data.text import TEXT_NAMES, _read_one
 
@@ -91,7 +92,9 @@ def read_texts(path: str, text_column=None, header: bool = True, sep: str | None
         raise ValueError(f"{path}: the header ({columns[col]!r}, {last!r}) looks like a first "
                          f"data row (its {last!r} is also a value of the rows below); read the "
                          f"file without a header (--no-header).")
-    if header and columns[col].lower() not in TEXT_NAMES and len(columns[col].split()) > 1:
+    name = columns[col]  # words, or a word with a sentence's punctuation ('Great!'): a text
+    if header and name.lower() not in TEXT_NAMES and (
+            len(name.split()) > 1 or re.search(r"[.!?,;:'\"]", name)):
         warnings.warn(f"{path}: the first line was read as the header, so {columns[col]!r} is "
                       f"a column name and not predicted; if it is a text, read the file without "
                       f"a header (--no-header).", UserWarning, stacklevel=2)
