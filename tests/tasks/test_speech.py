@@ -308,6 +308,20 @@ def test_listen_finds_each_word_of_a_long_recording_in_order(trained):
     assert edit_path(list("12"), list("32"))[1] == [(0, 0), (1, 1)]
 
 
+def test_a_built_long_files_word_starts_and_ends_where_its_speech_does():
+    """The ends the stream test's delays are measured from: librosa.effects.trim's default
+    frames (256 ms at 8 kHz) put them ~0.2 s past the speech (the delays that much short)."""
+    from grukit.tasks.speech.longfiles import build_long_file
+
+    tone = 0.4 * np.sin(2 * np.pi * 500 * np.arange(2400) / 8000)  # 0.3 s
+    w = np.concatenate([np.zeros(1600), tone, np.zeros(2400)]).astype(np.float32)
+    lf = build_long_file([w, w], ["1", "2"], np.random.default_rng(0), 8000, snr_db=None)
+    on = np.flatnonzero(np.abs(lf.samples) > 1e-6)  # the tones' samples
+    cut = on[np.flatnonzero(np.diff(on) > 100)[0]]  # the last of the first tone
+    true = [(on[0] / 8000, (cut + 1) / 8000), (on[on > cut][0] / 8000, (on[-1] + 1) / 8000)]
+    np.testing.assert_allclose(np.c_[lf.starts, lf.ends], true, atol=0.025)
+
+
 def test_a_stream_pushed_after_a_flush_starts_again_at_time_0(trained):
     """flush ends the stream: the next push is heard as a new one (its words' times from its
     own start, its own warm-up), as listen and a fresh recognizer hear it."""

@@ -5,10 +5,10 @@ background noise, recognised by a ``Recognizer``, scored by digit error rate and
     delay = time a word was output - the end of its speech (words aligned by the edit path)
 
 Each word is scaled so that its speech (its recording trimmed of silence,
-``librosa.effects.trim`` at 30 dB) has the same power, as one speaker at one distance from
-the microphone would give (FSDD's recordings differ by over 20 dB: unscaled, a quiet take
-would sit at a few dB SNR); the noise is white, ``snr_db`` below that power; gaps are drawn
-uniformly from ``gap`` seconds.
+``librosa.effects.trim`` at 30 dB on 25 ms frames 10 ms apart) has the same power, as one
+speaker at one distance from the microphone would give (FSDD's recordings differ by over
+20 dB: unscaled, a quiet take would sit at a few dB SNR); the noise is white, ``snr_db``
+below that power; gaps are drawn uniformly from ``gap`` seconds.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ import numpy as np
 from ...data.audio import add_noise, read_wav
 
 LEVEL = 0.1  # RMS of each word's speech in a built file
+TRIM_FRAME_S, TRIM_HOP_S = 0.025, 0.010  # the frames that find a word's speech (seconds)
 
 
 @dataclass
@@ -37,10 +38,15 @@ def build_long_file(words: list[np.ndarray], labels: list[str], rng: np.random.G
     too), plus white noise at ``snr_db`` (None: none)."""
     import librosa
 
+    trim_frame, trim_hop = max(round(TRIM_FRAME_S * sample_rate), 2), \
+        max(round(TRIM_HOP_S * sample_rate), 1)  # samples
     parts, ends, starts, speech, pos = [], [], [], [], 0
     for w in words:
         g = np.zeros(int(rng.uniform(*gap) * sample_rate), dtype=np.float32)
-        _, (a, b) = librosa.effects.trim(w, top_db=30)  # the speech inside the recording
+        # the speech inside the recording, on 25 ms frames 10 ms apart: librosa's default
+        # frames (2048 samples, 256 ms at 8 kHz) put its end ~0.2 s past the speech's
+        _, (a, b) = librosa.effects.trim(w, top_db=30, frame_length=trim_frame,
+                                         hop_length=trim_hop)
         w = w * np.float32(LEVEL / max(np.sqrt(np.mean(w[a:b].astype(np.float64) ** 2)),
                                        1e-9))
         parts += [g, w.astype(np.float32)]
