@@ -340,6 +340,15 @@ def test_fsdd_names_with_an_upper_case_or_other_audio_extension_are_read(tmp_pat
     rec = read_audio_folder(tmp_path)
     assert sorted(zip(rec.labels, rec.speakers, rec.indices.tolist(), strict=True)) == [
         ("0", "ann", 0), ("0", "ann", 1), ("1", "bob", 3)]
+    # MP3 and AIFF, which read_wav reads, were silently left out of the recordings
+    sf.write(tmp_path / "1_bob_4.mp3", tone(300, 0.2), 8000, format="MP3")
+    sf.write(tmp_path / "1_bob_5.aiff", tone(300, 0.2), 8000, format="AIFF")
+    rec = read_audio_folder(tmp_path)
+    assert sorted(rec.indices.tolist()) == [0, 1, 3, 4, 5]
+    assert len(read_wav(rec.paths[rec.indices.tolist().index(4)])[0]) > 1000
+    (tmp_path / "1_bob_6.m4a").write_bytes(b"\0" * 64)  # audio libsndfile cannot decode
+    with pytest.raises(ValueError, match="1 file.* cannot decode, e.g. '1_bob_6.m4a'; convert"):
+        read_audio_folder(tmp_path)
 
 
 def test_take_with_a_boolean_mask_takes_the_files_it_marks(tmp_path):

@@ -770,6 +770,20 @@ def test_cli_evaluate_refuses_labels_the_model_never_saw(trained, tmp_path, caps
     assert "['9'] (1 file(s)) never occurred in the model's training" in err
 
 
+def test_cli_predict_reads_mp3_and_names_audio_it_cannot_decode(trained, tmp_path, capsys):
+    clf, _, _, folder = trained
+    clf.save(tmp_path / "m")
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "a.wav").write_bytes((folder / "1_ann_1.wav").read_bytes())
+    sf.write(data / "b.mp3", word("2", 3), 8000, format="MP3")  # was left out silently
+    assert cli("predict", "--model", tmp_path / "m", "--data", data) == 0
+    assert [r.split(",")[0] for r in capsys.readouterr().out.split()[1:]] == ["a.wav", "b.mp3"]
+    (data / "c.m4a").write_bytes(b"\0" * 64)
+    assert cli("predict", "--model", tmp_path / "m", "--data", data) == 2
+    assert "1 audio file(s) this reader cannot decode, e.g. 'c.m4a'" in capsys.readouterr().err
+
+
 def test_cli_evaluate_scores_a_folder_of_test_takes_only(trained, tmp_path):
     import json
 

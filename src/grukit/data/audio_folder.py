@@ -19,8 +19,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-FSDD_PATTERN = r"(?P<label>\d+)_(?P<speaker>[^_]+)_(?P<index>\d+)\.(?i:wav|flac|ogg)"
-AUDIO_EXT = (".wav", ".flac", ".ogg")
+FSDD_PATTERN = r"(?P<label>\d+)_(?P<speaker>[^_]+)_(?P<index>\d+)\.(?i:wav|flac|ogg|mp3|aiff?)"
+AUDIO_EXT = (".wav", ".flac", ".ogg", ".mp3", ".aiff", ".aif")  # what read_wav (libsndfile) reads
+# audio that libsndfile cannot read: refused by name rather than silently left out
+OTHER_AUDIO = (".m4a", ".aac", ".opus", ".wma", ".amr", ".webm")
 FSDD_TEST_INDEX = 5  # index < 5: the official test split
 
 
@@ -112,7 +114,13 @@ def read_audio_folder(folder: str, pattern: str = FSDD_PATTERN,
     if "label" not in rx.groupindex:
         raise ValueError(f"pattern {pattern!r} has no (?P<label>...) group; name the part of "
                          f"the file name that holds the label.")
-    names = sorted(n for n in os.listdir(folder) if n.lower().endswith(AUDIO_EXT))
+    listed = os.listdir(folder)
+    other = sorted(n for n in listed if n.lower().endswith(OTHER_AUDIO))
+    if other:
+        raise ValueError(f"{len(other)} file(s) of {folder!r} are audio this reader cannot "
+                         f"decode, e.g. {other[0]!r}; convert them to {', '.join(AUDIO_EXT)} "
+                         f"or move them out of the folder, or they would be left out.")
+    names = sorted(n for n in listed if n.lower().endswith(AUDIO_EXT))
     if not names:
         raise ValueError(f"{folder!r} holds no audio files ({', '.join(AUDIO_EXT)}).")
     rows, missed = [], []

@@ -371,12 +371,18 @@ def run_predict(args: argparse.Namespace) -> int:
     RUN.start(out)
     clf = _load_model(args)
     if os.path.isdir(args.data):
-        from ...data.audio_folder import AUDIO_EXT
+        from ...data.audio_folder import AUDIO_EXT, OTHER_AUDIO
 
+        other = sorted(n for n in os.listdir(args.data) if n.lower().endswith(OTHER_AUDIO))
+        if other:  # they would be left out of predictions.csv without a word
+            raise UsageError(f"--data {args.data!r} holds {len(other)} audio file(s) this "
+                             f"reader cannot decode, e.g. {other[0]!r}; convert them to "
+                             f"{', '.join(AUDIO_EXT)} or move them out of the folder.")
         paths = sorted(os.path.join(args.data, n) for n in os.listdir(args.data)
                        if n.lower().endswith(AUDIO_EXT))
         if not paths:
-            raise UsageError(f"--data {args.data!r} holds no wav files.")
+            raise UsageError(f"--data {args.data!r} holds no audio files "
+                             f"({', '.join(AUDIO_EXT)}).")
     else:
         paths = [args.data]
     proba = clf.predict_proba(paths)  # (N, K)
