@@ -231,6 +231,12 @@ def main(argv: list[str] | None = None, _entry: bool = False) -> int:
         return 0
     RUN.start(None)
     CREATED.clear()
+    if _entry and not args.debug:  # a warning reads as the command's, not as a line of the
+        # `grukit` script ("…/bin/grukit:8: RuntimeWarning: … sys.exit(entry())")
+        import warnings
+
+        warnings.formatwarning = lambda message, *_, **__: \
+            f"grukit {args.command}: warning: {message}\n"
     code = None
     try:
         code = args.func(args)
