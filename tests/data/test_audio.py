@@ -66,6 +66,18 @@ def test_mix_down_refuses_channels_first_rather_than_return_one_sample_per_chann
     assert mix_down(np.ones((1, 2))).shape == (1,)  # one sample of a stereo file
 
 
+def test_mix_down_and_add_noise_refuse_integer_pcm_that_features_would_take_as_floats():
+    """scipy.io.wavfile's int16 stereo, mixed down, was float64 at the int16 scale, which
+    features() took as samples: log-mel rows 90 dB too loud, without a word."""
+    pcm = (tone() * 32767).astype(np.int16)
+    with pytest.raises(ValueError, match="mix_down's data holds int16 samples; give float"):
+        mix_down(np.stack([pcm, pcm], 1))
+    with pytest.raises(ValueError, match="^y holds int16 samples"):
+        add_noise(pcm, 20, np.random.default_rng(0))
+    with pytest.raises(ValueError, match="^noise holds int16 samples"):
+        add_noise(tone(), 20, np.random.default_rng(0), noise=pcm)
+
+
 def test_read_wav_resamples_to_the_rate_asked_keeping_the_pitch(tmp_path):
     sf.write(tmp_path / "hi.wav", tone(440, sr=16000, seconds=0.5), 16000, subtype="PCM_16")
     got, sr = read_wav(tmp_path / "hi.wav", sample_rate=8000)

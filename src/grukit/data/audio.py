@@ -107,7 +107,10 @@ def _wav_header_rate(path: str) -> int | None:
 
 def mix_down(data: np.ndarray) -> np.ndarray:
     """(N, C) -> (N,): the mean of the channels that are not silent (a silent channel is all
-    zero or ``SILENT_CHANNEL_DB`` below the loudest); all silent: the mean of all."""
+    zero or ``SILENT_CHANNEL_DB`` below the loudest); all silent: the mean of all. Integer
+    PCM (scipy.io.wavfile's int16) is refused: mixed as floats it kept its own scale, which
+    the features then took for samples in [-1, 1]."""
+    _refuse_pcm(data, "mix_down's data")
     data = np.asarray(data, dtype=np.float64)
     if data.ndim == 1:
         return data
@@ -120,6 +123,14 @@ def mix_down(data: np.ndarray) -> np.ndarray:
         return data.mean(axis=1)
     keep = rms > loud * 10 ** (-SILENT_CHANNEL_DB / 20)  # (C,)
     return data[:, keep].mean(axis=1)
+
+
+def _refuse_pcm(x, what: str) -> None:
+    """One sentence for integer (or bool) samples: their scale is not that of [-1, 1]."""
+    kind = getattr(x, "dtype", np.dtype(float)).kind
+    if kind in "biu":
+        raise ValueError(f"{what} holds {x.dtype} samples; give float samples in [-1, 1] "
+                         f"(divide 16-bit PCM by 32768, or read the file with read_wav).")
 
 
 def _warn_clipping(path: str, data: np.ndarray, subtype: str) -> None:
@@ -175,6 +186,8 @@ def add_noise(y: np.ndarray, snr_db: float, rng: np.random.Generator,
             not np.isfinite(snr_db):
         raise ValueError(f"snr_db must be a finite number of dB (e.g. 20); got {snr_db!r}.")
     snr_db = float(snr_db)  # np.float32(20): its scale in float64 as for 20.0
+    _refuse_pcm(y, "y")  # noisy int16 came back as float32 at the int16 scale
+    _refuse_pcm(noise, "noise")
     y = np.asarray(y, dtype=np.float64)
     if y.ndim != 1:
         raise ValueError(f"y has shape {y.shape}; add_noise takes mono samples (N,) (mix "
