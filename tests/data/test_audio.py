@@ -76,6 +76,8 @@ def test_mix_down_and_add_noise_refuse_integer_pcm_that_features_would_take_as_f
         add_noise(pcm, 20, np.random.default_rng(0))
     with pytest.raises(ValueError, match="^noise holds int16 samples"):
         add_noise(tone(), 20, np.random.default_rng(0), noise=pcm)
+    with pytest.raises(ValueError, match="^y holds int16 samples"):
+        resample(pcm, 8000, 16000)
 
 
 def test_read_wav_resamples_to_the_rate_asked_keeping_the_pitch(tmp_path):

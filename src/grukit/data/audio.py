@@ -165,6 +165,7 @@ def resample(y: np.ndarray, rate_in: int, rate_out: int) -> np.ndarray:
 
     _check_rate(rate_in, "rate_in")
     _check_rate(rate_out, "rate_out")
+    _refuse_pcm(y, "y")  # resampled as floats it would keep the int16 scale
     if rate_in == rate_out:
         return np.asarray(y)
     return soxr.resample(np.asarray(y, dtype=np.float64), rate_in, rate_out, quality="HQ")
