@@ -584,23 +584,29 @@ def _check_columns(events, what: str) -> None:
     hand; read_events gives none): a missing time sorted its event last in its session, a
     missing session left its event out of every session while counting it, a missing item
     failed as a KeyError, and text times sort as text ("10" before "9")."""
-    import pandas as pd
-
     missing = [c for c in ("session", "item") if c not in events.columns]
     if missing:
         raise ValueError(f"the {what} events have no {' or '.join(map(repr, missing))} column "
                          f"(columns: {list(events.columns)}); read them with read_events.")
+    check_event_values(events, f"{what} events")
+
+
+def check_event_values(events, noun: str) -> None:
+    """One sentence for a missing session, item or time in ``events`` (the ``noun`` they are
+    called by: "test events") or times that do not sort as times (text, bools)."""
+    import pandas as pd
+
     for c in ("session", "item", "time"):
         if c in events.columns and events[c].isna().any():
             n = int(events[c].isna().sum())
-            raise ValueError(f"the {what} events hold {n} missing value(s) in column {c!r}; "
-                             f"drop those events first (read_events drops and counts them).")
+            raise ValueError(f"the {noun} hold {n} missing value(s) in column {c!r}; drop "
+                             f"those events first (read_events drops and counts them).")
     time = events["time"] if "time" in events.columns else None
     if time is not None and (pd.api.types.is_bool_dtype(time) or not (
             pd.api.types.is_numeric_dtype(time) or pd.api.types.is_datetime64_any_dtype(time)
             or pd.api.types.is_timedelta64_dtype(time))):
-        raise ValueError(f"the time column of the {what} events holds {time.dtype} values, "
-                         f"which do not sort as times; give numbers, datetimes or timedeltas "
+        raise ValueError(f"the time column of the {noun} holds {time.dtype} values, which do "
+                         f"not sort as times; give numbers, datetimes or timedeltas "
                          f"(read_events parses a file's times).")
 
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ...data.sessions import Sessions
+from ...data.sessions import Sessions, check_event_values
 from ..estimator import Estimator, check_flag, load_module_state
 from .batching import check_sessions, session_parallel
 from .evaluate import evaluate
@@ -507,15 +507,4 @@ def _frame(events, what: str, sessions: bool = True) -> None:
                          f"named {twice[0]!r}; keep one.")
     # events are put in order by (session, time): a missing value would sort last (or drop
     # its event unseen), and text times sort as text ("10" before "9")
-    for c in ("session", "item", "time"):
-        if c in events.columns and events[c].isna().any():
-            n = int(events[c].isna().sum())
-            raise ValueError(f"the {noun} hold {n} missing value(s) in column {c!r}; drop "
-                             f"those events first (read_events drops and counts them).")
-    time = events["time"] if "time" in events.columns else None
-    if time is not None and (pd.api.types.is_bool_dtype(time) or not (
-            pd.api.types.is_numeric_dtype(time) or pd.api.types.is_datetime64_any_dtype(time)
-            or pd.api.types.is_timedelta64_dtype(time))):
-        raise ValueError(f"the time column of the {noun} holds {time.dtype} values, which do "
-                         f"not sort as times; give numbers, datetimes or timedeltas "
-                         f"(read_events parses a file's times).")
+    check_event_values(events, noun)
