@@ -8,6 +8,19 @@
 from __future__ import annotations
 
 
+def check_utf8(text: str, what: str) -> None:
+    """One sentence for a lone surrogate in ``text`` (a byte that was not UTF-8, decoded with
+    errors="surrogateescape"), on which ``tokenizers`` fails with a type error."""
+    if text.isascii():
+        return
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as err:
+        raise ValueError(f"{what} holds {text[err.start]!r}, a byte that was not UTF-8 text "
+                         f"(decoded with errors='surrogateescape'); read the text as UTF-8 or "
+                         f"drop such bytes.") from None
+
+
 def _ids_named(specials: tuple[str, ...]) -> str:
     return ", ".join(f"{s} at id {i}" for i, s in enumerate(specials))
 

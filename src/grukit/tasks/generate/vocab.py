@@ -15,6 +15,8 @@ import json
 
 import numpy as np
 
+from .._subword import check_utf8
+
 KINDS = ("char", "bpe")
 
 
@@ -70,7 +72,7 @@ class BPEVocab:
         tok = Tokenizer(models.BPE())
         tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
         tok.decoder = decoders.ByteLevel()
-        _check_utf8(text, "the training text")
+        check_utf8(text, "the training text")
         trainer = trainers.BpeTrainer(vocab_size=self.target,
                                       initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
                                       show_progress=False)
@@ -87,7 +89,7 @@ class BPEVocab:
         return []  # every byte has a token
 
     def encode(self, text: str, what: str = "the text") -> np.ndarray:
-        _check_utf8(text, what)
+        check_utf8(text, what)
         return np.asarray(self.tokenizer.encode(text).ids, dtype=np.int64)
 
     def decode(self, ids) -> str:
@@ -97,17 +99,6 @@ class BPEVocab:
         return json.dumps({"kind": "bpe", "tokenizer": self.tokenizer.to_str()})
 
 
-def _check_utf8(text: str, what: str) -> None:
-    """One sentence for a lone surrogate in ``text`` (a byte that was not UTF-8, decoded with
-    errors="surrogateescape"), on which ``tokenizers`` fails with a type error."""
-    if text.isascii():
-        return
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError as err:
-        raise ValueError(f"{what} holds {text[err.start]!r}, a byte that was not UTF-8 text "
-                         f"(decoded with errors='surrogateescape'); read the text as UTF-8 or "
-                         f"drop such bytes.") from None
 
 
 def make_vocab(kind: str, size: int = 2000):

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from .._subword import check_utf8
 from ..estimator import Estimator, check_flag, is_flag, load_module_state
 from .network import Seq2Seq, Shape, pad_batch
 from .tokenizer import SubwordTokenizer
@@ -47,13 +48,7 @@ def _clean(text, what: str = "a sentence") -> str:
     if not isinstance(text, str):
         raise TypeError(f"{what} is {type(text).__name__} {text!r:.40}, not text; give str "
                         f"sentences (an empty one as \"\", bytes decoded first).")
-    if not text.isascii():  # a lone surrogate: the tokenizer fails on it with a type error
-        try:
-            text.encode("utf-8")
-        except UnicodeEncodeError as err:
-            raise ValueError(f"{what} holds {text[err.start]!r}, a byte that was not UTF-8 text "
-                             f"(decoded with errors='surrogateescape'); read the text as UTF-8 "
-                             f"or drop such bytes.") from None
+    check_utf8(text, what)  # a lone surrogate: the tokenizer fails on it with a type error
     return text.replace("\ufeff", "").strip()
 
 
