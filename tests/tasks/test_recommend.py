@@ -119,22 +119,22 @@ def test_losses_against_their_formulas():
         cross_entropy_loss(r, log_q[:3], 0.5)
     torch.testing.assert_close(cross_entropy_loss(r, None, 0.0),
                                -torch.log_softmax(r, 1).diagonal().mean())
-    total = 0.0
-    for b in range(3):
-        neg = [j for j in range(7) if j != b]
-        s = torch.softmax(r[b, neg], 0)
-        total += -torch.log((s * torch.sigmoid(r[b, b] - r[b, neg])).sum()) \
-            + 2.0 * (s * r[b, neg] ** 2).sum()
-    torch.testing.assert_close(bpr_max_loss(r, 2.0), total / 3)
+    torch.testing.assert_close(bpr_max_loss(r, 2.0), _bpr_max_by_hand(r, 2.0))
     # the official GRU4Rec's BPR-max passes the scores through ELU(α) first
     e = torch.where(r > 0, r, 0.5 * torch.expm1(r))
+    torch.testing.assert_close(bpr_max_loss(r, 2.0, 0.5), _bpr_max_by_hand(e, 2.0))
+
+
+def _bpr_max_by_hand(r, reg):
+    """Mean over rows b of −log Σ_j s_j σ(r_bb − r_bj) + reg Σ_j s_j r_bj², s the softmax of the
+    row's negatives."""
     total = 0.0
-    for b in range(3):
-        neg = [j for j in range(7) if j != b]
-        s = torch.softmax(e[b, neg], 0)
-        total += -torch.log((s * torch.sigmoid(e[b, b] - e[b, neg])).sum()) \
-            + 2.0 * (s * e[b, neg] ** 2).sum()
-    torch.testing.assert_close(bpr_max_loss(r, 2.0, 0.5), total / 3)
+    for b in range(r.shape[0]):
+        neg = [j for j in range(r.shape[1]) if j != b]
+        s = torch.softmax(r[b, neg], 0)
+        total += -torch.log((s * torch.sigmoid(r[b, b] - r[b, neg])).sum()) \
+            + reg * (s * r[b, neg] ** 2).sum()
+    return total / r.shape[0]
 
 
 def test_item_knn_and_most_popular():
