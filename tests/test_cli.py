@@ -134,3 +134,20 @@ def test_a_warning_reads_as_the_commands(tmp_path):
     assert lines and all(x.startswith("grukit forecast: warning: training ") for x in lines), \
         out.stderr
     assert "entry()" not in out.stderr and "RuntimeWarning" not in out.stderr, out.stderr
+
+
+def test_a_broken_pipe_that_is_not_the_output_is_an_error(capsys, monkeypatch):
+    """Only a closed standard output ends a command quietly: another pipe that breaks (a
+    worker's) is an error like any other, not a silent exit."""
+    import grukit.cli as cli
+
+    def broken(args):
+        raise BrokenPipeError(32, "Broken pipe")
+
+    parser = cli.build_parser()
+    monkeypatch.setattr(cli, "build_parser", lambda: parser)
+    args = parser.parse_args(["datasets"])
+    monkeypatch.setattr(parser, "parse_args", lambda argv=None: args)
+    monkeypatch.setattr(args, "func", broken)
+    assert cli.main(["datasets"]) == 2
+    assert "error: [Errno 32] Broken pipe" in capsys.readouterr().err

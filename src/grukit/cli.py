@@ -259,9 +259,12 @@ def main(argv: list[str] | None = None, _entry: bool = False) -> int:
               f"machine: give the command smaller sizes (--hidden, say) or less data.",
               file=sys.stderr)
         return 2
-    except BrokenPipeError:  # the reader of the output left (`grukit translate ... | head`)
+    except BrokenPipeError as err:  # the reader of the output left (`grukit ... | head`)
         if args.debug:
             raise
+        if not _stdout_broken():  # another pipe (a worker's): an error like any other
+            print(f"grukit {args.command}: error: {_one_line(err)}", file=sys.stderr)
+            return 2
         _stdout_to_devnull()  # (so that the flush at exit does not fail on it again)
         return 141  # as a Unix tool ended by SIGPIPE exits (128 + 13), without a word
     except (UsageError, OSError, ValueError, TypeError, LookupError,
@@ -274,6 +277,19 @@ def main(argv: list[str] | None = None, _entry: bool = False) -> int:
     finally:
         if code != 0:  # refused, failed or interrupted: no empty folder of ours is left
             drop_empty_created()
+
+
+def _stdout_broken() -> bool:
+    """Whether the standard output is a pipe whose reader has gone (poll says POLLERR)."""
+    import select
+
+    try:
+        fd = sys.stdout.fileno()
+        poll = select.poll()
+        poll.register(fd, select.POLLOUT)
+        return any(ev & select.POLLERR for _, ev in poll.poll(0))
+    except (AttributeError, OSError, ValueError):  # no descriptor (a test's capture)
+        return False
 
 
 def _stdout_to_devnull() -> None:
