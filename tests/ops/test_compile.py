@@ -212,3 +212,26 @@ def test_gru_module_has_no_graph_break():
     assert explained.graph_break_count == 0, explained.break_reasons
     ops_run = {str(n.target) for g in explained.graphs for n in g.graph.nodes}
     assert f"grukit.gru_cpu_train_v{SCHEMA}.default" in ops_run
+
+
+def test_gru_ops_pass_torch_opcheck():
+    """torch's own checks of the ops' registration: schema, fake implementation, the
+    training op's autograd kernel (traced by AOTAutograd with dynamic shapes); the backward
+    op has none (a gradient formula calls it)."""
+    from grukit.ops.gru.library import gru_cpu_backward, gru_cpu_train
+
+    g = torch.Generator().manual_seed(0)
+    b, t, i, h = 3, 5, 2, 4
+    x, w_ih, w_hh, b_ih, b_hh = (torch.randn(*s, generator=g).requires_grad_()
+                                 for s in ((b, t, i), (3 * h, i), (3 * h, h), (3 * h,), (3 * h,)))
+    h0 = torch.randn(b, h, generator=g)
+    args = (x, w_ih, w_hh, b_ih, b_hh, h0, None, True, None, None)  # full lengths: the saved
+    # gates past a sequence's end are never written, so two calls differ there
+    torch.library.opcheck(gru_cpu_train, args)
+    with torch.no_grad():
+        hn, hs, save = gru_cpu_train(*args)
+    assert hn.grad_fn is None  # under no_grad
+    bargs = (torch.randn_like(hs), torch.randn_like(hn), x.detach(), w_ih.detach(),
+             w_hh.detach(), hs, save, None, True, None, None, True)
+    torch.library.opcheck(gru_cpu_backward, bargs,
+                          test_utils=("test_schema", "test_faketensor"))

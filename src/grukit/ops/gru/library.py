@@ -1,15 +1,16 @@
-"""The fused CPU GRU as torch custom ops, so that ``torch.compile(fullgraph=True)`` and
-``torch.export`` trace it as one node instead of breaking the graph at the numba call.
+"""The fused CPU GRU as torch operators (defined by ``.._oplib``, where a call costs least), so
+that ``torch.compile(fullgraph=True)`` and ``torch.export`` trace it as one node instead of
+breaking the graph at the numba call.
 
 ``grukit::gru_cpu_infer`` runs the forward with no graph; ``grukit::gru_cpu_train`` returns
 what backward needs (the states hs = [h0, y] and the saved gates), y being the view hs[1:]
 taken in the graph (no second buffer written; an in-place change of y is caught by autograd
 as a change of hs), and carries its gradient through ``grukit::gru_cpu_backward``, itself
-an op, so that a compiled training step traces its backward too. Each op has a fake
-implementation (output shapes, dtypes and strides from the inputs' metadata alone), which
-is all a tracer sees. The kernels and their math are ``.cpu``'s; the ``cpu`` backend calls
-these ops while ``torch.compiler.is_compiling()`` (compile and export) and its
-``torch.autograd.Function`` otherwise.
+an op, so that a compiled training step traces its backward too (the training op alone has
+an autograd kernel). Each op has a fake implementation (output shapes, dtypes and strides
+from the inputs' metadata alone), which is all a tracer sees. The kernels and their math are
+``.cpu``'s; the ``cpu`` backend calls these ops while ``torch.compiler.is_compiling()``
+(compile and export) and its ``torch.autograd.Function`` otherwise.
 
 Op inputs are what ``torch.library`` accepts: ``lengths`` an int64 tensor (B,) or None, the
 masks optional tensors (``state_mask`` (B, H), ``zone`` (B, T, H) batch-first).
@@ -20,6 +21,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from .. import _oplib
 from .._cpu import lens_array
 from . import cpu
 
@@ -28,12 +30,6 @@ from . import cpu
 # traced then: a backward op whose signature changed under the same forward name would meet
 # that stale graph. Bump SCHEMA with any change of an op's signature or autograd formula.
 SCHEMA = 4
-
-
-def _op(name: str):
-    """A CPU custom op grukit::<name>_v<SCHEMA> that mutates none of its inputs."""
-    return torch.library.custom_op(f"grukit::{name}_v{SCHEMA}", mutates_args=(),
-                                   device_types="cpu")
 
 
 def _buffers(x: Tensor, w_hh: Tensor, reset_after: bool):
@@ -47,7 +43,11 @@ def _buffers(x: Tensor, w_hh: Tensor, reset_after: bool):
     return y, hn, hs, save
 
 
-@_op("gru_cpu_infer")
+def _infer_fake(x, w_ih, w_hh, b_ih, b_hh, h0, lengths, reset_after, state_mask, zone):
+    return _buffers(x, w_hh, reset_after)[:2]
+
+
+@_oplib.op(f"gru_cpu_infer_v{SCHEMA}", _infer_fake)
 def gru_cpu_infer(x: Tensor, w_ih: Tensor, w_hh: Tensor, b_ih: Tensor | None,
                   b_hh: Tensor | None, h0: Tensor, lengths: Tensor | None, reset_after: bool,
                   state_mask: Tensor | None, zone: Tensor | None) -> tuple[Tensor, Tensor]:
@@ -61,31 +61,16 @@ def gru_cpu_infer(x: Tensor, w_ih: Tensor, w_hh: Tensor, b_ih: Tensor | None,
     return y, hn
 
 
-@gru_cpu_infer.register_fake
-def _(x, w_ih, w_hh, b_ih, b_hh, h0, lengths, reset_after, state_mask, zone):
-    return _buffers(x, w_hh, reset_after)[:2]
+def _backward_fake(dhs, dhn, x, w_ih, w_hh, hs, save, lengths, reset_after, state_mask, zone,
+                   need_dx):
+    g3 = w_hh.shape[0]
+    return (torch.empty_like(x, memory_format=torch.contiguous_format) if need_dx
+            else x.new_empty((0,)),
+            w_ih.new_empty(w_ih.shape), w_hh.new_empty(w_hh.shape), w_hh.new_empty((g3,)),
+            w_hh.new_empty((g3,)), hs.new_empty(hs.shape[1:]))
 
 
-@_op("gru_cpu_train")
-def gru_cpu_train(x: Tensor, w_ih: Tensor, w_hh: Tensor, b_ih: Tensor | None,
-                  b_hh: Tensor | None, h0: Tensor, lengths: Tensor | None, reset_after: bool,
-                  state_mask: Tensor | None,
-                  zone: Tensor | None) -> tuple[Tensor, Tensor, Tensor]:
-    """x (B, T, I) -> h_n (B, H), hs (T+1, B, H) = [h0, y], saved gates (T, B, ·)."""
-    lens = lens_array(lengths, x.shape[0], x.shape[1])
-    xt, gi = cpu._project(x, w_ih, b_ih)  # (T, B, I), (T, B, 3H) or None
-    drop, zt = cpu._masks(state_mask, zone)
-    _, hs, hn, save = cpu._forward(xt, gi, w_ih, b_ih, w_hh, b_hh, h0, lens, reset_after, True,
-                                   drop, zt, y_in_hs=True)
-    return hn, hs, save
-
-
-@gru_cpu_train.register_fake
-def _(x, w_ih, w_hh, b_ih, b_hh, h0, lengths, reset_after, state_mask, zone):
-    return _buffers(x, w_hh, reset_after)[1:]
-
-
-@_op("gru_cpu_backward")
+@_oplib.op(f"gru_cpu_backward_v{SCHEMA}", _backward_fake)
 def gru_cpu_backward(dhs: Tensor | None, dhn: Tensor | None, x: Tensor, w_ih: Tensor,
                      w_hh: Tensor, hs: Tensor, save: Tensor, lengths: Tensor | None,
                      reset_after: bool, state_mask: Tensor | None, zone: Tensor | None,
@@ -108,16 +93,9 @@ def gru_cpu_backward(dhs: Tensor | None, dhn: Tensor | None, x: Tensor, w_ih: Te
     if db_hh is None:
         db_hh = db_ih.new_zeros(db_ih.shape)
     dx = x.new_empty((0,)) if dx is None else dx
-    return dx.contiguous(), dw_ih, dw_hh.contiguous(), db_ih, db_hh.contiguous(), dh0
-
-
-@gru_cpu_backward.register_fake
-def _(dy, dhn, x, w_ih, w_hh, hs, save, lengths, reset_after, state_mask, zone, need_dx):
-    g3 = w_hh.shape[0]
-    return (torch.empty_like(x, memory_format=torch.contiguous_format) if need_dx
-            else x.new_empty((0,)),
-            w_ih.new_empty(w_ih.shape), w_hh.new_empty(w_hh.shape), w_hh.new_empty((g3,)),
-            w_hh.new_empty((g3,)), hs.new_empty(hs.shape[1:]))
+    # db_hh is a slice of the bias sums (4H,) at offset H; the fake output, all a compiled
+    # graph knows of it, starts its storage: a view of it in the graph would read db[:3H]
+    return dx.contiguous(), dw_ih, dw_hh.contiguous(), db_ih, db_hh.clone(), dh0
 
 
 def _setup(ctx, inputs, output):
@@ -138,7 +116,22 @@ def _backward(ctx, dhn, dhs, _dsave):
             db_hh if ctx.has_b[1] else None, dh0, None, None, None, None)
 
 
-gru_cpu_train.register_autograd(_backward, setup_context=_setup)
+def _train_fake(x, w_ih, w_hh, b_ih, b_hh, h0, lengths, reset_after, state_mask, zone):
+    return _buffers(x, w_hh, reset_after)[1:]
+
+
+@_oplib.op(f"gru_cpu_train_v{SCHEMA}", _train_fake, _backward, _setup)
+def gru_cpu_train(x: Tensor, w_ih: Tensor, w_hh: Tensor, b_ih: Tensor | None,
+                  b_hh: Tensor | None, h0: Tensor, lengths: Tensor | None, reset_after: bool,
+                  state_mask: Tensor | None,
+                  zone: Tensor | None) -> tuple[Tensor, Tensor, Tensor]:
+    """x (B, T, I) -> h_n (B, H), hs (T+1, B, H) = [h0, y], saved gates (T, B, ·)."""
+    lens = lens_array(lengths, x.shape[0], x.shape[1])
+    xt, gi = cpu._project(x, w_ih, b_ih)  # (T, B, I), (T, B, 3H) or None
+    drop, zt = cpu._masks(state_mask, zone)
+    _, hs, hn, save = cpu._forward(xt, gi, w_ih, b_ih, w_hh, b_hh, h0, lens, reset_after, True,
+                                   drop, zt, y_in_hs=True)
+    return hn, hs, save
 
 
 def traced_runs(w_ih: Tensor, w_hh: Tensor, b_ih: Tensor | None, b_hh: Tensor | None,

@@ -10,17 +10,12 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from .. import _pool
+from .. import _oplib, _pool
 from .._cpu import arr, lens_array
 from . import cpu
 
 SCHEMA = 3  # the version of the ops' signatures (see grukit.ops.gru.library.SCHEMA)
 
-
-def _op(name: str):
-    """A CPU custom op grukit::<name>_v<SCHEMA> that mutates none of its inputs."""
-    return torch.library.custom_op(f"grukit::{name}_v{SCHEMA}", mutates_args=(),
-                                   device_types="cpu")
 
 
 def _forward(x, w_ih, w_hh, b_ih, b_hh, h0, c0, lengths, state_mask, train: bool):
@@ -31,7 +26,13 @@ def _forward(x, w_ih, w_hh, b_ih, b_hh, h0, c0, lengths, state_mask, train: bool
         return cpu._forward(gi, w_hh, b_hh, h0, c0, lens, train, drop)
 
 
-@_op("lstm_cpu_infer")
+def _infer_fake(x, w_ih, w_hh, b_ih, b_hh, h0, c0, lengths, state_mask):
+    batch, steps, hid = x.shape[0], x.shape[1], w_hh.shape[1]
+    return (x.new_empty((batch, steps, hid)), x.new_empty((batch, hid)),
+            x.new_empty((batch, hid)))
+
+
+@_oplib.op(f"lstm_cpu_infer_v{SCHEMA}", _infer_fake)
 def lstm_cpu_infer(x: Tensor, w_ih: Tensor, w_hh: Tensor, b_ih: Tensor | None,
                    b_hh: Tensor | None, h0: Tensor, c0: Tensor, lengths: Tensor | None,
                    state_mask: Tensor | None) -> tuple[Tensor, Tensor, Tensor]:
@@ -39,30 +40,14 @@ def lstm_cpu_infer(x: Tensor, w_ih: Tensor, w_hh: Tensor, b_ih: Tensor | None,
     return _forward(x, w_ih, w_hh, b_ih, b_hh, h0, c0, lengths, state_mask, False)[:3]
 
 
-@lstm_cpu_infer.register_fake
-def _(x, w_ih, w_hh, b_ih, b_hh, h0, c0, lengths, state_mask):
-    batch, steps, hid = x.shape[0], x.shape[1], w_hh.shape[1]
-    return (x.new_empty((batch, steps, hid)), x.new_empty((batch, hid)),
-            x.new_empty((batch, hid)))
+def _backward_fake(dy, dhn, dcn, x, w_ih, w_hh, h0, c0, y, save, cs, lengths, state_mask, need_dx):
+    return (torch.empty_like(x, memory_format=torch.contiguous_format) if need_dx
+            else x.new_empty((0,)),
+            w_ih.new_empty(w_ih.shape), w_hh.new_empty(w_hh.shape),
+            w_hh.new_empty((w_hh.shape[0],)), h0.new_empty(h0.shape), c0.new_empty(c0.shape))
 
 
-@_op("lstm_cpu_train")
-def lstm_cpu_train(x: Tensor, w_ih: Tensor, w_hh: Tensor, b_ih: Tensor | None,
-                   b_hh: Tensor | None, h0: Tensor, c0: Tensor, lengths: Tensor | None,
-                   state_mask: Tensor | None) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
-    """x (B, T, I) -> y (B, T, H), h_n, c_n (B, H), gates (B, T, 4H), cells c_t (B, T, H)."""
-    return _forward(x, w_ih, w_hh, b_ih, b_hh, h0, c0, lengths, state_mask, True)
-
-
-@lstm_cpu_train.register_fake
-def _(x, w_ih, w_hh, b_ih, b_hh, h0, c0, lengths, state_mask):
-    batch, steps, hid = x.shape[0], x.shape[1], w_hh.shape[1]
-    return (x.new_empty((batch, steps, hid)), x.new_empty((batch, hid)),
-            x.new_empty((batch, hid)), x.new_empty((batch, steps, 4 * hid)),
-            x.new_empty((batch, steps, hid)))
-
-
-@_op("lstm_cpu_backward")
+@_oplib.op(f"lstm_cpu_backward_v{SCHEMA}", _backward_fake)
 def lstm_cpu_backward(dy: Tensor | None, dhn: Tensor | None, dcn: Tensor | None, x: Tensor,
                       w_ih: Tensor, w_hh: Tensor, h0: Tensor, c0: Tensor, y: Tensor, save: Tensor,
                       cs: Tensor, lengths: Tensor | None, state_mask: Tensor | None,
@@ -77,14 +62,6 @@ def lstm_cpu_backward(dy: Tensor | None, dhn: Tensor | None, dcn: Tensor | None,
                                                   save, cs, lens, drop, need_dx)
     dx = x.new_empty((0,)) if dx is None else dx.contiguous()
     return dx, dw_ih, dw_hh, db, dh0, dc0
-
-
-@lstm_cpu_backward.register_fake
-def _(dy, dhn, dcn, x, w_ih, w_hh, h0, c0, y, save, cs, lengths, state_mask, need_dx):
-    return (torch.empty_like(x, memory_format=torch.contiguous_format) if need_dx
-            else x.new_empty((0,)),
-            w_ih.new_empty(w_ih.shape), w_hh.new_empty(w_hh.shape),
-            w_hh.new_empty((w_hh.shape[0],)), h0.new_empty(h0.shape), c0.new_empty(c0.shape))
 
 
 def _setup(ctx, inputs, output):
@@ -104,7 +81,19 @@ def _backward(ctx, dy, dhn, dcn, _dsave, _dcs):
             db if ctx.has_b[0] else None, db if ctx.has_b[1] else None, dh0, dc0, None, None)
 
 
-lstm_cpu_train.register_autograd(_backward, setup_context=_setup)
+def _train_fake(x, w_ih, w_hh, b_ih, b_hh, h0, c0, lengths, state_mask):
+    batch, steps, hid = x.shape[0], x.shape[1], w_hh.shape[1]
+    return (x.new_empty((batch, steps, hid)), x.new_empty((batch, hid)),
+            x.new_empty((batch, hid)), x.new_empty((batch, steps, 4 * hid)),
+            x.new_empty((batch, steps, hid)))
+
+
+@_oplib.op(f"lstm_cpu_train_v{SCHEMA}", _train_fake, _backward, _setup)
+def lstm_cpu_train(x: Tensor, w_ih: Tensor, w_hh: Tensor, b_ih: Tensor | None,
+                   b_hh: Tensor | None, h0: Tensor, c0: Tensor, lengths: Tensor | None,
+                   state_mask: Tensor | None) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
+    """x (B, T, I) -> y (B, T, H), h_n, c_n (B, H), gates (B, T, 4H), cells c_t (B, T, H)."""
+    return _forward(x, w_ih, w_hh, b_ih, b_hh, h0, c0, lengths, state_mask, True)
 
 
 def traced_runs(w_ih: Tensor, w_hh: Tensor, b_ih: Tensor | None, b_hh: Tensor | None,

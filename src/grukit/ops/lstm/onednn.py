@@ -24,6 +24,8 @@ import functools
 import torch
 from torch import Tensor
 
+from .. import _oplib
+
 SCHEMA = 2  # bump with any change of an op's signature or autograd formula
 _MODE_LSTM = 2  # oneDNN's cell kind in aten's RNN mode numbering
 
@@ -35,24 +37,6 @@ def available(x: Tensor) -> bool:
     """Whether these ops serve ``x``: float32 on a CPU, in a torch built with oneDNN."""
     return _BUILT and x.device.type == "cpu" and x.dtype == torch.float32
 
-
-def _op(name: str):
-    return torch.library.custom_op(f"grukit::{name}_v{SCHEMA}", mutates_args=(),
-                                   device_types="cpu")
-
-
-@_op("lstm_onednn_train")
-def lstm_onednn_train(x: Tensor, w_ih: Tensor, w_hh: Tensor, b_ih: Tensor, b_hh: Tensor,
-                      h0: Tensor, c0: Tensor, ws_bytes: int
-                      ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-    """x (T, B, I) -> y (T, B, H), h_n (B, H), c_n (B, H), oneDNN's workspace (bytes);
-    ``ws_bytes``: its size as ``workspace_bytes`` measured it, or -1 (unknown)."""
-    y, hn, cn, ws = _layer(x, w_ih, w_hh, b_ih, b_hh, h0, c0)
-    if ws_bytes >= 0 and ws.numel() != ws_bytes:
-        raise RuntimeError(f"oneDNN's LSTM workspace is {ws.numel()} bytes, but {ws_bytes} "
-                           f"were measured when the graph was traced; compile the model again "
-                           f"(torch._dynamo.reset()) or use backend='cpu'.")
-    return y, hn, cn, ws
 
 
 def _layer(x, w_ih, w_hh, b_ih, b_hh, h0, c0):
@@ -80,15 +64,11 @@ def workspace_bytes(steps: int, batch: int, inputs: int, hidden: int) -> int:
     return _probe(steps, batch, inputs, hidden)
 
 
-@lstm_onednn_train.register_fake
-def _(x, w_ih, w_hh, b_ih, b_hh, h0, c0, ws_bytes):
-    steps, batch, hid = x.shape[0], x.shape[1], w_hh.shape[1]
-    n = ws_bytes if ws_bytes >= 0 else torch.library.get_ctx().new_dynamic_size()
-    return (x.new_empty((steps, batch, hid)), x.new_empty((batch, hid)),
-            x.new_empty((batch, hid)), x.new_empty((n,), dtype=torch.uint8))
+def _backward_fake(dy, dhn, dcn, x, w_ih, w_hh, b_ih, b_hh, h0, c0, y, hn, cn, ws):
+    return tuple(t.new_empty(t.shape) for t in (x, w_ih, w_hh, b_ih, b_hh, h0, c0))
 
 
-@_op("lstm_onednn_backward")
+@_oplib.op(f"lstm_onednn_backward_v{SCHEMA}", _backward_fake)
 def lstm_onednn_backward(dy: Tensor | None, dhn: Tensor | None, dcn: Tensor | None, x: Tensor,
                          w_ih: Tensor, w_hh: Tensor, b_ih: Tensor, b_hh: Tensor, h0: Tensor,
                          c0: Tensor, y: Tensor, hn: Tensor, cn: Tensor, ws: Tensor
@@ -102,11 +82,6 @@ def lstm_onednn_backward(dy: Tensor | None, dhn: Tensor | None, dcn: Tensor | No
     return tuple(t.contiguous() for t in out)
 
 
-@lstm_onednn_backward.register_fake
-def _(dy, dhn, dcn, x, w_ih, w_hh, b_ih, b_hh, h0, c0, y, hn, cn, ws):
-    return tuple(t.new_empty(t.shape) for t in (x, w_ih, w_hh, b_ih, b_hh, h0, c0))
-
-
 def _setup(ctx, inputs, output):
     ctx.save_for_backward(*inputs[:7], *output)  # not ws_bytes, an int
     ctx.set_materialize_grads(False)  # an output outside the loss sends None, not zeros
@@ -117,7 +92,25 @@ def _backward(ctx, dy, dhn, dcn, _dws):
     return (*lstm_onednn_backward(dy, dhn, dcn, *saved), None)  # ws_bytes: no gradient
 
 
-lstm_onednn_train.register_autograd(_backward, setup_context=_setup)
+def _train_fake(x, w_ih, w_hh, b_ih, b_hh, h0, c0, ws_bytes):
+    steps, batch, hid = x.shape[0], x.shape[1], w_hh.shape[1]
+    n = ws_bytes if ws_bytes >= 0 else torch.library.get_ctx().new_dynamic_size()
+    return (x.new_empty((steps, batch, hid)), x.new_empty((batch, hid)),
+            x.new_empty((batch, hid)), x.new_empty((n,), dtype=torch.uint8))
+
+
+@_oplib.op(f"lstm_onednn_train_v{SCHEMA}", _train_fake, _backward, _setup)
+def lstm_onednn_train(x: Tensor, w_ih: Tensor, w_hh: Tensor, b_ih: Tensor, b_hh: Tensor,
+                      h0: Tensor, c0: Tensor, ws_bytes: int
+                      ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """x (T, B, I) -> y (T, B, H), h_n (B, H), c_n (B, H), oneDNN's workspace (bytes);
+    ``ws_bytes``: its size as ``workspace_bytes`` measured it, or -1 (unknown)."""
+    y, hn, cn, ws = _layer(x, w_ih, w_hh, b_ih, b_hh, h0, c0)
+    if ws_bytes >= 0 and ws.numel() != ws_bytes:
+        raise RuntimeError(f"oneDNN's LSTM workspace is {ws.numel()} bytes, but {ws_bytes} "
+                           f"were measured when the graph was traced; compile the model again "
+                           f"(torch._dynamo.reset()) or use backend='cpu'.")
+    return y, hn, cn, ws
 
 
 def lstm_onednn(xs: Tensor, w_ih: Tensor, w_hh: Tensor, b_ih: Tensor | None,
