@@ -151,7 +151,7 @@ def test_cli_int8_pt2_equals_the_int8_estimator(forecaster, tmp_path):
     np.testing.assert_allclose(got, q.net.predict(x), atol=1e-5, rtol=0)
 
 
-def test_int8_of_an_ensemble_quantizes_every_network_and_leaves_the_float_one(tmp_path):
+def test_int8_of_an_ensemble_quantizes_every_network_and_exports_them(tmp_path):
     from grukit.tasks.export import export
     from grukit.tasks.forecast import Forecaster
 
@@ -159,9 +159,15 @@ def test_int8_of_an_ensemble_quantizes_every_network_and_leaves_the_float_one(tm
     q = int8_estimator(f)
     assert [type(n.stack[0].rnn).__name__ for n in q.nets] == ["Int8GRU", "Int8GRU"]
     assert [type(n.stack[0].rnn).__name__ for n in f.nets] == ["GRU", "GRU"]
-    with pytest.raises(ValueError, match="ensemble of 2 networks; format 'pt2' writes one"):
-        export(f, tmp_path / "e.pt2", format="pt2")
-    assert not list(tmp_path.iterdir())
+    # the program holds both networks in int8 and their median (served.Served)
+    from grukit.export.runtime import forecast_with
+
+    spec = json.loads(export(f, tmp_path / "e.pt2", format="pt2", int8=True).read_text())
+    run = load_pt2(tmp_path / "e.pt2").module()
+    got = forecast_with(lambda x: run(torch.from_numpy(x)).detach().numpy(), spec["forecast"],
+                        spec["forecast"]["series"][0], f.last[0], None)
+    want = int8_estimator(f, linear="grukit").predict()  # the export's int8 Dense
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=0)
 
 
 def test_int8_estimator_takes_a_speech_classifier():

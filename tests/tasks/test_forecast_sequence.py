@@ -99,16 +99,13 @@ def test_bad_combinations_are_one_sentence(extra, message):
         Forecaster(**(SMALL | extra))
 
 
-def test_covariates_and_export_are_refused_in_one_sentence(tmp_path):
+def test_covariates_are_refused_in_one_sentence():
     y = _series()
     with pytest.raises(ValueError, match=r"^a sequence forecaster feeds its forecasts back as "
                                          r"inputs, and the covariates of the steps ahead are "
                                          r"not known; use strategy='direct' with covariates\.$"):
         Forecaster(**SMALL).fit(y, 12, covariates=np.cos(np.arange(len(y))))
-    f = Forecaster(**SMALL).fit(y, 12)
-    with pytest.raises(ValueError, match=r"is a sequence forecaster: its network forecasts "
-                                         r"one step and is run 5 times"):
-        f.export_onnx(str(tmp_path / "m.onnx"))
+    # (its export: tests/export/test_forecast_export_strategies.py)
 
 
 def test_default_lookback_and_the_search_tries_the_sequence_default(tmp_path):

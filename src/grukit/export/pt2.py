@@ -76,10 +76,13 @@ def _example(model_name: str, example, axes: tuple[int, int] = (0, 1),
     return example
 
 
-def export_program(model: nn.Module, example: Tensor, *, dynamic: bool = True):
+def export_program(model: nn.Module, example: Tensor, *, dynamic: bool = True,
+                   min_time: int = 1):
     """The ``torch.export.ExportedProgram`` of ``model`` (evaluation mode, no gradients) on
     ``example`` (B, T, ...), or (T, B, ...) for a time-major ``grukit.nn`` module; with
-    ``dynamic`` batch and time are dynamic dimensions."""
+    ``dynamic`` batch and time are dynamic dimensions, the time at least ``min_time`` steps
+    (a model that reads the last n steps of its input, as a forecaster's ensemble over
+    several lookbacks does, needs n)."""
     from ..layers.core import check_switch
 
     dynamic = check_switch(dynamic, "to_pt2: dynamic")  # "False" is truthy
@@ -94,7 +97,7 @@ def export_program(model: nn.Module, example: Tensor, *, dynamic: bool = True):
     shapes = None
     if dynamic:
         batch = torch.export.Dim("batch", min=1, max=MAX_BATCH)
-        time = torch.export.Dim("time", min=1, max=MAX_TIME)
+        time = torch.export.Dim("time", min=max(1, int(min_time)), max=MAX_TIME)
         shapes = ({b: batch, t: time},)
     swaps = _trace_backends(model, dynamic)  # [(module, its own backend)]
     training = model.training

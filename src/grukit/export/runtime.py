@@ -33,7 +33,7 @@ from pathlib import PurePath
 import numpy as np
 
 MANIFEST_FORMAT = "grukit.onnx-manifest"
-MANIFEST_VERSION = 1  # the newest manifest format this runtime reads
+MANIFEST_VERSION = 2  # the newest manifest format this runtime reads (2: forecast.strategy)
 TASKS = ("Forecaster", "TextClassifier", "SequenceClassifier", "SpeechClassifier", "GRU4Rec")
 BATCH = 64
 
@@ -146,11 +146,12 @@ class Predictor:
     # -- forecasting ---------------------------------------------------------------------
     def forecast(self, recent=None, covariates=None, index: int | None = None) -> np.ndarray:
         """The next ``horizon`` values after ``recent`` (one 1-D series ending with at least
-        ``lookback`` finite values, and as many rows of covariates where the model has them),
-        series ``index``'s scaling (default 0). Without ``recent``: after the series the
-        model was fitted on, as ``Forecaster.predict()``: (horizon,) for one series,
-        (n_series, horizon) for several, or series ``index``'s alone (horizon,). Input is
-        checked as ``Forecaster.predict`` checks it."""
+        ``lookback`` finite values, one more where a sequence forecaster reads changes, and
+        ``lookback`` rows of covariates where the model has them), series ``index``'s scaling
+        (default 0); every strategy and ensemble, as ``forecast_with``. Without ``recent``:
+        after the series the model was fitted on, as ``Forecaster.predict()``: (horizon,)
+        for one series, (n_series, horizon) for several, or series ``index``'s alone
+        (horizon,). Input is checked as ``Forecaster.predict`` checks it."""
         self._serves(("Forecaster",), "forecast")
         spec = self.manifest["forecast"]
         count = len(spec["series"])
@@ -162,26 +163,14 @@ class Predictor:
                 or not 0 <= index < count:
             raise ValueError(f"index must be a whole number between 0 and {count - 1}; got "
                              f"{index!r}.")
-        st, lookback, n_cov = spec["series"][index], spec["lookback"], spec["covariates"]
+        st = spec["series"][index]
         if recent is None:
             if covariates is not None:
                 raise ValueError("covariates go with recent values: predict(recent, "
                                  "covariates); predict() continues the fitted series.")
             recent, covariates = st["recent"], st["recent_covariates"]
-        x = _window(recent, lookback)[None]  # (1, lookback)
-        chans = [(x - x[:, -1:]) / st["scale"], (x - st["mean"]) / st["std"]]
-        c = _recent_covariates(covariates, n_cov, lookback)  # (lookback, C) or None
-        if c is not None:
-            c = (c[None] - np.asarray(st["cmean"])) / np.asarray(st["cstd"])
-            chans += list(np.moveaxis(c, 2, 0))
-        inputs = np.stack(chans, axis=2)  # (1, lookback, 2 + C)
-        if not (np.abs(inputs) <= np.finfo(np.float32).max).all():  # inf in the graph
-            raise ValueError("the scaled window holds values beyond float32's range (±3.4e38) "
-                             "that the graph computes in, as the estimator refuses them; "
-                             "rescale the series or its covariates.")
-        inputs = inputs.astype(np.float32)
-        out = self._run({self.manifest["inputs"][0]["name"]: inputs})[0]  # (1, horizon)
-        return np.asarray(out, np.float64)[0] * st["scale"] + float(x[0, -1])
+        name = self.manifest["inputs"][0]["name"]
+        return forecast_with(lambda x: self._run({name: x})[0], spec, st, recent, covariates)
 
     # -- classification ------------------------------------------------------------------
     def tokenize(self, texts) -> list[np.ndarray]:
@@ -612,6 +601,55 @@ def _floats(values, what: str) -> np.ndarray:
         except (TypeError, ValueError, OverflowError) as err:  # 10**400: beyond float64
             raise ValueError(f"{what} must hold numbers ({' '.join(str(err).split())}).") \
                 from None
+
+
+def forecast_with(run, spec: dict, st: dict, recent, covariates) -> np.ndarray:
+    """The ``horizon`` values after ``recent`` of a manifest's forecaster (``spec``: its
+    ``forecast`` block; ``st``: one series' scaling), ``run`` mapping the graph's input
+    (1, T, F) float32 to its output (1, K), as ``Forecaster.predict`` computes them
+    (``grukit.tasks.forecast.served``): direct, the scaled forecast unscaled; recursive and
+    sequence, one step at a time, each forecast fed back. Manifests of format 1 have no
+    ``strategy``: direct."""
+    lookback, h = spec["lookback"], spec["horizon"]
+    strategy, d = spec.get("strategy", "direct"), spec.get("differences", 0)
+    w = _window(recent, lookback + d)  # (L + d,) float64
+    c = _recent_covariates(covariates, spec["covariates"], lookback)  # (L, C) or None
+    if strategy == "direct":
+        out = _step(run, w, st, c)  # (K,)
+        return out[:h] * st["scale"] + float(w[-1])
+    out = np.empty(h)
+    for k in range(h):
+        if strategy == "recursive":  # the window slides: the forecast in, the oldest out
+            out[k] = w[-1] + st["scale"] * _step(run, w, st, None)[0]
+            w = np.append(w[1:], out[k])
+        else:  # sequence: the standardised values (or changes) so far, forecasts included
+            v = np.diff(w) if d else w  # (L + k,)
+            o = _graph_output(run, ((v - st["mean"]) / st["std"])[None, :, None])[0]
+            out[k] = st["mean"] + st["std"] * o + (w[-1] if d else 0.0)
+            w = np.append(w, out[k])
+    return out
+
+
+def _step(run, w: np.ndarray, st: dict, c) -> np.ndarray:
+    """The graph's output (K,) for the window ``w`` (L,) of a direct or recursive forecaster:
+    channels (y_u − y_last) / scale, (y_u − mean) / std, then the standardised covariates
+    ``c`` (L, C) (``grukit.tasks.forecast.scaling.views``)."""
+    x = w[None]  # (1, L)
+    chans = [(x - x[:, -1:]) / st["scale"], (x - st["mean"]) / st["std"]]
+    if c is not None:
+        c = (c[None] - np.asarray(st["cmean"])) / np.asarray(st["cstd"])  # (1, L, C)
+        chans += list(np.moveaxis(c, 2, 0))
+    return _graph_output(run, np.stack(chans, axis=2))  # (1, L, 2 + C)
+
+
+def _graph_output(run, inputs: np.ndarray) -> np.ndarray:
+    """``run`` on float64 ``inputs`` cast to float32, first row of its output as float64;
+    refused where a value passes float32's range (the graph would compute with inf)."""
+    if not (np.abs(inputs) <= np.finfo(np.float32).max).all():
+        raise ValueError("the scaled window holds values beyond float32's range (±3.4e38) "
+                         "that the graph computes in, as the estimator refuses them; "
+                         "rescale the series or its covariates.")
+    return np.asarray(run(inputs.astype(np.float32)), np.float64)[0]
 
 
 def _window(recent, lookback: int) -> np.ndarray:

@@ -5,14 +5,18 @@
 needs only onnxruntime and numpy) reads to turn raw input into the graph's input and the
 graph's output into predictions::
 
-    {"format": "grukit.onnx-manifest", "format_version": 1, "grukit": version,
+    {"format": "grukit.onnx-manifest", "format_version": 1 | 2, "grukit": version,
      "task": "Forecaster" | "TextClassifier" | "SequenceClassifier" | "GRU4Rec",
      "model": "<file>.onnx",
      "inputs": [{"name", "dtype", "shape"}], "outputs": [{"name", "dtype", "shape"}],
      ...  the task's block (below)}
 
-    Forecaster          "forecast": lookback, horizon, covariates, per-series scaling
-                        (scale, mean, std, cmean, cstd) and recent values
+    Forecaster          "forecast": lookback (the longest of an ensemble: the graph's
+                        window), horizon, covariates, per-series scaling (scale, mean,
+                        std, cmean, cstd) and recent values; "strategy" (direct,
+                        recursive, sequence), "differences", "lookbacks" (one per
+                        network), "quantiles" (``grukit.tasks.forecast.served``: how the
+                        graph is served)
     TextClassifier      "classes", "max_len", "vocab_size", "tokenizer":
                         "<stem>.tokenizer.json" (Hugging Face ``tokenizers`` JSON, id 0
                         padding, 1 unknown)
@@ -22,7 +26,10 @@ graph's output into predictions::
                         turns a waveform into those frames with numpy alone)
     GRU4Rec             "items": {"type": "int" | "str", "ids"}, "layers", "hidden"
 
-Shapes name their dynamic axes ("batch", "time").
+Shapes name their dynamic axes ("batch", "time"). ``format_version`` is the oldest format
+that describes the file (``manifest_version``): 1, which every runtime reads, unless the
+file needs what a runtime of format 1 would misread — 2 for a recursive or sequence
+forecaster, whose graph is run once per step.
 
 ``int8=True`` stores the weights as int8 with per-row scales: in the ONNX file through ONNX
 Runtime's dynamic quantization (``grukit.export.int8``: Dense heads and LSTMs; a GRU node
@@ -53,7 +60,7 @@ import numpy as np
 from .._io import output_file
 
 FORMAT = "grukit.onnx-manifest"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # the newest; a manifest says the oldest that describes it (version)
 FORMATS = ("onnx", "pt2")
 PT2_FORMAT = "grukit.pt2-manifest"
 PT2_MANIFEST = "pt2-manifest"  # <stem>.pt2-manifest.json: never the ONNX manifest's name
@@ -113,9 +120,11 @@ def _task_block(est, path: Path) -> dict:
                    "recent_covariates": None if est.last_cov is None
                    else _floats(est.last_cov[i])}
                   for i, s in enumerate(est.stats)]
-        return {"forecast": {"lookback": int(est._lookback(est.season)),
+        from .forecast.served import recipe
+
+        return {"forecast": {"lookback": int(max(est._lookbacks(est.season))),
                              "horizon": int(est.config.horizon), "covariates": n_cov,
-                             "single": bool(est.single), "series": series}}
+                             "single": bool(est.single), "series": series} | recipe(est)}
     if name == "TextClassifier":
         return {"classes": classes_json(est.classes_), "max_len": int(est.config.max_len),
                 "vocab_size": int(est.tokenizer_.size),
@@ -131,6 +140,15 @@ def _task_block(est, path: Path) -> dict:
                 "layers": int(est.config.layers), "hidden": int(est.config.hidden)}
     raise TypeError(f"export covers the Forecaster, TextClassifier, SequenceClassifier, "
                     f"SpeechClassifier and GRU4Rec; a {name} has no ONNX export yet.")
+
+
+def manifest_version(block: dict) -> int:
+    """The manifest format of a task block: 2 where a forecaster's graph is served in a way
+    format 1 cannot say (a recursive or sequence strategy: the graph is run once per step,
+    its forecasts fed back), which a runtime of format 1 would serve as a direct one; else
+    1, which every runtime reads."""
+    spec = block.get("forecast") or {}
+    return 2 if spec.get("strategy", "direct") != "direct" else 1
 
 
 def _network_attr(est) -> str:
@@ -180,9 +198,11 @@ def pt2_network(est):
 
     name = type(est).__name__
     if name == "Forecaster":
+        from .forecast.served import network
+
         est.check_exportable("format 'pt2'")
         cov = None if est.last_cov is None else est.last_cov[0]  # its covariates' last rows
-        return est.net, torch.from_numpy(est.inputs(est.last[0], cov))  # (1, lookback, 2 + C)
+        return network(est), torch.from_numpy(est.inputs(est.last[0], cov))  # (1, L, F)
     if name == "TextClassifier":
         return est.model, torch.ones(2, 8, dtype=torch.long)  # (B, T) token ids
     if name in ("SequenceClassifier", "SpeechClassifier"):
@@ -222,7 +242,7 @@ def _export_pt2(est, path: Path, int8: bool) -> tuple[list[dict], list[dict]]:
         from ..nn.quantized import quantize_int8
 
         net = quantize_int8(net, linear="grukit")  # torch.export traces no torch.ao module
-    program = export_program(net, example)
+    program = export_program(net, example, min_time=getattr(net, "min_time", 1))
     save_pt2(program, path)
     return _pt2_io(program)
 
@@ -306,7 +326,7 @@ def _write(est, path: Path, format: str, int8: bool) -> Path:
         pt2_network(est)  # refuses other classes before writing
         block = _task_block(est, path)
         ins, outs = _export_pt2(est, path, int8)
-        manifest = {"format": PT2_FORMAT, "format_version": FORMAT_VERSION,
+        manifest = {"format": PT2_FORMAT, "format_version": manifest_version(block),
                     "grukit": __version__, "task": name, "model": path.name,
                     "inputs": ins, "outputs": outs} | block
         if int8:
@@ -324,8 +344,8 @@ def _write(est, path: Path, format: str, int8: bool) -> Path:
 
         quantize_onnx(path)
     graph = onnx.load(str(path), load_external_data=False).graph
-    manifest = {"format": FORMAT, "format_version": FORMAT_VERSION, "grukit": __version__,
-                "task": name, "model": path.name, "inputs": _io(graph.input),
+    manifest = {"format": FORMAT, "format_version": manifest_version(block),
+                "grukit": __version__, "task": name, "model": path.name, "inputs": _io(graph.input),
                 "outputs": _io(graph.output)} | block
     if int8:
         manifest["int8"] = {"onnx_ops": int8_ops(path)}

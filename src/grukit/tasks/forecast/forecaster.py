@@ -144,7 +144,7 @@ class Forecaster(Estimator):
 
     @property
     def net(self):
-        """The first network (of an ensemble: the one ``inputs`` and ONNX export serve)."""
+        """The first network of the ensemble (of one network: the network)."""
         return self.nets[0]
 
     @net.setter
@@ -166,7 +166,7 @@ class Forecaster(Estimator):
         return [lb for lb in base for _ in range(cfg.ensemble)]
 
     def _lookback(self, season: int) -> int:
-        """The lookback of the first network (the one ``inputs`` and ONNX export serve)."""
+        """The lookback of the first network."""
         return self._lookbacks(season)[0]
 
     def history_needed(self, season: int) -> int:
@@ -350,22 +350,25 @@ class Forecaster(Estimator):
         return w, checks.recent_covariates(covariates, self.n_cov, len(w), recent)
 
     def inputs(self, recent, covariates=None, index: int = 0) -> np.ndarray:
-        """Input (1, lookback, 2 + C) of the first network for the window ending at
-        ``recent[-1]`` ((1, lookback, 1) for the sequence strategy)."""
+        """Input (1, T, F) of the exported graph (``export_onnx``) for the window ending at
+        ``recent[-1]``: the window of the longest lookback L (of one network: its own), with
+        the 2 + C channels of the direct and recursive strategies, or (1, L, 1) standardised
+        values or changes for the sequence strategy (its first step; ``served``)."""
+        from .served import window_inputs
+
         self._check_fitted("inputs")
-        index = self._index(index)
-        w, cov = self._history(recent, covariates, index)
-        if self.config.strategy == "sequence":
-            d = self._differences
-            return scaling.sequence_inputs(w[None, -(self._lookback(self.season) + d):],
-                                           self.stats[index], d)
-        x, _ = scaling.views(w, cov, self.stats[index], self._lookback(self.season),
-                             np.array([len(w) - 1]), self.config.horizon)
-        return x
+        return window_inputs(self, recent, self._index(index), covariates)
 
     def unscale(self, recent, output, index: int = 0) -> np.ndarray:
-        """Network output (1, horizon) -> forecast values after ``recent``."""
+        """Graph output (1, horizon) of a direct forecaster -> forecast values after
+        ``recent`` (a recursive or sequence forecaster's output is one step, which
+        ``grukit.export.runtime.Predictor.forecast`` feeds back)."""
         self.check_exportable("unscale")
+        if self.config.strategy != "direct":
+            raise ValueError(f"unscale turns a direct forecaster's graph output into values; "
+                             f"this one is {self.config.strategy}, whose graph forecasts one "
+                             f"step: serve it with grukit.export.runtime.Predictor.forecast, "
+                             f"which feeds each step back.")
         index = self._index(index)
         st, h = self.stats[index], self.config.horizon
         if st.es is None:
@@ -513,32 +516,28 @@ class Forecaster(Estimator):
                                  else self.last_cov[index], index)
 
     def export_onnx(self, path: str) -> None:
-        """Write the fitted network as ONNX: every recurrent layer (the standard GRU/LSTM/RNN
-        operators, a Scan for cells without one), then the dense head.
+        """Write what the forecast runs as one ONNX graph (``onnx_export``, ``served``): every
+        network (recurrent layers as the standard GRU/LSTM/RNN operators, a Scan for cells
+        without one, then the dense head), each on its own lookback's end of the input
+        window, and their median (an ensemble's forecast).
 
-        The model takes the windows that ``inputs(recent)`` builds and returns the scaled
-        forecast; ``unscale(recent, output)`` turns it into values. Needs the ``onnx``
-        package (``pip install grukit[onnx]``). One network only: an ensemble's median is
-        not a graph this writes.
+        The graph takes the window that ``inputs(recent)`` builds: a direct forecaster's
+        output is the scaled forecast, which ``unscale(recent, output)`` turns into values;
+        a recursive or sequence forecaster's is the next step, fed back ``horizon`` times
+        (``grukit.tasks.export.export`` writes the manifest that says how, and
+        ``grukit.export.runtime.Predictor.forecast`` does it with numpy). Needs the ``onnx``
+        package (``pip install grukit[onnx]``).
         """
-        from .onnx_export import network_to_onnx
+        from .onnx_export import forecaster_to_onnx
 
         self._check_fitted("export_onnx")
         self.check_exportable("ONNX export")
-        network_to_onnx(self.net, path, self._lookback(self.season), 2 + self.n_cov)
+        forecaster_to_onnx(self, path)
 
     def check_exportable(self, what: str) -> None:
         """One sentence where an exported graph would not serve this forecaster's forecast:
-        the served forecast is last value + scale · output, from one network."""
-        if self.config.strategy != "direct":
-            kind = "recursive" if self.config.strategy == "recursive" else \
-                "a sequence forecaster"
-            raise ValueError(f"this forecaster is {kind}: its network forecasts one step "
-                             f"and is run {self.config.horizon} times on its own output; "
-                             f"{what} serves one run, so fit it with strategy='direct'.")
-        if len(self.nets) > 1:
-            raise ValueError(f"this forecaster is an ensemble of {len(self.nets)} networks; "
-                             f"{what} writes one, so fit it with ensemble=1 and one lookback.")
+        the graph serves the networks (every strategy, any ensemble) around which the
+        serving code scales, feeds back and unscales with the last value as the base."""
         if self.config.hybrid:
             raise ValueError(f"this forecaster is an ES-GRU hybrid, whose base forecast comes "
                              f"from exponential smoothing outside the network; {what} serves "
