@@ -1,7 +1,9 @@
 """Every forecaster exports — recursive and sequence strategies (with differences 0, 1 and
-"auto"), ensembles over seeds and lookbacks — and ``grukit.export.runtime.Predictor``
-(onnxruntime and numpy) forecasts what ``Forecaster.predict`` does, for one series and
-several, through ``export`` and the ``grukit export`` command; older manifests still load.
+"auto"), ensembles over seeds and lookbacks, ES-GRU hybrids, quantile outputs — and
+``grukit.export.runtime.Predictor`` (onnxruntime and numpy) forecasts what
+``Forecaster.predict`` (and ``predict_quantiles``) does, for one series and several,
+through ``export`` and the ``grukit export`` command, as ONNX and as pt2; older manifests
+still load.
 
 Tolerance: relative 1e-5 on the forecast values. Both sides run the networks in float32
 (onnxruntime's GRU/LSTM operators against grukit's torch kernels), which differ by float32
@@ -38,6 +40,10 @@ KINDS = {
     "direct-lookbacks": dict(lookbacks=[8, 12], ensemble=2),
     "recursive-lookbacks": dict(strategy="recursive", lookbacks=[8, 12]),
     "sequence-lookbacks": dict(strategy="sequence", differences=1, lookbacks=[10, 14]),
+    # the smoothing's inputs and base forecast, computed by the runtime in numpy
+    "hybrid": dict(hybrid=True),
+    "quantiles": dict(quantiles=[0.1, 0.9]),
+    "hybrid-quantiles-ensemble": dict(hybrid=True, quantiles=[0.9, 0.1, 0.5], ensemble=3),
 }
 
 
@@ -70,8 +76,9 @@ def test_predictor_forecasts_what_predict_does(kind, tmp_path):
     assert spec["strategy"] == f.config.strategy
     assert spec["lookbacks"] == f._lookbacks(12) and spec["lookback"] == max(spec["lookbacks"])
     assert spec["differences"] == f._differences
-    # format 2 where a runtime of format 1 would serve the graph as a direct one
-    assert manifest["format_version"] == (1 if f.config.strategy == "direct" else 2)
+    # format 2 where a runtime of format 1 would serve the graph wrongly
+    plain = f.config.strategy == "direct" and not (f.config.hybrid or f.config.quantiles)
+    assert manifest["format_version"] == (1 if plain else 2)
     p = Predictor(tmp_path / "m.onnx")
     _close(p.forecast(), f.predict())
     for end in (60, 75):
@@ -89,6 +96,43 @@ def test_several_series_each_with_its_scaling(kind, tmp_path):
     for i, y in enumerate(ys):
         _close(p.forecast(index=i), want[i])
         _close(p.forecast(y[:60], index=i), f.predict(y[:60], index=i))
+
+
+@pytest.mark.parametrize("kind", ["quantiles", "hybrid-quantiles-ensemble"])
+def test_predictor_quantiles_are_predict_quantiles(kind, tmp_path):
+    f, y = _fitted(kind)
+    export(f, tmp_path / "m.onnx")
+    p = Predictor(tmp_path / "m.onnx")
+    _close(p.quantiles(), f.predict_quantiles())
+    _close(p.quantiles(y[:70]), f.predict_quantiles(y[:70]))
+    assert p.quantiles().shape == (len(f.config.quantiles), 4)
+
+
+def test_quantiles_of_a_forecaster_without_them_are_refused(tmp_path):
+    f, _ = _fitted("direct-lookbacks")
+    export(f, tmp_path / "m.onnx")
+    with pytest.raises(ValueError, match="^this forecaster has no quantile outputs"):
+        Predictor(tmp_path / "m.onnx").quantiles()
+
+
+def test_hybrid_of_several_series_with_covariates(tmp_path):
+    """Each series' own smoothing parameters (its season, its trend) and the covariates of
+    every value a hybrid reads."""
+    import torch
+
+    from grukit.tasks.forecast import Forecaster
+
+    ys = [_series(), _series(80, 50.0, 1)[::-1].copy()]
+    covs = [np.cos(np.arange(len(y)) / 3)[:, None] for y in ys]  # (T, 1)
+    torch.manual_seed(0)
+    f = Forecaster(**(SMALL | KINDS["hybrid"])).fit(ys, 12, covariates=covs)
+    export(f, tmp_path / "m.onnx")
+    p = Predictor(tmp_path / "m.onnx")
+    _close(p.forecast(), f.predict())
+    for i, (y, c) in enumerate(zip(ys, covs, strict=True)):
+        _close(p.forecast(y[:60], c[:60], index=i), f.predict(y[:60], c[:60], index=i))
+    with pytest.raises(ValueError, match=r"covariates must have at least 60 rows"):
+        p.forecast(ys[0][:60], covs[0][:12])  # a hybrid reads every value's covariates
 
 
 def test_direct_ensemble_with_covariates(tmp_path):
@@ -191,13 +235,14 @@ _BLOCKED = textwrap.dedent("""
 """)
 
 
-def test_runtime_file_serves_a_sequence_ensemble_with_grukit_and_torch_refused(tmp_path):
+@pytest.mark.parametrize("kind", ["sequence-auto-ensemble", "hybrid-quantiles-ensemble"])
+def test_runtime_file_serves_with_grukit_and_torch_refused(kind, tmp_path):
     from pathlib import Path
 
     import grukit.export
 
     runtime = Path(grukit.export.__file__).with_name("runtime.py")
-    f, y = _fitted("sequence-auto-ensemble")
+    f, y = _fitted(kind)
     export(f, tmp_path / "m.onnx")
     assert beside(tmp_path / "m.onnx", "manifest").is_file()
     done = subprocess.run([sys.executable, "-c", _BLOCKED, str(runtime),
@@ -221,7 +266,8 @@ def _program_forecast(path, spec: dict, recent, index: int = 0) -> np.ndarray:
                          spec["series"][index], recent, None)
 
 
-@pytest.mark.parametrize("kind", ["recursive", "sequence-lookbacks", "direct-lookbacks"])
+@pytest.mark.parametrize("kind", ["recursive", "sequence-lookbacks", "direct-lookbacks",
+                                  "hybrid-quantiles-ensemble"])
 def test_pt2_program_forecasts_what_predict_does(kind, tmp_path):
     f, y = _fitted(kind)
     manifest = json.loads(export(f, tmp_path / "m.pt2", format="pt2").read_text())

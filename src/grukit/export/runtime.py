@@ -7,6 +7,7 @@ where neither is installed::
     from runtime import Predictor            # or grukit.export.runtime
     p = Predictor("model.onnx")              # reads model.manifest.json beside it
     p.predict([112.0, 118.0, ...])           # Forecaster: the next horizon values
+    p.quantiles([112.0, 118.0, ...])         # ... fitted with quantiles: (Q, horizon)
     p.predict(["great phone", "broke"])      # TextClassifier: labels (needs `tokenizers`)
     p.predict_proba([[5, 17, 2], [9]])       # ... or token ids in, probabilities out
     p.predict([np.ndarray (T, C), ...])      # SequenceClassifier: labels
@@ -146,18 +147,34 @@ class Predictor:
     # -- forecasting ---------------------------------------------------------------------
     def forecast(self, recent=None, covariates=None, index: int | None = None) -> np.ndarray:
         """The next ``horizon`` values after ``recent`` (one 1-D series ending with at least
-        ``lookback`` finite values, one more where a sequence forecaster reads changes, and
-        ``lookback`` rows of covariates where the model has them), series ``index``'s scaling
-        (default 0); every strategy and ensemble, as ``forecast_with``. Without ``recent``:
-        after the series the model was fitted on, as ``Forecaster.predict()``: (horizon,)
-        for one series, (n_series, horizon) for several, or series ``index``'s alone
-        (horizon,). Input is checked as ``Forecaster.predict`` checks it."""
+        ``lookback`` finite values, one more where a sequence forecaster reads changes, every
+        value for an ES-GRU hybrid, whose smoothing runs over them all, and as many rows of
+        covariates where the model has them), series ``index``'s scaling (default 0); every
+        strategy and ensemble, as ``forecast_with``. Without ``recent``: after the series
+        the model was fitted on, as ``Forecaster.predict()``: (horizon,) for one series,
+        (n_series, horizon) for several, or series ``index``'s alone (horizon,). Input is
+        checked as ``Forecaster.predict`` checks it."""
+        return self._serve(forecast_with, recent, covariates, index)
+
+    def quantiles(self, recent=None, covariates=None, index: int | None = None) -> np.ndarray:
+        """The quantile outputs of a forecaster fitted with ``quantiles``: (Q, horizon) in
+        the manifest's ``quantiles`` order, sorted so that they never cross (or
+        (n_series, Q, horizon)), as ``Forecaster.predict_quantiles``; ``recent``,
+        ``covariates`` and ``index`` as in ``forecast``."""
+        self._serves(("Forecaster",), "quantiles")
+        if not self.manifest["forecast"].get("quantiles"):
+            raise ValueError("this forecaster has no quantile outputs; fit it with "
+                             "quantiles=[0.1, 0.5, 0.9] (for example), or use forecast.")
+        return self._serve(quantiles_with, recent, covariates, index)
+
+    def _serve(self, fn, recent, covariates, index):
+        """``fn(run, spec, series scaling, recent, covariates)`` for the series asked."""
         self._serves(("Forecaster",), "forecast")
         spec = self.manifest["forecast"]
         count = len(spec["series"])
         if recent is None and covariates is None and index is None and \
                 not spec.get("single", True):  # every fitted series, a row each
-            return np.stack([self.forecast(index=i) for i in range(count)])
+            return np.stack([self._serve(fn, None, None, i) for i in range(count)])
         index = 0 if index is None else index
         if isinstance(index, bool) or not isinstance(index, (int, np.integer)) \
                 or not 0 <= index < count:
@@ -170,7 +187,7 @@ class Predictor:
                                  "covariates); predict() continues the fitted series.")
             recent, covariates = st["recent"], st["recent_covariates"]
         name = self.manifest["inputs"][0]["name"]
-        return forecast_with(lambda x: self._run({name: x})[0], spec, st, recent, covariates)
+        return fn(lambda x: self._run({name: x})[0], spec, st, recent, covariates)
 
     # -- classification ------------------------------------------------------------------
     def tokenize(self, texts) -> list[np.ndarray]:
@@ -607,20 +624,21 @@ def forecast_with(run, spec: dict, st: dict, recent, covariates) -> np.ndarray:
     """The ``horizon`` values after ``recent`` of a manifest's forecaster (``spec``: its
     ``forecast`` block; ``st``: one series' scaling), ``run`` mapping the graph's input
     (1, T, F) float32 to its output (1, K), as ``Forecaster.predict`` computes them
-    (``grukit.tasks.forecast.served``): direct, the scaled forecast unscaled; recursive and
-    sequence, one step at a time, each forecast fed back. Manifests of format 1 have no
-    ``strategy``: direct."""
-    lookback, h = spec["lookback"], spec["horizon"]
-    strategy, d = spec.get("strategy", "direct"), spec.get("differences", 0)
-    w = _window(recent, lookback + d)  # (L + d,) float64
-    c = _recent_covariates(covariates, spec["covariates"], lookback)  # (L, C) or None
+    (``grukit.tasks.forecast.served``): direct, the scaled forecast unscaled (from the
+    exponential smoothing's forecast for an ES-GRU hybrid); recursive and sequence, one
+    step at a time, each forecast fed back. Manifests of format 1 have no ``strategy``:
+    direct."""
+    h, strategy = spec["horizon"], spec.get("strategy", "direct")
+    w, c = _history(spec, st, recent, covariates)
     if strategy == "direct":
-        out = _step(run, w, st, c)  # (K,)
-        return out[:h] * st["scale"] + float(w[-1])
+        x, base = _direct_window(w, st, c, spec)
+        return _graph_output(run, x)[:h] * st["scale"] + base
+    d = spec.get("differences", 0)
     out = np.empty(h)
     for k in range(h):
         if strategy == "recursive":  # the window slides: the forecast in, the oldest out
-            out[k] = w[-1] + st["scale"] * _step(run, w, st, None)[0]
+            x, _ = _direct_window(w, st, None, spec)
+            out[k] = w[-1] + st["scale"] * _graph_output(run, x)[0]
             w = np.append(w[1:], out[k])
         else:  # sequence: the standardised values (or changes) so far, forecasts included
             v = np.diff(w) if d else w  # (L + k,)
@@ -630,16 +648,88 @@ def forecast_with(run, spec: dict, st: dict, recent, covariates) -> np.ndarray:
     return out
 
 
-def _step(run, w: np.ndarray, st: dict, c) -> np.ndarray:
-    """The graph's output (K,) for the window ``w`` (L,) of a direct or recursive forecaster:
-    channels (y_u − y_last) / scale, (y_u − mean) / std, then the standardised covariates
-    ``c`` (L, C) (``grukit.tasks.forecast.scaling.views``)."""
-    x = w[None]  # (1, L)
-    chans = [(x - x[:, -1:]) / st["scale"], (x - st["mean"]) / st["std"]]
+def quantiles_with(run, spec: dict, st: dict, recent, covariates) -> np.ndarray:
+    """The quantile outputs (Q, horizon) of a direct forecaster with ``quantiles``, in their
+    order and sorted so that they never cross (``Forecaster.predict_quantiles``); arguments
+    as ``forecast_with``."""
+    h, qs = spec["horizon"], spec["quantiles"]
+    w, c = _history(spec, st, recent, covariates)
+    x, base = _direct_window(w, st, c, spec)
+    q = _graph_output(run, x)[h:].reshape(-1, h) * st["scale"] + base  # (Q, h)
+    return np.sort(q, axis=0)[np.argsort(np.argsort(qs))]
+
+
+def _history(spec: dict, st: dict, recent, covariates):
+    """(values, covariates) a forecast reads, checked as the estimator checks them: the last
+    ``history`` values (lookback, + 1 with differences), or every value for a hybrid (its
+    smoothing runs over them, at least ``history``), and as many rows of covariates."""
+    w = _window(recent, spec.get("history", spec["lookback"] + spec.get("differences", 0)))
+    if st.get("es") is not None:
+        w = _window(recent, len(_floats(recent, "recent")))  # all of it
+    return w, _recent_covariates(covariates, spec["covariates"], len(w))
+
+
+def _direct_window(w: np.ndarray, st: dict, c, spec: dict) -> tuple[np.ndarray, object]:
+    """(graph input (1, L, 2 + C), base forecast) of a direct or recursive forecaster for
+    the values ``w`` and covariates ``c`` (rows aligned with ``w``), as
+    ``grukit.tasks.forecast.scaling.views``: plain, channels (y_u − y_last) / scale and
+    (y_u − mean) / std with the last value as the base; a hybrid, the deseasonalised window
+    less the last level and the one-step smoothing errors, both over scale, with the
+    smoothing's forecast as the base; then the standardised covariates."""
+    lookback, h, es = spec["lookback"], spec["horizon"], st.get("es")
+    span = np.arange(len(w) - lookback, len(w))  # (L,)
+    if es is None:
+        x = w[None, span]  # (1, L)
+        chans, base = [(x - x[:, -1:]) / st["scale"], (x - st["mean"]) / st["std"]], w[-1]
+    else:
+        states = _smoothing(w, es)  # level (n,), trend (n,), season (n + m,)
+        m, n = int(es[4]), len(w)
+        d = w - states[2][:n] if m > 1 else w.copy()  # deseasonalised
+        one = _smoothed(states, es, np.arange(n - 1), 1)[:, 0]  # (n − 1,)
+        errors = np.r_[0.0, w[1:] - one] / st["scale"]
+        chans = [(d[span] - states[0][n - 1])[None] / st["scale"], errors[span][None]]
+        base = _smoothed(states, es, np.array([n - 1]), h)[0]  # (h,)
     if c is not None:
-        c = (c[None] - np.asarray(st["cmean"])) / np.asarray(st["cstd"])  # (1, L, C)
+        c = (c[None, span] - np.asarray(st["cmean"])) / np.asarray(st["cstd"])  # (1, L, C)
         chans += list(np.moveaxis(c, 2, 0))
-    return _graph_output(run, np.stack(chans, axis=2))  # (1, L, 2 + C)
+    return np.stack(chans, axis=2), base
+
+
+def _smoothing(y: np.ndarray, es: list):
+    """The damped Holt-Winters recursion of an ES-GRU hybrid over ``y`` from its fixed
+    initial states (``grukit.tasks.forecast.es.initial`` and ``filter``; ``es``: α, β, γ,
+    φ, m, trend): (level (n,), trend (n,), season (n + m,))."""
+    a, b, g, phi, m, has_trend = float(es[0]), float(es[1]), float(es[2]), float(es[3]), \
+        int(es[4]), bool(es[5])
+    n = len(y)
+    if m > 1:
+        first, second = y[:m].mean(), y[m:2 * m].mean()
+        lp, bp, s0 = float(first), float((second - first) / m) if has_trend else 0.0, \
+            y[:m] - first
+    else:
+        k = min(n - 1, 4)
+        lp, bp, s0 = float(y[0]), float((y[k] - y[0]) / k) if has_trend else 0.0, 0.0
+    level, trend, season = np.empty(n), np.empty(n), np.empty(n + m)
+    season[:m] = s0 if m > 1 else 0.0
+    for t in range(n):
+        s_old = season[t] if m > 1 else 0.0
+        lt = a * (y[t] - s_old) + (1 - a) * (lp + phi * bp)
+        bt = b * (lt - lp) + (1 - b) * phi * bp
+        season[t + m] = g * (y[t] - lp - phi * bp) + (1 - g) * s_old if m > 1 else 0.0
+        level[t], trend[t] = lt, bt
+        lp, bp = lt, bt
+    return level, trend, season
+
+
+def _smoothed(states: tuple, es: list, origins: np.ndarray, horizon: int) -> np.ndarray:
+    """The smoothing's forecasts (N, horizon) from each origin (``es.forecast``)."""
+    (level, trend, season), m, phi = states, int(es[4]), float(es[3])
+    k = np.arange(1, horizon + 1)
+    t = np.asarray(origins)[:, None]  # (N, 1)
+    out = level[t] + np.cumsum(phi ** k)[None, :] * trend[t]  # (N, h)
+    if m > 1:
+        out = out + season[t + k[None, :] - (m * ((k - 1) // m + 1))[None, :] + m]
+    return out
 
 
 def _graph_output(run, inputs: np.ndarray) -> np.ndarray:

@@ -13,10 +13,10 @@ graph's output into predictions::
 
     Forecaster          "forecast": lookback (the longest of an ensemble: the graph's
                         window), horizon, covariates, per-series scaling (scale, mean,
-                        std, cmean, cstd) and recent values; "strategy" (direct,
-                        recursive, sequence), "differences", "lookbacks" (one per
-                        network), "quantiles" (``grukit.tasks.forecast.served``: how the
-                        graph is served)
+                        std, cmean, cstd, and a hybrid's smoothing "es") and recent
+                        values; "strategy" (direct, recursive, sequence), "differences",
+                        "history", "lookbacks" (one per network), "quantiles", "hybrid"
+                        (``grukit.tasks.forecast.served``: how the graph is served)
     TextClassifier      "classes", "max_len", "vocab_size", "tokenizer":
                         "<stem>.tokenizer.json" (Hugging Face ``tokenizers`` JSON, id 0
                         padding, 1 unknown)
@@ -29,7 +29,7 @@ graph's output into predictions::
 Shapes name their dynamic axes ("batch", "time"). ``format_version`` is the oldest format
 that describes the file (``manifest_version``): 1, which every runtime reads, unless the
 file needs what a runtime of format 1 would misread — 2 for a recursive or sequence
-forecaster, whose graph is run once per step.
+forecaster (its graph is run once per step), an ES-GRU hybrid or quantile outputs.
 
 ``int8=True`` stores the weights as int8 with per-row scales: in the ONNX file through ONNX
 Runtime's dynamic quantization (``grukit.export.int8``: Dense heads and LSTMs; a GRU node
@@ -118,7 +118,8 @@ def _task_block(est, path: Path) -> dict:
         series = [{"scale": s.scale, "mean": s.mean, "std": s.std, "cmean": _floats(s.cmean),
                    "cstd": _floats(s.cstd), "recent": _floats(est.last[i]),
                    "recent_covariates": None if est.last_cov is None
-                   else _floats(est.last_cov[i])}
+                   else _floats(est.last_cov[i]),
+                   "es": None if s.es is None else _floats(s.es.as_array())}
                   for i, s in enumerate(est.stats)]
         from .forecast.served import recipe
 
@@ -144,11 +145,14 @@ def _task_block(est, path: Path) -> dict:
 
 def manifest_version(block: dict) -> int:
     """The manifest format of a task block: 2 where a forecaster's graph is served in a way
-    format 1 cannot say (a recursive or sequence strategy: the graph is run once per step,
-    its forecasts fed back), which a runtime of format 1 would serve as a direct one; else
+    format 1 cannot say, which a runtime of format 1 would serve wrongly (a recursive or
+    sequence strategy: the graph is run once per step, its forecasts fed back; a hybrid:
+    the smoothing gives the inputs and the base; quantile outputs after the forecast); else
     1, which every runtime reads."""
     spec = block.get("forecast") or {}
-    return 2 if spec.get("strategy", "direct") != "direct" else 1
+    served = spec.get("strategy", "direct") != "direct" or spec.get("hybrid") or \
+        spec.get("quantiles")
+    return 2 if served else 1
 
 
 def _network_attr(est) -> str:

@@ -535,18 +535,9 @@ class Forecaster(Estimator):
         forecaster_to_onnx(self, path)
 
     def check_exportable(self, what: str) -> None:
-        """One sentence where an exported graph would not serve this forecaster's forecast:
-        the graph serves the networks (every strategy, any ensemble) around which the
-        serving code scales, feeds back and unscales with the last value as the base."""
-        if self.config.hybrid:
-            raise ValueError(f"this forecaster is an ES-GRU hybrid, whose base forecast comes "
-                             f"from exponential smoothing outside the network; {what} serves "
-                             f"last value + network output, so fit it with hybrid=False.")
-        if self.config.quantiles:
-            raise ValueError(f"this forecaster has quantile outputs ({self.config.quantiles}); "
-                             f"{what} serves the point forecast of a network without them, so "
-                             f"fit it with quantiles=None (its conformal intervals need no "
-                             f"extra outputs).")
+        """Every fitted forecaster exports (every strategy, ensemble, ES-GRU hybrid and
+        quantile outputs: ``served``); kept for the callers that ask before writing."""
+        self._check_fitted(what)
 
     # -- saving (``saving``) -----------------------------------------------------------------
     def _state(self) -> tuple[dict, dict]:

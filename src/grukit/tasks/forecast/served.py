@@ -10,7 +10,11 @@ the serving code (``grukit.export.runtime.Predictor.forecast``, numpy alone) doe
 ``Forecaster.predict`` does in numpy:
 
 * direct: x = the shape, level and covariate channels of the last L values; the forecast
-  is last value + scale · y[:horizon];
+  is last value + scale · y[:horizon], and with quantiles each further block of
+  ``horizon`` outputs a quantile alike (sorted so that they never cross); an ES-GRU hybrid
+  runs its exponential smoothing over every value it is given (``es``: the recursion in
+  numpy, from each series' parameters in the manifest), whose states give the first two
+  channels and whose forecast replaces the last value as the base;
 * recursive: the same window of the last L values; ŷ = last value + scale · y, which joins
   the window (the oldest value leaves it), ``horizon`` times (``training.recursive_point``);
 * sequence: x = the last L values, or with ``differences`` = 1 their L changes (from L + 1
@@ -89,8 +93,12 @@ def window_inputs(est, recent, index: int = 0, covariates=None):
 def recipe(est) -> dict:
     """The manifest fields (beside ``lookback`` = L, ``horizon``, ``covariates`` and the
     per-series scaling) that say how the graph is served: ``strategy``, ``differences``
-    (what the sequence strategy reads: values 0, changes 1), the ``lookbacks`` of the
-    members and ``quantiles``."""
+    (what the sequence strategy reads: values 0, changes 1), ``history`` (the fewest values
+    a forecast reads: L + differences, or a hybrid's smoothing start), the ``lookbacks`` of
+    the members, ``quantiles`` (the graph's outputs after the horizon's point forecast: a
+    horizon each) and ``hybrid`` (each series' ``es``: α, β, γ, φ, m, trend)."""
     return {"strategy": est.config.strategy, "differences": int(est._differences),
+            "history": int(est.history_needed(est.season)),
             "lookbacks": [int(lb) for lb in est._lookbacks(est.season)],
-            "quantiles": [float(q) for q in est.config.quantiles or ()]}
+            "quantiles": [float(q) for q in est.config.quantiles or ()],
+            "hybrid": bool(est.config.hybrid)}
