@@ -306,3 +306,22 @@ def test_int8_export_of_a_sequence_ensemble_stays_near_the_float_forecast(fmt, t
         # the program is int8_estimator's networks (its int8 Dense: linear="grukit")
         _close(got, int8_estimator(f, linear="grukit").predict(y[:70]))
     assert relative_error(f.predict(y[:70]), got)["relative"] < 1e-2
+
+
+def test_the_recommended_setting_on_co2_exports(tmp_path):
+    """The untuned setting the docs recommend, on the built-in co2 series (its last ten
+    years, a few epochs): the Predictor gives predict's forecasts from every origin."""
+    pytest.importorskip("statsmodels")
+    import torch
+
+    from grukit.data.series import load_builtin
+    from grukit.tasks.forecast import Forecaster
+
+    y = load_builtin("co2").to_numpy()[-120:]
+    torch.manual_seed(0)
+    f = Forecaster(horizon=6, strategy="sequence", learning_rate=1e-3, differences="auto",
+                   ensemble=3, epochs=2, hidden=4, lookback=24).fit(y[:-12], 12)
+    export(f, tmp_path / "co2.onnx")
+    p = Predictor(tmp_path / "co2.onnx")
+    for end in range(len(y) - 12, len(y) + 1, 4):
+        _close(p.forecast(y[:end]), f.predict(y[:end]))

@@ -197,7 +197,8 @@ def int8_estimator(est, *, linear: str = "auto"):
 
 def pt2_network(est):
     """(network, example input) of a task model for ``torch.export``: the module the
-    estimator predicts with and a batch shaped as the ONNX graph's input."""
+    estimator predicts with (a forecaster's: ``forecast.served.network``, every network of
+    its ensemble and their median) and a batch shaped as the ONNX graph's input."""
     import torch
 
     name = type(est).__name__
