@@ -115,3 +115,33 @@ def test_a_step_torch_compile_cannot_build_is_one_sentence_and_changes_nothing(m
     assert "jit_compile=False" in msg
     for p, b in zip(model.parameters(), before, strict=True):
         assert torch.equal(p, b)
+
+
+@pytest.mark.skipif(not hasattr(torch.compiler, "skip_guard_on_globals_unsafe"),
+                    reason="torch.compile takes guard_filter_fn from torch 2.7")
+def test_the_compiled_step_leaves_out_only_the_guards_on_grukits_own_code(monkeypatch):
+    """The guards on the model, its weights, the inputs and grukit's values stay: a layer
+    frozen between two fits is recompiled for and stays frozen."""
+    from grukit.models import jit
+
+    seen, rule = [], jit._code_unchanged
+
+    def recording(entries):
+        keep = rule(entries)
+        seen.extend(zip(entries, keep, strict=True))
+        return keep
+
+    monkeypatch.setattr(jit, "_code_unchanged", recording)
+    x, y = _data()
+    model = _model(GRU, True)
+    model.fit(x, y, batch_size=32, epochs=1, verbose=0, seed=0)
+    dropped = [e for e, keep in seen if not keep]
+    assert dropped and all(e.name.startswith("G['__import_grukit") and e.guard_type in
+                           jit._CODE for e in dropped)
+    kept = {e.guard_type for e, keep in seen if keep}
+    assert {"TENSOR_MATCH", "GLOBAL_STATE"} <= kept
+    model.layers[0].trainable = False
+    frozen = [p.detach().clone() for p in model.layers[0].parameters()]
+    model.fit(x, y, batch_size=32, epochs=1, verbose=0, seed=0)
+    for p, b in zip(model.layers[0].parameters(), frozen, strict=True):
+        assert torch.equal(p, b)

@@ -22,6 +22,7 @@ import weakref
 import torch
 import torch.distributed as dist
 
+from . import jit
 from .callbacks import History, is_main_process
 from .loop import BadBatch, Step, _outside_grukit, restore, train_loop
 from .saving import read_checkpoint
@@ -172,7 +173,7 @@ def run_fit(model, x, y, *, batch_size, epochs, verbose, callbacks, validation_d
         if model._jit_step is None:  # kept on the model: the next fit reuses its graphs
             # one static graph per batch size (the full batches, the last one): a dynamic
             # batch would leave oneDNN's LSTM workspace of unknown size, a graph break
-            model._jit_step = _told(torch.compile(forward_parts, dynamic=False))
+            model._jit_step = jit.step(forward_parts)
         run = model._jit_step
 
     live = {}  # an own-order loader's pass under way: its iterator and batches taken
@@ -481,23 +482,6 @@ def _mean_count(fn, pred, yb, lengths, n: int) -> tuple[float, int]:
         return float(masked(fn, pred, yb, lengths)), n
     v = torch.as_tensor(masked(fn.each, pred, yb, lengths))
     return float(v.float().mean()), max(v.numel(), 1)
-
-
-def _told(step):
-    """The compiled ``step``, with a graph torch.compile cannot build (no C++ compiler, say)
-    told in one sentence."""
-    from torch._dynamo.exc import BackendCompilerFailed
-
-    def run(*args):
-        try:
-            return step(*args)
-        except BackendCompilerFailed as err:
-            why = str(err.inner_exception).strip().splitlines()[:1] or ["no reason given"]
-            raise RuntimeError(f"jit_compile=True, but torch.compile could not compile the "
-                               f"training step ({type(err.inner_exception).__name__}: "
-                               f"{why[0]}); compile the model with jit_compile=False to "
-                               f"train eagerly (training stopped at this batch).") from err
-    return run
 
 
 def _shares(n: int, size: int, world: int, rank: int, shuffle: bool, seed: int, epoch: int,
