@@ -5,7 +5,7 @@ Each call of a compiled function first checks Dynamo's guards, the conditions un
 its graph is still valid. Tracing through grukit's layers, its dispatch and its kernel
 entry adds guards on grukit's own code: that each function, class and module reached is
 the one traced (``ID_MATCH`` on code objects, ``is`` between two paths to one module).
-They hold for as long as grukit's code is not replaced, and a third of the guards are
+They hold for as long as grukit's code is not replaced, and a quarter of the guards are
 theirs: on the article's model at T = 10, H = 8 (one thread, CPU time, three processes
 each) the compiled step was 0.11–0.15 ms slower than eager with every guard and 0.05–0.11
 ms with those left out. ``step`` leaves them out (``guard_filter_fn``, torch ≥ 2.7: found by name);
