@@ -325,3 +325,20 @@ def test_the_recommended_setting_on_co2_exports(tmp_path):
     p = Predictor(tmp_path / "co2.onnx")
     for end in range(len(y) - 12, len(y) + 1, 4):
         _close(p.forecast(y[:end]), f.predict(y[:end]))
+
+
+@pytest.mark.parametrize("kind", ["direct-lookbacks", "sequence"])
+def test_layernorm_gru_ensembles_export(kind, tmp_path):
+    """The LayerNorm-GRU's Scan body reads its recurrent weights from the outer graph: each
+    member's references are renamed with its weights in the combined graph."""
+    import torch
+
+    from grukit.tasks.forecast import Forecaster
+
+    y = _series()
+    torch.manual_seed(0)
+    f = Forecaster(**(SMALL | KINDS[kind] | {"model": "lngru", "epochs": 1})).fit(y, 12)
+    export(f, tmp_path / "m.onnx")
+    p = Predictor(tmp_path / "m.onnx")
+    _close(p.forecast(), f.predict())
+    _close(p.forecast(y[:70]), f.predict(y[:70]))

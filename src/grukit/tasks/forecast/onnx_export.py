@@ -59,7 +59,9 @@ def _combined(members, starts: list[int], every: bool, features: int):
         g.reserve(name)
     outs = []
     for j, (proto, start) in enumerate(zip(members, starts, strict=True)):
+        weights = {t.name for t in proto.graph.initializer}
         proto = add_prefix(proto, f"m{j}_")
+        _prefix_outer_weights(proto.graph, weights, f"m{j}_")
         body = proto.graph
         g.node("Slice", ["x", g.ints(start), g.ints(2 ** 62), g.ints(1)],
                [body.input[0].name])  # (B, T − start, F)
@@ -83,3 +85,20 @@ def _combined(members, starts: list[int], every: bool, features: int):
     return finish(g, "grukit_forecaster",  # (checked there)
                   [value_info("x", "float", ["batch", "time", features])],
                   [value_info("y", "float", ["batch", k])])
+
+
+def _prefix_outer_weights(graph, weights: set[str], prefix: str) -> None:
+    """Rename, inside the subgraphs of ``graph`` (a Scan's body), the references to the
+    outer graph's initializers ``weights`` as ``add_prefix`` renamed those: it renames a
+    subgraph before it records the outer initializers' new names, so a body that reads a
+    weight of the outer scope (the LayerNorm-GRU's recurrent weights) kept the old name,
+    which no graph of the ensemble defines. Every name of a subgraph's own is prefixed by
+    then, so an unprefixed name in ``weights`` is an outer reference."""
+    for node in graph.node:
+        for attr in node.attribute:
+            for sub in ([attr.g] if attr.HasField("g") else []) + list(attr.graphs):
+                for inner in sub.node:
+                    for i, name in enumerate(inner.input):
+                        if name in weights:
+                            inner.input[i] = prefix + name
+                _prefix_outer_weights(sub, weights, prefix)
