@@ -108,6 +108,34 @@ def test_values_the_estimator_does_not_read_as_numbers_are_refused_as_it_refuses
         assert says in _sentence(e), name
 
 
+def test_pandas_time_stamps_are_checked_as_the_estimator_checks_them(forecaster):
+    """A Series stored out of time order, with a time stamp twice, or covariates on other
+    time stamps than the values were served (their values read in the order stored, paired
+    by position from the end): a forecast without a word where the estimator refuses."""
+    import pandas as pd
+
+    f, p, y, cov = forecaster
+    when = pd.date_range("2020-01-01", periods=60, freq="D")
+    s = pd.Series(y[:60], index=when)
+    c = pd.DataFrame(cov[:60], index=when)
+    day = pd.Timedelta(days=1)
+    later = pd.DataFrame(cov[1:61], index=when + day)  # one row past the origin
+    gap = c.set_axis(when.delete(57).insert(0, when[0] - day))  # same end, a day missing
+    cases = {  # name: ((recent, covariates), what the sentence says)
+        "out of order": ((s.iloc[::-1], c.iloc[::-1]), "time stamps out of order"),
+        "duplicated": ((s.set_axis(when[:59].append(when[58:59])), c), "duplicated time stamp"),
+        "covariates end later": ((s, later), "the covariates end at"),
+        "covariates on other stamps": ((s, gap), "on other time stamps"),
+    }
+    for name, ((recent, covs), says) in cases.items():
+        with pytest.raises(ValueError):
+            f.predict(recent, covs)
+        with pytest.raises(ValueError) as e:
+            p.forecast(recent, covs)
+        assert says in _sentence(e), name
+    np.testing.assert_allclose(p.forecast(s, c), f.predict(s, c), atol=1e-4, rtol=0)
+
+
 def test_methods_of_another_task_say_so_in_one_sentence(forecaster):
     """They failed with a KeyError on the manifest ('items', 'tokenizer', ...)."""
     _, p, _, _ = forecaster

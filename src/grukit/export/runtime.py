@@ -666,7 +666,7 @@ def _history(spec: dict, st: dict, recent, covariates):
     w = _window(recent, spec.get("history", spec["lookback"] + spec.get("differences", 0)))
     if st.get("es") is not None:
         w = _window(recent, len(_floats(recent, "recent")))  # all of it
-    return w, _recent_covariates(covariates, spec["covariates"], len(w))
+    return w, _recent_covariates(covariates, spec["covariates"], len(w), recent)
 
 
 def _direct_window(w: np.ndarray, st: dict, c, spec: dict) -> tuple[np.ndarray, object]:
@@ -745,6 +745,7 @@ def _graph_output(run, inputs: np.ndarray) -> np.ndarray:
 def _window(recent, lookback: int) -> np.ndarray:
     """The last ``lookback`` values of ``recent`` as float64, checked as the estimator
     checks them (``grukit.tasks.forecast.checks.window``)."""
+    _in_time_order(recent, "recent")
     w = _floats(recent, "recent")
     if w.ndim != 1:
         raise ValueError(f"recent must be one 1-D series; got shape {w.shape} (for several "
@@ -759,9 +760,62 @@ def _window(recent, lookback: int) -> np.ndarray:
     return w
 
 
-def _recent_covariates(covariates, n_cov: int, rows: int):
+_TIME_INDEXES = ("DatetimeIndex", "PeriodIndex", "TimedeltaIndex")
+
+
+def _time_index(values):
+    """The pandas index of time stamps (dates, periods, time spans) of ``values``, or None
+    (pandas is not imported: a pandas object brings its own)."""
+    index = getattr(values, "index", None)
+    kind = type(index)
+    if kind.__name__ in _TIME_INDEXES and kind.__module__.startswith("pandas"):
+        return index
+    return None
+
+
+def _in_time_order(values, what: str) -> None:
+    """A pandas Series on time stamps must hold them in order, each once, as the estimator
+    requires (``grukit.tasks.forecast.checks``): its values are read in the order they are
+    stored, as the steps of one series."""
+    index = _time_index(values)
+    if index is None:
+        return
+    dup = np.asarray(index.duplicated())
+    if dup.any():
+        raise ValueError(f"{what} has {int(dup.sum())} duplicated time stamp(s), e.g. "
+                         f"{index[dup][0]}; aggregate them first (e.g. "
+                         f"series.groupby(level=0).mean()).")
+    if not index.is_monotonic_increasing:
+        i = int(np.flatnonzero(np.asarray(index[1:] < index[:-1]))[0])
+        raise ValueError(f"{what} has its time stamps out of order ({index[i + 1]} after "
+                         f"{index[i]}), and its values are read in the order they are "
+                         f"stored; sort it first (series.sort_index()).")
+
+
+def _same_end(recent, covariates, rows: int) -> None:
+    """Pandas ``recent`` values and covariates on time stamps of one kind: the last ``rows``
+    rows a forecast reads must be on the same stamps, as the estimator requires (they are
+    paired by position from the end)."""
+    a, b = _time_index(recent), _time_index(covariates)
+    if a is None or type(a) is not type(b) or len(b) < rows:
+        return
+    a, b = a[-rows:], b[-rows:]
+    if a.equals(b):
+        return
+    if b[-1] != a[-1]:
+        raise ValueError(f"the covariates end at {b[-1]} but recent at {a[-1]}, and their last "
+                         f"rows are paired with its last values; give them up to the forecast "
+                         f"origin (covariates.loc[:recent.index[-1]]).")
+    k = int(np.flatnonzero(np.asarray(a != b))[-1])
+    raise ValueError(f"the covariates are on other time stamps than recent ({b[k]} beside "
+                     f"{a[k]}), and rows are paired by position from the end; align them "
+                     f"first (covariates.reindex(recent.index)).")
+
+
+def _recent_covariates(covariates, n_cov: int, rows: int, recent=None):
     """The last ``rows`` rows of covariates, (rows, C) float64, or None for a model without
-    them; checked as the estimator checks them (``checks.recent_covariates``)."""
+    them; checked as the estimator checks them (``checks.recent_covariates``; ``recent``:
+    the values as given, whose time stamps pandas covariates must share)."""
     if n_cov and covariates is None:
         raise ValueError(f"this forecaster was fitted with {n_cov} covariate(s); give "
                          f"their last {rows} rows too.")
@@ -769,6 +823,7 @@ def _recent_covariates(covariates, n_cov: int, rows: int):
         if covariates is not None:
             raise ValueError("this forecaster was fitted without covariates; drop them.")
         return None
+    _same_end(recent, covariates, rows)
     cov = _floats(covariates, "covariates")
     cov = cov[:, None] if cov.ndim == 1 else cov
     if cov.ndim != 2 or cov.shape[1] != n_cov or len(cov) < rows:
