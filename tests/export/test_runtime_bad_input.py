@@ -136,6 +136,29 @@ def test_pandas_time_stamps_are_checked_as_the_estimator_checks_them(forecaster)
     np.testing.assert_allclose(p.forecast(s, c), f.predict(s, c), atol=1e-4, rtol=0)
 
 
+def test_recent_of_another_frequency_is_refused_as_the_estimator_refuses_it(tmp_path):
+    """Weekly values given to a model of monthly steps were served as months."""
+    import pandas as pd
+
+    from grukit.tasks.forecast import Forecaster
+
+    torch.manual_seed(0)
+    y = pd.Series(10 + np.sin(np.arange(60) / 5), index=pd.date_range("2015-01-01",
+                                                                       periods=60, freq="MS"))
+    f = Forecaster(hidden=4, horizon=2, epochs=1, lookback=6).fit(y)
+    export(f, tmp_path / "m.onnx")
+    p = Predictor(tmp_path / "m.onnx")
+    weekly = y.set_axis(pd.date_range("2015-01-04", periods=60, freq="W"))
+    with pytest.raises(ValueError):
+        f.predict(weekly)
+    with pytest.raises(ValueError) as e:
+        p.forecast(weekly)
+    assert "frequency W-SUN but the series was fitted on MS ones" in _sentence(e)
+    np.testing.assert_allclose(p.forecast(y[:50]), f.predict(y[:50]), atol=1e-4, rtol=0)
+    np.testing.assert_allclose(p.forecast(y.to_numpy()), f.predict(y.to_numpy()), atol=1e-4,
+                               rtol=0)
+
+
 def test_methods_of_another_task_say_so_in_one_sentence(forecaster):
     """They failed with a KeyError on the manifest ('items', 'tokenizer', ...)."""
     _, p, _, _ = forecaster

@@ -664,6 +664,7 @@ def _history(spec: dict, st: dict, recent, covariates):
     ``history`` values (lookback, + 1 with differences), or every value for a hybrid (its
     smoothing runs over them, at least ``history``), and as many rows of covariates."""
     w = _window(recent, spec.get("history", spec["lookback"] + spec.get("differences", 0)))
+    _same_frequency(recent, st.get("freq"))
     if st.get("es") is not None:
         w = _window(recent, len(_floats(recent, "recent")))  # all of it
     return w, _recent_covariates(covariates, spec["covariates"], len(w), recent)
@@ -790,6 +791,21 @@ def _in_time_order(values, what: str) -> None:
         raise ValueError(f"{what} has its time stamps out of order ({index[i + 1]} after "
                          f"{index[i]}), and its values are read in the order they are "
                          f"stored; sort it first (series.sort_index()).")
+
+
+def _same_frequency(recent, fitted: str | None) -> None:
+    """A pandas ``recent`` on time stamps of a frequency must have the one its series was
+    fitted on (the manifest's ``freq``), as the estimator requires: a network of monthly
+    steps reads weekly values as months. (A pandas offset compares with the frequency's
+    text, so pandas need not be imported.)"""
+    index = _time_index(recent)
+    if fitted is None or index is None or type(index).__name__ != "DatetimeIndex":
+        return
+    freq = getattr(index, "freq", None)
+    if freq is not None and not freq == fitted:
+        raise ValueError(f"recent is on time stamps of frequency {index.freqstr} but the "
+                         f"series was fitted on {fitted} ones; give values of that frequency "
+                         f"(e.g. recent.resample({fitted!r}).mean()).")
 
 
 def _same_end(recent, covariates, rows: int) -> None:

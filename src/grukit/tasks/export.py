@@ -13,8 +13,9 @@ graph's output into predictions::
 
     Forecaster          "forecast": lookback (the longest of an ensemble: the graph's
                         window), horizon, covariates, per-series scaling (scale, mean,
-                        std, cmean, cstd, and a hybrid's smoothing "es") and recent
-                        values; "strategy" (direct, recursive, sequence), "differences",
+                        std, cmean, cstd, and a hybrid's smoothing "es"), recent values
+                        and "freq" (the pandas frequency it was fitted on, or null);
+                        "strategy" (direct, recursive, sequence), "differences",
                         "history", "lookbacks" (one per network), "quantiles", "hybrid"
                         (``grukit.tasks.forecast.served``: how the graph is served)
     TextClassifier      "classes", "max_len", "vocab_size", "tokenizer":
@@ -119,7 +120,8 @@ def _task_block(est, path: Path) -> dict:
                    "cstd": _floats(s.cstd), "recent": _floats(est.last[i]),
                    "recent_covariates": None if est.last_cov is None
                    else _floats(est.last_cov[i]),
-                   "es": None if s.es is None else _floats(s.es.as_array())}
+                   "es": None if s.es is None else _floats(s.es.as_array()),
+                   "freq": None if est.times[i] is None else str(est.times[i]["freq"])}
                   for i, s in enumerate(est.stats)]
         from .forecast.served import recipe
 
