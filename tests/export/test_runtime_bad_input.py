@@ -154,6 +154,14 @@ def test_recent_of_another_frequency_is_refused_as_the_estimator_refuses_it(tmp_
     with pytest.raises(ValueError) as e:
         p.forecast(weekly)
     assert "frequency W-SUN but the series was fitted on MS ones" in _sentence(e)
+    quarters = y.set_axis(pd.period_range("2000Q1", periods=60, freq="Q"))
+    with pytest.raises(ValueError):
+        f.predict(quarters)
+    with pytest.raises(ValueError) as e:
+        p.forecast(quarters)
+    assert "frequency QS-" in _sentence(e)  # (pandas names it QS-OCT: 10, 1, 4, 7)
+    months = y.set_axis(y.index.to_period("M"))  # the same months as periods
+    np.testing.assert_allclose(p.forecast(months), f.predict(months), atol=1e-4, rtol=0)
     np.testing.assert_allclose(p.forecast(y[:50]), f.predict(y[:50]), atol=1e-4, rtol=0)
     np.testing.assert_allclose(p.forecast(y.to_numpy()), f.predict(y.to_numpy()), atol=1e-4,
                                rtol=0)

@@ -799,6 +799,8 @@ def _same_frequency(recent, fitted: str | None) -> None:
     steps reads weekly values as months. (A pandas offset compares with the frequency's
     text, so pandas need not be imported.)"""
     index = _time_index(recent)
+    if type(index).__name__ == "PeriodIndex":  # its periods' starts, as the estimator reads
+        index = index.to_timestamp() if len(index) > 2 else None  # (their inferred freq)
     if fitted is None or index is None or type(index).__name__ != "DatetimeIndex":
         return
     freq = getattr(index, "freq", None)
