@@ -162,6 +162,14 @@ def test_recent_of_another_frequency_is_refused_as_the_estimator_refuses_it(tmp_
     assert "frequency QS-" in _sentence(e)  # (pandas names it QS-OCT: 10, 1, 4, 7)
     months = y.set_axis(y.index.to_period("M"))  # the same months as periods
     np.testing.assert_allclose(p.forecast(months), f.predict(months), atol=1e-4, rtol=0)
+    # a custom business day's holidays are not part of its frequency's text, "C"
+    days = y.set_axis(pd.date_range("2020-01-01", periods=60, freq="C"))
+    g = Forecaster(hidden=4, horizon=2, epochs=1, lookback=6).fit(days)
+    export(g, tmp_path / "g.onnx")
+    off = y.set_axis(pd.date_range("2020-01-01", periods=60, freq=pd.offsets.CustomBusinessDay(
+        holidays=["2020-01-03"])))
+    np.testing.assert_allclose(Predictor(tmp_path / "g.onnx").forecast(off), g.predict(off),
+                               atol=1e-4, rtol=0)
     np.testing.assert_allclose(p.forecast(y[:50]), f.predict(y[:50]), atol=1e-4, rtol=0)
     np.testing.assert_allclose(p.forecast(y.to_numpy()), f.predict(y.to_numpy()), atol=1e-4,
                                rtol=0)

@@ -804,7 +804,9 @@ def _same_frequency(recent, fitted: str | None) -> None:
     if fitted is None or index is None or type(index).__name__ != "DatetimeIndex":
         return
     freq = getattr(index, "freq", None)
-    if freq is not None and not freq == fitted:
+    # the estimator compares the two frequencies' texts (a custom business day's holidays
+    # are not in its "C"); an offset equals the text of an equal one ("W" and "W-SUN")
+    if freq is not None and index.freqstr != fitted and not freq == fitted:
         raise ValueError(f"recent is on time stamps of frequency {index.freqstr} but the "
                          f"series was fitted on {fitted} ones; give values of that frequency "
                          f"(e.g. recent.resample({fitted!r}).mean()).")
