@@ -141,8 +141,12 @@ def _export(args: argparse.Namespace) -> int:
     manifest = export(est, output, args.format, int8=args.int8)
     serve = "grukit.export.load_pt2" if args.format == "pt2" else \
         "grukit.export.runtime.Predictor"
+    around = ""
+    if args.format == "pt2" and type(est).__name__ == "Forecaster":  # the program is its
+        around = (", inside grukit.export.runtime.forecast_with (the manifest's scaling, "
+                  "differencing and steps fed back around the program)")  # networks alone
     print(f"{type(est).__name__} exported: {output} (manifest {manifest}); serve it with "
-          f"{serve}({os.path.basename(output)!r}).")
+          f"{serve}({os.path.basename(output)!r}){around}.")
     return 0
 
 

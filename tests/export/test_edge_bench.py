@@ -187,3 +187,22 @@ def test_int8_state_file_holds_every_weight_of_the_network(tmp_path):
     lost = [k for k in est.model.state_dict()
             if k not in kept and f"{k}_int8" not in kept]
     assert not lost, lost
+
+
+def test_an_ensembles_state_and_int8_rows_cover_every_network(tmp_path):
+    """A forecaster ensemble's state files held the first network alone (and its int8 row
+    timed it alone), while the fp32 and ONNX rows run all of them and their median."""
+    import numpy as np
+    from safetensors import safe_open
+
+    from grukit.tasks import edge_bench
+    from grukit.tasks.forecast import Forecaster
+
+    y = np.sin(np.arange(60) / 3.0)
+    est = Forecaster(hidden=3, horizon=2, epochs=1, lookback=6, ensemble=2).fit(y)
+    edge_bench.export_files(est, tmp_path)
+    for name in ("state.safetensors", "state_int8.safetensors"):
+        with safe_open(str(tmp_path / name), "pt") as f:
+            keys = list(f.keys())
+        nets = {k.split(".")[1] for k in keys if k.startswith("nets.")}  # "nets.<j>.…"
+        assert nets == {"0", "1"} and all(k.startswith("nets.") for k in keys), (name, keys)

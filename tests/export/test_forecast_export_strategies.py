@@ -277,12 +277,13 @@ def test_pt2_program_forecasts_what_predict_does(kind, tmp_path):
     _close(_program_forecast(tmp_path / "m.pt2", spec, y[:70]), f.predict(y[:70]))
 
 
-def test_cli_exports_pt2_of_a_saved_sequence_ensemble(tmp_path):
+def test_cli_exports_pt2_of_a_saved_sequence_ensemble(tmp_path, capsys):
     from grukit.cli import main
 
     f, y = _fitted("sequence-auto-ensemble")
     f.save(str(tmp_path / "model"))
     assert main(["export", str(tmp_path / "model"), "--format", "pt2"]) == 0
+    assert "grukit.export.runtime.forecast_with" in capsys.readouterr().out  # not the program
     spec = json.loads((tmp_path / "model.pt2-manifest.json").read_text())["forecast"]
     _close(_program_forecast(tmp_path / "model.pt2", spec, y[:70]), f.predict(y[:70]))
 

@@ -62,7 +62,7 @@ def export_files(est, folder: Path) -> str | None:
     timed."""
     from safetensors.torch import save_file
 
-    from .export import _network_attr, export, int8_estimator
+    from .export import export, int8_estimator, pt2_network
 
     export(est, folder / "model.onnx")
     export(est, folder / "model_int8.onnx", int8=True)
@@ -72,12 +72,11 @@ def export_files(est, folder: Path) -> str | None:
         export(est, folder / "model_int8.pt2", format="pt2", int8=True)
     except ValueError as err:  # to_pt2's refusal of the cell
         why = str(err)
-    attr = _network_attr(est)
     # grukit's int8 Dense (int8 weights and scales as tensors); torch's keeps its weight and
     # bias packed in a tuple, which safetensors cannot hold: the file would lack them
     q = int8_estimator(est, linear="grukit")
     for name, e in (("state.safetensors", est), ("state_int8.safetensors", q)):
-        state = getattr(e, attr).state_dict()
+        state = pt2_network(e)[0].state_dict()  # every network of an ensemble
         save_file({k: v.contiguous() for k, v in state.items()  # tensors (not the
                    if isinstance(v, torch.Tensor)}, str(folder / name))  # dtypes int8 keeps)
     return why
@@ -88,7 +87,7 @@ def sequence_rows(est, net, width: int, flag: bool, steps: int, batch: int, thre
                   compile_: bool) -> list[tuple[str, float]]:
     """µs per call of each path on one (batch, steps, width) input; ``export_files`` first."""
     from ..export.pt2 import load_pt2
-    from .export import _network_attr, int8_estimator
+    from .export import int8_estimator, pt2_network
 
     x = _input(batch, steps, width, flag)
     rows = []
@@ -102,7 +101,8 @@ def sequence_rows(est, net, width: int, flag: bool, steps: int, batch: int, thre
             prog = load_pt2(folder / "model.pt2").module()
             rows.append(("grukit torch.export (.pt2)", per_call(lambda: prog(x), budget,
                                                                 repeat)))
-        q = getattr(int8_estimator(est, linear="grukit"), _network_attr(est)).eval()
+        q = pt2_network(int8_estimator(est, linear="grukit"))[0].eval()  # as ``net``: an
+        # ensemble's every network, combined
         rows.append(("grukit int8 (int8_estimator)", per_call(lambda: q(x), budget, repeat)))
     xn = x.numpy()
     for name, file in (("ONNX Runtime fp32", "model.onnx"),
