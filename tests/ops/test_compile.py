@@ -235,3 +235,16 @@ def test_gru_ops_pass_torch_opcheck():
              w_hh.detach(), hs, save, None, True, None, None, True)
     torch.library.opcheck(gru_cpu_backward, bargs,
                           test_utils=("test_schema", "test_faketensor"))
+
+
+def test_a_backward_pass_through_the_inference_op_is_not_silent():
+    """The inference op has no gradient: a graph that took it where weights need one (a
+    program traced under no_grad, then trained) warns instead of leaving them unchanged."""
+    from grukit.ops.gru.library import gru_cpu_infer
+
+    b, t, h = 2, 3, 4
+    w_ih, w_hh = torch.randn(3 * h, 1).requires_grad_(), torch.randn(3 * h, h).requires_grad_()
+    y, _ = gru_cpu_infer(torch.randn(b, t, 1), w_ih, w_hh, None, None, torch.zeros(b, h), None,
+                         True, None, None)
+    with pytest.warns(UserWarning, match="autograd kernel was not registered"):
+        y.sum().backward()

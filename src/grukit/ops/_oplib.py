@@ -6,8 +6,9 @@ and ``fake`` as its fake implementation (output shapes from the inputs' metadata
 tracer sees), and returns the operator. With ``backward`` the op has a gradient
 (``torch.library.register_autograd``: ``setup_context(ctx, inputs, output)``, then
 ``backward(ctx, *output_grads)``, a gradient None where that output took no part in the
-loss); without it, the Autograd key falls through in C++ and the outputs carry no graph (an
-inference op, or a backward op that a gradient formula calls).
+loss); without it (an inference op, or a backward op that a gradient formula calls) the
+Autograd key takes torch's fallback in C++: nothing to pay without a graph, and a warning
+where a backward pass goes through such an op (it has no gradient).
 
 Why not ``torch.library.custom_op``: every call of such an op, inside a compiled graph too,
 goes through Python wrappers (its autograd kernel and a redispatch, an aliasing check, a
@@ -32,9 +33,7 @@ def define(name: str, fn, fake, backward=None, setup_context=None):
     _LIB.impl(name, fn, "CPU")
     qualname = f"grukit::{name}"
     torch.library.register_fake(qualname, fake, lib=_LIB)
-    if backward is None:
-        _LIB.impl(name, torch.library.fallthrough_kernel, "Autograd")
-    else:
+    if backward is not None:
         torch.library.register_autograd(qualname, backward, setup_context=setup_context,
                                         lib=_LIB)
     return getattr(torch.ops.grukit, name).default
