@@ -211,6 +211,27 @@ def test_data_on_a_small_scale_is_scaled_not_taken_for_constant():
                                ref.transform(np.concatenate(xs)), rtol=1e-4, atol=1e-5)
 
 
+def test_a_time_stamp_channel_keeps_its_variation():
+    """A channel of time stamps (1.7e9 + seconds) was cast to float32 before it was
+    standardised: float32 steps by 128 there, so its seconds were lost and the channel
+    came out (almost) constant, without a word. The standardised values now equal
+    scikit-learn's StandardScaler on the float64 data (to float32's rounding of the stored
+    mean: an offset, the variation kept), and the ONNX runtime standardises alike."""
+    from sklearn.preprocessing import StandardScaler
+
+    rng = np.random.default_rng(0)
+    xs = [np.stack([1.7e9 + np.arange(5.0) + 30 * i, rng.standard_normal(5)], 1)
+          for i in range(6)]  # (5, 2): seconds, a channel of order 1
+    clf = SequenceClassifier(hidden=4)
+    clf._fit_inputs(xs)
+    ref = StandardScaler().fit(np.concatenate(xs))
+    np.testing.assert_allclose(clf.std_, ref.scale_, rtol=1e-5)
+    got, want = np.concatenate(clf._items(xs)), ref.transform(np.concatenate(xs))
+    offset = (got - want)[:, 0]  # the float32 mean's rounding: one shift for every step
+    assert np.ptp(offset) < 1e-5 and abs(offset[0]) < 128 / ref.scale_[0]
+    np.testing.assert_allclose(got[:, 1], want[:, 1], rtol=1e-5, atol=1e-6)
+
+
 def test_other_channel_counts_at_predict(seq_model):
     with pytest.raises(ValueError, match=r"have 3 channel\(s\) but the model was trained on 2\.$"):
         seq_model.predict(_sequences(3, channels=3)[0])

@@ -267,8 +267,7 @@ class Predictor:
             if abs(big) > np.finfo(np.float32).max:  # inf in float32, not NaN/Inf given
                 raise ValueError(f"sequence {i} holds {big:.3g}, beyond float32's range "
                                  f"(±3.4e38) the network computes in; rescale the values.")
-            a = a.astype(np.float32)  # (T_i, C), the estimator's values
-            z = (a - mean) / std  # (T_i, C), float64
+            z = (a - mean) / std  # (T_i, C), float64 as the estimator standardises
             big = np.abs(z).max()
             if not big <= np.finfo(np.float32).max:  # inf in float32: meaningless output
                 raise ValueError(f"sequence {i}, standardised with the training data's mean "

@@ -42,10 +42,12 @@ class SequenceConfig:
 
 
 def as_sequences(inputs) -> list[np.ndarray]:
-    """A list of (T_i, C) float32 arrays from a list of (T_i, C) / (T_i,) arrays or an
+    """A list of (T_i, C) float64 arrays from a list of (T_i, C) / (T_i,) arrays or an
     array (N, T, C); a 2-D array or a DataFrame (N, T) is N sequences of one channel, a row
     each. Refuses values that are not real numbers, empty sequences, no channels, NaN/Inf,
-    values beyond float32's range and mixed channel counts."""
+    values beyond float32's range and mixed channel counts. They stay float64 until they
+    are standardised: in float32 a channel such as a time stamp (1.7e9 + seconds, steps of
+    128 there) would lose its variation."""
     if not isinstance(inputs, np.ndarray) and getattr(inputs, "ndim", None) == 2 and \
             hasattr(inputs, "to_numpy"):  # a DataFrame iterates over its column names
         inputs = inputs.to_numpy()  # (N, T)
@@ -75,7 +77,6 @@ def as_sequences(inputs) -> list[np.ndarray]:
         if abs(big) > np.finfo(np.float32).max:
             raise ValueError(f"sequence {i} holds {big:.3g}, beyond float32's range "
                              f"(±3.4e38) the network computes in; rescale the values.")
-        a = a.astype(np.float32)
         if out and a.shape[1] != out[0].shape[1]:
             raise ValueError(f"sequence {i} has {a.shape[1]} channels but sequence 0 has "
                              f"{out[0].shape[1]}; give every sequence the same channels.")
@@ -128,17 +129,21 @@ class SequenceClassifier(RecurrentClassifier):
         self.trained_on_ = None
         # (ΣT, C) in float64: float32 squares overflow to inf from |x| ~ 1e19 (std inf, so
         # every standardised value 0)
-        steps = np.concatenate(as_sequences(inputs)).astype(np.float64)
+        steps = np.concatenate(as_sequences(inputs))  # float64
         self.channels_ = steps.shape[1]
         mean = steps.mean(0)
         std = steps.std(0)
-        # A channel whose spread is float rounding (std <= 1e-6 max(|mean|, min(1, scale)),
+        # A channel whose spread is float rounding (std <= ε max(|mean|, min(1, scale)),
         # e.g. the deltas of a pure tone beside features of order 1) is constant: dividing by
         # that std would blow the noise up to order 1. scale: the largest channel RMS, so data
         # whose every channel is small (values of 1e-7 in their units) is scaled as
-        # scikit-learn's StandardScaler scales it, not taken for rounding.
+        # scikit-learn's StandardScaler scales it, not taken for rounding. ε is the rounding
+        # of the precision the channel carries: 1e-6 where every value is a float32 (data
+        # made in float32), 1e-12 otherwise (float64: time stamps of 1.7e9 + seconds vary by
+        # 3e-8 of their mean, and that is their signal).
         scale = np.sqrt(np.square(steps).mean(0)).max()
-        const = std <= 1e-6 * np.maximum(np.abs(mean), min(1.0, scale))
+        eps = np.where((steps.astype(np.float32) == steps).all(0), 1e-6, 1e-12)  # (C,)
+        const = std <= eps * np.maximum(np.abs(mean), min(1.0, scale))
         self.mean_ = mean.astype(np.float32)
         self.std_ = np.where(const, 1.0, std).astype(np.float32)
 
@@ -149,16 +154,15 @@ class SequenceClassifier(RecurrentClassifier):
                              f"was trained on {self.channels_}.")
         out = []
         for i, s in enumerate(seqs):
-            with np.errstate(over="ignore"):
-                z = (s - self.mean_) / self.std_  # (T_i, C), float32
-            if not np.isfinite(z).all():  # inf: NaN probabilities, read as class 0
-                big = np.abs((s.astype(np.float64) - self.mean_) / self.std_).max()
+            z = (s - self.mean_.astype(np.float64)) / self.std_  # (T_i, C), float64
+            big = np.abs(z).max()
+            if not big <= np.finfo(np.float32).max:  # inf in float32: NaN probabilities
                 raise ValueError(f"sequence {i}, standardised with the training data's mean "
                                  f"and std, reaches {big:.3g}, beyond float32's range: its "
                                  f"values lie far outside those the model was trained on "
                                  f"(another unit or scale?); give them on the training "
                                  f"data's scale.")
-            out.append(z)
+            out.append(z.astype(np.float32))
         return out
 
     def _pad(self, items, steps: int) -> torch.Tensor:
