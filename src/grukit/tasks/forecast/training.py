@@ -33,7 +33,9 @@ def train_network(self, ys, cs, lookback, seed, n_val, verbose, callbacks, first
     # a hybrid's untrained network is the smoothing forecast itself (its correction starts at
     # zero), a fitted model: a correction that cannot beat it says nothing of the learning rate
     fit_x, fit_y = np.concatenate(xs), np.concatenate(ts)
-    untrained = _diverged.before(net, *val, batch_size=cfg.batch_size)
+    # (unused by a hybrid with quantiles: no check, and its start is no candidate, below)
+    untrained = None if cfg.hybrid and cfg.quantiles else \
+        _diverged.before(net, *val, batch_size=cfg.batch_size)
     untrained_fit = None if cfg.hybrid else \
         _diverged.before(net, fit_x, fit_y, batch_size=cfg.batch_size)
     # (with quantiles the start is no candidate: its quantile outputs are all the point
