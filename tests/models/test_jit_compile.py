@@ -145,3 +145,36 @@ def test_the_compiled_step_leaves_out_only_the_guards_on_grukits_own_code(monkey
     model.fit(x, y, batch_size=32, epochs=1, verbose=0, seed=0)
     for p, b in zip(model.layers[0].parameters(), frozen, strict=True):
         assert torch.equal(p, b)
+
+
+
+def test_a_backend_registered_after_compiling_serves_every_traced_batch_size(monkeypatch):
+    """``grukit.ops.dispatch.register`` replacing a backend changes grukit's values, not its
+    code: the compiled step's graphs of both batch sizes are traced again with it."""
+    from grukit import ops
+    from grukit.models import jit
+    from grukit.ops import dispatch
+
+    cpu = dispatch._REGISTRY["gru"]["cpu"]
+    monkeypatch.setitem(dispatch._REGISTRY["gru"], "cpu", cpu)
+    monkeypatch.setattr(dispatch, "_ORDERED", {})
+    torch.manual_seed(0)
+    w = [torch.randn(6, 1).requires_grad_(), torch.randn(6, 2).requires_grad_()]
+
+    def loss(x):
+        return ops.gru(x, *w, None, None)[0].sum()
+
+    compile_ = torch.compile  # Dynamo's guards, without inductor's code generation
+    monkeypatch.setattr(torch, "compile", lambda fn, **kw: compile_(fn, backend="eager", **kw))
+    step = jit.step(loss)
+    xs = [torch.randn(b, 3, 1) for b in (4, 2)]
+    for x in xs:
+        step(x)
+
+    def halved(*args, **kwargs):
+        y, h = cpu.fn(*args, **kwargs)
+        return y * 0.5, h * 0.5
+
+    dispatch.register("gru", dispatch.Backend("cpu", halved, cpu.why_not, cpu.priority))
+    for x in xs:
+        torch.testing.assert_close(step(x), loss(x), **TOL)

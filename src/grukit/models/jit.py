@@ -15,6 +15,10 @@ defaults), and so do those on the model, its weights and the inputs.
 
 from __future__ import annotations
 
+import re
+import sys
+import types
+
 import torch
 
 # the guard kinds that say "this is the same code" (functions, classes, modules and two
@@ -22,11 +26,31 @@ import torch
 _CODE = frozenset({"ID_MATCH", "CLOSURE_MATCH", "MODULE_MATCH", "CLASS_MATCH",
                    "BUILTIN_MATCH", "DUPLICATE_INPUT"})
 _GRUKIT = "G['__import_grukit"  # how Dynamo names a grukit module reached from a global
+# a grukit module, then attributes only: ``G['__import_grukit_dot_ops_dot_gru']._cpu.why_not``
+_PATH = re.compile(r"G\['__import_(grukit\w*)'\]((?:\.\w+)*)")
+
+
+def _is_code(name: str) -> bool:
+    """Whether ``name`` is an attribute of a grukit module reached through modules alone:
+    its code (a function, class or module defined there), not one of its values. A
+    registry's entry (``dispatch._ORDERED['gru'][0].fn``, a backend that
+    ``dispatch.register`` replaces), a closure's cell or anything reached through an
+    object is a value: its guard stays."""
+    m = _PATH.fullmatch(name)
+    if m is None:
+        return False
+    obj = sys.modules.get(m.group(1).replace("_dot_", "."))
+    for attr in m.group(2).split(".")[1:-1]:  # the modules on the way to the last name
+        if not isinstance(obj, types.ModuleType):
+            return False
+        obj = getattr(obj, attr, None)
+    return isinstance(obj, types.ModuleType)
 
 
 def _code_unchanged(entries) -> list[bool]:
     """Keep every guard but those on the identity of grukit's own code."""
-    return [not (e.name.startswith(_GRUKIT) and e.guard_type in _CODE) for e in entries]
+    return [not (e.name.startswith(_GRUKIT) and e.guard_type in _CODE and _is_code(e.name))
+            for e in entries]
 
 
 def step(fn):
