@@ -248,3 +248,22 @@ def test_a_backward_pass_through_the_inference_op_is_not_silent():
                          True, None, None)
     with pytest.warns(UserWarning, match="autograd kernel was not registered"):
         y.sum().backward()
+
+
+@pytest.mark.parametrize("cell", ["GRU", "LSTM"])
+def test_a_gradient_of_a_gradient_through_the_training_op_is_refused_in_one_sentence(cell):
+    """The backward ops have no gradient of their own: an exported training program run with
+    create_graph=True is told so, as the eager kernel tells it (no numpy error)."""
+    from grukit.ops.gru.library import gru_cpu_train
+    from grukit.ops.lstm.library import lstm_cpu_train
+
+    g, h = 3 if cell == "GRU" else 4, 4
+    x = torch.randn(2, 3, 1, requires_grad=True)
+    w_ih, w_hh = torch.randn(g * h, 1), torch.randn(g * h, h)
+    h0 = torch.zeros(2, h)
+    if cell == "GRU":
+        out = gru_cpu_train(x, w_ih, w_hh, None, None, h0, None, True, None, None)[1]
+    else:
+        out = lstm_cpu_train(x, w_ih, w_hh, None, None, h0, h0, None, None)[0]
+    with pytest.raises(RuntimeError, match="first derivatives only"):
+        torch.autograd.grad(out.square().sum(), x, create_graph=True)

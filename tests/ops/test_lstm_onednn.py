@@ -124,3 +124,11 @@ def test_compiled_training_step_traces_the_op_not_aten_lstm():
     torch._dynamo.reset()
     assert any("lstm_onednn_train" in t for t in seen), seen
     assert not any("aten.lstm" in t or "lstm_cpu" in t for t in seen), seen
+
+
+def test_a_gradient_of_a_gradient_through_the_op_is_refused_in_one_sentence():
+    ref, x, h0, c0 = _pair()
+    x = x.transpose(0, 1).contiguous().requires_grad_()  # (T, B, I)
+    y = onednn.lstm_onednn_train(x, *ref.parameters(), h0, c0, -1)[0]
+    with pytest.raises(RuntimeError, match="first derivatives only"):
+        torch.autograd.grad(y.square().sum(), x, create_graph=True)

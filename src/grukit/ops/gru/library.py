@@ -23,6 +23,7 @@ from torch import Tensor
 
 from .. import _oplib
 from .._cpu import lens_array
+from .._fused import first_order_only
 from . import cpu
 
 # The ops' names carry the version of their signatures. torch's AOTAutograd cache (on disk,
@@ -108,6 +109,7 @@ def _setup(ctx, inputs, output):
 
 
 def _backward(ctx, dhn, dhs, _dsave):
+    first_order_only(ctx, "the fused CPU GRU kernel")
     x, w_ih, w_hh, hs, save, lengths, state_mask, zone = ctx.saved_tensors
     dx, dw_ih, dw_hh, db_ih, db_hh, dh0 = gru_cpu_backward(
         dhs, dhn, x, w_ih, w_hh, hs, save, lengths, ctx.reset_after, state_mask, zone,

@@ -12,6 +12,7 @@ from torch import Tensor
 
 from .. import _oplib, _pool
 from .._cpu import arr, lens_array
+from .._fused import first_order_only
 from . import cpu
 
 SCHEMA = 3  # the version of the ops' signatures (see grukit.ops.gru.library.SCHEMA)
@@ -73,6 +74,7 @@ def _setup(ctx, inputs, output):
 
 
 def _backward(ctx, dy, dhn, dcn, _dsave, _dcs):
+    first_order_only(ctx, "the fused CPU LSTM kernel")
     x, w_ih, w_hh, h0, c0, y, save, cs, lengths, state_mask = ctx.saved_tensors
     dx, dw_ih, dw_hh, db, dh0, dc0 = lstm_cpu_backward(dy, dhn, dcn, x, w_ih, w_hh, h0, c0, y,
                                                        save, cs, lengths, state_mask,

@@ -25,6 +25,7 @@ import torch
 from torch import Tensor
 
 from .. import _oplib
+from .._fused import first_order_only
 
 SCHEMA = 2  # bump with any change of an op's signature or autograd formula
 _MODE_LSTM = 2  # oneDNN's cell kind in aten's RNN mode numbering
@@ -88,6 +89,7 @@ def _setup(ctx, inputs, output):
 
 
 def _backward(ctx, dy, dhn, dcn, _dws):
+    first_order_only(ctx, "oneDNN's LSTM kernel")
     saved = ctx.saved_tensors  # x, w_ih, w_hh, b_ih, b_hh, h0, c0, y, h_n, c_n, workspace
     return (*lstm_onednn_backward(dy, dhn, dcn, *saved), None)  # ws_bytes: no gradient
 
