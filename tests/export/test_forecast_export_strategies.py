@@ -343,3 +343,16 @@ def test_layernorm_gru_ensembles_export(kind, tmp_path):
     p = Predictor(tmp_path / "m.onnx")
     _close(p.forecast(), f.predict())
     _close(p.forecast(y[:70]), f.predict(y[:70]))
+
+
+def test_a_lookback_of_one_is_refused_as_pt2_in_one_sentence_and_exports_as_onnx(tmp_path):
+    from grukit.tasks.forecast import Forecaster
+
+    y = np.sin(np.arange(60) / 3.0)
+    f = Forecaster(hidden=3, horizon=2, epochs=1, lookback=1).fit(y)
+    with pytest.raises(ValueError, match=r"^format 'pt2' traces a time axis of 2 steps or "
+                                         r"more, and this forecaster reads 1 value\(s\); "
+                                         r"export it as ONNX"):
+        export(f, tmp_path / "m.pt2", format="pt2")
+    assert not (tmp_path / "m.pt2").exists()
+    export(f, tmp_path / "m.onnx")

@@ -208,6 +208,11 @@ def pt2_network(est):
         from .forecast.served import network
 
         est.check_exportable("format 'pt2'")
+        if min(est._lookbacks(est.season)) < 2:  # torch.export's time axis starts at 2
+            raise ValueError(f"format 'pt2' traces a time axis of 2 steps or more, and this "
+                             f"forecaster reads {min(est._lookbacks(est.season))} value(s); "
+                             f"export it as ONNX (format 'onnx'), or fit a lookback of 2 or "
+                             f"more.")
         cov = None if est.last_cov is None else est.last_cov[0]  # its covariates' last rows
         return network(est), torch.from_numpy(est.inputs(est.last[0], cov))  # (1, L, F)
     if name == "TextClassifier":
