@@ -23,6 +23,17 @@ def _sentence(e: pytest.ExceptionInfo) -> str:
     assert "\n" not in msg and msg.endswith("."), msg
     return msg
 
+def _both_refuse(f, p, cases: dict) -> None:
+    """Each case {name: ((recent, covariates), words)} is refused by the estimator's
+    ``predict`` and by the runtime's ``forecast``, whose sentence holds the words."""
+    for name, ((recent, covs), says) in cases.items():
+        with pytest.raises(ValueError):
+            f.predict(recent, covs)
+        with pytest.raises(ValueError) as e:
+            p.forecast(recent, covs)
+        assert says in _sentence(e), name
+
+
 
 @pytest.fixture(scope="module")
 def forecaster(tmp_path_factory):
@@ -60,12 +71,7 @@ def test_forecast_refuses_what_the_estimator_refuses(forecaster):
         "too short": ((y[:5], cov[:5]), "the last 6 values"),
         "NaN recent": ((np.r_[y[:59], np.nan], cov[:60]), "missing or infinite"),
     }
-    for name, ((recent, covs), says) in cases.items():
-        with pytest.raises(ValueError):
-            f.predict(recent, covs)
-        with pytest.raises(ValueError) as e:
-            p.forecast(recent, covs)
-        assert says in _sentence(e), name
+    _both_refuse(f, p, cases)
 
 
 def test_values_beyond_float32_are_refused_as_the_estimator_refuses_them(forecaster):
@@ -127,12 +133,7 @@ def test_pandas_time_stamps_are_checked_as_the_estimator_checks_them(forecaster)
         "covariates end later": ((s, later), "the covariates end at"),
         "covariates on other stamps": ((s, gap), "on other time stamps"),
     }
-    for name, ((recent, covs), says) in cases.items():
-        with pytest.raises(ValueError):
-            f.predict(recent, covs)
-        with pytest.raises(ValueError) as e:
-            p.forecast(recent, covs)
-        assert says in _sentence(e), name
+    _both_refuse(f, p, cases)
     np.testing.assert_allclose(p.forecast(s, c), f.predict(s, c), atol=1e-4, rtol=0)
 
 
