@@ -23,6 +23,7 @@ def _sentence(e: pytest.ExceptionInfo) -> str:
     assert "\n" not in msg and msg.endswith("."), msg
     return msg
 
+
 def _both_refuse(f, p, cases: dict) -> None:
     """Each case {name: ((recent, covariates), words)} is refused by the estimator's
     ``predict`` and by the runtime's ``forecast``, whose sentence holds the words."""
@@ -32,7 +33,6 @@ def _both_refuse(f, p, cases: dict) -> None:
         with pytest.raises(ValueError) as e:
             p.forecast(recent, covs)
         assert says in _sentence(e), name
-
 
 
 @pytest.fixture(scope="module")
