@@ -14,7 +14,10 @@ median of ``--repeat`` rounds after ``--warmup`` rounds:
   batches cut in advance): what is left when fit's own work is taken away;
 - with ``--compiled``, the same loop over ``torch.compile(model, fullgraph=True)`` (the
   fused kernels as torch custom ops), beside the eager loop, and ``fit`` of the models
-  compiled with ``jit_compile=True`` (forward and loss through ``torch.compile``);
+  compiled with ``jit_compile=True`` (forward and loss through ``torch.compile``), and
+  torch's own cost of a compiled training step: one ``torch.nn.Linear`` on the flattened
+  batch, eager and compiled, in the same loop (next to no work, so its compiled − eager
+  time is what AOTAutograd's wrappers, the guards and the graph call add to every step);
 - ``torch.nn.GRU`` / ``torch.nn.LSTM`` + ``torch.nn.Linear`` in the same plain loop;
 - Keras 3 on its torch backend (``KERAS_BACKEND=torch``): ``model.fit`` with the same data.
 
@@ -76,6 +79,19 @@ class TorchModel(torch.nn.Module):
     def forward(self, x):
         y, _ = self.rnn(x)  # (B, T, H)
         return self.dense(y[:, -1])  # (B, 1)
+
+
+class Floor(torch.nn.Module):
+    """A Linear on the flattened window, (B, T, F) -> (B, 1): a training step with next to
+    no work, so that compiled − eager is torch.compile's own cost per step."""
+
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(0)
+        self.dense = torch.nn.Linear(T * F, 1)
+
+    def forward(self, x):
+        return self.dense(x.flatten(1))  # (B, 1)
 
 
 def plain_loop(model, optimizer, x, y):
@@ -164,6 +180,11 @@ def variants(steps: int, keras: bool, commit: str | None = None,
             m = grukit_model(cell, jit_compile=True)
             out[f"grukit {cell} fit jit_compile"] = (
                 lambda m=m: m.fit(x, y, batch_size=B, epochs=1, verbose=0, seed=0))
+        for name, wrap in (("", lambda m: m),
+                           (" compiled", lambda m: torch.compile(m, fullgraph=True))):
+            m = Floor()
+            out[f"torch Linear loop{name}"] = plain_loop(
+                wrap(m), torch.optim.Adam(m.parameters(), 1e-3), x, y)
     for cell in ("GRU", "LSTM"):
         m = TorchModel(cell)
         out[f"torch.nn {cell} loop"] = plain_loop(m, torch.optim.Adam(m.parameters(), 1e-3),
@@ -332,6 +353,10 @@ def main() -> None:
     print()
     for (k, v), c in zip(ratios(ms).items(), ratios(cpu).values(), strict=True):
         print(f"{k}: {v:.3f} (CPU time: {c:.3f})")
+    for k in ("grukit GRU loop", "grukit LSTM loop", "torch Linear loop"):
+        if k in ms and f"{k} compiled" in ms:
+            print(f"{k}, compiled − eager: {ms[f'{k} compiled'] - ms[k]:+.3f} ms per step "
+                  f"(CPU time: {cpu[f'{k} compiled'] - cpu[k]:+.3f})")
 
 
 if __name__ == "__main__":
