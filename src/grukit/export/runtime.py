@@ -228,8 +228,18 @@ class Predictor:
         return out
 
     def _items(self, inputs) -> list[np.ndarray]:
+        if getattr(inputs, "ndim", None) == 2 and hasattr(inputs, "columns") and \
+                self.task != "SpeechClassifier":  # a DataFrame iterates over its column names
+            if self.task == "SequenceClassifier":  # (N, T): N sequences of one channel
+                inputs = inputs.to_numpy()
+            elif inputs.shape[1] != 1:  # as the estimator reads them
+                names = [str(c) for c in inputs.columns]
+                raise ValueError(f"the texts are a DataFrame of {len(names)} columns "
+                                 f"{names[:10]}; pass its column of texts (df[column]).")
+            else:
+                inputs = inputs.iloc[:, 0]  # (N,)
         if self.task == "TextClassifier":
-            if isinstance(inputs, str):
+            if isinstance(inputs, (str, bytes)):  # bytes: each byte an id
                 raise TypeError("give a list of texts, not a single string.")
             inputs = list(inputs)  # an iterator is read once: the checks below read it too
             texts = [isinstance(t, str) for t in inputs]

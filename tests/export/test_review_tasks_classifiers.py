@@ -1,0 +1,100 @@
+"""An exported classifier, served by grukit.export.runtime.Predictor, reads its input as the
+estimator's predict reads it (a pandas DataFrame, bytes)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+pytest.importorskip("onnx")
+pytest.importorskip("onnxruntime")
+pd = pytest.importorskip("pandas")
+
+from conftest import SHARED_DATA  # noqa: E402
+from grukit.export.runtime import Predictor  # noqa: E402
+from grukit.tasks.export import export  # noqa: E402
+
+SENTENCES = SHARED_DATA / "text" / "amazon_cells_labelled.txt"
+TOL = 1e-5  # float32 probabilities
+
+
+def _sentence(e: pytest.ExceptionInfo) -> str:
+    msg = str(e.value)
+    assert "\n" not in msg and msg.endswith("."), msg
+    return msg
+
+
+def _sentences():
+    if not SENTENCES.is_file():
+        pytest.skip(f"{SENTENCES} is absent; set GRUKIT_SHARED_DATA to the shared data folder")
+    rows = [line.rsplit("\t", 1) for line in SENTENCES.read_text(encoding="utf-8").splitlines()
+            if "\t" in line][:160]
+    return [t for t, _ in rows], [int(y) for _, y in rows]
+
+
+@pytest.fixture(scope="module")
+def texts():
+    return _sentences()
+
+
+def _text_model(texts, labels, **settings):
+    from grukit.tasks.classify import TextClassifier
+
+    torch.manual_seed(0)
+    return TextClassifier(embed_dim=4, hidden=4, epochs=1, validation_split=0,
+                          **settings).fit(texts, labels)
+
+
+@pytest.fixture(scope="module")
+def text_model(texts, tmp_path_factory):
+    clf = _text_model(texts[0][:120], texts[1][:120], vocab_size=300)
+    path = tmp_path_factory.mktemp("text") / "reviews.onnx"
+    export(clf, path)
+    return clf, Predictor(path), texts[0][120:]
+
+
+def test_a_dataframe_of_one_text_column_is_read_as_its_texts(text_model):
+    """A DataFrame iterates over its column names: the Predictor gave one prediction, of the
+    column's name, where predict gives one for each row."""
+    clf, p, test = text_model
+    df = pd.DataFrame({"review": test})
+    want = clf.predict_proba(df)
+    assert want.shape == (len(test), 2)
+    np.testing.assert_allclose(p.predict_proba(df), want, atol=TOL, rtol=0)
+    assert p.predict(df).tolist() == clf.predict(df).tolist()
+    two = pd.DataFrame({"review": test, "stars": range(len(test))})
+    with pytest.raises(ValueError):
+        clf.predict(two)
+    with pytest.raises(ValueError) as e:
+        p.predict(two)
+    assert "DataFrame of 2 columns ['review', 'stars']" in _sentence(e)
+
+
+def test_bytes_are_refused_as_the_estimator_refuses_them(text_model):
+    """Bytes iterate as numbers: each byte was served as a text of one token id."""
+    clf, p, _ = text_model
+    with pytest.raises(TypeError):
+        clf.predict(b"great phone")
+    with pytest.raises(TypeError) as e:
+        p.predict(b"great phone")
+    assert "not a single string" in _sentence(e)
+
+
+def test_a_dataframe_of_steps_is_read_as_sequences_of_one_channel(tmp_path):
+    """A DataFrame (N, T) is N sequences of one channel to the estimator; the Predictor read
+    its column names as the sequences."""
+    from grukit.tasks.classify import SequenceClassifier
+
+    rng = np.random.default_rng(0)
+    walks = np.cumsum(rng.normal(size=(40, 7)), axis=1)  # (N, T)
+    labels = (walks[:, -1] > walks[:, 0]).astype(int)
+    torch.manual_seed(0)
+    clf = SequenceClassifier(hidden=4, epochs=1, validation_split=0).fit(walks[:30], labels[:30])
+    export(clf, tmp_path / "walks.onnx")
+    df = pd.DataFrame(walks[30:])
+    want = clf.predict_proba(df)
+    assert want.shape == (10, 2)
+    np.testing.assert_allclose(Predictor(tmp_path / "walks.onnx").predict_proba(df), want,
+                               atol=TOL, rtol=0)
+
