@@ -1,7 +1,10 @@
 """An exported classifier, served by grukit.export.runtime.Predictor, reads its input as the
-estimator's predict reads it (a pandas DataFrame, bytes)."""
+estimator's predict reads it (a pandas DataFrame, bytes), and an export never replaces the
+tokenizer that the other format's export of the same stem reads."""
 
 from __future__ import annotations
+
+import json
 
 import numpy as np
 import pytest
@@ -13,7 +16,7 @@ pd = pytest.importorskip("pandas")
 
 from conftest import SHARED_DATA  # noqa: E402
 from grukit.export.runtime import Predictor  # noqa: E402
-from grukit.tasks.export import export  # noqa: E402
+from grukit.tasks.export import beside, export  # noqa: E402
 
 SENTENCES = SHARED_DATA / "text" / "amazon_cells_labelled.txt"
 TOL = 1e-5  # float32 probabilities
@@ -98,3 +101,27 @@ def test_a_dataframe_of_steps_is_read_as_sequences_of_one_channel(tmp_path):
     np.testing.assert_allclose(Predictor(tmp_path / "walks.onnx").predict_proba(df), want,
                                atol=TOL, rtol=0)
 
+
+def test_an_export_does_not_replace_the_tokenizer_the_other_formats_export_reads(
+        texts, text_model, tmp_path):
+    """The ONNX graph and the pt2 program of one stem share <stem>.tokenizer.json: another
+    model's pt2 export there replaced it, and the ONNX Predictor then tokenised its input
+    with that model's vocabulary."""
+    clf, _, test = text_model
+    other = _text_model(texts[0][:120], texts[1][:120], vocab_size=300, tokenizer="wordpiece")
+    assert other.tokenizer_.to_str() != clf.tokenizer_.to_str()
+    export(clf, tmp_path / "m.onnx")
+    export(clf, tmp_path / "m.pt2", format="pt2")  # the same model: its own tokenizer
+    before = {f.name: f.read_bytes() for f in tmp_path.iterdir()}
+    for fmt, other_manifest in (("pt2", "m.manifest.json"), ("onnx", "m.pt2-manifest.json")):
+        with pytest.raises(ValueError) as e:
+            export(other, tmp_path / f"m.{fmt}", format=fmt)
+        assert "reads 'm.tokenizer.json' too" in _sentence(e)
+        assert f"delete {other_manifest!r}" in str(e.value)
+        assert {f.name: f.read_bytes() for f in tmp_path.iterdir()} == before
+    np.testing.assert_allclose(Predictor(tmp_path / "m.onnx").predict_proba(test),
+                               clf.predict_proba(test), atol=TOL, rtol=0)
+    (tmp_path / "m.manifest.json").unlink()  # as the sentence says: then it is written
+    export(other, tmp_path / "m.pt2", format="pt2")
+    manifest = json.loads(beside(tmp_path / "m.pt2", "pt2-manifest").read_text())
+    assert (tmp_path / manifest["tokenizer"]).read_text() == other.tokenizer_.to_str()

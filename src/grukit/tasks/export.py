@@ -308,10 +308,38 @@ def export(est, path, format: str = "onnx", int8: bool = False) -> Path:
             from None
     try:
         manifest = _write(est, Path(stage) / path.name, format, int8)
+        _check_shared(Path(stage), path, format)
         _publish(Path(stage), folder, manifest.name)
     finally:
         shutil.rmtree(stage, ignore_errors=True)
     return folder / manifest.name
+
+
+def _check_shared(stage: Path, path: Path, format: str) -> None:
+    """The ONNX graph and the pt2 program of one stem read the same tokenizer or audio front
+    end (``<stem>.tokenizer.json``, ``<stem>.audio.json``): one written in ``stage`` that
+    differs from the file the other format's manifest beside ``path`` names (another model's,
+    or one trained again) is refused in one sentence, before any file is moved; replaced,
+    that export would serve its network with another model's without a word."""
+    other = "pt2" if format == "onnx" else "onnx"
+    where = beside(path, PT2_MANIFEST if other == "pt2" else "manifest")
+    try:
+        body = json.loads(where.read_text(encoding="utf-8"))
+    except (OSError, ValueError):  # none, or not one an export wrote
+        return
+    if not isinstance(body, dict):
+        return
+    for key, what in (("tokenizer", "tokenizer"), ("audio", "audio front end")):
+        name = body.get(key)
+        if not isinstance(name, str):
+            continue
+        new, old = stage / name, path.parent / name
+        if new.is_file() and old.is_file() and new.read_bytes() != old.read_bytes():
+            raise ValueError(f"export: the {other} export {str(body.get('model'))!r} beside "
+                             f"{path.name!r} reads {name!r} too, and this model's {what} "
+                             f"differs from it (another model, or one trained again), so "
+                             f"that export would read this one; export under another name, "
+                             f"or delete {where.name!r} (and export that format again).")
 
 
 def _publish(stage: Path, folder: Path, manifest: str) -> None:
