@@ -65,6 +65,7 @@ class Int8Recurrent:
 
     int8_names: tuple[str, ...] = ()
     int8_dtype: torch.dtype = torch.float32
+    int8_generation: int = 0  # moves on each load_state_dict and .to(...): Int8Stream reads it
 
     def __getattr__(self, name: str):
         buffers = self.__dict__.get("_buffers", {})
@@ -79,7 +80,14 @@ class Int8Recurrent:
         ``.double()`` left the weights float32 beside float64 biases)."""
         out = super()._apply(fn, *args, **kwargs)
         self.int8_dtype = fn(torch.empty(0, dtype=self.int8_dtype)).dtype
+        self.int8_generation += 1
         return out
+
+    def _load_from_state_dict(self, *args, **kwargs):
+        """``load_state_dict``: the weights copied in, and ``int8_generation`` moved, so that
+        an ``Int8Stream`` of this module packs them again at its next step."""
+        super()._load_from_state_dict(*args, **kwargs)
+        self.int8_generation += 1
 
     def __reduce_ex__(self, protocol):
         """Pickled (``torch.save(model)``, ``copy.deepcopy``) as the float class's int8
@@ -260,10 +268,11 @@ class Int8Stream(Stream):
     multiplies the int8 weights by the float input and state, None (default) takes int8 ×
     int8 where the CPU runs it fast (AVX-512 VNNI) and the module is float32.
 
-    The int8 weights are packed when the fast path starts, and again on the first step after
-    a ``reset()`` that finds them changed since: a step does not check them for changes (that
-    check would cost a quarter of a step). After changing the module's weights, call
-    ``reset()``."""
+    The int8 weights are packed when the fast path starts, and again at the first step after
+    ``load_state_dict`` or ``module.to(...)`` (they move the module's ``int8_generation``, one
+    number a step compares) or after a ``reset()`` that finds them changed since: a step does
+    not read every weight's version (that would cost a quarter of a step). After changing a
+    weight in place by hand (``module.weight_hh_l0_int8.copy_(...)``), call ``reset()``."""
 
     def __init__(self, module: RecurrentBase, batch_size: int = 1, *,
                  w8a8: bool | None = None):
@@ -322,6 +331,11 @@ class Int8Stream(Stream):
                                 proj_size=getattr(self.module, "proj_size", 0))
         self._int8_route = partial(build, w8a8=self.w8a8)
         return self._int8_route, ""
+
+    def _option_items(self) -> tuple:
+        """The cell options and the module's ``int8_generation``: a change of either (a
+        ``load_state_dict`` since the last step) re-routes, and the weights are packed again."""
+        return (*super()._option_items(), ("int8_generation", self.module.int8_generation))
 
     def _hot_probe(self):
         if self._routes.get(1) is self._int8_route:

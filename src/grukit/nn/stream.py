@@ -203,7 +203,7 @@ class Stream:
         truthy) is refused, as the module's forward refuses it, the state unchanged."""
         m = self.module
         for k, v in options:
-            if isinstance(m.spec.options[k], bool):
+            if isinstance(m.spec.options.get(k), bool):  # (a subclass may add its own keys)
                 check_flag(v, k, type(m).__name__)
         self._routes, self._routed = {}, options
         self._kernel = self._layout = None

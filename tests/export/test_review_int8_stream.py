@@ -1,0 +1,44 @@
+"""``Int8Stream`` after the module's int8 weights change: the next step uses the new weights
+(the same numbers as a stream made on them), never the packed copy of the old ones."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from grukit import nn as gnn
+from grukit.nn.quantized import Int8Stream, quantize_int8
+
+
+@pytest.mark.parametrize("w8a8", [False, True], ids=["int8", "w8a8"])
+@pytest.mark.parametrize("cell", ["GRU", "LSTM"])
+def test_steps_after_load_state_dict_use_the_loaded_weights(cell, w8a8):
+    torch.manual_seed(0)
+    old = quantize_int8(getattr(gnn, cell)(3, 17, num_layers=2))
+    new = quantize_int8(getattr(gnn, cell)(3, 17, num_layers=2))
+    x = np.random.default_rng(0).standard_normal((6, 3)).astype(np.float32)
+    s = Int8Stream(old, w8a8=w8a8)
+    s.step(x[0])
+    s.reset()  # a reset before the change: the weights are read again all the same
+    old.load_state_dict(new.state_dict())
+    got = np.stack([s.step(x_t) for x_t in x])
+    fresh = Int8Stream(new, w8a8=w8a8)
+    want = np.stack([fresh.step(x_t) for x_t in x])
+    np.testing.assert_allclose(got, want, atol=1e-6, rtol=0)
+
+
+@pytest.mark.parametrize("cell", ["GRU", "LSTM"])
+def test_a_step_after_load_state_dict_mid_stream_equals_the_new_module(cell):
+    torch.manual_seed(1)
+    old = quantize_int8(getattr(gnn, cell)(3, 17))
+    new = quantize_int8(getattr(gnn, cell)(3, 17))
+    x = np.random.default_rng(1).standard_normal((3, 3)).astype(np.float32)
+    s = Int8Stream(old, w8a8=False)  # float products: the module's own numbers
+    s.step(x[0])
+    s.step(x[1])
+    state = s.state
+    old.load_state_dict(new.state_dict())
+    with torch.no_grad():
+        want, _ = new(torch.from_numpy(x[2:3, None]), state)  # (1, 1, H)
+    np.testing.assert_allclose(s.step(x[2]), want[0, 0].numpy(), atol=1e-5, rtol=0)
