@@ -43,9 +43,14 @@ def quantize_rows(w: Tensor) -> tuple[Tensor, Tensor]:
     if not isinstance(w, Tensor) or w.dim() != 2 or not w.is_floating_point():
         raise ValueError(f"quantize_rows takes a 2-D floating-point weight (rows, columns); "
                          f"got {type(w).__name__} of shape {tuple(getattr(w, 'shape', ()))}.")
-    w = w.detach().to(torch.float32)
+    w = w.detach()
     if not torch.isfinite(w).all():
         raise ValueError("quantize_rows: the weight holds NaN or Inf; int8 cannot store it.")
+    big = w.abs().amax().item() if w.numel() else 0.0
+    if big > torch.finfo(torch.float32).max:  # a float64 weight: its scale would be Inf
+        raise ValueError(f"quantize_rows: the weight holds {big:.3g}, beyond the range of "
+                         f"float32, which the row scales are kept in; keep this model in float.")
+    w = w.to(torch.float32)
     amax = w.abs().amax(dim=1)  # (R,)
     scale = torch.where(amax > 0, amax / QMAX, torch.ones_like(amax))  # (R,)
     q = torch.round(w / scale[:, None]).clamp_(-QMAX, QMAX).to(torch.int8)  # (R, C)
