@@ -93,16 +93,23 @@ def int8_ops(path) -> dict[str, int]:
 
 def relative_error(reference, approx) -> dict[str, float]:
     """{"relative": ‖approx − reference‖₂ / ‖reference‖₂, "max_abs": max |approx −
-    reference|} over every element (arrays or tensors of one shape)."""
+    reference|} over every element (arrays or tensors of one shape). Elements equal in both
+    (NaN where both are NaN, an Inf of one sign in both) differ by 0; a NaN or Inf in one
+    only differs by Inf, so both figures are Inf, never NaN (a NaN passes ``> tol`` checks);
+    against an all-zero reference, "relative" is 0 for equal outputs, else Inf."""
     r = np.asarray(reference, np.float64)
     a = np.asarray(approx, np.float64)
     if r.shape != a.shape:
         raise ValueError(f"relative_error: the outputs differ in shape, {r.shape} and "
                          f"{a.shape}; compare outputs of the same input.")
-    diff = a - r
-    norm = float(np.linalg.norm(r))
-    return {"relative": float(np.linalg.norm(diff)) / norm if norm else float("nan"),
-            "max_abs": float(np.abs(diff).max()) if diff.size else 0.0}
+    with np.errstate(invalid="ignore", over="ignore"):
+        same = (a == r) | (np.isnan(a) & np.isnan(r))
+        diff = np.where(same, 0.0, np.abs(a - r))
+    diff = np.where(np.isfinite(diff), diff, np.inf)
+    num = float(np.linalg.norm(diff))
+    norm = float(np.linalg.norm(np.where(np.isfinite(r), r, 0.0)))
+    return {"relative": num / norm if norm else (0.0 if num == 0 else float("inf")),
+            "max_abs": float(diff.max()) if diff.size else 0.0}
 
 
 __all__ = ["int8_ops", "quantize_onnx", "relative_error"]
