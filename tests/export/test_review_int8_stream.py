@@ -42,3 +42,20 @@ def test_a_step_after_load_state_dict_mid_stream_equals_the_new_module(cell):
     with torch.no_grad():
         want, _ = new(torch.from_numpy(x[2:3, None]), state)  # (1, 1, H)
     np.testing.assert_allclose(s.step(x[2]), want[0, 0].numpy(), atol=1e-5, rtol=0)
+
+
+@pytest.mark.parametrize("value", ["tensor", "parameter"])
+def test_setting_an_int8_weight_is_refused_and_batch_and_stream_still_agree(value):
+    torch.manual_seed(2)
+    q = quantize_int8(gnn.GRU(3, 4))
+    new = torch.zeros(12, 4)
+    with pytest.raises(AttributeError, match=r"Int8GRU: weight_hh_l0 is stored as int8 .*"
+                                             r"quantize it again"):
+        q.weight_hh_l0 = new if value == "tensor" else torch.nn.Parameter(new)
+    x = torch.randn(5, 1, 3)
+    with torch.no_grad():
+        y, _ = q(x)
+    s = Int8Stream(q, w8a8=False)
+    steps = np.stack([s.step(x[t, 0].numpy()) for t in range(5)])
+    np.testing.assert_allclose(steps, y[:, 0].numpy(), atol=1e-5, rtol=0)
+    assert q.weight_hh_l0.abs().amax() > 0  # the int8 weights, unchanged

@@ -74,6 +74,15 @@ class Int8Recurrent:
             return dequantize_rows(q, buffers[name + "_scale"], self.int8_dtype)
         return super().__getattr__(name)
 
+    def __setattr__(self, name: str, value) -> None:
+        """Refuse a new value for an int8 weight (``m.weight_hh_l0 = t``): it was kept beside
+        the int8 copy, which state_dict and ``Int8Stream`` read, and the forward read it."""
+        if name in self.__dict__.get("int8_names", ()):
+            raise AttributeError(f"{type(self).__name__}: {name} is stored as int8 ({name}_int8 "
+                                 f"and {name}_scale) and cannot be set; change the float "
+                                 f"model's weights and quantize it again with quantize_int8.")
+        super().__setattr__(name, value)
+
     def _apply(self, fn, *args, **kwargs):
         """``module.double()``, ``.to(dtype)``, ...: the float buffers and parameters as
         torch converts them, and the dtype the int8 weights are read in with them (else
