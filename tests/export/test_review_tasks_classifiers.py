@@ -125,3 +125,24 @@ def test_an_export_does_not_replace_the_tokenizer_the_other_formats_export_reads
     export(other, tmp_path / "m.pt2", format="pt2")
     manifest = json.loads(beside(tmp_path / "m.pt2", "pt2-manifest").read_text())
     assert (tmp_path / manifest["tokenizer"]).read_text() == other.tokenizer_.to_str()
+
+
+def test_an_export_does_not_replace_the_audio_front_end_the_other_format_reads(tone_speech,
+                                                                               tmp_path):
+    """A speech model of other features exported as pt2 beside another's ONNX graph replaced
+    <stem>.audio.json, and the ONNX Predictor then computed those features for its network."""
+    from grukit.tasks.speech import SpeechClassifier
+
+    clf, waves = tone_speech
+    torch.manual_seed(0)
+    other = SpeechClassifier(model="gru", hidden=4, epochs=1, validation_split=0,
+                             spec_augment=False, features="logmel", n_mels=39,
+                             deltas=0).fit(waves, ["low", "high"] * 2)
+    export(clf, tmp_path / "s.onnx")
+    with pytest.raises(ValueError) as e:
+        export(other, tmp_path / "s.pt2", format="pt2")
+    assert "reads 's.audio.json' too, and this model's audio front end differs" in \
+        _sentence(e)
+    assert not (tmp_path / "s.pt2").exists()
+    np.testing.assert_allclose(Predictor(tmp_path / "s.onnx").predict_proba(waves),
+                               clf.predict_proba(waves), atol=TOL, rtol=0)
