@@ -520,6 +520,9 @@ class Predictor:
         """The ``k`` likeliest next item ids after ``session_items``, best first; ``k``
         defaults to 20, or every item when there are fewer (as ``GRU4Rec.recommend``)."""
         self._serves(("GRU4Rec",), "recommend")
+        if not (isinstance(return_scores, (int, np.integer, np.bool_)) and
+                return_scores in (0, 1)):  # "False" is truthy: it gave the pairs
+            raise ValueError(f"return_scores must be True or False; got {return_scores!r}.")
         scores = self.scores(session_items)
         k = min(20, len(scores)) if k is None else k
         if isinstance(k, bool) or not isinstance(k, (int, np.integer)) \
