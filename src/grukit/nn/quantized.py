@@ -22,7 +22,8 @@ and embeddings stay float.
   can trace); ``"auto"`` takes torch's when available, else grukit's.
 
 The copy is for inference (its weights no longer train); ``Sequential.save`` refuses it
-(save the float model and quantize after loading). Deploy a copy made with
+(save the float model and quantize after loading). Its ``load_state_dict`` takes its own
+state_dict or the float model's, whose weight matrices are quantized as they load. Deploy a copy made with
 ``linear="grukit"`` with ``grukit.export.to_pt2`` (or ``to_onnx``, which writes its
 dequantized weights in float32); torch's dynamically quantized Linear layers export to
 neither, so ``to_pt2`` and ``to_onnx`` refuse a copy that has them (``int8_kind``).
@@ -92,10 +93,14 @@ class Int8Recurrent:
         self.int8_generation += 1
         return out
 
-    def _load_from_state_dict(self, *args, **kwargs):
-        """``load_state_dict``: the weights copied in, and ``int8_generation`` moved, so that
-        an ``Int8Stream`` of this module packs them again at its next step."""
-        super()._load_from_state_dict(*args, **kwargs)
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        """``load_state_dict``: the weights copied in, a float model's weight matrices
+        (``weight_hh_l0``) quantized as they load (else strict loading refused them, and
+        ``strict=False`` kept the old int8 weights beside the new biases), and
+        ``int8_generation`` moved, so that an ``Int8Stream`` of this module packs them again
+        at its next step. (``state_dict`` is the loader's own copy.)"""
+        _quantize_loaded(state_dict, prefix, self.__dict__.get("int8_names", ()))
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
         self.int8_generation += 1
 
     def __reduce_ex__(self, protocol):
@@ -113,6 +118,19 @@ class Int8Recurrent:
         for name in ("bias_ih", "bias_hh"):
             out[name] = self._parameters.get(name + suffix)
         return out
+
+
+def _quantize_loaded(state_dict: dict, prefix: str, names) -> None:
+    """In a state_dict being loaded, each float weight matrix ``prefix + name`` (a float
+    model's) replaced by its int8 weights and scales, the entries an int8 module holds."""
+    for name in names:
+        w = state_dict.get(prefix + name)
+        if isinstance(w, Tensor) and prefix + name + "_int8" not in state_dict \
+                and w.dim() == 2 and w.is_floating_point():
+            del state_dict[prefix + name]
+            q, scale = quantize_rows(w)  # (R, K) int8, (R,)
+            state_dict[prefix + name + "_int8"] = q
+            state_dict[prefix + name + "_scale"] = scale
 
 
 _CLASSES: dict[type, type] = {}
@@ -169,6 +187,11 @@ class Int8Linear(nn.Module):
         out = super()._apply(fn, *args, **kwargs)
         self.dtype = fn(torch.empty(0, dtype=self.dtype)).dtype
         return out
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        """``load_state_dict``: a float Linear's weight quantized as it loads."""
+        _quantize_loaded(state_dict, prefix, ("weight",))
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     def forward(self, x: Tensor) -> Tensor:
         return F.linear(x, self.weight, self.bias)
