@@ -49,3 +49,21 @@ def test_return_scores_that_is_no_flag_is_refused_as_recommend_refuses_it(recomm
         with pytest.raises(ValueError) as e:
             p.recommend(session, k=4, return_scores=bad)
         assert str(e.value) == f"return_scores must be True or False; got {bad!r}."
+
+
+def test_a_recommender_of_lstm_cells_is_refused_in_one_sentence(tmp_path):
+    """It said so in two sentences."""
+    if not SESSIONS.is_file():
+        pytest.skip(f"{SESSIONS} is absent; set GRUKIT_SHARED_DATA to the shared data folder")
+    from grukit.data import read_events
+    from grukit.tasks.recommend import GRU4Rec
+
+    torch.manual_seed(0)
+    model = GRU4Rec(hidden=4, epochs=1, n_sample=8, batch_size=8, cell="lstm").fit(
+        read_events(str(SESSIONS)).iloc[:400])
+    with pytest.raises(ValueError) as e:
+        export(model, tmp_path / "rec.onnx")
+    msg = str(e.value)
+    assert msg == ("export_onnx writes the GRU4Rec step with a GRU cell, and this model has "
+                   "cell='lstm'; train it with cell='gru' to export it.")
+    assert not list(tmp_path.iterdir())

@@ -394,9 +394,9 @@ class GRU4Rec(Estimator):
 
         self._check_fitted("export_onnx")
         if self.config.cell != "gru":
-            raise ValueError(f"export_onnx writes the GRU4Rec step with a GRU cell; this model "
-                             f"has cell={self.config.cell!r}. Train it with cell='gru' to "
-                             f"export it.")
+            raise ValueError(f"export_onnx writes the GRU4Rec step with a GRU cell, and this "
+                             f"model has cell={self.config.cell!r}; train it with cell='gru' "
+                             f"to export it.")
         step_to_onnx(self.net, path)
 
     # -- saving ------------------------------------------------------------------------------
