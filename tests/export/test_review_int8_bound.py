@@ -68,7 +68,7 @@ def test_gru_reset_after_step_within_the_scale_bound_of_torch(inp, hid, w8a8):
     gi = ref.weight_ih_l0.double().numpy() @ x + ref.bias_ih_l0.double().numpy()
     gh = w_hh @ h0 + b_hh
     ei, eh = _eps(layer, "ih", x, w8a8), _eps(layer, "hh", h0, w8a8)
-    r, z = _sig(gi[:hid] + gh[:hid]), _sig(gi[hid:2 * hid] + gh[hid:2 * hid])
+    r = _sig(gi[:hid] + gh[:hid])
     n = np.tanh(gi[2 * hid:] + r * gh[2 * hid:])
     dr = (ei[:hid] + eh[:hid]) / 4
     dz = (ei[hid:2 * hid] + eh[hid:2 * hid]) / 4
@@ -95,7 +95,7 @@ def test_gru_reset_before_step_within_the_scale_bound_of_its_formula(inp, hid, w
     wi, wh = w_ih.double().numpy(), w_hh.double().numpy()
     gi = wi @ x + b_ih.double().numpy()
     ghr = wh[:2 * hid] @ h0
-    r, z = _sig(gi[:hid] + ghr[:hid]), _sig(gi[hid:] [:hid] + ghr[hid:])
+    r, z = _sig(gi[:hid] + ghr[:hid]), _sig(gi[hid:2 * hid] + ghr[hid:])
     ghn = wh[2 * hid:] @ (r * h0)
     n = np.tanh(gi[2 * hid:] + ghn)
     want = n + z * (h0 - n)  # Cho et al. 2014: W_hn (r ⊙ h), no recurrent bias

@@ -23,8 +23,8 @@ and embeddings stay float.
 
 The copy is for inference (its weights no longer train); ``Sequential.save`` refuses it
 (save the float model and quantize after loading). Its ``load_state_dict`` takes its own
-state_dict or the float model's, whose weight matrices are quantized as they load. Deploy a copy made with
-``linear="grukit"`` with ``grukit.export.to_pt2`` (or ``to_onnx``, which writes its
+state_dict or the float model's, whose weight matrices are quantized as they load. Deploy a
+copy made with ``linear="grukit"`` with ``grukit.export.to_pt2`` (or ``to_onnx``, which writes its
 dequantized weights in float32); torch's dynamically quantized Linear layers export to
 neither, so ``to_pt2`` and ``to_onnx`` refuse a copy that has them (``int8_kind``).
 """
