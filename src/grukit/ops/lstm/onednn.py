@@ -5,11 +5,12 @@ kernel as the eager one.
 Inductor cannot lower the backward of ``aten::lstm`` on a CPU, so without these ops a
 compiled LSTM had to take the fused numba kernel, 1.6× slower than oneDNN's at one thread.
 Behind an op the tracer sees only the fake implementation (shapes from the inputs' metadata).
-oneDNN's workspace is a byte tensor whose size only oneDNN knows: where the shapes are
-concrete, a probe call of the kernel on zeros of those shapes measures it once at trace time
-and the op takes it as an argument, so the graph has static shapes throughout; where they
-are symbolic, its size is unbacked (which ``torch.compile`` without ``fullgraph`` splits the
-graph at, as it does at any op whose output size depends on data).
+oneDNN's workspace is a byte tensor whose size only oneDNN knows. The fake implementation
+decides it: where the shapes are concrete, a probe call of the kernel on zeros of those
+shapes measures it once, so the graph has static shapes throughout; where they are symbolic
+(``torch.compile`` makes a shape dynamic when it changes, ``torch.export`` takes a ``Dim``),
+its size is unbacked, which a compiled graph carries from the forward op to the backward op
+without a break.
 
 Everything is time-major, as oneDNN's layer takes it (its ``batch_first`` path gives wrong
 results): x (T, B, I) contiguous -> y (T, B, H), h_n (B, H), c_n (B, H), workspace; the
@@ -58,7 +59,6 @@ def _probe(steps: int, batch: int, inputs: int, hidden: int) -> int:
         return int(ws.numel())
 
 
-@torch.compiler.assume_constant_result  # run once at trace time, a constant in the graph
 def workspace_bytes(steps: int, batch: int, inputs: int, hidden: int) -> int:
     """The bytes of oneDNN's workspace for a float32 layer of these sizes, measured by a
     call on zeros (once per sizes)."""
@@ -96,7 +96,13 @@ def _backward(ctx, dy, dhn, dcn, _dws):
 
 def _train_fake(x, w_ih, w_hh, b_ih, b_hh, h0, c0, ws_bytes):
     steps, batch, hid = x.shape[0], x.shape[1], w_hh.shape[1]
-    n = ws_bytes if ws_bytes >= 0 else torch.library.get_ctx().new_dynamic_size()
+    sizes = (steps, batch, x.shape[2], hid)
+    if ws_bytes >= 0:
+        n = ws_bytes
+    elif any(isinstance(d, torch.SymInt) for d in sizes):  # a dynamic shape: unbacked
+        n = torch.library.get_ctx().new_dynamic_size()
+    else:  # here, unlike in code Dynamo traces, a symbolic size is no int
+        n = workspace_bytes(*sizes)
     return (x.new_empty((steps, batch, hid)), x.new_empty((batch, hid)),
             x.new_empty((batch, hid)), x.new_empty((n,), dtype=torch.uint8))
 
@@ -106,7 +112,8 @@ def lstm_onednn_train(x: Tensor, w_ih: Tensor, w_hh: Tensor, b_ih: Tensor, b_hh:
                       h0: Tensor, c0: Tensor, ws_bytes: int
                       ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
     """x (T, B, I) -> y (T, B, H), h_n (B, H), c_n (B, H), oneDNN's workspace (bytes);
-    ``ws_bytes``: its size as ``workspace_bytes`` measured it, or -1 (unknown)."""
+    ``ws_bytes``: its size as ``workspace_bytes`` measured it, or -1 (the fake
+    implementation measures it where the shapes are concrete)."""
     y, hn, cn, ws = _layer(x, w_ih, w_hh, b_ih, b_hh, h0, c0)
     if ws_bytes >= 0 and ws.numel() != ws_bytes:
         raise RuntimeError(f"oneDNN's LSTM workspace is {ws.numel()} bytes, but {ws_bytes} "
@@ -121,9 +128,9 @@ def lstm_onednn(xs: Tensor, w_ih: Tensor, w_hh: Tensor, b_ih: Tensor | None,
     a missing bias is zeros (and gets no gradient: it is no parameter)."""
     hid = w_hh.shape[1]
     zero = w_hh.new_zeros((4 * hid,))
-    sizes = (xs.shape[1], xs.shape[0], xs.shape[2], hid)  # T, B, I, H
-    ws_bytes = workspace_bytes(*sizes) if all(type(d) is int for d in sizes) else -1
+    # the workspace's size: -1, for the fake implementation to measure (under Dynamo a
+    # dynamic shape passes for an int, so this code cannot tell the two apart)
     y, hn, cn, _ = lstm_onednn_train(xs.transpose(0, 1).contiguous(), w_ih, w_hh,
                                      zero if b_ih is None else b_ih,
-                                     zero if b_hh is None else b_hh, h0, c0, ws_bytes)
+                                     zero if b_hh is None else b_hh, h0, c0, -1)
     return y.transpose(0, 1), (hn, cn)  # (B, T, H): a view of the time-major output
