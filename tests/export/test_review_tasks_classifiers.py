@@ -146,3 +146,22 @@ def test_an_export_does_not_replace_the_audio_front_end_the_other_format_reads(t
     assert not (tmp_path / "s.pt2").exists()
     np.testing.assert_allclose(Predictor(tmp_path / "s.onnx").predict_proba(waves),
                                clf.predict_proba(waves), atol=TOL, rtol=0)
+
+
+def test_a_damaged_audio_front_end_is_refused_in_one_sentence_naming_it(tone_speech,
+                                                                        tmp_path):
+    """Cut short in a copy, it failed in json's words ("Expecting value: line 33 ..."), or
+    with a bare KeyError."""
+    clf, waves = tone_speech
+    export(clf, tmp_path / "s.onnx")
+    front = tmp_path / "s.audio.json"
+    whole = front.read_text()
+    for damaged in (whole[:300], json.dumps({"n_fft": 200}), "[1, 2]"):
+        front.write_text(damaged)
+        with pytest.raises(ValueError) as e:
+            Predictor(tmp_path / "s.onnx").predict(waves)
+        assert f"cannot read the speech front end {str(front)!r}" in _sentence(e)
+        assert "copy it again from the export" in str(e.value)
+    front.write_text(whole)
+    np.testing.assert_allclose(Predictor(tmp_path / "s.onnx").predict_proba(waves),
+                               clf.predict_proba(waves), atol=TOL, rtol=0)

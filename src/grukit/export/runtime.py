@@ -351,11 +351,20 @@ class Predictor:
                 raise FileNotFoundError(f"no speech front end {where!r} beside the model; copy "
                                         f"the {self.manifest['audio']!r} that the export wrote "
                                         f"with it (or give feature frames).")
-            with open(where, encoding="utf-8") as f:
-                fe = json.load(f)
-            for k in ("window", "mel", "delta"):
-                fe[k] = np.asarray(fe[k], np.float64)
-            fe["dct"] = None if fe["dct"] is None else np.asarray(fe["dct"], np.float64)
+            try:  # cut short in a copy: one sentence, as for the tokenizer
+                with open(where, encoding="utf-8") as f:
+                    fe = json.load(f)
+                missing = sorted({"sample_rate", "n_fft", "hop", "amin", "deltas", "normalize",
+                                  "window", "mel", "delta", "dct"} - set(fe))
+                if missing:
+                    raise KeyError(missing[0])
+                for k in ("window", "mel", "delta"):
+                    fe[k] = np.asarray(fe[k], np.float64)
+                fe["dct"] = None if fe["dct"] is None else np.asarray(fe["dct"], np.float64)
+            except (ValueError, KeyError, TypeError) as err:
+                why = f"{type(err).__name__}: {err}"
+                raise ValueError(f"cannot read the speech front end {where!r} ({why}); copy it "
+                                 f"again from the export.") from None
             self._front = fe
         return self._front
 
