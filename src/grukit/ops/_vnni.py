@@ -263,6 +263,21 @@ def layout(layers, ri, rh, kmax4):
     return gi, gh, acc_i, acc_h, xw, xf, tmp, 4 * (tmp + 1)
 
 
+SIZES = ("the w8a8 step's x (input_size,), state h (layers, hidden) and packed weights "
+         "disagree in size (a step would read and write outside them); pass the state the "
+         "kernel was made for, an x of its input_size and the weights its pack gave.")
+
+
+@njit(inline="always", cache=True)
+def packed_size(inp, layers, hid, ri, rh):
+    """The length of a packed array (``pack_w8a8``) for an input of ``inp`` features, a state
+    (layers, hid) and Ri, Rh rows a layer: what a step checks its arguments by."""
+    ki4, kh4 = (inp + 3) // 4, (hid + 3) // 4
+    words = 2 * (ri + rh) + 5 * ((max(inp, hid) + 3) // 4) + 1  # the scratch
+    weights = ri * ki4 + rh * kh4 + (layers - 1) * (ri + rh) * kh4  # int8, in words
+    return layers * 3 * (ri + rh) + words + weights
+
+
 def _rows(t: torch.Tensor | None, groups: list[int], dtype=torch.float32) -> np.ndarray:
     """A (R,) vector laid out in row groups each padded to 64; zeros for None; float32, or
     int32 read back as float32 bits."""

@@ -36,6 +36,9 @@ from .. import _stream
 from .cpu import _gates_before, _unit_after, _unit_before
 
 QMAX = 127
+SIZES = ("the int8 step's x (input_size,), state h (layers, hidden) and packed weights "
+         "disagree in size (a step would read and write outside them); pass the state the "
+         "kernel was made for, an x of its input_size and the weights its pack gave.")
 
 
 def quantize_rows(w: Tensor) -> tuple[Tensor, Tensor]:
@@ -81,6 +84,14 @@ def vecmat_q(acc, v, q_t):
 
 
 @njit(inline="always", cache=True)
+def int8_size(inp, layers, hid, g, itemsize):
+    """The length of a packed array (``pack_int8``) for an input of ``inp`` features and a
+    state (layers, hid) with g = G·H rows a layer: what a step checks its arguments by."""
+    nbytes = g * (inp + hid) + (layers - 1) * 2 * g * hid  # the int8 weights
+    return layers * 4 * g + (nbytes + itemsize - 1) // itemsize + 8 * hid
+
+
+@njit(inline="always", cache=True)
 def int8_bytes(params, layers, g):
     """The int8 part of a packed array whose float part holds 4·g values per layer."""
     return params.view(np.int8)[layers * 4 * g * params.itemsize:]
@@ -105,6 +116,8 @@ def step_int8(x, h, params, reset_after):
     elements of params), which would cost two atomic updates per array view."""
     layers, hid = h.shape
     g = 3 * hid
+    if params.shape[0] != int8_size(x.shape[0], layers, hid, g, params.itemsize):
+        raise ValueError(SIZES)
     qb = int8_bytes(params, layers, g)
     end = params.shape[0]
     gi = params[end - 8 * hid:end - 5 * hid]  # (3H,): q_ih x; W_ih x + b_ih = s_ih ⊙ gi + b_ih

@@ -24,9 +24,11 @@ from numba import njit
 
 from .. import _stream
 from .._vnni import (
+    SIZES,
     check_sizes,
     dot_u8s8,
     layout,
+    packed_size,
     pad64,
     quantize_input,
     quantize_u8,
@@ -47,6 +49,8 @@ def step_w8a8(x, h, params, reset_after):
     r2 = pad64(2 * hid)  # reset_after=False: W_hh is [W_h(r,z) (r2 rows); W_hn]
     rh = ri if reset_after else r2 + pad64(hid)
     kh4 = (hid + 3) // 4
+    if params.shape[0] != packed_size(x.shape[0], layers, hid, ri, rh):
+        raise ValueError(SIZES)
     gi_, gh_, ai_, ah_, xw, xf, tmp, wb = layout(layers, ri, rh,
                                                  (max(x.shape[0], hid) + 3) // 4)
     ints, qb, bits = params.view(np.int32), params.view(np.int8), h.view(np.int32)

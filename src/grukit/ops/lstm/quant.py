@@ -15,7 +15,7 @@ import numpy as np
 from numba import njit
 
 from .. import _stream
-from ..gru.quant import int8_bytes, int8_layer, pack_int8, vecmat_q
+from ..gru.quant import SIZES, int8_bytes, int8_layer, int8_size, pack_int8, vecmat_q
 from .cpu import _unit
 
 
@@ -25,6 +25,9 @@ def step_int8(x, h, params, c):
     Compiled without reference counting, as the GRU's (the buffers: params' last 8H)."""
     layers, hid = h.shape
     g = 4 * hid
+    if params.shape[0] != int8_size(x.shape[0], layers, hid, g, params.itemsize) \
+            or c.shape[0] != layers or c.shape[1] != hid:
+        raise ValueError(SIZES)
     qb = int8_bytes(params, layers, g)
     end = params.shape[0]
     ai = params[end - 8 * hid:end - 4 * hid]  # (4H,): q_ih x

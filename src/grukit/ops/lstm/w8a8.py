@@ -15,10 +15,12 @@ from numba import njit
 
 from .. import _stream
 from .._vnni import (
+    SIZES,
     check_sizes,
     dot_u8s8,
     layout,
     pack_w8a8,
+    packed_size,
     pad64,
     quantize_input,
     quantize_u8,
@@ -36,6 +38,9 @@ def step_w8a8(x, h, params, c):
     g = 4 * hid
     r = pad64(g)
     kh4 = (hid + 3) // 4
+    if params.shape[0] != packed_size(x.shape[0], layers, hid, r, r) \
+            or c.shape[0] != layers or c.shape[1] != hid:
+        raise ValueError(SIZES)
     gi_, gh_, ai_, ah_, xw, xf, tmp, wb = layout(layers, r, r, (max(x.shape[0], hid) + 3) // 4)
     ints, qb, bits = params.view(np.int32), params.view(np.int8), h.view(np.int32)
     gi = params[gi_:gi_ + r]  # (R,) float scratch
