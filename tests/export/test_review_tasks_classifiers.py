@@ -84,6 +84,22 @@ def test_bytes_are_refused_as_the_estimator_refuses_them(text_model):
     assert "not a single string" in _sentence(e)
 
 
+def test_one_texts_token_ids_unwrapped_are_refused_not_read_as_texts_of_one_token(
+        text_model):
+    """[5, 17, 2] was served as three texts of one token each."""
+    clf, p, test = text_model
+    ids = clf.tokenizer_.encode(test[:1], clf.config.max_len)[0]  # (T,)
+    assert len(ids) > 1
+    np.testing.assert_allclose(p.predict_proba([ids.tolist()]), clf.predict_proba(test[:1]),
+                               atol=TOL, rtol=0)
+    for flat in (ids.tolist(), ids, ids.astype(float)):
+        with pytest.raises(ValueError) as e:
+            p.predict_proba(flat)
+        first = np.asarray(flat[0]).item()  # 5, or 5.0
+        assert f"sequence 0 is the single number {first!r}, not a list of token ids" in \
+            _sentence(e)
+
+
 def test_a_dataframe_of_steps_is_read_as_sequences_of_one_channel(tmp_path):
     """A DataFrame (N, T) is N sequences of one channel to the estimator; the Predictor read
     its column names as the sequences."""

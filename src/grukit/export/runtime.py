@@ -884,6 +884,9 @@ def _token_ids(ids, i: int, vocab: int | None) -> np.ndarray:
         a = np.asarray(ids)
     except (TypeError, ValueError):
         a = np.asarray(None)
+    if a.ndim == 0 and a.dtype.kind in "iuf":  # [5, 17, 2] read as three texts
+        raise ValueError(f"sequence {i} is the single number {a.item()!r}, not a list of token "
+                         f"ids; give each text's ids as a list ([[5, 17, 2]] for one text).")
     a = a.reshape(-1) if a.ndim == 0 else a
     if a.ndim != 1 or not (np.issubdtype(a.dtype, np.integer) or np.issubdtype(a.dtype,
                                                                                 np.floating)):
