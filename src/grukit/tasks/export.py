@@ -269,7 +269,10 @@ def export(est, path, format: str = "onnx", int8: bool = False) -> Path:
     Every file is written in a temporary folder beside ``path`` first and moved in only
     when all are whole, the manifest last (an old one removed first): an export that fails
     or is interrupted leaves an earlier export as it was, never a new graph beside an old
-    manifest, whose scaling, classes or tokenizer would be served with it."""
+    manifest, whose scaling, classes or tokenizer would be served with it. The ONNX and
+    pt2 exports of one stem share ``<stem>.tokenizer.json`` and ``<stem>.audio.json``: one
+    that the other format's export reads is never replaced by a different one (refused in
+    one sentence)."""
     if format not in FORMATS:
         raise ValueError(f"format must be one of {', '.join(FORMATS)}; got {format!r}.")
     from ..layers.core import check_switch
