@@ -19,7 +19,8 @@ and embeddings stay float.
   also quantizes each input batch to int8 on the fly) where the installed torch still has it
   — it is deprecated since torch 2.10 and may go; ``linear="grukit"`` stores int8 weights with
   per-row scales and multiplies in float, as the recurrent layers do (what ``torch.export``
-  can trace); ``"auto"`` takes torch's when available, else grukit's.
+  can trace); ``"auto"`` takes torch's when available (and the Linear layers are float32,
+  all torch's serves), else grukit's.
 
 The copy is for inference (its weights no longer train); ``Sequential.save`` refuses it
 (save the float model and quantize after loading). Its ``load_state_dict`` takes its own
@@ -241,7 +242,15 @@ def quantize_int8(model: nn.Module, *, linear: str = "auto") -> nn.Module:
     for m in out.modules():
         if isinstance(m, RecurrentBase | _CellBase):  # modules and one-step cells
             _quantize_recurrent(m)
-    use_torch = linear == "torch" or (linear == "auto" and torch_dynamic_quantization())
+    # torch's dynamic int8 Linear takes float32 only (float64 input failed at the first call)
+    other = sorted({str(m.weight.dtype) for m in model.modules()
+                    if type(m) is nn.Linear and m.weight.dtype != torch.float32})
+    if linear == "torch" and other:
+        raise ValueError(f"quantize_int8: torch's dynamic quantization serves float32 Linear "
+                         f"layers; this model's are {', '.join(other)}. Use linear='grukit' "
+                         f"(or quantize model.float()).")
+    use_torch = linear == "torch" or (linear == "auto" and not other
+                                      and torch_dynamic_quantization())
     if use_torch:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # torch.ao.quantization's deprecation notices
