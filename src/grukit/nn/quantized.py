@@ -77,8 +77,9 @@ class Int8Recurrent:
         return super().__getattr__(name)
 
     def __setattr__(self, name: str, value) -> None:
-        """Refuse a new value for an int8 weight (``m.weight_hh_l0 = t``): it was kept beside
-        the int8 copy, which state_dict and ``Int8Stream`` read, and the forward read it."""
+        """Refuse a new value for an int8 weight (``m.weight_hh_l0 = t``): it would be kept
+        beside the int8 copy, the forward reading it while state_dict and ``Int8Stream`` read
+        the int8 one."""
         if name in self.__dict__.get("int8_names", ()):
             raise AttributeError(f"{type(self).__name__}: {name} is stored as int8 ({name}_int8 "
                                  f"and {name}_scale) and cannot be set; change the float "
