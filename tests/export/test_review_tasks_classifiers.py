@@ -84,6 +84,19 @@ def test_bytes_are_refused_as_the_estimator_refuses_them(text_model):
     assert "not a single string" in _sentence(e)
 
 
+def test_a_missing_text_among_texts_is_named_with_its_fix(text_model):
+    """A text column with a missing value was refused as "texts or token-id lists, not
+    both", naming neither the row nor the fix."""
+    clf, p, test = text_model
+    for missing in (None, float("nan")):
+        column = pd.Series([test[0], missing, test[1]], dtype=object)
+        with pytest.raises(ValueError, match="text 1 is missing"):
+            clf.predict(column)
+        with pytest.raises(TypeError) as e:
+            p.predict(column)
+        assert f"item 1 is {missing!r} among texts (a missing text: give \"\" or drop the " \
+            "row)" in _sentence(e)
+
 def test_one_texts_token_ids_unwrapped_are_refused_not_read_as_texts_of_one_token(
         text_model):
     """[5, 17, 2] was served as three texts of one token each."""

@@ -245,8 +245,11 @@ class Predictor:
             texts = [isinstance(t, str) for t in inputs]
             if all(texts):
                 return self.tokenize(inputs)
-            if any(texts):
-                raise TypeError("give texts or token-id lists, not both.")
+            if any(texts):  # e.g. a text column with a missing value (None, NaN)
+                i = texts.index(False)
+                raise TypeError(f"give texts or token-id lists, not both: item {i} is "
+                                f"{inputs[i]!r} among texts (a missing text: give \"\" or "
+                                f"drop the row).")
             return [_token_ids(a, i, self.manifest.get("vocab_size"))[:self.manifest["max_len"]]
                     for i, a in enumerate(inputs)]
         channels = self.manifest["channels"]
