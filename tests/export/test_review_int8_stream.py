@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from grukit import nn as gnn
+from grukit.nn import Stream
 from grukit.nn.quantized import Int8Stream, quantize_int8
 
 
@@ -59,3 +60,25 @@ def test_setting_an_int8_weight_is_refused_and_batch_and_stream_still_agree(valu
     steps = np.stack([s.step(x[t, 0].numpy()) for t in range(5)])
     np.testing.assert_allclose(steps, y[:, 0].numpy(), atol=1e-5, rtol=0)
     assert q.weight_hh_l0.abs().amax() > 0  # the int8 weights, unchanged
+
+
+def test_a_module_moved_off_the_cpu_streams_there_as_stream_does():
+    """The meta device stands in for a GPU: Int8Stream made its state on the CPU, routed to
+    the CPU kernel and failed packing the weights (a tensor off the CPU has no numpy)."""
+    q = quantize_int8(gnn.GRU(3, 4)).to("meta")
+    s, plain = Int8Stream(q), Stream(q)
+    assert s.state.device == plain.state.device == torch.device("meta")
+    x = torch.ones(3, device="meta")
+    assert s.step(x).device == plain.step(x).device == torch.device("meta")
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
+def test_an_int8_module_on_cuda_steps_the_numbers_of_the_cpu():
+    torch.manual_seed(3)
+    q = quantize_int8(gnn.GRU(3, 16))
+    x = torch.randn(6, 3)
+    cpu = Int8Stream(q, w8a8=False)
+    want = torch.stack([cpu.step(x_t) for x_t in x])
+    gpu = Int8Stream(q.cuda())
+    got = torch.stack([gpu.step(x_t.cuda()) for x_t in x]).cpu()
+    torch.testing.assert_close(got, want, atol=5e-3, rtol=0)  # cuDNN may multiply in TF32

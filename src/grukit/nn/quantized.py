@@ -352,11 +352,14 @@ class Int8Stream(Stream):
         """Start over from zero state."""
         m = self.module
         dtype = m.int8_dtype
+        device = m.get_buffer(f"{m.int8_names[0]}_int8").device  # a module moved off the CPU
+        #   steps through feed there, as Stream's (the int8 kernels read CPU memory)
         shape = (m.num_layers, self.batch_size)
         self._routes: dict = {}
         if getattr(self, "_packed_key", None) != self._weights_key():
             self._vsum = -1  # changed since they were packed: packed again on the next step
-        self._set_state([torch.zeros(*shape, s, dtype=dtype) for s in m._state_sizes()])
+        self._set_state([torch.zeros(*shape, s, dtype=dtype, device=device)
+                         for s in m._state_sizes()])
 
     def _route(self, ndim: int):
         """The op ``"<cell>_stream_int8"`` where dispatch has it for this step (a GRU or
