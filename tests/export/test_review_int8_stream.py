@@ -82,3 +82,12 @@ def test_an_int8_module_on_cuda_steps_the_numbers_of_the_cpu():
     gpu = Int8Stream(q.cuda())
     got = torch.stack([gpu.step(x_t.cuda()) for x_t in x]).cpu()
     torch.testing.assert_close(got, want, atol=5e-3, rtol=0)  # cuDNN may multiply in TF32
+
+
+def test_w8a8_true_for_rows_too_long_for_int32_sums_is_refused_when_made():
+    q = quantize_int8(gnn.GRU(20000, 4))
+    with pytest.raises(ValueError, match="at most 16384 products a row in int32"):
+        Int8Stream(q, w8a8=True)  # (it was made, and its first step refused)
+    s = Int8Stream(q)  # None: float products, which have no such limit
+    s.step(np.ones(20000, np.float32))
+    assert s._kernel.step.__name__ == "step_int8"
