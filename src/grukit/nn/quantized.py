@@ -9,11 +9,12 @@ and embeddings stay float.
 - Recurrent modules and one-step cells (``GRUCell``, ...) keep their class's forward: their
   ``weight_*`` parameters become the buffers ``<name>_int8`` (int8) and ``<name>_scale``
   (float32), and reading ``<name>`` gives s ⊙ q (``dequantize_rows``) for the fused batch
-  kernels. A unidirectional GRU or
-  LSTM (no projection) streams through the int8 kernels (``Int8Stream``): where the CPU has
-  AVX-512 VNNI, int8 weights times the input and state quantised to bytes each step, with
-  int32 sums (``grukit.ops.gru.w8a8``); elsewhere the int8 weights times the float input
-  and state. Either way each row's scale applies after its dot product.
+  kernels: a new tensor on each read, so changing it in place changes nothing, and setting
+  ``<name>`` is refused (change the float model and quantize it again). A unidirectional
+  GRU or LSTM (no projection) streams through the int8 kernels (``Int8Stream``): where the
+  CPU has AVX-512 VNNI, int8 weights times the input and state quantised to bytes each step,
+  with int32 sums (``grukit.ops.gru.w8a8``); elsewhere the int8 weights times the float
+  input and state. Either way each row's scale applies after its dot product.
 - ``torch.nn.Linear`` layers (Dense heads): ``linear="torch"`` uses torch's dynamic
   quantization (``torch.ao.quantization.quantize_dynamic`` with per-channel weights, which
   also quantizes each input batch to int8 on the fly) where the installed torch still has it
