@@ -71,3 +71,14 @@ def test_a_float_sequential_state_dict_loads_into_its_int8_copy():
     x = torch.randn(2, 6, 3)
     with torch.no_grad():
         torch.testing.assert_close(q(x), want(x), rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("kind", list(MAKE))
+def test_reset_parameters_of_an_int8_copy_is_refused_and_changes_nothing(kind):
+    torch.manual_seed(3)
+    q = quantize_int8(MAKE[kind]())
+    before = {k: v.clone() for k, v in q.state_dict().items()}
+    with pytest.raises(ValueError, match="int8 weights cannot be drawn again; reset the float"):
+        q.reset_parameters()  # (it drew new biases beside the old int8 weights)
+    for k, v in q.state_dict().items():
+        torch.testing.assert_close(v, before[k], rtol=0, atol=0)

@@ -87,6 +87,12 @@ class Int8Recurrent:
                                  f"model's weights and quantize it again with quantize_int8.")
         super().__setattr__(name, value)
 
+    def reset_parameters(self) -> None:
+        """Refused: it drew new biases and left the int8 weights as they were."""
+        raise ValueError(f"{type(self).__name__}: the int8 weights cannot be drawn again; "
+                         f"reset the float model's parameters and quantize it again with "
+                         f"quantize_int8.")
+
     def _apply(self, fn, *args, **kwargs):
         """``module.double()``, ``.to(dtype)``, ...: the float buffers and parameters as
         torch converts them, and the dtype the int8 weights are read in with them (else
