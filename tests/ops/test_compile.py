@@ -285,3 +285,33 @@ def test_a_gradient_of_a_gradient_through_the_training_op_is_refused_in_one_sent
         out = lstm_cpu_train(x, w_ih, w_hh, None, None, h0, h0, None, None)[0]
     with pytest.raises(RuntimeError, match="first derivatives only"):
         torch.autograd.grad(out.square().sum(), x, create_graph=True)
+
+
+@pytest.mark.parametrize("cell", ["RNN", "LayerNormGRU"])
+def test_a_fused_kernel_that_is_no_op_runs_between_two_graphs(cell):
+    """The RNN's and the LayerNorm-GRU's fused kernels are no torch ops: torch.compile
+    traced into their numpy and numba code and failed with an internal Dynamo error. They
+    now run outside the graph (a graph break), equal to eager at every shape; fullgraph=True
+    refuses the break naming backend='reference'."""
+    torch.manual_seed(0)
+    m = getattr(gnn, cell)(3, 8, batch_first=True)
+    compiled = torch.compile(m)
+    for batch, steps in ((4, 6), (3, 9)):
+        x = torch.randn(batch, steps, 3)
+        out, grads = _grads(compiled, x)
+        ref, grads0 = _grads(m, x)
+        _assert_same(out, ref)
+        for g, g0 in zip(grads, grads0, strict=True):
+            torch.testing.assert_close(g, g0, **TOL)
+    torch._dynamo.reset()
+    with pytest.raises(torch._dynamo.exc.Unsupported, match="backend='reference'"):
+        torch.compile(m, fullgraph=True)(torch.randn(2, 4, 3))
+
+
+@pytest.mark.parametrize("cell", ["RNN", "LayerNormGRU"])
+def test_export_of_a_fused_kernel_that_is_no_op_takes_the_reference(cell):
+    torch.manual_seed(0)
+    m = getattr(gnn, cell)(3, 8, batch_first=True).eval()
+    x = torch.randn(2, 6, 3)
+    program = torch.export.export(m, (x,))
+    _assert_same(program.module()(x), m(x))

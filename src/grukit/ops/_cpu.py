@@ -6,6 +6,7 @@ numba is imported only when a kernel first runs, so ``import grukit`` compiles n
 from __future__ import annotations
 
 import functools
+import inspect
 
 import torch
 from torch import Tensor
@@ -44,6 +45,58 @@ def why_not(x: Tensor, state_mask: Tensor | None = None, zoneout_mask: Tensor | 
     if x.shape[1] == 0 or x.shape[0] == 0:
         return "x has no time steps or no sequences; nothing to fuse."
     return transform_why_not() or _numba_missing()
+
+
+def untraced_why_not(kernel: str) -> str | None:
+    """The reason a fused CPU kernel that is no torch op cannot serve a call that
+    ``torch.compile`` or ``torch.export`` traces, or None; ``kernel`` names it ("the
+    minGRU's"). "auto" takes the reference there, plain torch, which traces."""
+    if torch.compiler.is_compiling():
+        return (f"torch.compile and torch.export cannot trace {kernel} cpu kernel (it is no "
+                f"torch op); backend='reference' (what 'auto' takes) traces it.")
+    return None
+
+
+def export_why_not(kernel: str) -> str | None:
+    """The reason a fused CPU kernel that is no torch op cannot serve a call that
+    ``torch.export`` traces (a program holds no call to numba), or None. "auto" takes the
+    reference there; under ``torch.compile`` the kernel runs outside the graph instead
+    (``outside_graph``)."""
+    if _exporting():
+        return (f"torch.export cannot trace {kernel} cpu kernel (it is no torch op); "
+                f"backend='reference' (what 'auto' takes) exports.")
+    return None
+
+
+def _exporting() -> bool:
+    return torch.compiler.is_compiling() and getattr(torch.compiler, "is_exporting",
+                                                     lambda: False)()
+
+
+def outside_graph(fn, kernel: str):
+    """``fn``, a fused CPU backend that is no torch op, run outside the graph where
+    ``torch.compile`` traces a call of it: a graph break, the kernel eager between two
+    graphs (autograd joins them), as Dynamo runs any code it cannot trace.
+
+    Traced into, the kernels' numpy and numba code made Dynamo fail with an internal
+    error instead of a graph break. The reference would trace, but it is a loop over the
+    time steps: a graph as long as the sequence (minutes to compile at T = 100), built again
+    for every new length. ``fullgraph=True`` refuses the break, naming the way out."""
+    why = (f"{kernel} fused CPU kernel is no torch op and runs outside the graph; for one "
+           f"graph pass backend='reference' to the layer or module (its loop over the "
+           f"steps is traced and unrolled).")
+    broken = torch.compiler.disable(fn, reason=why) if _REASON else \
+        torch.compiler.disable(fn)
+
+    @functools.wraps(fn)
+    def run(*args, **kwargs):
+        if torch.compiler.is_compiling():
+            return broken(*args, **kwargs)
+        return fn(*args, **kwargs)
+    return run
+
+
+_REASON = "reason" in inspect.signature(torch.compiler.disable).parameters  # torch ≥ 2.7
 
 
 PLAIN_BACKENDS = ("auto", "cpu")  # the names under which a plain call takes the cpu kernel

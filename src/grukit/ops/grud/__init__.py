@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 
 import torch
@@ -17,6 +18,7 @@ from .reference import grud_step as _grud_step
 __all__ = ["final_observed", "grud", "grud_step", "input_side"]
 
 
+@functools.partial(_cpu.outside_graph, kernel="GRU-D's")
 def _grud_cpu(*args, **kwargs):
     from .cpu import grud_cpu  # numba loads on first use, not at import
 
@@ -25,7 +27,8 @@ def _grud_cpu(*args, **kwargs):
 
 def _why_not_cpu(x, state_mask=None, **call):
     """The fused CPU kernel serves ``state_mask`` but gives it no gradient."""
-    return _cpu.masks_why_not(state_mask=state_mask) or _cpu.why_not(x, **call)
+    return _cpu.masks_why_not(state_mask=state_mask) or _cpu.why_not(x, **call) or \
+        _cpu.export_why_not("GRU-D's")
 
 
 dispatch.register("grud", dispatch.Backend("reference", grud_reference))

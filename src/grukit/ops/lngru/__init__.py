@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 
 import torch
@@ -16,6 +17,7 @@ from .reference import lngru_step as _lngru_step
 __all__ = ["input_gates", "lngru", "lngru_step"]
 
 
+@functools.partial(_cpu.outside_graph, kernel="the LayerNorm-GRU's")
 def _lngru_cpu(*args, **kwargs):
     from .cpu import lngru_cpu  # numba loads on first use, not at import
 
@@ -27,7 +29,7 @@ def _why_not_cpu(x, state_mask=None, **call):
     if state_mask is not None and state_mask.requires_grad and torch.is_grad_enabled():
         return ("state_mask requires grad and the cpu backend gives masks no gradient; pass "
                 "state_mask.detach() (or use backend='reference').")
-    return _cpu.why_not(x, **call)
+    return _cpu.why_not(x, **call) or _cpu.export_why_not("the LayerNorm-GRU's")
 
 
 dispatch.register("lngru", dispatch.Backend("reference", lngru_reference))

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import torch
 from torch import Tensor
 
 from .. import _cpu, _gpu_verified, _stream, _triton, dispatch
@@ -28,10 +27,7 @@ def _mingru_cpu(*args, **kwargs):
 def _why_not_cpu(x, **call):
     """The fused CPU kernel is no torch custom op: torch.compile and torch.export trace the
     reference's scan (what "auto" takes there)."""
-    if torch.compiler.is_compiling():
-        return ("torch.compile and torch.export cannot trace the minGRU's cpu kernel; "
-                "backend='reference' (what 'auto' takes) traces its parallel scan.")
-    return _cpu.why_not(x, **call)
+    return _cpu.untraced_why_not("the minGRU's") or _cpu.why_not(x, **call)
 
 
 # "auto" takes it on the CPU: forward + backward 15-20x faster than the reference's scan at

@@ -3,6 +3,7 @@ point, several backends."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 
 from torch import Tensor
@@ -15,6 +16,7 @@ from .reference import FUSED, rnn_reference, rnn_step
 __all__ = ["rnn", "rnn_step"]
 
 
+@functools.partial(_cpu.outside_graph, kernel="the RNN's")
 def _rnn_cpu(*args, **kwargs):
     from .cpu import rnn_cpu  # numba loads on first use, not at import
 
@@ -34,7 +36,8 @@ def _why_not_cpu(x, state_mask=None, nonlinearity="tanh", **call):
     if nonlinearity not in FUSED:
         return f"the cpu kernel computes tanh and relu; nonlinearity={nonlinearity!r} runs on " \
                f"the reference."
-    return _cpu.masks_why_not(state_mask=state_mask) or _cpu.why_not(x, **call)
+    return _cpu.masks_why_not(state_mask=state_mask) or _cpu.why_not(x, **call) or \
+        _cpu.export_why_not("the RNN's")
 
 
 dispatch.register("rnn", dispatch.Backend("cpu", _rnn_cpu, _why_not_cpu, priority=10))
