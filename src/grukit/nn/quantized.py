@@ -348,7 +348,7 @@ class Int8Stream(Stream):
                                  f"sequence of a GRU or LSTM without projection or zoneout), "
                                  f"which does not serve this stream: {reason} Use w8a8=None "
                                  f"(int8 × int8 where it serves) or False.")
-            from ..ops._vnni import check_sizes
+            from ..ops.gru.w8a8 import check_sizes
 
             check_sizes(module.input_size, module.hidden_size)  # here, not at the first step
 
