@@ -315,3 +315,27 @@ def test_export_of_a_fused_kernel_that_is_no_op_takes_the_reference(cell):
     x = torch.randn(2, 6, 3)
     program = torch.export.export(m, (x,))
     _assert_same(program.module()(x), m(x))
+
+
+def test_a_model_compiled_before_its_first_call_builds_at_it():
+    """A Keras-style model with no input shape makes its weights at its first call. Under
+    torch.compile that creation was traced and failed with an internal Dynamo error; it now
+    runs eagerly (a graph break) and the model equals one built eagerly. fullgraph=True
+    refuses the break, saying to call the model once first."""
+    from grukit.layers import Embedding
+
+    ids = torch.tensor([[1, 2, 3, 0, 0], [4, 5, 0, 0, 0]])
+
+    def model():
+        return Sequential([Embedding(10, 4, mask_zero=True), GRU(5), Dense(1)])
+
+    m, m0 = model(), model()
+    torch.manual_seed(0)  # the weights are drawn at the first call
+    out = torch.compile(m)(ids)
+    torch.manual_seed(0)
+    torch.testing.assert_close(out, m0(ids), **TOL)
+    for p, p0 in zip(m.parameters(), m0.parameters(), strict=True):
+        torch.testing.assert_close(p, p0)
+    torch._dynamo.reset()
+    with pytest.raises(torch._dynamo.exc.Unsupported, match="disable"):
+        torch.compile(model(), fullgraph=True)(ids)

@@ -17,6 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ..ops import outside_compile
 from ..ops.activations import ELEMENTWISE, name_of
 
 # Keras 3's activations by name, with its constants (leaky_relu's slope 0.2, hard_sigmoid =
@@ -60,6 +61,23 @@ def onnx_activation(g, y: str, name: str | None, what: str) -> str:
 def register(cls):
     REGISTRY[cls.__name__] = cls
     return cls
+
+
+def _build(layer: Layer, x: Tensor) -> None:
+    """Make ``layer``'s weights for the input x (B, ...) at its first call, as Keras does."""
+    layer.build(tuple(x.shape[1:]))
+    layer.to(x.device)
+    for sub in layer.modules():  # this layer, and a wrapped one frozen apart
+        if isinstance(sub, Layer):
+            sub.requires_grad_(sub._trainable and layer._trainable)
+
+
+_WHY_EAGER = ("a grukit layer makes its weights at its first call, which torch.compile "
+              "cannot trace; call the model once on a batch (or give the first layer "
+              "input_shape and call model.build()) before torch.compile(fullgraph=True).")
+# the first call of a compiled model builds eagerly (a graph break) and traces the rest: a
+# tracer stepping into a weight's creation failed with an internal error, not a break
+_build_eagerly = outside_compile(_build, _WHY_EAGER)
 
 
 class Layer(nn.Module):
@@ -194,11 +212,7 @@ class Layer(nn.Module):
             if w is not None:
                 x = x.to(w.device)
         if not self.built:
-            self.build(tuple(x.shape[1:]))
-            self.to(x.device)
-            for layer in self.modules():  # this layer, and a wrapped one frozen apart
-                if isinstance(layer, Layer):
-                    layer.requires_grad_(layer._trainable and self._trainable)
+            _build_eagerly(self, x)
         if isinstance(x, Tensor) and x.is_floating_point():
             w = next((p for p in self.parameters() if p.is_floating_point()), None)
             if w is not None and x.dtype != w.dtype and not _autocast(x.device.type):

@@ -85,8 +85,7 @@ def outside_graph(fn, kernel: str):
     why = (f"{kernel} fused CPU kernel is no torch op and runs outside the graph; for one "
            f"graph pass backend='reference' to the layer or module (its loop over the "
            f"steps is traced and unrolled).")
-    broken = torch.compiler.disable(fn, reason=why) if _REASON else \
-        torch.compiler.disable(fn)
+    broken = outside_compile(fn, why)
 
     @functools.wraps(fn)
     def run(*args, **kwargs):
@@ -96,7 +95,15 @@ def outside_graph(fn, kernel: str):
     return run
 
 
-_REASON = "reason" in inspect.signature(torch.compiler.disable).parameters  # torch ≥ 2.7
+def outside_compile(fn, why: str):
+    """``torch.compiler.disable(fn)``: Dynamo runs ``fn`` eagerly (a graph break) and,
+    from torch 2.7, tells ``why`` where it refuses the break (``fullgraph=True``)."""
+    if _REASON:
+        return torch.compiler.disable(fn, reason=why)
+    return torch.compiler.disable(fn)
+
+
+_REASON = "reason" in inspect.signature(torch.compiler.disable).parameters
 
 
 PLAIN_BACKENDS = ("auto", "cpu")  # the names under which a plain call takes the cpu kernel
