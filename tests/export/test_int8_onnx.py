@@ -80,3 +80,29 @@ def test_int8_that_quantizes_nothing_says_so(tmp_path):
         model = Sequential([GRU(4, input_shape=(None, 3)), Dense(1)])
         model.build()
         to_onnx(model, tmp_path / "s.onnx", int8=True)
+
+
+def test_int8_export_leaves_the_root_logger_as_it_was(tmp_path):
+    """ONNX Runtime's quantizer warned through the root logger on every export (nothing a
+    user can act on) and gave it a stderr handler of its own, changing how the program
+    logged from then on. Run in a process of its own: pytest's log capture gives the root
+    logger handlers, which would hide the one the quantizer adds."""
+    import subprocess
+    import sys
+
+    code = (
+        "import logging, torch\n"
+        "from grukit.export import to_onnx\n"
+        "from grukit.layers import GRU, Dense\n"
+        "from grukit.models import Sequential\n"
+        "torch.manual_seed(0)\n"
+        "m = Sequential([GRU(8, input_shape=(5, 1)), Dense(1)])\n"
+        "m.build()\n"
+        f"to_onnx(m.eval(), {str(tmp_path / 'q.onnx')!r}, int8=True)\n"
+        "root = logging.getLogger()\n"
+        "print(len(root.handlers), len(root.filters))\n")
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=300)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.split() == ["0", "0"]
+    assert "WARNING:root" not in run.stderr and "onnxruntime" not in run.stderr

@@ -24,6 +24,7 @@ minGRU) and 0.6–1.1% for the LayerNorm-GRU, whose trained forecaster's output 
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -48,10 +49,37 @@ def quantize_onnx(src, dst=None, *, per_channel: bool = True) -> Path:
         raise FileNotFoundError(f"quantize_onnx: no ONNX file {str(src)!r}.")
     dst = src if dst is None else Path(dst)
     skip = _vector_products(src)
-    atomic_write(str(dst), lambda tmp: quantize_dynamic(  # the mode open() would give
-        str(src), tmp, weight_type=QuantType.QInt8, per_channel=per_channel,
-        reduce_range=True, nodes_to_exclude=skip))
+    with _quiet_quantizer():
+        atomic_write(str(dst), lambda tmp: quantize_dynamic(  # the mode open() would give
+            str(src), tmp, weight_type=QuantType.QInt8, per_channel=per_channel,
+            reduce_range=True, nodes_to_exclude=skip))
     return dst
+
+
+class _quiet_quantizer:
+    """ONNX Runtime's quantizer logs through the root logger ("Please consider to run
+    pre-processing before quantization", "Inference failed or unsupported type to quantize
+    for tensor ..."): nothing a user of ``grukit export --int8`` can act on, printed on
+    every export, and its first ``logging.warning`` gives the root logger a stderr handler
+    of its own (``logging.basicConfig``), which changes how the user's program logs from
+    then on. Within: the quantizer's records dropped, any handler it added removed."""
+
+    def __enter__(self):
+        self.root = logging.getLogger()
+        self.handlers = list(self.root.handlers)
+        self.root.addFilter(self._drop)
+        return self
+
+    @staticmethod
+    def _drop(record: logging.LogRecord) -> bool:
+        return "onnxruntime" not in record.pathname.replace("\\", "/").split("/")
+
+    def __exit__(self, *exc):
+        self.root.removeFilter(self._drop)
+        for h in list(self.root.handlers):
+            if h not in self.handlers:
+                self.root.removeHandler(h)
+        return False
 
 
 def _graph(path, what: str):
