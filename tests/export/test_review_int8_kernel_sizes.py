@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from test_w8a8 import _int8_layers  # the int8 weights of each layer of a module
 
 from grukit import nn as gnn
 from grukit.ops.gru import quant as gq
@@ -16,17 +17,6 @@ from grukit.ops.lstm import quant as lq
 F = np.float32
 KERNELS = ["gru-int8", "gru-w8a8", "gru_reset_before-w8a8", "gru_reset_before-int8",
            "lstm-int8", "lstm-w8a8"]
-
-
-def _layers(m):
-    out = []
-    for layer in range(m.num_layers):
-        p = m.layer_params(layer, 0)
-        qi, si = gq.quantize_rows(p["weight_ih"])
-        qh, sh = gq.quantize_rows(p["weight_hh"])
-        out.append({"weight_ih_int8": qi, "weight_ih_scale": si, "weight_hh_int8": qh,
-                    "weight_hh_scale": sh, "bias_ih": p["bias_ih"], "bias_hh": p["bias_hh"]})
-    return out
 
 
 def _kernel(name, states, inp):
@@ -46,7 +36,7 @@ def test_a_step_of_other_sizes_is_refused_and_writes_nothing(name):
          else gnn.GRU(inp, hid, reset_after=name.startswith("gru-")))
     h, c = np.zeros((1, hid), F), np.zeros((1, hid), F)
     k = _kernel(name, [h, c] if lstm else [h], inp)
-    packed = k.pack(_layers(m))
+    packed = k.pack(_int8_layers(m))
     x = np.linspace(-1, 1, inp).astype(F)
     k.step(x, h, packed, k.extra)  # the right sizes: a step
     good_h, good_packed = h.copy(), packed.copy()

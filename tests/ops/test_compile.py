@@ -156,11 +156,16 @@ def test_compiled_training_follows_changing_shapes(cell):
     a dynamic size); every shape now trains as eagerly."""
     torch.manual_seed(0)
     m = getattr(gnn, cell)(3, 8, batch_first=True)
-    compiled = torch.compile(m, fullgraph=True)
-    for batch, steps in ((4, 6), (4, 9), (3, 9), (5, 2)):
+    _equal_at_shapes(torch.compile(m, fullgraph=True), m, ((4, 6), (4, 9), (3, 9), (5, 2)))
+
+
+def _equal_at_shapes(compiled, module, shapes):
+    """``compiled`` gives ``module``'s outputs and gradients at each (batch, steps) of 3
+    features, one after another (a changed size makes torch.compile retrace)."""
+    for batch, steps in shapes:
         x = torch.randn(batch, steps, 3)
         out, grads = _grads(compiled, x)
-        ref, grads0 = _grads(m, x)
+        ref, grads0 = _grads(module, x)
         _assert_same(out, ref)
         for g, g0 in zip(grads, grads0, strict=True):
             torch.testing.assert_close(g, g0, **TOL)
@@ -295,14 +300,7 @@ def test_a_fused_kernel_that_is_no_op_runs_between_two_graphs(cell):
     refuses the break naming backend='reference'."""
     torch.manual_seed(0)
     m = getattr(gnn, cell)(3, 8, batch_first=True)
-    compiled = torch.compile(m)
-    for batch, steps in ((4, 6), (3, 9)):
-        x = torch.randn(batch, steps, 3)
-        out, grads = _grads(compiled, x)
-        ref, grads0 = _grads(m, x)
-        _assert_same(out, ref)
-        for g, g0 in zip(grads, grads0, strict=True):
-            torch.testing.assert_close(g, g0, **TOL)
+    _equal_at_shapes(torch.compile(m), m, ((4, 6), (3, 9)))
     torch._dynamo.reset()
     with pytest.raises(torch._dynamo.exc.Unsupported, match="backend='reference'"):
         torch.compile(m, fullgraph=True)(torch.randn(2, 4, 3))
