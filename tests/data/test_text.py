@@ -346,6 +346,21 @@ def test_a_whole_number_label_written_two_ways_is_refused(tmp_path):
     assert list(read_labelled_text(tmp_path / "d.csv").labels) == ["1.0", "0.0", "2.5"]
 
 
+@pytest.mark.parametrize("ways", [("-01", "-1"), ("-1.0", "-1"), ("-0", "0"), ("+2", "2")])
+def test_a_signed_label_written_two_ways_is_refused(tmp_path, ways):
+    """'-01' beside '-1' was read as two classes: the leading zeros were stripped only from
+    numbers without a sign."""
+    (tmp_path / "a.csv").write_text(f"text,label\ngood,{ways[0]}\nbad,5\nfine,{ways[1]}\n")
+    with pytest.raises(ValueError, match=f"writes one number two ways, '\\{ways[0]}' and "
+                                         f"'{ways[1]}'"):
+        read_labelled_text(tmp_path / "a.csv")
+
+
+def test_a_number_and_its_negative_are_two_classes(tmp_path):
+    (tmp_path / "a.csv").write_text("text,label\ngood,1\nbad,-1\nok,0\nfine,-1\n")
+    assert list(read_labelled_text(tmp_path / "a.csv").labels) == ["1", "-1", "0", "-1"]
+
+
 @pytest.mark.parametrize("given", [{}, {"label_column": "label"}], ids=["found", "named"])
 def test_a_header_naming_the_label_column_twice_is_refused(tmp_path, given):
     """'text,label,label': pandas renamed the second 'label.1', and the first was read as the

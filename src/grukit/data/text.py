@@ -397,8 +397,11 @@ def _refuse_numbers_written_two_ways(files, frames, labels, lcol: str) -> None:
     if not whole.any():
         return
     spelled = labels[whole]
-    value = spelled.str.replace(r"\.0*$", "", regex=True).str.lstrip("+").str.lstrip("0")
-    for _, group in spelled.groupby(value.where(value.str.strip("-") != "", "0"), sort=False):
+    body = spelled.str.replace(r"\.0*$", "", regex=True)  # '-01.0' -> '-01'
+    digits = body.str.lstrip("+-").str.lstrip("0")  # the magnitude: '1', or '' for zero
+    value = digits.where(digits != "", "0")
+    value = value.where(~body.str.startswith("-") | (value == "0"), "-" + value)  # '-1'; '-0' is 0
+    for _, group in spelled.groupby(value, sort=False):
         ways = list(dict.fromkeys(group))
         if len(ways) > 1:
             f, row = _where(files, frames, int(group.index[group != ways[0]][0]))
