@@ -35,6 +35,17 @@ def test_quantize_rows_scales_each_row_and_rounds_to_nearest():
     assert (err <= s[:, None] / 2 + 1e-7).all()  # round to nearest: at most half a step
 
 
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16, torch.float64])
+def test_dequantized_rows_round_once_into_the_dtype(dtype):
+    """s q in bfloat16 was the product of two bfloat16 roundings; it is now float32's s q
+    rounded once into the dtype (float64: exact)."""
+    torch.manual_seed(0)
+    q, s = gq.quantize_rows(torch.randn(64, 33) * torch.logspace(-3, 1, 64)[:, None])
+    exact = q.double() * s.double()[:, None]
+    assert torch.equal(gq.dequantize_rows(q, s, dtype), (q.float() * s[:, None]).to(dtype)
+                       if dtype != torch.float64 else exact)
+
+
 @pytest.mark.parametrize("bad", ["1-D", "int", "nan"])
 def test_quantize_rows_refuses_bad_weights(bad):
     w = {"1-D": torch.ones(4), "int": torch.ones(2, 2, dtype=torch.int64),
