@@ -235,7 +235,8 @@ def test_gru4rec_with_lstm_cells_learns_and_carries_h_and_c():
     torch.testing.assert_close(new[0], torch.cat([h, c], -1), rtol=1e-5, atol=1e-6)
     with pytest.raises(ValueError, match="cell must be one of gru, lstm; got 'rnn'"):
         GRU4Rec(cell="rnn").fit(train)
-    with pytest.raises(ValueError, match="with a GRU cell; this model has cell='lstm'"):
+    with pytest.raises(ValueError, match="with a GRU cell, and this model has cell='lstm'; "
+                                         "train it with cell='gru'"):
         model.export_onnx("never-written.onnx")
 
 
